@@ -1,0 +1,3 @@
+from dvx.cli.main import main
+
+main()

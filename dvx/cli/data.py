@@ -1,0 +1,232 @@
+"""Data commands: add, status, commit, checkout, remove, move, unprotect."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.ui import emit_json, human_size, out, warn
+
+TARGETS = click.argument("targets", nargs=-1, type=click.Path())
+
+
+def _stage_hint(paths: list[str]) -> None:
+    if paths and not is_quiet():
+        quoted = " ".join(f"'{p}'" if " " in p else p for p in paths)
+        out(f"To record this in Git, run:\n    git add {quoted}")
+
+
+def _report_added(result: object) -> None:
+    from dvx.ops.add import AddResult
+
+    assert isinstance(result, AddResult)
+    if not is_quiet():
+        for added in result.added:
+            p = added.pointer
+            what = f"{p.nfiles} files, " if p.is_dir else ""
+            verb = "Tracked" if added.changed else "Unchanged"
+            out(f"{verb} {added.path} ({what}{human_size(p.size)})")
+        if result.staged:
+            out("Staged in Git: " + " ".join(result.staged))
+    _stage_hint(result.to_stage)
+
+
+@click.command(epilog=example("""
+dvx add data/train.csv
+dvx add data/images models/model.pt
+"""))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@common_options
+def add(paths: tuple[str, ...]) -> None:
+    """Track files or directories: store them in the cache and write PATH.dvx pointers."""
+    from dvx.ops.add import add as do_add
+
+    _report_added(do_add(open_repo(), list(paths)))
+
+
+@click.command(epilog=example("""
+dvx commit                # record every tracked path that changed
+dvx commit data/images
+"""))
+@TARGETS
+@common_options
+def commit(targets: tuple[str, ...]) -> None:
+    """Record workspace changes of tracked data in their pointer files."""
+    from dvx.ops.add import commit as do_commit
+    from dvx.ops.status import output_status
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
+    if not targets:
+        outputs = [o for o in outputs if output_status(repo, o).workspace == "modified"]
+    _report_added(do_commit(repo, outputs))
+
+
+@click.command(epilog=example("""
+dvx status
+dvx status data/images --json
+dvx status -q || echo "data changed"
+"""))
+@TARGETS
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def status(targets: tuple[str, ...], as_json: bool) -> None:
+    """Show tracked data that is modified, deleted or missing from the cache.
+
+    With -q, print nothing and exit with status 1 if anything changed (for CI).
+    """
+    from dvx.ops.status import status as do_status
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    result = do_status(repo, resolve_targets(repo, targets))
+    if as_json:
+        emit_json(result.to_json())
+    elif not is_quiet():
+        _print_status(result)
+    if is_quiet() and result.changed:
+        sys.exit(1)
+
+
+def _print_status(result: object) -> None:
+    from dvx.ops.status import StatusResult
+
+    assert isinstance(result, StatusResult)
+    if not result.outputs:
+        out("No data is tracked yet; track some with `dvx add PATH`.")
+        return
+    if not result.changed:
+        out("Data and pointers are up to date.")
+        return
+    for o in result.outputs:
+        if not o.changed:
+            continue
+        states = [] if o.workspace == "unchanged" else [o.workspace]
+        if not o.in_cache:
+            states.append("not in cache")
+        out(f"{o.path}: {', '.join(states)}")
+        for label, paths in (("added", o.added), ("modified", o.modified),
+                             ("deleted", o.deleted)):
+            for path in paths:
+                out(f"    {label}: {path}")
+    if any(o.workspace == "modified" for o in result.outputs):
+        out("(`dvx commit` records changes; `dvx checkout` discards them)")
+    if any(not o.in_cache for o in result.outputs):
+        out("(`dvx pull` fetches what is not in the cache)")
+
+
+@click.command(epilog=example("""
+git checkout v1.0 && dvx checkout
+dvx checkout data/images/cat.png
+dvx checkout --force data/train.csv   # discard local changes
+"""))
+@TARGETS
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite or delete workspace changes that are not in the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Make the workspace match the pointer files, linking data from the cache."""
+    from dvx.ops.checkout import checkout as do_checkout
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    result = do_checkout(repo, resolve_targets(repo, targets), force=force)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        report_checkout(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+def report_checkout(result: object) -> None:
+    from dvx.ops.checkout import CheckoutResult
+
+    assert isinstance(result, CheckoutResult)
+    if not is_quiet():
+        parts = [f"{len(result.restored)} restored"]
+        if result.removed:
+            parts.append(f"{len(result.removed)} removed")
+        parts.append(f"{result.unchanged} unchanged")
+        out("Checkout: " + ", ".join(parts) + ".")
+    for path, why in result.skipped:
+        warn(f"Skipped {path}: {why}.")
+    if result.missing:
+        shown = result.missing[:20]
+        more = f" and {len(result.missing) - 20} more" if len(result.missing) > 20 else ""
+        warn("Not in the cache (run `dvx pull`): " + ", ".join(shown) + more + ".")
+
+
+@click.command(epilog=example("""
+dvx remove data/train.csv.dvx          # stop tracking, keep the file
+dvx remove --outs data/images.dvx      # stop tracking and delete the data
+"""))
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.option("--outs", is_flag=True, help="Also delete the data from the workspace.")
+@click.option("-f", "--force", is_flag=True, help="With --outs, delete even unsaved changes.")
+@common_options
+def remove(targets: tuple[str, ...], outs: bool, force: bool) -> None:
+    """Stop tracking data: delete its pointer file and .gitignore entry."""
+    from dvx.errors import UsageError
+    from dvx.ops.manage import remove as do_remove
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    resolved = resolve_targets(repo, targets)
+    if any(t.subpath for t in resolved):
+        raise UsageError("`dvx remove` works on whole tracked paths, not on files inside them.")
+    changed = do_remove(repo, [t.output for t in resolved], outs, force)
+    if not is_quiet():
+        for t in resolved:
+            out(f"Stopped tracking {t.output.path}" + (" and deleted it" if outs else ""))
+    if not changed.staged:
+        _stage_hint(changed.paths)
+
+
+@click.command(epilog=example("""
+dvx move data/train.csv data/raw/train.csv
+dvx move data/images archive/     # into an existing directory
+"""))
+@click.argument("src", type=click.Path())
+@click.argument("dst", type=click.Path())
+@common_options
+def move(src: str, dst: str) -> None:
+    """Move tracked data together with its pointer file, and fix .gitignore."""
+    from dvx.errors import UsageError
+    from dvx.ops.manage import move as do_move
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    resolved = resolve_targets(repo, [src])
+    if len(resolved) != 1 or resolved[0].subpath:
+        raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
+    target = resolved[0]
+    new_path, changed = do_move(repo, target.output, dst)
+    if not is_quiet():
+        out(f"Moved {target.output.path} to {new_path}")
+    if not changed.staged:
+        _stage_hint(changed.paths)
+
+
+@click.command(epilog=example("""
+dvx unprotect models/model.pt
+"""))
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@common_options
+def unprotect(targets: tuple[str, ...]) -> None:
+    """Replace linked, read-only tracked files with writable copies so they can be edited."""
+    from dvx.ops.manage import unprotect as do_unprotect
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
+    for path in do_unprotect(repo, outputs):
+        if not is_quiet():
+            out(f"Unprotected {path}; `dvx add` or `dvx commit` it after editing.")
+
+
+COMMANDS = [add, status, commit, checkout, remove, move, unprotect]

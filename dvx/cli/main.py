@@ -1,0 +1,96 @@
+"""The `dvx` entry point: global options, error rendering, and the command groups."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import textwrap
+from typing import Any
+
+import click
+
+from dvx import __version__
+
+EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 255
+
+
+class DvxGroup(click.Group):
+    """Turns every error into one clear paragraph and an exit code; never a traceback
+    unless -v asks for one on an unexpected internal error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from dvx.errors import DvxError
+
+        try:
+            return super().invoke(ctx)
+        except DvxError as exc:
+            _fail(exc.message, exc.hint, exc.exit_code)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(f"A filesystem operation failed: {exc.strerror or exc}{where}.",
+                  "Nothing was left half-written; fix the cause and run the command again.", 1)
+        except KeyboardInterrupt:
+            _fail("Interrupted.", "Nothing was left half-written; run the command again to "
+                  "finish.", EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported readably
+            if logging.getLogger("dvx").isEnabledFor(logging.DEBUG):
+                raise
+            _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
+                  "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)
+
+
+def _fail(message: str, hint: str | None, code: int) -> None:
+    text = f"ERROR: {message}" + (f" {hint}" if hint else "")
+    click.echo(textwrap.fill(text, width=100, break_long_words=False,
+                             break_on_hyphens=False), err=True)
+    sys.exit(code)
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose:
+        level = logging.DEBUG if verbose > 1 else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if verbose < 2
+                                           else "%(name)s: %(message)s"))
+    logger = logging.getLogger("dvx")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=DvxGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "-V", "--version", prog_name="dvx")
+@click.option("-v", "--verbose", count=True, help="Show what dvx is doing (-vv: more).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Version large data and model files together with code in Git.
+
+    \b
+    Example, the everyday flow:
+      git init && dvx init
+      dvx add data/train.csv data/images
+      git add -A && git commit -m "data v1"
+      dvx remote add -d storage /mnt/share/dvx-store
+      dvx push
+    """
+    _setup_logging(verbose, quiet)
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+def main() -> None:
+    from dvx.cli import data, project, sync
+
+    for group in (project, data, sync):
+        for command in group.COMMANDS:
+            cli.add_command(command)
+    cli(prog_name="dvx")

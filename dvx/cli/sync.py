@@ -1,0 +1,224 @@
+"""Sync commands: remote (add/list/modify/remove/default/rename), push, fetch, pull."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.data import report_checkout
+from dvx.cli.project import level_options
+from dvx.cli.ui import emit_json, human_size, out, warn
+
+
+@click.group(epilog=example("""
+dvx remote add -d storage /mnt/share/dvx-store
+dvx remote list
+"""))
+def remote() -> None:
+    """Manage remotes: where `dvx push` sends data and `dvx pull` gets it."""
+
+
+@remote.command("add", epilog=example("""
+dvx remote add -d storage /mnt/share/dvx-store
+dvx remote add backup file:///srv/backup/project
+"""))
+@click.argument("name")
+@click.argument("url")
+@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default.")
+@click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
+@level_options
+@common_options
+def remote_add(name: str, url: str, make_default: bool, force: bool, level: str) -> None:
+    """Add a remote NAME at URL (a directory path or file:// URL)."""
+    from dvx.ops.remote import add_remote
+
+    add_remote(open_repo(), name, url, make_default, level, force)
+    if not is_quiet():
+        out(f"Added remote '{name}'" + (" (default)" if make_default else "") + ".")
+
+
+@remote.command("list", epilog=example("dvx remote list --json"))
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def remote_list(as_json: bool) -> None:
+    """List remotes (credentials in URLs are hidden)."""
+    from dvx.ops.remote import list_remotes
+
+    infos = list_remotes(open_repo())
+    if as_json:
+        emit_json([{"name": i.name, "url": i.url, "default": i.is_default, "level": i.level}
+                   for i in infos])
+        return
+    for info in infos:
+        out(f"{info.name}\t{info.url}" + ("\t(default)" if info.is_default else ""))
+
+
+@remote.command("modify", epilog=example("""
+dvx remote modify storage url /mnt/new-store
+dvx remote modify storage jobs 16
+dvx remote modify storage jobs --unset
+"""))
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@click.option("--unset", is_flag=True, help="Remove the option.")
+@level_options
+@common_options
+def remote_modify(name: str, key: str, value: str | None, unset: bool, level: str) -> None:
+    """Set (or --unset) option KEY of remote NAME."""
+    from dvx.errors import UsageError
+    from dvx.ops.remote import modify_remote
+
+    if value is None and not unset:
+        raise UsageError("Give a VALUE, or --unset to remove the option.")
+    modify_remote(open_repo(), name, key, None if unset else value, level)
+
+
+@remote.command("remove", epilog=example("dvx remote remove backup"))
+@click.argument("name")
+@common_options
+def remote_remove(name: str) -> None:
+    """Remove remote NAME from every config level (the data on it is not touched)."""
+    from dvx.ops.remote import remove_remote
+
+    remove_remote(open_repo(), name)
+    if not is_quiet():
+        out(f"Removed remote '{name}'.")
+
+
+@remote.command("default", epilog=example("""
+dvx remote default            # show it
+dvx remote default storage    # set it
+dvx remote default --unset
+"""))
+@click.argument("name", required=False)
+@click.option("--unset", is_flag=True, help="Have no default remote.")
+@level_options
+@common_options
+def remote_default(name: str | None, unset: bool, level: str) -> None:
+    """Show or set the default remote."""
+    from dvx.errors import UsageError
+    from dvx.ops.remote import default_remote, set_default
+
+    repo = open_repo()
+    if unset:
+        set_default(repo, None, level)
+    elif name:
+        set_default(repo, name, level)
+    else:
+        current = default_remote(repo.config)
+        if current is None:
+            raise UsageError("No default remote is set.", "Set one with `dvx remote default NAME`.")
+        out(current)
+
+
+@remote.command("rename", epilog=example("dvx remote rename storage main"))
+@click.argument("old")
+@click.argument("new")
+@common_options
+def remote_rename(old: str, new: str) -> None:
+    """Rename remote OLD to NEW (and the default, if it was OLD)."""
+    from dvx.ops.remote import rename_remote
+
+    rename_remote(open_repo(), old, new)
+
+
+TARGETS = click.argument("targets", nargs=-1, type=click.Path())
+REMOTE = click.option("-r", "--remote", "remote_name", help="Remote to use (default: core.remote).")
+JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1),
+                    help="Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
+JSON = click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
+
+
+def _report_sync(verb: str, result: object, as_json: bool) -> None:
+    from dvx.ops.sync import SyncResult
+
+    assert isinstance(result, SyncResult)
+    if as_json:
+        emit_json(result.to_json())
+    t = result.transfer
+    if not as_json and not is_quiet():
+        out(f"{verb} {len(t.transferred)} objects ({human_size(t.bytes)}); "
+            f"{t.already_there} already there; {len(t.failed)} failed "
+            f"[remote '{result.remote}'].")
+    for oid, reason in sorted(t.failed.items())[:50]:
+        warn(f"Failed {oid}: {reason}")
+    if len(t.failed) > 50:
+        warn(f"... and {len(t.failed) - 50} more failures.")
+    for problem in result.problems:
+        warn(f"Problem: {problem}")
+    if result.checkout is not None and not as_json:
+        report_checkout(result.checkout)
+
+
+@click.command(epilog=example("""
+dvx push
+dvx push -r backup data/images
+"""))
+@TARGETS
+@REMOTE
+@JOBS
+@JSON
+@common_options
+def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
+         as_json: bool) -> None:
+    """Upload cached data that the remote lacks (directory manifests last)."""
+    from dvx.ops.sync import push as do_push
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs)
+    _report_sync("Pushed", result, as_json)
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command(epilog=example("""
+dvx fetch
+dvx fetch -r backup data/images
+"""))
+@TARGETS
+@REMOTE
+@JOBS
+@JSON
+@common_options
+def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
+          as_json: bool) -> None:
+    """Download data the cache lacks (verified by hash), without touching the workspace."""
+    from dvx.ops.sync import fetch as do_fetch
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    result = do_fetch(repo, resolve_targets(repo, targets), remote_name, jobs)
+    _report_sync("Fetched", result, as_json)
+    if not result.ok:
+        sys.exit(1)
+
+
+@click.command(epilog=example("""
+git clone URL project && cd project && dvx pull
+dvx pull data/images/cat.png      # one file of a tracked directory
+"""))
+@TARGETS
+@REMOTE
+@JOBS
+@JSON
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite workspace changes that are not in the cache.")
+@common_options
+def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as_json: bool,
+         force: bool) -> None:
+    """Fetch data from the remote, then check it out into the workspace."""
+    from dvx.ops.sync import pull as do_pull
+    from dvx.outputs import resolve_targets
+
+    repo = open_repo()
+    result = do_pull(repo, resolve_targets(repo, targets), remote_name, jobs, force)
+    _report_sync("Fetched", result, as_json)
+    if not result.ok:
+        sys.exit(1)
+
+
+COMMANDS = [remote, push, fetch, pull]

@@ -1,0 +1,54 @@
+"""Terminal output helpers: messages, JSON, sizes and the tqdm progress bar."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+import click
+
+
+def out(message: str = "") -> None:
+    click.echo(message)
+
+
+def warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def emit_json(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+class TqdmProgress:
+    """Progress bars on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @contextlib.contextmanager
+    def task(self, desc: str, total: int | None, unit: str = "file"
+             ) -> Iterator[Callable[[int], None]]:
+        if not self.enabled or not total or total < 2:
+            yield lambda n: None
+            return
+        from tqdm import tqdm
+
+        with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
+                  dynamic_ncols=True) as bar:
+            yield bar.update
+
+
+def progress_for(quiet: bool) -> TqdmProgress:
+    return TqdmProgress(enabled=not quiet and sys.stderr.isatty())

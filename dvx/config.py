@@ -1,0 +1,229 @@
+"""Configuration: three INI files merged, most specific last.
+
+    global   $XDG_CONFIG_HOME/dvx/config (or ~/.config/dvx/config)   per user
+    project  .dvx/config                                             tracked by Git
+    local    .dvx/config.local                                       never tracked (credentials)
+
+Sections are `core`, `cache` and `remote "NAME"`. Keys are validated when set; unknown keys
+in a file are kept when it is rewritten and ignored when read, so an older dvx does not
+destroy settings a newer one wrote.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import re
+from dataclasses import dataclass
+
+from dvx import fsutil
+from dvx.errors import ConfigError
+
+LEVELS = ("global", "project", "local")
+REMOTE_SECTION = re.compile(r'remote "([^"]+)"')
+REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _bool(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return "true"
+    if lowered in ("false", "no", "0", "off"):
+        return "false"
+    raise ValueError("expected true or false")
+
+
+def _link_types(value: str) -> str:
+    from dvx.fsutil import LINK_TYPES
+
+    types = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in types if t not in LINK_TYPES]
+    if not types or bad:
+        raise ValueError(f"expected a comma-separated list of {', '.join(LINK_TYPES)}")
+    return ",".join(types)
+
+
+def _hash(value: str) -> str:
+    from dvx.hashing import ALGORITHMS
+
+    if value not in ALGORITHMS:
+        raise ValueError(f"expected one of {', '.join(sorted(ALGORITHMS))}")
+    return value
+
+
+def _positive_number(value: str) -> str:
+    if float(value) < 0:
+        raise ValueError("expected a non-negative number")
+    return value
+
+
+def _any(value: str) -> str:
+    return value
+
+
+# section -> key -> validator (returns the normalized value or raises ValueError)
+SCHEMA = {
+    "core": {"remote": _any, "autostage": _bool, "no_scm": _bool, "hash": _hash,
+             "lock_wait": _positive_number, "fsync": _bool},
+    "cache": {"type": _link_types, "dir": _any},
+}
+REMOTE_KEYS = {"url": _any, "jobs": _positive_number}
+
+DEFAULT_LINK_TYPES = ("reflink", "copy")
+
+
+def global_config_path() -> str:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return os.path.join(base, "dvx", "config")
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """'cache.type' -> ('cache', 'type'); 'remote.NAME.url' -> ('remote "NAME"', 'url')."""
+    parts = key.split(".")
+    if len(parts) == 2 and parts[0] in SCHEMA:
+        return parts[0], parts[1]
+    if len(parts) == 3 and parts[0] == "remote":
+        return f'remote "{parts[1]}"', parts[2]
+    raise ConfigError(f"Unknown config key {key!r}.",
+                      "Keys look like 'core.remote', 'cache.type' or 'remote.NAME.url'.")
+
+
+def validate(section: str, key: str, value: str) -> str:
+    match = REMOTE_SECTION.fullmatch(section)
+    schema = REMOTE_KEYS if match else SCHEMA.get(section, {})
+    validator = schema.get(key)
+    if validator is None:
+        known = ", ".join(sorted(schema)) or "none"
+        raise ConfigError(f"Unknown config option '{key}' in section [{section}].",
+                          f"Known options there: {known}.")
+    try:
+        return validator(value)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid value {value!r} for {section}.{key}: {exc}.") from None
+
+
+def _new_parser() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, delimiters=("=",),
+                                       comment_prefixes=("#", ";"), strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    return parser
+
+
+@dataclass
+class ConfigFile:
+    path: str
+    parser: configparser.ConfigParser
+
+    @classmethod
+    def load(cls, path: str) -> ConfigFile:
+        parser = _new_parser()
+        try:
+            with open(path, encoding="utf-8") as f:
+                parser.read_file(f, path)
+        except FileNotFoundError:
+            pass
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            detail = str(exc).replace("\n", " ")
+            raise ConfigError(f"Cannot parse the config file '{path}': {detail}",
+                              "Fix or remove the offending line.") from None
+        except OSError as exc:
+            raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
+        return cls(path, parser)
+
+    def get(self, section: str, key: str) -> str | None:
+        if self.parser.has_option(section, key):
+            return self.parser.get(section, key)
+        return None
+
+    def set(self, section: str, key: str, value: str) -> None:
+        if not self.parser.has_section(section):
+            self.parser.add_section(section)
+        self.parser.set(section, key, value)
+
+    def unset(self, section: str, key: str) -> bool:
+        if not self.parser.has_option(section, key):
+            return False
+        self.parser.remove_option(section, key)
+        if not self.parser.options(section):
+            self.parser.remove_section(section)
+        return True
+
+    def remove_section(self, section: str) -> bool:
+        return self.parser.remove_section(section)
+
+    def save(self) -> None:
+        buffer = io.StringIO()
+        self.parser.write(buffer)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"))
+
+
+class Config:
+    """The merged view of all levels, plus access to each level's file for writing."""
+
+    def __init__(self, dvx_dir: str | None) -> None:
+        self.paths = {"global": global_config_path()}
+        if dvx_dir is not None:
+            self.paths["project"] = os.path.join(dvx_dir, "config")
+            self.paths["local"] = os.path.join(dvx_dir, "config.local")
+        self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
+
+    def file(self, level: str) -> ConfigFile:
+        if level not in self.files:
+            raise ConfigError(f"There is no {level} config outside a dvx repository.")
+        return self.files[level]
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        for level in reversed(LEVELS):
+            config_file = self.files.get(level)
+            value = config_file.get(section, key) if config_file else None
+            if value is not None:
+                return value
+        return default
+
+    def get_bool(self, section: str, key: str, default: bool = False) -> bool:
+        value = self.get(section, key)
+        if value is None:
+            return default
+        try:
+            return _bool(value) == "true"
+        except ValueError:
+            raise ConfigError(f"Invalid value {value!r} for {section}.{key}: expected true or "
+                              "false.") from None
+
+    def where(self, section: str, key: str) -> str | None:
+        for level in reversed(LEVELS):
+            config_file = self.files.get(level)
+            if config_file and config_file.get(section, key) is not None:
+                return level
+        return None
+
+    def section_names(self) -> list[str]:
+        seen: list[str] = []
+        for level in LEVELS:
+            config_file = self.files.get(level)
+            if config_file:
+                seen.extend(s for s in config_file.parser.sections() if s not in seen)
+        return seen
+
+    def remote_names(self) -> list[str]:
+        return [m.group(1) for s in self.section_names() if (m := REMOTE_SECTION.fullmatch(s))]
+
+    def remote_options(self, name: str) -> dict[str, str]:
+        section = f'remote "{name}"'
+        options: dict[str, str] = {}
+        for level in LEVELS:
+            config_file = self.files.get(level)
+            if config_file and config_file.parser.has_section(section):
+                options.update(config_file.parser.items(section))
+        return options
+
+    def link_types(self) -> tuple[str, ...]:
+        value = self.get("cache", "type")
+        if value is None:
+            return DEFAULT_LINK_TYPES
+        try:
+            return tuple(_link_types(value).split(","))
+        except ValueError as exc:
+            raise ConfigError(f"Invalid cache.type {value!r}: {exc}.") from None

@@ -1,0 +1,80 @@
+"""One exception tree for everything dvx reports to a user.
+
+    DvxError                      exit 1  (base: message + hint)
+    ├── UsageError                exit 2  bad arguments or options
+    ├── NotARepoError             exit 2  not inside a dvx/Git repository
+    ├── ConfigError               exit 2  unreadable or invalid configuration
+    ├── PathError                 exit 2  a path dvx refuses to touch (outside, .git, tracked by Git, ...)
+    ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
+    ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
+    ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
+    ├── MissingObjectError        exit 1  an object needed but absent from the cache
+    ├── LockError                 exit 3  another dvx process holds the repository lock
+    ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
+    └── PartialFailure            exit 1  a command finished, but some items failed (listed)
+
+Only the CLI turns these into text; code below it raises them with a message that says what
+failed and a hint that says what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class DvxError(Exception):
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} {self.hint}"
+
+
+class UsageError(DvxError):
+    exit_code = 2
+
+
+class NotARepoError(DvxError):
+    exit_code = 2
+
+
+class ConfigError(DvxError):
+    exit_code = 2
+
+
+class PathError(DvxError):
+    exit_code = 2
+
+
+class FormatError(DvxError):
+    pass
+
+
+class InvalidOidError(FormatError):
+    pass
+
+
+class CorruptObjectError(DvxError):
+    pass
+
+
+class MissingObjectError(DvxError):
+    pass
+
+
+class LockError(DvxError):
+    exit_code = 3
+
+
+class RemoteError(DvxError):
+    pass
+
+
+class PartialFailure(DvxError):
+    """Raised after a command has done what it could; `result` carries the details."""
+
+    def __init__(self, message: str, hint: str | None = None, result: object = None) -> None:
+        super().__init__(message, hint)
+        self.result = result

@@ -1,0 +1,161 @@
+"""Filesystem primitives: the one atomic-write helper and the link/copy strategies.
+
+Every write of repository state (pointers, manifests, config, .gitignore, objects) goes
+through a temporary file in the destination's own directory followed by a rename, so a
+reader, or a process killed half-way, only ever sees the old or the new complete file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Callable
+
+from dvx import faults
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+_FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
+
+
+def temp_name_for(path: str) -> str:
+    """A unique, hidden name beside `path` (same directory, so rename is atomic)."""
+    head, tail = os.path.split(path)
+    return os.path.join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def fsync_dir(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
+    tmp = temp_name_for(path)
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            faults.point("atomic_write.after_temp_write")
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        faults.point("atomic_write.before_rename")
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+    if fsync:
+        fsync_dir(os.path.dirname(path))
+
+
+def remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def makedirs(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
+
+
+# --- read-only protection --------------------------------------------------------------------
+
+_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def make_readonly(path: str) -> None:
+    mode = os.lstat(path).st_mode
+    if not stat.S_ISLNK(mode) and mode & _WRITE_BITS:
+        os.chmod(path, stat.S_IMODE(mode) & ~_WRITE_BITS)
+
+
+def make_writable(path: str) -> None:
+    mode = os.stat(path).st_mode
+    os.chmod(path, stat.S_IMODE(mode) | stat.S_IWUSR)
+
+
+def is_executable(mode: int) -> bool:
+    return bool(mode & stat.S_IXUSR)
+
+
+# --- link strategies: each creates `dst`, which must not exist -----------------------------
+
+
+def reflink(src: str, dst: str) -> None:
+    import fcntl
+
+    with open(src, "rb") as s:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fcntl.ioctl(fd, _FICLONE, s.fileno())
+        except OSError:
+            os.close(fd)
+            remove_quietly(dst)
+            raise
+        os.close(fd)
+
+
+def hardlink(src: str, dst: str) -> None:
+    os.link(src, dst)
+
+
+def symlink(src: str, dst: str) -> None:
+    os.symlink(os.path.abspath(src), dst)
+
+
+def copy(src: str, dst: str) -> None:
+    with open(src, "rb") as s, open(dst, "xb") as d:
+        shutil.copyfileobj(s, d, 1 << 20)
+        faults.point("copy.after_temp_write")
+
+
+LINKERS: dict[str, Callable[[str, str], None]] = {
+    "reflink": reflink,
+    "hardlink": hardlink,
+    "symlink": symlink,
+    "copy": copy,
+}
+
+# Errors meaning "this link type is not possible here", as opposed to real failures.
+UNSUPPORTED_ERRNOS = frozenset(
+    {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EPERM, errno.EINVAL, errno.ENOTTY,
+     errno.EMLINK, errno.ENOSYS}
+)
+
+
+def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False) -> str:
+    """Make `dst` hold `src`'s content via the first link type that works; return its name.
+
+    The new file is built at a temporary name beside `dst` and renamed over it, so `dst`
+    is never observed half-written and an existing `dst` is replaced atomically.
+    """
+    last_error: OSError | None = None
+    for link_type in link_types:
+        tmp = temp_name_for(dst)
+        try:
+            LINKERS[link_type](src, tmp)
+        except OSError as exc:
+            remove_quietly(tmp)
+            if exc.errno in UNSUPPORTED_ERRNOS or link_type == "reflink":
+                last_error = exc
+                continue
+            raise
+        try:
+            if link_type in ("copy", "reflink"):
+                os.chmod(tmp, 0o755 if exec_bit else 0o644)
+            faults.point("place.before_rename")
+            os.replace(tmp, dst)
+        except BaseException:
+            remove_quietly(tmp)
+            raise
+        return link_type
+    assert last_error is not None
+    raise last_error

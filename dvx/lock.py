@@ -1,0 +1,74 @@
+"""One writer per repository: an advisory flock(2) on .dvx/tmp/lock.
+
+The kernel drops a flock when its process dies, however it dies, so a crashed dvx can never
+leave the repository wedged. The holder writes its pid, host and command beside the lock, so
+a waiting process can say whom it is waiting for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from types import TracebackType
+
+from filelock import FileLock, Timeout
+
+from dvx import fsutil
+from dvx.errors import LockError
+
+log = logging.getLogger(__name__)
+
+
+class RepoLock:
+    def __init__(self, tmp_dir: str, wait_seconds: float) -> None:
+        os.makedirs(tmp_dir, exist_ok=True)
+        self.path = os.path.join(tmp_dir, "lock")
+        self.holder_path = os.path.join(tmp_dir, "lock.holder")
+        self.wait_seconds = wait_seconds
+        self._lock = FileLock(self.path)
+
+    def holder(self) -> str:
+        try:
+            with open(self.holder_path, encoding="utf-8") as f:
+                info = json.load(f)
+            return f"pid {info['pid']} on {info['host']} ({info['command']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another dvx process"
+
+    def acquire(self) -> None:
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            who = self.holder()
+            if self.wait_seconds <= 0:
+                raise self._busy(who) from None
+            log.warning("Waiting up to %gs for the repository lock held by %s...",
+                        self.wait_seconds, who)
+            try:
+                self._lock.acquire(timeout=self.wait_seconds)
+            except Timeout:
+                raise self._busy(self.holder()) from None
+        info = {"pid": os.getpid(), "host": socket.gethostname(),
+                "command": " ".join(["dvx", *sys.argv[1:]])[:200]}
+        fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
+
+    def _busy(self, who: str) -> LockError:
+        return LockError(
+            f"The repository is locked by {who}.",
+            "Wait for it to finish and try again (core.lock_wait sets how long dvx waits).",
+        )
+
+    def release(self) -> None:
+        fsutil.remove_quietly(self.holder_path)
+        self._lock.release()
+
+    def __enter__(self) -> RepoLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()

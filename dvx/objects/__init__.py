@@ -1,0 +1,1 @@
+"""Object storage: content-addressed stores, directory manifests, and the stat cache."""

@@ -1,0 +1,240 @@
+"""The local cache: an ObjectStore on the local disk, plus ingestion and linking.
+
+Ingestion costs one read of the data and the cheapest placement the configured link types
+allow: a reflink is cloned first and then hashed (the clone is a private snapshot), a hard link
+is made after hashing (and refused if the file changed meanwhile), and a copy is hashed while it
+is written. Objects are published with link(2), which never replaces an existing object, and are
+made read-only.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from dvx import faults, fsutil
+from dvx.errors import CorruptObjectError
+from dvx.hashing import hash_file, hash_stream, is_valid_oid
+from dvx.objects.odb import ObjectStore
+
+
+@dataclass(frozen=True)
+class Ingested:
+    oid: str
+    size: int
+    link_type: str  # what the workspace file now is to the object: reflink, hardlink, symlink, copy
+
+
+class LocalCache(ObjectStore):
+    def __init__(self, root: str, algo: str) -> None:
+        from fsspec.implementations.local import LocalFileSystem
+
+        super().__init__(LocalFileSystem(), os.path.abspath(root), algo)
+
+    # -- queries (direct os calls: these sit on hot paths) -------------------------------------
+
+    def exists(self, oid: str) -> bool:
+        return os.path.exists(self.oid_path(oid))
+
+    def existing(self, oids: object) -> set[str]:
+        return {oid for oid in oids if os.path.exists(self.oid_path(oid))}  # type: ignore[attr-defined]
+
+    def list_oids(self) -> Iterator[str]:
+        try:
+            shards = os.scandir(self.files_root)
+        except FileNotFoundError:
+            return
+        with shards:
+            for shard in shards:
+                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(shard.path) as names:
+                    for entry in names:
+                        oid = shard.name + entry.name
+                        if is_valid_oid(oid, self.algo):
+                            yield oid
+
+    def open(self, oid: str) -> IO[bytes]:
+        return open(self.oid_path(oid), "rb")
+
+    def read_bytes(self, oid: str) -> bytes:
+        with self.open(oid) as f:
+            return f.read()
+
+    def verify(self, oid: str) -> bool:
+        """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
+        return hash_file(self.oid_path(oid), self.algo)[0] == oid
+
+    # -- ingestion ------------------------------------------------------------------------------
+
+    def _publish(self, tmp: str, oid: str) -> None:
+        """Move a verified temporary file into place as `oid`, never replacing an object."""
+        final = self.oid_path(oid)
+        fsutil.make_readonly(tmp)
+        faults.point("cache.before_publish")
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            pass  # the object is already there: identical by construction
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            if not os.path.exists(final):  # filesystem without hard links
+                os.rename(tmp, final)
+                return
+        fsutil.remove_quietly(tmp)
+
+    def _temp_for(self, oid_hint: str | None = None) -> str:
+        tmp_dir = os.path.join(self.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
+
+    def _shard_dir(self, oid: str) -> str:
+        directory = os.path.dirname(self.oid_path(oid))
+        os.makedirs(directory, exist_ok=True)
+        return directory
+
+    def add_bytes(self, data: bytes) -> str:
+        from dvx.hashing import hash_bytes
+
+        oid = hash_bytes(data, self.algo)
+        if not self.exists(oid):
+            tmp = fsutil.temp_name_for(os.path.join(self._shard_dir(oid), oid[2:]))
+            with open(tmp, "xb") as f:
+                f.write(data)
+            self._publish(tmp, oid)
+        return oid
+
+    def add_file(self, path: str, link_types: tuple[str, ...]) -> Ingested:
+        """Store the content of the regular file at `path`, then make `path` the first link
+        type in `link_types` that works. The content never changes; only a hard link or
+        symlink replaces the file, and only once the object is safely in the cache."""
+        for link_type in link_types:
+            if link_type == "reflink":
+                oid_size = self._add_by_reflink(path)
+            elif link_type == "hardlink":
+                oid_size = self._add_by_hardlink(path)
+            else:  # symlink and copy both need an independent copy in the cache
+                oid_size = self._add_by_copy(path)
+            if oid_size is None:
+                continue
+            oid, size = oid_size
+            if link_type == "symlink":
+                try:
+                    fsutil.place(self.oid_path(oid), path, ("symlink",))
+                except OSError as exc:
+                    if exc.errno not in fsutil.UNSUPPORTED_ERRNOS:
+                        raise
+                    link_type = "copy"
+            return Ingested(oid, size, link_type)
+        oid, size = self._add_by_copy(path)
+        return Ingested(oid, size, "copy")
+
+    def _add_by_reflink(self, path: str) -> tuple[str, int] | None:
+        tmp = self._temp_for()
+        try:
+            fsutil.reflink(path, tmp)
+        except OSError:
+            return None
+        try:
+            oid, size = hash_file(tmp, self.algo)
+            self._shard_dir(oid)
+            self._publish(tmp, oid)
+        finally:
+            fsutil.remove_quietly(tmp)
+        return oid, size
+
+    def _add_by_hardlink(self, path: str) -> tuple[str, int] | None:
+        before = os.stat(path)
+        oid, size = hash_file(path, self.algo)
+        after = os.stat(path)
+        if (before.st_ino, before.st_mtime_ns, before.st_ctime_ns, before.st_size) != (
+            after.st_ino, after.st_mtime_ns, after.st_ctime_ns, after.st_size
+        ):
+            return None  # changed while hashing: fall back to a copy, which hashes what it stores
+        final = self.oid_path(oid)
+        self._shard_dir(oid)
+        try:
+            os.link(path, final)
+            fsutil.make_readonly(final)
+            return oid, size
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
+                return None
+            raise
+        if not os.path.samestat(os.stat(final), after):
+            # The content is cached already under another inode: link the workspace to it.
+            try:
+                fsutil.place(final, path, ("hardlink",))
+            except OSError as exc:
+                if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
+                    return None
+                raise
+        return oid, size
+
+    def _add_by_copy(self, path: str) -> tuple[str, int]:
+        tmp = self._temp_for()
+        try:
+            with open(path, "rb", buffering=0) as src, open(tmp, "xb") as dst:
+                oid, size = hash_stream(src, self.algo, sink=dst)
+                faults.point("cache.copy.after_temp_write")
+            self._shard_dir(oid)
+            self._publish(tmp, oid)
+        finally:
+            fsutil.remove_quietly(tmp)
+        return oid, size
+
+    def add_stream(self, src: IO[bytes], expected_oid: str,
+                   on_chunk: Callable[[int], None] | None = None) -> int:
+        """Store a downloaded stream as `expected_oid`, only if its bytes hash to it."""
+        tmp = self._temp_for(expected_oid)
+        try:
+            with open(tmp, "xb") as dst:
+                oid, size = hash_stream(src, self.algo, sink=dst, on_chunk=on_chunk)
+            if oid != expected_oid:
+                raise CorruptObjectError(
+                    f"Object {expected_oid} is corrupt: its {size} bytes hash to {oid}.",
+                    "It was not stored; fix or re-push it at the source.",
+                )
+            faults.point("cache.stream.before_publish")
+            self._shard_dir(oid)
+            self._publish(tmp, oid)
+            return size
+        finally:
+            fsutil.remove_quietly(tmp)
+
+    # -- checkout -------------------------------------------------------------------------------
+
+    def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool) -> str:
+        """Place object `oid` at workspace path `dst` (replacing it atomically); return the
+        link type used. Executable files are never hard or symbolically linked, because the
+        mode would be shared with the cache object."""
+        if exec_bit:
+            link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+        used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit)
+        if used in ("hardlink", "symlink"):
+            fsutil.make_readonly(self.oid_path(oid))
+        return used
+
+    def object_for_symlink(self, target: str) -> str | None:
+        """If `target` (a symlink's target) is an object path of this cache, return its oid."""
+        target = os.path.normpath(target)
+        prefix = self.files_root + os.sep
+        if not target.startswith(prefix):
+            return None
+        rel = target[len(prefix):]
+        shard, _, rest = rel.partition(os.sep)
+        oid = shard + rest
+        if len(shard) == 2 and is_valid_oid(oid, self.algo):
+            return oid
+        return None
+
+
+def is_regular(st: os.stat_result) -> bool:
+    return stat.S_ISREG(st.st_mode)

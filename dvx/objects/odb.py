@@ -1,0 +1,98 @@
+"""ObjectStore: one content-addressed layout for the cache and for every remote.
+
+    <root>/files/<algo>/<first 2 hex digits>/<remaining hex digits>
+
+The store sits on any fsspec filesystem, so a remote is just another ObjectStore. Objects are
+immutable: once an oid's path exists it is never rewritten. Names starting with '.' in a shard
+directory are in-flight temporary files and are never reported as objects.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
+
+
+class ObjectStore:
+    def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/") or "/"
+        self.algo = algo
+        self.files_root = posixpath.join(self.root, "files", algo)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r}, algo={self.algo!r})"
+
+    @property
+    def is_local(self) -> bool:
+        protocol = self.fs.protocol
+        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+        return "file" in protocols or "local" in protocols
+
+    # Objects are put under a temporary name and renamed only where a plain put is not already
+    # atomic; object stores (S3, GCS, Azure) publish an object only once it is complete.
+    @property
+    def put_is_atomic(self) -> bool:
+        return not (self.is_local or "ssh" in str(self.fs.protocol) or "sftp" in str(self.fs.protocol))
+
+    def oid_path(self, oid: str) -> str:
+        check_oid(oid, self.algo)
+        return f"{self.files_root}/{oid[:2]}/{oid[2:]}"
+
+    def exists(self, oid: str) -> bool:
+        return bool(self.fs.exists(self.oid_path(oid)))
+
+    def existing(self, oids: Iterable[str]) -> set[str]:
+        """The subset of `oids` present in the store."""
+        wanted = set(oids)
+        if not wanted:
+            return set()
+        if len(wanted) <= 32:
+            return {oid for oid in wanted if self.exists(oid)}
+        return wanted & set(self.list_oids())
+
+    def list_oids(self) -> Iterator[str]:
+        try:
+            paths = self.fs.find(self.files_root)
+        except FileNotFoundError:
+            return
+        prefix_len = len(self.files_root.rstrip("/")) + 1
+        for path in paths:
+            rel = path[prefix_len:] if path.startswith(self.files_root) else ""
+            shard, _, rest = rel.partition("/")
+            oid = shard + rest
+            if len(shard) == 2 and not rest.startswith(".") and is_valid_oid(oid, self.algo):
+                yield oid
+
+    def size(self, oid: str) -> int:
+        return int(self.fs.size(self.oid_path(oid)))
+
+    def open(self, oid: str) -> IO[bytes]:
+        return self.fs.open(self.oid_path(oid), "rb")  # type: ignore[no-any-return]
+
+    def put_file(self, local_path: str, oid: str) -> None:
+        """Upload a local file as object `oid`, never exposing a partial object."""
+        final = self.oid_path(oid)
+        parent = posixpath.dirname(final)
+        if self.put_is_atomic:
+            self.fs.put_file(local_path, final)
+            return
+        import uuid
+
+        from dvx import faults
+
+        tmp = posixpath.join(parent, f".{oid[2:]}.{uuid.uuid4().hex[:12]}.tmp")
+        self.fs.makedirs(parent, exist_ok=True)
+        try:
+            self.fs.put_file(local_path, tmp)
+            faults.point("odb.put.before_rename")
+            self.fs.mv(tmp, final)
+        except BaseException:
+            try:
+                self.fs.rm_file(tmp)
+            except Exception:  # noqa: BLE001 - best effort cleanup; the temp name is never an object
+                pass
+            raise

@@ -1,0 +1,120 @@
+"""Directory manifests ("trees"): canonical, validated, content-addressed.
+
+A tracked directory is stored as a manifest object listing every regular file below it. The
+encoding is canonical JSON Lines (see docs/formats.md):
+
+    {"algo":"xxh128","format":"dvx-tree","version":1}
+    ["images/cat.png","<oid>",1234,false]
+    ...
+
+one line per file, sorted by path, fields [path, oid, size, executable]. The same directory
+content therefore always yields the same bytes and the same manifest oid. A manifest read from
+anywhere is checked against its oid, its canonical form, and the path rules before use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dvx.errors import FormatError
+from dvx.hashing import check_oid, hash_bytes
+from dvx.paths import check_relpath
+
+FORMAT = "dvx-tree"
+VERSION = 1
+MAX_MANIFEST_BYTES = 1 << 30
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    path: str  # POSIX, relative to the tracked directory
+    oid: str
+    size: int
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class Tree:
+    algo: str
+    entries: tuple[TreeEntry, ...]  # sorted by path, unique
+
+    @classmethod
+    def build(cls, algo: str, entries: Iterable[TreeEntry]) -> Tree:
+        ordered = tuple(sorted(entries, key=lambda e: e.path))
+        _validate_entries(ordered, algo)
+        return cls(algo, ordered)
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    @property
+    def nfiles(self) -> int:
+        return len(self.entries)
+
+    def by_path(self) -> dict[str, TreeEntry]:
+        return {e.path: e for e in self.entries}
+
+    def to_bytes(self) -> bytes:
+        header = json.dumps({"algo": self.algo, "format": FORMAT, "version": VERSION},
+                            sort_keys=True, separators=(",", ":"))
+        lines = [header]
+        for e in self.entries:
+            lines.append(json.dumps([e.path, e.oid, e.size, e.executable],
+                                    ensure_ascii=False, separators=(",", ":")))
+        return ("\n".join(lines) + "\n").encode("utf-8")
+
+    def oid(self) -> str:
+        return hash_bytes(self.to_bytes(), self.algo)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, algo: str, expected_oid: str) -> Tree:
+        """Parse and fully validate a manifest that must have oid `expected_oid`."""
+        check_oid(expected_oid, algo)
+        where = f"directory manifest {expected_oid}"
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise FormatError(f"The {where} is larger than {MAX_MANIFEST_BYTES} bytes.")
+        actual = hash_bytes(data, algo)
+        if actual != expected_oid:
+            raise FormatError(f"The {where} is corrupt: its bytes hash to {actual}.",
+                              "Run `dvx fetch` to download it again.")
+        try:
+            lines = data.decode("utf-8").split("\n")
+            header = json.loads(lines[0])
+            rows = [json.loads(line) for line in lines[1:-1]]
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise FormatError(f"The {where} is not valid UTF-8 JSON Lines.") from None
+        if header != {"algo": algo, "format": FORMAT, "version": VERSION}:
+            raise FormatError(f"The {where} has an unsupported header {lines[0][:200]!r}.")
+        entries = []
+        for row in rows:
+            if (not isinstance(row, list) or len(row) != 4 or not isinstance(row[2], int)
+                    or isinstance(row[2], bool) or row[2] < 0 or not isinstance(row[3], bool)):
+                raise FormatError(f"The {where} has a malformed entry {str(row)[:200]!r}.")
+            entries.append(TreeEntry(row[0], row[1], row[2], row[3]))
+        tree = cls.build(algo, entries)
+        if tree.to_bytes() != data:
+            raise FormatError(f"The {where} is not in canonical form.")
+        return tree
+
+
+def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
+    files: set[str] = set()
+    parents: set[str] = set()
+    for e in entries:
+        check_relpath(e.path, "path in a directory manifest")
+        check_oid(e.oid, algo)
+        if e.path in files:
+            raise FormatError(f"A directory manifest lists '{e.path}' twice.")
+        files.add(e.path)
+        parent = e.path.rpartition("/")[0]
+        while parent and parent not in parents:
+            parents.add(parent)
+            parent = parent.rpartition("/")[0]
+    clash = files & parents
+    if clash:
+        raise FormatError(
+            f"A directory manifest lists '{min(clash)}' both as a file and as a directory."
+        )

@@ -1,0 +1,221 @@
+"""dvx add / dvx commit: store data in the cache and write its pointer file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from dvx import gitignore
+from dvx.errors import PathError, UsageError
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
+from dvx.paths import POINTER_SUFFIX, repo_relpath, walk_directory
+from dvx.pointer import Pointer
+from dvx.repo import Repo
+from dvx.workspace import HASH_THREADS, check_entry_name, file_state, symlink_error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Added:
+    path: str
+    pointer: Pointer
+    changed: bool  # the pointer is new or now names different data
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[Added]
+    staged: list[str]  # paths `git add`ed (core.autostage)
+    to_stage: list[str]  # paths the user should `git add`
+
+
+def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
+    if not paths:
+        raise UsageError("Nothing to add.", "Name the files or directories to track.")
+    rels = [_check_addable(repo, p) for p in paths]
+    _refuse_git_tracked(repo, rels, paths)
+    outputs = {o.path: o for o in all_outputs(repo)}
+    for rel, display in zip(rels, paths):
+        _refuse_overlap(rel, display, outputs)
+    with repo.lock():
+        results = [track(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
+        return _finish(repo, results)
+
+
+def commit(repo: Repo, outputs: list[Output]) -> AddResult:
+    """Record the workspace state of already tracked outputs in their pointers."""
+    with repo.lock():
+        results = []
+        for output in outputs:
+            if not os.path.lexists(repo.abspath(output.path)):
+                raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                                "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
+                                "to stop tracking it.")
+            results.append(track(repo, output.path, output))
+        return _finish(repo, results)
+
+
+def _finish(repo: Repo, results: list[Added]) -> AddResult:
+    repo.statcache.flush()
+    touched: list[str] = []
+    for r in results:
+        gitignore.add_entry(repo.abspath(r.path))
+        touched += [r.path + POINTER_SUFFIX, posixpath.join(posixpath.dirname(r.path), ".gitignore")]
+    touched = list(dict.fromkeys(touched))
+    staged: list[str] = []
+    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+        repo.git.stage(touched)
+        staged = touched
+    to_stage = [] if staged or repo.git is None else touched
+    return AddResult(results, staged, to_stage)
+
+
+def _check_addable(repo: Repo, path: str) -> str:
+    rel = repo_relpath(repo.root, path)
+    check_data_path(repo, rel, path)
+    full = repo.abspath(rel)
+    try:
+        st = os.lstat(full)
+    except FileNotFoundError:
+        raise PathError(f"'{path}' does not exist.") from None
+    if stat.S_ISLNK(st.st_mode):
+        if repo.cache.object_for_symlink(os.path.realpath(full)) is None:
+            raise symlink_error(path)
+    elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise PathError(f"'{path}' is not a regular file or directory.")
+    return rel
+
+
+def _refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
+                        ) -> None:
+    if repo.git is None:
+        return
+    tracked = repo.git.tracked_under(rels)
+    if tracked:
+        first = tracked[0]
+        owner = next((d for r, d in zip(rels, displays) if first == r or first.startswith(r + "/")),
+                     first)
+        raise PathError(
+            f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
+            "over.",
+            f"Stop tracking it in Git first: git rm -r --cached '{owner}' && git commit.",
+        )
+
+
+def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in outputs:
+            raise PathError(f"'{display}' is inside '{parent}', which dvx already tracks.",
+                            f"Run `dvx commit {parent}` to record changes inside it.")
+        parent = parent.rpartition("/")[0]
+    inside = [p for p in outputs if p.startswith(rel + "/")]
+    if inside:
+        raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
+                        "own.", f"Run `dvx remove {inside[0]}.dvx` first to track the whole "
+                        "directory instead.")
+
+
+def track(repo: Repo, rel: str, existing: Output | None) -> Added:
+    full = repo.abspath(rel)
+    if os.path.isdir(full) and not os.path.islink(full):
+        _refuse_nested_pointers(full, rel)
+        tree = _ingest_directory(repo, full, rel)
+        oid = repo.cache.add_bytes(tree.to_bytes())
+        kind, size, nfiles, executable = "dir", tree.size, tree.nfiles, False
+    else:
+        oid, size, executable = _ingest_file(repo, full, rel)
+        kind, nfiles = "file", None
+    if existing is not None:
+        pointer = existing.pointer.with_data(kind, oid, size, nfiles, executable)
+    else:
+        pointer = Pointer(kind, repo.algo, oid, size, nfiles, executable)
+    changed = existing is None or existing.pointer != pointer
+    if changed:
+        write_pointer(repo, rel, pointer)
+    log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
+    return Added(rel, pointer, changed)
+
+
+def _refuse_nested_pointers(full: str, rel: str) -> None:
+    for entry in walk_directory(full).files:
+        if entry.relpath.endswith(POINTER_SUFFIX):
+            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
+                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
+                            "separately.")
+
+
+def _link_types_for(repo: Repo, executable: bool) -> tuple[str, ...]:
+    types = repo.link_types
+    if executable:  # a shared inode would share the mode: keep executables independent
+        types = tuple(t for t in types if t in ("reflink", "copy")) or ("copy",)
+    return types
+
+
+def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
+                    ) -> str | None:
+    """The oid of an unchanged file whose object is cached and linked as configured."""
+    oid = repo.statcache.get(st)
+    if oid is None or not repo.cache.exists(oid):
+        return None
+    wanted = link_types[0]
+    if wanted == "hardlink" and not os.path.samestat(st, os.stat(repo.cache.oid_path(oid))):
+        return None
+    return oid
+
+
+def _ingest_file(repo: Repo, full: str, display: str) -> tuple[str, int, bool]:
+    st = os.lstat(full)
+    if stat.S_ISLNK(st.st_mode):
+        state = file_state(repo, full, display, st)
+        assert state is not None
+        return state.oid, state.size, False
+    executable = bool(st.st_mode & stat.S_IXUSR)
+    link_types = _link_types_for(repo, executable)
+    oid = _already_cached(repo, full, st, link_types)
+    if oid is not None:
+        return oid, st.st_size, executable
+    ingested = repo.cache.add_file(full, link_types)
+    if ingested.link_type in ("hardlink", "symlink"):
+        from dvx.fsutil import make_readonly
+
+        make_readonly(full)
+    if ingested.link_type != "symlink":
+        repo.statcache.put(os.lstat(full), ingested.oid)
+    return ingested.oid, ingested.size, executable
+
+
+def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
+    scan_before = walk_directory(full)
+    for link in scan_before.symlinks:
+        link_path = os.path.join(full, *link.split("/"))
+        if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
+            raise symlink_error(f"{rel}/{link}")
+    if scan_before.others:
+        raise PathError(f"'{rel}/{scan_before.others[0]}' is not a regular file, which dvx "
+                        "cannot track.", "Move it out of the directory.")
+    entries: list[TreeEntry] = []
+    with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
+
+        def ingest(entry_rel: str) -> TreeEntry:
+            path = os.path.join(full, *entry_rel.split("/"))
+            oid, size, executable = _ingest_file(repo, path, f"{rel}/{entry_rel}")
+            advance(1)
+            return TreeEntry(entry_rel, oid, size, executable)
+
+        names = [e.relpath for e in scan_before.files]
+        for name in names:
+            check_entry_name(name, rel)
+        with ThreadPoolExecutor(HASH_THREADS) as pool:
+            entries.extend(pool.map(ingest, names))
+    for link in scan_before.symlinks:
+        state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
+        assert state is not None
+        entries.append(TreeEntry(link, state.oid, state.size, False))
+    return Tree.build(repo.algo, entries)

@@ -1,0 +1,242 @@
+"""dvx checkout: make the workspace match the pointers, linking data from the cache.
+
+Checkout plans first and then applies. A workspace file is replaced or deleted only when its
+current content is itself in the cache (so nothing is lost) or with --force; everything else
+is skipped and reported. Files that the target version of a directory no longer has are
+removed, and directories left empty by that are pruned.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from dvx import fsutil
+from dvx.errors import PathError
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.outputs import Output, Target, load_tree
+from dvx.paths import safe_dir_join, walk_directory
+from dvx.repo import Repo
+from dvx.workspace import HASH_THREADS, FileState, file_state
+
+
+@dataclass
+class CheckoutResult:
+    restored: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    missing: list[str] = field(default_factory=list)  # paths whose data is not in the cache
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and not self.missing
+
+    def to_json(self) -> dict[str, object]:
+        return {"restored": self.restored, "removed": self.removed, "unchanged": self.unchanged,
+                "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+                "missing": self.missing}
+
+
+NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
+
+
+def checkout(repo: Repo, targets: list[Target], force: bool = False) -> CheckoutResult:
+    result = CheckoutResult()
+    with repo.lock():
+        for target in targets:
+            if target.output.pointer.is_dir:
+                _checkout_dir(repo, target.output, target.subpath, force, result)
+            else:
+                _checkout_file(repo, target.output, force, result)
+        repo.statcache.flush()
+    return result
+
+
+def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
+    """None if the file at `path` may be overwritten, else why not."""
+    if force:
+        return None
+    try:
+        state = file_state(repo, path, display)
+    except PathError:
+        return "it is a symbolic link or special file dvx did not create (use --force)"
+    if state is None or repo.cache.exists(state.oid):
+        return None
+    return NOT_CACHED
+
+
+def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
+    used = repo.cache.link_to(oid, path, _link_types(repo), executable)
+    if used != "symlink":
+        repo.statcache.put(os.lstat(path), oid)
+
+
+def _link_types(repo: Repo) -> tuple[str, ...]:
+    return repo.link_types
+
+
+def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult) -> None:
+    pointer = output.pointer
+    full = repo.abspath(output.path)
+    if os.path.isdir(full) and not os.path.islink(full):
+        if not force:
+            result.skipped.append((output.path, "a directory is in the way (use --force)"))
+            return
+        shutil.rmtree(full)
+    state = _state_or_none(repo, full, output.path)
+    if state is not None and state.oid == pointer.oid:
+        _fix_mode(full, pointer.executable, state.is_cache_link)
+        result.unchanged += 1
+        return
+    if not repo.cache.exists(pointer.oid):
+        result.missing.append(output.path)
+        return
+    why = _safe_to_replace(repo, full, output.path, force) if os.path.lexists(full) else None
+    if why:
+        result.skipped.append((output.path, why))
+        return
+    os.makedirs(os.path.dirname(full), exist_ok=True)
+    _place(repo, pointer.oid, full, pointer.executable)
+    result.restored.append(output.path)
+
+
+def _state_or_none(repo: Repo, full: str, display: str) -> FileState | None:
+    try:
+        return file_state(repo, full, display)
+    except PathError:
+        return None
+
+
+def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
+    if is_link:
+        return
+    st = os.lstat(path)
+    if fsutil.is_executable(st.st_mode) != executable and st.st_nlink == 1:
+        mode = stat.S_IMODE(st.st_mode)
+        os.chmod(path, (mode | 0o111) if executable else (mode & ~0o111))
+
+
+def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
+                  result: CheckoutResult) -> None:
+    tree = load_tree(repo, output.pointer)
+    if tree is None:
+        result.missing.append(output.path)
+        return
+    top = repo.abspath(output.path)
+    if os.path.lexists(top) and (os.path.islink(top) or not os.path.isdir(top)):
+        why = _safe_to_replace(repo, top, output.path, force)
+        if why:
+            result.skipped.append((output.path, why))
+            return
+        os.unlink(top)
+    plan = _plan_dir(repo, output.path, top, tree, subpath, force, result)
+    _apply(repo, output.path, top, plan, result)
+
+
+@dataclass
+class _DirPlan:
+    place: list[TreeEntry] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    chmod: list[TreeEntry] = field(default_factory=list)
+
+
+def _in_scope(rel: str, subpath: str | None) -> bool:
+    return subpath is None or rel == subpath or rel.startswith(subpath + "/")
+
+
+def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | None,
+              force: bool, result: CheckoutResult) -> _DirPlan:
+    plan = _DirPlan()
+    current: dict[str, str] = {}  # relpath -> full path of what is there now
+    if os.path.isdir(top):
+        walk = walk_directory(top)
+        for e in walk.files:
+            current[e.relpath] = e.path
+        for rel in walk.symlinks + walk.others:
+            current[rel] = os.path.join(top, *rel.split("/"))
+    wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
+    if subpath is not None and not wanted:
+        raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
+    missing_objects = {e.oid for e in wanted.values()} - repo.cache.existing(
+        {e.oid for e in wanted.values()})
+    for rel, entry in wanted.items():
+        path = current.get(rel)
+        shown = f"{display}/{rel}"
+        if path is not None:
+            state = _state_or_none(repo, path, shown)
+            if state is not None and state.oid == entry.oid:
+                if not state.is_cache_link and fsutil.is_executable(
+                        os.lstat(path).st_mode) != entry.executable:
+                    plan.chmod.append(entry)
+                result.unchanged += 1
+                continue
+        if entry.oid in missing_objects:
+            result.missing.append(shown)
+            continue
+        if path is not None:
+            why = _safe_to_replace(repo, path, shown, force)
+            if why:
+                result.skipped.append((shown, why))
+                continue
+        plan.place.append(entry)
+    for rel, path in current.items():
+        if rel in wanted or not _in_scope(rel, subpath):
+            continue
+        why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
+        if why:
+            result.skipped.append((f"{display}/{rel}", why))
+        else:
+            plan.delete.append(rel)
+    return plan
+
+
+def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutResult) -> None:
+    for rel in plan.delete:
+        fsutil.remove_quietly(os.path.join(top, *rel.split("/")))
+        result.removed.append(f"{display}/{rel}")
+    _prune_empty_dirs(top, plan.delete)
+    for entry in plan.chmod:
+        _fix_mode(os.path.join(top, *entry.path.split("/")), entry.executable, False)
+    os.makedirs(top, exist_ok=True)
+    blocked: dict[str, str] = {}  # parent directory -> why files cannot be placed in it
+    for parent in sorted({e.path.rpartition("/")[0] for e in plan.place} - {""}):
+        try:
+            os.makedirs(safe_dir_join(top, parent), exist_ok=True)
+        except (PathError, OSError) as exc:
+            blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
+
+    def place_one(entry: TreeEntry) -> str | None:
+        parent = entry.path.rpartition("/")[0]
+        if parent in blocked:
+            return blocked[parent]
+        try:
+            _place(repo, entry.oid, os.path.join(top, *entry.path.split("/")), entry.executable)
+        except OSError as exc:
+            return f"{exc.strerror or exc}"
+        return None
+
+    with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance, \
+            ThreadPoolExecutor(HASH_THREADS) as pool:
+        for entry, error in zip(plan.place, pool.map(place_one, plan.place)):
+            advance(1)
+            shown = f"{display}/{entry.path}"
+            if error:
+                result.skipped.append((shown, error))
+            else:
+                result.restored.append(shown)
+
+
+def _prune_empty_dirs(top: str, deleted: list[str]) -> None:
+    parents = {rel.rpartition("/")[0] for rel in deleted} - {""}
+    for parent in sorted(parents, key=lambda p: p.count("/"), reverse=True):
+        current = parent
+        while current:
+            try:
+                os.rmdir(os.path.join(top, *current.split("/")))
+            except OSError:
+                break  # not empty (or already gone): leave it
+            current = current.rpartition("/")[0]

@@ -1,0 +1,57 @@
+"""dvx init: create .dvx/ with its config, cache and ignore rules."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+
+from dvx.errors import NotARepoError, UsageError
+from dvx.repo import DVX_DIR
+from dvx.scm import find_git_root
+
+# Keeps everything but the shared config out of Git.
+DVX_GITIGNORE = "/config.local\n/tmp/\n/cache/\n"
+CONFIG_HEADER = "# dvx project configuration (tracked by Git). Secrets go in config.local.\n"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: str
+    created: bool
+    no_scm: bool
+    to_stage: list[str]
+
+
+def init(path: str, no_scm: bool = False) -> InitResult:
+    root = os.path.abspath(path)
+    if not os.path.isdir(root):
+        raise UsageError(f"'{path}' is not a directory.")
+    dvx_dir = os.path.join(root, DVX_DIR)
+    if os.path.isdir(dvx_dir):
+        return InitResult(root, False, no_scm, [])
+    if not no_scm:
+        git_root = find_git_root(root)
+        if git_root is None:
+            raise NotARepoError(f"'{root}' is not inside a Git repository.",
+                                "Run `git init` first, or `dvx init --no-scm` to use dvx "
+                                "without Git.")
+        if git_root != root:
+            raise UsageError(f"'{root}' is not the top of its Git repository ({git_root}).",
+                             f"Run `dvx init` in {git_root}.")
+    # Build .dvx/ under a temporary name and rename it into place: never half-initialized.
+    staging = os.path.join(root, f".dvx.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        os.makedirs(os.path.join(staging, "cache"))
+        os.makedirs(os.path.join(staging, "tmp"))
+        config = CONFIG_HEADER + ("[core]\nno_scm = true\n" if no_scm else "")
+        with open(os.path.join(staging, "config"), "w", encoding="utf-8") as f:
+            f.write(config)
+        with open(os.path.join(staging, ".gitignore"), "w", encoding="utf-8") as f:
+            f.write(DVX_GITIGNORE)
+        os.rename(staging, dvx_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    to_stage = [] if no_scm else [f"{DVX_DIR}/config", f"{DVX_DIR}/.gitignore"]
+    return InitResult(root, True, no_scm, to_stage)

@@ -1,0 +1,128 @@
+"""dvx remove, dvx move, dvx unprotect: change how tracked data is tracked."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from dataclasses import dataclass
+
+from dvx import fsutil, gitignore
+from dvx.errors import PathError, UsageError
+from dvx.outputs import Output, check_data_path, load_tree, write_pointer
+from dvx.paths import POINTER_SUFFIX, repo_relpath, walk_directory
+from dvx.repo import Repo
+from dvx.workspace import file_state
+
+
+@dataclass(frozen=True)
+class Changed:
+    paths: list[str]  # repo-relative paths to stage (pointers, .gitignore files)
+    staged: bool
+
+
+def _stage(repo: Repo, paths: list[str]) -> Changed:
+    paths = list(dict.fromkeys(paths))
+    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+        repo.git.stage(paths)
+        return Changed(paths, True)
+    return Changed(paths, False)
+
+
+def _gitignore_rel(data_rel: str) -> str:
+    return posixpath.join(posixpath.dirname(data_rel), ".gitignore")
+
+
+def _is_unchanged(repo: Repo, output: Output) -> bool:
+    from dvx.ops.status import output_status
+
+    return output_status(repo, output).workspace == "unchanged"
+
+
+def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) -> Changed:
+    """Stop tracking; with `remove_data`, delete the workspace data too (only if it is
+    unchanged, so its content stays recoverable from the cache, unless `force`)."""
+    touched: list[str] = []
+    with repo.lock():
+        for output in outputs:
+            full = repo.abspath(output.path)
+            if remove_data and os.path.lexists(full) and not force:
+                if not _is_unchanged(repo, output) or not repo.cache.exists(output.pointer.oid):
+                    raise PathError(f"'{output.path}' has changes that are not in the cache; "
+                                    "refusing to delete it.", "Use --force to delete anyway, "
+                                    "or run without --outs to keep the data.")
+            os.unlink(repo.abspath(output.pointer_path))
+            gitignore.remove_entry(full)
+            if remove_data and os.path.lexists(full):
+                if os.path.isdir(full) and not os.path.islink(full):
+                    shutil.rmtree(full)
+                else:
+                    os.unlink(full)
+            touched += [output.pointer_path, _gitignore_rel(output.path)]
+    return _stage(repo, touched)
+
+
+def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
+    dst = repo_relpath(repo.root, destination)
+    if dst.endswith(POINTER_SUFFIX):
+        dst = dst[: -len(POINTER_SUFFIX)]
+    dst_dir = repo.abspath(dst)
+    if dst != output.path and os.path.isdir(dst_dir) and not os.path.islink(dst_dir):
+        dst = posixpath.join(dst, posixpath.basename(output.path))  # move into the directory
+    check_data_path(repo, dst, destination)
+    if dst == output.path:
+        raise UsageError(f"'{destination}' is where '{output.path}' already is.")
+    if dst.startswith(output.path + "/"):
+        raise UsageError(f"Cannot move '{output.path}' into itself.")
+    src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
+    for path in (dst_full, dst_full + POINTER_SUFFIX):
+        if os.path.lexists(path):
+            raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
+                            "Choose another destination, or remove it first.")
+    with repo.lock():
+        os.makedirs(os.path.dirname(dst_full), exist_ok=True)
+        # New pointer first, old pointer last: an interruption leaves the data tracked twice
+        # at worst, never untracked.
+        write_pointer(repo, dst, output.pointer)
+        if os.path.lexists(src_full):
+            os.rename(src_full, dst_full)
+        gitignore.add_entry(dst_full)
+        os.unlink(repo.abspath(output.pointer_path))
+        gitignore.remove_entry(src_full)
+    changed = _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
+                            _gitignore_rel(output.path)])
+    return dst, changed
+
+
+def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
+    """Give each tracked file (or each file of a tracked directory) its own writable copy."""
+    done: list[str] = []
+    with repo.lock():
+        for output in outputs:
+            full = repo.abspath(output.path)
+            if not os.path.lexists(full):
+                raise PathError(f"'{output.path}' is not in the workspace.",
+                                "Run `dvx checkout` first.")
+            if output.pointer.is_dir:
+                if load_tree(repo, output.pointer) is None:
+                    raise PathError(f"The manifest of '{output.path}' is not in the cache.")
+                walk = walk_directory(full)
+                paths = [e.path for e in walk.files] + [
+                    os.path.join(full, *r.split("/")) for r in walk.symlinks]
+            else:
+                paths = [full]
+            for path in paths:
+                _unprotect_file(repo, path, output.path)
+            done.append(output.path)
+    return done
+
+
+def _unprotect_file(repo: Repo, path: str, display: str) -> None:
+    st = os.lstat(path)
+    if os.path.islink(path) or st.st_nlink > 1:
+        state = file_state(repo, path, display)
+        assert state is not None
+        executable = fsutil.is_executable(os.stat(path).st_mode)
+        fsutil.place(os.path.realpath(path), path, ("copy",), exec_bit=executable)
+    else:
+        fsutil.make_writable(path)

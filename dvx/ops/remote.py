@@ -1,0 +1,158 @@
+"""dvx remote add/list/modify/remove/default/rename: remotes are config sections."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dvx.config import REMOTE_NAME, Config, validate
+from dvx.errors import ConfigError, RemoteError
+from dvx.objects.odb import ObjectStore
+from dvx.remote.fs import is_local_url, open_store, redact_url
+from dvx.repo import Repo
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    name: str
+    url: str  # secrets redacted
+    is_default: bool
+    level: str
+
+
+def _section(name: str) -> str:
+    return f'remote "{name}"'
+
+
+def _check_name(name: str) -> None:
+    if not REMOTE_NAME.fullmatch(name):
+        raise ConfigError(f"Invalid remote name {name!r}.",
+                          "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
+
+
+def _stored_url(repo: Repo, url: str) -> str:
+    if url.startswith("-"):
+        raise ConfigError(f"Invalid remote URL {url!r}: it must not start with '-'.")
+    if is_local_url(url) and not url.startswith("file://") and not os.path.isabs(
+            os.path.expanduser(url)):
+        # Typed relative to the current directory; stored relative to the repository root.
+        return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")
+    return url
+
+
+def add_remote(repo: Repo, name: str, url: str, default: bool, level: str, force: bool) -> None:
+    _check_name(name)
+    config = repo.config
+    if name in config.remote_names() and not force:
+        raise ConfigError(f"A remote named '{name}' already exists.",
+                          "Use --force to replace it, or `dvx remote modify` to change it.")
+    target = config.file(level)
+    target.remove_section(_section(name))
+    target.set(_section(name), "url", validate(_section(name), "url", _stored_url(repo, url)))
+    target.save()
+    if default:
+        set_default(repo, name, level)
+
+
+def list_remotes(repo: Repo) -> list[RemoteInfo]:
+    config = repo.config
+    default = config.get("core", "remote")
+    infos = []
+    for name in config.remote_names():
+        url = config.remote_options(name).get("url", "")
+        level = config.where(_section(name), "url") or "project"
+        infos.append(RemoteInfo(name, redact_url(url), name == default, level))
+    return infos
+
+
+def modify_remote(repo: Repo, name: str, key: str, value: str | None, level: str) -> None:
+    config = repo.config
+    if name not in config.remote_names():
+        raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+    target = config.file(level)
+    if value is None:
+        if not target.unset(_section(name), key):
+            raise ConfigError(f"Remote '{name}' has no option '{key}' in the {level} config.")
+    else:
+        if key == "url":
+            value = _stored_url(repo, value)
+        target.set(_section(name), key, validate(_section(name), key, value))
+    target.save()
+
+
+def remove_remote(repo: Repo, name: str) -> None:
+    config = repo.config
+    if name not in config.remote_names():
+        raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+    for level in ("project", "local", "global"):
+        config_file = config.files.get(level)
+        if config_file is None:
+            continue
+        changed = config_file.remove_section(_section(name))
+        if config_file.get("core", "remote") == name:
+            config_file.unset("core", "remote")
+            changed = True
+        if changed:
+            config_file.save()
+
+
+def rename_remote(repo: Repo, old: str, new: str) -> None:
+    _check_name(new)
+    config = repo.config
+    if old not in config.remote_names():
+        raise ConfigError(f"There is no remote named '{old}'.", "See `dvx remote list`.")
+    if new in config.remote_names():
+        raise ConfigError(f"A remote named '{new}' already exists.")
+    for config_file in config.files.values():
+        parser = config_file.parser
+        if parser.has_section(_section(old)):
+            items = parser.items(_section(old))
+            parser.remove_section(_section(old))
+            for key, value in items:
+                config_file.set(_section(new), key, value)
+            if config_file.get("core", "remote") == old:
+                config_file.set("core", "remote", new)
+            config_file.save()
+        elif config_file.get("core", "remote") == old:
+            config_file.set("core", "remote", new)
+            config_file.save()
+
+
+def set_default(repo: Repo, name: str | None, level: str) -> None:
+    config = repo.config
+    target = config.file(level)
+    if name is None:
+        target.unset("core", "remote")
+    else:
+        if name not in config.remote_names():
+            raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+        target.set("core", "remote", name)
+    target.save()
+
+
+def default_remote(config: Config) -> str | None:
+    return config.get("core", "remote")
+
+
+def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
+    config = repo.config
+    if name is None:
+        name = default_remote(config)
+        if name is None:
+            raise RemoteError("No remote given and no default remote is set.",
+                              "Pass -r NAME, or set one with `dvx remote default NAME`.")
+    if name not in config.remote_names():
+        raise RemoteError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+    options = config.remote_options(name)
+    url = options.get("url")
+    if not url:
+        raise RemoteError(f"Remote '{name}' has no URL.",
+                          f"Set it with `dvx remote modify {name} url URL`.")
+    return name, open_store(url, options, repo.root, repo.algo)
+
+
+def remote_jobs(repo: Repo, name: str, jobs: int | None) -> int:
+    if jobs is not None:
+        return max(1, jobs)
+    configured = repo.config.remote_options(name).get("jobs")
+    return max(1, int(float(configured))) if configured else 4 * (os.cpu_count() or 2)

@@ -1,0 +1,95 @@
+"""dvx status: how the workspace and the cache differ from what the pointers record."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dvx.objects.tree import TreeEntry
+from dvx.outputs import Output, Target, load_tree
+from dvx.repo import Repo
+from dvx.workspace import file_state, scan_directory
+
+
+@dataclass
+class OutputStatus:
+    path: str
+    kind: str
+    workspace: str  # "unchanged", "modified" or "deleted"
+    in_cache: bool  # the recorded data (and, for a directory, all of its files) is cached
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.workspace != "unchanged" or not self.in_cache
+
+    def to_json(self) -> dict[str, object]:
+        doc: dict[str, object] = {"path": self.path, "type": self.kind,
+                                  "workspace": self.workspace, "in_cache": self.in_cache}
+        if self.kind == "dir":
+            doc.update(added=self.added, modified=self.modified, deleted=self.deleted)
+        return doc
+
+
+@dataclass
+class StatusResult:
+    outputs: list[OutputStatus]
+
+    @property
+    def changed(self) -> bool:
+        return any(o.changed for o in self.outputs)
+
+    def to_json(self) -> dict[str, object]:
+        return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs]}
+
+
+def status(repo: Repo, targets: list[Target]) -> StatusResult:
+    results = [output_status(repo, t.output) for t in targets]
+    repo.statcache.flush()
+    return StatusResult(results)
+
+
+def output_status(repo: Repo, output: Output) -> OutputStatus:
+    pointer = output.pointer
+    full = repo.abspath(output.path)
+    if not pointer.is_dir:
+        in_cache = repo.cache.exists(pointer.oid)
+        state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
+        if state is None and not os.path.lexists(full):
+            workspace = "deleted"
+        elif state is None or state.oid != pointer.oid or (
+                state.executable != pointer.executable and not state.is_cache_link):
+            workspace = "modified"
+        else:
+            workspace = "unchanged"
+        return OutputStatus(output.path, "file", workspace, in_cache)
+
+    tree = load_tree(repo, pointer)
+    in_cache = tree is not None and not _missing_entries(repo, tree.entries)
+    if not os.path.lexists(full):
+        return OutputStatus(output.path, "dir", "deleted", in_cache)
+    if not os.path.isdir(full) or os.path.islink(full):
+        return OutputStatus(output.path, "dir", "modified", in_cache)
+    scan = scan_directory(repo, full, output.path)
+    if scan.tree.oid() == pointer.oid:
+        return OutputStatus(output.path, "dir", "unchanged", in_cache)
+    result = OutputStatus(output.path, "dir", "modified", in_cache)
+    if tree is not None:
+        recorded = tree.by_path()
+        current = scan.tree.by_path()
+        for path, entry in current.items():
+            old = recorded.get(path)
+            if old is None:
+                result.added.append(path)
+            elif (old.oid, old.executable) != (entry.oid, entry.executable):
+                result.modified.append(path)
+        result.deleted = [p for p in recorded if p not in current]
+    return result
+
+
+def _missing_entries(repo: Repo, entries: tuple[TreeEntry, ...]) -> bool:
+    exists = os.path.exists
+    oid_path = repo.cache.oid_path
+    return any(not exists(oid_path(e.oid)) for e in entries)

@@ -1,0 +1,144 @@
+"""Tracked outputs: finding pointer files and resolving command-line targets to them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dvx import fsutil
+from dvx.errors import FormatError, PathError, UsageError
+from dvx.objects.tree import Tree
+from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
+from dvx.pointer import Pointer, data_path_of, read_pointer
+from dvx.repo import Repo
+
+
+@dataclass(frozen=True)
+class Output:
+    path: str  # repo-relative POSIX path of the data
+    pointer: Pointer
+
+    @property
+    def pointer_path(self) -> str:
+        return self.path + POINTER_SUFFIX
+
+
+@dataclass(frozen=True)
+class Target:
+    output: Output
+    subpath: str | None = None  # a file or folder inside a tracked directory
+
+
+def pointer_files(repo: Repo) -> list[str]:
+    if repo.git is not None:
+        return repo.git.pointer_files()
+    return _walk_for_pointers(repo.root)
+
+
+def _walk_for_pointers(root: str) -> list[str]:
+    found: list[str] = []
+    stack = [("", root)]
+    while stack:
+        prefix, directory = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        names = {e.name for e in entries}
+        for entry in entries:
+            if entry.name in (".git", ".dvx"):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name + POINTER_SUFFIX not in names:  # never walk into tracked data
+                    stack.append((prefix + entry.name + "/", entry.path))
+            elif entry.name.endswith(POINTER_SUFFIX) and entry.name != POINTER_SUFFIX:
+                found.append(prefix + entry.name)
+    return sorted(found)
+
+
+def load_output(repo: Repo, pointer_relpath: str) -> Output:
+    check_relpath(pointer_relpath, "pointer path")
+    check_no_symlinked_parent(repo.root, pointer_relpath)
+    pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath)
+    if pointer.algo != repo.algo:
+        raise FormatError(
+            f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "
+            f"hashes with {repo.algo} (core.hash).",
+            "Set core.hash to match, or re-add the data.",
+        )
+    return Output(data_path_of(pointer_relpath), pointer)
+
+
+def all_outputs(repo: Repo) -> list[Output]:
+    return [load_output(repo, p) for p in pointer_files(repo)]
+
+
+def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Target]:
+    """Map command-line paths to tracked outputs; no targets means every output."""
+    outputs = all_outputs(repo)
+    if not targets:
+        return [Target(o) for o in outputs]
+    by_path = {o.path: o for o in outputs}
+    resolved: list[Target] = []
+    for target in targets:
+        rel = repo_relpath(repo.root, target)
+        if rel.endswith(POINTER_SUFFIX) and data_path_of(rel) in by_path:
+            resolved.append(Target(by_path[data_path_of(rel)]))
+            continue
+        if rel in by_path:
+            resolved.append(Target(by_path[rel]))
+            continue
+        parent = _tracked_parent(rel, by_path)
+        if parent is not None:
+            if not parent.pointer.is_dir:
+                raise UsageError(f"'{target}' is inside '{parent.path}', which is a tracked file.")
+            resolved.append(Target(parent, rel[len(parent.path) + 1:]))
+            continue
+        inside = [o for o in outputs if o.path.startswith(rel + "/")]
+        if inside:
+            resolved.extend(Target(o) for o in inside)
+            continue
+        if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
+            raise FormatError(f"'{target}' is not a readable dvx pointer file.")
+        raise UsageError(f"'{target}' is not tracked by dvx.",
+                         "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
+    return _unique(resolved)
+
+
+def _tracked_parent(rel: str, by_path: dict[str, Output]) -> Output | None:
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in by_path:
+            return by_path[parent]
+        parent = parent.rpartition("/")[0]
+    return None
+
+
+def _unique(targets: list[Target]) -> list[Target]:
+    seen: set[tuple[str, str | None]] = set()
+    unique = []
+    for t in targets:
+        key = (t.output.path, t.subpath)
+        if key not in seen:
+            seen.add(key)
+            unique.append(t)
+    return unique
+
+
+def load_tree(repo: Repo, pointer: Pointer) -> Tree | None:
+    """The validated manifest of a directory pointer, or None if it is not in the cache."""
+    if not repo.cache.exists(pointer.oid):
+        return None
+    return Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid)
+
+
+def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
+    fsutil.atomic_write(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes(),
+                        fsync=repo.fsync)
+
+
+def check_data_path(repo: Repo, rel: str, display: str) -> None:
+    check_relpath(rel)
+    check_no_symlinked_parent(repo.root, rel)
+    if rel.endswith(POINTER_SUFFIX):
+        raise PathError(f"'{display}' is a dvx pointer file; dvx tracks the data it names.")

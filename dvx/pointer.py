@@ -1,0 +1,121 @@
+"""Pointer files: the small `<name>.dvx` file Git tracks in place of the data `<name>`.
+
+One canonical encoding (docs/formats.md): fixed key order, no optional whitespace, so
+re-adding unchanged data gives byte-identical pointers. Unknown keys are rejected with a
+message (a newer dvx may have written them); `desc` and `meta` belong to the user and are
+preserved as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dvx.errors import FormatError
+from dvx.hashing import ALGORITHMS, check_oid
+from dvx.paths import POINTER_SUFFIX
+from dvx.yamlio import parse_yaml
+
+FORMAT_VERSION = 1
+MAX_POINTER_BYTES = 64 * 1024
+HEADER = "# dvx pointer: the data it names lives in the dvx cache and remotes, not in Git.\n"
+KNOWN_KEYS = frozenset({"dvx", "type", "algo", "oid", "size", "nfiles", "exec", "desc", "meta"})
+
+
+@dataclass(frozen=True)
+class Pointer:
+    kind: str  # "file" or "dir"
+    algo: str
+    oid: str  # for "dir": the oid of the directory manifest
+    size: int  # total bytes of the data
+    nfiles: int | None = None  # "dir" only
+    executable: bool = False  # "file" only
+    desc: str | None = None
+    meta: Any = field(default=None, compare=False)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "dir"
+
+    def with_data(self, kind: str, oid: str, size: int, nfiles: int | None,
+                  executable: bool) -> Pointer:
+        """A pointer to new data that keeps this pointer's user fields."""
+        return replace(self, kind=kind, oid=oid, size=size, nfiles=nfiles, executable=executable)
+
+    def to_bytes(self) -> bytes:
+        lines = [HEADER, f"dvx: {FORMAT_VERSION}\n", f"type: {self.kind}\n",
+                 f"algo: {self.algo}\n", f"oid: {self.oid}\n", f"size: {self.size}\n"]
+        if self.kind == "dir":
+            lines.append(f"nfiles: {self.nfiles}\n")
+        elif self.executable:
+            lines.append("exec: true\n")
+        if self.desc is not None:
+            lines.append(f"desc: {json.dumps(self.desc, ensure_ascii=False)}\n")
+        if self.meta is not None:
+            import yaml
+
+            lines.append(yaml.safe_dump({"meta": self.meta}, sort_keys=True,
+                                        allow_unicode=True, default_flow_style=False))
+        return "".join(lines).encode("utf-8")
+
+
+def data_path_of(pointer_path: str) -> str:
+    return pointer_path[: -len(POINTER_SUFFIX)]
+
+
+def pointer_path_of(data_path: str) -> str:
+    return data_path + POINTER_SUFFIX
+
+
+def parse_pointer(data: bytes, where: str) -> Pointer:
+    doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
+    if not isinstance(doc, dict):
+        raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
+    version = doc.get("dvx")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise FormatError(f"The pointer file '{where}' was written by a newer dvx "
+                              f"(format {version}).", "Upgrade dvx to read it.")
+        raise FormatError(f"The pointer file '{where}' has no valid 'dvx: {FORMAT_VERSION}' line.")
+    unknown = set(doc) - KNOWN_KEYS
+    if unknown:
+        raise FormatError(
+            f"The pointer file '{where}' has unknown keys: {', '.join(sorted(map(str, unknown)))}.",
+            "It may come from a newer dvx; upgrade dvx, or remove the keys.",
+        )
+    kind, algo = doc.get("type"), doc.get("algo")
+    if kind not in ("file", "dir"):
+        raise FormatError(f"The pointer file '{where}' has an invalid type {kind!r}.")
+    if algo not in ALGORITHMS:
+        raise FormatError(f"The pointer file '{where}' names an unknown hash algorithm {algo!r}.")
+    try:
+        oid = check_oid(doc.get("oid"), algo)
+    except FormatError as exc:
+        raise FormatError(f"The pointer file '{where}' is invalid: {exc.message}") from None
+    size = _non_negative_int(doc.get("size"), "size", where)
+    nfiles = _non_negative_int(doc.get("nfiles"), "nfiles", where) if kind == "dir" else None
+    if kind == "file" and "nfiles" in doc:
+        raise FormatError(f"The pointer file '{where}' has 'nfiles' but tracks a file.")
+    executable = doc.get("exec", False)
+    if not isinstance(executable, bool) or (kind == "dir" and "exec" in doc):
+        raise FormatError(f"The pointer file '{where}' has an invalid 'exec' value.")
+    desc = doc.get("desc")
+    if desc is not None and not isinstance(desc, str):
+        raise FormatError(f"The pointer file '{where}' has a 'desc' that is not a string.")
+    return Pointer(kind, algo, oid, size, nfiles, executable, desc, doc.get("meta"))
+
+
+def _non_negative_int(value: object, key: str, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise FormatError(f"The pointer file '{where}' has an invalid '{key}' {value!r}.")
+    return value
+
+
+def read_pointer(path: str, where: str) -> Pointer:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_POINTER_BYTES + 1)
+    except OSError as exc:
+        raise FormatError(f"Cannot read the pointer file '{where}': {exc.strerror}.") from None
+    return parse_pointer(data, where)

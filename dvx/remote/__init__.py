@@ -1,0 +1,1 @@
+"""Remotes: object stores on other filesystems, and the transfer engine between stores."""

@@ -1,0 +1,88 @@
+"""Repo: finds the repository root and wires configuration, cache, stat cache, Git and lock."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from dvx.config import Config
+from dvx.errors import NotARepoError
+from dvx.lock import RepoLock
+from dvx.objects.cache import LocalCache
+from dvx.objects.statcache import StatCache
+from dvx.progress import NoProgress, Progress
+from dvx.scm import Git, find_git_root
+
+DVX_DIR = ".dvx"
+
+
+def find_root(start: str | None = None) -> str:
+    current = os.path.abspath(start or os.getcwd())
+    while True:
+        if os.path.isdir(os.path.join(current, DVX_DIR)):
+            return current
+        parent = os.path.dirname(current)
+        if parent == current:
+            raise NotARepoError(
+                f"'{os.path.abspath(start or os.getcwd())}' is not inside a dvx repository.",
+                "Run `dvx init` at the top of your Git repository first.",
+            )
+        current = parent
+
+
+class Repo:
+    def __init__(self, root: str, progress: Progress | None = None) -> None:
+        self.root = os.path.abspath(root)
+        self.dvx_dir = os.path.join(self.root, DVX_DIR)
+        self.tmp_dir = os.path.join(self.dvx_dir, "tmp")
+        self.progress: Progress = progress or NoProgress()
+
+    @classmethod
+    def find(cls, start: str | None = None, progress: Progress | None = None) -> Repo:
+        return cls(find_root(start), progress)
+
+    @functools.cached_property
+    def config(self) -> Config:
+        return Config(self.dvx_dir)
+
+    @property
+    def algo(self) -> str:
+        return self.config.get("core", "hash") or "xxh128"
+
+    @functools.cached_property
+    def cache_dir(self) -> str:
+        configured = self.config.get("cache", "dir")
+        if not configured:
+            return os.path.join(self.dvx_dir, "cache")
+        # relative to .dvx/, where the config file that names it lives
+        return os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+
+    @functools.cached_property
+    def cache(self) -> LocalCache:
+        return LocalCache(self.cache_dir, self.algo)
+
+    @functools.cached_property
+    def statcache(self) -> StatCache:
+        return StatCache(os.path.join(self.tmp_dir, "statcache.db"), self.algo)
+
+    @functools.cached_property
+    def git(self) -> Git | None:
+        if self.config.get_bool("core", "no_scm"):
+            return None
+        git_root = find_git_root(self.root)
+        return Git(git_root) if git_root == self.root else None
+
+    @property
+    def link_types(self) -> tuple[str, ...]:
+        return self.config.link_types()
+
+    @property
+    def fsync(self) -> bool:
+        return self.config.get_bool("core", "fsync", default=True)
+
+    def lock(self) -> RepoLock:
+        wait = float(self.config.get("core", "lock_wait") or "30")
+        return RepoLock(self.tmp_dir, wait)
+
+    def abspath(self, relpath: str) -> str:
+        return os.path.join(self.root, *relpath.split("/"))

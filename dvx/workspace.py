@@ -1,0 +1,126 @@
+"""Reading the workspace: what oid a tracked file or directory has right now.
+
+The stat cache answers for files whose stat has not changed, so an unchanged workspace is
+checked with about one stat per file. Files that must be hashed are hashed in parallel
+threads (the hash functions release the GIL while they work).
+
+Symbolic-link policy: a symlink that points at an object of this repository's cache is what
+`cache.type symlink` creates, and stands for that object. Any other symlink, whether named on
+the command line or met inside a tracked directory, is refused with a clear error: dvx never
+silently ingests content from wherever a link points.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from dvx.errors import PathError
+from dvx.fsutil import is_executable
+from dvx.hashing import hash_file
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.paths import RESERVED_NAMES, WalkEntry, walk_directory
+from dvx.repo import Repo
+
+HASH_THREADS = max(2, os.cpu_count() or 2)
+
+
+@dataclass(frozen=True)
+class FileState:
+    oid: str
+    size: int
+    executable: bool
+    is_cache_link: bool  # a symlink into the cache (cache.type symlink)
+
+
+def symlink_error(display: str) -> PathError:
+    return PathError(
+        f"'{display}' is a symbolic link, and dvx does not follow links to track what they "
+        "point at (they could lead outside the repository).",
+        "Track the link's target itself, or replace the link with a copy of the data.",
+    )
+
+
+def file_state(repo: Repo, path: str, display: str,
+               st: os.stat_result | None = None) -> FileState | None:
+    """The state of the file at `path`, or None if nothing is there."""
+    if st is None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+    if stat.S_ISLNK(st.st_mode):
+        oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(path),
+                                                         os.readlink(path)))
+        if oid is None or not repo.cache.exists(oid):
+            raise symlink_error(display)
+        return FileState(oid, os.stat(path).st_size, False, True)
+    if not stat.S_ISREG(st.st_mode):
+        raise PathError(f"'{display}' is not a regular file.")
+    oid = repo.statcache.get(st)
+    if oid is None:
+        oid, _ = hash_file(path, repo.algo)
+        repo.statcache.put(st, oid)
+    return FileState(oid, st.st_size, is_executable(st.st_mode), False)
+
+
+@dataclass(frozen=True)
+class DirScan:
+    tree: Tree
+    link_entries: frozenset[str]  # entries that are symlinks into the cache
+
+
+def scan_directory(repo: Repo, path: str, display: str,
+                   on_hashed: Callable[[int], None] | None = None) -> DirScan:
+    """Build the manifest the directory at `path` has now, refusing what dvx cannot track."""
+    walk = walk_directory(path)
+    if walk.others:
+        raise PathError(f"'{display}/{walk.others[0]}' is not a regular file (a socket, fifo "
+                        "or device), which dvx cannot track.", "Move it out of the directory.")
+    entries: list[TreeEntry] = []
+    links: set[str] = set()
+    for rel in walk.symlinks:
+        full = os.path.join(path, *rel.split("/"))
+        state = file_state(repo, full, f"{display}/{rel}")
+        assert state is not None
+        entries.append(TreeEntry(rel, state.oid, state.size, False))
+        links.add(rel)
+    to_hash = []
+    for entry in walk.files:
+        check_entry_name(entry.relpath, display)
+        oid = repo.statcache.get(entry.stat)
+        if oid is None:
+            to_hash.append(entry)
+        else:
+            entries.append(TreeEntry(entry.relpath, oid, entry.stat.st_size,
+                                     is_executable(entry.stat.st_mode)))
+    algo = repo.algo
+
+    def hash_one(e: WalkEntry) -> TreeEntry:
+        oid, _ = hash_file(e.path, algo)
+        repo.statcache.put(e.stat, oid)
+        if on_hashed:
+            on_hashed(1)
+        return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))
+
+    if len(to_hash) > 1:
+        with ThreadPoolExecutor(HASH_THREADS) as pool:
+            entries.extend(pool.map(hash_one, to_hash))
+    else:
+        entries.extend(hash_one(e) for e in to_hash)
+    return DirScan(Tree.build(algo, entries), frozenset(links))
+
+
+def check_entry_name(rel: str, display: str) -> None:
+    for part in rel.split("/"):
+        if part.casefold() in RESERVED_NAMES:
+            raise PathError(f"'{display}/{rel}' has a '{part}' component, which dvx never tracks.",
+                            "Move it out of the directory before adding it.")
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PathError(f"'{display}/{rel!r}' has a name that is not valid UTF-8.",
+                        "Rename it; dvx records names as UTF-8.") from None

@@ -1,0 +1,74 @@
+"""Floors: what the hardware and the OS do for the same work, measured in the same run."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+from .proc import Result, first_error_line, log, run
+from .workloads import remove_path
+
+STAT_WALK_SRC = r"""
+import os, sys, time
+t = time.perf_counter()
+def walk(p):
+    n = 0
+    with os.scandir(p) as it:
+        for e in it:
+            e.stat(follow_symlinks=False)
+            n += walk(e.path) if e.is_dir(follow_symlinks=False) else 1
+    return n
+n = walk(sys.argv[1])
+print(n, time.perf_counter() - t)
+"""
+
+
+F_PY, F_DVX = "python3 -c pass (interpreter start)", "dvx --help (startup)"
+F_READ, F_XXH, F_MD5 = "read W1 (cat > /dev/null)", "xxh128sum W1", "md5sum W1"
+F_WALK, F_WALK_IN = "stat walk W3 (subprocess)", "stat walk W3 (in-process, no interpreter start)"
+F_CPAL = "hard-link copy W3 (cp -al)"
+
+
+def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict) -> dict:
+    """Return {floor name: [seconds per run]}; a floor that cannot run is left out."""
+    floors: dict[str, list[float]] = {}
+
+    def record(name: str, argv, **kw) -> list[Result]:
+        results = []
+        for _ in range(runs):
+            res = run(argv, env=env, **kw)
+            if res.rc != 0:
+                log(f"[floor] {name}: skipped ({first_error_line(res)})")
+                floors.pop(name, None)
+                return []
+            floors.setdefault(name, []).append(res.seconds)
+            results.append(res)
+        log(f"[floor] {name}: {statistics.median(floors[name]):.3f}s")
+        return results
+
+    record(F_PY, [sys.executable, "-c", "pass"])
+    if dvx_exe:
+        record(F_DVX, [dvx_exe, "--help"])
+    if "W1" in wls:
+        w1 = wls["W1"].data
+        record(F_READ, ["cat", w1], discard_stdout=True)
+        if shutil.which("xxh128sum"):
+            record(F_XXH, ["xxh128sum", w1])
+        else:
+            log("[floor] xxh128sum not on PATH; skipped (apt-get install xxhash)")
+        record(F_MD5, ["md5sum", w1])
+    if "W3" in wls:
+        for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data]):
+            floors.setdefault(F_WALK_IN, []).append(float(res.stdout.split()[1]))
+        target = workdir / "floors" / "w3-links"
+        for _ in range(runs):
+            remove_path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            res = run(["cp", "-al", wls["W3"].data, target], env=env)
+            if res.rc == 0:
+                floors.setdefault(F_CPAL, []).append(res.seconds)
+        remove_path(target)
+    return floors
+
