@@ -4,7 +4,7 @@
     ├── UsageError                exit 2  bad arguments or options
     ├── NotARepoError             exit 2  not inside a dvx/Git repository
     ├── ConfigError               exit 2  unreadable or invalid configuration
-    ├── PathError                 exit 2  a path dvx refuses to touch (outside, .git, tracked by Git, ...)
+    ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid

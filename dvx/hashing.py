@@ -28,7 +28,7 @@ class Hasher(Protocol):
 def _xxh128() -> Hasher:
     import xxhash  # imported lazily: keeps `dvx --help` fast
 
-    return xxhash.xxh3_128()  # type: ignore[no-any-return]
+    return xxhash.xxh3_128()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ DEFAULT_MAX_BYTES = 1 << 20
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _StrictLoader(_BaseLoader):  # type: ignore[misc]
+class _StrictLoader(_BaseLoader):
     pass
 
 
@@ -41,7 +41,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> An
         raise FormatError(f"The {what} is not valid UTF-8.") from None
     try:
         _check_events(text, what)
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a safe loader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except FormatError:
         raise
     except yaml.YAMLError as exc:
@@ -55,7 +55,7 @@ def _check_events(text: str, what: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=_StrictLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise FormatError(f"The {what} uses YAML anchors or aliases, which dvx does not accept.")
+            raise FormatError(f"The {what} uses YAML anchors or aliases, which dvx refuses.")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:

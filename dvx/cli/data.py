@@ -25,7 +25,7 @@ def _report_added(result: object) -> None:
     if not is_quiet():
         for added in result.added:
             p = added.pointer
-            what = f"{p.nfiles} files, " if p.is_dir else ""
+            what = f"{p.nfiles} file{'' if p.nfiles == 1 else 's'}, " if p.is_dir else ""
             verb = "Tracked" if added.changed else "Unchanged"
             out(f"{verb} {added.path} ({what}{human_size(p.size)})")
         if result.staged:

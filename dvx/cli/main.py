@@ -35,7 +35,7 @@ class DvxGroup(click.Group):
                   "finish.", EXIT_INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except Exception as exc:  # noqa: BLE001 - last resort: a bug, reported readably
+        except Exception as exc:
             if logging.getLogger("dvx").isEnabledFor(logging.DEBUG):
                 raise
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",

@@ -68,10 +68,8 @@ dvx config --list
 def config(key: str | None, value: str | None, unset: bool, list_all: bool, as_json: bool,
            level: str) -> None:
     """Get or set configuration options (core.*, cache.*, remote.NAME.*)."""
-    from dvx.config import split_key, validate
+    from dvx.config import Config, split_key, validate
     from dvx.errors import NotARepoError, UsageError
-
-    from dvx.config import Config
 
     try:
         cfg = open_repo().config

@@ -9,6 +9,7 @@ directory are in-flight temporary files and are never reported as objects.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -36,7 +37,8 @@ class ObjectStore:
     # atomic; object stores (S3, GCS, Azure) publish an object only once it is complete.
     @property
     def put_is_atomic(self) -> bool:
-        return not (self.is_local or "ssh" in str(self.fs.protocol) or "sftp" in str(self.fs.protocol))
+        protocol = str(self.fs.protocol)
+        return not (self.is_local or "ssh" in protocol or "sftp" in protocol)
 
     def oid_path(self, oid: str) -> str:
         check_oid(oid, self.algo)
@@ -71,7 +73,7 @@ class ObjectStore:
         return int(self.fs.size(self.oid_path(oid)))
 
     def open(self, oid: str) -> IO[bytes]:
-        return self.fs.open(self.oid_path(oid), "rb")  # type: ignore[no-any-return]
+        return self.fs.open(self.oid_path(oid), "rb")
 
     def put_file(self, local_path: str, oid: str) -> None:
         """Upload a local file as object `oid`, never exposing a partial object."""
@@ -91,8 +93,6 @@ class ObjectStore:
             faults.point("odb.put.before_rename")
             self.fs.mv(tmp, final)
         except BaseException:
-            try:
+            with contextlib.suppress(Exception):
                 self.fs.rm_file(tmp)
-            except Exception:  # noqa: BLE001 - best effort cleanup; the temp name is never an object
-                pass
             raise

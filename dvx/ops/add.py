@@ -39,10 +39,10 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
     if not paths:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
-    _refuse_git_tracked(repo, rels, paths)
     outputs = {o.path: o for o in all_outputs(repo)}
-    for rel, display in zip(rels, paths):
+    for rel, display in zip(rels, paths, strict=False):
         _refuse_overlap(rel, display, outputs)
+    _refuse_git_tracked(repo, rels, paths)
     with repo.lock():
         results = [track(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
         return _finish(repo, results)
@@ -66,7 +66,8 @@ def _finish(repo: Repo, results: list[Added]) -> AddResult:
     touched: list[str] = []
     for r in results:
         gitignore.add_entry(repo.abspath(r.path))
-        touched += [r.path + POINTER_SUFFIX, posixpath.join(posixpath.dirname(r.path), ".gitignore")]
+        ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
+        touched += [r.path + POINTER_SUFFIX, ignore_file]
     touched = list(dict.fromkeys(touched))
     staged: list[str] = []
     if repo.git is not None and repo.config.get_bool("core", "autostage"):
@@ -99,8 +100,9 @@ def _refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple
     tracked = repo.git.tracked_under(rels)
     if tracked:
         first = tracked[0]
-        owner = next((d for r, d in zip(rels, displays) if first == r or first.startswith(r + "/")),
-                     first)
+        owners = (d for r, d in zip(rels, displays, strict=True)
+                  if first == r or first.startswith(r + "/"))
+        owner = next(owners, first)
         raise PathError(
             f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
             "over.",

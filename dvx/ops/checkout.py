@@ -221,7 +221,7 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
 
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance, \
             ThreadPoolExecutor(HASH_THREADS) as pool:
-        for entry, error in zip(plan.place, pool.map(place_one, plan.place)):
+        for entry, error in zip(plan.place, pool.map(place_one, plan.place), strict=False):
             advance(1)
             shown = f"{display}/{entry.path}"
             if error:

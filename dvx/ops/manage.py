@@ -46,11 +46,11 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
     with repo.lock():
         for output in outputs:
             full = repo.abspath(output.path)
-            if remove_data and os.path.lexists(full) and not force:
-                if not _is_unchanged(repo, output) or not repo.cache.exists(output.pointer.oid):
-                    raise PathError(f"'{output.path}' has changes that are not in the cache; "
-                                    "refusing to delete it.", "Use --force to delete anyway, "
-                                    "or run without --outs to keep the data.")
+            if remove_data and not force and os.path.lexists(full) and not (
+                    _is_unchanged(repo, output) and repo.cache.exists(output.pointer.oid)):
+                raise PathError(f"'{output.path}' has changes that are not in the cache; "
+                                "refusing to delete it.", "Use --force to delete anyway, "
+                                "or run without --outs to keep the data.")
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)
             if remove_data and os.path.lexists(full):
