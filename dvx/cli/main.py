@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import textwrap
 from typing import Any
 
 import click
@@ -43,9 +42,7 @@ class DvxGroup(click.Group):
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:
-    text = f"ERROR: {message}" + (f" {hint}" if hint else "")
-    click.echo(textwrap.fill(text, width=100, break_long_words=False,
-                             break_on_hyphens=False), err=True)
+    click.echo(f"ERROR: {message}" + (f" {hint}" if hint else ""), err=True)
     sys.exit(code)
 
 
@@ -87,10 +84,16 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"quiet": quiet, "verbose": verbose}
 
 
-def main() -> None:
+def _register_commands() -> None:
     from dvx.cli import data, project, sync
 
-    for group in (project, data, sync):
-        for command in group.COMMANDS:
+    for module in (project, data, sync):
+        for command in module.COMMANDS:
             cli.add_command(command)
+
+
+_register_commands()
+
+
+def main() -> None:
     cli(prog_name="dvx")

@@ -1,0 +1,112 @@
+"""Shared fixtures: isolated environment, real Git repositories, and ways to run dvx.
+
+`dvx(...)` runs the CLI in-process (fast, same code path as the console script) and returns
+its exit code and output; `dvx_proc(...)` runs `python -m dvx` in a real subprocess, for
+crash and signal tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                 ) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name, value in {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+                        "GIT_CONFIG_NOSYSTEM": "1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DVX_FAULT", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+def run_dvx(*args: str, cwd: Path | None = None) -> Run:
+    from dvx.cli.main import cli
+
+    old = os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, list(args), prog_name="dvx", catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+DvxRunner = Callable[..., Run]
+
+
+@pytest.fixture
+def dvx() -> DvxRunner:
+    """Run dvx in-process: dvx("add", "x", cwd=path) -> Run. Asserts nothing by itself."""
+    return run_dvx
+
+
+def run_dvx_proc(*args: str, cwd: Path, env: dict[str, str] | None = None,
+                 timeout: float = 120) -> Run:
+    proc = subprocess.run([sys.executable, "-m", "dvx", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def dvx_proc() -> Callable[..., Run]:
+    return run_dvx_proc
+
+
+def make_git_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh Git repository with dvx initialized; the current directory is its root."""
+    root = make_git_repo(tmp_path / "repo")
+    result = run_dvx("init", cwd=root)
+    assert result.code == 0, result.output
+    monkeypatch.chdir(root)
+    yield root
+
+
+def write(path: Path, content: bytes | str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        content = content.encode()
+    path.write_bytes(content)
+    return path
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every regular file below `root` with its bytes, for byte-exact comparisons."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}

@@ -1,0 +1,141 @@
+import os
+import stat
+
+import pytest
+import xxhash
+
+from tests.conftest import git, write
+
+OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
+
+
+def object_path(repo, oid):
+    return repo / OBJECTS / oid[:2] / oid[2:]
+
+
+def pointer_field(path, key):
+    for line in path.read_text().splitlines():
+        if line.startswith(key + ": "):
+            return line.split(": ", 1)[1]
+    return None
+
+
+def test_add_file_stores_object_named_by_xxh128_and_writes_pointer(repo, dvx):
+    content = os.urandom(300_000)
+    write(repo / "data" / "train.csv", content)
+    result = dvx("add", "data/train.csv")
+    assert result.code == 0, result.output
+    oid = xxhash.xxh3_128_hexdigest(content)
+    pointer = repo / "data" / "train.csv.dvx"
+    assert pointer_field(pointer, "oid") == oid
+    assert pointer_field(pointer, "size") == str(len(content))
+    assert object_path(repo, oid).read_bytes() == content
+    assert not os.stat(object_path(repo, oid)).st_mode & stat.S_IWUSR  # objects are read-only
+    assert (repo / "data" / "train.csv").read_bytes() == content  # the user's file is intact
+    assert (repo / "data" / ".gitignore").read_text() == "/train.csv\n"
+
+
+def test_re_adding_unchanged_data_gives_byte_identical_pointer(repo, dvx):
+    write(repo / "d" / "a", "a")
+    write(repo / "f", "f")
+    dvx("add", "d", "f")
+    before = {p: (repo / p).read_bytes() for p in ("d.dvx", "f.dvx", ".gitignore")}
+    assert dvx("add", "d", "f").code == 0
+    assert {p: (repo / p).read_bytes() for p in before} == before
+    assert (repo / ".gitignore").read_text().count("/d\n") == 1  # appended once
+
+
+def test_re_adding_changed_file_updates_pointer(repo, dvx):
+    write(repo / "f", "one")
+    dvx("add", "f")
+    write(repo / "f", "two")
+    assert dvx("add", "f").code == 0
+    assert pointer_field(repo / "f.dvx", "oid") == xxhash.xxh3_128_hexdigest(b"two")
+
+
+def test_add_directory_with_awkward_names(repo, dvx):
+    files = {"a.txt": b"a", "nested/deep/x.bin": os.urandom(5000), "empty": b"",
+             "with space/ñandú ü.txt": "unicode".encode(), "dup1": b"same", "dup2": b"same"}
+    for rel, content in files.items():
+        write(repo / "ds" / rel, content)
+    os.chmod(repo / "ds" / "a.txt", 0o755)
+    result = dvx("add", "ds")
+    assert result.code == 0, result.output
+    pointer = repo / "ds.dvx"
+    assert pointer_field(pointer, "type") == "dir"
+    assert pointer_field(pointer, "nfiles") == str(len(files))
+    manifest = object_path(repo, pointer_field(pointer, "oid")).read_text()
+    assert '["a.txt","' in manifest and ',1,true]' in manifest  # exec bit recorded
+    assert '"with space/ñandú ü.txt"' in manifest
+    for content in files.values():
+        assert object_path(repo, xxhash.xxh3_128_hexdigest(content)).exists()
+
+
+def test_autostage_adds_pointer_and_gitignore(repo, dvx):
+    dvx("config", "core.autostage", "true")
+    write(repo / "m.bin", "model")
+    assert dvx("add", "m.bin").code == 0
+    staged = git(repo, "diff", "--cached", "--name-only").split()
+    assert set(staged) >= {"m.bin.dvx", ".gitignore"}
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink", "copy"])
+def test_link_types_on_add(repo, dvx, link_type):
+    dvx("config", "cache.type", link_type)
+    content = os.urandom(10_000)
+    write(repo / "f", content)
+    assert dvx("add", "f").code == 0
+    oid = xxhash.xxh3_128_hexdigest(content)
+    workspace = repo / "f"
+    assert workspace.read_bytes() == content
+    if link_type == "hardlink":
+        assert os.path.samefile(workspace, object_path(repo, oid))
+        assert not os.stat(workspace).st_mode & stat.S_IWUSR
+    elif link_type == "symlink":
+        assert workspace.is_symlink()
+        assert os.path.realpath(workspace) == str(object_path(repo, oid))
+    else:
+        assert not os.path.samefile(workspace, object_path(repo, oid))
+    assert dvx("status", "-q").code == 0
+    assert dvx("add", "f").code == 0  # re-adding a linked file is a no-op
+    assert workspace.read_bytes() == content
+
+
+@pytest.mark.parametrize("setup, target, message", [
+    (lambda r: None, "missing.txt", "does not exist"),
+    (lambda r: None, "/etc/hostname", "outside the repository"),
+    (lambda r: None, ".git/config", "never tracks"),
+    (lambda r: None, ".dvx/config", "never tracks"),
+    (lambda r: (write(r / "t.txt", "x"), git(r, "add", "t.txt")), "t.txt", "tracked by Git"),
+    (lambda r: os.symlink("/etc/hostname", r / "link"), "link", "symbolic link"),
+    (lambda r: (write(r / "d" / "f", "x"), os.symlink("/etc", r / "d" / "etc")), "d",
+     "symbolic link"),
+    (lambda r: (write(r / "d" / ".git" / "config", "x")), "d", "'.git'"),
+    (lambda r: write(r / "x.dvx", "dvx: 1\n"), "x.dvx", "pointer file"),
+])
+def test_add_refuses_with_a_clear_message(repo, dvx, setup, target, message):
+    setup(repo)
+    result = dvx("add", target)
+    assert result.code != 0
+    assert "ERROR:" in result.stderr and message in result.stderr, result.stderr
+    assert not (repo / (target + ".dvx")).exists() or target.endswith(".dvx")
+
+
+def test_add_refuses_nesting_in_either_direction(repo, dvx):
+    write(repo / "d" / "inner" / "f", "x")
+    assert dvx("add", "d/inner").code == 0
+    outer = dvx("add", "d")
+    assert outer.code != 0 and "already tracks" in outer.stderr
+    write(repo / "e" / "f", "x")
+    assert dvx("add", "e").code == 0
+    inner = dvx("add", "e/f")
+    assert inner.code != 0 and "inside 'e'" in inner.stderr
+
+
+def test_add_refuses_symlinked_parent_directory(repo, dvx, tmp_path):
+    outside = tmp_path / "outside"
+    write(outside / "secret", "s")
+    os.symlink(outside, repo / "via")
+    result = dvx("add", "via/secret")
+    assert result.code != 0 and "symbolic link" in result.stderr
+    assert not [p for p in (repo / ".dvx" / "cache").rglob("*") if p.is_file()]

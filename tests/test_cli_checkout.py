@@ -1,0 +1,138 @@
+import os
+import stat
+
+import pytest
+
+from tests.conftest import git, tree_bytes, write
+
+
+def _commit(repo, message):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def test_git_checkout_of_an_older_version_restores_its_bytes(repo, dvx):
+    write(repo / "d" / "keep", "keep")
+    write(repo / "d" / "old_only", "old")
+    write(repo / "d" / "sub" / "changes", "v1")
+    write(repo / "model.bin", "model v1")
+    dvx("add", "d", "model.bin")
+    _commit(repo, "v1")
+    git(repo, "tag", "v1")
+    v1 = tree_bytes(repo / "d")
+    os.unlink(repo / "d" / "old_only")
+    write(repo / "d" / "sub" / "changes", "v2")
+    write(repo / "d" / "new_only" / "x", "new")
+    write(repo / "model.bin", "model v2")
+    dvx("add", "d", "model.bin")
+    _commit(repo, "v2")
+    v2 = tree_bytes(repo / "d")
+
+    git(repo, "checkout", "-q", "v1")
+    result = dvx("checkout")
+    assert result.code == 0, result.output
+    assert tree_bytes(repo / "d") == v1
+    assert not (repo / "d" / "new_only").exists()  # emptied directories are pruned
+    assert (repo / "model.bin").read_text() == "model v1"
+
+    git(repo, "checkout", "-q", "main")
+    assert dvx("checkout").code == 0
+    assert tree_bytes(repo / "d") == v2
+    assert (repo / "model.bin").read_text() == "model v2"
+    assert dvx("status", "-q").code == 0
+
+
+def test_checkout_never_discards_uncached_changes_without_force(repo, dvx):
+    write(repo / "f", "recorded")
+    write(repo / "d" / "a", "a")
+    dvx("add", "f", "d")
+    write(repo / "f", "precious edit")
+    write(repo / "d" / "a", "precious a")
+    write(repo / "d" / "untracked_new", "precious new")
+    result = dvx("checkout")
+    assert result.code == 1
+    assert (repo / "f").read_text() == "precious edit"
+    assert (repo / "d" / "a").read_text() == "precious a"
+    assert (repo / "d" / "untracked_new").read_text() == "precious new"
+    for path in ("f", "d/a", "d/untracked_new"):
+        assert f"Skipped {path}" in result.stderr
+    forced = dvx("checkout", "--force")
+    assert forced.code == 0, forced.output
+    assert (repo / "f").read_text() == "recorded"
+    assert tree_bytes(repo / "d") == {"a": b"a"}
+
+
+def test_checkout_replaces_changes_whose_content_is_cached(repo, dvx):
+    write(repo / "f", "v1")
+    dvx("add", "f")
+    _commit(repo, "v1")
+    write(repo / "f", "v2")
+    dvx("add", "f")  # v2 is now in the cache too
+    git(repo, "checkout", "-q", "HEAD", "--", "f.dvx")
+    assert dvx("checkout").code == 0
+    assert (repo / "f").read_text() == "v1"
+
+
+def test_checkout_restores_deleted_and_reports_missing(repo, dvx):
+    write(repo / "f", "x")
+    write(repo / "g", "y")
+    dvx("add", "f", "g")
+    os.unlink(repo / "f")
+    os.unlink(repo / "g")
+    for obj in (repo / ".dvx" / "cache" / "files").rglob("*"):
+        if obj.is_file() and obj.read_bytes() == b"y":
+            obj.unlink()
+    result = dvx("checkout")
+    assert result.code == 1
+    assert (repo / "f").read_text() == "x"
+    assert "Not in the cache" in result.stderr and "g" in result.stderr
+
+
+def test_checkout_single_file_of_a_directory(repo, dvx):
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "b", "b")
+    dvx("add", "d")
+    os.unlink(repo / "d" / "a")
+    os.unlink(repo / "d" / "b")
+    assert dvx("checkout", "d/a").code == 0
+    assert (repo / "d" / "a").read_text() == "a"
+    assert not (repo / "d" / "b").exists()
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink", "copy"])
+def test_checkout_link_types_and_protection(repo, dvx, link_type):
+    write(repo / "d" / "data", "data")
+    write(repo / "d" / "tool.sh", "#!/bin/sh\n")
+    os.chmod(repo / "d" / "tool.sh", 0o755)
+    dvx("add", "d")
+    dvx("config", "cache.type", link_type)
+    import shutil
+
+    shutil.rmtree(repo / "d")
+    assert dvx("checkout").code == 0
+    data = repo / "d" / "data"
+    assert data.read_text() == "data"
+    tool = os.lstat(repo / "d" / "tool.sh")
+    assert stat.S_ISREG(tool.st_mode) and tool.st_mode & stat.S_IXUSR  # executables: copies
+    if link_type == "hardlink":
+        assert os.stat(data).st_nlink == 2 and not os.stat(data).st_mode & stat.S_IWUSR
+    elif link_type == "symlink":
+        assert data.is_symlink()
+    else:
+        assert os.stat(data).st_nlink == 1 and os.stat(data).st_mode & stat.S_IWUSR
+    assert dvx("status", "-q").code == 0
+    assert dvx("unprotect", "d").code == 0
+    assert not data.is_symlink() and os.stat(data).st_nlink == 1
+    data.write_text("edited")  # writable now, and the cache is untouched
+    assert dvx("checkout", "--force").code == 0
+    assert data.read_text() == "data"
+
+
+def test_checkout_fixes_executable_bit(repo, dvx):
+    write(repo / "run.sh", "#!/bin/sh\n")
+    os.chmod(repo / "run.sh", 0o755)
+    dvx("add", "run.sh")
+    os.chmod(repo / "run.sh", 0o644)
+    assert dvx("status", "-q").code == 1
+    assert dvx("checkout").code == 0
+    assert os.stat(repo / "run.sh").st_mode & stat.S_IXUSR

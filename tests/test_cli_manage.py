@@ -1,0 +1,65 @@
+import os
+
+from tests.conftest import git, write
+
+
+def test_remove_keeps_data_and_unignores(repo, dvx):
+    write(repo / "data" / "f", "x")
+    dvx("add", "data/f")
+    result = dvx("remove", "data/f.dvx")
+    assert result.code == 0, result.output
+    assert not (repo / "data" / "f.dvx").exists()
+    assert (repo / "data" / "f").read_text() == "x"
+    assert not (repo / "data" / ".gitignore").exists()
+    assert "data/f" in git(repo, "status", "--porcelain", "--untracked-files=all")
+
+
+def test_remove_outs_deletes_only_recoverable_data(repo, dvx):
+    write(repo / "d" / "a", "a")
+    dvx("add", "d")
+    write(repo / "d" / "a", "unsaved")
+    refused = dvx("remove", "--outs", "d.dvx")
+    assert refused.code != 0 and "not in the cache" in refused.stderr
+    assert (repo / "d.dvx").exists() and (repo / "d" / "a").read_text() == "unsaved"
+    dvx("checkout", "--force")
+    assert dvx("remove", "--outs", "d.dvx").code == 0
+    assert not (repo / "d").exists() and not (repo / "d.dvx").exists()
+
+
+def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):
+    write(repo / "raw.csv", "a,b\n")
+    write(repo / "d" / "x", "x")
+    dvx("add", "raw.csv", "d")
+    (repo / "archive").mkdir()
+    assert dvx("move", "raw.csv", "data/train.csv").code == 0
+    assert dvx("move", "d", "archive").code == 0
+    assert (repo / "data" / "train.csv").read_text() == "a,b\n"
+    assert (repo / "data" / "train.csv.dvx").exists() and not (repo / "raw.csv.dvx").exists()
+    assert (repo / "data" / ".gitignore").read_text() == "/train.csv\n"
+    assert (repo / "archive" / "d" / "x").read_text() == "x"
+    assert (repo / "archive" / ".gitignore").read_text() == "/d\n"
+    assert not (repo / ".gitignore").exists()
+    assert dvx("status", "-q").code == 0
+
+
+def test_move_refuses_to_overwrite(repo, dvx):
+    write(repo / "a", "a")
+    write(repo / "b", "b")
+    dvx("add", "a")
+    result = dvx("move", "a", "b")
+    assert result.code != 0 and "already exists" in result.stderr
+    assert (repo / "b").read_text() == "b" and (repo / "a").read_text() == "a"
+
+
+def test_commit_records_changes_of_tracked_outputs(repo, dvx):
+    write(repo / "d" / "a", "a")
+    write(repo / "f", "f")
+    dvx("add", "d", "f")
+    write(repo / "d" / "b", "b")
+    assert dvx("status", "-q").code == 1
+    result = dvx("commit")
+    assert result.code == 0 and "Tracked d" in result.stdout
+    assert dvx("status", "-q").code == 0
+    os.unlink(repo / "f")
+    missing = dvx("commit", "f")
+    assert missing.code != 0 and "missing" in missing.stderr

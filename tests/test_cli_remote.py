@@ -1,0 +1,158 @@
+import json
+import os
+import shutil
+
+import xxhash
+
+from tests.conftest import git, tree_bytes, write
+
+
+def _objects(store):
+    return {p.parent.name + p.name: p for p in (store / "files" / "xxh128").glob("*/*")
+            if not p.name.startswith(".")}
+
+
+def _dataset(repo):
+    files = {f"images/{i:03d}.png": os.urandom(1000 + i) for i in range(30)}
+    files["images/sub/dup.png"] = files["images/000.png"]
+    files["labels.csv"] = b"a,b\n"
+    for rel, content in files.items():
+        write(repo / "data" / rel, content)
+    write(repo / "model.bin", os.urandom(2_000_000))
+
+
+def test_remote_commands(repo, dvx, tmp_path):
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "s")).code == 0
+    assert dvx("remote", "add", "other", "file:///srv/x").code == 0
+    dup = dvx("remote", "add", "store", "/x")
+    assert dup.code != 0 and "already exists" in dup.stderr
+    listed = json.loads(dvx("remote", "list", "--json").stdout)
+    assert [(r["name"], r["default"]) for r in listed] == [("store", True), ("other", False)]
+    assert dvx("remote", "default").stdout.strip() == "store"
+    assert dvx("remote", "rename", "store", "main").code == 0
+    assert dvx("remote", "default").stdout.strip() == "main"
+    assert dvx("remote", "modify", "main", "jobs", "3").code == 0
+    bad = dvx("remote", "modify", "main", "colour", "red")
+    assert bad.code != 0 and "Unknown config option" in bad.stderr
+    assert dvx("remote", "remove", "main").code == 0
+    assert dvx("remote", "default").code != 0
+    assert [r["name"] for r in json.loads(dvx("remote", "list", "--json").stdout)] == ["other"]
+
+
+def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
+    (repo / "sub").mkdir()
+    assert dvx("remote", "add", "s", "../store", cwd=repo / "sub").code == 0
+    assert "url = store" in (repo / ".dvx" / "config").read_text()
+
+
+def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
+    _dataset(repo)
+    store = tmp_path / "store"
+    dvx("add", "data", "model.bin")
+    dvx("remote", "add", "-d", "store", str(store))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    pushed = dvx("push", "--json")
+    assert pushed.code == 0, pushed.output
+    summary = json.loads(pushed.stdout)
+    assert summary["failed"] == [] and summary["transferred"] == 33  # 31 unique files, manifest, model
+    again = json.loads(dvx("push", "--json").stdout)
+    assert again["transferred"] == 0 and again["already_there"] == 33
+    for oid, path in _objects(store).items():
+        assert xxhash.xxh3_128_hexdigest(path.read_bytes()) == oid
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    result = dvx("pull", cwd=clone)
+    assert result.code == 0, result.output
+    assert tree_bytes(clone / "data") == tree_bytes(repo / "data")
+    assert (clone / "model.bin").read_bytes() == (repo / "model.bin").read_bytes()
+    assert dvx("status", "-q", cwd=clone).code == 0
+
+
+def test_granular_pull_of_one_file_in_a_directory(repo, dvx, tmp_path):
+    _dataset(repo)
+    dvx("add", "data")
+    dvx("remote", "add", "-d", "store", str(tmp_path / "store"))
+    dvx("push")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    result = dvx("pull", "data/images/007.png", cwd=clone)
+    assert result.code == 0, result.output
+    assert (clone / "data/images/007.png").read_bytes() == (
+        repo / "data/images/007.png").read_bytes()
+    assert not (clone / "data/images/008.png").exists()
+    cached = [p for p in (clone / ".dvx/cache/files").rglob("*") if p.is_file()]
+    assert len(cached) == 2  # the manifest and the one file
+
+
+def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp_path):
+    write(repo / "good", "good content")
+    write(repo / "bad", "bad content")
+    write(repo / "lost", "lost content")
+    store = tmp_path / "store"
+    dvx("add", "good", "bad", "lost")
+    dvx("remote", "add", "-d", "store", str(store))
+    dvx("push")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    objects = _objects(store)
+    bad_oid = xxhash.xxh3_128_hexdigest(b"bad content")
+    os.chmod(objects[bad_oid], 0o644)
+    objects[bad_oid].write_bytes(b"bad c0ntent")  # same size, flipped byte
+    lost_oid = xxhash.xxh3_128_hexdigest(b"lost content")
+    os.chmod(objects[lost_oid], 0o644)
+    objects[lost_oid].unlink()
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    result = dvx("pull", cwd=clone)
+    assert result.code == 1
+    assert bad_oid in result.stderr and "corrupt" in result.stderr
+    assert lost_oid in result.stderr and "not on the remote" in result.stderr
+    assert (clone / "good").read_text() == "good content"
+    assert not (clone / "bad").exists() and not (clone / "lost").exists()
+    cached = {p.parent.name + p.name for p in (clone / ".dvx/cache/files").rglob("*")
+              if p.is_file()}
+    assert bad_oid not in cached and lost_oid not in cached
+    assert not list((clone / ".dvx/cache/tmp").glob("*"))  # no temp files left behind
+
+
+def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_path):
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "b", "b")
+    dvx("add", "d")
+    b_oid = xxhash.xxh3_128_hexdigest(b"b")
+    obj = repo / ".dvx/cache/files/xxh128" / b_oid[:2] / b_oid[2:]
+    os.chmod(obj, 0o644)
+    obj.unlink()
+    store = tmp_path / "store"
+    dvx("remote", "add", "-d", "store", str(store))
+    result = dvx("push")
+    assert result.code == 1 and "not in the local cache" in result.stderr
+    pointer_oid = [line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+                   if line.startswith("oid: ")][0]
+    assert pointer_oid not in _objects(store)
+    assert xxhash.xxh3_128_hexdigest(b"a") in _objects(store)
+
+
+def test_fetch_without_remote_or_with_missing_directory(repo, dvx, tmp_path):
+    write(repo / "f", "x")
+    dvx("add", "f")
+    none = dvx("fetch")
+    assert none.code != 0 and "No remote" in none.stderr
+    dvx("remote", "add", "-d", "s", str(tmp_path / "nowhere"))
+    missing = dvx("fetch")
+    assert missing.code != 0 and "does not exist" in missing.stderr
+
+
+def test_push_to_named_remote_with_jobs(repo, dvx, tmp_path):
+    write(repo / "f", "x")
+    dvx("add", "f")
+    dvx("remote", "add", "a", str(tmp_path / "a"))
+    dvx("remote", "add", "b", str(tmp_path / "b"))
+    assert dvx("push", "-r", "b", "-j", "1").code == 0
+    assert len(_objects(tmp_path / "b")) == 1 and not (tmp_path / "a").exists()
+    shutil.rmtree(tmp_path / "b")

@@ -1,0 +1,99 @@
+import json
+import os
+import time
+
+from dvx.hashing import hash_file
+from tests.conftest import write
+
+
+def _status_json(dvx, *args):
+    result = dvx("status", "--json", *args)
+    assert result.code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_clean_workspace(repo, dvx):
+    write(repo / "f", "x")
+    write(repo / "d" / "a", "a")
+    dvx("add", "f", "d")
+    result = dvx("status")
+    assert result.code == 0 and "up to date" in result.stdout
+    assert dvx("status", "-q").code == 0
+    assert _status_json(dvx)["changed"] is False
+
+
+def test_modified_deleted_and_directory_entries(repo, dvx):
+    write(repo / "f", "x")
+    write(repo / "gone", "g")
+    for name in ("keep", "change", "remove"):
+        write(repo / "d" / name, name)
+    dvx("add", "f", "gone", "d")
+    write(repo / "f", "y")
+    os.unlink(repo / "gone")
+    write(repo / "d" / "change", "changed!")
+    os.unlink(repo / "d" / "remove")
+    write(repo / "d" / "new" / "file", "new")
+    doc = _status_json(dvx)
+    by_path = {o["path"]: o for o in doc["outputs"]}
+    assert doc["changed"] is True
+    assert by_path["f"]["workspace"] == "modified"
+    assert by_path["gone"]["workspace"] == "deleted"
+    d = by_path["d"]
+    assert (d["workspace"], d["added"], d["modified"], d["deleted"]) == (
+        "modified", ["new/file"], ["change"], ["remove"])
+    text = dvx("status").stdout
+    assert "d: modified" in text and "added: new/file" in text and "deleted: remove" in text
+    quiet = dvx("status", "-q")
+    assert quiet.code == 1 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_not_in_cache_is_reported(repo, dvx):
+    write(repo / "f", "x")
+    dvx("add", "f")
+    for obj in (repo / ".dvx" / "cache" / "files").rglob("*"):
+        if obj.is_file():
+            os.chmod(obj, 0o644)
+            obj.unlink()
+    doc = _status_json(dvx)
+    assert doc["outputs"][0]["in_cache"] is False
+    assert "not in cache" in dvx("status").stdout
+
+
+def test_status_targets(repo, dvx):
+    write(repo / "a", "a")
+    write(repo / "b", "b")
+    dvx("add", "a", "b")
+    write(repo / "b", "changed")
+    assert dvx("status", "-q", "a").code == 0
+    assert dvx("status", "-q", "b.dvx").code == 1
+
+
+def test_unchanged_files_are_not_rehashed(repo, dvx, monkeypatch):
+    for i in range(20):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    dvx("add", "d")
+    time.sleep(0.05)  # let the stat cache's stamp be strictly newer than every file
+    dvx("status")  # records entries whose stamp post-dates the files
+    calls = []
+    import dvx.workspace as workspace
+
+    monkeypatch.setattr(workspace, "hash_file",
+                        lambda path, algo: calls.append(path) or hash_file(path, algo))
+    assert dvx("status", "-q").code == 0
+    assert calls == []
+    write(repo / "d" / "3.bin", "changed")
+    assert dvx("status", "-q").code == 1
+    assert [os.path.basename(c) for c in calls] == ["3.bin"]
+
+
+def test_same_content_new_mtime_is_unchanged(repo, dvx):
+    write(repo / "f", "same")
+    dvx("add", "f")
+    future = time.time() + 5
+    os.utime(repo / "f", (future, future))
+    assert dvx("status", "-q").code == 0
+
+
+def test_status_outside_repo_fails_cleanly(tmp_path, dvx):
+    result = dvx("status", cwd=tmp_path)
+    assert result.code != 0 and "not inside a dvx repository" in result.stderr

@@ -1,0 +1,53 @@
+import pytest
+
+from dvx.config import Config, split_key, validate
+from dvx.errors import ConfigError
+
+
+def test_levels_merge_most_specific_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    dvx_dir = tmp_path / ".dvx"
+    dvx_dir.mkdir()
+    (tmp_path / "xdg" / "dvx").mkdir(parents=True)
+    (tmp_path / "xdg" / "dvx" / "config").write_text("[cache]\ntype = copy\ndir = /g\n")
+    (dvx_dir / "config").write_text("[cache]\ntype = hardlink\n")
+    (dvx_dir / "config.local").write_text("[core]\nremote = mine\n")
+    config = Config(str(dvx_dir))
+    assert config.get("cache", "type") == "hardlink"
+    assert config.get("cache", "dir") == "/g"
+    assert config.get("core", "remote") == "mine"
+    assert config.where("cache", "type") == "project"
+
+
+def test_unknown_keys_survive_a_rewrite(tmp_path):
+    dvx_dir = tmp_path / ".dvx"
+    dvx_dir.mkdir()
+    (dvx_dir / "config").write_text("[core]\nfuture_option = 7\n[newsection]\nx = 1\n")
+    config = Config(str(dvx_dir))
+    config.file("project").set("cache", "type", "copy")
+    config.file("project").save()
+    text = (dvx_dir / "config").read_text()
+    assert "future_option = 7" in text and "[newsection]" in text and "type = copy" in text
+
+
+@pytest.mark.parametrize("key, value", [
+    ("cache.type", "teleport"), ("core.autostage", "maybe"), ("core.hash", "md5"),
+    ("core.lock_wait", "-1"), ("core.nonsense", "1"),
+])
+def test_invalid_values_are_refused(key, value):
+    with pytest.raises(ConfigError):
+        validate(*split_key(key), value)
+
+
+def test_keys_are_parsed():
+    assert split_key("remote.store.url") == ('remote "store"', "url")
+    with pytest.raises(ConfigError):
+        split_key("nope")
+
+
+def test_unparsable_file_is_a_clear_error(tmp_path):
+    dvx_dir = tmp_path / ".dvx"
+    dvx_dir.mkdir()
+    (dvx_dir / "config").write_text("this is not ini\n")
+    with pytest.raises(ConfigError, match="Cannot parse"):
+        Config(str(dvx_dir))

@@ -1,0 +1,56 @@
+import io
+import shutil
+import subprocess
+
+import pytest
+
+from dvx.errors import InvalidOidError, UsageError
+from dvx.hashing import check_oid, get_algorithm, hash_bytes, hash_file, hash_stream
+
+
+@pytest.mark.skipif(shutil.which("xxh128sum") is None, reason="xxh128sum not installed")
+@pytest.mark.parametrize("content", [b"", b"hello", bytes(range(256)) * 5000])
+def test_oid_matches_xxh128sum(tmp_path, content):
+    path = tmp_path / "f"
+    path.write_bytes(content)
+    expected = subprocess.run(["xxh128sum", str(path)], capture_output=True, text=True,
+                              check=True).stdout.split()[0]
+    assert hash_file(str(path))[0] == expected
+    assert hash_file(str(path))[1] == len(content)
+
+
+def test_known_vector():
+    assert hash_bytes(b"hello") == "b5e9c1ad071b3e7fc779cfaa5e523818"
+
+
+def test_hash_while_copy_writes_identical_bytes():
+    data = bytes(range(256)) * 20000  # > one chunk
+    sink = io.BytesIO()
+    oid, size = hash_stream(io.BytesIO(data), sink=sink)
+    assert sink.getvalue() == data
+    assert (oid, size) == (hash_bytes(data), len(data))
+
+
+def test_sha256_is_available_for_untrusted_remotes():
+    import hashlib
+
+    assert hash_bytes(b"x", "sha256") == hashlib.sha256(b"x").hexdigest()
+
+
+@pytest.mark.parametrize("bad", [
+    "B5E9C1AD071B3E7FC779CFAA5E523818",  # uppercase
+    "b5e9c1ad071b3e7fc779cfaa5e52381",  # too short
+    "b5e9c1ad071b3e7fc779cfaa5e5238180",  # too long
+    "../../../../etc/passwd0000000000",
+    "b5e9c1ad071b3e7f/779cfaa5e523818",
+    "b5e9c1ad071b3e7fc779cfaa5e52381\n",
+    None, 123, "",
+])
+def test_check_oid_rejects_everything_but_lowercase_hex(bad):
+    with pytest.raises(InvalidOidError):
+        check_oid(bad)
+
+
+def test_unknown_algorithm_is_a_usage_error():
+    with pytest.raises(UsageError, match="md4"):
+        get_algorithm("md4")

@@ -1,0 +1,48 @@
+import os
+
+import pytest
+
+from dvx.errors import FormatError, PathError
+from dvx.paths import check_relpath, repo_relpath, safe_dir_join, safe_join, walk_directory
+
+
+@pytest.mark.parametrize("good", ["a", "a/b.txt", "ñandú/ü.png", "with space/x", ".hidden/x"])
+def test_check_relpath_accepts_ordinary_paths(good):
+    assert check_relpath(good) == good
+
+
+@pytest.mark.parametrize("bad", [
+    "", ".", "..", "../x", "a/../b", "a//b", "/abs", "a/", "./a", "a\\b", "C:x",
+    ".git", "a/.git/config", ".GIT/x", ".dvx/cache", "a/.Dvx", "nul\x00byte", None, 5,
+])
+def test_check_relpath_rejects_unsafe_paths(bad):
+    with pytest.raises(FormatError):
+        check_relpath(bad)
+
+
+def test_safe_join_refuses_symlinked_parent(tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    with pytest.raises(PathError, match="symbolic link"):
+        safe_join(str(tmp_path), "link/file")
+    with pytest.raises(PathError):
+        safe_dir_join(str(tmp_path), "link")
+    assert safe_join(str(tmp_path), "real/file") == str(tmp_path / "real" / "file")
+
+
+def test_repo_relpath_refuses_outside_and_reserved(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert repo_relpath(str(tmp_path), "sub/x") == "sub/x"
+    for bad in ("..", "/etc/passwd", ".git/config", ".dvx/config", "."):
+        with pytest.raises(PathError):
+            repo_relpath(str(tmp_path), bad)
+
+
+def test_walk_never_follows_symlinks(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "sub" / "f").write_text("x")
+    os.symlink("/etc", tmp_path / "d" / "etc")
+    os.symlink("/etc/hostname", tmp_path / "d" / "host")
+    walk = walk_directory(str(tmp_path / "d"))
+    assert [e.relpath for e in walk.files] == ["sub/f"]
+    assert sorted(walk.symlinks) == ["etc", "host"]

@@ -1,0 +1,66 @@
+import os
+import time
+
+from dvx.objects.statcache import StatCache
+
+OID = "b5e9c1ad071b3e7fc779cfaa5e523818"
+
+
+def _aged_file(path, content=b"data"):
+    path.write_bytes(content)
+    past = time.time() - 60
+    os.utime(path, (past, past))  # mtime in the past; ctime is now, so wait a tick below
+    return path
+
+
+def _fresh_cache(tmp_path):
+    return StatCache(str(tmp_path / "db" / "statcache.db"), "xxh128")
+
+
+def test_entry_is_trusted_only_after_a_later_flush(tmp_path):
+    path = _aged_file(tmp_path / "f")
+    time.sleep(0.02)  # the file's ctime must be strictly older than the stamp
+    cache = _fresh_cache(tmp_path)
+    cache.put(os.stat(path), OID)
+    assert cache.get(os.stat(path)) is None  # not trusted before it is stamped
+    cache.flush()
+    assert _fresh_cache(tmp_path).get(os.stat(path)) == OID
+
+
+def test_any_change_of_stat_invalidates(tmp_path):
+    path = _aged_file(tmp_path / "f")
+    time.sleep(0.02)
+    cache = _fresh_cache(tmp_path)
+    cache.put(os.stat(path), OID)
+    cache.flush()
+    path.write_bytes(b"DATA")  # same size, new mtime and ctime
+    assert _fresh_cache(tmp_path).get(os.stat(path)) is None
+
+
+def test_racily_clean_entry_is_not_trusted(tmp_path):
+    """A file changed in the same timestamp tick as the stamp could change again unseen."""
+    path = tmp_path / "f"
+    path.write_bytes(b"data")
+    st = os.stat(path)
+    cache = _fresh_cache(tmp_path)
+    cache.put(st, OID)
+    cache.flush()
+    stamp = os.stat(str(tmp_path / "db" / "statcache.db") + ".stamp").st_mtime_ns
+    reloaded = _fresh_cache(tmp_path).get(st)
+    if max(st.st_mtime_ns, st.st_ctime_ns) >= stamp:
+        assert reloaded is None
+    else:
+        assert reloaded == OID
+
+
+def test_corrupt_database_is_rebuilt_not_trusted(tmp_path):
+    path = _aged_file(tmp_path / "f")
+    db = tmp_path / "db" / "statcache.db"
+    db.parent.mkdir()
+    db.write_bytes(b"this is not sqlite" * 100)
+    cache = StatCache(str(db), "xxh128")
+    assert cache.get(os.stat(path)) is None
+    time.sleep(0.02)
+    cache.put(os.stat(path), OID)
+    cache.flush()
+    assert StatCache(str(db), "xxh128").get(os.stat(path)) == OID

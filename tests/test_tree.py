@@ -1,0 +1,73 @@
+import json
+
+import pytest
+
+from dvx.errors import FormatError
+from dvx.hashing import hash_bytes
+from dvx.objects.tree import Tree, TreeEntry
+
+A = "0" * 32
+B = "1" * 32
+
+
+def _manifest(rows, header=None):
+    header = header or {"algo": "xxh128", "format": "dvx-tree", "version": 1}
+    lines = [json.dumps(header, sort_keys=True, separators=(",", ":"))]
+    lines += [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in rows]
+    data = ("\n".join(lines) + "\n").encode()
+    return data, hash_bytes(data)
+
+
+def test_same_content_same_bytes_whatever_the_order():
+    t1 = Tree.build("xxh128", [TreeEntry("b", B, 1), TreeEntry("a/x", A, 2, True)])
+    t2 = Tree.build("xxh128", [TreeEntry("a/x", A, 2, True), TreeEntry("b", B, 1)])
+    assert t1.to_bytes() == t2.to_bytes()
+    assert t1.oid() == hash_bytes(t1.to_bytes())
+    assert Tree.from_bytes(t1.to_bytes(), "xxh128", t1.oid()) == t1
+    assert (t1.size, t1.nfiles) == (3, 2)
+
+
+def test_non_ascii_names_round_trip():
+    tree = Tree.build("xxh128", [TreeEntry("ñandú/ü 1.png", A, 1)])
+    assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([["../evil", A, 1, False]], "'..'"),
+    ([["/etc/passwd", A, 1, False]], "absolute"),
+    ([["a\\b", A, 1, False]], "backslash"),
+    ([["a//b", A, 1, False]], "empty"),
+    ([[".git/hooks/post-checkout", A, 1, False]], "reserved"),
+    ([["x/.dvx/config", A, 1, False]], "reserved"),
+    ([["a", A, 1, False], ["a", B, 1, False]], "twice"),
+    ([["a", A, 1, False], ["a/b", B, 1, False]], "both as a file and as a directory"),
+    ([["a", "A" * 32, 1, False]], "Invalid xxh128"),
+    ([["a", A, -1, False]], "malformed"),
+    ([["a", A, 1, "yes"]], "malformed"),
+    ([["a", A, 1]], "malformed"),
+])
+def test_hostile_manifests_are_rejected(rows, message):
+    data, oid = _manifest(rows)
+    with pytest.raises(FormatError, match=message):
+        Tree.from_bytes(data, "xxh128", oid)
+
+
+def test_manifest_must_match_its_oid():
+    tree = Tree.build("xxh128", [TreeEntry("a", A, 1)])
+    with pytest.raises(FormatError, match="corrupt"):
+        Tree.from_bytes(tree.to_bytes(), "xxh128", B)
+
+
+def test_non_canonical_encoding_is_rejected():
+    data, oid = _manifest([["b", A, 1, False], ["a", B, 1, False]])  # unsorted
+    with pytest.raises(FormatError, match="canonical"):
+        Tree.from_bytes(data, "xxh128", oid)
+    spaced = b'{"algo": "xxh128", "format": "dvx-tree", "version": 1}\n'
+    with pytest.raises(FormatError, match="canonical"):
+        Tree.from_bytes(spaced, "xxh128", hash_bytes(spaced))
+
+
+def test_unknown_header_is_rejected():
+    data, oid = _manifest([], header={"algo": "xxh128", "format": "dvx-tree", "version": 9})
+    with pytest.raises(FormatError, match="header"):
+        Tree.from_bytes(data, "xxh128", oid)
