@@ -1,0 +1,81 @@
+"""The architecture, checked: dependencies point one way, and only the right modules use
+click, gitpython or print (see docs/design.md)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dvx"
+
+# Lower layers must not import higher ones.
+LAYERS = {
+    "dvx.errors": 0, "dvx.faults": 0,
+    "dvx.hashing": 1, "dvx.yamlio": 1,
+    "dvx.paths": 2, "dvx.fsutil": 2, "dvx.progress": 2,
+    "dvx.objects": 3,
+    "dvx.remote": 4,
+    "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,
+    "dvx.repo": 6,
+    "dvx.outputs": 7, "dvx.workspace": 7,
+    "dvx.ops": 8,
+    "dvx.cli": 9,
+}
+
+
+def _layer(module: str) -> int | None:
+    for prefix, rank in sorted(LAYERS.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def _modules():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        name = ".".join(rel.parts).removesuffix(".__init__")
+        yield name, ast.parse(path.read_text(), str(path))
+
+
+def _imports(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+MODULES = dict(_modules())
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_dependencies_point_one_way(name):
+    own = _layer(name)
+    if own is None:
+        return  # dvx/__init__, dvx/__main__
+    for imported in _imports(MODULES[name]):
+        other = _layer(imported)
+        if other is not None:
+            assert other <= own, f"{name} (layer {own}) imports {imported} (layer {other})"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_only_the_cli_uses_click_and_prints(name):
+    if name.startswith("dvx.cli"):
+        return
+    imports = set(_imports(MODULES[name]))
+    assert "click" not in imports and not any(i.startswith("click.") for i in imports)
+    calls = [n for n in ast.walk(MODULES[name]) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    assert not calls, f"{name} calls print()"
+
+
+def test_only_scm_imports_gitpython():
+    users = {name for name, tree in MODULES.items()
+             if any(i == "git" or i.startswith("git.") for i in _imports(tree))}
+    assert users == {"dvx.scm"}
+
+
+def test_every_module_is_in_a_layer():
+    unplaced = [n for n in MODULES if _layer(n) is None and n not in ("dvx", "dvx.__main__")]
+    assert unplaced == []
