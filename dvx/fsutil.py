@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import shutil
 import stat
 import uuid
@@ -25,6 +26,17 @@ def temp_name_for(path: str) -> str:
     """A unique, hidden name beside `path` (same directory, so rename is atomic)."""
     head, tail = os.path.split(path)
     return os.path.join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+_TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")
+
+
+def temp_target(name: str) -> str | None:
+    """If `name` is a temporary made by `temp_name_for`, the name of the file it stands in for.
+
+    A process killed mid-write leaves such a file behind; it is never data."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match.group(1) if match else None
 
 
 def fsync_dir(directory: str) -> None:
@@ -131,20 +143,27 @@ UNSUPPORTED_ERRNOS = frozenset(
 )
 
 
-def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False) -> str:
+def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False,
+          unsupported: set[str] | None = None) -> str:
     """Make `dst` hold `src`'s content via the first link type that works; return its name.
 
     The new file is built at a temporary name beside `dst` and renamed over it, so `dst`
-    is never observed half-written and an existing `dst` is replaced atomically.
+    is never observed half-written and an existing `dst` is replaced atomically. Link types
+    found not to work here are added to `unsupported` and skipped by later calls that share
+    it: a failed attempt costs a file creation, the most expensive step of a small file.
     """
     last_error: OSError | None = None
     for link_type in link_types:
+        if unsupported is not None and link_type in unsupported and link_type != "copy":
+            continue
         tmp = temp_name_for(dst)
         try:
             LINKERS[link_type](src, tmp)
         except OSError as exc:
             remove_quietly(tmp)
             if exc.errno in UNSUPPORTED_ERRNOS or link_type == "reflink":
+                if unsupported is not None:
+                    unsupported.add(link_type)
                 last_error = exc
                 continue
             raise
@@ -157,5 +176,6 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
             remove_quietly(tmp)
             raise
         return link_type
-    assert last_error is not None
+    if last_error is None:
+        raise OSError(errno.ENOTSUP, f"no usable link type among {', '.join(link_types)}")
     raise last_error

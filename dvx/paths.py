@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
+from dvx.fsutil import temp_target
 
 RESERVED_NAMES = frozenset({".git", ".dvx"})
 POINTER_SUFFIX = ".dvx"
@@ -106,6 +107,7 @@ class Walk:
     files: list[WalkEntry]
     symlinks: list[str]  # relpaths of symbolic links met (never followed)
     others: list[str]  # sockets, fifos, devices: never tracked
+    temps: list[str] = field(default_factory=list)  # dvx's own in-flight files: never data
 
 
 def walk_directory(top: str) -> Walk:
@@ -113,15 +115,18 @@ def walk_directory(top: str) -> Walk:
     files: list[WalkEntry] = []
     symlinks: list[str] = []
     others: list[str] = []
+    temps: list[str] = []
     for relpath, path, st in _scan(top, ""):
         mode = st.st_mode
-        if stat.S_ISREG(mode):
+        if temp_target(relpath.rpartition("/")[2]) is not None:
+            temps.append(relpath)
+        elif stat.S_ISREG(mode):
             files.append(WalkEntry(relpath, path, st))
         elif stat.S_ISLNK(mode):
             symlinks.append(relpath)
         else:
             others.append(relpath)
-    return Walk(files, symlinks, others)
+    return Walk(files, symlinks, others, temps)
 
 
 def _scan(directory: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import os
+from typing import TYPE_CHECKING
 
 from dvx.config import Config
 from dvx.errors import NotARepoError
-from dvx.lock import RepoLock
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.progress import NoProgress, Progress
 from dvx.scm import Git, find_git_root
+
+if TYPE_CHECKING:
+    from dvx.lock import RepoLock
 
 DVX_DIR = ".dvx"
 
@@ -81,6 +84,8 @@ class Repo:
         return self.config.get_bool("core", "fsync", default=True)
 
     def lock(self) -> RepoLock:
+        from dvx.lock import RepoLock
+
         wait = float(self.config.get("core", "lock_wait") or "30")
         return RepoLock(self.tmp_dir, wait)
 

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from dvx import fsutil
 from dvx.errors import PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.paths import RESERVED_NAMES, WalkEntry, walk_directory
+from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory
 from dvx.repo import Repo
 
 HASH_THREADS = max(2, os.cpu_count() or 2)
@@ -112,6 +113,34 @@ def scan_directory(repo: Repo, path: str, display: str,
     else:
         entries.extend(hash_one(e) for e in to_hash)
     return DirScan(Tree.build(algo, entries), frozenset(links))
+
+
+def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> None:
+    """Delete what an interrupted dvx left below `top`: the temporaries (`temps`, from
+    walk_directory) that stood in for one of the `known` relpaths. Hold the repository lock."""
+    for rel in temps:
+        parent, _, name = rel.rpartition("/")
+        target = fsutil.temp_target(name)
+        if target is not None and (f"{parent}/{target}" if parent else target) in known:
+            fsutil.remove_quietly(os.path.join(top, *rel.split("/")))
+
+
+def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
+    """Delete the temporaries an interrupted dvx left beside these outputs, their pointers and
+    .gitignore files (one directory scan per parent). Hold the repository lock."""
+    names_by_dir: dict[str, set[str]] = {}
+    for rel in relpaths:
+        parent, _, name = rel.rpartition("/")
+        names_by_dir.setdefault(parent, set()).update({name, name + POINTER_SUFFIX, ".gitignore"})
+    for parent, names in names_by_dir.items():
+        directory = os.path.join(root, *parent.split("/")) if parent else root
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if fsutil.temp_target(entry.name) in names and not entry.is_dir(follow_symlinks=False):
+                fsutil.remove_quietly(entry.path)
 
 
 def check_entry_name(rel: str, display: str) -> None:

@@ -55,7 +55,7 @@ def test_re_adding_changed_file_updates_pointer(repo, dvx):
 
 def test_add_directory_with_awkward_names(repo, dvx):
     files = {"a.txt": b"a", "nested/deep/x.bin": os.urandom(5000), "empty": b"",
-             "with space/ñandú ü.txt": "unicode".encode(), "dup1": b"same", "dup2": b"same"}
+             "with space/ñandú ü.txt": b"unicode", "dup1": b"same", "dup2": b"same"}
     for rel, content in files.items():
         write(repo / "ds" / rel, content)
     os.chmod(repo / "ds" / "a.txt", 0o755)

@@ -55,7 +55,8 @@ def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     pushed = dvx("push", "--json")
     assert pushed.code == 0, pushed.output
     summary = json.loads(pushed.stdout)
-    assert summary["failed"] == [] and summary["transferred"] == 33  # 31 unique files, manifest, model
+    # 31 distinct files of data/, its manifest, and model.bin
+    assert summary["failed"] == [] and summary["transferred"] == 33
     again = json.loads(dvx("push", "--json").stdout)
     assert again["transferred"] == 0 and again["already_there"] == 33
     for oid, path in _objects(store).items():
@@ -132,8 +133,8 @@ def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_pa
     dvx("remote", "add", "-d", "store", str(store))
     result = dvx("push")
     assert result.code == 1 and "not in the local cache" in result.stderr
-    pointer_oid = [line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
-                   if line.startswith("oid: ")][0]
+    pointer_oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+                       if line.startswith("oid: "))
     assert pointer_oid not in _objects(store)
     assert xxhash.xxh3_128_hexdigest(b"a") in _objects(store)
 

@@ -14,7 +14,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
@@ -31,9 +31,22 @@ class Ingested:
 
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
-        from fsspec.implementations.local import LocalFileSystem
+        super().__init__(None, os.path.abspath(root), algo)
+        self.unsupported_links: set[str] = set()  # link types that failed here: not retried
 
-        super().__init__(LocalFileSystem(), os.path.abspath(root), algo)
+    @property
+    def fs(self) -> Any:
+        # Created on first use: the hot paths below use os directly, and importing fsspec
+        # would cost more than a whole no-change `dvx status`.
+        if self._fs is None:
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem()
+        return self._fs
+
+    @property
+    def is_local(self) -> bool:
+        return True
 
     # -- queries (direct os calls: these sit on hot paths) -------------------------------------
 
@@ -135,10 +148,13 @@ class LocalCache(ObjectStore):
         return Ingested(oid, size, "copy")
 
     def _add_by_reflink(self, path: str) -> tuple[str, int] | None:
+        if "reflink" in self.unsupported_links:
+            return None
         tmp = self._temp_for()
         try:
             fsutil.reflink(path, tmp)
         except OSError:
+            self.unsupported_links.add("reflink")
             return None
         try:
             oid, size = hash_file(tmp, self.algo)
@@ -149,6 +165,8 @@ class LocalCache(ObjectStore):
         return oid, size
 
     def _add_by_hardlink(self, path: str) -> tuple[str, int] | None:
+        if "hardlink" in self.unsupported_links:
+            return None
         before = os.stat(path)
         oid, size = hash_file(path, self.algo)
         after = os.stat(path)
@@ -160,18 +178,20 @@ class LocalCache(ObjectStore):
         self._shard_dir(oid)
         try:
             os.link(path, final)
+            faults.point("cache.hardlink.after_link")
             fsutil.make_readonly(final)
             return oid, size
         except FileExistsError:
             pass
         except OSError as exc:
             if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
+                self.unsupported_links.add("hardlink")
                 return None
             raise
         if not os.path.samestat(os.stat(final), after):
             # The content is cached already under another inode: link the workspace to it.
             try:
-                fsutil.place(final, path, ("hardlink",))
+                fsutil.place(final, path, ("hardlink",), unsupported=self.unsupported_links)
             except OSError as exc:
                 if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
                     return None
@@ -181,8 +201,8 @@ class LocalCache(ObjectStore):
     def _add_by_copy(self, path: str) -> tuple[str, int]:
         tmp = self._temp_for()
         try:
-            with open(path, "rb", buffering=0) as src, open(tmp, "xb") as dst:
-                oid, size = hash_stream(src, self.algo, sink=dst)
+            with open(tmp, "xb") as dst:
+                oid, size = hash_file(path, self.algo, sink=dst)
                 faults.point("cache.copy.after_temp_write")
             self._shard_dir(oid)
             self._publish(tmp, oid)
@@ -217,7 +237,8 @@ class LocalCache(ObjectStore):
         mode would be shared with the cache object."""
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
-        used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit)
+        used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
+                            unsupported=self.unsupported_links)
         if used in ("hardlink", "symlink"):
             fsutil.make_readonly(self.oid_path(oid))
         return used

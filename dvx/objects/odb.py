@@ -19,13 +19,17 @@ from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
 
 class ObjectStore:
     def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO) -> None:
-        self.fs = fs
+        self._fs = fs
         self.root = root.rstrip("/") or "/"
         self.algo = algo
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.root!r}, algo={self.algo!r})"
+
+    @property
+    def fs(self) -> Any:
+        return self._fs
 
     @property
     def is_local(self) -> bool:

@@ -16,7 +16,14 @@ from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
 from dvx.paths import POINTER_SUFFIX, repo_relpath, walk_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
-from dvx.workspace import HASH_THREADS, check_entry_name, file_state, symlink_error
+from dvx.workspace import (
+    HASH_THREADS,
+    check_entry_name,
+    file_state,
+    remove_temporaries,
+    remove_temporaries_beside,
+    symlink_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
         _refuse_overlap(rel, display, outputs)
     _refuse_git_tracked(repo, rels, paths)
     with repo.lock():
+        remove_temporaries_beside(repo.root, rels)
         results = [track(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
         return _finish(repo, results)
 
@@ -51,6 +59,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
 def commit(repo: Repo, outputs: list[Output]) -> AddResult:
     """Record the workspace state of already tracked outputs in their pointers."""
     with repo.lock():
+        remove_temporaries_beside(repo.root, [o.path for o in outputs])
         results = []
         for output in outputs:
             if not os.path.lexists(repo.abspath(output.path)):
@@ -195,6 +204,8 @@ def _ingest_file(repo: Repo, full: str, display: str) -> tuple[str, int, bool]:
 
 def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
     scan_before = walk_directory(full)
+    remove_temporaries(full, scan_before.temps,
+                       {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
     for link in scan_before.symlinks:
         link_path = os.path.join(full, *link.split("/"))
         if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:

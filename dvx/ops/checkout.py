@@ -20,7 +20,13 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import safe_dir_join, walk_directory
 from dvx.repo import Repo
-from dvx.workspace import HASH_THREADS, FileState, file_state
+from dvx.workspace import (
+    HASH_THREADS,
+    FileState,
+    file_state,
+    remove_temporaries,
+    remove_temporaries_beside,
+)
 
 
 @dataclass
@@ -47,6 +53,7 @@ NOT_CACHED = "it has changes that are not in the cache (use --force to discard t
 def checkout(repo: Repo, targets: list[Target], force: bool = False) -> CheckoutResult:
     result = CheckoutResult()
     with repo.lock():
+        remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         for target in targets:
             if target.output.pointer.is_dir:
                 _checkout_dir(repo, target.output, target.subpath, force, result)
@@ -158,6 +165,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | Non
             current[e.relpath] = e.path
         for rel in walk.symlinks + walk.others:
             current[rel] = os.path.join(top, *rel.split("/"))
+        remove_temporaries(top, walk.temps, current.keys() | tree.by_path().keys())
     wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
     if subpath is not None and not wanted:
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")

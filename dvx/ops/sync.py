@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dvx import faults
 from dvx.errors import FormatError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
@@ -72,6 +73,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
                 if all(e.oid in on_remote for e in tree.entries)]
     for oid in set(trees) - set(complete):
         result.problems.append(f"the manifest {oid} was not pushed: some of its files failed")
+    faults.point("push.before_manifests")
     result.transfer.merge(transfer.upload(repo.cache, remote, complete, job_count,
                                           repo.progress))
     return result
