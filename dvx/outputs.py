@@ -129,7 +129,12 @@ def load_tree(repo: Repo, pointer: Pointer) -> Tree | None:
     """The validated manifest of a directory pointer, or None if it is not in the cache."""
     if not repo.cache.exists(pointer.oid):
         return None
-    return Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid)
+    known_good = repo.statcache.is_valid_tree(pointer.oid)
+    tree = Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid,
+                           validated_before=known_good)
+    if not known_good:
+        repo.statcache.mark_valid_tree(pointer.oid)
+    return tree
 
 
 def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:

@@ -12,6 +12,7 @@ silently ingests content from wherever a link points.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable
@@ -22,9 +23,11 @@ from dvx import fsutil
 from dvx.errors import PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file
-from dvx.objects.tree import Tree, TreeEntry
+from dvx.objects.tree import TreeEntry
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory
 from dvx.repo import Repo
+
+log = logging.getLogger(__name__)
 
 HASH_THREADS = max(2, os.cpu_count() or 2)
 
@@ -61,38 +64,32 @@ def file_state(repo: Repo, path: str, display: str,
         return FileState(oid, os.stat(path).st_size, False, True)
     if not stat.S_ISREG(st.st_mode):
         raise PathError(f"'{display}' is not a regular file.")
-    oid = repo.statcache.get(st)
+    oid = repo.statcache.get(path, st)
     if oid is None:
+        log.info("Hashing %s", display)
         oid, _ = hash_file(path, repo.algo)
-        repo.statcache.put(st, oid)
+        repo.statcache.put(path, st, oid)
     return FileState(oid, st.st_size, is_executable(st.st_mode), False)
 
 
-@dataclass(frozen=True)
-class DirScan:
-    tree: Tree
-    link_entries: frozenset[str]  # entries that are symlinks into the cache
-
-
 def scan_directory(repo: Repo, path: str, display: str,
-                   on_hashed: Callable[[int], None] | None = None) -> DirScan:
-    """Build the manifest the directory at `path` has now, refusing what dvx cannot track."""
+                   on_hashed: Callable[[int], None] | None = None) -> dict[str, TreeEntry]:
+    """The entries the directory at `path` has now, by relative path. They are not validated
+    as a manifest: `Tree.build` does that when they are to be recorded."""
     walk = walk_directory(path)
     if walk.others:
         raise PathError(f"'{display}/{walk.others[0]}' is not a regular file (a socket, fifo "
                         "or device), which dvx cannot track.", "Move it out of the directory.")
     entries: list[TreeEntry] = []
-    links: set[str] = set()
     for rel in walk.symlinks:
         full = os.path.join(path, *rel.split("/"))
         state = file_state(repo, full, f"{display}/{rel}")
         assert state is not None
         entries.append(TreeEntry(rel, state.oid, state.size, False))
-        links.add(rel)
     to_hash = []
+    get_oid = repo.statcache.get
     for entry in walk.files:
-        check_entry_name(entry.relpath, display)
-        oid = repo.statcache.get(entry.stat)
+        oid = get_oid(entry.path, entry.stat)
         if oid is None:
             to_hash.append(entry)
         else:
@@ -101,8 +98,9 @@ def scan_directory(repo: Repo, path: str, display: str,
     algo = repo.algo
 
     def hash_one(e: WalkEntry) -> TreeEntry:
+        log.info("Hashing %s/%s", display, e.relpath)
         oid, _ = hash_file(e.path, algo)
-        repo.statcache.put(e.stat, oid)
+        repo.statcache.put(e.path, e.stat, oid)
         if on_hashed:
             on_hashed(1)
         return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))
@@ -112,7 +110,7 @@ def scan_directory(repo: Repo, path: str, display: str,
             entries.extend(pool.map(hash_one, to_hash))
     else:
         entries.extend(hash_one(e) for e in to_hash)
-    return DirScan(Tree.build(algo, entries), frozenset(links))
+    return {e.path: e for e in entries}
 
 
 def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> None:

@@ -21,20 +21,20 @@ def test_entry_is_trusted_only_after_a_later_flush(tmp_path):
     path = _aged_file(tmp_path / "f")
     time.sleep(0.02)  # the file's ctime must be strictly older than the stamp
     cache = _fresh_cache(tmp_path)
-    cache.put(os.stat(path), OID)
-    assert cache.get(os.stat(path)) is None  # not trusted before it is stamped
+    cache.put(str(path), os.stat(path), OID)
+    assert cache.get(str(path), os.stat(path)) is None  # not trusted before it is stamped
     cache.flush()
-    assert _fresh_cache(tmp_path).get(os.stat(path)) == OID
+    assert _fresh_cache(tmp_path).get(str(path), os.stat(path)) == OID
 
 
 def test_any_change_of_stat_invalidates(tmp_path):
     path = _aged_file(tmp_path / "f")
     time.sleep(0.02)
     cache = _fresh_cache(tmp_path)
-    cache.put(os.stat(path), OID)
+    cache.put(str(path), os.stat(path), OID)
     cache.flush()
     path.write_bytes(b"DATA")  # same size, new mtime and ctime
-    assert _fresh_cache(tmp_path).get(os.stat(path)) is None
+    assert _fresh_cache(tmp_path).get(str(path), os.stat(path)) is None
 
 
 def test_racily_clean_entry_is_not_trusted(tmp_path):
@@ -43,10 +43,10 @@ def test_racily_clean_entry_is_not_trusted(tmp_path):
     path.write_bytes(b"data")
     st = os.stat(path)
     cache = _fresh_cache(tmp_path)
-    cache.put(st, OID)
+    cache.put(str(path), st, OID)
     cache.flush()
     stamp = os.stat(str(tmp_path / "db" / "statcache.db") + ".stamp").st_mtime_ns
-    reloaded = _fresh_cache(tmp_path).get(st)
+    reloaded = _fresh_cache(tmp_path).get(str(path), st)
     if max(st.st_mtime_ns, st.st_ctime_ns) >= stamp:
         assert reloaded is None
     else:
@@ -59,8 +59,16 @@ def test_corrupt_database_is_rebuilt_not_trusted(tmp_path):
     db.parent.mkdir()
     db.write_bytes(b"this is not sqlite" * 100)
     cache = StatCache(str(db), "xxh128")
-    assert cache.get(os.stat(path)) is None
+    assert cache.get(str(path), os.stat(path)) is None
     time.sleep(0.02)
-    cache.put(os.stat(path), OID)
+    cache.put(str(path), os.stat(path), OID)
     cache.flush()
-    assert StatCache(str(db), "xxh128").get(os.stat(path)) == OID
+    assert StatCache(str(db), "xxh128").get(str(path), os.stat(path)) == OID
+
+
+def test_validated_manifests_are_remembered(tmp_path):
+    cache = _fresh_cache(tmp_path)
+    assert not cache.is_valid_tree(OID)
+    cache.mark_valid_tree(OID)
+    cache.flush()
+    assert _fresh_cache(tmp_path).is_valid_tree(OID)

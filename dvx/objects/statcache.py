@@ -1,13 +1,14 @@
 """Stat cache: remembers which oid a file had when it had a given stat, so unchanged files
 are never re-hashed.
 
-An entry is keyed by (inode, size, mtime_ns, ctime_ns) and is trusted only when it is not
-"racily clean" (git's rule): entries are written together with a timestamp read from the
-filesystem itself (the mtime of a stamp file touched at that moment, so it has the same clock
-and granularity as the files), and a file whose last change (max of mtime and ctime) is not
-strictly older than that stamp could have been rewritten within the same timestamp tick, so
-it is hashed again next time. The cache is a sqlite database under .dvx/tmp; it is only an
-accelerator, so a damaged or unwritable database is rebuilt or bypassed, never trusted.
+An entry is found by path, matches only the same (inode, size, mtime_ns, ctime_ns), and is
+trusted only when it is not "racily clean" (git's rule): entries are written together with a
+timestamp read from the filesystem itself (the mtime of a stamp file touched at that moment,
+so it has the same clock and granularity as the files), and a file whose last change (max of
+mtime and ctime) is not strictly older than that stamp could have been rewritten within the
+same timestamp tick, so it is hashed again next time. The cache is a sqlite database under
+.dvx/tmp; it is only an accelerator, so a damaged or unwritable database is rebuilt or
+bypassed, never trusted.
 """
 
 from __future__ import annotations
@@ -31,32 +32,51 @@ def _is_racy(key: StatKey, recorded_ns: int) -> bool:
     return max(mtime_ns, ctime_ns) >= recorded_ns
 
 
+SCHEMA_VERSION = 2
+_Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
+
+
 class StatCache:
+    """Maps a file path to the oid it had when it had a given stat. Also remembers which
+    directory manifests were already fully validated, so a manifest whose bytes still hash
+    to its oid need not be validated again."""
+
     def __init__(self, db_path: str, algo: str) -> None:
         self.db_path = db_path
         self.algo = algo
-        self._entries: dict[int, tuple[int, int, int, str, int]] | None = None
-        self._pending: list[tuple[int, int, int, int, str, str]] = []
+        self._entries: dict[str, _Entry] | None = None
+        self._valid_trees: set[str] | None = None
+        self._pending: list[tuple[str, int, int, int, int, str]] = []
+        self._pending_trees: list[str] = []
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=30)
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS stat (ino INTEGER PRIMARY KEY, size INTEGER, "
-            "mtime_ns INTEGER, ctime_ns INTEGER, algo TEXT, oid TEXT, recorded_ns INTEGER)"
-        )
+        if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            with conn:
+                conn.execute("DROP TABLE IF EXISTS stat")
+                conn.execute("DROP TABLE IF EXISTS valid_tree")
+                conn.execute(
+                    "CREATE TABLE stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, "
+                    "mtime_ns INTEGER, ctime_ns INTEGER, oid TEXT, recorded_ns INTEGER, "
+                    "algo TEXT) WITHOUT ROWID")
+                conn.execute("CREATE TABLE valid_tree (oid TEXT PRIMARY KEY, algo TEXT) "
+                             "WITHOUT ROWID")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return conn
 
-    def _load(self) -> dict[int, tuple[int, int, int, str, int]]:
+    def _load(self) -> dict[str, _Entry]:
         if self._entries is None:
-            self._entries = {}
+            self._entries, self._valid_trees = {}, set()
             try:
                 with contextlib.closing(self._connect()) as conn:
                     rows = conn.execute(
-                        "SELECT ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
-                        "WHERE algo = ?", (self.algo,)
-                    )
-                    self._entries = {r[0]: r[1:] for r in rows}
+                        "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
+                        "WHERE algo = ?", (self.algo,)).fetchall()
+                    trees = conn.execute("SELECT oid FROM valid_tree WHERE algo = ?",
+                                         (self.algo,)).fetchall()
+                self._entries = {row[0]: row for row in rows}
+                self._valid_trees = {row[0] for row in trees}
             except sqlite3.DatabaseError as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
@@ -67,22 +87,32 @@ class StatCache:
             with contextlib.suppress(OSError):
                 os.unlink(self.db_path + suffix)
 
-    def get(self, st: os.stat_result) -> str | None:
-        """The oid recorded for a file with exactly this stat, if it can be trusted."""
-        entry = self._load().get(st.st_ino)
+    def get(self, path: str, st: os.stat_result) -> str | None:
+        """The oid recorded for `path` with exactly this stat, if it can be trusted."""
+        entry = self._load().get(path)
         if entry is None:
             return None
-        size, mtime_ns, ctime_ns, oid, recorded_ns = entry
+        _, ino, size, mtime_ns, ctime_ns, oid, recorded_ns = entry
         key = stat_key(st)
-        if (size, mtime_ns, ctime_ns) != key[1:] or _is_racy(key, recorded_ns):
+        if (ino, size, mtime_ns, ctime_ns) != key or _is_racy(key, recorded_ns):
             return None
         return oid
 
-    def put(self, st: os.stat_result, oid: str) -> None:
+    def put(self, path: str, st: os.stat_result, oid: str) -> None:
         key = stat_key(st)
-        self._pending.append((*key, self.algo, oid))
-        # Not trusted again in this process: its timestamp is only known at flush.
-        self._load()[key[0]] = (key[1], key[2], key[3], oid, 0)
+        self._pending.append((path, *key, oid))
+        # Not trusted again in this process: its stamp is only known at flush.
+        self._load()[path] = (path, *key, oid, 0)
+
+    def is_valid_tree(self, oid: str) -> bool:
+        self._load()
+        return self._valid_trees is not None and oid in self._valid_trees
+
+    def mark_valid_tree(self, oid: str) -> None:
+        self._load()
+        if self._valid_trees is not None and oid not in self._valid_trees:
+            self._valid_trees.add(oid)
+            self._pending_trees.append(oid)
 
     def _filesystem_now(self) -> int:
         stamp = self.db_path + ".stamp"
@@ -92,15 +122,18 @@ class StatCache:
         return os.stat(stamp).st_mtime_ns
 
     def flush(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._pending_trees:
             return
         rows, self._pending = self._pending, []
+        trees, self._pending_trees = self._pending_trees, []
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             recorded_ns = self._filesystem_now()
             with contextlib.closing(self._connect()) as conn, conn:
-                conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 [(*row, recorded_ns) for row in rows])
+                conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(*row, recorded_ns, self.algo) for row in rows])
+                conn.executemany("INSERT OR IGNORE INTO valid_tree VALUES (?, ?)",
+                                 [(oid, self.algo) for oid in trees])
         except sqlite3.DatabaseError as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()

@@ -74,7 +74,6 @@ def _finish(repo: Repo, results: list[Added]) -> AddResult:
     repo.statcache.flush()
     touched: list[str] = []
     for r in results:
-        gitignore.add_entry(repo.abspath(r.path))
         ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
         touched += [r.path + POINTER_SUFFIX, ignore_file]
     touched = list(dict.fromkeys(touched))
@@ -148,6 +147,7 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
     else:
         pointer = Pointer(kind, repo.algo, oid, size, nfiles, executable)
     changed = existing is None or existing.pointer != pointer
+    gitignore.add_entry(full)  # before the pointer: tracked data is never left for Git to commit
     if changed:
         write_pointer(repo, rel, pointer)
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
@@ -172,7 +172,7 @@ def _link_types_for(repo: Repo, executable: bool) -> tuple[str, ...]:
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured."""
-    oid = repo.statcache.get(st)
+    oid = repo.statcache.get(full, st)
     if oid is None or not repo.cache.exists(oid):
         return None
     wanted = link_types[0]
@@ -198,7 +198,7 @@ def _ingest_file(repo: Repo, full: str, display: str) -> tuple[str, int, bool]:
 
         make_readonly(full)
     if ingested.link_type != "symlink":
-        repo.statcache.put(os.lstat(full), ingested.oid)
+        repo.statcache.put(full, os.lstat(full), ingested.oid)
     return ingested.oid, ingested.size, executable
 
 

@@ -79,7 +79,7 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
 def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
     used = repo.cache.link_to(oid, path, _link_types(repo), executable)
     if used != "symlink":
-        repo.statcache.put(os.lstat(path), oid)
+        repo.statcache.put(path, os.lstat(path), oid)
 
 
 def _link_types(repo: Repo) -> tuple[str, ...]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.objects.tree import TreeEntry
+from dvx.errors import FormatError
+from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
 from dvx.repo import Repo
 from dvx.workspace import file_state, scan_directory
@@ -72,24 +73,35 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         return OutputStatus(output.path, "dir", "deleted", in_cache)
     if not os.path.isdir(full) or os.path.islink(full):
         return OutputStatus(output.path, "dir", "modified", in_cache)
-    scan = scan_directory(repo, full, output.path)
-    if scan.tree.oid() == pointer.oid:
-        return OutputStatus(output.path, "dir", "unchanged", in_cache)
-    result = OutputStatus(output.path, "dir", "modified", in_cache)
-    if tree is not None:
-        recorded = tree.by_path()
-        current = scan.tree.by_path()
-        for path, entry in current.items():
-            old = recorded.get(path)
-            if old is None:
-                result.added.append(path)
-            elif (old.oid, old.executable) != (entry.oid, entry.executable):
-                result.modified.append(path)
-        result.deleted = [p for p in recorded if p not in current]
+    current = scan_directory(repo, full, output.path)
+    if tree is None:  # without the recorded manifest, compare manifest oids
+        same = _manifest_oid(repo, current) == pointer.oid
+        return OutputStatus(output.path, "dir", "unchanged" if same else "modified", in_cache)
+    result = OutputStatus(output.path, "dir", "unchanged", in_cache)
+    recorded = tree.by_path()
+    for path, entry in current.items():
+        old = recorded.get(path)
+        if old is None:
+            result.added.append(path)
+        elif (old.oid, old.executable) != (entry.oid, entry.executable):
+            result.modified.append(path)
+    result.deleted = [p for p in recorded if p not in current]
+    result.added.sort()
+    result.modified.sort()
+    if result.added or result.modified or result.deleted:
+        result.workspace = "modified"
     return result
 
 
+def _manifest_oid(repo: Repo, entries: dict[str, TreeEntry]) -> str | None:
+    try:
+        return Tree.build(repo.algo, entries.values()).oid()
+    except FormatError:
+        return None  # names no manifest can hold: certainly not the recorded data
+
+
 def _missing_entries(repo: Repo, entries: tuple[TreeEntry, ...]) -> bool:
+    # The oids come from a validated manifest, so the path is built without re-checking them.
     exists = os.path.exists
-    oid_path = repo.cache.oid_path
-    return any(not exists(oid_path(e.oid)) for e in entries)
+    root = repo.cache.files_root + "/"
+    return any(not exists(root + e.oid[:2] + "/" + e.oid[2:]) for e in entries)
