@@ -62,13 +62,21 @@ def _any(value: str) -> str:
     return value
 
 
+def _url(value: str) -> str:
+    if value.startswith("-"):  # would read as an option to any tool it is handed to
+        raise ValueError("it must not start with '-'")
+    return value
+
+
 # section -> key -> validator (returns the normalized value or raises ValueError)
 SCHEMA = {
     "core": {"remote": _any, "autostage": _bool, "no_scm": _bool, "hash": _hash,
              "lock_wait": _positive_number, "fsync": _bool},
     "cache": {"type": _link_types, "dir": _any},
 }
-REMOTE_KEYS = {"url": _any, "jobs": _positive_number}
+# Remote sections: common keys are checked here; the options of each kind of remote are
+# checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
+REMOTE_KEYS = {"url": _url, "jobs": _positive_number, "retries": _positive_number}
 
 DEFAULT_LINK_TYPES = ("reflink", "copy")
 
@@ -92,6 +100,8 @@ def split_key(key: str) -> tuple[str, str]:
 def validate(section: str, key: str, value: str) -> str:
     match = REMOTE_SECTION.fullmatch(section)
     schema = REMOTE_KEYS if match else SCHEMA.get(section, {})
+    if match and key not in schema and re.fullmatch(r"[a-z][a-z0-9_]*", key):
+        return value
     validator = schema.get(key)
     if validator is None:
         known = ", ".join(sorted(schema)) or "none"
@@ -191,6 +201,16 @@ class Config:
         except ValueError:
             raise ConfigError(f"Invalid value {value!r} for {section}.{key}: expected true or "
                               "false.") from None
+
+    def get_float(self, section: str, key: str, default: float) -> float:
+        value = self.get(section, key)
+        if value is None:
+            return default
+        try:
+            return float(_positive_number(value))
+        except ValueError:
+            raise ConfigError(f"Invalid value {value!r} for {section}.{key}: expected a "
+                              "non-negative number.") from None
 
     def where(self, section: str, key: str) -> str | None:
         for level in reversed(LEVELS):

@@ -59,12 +59,17 @@ def _walk_for_pointers(root: str) -> list[str]:
 def load_output(repo: Repo, pointer_relpath: str) -> Output:
     check_relpath(pointer_relpath, "pointer path")
     check_no_symlinked_parent(repo.root, pointer_relpath)
+    if os.path.islink(repo.abspath(pointer_relpath)):
+        raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "
+                        "link, which could lead outside the repository.",
+                        "Replace the link with the pointer file itself.")
     pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath)
     if pointer.algo != repo.algo:
         raise FormatError(
             f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "
             f"hashes with {repo.algo} (core.hash).",
-            "Set core.hash to match, or re-add the data.",
+            f"Set core.hash to {pointer.algo} to work with it (dvx config core.hash "
+            f"{pointer.algo}).",
         )
     return Output(data_path_of(pointer_relpath), pointer)
 

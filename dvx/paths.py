@@ -35,6 +35,8 @@ def _relpath_problem(rel: str) -> str | None:
         return "it contains a NUL byte"
     if "\\" in rel:
         return "it contains a backslash"
+    if "\n" in rel or "\r" in rel:
+        return "it contains a line break"
     if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
         return "it is absolute"
     for part in rel.split("/"):
@@ -83,7 +85,10 @@ def repo_relpath(root: str, path: str) -> str:
     """Turn a user-given path (absolute or relative to the cwd) into a repo-relative POSIX path."""
     full = os.path.normpath(os.path.abspath(path))
     rel = os.path.relpath(full, root)
-    if rel == "." or rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+    if rel == ".":
+        raise PathError(f"'{path}' is the repository itself.",
+                        "Name the files or directories inside it to track.")
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
         raise PathError(
             f"'{path}' is outside the repository at {root}.",
             "dvx only tracks paths inside the repository.",

@@ -45,7 +45,7 @@ class Pointer:
 
     def to_bytes(self) -> bytes:
         lines = [HEADER, f"dvx: {FORMAT_VERSION}\n", f"type: {self.kind}\n",
-                 f"algo: {self.algo}\n", f"oid: {self.oid}\n", f"size: {self.size}\n"]
+                 f"algo: {self.algo}\n", f"oid: {_yaml_str(self.oid)}\n", f"size: {self.size}\n"]
         if self.kind == "dir":
             lines.append(f"nfiles: {self.nfiles}\n")
         elif self.executable:
@@ -58,6 +58,11 @@ class Pointer:
             lines.append(yaml.safe_dump({"meta": self.meta}, sort_keys=True,
                                         allow_unicode=True, default_flow_style=False))
         return "".join(lines).encode("utf-8")
+
+
+def _yaml_str(hex_digits: str) -> str:
+    # An oid of decimal digits only would read back as a YAML integer: quote just those.
+    return f'"{hex_digits}"' if hex_digits.isdigit() else hex_digits
 
 
 def data_path_of(pointer_path: str) -> str:

@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from dvx.config import Config
-from dvx.errors import NotARepoError
+from dvx.errors import ConfigError, NotARepoError
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.progress import NoProgress, Progress
@@ -37,7 +37,6 @@ class Repo:
     def __init__(self, root: str, progress: Progress | None = None) -> None:
         self.root = os.path.abspath(root)
         self.dvx_dir = os.path.join(self.root, DVX_DIR)
-        self.tmp_dir = os.path.join(self.dvx_dir, "tmp")
         self.progress: Progress = progress or NoProgress()
 
     @classmethod
@@ -53,12 +52,27 @@ class Repo:
         return self.config.get("core", "hash") or "xxh128"
 
     @functools.cached_property
+    def tmp_dir(self) -> str:
+        return self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory")
+
+    @functools.cached_property
     def cache_dir(self) -> str:
         configured = self.config.get("cache", "dir")
         if not configured:
-            return os.path.join(self.dvx_dir, "cache")
+            return self._outside_git(os.path.join(self.dvx_dir, "cache"), "cache directory")
         # relative to .dvx/, where the config file that names it lives
-        return os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+        path = os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+        return self._outside_git(path, "cache directory (cache.dir)")
+
+    def _outside_git(self, path: str, what: str) -> str:
+        """`path`, unless it leads into the Git directory (a cloned config or symlink can try)."""
+        git_dir = os.path.realpath(os.path.join(self.root, ".git"))
+        real = os.path.realpath(path)
+        if real == git_dir or real.startswith(git_dir + os.sep):
+            raise ConfigError(f"The {what} '{path}' leads into the Git directory '{git_dir}'; "
+                              "dvx never writes there.", "Point cache.dir elsewhere, or replace "
+                              "the symbolic link with a real directory.")
+        return path
 
     @functools.cached_property
     def cache(self) -> LocalCache:
@@ -86,8 +100,7 @@ class Repo:
     def lock(self) -> RepoLock:
         from dvx.lock import RepoLock
 
-        wait = float(self.config.get("core", "lock_wait") or "30")
-        return RepoLock(self.tmp_dir, wait)
+        return RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
 
     def abspath(self, relpath: str) -> str:
         return os.path.join(self.root, *relpath.split("/"))

@@ -53,8 +53,9 @@ class Git:
     def pointer_files(self) -> list[str]:
         """Pointer files Git tracks or would track (untracked but not ignored)."""
         found = self.ls_files("--cached", "--others", "--exclude-standard", "--", "*.dvx")
+        # A pointer deleted from the workspace but still in the index is no longer tracked.
         return sorted({p for p in found if p.endswith(".dvx") and not p.endswith("/.dvx")
-                       and p != ".dvx"})
+                       and p != ".dvx" and os.path.lexists(os.path.join(self.root, p))})
 
     @property
     def repo(self) -> Any:

@@ -110,3 +110,6 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every regular file below `root` with its bytes, for byte-exact comparisons."""
     return {p.relative_to(root).as_posix(): p.read_bytes()
             for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+pytest_plugins = ["tests.servers"]

@@ -33,7 +33,7 @@ def test_remote_commands(repo, dvx, tmp_path):
     assert dvx("remote", "default").stdout.strip() == "main"
     assert dvx("remote", "modify", "main", "jobs", "3").code == 0
     bad = dvx("remote", "modify", "main", "colour", "red")
-    assert bad.code != 0 and "Unknown config option" in bad.stderr
+    assert bad.code != 0 and "no option 'colour'" in bad.stderr
     assert dvx("remote", "remove", "main").code == 0
     assert dvx("remote", "default").code != 0
     assert [r["name"] for r in json.loads(dvx("remote", "list", "--json").stdout)] == ["other"]

@@ -113,7 +113,7 @@ def _print_status(result: object) -> None:
             for path in paths:
                 out(f"    {label}: {path}")
     if any(o.workspace == "modified" for o in result.outputs):
-        out("(`dvx commit` records changes; `dvx checkout` discards them)")
+        out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
     if any(not o.in_cache for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
 

@@ -35,7 +35,7 @@ class DvxGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            if logging.getLogger("dvx").isEnabledFor(logging.DEBUG):
+            if logging.getLogger("dvx").isEnabledFor(logging.INFO):
                 raise
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
                   "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dvx.cli.common import F, common_options, example, is_quiet, open_repo
-from dvx.cli.ui import emit_json, out
+from dvx.cli.ui import emit_json, out, warn
 
 if TYPE_CHECKING:
     from dvx.config import Config
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 git init && dvx init
 dvx init --no-scm      # without Git
 """))
-@click.option("--no-scm", is_flag=True, help="Use dvx without Git (no .gitignore handling).")
+@click.option("--no-scm", is_flag=True,
+              help="Use dvx without Git (nothing is staged; .gitignore entries are still "
+                   "written, for a Git repository added later).")
 @common_options
 def init(no_scm: bool) -> None:
     """Make the current directory a dvx repository (creates .dvx/)."""
@@ -39,8 +41,8 @@ def init(no_scm: bool) -> None:
 
 LEVEL_OPTIONS = [
     click.option("--global", "level", flag_value="global", help="Use the per-user config."),
-    click.option("--project", "level", flag_value="project", default=True,
-                 help="Use .dvx/config (tracked by Git; the default)."),
+    click.option("--project", "level", flag_value="project",
+                 help="Use .dvx/config (tracked by Git; the default for changes)."),
     click.option("--local", "level", flag_value="local",
                  help="Use .dvx/config.local (not tracked: for credentials)."),
 ]
@@ -66,8 +68,12 @@ dvx config --list
 @level_options
 @common_options
 def config(key: str | None, value: str | None, unset: bool, list_all: bool, as_json: bool,
-           level: str) -> None:
-    """Get or set configuration options (core.*, cache.*, remote.NAME.*)."""
+           level: str | None) -> None:
+    """Get or set configuration options (core.*, cache.*, remote.NAME.*).
+
+    Reading shows the value in effect (or that of the level given); writing goes to the
+    project config unless --local or --global says otherwise.
+    """
     from dvx.config import Config, split_key, validate
     from dvx.errors import NotARepoError, UsageError
 
@@ -81,8 +87,9 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, as_j
         values = {}
         for section in cfg.section_names():
             name = section.replace('remote "', "remote.").rstrip('"')
-            for option in _options(cfg, section):
-                values[f"{name}.{option}"] = _shown(option, cfg.get(section, option) or "")
+            for option in _options(cfg, section, level):
+                shown = cfg.file(level).get(section, option) if level else cfg.get(section, option)
+                values[f"{name}.{option}"] = _shown(option, shown or "")
         if as_json:
             emit_json(values)
         else:
@@ -92,39 +99,46 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, as_j
     if key is None:
         raise UsageError("Name an option, or use --list.", "Example: dvx config cache.type")
     section, option = split_key(key)
-    config_file = cfg.file(level)
-    if unset:
-        if not config_file.unset(section, option):
-            raise UsageError(f"'{key}' is not set in the {level} config.")
-        config_file.save()
-        return
-    if value is None:
-        current = cfg.get(section, option)
+    if value is None and not unset:
+        current = cfg.file(level).get(section, option) if level else cfg.get(section, option)
         if current is None:
-            raise UsageError(f"'{key}' is not set.")
+            raise UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
         out(_shown(option, current))
         return
+    if section.startswith("remote "):
+        from dvx.ops.remote import modify_remote
+
+        name = key.split(".")[1]
+        notice = modify_remote(open_repo(), name, option, None if unset else value, level)
+        if notice:
+            warn(notice)
+        return
+    config_file = cfg.file(level or "project")
+    if unset:
+        if not config_file.unset(section, option):
+            raise UsageError(f"'{key}' is not set in the {level or 'project'} config.")
+        config_file.save()
+        return
+    assert value is not None
     config_file.set(section, option, validate(section, option, value))
     config_file.save()
 
 
-def _options(cfg: Config, section: str) -> list[str]:
+def _options(cfg: Config, section: str, level: str | None) -> list[str]:
     seen: list[str] = []
-    for config_file in cfg.files.values():
+    for file_level, config_file in cfg.files.items():
+        if level and file_level != level:
+            continue
         if config_file.parser.has_section(section):
             seen += [o for o in config_file.parser.options(section) if o not in seen]
     return seen
 
 
-SECRET_WORDS = ("secret", "password", "token", "key", "credential", "sas")
-
-
 def _shown(option: str, value: str) -> str:
+    from dvx.remote.backends import is_secret
     from dvx.remote.fs import redact_url
 
-    if any(word in option.lower() for word in SECRET_WORDS):
-        return "***"
-    return redact_url(value)
+    return "***" if is_secret(option) else redact_url(value)
 
 
 @click.command(epilog=example("dvx version"))

@@ -16,6 +16,7 @@ from dvx.cli.ui import emit_json, human_size, out, warn
 dvx remote add -d storage /mnt/share/dvx-store
 dvx remote list
 """))
+@common_options
 def remote() -> None:
     """Manage remotes: where `dvx push` sends data and `dvx pull` gets it."""
 
@@ -30,8 +31,10 @@ dvx remote add backup file:///srv/backup/project
 @click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
 @level_options
 @common_options
-def remote_add(name: str, url: str, make_default: bool, force: bool, level: str) -> None:
-    """Add a remote NAME at URL (a directory path or file:// URL)."""
+def remote_add(name: str, url: str, make_default: bool, force: bool, level: str | None
+               ) -> None:
+    """Add a remote NAME at URL: a directory, file://, s3://, ssh://, http(s)://, gs://,
+    azure://, or another fsspec protocol."""
     from dvx.ops.remote import add_remote
 
     add_remote(open_repo(), name, url, make_default, level, force)
@@ -56,7 +59,8 @@ def remote_list(as_json: bool) -> None:
 
 
 @remote.command("modify", epilog=example("""
-dvx remote modify storage url /mnt/new-store
+dvx remote modify storage endpointurl http://127.0.0.1:9000
+dvx remote modify --local storage secret_access_key "$SECRET"
 dvx remote modify storage jobs 16
 dvx remote modify storage jobs --unset
 """))
@@ -66,14 +70,28 @@ dvx remote modify storage jobs --unset
 @click.option("--unset", is_flag=True, help="Remove the option.")
 @level_options
 @common_options
-def remote_modify(name: str, key: str, value: str | None, unset: bool, level: str) -> None:
-    """Set (or --unset) option KEY of remote NAME."""
+def remote_modify(name: str, key: str, value: str | None, unset: bool, level: str | None
+                  ) -> None:
+    """Set (or --unset) option KEY of remote NAME.
+
+    \b
+    S3:    endpointurl, region, profile, access_key_id, secret_access_key*, session_token*,
+           ssl_verify
+    SSH:   user, port, keyfile, password*, known_hosts (a file, or 'ignore'), connect_timeout
+    HTTP:  user, password*, ssl_verify
+    GS:    projectname, credentialpath, endpointurl
+    Azure: account_name, account_key*, connection_string*, sas_token*
+    All:   url, jobs, retries
+    Secrets (*) are always written to .dvx/config.local, never to the tracked config.
+    """
     from dvx.errors import UsageError
     from dvx.ops.remote import modify_remote
 
     if value is None and not unset:
         raise UsageError("Give a VALUE, or --unset to remove the option.")
-    modify_remote(open_repo(), name, key, None if unset else value, level)
+    notice = modify_remote(open_repo(), name, key, None if unset else value, level)
+    if notice:
+        warn(notice)
 
 
 @remote.command("remove", epilog=example("dvx remote remove backup"))
@@ -97,7 +115,7 @@ dvx remote default --unset
 @click.option("--unset", is_flag=True, help="Have no default remote.")
 @level_options
 @common_options
-def remote_default(name: str | None, unset: bool, level: str) -> None:
+def remote_default(name: str | None, unset: bool, level: str | None) -> None:
     """Show or set the default remote."""
     from dvx.errors import UsageError
     from dvx.ops.remote import default_remote, set_default
@@ -140,7 +158,8 @@ def _report_sync(verb: str, result: object, as_json: bool) -> None:
         emit_json(result.to_json())
     t = result.transfer
     if not as_json and not is_quiet():
-        out(f"{verb} {len(t.transferred)} objects ({human_size(t.bytes)}); "
+        count = len(t.transferred)
+        out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
             f"[remote '{result.remote}'].")
     for oid, reason in sorted(t.failed.items())[:50]:

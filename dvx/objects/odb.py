@@ -18,10 +18,13 @@ from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
 
 
 class ObjectStore:
-    def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO) -> None:
+    def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO, *,
+                 atomic_put: bool | None = None, read_only: bool = False) -> None:
         self._fs = fs
         self.root = root.rstrip("/") or "/"
         self.algo = algo
+        self._atomic_put = atomic_put
+        self.read_only = read_only
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -41,6 +44,8 @@ class ObjectStore:
     # atomic; object stores (S3, GCS, Azure) publish an object only once it is complete.
     @property
     def put_is_atomic(self) -> bool:
+        if self._atomic_put is not None:
+            return self._atomic_put
         protocol = str(self.fs.protocol)
         return not (self.is_local or "ssh" in protocol or "sftp" in protocol)
 

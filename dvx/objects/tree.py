@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, InvalidOidError
 from dvx.hashing import check_oid, hash_bytes
 from dvx.paths import check_relpath
 
@@ -115,7 +115,11 @@ def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
     parents: set[str] = set()
     for e in entries:
         check_relpath(e.path, "path in a directory manifest")
-        check_oid(e.oid, algo)
+        try:
+            check_oid(e.oid, algo)
+        except InvalidOidError as exc:
+            raise FormatError(f"A directory manifest lists '{e.path}' with an invalid object "
+                              f"id: {exc.message}") from None
         if e.path in files:
             raise FormatError(f"A directory manifest lists '{e.path}' twice.")
         files.add(e.path)

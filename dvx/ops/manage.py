@@ -33,10 +33,12 @@ def _gitignore_rel(data_rel: str) -> str:
     return posixpath.join(posixpath.dirname(data_rel), ".gitignore")
 
 
-def _is_unchanged(repo: Repo, output: Output) -> bool:
+def _is_recoverable(repo: Repo, output: Output) -> bool:
+    """The workspace data is exactly what the pointer records, and all of it is cached."""
     from dvx.ops.status import output_status
 
-    return output_status(repo, output).workspace == "unchanged"
+    status = output_status(repo, output)
+    return status.workspace == "unchanged" and status.in_cache
 
 
 def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) -> Changed:
@@ -46,8 +48,8 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
     with repo.lock():
         for output in outputs:
             full = repo.abspath(output.path)
-            if remove_data and not force and os.path.lexists(full) and not (
-                    _is_unchanged(repo, output) and repo.cache.exists(output.pointer.oid)):
+            if remove_data and not force and os.path.lexists(full) and not _is_recoverable(
+                    repo, output):
                 raise PathError(f"'{output.path}' has changes that are not in the cache; "
                                 "refusing to delete it.", "Use --force to delete anyway, "
                                 "or run without --outs to keep the data.")

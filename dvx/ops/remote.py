@@ -1,13 +1,19 @@
-"""dvx remote add/list/modify/remove/default/rename: remotes are config sections."""
+"""dvx remote add/list/modify/remove/default/rename: remotes are config sections.
+
+Secrets (per backend, see dvx/remote/backends.py) are never written to the tracked project
+config: given for that level, they go to .dvx/config.local instead, with a notice.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from dvx.config import REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
+from dvx.remote.backends import backend_for, check_option, is_secret
 from dvx.remote.fs import is_local_url, open_store, redact_url
 from dvx.repo import Repo
 
@@ -30,9 +36,13 @@ def _check_name(name: str) -> None:
                           "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
 
 
-def _stored_url(repo: Repo, url: str) -> str:
-    if url.startswith("-"):
-        raise ConfigError(f"Invalid remote URL {url!r}: it must not start with '-'.")
+def _stored_url(repo: Repo, url: str, level: str | None) -> str:
+    url = validate('remote "x"', "url", url)
+    backend_for(url)  # refuses unknown schemes now rather than at the first push
+    if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
+        raise ConfigError("The remote URL contains a password, which would be stored in plain "
+                          "text.", "Give the URL without it and set the password with "
+                          "`dvx remote modify --local NAME password ...`.")
     if is_local_url(url) and not url.startswith("file://") and not os.path.isabs(
             os.path.expanduser(url)):
         # Typed relative to the current directory; stored relative to the repository root.
@@ -40,15 +50,16 @@ def _stored_url(repo: Repo, url: str) -> str:
     return url
 
 
-def add_remote(repo: Repo, name: str, url: str, default: bool, level: str, force: bool) -> None:
+def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None,
+               force: bool) -> None:
     _check_name(name)
     config = repo.config
     if name in config.remote_names() and not force:
         raise ConfigError(f"A remote named '{name}' already exists.",
                           "Use --force to replace it, or `dvx remote modify` to change it.")
-    target = config.file(level)
+    target = config.file(level or "project")
     target.remove_section(_section(name))
-    target.set(_section(name), "url", validate(_section(name), "url", _stored_url(repo, url)))
+    target.set(_section(name), "url", _stored_url(repo, url, level))
     target.save()
     if default:
         set_default(repo, name, level)
@@ -65,29 +76,43 @@ def list_remotes(repo: Repo) -> list[RemoteInfo]:
     return infos
 
 
-def modify_remote(repo: Repo, name: str, key: str, value: str | None, level: str) -> None:
+def modify_remote(repo: Repo, name: str, key: str, value: str | None,
+                  level: str | None) -> str | None:
+    """Set or (value None) unset an option; returns a notice for the user, if any."""
     config = repo.config
     if name not in config.remote_names():
         raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
-    target = config.file(level)
+    notice = None
     if value is None:
-        if not target.unset(_section(name), key):
-            raise ConfigError(f"Remote '{name}' has no option '{key}' in the {level} config.")
+        levels = [level] if level else ["project", "local", "global"]
+        changed = [lv for lv in levels if config.file(lv).unset(_section(name), key)]
+        if not changed:
+            raise ConfigError(f"Remote '{name}' has no option '{key}'"
+                              + (f" in the {level} config." if level else "."))
+        for lv in changed:
+            config.file(lv).save()
+        return None
+    if key == "url":
+        value = _stored_url(repo, value, level)
     else:
-        if key == "url":
-            value = _stored_url(repo, value)
-        target.set(_section(name), key, validate(_section(name), key, value))
+        check_option(config.remote_options(name).get("url", ""), key)
+        value = validate(_section(name), key, value)
+    target_level = level or "project"
+    if is_secret(key) and target_level != "local":
+        target_level = "local"
+        notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
+                  "by Git) instead of the shared config.")
+    target = config.file(target_level)
+    target.set(_section(name), key, value)
     target.save()
+    return notice
 
 
 def remove_remote(repo: Repo, name: str) -> None:
     config = repo.config
     if name not in config.remote_names():
         raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
-    for level in ("project", "local", "global"):
-        config_file = config.files.get(level)
-        if config_file is None:
-            continue
+    for config_file in config.files.values():
         changed = config_file.remove_section(_section(name))
         if config_file.get("core", "remote") == name:
             config_file.unset("core", "remote")
@@ -105,22 +130,23 @@ def rename_remote(repo: Repo, old: str, new: str) -> None:
         raise ConfigError(f"A remote named '{new}' already exists.")
     for config_file in config.files.values():
         parser = config_file.parser
+        changed = False
         if parser.has_section(_section(old)):
             items = parser.items(_section(old))
             parser.remove_section(_section(old))
             for key, value in items:
                 config_file.set(_section(new), key, value)
-            if config_file.get("core", "remote") == old:
-                config_file.set("core", "remote", new)
-            config_file.save()
-        elif config_file.get("core", "remote") == old:
+            changed = True
+        if config_file.get("core", "remote") == old:
             config_file.set("core", "remote", new)
+            changed = True
+        if changed:
             config_file.save()
 
 
-def set_default(repo: Repo, name: str | None, level: str) -> None:
+def set_default(repo: Repo, name: str | None, level: str | None) -> None:
     config = repo.config
-    target = config.file(level)
+    target = config.file(level or "project")
     if name is None:
         target.unset("core", "remote")
     else:
@@ -148,6 +174,11 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     if not url:
         raise RemoteError(f"Remote '{name}' has no URL.",
                           f"Set it with `dvx remote modify {name} url URL`.")
+    try:  # the config comes with the repository: check it again before use
+        validate(_section(name), "url", url)
+    except ConfigError as exc:
+        raise RemoteError(f"Remote '{name}': {exc.message}",
+                          "Fix it with `dvx remote modify NAME url URL`.") from None
     return name, open_store(url, options, repo.root, repo.algo)
 
 
@@ -156,3 +187,8 @@ def remote_jobs(repo: Repo, name: str, jobs: int | None) -> int:
         return max(1, jobs)
     configured = repo.config.remote_options(name).get("jobs")
     return max(1, int(float(configured))) if configured else 4 * (os.cpu_count() or 2)
+
+
+def remote_retries(repo: Repo, name: str) -> int:
+    configured = repo.config.remote_options(name).get("retries")
+    return max(1, int(float(configured))) if configured else 5

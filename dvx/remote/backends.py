@@ -1,0 +1,238 @@
+"""Remote backends: for each URL scheme, the options it accepts and how to build its fsspec
+filesystem. Adding a backend is adding an entry here; the transfer engine does not change.
+
+    s3://bucket/prefix          S3 and S3-compatible stores (s3fs)
+    ssh://[user@]host[:port]/path   SFTP (sshfs/asyncssh)
+    http(s)://host/path         read-only (fsspec's HTTP filesystem)
+    gs://bucket/prefix          Google Cloud Storage (gcsfs, extra `dvx[gs]`)
+    azure://container/prefix    Azure Blob Storage (adlfs, extra `dvx[azure]`)
+    /path, file:///path         a local or mounted directory
+
+Options whose values are secrets are listed in `secrets`: dvx keeps them out of the tracked
+config and out of every message. Credentials can also come from each library's usual places
+(AWS environment variables and ~/.aws, ~/.ssh, GOOGLE_APPLICATION_CREDENTIALS, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from dvx.errors import ConfigError, RemoteError
+
+COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
+                  "retries": "attempts for a failing transfer (default 5)"}
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    schemes: tuple[str, ...]
+    module: str  # the Python package that implements it
+    extra: str  # pip extra that installs it: dvx[extra]
+    options: dict[str, str]  # option -> what it means
+    secrets: frozenset[str]
+    read_only: bool
+    atomic_put: bool  # a plain put publishes a complete object (else: temp name + rename)
+    build: Callable[[str, dict[str, str]], tuple[Any, str]]  # (url, options) -> (fs, root)
+
+    def all_options(self) -> dict[str, str]:
+        return {**COMMON_OPTIONS, **self.options}
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("true", "yes", "1", "on")
+
+
+def _import(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RemoteError(f"This remote needs the Python package '{module}', which is not "
+                          "installed.", f"Install it with: pip install 'dvx[{extra}]'.") from None
+
+
+def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    s3fs = _import("s3fs", "s3")
+    kwargs: dict[str, Any] = {"skip_instance_cache": True}
+    if "endpointurl" in options:
+        kwargs["endpoint_url"] = options["endpointurl"]
+    if "access_key_id" in options:
+        kwargs["key"] = options["access_key_id"]
+    if "secret_access_key" in options:
+        kwargs["secret"] = options["secret_access_key"]
+    if "session_token" in options:
+        kwargs["token"] = options["session_token"]
+    if "profile" in options:
+        kwargs["profile"] = options["profile"]
+    client_kwargs: dict[str, Any] = {}
+    if "region" in options:
+        client_kwargs["region_name"] = options["region"]
+    if "ssl_verify" in options:
+        verify = options["ssl_verify"]
+        client_kwargs["verify"] = verify if os.path.exists(verify) else _bool(verify)
+    if client_kwargs:
+        kwargs["client_kwargs"] = client_kwargs
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ConfigError(f"The S3 URL '{url}' has no bucket.", "Use s3://BUCKET/PREFIX.")
+    root = (parts.netloc + parts.path).rstrip("/")
+    return s3fs.S3FileSystem(**kwargs), root
+
+
+def _build_ssh(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    sshfs = _import("sshfs", "ssh")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ConfigError(f"The SSH URL '{url}' has no host.", "Use ssh://[USER@]HOST[:PORT]/PATH.")
+    kwargs: dict[str, Any] = {"skip_instance_cache": True}
+    port = options.get("port") or parts.port
+    if port:
+        kwargs["port"] = int(port)
+    user = options.get("user") or (unquote(parts.username) if parts.username else None)
+    if user:
+        kwargs["username"] = user
+    if "keyfile" in options:
+        kwargs["client_keys"] = [os.path.expanduser(options["keyfile"])]
+    if "password" in options:
+        kwargs["password"] = options["password"]
+    known_hosts = options.get("known_hosts")
+    if known_hosts is not None:
+        # "ignore" turns host-key checking off explicitly; anything else is a file.
+        kwargs["known_hosts"] = None if known_hosts == "ignore" else os.path.expanduser(known_hosts)
+    if "connect_timeout" in options:
+        kwargs["connect_timeout"] = float(options["connect_timeout"])
+    root = unquote(parts.path) or "."
+    return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
+
+
+def _build_http(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    _import("aiohttp", "http")
+    from fsspec.implementations.http import HTTPFileSystem
+
+    client_kwargs: dict[str, Any] = {}
+    if "user" in options:
+        import aiohttp
+
+        client_kwargs["auth"] = aiohttp.BasicAuth(options["user"], options.get("password", ""))
+    kwargs: dict[str, Any] = {"skip_instance_cache": True, "client_kwargs": client_kwargs}
+    if "ssl_verify" in options and not _bool(options["ssl_verify"]):
+        kwargs["ssl"] = False
+    return HTTPFileSystem(**kwargs), url.rstrip("/")
+
+
+def _build_gs(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    gcsfs = _import("gcsfs", "gs")
+    kwargs: dict[str, Any] = {"skip_instance_cache": True}
+    if "projectname" in options:
+        kwargs["project"] = options["projectname"]
+    if "credentialpath" in options:
+        kwargs["token"] = os.path.expanduser(options["credentialpath"])
+    if "endpointurl" in options:
+        kwargs["endpoint_url"] = options["endpointurl"]
+    parts = urlsplit(url)
+    return gcsfs.GCSFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+
+
+def _build_azure(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    adlfs = _import("adlfs", "azure")
+    kwargs: dict[str, Any] = {"skip_instance_cache": True}
+    for option, arg in (("account_name", "account_name"), ("account_key", "account_key"),
+                        ("connection_string", "connection_string"), ("sas_token", "sas_token")):
+        if option in options:
+            kwargs[arg] = options[option]
+    parts = urlsplit(url)
+    return adlfs.AzureBlobFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+
+
+def _build_local(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    from fsspec.implementations.local import LocalFileSystem
+
+    return LocalFileSystem(auto_mkdir=True), url  # the caller resolves the path
+
+
+BACKENDS = [
+    Backend("s3", ("s3",), "s3fs", "s3",
+            {"endpointurl": "endpoint of an S3-compatible store", "region": "AWS region",
+             "profile": "AWS profile from ~/.aws", "access_key_id": "access key id",
+             "secret_access_key": "secret access key", "session_token": "session token",
+             "ssl_verify": "true, false, or a CA bundle path"},
+            frozenset({"secret_access_key", "session_token"}), False, True, _build_s3),
+    Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
+            {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
+             "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
+             "connect_timeout": "seconds to wait for a connection"},
+            frozenset({"password"}), False, False, _build_ssh),
+    Backend("http", ("http", "https"), "aiohttp", "http",
+            {"user": "basic-auth user", "password": "basic-auth password",
+             "ssl_verify": "true or false"},
+            frozenset({"password"}), True, True, _build_http),
+    Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
+            {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
+             "endpointurl": "custom endpoint"},
+            frozenset(), False, True, _build_gs),
+    Backend("azure", ("azure", "az"), "adlfs", "azure",
+            {"account_name": "storage account", "account_key": "account key",
+             "connection_string": "connection string", "sas_token": "SAS token"},
+            frozenset({"account_key", "connection_string", "sas_token"}), False, True,
+            _build_azure),
+    Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local),
+]
+_BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
+SECRET_OPTIONS = frozenset().union(*(b.secrets for b in BACKENDS))
+
+
+def scheme_of(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def _build_generic(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)
+    return fs, path
+
+
+def _generic(scheme: str) -> Backend | None:
+    """Any other protocol fsspec knows: options go to its filesystem as given, and objects
+    are written under a temporary name and renamed, the safe choice for unknown stores."""
+    from fsspec.registry import known_implementations, registry
+
+    if scheme not in known_implementations and scheme not in registry:
+        return None
+    return Backend(f"fsspec-{scheme}", (scheme,), "fsspec", scheme, {}, frozenset(), False,
+                   False, _build_generic)
+
+
+def backend_for(url: str) -> Backend:
+    scheme = scheme_of(url)
+    backend = _BY_SCHEME.get(scheme) or _generic(scheme)
+    if backend is None:
+        known = ", ".join(sorted(s + "://" for s in _BY_SCHEME if s))
+        raise ConfigError(f"Unsupported remote URL scheme '{scheme}://'.",
+                          f"Use a directory path or one of: {known} (or another fsspec "
+                          "protocol).")
+    return backend
+
+
+def accepts_any_option(backend: Backend) -> bool:
+    return backend.build is _build_generic
+
+
+def check_option(url: str, option: str) -> Backend:
+    """The backend for `url`, if it accepts `option`; else a ConfigError listing what it does."""
+    backend = backend_for(url)
+    if option not in backend.all_options() and not accepts_any_option(backend):
+        known = ", ".join(sorted(backend.all_options()))
+        raise ConfigError(f"Remotes of type {backend.name} have no option '{option}'.",
+                          f"Known options: {known}.")
+    return backend
+
+
+def is_secret(option: str) -> bool:
+    return option in SECRET_OPTIONS

@@ -1,0 +1,222 @@
+"""Real storage servers on loopback for remote tests, started once per test session.
+
+Each fixture picks free ports, waits until the server really serves, and stops it by PID.
+`seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
+AWS semantics; `sshd` is Debian's OpenSSH; `http_server` serves a directory read-only. Set
+DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import getpass
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_port_block(count: int, twin_offset: int) -> int:
+    """A base port such that base..base+count-1 and their +twin_offset twins are all free."""
+    for _ in range(200):
+        base = random.randrange(20000, 45000)
+        wanted = [base + i for i in range(count)] + [base + twin_offset + i for i in range(count)]
+        sockets = []
+        try:
+            for port in wanted:
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no free block of ports")
+
+
+def _die_with_parent() -> None:
+    # If pytest itself is killed, the kernel sends the server SIGTERM.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], timeout: float,
+                what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early ({proc.returncode}): {log.read_text()[-2000:]}")
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} not ready after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = 15) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _http_status(url: str) -> int:
+    try:
+        return int(urllib.request.urlopen(url, timeout=1).status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _skip_if_disabled(binary: Path | str) -> None:
+    if os.environ.get("DVX_TEST_NO_SERVERS"):
+        pytest.skip("servers disabled by DVX_TEST_NO_SERVERS")
+    if not Path(binary).exists():
+        pytest.skip(f"{binary} is not installed")
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    binary = BIN / "moto_server"
+    _skip_if_disabled(binary)
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)
+        yield {"name": "moto", "endpoint_url": endpoint, "key": "testing", "secret": "testing",
+               "pid": proc.pid}
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    binary = BIN / "weed"
+    _skip_if_disabled(binary)
+    d = tmp_path_factory.mktemp("seaweed")
+    (d / "data").mkdir()
+    (d / "logs").mkdir()
+    key, secret = "dvxkey", "dvxsecret"
+    (d / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "dvx", "credentials": [{"accessKey": key, "secretKey": secret}],
+        "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+    base = free_port_block(5, twin_offset=10000)  # gRPC ports are HTTP ports + 10000
+    ports = {"master.port": base, "volume.port": base + 1, "filer.port": base + 2,
+             "s3.port": base + 3, "admin.port": base + 4}
+    args = [str(binary), f"-logdir={d / 'logs'}", "mini", f"-dir={d / 'data'}",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={d / 's3.json'}",
+            f"-s3.localSocket={d / 's3.sock'}", "-master.telemetry=false", "-webdav=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            *[f"-{name}={port}" for name, port in ports.items()]]
+    log = d / "weed.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent,
+                                env={**os.environ, "GOMEMLIMIT": "512MiB"})
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+
+    def ready() -> bool:  # a signed write must succeed, not just an open port
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                              aws_secret_access_key=secret, region_name="us-east-1")
+        client.create_bucket(Bucket="readiness")
+        client.put_object(Bucket="readiness", Key="k", Body=b"x")
+        return True
+
+    try:
+        _wait_until(ready, proc, 90, "weed mini", log)
+        yield {"name": "seaweedfs", "endpoint_url": endpoint, "key": key, "secret": secret,
+               "pid": proc.pid}
+    finally:
+        proc.kill()  # a throwaway store: no need to wait for its flush
+        proc.wait()
+        for port in [*ports.values(), *(p + 10000 for p in ports.values())]:
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    binary = shutil.which("sshd") or "/usr/sbin/sshd"
+    _skip_if_disabled(binary)
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
+                       check=True)
+    shutil.copy(d / "client_key.pub", d / "authorized_keys")
+    port = free_port()
+    (d / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n"
+        f"AuthorizedKeysFile {d}/authorized_keys\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nStrictModes no\n"
+        "UsePAM no\nSubsystem sftp internal-sftp\nMaxStartups 100\nMaxSessions 100\n")
+    host_key = (d / "host_key.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
+    if os.geteuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    log = d / "sshd.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([binary, "-D", "-e", "-f", str(d / "sshd_config")], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+
+    def banner() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            return s.recv(64).startswith(b"SSH-2.0-")
+
+    try:
+        _wait_until(banner, proc, 15, "sshd", log)
+        yield {"host": "127.0.0.1", "port": port, "user": getpass.getuser(),
+               "keyfile": str(d / "client_key"), "known_hosts": str(d / "known_hosts"),
+               "pid": proc.pid}
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Serves a directory over plain HTTP, read-only (python -m http.server)."""
+    if os.environ.get("DVX_TEST_NO_SERVERS"):
+        pytest.skip("servers disabled by DVX_TEST_NO_SERVERS")
+    root = tmp_path_factory.mktemp("http-root")
+    port = free_port()
+    log = root.parent / "http.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                 "--directory", str(root), str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _http_status(url + "/") == 200, proc, 15, "http.server", log)
+        yield {"url": url, "root": root, "pid": proc.pid}
+    finally:
+        _stop(proc)

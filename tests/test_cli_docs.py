@@ -1,0 +1,65 @@
+"""The CLI reference (docs/cli.md) is generated from `--help` and kept current, and every
+command's help works and shows an example."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "gen-cli-docs"
+
+# The generator is a script without a .py suffix: load its functions without writing bytecode.
+GEN: dict[str, Any] = runpy.run_path(str(SCRIPT), run_name="gen_cli_docs")
+CLI = GEN["load_cli"]()
+COMMANDS: list[tuple[str, ...]] = GEN["command_paths"](CLI)
+
+
+def _name(path: tuple[str, ...]) -> str:
+    return " ".join(("dvx", *path))
+
+
+def test_cli_reference_is_current() -> None:
+    current = GEN["OUTPUT"].read_text(encoding="utf-8")
+    assert current == GEN["render"](), GEN["STALE_MESSAGE"]
+
+
+def test_every_command_is_found() -> None:
+    names = {_name(p) for p in COMMANDS}
+    assert {"dvx add", "dvx status", "dvx remote", "dvx remote add", "dvx push"} <= names
+
+
+def test_top_level_help_shows_the_everyday_flow() -> None:
+    text = GEN["help_text"](CLI, ())
+    assert text.startswith("Usage: dvx ")
+    assert "Example" in text and "dvx add" in text
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=_name)
+def test_help_works_and_has_examples(path: tuple[str, ...]) -> None:
+    text = GEN["help_text"](CLI, path)  # raises unless the exit status is 0
+    assert text.startswith(f"Usage: {_name(path)} ")
+    assert "Examples:" in text
+    examples = text.split("Examples:", 1)[1]
+    assert f"dvx {path[0]}" in examples, "the examples should show the command in use"
+
+
+@pytest.mark.parametrize("path", COMMANDS, ids=_name)
+def test_command_is_in_the_reference(path: tuple[str, ...]) -> None:
+    reference = GEN["OUTPUT"].read_text(encoding="utf-8")
+    assert f"\n## {_name(path)}\n" in reference
+
+
+def test_check_mode_reports_a_stale_file_and_writing_fixes_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main = GEN["main"]
+    stale = tmp_path / "cli.md"
+    stale.write_text("old\n", encoding="utf-8")
+    assert main(["--check"], output=stale) == 1
+    assert GEN["STALE_MESSAGE"] in capsys.readouterr().err
+    assert stale.read_text(encoding="utf-8") == "old\n", "--check must not write"
+    assert main([], output=stale) == 0
+    assert main(["--check"], output=stale) == 0
