@@ -66,11 +66,12 @@ def _wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early ({proc.returncode}): {log.read_text()[-2000:]}")
+            tail = log.read_text()[-2000:]
+            raise RuntimeError(f"{what} exited early ({proc.returncode}): {tail}")
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not ready yet
+        except Exception:
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{what} not ready after {timeout}s")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, open_repo
 from dvx.cli.ui import emit_json, human_size, out, warn
+
+if TYPE_CHECKING:
+    from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=click.Path())
 
@@ -72,8 +76,13 @@ dvx status -q || echo "data changed"
 """))
 @TARGETS
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@click.option("--remote", "compare_remote", is_flag=True,
+              help="Compare the cache with a remote instead: what each one lacks.")
+@click.option("-r", "remote_name", metavar="NAME", help="The remote for --remote.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (--remote).")
 @common_options
-def status(targets: tuple[str, ...], as_json: bool) -> None:
+def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
+           remote_name: str | None, jobs: int | None) -> None:
     """Show tracked data that is modified, deleted or missing from the cache.
 
     With -q, print nothing and exit with status 1 if anything changed (for CI).
@@ -82,12 +91,41 @@ def status(targets: tuple[str, ...], as_json: bool) -> None:
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
+    if compare_remote or remote_name:
+        _remote_status(repo, targets, remote_name, jobs, as_json)
+        return
     result = do_status(repo, resolve_targets(repo, targets))
     if as_json:
         emit_json(result.to_json())
     elif not is_quiet():
         _print_status(result)
     if is_quiet() and result.changed:
+        sys.exit(1)
+
+
+def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,
+                   jobs: int | None, as_json: bool) -> None:
+    from dvx.ops.sync import remote_status
+    from dvx.outputs import resolve_targets
+
+    result = remote_status(repo, resolve_targets(repo, targets), remote_name, jobs)
+    if as_json:
+        emit_json(result.to_json())
+    elif not is_quiet():
+        if result.in_sync:
+            out(f"Cache and remote '{result.remote}' are in sync.")
+        for label, found, hint in (
+                ("not on the remote", result.missing_on_remote, "dvx push"),
+                ("not in the cache", result.missing_in_cache, "dvx fetch")):
+            if found:
+                out(f"{len(found)} object(s) {label} (`{hint}`):")
+                for path in sorted(found.values())[:50]:
+                    out(f"    {path}")
+                if len(found) > 50:
+                    out(f"    ... and {len(found) - 50} more")
+        for problem in result.problems:
+            warn(f"Problem: {problem}")
+    if is_quiet() and not result.in_sync:
         sys.exit(1)
 
 

@@ -175,20 +175,26 @@ def _report_sync(verb: str, result: object, as_json: bool) -> None:
 @click.command(epilog=example("""
 dvx push
 dvx push -r backup data/images
+dvx push --repair        # after `dvx fsck --remote` found corrupt objects
 """))
 @TARGETS
 @REMOTE
 @JOBS
 @JSON
+@click.option("--repair", is_flag=True,
+              help="Also verify what the remote already has, and replace corrupt copies from "
+                   "verified local ones.")
 @common_options
 def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
-         as_json: bool) -> None:
+         as_json: bool, repair: bool) -> None:
     """Upload cached data that the remote lacks (directory manifests last)."""
     from dvx.ops.sync import push as do_push
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs)
+    result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs, repair=repair)
+    for oid in result.repaired:
+        warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
     _report_sync("Pushed", result, as_json)
     if not result.ok:
         sys.exit(1)
@@ -240,4 +246,40 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
         sys.exit(1)
 
 
-COMMANDS = [remote, push, fetch, pull]
+@click.command(epilog=example("""
+dvx fsck                       # re-hash every object in the cache
+dvx fsck --remote storage      # download and re-hash every object on a remote
+dvx fsck --remote storage --fast
+"""))
+@click.option("--remote", "remote_name", metavar="NAME",
+              help="Check the objects on this remote instead of the cache.")
+@click.option("--fast", is_flag=True,
+              help="With --remote: compare sizes instead of downloading and hashing.")
+@JOBS
+@JSON
+@common_options
+def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool) -> None:
+    """Verify stored objects; move corrupt ones aside (quarantine), never delete them."""
+    from dvx.errors import UsageError
+    from dvx.ops.fsck import fsck_cache, fsck_remote
+
+    repo = open_repo()
+    if fast and remote_name is None:
+        raise UsageError("--fast only applies to --remote.")
+    result = fsck_remote(repo, remote_name, fast, jobs) if remote_name else fsck_cache(repo)
+    if as_json:
+        emit_json(result.to_json())
+    elif not is_quiet():
+        extra = f", {result.unchecked} not checked (size unknown)" if result.unchecked else ""
+        out(f"Checked {result.checked} objects in the {result.where}: "
+            f"{len(result.corrupt)} corrupt{extra}.")
+    for oid, why in sorted(result.corrupt.items()):
+        moved = result.quarantined.get(oid)
+        warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else ""))
+    if result.corrupt and remote_name:
+        warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
+    if not result.ok:
+        sys.exit(1)
+
+
+COMMANDS = [remote, push, fetch, pull, fsck]

@@ -71,12 +71,25 @@ class LocalCache(ObjectStore):
                         if is_valid_oid(oid, self.algo):
                             yield oid
 
-    def open(self, oid: str) -> IO[bytes]:
+    def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
         return open(self.oid_path(oid), "rb")
 
     def read_bytes(self, oid: str) -> bytes:
         with self.open(oid) as f:
             return f.read()
+
+    def size(self, oid: str) -> int:
+        return os.path.getsize(self.oid_path(oid))
+
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object aside, out of the object layout; never delete it."""
+        import time
+
+        target_dir = os.path.join(self.root, "quarantine")
+        os.makedirs(target_dir, exist_ok=True)
+        target = os.path.join(target_dir, f"{oid}.{time.time_ns()}")
+        os.rename(self.oid_path(oid), target)
+        return target
 
     def verify(self, oid: str) -> bool:
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
@@ -111,15 +124,24 @@ class LocalCache(ObjectStore):
         os.makedirs(directory, exist_ok=True)
         return directory
 
+    def _store_bytes(self, data: bytes, oid: str) -> None:
+        if self.exists(oid):
+            return
+        tmp = self._temp_for(oid)
+        try:
+            with open(tmp, "xb") as f:
+                f.write(data)
+            faults.point("cache.bytes.before_publish")
+            self._shard_dir(oid)
+            self._publish(tmp, oid)
+        finally:
+            fsutil.remove_quietly(tmp)
+
     def add_bytes(self, data: bytes) -> str:
         from dvx.hashing import hash_bytes
 
         oid = hash_bytes(data, self.algo)
-        if not self.exists(oid):
-            tmp = fsutil.temp_name_for(os.path.join(self._shard_dir(oid), oid[2:]))
-            with open(tmp, "xb") as f:
-                f.write(data)
-            self._publish(tmp, oid)
+        self._store_bytes(data, oid)
         return oid
 
     def add_file(self, path: str, link_types: tuple[str, ...]) -> Ingested:
@@ -209,6 +231,18 @@ class LocalCache(ObjectStore):
         finally:
             fsutil.remove_quietly(tmp)
         return oid, size
+
+    def add_bytes_verified(self, data: bytes, expected_oid: str) -> int:
+        """Store downloaded bytes as `expected_oid`, only if they hash to it."""
+        from dvx.hashing import hash_bytes
+
+        actual = hash_bytes(data, self.algo)
+        if actual != expected_oid:
+            raise CorruptObjectError(
+                f"Object {expected_oid} is corrupt: its {len(data)} bytes hash to {actual}.",
+                "It was not stored; fix or re-push it at the source.")
+        self._store_bytes(data, expected_oid)
+        return len(data)
 
     def add_stream(self, src: IO[bytes], expected_oid: str,
                    on_chunk: Callable[[int], None] | None = None) -> int:

@@ -19,12 +19,17 @@ from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
 
 class ObjectStore:
     def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO, *,
-                 atomic_put: bool | None = None, read_only: bool = False) -> None:
+                 atomic_put: bool | None = None, read_only: bool = False,
+                 can_list: bool = True, secrets: tuple[str, ...] = (),
+                 put_options: dict[str, Any] | None = None) -> None:
         self._fs = fs
         self.root = root.rstrip("/") or "/"
         self.algo = algo
         self._atomic_put = atomic_put
         self.read_only = read_only
+        self.can_list = can_list
+        self.secrets = secrets  # values never to show in messages
+        self.put_options = put_options or {}  # e.g. the multipart part size
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -78,18 +83,33 @@ class ObjectStore:
             if len(shard) == 2 and not rest.startswith(".") and is_valid_oid(oid, self.algo):
                 yield oid
 
+    def quarantine(self, oid: str) -> str:
+        """Move a corrupt object aside (never delete it): <root>/quarantine/<oid>.<time>."""
+        import time
+
+        target = posixpath.join(self.root, "quarantine", f"{oid}.{time.time_ns()}")
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        self.fs.mv(self.oid_path(oid), target)
+        return target
+
     def size(self, oid: str) -> int:
         return int(self.fs.size(self.oid_path(oid)))
 
-    def open(self, oid: str) -> IO[bytes]:
-        return self.fs.open(self.oid_path(oid), "rb")
+    def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
+        path = self.oid_path(oid)
+        if block_size is None:
+            return self.fs.open(path, "rb")
+        return self.fs.open(path, "rb", block_size=block_size)
+
+    def read_bytes(self, oid: str) -> bytes:
+        return bytes(self.fs.cat_file(self.oid_path(oid)))
 
     def put_file(self, local_path: str, oid: str) -> None:
         """Upload a local file as object `oid`, never exposing a partial object."""
         final = self.oid_path(oid)
         parent = posixpath.dirname(final)
         if self.put_is_atomic:
-            self.fs.put_file(local_path, final)
+            self.fs.put_file(local_path, final, **self.put_options)
             return
         import uuid
 
@@ -98,9 +118,14 @@ class ObjectStore:
         tmp = posixpath.join(parent, f".{oid[2:]}.{uuid.uuid4().hex[:12]}.tmp")
         self.fs.makedirs(parent, exist_ok=True)
         try:
-            self.fs.put_file(local_path, tmp)
+            self.fs.put_file(local_path, tmp, **self.put_options)
             faults.point("odb.put.before_rename")
-            self.fs.mv(tmp, final)
+            try:
+                self.fs.mv(tmp, final)
+            except OSError:
+                if not self.fs.exists(final):  # some servers will not rename over a file
+                    raise
+                self.fs.rm_file(tmp)  # another upload of the same object won the race
         except BaseException:
             with contextlib.suppress(Exception):
                 self.fs.rm_file(tmp)

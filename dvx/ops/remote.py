@@ -182,11 +182,16 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     return name, open_store(url, options, repo.root, repo.algo)
 
 
-def remote_jobs(repo: Repo, name: str, jobs: int | None) -> int:
+NETWORK_JOBS = 16  # requests in flight: latency-bound, so more than the cores
+
+
+def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
     configured = repo.config.remote_options(name).get("jobs")
-    return max(1, int(float(configured))) if configured else 4 * (os.cpu_count() or 2)
+    if configured:
+        return max(1, int(float(configured)))
+    return 4 * (os.cpu_count() or 2) if store.is_local else NETWORK_JOBS
 
 
 def remote_retries(repo: Repo, name: str) -> int:

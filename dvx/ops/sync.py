@@ -1,7 +1,11 @@
-"""dvx push / fetch / pull: move the objects that pointers need between cache and remote."""
+"""dvx push / fetch / pull / status --remote: move the objects that pointers need between the
+cache and a remote, and compare the two."""
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -9,11 +13,15 @@ from dvx.errors import FormatError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
-from dvx.ops.remote import open_remote, remote_jobs
+from dvx.ops.remote import open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
 from dvx.remote import transfer
 from dvx.remote.fs import redact_url
 from dvx.repo import Repo
+
+log = logging.getLogger(__name__)
+
+STALE_TEMP_SECONDS = 3600  # temporaries this old belong to no running download
 
 
 @dataclass
@@ -21,6 +29,7 @@ class SyncResult:
     remote: str
     transfer: transfer.TransferResult = field(default_factory=transfer.TransferResult)
     problems: list[str] = field(default_factory=list)  # what could not be done, and why
+    repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
     checkout: CheckoutResult | None = None
 
     @property
@@ -33,68 +42,103 @@ class SyncResult:
             "remote": self.remote, "transferred": len(self.transfer.transferred),
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
             "failed": [{"oid": o, "reason": r} for o, r in sorted(self.transfer.failed.items())],
-            "problems": self.problems}
+            "problems": self.problems, "repaired": self.repaired}
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
+
+
+@dataclass
+class Wanted:
+    """The objects some targets need: files with their sizes, and complete manifests."""
+    files: dict[str, int] = field(default_factory=dict)
+    trees: dict[str, Tree] = field(default_factory=dict)
+    paths: dict[str, str] = field(default_factory=dict)  # oid -> a workspace path, for messages
 
 
 def _in_scope(path: str, subpath: str | None) -> bool:
     return subpath is None or path == subpath or path.startswith(subpath + "/")
 
 
-def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
-         jobs: int | None = None) -> SyncResult:
-    name, remote = open_remote(repo, remote_name)
-    result = SyncResult(name)
-    files: set[str] = set()
-    trees: dict[str, Tree] = {}
+def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wanted:
+    wanted = Wanted()
     for target in targets:
-        pointer = target.output.pointer
+        output, pointer = target.output, target.output.pointer
         if not pointer.is_dir:
-            files.add(pointer.oid)
+            wanted.files[pointer.oid] = pointer.size
+            wanted.paths.setdefault(pointer.oid, output.path)
             continue
-        tree = _local_tree(repo, target, result)
+        try:
+            tree = load_tree(repo, pointer)
+        except FormatError as exc:
+            problems.append(f"{output.path}: {exc}")
+            continue
         if tree is None:
+            problems.append(f"{output.path}: its manifest is not in the cache")
             continue
-        files.update(e.oid for e in tree.entries if _in_scope(e.path, target.subpath))
+        for entry in tree.entries:
+            if _in_scope(entry.path, target.subpath):
+                wanted.files[entry.oid] = entry.size
+                wanted.paths.setdefault(entry.oid, f"{output.path}/{entry.path}")
         if target.subpath is None:
-            trees[pointer.oid] = tree
+            wanted.trees[pointer.oid] = tree
+            wanted.paths.setdefault(pointer.oid, output.path)
+    return wanted
+
+
+def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
+              ) -> transfer.Settings:
+    return transfer.Settings(remote_jobs(repo, name, remote, jobs), remote_retries(repo, name),
+                             repo.progress)
+
+
+def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
+         jobs: int | None = None, repair: bool = False) -> SyncResult:
+    name, remote = open_remote(repo, remote_name)
+    if remote.read_only:
+        raise RemoteError(f"Remote '{name}' ({redact_url(remote.root)}) is read-only.",
+                          "Push to an S3, SSH, cloud or directory remote instead.")
+    result = SyncResult(name)
+    wanted = wanted_objects(repo, targets, result.problems)
+    files = set(wanted.files)
     not_cached = files - repo.cache.existing(files)
     for oid in sorted(not_cached):
-        result.transfer.failed[oid] = "not in the local cache"
+        result.transfer.failed[oid] = f"not in the local cache ({wanted.paths.get(oid, '?')})"
     _ensure_remote_dir(remote, create=True)
-    job_count = remote_jobs(repo, name, jobs)
-    result.transfer.merge(transfer.upload(repo.cache, remote, files - not_cached, job_count,
-                                          repo.progress))
+    settings = settings_for(repo, name, remote, jobs)
+    if repair:
+        _quarantine_corrupt(repo, remote, files - not_cached, wanted.files, settings, result)
+    uploaded = transfer.upload(repo.cache, remote, files - not_cached, settings,
+                               verify_local=repair)
+    result.transfer.merge(uploaded)
     # Manifests last, and only those whose every file is now on the remote.
     on_remote = (files - not_cached) - set(result.transfer.failed)
-    complete = [oid for oid, tree in trees.items()
+    complete = [oid for oid, tree in wanted.trees.items()
                 if all(e.oid in on_remote for e in tree.entries)]
-    for oid in set(trees) - set(complete):
-        result.problems.append(f"the manifest {oid} was not pushed: some of its files failed")
+    for oid in sorted(set(wanted.trees) - set(complete)):
+        result.problems.append(f"{wanted.paths[oid]}: its manifest was not pushed, because "
+                               "some of its files failed")
     faults.point("push.before_manifests")
-    result.transfer.merge(transfer.upload(repo.cache, remote, complete, job_count,
-                                          repo.progress))
+    if repair:
+        _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
+    result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings))
     return result
 
 
-def _local_tree(repo: Repo, target: Target, result: SyncResult) -> Tree | None:
-    try:
-        tree = load_tree(repo, target.output.pointer)
-    except FormatError as exc:
-        result.problems.append(f"{target.output.path}: {exc}")
-        return None
-    if tree is None:
-        result.problems.append(f"{target.output.path}: its manifest is not in the cache")
-    return tree
+def _quarantine_corrupt(repo: Repo, remote: ObjectStore, oids: set[str], sizes: dict[str, int],
+                        settings: transfer.Settings, result: SyncResult) -> None:
+    """--repair: move corrupt copies on the remote aside, so the upload replaces them."""
+    present = transfer.present_on(remote, oids, settings)
+    for oid, why in sorted(transfer.verify_on(remote, present, settings, sizes).items()):
+        log.warning("The remote copy of %s is corrupt (%s): moving it aside and uploading "
+                    "the verified local copy.", oid, why)
+        remote.quarantine(oid)
+        result.repaired.append(oid)
 
 
 def _ensure_remote_dir(remote: ObjectStore, create: bool) -> None:
     if not remote.is_local:
         return
-    import os
-
     if create:
         os.makedirs(remote.root, exist_ok=True)
     elif not os.path.isdir(remote.root):
@@ -106,26 +150,33 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None) -> SyncResult:
     name, remote = open_remote(repo, remote_name)
     _ensure_remote_dir(remote, create=False)
+    _remove_stale_temporaries(repo)
     result = SyncResult(name)
-    job_count = remote_jobs(repo, name, jobs)
+    settings = settings_for(repo, name, remote, jobs)
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
-    result.transfer.merge(transfer.download(remote, repo.cache, manifests, job_count,
-                                            repo.progress))
-    files: set[str] = set()
-    for target in targets:
-        pointer = target.output.pointer
-        if not pointer.is_dir:
-            files.add(pointer.oid)
-            continue
-        if pointer.oid in result.transfer.failed:
-            continue
-        tree = _local_tree(repo, target, result)
-        if tree is not None:
-            files.update(e.oid for e in tree.entries if _in_scope(e.path, target.subpath))
-    result.transfer.merge(transfer.download(remote, repo.cache, files, job_count,
-                                            repo.progress))
+    result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
+    reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
+    wanted = wanted_objects(repo, reachable, result.problems)
+    result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
+                                            sizes=wanted.files))
+    repo.statcache.flush()  # remembers the manifests validated on the way
     return result
+
+
+def _remove_stale_temporaries(repo: Repo) -> None:
+    tmp_dir = os.path.join(repo.cache.root, "tmp")
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    try:
+        entries = list(os.scandir(tmp_dir))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+        except OSError:
+            pass  # gone already, or not ours to remove
 
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
@@ -133,3 +184,46 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result = fetch(repo, targets, remote_name, jobs)
     result.checkout = checkout(repo, targets, force=force)
     return result
+
+
+@dataclass
+class RemoteStatus:
+    remote: str
+    missing_on_remote: dict[str, str]  # oid -> workspace path
+    missing_in_cache: dict[str, str]
+    problems: list[str]
+
+    @property
+    def in_sync(self) -> bool:
+        return not self.missing_on_remote and not self.missing_in_cache and not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        def rows(found: dict[str, str]) -> list[dict[str, str]]:
+            return [{"oid": oid, "path": path} for oid, path in sorted(found.items(),
+                                                                       key=lambda kv: kv[1])]
+        return {"remote": self.remote, "in_sync": self.in_sync,
+                "missing_on_remote": rows(self.missing_on_remote),
+                "missing_in_cache": rows(self.missing_in_cache), "problems": self.problems}
+
+
+def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
+                  jobs: int | None = None) -> RemoteStatus:
+    name, remote = open_remote(repo, remote_name)
+    problems: list[str] = []
+    wanted = wanted_objects(repo, targets, problems)
+    everything = set(wanted.files) | set(wanted.trees)
+    # A directory whose manifest is not cached yet: ask the remote about the manifest itself.
+    for target in targets:
+        pointer = target.output.pointer
+        if pointer.is_dir and not repo.cache.exists(pointer.oid):
+            everything.add(pointer.oid)
+            wanted.paths.setdefault(pointer.oid, target.output.path)
+    settings = settings_for(repo, name, remote, jobs)
+    on_remote = transfer.present_on(remote, everything, settings)
+    in_cache = repo.cache.existing(everything)
+    problems = [p for p in problems if "manifest is not in the cache" not in p]
+    return RemoteStatus(
+        name,
+        {oid: wanted.paths.get(oid, "?") for oid in everything - on_remote},
+        {oid: wanted.paths.get(oid, "?") for oid in everything - in_cache},
+        problems)

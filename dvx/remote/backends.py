@@ -38,6 +38,7 @@ class Backend:
     read_only: bool
     atomic_put: bool  # a plain put publishes a complete object (else: temp name + rename)
     build: Callable[[str, dict[str, str]], tuple[Any, str]]  # (url, options) -> (fs, root)
+    put_options: Callable[[dict[str, str]], dict[str, Any]] = lambda options: {}
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -83,6 +84,17 @@ def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
         raise ConfigError(f"The S3 URL '{url}' has no bucket.", "Use s3://BUCKET/PREFIX.")
     root = (parts.netloc + parts.path).rstrip("/")
     return s3fs.S3FileSystem(**kwargs), root
+
+
+S3_PART_SIZE = 8 << 20  # objects below twice this go in one PUT, read into memory once
+
+
+def _s3_put_options(options: dict[str, str]) -> dict[str, Any]:
+    part = int(options.get("chunksize", S3_PART_SIZE))
+    if part < 5 << 20:
+        raise ConfigError("The S3 option chunksize must be at least 5242880 (5 MiB), "
+                          "S3's smallest multipart part.")
+    return {"chunksize": part}
 
 
 def _build_ssh(url: str, options: dict[str, str]) -> tuple[Any, str]:
@@ -161,8 +173,10 @@ BACKENDS = [
             {"endpointurl": "endpoint of an S3-compatible store", "region": "AWS region",
              "profile": "AWS profile from ~/.aws", "access_key_id": "access key id",
              "secret_access_key": "secret access key", "session_token": "session token",
-             "ssl_verify": "true, false, or a CA bundle path"},
-            frozenset({"secret_access_key", "session_token"}), False, True, _build_s3),
+             "ssl_verify": "true, false, or a CA bundle path",
+             "chunksize": "multipart part size in bytes (default 8 MiB)"},
+            frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
+            _s3_put_options),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",

@@ -12,7 +12,7 @@ import re
 
 from dvx.errors import RemoteError
 from dvx.objects.odb import ObjectStore
-from dvx.remote.backends import COMMON_OPTIONS, backend_for
+from dvx.remote.backends import COMMON_OPTIONS, backend_for, is_secret
 
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
 
@@ -44,10 +44,13 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
     if backend.name == "local":
         fs, _ = backend.build(url, options)
         return ObjectStore(fs, local_path(url, repo_root), algo, atomic_put=False)
+    own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
     try:
-        fs, root = backend.build(url, {k: v for k, v in options.items()
-                                       if k not in COMMON_OPTIONS})
+        fs, root = backend.build(url, own_options)
+        put_options = backend.put_options(own_options)
     except (ValueError, TypeError) as exc:
         raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
+    secrets = tuple(v for k, v in options.items() if is_secret(k) and v)
     return ObjectStore(fs, root, algo, atomic_put=backend.atomic_put,
-                       read_only=backend.read_only)
+                       read_only=backend.read_only, can_list=not backend.read_only,
+                       secrets=secrets, put_options=put_options)

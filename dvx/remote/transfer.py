@@ -1,9 +1,13 @@
 """The transfer engine: copy objects between the local cache and another ObjectStore.
 
-Transfers run many objects at once, never stop at the first failure (every failure is
-returned with its oid and reason), and every download is hashed as it is written and only
-then moved into the cache. Directory manifests are uploaded only after all of their files
-are on the remote, so a remote never holds a manifest whose files are missing.
+    plan:  which objects the destination lacks (batched: a listing, or concurrent checks)
+    run:   many objects in flight at once (-j), each retried on transient errors
+    check: every download is hashed while it is written to a temporary file and enters the
+           cache only if it matches its oid; the rest of the batch carries on
+
+Nothing stops at the first failure: every failure comes back with its oid and reason.
+Directory manifests are uploaded by the caller only after all of their files, so a remote
+never holds a manifest whose files are missing. Memory stays bounded by the number of jobs.
 """
 
 from __future__ import annotations
@@ -14,12 +18,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError, MissingObjectError
+from dvx import faults
+from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.progress import Progress
+from dvx.remote.retry import describe, with_retries
 
 log = logging.getLogger(__name__)
+
+SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
+STREAM_BLOCK = 8 << 20
+LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of asking each
 
 
 @dataclass
@@ -36,62 +46,157 @@ class TransferResult:
         self.bytes += other.bytes
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DvxError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return f"{type(exc).__name__}: {exc}"
+@dataclass(frozen=True)
+class Settings:
+    jobs: int
+    retries: int
+    progress: Progress
 
 
-def _run(oids: list[str], work: Callable[[str], int], jobs: int, progress: Progress,
-         desc: str) -> TransferResult:
+def _redacted(text: str, store: ObjectStore) -> str:
+    for secret in store.secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
+         total_bytes: int | None, store: ObjectStore) -> TransferResult:
     result = TransferResult()
     if not oids:
         return result
-    with progress.task(desc, len(oids), "object") as advance, ThreadPoolExecutor(jobs) as pool:
-        futures = {oid: pool.submit(work, oid) for oid in oids}
-        for oid, future in futures.items():
+    unit = "B" if total_bytes else "object"
+    with settings.progress.task(desc, total_bytes or len(oids), unit) as advance, \
+            ThreadPoolExecutor(max(1, settings.jobs)) as pool:
+
+        def attempt(oid: str) -> int:
+            size = with_retries(lambda: work(oid), settings.retries, f"object {oid}")
+            faults.point("transfer.after_object")
+            advance(size if total_bytes else 1)
+            return size
+
+        futures = [(oid, pool.submit(attempt, oid)) for oid in oids]
+        for oid, future in futures:
             try:
                 result.bytes += future.result()
                 result.transferred.append(oid)
             except Exception as exc:
-                result.failed[oid] = _describe(exc)
+                result.failed[oid] = _redacted(describe(exc), store)
                 log.debug("transfer of %s failed", oid, exc_info=True)
-            advance(1)
     return result
 
 
-def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], jobs: int,
-           progress: Progress) -> TransferResult:
+def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
+    """The subset of `oids` that `store` has: one listing for many, concurrent checks for few."""
+    wanted = set(oids)
+    if not wanted:
+        return set()
+    if isinstance(store, LocalCache) or len(wanted) <= LISTING_THRESHOLD or not store.can_list:
+        def exists(oid: str) -> bool:
+            return with_retries(lambda: store.exists(oid), settings.retries, f"check {oid}")
+
+        with ThreadPoolExecutor(max(1, min(settings.jobs, len(wanted)))) as pool:
+            try:
+                found = list(pool.map(exists, sorted(wanted)))
+            except Exception as exc:
+                raise _unreachable(store, exc) from None
+            return {oid for oid, present in zip(sorted(wanted), found, strict=True) if present}
+    try:
+        listed = with_retries(lambda: set(store.list_oids()), settings.retries, "listing")
+    except Exception as exc:
+        raise _unreachable(store, exc) from None
+    return wanted & listed
+
+
+def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
+    from dvx.remote.fs import redact_url
+
+    return RemoteError(f"Could not find out what the remote at '{redact_url(store.root)}' "
+                       f"holds: {_redacted(describe(exc), store)}.",
+                       "Check the URL, the credentials and the network, then try again.")
+
+
+def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings: Settings,
+           verify_local: bool = False) -> TransferResult:
     wanted = sorted(set(oids))
-    present = remote.existing(wanted)
+    present = present_on(remote, wanted, settings)
     todo = [oid for oid in wanted if oid not in present]
 
     def put(oid: str) -> int:
         path = cache.oid_path(oid)
+        if verify_local and not cache.verify(oid):
+            raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
         remote.put_file(path, oid)
         return os.path.getsize(path)
 
-    result = _run(todo, put, jobs, progress, "Uploading")
+    sizes = sum(os.path.getsize(cache.oid_path(oid)) for oid in todo)
+    result = _run(todo, put, settings, "Uploading", sizes, remote)
     result.already_there = len(present)
     return result
 
 
-def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], jobs: int,
-             progress: Progress) -> TransferResult:
+def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settings: Settings,
+             sizes: dict[str, int] | None = None) -> TransferResult:
+    """Fetch what the cache lacks. `sizes` (from pointers and manifests) lets small objects
+    come in one request, and lets a truncated object be named as such."""
+    known = sizes or {}
     wanted = sorted(set(oids))
     present = cache.existing(wanted)
     todo = [oid for oid in wanted if oid not in present]
 
     def get(oid: str) -> int:
+        expected = known.get(oid)
         try:
-            src = remote.open(oid)
+            if expected is not None and expected <= SMALL_OBJECT:
+                data = remote.read_bytes(oid)
+                _check_size(oid, expected, len(data))
+                return cache.add_bytes_verified(data, oid)
+            with remote.open(oid, block_size=STREAM_BLOCK) as src:
+                size = cache.add_stream(src, oid)
+            if expected is not None:
+                _check_size(oid, expected, size)
+            return size
         except FileNotFoundError:
             raise MissingObjectError("not on the remote") from None
-        with src:
-            return cache.add_stream(src, oid)
 
-    result = _run(todo, get, jobs, progress, "Downloading")
+    total = sum(known.get(oid, 0) for oid in todo) or None
+    result = _run(todo, get, settings, "Downloading", total, remote)
     result.already_there = len(present)
     return result
+
+
+def _check_size(oid: str, expected: int, actual: int) -> None:
+    if actual != expected:
+        raise CorruptObjectError(
+            f"Object {oid} is {'truncated' if actual < expected else 'corrupt'}: "
+            f"{actual} bytes where {expected} were expected.")
+
+
+def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
+              sizes: dict[str, int] | None = None, fast: bool = False) -> dict[str, str]:
+    """Check objects on the remote: download and hash each (or, `fast`, compare sizes).
+    Returns {oid: problem} for those that are corrupt; nothing is stored locally."""
+    from dvx.hashing import hash_stream
+
+    known = sizes or {}
+    problems: dict[str, str] = {}
+
+    def check(oid: str) -> int:
+        if fast:
+            expected = known.get(oid)
+            actual = remote.size(oid)
+            if expected is not None and actual != expected:
+                problems[oid] = f"size {actual} where {expected} was expected"
+            return 1
+        with remote.open(oid, block_size=STREAM_BLOCK) as src:
+            actual_oid, size = hash_stream(src, remote.algo)
+        if actual_oid != oid:
+            problems[oid] = f"its {size} bytes hash to {actual_oid}"
+        elif oid in known and size != known[oid]:
+            problems[oid] = f"size {size} where {known[oid]} was expected"
+        return 1
+
+    result = _run(sorted(set(oids)), check, settings, "Verifying", None, remote)
+    for oid, reason in result.failed.items():
+        problems.setdefault(oid, f"could not be read: {reason}")
+    return problems

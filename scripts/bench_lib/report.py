@@ -34,7 +34,8 @@ def aggregate(outcomes: list) -> dict:
         bad = [o for o in outcomes if o.status == status]
         if bad:
             msg = bad[0].message.replace("|", "\\|")[:90]
-            count = f" in {len(bad)}/{len(outcomes)} runs" if status == "FAILED" and len(outcomes) > 1 else ""
+            several = status == "FAILED" and len(outcomes) > 1
+            count = f" in {len(bad)}/{len(outcomes)} runs" if several else ""
             cell = "n/a" if status == "n/a" else f"{status}{count}: {msg}"
             return {"status": status, "median": None, "cell": cell, "rss": "—"}
     return {"status": "none", "median": None, "cell": "—", "rss": "—"}
@@ -79,14 +80,15 @@ def build_report(args, machine: str, tools: dict, results: dict, floors: dict, s
             a = aggregate(by_tool.get("dvx", {}).get(step, []))
             b = aggregate(by_tool.get("DVC", {}).get(step, []))
             medians[(wl, step)] = (a["median"], b["median"])
-            lines.append(f"| {step} | {a['cell']} | {b['cell']} | {ratio(a['median'], b['median'])} "
-                         f"| {a['rss']} | {b['rss']} |")
+            lines.append(f"| {step} | {a['cell']} | {b['cell']} | "
+                         f"{ratio(a['median'], b['median'])} | {a['rss']} | {b['rss']} |")
         lines.append("")
     lines += ["## Floors (same machine, same run, page cache warm)", "",
               "| floor | seconds, median (min–max) |", "|---|---|"]
     lines += [f"| {name} | {spread(vals)} |" for name, vals in floors.items()]
     lines += ["", "## Against the floors", "",
-              "| comparison | floor s | dvx s | dvx/floor | DVC s | DVC/floor |", "|---|---|---|---|---|---|"]
+              "| comparison | floor s | dvx s | dvx/floor | DVC s | DVC/floor |",
+              "|---|---|---|---|---|---|"]
     med = {k: statistics.median(v) for k, v in floors.items()}
     read_hash = med[F_READ] + med[F_XXH] if F_READ in med and F_XXH in med else None
     for label, key, floor in (

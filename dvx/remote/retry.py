@@ -1,0 +1,56 @@
+"""Bounded retries with jittered exponential backoff, for transient remote errors.
+
+A missing object, a permission problem or a usage error never gets better by trying again;
+dropped connections, timeouts, throttling and server errors often do. A corrupt download is
+retried too: a truncated transfer looks exactly like that.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from dvx.errors import CorruptObjectError, DvxError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+             FileExistsError, NotImplementedError, ValueError, TypeError, KeyboardInterrupt)
+BASE_DELAY = 0.1
+MAX_DELAY = 2.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, CorruptObjectError):
+        return True
+    return not isinstance(exc, (*PERMANENT, DvxError))
+
+
+def with_retries(call: Callable[[], T], attempts: int, what: str,
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except Exception as exc:
+            if attempt >= attempts or not is_transient(exc):
+                raise
+            delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
+            log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay,
+                     describe(exc), attempt, attempts)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a failure, without any credentials the exception may carry."""
+    if isinstance(exc, DvxError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,273 @@
+"""One behavioural contract, run against every kind of remote: a directory, two real S3
+servers (SeaweedFS and moto), a real sshd, and a fault-injecting filesystem."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from tests.conftest import git, run_dvx_proc, tree_bytes, write
+
+BACKENDS = ["dir", "seaweedfs", "moto", "ssh"]
+
+
+@dataclass
+class RemoteSpec:
+    """A remote as dvx sees it (url, options) plus raw access to its objects for the test."""
+    url: str
+    options: dict[str, str]
+    read_raw: Callable[[str], bytes]
+    write_raw: Callable[[str, bytes], None]
+    list_raw: Callable[[], list[str]]  # every object key/path under the remote root
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def oids(self) -> set[str]:
+        found = set()
+        for key in self.list_raw():
+            parts = key.split("/")
+            if len(parts) >= 3 and parts[-3] == "xxh128" and not parts[-1].startswith("."):
+                found.add(parts[-2] + parts[-1])
+        return found
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_aws(monkeypatch):
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE",
+                 "AWS_SHARED_CREDENTIALS_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                 "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
+    def path(oid: str) -> Path:
+        return root / "files" / "xxh128" / oid[:2] / oid[2:]
+
+    def write_raw(oid: str, data: bytes) -> None:
+        p = path(oid)
+        if p.exists():
+            os.chmod(p, 0o644)
+        p.write_bytes(data)
+
+    return RemoteSpec(url, options, lambda oid: path(oid).read_bytes(), write_raw,
+                      lambda: [p.relative_to(root).as_posix() for p in root.rglob("*")
+                               if p.is_file()])
+
+
+def _s3_spec(server: dict[str, str]) -> RemoteSpec:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=server["endpoint_url"],
+                          aws_access_key_id=server["key"],
+                          aws_secret_access_key=server["secret"], region_name="us-east-1")
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+
+    def key(oid: str) -> str:
+        return f"project/files/xxh128/{oid[:2]}/{oid[2:]}"
+
+    def list_raw() -> list[str]:
+        keys: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys
+
+    return RemoteSpec(
+        f"s3://{bucket}/project",
+        {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
+         "secret_access_key": server["secret"]},
+        lambda oid: client.get_object(Bucket=bucket, Key=key(oid))["Body"].read(),
+        lambda oid, data: client.put_object(Bucket=bucket, Key=key(oid), Body=data),
+        list_raw, {"secret": server["secret"]})
+
+
+@pytest.fixture(params=BACKENDS)
+def remote(request, tmp_path) -> RemoteSpec:
+    kind = request.param
+    if kind == "dir":
+        return _local_spec(tmp_path / "store", str(tmp_path / "store"), {})
+    if kind == "seaweedfs":
+        return _s3_spec(request.getfixturevalue("seaweed_s3"))
+    if kind == "moto":  # moto accepts any credentials: use a secret unlike anything else
+        return _s3_spec({**request.getfixturevalue("moto_s3"), "secret": uuid.uuid4().hex})
+    server = request.getfixturevalue("sshd")
+    root = tmp_path / "ssh-store"
+    url = f"ssh://{server['user']}@{server['host']}:{server['port']}{root}"
+    return _local_spec(root, url, {"keyfile": server["keyfile"],
+                                   "known_hosts": server["known_hosts"]})
+
+
+def configure(dvx, repo: Path, spec: RemoteSpec, name: str = "r") -> None:
+    assert dvx("remote", "add", "-d", name, spec.url, cwd=repo).code == 0
+    for key, value in spec.options.items():
+        result = dvx("remote", "modify", name, key, value, cwd=repo)
+        assert result.code == 0, result.output
+
+
+def make_dataset(repo: Path) -> None:
+    for i in range(25):
+        write(repo / "data" / "images" / f"{i:02d}.bin", os.urandom(500 + 97 * i))
+    write(repo / "data" / "images" / "copy.bin", (repo / "data/images/00.bin").read_bytes())
+    write(repo / "data" / "empty.txt", b"")
+    write(repo / "model.pt", os.urandom(300_000))
+
+
+def commit_all(repo: Path, message: str = "data") -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def clone(repo: Path, tmp_path: Path, name: str = "clone") -> Path:
+    target = tmp_path / name
+    git(tmp_path, "clone", "-q", str(repo), str(target))
+    local = repo / ".dvx" / "config.local"
+    if local.exists():  # credentials are per machine: the clone gets its own copy
+        shutil.copy(local, target / ".dvx" / "config.local")
+    return target
+
+
+def pointer_oid(path: Path) -> str:
+    return next(line.split(": ")[1].strip('"') for line in path.read_text().splitlines()
+                if line.startswith("oid: "))
+
+
+def test_round_trip_is_byte_exact_and_push_is_idempotent(repo, dvx, tmp_path, remote):
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    commit_all(repo)
+    first = dvx("push", "--json")
+    assert first.code == 0, first.output
+    summary = json.loads(first.stdout)
+    # 26 distinct files, the manifest of data/, and model.pt
+    assert summary["failed"] == [] and summary["transferred"] == 28
+    again = json.loads(dvx("push", "--json").stdout)
+    assert (again["transferred"], again["already_there"]) == (0, 28)
+    for oid in remote.oids():
+        assert xxhash.xxh3_128_hexdigest(remote.read_raw(oid)) == oid
+    target = clone(repo, tmp_path)
+    pulled = dvx("pull", cwd=target)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(target / "data") == tree_bytes(repo / "data")
+    assert (target / "model.pt").read_bytes() == (repo / "model.pt").read_bytes()
+
+
+def test_status_remote_and_granular_pull(repo, dvx, tmp_path, remote):
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    before = json.loads(dvx("status", "--remote", "--json").stdout)
+    assert before["in_sync"] is False and len(before["missing_on_remote"]) == 28
+    assert dvx("status", "--remote", "-q").code == 1
+    dvx("push")
+    assert json.loads(dvx("status", "--remote", "--json").stdout)["in_sync"] is True
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    lacking = json.loads(dvx("status", "--remote", "--json", cwd=target).stdout)
+    assert [row["path"] for row in lacking["missing_in_cache"]] == ["data", "model.pt"]
+    result = dvx("pull", "data/images/07.bin", cwd=target)
+    assert result.code == 0, result.output
+    assert (target / "data/images/07.bin").read_bytes() == (
+        repo / "data/images/07.bin").read_bytes()
+    assert not (target / "data/images/08.bin").exists() and not (target / "model.pt").exists()
+
+
+def test_empty_and_multipart_sized_objects(repo, dvx, tmp_path, remote):
+    write(repo / "empty", b"")
+    big = os.urandom(12 << 20)  # above the 5 MiB part size set below: a multipart upload
+    write(repo / "big.bin", big)
+    dvx("add", "empty", "big.bin")
+    configure(dvx, repo, remote)
+    if remote.url.startswith("s3://"):
+        assert dvx("remote", "modify", "r", "chunksize", str(5 << 20)).code == 0
+    assert dvx("push").code == 0
+    assert remote.read_raw(xxhash.xxh3_128_hexdigest(big)) == big
+    assert remote.read_raw(xxhash.xxh3_128_hexdigest(b"")) == b""
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    assert dvx("pull", cwd=target).code == 0
+    assert (target / "big.bin").read_bytes() == big and (target / "empty").read_bytes() == b""
+
+
+def test_corrupt_and_truncated_objects_are_caught_then_repaired(repo, dvx, tmp_path, remote):
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    dvx("push")
+    commit_all(repo)
+    model = pointer_oid(repo / "model.pt.dvx")
+    image = xxhash.xxh3_128_hexdigest((repo / "data/images/03.bin").read_bytes())
+    good = remote.read_raw(model)
+    remote.write_raw(model, good[:1000])  # truncated
+    remote.write_raw(image, b"X" + remote.read_raw(image)[1:])  # one byte flipped
+
+    target = clone(repo, tmp_path)
+    pulled = dvx("pull", cwd=target)
+    assert pulled.code == 1
+    assert model in pulled.stderr and "truncated" in pulled.stderr
+    assert image in pulled.stderr and "corrupt" in pulled.stderr
+    assert "Traceback" not in pulled.output
+    assert not (target / "model.pt").exists() and not (target / "data/images/03.bin").exists()
+    intact = "data/images/04.bin"
+    assert (target / intact).read_bytes() == (repo / intact).read_bytes()
+    cached = {p.parent.name + p.name for p in (target / ".dvx/cache/files").rglob("*")
+              if p.is_file()}
+    assert model not in cached and image not in cached
+
+    found = dvx("fsck", "--remote", "r", "--json", cwd=target)
+    assert found.code == 1
+    assert {row["oid"] for row in json.loads(found.stdout)["corrupt"]} == {model, image}
+    assert model not in remote.oids()  # moved aside, not deleted
+    assert any("quarantine" in key for key in remote.list_raw())
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0, repaired.output
+    assert remote.read_raw(model) == good
+    again = dvx("pull", cwd=target)
+    assert again.code == 0, again.output
+    assert (target / "model.pt").read_bytes() == good
+    assert dvx("fsck", "--remote", "r", cwd=target).code == 0
+
+
+def test_interrupted_push_and_pull_converge(repo, dvx, tmp_path, remote):
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    commit_all(repo)
+    killed = run_dvx_proc("push", "-j", "2", cwd=repo,
+                          env={"DVX_FAULT": "transfer.after_object:6"})
+    assert killed.code == -9, killed.output
+    manifest = pointer_oid(repo / "data.dvx")
+    assert manifest not in remote.oids()  # never a manifest before all of its files
+    for oid in remote.oids():
+        assert xxhash.xxh3_128_hexdigest(remote.read_raw(oid)) == oid
+    assert dvx("push").code == 0
+    assert manifest in remote.oids()
+
+    target = clone(repo, tmp_path)
+    killed = run_dvx_proc("pull", "-j", "2", cwd=target,
+                          env={"DVX_FAULT": "transfer.after_object:8"})
+    assert killed.code == -9
+    for obj in (target / ".dvx/cache/files").rglob("*"):
+        if obj.is_file():
+            assert xxhash.xxh3_128_hexdigest(obj.read_bytes()) == obj.parent.name + obj.name
+    assert dvx("pull", cwd=target).code == 0
+    assert tree_bytes(target / "data") == tree_bytes(repo / "data")
+
+
+def test_secrets_stay_local_and_out_of_messages(repo, dvx, remote):
+    configure(dvx, repo, remote)
+    tracked = (repo / ".dvx" / "config").read_text()
+    secret = remote.extra.get("secret")
+    if secret:
+        assert secret not in tracked
+        assert secret in (repo / ".dvx" / "config.local").read_text()
+        for args in (("remote", "list"), ("config", "--list"), ("config", "--list", "--json"),
+                     ("status", "--remote", "-v")):
+            assert secret not in dvx(*args).output

@@ -1,0 +1,107 @@
+"""Transient errors, dropped connections and in-flight corruption, injected by a wrapping
+filesystem (tests/faulty_fs.py), and a read-only HTTP remote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import fsspec
+import pytest
+import xxhash
+
+from tests.conftest import git, tree_bytes, write
+from tests.faulty_fs import FaultyFileSystem
+
+fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
+
+
+@pytest.fixture
+def faulty(repo, dvx, tmp_path):
+    """The repo with a default remote on a faulty store; returns the faults file's path."""
+    faults = tmp_path / "faults.json"
+    faults.write_text("{}")
+    assert dvx("remote", "add", "-d", "r", f"faulty://{tmp_path / 'store'}").code == 0
+    assert dvx("remote", "modify", "r", "faults", str(faults)).code == 0
+    assert dvx("remote", "modify", "r", "retries", "4").code == 0
+    for i in range(6):
+        write(repo / "d" / f"{i}", f"content {i}" * 100)
+    dvx("add", "d")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    return faults
+
+
+def _clone(repo, tmp_path):
+    target = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(target))
+    return target
+
+
+def test_transient_failures_are_retried(repo, dvx, faulty):
+    faulty.write_text(json.dumps({"fail_times": 3}))
+    result = dvx("push", "-v")
+    assert result.code == 0, result.output
+    assert "Retrying" in result.stderr
+    assert json.loads(faulty.read_text())["fail_times"] == 0
+
+
+def test_persistent_failures_are_listed_and_exit_non_zero(repo, dvx, faulty):
+    faulty.write_text(json.dumps({"fail_puts": 1000}))
+    result = dvx("push", "--json")
+    assert result.code == 1
+    summary = json.loads(result.stdout)
+    assert len(summary["failed"]) == 6 and summary["transferred"] == 0
+    assert all("injected" in f["reason"] for f in summary["failed"])
+    assert "manifest was not pushed" in " ".join(summary["problems"])
+
+
+def test_an_unreachable_remote_is_one_clear_error(repo, dvx, faulty):
+    faulty.write_text(json.dumps({"fail_times": 1000}))
+    result = dvx("push")
+    assert result.code == 1
+    assert result.stderr.startswith("ERROR:") and "injected" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_dropped_connection_mid_download_is_retried(repo, dvx, faulty, tmp_path):
+    assert dvx("push").code == 0
+    target = _clone(repo, tmp_path)
+    faulty.write_text(json.dumps({"drop_times": 2, "drop_after_bytes": 10}))
+    result = dvx("pull", cwd=target)
+    assert result.code == 0, result.output
+    assert tree_bytes(target / "d") == tree_bytes(repo / "d")
+    assert not list((target / ".dvx/cache/tmp").glob("*"))
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "truncate"])
+def test_objects_damaged_in_flight_never_enter_the_cache(repo, dvx, faulty, tmp_path, fault):
+    assert dvx("push").code == 0
+    bad = xxhash.xxh3_128_hexdigest((repo / "d" / "2").read_bytes())
+    target = _clone(repo, tmp_path)
+    faulty.write_text(json.dumps({fault: [bad]}))
+    result = dvx("pull", cwd=target)
+    assert result.code == 1 and bad in result.stderr
+    assert not (target / "d" / "2").exists()
+    assert (target / "d" / "3").read_bytes() == (repo / "d" / "3").read_bytes()
+    assert not (target / ".dvx/cache/files/xxh128" / bad[:2] / bad[2:]).exists()
+
+
+def test_http_remote_is_read_only_and_pulls(repo, dvx, tmp_path, http_server):
+    write(repo / "d" / "a", "a" * 1000)
+    write(repo / "big", b"b" * (5 << 20))
+    dvx("add", "d", "big")
+    served = http_server["root"] / "project"
+    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("push", "-r", "local").code == 0
+    assert dvx("remote", "add", "-d", "web", f"{http_server['url']}/project").code == 0
+    refused = dvx("push")
+    assert refused.code != 0 and "read-only" in refused.stderr
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    target = _clone(repo, tmp_path)
+    result = dvx("pull", cwd=target)
+    assert result.code == 0, result.output
+    assert tree_bytes(target / "d") == tree_bytes(repo / "d")
+    assert (target / "big").read_bytes() == (repo / "big").read_bytes()
+    shutil.rmtree(served)
