@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -75,15 +76,24 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
             advance(size if total_bytes else 1)
             return size
 
-        futures = [(oid, pool.submit(attempt, oid)) for oid in oids]
-        for oid, future in futures:
-            try:
-                result.bytes += future.result()
-                result.transferred.append(oid)
-            except Exception as exc:
-                result.failed[oid] = _redacted(describe(exc), store)
-                log.debug("transfer of %s failed", oid, exc_info=True)
+        # A bounded window of submitted work keeps memory flat however many objects there are.
+        window: deque[tuple[str, Future[int]]] = deque()
+        for oid in oids:
+            window.append((oid, pool.submit(attempt, oid)))
+            if len(window) >= settings.jobs * 4:
+                _collect(*window.popleft(), result, store)
+        while window:
+            _collect(*window.popleft(), result, store)
     return result
+
+
+def _collect(oid: str, future: Future[int], result: TransferResult, store: ObjectStore) -> None:
+    try:
+        result.bytes += future.result()
+        result.transferred.append(oid)
+    except Exception as exc:  # every failure is reported, none aborts the batch
+        result.failed[oid] = _redacted(describe(exc), store)
+        log.debug("transfer of %s failed", oid, exc_info=True)
 
 
 def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
