@@ -48,3 +48,13 @@ def test_backoff_is_bounded():
     call, _ = _flaky(6, ConnectionError())
     with_retries(call, 7, "x", sleep=delays.append)
     assert len(delays) == 6 and max(delays) <= 3.0
+
+
+def test_credential_errors_are_not_retried():
+    class PartialCredentialsError(Exception):  # the name is what counts: no botocore import
+        pass
+
+    call, calls = _flaky(10, PartialCredentialsError("missing: aws_access_key_id"))
+    with pytest.raises(PartialCredentialsError):
+        with_retries(call, 5, "x", sleep=lambda s: None)
+    assert len(calls) == 1

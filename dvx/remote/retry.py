@@ -21,6 +21,10 @@ T = TypeVar("T")
 
 PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
              FileExistsError, NotImplementedError, ValueError, TypeError, KeyboardInterrupt)
+# Library errors (named, to avoid importing every backend) that no retry can fix.
+PERMANENT_NAMES = frozenset({"NoCredentialsError", "PartialCredentialsError",
+                             "InvalidConfigError", "ProfileNotFound", "PermissionDenied",
+                             "HostKeyNotVerifiable", "KeyImportError", "ParamValidationError"})
 BASE_DELAY = 0.1
 MAX_DELAY = 2.0
 
@@ -28,6 +32,8 @@ MAX_DELAY = 2.0
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, CorruptObjectError):
         return True
+    if any(cls.__name__ in PERMANENT_NAMES for cls in type(exc).__mro__):
+        return False
     return not isinstance(exc, (*PERMANENT, DvxError))
 
 

@@ -1,0 +1,372 @@
+"""Crash safety (SPEC §4.2, §4.3, §4.4): kill -9 at every durability boundary, then rerun.
+
+Each case runs a real `python -m dvx` with DVX_FAULT=NAME[:N] (see dvx/faults.py), so the
+process dies by SIGKILL exactly at that point, as a power cut of the process would stop it.
+After the kill we check what a user would find:
+
+- every file that exists is complete: either what it was before the command or what an
+  uninterrupted run produces (data, pointers, .gitignore), never a truncated mix;
+- every object in the cache and on the remote has bytes that hash to its oid (a partial object
+  only ever exists under a hidden temporary name);
+- the remote never holds a directory manifest whose files are missing;
+- running the same command again, without the fault, succeeds and leaves exactly what an
+  uninterrupted run leaves.
+
+A final test kills `dvx add` of a 50 MB file at random moments with a timer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import xxhash
+from conftest import git, make_git_repo, run_dvx, write
+
+from dvx.errors import DvxError
+from dvx.objects.tree import Tree
+from dvx.pointer import parse_pointer
+
+ALGO = "xxh128"
+# What fsutil.temp_name_for and ObjectStore.put_file name in-flight files: hidden, 12 hex, .tmp
+TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+
+
+# --- what a user can observe ------------------------------------------------------------------
+
+
+def is_temp(rel: str) -> bool:
+    return TEMP_NAME.fullmatch(rel.rsplit("/", 1)[-1]) is not None
+
+
+def workspace(root: Path) -> dict[str, bytes]:
+    """Every regular file of the workspace (not .git, not .dvx), dvx temporaries included."""
+    files: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root:
+            dirnames[:] = [d for d in dirnames if d not in (".git", ".dvx")]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_file() and not path.is_symlink():
+                files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def without_temps(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {rel: data for rel, data in files.items() if not is_temp(rel)}
+
+
+def store_objects(root: Path) -> dict[str, bytes]:
+    """Every object of an object store (cache or remote), each checked against its oid.
+
+    A file under its final name that is not a valid, matching object is a half-written or
+    overwritten object: exactly what must never exist."""
+    objects: dict[str, bytes] = {}
+    top = root / "files" / ALGO
+    if not top.exists():
+        return objects
+    for path in sorted(top.rglob("*")):
+        if path.is_dir() or path.name.startswith("."):
+            continue  # a directory, or an in-flight temporary (hidden by construction)
+        oid = path.parent.name + path.name
+        assert re.fullmatch(r"[0-9a-f]{32}", oid), f"stray file in the object store: {path}"
+        data = path.read_bytes()
+        assert xxhash.xxh3_128_hexdigest(data) == oid, f"object {oid} is partial or corrupt"
+        objects[oid] = data
+    return objects
+
+
+def manifests(objects: dict[str, bytes]) -> dict[str, Tree]:
+    found = {}
+    for oid, data in objects.items():
+        try:
+            found[oid] = Tree.from_bytes(data, ALGO, oid)
+        except DvxError:
+            continue  # a file object
+    return found
+
+
+def check_remote(remote: Path) -> set[str]:
+    objects = store_objects(remote)
+    for oid, tree in manifests(objects).items():
+        missing = [e.path for e in tree.entries if e.oid not in objects]
+        assert not missing, f"remote manifest {oid} is there without its files {missing}"
+    return set(objects)
+
+
+def check_pointers(work: Path, files: dict[str, bytes]) -> None:
+    """Every pointer is complete and valid, and Git ignores the data it names."""
+    for rel, data in files.items():
+        if rel.endswith(".dvx") and not is_temp(rel):
+            parse_pointer(data, rel)  # raises on a truncated or invalid pointer
+            ignored = subprocess.run(["git", "check-ignore", "-q", rel[: -len(".dvx")]],
+                                     cwd=work, check=False)
+            assert ignored.returncode == 0, f"Git would commit the data of {rel}"
+
+
+@dataclass
+class State:
+    code: int
+    files: dict[str, bytes]  # workspace, without dvx temporaries
+    cache: set[str]
+    remote: set[str]
+
+
+def observe(work: Path, remote: Path, code: int) -> State:
+    return State(code, without_temps(workspace(work)), set(store_objects(work / ".dvx/cache")),
+                 check_remote(remote))
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+def data(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def must(*args: str, cwd: Path) -> None:
+    result = run_dvx(*args, cwd=cwd)
+    assert result.code == 0, result.output
+
+
+def write_v1(repo: Path) -> None:
+    write(repo / "data/model.bin", data(1, 3 << 20))  # several hashing chunks
+    write(repo / "data/labels.csv", "id,label\n1,cat\n2,dog\n")
+    for i in range(4):
+        write(repo / f"data/images/{i}.png", data(10 + i, 3000 + i))
+    write(repo / "data/images/copy-of-0.png", data(10, 3000))  # same content as 0.png
+
+
+def write_v2(repo: Path) -> None:
+    # New files replace the old ones, as `dvx unprotect` would: with cache.type hardlink the
+    # old ones are read-only links to cache objects (and the tests may run as root).
+    for rel in ("data/model.bin", "data/images/1.png", "data/images/3.png"):
+        (repo / rel).unlink()
+    write(repo / "data/model.bin", data(2, 3 << 20))
+    write(repo / "data/images/1.png", data(21, 3100))
+    write(repo / "data/images/new.png", data(22, 3200))
+
+
+def new_repo(base: Path, link_type: str) -> Path:
+    repo = make_git_repo(base / "repo")
+    must("init", cwd=repo)
+    must("config", "cache.type", link_type, cwd=repo)
+    must("remote", "add", "-d", "store", str(base / "remote"), cwd=repo)
+    return repo
+
+
+def tracked_v1(base: Path, link_type: str) -> Path:
+    repo = new_repo(base, link_type)
+    write_v1(repo)
+    must("add", "data/model.bin", "data/labels.csv", "data/images", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    return repo
+
+
+def setup_add(link_type: str) -> Callable[[Path], Path]:
+    def setup(base: Path) -> Path:
+        repo = new_repo(base, link_type)
+        write_v1(repo)
+        return repo
+    return setup
+
+
+def setup_commit(base: Path) -> Path:
+    repo = tracked_v1(base, "copy")
+    write_v2(repo)
+    return repo
+
+
+def setup_checkout(link_type: str) -> Callable[[Path], Path]:
+    def setup(base: Path) -> Path:
+        repo = tracked_v1(base, link_type)
+        write_v2(repo)
+        must("commit", cwd=repo)
+        git(repo, "commit", "-qam", "v2")
+        git(repo, "checkout", "-q", "HEAD~1", "--", "data")  # the v1 pointers, v2 data
+        return repo
+    return setup
+
+
+def setup_push(base: Path) -> Path:
+    return tracked_v1(base, "copy")
+
+
+def setup_pull(base: Path) -> Path:
+    origin = tracked_v1(base, "copy")
+    must("push", cwd=origin)
+    git(base, "clone", "-q", str(origin), "clone")
+    return base / "clone"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    setup: Callable[[Path], Path]
+    args: tuple[str, ...]
+
+
+ADD = ("add", "data/model.bin", "data/labels.csv", "data/images")
+SCENARIOS = {
+    "add-copy": Scenario(setup_add("copy"), ADD),
+    "add-hardlink": Scenario(setup_add("hardlink"), ADD),
+    "commit": Scenario(setup_commit, ("commit",)),
+    "checkout-copy": Scenario(setup_checkout("copy"), ("checkout",)),
+    "checkout-hardlink": Scenario(setup_checkout("hardlink"), ("checkout",)),
+    "push": Scenario(setup_push, ("push", "-j", "1")),
+    "pull": Scenario(setup_pull, ("pull", "-j", "1")),
+}
+
+# (scenario, fault). Counts: the lock holder file is atomic write #1, then `add` writes each
+# output's .gitignore entry and pointer in turn; it publishes 6 distinct files plus a duplicate
+# (7 publishes) and then the images manifest (#8); push uploads 6 files and then the manifest
+# (#7); pull downloads and publishes the manifest (#1) and 6 files, then places 7 files.
+CASES = [
+    ("add-copy", "cache.copy.after_temp_write"),
+    ("add-copy", "cache.copy.after_temp_write:5"),
+    ("add-copy", "cache.before_publish:3"),
+    ("add-copy", "cache.before_publish:8"),
+    ("add-copy", "atomic_write.after_temp_write:2"),
+    ("add-copy", "atomic_write.before_rename:4"),
+    ("add-copy", "atomic_write.before_rename:6"),
+    ("add-hardlink", "cache.hardlink.after_link"),
+    ("add-hardlink", "cache.hardlink.after_link:4"),
+    ("add-hardlink", "place.before_rename"),
+    ("add-hardlink", "cache.before_publish"),
+    ("add-hardlink", "atomic_write.before_rename:3"),
+    ("commit", "cache.copy.after_temp_write"),
+    ("commit", "cache.before_publish:3"),
+    ("commit", "atomic_write.after_temp_write:2"),
+    ("commit", "atomic_write.before_rename:3"),
+    ("checkout-copy", "copy.after_temp_write"),
+    ("checkout-copy", "place.before_rename:2"),
+    ("checkout-copy", "place.before_rename:3"),
+    ("checkout-hardlink", "place.before_rename"),
+    ("checkout-hardlink", "place.before_rename:3"),
+    ("push", "odb.put.before_rename"),
+    ("push", "odb.put.before_rename:4"),
+    ("push", "push.before_manifests"),
+    ("push", "odb.put.before_rename:7"),
+    ("pull", "cache.before_publish"),
+    ("pull", "transfer.after_object:3"),
+    ("pull", "cache.before_publish:4"),
+    ("pull", "cache.before_publish:7"),
+    ("pull", "copy.after_temp_write:3"),
+    ("pull", "place.before_rename:7"),
+]
+
+_references: dict[str, State] = {}
+
+
+def reference(name: str, tmp_path_factory: pytest.TempPathFactory) -> State:
+    """What an uninterrupted run leaves (computed once per scenario)."""
+    if name not in _references:
+        base = tmp_path_factory.mktemp(f"reference-{name}")
+        work = SCENARIOS[name].setup(base)
+        result = run_dvx(*SCENARIOS[name].args, cwd=work)
+        assert result.code == 0, result.output
+        _references[name] = observe(work, base / "remote", result.code)
+    return _references[name]
+
+
+def run_with_fault(work: Path, args: tuple[str, ...], fault: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dvx", *args], cwd=work, capture_output=True,
+                          text=True, env={**os.environ, "DVX_FAULT": fault}, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("name, fault", CASES, ids=[f"{n}-{f}" for n, f in CASES])
+def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_path_factory):
+    expected = reference(name, tmp_path_factory)
+    scenario = SCENARIOS[name]
+    work = scenario.setup(tmp_path)
+    remote = tmp_path / "remote"
+    before = workspace(work)
+    remote_before = check_remote(remote)
+
+    crashed = run_with_fault(work, scenario.args, fault)
+    assert crashed.returncode == -signal.SIGKILL, (
+        f"the fault {fault} was never reached: {crashed.stdout}{crashed.stderr}")
+
+    # Right after the kill: nothing half-written anywhere.
+    now = workspace(work)
+    for rel in sorted(set(before) | set(expected.files) | set(now)):
+        if is_temp(rel) and rel not in before:
+            continue  # a hidden in-flight file of the killed process
+        old, new = before.get(rel), expected.files.get(rel)
+        if rel.endswith(".gitignore") and now.get(rel) is not None:
+            # updated one complete entry at a time: only whole lines, each old or new
+            lines = set((old or b"").splitlines()) | set((new or b"").splitlines())
+            assert now[rel].endswith(b"\n") and set(now[rel].splitlines()) <= lines, rel
+            continue
+        assert now.get(rel) in (old, new), f"{rel} is neither its old nor its new content"
+    check_pointers(work, now)
+    store_objects(work / ".dvx/cache")
+    assert check_remote(remote) >= remote_before
+
+    # The same command again finishes the job, exactly as an uninterrupted run would.
+    rerun = run_dvx(*scenario.args, cwd=work)
+    assert rerun.code == 0, rerun.output
+    assert "Traceback" not in rerun.output
+    after = observe(work, remote, rerun.code)
+    assert after.files == expected.files
+    assert after.cache == expected.cache
+    assert after.remote == expected.remote
+    leftovers = [rel for rel in workspace(work) if is_temp(rel)]
+    assert not leftovers, f"the rerun left the killed run's temporaries: {leftovers}"
+    status = run_dvx("status", "--json", cwd=work)
+    assert status.code == 0 and '"changed": false' in status.stdout, status.output
+
+
+def test_killed_checkout_never_touches_a_change_that_is_not_cached(tmp_path):
+    repo = setup_checkout("copy")(tmp_path)
+    notes = write(repo / "data/images/my-notes.txt", "unsaved work\n")  # not in any cache
+    write(repo / "data/labels.csv", "id,label\n1,cat\n2,dog\n3,unsaved\n")
+
+    crashed = run_with_fault(repo, ("checkout",), "place.before_rename:2")
+    assert crashed.returncode == -signal.SIGKILL
+    assert notes.read_bytes() == b"unsaved work\n"
+    assert (repo / "data/labels.csv").read_text().endswith("3,unsaved\n")
+
+    rerun = run_dvx("checkout", cwd=repo)
+    assert rerun.code == 1
+    assert "data/images/my-notes.txt" in rerun.stderr and "data/labels.csv" in rerun.stderr
+    assert notes.read_bytes() == b"unsaved work\n"
+    assert (repo / "data/labels.csv").read_text().endswith("3,unsaved\n")
+    assert (repo / "data/model.bin").read_bytes() == data(1, 3 << 20)  # the rest is v1 again
+
+
+@pytest.mark.parametrize("link_type", ["copy", "hardlink"])
+def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
+    repo = new_repo(tmp_path, link_type)
+    content = data(7, 50 << 20)
+    big = write(repo / "big.bin", content)
+    digest = xxhash.xxh3_128_hexdigest(content)
+    rng = random.Random()
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "dvx", "add", "big.bin"], cwd=repo,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert xxhash.xxh3_128_hexdigest(big.read_bytes()) == digest
+        assert big.stat().st_size == len(content)
+        store_objects(repo / ".dvx/cache")
+        check_pointers(repo, workspace(repo))
+        if (repo / "big.bin.dvx").exists():
+            (repo / "big.bin.dvx").unlink()  # start the next round from an untracked file
+    result = run_dvx("add", "big.bin", cwd=repo)
+    assert result.code == 0, result.output
+    assert xxhash.xxh3_128_hexdigest(big.read_bytes()) == digest
+    assert digest in set(store_objects(repo / ".dvx/cache"))
+    assert parse_pointer((repo / "big.bin.dvx").read_bytes(), "big.bin.dvx").oid == digest

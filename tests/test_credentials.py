@@ -1,0 +1,46 @@
+"""Credentials (SPEC §4.7): a password in a remote URL is never shown by dvx, in listings,
+logs or error messages; and it is not stored in the tracked configuration."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+SECRET = "s3cr3t-pa55"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Connecting fails at once: the error paths run without any network beyond loopback.
+URL = f"ssh://alice:{SECRET}@127.0.0.1:{closed_port()}/project"
+
+
+def test_a_password_in_a_remote_url_is_never_printed(repo, dvx):
+    assert dvx("remote", "add", "--local", "-d", "s", URL).code == 0
+    outputs = [dvx("remote", "list"), dvx("remote", "list", "--json"),
+               dvx("config", "--list"), dvx("config", "remote.s.url"),
+               dvx("pull", "-v"), dvx("push", "-vv")]
+    for result in outputs:
+        assert SECRET not in result.output, result.output
+    assert "alice" not in outputs[0].output and "***@127.0.0.1" in outputs[0].output
+    assert outputs[4].code != 0 and outputs[4].stderr.startswith("ERROR:")
+
+
+def test_the_local_config_holding_it_is_never_tracked(repo, dvx):
+    assert dvx("remote", "add", "--local", "s", URL).code == 0
+    assert SECRET in (repo / ".dvx/config.local").read_text()
+    assert SECRET not in (repo / ".dvx/config").read_text()
+    would_commit = subprocess.run(["git", "ls-files", "--cached", "--others",
+                                   "--exclude-standard"], cwd=repo, capture_output=True,
+                                  text=True, check=True).stdout
+    assert ".dvx/config.local" not in would_commit
+
+
+def test_a_password_never_lands_in_the_tracked_config(repo, dvx):
+    result = dvx("remote", "add", "s", URL)  # the project level: tracked by Git
+    assert "Traceback" not in result.output and SECRET not in result.output
+    assert SECRET not in (repo / ".dvx/config").read_text()

@@ -1,0 +1,436 @@
+"""Repository content is untrusted (SPEC §4.1, §4.5).
+
+Each test builds a repository that dvx itself would refuse to create (crafted pointers,
+crafted manifests pushed to the remote under their correct oid, corrupt remote objects,
+symbolic links, a hostile config), commits it, clones it, and runs `dvx pull`, `checkout` and
+`status` in the clone. Every command must fail (or skip the bad item) with a clear message and
+no traceback, and must write nothing outside the clone's workspace and nothing under `.git`:
+everything else in the test's directory, and the clone's whole `.git` (hooks and config
+included), stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import xxhash
+from conftest import git, make_git_repo, run_dvx, write
+
+PAYLOAD = b"#!/bin/sh\necho pwned\n"
+PAYLOAD_OID = xxhash.xxh3_128_hexdigest(PAYLOAD)
+VALID_OID = "0123456789abcdef0123456789abcdef"
+
+
+# --- building hostile repositories ------------------------------------------------------------
+
+
+class Hostile:
+    """An origin repository with a default remote, and a way to commit arbitrary content."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.remote = base / "remote"
+        self.outside = base / "outside"  # where escaping writes would land
+        self.outside.mkdir()
+        write(self.outside / "victim.txt", "must stay as it is\n")
+        self.origin = make_git_repo(base / "origin")
+        assert run_dvx("init", cwd=self.origin).code == 0
+        assert run_dvx("remote", "add", "-d", "s", str(self.remote), cwd=self.origin).code == 0
+        self.put_object(PAYLOAD)
+
+    def put_object(self, data: bytes, oid: str | None = None) -> str:
+        """Store `data` on the remote under `oid` (its real oid unless told otherwise)."""
+        oid = oid or xxhash.xxh3_128_hexdigest(data)
+        write(self.remote / "files/xxh128" / oid[:2] / oid[2:], data)
+        return oid
+
+    def commit(self, files: dict[str, bytes | str], force: tuple[str, ...] = ()) -> None:
+        """Commit `files` (written first) and everything else Git does not ignore; `force`
+        names paths to commit even though they are ignored (tracked data made into links)."""
+        for rel, content in files.items():
+            write(self.origin / rel, content)
+        git(self.origin, "add", "-A")
+        git(self.origin, "add", "-f", "--", *files, *force)
+        git(self.origin, "commit", "-qm", "hostile content")
+
+    def clone(self) -> Path:
+        git(self.base, "clone", "-q", str(self.origin), "clone")
+        return self.base / "clone"
+
+
+def manifest(rows: list[list[object]], *, compact: bool = True) -> bytes:
+    header = '{"algo":"xxh128","format":"dvx-tree","version":1}'
+    separators = (",", ":") if compact else (", ", ": ")
+    lines = [header] + [json.dumps(row, separators=separators) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def dir_pointer(oid: str, nfiles: int = 1) -> str:
+    return f"dvx: 1\ntype: dir\nalgo: xxh128\noid: {oid}\nsize: 1\nnfiles: {nfiles}\n"
+
+
+def file_pointer(oid: str, extra: str = "") -> str:
+    return f"dvx: 1\ntype: file\nalgo: xxh128\noid: {oid}\nsize: 1\n{extra}"
+
+
+# --- what must hold ---------------------------------------------------------------------------
+
+
+def files_under(root: Path, skip: Path | None = None) -> dict[str, tuple[str, bytes]]:
+    """Every entry below `root` (links not followed), with its kind and content."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if skip is not None and here == skip.parent:
+            dirnames[:] = [d for d in dirnames if here / d != skip]
+        for name in dirnames + filenames:
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                found[rel] = ("link", os.readlink(path).encode())
+            elif path.is_file():
+                found[rel] = ("file", path.read_bytes())
+            elif path.is_dir() and name in dirnames:
+                found[rel] = ("dir", b"")
+    return found
+
+
+def protected(base: Path, clone: Path) -> dict[str, tuple[str, bytes]]:
+    """Everything a command in `clone` must not change: all of `base` but the clone, plus the
+    clone's whole .git directory."""
+    outside = files_under(base, skip=clone)
+    inside_git = {f"clone/.git/{k}": v for k, v in files_under(clone / ".git").items()}
+    return {**outside, **inside_git}
+
+
+def run_clean(*args: str, cwd: Path) -> str:
+    """Run a command that must fail cleanly; return its one-paragraph message."""
+    result = run_dvx(*args, cwd=cwd)
+    assert result.code not in (0, 255), f"{' '.join(args)} exited {result.code}: {result.output}"
+    assert "Traceback" not in result.output
+    assert result.stderr.strip(), "failed without saying why"
+    return " ".join(result.stderr.split())
+
+
+def assert_refused(hostile: Hostile, commands: list[tuple[str, ...]]) -> list[str]:
+    clone = hostile.clone()
+    before = protected(hostile.base, clone)
+    messages = [run_clean(*args, cwd=clone) for args in commands]
+    assert protected(hostile.base, clone) == before, "something outside the workspace changed"
+    return messages
+
+
+EVERYTHING = [("pull",), ("checkout",), ("status",)]
+
+
+# --- pointers ---------------------------------------------------------------------------------
+
+BILLION_LAUGHS = "\n".join(
+    ["dvx: 1", "type: file", "algo: xxh128", f"oid: {VALID_OID}", "size: 1", "meta:",
+     '  a: &a ["x","x","x","x","x","x","x","x","x"]']
+    + [f"  {chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+       f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]"
+       for i in range(8)]) + "\n"
+
+HOSTILE_POINTERS: dict[str, tuple[str | bytes, str]] = {
+    "uppercase oid": (file_pointer(VALID_OID.upper()), "lowercase hex"),
+    "short oid": (file_pointer("0123abcd"), "lowercase hex"),
+    "oid with slash": (file_pointer("01/../../../../../outside/victim.txt"), "lowercase hex"),
+    "oid with dotdot": (file_pointer(".." + VALID_OID[2:]), "lowercase hex"),
+    "oid not a string": (file_pointer("[1, 2]"), "object id"),
+    "unknown key": (file_pointer(VALID_OID, "command: rm -rf /\n"), "unknown keys"),
+    "python tag": (file_pointer("!!python/object/apply:os.system ['touch pwned']"), "YAML"),
+    "alias bomb": (BILLION_LAUGHS, "aliases"),
+    "deep nesting": (file_pointer(VALID_OID, "meta: " + "[" * 5000 + "]" * 5000 + "\n"),
+                     "nest"),
+    "larger than 64 KiB": (file_pointer(VALID_OID, 'desc: "' + "a" * 70_000 + '"\n'),
+                           "larger than"),
+    "not UTF-8": (b"dvx: 1\ntype: file\ndesc: \xff\xfe\n", "UTF-8"),
+    "not a mapping": ("- dvx\n- 1\n", "mapping"),
+    "unknown type": (file_pointer(VALID_OID).replace("type: file", "type: symlink"), "type"),
+    "negative size": (file_pointer(VALID_OID).replace("size: 1", "size: -1"), "size"),
+    "other algorithm": (file_pointer(VALID_OID).replace("algo: xxh128", "algo: md5"), "md5"),
+    "newer format": (file_pointer(VALID_OID).replace("dvx: 1", "dvx: 99"), "newer dvx"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_POINTERS))
+def test_hostile_pointer_is_refused(case, tmp_path):
+    content, fragment = HOSTILE_POINTERS[case]
+    hostile = Hostile(tmp_path)
+    hostile.commit({"data.bin.dvx": content})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "data.bin.dvx" in message
+        assert fragment.lower() in message.lower(), message
+    assert not (tmp_path / "clone/pwned").exists()
+    assert not (tmp_path / "clone/data.bin").exists()
+
+
+# --- directory manifests ----------------------------------------------------------------------
+
+
+def row(path: object, oid: object = PAYLOAD_OID) -> list[object]:
+    return [path, oid, len(PAYLOAD), False]
+
+
+HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
+    "dotdot": lambda base: manifest([row("../../outside/pwned")]),
+    "dotdot inside": lambda base: manifest([row("a/../../../outside/pwned")]),
+    "absolute": lambda base: manifest([row(str(base / "outside/pwned"))]),
+    "backslash": lambda base: manifest([row("..\\..\\outside\\pwned")]),
+    "empty component": lambda base: manifest([row("a//pwned")]),
+    "dot component": lambda base: manifest([row("./pwned")]),
+    ".git component": lambda base: manifest([row(".git/hooks/post-checkout")]),
+    "nested .git": lambda base: manifest([row("sub/.git/hooks/post-checkout")]),
+    "upper-case .GIT": lambda base: manifest([row(".GIT/hooks/post-checkout")]),
+    ".dvx component": lambda base: manifest([row(".dvx/config")]),
+    "NUL byte": lambda base: manifest([row("pw\x00ned")]),
+    "line break": lambda base: manifest([row("pw\nned")]),
+    "duplicate": lambda base: manifest([row("a"), row("a")]),
+    "file and directory": lambda base: manifest([row("a"), row("a/b")]),
+    "unsorted": lambda base: manifest([row("b"), row("a")]),
+    "non-canonical spacing": lambda base: manifest([row("a")], compact=False),
+    "entry oid traversal": lambda base: manifest([row("a", "../../../../outside/victim.t")]),
+    "entry oid uppercase": lambda base: manifest([row("a", PAYLOAD_OID.upper())]),
+    "wrong header": lambda base: manifest([row("a")]).replace(b'"version":1', b'"version":9'),
+    "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_MANIFESTS))
+def test_hostile_manifest_is_refused(case, tmp_path):
+    hostile = Hostile(tmp_path)
+    oid = hostile.put_object(HOSTILE_MANIFESTS[case](tmp_path))
+    hostile.commit({"data.dvx": dir_pointer(oid)})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "manifest" in message, message
+    assert not (tmp_path / "clone/data").exists()
+
+
+def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
+    hostile = Hostile(tmp_path)
+    honest = manifest([row("a")])
+    oid = xxhash.xxh3_128_hexdigest(honest)
+    hostile.put_object(manifest([row("../../outside/pwned")]), oid=oid)  # corrupt on the remote
+    hostile.commit({"data.dvx": dir_pointer(oid)})
+    pull, checkout = assert_refused(hostile, [("pull",), ("checkout",)])
+    assert f"Failed {oid}" in pull and "corrupt" in pull
+    assert "not in the cache" in checkout.lower() and "data" in checkout
+    status = run_dvx("status", cwd=tmp_path / "clone")
+    assert "data: deleted, not in cache" in status.stdout
+    assert not (tmp_path / "clone/.dvx/cache/files/xxh128" / oid[:2] / oid[2:]).exists()
+    assert not (tmp_path / "clone/data").exists()
+
+
+# --- corrupt objects on the remote ------------------------------------------------------------
+
+
+def test_corrupt_and_truncated_objects_are_reported_and_never_used(tmp_path):
+    hostile = Hostile(tmp_path)
+    origin = hostile.origin
+    write(origin / "a.bin", b"A" * 5000)
+    write(origin / "b.bin", b"B" * 5000)
+    for i in range(3):
+        write(origin / f"images/{i}.png", bytes([i]) * 3000)
+    assert run_dvx("add", "a.bin", "b.bin", "images", cwd=origin).code == 0
+    assert run_dvx("push", cwd=origin).code == 0
+    hostile.commit({})
+    a_oid = xxhash.xxh3_128_hexdigest(b"A" * 5000)
+    img_oid = xxhash.xxh3_128_hexdigest(bytes([1]) * 3000)
+    hostile.put_object(b"X" * 5000, oid=a_oid)  # same size, other bytes
+    hostile.put_object(bytes([1]) * 1000, oid=img_oid)  # truncated
+
+    clone = hostile.clone()
+    before = protected(tmp_path, clone)
+    message = run_clean("pull", cwd=clone)
+    assert protected(tmp_path, clone) == before
+    assert f"Failed {a_oid}" in message and f"Failed {img_oid}" in message
+    assert "corrupt" in message
+    assert "a.bin" in message and "images/1.png" in message  # and what could not be restored
+    cache = clone / ".dvx/cache"
+    for oid in (a_oid, img_oid):
+        assert not (cache / "files/xxh128" / oid[:2] / oid[2:]).exists()
+    assert not [p for p in cache.rglob("*") if p.is_file() and p.name.endswith(".tmp")]
+    assert not (clone / "a.bin").exists() and not (clone / "images/1.png").exists()
+    assert (clone / "b.bin").read_bytes() == b"B" * 5000  # everything else still arrives
+    assert (clone / "images/0.png").read_bytes() == bytes([0]) * 3000
+    assert (clone / "images/2.png").read_bytes() == bytes([2]) * 3000
+
+
+# --- symbolic links ---------------------------------------------------------------------------
+
+
+def tracked_file(hostile: Hostile, rel: str, content: bytes) -> None:
+    write(hostile.origin / rel, content)
+    assert run_dvx("add", rel, cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+
+
+@pytest.mark.parametrize("target", [".git/hooks/pre-commit", ".git/config", "../outside/x"])
+@pytest.mark.parametrize("force", [False, True])
+def test_tracked_path_committed_as_a_symlink_is_never_written_through(target, force, tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "model.bin", b"weights")
+    (hostile.origin / "model.bin").unlink()
+    os.symlink(target, hostile.origin / "model.bin")
+    hostile.commit({}, force=("model.bin",))
+    clone = hostile.clone()
+    before = protected(tmp_path, clone)
+    result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
+    assert protected(tmp_path, clone) == before
+    assert "Traceback" not in result.output
+    if force:  # the link itself is replaced by the data, never written through
+        assert result.code == 0, result.output
+        assert not (clone / "model.bin").is_symlink()
+        assert (clone / "model.bin").read_bytes() == b"weights"
+    else:
+        assert result.code == 1 and "model.bin" in result.stderr and "symbolic link" in (
+            result.stderr)
+        assert (clone / "model.bin").is_symlink()
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_symlinked_subdirectory_of_a_tracked_directory_is_never_followed(force, tmp_path):
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "images/hooks/post-checkout", PAYLOAD)
+    write(hostile.origin / "images/ok.png", b"fine")
+    assert run_dvx("add", "images", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    os.remove(hostile.origin / "images/hooks/post-checkout")
+    os.rmdir(hostile.origin / "images/hooks")
+    os.symlink("../.git/hooks", hostile.origin / "images/hooks")
+    hostile.commit({}, force=("images/hooks",))
+    clone = hostile.clone()
+    before = protected(tmp_path, clone)
+    result = run_dvx("pull", *(["--force"] if force else []), cwd=clone)
+    assert protected(tmp_path, clone) == before
+    assert "Traceback" not in result.output
+    assert (clone / "images/ok.png").read_bytes() == b"fine"
+    if force:
+        assert result.code == 0, result.output
+        assert (clone / "images/hooks/post-checkout").read_bytes() == PAYLOAD
+        assert not (clone / "images/hooks").is_symlink()
+    else:
+        assert result.code == 1 and "images/hooks" in result.stderr
+        assert (clone / "images/hooks").is_symlink()
+
+
+@pytest.mark.parametrize("link_target", ["../outside/sub", ".git/hooks"])
+def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "sub/data.bin", b"data")
+    hostile.commit({})
+    clone = hostile.clone()
+    # The working tree now reaches the pointer through a symlink (the index still lists it).
+    target = (clone / link_target).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    os.replace(clone / "sub/data.bin.dvx", target / "data.bin.dvx")
+    os.replace(clone / "sub/.gitignore", target / ".gitignore")
+    os.rmdir(clone / "sub")
+    os.symlink(target, clone / "sub")
+    before = protected(tmp_path, clone)
+    for args in [*EVERYTHING, ("checkout", "--force"), ("commit",), ("add", "sub/data.bin")]:
+        message = run_clean(*args, cwd=clone)
+        assert message.startswith("ERROR:") and "symbolic link" in message, message
+    assert protected(tmp_path, clone) == before
+
+
+def test_pointer_file_that_is_a_symlink_is_not_read(tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    os.replace(hostile.origin / "data.bin.dvx", hostile.outside / "real.dvx")
+    os.symlink("../outside/real.dvx", hostile.origin / "data.bin.dvx")
+    hostile.commit({})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "data.bin.dvx" in message
+        assert "symbolic link" in message
+    assert not (tmp_path / "clone/data.bin").exists()
+
+
+# --- hostile configuration --------------------------------------------------------------------
+
+
+def test_remote_url_starting_with_a_dash_is_refused(tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    config = hostile.origin / ".dvx/config"
+    text = config.read_text().replace(f"url = {hostile.remote}", "url = -oProxyCommand=touch pwned")
+    config.write_text(text)
+    hostile.commit({})
+    (message,) = assert_refused(hostile, [("pull",)])
+    assert message.startswith("ERROR:") and "-oProxyCommand" in message and "'-'" in message
+    assert not (tmp_path / "clone/pwned").exists()
+
+
+def commit_symlink(repo: Path, rel: str, target: str) -> None:
+    """Put a symbolic link into the index without touching the working tree."""
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=target,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},{rel}")
+
+
+@pytest.mark.parametrize("how", ["cache.dir", ".dvx/cache symlink", ".dvx/tmp symlink"])
+def test_private_directories_leading_into_git_are_refused(how, tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    if how == "cache.dir":
+        config = (hostile.origin / ".dvx/config").read_text()
+        hostile.commit({".dvx/config": config + "[cache]\ndir = ../.git/objects/dvx\n"})
+    else:
+        hostile.commit({})
+        name, target = how.split()[0], {".dvx/cache": "../.git/objects"}.get(
+            how.split()[0], "../.git/hooks")
+        commit_symlink(hostile.origin, name, target)
+        git(hostile.origin, "commit", "-qm", f"{name} leads into .git")
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "leads into the Git directory" in message
+
+
+def test_unparsable_config_is_a_clear_error(tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    hostile.commit({".dvx/config": "[core\nremote = s\n"})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and ".dvx/config" in message
+
+
+def test_sha256_repository_verifies_downloads_with_sha256(tmp_path):
+    """For untrusted remotes: with core.hash sha256 a substituted object would need a sha256
+    collision, and is refused like any corrupt one."""
+    hostile = Hostile(tmp_path)
+    origin = hostile.origin
+    assert run_dvx("config", "core.hash", "sha256", cwd=origin).code == 0
+    write(origin / "good.bin", b"good")
+    write(origin / "swapped.bin", b"original")
+    assert run_dvx("add", "good.bin", "swapped.bin", cwd=origin).code == 0
+    assert run_dvx("push", cwd=origin).code == 0
+    hostile.commit({})
+    swapped = hashlib.sha256(b"original").hexdigest()
+    assert f"oid: {swapped}" in (origin / "swapped.bin.dvx").read_text()
+    write(hostile.remote / "files/sha256" / swapped[:2] / swapped[2:], b"replaced")
+
+    clone = hostile.clone()
+    before = protected(tmp_path, clone)
+    message = run_clean("pull", cwd=clone)
+    assert protected(tmp_path, clone) == before
+    assert f"Failed {swapped}" in message and "corrupt" in message
+    assert (clone / "good.bin").read_bytes() == b"good"
+    assert not (clone / "swapped.bin").exists()
+
+
+@pytest.mark.parametrize("where", [".dvx/config.dvx", "sub/.Dvx/cache.dvx"])
+def test_pointer_naming_data_inside_dvx_is_refused(where, tmp_path):
+    hostile = Hostile(tmp_path)
+    pointer = file_pointer(PAYLOAD_OID).replace("size: 1", f"size: {len(PAYLOAD)}")
+    hostile.commit({where: pointer})
+    clone_config = None
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "reserved" in message, message
+        clone_config = (tmp_path / "clone/.dvx/config").read_bytes()
+    assert clone_config == (hostile.origin / ".dvx/config").read_bytes()

@@ -1,0 +1,130 @@
+"""One writer at a time (SPEC §4.8): a second dvx process that would change the repository
+waits for the lock or, with core.lock_wait 0, fails naming the holder; readers are not
+blocked; and a lock held by a process that was killed never blocks the next command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+HOLD_LOCK = """
+import sys
+from dvx.lock import RepoLock
+lock = RepoLock(".dvx/tmp", 0)
+lock.acquire()
+print("locked", flush=True)
+sys.stdin.read()  # hold the lock until the test closes our stdin
+lock.release()
+"""
+
+
+@pytest.fixture
+def holder(repo: Path) -> Iterator[subprocess.Popen]:
+    """Another process holding the repository lock (released when its stdin is closed)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=repo, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == "locked\n"
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
+
+
+def release(proc: subprocess.Popen) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    assert proc.wait(timeout=10) == 0
+
+
+def test_a_second_writer_fails_fast_naming_the_holder(repo, dvx, dvx_proc, holder):
+    assert dvx("config", "core.lock_wait", "0").code == 0
+    write(repo / "data.csv", "a,b\n1,2\n")
+    result = dvx_proc("add", "data.csv", cwd=repo)
+    assert result.code == 3
+    assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output
+    assert f"locked by pid {holder.pid}" in " ".join(result.stderr.split())
+    assert "core.lock_wait" in result.stderr  # says how to wait longer
+    assert not (repo / "data.csv.dvx").exists()
+    assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
+
+    release(holder)
+    assert dvx_proc("add", "data.csv", cwd=repo).code == 0
+
+
+def test_a_second_writer_waits_for_the_holder_then_proceeds(repo, holder):
+    write(repo / "data.csv", "a,b\n1,2\n")
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert waiter.stderr is not None
+        first_line = waiter.stderr.readline()  # printed while it waits, before it can proceed
+        assert "Waiting" in first_line and f"pid {holder.pid}" in first_line, first_line
+        assert waiter.poll() is None and not (repo / "data.csv.dvx").exists()
+        release(holder)
+        _, err = waiter.communicate(timeout=60)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+    assert waiter.returncode == 0, err
+    assert (repo / "data.csv.dvx").exists()
+
+
+def test_ctrl_c_while_waiting_for_the_lock_stops_cleanly(repo, holder):
+    write(repo / "data.csv", "a,b\n1,2\n")
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    assert waiter.stderr is not None
+    assert "Waiting" in waiter.stderr.readline()
+    waiter.send_signal(signal.SIGINT)
+    _, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 130
+    assert err.startswith("ERROR: Interrupted.") and "Traceback" not in err
+    assert not (repo / "data.csv.dvx").exists()
+    assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_readers_are_not_blocked_by_a_writer(repo, dvx, dvx_proc, holder):
+    assert dvx("config", "core.lock_wait", "0").code == 0
+    result = dvx_proc("status", cwd=repo)
+    assert result.code == 0, result.output
+
+
+@pytest.mark.parametrize("fault", ["cache.before_publish", "atomic_write.before_rename:2"])
+def test_a_lock_left_by_a_killed_process_does_not_block(repo, dvx, fault):
+    assert dvx("config", "core.lock_wait", "0").code == 0
+    write(repo / "data.csv", "a,b\n1,2\n")
+    killed = subprocess.run([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": fault}, capture_output=True,
+                            stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    assert (repo / ".dvx/tmp/lock.holder").exists()  # it died holding the lock
+
+    result = subprocess.run([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "locked" not in result.stderr
+    assert (repo / "data.csv.dvx").exists()
+
+
+def test_concurrent_writers_both_succeed_one_after_the_other(repo):
+    for name in ("a", "b", "c"):
+        write(repo / f"{name}.bin", os.urandom(1 << 20))
+    procs = [subprocess.Popen([sys.executable, "-m", "dvx", "add", f"{name}.bin"], cwd=repo,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for name in ("a", "b", "c")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    for name in ("a", "b", "c"):
+        assert (repo / f"{name}.bin.dvx").exists()
+    gitignore = (repo / ".gitignore").read_text().splitlines()
+    assert sorted(gitignore) == ["/a.bin", "/b.bin", "/c.bin"]  # no lost update

@@ -1,0 +1,157 @@
+"""User errors (SPEC §2): every mistake ends with a non-zero exit and one clear paragraph that
+starts with "ERROR:", never a traceback, and changes nothing in the repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import git, make_git_repo, run_dvx, write
+
+
+def prepare(base: Path) -> Path:
+    """A repository with a bit of everything a user can get wrong."""
+    repo = make_git_repo(base / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(base / "outside/outside.txt", "not in the repository\n")
+    write(repo / "README.md", "# project\n")
+    write(repo / "docs/guide.md", "guide\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    write(repo / "data/a.csv", "x\n1\n")
+    write(repo / "data/gone.csv", "deleted after tracking\n")
+    for i in range(2):
+        write(repo / f"data/images/{i}.png", f"image {i}")
+    assert run_dvx("add", "data/a.csv", "data/gone.csv", "data/images", cwd=repo).code == 0
+    os.unlink(repo / "data/gone.csv")
+    assert run_dvx("remote", "add", "store", str(base / "store"), cwd=repo).code == 0
+    assert run_dvx("remote", "add", "vanished", str(base / "no-such-dir"), cwd=repo).code == 0
+    os.symlink(base / "outside/outside.txt", repo / "link-out")
+    os.symlink(base / "outside", repo / "linkdir")
+    write(repo / "withlink/real.txt", "real\n")
+    os.symlink(base / "outside/outside.txt", repo / "withlink/escape.txt")
+    os.mkfifo(repo / "pipe")
+    (base / "plain").mkdir()
+    make_git_repo(base / "gitonly")
+    (base / "gitonly/sub").mkdir()
+    return repo
+
+
+# (id, arguments, where to run: repo | plain | gitonly/sub, words the message must contain)
+CASES = [
+    ("add missing path", ["add", "missing.txt"], "repo", "does not exist"),
+    ("add relative path outside", ["add", "../outside/outside.txt"], "repo",
+     "outside the repository"),
+    ("add absolute path outside", ["add", "{base}/outside/outside.txt"], "repo",
+     "outside the repository"),
+    ("add the root itself", ["add", "."], "repo", "the repository"),
+    ("add inside .git", ["add", ".git/config"], "repo", "'.git'"),
+    ("add inside .dvx", ["add", ".dvx/config"], "repo", "'.dvx'"),
+    ("add a pointer file", ["add", "data/a.csv.dvx"], "repo", "pointer file"),
+    ("add a git-tracked file", ["add", "README.md"], "repo", "tracked by Git"),
+    ("add a dir with git-tracked files", ["add", "docs"], "repo", "tracked by Git"),
+    ("add inside a tracked dir", ["add", "data/images/0.png"], "repo", "already tracks"),
+    ("add around tracked data", ["add", "data"], "repo", "already tracks on its own"),
+    ("add a symlink to outside", ["add", "link-out"], "repo", "symbolic link"),
+    ("add through a symlinked dir", ["add", "linkdir/outside.txt"], "repo", "symbolic link"),
+    ("add a dir holding a symlink", ["add", "withlink"], "repo", "symbolic link"),
+    ("add a fifo", ["add", "pipe"], "repo", "not a regular file"),
+    ("status of untracked path", ["status", "nothere.txt"], "repo", "not tracked by dvx"),
+    ("checkout of a git file", ["checkout", "README.md"], "repo", "not tracked by dvx"),
+    ("commit deleted data", ["commit", "data/gone.csv"], "repo", "missing from the workspace"),
+    ("remove part of a dir", ["remove", "data/images/0.png"], "repo", "whole tracked paths"),
+    ("move onto a file", ["move", "data/a.csv", "README.md"], "repo", "already exists"),
+    ("move into itself", ["move", "data/images", "data/images/sub"], "repo", "into itself"),
+    ("unprotect deleted data", ["unprotect", "data/gone.csv"], "repo", "not in the workspace"),
+    ("push without a default", ["push"], "repo", "No remote given"),
+    ("push to unknown remote", ["push", "-r", "nope"], "repo", "no remote named 'nope'"),
+    ("pull from unknown remote", ["pull", "-r", "nope"], "repo", "no remote named 'nope'"),
+    ("fetch from missing dir", ["fetch", "-r", "vanished"], "repo", "does not exist"),
+    ("config unknown key", ["config", "nope"], "repo", "Unknown config key"),
+    ("config unknown option", ["config", "core.nope", "1"], "repo", "Unknown config option"),
+    ("config bad link type", ["config", "cache.type", "teleport"], "repo", "Invalid value"),
+    ("config bad hash", ["config", "core.hash", "md5"], "repo", "Invalid value"),
+    ("config bad number", ["config", "core.lock_wait", "soon"], "repo", "Invalid value"),
+    ("config negative number", ["config", "core.lock_wait", "--", "-1"], "repo", "Invalid value"),
+    ("config bad boolean", ["config", "core.autostage", "maybe"], "repo", "Invalid value"),
+    ("config read unset", ["config", "core.remote"], "repo", "is not set"),
+    ("config unset unset", ["config", "--unset", "core.remote"], "repo", "is not set"),
+    ("remote bad name", ["remote", "add", "bad name!", "/x"], "repo", "Invalid remote name"),
+    ("remote url with dash", ["remote", "add", "s", "--", "-oProxyCommand=x"], "repo",
+     "must not start with '-'"),
+    ("remote duplicate", ["remote", "add", "store", "/y"], "repo", "already exists"),
+    ("remote modify unknown", ["remote", "modify", "nope", "url", "/x"], "repo",
+     "no remote named 'nope'"),
+    ("remote modify bad jobs", ["remote", "modify", "store", "jobs", "--", "-3"], "repo",
+     "Invalid value"),
+    ("remote modify bad option", ["remote", "modify", "store", "colour", "red"], "repo",
+     "'colour'"),
+    ("remote modify dash url", ["remote", "modify", "store", "url", "--", "-x"], "repo",
+     "must not start with '-'"),
+    ("remote remove unknown", ["remote", "remove", "nope"], "repo", "no remote named 'nope'"),
+    ("remote rename unknown", ["remote", "rename", "nope", "new"], "repo",
+     "no remote named 'nope'"),
+    ("remote rename onto existing", ["remote", "rename", "store", "vanished"], "repo",
+     "already exists"),
+    ("remote default unknown", ["remote", "default", "nope"], "repo", "no remote named 'nope'"),
+    ("remote default unset", ["remote", "default"], "repo", "No default remote"),
+    ("status outside any repo", ["status"], "plain", "not inside a dvx repository"),
+    ("add outside any repo", ["add", "x"], "plain", "not inside a dvx repository"),
+    ("local config outside any repo", ["config", "--local", "core.remote", "x"], "plain",
+     "not inside a dvx repository"),
+    ("init without git", ["init"], "plain", "not inside a Git repository"),
+    ("init below the git root", ["init"], "gitonly/sub", "not the top of its Git repository"),
+]
+
+
+def snapshot(base: Path) -> dict[str, bytes]:
+    """Everything a failed command must leave alone (the stat cache may be refreshed)."""
+    found = {}
+    for path in sorted(base.rglob("*")):
+        rel = path.relative_to(base).as_posix()
+        if "/.dvx/tmp" in "/" + rel or path.is_symlink() or not path.is_file():
+            continue
+        if path.name == "pipe":
+            continue
+        found[rel] = path.read_bytes()
+    return found
+
+
+@pytest.mark.parametrize("name, args, where, words", CASES, ids=[c[0] for c in CASES])
+def test_user_error_is_one_clear_paragraph_and_changes_nothing(name, args, where, words,
+                                                               tmp_path):
+    prepare(tmp_path)
+    before = snapshot(tmp_path)
+    result = run_dvx(*[a.replace("{base}", str(tmp_path)) for a in args], cwd=tmp_path / where)
+    assert result.code in (1, 2, 3), f"exit {result.code}: {result.output}"
+    assert result.stderr.startswith("ERROR:"), result.output
+    assert "Traceback" not in result.output and "Unexpected internal error" not in result.output
+    message = " ".join(result.stderr.split())
+    assert words.lower() in message.lower(), message
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("config, words", [
+    ("[core\nremote = x\n", "Cannot parse"),
+    ("[core]\nfsync = maybe\n", "core.fsync"),
+    ("[cache]\ntype = teleport\n", "cache.type"),
+    ("[core]\nhash = md5\n", "hash"),
+])
+def test_a_broken_config_file_is_a_clear_error(config, words, tmp_path):
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(repo / "data.csv", "x\n")
+    write(repo / ".dvx/config.local", config)
+    result = run_dvx("add", "data.csv", cwd=repo)
+    assert result.code in (1, 2) and result.stderr.startswith("ERROR:"), result.output
+    assert "Traceback" not in result.output and words in result.stderr
+    assert not (repo / "data.csv.dvx").exists()
+
+
+def test_errors_are_clean_in_a_real_process_too(tmp_path, dvx_proc):
+    prepare(tmp_path)
+    result = dvx_proc("add", "link-out", cwd=tmp_path / "repo")
+    assert result.code == 2
+    assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output
+    assert len(result.stderr.strip().split("\n\n")) == 1  # one paragraph
