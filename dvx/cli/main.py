@@ -42,8 +42,33 @@ class DvxGroup(click.Group):
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:
-    click.echo(f"ERROR: {message}" + (f" {hint}" if hint else ""), err=True)
+    text = f"ERROR: {message}" + (f" {hint}" if hint else "")
+    click.echo(_scrub_secrets(text), err=True)
     sys.exit(code)
+
+
+SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",
+                      "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_SAS_TOKEN")
+
+
+def _scrub_secrets(text: str) -> str:
+    """Hide any configured secret that a library may have put into an error message."""
+    import os
+
+    secrets = [os.environ.get(name, "") for name in SECRET_ENVIRONMENT]
+    try:
+        from dvx.remote.backends import is_secret
+        from dvx.repo import Repo
+
+        config = Repo.find().config
+        for name in config.remote_names():
+            secrets += [v for k, v in config.remote_options(name).items() if is_secret(k)]
+    except Exception:  # no repository, or an unreadable config: nothing more to hide
+        pass
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

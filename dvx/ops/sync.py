@@ -121,7 +121,8 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     faults.point("push.before_manifests")
     if repair:
         _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
-    result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings))
+    result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
+                                          verify_local=repair))
     return result
 
 

@@ -64,8 +64,11 @@ def machine_info(tools: dict, workdir: Path, args) -> str:
             f"scale {args.scale}, {args.runs} run(s), seed {args.seed}")
 
 
-def build_report(args, machine: str, tools: dict, results: dict, floors: dict, shown: dict) -> str:
+def build_report(args, machine: str, tools: dict, results: dict, floors: dict, shown: dict,
+                 notes: list[str] = ()) -> str:
     lines = ["# dvx benchmark", "", machine, ""]
+    for note in notes:
+        lines += [f"> {note}", ""]
     for note in (t.note for t in tools.values() if t.note):
         lines += [f"> {note}", ""]
     if "DVC" not in tools:
