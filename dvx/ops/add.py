@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
+from dvx.fsutil import make_readonly
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
-from dvx.paths import POINTER_SUFFIX, repo_relpath, walk_directory
+from dvx.paths import POINTER_SUFFIX, WalkEntry, repo_relpath, walk_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.workspace import (
@@ -47,7 +48,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
     outputs = {o.path: o for o in all_outputs(repo)}
-    for rel, display in zip(rels, paths, strict=False):
+    for rel, display in zip(rels, paths, strict=True):
         _refuse_overlap(rel, display, outputs)
     _refuse_git_tracked(repo, rels, paths)
     with repo.lock():
@@ -135,7 +136,6 @@ def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
 def track(repo: Repo, rel: str, existing: Output | None) -> Added:
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        _refuse_nested_pointers(full, rel)
         tree = _ingest_directory(repo, full, rel)
         oid = repo.cache.add_bytes(tree.to_bytes())
         kind, size, nfiles, executable = "dir", tree.size, tree.nfiles, False
@@ -152,14 +152,6 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
         write_pointer(repo, rel, pointer)
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
     return Added(rel, pointer, changed)
-
-
-def _refuse_nested_pointers(full: str, rel: str) -> None:
-    for entry in walk_directory(full).files:
-        if entry.relpath.endswith(POINTER_SUFFIX):
-            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
-                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
-                            "separately.")
 
 
 def _link_types_for(repo: Repo, executable: bool) -> tuple[str, ...]:
@@ -181,8 +173,9 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
     return oid
 
 
-def _ingest_file(repo: Repo, full: str, display: str) -> tuple[str, int, bool]:
-    st = os.lstat(full)
+def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None
+                 ) -> tuple[str, int, bool]:
+    st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = file_state(repo, full, display, st)
         assert state is not None
@@ -194,8 +187,6 @@ def _ingest_file(repo: Repo, full: str, display: str) -> tuple[str, int, bool]:
         return oid, st.st_size, executable
     ingested = repo.cache.add_file(full, link_types)
     if ingested.link_type in ("hardlink", "symlink"):
-        from dvx.fsutil import make_readonly
-
         make_readonly(full)
     if ingested.link_type != "symlink":
         repo.statcache.put(full, os.lstat(full), ingested.oid)
@@ -213,20 +204,23 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
     if scan_before.others:
         raise PathError(f"'{rel}/{scan_before.others[0]}' is not a regular file, which dvx "
                         "cannot track.", "Move it out of the directory.")
+    for entry in scan_before.files:
+        check_entry_name(entry.relpath, rel)
+        if entry.relpath.endswith(POINTER_SUFFIX):
+            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
+                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
+                            "separately.")
     entries: list[TreeEntry] = []
     with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
 
-        def ingest(entry_rel: str) -> TreeEntry:
-            path = os.path.join(full, *entry_rel.split("/"))
-            oid, size, executable = _ingest_file(repo, path, f"{rel}/{entry_rel}")
+        def ingest(entry: WalkEntry) -> TreeEntry:
+            oid, size, executable = _ingest_file(repo, entry.path, f"{rel}/{entry.relpath}",
+                                                 entry.stat)
             advance(1)
-            return TreeEntry(entry_rel, oid, size, executable)
+            return TreeEntry(entry.relpath, oid, size, executable)
 
-        names = [e.relpath for e in scan_before.files]
-        for name in names:
-            check_entry_name(name, rel)
         with ThreadPoolExecutor(HASH_THREADS) as pool:
-            entries.extend(pool.map(ingest, names))
+            entries.extend(pool.map(ingest, scan_before.files))
     for link in scan_before.symlinks:
         state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
         assert state is not None

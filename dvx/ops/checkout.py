@@ -63,6 +63,9 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False) -> Checkout
     return result
 
 
+UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
+
+
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
     """None if the file at `path` may be overwritten, else why not."""
     if force:
@@ -70,20 +73,21 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
     try:
         state = file_state(repo, path, display)
     except PathError:
-        return "it is a symbolic link or special file dvx did not create (use --force)"
-    if state is None or repo.cache.exists(state.oid):
+        return UNKNOWN_FILE
+    return _replaceable(repo, state, force)
+
+
+def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
+    """None if a file in this state may be overwritten: its content is safe in the cache."""
+    if force or state is None or repo.cache.exists(state.oid):
         return None
     return NOT_CACHED
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
-    used = repo.cache.link_to(oid, path, _link_types(repo), executable)
+    used = repo.cache.link_to(oid, path, repo.link_types, executable)
     if used != "symlink":
         repo.statcache.put(path, os.lstat(path), oid)
-
-
-def _link_types(repo: Repo) -> tuple[str, ...]:
-    return repo.link_types
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult) -> None:
@@ -94,7 +98,11 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, "a directory is in the way (use --force)"))
             return
         shutil.rmtree(full)
-    state = _state_or_none(repo, full, output.path)
+    try:
+        state = file_state(repo, full, output.path)
+        why = _replaceable(repo, state, force)
+    except PathError:
+        state, why = None, None if force else UNKNOWN_FILE
     if state is not None and state.oid == pointer.oid:
         _fix_mode(full, pointer.executable, state.is_cache_link)
         result.unchanged += 1
@@ -102,20 +110,12 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     if not repo.cache.exists(pointer.oid):
         result.missing.append(output.path)
         return
-    why = _safe_to_replace(repo, full, output.path, force) if os.path.lexists(full) else None
     if why:
         result.skipped.append((output.path, why))
         return
     os.makedirs(os.path.dirname(full), exist_ok=True)
     _place(repo, pointer.oid, full, pointer.executable)
     result.restored.append(output.path)
-
-
-def _state_or_none(repo: Repo, full: str, display: str) -> FileState | None:
-    try:
-        return file_state(repo, full, display)
-    except PathError:
-        return None
 
 
 def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
@@ -158,13 +158,14 @@ def _in_scope(rel: str, subpath: str | None) -> bool:
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | None,
               force: bool, result: CheckoutResult) -> _DirPlan:
     plan = _DirPlan()
-    current: dict[str, str] = {}  # relpath -> full path of what is there now
+    # relpath -> (full path, its lstat when known) of what is there now
+    current: dict[str, tuple[str, os.stat_result | None]] = {}
     if os.path.isdir(top):
         walk = walk_directory(top)
         for e in walk.files:
-            current[e.relpath] = e.path
+            current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:
-            current[rel] = os.path.join(top, *rel.split("/"))
+            current[rel] = (os.path.join(top, *rel.split("/")), None)
         remove_temporaries(top, walk.temps, current.keys() | tree.by_path().keys())
     wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
     if subpath is not None and not wanted:
@@ -172,26 +173,29 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | Non
     missing_objects = {e.oid for e in wanted.values()} - repo.cache.existing(
         {e.oid for e in wanted.values()})
     for rel, entry in wanted.items():
-        path = current.get(rel)
         shown = f"{display}/{rel}"
-        if path is not None:
-            state = _state_or_none(repo, path, shown)
+        why = None
+        if rel in current:
+            path, st = current[rel]
+            try:
+                state = file_state(repo, path, shown, st)
+            except PathError:
+                state, why = None, UNKNOWN_FILE
             if state is not None and state.oid == entry.oid:
-                if not state.is_cache_link and fsutil.is_executable(
-                        os.lstat(path).st_mode) != entry.executable:
+                if not state.is_cache_link and state.executable != entry.executable:
                     plan.chmod.append(entry)
                 result.unchanged += 1
                 continue
+            why = why or _replaceable(repo, state, force)
+            if force:
+                why = None
         if entry.oid in missing_objects:
             result.missing.append(shown)
-            continue
-        if path is not None:
-            why = _safe_to_replace(repo, path, shown, force)
-            if why:
-                result.skipped.append((shown, why))
-                continue
-        plan.place.append(entry)
-    for rel, path in current.items():
+        elif why:
+            result.skipped.append((shown, why))
+        else:
+            plan.place.append(entry)
+    for rel, (path, _) in current.items():
         if rel in wanted or not _in_scope(rel, subpath):
             continue
         why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
