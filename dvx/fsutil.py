@@ -49,6 +49,15 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(os.path.dirname(path))
+
+
 def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
     tmp = temp_name_for(path)
     try:

@@ -159,6 +159,9 @@ class LocalCache(ObjectStore):
                 continue
             oid, size = oid_size
             if link_type == "symlink":
+                # The user's file is about to be replaced by a link: the object must survive
+                # even a power cut first, not just a crash of this process.
+                fsutil.fsync_file(self.oid_path(oid))
                 try:
                     fsutil.place(self.oid_path(oid), path, ("symlink",))
                 except OSError as exc:

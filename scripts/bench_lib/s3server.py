@@ -13,6 +13,7 @@ import ctypes
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -105,7 +106,8 @@ class S3Server:
             log(f"WARNING: {self.error}; S3 steps are recorded as n/a")
             return False
         res = run([self.weed, "version"], timeout=60)
-        self.version = " ".join(res.stdout.split()[1:4]) if res.rc == 0 else "unknown"
+        found = re.search(r"\b\d+\.\d+[\w.]*", res.stdout) if res.rc == 0 else None
+        self.version = found.group(0) if found else "unknown"
         self.dir = Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=self.workdir))
         (self.dir / "data").mkdir()
         (self.dir / "logs").mkdir()
