@@ -282,4 +282,59 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool) -
         sys.exit(1)
 
 
-COMMANDS = [remote, push, fetch, pull, fsck]
+@click.command(epilog=example("""
+dvx gc --workspace --dry-run         # what would go: objects the workspace does not use
+dvx gc --all-branches --all-tags -f  # keep what any branch or tag needs
+dvx gc --all-commits --remote storage -f
+"""))
+@click.option("-w", "--workspace", is_flag=True, help="Keep what the workspace uses (always kept).")
+@click.option("-a", "--all-branches", is_flag=True, help="Keep what any branch's tip uses.")
+@click.option("-T", "--all-tags", is_flag=True, help="Keep what any tag uses.")
+@click.option("-A", "--all-commits", is_flag=True, help="Keep what any commit uses.")
+@click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
+@click.option("-c", "--remote", "remote_name", metavar="NAME",
+              help="Also delete unused objects from this remote.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--grace", type=click.FloatRange(min=0), default=3600, show_default=True,
+              help="Keep objects written less than this many seconds ago.")
+@JSON
+@common_options
+def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
+       revs: tuple[str, ...], remote_name: str | None, dry_run: bool, force: bool,
+       grace: float, as_json: bool) -> None:
+    """Delete cached (and, with --remote, remote) objects that nothing in scope uses.
+
+    The scope must be explicit. If any pointer or directory manifest in scope cannot be
+    read, nothing is deleted.
+    """
+    from dvx.errors import UsageError
+    from dvx.ops.gc import Scope
+    from dvx.ops.gc import gc as do_gc
+
+    scope = Scope(workspace, all_branches, all_tags, all_commits, revs)
+    if scope.empty:
+        raise UsageError("gc needs an explicit scope of what to keep.",
+                         "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+    repo = open_repo()
+    if not dry_run and not force:
+        if not sys.stdin.isatty():
+            raise UsageError("gc deletes data and needs confirmation.",
+                             "Pass -f to confirm, or --dry-run to only list what would go.")
+        where = " and on remote " + remote_name if remote_name else ""
+        click.confirm(f"Delete every object in the cache{where} that {scope.describe()} does "
+                      "not use?", abort=True)
+    results = do_gc(repo, scope, remote_name, dry_run, grace)
+    if as_json:
+        emit_json([r.to_json() for r in results])
+        return
+    if is_quiet():
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    for r in results:
+        out(f"{verb} {len(r.removed)} objects ({human_size(r.bytes_freed)}) from the {r.where}; "
+            f"kept {r.reachable} in use" + (f" and {r.kept_young} newer than the grace period"
+                                             if r.kept_young else "") + ".")
+
+
+COMMANDS = [remote, push, fetch, pull, fsck, gc]

@@ -17,6 +17,21 @@ from typing import IO, Any
 from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
 
 
+def _mtime_of(info: dict[str, Any]) -> float | None:
+    """A listing entry's modification time, whatever the backend calls it."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
 class ObjectStore:
     def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO, *,
                  atomic_put: bool | None = None, read_only: bool = False,
@@ -91,6 +106,28 @@ class ObjectStore:
         self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
         self.fs.mv(self.oid_path(oid), target)
         return target
+
+    def list_with_details(self) -> dict[str, tuple[int, float | None]]:
+        """{oid: (size, modification time as a POSIX timestamp, or None if unknown)}."""
+        try:
+            infos = self.fs.find(self.files_root, detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix_len = len(self.files_root.rstrip("/")) + 1
+        found: dict[str, tuple[int, float | None]] = {}
+        for path, info in infos.items():
+            rel = path[prefix_len:] if path.startswith(self.files_root) else ""
+            shard, _, rest = rel.partition("/")
+            oid = shard + rest
+            if len(shard) == 2 and not rest.startswith(".") and is_valid_oid(oid, self.algo):
+                found[oid] = (int(info.get("size") or 0), _mtime_of(info))
+        return found
+
+    def delete(self, oids: list[str]) -> None:
+        """Delete objects (gc only), in batches where the store supports it."""
+        paths = [self.oid_path(oid) for oid in oids]
+        for start in range(0, len(paths), 1000):
+            self.fs.rm(paths[start:start + 1000])
 
     def size(self, oid: str) -> int:
         return int(self.fs.size(self.oid_path(oid)))

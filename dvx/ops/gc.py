@@ -1,0 +1,199 @@
+"""dvx gc: delete objects that nothing in an explicit scope refers to.
+
+The scope is always explicit (the workspace, and optionally branches, tags, all commits or
+given revisions): gc refuses to run without one. Everything in scope is read first; if any
+pointer or directory manifest in scope cannot be read, nothing at all is deleted. Objects
+younger than the grace period are kept, so an object that another process or another
+repository sharing the cache has just written, and not yet recorded anywhere, survives.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+from dvx.errors import DvxError, FormatError, UsageError
+from dvx.objects.odb import ObjectStore
+from dvx.objects.tree import Tree
+from dvx.outputs import all_outputs
+from dvx.pointer import Pointer, parse_pointer
+from dvx.repo import Repo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GRACE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Scope:
+    workspace: bool = False
+    all_branches: bool = False
+    all_tags: bool = False
+    all_commits: bool = False
+    revs: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.workspace or self.all_branches or self.all_tags or self.all_commits
+                    or self.revs)
+
+    def describe(self) -> str:
+        parts = ["the workspace"]
+        parts += [name for flag, name in ((self.all_branches, "all branches"),
+                                          (self.all_tags, "all tags"),
+                                          (self.all_commits, "all commits")) if flag]
+        parts += [f"revision {rev}" for rev in self.revs]
+        return ", ".join(parts)
+
+
+@dataclass
+class GcResult:
+    where: str
+    scope: str
+    reachable: int = 0
+    removed: list[str] = field(default_factory=list)
+    bytes_freed: int = 0
+    kept_young: int = 0
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {"where": self.where, "scope": self.scope, "dry_run": self.dry_run,
+                "reachable": self.reachable, "removed": len(self.removed),
+                "removed_oids": self.removed, "bytes_freed": self.bytes_freed,
+                "kept_young": self.kept_young}
+
+
+@dataclass
+class _Reachable:
+    oids: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]) -> list[tuple[str, Pointer]]:
+    found: list[tuple[str, Pointer]] = []
+    try:
+        found += [(o.path, o.pointer) for o in all_outputs(repo)]
+    except DvxError as exc:
+        problems.append(f"workspace: {exc}")
+    commits: set[str] = set()
+    if repo.git is not None:
+        commits.update(repo.git.commits(scope.all_branches, scope.all_tags, scope.all_commits))
+        commits.update(repo.git.resolve_revision(rev) for rev in scope.revs)
+    elif scope.all_branches or scope.all_tags or scope.all_commits or scope.revs:
+        raise UsageError("This repository has no Git history to take revisions from.",
+                         "Use --workspace only.")
+    blobs: dict[str, str] = {}
+    for commit in sorted(commits):
+        assert repo.git is not None
+        for sha, path in repo.git.blobs_named(commit, (".dvx",)).items():
+            blobs.setdefault(sha, f"{commit[:10]}:{path}")
+    if blobs:
+        assert repo.git is not None
+        for sha, data in repo.git.read_blobs(sorted(blobs)).items():
+            try:
+                found.append((blobs[sha], parse_pointer(data, blobs[sha])))
+            except FormatError as exc:
+                problems.append(str(exc))
+    return found
+
+
+def _reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> _Reachable:
+    reach = _Reachable()
+    for where, pointer in _pointers_in_scope(repo, scope, reach.problems):
+        if pointer.algo != repo.algo:
+            continue  # stored under another algorithm's directory: out of this gc's reach
+        reach.oids.add(pointer.oid)
+        if pointer.is_dir:
+            tree = _manifest(repo, pointer, remote, where, reach.problems)
+            if tree is not None:
+                reach.oids.update(e.oid for e in tree.entries)
+    return reach
+
+
+def _manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: str,
+              problems: list[str]) -> Tree | None:
+    try:
+        if repo.cache.exists(pointer.oid):
+            data = repo.cache.read_bytes(pointer.oid)
+        elif remote is not None and remote.exists(pointer.oid):
+            data = remote.read_bytes(pointer.oid)
+        else:
+            problems.append(f"{where}: its directory manifest {pointer.oid} is in neither the "
+                            "cache nor the remote, so what it needs is unknown")
+            return None
+        return Tree.from_bytes(data, pointer.algo, pointer.oid)
+    except (DvxError, OSError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _refuse_if_unreadable(reach: _Reachable) -> None:
+    if reach.problems:
+        shown = "; ".join(reach.problems[:5])
+        more = f" (and {len(reach.problems) - 5} more)" if len(reach.problems) > 5 else ""
+        raise DvxError(f"Nothing was deleted: part of the scope could not be read: {shown}{more}.",
+                       "Fix or fetch what is listed, or narrow the scope, and run gc again.")
+
+
+def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
+       grace_seconds: float = DEFAULT_GRACE_SECONDS) -> list[GcResult]:
+    if scope.empty:
+        raise UsageError("gc needs an explicit scope of what to keep.",
+                         "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+    remote = None
+    name = None
+    if remote_name is not None:
+        from dvx.ops.remote import open_remote
+
+        name, remote = open_remote(repo, remote_name)
+        if remote.read_only:
+            raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
+    with repo.lock():
+        reach = _reachable(repo, scope, remote)
+        _refuse_if_unreadable(reach)
+        cutoff = time.time() - grace_seconds
+        results = [_collect_cache(repo, reach.oids, cutoff, dry_run, scope)]
+        if remote is not None:
+            results.append(_collect_remote(remote, name or "", reach.oids, cutoff, dry_run,
+                                           scope))
+    return results
+
+
+def _collect_cache(repo: Repo, keep: set[str], cutoff: float, dry_run: bool, scope: Scope
+                   ) -> GcResult:
+    result = GcResult("cache", scope.describe(), reachable=len(keep), dry_run=dry_run)
+    for oid in sorted(set(repo.cache.list_oids()) - keep):
+        path = repo.cache.oid_path(oid)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if max(st.st_mtime, st.st_ctime) > cutoff:
+            result.kept_young += 1
+            continue
+        if not dry_run:
+            os.unlink(path)
+        result.removed.append(oid)
+        result.bytes_freed += st.st_size
+    log.info("gc: %d objects removed from the cache", len(result.removed))
+    return result
+
+
+def _collect_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float,
+                    dry_run: bool, scope: Scope) -> GcResult:
+    result = GcResult(f"remote {name}", scope.describe(), reachable=len(keep), dry_run=dry_run)
+    doomed: list[str] = []
+    for oid, (size, mtime) in sorted(remote.list_with_details().items()):
+        if oid in keep:
+            continue
+        if mtime is None or mtime > cutoff:
+            result.kept_young += 1  # an unknown age counts as young: never guess old
+            continue
+        doomed.append(oid)
+        result.removed.append(oid)
+        result.bytes_freed += size
+    if doomed and not dry_run:
+        remote.delete(doomed)
+    return result
