@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from dvx.errors import FormatError, PathError
 from dvx.fsutil import temp_target
@@ -100,8 +100,7 @@ def repo_relpath(root: str, path: str) -> str:
     return rel
 
 
-@dataclass(frozen=True)
-class WalkEntry:
+class WalkEntry(NamedTuple):  # a tuple: walks create one per file, so it must be cheap
     relpath: str  # POSIX, relative to the walked directory
     path: str  # filesystem path
     stat: os.stat_result
@@ -115,30 +114,69 @@ class Walk:
     temps: list[str] = field(default_factory=list)  # dvx's own in-flight files: never data
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """A summary of the lstat of a directory and everything below it, subdirectories
+    included. Any change to a file (its content, mode or links) moves its ctime; adding,
+    removing or renaming an entry moves its parent directory's mtime; so any change moves the
+    sums. `newest` is the latest mtime or ctime seen, for the racy-clean rule."""
+    digest: str
+    newest: int
+
+
+def fingerprint_directory(top: str) -> Fingerprint:
+    """One lstat per entry and a few additions: the cheapest full look at a directory."""
+    count = inodes = sizes = mtimes = ctimes = newest = 0
+    top_stat = os.lstat(top)
+    pending = [top]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                st = entry.stat(follow_symlinks=False)
+                count += 1
+                inodes += st.st_ino
+                sizes += st.st_size
+                mtimes += st.st_mtime_ns
+                ctimes += st.st_ctime_ns
+                if st.st_ctime_ns > newest:
+                    newest = st.st_ctime_ns
+                if st.st_mtime_ns > newest:
+                    newest = st.st_mtime_ns
+    top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
+    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
+    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
+
+
 def walk_directory(top: str) -> Walk:
-    """All regular files below `top`, with their lstat, never following symbolic links."""
+    """All regular files below `top`, with their lstat, never following symbolic links.
+
+    This loop runs once per file on every `status`, so it stays flat and lean: one lstat per
+    entry (from scandir), no recursion, no per-file objects beyond a tuple.
+    """
     files: list[WalkEntry] = []
     symlinks: list[str] = []
     others: list[str] = []
     temps: list[str] = []
-    for relpath, path, st in _scan(top, ""):
-        mode = st.st_mode
-        if temp_target(relpath.rpartition("/")[2]) is not None:
-            temps.append(relpath)
-        elif stat.S_ISREG(mode):
-            files.append(WalkEntry(relpath, path, st))
-        elif stat.S_ISLNK(mode):
-            symlinks.append(relpath)
-        else:
-            others.append(relpath)
+    is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
+    pending = [(top, "")]
+    while pending:
+        directory, prefix = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                name = entry.name
+                relpath = prefix + name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, relpath + "/"))
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
+                    temps.append(relpath)
+                elif is_regular(st.st_mode):
+                    files.append(WalkEntry(relpath, entry.path, st))
+                elif is_link(st.st_mode):
+                    symlinks.append(relpath)
+                else:
+                    others.append(relpath)
     return Walk(files, symlinks, others, temps)
-
-
-def _scan(directory: str, prefix: str) -> Iterator[tuple[str, str, os.stat_result]]:
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                yield from _scan(entry.path, rel + "/")
-            else:
-                yield rel, entry.path, entry.stat(follow_symlinks=False)

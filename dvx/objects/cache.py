@@ -81,6 +81,22 @@ class LocalCache(ObjectStore):
     def size(self, oid: str) -> int:
         return os.path.getsize(self.oid_path(oid))
 
+    # The generation changes whenever objects may have been taken out of the cache (gc,
+    # fsck). Facts remembered about the cache's contents are valid for one generation only.
+    def generation(self) -> str:
+        try:
+            with open(os.path.join(self.root, "generation"), encoding="ascii") as f:
+                return f.read().strip() or "0"
+        except FileNotFoundError:
+            return "0"
+
+    def new_generation(self) -> None:
+        import uuid
+
+        os.makedirs(self.root, exist_ok=True)
+        fsutil.atomic_write(os.path.join(self.root, "generation"),
+                            uuid.uuid4().hex.encode("ascii"), fsync=False)
+
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside, out of the object layout; never delete it."""
         import time

@@ -32,7 +32,7 @@ def _is_racy(key: StatKey, recorded_ns: int) -> bool:
     return max(mtime_ns, ctime_ns) >= recorded_ns
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 _Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
 
 
@@ -46,8 +46,11 @@ class StatCache:
         self.algo = algo
         self._entries: dict[str, _Entry] | None = None
         self._valid_trees: set[str] | None = None
+        self._complete_trees: set[tuple[str, str]] = set()  # (oid, cache generation)
         self._pending: list[tuple[str, int, int, int, int, str]] = []
         self._pending_trees: list[str] = []
+        self._pending_complete: list[tuple[str, str]] = []
+        self._pending_dirs: list[tuple[str, str, int, str]] = []
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -62,6 +65,13 @@ class StatCache:
                     "algo TEXT) WITHOUT ROWID")
                 conn.execute("CREATE TABLE valid_tree (oid TEXT PRIMARY KEY, algo TEXT) "
                              "WITHOUT ROWID")
+                conn.execute("DROP TABLE IF EXISTS complete_tree")
+                conn.execute("DROP TABLE IF EXISTS dir_state")
+                conn.execute("CREATE TABLE dir_state (path TEXT PRIMARY KEY, digest TEXT, "
+                             "newest INTEGER, tree_oid TEXT, algo TEXT, recorded_ns INTEGER) "
+                             "WITHOUT ROWID")
+                conn.execute("CREATE TABLE complete_tree (oid TEXT, algo TEXT, generation TEXT, "
+                             "PRIMARY KEY (oid, algo, generation)) WITHOUT ROWID")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return conn
 
@@ -75,8 +85,11 @@ class StatCache:
                         "WHERE algo = ?", (self.algo,)).fetchall()
                     trees = conn.execute("SELECT oid FROM valid_tree WHERE algo = ?",
                                          (self.algo,)).fetchall()
+                    complete = conn.execute("SELECT oid, generation FROM complete_tree WHERE "
+                                            "algo = ?", (self.algo,)).fetchall()
                 self._entries = {row[0]: row for row in rows}
                 self._valid_trees = {row[0] for row in trees}
+                self._complete_trees = {(row[0], row[1]) for row in complete}
             except sqlite3.DatabaseError as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
@@ -89,14 +102,14 @@ class StatCache:
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         """The oid recorded for `path` with exactly this stat, if it can be trusted."""
-        entry = self._load().get(path)
-        if entry is None:
+        entries = self._entries if self._entries is not None else self._load()
+        entry = entries.get(path)
+        # Written out rather than via stat_key/_is_racy: this runs once per file per status.
+        if (entry is None or entry[1] != st.st_ino or entry[2] != st.st_size
+                or entry[3] != st.st_mtime_ns or entry[4] != st.st_ctime_ns
+                or max(entry[3], entry[4]) >= entry[6]):
             return None
-        _, ino, size, mtime_ns, ctime_ns, oid, recorded_ns = entry
-        key = stat_key(st)
-        if (ino, size, mtime_ns, ctime_ns) != key or _is_racy(key, recorded_ns):
-            return None
-        return oid
+        return entry[5]
 
     def put(self, path: str, st: os.stat_result, oid: str) -> None:
         key = stat_key(st)
@@ -114,6 +127,33 @@ class StatCache:
             self._valid_trees.add(oid)
             self._pending_trees.append(oid)
 
+    def is_complete_tree(self, oid: str, generation: str) -> bool:
+        """Were all of this manifest's files in the cache, as of this cache generation?"""
+        self._load()
+        return (oid, generation) in self._complete_trees
+
+    def mark_complete_tree(self, oid: str, generation: str) -> None:
+        self._load()
+        if (oid, generation) not in self._complete_trees:
+            self._complete_trees.add((oid, generation))
+            self._pending_complete.append((oid, generation))
+
+    def get_dir(self, path: str, digest: str) -> str | None:
+        """The manifest oid recorded for the directory at `path` when its fingerprint was
+        `digest`, if that record can be trusted (racy-clean rule, as for files)."""
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                row = conn.execute("SELECT digest, newest, tree_oid, recorded_ns FROM dir_state "
+                                   "WHERE path = ? AND algo = ?", (path, self.algo)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if row is None or row[0] != digest or row[1] >= row[3]:
+            return None
+        return str(row[2])
+
+    def put_dir(self, path: str, digest: str, newest: int, tree_oid: str) -> None:
+        self._pending_dirs.append((path, digest, newest, tree_oid))
+
     def _filesystem_now(self) -> int:
         stamp = self.db_path + ".stamp"
         with open(stamp, "ab"):
@@ -122,10 +162,13 @@ class StatCache:
         return os.stat(stamp).st_mtime_ns
 
     def flush(self) -> None:
-        if not self._pending and not self._pending_trees:
+        if not (self._pending or self._pending_trees or self._pending_complete
+                or self._pending_dirs):
             return
         rows, self._pending = self._pending, []
         trees, self._pending_trees = self._pending_trees, []
+        complete, self._pending_complete = self._pending_complete, []
+        dirs, self._pending_dirs = self._pending_dirs, []
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             recorded_ns = self._filesystem_now()
@@ -134,6 +177,11 @@ class StatCache:
                                  [(*row, recorded_ns, self.algo) for row in rows])
                 conn.executemany("INSERT OR IGNORE INTO valid_tree VALUES (?, ?)",
                                  [(oid, self.algo) for oid in trees])
+                conn.executemany("INSERT OR IGNORE INTO complete_tree VALUES (?, ?, ?)",
+                                 [(oid, self.algo, gen) for oid, gen in complete])
+                conn.executemany("INSERT OR REPLACE INTO dir_state VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(path, digest, newest, tree, self.algo, recorded_ns)
+                                  for path, digest, newest, tree in dirs])
         except sqlite3.DatabaseError as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()

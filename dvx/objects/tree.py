@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dvx.errors import FormatError, InvalidOidError
 from dvx.hashing import check_oid, hash_bytes
@@ -27,8 +28,7 @@ VERSION = 1
 MAX_MANIFEST_BYTES = 1 << 30
 
 
-@dataclass(frozen=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):  # a tuple: manifests hold one per file, so it must be cheap
     path: str  # POSIX, relative to the tracked directory
     oid: str
     size: int
@@ -95,7 +95,7 @@ class Tree:
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise FormatError(f"The {where} is not valid UTF-8 JSON Lines.") from None
         if validated_before:
-            return cls(algo, tuple(TreeEntry(*row) for row in rows))
+            return cls(algo, tuple(map(TreeEntry._make, rows)))
         if header != {"algo": algo, "format": FORMAT, "version": VERSION}:
             raise FormatError(f"The {where} has an unsupported header {header_line[:200]!r}.")
         entries = []

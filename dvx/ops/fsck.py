@@ -53,6 +53,8 @@ def fsck_cache(repo: Repo) -> FsckResult:
 
         for oid, good in zip(oids, pool.map(check, oids), strict=True):
             if not good:
+                if not result.corrupt:
+                    cache.new_generation()
                 result.corrupt[oid] = "its bytes do not hash to its oid"
                 result.quarantined[oid] = cache.quarantine(oid)
                 log.warning("Corrupt object %s moved to %s", oid, result.quarantined[oid])

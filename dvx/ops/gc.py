@@ -87,16 +87,27 @@ def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]) -> list[tu
     blobs: dict[str, str] = {}
     for commit in sorted(commits):
         assert repo.git is not None
-        for sha, path in repo.git.blobs_named(commit, (".dvx",)).items():
+        for sha, path in repo.git.blobs_named(commit, (".dvx", "dvx.lock")).items():
             blobs.setdefault(sha, f"{commit[:10]}:{path}")
     if blobs:
         assert repo.git is not None
         for sha, data in repo.git.read_blobs(sorted(blobs)).items():
             try:
-                found.append((blobs[sha], parse_pointer(data, blobs[sha])))
+                if blobs[sha].endswith(":dvx.lock"):  # pipeline outputs of that commit
+                    found += _lock_outputs(data, blobs[sha], repo.algo)
+                elif blobs[sha].endswith(".dvx"):
+                    found.append((blobs[sha], parse_pointer(data, blobs[sha])))
             except FormatError as exc:
                 problems.append(str(exc))
     return found
+
+
+def _lock_outputs(data: bytes, where: str, algo: str) -> list[tuple[str, Pointer]]:
+    from dvx.pipeline.lockfile import parse_lock
+
+    return [(f"{where} ({out.path})", Pointer("dir" if out.is_dir else "file", algo, out.oid,
+                                              out.size, out.nfiles, out.executable))
+            for lock in parse_lock(data, algo).values() for out in lock.outs if out.cache]
 
 
 def _reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> _Reachable:
@@ -164,6 +175,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
 def _collect_cache(repo: Repo, keep: set[str], cutoff: float, dry_run: bool, scope: Scope
                    ) -> GcResult:
     result = GcResult("cache", scope.describe(), reachable=len(keep), dry_run=dry_run)
+    if not dry_run:
+        repo.cache.new_generation()
     for oid in sorted(set(repo.cache.list_oids()) - keep):
         path = repo.cache.oid_path(oid)
         try:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from dvx.errors import FormatError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
+from dvx.paths import fingerprint_directory
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.workspace import file_state, scan_directory
 
@@ -67,8 +69,13 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
             workspace = "unchanged"
         return OutputStatus(output.path, "file", workspace, in_cache)
 
+    if os.path.isdir(full) and not os.path.islink(full):
+        fingerprint = fingerprint_directory(full)
+        if repo.statcache.get_dir(full, fingerprint.digest) == pointer.oid:
+            # Not a single stat has changed since this directory last matched the pointer.
+            return OutputStatus(output.path, "dir", "unchanged", _dir_in_cache(repo, pointer))
     tree = load_tree(repo, pointer)
-    in_cache = tree is not None and not _missing_entries(repo, tree.entries)
+    in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
     if not os.path.lexists(full):
         return OutputStatus(output.path, "dir", "deleted", in_cache)
     if not os.path.isdir(full) or os.path.islink(full):
@@ -90,7 +97,16 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     result.modified.sort()
     if result.added or result.modified or result.deleted:
         result.workspace = "modified"
+    else:
+        repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
     return result
+
+
+def _dir_in_cache(repo: Repo, pointer: Pointer) -> bool:
+    if repo.statcache.is_complete_tree(pointer.oid, repo.cache.generation()):
+        return True
+    tree = load_tree(repo, pointer)
+    return tree is not None and _all_files_cached(repo, pointer.oid, tree)
 
 
 def _manifest_oid(repo: Repo, entries: dict[str, TreeEntry]) -> str | None:
@@ -100,8 +116,16 @@ def _manifest_oid(repo: Repo, entries: dict[str, TreeEntry]) -> str | None:
         return None  # names no manifest can hold: certainly not the recorded data
 
 
-def _missing_entries(repo: Repo, entries: tuple[TreeEntry, ...]) -> bool:
+def _all_files_cached(repo: Repo, tree_oid: str, tree: Tree) -> bool:
+    """Checked once per cache generation: objects only leave the cache through gc or fsck,
+    which start a new generation."""
+    generation = repo.cache.generation()
+    if repo.statcache.is_complete_tree(tree_oid, generation):
+        return True
     # The oids come from a validated manifest, so the path is built without re-checking them.
     exists = os.path.exists
     root = repo.cache.files_root + "/"
-    return any(not exists(root + e.oid[:2] + "/" + e.oid[2:]) for e in entries)
+    if any(not exists(root + e.oid[:2] + "/" + e.oid[2:]) for e in tree.entries):
+        return False
+    repo.statcache.mark_complete_tree(tree_oid, generation)
+    return True
