@@ -2,6 +2,8 @@ import json
 import os
 import time
 
+import pytest
+
 from dvx.hashing import hash_file
 from tests.conftest import write
 
@@ -97,3 +99,43 @@ def test_same_content_new_mtime_is_unchanged(repo, dvx):
 def test_status_outside_repo_fails_cleanly(tmp_path, dvx):
     result = dvx("status", cwd=tmp_path)
     assert result.code != 0 and "not inside a dvx repository" in result.stderr
+
+
+def _settle(dvx):
+    """A status long enough after the last change that its records are trusted (racy rule)."""
+    time.sleep(0.05)
+    assert dvx("status", "-q").code == 0
+
+
+@pytest.mark.parametrize("change", ["rename_dir", "same_size_same_mtime", "new_empty_file",
+                                    "delete", "chmod_x"])
+def test_directory_fast_path_never_hides_a_change(repo, dvx, change):
+    for name in ("a", "b"):
+        write(repo / "d" / "sub" / name, f"content {name}")
+    write(repo / "d" / "top", "top")
+    dvx("add", "d")
+    _settle(dvx)
+    _settle(dvx)  # the second one takes the fingerprint fast path
+    target = repo / "d" / "sub" / "a"
+    if change == "rename_dir":
+        os.rename(repo / "d" / "sub", repo / "d" / "sub2")
+    elif change == "same_size_same_mtime":
+        st = os.stat(target)
+        target.write_text("CONTENT a")
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    elif change == "new_empty_file":
+        write(repo / "d" / "sub" / "new", "")
+    elif change == "delete":
+        os.unlink(target)
+    else:
+        os.chmod(target, 0o755)
+    assert dvx("status", "-q").code == 1
+
+
+def test_touching_files_without_changing_them_is_unchanged(repo, dvx):
+    write(repo / "d" / "a", "a")
+    dvx("add", "d")
+    _settle(dvx)
+    future = time.time() + 10
+    os.utime(repo / "d" / "a", (future, future))
+    assert dvx("status", "-q").code == 0
