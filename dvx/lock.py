@@ -3,6 +3,9 @@
 The kernel drops a flock when its process dies, however it dies, so a crashed dvx can never
 leave the repository wedged. The holder writes its pid, host and command beside the lock, so
 a waiting process can say whom it is waiting for.
+
+The lock is reentrant within one process: a command that holds it (like `repro`) can call
+operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from types import TracebackType
 
 from filelock import FileLock, Timeout
@@ -21,6 +25,9 @@ from dvx.errors import LockError
 
 log = logging.getLogger(__name__)
 
+_held_guard = threading.Lock()
+_held: dict[str, int] = {}  # lock path -> how many times this process holds it
+
 
 class RepoLock:
     def __init__(self, tmp_dir: str, wait_seconds: float) -> None:
@@ -29,6 +36,7 @@ class RepoLock:
         self.holder_path = os.path.join(tmp_dir, "lock.holder")
         self.wait_seconds = wait_seconds
         self._lock = FileLock(self.path)
+        self._nested = False
 
     def holder(self) -> str:
         try:
@@ -39,6 +47,11 @@ class RepoLock:
             return "another dvx process"
 
     def acquire(self) -> None:
+        with _held_guard:
+            if _held.get(self.path):
+                _held[self.path] += 1
+                self._nested = True
+                return
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -54,6 +67,8 @@ class RepoLock:
         info = {"pid": os.getpid(), "host": socket.gethostname(),
                 "command": " ".join(["dvx", *sys.argv[1:]])[:200]}
         fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
+        with _held_guard:
+            _held[self.path] = 1
 
     def _busy(self, who: str) -> LockError:
         return LockError(
@@ -62,6 +77,12 @@ class RepoLock:
         )
 
     def release(self) -> None:
+        with _held_guard:
+            _held[self.path] -= 1
+            if self._nested:
+                self._nested = False
+                return
+            del _held[self.path]
         fsutil.remove_quietly(self.holder_path)
         self._lock.release()
 

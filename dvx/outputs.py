@@ -1,4 +1,5 @@
-"""Tracked outputs: finding pointer files and resolving command-line targets to them."""
+"""Tracked outputs: finding pointer files and pipeline outputs (recorded in dvx.lock), and
+resolving command-line targets to them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dvx import fsutil
 from dvx.errors import FormatError, PathError, UsageError
 from dvx.objects.tree import Tree
 from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
+from dvx.pipeline.lockfile import LOCK_FILE, read_lock
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
 
@@ -17,6 +19,9 @@ from dvx.repo import Repo
 class Output:
     path: str  # repo-relative POSIX path of the data
     pointer: Pointer
+    stage: str | None = None  # the pipeline stage whose dvx.lock entry records it (no pointer)
+    push: bool = True  # `dvx push` uploads it (`push: false` in dvx.yaml)
+    remote: str | None = None  # the remote it belongs to (`remote:` in dvx.yaml)
 
     @property
     def pointer_path(self) -> str:
@@ -75,7 +80,40 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
 
 
 def all_outputs(repo: Repo) -> list[Output]:
-    return [load_output(repo, p) for p in pointer_files(repo)]
+    outputs = [load_output(repo, p) for p in pointer_files(repo)]
+    if os.path.exists(os.path.join(repo.root, LOCK_FILE)):
+        outputs += _refuse_doubly_tracked(pipeline_outputs(repo), outputs)
+    return outputs
+
+
+def pipeline_outputs(repo: Repo) -> list[Output]:
+    """The cached outputs of pipeline stages, as dvx.lock records them."""
+    found = []
+    for name, lock in sorted(read_lock(repo.root, repo.algo).items()):
+        for out in lock.outs:
+            if out.cache:
+                check_no_symlinked_parent(repo.root, out.path)
+                pointer = Pointer("dir" if out.is_dir else "file", repo.algo, out.oid, out.size,
+                                  out.nfiles, out.executable)
+                found.append(Output(out.path, pointer, name, out.push, out.remote))
+    return found
+
+
+def _refuse_doubly_tracked(stage_outputs: list[Output], pointed: list[Output]) -> list[Output]:
+    paths = {o.path: o for o in pointed}
+    for output in stage_outputs:
+        other = paths.get(output.path)
+        if other is not None and other.stage is not None:
+            raise FormatError(f"{LOCK_FILE} records '{output.path}' as an output of both "
+                              f"stage '{other.stage}' and stage '{output.stage}'.",
+                              f"Restore {LOCK_FILE} from Git, or run `dvx repro`.")
+        if other is not None:
+            raise FormatError(f"'{output.path}' is tracked twice: by '{other.pointer_path}' "
+                              f"and as an output of stage '{output.stage}' in {LOCK_FILE}.",
+                              f"Remove one: `dvx remove {other.pointer_path}`, or the output "
+                              "from dvx.yaml.")
+        paths[output.path] = output
+    return stage_outputs
 
 
 def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Target]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -83,7 +83,8 @@ dvx status -q || echo "data changed"
 @common_options
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
            remote_name: str | None, jobs: int | None) -> None:
-    """Show tracked data that is modified, deleted or missing from the cache.
+    """Show tracked data that is modified, deleted or missing from the cache, and pipeline
+    stages that are stale (what changed since `dvx repro` recorded them in dvx.lock).
 
     With -q, print nothing and exit with status 1 if anything changed (for CI).
     """
@@ -95,12 +96,33 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         _remote_status(repo, targets, remote_name, jobs, as_json)
         return
     result = do_status(repo, resolve_targets(repo, targets))
+    stages = _stage_statuses(repo) if not targets else []
+    stale = [s for s in stages if s.reasons]
     if as_json:
-        emit_json(result.to_json())
+        doc = result.to_json()
+        if stages:
+            doc["stages"] = [s.to_json() for s in stages]
+            doc["changed"] = result.changed or bool(stale)
+        emit_json(doc)
     elif not is_quiet():
-        _print_status(result)
-    if is_quiet() and result.changed:
+        if result.changed or not stale:
+            _print_status(result, bool(stages))
+        for s in stale:
+            out(f"{s.name}: {'; '.join(s.reasons)}")
+        if stale:
+            out("(`dvx repro` runs the stale stages)")
+    if is_quiet() and (result.changed or stale):
         sys.exit(1)
+
+
+def _stage_statuses(repo: Repo) -> list[Any]:
+    import os
+
+    if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
+        return []  # and no pipeline code to import
+    from dvx.pipeline.repro import pipeline_status
+
+    return pipeline_status(repo)
 
 
 def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,
@@ -129,15 +151,16 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
         sys.exit(1)
 
 
-def _print_status(result: object) -> None:
+def _print_status(result: object, has_stages: bool = False) -> None:
     from dvx.ops.status import StatusResult
 
     assert isinstance(result, StatusResult)
-    if not result.outputs:
+    if not result.outputs and not has_stages:
         out("No data is tracked yet; track some with `dvx add PATH`.")
         return
     if not result.changed:
-        out("Data and pointers are up to date.")
+        out("Data, pointers and pipelines are up to date." if has_stages
+            else "Data and pointers are up to date.")
         return
     for o in result.outputs:
         if not o.changed:

@@ -110,9 +110,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register_commands() -> None:
-    from dvx.cli import data, project, sync
+    from dvx.cli import data, pipeline, project, sync
 
-    for module in (project, data, sync):
+    for module in (project, data, sync, pipeline):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,10 @@ from dvx.cli.common import common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import emit_json, human_size, out, warn
+
+if TYPE_CHECKING:
+    from dvx.ops.sync import SyncResult
+    from dvx.repo import Repo
 
 
 @click.group(epilog=example("""
@@ -148,6 +153,27 @@ REMOTE = click.option("-r", "--remote", "remote_name", help="Remote to use (defa
 JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1),
                     help="Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
+RUN_CACHE = click.option("--run-cache", is_flag=True,
+                         help="Also transfer the run-cache: past runs of pipeline stages and "
+                              "their outputs, so `dvx repro` can restore instead of running.")
+
+
+def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | None,
+               jobs: int | None, as_json: bool) -> None:
+    """Transfer the run-cache too, and add what it moved to `result`."""
+    from dvx.pipeline import runcache
+
+    if push:
+        runs = runcache.push_runs(repo, remote_name, jobs)
+    else:
+        runs = runcache.fetch_runs(repo, remote_name, jobs, runcache.pipeline_stage_keys(repo))
+    if runs.sync is not None:
+        result.transfer.merge(runs.sync.transfer)
+        result.problems += runs.sync.problems
+    result.problems += runs.problems
+    if not is_quiet() and not as_json:
+        out(f"{'Pushed' if push else 'Fetched'} {runs.records} run record"
+            f"{'' if runs.records == 1 else 's'} of the run-cache.")
 
 
 def _report_sync(verb: str, result: object, as_json: bool) -> None:
@@ -175,24 +201,28 @@ def _report_sync(verb: str, result: object, as_json: bool) -> None:
 @click.command(epilog=example("""
 dvx push
 dvx push -r backup data/images
+dvx push --run-cache     # also share past pipeline runs
 dvx push --repair        # after `dvx fsck --remote` found corrupt objects
 """))
 @TARGETS
 @REMOTE
 @JOBS
 @JSON
+@RUN_CACHE
 @click.option("--repair", is_flag=True,
               help="Also verify what the remote already has, and replace corrupt copies from "
                    "verified local ones.")
 @common_options
 def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
-         as_json: bool, repair: bool) -> None:
+         as_json: bool, run_cache: bool, repair: bool) -> None:
     """Upload cached data that the remote lacks (directory manifests last)."""
     from dvx.ops.sync import push as do_push
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
     result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs, repair=repair)
+    if run_cache:
+        _with_runs(repo, result, True, remote_name, jobs, as_json)
     for oid in result.repaired:
         warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
     _report_sync("Pushed", result, as_json)
@@ -203,20 +233,24 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 @click.command(epilog=example("""
 dvx fetch
 dvx fetch -r backup data/images
+dvx fetch --run-cache
 """))
 @TARGETS
 @REMOTE
 @JOBS
 @JSON
+@RUN_CACHE
 @common_options
 def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
-          as_json: bool) -> None:
+          as_json: bool, run_cache: bool) -> None:
     """Download data the cache lacks (verified by hash), without touching the workspace."""
     from dvx.ops.sync import fetch as do_fetch
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
     result = do_fetch(repo, resolve_targets(repo, targets), remote_name, jobs)
+    if run_cache:
+        _with_runs(repo, result, False, remote_name, jobs, as_json)
     _report_sync("Fetched", result, as_json)
     if not result.ok:
         sys.exit(1)
@@ -225,22 +259,26 @@ def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 @click.command(epilog=example("""
 git clone URL project && cd project && dvx pull
 dvx pull data/images/cat.png      # one file of a tracked directory
+dvx pull --run-cache && dvx repro # restore a colleague's runs instead of running them
 """))
 @TARGETS
 @REMOTE
 @JOBS
 @JSON
+@RUN_CACHE
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite workspace changes that are not in the cache.")
 @common_options
 def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as_json: bool,
-         force: bool) -> None:
+         run_cache: bool, force: bool) -> None:
     """Fetch data from the remote, then check it out into the workspace."""
     from dvx.ops.sync import pull as do_pull
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
     result = do_pull(repo, resolve_targets(repo, targets), remote_name, jobs, force)
+    if run_cache:
+        _with_runs(repo, result, False, remote_name, jobs, as_json)
     _report_sync("Fetched", result, as_json)
     if not result.ok:
         sys.exit(1)

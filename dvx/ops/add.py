@@ -14,7 +14,13 @@ from dvx.errors import PathError, UsageError
 from dvx.fsutil import make_readonly
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
-from dvx.paths import POINTER_SUFFIX, WalkEntry, repo_relpath, walk_directory
+from dvx.paths import (
+    POINTER_SUFFIX,
+    WalkEntry,
+    fingerprint_directory,
+    repo_relpath,
+    walk_directory,
+)
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.workspace import (
@@ -49,6 +55,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
     rels = [_check_addable(repo, p) for p in paths]
     outputs = {o.path: o for o in all_outputs(repo)}
     for rel, display in zip(rels, paths, strict=True):
+        _refuse_stage_output(outputs.get(rel), display)
         _refuse_overlap(rel, display, outputs)
     _refuse_git_tracked(repo, rels, paths)
     with repo.lock():
@@ -62,7 +69,12 @@ def commit(repo: Repo, outputs: list[Output]) -> AddResult:
     with repo.lock():
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         results = []
-        for output in outputs:
+        staged = [o for o in outputs if o.stage is not None]
+        if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files
+            from dvx.pipeline.repro import commit_outputs
+
+            results += commit_outputs(repo, staged)
+        for output in (o for o in outputs if o.stage is None):
             if not os.path.lexists(repo.abspath(output.path)):
                 raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
@@ -76,7 +88,10 @@ def _finish(repo: Repo, results: list[Added]) -> AddResult:
     touched: list[str] = []
     for r in results:
         ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
-        touched += [r.path + POINTER_SUFFIX, ignore_file]
+        recorded_in = r.path + POINTER_SUFFIX  # or dvx.lock, for a pipeline output
+        if not os.path.exists(repo.abspath(recorded_in)):
+            recorded_in = "dvx.lock"
+        touched += [recorded_in, ignore_file]
     touched = list(dict.fromkeys(touched))
     staged: list[str] = []
     if repo.git is not None and repo.config.get_bool("core", "autostage"):
@@ -119,6 +134,14 @@ def _refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple
         )
 
 
+def _refuse_stage_output(output: Output | None, display: str) -> None:
+    if output is not None and output.stage is not None:
+        raise PathError(f"'{display}' is an output of the pipeline stage '{output.stage}' "
+                        "(recorded in dvx.lock), not data to add.", f"Run `dvx repro "
+                        f"{output.stage}` to rebuild it, or `dvx commit {display}` to record it "
+                        "as it is now.")
+
+
 def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
     parent = rel.rpartition("/")[0]
     while parent:
@@ -135,23 +158,35 @@ def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
 
 def track(repo: Repo, rel: str, existing: Output | None) -> Added:
     full = repo.abspath(rel)
-    if os.path.isdir(full) and not os.path.islink(full):
-        tree = _ingest_directory(repo, full, rel)
-        oid = repo.cache.add_bytes(tree.to_bytes())
-        kind, size, nfiles, executable = "dir", tree.size, tree.nfiles, False
-    else:
-        oid, size, executable = _ingest_file(repo, full, rel)
-        kind, nfiles = "file", None
-    if existing is not None:
-        pointer = existing.pointer.with_data(kind, oid, size, nfiles, executable)
-    else:
-        pointer = Pointer(kind, repo.algo, oid, size, nfiles, executable)
+    stored = store(repo, rel)
+    pointer = stored if existing is None else existing.pointer.with_data(
+        stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
+    oid = pointer.oid
     changed = existing is None or existing.pointer != pointer
     gitignore.add_entry(full)  # before the pointer: tracked data is never left for Git to commit
     if changed:
         write_pointer(repo, rel, pointer)
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
     return Added(rel, pointer, changed)
+
+
+def store(repo: Repo, rel: str) -> Pointer:
+    """Store the file or directory at `rel` in the cache, as `track` does, without writing a
+    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored."""
+    full = repo.abspath(rel)
+    if os.path.isdir(full) and not os.path.islink(full):
+        # Taken before reading anything: any change made while adding moves it, so the record
+        # below can only ever vouch for the content that was actually stored.
+        fingerprint = fingerprint_directory(full)
+        tree = _ingest_directory(repo, full, rel)
+        oid = repo.cache.add_bytes(tree.to_bytes())
+        repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
+        # Built here, from files all just stored: valid and complete by construction.
+        repo.statcache.mark_valid_tree(oid)
+        repo.statcache.mark_complete_tree(oid, repo.cache.generation())
+        return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
+    oid, size, executable = _ingest_file(repo, full, rel)
+    return Pointer("file", repo.algo, oid, size, None, executable)
 
 
 def _link_types_for(repo: Repo, executable: bool) -> tuple[str, ...]:

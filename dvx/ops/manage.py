@@ -41,9 +41,18 @@ def _is_recoverable(repo: Repo, output: Output) -> bool:
     return status.workspace == "unchanged" and status.in_cache
 
 
+def _refuse_stage_output(output: Output, verb: str) -> None:
+    if output.stage is not None:
+        raise UsageError(f"'{output.path}' is an output of the pipeline stage '{output.stage}' "
+                         f"(recorded in dvx.lock), so `dvx {verb}` cannot change it.",
+                         "Edit the stage in dvx.yaml instead, then run `dvx repro`.")
+
+
 def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) -> Changed:
     """Stop tracking; with `remove_data`, delete the workspace data too (only if it is
     unchanged, so its content stays recoverable from the cache, unless `force`)."""
+    for output in outputs:
+        _refuse_stage_output(output, "remove")
     touched: list[str] = []
     with repo.lock():
         for output in outputs:
@@ -65,6 +74,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
 
 
 def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
+    _refuse_stage_output(output, "move")
     dst = repo_relpath(repo.root, destination)
     if dst.endswith(POINTER_SUFFIX):
         dst = dst[: -len(POINTER_SUFFIX)]

@@ -92,9 +92,32 @@ def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
                              repo.progress)
 
 
+def _by_remote(targets: list[Target], remote_name: str | None
+               ) -> dict[str | None, list[Target]]:
+    """Pipeline outputs that name their own remote (`remote:` in dvx.yaml) go there, unless
+    a remote is given explicitly."""
+    groups: dict[str | None, list[Target]] = {}
+    for target in targets:
+        groups.setdefault(remote_name or target.output.remote, []).append(target)
+    return groups or {remote_name: []}
+
+
+def _merged(results: list[SyncResult]) -> SyncResult:
+    merged = SyncResult(", ".join(r.remote for r in results))
+    for r in results:
+        merged.transfer.merge(r.transfer)
+        merged.problems += r.problems
+        merged.repaired += r.repaired
+    return merged
+
+
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, repair: bool = False) -> SyncResult:
-    name, remote = open_remote(repo, remote_name)
+    targets = [t for t in targets if t.output.push]  # `push: false` outputs stay local
+    groups = _by_remote(targets, remote_name)
+    if len(groups) > 1:
+        return _merged([push(repo, group, name, jobs, repair) for name, group in groups.items()])
+    name, remote = open_remote(repo, remote_name or next(iter(groups)))
     if remote.read_only:
         raise RemoteError(f"Remote '{name}' ({redact_url(remote.root)}) is read-only.",
                           "Push to an S3, SSH, cloud or directory remote instead.")
@@ -149,7 +172,11 @@ def _ensure_remote_dir(remote: ObjectStore, create: bool) -> None:
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None) -> SyncResult:
-    name, remote = open_remote(repo, remote_name)
+    targets = [t for t in targets if t.output.push]  # `push: false`: never on a remote
+    groups = _by_remote(targets, remote_name)
+    if len(groups) > 1:
+        return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
+    name, remote = open_remote(repo, remote_name or next(iter(groups)))
     _ensure_remote_dir(remote, create=False)
     _remove_stale_temporaries(repo)
     result = SyncResult(name)
@@ -183,7 +210,10 @@ def _remove_stale_temporaries(repo: Repo) -> None:
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, force: bool = False) -> SyncResult:
     result = fetch(repo, targets, remote_name, jobs)
-    result.checkout = checkout(repo, targets, force=force)
+    local_only = {t.output.path for t in targets if not t.output.push
+                  and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`, not here
+    result.checkout = checkout(repo, [t for t in targets if t.output.path not in local_only],
+                               force=force)
     return result
 
 

@@ -64,7 +64,8 @@ def _free_port_block(count: int, twin_offset: int) -> int:
         base = random.randrange(20000, 45000)
         sockets = []
         try:
-            wanted = [base + i for i in range(count)] + [base + twin_offset + i for i in range(count)]
+            wanted = ([base + i for i in range(count)]
+                      + [base + twin_offset + i for i in range(count)])
             for port in wanted:
                 s = socket.socket()
                 sockets.append(s)
@@ -120,7 +121,8 @@ class S3Server:
         self.ports = [*ports.values(), *(p + 10000 for p in ports.values())]
         argv = [str(self.weed), f"-logdir={self.dir / 'logs'}", "mini", f"-dir={self.dir / 'data'}",
                 "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={self.dir / 's3.json'}",
-                f"-s3.localSocket={self.dir / 's3.sock'}", "-master.telemetry=false", "-webdav=false",
+                f"-s3.localSocket={self.dir / 's3.sock'}", "-master.telemetry=false",
+                "-webdav=false",
                 "-s3.port.iceberg=0", "-s3.port.lance=0",
                 *[f"-{name}={port}" for name, port in ports.items()]]
         endpoint = f"http://127.0.0.1:{ports['s3.port']}"

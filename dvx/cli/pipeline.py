@@ -1,0 +1,292 @@
+"""Pipeline commands: stage add/list, repro, dag."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.ui import emit_json, out, warn
+
+if TYPE_CHECKING:
+    from dvx.pipeline.repro import ReproResult, StageResult
+    from dvx.pipeline.spec import Stage
+
+
+@click.group(epilog=example("""
+dvx stage add -n train -d data/features.csv -d train.py -p train.lr -o model.pkl \\
+    python train.py
+dvx stage list
+"""))
+@common_options
+def stage() -> None:
+    """Add and list the pipeline stages of dvx.yaml."""
+
+
+@stage.command("add", context_settings={"allow_interspersed_args": False},
+               epilog=example("""
+dvx stage add -n prepare -d data/raw.csv -d prepare.py -o data/prepared python prepare.py
+dvx stage add -n train -d data/features -p train.lr,train.epochs -o model.pkl \\
+    -m metrics.json "python train.py --out model.pkl"
+dvx stage add -f -n train -d data/features -o model.pkl python train.py   # replace it
+"""))
+@click.option("-n", "--name", required=True, help="Name of the stage.")
+@click.option("-d", "--deps", "deps", multiple=True, metavar="PATH",
+              help="A file or directory the command reads (repeatable).")
+@click.option("-o", "--outs", "outs", multiple=True, metavar="PATH",
+              help="An output, stored in the cache (repeatable).")
+@click.option("-O", "--outs-no-cache", "outs_no_cache", multiple=True, metavar="PATH",
+              help="An output that Git tracks instead of the cache (repeatable).")
+@click.option("--outs-persist", "outs_persist", multiple=True, metavar="PATH",
+              help="An output kept between runs, not deleted before the command (repeatable).")
+@click.option("-p", "--params", "params", multiple=True, metavar="[FILE:]KEYS",
+              help="Params the command reads: keys of params.yaml, comma-separated, or "
+                   "FILE:KEYS for another YAML, JSON or TOML file (repeatable).")
+@click.option("-m", "--metrics", "metrics", multiple=True, metavar="PATH",
+              help="A metrics file the command writes (tracked by Git; repeatable).")
+@click.option("--plots", "plots", multiple=True, metavar="PATH",
+              help="A plots file the command writes (tracked by Git; repeatable).")
+@click.option("-w", "--wdir", metavar="DIR",
+              help="Directory to run the command in (default: the current one).")
+@click.option("--desc", metavar="TEXT", help="A description of the stage.")
+@click.option("--always-changed", is_flag=True, help="Run the stage every time.")
+@click.option("-f", "--force", is_flag=True, help="Replace a stage of the same name.")
+@click.argument("command", nargs=-1, required=True)
+@common_options
+def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
+              outs_no_cache: tuple[str, ...], outs_persist: tuple[str, ...],
+              params: tuple[str, ...], metrics: tuple[str, ...], plots: tuple[str, ...],
+              wdir: str | None, desc: str | None, always_changed: bool, force: bool,
+              command: tuple[str, ...]) -> None:
+    """Write a stage to dvx.yaml (keeping the file's comments and layout).
+
+    Everything from the first argument that is not an option is the COMMAND (options after it
+    belong to the command), run with /bin/sh -c from the stage's working directory: the
+    current directory, or WDIR relative to it. Paths are relative to that directory. Run it
+    with `dvx repro`.
+    """
+    import os
+    import posixpath
+    import shlex
+
+    from dvx.paths import to_posix
+    from dvx.pipeline.stage_add import NewStage, add_stage
+
+    repo = open_repo()
+    here = to_posix(os.path.relpath(os.getcwd(), repo.root))
+    wdir = posixpath.normpath(posixpath.join(here, to_posix(wdir or ".")))
+    cmd = command[0] if len(command) == 1 else shlex.join(command)
+    new = NewStage(name, cmd, deps, outs, outs_no_cache, outs_persist, params, metrics, plots,
+                   None if wdir == "." else wdir, desc, always_changed)
+    replaced = add_stage(repo, new, force)
+    if not is_quiet():
+        out(f"{'Replaced' if replaced else 'Added'} stage '{name}' in dvx.yaml.")
+        out(f"Run it with `dvx repro {name}`; record it in Git with `git add dvx.yaml`.")
+
+
+@stage.command("list", epilog=example("""
+dvx stage list
+dvx stage list --json
+"""))
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def stage_list(as_json: bool) -> None:
+    """List the stages of dvx.yaml, with their commands, dependencies and outputs."""
+    from dvx.pipeline.graph import load_dag
+
+    dag = load_dag(open_repo())
+    stages = [] if dag is None else [dag.stages[n] for n in dag.stages]
+    if as_json:
+        emit_json([s.to_json() for s in stages])
+        return
+    if not stages:
+        out("No stages yet; add one with `dvx stage add`.")
+    for s in stages:
+        _print_stage(s)
+
+
+def _print_stage(s: Stage) -> None:
+    flags = [f for f, on in (("frozen", s.frozen), ("always changed", s.always_changed)) if on]
+    out(s.name + (f"  ({', '.join(flags)})" if flags else ""))
+    if s.desc:
+        out(f"    desc:   {s.desc}")
+    for cmd in s.cmd:
+        out(f"    cmd:    {cmd}")
+    if s.wdir:
+        out(f"    wdir:   {s.wdir}")
+    if s.deps:
+        out(f"    deps:   {', '.join(s.deps)}")
+    if s.params:
+        out("    params: " + ", ".join(f"{k} ({p.file})" if p.keys else f"{p.file} (all)"
+                                       for p in s.params for k in (p.keys or ("",))))
+    if s.outs:
+        out("    outs:   " + ", ".join(o.path + ("" if o.cache else " (no cache)")
+                                       for o in s.outs))
+
+
+class _Reporter:
+    """Prints what repro does as it happens; safe to call from the worker threads."""
+
+    def __init__(self, capture: bool, to_stderr: bool) -> None:
+        self.capture = capture
+        self.to_stderr = to_stderr
+        self.quiet = is_quiet()  # read here: the click context is not there in other threads
+        self._lock = threading.Lock()
+
+    def _say(self, text: str) -> None:
+        with self._lock:
+            click.echo(text, err=self.to_stderr)
+
+    def starting(self, stage: Stage, reasons: list[str]) -> None:
+        if not self.quiet:
+            self._say(f"Running stage '{stage.name}' ({'; '.join(reasons)}):")
+            for cmd in stage.cmd:
+                self._say(f"> {cmd}")
+
+    def line(self, stage: str, text: str) -> None:
+        self._say(f"[{stage}] {text}")
+
+    def finished(self, result: StageResult) -> None:
+        from dvx.pipeline import repro as r
+
+        if result.outcome == r.FAILED:
+            with self._lock:
+                warn(f"Stage '{result.name}' failed: {result.error}.")
+            return
+        if result.outcome == r.SKIPPED:
+            with self._lock:
+                warn(f"Skipped stage '{result.name}': {result.error}.")
+            return
+        if self.quiet:
+            return
+        messages = {
+            r.UP_TO_DATE: f"Stage '{result.name}' is up to date.",
+            r.FROZEN: f"Stage '{result.name}' is frozen; not checked.",
+            r.RESTORED: f"Restored '{result.name}' from the run-cache "
+                        f"({'; '.join(result.reasons)}).",
+            r.RAN: f"Stage '{result.name}' done.",
+        }
+        self._say(messages[result.outcome])
+
+
+@click.command(epilog=example("""
+dvx repro                     # everything that is stale
+dvx repro train               # train and the stages it depends on
+dvx repro --dry               # what would run, and why
+dvx repro -j 4 -k             # independent stages in parallel; keep going after a failure
+dvx repro --pull              # in CI: fetch data and past runs first
+"""))
+@click.argument("targets", nargs=-1)
+@click.option("--dry", is_flag=True, help="Only show what would run, and why.")
+@click.option("-f", "--force", is_flag=True,
+              help="Run the stages even if nothing changed (not from the run-cache).")
+@click.option("-s", "--single-item", "single", is_flag=True,
+              help="Only the targets, not the stages they depend on.")
+@click.option("--downstream", is_flag=True,
+              help="The targets and the stages that depend on them (not those they depend on).")
+@click.option("--pull", is_flag=True,
+              help="First fetch the data the stages read and write, and their past runs, from "
+                   "the default remote.")
+@click.option("-k", "--keep-going", is_flag=True,
+              help="After a failure, go on with the stages that do not depend on it.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Stages to run at once; their output lines are prefixed with [stage].")
+@click.option("--no-run-cache", is_flag=True,
+              help="Run stale stages even when the run-cache has their outputs.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON summary (messages go to "
+                                                      "stderr).")
+@common_options
+def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downstream: bool,
+          pull: bool, keep_going: bool, jobs: int, no_run_cache: bool, as_json: bool) -> None:
+    """Run the stages of dvx.yaml whose command, dependencies, params or outputs changed, in
+    dependency order, and record what they ran with in dvx.lock.
+
+    TARGETS are stage names (NAME, or NAME@ITEM for a foreach/matrix stage; NAME alone selects
+    all of its items); without targets, every stage.
+    """
+    from dvx.cli.sync import _report_sync
+    from dvx.pipeline.repro import ReproOptions
+    from dvx.pipeline.repro import repro as do_repro
+
+    if single and downstream:
+        from dvx.errors import UsageError
+
+        raise UsageError("--single-item and --downstream cannot be combined.")
+    options = ReproOptions(targets, dry, force, single, downstream, pull, keep_going, jobs,
+                           not no_run_cache)
+    reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
+    result = do_repro(open_repo(), options, reporter)
+    if result.pulled is not None and not as_json:
+        _report_sync("Fetched", result.pulled, False)
+    for problem in result.problems:
+        warn(f"Problem: {problem}")
+    if as_json:
+        emit_json(result.to_json())
+    elif dry:
+        _print_dry(result)
+    elif not is_quiet():
+        _print_summary(result)
+    if not result.ok:
+        failed = [s for s in result.stages if s.outcome == "failed"]
+        codes = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name
+                          for s in failed)
+        warn(f"ERROR: {len(failed)} stage{'' if len(failed) == 1 else 's'} failed: {codes}. "
+             "Their dvx.lock entries are unchanged and their outputs were not cached; fix "
+             "them and run `dvx repro` again.")
+        sys.exit(1)
+
+
+def _print_dry(result: ReproResult) -> None:
+    for s in result.stages:
+        why = f": {'; '.join(s.reasons)}" if s.reasons else ""
+        if s.outcome == "would-run":
+            out(f"Would run stage '{s.name}'{why}")
+        elif s.outcome == "would-restore":
+            out(f"Would restore '{s.name}' from the run-cache{why}")
+        elif s.outcome == "frozen":
+            out(f"Stage '{s.name}' is frozen; not checked.")
+        elif not is_quiet():
+            out(f"Stage '{s.name}' is up to date.")
+    if all(s.outcome in ("up-to-date", "frozen") for s in result.stages):
+        out("Nothing to do: every stage is up to date.")
+
+
+def _print_summary(result: ReproResult) -> None:
+    if result.ok and all(s.outcome in ("up-to-date", "frozen") for s in result.stages):
+        out("Data and pipelines are up to date.")
+    if result.lock_written:
+        out("Updated dvx.lock.")
+    if result.staged:
+        out("Staged in Git: " + " ".join(result.staged))
+    elif result.to_stage:
+        out("To record this in Git, run:\n    git add " + " ".join(result.to_stage))
+
+
+@click.command(epilog=example("""
+dvx dag
+dvx dag train              # train and the stages it depends on
+dvx dag --dot | dot -Tsvg > pipeline.svg
+dvx dag --mermaid
+"""))
+@click.argument("target", required=False)
+@click.option("--dot", "fmt", flag_value="dot", help="Graphviz dot instead of ASCII.")
+@click.option("--mermaid", "fmt", flag_value="mermaid", help="A Mermaid flowchart instead of "
+                                                             "ASCII.")
+@common_options
+def dag(target: str | None, fmt: str | None) -> None:
+    """Draw the pipeline: each stage below the stages whose outputs it depends on."""
+    from dvx.pipeline.graph import load_dag, to_ascii, to_dot, to_mermaid
+
+    graph = load_dag(open_repo())
+    if graph is None:
+        out("No stages yet; add one with `dvx stage add`.")
+        return
+    names = graph.select([target] if target else [])
+    draw = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt or "", to_ascii)
+    click.echo(draw(graph, names), nl=False)
+
+
+COMMANDS = [stage, repro, dag]

@@ -1,0 +1,242 @@
+"""dvx.lock: what each pipeline stage last ran with (command, dependency hashes, params values)
+and what it produced (output hashes). See docs/formats.md for the normative format.
+
+The file is canonical: the same content always gives the same bytes (keys sorted, dependencies
+and outputs sorted by path), so an unchanged pipeline leaves Git nothing to commit. It is
+replaced atomically, so an interrupted `repro` leaves the previous complete file. It is a file
+format like a pointer (no pipeline logic here), so the modules that list tracked outputs can
+read it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dvx import fsutil
+from dvx.errors import FormatError
+from dvx.hashing import ALGORITHMS, check_oid
+from dvx.paths import check_relpath
+from dvx.yamlio import parse_yaml
+
+LOCK_FILE = "dvx.lock"
+FORMAT_VERSION = 1
+MAX_LOCK_BYTES = 64 << 20
+HEADER = "# dvx lock file: what each stage of dvx.yaml last ran with and produced. Written by " \
+         "`dvx repro`.\n"
+
+_STAGE_KEYS = frozenset({"cmd", "deps", "params", "outs"})
+_DEP_KEYS = frozenset({"path", "oid", "size", "nfiles"})
+_OUT_KEYS = _DEP_KEYS | {"exec", "cache", "push", "remote"}
+
+
+@dataclass(frozen=True)
+class LockedPath:
+    """A dependency or output as recorded: a file, or a directory by its manifest oid."""
+    path: str  # repo-relative POSIX
+    oid: str
+    size: int
+    nfiles: int | None = None  # directories only
+    executable: bool = False  # files only
+    cache: bool = True  # outputs only: stored in the cache (else Git tracks it)
+    push: bool = True  # outputs only: `dvx push` uploads it
+    remote: str | None = None  # outputs only: the remote it belongs to, if not the default
+
+    @property
+    def is_dir(self) -> bool:
+        return self.nfiles is not None
+
+    def same_data(self, other: LockedPath | None) -> bool:
+        return other is not None and (self.oid, self.nfiles is None) == (
+            other.oid, other.nfiles is None)
+
+
+@dataclass(frozen=True)
+class StageLock:
+    cmd: tuple[str, ...]
+    deps: tuple[LockedPath, ...]
+    params: Mapping[str, Mapping[str, Any]]  # params file -> dotted key -> value
+    outs: tuple[LockedPath, ...]
+
+
+def lock_path(root: str) -> str:
+    return os.path.join(root, LOCK_FILE)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+def _entry(p: LockedPath, is_out: bool) -> dict[str, Any]:
+    doc: dict[str, Any] = {"path": p.path, "oid": p.oid, "size": p.size}
+    if p.nfiles is not None:
+        doc["nfiles"] = p.nfiles
+    if is_out:
+        if p.executable and p.nfiles is None:
+            doc["exec"] = True
+        if not p.cache:
+            doc["cache"] = False
+        if not p.push:
+            doc["push"] = False
+        if p.remote is not None:
+            doc["remote"] = p.remote
+    return doc
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:
+    """The canonical bytes: every mapping in a fixed order (see docs/formats.md), written by
+    PyYAML's safe emitter in block style."""
+    import yaml
+
+    doc: dict[str, Any] = {"dvx": FORMAT_VERSION, "algo": algo, "stages": {}}
+    for name in sorted(stages):
+        lock = stages[name]
+        entry: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
+        if lock.deps:
+            entry["deps"] = [_entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
+        if lock.params:
+            entry["params"] = _sorted(lock.params)
+        if lock.outs:
+            entry["outs"] = [_entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
+        doc["stages"][name] = entry
+    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                          width=1 << 30, indent=2)
+    return (HEADER + body).encode("utf-8")
+
+
+def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: bool = True
+               ) -> None:
+    fsutil.atomic_write(lock_path(root), encode_lock(stages, algo), fsync=fsync)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+def read_lock(root: str, algo: str) -> dict[str, StageLock]:
+    """The stages recorded in dvx.lock (none if it does not exist), fully validated."""
+    path = lock_path(root)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_LOCK_BYTES + 1)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
+    return parse_lock(data, algo)
+
+
+def parse_lock(data: bytes, algo: str) -> dict[str, StageLock]:
+    doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES)
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise _bad("it is not a YAML mapping")
+    version = doc.get("dvx")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise FormatError(f"{LOCK_FILE} was written by a newer dvx (format {version}).",
+                          "Upgrade dvx to read it.")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise _bad(f"it has no valid 'dvx: {FORMAT_VERSION}' line")
+    unknown = set(doc) - {"dvx", "algo", "stages"}
+    if unknown:
+        raise _bad(f"unknown keys {', '.join(sorted(map(str, unknown)))}")
+    if doc.get("algo") not in ALGORITHMS:
+        raise _bad(f"unknown hash algorithm {doc.get('algo')!r}")
+    if doc["algo"] != algo:
+        raise FormatError(f"{LOCK_FILE} uses {doc['algo']}, but this repository hashes with "
+                          f"{algo} (core.hash).", "Run `dvx repro --force` to record it again.")
+    stages = doc.get("stages") or {}
+    if not isinstance(stages, dict):
+        raise _bad("'stages' is not a mapping")
+    result: dict[str, StageLock] = {}
+    for name, entry in stages.items():
+        if not isinstance(name, str) or not name:
+            raise _bad(f"the stage name {name!r} is not a string")
+        result[name] = _parse_stage(name, entry, algo)
+    return result
+
+
+def _bad(why: str, stage: str | None = None) -> FormatError:
+    where = f"{LOCK_FILE} (stage '{stage}')" if stage else LOCK_FILE
+    return FormatError(f"{where} is invalid: {why}.",
+                       "Restore it from Git, or delete it and run `dvx repro` to record every "
+                       "stage again.")
+
+
+def _parse_stage(name: str, entry: object, algo: str) -> StageLock:
+    if not isinstance(entry, dict):
+        raise _bad("the entry is not a mapping", name)
+    unknown = set(entry) - _STAGE_KEYS
+    if unknown:
+        raise _bad(f"unknown keys {', '.join(sorted(map(str, unknown)))}", name)
+    cmd = entry.get("cmd")
+    if isinstance(cmd, str):
+        cmd = [cmd]
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
+        raise _bad("'cmd' is not a string or a list of strings", name)
+    params = entry.get("params") or {}
+    if not isinstance(params, dict) or not all(
+            isinstance(f, str) and isinstance(v, dict) and all(isinstance(k, str) for k in v)
+            for f, v in params.items()):
+        raise _bad("'params' is not a mapping of files to mappings of keys to values", name)
+    for f in params:
+        _check_path(f, name)
+    deps = _parse_paths(entry.get("deps"), "deps", name, algo)
+    outs = _parse_paths(entry.get("outs"), "outs", name, algo)
+    return StageLock(tuple(cmd), deps, params, outs)
+
+
+def _check_path(path: object, stage: str) -> str:
+    try:
+        return check_relpath(path, "path")
+    except FormatError as exc:
+        raise _bad(exc.message.rstrip("."), stage) from None
+
+
+def _parse_paths(items: object, key: str, stage: str, algo: str) -> tuple[LockedPath, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise _bad(f"'{key}' is not a list", stage)
+    is_out = key == "outs"
+    parsed: list[LockedPath] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise _bad(f"an entry of '{key}' is not a mapping", stage)
+        unknown = set(item) - (_OUT_KEYS if is_out else _DEP_KEYS)
+        if unknown:
+            raise _bad(f"an entry of '{key}' has unknown keys "
+                       f"{', '.join(sorted(map(str, unknown)))}", stage)
+        path = _check_path(item.get("path"), stage)
+        try:
+            oid = check_oid(item.get("oid"), algo)
+        except FormatError as exc:
+            raise _bad(f"'{path}': {exc.message.rstrip('.')}", stage) from None
+        size, nfiles = item.get("size"), item.get("nfiles")
+        if not _is_count(size) or (nfiles is not None and not _is_count(nfiles)):
+            raise _bad(f"'{path}' has an invalid size or nfiles", stage)
+        flags = {k: item.get(k, d) for k, d in (("exec", False), ("cache", True), ("push", True))}
+        if not all(isinstance(v, bool) for v in flags.values()) or (
+                nfiles is not None and "exec" in item):
+            raise _bad(f"'{path}' has an invalid exec, cache or push value", stage)
+        remote = item.get("remote")
+        if remote is not None and not isinstance(remote, str):
+            raise _bad(f"'{path}' has an invalid remote", stage)
+        assert isinstance(size, int)
+        parsed.append(LockedPath(path, oid, size, nfiles, flags["exec"], flags["cache"],
+                                 flags["push"], remote))
+    paths = [p.path for p in parsed]
+    if len(set(paths)) != len(paths):
+        raise _bad(f"a path appears twice in '{key}'", stage)
+    return tuple(parsed)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -1,0 +1,112 @@
+"""Params files: YAML, JSON or TOML documents whose values stages depend on, by dotted key."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+from typing import Any
+
+from dvx.errors import FormatError
+from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
+
+DEFAULT_PARAMS_FILE = "params.yaml"
+SUFFIXES = (".yaml", ".yml", ".json", ".toml")
+MISSING = object()
+
+
+def check_params_file_name(rel: str, where: str) -> None:
+    if not rel.lower().endswith(SUFFIXES):
+        raise FormatError(f"{where}: '{rel}' is not a YAML, JSON or TOML file, so dvx cannot "
+                          "read params from it.", "Use a .yaml, .yml, .json or .toml file.")
+
+
+def read_params(path: str, display: str) -> dict[str, Any]:
+    """The top-level mapping of a params file, parsed safely and size-limited."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(DEFAULT_MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise FormatError(f"The params file '{display}' does not exist.",
+                          "Create it, or remove the params that name it.") from None
+    except OSError as exc:
+        raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
+    if len(data) > DEFAULT_MAX_BYTES:
+        raise FormatError(f"The params file '{display}' is larger than {DEFAULT_MAX_BYTES} "
+                          "bytes; refusing to parse it.")
+    lower = display.lower()
+    if lower.endswith(".json"):
+        doc = _parse_json(data, display)
+    elif lower.endswith(".toml"):
+        doc = _parse_toml(data, display)
+    else:
+        doc = parse_yaml(data, f"params file '{display}'")
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise FormatError(f"The params file '{display}' is not a mapping of names to values.")
+    return doc
+
+
+def _parse_json(data: bytes, display: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise FormatError(f"The params file '{display}' is not valid JSON: {exc}.") from None
+
+
+def _parse_toml(data: bytes, display: str) -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise FormatError(f"The params file '{display}' is not valid TOML: {exc}.") from None
+
+
+def get_param(doc: dict[str, Any], key: str) -> Any:
+    """The value at dotted `key` (a list index may be a number), or MISSING."""
+    value: Any = doc
+    for part in key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return MISSING
+    return normalize(value)
+
+
+def normalize(value: Any) -> Any:
+    """A JSON-compatible copy: what dvx.lock and run-cache keys record."""
+    if isinstance(value, dict):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) \
+            else str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)
+
+
+class ParamsReader:
+    """Reads each params file once per command."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._docs: dict[str, dict[str, Any]] = {}
+
+    def doc(self, rel: str) -> dict[str, Any]:
+        if rel not in self._docs:
+            self._docs[rel] = read_params(os.path.join(self.root, *rel.split("/")), rel)
+        return self._docs[rel]
+
+    def forget(self, rel: str) -> None:
+        self._docs.pop(rel, None)

@@ -1,0 +1,526 @@
+"""dvx repro: run, in dependency order, the stages whose command, dependencies, params or
+outputs changed, and record what they ran with in dvx.lock.
+
+For each selected stage, once every stage it depends on is done:
+
+    frozen                      -> never run
+    up to date                  -> nothing (its run is recorded in the run-cache if it can be)
+    stale, and a past run with the same inputs is in the run-cache
+                                -> its outputs are checked out from the cache
+    stale                       -> its non-persistent outputs are removed, its commands run;
+                                   on success the outputs are cached and the run recorded
+
+Independent stages run in parallel with jobs > 1. A failing stage leaves its dvx.lock entry
+unchanged and its outputs uncached; the stages after it are skipped, and (unless keep_going)
+no new stage starts. dvx.lock is rewritten atomically after each stage, by the scheduler's
+thread only, while the repository lock is held for the whole command.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shutil
+import stat
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from dvx import fsutil, gitignore
+from dvx.errors import DvxError, PathError, UsageError
+from dvx.outputs import Output, Target, all_outputs
+from dvx.pipeline import runcache
+from dvx.pipeline.graph import Dag, load_dag
+from dvx.pipeline.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
+from dvx.pipeline.params import ParamsReader
+from dvx.pipeline.runner import Runner
+from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
+from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
+from dvx.repo import Repo
+
+log = logging.getLogger(__name__)
+
+# outcomes
+RAN, RESTORED, UP_TO_DATE, FROZEN = "ran", "restored", "up-to-date", "frozen"
+FAILED, SKIPPED = "failed", "skipped"
+WOULD_RUN, WOULD_RESTORE = "would-run", "would-restore"
+OK = (RAN, RESTORED, UP_TO_DATE, FROZEN, WOULD_RUN, WOULD_RESTORE)
+
+
+@dataclass
+class StageResult:
+    name: str
+    outcome: str
+    reasons: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    error: str | None = None  # why it failed or was skipped
+    lock: StageLock | None = None  # the new dvx.lock entry
+    record: runcache.RunRecord | None = None  # a run to remember in the run-cache
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
+                "exit_code": self.exit_code, "error": self.error}
+
+
+@dataclass
+class ReproResult:
+    stages: list[StageResult] = field(default_factory=list)
+    lock_written: bool = False
+    staged: list[str] = field(default_factory=list)  # paths `git add`ed (core.autostage)
+    to_stage: list[str] = field(default_factory=list)  # paths the user should `git add`
+    pulled: Any = None  # the SyncResult of --pull
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(s.outcome == FAILED for s in self.stages)
+
+    def to_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
+                "lock_written": self.lock_written, "to_stage": self.to_stage,
+                "problems": self.problems}
+
+
+@dataclass(frozen=True)
+class ReproOptions:
+    targets: tuple[str, ...] = ()
+    dry: bool = False
+    force: bool = False
+    single: bool = False
+    downstream: bool = False
+    pull: bool = False
+    keep_going: bool = False
+    jobs: int = 1
+    run_cache: bool = True
+
+
+class Reporter(Protocol):
+    """What the CLI is told while repro works (from worker threads too). `capture` asks for
+    the commands' output line by line instead of letting it through."""
+
+    capture: bool
+
+    def starting(self, stage: Stage, reasons: list[str]) -> None: ...
+
+    def line(self, stage: str, text: str) -> None: ...
+
+    def finished(self, result: StageResult) -> None: ...
+
+
+class SilentReporter:
+    capture = False
+
+    def starting(self, stage: Stage, reasons: list[str]) -> None:
+        pass
+
+    def line(self, stage: str, text: str) -> None:
+        pass
+
+    def finished(self, result: StageResult) -> None:
+        pass
+
+
+def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
+    reporter = reporter or SilentReporter()
+    dag = _load(repo)
+    selected = dag.select(options.targets, options.single, options.downstream)
+    check_params(repo, Pipeline(tuple(dag.stages.values())))
+    result = ReproResult()
+    with repo.lock():
+        locks = read_lock(repo.root, repo.algo)
+        if options.pull and not options.dry:
+            result.pulled, problems = _pull(repo, dag, selected)
+            result.problems += problems
+        _check_deps_exist(repo, dag, selected)
+        if options.dry:
+            result.stages = _dry_run(repo, dag, selected, locks, options)
+            return result
+        scheduler = _Scheduler(repo, dag, selected, locks, options, reporter)
+        try:
+            result.stages = scheduler.run()
+        finally:
+            repo.statcache.flush()
+        result.lock_written = scheduler.lock_written
+        _stage_in_git(repo, scheduler.touched, result)
+    return result
+
+
+def _load(repo: Repo) -> Dag:
+    dag = load_dag(repo)
+    if dag is None:
+        raise UsageError(f"There is no {PIPELINE_FILE} in {repo.root}.",
+                         "Add a stage with `dvx stage add -n NAME -d DEP -o OUT COMMAND`.")
+    return dag
+
+
+def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str]) -> None:
+    produced = [o.path for s in dag.stages.values() for o in s.outs]
+    for name in selected:
+        for dep in dag.stages[name].deps:
+            if os.path.lexists(repo.abspath(dep)) or any(overlaps(dep, p) for p in produced):
+                continue
+            raise PathError(f"Stage '{name}': the dependency '{dep}' does not exist, and no "
+                            "stage produces it.", "Create it, fetch it with `dvx pull` (or "
+                            "`dvx repro --pull`), or fix the stage's deps.")
+
+
+# -- --pull ----------------------------------------------------------------------------------
+
+def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
+    """Fetch and check out the tracked data the selected stages read and write, and their
+    past runs, from the default remote."""
+    from dvx.ops.sync import pull
+
+    paths = [p for n in selected for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)]
+    targets = [Target(o) for o in all_outputs(repo) if any(overlaps(o.path, p) for p in paths)]
+    result = pull(repo, targets)
+    keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
+            for s in (dag.stages[n] for n in selected)}
+    runs = runcache.fetch_runs(repo, None, None, keys)
+    if runs.sync is not None:
+        result.transfer.merge(runs.sync.transfer)
+        result.problems += runs.sync.problems
+    return result, runs.problems
+
+
+# -- dry run ---------------------------------------------------------------------------------
+
+def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
+             options: ReproOptions) -> list[StageResult]:
+    results: dict[str, StageResult] = {}
+    for name in selected:
+        stage = dag.stages[name]
+        if stage.frozen:
+            results[name] = StageResult(name, FROZEN)
+            continue
+        state = stage_state(repo, stage)
+        reasons = ["forced"] if options.force else stale_reasons(repo, stage, locks.get(name),
+                                                                 state)
+        busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
+                         if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
+        reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
+        if not reasons:
+            results[name] = StageResult(name, UP_TO_DATE)
+        elif (not busy_upstream and not options.force and options.run_cache
+              and _restorable_record(repo, stage, state) is not None):
+            results[name] = StageResult(name, WOULD_RESTORE, reasons)
+        else:
+            results[name] = StageResult(name, WOULD_RUN, reasons)
+    repo.statcache.flush()
+    return [results[n] for n in selected]
+
+
+def _restorable_record(repo: Repo, stage: Stage, state: StageState
+                       ) -> runcache.RunRecord | None:
+    if not runcache.cacheable(stage) or state.missing_deps or state.missing_params:
+        return None
+    record = runcache.lookup(repo, *runcache.keys_for(repo, stage, state))
+    if record is None or runcache.objects_of(repo, record) is None:
+        return None
+    return record
+
+
+# -- the scheduler ---------------------------------------------------------------------------
+
+class _Scheduler:
+    def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
+                 options: ReproOptions, reporter: Reporter) -> None:
+        self.repo, self.dag, self.selected = repo, dag, selected
+        self.locks, self.options, self.reporter = locks, options, reporter
+        self.runner = Runner()
+        self.results: dict[str, StageResult] = {}
+        self.lock_written = False
+        self.touched: list[str] = []  # files to stage in Git
+
+    def run(self) -> list[StageResult]:
+        chosen = set(self.selected)
+        _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
+        running: dict[Future[StageResult], str] = {}
+        stopped_by: str | None = None
+        with ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
+            try:
+                while True:
+                    self._skip_after_failures(chosen, set(running.values()))
+                    if stopped_by is None:
+                        for name in self._ready(chosen, set(running.values())):
+                            if len(running) >= max(1, self.options.jobs):
+                                break
+                            running[pool.submit(self._work, name)] = name
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        result = future.result()
+                        del running[future]
+                        self._finish(result)
+                        if result.outcome == FAILED and not self.options.keep_going:
+                            stopped_by = stopped_by or result.name
+            except BaseException:
+                self.runner.stop_all()
+                raise
+        for name in self.selected:  # not started after a failure stopped the run
+            if name not in self.results:
+                self._finish(StageResult(name, SKIPPED, error=f"not started: stage "
+                                         f"'{stopped_by}' failed (use --keep-going to run "
+                                         "the stages that do not depend on it)"))
+        return [self.results[n] for n in self.selected]
+
+    def _ready(self, chosen: set[str], running: set[str]) -> list[str]:
+        return [n for n in self.selected if n not in self.results and n not in running
+                and all(u in self.results for u in self.dag.upstream[n] & chosen)]
+
+    def _skip_after_failures(self, chosen: set[str], running: set[str]) -> None:
+        for name in self.selected:
+            if name in self.results or name in running:
+                continue
+            bad = [u for u in self.dag.order(self.dag.upstream[name] & chosen)
+                   if self.results.get(u) is not None and self.results[u].outcome not in OK]
+            if bad:
+                what = "failed" if self.results[bad[0]].outcome == FAILED else "was skipped"
+                self._finish(StageResult(name, SKIPPED,
+                                         error=f"upstream stage '{bad[0]}' {what}"))
+
+    # -- in a worker thread: decide, then restore or run ------------------------------------
+
+    def _work(self, name: str) -> StageResult:
+        stage = self.dag.stages[name]
+        try:
+            return self._decide_and_do(stage)
+        except DvxError as exc:
+            return StageResult(name, FAILED, error=str(exc))
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            return StageResult(name, FAILED, error=f"{exc.strerror or exc}{where}")
+
+    def _decide_and_do(self, stage: Stage) -> StageResult:
+        if stage.frozen:
+            return StageResult(stage.name, FROZEN)
+        state = stage_state(self.repo, stage, ParamsReader(self.repo.root))
+        locked = self.locks.get(stage.name)
+        reasons = ["forced"] if self.options.force else stale_reasons(self.repo, stage, locked,
+                                                                      state)
+        if not reasons:
+            return StageResult(stage.name, UP_TO_DATE, record=self._record_of_current(
+                stage, state, locked))
+        if state.missing_deps or state.missing_params:
+            missing = state.missing_deps + state.missing_params
+            return StageResult(stage.name, FAILED, reasons,
+                               error=f"missing dependencies: {', '.join(missing)}")
+        if not self.options.force and self.options.run_cache:
+            restored = self._restore(stage, state, reasons)
+            if restored is not None:
+                return restored
+        return self._run(stage, state, reasons)
+
+    def _record_of_current(self, stage: Stage, state: StageState, locked: StageLock | None
+                           ) -> runcache.RunRecord | None:
+        """An up-to-date stage's run, to remember if the run-cache does not know it yet."""
+        if locked is None or not runcache.cacheable(stage) or not self.options.run_cache:
+            return None
+        record = runcache.make_record(self.repo, stage, state, locked.outs)
+        if runcache.lookup(self.repo, record.stage_key, record.run_key) is not None:
+            return None
+        return record if runcache.objects_of(self.repo, record) is not None else None
+
+    def _restore(self, stage: Stage, state: StageState, reasons: list[str]
+                 ) -> StageResult | None:
+        from dvx.ops.checkout import checkout
+
+        record = _restorable_record(self.repo, stage, state)
+        if record is None:
+            return None
+        _remove_outputs(self.repo, stage)
+        flags = {o.path: o for o in stage.outs}
+        targets = runcache.targets_for(record)
+        for target in targets:  # Git tracks these: an independent, writable copy
+            pointer = target.output.pointer
+            if not flags[target.output.path].cache and not pointer.is_dir:
+                fsutil.place(self.repo.cache.oid_path(pointer.oid),
+                             self.repo.abspath(target.output.path), ("copy",),
+                             exec_bit=pointer.executable)
+        done = checkout(self.repo, [t for t in targets if flags[t.output.path].cache],
+                        force=True)
+        if not done.ok:
+            log.warning("Could not restore '%s' from the run-cache; running it.", stage.name)
+            return None
+        outs = tuple(replace(o, cache=flags[o.path].cache, push=flags[o.path].push,
+                             remote=flags[o.path].remote) for o in record.outs)
+        lock = StageLock(stage.cmd, state.deps, state.params, outs)
+        return StageResult(stage.name, RESTORED, reasons, lock=lock)
+
+    def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
+        from dvx.ops.add import store
+
+        self.reporter.starting(stage, reasons)
+        _remove_outputs(self.repo, stage)
+        on_line: Callable[[str], None] | None = None
+        if self.reporter.capture:
+            def on_line(text: str) -> None:
+                self.reporter.line(stage.name, text)
+        cwd = self.repo.abspath(stage.wdir) if stage.wdir else self.repo.root
+        ran = self.runner.run(stage.cmd, cwd, on_line)
+        if ran.exit_code != 0:
+            why = (f"exit code {ran.exit_code}" if ran.exit_code > 0
+                   else f"killed by signal {-ran.exit_code}")
+            return StageResult(stage.name, FAILED, reasons, exit_code=ran.exit_code,
+                               error=f"command failed ({why}): {ran.failed_cmd}")
+        missing = [o.path for o in stage.outs if not os.path.lexists(self.repo.abspath(o.path))]
+        if missing:
+            return StageResult(stage.name, FAILED, reasons, exit_code=0,
+                               error=f"the command did not create {', '.join(missing)}")
+        outs = []
+        for out in stage.outs:
+            if out.cache:
+                p = store(self.repo, out.path)
+                outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
+                                       True, out.push, out.remote))
+            else:
+                current = out_state(self.repo, out)
+                assert current is not None
+                outs.append(current)
+        lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
+        record = None
+        if runcache.cacheable(stage) and self.options.run_cache and self._keep_uncached(stage):
+            record = runcache.make_record(self.repo, stage, state, outs)
+        return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record)
+
+    def _keep_uncached(self, stage: Stage) -> bool:
+        """Copy the outputs Git tracks (`cache: false`) into the cache for the run-cache; only
+        files are kept this way."""
+        for out in stage.outs:
+            if out.cache:
+                continue
+            full = self.repo.abspath(out.path)
+            if os.path.isdir(full) and not os.path.islink(full):
+                return False
+            self.repo.cache.add_file(full, ("copy",))
+        return True
+
+    # -- in the scheduler's thread: record ------------------------------------------------
+
+    def _finish(self, result: StageResult) -> None:
+        self.results[result.name] = result
+        if result.lock is not None:
+            stage = self.dag.stages[result.name]
+            for out in stage.outs:
+                if out.cache and gitignore.add_entry(self.repo.abspath(out.path)):
+                    self.touched.append(posixpath.join(posixpath.dirname(out.path),
+                                                       ".gitignore"))
+            if self.locks.get(result.name) != result.lock:
+                self.locks[result.name] = result.lock
+                kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
+                write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync)
+                self.lock_written = True
+                self.touched.append(LOCK_FILE)
+        if result.record is not None:
+            try:
+                runcache.save(self.repo, result.record)
+            except OSError as exc:
+                log.warning("Could not record the run of '%s' in the run-cache: %s",
+                            result.name, exc.strerror or exc)
+        self.reporter.finished(result)
+
+
+def _remove_outputs(repo: Repo, stage: Stage) -> None:
+    """Delete what the stage will produce, so nothing stale survives a failed run; outputs
+    that persist between runs are kept, as writable copies the command may change."""
+    for out in stage.outs:
+        full = repo.abspath(out.path)
+        if out.persist:
+            if os.path.lexists(full):
+                _make_editable(repo, full)
+            continue
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        elif os.path.lexists(full):
+            os.unlink(full)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+
+
+def _make_editable(repo: Repo, full: str) -> None:
+    paths = [full]
+    if os.path.isdir(full) and not os.path.islink(full):
+        paths = [os.path.join(d, f) for d, _, files in os.walk(full) for f in files]
+    for path in paths:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) and repo.cache.object_for_symlink(
+                os.path.realpath(path)) is None:
+            continue  # not a link dvx made: leave it alone
+        if stat.S_ISLNK(st.st_mode) or st.st_nlink > 1:  # shares its bytes with the cache
+            executable = fsutil.is_executable(os.stat(path).st_mode)
+            fsutil.place(os.path.realpath(path), path, ("copy",), exec_bit=executable)
+        else:
+            fsutil.make_writable(path)
+
+
+def _stage_in_git(repo: Repo, touched: list[str], result: ReproResult) -> None:
+    touched = list(dict.fromkeys(touched))
+    if not touched:
+        return
+    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+        repo.git.stage(touched)
+        result.staged = touched
+    elif repo.git is not None:
+        result.to_stage = touched
+
+
+# -- dvx status ------------------------------------------------------------------------------
+
+@dataclass
+class StageStatus:
+    name: str
+    reasons: list[str]  # empty: up to date
+    frozen: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "stale": bool(self.reasons), "reasons": self.reasons,
+                "frozen": self.frozen}
+
+
+def pipeline_status(repo: Repo) -> list[StageStatus]:
+    """Every stage of dvx.yaml with why it is stale (an empty list if it is up to date)."""
+    dag = load_dag(repo)
+    if dag is None:
+        return []
+    locks = read_lock(repo.root, repo.algo)
+    reader = ParamsReader(repo.root)
+    statuses = []
+    for name in dag.order():
+        stage = dag.stages[name]
+        if stage.frozen:
+            statuses.append(StageStatus(name, [], frozen=True))
+            continue
+        state = stage_state(repo, stage, reader)
+        statuses.append(StageStatus(name, stale_reasons(repo, stage, locks.get(name), state)))
+    repo.statcache.flush()
+    return statuses
+
+
+# -- dvx commit of pipeline outputs ----------------------------------------------------------
+
+def commit_outputs(repo: Repo, outputs: list[Output]) -> list[Any]:
+    """Record the workspace state of pipeline outputs in their stages' dvx.lock entries
+    (the caller holds the repository lock)."""
+    from dvx.ops.add import Added, store
+
+    locks = read_lock(repo.root, repo.algo)
+    results = []
+    for output in outputs:
+        assert output.stage is not None
+        if not os.path.lexists(repo.abspath(output.path)):
+            raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                            "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
+                            f"{output.stage}`.")
+        entry = locks[output.stage]
+        pointer = store(repo, output.path)
+        outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
+                             executable=pointer.executable) if o.path == output.path else o
+                     for o in entry.outs)
+        locks[output.stage] = replace(entry, outs=outs)
+        gitignore.add_entry(repo.abspath(output.path))
+        changed = pointer != output.pointer
+        results.append(Added(output.path, pointer, changed))
+    write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+    return results

@@ -1,0 +1,411 @@
+"""The run-cache: past successful runs of stages, found by what went into them.
+
+A *stage key* names a stage by what it is (command, dependency paths, output paths); a *run
+key* names one run of it by what went in (the stage key, each dependency's oid, the params
+values). After a successful run, dvx stores a run record, a small canonical JSON document
+listing the outputs' oids, at
+
+    <cache or remote root>/runs/<algo>/<stage key>/<run key>
+
+Both keys are recomputed from the record whenever one is read, so a record can only be found
+under the name its content gives it. When `repro` meets a stale stage whose run key has a
+record, and every output object is in the cache, it checks the outputs out instead of running
+the command. Records and their objects travel through the remote with `push/fetch/pull
+--run-cache` (objects first, records last). See docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import posixpath
+import re
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx import fsutil
+from dvx.errors import FormatError
+from dvx.hashing import check_oid, hash_bytes
+from dvx.objects.odb import ObjectStore
+from dvx.outputs import Output, Target, load_tree
+from dvx.paths import check_relpath
+from dvx.pipeline.lockfile import LockedPath
+from dvx.pipeline.spec import Stage
+from dvx.pipeline.staleness import StageState
+from dvx.pointer import Pointer
+from dvx.repo import Repo
+
+log = logging.getLogger(__name__)
+
+RUNS_DIR = "runs"
+FORMAT = "dvx-run"
+VERSION = 1
+MAX_RECORD_BYTES = 1 << 20
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+def _canonical(doc: Any) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def stage_key(algo: str, cmd: Iterable[str], deps: Iterable[str], outs: Iterable[str]) -> str:
+    return hash_bytes(_canonical({"cmd": list(cmd), "deps": sorted(deps),
+                                  "outs": sorted(outs)}), algo)
+
+
+def run_key(algo: str, skey: str, deps: Iterable[tuple[str, str]],
+            params: Mapping[str, Mapping[str, Any]]) -> str:
+    return hash_bytes(_canonical({"stage": skey, "deps": sorted([p, o] for p, o in deps),
+                                  "params": params}), algo)
+
+
+def keys_for(repo: Repo, stage: Stage, state: StageState) -> tuple[str, str]:
+    skey = stage_key(repo.algo, stage.cmd, stage.deps, stage.out_paths)
+    return skey, run_key(repo.algo, skey, [(d.path, d.oid) for d in state.deps], state.params)
+
+
+def cacheable(stage: Stage) -> bool:
+    """Runs of this stage may be recorded and restored: it has dependencies and outputs, no
+    output persists from run to run, and it is not marked as depending on something outside
+    the repository (always_changed). Outputs with `cache: false` must be files: the run-cache
+    keeps a copy of them, so that a restored run is complete."""
+    return bool(stage.deps and stage.outs) and not stage.always_changed and all(
+        not o.persist for o in stage.outs)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    algo: str
+    cmd: tuple[str, ...]
+    deps: tuple[tuple[str, str], ...]  # (path, oid), sorted
+    params: Mapping[str, Mapping[str, Any]]
+    outs: tuple[LockedPath, ...]  # sorted by path; data fields only
+
+    @property
+    def stage_key(self) -> str:
+        return stage_key(self.algo, self.cmd, (p for p, _ in self.deps),
+                         (o.path for o in self.outs))
+
+    @property
+    def run_key(self) -> str:
+        return run_key(self.algo, self.stage_key, self.deps, self.params)
+
+    def to_bytes(self) -> bytes:
+        outs = []
+        for o in self.outs:
+            out: dict[str, Any] = {"path": o.path, "oid": o.oid, "size": o.size}
+            if o.nfiles is not None:
+                out["nfiles"] = o.nfiles
+            elif o.executable:
+                out["exec"] = True
+            outs.append(out)
+        return _canonical({"format": FORMAT, "version": VERSION, "algo": self.algo,
+                           "cmd": list(self.cmd), "deps": [list(d) for d in self.deps],
+                           "params": self.params, "outs": outs}) + b"\n"
+
+
+def make_record(repo: Repo, stage: Stage, state: StageState, outs: Iterable[LockedPath]
+                ) -> RunRecord:
+    data = tuple(sorted((LockedPath(o.path, o.oid, o.size, o.nfiles, o.executable)
+                         for o in outs), key=lambda o: o.path))
+    return RunRecord(repo.algo, stage.cmd, tuple(sorted((d.path, d.oid) for d in state.deps)),
+                     state.params, data)
+
+
+def parse_record(data: bytes, algo: str, where: str) -> RunRecord:
+    def bad(why: str) -> FormatError:
+        return FormatError(f"The run record {where} is invalid: {why}.")
+
+    if len(data) > MAX_RECORD_BYTES:
+        raise bad("it is too large")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise bad("it is not UTF-8 JSON") from None
+    if not isinstance(doc, dict) or set(doc) != {"format", "version", "algo", "cmd", "deps",
+                                                 "params", "outs"}:
+        raise bad("it does not have exactly the expected keys")
+    if (doc["format"], doc["version"], doc["algo"]) != (FORMAT, VERSION, algo):
+        raise bad("unknown format, version or algorithm")
+    cmd, deps, params, outs = doc["cmd"], doc["deps"], doc["params"], doc["outs"]
+    if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
+        raise bad("'cmd' is not a list of strings")
+    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+        raise bad("'params' is not a mapping of files to mappings")
+    if not isinstance(deps, list) or not isinstance(outs, list):
+        raise bad("'deps' or 'outs' is not a list")
+    try:
+        parsed_deps = []
+        for dep in deps:
+            if not isinstance(dep, list) or len(dep) != 2:
+                raise bad("a dependency is not a [path, oid] pair")
+            parsed_deps.append((check_relpath(dep[0]), check_oid(dep[1], algo)))
+        parsed_outs = [_parse_out(o, algo, bad) for o in outs]
+    except FormatError as exc:
+        raise bad(exc.message.rstrip(".")) from None
+    if not parsed_outs or len({o.path for o in parsed_outs}) != len(parsed_outs):
+        raise bad("it lists no outputs, or one twice")
+    return RunRecord(algo, tuple(cmd), tuple(sorted(parsed_deps)), params,
+                     tuple(sorted(parsed_outs, key=lambda o: o.path)))
+
+
+def _parse_out(out: object, algo: str, bad: Any) -> LockedPath:
+    if not isinstance(out, dict) or not {"path", "oid", "size"} <= set(out) <= {
+            "path", "oid", "size", "nfiles", "exec"}:
+        raise bad("an output is not a mapping of path, oid, size (nfiles, exec)")
+    size, nfiles, executable = out["size"], out.get("nfiles"), out.get("exec", False)
+    for n in (size, nfiles):
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 0):
+            raise bad("an output has an invalid size or nfiles")
+    if not isinstance(executable, bool):
+        raise bad("an output has an invalid exec")
+    return LockedPath(check_relpath(out["path"]), check_oid(out["oid"], algo), size, nfiles,
+                      executable)
+
+
+# -- the local index ------------------------------------------------------------------------
+
+def runs_root(repo: Repo) -> str:
+    return os.path.join(repo.cache.root, RUNS_DIR, repo.algo)
+
+
+def _valid_key(name: str, algo: str) -> bool:
+    try:
+        check_oid(name, algo)
+    except FormatError:
+        return False
+    return True
+
+
+def lookup(repo: Repo, skey: str, rkey: str) -> RunRecord | None:
+    path = os.path.join(runs_root(repo), skey, rkey)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    try:
+        record = parse_record(data, repo.algo, f"'{path}'")
+    except FormatError as exc:
+        log.warning("Ignoring a damaged run record: %s", exc.message)
+        return None
+    if (record.stage_key, record.run_key) != (skey, rkey):
+        log.warning("Ignoring the run record '%s': its content does not match its name.", path)
+        return None
+    return record
+
+
+def save(repo: Repo, record: RunRecord) -> bool:
+    """Store `record` unless a record of the same run is already there (both are valid)."""
+    directory = os.path.join(runs_root(repo), record.stage_key)
+    path = os.path.join(directory, record.run_key)
+    if os.path.exists(path):
+        return False
+    os.makedirs(directory, exist_ok=True)
+    fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync)
+    return True
+
+
+def local_entries(repo: Repo) -> list[tuple[str, str]]:
+    root = runs_root(repo)
+    found = []
+    try:
+        stage_dirs = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    for skey in stage_dirs:
+        if not _valid_key(skey, repo.algo):
+            continue
+        try:
+            names = sorted(os.listdir(os.path.join(root, skey)))
+        except NotADirectoryError:
+            continue
+        found += [(skey, name) for name in names if _valid_key(name, repo.algo)]
+    return found
+
+
+def targets_for(record: RunRecord) -> list[Target]:
+    """The outputs of a run, as targets that checkout and the transfer engine understand."""
+    return [Target(Output(o.path, Pointer("dir" if o.is_dir else "file", record.algo, o.oid,
+                                          o.size, o.nfiles, o.executable)))
+            for o in record.outs]
+
+
+def objects_of(repo: Repo, record: RunRecord) -> set[str] | None:
+    """Every object the outputs of a run need, or None if any of them is not in the cache."""
+    needed: set[str] = set()
+    for target in targets_for(record):
+        pointer = target.output.pointer
+        needed.add(pointer.oid)
+        if pointer.is_dir:
+            try:
+                tree = load_tree(repo, pointer)
+            except FormatError:
+                return None
+            if tree is None:
+                return None
+            needed.update(e.oid for e in tree.entries)
+    if repo.cache.existing(needed) != needed:
+        return None
+    return needed
+
+
+# -- sharing through a remote ---------------------------------------------------------------
+
+@dataclass
+class RunsTransfer:
+    """What `--run-cache` moved: records (and their objects, through `sync`)."""
+    records: int = 0
+    sync: Any = None  # the SyncResult of the objects
+    problems: list[str] = field(default_factory=list)
+
+
+def _remote_runs_root(remote: ObjectStore, algo: str) -> str:
+    return posixpath.join(remote.root, RUNS_DIR, algo)
+
+
+def _remote_entries(remote: ObjectStore, algo: str, retries: int) -> set[tuple[str, str]]:
+    from dvx.remote.retry import with_retries
+
+    root = _remote_runs_root(remote, algo)
+
+    def listing() -> list[str]:
+        try:
+            return list(remote.fs.find(root))
+        except FileNotFoundError:
+            return []
+
+    found = set()
+    for path in with_retries(listing, retries, "listing run records"):
+        rel = path[len(root.rstrip("/")) + 1:] if path.startswith(root.rstrip("/")) else ""
+        skey, _, rkey = rel.partition("/")
+        if _valid_key(skey, algo) and _valid_key(rkey, algo):
+            found.add((skey, rkey))
+    return found
+
+
+def _put_entry(remote: ObjectStore, path: str, data: bytes) -> None:
+    """Upload a record so that no reader ever sees it half-written."""
+    if remote.put_is_atomic:
+        remote.fs.pipe_file(path, data)
+        return
+    import uuid
+
+    parent, name = posixpath.split(path)
+    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
+    remote.fs.makedirs(parent, exist_ok=True)
+    try:
+        remote.fs.pipe_file(tmp, data)
+        remote.fs.mv(tmp, path)
+    except BaseException:
+        with contextlib.suppress(Exception):  # already gone; the upload error is what matters
+            remote.fs.rm_file(tmp)
+        raise
+
+
+def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTransfer:
+    from dvx.ops.remote import open_remote, remote_retries
+    from dvx.ops.sync import push
+    from dvx.remote.retry import describe, with_retries
+
+    name, remote = open_remote(repo, remote_name)
+    retries = remote_retries(repo, name)
+    result = RunsTransfer()
+    records = []
+    for skey, rkey in local_entries(repo):
+        record = lookup(repo, skey, rkey)
+        needed = objects_of(repo, record) if record is not None else None
+        if record is not None and needed is not None:  # else: its outputs left the cache
+            records.append((record, needed))
+    targets = [t for record, _ in records for t in targets_for(record)]
+    result.sync = push(repo, targets, name, jobs)
+    failed = set(result.sync.transfer.failed)
+    on_remote = _remote_entries(remote, repo.algo, retries) if records else set()
+    root = _remote_runs_root(remote, repo.algo)
+    todo = [r for r, needed in records
+            if (r.stage_key, r.run_key) not in on_remote and not needed & failed]
+
+    def upload(record: RunRecord) -> None:
+        path = posixpath.join(root, record.stage_key, record.run_key)
+        with_retries(lambda: _put_entry(remote, path, record.to_bytes()), retries,
+                     f"run record {record.run_key}")
+
+    for record, error in _each(upload, todo, jobs):
+        if error is None:
+            result.records += 1
+        else:
+            result.problems.append(f"run record {record.run_key}: {describe(error)}")
+    return result
+
+
+def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
+               stage_keys: set[str]) -> RunsTransfer:
+    """Download the records of these stages that the cache lacks, with their outputs."""
+    from dvx.ops.remote import open_remote, remote_retries
+    from dvx.ops.sync import fetch
+    from dvx.remote.retry import describe, with_retries
+
+    name, remote = open_remote(repo, remote_name)
+    retries = remote_retries(repo, name)
+    result = RunsTransfer()
+    if not remote.can_list:
+        result.problems.append(f"remote '{name}' cannot list its files, so its run records "
+                               "cannot be found")
+        return result
+    local = set(local_entries(repo))
+    wanted = sorted(e for e in _remote_entries(remote, repo.algo, retries)
+                    if e[0] in stage_keys and e not in local)
+    root = _remote_runs_root(remote, repo.algo)
+
+    def download(entry: tuple[str, str]) -> RunRecord:
+        path = posixpath.join(root, *entry)
+        data = with_retries(lambda: bytes(remote.fs.cat_file(path)), retries,
+                            f"run record {entry[1]}")
+        record = parse_record(data, repo.algo, f"'{entry[1]}' on remote '{name}'")
+        if (record.stage_key, record.run_key) != entry:
+            raise FormatError(f"The run record '{entry[1]}' on remote '{name}' does not match "
+                              "its name.")
+        return record
+
+    records = []
+    for entry, outcome in _each(download, wanted, jobs, keep_result=True):
+        if isinstance(outcome, RunRecord):
+            records.append(outcome)
+        else:
+            result.problems.append(f"run record {entry[1]}: {describe(outcome)}")
+    result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs)
+    for record in records:
+        if objects_of(repo, record) is not None and save(repo, record):
+            result.records += 1
+    return result
+
+
+def _each(work: Any, items: list[Any], jobs: int | None, keep_result: bool = False
+          ) -> list[tuple[Any, Any]]:
+    """Run `work` on every item concurrently; (item, error or None / result) for each."""
+    def attempt(item: Any) -> Any:
+        try:
+            value = work(item)
+            return value if keep_result else None
+        except Exception as exc:  # every failure is reported, none stops the others
+            return exc
+
+    if not items:
+        return []
+    with ThreadPoolExecutor(max(1, min(jobs or 8, len(items)))) as pool:
+        return list(zip(items, pool.map(attempt, items), strict=True))
+
+
+def pipeline_stage_keys(repo: Repo) -> set[str]:
+    """The stage keys of every stage of dvx.yaml (none without a dvx.yaml)."""
+    from dvx.pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline(repo)
+    if pipeline is None:
+        return set()
+    return {stage_key(repo.algo, s.cmd, s.deps, s.out_paths) for s in pipeline.stages}

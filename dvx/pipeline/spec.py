@@ -1,0 +1,500 @@
+"""dvx.yaml: loading, interpolating and validating the pipeline into frozen Stage values.
+
+Everything is checked before anything runs, and each problem is one error naming the stage
+and the key: unknown keys, wrong types, malformed or undefined `${...}`, paths outside the
+repository, in `.git`/`.dvx` or below a symlinked directory, two stages with the same output,
+an output inside another output or overlapping data tracked with `dvx add`. (Cycles are found
+when the graph is built, see graph.py.)
+
+Paths in a Stage are repository-relative POSIX paths, already joined with the stage's `wdir`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dvx.errors import FormatError, PathError
+from dvx.outputs import pointer_files
+from dvx.paths import check_no_symlinked_parent, check_relpath
+from dvx.pipeline.interpolate import interpolate
+from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, read_params
+from dvx.pointer import data_path_of
+from dvx.repo import Repo
+from dvx.yamlio import read_yaml_file
+
+PIPELINE_FILE = "dvx.yaml"
+TOP_KEYS = ("stages", "vars")
+STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
+              "always_changed", "desc", "meta")
+OUT_KINDS = ("outs", "metrics", "plots")
+OUT_OPTIONS = ("cache", "persist", "remote", "push", "desc")
+PLOT_OPTIONS = (*OUT_OPTIONS, "x", "y", "template", "title", "x_label", "y_label", "header")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_SUFFIX = re.compile(r"[A-Za-z0-9_.+-]+")
+_PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_STAGES = 10_000  # a repository's dvx.yaml cannot make dvx expand a huge matrix
+
+
+@dataclass(frozen=True)
+class Out:
+    path: str
+    kind: str = "outs"  # "outs", "metrics" or "plots"
+    cache: bool = True
+    persist: bool = False
+    push: bool = True
+    remote: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamDep:
+    file: str  # repo-relative
+    keys: tuple[str, ...]  # dotted keys; empty means every top-level key of the file
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: tuple[str, ...]
+    wdir: str = ""  # repo-relative; "" is the repository root
+    deps: tuple[str, ...] = ()
+    outs: tuple[Out, ...] = ()
+    params: tuple[ParamDep, ...] = ()
+    frozen: bool = False
+    always_changed: bool = False
+    desc: str | None = None
+    group: str | None = None  # for stages made by foreach/matrix: the name before '@'
+
+    @property
+    def out_paths(self) -> tuple[str, ...]:
+        return tuple(o.path for o in self.outs)
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "cmd": list(self.cmd), "wdir": self.wdir or ".",
+                "deps": list(self.deps),
+                "outs": [{"path": o.path, "type": o.kind, "cache": o.cache, "persist": o.persist,
+                          "push": o.push, "remote": o.remote} for o in self.outs],
+                "params": {p.file: list(p.keys) for p in self.params},
+                "frozen": self.frozen, "always_changed": self.always_changed,
+                "desc": self.desc}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def get(self, name: str) -> Stage | None:
+        return next((s for s in self.stages if s.name == name), None)
+
+
+def pipeline_path(repo: Repo) -> str:
+    return os.path.join(repo.root, PIPELINE_FILE)
+
+
+def load_pipeline(repo: Repo) -> Pipeline | None:
+    """The validated pipeline of dvx.yaml, or None if the repository has no dvx.yaml."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return None
+    if os.path.islink(path):
+        raise PathError(f"Refusing to read {PIPELINE_FILE}: it is a symbolic link.",
+                        "Replace the link with the file itself.")
+    return parse_pipeline(repo, read_yaml_file(path, "pipeline file"))
+
+
+def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
+    if doc is None:
+        return Pipeline(())
+    if not isinstance(doc, dict):
+        raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
+    unknown = [k for k in doc if k not in TOP_KEYS]
+    if unknown:
+        raise _error(f"{PIPELINE_FILE} has an unknown top-level key '{unknown[0]}' "
+                     f"(known: {', '.join(TOP_KEYS)}).")
+    context = _context(repo, doc.get("vars"))
+    definitions = doc.get("stages") or {}
+    if not isinstance(definitions, dict):
+        raise _error(f"'stages' in {PIPELINE_FILE} is not a mapping of stage names to stages.")
+    stages: list[Stage] = []
+    for name, definition in definitions.items():
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _error(f"{PIPELINE_FILE}: {name!r} is not a valid stage name.",
+                         "Use letters, digits, '_', '.' and '-' ('@' is reserved for stages "
+                         "made by foreach and matrix).")
+        for full_name, body, ctx, group in _expand(name, definition, context):
+            stages.append(_build_stage(repo, full_name, body, ctx, group))
+            if len(stages) > MAX_STAGES:
+                raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
+    pipeline = Pipeline(tuple(stages))
+    _check_across_stages(repo, pipeline)
+    return pipeline
+
+
+def _error(message: str, hint: str | None = None) -> FormatError:
+    return FormatError(message, hint or f"Fix {PIPELINE_FILE} and run the command again.")
+
+
+# -- context: vars and params.yaml -----------------------------------------------------------
+
+def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def merge(values: dict[str, Any], source: str) -> None:
+        for key, value in values.items():
+            if key in context and source != sources[key]:
+                raise _error(f"{PIPELINE_FILE}: vars: '{key}' is defined both in "
+                             f"{sources[key]} and in {source}.", "Rename one of them.")
+            context[key], sources[key] = value, source
+
+    if os.path.isfile(os.path.join(repo.root, DEFAULT_PARAMS_FILE)):
+        merge(read_params(os.path.join(repo.root, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE),
+              DEFAULT_PARAMS_FILE)
+    if vars_entries is None:
+        return context
+    if not isinstance(vars_entries, list):
+        raise _error(f"{PIPELINE_FILE}: 'vars' is not a list (of mappings or file names).")
+    seen_files = {DEFAULT_PARAMS_FILE}
+    for entry in vars_entries:
+        if isinstance(entry, dict):
+            merge({str(k): v for k, v in entry.items()}, "vars")
+        elif isinstance(entry, str):
+            file, _, keys = entry.partition(":")
+            rel = _resolve(repo, file, "", "vars", None)
+            check_params_file_name(rel, f"{PIPELINE_FILE}: vars")
+            values = read_params(repo.abspath(rel), rel)
+            if keys:
+                wanted = [k.strip() for k in keys.split(",") if k.strip()]
+                missing = [k for k in wanted if k not in values]
+                if missing:
+                    raise _error(f"{PIPELINE_FILE}: vars: '{missing[0]}' is not in '{rel}'.")
+                values = {k: values[k] for k in wanted}
+            if rel not in seen_files or keys:
+                merge(values, rel)
+            seen_files.add(rel)
+        else:
+            raise _error(f"{PIPELINE_FILE}: an entry of 'vars' is neither a mapping nor a file "
+                         "name.")
+    return context
+
+
+# -- foreach / matrix ------------------------------------------------------------------------
+
+def _expand(name: str, definition: Any, context: dict[str, Any]
+            ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+    if not isinstance(definition, dict):
+        raise _error(f"Stage '{name}' is not a mapping of keys (cmd, deps, outs, ...).")
+    if "foreach" in definition or "do" in definition:
+        yield from _expand_foreach(name, definition, context)
+    elif "matrix" in definition:
+        yield from _expand_matrix(name, definition, context)
+    else:
+        yield name, definition, context, None
+
+
+def _suffix(value: Any, fallback: str, name: str, key: str) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = str(value)
+    else:
+        text = fallback
+    if not _SUFFIX.fullmatch(text):
+        raise _error(f"Stage '{name}', key '{key}': the value {text!r} cannot be part of a "
+                     "stage name.", "Use values made of letters, digits, '_', '.', '+' and '-', "
+                     "or a mapping whose keys are.")
+    return text
+
+
+def _expand_foreach(name: str, definition: dict[str, Any], context: dict[str, Any]
+                    ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+    extra = sorted(set(definition) - {"foreach", "do"})
+    if extra or "foreach" not in definition or "do" not in definition:
+        raise _error(f"Stage '{name}': a foreach stage has exactly the keys 'foreach' and 'do'"
+                     + (f" (found '{extra[0]}')." if extra else "."),
+                     "Put the stage's keys (cmd, deps, outs, ...) under 'do'.")
+    items = interpolate(definition["foreach"], context, f"Stage '{name}', key 'foreach'")
+    if isinstance(items, list):
+        pairs = [(_suffix(v, str(i), name, "foreach"), {"item": v}) for i, v in enumerate(items)]
+    elif isinstance(items, dict):
+        pairs = [(_suffix(k, "", name, "foreach"), {"item": v, "key": k})
+                 for k, v in items.items()]
+    else:
+        raise _error(f"Stage '{name}', key 'foreach': it is not a list or a mapping.")
+    if not isinstance(definition["do"], dict):
+        raise _error(f"Stage '{name}', key 'do': it is not a mapping of stage keys.")
+    yield from _generated(name, "foreach", pairs, definition["do"], context)
+
+
+def _expand_matrix(name: str, definition: dict[str, Any], context: dict[str, Any]
+                   ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+    matrix = interpolate(definition["matrix"], context, f"Stage '{name}', key 'matrix'")
+    if not isinstance(matrix, dict) or not matrix:
+        raise _error(f"Stage '{name}', key 'matrix': it is not a mapping of names to lists.")
+    axes: list[list[tuple[str, Any]]] = []
+    for axis, values in matrix.items():
+        if not isinstance(values, list) or not values:
+            raise _error(f"Stage '{name}', key 'matrix': '{axis}' is not a non-empty list.")
+        axes.append([(_suffix(v, f"{axis}{i}", name, "matrix"), v)
+                     for i, v in enumerate(values)])
+    body = {k: v for k, v in definition.items() if k != "matrix"}
+    if math.prod(len(axis) for axis in axes) > MAX_STAGES:
+        raise _error(f"Stage '{name}', key 'matrix': it makes more than {MAX_STAGES} stages.")
+    pairs = []
+    for combo in itertools.product(*axes):
+        item = {str(axis): value for axis, (_, value) in zip(matrix, combo, strict=True)}
+        pairs.append(("-".join(s for s, _ in combo), {"item": item}))
+    yield from _generated(name, "matrix", pairs, body, context)
+
+
+def _generated(name: str, key: str, pairs: list[tuple[str, dict[str, Any]]], body: Any,
+               context: dict[str, Any]
+               ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+    seen: set[str] = set()
+    for suffix, extra in pairs:
+        if suffix in seen:
+            raise _error(f"Stage '{name}', key '{key}': two items make the same stage name "
+                         f"'{name}@{suffix}'.", "Make the items unique.")
+        seen.add(suffix)
+        yield f"{name}@{suffix}", body, {**context, **extra}, name
+
+
+# -- one stage ------------------------------------------------------------------------------
+
+def _build_stage(repo: Repo, name: str, body: dict[str, Any], context: dict[str, Any],
+                 group: str | None) -> Stage:
+    unknown = [k for k in body if k not in STAGE_KEYS]
+    if unknown:
+        hint = ("'foreach' needs 'do', and 'matrix' cannot be combined with them."
+                if unknown[0] in ("foreach", "do", "matrix") else
+                f"The keys of a stage are: {', '.join(STAGE_KEYS)}.")
+        raise _error(f"Stage '{name}': unknown key '{unknown[0]}'.", hint)
+    values = {key: interpolate(value, context, f"Stage '{name}', key '{key}'")
+              for key, value in body.items() if key != "meta"}
+    if "cmd" not in values:
+        raise _error(f"Stage '{name}' has no 'cmd'.", "Add the command that produces its "
+                     "outputs.")
+    cmd = values["cmd"]
+    if isinstance(cmd, str):
+        cmd = [cmd]
+    if (not isinstance(cmd, list) or not cmd
+            or not all(isinstance(c, str) and c.strip() for c in cmd)):
+        raise _error(f"Stage '{name}', key 'cmd': it is not a command or a list of commands.")
+    wdir = values.get("wdir", ".")
+    if not isinstance(wdir, str) or not wdir:
+        raise _error(f"Stage '{name}', key 'wdir': it is not a directory path.")
+    wdir_rel = "" if posixpath.normpath(wdir) == "." else _resolve(repo, wdir, "", "wdir", name)
+    if wdir_rel and not os.path.isdir(repo.abspath(wdir_rel)):
+        raise PathError(f"Stage '{name}', key 'wdir': '{wdir}' is not a directory.")
+    deps = tuple(dict.fromkeys(_resolve(repo, d, wdir_rel, "deps", name)
+                               for d in _str_list(values, "deps", name)))
+    outs = tuple(out for kind in OUT_KINDS for out in _outs(repo, values, kind, wdir_rel, name))
+    params = _params(repo, values.get("params"), wdir_rel, name)
+    flags = {}
+    for key in ("frozen", "always_changed"):
+        flags[key] = values.get(key, False)
+        if not isinstance(flags[key], bool):
+            raise _error(f"Stage '{name}', key '{key}': it is not true or false.")
+    desc = values.get("desc")
+    if desc is not None and not isinstance(desc, str):
+        raise _error(f"Stage '{name}', key 'desc': it is not a string.")
+    _check_within_stage(name, deps, outs)
+    return Stage(name, tuple(cmd), wdir_rel, deps, outs, params, flags["frozen"],
+                 flags["always_changed"], desc, group)
+
+
+def _str_list(values: dict[str, Any], key: str, name: str) -> list[str]:
+    items = values.get(key) or []
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise _error(f"Stage '{name}', key '{key}': it is not a list of paths.")
+    return items
+
+
+def _resolve(repo: Repo, path: Any, wdir: str, key: str, name: str | None) -> str:
+    """A path from dvx.yaml, relative to `wdir`, as a checked repository-relative path."""
+    where = f"Stage '{name}', key '{key}'" if name else f"{PIPELINE_FILE}: {key}"
+    if not isinstance(path, str) or not path:
+        raise _error(f"{where}: {path!r} is not a path.")
+    if path.startswith("/") or os.path.isabs(path):
+        raise PathError(f"{where}: '{path}' is an absolute path.",
+                        "Write paths relative to the stage's wdir, inside the repository.")
+    if "\\" in path or "\x00" in path:
+        raise PathError(f"{where}: '{path}' contains a backslash or NUL byte.")
+    rel = posixpath.normpath(posixpath.join(wdir, path) if wdir else path)
+    if rel == ".":
+        raise PathError(f"{where}: '{path}' is the repository itself.",
+                        "Name files or directories inside it.")
+    if rel == ".." or rel.startswith("../"):
+        raise PathError(f"{where}: '{path}' is outside the repository.",
+                        "dvx pipelines only read and write inside the repository.")
+    try:
+        check_relpath(rel)
+    except FormatError as exc:
+        raise PathError(f"{where}: {exc.message}",
+                        "dvx never reads or writes .git or .dvx from a pipeline.") from None
+    try:
+        check_no_symlinked_parent(repo.root, rel)
+    except PathError as exc:
+        raise PathError(f"{where}: {exc.message}", exc.hint) from None
+    return rel
+
+
+def _outs(repo: Repo, values: dict[str, Any], kind: str, wdir: str, name: str) -> list[Out]:
+    items = values.get(kind) or []
+    if not isinstance(items, list):
+        raise _error(f"Stage '{name}', key '{kind}': it is not a list of paths.")
+    allowed = PLOT_OPTIONS if kind == "plots" else OUT_OPTIONS
+    outs = []
+    for item in items:
+        options: Any = {}
+        if isinstance(item, dict):
+            if len(item) != 1:
+                raise _error(f"Stage '{name}', key '{kind}': an entry with options must be "
+                             "one path mapped to its options, like '- model.pt: {cache: false}'.")
+            item, options = next(iter(item.items()))
+            options = options or {}
+            if not isinstance(options, dict):
+                raise _error(f"Stage '{name}', key '{kind}': the options of '{item}' are not a "
+                             "mapping.")
+        unknown = [k for k in options if k not in allowed]
+        if unknown:
+            raise _error(f"Stage '{name}', key '{kind}': '{item}' has an unknown option "
+                         f"'{unknown[0]}' (known: {', '.join(allowed)}).")
+        for flag in ("cache", "persist", "push"):
+            if not isinstance(options.get(flag, True), bool):
+                raise _error(f"Stage '{name}', key '{kind}': '{flag}' of '{item}' is not true "
+                             "or false.")
+        remote = options.get("remote")
+        if remote is not None and (not isinstance(remote, str)
+                                   or not _REMOTE_NAME.fullmatch(remote)):
+            raise _error(f"Stage '{name}', key '{kind}': 'remote' of '{item}' is not a remote "
+                         "name.")
+        path = _resolve(repo, item, wdir, kind, name)
+        cache = options.get("cache", kind == "outs")
+        outs.append(Out(path, kind, cache, options.get("persist", False),
+                        options.get("push", True), remote))
+    return outs
+
+
+def _params(repo: Repo, items: Any, wdir: str, name: str) -> tuple[ParamDep, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise _error(f"Stage '{name}', key 'params': it is not a list.")
+    default = posixpath.join(wdir, DEFAULT_PARAMS_FILE) if wdir else DEFAULT_PARAMS_FILE
+    by_file: dict[str, list[str]] = {}
+    for item in items:
+        if isinstance(item, str):
+            by_file.setdefault(default, []).append(_param_key(item, name))
+        elif isinstance(item, dict):
+            for file, keys in item.items():
+                rel = _resolve(repo, file, wdir, "params", name)
+                check_params_file_name(rel, f"Stage '{name}', key 'params'")
+                if keys is None:
+                    keys = []
+                if not isinstance(keys, list):
+                    raise _error(f"Stage '{name}', key 'params': the keys of '{file}' are not "
+                                 "a list.")
+                by_file.setdefault(rel, []).extend(_param_key(k, name) for k in keys)
+        else:
+            raise _error(f"Stage '{name}', key 'params': {item!r} is neither a key nor a "
+                         "mapping of a file to keys.")
+    return tuple(ParamDep(f, tuple(dict.fromkeys(keys))) for f, keys in by_file.items())
+
+
+def _param_key(key: Any, name: str) -> str:
+    if not isinstance(key, str) or not _PARAM_KEY.fullmatch(key):
+        raise _error(f"Stage '{name}', key 'params': {key!r} is not a params key.",
+                     "Write dotted keys, like train.lr.")
+    return key
+
+
+# -- across stages ---------------------------------------------------------------------------
+
+def overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _check_within_stage(name: str, deps: tuple[str, ...], outs: tuple[Out, ...]) -> None:
+    for out in outs:
+        for dep in deps:
+            if overlaps(dep, out.path):
+                raise _error(f"Stage '{name}' depends on its own output: dependency '{dep}' "
+                             f"and output '{out.path}' overlap (a cycle).",
+                             "A stage cannot read what it writes; split it into two stages.")
+
+
+def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
+    owner: dict[str, str] = {}
+    for stage in pipeline.stages:
+        for out in stage.outs:
+            if out.path in owner:
+                other = owner[out.path]
+                where = f"both stage '{other}' and stage '{stage.name}'" if other != \
+                    stage.name else f"stage '{stage.name}' twice"
+                raise _error(f"'{out.path}' is an output of {where}.",
+                             "Each output must be produced by exactly one stage.")
+            owner[out.path] = stage.name
+    for path, name in owner.items():
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in owner:
+                raise _error(f"Stage '{name}': output '{path}' is inside '{parent}', an output "
+                             f"of stage '{owner[parent]}'.",
+                             "Outputs cannot be nested; make one stage write both, or use "
+                             "separate directories.")
+            parent = parent.rpartition("/")[0]
+    tracked = sorted(data_path_of(p) for p in pointer_files(repo))
+    tracked_set = set(tracked)
+    for path, name in owner.items():
+        data = _tracked_overlap(path, tracked, tracked_set)
+        if data is not None:
+            raise _error(f"Stage '{name}': output '{path}' overlaps '{data}', which is "
+                         f"tracked by the pointer file '{data}.dvx' (dvx add).",
+                         f"Stop tracking it first (dvx remove {data}.dvx), or choose "
+                         "another output path.")
+
+
+def _tracked_overlap(path: str, tracked: list[str], tracked_set: set[str]) -> str | None:
+    """A path tracked by a pointer that is `path`, contains it or is inside it."""
+    current = path
+    while current:
+        if current in tracked_set:
+            return current
+        current = current.rpartition("/")[0]
+    i = bisect.bisect_left(tracked, path + "/")
+    if i < len(tracked) and tracked[i].startswith(path + "/"):
+        return tracked[i]
+    return None
+
+
+def check_params(repo: Repo, pipeline: Pipeline) -> None:
+    """Every params key exists, in files that no stage writes (those are read when used)."""
+    from dvx.pipeline.params import MISSING, ParamsReader, get_param
+
+    produced = [o.path for s in pipeline.stages for o in s.outs]
+    reader = ParamsReader(repo.root)
+    for stage in pipeline.stages:
+        for dep in stage.params:
+            if any(overlaps(dep.file, p) for p in produced):
+                continue
+            where = f"Stage '{stage.name}', key 'params'"
+            try:
+                doc = reader.doc(dep.file)
+            except FormatError as exc:
+                raise FormatError(f"{where}: {exc.message}", exc.hint) from None
+            for key in dep.keys:
+                if get_param(doc, key) is MISSING:
+                    raise _error(f"{where}: '{key}' is not in '{dep.file}'.",
+                                 f"Add it to {dep.file}, or remove it from the stage.")

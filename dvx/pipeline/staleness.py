@@ -1,0 +1,152 @@
+"""What a stage's dependencies, params and outputs are now, and why it is stale.
+
+Dependencies and outputs are hashed through the stat cache (dvx/workspace.py), so checking an
+unchanged pipeline costs about one stat per file. A directory is identified by the oid of its
+canonical manifest, exactly as `dvx add` would record it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx.errors import FormatError
+from dvx.objects.tree import Tree
+from dvx.pipeline.lockfile import LockedPath, StageLock
+from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
+from dvx.pipeline.spec import Out, Stage
+from dvx.repo import Repo
+from dvx.workspace import file_state, scan_directory
+
+
+@dataclass
+class StageState:
+    """The current dependencies (hashed) and params values of a stage."""
+    deps: tuple[LockedPath, ...]
+    params: dict[str, dict[str, Any]]
+    missing_deps: list[str] = field(default_factory=list)
+    missing_params: list[str] = field(default_factory=list)
+
+
+def path_state(repo: Repo, rel: str) -> LockedPath | None:
+    """The data at `rel` now (None if nothing is there)."""
+    full = repo.abspath(rel)
+    if os.path.isdir(full) and not os.path.islink(full):
+        entries = scan_directory(repo, full, rel)
+        tree = Tree.build(repo.algo, entries.values())
+        return LockedPath(rel, tree.oid(), tree.size, tree.nfiles)
+    state = file_state(repo, full, rel)
+    if state is None:
+        return None
+    return LockedPath(rel, state.oid, state.size, executable=state.executable)
+
+
+def current_params(repo: Repo, stage: Stage, reader: ParamsReader
+                   ) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    values: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    for dep in stage.params:
+        try:
+            doc = reader.doc(dep.file)
+        except FormatError:
+            if not os.path.lexists(repo.abspath(dep.file)):
+                missing.append(dep.file)
+                continue
+            raise
+        found = values.setdefault(dep.file, {})
+        if not dep.keys:
+            found.update({str(k): normalize(v) for k, v in doc.items()})
+        for key in dep.keys:
+            value = get_param(doc, key)
+            if value is MISSING:
+                missing.append(f"{key} ({dep.file})")
+            else:
+                found[key] = value
+    return values, missing
+
+
+def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None) -> StageState:
+    deps = []
+    missing = []
+    for rel in stage.deps:
+        state = path_state(repo, rel)
+        if state is None:
+            missing.append(rel)
+        else:
+            deps.append(state)
+    params, missing_params = current_params(repo, stage, reader or ParamsReader(repo.root))
+    return StageState(tuple(deps), params, missing, missing_params)
+
+
+def out_state(repo: Repo, out: Out) -> LockedPath | None:
+    state = path_state(repo, out.path)
+    if state is None:
+        return None
+    return LockedPath(state.path, state.oid, state.size, state.nfiles, state.executable,
+                      out.cache, out.push, out.remote)
+
+
+def _flags(p: LockedPath) -> tuple[bool, bool, str | None]:
+    return p.cache, p.push, p.remote
+
+
+def _listed(label: str, paths: list[str]) -> str:
+    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    return f"{label}: {shown}"
+
+
+def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState
+                  ) -> list[str]:
+    """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
+    date. Frozen stages are the caller's business."""
+    reasons: list[str] = []
+    if stage.always_changed:
+        reasons.append("always changed")
+    if state.missing_deps:
+        reasons.append(_listed("missing deps", state.missing_deps))
+    if state.missing_params:
+        reasons.append(_listed("missing params", state.missing_params))
+    if locked is None:
+        reasons.append("never run")
+        return reasons
+    if tuple(locked.cmd) != stage.cmd:
+        reasons.append("changed command")
+    recorded = {d.path: d for d in locked.deps}
+    changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))]
+    changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
+    if changed:
+        reasons.append(_listed("changed deps", changed))
+    params = _changed_params(locked.params, state.params)
+    if params:
+        reasons.append(_listed("changed params", params))
+    recorded_outs = {o.path: o for o in locked.outs}
+    missing_outs, changed_outs = [], []
+    for out in stage.outs:
+        current = out_state(repo, out)
+        old = recorded_outs.get(out.path)
+        if current is None:
+            missing_outs.append(out.path)
+        elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
+            changed_outs.append(out.path)
+    changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
+    if missing_outs:
+        reasons.append(_listed("missing outs", missing_outs))
+    if changed_outs:
+        reasons.append(_listed("changed outs", changed_outs))
+    return reasons
+
+
+def _changed_params(old: Any, new: dict[str, dict[str, Any]]) -> list[str]:
+    changed = []
+    for file in sorted(set(old) | set(new)):
+        before, after = old.get(file, {}), new.get(file, {})
+        changed += [k for k in sorted(set(before) | set(after))
+                    if k not in before or k not in after or _typed(before[k]) != _typed(after[k])]
+    return changed
+
+
+def _typed(value: Any) -> str:
+    """Compare params as their JSON text, so 1, 1.0 and true stay different."""
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,205 @@
+"""How stages run: in parallel with -j (seen from the stages' own timestamps), with prefixed
+live output; a failing stage keeps its dvx.lock entry and caches nothing, and what depends on
+it does not run; an interrupted repro (kill -9) leaves dvx.lock whole and a rerun converges."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import write
+
+from dvx.hashing import hash_bytes
+from dvx.pipeline.lockfile import read_lock
+
+TIMESTAMPED = """\
+import sys, time
+name, out = sys.argv[1], sys.argv[2]
+start = time.time()
+time.sleep(0.4)
+print(f"{name} working", flush=True)
+open(out, "w").write(f"{start} {time.time()}\\n")
+"""
+
+
+def interval_of(line: str) -> tuple[float, float]:
+    start, end = line.split()
+    return float(start), float(end)
+
+
+def interval(path: Path) -> tuple[float, float]:
+    return interval_of(path.read_text())
+
+
+def test_independent_stages_run_in_parallel_with_prefixed_output(repo, dvx_proc):
+    write(repo / "stamp.py", TIMESTAMPED)
+    write(repo / "dvx.yaml", f"""\
+stages:
+  left:
+    cmd: {sys.executable} stamp.py left left.txt
+    deps: [stamp.py]
+    outs: [left.txt]
+  right:
+    cmd: {sys.executable} stamp.py right right.txt
+    deps: [stamp.py]
+    outs: [right.txt]
+  both:
+    cmd: cat left.txt right.txt > both.txt
+    deps: [left.txt, right.txt]
+    outs: [both.txt]
+""")
+    result = dvx_proc("repro", "-j", "2", cwd=repo)
+    assert result.code == 0, result.output
+    left, right = interval(repo / "left.txt"), interval(repo / "right.txt")
+    assert left[0] < right[1] and right[0] < left[1], "the two stages did not overlap"
+    assert "[left] left working" in result.stdout.splitlines()
+    assert "[right] right working" in result.stdout.splitlines()
+    lines = (repo / "both.txt").read_text().splitlines()  # the join ran after both
+    assert [interval_of(line) for line in lines] == [left, right]
+
+
+FAILING = """\
+stages:
+  first:
+    cmd: echo first >> runs.log; cp in.txt first.txt
+    deps: [in.txt]
+    outs: [first.txt]
+  flaky:
+    cmd:  # a list: each command runs after the one before succeeded
+    - echo flaky >> runs.log
+    - echo partial > flaky.txt
+    - test -f ok || exit 7
+    - cp first.txt flaky.txt
+    deps: [first.txt]
+    outs: [flaky.txt]
+  after:
+    cmd: echo after >> runs.log; cp flaky.txt after.txt
+    deps: [flaky.txt]
+    outs: [after.txt]
+  other:
+    cmd: echo other >> runs.log; cp in.txt other.txt
+    deps: [in.txt]
+    outs: [other.txt]
+"""
+
+
+def ran(repo: Path) -> list[str]:
+    log = repo / "runs.log"
+    return log.read_text().split() if log.exists() else []
+
+
+def test_a_failing_stage_keeps_its_lock_entry_caches_nothing_and_stops_what_follows(repo, dvx):
+    write(repo / "in.txt", "v1\n")
+    write(repo / "ok", "")
+    write(repo / "dvx.yaml", FAILING)
+    assert dvx("repro").code == 0
+    lock_before = read_lock(str(repo), "xxh128")
+    (repo / "ok").unlink()
+    write(repo / "in.txt", "v2\n")
+    del_log = len(ran(repo))
+
+    result = dvx("repro")
+    assert result.code == 1
+    assert ran(repo)[del_log:] == ["first", "flaky"], "nothing starts after a failure"
+    assert "Stage 'flaky' failed: command failed (exit code 7): test -f ok || exit 7" in \
+        result.stderr
+    assert "1 stage failed: flaky (exit code 7)" in result.stderr
+    assert "Skipped stage 'after': upstream stage 'flaky' failed." in result.stderr
+    assert "Traceback" not in result.output
+    lock = read_lock(str(repo), "xxh128")
+    assert lock["flaky"] == lock_before["flaky"], "a failed stage's entry must not change"
+    assert lock["first"] != lock_before["first"], "a stage that succeeded is recorded"
+    assert lock["after"] == lock_before["after"]
+    partial = hash_bytes(b"partial\n", "xxh128")
+    assert not (repo / ".dvx" / "cache" / "files" / "xxh128" / partial[:2] / partial[2:]).exists()
+
+    result = dvx("repro", "--keep-going")
+    assert result.code == 1
+    assert ran(repo)[del_log + 2:] == ["flaky", "other"], "--keep-going runs independent stages"
+
+    write(repo / "ok", "")
+    assert dvx("repro").code == 0
+    assert ran(repo)[del_log + 4:] == ["flaky", "after"]
+    assert (repo / "after.txt").read_text() == "v2\n"
+
+
+def test_a_stage_that_does_not_create_its_output_fails(repo, dvx):
+    write(repo / "in.txt", "x")
+    write(repo / "dvx.yaml", "stages:\n  lazy:\n    cmd: 'true'\n    deps: [in.txt]\n"
+                             "    outs: [never.txt]\n")
+    result = dvx("repro")
+    assert result.code == 1
+    assert "did not create never.txt" in result.stderr
+    assert not (repo / "dvx.lock").exists()
+
+
+def test_outputs_are_removed_before_a_run_unless_they_persist(repo, dvx):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  grow:
+    cmd: cat in.txt >> fresh.txt; cat in.txt >> kept.txt
+    deps: [in.txt]
+    outs:
+    - fresh.txt
+    - kept.txt: {persist: true}
+""")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "y\n")
+    assert dvx("repro").code == 0
+    assert (repo / "fresh.txt").read_text() == "y\n"
+    assert (repo / "kept.txt").read_text() == "x\ny\n"
+
+
+SLOW = """\
+stages:
+  quick:
+    cmd: echo quick >> runs.log; cp in.txt quick.txt
+    deps: [in.txt]
+    outs: [quick.txt]
+  slow:
+    cmd:
+    - echo slow >> runs.log
+    - if [ -f slow ]; then echo $$ > slow.pid; exec sleep 60; fi
+    - cp quick.txt slow.txt
+    deps: [quick.txt]
+    outs: [slow.txt]
+"""
+
+
+def test_an_interrupted_repro_leaves_the_lock_whole_and_a_rerun_converges(repo, dvx):
+    write(repo / "in.txt", "data\n")
+    write(repo / "slow", "")
+    write(repo / "dvx.yaml", SLOW)
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "slow.pid").exists() or not (repo / "slow.pid").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "slow never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pid = (repo / "slow.pid").read_text().strip()
+        if pid:
+            os.kill(int(pid), signal.SIGKILL)  # the stage's own process, orphaned by the kill
+
+    lock = read_lock(str(repo), "xxh128")  # parses: never half-written
+    assert set(lock) == {"quick"}
+    assert not [p for p in os.listdir(repo) if p.endswith(".tmp")]
+    (repo / "slow").unlink()
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert ran(repo) == ["quick", "slow", "slow"]
+    assert set(read_lock(str(repo), "xxh128")) == {"quick", "slow"}
+    assert dvx("repro").code == 0
+    assert ran(repo) == ["quick", "slow", "slow"]
+    assert dvx("status", "-q").code == 0

@@ -1,0 +1,115 @@
+"""Pipelines and remotes: outputs recorded in dvx.lock travel with push/pull like any tracked
+data, and `--run-cache` shares past runs, so another clone (CI) restores a colleague's run
+instead of running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import git, write
+from pipeline_kit import make_ml_repo, runs
+
+ALL = ["prepare", "featurize", "train", "evaluate", "stats"]
+
+
+def origin_with_remote(repo: Path, dvx, tmp_path: Path, commit_lock: bool) -> Path:
+    """Run the ML pipeline in `repo`, push everything (and the run-cache) to a directory
+    remote that the committed config names, and return the remote."""
+    make_ml_repo(repo)
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    assert dvx("repro").code == 0
+    if not commit_lock:
+        with (repo / ".gitignore").open("a") as f:
+            f.write("dvx.lock\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    assert "model.json" not in git(repo, "ls-files")
+    result = dvx("push", "--run-cache")
+    assert result.code == 0, result.output
+    assert "Pushed 5 run records of the run-cache." in result.stdout
+    assert len(list((store / "runs" / "xxh128").glob("*/*"))) == 5
+    return store
+
+
+def clone(origin: Path, where: Path) -> Path:
+    git(origin.parent, "clone", "-q", str(origin), str(where))
+    return where
+
+
+def test_a_clone_restores_a_colleagues_runs_from_the_shared_run_cache(repo, dvx, tmp_path):
+    origin_with_remote(repo, dvx, tmp_path, commit_lock=False)
+    ci = clone(repo, tmp_path / "ci")
+    result = dvx("pull", "--run-cache", cwd=ci)
+    assert result.code == 0, result.output
+    assert "Fetched 5 run records of the run-cache." in result.stdout
+    result = dvx("repro", cwd=ci)
+    assert result.code == 0, result.output
+    assert runs(ci) == [], "every stage must be restored, none run"
+    for name in ALL:
+        assert f"Restored '{name}' from the run-cache (never run)." in result.stdout
+    for path in ("model.json", "metrics.json", "stats.json", "data/features/train.csv"):
+        assert (ci / path).read_bytes() == (repo / path).read_bytes()
+    assert (ci / "dvx.lock").read_bytes() == (repo / "dvx.lock").read_bytes()
+    assert dvx("status", "-q", cwd=ci).code == 0
+
+
+def test_repro_pull_fetches_data_and_runs_first(repo, dvx, tmp_path):
+    origin_with_remote(repo, dvx, tmp_path, commit_lock=False)
+    ci = clone(repo, tmp_path / "ci")
+    result = dvx("repro", "--pull", "train", cwd=ci)
+    assert result.code == 0, result.output
+    assert runs(ci) == []
+    assert "Restored 'train' from the run-cache" in result.stdout
+    assert not (ci / "stats.json").exists()  # not a target
+
+
+def test_outputs_in_the_lock_are_pushed_and_pulled_like_tracked_data(repo, dvx, tmp_path):
+    origin_with_remote(repo, dvx, tmp_path, commit_lock=True)
+    ci = clone(repo, tmp_path / "ci")
+    assert "model.json: deleted" in dvx("status", cwd=ci).stdout
+    result = dvx("pull", cwd=ci)
+    assert result.code == 0, result.output
+    assert (ci / "model.json").read_bytes() == (repo / "model.json").read_bytes()
+    assert (ci / "data" / "features" / "test.csv").exists()
+    assert dvx("status", "-q", cwd=ci).code == 0
+    assert dvx("repro", cwd=ci).code == 0
+    assert runs(ci) == []
+
+
+def test_push_false_and_per_output_remote(repo, dvx, tmp_path):
+    main, models = tmp_path / "main-store", tmp_path / "model-store"
+    assert dvx("remote", "add", "-d", "main", str(main)).code == 0
+    assert dvx("remote", "add", "models", str(models)).code == 0
+    write(repo / "in.txt", "in\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: cp in.txt a.txt; echo model > m.bin; echo scratch > tmp.bin
+    deps: [in.txt]
+    outs:
+    - a.txt
+    - m.bin: {remote: models}
+    - tmp.bin: {push: false}
+""")
+    assert dvx("repro").code == 0
+    assert "tmp.bin" in (repo / "dvx.lock").read_text()
+    result = dvx("push")
+    assert result.code == 0, result.output
+    assert "[remote 'main, models']" in result.stdout
+
+    def objects(store: Path) -> int:
+        return len(list((store / "files").glob("*/*/*")))
+
+    assert (objects(main), objects(models)) == (1, 1)
+    result = dvx("push", "-r", "main", "m.bin")  # an explicit remote wins
+    assert result.code == 0 and objects(main) == 2
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    other = clone(repo, tmp_path / "other")
+    result = dvx("pull", cwd=other)
+    assert result.code == 0, result.output
+    assert (other / "m.bin").read_text() == "model\n"  # from its own remote
+    assert not (other / "tmp.bin").exists()  # never pushed, so not pulled
+    assert "s: missing outs: tmp.bin" in dvx("status", cwd=other).stdout

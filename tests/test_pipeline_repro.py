@@ -1,0 +1,221 @@
+"""dvx repro on a real ML-shaped pipeline (prepare -> featurize -> train -> evaluate, plus an
+independent branch): it runs what is stale and nothing else, restores past runs from the
+run-cache, records a byte-stable dvx.lock, and `dvx status` says what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import git, write
+from pipeline_kit import make_ml_repo, runs
+
+ALL = ["prepare", "featurize", "train", "evaluate", "stats"]
+
+
+@pytest.fixture
+def ml(repo: Path, dvx) -> Path:
+    make_ml_repo(repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    return repo
+
+
+def set_param(root: Path, old: str, new: str) -> None:
+    path = root / "params.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_first_run_runs_everything_in_order_and_records_the_lock(ml, dvx):
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    ran = runs(ml)
+    assert sorted(ran) == sorted(ALL)
+    for before, after in (("prepare", "featurize"), ("featurize", "train"),
+                          ("train", "evaluate")):
+        assert ran.index(before) < ran.index(after)
+    lock = (ml / "dvx.lock").read_text()
+    for name in ALL:
+        assert f"\n  {name}:\n" in lock
+    assert "Updated dvx.lock." in result.stdout
+    # cached outputs are ignored by Git; the metrics file (cache: false) is left to Git
+    ignored = git(ml, "status", "--porcelain", "--untracked-files=all")
+    assert "model.json" not in ignored and "data/prepared" not in ignored
+    assert "metrics.json" in ignored
+    assert (ml / "data" / ".gitignore").read_text().splitlines() == ["/prepared", "/features"]
+
+
+def test_second_run_runs_nothing_and_status_is_clean(ml, dvx):
+    assert dvx("repro").code == 0
+    lock = (ml / "dvx.lock").read_bytes()
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert len(runs(ml)) == len(ALL)
+    assert "Data and pipelines are up to date." in result.stdout
+    assert (ml / "dvx.lock").read_bytes() == lock
+    assert dvx("status", "-q").code == 0
+    assert "up to date" in dvx("status").stdout
+
+
+def test_a_param_change_reruns_only_what_depends_on_it_and_reverting_restores(ml, dvx):
+    assert dvx("repro").code == 0
+    first_lock = (ml / "dvx.lock").read_bytes()
+    first_model = (ml / "model.json").read_bytes()
+    first_metrics = (ml / "metrics.json").read_bytes()
+
+    set_param(ml, "lr: 0.1", "lr: 0.05")
+    status = dvx("status")
+    assert "train: changed params: train.lr" in status.stdout
+    assert "evaluate" not in status.stdout  # its own inputs have not changed yet
+    assert dvx("status", "-q").code == 1
+    dry = dvx("repro", "--dry")
+    assert "Would run stage 'train': changed params: train.lr" in dry.stdout
+    assert "Would run stage 'evaluate': upstream stage 'train' would run first" in dry.stdout
+    assert "Stage 'prepare' is up to date." in dry.stdout
+    assert len(runs(ml)) == len(ALL), "--dry must not run anything"
+
+    done = len(runs(ml))
+    assert dvx("repro").code == 0
+    assert runs(ml)[done:] == ["train", "evaluate"]
+    assert (ml / "model.json").read_bytes() != first_model
+
+    set_param(ml, "lr: 0.05", "lr: 0.1")
+    done = len(runs(ml))
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert runs(ml)[done:] == [], "both stages must come from the run-cache"
+    assert "Restored 'train' from the run-cache (changed params: train.lr)." in result.stdout
+    assert "Restored 'evaluate' from the run-cache" in result.stdout
+    assert (ml / "model.json").read_bytes() == first_model
+    assert (ml / "metrics.json").read_bytes() == first_metrics
+    assert (ml / "dvx.lock").read_bytes() == first_lock  # byte-stable
+    assert dvx("status", "-q").code == 0
+
+
+def test_a_dependency_change_is_reported_and_propagates(ml, dvx):
+    assert dvx("repro").code == 0
+    with (ml / "data" / "raw.csv").open("a") as f:
+        f.write("1,2,3,4,4\n")
+    status = dvx("status")
+    assert "prepare: changed deps: data/raw.csv" in status.stdout
+    assert "stats: changed deps: data/raw.csv" in status.stdout
+    done = len(runs(ml))
+    assert dvx("repro").code == 0
+    assert sorted(runs(ml)[done:]) == sorted(ALL)
+
+
+def test_an_upstream_rerun_with_identical_outputs_stops_there(ml, dvx):
+    assert dvx("repro").code == 0
+    set_param(ml, "split: 0.25", "split: 0.251")  # 90 training rows either way
+    done = len(runs(ml))
+    assert dvx("repro").code == 0
+    assert runs(ml)[done:] == ["prepare"]
+
+
+def test_lock_is_byte_stable_across_forced_runs_and_clones(ml, dvx, tmp_path):
+    assert dvx("repro").code == 0
+    lock = (ml / "dvx.lock").read_bytes()
+    assert dvx("repro", "--force").code == 0
+    assert len(runs(ml)) == 2 * len(ALL)
+    assert (ml / "dvx.lock").read_bytes() == lock
+    text = lock.decode()
+    assert text.startswith("# dvx lock file") and "\ndvx: 1\nalgo: xxh128\nstages:\n" in text
+    other = tmp_path / "elsewhere"
+    git(tmp_path, "clone", "-q", str(ml), str(other))
+    assert dvx("repro", cwd=other).code == 0
+    assert (other / "dvx.lock").read_bytes() == lock
+
+
+def test_pipeline_outputs_are_tracked_data(ml, dvx):
+    assert dvx("repro").code == 0
+    doc = json.loads(dvx("status", "--json").stdout)
+    paths = {o["path"] for o in doc["outputs"]}
+    assert {"data/prepared", "data/features", "model.json", "stats.json"} <= paths
+    assert "metrics.json" not in paths  # cache: false: Git tracks it
+    model = (ml / "model.json").read_bytes()
+    (ml / "model.json").unlink()
+    assert "model.json: deleted" in dvx("status").stdout
+    assert dvx("checkout").code == 0
+    assert (ml / "model.json").read_bytes() == model
+    assert dvx("status", "-q").code == 0
+
+
+def test_stage_outputs_refuse_add_remove_move_and_commit_records_them(ml, dvx):
+    assert dvx("repro").code == 0
+    for args in (("add", "model.json"), ("remove", "model.json"),
+                 ("move", "model.json", "m.json")):
+        result = dvx(*args)
+        assert result.code != 0
+        assert "output of the pipeline stage 'train'" in result.stderr, args
+        assert "Traceback" not in result.output
+    (ml / "model.json").chmod(0o644)
+    (ml / "model.json").unlink()
+    write(ml / "model.json", '{"weights": [1, 2, 3]}')
+    assert "train: changed outs: model.json" in dvx("status").stdout
+    result = dvx("commit", "model.json")
+    assert result.code == 0, result.output
+    assert "git add dvx.lock" in result.stdout
+    status = dvx("status").stdout
+    assert "train:" not in status  # recorded as it is now: train is up to date
+    assert "evaluate: changed deps: model.json" in status
+    done = len(runs(ml))
+    assert dvx("repro").code == 0
+    assert runs(ml)[done:] == ["evaluate"]
+
+
+def test_targets_single_item_and_downstream(ml, dvx):
+    assert dvx("repro", "featurize").code == 0
+    assert runs(ml) == ["prepare", "featurize"]
+    assert dvx("repro", "-f", "-s", "train").code == 0
+    assert runs(ml)[2:] == ["train"]
+    assert dvx("repro", "-f", "--downstream", "train").code == 0
+    assert runs(ml)[3:] == ["train", "evaluate"]
+    assert dvx("repro", "-f", "evaluate").code == 0
+    assert runs(ml)[5:] == ["prepare", "featurize", "train", "evaluate"]
+    result = dvx("repro", "nope")
+    assert result.code == 2 and "no stage named 'nope'" in result.stderr
+
+
+def test_frozen_and_always_changed(repo, dvx):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  pinned:
+    cmd: echo pinned >> runs.log; cp in.txt pinned.txt
+    deps: [in.txt]
+    outs: [pinned.txt]
+    frozen: true
+  poll:
+    cmd: echo poll >> runs.log; cp in.txt poll.txt
+    deps: [in.txt]
+    outs: [poll.txt]
+    always_changed: true
+""")
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Stage 'pinned' is frozen" in result.stdout
+    assert dvx("repro").code == 0
+    assert (repo / "runs.log").read_text().split() == ["poll", "poll"]
+    assert "poll: always changed" in dvx("status").stdout
+
+
+def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
+    assert dvx("repro", "train").code == 0
+    git(ml, "add", "-A")
+    git(ml, "commit", "-qm", "model v1")
+    v1 = (ml / "model.json").read_bytes()
+    set_param(ml, "lr: 0.1", "lr: 0.05")
+    assert dvx("repro", "train").code == 0
+    git(ml, "add", "-A")
+    git(ml, "commit", "-qm", "model v2")
+    assert dvx("gc", "--all-commits", "--grace", "0", "-f").code == 0
+    git(ml, "checkout", "-q", "HEAD~1")
+    assert dvx("checkout").code == 0
+    assert (ml / "model.json").read_bytes() == v1
+    assert dvx("gc", "--workspace", "--grace", "0", "-f").code == 0
+    git(ml, "checkout", "-q", "main")
+    result = dvx("checkout")
+    assert result.code == 1 and "model.json" in result.stderr  # v2 is gone from the cache

@@ -1,0 +1,212 @@
+"""dvx.yaml: vars and params interpolation, foreach and matrix, params from YAML/JSON/TOML
+files, and validation before anything runs: each problem is one clear error naming the stage
+and the key, and nothing runs or is written."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import write
+
+from dvx.errors import FormatError
+from dvx.pipeline.interpolate import interpolate
+
+
+def test_interpolation_rules():
+    ctx = {"train": {"lr": 0.1, "layers": [64, 32], "on": True}, "name": "m", "models": ["a"]}
+    assert interpolate("lr=${train.lr} l=${train.layers[1]} ${train.layers.0}", ctx, "w") == \
+        "lr=0.1 l=32 64"
+    assert interpolate("${models}", ctx, "w") == ["a"]  # a whole string keeps the type
+    assert interpolate("${ name }-${train.on}", ctx, "w") == "m-true"
+    assert interpolate("\\${name} ${name}", ctx, "w") == "${name} m"
+    assert interpolate({"${name}.pt": ["${name}"]}, ctx, "w") == {"m.pt": ["m"]}
+    for bad, message in (("${train.lr", "malformed"), ("${}", "not a valid reference"),
+                         ("${train..lr}", "not a valid reference"),
+                         ("${train.nope}", "'train.nope' is not in vars"),
+                         ("x ${train}", "cannot be written into a string")):
+        with pytest.raises(FormatError, match=message):
+            interpolate(bad, ctx, "Stage 's', key 'cmd'")
+
+
+def test_vars_params_foreach_and_matrix(repo, dvx):
+    write(repo / "params.yaml", "train:\n  lr: 0.5\nregions: [us, eu]\n")
+    write(repo / "conf" / "extra.json", json.dumps({"size": 3}))
+    write(repo / "conf" / "model.toml", "[model]\ndepth = 4\n")
+    write(repo / "dvx.yaml", """\
+vars:
+  - prefix: out
+  - conf/extra.json
+stages:
+  train:
+    cmd: echo lr=${train.lr} size=${size} > ${prefix}/train.txt
+    params:
+      - train.lr
+      - conf/model.toml: [model.depth]
+    outs: [out/train.txt]
+  build:
+    foreach: ${regions}
+    do:
+      cmd: echo ${item} > ${prefix}/${item}.txt
+      outs: ["out/${item}.txt"]
+  ship:
+    foreach:
+      small: {n: 1}
+      large: {n: 2}
+    do:
+      cmd: echo ${key} ${item.n} > ship-${key}.txt
+      outs: ["ship-${key}.txt"]
+  grid:
+    matrix:
+      model: [cnn, mlp]
+      lr: [0.1, 0.01]
+    cmd: echo ${item.model} ${item.lr} > grid-${item.model}-${item.lr}.txt
+    outs: ["grid-${item.model}-${item.lr}.txt"]
+""")
+    os.makedirs(repo / "out")
+    listed = json.loads(dvx("stage", "list", "--json").stdout)
+    names = [s["name"] for s in listed]
+    assert names == ["train", "build@us", "build@eu", "ship@small", "ship@large",
+                     "grid@cnn-0.1", "grid@cnn-0.01", "grid@mlp-0.1", "grid@mlp-0.01"]
+    assert listed[0]["params"] == {"params.yaml": ["train.lr"], "conf/model.toml": ["model.depth"]}
+    assert listed[0]["cmd"] == ["echo lr=0.5 size=3 > out/train.txt"]
+    result = dvx("repro", "build")  # a foreach group by its name
+    assert result.code == 0, result.output
+    assert (repo / "out" / "eu.txt").read_text() == "eu\n"
+    assert not (repo / "out" / "train.txt").exists()
+    assert dvx("repro").code == 0
+    assert (repo / "ship-large.txt").read_text() == "large 2\n"
+    assert (repo / "grid-mlp-0.01.txt").read_text() == "mlp 0.01\n"
+    lock = (repo / "dvx.lock").read_text()
+    assert "conf/model.toml:\n        model.depth: 4" in lock
+    write(repo / "conf" / "model.toml", "[model]\ndepth = 5\n")
+    assert "train: changed params: model.depth" in dvx("status").stdout
+
+
+def test_wdir_runs_the_command_there_and_paths_are_relative_to_it(repo, dvx):
+    write(repo / "sub" / "in.txt", "hello\n")
+    write(repo / "sub" / "params.yaml", "k: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    wdir: sub\n    cmd: cp in.txt out.txt\n"
+                             "    deps: [in.txt]\n    params: [k]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    assert (repo / "sub" / "out.txt").read_text() == "hello\n"
+    assert "path: sub/out.txt" in (repo / "dvx.lock").read_text()
+    assert "sub/params.yaml" in (repo / "dvx.lock").read_text()
+
+
+def stage(body: str, name: str = "s") -> str:
+    return f"stages:\n  {name}:\n" + "".join(f"    {line}\n" for line in body.splitlines())
+
+
+OK_STAGE = "cmd: echo ran >> runs.log; cp in.txt out.txt\ndeps: [in.txt]\nouts: [out.txt]"
+
+INVALID = [
+    ("unknown top-level key", "stage:\n  s: {cmd: x}\n", ["unknown top-level key 'stage'"]),
+    ("unknown stage key", stage(OK_STAGE + "\ndep: [x]"), ["Stage 's'", "unknown key 'dep'"]),
+    ("unknown out option", stage("cmd: x\nouts:\n- o: {cache: false, cahce: true}"),
+     ["Stage 's', key 'outs'", "unknown option 'cahce'"]),
+    ("no cmd", stage("deps: [in.txt]"), ["Stage 's' has no 'cmd'"]),
+    ("cmd not a string", stage("cmd: 3"), ["Stage 's', key 'cmd'"]),
+    ("malformed interpolation", stage("cmd: echo ${oops\nouts: [o]"),
+     ["Stage 's', key 'cmd'", "malformed interpolation"]),
+    ("undefined variable", stage("cmd: echo ${nope.x}"), ["Stage 's', key 'cmd'",
+                                                          "'${nope.x}' is not defined"]),
+    ("bad stage name", "stages:\n  a/b: {cmd: x}\n", ["'a/b' is not a valid stage name"]),
+    ("foreach without do", stage("foreach: [a]\ncmd: x"), ["Stage 's'", "foreach"]),
+    ("duplicate foreach items", stage("foreach: [a, a]\ndo: {cmd: x}"),
+     ["same stage name 's@a'"]),
+    ("cycle", "stages:\n  a: {cmd: x, deps: [b.txt], outs: [a.txt]}\n"
+              "  b: {cmd: x, deps: [a.txt], outs: [b.txt]}\n", ["cycle: a -> b -> a"]),
+    ("depends on itself", stage("cmd: x\ndeps: [d]\nouts: [d/o]"),
+     ["Stage 's' depends on its own output"]),
+    ("same output twice", "stages:\n  a: {cmd: x, outs: [o.txt]}\n  b: {cmd: x, outs: [o.txt]}\n",
+     ["'o.txt' is an output of both stage 'a' and stage 'b'"]),
+    ("nested outputs", "stages:\n  a: {cmd: x, outs: [d]}\n  b: {cmd: x, outs: [d/e.txt]}\n",
+     ["Stage 'b': output 'd/e.txt' is inside 'd', an output of stage 'a'"]),
+    ("output tracked by dvx add", stage("cmd: x\nouts: [tracked.csv]"),
+     ["output 'tracked.csv' overlaps 'tracked.csv'", "tracked.csv.dvx"]),
+    ("dep outside the repository", stage("cmd: x\ndeps: [../secret]"),
+     ["Stage 's', key 'deps'", "outside the repository"]),
+    ("absolute dep", stage("cmd: x\ndeps: [/etc/passwd]"), ["absolute path"]),
+    ("output in .git", stage("cmd: x\nouts: [.git/hooks/post-checkout]"),
+     ["Stage 's', key 'outs'", "'.git'"]),
+    ("dep in .dvx", stage("cmd: x\ndeps: [.dvx/config]"), ["Stage 's', key 'deps'", "'.dvx'"]),
+    ("wdir escaping", stage("cmd: x\nwdir: ..\n"), ["key 'wdir'", "outside the repository"]),
+    ("through a symlinked parent", stage("cmd: x\ndeps: [elsewhere/x]"),
+     ["Stage 's', key 'deps'", "symbolic link"]),
+    ("missing params key", stage("cmd: x\nparams: [train.lrr]"),
+     ["Stage 's', key 'params'", "'train.lrr' is not in 'params.yaml'"]),
+    ("params file of unknown type", stage("cmd: x\nparams:\n- conf.ini: [a]"),
+     ["not a YAML, JSON or TOML file"]),
+    ("missing dependency", stage("cmd: x\ndeps: [nowhere.csv]"),
+     ["Stage 's': the dependency 'nowhere.csv' does not exist"]),
+    ("anchors", "x: &a {cmd: y}\nstages:\n  s: *a\n", ["anchors or aliases"]),
+    ("huge matrix", stage("matrix:\n  a: ${big}\n  b: ${big}\ncmd: x"),
+     ["key 'matrix'", "more than 10000 stages"]),
+    ("not a mapping", "- just\n- a list\n", ["not a mapping"]),
+]
+
+
+@pytest.mark.parametrize("body,expected", [(b, e) for _, b, e in INVALID],
+                         ids=[i for i, _, _ in INVALID])
+def test_invalid_pipelines_are_refused_before_anything_runs(repo, dvx, tmp_path, body,
+                                                            expected):
+    write(repo / "in.txt", "x\n")
+    write(repo / "params.yaml", "train:\n  lr: 1\nbig: [" + ",".join(map(str, range(1000)))
+          + "]\n")
+    write(repo / "tracked.csv", "a\n")
+    assert dvx("add", "tracked.csv").code == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "elsewhere").symlink_to(outside)
+    write(repo / "dvx.yaml", body)
+    commands = [("repro",), ("repro", "--dry"), ("dag",), ("stage", "list")]
+    if any("does not exist" in e or "is not in 'params.yaml'" in e for e in expected):
+        commands = [("repro",)]  # only matters when running
+    for command in commands:
+        result = dvx(*command)
+        assert result.code != 0, (command, result.output)
+        assert result.stderr.startswith("ERROR: ") and "Traceback" not in result.output
+        assert result.stderr.count("ERROR") == 1
+        text = " ".join(result.stderr.split())
+        for part in expected:
+            assert part in text, (command, text)
+    assert not (repo / "runs.log").exists() and not (repo / "dvx.lock").exists()
+    assert not (repo / "out.txt").exists()
+
+
+def test_status_and_repro_without_a_pipeline(repo, dvx):
+    result = dvx("repro")
+    assert result.code == 2 and "There is no dvx.yaml" in result.stderr
+    assert dvx("status", "-q").code == 0
+    assert "No stages yet" in dvx("stage", "list").stdout
+
+
+def test_a_hostile_lock_file_is_refused(repo: Path, dvx):
+    write(repo / "dvx.yaml", stage("cmd: x\nouts: [o.txt]"))
+    write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: x\n    outs:\n"
+                             "    - path: ../../etc/passwd\n      oid: " + "0" * 32 +
+                             "\n      size: 1\n")
+    for command in (("status",), ("checkout",), ("repro",)):
+        result = dvx(*command)
+        assert result.code != 0
+        assert "dvx.lock (stage 's') is invalid" in result.stderr, command
+    write(repo / "dvx.lock", "dvx: 2\nstages: {}\n")
+    assert "newer dvx" in dvx("status").stderr
+
+
+def test_a_lock_output_below_a_symlinked_directory_is_never_written(repo, dvx, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (repo / "link").symlink_to(outside)
+    write(repo / "x.txt", "payload\n")
+    assert dvx("add", "x.txt").code == 0  # the object is in the cache
+    oid = (repo / "x.txt.dvx").read_text().split("oid: ")[1].split()[0]
+    write(repo / "dvx.lock", f"dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: x\n    outs:\n"
+                             f"    - path: link/evil.txt\n      oid: {oid}\n      size: 8\n")
+    for command in (("checkout",), ("pull",), ("status",)):
+        result = dvx(*command)
+        assert result.code != 0 and "symbolic link" in result.stderr, command
+    assert list(outside.iterdir()) == []
