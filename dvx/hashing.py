@@ -21,7 +21,7 @@ from dvx.errors import InvalidOidError, UsageError
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
 MMAP_THRESHOLD = 4 << 20  # files from this size up are hashed through mmap
-MMAP_CHUNK = 16 << 20
+MMAP_WINDOW = 64 << 20  # a multiple of mmap.ALLOCATIONGRANULARITY
 
 
 class Hasher(Protocol):
@@ -133,17 +133,18 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None
 
 def _hash_mapped(f: IO[bytes], size: int, algo: str, sink: IO[bytes] | None
                  ) -> tuple[str, int]:
+    # One window at a time, unmapped before the next: resident memory stays at one window
+    # however large the file is.
     hasher = get_algorithm(algo).new()
-    with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mapped:
-        mapped.madvise(mmap.MADV_SEQUENTIAL)
-        view = memoryview(mapped)
-        try:
-            for start in range(0, size, MMAP_CHUNK):
-                chunk = view[start:start + MMAP_CHUNK]
-                hasher.update(chunk)
+    for start in range(0, size, MMAP_WINDOW):
+        length = min(MMAP_WINDOW, size - start)
+        with mmap.mmap(f.fileno(), length, access=mmap.ACCESS_READ, offset=start) as mapped:
+            mapped.madvise(mmap.MADV_SEQUENTIAL)
+            view = memoryview(mapped)
+            try:
+                hasher.update(view)
                 if sink is not None:
-                    sink.write(chunk)
-                chunk.release()
-        finally:
-            view.release()
+                    sink.write(view)
+            finally:
+                view.release()
     return hasher.hexdigest(), size

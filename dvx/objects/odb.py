@@ -36,7 +36,8 @@ class ObjectStore:
     def __init__(self, fs: Any, root: str, algo: str = DEFAULT_ALGO, *,
                  atomic_put: bool | None = None, read_only: bool = False,
                  can_list: bool = True, secrets: tuple[str, ...] = (),
-                 put_options: dict[str, Any] | None = None) -> None:
+                 put_options: dict[str, Any] | None = None,
+                 read_options: dict[str, Any] | None = None) -> None:
         self._fs = fs
         self.root = root.rstrip("/") or "/"
         self.algo = algo
@@ -45,6 +46,8 @@ class ObjectStore:
         self.can_list = can_list
         self.secrets = secrets  # values never to show in messages
         self.put_options = put_options or {}  # e.g. the multipart part size
+        self.read_options = read_options or {}  # e.g. S3: a small object in one request
+        self.fast: Any = None  # a lean data path for small objects, where there is one
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -139,7 +142,7 @@ class ObjectStore:
         return self.fs.open(path, "rb", block_size=block_size)
 
     def read_bytes(self, oid: str) -> bytes:
-        return bytes(self.fs.cat_file(self.oid_path(oid)))
+        return bytes(self.fs.cat_file(self.oid_path(oid), **self.read_options))
 
     def put_file(self, local_path: str, oid: str) -> None:
         """Upload a local file as object `oid`, never exposing a partial object."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -39,6 +39,7 @@ class Backend:
     atomic_put: bool  # a plain put publishes a complete object (else: temp name + rename)
     build: Callable[[str, dict[str, str]], tuple[Any, str]]  # (url, options) -> (fs, root)
     put_options: Callable[[dict[str, str]], dict[str, Any]] = lambda options: {}
+    read_options: dict[str, Any] = field(default_factory=dict)  # for whole-object reads
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -176,7 +177,9 @@ BACKENDS = [
              "ssl_verify": "true, false, or a CA bundle path",
              "chunksize": "multipart part size in bytes (default 8 MiB)"},
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
-            _s3_put_options),
+            _s3_put_options,
+            # one GET per object: without this, s3fs first asks for the size with a HEAD
+            {"max_concurrency": 1}),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",

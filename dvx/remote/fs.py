@@ -51,6 +51,12 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
     except (ValueError, TypeError) as exc:
         raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
     secrets = tuple(v for k, v in options.items() if is_secret(k) and v)
-    return ObjectStore(fs, root, algo, atomic_put=backend.atomic_put,
-                       read_only=backend.read_only, can_list=not backend.read_only,
-                       secrets=secrets, put_options=put_options)
+    store = ObjectStore(fs, root, algo, atomic_put=backend.atomic_put,
+                        read_only=backend.read_only, can_list=not backend.read_only,
+                        secrets=secrets, put_options=put_options,
+                        read_options=backend.read_options)
+    if backend.name == "s3":
+        from dvx.remote.s3fast import FastS3
+
+        store.fast = FastS3(fs, connections=64)
+    return store

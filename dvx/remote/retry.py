@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError
@@ -49,6 +49,23 @@ def with_retries(call: Callable[[], T], attempts: int, what: str,
             log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay,
                      describe(exc), attempt, attempts)
             sleep(delay)
+    raise AssertionError("unreachable")
+
+
+async def with_retries_async(call: Callable[[], Awaitable[T]], attempts: int, what: str) -> T:
+    """`with_retries` for coroutines: the same policy, sleeping without blocking the loop."""
+    import asyncio
+
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except Exception as exc:
+            if attempt >= attempts or not is_transient(exc):
+                raise
+            delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
+            log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay,
+                     describe(exc), attempt, attempts)
+            await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
 

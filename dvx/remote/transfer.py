@@ -12,19 +12,21 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
+from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.progress import Progress
-from dvx.remote.retry import describe, with_retries
+from dvx.remote.retry import describe, with_retries, with_retries_async
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,60 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
     return result
 
 
+def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
+              fallback: Callable[[str], int], settings: Settings, desc: str,
+              total_bytes: int | None, store: ObjectStore) -> TransferResult:
+    """`_run` as coroutines on the store's event loop, for the lean S3 path (s3fast). If the
+    store turns out not to suit that path, the objects not yet done go the usual way."""
+    from dvx.remote.s3fast import Unsupported
+
+    fast = store.fast
+    assert fast is not None
+    result = TransferResult()
+    done: set[str] = set()
+    unit = "B" if total_bytes else "object"
+
+    async def main() -> None:
+        await fast.start()
+        try:
+            limit = asyncio.Semaphore(max(1, settings.jobs))
+
+            async def one(oid: str) -> None:
+                async with limit:
+                    try:
+                        size = await with_retries_async(lambda: work(oid), settings.retries,
+                                                        f"object {oid}")
+                    except Unsupported:
+                        raise
+                    except Exception as exc:  # every failure is reported, none aborts
+                        result.failed[oid] = _redacted(describe(exc), store)
+                        done.add(oid)
+                        return
+                faults.point("transfer.after_object")
+                advance(size if total_bytes else 1)
+                result.bytes += size
+                result.transferred.append(oid)
+                done.add(oid)
+
+            for start in range(0, len(oids), 1024):  # bounded: memory stays flat
+                await asyncio.gather(*(one(oid) for oid in oids[start:start + 1024]))
+        finally:
+            await fast.close()
+
+    from fsspec.asyn import sync as fsspec_sync
+
+    with settings.progress.task(desc, total_bytes or len(oids), unit) as advance:
+        try:
+            fsspec_sync(fast.loop, main)
+        except Unsupported as exc:
+            log.info("Using the general S3 client from now on: %s", exc)
+            store.fast = None
+    rest = [oid for oid in oids if oid not in done]
+    if rest:
+        result.merge(_run(rest, fallback, settings, desc, None, store))
+    return result
+
+
 def _collect(oid: str, future: Future[int], result: TransferResult, store: ObjectStore) -> None:
     try:
         result.bytes += future.result()
@@ -140,7 +196,24 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         return os.path.getsize(path)
 
     sizes = sum(os.path.getsize(cache.oid_path(oid)) for oid in todo)
-    result = _run(todo, put, settings, "Uploading", sizes, remote)
+    if remote.fast is not None:
+        single_put_limit = 2 * int(remote.put_options.get("chunksize", SMALL_OBJECT))
+
+        async def put_fast(oid: str) -> int:
+            path = cache.oid_path(oid)
+            if os.path.getsize(path) >= single_put_limit:  # a multipart upload: s3fs's job
+                return await asyncio.get_running_loop().run_in_executor(None, put, oid)
+            with open(path, "rb") as f:
+                data = f.read()
+            if verify_local and hash_bytes(data, cache.algo) != oid:
+                raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
+            assert remote.fast is not None
+            await remote.fast.put(remote.oid_path(oid), data)
+            return len(data)
+
+        result = _run_fast(todo, put_fast, put, settings, "Uploading", sizes, remote)
+    else:
+        result = _run(todo, put, settings, "Uploading", sizes, remote)
     result.already_there = len(present)
     return result
 
@@ -170,7 +243,23 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
             raise MissingObjectError("not on the remote") from None
 
     total = sum(known.get(oid, 0) for oid in todo) or None
-    result = _run(todo, get, settings, "Downloading", total, remote)
+    if remote.fast is not None:
+
+        async def get_fast(oid: str) -> int:
+            expected = known.get(oid)
+            if expected is None or expected > SMALL_OBJECT:  # streamed, by s3fs, in a thread
+                return await asyncio.get_running_loop().run_in_executor(None, get, oid)
+            assert remote.fast is not None
+            try:
+                data = await remote.fast.get(remote.oid_path(oid))
+            except FileNotFoundError:
+                raise MissingObjectError("not on the remote") from None
+            _check_size(oid, expected, len(data))
+            return cache.add_bytes_verified(data, oid)
+
+        result = _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
+    else:
+        result = _run(todo, get, settings, "Downloading", total, remote)
     result.already_there = len(present)
     return result
 

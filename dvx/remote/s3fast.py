@@ -1,0 +1,118 @@
+"""A lean S3 data path: whole-object GET and PUT as signed HTTP requests.
+
+Moving many small objects is dominated by per-request client overhead, and the general
+purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
+the hot path only, dvx signs each request with botocore's SigV4 signer and sends it with
+aiohttp directly, several times cheaper per object. Credentials, region and endpoint come
+from s3fs's own client, so they are resolved exactly as everywhere else; everything else
+(listing, multipart uploads, streaming large objects, deletes) stays with s3fs. Any answer
+this path does not expect (a region redirect, an unknown error) turns it off for the rest of
+the run, and s3fs takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from dvx.errors import DvxError
+
+log = logging.getLogger(__name__)
+
+
+class Unsupported(DvxError):
+    """The store answered in a way this path does not handle: use s3fs instead."""
+
+
+class FastS3:
+    def __init__(self, fs: Any, connections: int) -> None:
+        self.fs = fs  # an s3fs.S3FileSystem; its event loop runs our requests too
+        self.connections = connections
+        self._session: Any = None
+        self._credentials: Any = None
+        self._region = "us-east-1"
+        self._endpoint = ""
+        self._virtual_host = False
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.fs.loop
+
+    async def start(self) -> None:
+        import aiohttp
+
+        await self.fs.set_session()
+        client = self.fs.s3
+        credentials = client._request_signer._credentials
+        if credentials is None:
+            raise Unsupported("anonymous access")
+        frozen = credentials.get_frozen_credentials()
+        self._credentials = await frozen if asyncio.iscoroutine(frozen) else frozen
+        self._region = client.meta.region_name or "us-east-1"
+        self._endpoint = client.meta.endpoint_url.rstrip("/")
+        host = urlsplit(self._endpoint).hostname or ""
+        self._virtual_host = host.endswith("amazonaws.com")
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.connections),
+            auto_decompress=False)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _url(self, path: str) -> str:
+        bucket, _, key = path.partition("/")
+        key = quote(key, safe="/~")
+        if self._virtual_host and bucket.replace("-", "").isalnum() and bucket.islower():
+            scheme, _, rest = self._endpoint.partition("://")
+            return f"{scheme}://{bucket}.{rest}/{key}"
+        return f"{self._endpoint}/{quote(bucket)}/{key}"
+
+    def _signed(self, method: str, url: str, body: bytes | None,
+                headers: dict[str, str]) -> dict[str, str]:
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        request = AWSRequest(method=method, url=url, data=body, headers=headers)
+        S3SigV4Auth(self._credentials, "s3", self._region).add_auth(request)
+        return dict(request.headers.items())
+
+    async def _send(self, method: str, path: str, body: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        import yarl
+
+        url = self._url(path)
+        signed = self._signed(method, url, body, headers or {})
+        async with self._session.request(method, yarl.URL(url, encoded=True), data=body,
+                                         headers=signed) as response:
+            return response.status, await response.read()
+
+    async def get(self, path: str) -> bytes:
+        status, data = await self._send("GET", path)
+        if status == 200:
+            return data
+        raise _error(status, data, path)
+
+    async def put(self, path: str, data: bytes) -> None:
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # S3 checks it on arrival
+        status, body = await self._send("PUT", path, data, {"Content-MD5": md5})
+        if status != 200:
+            raise _error(status, body, path)
+
+
+def _error(status: int, body: bytes, path: str) -> Exception:
+    text = body[:300].decode("utf-8", "replace")
+    if status == 404 and b"NoSuchKey" in body:
+        return FileNotFoundError(2, "not on the remote", path)
+    if status == 403:
+        return PermissionError(13, "access denied by the store", path)
+    if status in (500, 502, 503, 504) or b"SlowDown" in body or b"RequestTimeout" in body:
+        return ConnectionError(f"the store answered {status}, a passing error")
+    if status == 400 and b"BadDigest" in body:
+        return ConnectionError("the upload was damaged on the way (BadDigest)")
+    return Unsupported(f"unexpected answer {status}: {text}")
