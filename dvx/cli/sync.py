@@ -176,10 +176,19 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
             f"{'' if runs.records == 1 else 's'} of the run-cache.")
 
 
-def _report_sync(verb: str, result: object, as_json: bool) -> None:
-    from dvx.ops.sync import SyncResult
+def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
+            remote_name: str | None, jobs: int | None, as_json: bool) -> None:
+    """The common end of push, fetch and pull: the run-cache if asked, the report, the exit."""
+    if run_cache:
+        _with_runs(repo, result, push, remote_name, jobs, as_json)
+    for oid in result.repaired:
+        warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
+    _report_sync("Pushed" if push else "Fetched", result, as_json)
+    if not result.ok:
+        sys.exit(1)
 
-    assert isinstance(result, SyncResult)
+
+def _report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
     t = result.transfer
@@ -221,13 +230,7 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 
     repo = open_repo()
     result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs, repair=repair)
-    if run_cache:
-        _with_runs(repo, result, True, remote_name, jobs, as_json)
-    for oid in result.repaired:
-        warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
-    _report_sync("Pushed", result, as_json)
-    if not result.ok:
-        sys.exit(1)
+    _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
 
 
 @click.command(epilog=example("""
@@ -249,11 +252,7 @@ def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 
     repo = open_repo()
     result = do_fetch(repo, resolve_targets(repo, targets), remote_name, jobs)
-    if run_cache:
-        _with_runs(repo, result, False, remote_name, jobs, as_json)
-    _report_sync("Fetched", result, as_json)
-    if not result.ok:
-        sys.exit(1)
+    _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 
 @click.command(epilog=example("""
@@ -277,11 +276,7 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
 
     repo = open_repo()
     result = do_pull(repo, resolve_targets(repo, targets), remote_name, jobs, force)
-    if run_cache:
-        _with_runs(repo, result, False, remote_name, jobs, as_json)
-    _report_sync("Fetched", result, as_json)
-    if not result.ok:
-        sys.exit(1)
+    _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 
 @click.command(epilog=example("""

@@ -37,18 +37,23 @@ def is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, (*PERMANENT, DvxError))
 
 
+def _delay_before_retry(exc: Exception, attempt: int, attempts: int, what: str) -> float:
+    """Seconds to wait before the next attempt; re-raises `exc` when there is none."""
+    if attempt >= attempts or not is_transient(exc):
+        raise exc
+    delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
+    log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay, describe(exc),
+             attempt, attempts)
+    return delay
+
+
 def with_retries(call: Callable[[], T], attempts: int, what: str,
                  sleep: Callable[[float], None] = time.sleep) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return call()
         except Exception as exc:
-            if attempt >= attempts or not is_transient(exc):
-                raise
-            delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
-            log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay,
-                     describe(exc), attempt, attempts)
-            sleep(delay)
+            sleep(_delay_before_retry(exc, attempt, attempts, what))
     raise AssertionError("unreachable")
 
 
@@ -60,12 +65,7 @@ async def with_retries_async(call: Callable[[], Awaitable[T]], attempts: int, wh
         try:
             return await call()
         except Exception as exc:
-            if attempt >= attempts or not is_transient(exc):
-                raise
-            delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
-            log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay,
-                     describe(exc), attempt, attempts)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(_delay_before_retry(exc, attempt, attempts, what))
     raise AssertionError("unreachable")
 
 
