@@ -5,14 +5,20 @@ process dies by SIGKILL exactly at that point, as a power cut of the process wou
 After the kill we check what a user would find:
 
 - every file that exists is complete: either what it was before the command or what an
-  uninterrupted run produces (data, pointers, .gitignore), never a truncated mix;
+  uninterrupted run produces (data, pointers, .gitignore), never a truncated mix; each
+  stage's entry in dvx.lock is its old or its new one; an output `repro` removed before
+  running its stage again may be missing;
 - every object in the cache and on the remote has bytes that hash to its oid (a partial object
   only ever exists under a hidden temporary name);
 - the remote never holds a directory manifest whose files are missing;
+- `dvx fsck` finds nothing corrupt;
 - running the same command again, without the fault, succeeds and leaves exactly what an
-  uninterrupted run leaves.
+  uninterrupted run leaves (files, dvx.lock bytes, objects, run records).
 
 A final test kills `dvx add` of a 50 MB file at random moments with a timer.
+
+CASES is a fast sample; `scripts/crash-matrix` runs every fault point of dvx/ in every
+scenario at passes 1-3, with `crash_and_rerun` and `kill_add_at_random_moments` from here.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, make_git_repo, run_dvx, write
+from conftest import git, make_git_repo, run_dvx, tree_bytes, write
 
 from dvx.errors import DvxError
 from dvx.objects.tree import Tree
+from dvx.pipeline.lockfile import parse_lock
 from dvx.pointer import parse_pointer
 
 ALGO = "xxh128"
@@ -119,11 +126,17 @@ class State:
     files: dict[str, bytes]  # workspace, without dvx temporaries
     cache: set[str]
     remote: set[str]
+    runs: dict[str, bytes]  # the run-cache's records
+
+
+def run_records(work: Path) -> dict[str, bytes]:
+    root = work / ".dvx/cache/runs"
+    return {rel: blob for rel, blob in tree_bytes(root).items() if not is_temp(rel)}
 
 
 def observe(work: Path, remote: Path, code: int) -> State:
     return State(code, without_temps(workspace(work)), set(store_objects(work / ".dvx/cache")),
-                 check_remote(remote))
+                 check_remote(remote), run_records(work))
 
 
 # --- scenarios --------------------------------------------------------------------------------
@@ -209,10 +222,50 @@ def setup_pull(base: Path) -> Path:
     return base / "clone"
 
 
+def setup_gc(base: Path) -> Path:
+    """v1 and then v2 committed: gc of the workspace deletes v1's model, two images and its
+    manifest, one after the other."""
+    repo = tracked_v1(base, "copy")
+    write_v2(repo)
+    must("commit", cwd=repo)
+    git(repo, "commit", "-qam", "v2")
+    return repo
+
+
+# Two stages, a directory output feeding a file output; v1 is run and committed, then the
+# inputs change so that both stages run again.
+PIPELINE = """\
+stages:
+  split:
+    cmd: mkdir -p parts && cp in/*.txt parts/
+    deps: [in]
+    outs: [parts]
+  join:
+    cmd: cat parts/*.txt > joined.txt
+    deps: [parts]
+    outs: [joined.txt]
+"""
+REPRO_OUTPUTS = ("parts", "joined.txt")
+
+
+def setup_repro(base: Path) -> Path:
+    repo = new_repo(base, "copy")
+    write(repo / "dvx.yaml", PIPELINE)
+    for name in "abc":
+        write(repo / f"in/{name}.txt", f"{name} v1\n" * 1000)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "in/b.txt", "b v2\n" * 1000)
+    write(repo / "in/d.txt", "d v2\n" * 1000)
+    return repo
+
+
 @dataclass(frozen=True)
 class Scenario:
     setup: Callable[[Path], Path]
     args: tuple[str, ...]
+    outputs: tuple[str, ...] = ()  # removed by the command before it makes them again
 
 
 ADD = ("add", "data/model.bin", "data/labels.csv", "data/images")
@@ -224,6 +277,8 @@ SCENARIOS = {
     "checkout-hardlink": Scenario(setup_checkout("hardlink"), ("checkout",)),
     "push": Scenario(setup_push, ("push", "-j", "1")),
     "pull": Scenario(setup_pull, ("pull", "-j", "1")),
+    "gc": Scenario(setup_gc, ("gc", "-w", "-f", "--grace", "0")),
+    "repro": Scenario(setup_repro, ("repro",), REPRO_OUTPUTS),
 }
 
 # (scenario, fault). Counts: the lock holder file is atomic write #1, then `add` writes each
@@ -262,15 +317,28 @@ CASES = [
     ("pull", "cache.before_publish:7"),
     ("pull", "copy.after_temp_write:3"),
     ("pull", "place.before_rename:7"),
+    # gc deletes 4 objects (after writing its lock holder file and a new cache generation)
+    ("gc", "atomic_write.before_rename:2"),
+    ("gc", "gc.before_delete"),
+    ("gc", "gc.after_delete:2"),
+    ("gc", "gc.after_delete:4"),
+    # repro runs split, then join; each stage's outputs are cached, then dvx.lock is
+    # replaced, then its run is recorded in the run-cache
+    ("repro", "repro.after_command"),
+    ("repro", "cache.copy.after_temp_write:2"),
+    ("repro", "repro.before_lock_write"),
+    ("repro", "atomic_write.before_rename:2"),  # dvx.lock: the rerun removes its temporary
+    ("repro", "repro.before_run_record"),
+    ("repro", "repro.after_command:2"),
+    ("repro", "repro.before_lock_write:2"),
 ]
 
 _references: dict[str, State] = {}
 
 
-def reference(name: str, tmp_path_factory: pytest.TempPathFactory) -> State:
-    """What an uninterrupted run leaves (computed once per scenario)."""
+def reference(name: str, base: Path) -> State:
+    """What an uninterrupted run leaves (computed once per scenario and process)."""
     if name not in _references:
-        base = tmp_path_factory.mktemp(f"reference-{name}")
         work = SCENARIOS[name].setup(base)
         result = run_dvx(*SCENARIOS[name].args, cwd=work)
         assert result.code == 0, result.output
@@ -284,18 +352,31 @@ def run_with_fault(work: Path, args: tuple[str, ...], fault: str) -> subprocess.
                           stdin=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("name, fault", CASES, ids=[f"{n}-{f}" for n, f in CASES])
-def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_path_factory):
-    expected = reference(name, tmp_path_factory)
+def check_lock(old: bytes | None, new: bytes | None, now: bytes | None) -> None:
+    """dvx.lock parses, and each stage's entry is its old or its new one."""
+    if now is None:
+        assert old is None, "dvx.lock disappeared"
+        return
+    before, after = parse_lock(old or b"", ALGO), parse_lock(new or b"", ALGO)
+    for name, entry in parse_lock(now, ALGO).items():
+        assert entry in (before.get(name), after.get(name)), f"dvx.lock: stage {name} is mixed"
+
+
+def crash_and_rerun(name: str, fault: str, base: Path, expected: State) -> bool:
+    """Kill the scenario's command at `fault`, check what it left, rerun it and check that
+    the result is an uninterrupted run's. Returns False if the command never reached the
+    fault (then it must have finished like an uninterrupted run). Raises AssertionError."""
     scenario = SCENARIOS[name]
-    work = scenario.setup(tmp_path)
-    remote = tmp_path / "remote"
+    work = scenario.setup(base)
+    remote = base / "remote"
     before = workspace(work)
     remote_before = check_remote(remote)
 
     crashed = run_with_fault(work, scenario.args, fault)
-    assert crashed.returncode == -signal.SIGKILL, (
-        f"the fault {fault} was never reached: {crashed.stdout}{crashed.stderr}")
+    if crashed.returncode != -signal.SIGKILL:
+        assert crashed.returncode == expected.code, crashed.stdout + crashed.stderr
+        assert observe(work, remote, crashed.returncode) == expected
+        return False
 
     # Right after the kill: nothing half-written anywhere.
     now = workspace(work)
@@ -308,10 +389,18 @@ def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_pat
             lines = set((old or b"").splitlines()) | set((new or b"").splitlines())
             assert now[rel].endswith(b"\n") and set(now[rel].splitlines()) <= lines, rel
             continue
+        if rel == "dvx.lock":
+            check_lock(old, new, now.get(rel))
+            continue
+        if rel not in now and any(rel == out or rel.startswith(out + "/")
+                                  for out in scenario.outputs):
+            continue  # an output removed before its stage runs again
         assert now.get(rel) in (old, new), f"{rel} is neither its old nor its new content"
     check_pointers(work, now)
     store_objects(work / ".dvx/cache")
     assert check_remote(remote) >= remote_before
+    fsck = run_dvx("fsck", cwd=work)
+    assert fsck.code == 0 and " 0 corrupt." in fsck.stdout, fsck.output
 
     # The same command again finishes the job, exactly as an uninterrupted run would.
     rerun = run_dvx(*scenario.args, cwd=work)
@@ -321,10 +410,18 @@ def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_pat
     assert after.files == expected.files
     assert after.cache == expected.cache
     assert after.remote == expected.remote
+    assert after.runs == expected.runs
     leftovers = [rel for rel in workspace(work) if is_temp(rel)]
     assert not leftovers, f"the rerun left the killed run's temporaries: {leftovers}"
     status = run_dvx("status", "--json", cwd=work)
     assert status.code == 0 and '"changed": false' in status.stdout, status.output
+    return True
+
+
+@pytest.mark.parametrize("name, fault", CASES, ids=[f"{n}-{f}" for n, f in CASES])
+def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_path_factory):
+    expected = reference(name, tmp_path_factory.mktemp(f"reference-{name}"))
+    assert crash_and_rerun(name, fault, tmp_path, expected), f"the fault {fault} was never reached"
 
 
 def test_killed_checkout_never_touches_a_change_that_is_not_cached(tmp_path):
@@ -345,14 +442,17 @@ def test_killed_checkout_never_touches_a_change_that_is_not_cached(tmp_path):
     assert (repo / "data/model.bin").read_bytes() == data(1, 3 << 20)  # the rest is v1 again
 
 
-@pytest.mark.parametrize("link_type", ["copy", "hardlink"])
-def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
-    repo = new_repo(tmp_path, link_type)
+def kill_add_at_random_moments(base: Path, link_type: str, rounds: int,
+                               rng: random.Random | None = None) -> None:
+    """Kill `dvx add` of a 50 MB file `rounds` times at a random moment, checking each time
+    that the file is intact, every object whole and every pointer valid; then add it for
+    real. Raises AssertionError."""
+    repo = new_repo(base, link_type)
     content = data(7, 50 << 20)
     big = write(repo / "big.bin", content)
     digest = xxhash.xxh3_128_hexdigest(content)
-    rng = random.Random()
-    for _ in range(3):
+    rng = rng or random.Random()
+    for _ in range(rounds):
         proc = subprocess.Popen([sys.executable, "-m", "dvx", "add", "big.bin"], cwd=repo,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
@@ -370,3 +470,8 @@ def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
     assert xxhash.xxh3_128_hexdigest(big.read_bytes()) == digest
     assert digest in set(store_objects(repo / ".dvx/cache"))
     assert parse_pointer((repo / "big.bin.dvx").read_bytes(), "big.bin.dvx").oid == digest
+
+
+@pytest.mark.parametrize("link_type", ["copy", "hardlink"])
+def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
+    kill_add_at_random_moments(tmp_path, link_type, rounds=3)

@@ -14,6 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from dvx import faults
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
@@ -187,7 +188,9 @@ def _collect_cache(repo: Repo, keep: set[str], cutoff: float, dry_run: bool, sco
             result.kept_young += 1
             continue
         if not dry_run:
+            faults.point("gc.before_delete")
             os.unlink(path)
+            faults.point("gc.after_delete")
         result.removed.append(oid)
         result.bytes_freed += st.st_size
     log.info("gc: %d objects removed from the cache", len(result.removed))

@@ -28,7 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from dvx import fsutil, gitignore
+from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.outputs import Output, Target, all_outputs
 from dvx.pipeline import runcache
@@ -39,6 +39,7 @@ from dvx.pipeline.runner import Runner
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
 from dvx.repo import Repo
+from dvx.workspace import remove_temporaries_beside
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if options.dry:
             result.stages = _dry_run(repo, dag, selected, locks, options)
             return result
+        outs = [o.path for n in selected for o in dag.stages[n].outs]
+        remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter)
         try:
             result.stages = scheduler.run()
@@ -370,6 +373,7 @@ class _Scheduler:
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,
                                error=f"the command did not create {', '.join(missing)}")
+        faults.point("repro.after_command")
         outs = []
         for out in stage.outs:
             if out.cache:
@@ -411,9 +415,11 @@ class _Scheduler:
             if self.locks.get(result.name) != result.lock:
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
+                faults.point("repro.before_lock_write")
                 write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync)
                 self.lock_written = True
                 self.touched.append(LOCK_FILE)
+        faults.point("repro.before_run_record")
         if result.record is not None:
             try:
                 runcache.save(self.repo, result.record)
