@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
-from dvx.hashing import hash_file, hash_stream, is_valid_oid
+from dvx.hashing import CHUNK_SIZE, check_oid, get_algorithm, hash_file, is_valid_oid
 from dvx.objects.odb import ObjectStore
 
 
@@ -266,21 +266,16 @@ class LocalCache(ObjectStore):
     def add_stream(self, src: IO[bytes], expected_oid: str,
                    on_chunk: Callable[[int], None] | None = None) -> int:
         """Store a downloaded stream as `expected_oid`, only if its bytes hash to it."""
-        tmp = self._temp_for(expected_oid)
-        try:
-            with open(tmp, "xb") as dst:
-                oid, size = hash_stream(src, self.algo, sink=dst, on_chunk=on_chunk)
-            if oid != expected_oid:
-                raise CorruptObjectError(
-                    f"Object {expected_oid} is corrupt: its {size} bytes hash to {oid}.",
-                    "It was not stored; fix or re-push it at the source.",
-                )
-            faults.point("cache.stream.before_publish")
-            self._shard_dir(oid)
-            self._publish(tmp, oid)
-            return size
-        finally:
-            fsutil.remove_quietly(tmp)
+        with self.verified_writer(expected_oid) as writer:
+            while chunk := src.read(CHUNK_SIZE):
+                writer.write(chunk)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
+            return writer.commit()
+
+    def verified_writer(self, expected_oid: str) -> VerifiedWriter:
+        return VerifiedWriter(self, expected_oid)
+
 
     # -- checkout -------------------------------------------------------------------------------
 
@@ -312,3 +307,42 @@ class LocalCache(ObjectStore):
 
 def is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
+
+
+class VerifiedWriter:
+    """Receives an object's bytes piece by piece into a temporary file, hashing them on the
+    way; `commit` moves the file into the cache only if they hash to the expected oid.
+    Leaving the `with` block without a commit removes the temporary file."""
+
+    def __init__(self, cache: LocalCache, expected_oid: str) -> None:
+        check_oid(expected_oid, cache.algo)
+        self.cache = cache
+        self.expected_oid = expected_oid
+        self.tmp = cache._temp_for(expected_oid)
+        self.file = open(self.tmp, "xb")  # noqa: SIM115 - closed in commit or __exit__
+        self.hasher = get_algorithm(cache.algo).new()
+        self.size = 0
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        self.hasher.update(chunk)
+        self.file.write(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> int:
+        self.file.close()
+        actual = self.hasher.hexdigest()
+        if actual != self.expected_oid:
+            raise CorruptObjectError(
+                f"Object {self.expected_oid} is corrupt: its {self.size} bytes hash to {actual}.",
+                "It was not stored; fix or re-push it at the source.")
+        faults.point("cache.stream.before_publish")
+        self.cache._shard_dir(actual)
+        self.cache._publish(self.tmp, actual)
+        return self.size
+
+    def __enter__(self) -> VerifiedWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.file.close()
+        fsutil.remove_quietly(self.tmp)

@@ -98,6 +98,18 @@ class FastS3:
             return data
         raise _error(status, data, path)
 
+    async def stream(self, path: str, sink: Any, block: int = 1 << 20) -> None:
+        """One GET for the whole object, each piece handed to `sink.write` as it arrives."""
+        import yarl
+
+        url = self._url(path)
+        signed = self._signed("GET", url, None, {})
+        async with self._session.get(yarl.URL(url, encoded=True), headers=signed) as response:
+            if response.status != 200:
+                raise _error(response.status, await response.read(), path)
+            async for piece in response.content.iter_chunked(block):
+                sink.write(piece)
+
     async def put(self, path: str, data: bytes) -> None:
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # S3 checks it on arrival
         status, body = await self._send("PUT", path, data, {"Content-MD5": md5})

@@ -247,15 +247,19 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
 
         async def get_fast(oid: str) -> int:
             expected = known.get(oid)
-            if expected is None or expected > SMALL_OBJECT:  # streamed, by s3fs, in a thread
-                return await asyncio.get_running_loop().run_in_executor(None, get, oid)
             assert remote.fast is not None
             try:
-                data = await remote.fast.get(remote.oid_path(oid))
+                if expected is not None and expected <= SMALL_OBJECT:
+                    data = await remote.fast.get(remote.oid_path(oid))
+                    _check_size(oid, expected, len(data))
+                    return cache.add_bytes_verified(data, oid)
+                with cache.verified_writer(oid) as writer:  # one streaming GET
+                    await remote.fast.stream(remote.oid_path(oid), writer)
+                    if expected is not None:
+                        _check_size(oid, expected, writer.size)
+                    return writer.commit()
             except FileNotFoundError:
                 raise MissingObjectError("not on the remote") from None
-            _check_size(oid, expected, len(data))
-            return cache.add_bytes_verified(data, oid)
 
         result = _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
     else:
