@@ -271,3 +271,21 @@ def test_secrets_stay_local_and_out_of_messages(repo, dvx, remote):
         for args in (("remote", "list"), ("config", "--list"), ("config", "--list", "--json"),
                      ("status", "--remote", "-v")):
             assert secret not in dvx(*args).output
+
+
+def test_listing_pages_through_everything(repo, dvx, remote, monkeypatch):
+    """The remote's listing (used to plan pushes of more than a few objects) misses nothing,
+    however many pages it takes."""
+    from dvx.ops.remote import open_remote
+    from dvx.remote import s3fast
+    from dvx.repo import Repo
+
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    assert dvx("push").code == 0
+    monkeypatch.setattr(s3fast, "LIST_PAGE", 7)  # 28 objects: several pages
+    _, store = open_remote(Repo(str(repo)), "r")
+    assert set(store.list_oids()) == remote.oids()
+    if remote.url.startswith("s3://"):
+        assert store.fast is not None  # the lean path did the listing

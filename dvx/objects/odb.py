@@ -88,9 +88,17 @@ class ObjectStore:
             return {oid for oid in wanted if self.exists(oid)}
         return wanted & set(self.list_oids())
 
+    def _find_paths(self) -> list[str]:
+        if self.fast is not None:
+            paths: list[str] | None = self.fast.list_all(self.files_root)
+            if paths is not None:
+                return paths
+            self.fast = None  # the lean path declined: the general client answers from now on
+        return list(self.fs.find(self.files_root))
+
     def list_oids(self) -> Iterator[str]:
         try:
-            paths = self.fs.find(self.files_root)
+            paths = self._find_paths()
         except FileNotFoundError:
             return
         prefix_len = len(self.files_root.rstrip("/")) + 1

@@ -23,6 +23,8 @@ from dvx.errors import DvxError
 
 log = logging.getLogger(__name__)
 
+LIST_PAGE = 1000  # keys per listing request, S3's maximum
+
 
 class Unsupported(DvxError):
     """The store answered in a way this path does not handle: use s3fs instead."""
@@ -59,6 +61,25 @@ class FastS3:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self.connections),
             auto_decompress=False)
+
+    def list_all(self, prefix_path: str) -> list[str] | None:
+        """`list_keys` from synchronous code (a session just for this listing), or None if
+        this store needs the general client."""
+        from fsspec.asyn import sync
+
+        async def run() -> list[str]:
+            await self.start()
+            try:
+                return await self.list_keys(prefix_path)
+            finally:
+                await self.close()
+
+        try:
+            keys: list[str] = sync(self.loop, run)
+        except Unsupported as exc:
+            log.info("Listing with the general S3 client: %s", exc)
+            return None
+        return keys
 
     async def close(self) -> None:
         if self._session is not None:
@@ -109,6 +130,37 @@ class FastS3:
                 raise _error(response.status, await response.read(), path)
             async for piece in response.content.iter_chunked(block):
                 sink.write(piece)
+
+    async def list_keys(self, prefix_path: str) -> list[str]:
+        """Every key under `bucket/prefix/`, as `bucket/key`, page by page (ListObjectsV2)."""
+        import xml.etree.ElementTree as ElementTree
+
+        import yarl
+
+        bucket, _, prefix = prefix_path.partition("/")
+        prefix = prefix.rstrip("/") + "/"
+        keys: list[str] = []
+        token = None
+        while True:
+            params = {"list-type": "2", "max-keys": str(LIST_PAGE), "prefix": prefix}
+            if token:
+                params["continuation-token"] = token
+            query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}"
+                             for k, v in sorted(params.items()))
+            url = self._url(bucket + "/").rstrip("/") + "/?" + query
+            signed = self._signed("GET", url, None, {})
+            async with self._session.get(yarl.URL(url, encoded=True), headers=signed) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise _error(response.status, body, prefix_path)
+            root = ElementTree.fromstring(body)
+            namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            keys += [f"{bucket}/{element.text}" for element in
+                     root.iter(f"{namespace}Key") if element.text]
+            truncated = root.findtext(f"{namespace}IsTruncated") == "true"
+            token = root.findtext(f"{namespace}NextContinuationToken")
+            if not truncated or not token:
+                return keys
 
     async def put(self, path: str, data: bytes) -> None:
         md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # S3 checks it on arrival
