@@ -47,7 +47,9 @@ class Repo:
     def config(self) -> Config:
         return Config(self.dvx_dir)
 
-    @property
+    # Read once per command: these sit on per-file paths (add, checkout), and the config
+    # does not change while a command runs.
+    @functools.cached_property
     def algo(self) -> str:
         return self.config.get("core", "hash") or "xxh128"
 
@@ -89,7 +91,7 @@ class Repo:
         git_root = find_git_root(self.root)
         return Git(git_root) if git_root == self.root else None
 
-    @property
+    @functools.cached_property
     def link_types(self) -> tuple[str, ...]:
         return self.config.link_types()
 
