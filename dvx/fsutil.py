@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import stat
-import uuid
 from collections.abc import Callable
 
 from dvx import faults
@@ -25,7 +24,7 @@ _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 def temp_name_for(path: str) -> str:
     """A unique, hidden name beside `path` (same directory, so rename is atomic)."""
     head, tail = os.path.split(path)
-    return os.path.join(head, f".{tail}.{uuid.uuid4().hex[:12]}.tmp")
+    return os.path.join(head, f".{tail}.{os.urandom(6).hex()}.tmp")
 
 
 _TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")
@@ -76,6 +75,30 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
         raise
     if fsync:
         fsync_dir(os.path.dirname(path))
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def read_small_file(path: str, limit: int) -> bytes | None:
+    """The whole content of the file at `path` if it is smaller than `limit`, else None.
+    Raw syscalls (open, fstat, read, close): this runs once per file of a dataset."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size >= limit:
+            return None
+        chunks = []
+        while chunk := os.read(fd, max(size, 1 << 16)):  # until EOF: the file may have grown
+            chunks.append(chunk)
+            if len(chunks) == 1 and len(chunk) == size:
+                break  # the usual case: one read, no need to ask for EOF
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def remove_quietly(path: str) -> None:

@@ -126,6 +126,11 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None
     """
     with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
+        if size < CHUNK_SIZE:  # one read, no buffer to allocate: most files of a dataset
+            data = f.read()
+            if sink is not None:
+                sink.write(data)
+            return hash_bytes(data, algo), len(data)
         if size < MMAP_THRESHOLD:
             return hash_stream(f, algo, sink=sink)
         return _hash_mapped(f, size, algo, sink)

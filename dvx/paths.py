@@ -106,6 +106,10 @@ class WalkEntry(NamedTuple):  # a tuple: walks create one per file, so it must b
     stat: os.stat_result
 
 
+def walked_size(entry: WalkEntry) -> int:
+    return entry.stat.st_size
+
+
 @dataclass(frozen=True)
 class Walk:
     files: list[WalkEntry]

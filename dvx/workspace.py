@@ -16,7 +16,6 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -24,12 +23,12 @@ from dvx.errors import PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file
 from dvx.objects.tree import TreeEntry
-from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory
+from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory, walked_size
 from dvx.repo import Repo
+from dvx.threads import map_in_threads
 
 log = logging.getLogger(__name__)
 
-HASH_THREADS = max(2, os.cpu_count() or 2)
 
 
 @dataclass(frozen=True)
@@ -105,11 +104,7 @@ def scan_directory(repo: Repo, path: str, display: str,
             on_hashed(1)
         return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))
 
-    if len(to_hash) > 1:
-        with ThreadPoolExecutor(HASH_THREADS) as pool:
-            entries.extend(pool.map(hash_one, to_hash))
-    else:
-        entries.extend(hash_one(e) for e in to_hash)
+    entries.extend(map_in_threads(hash_one, to_hash, size_of=walked_size))
     return {e.path: e for e in entries}
 
 

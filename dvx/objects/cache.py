@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
-from dvx.hashing import CHUNK_SIZE, check_oid, get_algorithm, hash_file, is_valid_oid
+from dvx.hashing import CHUNK_SIZE, check_oid, get_algorithm, hash_bytes, hash_file, is_valid_oid
 from dvx.objects.odb import ObjectStore
 
 
@@ -29,10 +29,14 @@ class Ingested:
     link_type: str  # what the workspace file now is to the object: reflink, hardlink, symlink, copy
 
 
+SMALL_FILE = 1 << 20  # files below this are read whole into memory when copied into the cache
+
+
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(None, os.path.abspath(root), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
+        self._tmp_dir_made = False
 
     @property
     def fs(self) -> Any:
@@ -113,49 +117,63 @@ class LocalCache(ObjectStore):
 
     # -- ingestion ------------------------------------------------------------------------------
 
-    def _publish(self, tmp: str, oid: str) -> None:
-        """Move a verified temporary file into place as `oid`, never replacing an object."""
+    def _publish(self, tmp: str, oid: str, readonly: bool = False) -> None:
+        """Move a verified temporary file into place as `oid`, never replacing an object.
+        `readonly`: the temporary was created without write permission already. The caller
+        removes `tmp` afterwards (it may already be gone: renamed into place)."""
         final = self.oid_path(oid)
-        fsutil.make_readonly(tmp)
+        if not readonly:
+            fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
         try:
-            os.link(tmp, final)
+            self._link_into_shard(tmp, final)
         except FileExistsError:
             pass  # the object is already there: identical by construction
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
             if not os.path.exists(final):  # filesystem without hard links
+                os.makedirs(os.path.dirname(final), exist_ok=True)
                 os.rename(tmp, final)
-                return
-        fsutil.remove_quietly(tmp)
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
-        os.makedirs(tmp_dir, exist_ok=True)
+        if not self._tmp_dir_made:  # once per process: ingestion calls this once per file
+            os.makedirs(tmp_dir, exist_ok=True)
+            self._tmp_dir_made = True
         return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
 
-    def _shard_dir(self, oid: str) -> str:
-        directory = os.path.dirname(self.oid_path(oid))
-        os.makedirs(directory, exist_ok=True)
-        return directory
+    @staticmethod
+    def _link_into_shard(source: str, final: str) -> None:
+        """link(2) `source` to `final`, creating the shard directory only when it is missing
+        (asking first would cost a syscall per object)."""
+        try:
+            os.link(source, final)
+        except FileNotFoundError:
+            if not os.path.exists(source):
+                raise
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.link(source, final)
 
-    def _store_bytes(self, data: bytes, oid: str) -> None:
+    def _store_bytes(self, data: bytes, oid: str,
+                     fault: str = "cache.bytes.before_publish") -> None:
         if self.exists(oid):
             return
         tmp = self._temp_for(oid)
         try:
-            with open(tmp, "xb") as f:
-                f.write(data)
-            faults.point("cache.bytes.before_publish")
-            self._shard_dir(oid)
-            self._publish(tmp, oid)
+            # Created read-only (the object's final mode, no chmod) and written with raw
+            # syscalls: a buffered file object would add three more per object.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
+            try:
+                fsutil.write_all(fd, data)
+            finally:
+                os.close(fd)
+            faults.point(fault)
+            self._publish(tmp, oid, readonly=True)
         finally:
             fsutil.remove_quietly(tmp)
 
     def add_bytes(self, data: bytes) -> str:
-        from dvx.hashing import hash_bytes
-
         oid = hash_bytes(data, self.algo)
         self._store_bytes(data, oid)
         return oid
@@ -199,7 +217,6 @@ class LocalCache(ObjectStore):
             return None
         try:
             oid, size = hash_file(tmp, self.algo)
-            self._shard_dir(oid)
             self._publish(tmp, oid)
         finally:
             fsutil.remove_quietly(tmp)
@@ -216,9 +233,8 @@ class LocalCache(ObjectStore):
         ):
             return None  # changed while hashing: fall back to a copy, which hashes what it stores
         final = self.oid_path(oid)
-        self._shard_dir(oid)
         try:
-            os.link(path, final)
+            self._link_into_shard(path, final)
             faults.point("cache.hardlink.after_link")
             fsutil.make_readonly(final)
             return oid, size
@@ -240,12 +256,18 @@ class LocalCache(ObjectStore):
         return oid, size
 
     def _add_by_copy(self, path: str) -> tuple[str, int]:
+        data = fsutil.read_small_file(path, SMALL_FILE)
+        if data is not None:
+            # Read whole, hashed, and written only if the object is new: no temporary at all
+            # for content the cache already has.
+            oid = hash_bytes(data, self.algo)
+            self._store_bytes(data, oid, fault="cache.copy.after_temp_write")
+            return oid, len(data)
         tmp = self._temp_for()
         try:
             with open(tmp, "xb") as dst:
                 oid, size = hash_file(path, self.algo, sink=dst)
                 faults.point("cache.copy.after_temp_write")
-            self._shard_dir(oid)
             self._publish(tmp, oid)
         finally:
             fsutil.remove_quietly(tmp)
@@ -253,8 +275,6 @@ class LocalCache(ObjectStore):
 
     def add_bytes_verified(self, data: bytes, expected_oid: str) -> int:
         """Store downloaded bytes as `expected_oid`, only if they hash to it."""
-        from dvx.hashing import hash_bytes
-
         actual = hash_bytes(data, self.algo)
         if actual != expected_oid:
             raise CorruptObjectError(
@@ -336,8 +356,8 @@ class VerifiedWriter:
                 f"Object {self.expected_oid} is corrupt: its {self.size} bytes hash to {actual}.",
                 "It was not stored; fix or re-push it at the source.")
         faults.point("cache.stream.before_publish")
-        self.cache._shard_dir(actual)
         self.cache._publish(self.tmp, actual)
+        fsutil.remove_quietly(self.tmp)
         return self.size
 
     def __enter__(self) -> VerifiedWriter:

@@ -6,7 +6,6 @@ import logging
 import os
 import posixpath
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from dvx import gitignore
@@ -20,11 +19,12 @@ from dvx.paths import (
     fingerprint_directory,
     repo_relpath,
     walk_directory,
+    walked_size,
 )
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.threads import map_in_threads
 from dvx.workspace import (
-    HASH_THREADS,
     check_entry_name,
     file_state,
     remove_temporaries,
@@ -223,15 +223,20 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
     ingested = repo.cache.add_file(full, link_types)
     if ingested.link_type in ("hardlink", "symlink"):
         make_readonly(full)
-    if ingested.link_type != "symlink":
+    if ingested.link_type in ("copy", "reflink"):
+        # The file was only read, so the stat taken before reading still describes it (and if
+        # it changed while being read, that stat no longer matches: it is hashed again).
+        repo.statcache.put(full, st, ingested.oid)
+    elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
         repo.statcache.put(full, os.lstat(full), ingested.oid)
     return ingested.oid, ingested.size, executable
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
     scan_before = walk_directory(full)
-    remove_temporaries(full, scan_before.temps,
-                       {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
+    if scan_before.temps:
+        remove_temporaries(full, scan_before.temps,
+                           {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
     for link in scan_before.symlinks:
         link_path = os.path.join(full, *link.split("/"))
         if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
@@ -254,8 +259,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
             advance(1)
             return TreeEntry(entry.relpath, oid, size, executable)
 
-        with ThreadPoolExecutor(HASH_THREADS) as pool:
-            entries.extend(pool.map(ingest, scan_before.files))
+        entries.extend(map_in_threads(ingest, scan_before.files, size_of=walked_size))
     for link in scan_before.symlinks:
         state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
         assert state is not None

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from dvx import fsutil
 from dvx.errors import PathError
@@ -20,8 +20,8 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import safe_dir_join, walk_directory
 from dvx.repo import Repo
+from dvx.threads import map_in_threads
 from dvx.workspace import (
-    HASH_THREADS,
     FileState,
     file_state,
     remove_temporaries,
@@ -231,9 +231,9 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
             return f"{exc.strerror or exc}"
         return None
 
-    with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance, \
-            ThreadPoolExecutor(HASH_THREADS) as pool:
-        for entry, error in zip(plan.place, pool.map(place_one, plan.place), strict=False):
+    with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
+        placed = map_in_threads(place_one, plan.place, size_of=attrgetter("size"))
+        for entry, error in zip(plan.place, placed, strict=True):
             advance(1)
             shown = f"{display}/{entry.path}"
             if error:

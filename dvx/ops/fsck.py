@@ -8,7 +8,6 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dvx.ops.remote import open_remote
@@ -16,7 +15,7 @@ from dvx.ops.sync import settings_for, wanted_objects
 from dvx.outputs import resolve_targets
 from dvx.remote import transfer
 from dvx.repo import Repo
-from dvx.workspace import HASH_THREADS
+from dvx.threads import map_in_threads
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +42,14 @@ def fsck_cache(repo: Repo) -> FsckResult:
     cache = repo.cache
     oids = sorted(cache.list_oids())
     result = FsckResult("cache", checked=len(oids))
-    with repo.lock(), repo.progress.task("Checking the cache", len(oids), "object") as advance, \
-            ThreadPoolExecutor(HASH_THREADS) as pool:
+    with repo.lock(), repo.progress.task("Checking the cache", len(oids), "object") as advance:
 
         def check(oid: str) -> bool:
             good = cache.verify(oid)
             advance(1)
             return good
 
-        for oid, good in zip(oids, pool.map(check, oids), strict=True):
+        for oid, good in zip(oids, map_in_threads(check, oids), strict=True):
             if not good:
                 if not result.corrupt:
                     cache.new_generation()

@@ -1,0 +1,69 @@
+"""map_in_threads: results in order, errors surface, and only a bounded number of batches are
+ever in flight, whatever the number of items."""
+
+import threading
+
+import pytest
+
+from dvx import threads
+from dvx.threads import map_in_threads
+
+
+def test_results_come_back_in_order_with_and_without_sizes():
+    items = list(range(1000))
+    assert list(map_in_threads(lambda x: x * 2, items)) == [x * 2 for x in items]
+    assert list(map_in_threads(lambda x: x * 2, items, size_of=lambda _: 10)) == [
+        x * 2 for x in items]
+
+
+def test_small_items_travel_in_batches_and_large_ones_alone():
+    batches = list(threads._batches(list(range(200)), size_of=lambda _: 1))
+    assert [len(b) for b in batches] == [64, 64, 64, 8]
+    big = threads.BATCH_BYTES
+    assert [len(b) for b in threads._batches([1, 2, 3], size_of=lambda _: big)] == [1, 1, 1]
+
+
+def test_an_error_is_raised_and_later_batches_are_not_started():
+    started = []
+
+    def work(x):
+        started.append(x)
+        if x == 0:
+            raise ValueError("boom")
+        return x
+
+    with pytest.raises(ValueError, match="boom"):
+        list(map_in_threads(work, list(range(10_000)), size_of=lambda _: 1))
+    assert len(started) < 10_000
+
+
+def test_in_flight_batches_stay_bounded():
+    lock = threading.Lock()
+    running = {"now": 0, "peak": 0}
+    submitted = []
+    real_batches = threads._batches
+
+    def counting_batches(items, size_of):
+        for batch in real_batches(items, size_of):
+            submitted.append(batch)
+            yield batch
+
+    def work(x):
+        with lock:
+            running["now"] += 1
+            running["peak"] = max(running["peak"], running["now"])
+        with lock:
+            running["now"] -= 1
+        return x
+
+    threads._batches = counting_batches
+    try:
+        results = map_in_threads(work, list(range(5_000)), threads=2, size_of=lambda _: 1)
+        first = next(results)
+        # One batch consumed: at most the window plus the one submitted to replace it.
+        assert first == 0
+        assert len(submitted) <= 2 * threads.BATCHES_IN_FLIGHT_PER_THREAD + 1
+        assert list(results) == list(range(1, 5_000))
+    finally:
+        threads._batches = real_batches
+    assert running["peak"] <= 2
