@@ -112,13 +112,13 @@ def makedirs(path: str) -> None:
 
 # --- read-only protection --------------------------------------------------------------------
 
-_WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def make_readonly(path: str) -> None:
     mode = os.lstat(path).st_mode
-    if not stat.S_ISLNK(mode) and mode & _WRITE_BITS:
-        os.chmod(path, stat.S_IMODE(mode) & ~_WRITE_BITS)
+    if not stat.S_ISLNK(mode) and mode & WRITE_BITS:
+        os.chmod(path, stat.S_IMODE(mode) & ~WRITE_BITS)
 
 
 def make_writable(path: str) -> None:
@@ -155,11 +155,40 @@ def symlink(src: str, dst: str) -> None:
     os.symlink(os.path.abspath(src), dst)
 
 
-def copy(src: str, dst: str) -> None:
-    # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
-    shutil.copyfile(src, dst)
+SMALL_COPY = 1 << 20  # below this a copy is one read and one write, created with its mode
+
+
+def copy(src: str, dst: str, mode: int = 0o644) -> None:
+    """Copy `src` to the new file `dst` and give it exactly `mode`."""
+    data = read_small_file(src, SMALL_COPY)
+    if data is None:
+        # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
+        shutil.copyfile(src, dst)
+        os.chmod(dst, mode)
+    else:
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        if mode & process_umask():  # the umask took bits away at creation
+            os.chmod(dst, mode)
     faults.point("copy.after_temp_write")
 
+
+def process_umask() -> int:
+    global _umask
+    if _umask is None:
+        try:
+            with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+                line = next((x for x in f if x.startswith("Umask:")), "")
+            _umask = int(line.split()[1], 8)
+        except (OSError, IndexError, ValueError):
+            _umask = 0o777  # unknown: always chmod, which is correct whatever the umask
+    return _umask
+
+
+_umask: int | None = None
 
 LINKERS: dict[str, Callable[[str, str], None]] = {
     "reflink": reflink,
@@ -167,6 +196,8 @@ LINKERS: dict[str, Callable[[str, str], None]] = {
     "symlink": symlink,
     "copy": copy,
 }
+# Links appear whole, so where nothing is in the way they are made at their final name.
+DIRECT_LINKS = ("hardlink", "symlink")
 
 # Errors meaning "this link type is not possible here", as opposed to real failures.
 UNSUPPORTED_ERRNOS = frozenset(
@@ -179,29 +210,45 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
           unsupported: set[str] | None = None) -> str:
     """Make `dst` hold `src`'s content via the first link type that works; return its name.
 
-    The new file is built at a temporary name beside `dst` and renamed over it, so `dst`
-    is never observed half-written and an existing `dst` is replaced atomically. Link types
-    found not to work here are added to `unsupported` and skipped by later calls that share
-    it: a failed attempt costs a file creation, the most expensive step of a small file.
+    A copy is built at a temporary name beside `dst` and renamed over it, so `dst` is never
+    observed half-written and an existing `dst` is replaced atomically; a hard or symbolic
+    link is made at `dst` directly when nothing is there (a link appears whole), else the same
+    way. Link types found not to work here are added to `unsupported` and skipped by later
+    calls that share it: a failed attempt costs a file creation, the most expensive step of a
+    small file.
     """
     last_error: OSError | None = None
+    mode = 0o755 if exec_bit else 0o644
     for link_type in link_types:
         if unsupported is not None and link_type in unsupported and link_type != "copy":
             continue
-        tmp = temp_name_for(dst)
+        direct = link_type in DIRECT_LINKS
+        tmp = dst if direct else temp_name_for(dst)
         try:
-            LINKERS[link_type](src, tmp)
+            try:
+                if link_type == "copy":
+                    copy(src, tmp, mode)
+                else:
+                    LINKERS[link_type](src, tmp)
+            except FileExistsError:
+                if not direct:
+                    raise
+                direct, tmp = False, temp_name_for(dst)  # something is there: replace it
+                LINKERS[link_type](src, tmp)
         except OSError as exc:
-            remove_quietly(tmp)
+            if not direct:
+                remove_quietly(tmp)
             if exc.errno in UNSUPPORTED_ERRNOS or link_type == "reflink":
                 if unsupported is not None:
                     unsupported.add(link_type)
                 last_error = exc
                 continue
             raise
+        if direct:
+            return link_type
         try:
-            if link_type in ("copy", "reflink"):
-                os.chmod(tmp, 0o755 if exec_bit else 0o644)
+            if link_type == "reflink":
+                os.chmod(tmp, mode)
             faults.point("place.before_rename")
             os.replace(tmp, dst)
         except BaseException:

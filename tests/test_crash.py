@@ -307,7 +307,7 @@ CASES = [
     ("checkout-copy", "place.before_rename:2"),
     ("checkout-copy", "place.before_rename:3"),
     ("checkout-hardlink", "place.before_rename"),
-    ("checkout-hardlink", "place.before_rename:3"),
+    ("checkout-hardlink", "place.before_rename:2"),
     ("push", "odb.put.before_rename"),
     ("push", "odb.put.before_rename:4"),
     ("push", "push.before_manifests"),

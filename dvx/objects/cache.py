@@ -299,17 +299,25 @@ class LocalCache(ObjectStore):
 
     # -- checkout -------------------------------------------------------------------------------
 
-    def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool) -> str:
+    def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool
+                ) -> tuple[str, os.stat_result | None]:
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
-        link type used. Executable files are never hard or symbolically linked, because the
-        mode would be shared with the cache object."""
+        link type used and the lstat of the placed file (None for a symlink). Executable
+        files are never hard or symbolically linked: the mode would be shared with the
+        cache object."""
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
                             unsupported=self.unsupported_links)
-        if used in ("hardlink", "symlink"):
+        if used == "symlink":
             fsutil.make_readonly(self.oid_path(oid))
-        return used
+            return used, None
+        placed = os.lstat(dst)
+        if used == "hardlink" and placed.st_mode & fsutil.WRITE_BITS:
+            # The object shares this inode: an edit through the workspace must be refused.
+            fsutil.make_readonly(dst)
+            placed = os.lstat(dst)
+        return used, placed
 
     def object_for_symlink(self, target: str) -> str | None:
         """If `target` (a symlink's target) is an object path of this cache, return its oid."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -47,6 +48,7 @@ class CheckoutResult:
                 "missing": self.missing}
 
 
+OBJECT_MISSING = "its object is not in the cache"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 
 
@@ -85,9 +87,9 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
-    used = repo.cache.link_to(oid, path, repo.link_types, executable)
-    if used != "symlink":
-        repo.statcache.put(path, os.lstat(path), oid)
+    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable)
+    if placed is not None:
+        repo.statcache.put(path, placed, oid)
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult) -> None:
@@ -140,7 +142,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             result.skipped.append((output.path, why))
             return
         os.unlink(top)
-    plan = _plan_dir(repo, output.path, top, tree, subpath, force, result)
+    plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result)
     _apply(repo, output.path, top, plan, result)
 
 
@@ -155,8 +157,22 @@ def _in_scope(rel: str, subpath: str | None) -> bool:
     return subpath is None or rel == subpath or rel.startswith(subpath + "/")
 
 
-def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | None,
-              force: bool, result: CheckoutResult) -> _DirPlan:
+def _missing_objects(repo: Repo, tree_oid: str, wanted: Iterable[TreeEntry], whole: bool
+                     ) -> set[str]:
+    # A manifest once found complete stays so until gc or fsck start a new cache generation
+    # (an object deleted by hand meanwhile is still reported as missing, when placing it).
+    generation = repo.cache.generation()
+    if repo.statcache.is_complete_tree(tree_oid, generation):
+        return set()
+    oids = {e.oid for e in wanted}
+    missing = oids - repo.cache.existing(oids)
+    if whole and not missing:
+        repo.statcache.mark_complete_tree(tree_oid, generation)
+    return missing
+
+
+def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
+              subpath: str | None, force: bool, result: CheckoutResult) -> _DirPlan:
     plan = _DirPlan()
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
@@ -170,8 +186,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, subpath: str | Non
     wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
     if subpath is not None and not wanted:
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
-    missing_objects = {e.oid for e in wanted.values()} - repo.cache.existing(
-        {e.oid for e in wanted.values()})
+    missing_objects = _missing_objects(repo, tree_oid, wanted.values(), subpath is None)
     for rel, entry in wanted.items():
         shown = f"{display}/{rel}"
         why = None
@@ -228,6 +243,8 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
         try:
             _place(repo, entry.oid, os.path.join(top, *entry.path.split("/")), entry.executable)
         except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
+                return OBJECT_MISSING
             return f"{exc.strerror or exc}"
         return None
 
@@ -236,7 +253,9 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
         for entry, error in zip(plan.place, placed, strict=True):
             advance(1)
             shown = f"{display}/{entry.path}"
-            if error:
+            if error is OBJECT_MISSING:
+                result.missing.append(shown)
+            elif error:
                 result.skipped.append((shown, error))
             else:
                 result.restored.append(shown)
