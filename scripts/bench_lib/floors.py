@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import sys
@@ -29,6 +30,7 @@ F_PY, F_DVX = "python3 -c pass (interpreter start)", "dvx --help (startup)"
 F_READ, F_XXH, F_MD5 = "read W1 (cat > /dev/null)", "xxh128sum W1", "md5sum W1"
 F_WALK, F_WALK_IN = "stat walk W3 (subprocess)", "stat walk W3 (in-process, no interpreter start)"
 F_CPAL = "hard-link copy W3 (cp -al)"
+F_CP = "copy W1 (cp)"
 
 
 def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict) -> dict:
@@ -59,6 +61,15 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
         else:
             log("[floor] xxh128sum not on PATH; skipped (apt-get install xxhash)")
         record(F_MD5, ["md5sum", w1])
+        copy_target = workdir / "floors" / "w1-copy"
+        for _ in range(runs):
+            remove_path(copy_target)
+            copy_target.parent.mkdir(parents=True, exist_ok=True)
+            os.sync()  # the previous copy's pages are written back before timing the next
+            res = run(["cp", w1, copy_target], env=env)
+            if res.rc == 0:
+                floors.setdefault(F_CP, []).append(res.seconds)
+        remove_path(copy_target)
     if "W3" in wls:
         for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data]):
             floors.setdefault(F_WALK_IN, []).append(float(res.stdout.split()[1]))
@@ -66,6 +77,7 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
         for _ in range(runs):
             remove_path(target)
             target.parent.mkdir(parents=True, exist_ok=True)
+            os.sync()
             res = run(["cp", "-al", wls["W3"].data, target], env=env)
             if res.rc == 0:
                 floors.setdefault(F_CPAL, []).append(res.seconds)
