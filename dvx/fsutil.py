@@ -158,22 +158,52 @@ def symlink(src: str, dst: str) -> None:
 SMALL_COPY = 1 << 20  # below this a copy is one read and one write, created with its mode
 
 
-def copy(src: str, dst: str, mode: int = 0o644) -> None:
-    """Copy `src` to the new file `dst` and give it exactly `mode`."""
+def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
+    """Copy `src` to the new file `dst` and give it exactly `mode` (None: the usual mode of a
+    new file, as the umask makes it)."""
     data = read_small_file(src, SMALL_COPY)
     if data is None:
         # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
         shutil.copyfile(src, dst)
-        os.chmod(dst, mode)
+        if mode is not None:
+            os.chmod(dst, mode)
     else:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
+                     0o666 if mode is None else mode)
         try:
             write_all(fd, data)
         finally:
             os.close(fd)
-        if mode & process_umask():  # the umask took bits away at creation
+        if mode is not None and mode & process_umask():  # the umask took bits away
             os.chmod(dst, mode)
     faults.point("copy.after_temp_write")
+
+
+def link_creating_parent(source: str, target: str) -> None:
+    """link(2) `source` to `target`, creating the target's directory only when it is missing
+    (asking first would cost a syscall per file)."""
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        if not os.path.exists(source):
+            raise
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.link(source, target)
+
+
+def publish(tmp: str, final: str) -> None:
+    """Give the complete file `tmp` the name `final`, unless something already has it: an
+    object is never replaced. The caller removes `tmp` afterwards (it may be gone already)."""
+    try:
+        link_creating_parent(tmp, final)
+    except FileExistsError:
+        pass  # the object is already there: identical by construction
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        if not os.path.exists(final):  # a filesystem without hard links
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.rename(tmp, final)
 
 
 def process_umask() -> int:

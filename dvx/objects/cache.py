@@ -9,10 +9,9 @@ made read-only.
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -59,21 +58,6 @@ class LocalCache(ObjectStore):
 
     def existing(self, oids: object) -> set[str]:
         return {oid for oid in oids if os.path.exists(self.oid_path(oid))}  # type: ignore[attr-defined]
-
-    def list_oids(self) -> Iterator[str]:
-        try:
-            shards = os.scandir(self.files_root)
-        except FileNotFoundError:
-            return
-        with shards:
-            for shard in shards:
-                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
-                    continue
-                with os.scandir(shard.path) as names:
-                    for entry in names:
-                        oid = shard.name + entry.name
-                        if is_valid_oid(oid, self.algo):
-                            yield oid
 
     def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
         return open(self.oid_path(oid), "rb")
@@ -125,16 +109,7 @@ class LocalCache(ObjectStore):
         if not readonly:
             fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
-        try:
-            self._link_into_shard(tmp, final)
-        except FileExistsError:
-            pass  # the object is already there: identical by construction
-        except OSError as exc:
-            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            if not os.path.exists(final):  # filesystem without hard links
-                os.makedirs(os.path.dirname(final), exist_ok=True)
-                os.rename(tmp, final)
+        fsutil.publish(tmp, final)
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
@@ -142,18 +117,6 @@ class LocalCache(ObjectStore):
             os.makedirs(tmp_dir, exist_ok=True)
             self._tmp_dir_made = True
         return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
-
-    @staticmethod
-    def _link_into_shard(source: str, final: str) -> None:
-        """link(2) `source` to `final`, creating the shard directory only when it is missing
-        (asking first would cost a syscall per object)."""
-        try:
-            os.link(source, final)
-        except FileNotFoundError:
-            if not os.path.exists(source):
-                raise
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.link(source, final)
 
     def _store_bytes(self, data: bytes, oid: str,
                      fault: str = "cache.bytes.before_publish") -> None:
@@ -234,7 +197,7 @@ class LocalCache(ObjectStore):
             return None  # changed while hashing: fall back to a copy, which hashes what it stores
         final = self.oid_path(oid)
         try:
-            self._link_into_shard(path, final)
+            fsutil.link_creating_parent(path, final)
             faults.point("cache.hardlink.after_link")
             fsutil.make_readonly(final)
             return oid, size

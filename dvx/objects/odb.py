@@ -10,10 +10,12 @@ directory are in-flight temporary files and are never reported as objects.
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from dvx import faults, fsutil
 from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
 
 
@@ -48,6 +50,7 @@ class ObjectStore:
         self.put_options = put_options or {}  # e.g. the multipart part size
         self.read_options = read_options or {}  # e.g. S3: a small object in one request
         self.fast: Any = None  # a lean data path for small objects, where there is one
+        self._is_local: bool | None = None
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -59,9 +62,11 @@ class ObjectStore:
 
     @property
     def is_local(self) -> bool:
-        protocol = self.fs.protocol
-        protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
-        return "file" in protocols or "local" in protocols
+        if self._is_local is None:
+            protocol = self.fs.protocol
+            protocols = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+            self._is_local = "file" in protocols or "local" in protocols
+        return self._is_local
 
     # Objects are put under a temporary name and renamed only where a plain put is not already
     # atomic; object stores (S3, GCS, Azure) publish an object only once it is complete.
@@ -97,6 +102,9 @@ class ObjectStore:
         return list(self.fs.find(self.files_root))
 
     def list_oids(self) -> Iterator[str]:
+        if self.is_local:
+            yield from self._list_local_oids()
+            return
         try:
             paths = self._find_paths()
         except FileNotFoundError:
@@ -108,6 +116,22 @@ class ObjectStore:
             oid = shard + rest
             if len(shard) == 2 and not rest.startswith(".") and is_valid_oid(oid, self.algo):
                 yield oid
+
+    def _list_local_oids(self) -> Iterator[str]:
+        # Straight from the directories: fsspec's find() would build an info dict per object.
+        try:
+            shards = os.scandir(self.files_root)
+        except FileNotFoundError:
+            return
+        with shards:
+            for shard in shards:
+                if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
+                    continue
+                with os.scandir(shard.path) as names:
+                    for entry in names:
+                        oid = shard.name + entry.name
+                        if is_valid_oid(oid, self.algo):
+                            yield oid
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside (never delete it): <root>/quarantine/<oid>.<time>."""
@@ -140,6 +164,24 @@ class ObjectStore:
         for start in range(0, len(paths), 1000):
             self.fs.rm(paths[start:start + 1000])
 
+    def _put_local(self, local_path: str, oid: str) -> None:
+        # A directory remote (a disk, a mount) is written with plain os calls: a temporary
+        # beside the object, then a link to its name, as the cache does.
+        final = self.oid_path(oid)
+        tmp = fsutil.temp_name_for(final)
+        try:
+            try:
+                fsutil.copy(local_path, tmp, mode=None)
+            except FileNotFoundError:
+                if not os.path.exists(local_path):
+                    raise
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                fsutil.copy(local_path, tmp, mode=None)
+            faults.point("odb.put.before_rename")
+            fsutil.publish(tmp, final)
+        finally:
+            fsutil.remove_quietly(tmp)
+
     def size(self, oid: str) -> int:
         return int(self.fs.size(self.oid_path(oid)))
 
@@ -150,20 +192,22 @@ class ObjectStore:
         return self.fs.open(path, "rb", block_size=block_size)
 
     def read_bytes(self, oid: str) -> bytes:
+        if self.is_local:
+            with open(self.oid_path(oid), "rb") as f:
+                return f.read()
         return bytes(self.fs.cat_file(self.oid_path(oid), **self.read_options))
 
     def put_file(self, local_path: str, oid: str) -> None:
         """Upload a local file as object `oid`, never exposing a partial object."""
         final = self.oid_path(oid)
         parent = posixpath.dirname(final)
+        if self.is_local:
+            self._put_local(local_path, oid)
+            return
         if self.put_is_atomic:
             self.fs.put_file(local_path, final, **self.put_options)
             return
-        import uuid
-
-        from dvx import faults
-
-        tmp = posixpath.join(parent, f".{oid[2:]}.{uuid.uuid4().hex[:12]}.tmp")
+        tmp = fsutil.temp_name_for(final)
         self.fs.makedirs(parent, exist_ok=True)
         try:
             self.fs.put_file(local_path, tmp, **self.put_options)

@@ -2,8 +2,8 @@
 
 Moving many small objects is dominated by per-request client overhead, and the general
 purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
-the hot path only, dvx signs each request with botocore's SigV4 signer and sends it with
-aiohttp directly, several times cheaper per object. Credentials, region and endpoint come
+the hot path only, dvx signs each request itself (sigv4.py) and sends it with aiohttp
+directly, several times cheaper per object. Credentials, region and endpoint come
 from s3fs's own client, so they are resolved exactly as everywhere else; everything else
 (listing, multipart uploads, streaming large objects, deletes) stays with s3fs. Any answer
 this path does not expect (a region redirect, an unknown error) turns it off for the rest of
@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx.errors import DvxError
+from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ class FastS3:
         self.fs = fs  # an s3fs.S3FileSystem; its event loop runs our requests too
         self.connections = connections
         self._session: Any = None
-        self._credentials: Any = None
-        self._region = "us-east-1"
+        self._signer: SigV4Signer | None = None
         self._endpoint = ""
+        self._https = False
         self._virtual_host = False
 
     @property
@@ -53,9 +54,11 @@ class FastS3:
         if credentials is None:
             raise Unsupported("anonymous access")
         frozen = credentials.get_frozen_credentials()
-        self._credentials = await frozen if asyncio.iscoroutine(frozen) else frozen
-        self._region = client.meta.region_name or "us-east-1"
+        frozen = await frozen if asyncio.iscoroutine(frozen) else frozen
+        region = client.meta.region_name or "us-east-1"
+        self._signer = SigV4Signer(frozen.access_key, frozen.secret_key, frozen.token, region)
         self._endpoint = client.meta.endpoint_url.rstrip("/")
+        self._https = self._endpoint.startswith("https://")
         host = urlsplit(self._endpoint).hostname or ""
         self._virtual_host = host.endswith("amazonaws.com")
         self._session = aiohttp.ClientSession(
@@ -96,12 +99,14 @@ class FastS3:
 
     def _signed(self, method: str, url: str, body: bytes | None,
                 headers: dict[str, str]) -> dict[str, str]:
-        from botocore.auth import S3SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
-        request = AWSRequest(method=method, url=url, data=body, headers=headers)
-        S3SigV4Auth(self._credentials, "s3", self._region).add_auth(request)
-        return dict(request.headers.items())
+        assert self._signer is not None, "start() first"
+        if not body:
+            payload = EMPTY_SHA256
+        elif self._https and "Content-MD5" in headers:
+            payload = UNSIGNED_PAYLOAD  # TLS and the MD5 protect the body, as botocore does
+        else:
+            payload = hashlib.sha256(body).hexdigest()
+        return self._signer.sign(method, url, headers, payload)
 
     async def _send(self, method: str, path: str, body: bytes | None = None,
                     headers: dict[str, str] | None = None) -> tuple[int, bytes]:
