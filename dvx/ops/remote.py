@@ -183,6 +183,7 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
 
 
 NETWORK_JOBS = 16  # requests in flight: latency-bound, so more than the cores
+FAST_S3_JOBS = 64
 
 
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
@@ -191,7 +192,10 @@ def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> 
     configured = repo.config.remote_options(name).get("jobs")
     if configured:
         return max(1, int(float(configured)))
-    return 4 * (os.cpu_count() or 2) if store.is_local else NETWORK_JOBS
+    if store.is_local:
+        return 4 * (os.cpu_count() or 2)
+    # The lean S3 path costs a coroutine per request, not a thread: keep more in flight.
+    return FAST_S3_JOBS if store.fast is not None else NETWORK_JOBS
 
 
 def remote_retries(repo: Repo, name: str) -> int:

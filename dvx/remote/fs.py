@@ -39,6 +39,9 @@ def local_path(url: str, repo_root: str) -> str:
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(repo_root, path))
 
 
+FAST_S3_CONNECTIONS = 64  # at most this many requests in flight at once (see ops/remote.py)
+
+
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> ObjectStore:
     backend = backend_for(url)
     if backend.name == "local":
@@ -58,5 +61,5 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
     if backend.name == "s3":
         from dvx.remote.s3fast import FastS3
 
-        store.fast = FastS3(fs, connections=64)
+        store.fast = FastS3(fs, connections=FAST_S3_CONNECTIONS)
     return store

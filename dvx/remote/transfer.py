@@ -105,27 +105,32 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
     async def main() -> None:
         await fast.start()
         try:
-            limit = asyncio.Semaphore(max(1, settings.jobs))
-
             async def one(oid: str) -> None:
-                async with limit:
-                    try:
-                        size = await with_retries_async(lambda: work(oid), settings.retries,
-                                                        f"object {oid}")
-                    except Unsupported:
-                        raise
-                    except Exception as exc:  # every failure is reported, none aborts
-                        result.failed[oid] = _redacted(describe(exc), store)
-                        done.add(oid)
-                        return
+                try:
+                    size = await with_retries_async(lambda: work(oid), settings.retries,
+                                                    f"object {oid}")
+                except Unsupported:
+                    raise
+                except Exception as exc:  # every failure is reported, none aborts
+                    result.failed[oid] = _redacted(describe(exc), store)
+                    done.add(oid)
+                    return
                 faults.point("transfer.after_object")
                 advance(size if total_bytes else 1)
                 result.bytes += size
                 result.transferred.append(oid)
                 done.add(oid)
 
-            for start in range(0, len(oids), 1024):  # bounded: memory stays flat
-                await asyncio.gather(*(one(oid) for oid in oids[start:start + 1024]))
+            # `jobs` workers share one iterator: always `jobs` requests in flight (no batch
+            # boundaries where the pipe drains), and memory stays flat however many objects.
+            pending = iter(oids)
+
+            async def worker() -> None:
+                for oid in pending:
+                    await one(oid)
+
+            await asyncio.gather(*(worker() for _ in range(max(1, min(settings.jobs,
+                                                                    len(oids))))))
         finally:
             await fast.close()
 
