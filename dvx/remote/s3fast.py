@@ -2,8 +2,8 @@
 
 Moving many small objects is dominated by per-request client overhead, and the general
 purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
-the hot path only, dvx signs each request itself (sigv4.py) and sends it with aiohttp
-directly, several times cheaper per object. Credentials, region and endpoint come
+the hot path only, dvx signs each request itself (sigv4.py) and sends it over its own small
+HTTP/1.1 client (http1.py), several times cheaper per object. Credentials, region and endpoint come
 from s3fs's own client, so they are resolved exactly as everywhere else; everything else
 (listing, multipart uploads, streaming large objects, deletes) stays with s3fs. Any answer
 this path does not expect (a region redirect, an unknown error) turns it off for the rest of
@@ -16,11 +16,14 @@ import asyncio
 import base64
 import hashlib
 import logging
+import os
+import ssl
 import zlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx.errors import DvxError
+from dvx.remote.http1 import HttpPool
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,8 @@ class FastS3:
     def __init__(self, fs: Any, connections: int) -> None:
         self.fs = fs  # an s3fs.S3FileSystem; its event loop runs our requests too
         self.connections = connections
-        self._session: Any = None
+        self._pools: dict[str, HttpPool] = {}  # by origin (scheme://host:port)
+        self._ssl_context: ssl.SSLContext | None = None
         self._signer: SigV4Signer | None = None
         self._endpoint = ""
         self._https = False
@@ -49,8 +53,6 @@ class FastS3:
         return self.fs.loop
 
     async def start(self) -> None:
-        import aiohttp
-
         await self.fs.set_session()
         client = self.fs.s3
         credentials = client._request_signer._credentials
@@ -64,12 +66,11 @@ class FastS3:
         self._https = self._endpoint.startswith("https://")
         host = urlsplit(self._endpoint).hostname or ""
         self._virtual_host = host.endswith("amazonaws.com")
-        # No cookie jar and no automatic headers: S3 uses neither, and both cost time per request.
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.connections),
-            auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),
-            headers={"User-Agent": USER_AGENT})
+        if _proxied(self._endpoint):
+            raise Unsupported("a proxy is configured")
+        http_session = client._endpoint.http_session
+        self._ssl_context = _ssl_context(getattr(http_session, "_verify", True),
+                                         getattr(http_session, "_cert_file", None))
 
     def list_all(self, prefix_path: str) -> list[str] | None:
         """`list_keys` from synchronous code (a session just for this listing), or None if
@@ -91,9 +92,22 @@ class FastS3:
         return keys
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
+
+    def _pool(self, url: str) -> tuple[HttpPool, str]:
+        """The connection pool for `url`'s origin, and the request target (path and query)."""
+        scheme, rest = url.split("://", 1)
+        netloc, slash, target = rest.partition("/")
+        pool = self._pools.get(netloc)
+        if pool is None:
+            parts = urlsplit(url)
+            port = parts.port or (443 if scheme == "https" else 80)
+            pool = HttpPool(parts.hostname or "", port, self.connections,
+                            self._ssl_context if scheme == "https" else None)
+            self._pools[netloc] = pool
+        return pool, slash + target
 
     def _url(self, path: str) -> str:
         bucket, _, key = path.partition("/")
@@ -112,17 +126,17 @@ class FastS3:
             payload = UNSIGNED_PAYLOAD  # TLS and the checksum protect the body, as botocore does
         else:
             payload = hashlib.sha256(body).hexdigest()
-        return self._signer.sign(method, url, headers, payload)
+        signed = self._signer.sign(method, url, headers, payload)
+        signed["User-Agent"] = USER_AGENT
+        return signed
 
     async def _send(self, method: str, path: str, body: bytes | None = None,
                     headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        import yarl
-
         url = self._url(path)
         signed = self._signed(method, url, body, headers or {})
-        async with self._session.request(method, yarl.URL(url, encoded=True), data=body,
-                                         headers=signed) as response:
-            return response.status, await response.read()
+        pool, target = self._pool(url)
+        response = await pool.request(method, target, signed, body or b"")
+        return response.status, response.body
 
     async def get(self, path: str) -> bytes:
         status, data = await self._send("GET", path)
@@ -130,23 +144,18 @@ class FastS3:
             return data
         raise _error(status, data, path)
 
-    async def stream(self, path: str, sink: Any, block: int = 1 << 20) -> None:
+    async def stream(self, path: str, sink: Any) -> None:
         """One GET for the whole object, each piece handed to `sink.write` as it arrives."""
-        import yarl
-
         url = self._url(path)
         signed = self._signed("GET", url, None, {})
-        async with self._session.get(yarl.URL(url, encoded=True), headers=signed) as response:
-            if response.status != 200:
-                raise _error(response.status, await response.read(), path)
-            async for piece in response.content.iter_chunked(block):
-                sink.write(piece)
+        pool, target = self._pool(url)
+        response = await pool.request("GET", target, signed, sink=sink.write)
+        if response.status != 200:
+            raise _error(response.status, response.body, path)
 
     async def list_keys(self, prefix_path: str) -> list[str]:
         """Every key under `bucket/prefix/`, as `bucket/key`, page by page (ListObjectsV2)."""
         import xml.etree.ElementTree as ElementTree
-
-        import yarl
 
         bucket, _, prefix = prefix_path.partition("/")
         prefix = prefix.rstrip("/") + "/"
@@ -160,10 +169,11 @@ class FastS3:
                              for k, v in sorted(params.items()))
             url = self._url(bucket + "/").rstrip("/") + "/?" + query
             signed = self._signed("GET", url, None, {})
-            async with self._session.get(yarl.URL(url, encoded=True), headers=signed) as response:
-                body = await response.read()
-                if response.status != 200:
-                    raise _error(response.status, body, prefix_path)
+            pool, target = self._pool(url)
+            response = await pool.request("GET", target, signed)
+            body = response.body
+            if response.status != 200:
+                raise _error(response.status, body, prefix_path)
             root = ElementTree.fromstring(body)
             namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
             keys += [f"{bucket}/{element.text}" for element in
@@ -180,6 +190,36 @@ class FastS3:
         status, body = await self._send("PUT", path, data, {CHECKSUM_HEADER: crc})
         if status != 200:
             raise _error(status, body, path)
+
+
+def _proxied(url: str) -> bool:
+    """Would the usual clients reach `url` through a proxy (HTTP(S)_PROXY, NO_PROXY)? This path
+    speaks to the store directly, so it then leaves the work to the general client."""
+    from urllib.request import getproxies, proxy_bypass
+
+    scheme = url.split("://", 1)[0]
+    host = urlsplit(url).hostname or ""
+    return scheme in getproxies() and not proxy_bypass(host)
+
+
+def _ssl_context(verify: object, cert_file: object) -> ssl.SSLContext:
+    """TLS settings as the general client resolved them: `verify` is False, True or a CA
+    bundle (file or directory); `cert_file` an optional client certificate."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif isinstance(verify, str) and os.path.isdir(verify):
+        context = ssl.create_default_context(capath=verify)
+    elif isinstance(verify, str):
+        context = ssl.create_default_context(cafile=verify)
+    else:
+        context = ssl.create_default_context()
+    if isinstance(cert_file, str):
+        context.load_cert_chain(cert_file)
+    elif isinstance(cert_file, tuple):
+        context.load_cert_chain(*cert_file)
+    return context
 
 
 def _error(status: int, body: bytes, path: str) -> Exception:

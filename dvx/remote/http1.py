@@ -1,0 +1,314 @@
+"""A small HTTP/1.1 client for the lean S3 path (s3fast.py).
+
+A transfer of many small objects is mostly per-request client work, and a general-purpose
+client (aiohttp) spends about 200 µs of CPU per request on itself; this one spends a few tens.
+It does only what whole-object S3 requests need: persistent connections (keep-alive) in a
+bounded pool, a request with its whole body, and a response body delimited by Content-Length,
+by chunked transfer coding or by the end of the connection, over plain TCP or TLS. A reused
+connection that the server had already closed is retried once on a new one (before any byte of
+a response arrived, so nothing is delivered twice); every other transport failure surfaces as
+a ConnectionError or TimeoutError, which the transfer engine retries with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+MAX_HEAD = 64 << 10  # a response head larger than this is not from an S3 server
+
+Sink = Callable[[bytes], object]
+
+
+class _Malformed(Exception):
+    """The bytes received are not a well-formed HTTP/1.1 response."""
+
+
+def _number(text: bytes, base: int) -> int:
+    try:
+        return int(text.strip(), base)
+    except ValueError:
+        raise _Malformed(f"bad number {text[:20]!r}") from None
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes  # empty when a sink received it
+
+
+class _Exchange:
+    """Parser state for the one response a connection is waiting for."""
+
+    def __init__(self, head_only: bool, sink: Sink | None) -> None:
+        self.head_only = head_only
+        self.sink = sink
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.state = "head"  # head, length, chunk-size, chunk-data, chunk-end, trailers, close
+        self.remaining = 0
+        self.parts: list[bytes] = []
+        self.reusable = True
+
+    def deliver(self, piece: bytes) -> None:
+        if self.sink is not None and 200 <= self.status < 300:
+            self.sink(piece)
+        else:
+            self.parts.append(piece)
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.exchange: _Exchange | None = None
+        self.waiter: asyncio.Future[Response] | None = None
+        self.closed = False
+        self.got_bytes = False  # of the current response
+
+    # -- asyncio callbacks ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.exchange is None:  # bytes nobody asked for: the connection is out of step
+            self.close()
+            return
+        self.got_bytes = True
+        self.buffer += data
+        try:
+            self._advance()
+        except _Malformed as exc:
+            self._fail(ConnectionError(f"malformed HTTP response: {exc}"))
+            self.close()
+        except Exception as exc:  # from the sink (a full disk...): the caller's to see, as is
+            self._fail(exc)
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close the transport; connection_lost finishes the work
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        exchange = self.exchange
+        if exchange is not None and exchange.state == "close":
+            self._finish()  # a body delimited by the end of the connection
+        else:
+            self._fail(ConnectionError("the connection closed before the response was complete"))
+
+    # -- one request and its response --------------------------------------------------------
+
+    def send(self, head: bytes, body: bytes, head_only: bool, sink: Sink | None
+             ) -> asyncio.Future[Response]:
+        assert self.transport is not None and self.exchange is None
+        self.exchange = _Exchange(head_only, sink)
+        self.got_bytes = False
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(head)
+        if body:
+            self.transport.write(body)
+        return self.waiter
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def time_out(self) -> None:
+        self._fail(TimeoutError("no complete answer from the store in time"))
+        self.close()
+
+    @property
+    def reusable(self) -> bool:
+        return not self.closed
+
+    def _fail(self, exc: Exception) -> None:
+        self.exchange = None
+        self.buffer.clear()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+
+    def _finish(self) -> None:
+        exchange = self.exchange
+        assert exchange is not None
+        self.exchange = None
+        if not exchange.reusable or self.buffer:
+            self.close()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(Response(exchange.status, exchange.headers,
+                                            b"".join(exchange.parts)))
+
+    def _advance(self) -> None:
+        exchange = self.exchange
+        buffer = self.buffer
+        while exchange is not None and self.exchange is exchange:
+            state = exchange.state
+            if state == "head":
+                end = buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buffer) > MAX_HEAD:
+                        raise _Malformed("response head too large")
+                    return
+                head = bytes(buffer[:end])
+                del buffer[:end + 4]
+                self._parse_head(exchange, head)
+            elif state == "length":
+                if not buffer:
+                    return
+                take = min(exchange.remaining, len(buffer))
+                exchange.deliver(bytes(buffer[:take]))
+                del buffer[:take]
+                exchange.remaining -= take
+                if exchange.remaining == 0:
+                    self._finish()
+            elif state == "chunk-size":
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    return
+                size = _number(bytes(buffer[:end]).split(b";", 1)[0], 16)
+                del buffer[:end + 2]
+                exchange.remaining = size
+                exchange.state = "chunk-data" if size else "trailers"
+            elif state == "chunk-data":
+                if not buffer:
+                    return
+                take = min(exchange.remaining, len(buffer))
+                exchange.deliver(bytes(buffer[:take]))
+                del buffer[:take]
+                exchange.remaining -= take
+                if exchange.remaining == 0:
+                    exchange.state = "chunk-end"
+            elif state == "chunk-end":
+                if len(buffer) < 2:
+                    return
+                if buffer[:2] != b"\r\n":
+                    raise _Malformed("chunk not followed by CRLF")
+                del buffer[:2]
+                exchange.state = "chunk-size"
+            elif state == "trailers":
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    return
+                line = bytes(buffer[:end])
+                del buffer[:end + 2]
+                if not line:
+                    self._finish()
+            else:  # "close": everything until the end of the connection
+                if buffer:
+                    exchange.deliver(bytes(buffer))
+                    buffer.clear()
+                return
+
+    def _parse_head(self, exchange: _Exchange, head: bytes) -> None:
+        lines = head.split(b"\r\n")
+        version, _, rest = lines[0].partition(b" ")
+        if not version.startswith(b"HTTP/1."):
+            raise _Malformed(f"not an HTTP/1.x status line: {lines[0][:40]!r}")
+        status = _number(rest[:3], 10)
+        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+            return
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(b":")
+            if not sep:
+                raise _Malformed("header line without a colon")
+            key = name.strip().lower().decode("latin-1")
+            text = value.strip().decode("latin-1")
+            headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        exchange.status, exchange.headers = status, headers
+        connection = headers.get("connection", "").lower()
+        exchange.reusable = version == b"HTTP/1.1" and "close" not in connection
+        if exchange.head_only or status in (204, 304):
+            self._finish()
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            exchange.state = "chunk-size"
+        elif "content-length" in headers:
+            exchange.remaining = _number(headers["content-length"].encode("latin-1"), 10)
+            if exchange.remaining < 0:
+                raise _Malformed("negative Content-Length")
+            if exchange.remaining == 0:
+                self._finish()
+            else:
+                exchange.state = "length"
+        else:
+            exchange.state, exchange.reusable = "close", False
+
+
+class HttpPool:
+    """Up to `limit` persistent connections to one origin (scheme, host, port)."""
+
+    def __init__(self, host: str, port: int, limit: int, ssl_context: ssl.SSLContext | None,
+                 timeout: float = 300.0) -> None:
+        self.host, self.port = host, port
+        self.ssl_context = ssl_context
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(max(1, limit))
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+
+    async def request(self, method: str, target: str, headers: Mapping[str, str],
+                      body: bytes = b"", sink: Sink | None = None) -> Response:
+        """Send one request; `sink`, if given, receives a successful response's body piece
+        by piece instead of it being collected."""
+        lines = [f"{method} {target} HTTP/1.1"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body or method in ("PUT", "POST"):
+            lines.append(f"Content-Length: {len(body)}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        async with self._slots:
+            for attempt in (1, 2):
+                connection, reused = await self._connection()
+                try:
+                    response = await self._exchange(connection, head, body, method == "HEAD",
+                                                    sink)
+                except ConnectionError:
+                    self._discard(connection)
+                    if reused and not connection.got_bytes and attempt == 1:
+                        continue  # the server had closed this idle connection: use a new one
+                    raise
+                except BaseException:
+                    self._discard(connection)
+                    raise
+                if connection.reusable:
+                    self._idle.append(connection)
+                else:
+                    self._discard(connection)
+                return response
+        raise AssertionError("unreachable")
+
+    async def _connection(self) -> tuple[_Connection, bool]:
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.reusable:
+                return connection, True
+            self._discard(connection)
+        loop = asyncio.get_running_loop()
+        _, connection = await asyncio.wait_for(loop.create_connection(
+            _Connection, self.host, self.port, ssl=self.ssl_context,
+            server_hostname=self.host if self.ssl_context is not None else None),
+            timeout=min(self.timeout, 30.0))
+        self._open.add(connection)
+        return connection, False
+
+    async def _exchange(self, connection: _Connection, head: bytes, body: bytes,
+                        head_only: bool, sink: Sink | None) -> Response:
+        waiter = connection.send(head, body, head_only, sink)
+        timer = asyncio.get_running_loop().call_later(self.timeout, connection.time_out)
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+        self._open.discard(connection)
+
+    def close(self) -> None:
+        for connection in list(self._open):
+            self._discard(connection)
+        self._idle.clear()

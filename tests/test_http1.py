@@ -1,0 +1,187 @@
+"""The lean S3 path's HTTP/1.1 client against a scripted server on loopback: every way a
+response body can be delimited, interim answers, keep-alive reuse, a server that closed an idle
+connection, a silent server, malformed answers, and a sink that fails. (The S3 cases of
+test_remote_contract.py run it against SeaweedFS and moto.)"""
+
+import asyncio
+
+import pytest
+
+from dvx.remote.http1 import HttpPool
+
+
+class Script:
+    """A loopback server answering each request with the next scripted bytes (or None: close
+    the connection without answering). It records the requests it read."""
+
+    def __init__(self, answers, close_after_each=False):
+        self.answers = list(answers)
+        self.close_after_each = close_after_each
+        self.requests = []
+        self.connections = 0
+
+    async def handle(self, reader, writer):
+        self.connections += 1
+        try:
+            while self.answers:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                body = await reader.readexactly(length) if length else b""
+                self.requests.append((head, body))
+                answer = self.answers.pop(0)
+                if answer is None:
+                    break
+                if callable(answer):
+                    await answer(writer)
+                else:
+                    writer.write(answer)
+                    await writer.drain()
+                if self.close_after_each:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def run(script, exchange, **pool_options):
+    async def main():
+        server = await asyncio.start_server(script.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        pool = HttpPool("127.0.0.1", port, limit=4, ssl_context=None, **pool_options)
+        try:
+            return await exchange(pool)
+        finally:
+            pool.close()
+            server.close()
+            await server.wait_closed()
+    return asyncio.run(main())
+
+
+OK_HELLO = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: x\r\n\r\nhello"
+
+
+def test_content_length_body_and_keep_alive_reuse():
+    script = Script([OK_HELLO, OK_HELLO])
+
+    async def exchange(pool):
+        first = await pool.request("GET", "/b/k", {"Host": "h"})
+        second = await pool.request("PUT", "/b/k", {"Host": "h"}, b"data")
+        return first, second
+
+    first, second = run(script, exchange)
+    assert (first.status, first.body, first.headers["etag"]) == (200, b"hello", "x")
+    assert second.body == b"hello"
+    assert script.connections == 1  # the second request reused the connection
+    assert script.requests[1][0].startswith(b"PUT /b/k HTTP/1.1\r\n")
+    assert b"Content-Length: 4" in script.requests[1][0] and script.requests[1][1] == b"data"
+
+
+def test_chunked_body_with_extensions_and_trailers_split_across_writes():
+    async def answer(writer):
+        for piece in (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel",
+                      b"lo\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n", b"\r\n"):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+
+    script = Script([answer, OK_HELLO])
+
+    async def exchange(pool):
+        return [await pool.request("GET", "/", {}), await pool.request("GET", "/", {})]
+
+    chunked, after = run(script, exchange)
+    assert chunked.body == b"hello world" and after.body == b"hello"
+    assert script.connections == 1
+
+
+def test_body_delimited_by_closing_the_connection():
+    script = Script([b"HTTP/1.0 200 OK\r\n\r\nuntil the end"])
+    response = run(script, lambda pool: pool.request("GET", "/", {}))
+    assert response.body == b"until the end"
+
+
+def test_interim_100_continue_is_skipped_and_head_has_no_body():
+    script = Script([b"HTTP/1.1 100 Continue\r\n\r\n" + OK_HELLO,
+                     b"HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n", OK_HELLO])
+
+    async def exchange(pool):
+        return [await pool.request("GET", "/", {}), await pool.request("HEAD", "/", {}),
+                await pool.request("GET", "/", {})]
+
+    got, head, after = run(script, exchange)
+    assert got.body == b"hello" and head.status == 200 and head.body == b""
+    assert after.body == b"hello"
+
+
+def test_a_sink_receives_a_successful_body_but_not_an_error():
+    script = Script([b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+                     b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nNoSuchKey"])
+    received = []
+
+    async def exchange(pool):
+        ok = await pool.request("GET", "/", {}, sink=received.append)
+        missing = await pool.request("GET", "/", {}, sink=received.append)
+        return ok, missing
+
+    ok, missing = run(script, exchange)
+    assert b"".join(received) == b"hello world" and ok.body == b""
+    assert (missing.status, missing.body) == (404, b"NoSuchKey")
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_transparently():
+    script = Script([OK_HELLO, OK_HELLO], close_after_each=True)
+
+    async def exchange(pool):
+        first = await pool.request("GET", "/", {})
+        await asyncio.sleep(0.05)  # the server has closed the kept-alive connection by now
+        return first, await pool.request("GET", "/", {})
+
+    first, second = run(script, exchange)
+    assert first.body == second.body == b"hello"
+    assert script.connections == 2
+
+
+def test_a_connection_dropped_mid_body_is_a_connection_error():
+    async def answer(writer):
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+        await writer.drain()
+        writer.transport.abort()
+
+    script = Script([answer])
+    with pytest.raises(ConnectionError, match="closed before the response was complete"):
+        run(script, lambda pool: pool.request("GET", "/", {}))
+
+
+def test_a_silent_server_times_out():
+    async def answer(writer):
+        await asyncio.sleep(1)
+
+    script = Script([answer])
+    with pytest.raises(TimeoutError):
+        run(script, lambda pool: pool.request("GET", "/", {}), timeout=0.2)
+
+
+@pytest.mark.parametrize("answer", [
+    b"SMTP ready\r\n\r\n",
+    b"HTTP/1.1 2xx OK\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+])
+def test_malformed_answers_are_connection_errors(answer):
+    with pytest.raises(ConnectionError, match="malformed HTTP response"):
+        run(Script([answer]), lambda pool: pool.request("GET", "/", {}))
+
+
+def test_an_error_raised_by_the_sink_reaches_the_caller_unchanged():
+    script = Script([b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"])
+
+    def full_disk(_piece):
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        run(script, lambda pool: pool.request("GET", "/", {}, sink=full_disk))
