@@ -33,6 +33,10 @@ F_CPAL = "hard-link copy W3 (cp -al)"
 F_CP = "copy W1 (cp)"
 
 
+def f_copy_tree(workload: str) -> str:
+    return f"copy {workload} (cp -r)"
+
+
 def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict) -> dict:
     """Return {floor name: [seconds per run]}; a floor that cannot run is left out."""
     floors: dict[str, list[float]] = {}
@@ -70,6 +74,17 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
             if res.rc == 0:
                 floors.setdefault(F_CP, []).append(res.seconds)
         remove_path(copy_target)
+    for name in ("W2", "W3"):  # a plain copy of every file: what add and push-dir must at least do
+        if name in wls:
+            target = workdir / "floors" / f"{name.lower()}-copy"
+            for _ in range(runs):
+                remove_path(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.sync()
+                res = run(["cp", "-r", wls[name].data, target], env=env)
+                if res.rc == 0:
+                    floors.setdefault(f_copy_tree(name), []).append(res.seconds)
+            remove_path(target)
     if "W3" in wls:
         for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data]):
             floors.setdefault(F_WALK_IN, []).append(float(res.stdout.split()[1]))

@@ -8,7 +8,7 @@ import platform
 import statistics
 from pathlib import Path
 
-from .floors import F_CP, F_CPAL, F_READ, F_WALK, F_XXH
+from .floors import F_CP, F_CPAL, F_READ, F_WALK, F_XXH, f_copy_tree
 from .proc import run
 from .workloads import WORKLOADS
 
@@ -101,7 +101,11 @@ def build_report(args, machine: str, tools: dict, results: dict, floors: dict, s
             ("add W1 (copy) vs cp W1 + hashing (xxh128sum − cat)", ("W1", "add"), copy_hash),
             ("add-hardlink W1 vs xxh128sum W1 (one read and the hash)", ("W1", "add-hardlink"),
              med.get(F_XXH)),
-            ("checkout-hardlink W3 vs cp -al W3", ("W3", "checkout-hardlink"), med.get(F_CPAL))):
+            ("checkout-hardlink W3 vs cp -al W3", ("W3", "checkout-hardlink"), med.get(F_CPAL)),
+            ("add W2 vs cp -r W2", ("W2", "add"), med.get(f_copy_tree("W2"))),
+            ("push-dir W2 vs cp -r W2", ("W2", "push-dir"), med.get(f_copy_tree("W2"))),
+            ("add W3 vs cp -r W3", ("W3", "add"), med.get(f_copy_tree("W3"))),
+            ("push-dir W3 vs cp -r W3", ("W3", "push-dir"), med.get(f_copy_tree("W3")))):
         a, b = medians.get(key, (None, None))
         lines.append(f"| {label} | {fmt_s(floor) if floor else '—'} | {fmt_s(a) if a else '—'} "
                      f"| {ratio(a, floor)} | {fmt_s(b) if b else '—'} | {ratio(b, floor)} |")
