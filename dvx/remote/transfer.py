@@ -63,6 +63,9 @@ def _redacted(text: str, store: ObjectStore) -> str:
     return text
 
 
+LOCAL_BATCH = 32  # objects per task when the store is a local directory
+
+
 def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
          total_bytes: int | None, store: ObjectStore) -> TransferResult:
     result = TransferResult()
@@ -78,14 +81,26 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
             advance(size if total_bytes else 1)
             return size
 
+        def attempt_each(batch: list[str]) -> list[tuple[str, int, Exception | None]]:
+            outcomes: list[tuple[str, int, Exception | None]] = []
+            for oid in batch:
+                try:
+                    outcomes.append((oid, attempt(oid), None))
+                except Exception as exc:  # every failure is reported, none aborts the batch
+                    outcomes.append((oid, 0, exc))
+            return outcomes
+
         # A bounded window of submitted work keeps memory flat however many objects there are.
-        window: deque[tuple[str, Future[int]]] = deque()
-        for oid in oids:
-            window.append((oid, pool.submit(attempt, oid)))
+        # Objects on a local disk take a few system calls each: they go in batches, so that
+        # handing work to a thread does not cost more than the work.
+        size = LOCAL_BATCH if store.is_local else 1
+        window: deque[Future[list[tuple[str, int, Exception | None]]]] = deque()
+        for start in range(0, len(oids), size):
+            window.append(pool.submit(attempt_each, oids[start:start + size]))
             if len(window) >= settings.jobs * 4:
-                _collect(*window.popleft(), result, store)
+                _collect(window.popleft().result(), result, store)
         while window:
-            _collect(*window.popleft(), result, store)
+            _collect(window.popleft().result(), result, store)
     return result
 
 
@@ -148,13 +163,15 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
     return result
 
 
-def _collect(oid: str, future: Future[int], result: TransferResult, store: ObjectStore) -> None:
-    try:
-        result.bytes += future.result()
-        result.transferred.append(oid)
-    except Exception as exc:  # every failure is reported, none aborts the batch
-        result.failed[oid] = _redacted(describe(exc), store)
-        log.debug("transfer of %s failed", oid, exc_info=True)
+def _collect(outcomes: list[tuple[str, int, Exception | None]], result: TransferResult,
+             store: ObjectStore) -> None:
+    for oid, size, exc in outcomes:
+        if exc is None:
+            result.bytes += size
+            result.transferred.append(oid)
+        else:
+            result.failed[oid] = _redacted(describe(exc), store)
+            log.debug("transfer of %s failed", oid, exc_info=exc)
 
 
 def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
