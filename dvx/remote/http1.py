@@ -158,14 +158,9 @@ class _Connection(asyncio.Protocol):
                 del buffer[:end + 4]
                 self._parse_head(exchange, head)
             elif state == "length":
-                if not buffer:
+                if not self._take_counted(exchange):
                     return
-                take = min(exchange.remaining, len(buffer))
-                exchange.deliver(bytes(buffer[:take]))
-                del buffer[:take]
-                exchange.remaining -= take
-                if exchange.remaining == 0:
-                    self._finish()
+                self._finish()
             elif state == "chunk-size":
                 end = buffer.find(b"\r\n")
                 if end < 0:
@@ -175,14 +170,9 @@ class _Connection(asyncio.Protocol):
                 exchange.remaining = size
                 exchange.state = "chunk-data" if size else "trailers"
             elif state == "chunk-data":
-                if not buffer:
+                if not self._take_counted(exchange):
                     return
-                take = min(exchange.remaining, len(buffer))
-                exchange.deliver(bytes(buffer[:take]))
-                del buffer[:take]
-                exchange.remaining -= take
-                if exchange.remaining == 0:
-                    exchange.state = "chunk-end"
+                exchange.state = "chunk-end"
             elif state == "chunk-end":
                 if len(buffer) < 2:
                     return
@@ -203,6 +193,15 @@ class _Connection(asyncio.Protocol):
                     exchange.deliver(bytes(buffer))
                     buffer.clear()
                 return
+
+    def _take_counted(self, exchange: _Exchange) -> bool:
+        """Deliver up to `exchange.remaining` buffered body bytes; True once all have come."""
+        take = min(exchange.remaining, len(self.buffer))
+        if take:
+            exchange.deliver(bytes(self.buffer[:take]))
+            del self.buffer[:take]
+            exchange.remaining -= take
+        return exchange.remaining == 0
 
     def _parse_head(self, exchange: _Exchange, head: bytes) -> None:
         lines = head.split(b"\r\n")
