@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import re
-import shutil
 import stat
 from collections.abc import Callable
 
@@ -163,6 +162,8 @@ def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
     new file, as the umask makes it)."""
     data = read_small_file(src, SMALL_COPY)
     if data is None:
+        import shutil  # only for large files: its import is not free
+
         # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
         shutil.copyfile(src, dst)
         if mode is not None:

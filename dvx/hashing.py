@@ -8,7 +8,6 @@ Every oid read from outside is checked with `check_oid` before a path is built f
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import re
@@ -35,6 +34,12 @@ def _xxh128() -> Hasher:
     return xxhash.xxh3_128()
 
 
+def _sha256() -> Hasher:
+    import hashlib  # loading OpenSSL costs milliseconds that xxh128 users need not pay
+
+    return hashlib.sha256()
+
+
 @dataclass(frozen=True)
 class Algorithm:
     name: str
@@ -48,7 +53,7 @@ class Algorithm:
 
 ALGORITHMS: dict[str, Algorithm] = {
     "xxh128": Algorithm("xxh128", 32, _xxh128),
-    "sha256": Algorithm("sha256", 64, hashlib.sha256),
+    "sha256": Algorithm("sha256", 64, _sha256),
 }
 _PATTERNS = {name: algo.pattern for name, algo in ALGORITHMS.items()}
 

@@ -11,7 +11,6 @@ operations that take it themselves (checkout, pull). Only the outermost holder l
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import sys
@@ -22,8 +21,9 @@ from filelock import FileLock, Timeout
 
 from dvx import fsutil
 from dvx.errors import LockError
+from dvx.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _held_guard = threading.Lock()
 _held: dict[str, int] = {}  # lock path -> how many times this process holds it

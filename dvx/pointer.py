@@ -61,8 +61,14 @@ class Pointer:
 
 
 def _yaml_str(hex_digits: str) -> str:
-    # An oid of decimal digits only would read back as a YAML integer: quote just those.
-    return f'"{hex_digits}"' if hex_digits.isdigit() else hex_digits
+    # Quoted only where YAML 1.1 would read something else than a string: decimal digits
+    # (an integer) and 0b followed by binary digits (an integer in base 2).
+    binary = hex_digits[:2] == "0b" and hex_digits[2:] != "" and set(hex_digits[2:]) <= {"0", "1"}
+    return f'"{hex_digits}"' if hex_digits.isdigit() or binary else hex_digits
+
+
+def _is_hex(text: str) -> bool:
+    return text != "" and text.isascii() and all(c in "0123456789abcdef" for c in text)
 
 
 def data_path_of(pointer_path: str) -> str:
@@ -73,8 +79,50 @@ def pointer_path_of(data_path: str) -> str:
     return data_path + POINTER_SUFFIX
 
 
+_HEADER_BYTES = HEADER.encode("ascii")
+_NAMES = {"type": ("file", "dir"), "algo": tuple(ALGORITHMS)}
+_REQUIRED = frozenset({"dvx", "type", "algo", "oid", "size"})
+
+
+def _parse_canonical(data: bytes) -> dict[str, Any] | None:
+    """The keys of a pointer written exactly as dvx writes it without `desc` or `meta`, or
+    None: anything else (comments, quoting, other spellings of a value) goes to the YAML
+    parser. Only values that YAML reads the same way are accepted here, so both readings
+    agree; it spares most commands the import of PyYAML."""
+    if len(data) > MAX_POINTER_BYTES or not data.startswith(_HEADER_BYTES) or not data.isascii():
+        return None
+    lines = data[len(_HEADER_BYTES):].decode("ascii").split("\n")
+    if lines.pop() != "":
+        return None
+    doc: dict[str, Any] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep or key in doc:
+            return None
+        if key in ("dvx", "size", "nfiles"):
+            if not value.isdigit() or (value[0] == "0" and value != "0"):  # 010 is octal in YAML
+                return None
+            doc[key] = int(value)
+        elif key in ("type", "algo"):
+            if value not in _NAMES[key]:
+                return None
+            doc[key] = value
+        elif key == "oid":
+            oid = value.strip('"')
+            if not _is_hex(oid) or value != _yaml_str(oid):
+                return None
+            doc[key] = oid
+        elif key == "exec" and value == "true":
+            doc[key] = True
+        else:
+            return None
+    return doc if doc.keys() >= _REQUIRED else None
+
+
 def parse_pointer(data: bytes, where: str) -> Pointer:
-    doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
+    doc = _parse_canonical(data)
+    if doc is None:
+        doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
     version = doc.get("dvx")

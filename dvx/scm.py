@@ -7,7 +7,6 @@ on the hot path of `status`, and importing gitpython would cost more than the li
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Any
 
 from dvx.errors import DvxError, UsageError
@@ -30,6 +29,8 @@ class Git:
         self._repo: Any = None
 
     def _run(self, *args: str, stdin: bytes | None = None) -> bytes:
+        import subprocess
+
         try:
             proc = subprocess.run(["git", "-C", self.root, *args], capture_output=True,
                                   check=False, input=stdin)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,6 +48,10 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
     if threads <= 1 or len(items) <= 1:
         yield from map(fn, items)
         return
+
+    # Imported here: concurrent.futures brings in the logging package, which commands that
+    # end up with nothing to hash should not pay for.
+    from concurrent.futures import ThreadPoolExecutor
 
     def run(batch: Sequence[T]) -> list[R]:
         return [fn(item) for item in batch]

@@ -12,7 +12,6 @@ silently ingests content from wherever a link points.
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 from collections.abc import Callable, Collection, Iterable
@@ -22,12 +21,13 @@ from dvx import fsutil
 from dvx.errors import PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file
+from dvx.logs import get_logger
 from dvx.objects.tree import TreeEntry
 from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory, walked_size
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 

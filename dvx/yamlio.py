@@ -7,20 +7,25 @@ exponential "billion laughs" expansion), nesting at most MAX_DEPTH deep, and fil
 
 from __future__ import annotations
 
+import functools
 from typing import Any
-
-import yaml
 
 from dvx.errors import FormatError
 
 MAX_DEPTH = 64
 DEFAULT_MAX_BYTES = 1 << 20
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@functools.cache
+def _strict_loader() -> Any:
+    # PyYAML is imported on first use: its import costs more than a whole no-change status
+    # of small repositories, and the files dvx reads most (pointers) rarely need it.
+    import yaml
 
-class _StrictLoader(_BaseLoader):
-    pass
+    class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+        pass
+
+    return StrictLoader
 
 
 def read_yaml_file(path: str, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -39,9 +44,12 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> An
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise FormatError(f"The {what} is not valid UTF-8.") from None
+    import yaml
+
+    loader = _strict_loader()
     try:
-        _check_events(text, what)
-        return yaml.load(text, Loader=_StrictLoader)
+        _check_events(text, what, loader)
+        return yaml.load(text, Loader=loader)
     except FormatError:
         raise
     except yaml.YAMLError as exc:
@@ -51,9 +59,11 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> An
         raise FormatError(f"The {what} is nested too deeply.") from None
 
 
-def _check_events(text: str, what: str) -> None:
+def _check_events(text: str, what: str, loader: Any) -> None:
+    import yaml
+
     depth = 0
-    for event in yaml.parse(text, Loader=_StrictLoader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise FormatError(f"The {what} uses YAML anchors or aliases, which dvx refuses.")
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):

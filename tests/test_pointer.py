@@ -39,3 +39,45 @@ def test_file_pointer_layout_is_stable():
 def test_invalid_pointers_are_rejected_with_a_reason(text, message):
     with pytest.raises(FormatError, match=message):
         parse_pointer(text.encode(), "bad.dvx")
+
+
+HEADER_LINE = "# dvx pointer: the data it names lives in the dvx cache and remotes, not in Git.\n"
+BODY = f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n"
+
+
+@pytest.mark.parametrize("text", [
+    HEADER_LINE + BODY,
+    HEADER_LINE + BODY + "exec: true\n",
+    HEADER_LINE + BODY.replace("type: file", "type: dir") + "nfiles: 0\n",
+    HEADER_LINE + BODY.replace(OID, '"' + "1" * 32 + '"'),
+    HEADER_LINE + BODY.replace(OID, "1" * 32),            # YAML: an integer
+    HEADER_LINE + BODY.replace(OID, "0b" + "10" * 15),    # YAML: an integer in base 2
+    HEADER_LINE + BODY.replace(OID, f"'{OID}'"),
+    HEADER_LINE + BODY.replace("size: 5", "size: 010"),   # YAML: octal
+    HEADER_LINE + BODY.replace("size: 5", "size: 1_0"),
+    HEADER_LINE + BODY.replace("type: file", "type: yes"),
+    HEADER_LINE + BODY + "exec: yes\n",
+    HEADER_LINE + BODY + "size: 6\n",                     # a repeated key
+    HEADER_LINE + BODY.replace("\n", "\r\n"),
+    HEADER_LINE + BODY.rstrip("\n"),
+    HEADER_LINE + "dvx: 1\n",
+    BODY,
+])
+def test_the_quick_reading_agrees_with_yaml_or_leaves_the_file_to_it(text):
+    """Pointers in dvx's own layout are read without PyYAML; anything else must go to it."""
+    from dvx.pointer import _parse_canonical
+    from dvx.yamlio import parse_yaml
+
+    data = text.encode()
+    quick = _parse_canonical(data)
+    if quick is not None:
+        assert quick == parse_yaml(data, "pointer")
+
+
+@pytest.mark.parametrize("oid", ["1" * 32, "0b" + "01" * 15, "0b" + "2" * 30, OID])
+def test_oids_that_yaml_would_read_as_numbers_round_trip(oid):
+    from dvx.pointer import _parse_canonical
+
+    pointer = Pointer("file", "xxh128", oid, 5)
+    assert parse_pointer(pointer.to_bytes(), "x.dvx") == pointer
+    assert _parse_canonical(pointer.to_bytes()) is not None  # dvx's own layout: the quick path

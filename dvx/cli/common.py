@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,13 +12,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
     if value:
-        logging.getLogger("dvx").setLevel(logging.DEBUG if value > 1 else logging.INFO)
+        from dvx import logs
+
+        logs.set_level(logs.DEBUG if value > 1 else logs.INFO, with_names=value > 1)
     return value
 
 
 def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
     if value:
-        logging.getLogger("dvx").setLevel(logging.ERROR)
+        from dvx import logs
+
+        logs.set_level(logs.ERROR)
         if ctx.obj is not None:
             ctx.obj["quiet"] = True
     return value

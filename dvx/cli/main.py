@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
@@ -35,7 +34,9 @@ class DvxGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            if logging.getLogger("dvx").isEnabledFor(logging.INFO):
+            from dvx import logs
+
+            if logs.is_enabled_for(logs.INFO):
                 raise
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
                   "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)
@@ -72,18 +73,14 @@ def _scrub_secrets(text: str) -> str:
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING
+    from dvx import logs
+
+    level = logs.WARNING
     if quiet:
-        level = logging.ERROR
+        level = logs.ERROR
     elif verbose:
-        level = logging.DEBUG if verbose > 1 else logging.INFO
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s" if verbose < 2
-                                           else "%(name)s: %(message)s"))
-    logger = logging.getLogger("dvx")
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+        level = logs.DEBUG if verbose > 1 else logs.INFO
+    logs.set_level(level, with_names=verbose > 1)
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -14,11 +14,12 @@ bypassed, never trusted.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 
-log = logging.getLogger(__name__)
+from dvx.logs import get_logger
+
+log = get_logger(__name__)
 
 StatKey = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
 
@@ -76,24 +77,36 @@ class StatCache:
         return conn
 
     def _load(self) -> dict[str, _Entry]:
+        """The per-file entries, read on first use: a status that finds every directory
+        unchanged by its fingerprint never needs them."""
         if self._entries is None:
-            self._entries, self._valid_trees = {}, set()
+            self._entries = {}
             try:
                 with contextlib.closing(self._connect()) as conn:
                     rows = conn.execute(
                         "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
                         "WHERE algo = ?", (self.algo,)).fetchall()
-                    trees = conn.execute("SELECT oid FROM valid_tree WHERE algo = ?",
-                                         (self.algo,)).fetchall()
-                    complete = conn.execute("SELECT oid, generation FROM complete_tree WHERE "
-                                            "algo = ?", (self.algo,)).fetchall()
                 self._entries = {row[0]: row for row in rows}
-                self._valid_trees = {row[0] for row in trees}
-                self._complete_trees = {(row[0], row[1]) for row in complete}
             except sqlite3.DatabaseError as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
         return self._entries
+
+    def _load_trees(self) -> set[str]:
+        if self._valid_trees is None:
+            self._valid_trees = set()
+            try:
+                with contextlib.closing(self._connect()) as conn:
+                    trees = conn.execute("SELECT oid FROM valid_tree WHERE algo = ?",
+                                         (self.algo,)).fetchall()
+                    complete = conn.execute("SELECT oid, generation FROM complete_tree WHERE "
+                                            "algo = ?", (self.algo,)).fetchall()
+                self._valid_trees = {row[0] for row in trees}
+                self._complete_trees |= {(row[0], row[1]) for row in complete}
+            except sqlite3.DatabaseError as exc:
+                log.debug("stat cache unreadable (%s); rebuilding it", exc)
+                self._reset()
+        return self._valid_trees
 
     def _reset(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -118,22 +131,21 @@ class StatCache:
         self._load()[path] = (path, *key, oid, 0)
 
     def is_valid_tree(self, oid: str) -> bool:
-        self._load()
-        return self._valid_trees is not None and oid in self._valid_trees
+        return oid in self._load_trees()
 
     def mark_valid_tree(self, oid: str) -> None:
-        self._load()
-        if self._valid_trees is not None and oid not in self._valid_trees:
-            self._valid_trees.add(oid)
+        valid = self._load_trees()
+        if oid not in valid:
+            valid.add(oid)
             self._pending_trees.append(oid)
 
     def is_complete_tree(self, oid: str, generation: str) -> bool:
         """Were all of this manifest's files in the cache, as of this cache generation?"""
-        self._load()
+        self._load_trees()
         return (oid, generation) in self._complete_trees
 
     def mark_complete_tree(self, oid: str, generation: str) -> None:
-        self._load()
+        self._load_trees()
         if (oid, generation) not in self._complete_trees:
             self._complete_trees.add((oid, generation))
             self._pending_complete.append((oid, generation))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import posixpath
 import stat
@@ -11,6 +10,7 @@ from dataclasses import dataclass
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import make_readonly
+from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
 from dvx.paths import (
@@ -32,7 +32,7 @@ from dvx.workspace import (
     symlink_error,
 )
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
+from dvx.logs import get_logger
 from dvx.ops.remote import open_remote
 from dvx.ops.sync import settings_for, wanted_objects
 from dvx.outputs import resolve_targets
@@ -17,7 +17,7 @@ from dvx.remote import transfer
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass

@@ -9,20 +9,20 @@ repository sharing the cache has just written, and not yet recorded anywhere, su
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import DvxError, FormatError, UsageError
+from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.outputs import all_outputs
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_GRACE_SECONDS = 3600
 

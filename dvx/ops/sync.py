@@ -3,13 +3,13 @@ cache and a remote, and compare the two."""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import FormatError, RemoteError
+from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
@@ -19,7 +19,7 @@ from dvx.remote import transfer
 from dvx.remote.fs import redact_url
 from dvx.repo import Repo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 STALE_TEMP_SECONDS = 3600  # temporaries this old belong to no running download
 

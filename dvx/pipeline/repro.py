@@ -18,7 +18,6 @@ thread only, while the repository lock is held for the whole command.
 
 from __future__ import annotations
 
-import logging
 import os
 import posixpath
 import shutil
@@ -30,6 +29,7 @@ from typing import Any, Protocol
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.logs import get_logger
 from dvx.outputs import Output, Target, all_outputs
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
@@ -41,7 +41,7 @@ from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_rea
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # outcomes
 RAN, RESTORED, UP_TO_DATE, FROZEN = "ran", "restored", "up-to-date", "frozen"

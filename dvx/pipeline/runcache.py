@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import posixpath
 import re
@@ -30,6 +29,7 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
+from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
@@ -39,7 +39,7 @@ from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 RUNS_DIR = "runs"
 FORMAT = "dvx-run"

@@ -7,15 +7,15 @@ retried too: a truncated transfer looks exactly like that.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError
+from dvx.logs import get_logger
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import logging
 import os
 import ssl
 import zlib
@@ -23,10 +22,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx.errors import DvxError
+from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 LIST_PAGE = 1000  # keys per listing request, S3's maximum
 CHECKSUM_HEADER = "x-amz-checksum-crc32"

@@ -13,7 +13,6 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,12 +22,13 @@ from dataclasses import dataclass, field
 from dvx import faults
 from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
 from dvx.hashing import hash_bytes
+from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.progress import Progress
 from dvx.remote.retry import describe, with_retries, with_retries_async
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 STREAM_BLOCK = 8 << 20
