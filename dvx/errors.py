@@ -31,6 +31,10 @@ class DvxError(Exception):
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} {self.hint}"
 
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        # Keeps the hint when an error crosses from a worker process (dvx/processes.py).
+        return type(self), (self.message, self.hint)
+
 
 class UsageError(DvxError):
     exit_code = 2

@@ -101,6 +101,34 @@ def test_link_types_on_add(repo, dvx, link_type):
     assert workspace.read_bytes() == content
 
 
+@pytest.mark.parametrize("link_type", ["hardlink", "copy"])
+def test_many_small_files_are_added_by_worker_processes(repo, dvx, link_type):
+    """Above processes.MIN_ITEMS small files, add forks workers: everything they store and
+    link is the same as a one-process add, and their stat records reach the stat cache."""
+    from dvx.processes import MIN_ITEMS
+
+    dvx("config", "cache.type", link_type)
+    files = {f"d/{i % 7}/f{i}": os.urandom(64 + i % 500) for i in range(MIN_ITEMS + 100)}
+    files["d/exe"] = b"#!/bin/sh\n"
+    for rel, content in files.items():
+        write(repo / rel, content)
+    os.chmod(repo / "d" / "exe", 0o755)
+    assert dvx("add", "d").code == 0
+    for rel, content in files.items():
+        oid = xxhash.xxh3_128_hexdigest(content)
+        assert object_path(repo, oid).read_bytes() == content
+        assert (repo / rel).read_bytes() == content
+        linked = os.path.samefile(repo / rel, object_path(repo, oid))
+        assert linked == (link_type == "hardlink" and rel != "d/exe")
+    assert os.access(repo / "d" / "exe", os.X_OK)
+    assert dvx("status", "-q").code == 0
+    from dvx.objects.statcache import StatCache
+
+    cache = StatCache(str(repo / ".dvx" / "tmp" / "statcache.db"), "xxh128")
+    sample = repo / "d" / "3" / "f10"
+    assert cache.get(str(sample), os.lstat(sample)) == xxhash.xxh3_128_hexdigest(files["d/3/f10"])
+
+
 @pytest.mark.parametrize("setup, target, message", [
     (lambda r: None, "missing.txt", "does not exist"),
     (lambda r: None, "/etc/hostname", "outside the repository"),

@@ -1,4 +1,5 @@
 import os
+import shutil
 import stat
 
 import pytest
@@ -136,3 +137,27 @@ def test_checkout_fixes_executable_bit(repo, dvx):
     assert dvx("status", "-q").code == 1
     assert dvx("checkout").code == 0
     assert os.stat(repo / "run.sh").st_mode & stat.S_IXUSR
+
+
+def test_checkout_of_many_files_by_worker_processes_links_and_records_them(repo, dvx):
+    """Above processes.MIN_ITEMS files, checkout forks workers; links are made as configured
+    and the stat cache learns every placed file (status then hashes nothing)."""
+    from dvx.processes import MIN_ITEMS
+
+    dvx("config", "cache.type", "hardlink")
+    files = {f"d/{i % 11}/f{i}": os.urandom(16 + i % 200) for i in range(MIN_ITEMS + 30)}
+    for rel, content in files.items():
+        write(repo / rel, content)
+    assert dvx("add", "d").code == 0
+    shutil.rmtree(repo / "d")
+    result = dvx("checkout")
+    assert result.code == 0, result.output
+    for rel, content in files.items():
+        assert (repo / rel).read_bytes() == content
+        assert os.stat(repo / rel).st_nlink == 2  # a hard link to the cached object
+    from dvx.objects.statcache import StatCache
+
+    cache = StatCache(str(repo / ".dvx" / "tmp" / "statcache.db"), "xxh128")
+    sample = repo / "d" / "4" / "f15"
+    assert cache.get(str(sample), os.lstat(sample)) is not None
+    assert dvx("status", "-q").code == 0

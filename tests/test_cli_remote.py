@@ -157,3 +157,38 @@ def test_push_to_named_remote_with_jobs(repo, dvx, tmp_path):
     assert dvx("push", "-r", "b", "-j", "1").code == 0
     assert len(_objects(tmp_path / "b")) == 1 and not (tmp_path / "a").exists()
     shutil.rmtree(tmp_path / "b")
+
+
+def test_many_objects_go_through_worker_processes_and_failures_come_back(repo, dvx, tmp_path):
+    """Above processes.MIN_ITEMS objects, push, fetch and checkout fork workers; a corrupt and
+    a lost object on the remote are still reported one by one, and everything else arrives."""
+    from dvx.processes import MIN_ITEMS
+
+    files = {f"data/{i % 13}/f{i}": os.urandom(32 + i % 300) for i in range(MIN_ITEMS + 50)}
+    for rel, content in files.items():
+        write(repo / rel, content)
+    store = tmp_path / "store"
+    dvx("add", "data")
+    dvx("remote", "add", "-d", "store", str(store))
+    pushed = json.loads(dvx("push", "--json").stdout)
+    assert pushed["failed"] == [] and pushed["transferred"] == len(files) + 1
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    objects = _objects(store)
+    bad_oid, lost_oid = (xxhash.xxh3_128_hexdigest(files[f"data/{i % 13}/f{i}"]) for i in (5, 6))
+    os.chmod(objects[bad_oid], 0o644)
+    objects[bad_oid].write_bytes(b"x" + objects[bad_oid].read_bytes()[1:])
+    os.chmod(objects[lost_oid], 0o644)
+    objects[lost_oid].unlink()
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    result = dvx("pull", cwd=clone)
+    assert result.code == 1
+    assert bad_oid in result.stderr and "corrupt" in result.stderr
+    assert lost_oid in result.stderr and "not on the remote" in result.stderr
+    pulled = tree_bytes(clone / "data")
+    expected = {rel[len("data/"):]: content for rel, content in files.items()
+                if rel not in ("data/5/f5", "data/6/f6")}
+    assert pulled == expected
+    assert not list((clone / ".dvx/cache/tmp").glob("*"))

@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dvx"
 
 # Lower layers must not import higher ones.
 LAYERS = {
-    "dvx.errors": 0, "dvx.faults": 0, "dvx.threads": 0, "dvx.logs": 0,
+    "dvx.errors": 0, "dvx.faults": 0, "dvx.threads": 0, "dvx.logs": 0, "dvx.processes": 0,
     "dvx.hashing": 1, "dvx.yamlio": 1,
     "dvx.paths": 2, "dvx.fsutil": 2, "dvx.progress": 2,
     "dvx.objects": 3,

@@ -124,8 +124,14 @@ class StatCache:
             return None
         return entry[5]
 
+    def load(self) -> None:
+        """Read the per-file entries now, e.g. before forking workers that will share them."""
+        self._load()
+
     def put(self, path: str, st: os.stat_result, oid: str) -> None:
-        key = stat_key(st)
+        self.put_key(path, stat_key(st), oid)
+
+    def put_key(self, path: str, key: StatKey, oid: str) -> None:
         self._pending.append((path, *key, oid))
         # Not trusted again in this process: its stamp is only known at flush.
         self._load()[path] = (path, *key, oid, 0)

@@ -11,6 +11,8 @@ from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import make_readonly
 from dvx.logs import get_logger
+from dvx.objects.cache import SMALL_FILE
+from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
 from dvx.paths import (
@@ -22,6 +24,7 @@ from dvx.paths import (
     walked_size,
 )
 from dvx.pointer import Pointer
+from dvx.processes import map_in_processes
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 from dvx.workspace import (
@@ -189,13 +192,6 @@ def store(repo: Repo, rel: str) -> Pointer:
     return Pointer("file", repo.algo, oid, size, None, executable)
 
 
-def _link_types_for(repo: Repo, executable: bool) -> tuple[str, ...]:
-    types = repo.link_types
-    if executable:  # a shared inode would share the mode: keep executables independent
-        types = tuple(t for t in types if t in ("reflink", "copy")) or ("copy",)
-    return types
-
-
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured."""
@@ -215,21 +211,34 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
         state = file_state(repo, full, display, st)
         assert state is not None
         return state.oid, state.size, False
+    oid, size, executable, seen = _store_file(repo, full, st, repo.link_types)
+    if seen is not None:
+        repo.statcache.put_key(full, seen, oid)
+    return oid, size, executable
+
+
+def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
+                ) -> tuple[str, int, bool, StatKey | None]:
+    """Store the regular file `full` (whose lstat is `st`) and link it as configured: its oid,
+    size, executable bit, and the stat to record for it in the stat cache (None: nothing new).
+    Changes only files, never this process's state, so it can run in a worker process."""
     executable = bool(st.st_mode & stat.S_IXUSR)
-    link_types = _link_types_for(repo, executable)
+    if executable:  # a shared inode would share the mode: keep executables independent
+        link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
     oid = _already_cached(repo, full, st, link_types)
     if oid is not None:
-        return oid, st.st_size, executable
+        return oid, st.st_size, executable, None
     ingested = repo.cache.add_file(full, link_types)
+    seen = None
     if ingested.link_type in ("hardlink", "symlink"):
         make_readonly(full)
     if ingested.link_type in ("copy", "reflink"):
         # The file was only read, so the stat taken before reading still describes it (and if
         # it changed while being read, that stat no longer matches: it is hashed again).
-        repo.statcache.put(full, st, ingested.oid)
+        seen = stat_key(st)
     elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
-        repo.statcache.put(full, os.lstat(full), ingested.oid)
-    return ingested.oid, ingested.size, executable
+        seen = stat_key(os.lstat(full))
+    return ingested.oid, ingested.size, executable, seen
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
@@ -251,7 +260,22 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
                             f"'{rel}'.", "Remove the inner pointer first, or add the parts "
                             "separately.")
     entries: list[TreeEntry] = []
+    # Small files are mostly system calls, which only worker processes spread over the cores;
+    # large ones mostly hashing and copying, which threads do (both release the GIL).
+    small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
+    large = [e for e in scan_before.files if e.stat.st_size >= SMALL_FILE]
+    link_types = repo.link_types
     with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
+
+        def store_small(entry: WalkEntry) -> tuple[str, int, bool, StatKey | None]:
+            return _store_file(repo, entry.path, entry.stat, link_types)
+
+        repo.statcache.load()  # read once here, shared by the workers
+        stored = map_in_processes(store_small, small, advance)
+        for entry, (oid, size, executable, seen) in zip(small, stored, strict=True):
+            if seen is not None:
+                repo.statcache.put_key(entry.path, seen, oid)
+            entries.append(TreeEntry(entry.relpath, oid, size, executable))
 
         def ingest(entry: WalkEntry) -> TreeEntry:
             oid, size, executable = _ingest_file(repo, entry.path, f"{rel}/{entry.relpath}",
@@ -259,7 +283,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
             advance(1)
             return TreeEntry(entry.relpath, oid, size, executable)
 
-        entries.extend(map_in_threads(ingest, scan_before.files, size_of=walked_size))
+        entries.extend(map_in_threads(ingest, large, size_of=walked_size))
     for link in scan_before.symlinks:
         state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
         assert state is not None

@@ -17,9 +17,12 @@ from operator import attrgetter
 
 from dvx import fsutil
 from dvx.errors import PathError
+from dvx.objects.cache import SMALL_FILE
+from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import safe_dir_join, walk_directory
+from dvx.processes import map_in_processes
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 from dvx.workspace import (
@@ -87,9 +90,16 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
-    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable)
+    placed = _link_out(repo, oid, path, executable)
     if placed is not None:
-        repo.statcache.put(path, placed, oid)
+        repo.statcache.put_key(path, placed, oid)
+
+
+def _link_out(repo: Repo, oid: str, path: str, executable: bool) -> StatKey | None:
+    """Place the object at `path`; the stat to record for it (changes only files, so it can
+    run in a worker process)."""
+    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable)
+    return None if placed is None else stat_key(placed)
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult) -> None:
@@ -236,29 +246,44 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
-    def place_one(entry: TreeEntry) -> str | None:
+    def place_one(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
+        """Why the entry could not be placed (None: it was), and the stat to record."""
         parent = entry.path.rpartition("/")[0]
         if parent in blocked:
-            return blocked[parent]
+            return blocked[parent], None
         try:
-            _place(repo, entry.oid, os.path.join(top, *entry.path.split("/")), entry.executable)
+            return None, _link_out(repo, entry.oid, _path_of(entry), entry.executable)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
-                return OBJECT_MISSING
-            return f"{exc.strerror or exc}"
-        return None
+                return OBJECT_MISSING, None
+            return f"{exc.strerror or exc}", None
 
+    def _path_of(entry: TreeEntry) -> str:
+        return os.path.join(top, *entry.path.split("/"))
+
+    # Small files are mostly system calls, which only worker processes spread over the cores;
+    # large ones mostly copying, which threads do.
+    small = [e for e in plan.place if e.size < SMALL_FILE]
+    large = [e for e in plan.place if e.size >= SMALL_FILE]
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
-        placed = map_in_threads(place_one, plan.place, size_of=attrgetter("size"))
-        for entry, error in zip(plan.place, placed, strict=True):
+        outcomes = map_in_processes(place_one, small, advance)
+
+        def place_large(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
+            outcome = place_one(entry)
             advance(1)
-            shown = f"{display}/{entry.path}"
-            if error is OBJECT_MISSING:
-                result.missing.append(shown)
-            elif error:
-                result.skipped.append((shown, error))
-            else:
-                result.restored.append(shown)
+            return outcome
+
+        outcomes += map_in_threads(place_large, large, size_of=attrgetter("size"))
+    for entry, (error, placed) in zip(small + large, outcomes, strict=True):
+        shown = f"{display}/{entry.path}"
+        if error == OBJECT_MISSING:
+            result.missing.append(shown)
+        elif error:
+            result.skipped.append((shown, error))
+        else:
+            if placed is not None:
+                repo.statcache.put_key(_path_of(entry), placed, entry.oid)
+            result.restored.append(shown)
 
 
 def _prune_empty_dirs(top: str, deleted: list[str]) -> None:

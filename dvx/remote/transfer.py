@@ -25,6 +25,7 @@ from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
+from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.progress import Progress
 from dvx.remote.retry import describe, with_retries, with_retries_async
 
@@ -67,9 +68,26 @@ LOCAL_BATCH = 32  # objects per task when the store is a local directory
 
 
 def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
-         total_bytes: int | None, store: ObjectStore) -> TransferResult:
+         total_bytes: int | None, store: ObjectStore, file_work: bool = False
+         ) -> TransferResult:
+    """`work(oid)` for every oid, `settings.jobs` at a time. `file_work`: `work` changes only
+    files (no state in this process), so it may run in worker processes."""
     result = TransferResult()
     if not oids:
+        return result
+    if store.is_local and file_work and len(oids) >= MIN_ITEMS:
+        # Copies between two local directories are mostly system calls, which only worker
+        # processes spread over the cores (threads hand the GIL over at every call).
+        with settings.progress.task(desc, len(oids), "object") as advance:
+            def attempt_one(oid: str) -> tuple[str, int, Exception | None]:
+                try:
+                    size = with_retries(lambda: work(oid), settings.retries, f"object {oid}")
+                except Exception as exc:  # every failure is reported, none aborts the rest
+                    return oid, 0, exc
+                faults.point("transfer.after_object")
+                return oid, size, None
+
+            _collect(map_in_processes(attempt_one, oids, advance), result, store)
         return result
     unit = "B" if total_bytes else "object"
     with settings.progress.task(desc, total_bytes or len(oids), unit) as advance, \
@@ -235,7 +253,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
 
         result = _run_fast(todo, put_fast, put, settings, "Uploading", sizes, remote)
     else:
-        result = _run(todo, put, settings, "Uploading", sizes, remote)
+        result = _run(todo, put, settings, "Uploading", sizes, remote, file_work=True)
     result.already_there = len(present)
     return result
 
@@ -285,7 +303,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
 
         result = _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
     else:
-        result = _run(todo, get, settings, "Downloading", total, remote)
+        result = _run(todo, get, settings, "Downloading", total, remote, file_work=True)
     result.already_there = len(present)
     return result
 

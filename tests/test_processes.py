@@ -1,0 +1,57 @@
+"""map_in_processes: real forked workers give results in order, report progress, send errors
+back with their type and hint, and a worker that dies stops the call with a clear error and
+leaves no process behind."""
+
+import os
+import signal
+
+import pytest
+
+from dvx.errors import PathError
+from dvx.processes import map_in_processes
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+
+
+def test_results_come_back_in_order_and_progress_adds_up():
+    progress = []
+    items = list(range(5000))
+    results = map_in_processes(lambda x: (x * 2, os.getpid()), items, progress.append,
+                               workers=2, min_items=1)
+    assert [r[0] for r in results] == [x * 2 for x in items]
+    assert sum(progress) == len(items)
+    assert os.getpid() not in {r[1] for r in results}  # the work ran in other processes
+    assert len({r[1] for r in results}) == 2
+
+
+def test_few_items_stay_in_this_process():
+    results = map_in_processes(lambda _: os.getpid(), [1, 2, 3], workers=2, min_items=10)
+    assert results == [os.getpid()] * 3
+
+
+def test_an_error_comes_back_with_its_type_and_hint():
+    def work(x):
+        if x == 3000:
+            raise PathError("no such thing", "do something else")
+        return x
+
+    with pytest.raises(PathError) as caught:
+        map_in_processes(work, list(range(4000)), workers=2, min_items=1)
+    assert caught.value.message == "no such thing" and caught.value.hint == "do something else"
+    _assert_no_children_left()
+
+
+def test_a_killed_worker_stops_the_call_and_no_worker_is_left_behind():
+    def work(x):
+        if x == 10:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+    with pytest.raises(Exception, match="killed by signal 9"):
+        map_in_processes(work, list(range(4000)), workers=2, min_items=1)
+    _assert_no_children_left()
+
+
+def _assert_no_children_left():
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
