@@ -476,3 +476,33 @@ def kill_add_at_random_moments(base: Path, link_type: str, rounds: int,
 @pytest.mark.parametrize("link_type", ["copy", "hardlink"])
 def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
     kill_add_at_random_moments(tmp_path, link_type, rounds=3)
+
+
+@pytest.mark.parametrize("fault", ["cache.copy.after_temp_write:40", "cache.before_publish:40"])
+def test_a_worker_killed_while_adding_many_files_loses_nothing(tmp_path, fault):
+    """With many small files, add runs in worker processes (dvx/processes.py). One killed at a
+    durability boundary makes the command fail with a clear message; the user's files and the
+    cache stay whole, and running add again finishes the job."""
+    from conftest import run_dvx_proc
+
+    from dvx.processes import MIN_ITEMS
+
+    work = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=work).code == 0
+    files = {f"d/{i % 9}/f{i}": os.urandom(20 + i % 100) for i in range(MIN_ITEMS + 20)}
+    for rel, content in files.items():
+        write(work / rel, content)
+    before = workspace(work)
+
+    crashed = run_dvx_proc("add", "d", cwd=work, env={"DVX_FAULT": fault})
+    assert crashed.code == 1, crashed.output
+    assert "worker process was killed by signal 9" in crashed.stderr
+    assert "Traceback" not in crashed.output
+    assert {rel: data for rel, data in workspace(work).items() if not is_temp(rel)} == before
+    store_objects(work / ".dvx/cache")
+
+    rerun = run_dvx("add", "d", cwd=work)
+    assert rerun.code == 0, rerun.output
+    assert run_dvx("status", "-q", cwd=work).code == 0
+    assert {rel: data for rel, data in workspace(work).items()
+            if rel.startswith("d/")} == {rel: files[rel] for rel in files}
