@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from .proc import Result, first_error_line, log, run
-from .workloads import remove_path
+from .workloads import remove_path, set_aside
 
 STAT_WALK_SRC = r"""
 import os, sys, time
@@ -78,13 +78,12 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
         if name in wls:
             target = workdir / "floors" / f"{name.lower()}-copy"
             for _ in range(runs):
-                remove_path(target)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.sync()
                 res = run(["cp", "-r", wls[name].data, target], env=env)
                 if res.rc == 0:
                     floors.setdefault(f_copy_tree(name), []).append(res.seconds)
-            remove_path(target)
+                set_aside(target, workdir / "trash")
     if "W3" in wls:
         for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data]):
             floors.setdefault(F_WALK_IN, []).append(float(res.stdout.split()[1]))

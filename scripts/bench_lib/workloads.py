@@ -163,6 +163,14 @@ def prepare_workload(name: str, scale: str, seed: int, pristine: Path) -> Worklo
     return wl
 
 
+def set_aside(path: Path, trash: Path) -> None:
+    """Move `path` into the folder `trash`, which is deleted at the end of the invocation: on
+    some filesystems (ext4 without a journal) creating files soon after deleting many is much
+    slower, and the next measurement would pay for the deletion."""
+    trash.mkdir(parents=True, exist_ok=True)
+    path.rename(trash / f"{len(os.listdir(trash))}-{path.name}")
+
+
 def remove_path(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, onerror=_force_remove)
