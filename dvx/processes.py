@@ -7,6 +7,7 @@ on one thread, 10.6 s on two, 4.0 s for the same loop split between two processe
 batches of small files go to forked workers. Each gets a contiguous slice of the items (the
 files of one directory stay together, so workers rarely wait for the same directory lock),
 runs `fn` on it and sends its results back through a pipe; nothing but the results is pickled.
+Fewer items, or a machine without fork, go to threads instead (`map_in_threads`).
 
 A worker changes nothing but files: state it builds in memory (caches, counters) dies with
 it, so `fn` returns everything the caller must record. A worker killed or failing stops the
@@ -26,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from dvx.errors import DvxError
+from dvx.threads import map_in_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,17 +48,21 @@ def worker_count() -> int:
 
 def map_in_processes(fn: Callable[[T], R], items: Sequence[T],
                      advance: Callable[[int], None] = lambda n: None,
+                     size_of: Callable[[T], int] | None = None,
                      workers: int | None = None, min_items: int = MIN_ITEMS) -> list[R]:
     """`[fn(item) for item in items]`, on `workers` forked processes when there are at least
-    `min_items` items; `advance(n)` reports progress in this process."""
+    `min_items` items, else on threads (`map_in_threads`, with `size_of`); `advance(n)`
+    reports progress in this process."""
     workers = worker_count() if workers is None else workers
     workers = min(workers, len(items))
     if workers <= 1 or len(items) < min_items:
-        results = []
-        for item in items:
-            results.append(fn(item))
+
+        def run_one(item: T) -> R:
+            result = fn(item)
             advance(1)
-        return results
+            return result
+
+        return list(map_in_threads(run_one, items, size_of=size_of))
     bounds = [len(items) * k // workers for k in range(workers + 1)]
     slices = [items[bounds[k]:bounds[k + 1]] for k in range(workers)]
     return _Pool(fn, slices, advance).run()

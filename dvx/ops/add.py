@@ -271,7 +271,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
             return _store_file(repo, entry.path, entry.stat, link_types)
 
         repo.statcache.load()  # read once here, shared by the workers
-        stored = map_in_processes(store_small, small, advance)
+        stored = map_in_processes(store_small, small, advance, size_of=walked_size)
         for entry, (oid, size, executable, seen) in zip(small, stored, strict=True):
             if seen is not None:
                 repo.statcache.put_key(entry.path, seen, oid)

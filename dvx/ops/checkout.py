@@ -266,7 +266,7 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
     small = [e for e in plan.place if e.size < SMALL_FILE]
     large = [e for e in plan.place if e.size >= SMALL_FILE]
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
-        outcomes = map_in_processes(place_one, small, advance)
+        outcomes = map_in_processes(place_one, small, advance, size_of=attrgetter("size"))
 
         def place_large(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
             outcome = place_one(entry)
