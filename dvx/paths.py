@@ -116,6 +116,7 @@ class Walk:
     symlinks: list[str]  # relpaths of symbolic links met (never followed)
     others: list[str]  # sockets, fifos, devices: never tracked
     temps: list[str] = field(default_factory=list)  # dvx's own in-flight files: never data
+    stats: list[os.stat_result] = field(default_factory=list)  # every entry's (with_dirs)
 
 
 @dataclass(frozen=True)
@@ -148,13 +149,33 @@ def fingerprint_directory(top: str) -> Fingerprint:
                     newest = st.st_ctime_ns
                 if st.st_mtime_ns > newest:
                     newest = st.st_mtime_ns
+    return _fingerprint(top_stat, count, inodes, sizes, mtimes, ctimes, newest)
+
+
+def _fingerprint(top_stat: os.stat_result, count: int, inodes: int, sizes: int, mtimes: int,
+                 ctimes: int, newest: int) -> Fingerprint:
     top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
 
 
-def walk_directory(top: str) -> Walk:
-    """All regular files below `top`, with their lstat, never following symbolic links.
+def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
+    """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
+    taken after `top_stat`: adding a directory needs one walk, not two."""
+    count = inodes = sizes = mtimes = ctimes = newest = 0
+    for st in walk.stats:
+        count += 1
+        inodes += st.st_ino
+        sizes += st.st_size
+        mtimes += st.st_mtime_ns
+        ctimes += st.st_ctime_ns
+        newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
+    return _fingerprint(top_stat, count, inodes, sizes, mtimes, ctimes, newest)
+
+
+def walk_directory(top: str, with_dirs: bool = False) -> Walk:
+    """All regular files below `top`, with their lstat, never following symbolic links;
+    `with_dirs`: also the lstat of every entry, directories included (`Walk.stats`).
 
     This loop runs once per file on every `status`, so it stays flat and lean: one lstat per
     entry (from scandir), no recursion, no per-file objects beyond a tuple.
@@ -163,6 +184,7 @@ def walk_directory(top: str) -> Walk:
     symlinks: list[str] = []
     others: list[str] = []
     temps: list[str] = []
+    stats: list[os.stat_result] = []
     is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
     pending = [(top, "")]
     while pending:
@@ -173,8 +195,12 @@ def walk_directory(top: str) -> Walk:
                 relpath = prefix + name
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, relpath + "/"))
+                    if with_dirs:
+                        stats.append(entry.stat(follow_symlinks=False))
                     continue
                 st = entry.stat(follow_symlinks=False)
+                if with_dirs:
+                    stats.append(st)
                 if name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
                     temps.append(relpath)
                 elif is_regular(st.st_mode):
@@ -183,4 +209,4 @@ def walk_directory(top: str) -> Walk:
                     symlinks.append(relpath)
                 else:
                     others.append(relpath)
-    return Walk(files, symlinks, others, temps)
+    return Walk(files, symlinks, others, temps, stats)

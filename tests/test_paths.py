@@ -46,3 +46,21 @@ def test_walk_never_follows_symlinks(tmp_path):
     walk = walk_directory(str(tmp_path / "d"))
     assert [e.relpath for e in walk.files] == ["sub/f"]
     assert sorted(walk.symlinks) == ["etc", "host"]
+
+
+def test_a_walk_with_directories_gives_the_same_fingerprint(tmp_path):
+    """add fingerprints a directory from its one walk; status from a walk of its own: both
+    must agree, whatever the directory holds."""
+    from dvx.paths import fingerprint_directory, fingerprint_of_walk, walk_directory
+
+    top = tmp_path / "d"
+    for rel in ("a", "sub/b", "sub/deeper/c", "sub/.c.0123456789ab.tmp"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(rel)
+    (top / "empty").mkdir()
+    os.symlink("a", top / "link")
+    os.mkfifo(top / "fifo")
+    top_stat = os.lstat(top)
+    walk = walk_directory(str(top), with_dirs=True)
+    assert fingerprint_of_walk(top_stat, walk) == fingerprint_directory(str(top))
+    assert len(walk.stats) == 9

@@ -17,8 +17,9 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
+    Fingerprint,
     WalkEntry,
-    fingerprint_directory,
+    fingerprint_of_walk,
     repo_relpath,
     walk_directory,
     walked_size,
@@ -178,10 +179,7 @@ def store(repo: Repo, rel: str) -> Pointer:
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        # Taken before reading anything: any change made while adding moves it, so the record
-        # below can only ever vouch for the content that was actually stored.
-        fingerprint = fingerprint_directory(full)
-        tree = _ingest_directory(repo, full, rel)
+        tree, fingerprint = _ingest_directory(repo, full, rel)
         oid = repo.cache.add_bytes(tree.to_bytes())
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
         # Built here, from files all just stored: valid and complete by construction.
@@ -241,8 +239,13 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     return ingested.oid, ingested.size, executable, seen
 
 
-def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
-    scan_before = walk_directory(full)
+def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprint]:
+    """The directory's manifest, with its files stored, and its fingerprint as it was before
+    anything was read: any change made while adding moves it, so a stat-cache record made
+    with it can only ever vouch for the content that was actually stored."""
+    top_stat = os.lstat(full)
+    scan_before = walk_directory(full, with_dirs=True)
+    fingerprint = fingerprint_of_walk(top_stat, scan_before)
     if scan_before.temps:
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
@@ -288,4 +291,4 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> Tree:
         state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
         assert state is not None
         entries.append(TreeEntry(link, state.oid, state.size, False))
-    return Tree.build(repo.algo, entries)
+    return Tree.build(repo.algo, entries), fingerprint
