@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import re
 import stat
@@ -21,9 +22,20 @@ _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 
 
 def temp_name_for(path: str) -> str:
-    """A unique, hidden name beside `path` (same directory, so rename is atomic)."""
+    """A unique, hidden name beside `path` (same directory, so rename is atomic): 12 hex
+    digits, this process's random prefix and a counter (no system call per name)."""
     head, tail = os.path.split(path)
-    return os.path.join(head, f".{tail}.{os.urandom(6).hex()}.tmp")
+    return os.path.join(head, f".{tail}.{_temp_prefix}{next(_temp_counter) & 0xFFFFFF:06x}.tmp")
+
+
+def _new_temp_prefix() -> None:
+    global _temp_prefix, _temp_counter
+    _temp_prefix, _temp_counter = os.urandom(3).hex(), itertools.count()
+
+
+_temp_prefix, _temp_counter = "", itertools.count()
+_new_temp_prefix()
+os.register_at_fork(after_in_child=_new_temp_prefix)  # workers must not repeat the parent's
 
 
 _TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")

@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
@@ -36,16 +36,6 @@ class LocalCache(ObjectStore):
         super().__init__(None, os.path.abspath(root), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
         self._tmp_dir_made = False
-
-    @property
-    def fs(self) -> Any:
-        # Created on first use: the hot paths below use os directly, and importing fsspec
-        # would cost more than a whole no-change `dvx status`.
-        if self._fs is None:
-            from fsspec.implementations.local import LocalFileSystem
-
-            self._fs = LocalFileSystem()
-        return self._fs
 
     @property
     def is_local(self) -> bool:

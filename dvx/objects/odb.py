@@ -50,7 +50,7 @@ class ObjectStore:
         self.put_options = put_options or {}  # e.g. the multipart part size
         self.read_options = read_options or {}  # e.g. S3: a small object in one request
         self.fast: Any = None  # a lean data path for small objects, where there is one
-        self._is_local: bool | None = None
+        self._is_local: bool | None = True if fs is None else None
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -58,6 +58,11 @@ class ObjectStore:
 
     @property
     def fs(self) -> Any:
+        if self._fs is None:  # a local directory: created on first use, since the hot paths
+            # use os directly and importing fsspec costs more than a no-change `dvx status`
+            from fsspec.implementations.local import LocalFileSystem
+
+            self._fs = LocalFileSystem(auto_mkdir=True)
         return self._fs
 
     @property
@@ -82,6 +87,8 @@ class ObjectStore:
         return f"{self.files_root}/{oid[:2]}/{oid[2:]}"
 
     def exists(self, oid: str) -> bool:
+        if self.is_local:
+            return os.path.exists(self.oid_path(oid))
         return bool(self.fs.exists(self.oid_path(oid)))
 
     def existing(self, oids: Iterable[str]) -> set[str]:

@@ -44,9 +44,8 @@ FAST_S3_CONNECTIONS = 64  # at most this many requests in flight at once (see op
 
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> ObjectStore:
     backend = backend_for(url)
-    if backend.name == "local":
-        fs, _ = backend.build(url, options)
-        return ObjectStore(fs, local_path(url, repo_root), algo, atomic_put=False)
+    if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
+        return ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
     try:
         fs, root = backend.build(url, own_options)

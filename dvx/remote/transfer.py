@@ -12,7 +12,6 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -67,6 +66,12 @@ def _redacted(text: str, store: ObjectStore) -> str:
 LOCAL_BATCH = 32  # objects per task when the store is a local directory
 
 
+def _in_workers(store: ObjectStore, oids: list[str]) -> bool:
+    # Copies between two local directories are mostly system calls, which only worker
+    # processes spread over the cores (threads hand the GIL over at every call).
+    return store.is_local and len(oids) >= MIN_ITEMS
+
+
 def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
          total_bytes: int | None, store: ObjectStore, file_work: bool = False
          ) -> TransferResult:
@@ -75,9 +80,7 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
     result = TransferResult()
     if not oids:
         return result
-    if store.is_local and file_work and len(oids) >= MIN_ITEMS:
-        # Copies between two local directories are mostly system calls, which only worker
-        # processes spread over the cores (threads hand the GIL over at every call).
+    if file_work and _in_workers(store, oids):
         with settings.progress.task(desc, len(oids), "object") as advance:
             def attempt_one(oid: str) -> tuple[str, int, Exception | None]:
                 try:
@@ -127,6 +130,8 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
               total_bytes: int | None, store: ObjectStore) -> TransferResult:
     """`_run` as coroutines on the store's event loop, for the lean S3 path (s3fast). If the
     store turns out not to suit that path, the objects not yet done go the usual way."""
+    import asyncio  # only for the S3 path: a directory remote need not load it
+
     from dvx.remote.s3fast import Unsupported
 
     fast = store.fast
@@ -235,8 +240,12 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         remote.put_file(path, oid)
         return os.path.getsize(path)
 
-    sizes = sum(os.path.getsize(cache.oid_path(oid)) for oid in todo)
+    # Progress in bytes, except in worker processes, which report objects.
+    sizes = None if _in_workers(remote, todo) else sum(
+        os.path.getsize(cache.oid_path(oid)) for oid in todo)
     if remote.fast is not None:
+        import asyncio
+
         single_put_limit = 2 * int(remote.put_options.get("chunksize", SMALL_OBJECT))
 
         async def put_fast(oid: str) -> int:
