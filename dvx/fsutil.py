@@ -35,7 +35,8 @@ def _new_temp_prefix() -> None:
 
 _temp_prefix, _temp_counter = "", itertools.count()
 _new_temp_prefix()
-os.register_at_fork(after_in_child=_new_temp_prefix)  # workers must not repeat the parent's
+if hasattr(os, "register_at_fork"):  # workers (dvx/processes.py) must not repeat the parent's
+    os.register_at_fork(after_in_child=_new_temp_prefix)
 
 
 _TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")

@@ -55,3 +55,12 @@ def test_a_killed_worker_stops_the_call_and_no_worker_is_left_behind():
 def _assert_no_children_left():
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)
+
+
+def test_workers_never_repeat_a_temporary_name():
+    from dvx.fsutil import temp_name_for
+
+    names = map_in_processes(lambda _: temp_name_for("/d/obj"), list(range(3000)), workers=2,
+                             min_items=1)
+    names += [temp_name_for("/d/obj") for _ in range(10)]
+    assert len(set(names)) == len(names)
