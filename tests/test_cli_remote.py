@@ -89,6 +89,24 @@ def test_granular_pull_of_one_file_in_a_directory(repo, dvx, tmp_path):
     assert len(cached) == 2  # the manifest and the one file
 
 
+def _damage_clone_and_pull(repo, dvx, tmp_path, store, bad_oid, lost_oid):
+    """Flip the first byte of one object on the remote (same size), delete another, then pull
+    into a fresh clone: both are reported, by oid and reason. Returns the clone."""
+    objects = _objects(store)
+    os.chmod(objects[bad_oid], 0o644)
+    data = objects[bad_oid].read_bytes()
+    objects[bad_oid].write_bytes(bytes([data[0] ^ 1]) + data[1:])
+    os.chmod(objects[lost_oid], 0o644)
+    objects[lost_oid].unlink()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    result = dvx("pull", cwd=clone)
+    assert result.code == 1
+    assert bad_oid in result.stderr and "corrupt" in result.stderr
+    assert lost_oid in result.stderr and "not on the remote" in result.stderr
+    return clone
+
+
 def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp_path):
     write(repo / "good", "good content")
     write(repo / "bad", "bad content")
@@ -99,20 +117,9 @@ def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp
     dvx("push")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
-    objects = _objects(store)
     bad_oid = xxhash.xxh3_128_hexdigest(b"bad content")
-    os.chmod(objects[bad_oid], 0o644)
-    objects[bad_oid].write_bytes(b"bad c0ntent")  # same size, flipped byte
     lost_oid = xxhash.xxh3_128_hexdigest(b"lost content")
-    os.chmod(objects[lost_oid], 0o644)
-    objects[lost_oid].unlink()
-
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    result = dvx("pull", cwd=clone)
-    assert result.code == 1
-    assert bad_oid in result.stderr and "corrupt" in result.stderr
-    assert lost_oid in result.stderr and "not on the remote" in result.stderr
+    clone = _damage_clone_and_pull(repo, dvx, tmp_path, store, bad_oid, lost_oid)
     assert (clone / "good").read_text() == "good content"
     assert not (clone / "bad").exists() and not (clone / "lost").exists()
     cached = {p.parent.name + p.name for p in (clone / ".dvx/cache/files").rglob("*")
@@ -174,19 +181,8 @@ def test_many_objects_go_through_worker_processes_and_failures_come_back(repo, d
     assert pushed["failed"] == [] and pushed["transferred"] == len(files) + 1
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
-    objects = _objects(store)
     bad_oid, lost_oid = (xxhash.xxh3_128_hexdigest(files[f"data/{i % 13}/f{i}"]) for i in (5, 6))
-    os.chmod(objects[bad_oid], 0o644)
-    objects[bad_oid].write_bytes(b"x" + objects[bad_oid].read_bytes()[1:])
-    os.chmod(objects[lost_oid], 0o644)
-    objects[lost_oid].unlink()
-
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    result = dvx("pull", cwd=clone)
-    assert result.code == 1
-    assert bad_oid in result.stderr and "corrupt" in result.stderr
-    assert lost_oid in result.stderr and "not on the remote" in result.stderr
+    clone = _damage_clone_and_pull(repo, dvx, tmp_path, store, bad_oid, lost_oid)
     pulled = tree_bytes(clone / "data")
     expected = {rel[len("data/"):]: content for rel, content in files.items()
                 if rel not in ("data/5/f5", "data/6/f6")}
