@@ -252,13 +252,13 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
         if parent in blocked:
             return blocked[parent], None
         try:
-            return None, _link_out(repo, entry.oid, _path_of(entry), entry.executable)
+            return None, _link_out(repo, entry.oid, path_of(entry), entry.executable)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None
             return f"{exc.strerror or exc}", None
 
-    def _path_of(entry: TreeEntry) -> str:
+    def path_of(entry: TreeEntry) -> str:
         return os.path.join(top, *entry.path.split("/"))
 
     # Small files are mostly system calls, which only worker processes spread over the cores;
@@ -282,7 +282,7 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
             result.skipped.append((shown, error))
         else:
             if placed is not None:
-                repo.statcache.put_key(_path_of(entry), placed, entry.oid)
+                repo.statcache.put_key(path_of(entry), placed, entry.oid)
             result.restored.append(shown)
 
 
