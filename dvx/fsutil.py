@@ -167,13 +167,13 @@ def symlink(src: str, dst: str) -> None:
     os.symlink(os.path.abspath(src), dst)
 
 
-SMALL_COPY = 1 << 20  # below this a copy is one read and one write, created with its mode
+SMALL_FILE = 1 << 20  # below this a copy is one read and one write, created with its mode
 
 
 def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
     """Copy `src` to the new file `dst` and give it exactly `mode` (None: the usual mode of a
     new file, as the umask makes it)."""
-    data = read_small_file(src, SMALL_COPY)
+    data = read_small_file(src, SMALL_FILE)
     if data is None:
         import shutil  # only for large files: its import is not free
 

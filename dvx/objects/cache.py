@@ -28,7 +28,7 @@ class Ingested:
     link_type: str  # what the workspace file now is to the object: reflink, hardlink, symlink, copy
 
 
-SMALL_FILE = 1 << 20  # files below this are read whole into memory when copied into the cache
+SMALL_FILE = fsutil.SMALL_FILE  # files below this are read whole when copied into the cache
 
 
 class LocalCache(ObjectStore):
@@ -37,14 +37,7 @@ class LocalCache(ObjectStore):
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
         self._tmp_dir_made = False
 
-    @property
-    def is_local(self) -> bool:
-        return True
-
-    # -- queries (direct os calls: these sit on hot paths) -------------------------------------
-
-    def exists(self, oid: str) -> bool:
-        return os.path.exists(self.oid_path(oid))
+    # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
     def existing(self, oids: object) -> set[str]:
         return {oid for oid in oids if os.path.exists(self.oid_path(oid))}  # type: ignore[attr-defined]
