@@ -95,6 +95,112 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+# --- new files that appear whole ------------------------------------------------------------
+
+
+def write_whole(path: str, data: bytes, mode: int, *, replace: bool, exact_mode: bool = False,
+                temp_dir: str | None = None, before_name: Callable[[], None] = lambda: None
+                ) -> None:
+    """Make `path` a file holding `data` with permissions `mode`, never seen half-written.
+
+    Written as an unnamed file (O_TMPFILE) and then linked to `path`: no temporary name to
+    create and remove, and nothing left behind if the process dies. Where the filesystem has
+    no unnamed files, written at a temporary name (in `temp_dir`, default beside `path`) that
+    is then renamed or linked. An existing `path` is replaced if `replace`, else kept as it
+    is (objects are never replaced). A missing parent directory is created. `exact_mode`:
+    `mode` exactly, whatever the umask; `before_name` runs between writing and naming.
+    """
+    fd = _open_unnamed(os.path.dirname(path), mode)
+    if fd is None:
+        _write_named(path, data, mode, replace, exact_mode, temp_dir, before_name)
+        return
+    try:
+        if exact_mode and mode & process_umask():
+            os.fchmod(fd, mode)
+        write_all(fd, data)
+        before_name()
+        try:
+            _link_unnamed(fd, path)
+            return
+        except FileExistsError:
+            if not replace:
+                return  # an object is there already: identical by construction
+        tmp = temp_name_for(path)
+        _link_unnamed(fd, tmp)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)
+        raise
+
+
+# Directories whose filesystem cannot make unnamed files (tried once each, then skipped).
+_NO_UNNAMED: set[str] = set()
+_UNNAMED_ERRNOS = frozenset({errno.EOPNOTSUPP, errno.ENOTSUP, errno.EISDIR, errno.EINVAL})
+
+
+def _open_unnamed(directory: str, mode: int) -> int | None:
+    directory = directory or "."
+    if directory in _NO_UNNAMED or not _unnamed_supported():
+        return None
+    flags = os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC
+    try:
+        try:
+            return os.open(directory, flags, mode)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            return os.open(directory, flags, mode)
+    except OSError as exc:
+        if exc.errno not in _UNNAMED_ERRNOS:
+            raise
+        _NO_UNNAMED.add(directory)
+        return None
+
+
+def _unnamed_supported() -> bool:
+    global _unnamed_ok
+    if _unnamed_ok is None:  # linking an unnamed file goes through /proc/self/fd
+        _unnamed_ok = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+    return _unnamed_ok
+
+
+_unnamed_ok: bool | None = None
+
+
+def _link_unnamed(fd: int, path: str) -> None:
+    # linkat(2) following the /proc link to the open file. Python calls linkat (not link,
+    # which would link the /proc entry itself) only when given a directory fd; the source
+    # path is absolute, so the fd passed is never used.
+    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+
+
+def _write_named(path: str, data: bytes, mode: int, replace: bool, exact_mode: bool,
+                 temp_dir: str | None, before_name: Callable[[], None]) -> None:
+    tmp = temp_name_for(os.path.join(temp_dir, os.path.basename(path)) if temp_dir else path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        try:
+            fd = os.open(tmp, flags, mode)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            fd = os.open(tmp, flags, mode)
+        try:
+            if exact_mode and mode & process_umask():
+                os.fchmod(fd, mode)
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        before_name()
+        if replace:
+            os.replace(tmp, path)
+        else:
+            publish(tmp, path)
+    finally:
+        remove_quietly(tmp)
+
+
 def read_small_file(path: str, limit: int) -> bytes | None:
     """The whole content of the file at `path` if it is smaller than `limit`, else None.
     Raw syscalls (open, fstat, read, close): this runs once per file of a dataset."""
@@ -171,25 +277,15 @@ SMALL_FILE = 1 << 20  # below this a copy is one read and one write, created wit
 
 
 def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
-    """Copy `src` to the new file `dst` and give it exactly `mode` (None: the usual mode of a
-    new file, as the umask makes it)."""
-    data = read_small_file(src, SMALL_FILE)
-    if data is None:
-        import shutil  # only for large files: its import is not free
+    """Copy the large file `src` to the new file `dst` and give it exactly `mode` (None: the
+    usual mode of a new file, as the umask makes it). Small files are read whole and written
+    with `write_whole` instead."""
+    import shutil  # only for large files: its import is not free
 
-        # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
-        shutil.copyfile(src, dst)
-        if mode is not None:
-            os.chmod(dst, mode)
-    else:
-        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                     0o666 if mode is None else mode)
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
-        if mode is not None and mode & process_umask():  # the umask took bits away
-            os.chmod(dst, mode)
+    # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
+    shutil.copyfile(src, dst)
+    if mode is not None:
+        os.chmod(dst, mode)
     faults.point("copy.after_temp_write")
 
 
@@ -250,22 +346,33 @@ UNSUPPORTED_ERRNOS = frozenset(
 )
 
 
+def _before_copy_is_named() -> None:
+    faults.point("copy.after_temp_write")
+    faults.point("place.before_rename")
+
+
 def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False,
           unsupported: set[str] | None = None) -> str:
     """Make `dst` hold `src`'s content via the first link type that works; return its name.
 
-    A copy is built at a temporary name beside `dst` and renamed over it, so `dst` is never
-    observed half-written and an existing `dst` is replaced atomically; a hard or symbolic
-    link is made at `dst` directly when nothing is there (a link appears whole), else the same
-    way. Link types found not to work here are added to `unsupported` and skipped by later
-    calls that share it: a failed attempt costs a file creation, the most expensive step of a
-    small file.
+    A copy is written unnamed (or at a temporary name beside `dst`) and then given its name,
+    so `dst` is never observed half-written and an existing `dst` is replaced atomically; a
+    hard or symbolic link is made at `dst` directly when nothing is there (a link appears
+    whole), else at a temporary name renamed over `dst`. Link types found not to work here
+    are added to `unsupported` and skipped by later calls that share it: a failed attempt
+    costs a file creation, the most expensive step of a small file.
     """
     last_error: OSError | None = None
     mode = 0o755 if exec_bit else 0o644
     for link_type in link_types:
         if unsupported is not None and link_type in unsupported and link_type != "copy":
             continue
+        if link_type == "copy":
+            data = read_small_file(src, SMALL_FILE)
+            if data is not None:  # written unnamed and then named: no temporary to rename
+                write_whole(dst, data, mode, replace=True, exact_mode=True,
+                            before_name=_before_copy_is_named)
+                return link_type
         direct = link_type in DIRECT_LINKS
         tmp = dst if direct else temp_name_for(dst)
         try:

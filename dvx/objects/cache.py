@@ -105,19 +105,14 @@ class LocalCache(ObjectStore):
                      fault: str = "cache.bytes.before_publish") -> None:
         if self.exists(oid):
             return
-        tmp = self._temp_for(oid)
-        try:
-            # Created read-only (the object's final mode, no chmod) and written with raw
-            # syscalls: a buffered file object would add three more per object.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
-            try:
-                fsutil.write_all(fd, data)
-            finally:
-                os.close(fd)
+
+        def before_name() -> None:
             faults.point(fault)
-            self._publish(tmp, oid, readonly=True)
-        finally:
-            fsutil.remove_quietly(tmp)
+            faults.point("cache.before_publish")
+
+        # Created read-only (the object's final mode, no chmod), unnamed until complete.
+        fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
+                           temp_dir=os.path.join(self.root, "tmp"), before_name=before_name)
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data, self.algo)

@@ -1,0 +1,114 @@
+"""fsutil.write_whole: a new file appears whole or not at all, on both of its paths (an
+unnamed O_TMPFILE file linked to its name, and the named temporary used where the filesystem
+has no unnamed files)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dvx import fsutil
+
+
+@pytest.fixture(params=["unnamed", "named"])
+def write_path(request, monkeypatch) -> str:
+    if request.param == "named":
+        monkeypatch.setattr(fsutil, "_unnamed_ok", False)
+    else:
+        monkeypatch.setattr(fsutil, "_unnamed_ok", None)
+        if not fsutil._unnamed_supported():
+            pytest.skip("no O_TMPFILE or /proc here")
+    return request.param
+
+
+def _umask() -> int:
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def test_writes_the_bytes_with_the_mode_and_leaves_no_temporary(tmp_path, write_path):
+    target = tmp_path / "sub" / "object"  # the parent is created
+    fsutil.write_whole(str(target), b"payload", 0o444, replace=False)
+    assert target.read_bytes() == b"payload"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o444 & ~_umask()
+    assert os.listdir(target.parent) == ["object"]
+
+
+def test_an_existing_object_is_kept_unless_replace_is_asked(tmp_path, write_path):
+    target = tmp_path / "file"
+    target.write_bytes(b"old")
+    fsutil.write_whole(str(target), b"new", 0o644, replace=False)
+    assert target.read_bytes() == b"old"
+    fsutil.write_whole(str(target), b"new", 0o644, replace=True)
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["file"]
+
+
+def test_exact_mode_overrides_the_umask(tmp_path, write_path, monkeypatch):
+    monkeypatch.setattr(fsutil, "_umask", None)  # dvx reads the umask once per process
+    old = os.umask(0o077)
+    try:
+        fsutil.write_whole(str(tmp_path / "f"), b"x", 0o644, replace=True, exact_mode=True)
+        fsutil.write_whole(str(tmp_path / "g"), b"x", 0o644, replace=True)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "g").stat().st_mode) == 0o600
+
+
+def test_the_named_path_writes_its_temporary_where_asked(tmp_path, monkeypatch):
+    monkeypatch.setattr(fsutil, "_unnamed_ok", False)
+    seen: list[list[str]] = []
+    fsutil.write_whole(str(tmp_path / "objects" / "ab"), b"x", 0o444, replace=False,
+                       temp_dir=str(tmp_path / "tmp"),
+                       before_name=lambda: seen.append(os.listdir(tmp_path / "tmp")))
+    assert len(seen[0]) == 1 and fsutil.temp_target(seen[0][0]) == "ab"
+    assert os.listdir(tmp_path / "tmp") == []
+    assert (tmp_path / "objects" / "ab").read_bytes() == b"x"
+
+
+def test_a_directory_without_unnamed_files_falls_back_to_a_named_temporary(tmp_path,
+                                                                            monkeypatch):
+    monkeypatch.setattr(fsutil, "_NO_UNNAMED", {str(tmp_path)})
+    fsutil.write_whole(str(tmp_path / "f"), b"data", 0o644, replace=True)
+    assert (tmp_path / "f").read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_process_killed_before_naming_leaves_nothing(tmp_path, replace):
+    """Killed after writing, before the file has its name: the unnamed file vanishes with the
+    process (no temporary to clean up), and an existing file keeps its old content."""
+    target = tmp_path / "file"
+    if replace:
+        target.write_bytes(b"old")
+    script = (
+        "import os, signal, sys\n"
+        "from dvx import fsutil\n"
+        f"fsutil.write_whole(sys.argv[1], b'new' * 1000, 0o644, replace={replace},\n"
+        "    before_name=lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(target)], check=False)
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(os.listdir(tmp_path)) == (["file"] if replace else [])
+    if replace:
+        assert target.read_bytes() == b"old"
+
+
+def test_place_copies_small_and_large_files_whole(tmp_path: Path):
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.write_bytes(b"s" * 100)
+    large.write_bytes(os.urandom(fsutil.SMALL_FILE + 1))
+    for src in (small, large):
+        dst = tmp_path / f"copy-of-{src.name}"
+        dst.write_bytes(b"in the way")
+        assert fsutil.place(str(src), str(dst), ("copy",), exec_bit=True) == "copy"
+        assert dst.read_bytes() == src.read_bytes()
+        assert stat.S_IMODE(dst.stat().st_mode) == 0o755
+    assert sorted(os.listdir(tmp_path)) == ["copy-of-large", "copy-of-small", "large", "small"]
