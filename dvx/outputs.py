@@ -172,11 +172,15 @@ def load_tree(repo: Repo, pointer: Pointer) -> Tree | None:
     """The validated manifest of a directory pointer, or None if it is not in the cache."""
     if not repo.cache.exists(pointer.oid):
         return None
+    key = (pointer.algo, pointer.oid)
+    if key in repo.loaded_trees:
+        return repo.loaded_trees[key]
     known_good = repo.statcache.is_valid_tree(pointer.oid)
     tree = Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid,
                            validated_before=known_good)
     if not known_good:
         repo.statcache.mark_valid_tree(pointer.oid)
+    repo.loaded_trees[key] = tree
     return tree
 
 

@@ -15,6 +15,7 @@ from dvx.scm import Git, find_git_root
 
 if TYPE_CHECKING:
     from dvx.lock import RepoLock
+    from dvx.objects.tree import Tree
 
 DVX_DIR = ".dvx"
 
@@ -83,6 +84,12 @@ class Repo:
     @functools.cached_property
     def statcache(self) -> StatCache:
         return StatCache(os.path.join(self.tmp_dir, "statcache.db"), self.algo)
+
+    @functools.cached_property
+    def loaded_trees(self) -> dict[tuple[str, str], Tree]:
+        """Manifests this command has read, by (algo, oid): an object never changes, so one
+        parse serves a fetch and the checkout after it (`pull`)."""
+        return {}
 
     @functools.cached_property
     def git(self) -> Git | None:

@@ -188,3 +188,32 @@ def test_many_objects_go_through_worker_processes_and_failures_come_back(repo, d
                 if rel not in ("data/5/f5", "data/6/f6")}
     assert pulled == expected
     assert not list((clone / ".dvx/cache/tmp").glob("*"))
+
+
+def test_fetch_remembers_which_directories_are_complete_in_the_cache(repo, dvx, tmp_path):
+    """After a fetch, a directory whose files all arrived is recorded as complete, so the
+    checkout of `pull` does not look for each file again; one with a file missing is not."""
+    from dvx.pointer import parse_pointer
+    from dvx.repo import Repo
+
+    _dataset(repo)
+    store = tmp_path / "store"
+    dvx("add", "data")
+    dvx("remote", "add", "-d", "store", str(store))
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    tree_oid = parse_pointer((repo / "data.dvx").read_bytes(), "data.dvx").oid
+
+    def complete_after_fetch(name):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", str(repo), str(clone))
+        dvx("fetch", cwd=clone)
+        clone_repo = Repo(str(clone))
+        return clone_repo.statcache.is_complete_tree(tree_oid, clone_repo.cache.generation())
+
+    assert complete_after_fetch("clone")
+    lost = _objects(store)[xxhash.xxh3_128_hexdigest((repo / "data/labels.csv").read_bytes())]
+    os.chmod(lost, 0o644)
+    lost.unlink()
+    assert not complete_after_fetch("clone-missing-a-file")

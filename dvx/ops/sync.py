@@ -181,6 +181,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _remove_stale_temporaries(repo)
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
+    generation = repo.cache.generation()  # before downloading: a gc meanwhile moves it on
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
@@ -188,8 +189,18 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     wanted = wanted_objects(repo, reachable, result.problems)
     result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
                                             sizes=wanted.files))
+    _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
     return result
+
+
+def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
+                             generation: str) -> None:
+    """Directories whose files are all in the cache now: the checkout that follows a fetch
+    (`pull`) need not look for them again, one stat per file."""
+    for oid, tree in wanted.trees.items():
+        if oid not in failed and not any(e.oid in failed for e in tree.entries):
+            repo.statcache.mark_complete_tree(oid, generation)
 
 
 def _remove_stale_temporaries(repo: Repo) -> None:
