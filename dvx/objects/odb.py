@@ -208,7 +208,11 @@ class ObjectStore:
 
     def read_bytes(self, oid: str) -> bytes:
         if self.is_local:
-            with open(self.oid_path(oid), "rb") as f:
+            path = self.oid_path(oid)
+            data = fsutil.read_small_file(path, fsutil.SMALL_FILE)  # four syscalls, no buffer
+            if data is not None:
+                return data
+            with open(path, "rb") as f:
                 return f.read()
         return bytes(self.fs.cat_file(self.oid_path(oid), **self.read_options))
 
