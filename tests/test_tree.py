@@ -32,6 +32,22 @@ def test_non_ascii_names_round_trip():
     assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
 
 
+def test_encoding_is_exactly_json_lines():
+    """to_bytes writes each line itself, faster than json.dumps: it must give the same bytes
+    for any name, including quotes, control characters and characters outside the BMP."""
+    names = ['plain', 'quote"d', "tab\there", "ctl\x01\x7f", "line\u2028sep", "emoji 🐍",
+             "ñandú/ü 1.png", "ab:c/d;e"]
+    entries = [TreeEntry(name, A, 10 ** i, i % 2 == 0) for i, name in enumerate(names)]
+    tree = Tree.build("xxh128", entries)
+    data, _ = _manifest([[e.path, e.oid, e.size, e.executable] for e in tree.entries])
+    assert tree.to_bytes() == data
+
+
+def test_names_with_a_colon_after_the_first_character_are_ordinary():
+    tree = Tree.build("xxh128", [TreeEntry("logs/12:30.txt", A, 1), TreeEntry("ab:c", B, 2)])
+    assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
+
+
 @pytest.mark.parametrize("rows, message", [
     ([["../evil", A, 1, False]], "'..'"),
     ([["/etc/passwd", A, 1, False]], "absolute"),
@@ -42,6 +58,14 @@ def test_non_ascii_names_round_trip():
     ([["a", A, 1, False], ["a", B, 1, False]], "twice"),
     ([["a", A, 1, False], ["a/b", B, 1, False]], "both as a file and as a directory"),
     ([["a", "A" * 32, 1, False]], "Invalid xxh128"),
+    ([["a", A + "\n" + B, 1, False]], "Invalid xxh128"),  # looks like two good oids joined
+    ([["a", A, 1, False], ["b", 7, 1, False]], "malformed"),
+    ([["a", A, 1, False], [3, B, 1, False]], "malformed"),
+    ([["c:/windows", A, 1, False]], "absolute"),
+    ([["a/./b", A, 1, False]], "'.'"),
+    ([["a/", A, 1, False]], "empty"),
+    ([["line\nbreak", A, 1, False]], "line break"),
+    ([["x/.GIT/config", A, 1, False]], "reserved"),
     ([["a", A, -1, False]], "malformed"),
     ([["a", A, 1, "yes"]], "malformed"),
     ([["a", A, 1]], "malformed"),
@@ -71,3 +95,15 @@ def test_unknown_header_is_rejected():
     data, oid = _manifest([], header={"algo": "xxh128", "format": "dvx-tree", "version": 9})
     with pytest.raises(FormatError, match="header"):
         Tree.from_bytes(data, "xxh128", oid)
+
+
+@pytest.mark.parametrize("path", [
+    ".", "..", "...", "a/..b", ".git", ".GIT", "a/.Dvx", "a/.gitx", "x.git", "c:", "x:y",
+    "", "/a", "a/", "a//b", "a/./b", "a/../b", "a\\b", "a\x00b", "a\rb", "ß/.git/x", "ok/name",
+])
+def test_the_one_pass_path_screen_never_passes_a_path_the_full_check_refuses(path):
+    from dvx.objects.tree import _paths_look_ordinary
+    from dvx.paths import check_relpath
+
+    if _paths_look_ordinary(["first", path, "last"]):
+        check_relpath(path)
