@@ -31,6 +31,8 @@ def check_relpath(rel: object, what: str = "path") -> str:
 
 
 def _relpath_problem(rel: str) -> str | None:
+    # objects/tree.py screens whole manifests for these same rules in one pass
+    # (_paths_look_ordinary): a new rule here needs a mark there too.
     if "\x00" in rel:
         return "it contains a NUL byte"
     if "\\" in rel:
