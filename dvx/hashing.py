@@ -122,9 +122,8 @@ def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, sink: IO[bytes] | None
     return hasher.hexdigest(), size
 
 
-def hash_file(path: str, algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None
-              ) -> tuple[str, int]:
-    """Hash a local file (copying it to `sink` if given) in one pass.
+def hash_file(path: str, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+    """Hash a local file in one pass.
 
     Large files are memory-mapped: hashing straight from the page cache avoids a copy into a
     user buffer and runs at the speed of `xxh128sum`, about twice a read()-loop's.
@@ -133,16 +132,81 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None
         size = os.fstat(f.fileno()).st_size
         if size < CHUNK_SIZE:  # one read, no buffer to allocate: most files of a dataset
             data = f.read()
-            if sink is not None:
-                sink.write(data)
             return hash_bytes(data, algo), len(data)
         if size < MMAP_THRESHOLD:
-            return hash_stream(f, algo, sink=sink)
-        return _hash_mapped(f, size, algo, sink)
+            return hash_stream(f, algo)
+        return _hash_mapped(f, size, algo)
 
 
-def _hash_mapped(f: IO[bytes], size: int, algo: str, sink: IO[bytes] | None
-                 ) -> tuple[str, int]:
+def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+    """Copy the file at `path` into the new, empty file `dst_fd` (open for reading and writing)
+    and return the (oid, size) of the copy.
+
+    The copy is what gets hashed, from its own pages: the oid describes exactly the bytes
+    stored even if the source is written to meanwhile (hashing the source, then writing it,
+    would read it twice). The kernel copies (copy_file_range: no bytes through Python) one
+    window while the previous window of the copy is hashed, on another core.
+    """
+    import queue
+    import threading
+
+    hasher = get_algorithm(algo).new()
+    windows: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+    stop = threading.Event()  # set if hashing stops early (an error, Ctrl-C)
+    with open(path, "rb", buffering=0) as src:
+
+        def copy_windows() -> None:
+            try:
+                while not stop.is_set():
+                    copied = _copy_window(src.fileno(), dst_fd, MMAP_WINDOW)
+                    windows.put(copied)
+                    if copied < MMAP_WINDOW:
+                        return  # the end of the file
+            except BaseException as exc:  # handed to the hashing thread, which raises it
+                windows.put(exc)
+
+        copier = threading.Thread(target=copy_windows, name="dvx-copy", daemon=True)
+        copier.start()
+        size = 0
+        try:
+            while True:
+                copied = windows.get()
+                if isinstance(copied, BaseException):
+                    raise copied
+                if copied:
+                    with mmap.mmap(dst_fd, copied, access=mmap.ACCESS_READ,
+                                   offset=size) as mapped, memoryview(mapped) as view:
+                        hasher.update(view)
+                    size += copied
+                if copied < MMAP_WINDOW:
+                    break
+        finally:
+            stop.set()
+            copier.join()
+    return hasher.hexdigest(), size
+
+
+def _copy_window(src_fd: int, dst_fd: int, length: int) -> int:
+    """Copy up to `length` bytes from the current offset of `src_fd` to that of `dst_fd`; fewer
+    only at the end of the file. In the kernel where it can (copy_file_range), else through a
+    buffer."""
+    copied = 0
+    while copied < length:
+        try:
+            n = os.copy_file_range(src_fd, dst_fd, length - copied)
+        except OSError:  # not between these two files (or not on this system): read and write
+            chunk = os.read(src_fd, min(CHUNK_SIZE, length - copied))
+            n = len(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(dst_fd, view):]
+        if not n:
+            break
+        copied += n
+    return copied
+
+
+def _hash_mapped(f: IO[bytes], size: int, algo: str) -> tuple[str, int]:
     # One window at a time, unmapped before the next: resident memory stays at one window
     # however large the file is.
     hasher = get_algorithm(algo).new()
@@ -150,11 +214,6 @@ def _hash_mapped(f: IO[bytes], size: int, algo: str, sink: IO[bytes] | None
         length = min(MMAP_WINDOW, size - start)
         with mmap.mmap(f.fileno(), length, access=mmap.ACCESS_READ, offset=start) as mapped:
             mapped.madvise(mmap.MADV_SEQUENTIAL)
-            view = memoryview(mapped)
-            try:
+            with memoryview(mapped) as view:
                 hasher.update(view)
-                if sink is not None:
-                    sink.write(view)
-            finally:
-                view.release()
     return hasher.hexdigest(), size

@@ -5,7 +5,8 @@ import subprocess
 import pytest
 
 from dvx.errors import InvalidOidError, UsageError
-from dvx.hashing import check_oid, get_algorithm, hash_bytes, hash_file, hash_stream
+from dvx import hashing
+from dvx.hashing import check_oid, get_algorithm, hash_bytes, hash_copy, hash_file, hash_stream
 
 
 @pytest.mark.skipif(shutil.which("xxh128sum") is None, reason="xxh128sum not installed")
@@ -29,6 +30,29 @@ def test_hash_while_copy_writes_identical_bytes():
     oid, size = hash_stream(io.BytesIO(data), sink=sink)
     assert sink.getvalue() == data
     assert (oid, size) == (hash_bytes(data), len(data))
+
+
+@pytest.mark.parametrize("size", [0, 5, 4 * 1024, 3 * 4096 * 16 + 7])
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_hash_copy_copies_the_bytes_and_hashes_the_copy(tmp_path, monkeypatch, size,
+                                                        kernel_copy):
+    """Windows are shrunk to 64 KiB so that several go through the copy thread; without
+    copy_file_range (another filesystem, an old kernel) the bytes go through a buffer."""
+    import os
+
+    monkeypatch.setattr(hashing, "MMAP_WINDOW", 16 * 4096)
+    if not kernel_copy:
+        def refuse(*_args):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    data = os.urandom(size)
+    (tmp_path / "src").write_bytes(data)
+    fd = os.open(tmp_path / "dst", os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    try:
+        assert hash_copy(str(tmp_path / "src"), fd) == (hash_bytes(data), size)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "dst").read_bytes() == data
 
 
 def test_sha256_is_available_for_untrusted_remotes():

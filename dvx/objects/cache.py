@@ -17,7 +17,15 @@ from typing import IO
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
-from dvx.hashing import CHUNK_SIZE, check_oid, get_algorithm, hash_bytes, hash_file, is_valid_oid
+from dvx.hashing import (
+    CHUNK_SIZE,
+    check_oid,
+    get_algorithm,
+    hash_bytes,
+    hash_copy,
+    hash_file,
+    is_valid_oid,
+)
 from dvx.objects.odb import ObjectStore
 
 
@@ -206,9 +214,13 @@ class LocalCache(ObjectStore):
             return oid, len(data)
         tmp = self._temp_for()
         try:
-            with open(tmp, "xb") as dst:
-                oid, size = hash_file(path, self.algo, sink=dst)
+            # Readable too: the copy is hashed from its own pages (hash_copy).
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            try:
+                oid, size = hash_copy(path, fd, self.algo)
                 faults.point("cache.copy.after_temp_write")
+            finally:
+                os.close(fd)
             self._publish(tmp, oid)
         finally:
             fsutil.remove_quietly(tmp)
