@@ -2,9 +2,9 @@
 
 Ingestion costs one read of the data and the cheapest placement the configured link types
 allow: a reflink is cloned first and then hashed (the clone is a private snapshot), a hard link
-is made after hashing (and refused if the file changed meanwhile), and a copy is hashed while it
-is written. Objects are published with link(2), which never replaces an existing object, and are
-made read-only.
+is made after hashing (and refused if the file changed meanwhile), and a copy is hashed from the
+copy itself as it is made (small files: read once, hashed, written). Objects are published with
+link(2), which never replaces an existing object, and are made read-only.
 """
 
 from __future__ import annotations
