@@ -4,8 +4,8 @@ import subprocess
 
 import pytest
 
-from dvx.errors import InvalidOidError, UsageError
 from dvx import hashing
+from dvx.errors import InvalidOidError, UsageError
 from dvx.hashing import check_oid, get_algorithm, hash_bytes, hash_copy, hash_file, hash_stream
 
 
