@@ -91,12 +91,8 @@ def hash_bytes(data: bytes, algo: str = DEFAULT_ALGO) -> str:
     return hasher.hexdigest()
 
 
-def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, sink: IO[bytes] | None = None,
-                on_chunk: Callable[[int], None] | None = None) -> tuple[str, int]:
-    """Hash everything `src` yields, writing each chunk to `sink` if given (hash-while-copy).
-
-    Returns (oid, size). One pass over the bytes, whatever the sink.
-    """
+def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+    """(oid, size) of everything `src` yields, read a chunk at a time."""
     hasher = get_algorithm(algo).new()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
@@ -114,11 +110,7 @@ def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, sink: IO[bytes] | None
                 break
             n, chunk = len(data), data
         hasher.update(chunk)
-        if sink is not None:
-            sink.write(chunk)
         size += n
-        if on_chunk is not None:
-            on_chunk(n)
     return hasher.hexdigest(), size
 
 

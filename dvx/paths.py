@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -133,46 +134,40 @@ class Fingerprint:
 
 def fingerprint_directory(top: str) -> Fingerprint:
     """One lstat per entry and a few additions: the cheapest full look at a directory."""
-    count = inodes = sizes = mtimes = ctimes = newest = 0
-    top_stat = os.lstat(top)
+    return _fingerprint(os.lstat(top), _lstat_everything_below(top))
+
+
+def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
+    """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
+    taken after `top_stat`: adding a directory needs one walk, not two."""
+    return _fingerprint(top_stat, walk.stats)
+
+
+def _lstat_everything_below(top: str) -> Iterator[os.stat_result]:
     pending = [top]
     while pending:
         with os.scandir(pending.pop()) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
-                st = entry.stat(follow_symlinks=False)
-                count += 1
-                inodes += st.st_ino
-                sizes += st.st_size
-                mtimes += st.st_mtime_ns
-                ctimes += st.st_ctime_ns
-                if st.st_ctime_ns > newest:
-                    newest = st.st_ctime_ns
-                if st.st_mtime_ns > newest:
-                    newest = st.st_mtime_ns
-    return _fingerprint(top_stat, count, inodes, sizes, mtimes, ctimes, newest)
+                yield entry.stat(follow_symlinks=False)
 
 
-def _fingerprint(top_stat: os.stat_result, count: int, inodes: int, sizes: int, mtimes: int,
-                 ctimes: int, newest: int) -> Fingerprint:
-    top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
-    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
-    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
-
-
-def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
-    """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
-    taken after `top_stat`: adding a directory needs one walk, not two."""
+def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> Fingerprint:
     count = inodes = sizes = mtimes = ctimes = newest = 0
-    for st in walk.stats:
+    for st in stats:
         count += 1
         inodes += st.st_ino
         sizes += st.st_size
         mtimes += st.st_mtime_ns
         ctimes += st.st_ctime_ns
-        newest = max(newest, st.st_ctime_ns, st.st_mtime_ns)
-    return _fingerprint(top_stat, count, inodes, sizes, mtimes, ctimes, newest)
+        if st.st_ctime_ns > newest:
+            newest = st.st_ctime_ns
+        if st.st_mtime_ns > newest:
+            newest = st.st_mtime_ns
+    top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
+    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
+    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
 
 
 def walk_directory(top: str, with_dirs: bool = False) -> Walk:

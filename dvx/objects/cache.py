@@ -43,7 +43,6 @@ class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(None, os.path.abspath(root), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
-        self._tmp_dir_made = False
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
@@ -92,21 +91,17 @@ class LocalCache(ObjectStore):
 
     # -- ingestion ------------------------------------------------------------------------------
 
-    def _publish(self, tmp: str, oid: str, readonly: bool = False) -> None:
-        """Move a verified temporary file into place as `oid`, never replacing an object.
-        `readonly`: the temporary was created without write permission already. The caller
-        removes `tmp` afterwards (it may already be gone: renamed into place)."""
+    def _publish(self, tmp: str, oid: str) -> None:
+        """Move a verified temporary file into place as `oid`, never replacing an object. The
+        caller removes `tmp` afterwards (it may already be gone: renamed into place)."""
         final = self.oid_path(oid)
-        if not readonly:
-            fsutil.make_readonly(tmp)
+        fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
         fsutil.publish(tmp, final)
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
-        if not self._tmp_dir_made:  # once per process: ingestion calls this once per file
-            os.makedirs(tmp_dir, exist_ok=True)
-            self._tmp_dir_made = True
+        os.makedirs(tmp_dir, exist_ok=True)  # once per large file or download: small ones have none
         return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
 
     def _store_bytes(self, data: bytes, oid: str,
