@@ -36,9 +36,6 @@ class Ingested:
     link_type: str  # what the workspace file now is to the object: reflink, hardlink, symlink, copy
 
 
-SMALL_FILE = fsutil.SMALL_FILE  # files below this are read whole when copied into the cache
-
-
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(None, os.path.abspath(root), algo)
@@ -200,7 +197,7 @@ class LocalCache(ObjectStore):
         return oid, size
 
     def _add_by_copy(self, path: str) -> tuple[str, int]:
-        data = fsutil.read_small_file(path, SMALL_FILE)
+        data = fsutil.read_small_file(path, fsutil.SMALL_FILE)
         if data is not None:
             # Read whole, hashed, and written only if the object is new: no temporary at all
             # for content the cache already has.

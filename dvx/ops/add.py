@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.fsutil import make_readonly
+from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.logs import get_logger
-from dvx.objects.cache import SMALL_FILE
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, all_outputs, check_data_path, write_pointer

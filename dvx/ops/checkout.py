@@ -17,7 +17,6 @@ from operator import attrgetter
 
 from dvx import fsutil
 from dvx.errors import PathError
-from dvx.objects.cache import SMALL_FILE
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
@@ -263,8 +262,8 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
 
     # Small files are mostly system calls, which only worker processes spread over the cores;
     # large ones mostly copying, which threads do.
-    small = [e for e in plan.place if e.size < SMALL_FILE]
-    large = [e for e in plan.place if e.size >= SMALL_FILE]
+    small = [e for e in plan.place if e.size < fsutil.SMALL_FILE]
+    large = [e for e in plan.place if e.size >= fsutil.SMALL_FILE]
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
         outcomes = map_in_processes(place_one, small, advance, size_of=attrgetter("size"))
 
