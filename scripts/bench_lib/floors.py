@@ -6,6 +6,7 @@ import os
 import shutil
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from .proc import Result, first_error_line, log, run
@@ -37,13 +38,17 @@ def f_copy_tree(workload: str) -> str:
     return f"copy {workload} (cp -r)"
 
 
-def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict) -> dict:
-    """Return {floor name: [seconds per run]}; a floor that cannot run is left out."""
+def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict,
+                   warm: Callable[[str], None] = lambda workload: None) -> dict:
+    """Return {floor name: [seconds per run]}; a floor that cannot run is left out.
+    `warm(workload)` runs right before each timed command, as it does before the tools'."""
     floors: dict[str, list[float]] = {}
 
-    def record(name: str, argv, **kw) -> list[Result]:
+    def record(name: str, argv, workload: str = "", **kw) -> list[Result]:
         results = []
         for _ in range(runs):
+            if workload:
+                warm(workload)
             res = run(argv, env=env, **kw)
             if res.rc != 0:
                 log(f"[floor] {name}: skipped ({first_error_line(res)})")
@@ -59,17 +64,18 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
         record(F_DVX, [dvx_exe, "--help"])
     if "W1" in wls:
         w1 = wls["W1"].data
-        record(F_READ, ["cat", w1], discard_stdout=True)
+        record(F_READ, ["cat", w1], "W1", discard_stdout=True)
         if shutil.which("xxh128sum"):
-            record(F_XXH, ["xxh128sum", w1])
+            record(F_XXH, ["xxh128sum", w1], "W1")
         else:
             log("[floor] xxh128sum not on PATH; skipped (apt-get install xxhash)")
-        record(F_MD5, ["md5sum", w1])
+        record(F_MD5, ["md5sum", w1], "W1")
         copy_target = workdir / "floors" / "w1-copy"
         for _ in range(runs):
             remove_path(copy_target)
             copy_target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()  # the previous copy's pages are written back before timing the next
+            warm("W1")
             res = run(["cp", w1, copy_target], env=env)
             if res.rc == 0:
                 floors.setdefault(F_CP, []).append(res.seconds)
@@ -80,18 +86,20 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
             for _ in range(runs):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.sync()
+                warm(name)
                 res = run(["cp", "-r", wls[name].data, target], env=env)
                 if res.rc == 0:
                     floors.setdefault(f_copy_tree(name), []).append(res.seconds)
                 set_aside(target, workdir / "trash")
     if "W3" in wls:
-        for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data]):
+        for res in record(F_WALK, [sys.executable, "-c", STAT_WALK_SRC, wls["W3"].data], "W3"):
             floors.setdefault(F_WALK_IN, []).append(float(res.stdout.split()[1]))
         target = workdir / "floors" / "w3-links"
         for _ in range(runs):
             remove_path(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()
+            warm("W3")
             res = run(["cp", "-al", wls["W3"].data, target], env=env)
             if res.rc == 0:
                 floors.setdefault(F_CPAL, []).append(res.seconds)

@@ -1,0 +1,89 @@
+"""Host-backed memory for every timed command, on virtual machines that hand free memory back.
+
+With virtio-balloon free page reporting, the guest kernel reports free memory to the
+hypervisor, which discards it; the next write to those pages faults into the host, which
+costs about 2 s per GiB on the machine of docs/performance.md (a plain 2 GiB `cp` took 4 s
+instead of 0.6-1.1 s). Which command pays depends on what was deleted how long before, so
+two runs of the same command, or a tool and its floor, would compare memory states rather
+than software. Before each timed command the bench therefore touches and frees as much
+memory as the command will write: the kernel hands recently freed pages out first, so the
+command writes into backed memory, whichever tool or floor it is. On bare metal there is
+nothing to do and nothing is done (unless --warm-memory on).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .proc import first_error_line, log, run
+
+PAGE = 4096
+# MAP_POPULATE: the kernel zeroes every page up front, which is the write the host must back;
+# the pages are freed when the process exits.
+WARM_SRC = (
+    "import mmap, sys\n"
+    "mmap.mmap(-1, int(sys.argv[1]), flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS"
+    " | mmap.MAP_POPULATE).close()\n"
+)
+VIRTIO_BALLOON = 0x0005
+VIRTIO_BALLOON_F_REPORTING = 5  # feature bit: free page reporting
+
+
+def free_page_reporting() -> bool:
+    """True if a virtio balloon negotiated free page reporting with the host."""
+    for dev in Path("/sys/bus/virtio/devices").glob("*"):
+        try:
+            if int((dev / "device").read_text(), 16) != VIRTIO_BALLOON:
+                continue
+            features = (dev / "features").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        bit = VIRTIO_BALLOON_F_REPORTING  # the string lists feature bits from bit 0 on
+        if features[bit:bit + 1] == "1":
+            return True
+    return False
+
+
+def footprint(path: Path) -> int:
+    """Bytes of page cache a copy of `path` occupies (each file rounded up to whole pages)."""
+    if path.is_file():
+        return -(-path.stat().st_size // PAGE) * PAGE
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            total += -(-os.lstat(os.path.join(root, name)).st_size // PAGE) * PAGE
+    return total
+
+
+def _available() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Warmer:
+    """`warm(nbytes)` touches and frees up to `nbytes` of memory (half of what is available
+    at most); a no-op when disabled."""
+
+    def __init__(self, mode: str):
+        self.enabled = mode == "on" or (mode == "auto" and free_page_reporting())
+
+    def describe(self) -> str:
+        return ("memory warm-up before each timed command: on (free memory is handed back to "
+                "the host here; see docs/performance.md)" if self.enabled else "")
+
+    def warm(self, nbytes: int) -> None:
+        if not self.enabled or nbytes <= 0:
+            return
+        nbytes = min(nbytes, _available() // 2)
+        if nbytes < PAGE:
+            log("[memory] too little available memory to warm up; skipped")
+            return
+        # In a child process: a child's reported peak RSS includes the peak of the process
+        # it was forked from, so the bench itself must never hold the block.
+        res = run([sys.executable, "-c", WARM_SRC, str(nbytes)])
+        if res.rc != 0:
+            log(f"[memory] warm-up failed: {first_error_line(res)}")
