@@ -39,16 +39,16 @@ def f_copy_tree(workload: str) -> str:
 
 
 def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict,
-                   warm: Callable[[str], None] = lambda workload: None) -> dict:
+                   settle: Callable[[str], None] = lambda workload: None) -> dict:
     """Return {floor name: [seconds per run]}; a floor that cannot run is left out.
-    `warm(workload)` runs right before each timed command, as it does before the tools'."""
+    `settle(workload)` runs right before each timed command, as it does before the tools'."""
     floors: dict[str, list[float]] = {}
 
     def record(name: str, argv, workload: str = "", **kw) -> list[Result]:
         results = []
         for _ in range(runs):
             if workload:
-                warm(workload)
+                settle(workload)
             res = run(argv, env=env, **kw)
             if res.rc != 0:
                 log(f"[floor] {name}: skipped ({first_error_line(res)})")
@@ -75,7 +75,7 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
             remove_path(copy_target)
             copy_target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()  # the previous copy's pages are written back before timing the next
-            warm("W1")
+            settle("W1")
             res = run(["cp", w1, copy_target], env=env)
             if res.rc == 0:
                 floors.setdefault(F_CP, []).append(res.seconds)
@@ -86,7 +86,7 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
             for _ in range(runs):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.sync()
-                warm(name)
+                settle(name)
                 res = run(["cp", "-r", wls[name].data, target], env=env)
                 if res.rc == 0:
                     floors.setdefault(f_copy_tree(name), []).append(res.seconds)
@@ -99,7 +99,7 @@ def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env
             remove_path(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.sync()
-            warm("W3")
+            settle("W3")
             res = run(["cp", "-al", wls["W3"].data, target], env=env)
             if res.rc == 0:
                 floors.setdefault(F_CPAL, []).append(res.seconds)
