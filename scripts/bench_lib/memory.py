@@ -46,15 +46,16 @@ def free_page_reporting() -> bool:
     return False
 
 
+def _whole_pages(size: int) -> int:
+    return -(-size // PAGE) * PAGE
+
+
 def footprint(path: Path) -> int:
     """Bytes of page cache a copy of `path` occupies (each file rounded up to whole pages)."""
     if path.is_file():
-        return -(-path.stat().st_size // PAGE) * PAGE
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            total += -(-os.lstat(os.path.join(root, name)).st_size // PAGE) * PAGE
-    return total
+        return _whole_pages(path.stat().st_size)
+    return sum(_whole_pages(os.lstat(os.path.join(root, name)).st_size)
+               for root, _dirs, files in os.walk(path) for name in files)
 
 
 def _available() -> int:
@@ -72,8 +73,8 @@ class Warmer:
         self.enabled = mode == "on" or (mode == "auto" and free_page_reporting())
 
     def describe(self) -> str:
-        return ("memory warm-up before each timed command: on (free memory is handed back to "
-                "the host here; see docs/performance.md)" if self.enabled else "")
+        state = "on (free memory is handed back to the host here)" if self.enabled else "off"
+        return f"memory warm-up before each timed command: {state}; see docs/performance.md"
 
     def warm(self, nbytes: int) -> None:
         if not self.enabled or nbytes <= 0:

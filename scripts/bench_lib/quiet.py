@@ -1,9 +1,9 @@
 """Wait for a quiet machine before each timed command.
 
-On a 2-core machine, background work left by the previous step (the S3 server reclaiming a
-dropped bucket, the kernel writing back or discarding blocks, another tool's leftovers) takes
-a core away from whatever is timed next. The bench therefore samples the machine's CPU use
-and starts a timed command only once the machine is idle, or after a bounded wait.
+On a 2-core machine, background work left by the previous step (a server still busy with the
+previous requests, the kernel writing back or discarding blocks, another tool's leftovers)
+would take a core away from whatever is timed next. The bench therefore samples the machine's
+CPU use and starts a timed command only once the machine is idle, or after a bounded wait.
 """
 
 from __future__ import annotations
