@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from dvx import faults, fsutil
@@ -39,8 +39,10 @@ class ObjectStore:
                  atomic_put: bool | None = None, read_only: bool = False,
                  can_list: bool = True, secrets: tuple[str, ...] = (),
                  put_options: dict[str, Any] | None = None,
-                 read_options: dict[str, Any] | None = None) -> None:
+                 read_options: dict[str, Any] | None = None,
+                 make_fs: Callable[[], Any] | None = None, local: bool | None = None) -> None:
         self._fs = fs
+        self._make_fs = make_fs  # builds `fs` on first use, where building it costs time
         self.root = root.rstrip("/") or "/"
         self.algo = algo
         self._atomic_put = atomic_put
@@ -50,7 +52,9 @@ class ObjectStore:
         self.put_options = put_options or {}  # e.g. the multipart part size
         self.read_options = read_options or {}  # e.g. S3: a small object in one request
         self.fast: Any = None  # a lean data path for small objects, where there is one
-        self._is_local: bool | None = True if fs is None else None
+        self._is_local: bool | None = local
+        if local is None and fs is None and make_fs is None:
+            self._is_local = True
         self.files_root = posixpath.join(self.root, "files", algo)
 
     def __repr__(self) -> str:
@@ -58,7 +62,9 @@ class ObjectStore:
 
     @property
     def fs(self) -> Any:
-        if self._fs is None:  # a local directory: created on first use, since the hot paths
+        if self._fs is None and self._make_fs is not None:
+            self._fs = self._make_fs()
+        elif self._fs is None:  # a local directory: created on first use, since the hot paths
             # use os directly and importing fsspec costs more than a no-change `dvx status`
             from fsspec.implementations.local import LocalFileSystem
 

@@ -16,12 +16,15 @@ config and out of every message. Credentials can also come from each library's u
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError
+
+if TYPE_CHECKING:
+    from dvx.remote.s3fast import Access
 
 COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
                   "retries": "attempts for a failing transfer (default 5)"}
@@ -59,7 +62,20 @@ def _import(module: str, extra: str) -> Any:
                           "installed.", f"Install it with: pip install 'dvx[{extra}]'.") from None
 
 
+def s3_root(url: str) -> str:
+    """`bucket/prefix` from s3://bucket/prefix."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        raise ConfigError(f"The S3 URL '{url}' has no bucket.", "Use s3://BUCKET/PREFIX.")
+    return (parts.netloc + parts.path).rstrip("/")
+
+
+def _ssl_verify(value: str) -> bool | str:
+    return value if os.path.exists(value) else _bool(value)
+
+
 def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
+    root = s3_root(url)
     s3fs = _import("s3fs", "s3")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     if "endpointurl" in options:
@@ -76,15 +92,47 @@ def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
     if "region" in options:
         client_kwargs["region_name"] = options["region"]
     if "ssl_verify" in options:
-        verify = options["ssl_verify"]
-        client_kwargs["verify"] = verify if os.path.exists(verify) else _bool(verify)
+        client_kwargs["verify"] = _ssl_verify(options["ssl_verify"])
     if client_kwargs:
         kwargs["client_kwargs"] = client_kwargs
-    parts = urlsplit(url)
-    if not parts.netloc:
-        raise ConfigError(f"The S3 URL '{url}' has no bucket.", "Use s3://BUCKET/PREFIX.")
-    root = (parts.netloc + parts.path).rstrip("/")
     return s3fs.S3FileSystem(**kwargs), root
+
+
+def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | None:
+    """The endpoint, region and credentials of an S3 remote, as botocore would resolve them,
+    when the options and the environment give them outright (an `endpointurl`, and keys in
+    the options or in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): then the lean S3 path
+    needs no AWS client library, whose import and set-up take a third of a second. None when
+    only botocore can tell: a `profile`, an AWS config file (it may set the region, the
+    addressing style, a CA bundle...), keys from ~/.aws or an instance role, fsspec's own
+    S3 configuration."""
+    from dvx.remote.s3fast import Access
+
+    endpoint = options.get("endpointurl")
+    if not endpoint or "profile" in options:
+        return None
+    config_file = environ.get("AWS_CONFIG_FILE") or "~/.aws/config"
+    if os.path.exists(os.path.expanduser(config_file)):
+        return None
+    from fsspec.config import conf
+
+    if conf.get("s3"):
+        return None
+    if "access_key_id" in options or "secret_access_key" in options:
+        if "access_key_id" not in options or "secret_access_key" not in options:
+            return None
+        key, secret = options["access_key_id"], options["secret_access_key"]
+        token = options.get("session_token")  # explicit keys never take a token from elsewhere
+    elif environ.get("AWS_ACCESS_KEY_ID") and environ.get("AWS_SECRET_ACCESS_KEY"):
+        key, secret = environ["AWS_ACCESS_KEY_ID"], environ["AWS_SECRET_ACCESS_KEY"]
+        token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN")
+    else:
+        return None
+    verify: bool | str = environ.get("AWS_CA_BUNDLE") or environ.get("REQUESTS_CA_BUNDLE") or True
+    if "ssl_verify" in options:
+        verify = _ssl_verify(options["ssl_verify"])
+    region = options.get("region") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return Access(endpoint, region, key, secret, token or None, verify)
 
 
 S3_PART_SIZE = 8 << 20  # objects below twice this go in one PUT, read into memory once

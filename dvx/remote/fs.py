@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dvx.errors import RemoteError
 from dvx.objects.odb import ObjectStore
-from dvx.remote.backends import COMMON_OPTIONS, backend_for, is_secret
+from dvx.remote.backends import COMMON_OPTIONS, backend_for, is_secret, s3_access, s3_root
 
+_T = TypeVar("_T")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
 
 
@@ -47,18 +50,30 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         return ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
-    try:
-        fs, root = backend.build(url, own_options)
-        put_options = backend.put_options(own_options)
-    except (ValueError, TypeError) as exc:
-        raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
-    secrets = tuple(v for k, v in options.items() if is_secret(k) and v)
+
+    def set_up(step: Callable[[], _T]) -> _T:
+        try:
+            return step()
+        except (ValueError, TypeError) as exc:
+            raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
+
+    def build() -> tuple[Any, str]:
+        return set_up(lambda: backend.build(url, own_options))
+
+    put_options = set_up(lambda: backend.put_options(own_options))
+    # S3: s3fs (and botocore under it) is imported only when needed, which the lean path is
+    # not when the options give the endpoint and the keys: that import is a third of a second.
+    lazy = backend.name == "s3"
+    fs, root = (None, s3_root(url)) if lazy else build()
     store = ObjectStore(fs, root, algo, atomic_put=backend.atomic_put,
                         read_only=backend.read_only, can_list=not backend.read_only,
-                        secrets=secrets, put_options=put_options,
-                        read_options=backend.read_options)
-    if backend.name == "s3":
+                        secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
+                        put_options=put_options, read_options=backend.read_options,
+                        make_fs=(lambda: build()[0]) if lazy else None,
+                        local=False if lazy else None)
+    if lazy:
         from dvx.remote.s3fast import FastS3
 
-        store.fast = FastS3(fs, connections=FAST_S3_CONNECTIONS)
+        store.fast = FastS3(lambda: store.fs, s3_access(own_options, os.environ),
+                            connections=FAST_S3_CONNECTIONS)
     return store

@@ -3,9 +3,10 @@
 Moving many small objects is dominated by per-request client overhead, and the general
 purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
 the hot path only, dvx signs each request itself (sigv4.py) and sends it over its own small
-HTTP/1.1 client (http1.py), several times cheaper per object. Credentials, region and endpoint come
-from s3fs's own client, so they are resolved exactly as everywhere else; everything else
-(listing, multipart uploads, streaming large objects, deletes) stays with s3fs. Any answer
+HTTP/1.1 client (http1.py), several times cheaper per object. Credentials, region and endpoint
+are the remote's own options when they give all of them (backends.s3_access); otherwise they
+come from s3fs's client, so that botocore resolves them exactly as everywhere else. Everything
+else (multipart uploads, deletes, and any request after a fallback) stays with s3fs. Any answer
 this path does not expect (a region redirect, an unknown error) turns it off for the rest of
 the run, and s3fs takes over.
 """
@@ -18,7 +19,9 @@ import hashlib
 import os
 import ssl
 import zlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 from dvx.errors import DvxError
@@ -32,14 +35,30 @@ LIST_PAGE = 1000  # keys per listing request, S3's maximum
 CHECKSUM_HEADER = "x-amz-checksum-crc32"
 USER_AGENT = "dvx"
 
+_T = TypeVar("_T")
+
 
 class Unsupported(DvxError):
     """The store answered in a way this path does not handle: use s3fs instead."""
 
 
+@dataclass(frozen=True)
+class Access:
+    """Where the store is and who is asking: all a signed request needs."""
+    endpoint: str
+    region: str
+    access_key: str
+    secret_key: str
+    token: str | None
+    verify: object = True  # False, True, or a CA bundle (file or directory)
+    cert_file: object = None  # a client certificate, if any
+
+
 class FastS3:
-    def __init__(self, fs: Any, connections: int) -> None:
-        self.fs = fs  # an s3fs.S3FileSystem; its event loop runs our requests too
+    def __init__(self, general_fs: Callable[[], Any], access: Access | None,
+                 connections: int) -> None:
+        self._general_fs = general_fs  # the remote's s3fs.S3FileSystem, built on first call
+        self._access = access  # None: ask botocore, through s3fs's client
         self.connections = connections
         self._pools: dict[str, HttpPool] = {}  # by origin (scheme://host:port)
         self._ssl_context: ssl.SSLContext | None = None
@@ -50,46 +69,55 @@ class FastS3:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        return self.fs.loop
+        from fsspec.asyn import get_loop
+
+        return get_loop()  # fsspec's I/O thread, the one s3fs runs on too
 
     async def start(self) -> None:
-        await self.fs.set_session()
-        client = self.fs.s3
-        credentials = client._request_signer._credentials
-        if credentials is None:
-            raise Unsupported("anonymous access")
-        frozen = credentials.get_frozen_credentials()
-        frozen = await frozen if asyncio.iscoroutine(frozen) else frozen
-        region = client.meta.region_name or "us-east-1"
-        self._signer = SigV4Signer(frozen.access_key, frozen.secret_key, frozen.token, region)
-        self._endpoint = client.meta.endpoint_url.rstrip("/")
+        if self._access is None:
+            self._access = await _access_of(self._general_fs())
+        access = self._access
+        self._signer = SigV4Signer(access.access_key, access.secret_key, access.token,
+                                   access.region)
+        self._endpoint = access.endpoint.rstrip("/")
         self._https = self._endpoint.startswith("https://")
         host = urlsplit(self._endpoint).hostname or ""
         self._virtual_host = host.endswith("amazonaws.com")
         if _proxied(self._endpoint):
             raise Unsupported("a proxy is configured")
-        http_session = client._endpoint.http_session
-        self._ssl_context = _ssl_context(getattr(http_session, "_verify", True),
-                                         getattr(http_session, "_cert_file", None))
+        if self._ssl_context is None and self._https:  # loading the CA store takes a while
+            self._ssl_context = _ssl_context(access.verify, access.cert_file)
 
     def list_all(self, prefix_path: str) -> list[str] | None:
-        """`list_keys` from synchronous code (a session just for this listing), or None if
-        this store needs the general client."""
+        """`list_keys` from synchronous code, or None if this store needs the general client."""
+        return self._in_session(lambda: self.list_keys(prefix_path), "Listing")
+
+    def existing(self, paths: list[str]) -> set[str] | None:
+        """Which of `paths` exist (a HEAD request each, all at once), from synchronous code;
+        None if this store needs the general client."""
+        async def check_all() -> set[str]:
+            found = await asyncio.gather(*(self.exists(path) for path in paths))
+            return {path for path, there in zip(paths, found, strict=True) if there}
+
+        return self._in_session(check_all, "Checking objects")
+
+    def _in_session(self, work: Callable[[], Awaitable[_T]], what: str) -> _T | None:
+        """`work()` between start() and close(), on the I/O loop, for synchronous callers."""
         from fsspec.asyn import sync
 
-        async def run() -> list[str]:
+        async def run() -> _T:
             await self.start()
             try:
-                return await self.list_keys(prefix_path)
+                return await work()
             finally:
                 await self.close()
 
         try:
-            keys: list[str] = sync(self.loop, run)
+            result: _T = sync(self.loop, run)
         except Unsupported as exc:
-            log.info("Listing with the general S3 client: %s", exc)
+            log.info("%s with the general S3 client: %s", what, exc)
             return None
-        return keys
+        return result
 
     async def close(self) -> None:
         for pool in self._pools.values():
@@ -153,6 +181,14 @@ class FastS3:
         if response.status != 200:
             raise _error(response.status, response.body, path)
 
+    async def exists(self, path: str) -> bool:
+        status, data = await self._send("HEAD", path)
+        if status == 200:
+            return True
+        if status == 404:
+            return False
+        raise _error(status, data, path)
+
     async def list_keys(self, prefix_path: str) -> list[str]:
         """Every key under `bucket/prefix/`, as `bucket/key`, page by page (ListObjectsV2)."""
         import xml.etree.ElementTree as ElementTree
@@ -190,6 +226,22 @@ class FastS3:
         status, body = await self._send("PUT", path, data, {CHECKSUM_HEADER: crc})
         if status != 200:
             raise _error(status, body, path)
+
+
+async def _access_of(fs: Any) -> Access:
+    """The endpoint, region and credentials of an s3fs filesystem's botocore client."""
+    await fs.set_session()
+    client = fs.s3
+    credentials = client._request_signer._credentials
+    if credentials is None:
+        raise Unsupported("anonymous access")
+    frozen = credentials.get_frozen_credentials()
+    frozen = await frozen if asyncio.iscoroutine(frozen) else frozen
+    http_session = client._endpoint.http_session
+    return Access(client.meta.endpoint_url, client.meta.region_name or "us-east-1",
+                  frozen.access_key, frozen.secret_key, frozen.token,
+                  getattr(http_session, "_verify", True),
+                  getattr(http_session, "_cert_file", None))
 
 
 def _proxied(url: str) -> bool:

@@ -203,6 +203,11 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
     if not wanted:
         return set()
     if isinstance(store, LocalCache) or len(wanted) <= LISTING_THRESHOLD or not store.can_list:
+        if store.fast is not None:
+            present = _present_fast(store, wanted, settings)
+            if present is not None:
+                return present
+
         def exists(oid: str) -> bool:
             return with_retries(lambda: store.exists(oid), settings.retries, f"check {oid}")
 
@@ -217,6 +222,20 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
     except Exception as exc:
         raise _unreachable(store, exc) from None
     return wanted & listed
+
+
+def _present_fast(store: ObjectStore, wanted: set[str], settings: Settings) -> set[str] | None:
+    """`present_on` by the lean S3 path, or None if the store needs the general client."""
+    fast = store.fast
+    by_path = {store.oid_path(oid): oid for oid in wanted}
+    try:
+        found = with_retries(lambda: fast.existing(list(by_path)), settings.retries, "checks")
+    except Exception as exc:
+        raise _unreachable(store, exc) from None
+    if found is None:
+        store.fast = None  # the general client answers from now on
+        return None
+    return {by_path[path] for path in found}
 
 
 def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:

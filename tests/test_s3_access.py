@@ -1,0 +1,129 @@
+"""How the lean S3 path learns the endpoint, region and credentials: straight from the
+remote's options and the environment when they give all of it (no AWS client library is
+loaded), else from botocore. Both ways must reach the same answer, and both must move data."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from fsspec.asyn import sync
+
+from dvx.remote.backends import _build_s3, s3_access
+from dvx.remote.s3fast import Access, _access_of
+from tests.conftest import git, make_git_repo, run_dvx_proc, tree_bytes, write
+
+ENDPOINT = "http://127.0.0.1:9"  # nothing is sent: resolving credentials needs no network
+KEYS = {"endpointurl": ENDPOINT, "access_key_id": "AKIDOPTION", "secret_access_key": "opt-secret"}
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_aws(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "FSSPEC_")) or name == "REQUESTS_CA_BUNDLE":
+            monkeypatch.delenv(name)
+
+
+def by_botocore(options: dict[str, str]) -> Access:
+    fs, _ = _build_s3("s3://bucket/prefix", options)
+    return sync(fs.loop, _access_of, fs)
+
+
+@pytest.mark.parametrize("options, env", [
+    (KEYS, {}),
+    ({**KEYS, "session_token": "opt-token", "region": "eu-west-3"}, {}),
+    ({**KEYS, "ssl_verify": "false"}, {"AWS_DEFAULT_REGION": "ap-south-1"}),
+    (KEYS, {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+            "AWS_SESSION_TOKEN": "env-token"}),  # explicit keys never borrow the env's token
+    ({"endpointurl": ENDPOINT}, {"AWS_ACCESS_KEY_ID": "AKIDENV",
+                                 "AWS_SECRET_ACCESS_KEY": "env-secret",
+                                 "AWS_SESSION_TOKEN": "env-token"}),
+    ({"endpointurl": ENDPOINT, "region": "us-west-2"},
+     {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+      "AWS_DEFAULT_REGION": "eu-north-1", "AWS_CA_BUNDLE": __file__}),
+    (KEYS, {"REQUESTS_CA_BUNDLE": __file__}),
+])
+def test_options_alone_resolve_as_botocore_does(options, env, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    direct = s3_access(options, os.environ)
+    assert direct is not None
+    assert direct == by_botocore(options)
+
+
+@pytest.mark.parametrize("options, env, files", [
+    ({**KEYS, "profile": "lab"}, {}, ()),  # a profile: only botocore reads ~/.aws
+    (KEYS, {}, (".aws/config",)),  # it may set a region, an addressing style, a CA bundle
+    (KEYS, {"AWS_CONFIG_FILE": "{home}/elsewhere.ini"}, ("elsewhere.ini",)),
+    ({"endpointurl": ENDPOINT, "access_key_id": "AKIDOPTION"}, {}, ()),  # half a key pair
+    ({"endpointurl": ENDPOINT}, {}, ()),  # keys from ~/.aws/credentials or an instance role
+    ({"access_key_id": "AKIDOPTION", "secret_access_key": "opt-secret"}, {}, ()),  # AWS itself
+])
+def test_botocore_decides_whenever_anything_else_could_matter(options, env, files, monkeypatch):
+    home = Path(os.environ["HOME"])
+    for name in files:
+        write(home / name, "[default]\nregion = eu-central-1\n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(home=home))
+    assert s3_access(options, os.environ) is None
+
+
+def test_fsspec_s3_configuration_leaves_it_to_botocore(monkeypatch):
+    from fsspec.config import conf  # from FSSPEC_S3_* variables or fsspec's config files
+
+    monkeypatch.setitem(conf, "s3", {"client_kwargs": {"region_name": "eu-west-1"}})
+    assert s3_access(KEYS, os.environ) is None
+
+
+def _round_trip(tmp_path: Path, server: dict[str, str], options: dict[str, str],
+                env: dict[str, str]) -> tuple[str, str]:
+    """Push from one repository and pull into a clone, each in a real process; the imports
+    each process made (python -X importtime) come back for the caller to inspect."""
+    import boto3
+
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=server["endpoint_url"], aws_access_key_id=server["key"],
+                 aws_secret_access_key=server["secret"], region_name="us-east-1"
+                 ).create_bucket(Bucket=bucket)
+    env = {**env, "PYTHONPROFILEIMPORTTIME": "1"}
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx_proc("init", cwd=repo).code == 0
+    for i in range(80):  # more than one listing threshold's worth, and one small directory
+        write(repo / "data" / f"{i:02d}.bin", os.urandom(100 + 37 * i))
+    write(repo / "model.pt", os.urandom(70_000))
+    for args in (("add", "data", "model.pt"), ("remote", "add", "-d", "r", f"s3://{bucket}/p"),
+                 *(("remote", "modify", "--local", "r", k, v) for k, v in options.items())):
+        result = run_dvx_proc(*args, cwd=repo)
+        assert result.code == 0, result.output
+    pushed = run_dvx_proc("push", "-v", cwd=repo, env=env)
+    assert pushed.code == 0 and "Pushed 82 objects" in pushed.stdout, pushed.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    (clone / ".dvx" / "config.local").write_text((repo / ".dvx/config.local").read_text())
+    pulled = run_dvx_proc("pull", "-v", cwd=clone, env=env)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(clone / "data") == tree_bytes(repo / "data")
+    assert (clone / "model.pt").read_bytes() == (repo / "model.pt").read_bytes()
+    for result in (pushed, pulled):  # the lean path did the work, start to end
+        assert "general S3 client" not in result.stderr, result.stderr
+    return pushed.stderr, pulled.stderr
+
+
+def test_explicit_settings_move_data_without_the_aws_client_library(tmp_path, seaweed_s3):
+    options = {"endpointurl": seaweed_s3["endpoint_url"], "access_key_id": seaweed_s3["key"],
+               "secret_access_key": seaweed_s3["secret"]}
+    for imports in _round_trip(tmp_path, seaweed_s3, options, {}):
+        assert "| s3fs" not in imports and "botocore" not in imports
+
+
+def test_settings_from_a_profile_go_through_botocore(tmp_path, seaweed_s3):
+    home = Path(os.environ["HOME"])
+    write(home / ".aws" / "credentials", f"[lab]\naws_access_key_id = {seaweed_s3['key']}\n"
+                                         f"aws_secret_access_key = {seaweed_s3['secret']}\n")
+    options = {"endpointurl": seaweed_s3["endpoint_url"], "profile": "lab"}
+    for imports in _round_trip(tmp_path, seaweed_s3, options, {}):
+        assert "| s3fs" in imports and "botocore" in imports
