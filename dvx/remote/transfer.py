@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
+from dvx.fsutil import read_small_file
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -268,11 +269,9 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         single_put_limit = 2 * int(remote.put_options.get("chunksize", SMALL_OBJECT))
 
         async def put_fast(oid: str) -> int:
-            path = cache.oid_path(oid)
-            if os.path.getsize(path) >= single_put_limit:  # a multipart upload: s3fs's job
+            data = read_small_file(cache.oid_path(oid), single_put_limit)
+            if data is None:  # a multipart upload: s3fs's job
                 return await asyncio.get_running_loop().run_in_executor(None, put, oid)
-            with open(path, "rb") as f:
-                data = f.read()
             if verify_local and hash_bytes(data, cache.algo) != oid:
                 raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
             assert remote.fast is not None
