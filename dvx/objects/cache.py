@@ -101,9 +101,9 @@ class LocalCache(ObjectStore):
         os.makedirs(tmp_dir, exist_ok=True)  # once per large file or download: small ones have none
         return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
 
-    def _store_bytes(self, data: bytes, oid: str,
-                     fault: str = "cache.bytes.before_publish") -> None:
-        if self.exists(oid):
+    def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
+                     may_exist: bool = True) -> None:
+        if may_exist and self.exists(oid):
             return
 
         def before_name() -> None:
@@ -225,7 +225,9 @@ class LocalCache(ObjectStore):
             raise CorruptObjectError(
                 f"Object {expected_oid} is corrupt: its {len(data)} bytes hash to {actual}.",
                 "It was not stored; fix or re-push it at the source.")
-        self._store_bytes(data, expected_oid)
+        # Downloads are of objects the cache lacked a moment ago: no need to look again (one
+        # lookup per object). Should another process have stored it since, its copy stays.
+        self._store_bytes(data, expected_oid, may_exist=False)
         return len(data)
 
     def add_stream(self, src: IO[bytes], expected_oid: str,
