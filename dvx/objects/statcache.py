@@ -87,6 +87,8 @@ class StatCache:
                         "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
                         "WHERE algo = ?", (self.algo,)).fetchall()
                 self._entries = {row[0]: row for row in rows}
+                for pending in self._pending:
+                    self._entries.pop(pending[0], None)
             except sqlite3.DatabaseError as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
@@ -133,8 +135,10 @@ class StatCache:
 
     def put_key(self, path: str, key: StatKey, oid: str) -> None:
         self._pending.append((path, *key, oid))
-        # Not trusted again in this process (its stamp is only known at flush): forgotten.
-        self._load().pop(path, None)
+        # Not trusted again in this process (its stamp is only known at flush): forgotten,
+        # now or when the entries are read (a checkout that only writes never reads them).
+        if self._entries is not None:
+            self._entries.pop(path, None)
 
     def is_valid_tree(self, oid: str) -> bool:
         return oid in self._load_trees()

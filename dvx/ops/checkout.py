@@ -20,7 +20,7 @@ from dvx.errors import PathError
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import safe_dir_join, walk_directory
+from dvx.paths import join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
@@ -258,7 +258,7 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
             return f"{exc.strerror or exc}", None
 
     def path_of(entry: TreeEntry) -> str:
-        return os.path.join(top, *entry.path.split("/"))
+        return join_posix(top, entry.path)
 
     # Small files are mostly system calls, which only worker processes spread over the cores;
     # large ones mostly copying, which threads do.
