@@ -71,6 +71,29 @@ def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     assert dvx("status", "-q", cwd=clone).code == 0
 
 
+def test_directory_remote_is_served_without_fsspec(repo, dvx, dvx_proc, tmp_path):
+    """A directory remote is read and written with plain os calls: a push, and a fresh
+    clone's pull (whose manifest comes without a known size), never import fsspec, whose
+    import (asyncio, ssl) costs more than a no-change status."""
+    _dataset(repo)
+    dvx("add", "data", "model.bin")
+    dvx("remote", "add", "-d", "store", str(tmp_path / "store"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    imports = {"PYTHONPROFILEIMPORTTIME": "1"}
+    pushed = dvx_proc("push", cwd=repo, env=imports)
+    assert pushed.code == 0 and "Pushed 33 objects" in pushed.stdout, pushed.output
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = dvx_proc("pull", cwd=clone, env=imports)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(clone / "data") == tree_bytes(repo / "data")
+    assert (clone / "model.bin").read_bytes() == (repo / "model.bin").read_bytes()
+    for result in (pushed, pulled):
+        assert "| dvx.ops.sync" in result.stderr  # the import report is there to inspect
+        assert "fsspec" not in result.stderr
+
+
 def test_granular_pull_of_one_file_in_a_directory(repo, dvx, tmp_path):
     _dataset(repo)
     dvx("add", "data")

@@ -208,6 +208,8 @@ class ObjectStore:
 
     def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
         path = self.oid_path(oid)
+        if self.is_local:  # e.g. a manifest, whose size no pointer gives: no fsspec import
+            return open(path, "rb", buffering=block_size or -1)
         if block_size is None:
             return self.fs.open(path, "rb")
         return self.fs.open(path, "rb", block_size=block_size)
