@@ -29,6 +29,11 @@ class Result:
     stdout: str = ""
     stderr: str = ""
     timed_out: bool = False
+    # Where the time went, for reading a slow run: CPU of the command's process tree (its
+    # waited-for children included) and what it read from disk rather than the page cache.
+    user_s: float = 0.0
+    sys_s: float = 0.0
+    disk_read_mb: float = 0.0
 
 
 def _kill_group(pgid: int) -> None:
@@ -37,7 +42,8 @@ def _kill_group(pgid: int) -> None:
 
 
 def run(argv, cwd=None, env=None, timeout=CMD_TIMEOUT, discard_stdout=False) -> Result:
-    """Run one command in its own process group; wall time and peak RSS via os.wait4."""
+    """Run one command in its own process group; wall time, peak RSS, CPU time and disk
+    reads via os.wait4."""
     argv = [str(a) for a in argv]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         stdout = subprocess.DEVNULL if discard_stdout else out
@@ -65,7 +71,8 @@ def run(argv, cwd=None, env=None, timeout=CMD_TIMEOUT, discard_stdout=False) -> 
         err.seek(0)
         return Result(proc.returncode, seconds, usage.ru_maxrss / 1024.0,
                       out.read(1 << 16).decode(errors="replace"),
-                      err.read(1 << 16).decode(errors="replace"), bool(fired))
+                      err.read(1 << 16).decode(errors="replace"), bool(fired),
+                      usage.ru_utime, usage.ru_stime, usage.ru_inblock * 512 / 1e6)
 
 
 def first_error_line(res: Result) -> str:
