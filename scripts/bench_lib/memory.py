@@ -111,8 +111,8 @@ def page_in_code(exe: str, package: str, env: dict) -> None:
     """Read a tool's code into the page cache, untimed, before each sequence of steps. The
     pause between sequences is long enough for this machine's DAMON scheme to evict files idle
     for a minute, so without this the first timed step of every sequence would also page the
-    tool's modules in from disk (10-15 MB per command here, up to 0.7 s), whichever tool it
-    is; a user's second command finds them cached."""
+    tool's modules in from disk (13-16 MB per command here), whichever tool it is; a user's
+    second command finds them cached."""
     python = Path(exe).parent / "python"
     if not python.is_file():
         return
