@@ -206,7 +206,9 @@ def test_corrupt_and_truncated_objects_are_caught_then_repaired(repo, dvx, tmp_p
     image = xxhash.xxh3_128_hexdigest((repo / "data/images/03.bin").read_bytes())
     good = remote.read_raw(model)
     remote.write_raw(model, good[:1000])  # truncated
-    remote.write_raw(image, b"X" + remote.read_raw(image)[1:])  # one byte flipped
+    stored = remote.read_raw(image)
+    # One byte flipped (every bit of it: an "X" written over random data is a no-op 1 in 256).
+    remote.write_raw(image, bytes([stored[0] ^ 0xFF]) + stored[1:])
 
     target = clone(repo, tmp_path)
     pulled = dvx("pull", cwd=target)
