@@ -10,6 +10,7 @@ from dvx.config import Config
 from dvx.errors import ConfigError, NotARepoError
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
+from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
 from dvx.scm import Git, find_git_root
 
@@ -112,4 +113,4 @@ class Repo:
         return RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
 
     def abspath(self, relpath: str) -> str:
-        return os.path.join(self.root, *relpath.split("/"))
+        return join_posix(self.root, relpath)

@@ -23,7 +23,14 @@ from dvx.fsutil import is_executable
 from dvx.hashing import hash_file
 from dvx.logs import get_logger
 from dvx.objects.tree import TreeEntry
-from dvx.paths import POINTER_SUFFIX, RESERVED_NAMES, WalkEntry, walk_directory, walked_size
+from dvx.paths import (
+    POINTER_SUFFIX,
+    RESERVED_NAMES,
+    WalkEntry,
+    join_posix,
+    walk_directory,
+    walked_size,
+)
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 
@@ -81,7 +88,7 @@ def scan_directory(repo: Repo, path: str, display: str,
                         "or device), which dvx cannot track.", "Move it out of the directory.")
     entries: list[TreeEntry] = []
     for rel in walk.symlinks:
-        full = os.path.join(path, *rel.split("/"))
+        full = join_posix(path, rel)
         state = file_state(repo, full, f"{display}/{rel}")
         assert state is not None
         entries.append(TreeEntry(rel, state.oid, state.size, False))
@@ -115,7 +122,7 @@ def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> No
         parent, _, name = rel.rpartition("/")
         target = fsutil.temp_target(name)
         if target is not None and (f"{parent}/{target}" if parent else target) in known:
-            fsutil.remove_quietly(os.path.join(top, *rel.split("/")))
+            fsutil.remove_quietly(join_posix(top, rel))
 
 
 def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
@@ -126,7 +133,7 @@ def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
         parent, _, name = rel.rpartition("/")
         names_by_dir.setdefault(parent, set()).update({name, name + POINTER_SUFFIX, ".gitignore"})
     for parent, names in names_by_dir.items():
-        directory = os.path.join(root, *parent.split("/")) if parent else root
+        directory = join_posix(root, parent) if parent else root
         try:
             entries = list(os.scandir(directory))
         except OSError:

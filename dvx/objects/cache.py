@@ -58,9 +58,6 @@ class LocalCache(ObjectStore):
                 found.add(oid)
         return found
 
-    def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
-        return open(self.oid_path(oid), "rb")
-
     def read_bytes(self, oid: str) -> bytes:
         with self.open(oid) as f:
             return f.read()

@@ -19,6 +19,7 @@ from dvx.paths import (
     Fingerprint,
     WalkEntry,
     fingerprint_of_walk,
+    join_posix,
     repo_relpath,
     walk_directory,
     walked_size,
@@ -249,7 +250,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprin
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
     for link in scan_before.symlinks:
-        link_path = os.path.join(full, *link.split("/"))
+        link_path = join_posix(full, link)
         if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
             raise symlink_error(f"{rel}/{link}")
     if scan_before.others:
@@ -287,7 +288,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprin
 
         entries.extend(map_in_threads(ingest, large, size_of=walked_size))
     for link in scan_before.symlinks:
-        state = file_state(repo, os.path.join(full, *link.split("/")), f"{rel}/{link}")
+        state = file_state(repo, join_posix(full, link), f"{rel}/{link}")
         assert state is not None
         entries.append(TreeEntry(link, state.oid, state.size, False))
     return Tree.build(repo.algo, entries), fingerprint

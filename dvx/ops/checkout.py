@@ -190,7 +190,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         for e in walk.files:
             current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:
-            current[rel] = (os.path.join(top, *rel.split("/")), None)
+            current[rel] = (join_posix(top, rel), None)
         remove_temporaries(top, walk.temps, current.keys() | tree.by_path().keys())
     wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
     if subpath is not None and not wanted:
@@ -232,11 +232,11 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
 
 def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutResult) -> None:
     for rel in plan.delete:
-        fsutil.remove_quietly(os.path.join(top, *rel.split("/")))
+        fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
     _prune_empty_dirs(top, plan.delete)
     for entry in plan.chmod:
-        _fix_mode(os.path.join(top, *entry.path.split("/")), entry.executable, False)
+        _fix_mode(join_posix(top, entry.path), entry.executable, False)
     os.makedirs(top, exist_ok=True)
     blocked: dict[str, str] = {}  # parent directory -> why files cannot be placed in it
     for parent in sorted({e.path.rpartition("/")[0] for e in plan.place} - {""}):
@@ -291,7 +291,7 @@ def _prune_empty_dirs(top: str, deleted: list[str]) -> None:
         current = parent
         while current:
             try:
-                os.rmdir(os.path.join(top, *current.split("/")))
+                os.rmdir(join_posix(top, current))
             except OSError:
                 break  # not empty (or already gone): leave it
             current = current.rpartition("/")[0]

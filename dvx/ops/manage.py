@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dvx import fsutil, gitignore
 from dvx.errors import PathError, UsageError
 from dvx.outputs import Output, check_data_path, load_tree, write_pointer
-from dvx.paths import POINTER_SUFFIX, repo_relpath, walk_directory
+from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.repo import Repo
 from dvx.workspace import file_state
 
@@ -120,7 +120,7 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                     raise PathError(f"The manifest of '{output.path}' is not in the cache.")
                 walk = walk_directory(full)
                 paths = [e.path for e in walk.files] + [
-                    os.path.join(full, *r.split("/")) for r in walk.symlinks]
+                    join_posix(full, r) for r in walk.symlinks]
             else:
                 paths = [full]
             for path in paths:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import sys
 from typing import Any
 
 from dvx.errors import FormatError
+from dvx.paths import join_posix
 from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
 
 DEFAULT_PARAMS_FILE = "params.yaml"
@@ -105,7 +105,7 @@ class ParamsReader:
 
     def doc(self, rel: str) -> dict[str, Any]:
         if rel not in self._docs:
-            self._docs[rel] = read_params(os.path.join(self.root, *rel.split("/")), rel)
+            self._docs[rel] = read_params(join_posix(self.root, rel), rel)
         return self._docs[rel]
 
     def forget(self, rel: str) -> None:
