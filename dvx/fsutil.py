@@ -110,14 +110,69 @@ def write_whole(path: str, data: bytes, mode: int, *, replace: bool, exact_mode:
     is (objects are never replaced). A missing parent directory is created. `exact_mode`:
     `mode` exactly, whatever the umask; `before_name` runs between writing and naming.
     """
+    _create_whole(path, lambda fd: write_all(fd, data), mode, replace, exact_mode, temp_dir,
+                  before_name)
+
+
+def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode: bool = False,
+                    before_name: Callable[[], None] = lambda: None) -> bool:
+    """Make `dst` a copy of the file `src`, never seen half-written (as `write_whole` does),
+    if `src` is smaller than SMALL_FILE; False, and nothing written, if it is not.
+
+    The kernel copies the bytes (`copy_range`): one memory copy instead of a read into Python
+    and a write out of it, which takes a sixth off each file of a checkout of 10,000 small
+    files (docs/performance.md)."""
+    fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        if size >= SMALL_FILE:
+            return False
+        _create_whole(dst, lambda out: _copy_exactly(fd, out, size), mode, replace, exact_mode,
+                      None, before_name)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _copy_exactly(src_fd: int, dst_fd: int, size: int) -> None:
+    if copy_range(src_fd, dst_fd, size) < size:
+        raise OSError(errno.EIO, "the file became shorter while it was being copied")
+
+
+def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
+    """Copy up to `length` bytes from the current offset of `src_fd` to that of `dst_fd`
+    (fewer only at the end of the file); return how many. In the kernel where it can
+    (copy_file_range: no bytes through Python, and a shared-block clone on filesystems that
+    offer one), else through a buffer (another filesystem, an old kernel)."""
+    copied = 0
+    while copied < length:
+        try:
+            n = os.copy_file_range(src_fd, dst_fd, length - copied)
+        except OSError:
+            chunk = os.read(src_fd, min(COPY_CHUNK, length - copied))
+            n = len(chunk)
+            write_all(dst_fd, chunk)
+        if not n:
+            break
+        copied += n
+    return copied
+
+
+COPY_CHUNK = 1 << 20  # the buffer of a copy the kernel cannot make itself
+
+
+def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bool,
+                  exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]
+                  ) -> None:
+    """`write_whole`, with the content written by `fill(fd)`."""
     fd = _open_unnamed(os.path.dirname(path), mode)
     if fd is None:
-        _write_named(path, data, mode, replace, exact_mode, temp_dir, before_name)
+        _write_named(path, fill, mode, replace, exact_mode, temp_dir, before_name)
         return
     try:
         if exact_mode and mode & process_umask():
             os.fchmod(fd, mode)
-        write_all(fd, data)
+        fill(fd)
         before_name()
         try:
             _link_unnamed(fd, path)
@@ -176,8 +231,8 @@ def _link_unnamed(fd: int, path: str) -> None:
     os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
 
 
-def _write_named(path: str, data: bytes, mode: int, replace: bool, exact_mode: bool,
-                 temp_dir: str | None, before_name: Callable[[], None]) -> None:
+def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: bool,
+                 exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]) -> None:
     tmp = temp_name_for(os.path.join(temp_dir, os.path.basename(path)) if temp_dir else path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
@@ -189,7 +244,7 @@ def _write_named(path: str, data: bytes, mode: int, replace: bool, exact_mode: b
         try:
             if exact_mode and mode & process_umask():
                 os.fchmod(fd, mode)
-            write_all(fd, data)
+            fill(fd)
         finally:
             os.close(fd)
         before_name()
@@ -273,13 +328,13 @@ def symlink(src: str, dst: str) -> None:
     os.symlink(os.path.abspath(src), dst)
 
 
-SMALL_FILE = 1 << 20  # below this a copy is one read and one write, created with its mode
+SMALL_FILE = 1 << 20  # below this a copy is made unnamed, with its mode, and then named
 
 
 def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
     """Copy the large file `src` to the new file `dst` and give it exactly `mode` (None: the
-    usual mode of a new file, as the umask makes it). Small files are read whole and written
-    with `write_whole` instead."""
+    usual mode of a new file, as the umask makes it). Small files go through
+    `copy_small_file` instead."""
     import shutil  # only for large files: its import is not free
 
     # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
@@ -367,12 +422,9 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
     for link_type in link_types:
         if unsupported is not None and link_type in unsupported and link_type != "copy":
             continue
-        if link_type == "copy":
-            data = read_small_file(src, SMALL_FILE)
-            if data is not None:  # written unnamed and then named: no temporary to rename
-                write_whole(dst, data, mode, replace=True, exact_mode=True,
-                            before_name=_before_copy_is_named)
-                return link_type
+        if link_type == "copy" and copy_small_file(src, dst, mode, replace=True, exact_mode=True,
+                                                   before_name=_before_copy_is_named):
+            return link_type  # written unnamed and then named: no temporary to rename
         direct = link_type in DIRECT_LINKS
         tmp = dst if direct else temp_name_for(dst)
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from dvx.errors import InvalidOidError, UsageError
+from dvx.fsutil import copy_range
 
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
@@ -150,7 +151,7 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, in
         def copy_windows() -> None:
             try:
                 while not stop.is_set():
-                    copied = _copy_window(src.fileno(), dst_fd, MMAP_WINDOW)
+                    copied = copy_range(src.fileno(), dst_fd, MMAP_WINDOW)
                     windows.put(copied)
                     if copied < MMAP_WINDOW:
                         return  # the end of the file
@@ -176,26 +177,6 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, in
             stop.set()
             copier.join()
     return hasher.hexdigest(), size
-
-
-def _copy_window(src_fd: int, dst_fd: int, length: int) -> int:
-    """Copy up to `length` bytes from the current offset of `src_fd` to that of `dst_fd`; fewer
-    only at the end of the file. In the kernel where it can (copy_file_range), else through a
-    buffer."""
-    copied = 0
-    while copied < length:
-        try:
-            n = os.copy_file_range(src_fd, dst_fd, length - copied)
-        except OSError:  # not between these two files (or not on this system): read and write
-            chunk = os.read(src_fd, min(CHUNK_SIZE, length - copied))
-            n = len(chunk)
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(dst_fd, view):]
-        if not n:
-            break
-        copied += n
-    return copied
 
 
 def _hash_mapped(f: IO[bytes], size: int, algo: str) -> tuple[str, int]:

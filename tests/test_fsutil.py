@@ -1,6 +1,6 @@
-"""fsutil.write_whole: a new file appears whole or not at all, on both of its paths (an
-unnamed O_TMPFILE file linked to its name, and the named temporary used where the filesystem
-has no unnamed files)."""
+"""fsutil.write_whole and copy_small_file: a new file appears whole or not at all, on both of
+its paths (an unnamed O_TMPFILE file linked to its name, and the named temporary used where
+the filesystem has no unnamed files)."""
 
 from __future__ import annotations
 
@@ -112,3 +112,37 @@ def test_place_copies_small_and_large_files_whole(tmp_path: Path):
         assert dst.read_bytes() == src.read_bytes()
         assert stat.S_IMODE(dst.stat().st_mode) == 0o755
     assert sorted(os.listdir(tmp_path)) == ["copy-of-large", "copy-of-small", "large", "small"]
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_copy_small_file_copies_bytes_and_mode(tmp_path, write_path, monkeypatch, kernel_copy):
+    """Copied by the kernel, or through a buffer where it refuses (another filesystem, an old
+    kernel); an empty file too."""
+    if not kernel_copy:
+        def refuse(*_args):
+            raise OSError(18, "Invalid cross-device link")
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    for name, data in (("some", os.urandom(70_000)), ("empty", b"")):
+        src, dst = tmp_path / name, tmp_path / "out" / name  # the parent is created
+        src.write_bytes(data)
+        assert fsutil.copy_small_file(str(src), str(dst), 0o755, replace=False, exact_mode=True)
+        assert dst.read_bytes() == data
+        assert stat.S_IMODE(dst.stat().st_mode) == 0o755
+    assert sorted(os.listdir(tmp_path / "out")) == ["empty", "some"]
+
+
+def test_copy_small_file_leaves_large_files_to_the_caller(tmp_path):
+    src = tmp_path / "large"
+    src.write_bytes(b"x" * fsutil.SMALL_FILE)
+    assert not fsutil.copy_small_file(str(src), str(tmp_path / "dst"), 0o644, replace=True)
+    assert os.listdir(tmp_path) == ["large"]
+
+
+def test_a_source_that_shrinks_mid_copy_fails_and_leaves_no_file(tmp_path, write_path,
+                                                                  monkeypatch):
+    src = tmp_path / "src"
+    src.write_bytes(b"data" * 100)
+    monkeypatch.setattr(fsutil, "copy_range", lambda src_fd, dst_fd, length: length - 1)
+    with pytest.raises(OSError, match="shorter"):
+        fsutil.copy_small_file(str(src), str(tmp_path / "dst"), 0o644, replace=True)
+    assert os.listdir(tmp_path) == ["src"]

@@ -180,14 +180,13 @@ class ObjectStore:
     def _put_local(self, local_path: str, oid: str) -> None:
         # A directory remote (a disk, a mount) is written with plain os calls, as the cache is.
         final = self.oid_path(oid)
-        data = fsutil.read_small_file(local_path, fsutil.SMALL_FILE)
-        if data is not None:
 
-            def before_name() -> None:
-                faults.point("copy.after_temp_write")
-                faults.point("odb.put.before_rename")
+        def before_name() -> None:
+            faults.point("copy.after_temp_write")
+            faults.point("odb.put.before_rename")
 
-            fsutil.write_whole(final, data, 0o666, replace=False, before_name=before_name)
+        if fsutil.copy_small_file(local_path, final, 0o666, replace=False,
+                                  before_name=before_name):
             return
         tmp = fsutil.temp_name_for(final)  # a large file: copied by the kernel, then linked
         try:
