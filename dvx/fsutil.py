@@ -147,7 +147,9 @@ def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
     copied = 0
     while copied < length:
         try:
-            n = os.copy_file_range(src_fd, dst_fd, length - copied)
+            if _kernel_copy is None:
+                raise OSError(errno.ENOSYS, "no copy_file_range on this system")
+            n = _kernel_copy(src_fd, dst_fd, length - copied)
         except OSError:
             chunk = os.read(src_fd, min(COPY_CHUNK, length - copied))
             n = len(chunk)
@@ -159,6 +161,7 @@ def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
 
 
 COPY_CHUNK = 1 << 20  # the buffer of a copy the kernel cannot make itself
+_kernel_copy = getattr(os, "copy_file_range", None)  # Linux only
 
 
 def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bool,

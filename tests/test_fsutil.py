@@ -114,14 +114,16 @@ def test_place_copies_small_and_large_files_whole(tmp_path: Path):
     assert sorted(os.listdir(tmp_path)) == ["copy-of-large", "copy-of-small", "large", "small"]
 
 
-@pytest.mark.parametrize("kernel_copy", [True, False])
+@pytest.mark.parametrize("kernel_copy", ["yes", "refused", "absent"])
 def test_copy_small_file_copies_bytes_and_mode(tmp_path, write_path, monkeypatch, kernel_copy):
     """Copied by the kernel, or through a buffer where it refuses (another filesystem, an old
-    kernel); an empty file too."""
-    if not kernel_copy:
+    kernel) or has no copy_file_range (not Linux); an empty file too."""
+    if kernel_copy == "refused":
         def refuse(*_args):
             raise OSError(18, "Invalid cross-device link")
-        monkeypatch.setattr(os, "copy_file_range", refuse)
+        monkeypatch.setattr(fsutil, "_kernel_copy", refuse)
+    elif kernel_copy == "absent":
+        monkeypatch.setattr(fsutil, "_kernel_copy", None)
     for name, data in (("some", os.urandom(70_000)), ("empty", b"")):
         src, dst = tmp_path / name, tmp_path / "out" / name  # the parent is created
         src.write_bytes(data)

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from dvx import hashing
+from dvx import fsutil, hashing
 from dvx.errors import InvalidOidError, UsageError
 from dvx.hashing import check_oid, get_algorithm, hash_bytes, hash_copy, hash_file, hash_stream
 
@@ -42,7 +42,7 @@ def test_hash_copy_copies_the_bytes_and_hashes_the_copy(tmp_path, monkeypatch, s
     if not kernel_copy:
         def refuse(*_args):
             raise OSError(18, "Invalid cross-device link")
-        monkeypatch.setattr(os, "copy_file_range", refuse)
+        monkeypatch.setattr(fsutil, "_kernel_copy", refuse)
     data = os.urandom(size)
     (tmp_path / "src").write_bytes(data)
     fd = os.open(tmp_path / "dst", os.O_RDWR | os.O_CREAT | os.O_EXCL)
