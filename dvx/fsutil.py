@@ -147,8 +147,6 @@ def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
     copied = 0
     while copied < length:
         try:
-            if _kernel_copy is None:
-                raise OSError(errno.ENOSYS, "no copy_file_range on this system")
             n = _kernel_copy(src_fd, dst_fd, length - copied)
         except OSError:
             chunk = os.read(src_fd, min(COPY_CHUNK, length - copied))
@@ -160,8 +158,12 @@ def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
     return copied
 
 
+def _no_kernel_copy(_src_fd: int, _dst_fd: int, _count: int) -> int:
+    raise OSError(errno.ENOSYS, "no copy_file_range on this system")
+
+
 COPY_CHUNK = 1 << 20  # the buffer of a copy the kernel cannot make itself
-_kernel_copy = getattr(os, "copy_file_range", None)  # Linux only
+_kernel_copy = getattr(os, "copy_file_range", _no_kernel_copy)  # Linux only
 
 
 def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bool,

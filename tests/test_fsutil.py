@@ -123,7 +123,7 @@ def test_copy_small_file_copies_bytes_and_mode(tmp_path, write_path, monkeypatch
             raise OSError(18, "Invalid cross-device link")
         monkeypatch.setattr(fsutil, "_kernel_copy", refuse)
     elif kernel_copy == "absent":
-        monkeypatch.setattr(fsutil, "_kernel_copy", None)
+        monkeypatch.setattr(fsutil, "_kernel_copy", fsutil._no_kernel_copy)
     for name, data in (("some", os.urandom(70_000)), ("empty", b"")):
         src, dst = tmp_path / name, tmp_path / "out" / name  # the parent is created
         src.write_bytes(data)
