@@ -145,10 +145,15 @@ def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
     (copy_file_range: no bytes through Python, and a shared-block clone on filesystems that
     offer one), else through a buffer (another filesystem, an old kernel)."""
     copied = 0
+    kernel = True  # once refused, the rest of this copy goes through the buffer
     while copied < length:
-        try:
-            n = _kernel_copy(src_fd, dst_fd, length - copied)
-        except OSError:
+        n = 0
+        if kernel:
+            try:
+                n = _kernel_copy(src_fd, dst_fd, length - copied)
+            except OSError:
+                kernel = False
+        if not kernel:
             chunk = os.read(src_fd, min(COPY_CHUNK, length - copied))
             n = len(chunk)
             write_all(dst_fd, chunk)
