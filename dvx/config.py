@@ -76,7 +76,8 @@ SCHEMA = {
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are
 # checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
-REMOTE_KEYS = {"url": _url, "jobs": _positive_number, "retries": _positive_number}
+REMOTE_KEYS = {"url": _url, "jobs": _positive_number, "retries": _positive_number,
+               "timeout": _positive_number}
 
 DEFAULT_LINK_TYPES = ("reflink", "copy")
 

@@ -11,7 +11,8 @@
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
-    └── PartialFailure            exit 1  a command finished, but some items failed (listed)
+    ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
+    └── Interrupted               exit 130  Ctrl-C: what was complete, and that a rerun finishes
 
 Only the CLI turns these into text; code below it raises them with a message that says what
 failed and a hint that says what to do about it.
@@ -82,3 +83,9 @@ class PartialFailure(DvxError):
     def __init__(self, message: str, hint: str | None = None, result: object = None) -> None:
         super().__init__(message, hint)
         self.result = result
+
+
+class Interrupted(DvxError):
+    """Ctrl-C stopped a command; the message says what was complete by then."""
+
+    exit_code = 130

@@ -50,6 +50,27 @@ def temp_target(name: str) -> str | None:
     return match.group(1) if match else None
 
 
+# Large temporaries this process is writing (downloads, copies into the cache): on Ctrl-C the
+# CLI removes them before it exits, rather than waiting for the threads writing them.
+_in_flight: set[str] = set()
+
+
+def track_temporary(path: str) -> str:
+    _in_flight.add(path)
+    return path
+
+
+def drop_temporary(path: str) -> None:
+    """Remove a tracked temporary (if it is still there) and forget it."""
+    remove_quietly(path)
+    _in_flight.discard(path)
+
+
+def remove_temporaries_in_flight() -> None:
+    for path in list(_in_flight):
+        drop_temporary(path)
+
+
 def fsync_dir(directory: str) -> None:
     fd = os.open(directory or ".", os.O_RDONLY)
     try:

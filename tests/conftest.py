@@ -112,4 +112,4 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-pytest_plugins = ["tests.servers"]
+pytest_plugins = ["tests.servers", "tests.remotes"]

@@ -4,6 +4,7 @@ connection, a silent server, malformed answers, and a sink that fails. (The S3 c
 test_remote_contract.py run it against SeaweedFS and moto.)"""
 
 import asyncio
+import socket
 
 import pytest
 
@@ -163,6 +164,56 @@ def test_a_silent_server_times_out():
     script = Script([answer])
     with pytest.raises(TimeoutError):
         run(script, lambda pool: pool.request("GET", "/", {}), timeout=0.2)
+
+
+def _raw_server(handle):
+    """Run `exchange` against a server whose connection handler is `handle(reader, writer)`,
+    with a small receive buffer, so that what the client sends waits until the server reads."""
+    def runner(exchange, **pool_options):
+        async def main():
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 10)
+            listener.bind(("127.0.0.1", 0))
+            server = await asyncio.start_server(handle, sock=listener)
+            port = server.sockets[0].getsockname()[1]
+            pool = HttpPool("127.0.0.1", port, limit=1, ssl_context=None, **pool_options)
+            try:
+                return await exchange(pool)
+            finally:
+                pool.close()
+                server.close()
+        return asyncio.run(main())
+    return runner
+
+
+def test_a_server_that_stops_reading_an_upload_times_out():
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(5)  # never reads the body: the client's buffer stays full
+
+    body = b"x" * (64 << 20)  # far more than the kernel's socket buffers hold
+    run_it = _raw_server(handle)
+    with pytest.raises(TimeoutError, match="stopped answering"):
+        run_it(lambda pool: pool.request("PUT", "/b/k", {}, body), timeout=0.5)
+
+
+def test_a_slow_upload_that_keeps_moving_does_not_time_out():
+    """The timeout is for no progress at all, not for the whole request: 2 MiB read slowly,
+    over more than twice the timeout, still succeed."""
+    async def handle(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        received = 0
+        while received < (2 << 20):
+            received += len(await reader.read(128 << 10))
+            await asyncio.sleep(0.05)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    run_it = _raw_server(handle)
+    response = run_it(lambda pool: pool.request("PUT", "/b/k", {}, b"y" * (2 << 20)),
+                      timeout=0.3)
+    assert response.status == 200
 
 
 @pytest.mark.parametrize("answer", [

@@ -23,10 +23,18 @@ def test_transient_errors_are_retried_until_success():
 
 
 def test_attempts_are_bounded():
-    call, calls = _flaky(10, TimeoutError("slow"))
-    with pytest.raises(TimeoutError):
+    call, calls = _flaky(10, ConnectionError("reset"))
+    with pytest.raises(ConnectionError):
         with_retries(call, 3, "x", sleep=lambda s: None)
     assert len(calls) == 3
+
+
+def test_a_timeout_is_tried_once_more_only():
+    """Each attempt waited out the whole timeout: two are enough to call the remote stuck."""
+    call, calls = _flaky(10, TimeoutError("no byte moved"))
+    with pytest.raises(TimeoutError):
+        with_retries(call, 5, "x", sleep=lambda s: None)
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("exc", [FileNotFoundError("gone"), PermissionError("no"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -45,7 +46,25 @@ class DvxGroup(click.Group):
 def _fail(message: str, hint: str | None, code: int) -> None:
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
     click.echo(_scrub_secrets(text), err=True)
+    if code == EXIT_INTERRUPTED:
+        _stop_now()
     sys.exit(code)
+
+
+_standalone = False  # set by main(): this process is the `dvx` command, not a caller's
+
+
+def _stop_now() -> None:
+    """After Ctrl-C: remove the temporaries in flight and end the process at once, without
+    waiting for threads that are still sending or receiving (they would finish, or time
+    out, first). Everything dvx writes is complete or not there, so nothing is lost."""
+    from dvx import fsutil
+
+    fsutil.remove_temporaries_in_flight()
+    if _standalone:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",
@@ -118,4 +137,6 @@ _register_commands()
 
 
 def main() -> None:
+    global _standalone
+    _standalone = True
     cli(prog_name="dvx")

@@ -86,7 +86,7 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
     HTTP:  user, password*, ssl_verify
     GS:    projectname, credentialpath, endpointurl
     Azure: account_name, account_key*, connection_string*, sas_token*
-    All:   url, jobs, retries
+    All:   url, jobs, retries, timeout (seconds without progress before a request fails)
     Secrets (*) are always written to .dvx/config.local, never to the tracked config.
     """
     from dvx.errors import UsageError

@@ -108,7 +108,8 @@ class LocalCache(ObjectStore):
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
         os.makedirs(tmp_dir, exist_ok=True)  # once per large file or download: small ones have none
-        return fsutil.temp_name_for(os.path.join(tmp_dir, oid_hint or "object"))
+        return fsutil.track_temporary(fsutil.temp_name_for(os.path.join(tmp_dir,
+                                                                     oid_hint or "object")))
 
     def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
                      may_exist: bool = True) -> None:
@@ -169,7 +170,7 @@ class LocalCache(ObjectStore):
             oid, size = hash_file(tmp, self.algo)
             self._publish(tmp, oid)
         finally:
-            fsutil.remove_quietly(tmp)
+            fsutil.drop_temporary(tmp)
         return oid, size
 
     def _add_by_hardlink(self, path: str) -> tuple[str, int] | None:
@@ -224,7 +225,7 @@ class LocalCache(ObjectStore):
                 os.close(fd)
             self._publish(tmp, oid)
         finally:
-            fsutil.remove_quietly(tmp)
+            fsutil.drop_temporary(tmp)
         return oid, size
 
     def add_bytes_verified(self, data: bytes, expected_oid: str) -> int:
@@ -321,7 +322,7 @@ class VerifiedWriter:
                 "It was not stored; fix or re-push it at the source.")
         faults.point("cache.stream.before_publish")
         self.cache._publish(self.tmp, actual)
-        fsutil.remove_quietly(self.tmp)
+        fsutil.drop_temporary(self.tmp)
         return self.size
 
     def __enter__(self) -> VerifiedWriter:
@@ -329,4 +330,4 @@ class VerifiedWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.file.close()
-        fsutil.remove_quietly(self.tmp)
+        fsutil.drop_temporary(self.tmp)

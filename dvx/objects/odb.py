@@ -40,10 +40,12 @@ class ObjectStore:
                  can_list: bool = True, secrets: tuple[str, ...] = (),
                  put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
-                 make_fs: Callable[[], Any] | None = None, local: bool | None = None) -> None:
+                 make_fs: Callable[[], Any] | None = None, local: bool | None = None,
+                 url: str | None = None) -> None:
         self._fs = fs
         self._make_fs = make_fs  # builds `fs` on first use, where building it costs time
         self.root = root.rstrip("/") or "/"
+        self.url = url or self.root  # for messages: the URL as configured, secrets hidden
         self.algo = algo
         self._atomic_put = atomic_put
         self.read_only = read_only

@@ -16,7 +16,6 @@ from dvx.ops.checkout import CheckoutResult, checkout
 from dvx.ops.remote import open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
 from dvx.remote import transfer
-from dvx.remote.fs import redact_url
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -119,7 +118,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         return _merged([push(repo, group, name, jobs, repair) for name, group in groups.items()])
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
     if remote.read_only:
-        raise RemoteError(f"Remote '{name}' ({redact_url(remote.root)}) is read-only.",
+        raise RemoteError(f"Remote '{name}' ({remote.url}) is read-only.",
                           "Push to an S3, SSH, cloud or directory remote instead.")
     result = SyncResult(name)
     wanted = wanted_objects(repo, targets, result.problems)
@@ -166,7 +165,7 @@ def _ensure_remote_dir(remote: ObjectStore, create: bool) -> None:
     if create:
         os.makedirs(remote.root, exist_ok=True)
     elif not os.path.isdir(remote.root):
-        raise RemoteError(f"The remote directory '{redact_url(remote.root)}' does not exist.",
+        raise RemoteError(f"The remote directory '{remote.url}' does not exist.",
                           "Check the remote's URL with `dvx remote list`.")
 
 

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from dvx.remote.s3fast import Access
 
 COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
-                  "retries": "attempts for a failing transfer (default 5)"}
+                  "retries": "attempts for a failing transfer (default 5)",
+                  "timeout": "seconds without progress before a request fails (default 60)"}
+DEFAULT_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ class Backend:
     secrets: frozenset[str]
     read_only: bool
     atomic_put: bool  # a plain put publishes a complete object (else: temp name + rename)
-    build: Callable[[str, dict[str, str]], tuple[Any, str]]  # (url, options) -> (fs, root)
+    # (url, options, timeout) -> (fs, root); `timeout`: seconds without progress on a request
+    build: Callable[[str, dict[str, str], float], tuple[Any, str]]
     put_options: Callable[[dict[str, str]], dict[str, Any]] = lambda options: {}
     read_options: dict[str, Any] = field(default_factory=dict)  # for whole-object reads
 
@@ -74,7 +77,8 @@ def _ssl_verify(value: str) -> bool | str:
     return value if os.path.exists(value) else _bool(value)
 
 
-def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+              ) -> tuple[Any, str]:
     root = s3_root(url)
     s3fs = _import("s3fs", "s3")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
@@ -95,7 +99,12 @@ def _build_s3(url: str, options: dict[str, str]) -> tuple[Any, str]:
         client_kwargs["verify"] = _ssl_verify(options["ssl_verify"])
     if client_kwargs:
         kwargs["client_kwargs"] = client_kwargs
-    return s3fs.S3FileSystem(**kwargs), root
+    # botocore's own retries stay off: dvx retries every transfer itself (remote.retries)
+    kwargs["config_kwargs"] = {"connect_timeout": min(timeout, 30.0), "read_timeout": timeout,
+                               "retries": {"max_attempts": 1}}
+    fs = s3fs.S3FileSystem(**kwargs)
+    fs.retries = 1  # s3fs's own loop too: each of its retries would wait out the timeout again
+    return fs, root
 
 
 def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | None:
@@ -146,7 +155,8 @@ def _s3_put_options(options: dict[str, str]) -> dict[str, Any]:
     return {"chunksize": part}
 
 
-def _build_ssh(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+               ) -> tuple[Any, str]:
     sshfs = _import("sshfs", "ssh")
     parts = urlsplit(url)
     if not parts.hostname:
@@ -168,18 +178,21 @@ def _build_ssh(url: str, options: dict[str, str]) -> tuple[Any, str]:
         kwargs["known_hosts"] = None if known_hosts == "ignore" else os.path.expanduser(known_hosts)
     if "connect_timeout" in options:
         kwargs["connect_timeout"] = float(options["connect_timeout"])
+    # A server that stops answering is noticed by keep-alive probes: three missed ones.
+    kwargs["keepalive_interval"] = max(timeout / 3, 1.0)
+    kwargs["keepalive_count_max"] = 3
     root = unquote(parts.path) or "."
     return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
 
 
-def _build_http(url: str, options: dict[str, str]) -> tuple[Any, str]:
-    _import("aiohttp", "http")
+def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+                ) -> tuple[Any, str]:
+    aiohttp = _import("aiohttp", "http")
     from fsspec.implementations.http import HTTPFileSystem
 
-    client_kwargs: dict[str, Any] = {}
+    client_kwargs: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(
+        sock_connect=min(timeout, 30.0), sock_read=timeout)}
     if "user" in options:
-        import aiohttp
-
         client_kwargs["auth"] = aiohttp.BasicAuth(options["user"], options.get("password", ""))
     kwargs: dict[str, Any] = {"skip_instance_cache": True, "client_kwargs": client_kwargs}
     if "ssl_verify" in options and not _bool(options["ssl_verify"]):
@@ -187,7 +200,8 @@ def _build_http(url: str, options: dict[str, str]) -> tuple[Any, str]:
     return HTTPFileSystem(**kwargs), url.rstrip("/")
 
 
-def _build_gs(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+              ) -> tuple[Any, str]:
     gcsfs = _import("gcsfs", "gs")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     if "projectname" in options:
@@ -200,7 +214,8 @@ def _build_gs(url: str, options: dict[str, str]) -> tuple[Any, str]:
     return gcsfs.GCSFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
 
 
-def _build_azure(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+                 ) -> tuple[Any, str]:
     adlfs = _import("adlfs", "azure")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     for option, arg in (("account_name", "account_name"), ("account_key", "account_key"),
@@ -211,7 +226,8 @@ def _build_azure(url: str, options: dict[str, str]) -> tuple[Any, str]:
     return adlfs.AzureBlobFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
 
 
-def _build_local(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_local(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+                 ) -> tuple[Any, str]:
     from fsspec.implementations.local import LocalFileSystem
 
     return LocalFileSystem(auto_mkdir=True), url  # the caller resolves the path
@@ -256,7 +272,8 @@ def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
-def _build_generic(url: str, options: dict[str, str]) -> tuple[Any, str]:
+def _build_generic(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
+                   ) -> tuple[Any, str]:
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)

@@ -14,7 +14,14 @@ from typing import Any, TypeVar
 
 from dvx.errors import RemoteError
 from dvx.objects.odb import ObjectStore
-from dvx.remote.backends import COMMON_OPTIONS, backend_for, is_secret, s3_access, s3_root
+from dvx.remote.backends import (
+    COMMON_OPTIONS,
+    DEFAULT_TIMEOUT,
+    backend_for,
+    is_secret,
+    s3_access,
+    s3_root,
+)
 
 _T = TypeVar("_T")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
@@ -45,11 +52,28 @@ def local_path(url: str, repo_root: str) -> str:
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight at once (see ops/remote.py)
 
 
+def request_timeout(options: dict[str, str]) -> float:
+    """Seconds a request may go without progress (the remote's `timeout` option)."""
+    value = options.get("timeout")
+    if value is None:
+        return DEFAULT_TIMEOUT
+    try:
+        timeout = float(value)
+    except ValueError:
+        raise RemoteError(f"The remote option timeout={value!r} is not a number of seconds.",
+                          "Fix it with `dvx remote modify NAME timeout SECONDS`.") from None
+    if timeout <= 0:
+        raise RemoteError(f"The remote option timeout={value!r} must be more than 0 seconds.",
+                          "Fix it with `dvx remote modify NAME timeout SECONDS`.")
+    return timeout
+
+
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> ObjectStore:
     backend = backend_for(url)
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         return ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
+    timeout = request_timeout(options)
 
     def set_up(step: Callable[[], _T]) -> _T:
         try:
@@ -58,7 +82,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
             raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
 
     def build() -> tuple[Any, str]:
-        return set_up(lambda: backend.build(url, own_options))
+        return set_up(lambda: backend.build(url, own_options, timeout))
 
     put_options = set_up(lambda: backend.put_options(own_options))
     # S3: s3fs (and botocore under it) is imported only when needed, which the lean path is
@@ -70,10 +94,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
                         put_options=put_options, read_options=backend.read_options,
                         make_fs=(lambda: build()[0]) if lazy else None,
-                        local=False if lazy else None)
+                        local=False if lazy else None, url=redact_url(url))
     if lazy:
         from dvx.remote.s3fast import FastS3
 
         store.fast = FastS3(lambda: store.fs, s3_access(own_options, os.environ),
-                            connections=FAST_S3_CONNECTIONS)
+                            connections=FAST_S3_CONNECTIONS, timeout=timeout)
     return store

@@ -7,13 +7,17 @@ bounded pool, a request with its whole body, and a response body delimited by Co
 by chunked transfer coding or by the end of the connection, over plain TCP or TLS. A reused
 connection that the server had already closed is retried once on a new one (before any byte of
 a response arrived, so nothing is delivered twice); every other transport failure surfaces as
-a ConnectionError or TimeoutError, which the transfer engine retries with backoff.
+a ConnectionError or TimeoutError, which the transfer engine retries with backoff. A request
+fails with TimeoutError once `timeout` seconds pass with no byte received and none of the
+request's bytes taken by the network: a stalled server is noticed, however large the object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
+import termios
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -68,6 +72,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[Response] | None = None
         self.closed = False
         self.got_bytes = False  # of the current response
+        self.last_activity = 0.0  # loop time of the last byte received or sent
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -80,6 +85,7 @@ class _Connection(asyncio.Protocol):
             self.close()
             return
         self.got_bytes = True
+        self.last_activity = asyncio.get_running_loop().time()
         self.buffer += data
         try:
             self._advance()
@@ -108,7 +114,9 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None and self.exchange is None
         self.exchange = _Exchange(head_only, sink)
         self.got_bytes = False
-        self.waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.last_activity = loop.time()
+        self.waiter = loop.create_future()
         self.transport.write(head)
         if body:
             self.transport.write(body)
@@ -120,8 +128,16 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
     def time_out(self) -> None:
-        self._fail(TimeoutError("no complete answer from the store in time"))
+        self._fail(TimeoutError("the store stopped answering (no byte moved in time)"))
         self.close()
+
+    def unsent(self) -> int:
+        """Bytes of the request not yet taken by the other side: in this side's buffer, and
+        (Linux) in the kernel's send queue, not yet acknowledged."""
+        if self.transport is None:
+            return 0
+        return self.transport.get_write_buffer_size() + _kernel_unacked(
+            self.transport.get_extra_info("socket"))
 
     @property
     def reusable(self) -> bool:
@@ -238,11 +254,55 @@ class _Connection(asyncio.Protocol):
             exchange.state, exchange.reusable = "close", False
 
 
+def _kernel_unacked(sock: object) -> int:
+    fileno = getattr(sock, "fileno", None)
+    if fileno is None or _OUTQ is None:
+        return 0
+    import fcntl
+
+    try:
+        queued = bytearray(4)
+        fcntl.ioctl(fileno(), _OUTQ, queued)
+    except OSError:
+        return 0
+    return int.from_bytes(queued, sys.byteorder)
+
+
+_OUTQ = getattr(termios, "TIOCOUTQ", None) if sys.platform.startswith("linux") else None
+
+
+class _Watchdog:
+    """Times a request out once `timeout` seconds pass with no progress either way."""
+
+    def __init__(self, connection: _Connection, timeout: float) -> None:
+        self.connection, self.timeout = connection, timeout
+        self.loop = asyncio.get_running_loop()
+        self.unsent = connection.unsent()
+        self.timer = self.loop.call_later(self._interval(), self.check)
+
+    def _interval(self) -> float:
+        return max(self.timeout / 4, 0.05)
+
+    def check(self) -> None:
+        connection = self.connection
+        unsent = connection.unsent()
+        if unsent < self.unsent:  # the network took more of the request
+            self.unsent = unsent
+            connection.last_activity = self.loop.time()
+        if self.loop.time() >= connection.last_activity + self.timeout:
+            connection.time_out()
+        else:
+            self.timer = self.loop.call_later(self._interval(), self.check)
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 class HttpPool:
     """Up to `limit` persistent connections to one origin (scheme, host, port)."""
 
     def __init__(self, host: str, port: int, limit: int, ssl_context: ssl.SSLContext | None,
-                 timeout: float = 300.0) -> None:
+                 timeout: float = 60.0) -> None:
         self.host, self.port = host, port
         self.ssl_context = ssl_context
         self.timeout = timeout
@@ -297,11 +357,11 @@ class HttpPool:
     async def _exchange(self, connection: _Connection, head: bytes, body: bytes,
                         head_only: bool, sink: Sink | None) -> Response:
         waiter = connection.send(head, body, head_only, sink)
-        timer = asyncio.get_running_loop().call_later(self.timeout, connection.time_out)
+        watchdog = _Watchdog(connection, self.timeout)
         try:
             return await waiter
         finally:
-            timer.cancel()
+            watchdog.cancel()
 
     def _discard(self, connection: _Connection) -> None:
         connection.close()

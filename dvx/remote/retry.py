@@ -37,9 +37,20 @@ def is_transient(exc: BaseException) -> bool:
     return not isinstance(exc, (*PERMANENT, DvxError))
 
 
+def is_timeout(exc: BaseException) -> bool:
+    """A request that got no answer in time (from any client library)."""
+    return isinstance(exc, TimeoutError) or any(
+        "Timeout" in cls.__name__ for cls in type(exc).__mro__)
+
+
+TIMEOUT_ATTEMPTS = 2  # a server that let one request wait out the timeout rarely answers later
+
+
 def _delay_before_retry(exc: Exception, attempt: int, attempts: int, what: str) -> float:
     """Seconds to wait before the next attempt; re-raises `exc` when there is none."""
     if attempt >= attempts or not is_transient(exc):
+        raise exc
+    if is_timeout(exc) and attempt >= TIMEOUT_ATTEMPTS:
         raise exc
     delay = min(BASE_DELAY * 2 ** (attempt - 1), MAX_DELAY) * (0.5 + random.random())
     log.info("Retrying %s in %.1fs after: %s (attempt %d of %d)", what, delay, describe(exc),
@@ -75,5 +86,7 @@ def describe(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if isinstance(exc, TimeoutError) and str(exc):
+        return str(exc).splitlines()[0]
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -3,18 +3,21 @@
 Moving many small objects is dominated by per-request client overhead, and the general
 purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
 the hot path only, dvx signs each request itself (sigv4.py) and sends it over its own small
-HTTP/1.1 client (http1.py), several times cheaper per object. Credentials, region and endpoint
+HTTP/1.1 client (http1.py), several times cheaper per object. Large objects go up as
+multipart uploads over the same client, whose requests time out when no byte moves either
+way, so a stalled store is noticed however large the object. Credentials, region and endpoint
 are the remote's own options when they give all of them (backends.s3_access); otherwise they
 come from s3fs's client, so that botocore resolves them exactly as everywhere else. Everything
-else (multipart uploads, deletes, and any request after a fallback) stays with s3fs. Any answer
-this path does not expect (a region redirect, an unknown error) turns it off for the rest of
-the run, and s3fs takes over.
+else (deletes, copies, and any request after a fallback) stays with s3fs. Any answer this path
+does not expect (a region redirect, an unknown error) turns it off for the rest of the run,
+and s3fs takes over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import os
 import ssl
@@ -26,12 +29,13 @@ from urllib.parse import quote, urlsplit
 
 from dvx.errors import DvxError
 from dvx.logs import get_logger
-from dvx.remote.http1 import HttpPool
+from dvx.remote.http1 import HttpPool, Response
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
 log = get_logger(__name__)
 
 LIST_PAGE = 1000  # keys per listing request, S3's maximum
+PART_BUFFERS = 8  # multipart parts in memory at once, across every upload of a run
 CHECKSUM_HEADER = "x-amz-checksum-crc32"
 USER_AGENT = "dvx"
 
@@ -56,22 +60,18 @@ class Access:
 
 class FastS3:
     def __init__(self, general_fs: Callable[[], Any], access: Access | None,
-                 connections: int) -> None:
+                 connections: int, timeout: float) -> None:
         self._general_fs = general_fs  # the remote's s3fs.S3FileSystem, built on first call
         self._access = access  # None: ask botocore, through s3fs's client
         self.connections = connections
+        self.timeout = timeout  # seconds without progress before a request fails
         self._pools: dict[str, HttpPool] = {}  # by origin (scheme://host:port)
         self._ssl_context: ssl.SSLContext | None = None
         self._signer: SigV4Signer | None = None
         self._endpoint = ""
         self._https = False
         self._virtual_host = False
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        from fsspec.asyn import get_loop
-
-        return get_loop()  # fsspec's I/O thread, the one s3fs runs on too
+        self._part_slots: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         if self._access is None:
@@ -87,6 +87,7 @@ class FastS3:
             raise Unsupported("a proxy is configured")
         if self._ssl_context is None and self._https:  # loading the CA store takes a while
             self._ssl_context = _ssl_context(access.verify, access.cert_file)
+        self._part_slots = asyncio.Semaphore(PART_BUFFERS)
 
     def list_all(self, prefix_path: str) -> list[str] | None:
         """`list_keys` from synchronous code, or None if this store needs the general client."""
@@ -103,7 +104,7 @@ class FastS3:
 
     def _in_session(self, work: Callable[[], Awaitable[_T]], what: str) -> _T | None:
         """`work()` between start() and close(), on the I/O loop, for synchronous callers."""
-        from fsspec.asyn import sync
+        from dvx.remote import aio
 
         async def run() -> _T:
             await self.start()
@@ -113,7 +114,7 @@ class FastS3:
                 await self.close()
 
         try:
-            result: _T = sync(self.loop, run)
+            result: _T = aio.run(run)
         except Unsupported as exc:
             log.info("%s with the general S3 client: %s", what, exc)
             return None
@@ -133,7 +134,7 @@ class FastS3:
             parts = urlsplit(url)
             port = parts.port or (443 if scheme == "https" else 80)
             pool = HttpPool(parts.hostname or "", port, self.connections,
-                            self._ssl_context if scheme == "https" else None)
+                            self._ssl_context if scheme == "https" else None, self.timeout)
             self._pools[netloc] = pool
         return pool, slash + target
 
@@ -158,12 +159,16 @@ class FastS3:
         signed["User-Agent"] = USER_AGENT
         return signed
 
-    async def _send(self, method: str, path: str, body: bytes | None = None,
-                    headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        url = self._url(path)
+    async def _request(self, method: str, path: str, body: bytes | None = None,
+                       headers: dict[str, str] | None = None, query: str = "") -> Response:
+        url = self._url(path) + (f"?{query}" if query else "")
         signed = self._signed(method, url, body, headers or {})
         pool, target = self._pool(url)
-        response = await pool.request(method, target, signed, body or b"")
+        return await pool.request(method, target, signed, body or b"")
+
+    async def _send(self, method: str, path: str, body: bytes | None = None,
+                    headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        response = await self._request(method, path, body, headers)
         return response.status, response.body
 
     async def get(self, path: str) -> bytes:
@@ -226,6 +231,100 @@ class FastS3:
         status, body = await self._send("PUT", path, data, {CHECKSUM_HEADER: crc})
         if status != 200:
             raise _error(status, body, path)
+
+    # -- multipart upload: large objects, a part at a time ---------------------------------
+
+    async def put_file(self, path: str, local_path: str, part_size: int) -> None:
+        """Upload the file at `local_path` as `path` in parts of `part_size` bytes. The object
+        appears only when the upload completes; a failed or interrupted one is aborted, and
+        the next attempt starts a new upload."""
+        upload_id = await self._start_upload(path)
+        try:
+            etags = await self._put_parts(path, upload_id, local_path, part_size)
+            await self._complete_upload(path, upload_id, etags)
+        except BaseException:
+            with contextlib.suppress(Exception):  # best effort: the store expires it anyway
+                await asyncio.wait_for(self._request("DELETE", path, query=_upload(upload_id)),
+                                       ABORT_WAIT)
+            raise
+
+    async def _start_upload(self, path: str) -> str:
+        response = await self._request("POST", path, query="uploads")
+        if response.status != 200:
+            raise _error(response.status, response.body, path)
+        upload_id = _xml_text(response.body, "UploadId")
+        if not upload_id:
+            raise Unsupported("no UploadId in the answer to CreateMultipartUpload")
+        return upload_id
+
+    async def _put_parts(self, path: str, upload_id: str, local_path: str, part_size: int
+                         ) -> list[str]:
+        assert self._part_slots is not None, "start() first"
+        slots = self._part_slots
+        size = os.path.getsize(local_path)
+        count = max(1, -(-size // part_size))
+        etags = [""] * count
+
+        async def put_part(number: int, data: bytes) -> None:
+            try:
+                response = await self._request(
+                    "PUT", path, data, query=f"partNumber={number}&{_upload(upload_id)}")
+                if response.status != 200:
+                    raise _error(response.status, response.body, path)
+                etag = response.headers.get("etag")
+                if not etag:
+                    raise Unsupported("no ETag in the answer to UploadPart")
+                etags[number - 1] = etag
+            finally:
+                slots.release()
+
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            with open(local_path, "rb") as f:
+                for number in range(1, count + 1):
+                    await slots.acquire()
+                    data = f.read(part_size)
+                    in_flight.add(asyncio.ensure_future(put_part(number, data)))
+                    for task in [t for t in in_flight if t.done()]:
+                        in_flight.discard(task)
+                        task.result()  # a failed part fails the upload now
+            await asyncio.gather(*in_flight)
+        finally:
+            for task in in_flight:
+                task.cancel()
+        return etags
+
+    async def _complete_upload(self, path: str, upload_id: str, etags: list[str]) -> None:
+        from xml.sax.saxutils import escape
+
+        parts = "".join(f"<Part><ETag>{escape(etag)}</ETag><PartNumber>{number}</PartNumber>"
+                        "</Part>" for number, etag in enumerate(etags, 1))
+        body = (f'<CompleteMultipartUpload xmlns="{S3_XMLNS}">{parts}'
+                "</CompleteMultipartUpload>").encode()
+        response = await self._request("POST", path, body, query=_upload(upload_id))
+        # An error can come with status 200, in the body, once the store has started to answer.
+        if response.status != 200 or b"<Error>" in response.body:
+            raise _error(500 if response.status == 200 else response.status, response.body,
+                         path)
+
+
+S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+ABORT_WAIT = 5.0  # seconds given to aborting a failed upload
+
+
+def _upload(upload_id: str) -> str:
+    return f"uploadId={quote(upload_id, safe='')}"
+
+
+def _xml_text(body: bytes, name: str) -> str | None:
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    return root.findtext(f"{namespace}{name}")
 
 
 async def _access_of(fs: Any) -> Access:

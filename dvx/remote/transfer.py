@@ -13,13 +13,14 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
+from dvx.errors import CorruptObjectError, Interrupted, MissingObjectError, RemoteError
 from dvx.fsutil import read_small_file
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
@@ -27,7 +28,7 @@ from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.progress import Progress
-from dvx.remote.retry import describe, with_retries, with_retries_async
+from dvx.remote.retry import describe, is_timeout, with_retries, with_retries_async
 
 log = get_logger(__name__)
 
@@ -59,7 +60,7 @@ class Settings:
 
 def _redacted(text: str, store: ObjectStore) -> str:
     for secret in store.secrets:
-        if secret:
+        if len(secret) >= 4:  # shorter ones would blank out ordinary words
             text = text.replace(secret, "***")
     return text
 
@@ -73,11 +74,38 @@ def _in_workers(store: ObjectStore, oids: list[str]) -> bool:
     return store.is_local and len(oids) >= MIN_ITEMS
 
 
+_PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "verified"}
+
+
+def _interrupted(desc: str, done: int, total: int) -> Interrupted:
+    return Interrupted(f"Interrupted: {done} of {total} objects were {_PAST.get(desc, 'done')} "
+                       "before the interruption; the others were not.",
+                       "Nothing was left half-written; run the command again to finish.")
+
+
+class _Stall:
+    """Notices a remote that stopped answering: once one object has failed for want of an
+    answer (after its retries), the objects not yet started fail at once instead of each
+    waiting out the timeout again."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise RemoteError(f"not attempted: {self.reason}")
+
+    def note(self, exc: BaseException) -> None:
+        if self.reason is None and is_timeout(exc):
+            self.reason = f"the remote stopped answering ({describe(exc)})"
+
+
 def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
          total_bytes: int | None, store: ObjectStore, file_work: bool = False
          ) -> TransferResult:
     """`work(oid)` for every oid, `settings.jobs` at a time. `file_work`: `work` changes only
-    files (no state in this process), so it may run in worker processes."""
+    files (no state in this process), so it may run in worker processes. Ctrl-C stops it at
+    once, raising Interrupted with what was complete."""
     result = TransferResult()
     if not oids:
         return result
@@ -91,13 +119,25 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
                 faults.point("transfer.after_object")
                 return oid, size, None
 
-            _collect(map_in_processes(attempt_one, oids, advance), result, store)
+            done = [0]
+
+            def counted(n: int) -> None:
+                done[0] += n
+                advance(n)
+
+            try:
+                _collect(map_in_processes(attempt_one, oids, counted), result, store)
+            except KeyboardInterrupt:
+                raise _interrupted(desc, done[0], len(oids)) from None
         return result
     unit = "B" if total_bytes else "object"
-    with settings.progress.task(desc, total_bytes or len(oids), unit) as advance, \
-            ThreadPoolExecutor(max(1, settings.jobs)) as pool:
+    stall = _Stall()
+    stopping = threading.Event()
+    with settings.progress.task(desc, total_bytes or len(oids), unit) as advance:
+        pool = ThreadPoolExecutor(max(1, settings.jobs))
 
         def attempt(oid: str) -> int:
+            stall.check()
             size = with_retries(lambda: work(oid), settings.retries, f"object {oid}")
             faults.point("transfer.after_object")
             advance(size if total_bytes else 1)
@@ -106,9 +146,12 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
         def attempt_each(batch: list[str]) -> list[tuple[str, int, Exception | None]]:
             outcomes: list[tuple[str, int, Exception | None]] = []
             for oid in batch:
+                if stopping.is_set():
+                    break
                 try:
                     outcomes.append((oid, attempt(oid), None))
                 except Exception as exc:  # every failure is reported, none aborts the batch
+                    stall.note(exc)
                     outcomes.append((oid, 0, exc))
             return outcomes
 
@@ -117,22 +160,29 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
         # handing work to a thread does not cost more than the work.
         size = LOCAL_BATCH if store.is_local else 1
         window: deque[Future[list[tuple[str, int, Exception | None]]]] = deque()
-        for start in range(0, len(oids), size):
-            window.append(pool.submit(attempt_each, oids[start:start + size]))
-            if len(window) >= settings.jobs * 4:
+        try:
+            for start in range(0, len(oids), size):
+                window.append(pool.submit(attempt_each, oids[start:start + size]))
+                if len(window) >= settings.jobs * 4:
+                    _collect(window.popleft().result(), result, store)
+            while window:
                 _collect(window.popleft().result(), result, store)
-        while window:
-            _collect(window.popleft().result(), result, store)
+        except KeyboardInterrupt:
+            stopping.set()  # the threads stop after the object in hand; nobody waits for them
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise _interrupted(desc, len(result.transferred), len(oids)) from None
+        pool.shutdown(wait=True)
     return result
 
 
 def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
               fallback: Callable[[str], int], settings: Settings, desc: str,
               total_bytes: int | None, store: ObjectStore) -> TransferResult:
-    """`_run` as coroutines on the store's event loop, for the lean S3 path (s3fast). If the
-    store turns out not to suit that path, the objects not yet done go the usual way."""
+    """`_run` as coroutines on the I/O loop, for the lean S3 path (s3fast). If the store
+    turns out not to suit that path, the objects not yet done go the usual way."""
     import asyncio  # only for the S3 path: a directory remote need not load it
 
+    from dvx.remote import aio
     from dvx.remote.s3fast import Unsupported
 
     fast = store.fast
@@ -140,17 +190,20 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
     result = TransferResult()
     done: set[str] = set()
     unit = "B" if total_bytes else "object"
+    stall = _Stall()
 
     async def main() -> None:
         await fast.start()
         try:
             async def one(oid: str) -> None:
                 try:
+                    stall.check()
                     size = await with_retries_async(lambda: work(oid), settings.retries,
                                                     f"object {oid}")
                 except Unsupported:
                     raise
                 except Exception as exc:  # every failure is reported, none aborts
+                    stall.note(exc)
                     result.failed[oid] = _redacted(describe(exc), store)
                     done.add(oid)
                     return
@@ -173,14 +226,14 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
         finally:
             await fast.close()
 
-    from fsspec.asyn import sync as fsspec_sync
-
     with settings.progress.task(desc, total_bytes or len(oids), unit) as advance:
         try:
-            fsspec_sync(fast.loop, main)
+            aio.run(main)
         except Unsupported as exc:
             log.info("Using the general S3 client from now on: %s", exc)
             store.fast = None
+        except KeyboardInterrupt:
+            raise _interrupted(desc, len(result.transferred), len(oids)) from None
     rest = [oid for oid in oids if oid not in done]
     if rest:
         result.merge(_run(rest, fallback, settings, desc, None, store))
@@ -240,9 +293,7 @@ def _present_fast(store: ObjectStore, wanted: set[str], settings: Settings) -> s
 
 
 def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
-    from dvx.remote.fs import redact_url
-
-    return RemoteError(f"Could not find out what the remote at '{redact_url(store.root)}' "
+    return RemoteError(f"Could not find out what the remote at '{store.url}' "
                        f"holds: {_redacted(describe(exc), store)}.",
                        "Check the URL, the credentials and the network, then try again.")
 
@@ -264,17 +315,21 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     sizes = None if _in_workers(remote, todo) else sum(
         os.path.getsize(cache.oid_path(oid)) for oid in todo)
     if remote.fast is not None:
-        import asyncio
-
-        single_put_limit = 2 * int(remote.put_options.get("chunksize", SMALL_OBJECT))
+        part_size = int(remote.put_options.get("chunksize", SMALL_OBJECT))
+        single_put_limit = 2 * part_size
 
         async def put_fast(oid: str) -> int:
-            data = read_small_file(cache.oid_path(oid), single_put_limit)
-            if data is None:  # a multipart upload: s3fs's job
-                return await asyncio.get_running_loop().run_in_executor(None, put, oid)
+            path = cache.oid_path(oid)
+            data = read_small_file(path, single_put_limit)
+            assert remote.fast is not None
+            if data is None:  # a multipart upload
+                if verify_local and not cache.verify(oid):
+                    raise CorruptObjectError(f"the local copy of {oid} is corrupt too; "
+                                             "not uploaded")
+                await remote.fast.put_file(remote.oid_path(oid), path, part_size)
+                return os.path.getsize(path)
             if verify_local and hash_bytes(data, cache.algo) != oid:
                 raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
-            assert remote.fast is not None
             await remote.fast.put(remote.oid_path(oid), data)
             return len(data)
 

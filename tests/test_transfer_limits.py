@@ -1,0 +1,232 @@
+"""Transfers always end: many large objects and many small ones go through on every backend at
+any -j; a server that stops answering fails the command in bounded time with a clear message;
+one Ctrl-C ends a transfer within moments, says what was complete, and leaves no partial
+download behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tree_bytes, write
+from tests.remotes import clone, commit_all, configure
+from tests.servers import BIN, _die_with_parent, _http_status, _skip_if_disabled, free_port
+
+MiB = 1 << 20
+
+
+def _round_trip(dvx, repo: Path, tmp_path: Path, remote, jobs: str | None) -> None:
+    configure(dvx, repo, remote)
+    commit_all(repo)
+    extra = ["-j", jobs] if jobs else []
+    pushed = dvx("push", *extra)
+    assert pushed.code == 0, pushed.output
+    target = clone(repo, tmp_path, f"clone-{jobs}")
+    pulled = dvx("pull", *extra, cwd=target)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(target / "data") == tree_bytes(repo / "data")
+
+
+def _one_jobs_value_is_enough(remote, jobs: str | None, kinds: tuple[str, ...]) -> None:
+    """Each extra -j value is a full round trip: only some backends run them all."""
+    if jobs and not remote.url.startswith(kinds):
+        pytest.skip("the other -j values run on the S3 backends")
+
+
+@pytest.mark.parametrize("jobs", [None, "1"])
+def test_many_large_objects_go_through_at_any_jobs(repo, dvx, tmp_path, remote, jobs):
+    _one_jobs_value_is_enough(remote, jobs, ("s3://",))
+    # More objects above the multipart size than a default thread pool has threads.
+    for i in range(20):
+        write(repo / "data" / f"big{i:02d}.bin", os.urandom(20 * MiB))
+    assert dvx("add", "data").code == 0
+    _round_trip(dvx, repo, tmp_path, remote, jobs)
+
+
+@pytest.mark.parametrize("jobs", [None, "2"])
+def test_ten_thousand_small_objects_go_through_at_any_jobs(repo, dvx, tmp_path, remote, jobs):
+    if jobs and "seaweedfs" not in remote.extra.get("server", ""):
+        pytest.skip("the other -j value runs on SeaweedFS (moto and SFTP are slow per object)")
+    for i in range(10_000):
+        write(repo / "data" / f"{i // 100:03d}" / f"{i:05d}.txt", f"object {i}\n" * 3)
+    assert dvx("add", "data").code == 0
+    _round_trip(dvx, repo, tmp_path, remote, jobs)
+
+
+# -- a server that stops answering, and Ctrl-C --------------------------------------------------
+
+
+@pytest.fixture
+def own_moto(tmp_path):
+    """A moto server of this test's own, so stopping it (SIGSTOP) disturbs no other test."""
+    binary = BIN / "moto_server"
+    _skip_if_disabled(binary)
+    port = free_port()
+    with open(tmp_path / "moto.log", "wb") as log:
+        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if _http_status(endpoint + "/moto-api/") == 200:
+                break
+        except OSError:
+            time.sleep(0.05)
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1"
+                 ).create_bucket(Bucket="stalls")
+    yield {"endpoint": endpoint, "pid": proc.pid}
+    os.kill(proc.pid, signal.SIGCONT)
+    proc.kill()
+    proc.wait()
+
+
+def _s3_repo(dvx, repo: Path, server: dict[str, object], timeout: str) -> None:
+    for args in (("remote", "add", "-d", "s3", "s3://stalls/project"),
+                 ("remote", "modify", "s3", "endpointurl", str(server["endpoint"])),
+                 ("remote", "modify", "--local", "s3", "access_key_id", "testing"),
+                 ("remote", "modify", "--local", "s3", "secret_access_key", "testing"),
+                 ("remote", "modify", "s3", "timeout", timeout)):
+        assert dvx(*args, cwd=repo).code == 0
+
+
+def _dvx_process(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+
+
+def _wait_for_bytes(path: Path, at_least: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) >= at_least:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {at_least} bytes appeared in {path}")
+
+
+def _wait_for_objects(server: dict[str, object], at_least: int, proc: subprocess.Popen[str]
+                      ) -> None:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=str(server["endpoint"]),
+                          aws_access_key_id="testing", aws_secret_access_key="testing",
+                          region_name="us-east-1")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if client.list_objects_v2(Bucket="stalls").get("KeyCount", 0) >= at_least:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no {at_least} objects arrived")
+
+
+def test_a_stalled_server_fails_in_bounded_time_and_a_rerun_completes(repo, dvx, own_moto):
+    for i in range(8):
+        write(repo / "data" / f"big{i}.bin", os.urandom(20 * MiB))
+    write(repo / "small.txt", "small\n")
+    assert dvx("add", "data", "small.txt").code == 0
+    _s3_repo(dvx, repo, own_moto, timeout="2")
+    os.kill(own_moto["pid"], signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        proc = _dvx_process(repo, "push")
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    assert proc.returncode == 1, out + err
+    assert took < 30  # two attempts of 2 s each, not 300 s per request
+    assert "stopped answering" in err and "Traceback" not in err
+    again = dvx("push")
+    assert again.code == 0, again.output
+
+
+def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto):
+    for i in range(8):
+        write(repo / "data" / f"big{i}.bin", os.urandom(20 * MiB))
+    assert dvx("add", "data").code == 0
+    _s3_repo(dvx, repo, own_moto, timeout="120")
+    proc = _dvx_process(repo, "push")
+    _wait_for_objects(own_moto, 1, proc)  # well into the transfer...
+    os.kill(own_moto["pid"], signal.SIGSTOP)  # ...when the server stops answering
+    try:
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - started
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    assert proc.returncode == 130, out + err
+    assert took < 5
+    assert "Interrupted" in err and "of 8 objects were uploaded" in err  # the manifest: later
+    assert "Traceback" not in err
+    again = dvx("push")
+    assert again.code == 0, again.output
+
+
+@pytest.mark.parametrize("backend", ["dir", "s3"])
+def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_moto,
+                                                        backend):
+    data = os.urandom(64 * MiB)
+    write(repo / "big.bin", data)
+    assert dvx("add", "big.bin").code == 0
+    store = tmp_path / "store"
+    if backend == "s3":
+        _s3_repo(dvx, repo, own_moto, timeout="120")
+    else:
+        assert dvx("remote", "add", "-d", "store", str(store)).code == 0
+    assert dvx("push").code == 0
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    feeder = None
+    if backend == "dir":  # a remote disk that delivers 2 MiB and then stalls: a FIFO
+        import threading
+
+        import xxhash
+
+        oid = xxhash.xxh3_128_hexdigest(data)
+        obj = store / "files" / "xxh128" / oid[:2] / oid[2:]
+        obj.unlink()
+        os.mkfifo(obj)
+        stop = threading.Event()
+
+        def feed() -> None:
+            with open(obj, "wb") as fifo:
+                fifo.write(data[:2 * MiB])
+                fifo.flush()
+                stop.wait(60)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+    tmp_dir = target / ".dvx" / "cache" / "tmp"
+    proc = _dvx_process(target, "pull")
+    _wait_for_bytes(tmp_dir, 1 * MiB, proc)  # mid-download
+    if backend == "s3":
+        os.kill(own_moto["pid"], signal.SIGSTOP)  # and stuck there
+    try:
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    assert proc.returncode == 130, out + err
+    assert "Interrupted" in err and "Traceback" not in err
+    assert list(tmp_dir.iterdir()) == []
+    assert not (target / "big.bin").exists()
+    if feeder is not None:
+        stop.set()
+        obj.unlink()
+        write(obj, data)
+    again = dvx("pull", cwd=target)
+    assert again.code == 0, again.output
+    assert (target / "big.bin").read_bytes() == data
