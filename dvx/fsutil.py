@@ -21,11 +21,21 @@ LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 
 
+NAME_MAX = 255  # bytes in one file name, on every filesystem dvx supports
+_TEMP_EXTRA = 18  # what a temporary's name adds: ".", "." and 12 hex digits, ".tmp"
+
+
 def temp_name_for(path: str) -> str:
     """A unique, hidden name beside `path` (same directory, so rename is atomic): 12 hex
-    digits, this process's random prefix and a counter (no system call per name)."""
+    digits, this process's random prefix and a counter (no system call per name). It never
+    exceeds NAME_MAX: a long name is cut, and marked so with `~` before the digits."""
     head, tail = os.path.split(path)
-    return os.path.join(head, f".{tail}.{_temp_prefix}{next(_temp_counter) & 0xFFFFFF:06x}.tmp")
+    unique = f"{_temp_prefix}{next(_temp_counter) & 0xFFFFFF:06x}"
+    encoded = os.fsencode(tail)
+    if len(encoded) + _TEMP_EXTRA <= NAME_MAX:
+        return os.path.join(head, f".{tail}.{unique}.tmp")
+    cut = os.fsdecode(encoded[:NAME_MAX - _TEMP_EXTRA])
+    return os.path.join(head, f".{cut}~{unique}.tmp")
 
 
 def _new_temp_prefix() -> None:
@@ -39,15 +49,27 @@ if hasattr(os, "register_at_fork"):  # workers (dvx/processes.py) must not repea
     os.register_at_fork(after_in_child=_new_temp_prefix)
 
 
-_TEMP_NAME = re.compile(r"\.(.+)\.[0-9a-f]{12}\.tmp")
+_TEMP_NAME = re.compile(r"\.(.+)([.~])[0-9a-f]{12}\.tmp", re.DOTALL)
 
 
 def temp_target(name: str) -> str | None:
-    """If `name` is a temporary made by `temp_name_for`, the name of the file it stands in for.
-
-    A process killed mid-write leaves such a file behind; it is never data."""
+    """If `name` is a temporary made by `temp_name_for`, the name of the file it stands in for
+    (for a cut name, the part that was kept). A process killed mid-write leaves such a file
+    behind; it is never data."""
     match = _TEMP_NAME.fullmatch(name)
     return match.group(1) if match else None
+
+
+def is_temp_for(name: str, target: str) -> bool:
+    """Is `name` a temporary that `temp_name_for` made for a file named `target`?"""
+    match = _TEMP_NAME.fullmatch(name)
+    if match is None:
+        return False
+    kept, mark = match.groups()
+    if mark == ".":
+        return kept == target
+    encoded = os.fsencode(target)
+    return len(encoded) + _TEMP_EXTRA > NAME_MAX and encoded.startswith(os.fsencode(kept))
 
 
 # Large temporaries this process is writing (downloads, copies into the cache): on Ctrl-C the
@@ -69,6 +91,34 @@ def drop_temporary(path: str) -> None:
 def remove_temporaries_in_flight() -> None:
     for path in list(_in_flight):
         drop_temporary(path)
+
+
+def hold(fd: int) -> None:
+    """Mark the temporary open at `fd` as this process's while it stays open (an flock the
+    kernel drops when the process ends, however it ends): see `is_held`."""
+    import fcntl
+
+    with contextlib.suppress(OSError):  # a filesystem without locks: the age rule remains
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def is_held(path: str) -> bool:
+    """Is a live process writing the temporary at `path` (see `hold`)?"""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return True  # cannot tell: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
 
 
 def fsync_dir(directory: str) -> None:
@@ -236,7 +286,7 @@ def _open_unnamed(directory: str, mode: int) -> int | None:
         try:
             return os.open(directory, flags, mode)
         except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
+            makedirs(directory)
             return os.open(directory, flags, mode)
     except OSError as exc:
         if exc.errno not in _UNNAMED_ERRNOS:
@@ -270,8 +320,9 @@ def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: boo
         try:
             fd = os.open(tmp, flags, mode)
         except FileNotFoundError:
-            os.makedirs(os.path.dirname(tmp), exist_ok=True)
+            makedirs(os.path.dirname(tmp))
             fd = os.open(tmp, flags, mode)
+        hold(fd)
         try:
             if exact_mode and mode & process_umask():
                 os.fchmod(fd, mode)
@@ -311,7 +362,38 @@ def remove_quietly(path: str) -> None:
 
 
 def makedirs(path: str) -> None:
-    os.makedirs(path, exist_ok=True)
+    """`os.makedirs(path, exist_ok=True)` without recursion: a directory may be nested deeper
+    than Python's recursion limit (a tracked directory 1,000 levels deep)."""
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(directory)
+    if missing and not os.path.isdir(path):  # something other than a directory is in the way
+        os.mkdir(path)
+
+
+def rmtree(top: str) -> None:
+    """Delete the directory `top` and everything below it, never following a symbolic link
+    and without recursion (see `makedirs`)."""
+    pending, found = [top], []
+    while pending:
+        directory = pending.pop()
+        found.append(directory)
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+    for directory in reversed(found):  # deepest first
+        os.rmdir(directory)
 
 
 # --- read-only protection --------------------------------------------------------------------

@@ -64,9 +64,35 @@ class Repo:
         configured = self.config.get("cache", "dir")
         if not configured:
             return self._outside_git(os.path.join(self.dvx_dir, "cache"), "cache directory")
-        # relative to .dvx/, where the config file that names it lives
-        path = os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+        path = self._cache_dir_of(configured)
+        if self.config.where("cache", "dir") == "project" and not self._inside(path):
+            self._check_confirmed(configured, path)
         return self._outside_git(path, "cache directory (cache.dir)")
+
+    def _cache_dir_of(self, configured: str) -> str:
+        # relative to .dvx/, where the config file that names it lives
+        return os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+
+    def _inside(self, path: str) -> bool:
+        root = os.path.realpath(self.root)
+        real = os.path.realpath(path)
+        return real == root or real.startswith(root + os.sep)
+
+    def _check_confirmed(self, configured: str, path: str) -> None:
+        """A cache directory outside the repository, named by the tracked config (which comes
+        with a clone), is used only once the user's own config names it too."""
+        for level in ("local", "global"):
+            config_file = self.config.files.get(level)
+            own = config_file.get("cache", "dir") if config_file else None
+            if own and os.path.realpath(self._cache_dir_of(own)) == os.path.realpath(path):
+                return
+        raise ConfigError(
+            f"This repository's tracked config (.dvx/config) sets cache.dir to '{configured}', "
+            f"which is outside the repository ({path}). A cloned repository cannot choose "
+            "where dvx writes outside it.",
+            f"If you trust it (a shared cache), confirm it once: dvx config --local cache.dir "
+            f"'{configured}' (or --global for every repository); otherwise remove the setting "
+            "from .dvx/config.")
 
     def _outside_git(self, path: str, what: str) -> str:
         """`path`, unless it leads into the Git directory (a cloned config or symlink can try)."""

@@ -118,11 +118,21 @@ def scan_directory(repo: Repo, path: str, display: str,
 def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> None:
     """Delete what an interrupted dvx left below `top`: the temporaries (`temps`, from
     walk_directory) that stood in for one of the `known` relpaths. Hold the repository lock."""
+    by_parent: dict[str, list[str]] | None = None  # built only for a temporary of a long name
     for rel in temps:
         parent, _, name = rel.rpartition("/")
         target = fsutil.temp_target(name)
-        if target is not None and (f"{parent}/{target}" if parent else target) in known:
-            fsutil.remove_quietly(join_posix(top, rel))
+        if target is None:
+            continue
+        if (f"{parent}/{target}" if parent else target) not in known:
+            if by_parent is None:
+                by_parent = {}
+                for path in known:
+                    head, _, tail = path.rpartition("/")
+                    by_parent.setdefault(head, []).append(tail)
+            if not any(fsutil.is_temp_for(name, n) for n in by_parent.get(parent, ())):
+                continue
+        fsutil.remove_quietly(join_posix(top, rel))
 
 
 def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
@@ -139,7 +149,9 @@ def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
         except OSError:
             continue
         for entry in entries:
-            if fsutil.temp_target(entry.name) in names and not entry.is_dir(follow_symlinks=False):
+            if (fsutil.temp_target(entry.name) is not None
+                    and any(fsutil.is_temp_for(entry.name, n) for n in names)
+                    and not entry.is_dir(follow_symlinks=False)):
                 fsutil.remove_quietly(entry.path)
 
 

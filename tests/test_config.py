@@ -51,3 +51,26 @@ def test_unparsable_file_is_a_clear_error(tmp_path):
     (dvx_dir / "config").write_text("this is not ini\n")
     with pytest.raises(ConfigError, match="Cannot parse"):
         Config(str(dvx_dir))
+
+
+def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
+    default = dvx("config", "cache.type")
+    assert (default.stdout, default.stderr) == ("reflink,copy\n", "(the default)\n")
+    assert dvx("config", "--local", "cache.type", "copy").code == 0
+    local = dvx("config", "cache.type")
+    assert (local.stdout, local.stderr) == ("copy\n", "(from .dvx/config.local)\n")
+    assert dvx("config", "-q", "cache.type").stderr == ""  # scripts read stdout alone
+    listed = dvx("config", "--list", "--show-origin").stdout
+    assert ".dvx/config.local\tcache.type=copy" in listed.splitlines()
+    assert dvx("config", "remote.nothing.retries").code == 2  # no such remote: nothing set
+
+
+def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo, dvx, tmp_path):
+    shared = tmp_path / "shared-cache"
+    result = dvx("config", "cache.dir", str(shared))
+    assert result.code == 0 and "config.local" in result.stderr
+    assert f"dir = {shared}" in (repo / ".dvx" / "config").read_text()
+    assert f"dir = {shared}" in (repo / ".dvx" / "config.local").read_text()
+    (repo / "x.txt").write_text("x")
+    assert dvx("add", "x.txt").code == 0
+    assert any((shared / "files").rglob("*"))

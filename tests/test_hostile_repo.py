@@ -198,6 +198,8 @@ HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
     "non-canonical spacing": lambda base: manifest([row("a")], compact=False),
     "entry oid traversal": lambda base: manifest([row("a", "../../../../outside/victim.t")]),
     "entry oid uppercase": lambda base: manifest([row("a", PAYLOAD_OID.upper())]),
+    "longer than any filesystem holds": lambda base: manifest([row("d/" * 2100 + "f")]),
+    "a name longer than any filesystem holds": lambda base: manifest([row("n" * 300)]),
     "wrong header": lambda base: manifest([row("a")]).replace(b'"version":1', b'"version":9'),
     "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
 }
@@ -434,3 +436,78 @@ def test_pointer_naming_data_inside_dvx_is_refused(where, tmp_path):
         assert message.startswith("ERROR:") and "reserved" in message, message
         clone_config = (tmp_path / "clone/.dvx/config").read_bytes()
     assert clone_config == (hostile.origin / ".dvx/config").read_bytes()
+
+
+def test_a_manifest_1000_levels_deep_is_checked_out_without_recursion(tmp_path):
+    hostile = Hostile(tmp_path)
+    deep = "d/" * 1000 + "pwned"
+    oid = hostile.put_object(manifest([row(deep)]))
+    hostile.commit({"data.dvx": dir_pointer(oid)})
+    clone = hostile.clone()
+    for args in [("pull",), ("status",), ("checkout", "--force"), ("remove", "--outs",
+                                                                  "data.dvx")]:
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 0, f"{args}: {result.output[-500:]}"
+    assert not (clone / "data").exists()
+
+
+# --- a cloned config and the files dvx may delete ---------------------------------------------
+
+OLD = 2 * 3600  # seconds: older than the hour after which dvx clears its own leftovers
+
+
+def _aged(path: Path, content: str) -> Path:
+    write(path, content)
+    stamp = path.stat().st_mtime - OLD
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.mark.parametrize("setting", ["absolute", "dotdot", "home"])
+def test_a_cloned_cache_dir_outside_the_repository_needs_the_users_confirmation(
+        setting, tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    home = Path(os.environ["HOME"])
+    shared = {"absolute": hostile.outside / "shared", "dotdot": hostile.outside / "shared",
+              "home": home / "shared"}[setting]
+    value = {"absolute": str(shared), "dotdot": "../../outside/shared",
+             "home": "~/shared"}[setting]
+    notes = _aged(shared / "tmp" / "notes.txt", "the user's own file\n")
+    leftover = _aged(shared / "tmp" / ".object.0123456789ab.tmp", "a killed download")
+    config = (hostile.origin / ".dvx/config").read_text()
+    hostile.commit({".dvx/config": config + f"[cache]\ndir = {value}\n"})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert "outside the repository" in message and "dvx config --local cache.dir" in message
+    assert notes.read_text() == "the user's own file\n" and leftover.exists()
+    clone = tmp_path / "clone"
+    assert run_dvx("config", "--local", "cache.dir", value, cwd=clone).code == 0
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 0, pulled.output
+    assert (clone / "data.bin").read_bytes() == b"data"
+    assert any((shared / "files").rglob("*"))  # the confirmed cache is used
+    assert notes.read_text() == "the user's own file\n"  # never a name dvx did not make
+    assert not leftover.exists()  # dvx's own leftover, old and held by no process
+
+
+def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
+    from dvx.objects.cache import LocalCache
+
+    cache = LocalCache(str(tmp_path / "cache"), "xxh128")
+    held = _aged(tmp_path / "cache/tmp/.object.aaaaaaaaaaaa.tmp", "being written")
+    young = write(tmp_path / "cache/tmp/.object.bbbbbbbbbbbb.tmp", "just started")
+    stale = _aged(tmp_path / "cache/tmp/.object.cccccccccccc.tmp", "left by a kill")
+    mine = _aged(tmp_path / "cache/tmp/object.tmp", "not dvx's pattern")
+    holder = subprocess.Popen(
+        ["python3", "-c", "import fcntl, sys, time\n"
+         "f = open(sys.argv[1], 'rb'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+         "print('held', flush=True); time.sleep(60)", str(held)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cache.remove_stale_temporaries()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert held.exists() and young.exists() and mine.exists()
+    assert not stale.exists()

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import platform
-from typing import TYPE_CHECKING
 
 import click
 
 from dvx.cli.common import F, common_options, example, is_quiet, open_repo
 from dvx.cli.ui import emit_json, out, warn
-
-if TYPE_CHECKING:
-    from dvx.config import Config
 
 
 @click.command(epilog=example("""
@@ -58,87 +54,77 @@ def level_options(func: F) -> F:
 dvx config cache.type hardlink,copy
 dvx config core.autostage true
 dvx config --local remote.storage.url /mnt/fast-store
-dvx config --list
+dvx config cache.type          # the value in effect, and where it comes from
+dvx config --list --show-origin
 """))
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @click.option("--unset", is_flag=True, help="Remove the option.")
-@click.option("-l", "--list", "list_all", is_flag=True, help="List all options in effect.")
+@click.option("-l", "--list", "list_all", is_flag=True, help="List all options that are set.")
+@click.option("--show-origin", is_flag=True,
+              help="With --list: also show which config file each value comes from.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON (with --list).")
 @level_options
 @common_options
-def config(key: str | None, value: str | None, unset: bool, list_all: bool, as_json: bool,
-           level: str | None) -> None:
+def config(key: str | None, value: str | None, unset: bool, list_all: bool, show_origin: bool,
+           as_json: bool, level: str | None) -> None:
     """Get or set configuration options (core.*, cache.*, remote.NAME.*).
 
-    Reading shows the value in effect (or that of the level given); writing goes to the
-    project config unless --local or --global says otherwise.
+    Reading prints the value in effect (or that of the level given) on stdout, and where it
+    comes from (a config file, or the default) on stderr; writing goes to the project config
+    unless --local or --global says otherwise.
     """
-    from dvx.config import Config, split_key, validate
+    from dvx.config import Config, split_key
     from dvx.errors import NotARepoError, UsageError
+    from dvx.ops.config import get_option, list_options, set_option
 
+    repo = None
     try:
-        cfg = open_repo().config
+        repo = open_repo()
+        cfg = repo.config
     except NotARepoError:
         if level != "global":
             raise
         cfg = Config(None)
     if list_all:
-        values = {}
-        for section in cfg.section_names():
-            name = section.replace('remote "', "remote.").rstrip('"')
-            for option in _options(cfg, section, level):
-                shown = cfg.file(level).get(section, option) if level else cfg.get(section, option)
-                values[f"{name}.{option}"] = _shown(option, shown or "")
+        settings = list_options(cfg, level)
         if as_json:
-            emit_json(values)
+            emit_json({s.key: (_shown(s.key, s.value) if not show_origin else
+                               {"value": _shown(s.key, s.value), "origin": s.origin})
+                       for s in settings})
         else:
-            for k, v in sorted(values.items()):
-                out(f"{k}={v}")
+            for s in settings:
+                origin = f"{s.origin}\t" if show_origin else ""
+                out(f"{origin}{s.key}={_shown(s.key, s.value)}")
         return
     if key is None:
         raise UsageError("Name an option, or use --list.", "Example: dvx config cache.type")
     section, option = split_key(key)
     if value is None and not unset:
-        current = cfg.file(level).get(section, option) if level else cfg.get(section, option)
-        if current is None:
+        setting = get_option(cfg, key, level)
+        if setting is None:
             raise UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
-        out(_shown(option, current))
+        out(_shown(key, setting.value))
+        if not is_quiet():
+            warn(f"({'the default' if setting.level == 'default' else 'from ' + setting.origin})")
         return
     if section.startswith("remote "):
         from dvx.ops.remote import modify_remote
 
         name = key.split(".")[1]
         notice = modify_remote(open_repo(), name, option, None if unset else value, level)
-        if notice:
-            warn(notice)
-        return
-    config_file = cfg.file(level or "project")
-    if unset:
-        if not config_file.unset(section, option):
-            raise UsageError(f"'{key}' is not set in the {level or 'project'} config.")
-        config_file.save()
-        return
-    assert value is not None
-    config_file.set(section, option, validate(section, option, value))
-    config_file.save()
+    else:
+        notice = set_option(cfg, key, None if unset else value, level,
+                            repo.root if repo is not None else None)
+    if notice:
+        warn(notice)
 
 
-def _options(cfg: Config, section: str, level: str | None) -> list[str]:
-    seen: list[str] = []
-    for file_level, config_file in cfg.files.items():
-        if level and file_level != level:
-            continue
-        if config_file.parser.has_section(section):
-            seen += [o for o in config_file.parser.options(section) if o not in seen]
-    return seen
-
-
-def _shown(option: str, value: str) -> str:
+def _shown(key: str, value: str) -> str:
     from dvx.remote.backends import is_secret
     from dvx.remote.fs import redact_url
 
-    return "***" if is_secret(option) else redact_url(value)
+    return "***" if is_secret(key.rpartition(".")[2]) else redact_url(value)
 
 
 @click.command(epilog=example("dvx version"))

@@ -28,6 +28,8 @@ from dvx.hashing import (
 )
 from dvx.objects.odb import ObjectStore
 
+STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no download
+
 
 @dataclass(frozen=True)
 class Ingested:
@@ -80,6 +82,28 @@ class LocalCache(ObjectStore):
         os.makedirs(self.root, exist_ok=True)
         fsutil.atomic_write(os.path.join(self.root, "generation"),
                             uuid.uuid4().hex.encode("ascii"), fsync=False)
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> None:
+        """Delete what killed dvx processes left in `<cache>/tmp`: only names of dvx's own
+        temporary pattern, at least `older_than` seconds old, that no live process holds.
+        The directory may be shared (cache.dir), or named by a cloned repository's config:
+        anything else there is never touched."""
+        import time
+
+        cutoff = time.time() - older_than
+        try:
+            entries = list(os.scandir(os.path.join(self.root, "tmp")))
+        except OSError:
+            return
+        for entry in entries:
+            if fsutil.temp_target(entry.name) is None:
+                continue
+            try:
+                if (entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff
+                        and not fsutil.is_held(entry.path)):
+                    os.unlink(entry.path)
+            except OSError:
+                pass  # gone already, or not ours to remove
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside, out of the object layout; never delete it."""
@@ -218,6 +242,7 @@ class LocalCache(ObjectStore):
         try:
             # Readable too: the copy is hashed from its own pages (hash_copy).
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            fsutil.hold(fd)
             try:
                 oid, size = hash_copy(path, fd, self.algo)
                 faults.point("cache.copy.after_temp_write")
@@ -305,6 +330,7 @@ class VerifiedWriter:
         self.expected_oid = expected_oid
         self.tmp = cache._temp_for(expected_oid)
         self.file = open(self.tmp, "xb")  # noqa: SIM115 - closed in commit or __exit__
+        fsutil.hold(self.file.fileno())
         self.hasher = get_algorithm(cache.algo).new()
         self.size = 0
 

@@ -131,6 +131,8 @@ def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
             except InvalidOidError as exc:
                 raise FormatError(f"A directory manifest lists '{e.path}' with an invalid "
                                   f"object id: {exc.message}") from None
+        if len(e.path) > _SURELY_SHORT:
+            _check_length(e.path)
         if e.path in files:
             raise FormatError(f"A directory manifest lists '{e.path}' twice.")
         files.add(e.path)
@@ -143,6 +145,22 @@ def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
         raise FormatError(
             f"A directory manifest lists '{min(clash)}' both as a file and as a directory."
         )
+
+
+PATH_MAX = 4096  # bytes in a whole path (Linux), and in a name:
+NAME_MAX = 255
+_SURELY_SHORT = NAME_MAX // 4  # characters: at most 4 bytes each in UTF-8
+
+
+def _check_length(path: str) -> None:
+    """No filesystem holds a path longer than PATH_MAX or a name longer than NAME_MAX: such
+    an entry is refused here, not met half-way through a checkout."""
+    encoded = path.encode("utf-8", "surrogateescape")
+    longest = max(len(part) for part in encoded.split(b"/"))
+    if len(encoded) >= PATH_MAX or longest > NAME_MAX:
+        raise FormatError(f"A directory manifest lists a path that no filesystem can hold "
+                          f"({len(encoded)} bytes, a name of {longest}): "
+                          f"'{path[:60]}...'.")
 
 
 _UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../")

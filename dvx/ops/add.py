@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.fsutil import SMALL_FILE, make_readonly
+from dvx.fsutil import NAME_MAX, SMALL_FILE, make_readonly
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
@@ -108,6 +108,11 @@ def _finish(repo: Repo, results: list[Added]) -> AddResult:
 def _check_addable(repo: Repo, path: str) -> str:
     rel = repo_relpath(repo.root, path)
     check_data_path(repo, rel, path)
+    pointer_name = os.fsencode(posixpath.basename(rel) + POINTER_SUFFIX)
+    if len(pointer_name) > NAME_MAX:
+        raise PathError(f"'{path}' has a name too long to track: its pointer file's name would "
+                        f"be {len(pointer_name)} bytes, over the limit of {NAME_MAX}.",
+                        "Rename it, or track the directory that holds it.")
     full = repo.abspath(rel)
     try:
         st = os.lstat(full)
@@ -167,9 +172,14 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
         stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
     oid = pointer.oid
     changed = existing is None or existing.pointer != pointer
-    gitignore.add_entry(full)  # before the pointer: tracked data is never left for Git to commit
+    ignored = gitignore.add_entry(full)  # before the pointer: never data left for Git to commit
     if changed:
-        write_pointer(repo, rel, pointer)
+        try:
+            write_pointer(repo, rel, pointer)
+        except BaseException:
+            if ignored:  # no pointer, no entry: the data stays visible to Git, as before
+                gitignore.remove_entry(full)
+            raise
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
     return Added(rel, pointer, changed)
 

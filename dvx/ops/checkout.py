@@ -9,7 +9,6 @@ removed, and directories left empty by that are pruned.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,7 +107,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if not force:
             result.skipped.append((output.path, "a directory is in the way (use --force)"))
             return
-        shutil.rmtree(full)
+        fsutil.rmtree(full)
     try:
         state = file_state(repo, full, output.path)
         why = _replaceable(repo, state, force)
@@ -124,7 +123,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     if why:
         result.skipped.append((output.path, why))
         return
-    os.makedirs(os.path.dirname(full), exist_ok=True)
+    fsutil.makedirs(os.path.dirname(full))
     _place(repo, pointer.oid, full, pointer.executable)
     result.restored.append(output.path)
 
@@ -237,11 +236,11 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
     _prune_empty_dirs(top, plan.delete)
     for entry in plan.chmod:
         _fix_mode(join_posix(top, entry.path), entry.executable, False)
-    os.makedirs(top, exist_ok=True)
+    fsutil.makedirs(top)
     blocked: dict[str, str] = {}  # parent directory -> why files cannot be placed in it
     for parent in sorted({e.path.rpartition("/")[0] for e in plan.place} - {""}):
         try:
-            os.makedirs(safe_dir_join(top, parent), exist_ok=True)
+            fsutil.makedirs(safe_dir_join(top, parent))
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from dataclasses import dataclass
 
 from dvx import fsutil, gitignore
@@ -66,7 +65,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
             gitignore.remove_entry(full)
             if remove_data and os.path.lexists(full):
                 if os.path.isdir(full) and not os.path.islink(full):
-                    shutil.rmtree(full)
+                    fsutil.rmtree(full)
                 else:
                     os.unlink(full)
             touched += [output.pointer_path, _gitignore_rel(output.path)]
@@ -92,7 +91,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     with repo.lock():
-        os.makedirs(os.path.dirname(dst_full), exist_ok=True)
+        fsutil.makedirs(os.path.dirname(dst_full))
         # New pointer first, old pointer last: an interruption leaves the data tracked twice
         # at worst, never untracked.
         write_pointer(repo, dst, output.pointer)

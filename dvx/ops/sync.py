@@ -4,7 +4,6 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -19,8 +18,6 @@ from dvx.remote import transfer
 from dvx.repo import Repo
 
 log = get_logger(__name__)
-
-STALE_TEMP_SECONDS = 3600  # temporaries this old belong to no running download
 
 
 @dataclass
@@ -177,7 +174,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
         return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
     _ensure_remote_dir(remote, create=False)
-    _remove_stale_temporaries(repo)
+    repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
     generation = repo.cache.generation()  # before downloading: a gc meanwhile moves it on
@@ -200,21 +197,6 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
     for oid, tree in wanted.trees.items():
         if oid not in failed and not any(e.oid in failed for e in tree.entries):
             repo.statcache.mark_complete_tree(oid, generation)
-
-
-def _remove_stale_temporaries(repo: Repo) -> None:
-    tmp_dir = os.path.join(repo.cache.root, "tmp")
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    try:
-        entries = list(os.scandir(tmp_dir))
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        try:
-            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-                os.unlink(entry.path)
-        except OSError:
-            pass  # gone already, or not ours to remove
 
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,

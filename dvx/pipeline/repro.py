@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,6 +30,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.logs import get_logger
 from dvx.outputs import Output, Target, all_outputs
+from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
@@ -439,16 +439,17 @@ def _remove_outputs(repo: Repo, stage: Stage) -> None:
                 _make_editable(repo, full)
             continue
         if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full)
+            fsutil.rmtree(full)
         elif os.path.lexists(full):
             os.unlink(full)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
+        fsutil.makedirs(os.path.dirname(full))
 
 
 def _make_editable(repo: Repo, full: str) -> None:
     paths = [full]
     if os.path.isdir(full) and not os.path.islink(full):
-        paths = [os.path.join(d, f) for d, _, files in os.walk(full) for f in files]
+        walk = walk_directory(full)  # os.walk would recurse, once per level
+        paths = [e.path for e in walk.files] + [join_posix(full, rel) for rel in walk.symlinks]
     for path in paths:
         st = os.lstat(path)
         if stat.S_ISLNK(st.st_mode) and repo.cache.object_for_symlink(

@@ -1,0 +1,106 @@
+"""dvx config: read options with the level they come from (defaults included), and write them.
+
+Remote options go through ops/remote.py, which keeps secrets out of the tracked config.
+Setting `cache.dir` to a directory outside the repository in the tracked config also records
+it in this clone's own `.dvx/config.local`: the user who sets it trusts it, and a teammate's
+clone asks for the same confirmation (see `Repo.cache_dir`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dvx.config import Config, split_key, validate
+from dvx.errors import UsageError
+from dvx.remote.backends import DEFAULT_TIMEOUT
+
+# What dvx uses when no level sets an option (remote jobs depend on the kind of remote).
+DEFAULTS = {
+    ("core", "autostage"): "false", ("core", "no_scm"): "false", ("core", "hash"): "xxh128",
+    ("core", "lock_wait"): "30", ("core", "fsync"): "true",
+    ("cache", "type"): "reflink,copy", ("cache", "dir"): "cache",
+}
+REMOTE_DEFAULTS = {"retries": "5", "timeout": f"{DEFAULT_TIMEOUT:g}"}
+FILES = {"global": "the global config", "project": ".dvx/config", "local": ".dvx/config.local"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    value: str
+    level: str  # "global", "project", "local" or "default"
+
+    @property
+    def origin(self) -> str:
+        return "default" if self.level == "default" else FILES[self.level]
+
+
+def get_option(config: Config, key: str, level: str | None = None) -> Setting | None:
+    """The value in effect (or, with `level`, that level's own), or None if nothing sets it."""
+    section, option = split_key(key)
+    if level is not None:
+        value = config.file(level).get(section, option)
+        return Setting(key, value, level) if value is not None else None
+    where = config.where(section, option)
+    if where is not None:
+        value = config.get(section, option)
+        assert value is not None
+        return Setting(key, value, where)
+    default = DEFAULTS.get((section, option))
+    if default is None and section in (f'remote "{n}"' for n in config.remote_names()):
+        default = REMOTE_DEFAULTS.get(option)
+    return Setting(key, default, "default") if default is not None else None
+
+
+def list_options(config: Config, level: str | None = None) -> list[Setting]:
+    found = []
+    for section in config.section_names():
+        name = section.replace('remote "', "remote.").rstrip('"')
+        for option in _options(config, section, level):
+            setting = get_option(config, f"{name}.{option}", level)
+            if setting is not None:
+                found.append(setting)
+    return sorted(found, key=lambda s: s.key)
+
+
+def _options(config: Config, section: str, level: str | None) -> list[str]:
+    seen: list[str] = []
+    for file_level, config_file in config.files.items():
+        if level and file_level != level:
+            continue
+        if config_file.parser.has_section(section):
+            seen += [o for o in config_file.parser.options(section) if o not in seen]
+    return seen
+
+
+def set_option(config: Config, key: str, value: str | None, level: str | None,
+               repo_root: str | None) -> str | None:
+    """Set (or, `value` None, unset) an option that is not a remote's; a notice, if any."""
+    section, option = split_key(key)
+    target = level or "project"
+    config_file = config.file(target)
+    if value is None:
+        if not config_file.unset(section, option):
+            raise UsageError(f"'{key}' is not set in the {target} config.")
+        config_file.save()
+        return None
+    config_file.set(section, option, validate(section, option, value))
+    config_file.save()
+    if (section, option) == ("cache", "dir") and target == "project" and repo_root:
+        return _confirm_here(config, value, repo_root)
+    return None
+
+
+def _confirm_here(config: Config, value: str, repo_root: str) -> str | None:
+    dvx_dir = os.path.join(repo_root, ".dvx")
+    path = os.path.realpath(os.path.join(dvx_dir, os.path.expanduser(value)))
+    root = os.path.realpath(repo_root)
+    if path == root or path.startswith(root + os.sep):
+        return None
+    local = config.file("local")
+    local.set("cache", "dir", value)
+    local.save()
+    return (f"cache.dir leads outside the repository, so it was also recorded in "
+            ".dvx/config.local: this clone uses it. Each clone confirms it for itself with "
+            f"`dvx config --local cache.dir '{value}'`.")

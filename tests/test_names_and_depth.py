@@ -1,0 +1,95 @@
+"""Names as long as a filesystem allows, and directories nested deeper than Python's
+recursion limit, go through add, push, pull and checkout; what no filesystem could hold is
+refused up front, and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, tree_bytes, write
+from tests.remotes import clone
+
+
+def _commit(repo: Path) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+
+
+def test_a_255_byte_name_in_a_tracked_directory_round_trips_in_copy_mode(repo, dvx, tmp_path):
+    longest = "n" * 251 + ".bin"  # 255 bytes: the most a file name can have
+    write(repo / "data" / longest, b"long name")
+    write(repo / "data" / ("é" * 126 + ".x"), b"long in UTF-8")  # 254 bytes, 128 characters
+    assert dvx("config", "cache.type", "copy").code == 0
+    assert dvx("add", "data").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    _commit(repo)
+    target = clone(repo, tmp_path)
+    pulled = dvx("pull", cwd=target)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(target / "data") == tree_bytes(repo / "data")
+    (target / "data" / longest).unlink()
+    assert dvx("checkout", cwd=target).code == 0
+    assert (target / "data" / longest).read_bytes() == b"long name"
+
+
+def test_a_file_whose_pointer_name_fits_is_tracked(repo, dvx):
+    name = "m" * 234 + ".bin"  # its pointer's name, 242 bytes, and their temporaries fit
+    write(repo / name, b"model")
+    added = dvx("add", name)
+    assert added.code == 0, added.output
+    assert (repo / (name + ".dvx")).exists()
+    assert f"/{name}" in (repo / ".gitignore").read_text()
+    assert git(repo, "status", "--porcelain", "--ignored", "--", name).startswith("!!")
+
+
+def test_a_name_too_long_for_its_pointer_is_refused_and_nothing_is_written(repo, dvx):
+    name = "m" * 248 + ".bin"  # 252 bytes: its pointer's name would be 256
+    write(repo / name, b"model")
+    refused = dvx("add", name)
+    assert refused.code == 2 and refused.stderr.startswith("ERROR:")
+    assert "too long" in refused.stderr and "Traceback" not in refused.output
+    assert not (repo / ".gitignore").exists()  # the file stays visible to Git
+    assert [p.name for p in repo.iterdir() if p.name.endswith(".dvx") and p.is_file()] == []
+    assert (repo / name).read_bytes() == b"model"
+
+
+@pytest.fixture
+def deep_cleanup(repo):
+    """Removes the deep directory afterwards: pytest's own clean-up (shutil.rmtree) recurses
+    once per level and would fail on it."""
+    yield
+    from dvx.fsutil import rmtree
+
+    if (repo / "data").exists():
+        rmtree(str(repo / "data"))
+
+
+def test_a_directory_1000_levels_deep_round_trips(repo, dvx, tmp_path, deep_cleanup):
+    here = os.getcwd()
+    os.chdir(repo)
+    try:  # built one level at a time: os.makedirs itself would recurse too deep
+        os.mkdir("data")
+        os.chdir("data")
+        for _ in range(1000):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("leaf.txt").write_text("deep\n")
+    finally:
+        os.chdir(here)
+    assert dvx("add", "data").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    _commit(repo)
+    target = clone(repo, tmp_path)
+    for args in [("pull",), ("status",), ("checkout", "--force")]:
+        result = dvx(*args, cwd=target)
+        assert result.code == 0, f"{args}: {result.output[-300:]}"
+    leaf = target / "data" / Path(*["d"] * 1000) / "leaf.txt"
+    assert leaf.read_text() == "deep\n"
+    removed = dvx("remove", "--outs", "data.dvx", cwd=target)
+    assert removed.code == 0, removed.output[-300:]
+    assert not (target / "data").exists()
