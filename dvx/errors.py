@@ -9,6 +9,7 @@
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
+    ├── ConflictError             exit 1  a pointer changed both in Git and in the workspace
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
@@ -66,6 +67,10 @@ class CorruptObjectError(DvxError):
 
 
 class MissingObjectError(DvxError):
+    pass
+
+
+class ConflictError(DvxError):
     pass
 
 

@@ -13,6 +13,7 @@ from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
 from dvx.scm import Git, find_git_root
+from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
     from dvx.lock import RepoLock
@@ -111,6 +112,11 @@ class Repo:
     @functools.cached_property
     def statcache(self) -> StatCache:
         return StatCache(os.path.join(self.tmp_dir, "statcache.db"), self.algo)
+
+    @functools.cached_property
+    def syncstate(self) -> SyncState:
+        """What the workspace was last synced to (dvx/syncstate.py)."""
+        return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo)
 
     @functools.cached_property
     def loaded_trees(self) -> dict[tuple[str, str], Tree]:

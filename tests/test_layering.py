@@ -16,6 +16,7 @@ LAYERS = {
     "dvx.objects": 3,
     "dvx.remote": 4,
     "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,
+    "dvx.syncstate": 5,
     "dvx.pipeline.lockfile": 5,  # a file format, like pointers: outputs.py reads it
     "dvx.repo": 6,
     "dvx.outputs": 7, "dvx.workspace": 7,

@@ -22,10 +22,17 @@ def _stage_hint(paths: list[str]) -> None:
         out(f"To record this in Git, run:\n    git add {quoted}")
 
 
-def _report_added(result: object) -> None:
+def _report_added(result: object, as_json: bool = False) -> None:
     from dvx.ops.add import AddResult
 
     assert isinstance(result, AddResult)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    for path in result.behind:
+        warn(f"Not recorded {path}: its pointer changed in Git since this workspace was "
+             f"synced, and the workspace still holds the data from before; `dvx checkout "
+             f"{path}` (or `dvx pull`) brings the data the pointer names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer
@@ -42,12 +49,16 @@ dvx add data/train.csv
 dvx add data/images models/model.pt
 """))
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-f", "--force", is_flag=True,
+              help="Record the data even over a pointer that changed in Git since this "
+                   "workspace was synced.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def add(paths: tuple[str, ...]) -> None:
+def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Track files or directories: store them in the cache and write PATH.dvx pointers."""
     from dvx.ops.add import add as do_add
 
-    _report_added(do_add(open_repo(), list(paths)))
+    _report_added(do_add(open_repo(), list(paths), force), as_json)
 
 
 @click.command(epilog=example("""
@@ -55,18 +66,25 @@ dvx commit                # record every tracked path that changed
 dvx commit data/images
 """))
 @TARGETS
+@click.option("-f", "--force", is_flag=True,
+              help="Record the data even over a pointer that changed in Git since this "
+                   "workspace was synced.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def commit(targets: tuple[str, ...]) -> None:
-    """Record workspace changes of tracked data in their pointer files."""
+def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
+    """Record workspace changes of tracked data in their pointer files (pipeline outputs: in
+    dvx.lock).
+
+    Data whose pointer changed in Git since this workspace was synced (a teammate's change
+    brought by `git pull`) is not recorded over it: without targets it is skipped and listed,
+    with targets it is an error, unless --force.
+    """
     from dvx.ops.add import commit as do_commit
-    from dvx.ops.status import output_status
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
     outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
-    if not targets:
-        outputs = [o for o in outputs if output_status(repo, o).workspace == "modified"]
-    _report_added(do_commit(repo, outputs))
+    _report_added(do_commit(repo, outputs, force, only_changed=not targets), as_json)
 
 
 @click.command(epilog=example("""
@@ -165,17 +183,28 @@ def _print_status(result: object, has_stages: bool = False) -> None:
     for o in result.outputs:
         if not o.changed:
             continue
-        states = [] if o.workspace == "unchanged" else [o.workspace]
-        if not o.in_cache:
+        states = {"unchanged": [], "outdated": ["pointer changed in Git, data not checked out"],
+                  "modified": ["modified"] + (["and its pointer changed in Git"]
+                                              if o.pointer_moved else [])
+                  }.get(o.workspace, [o.workspace])
+        if o.not_pulled:
+            states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
+                          "not pulled")
+        elif not o.in_cache:
             states.append("not in cache")
         out(f"{o.path}: {', '.join(states)}")
         for label, paths in (("added", o.added), ("modified", o.modified),
                              ("deleted", o.deleted)):
             for path in paths:
                 out(f"    {label}: {path}")
-    if any(o.workspace == "modified" for o in result.outputs):
+    if any(o.workspace == "modified" and not o.pointer_moved for o in result.outputs):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
-    if any(not o.in_cache for o in result.outputs):
+    if any(o.workspace == "modified" and o.pointer_moved for o in result.outputs):
+        out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
+            "`dvx checkout --force PATH` takes Git's)")
+    if any(o.workspace == "outdated" for o in result.outputs):
+        out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
+    if any(not o.in_cache and o.workspace != "outdated" for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
 
 

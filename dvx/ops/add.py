@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dvx import gitignore
-from dvx.errors import PathError, UsageError
+from dvx.errors import ConflictError, MissingObjectError, PathError, UsageError
 from dvx.fsutil import NAME_MAX, SMALL_FILE, make_readonly
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.outputs import Output, all_outputs, check_data_path, write_pointer
+from dvx.ops.status import DELETED, MODIFIED, OUTDATED, UNCHANGED, OutputStatus, output_status
+from dvx.outputs import Output, all_outputs, check_data_path, load_tree, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
     Fingerprint,
@@ -27,6 +28,7 @@ from dvx.paths import (
 from dvx.pointer import Pointer
 from dvx.processes import map_in_processes
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
     check_entry_name,
@@ -51,9 +53,17 @@ class AddResult:
     added: list[Added]
     staged: list[str]  # paths `git add`ed (core.autostage)
     to_stage: list[str]  # paths the user should `git add`
+    behind: list[str] = field(default_factory=list)  # not recorded: the pointer moved in Git
+
+    def to_json(self) -> dict[str, object]:
+        return {"added": [{"path": a.path, "changed": a.changed, "type": a.pointer.kind,
+                           "oid": a.pointer.oid, "size": a.pointer.size,
+                           **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {})}
+                          for a in self.added],
+                "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind}
 
 
-def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
+def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> AddResult:
     if not paths:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
@@ -64,31 +74,74 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...]) -> AddResult:
     _refuse_git_tracked(repo, rels, paths)
     with repo.lock():
         remove_temporaries_beside(repo.root, rels)
+        for rel in dict.fromkeys(rels):
+            if rel in outputs:
+                refuse_if_behind(output_status(repo, outputs[rel]), force)
         results = [track(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
         return _finish(repo, results)
 
 
-def commit(repo: Repo, outputs: list[Output]) -> AddResult:
-    """Record the workspace state of already tracked outputs in their pointers."""
+def commit(repo: Repo, outputs: list[Output], force: bool = False,
+           only_changed: bool = False) -> AddResult:
+    """Record the workspace state of already tracked outputs in their pointers (pipeline
+    outputs: in dvx.lock). Data whose pointer moved in Git since the workspace was synced is
+    never recorded over it without `force`: named outputs raise ConflictError, and with
+    `only_changed` (no targets given) the ones whose data only needs fetching are skipped
+    and listed in `behind`."""
     with repo.lock():
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
+        chosen, behind = [], []
+        for output in outputs:
+            status = output_status(repo, output)
+            if only_changed and status.workspace == OUTDATED and not force:
+                behind.append(output.path)
+                continue
+            if only_changed and status.workspace != MODIFIED:
+                continue
+            refuse_if_behind(status, force)
+            chosen.append(output)
         results = []
-        staged = [o for o in outputs if o.stage is not None]
+        staged = [o for o in chosen if o.stage is not None]
         if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files
             from dvx.pipeline.repro import commit_outputs
 
             results += commit_outputs(repo, staged)
-        for output in (o for o in outputs if o.stage is None):
+        for output in (o for o in chosen if o.stage is None):
             if not os.path.lexists(repo.abspath(output.path)):
                 raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
                                 "to stop tracking it.")
             results.append(track(repo, output.path, output))
-        return _finish(repo, results)
+        result = _finish(repo, results)
+        result.behind.extend(behind)
+        return result
+
+
+def refuse_if_behind(status: OutputStatus, force: bool) -> None:
+    """Refuse to record workspace data over a pointer that moved in Git since the workspace
+    was synced (a teammate's change, brought by `git pull`), unless `force`."""
+    if force or not status.pointer_moved or status.workspace in (UNCHANGED, DELETED):
+        return
+    path, now, then = status.path, status.pointer_oid, status.synced_oid
+    if status.workspace == OUTDATED:
+        raise ConflictError(
+            f"'{path}' changed in Git since this workspace was synced: its pointer now names "
+            f"{now}, and the workspace still holds {then}, the data it had before. Recording "
+            "it would undo that change.",
+            f"Run `dvx checkout {path}` (or `dvx pull {path}`) to get the data the pointer "
+            f"names; `--force` records the older data anyway.")
+    raise ConflictError(
+        f"'{path}' changed both here and in Git: its pointer now names {now} (it named {then} "
+        f"when this workspace was synced), and the workspace holds other data"
+        + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
+        "undo the change made in Git.",
+        f"Keep your version with `dvx commit --force {path}`, or take Git's with `dvx checkout "
+        f"--force {path}` (your version is lost unless it is in the cache).")
 
 
 def _finish(repo: Repo, results: list[Added]) -> AddResult:
     repo.statcache.flush()
+    repo.syncstate.flush()
     touched: list[str] = []
     for r in results:
         ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
@@ -167,7 +220,8 @@ def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
 
 def track(repo: Repo, rel: str, existing: Output | None) -> Added:
     full = repo.abspath(rel)
-    stored = store(repo, rel)
+    synced = repo.syncstate.get(rel)
+    stored = store(repo, rel, keep=not_pulled(repo, existing, synced))
     pointer = stored if existing is None else existing.pointer.with_data(
         stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
     oid = pointer.oid
@@ -181,15 +235,38 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
                 gitignore.remove_entry(full)
             raise
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
+    partial = synced.placed if synced is not None and pointer.is_dir else None
+    repo.syncstate.record(rel, Synced(oid, partial))
     return Added(rel, pointer, changed)
 
 
-def store(repo: Repo, rel: str) -> Pointer:
+def not_pulled(repo: Repo, existing: Output | None, synced: Synced | None) -> list[TreeEntry]:
+    """The entries of a tracked directory checked out only in part that were never placed
+    in this workspace: a commit keeps them as they are recorded (a partial pull never
+    shrinks a directory). A file placed here and deleted since is a deletion."""
+    if (existing is None or not existing.pointer.is_dir or synced is None
+            or synced.placed is None or synced.oid != existing.pointer.oid):
+        return []
+    tree = load_tree(repo, existing.pointer)
+    if tree is None:
+        raise MissingObjectError(
+            f"'{existing.path}' was checked out only in part, and its manifest is not in the "
+            "cache, so what the rest of it holds is unknown here.",
+            f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+    full = repo.abspath(existing.path)
+    return [e for e in tree.entries
+            if not synced.covers(e.path) and not os.path.lexists(join_posix(full, e.path))]
+
+
+def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None) -> Pointer:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
-    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored."""
+    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored. `keep`:
+    manifest entries to record for a directory though they are not in the workspace."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint = _ingest_directory(repo, full, rel)
+        if keep:
+            tree = _with_kept(repo.algo, tree, keep)
         oid = repo.cache.add_bytes(tree.to_bytes())
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
         # Built here, from files all just stored: valid and complete by construction.
@@ -198,6 +275,20 @@ def store(repo: Repo, rel: str) -> Pointer:
         return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
     oid, size, executable = _ingest_file(repo, full, rel)
     return Pointer("file", repo.algo, oid, size, None, executable)
+
+
+def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry]) -> Tree:
+    """`tree` plus the kept entries, except those a workspace entry now stands in the way of
+    (a file where a kept entry's directory would be)."""
+    present = {e.path for e in tree.entries}
+    kept = [e for e in keep if not any(
+        parent in present for parent in _parents(e.path))]
+    return Tree.build(algo, [*tree.entries, *kept])
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]

@@ -22,6 +22,7 @@ from dvx.outputs import Output, Target, load_tree
 from dvx.paths import join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
     FileState,
@@ -58,12 +59,28 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False) -> Checkout
     with repo.lock():
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         for target in targets:
+            problems = len(result.skipped) + len(result.missing)
             if target.output.pointer.is_dir:
                 _checkout_dir(repo, target.output, target.subpath, force, result)
             else:
                 _checkout_file(repo, target.output, force, result)
+            if len(result.skipped) + len(result.missing) == problems:
+                _remember_synced(repo, target)
         repo.statcache.flush()
+        repo.syncstate.flush()
     return result
+
+
+def _remember_synced(repo: Repo, target: Target) -> None:
+    """The workspace now holds what the target's pointer names (dvx/syncstate.py): all of it,
+    or, for a part of a directory, that part as well as what was placed of it before."""
+    oid = target.output.pointer.oid
+    synced = Synced(oid)
+    if target.subpath is not None:
+        before = repo.syncstate.get(target.output.path)
+        synced = before.with_part(target.subpath) if before is not None and before.oid == oid \
+            else Synced(oid, (target.subpath,))
+    repo.syncstate.record(target.output.path, synced)
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"

@@ -63,12 +63,14 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
                                 "or run without --outs to keep the data.")
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)
+            repo.syncstate.forget(output.path)
             if remove_data and os.path.lexists(full):
                 if os.path.isdir(full) and not os.path.islink(full):
                     fsutil.rmtree(full)
                 else:
                     os.unlink(full)
             touched += [output.pointer_path, _gitignore_rel(output.path)]
+        repo.syncstate.flush()
     return _stage(repo, touched)
 
 
@@ -100,6 +102,8 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         gitignore.add_entry(dst_full)
         os.unlink(repo.abspath(output.pointer_path))
         gitignore.remove_entry(src_full)
+        repo.syncstate.move(output.path, dst)
+        repo.syncstate.flush()
     changed = _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                             _gitignore_rel(output.path)])
     return dst, changed

@@ -11,28 +11,45 @@ from dvx.outputs import Output, Target, load_tree
 from dvx.paths import fingerprint_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.workspace import file_state, scan_directory
+
+UNCHANGED, MODIFIED, DELETED = "unchanged", "modified", "deleted"
+# The pointer moved in Git since this workspace was synced, and the workspace still holds what
+# it was synced to: the data the pointer names must be fetched (`dvx checkout`, `dvx pull`).
+OUTDATED = "outdated"
 
 
 @dataclass
 class OutputStatus:
     path: str
     kind: str
-    workspace: str  # "unchanged", "modified" or "deleted"
+    workspace: str  # UNCHANGED, MODIFIED, DELETED or OUTDATED
     in_cache: bool  # the recorded data (and, for a directory, all of its files) is cached
     added: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    not_pulled: list[str] = field(default_factory=list)  # never placed here: not deletions
+    pointer_oid: str = ""
+    synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
+    current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
 
     @property
     def changed(self) -> bool:
-        return self.workspace != "unchanged" or not self.in_cache
+        return self.workspace != UNCHANGED or not self.in_cache
+
+    @property
+    def pointer_moved(self) -> bool:
+        return self.synced_oid is not None
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
                                   "workspace": self.workspace, "in_cache": self.in_cache}
         if self.kind == "dir":
-            doc.update(added=self.added, modified=self.modified, deleted=self.deleted)
+            doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
+                       not_pulled=self.not_pulled)
+        if self.synced_oid is not None:
+            doc.update(pointer_oid=self.pointer_oid, synced_oid=self.synced_oid)
         return doc
 
 
@@ -55,36 +72,65 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
 
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:
+    synced = repo.syncstate.get(output.path)
+    # The record of the data the workspace was synced to, if the pointer moved away from it.
+    synced_before = synced if synced is not None and synced.oid != output.pointer.oid else None
+    if output.pointer.is_dir:
+        result = _dir_status(repo, output, synced, synced_before)
+    else:
+        result = _file_status(repo, output, synced_before)
+    result.pointer_oid = output.pointer.oid
+    if synced_before is not None:
+        result.synced_oid = synced_before.oid
+    return result
+
+
+def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> OutputStatus:
     pointer = output.pointer
     full = repo.abspath(output.path)
-    if not pointer.is_dir:
-        in_cache = repo.cache.exists(pointer.oid)
-        state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
-        if state is None and not os.path.lexists(full):
-            workspace = "deleted"
-        elif state is None or state.oid != pointer.oid or (
-                state.executable != pointer.executable and not state.is_cache_link):
-            workspace = "modified"
-        else:
-            workspace = "unchanged"
-        return OutputStatus(output.path, "file", workspace, in_cache)
+    in_cache = repo.cache.exists(pointer.oid)
+    state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
+    result = OutputStatus(output.path, "file", UNCHANGED, in_cache)
+    if state is None and not os.path.lexists(full):
+        result.workspace = DELETED
+    elif state is not None and state.oid == pointer.oid and (
+            state.executable == pointer.executable or state.is_cache_link):
+        pass
+    elif state is not None and synced_before is not None and state.oid == synced_before.oid:
+        result.workspace, result.current_oid = OUTDATED, state.oid
+    else:
+        result.workspace = MODIFIED
+        result.current_oid = state.oid if state is not None else None
+    return result
 
-    if os.path.isdir(full) and not os.path.islink(full):
-        fingerprint = fingerprint_directory(full)
-        if repo.statcache.get_dir(full, fingerprint.digest) == pointer.oid:
-            # Not a single stat has changed since this directory last matched the pointer.
-            return OutputStatus(output.path, "dir", "unchanged", _dir_in_cache(repo, pointer))
+
+def _dir_status(repo: Repo, output: Output, synced: Synced | None,
+                synced_before: Synced | None) -> OutputStatus:
+    pointer = output.pointer
+    full = repo.abspath(output.path)
+    is_dir = os.path.isdir(full) and not os.path.islink(full)
+    fingerprint = fingerprint_directory(full) if is_dir else None
+    partial = synced is not None and synced.placed is not None  # listed, never short-cut
+    if fingerprint is not None and not partial and repo.statcache.get_dir(
+            full, fingerprint.digest) == pointer.oid:
+        # Not a single stat has changed since this directory last matched the pointer.
+        return OutputStatus(output.path, "dir", UNCHANGED, _dir_in_cache(repo, pointer))
     tree = load_tree(repo, pointer)
     in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
     if not os.path.lexists(full):
-        return OutputStatus(output.path, "dir", "deleted", in_cache)
-    if not os.path.isdir(full) or os.path.islink(full):
-        return OutputStatus(output.path, "dir", "modified", in_cache)
+        return OutputStatus(output.path, "dir", DELETED, in_cache)
+    if fingerprint is None:
+        return OutputStatus(output.path, "dir", MODIFIED, in_cache)
     current = scan_directory(repo, full, output.path)
+    result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)
     if tree is None:  # without the recorded manifest, compare manifest oids
-        same = _manifest_oid(repo, current) == pointer.oid
-        return OutputStatus(output.path, "dir", "unchanged" if same else "modified", in_cache)
-    result = OutputStatus(output.path, "dir", "unchanged", in_cache)
+        result.current_oid = _manifest_oid(repo, current)
+        if result.current_oid == pointer.oid:
+            result.current_oid = None
+        else:
+            result.workspace = MODIFIED
+            _check_outdated(repo, result, current, synced_before)
+        return result
     recorded = tree.by_path()
     for path, entry in current.items():
         old = recorded.get(path)
@@ -92,14 +138,39 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
             result.added.append(path)
         elif (old.oid, old.executable) != (entry.oid, entry.executable):
             result.modified.append(path)
-    result.deleted = [p for p in recorded if p not in current]
+    for path in recorded:
+        if path not in current:
+            placed_here = synced is None or synced.covers(path)
+            (result.deleted if placed_here else result.not_pulled).append(path)
     result.added.sort()
     result.modified.sort()
     if result.added or result.modified or result.deleted:
-        result.workspace = "modified"
-    else:
+        result.workspace = MODIFIED
+        _check_outdated(repo, result, current, synced_before)
+    elif not result.not_pulled:
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
     return result
+
+
+def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],
+                    synced_before: Synced | None) -> None:
+    """A changed directory that holds exactly what it was last synced to (its never-placed
+    entries aside) is outdated, not modified: the pointer moved, the workspace did not."""
+    if synced_before is None:
+        return
+    synced_tree = load_tree(repo, Pointer("dir", repo.algo, synced_before.oid, 0, 0))
+    if synced_tree is None:
+        return  # what it was synced to is no longer known here: a change, to be safe
+    entries = dict(current)
+    for entry in synced_tree.entries:
+        if entry.path not in entries and not synced_before.covers(entry.path):
+            entries[entry.path] = entry
+    oid = _manifest_oid(repo, entries)
+    if oid == synced_before.oid:
+        result.workspace, result.current_oid = OUTDATED, oid
+        result.added, result.modified, result.deleted = [], [], []
+    else:
+        result.current_oid = oid
 
 
 def _dir_in_cache(repo: Repo, pointer: Pointer) -> bool:

@@ -120,18 +120,22 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result = SyncResult(name)
     wanted = wanted_objects(repo, targets, result.problems)
     files = set(wanted.files)
-    not_cached = files - repo.cache.existing(files)
-    for oid in sorted(not_cached):
-        result.transfer.failed[oid] = f"not in the local cache ({wanted.paths.get(oid, '?')})"
+    cached = repo.cache.existing(files)
     _ensure_remote_dir(remote, create=True)
     settings = settings_for(repo, name, remote, jobs)
+    # What this clone never fetched (a partial pull) is fine if the remote has it already.
+    elsewhere = transfer.present_on(remote, files - cached, settings) if files - cached \
+        else set()
+    result.transfer.already_there += len(elsewhere)
+    for oid in sorted(files - cached - elsewhere):
+        result.transfer.failed[oid] = (f"not in the local cache nor on the remote "
+                                       f"({wanted.paths.get(oid, '?')})")
     if repair:
-        _quarantine_corrupt(repo, remote, files - not_cached, wanted.files, settings, result)
-    uploaded = transfer.upload(repo.cache, remote, files - not_cached, settings,
-                               verify_local=repair)
+        _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
+    uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair)
     result.transfer.merge(uploaded)
     # Manifests last, and only those whose every file is now on the remote.
-    on_remote = (files - not_cached) - set(result.transfer.failed)
+    on_remote = (cached | elsewhere) - set(result.transfer.failed)
     complete = [oid for oid, tree in wanted.trees.items()
                 if all(e.oid in on_remote for e in tree.entries)]
     for oid in sorted(set(wanted.trees) - set(complete)):

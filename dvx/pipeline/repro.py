@@ -39,6 +39,7 @@ from dvx.pipeline.runner import Runner
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.workspace import remove_temporaries_beside
 
 log = get_logger(__name__)
@@ -145,6 +146,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.stages = scheduler.run()
         finally:
             repo.statcache.flush()
+            repo.syncstate.flush()
         result.lock_written = scheduler.lock_written
         _stage_in_git(repo, scheduler.touched, result)
     return result
@@ -412,6 +414,9 @@ class _Scheduler:
                 if out.cache and gitignore.add_entry(self.repo.abspath(out.path)):
                     self.touched.append(posixpath.join(posixpath.dirname(out.path),
                                                        ".gitignore"))
+            for locked in result.lock.outs:  # the workspace holds what dvx.lock now records
+                if locked.cache:
+                    self.repo.syncstate.record(locked.path, Synced(locked.oid))
             if self.locks.get(result.name) != result.lock:
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
@@ -527,6 +532,7 @@ def commit_outputs(repo: Repo, outputs: list[Output]) -> list[Any]:
                      for o in entry.outs)
         locks[output.stage] = replace(entry, outs=outs)
         gitignore.add_entry(repo.abspath(output.path))
+        repo.syncstate.record(output.path, Synced(pointer.oid))
         changed = pointer != output.pointer
         results.append(Added(output.path, pointer, changed))
     write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
