@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import FormatError, PathError, UsageError
+from dvx.lockfile import LOCK_FILE, read_lock
 from dvx.objects.tree import Tree
 from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
-from dvx.pipeline.lockfile import LOCK_FILE, read_lock
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
 

@@ -40,7 +40,7 @@ from conftest import git, make_git_repo, run_dvx, tree_bytes, write
 
 from dvx.errors import DvxError
 from dvx.objects.tree import Tree
-from dvx.pipeline.lockfile import parse_lock
+from dvx.lockfile import parse_lock
 from dvx.pointer import parse_pointer
 
 ALGO = "xxh128"

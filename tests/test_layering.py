@@ -17,7 +17,7 @@ LAYERS = {
     "dvx.remote": 4,
     "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,
     "dvx.syncstate": 5,
-    "dvx.pipeline.lockfile": 5,  # a file format, like pointers: outputs.py reads it
+    "dvx.lockfile": 5,  # a file format, like pointers: outputs.py reads it
     "dvx.repo": 6,
     "dvx.outputs": 7, "dvx.workspace": 7,
     "dvx.ops": 8, "dvx.pipeline": 8,
@@ -81,3 +81,50 @@ def test_only_scm_imports_gitpython():
 def test_every_module_is_in_a_layer():
     unplaced = [n for n in MODULES if _layer(n) is None and n not in ("dvx", "dvx.__main__")]
     assert unplaced == []
+
+
+def _own_module(imported: str) -> str | None:
+    """The dvx module an import names (`from dvx.ops import add` names dvx.ops.add)."""
+    while imported and imported not in MODULES:
+        imported = imported.rpartition(".")[0]
+    return imported or None
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for name, tree in MODULES.items():
+        targets: set[str] = set()
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            for imported in names:
+                own = _own_module(imported)
+                if own is not None and own != name and own not in ("dvx",):
+                    targets.add(own)
+        graph[name] = targets
+    return graph
+
+
+def test_no_two_modules_import_each_other_in_a_loop():
+    """Within a layer too: a loop means two modules that cannot be understood apart (every
+    import counts, including those made inside a function to defer their cost)."""
+    graph = _import_graph()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    loops: list[list[str]] = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph.get(name, ())):
+            if state.get(target) == 1:
+                loops.append([*path[path.index(target):], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert loops == [], "import loops: " + "; ".join(" -> ".join(loop) for loop in loops)

@@ -14,7 +14,7 @@ from pathlib import Path
 from conftest import write
 
 from dvx.hashing import hash_bytes
-from dvx.pipeline.lockfile import read_lock
+from dvx.lockfile import read_lock
 
 TIMESTAMPED = """\
 import sys, time

@@ -23,7 +23,7 @@ def _stage_hint(paths: list[str]) -> None:
 
 
 def _report_added(result: object, as_json: bool = False) -> None:
-    from dvx.ops.add import AddResult
+    from dvx.ops.commit import AddResult
 
     assert isinstance(result, AddResult)
     if as_json:
@@ -79,7 +79,7 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
     brought by `git pull`) is not recorded over it: without targets it is skipped and listed,
     with targets it is an error, unless --force.
     """
-    from dvx.ops.add import commit as do_commit
+    from dvx.ops.commit import commit as do_commit
     from dvx.outputs import resolve_targets
 
     repo = open_repo()

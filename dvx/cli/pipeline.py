@@ -140,6 +140,10 @@ class _Reporter:
         with self._lock:
             click.echo(text, err=self.to_stderr)
 
+    def committed(self, path: str) -> None:
+        if not self.quiet:
+            self._say(f"Committed {path}: it changed since it was recorded, and stages read it.")
+
     def starting(self, stage: Stage, reasons: list[str]) -> None:
         if not self.quiet:
             self._say(f"Running stage '{stage.name}' ({'; '.join(reasons)}):")
@@ -240,6 +244,8 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
 
 
 def _print_dry(result: ReproResult) -> None:
+    for path in result.committed:
+        out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
     for s in result.stages:
         why = f": {'; '.join(s.reasons)}" if s.reasons else ""
         if s.outcome == "would-run":

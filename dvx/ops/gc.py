@@ -104,7 +104,7 @@ def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]) -> list[tu
 
 
 def _lock_outputs(data: bytes, where: str, algo: str) -> list[tuple[str, Pointer]]:
-    from dvx.pipeline.lockfile import parse_lock
+    from dvx.lockfile import parse_lock
 
     return [(f"{where} ({out.path})", Pointer("dir" if out.is_dir else "file", algo, out.oid,
                                               out.size, out.nfiles, out.executable))

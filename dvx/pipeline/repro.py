@@ -28,12 +28,14 @@ from typing import Any, Protocol
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
+from dvx.ops.commit import refuse_if_behind, store, track
+from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import Output, Target, all_outputs
 from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
-from dvx.pipeline.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
@@ -74,6 +76,7 @@ class ReproResult:
     to_stage: list[str] = field(default_factory=list)  # paths the user should `git add`
     pulled: Any = None  # the SyncResult of --pull
     problems: list[str] = field(default_factory=list)
+    committed: list[str] = field(default_factory=list)  # tracked inputs recorded (--dry: to be)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +85,7 @@ class ReproResult:
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
-                "problems": self.problems}
+                "committed_inputs": self.committed, "problems": self.problems}
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class Reporter(Protocol):
 
     capture: bool
 
+    def committed(self, path: str) -> None: ...
+
     def starting(self, stage: Stage, reasons: list[str]) -> None: ...
 
     def line(self, stage: str, text: str) -> None: ...
@@ -113,6 +118,9 @@ class Reporter(Protocol):
 
 class SilentReporter:
     capture = False
+
+    def committed(self, path: str) -> None:
+        pass
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
         pass
@@ -136,9 +144,12 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.pulled, problems = _pull(repo, dag, selected)
             result.problems += problems
         _check_deps_exist(repo, dag, selected)
+        inputs = _changed_inputs(repo, dag, selected)
+        result.committed = [o.path for o in inputs]
         if options.dry:
             result.stages = _dry_run(repo, dag, selected, locks, options)
             return result
+        touched = _commit_inputs(repo, inputs, reporter)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter)
@@ -148,8 +159,36 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             repo.statcache.flush()
             repo.syncstate.flush()
         result.lock_written = scheduler.lock_written
-        _stage_in_git(repo, scheduler.touched, result)
+        _stage_in_git(repo, touched + scheduler.touched, result)
     return result
+
+
+def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
+    """The data tracked with `dvx add` that the selected stages read and that changed in the
+    workspace: it is committed before anything runs, so dvx.lock never records data that no
+    pointer names and no cache holds. Data whose pointer moved in Git (not fetched yet) is
+    refused: the stages would run on data the commit does not name."""
+    deps = [d for n in selected if not dag.stages[n].frozen for d in dag.stages[n].deps]
+    changed = []
+    for output in all_outputs(repo):
+        if output.stage is not None or not any(overlaps(output.path, d) for d in deps):
+            continue
+        status = output_status(repo, output)
+        refuse_if_behind(status, force=False)
+        if status.workspace == MODIFIED:
+            changed.append(output)
+    return changed
+
+
+def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list[str]:
+    """Record the changed inputs as `dvx commit` would; the files to stage in Git."""
+    touched = []
+    for output in inputs:
+        track(repo, output.path, output)
+        reporter.committed(output.path)
+        touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
+                                                        ".gitignore")]
+    return touched
 
 
 def _load(repo: Repo) -> Dag:
@@ -356,8 +395,6 @@ class _Scheduler:
         return StageResult(stage.name, RESTORED, reasons, lock=lock)
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
-        from dvx.ops.add import store
-
         self.reporter.starting(stage, reasons)
         _remove_outputs(self.repo, stage)
         on_line: Callable[[str], None] | None = None
@@ -508,32 +545,3 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
         statuses.append(StageStatus(name, stale_reasons(repo, stage, locks.get(name), state)))
     repo.statcache.flush()
     return statuses
-
-
-# -- dvx commit of pipeline outputs ----------------------------------------------------------
-
-def commit_outputs(repo: Repo, outputs: list[Output]) -> list[Any]:
-    """Record the workspace state of pipeline outputs in their stages' dvx.lock entries
-    (the caller holds the repository lock)."""
-    from dvx.ops.add import Added, store
-
-    locks = read_lock(repo.root, repo.algo)
-    results = []
-    for output in outputs:
-        assert output.stage is not None
-        if not os.path.lexists(repo.abspath(output.path)):
-            raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
-                            "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
-                            f"{output.stage}`.")
-        entry = locks[output.stage]
-        pointer = store(repo, output.path)
-        outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
-                             executable=pointer.executable) if o.path == output.path else o
-                     for o in entry.outs)
-        locks[output.stage] = replace(entry, outs=outs)
-        gitignore.add_entry(repo.abspath(output.path))
-        repo.syncstate.record(output.path, Synced(pointer.oid))
-        changed = pointer != output.pointer
-        results.append(Added(output.path, pointer, changed))
-    write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
-    return results

@@ -29,11 +29,11 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
+from dvx.lockfile import LockedPath
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
-from dvx.pipeline.lockfile import LockedPath
 from dvx.pipeline.spec import Stage
 from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import FormatError
+from dvx.lockfile import LockedPath, StageLock
 from dvx.objects.tree import Tree
-from dvx.pipeline.lockfile import LockedPath, StageLock
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
 from dvx.pipeline.spec import Out, Stage
 from dvx.repo import Repo

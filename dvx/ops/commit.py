@@ -1,0 +1,347 @@
+"""Recording tracked data: store it in the cache and write what names it (a pointer file, or
+for a pipeline output its dvx.lock entry). `dvx add` (ops/add.py), `dvx commit` and `dvx repro`
+(pipeline outputs, and the tracked inputs it commits before running) all record through here.
+
+Data whose pointer moved in Git since the workspace was synced is never recorded over it
+without `force` (dvx/syncstate.py), and the never-pulled part of a directory pulled in part is
+kept in its manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from dataclasses import dataclass, field, replace
+
+from dvx import gitignore
+from dvx.errors import ConflictError, MissingObjectError, PathError
+from dvx.fsutil import SMALL_FILE, make_readonly
+from dvx.lockfile import read_lock, write_lock
+from dvx.logs import get_logger
+from dvx.objects.statcache import StatKey, stat_key
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.status import DELETED, MODIFIED, OUTDATED, UNCHANGED, OutputStatus, output_status
+from dvx.outputs import Output, load_tree, write_pointer
+from dvx.paths import (
+    POINTER_SUFFIX,
+    Fingerprint,
+    WalkEntry,
+    fingerprint_of_walk,
+    join_posix,
+    walk_directory,
+    walked_size,
+)
+from dvx.pointer import Pointer
+from dvx.processes import map_in_processes
+from dvx.repo import Repo
+from dvx.syncstate import Synced
+from dvx.threads import map_in_threads
+from dvx.workspace import (
+    check_entry_name,
+    file_state,
+    remove_temporaries,
+    remove_temporaries_beside,
+    symlink_error,
+)
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Added:
+    path: str
+    pointer: Pointer
+    changed: bool  # the pointer is new or now names different data
+
+
+@dataclass(frozen=True)
+class AddResult:
+    added: list[Added]
+    staged: list[str]  # paths `git add`ed (core.autostage)
+    to_stage: list[str]  # paths the user should `git add`
+    behind: list[str] = field(default_factory=list)  # not recorded: the pointer moved in Git
+
+    def to_json(self) -> dict[str, object]:
+        return {"added": [{"path": a.path, "changed": a.changed, "type": a.pointer.kind,
+                           "oid": a.pointer.oid, "size": a.pointer.size,
+                           **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {})}
+                          for a in self.added],
+                "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind}
+
+
+def commit(repo: Repo, outputs: list[Output], force: bool = False,
+           only_changed: bool = False) -> AddResult:
+    """Record the workspace state of already tracked outputs in their pointers (pipeline
+    outputs: in dvx.lock). Data whose pointer moved in Git since the workspace was synced is
+    never recorded over it without `force`: named outputs raise ConflictError, and with
+    `only_changed` (no targets given) the ones whose data only needs fetching are skipped
+    and listed in `behind`."""
+    with repo.lock():
+        remove_temporaries_beside(repo.root, [o.path for o in outputs])
+        chosen, behind = [], []
+        for output in outputs:
+            status = output_status(repo, output)
+            if only_changed and status.workspace == OUTDATED and not force:
+                behind.append(output.path)
+                continue
+            if only_changed and status.workspace != MODIFIED:
+                continue
+            refuse_if_behind(status, force)
+            chosen.append(output)
+        results = []
+        staged = [o for o in chosen if o.stage is not None]
+        if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files
+            results += commit_stage_outputs(repo, staged)
+        for output in (o for o in chosen if o.stage is None):
+            if not os.path.lexists(repo.abspath(output.path)):
+                raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                                "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
+                                "to stop tracking it.")
+            results.append(track(repo, output.path, output))
+        result = finish(repo, results)
+        result.behind.extend(behind)
+        return result
+
+
+def refuse_if_behind(status: OutputStatus, force: bool) -> None:
+    """Refuse to record workspace data over a pointer that moved in Git since the workspace
+    was synced (a teammate's change, brought by `git pull`), unless `force`."""
+    if force or not status.pointer_moved or status.workspace in (UNCHANGED, DELETED):
+        return
+    path, now, then = status.path, status.pointer_oid, status.synced_oid
+    if status.workspace == OUTDATED:
+        raise ConflictError(
+            f"'{path}' changed in Git since this workspace was synced: its pointer now names "
+            f"{now}, and the workspace still holds {then}, the data it had before. Recording "
+            "it would undo that change.",
+            f"Run `dvx checkout {path}` (or `dvx pull {path}`) to get the data the pointer "
+            f"names; `--force` records the older data anyway.")
+    raise ConflictError(
+        f"'{path}' changed both here and in Git: its pointer now names {now} (it named {then} "
+        f"when this workspace was synced), and the workspace holds other data"
+        + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
+        "undo the change made in Git.",
+        f"Keep your version with `dvx commit --force {path}`, or take Git's with `dvx checkout "
+        f"--force {path}` (your version is lost unless it is in the cache).")
+
+
+def finish(repo: Repo, results: list[Added]) -> AddResult:
+    repo.statcache.flush()
+    repo.syncstate.flush()
+    touched: list[str] = []
+    for r in results:
+        ignore_file = posixpath.join(posixpath.dirname(r.path), ".gitignore")
+        recorded_in = r.path + POINTER_SUFFIX  # or dvx.lock, for a pipeline output
+        if not os.path.exists(repo.abspath(recorded_in)):
+            recorded_in = "dvx.lock"
+        touched += [recorded_in, ignore_file]
+    touched = list(dict.fromkeys(touched))
+    staged: list[str] = []
+    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+        repo.git.stage(touched)
+        staged = touched
+    to_stage = [] if staged or repo.git is None else touched
+    return AddResult(results, staged, to_stage)
+
+
+def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
+    """Record the workspace state of pipeline outputs in their stages' dvx.lock entries
+    (the caller holds the repository lock)."""
+    locks = read_lock(repo.root, repo.algo)
+    results = []
+    for output in outputs:
+        assert output.stage is not None
+        if not os.path.lexists(repo.abspath(output.path)):
+            raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
+                            "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
+                            f"{output.stage}`.")
+        entry = locks[output.stage]
+        pointer = store(repo, output.path)
+        outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
+                             executable=pointer.executable) if o.path == output.path else o
+                     for o in entry.outs)
+        locks[output.stage] = replace(entry, outs=outs)
+        gitignore.add_entry(repo.abspath(output.path))
+        repo.syncstate.record(output.path, Synced(pointer.oid))
+        changed = pointer != output.pointer
+        results.append(Added(output.path, pointer, changed))
+    write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+    return results
+
+
+def track(repo: Repo, rel: str, existing: Output | None) -> Added:
+    full = repo.abspath(rel)
+    synced = repo.syncstate.get(rel)
+    stored = store(repo, rel, keep=not_pulled(repo, existing, synced))
+    pointer = stored if existing is None else existing.pointer.with_data(
+        stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
+    oid = pointer.oid
+    changed = existing is None or existing.pointer != pointer
+    ignored = gitignore.add_entry(full)  # before the pointer: never data left for Git to commit
+    if changed:
+        try:
+            write_pointer(repo, rel, pointer)
+        except BaseException:
+            if ignored:  # no pointer, no entry: the data stays visible to Git, as before
+                gitignore.remove_entry(full)
+            raise
+    log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
+    partial = synced.placed if synced is not None and pointer.is_dir else None
+    repo.syncstate.record(rel, Synced(oid, partial))
+    return Added(rel, pointer, changed)
+
+
+def not_pulled(repo: Repo, existing: Output | None, synced: Synced | None) -> list[TreeEntry]:
+    """The entries of a tracked directory checked out only in part that were never placed
+    in this workspace: a commit keeps them as they are recorded (a partial pull never
+    shrinks a directory). A file placed here and deleted since is a deletion."""
+    if (existing is None or not existing.pointer.is_dir or synced is None
+            or synced.placed is None or synced.oid != existing.pointer.oid):
+        return []
+    tree = load_tree(repo, existing.pointer)
+    if tree is None:
+        raise MissingObjectError(
+            f"'{existing.path}' was checked out only in part, and its manifest is not in the "
+            "cache, so what the rest of it holds is unknown here.",
+            f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+    full = repo.abspath(existing.path)
+    return [e for e in tree.entries
+            if not synced.covers(e.path) and not os.path.lexists(join_posix(full, e.path))]
+
+
+def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None) -> Pointer:
+    """Store the file or directory at `rel` in the cache, as `track` does, without writing a
+    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored. `keep`:
+    manifest entries to record for a directory though they are not in the workspace."""
+    full = repo.abspath(rel)
+    if os.path.isdir(full) and not os.path.islink(full):
+        tree, fingerprint = _ingest_directory(repo, full, rel)
+        if keep:
+            tree = _with_kept(repo.algo, tree, keep)
+        oid = repo.cache.add_bytes(tree.to_bytes())
+        repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
+        # Built here, from files all just stored: valid and complete by construction.
+        repo.statcache.mark_valid_tree(oid)
+        repo.statcache.mark_complete_tree(oid, repo.cache.generation())
+        return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
+    oid, size, executable = _ingest_file(repo, full, rel)
+    return Pointer("file", repo.algo, oid, size, None, executable)
+
+
+def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry]) -> Tree:
+    """`tree` plus the kept entries, except those a workspace entry now stands in the way of
+    (a file where a kept entry's directory would be)."""
+    present = {e.path for e in tree.entries}
+    kept = [e for e in keep if not any(
+        parent in present for parent in _parents(e.path))]
+    return Tree.build(algo, [*tree.entries, *kept])
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
+                    ) -> str | None:
+    """The oid of an unchanged file whose object is cached and linked as configured."""
+    oid = repo.statcache.get(full, st)
+    if oid is None or not repo.cache.exists(oid):
+        return None
+    wanted = link_types[0]
+    if wanted == "hardlink" and not os.path.samestat(st, os.stat(repo.cache.oid_path(oid))):
+        return None
+    return oid
+
+
+def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None
+                 ) -> tuple[str, int, bool]:
+    st = st or os.lstat(full)
+    if stat.S_ISLNK(st.st_mode):
+        state = file_state(repo, full, display, st)
+        assert state is not None
+        return state.oid, state.size, False
+    oid, size, executable, seen = _store_file(repo, full, st, repo.link_types)
+    if seen is not None:
+        repo.statcache.put_key(full, seen, oid)
+    return oid, size, executable
+
+
+def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
+                ) -> tuple[str, int, bool, StatKey | None]:
+    """Store the regular file `full` (whose lstat is `st`) and link it as configured: its oid,
+    size, executable bit, and the stat to record for it in the stat cache (None: nothing new).
+    Changes only files, never this process's state, so it can run in a worker process."""
+    executable = bool(st.st_mode & stat.S_IXUSR)
+    if executable:  # a shared inode would share the mode: keep executables independent
+        link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+    oid = _already_cached(repo, full, st, link_types)
+    if oid is not None:
+        return oid, st.st_size, executable, None
+    ingested = repo.cache.add_file(full, link_types)
+    seen = None
+    if ingested.link_type in ("hardlink", "symlink"):
+        make_readonly(full)
+    if ingested.link_type in ("copy", "reflink"):
+        # The file was only read, so the stat taken before reading still describes it (and if
+        # it changed while being read, that stat no longer matches: it is hashed again).
+        seen = stat_key(st)
+    elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
+        seen = stat_key(os.lstat(full))
+    return ingested.oid, ingested.size, executable, seen
+
+
+def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprint]:
+    """The directory's manifest, with its files stored, and its fingerprint as it was before
+    anything was read: any change made while adding moves it, so a stat-cache record made
+    with it can only ever vouch for the content that was actually stored."""
+    top_stat = os.lstat(full)
+    scan_before = walk_directory(full, with_dirs=True)
+    fingerprint = fingerprint_of_walk(top_stat, scan_before)
+    if scan_before.temps:
+        remove_temporaries(full, scan_before.temps,
+                           {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
+    for link in scan_before.symlinks:
+        link_path = join_posix(full, link)
+        if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
+            raise symlink_error(f"{rel}/{link}")
+    if scan_before.others:
+        raise PathError(f"'{rel}/{scan_before.others[0]}' is not a regular file, which dvx "
+                        "cannot track.", "Move it out of the directory.")
+    for entry in scan_before.files:
+        check_entry_name(entry.relpath, rel)
+        if entry.relpath.endswith(POINTER_SUFFIX):
+            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
+                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
+                            "separately.")
+    entries: list[TreeEntry] = []
+    # Small files are mostly system calls, which only worker processes spread over the cores;
+    # large ones mostly hashing and copying, which threads do (both release the GIL).
+    small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
+    large = [e for e in scan_before.files if e.stat.st_size >= SMALL_FILE]
+    link_types = repo.link_types
+    with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
+
+        def store_small(entry: WalkEntry) -> tuple[str, int, bool, StatKey | None]:
+            return _store_file(repo, entry.path, entry.stat, link_types)
+
+        repo.statcache.load()  # read once here, shared by the workers
+        stored = map_in_processes(store_small, small, advance, size_of=walked_size)
+        for entry, (oid, size, executable, seen) in zip(small, stored, strict=True):
+            if seen is not None:
+                repo.statcache.put_key(entry.path, seen, oid)
+            entries.append(TreeEntry(entry.relpath, oid, size, executable))
+
+        def ingest(entry: WalkEntry) -> TreeEntry:
+            oid, size, executable = _ingest_file(repo, entry.path, f"{rel}/{entry.relpath}",
+                                                 entry.stat)
+            advance(1)
+            return TreeEntry(entry.relpath, oid, size, executable)
+
+        entries.extend(map_in_threads(ingest, large, size_of=walked_size))
+    for link in scan_before.symlinks:
+        state = file_state(repo, join_posix(full, link), f"{rel}/{link}")
+        assert state is not None
+        entries.append(TreeEntry(link, state.oid, state.size, False))
+    return Tree.build(repo.algo, entries), fingerprint

@@ -1,0 +1,95 @@
+"""A pipeline shared by a team: repro commits the tracked inputs it reads when they changed,
+so dvx.lock never names data that no pointer and no cache holds, and a teammate's clone
+reproduces exactly what was recorded."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline_kit import make_ml_repo, runs
+
+from tests.conftest import git, run_dvx
+from tests.team import Team, commit, must, share
+
+
+def pointer_oid(path) -> str:
+    return next(line.split(": ")[1].strip('"') for line in path.read_text().splitlines()
+                if line.startswith("oid: "))
+
+
+def lock_dep_oid(root, stage: str, path: str) -> str:
+    import yaml
+
+    lock = yaml.safe_load((root / "dvx.lock").read_text())
+    return next(d["oid"] for d in lock["stages"][stage]["deps"] if d["path"] == path)
+
+
+def ml_team(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    make_ml_repo(alice)
+    must("add", "data/raw.csv", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline v1")
+    return team, alice
+
+
+def test_repro_commits_a_changed_tracked_input_before_running(tmp_path):
+    team, alice = ml_team(tmp_path)
+    before = pointer_oid(alice / "data/raw.csv.dvx")
+    with (alice / "data/raw.csv").open("a") as f:
+        f.write("1,2,3,4,4\n")
+
+    dry = run_dvx("repro", "--dry", cwd=alice)
+    assert dry.code == 0 and "Would commit data/raw.csv" in dry.stdout
+    assert pointer_oid(alice / "data/raw.csv.dvx") == before  # --dry changes nothing
+
+    ran = run_dvx("repro", cwd=alice)
+    assert ran.code == 0, ran.output
+    lines = ran.stdout.splitlines()
+    committed = next(i for i, line in enumerate(lines) if line.startswith("Committed data/raw"))
+    assert committed < next(i for i, line in enumerate(lines) if line.startswith("Running"))
+    after = pointer_oid(alice / "data/raw.csv.dvx")
+    assert after != before
+    assert lock_dep_oid(alice, "prepare", "data/raw.csv") == after
+    assert (alice / ".dvx/cache/files/xxh128" / after[:2] / after[2:]).exists()
+    hint = ran.stdout.split("git add", 1)[1]
+    assert "data/raw.csv.dvx" in hint and "dvx.lock" in hint
+
+    share(alice, "more rows")
+    bob = team.clone("bob")
+    status = run_dvx("status", cwd=bob)
+    assert "changed deps" not in status.stdout, status.stdout
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+    assert run_dvx("repro", cwd=bob).stdout.count("is up to date") == 5
+    assert runs(bob) == []
+
+
+def test_autostage_stages_the_committed_input_with_the_lock(tmp_path):
+    team, alice = ml_team(tmp_path)
+    must("config", "core.autostage", "true", cwd=alice)
+    commit(alice, "autostage")
+    with (alice / "data/raw.csv").open("a") as f:
+        f.write("9,9,9,9,27\n")
+    must("repro", cwd=alice)
+    staged = git(alice, "diff", "--cached", "--name-only").split()
+    assert "data/raw.csv.dvx" in staged and "dvx.lock" in staged
+
+
+def test_repro_refuses_to_run_on_data_older_than_its_pointer(tmp_path):
+    team, alice = ml_team(tmp_path)
+    bob = team.clone("bob")
+    with (bob / "data/raw.csv").open("a") as f:
+        f.write("5,5,5,5,15\n")
+    must("repro", cwd=bob)
+    share(bob, "bob's rows")
+
+    git(alice, "pull", "-q", "origin", "main")  # bob's pointer, alice's old data
+    refused = run_dvx("repro", cwd=alice)
+    assert refused.code == 1 and "data/raw.csv" in refused.stderr
+    assert "dvx checkout data/raw.csv" in refused.stderr
+    assert git(alice, "status", "--porcelain") == ""
+    pulled = run_dvx("repro", "--pull", cwd=alice)
+    assert pulled.code == 0, pulled.output
+    doc = json.loads(run_dvx("status", "--json", cwd=alice).stdout)
+    assert not doc["changed"], doc
