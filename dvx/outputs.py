@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import FormatError, PathError, UsageError
+from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock
 from dvx.objects.tree import Tree
 from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
@@ -79,11 +79,72 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
     return Output(data_path_of(pointer_relpath), pointer)
 
 
-def all_outputs(repo: Repo) -> list[Output]:
-    outputs = [load_output(repo, p) for p in pointer_files(repo)]
+@dataclass(frozen=True)
+class Broken:
+    """A pointer file (or dvx.lock) that cannot be read: only commands that touch it fail."""
+    path: str  # the pointer file's repo-relative path, or dvx.lock
+    error: DvxError
+
+    @property
+    def data_path(self) -> str | None:
+        return data_path_of(self.path) if self.path.endswith(POINTER_SUFFIX) else None
+
+    def touches(self, rel: str) -> bool:
+        """Does a command on the path `rel` need this file?"""
+        if rel == self.path:
+            return True
+        data = self.data_path
+        return data is not None and (rel == data or rel.startswith(data + "/")
+                                     or data.startswith(rel + "/"))
+
+
+def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
+    """Every tracked output, and every pointer file (or dvx.lock) that cannot be read."""
+    outputs: list[Output] = []
+    broken: list[Broken] = []
+    for pointer in pointer_files(repo):
+        try:
+            outputs.append(load_output(repo, pointer))
+        except DvxError as exc:
+            broken.append(Broken(pointer, _with_fix(exc, pointer)))
     if os.path.exists(os.path.join(repo.root, LOCK_FILE)):
-        outputs += _refuse_doubly_tracked(pipeline_outputs(repo), outputs)
+        try:
+            outputs += _refuse_doubly_tracked(pipeline_outputs(repo), outputs)
+        except DvxError as exc:
+            broken.append(Broken(LOCK_FILE, exc))
+    return outputs, broken
+
+
+def _with_fix(exc: DvxError, pointer: str) -> DvxError:
+    """The error, with the usual ways out when it names none."""
+    if exc.hint is None:
+        exc.hint = (f"Restore it from Git (`git checkout -- {pointer}`), or remove it "
+                    f"(`git rm {pointer}`) if its data need not be tracked any more.")
+    return exc
+
+
+def all_outputs(repo: Repo, strict: bool = False) -> list[Output]:
+    """Every output that can be read. An unreadable pointer or dvx.lock is an error with
+    `strict`; otherwise it is skipped (and reported by the CLI once the command is done)."""
+    outputs, broken = scan_outputs(repo)
+    if broken and strict:
+        raise broken[0].error
+    skip_broken(repo, broken)
     return outputs
+
+
+def skip_broken(repo: Repo, broken: list[Broken]) -> None:
+    """Note what this command could not read, and so left out (`Repo.unreadable`)."""
+    for item in broken:
+        repo.unreadable.setdefault(item.path, item.error)
+
+
+def refuse_broken(repo: Repo, paths: list[str] | tuple[str, ...]) -> None:
+    """Raise the error of an unreadable pointer that one of `paths` needs."""
+    _, broken = scan_outputs(repo)
+    for item in broken:
+        if any(item.touches(p) for p in paths):
+            raise item.error
 
 
 def pipeline_outputs(repo: Repo) -> list[Output]:
@@ -117,14 +178,19 @@ def _refuse_doubly_tracked(stage_outputs: list[Output], pointed: list[Output]) -
 
 
 def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Target]:
-    """Map command-line paths to tracked outputs; no targets means every output."""
-    outputs = all_outputs(repo)
+    """Map command-line paths to tracked outputs; no targets means every output. A target
+    that needs an unreadable pointer fails with its error; the others only warn of it."""
+    outputs, broken = scan_outputs(repo)
     if not targets:
+        skip_broken(repo, broken)
         return [Target(o) for o in outputs]
     by_path = {o.path: o for o in outputs}
     resolved: list[Target] = []
     for target in targets:
         rel = repo_relpath(repo.root, target)
+        for item in broken:
+            if item.touches(rel):
+                raise item.error
         if rel.endswith(POINTER_SUFFIX) and data_path_of(rel) in by_path:
             resolved.append(Target(by_path[data_path_of(rel)]))
             continue

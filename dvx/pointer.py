@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import FormatError
+from dvx.errors import ConflictError, FormatError
 from dvx.hashing import ALGORITHMS, check_oid
 from dvx.paths import POINTER_SUFFIX
-from dvx.yamlio import parse_yaml
+from dvx.yamlio import has_conflict_markers, parse_yaml
 
 FORMAT_VERSION = 1
 MAX_POINTER_BYTES = 64 * 1024
@@ -122,6 +122,14 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
 def parse_pointer(data: bytes, where: str) -> Pointer:
     doc = _parse_canonical(data)
     if doc is None:
+        if has_conflict_markers(data):
+            data_path = data_path_of(where)
+            raise ConflictError(
+                f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
+                "sides changed it.",
+                f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
+                f"(or --ours), then `git add {where}`. `dvx install` sets up a merge driver "
+                "that merges directory pointers entry by entry.")
         doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")

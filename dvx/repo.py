@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from dvx.config import Config
-from dvx.errors import ConfigError, NotARepoError
+from dvx.errors import ConfigError, DvxError, NotARepoError
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
@@ -117,6 +117,12 @@ class Repo:
     def syncstate(self) -> SyncState:
         """What the workspace was last synced to (dvx/syncstate.py)."""
         return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo)
+
+    @functools.cached_property
+    def unreadable(self) -> dict[str, DvxError]:
+        """Pointer files (or dvx.lock) this command could not read and so left out, with
+        why: the CLI reports them at the end (dvx/outputs.py)."""
+        return {}
 
     @functools.cached_property
     def loaded_trees(self) -> dict[tuple[str, str], Tree]:

@@ -53,8 +53,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> An
     except FormatError:
         raise
     except yaml.YAMLError as exc:
-        detail = str(exc).replace("\n", " ")
-        raise FormatError(f"The {what} is not valid YAML: {detail}") from None
+        raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
     except RecursionError:
         raise FormatError(f"The {what} is nested too deeply.") from None
 
@@ -72,3 +71,19 @@ def _check_events(text: str, what: str, loader: Any) -> None:
                 raise FormatError(f"The {what} is nested more than {MAX_DEPTH} levels deep.")
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
+
+
+def _where_and_why(exc: Exception) -> str:
+    """'line 3: found a mapping where none can start', from a PyYAML error, without the
+    parser's internals (its context marks and the quoted source)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or "unreadable"
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
+    return f"{where}: {problem}"
+
+
+def has_conflict_markers(data: bytes) -> bool:
+    """Does this file still hold a Git merge conflict (lines <<<<<<<, =======, >>>>>>>)?"""
+    lines = data.splitlines()
+    return any(line.startswith(b"<<<<<<<") for line in lines) and any(
+        line.startswith(b">>>>>>>") for line in lines)

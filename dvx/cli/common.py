@@ -46,7 +46,13 @@ def open_repo() -> Any:
     from dvx.cli.ui import progress_for
     from dvx.repo import Repo
 
-    return Repo.find(progress=progress_for(is_quiet()))
+    repo = Repo.find(progress=progress_for(is_quiet()))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:  # for the end of the command: what it could not read (main.py)
+        root = ctx.find_root()
+        if root.obj is not None:
+            root.obj.setdefault("repos", []).append(repo)
+    return repo
 
 
 def example(text: str) -> str:

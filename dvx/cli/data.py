@@ -114,16 +114,22 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         _remote_status(repo, targets, remote_name, jobs, as_json)
         return
     result = do_status(repo, resolve_targets(repo, targets))
-    stages = _stage_statuses(repo) if not targets else []
+    stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
     if as_json:
         doc = result.to_json()
         if stages:
             doc["stages"] = [s.to_json() for s in stages]
             doc["changed"] = result.changed or bool(stale)
+        if repo.unreadable:
+            doc["unreadable"] = [{"path": p, "error": str(e)}
+                                 for p, e in sorted(repo.unreadable.items())]
+            doc["changed"] = True
         emit_json(doc)
     elif not is_quiet():
-        if result.changed or not stale:
+        if repo.unreadable and not result.changed and not stale:
+            out("Everything else is up to date.")
+        elif result.changed or not stale:
             _print_status(result, bool(stages))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")

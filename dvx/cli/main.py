@@ -22,8 +22,13 @@ class DvxGroup(click.Group):
         from dvx.errors import DvxError
 
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+        except SystemExit as exc:
+            if _report_unreadable(ctx) and exc.code in (0, None):
+                sys.exit(1)
+            raise
         except DvxError as exc:
+            _report_unreadable(ctx)
             _fail(exc.message, exc.hint, exc.exit_code)
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
@@ -41,6 +46,21 @@ class DvxGroup(click.Group):
                 raise
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
                   "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)
+        if _report_unreadable(ctx):
+            sys.exit(1)
+        return result
+
+
+def _report_unreadable(ctx: click.Context) -> bool:
+    """A command that went on without the pointer files it could not read says so at the
+    end, one paragraph each (and then exits with status 1); True if there were any."""
+    unreadable: dict[str, Any] = {}
+    for repo in (ctx.obj or {}).get("repos", []):
+        unreadable.update(repo.unreadable)
+    for path, exc in sorted(unreadable.items()):
+        text = f"ERROR: Skipped {path}: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+        click.echo(_scrub_secrets(text), err=True)
+    return bool(unreadable)
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:

@@ -10,7 +10,7 @@ from dvx.errors import PathError, UsageError
 from dvx.fsutil import NAME_MAX
 from dvx.ops.commit import AddResult, finish, refuse_if_behind, track
 from dvx.ops.status import output_status
-from dvx.outputs import Output, all_outputs, check_data_path
+from dvx.outputs import Output, check_data_path, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, symlink_error
@@ -20,7 +20,12 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     if not paths:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
-    outputs = {o.path: o for o in all_outputs(repo)}
+    found, broken = scan_outputs(repo)
+    for item in broken:
+        if any(item.touches(rel) for rel in rels):
+            raise item.error
+    skip_broken(repo, broken)
+    outputs = {o.path: o for o in found}
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(outputs.get(rel), display)
         _refuse_overlap(rel, display, outputs)

@@ -75,7 +75,7 @@ class _Reachable:
 def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]) -> list[tuple[str, Pointer]]:
     found: list[tuple[str, Pointer]] = []
     try:
-        found += [(o.path, o.pointer) for o in all_outputs(repo)]
+        found += [(o.path, o.pointer) for o in all_outputs(repo, strict=True)]
     except DvxError as exc:
         problems.append(f"workspace: {exc}")
     commits: set[str] = set()

@@ -32,7 +32,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
-from dvx.outputs import Output, Target, all_outputs
+from dvx.outputs import Output, Target, all_outputs, refuse_broken
 from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
@@ -140,6 +140,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
     result = ReproResult()
     with repo.lock():
         locks = read_lock(repo.root, repo.algo)
+        refuse_broken(repo, [p for n in selected
+                             for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         if options.pull and not options.dry:
             result.pulled, problems = _pull(repo, dag, selected)
             result.problems += problems

@@ -1,0 +1,78 @@
+"""Pointers that cannot be read (a bad edit, a Git merge conflict) block only the commands
+that touch them, with one clear message that names the file and how to fix it."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.conftest import git, run_dvx, write
+from tests.team import Team, edit, must, share
+
+
+def test_a_bad_pointer_blocks_only_the_commands_that_touch_it(repo, dvx, tmp_path):
+    write(repo / "good.csv", "good\n")
+    write(repo / "bad.csv", "bad\n")
+    assert dvx("add", "good.csv", "bad.csv").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    (repo / "bad.csv.dvx").write_text("dvx: 1\ntype: file\n  oid: [unclosed\n")
+
+    everything = dvx("status")
+    assert everything.code == 1
+    assert everything.stderr.count("ERROR: Skipped bad.csv.dvx") == 1
+    assert "line 3" in everything.stderr and "git checkout -- bad.csv.dvx" in everything.stderr
+    assert "unicode string" not in everything.stderr and "Traceback" not in everything.output
+    assert dvx("status", "good.csv").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 1 and "Pushed 1 object" in pushed.stdout  # good.csv went
+    assert dvx("push", "good.csv").code == 0
+    for args in (("checkout", "bad.csv"), ("add", "bad.csv"), ("commit", "bad.csv.dvx")):
+        refused = dvx(*args)
+        assert refused.code == 1 and refused.stderr.startswith("ERROR:"), args
+        assert "bad.csv.dvx" in refused.stderr and "line 3" in refused.stderr, args
+
+    git(repo, "add", "good.csv.dvx", ".gitignore")
+    git(repo, "commit", "-qm", "good only")
+    (repo / "good.csv").unlink()
+    restored = dvx("checkout")
+    assert restored.code == 1 and (repo / "good.csv").read_text() == "good\n"
+
+
+def _diverge(team: Team) -> tuple:
+    """alice and bob change the same tracked file on two branches; alice merges bob's."""
+    alice = team.founder()
+    write(alice / "data.csv", "v1\n")
+    write(alice / "other.csv", "other\n")
+    must("add", "data.csv", "other.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "bob")
+    edit(bob, "data.csv", "bob's\n")
+    must("add", "data.csv", cwd=bob)
+    share(bob, "bob's version")
+    edit(alice, "data.csv", "alice's\n")
+    must("add", "data.csv", cwd=alice)
+    share(alice, "alice's version")
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert merged.returncode != 0  # a conflict in data.csv.dvx
+    return alice, bob
+
+
+def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path):
+    alice, _ = _diverge(Team(tmp_path))
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert "'data.csv.dvx' holds an unresolved Git merge conflict" in status.stderr
+    assert status.stdout == "Everything else is up to date.\n"
+    assert "git checkout --theirs data.csv.dvx && dvx checkout data.csv" in status.stderr
+    assert "other.csv" not in status.stdout  # unchanged, and still checked
+    assert run_dvx("status", "other.csv", cwd=alice).code == 0
+    assert run_dvx("checkout", "data.csv", cwd=alice).code == 1
+
+    git(alice, "checkout", "--theirs", "data.csv.dvx")
+    must("pull", "data.csv", cwd=alice)
+    assert (alice / "data.csv").read_text() == "bob's\n"
+    git(alice, "add", "data.csv.dvx")
+    git(alice, "commit", "-qm", "take bob's data")
+    assert run_dvx("status", "-q", cwd=alice).code == 0
