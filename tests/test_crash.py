@@ -39,8 +39,8 @@ import xxhash
 from conftest import git, make_git_repo, run_dvx, tree_bytes, write
 
 from dvx.errors import DvxError
-from dvx.objects.tree import Tree
 from dvx.lockfile import parse_lock
+from dvx.objects.tree import Tree
 from dvx.pointer import parse_pointer
 
 ALGO = "xxh128"

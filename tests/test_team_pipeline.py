@@ -66,7 +66,7 @@ def test_repro_commits_a_changed_tracked_input_before_running(tmp_path):
 
 
 def test_autostage_stages_the_committed_input_with_the_lock(tmp_path):
-    team, alice = ml_team(tmp_path)
+    _, alice = ml_team(tmp_path)
     must("config", "core.autostage", "true", cwd=alice)
     commit(alice, "autostage")
     with (alice / "data/raw.csv").open("a") as f:
