@@ -73,54 +73,67 @@ class Git:
                              "Name a branch, tag or commit of this repository.") from None
         return out.decode().strip()
 
-    def commits(self, all_branches: bool, all_tags: bool, all_commits: bool) -> list[str]:
-        refs: list[str] = []
+    def commits(self, all_branches: bool = False, all_tags: bool = False,
+                all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
+                revs: tuple[str, ...] = ()) -> list[str]:
+        """The commits of a scope: the tips of every branch and tag, and of `revs`; with
+        `all_commits` every commit reachable from any ref (with `reflogs`, from any reflog
+        entry too, stashes included); with `last_n`, the last N commits of each tip."""
+        tips = [self.resolve_revision(rev) for rev in revs]
+        refs = [r for flag, r in ((all_branches, "refs/heads"), (all_tags, "refs/tags")) if flag]
+        if refs:
+            out = self._run("for-each-ref", "--format=%(objectname)^{commit}", *refs)
+            wanted = out.decode().split()
+            if wanted:
+                tips += self._run("rev-parse", *wanted).decode().split()
         if all_commits:
-            out = self._run("rev-list", "--all")
-            return sorted(set(out.decode().split()))
-        if all_branches:
-            refs.append("refs/heads")
-        if all_tags:
-            refs.append("refs/tags")
-        if not refs:
-            return []
-        out = self._run("for-each-ref", "--format=%(objectname)^{commit}", *refs)
-        wanted = out.decode().split()
-        if not wanted:
-            return []
-        resolved = self._run("rev-parse", *wanted)
-        return sorted(set(resolved.decode().split()))
+            args = ["rev-list", "--all", *(["--reflog"] if reflogs else [])]
+            if last_n is not None:
+                args.append(f"--max-count={last_n}")
+            return sorted(set(self._run(*args).decode().split()) | set(tips))
+        if last_n is not None and last_n > 1 and tips:
+            found: set[str] = set()
+            for tip in dict.fromkeys(tips):
+                out = self._run("rev-list", f"--max-count={last_n}", tip, "--")
+                found.update(out.decode().split())
+            return sorted(found)
+        return sorted(set(tips))
 
-    def blobs_named(self, commit: str, suffixes: tuple[str, ...]) -> dict[str, str]:
-        """{blob sha: path} of the files in `commit` whose names end with one of `suffixes`."""
-        out = self._run("ls-tree", "-r", "-z", "--full-tree", commit)
-        found: dict[str, str] = {}
+    def stashes(self) -> list[str]:
+        """Every stash entry's commit (its index state and untracked files are its parents,
+        which a walk from it reaches)."""
+        try:
+            out = self._run("log", "-g", "--format=%H", "refs/stash", "--")
+        except DvxError:
+            return []  # no stash
+        return out.decode().split()
+
+    def head(self) -> str | None:
+        try:
+            return self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}").decode().strip()
+        except DvxError:
+            return None  # no commit yet
+
+    def staged_blobs(self, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
+        """(path, blob sha) of the files in the index whose names end with `suffixes`; a
+        path in conflict comes once per side of it."""
+        out = self._run("ls-files", "-s", "-z", "--full-name")
+        found: list[tuple[str, str]] = []
         for record in out.split(b"\0"):
-            if not record:
-                continue
             meta, _, path_bytes = record.partition(b"\t")
-            _mode, kind, sha = meta.decode().split()
+            parts = meta.decode().split()
             path = os.fsdecode(path_bytes)
-            if kind == "blob" and path.endswith(suffixes):
-                found[sha] = path
+            if len(parts) == 3 and path.endswith(suffixes):
+                found.append((path, parts[1]))
         return found
 
-    def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
-        """The contents of many blobs in one `git cat-file --batch`."""
-        if not shas:
-            return {}
-        out = self._run("cat-file", "--batch", stdin=("\n".join(shas) + "\n").encode())
-        contents: dict[str, bytes] = {}
-        position = 0
-        for sha in shas:
-            header_end = out.index(b"\n", position)
-            header = out[position:header_end].decode().split()
-            if len(header) < 3 or header[1] == "missing":
-                raise DvxError(f"Git object {sha} is missing from the repository.")
-            size = int(header[2])
-            contents[sha] = out[header_end + 1:header_end + 1 + size]
-            position = header_end + 1 + size + 1
-        return contents
+    def object_data(self, sha: str) -> tuple[str, bytes]:
+        """(type, content) of a Git object, from one long-lived `git cat-file --batch`."""
+        try:
+            _, kind, _, data = self.repo.git.get_object_data(sha)
+        except ValueError:
+            raise DvxError(f"Git object {sha} is missing from the repository.") from None
+        return kind.decode() if isinstance(kind, bytes) else str(kind), bytes(data)
 
     @property
     def repo(self) -> Any:

@@ -107,3 +107,48 @@ def test_grace_protects_what_another_repository_just_wrote(tmp_path):
     oid = xxhash.xxh3_128_hexdigest((second / "model.bin").read_bytes())
     assert run_dvx("gc", "-w", "-f", cwd=first).code == 0  # default grace: one hour
     assert (shared / "files/xxh128" / oid[:2] / oid[2:]).exists()
+
+
+def _oid(content: str) -> str:
+    return xxhash.xxh3_128_hexdigest(content.encode())
+
+
+def _version(repo, dvx, content: str) -> str:
+    (repo / "f").unlink(missing_ok=True)
+    write(repo / "f", content)
+    assert dvx("add", "f").code == 0
+    return _oid(content)
+
+
+def test_gc_keeps_what_the_index_stashes_and_reflogs_still_need(repo, dvx):
+    _version(repo, dvx, "committed")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    # A commit that only the reflog reaches now (reset away).
+    reflogged = _version(repo, dvx, "reset away")
+    git(repo, "commit", "-qam", "to be reset")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    assert dvx("checkout").code == 0
+    # Work stashed with `git stash`: the pointer goes into the stash.
+    stashed = _version(repo, dvx, "stashed work")
+    git(repo, "stash", "-q")
+    assert dvx("checkout", "--force").code == 0
+    # A version staged in the index, then replaced in the workspace by another.
+    staged = _version(repo, dvx, "staged, not committed")
+    git(repo, "add", "f.dvx")
+    current = _version(repo, dvx, "in the workspace")
+
+    workspace = json.loads(dvx("gc", "-w", "--dry-run", "--grace", "0", "--json").stdout)[0]
+    gone = set(workspace["removed_oids"])
+    assert not gone & {staged, current, stashed}  # the index and stashes are always kept
+    assert reflogged in gone  # only -A reaches what only a reflog reaches
+    everything = json.loads(dvx("gc", "-A", "--dry-run", "--grace", "0", "--json").stdout)[0]
+    assert not set(everything["removed_oids"]) & {staged, current, stashed, reflogged}
+    real = dvx("gc", "-A", "-f", "--grace", "0", "--json")
+    assert json.loads(real.stdout)[0]["removed_oids"] == everything["removed_oids"]
+    assert {staged, current, stashed, reflogged} <= _objects(repo)
+
+    git(repo, "reset", "-q", "--hard")
+    git(repo, "stash", "pop", "-q")  # the stashed pointer comes back, and its data is there
+    assert dvx("checkout", "--force").code == 0
+    assert (repo / "f").read_text() == "stashed work"

@@ -19,7 +19,7 @@ LAYERS = {
     "dvx.syncstate": 5,
     "dvx.lockfile": 5,  # a file format, like pointers: outputs.py reads it
     "dvx.repo": 6,
-    "dvx.outputs": 7, "dvx.workspace": 7,
+    "dvx.outputs": 7, "dvx.workspace": 7, "dvx.history": 7,
     "dvx.ops": 8, "dvx.pipeline": 8,
     "dvx.cli": 9,
 }

@@ -59,3 +59,40 @@ def example(text: str) -> str:
     """An epilog that click prints as written."""
     lines = "\n".join("  " + line for line in text.strip().splitlines())
     return "\b\nExamples:\n" + lines
+
+
+REVISION_OPTIONS = [
+    click.option("-a", "--all-branches", is_flag=True,
+                 help="Also the data of every branch's tip."),
+    click.option("-T", "--all-tags", is_flag=True, help="Also the data of every tag."),
+    click.option("-A", "--all-commits", is_flag=True, help="Also the data of every commit."),
+    click.option("--rev", "revs", multiple=True, metavar="REV",
+                 help="Also the data of REV (repeatable)."),
+    click.option("-n", "--num", "last_n", type=click.IntRange(min=1), metavar="N",
+                 help="The last N commits of each branch, tag or REV (of HEAD if none)."),
+]
+
+
+def revision_options(func: F) -> F:
+    for option in reversed(REVISION_OPTIONS):
+        func = option(func)
+    return func
+
+
+def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
+                     all_tags: bool, all_commits: bool, revs: tuple[str, ...],
+                     last_n: int | None) -> tuple[list[Any], list[Any]]:
+    """The workspace's targets, and those of the revisions asked for (read from Git's
+    objects, never checked out), limited to the TARGETS paths if any."""
+    from dvx.history import Scope, scope_targets
+    from dvx.outputs import resolve_targets
+    from dvx.paths import repo_relpath
+
+    workspace = resolve_targets(repo, targets)
+    scope = Scope(False, all_branches, all_tags, all_commits, revs, last_n)
+    if not scope.has_revisions:
+        return workspace, []
+    paths = [repo_relpath(repo.root, t) for t in targets] or None
+    seen = {(t.output.path, t.output.pointer.oid) for t in workspace if t.subpath is None}
+    history, _ = scope_targets(repo, scope, [], paths=paths)
+    return workspace, [t for t in history if (t.output.path, t.output.pointer.oid) not in seen]

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import (
+    common_options,
+    example,
+    is_quiet,
+    open_repo,
+    revision_options,
+    targets_in_scope,
+)
 from dvx.cli.ui import emit_json, human_size, out, warn
 
 if TYPE_CHECKING:
@@ -98,9 +105,11 @@ dvx status -q || echo "data changed"
               help="Compare the cache with a remote instead: what each one lacks.")
 @click.option("-r", "remote_name", metavar="NAME", help="The remote for --remote.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (--remote).")
+@revision_options
 @common_options
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
-           remote_name: str | None, jobs: int | None) -> None:
+           remote_name: str | None, jobs: int | None, all_branches: bool, all_tags: bool,
+           all_commits: bool, revs: tuple[str, ...], last_n: int | None) -> None:
     """Show tracked data that is modified, deleted or missing from the cache, and pipeline
     stages that are stale (what changed since `dvx repro` recorded them in dvx.lock).
 
@@ -110,9 +119,15 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
+    revisions = (all_branches, all_tags, all_commits, revs, last_n)
     if compare_remote or remote_name:
-        _remote_status(repo, targets, remote_name, jobs, as_json)
+        _remote_status(repo, targets, remote_name, jobs, as_json, revisions)
         return
+    if any(revisions):
+        from dvx.errors import UsageError
+
+        raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
+                         "with --remote.")
     result = do_status(repo, resolve_targets(repo, targets))
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
@@ -150,11 +165,11 @@ def _stage_statuses(repo: Repo) -> list[Any]:
 
 
 def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,
-                   jobs: int | None, as_json: bool) -> None:
+                   jobs: int | None, as_json: bool, revisions: tuple[Any, ...]) -> None:
     from dvx.ops.sync import remote_status
-    from dvx.outputs import resolve_targets
 
-    result = remote_status(repo, resolve_targets(repo, targets), remote_name, jobs)
+    workspace, history = targets_in_scope(repo, targets, *revisions)
+    result = remote_status(repo, workspace + history, remote_name, jobs)
     if as_json:
         emit_json(result.to_json())
     elif not is_quiet():

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import (
+    common_options,
+    example,
+    is_quiet,
+    open_repo,
+    revision_options,
+    targets_in_scope,
+)
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
 from dvx.cli.ui import emit_json, human_size, out, warn
@@ -218,18 +225,22 @@ dvx push --repair        # after `dvx fsck --remote` found corrupt objects
 @JOBS
 @JSON
 @RUN_CACHE
+@revision_options
 @click.option("--repair", is_flag=True,
               help="Also verify what the remote already has, and replace corrupt copies from "
                    "verified local ones.")
 @common_options
 def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
-         as_json: bool, run_cache: bool, repair: bool) -> None:
-    """Upload cached data that the remote lacks (directory manifests last)."""
+         as_json: bool, run_cache: bool, all_branches: bool, all_tags: bool,
+         all_commits: bool, revs: tuple[str, ...], last_n: int | None, repair: bool) -> None:
+    """Upload cached data that the remote lacks (directory manifests last): the workspace's,
+    and with -a/-T/-A/--rev/-n that of other revisions too."""
     from dvx.ops.sync import push as do_push
-    from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_push(repo, resolve_targets(repo, targets), remote_name, jobs, repair=repair)
+    workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
+                                          revs, last_n)
+    result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
     _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
 
 
@@ -243,15 +254,20 @@ dvx fetch --run-cache
 @JOBS
 @JSON
 @RUN_CACHE
+@revision_options
 @common_options
 def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
-          as_json: bool, run_cache: bool) -> None:
-    """Download data the cache lacks (verified by hash), without touching the workspace."""
+          as_json: bool, run_cache: bool, all_branches: bool, all_tags: bool,
+          all_commits: bool, revs: tuple[str, ...], last_n: int | None) -> None:
+    """Download data the cache lacks (verified by hash), without touching the workspace: the
+    workspace's, and with -a/-T/-A/--rev/-n that of other revisions too (no checkout needed:
+    CI can fetch any commit's data)."""
     from dvx.ops.sync import fetch as do_fetch
-    from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_fetch(repo, resolve_targets(repo, targets), remote_name, jobs)
+    workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
+                                          revs, last_n)
+    result = do_fetch(repo, workspace + history, remote_name, jobs)
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 
@@ -265,17 +281,22 @@ dvx pull --run-cache && dvx repro # restore a colleague's runs instead of runnin
 @JOBS
 @JSON
 @RUN_CACHE
+@revision_options
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite workspace changes that are not in the cache.")
 @common_options
 def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as_json: bool,
-         run_cache: bool, force: bool) -> None:
-    """Fetch data from the remote, then check it out into the workspace."""
+         run_cache: bool, all_branches: bool, all_tags: bool, all_commits: bool,
+         revs: tuple[str, ...], last_n: int | None, force: bool) -> None:
+    """Fetch data from the remote, then check it out into the workspace (with
+    -a/-T/-A/--rev/-n, other revisions' data is fetched too, and only the workspace's is
+    checked out)."""
     from dvx.ops.sync import pull as do_pull
-    from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_pull(repo, resolve_targets(repo, targets), remote_name, jobs, force)
+    workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
+                                          revs, last_n)
+    result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history)
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 
@@ -320,10 +341,12 @@ dvx gc --workspace --dry-run         # what would go: objects the workspace does
 dvx gc --all-branches --all-tags -f  # keep what any branch or tag needs
 dvx gc --all-commits --remote storage -f
 """))
-@click.option("-w", "--workspace", is_flag=True, help="Keep what the workspace uses (always kept).")
+@click.option("-w", "--workspace", is_flag=True,
+              help="Keep what the workspace, Git's index and stashes use (always kept).")
 @click.option("-a", "--all-branches", is_flag=True, help="Keep what any branch's tip uses.")
 @click.option("-T", "--all-tags", is_flag=True, help="Keep what any tag uses.")
-@click.option("-A", "--all-commits", is_flag=True, help="Keep what any commit uses.")
+@click.option("-A", "--all-commits", is_flag=True,
+              help="Keep what any commit uses, including commits only reflogs reach.")
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
 @click.option("-c", "--remote", "remote_name", metavar="NAME",
               help="Also delete unused objects from this remote.")
@@ -342,13 +365,15 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     read, nothing is deleted.
     """
     from dvx.errors import UsageError
-    from dvx.ops.gc import Scope
+    from dvx.history import Scope
     from dvx.ops.gc import gc as do_gc
 
-    scope = Scope(workspace, all_branches, all_tags, all_commits, revs)
-    if scope.empty:
+    if not (workspace or all_branches or all_tags or all_commits or revs):
         raise UsageError("gc needs an explicit scope of what to keep.",
                          "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+    # The workspace, the index and stashes are always kept; -A keeps what reflogs reach too.
+    scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
+                  reflogs=all_commits)
     repo = open_repo()
     if not dry_run and not force:
         if not sys.stdin.isatty():

@@ -11,42 +11,20 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dvx import faults
-from dvx.errors import DvxError, FormatError, UsageError
+from dvx.errors import DvxError, UsageError
+from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.outputs import all_outputs
-from dvx.pointer import Pointer, parse_pointer
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 
 log = get_logger(__name__)
 
 DEFAULT_GRACE_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class Scope:
-    workspace: bool = False
-    all_branches: bool = False
-    all_tags: bool = False
-    all_commits: bool = False
-    revs: tuple[str, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not (self.workspace or self.all_branches or self.all_tags or self.all_commits
-                    or self.revs)
-
-    def describe(self) -> str:
-        parts = ["the workspace"]
-        parts += [name for flag, name in ((self.all_branches, "all branches"),
-                                          (self.all_tags, "all tags"),
-                                          (self.all_commits, "all commits")) if flag]
-        parts += [f"revision {rev}" for rev in self.revs]
-        return ", ".join(parts)
 
 
 @dataclass
@@ -72,43 +50,13 @@ class _Reachable:
     problems: list[str] = field(default_factory=list)
 
 
-def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]) -> list[tuple[str, Pointer]]:
-    found: list[tuple[str, Pointer]] = []
-    try:
-        found += [(o.path, o.pointer) for o in all_outputs(repo, strict=True)]
-    except DvxError as exc:
-        problems.append(f"workspace: {exc}")
-    commits: set[str] = set()
-    if repo.git is not None:
-        commits.update(repo.git.commits(scope.all_branches, scope.all_tags, scope.all_commits))
-        commits.update(repo.git.resolve_revision(rev) for rev in scope.revs)
-    elif scope.all_branches or scope.all_tags or scope.all_commits or scope.revs:
-        raise UsageError("This repository has no Git history to take revisions from.",
-                         "Use --workspace only.")
-    blobs: dict[str, str] = {}
-    for commit in sorted(commits):
-        assert repo.git is not None
-        for sha, path in repo.git.blobs_named(commit, (".dvx", "dvx.lock")).items():
-            blobs.setdefault(sha, f"{commit[:10]}:{path}")
-    if blobs:
-        assert repo.git is not None
-        for sha, data in repo.git.read_blobs(sorted(blobs)).items():
-            try:
-                if blobs[sha].endswith(":dvx.lock"):  # pipeline outputs of that commit
-                    found += _lock_outputs(data, blobs[sha], repo.algo)
-                elif blobs[sha].endswith(".dvx"):
-                    found.append((blobs[sha], parse_pointer(data, blobs[sha])))
-            except FormatError as exc:
-                problems.append(str(exc))
-    return found
-
-
-def _lock_outputs(data: bytes, where: str, algo: str) -> list[tuple[str, Pointer]]:
-    from dvx.lockfile import parse_lock
-
-    return [(f"{where} ({out.path})", Pointer("dir" if out.is_dir else "file", algo, out.oid,
-                                              out.size, out.nfiles, out.executable))
-            for lock in parse_lock(data, algo).values() for out in lock.outs if out.cache]
+def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]
+                       ) -> list[tuple[str, Pointer]]:
+    """Every pointer the scope holds: the workspace's, the index's (both sides of a
+    conflict), and those of every commit in scope; what cannot be read is a problem."""
+    targets, broken = scope_targets(repo, scope, strict=True)
+    problems += [f"{item.path}: {item.error}" for item in broken]
+    return [(t.output.path, t.output.pointer) for t in targets]
 
 
 def _reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> _Reachable:
@@ -151,9 +99,10 @@ def _refuse_if_unreadable(reach: _Reachable) -> None:
 
 def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
        grace_seconds: float = DEFAULT_GRACE_SECONDS) -> list[GcResult]:
-    if scope.empty:
+    if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+    scope = replace(scope, index=True, stashes=True, reflogs=scope.all_commits)
     remote = None
     name = None
     if remote_name is not None:

@@ -1,0 +1,243 @@
+"""The tracked data of any revision, read straight from Git's objects: never a checkout.
+
+"The pointers, directory manifests' oids and dvx.lock outputs of commit C" is asked by every
+command that looks across versions (push/fetch/pull/status --remote over a scope, gc, the
+pre-push hook, diff, imports). Trees and blobs come from one long-lived `git cat-file
+--batch` (scm.py), and both are remembered by their sha while the History lives: a tree that
+did not change between two commits is read once, so reading 1,000 commits costs about the
+objects that differ between them.
+
+A scope (`Scope`) says which revisions: the workspace, the tips of branches and tags, given
+revisions, the last N commits of each, every commit, and for gc also the index and every
+reflog entry (stashes included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dvx.errors import DvxError, FormatError, UsageError
+from dvx.lockfile import LOCK_FILE, parse_lock
+from dvx.outputs import Broken, Output, Target, scan_outputs, skip_broken
+from dvx.paths import POINTER_SUFFIX, check_relpath
+from dvx.pointer import Pointer, data_path_of, parse_pointer
+from dvx.repo import Repo
+from dvx.scm import Git
+
+
+@dataclass(frozen=True)
+class Scope:
+    workspace: bool = True
+    all_branches: bool = False
+    all_tags: bool = False
+    all_commits: bool = False
+    revs: tuple[str, ...] = ()
+    last_n: int | None = None  # the last N commits of each branch, tag or revision
+    index: bool = False  # pointers staged in Git's index (gc)
+    reflogs: bool = False  # with all_commits: commits only reflogs reach (gc)
+    stashes: bool = False  # every stash entry: the work tree and index it saved (gc)
+
+    @property
+    def has_revisions(self) -> bool:
+        return bool(self.all_branches or self.all_tags or self.all_commits or self.revs
+                    or self.last_n)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.workspace or self.has_revisions)
+
+    def describe(self) -> str:
+        parts = ["the workspace"] if self.workspace else []
+        parts += ["the index"] if self.index and not self.workspace else []
+        parts += [name for flag, name in ((self.all_branches, "all branches"),
+                                          (self.all_tags, "all tags"),
+                                          (self.all_commits, "all commits")) if flag]
+        parts += [f"revision {rev}" for rev in self.revs]
+        if self.last_n:
+            parts.append(f"the last {self.last_n} commits of each")
+        return ", ".join(parts) or "nothing"
+
+
+@dataclass
+class Revision:
+    """What one commit (or the index) tracks."""
+    name: str  # the commit's sha, or "index"
+    outputs: list[Output] = field(default_factory=list)
+    broken: list[Broken] = field(default_factory=list)
+
+
+_TreeFiles = list[tuple[str, str]]  # (relpath, blob sha) of the pointer and lock files below
+
+
+class History:
+    def __init__(self, repo: Repo) -> None:
+        if repo.git is None:
+            raise UsageError("This repository has no Git history to take revisions from.",
+                             "Use the workspace only (no --rev, -a, -T, -A or -n).")
+        self.repo = repo
+        self.git: Git = repo.git
+        self._files: dict[str, _TreeFiles] = {}  # tree sha -> its pointer and lock files
+        self._parsed: dict[str, Pointer | DvxError] = {}  # pointer blob sha -> pointer
+        self._locks: dict[str, list[Output] | DvxError] = {}  # dvx.lock blob sha -> outputs
+
+    def commits(self, scope: Scope) -> list[str]:
+        found = []
+        if scope.stashes:  # a stash commit and its parents: saved work tree, index, untracked
+            for stash in self.git.stashes():
+                found += [stash, *self._parents(stash)]
+        if not scope.has_revisions:
+            return sorted(set(found))
+        revs = scope.revs
+        if scope.last_n and not (scope.all_branches or scope.all_tags or revs):
+            revs = ("HEAD",)  # -n alone: the last N commits of the current branch
+        return sorted(set(found) | set(self.git.commits(
+            scope.all_branches, scope.all_tags, scope.all_commits, scope.reflogs,
+            scope.last_n, revs)))
+
+    def _parents(self, commit: str) -> list[str]:
+        _, data = self.git.object_data(commit)
+        head = data.split(b"\n\n", 1)[0].decode("utf-8", "replace")
+        return [line.split()[1] for line in head.splitlines() if line.startswith("parent ")]
+
+    def at(self, commit: str) -> Revision:
+        """The outputs of `commit` (a sha) as its tree records them."""
+        kind, data = self.git.object_data(commit)
+        if kind != "commit":
+            raise UsageError(f"{commit} is a {kind}, not a commit.")
+        root = data.split(b"\n", 1)[0].split()[-1].decode()  # "tree <sha>"
+        return self._revision(commit, self._tree_files(root))
+
+    def index(self) -> Revision:
+        """The outputs of the pointers and dvx.lock staged in Git's index (both sides of a
+        conflicted one)."""
+        staged = self.git.staged_blobs((POINTER_SUFFIX, LOCK_FILE))
+        return self._revision("index", [(p, s) for p, s in staged
+                                        if p == LOCK_FILE or p.endswith(POINTER_SUFFIX)])
+
+    def _revision(self, name: str, files: _TreeFiles) -> Revision:
+        revision = Revision(name)
+        for path, sha in files:
+            where = f"{name[:10]}:{path}"
+            if path == LOCK_FILE:
+                outputs = self._lock_outputs(sha, where)
+                if isinstance(outputs, DvxError):
+                    revision.broken.append(Broken(where, outputs))
+                else:
+                    revision.outputs += outputs
+            else:
+                pointer = self._pointer(sha, path, where)
+                if isinstance(pointer, DvxError):
+                    revision.broken.append(Broken(where, pointer))
+                else:
+                    revision.outputs.append(Output(data_path_of(path), pointer))
+        return revision
+
+    def _pointer(self, sha: str, path: str, where: str) -> Pointer | DvxError:
+        if sha not in self._parsed:
+            try:
+                check_relpath(path, "pointer path")
+                pointer = parse_pointer(self.git.object_data(sha)[1], where)
+                if pointer.algo != self.repo.algo:
+                    raise FormatError(f"The pointer file '{where}' uses {pointer.algo}, but "
+                                      f"this repository hashes with {self.repo.algo}.")
+                self._parsed[sha] = pointer
+            except DvxError as exc:
+                self._parsed[sha] = exc
+        return self._parsed[sha]
+
+    def _lock_outputs(self, sha: str, where: str) -> list[Output] | DvxError:
+        if sha not in self._locks:
+            try:
+                locks = parse_lock(self.git.object_data(sha)[1], self.repo.algo)
+                self._locks[sha] = [
+                    Output(out.path, Pointer("dir" if out.is_dir else "file", self.repo.algo,
+                                             out.oid, out.size, out.nfiles, out.executable),
+                           name, out.push, out.remote)
+                    for name, lock in sorted(locks.items()) for out in lock.outs if out.cache]
+            except DvxError as exc:
+                self._locks[sha] = DvxError(f"{where}: {exc.message}", exc.hint)
+        return self._locks[sha]
+
+    def _tree_files(self, root: str) -> _TreeFiles:
+        """The pointer files (and a top-level dvx.lock) below the tree `root`, walked with a
+        stack, not recursion (trees nest as deep as directories do)."""
+        entries: dict[str, list[tuple[bool, str, str]]] = {}
+        stack = [root]
+        while stack:
+            sha = stack[-1]
+            if sha in self._files:
+                stack.pop()
+                continue
+            if sha not in entries:
+                entries[sha] = _parse_tree(self.git.object_data(sha)[1])
+                pending = [s for is_tree, _, s in entries[sha] if is_tree and s not in self._files]
+                if pending:
+                    stack.extend(pending)
+                    continue
+            stack.pop()
+            files: _TreeFiles = []
+            for is_tree, name, child in entries.pop(sha):
+                if is_tree:
+                    files += [(f"{name}/{path}", blob) for path, blob in self._files[child]
+                              if path != LOCK_FILE]
+                elif name.endswith(POINTER_SUFFIX) or name == LOCK_FILE:
+                    files.append((name, child))
+            self._files[sha] = files
+        return self._files[root]
+
+
+def _parse_tree(data: bytes) -> list[tuple[bool, str, str]]:
+    """(is a tree, name, sha) of each entry of a raw Git tree object; regular files and
+    trees only (a symbolic link or submodule never holds a pointer dvx would read)."""
+    found = []
+    position = 0
+    while position < len(data):
+        space = data.index(b" ", position)
+        nul = data.index(b"\0", space)
+        mode = data[position:space]
+        name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+        sha = data[nul + 1:nul + 21].hex()
+        position = nul + 21
+        if mode == b"40000":
+            found.append((True, name, sha))
+        elif mode in (b"100644", b"100755"):
+            found.append((False, name, sha))
+    return found
+
+
+def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
+                  strict: bool = False, paths: list[str] | None = None
+                  ) -> tuple[list[Target], list[Broken]]:
+    """The targets of a command over `scope`: the workspace's (`targets`, already resolved;
+    None: every output), then every output of the revisions in scope (only those at or
+    below `paths`, if given), each distinct (path, oid) once. With `strict`, unreadable
+    pointers in scope are returned, not skipped (gc)."""
+    chosen: list[Target] = list(targets or []) if scope.workspace else []
+    broken: list[Broken] = []
+    if scope.workspace and targets is None:
+        outputs, found = scan_outputs(repo)
+        chosen = [Target(o) for o in outputs]
+        broken += found
+    seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in chosen}
+    revisions: list[Revision] = []
+    if scope.has_revisions or scope.index or scope.stashes:
+        history = History(repo)
+        if scope.index:
+            revisions.append(history.index())
+        revisions += [history.at(commit) for commit in history.commits(scope)]
+    for revision in revisions:
+        broken += revision.broken
+        for output in revision.outputs:
+            if paths is not None and not any(_overlaps(output.path, p) for p in paths):
+                continue
+            key = (output.path, output.pointer.oid, None)
+            if key not in seen:
+                seen.add(key)
+                chosen.append(Target(output))
+    if not strict:
+        skip_broken(repo, broken)
+    return chosen, broken
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")

@@ -1,0 +1,85 @@
+"""push, fetch, pull and status --remote over revisions (-a, -T, -A, --rev, -n): the data of
+any commit moves without checking it out, read straight from Git's objects."""
+
+from __future__ import annotations
+
+import json
+
+import xxhash
+
+from tests.conftest import git, write
+from tests.remotes import clone
+
+
+def _oid(content: str) -> str:
+    return xxhash.xxh3_128_hexdigest(content.encode())
+
+
+def _commit(repo, dvx, message: str, **files: str) -> None:
+    for name, content in files.items():
+        (repo / name).unlink(missing_ok=True)
+        write(repo / name, content)
+        assert dvx("add", name).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def _on_remote(store) -> set[str]:
+    return {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
+
+
+def _history(repo, dvx):
+    """main: v1 (tagged), v3 after it; branch feature: v2 and a directory."""
+    _commit(repo, dvx, "v1", f="v1")
+    git(repo, "tag", "v1")
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo / "d" / "a.txt", "feature dir")
+    assert dvx("add", "d").code == 0
+    _commit(repo, dvx, "v2", f="v2")
+    git(repo, "checkout", "-q", "main")
+    assert dvx("checkout", "--force").code == 0
+    _commit(repo, dvx, "v3", f="v3")
+
+
+def test_push_takes_the_data_of_the_revisions_asked_for(repo, dvx, tmp_path):
+    _history(repo, dvx)
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    assert dvx("push").code == 0
+    assert _on_remote(store) == {_oid("v3")}
+    assert dvx("push", "-a").code == 0  # every branch's tip: feature's v2 and its directory
+    assert {_oid("v2"), _oid("feature dir")} <= _on_remote(store)
+    assert _oid("v1") not in _on_remote(store)
+    assert dvx("push", "-T").code == 0
+    assert _oid("v1") in _on_remote(store)
+
+
+def test_fetch_of_a_revision_needs_no_checkout(repo, dvx, tmp_path):
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    _history(repo, dvx)
+    assert dvx("push", "-A").code == 0
+    other = clone(repo, tmp_path)
+    git(other, "branch", "-q", "feature", "origin/feature")
+    lacking = json.loads(dvx("status", "--remote", "--rev", "feature", "--json",
+                             cwd=other).stdout)
+    assert {row["path"] for row in lacking["missing_in_cache"]} >= {"f", "d"}
+    fetched = dvx("fetch", "--rev", "feature", cwd=other)
+    assert fetched.code == 0, fetched.output
+    cached = {p.parent.name + p.name for p in (other / ".dvx/cache/files/xxh128").glob("*/*")}
+    assert {_oid("v2"), _oid("feature dir"), _oid("v3")} <= cached  # and the workspace's
+    assert _oid("v1") not in cached
+    assert not (other / "f").exists()  # fetched, not checked out
+    assert dvx("pull", "-n", "3", cwd=other).code == 0  # the last 3 commits of main
+    assert (other / "f").read_text() == "v3"
+    cached = {p.parent.name + p.name for p in (other / ".dvx/cache/files/xxh128").glob("*/*")}
+    assert _oid("v1") in cached
+
+
+def test_a_bad_revision_is_one_clear_error(repo, dvx, tmp_path):
+    _history(repo, dvx)
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    for args in (("push", "--rev", "nope"), ("fetch", "--rev", "--all"),
+                 ("status", "--remote", "--rev", "nope")):
+        result = dvx(*args)
+        assert result.code == 2 and result.stderr.startswith("ERROR:"), args
+        assert "Traceback" not in result.output
