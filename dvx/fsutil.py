@@ -469,19 +469,22 @@ def link_creating_parent(source: str, target: str) -> None:
         os.link(source, target)
 
 
-def publish(tmp: str, final: str) -> None:
+def publish(tmp: str, final: str) -> bool:
     """Give the complete file `tmp` the name `final`, unless something already has it: an
-    object is never replaced. The caller removes `tmp` afterwards (it may be gone already)."""
+    object is never replaced. False if it was there already. The caller removes `tmp`
+    afterwards (it may be gone already)."""
     try:
         link_creating_parent(tmp, final)
     except FileExistsError:
-        pass  # the object is already there: identical by construction
+        return False  # the object is already there: identical by construction
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
-        if not os.path.exists(final):  # a filesystem without hard links
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.rename(tmp, final)
+        if os.path.exists(final):
+            return False
+        os.makedirs(os.path.dirname(final), exist_ok=True)  # a filesystem without hard links
+        os.rename(tmp, final)
+    return True
 
 
 def process_umask() -> int:

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock
+from dvx.logs import get_logger
 from dvx.objects.tree import Tree
 from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,9 +38,21 @@ class Target:
 
 
 def pointer_files(repo: Repo) -> list[str]:
-    if repo.git is not None:
-        return repo.git.pointer_files()
-    return _walk_for_pointers(repo.root)
+    if repo.git is None:
+        return _walk_for_pointers(repo.root)
+    found = repo.git.pointer_files()
+    # A pointer Git ignores (a .gitignore rule added later) is still dvx's: the paths this
+    # workspace synced tell it apart, so it never silently drops out of status, push or gc.
+    listed = set(found)
+    ignored = sorted(p + POINTER_SUFFIX for p in repo.syncstate.paths()
+                     if p + POINTER_SUFFIX not in listed
+                     and os.path.isfile(repo.abspath(p + POINTER_SUFFIX)))
+    for pointer in ignored:
+        if pointer not in repo.warned_ignored:
+            repo.warned_ignored.add(pointer)
+            log.warning("Warning: %s is ignored by Git (a .gitignore rule), so Git will not "
+                        "commit it; `git check-ignore -v %s` names the rule.", pointer, pointer)
+    return sorted(listed | set(ignored))
 
 
 def _walk_for_pointers(root: str) -> list[str]:

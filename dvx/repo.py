@@ -125,6 +125,11 @@ class Repo:
         return {}
 
     @functools.cached_property
+    def warned_ignored(self) -> set[str]:
+        """Pointer files Git ignores that this command has warned about (dvx/outputs.py)."""
+        return set()
+
+    @functools.cached_property
     def loaded_trees(self) -> dict[tuple[str, str], Tree]:
         """Manifests this command has read, by (algo, oid): an object never changes, so one
         parse serves a fetch and the checkout after it (`pull`)."""

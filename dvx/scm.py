@@ -52,6 +52,26 @@ class Git:
             return []
         return self.ls_files("--", *[":(literal)" + p for p in relpaths])
 
+    def ignore_rules(self, relpaths: list[str]) -> dict[str, str]:
+        """{path: the .gitignore rule that ignores it} for those of `relpaths` Git ignores."""
+        if not relpaths:
+            return {}
+        import subprocess
+
+        proc = subprocess.run(["git", "-C", self.root, "check-ignore", "--no-index", "-v", "-z",
+                               "--stdin"], input=b"\0".join(os.fsencode(p) for p in relpaths),
+                              capture_output=True, check=False)
+        if proc.returncode not in (0, 1):  # 1: nothing ignored
+            raise DvxError("git check-ignore failed: "
+                           + proc.stderr.decode(errors="replace").strip())
+        fields = proc.stdout.split(b"\0")
+        found = {}
+        for start in range(0, len(fields) - 3, 4):  # source, line, pattern, path
+            source, line, pattern, path = (os.fsdecode(f) for f in fields[start:start + 4])
+            if pattern and not pattern.startswith("!"):
+                found[path] = f"'{pattern}' in {source}:{line}"
+        return found
+
     def pointer_files(self) -> list[str]:
         """Pointer files Git tracks or would track (untracked but not ignored)."""
         found = self.ls_files("--cached", "--others", "--exclude-standard", "--", "*.dvx")

@@ -81,6 +81,9 @@ class SyncState:
                 records[path] = record
         return records
 
+    def paths(self) -> list[str]:
+        return list(self._load())
+
     def get(self, output_path: str) -> Synced | None:
         return self._load().get(output_path)
 

@@ -1,5 +1,6 @@
 import json
 import os
+import time
 
 import xxhash
 
@@ -152,3 +153,75 @@ def test_gc_keeps_what_the_index_stashes_and_reflogs_still_need(repo, dvx):
     git(repo, "stash", "pop", "-q")  # the stashed pointer comes back, and its data is there
     assert dvx("checkout", "--force").code == 0
     assert (repo / "f").read_text() == "stashed work"
+
+
+def _age(path, seconds: float = 7200) -> None:
+    stamp = path.stat().st_mtime - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_re_adding_cached_content_makes_it_young_again(tmp_path):
+    """Two repositories share a cache: what one adds again is not collected by the other,
+    however old the object was."""
+    shared = tmp_path / "shared-cache"
+    first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("config", "cache.dir", str(shared), cwd=root).code == 0
+    for name, data in (("small.bin", b"s" * 100), ("large.bin", os.urandom(3 << 20))):
+        write(first / name, data)
+        assert run_dvx("add", name, cwd=first).code == 0
+        obj = shared / "files/xxh128" / xxhash.xxh3_128_hexdigest(data)[:2] / \
+            xxhash.xxh3_128_hexdigest(data)[2:]
+        _age(obj)  # added long ago, then no longer used by the first repository
+        write(second / name, data)  # ...and just now by the second
+        assert run_dvx("add", name, cwd=second).code == 0
+        assert time.time() - obj.stat().st_mtime < 600  # young again
+        assert run_dvx("remove", f"{name}.dvx", cwd=first).code == 0
+    assert run_dvx("gc", "-w", "-f", cwd=first).code == 0
+    assert run_dvx("status", "-q", cwd=second).code == 0  # both objects are still there
+
+
+def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_path):
+    store = tmp_path / "store"
+    first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
+    data = os.urandom(5000)
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+        write(root / "model.bin", data)
+        assert run_dvx("add", "model.bin", cwd=root).code == 0
+    oid = xxhash.xxh3_128_hexdigest(data)
+    obj = store / "files/xxh128" / oid[:2] / oid[2:]
+    assert run_dvx("push", cwd=first).code == 0
+    _age(obj)  # uploaded long ago...
+    assert run_dvx("push", cwd=second).code == 0  # ...and used by the second push just now
+    logs = list((store / "logs/push").iterdir())
+    assert len(logs) == 1 and oid in logs[0].read_text()
+    assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
+    assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
+    assert obj.exists()  # the push log kept it
+    stamp, _, rest = logs[0].name.partition("-")
+    logs[0].rename(logs[0].with_name(f"{int(stamp) - 7200:010d}-{rest}"))  # a log of long ago
+    assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
+    assert not obj.exists() and list((store / "logs/push").iterdir()) == []
+
+
+def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, dvx, tmp_path):
+    write(repo / ".gitignore", "scratch/\n")
+    write(repo / "scratch" / "x.csv", "x")
+    refused = dvx("add", "scratch/x.csv")
+    assert refused.code == 2 and "'scratch/' in .gitignore:1" in refused.stderr
+    assert not (repo / "scratch/x.csv.dvx").exists()
+    assert (repo / ".gitignore").read_text() == "scratch/\n"
+
+    write(repo / "data" / "y.csv", "y")
+    assert dvx("add", "data/y.csv").code == 0
+    write(repo / ".gitignore", "scratch/\ndata/\n")  # a rule added later ignores the pointer
+    status = dvx("status", "--json")
+    assert "data/y.csv.dvx is ignored by Git" in status.stderr
+    assert [o["path"] for o in json.loads(status.stdout)["outputs"]] == ["data/y.csv"]
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    assert "Pushed 1 object" in dvx("push").stdout
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert dvx("status", "-q").code == 0  # its object was kept

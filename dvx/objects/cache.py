@@ -9,6 +9,7 @@ link(2), which never replaces an existing object, and are made read-only.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -127,7 +128,15 @@ class LocalCache(ObjectStore):
         final = self.oid_path(oid)
         fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
-        fsutil.publish(tmp, final)
+        if not fsutil.publish(tmp, final):
+            self.refresh(oid)
+
+    def refresh(self, oid: str) -> None:
+        """Mark a cached object as just used (its mtime): content added again is as new as
+        content added for the first time, for gc's grace period, so another repository
+        sharing this cache does not collect what this one has just started to use."""
+        with contextlib.suppress(OSError):  # not ours to touch (a shared cache): it stays
+            os.utime(self.oid_path(oid))
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
@@ -138,6 +147,7 @@ class LocalCache(ObjectStore):
     def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
                      may_exist: bool = True) -> None:
         if may_exist and self.exists(oid):
+            self.refresh(oid)
             return
 
         def before_name() -> None:

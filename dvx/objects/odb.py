@@ -204,6 +204,47 @@ class ObjectStore:
         finally:
             fsutil.remove_quietly(tmp)
 
+    # -- logs: small records beside the objects (push logs, read by gc --remote) -------------
+
+    def _log_dir(self, kind: str) -> str:
+        return posixpath.join(self.root, "logs", kind)
+
+    def write_log(self, kind: str, name: str, data: bytes) -> None:
+        """Store a new, uniquely named log record (never overwriting one)."""
+        path = posixpath.join(self._log_dir(kind), name)
+        if self.is_local:
+            fsutil.write_whole(path, data, 0o644, replace=False)
+            return
+        self.fs.makedirs(self._log_dir(kind), exist_ok=True)
+        self.fs.pipe_file(path, data)
+
+    def list_logs(self, kind: str) -> list[str]:
+        directory = self._log_dir(kind)
+        try:
+            if self.is_local:
+                return sorted(entry.name for entry in os.scandir(directory)
+                              if entry.is_file(follow_symlinks=False))
+            return sorted(posixpath.basename(p) for p in self.fs.ls(directory, detail=False))
+        except FileNotFoundError:
+            return []
+
+    def read_log(self, kind: str, name: str, limit: int) -> bytes:
+        path = posixpath.join(self._log_dir(kind), name)
+        if self.is_local:
+            with open(path, "rb") as f:
+                return f.read(limit + 1)
+        with self.fs.open(path, "rb") as f:
+            return bytes(f.read(limit + 1))
+
+    def delete_logs(self, kind: str, names: list[str]) -> None:
+        paths = [posixpath.join(self._log_dir(kind), name) for name in names]
+        if self.is_local:
+            for path in paths:
+                fsutil.remove_quietly(path)
+            return
+        for start in range(0, len(paths), 1000):
+            self.fs.rm(paths[start:start + 1000])
+
     def size(self, oid: str) -> int:
         return int(self.fs.size(self.oid_path(oid)))
 

@@ -30,6 +30,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
         _refuse_stage_output(outputs.get(rel), display)
         _refuse_overlap(rel, display, outputs)
     _refuse_git_tracked(repo, rels, paths)
+    _refuse_ignored_pointers(repo, rels)
     with repo.lock():
         remove_temporaries_beside(repo.root, rels)
         for rel in dict.fromkeys(rels):
@@ -75,6 +76,21 @@ def _refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple
             "over.",
             f"Stop tracking it in Git first: git rm -r --cached '{owner}' && git commit.",
         )
+
+
+def _refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
+    """A pointer Git would ignore would never be committed: teammates would never see it."""
+    if repo.git is None:
+        return
+    rules = repo.git.ignore_rules([rel + POINTER_SUFFIX for rel in rels])
+    if rules:
+        pointer, rule = next(iter(sorted(rules.items())))
+        raise PathError(
+            f"'{pointer}', the pointer file dvx would write, is ignored by Git (rule {rule}), "
+            "so it would never be committed and teammates would never see the data.",
+            f"Track a path that is not ignored, or let Git see the pointer: add "
+            f"'!{pointer}' after that rule (a file inside an ignored directory needs the "
+            "directory un-ignored too).")
 
 
 def _refuse_stage_output(output: Output | None, display: str) -> None:

@@ -245,13 +245,20 @@ def _parents(path: str) -> list[str]:
 
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
-    """The oid of an unchanged file whose object is cached and linked as configured."""
+    """The oid of an unchanged file whose object is cached and linked as configured (the
+    object is marked as just used, unless it is the file itself)."""
     oid = repo.statcache.get(full, st)
-    if oid is None or not repo.cache.exists(oid):
+    if oid is None:
         return None
-    wanted = link_types[0]
-    if wanted == "hardlink" and not os.path.samestat(st, os.stat(repo.cache.oid_path(oid))):
+    try:
+        cached = os.stat(repo.cache.oid_path(oid))
+    except FileNotFoundError:
         return None
+    linked = os.path.samestat(st, cached)
+    if link_types[0] == "hardlink" and not linked:
+        return None
+    if not linked:  # touching a hard-linked object would change the workspace file's stat
+        repo.cache.refresh(oid)
     return oid
 
 

@@ -20,6 +20,7 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.pointer import Pointer
+from dvx.remote import pushlog
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -118,7 +119,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         results = [_collect_cache(repo, reach.oids, cutoff, dry_run, scope)]
         if remote is not None:
             results.append(_collect_remote(remote, name or "", reach.oids, cutoff, dry_run,
-                                           scope))
+                                           scope, repo))
     return results
 
 
@@ -146,14 +147,34 @@ def _collect_cache(repo: Repo, keep: set[str], cutoff: float, dry_run: bool, sco
     return result
 
 
+def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[set[str],
+                                                                               list[str]]:
+    """What pushes since `cutoff` used on the remote (their push logs), manifests expanded;
+    and the names of the logs older than that, which protect nothing any more."""
+    logged = pushlog.recent(remote, cutoff)
+    used = logged.files | logged.manifests
+    problems: list[str] = []
+    for oid in sorted(logged.manifests):
+        tree = _manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
+                         f"a recent push's directory {oid}", problems)
+        if tree is not None:
+            used.update(e.oid for e in tree.entries)
+    if problems:
+        raise DvxError(f"Nothing was deleted from the remote: a recent push used a directory "
+                       f"whose manifest cannot be read ({problems[0]}).",
+                       "Run gc again once that push's grace period is over, or push it again.")
+    return used, logged.expired
+
+
 def _collect_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float,
-                    dry_run: bool, scope: Scope) -> GcResult:
+                    dry_run: bool, scope: Scope, repo: Repo) -> GcResult:
     result = GcResult(f"remote {name}", scope.describe(), reachable=len(keep), dry_run=dry_run)
+    pushed, expired_logs = _recently_pushed(repo, remote, cutoff)
     doomed: list[str] = []
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
         if oid in keep:
             continue
-        if mtime is None or mtime > cutoff:
+        if mtime is None or mtime > cutoff or oid in pushed:
             result.kept_young += 1  # an unknown age counts as young: never guess old
             continue
         doomed.append(oid)
@@ -161,4 +182,6 @@ def _collect_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: floa
         result.bytes_freed += size
     if doomed and not dry_run:
         remote.delete(doomed)
+    if expired_logs and not dry_run:
+        remote.delete_logs(pushlog.KIND, expired_logs)
     return result

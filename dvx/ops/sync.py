@@ -14,7 +14,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
 from dvx.ops.remote import open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
-from dvx.remote import transfer
+from dvx.remote import pushlog, transfer
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -146,7 +146,21 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
     result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
                                           verify_local=repair))
+    if result.transfer.already_there:
+        _log_push(remote, targets, result)
     return result
+
+
+def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) -> None:
+    """Leave a push log naming the data this push found already there too, so gc --remote in
+    another repository sharing the remote keeps it for its grace period (remote/pushlog.py)."""
+    files = {t.output.pointer.oid for t in targets if not t.output.pointer.is_dir}
+    manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
+    failed = set(result.transfer.failed)
+    try:
+        pushlog.record(remote, files - failed, manifests - failed)
+    except OSError as exc:
+        result.problems.append(f"could not write the push log on the remote: {exc}")
 
 
 def _quarantine_corrupt(repo: Repo, remote: ObjectStore, oids: set[str], sizes: dict[str, int],
