@@ -6,6 +6,7 @@ on the hot path of `status`, and importing gitpython would cost more than the li
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
@@ -127,6 +128,26 @@ class Git:
         except DvxError:
             return []  # no stash
         return out.decode().split()
+
+    def commits_to_push(self, local: str, remote_sha: str | None, remote: str) -> list[str]:
+        """The commits a push of `local` sends: those the remote's ref (`remote_sha`) lacks,
+        or for a new ref, those no ref of `remote` has yet."""
+        exclude = [f"^{remote_sha}"] if remote_sha else [f"--remotes={remote}"]
+        out = self._run("rev-list", local, "--not", *exclude, "--")
+        return out.decode().split()
+
+    def git_path(self, name: str) -> str:
+        """Where Git keeps `name` (hooks, ...), core.hooksPath and worktrees respected."""
+        out = self._run("rev-parse", "--git-path", name).decode().strip()
+        return out if os.path.isabs(out) else os.path.join(self.root, out)
+
+    def set_config(self, key: str, value: str) -> None:
+        """Set an option in this repository's own Git config (.git/config, never shared)."""
+        self._run("config", "--local", key, value)
+
+    def unset_config_section(self, section: str) -> None:
+        with contextlib.suppress(DvxError):  # not there
+            self._run("config", "--local", "--remove-section", section)
 
     def head(self) -> str | None:
         try:

@@ -211,7 +211,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     TARGETS are stage names (NAME, or NAME@ITEM for a foreach/matrix stage; NAME alone selects
     all of its items); without targets, every stage.
     """
-    from dvx.cli.sync import _report_sync
+    from dvx.cli.sync import report_sync
     from dvx.pipeline.repro import ReproOptions
     from dvx.pipeline.repro import repro as do_repro
 
@@ -224,7 +224,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
     result = do_repro(open_repo(), options, reporter)
     if result.pulled is not None and not as_json:
-        _report_sync("Fetched", result.pulled, False)
+        report_sync("Fetched", result.pulled, False)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if as_json:

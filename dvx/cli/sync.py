@@ -190,12 +190,12 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
         _with_runs(repo, result, push, remote_name, jobs, as_json)
     for oid in result.repaired:
         warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
-    _report_sync("Pushed" if push else "Fetched", result, as_json)
+    report_sync("Pushed" if push else "Fetched", result, as_json)
     if not result.ok:
         sys.exit(1)
 
 
-def _report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
+def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
     t = result.transfer

@@ -1,0 +1,148 @@
+"""Git integration commands: `dvx install`, and the hooks and merge driver it sets up
+(`dvx git-hook ...`, run by Git, not by people)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.ui import out, warn
+
+
+@click.command(epilog=example("""
+dvx install              # once per clone
+git add .gitattributes && git commit -m "dvx merge driver"
+dvx install --uninstall
+"""))
+@click.option("--uninstall", is_flag=True, help="Remove what `dvx install` set up.")
+@common_options
+def install(uninstall: bool) -> None:
+    """Wire dvx into Git: a merge driver for pointers and dvx.lock, and hooks that check data
+    out after `git checkout`/`git switch`/`git pull` and push the data of the commits that
+    `git push` sends (or stop the push if it cannot).
+
+    Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
+    puts them back.
+    """
+    from dvx.ops.install import install as do_install
+
+    result = do_install(open_repo(), uninstall)
+    if is_quiet():
+        return
+    verb = "Removed" if uninstall else "Installed"
+    out(f"{verb}: " + (", ".join(result.changed) if result.changed else "nothing to change"))
+    for hook in result.chained:
+        out(f"Your existing {hook} hook still runs, before dvx's.")
+    if result.to_stage:
+        out("To share the merge driver with your team, run:\n    git add "
+            + " ".join(result.to_stage))
+
+
+@click.group("git-hook", hidden=True)
+def git_hook() -> None:
+    """Run by Git through the hooks and merge driver `dvx install` sets up."""
+
+
+@git_hook.command("post-checkout")
+@click.argument("args", nargs=-1)
+def post_checkout(args: tuple[str, ...]) -> None:
+    if len(args) >= 3 and args[2] != "1":
+        return  # a file checkout (`git checkout -- FILE`), not a change of branch or commit
+    _checkout_quietly()
+
+
+@git_hook.command("post-merge")
+@click.argument("args", nargs=-1)
+def post_merge(args: tuple[str, ...]) -> None:
+    _checkout_quietly()
+
+
+def _checkout_quietly() -> None:
+    """`dvx checkout` after Git changed the pointers; its problems are printed, but never
+    fail the Git command that already happened."""
+    from dvx.cli.data import report_checkout
+    from dvx.errors import DvxError
+    from dvx.ops.checkout import checkout
+    from dvx.outputs import resolve_targets
+
+    try:
+        repo = open_repo()
+        report_checkout(checkout(repo, resolve_targets(repo, [])))
+    except DvxError as exc:
+        warn(f"dvx checkout: {exc}")
+
+
+@git_hook.command("pre-push")
+@click.argument("remote_name")
+@click.argument("url", required=False)
+def pre_push(remote_name: str, url: str | None) -> None:
+    from dvx.cli.sync import report_sync
+    from dvx.errors import DvxError
+    from dvx.history import History
+    from dvx.ops.sync import push
+    from dvx.outputs import Target
+
+    zero = "0" * 40
+    repo = open_repo()
+    git = repo.git
+    assert git is not None
+    history = History(repo)
+    commits: set[str] = set()
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[1] != zero:  # not a deletion
+            commits.update(git.commits_to_push(parts[1], None if parts[3] == zero else parts[3],
+                                               remote_name))
+    targets: dict[tuple[str, str], Target] = {}
+    for commit in sorted(commits):
+        revision = history.at(commit)
+        for output in revision.outputs:
+            targets.setdefault((output.path, output.pointer.oid), Target(output))
+    if not targets:
+        return
+    try:
+        result = push(repo, list(targets.values()))
+    except DvxError as exc:
+        _stop_push(str(exc))
+    report_sync("Pushed", result, False)
+    if not result.ok:
+        _stop_push("some of it failed (listed above).")
+
+
+def _stop_push(why: str) -> None:
+    warn(f"ERROR: dvx could not push the data of the commits being pushed: {why} The git push "
+         "was stopped, so that nobody gets commits whose data is on no remote. Fix it and push "
+         "again; `git push --no-verify` pushes the commits without their data.")
+    sys.exit(1)
+
+
+@git_hook.command("merge-driver")
+@click.argument("base")
+@click.argument("ours")
+@click.argument("theirs")
+@click.argument("path")
+def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
+    """Merge PATH (a pointer file or dvx.lock): BASE, OURS and THEIRS are Git's temporary
+    files; the result goes to OURS. Exit status 1 leaves a conflict."""
+    from dvx import fsutil
+    from dvx.errors import DvxError
+    from dvx.ops.merge import merge_file, with_conflict_markers
+
+    contents = []
+    for name in (base, ours, theirs):
+        with open(name, "rb") as f:
+            contents.append(f.read())
+    try:
+        merged = merge_file(open_repo(), path, *contents)
+    except DvxError as exc:
+        fsutil.atomic_write(ours, with_conflict_markers(contents[1], contents[2]))
+        warn(f"dvx: {path}: {exc.message}; left as a conflict (`dvx status` says how to "
+             "resolve it).")
+        sys.exit(1)
+    fsutil.atomic_write(ours, merged.data)
+    warn(f"dvx: merged {path}: {merged.how}.")
+
+
+COMMANDS = [install, git_hook]

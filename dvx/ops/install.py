@@ -1,0 +1,130 @@
+"""dvx install: wire dvx into Git, so a team's everyday Git commands keep the data in step.
+
+    .gitattributes             *.dvx and /dvx.lock merged by the `dvx` merge driver (tracked,
+                               so every clone asks for the same driver)
+    .git/config                [merge "dvx"]: how this clone runs that driver (never shared:
+                               Git does not take commands from a cloned repository)
+    hooks/post-checkout        `dvx checkout` after `git checkout` / `git switch`
+    hooks/post-merge           `dvx checkout` after `git pull` / `git merge`
+    hooks/pre-push             push the data of the commits being pushed, or stop the push
+
+Installing is idempotent. A hook that was there before is kept working: it moves aside to
+`<hook>.dvx-chained` and dvx's hook runs it first (with the same arguments and input), and
+`--uninstall` puts it back.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+from dvx import fsutil
+from dvx.errors import UsageError
+from dvx.repo import Repo
+
+MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
+CHAINED = ".dvx-chained"
+ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx")
+HOOKS = ("post-checkout", "post-merge", "pre-push")
+
+
+@dataclass
+class InstallResult:
+    changed: list[str] = field(default_factory=list)  # what was written or removed
+    chained: list[str] = field(default_factory=list)  # hooks of the user's that dvx runs first
+    to_stage: list[str] = field(default_factory=list)  # tracked files to commit
+
+
+def dvx_command() -> str:
+    """How Git runs this dvx: its interpreter, by absolute path (a hook does not see the
+    virtual environment the user activated)."""
+    return f"{shlex.quote(sys.executable)} -m dvx"
+
+
+def install(repo: Repo, uninstall: bool = False) -> InstallResult:
+    git = repo.git
+    if git is None:
+        raise UsageError("`dvx install` wires dvx into Git, and this repository has no Git.")
+    result = InstallResult()
+    _attributes(repo, uninstall, result)
+    if uninstall:
+        git.unset_config_section("merge.dvx")
+    else:
+        git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
+        git.set_config("merge.dvx.driver",
+                       f"{dvx_command()} git-hook merge-driver %O %A %B %P")
+        result.changed.append(".git/config [merge \"dvx\"]")
+    hooks_dir = git.git_path("hooks")
+    for name in HOOKS:
+        _hook(os.path.join(hooks_dir, name), name, uninstall, result)
+    return result
+
+
+def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
+    path = os.path.join(repo.root, ".gitattributes")
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    if uninstall:
+        kept = [line for line in lines if line.strip() not in ATTRIBUTES]
+    else:
+        kept = lines + [a for a in ATTRIBUTES if a not in (line.strip() for line in lines)]
+    if kept == lines:
+        return
+    if kept:
+        fsutil.atomic_write(path, ("\n".join(kept) + "\n").encode("utf-8"))
+    else:
+        os.unlink(path)
+    result.changed.append(".gitattributes")
+    result.to_stage.append(".gitattributes")
+
+
+def _hook(path: str, name: str, uninstall: bool, result: InstallResult) -> None:
+    ours = _is_ours(path)
+    chained = path + CHAINED
+    if uninstall:
+        if ours:
+            os.unlink(path)
+            result.changed.append(f"hooks/{name}")
+            if os.path.exists(chained):
+                os.rename(chained, path)
+        return
+    if os.path.lexists(path) and not ours:
+        os.rename(path, chained)  # the user's hook keeps working: ours runs it first
+    if os.path.exists(chained):
+        result.chained.append(name)
+    fsutil.makedirs(os.path.dirname(path))
+    script = _script(name).encode()
+    if ours and _read(path) == script:
+        return  # installed already, as it is now
+    fsutil.atomic_write(path, script, mode=0o755)
+    result.changed.append(f"hooks/{name}")
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(64 * 1024)
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def _is_ours(path: str) -> bool:
+    return MARKER.encode() in (_read(path) or b"")
+
+
+def _script(name: str) -> str:
+    run = f"{dvx_command()} git-hook {name}"
+    chained = f'"$0{CHAINED}"'
+    if name == "pre-push":  # its input (the refs being pushed) goes to both
+        return (f"#!/bin/sh\n{MARKER}\ninput=$(cat)\n"
+                f"if [ -x {chained} ]; then\n"
+                f"    printf '%s\\n' \"$input\" | {chained} \"$@\" || exit $?\nfi\n"
+                f"printf '%s\\n' \"$input\" | {run} \"$@\"\n")
+    return (f"#!/bin/sh\n{MARKER}\n"
+            f"if [ -x {chained} ]; then\n    {chained} \"$@\" || exit $?\nfi\n"
+            f"exec {run} \"$@\"\n")

@@ -1,0 +1,126 @@
+"""The merge driver for pointer files and dvx.lock (`dvx install` registers it with Git).
+
+Git calls it when both sides of a merge changed one of these files. Three versions (the
+common ancestor, ours, theirs) are merged by meaning, not by line:
+
+- a directory pointer: the manifests are merged entry by entry (one side changed `f1`, the
+  other added `f6`: both are kept), the merged manifest is stored in the cache (manifests it
+  lacks come from the default remote first), and the pointer names it;
+- dvx.lock: stage by stage, so two branches that each reran a different stage merge cleanly;
+- anything changed on both sides in different ways (a file pointer, the same entry of a
+  directory, the same stage) stays a conflict: the file gets Git's conflict markers, and every
+  dvx command that needs it says how to resolve it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from dvx.errors import DvxError
+from dvx.lockfile import StageLock, encode_lock, parse_lock
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.outputs import load_tree
+from dvx.pointer import Pointer, data_path_of, parse_pointer
+from dvx.repo import Repo
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Conflict(DvxError):
+    """Both sides changed the same thing differently: Git must be told it is a conflict."""
+
+
+@dataclass(frozen=True)
+class Merged:
+    data: bytes
+    how: str  # a line for the user: what was merged
+
+
+def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+    """The merged content of the pointer file or dvx.lock at `path`; raises Conflict."""
+    if ours == theirs or base == theirs:
+        return Merged(ours, "unchanged by the other side")
+    if base == ours:
+        return Merged(theirs, "taken from the other side")
+    if path.rpartition("/")[2] == "dvx.lock":
+        return _merge_lock(repo, base, ours, theirs)
+    return _merge_pointer(repo, path, base, ours, theirs)
+
+
+def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
+              what: Callable[[K], str]) -> dict[K, V]:
+    """Each key merged by itself: a side that did not change it takes the other's version;
+    both changed it the same way, that; both changed it differently, a Conflict."""
+    merged: dict[K, V] = {}
+    for key in sorted({*base, *ours, *theirs}, key=str):
+        b, o, t = base.get(key), ours.get(key), theirs.get(key)
+        if o == t or b == t:
+            chosen = o
+        elif b == o:
+            chosen = t
+        else:
+            raise Conflict(f"{what(key)} was changed on both sides")
+        if chosen is not None:
+            merged[key] = chosen
+    return merged
+
+
+def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+    b, o, t = (parse_lock(data, repo.algo) if data.strip() else {} for data in
+               (base, ours, theirs))
+    stages: dict[str, StageLock] = three_way(b, o, t, what=lambda s: f"stage '{s}'")
+    return Merged(encode_lock(stages, repo.algo), "stages merged one by one")
+
+
+def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+    o = parse_pointer(ours, f"{path} (ours)")
+    t = parse_pointer(theirs, f"{path} (theirs)")
+    b = parse_pointer(base, f"{path} (base)") if base.strip() else None
+    if not (o.is_dir and t.is_dir and (b is None or b.is_dir)):
+        raise Conflict("the data was changed on both sides (a file has no parts to merge)")
+    trees = [_manifest(repo, path, p) if p is not None else None for p in (b, o, t)]
+    eb, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
+    data = data_path_of(path)
+    merged: dict[str, TreeEntry] = three_way(eb, eo, et, what=lambda p: f"'{data}/{p}'")
+    tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
+    oid = repo.cache.add_bytes(tree.to_bytes())
+    keep_user_fields = o if b is None or (o.desc, o.meta) != (b.desc, b.meta) else t
+    pointer = keep_user_fields.with_data("dir", oid, tree.size, tree.nfiles, False)
+    return Merged(pointer.to_bytes(), f"directory merged entry by entry ({tree.nfiles} files)")
+
+
+def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
+    tree = load_tree(repo, pointer)
+    if tree is None:
+        _fetch_manifest(repo, pointer)
+        tree = load_tree(repo, pointer)
+    if tree is None:
+        raise Conflict(f"the manifest {pointer.oid} of '{path}' is in neither the cache nor "
+                       "the default remote, so its entries cannot be merged")
+    return tree
+
+
+def _fetch_manifest(repo: Repo, pointer: Pointer) -> None:
+    from dvx.ops.remote import default_remote, open_remote
+    from dvx.ops.sync import settings_for
+    from dvx.remote import transfer
+
+    if default_remote(repo.config) is None:
+        return
+    try:
+        name, remote = open_remote(repo, None)
+        transfer.download(remote, repo.cache, [pointer.oid], settings_for(repo, name, remote,
+                                                                          None))
+    except DvxError:
+        pass  # it stays a conflict, which says the manifest is missing
+
+
+def with_conflict_markers(ours: bytes, theirs: bytes) -> bytes:
+    """Both versions, between Git's conflict markers, for a conflict left to the user."""
+    end = b"" if ours.endswith(b"\n") or not ours else b"\n"
+    end_t = b"" if theirs.endswith(b"\n") or not theirs else b"\n"
+    return (b"<<<<<<< ours\n" + ours + end + b"=======\n" + theirs + end_t
+            + b">>>>>>> theirs\n")

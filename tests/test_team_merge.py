@@ -1,0 +1,175 @@
+"""`dvx install`: Git merges pointers and dvx.lock by meaning, checks data out after it changes
+branches or pulls, and pushes the data of what it pushes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import xxhash
+
+from tests.conftest import git, run_dvx, write
+from tests.team import Team, edit, must, share
+
+
+def _merge(clone, branch: str) -> subprocess.CompletedProcess[str]:
+    git(clone, "fetch", "-q", "origin")
+    return subprocess.run(["git", "merge", "--no-edit", branch], cwd=clone,
+                          capture_output=True, text=True)
+
+
+def _installed_team(tmp_path) -> tuple[Team, object]:
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("install", cwd=alice)
+    for i in range(1, 6):
+        write(alice / "images" / f"f{i}.txt", f"image {i}\n")
+    write(alice / "raw.csv", "v1\n")
+    must("add", "images", "raw.csv", cwd=alice)
+    share(alice, "five images")
+    return team, alice
+
+
+def _bob(team: Team):
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    git(bob, "checkout", "-q", "-b", "bob")
+    return bob
+
+
+def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
+    hooks = repo / ".git" / "hooks"
+    write(hooks / "post-checkout", "#!/bin/sh\necho \"$@\" >> \"$(git rev-parse --git-dir)/mine\"\n")
+    os.chmod(hooks / "post-checkout", 0o755)
+    first = dvx("install")
+    assert first.code == 0 and "Your existing post-checkout hook still runs" in first.stdout
+    assert dvx("install").code == 0
+    attributes = (repo / ".gitattributes").read_text()
+    assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n"
+    assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
+    for name in ("post-checkout", "post-merge", "pre-push"):
+        assert os.access(hooks / name, os.X_OK)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "one")
+    git(repo, "checkout", "-q", "-b", "other")
+    assert (repo / ".git" / "mine").read_text().count("\n") == 1  # the user's hook ran
+    assert dvx("install", "--uninstall").code == 0
+    assert not (repo / ".gitattributes").exists()
+    assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
+    assert not (hooks / "pre-push").exists()
+    assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
+
+
+def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob adds f6")
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice changes f1")
+
+    merged = _merge(alice, "origin/bob")  # bob's manifest is only on the remote
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merged images.dvx: directory merged entry by entry (6 files)" in merged.stderr
+    assert "nfiles: 6" in (alice / "images.dvx").read_text()
+    assert git(alice, "status", "--porcelain") == ""
+    must("pull", cwd=alice)  # f6's data comes from the remote
+    assert (alice / "images/f1.txt").read_text() == "image 1, alice's\n"
+    assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    must("push", cwd=alice)  # the merged manifest, made here, goes to the remote too
+    git(alice, "push", "-q", "origin", "main")
+    carol = team.clone("carol")
+    assert sorted(p.name for p in (carol / "images").iterdir()) == [
+        f"f{i}.txt" for i in range(1, 7)]
+
+
+def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f2.txt", "bob's f2\n")
+    edit(bob, "raw.csv", "bob's raw\n")
+    must("add", "images", "raw.csv", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    edit(alice, "raw.csv", "alice's raw\n")
+    must("add", "images", "raw.csv", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "'images/f2.txt' was changed on both sides" in merged.stderr
+    assert "raw.csv" in merged.stderr and "left as a conflict" in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "git checkout --theirs raw.csv.dvx" in status.stderr
+    git(alice, "checkout", "--theirs", "raw.csv.dvx", "images.dvx")
+    must("pull", cwd=alice)
+    assert (alice / "raw.csv").read_text() == "bob's raw\n"
+
+
+def test_dvx_lock_entries_of_different_stages_merge(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    write(alice / "dvx.yaml", "stages:\n"
+          "  one:\n    cmd: cp raw.csv one.csv\n    deps: [raw.csv]\n    outs: [one.csv]\n"
+          "  two:\n    cmd: cp raw.csv two.csv\n    deps: [raw.csv]\n    outs: [two.csv]\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = _bob(team)
+    write(bob / "dvx.yaml", (bob / "dvx.yaml").read_text().replace(
+        "cp raw.csv one.csv", "cat raw.csv raw.csv > one.csv"))
+    must("repro", cwd=bob)
+    share(bob, "bob changes one")
+    write(alice / "dvx.yaml", (alice / "dvx.yaml").read_text().replace(
+        "cp raw.csv two.csv", "cat raw.csv raw.csv raw.csv > two.csv"))
+    must("repro", cwd=alice)
+    share(alice, "alice changes two")
+    git(alice, "config", "merge.conflictstyle", "merge")
+    merged = _merge(alice, "origin/bob")
+    # dvx.yaml itself is merged by Git (different lines); dvx.lock by stage
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merged dvx.lock: stages merged one by one" in merged.stderr
+    must("pull", cwd=alice)
+    status = run_dvx("status", cwd=alice)
+    assert "one:" not in status.stdout and "two:" not in status.stdout, status.stdout
+
+
+def test_hooks_check_data_out_after_git_checkout_and_push_it_with_git_push(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    git(alice, "checkout", "-q", "-b", "v2")
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v2 data, not pushed by hand")
+    switched = subprocess.run(["git", "checkout", "-q", "main"], cwd=alice,
+                              capture_output=True, text=True)
+    assert switched.returncode == 0
+    assert (alice / "raw.csv").read_text() == "v1\n"  # post-checkout ran `dvx checkout`
+
+    pushed = subprocess.run(["git", "push", "-q", "origin", "v2"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    oid = xxhash.xxh3_128_hexdigest(b"v2\n")
+    assert (team.store / "files/xxh128" / oid[:2] / oid[2:]).exists()  # pre-push sent it
+
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    pulled = subprocess.run(["git", "checkout", "-q", "v2"], cwd=bob, capture_output=True,
+                            text=True)
+    assert pulled.returncode == 0
+    assert run_dvx("pull", cwd=bob).code == 0
+    assert (bob / "raw.csv").read_text() == "v2\n"
+
+
+def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v2")
+    (alice / ".dvx/cache/files/xxh128").rename(alice / "elsewhere")  # the data is gone here
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode != 0
+    assert "git push was stopped" in pushed.stderr and "--no-verify" in pushed.stderr
+    assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
