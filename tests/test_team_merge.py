@@ -39,7 +39,8 @@ def _bob(team: Team):
 
 def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     hooks = repo / ".git" / "hooks"
-    write(hooks / "post-checkout", "#!/bin/sh\necho \"$@\" >> \"$(git rev-parse --git-dir)/mine\"\n")
+    write(hooks / "post-checkout",
+          "#!/bin/sh\necho \"$@\" >> \"$(git rev-parse --git-dir)/mine\"\n")
     os.chmod(hooks / "post-checkout", 0o755)
     first = dvx("install")
     assert first.code == 0 and "Your existing post-checkout hook still runs" in first.stdout
@@ -162,7 +163,7 @@ def test_hooks_check_data_out_after_git_checkout_and_push_it_with_git_push(tmp_p
 
 
 def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
-    team, alice = _installed_team(tmp_path)
+    _, alice = _installed_team(tmp_path)
     edit(alice, "raw.csv", "v2\n")
     must("add", "raw.csv", cwd=alice)
     git(alice, "add", "-A")
