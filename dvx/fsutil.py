@@ -260,6 +260,7 @@ def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bo
             return
         except FileExistsError:
             if not replace:
+                _check_is_file(path)
                 return  # an object is there already: identical by construction
         tmp = temp_name_for(path)
         _link_unnamed(fd, tmp)
@@ -469,6 +470,14 @@ def link_creating_parent(source: str, target: str) -> None:
         os.link(source, target)
 
 
+def _check_is_file(path: str) -> None:
+    """What has an object's name must be a file: a directory there (made by hand) is not
+    the object, and must not pass for it."""
+    if not os.path.isfile(path):
+        raise IsADirectoryError(errno.EISDIR, "something that is not a file has the object's "
+                                "name", path)
+
+
 def publish(tmp: str, final: str) -> bool:
     """Give the complete file `tmp` the name `final`, unless something already has it: an
     object is never replaced. False if it was there already. The caller removes `tmp`
@@ -476,11 +485,13 @@ def publish(tmp: str, final: str) -> bool:
     try:
         link_creating_parent(tmp, final)
     except FileExistsError:
+        _check_is_file(final)
         return False  # the object is already there: identical by construction
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
         if os.path.exists(final):
+            _check_is_file(final)
             return False
         os.makedirs(os.path.dirname(final), exist_ok=True)  # a filesystem without hard links
         os.rename(tmp, final)

@@ -17,6 +17,7 @@ from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
     from dvx.lock import RepoLock
+    from dvx.objects.odb import ObjectStore
     from dvx.objects.tree import Tree
 
 DVX_DIR = ".dvx"
@@ -122,6 +123,11 @@ class Repo:
     def unreadable(self) -> dict[str, DvxError]:
         """Pointer files (or dvx.lock) this command could not read and so left out, with
         why: the CLI reports them at the end (dvx/outputs.py)."""
+        return {}
+
+    @functools.cached_property
+    def open_stores(self) -> dict[str, ObjectStore]:
+        """Remotes this command opened, by name (dvx/ops/remote.py)."""
         return {}
 
     @functools.cached_property

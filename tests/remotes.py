@@ -27,6 +27,7 @@ class RemoteSpec:
     write_raw: Callable[[str, bytes], None]
     list_raw: Callable[[], list[str]]  # every object key/path under the remote root
     extra: dict[str, str] = field(default_factory=dict)
+    delete_raw: Callable[[str], None] = lambda oid: None
 
     def oids(self) -> set[str]:
         found = set()
@@ -57,7 +58,8 @@ def _local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
 
     return RemoteSpec(url, options, lambda oid: path(oid).read_bytes(), write_raw,
                       lambda: [p.relative_to(root).as_posix() for p in root.rglob("*")
-                               if p.is_file()])
+                               if p.is_file()],
+                      delete_raw=lambda oid: path(oid).unlink())
 
 
 def _s3_spec(server: dict[str, str]) -> RemoteSpec:
@@ -84,7 +86,8 @@ def _s3_spec(server: dict[str, str]) -> RemoteSpec:
          "secret_access_key": server["secret"]},
         lambda oid: client.get_object(Bucket=bucket, Key=key(oid))["Body"].read(),
         lambda oid, data: client.put_object(Bucket=bucket, Key=key(oid), Body=data),
-        list_raw, {"secret": server["secret"], "server": server["name"]})
+        list_raw, {"secret": server["secret"], "server": server["name"]},
+        delete_raw=lambda oid: client.delete_object(Bucket=bucket, Key=key(oid)))
 
 
 @pytest.fixture(params=BACKENDS)

@@ -302,7 +302,9 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
 
 @click.command(epilog=example("""
 dvx fsck                       # re-hash every object in the cache
-dvx fsck --remote storage      # download and re-hash every object on a remote
+dvx fsck --remote storage      # download and re-hash every object on a remote, and find
+                               # the ones the workspace needs that it lacks
+dvx fsck --remote storage -a -T   # ...that any branch or tag needs
 dvx fsck --remote storage --fast
 """))
 @click.option("--remote", "remote_name", metavar="NAME",
@@ -311,27 +313,49 @@ dvx fsck --remote storage --fast
               help="With --remote: compare sizes instead of downloading and hashing.")
 @JOBS
 @JSON
+@revision_options
 @common_options
-def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool) -> None:
-    """Verify stored objects; move corrupt ones aside (quarantine), never delete them."""
+def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
+         all_branches: bool, all_tags: bool, all_commits: bool, revs: tuple[str, ...],
+         last_n: int | None) -> None:
+    """Verify stored objects; move corrupt ones aside (quarantine), never delete them. With
+    --remote, also report the objects that the workspace's pointers (with -a/-T/-A/--rev/-n,
+    those revisions' too) need and the remote lacks."""
     from dvx.errors import UsageError
     from dvx.ops.fsck import fsck_cache, fsck_remote
 
     repo = open_repo()
-    if fast and remote_name is None:
-        raise UsageError("--fast only applies to --remote.")
-    result = fsck_remote(repo, remote_name, fast, jobs) if remote_name else fsck_cache(repo)
+    revisions = (all_branches, all_tags, all_commits, revs, last_n)
+    if remote_name is None and (fast or any(revisions)):
+        raise UsageError("--fast, -a, -T, -A, --rev and -n only apply to --remote.")
+    if remote_name:
+        workspace, history = targets_in_scope(repo, (), *revisions)
+        result = fsck_remote(repo, remote_name, fast, jobs, workspace + history)
+    else:
+        result = fsck_cache(repo)
     if as_json:
         emit_json(result.to_json())
     elif not is_quiet():
         extra = f", {result.unchecked} not checked (size unknown)" if result.unchecked else ""
+        missing = f", {len(result.missing)} missing" if remote_name else ""
         out(f"Checked {result.checked} objects in the {result.where}: "
-            f"{len(result.corrupt)} corrupt{extra}.")
+            f"{len(result.corrupt)} corrupt{missing}{extra}.")
     for oid, why in sorted(result.corrupt.items()):
         moved = result.quarantined.get(oid)
         warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else ""))
+    for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
+        warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
+    if len(result.missing) > 50:
+        warn(f"... and {len(result.missing) - 50} more missing.")
+    for oid, path in sorted(result.not_objects.items()):
+        warn(f"Not an object: what has the name of {oid} ({path}) on the remote is a "
+             "directory, not a file. It was not made by dvx: move it out of the remote's "
+             "files/ folder, then `dvx push` uploads the object.")
     if result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
+    if result.missing and remote_name:
+        warn(f"Run `dvx push -r {remote_name}` from a clone whose cache has them (with the same "
+             "-a/-T/-A/--rev options) to upload them.")
     if not result.ok:
         sys.exit(1)
 

@@ -57,7 +57,7 @@ class LocalCache(ObjectStore):
                 # One stat per missing shard instead of one per object: a fresh clone's pull
                 # asks about every object of a dataset while the cache has almost none.
                 there = shards[shard] = os.path.isdir(shard)
-            if there and os.path.exists(path):
+            if there and os.path.isfile(path):
                 found.add(oid)
         return found
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -44,6 +45,7 @@ class ObjectStore:
                  url: str | None = None) -> None:
         self._fs = fs
         self._make_fs = make_fs  # builds `fs` on first use, where building it costs time
+        self._fs_lock = threading.Lock()
         self.root = root.rstrip("/") or "/"
         self.url = url or self.root  # for messages: the URL as configured, secrets hidden
         self.algo = algo
@@ -64,14 +66,22 @@ class ObjectStore:
 
     @property
     def fs(self) -> Any:
-        if self._fs is None and self._make_fs is not None:
-            self._fs = self._make_fs()
-        elif self._fs is None:  # a local directory: created on first use, since the hot paths
-            # use os directly and importing fsspec costs more than a no-change `dvx status`
-            from fsspec.implementations.local import LocalFileSystem
-
-            self._fs = LocalFileSystem(auto_mkdir=True)
+        """The filesystem, built on first use, once: transfer threads ask for it at the same
+        moment, and each client costs a connection pool and credentials of its own."""
+        if self._fs is None:
+            with self._fs_lock:
+                if self._fs is None:
+                    self._fs = self._build_fs()
         return self._fs
+
+    def _build_fs(self) -> Any:
+        if self._make_fs is not None:
+            return self._make_fs()
+        # A local directory: created on first use, since the hot paths use os directly and
+        # importing fsspec costs more than a no-change `dvx status`.
+        from fsspec.implementations.local import LocalFileSystem
+
+        return LocalFileSystem(auto_mkdir=True)
 
     @property
     def is_local(self) -> bool:
@@ -96,7 +106,7 @@ class ObjectStore:
 
     def exists(self, oid: str) -> bool:
         if self.is_local:
-            return os.path.exists(self.oid_path(oid))
+            return os.path.isfile(self.oid_path(oid))
         return bool(self.fs.exists(self.oid_path(oid)))
 
     def existing(self, oids: Iterable[str]) -> set[str]:
@@ -145,7 +155,8 @@ class ObjectStore:
                 with os.scandir(shard.path) as names:
                     for entry in names:
                         oid = shard.name + entry.name
-                        if is_valid_oid(oid, self.algo):
+                        # A directory with an object's name (made by hand) is no object.
+                        if is_valid_oid(oid, self.algo) and entry.is_file():
                             yield oid
 
     def quarantine(self, oid: str) -> str:

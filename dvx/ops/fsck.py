@@ -7,12 +7,14 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+from dvx.errors import RemoteError
 from dvx.logs import get_logger
 from dvx.ops.remote import open_remote
 from dvx.ops.sync import settings_for, wanted_objects
-from dvx.outputs import resolve_targets
+from dvx.outputs import Target, resolve_targets
 from dvx.remote import transfer
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
@@ -27,15 +29,21 @@ class FsckResult:
     corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
     quarantined: dict[str, str] = field(default_factory=dict)  # oid -> where it went
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
+    missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
+    not_objects: dict[str, str] = field(default_factory=dict)  # oid -> what has its name
 
     @property
     def ok(self) -> bool:
-        return not self.corrupt
+        return not (self.corrupt or self.missing or self.not_objects)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
                 "corrupt": [{"oid": oid, "problem": why, "moved_to": self.quarantined.get(oid)}
-                            for oid, why in sorted(self.corrupt.items())]}
+                            for oid, why in sorted(self.corrupt.items())],
+                "missing": [{"oid": oid, "path": path}
+                            for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
+                "not_objects": [{"oid": oid, "path": path}
+                                for oid, path in sorted(self.not_objects.items())]}
 
 
 def fsck_cache(repo: Repo) -> FsckResult:
@@ -60,23 +68,42 @@ def fsck_cache(repo: Repo) -> FsckResult:
 
 
 def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
-                jobs: int | None = None) -> FsckResult:
+                jobs: int | None = None, targets: list[Target] | None = None) -> FsckResult:
+    """Verify every object on the remote, and find the objects that `targets` (default: the
+    workspace's) need and the remote lacks."""
     name, remote = open_remote(repo, remote_name)
+    if remote.is_local and not os.path.isdir(remote.root):
+        raise RemoteError(f"The remote directory '{remote.url}' does not exist.",
+                          "Check the remote's URL with `dvx remote list`; `dvx push` creates "
+                          "it.")
     settings = settings_for(repo, name, remote, jobs)
-    wanted = wanted_objects(repo, resolve_targets(repo, []), [])
+    targets = resolve_targets(repo, []) if targets is None else targets
+    # A directory's files are known from its manifest: fetch the manifests this cache lacks.
+    manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
+    transfer.download(remote, repo.cache, manifests, settings)
+    problems: list[str] = []
+    wanted = wanted_objects(repo, targets, problems)
+    needed = {**wanted.files, **dict.fromkeys(manifests, 0)}
     sizes = dict(wanted.files)
     if remote.can_list:
         oids = set(remote.list_oids())
     else:  # e.g. HTTP: only what this workspace refers to can be named
-        oids = transfer.present_on(remote, set(wanted.files) | set(wanted.trees), settings)
+        oids = transfer.present_on(remote, set(needed), settings)
     for oid in oids - sizes.keys():  # sizes of local copies stand in where none is recorded
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
     result = FsckResult(f"remote {name}", checked=len(oids))
+    paths = {**wanted.paths, **{t.output.pointer.oid: t.output.path for t in targets}}
+    for oid in sorted(set(needed) - oids):
+        path = paths.get(oid, "?")
+        if remote.is_local and os.path.isdir(remote.oid_path(oid)):
+            result.not_objects[oid] = path  # a directory made by hand has the object's name
+        else:
+            result.missing[oid] = path
     if fast:
         result.unchecked = len(oids - sizes.keys())
-    problems = transfer.verify_on(remote, oids, settings, sizes, fast=fast)
-    for oid, why in sorted(problems.items()):
+    problems_found = transfer.verify_on(remote, oids, settings, sizes, fast=fast)
+    for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
         if not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)

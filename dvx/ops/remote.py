@@ -161,6 +161,17 @@ def default_remote(config: Config) -> str | None:
 
 
 def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
+    """The remote `name` (None: the default), opened once per command: every step of a
+    command shares one store, and so one client and its connections."""
+    name = name or default_remote(repo.config)
+    if name is not None and name in repo.open_stores:
+        return name, repo.open_stores[name]
+    opened_name, store = _open_remote(repo, name)
+    repo.open_stores[opened_name] = store
+    return opened_name, store
+
+
+def _open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     config = repo.config
     if name is None:
         name = default_remote(config)

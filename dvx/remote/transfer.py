@@ -406,6 +406,13 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
     known = sizes or {}
     problems: dict[str, str] = {}
 
+    def judge(oid: str, actual_oid: str, size: int) -> int:
+        if actual_oid != oid:
+            problems[oid] = f"its {size} bytes hash to {actual_oid}"
+        elif oid in known and size != known[oid]:
+            problems[oid] = f"size {size} where {known[oid]} was expected"
+        return size
+
     def check(oid: str) -> int:
         if fast:
             expected = known.get(oid)
@@ -415,13 +422,31 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
             return 1
         with remote.open(oid, block_size=STREAM_BLOCK) as src:
             actual_oid, size = hash_stream(src, remote.algo)
-        if actual_oid != oid:
-            problems[oid] = f"its {size} bytes hash to {actual_oid}"
-        elif oid in known and size != known[oid]:
-            problems[oid] = f"size {size} where {known[oid]} was expected"
-        return 1
+        return judge(oid, actual_oid, size)
 
-    result = _run(sorted(set(oids)), check, settings, "Verifying", None, remote)
+    todo = sorted(set(oids))
+    if remote.fast is not None and not fast:
+        async def check_fast(oid: str) -> int:
+            assert remote.fast is not None
+            sink = _HashingSink(remote.algo)  # one streaming GET, hashed as it arrives
+            await remote.fast.stream(remote.oid_path(oid), sink)
+            return judge(oid, sink.hasher.hexdigest(), sink.size)
+
+        result = _run_fast(todo, check_fast, check, settings, "Verifying", None, remote)
+    else:
+        result = _run(todo, check, settings, "Verifying", None, remote)
     for oid, reason in result.failed.items():
         problems.setdefault(oid, f"could not be read: {reason}")
     return problems
+
+
+class _HashingSink:
+    def __init__(self, algo: str) -> None:
+        from dvx.hashing import get_algorithm
+
+        self.hasher = get_algorithm(algo).new()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.hasher.update(chunk)
+        self.size += len(chunk)

@@ -1,0 +1,103 @@
+"""`dvx fsck --remote` finds what is wrong on a remote: corrupt objects (the remote contract
+suite), objects the workspace or history needs that the remote lacks, and things that only
+look like objects; and it uses one client for the whole command."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import xxhash
+
+from tests.conftest import git, write
+from tests.remotes import commit_all, configure, make_dataset, pointer_oid
+
+
+def test_objects_the_workspace_needs_and_the_remote_lacks_are_reported(repo, dvx, remote):
+    make_dataset(repo)
+    assert dvx("add", "data", "model.pt").code == 0
+    configure(dvx, repo, remote)
+    assert dvx("push").code == 0
+    assert dvx("fsck", "--remote", "r").code == 0
+    image = xxhash.xxh3_128_hexdigest((repo / "data/images/05.bin").read_bytes())
+    model = pointer_oid(repo / "model.pt.dvx")
+    remote.delete_raw(image)
+    remote.delete_raw(model)
+    found = dvx("fsck", "--remote", "r", "--json")
+    assert found.code == 1
+    missing = {row["oid"]: row["path"] for row in json.loads(found.stdout)["missing"]}
+    assert missing == {image: "data/images/05.bin", model: "model.pt"}
+    text = dvx("fsck", "--remote", "r")
+    assert "Missing " + model + ": model.pt needs it" in text.stderr
+    assert dvx("push").code == 0  # what was missing goes up again
+    assert dvx("fsck", "--remote", "r").code == 0
+
+
+def test_history_is_checked_with_revision_options(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "f", "old")
+    assert dvx("add", "f").code == 0
+    commit_all(repo, "old")
+    git(repo, "tag", "v1")
+    (repo / "f").unlink()
+    write(repo / "f", "new")
+    assert dvx("add", "f").code == 0
+    commit_all(repo, "new")
+    assert dvx("push").code == 0  # the workspace's only
+    assert dvx("fsck", "--remote", "s").code == 0
+    tagged = dvx("fsck", "--remote", "s", "-T", "--json")
+    assert tagged.code == 1
+    assert [row["path"] for row in json.loads(tagged.stdout)["missing"]] == ["f"]
+
+
+def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path):
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "nowhere")).code == 0
+    result = dvx("fsck", "--remote", "s")
+    assert result.code == 1 and "does not exist" in result.stderr
+    assert "Checked" not in result.stdout
+
+
+def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    oid = xxhash.xxh3_128_hexdigest(b"data")
+    (store / "files/xxh128" / oid[:2] / oid[2:]).mkdir(parents=True)  # made by hand
+    pushed = dvx("push")
+    assert pushed.code == 1 and "not a file" in pushed.stderr  # never "already there"
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and "Not an object" in found.stderr and "move it out" in found.stderr
+    (store / "files/xxh128" / oid[:2] / oid[2:]).rmdir()
+    assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
+
+
+def test_threads_share_one_client_of_a_store():
+    from dvx.objects.odb import ObjectStore
+
+    built = []
+
+    def make_fs():
+        built.append(1)
+        time.sleep(0.05)  # long enough for every thread to ask while it is being built
+        return object()
+
+    store = ObjectStore(None, "bucket/prefix", make_fs=make_fs, local=False)
+    clients = []
+    threads = [threading.Thread(target=lambda: clients.append(store.fs)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and len({id(c) for c in clients}) == 1
+
+
+def test_a_command_opens_each_remote_once(repo, dvx, tmp_path):
+    from dvx.ops.remote import open_remote
+    from dvx.repo import Repo
+
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    opened = Repo(str(repo))
+    assert open_remote(opened, None)[1] is open_remote(opened, "s")[1]
