@@ -254,7 +254,7 @@ def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
         sys.exit(1)
 
 
-def report_checkout(result: object) -> None:
+def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> None:
     from dvx.ops.checkout import CheckoutResult
 
     assert isinstance(result, CheckoutResult)
@@ -269,7 +269,7 @@ def report_checkout(result: object) -> None:
     if result.missing:
         shown = result.missing[:20]
         more = f" and {len(result.missing) - 20} more" if len(result.missing) > 20 else ""
-        warn("Not in the cache (run `dvx pull`): " + ", ".join(shown) + more + ".")
+        warn(f"Not in the cache ({missing_hint}): " + ", ".join(shown) + more + ".")
 
 
 @click.command(epilog=example("""

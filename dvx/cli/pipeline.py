@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -140,6 +140,12 @@ class _Reporter:
         with self._lock:
             click.echo(text, err=self.to_stderr)
 
+    def pulled(self, result: Any) -> None:
+        from dvx.cli.sync import report_sync
+
+        if not self.to_stderr:  # --json: the summary is in the document
+            report_sync("Fetched", result, False)
+
     def committed(self, path: str) -> None:
         if not self.quiet:
             self._say(f"Committed {path}: it changed since it was recorded, and stages read it.")
@@ -194,6 +200,9 @@ dvx repro --pull              # in CI: fetch data and past runs first
 @click.option("--pull", is_flag=True,
               help="First fetch the data the stages read and write, and their past runs, from "
                    "the default remote.")
+@click.option("--allow-missing", is_flag=True,
+              help="With --pull: go on when the remote lacks some of the data (stages whose "
+                   "outputs could not be fetched run instead).")
 @click.option("-k", "--keep-going", is_flag=True,
               help="After a failure, go on with the stages that do not depend on it.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -204,27 +213,26 @@ dvx repro --pull              # in CI: fetch data and past runs first
                                                       "stderr).")
 @common_options
 def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downstream: bool,
-          pull: bool, keep_going: bool, jobs: int, no_run_cache: bool, as_json: bool) -> None:
+          pull: bool, allow_missing: bool, keep_going: bool, jobs: int, no_run_cache: bool,
+          as_json: bool) -> None:
     """Run the stages of dvx.yaml whose command, dependencies, params or outputs changed, in
     dependency order, and record what they ran with in dvx.lock.
 
     TARGETS are stage names (NAME, or NAME@ITEM for a foreach/matrix stage; NAME alone selects
     all of its items); without targets, every stage.
     """
-    from dvx.cli.sync import report_sync
+    from dvx.errors import UsageError
     from dvx.pipeline.repro import ReproOptions
     from dvx.pipeline.repro import repro as do_repro
 
     if single and downstream:
-        from dvx.errors import UsageError
-
         raise UsageError("--single-item and --downstream cannot be combined.")
+    if allow_missing and not pull:
+        raise UsageError("--allow-missing only applies to --pull.")
     options = ReproOptions(targets, dry, force, single, downstream, pull, keep_going, jobs,
-                           not no_run_cache)
+                           not no_run_cache, allow_missing)
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
     result = do_repro(open_repo(), options, reporter)
-    if result.pulled is not None and not as_json:
-        report_sync("Fetched", result.pulled, False)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if as_json:

@@ -204,14 +204,17 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
             f"[remote '{result.remote}'].")
-    for oid, reason in sorted(t.failed.items())[:50]:
-        warn(f"Failed {oid}: {reason}")
+    rows = sorted(t.failed.items(), key=lambda kv: (result.paths.get(kv[0], ""), kv[0]))
+    for oid, reason in rows[:50]:
+        path = result.paths.get(oid)
+        warn(f"Failed {path} ({oid}): {reason}" if path else f"Failed {oid}: {reason}")
     if len(t.failed) > 50:
         warn(f"... and {len(t.failed) - 50} more failures.")
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:
-        report_checkout(result.checkout)
+        report_checkout(result.checkout, "the download failed, above" if t.failed
+                        else "not on the remote either")
 
 
 @click.command(epilog=example("""

@@ -27,6 +27,11 @@ class SyncResult:
     problems: list[str] = field(default_factory=list)  # what could not be done, and why
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
     checkout: CheckoutResult | None = None
+    paths: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
+
+    def failed_paths(self) -> list[str]:
+        """The paths whose objects did not transfer."""
+        return sorted({self.paths.get(oid, oid) for oid in self.transfer.failed})
 
     @property
     def ok(self) -> bool:
@@ -37,7 +42,8 @@ class SyncResult:
         doc: dict[str, object] = {
             "remote": self.remote, "transferred": len(self.transfer.transferred),
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
-            "failed": [{"oid": o, "reason": r} for o, r in sorted(self.transfer.failed.items())],
+            "failed": [{"oid": o, "path": self.paths.get(o), "reason": r}
+                       for o, r in sorted(self.transfer.failed.items())],
             "problems": self.problems, "repaired": self.repaired}
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
@@ -104,6 +110,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.transfer.merge(r.transfer)
         merged.problems += r.problems
         merged.repaired += r.repaired
+        merged.paths.update(r.paths)
     return merged
 
 
@@ -119,6 +126,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
                           "Push to an S3, SSH, cloud or directory remote instead.")
     result = SyncResult(name)
     wanted = wanted_objects(repo, targets, result.problems)
+    result.paths = wanted.paths
     files = set(wanted.files)
     cached = repo.cache.existing(files)
     _ensure_remote_dir(remote, create=True)
@@ -198,9 +206,11 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     generation = repo.cache.generation()  # before downloading: a gc meanwhile moves it on
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
+    result.paths = {t.output.pointer.oid: t.output.path for t in targets}
     result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
+    result.paths.update(wanted.paths)
     result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from dvx import faults, fsutil, gitignore
-from dvx.errors import DvxError, PathError, UsageError
+from dvx.errors import DvxError, MissingObjectError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.ops.commit import refuse_if_behind, store, track
@@ -85,7 +85,8 @@ class ReproResult:
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
-                "committed_inputs": self.committed, "problems": self.problems}
+                "committed_inputs": self.committed, "problems": self.problems,
+                **({"pulled": self.pulled.to_json()} if self.pulled is not None else {})}
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class ReproOptions:
     keep_going: bool = False
     jobs: int = 1
     run_cache: bool = True
+    allow_missing: bool = False  # --pull: go on when the remote lacks some data
 
 
 class Reporter(Protocol):
@@ -108,6 +110,8 @@ class Reporter(Protocol):
     capture: bool
 
     def committed(self, path: str) -> None: ...
+
+    def pulled(self, result: Any) -> None: ...
 
     def starting(self, stage: Stage, reasons: list[str]) -> None: ...
 
@@ -120,6 +124,9 @@ class SilentReporter:
     capture = False
 
     def committed(self, path: str) -> None:
+        pass
+
+    def pulled(self, result: Any) -> None:
         pass
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
@@ -142,9 +149,19 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         locks = read_lock(repo.root, repo.algo)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
+        unfetched: set[str] = set()
         if options.pull and not options.dry:
             result.pulled, problems = _pull(repo, dag, selected)
             result.problems += problems
+            reporter.pulled(result.pulled)
+            unfetched = set(result.pulled.failed_paths())
+            if unfetched and not options.allow_missing:
+                shown = ", ".join(sorted(unfetched)[:10]) + (
+                    f" and {len(unfetched) - 10} more" if len(unfetched) > 10 else "")
+                raise MissingObjectError(
+                    f"`repro --pull` could not fetch the data of {shown} (listed above), so "
+                    "nothing was run.", "Push it from the clone where it was made, or pass "
+                    "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected)
         result.committed = [o.path for o in inputs]
@@ -154,7 +171,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         touched = _commit_inputs(repo, inputs, reporter)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
-        scheduler = _Scheduler(repo, dag, selected, locks, options, reporter)
+        scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched)
         try:
             result.stages = scheduler.run()
         finally:
@@ -272,9 +289,10 @@ def _restorable_record(repo: Repo, stage: Stage, state: StageState
 
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
-                 options: ReproOptions, reporter: Reporter) -> None:
+                 options: ReproOptions, reporter: Reporter, unfetched: set[str]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
+        self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         self.runner = Runner()
         self.results: dict[str, StageResult] = {}
         self.lock_written = False
@@ -347,6 +365,9 @@ class _Scheduler:
         locked = self.locks.get(stage.name)
         reasons = ["forced"] if self.options.force else stale_reasons(self.repo, stage, locked,
                                                                       state)
+        lost = [o for o in stage.out_paths if o in self.unfetched]
+        if lost:
+            reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
         if not reasons:
             return StageResult(stage.name, UP_TO_DATE, record=self._record_of_current(
                 stage, state, locked))
