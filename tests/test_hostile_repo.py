@@ -222,7 +222,7 @@ def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile.put_object(manifest([row("../../outside/pwned")]), oid=oid)  # corrupt on the remote
     hostile.commit({"data.dvx": dir_pointer(oid)})
     pull, checkout = assert_refused(hostile, [("pull",), ("checkout",)])
-    assert f"Failed {oid}" in pull and "corrupt" in pull
+    assert f"Failed data ({oid})" in pull and "corrupt" in pull
     assert "not in the cache" in checkout.lower() and "data" in checkout
     status = run_dvx("status", cwd=tmp_path / "clone")
     assert "data: deleted, not in cache" in status.stdout
@@ -252,7 +252,7 @@ def test_corrupt_and_truncated_objects_are_reported_and_never_used(tmp_path):
     before = protected(tmp_path, clone)
     message = run_clean("pull", cwd=clone)
     assert protected(tmp_path, clone) == before
-    assert f"Failed {a_oid}" in message and f"Failed {img_oid}" in message
+    assert f"Failed a.bin ({a_oid})" in message and f"Failed images/1.png ({img_oid})" in message
     assert "corrupt" in message
     assert "a.bin" in message and "images/1.png" in message  # and what could not be restored
     cache = clone / ".dvx/cache"
@@ -421,7 +421,7 @@ def test_sha256_repository_verifies_downloads_with_sha256(tmp_path):
     before = protected(tmp_path, clone)
     message = run_clean("pull", cwd=clone)
     assert protected(tmp_path, clone) == before
-    assert f"Failed {swapped}" in message and "corrupt" in message
+    assert f"({swapped})" in message and "corrupt" in message
     assert (clone / "good.bin").read_bytes() == b"good"
     assert not (clone / "swapped.bin").exists()
 
