@@ -80,6 +80,17 @@ class History:
         self._parsed: dict[str, Pointer | DvxError] = {}  # pointer blob sha -> pointer
         self._locks: dict[str, list[Output] | DvxError] = {}  # dvx.lock blob sha -> outputs
 
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the `git cat-file` process the reading started (a library caller's process
+        must not keep children it does not know about)."""
+        self.git.close()
+
     def commits(self, scope: Scope) -> list[str]:
         found = []
         if scope.stashes:  # a stash commit and its parents: saved work tree, index, untracked
@@ -221,10 +232,10 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
     seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in chosen}
     revisions: list[Revision] = []
     if scope.has_revisions or scope.index or scope.stashes:
-        history = History(repo)
-        if scope.index:
-            revisions.append(history.index())
-        revisions += [history.at(commit) for commit in history.commits(scope)]
+        with History(repo) as history:
+            if scope.index:
+                revisions.append(history.index())
+            revisions += [history.at(commit) for commit in history.commits(scope)]
     for revision in revisions:
         broken += revision.broken
         for output in revision.outputs:

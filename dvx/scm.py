@@ -176,6 +176,11 @@ class Git:
             raise DvxError(f"Git object {sha} is missing from the repository.") from None
         return kind.decode() if isinstance(kind, bytes) else str(kind), bytes(data)
 
+    def close(self) -> None:
+        """End the long-lived `git cat-file` that `object_data` started, if any."""
+        if self._repo is not None:
+            self._repo.close()
+
     @property
     def repo(self) -> Any:
         if self._repo is None:

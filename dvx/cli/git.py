@@ -88,7 +88,6 @@ def pre_push(remote_name: str, url: str | None) -> None:
     repo = open_repo()
     git = repo.git
     assert git is not None
-    history = History(repo)
     commits: set[str] = set()
     for line in sys.stdin.read().splitlines():
         parts = line.split()
@@ -96,10 +95,10 @@ def pre_push(remote_name: str, url: str | None) -> None:
             commits.update(git.commits_to_push(parts[1], None if parts[3] == zero else parts[3],
                                                remote_name))
     targets: dict[tuple[str, str], Target] = {}
-    for commit in sorted(commits):
-        revision = history.at(commit)
-        for output in revision.outputs:
-            targets.setdefault((output.path, output.pointer.oid), Target(output))
+    with History(repo) as history:
+        for commit in sorted(commits):
+            for output in history.at(commit).outputs:
+                targets.setdefault((output.path, output.pointer.oid), Target(output))
     if not targets:
         return
     try:
