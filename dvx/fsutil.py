@@ -357,6 +357,30 @@ def read_small_file(path: str, limit: int) -> bytes | None:
         os.close(fd)
 
 
+def write_failure(exc: OSError, path: str) -> str:
+    """Why writing `path` failed, in a user's words: a full disk is named by where it is
+    mounted, since that is what the user must free or enlarge."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = "its disk" if exc.errno == errno.ENOSPC else "its quota"
+        return (f"{exc.strerror}: {path} could not be written, {where} (mounted at "
+                f"{mount_point(path)}) is full")
+    return str(exc.strerror or exc)
+
+
+def mount_point(path: str) -> str:
+    """The mount point of the filesystem that holds `path` (or would hold it)."""
+    current = os.path.abspath(path)
+    while not os.path.exists(current):
+        current = os.path.dirname(current)
+    device = os.stat(current).st_dev
+    while current != os.path.dirname(current):
+        parent = os.path.dirname(current)
+        if os.stat(parent).st_dev != device:
+            break
+        current = parent
+    return current
+
+
 def remove_quietly(path: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -67,7 +67,10 @@ class RepoLock:
                 time.sleep(POLL_SECONDS)
         info = {"pid": os.getpid(), "host": os.uname().nodename,
                 "command": " ".join(["dvx", *sys.argv[1:]])[:200]}
-        fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
+        try:
+            fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
+        except OSError as exc:  # only for messages (a full disk must not stop the command)
+            log.debug("lock holder not recorded: %s", exc)
         with _held_guard:
             _held[self.path] = 1
 

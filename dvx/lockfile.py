@@ -113,8 +113,17 @@ def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:
 
 
 def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: bool = True
-               ) -> None:
-    fsutil.atomic_write(lock_path(root), encode_lock(stages, algo), fsync=fsync)
+               ) -> bool:
+    """Write dvx.lock if its bytes change; whether they did."""
+    data = encode_lock(stages, algo)
+    try:
+        with open(lock_path(root), "rb") as f:
+            if f.read(MAX_LOCK_BYTES + 1) == data:
+                return False
+    except FileNotFoundError:
+        pass
+    fsutil.atomic_write(lock_path(root), data, fsync=fsync)
+    return True
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class Output:
     def pointer_path(self) -> str:
         return self.path + POINTER_SUFFIX
 
+    @property
+    def recorded_in(self) -> str:
+        """The file that records this output, for messages."""
+        return f"{LOCK_FILE} (stage '{self.stage}')" if self.stage else f"'{self.pointer_path}'"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -196,8 +201,8 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
     """Map command-line paths to tracked outputs; no targets means every output. A target
     that needs an unreadable pointer fails with its error; the others only warn of it."""
     outputs, broken = scan_outputs(repo)
-    if not targets:
-        skip_broken(repo, broken)
+    if not targets or any(os.path.abspath(t) == repo.root for t in targets):
+        skip_broken(repo, broken)  # no targets, or the repository itself (`dvx status .`)
         return [Target(o) for o in outputs]
     by_path = {o.path: o for o in outputs}
     resolved: list[Target] = []
@@ -249,16 +254,24 @@ def _unique(targets: list[Target]) -> list[Target]:
     return unique
 
 
-def load_tree(repo: Repo, pointer: Pointer) -> Tree | None:
-    """The validated manifest of a directory pointer, or None if it is not in the cache."""
+def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | None:
+    """The validated manifest of a directory pointer, or None if it is not in the cache.
+    `where` (the pointer file, or dvx.lock) is named in the error of an invalid one."""
     if not repo.cache.exists(pointer.oid):
         return None
     key = (pointer.algo, pointer.oid)
     if key in repo.loaded_trees:
         return repo.loaded_trees[key]
     known_good = repo.statcache.is_valid_tree(pointer.oid)
-    tree = Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid,
-                           validated_before=known_good)
+    try:
+        tree = Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid,
+                               validated_before=known_good)
+    except FormatError as exc:
+        if where is None:
+            raise
+        raise FormatError(f"{where} names the directory manifest {pointer.oid}, which is "
+                          f"invalid: {exc.message}", exc.hint or "Restore the pointer from "
+                          "Git, or `dvx fetch` the manifest again.") from None
     if not known_good:
         repo.statcache.mark_valid_tree(pointer.oid)
     repo.loaded_trees[key] = tree

@@ -73,6 +73,23 @@ class Git:
                 found[path] = f"'{pattern}' in {source}:{line}"
         return found
 
+    def changed(self, relpaths: list[str]) -> list[str]:
+        """Those of `relpaths` whose workspace content differs from the index (or that Git
+        does not track yet and does not ignore), in the order given."""
+        out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
+                        *[":(literal)" + p for p in relpaths])
+        found: set[str] = set()
+        records = out.split(b"\0")
+        index = 0
+        while index < len(records):
+            record = records[index]
+            if len(record) > 3:
+                found.add(os.fsdecode(record[3:]))
+                if record[:1] in (b"R", b"C"):  # a rename: its origin follows
+                    index += 1
+            index += 1
+        return [p for p in relpaths if p in found]
+
     def pointer_files(self) -> list[str]:
         """Pointer files Git tracks or would track (untracked but not ignored)."""
         found = self.ls_files("--cached", "--others", "--exclude-standard", "--", "*.dvx")

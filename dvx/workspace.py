@@ -65,9 +65,13 @@ def file_state(repo: Repo, path: str, display: str,
     if stat.S_ISLNK(st.st_mode):
         oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(path),
                                                          os.readlink(path)))
-        if oid is None or not repo.cache.exists(oid):
+        if oid is None:
             raise symlink_error(display)
-        return FileState(oid, os.stat(path).st_size, False, True)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:  # its object left the cache: the link still stands for it
+            size = 0
+        return FileState(oid, size, False, True)
     if not stat.S_ISREG(st.st_mode):
         raise PathError(f"'{display}' is not a regular file.")
     oid = repo.statcache.get(path, st)

@@ -30,6 +30,8 @@ class DvxGroup(click.Group):
         except DvxError as exc:
             _report_unreadable(ctx)
             _fail(exc.message, exc.hint, exc.exit_code)
+        except BrokenPipeError:
+            _quiet_end_of_pipe()
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
             _fail(f"A filesystem operation failed: {exc.strerror or exc}{where}.",
@@ -61,6 +63,17 @@ def _report_unreadable(ctx: click.Context) -> bool:
         text = f"ERROR: Skipped {path}: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
         click.echo(_scrub_secrets(text), err=True)
     return bool(unreadable)
+
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as for any program a reader stopped listening to
+
+
+def _quiet_end_of_pipe() -> None:
+    """The reader of our output went away (`dvx status | head`): stop quietly, without
+    Python's complaint at exit about the unflushable stdout."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:

@@ -179,7 +179,8 @@ class _Reporter:
                         f"({'; '.join(result.reasons)}).",
             r.RAN: f"Stage '{result.name}' done.",
         }
-        self._say(messages[result.outcome])
+        self._say(messages[result.outcome] if not result.note
+                  else f"{messages[result.outcome][:-1]} ({result.note}).")
 
 
 @click.command(epilog=example("""

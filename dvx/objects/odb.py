@@ -48,6 +48,7 @@ class ObjectStore:
         self._fs_lock = threading.Lock()
         self.root = root.rstrip("/") or "/"
         self.url = url or self.root  # for messages: the URL as configured, secrets hidden
+        self.name = ""  # the remote's name, for messages (set by the code that opens it)
         self.algo = algo
         self._atomic_put = atomic_put
         self.read_only = read_only

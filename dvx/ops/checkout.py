@@ -98,8 +98,9 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
 
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
-    """None if a file in this state may be overwritten: its content is safe in the cache."""
-    if force or state is None or repo.cache.exists(state.oid):
+    """None if a file in this state may be overwritten: its content is safe in the cache (or
+    it is a link dvx made into the cache, which holds nothing of its own)."""
+    if force or state is None or state.is_cache_link or repo.cache.exists(state.oid):
         return None
     return NOT_CACHED
 
@@ -140,8 +141,15 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     if why:
         result.skipped.append((output.path, why))
         return
-    fsutil.makedirs(os.path.dirname(full))
-    _place(repo, pointer.oid, full, pointer.executable)
+    try:
+        fsutil.makedirs(os.path.dirname(full))
+        _place(repo, pointer.oid, full, pointer.executable)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
+            result.missing.append(output.path)
+        else:
+            result.skipped.append((output.path, fsutil.write_failure(exc, full)))
+        return
     result.restored.append(output.path)
 
 
@@ -156,7 +164,7 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult) -> None:
-    tree = load_tree(repo, output.pointer)
+    tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
         return
@@ -271,7 +279,7 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None
-            return f"{exc.strerror or exc}", None
+            return fsutil.write_failure(exc, path_of(entry)), None
 
     def path_of(entry: TreeEntry) -> str:
         return join_posix(top, entry.path)

@@ -38,6 +38,7 @@ from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
 from dvx.workspace import (
+    FileState,
     check_entry_name,
     file_state,
     remove_temporaries,
@@ -199,7 +200,7 @@ def not_pulled(repo: Repo, existing: Output | None, synced: Synced | None) -> li
     if (existing is None or not existing.pointer.is_dir or synced is None
             or synced.placed is None or synced.oid != existing.pointer.oid):
         return []
-    tree = load_tree(repo, existing.pointer)
+    tree = load_tree(repo, existing.pointer, existing.recorded_in)
     if tree is None:
         raise MissingObjectError(
             f"'{existing.path}' was checked out only in part, and its manifest is not in the "
@@ -243,6 +244,19 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
+def _linked_object(repo: Repo, path: str, display: str, st: os.stat_result | None = None
+                   ) -> FileState:
+    """The object a link into the cache stands for, which must still be there: a pointer
+    never names data that no cache holds."""
+    state = file_state(repo, path, display, st)
+    assert state is not None
+    if not repo.cache.exists(state.oid):
+        raise MissingObjectError(
+            f"'{display}' is a link to the object {state.oid}, which is no longer in the cache.",
+            f"Run `dvx pull {display}` to fetch it, or replace the link with the data.")
+    return state
+
+
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured (the
@@ -266,8 +280,7 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
                  ) -> tuple[str, int, bool]:
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
-        state = file_state(repo, full, display, st)
-        assert state is not None
+        state = _linked_object(repo, full, display, st)
         return state.oid, state.size, False
     oid, size, executable, seen = _store_file(repo, full, st, repo.link_types)
     if seen is not None:
@@ -348,7 +361,6 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprin
 
         entries.extend(map_in_threads(ingest, large, size_of=walked_size))
     for link in scan_before.symlinks:
-        state = file_state(repo, join_posix(full, link), f"{rel}/{link}")
-        assert state is not None
+        state = _linked_object(repo, join_posix(full, link), f"{rel}/{link}")
         entries.append(TreeEntry(link, state.oid, state.size, False))
     return Tree.build(repo.algo, entries), fingerprint

@@ -119,7 +119,7 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                 raise PathError(f"'{output.path}' is not in the workspace.",
                                 "Run `dvx checkout` first.")
             if output.pointer.is_dir:
-                if load_tree(repo, output.pointer) is None:
+                if load_tree(repo, output.pointer, output.recorded_in) is None:
                     raise PathError(f"The manifest of '{output.path}' is not in the cache.")
                 walk = walk_directory(full)
                 paths = [e.path for e in walk.files] + [

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from dvx.config import REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
-from dvx.remote.backends import backend_for, check_option, is_secret
+from dvx.remote.backends import check_option, check_url, is_secret
 from dvx.remote.fs import is_local_url, open_store, redact_url
 from dvx.repo import Repo
 
@@ -38,7 +38,7 @@ def _check_name(name: str) -> None:
 
 def _stored_url(repo: Repo, url: str, level: str | None) -> str:
     url = validate('remote "x"', "url", url)
-    backend_for(url)  # refuses unknown schemes now rather than at the first push
+    check_url(url)  # refuses unknown schemes and malformed URLs now, not at the first push
     if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
                           "text.", "Give the URL without it and set the password with "
@@ -190,7 +190,7 @@ def _open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     except ConfigError as exc:
         raise RemoteError(f"Remote '{name}': {exc.message}",
                           "Fix it with `dvx remote modify NAME url URL`.") from None
-    return name, open_store(url, options, repo.root, repo.algo)
+    return name, open_store(url, options, repo.root, repo.algo, name)
 
 
 NETWORK_JOBS = 16  # requests in flight: latency-bound, so more than the cores

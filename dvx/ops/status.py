@@ -115,7 +115,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
             full, fingerprint.digest) == pointer.oid:
         # Not a single stat has changed since this directory last matched the pointer.
         return OutputStatus(output.path, "dir", UNCHANGED, _dir_in_cache(repo, pointer))
-    tree = load_tree(repo, pointer)
+    tree = load_tree(repo, pointer, output.recorded_in)
     in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
     if not os.path.lexists(full):
         return OutputStatus(output.path, "dir", DELETED, in_cache)

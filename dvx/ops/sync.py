@@ -71,7 +71,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wa
             wanted.paths.setdefault(pointer.oid, output.path)
             continue
         try:
-            tree = load_tree(repo, pointer)
+            tree = load_tree(repo, pointer, output.recorded_in)
         except FormatError as exc:
             problems.append(f"{output.path}: {exc}")
             continue

@@ -62,10 +62,11 @@ class StageResult:
     error: str | None = None  # why it failed or was skipped
     lock: StageLock | None = None  # the new dvx.lock entry
     record: runcache.RunRecord | None = None  # a run to remember in the run-cache
+    note: str | None = None  # said after the stage (why its run is not kept, ...)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
-                "exit_code": self.exit_code, "error": self.error}
+                "exit_code": self.exit_code, "error": self.error, "note": self.note}
 
 
 @dataclass
@@ -447,22 +448,26 @@ class _Scheduler:
                 assert current is not None
                 outs.append(current)
         lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
-        record = None
-        if runcache.cacheable(stage) and self.options.run_cache and self._keep_uncached(stage):
-            record = runcache.make_record(self.repo, stage, state, outs)
-        return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record)
+        record, note = None, None
+        if self.options.run_cache:
+            note = runcache.why_not_kept(stage) or self._keep_uncached(stage)
+            if note is None:
+                record = runcache.make_record(self.repo, stage, state, outs)
+        return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record,
+                           note=f"not kept in the run-cache: {note}" if note else None)
 
-    def _keep_uncached(self, stage: Stage) -> bool:
+    def _keep_uncached(self, stage: Stage) -> str | None:
         """Copy the outputs Git tracks (`cache: false`) into the cache for the run-cache; only
-        files are kept this way."""
+        files are kept this way. Why the run cannot be kept, if it cannot."""
         for out in stage.outs:
             if out.cache:
                 continue
             full = self.repo.abspath(out.path)
             if os.path.isdir(full) and not os.path.islink(full):
-                return False
+                return (f"its output {out.path} is a directory Git tracks (cache: false), "
+                        "which the run-cache cannot hold")
             self.repo.cache.add_file(full, ("copy",))
-        return True
+        return None
 
     # -- in the scheduler's thread: record ------------------------------------------------
 
@@ -477,13 +482,16 @@ class _Scheduler:
             for locked in result.lock.outs:  # the workspace holds what dvx.lock now records
                 if locked.cache:
                     self.repo.syncstate.record(locked.path, Synced(locked.oid))
+            # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
+            # hint and autostage take those that did (see _stage_in_git).
+            self.touched += [o.path for o in stage.outs if not o.cache]
             if self.locks.get(result.name) != result.lock:
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
                 faults.point("repro.before_lock_write")
-                write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync)
-                self.lock_written = True
-                self.touched.append(LOCK_FILE)
+                if write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync):
+                    self.lock_written = True
+                    self.touched.append(LOCK_FILE)
         faults.point("repro.before_run_record")
         if result.record is not None:
             try:
@@ -528,7 +536,11 @@ def _make_editable(repo: Repo, full: str) -> None:
 
 
 def _stage_in_git(repo: Repo, touched: list[str], result: ReproResult) -> None:
+    """Stage (core.autostage) or list for `git add` the files Git tracks that repro changed:
+    dvx.lock, committed inputs' pointers, .gitignore entries, outputs with `cache: false`."""
     touched = list(dict.fromkeys(touched))
+    if repo.git is not None and touched:
+        touched = repo.git.changed(touched)
     if not touched:
         return
     if repo.git is not None and repo.config.get_bool("core", "autostage"):

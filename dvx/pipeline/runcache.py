@@ -69,6 +69,20 @@ def keys_for(repo: Repo, stage: Stage, state: StageState) -> tuple[str, str]:
     return skey, run_key(repo.algo, skey, [(d.path, d.oid) for d in state.deps], state.params)
 
 
+def why_not_kept(stage: Stage) -> str | None:
+    """Why runs of this stage cannot be recorded and restored (None: they can)."""
+    if not stage.deps:
+        return "it has no dependencies, so no run of it is told apart from another"
+    if not stage.outs:
+        return "it has no outputs to restore"
+    if stage.always_changed:
+        return "it is marked always_changed"
+    persistent = [o.path for o in stage.outs if o.persist]
+    if persistent:
+        return f"its output {persistent[0]} persists from run to run"
+    return None
+
+
 def cacheable(stage: Stage) -> bool:
     """Runs of this stage may be recorded and restored: it has dependencies and outputs, no
     output persists from run to run, and it is not marked as depending on something outside

@@ -302,6 +302,32 @@ def backend_for(url: str) -> Backend:
     return backend
 
 
+# What a URL of each kind must name besides its scheme (the rest is optional).
+_NEEDS = {"s3": "a bucket (s3://BUCKET/PREFIX)", "gs": "a bucket (gs://BUCKET/PREFIX)",
+          "azure": "a container (azure://CONTAINER/PREFIX)",
+          "ssh": "a host (ssh://[USER@]HOST[:PORT]/PATH)",
+          "http": "a host (http(s)://HOST/PATH)"}
+
+
+def check_url(url: str) -> Backend:
+    """The backend of `url`, if it is a well-formed URL of a kind dvx knows, naming what that
+    kind needs; else a ConfigError saying what is wrong."""
+    backend = backend_for(url)
+    if backend.name == "local":
+        return backend
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # both parse (and refuse) the network part
+    except ValueError as exc:
+        raise ConfigError(f"'{url}' is not a valid URL: {exc}.",
+                          "Check the brackets, the port and the characters in it.") from None
+    needs = _NEEDS.get(backend.name)
+    if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
+        raise ConfigError(f"The remote URL '{url}' names no {needs.split(' (')[0][2:]}.",
+                          f"Its URL needs {needs}.")
+    return backend
+
+
 def accepts_any_option(backend: Backend) -> bool:
     return backend.build is _build_generic
 

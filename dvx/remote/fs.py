@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from dvx.errors import RemoteError
 from dvx.objects.odb import ObjectStore
@@ -52,6 +53,18 @@ def local_path(url: str, repo_root: str) -> str:
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight at once (see ops/remote.py)
 
 
+def network_failure(exc: OSError, url: str) -> str:
+    """Why a connection failed, naming the host when it is the host that is unknown."""
+    import socket
+
+    host = urlsplit(url).hostname if "://" in url else None
+    if isinstance(exc, socket.gaierror):
+        return f"its host '{host}' was not found ({exc.strerror or exc})"
+    if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
+        return f"{host} did not accept the connection ({exc.strerror or exc})"
+    return str(exc.strerror or exc)
+
+
 def request_timeout(options: dict[str, str]) -> float:
     """Seconds a request may go without progress (the remote's `timeout` option)."""
     value = options.get("timeout")
@@ -68,10 +81,15 @@ def request_timeout(options: dict[str, str]) -> float:
     return timeout
 
 
-def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> ObjectStore:
+def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
+               name: str = "") -> ObjectStore:
+    """The object store of the remote `name` at `url` (some clients connect right away)."""
     backend = backend_for(url)
+    shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
-        return ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
+        local = ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
+        local.name = name
+        return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
     timeout = request_timeout(options)
 
@@ -79,7 +97,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
         try:
             return step()
         except (ValueError, TypeError) as exc:
-            raise RemoteError(f"Cannot set up the remote at '{redact_url(url)}': {exc}.") from None
+            raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
+        except OSError as exc:  # a client that connects when it is built (SFTP)
+            raise RemoteError(f"Cannot reach the {shown}: {network_failure(exc, url)}.",
+                              "Check the URL with `dvx remote list`, and the network.") from None
 
     def build() -> tuple[Any, str]:
         return set_up(lambda: backend.build(url, own_options, timeout))
@@ -95,6 +116,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str) -> 
                         put_options=put_options, read_options=backend.read_options,
                         make_fs=(lambda: build()[0]) if lazy else None,
                         local=False if lazy else None, url=redact_url(url))
+    store.name = name
     if lazy:
         from dvx.remote.s3fast import FastS3
 

@@ -292,9 +292,28 @@ def _present_fast(store: ObjectStore, wanted: set[str], settings: Settings) -> s
     return {by_path[path] for path in found}
 
 
+CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
+
+
 def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
-    return RemoteError(f"Could not find out what the remote at '{store.url}' "
-                       f"holds: {_redacted(describe(exc), store)}.",
+    """One error for a remote that could not be asked anything, naming it and the way out."""
+    from dvx.remote.fs import network_failure
+
+    shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
+    if any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__):
+        name = store.name or "NAME"
+        return RemoteError(
+            f"No credentials for the {shown}: {_redacted(describe(exc), store)}.",
+            f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
+            f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
+            f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
+    if isinstance(exc, PermissionError):
+        return RemoteError(f"The {shown} refused access: {_redacted(describe(exc), store)}.",
+                           "Check that the credentials may read and write there.")
+    reason = network_failure(exc, store.url) if isinstance(exc, OSError) and not isinstance(
+        exc, TimeoutError) else describe(exc)
+    return RemoteError(f"Could not find out what the {shown} holds: "
+                       f"{_redacted(reason, store)}.",
                        "Check the URL, the credentials and the network, then try again.")
 
 

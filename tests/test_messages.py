@@ -1,0 +1,174 @@
+"""Messages that used to mislead, each as a user met it: what dvx says now."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import xxhash
+from pipeline_kit import make_ml_repo
+
+from tests.conftest import git, write
+
+
+def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "data" / "a.csv", "a")
+    assert dvx("add", "data/a.csv").code == 0  # never pushed
+    (repo / "data" / "a.csv").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    os.makedirs(store)
+    for obj in (repo / ".dvx" / "cache" / "files").rglob("*"):
+        if obj.is_file():
+            obj.chmod(0o644)
+            obj.unlink()
+    pulled = dvx("pull")
+    oid = xxhash.xxh3_128_hexdigest(b"a")
+    assert pulled.code == 1 and f"Failed data/a.csv ({oid}): not on the remote" in pulled.stderr
+    assert "run `dvx pull`" not in pulled.stderr
+    assert "the download failed, above" in pulled.stderr
+
+
+def test_updated_dvx_lock_only_when_it_changed_and_the_hint_lists_what_git_tracks(repo, dvx):
+    make_ml_repo(repo)
+    assert dvx("add", "data/raw.csv").code == 0
+    first = dvx("repro")
+    assert "Updated dvx.lock." in first.stdout
+    hint = first.stdout.split("git add", 1)[1]
+    assert "metrics.json" in hint and "dvx.lock" in hint
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    again = dvx("repro", "--force", "evaluate", "--single-item")  # same results, same bytes
+    assert again.code == 0
+    assert "Updated dvx.lock" not in again.stdout and "git add" not in again.stdout
+
+
+def test_a_stage_whose_run_cannot_be_kept_says_why(repo, dvx):
+    write(repo / "in.txt", "x")
+    write(repo / "dvx.yaml", "stages:\n  many:\n    cmd: mkdir -p out && cp in.txt out/a\n"
+          "    deps: [in.txt]\n    outs:\n      - out:\n          cache: false\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "not kept in the run-cache: its output out is a directory Git tracks" in ran.stdout
+
+
+@pytest.mark.parametrize("url, words", [
+    ("http://[::1", "not a valid URL"), ("s3://", "names no bucket"),
+    ("ssh:///srv/store", "names no host"), ("ssh://host:99999/x", "Port out of range"),
+])
+def test_remote_add_checks_the_url(repo, dvx, url, words):
+    result = dvx("remote", "add", "r", url)
+    assert result.code == 2 and words in result.stderr and "internal error" not in result.stderr
+    assert "[remote" not in (repo / ".dvx" / "config").read_text()
+
+
+def test_output_piped_into_head_ends_quietly(repo):
+    for i in range(300):
+        write(repo / f"f{i:03d}.txt", str(i))
+    env = {**os.environ}
+    add = subprocess.run([sys.executable, "-m", "dvx", "add", *[f"f{i:03d}.txt" for i in
+                                                             range(300)]], cwd=repo, env=env,
+                         capture_output=True)
+    assert add.returncode == 0
+    for i in range(300):
+        (repo / f"f{i:03d}.txt").unlink()
+    piped = subprocess.run(f"{sys.executable} -m dvx status | head -1", shell=True, cwd=repo,
+                           capture_output=True, text=True)
+    assert piped.stdout.count("\n") == 1 and piped.stderr == "", piped.stderr
+
+
+def test_a_bad_manifest_entry_names_the_pointer_and_the_manifest(repo, dvx):
+    header = '{"algo":"xxh128","format":"dvx-tree","version":1}\n'
+    oid = xxhash.xxh3_128_hexdigest(b"x")
+    body = (header + f'["a","{oid}",1,false]\n' + f'["a","{oid}",1,false]\n').encode()
+    manifest_oid = xxhash.xxh3_128_hexdigest(body)
+    write(repo / ".dvx/cache/files/xxh128" / manifest_oid[:2] / manifest_oid[2:], body)
+    write(repo / "data.dvx", f"dvx: 1\ntype: dir\nalgo: xxh128\noid: {manifest_oid}\nsize: 2\n"
+          "nfiles: 2\n")
+    result = dvx("checkout", "data")
+    assert result.code == 1 and "'data.dvx' names the directory manifest" in result.stderr
+    assert manifest_oid in result.stderr and "twice" in result.stderr
+
+
+def test_status_of_the_repository_root_is_the_whole_repository(repo, dvx):
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    (repo / "a.txt").unlink()
+    result = dvx("status", ".")
+    assert result.code == 0 and "a.txt: deleted" in result.stdout
+
+
+def test_one_missing_object_in_symlink_mode_does_not_break_status(repo, dvx):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "a.txt", "a")
+    write(repo / "b.txt", "b")
+    assert dvx("add", "a.txt", "b.txt").code == 0
+    gone = xxhash.xxh3_128_hexdigest(b"a")
+    obj = repo / ".dvx/cache/files/xxh128" / gone[:2] / gone[2:]
+    obj.chmod(0o644)
+    obj.unlink()
+    status = dvx("status")
+    assert status.code == 0 and "a.txt: not in cache" in status.stdout
+    assert "b.txt" not in status.stdout
+    refused = dvx("add", "a.txt")
+    assert refused.code == 1 and "no longer in the cache" in refused.stderr
+
+
+def test_an_unknown_ssh_host_is_named_with_the_remote(repo, dvx):
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("remote", "add", "-d", "far", "ssh://no-such-host.invalid/srv/store").code == 0
+    result = dvx("push")
+    assert result.code == 1 and "remote 'far'" in result.stderr
+    assert "host 'no-such-host.invalid' was not found" in result.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MiB tmpfs, for what happens when a disk is full (root only)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_during_checkout_names_the_file_and_the_disk(small_disk, tmp_path, dvx):
+    work = small_disk / "repo"
+    work.mkdir()
+    git(work, "init", "-q", "-b", "main")
+    assert dvx("init", cwd=work).code == 0
+    assert dvx("config", "--local", "cache.dir", str(tmp_path / "cache"), cwd=work).code == 0
+    data = os.urandom(3 << 20)
+    write(work / "model.bin", data)
+    assert dvx("add", "model.bin", cwd=work).code == 0
+    (work / "model.bin").unlink()
+    filler = small_disk / "filler"
+    with open(filler, "wb") as f:  # leave well under 3 MiB free
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+        except OSError:
+            pass
+    result = dvx("checkout", cwd=work)
+    assert result.code == 1 and "Traceback" not in result.output
+    assert "model.bin" in result.stderr and f"mounted at {small_disk}" in result.stderr
+    assert "cache/files" not in result.stderr  # the workspace's disk, not the cache object
+    assert not (work / "model.bin").exists()
+    filler.unlink()
+    assert dvx("checkout", cwd=work).code == 0
+    assert (work / "model.bin").read_bytes() == data
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file_is_one_error_paragraph(repo, dvx):
+    secret = write(repo / "secret.bin", "x")
+    secret.chmod(0)
+    result = dvx("add", "secret.bin")
+    assert result.code != 0 and result.stderr.startswith("ERROR:") and "secret.bin" in result.stderr
