@@ -469,14 +469,21 @@ def symlink(src: str, dst: str) -> None:
 SMALL_FILE = 1 << 20  # below this a copy is made unnamed, with its mode, and then named
 
 
-def copy(src: str, dst: str, mode: int | None = 0o644) -> None:
-    """Copy the large file `src` to the new file `dst` and give it exactly `mode` (None: the
-    usual mode of a new file, as the umask makes it). Small files go through
-    `copy_small_file` instead."""
-    import shutil  # only for large files: its import is not free
+COPY_WINDOW = 64 << 20  # a large file is copied (and its progress told) this much at a time
 
-    # copyfile uses the kernel's copy (sendfile/copy_file_range): no bytes through Python.
-    shutil.copyfile(src, dst)
+
+def copy(src: str, dst: str, mode: int | None = 0o644,
+         on_bytes: Callable[[int], None] | None = None) -> None:
+    """Copy the large file `src` to the new file `dst` and give it exactly `mode` (None: the
+    usual mode of a new file, as the umask makes it), telling `on_bytes` how far it got.
+    Small files go through `copy_small_file` instead."""
+    with open(src, "rb", buffering=0) as source, open(dst, "xb", buffering=0) as target:
+        while True:  # the kernel copies (copy_range): no bytes through Python
+            copied = copy_range(source.fileno(), target.fileno(), COPY_WINDOW)
+            if copied and on_bytes is not None:
+                on_bytes(copied)
+            if copied < COPY_WINDOW:
+                break
     if mode is not None:
         os.chmod(dst, mode)
     faults.point("copy.after_temp_write")
@@ -558,7 +565,8 @@ def _before_copy_is_named() -> None:
 
 
 def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False,
-          unsupported: set[str] | None = None) -> str:
+          unsupported: set[str] | None = None,
+          on_bytes: Callable[[int], None] | None = None) -> str:
     """Make `dst` hold `src`'s content via the first link type that works; return its name.
 
     A copy is written unnamed (or at a temporary name beside `dst`) and then given its name,
@@ -581,7 +589,7 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
         try:
             try:
                 if link_type == "copy":
-                    copy(src, tmp, mode)
+                    copy(src, tmp, mode, on_bytes)
                 else:
                     LINKERS[link_type](src, tmp)
             except FileExistsError:

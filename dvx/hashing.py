@@ -92,7 +92,11 @@ def hash_bytes(data: bytes, algo: str = DEFAULT_ALGO) -> str:
     return hasher.hexdigest()
 
 
-def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+OnBytes = Callable[[int], None]  # told how many more bytes were processed (progress)
+
+
+def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None
+                ) -> tuple[str, int]:
     """(oid, size) of everything `src` yields, read a chunk at a time."""
     hasher = get_algorithm(algo).new()
     buffer = bytearray(CHUNK_SIZE)
@@ -112,10 +116,13 @@ def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO) -> tuple[str, int]:
             n, chunk = len(data), data
         hasher.update(chunk)
         size += n
+        if on_bytes is not None:
+            on_bytes(n)
     return hasher.hexdigest(), size
 
 
-def hash_file(path: str, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None
+              ) -> tuple[str, int]:
     """Hash a local file in one pass.
 
     Large files are memory-mapped: hashing straight from the page cache avoids a copy into a
@@ -127,11 +134,12 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
             data = f.read()
             return hash_bytes(data, algo), len(data)
         if size < MMAP_THRESHOLD:
-            return hash_stream(f, algo)
-        return _hash_mapped(f, size, algo)
+            return hash_stream(f, algo, on_bytes)
+        return _hash_mapped(f, size, algo, on_bytes)
 
 
-def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, int]:
+def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None
+              ) -> tuple[str, int]:
     """Copy the file at `path` into the new, empty file `dst_fd` (open for reading and writing)
     and return the (oid, size) of the copy.
 
@@ -171,6 +179,8 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, in
                                    offset=size) as mapped, memoryview(mapped) as view:
                         hasher.update(view)
                     size += copied
+                    if on_bytes is not None:
+                        on_bytes(copied)
                 if copied < MMAP_WINDOW:
                     break
         finally:
@@ -179,7 +189,8 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO) -> tuple[str, in
     return hasher.hexdigest(), size
 
 
-def _hash_mapped(f: IO[bytes], size: int, algo: str) -> tuple[str, int]:
+def _hash_mapped(f: IO[bytes], size: int, algo: str, on_bytes: OnBytes | None
+                 ) -> tuple[str, int]:
     # One window at a time, unmapped before the next: resident memory stays at one window
     # however large the file is.
     hasher = get_algorithm(algo).new()
@@ -189,4 +200,6 @@ def _hash_mapped(f: IO[bytes], size: int, algo: str) -> tuple[str, int]:
             mapped.madvise(mmap.MADV_SEQUENTIAL)
             with memoryview(mapped) as view:
                 hasher.update(view)
+        if on_bytes is not None:
+            on_bytes(length)
     return hasher.hexdigest(), size

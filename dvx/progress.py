@@ -21,3 +21,18 @@ class NoProgress:
     def task(self, desc: str, total: int | None, unit: str = "file"
              ) -> Iterator[Callable[[int], None]]:
         yield lambda n: None
+
+
+BYTES_BAR_FROM = 32 << 20  # a file this large gets a bar of its own, in bytes
+
+
+@contextlib.contextmanager
+def byte_progress(progress: Progress, desc: str, size: int
+                  ) -> Iterator[Callable[[int], None] | None]:
+    """A bar in bytes for one large file (smaller files need none): the callback to tell it
+    of each step, or None."""
+    if size < BYTES_BAR_FROM:
+        yield None
+        return
+    with progress.task(desc, size, "B") as advance:
+        yield advance

@@ -16,6 +16,7 @@ from dvx.scm import Git, find_git_root
 from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
+    from dvx.ignore import DvxIgnore
     from dvx.lock import RepoLock
     from dvx.objects.odb import ObjectStore
     from dvx.objects.tree import Tree
@@ -124,6 +125,13 @@ class Repo:
         """Pointer files (or dvx.lock) this command could not read and so left out, with
         why: the CLI reports them at the end (dvx/outputs.py)."""
         return {}
+
+    @functools.cached_property
+    def dvxignore(self) -> DvxIgnore:
+        """The .dvxignore rules (dvx/ignore.py)."""
+        from dvx.ignore import DvxIgnore
+
+        return DvxIgnore(self.root)
 
     @functools.cached_property
     def open_stores(self) -> dict[str, ObjectStore]:

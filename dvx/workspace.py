@@ -84,9 +84,10 @@ def file_state(repo: Repo, path: str, display: str,
 
 def scan_directory(repo: Repo, path: str, display: str,
                    on_hashed: Callable[[int], None] | None = None) -> dict[str, TreeEntry]:
-    """The entries the directory at `path` has now, by relative path. They are not validated
-    as a manifest: `Tree.build` does that when they are to be recorded."""
-    walk = walk_directory(path)
+    """The entries the directory at `path` (repo-relative `display`) has now, .dvxignore'd
+    files left out, by relative path. They are not validated as a manifest: `Tree.build`
+    does that when they are to be recorded."""
+    walk = repo.dvxignore.filter_walk(display, walk_directory(path))
     if walk.others:
         raise PathError(f"'{display}/{walk.others[0]}' is not a regular file (a socket, fifo "
                         "or device), which dvx cannot track.", "Move it out of the directory.")

@@ -279,8 +279,9 @@ dvx remove --outs data/images.dvx      # stop tracking and delete the data
 @click.argument("targets", nargs=-1, required=True, type=click.Path())
 @click.option("--outs", is_flag=True, help="Also delete the data from the workspace.")
 @click.option("-f", "--force", is_flag=True, help="With --outs, delete even unsaved changes.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def remove(targets: tuple[str, ...], outs: bool, force: bool) -> None:
+def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> None:
     """Stop tracking data: delete its pointer file and .gitignore entry."""
     from dvx.errors import UsageError
     from dvx.ops.manage import remove as do_remove
@@ -291,6 +292,10 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool) -> None:
     if any(t.subpath for t in resolved):
         raise UsageError("`dvx remove` works on whole tracked paths, not on files inside them.")
     changed = do_remove(repo, [t.output for t in resolved], outs, force)
+    if as_json:
+        emit_json({"removed": [t.output.path for t in resolved], "deleted_data": outs,
+                   **changed.to_json()})
+        return
     if not is_quiet():
         for t in resolved:
             out(f"Stopped tracking {t.output.path}" + (" and deleted it" if outs else ""))
@@ -304,8 +309,9 @@ dvx move data/images archive/     # into an existing directory
 """))
 @click.argument("src", type=click.Path())
 @click.argument("dst", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def move(src: str, dst: str) -> None:
+def move(src: str, dst: str, as_json: bool) -> None:
     """Move tracked data together with its pointer file, and fix .gitignore."""
     from dvx.errors import UsageError
     from dvx.ops.manage import move as do_move
@@ -317,6 +323,9 @@ def move(src: str, dst: str) -> None:
         raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
     target = resolved[0]
     new_path, changed = do_move(repo, target.output, dst)
+    if as_json:
+        emit_json({"from": target.output.path, "to": new_path, **changed.to_json()})
+        return
     if not is_quiet():
         out(f"Moved {target.output.path} to {new_path}")
     if not changed.staged:
@@ -340,4 +349,43 @@ def unprotect(targets: tuple[str, ...]) -> None:
             out(f"Unprotected {path}; `dvx add` or `dvx commit` it after editing.")
 
 
-COMMANDS = [add, status, commit, checkout, remove, move, unprotect]
+@click.command("check-ignore", epilog=example("""
+dvx check-ignore data/images/thumbs.db
+dvx check-ignore -d data/images/*.tmp     # with the rule that ignores each
+"""))
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.option("-d", "--details", is_flag=True,
+              help="Show the .dvxignore file, line and pattern that ignore each path.")
+@click.option("-n", "--non-matching", is_flag=True,
+              help="Also list the paths that are not ignored (with -d).")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def check_ignore(targets: tuple[str, ...], details: bool, non_matching: bool,
+                 as_json: bool) -> None:
+    """Say which paths .dvxignore leaves out of tracked directories (exit status 1 if none
+    of them is ignored), as `git check-ignore` does for .gitignore."""
+    import os
+
+    from dvx.paths import repo_relpath
+
+    repo = open_repo()
+    rows = []
+    for target in targets:
+        rel = repo_relpath(repo.root, target)
+        rows.append((target, repo.dvxignore.check(rel, os.path.isdir(target))))
+    if as_json:
+        emit_json([{"path": t, "ignored": m is not None,
+                    **({"source": m.source, "line": m.line, "pattern": m.pattern} if m else {})}
+                   for t, m in rows])
+    elif not is_quiet():
+        for target, match in rows:
+            if match is not None:
+                out(f"{match.source}:{match.line}:{match.pattern}\t{target}" if details
+                    else target)
+            elif details and non_matching:
+                out(f"::\t{target}")
+    if not any(m is not None for _, m in rows):
+        sys.exit(1)
+
+
+COMMANDS = [add, status, commit, checkout, remove, move, unprotect, check_ignore]

@@ -23,7 +23,7 @@ dvx stage list
 """))
 @common_options
 def stage() -> None:
-    """Add and list the pipeline stages of dvx.yaml."""
+    """Add, list and remove the pipeline stages of dvx.yaml."""
 
 
 @stage.command("add", context_settings={"allow_interspersed_args": False},
@@ -73,7 +73,7 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     import shlex
 
     from dvx.paths import to_posix
-    from dvx.pipeline.stage_add import NewStage, add_stage
+    from dvx.pipeline.editor import NewStage, add_stage
 
     repo = open_repo()
     here = to_posix(os.path.relpath(os.getcwd(), repo.root))
@@ -106,6 +106,65 @@ def stage_list(as_json: bool) -> None:
         out("No stages yet; add one with `dvx stage add`.")
     for s in stages:
         _print_stage(s)
+
+
+@stage.command("remove", epilog=example("""
+dvx stage remove evaluate
+dvx stage remove --outs featurize      # and delete its outputs
+"""))
+@click.argument("name")
+@click.option("--outs", is_flag=True, help="Also delete the stage's outputs.")
+@click.option("-f", "--force", is_flag=True,
+              help="With --outs, delete outputs even when they are not as recorded.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
+    """Take stage NAME (or every item of a foreach/matrix stage NAME) out of dvx.yaml and
+    dvx.lock; its outputs stay in the workspace, no longer ignored by Git, unless --outs."""
+    from dvx.pipeline.stages import remove
+
+    changed = remove(open_repo(), name, outs, force)
+    if as_json:
+        emit_json({"removed": changed.stages, "deleted": changed.deleted,
+                   "to_stage": changed.touched})
+        return
+    if not is_quiet():
+        out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
+            + ", ".join(f"'{n}'" for n in changed.stages)
+            + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
+        out("To record this in Git, run:\n    git add " + " ".join(changed.touched))
+
+
+@click.command(epilog=example("""
+dvx freeze train       # repro never runs it, even if its inputs change
+dvx unfreeze train
+"""))
+@click.argument("names", nargs=-1, required=True)
+@common_options
+def freeze(names: tuple[str, ...]) -> None:
+    """Freeze stages: `dvx repro` leaves them as they are recorded, whatever changes."""
+    _set_frozen(names, True)
+
+
+@click.command(epilog=example("""
+dvx unfreeze train
+"""))
+@click.argument("names", nargs=-1, required=True)
+@common_options
+def unfreeze(names: tuple[str, ...]) -> None:
+    """Unfreeze stages: `dvx repro` runs them again when they are stale."""
+    _set_frozen(names, False)
+
+
+def _set_frozen(names: tuple[str, ...], frozen: bool) -> None:
+    from dvx.pipeline.stages import freeze as do_freeze
+
+    repo = open_repo()
+    for name in names:
+        changed = do_freeze(repo, name, frozen)
+        if not is_quiet():
+            state = "frozen" if frozen else "not frozen"
+            out(f"Stage '{name}' is {state}" + ("." if changed else " already."))
 
 
 def _print_stage(s: Stage) -> None:
@@ -285,23 +344,35 @@ dvx dag
 dvx dag train              # train and the stages it depends on
 dvx dag --dot | dot -Tsvg > pipeline.svg
 dvx dag --mermaid
+dvx dag --json
 """))
 @click.argument("target", required=False)
 @click.option("--dot", "fmt", flag_value="dot", help="Graphviz dot instead of ASCII.")
 @click.option("--mermaid", "fmt", flag_value="mermaid", help="A Mermaid flowchart instead of "
                                                              "ASCII.")
+@click.option("--json", "fmt", flag_value="json",
+              help="The stages and their edges as JSON, in the order they run.")
 @common_options
 def dag(target: str | None, fmt: str | None) -> None:
     """Draw the pipeline: each stage below the stages whose outputs it depends on."""
-    from dvx.pipeline.graph import load_dag, to_ascii, to_dot, to_mermaid
+    from dvx.pipeline.graph import edges, load_dag, to_ascii, to_dot, to_mermaid
 
     graph = load_dag(open_repo())
     if graph is None:
+        if fmt == "json":
+            emit_json({"stages": [], "edges": []})
+            return
         out("No stages yet; add one with `dvx stage add`.")
         return
     names = graph.select([target] if target else [])
+    if fmt == "json":
+        emit_json({"stages": [{"name": n, "deps": list(graph.stages[n].deps),
+                               "outs": list(graph.stages[n].out_paths),
+                               "frozen": graph.stages[n].frozen} for n in graph.order(names)],
+                   "edges": [{"from": a, "to": b} for a, b in edges(graph, names)]})
+        return
     draw = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt or "", to_ascii)
     click.echo(draw(graph, names), nl=False)
 
 
-COMMANDS = [stage, repro, dag]
+COMMANDS = [stage, repro, dag, freeze, unfreeze]

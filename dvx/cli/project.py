@@ -151,4 +151,22 @@ def version(as_json: bool) -> None:
         out(f"{name}: {value if value is not None else 'not installed'}")
 
 
-COMMANDS = [init, config, version]
+@click.command(epilog=example("""
+dvx completion bash >> ~/.bashrc
+dvx completion zsh > ~/.zfunc/_dvx
+dvx completion fish > ~/.config/fish/completions/dvx.fish
+"""))
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@common_options
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL: commands, options and paths complete
+    with Tab once the shell has loaded it."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the choice above lists only shells click knows
+    root = click.get_current_context().find_root().command
+    click.echo(completer(root, {}, "dvx", "_DVX_COMPLETE").source())
+
+
+COMMANDS = [init, config, version, completion]

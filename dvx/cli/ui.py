@@ -45,9 +45,23 @@ class TqdmProgress:
             return
         from tqdm import tqdm
 
+        # A terminal that reports no size (some emulators, `script`) still gets a bar.
+        sized = _terminal_width() > 0
         with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                  dynamic_ncols=True) as bar:
+                  dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
+                  unit_scale=unit == "B", unit_divisor=1024 if unit == "B" else 1000,
+                  mininterval=0.2, maxinterval=1.0) as bar:
             yield bar.update
+
+
+def _terminal_width() -> int:
+    import os
+
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except OSError:
+        return 0
+    return size.columns if size.lines > 0 else 0
 
 
 def progress_for(quiet: bool) -> TqdmProgress:

@@ -20,6 +20,7 @@ from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError
 from dvx.hashing import (
     CHUNK_SIZE,
+    OnBytes,
     check_oid,
     get_algorithm,
     hash_bytes,
@@ -163,17 +164,18 @@ class LocalCache(ObjectStore):
         self._store_bytes(data, oid)
         return oid
 
-    def add_file(self, path: str, link_types: tuple[str, ...]) -> Ingested:
+    def add_file(self, path: str, link_types: tuple[str, ...],
+                 on_bytes: OnBytes | None = None) -> Ingested:
         """Store the content of the regular file at `path`, then make `path` the first link
         type in `link_types` that works. The content never changes; only a hard link or
         symlink replaces the file, and only once the object is safely in the cache."""
         for link_type in link_types:
             if link_type == "reflink":
-                oid_size = self._add_by_reflink(path)
+                oid_size = self._add_by_reflink(path, on_bytes)
             elif link_type == "hardlink":
-                oid_size = self._add_by_hardlink(path)
+                oid_size = self._add_by_hardlink(path, on_bytes)
             else:  # symlink and copy both need an independent copy in the cache
-                oid_size = self._add_by_copy(path)
+                oid_size = self._add_by_copy(path, on_bytes)
             if oid_size is None:
                 continue
             oid, size = oid_size
@@ -188,10 +190,10 @@ class LocalCache(ObjectStore):
                         raise
                     link_type = "copy"
             return Ingested(oid, size, link_type)
-        oid, size = self._add_by_copy(path)
+        oid, size = self._add_by_copy(path, on_bytes)
         return Ingested(oid, size, "copy")
 
-    def _add_by_reflink(self, path: str) -> tuple[str, int] | None:
+    def _add_by_reflink(self, path: str, on_bytes: OnBytes | None) -> tuple[str, int] | None:
         if "reflink" in self.unsupported_links:
             return None
         tmp = self._temp_for()
@@ -201,17 +203,17 @@ class LocalCache(ObjectStore):
             self.unsupported_links.add("reflink")
             return None
         try:
-            oid, size = hash_file(tmp, self.algo)
+            oid, size = hash_file(tmp, self.algo, on_bytes)
             self._publish(tmp, oid)
         finally:
             fsutil.drop_temporary(tmp)
         return oid, size
 
-    def _add_by_hardlink(self, path: str) -> tuple[str, int] | None:
+    def _add_by_hardlink(self, path: str, on_bytes: OnBytes | None) -> tuple[str, int] | None:
         if "hardlink" in self.unsupported_links:
             return None
         before = os.stat(path)
-        oid, size = hash_file(path, self.algo)
+        oid, size = hash_file(path, self.algo, on_bytes)
         after = os.stat(path)
         if (before.st_ino, before.st_mtime_ns, before.st_ctime_ns, before.st_size) != (
             after.st_ino, after.st_mtime_ns, after.st_ctime_ns, after.st_size
@@ -240,7 +242,7 @@ class LocalCache(ObjectStore):
                 raise
         return oid, size
 
-    def _add_by_copy(self, path: str) -> tuple[str, int]:
+    def _add_by_copy(self, path: str, on_bytes: OnBytes | None = None) -> tuple[str, int]:
         data = fsutil.read_small_file(path, fsutil.SMALL_FILE)
         if data is not None:
             # Read whole, hashed, and written only if the object is new: no temporary at all
@@ -254,7 +256,7 @@ class LocalCache(ObjectStore):
             fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
             fsutil.hold(fd)
             try:
-                oid, size = hash_copy(path, fd, self.algo)
+                oid, size = hash_copy(path, fd, self.algo, on_bytes)
                 faults.point("cache.copy.after_temp_write")
             finally:
                 os.close(fd)
@@ -285,14 +287,15 @@ class LocalCache(ObjectStore):
                     on_chunk(len(chunk))
             return writer.commit()
 
-    def verified_writer(self, expected_oid: str) -> VerifiedWriter:
-        return VerifiedWriter(self, expected_oid)
+    def verified_writer(self, expected_oid: str, on_bytes: OnBytes | None = None
+                        ) -> VerifiedWriter:
+        return VerifiedWriter(self, expected_oid, on_bytes)
 
 
     # -- checkout -------------------------------------------------------------------------------
 
-    def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool
-                ) -> tuple[str, os.stat_result | None]:
+    def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
+                on_bytes: OnBytes | None = None) -> tuple[str, os.stat_result | None]:
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
         link type used and the lstat of the placed file (None for a symlink). Executable
         files are never hard or symbolically linked: the mode would be shared with the
@@ -300,7 +303,7 @@ class LocalCache(ObjectStore):
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
-                            unsupported=self.unsupported_links)
+                            unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
             fsutil.make_readonly(self.oid_path(oid))
             return used, None
@@ -334,8 +337,10 @@ class VerifiedWriter:
     way; `commit` moves the file into the cache only if they hash to the expected oid.
     Leaving the `with` block without a commit removes the temporary file."""
 
-    def __init__(self, cache: LocalCache, expected_oid: str) -> None:
+    def __init__(self, cache: LocalCache, expected_oid: str,
+                 on_bytes: OnBytes | None = None) -> None:
         check_oid(expected_oid, cache.algo)
+        self.on_bytes = on_bytes
         self.cache = cache
         self.expected_oid = expected_oid
         self.tmp = cache._temp_for(expected_oid)
@@ -348,6 +353,8 @@ class VerifiedWriter:
         self.hasher.update(chunk)
         self.file.write(chunk)
         self.size += len(chunk)
+        if self.on_bytes is not None:
+            self.on_bytes(len(chunk))
 
     def commit(self) -> int:
         self.file.close()

@@ -191,7 +191,8 @@ class ObjectStore:
         for start in range(0, len(paths), 1000):
             self.fs.rm(paths[start:start + 1000])
 
-    def _put_local(self, local_path: str, oid: str) -> None:
+    def _put_local(self, local_path: str, oid: str,
+                   on_bytes: Callable[[int], None] | None = None) -> None:
         # A directory remote (a disk, a mount) is written with plain os calls, as the cache is.
         final = self.oid_path(oid)
 
@@ -205,12 +206,12 @@ class ObjectStore:
         tmp = fsutil.temp_name_for(final)  # a large file: copied by the kernel, then linked
         try:
             try:
-                fsutil.copy(local_path, tmp, mode=None)
+                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
             except FileNotFoundError:
                 if not os.path.exists(local_path):
                     raise
                 os.makedirs(os.path.dirname(final), exist_ok=True)
-                fsutil.copy(local_path, tmp, mode=None)
+                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
             faults.point("odb.put.before_rename")
             fsutil.publish(tmp, final)
         finally:
@@ -278,20 +279,25 @@ class ObjectStore:
                 return f.read()
         return bytes(self.fs.cat_file(self.oid_path(oid), **self.read_options))
 
-    def put_file(self, local_path: str, oid: str) -> None:
-        """Upload a local file as object `oid`, never exposing a partial object."""
+    def put_file(self, local_path: str, oid: str,
+                 on_bytes: Callable[[int], None] | None = None) -> None:
+        """Upload a local file as object `oid`, never exposing a partial object; `on_bytes`
+        is told how far it got."""
         final = self.oid_path(oid)
         parent = posixpath.dirname(final)
         if self.is_local:
-            self._put_local(local_path, oid)
+            self._put_local(local_path, oid, on_bytes)
             return
+        options = dict(self.put_options)
+        if on_bytes is not None:
+            options["callback"] = _callback(on_bytes)
         if self.put_is_atomic:
-            self.fs.put_file(local_path, final, **self.put_options)
+            self.fs.put_file(local_path, final, **options)
             return
         tmp = fsutil.temp_name_for(final)
         self.fs.makedirs(parent, exist_ok=True)
         try:
-            self.fs.put_file(local_path, tmp, **self.put_options)
+            self.fs.put_file(local_path, tmp, **options)
             faults.point("odb.put.before_rename")
             try:
                 self.fs.mv(tmp, final)
@@ -303,3 +309,14 @@ class ObjectStore:
             with contextlib.suppress(Exception):
                 self.fs.rm_file(tmp)
             raise
+
+
+def _callback(on_bytes: Callable[[int], None]) -> Any:
+    """An fsspec progress callback that tells `on_bytes` of each step."""
+    from fsspec.callbacks import Callback
+
+    class Told(Callback):
+        def relative_update(self, inc: int = 1) -> None:
+            on_bytes(inc)
+
+    return Told()

@@ -58,6 +58,11 @@ def _check_addable(repo: Repo, path: str) -> str:
             raise symlink_error(path)
     elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise PathError(f"'{path}' is not a regular file or directory.")
+    ignored = repo.dvxignore.check(rel, stat.S_ISDIR(st.st_mode))
+    if ignored is not None:
+        raise PathError(f"'{path}' is ignored by {ignored.source} (rule '{ignored.pattern}' on "
+                        f"line {ignored.line}).", "Change that rule to track it; `dvx "
+                        f"check-ignore -d {path}` shows what ignores a path.")
     return rel
 
 

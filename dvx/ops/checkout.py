@@ -16,11 +16,13 @@ from operator import attrgetter
 
 from dvx import fsutil
 from dvx.errors import PathError
+from dvx.hashing import OnBytes
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
+from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
@@ -105,16 +107,19 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
     return NOT_CACHED
 
 
-def _place(repo: Repo, oid: str, path: str, executable: bool) -> None:
-    placed = _link_out(repo, oid, path, executable)
+def _place(repo: Repo, oid: str, path: str, executable: bool, size: int = 0,
+           display: str = "") -> None:
+    with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
+        placed = _link_out(repo, oid, path, executable, on_bytes)
     if placed is not None:
         repo.statcache.put_key(path, placed, oid)
 
 
-def _link_out(repo: Repo, oid: str, path: str, executable: bool) -> StatKey | None:
+def _link_out(repo: Repo, oid: str, path: str, executable: bool,
+              on_bytes: OnBytes | None = None) -> StatKey | None:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
     run in a worker process)."""
-    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable)
+    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes)
     return None if placed is None else stat_key(placed)
 
 
@@ -143,7 +148,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         return
     try:
         fsutil.makedirs(os.path.dirname(full))
-        _place(repo, pointer.oid, full, pointer.executable)
+        _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
             result.missing.append(output.path)
@@ -210,7 +215,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
     if os.path.isdir(top):
-        walk = walk_directory(top)
+        walk = repo.dvxignore.filter_walk(display, walk_directory(top))
         for e in walk.files:
             current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:

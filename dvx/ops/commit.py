@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from dvx import gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
+from dvx.hashing import OnBytes
 from dvx.lockfile import read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
@@ -34,6 +35,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer
 from dvx.processes import map_in_processes
+from dvx.progress import byte_progress
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
@@ -226,8 +228,11 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None) -> Pointer:
         repo.statcache.mark_valid_tree(oid)
         repo.statcache.mark_complete_tree(oid, repo.cache.generation())
         return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
-    oid, size, executable = _ingest_file(repo, full, rel)
+    st = os.lstat(full)
+    with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
+        oid, size, executable = _ingest_file(repo, full, rel, st, on_bytes)
     return Pointer("file", repo.algo, oid, size, None, executable)
+
 
 
 def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry]) -> Tree:
@@ -276,20 +281,20 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
     return oid
 
 
-def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None
-                 ) -> tuple[str, int, bool]:
+def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None,
+                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool]:
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
         return state.oid, state.size, False
-    oid, size, executable, seen = _store_file(repo, full, st, repo.link_types)
+    oid, size, executable, seen = _store_file(repo, full, st, repo.link_types, on_bytes)
     if seen is not None:
         repo.statcache.put_key(full, seen, oid)
     return oid, size, executable
 
 
-def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
-                ) -> tuple[str, int, bool, StatKey | None]:
+def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...],
+                on_bytes: OnBytes | None = None) -> tuple[str, int, bool, StatKey | None]:
     """Store the regular file `full` (whose lstat is `st`) and link it as configured: its oid,
     size, executable bit, and the stat to record for it in the stat cache (None: nothing new).
     Changes only files, never this process's state, so it can run in a worker process."""
@@ -299,7 +304,7 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     oid = _already_cached(repo, full, st, link_types)
     if oid is not None:
         return oid, st.st_size, executable, None
-    ingested = repo.cache.add_file(full, link_types)
+    ingested = repo.cache.add_file(full, link_types, on_bytes)
     seen = None
     if ingested.link_type in ("hardlink", "symlink"):
         make_readonly(full)
@@ -319,6 +324,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprin
     top_stat = os.lstat(full)
     scan_before = walk_directory(full, with_dirs=True)
     fingerprint = fingerprint_of_walk(top_stat, scan_before)
+    scan_before = repo.dvxignore.filter_walk(rel, scan_before)
     if scan_before.temps:
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))

@@ -19,6 +19,10 @@ class Changed:
     paths: list[str]  # repo-relative paths to stage (pointers, .gitignore files)
     staged: bool
 
+    def to_json(self) -> dict[str, object]:
+        return {"staged": self.paths if self.staged else [],
+                "to_stage": [] if self.staged else self.paths}
+
 
 def _stage(repo: Repo, paths: list[str]) -> Changed:
     paths = list(dict.fromkeys(paths))

@@ -2,10 +2,10 @@
 
     spec.py         dvx.yaml -> validated, interpolated Stage values (interpolate.py, params.py)
     graph.py        the DAG: edges from outputs to dependencies, cycles, order, drawings
-    lockfile.py     dvx.lock: the canonical record of what each stage last ran with and made
     staleness.py    what a stage's dependencies, params and outputs are now, and why it is stale
     runner.py       running a stage's commands, streaming their output
     runcache.py     past runs by (command, dependencies, params), shared through remotes
     repro.py        the scheduler: decide, restore or run, record
-    stage_add.py    `dvx stage add`: edit dvx.yaml keeping the user's comments and layout
+    editor.py       stage add / remove, freeze / unfreeze: edit dvx.yaml keeping the user's
+                    comments and layout
 """

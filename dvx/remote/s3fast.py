@@ -234,13 +234,14 @@ class FastS3:
 
     # -- multipart upload: large objects, a part at a time ---------------------------------
 
-    async def put_file(self, path: str, local_path: str, part_size: int) -> None:
+    async def put_file(self, path: str, local_path: str, part_size: int,
+                       on_bytes: Callable[[int], None] | None = None) -> None:
         """Upload the file at `local_path` as `path` in parts of `part_size` bytes. The object
         appears only when the upload completes; a failed or interrupted one is aborted, and
         the next attempt starts a new upload."""
         upload_id = await self._start_upload(path)
         try:
-            etags = await self._put_parts(path, upload_id, local_path, part_size)
+            etags = await self._put_parts(path, upload_id, local_path, part_size, on_bytes)
             await self._complete_upload(path, upload_id, etags)
         except BaseException:
             with contextlib.suppress(Exception):  # best effort: the store expires it anyway
@@ -257,8 +258,8 @@ class FastS3:
             raise Unsupported("no UploadId in the answer to CreateMultipartUpload")
         return upload_id
 
-    async def _put_parts(self, path: str, upload_id: str, local_path: str, part_size: int
-                         ) -> list[str]:
+    async def _put_parts(self, path: str, upload_id: str, local_path: str, part_size: int,
+                         on_bytes: Callable[[int], None] | None) -> list[str]:
         assert self._part_slots is not None, "start() first"
         slots = self._part_slots
         size = os.path.getsize(local_path)
@@ -275,6 +276,8 @@ class FastS3:
                 if not etag:
                     raise Unsupported("no ETag in the answer to UploadPart")
                 etags[number - 1] = etag
+                if on_bytes is not None:
+                    on_bytes(len(data))
             finally:
                 slots.release()
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted, MissingObjectError, RemoteError
 from dvx.fsutil import read_small_file
-from dvx.hashing import hash_bytes
+from dvx.hashing import OnBytes, hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
@@ -100,7 +100,36 @@ class _Stall:
             self.reason = f"the remote stopped answering ({describe(exc)})"
 
 
-def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: str,
+class _Meter:
+    """The bytes of one object, told to the progress bar as they move (so a single large
+    object shows progress), and taken back when an attempt fails and starts over."""
+
+    def __init__(self, advance: Callable[[int], None], in_bytes: bool) -> None:
+        self.advance, self.in_bytes, self.told = advance, in_bytes, 0
+
+    def __call__(self, n: int) -> None:
+        if self.in_bytes:
+            self.told += n
+            self.advance(n)
+
+    def restart(self) -> None:
+        if self.told:
+            self.advance(-self.told)
+            self.told = 0
+
+    def finish(self, size: int) -> None:
+        self.advance(size - self.told if self.in_bytes else 1)
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
+Work = Callable[[str, OnBytes], int]  # moves one object, telling its progress; its size
+AsyncWork = Callable[[str, OnBytes], Awaitable[int]]
+
+
+def _run(oids: list[str], work: Work, settings: Settings, desc: str,
          total_bytes: int | None, store: ObjectStore, file_work: bool = False
          ) -> TransferResult:
     """`work(oid)` for every oid, `settings.jobs` at a time. `file_work`: `work` changes only
@@ -113,7 +142,8 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
         with settings.progress.task(desc, len(oids), "object") as advance:
             def attempt_one(oid: str) -> tuple[str, int, Exception | None]:
                 try:
-                    size = with_retries(lambda: work(oid), settings.retries, f"object {oid}")
+                    size = with_retries(lambda: work(oid, _ignore), settings.retries,
+                                        f"object {oid}")
                 except Exception as exc:  # every failure is reported, none aborts the rest
                     return oid, 0, exc
                 faults.point("transfer.after_object")
@@ -138,9 +168,15 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
 
         def attempt(oid: str) -> int:
             stall.check()
-            size = with_retries(lambda: work(oid), settings.retries, f"object {oid}")
+            meter = _Meter(advance, bool(total_bytes))
+
+            def once() -> int:
+                meter.restart()
+                return work(oid, meter)
+
+            size = with_retries(once, settings.retries, f"object {oid}")
             faults.point("transfer.after_object")
-            advance(size if total_bytes else 1)
+            meter.finish(size)
             return size
 
         def attempt_each(batch: list[str]) -> list[tuple[str, int, Exception | None]]:
@@ -175,8 +211,7 @@ def _run(oids: list[str], work: Callable[[str], int], settings: Settings, desc: 
     return result
 
 
-def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
-              fallback: Callable[[str], int], settings: Settings, desc: str,
+def _run_fast(oids: list[str], work: AsyncWork, fallback: Work, settings: Settings, desc: str,
               total_bytes: int | None, store: ObjectStore) -> TransferResult:
     """`_run` as coroutines on the I/O loop, for the lean S3 path (s3fast). If the store
     turns out not to suit that path, the objects not yet done go the usual way."""
@@ -196,10 +231,15 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
         await fast.start()
         try:
             async def one(oid: str) -> None:
+                meter = _Meter(advance, bool(total_bytes))
+
+                def once() -> Awaitable[int]:
+                    meter.restart()
+                    return work(oid, meter)
+
                 try:
                     stall.check()
-                    size = await with_retries_async(lambda: work(oid), settings.retries,
-                                                    f"object {oid}")
+                    size = await with_retries_async(once, settings.retries, f"object {oid}")
                 except Unsupported:
                     raise
                 except Exception as exc:  # every failure is reported, none aborts
@@ -208,7 +248,7 @@ def _run_fast(oids: list[str], work: Callable[[str], Awaitable[int]],
                     done.add(oid)
                     return
                 faults.point("transfer.after_object")
-                advance(size if total_bytes else 1)
+                meter.finish(size)
                 result.bytes += size
                 result.transferred.append(oid)
                 done.add(oid)
@@ -323,11 +363,11 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     present = present_on(remote, wanted, settings)
     todo = [oid for oid in wanted if oid not in present]
 
-    def put(oid: str) -> int:
+    def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
         if verify_local and not cache.verify(oid):
             raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
-        remote.put_file(path, oid)
+        remote.put_file(path, oid, on_bytes)
         return os.path.getsize(path)
 
     # Progress in bytes, except in worker processes, which report objects.
@@ -337,7 +377,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         part_size = int(remote.put_options.get("chunksize", SMALL_OBJECT))
         single_put_limit = 2 * part_size
 
-        async def put_fast(oid: str) -> int:
+        async def put_fast(oid: str, on_bytes: OnBytes) -> int:
             path = cache.oid_path(oid)
             data = read_small_file(path, single_put_limit)
             assert remote.fast is not None
@@ -345,7 +385,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
                 if verify_local and not cache.verify(oid):
                     raise CorruptObjectError(f"the local copy of {oid} is corrupt too; "
                                              "not uploaded")
-                await remote.fast.put_file(remote.oid_path(oid), path, part_size)
+                await remote.fast.put_file(remote.oid_path(oid), path, part_size, on_bytes)
                 return os.path.getsize(path)
             if verify_local and hash_bytes(data, cache.algo) != oid:
                 raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
@@ -368,7 +408,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     present = cache.existing(wanted)
     todo = [oid for oid in wanted if oid not in present]
 
-    def get(oid: str) -> int:
+    def get(oid: str, on_bytes: OnBytes) -> int:
         expected = known.get(oid)
         try:
             if expected is not None and expected <= SMALL_OBJECT:
@@ -376,7 +416,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
                 _check_size(oid, expected, len(data))
                 return cache.add_bytes_verified(data, oid)
             with remote.open(oid, block_size=STREAM_BLOCK) as src:
-                size = cache.add_stream(src, oid)
+                size = cache.add_stream(src, oid, on_bytes)
             if expected is not None:
                 _check_size(oid, expected, size)
             return size
@@ -386,7 +426,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     total = sum(known.get(oid, 0) for oid in todo) or None
     if remote.fast is not None:
 
-        async def get_fast(oid: str) -> int:
+        async def get_fast(oid: str, on_bytes: OnBytes) -> int:
             expected = known.get(oid)
             assert remote.fast is not None
             try:
@@ -394,7 +434,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
                     data = await remote.fast.get(remote.oid_path(oid))
                     _check_size(oid, expected, len(data))
                     return cache.add_bytes_verified(data, oid)
-                with cache.verified_writer(oid) as writer:  # one streaming GET
+                with cache.verified_writer(oid, on_bytes) as writer:  # one streaming GET
                     await remote.fast.stream(remote.oid_path(oid), writer)
                     if expected is not None:
                         _check_size(oid, expected, writer.size)
@@ -432,7 +472,7 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
             problems[oid] = f"size {size} where {known[oid]} was expected"
         return size
 
-    def check(oid: str) -> int:
+    def check(oid: str, on_bytes: OnBytes) -> int:
         if fast:
             expected = known.get(oid)
             actual = remote.size(oid)
@@ -440,12 +480,12 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
                 problems[oid] = f"size {actual} where {expected} was expected"
             return 1
         with remote.open(oid, block_size=STREAM_BLOCK) as src:
-            actual_oid, size = hash_stream(src, remote.algo)
+            actual_oid, size = hash_stream(src, remote.algo, on_bytes)
         return judge(oid, actual_oid, size)
 
     todo = sorted(set(oids))
     if remote.fast is not None and not fast:
-        async def check_fast(oid: str) -> int:
+        async def check_fast(oid: str, on_bytes: OnBytes) -> int:
             assert remote.fast is not None
             sink = _HashingSink(remote.algo)  # one streaming GET, hashed as it arrives
             await remote.fast.stream(remote.oid_path(oid), sink)

@@ -1,0 +1,108 @@
+""".dvxignore: files inside tracked directories that dvx leaves out (gitignore syntax).
+
+A `.dvxignore` file applies to its own directory and everything below it, like a `.gitignore`:
+in the repository root, in any directory above a tracked directory, or inside one. Files it
+ignores are never added to a directory's manifest, never reported by `status`, and never
+deleted by `checkout`; a path given to `dvx add` that it ignores is refused. `.dvxignore` files
+themselves are never data. Patterns are matched with pathspec's implementation of Git's rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dvx.paths import Walk, join_posix
+
+IGNORE_FILE = ".dvxignore"
+
+
+@dataclass(frozen=True)
+class Match:
+    path: str  # repo-relative
+    source: str  # the .dvxignore file, repo-relative
+    line: int
+    pattern: str
+
+
+class DvxIgnore:
+    """The .dvxignore rules of one repository, read as needed."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self._specs: dict[str, tuple[Any, list[tuple[int, str]]] | None] = {}  # dir -> rules
+
+    def _spec(self, directory: str) -> tuple[Any, list[tuple[int, str]]] | None:
+        """The rules of `directory`'s own .dvxignore (repo-relative, "" for the root)."""
+        if directory not in self._specs:
+            path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
+                              else IGNORE_FILE)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    lines = [(n, line.rstrip("\n")) for n, line in enumerate(f, 1)]
+            except (FileNotFoundError, NotADirectoryError):
+                self._specs[directory] = None
+                return None
+            import pathspec
+
+            rules = [(n, line) for n, line in lines
+                     if line.strip() and not line.lstrip().startswith("#")]
+            self._specs[directory] = (
+                pathspec.GitIgnoreSpec.from_lines([line for _, line in rules]), rules)
+        return self._specs[directory]
+
+    def check(self, rel: str, is_dir: bool = False) -> Match | None:
+        """The rule that ignores the repo-relative path `rel`, or None. As in Git, a file
+        below an ignored directory is ignored, and the deepest .dvxignore decides."""
+        parts = rel.split("/")
+        for depth in range(1, len(parts) + 1):  # an ignored parent ignores what is inside
+            prefix = "/".join(parts[:depth])
+            match = self._decide(prefix, is_dir or depth < len(parts))
+            if match is not None:
+                return match
+        return None
+
+    def _decide(self, rel: str, is_dir: bool) -> Match | None:
+        parts = rel.split("/")
+        decided: Match | None = None
+        for depth in range(len(parts)):  # the root's rules first, the deepest last
+            directory = "/".join(parts[:depth])
+            rules = self._spec(directory)
+            if rules is None:
+                continue
+            spec, lines = rules
+            inside = "/".join(parts[depth:]) + ("/" if is_dir else "")
+            result = spec.check_file(inside)
+            if result.include is None:
+                continue
+            number, pattern = lines[result.index]
+            source = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
+            decided = Match(rel, source, number, pattern) if result.include else None
+        return decided
+
+    def any_rules(self, rel_top: str, walk: Walk | None = None) -> bool:
+        """Could anything below the tracked path `rel_top` be ignored? (Cheap: the usual
+        answer is no, and then nothing need be matched.)"""
+        parts = rel_top.split("/")
+        if any(self._spec("/".join(parts[:depth])) is not None for depth in range(len(parts))):
+            return True
+        if self._spec(rel_top) is not None:
+            return True
+        return walk is not None and any(
+            e.relpath == IGNORE_FILE or e.relpath.endswith("/" + IGNORE_FILE)
+            for e in walk.files)
+
+    def filter_walk(self, rel_top: str, walk: Walk) -> Walk:
+        """`walk` (of the directory at repo-relative `rel_top`) without what is ignored, and
+        without the .dvxignore files themselves."""
+        if not self.any_rules(rel_top, walk):
+            return walk
+
+        def keep(relpath: str) -> bool:
+            if relpath.rpartition("/")[2] == IGNORE_FILE:
+                return False
+            return self.check(f"{rel_top}/{relpath}") is None
+
+        files = [e for e in walk.files if keep(e.relpath)]
+        return Walk(files, [r for r in walk.symlinks if keep(r)],
+                    [r for r in walk.others if keep(r)], walk.temps, walk.stats)

@@ -1,0 +1,96 @@
+"""`dvx stage remove`, `dvx freeze`, `dvx unfreeze`: changing the stages of dvx.yaml, with
+dvx.lock, .gitignore entries and (if asked) the outputs kept in step."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+
+from dvx import fsutil, gitignore
+from dvx.errors import PathError, UsageError
+from dvx.lockfile import LOCK_FILE, read_lock, write_lock
+from dvx.pipeline import editor
+from dvx.pipeline.graph import load_dag
+from dvx.pipeline.spec import PIPELINE_FILE, Stage
+from dvx.pipeline.staleness import out_state
+from dvx.repo import Repo
+
+
+@dataclass
+class Changed:
+    stages: list[str] = field(default_factory=list)  # the stages (items of a group) changed
+    deleted: list[str] = field(default_factory=list)  # outputs deleted from the workspace
+    touched: list[str] = field(default_factory=list)  # files Git tracks that changed
+
+
+def _stages_named(repo: Repo, name: str) -> list[Stage]:
+    """The stage `name`, or every item of the foreach/matrix stage `name`."""
+    dag = load_dag(repo)
+    if dag is None:
+        raise UsageError(f"There is no {PIPELINE_FILE} here.")
+    found = [s for n, s in dag.stages.items() if n == name or n.partition("@")[0] == name]
+    if not found:
+        raise UsageError(f"There is no stage '{name}' in {PIPELINE_FILE}.",
+                         "`dvx stage list` lists them.")
+    return found
+
+
+def freeze(repo: Repo, name: str, frozen: bool = True) -> bool:
+    """A frozen stage is never run by `repro` (nor checked: its outputs stay as recorded)."""
+    _stages_named(repo, name.partition("@")[0])
+    return editor.set_frozen(repo, name, frozen)
+
+
+def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = False
+           ) -> Changed:
+    """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs are no
+    longer ignored by Git (or, with `delete_outputs`, deleted: only if they are as recorded
+    and in the cache, unless `force`)."""
+    stages = _stages_named(repo, name)
+    changed = Changed([s.name for s in stages])
+    with repo.lock():
+        locks = read_lock(repo.root, repo.algo)
+        if delete_outputs:
+            for stage in stages:
+                _refuse_unsaved(repo, stage, locks.get(stage.name), force)
+        editor.remove_stage(repo, name)
+        changed.touched.append(PIPELINE_FILE)
+        if any(s.name in locks for s in stages):
+            for stage in stages:
+                locks.pop(stage.name, None)
+            write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+            changed.touched.append(LOCK_FILE)
+        for stage in stages:
+            for out in stage.outs:
+                full = repo.abspath(out.path)
+                if out.cache and gitignore.remove_entry(full):
+                    changed.touched.append(posixpath.join(posixpath.dirname(out.path),
+                                                          ".gitignore"))
+                repo.syncstate.forget(out.path)
+                if delete_outputs and os.path.lexists(full):
+                    if os.path.isdir(full) and not os.path.islink(full):
+                        fsutil.rmtree(full)
+                    else:
+                        os.unlink(full)
+                    changed.deleted.append(out.path)
+        repo.syncstate.flush()
+    changed.touched = list(dict.fromkeys(changed.touched))
+    return changed
+
+
+def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, force: bool) -> None:
+    if force:
+        return
+    recorded = {o.path: o for o in getattr(locked, "outs", ())}
+    for out in stage.outs:
+        if not os.path.lexists(repo.abspath(out.path)):
+            continue
+        current = out_state(repo, out)
+        known = recorded.get(out.path)
+        if current is None or known is None or not current.same_data(known) or not (
+                out.cache and repo.cache.exists(current.oid)):
+            raise PathError(f"'{out.path}', an output of stage '{stage.name}', is not as "
+                            "dvx.lock records it in the cache; refusing to delete it.",
+                            "Use --force to delete anyway, or remove the stage without "
+                            "--outs to keep its outputs.")

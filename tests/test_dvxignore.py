@@ -1,0 +1,38 @@
+""".dvxignore: files left out of tracked directories, and `dvx check-ignore`."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import write
+
+
+def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
+    write(repo / ".dvxignore", "*.tmp\n# thumbnails are rebuilt\nthumbs/\n")
+    write(repo / "data" / "a.txt", "a")
+    write(repo / "data" / "scratch.tmp", "s")
+    write(repo / "data" / "thumbs" / "a.png", "t")
+    write(repo / "data" / "sub" / ".dvxignore", "keep-out.txt\n")
+    write(repo / "data" / "sub" / "keep-out.txt", "k")
+    write(repo / "data" / "sub" / "b.txt", "b")
+    added = dvx("add", "data", "--json")
+    assert added.code == 0
+    assert json.loads(added.stdout)["added"][0]["nfiles"] == 2  # a.txt, sub/b.txt
+    write(repo / "data" / "another.tmp", "x")
+    assert dvx("status", "-q").code == 0  # an ignored file is no change
+    (repo / "data" / "a.txt").unlink()
+    assert dvx("checkout").code == 0
+    assert (repo / "data" / "scratch.tmp").exists()  # never deleted by checkout
+    assert (repo / "data" / "thumbs" / "a.png").exists()
+    refused = dvx("add", "data/scratch.tmp")
+    assert refused.code == 2 and "ignored by .dvxignore" in refused.stderr
+
+
+def test_check_ignore_says_what_ignores_a_path(repo, dvx):
+    write(repo / ".dvxignore", "*.tmp\n!keep.tmp\n")
+    found = dvx("check-ignore", "-d", "x.tmp", "keep.tmp", "y.txt")
+    assert found.code == 0 and found.stdout == ".dvxignore:1:*.tmp\tx.tmp\n"
+    assert dvx("check-ignore", "y.txt").code == 1
+    doc = json.loads(dvx("check-ignore", "x.tmp", "--json").stdout)
+    assert doc == [{"path": "x.tmp", "ignored": True, "source": ".dvxignore", "line": 1,
+                    "pattern": "*.tmp"}]

@@ -1,0 +1,54 @@
+"""`dvx freeze`/`unfreeze` and `dvx stage remove`, with dvx.yaml's comments kept."""
+
+from __future__ import annotations
+
+import json
+
+from pipeline_kit import make_ml_repo, runs
+
+from tests.conftest import git, write
+
+
+def test_a_frozen_stage_never_runs_until_unfrozen(repo, dvx):
+    make_ml_repo(repo)
+    assert dvx("add", "data/raw.csv").code == 0
+    assert dvx("repro").code == 0
+    assert dvx("freeze", "train").code == 0
+    assert "frozen: true" in (repo / "dvx.yaml").read_text()
+    params = repo / "params.yaml"
+    params.write_text(params.read_text().replace("epochs: 5", "epochs: 9"))
+    before = runs(repo)
+    assert dvx("repro").code == 0
+    assert runs(repo) == before  # train is frozen, so evaluate has nothing new either
+    listed = json.loads(dvx("stage", "list", "--json").stdout)
+    assert next(s for s in listed if s["name"] == "train")["frozen"] is True
+    assert "already" in dvx("freeze", "train").stdout
+    assert dvx("unfreeze", "train").code == 0
+    assert "frozen" not in (repo / "dvx.yaml").read_text()
+    assert dvx("repro").code == 0
+    assert runs(repo)[len(before):] == ["train", "evaluate"]
+    missing = dvx("freeze", "nope")
+    assert missing.code == 2 and "no stage 'nope'" in missing.stderr
+
+
+def test_stage_remove_takes_it_out_of_dvx_yaml_and_dvx_lock(repo, dvx):
+    make_ml_repo(repo)
+    pipeline = (repo / "dvx.yaml").read_text().replace(
+        "  stats:\n", "  # counts the rows of the raw data\n  stats:\n")
+    write(repo / "dvx.yaml", pipeline)
+    assert dvx("add", "data/raw.csv").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    removed = dvx("stage", "remove", "evaluate", "--json")
+    assert removed.code == 0, removed.output
+    doc = json.loads(removed.stdout)
+    assert doc["removed"] == ["evaluate"] and "dvx.lock" in doc["to_stage"]
+    text = (repo / "dvx.yaml").read_text()
+    assert "evaluate:" not in text and "# counts the rows of the raw data" in text
+    assert "evaluate" not in (repo / "dvx.lock").read_text()
+    assert (repo / "metrics.json").exists()  # kept: without --outs outputs stay
+    assert dvx("status", "-q").code == 0
+    assert dvx("stage", "remove", "--outs", "stats").code == 0
+    assert not (repo / "stats.json").exists()
+    assert "/stats.json" not in (repo / ".gitignore").read_text()
