@@ -476,17 +476,58 @@ def copy(src: str, dst: str, mode: int | None = 0o644,
          on_bytes: Callable[[int], None] | None = None) -> None:
     """Copy the large file `src` to the new file `dst` and give it exactly `mode` (None: the
     usual mode of a new file, as the umask makes it), telling `on_bytes` how far it got.
-    Small files go through `copy_small_file` instead."""
+    Holes of a sparse file stay holes. Small files go through `copy_small_file` instead."""
     with open(src, "rb", buffering=0) as source, open(dst, "xb", buffering=0) as target:
-        while True:  # the kernel copies (copy_range): no bytes through Python
-            copied = copy_range(source.fileno(), target.fileno(), COPY_WINDOW)
-            if copied and on_bytes is not None:
-                on_bytes(copied)
-            if copied < COPY_WINDOW:
-                break
+        size = os.fstat(source.fileno()).st_size
+        for start in range(0, size, COPY_WINDOW):
+            end = min(size, start + COPY_WINDOW)
+            copy_window(source.fileno(), target.fileno(), start, end)
+            if on_bytes is not None:
+                on_bytes(end - start)
+        os.ftruncate(target.fileno(), size)  # the file ends as the source does, hole or not
     if mode is not None:
         os.chmod(dst, mode)
     faults.point("copy.after_temp_write")
+
+
+def copy_window(src_fd: int, dst_fd: int, start: int, end: int) -> None:
+    """Copy bytes [start, end) of `src_fd` to the same place in `dst_fd`, by the kernel
+    (copy_range), skipping the source's holes (SEEK_DATA/SEEK_HOLE) so they stay holes; the
+    caller extends the destination to its full size (ftruncate) at the end."""
+    for data_start, data_end in _data_ranges(src_fd, start, end):
+        os.lseek(src_fd, data_start, os.SEEK_SET)
+        os.lseek(dst_fd, data_start, os.SEEK_SET)
+        if copy_range(src_fd, dst_fd, data_end - data_start) < data_end - data_start:
+            raise OSError(errno.EIO, "the file became shorter while it was being copied")
+
+
+def _data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) that hold data; all of it where the filesystem cannot say."""
+    if not _SPARSE_SEEKS:
+        return [(start, end)]
+    ranges = []
+    position = start
+    try:
+        while position < end:
+            try:
+                data = os.lseek(fd, position, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # no data after this: the rest is a hole
+                    break
+                raise
+            if data >= end:
+                break
+            hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
+            ranges.append((data, hole))
+            position = hole
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+            raise
+        return [(start, end)]  # a filesystem that cannot tell: copy everything
+    return ranges
+
+
+_SPARSE_SEEKS = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE")
 
 
 def link_creating_parent(source: str, target: str) -> None:

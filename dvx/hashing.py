@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from dvx.errors import InvalidOidError, UsageError
-from dvx.fsutil import copy_range
+from dvx.fsutil import copy_window
 
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
@@ -156,13 +156,19 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
     stop = threading.Event()  # set if hashing stops early (an error, Ctrl-C)
     with open(path, "rb", buffering=0) as src:
 
+        total = os.fstat(src.fileno()).st_size
+
         def copy_windows() -> None:
             try:
-                while not stop.is_set():
-                    copied = copy_range(src.fileno(), dst_fd, MMAP_WINDOW)
-                    windows.put(copied)
-                    if copied < MMAP_WINDOW:
-                        return  # the end of the file
+                for start in range(0, total, MMAP_WINDOW):
+                    if stop.is_set():
+                        return
+                    end = min(total, start + MMAP_WINDOW)
+                    copy_window(src.fileno(), dst_fd, start, end)  # holes stay holes
+                    os.ftruncate(dst_fd, max(end, os.fstat(dst_fd).st_size))
+                    windows.put(end - start)
+                if total % MMAP_WINDOW == 0:
+                    windows.put(0)  # the end of a file of whole windows (or an empty one)
             except BaseException as exc:  # handed to the hashing thread, which raises it
                 windows.put(exc)
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+import xxhash
 
-from tests.conftest import tree_bytes, write
+from tests.conftest import run_dvx_proc, tree_bytes, write
 from tests.remotes import clone, commit_all, configure
 from tests.servers import BIN, _die_with_parent, _http_status, _skip_if_disabled, free_port
 
@@ -230,3 +231,24 @@ def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_
     again = dvx("pull", cwd=target)
     assert again.code == 0, again.output
     assert (target / "big.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("server", ["moto_s3", "seaweed_s3"])
+def test_a_push_killed_mid_multipart_upload_is_finished_by_a_rerun(repo, dvx, tmp_path, request,
+                                                                   server):
+    """The killed run leaves an unfinished multipart upload on the store; the rerun starts
+    its own (never NoSuchUpload), and the object is whole."""
+    from tests.remotes import _s3_spec
+
+    spec = _s3_spec(request.getfixturevalue(server))
+    data = os.urandom(21 * MiB)
+    write(repo / "big.bin", data)
+    assert dvx("add", "big.bin").code == 0
+    configure(dvx, repo, spec)
+    assert dvx("remote", "modify", "r", "chunksize", str(5 * MiB)).code == 0
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "s3.multipart.after_part:2"})
+    assert killed.code == -9, killed.output
+    again = dvx("push")
+    assert again.code == 0 and "NoSuchUpload" not in again.output, again.output
+    oid = xxhash.xxh3_128_hexdigest(data)
+    assert spec.read_raw(oid) == data

@@ -10,6 +10,7 @@ link(2), which never replaces an existing object, and are made read-only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -332,6 +333,14 @@ def is_regular(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode)
 
 
+SPARSE_BLOCK = 64 << 10  # a downloaded piece all zeros, and at least this long, is a hole
+
+
+@functools.lru_cache(maxsize=8)
+def _zeros(length: int) -> bytes:
+    return bytes(length)
+
+
 class VerifiedWriter:
     """Receives an object's bytes piece by piece into a temporary file, hashing them on the
     way; `commit` moves the file into the cache only if they hash to the expected oid.
@@ -351,12 +360,16 @@ class VerifiedWriter:
 
     def write(self, chunk: bytes | memoryview) -> None:
         self.hasher.update(chunk)
-        self.file.write(chunk)
+        if len(chunk) >= SPARSE_BLOCK and chunk == _zeros(len(chunk)):
+            self.file.seek(len(chunk), os.SEEK_CUR)  # a run of zeros stays a hole
+        else:
+            self.file.write(chunk)
         self.size += len(chunk)
         if self.on_bytes is not None:
             self.on_bytes(len(chunk))
 
     def commit(self) -> int:
+        self.file.truncate(self.size)  # a file that ends in a hole ends where it should
         self.file.close()
         actual = self.hasher.hexdigest()
         if actual != self.expected_oid:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+from dvx import faults
 from dvx.errors import DvxError
 from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool, Response
@@ -276,6 +277,7 @@ class FastS3:
                 if not etag:
                     raise Unsupported("no ETag in the answer to UploadPart")
                 etags[number - 1] = etag
+                faults.point("s3.multipart.after_part")
                 if on_bytes is not None:
                     on_bytes(len(data))
             finally:
