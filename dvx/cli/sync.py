@@ -204,9 +204,10 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
             f"[remote '{result.remote}'].")
-    rows = sorted(t.failed.items(), key=lambda kv: (result.paths.get(kv[0], ""), kv[0]))
+    named = result.paths.lookup(t.failed)
+    rows = sorted(t.failed.items(), key=lambda kv: (named.get(kv[0], ""), kv[0]))
     for oid, reason in rows[:50]:
-        path = result.paths.get(oid)
+        path = named.get(oid)
         warn(f"Failed {path} ({oid}): {reason}" if path else f"Failed {oid}: {reason}")
     if len(t.failed) > 50:
         warn(f"... and {len(t.failed) - 50} more failures.")

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from typing import NamedTuple
 
@@ -37,39 +38,97 @@ class TreeEntry(NamedTuple):  # a tuple: manifests hold one per file, so it must
     executable: bool = False
 
 
-@dataclass(frozen=True)
+CHUNK_ROWS = 8192  # entries encoded at a time: bounded scratch memory
+CHUNK_BYTES = 1 << 20  # of a manifest parsed at a time
+
+
 class Tree:
-    algo: str
-    entries: tuple[TreeEntry, ...]  # sorted by path, unique
+    """A manifest held in columns rather than one object per file: the paths (sorted), the
+    oids as one string of fixed-width hex, the sizes in an array and the executable bits in
+    bytes. A directory of a million files costs about 130 bytes per entry instead of about
+    500, and entries are made into TreeEntry tuples only while they are looked at."""
+
+    __slots__ = ("_execs", "_oids", "_sizes", "_width", "algo", "paths")
+
+    def __init__(self, algo: str, paths: list[str], oids: str, sizes: array[int],
+                 execs: bytearray) -> None:
+        self.algo = algo
+        self.paths = paths  # sorted, unique
+        self._width = ALGORITHMS[algo].hex_length
+        self._oids = oids
+        self._sizes = sizes
+        self._execs = execs
 
     @classmethod
     def build(cls, algo: str, entries: Iterable[TreeEntry]) -> Tree:
-        ordered = tuple(sorted(entries, key=lambda e: e.path))
+        ordered = sorted(entries, key=lambda e: e.path)
         _validate_entries(ordered, algo)
-        return cls(algo, ordered)
+        return cls(algo, [e.path for e in ordered], "".join(e.oid for e in ordered),
+                   array("q", (e.size for e in ordered)),
+                   bytearray(e.executable for e in ordered))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tree) and (
+            self.algo, self.paths, self._oids, self._sizes, self._execs) == (
+            other.algo, other.paths, other._oids, other._sizes, other._execs)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable columns: not hashable
+
+    def __repr__(self) -> str:
+        return f"Tree({self.algo!r}, {len(self.paths)} entries)"
+
+    def entry(self, index: int) -> TreeEntry:
+        width = self._width
+        return TreeEntry(self.paths[index], self._oids[index * width:(index + 1) * width],
+                         self._sizes[index], bool(self._execs[index]))
 
     @property
-    def size(self) -> int:
-        return sum(e.size for e in self.entries)
+    def entries(self) -> _Entries:
+        """Every entry, in path order (made one at a time while iterated)."""
+        return _Entries(self)
 
-    @property
-    def nfiles(self) -> int:
-        return len(self.entries)
+    def oids(self) -> Iterator[str]:
+        """Every entry's oid, in path order."""
+        width, oids = self._width, self._oids
+        return (oids[start:start + width] for start in range(0, len(oids), width))
+
+    def sizes(self) -> Iterator[int]:
+        return iter(self._sizes)
+
+    def get(self, path: str) -> TreeEntry | None:
+        """The entry at `path`, or None (a binary search: no per-path index is kept)."""
+        index = bisect_left(self.paths, path)
+        if index < len(self.paths) and self.paths[index] == path:
+            return self.entry(index)
+        return None
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self.get(path) is not None
 
     def by_path(self) -> dict[str, TreeEntry]:
         return {e.path: e for e in self.entries}
 
+    @property
+    def size(self) -> int:
+        return sum(self._sizes)
+
+    @property
+    def nfiles(self) -> int:
+        return len(self.paths)
+
+    # -- the canonical encoding ------------------------------------------------------------
+
     def to_bytes(self) -> bytes:
-        header = json.dumps({"algo": self.algo, "format": FORMAT, "version": VERSION},
-                            sort_keys=True, separators=(",", ":"))
-        # Each line is exactly json.dumps([path, oid, size, executable], ensure_ascii=False,
-        # separators=(",", ":")), without the encoder's set-up per call (5x faster: a manifest
-        # of 100,000 files is encoded on every add and checked on every full read).
-        quote = encode_basestring
-        lines = [header]
-        lines += [f'[{quote(e.path)},{quote(e.oid)},{e.size},{"true" if e.executable else "false"}]'
-                  for e in self.entries]
-        return ("\n".join(lines) + "\n").encode("utf-8")
+        out = bytearray(_header(self.algo) + b"\n")
+        for start in range(0, len(self.paths), CHUNK_ROWS):
+            rows = range(start, min(start + CHUNK_ROWS, len(self.paths)))
+            out += "".join(_line(self.entry(i)) + "\n" for i in rows).encode("utf-8")
+        return bytes(out)
 
     def oid(self) -> str:
         return hash_bytes(self.to_bytes(), self.algo)
@@ -80,7 +139,8 @@ class Tree:
         """Parse and fully validate a manifest that must have oid `expected_oid`.
 
         The bytes are always checked against the oid; with `validated_before` (these exact
-        bytes passed validation earlier) the structural checks are skipped.
+        bytes passed validation earlier) the structural checks are skipped. Lines are parsed
+        a chunk at a time, so no copy of the whole manifest as text or as lists is made.
         """
         check_oid(expected_oid, algo)
         where = f"directory manifest {expected_oid}"
@@ -90,35 +150,123 @@ class Tree:
         if actual != expected_oid:
             raise FormatError(f"The {where} is corrupt: its bytes hash to {actual}.",
                               "Run `dvx fetch` to download it again.")
+        header_end = data.find(b"\n")
+        if not validated_before:
+            try:
+                header = json.loads(data[:header_end] if header_end >= 0 else data)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise FormatError(f"The {where} is not valid UTF-8 JSON Lines.") from None
+            if header != {"algo": algo, "format": FORMAT, "version": VERSION}:
+                shown = data[:min(header_end, 200)].decode("utf-8", "replace")
+                raise FormatError(f"The {where} has an unsupported header {shown!r}.")
+            if data[:header_end] != _header(algo):
+                raise FormatError(f"The {where} is not in canonical form.")
+        builder = _Columns(algo, where, check=not validated_before)
+        if header_end < 0 or not data.endswith(b"\n"):
+            raise FormatError(f"The {where} is not in canonical form.")
+        position, end = header_end + 1, len(data)
+        while position < end:  # a window of whole lines at a time: no copy of the whole
+            stop = data.rfind(b"\n", position, min(end, position + CHUNK_BYTES)) + 1
+            if stop <= position:  # a line longer than a window
+                stop = data.find(b"\n", position) + 1
+            builder.add_lines(data[position:stop - 1].split(b"\n"))
+            position = stop
+        return builder.finish()
+
+
+def _header(algo: str) -> bytes:
+    return json.dumps({"algo": algo, "format": FORMAT, "version": VERSION}, sort_keys=True,
+                      separators=(",", ":")).encode()
+
+
+class _Entries:
+    """A tree's entries as a read-only sequence of TreeEntry, made on demand."""
+
+    __slots__ = ("_tree",)
+
+    def __init__(self, tree: Tree) -> None:
+        self._tree = tree
+
+    def __len__(self) -> int:
+        return len(self._tree.paths)
+
+    def __iter__(self) -> Iterator[TreeEntry]:
+        tree = self._tree
+        return (tree.entry(i) for i in range(len(tree.paths)))
+
+    def __getitem__(self, index: int) -> TreeEntry:
+        return self._tree.entry(index)
+
+
+def _line(e: TreeEntry) -> str:
+    # Exactly json.dumps([path, oid, size, executable], ensure_ascii=False,
+    # separators=(",", ":")), without the encoder's set-up per call (5x faster: a manifest
+    # of 100,000 files is encoded on every add and checked on every full read).
+    quote = encode_basestring
+    return f'[{quote(e.path)},{quote(e.oid)},{e.size},{"true" if e.executable else "false"}]'
+
+
+class _Columns:
+    """Builds a Tree from manifest lines, a chunk at a time, checking each chunk as it goes
+    (types, path rules, oids, order, canonical form) unless the bytes were checked before."""
+
+    def __init__(self, algo: str, where: str, check: bool) -> None:
+        self.algo, self.where, self.check = algo, where, check
+        self.paths: list[str] = []
+        self.oids: list[str] = []  # joined at the end
+        self.sizes = array("q")
+        self.execs = bytearray()
+        self.parents: set[str] = set()  # every directory named: one per folder, not per file
+
+    def add_lines(self, lines: list[bytes]) -> None:
         try:
-            text = data.decode("utf-8")
-            header_line, _, body = text.partition("\n")
-            header = json.loads(header_line)
-            # One parse for all entries: each line is a JSON array, so joining them with
-            # commas makes one array of arrays (a line break inside a line is escaped).
-            rows = json.loads("[" + body.rstrip("\n").replace("\n", ",") + "]")
+            rows = json.loads(b"[" + b",".join(lines) + b"]")
         except (UnicodeDecodeError, json.JSONDecodeError):
-            raise FormatError(f"The {where} is not valid UTF-8 JSON Lines.") from None
-        if validated_before:
-            return cls(algo, tuple(map(TreeEntry._make, rows)))
-        if header != {"algo": algo, "format": FORMAT, "version": VERSION}:
-            raise FormatError(f"The {where} has an unsupported header {header_line[:200]!r}.")
-        entries = []
+            raise FormatError(f"The {self.where} is not valid UTF-8 JSON Lines.") from None
+        if self.check:
+            self._check(rows, lines)
+        self.paths += [row[0] for row in rows]
+        self.oids.append("".join(row[1] for row in rows))
+        self.sizes.extend(row[2] for row in rows)
+        self.execs.extend(bool(row[3]) for row in rows)
+
+    def _check(self, rows: list[object], lines: list[bytes]) -> None:
         for row in rows:
             if (not isinstance(row, list) or len(row) != 4 or not isinstance(row[0], str)
                     or not isinstance(row[1], str) or not isinstance(row[2], int)
                     or isinstance(row[2], bool) or row[2] < 0 or not isinstance(row[3], bool)):
-                raise FormatError(f"The {where} has a malformed entry {str(row)[:200]!r}.")
-            entries.append(TreeEntry(row[0], row[1], row[2], row[3]))
-        tree = cls.build(algo, entries)
-        if tree.to_bytes() != data:
-            raise FormatError(f"The {where} is not in canonical form.")
-        return tree
+                raise FormatError(f"The {self.where} has a malformed entry {str(row)[:200]!r}.")
+        entries = [TreeEntry(*row) for row in rows]  # type: ignore[misc]
+        _check_entries(entries, self.algo)
+        previous = self.paths[-1] if self.paths else None
+        for entry, line in zip(entries, lines, strict=True):
+            if entry.path == previous:
+                raise FormatError(f"A directory manifest lists '{entry.path}' twice.")
+            if (previous is not None and entry.path < previous) or (
+                    _line(entry).encode("utf-8") != line):
+                raise FormatError(f"The {self.where} is not in canonical form.")
+            previous = entry.path
+            _note_parents(entry.path, self.parents)
+
+    def finish(self) -> Tree:
+        if self.check:
+            _refuse_file_directory_clash(self.paths, self.parents)
+        return Tree(self.algo, self.paths, "".join(self.oids), self.sizes, self.execs)
 
 
-def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
-    files: set[str] = set()
+def _validate_entries(entries: list[TreeEntry], algo: str) -> None:
+    """Entries about to become a manifest (sorted by path): path rules, oids, no duplicate,
+    no path that is both a file and a directory."""
+    _check_entries(entries, algo)
     parents: set[str] = set()
+    for previous, entry in zip([None, *entries], entries, strict=False):
+        if previous is not None and previous.path == entry.path:
+            raise FormatError(f"A directory manifest lists '{entry.path}' twice.")
+        _note_parents(entry.path, parents)
+    _refuse_file_directory_clash([e.path for e in entries], parents)
+
+
+def _check_entries(entries: list[TreeEntry], algo: str) -> None:
     # All paths and oids are screened at once; only if something looks unusual is each one
     # checked, to find it and say what is wrong with it.
     checked_each = not (_paths_look_ordinary([e.path for e in entries])
@@ -133,18 +281,28 @@ def _validate_entries(entries: tuple[TreeEntry, ...], algo: str) -> None:
                                   f"object id: {exc.message}") from None
         if len(e.path) > _SURELY_SHORT:
             _check_length(e.path)
-        if e.path in files:
-            raise FormatError(f"A directory manifest lists '{e.path}' twice.")
-        files.add(e.path)
-        parent = e.path.rpartition("/")[0]
-        while parent and parent not in parents:
-            parents.add(parent)
-            parent = parent.rpartition("/")[0]
-    clash = files & parents
+
+
+def _note_parents(path: str, parents: set[str]) -> None:
+    parent = path.rpartition("/")[0]
+    while parent and parent not in parents:
+        parents.add(parent)
+        parent = parent.rpartition("/")[0]
+
+
+def _refuse_file_directory_clash(paths: list[str], parents: set[str]) -> None:
+    """A folder is rarely also a file: look each folder up among the (sorted) paths, one
+    binary search per folder, rather than keeping a set of every path."""
+    clash = [d for d in parents if _sorted_contains(paths, d)]
     if clash:
         raise FormatError(
             f"A directory manifest lists '{min(clash)}' both as a file and as a directory."
         )
+
+
+def _sorted_contains(paths: list[str], path: str) -> bool:
+    index = bisect_left(paths, path)
+    return index < len(paths) and paths[index] == path
 
 
 PATH_MAX = 4096  # bytes in a whole path (Linux), and in a name:

@@ -93,8 +93,11 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
     result = FsckResult(f"remote {name}", checked=len(oids))
-    paths = {**wanted.paths, **{t.output.pointer.oid: t.output.path for t in targets}}
-    for oid in sorted(set(needed) - oids):
+    for t in targets:
+        wanted.paths.add(t.output.pointer.oid, t.output.path)
+    lacking = sorted(set(needed) - oids)
+    paths = wanted.paths.lookup(lacking)
+    for oid in lacking:
         path = paths.get(oid, "?")
         if remote.is_local and os.path.isdir(remote.oid_path(oid)):
             result.not_objects[oid] = path  # a directory made by hand has the object's name

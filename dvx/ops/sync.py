@@ -4,6 +4,7 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -20,6 +21,44 @@ from dvx.repo import Repo
 log = get_logger(__name__)
 
 
+class PathsOf:
+    """Which workspace path needs an oid, for messages. A directory's files are looked up in
+    its manifest only when asked (after a failure), not kept per file: a directory of a
+    million files would otherwise cost a million strings to name the few that failed."""
+
+    def __init__(self) -> None:
+        self._named: dict[str, str] = {}
+        self._trees: list[tuple[str, Tree, str | None]] = []  # (directory, manifest, subpath)
+
+    def add(self, oid: str, path: str) -> None:
+        self._named.setdefault(oid, path)
+
+    def add_tree(self, directory: str, tree: Tree, subpath: str | None) -> None:
+        self._trees.append((directory, tree, subpath))
+
+    def merge(self, other: PathsOf) -> None:
+        for oid, path in other._named.items():
+            self.add(oid, path)
+        self._trees += other._trees
+
+    def lookup(self, oids: Iterable[str]) -> dict[str, str]:
+        """{oid: path} for those of `oids` something here needs (one pass over the trees)."""
+        wanted = set(oids)
+        found = {oid: self._named[oid] for oid in wanted if oid in self._named}
+        missing = wanted - found.keys()
+        for directory, tree, subpath in self._trees:
+            if not missing:
+                break
+            for index, oid in enumerate(tree.oids()):
+                if oid in missing and _in_scope(tree.paths[index], subpath):
+                    found[oid] = f"{directory}/{tree.paths[index]}"
+                    missing.discard(oid)
+        return found
+
+    def get(self, oid: str, default: str | None = None) -> str | None:
+        return self.lookup([oid]).get(oid, default)
+
+
 @dataclass
 class SyncResult:
     remote: str
@@ -27,11 +66,12 @@ class SyncResult:
     problems: list[str] = field(default_factory=list)  # what could not be done, and why
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
     checkout: CheckoutResult | None = None
-    paths: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
+    paths: PathsOf = field(default_factory=PathsOf)  # which path needs an oid
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
-        return sorted({self.paths.get(oid, oid) for oid in self.transfer.failed})
+        named = self.paths.lookup(self.transfer.failed)
+        return sorted({named.get(oid, oid) for oid in self.transfer.failed})
 
     @property
     def ok(self) -> bool:
@@ -39,10 +79,11 @@ class SyncResult:
             self.checkout is None or self.checkout.ok)
 
     def to_json(self) -> dict[str, object]:
+        named = self.paths.lookup(self.transfer.failed)
         doc: dict[str, object] = {
             "remote": self.remote, "transferred": len(self.transfer.transferred),
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
-            "failed": [{"oid": o, "path": self.paths.get(o), "reason": r}
+            "failed": [{"oid": o, "path": named.get(o), "reason": r}
                        for o, r in sorted(self.transfer.failed.items())],
             "problems": self.problems, "repaired": self.repaired}
         if self.checkout is not None:
@@ -51,11 +92,12 @@ class SyncResult:
 
 
 @dataclass
+@dataclass
 class Wanted:
     """The objects some targets need: files with their sizes, and complete manifests."""
     files: dict[str, int] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
-    paths: dict[str, str] = field(default_factory=dict)  # oid -> a workspace path, for messages
+    paths: PathsOf = field(default_factory=PathsOf)  # for messages
 
 
 def _in_scope(path: str, subpath: str | None) -> bool:
@@ -68,7 +110,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wa
         output, pointer = target.output, target.output.pointer
         if not pointer.is_dir:
             wanted.files[pointer.oid] = pointer.size
-            wanted.paths.setdefault(pointer.oid, output.path)
+            wanted.paths.add(pointer.oid, output.path)
             continue
         try:
             tree = load_tree(repo, pointer, output.recorded_in)
@@ -78,13 +120,16 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wa
         if tree is None:
             problems.append(f"{output.path}: its manifest is not in the cache")
             continue
-        for entry in tree.entries:
-            if _in_scope(entry.path, target.subpath):
-                wanted.files[entry.oid] = entry.size
-                wanted.paths.setdefault(entry.oid, f"{output.path}/{entry.path}")
+        files = wanted.files
         if target.subpath is None:
+            files.update(zip(tree.oids(), tree.sizes(), strict=True))
             wanted.trees[pointer.oid] = tree
-            wanted.paths.setdefault(pointer.oid, output.path)
+            wanted.paths.add(pointer.oid, output.path)
+        else:
+            for entry in tree.entries:
+                if _in_scope(entry.path, target.subpath):
+                    files[entry.oid] = entry.size
+        wanted.paths.add_tree(output.path, tree, target.subpath)
     return wanted
 
 
@@ -110,7 +155,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.transfer.merge(r.transfer)
         merged.problems += r.problems
         merged.repaired += r.repaired
-        merged.paths.update(r.paths)
+        merged.paths.merge(r.paths)
     return merged
 
 
@@ -127,27 +172,27 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result = SyncResult(name)
     wanted = wanted_objects(repo, targets, result.problems)
     result.paths = wanted.paths
-    files = set(wanted.files)
+    files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
     cached = repo.cache.existing(files)
     _ensure_remote_dir(remote, create=True)
     settings = settings_for(repo, name, remote, jobs)
     # What this clone never fetched (a partial pull) is fine if the remote has it already.
-    elsewhere = transfer.present_on(remote, files - cached, settings) if files - cached \
-        else set()
+    uncached = {oid for oid in files if oid not in cached}
+    elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
-    for oid in sorted(files - cached - elsewhere):
-        result.transfer.failed[oid] = (f"not in the local cache nor on the remote "
-                                       f"({wanted.paths.get(oid, '?')})")
+    for oid in sorted(uncached - elsewhere):
+        result.transfer.failed[oid] = "not in the local cache nor on the remote"
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
     uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair)
     result.transfer.merge(uploaded)
-    # Manifests last, and only those whose every file is now on the remote.
-    on_remote = (cached | elsewhere) - set(result.transfer.failed)
+    # Manifests last, and only those whose every file is now on the remote: each file was
+    # uploaded, found there, or failed (and failures are all listed).
+    failed = result.transfer.failed
     complete = [oid for oid, tree in wanted.trees.items()
-                if all(e.oid in on_remote for e in tree.entries)]
+                if not any(o in failed for o in tree.oids())]
     for oid in sorted(set(wanted.trees) - set(complete)):
-        result.problems.append(f"{wanted.paths[oid]}: its manifest was not pushed, because "
+        result.problems.append(f"{wanted.paths.get(oid)}: its manifest was not pushed, because "
                                "some of its files failed")
     faults.point("push.before_manifests")
     if repair:
@@ -206,11 +251,12 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     generation = repo.cache.generation()  # before downloading: a gc meanwhile moves it on
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
-    result.paths = {t.output.pointer.oid: t.output.path for t in targets}
+    for t in targets:
+        result.paths.add(t.output.pointer.oid, t.output.path)
     result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
-    result.paths.update(wanted.paths)
+    result.paths.merge(wanted.paths)
     result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
@@ -270,13 +316,18 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
         pointer = target.output.pointer
         if pointer.is_dir and not repo.cache.exists(pointer.oid):
             everything.add(pointer.oid)
-            wanted.paths.setdefault(pointer.oid, target.output.path)
+            wanted.paths.add(pointer.oid, target.output.path)
     settings = settings_for(repo, name, remote, jobs)
     on_remote = transfer.present_on(remote, everything, settings)
     in_cache = repo.cache.existing(everything)
     problems = [p for p in problems if "manifest is not in the cache" not in p]
     return RemoteStatus(
         name,
-        {oid: wanted.paths.get(oid, "?") for oid in everything - on_remote},
-        {oid: wanted.paths.get(oid, "?") for oid in everything - in_cache},
+        _named(wanted.paths, everything - on_remote),
+        _named(wanted.paths, everything - in_cache),
         problems)
+
+
+def _named(paths: PathsOf, oids: set[str]) -> dict[str, str]:
+    found = paths.lookup(oids)
+    return {oid: found.get(oid, "?") for oid in oids}

@@ -140,14 +140,16 @@ def _run(oids: list[str], work: Work, settings: Settings, desc: str,
         return result
     if file_work and _in_workers(store, oids):
         with settings.progress.task(desc, len(oids), "object") as advance:
-            def attempt_one(oid: str) -> tuple[str, int, Exception | None]:
+            def attempt_one(oid: str) -> int | Exception:
+                """The size moved, or what failed: a small answer per object, since a
+                million of them wait in a list for the parent."""
                 try:
                     size = with_retries(lambda: work(oid, _ignore), settings.retries,
                                         f"object {oid}")
                 except Exception as exc:  # every failure is reported, none aborts the rest
-                    return oid, 0, exc
+                    return exc
                 faults.point("transfer.after_object")
-                return oid, size, None
+                return size
 
             done = [0]
 
@@ -156,7 +158,13 @@ def _run(oids: list[str], work: Work, settings: Settings, desc: str,
                 advance(n)
 
             try:
-                _collect(map_in_processes(attempt_one, oids, counted), result, store)
+                outcomes = map_in_processes(attempt_one, oids, counted)
+                for oid, outcome in zip(oids, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        _collect([(oid, 0, outcome)], result, store)
+                    else:
+                        result.bytes += outcome
+                        result.transferred.append(oid)
             except KeyboardInterrupt:
                 raise _interrupted(desc, done[0], len(oids)) from None
         return result
@@ -311,11 +319,13 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
             except Exception as exc:
                 raise _unreachable(store, exc) from None
             return {oid for oid, present in zip(sorted(wanted), found, strict=True) if present}
+    def listing() -> set[str]:  # only the wanted ones are kept: a remote may hold millions
+        return {oid for oid in store.list_oids() if oid in wanted}
+
     try:
-        listed = with_retries(lambda: set(store.list_oids()), settings.retries, "listing")
+        return with_retries(listing, settings.retries, "listing")
     except Exception as exc:
         raise _unreachable(store, exc) from None
-    return wanted & listed
 
 
 def _present_fast(store: ObjectStore, wanted: set[str], settings: Settings) -> set[str] | None:
@@ -359,7 +369,7 @@ def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
 
 def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings: Settings,
            verify_local: bool = False) -> TransferResult:
-    wanted = sorted(set(oids))
+    wanted = sorted(oids if isinstance(oids, (set, dict)) else set(oids))
     present = present_on(remote, wanted, settings)
     todo = [oid for oid in wanted if oid not in present]
 
@@ -404,7 +414,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     """Fetch what the cache lacks. `sizes` (from pointers and manifests) lets small objects
     come in one request, and lets a truncated object be named as such."""
     known = sizes or {}
-    wanted = sorted(set(oids))
+    wanted = sorted(oids if isinstance(oids, (set, dict)) else set(oids))
     present = cache.existing(wanted)
     todo = [oid for oid in wanted if oid not in present]
 
