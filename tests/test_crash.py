@@ -277,7 +277,7 @@ SCENARIOS = {
     "checkout-hardlink": Scenario(setup_checkout("hardlink"), ("checkout",)),
     "push": Scenario(setup_push, ("push", "-j", "1")),
     "pull": Scenario(setup_pull, ("pull", "-j", "1")),
-    "gc": Scenario(setup_gc, ("gc", "-w", "-f", "--grace", "0")),
+    "gc": Scenario(setup_gc, ("gc", "-w", "-f", "--grace", "0", "--force-last-copy")),
     "repro": Scenario(setup_repro, ("repro",), REPRO_OUTPUTS),
 }
 

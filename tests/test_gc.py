@@ -38,11 +38,12 @@ def test_gc_refuses_without_a_scope_or_confirmation(repo, dvx):
 def test_workspace_scope_removes_only_unused_objects(repo, dvx):
     _two_versions(repo, dvx)
     old = {xxhash.xxh3_128_hexdigest(b"v1"), xxhash.xxh3_128_hexdigest(b"a1")}
-    dry = json.loads(dvx("gc", "-w", "--dry-run", "--grace", "0", "--json").stdout)[0]
+    force = ("--force-last-copy",)  # tag v1 uses them, and no remote holds them
+    dry = json.loads(dvx("gc", "-w", "--dry-run", "--grace", "0", "--json", *force).stdout)[0]
     assert old <= set(dry["removed_oids"]) and old <= _objects(repo)
-    young = json.loads(dvx("gc", "-w", "-f", "--json").stdout)[0]
+    young = json.loads(dvx("gc", "-w", "-f", "--json", *force).stdout)[0]
     assert young["removed"] == 0 and young["kept_young"] == 3  # within the grace period
-    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert dvx("gc", "-w", "-f", "--grace", "0", *force).code == 0
     assert not old & _objects(repo)
     assert dvx("status", "-q").code == 0
     assert (repo / "f").read_text() == "v2"
@@ -52,7 +53,7 @@ def test_history_scopes_keep_what_old_commits_need(repo, dvx):
     _two_versions(repo, dvx)
     before = _objects(repo)
     for scope in (["--all-commits"], ["--all-tags"], ["--rev", "v1"], ["--all-branches"]):
-        result = dvx("gc", *scope, "-f", "--grace", "0")
+        result = dvx("gc", *scope, "-f", "--grace", "0", "--force-last-copy")
         assert result.code == 0, result.output
         if scope != ["--all-branches"]:
             assert _objects(repo) == before, scope
@@ -63,7 +64,8 @@ def test_history_scopes_keep_what_old_commits_need(repo, dvx):
 
 def test_unreadable_scope_deletes_nothing(repo, dvx):
     _two_versions(repo, dvx)
-    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0  # drops v1's manifest
+    # drops v1's manifest
+    assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
     before = _objects(repo)
     write(repo / "orphan", "still needed?")
     dvx("add", "orphan")
@@ -95,6 +97,7 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     assert dvx("gc", "-w", "--remote", "s", "-f", "--grace", "0").code == 0
     after = {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
     assert old not in after and xxhash.xxh3_128_hexdigest(b"v2") in after
+    assert old in _objects(repo)  # tag v1 uses it: the cache now has its last copy
 
 
 def test_grace_protects_what_another_repository_just_wrote(tmp_path):
@@ -142,7 +145,9 @@ def test_gc_keeps_what_the_index_stashes_and_reflogs_still_need(repo, dvx):
     workspace = json.loads(dvx("gc", "-w", "--dry-run", "--grace", "0", "--json").stdout)[0]
     gone = set(workspace["removed_oids"])
     assert not gone & {staged, current, stashed}  # the index and stashes are always kept
-    assert reflogged in gone  # only -A reaches what only a reflog reaches
+    assert reflogged not in gone and reflogged in workspace["kept_last_copy_oids"]
+    forced = dvx("gc", "-w", "--dry-run", "--grace", "0", "--json", "--force-last-copy")
+    assert reflogged in json.loads(forced.stdout)[0]["removed_oids"]  # -A keeps it in scope
     everything = json.loads(dvx("gc", "-A", "--dry-run", "--grace", "0", "--json").stdout)[0]
     assert not set(everything["removed_oids"]) & {staged, current, stashed, reflogged}
     real = dvx("gc", "-A", "-f", "--grace", "0", "--json")

@@ -215,7 +215,9 @@ def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     git(ml, "checkout", "-q", "HEAD~1")
     assert dvx("checkout").code == 0
     assert (ml / "model.json").read_bytes() == v1
-    assert dvx("gc", "--workspace", "--grace", "0", "-f").code == 0
+    kept = dvx("gc", "--workspace", "--grace", "0", "-f")
+    assert kept.code == 0 and "that no remote holds" in kept.stderr  # main's v2 is kept
+    assert dvx("gc", "--workspace", "--grace", "0", "-f", "--force-last-copy").code == 0
     git(ml, "checkout", "-q", "main")
     result = dvx("checkout")
     assert result.code == 1 and "model.json" in result.stderr  # v2 is gone from the cache

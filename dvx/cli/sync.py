@@ -17,9 +17,10 @@ from dvx.cli.common import (
 )
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
-from dvx.cli.ui import emit_json, human_size, out, warn
+from dvx.cli.ui import emit_json, human_size, objects, out, warn
 
 if TYPE_CHECKING:
+    from dvx.ops.gc import GcResult
     from dvx.ops.sync import SyncResult
     from dvx.repo import Repo
 
@@ -378,6 +379,9 @@ dvx gc --all-commits --remote storage -f
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
 @click.option("-c", "--remote", "remote_name", metavar="NAME",
               help="Also delete unused objects from this remote.")
+@click.option("--force-last-copy", is_flag=True,
+              help="Also delete cached objects that commits outside the scope use and no "
+                   "remote holds (their only copy).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--grace", type=click.FloatRange(min=0), default=3600, show_default=True,
@@ -385,12 +389,14 @@ dvx gc --all-commits --remote storage -f
 @JSON
 @common_options
 def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
-       revs: tuple[str, ...], remote_name: str | None, dry_run: bool, force: bool,
-       grace: float, as_json: bool) -> None:
+       revs: tuple[str, ...], remote_name: str | None, force_last_copy: bool, dry_run: bool,
+       force: bool, grace: float, as_json: bool) -> None:
     """Delete cached (and, with --remote, remote) objects that nothing in scope uses.
 
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
-    read, nothing is deleted.
+    read, nothing is deleted. A cached object that a commit outside the scope uses is
+    deleted only if its remote holds it (else it is kept and reported), unless
+    --force-last-copy.
     """
     from dvx.errors import UsageError
     from dvx.history import Scope
@@ -403,24 +409,39 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
                   reflogs=all_commits)
     repo = open_repo()
-    if not dry_run and not force:
-        if not sys.stdin.isatty():
-            raise UsageError("gc deletes data and needs confirmation.",
-                             "Pass -f to confirm, or --dry-run to only list what would go.")
-        where = " and on remote " + remote_name if remote_name else ""
-        click.confirm(f"Delete every object in the cache{where} that {scope.describe()} does "
-                      "not use?", abort=True)
-    results = do_gc(repo, scope, remote_name, dry_run, grace)
+    if not dry_run and not force and not sys.stdin.isatty():
+        raise UsageError("gc deletes data and needs confirmation.",
+                         "Pass -f to confirm, or --dry-run to only list what would go.")
+    confirm = None if dry_run or force else _confirm_gc
+    results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm)
     if as_json:
         emit_json([r.to_json() for r in results])
-        return
-    if is_quiet():
-        return
-    verb = "Would remove" if dry_run else "Removed"
-    for r in results:
-        out(f"{verb} {len(r.removed)} objects ({human_size(r.bytes_freed)}) from the {r.where}; "
-            f"kept {r.reachable} in use" + (f" and {r.kept_young} newer than the grace period"
-                                             if r.kept_young else "") + ".")
+    elif not is_quiet():
+        verb = "Would remove" if dry_run else "Removed"
+        for r in results:
+            out(f"{verb} {objects(len(r.removed), r.bytes_freed)} from the "
+                f"{r.where}; kept {r.reachable} in use" + (
+                    f" and {r.kept_young} newer than the grace period" if r.kept_young else "")
+                + ".")
+    last = results[0].last_copies
+    if last is not None and last.oids:
+        why = f" ({'; '.join(last.notes)})" if last.notes else ""
+        kept = "Would keep" if dry_run else "Kept"
+        warn(f"{kept} {objects(len(last.oids), last.bytes)} that no remote holds"
+             f"{why}: commits outside the scope use them and the cache has their only copy. "
+             "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway.")
+
+
+def _confirm_gc(plan: list[GcResult]) -> bool:
+    """Ask, naming what would go from where; a remote's other users are not consulted."""
+    if not any(r.removed for r in plan):
+        return True
+    parts = [f"{objects(len(r.removed), r.bytes_freed)} from the {r.where}"
+             for r in plan if r.removed]
+    shared = [r.where for r in plan[1:] if r.removed]
+    note = (f" Other repositories that share the {shared[0]} are not consulted: what only "
+            "they use is deleted too." if shared else "")
+    return click.confirm(f"Delete {' and '.join(parts)}?{note}", abort=True)
 
 
 COMMANDS = [remote, push, fetch, pull, fsck, gc]

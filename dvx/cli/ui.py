@@ -31,6 +31,12 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+def objects(count: int, size: int | None = None) -> str:
+    """'1 object' / '3 objects (2.0 KiB)'."""
+    shown = f"{count} object{'' if count == 1 else 's'}"
+    return shown if size is None else f"{shown} ({human_size(size)})"
+
+
 class TqdmProgress:
     """Progress bars on stderr, drawn only when stderr is a terminal."""
 

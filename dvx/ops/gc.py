@@ -5,20 +5,27 @@ given revisions): gc refuses to run without one. Everything in scope is read fir
 pointer or directory manifest in scope cannot be read, nothing at all is deleted. Objects
 younger than the grace period are kept, so an object that another process or another
 repository sharing the cache has just written, and not yet recorded anywhere, survives.
+
+gc never deletes a last copy by itself: an object outside the scope that some commit of the
+repository still uses is deleted from the cache only when the remote it belongs to holds it
+(`last_copy.py`). The work is planned first, shown for confirmation, then done: a dry run
+lists exactly what the real run deletes.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from dvx import faults
 from dvx.errors import DvxError, UsageError
-from dvx.history import Scope, scope_targets
+from dvx.history import Scope
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
-from dvx.objects.tree import Tree
+from dvx.ops.gc_scope import manifest, reachable, refuse_if_unreadable
+from dvx.ops.last_copy import LastCopies, find_last_copies
 from dvx.pointer import Pointer
 from dvx.remote import pushlog
 from dvx.repo import Repo
@@ -30,6 +37,7 @@ DEFAULT_GRACE_SECONDS = 3600
 
 @dataclass
 class GcResult:
+    """What gc deletes (or, in a dry run, would delete) from one place."""
     where: str
     scope: str
     reachable: int = 0
@@ -37,75 +45,33 @@ class GcResult:
     bytes_freed: int = 0
     kept_young: int = 0
     dry_run: bool = False
+    last_copies: LastCopies | None = None  # the cache's: objects kept as nobody else's copy
 
     def to_json(self) -> dict[str, object]:
-        return {"where": self.where, "scope": self.scope, "dry_run": self.dry_run,
-                "reachable": self.reachable, "removed": len(self.removed),
-                "removed_oids": self.removed, "bytes_freed": self.bytes_freed,
-                "kept_young": self.kept_young}
+        found: dict[str, object] = {
+            "where": self.where, "scope": self.scope, "dry_run": self.dry_run,
+            "reachable": self.reachable, "removed": len(self.removed),
+            "removed_oids": self.removed, "bytes_freed": self.bytes_freed,
+            "kept_young": self.kept_young}
+        if self.last_copies is not None:
+            found.update(self.last_copies.to_json())
+        return found
 
 
-@dataclass
-class _Reachable:
-    oids: set[str] = field(default_factory=set)
-    problems: list[str] = field(default_factory=list)
-
-
-def _pointers_in_scope(repo: Repo, scope: Scope, problems: list[str]
-                       ) -> list[tuple[str, Pointer]]:
-    """Every pointer the scope holds: the workspace's, the index's (both sides of a
-    conflict), and those of every commit in scope; what cannot be read is a problem."""
-    targets, broken = scope_targets(repo, scope, strict=True)
-    problems += [f"{item.path}: {item.error}" for item in broken]
-    return [(t.output.path, t.output.pointer) for t in targets]
-
-
-def _reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> _Reachable:
-    reach = _Reachable()
-    for where, pointer in _pointers_in_scope(repo, scope, reach.problems):
-        if pointer.algo != repo.algo:
-            continue  # stored under another algorithm's directory: out of this gc's reach
-        reach.oids.add(pointer.oid)
-        if pointer.is_dir:
-            tree = _manifest(repo, pointer, remote, where, reach.problems)
-            if tree is not None:
-                reach.oids.update(e.oid for e in tree.entries)
-    return reach
-
-
-def _manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: str,
-              problems: list[str]) -> Tree | None:
-    try:
-        if repo.cache.exists(pointer.oid):
-            data = repo.cache.read_bytes(pointer.oid)
-        elif remote is not None and remote.exists(pointer.oid):
-            data = remote.read_bytes(pointer.oid)
-        else:
-            problems.append(f"{where}: its directory manifest {pointer.oid} is in neither the "
-                            "cache nor the remote, so what it needs is unknown")
-            return None
-        return Tree.from_bytes(data, pointer.algo, pointer.oid)
-    except (DvxError, OSError) as exc:
-        problems.append(f"{where}: {exc}")
-        return None
-
-
-def _refuse_if_unreadable(reach: _Reachable) -> None:
-    if reach.problems:
-        shown = "; ".join(reach.problems[:5])
-        more = f" (and {len(reach.problems) - 5} more)" if len(reach.problems) > 5 else ""
-        raise DvxError(f"Nothing was deleted: part of the scope could not be read: {shown}{more}.",
-                       "Fix or fetch what is listed, or narrow the scope, and run gc again.")
+Confirm = Callable[[list[GcResult]], bool]  # shown the plan; False: delete nothing
 
 
 def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
-       grace_seconds: float = DEFAULT_GRACE_SECONDS) -> list[GcResult]:
+       grace_seconds: float = DEFAULT_GRACE_SECONDS, force_last_copy: bool = False,
+       confirm: Confirm | None = None) -> list[GcResult]:
+    """Delete what `scope` does not use from the cache (and from the remote `remote_name`).
+    `confirm` sees the plan before anything is deleted; with `dry_run` nothing is."""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
     scope = replace(scope, index=True, stashes=True, reflogs=scope.all_commits)
     remote = None
-    name = None
+    name = ""
     if remote_name is not None:
         from dvx.ops.remote import open_remote
 
@@ -113,38 +79,71 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if remote.read_only:
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
     with repo.lock():
-        reach = _reachable(repo, scope, remote)
-        _refuse_if_unreadable(reach)
+        reach = reachable(repo, scope, remote)
+        refuse_if_unreadable(reach)
         cutoff = time.time() - grace_seconds
-        results = [_collect_cache(repo, reach.oids, cutoff, dry_run, scope)]
+        results = []
         if remote is not None:
-            results.append(_collect_remote(remote, name or "", reach.oids, cutoff, dry_run,
-                                           scope, repo))
+            results.append(_plan_remote(remote, name, reach.oids, cutoff, scope, repo))
+        cache = _plan_cache(repo, reach.oids, cutoff, scope)
+        if cache.removed and not force_last_copy:
+            leaving = {name: set(results[0].removed)} if remote is not None else {}
+            cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
+            _drop(cache, cache.last_copies.oids)
+        results.insert(0, cache)
+        for result in results:
+            result.dry_run = dry_run
+        if dry_run or (confirm is not None and not confirm(results)):
+            return results
+        _delete_from_cache(repo, cache, cutoff)
+        if remote is not None:
+            _delete_from_remote(repo, remote, results[1], cutoff)
     return results
 
 
-def _collect_cache(repo: Repo, keep: set[str], cutoff: float, dry_run: bool, scope: Scope
-                   ) -> GcResult:
-    result = GcResult("cache", scope.describe(), reachable=len(keep), dry_run=dry_run)
-    if not dry_run:
-        repo.cache.new_generation()
+def _plan_cache(repo: Repo, keep: set[str], cutoff: float, scope: Scope) -> GcResult:
+    result = GcResult("cache", scope.describe(), reachable=len(keep))
     for oid in sorted(set(repo.cache.list_oids()) - keep):
-        path = repo.cache.oid_path(oid)
         try:
-            st = os.lstat(path)
+            st = os.lstat(repo.cache.oid_path(oid))
         except FileNotFoundError:
             continue
         if max(st.st_mtime, st.st_ctime) > cutoff:
             result.kept_young += 1
             continue
-        if not dry_run:
-            faults.point("gc.before_delete")
-            os.unlink(path)
-            faults.point("gc.after_delete")
         result.removed.append(oid)
         result.bytes_freed += st.st_size
-    log.info("gc: %d objects removed from the cache", len(result.removed))
     return result
+
+
+def _drop(result: GcResult, kept: set[str]) -> None:
+    """Take the last copies out of the cache's plan."""
+    if not kept:
+        return
+    sizes = result.last_copies.sizes if result.last_copies else {}
+    result.removed = [oid for oid in result.removed if oid not in kept]
+    result.bytes_freed -= sum(sizes.get(oid, 0) for oid in kept)
+
+
+def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float) -> None:
+    repo.cache.new_generation()
+    deleted = []
+    for oid in result.removed:
+        path = repo.cache.oid_path(oid)
+        try:  # written again since the plan (another repository sharing the cache): keep
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if max(st.st_mtime, st.st_ctime) > cutoff:
+            result.kept_young += 1
+            result.bytes_freed -= st.st_size
+            continue
+        faults.point("gc.before_delete")
+        os.unlink(path)
+        faults.point("gc.after_delete")
+        deleted.append(oid)
+    result.removed = deleted
+    log.info("gc: %d objects removed from the cache", len(result.removed))
 
 
 def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[set[str],
@@ -155,8 +154,8 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[se
     used = logged.files | logged.manifests
     problems: list[str] = []
     for oid in sorted(logged.manifests):
-        tree = _manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
-                         f"a recent push's directory {oid}", problems)
+        tree = manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
+                        f"a recent push's directory {oid}", problems)
         if tree is not None:
             used.update(e.oid for e in tree.entries)
     if problems:
@@ -166,22 +165,34 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[se
     return used, logged.expired
 
 
-def _collect_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float,
-                    dry_run: bool, scope: Scope, repo: Repo) -> GcResult:
-    result = GcResult(f"remote {name}", scope.describe(), reachable=len(keep), dry_run=dry_run)
-    pushed, expired_logs = _recently_pushed(repo, remote, cutoff)
-    doomed: list[str] = []
+@dataclass
+class _RemotePlan(GcResult):
+    store: ObjectStore | None = None
+    expired_logs: list[str] = field(default_factory=list)
+
+
+def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
+                 repo: Repo) -> GcResult:
+    result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep))
+    pushed, result.expired_logs = _recently_pushed(repo, remote, cutoff)
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
         if oid in keep:
             continue
         if mtime is None or mtime > cutoff or oid in pushed:
             result.kept_young += 1  # an unknown age counts as young: never guess old
             continue
-        doomed.append(oid)
         result.removed.append(oid)
         result.bytes_freed += size
-    if doomed and not dry_run:
-        remote.delete(doomed)
-    if expired_logs and not dry_run:
-        remote.delete_logs(pushlog.KIND, expired_logs)
     return result
+
+
+def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float
+                        ) -> None:
+    pushed, _ = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
+    if pushed & set(result.removed):
+        result.kept_young += len(pushed & set(result.removed))
+        result.removed = [oid for oid in result.removed if oid not in pushed]
+    if result.removed:
+        remote.delete(result.removed)
+    if isinstance(result, _RemotePlan) and result.expired_logs:
+        remote.delete_logs(pushlog.KIND, result.expired_logs)

@@ -1,0 +1,122 @@
+"""Which objects gc must not delete from the cache because no remote holds them.
+
+An object outside gc's scope may still be used by some commit of the repository (an old
+tag, another branch, a commit only a reflog reaches). Deleting the cache's copy is safe only
+if the remote that output belongs to (its `remote:` in dvx.yaml, else the default remote)
+holds the object, and keeps holding it after this gc. Anything that cannot be confirmed so,
+because no remote is set, the remote cannot be reached or it lacks the object, is a last
+copy and stays. Outputs marked `push: false` are never on a remote by design (a pipeline
+rebuilds them), so they are not protected.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dvx.errors import DvxError
+from dvx.history import Scope, scope_targets
+from dvx.logs import get_logger
+from dvx.objects.tree import Tree
+from dvx.repo import Repo
+
+log = get_logger(__name__)
+
+_DEFAULT = ""  # outputs without a `remote:` of their own belong to the default remote
+
+
+@dataclass
+class LastCopies:
+    oids: set[str] = field(default_factory=set)
+    sizes: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # why some remote could not confirm
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.sizes.get(oid, 0) for oid in self.oids)
+
+    def to_json(self) -> dict[str, object]:
+        return {"kept_last_copies": len(self.oids), "kept_last_copy_bytes": self.bytes,
+                "kept_last_copy_oids": sorted(self.oids), "last_copy_notes": self.notes}
+
+
+def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
+                     leaving: dict[str, set[str]]) -> LastCopies:
+    """The `candidates` (objects gc would delete from the cache) that some commit uses and
+    that no remote confirms holding. `leaving`: per remote name, what this gc deletes from
+    it, which therefore does not count as held."""
+    found = LastCopies()
+    if repo.git is None:
+        return found  # no commits: nothing outside the workspace refers to anything
+    used = _used_by_history(repo, candidates, found.notes)
+    by_remote: dict[str, set[str]] = {}
+    for oid, remotes in used.items():
+        for name in remotes:
+            by_remote.setdefault(name, set()).add(oid)
+    held: set[str] = set()
+    for name, oids in sorted(by_remote.items()):
+        held |= _held_by(repo, name, oids, leaving, found.notes)
+    found.oids = set(used) - held
+    for oid in found.oids:
+        try:
+            found.sizes[oid] = os.lstat(repo.cache.oid_path(oid)).st_size
+        except FileNotFoundError:
+            found.sizes[oid] = 0
+    return found
+
+
+def _used_by_history(repo: Repo, candidates: set[str], notes: list[str]
+                     ) -> dict[str, set[str]]:
+    """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to."""
+    everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
+    targets, broken = scope_targets(repo, everything, strict=True)
+    for item in broken:
+        log.info("gc: %s cannot be read, so what it uses is not known: %s", item.path,
+                 item.error)
+    used: dict[str, set[str]] = {}
+    for target in targets:
+        output = target.output
+        pointer = output.pointer
+        if not output.push or pointer.algo != repo.algo:
+            continue
+        belongs = output.remote or _DEFAULT
+        oids = [pointer.oid]
+        if pointer.is_dir:
+            tree = _cached_manifest(repo, pointer.oid, output.path, notes)
+            oids += list(tree.oids()) if tree is not None else []
+        for oid in oids:
+            if oid in candidates:
+                used.setdefault(oid, set()).add(belongs)
+    return used
+
+
+def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree | None:
+    # A manifest the cache lacks lists files the cache was never given with it: a fetch
+    # brings the manifest first and gc deletes it only with, or after, its files.
+    if not repo.cache.exists(oid):
+        return None
+    try:
+        return Tree.from_bytes(repo.cache.read_bytes(oid), repo.algo, oid)
+    except (DvxError, OSError) as exc:
+        notes.append(f"the manifest of {where} ({oid}) cannot be read: {exc}")
+        return None
+
+
+def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]],
+             notes: list[str]) -> set[str]:
+    """The `oids` the remote `name` (_DEFAULT: the default one) holds and keeps."""
+    from dvx.ops.remote import default_remote, open_remote
+    from dvx.ops.sync import settings_for
+    from dvx.remote.transfer import present_on
+
+    remote_name = name or default_remote(repo.config)
+    if remote_name is None:
+        notes.append("no default remote is set")
+        return set()
+    try:
+        opened, store = open_remote(repo, remote_name)
+        present = present_on(store, oids, settings_for(repo, opened, store, None))
+    except DvxError as exc:
+        notes.append(f"remote '{remote_name}' could not be asked: {exc.message}")
+        return set()
+    return present - leaving.get(opened, set())

@@ -1,0 +1,234 @@
+"""gc keeps the last copy: an object some commit uses, outside the chosen scope, leaves the
+cache only if the remote it belongs to holds it (or with --force-last-copy). The matrix:
+every kind of reference × every scope keeps exactly the documented set, and a dry run lists
+exactly what the real run deletes."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import xxhash
+import yaml
+
+from tests.conftest import git, make_git_repo, run_dvx, write
+
+CONTENTS = ("old_main", "dir_entry", "tagged", "branch_tip", "reflog_only", "tip_main",
+            "orphan", "stashed", "staged", "current")
+
+
+def _oid(label: str) -> str:
+    return xxhash.xxh3_128_hexdigest(label.encode())
+
+
+def _version(repo: Path, label: str) -> None:
+    (repo / "f").unlink(missing_ok=True)
+    write(repo / "f", label)
+    assert run_dvx("add", "f", cwd=repo).code == 0
+
+
+def _commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def _build(repo: Path) -> dict[str, str]:
+    """A history holding every kind of reference; label -> the oid it uses."""
+    _version(repo, "old_main")
+    write(repo / "d" / "x", "dir_entry")
+    assert run_dvx("add", "d", cwd=repo).code == 0
+    _commit(repo, "an old commit on main, with a directory")
+    manifest = yaml.safe_load((repo / "d.dvx").read_text())["oid"]
+    assert run_dvx("remove", "d.dvx", cwd=repo).code == 0
+    _version(repo, "tagged")
+    _commit(repo, "tagged")
+    git(repo, "tag", "v1")
+    git(repo, "checkout", "-qb", "feature")
+    _version(repo, "branch_tip")
+    _commit(repo, "the tip of another branch")
+    git(repo, "checkout", "-q", "main")
+    assert run_dvx("checkout", "--force", cwd=repo).code == 0
+    _version(repo, "reflog_only")
+    _commit(repo, "reset away: only the reflog reaches it")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    assert run_dvx("checkout", "--force", cwd=repo).code == 0
+    _version(repo, "tip_main")
+    _commit(repo, "the tip of main")
+    _version(repo, "orphan")  # replaced before anything recorded it
+    _version(repo, "stashed")
+    git(repo, "stash", "-q")
+    assert run_dvx("checkout", "--force", cwd=repo).code == 0
+    _version(repo, "staged")
+    git(repo, "add", "f.dvx")
+    _version(repo, "current")
+    oids = {label: _oid(label) for label in CONTENTS}
+    oids["manifest"] = manifest
+    return oids
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    home = tmp_path_factory.mktemp("home")
+    saved = dict(os.environ)
+    os.environ.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="T",
+                      GIT_AUTHOR_EMAIL="t@example.com", GIT_COMMITTER_NAME="T",
+                      GIT_COMMITTER_EMAIL="t@example.com")
+    try:
+        repo = make_git_repo(tmp_path_factory.mktemp("template") / "repo")
+        assert run_dvx("init", cwd=repo).code == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "init")
+        oids = _build(repo)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return repo, oids
+
+
+@pytest.fixture
+def history(template, tmp_path) -> tuple[Path, dict[str, str]]:
+    source, oids = template
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    return repo, oids
+
+
+ALWAYS = {"current", "staged", "stashed", "tip_main"}  # a stash's parent: the tip it was on
+EVERY_COMMIT = set(CONTENTS) - {"orphan"} | {"manifest"}
+SCOPES = {
+    "-w": ALWAYS,
+    "-a": ALWAYS | {"branch_tip"},
+    "-T": ALWAYS | {"tagged"},
+    "--rev=v1": ALWAYS | {"tagged"},
+    "-A": EVERY_COMMIT,
+}
+
+
+def _cache(repo: Path) -> set[str]:
+    return {p.parent.name + p.name for p in (repo / ".dvx/cache/files/xxh128").glob("*/*")}
+
+
+def _gc(repo: Path, scope: str, *extra: str) -> tuple[dict, dict]:
+    """The dry run's and the real run's cache results."""
+    args = ["gc", *scope.split("="), "--grace", "0", "--json", *extra]
+    dry = run_dvx(*args, "--dry-run", cwd=repo)
+    real = run_dvx(*args, "-f", cwd=repo)
+    assert dry.code == 0 and real.code == 0, dry.output + real.output
+    return json.loads(dry.stdout)[0], json.loads(real.stdout)[0]
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_without_a_remote_only_what_no_commit_uses_goes(history, scope):
+    repo, oids = history
+    dry, real = _gc(repo, scope)
+    assert dry["removed_oids"] == real["removed_oids"] == [oids["orphan"]]
+    kept = {oids[label] for label in EVERY_COMMIT - SCOPES[scope]}
+    assert set(real["kept_last_copy_oids"]) == kept
+    assert real["last_copy_notes"] == (["no default remote is set"] if kept else [])
+    assert _cache(repo) == {oids[label] for label in EVERY_COMMIT}
+
+
+@pytest.mark.parametrize("scope", sorted(SCOPES))
+def test_force_last_copy_keeps_exactly_the_scope(history, scope):
+    repo, oids = history
+    dry, real = _gc(repo, scope, "--force-last-copy")
+    assert dry["removed_oids"] == real["removed_oids"]
+    assert _cache(repo) == {oids[label] for label in SCOPES[scope]}
+
+
+def test_what_the_remote_holds_goes_and_the_rest_is_reported(history, tmp_path):
+    repo, oids = history
+    assert run_dvx("remote", "add", "-d", "s", str(tmp_path / "store"), cwd=repo).code == 0
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0  # reflogs are not pushed
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo)
+    assert result.code == 0
+    assert "Kept 1 object (11 B) that no remote holds" in result.stderr
+    assert "--force-last-copy" in result.stderr
+    assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
+
+
+def test_an_unreachable_remote_deletes_nothing_a_commit_uses(history):
+    repo, oids = history
+    url = "ssh://127.0.0.1:1/nowhere"  # nothing listens on port 1
+    assert run_dvx("remote", "add", "-d", "s", url, cwd=repo).code == 0
+    assert run_dvx("remote", "modify", "s", "timeout", "5", cwd=repo).code == 0
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", "--json", cwd=repo)
+    assert result.code == 0, result.output
+    cache = json.loads(result.stdout)[0]
+    assert cache["removed_oids"] == [oids["orphan"]]
+    assert "remote 's' could not be asked" in cache["last_copy_notes"][0]
+    assert "could not be asked" in result.stderr
+
+
+def test_what_gc_deletes_from_the_remote_does_not_count_as_held(history, tmp_path):
+    repo, oids = history
+    store = tmp_path / "store"
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=repo).code == 0
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    result = run_dvx("gc", "-T", "--remote", "s", "-f", "--grace", "0", cwd=repo)
+    assert result.code == 0, result.output
+    on_remote = {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
+    gone_from_remote = {oids[label] for label in {"old_main", "dir_entry", "manifest",
+                                                   "branch_tip"}}
+    assert not gone_from_remote & on_remote
+    assert gone_from_remote <= _cache(repo)  # the cache keeps the copies now the only ones
+    assert "that no remote holds" in result.stderr
+
+
+def test_a_repository_without_commits_has_no_last_copies(tmp_path):
+    repo = make_git_repo(tmp_path / "fresh")
+    assert run_dvx("init", cwd=repo).code == 0
+    _version(repo, "first")
+    _version(repo, "second")
+    result = json.loads(run_dvx("gc", "-w", "-f", "--grace", "0", "--json", cwd=repo).stdout)
+    assert result[0]["removed_oids"] == [_oid("first")]
+
+
+def _answer_prompt(cwd: Path, answer: bytes, *args: str) -> tuple[int, str]:
+    """Run dvx on a pseudo-terminal, answer its question; exit status and the screen."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, stdin=follower,
+                            stdout=follower, stderr=follower)
+    os.close(follower)
+    seen = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"[y/N]" in seen:
+            os.write(leader, answer + b"\n")
+            answered = True
+    os.close(leader)
+    return proc.wait(), seen.decode("utf-8", "replace")
+
+
+def test_the_question_names_counts_bytes_and_the_remotes_other_users(history, tmp_path):
+    repo, _ = history
+    store = tmp_path / "store"
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=repo).code == 0
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    before = (_cache(repo), sorted(store.rglob("*")))
+    code, screen = _answer_prompt(repo, b"n", "gc", "-T", "--remote", "s", "--grace", "0")
+    assert code == 1 and "Aborted" in screen
+    question = " ".join(screen.split())
+    assert ("Delete 1 object (6 B) from the cache and 4 objects (126 B) from the remote 's'?"
+            in question)
+    assert "Other repositories that share the remote 's' are not consulted" in question
+    assert (_cache(repo), sorted(store.rglob("*"))) == before
+    code, screen = _answer_prompt(repo, b"y", "gc", "-T", "--remote", "s", "--grace", "0")
+    assert code == 0 and "Removed 4 objects" in screen
