@@ -213,4 +213,98 @@ def metrics_diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     _diff("metrics", a_rev, b_rev, targets, show_all, False, no_path, fmt, precision)
 
 
-COMMANDS = [params, metrics]
+# -- plots -----------------------------------------------------------------------------------
+
+@click.group(epilog=example("""
+dvx plots show
+dvx plots diff main
+"""))
+@common_options
+def plots() -> None:
+    """Draw the plots files that stages write (declared as `plots`), across revisions."""
+
+
+def _plot_options(func: F) -> F:
+    options = [
+        click.option("-o", "--out", "out_dir", default="dvx_plots", show_default=True,
+                     metavar="DIR", help="Directory to write index.html and the images to."),
+        click.option("--image-format", type=click.Choice(["svg", "png"]), default="svg",
+                     show_default=True, help="Format of the image file written per plot."),
+        click.option("--open", "open_page", is_flag=True,
+                     help="Open the page in a browser afterwards."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Output what was written, and each plot's errors, as JSON."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_format: str,
+          open_page: bool, as_json: bool) -> None:
+    import os
+
+    from dvx.metrics.plots import collect
+    from dvx.metrics.render import render
+
+    repo = open_repo()
+    data = collect(repo, revs, _targets(repo, targets))
+    rendered = render(data, out_dir, image_format)
+    page = os.path.abspath(rendered.html)
+    if as_json:
+        emit_json({"html": page, "images": [os.path.abspath(p) for p in rendered.images],
+                   "plots": [d.to_json() for d in data]})
+    else:
+        for path, rev, message in rendered.errors:
+            warn(f"WARNING: {path} at {rev}: {message}")
+        if not data and not is_quiet():
+            warn("No plots declared in dvx.yaml (list them under a stage's `plots`).")
+        out(page)
+    if open_page:
+        click.launch(page)
+
+
+@plots.command("show", epilog=example("""
+dvx plots show                         # every plot of the workspace
+dvx plots show eval/roc.csv -o report  # one plot, into report/
+dvx plots show --image-format png --open
+"""))
+@click.argument("targets", nargs=-1, metavar="[TARGETS]...")
+@_plot_options
+@common_options
+def plots_show(targets: tuple[str, ...], out_dir: str, image_format: str, open_page: bool,
+               as_json: bool) -> None:
+    """Draw the workspace's plots into one HTML page (DIR/index.html, which works offline)
+    and one image file per plot, and print the page's path.
+
+    TARGETS are plots files or directories holding them; without targets, every plot of
+    dvx.yaml. Each plot is drawn by its options in dvx.yaml (x, y, template, title,
+    x_label, y_label); images (PNG, JPEG, GIF, SVG) are shown as they are.
+    """
+    _draw(None, targets, out_dir, image_format, open_page, as_json)
+
+
+@plots.command("diff", epilog=example("""
+dvx plots diff                     # HEAD and the workspace, overlaid
+dvx plots diff main                # main and the workspace
+dvx plots diff v1 v2 v3 -o compare # three tags
+dvx plots diff HEAD~1 --targets eval/roc.csv
+"""))
+@click.argument("revisions", nargs=-1, metavar="[REVISIONS]...")
+@click.option("--targets", multiple=True, metavar="PATH",
+              help="Only this plots file or directory (repeatable).")
+@_plot_options
+@common_options
+def plots_diff(revisions: tuple[str, ...], targets: tuple[str, ...], out_dir: str,
+               image_format: str, open_page: bool, as_json: bool) -> None:
+    """Draw the plots of several revisions overlaid, one colour per revision, into one
+    HTML page and one image file per plot, and print the page's path.
+
+    With no REVISIONS: HEAD and the workspace; with one: that revision and the workspace;
+    with more: exactly those (`workspace` names the workspace).
+    """
+    revs = list(revisions) if len(revisions) > 1 else [*(revisions or ("HEAD",)), "workspace"]
+    _draw(revs, targets, out_dir, image_format, open_page, as_json)
+
+
+COMMANDS = [params, metrics, plots]
