@@ -226,16 +226,20 @@ class Git:
                 tips.append((name, peeled))
         return tips
 
-    def commit_summaries(self, commits: list[str]) -> dict[str, tuple[int, str]]:
-        """{commit: (committer time as a Unix timestamp, subject line)}."""
+    def commit_log(self, commits: list[str]) -> list[tuple[str, int, str]]:
+        """(commit, committer time in Unix seconds, subject) of each of `commits`, newest
+        first: by date, and a child always before its parents (commits made within the
+        same second keep their history's order)."""
         if not commits:
-            return {}
-        out = self._run("log", "--no-walk=unsorted", "--stdin", "--format=%H%x00%ct%x00%s",
-                        stdin="\n".join(commits).encode() + b"\n")
-        found = {}
+            return []
+        wanted = set(commits)
+        out = self._run("log", "--date-order", "--stdin", "--format=%H%x00%ct%x00%s",
+                        stdin="\n".join(wanted).encode() + b"\n")
+        found = []
         for line in out.decode("utf-8", "replace").splitlines():
             sha, when, subject = line.split("\0", 2)
-            found[sha] = (int(when), subject)
+            if sha in wanted:
+                found.append((sha, int(when), subject))
         return found
 
     def close(self) -> None:

@@ -112,11 +112,10 @@ class Reader:
         return found + self._described(labelled)
 
     def _described(self, labelled: list[tuple[str, str]]) -> list[Revision]:
-        summaries = self.history.git.commit_summaries([c for _, c in labelled])
-        revisions = [Revision(label, commit, *summaries.get(commit, (None, None)))
-                     for label, commit in labelled]
-        # Newest first, as `git log` lists them; sorted() keeps ties in the order given.
-        return sorted(revisions, key=lambda r: -(r.timestamp or 0))
+        """Revisions for (label, commit) pairs, newest first (as `git log` lists them)."""
+        labels = {commit: label for label, commit in labelled}
+        return [Revision(labels[sha], sha, when, subject)
+                for sha, when, subject in self.history.git.commit_log(list(labels))]
 
 
 def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, Revision]:
