@@ -36,6 +36,7 @@ class PlotData:
     tables: list[tuple[Revision, list[dict[str, Any]]]] = field(default_factory=list)
     images: list[tuple[Revision, bytes]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (revision label, message)
+    overlay: bool = False  # several revisions were asked for: name them in the legend
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.plot.path, "template": self.plot.options.template,
@@ -66,7 +67,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
                     data.errors.append((revision.label, f"dvx.yaml: {exc.message}"))
             for plot in found.plots:
                 if _selected(plot.path, wanted):
-                    by_path.setdefault(plot.path, PlotData(plot))
+                    by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
                     declaring.setdefault(plot.path, []).append(revision)
         missing = [t for t in wanted if not any(_selected(p, [t]) for p in by_path)]
         if missing:
@@ -111,7 +112,7 @@ def parse_rows(raw: bytes, path: str, header: bool = True) -> list[dict[str, Any
                                 else ","))
         lines = [line for line in lines if line]
         if not lines:
-            return []
+            raise FormatError(f"The plots file '{path}' is empty.")
         names = lines[0] if header else [str(i) for i in range(len(lines[0]))]
         return [{n: _number(v) for n, v in zip(names, line, strict=False)}
                 for line in lines[1 if header else 0:]]
@@ -151,7 +152,7 @@ def spec(data: PlotData) -> dict[str, Any] | None:
     if options.template.startswith("confusion"):
         return _confusion(data)
     x, ys = _fields(data)
-    several_revs, several_ys = len(data.tables) > 1, len(ys) > 1
+    several_revs, several_ys = data.overlay or len(data.tables) > 1, len(ys) > 1
     values = []
     for revision, rows in data.tables:
         for index, row in enumerate(rows):

@@ -101,8 +101,9 @@ def _page(title: str, sections: list[str], charts: list[tuple[str, dict[str, Any
           bundle: str) -> str:
     embeds = "\n".join(
         f"vegaEmbed('#{name}', {_script_json(chart)}, {{renderer: 'svg', actions: false}})"
-        f".catch(function (e) {{ document.getElementById('{name}').textContent = "
-        f"'This chart could not be drawn: ' + e; }});"
+        f".catch(function (e) {{ var el = document.getElementById('{name}'); "
+        f"el.setAttribute('data-failed', 'yes'); "
+        f"el.textContent = 'This chart could not be drawn: ' + e; }});"
         for name, chart in charts)
     # A script element ends at the first "</script", wherever it is.
     safe_bundle = bundle.replace("</script", "<\\/script")
