@@ -89,7 +89,11 @@ class Reader:
         """A revision a user named: `workspace` or anything Git resolves to a commit."""
         if rev == WORKSPACE:
             return Revision(WORKSPACE)
-        commit = self.history.git.resolve_revision(rev)
+        git = self.history.git
+        if rev == "HEAD" and git.head() is None:
+            raise UsageError("This repository has no commit yet to compare with.",
+                             "Commit first, or name the revisions to compare.")
+        commit = git.resolve_revision(rev)
         return self._described([(rev, commit)])[0]
 
     def in_scope(self, scope: Scope) -> list[Revision]:
@@ -120,7 +124,4 @@ class Reader:
 
 def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, Revision]:
     """The two revisions a diff compares: A defaults to HEAD, B to the workspace."""
-    if a is None and reader.repo.git is not None and reader.repo.git.head() is None:
-        raise UsageError("This repository has no commit yet to compare with.",
-                         "Commit first, or name two revisions.")
     return reader.resolve(a or "HEAD"), reader.resolve(b or WORKSPACE)
