@@ -251,3 +251,28 @@ def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
     assert result.code == 0
     assert "declare them in dvx.yaml" in result.stdout
     assert json.loads(dvx("metrics", "show", "--json").stdout) == {"workspace": {"data": {}}}
+
+
+def test_foreach_wdir_and_interpolated_paths_are_followed(repo, dvx):
+    write(repo / "params.yaml", "out_dir: results\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  evaluate:
+    foreach: [cnn, mlp]
+    do:
+      cmd: "true"
+      metrics: ["${out_dir}/${item}.json"]
+  report:
+    cmd: "true"
+    wdir: sub
+    metrics: [m.toml]
+""")
+    write(repo / "results" / "cnn.json", '{"acc": 0.9}')
+    write(repo / "results" / "mlp.json", '{"acc": 0.8}')
+    write(repo / "sub" / "m.toml", "acc = 0.7\n")
+    commit(repo, "v1")
+    doc = dvx_show_json(dvx, repo, "metrics", "--rev", "HEAD")
+    for label in ("workspace", "HEAD"):
+        data = doc[label]["data"]
+        assert {p: f["data"]["acc"] for p, f in data.items()} == \
+            {"results/cnn.json": 0.9, "results/mlp.json": 0.8, "sub/m.toml": 0.7}

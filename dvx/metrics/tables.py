@@ -55,8 +55,7 @@ def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
     for rev in result.revisions:
         for f in rev.files:
             keys.update(dict.fromkeys(flatten(f.data or {})))
-    has_errors = any(f.error or rev.error for rev in result.revisions for f in rev.files) \
-        or any(rev.error for rev in result.revisions)
+    has_errors = any(rev.error or any(f.error for f in rev.files) for rev in result.revisions)
     headers = (["Revision"] if with_revision else []) + ["Path", *keys] + \
         (["Error"] if has_errors else [])
     rows = []
