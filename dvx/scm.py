@@ -193,6 +193,55 @@ class Git:
             raise DvxError(f"Git object {sha} is missing from the repository.") from None
         return kind.decode() if isinstance(kind, bytes) else str(kind), bytes(data)
 
+    def blob_at(self, commit: str, relpath: str, max_bytes: int) -> bytes | None:
+        """The content of the file `relpath` in `commit`, or None if the commit has no file
+        there; read from Git's objects (never a checkout). A file larger than `max_bytes` is
+        refused before it is read."""
+        if "\n" in relpath or "\r" in relpath or relpath.startswith("-"):
+            raise DvxError(f"Cannot look up {relpath!r} in Git: it is not a plain path.")
+        try:
+            sha, kind, size = self.repo.git.get_object_header(f"{commit}:{relpath}")
+        except ValueError:
+            return None  # no such path in that commit
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind != "blob":
+            raise DvxError(f"'{relpath}' is a {kind} in commit {commit[:10]}, not a file.")
+        if size > max_bytes:
+            raise DvxError(f"'{relpath}' in commit {commit[:10]} is larger than {max_bytes} "
+                           "bytes; refusing to read it.")
+        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+        return self.object_data(sha)[1]
+
+    def ref_tips(self, prefix: str) -> list[tuple[str, str]]:
+        """(short name, commit) of every ref under `prefix` ("refs/heads", "refs/tags"),
+        annotated tags peeled to their commits; refs that name no commit are left out."""
+        out = self._run("for-each-ref", "--format=%(refname:short)%00%(objectname)%00"
+                        "%(objecttype)%00%(*objectname)%00%(*objecttype)", prefix)
+        tips = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            name, sha, kind, peeled, peeled_kind = line.split("\0")
+            if kind == "commit":
+                tips.append((name, sha))
+            elif peeled_kind == "commit":
+                tips.append((name, peeled))
+        return tips
+
+    def commit_log(self, commits: list[str]) -> list[tuple[str, int, str]]:
+        """(commit, committer time in Unix seconds, subject) of each of `commits`, newest
+        first: by date, and a child always before its parents (commits made within the
+        same second keep their history's order)."""
+        if not commits:
+            return []
+        wanted = set(commits)
+        out = self._run("log", "--date-order", "--stdin", "--format=%H%x00%ct%x00%s",
+                        stdin="\n".join(wanted).encode() + b"\n")
+        found = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            sha, when, subject = line.split("\0", 2)
+            if sha in wanted:
+                found.append((sha, int(when), subject))
+        return found
+
     def close(self) -> None:
         """End the long-lived `git cat-file` that `object_data` started, if any."""
         if self._repo is not None:

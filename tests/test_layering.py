@@ -20,8 +20,9 @@ LAYERS = {
     "dvx.lockfile": 5,  # a file format, like pointers: outputs.py reads it
     "dvx.repo": 6,
     "dvx.outputs": 7, "dvx.workspace": 7, "dvx.history": 7,
-    "dvx.ops": 8, "dvx.pipeline": 8,
-    "dvx.cli": 9,
+    "dvx.ops": 8, "dvx.pipeline": 8, "dvx.metrics": 8,
+    "dvx.api": 9,  # the Python API: the same operations as the CLI, returning values
+    "dvx.cli": 10,
 }
 
 

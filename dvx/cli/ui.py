@@ -18,8 +18,9 @@ def warn(message: str) -> None:
     click.echo(message, err=True)
 
 
-def emit_json(doc: object) -> None:
-    click.echo(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+def emit_json(doc: object, sort_keys: bool = True) -> None:
+    """`sort_keys=False` keeps an order that means something (revisions, newest first)."""
+    click.echo(json.dumps(doc, indent=2, sort_keys=sort_keys, ensure_ascii=False))
 
 
 def human_size(n: int) -> str:

@@ -32,31 +32,37 @@ def read_params(path: str, display: str) -> dict[str, Any]:
                           "Create it, or remove the params that name it.") from None
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
+    return parse_params(data, display)
+
+
+def parse_params(data: bytes, display: str, what: str = "params file") -> dict[str, Any]:
+    """The top-level mapping of a YAML, JSON or TOML document (by the suffix of `display`);
+    `what` names the kind of file in errors."""
     if len(data) > DEFAULT_MAX_BYTES:
-        raise FormatError(f"The params file '{display}' is larger than {DEFAULT_MAX_BYTES} "
+        raise FormatError(f"The {what} '{display}' is larger than {DEFAULT_MAX_BYTES} "
                           "bytes; refusing to parse it.")
     lower = display.lower()
     if lower.endswith(".json"):
-        doc = _parse_json(data, display)
+        doc = _parse_json(data, display, what)
     elif lower.endswith(".toml"):
-        doc = _parse_toml(data, display)
+        doc = _parse_toml(data, display, what)
     else:
-        doc = parse_yaml(data, f"params file '{display}'")
+        doc = parse_yaml(data, f"{what} '{display}'")
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise FormatError(f"The params file '{display}' is not a mapping of names to values.")
+        raise FormatError(f"The {what} '{display}' is not a mapping of names to values.")
     return doc
 
 
-def _parse_json(data: bytes, display: str) -> Any:
+def _parse_json(data: bytes, display: str, what: str) -> Any:
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise FormatError(f"The params file '{display}' is not valid JSON: {exc}.") from None
+        raise FormatError(f"The {what} '{display}' is not valid JSON: {exc}.") from None
 
 
-def _parse_toml(data: bytes, display: str) -> Any:
+def _parse_toml(data: bytes, display: str, what: str) -> Any:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -64,7 +70,7 @@ def _parse_toml(data: bytes, display: str) -> Any:
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise FormatError(f"The params file '{display}' is not valid TOML: {exc}.") from None
+        raise FormatError(f"The {what} '{display}' is not valid TOML: {exc}.") from None
 
 
 def get_param(doc: dict[str, Any], key: str) -> Any:

@@ -37,11 +37,26 @@ STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "froz
 OUT_KINDS = ("outs", "metrics", "plots")
 OUT_OPTIONS = ("cache", "persist", "remote", "push", "desc")
 PLOT_OPTIONS = (*OUT_OPTIONS, "x", "y", "template", "title", "x_label", "y_label", "header")
+# DVC's template names: simple and smooth draw like linear, bar_horizontal like bar.
+PLOT_TEMPLATES = ("linear", "simple", "smooth", "scatter", "bar", "bar_horizontal", "confusion",
+                  "confusion_normalized")
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _SUFFIX = re.compile(r"[A-Za-z0-9_.+-]+")
 _PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MAX_STAGES = 10_000  # a repository's dvx.yaml cannot make dvx expand a huge matrix
+
+
+@dataclass(frozen=True)
+class PlotOptions:
+    """How a `plots` output is drawn (see docs/metrics.md); None: chosen from the data."""
+    x: str | None = None
+    y: tuple[str, ...] = ()
+    template: str = "linear"
+    title: str | None = None
+    x_label: str | None = None
+    y_label: str | None = None
+    header: bool = True  # CSV/TSV: the first line names the columns
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,7 @@ class Out:
     persist: bool = False
     push: bool = True
     remote: str | None = None
+    plot: PlotOptions | None = None  # for kind "plots"
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,7 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
             raise _error(f"{PIPELINE_FILE}: {name!r} is not a valid stage name.",
                          "Use letters, digits, '_', '.' and '-' ('@' is reserved for stages "
                          "made by foreach and matrix).")
-        for full_name, body, ctx, group in _expand(name, definition, context):
+        for full_name, body, ctx, group in expand_stage(name, definition, context):
             stages.append(_build_stage(repo, full_name, body, ctx, group))
             if len(stages) > MAX_STAGES:
                 raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
@@ -191,8 +207,9 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
 
 # -- foreach / matrix ------------------------------------------------------------------------
 
-def _expand(name: str, definition: Any, context: dict[str, Any]
-            ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+def expand_stage(name: str, definition: Any, context: dict[str, Any]
+                 ) -> Iterator[tuple[str, Any, dict[str, Any], str | None]]:
+    """(name, body, context, group) of each stage a definition makes (foreach, matrix)."""
     if not isinstance(definition, dict):
         raise _error(f"Stage '{name}' is not a mapping of keys (cmd, deps, outs, ...).")
     if "foreach" in definition or "do" in definition:
@@ -382,9 +399,38 @@ def _outs(repo: Repo, values: dict[str, Any], kind: str, wdir: str, name: str) -
                          "name.")
         path = _resolve(repo, item, wdir, kind, name)
         cache = options.get("cache", kind == "outs")
+        plot = plot_options(options, f"Stage '{name}', key 'plots': '{item}'") \
+            if kind == "plots" else None
         outs.append(Out(path, kind, cache, options.get("persist", False),
-                        options.get("push", True), remote))
+                        options.get("push", True), remote, plot))
     return outs
+
+
+def plot_options(options: dict[str, Any], where: str) -> PlotOptions:
+    """The drawing options of a plots entry, checked (other keys are left to the caller)."""
+    texts = {}
+    for key in ("x", "title", "x_label", "y_label"):
+        value = options.get(key)
+        if value is not None and not (isinstance(value, str) and value):
+            raise _error(f"{where}: '{key}' is not a non-empty string.")
+        texts[key] = value
+    y = options.get("y")
+    ys = [y] if isinstance(y, str) else y if y is not None else []
+    if not isinstance(ys, list) or not all(isinstance(v, str) and v for v in ys):
+        raise _error(f"{where}: 'y' is not a field name or a list of field names.")
+    template = options.get("template", "linear")
+    if template not in PLOT_TEMPLATES:
+        raise _error(f"{where}: 'template' is {template!r}, not one of "
+                     f"{', '.join(PLOT_TEMPLATES)}.")
+    header = options.get("header", True)
+    if not isinstance(header, bool):
+        raise _error(f"{where}: 'header' is not true or false.")
+    if template.startswith("confusion") and (texts["x"] is None or len(ys) != 1):
+        raise _error(f"{where}: a {template} plot needs 'x' (the actual class) and one 'y' "
+                     "(the predicted class).", "For example: {template: confusion, x: actual, "
+                     "y: predicted}.")
+    return PlotOptions(texts["x"], tuple(dict.fromkeys(ys)), template, texts["title"],
+                       texts["x_label"], texts["y_label"], header)
 
 
 def _params(repo: Repo, items: Any, wdir: str, name: str) -> tuple[ParamDep, ...]:

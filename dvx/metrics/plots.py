@@ -1,0 +1,249 @@
+"""Plots: the data of each plots file in each revision, and a Vega-Lite spec per plot.
+
+A plots file is a table (CSV, TSV, or JSON/YAML: a list of records, or a mapping holding one
+list of records) or an image (PNG, JPEG, GIF, SVG). A table is drawn by its template, with
+every revision's rows overlaid (one colour per revision, and per y field when there are
+several); an image is shown once per revision. A file that is missing or malformed in one
+revision is an error for that revision; the other revisions are still drawn.
+
+Rows are rewritten to fixed field names (x, y, series, ...) before they go into a spec, so
+a column name from a file is only ever a title, never a Vega expression.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx.errors import DvxError, FormatError, UsageError
+from dvx.metrics.declared import Declared, Plot, declared
+from dvx.metrics.revisions import Reader, Revision
+from dvx.repo import Repo
+from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
+
+MAX_PLOT_BYTES = 64 << 20  # training logs can be long; images too
+WIDTH, HEIGHT = 480, 300
+INDEX_FIELD = "step"  # DVC's x when none is given: the row's position
+
+
+@dataclass
+class PlotData:
+    plot: Plot
+    tables: list[tuple[Revision, list[dict[str, Any]]]] = field(default_factory=list)
+    images: list[tuple[Revision, bytes]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (revision label, message)
+    overlay: bool = False  # several revisions were asked for: name them in the legend
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.plot.path, "template": self.plot.options.template,
+                "revisions": [r.label for r, _ in self.tables] + [r.label for r, _ in
+                                                                   self.images],
+                "errors": [{"rev": rev, "msg": msg} for rev, msg in self.errors]}
+
+
+def collect(repo: Repo, revs: list[str] | None = None,
+            targets: Iterable[str] = ()) -> list[PlotData]:
+    """The plots of each revision in `revs` (names; default: the workspace), in the order of
+    the first revision that declares each; limited to `targets` (paths or directories)."""
+    wanted = list(targets)
+    with Reader(repo) as reader:
+        revisions = [reader.resolve(r) for r in revs or ["workspace"]]
+        by_path: dict[str, PlotData] = {}
+        declaring: dict[str, list[Revision]] = {}  # plots file -> the revisions that have it
+        for revision in revisions:
+            def read(rel: str, revision: Revision = revision) -> bytes | None:
+                return reader.read(revision, rel, DEFAULT_MAX_BYTES)
+            try:
+                found = declared(read)
+            except DvxError as exc:
+                if revision.commit is None:
+                    raise
+                found = Declared()
+                for data in by_path.values():
+                    data.errors.append((revision.label, f"dvx.yaml: {exc.message}"))
+            for plot in found.plots:
+                if _selected(plot.path, wanted):
+                    by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
+                    declaring.setdefault(plot.path, []).append(revision)
+        missing = [t for t in wanted if not any(_selected(p, [t]) for p in by_path)]
+        if missing:
+            raise UsageError(f"'{missing[0]}' is not a plots file (nor a directory of one) "
+                             "that dvx.yaml declares in "
+                             + ", ".join(r.label for r in revisions) + ".",
+                             "List plots files under a stage's `plots` in dvx.yaml.")
+        for path, data in by_path.items():
+            for revision in declaring[path]:  # a revision before the plot existed has none
+                _read_into(reader, revision, data)
+    return list(by_path.values())
+
+
+def _selected(path: str, targets: list[str]) -> bool:
+    return not targets or any(path == t or path.startswith(t.rstrip("/") + "/")
+                              for t in targets)
+
+
+def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
+    path = data.plot.path
+    try:
+        raw = reader.read(revision, path, MAX_PLOT_BYTES)
+        if raw is None:
+            data.errors.append((revision.label, f"{path} does not exist there"))
+        elif data.plot.is_image:
+            data.images.append((revision, raw))
+        else:
+            data.tables.append((revision, parse_rows(raw, path, data.plot.options.header)))
+    except DvxError as exc:
+        data.errors.append((revision.label, exc.message))
+
+
+def parse_rows(raw: bytes, path: str, header: bool = True) -> list[dict[str, Any]]:
+    """The records of a CSV/TSV, JSON or YAML plots file."""
+    lower = path.lower()
+    if lower.endswith((".csv", ".tsv")):
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise FormatError(f"The plots file '{path}' is not valid UTF-8.") from None
+        lines = list(csv.reader(io.StringIO(text), delimiter="\t" if lower.endswith(".tsv")
+                                else ","))
+        lines = [line for line in lines if line]
+        if not lines:
+            raise FormatError(f"The plots file '{path}' is empty.")
+        names = lines[0] if header else [str(i) for i in range(len(lines[0]))]
+        return [{n: _number(v) for n, v in zip(names, line, strict=False)}
+                for line in lines[1 if header else 0:]]
+    if lower.endswith(".json"):
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise FormatError(f"The plots file '{path}' is not valid JSON: {exc}.") from None
+    else:
+        doc = parse_yaml(raw, f"plots file '{path}'", MAX_PLOT_BYTES)
+    if isinstance(doc, dict):  # {"train": [...]}: the one list of records it holds
+        lists = [v for v in doc.values() if isinstance(v, list)]
+        doc = lists[0] if len(lists) == 1 else None
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        raise FormatError(f"The plots file '{path}' is not a list of records (or a mapping "
+                          "holding one list of records).")
+    return doc
+
+
+def _number(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+# -- Vega-Lite specs -------------------------------------------------------------------------
+
+def spec(data: PlotData) -> dict[str, Any] | None:
+    """The Vega-Lite spec of a table plot over its revisions (None for images, or when no
+    revision could be read); raises FormatError when the rows lack the fields it needs."""
+    if data.plot.is_image or not data.tables:
+        return None
+    options = data.plot.options
+    if options.template.startswith("confusion"):
+        return _confusion(data)
+    x, ys = _fields(data)
+    several_revs, several_ys = data.overlay or len(data.tables) > 1, len(ys) > 1
+    values = []
+    for revision, rows in data.tables:
+        for index, row in enumerate(rows):
+            for y in ys:
+                if y not in row:
+                    continue
+                series = ": ".join([revision.label] * several_revs + [y] * several_ys) \
+                    or revision.label
+                values.append({"x": index if x == INDEX_FIELD and x not in row else row.get(x),
+                               "y": row[y], "rev": revision.label, "field": y,
+                               "series": series})
+    if not values:
+        raise FormatError(f"The plots file '{data.plot.path}' has no rows with "
+                          + " or ".join(f"'{y}'" for y in ys) + ".")
+    x_type = "quantitative" if all(_is_number(v["x"]) for v in values) else "nominal"
+    y_title = options.y_label or ", ".join(ys)
+    x_title = options.x_label or x
+    encoding: dict[str, Any] = {
+        "x": {"field": "x", "type": x_type, "title": x_title},
+        "y": {"field": "y", "type": "quantitative", "title": y_title},
+        "color": {"field": "series", "type": "nominal", "title": None},
+        "tooltip": [{"field": "rev", "title": "revision"}, {"field": "field", "title": "field"},
+                    {"field": "x", "title": x_title}, {"field": "y", "title": y_title}],
+    }
+    template = options.template
+    if template in ("bar", "bar_horizontal"):
+        mark: dict[str, Any] = {"type": "bar"}
+        encoding["x"]["type"] = "nominal"
+        encoding["xOffset"] = {"field": "series"}
+        if template == "bar_horizontal":
+            encoding["x"], encoding["y"] = encoding["y"], encoding["x"]
+            encoding["yOffset"] = encoding.pop("xOffset")
+    elif template == "scatter":
+        mark = {"type": "point", "filled": True}
+    else:  # linear, simple, smooth
+        mark = {"type": "line", "point": len(values) <= 200}
+    return {"title": options.title or data.plot.path, "width": WIDTH, "height": HEIGHT,
+            "data": {"values": values}, "mark": mark, "encoding": encoding}
+
+
+def _fields(data: PlotData) -> tuple[str, list[str]]:
+    options = data.plot.options
+    first = next((rows[0] for _, rows in data.tables if rows), {})
+    x = options.x or INDEX_FIELD
+    ys = list(options.y)
+    if not ys:  # DVC's default: the last field
+        candidates = [k for k in first if k != x]
+        if not candidates:
+            raise FormatError(f"The plots file '{data.plot.path}' has no field to draw.",
+                              "Name the y field in dvx.yaml (`y: loss`).")
+        ys = [candidates[-1]]
+    if options.x and first and options.x not in first:
+        raise FormatError(f"The plots file '{data.plot.path}' has no field '{options.x}' "
+                          f"(it has: {', '.join(first)}).", "Fix 'x' in dvx.yaml.")
+    return x, ys
+
+
+def _confusion(data: PlotData) -> dict[str, Any]:
+    options = data.plot.options
+    actual, predicted = options.x or "", options.y[0]
+    values = [{"actual": str(row.get(actual)), "predicted": str(row.get(predicted)),
+               "rev": revision.label}
+              for revision, rows in data.tables for row in rows
+              if actual in row and predicted in row]
+    if not values:
+        raise FormatError(f"The plots file '{data.plot.path}' has no rows with both "
+                          f"'{actual}' and '{predicted}'.")
+    normalized = options.template == "confusion_normalized"
+    transform: list[dict[str, Any]] = [
+        {"aggregate": [{"op": "count", "as": "n"}], "groupby": ["rev", "actual", "predicted"]}]
+    if normalized:  # each actual class's row sums to 1
+        transform += [{"joinaggregate": [{"op": "sum", "field": "n", "as": "total"}],
+                       "groupby": ["rev", "actual"]},
+                      {"calculate": "datum.n / datum.total", "as": "n"}]
+    count = {"field": "n", "type": "quantitative", "title": "share" if normalized else "count"}
+    inner = {
+        "width": HEIGHT, "height": HEIGHT, "transform": transform,
+        "encoding": {"x": {"field": "predicted", "type": "nominal",
+                           "title": options.y_label or predicted},
+                     "y": {"field": "actual", "type": "nominal",
+                           "title": options.x_label or actual}},
+        "layer": [{"mark": "rect", "encoding": {"color": count, "tooltip": [
+                       {"field": "actual"}, {"field": "predicted"}, count]}},
+                  {"mark": {"type": "text"},
+                   "encoding": {"text": {**count, "format": ".2f" if normalized else "d"}}}],
+    }
+    return {"title": options.title or data.plot.path, "data": {"values": values},
+            "facet": {"column": {"field": "rev", "type": "nominal", "title": None,
+                                 "sort": None}},
+            "spec": inner}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,147 @@
+"""Plots rendered with vl-convert (Vega-Lite bundled in a Python wheel, no browser needed):
+one self-contained HTML page and one SVG or PNG file per plot.
+
+The page must work offline and years later, so it carries everything it needs: the Vega,
+Vega-Lite and vega-embed JavaScript (vl-convert's bundle), every chart's data, and images as
+data: URLs. It refers to nothing on the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx.errors import DvxError, UsageError
+from dvx.fsutil import atomic_write, makedirs
+from dvx.metrics.plots import PlotData, spec
+
+IMAGE_FORMATS = ("svg", "png")
+HTML_NAME = "index.html"
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
+         ".gif": "image/gif", ".svg": "image/svg+xml"}
+
+
+@dataclass
+class Rendered:
+    html: str  # the page's path
+    images: list[str] = field(default_factory=list)  # one per table plot
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (path, rev, message)
+
+
+def vl_convert() -> Any:
+    try:
+        import vl_convert
+    except ImportError:
+        raise UsageError("Drawing plots needs the vl-convert-python package, which is not "
+                         "installed.", "Install it with `pip install 'dvx[plots]'`.") from None
+    return vl_convert
+
+
+def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
+           title: str = "dvx plots") -> Rendered:
+    """Write `out_dir`/index.html and one image per table plot; return their paths."""
+    if image_format not in IMAGE_FORMATS:
+        raise UsageError(f"Unknown image format {image_format!r} (known: svg, png).")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"'{out_dir}' exists and is not a directory.",
+                         "Name a directory for the plots with -o.")
+    vlc = vl_convert()
+    makedirs(out_dir)
+    result = Rendered(os.path.join(out_dir, HTML_NAME))
+    sections, charts = [], []
+    used: set[str] = set()
+    for number, data in enumerate(plots):
+        errors = list(data.errors)
+        try:
+            chart = spec(data)
+        except DvxError as exc:
+            chart, errors = None, [*errors, ("all revisions", exc.message)]
+        result.errors += [(data.plot.path, rev, msg) for rev, msg in errors]
+        body = ""
+        if chart is not None:
+            charts.append((f"chart{number}", chart))
+            body = f'<div class="chart" id="chart{number}"></div>'
+            name = _unique(_slug(data.plot.path) + "." + image_format, used)
+            path = os.path.join(out_dir, name)
+            if image_format == "svg":
+                atomic_write(path, vlc.vegalite_to_svg(chart, allowed_base_urls=[]).encode())
+            else:
+                atomic_write(path, bytes(vlc.vegalite_to_png(chart, scale=2,
+                                                             allowed_base_urls=[])))
+            result.images.append(path)
+        body += "".join(_figure(data.plot.path, rev.label, raw) for rev, raw in data.images)
+        body += "".join(f'<p class="error">{html.escape(rev)}: {html.escape(msg)}</p>'
+                        for rev, msg in errors)
+        sections.append(f"<section><h2>{html.escape(data.plot.path)}</h2>{body}</section>")
+    page = _page(title, sections, charts, vlc.javascript_bundle() if charts else "")
+    atomic_write(result.html, page.encode())
+    return result
+
+
+def _figure(path: str, rev: str, raw: bytes) -> str:
+    mime = _MIME[os.path.splitext(path.lower())[1]]
+    # An <img> never runs an SVG's scripts, so an untrusted SVG is safe to show this way.
+    url = f"data:{mime};base64,{base64.b64encode(raw).decode()}"
+    return (f'<figure><img src="{url}" alt="{html.escape(path)} at {html.escape(rev)}">'
+            f"<figcaption>{html.escape(rev)}</figcaption></figure>")
+
+
+def _script_json(value: Any) -> str:
+    """JSON that cannot end the <script> element it is written into."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e") \
+        .replace("&", "\\u0026")
+
+
+def _page(title: str, sections: list[str], charts: list[tuple[str, dict[str, Any]]],
+          bundle: str) -> str:
+    embeds = "\n".join(
+        f"vegaEmbed('#{name}', {_script_json(chart)}, {{renderer: 'svg', actions: false}})"
+        f".catch(function (e) {{ var el = document.getElementById('{name}'); "
+        f"el.setAttribute('data-failed', 'yes'); "
+        f"el.textContent = 'This chart could not be drawn: ' + e; }});"
+        for name, chart in charts)
+    # A script element ends at the first "</script", wherever it is.
+    safe_bundle = bundle.replace("</script", "<\\/script")
+    scripts = f"<script>{safe_bundle}</script>\n<script>\n{embeds}\n</script>" \
+        if charts else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+section {{ margin-bottom: 2.5em; }}
+h2 {{ font-size: 1.1em; font-family: monospace; }}
+figure {{ display: inline-block; margin: 0 1em 1em 0; }}
+figure img {{ max-width: 480px; }}
+.error {{ color: #b00020; }}
+</style>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+{"".join(sections) or "<p>No plots.</p>"}
+{scripts}
+</body>
+</html>
+"""
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", path.replace("/", "__")).strip("._") or "plot"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, dot, ext = name.rpartition(".")
+    candidate, n = name, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{stem}-{n}{dot}{ext}"
+    used.add(candidate)
+    return candidate
+

@@ -1,0 +1,127 @@
+"""The revisions a params, metrics or plots command looks at, and reading files from them.
+
+Params, metrics and plots files are small files that Git tracks, so a revision's copy is
+read from Git's objects (`Git.blob_at`), never by checking the revision out. The workspace's
+copy is read from disk, refusing a path whose parent, or whose own link, leads outside the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dvx.errors import DvxError, UsageError
+from dvx.history import History, Scope
+from dvx.paths import check_no_symlinked_parent, check_relpath, join_posix
+from dvx.repo import Repo
+
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True)
+class Revision:
+    label: str  # "workspace", the name a user gave, a branch or tag name, or a short sha
+    commit: str | None = None  # None for the workspace
+    timestamp: int | None = None  # committer time, Unix seconds
+    subject: str | None = None  # the commit message's first line
+
+    def to_json(self) -> dict[str, object]:
+        return {"commit": self.commit, "timestamp": self.timestamp, "message": self.subject}
+
+
+class Reader:
+    """Reads the files of the workspace and of commits of one repository; close() ends the
+    `git cat-file` it may have started."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._history: History | None = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            self._history = History(self.repo)
+        return self._history
+
+    def read(self, revision: Revision, rel: str, max_bytes: int) -> bytes | None:
+        """The bytes of the file `rel` in `revision`, or None if it has no such file."""
+        check_relpath(rel)
+        if revision.commit is None:
+            return self._read_workspace(rel, max_bytes)
+        return self.history.git.blob_at(revision.commit, rel, max_bytes)
+
+    def _read_workspace(self, rel: str, max_bytes: int) -> bytes | None:
+        check_no_symlinked_parent(self.repo.root, rel)
+        path = join_posix(self.repo.root, rel)
+        if os.path.islink(path):
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, os.path.realpath(self.repo.root)]) != \
+                    os.path.realpath(self.repo.root):
+                raise DvxError(f"'{rel}' is a symbolic link to a file outside the repository; "
+                               "refusing to read it.")
+        try:
+            with open(path, "rb") as f:
+                data = f.read(max_bytes + 1)
+        except FileNotFoundError:
+            return None
+        except IsADirectoryError:
+            raise DvxError(f"'{rel}' is a directory, not a file.") from None
+        except OSError as exc:
+            raise DvxError(f"Cannot read '{rel}': {exc.strerror}.") from None
+        if len(data) > max_bytes:
+            raise DvxError(f"'{rel}' is larger than {max_bytes} bytes; refusing to read it.")
+        return data
+
+    # -- which revisions ------------------------------------------------------------------
+
+    def resolve(self, rev: str) -> Revision:
+        """A revision a user named: `workspace` or anything Git resolves to a commit."""
+        if rev == WORKSPACE:
+            return Revision(WORKSPACE)
+        git = self.history.git
+        if rev == "HEAD" and git.head() is None:
+            raise UsageError("This repository has no commit yet to compare with.",
+                             "Commit first, or name the revisions to compare.")
+        commit = git.resolve_revision(rev)
+        return self._described([(rev, commit)])[0]
+
+    def in_scope(self, scope: Scope) -> list[Revision]:
+        """The workspace (if in scope), then every commit in scope, newest first; a commit
+        is labelled by the name it was asked by (a --rev, a branch or tag), else its sha."""
+        found = [Revision(WORKSPACE)] if scope.workspace else []
+        if not scope.has_revisions:
+            return found
+        git = self.history.git
+        names: dict[str, list[str]] = {}
+        for rev in scope.revs:
+            names.setdefault(git.resolve_revision(rev), []).append(rev)
+        for flag, prefix in ((scope.all_branches, "refs/heads"), (scope.all_tags, "refs/tags")):
+            if flag:
+                for name, commit in git.ref_tips(prefix):
+                    names.setdefault(commit, []).append(name)
+        commits = self.history.commits(Scope(False, scope.all_branches, scope.all_tags,
+                                             scope.all_commits, scope.revs, scope.last_n))
+        labelled = [(", ".join(dict.fromkeys(names.get(c, []))) or c[:7], c) for c in commits]
+        return found + self._described(labelled)
+
+    def _described(self, labelled: list[tuple[str, str]]) -> list[Revision]:
+        """Revisions for (label, commit) pairs, newest first (as `git log` lists them)."""
+        labels = {commit: label for label, commit in labelled}
+        return [Revision(labels[sha], sha, when, subject)
+                for sha, when, subject in self.history.git.commit_log(list(labels))]
+
+
+def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, Revision]:
+    """The two revisions a diff compares: A defaults to HEAD, B to the workspace."""
+    return reader.resolve(a or "HEAD"), reader.resolve(b or WORKSPACE)

@@ -1,0 +1,218 @@
+"""Params and metrics values: read per revision, flattened to dotted keys, shown and diffed.
+
+A file that cannot be read (missing, malformed, too large) is one error for that file and
+revision; the others are still shown. The JSON documents follow DVC's shapes (see
+docs/metrics.md), so scripts written for `dvc metrics show --json` keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx.errors import DvxError
+from dvx.history import Scope
+from dvx.metrics.declared import Declared, declared
+from dvx.metrics.revisions import Reader, Revision, diff_pair
+from dvx.pipeline.params import normalize, parse_params
+from dvx.repo import Repo
+from dvx.yamlio import DEFAULT_MAX_BYTES
+
+PARAMS, METRICS = "params", "metrics"
+MISSING_TYPE, INVALID_TYPE = "missing", "invalid"
+
+
+@dataclass(frozen=True)
+class FileValues:
+    """One file of one revision: its values (nested, as written), or why there are none."""
+    path: str
+    data: dict[str, Any] | None = None
+    error: str | None = None
+    error_type: str | None = None  # MISSING_TYPE or INVALID_TYPE
+
+    def to_json(self) -> dict[str, Any]:
+        if self.data is not None:
+            return {"data": self.data}
+        return {"error": {"type": self.error_type, "msg": self.error}}
+
+
+@dataclass
+class RevisionValues:
+    revision: Revision
+    files: list[FileValues] = field(default_factory=list)
+    error: str | None = None  # the revision's dvx.yaml could not be read
+    param_deps: dict[str, list[str]] = field(default_factory=dict)  # see Declared
+
+
+@dataclass
+class ShowResult:
+    kind: str  # PARAMS or METRICS
+    revisions: list[RevisionValues]
+
+    def to_json(self) -> dict[str, Any]:
+        """{label: {"data": {path: {"data": {...}} | {"error": {...}}}, commit, ...}}"""
+        doc: dict[str, Any] = {}
+        for rev in self.revisions:
+            entry: dict[str, Any] = {"data": {f.path: f.to_json() for f in rev.files}}
+            if rev.error:
+                entry["error"] = {"type": INVALID_TYPE, "msg": rev.error}
+            if rev.revision.commit:
+                entry.update(rev.revision.to_json())
+            doc[rev.revision.label] = entry
+        return doc
+
+
+def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> dotted keys; lists and scalars are values."""
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def show(repo: Repo, kind: str, scope: Scope | None = None,
+         targets: Iterable[str] = ()) -> ShowResult:
+    """The params or metrics of each revision in `scope` (default: the workspace), limited
+    to the files `targets` names (repo-relative) if any."""
+    wanted = list(targets)
+    with Reader(repo) as reader:
+        revisions = reader.in_scope(scope or Scope())
+        return ShowResult(kind, [read_revision(reader, r, kind, wanted) for r in revisions])
+
+
+def read_revision(reader: Reader, revision: Revision, kind: str,
+                  targets: list[str] | None = None) -> RevisionValues:
+    result = RevisionValues(revision)
+    try:
+        found = declared(lambda rel: reader.read(revision, rel, DEFAULT_MAX_BYTES))
+    except DvxError as exc:
+        if revision.commit is None:
+            raise  # the workspace's own dvx.yaml: the user can fix it now
+        result.error = f"dvx.yaml: {exc.message}"
+        found = Declared()
+    files = found.params if kind == PARAMS else found.metrics
+    # Files named as targets are read even when this revision's dvx.yaml does not name them.
+    for path in [f for f in files if not targets or f in targets] + \
+            [t for t in targets or [] if t not in files]:
+        result.files.append(read_values(reader, revision, path, kind))
+    result.param_deps = found.param_deps
+    return result
+
+
+def read_values(reader: Reader, revision: Revision, path: str, kind: str) -> FileValues:
+    what = "params file" if kind == PARAMS else "metrics file"
+    try:
+        data = reader.read(revision, path, DEFAULT_MAX_BYTES)
+        if data is None:
+            where = "the workspace" if revision.commit is None else revision.label
+            return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
+        return FileValues(path, normalize(parse_params(data, path, what)))
+    except DvxError as exc:
+        return FileValues(path, error=exc.message, error_type=INVALID_TYPE)
+
+
+# -- diff ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    key: str
+    old: Any  # None when absent on that side
+    new: Any
+
+    @property
+    def diff(self) -> float | int | None:
+        if _is_number(self.old) and _is_number(self.new):
+            return self.new - self.old
+        return None
+
+    @property
+    def rel(self) -> float | None:
+        """The change relative to the old value (0.1 is +10%), if both are numbers."""
+        if self.diff is None or self.old == 0:
+            return None
+        return self.diff / abs(self.old)
+
+    def to_json(self) -> dict[str, Any]:
+        doc = {"old": self.old, "new": self.new}
+        if self.diff is not None:
+            doc["diff"] = self.diff
+            doc["rel"] = self.rel
+        return doc
+
+
+@dataclass(frozen=True)
+class FileError:
+    path: str
+    revision: str
+    message: str
+
+
+@dataclass
+class DiffResult:
+    kind: str
+    a: Revision
+    b: Revision
+    changes: list[Change]
+    errors: list[FileError]
+
+    def to_json(self) -> dict[str, Any]:
+        """{path: {key: {"old", "new", "diff", "rel"}}}: DVC's shape, plus "rel"."""
+        doc: dict[str, Any] = {}
+        for change in self.changes:
+            doc.setdefault(change.path, {})[change.key] = change.to_json()
+        return doc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
+         targets: Iterable[str] = (), show_all: bool = False,
+         deps_only: bool = False) -> DiffResult:
+    """What changed in the params or metrics files between revisions A (default HEAD) and
+    B (default the workspace). A file missing on one side is compared as empty; a file that
+    cannot be read on either side is an error for that file."""
+    wanted = list(targets)
+    with Reader(repo) as reader:
+        rev_a, rev_b = diff_pair(reader, a, b)
+        side_a = read_revision(reader, rev_a, kind, wanted)
+        side_b = read_revision(reader, rev_b, kind, wanted)
+    errors = [FileError("dvx.yaml", s.revision.label, s.error)
+              for s in (side_a, side_b) if s.error]
+    flat_a, flat_b = _flat_files(side_a, errors), _flat_files(side_b, errors)
+    deps = {**side_a.param_deps, **side_b.param_deps}
+    unreadable = {e.path for e in errors}
+    changes = []
+    for path in dict.fromkeys(p for p in [*flat_a, *flat_b] if p not in unreadable):
+        old, new = flat_a.get(path, {}), flat_b.get(path, {})
+        for key in sorted(set(old) | set(new)):
+            if deps_only and not _tracked(key, deps.get(path)):
+                continue
+            if show_all or old.get(key) != new.get(key) or (key in old) != (key in new):
+                changes.append(Change(path, key, old.get(key), new.get(key)))
+    return DiffResult(kind, rev_a, rev_b, changes, errors)
+
+
+def _flat_files(side: RevisionValues, errors: list[FileError]) -> dict[str, dict[str, Any]]:
+    flat = {}
+    for f in side.files:
+        if f.data is not None:
+            flat[f.path] = flatten(f.data)
+        elif f.error_type == MISSING_TYPE:
+            flat[f.path] = {}  # added or removed between the two revisions
+        else:
+            errors.append(FileError(f.path, side.revision.label, f.error or ""))
+    return flat
+
+
+def _tracked(key: str, tracked: list[str] | None) -> bool:
+    if tracked is None:
+        return False  # no stage depends on this file
+    return not tracked or any(key == t or key.startswith(t + ".") for t in tracked)

@@ -1,0 +1,278 @@
+"""params show/diff and metrics show/diff, over real commits: what a user reads in the tables
+and what scripts get from --json and dvx.api."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import git, write
+from pipeline_kit import make_ml_repo
+
+from dvx import api
+
+
+def commit(root: Path, message: str) -> str:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def set_lr(root: Path, lr: float) -> None:
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace(
+        next(line for line in params.read_text().splitlines() if "lr:" in line),
+        f"  lr: {lr}"))
+
+
+@pytest.fixture
+def trained(repo: Path, dvx) -> dict[str, float]:
+    """The ML pipeline trained three times with a different learning rate, one commit each,
+    then a fourth run left uncommitted in the workspace; returns lr -> mse."""
+    make_ml_repo(repo)
+    mse = {}
+    for lr in (0.1, 0.05, 0.02, 0.01):
+        set_lr(repo, lr)
+        result = dvx("repro", "-q")
+        assert result.code == 0, result.output
+        mse[lr] = json.loads((repo / "metrics.json").read_text())["mse"]
+        if lr != 0.01:
+            commit(repo, f"lr {lr}")
+    assert len(set(mse.values())) == 4, "each learning rate gives its own mse"
+    return mse
+
+
+def test_metrics_show_all_commits_is_the_history_newest_first(trained, dvx):
+    result = dvx("metrics", "show", "-A", "--json")
+    assert result.code == 0, result.output
+    doc = json.loads(result.stdout)
+    labels = list(doc)
+    assert labels[0] == "workspace" and len(labels) == 4
+    history = [doc[label]["data"]["metrics.json"]["data"]["mse"] for label in labels]
+    assert history == [trained[0.01], trained[0.02], trained[0.05], trained[0.1]]
+    assert [doc[label]["message"] for label in labels[1:]] == ["lr 0.02", "lr 0.05", "lr 0.1"]
+
+    table = dvx("metrics", "show", "-A").stdout.splitlines()
+    assert table[0].split() == ["Revision", "Path", "mse"]
+    assert table[1].split()[:2] == ["workspace", "metrics.json"]
+    assert [float(line.split()[2]) for line in table[1:]] == \
+        [round(v, 5) for v in history]
+
+
+def test_params_diff_names_the_changed_param_with_its_change(trained, dvx):
+    result = dvx("params", "diff", "HEAD~2", "HEAD")
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["Path", "Param", "HEAD~2", "HEAD", "Change", "Change", "%"]
+    assert lines[1].split() == ["params.yaml", "train.lr", "0.1", "0.02", "-0.08", "-80.0%"]
+    assert len(lines) == 2, "unchanged params are left out without --all"
+
+    every = dvx("params", "diff", "HEAD~2", "HEAD", "--all", "--json")
+    doc = json.loads(every.stdout)["params.yaml"]
+    assert set(doc) == {"prepare.split", "featurize.max_features", "train.lr", "train.epochs"}
+    assert doc["train.epochs"] == {"old": 5, "new": 5, "diff": 0, "rel": 0.0}
+
+
+def test_metrics_diff_defaults_to_head_against_the_workspace(trained, dvx):
+    result = dvx("metrics", "diff", "--json")
+    assert result.code == 0, result.output
+    change = json.loads(result.stdout)["metrics.json"]["mse"]
+    assert change["old"] == trained[0.02] and change["new"] == trained[0.01]
+    assert change["diff"] == pytest.approx(trained[0.01] - trained[0.02])
+    assert change["rel"] == pytest.approx((trained[0.01] - trained[0.02]) / trained[0.02])
+
+    text = dvx("metrics", "diff", "--precision", "3").stdout.splitlines()
+    assert text[0].split()[:4] == ["Path", "Metric", "HEAD", "workspace"]
+    assert text[1].split()[:4] == ["metrics.json", "mse", str(round(trained[0.02], 3)),
+                                   str(round(trained[0.01], 3))]
+    assert text[1].split()[-1].endswith("%")
+
+
+def test_reading_revisions_never_touches_the_workspace(trained, repo, dvx):
+    before = {p: (repo / p).read_bytes() for p in ("params.yaml", "metrics.json")}
+    status = git(repo, "status", "--porcelain")
+    assert dvx("metrics", "show", "-A").code == 0
+    assert dvx("params", "diff", "HEAD~2").code == 0
+    assert {p: (repo / p).read_bytes() for p in before} == before
+    assert git(repo, "status", "--porcelain") == status
+
+
+def test_markdown_and_csv_tables(trained, dvx):
+    md = dvx("metrics", "show", "--rev", "HEAD", "--md").stdout.splitlines()
+    assert md[0] == "| Revision | Path | mse |"
+    assert md[1] == "|---|---|---|"
+    assert md[2].startswith("| workspace | metrics.json | ")
+    assert md[3].startswith("| HEAD | metrics.json | ")
+    rows = list(csv.reader(io.StringIO(dvx("params", "show", "-n", "2", "--csv").stdout)))
+    assert rows[0] == ["Revision", "Path", "prepare.split", "featurize.max_features",
+                       "train.lr", "train.epochs"]
+    assert [r[4] for r in rows[1:]] == ["0.01", "0.02", "0.05"]
+
+
+def test_the_api_returns_what_json_prints(trained, repo, dvx, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the repo argument, not the current directory, is used
+    doc = dvx_show_json(dvx, repo, "metrics", "--rev", "HEAD", "--rev", "HEAD~1",
+                        "--no-workspace")
+    assert api.metrics_show(repo=str(repo), revs=["HEAD", "HEAD~1"]) == doc
+    params = api.params_show(repo=str(repo))
+    assert params == dvx_show_json(dvx, repo, "params")
+    assert params["workspace"]["data"]["params.yaml"]["data"]["train"]["lr"] == 0.01
+    assert {"metrics_show", "params_show"} <= set(api.__all__)
+
+
+def dvx_show_json(run, repo: Path, kind: str, *args: str) -> dict:
+    result = run(kind, "show", "--json", *args, cwd=repo)
+    assert result.code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# -- files in many formats, and files that cannot be read ------------------------------------
+
+PIPELINE = """\
+stages:
+  evaluate:
+    cmd: "true"
+    params:
+    - train.lr
+    - config/model.toml: [model.depth]
+    metrics:
+    - metrics.json
+    - eval/scores.yaml
+    - eval/extra.toml
+"""
+
+
+@pytest.fixture
+def formats(repo: Path) -> Path:
+    write(repo / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\nseed: 7\n")
+    write(repo / "config" / "model.toml", "[model]\ndepth = 4\nwidth = 16\n")
+    write(repo / "dvx.yaml", PIPELINE)
+    write(repo / "metrics.json", json.dumps({"loss": 0.5, "acc": {"top1": 0.8, "top5": 0.95}}))
+    write(repo / "eval" / "scores.yaml", "f1: 0.7\nper_class:\n  cat: 0.6\n  dog: 0.8\n")
+    write(repo / "eval" / "extra.toml", "auc = 0.9\n")
+    commit(repo, "v1")
+    return repo
+
+
+def test_nested_keys_of_yaml_json_and_toml_are_flattened_with_dots(formats, dvx):
+    doc = dvx_show_json(dvx, formats, "metrics")["workspace"]["data"]
+    assert doc["metrics.json"]["data"] == {"loss": 0.5, "acc": {"top1": 0.8, "top5": 0.95}}
+    header = dvx("metrics", "show").stdout.splitlines()[0].split()
+    assert header == ["Path", "loss", "acc.top1", "acc.top5", "f1", "per_class.cat",
+                      "per_class.dog", "auc"]
+    params = dvx("params", "show").stdout
+    assert "config/model.toml" in params and "model.width" in params
+
+
+def test_a_missing_or_malformed_file_is_an_error_in_its_row(formats, dvx):
+    (formats / "eval" / "scores.yaml").unlink()
+    write(formats / "metrics.json", '{"loss": 0.4,')
+    result = dvx("metrics", "show")
+    assert result.code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[-1] == "Error"
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "not valid JSON" in rows["metrics.json"]
+    assert "no such file" in rows["eval/scores.yaml"]
+    assert rows["eval/extra.toml"].split()[-1] == "0.9", "the readable file is still shown"
+    doc = dvx_show_json(dvx, formats, "metrics")["workspace"]["data"]
+    assert doc["metrics.json"]["error"]["type"] == "invalid"
+    assert doc["eval/scores.yaml"]["error"]["type"] == "missing"
+
+    diff = dvx("metrics", "diff")
+    assert diff.code == 0, diff.output
+    assert "metrics.json" in diff.stdout and "workspace: " in diff.stdout
+    assert "f1" in diff.stdout, "a removed file's metrics are shown as removed"
+
+
+def test_params_diff_deps_keeps_only_what_stages_depend_on(formats, dvx):
+    write(formats / "params.yaml", "train:\n  lr: 0.2\n  epochs: 4\nseed: 8\n")
+    write(formats / "config" / "model.toml", "[model]\ndepth = 5\nwidth = 32\n")
+    changed = dvx("params", "diff", "--json").stdout
+    assert set(json.loads(changed)["params.yaml"]) == {"train.lr", "train.epochs", "seed"}
+    deps = json.loads(dvx("params", "diff", "--deps", "--json").stdout)
+    assert deps == {"params.yaml": {"train.lr": {"old": 0.1, "new": 0.2, "diff": 0.1,
+                                                 "rel": pytest.approx(1.0)}},
+                    "config/model.toml": {"model.depth": {"old": 4, "new": 5, "diff": 1,
+                                                          "rel": 0.25}}}
+
+
+def test_each_revision_is_read_with_its_own_dvx_yaml(formats, dvx):
+    os.rename(formats / "metrics.json", formats / "eval" / "main.json")
+    write(formats / "dvx.yaml", PIPELINE.replace("- metrics.json", "- eval/main.json"))
+    commit(formats, "move the metrics")
+    doc = dvx_show_json(dvx, formats, "metrics", "-A")
+    old, new = (doc[label]["data"] for label in list(doc)[1:])
+    assert "eval/main.json" in old and "metrics.json" not in old
+    assert "metrics.json" in new and "eval/main.json" not in new
+    assert new["metrics.json"]["data"]["loss"] == 0.5
+
+
+def test_a_broken_dvx_yaml_in_history_is_one_error_row(formats, dvx):
+    write(formats / "dvx.yaml", "stages: [oops\n")
+    commit(formats, "broken")
+    write(formats / "dvx.yaml", PIPELINE)
+    commit(formats, "fixed")
+    result = dvx("metrics", "show", "-A")
+    assert result.code == 0, result.output
+    broken = [line for line in result.stdout.splitlines() if "not valid YAML" in line]
+    assert len(broken) == 1 and broken[0].split()[1] == "dvx.yaml"
+
+    write(formats / "dvx.yaml", "stages: [oops\n")
+    now = dvx("metrics", "show")
+    assert now.code == 1 and now.stderr.startswith("ERROR: ") and "Traceback" not in now.output
+
+
+def test_bad_revisions_and_flags_are_one_error_paragraph(formats, dvx):
+    result = dvx("metrics", "diff", "nope")
+    assert result.code == 2
+    assert result.stderr.startswith("ERROR: Unknown revision 'nope'.")
+    assert "Traceback" not in result.output
+    assert dvx("metrics", "show", "--no-workspace").code == 2
+    assert dvx("params", "diff", "--precision", "-1").code == 2
+
+
+def test_a_symlink_leading_outside_is_not_read(formats, tmp_path, dvx):
+    secret = write(tmp_path / "secret.json", '{"password": 1234}')
+    (formats / "metrics.json").unlink()
+    os.symlink(secret, formats / "metrics.json")
+    result = dvx("metrics", "show", "--json")
+    doc = json.loads(result.stdout)["workspace"]["data"]["metrics.json"]
+    assert "outside the repository" in doc["error"]["msg"]
+    assert "1234" not in result.output
+
+
+def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
+    result = dvx("metrics", "show")
+    assert result.code == 0
+    assert "declare them in dvx.yaml" in result.stdout
+    assert json.loads(dvx("metrics", "show", "--json").stdout) == {"workspace": {"data": {}}}
+
+
+def test_foreach_wdir_and_interpolated_paths_are_followed(repo, dvx):
+    write(repo / "params.yaml", "out_dir: results\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  evaluate:
+    foreach: [cnn, mlp]
+    do:
+      cmd: "true"
+      metrics: ["${out_dir}/${item}.json"]
+  report:
+    cmd: "true"
+    wdir: sub
+    metrics: [m.toml]
+""")
+    write(repo / "results" / "cnn.json", '{"acc": 0.9}')
+    write(repo / "results" / "mlp.json", '{"acc": 0.8}')
+    write(repo / "sub" / "m.toml", "acc = 0.7\n")
+    commit(repo, "v1")
+    doc = dvx_show_json(dvx, repo, "metrics", "--rev", "HEAD")
+    for label in ("workspace", "HEAD"):
+        data = doc[label]["data"]
+        assert {p: f["data"]["acc"] for p, f in data.items()} == \
+            {"results/cnn.json": 0.9, "results/mlp.json": 0.8, "sub/m.toml": 0.7}

@@ -1,0 +1,231 @@
+"""plots show/diff: the files written are real images, the HTML page refers to nothing on the
+network, and a headless browser with the network off draws every chart in it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import git, write
+
+pytest.importorskip("vl_convert", reason="vl-convert-python (dvx[plots]) is not installed")
+
+PIPELINE = """\
+stages:
+  train:
+    cmd: "true"
+    plots:
+    - logs/loss.csv: {x: epoch, y: [train, val], title: Loss, y_label: MSE}
+    - eval/preds.json: {template: confusion, x: actual, y: predicted}
+    - eval/f1.tsv: {template: bar, x: cls, y: f1}
+    - eval/points.yaml: {template: scatter, x: a, y: b}
+    - eval/roc.png
+"""
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A real, minimal PNG of one colour."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + \
+            struct.pack(">I", zlib.crc32(kind + body))
+    rows = b"".join(b"\0" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2,
+                                                              0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def write_plots(root: Path, scale: float) -> None:
+    write(root / "logs" / "loss.csv", "epoch,train,val\n" + "".join(
+        f"{e},{scale / (e + 1):.4f},{1.2 * scale / (e + 1):.4f}\n" for e in range(8)))
+    classes = "abc"
+    write(root / "eval" / "preds.json", json.dumps(
+        [{"actual": classes[i % 3], "predicted": classes[(i * int(scale * 10)) % 3]}
+         for i in range(30)]))
+    write(root / "eval" / "f1.tsv", f"cls\tf1\ncat\t{scale / 2:.2f}\ndog\t0.7\n")
+    write(root / "eval" / "points.yaml", f"- {{a: 1, b: {scale}}}\n- {{a: 2, b: 3}}\n")
+    write(root / "eval" / "roc.png", png(4, 3, (int(scale * 100) % 256, 0, 0)))
+
+
+@pytest.fixture
+def plotted(repo: Path) -> Path:
+    """Three versions of the plots: two commits and a change in the workspace."""
+    write(repo / "dvx.yaml", PIPELINE)
+    for scale in (1.0, 0.5):
+        write_plots(repo, scale)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"scale {scale}")
+    write_plots(repo, 0.25)
+    return repo
+
+
+def is_png(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "PNG signature"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 0 and height > 0
+    return width, height
+
+
+def svg_texts(path: Path) -> list[str]:
+    root = ET.fromstring(path.read_bytes())
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    return [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+
+
+class _Refs(HTMLParser):
+    """Every URL-valued attribute, and the tags, of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        self.urls += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "data")]
+
+
+def test_plots_diff_overlays_three_revisions_in_an_offline_page(plotted, dvx, tmp_path):
+    out = tmp_path / "report"
+    result = dvx("plots", "diff", "HEAD~1", "HEAD", "workspace", "-o", str(out))
+    assert result.code == 0, result.output
+    page = out / "index.html"
+    assert result.stdout.strip() == str(page)
+    assert result.stderr == ""
+
+    refs = _Refs()
+    refs.feed(page.read_text())
+    assert refs.urls and all(u.startswith("data:") for u in refs.urls), refs.urls
+    assert not [t for t, attrs in refs.tags if t in ("link", "iframe", "object", "embed")]
+    assert not [a for t, a in refs.tags if t == "script" and "src" in a]
+    assert [t for t, a in refs.tags if t == "img"] == ["img"] * 3, "roc.png at each revision"
+
+    svgs = sorted(p.name for p in out.glob("*.svg"))
+    assert svgs == ["eval__f1.tsv.svg", "eval__points.yaml.svg", "eval__preds.json.svg",
+                    "logs__loss.csv.svg"]
+    legend = svg_texts(out / "logs__loss.csv.svg")
+    for label in ("HEAD~1: train", "HEAD: val", "workspace: train", "Loss", "MSE", "epoch"):
+        assert label in legend
+    confusion = svg_texts(out / "eval__preds.json.svg")
+    assert {"HEAD~1", "HEAD", "workspace"} <= set(confusion), "one matrix per revision"
+
+
+def test_plots_show_writes_png_files(plotted, dvx, tmp_path):
+    out = tmp_path / "png"
+    result = dvx("plots", "show", "eval", "--image-format", "png", "-o", str(out), "--json")
+    assert result.code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["html"] == str(out / "index.html")
+    assert [p["path"] for p in doc["plots"]] == ["eval/preds.json", "eval/f1.tsv",
+                                                 "eval/points.yaml", "eval/roc.png"]
+    assert all(p["revisions"] == ["workspace"] and p["errors"] == [] for p in doc["plots"])
+    assert len(doc["images"]) == 3
+    for image in doc["images"]:
+        width, height = is_png(Path(image).read_bytes())
+        assert width >= 100 and height >= 100
+
+
+def test_default_output_is_dvx_plots_in_the_current_directory(plotted, dvx):
+    result = dvx("plots", "show", "logs/loss.csv")
+    assert result.code == 0, result.output
+    assert result.stdout.strip() == str(plotted / "dvx_plots" / "index.html")
+    assert [p.name for p in (plotted / "dvx_plots").glob("*.svg")] == ["logs__loss.csv.svg"]
+
+
+def test_a_broken_or_missing_plot_is_reported_and_the_rest_drawn(plotted, dvx, tmp_path):
+    write(plotted / "logs" / "loss.csv", "")  # empty: not even a header
+    (plotted / "eval" / "f1.tsv").unlink()
+    write(plotted / "eval" / "points.yaml", "a: [1\n")
+    result = dvx("plots", "diff", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    assert "WARNING: eval/f1.tsv at workspace: eval/f1.tsv does not exist there" in \
+        result.stderr
+    assert "eval/points.yaml at workspace: The plots file 'eval/points.yaml' is not valid " \
+           "YAML" in result.stderr
+    legend = svg_texts(tmp_path / "out" / "eval__f1.tsv.svg")
+    assert "HEAD" in legend and "workspace" not in legend
+    assert "The plots file 'logs/loss.csv' is empty." in result.stderr
+    assert {"HEAD: train", "HEAD: val"} <= set(svg_texts(tmp_path / "out" /
+                                                         "logs__loss.csv.svg"))
+
+
+def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
+    write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
+    for args in (("plots", "show"), ("status",)):
+        result = dvx(*args)
+        assert result.code == 1, result.output
+        assert "'template' is 'pie', not one of linear, simple" in result.stderr
+        assert "Traceback" not in result.output
+    write(plotted / "dvx.yaml", PIPELINE.replace("x: actual, ", ""))
+    result = dvx("plots", "show")
+    assert "a confusion plot needs 'x' (the actual class) and one 'y'" in result.stderr
+
+
+def test_unknown_targets_and_outputs_are_user_errors(plotted, dvx):
+    result = dvx("plots", "show", "nope.csv")
+    assert result.code == 2
+    assert result.stderr.startswith("ERROR: 'nope.csv' is not a plots file")
+    write(plotted / "taken", "x")
+    assert dvx("plots", "show", "-o", "taken").code == 2
+
+
+# -- in a real browser, offline ---------------------------------------------------------------
+
+class _Charts(HTMLParser):
+    """How many chart containers hold a drawn SVG (vega-embed draws into the div)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # > 0 inside a chart div
+        self.charts: list[int] = []  # marks drawn, per chart
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "div" and (values.get("id") or "").startswith("chart"):
+            self.depth = 1
+            self.charts.append(0)
+        elif self.depth and tag == "div":
+            self.depth += 1
+        elif self.depth and tag in ("path", "rect"):
+            self.charts[-1] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag == "div":
+            self.depth -= 1
+
+
+def offline_dom(page: Path, profile: Path) -> str:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--no-first-run", f"--user-data-dir={profile}",
+         # the network is off: no proxy answers and no name resolves
+         "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+         "--virtual-time-budget=20000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def test_the_page_draws_every_chart_in_a_browser_with_the_network_off(plotted, dvx,
+                                                                       tmp_path):
+    out = tmp_path / "report"
+    assert dvx("plots", "diff", "HEAD~1", "HEAD", "workspace", "-o", str(out)).code == 0
+    dom = offline_dom(out / "index.html", tmp_path / "profile")
+    charts = _Charts()
+    charts.feed(dom)
+    assert len(charts.charts) == 4
+    assert all(marks > 3 for marks in charts.charts), charts.charts
+    assert 'data-failed="yes"' not in dom
+    assert 'class="marks"' in dom
