@@ -62,7 +62,9 @@ def _local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
                       delete_raw=lambda oid: path(oid).unlink())
 
 
-def _s3_spec(server: dict[str, str]) -> RemoteSpec:
+def _s3_spec(server: dict[str, str], request: pytest.FixtureRequest) -> RemoteSpec:
+    """A fresh bucket on `server`, dropped when the test ends: SeaweedFS gives every bucket a
+    volume of its own, and a session's worth of leftover buckets would use up its volume slots."""
     import boto3
 
     client = boto3.client("s3", endpoint_url=server["endpoint_url"],
@@ -70,6 +72,7 @@ def _s3_spec(server: dict[str, str]) -> RemoteSpec:
                           aws_secret_access_key=server["secret"], region_name="us-east-1")
     bucket = f"t-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
+    request.addfinalizer(lambda: _drop_bucket(client, bucket))
 
     def key(oid: str) -> str:
         return f"project/files/xxh128/{oid[:2]}/{oid[2:]}"
@@ -90,15 +93,27 @@ def _s3_spec(server: dict[str, str]) -> RemoteSpec:
         delete_raw=lambda oid: client.delete_object(Bucket=bucket, Key=key(oid)))
 
 
+def _drop_bucket(client, bucket: str) -> None:
+    try:
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+        client.delete_bucket(Bucket=bucket)
+    except Exception:  # a server a test stopped or broke keeps its bucket
+        pass
+
+
 @pytest.fixture(params=BACKENDS)
 def remote(request, tmp_path) -> RemoteSpec:
     kind = request.param
     if kind == "dir":
         return _local_spec(tmp_path / "store", str(tmp_path / "store"), {})
     if kind == "seaweedfs":
-        return _s3_spec(request.getfixturevalue("seaweed_s3"))
+        return _s3_spec(request.getfixturevalue("seaweed_s3"), request)
     if kind == "moto":  # moto accepts any credentials: use a secret unlike anything else
-        return _s3_spec({**request.getfixturevalue("moto_s3"), "secret": uuid.uuid4().hex})
+        return _s3_spec({**request.getfixturevalue("moto_s3"), "secret": uuid.uuid4().hex},
+                        request)
     server = request.getfixturevalue("sshd")
     root = tmp_path / "ssh-store"
     url = f"ssh://{server['user']}@{server['host']}:{server['port']}{root}"

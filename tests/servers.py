@@ -137,6 +137,10 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={d / 's3.json'}",
             f"-s3.localSocket={d / 's3.sock'}", "-master.telemetry=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # small volumes: the number of volume slots is the free disk over the volume
+            # size, and every bucket takes at least one (1 GiB volumes left a machine with
+            # 20 GB free only 20 buckets)
+            "-master.volumeSizeLimitMB=64",
             *[f"-{name}={port}" for name, port in ports.items()]]
     log = d / "weed.log"
     with open(log, "wb") as out:

@@ -240,7 +240,7 @@ def test_a_push_killed_mid_multipart_upload_is_finished_by_a_rerun(repo, dvx, tm
     its own (never NoSuchUpload), and the object is whole."""
     from tests.remotes import _s3_spec
 
-    spec = _s3_spec(request.getfixturevalue(server))
+    spec = _s3_spec(request.getfixturevalue(server), request)
     data = os.urandom(21 * MiB)
     write(repo / "big.bin", data)
     assert dvx("add", "big.bin").code == 0

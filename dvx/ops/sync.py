@@ -92,7 +92,6 @@ class SyncResult:
 
 
 @dataclass
-@dataclass
 class Wanted:
     """The objects some targets need: files with their sizes, and complete manifests."""
     files: dict[str, int] = field(default_factory=dict)
