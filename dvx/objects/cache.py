@@ -13,7 +13,7 @@ import contextlib
 import functools
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -49,7 +49,13 @@ class LocalCache(ObjectStore):
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
     def existing(self, oids: Iterable[str]) -> set[str]:
-        found: set[str] = set()
+        return {oid for oid, there in self._presence(oids) if there}
+
+    def missing(self, oids: Iterable[str]) -> set[str]:
+        """Those of `oids` the cache lacks (kept, unlike the rest: usually few)."""
+        return {oid for oid, there in self._presence(oids) if not there}
+
+    def _presence(self, oids: Iterable[str]) -> Iterator[tuple[str, bool]]:
         shards: dict[str, bool] = {}  # shard directory -> does it exist
         for oid in oids:
             path = self.oid_path(oid)
@@ -59,9 +65,7 @@ class LocalCache(ObjectStore):
                 # One stat per missing shard instead of one per object: a fresh clone's pull
                 # asks about every object of a dataset while the cache has almost none.
                 there = shards[shard] = os.path.isdir(shard)
-            if there and os.path.isfile(path):
-                found.add(oid)
-        return found
+            yield oid, there and os.path.isfile(path)
 
     def read_bytes(self, oid: str) -> bytes:
         with self.open(oid) as f:

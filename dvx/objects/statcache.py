@@ -37,6 +37,9 @@ SCHEMA_VERSION = 4
 _Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
 
 
+PENDING_ROWS = 50_000  # new entries held before they are written out
+
+
 class StatCache:
     """Maps a file path to the oid it had when it had a given stat. Also remembers which
     directory manifests were already fully validated, so a manifest whose bytes still hash
@@ -135,6 +138,8 @@ class StatCache:
 
     def put_key(self, path: str, key: StatKey, oid: str) -> None:
         self._pending.append((path, *key, oid))
+        if len(self._pending) >= PENDING_ROWS:  # a checkout of millions: bounded memory
+            self.flush()
         # Not trusted again in this process (its stamp is only known at flush): forgotten,
         # now or when the entries are read (a checkout that only writes never reads them).
         if self._entries is not None:
@@ -197,7 +202,7 @@ class StatCache:
             recorded_ns = self._filesystem_now()
             with contextlib.closing(self._connect()) as conn, conn:
                 conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 [(*row, recorded_ns, self.algo) for row in rows])
+                                 ((*row, recorded_ns, self.algo) for row in rows))
                 conn.executemany("INSERT OR IGNORE INTO valid_tree VALUES (?, ?)",
                                  [(oid, self.algo) for oid in trees])
                 conn.executemany("INSERT OR IGNORE INTO complete_tree VALUES (?, ?, ?)",

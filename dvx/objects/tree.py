@@ -87,6 +87,13 @@ class Tree:
         return TreeEntry(self.paths[index], self._oids[index * width:(index + 1) * width],
                          self._sizes[index], bool(self._execs[index]))
 
+    def oid_at(self, index: int) -> str:
+        width = self._width
+        return self._oids[index * width:(index + 1) * width]
+
+    def size_at(self, index: int) -> int:
+        return self._sizes[index]
+
     @property
     def entries(self) -> _Entries:
         """Every entry, in path order (made one at a time while iterated)."""

@@ -8,9 +8,12 @@ removed, and directories left empty by that are pruned.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
-from collections.abc import Iterable
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -34,9 +37,35 @@ from dvx.workspace import (
 )
 
 
+class PathList:
+    """Workspace paths, those of a directory's files held as indices into its manifest: a
+    checkout of a million files reports them without a million strings."""
+
+    def __init__(self) -> None:
+        self._paths: list[str] = []
+        self._runs: list[tuple[str, Tree, array[int]]] = []  # (directory, manifest, indices)
+
+    def append(self, path: str) -> None:
+        self._paths.append(path)
+
+    def add_entry(self, directory: str, tree: Tree, index: int) -> None:
+        if not self._runs or self._runs[-1][0] != directory or self._runs[-1][1] is not tree:
+            self._runs.append((directory, tree, array("l")))
+        self._runs[-1][2].append(index)
+
+    def __len__(self) -> int:
+        return len(self._paths) + sum(len(indices) for _, _, indices in self._runs)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._paths
+        for directory, tree, indices in self._runs:
+            for index in indices:
+                yield f"{directory}/{tree.paths[index]}"
+
+
 @dataclass
 class CheckoutResult:
-    restored: list[str] = field(default_factory=list)
+    restored: PathList = field(default_factory=PathList)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
@@ -47,7 +76,8 @@ class CheckoutResult:
         return not self.skipped and not self.missing
 
     def to_json(self) -> dict[str, object]:
-        return {"restored": self.restored, "removed": self.removed, "unchanged": self.unchanged,
+        return {"restored": list(self.restored), "removed": self.removed,
+                "unchanged": self.unchanged,
                 "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
                 "missing": self.missing}
 
@@ -181,29 +211,58 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             return
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result)
-    _apply(repo, output.path, top, plan, result)
+    _apply(repo, output.path, top, tree, plan, result)
 
 
 @dataclass
 class _DirPlan:
-    place: list[TreeEntry] = field(default_factory=list)
+    """What to do in one tracked directory: indices into its manifest, not entries, so a plan
+    for a million files costs a few bytes per file."""
+    place: array[int] = field(default_factory=lambda: array("l"))
     delete: list[str] = field(default_factory=list)
-    chmod: list[TreeEntry] = field(default_factory=list)
+    chmod: list[int] = field(default_factory=list)
 
 
 def _in_scope(rel: str, subpath: str | None) -> bool:
     return subpath is None or rel == subpath or rel.startswith(subpath + "/")
 
 
-def _missing_objects(repo: Repo, tree_oid: str, wanted: Iterable[TreeEntry], whole: bool
+def _scope(tree: Tree, subpath: str | None) -> Sequence[int]:
+    """The indices of the entries at or below `subpath`. Paths are sorted, so the entries
+    below it are one run (from 'subpath/' up to 'subpath0', '0' following '/')."""
+    if subpath is None:
+        return range(len(tree))
+    index = bisect_left(tree.paths, subpath)
+    if index < len(tree) and tree.paths[index] == subpath:
+        return range(index, index + 1)
+    return range(bisect_left(tree.paths, subpath + "/"), bisect_left(tree.paths, subpath + "0"))
+
+
+class _Known:
+    """The relpaths a directory holds now or should hold: what a leftover temporary may have
+    stood in for (workspace.remove_temporaries), without a set of every path."""
+
+    def __init__(self, current: Mapping[str, object], tree: Tree) -> None:
+        self.current, self.tree = current, tree
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self.current or rel in self.tree
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain(self.current, self.tree.paths)
+
+    def __len__(self) -> int:
+        return len(self.current) + len(self.tree)
+
+
+def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int], whole: bool
                      ) -> set[str]:
     # A manifest once found complete stays so until gc or fsck start a new cache generation
     # (an object deleted by hand meanwhile is still reported as missing, when placing it).
     generation = repo.cache.generation()
     if repo.statcache.is_complete_tree(tree_oid, generation):
         return set()
-    oids = {e.oid for e in wanted}
-    missing = oids - repo.cache.existing(oids)
+    missing = repo.cache.missing(tree.oid_at(i) for i in scope)
     if whole and not missing:
         repo.statcache.mark_complete_tree(tree_oid, generation)
     return missing
@@ -220,36 +279,37 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:
             current[rel] = (join_posix(top, rel), None)
-        remove_temporaries(top, walk.temps, current.keys() | tree.by_path().keys())
-    wanted = {e.path: e for e in tree.entries if _in_scope(e.path, subpath)}
-    if subpath is not None and not wanted:
+        remove_temporaries(top, walk.temps, _Known(current, tree))
+    scope = _scope(tree, subpath)
+    if subpath is not None and not scope:
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
-    missing_objects = _missing_objects(repo, tree_oid, wanted.values(), subpath is None)
-    for rel, entry in wanted.items():
-        shown = f"{display}/{rel}"
+    missing_objects = _missing_objects(repo, tree_oid, tree, scope, subpath is None)
+    for index in scope:
+        rel = tree.paths[index]
         why = None
         if rel in current:
+            entry = tree.entry(index)
             path, st = current[rel]
             try:
-                state = file_state(repo, path, shown, st)
+                state = file_state(repo, path, f"{display}/{rel}", st)
             except PathError:
                 state, why = None, UNKNOWN_FILE
             if state is not None and state.oid == entry.oid:
                 if not state.is_cache_link and state.executable != entry.executable:
-                    plan.chmod.append(entry)
+                    plan.chmod.append(index)
                 result.unchanged += 1
                 continue
             why = why or _replaceable(repo, state, force)
             if force:
                 why = None
-        if entry.oid in missing_objects:
-            result.missing.append(shown)
+        if missing_objects and tree.oid_at(index) in missing_objects:
+            result.missing.append(f"{display}/{rel}")
         elif why:
-            result.skipped.append((shown, why))
+            result.skipped.append((f"{display}/{rel}", why))
         else:
-            plan.place.append(entry)
+            plan.place.append(index)
     for rel, (path, _) in current.items():
-        if rel in wanted or not _in_scope(rel, subpath):
+        if not _in_scope(rel, subpath) or rel in tree:
             continue
         why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
         if why:
@@ -259,16 +319,21 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     return plan
 
 
-def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutResult) -> None:
+PLACE_AT_ONCE = 65_536  # files placed per round: their outcomes are held until recorded
+
+
+def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
+           result: CheckoutResult) -> None:
     for rel in plan.delete:
         fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
     _prune_empty_dirs(top, plan.delete)
-    for entry in plan.chmod:
+    for index in plan.chmod:
+        entry = tree.entry(index)
         _fix_mode(join_posix(top, entry.path), entry.executable, False)
     fsutil.makedirs(top)
     blocked: dict[str, str] = {}  # parent directory -> why files cannot be placed in it
-    for parent in sorted({e.path.rpartition("/")[0] for e in plan.place} - {""}):
+    for parent in sorted({tree.paths[i].rpartition("/")[0] for i in plan.place} - {""}):
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
         except (PathError, OSError) as exc:
@@ -289,29 +354,38 @@ def _apply(repo: Repo, display: str, top: str, plan: _DirPlan, result: CheckoutR
     def path_of(entry: TreeEntry) -> str:
         return join_posix(top, entry.path)
 
+    def record(indices: Sequence[int], entries: list[TreeEntry],
+               outcomes: Iterable[tuple[str | None, StatKey | None]]) -> None:
+        for index, entry, (error, placed) in zip(indices, entries, outcomes, strict=True):
+            if error == OBJECT_MISSING:
+                result.missing.append(f"{display}/{entry.path}")
+            elif error:
+                result.skipped.append((f"{display}/{entry.path}", error))
+            else:
+                if placed is not None:
+                    repo.statcache.put_key(path_of(entry), placed, entry.oid)
+                result.restored.add_entry(display, tree, index)
+
     # Small files are mostly system calls, which only worker processes spread over the cores;
-    # large ones mostly copying, which threads do.
-    small = [e for e in plan.place if e.size < fsutil.SMALL_FILE]
-    large = [e for e in plan.place if e.size >= fsutil.SMALL_FILE]
+    # large ones mostly copying, which threads do. A round at a time, so the entries and
+    # outcomes held at once stay bounded.
+    small = array("l", (i for i in plan.place if tree.size_at(i) < fsutil.SMALL_FILE))
+    large = array("l", (i for i in plan.place if tree.size_at(i) >= fsutil.SMALL_FILE))
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
-        outcomes = map_in_processes(place_one, small, advance, size_of=attrgetter("size"))
+        for start in range(0, len(small), PLACE_AT_ONCE):
+            indices = small[start:start + PLACE_AT_ONCE]
+            entries = [tree.entry(i) for i in indices]
+            record(indices, entries, map_in_processes(place_one, entries, advance,
+                                                      size_of=attrgetter("size")))
 
         def place_large(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
             outcome = place_one(entry)
             advance(1)
             return outcome
 
-        outcomes += map_in_threads(place_large, large, size_of=attrgetter("size"))
-    for entry, (error, placed) in zip(small + large, outcomes, strict=True):
-        shown = f"{display}/{entry.path}"
-        if error == OBJECT_MISSING:
-            result.missing.append(shown)
-        elif error:
-            result.skipped.append((shown, error))
-        else:
-            if placed is not None:
-                repo.statcache.put_key(path_of(entry), placed, entry.oid)
-            result.restored.append(shown)
+        entries = [tree.entry(i) for i in large]
+        record(large, entries, map_in_threads(place_large, entries,
+                                              size_of=attrgetter("size")))
 
 
 def _prune_empty_dirs(top: str, deleted: list[str]) -> None:
