@@ -264,8 +264,8 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
         return repo.loaded_trees[key]
     known_good = repo.statcache.is_valid_tree(pointer.oid)
     try:
-        tree = Tree.from_bytes(repo.cache.read_bytes(pointer.oid), pointer.algo, pointer.oid,
-                               validated_before=known_good)
+        with repo.cache.open(pointer.oid) as src:
+            tree = Tree.from_stream(src, pointer.algo, pointer.oid, validated_before=known_good)
     except FormatError as exc:
         if where is None:
             raise

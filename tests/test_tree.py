@@ -107,3 +107,36 @@ def test_the_one_pass_path_screen_never_passes_a_path_the_full_check_refuses(pat
 
     if _paths_look_ordinary(["first", path, "last"]):
         check_relpath(path)
+
+
+@pytest.mark.parametrize("window", [1, 7, 64, 1 << 20])
+def test_a_manifest_read_a_window_at_a_time_is_the_same_tree(monkeypatch, window):
+    import io
+
+    import dvx.objects.tree as tree_module
+
+    tree = Tree.build("xxh128", [TreeEntry(f"d{i % 7}/f{i:04d}-{'é' * (i % 3)}", A, i, i % 2 == 0)
+                                 for i in range(300)])
+    data = tree.to_bytes()
+    monkeypatch.setattr(tree_module, "CHUNK_BYTES", window)
+    assert Tree.from_stream(io.BytesIO(data), "xxh128", tree.oid()) == tree
+    assert Tree.from_stream(io.BytesIO(data), "xxh128", tree.oid(), validated_before=True) == tree
+
+
+@pytest.mark.parametrize("data", [b"", b'{"algo":"xxh128","format":"dvx-tree","version":1}',
+                                  b'{"algo":"xxh128","format":"dvx-tree","version":1}\n["a"'])
+def test_a_manifest_without_its_last_line_break_is_refused(monkeypatch, data):
+    import dvx.objects.tree as tree_module
+
+    monkeypatch.setattr(tree_module, "CHUNK_BYTES", 5)
+    with pytest.raises(FormatError, match=r"canonical form|JSON Lines"):
+        Tree.from_bytes(data, "xxh128", hash_bytes(data))
+
+
+def test_a_damaged_manifest_is_called_corrupt_before_any_format_error(monkeypatch):
+    import dvx.objects.tree as tree_module
+
+    data, oid = _manifest([["a", A, 1, False]])
+    monkeypatch.setattr(tree_module, "CHUNK_BYTES", 8)
+    with pytest.raises(FormatError, match="corrupt"):
+        Tree.from_bytes(data.replace(b'"a"', b'"a'), "xxh128", oid)

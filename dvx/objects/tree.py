@@ -14,13 +14,14 @@ anywhere is checked against its oid, its canonical form, and the path rules befo
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from dvx.errors import FormatError, InvalidOidError
 from dvx.hashing import ALGORITHMS, check_oid, hash_bytes
@@ -143,42 +144,85 @@ class Tree:
     @classmethod
     def from_bytes(cls, data: bytes, algo: str, expected_oid: str, *,
                    validated_before: bool = False) -> Tree:
-        """Parse and fully validate a manifest that must have oid `expected_oid`.
+        """Parse and fully validate a manifest that must have oid `expected_oid`."""
+        return cls.from_stream(io.BytesIO(data), algo, expected_oid,
+                               validated_before=validated_before)
+
+    @classmethod
+    def from_stream(cls, src: IO[bytes], algo: str, expected_oid: str, *,
+                    validated_before: bool = False) -> Tree:
+        """Read, parse and fully validate a manifest that must have oid `expected_oid`.
 
         The bytes are always checked against the oid; with `validated_before` (these exact
-        bytes passed validation earlier) the structural checks are skipped. Lines are parsed
-        a chunk at a time, so no copy of the whole manifest as text or as lists is made.
+        bytes passed validation earlier) the structural checks are skipped. The manifest is
+        read, hashed and parsed a window at a time: neither its bytes nor its lines are ever
+        held whole. A damaged manifest is reported as corrupt (its hash) before any format
+        error found on the way.
         """
         check_oid(expected_oid, algo)
         where = f"directory manifest {expected_oid}"
-        if len(data) > MAX_MANIFEST_BYTES:
-            raise FormatError(f"The {where} is larger than {MAX_MANIFEST_BYTES} bytes.")
-        actual = hash_bytes(data, algo)
+        hasher = ALGORITHMS[algo].new()
+        parser = _Parser(algo, where, check=not validated_before)
+        total, failure = 0, None
+        while chunk := src.read(CHUNK_BYTES):
+            total += len(chunk)
+            if total > MAX_MANIFEST_BYTES:
+                raise FormatError(f"The {where} is larger than {MAX_MANIFEST_BYTES} bytes.")
+            hasher.update(chunk)
+            if failure is None:
+                try:
+                    parser.feed(chunk)
+                except FormatError as exc:
+                    failure = exc  # reported only if the bytes are what the oid says
+        actual = hasher.hexdigest()
         if actual != expected_oid:
             raise FormatError(f"The {where} is corrupt: its bytes hash to {actual}.",
                               "Run `dvx fetch` to download it again.")
-        header_end = data.find(b"\n")
-        if not validated_before:
-            try:
-                header = json.loads(data[:header_end] if header_end >= 0 else data)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise FormatError(f"The {where} is not valid UTF-8 JSON Lines.") from None
-            if header != {"algo": algo, "format": FORMAT, "version": VERSION}:
-                shown = data[:min(header_end, 200)].decode("utf-8", "replace")
-                raise FormatError(f"The {where} has an unsupported header {shown!r}.")
-            if data[:header_end] != _header(algo):
-                raise FormatError(f"The {where} is not in canonical form.")
-        builder = _Columns(algo, where, check=not validated_before)
-        if header_end < 0 or not data.endswith(b"\n"):
-            raise FormatError(f"The {where} is not in canonical form.")
-        position, end = header_end + 1, len(data)
-        while position < end:  # a window of whole lines at a time: no copy of the whole
-            stop = data.rfind(b"\n", position, min(end, position + CHUNK_BYTES)) + 1
-            if stop <= position:  # a line longer than a window
-                stop = data.find(b"\n", position) + 1
-            builder.add_lines(data[position:stop - 1].split(b"\n"))
-            position = stop
-        return builder.finish()
+        if failure is not None:
+            raise failure
+        return parser.finish()
+
+
+class _Parser:
+    """Manifest bytes fed a window at a time, made into whole lines for `_Columns`."""
+
+    def __init__(self, algo: str, where: str, check: bool) -> None:
+        self.algo, self.where, self.check = algo, where, check
+        self.partial = bytearray()  # the start of a line whose end has not come yet
+        self.header_seen = False
+        self.columns = _Columns(algo, where, check)
+
+    def feed(self, chunk: bytes) -> None:
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self.partial += chunk
+            return
+        lines = (bytes(self.partial) + chunk[:last]).split(b"\n")
+        self.partial = bytearray(chunk[last + 1:])
+        if not self.header_seen:
+            self._check_header(lines[0])
+            self.header_seen = True
+            del lines[0]
+        if lines:
+            self.columns.add_lines(lines)
+
+    def _check_header(self, line: bytes) -> None:
+        if not self.check:
+            return
+        try:
+            header = json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise FormatError(f"The {self.where} is not valid UTF-8 JSON Lines.") from None
+        if header != {"algo": self.algo, "format": FORMAT, "version": VERSION}:
+            shown = line[:200].decode("utf-8", "replace")
+            raise FormatError(f"The {self.where} has an unsupported header {shown!r}.")
+        if line != _header(self.algo):
+            raise FormatError(f"The {self.where} is not in canonical form.")
+
+    def finish(self) -> Tree:
+        if not self.header_seen or self.partial:  # no line at all, or no final line break
+            raise FormatError(f"The {self.where} is not in canonical form.")
+        return self.columns.finish()
 
 
 def _header(algo: str) -> bytes:

@@ -96,7 +96,8 @@ def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree
     if not repo.cache.exists(oid):
         return None
     try:
-        return Tree.from_bytes(repo.cache.read_bytes(oid), repo.algo, oid)
+        with repo.cache.open(oid) as src:
+            return Tree.from_stream(src, repo.algo, oid)
     except (DvxError, OSError) as exc:
         notes.append(f"the manifest of {where} ({oid}) cannot be read: {exc}")
         return None
