@@ -51,9 +51,9 @@ class LocalCache(ObjectStore):
     def existing(self, oids: Iterable[str]) -> set[str]:
         return {oid for oid, there in self._presence(oids) if there}
 
-    def missing(self, oids: Iterable[str]) -> set[str]:
-        """Those of `oids` the cache lacks (kept, unlike the rest: usually few)."""
-        return {oid for oid, there in self._presence(oids) if not there}
+    def missing(self, oids: Iterable[str]) -> list[str]:
+        """Those of `oids` the cache lacks, in their order (only these are kept)."""
+        return [oid for oid, there in self._presence(oids) if not there]
 
     def _presence(self, oids: Iterable[str]) -> Iterator[tuple[str, bool]]:
         shards: dict[str, bool] = {}  # shard directory -> does it exist

@@ -262,7 +262,7 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
     generation = repo.cache.generation()
     if repo.statcache.is_complete_tree(tree_oid, generation):
         return set()
-    missing = repo.cache.missing(tree.oid_at(i) for i in scope)
+    missing = set(repo.cache.missing(tree.oid_at(i) for i in scope))
     if whole and not missing:
         repo.statcache.mark_complete_tree(tree_oid, generation)
     return missing

@@ -103,7 +103,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
 
 def _plan_cache(repo: Repo, keep: set[str], cutoff: float, scope: Scope) -> GcResult:
     result = GcResult("cache", scope.describe(), reachable=len(keep))
-    for oid in sorted(set(repo.cache.list_oids()) - keep):
+    # The listing is filtered as it comes: a cache of millions is never held as one set.
+    for oid in sorted(oid for oid in repo.cache.list_oids() if oid not in keep):
         try:
             st = os.lstat(repo.cache.oid_path(oid))
         except FileNotFoundError:

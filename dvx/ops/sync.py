@@ -4,7 +4,7 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -172,11 +172,11 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     wanted = wanted_objects(repo, targets, result.problems)
     result.paths = wanted.paths
     files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
-    cached = repo.cache.existing(files)
+    uncached = set(repo.cache.missing(files))
+    cached = files if not uncached else {oid for oid in files if oid not in uncached}
     _ensure_remote_dir(remote, create=True)
     settings = settings_for(repo, name, remote, jobs)
     # What this clone never fetched (a partial pull) is fine if the remote has it already.
-    uncached = {oid for oid in files if oid not in cached}
     elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
     for oid in sorted(uncached - elsewhere):
@@ -215,7 +215,8 @@ def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) ->
         result.problems.append(f"could not write the push log on the remote: {exc}")
 
 
-def _quarantine_corrupt(repo: Repo, remote: ObjectStore, oids: set[str], sizes: dict[str, int],
+def _quarantine_corrupt(repo: Repo, remote: ObjectStore, oids: Collection[str],
+                        sizes: dict[str, int],
                         settings: transfer.Settings, result: SyncResult) -> None:
     """--repair: move corrupt copies on the remote aside, so the upload replaces them."""
     present = transfer.present_on(remote, oids, settings)
@@ -309,22 +310,20 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     name, remote = open_remote(repo, remote_name)
     problems: list[str] = []
     wanted = wanted_objects(repo, targets, problems)
-    everything = set(wanted.files) | set(wanted.trees)
+    everything = wanted.files  # a dict: its keys are the set of oids, with no copy of them
+    everything.update(dict.fromkeys(wanted.trees, 0))
     # A directory whose manifest is not cached yet: ask the remote about the manifest itself.
     for target in targets:
         pointer = target.output.pointer
         if pointer.is_dir and not repo.cache.exists(pointer.oid):
-            everything.add(pointer.oid)
+            everything[pointer.oid] = 0
             wanted.paths.add(pointer.oid, target.output.path)
     settings = settings_for(repo, name, remote, jobs)
-    on_remote = transfer.present_on(remote, everything, settings)
-    in_cache = repo.cache.existing(everything)
+    not_on_remote = transfer.absent_from(remote, everything, settings)
+    not_in_cache = set(repo.cache.missing(everything))
     problems = [p for p in problems if "manifest is not in the cache" not in p]
-    return RemoteStatus(
-        name,
-        _named(wanted.paths, everything - on_remote),
-        _named(wanted.paths, everything - in_cache),
-        problems)
+    return RemoteStatus(name, _named(wanted.paths, not_on_remote),
+                        _named(wanted.paths, not_in_cache), problems)
 
 
 def _named(paths: PathsOf, oids: set[str]) -> dict[str, str]:

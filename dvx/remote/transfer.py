@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -300,27 +301,40 @@ def _collect(outcomes: list[tuple[str, int, Exception | None]], result: Transfer
 
 
 def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
-    """The subset of `oids` that `store` has: one listing for many, concurrent checks for few."""
-    wanted = set(oids)
-    if not wanted:
+    """The subset of `oids` that `store` has."""
+    wanted: AbstractSet[str] = oids if isinstance(oids, (set, frozenset)) else set(oids)
+    return set(wanted - absent_from(store, wanted, settings))
+
+
+def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -> set[str]:
+    """Those of `oids` (unique) that `store` lacks: one listing for many, concurrent checks
+    for few. Only the absent are kept, usually few: a listing of millions is filtered as it
+    comes, never held."""
+    if not oids:
         return set()
-    if isinstance(store, LocalCache) or len(wanted) <= LISTING_THRESHOLD or not store.can_list:
+    if isinstance(store, LocalCache) or len(oids) <= LISTING_THRESHOLD or not store.can_list:
+        wanted: AbstractSet[str] = oids if isinstance(oids, (set, frozenset)) else set(oids)
         if store.fast is not None:
             present = _present_fast(store, wanted, settings)
             if present is not None:
-                return present
+                return set(wanted - present)
 
         def exists(oid: str) -> bool:
             return with_retries(lambda: store.exists(oid), settings.retries, f"check {oid}")
 
-        with ThreadPoolExecutor(max(1, min(settings.jobs, len(wanted)))) as pool:
+        ordered = sorted(wanted)
+        with ThreadPoolExecutor(max(1, min(settings.jobs, len(ordered)))) as pool:
             try:
-                found = list(pool.map(exists, sorted(wanted)))
+                found = list(pool.map(exists, ordered))
             except Exception as exc:
                 raise _unreachable(store, exc) from None
-            return {oid for oid, present in zip(sorted(wanted), found, strict=True) if present}
-    def listing() -> set[str]:  # only the wanted ones are kept: a remote may hold millions
-        return {oid for oid in store.list_oids() if oid in wanted}
+            return {oid for oid, present in zip(ordered, found, strict=True) if not present}
+
+    def listing() -> set[str]:
+        absent = set(oids)
+        for oid in store.list_oids():
+            absent.discard(oid)
+        return absent
 
     try:
         return with_retries(listing, settings.retries, "listing")
@@ -328,7 +342,8 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
         raise _unreachable(store, exc) from None
 
 
-def _present_fast(store: ObjectStore, wanted: set[str], settings: Settings) -> set[str] | None:
+def _present_fast(store: ObjectStore, wanted: AbstractSet[str], settings: Settings
+                  ) -> set[str] | None:
     """`present_on` by the lean S3 path, or None if the store needs the general client."""
     fast = store.fast
     by_path = {store.oid_path(oid): oid for oid in wanted}
@@ -369,9 +384,8 @@ def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
 
 def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings: Settings,
            verify_local: bool = False) -> TransferResult:
-    wanted = sorted(oids if isinstance(oids, (set, dict)) else set(oids))
-    present = present_on(remote, wanted, settings)
-    todo = [oid for oid in wanted if oid not in present]
+    unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
+    todo = sorted(absent_from(remote, unique, settings))
 
     def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
@@ -405,7 +419,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         result = _run_fast(todo, put_fast, put, settings, "Uploading", sizes, remote)
     else:
         result = _run(todo, put, settings, "Uploading", sizes, remote, file_work=True)
-    result.already_there = len(present)
+    result.already_there = len(unique) - len(todo)
     return result
 
 
@@ -414,9 +428,8 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     """Fetch what the cache lacks. `sizes` (from pointers and manifests) lets small objects
     come in one request, and lets a truncated object be named as such."""
     known = sizes or {}
-    wanted = sorted(oids if isinstance(oids, (set, dict)) else set(oids))
-    present = cache.existing(wanted)
-    todo = [oid for oid in wanted if oid not in present]
+    unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
+    todo = sorted(cache.missing(unique))
 
     def get(oid: str, on_bytes: OnBytes) -> int:
         expected = known.get(oid)
@@ -455,7 +468,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
         result = _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
     else:
         result = _run(todo, get, settings, "Downloading", total, remote, file_work=True)
-    result.already_there = len(present)
+    result.already_there = len(unique) - len(todo)
     return result
 
 
