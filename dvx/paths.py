@@ -179,6 +179,30 @@ def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> F
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
 
 
+def walk_sorted(top: str) -> Iterator[tuple[str, str]]:
+    """Every entry below `top` that is not a directory, as (relpath, path), in sorted relpath
+    order (a manifest's order), holding one directory's names at a time per level and never
+    recursing. Siblings are sorted with '/' after a directory's name, which is where every
+    path below that directory sorts among its siblings."""
+    stack = [(top, "", iter(_sorted_names(top)))]
+    while stack:
+        directory, prefix, names = stack[-1]
+        for name in names:
+            if name.endswith("/"):
+                path = f"{directory}/{name[:-1]}"
+                stack.append((path, prefix + name, iter(_sorted_names(path))))
+                break
+            yield prefix + name, f"{directory}/{name}"
+        else:
+            stack.pop()
+
+
+def _sorted_names(directory: str) -> list[str]:
+    with os.scandir(directory) as entries:
+        return sorted(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
+                      for e in entries)
+
+
 def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     """All regular files below `top`, with their lstat, never following symbolic links;
     `with_dirs`: also the lstat of every entry, directories included (`Walk.stats`).

@@ -77,10 +77,12 @@ def test_unchanged_files_are_not_rehashed(repo, dvx, monkeypatch):
     time.sleep(0.05)  # let the stat cache's stamp be strictly newer than every file
     dvx("status")  # records entries whose stamp post-dates the files
     calls = []
+    import dvx.ops.tree_compare as tree_compare
     import dvx.workspace as workspace
 
-    monkeypatch.setattr(workspace, "hash_file",
-                        lambda path, algo: calls.append(path) or hash_file(path, algo))
+    for module in (workspace, tree_compare):  # files alone, and files of a directory
+        monkeypatch.setattr(module, "hash_file",
+                            lambda path, algo: calls.append(path) or hash_file(path, algo))
     assert dvx("status", "-q").code == 0
     assert calls == []
     write(repo / "d" / "3.bin", "changed")
@@ -139,3 +141,26 @@ def test_touching_files_without_changing_them_is_unchanged(repo, dvx):
     future = time.time() + 10
     os.utime(repo / "d" / "a", (future, future))
     assert dvx("status", "-q").code == 0
+
+
+def test_directory_status_with_names_that_sort_around_a_subdirectory(repo, dvx):
+    # 'a-b' and 'a.c' sort before 'a/...' and 'a0' after: the sorted walk must pair each
+    # workspace file with its manifest entry whatever the names
+    names = ["a/x", "a/y", "a-b", "a.c", "a0", "ab/z", "é/1", "Z", "exec.sh"]
+    for name in names:
+        write(repo / "d" / name, name)
+    os.chmod(repo / "d" / "exec.sh", 0o755)
+    assert dvx("add", "d").code == 0
+    assert _status_json(dvx)["changed"] is False
+    time.sleep(0.02)
+    write(repo / "d" / "a-b", "changed")
+    os.unlink(repo / "d" / "a" / "y")
+    write(repo / "d" / "a" / "w", "new")
+    write(repo / "d" / "a0a", "new too")
+    os.chmod(repo / "d" / "exec.sh", 0o644)
+    d = _status_json(dvx)["outputs"][0]
+    assert (d["workspace"], d["added"], d["modified"], d["deleted"]) == (
+        "modified", ["a/w", "a0a"], ["a-b", "exec.sh"], ["a/y"])
+    d = _status_json(dvx)["outputs"][0]  # the same from the stat cache's records
+    assert (d["added"], d["modified"], d["deleted"]) == (
+        ["a/w", "a0a"], ["a-b", "exec.sh"], ["a/y"])

@@ -64,3 +64,23 @@ def test_a_walk_with_directories_gives_the_same_fingerprint(tmp_path):
     walk = walk_directory(str(top), with_dirs=True)
     assert fingerprint_of_walk(top_stat, walk) == fingerprint_directory(str(top))
     assert len(walk.stats) == 9
+
+
+def test_a_sorted_walk_lists_paths_in_manifest_order(tmp_path):
+    from dvx.paths import walk_sorted
+
+    top = tmp_path / "d"
+    names = ["a", "a-b", "a.c/x", "ab/y", "a0", "b/a/z", "b/a-z", "b/a.z", "é/1", "z", "Z",
+             "deep/" + "/".join("n" for _ in range(300)) + "/leaf"]
+    for name in names:
+        if name == "a":
+            continue  # 'a' stays a directory: a/x and a/y below it
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        (top / name).write_text(name)
+    for name in ("a/x", "a/y"):
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        (top / name).write_text(name)
+    (top / "empty").mkdir()
+    walked = [rel for rel, _ in walk_sorted(str(top))]
+    assert walked == sorted(e.relpath for e in walk_directory(str(top)).files)
+    assert all(path == f"{top}/{rel}" for rel, path in walk_sorted(str(top)))

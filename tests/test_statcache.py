@@ -72,3 +72,24 @@ def test_validated_manifests_are_remembered(tmp_path):
     cache.mark_valid_tree(OID)
     cache.flush()
     assert _fresh_cache(tmp_path).is_valid_tree(OID)
+
+
+def test_records_below_a_directory_come_in_path_order_a_batch_at_a_time(tmp_path, monkeypatch):
+    import dvx.objects.statcache as statcache
+
+    monkeypatch.setattr(statcache, "ROWS_AT_ONCE", 3)
+    cache = _fresh_cache(tmp_path)
+    st = os.stat(_aged_file(tmp_path / "f"))
+    top = str(tmp_path / "d")
+    inside = [f"{top}/{name}" for name in ("a", "a-b", "a/x", "b/c/d", "é", "z", "z0", "zz")]
+    for path in [*inside, f"{top}-x/a", f"{top}0", f"{tmp_path}/c", top]:
+        cache.put(path, st, OID)
+    cache.flush()
+    assert [path for path, _ in cache.oids_below(top)] == sorted(inside)
+    # a flush between batches (a long status hashing) neither waits for nor breaks the walk
+    walked = []
+    for path, _ in cache.oids_below(top):
+        walked.append(path)
+        cache.put(f"{top}/new-{len(walked)}", st, OID)
+        cache.flush()
+    assert walked[:3] == sorted(inside)[:3] and set(sorted(inside)) <= set(walked)

@@ -140,3 +140,18 @@ def test_a_damaged_manifest_is_called_corrupt_before_any_format_error(monkeypatc
     monkeypatch.setattr(tree_module, "CHUNK_BYTES", 8)
     with pytest.raises(FormatError, match="corrupt"):
         Tree.from_bytes(data.replace(b'"a"', b'"a'), "xxh128", oid)
+
+
+def test_a_path_column_behaves_as_the_sorted_list_of_its_paths():
+    from bisect import bisect_left
+
+    from dvx.objects.tree import PathColumn
+
+    paths = ["", "a", "a-b", "a/x", "é/ü", "𝔘/z"]  # an empty one, and characters of every width
+    column = PathColumn.of(paths)
+    assert len(column) == len(paths) and list(column) == paths and column == paths
+    assert [column[i] for i in range(len(paths))] == paths and column[-1] == "𝔘/z"
+    assert column[1:3] == ["a", "a-b"]
+    assert [bisect_left(column, p) for p in paths] == list(range(len(paths)))
+    with pytest.raises(IndexError):
+        column[len(paths)]

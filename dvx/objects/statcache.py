@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 
 from dvx.logs import get_logger
 
@@ -37,6 +38,17 @@ SCHEMA_VERSION = 4
 _Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
 
 
+def trusted_oid(entry: _Entry, st: os.stat_result) -> str | None:
+    """The entry's oid if the file still has exactly the recorded stat and the record was
+    made after its last change (not racy), else None."""
+    # Written out rather than via stat_key/_is_racy: this runs once per file per status.
+    if (entry[1] != st.st_ino or entry[2] != st.st_size or entry[3] != st.st_mtime_ns
+            or entry[4] != st.st_ctime_ns or max(entry[3], entry[4]) >= entry[6]):
+        return None
+    return entry[5]
+
+
+ROWS_AT_ONCE = 10_000  # read from the database per query by oids_below
 PENDING_ROWS = 50_000  # new entries held before they are written out
 
 
@@ -122,12 +134,28 @@ class StatCache:
         """The oid recorded for `path` with exactly this stat, if it can be trusted."""
         entries = self._entries if self._entries is not None else self._load()
         entry = entries.get(path)
-        # Written out rather than via stat_key/_is_racy: this runs once per file per status.
-        if (entry is None or entry[1] != st.st_ino or entry[2] != st.st_size
-                or entry[3] != st.st_mtime_ns or entry[4] != st.st_ctime_ns
-                or max(entry[3], entry[4]) >= entry[6]):
-            return None
-        return entry[5]
+        return None if entry is None else trusted_oid(entry, st)
+
+    def oids_below(self, top: str) -> Iterator[tuple[str, _Entry]]:
+        """(path, entry) of every path recorded below the directory `top`, in path order
+        (SQLite's order of UTF-8 text is the order of Python strings), a batch at a time:
+        no statement stays open between batches, so a flush meanwhile never waits for one.
+        Check an entry against a file's stat with `trusted_oid`."""
+        last, end = top + "/", top + "0"  # '0' follows '/': every path below sorts between
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                while True:
+                    rows = conn.execute(
+                        "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
+                        "WHERE algo = ? AND path > ? AND path < ? ORDER BY path LIMIT ?",
+                        (self.algo, last, end, ROWS_AT_ONCE)).fetchall()
+                    for row in rows:
+                        yield row[0], row
+                    if len(rows) < ROWS_AT_ONCE:
+                        return
+                    last = rows[-1][0]
+        except sqlite3.DatabaseError as exc:
+            log.debug("stat cache unreadable (%s)", exc)  # nothing more is trusted
 
     def load(self) -> None:
         """Read the per-file entries now, e.g. before forking workers that will share them."""

@@ -19,9 +19,9 @@ import json
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, overload
 
 from dvx.errors import FormatError, InvalidOidError
 from dvx.hashing import ALGORITHMS, check_oid, hash_bytes
@@ -43,6 +43,55 @@ CHUNK_ROWS = 8192  # entries encoded at a time: bounded scratch memory
 CHUNK_BYTES = 1 << 20  # of a manifest parsed at a time
 
 
+class PathColumn(Sequence[str]):
+    """Sorted paths held as one string and the offset where each ends: about 50 bytes per
+    path less than a list of strings. Indexing makes the path's string on demand."""
+
+    __slots__ = ("_ends", "_text")
+
+    def __init__(self, text: str, ends: array[int]) -> None:
+        self._text, self._ends = text, ends
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> PathColumn:
+        ends, total, parts = array("q"), 0, []
+        for path in paths:
+            total += len(path)
+            ends.append(total)
+            parts.append(path)
+        return cls("".join(parts), ends)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self._ends)))]
+        if index < 0:
+            index += len(self._ends)
+        end = self._ends[index]  # raises IndexError past the end, as a list does
+        return self._text[self._ends[index - 1] if index else 0:end]
+
+    def __iter__(self) -> Iterator[str]:
+        text, start = self._text, 0
+        for end in self._ends:
+            yield text[start:end]
+            start = end
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PathColumn):
+            return self._text == other._text and self._ends == other._ends
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class Tree:
     """A manifest held in columns rather than one object per file: the paths (sorted), the
     oids as one string of fixed-width hex, the sizes in an array and the executable bits in
@@ -51,7 +100,7 @@ class Tree:
 
     __slots__ = ("_execs", "_oids", "_sizes", "_width", "algo", "paths")
 
-    def __init__(self, algo: str, paths: list[str], oids: str, sizes: array[int],
+    def __init__(self, algo: str, paths: PathColumn, oids: str, sizes: array[int],
                  execs: bytearray) -> None:
         self.algo = algo
         self.paths = paths  # sorted, unique
@@ -64,7 +113,7 @@ class Tree:
     def build(cls, algo: str, entries: Iterable[TreeEntry]) -> Tree:
         ordered = sorted(entries, key=lambda e: e.path)
         _validate_entries(ordered, algo)
-        return cls(algo, [e.path for e in ordered], "".join(e.oid for e in ordered),
+        return cls(algo, PathColumn.of(e.path for e in ordered), "".join(e.oid for e in ordered),
                    array("q", (e.size for e in ordered)),
                    bytearray(e.executable for e in ordered))
 
@@ -94,6 +143,9 @@ class Tree:
 
     def size_at(self, index: int) -> int:
         return self._sizes[index]
+
+    def executable_at(self, index: int) -> bool:
+        return bool(self._execs[index])
 
     @property
     def entries(self) -> _Entries:
@@ -242,8 +294,10 @@ class _Entries:
         return len(self._tree.paths)
 
     def __iter__(self) -> Iterator[TreeEntry]:
-        tree = self._tree
-        return (tree.entry(i) for i in range(len(tree.paths)))
+        tree, width = self._tree, self._tree._width
+        oids, sizes, execs = tree._oids, tree._sizes, tree._execs
+        return (TreeEntry(path, oids[i * width:(i + 1) * width], sizes[i], bool(execs[i]))
+                for i, path in enumerate(tree.paths))
 
     def __getitem__(self, index: int) -> TreeEntry:
         return self._tree.entry(index)
@@ -263,7 +317,9 @@ class _Columns:
 
     def __init__(self, algo: str, where: str, check: bool) -> None:
         self.algo, self.where, self.check = algo, where, check
-        self.paths: list[str] = []
+        self.texts: list[str] = []  # the paths, a chunk's joined at a time
+        self.ends = array("q")
+        self.previous: str | None = None  # the last path added
         self.oids: list[str] = []  # joined at the end
         self.sizes = array("q")
         self.execs = bytearray()
@@ -276,7 +332,13 @@ class _Columns:
             raise FormatError(f"The {self.where} is not valid UTF-8 JSON Lines.") from None
         if self.check:
             self._check(rows, lines)
-        self.paths += [row[0] for row in rows]
+        total = self.ends[-1] if self.ends else 0
+        for row in rows:
+            total += len(row[0])
+            self.ends.append(total)
+        self.texts.append("".join(row[0] for row in rows))
+        if rows:
+            self.previous = rows[-1][0]
         self.oids.append("".join(row[1] for row in rows))
         self.sizes.extend(row[2] for row in rows)
         self.execs.extend(bool(row[3]) for row in rows)
@@ -289,7 +351,7 @@ class _Columns:
                 raise FormatError(f"The {self.where} has a malformed entry {str(row)[:200]!r}.")
         entries = [TreeEntry(*row) for row in rows]  # type: ignore[misc]
         _check_entries(entries, self.algo)
-        previous = self.paths[-1] if self.paths else None
+        previous = self.previous
         for entry, line in zip(entries, lines, strict=True):
             if entry.path == previous:
                 raise FormatError(f"A directory manifest lists '{entry.path}' twice.")
@@ -300,9 +362,10 @@ class _Columns:
             _note_parents(entry.path, self.parents)
 
     def finish(self) -> Tree:
+        paths = PathColumn("".join(self.texts), self.ends)
         if self.check:
-            _refuse_file_directory_clash(self.paths, self.parents)
-        return Tree(self.algo, self.paths, "".join(self.oids), self.sizes, self.execs)
+            _refuse_file_directory_clash(paths, self.parents)
+        return Tree(self.algo, paths, "".join(self.oids), self.sizes, self.execs)
 
 
 def _validate_entries(entries: list[TreeEntry], algo: str) -> None:
@@ -341,7 +404,7 @@ def _note_parents(path: str, parents: set[str]) -> None:
         parent = parent.rpartition("/")[0]
 
 
-def _refuse_file_directory_clash(paths: list[str], parents: set[str]) -> None:
+def _refuse_file_directory_clash(paths: Sequence[str], parents: set[str]) -> None:
     """A folder is rarely also a file: look each folder up among the (sorted) paths, one
     binary search per folder, rather than keeping a set of every path."""
     clash = [d for d in parents if _sorted_contains(paths, d)]
@@ -351,7 +414,7 @@ def _refuse_file_directory_clash(paths: list[str], parents: set[str]) -> None:
         )
 
 
-def _sorted_contains(paths: list[str], path: str) -> bool:
+def _sorted_contains(paths: Sequence[str], path: str) -> bool:
     index = bisect_left(paths, path)
     return index < len(paths) and paths[index] == path
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from dvx.errors import FormatError
 from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.tree_compare import compare_with_tree
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import fingerprint_directory
 from dvx.pointer import Pointer
@@ -121,8 +122,19 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
         return OutputStatus(output.path, "dir", DELETED, in_cache)
     if fingerprint is None:
         return OutputStatus(output.path, "dir", MODIFIED, in_cache)
-    current = scan_directory(repo, full, output.path)
     result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)
+    found = None if tree is None else compare_with_tree(repo, full, output.path, tree, synced)
+    if found is not None and not (found.changed and synced_before is not None):
+        result.added, result.modified = found.added, found.modified
+        result.deleted, result.not_pulled = found.deleted, found.not_pulled
+        if found.changed:
+            result.workspace = MODIFIED
+        elif not found.not_pulled:
+            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
+        return result
+    # Without the recorded manifest, or to tell an outdated directory from a changed one, the
+    # directory's current entries are needed whole.
+    current = scan_directory(repo, full, output.path)
     if tree is None:  # without the recorded manifest, compare manifest oids
         result.current_oid = _manifest_oid(repo, current)
         if result.current_oid == pointer.oid:
