@@ -1,4 +1,4 @@
-"""Data commands: add, status, commit, checkout, remove, move, unprotect."""
+"""Data commands: add, status, diff, commit, checkout, remove, move, unprotect."""
 
 from __future__ import annotations
 
@@ -152,6 +152,78 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             out("(`dvx repro` runs the stale stages)")
     if is_quiet() and (result.changed or stale):
         sys.exit(1)
+
+
+@click.command(epilog=example("""
+dvx diff                     # the workspace against HEAD
+dvx diff v1                  # the workspace against the tag v1
+dvx diff v1 v2 --json        # from v1 to v2
+dvx diff HEAD~1 --targets data/images
+"""))
+@click.argument("a_rev", required=False, metavar="[A]")
+@click.argument("b_rev", required=False, metavar="[B]")
+@click.option("--targets", multiple=True, type=click.Path(),
+              help="Only files at or below this path; repeat it for several paths.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@click.option("--md", "as_md", is_flag=True, help="Output as a Markdown table.")
+@common_options
+def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...], as_json: bool,
+         as_md: bool) -> None:
+    """Show tracked files added, deleted, modified or renamed between A (default: HEAD) and B
+    (default: the workspace), including the files inside tracked directories.
+
+    A and B are any Git revisions, or `workspace`. Revisions are read from Git's objects,
+    never checked out; manifests the cache lacks are downloaded from the default remote
+    (never the data). With -q, print nothing and exit with status 1 if anything changed.
+    """
+    from dvx.ops.diff import diff as do_diff
+    from dvx.paths import repo_relpath
+
+    repo = open_repo()
+    paths = [repo_relpath(repo.root, t) for t in targets] if targets else None
+    result = do_diff(repo, a_rev, b_rev, paths)
+    for problem in result.problems:
+        warn(f"WARNING: {problem}")
+    if as_json:
+        emit_json(result.to_json())
+    elif as_md:
+        click.echo(_diff_markdown(result), nl=False)
+    elif not is_quiet():
+        _print_diff(result)
+    if is_quiet() and result.changed:
+        sys.exit(1)
+
+
+def _diff_rows(result: Any) -> list[tuple[str, str, str]]:
+    """(change, path, size) rows, in the order the text output lists them."""
+    rows = [("added", p, human_size(size)) for p, _, size in result.added]
+    rows += [("deleted", p, human_size(size)) for p, _, size in result.deleted]
+    rows += [("modified", m.path, f"{human_size(m.old[1])} -> {human_size(m.new[1])}")
+             for m in result.modified]
+    rows += [("renamed", f"{r.old} -> {r.new}", human_size(r.size)) for r in result.renamed]
+    return rows
+
+
+def _print_diff(result: Any) -> None:
+    if not result.changed:
+        out(f"No tracked data changed between {result.a} and {result.b}.")
+        return
+    heading = None
+    for change, path, size in _diff_rows(result):
+        if change != heading:
+            out(f"{change.capitalize()}:")
+            heading = change
+        out(f"    {path}  ({size})")
+    out(f"\nfiles summary: {len(result.added)} added, {len(result.deleted)} deleted, "
+        f"{len(result.modified)} modified, {len(result.renamed)} renamed")
+
+
+def _diff_markdown(result: Any) -> str:
+    lines = ["| Status | Path | Size |", "|---|---|---|"]
+    escaped = "\\|"  # a '|' in a path would end the cell
+    lines += [f"| {change} | {path.replace('|', escaped)} | {size} |"
+              for change, path, size in _diff_rows(result)]
+    return "\n".join(lines) + "\n"
 
 
 def _stage_statuses(repo: Repo) -> list[Any]:
@@ -388,4 +460,4 @@ def check_ignore(targets: tuple[str, ...], details: bool, non_matching: bool,
         sys.exit(1)
 
 
-COMMANDS = [add, status, commit, checkout, remove, move, unprotect, check_ignore]
+COMMANDS = [add, status, diff, commit, checkout, remove, move, unprotect, check_ignore]

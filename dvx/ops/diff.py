@@ -1,0 +1,252 @@
+"""dvx diff: which tracked files were added, deleted, modified or renamed between two states
+of the repository, each a revision or the workspace, down to the files inside tracked
+directories.
+
+A revision's pointers and dvx.lock are read from Git's objects (history.py), never by checking
+it out. A directory's files come from its manifest, from the cache or else the default remote
+(only the manifest is downloaded, never the data). A directory whose pointer is the same on
+both sides is not opened at all, so comparing two versions of a large dataset costs the
+manifests of the directories that changed. The workspace side is what is on disk, as `dvx
+status` sees it: missing data is deleted, except the files of a directory that a partial pull
+never placed here, which count as what the pointer records.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from dvx.errors import DvxError, UsageError
+from dvx.history import History
+from dvx.objects.odb import ObjectStore
+from dvx.ops.remote import default_remote, open_remote
+from dvx.ops.sync import settings_for
+from dvx.outputs import Output, load_tree, scan_outputs, skip_broken
+from dvx.paths import fingerprint_directory
+from dvx.remote import transfer
+from dvx.repo import Repo
+from dvx.workspace import file_state, scan_directory
+
+WORKSPACE = "workspace"
+
+Files = dict[str, tuple[str, int]]  # path -> (oid, size) of every file of one side
+
+
+@dataclass(frozen=True)
+class Renamed:
+    old: str
+    new: str
+    oid: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Modified:
+    path: str
+    old: tuple[str, int]  # (oid, size)
+    new: tuple[str, int]
+
+
+@dataclass
+class DiffResult:
+    a: str  # what each side is: "workspace", or the revision as the user named it
+    b: str
+    added: list[tuple[str, str, int]] = field(default_factory=list)  # (path, oid, size)
+    deleted: list[tuple[str, str, int]] = field(default_factory=list)
+    modified: list[Modified] = field(default_factory=list)
+    renamed: list[Renamed] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # directories that could not be listed
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.deleted or self.modified or self.renamed)
+
+    def to_json(self) -> dict[str, object]:
+        def file(path: str, oid: str, size: int) -> dict[str, object]:
+            return {"path": path, "oid": oid, "size": size}
+
+        return {
+            "a": self.a, "b": self.b,
+            "added": [file(*row) for row in self.added],
+            "deleted": [file(*row) for row in self.deleted],
+            "modified": [{"path": m.path, "old": {"oid": m.old[0], "size": m.old[1]},
+                          "new": {"oid": m.new[0], "size": m.new[1]}} for m in self.modified],
+            "renamed": [{"path": {"old": r.old, "new": r.new}, "oid": r.oid, "size": r.size}
+                        for r in self.renamed],
+            "problems": self.problems,
+        }
+
+
+def diff(repo: Repo, a: str | None = None, b: str | None = None,
+         targets: list[str] | None = None) -> DiffResult:
+    """Compare `a` (default HEAD) with `b` (default the workspace), limited to the files at or
+    below `targets` (repository-relative paths) if given."""
+    a, b = a or "HEAD", b or WORKSPACE
+    result = DiffResult(a, b)
+    sides = _Sides(repo, result.problems)
+    try:
+        outputs_a, outputs_b = sides.outputs(a), sides.outputs(b)
+        if targets is not None:
+            outputs_a = [o for o in outputs_a if any(_overlaps(o.path, t) for t in targets)]
+            outputs_b = [o for o in outputs_b if any(_overlaps(o.path, t) for t in targets)]
+        # An output whose content is the same on both sides needs no listing of its files.
+        ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
+        ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
+        same = {path for path, cid in ids_a.items() if cid is not None and ids_b.get(path) == cid}
+        files_a = sides.files([o for o in outputs_a if o.path not in same], a)
+        files_b = sides.files([o for o in outputs_b if o.path not in same], b)
+    finally:
+        sides.close()
+    if targets is not None:
+        files_a = {p: v for p, v in files_a.items() if any(_below(p, t) for t in targets)}
+        files_b = {p: v for p, v in files_b.items() if any(_below(p, t) for t in targets)}
+    _compare(files_a, files_b, result)
+    return result
+
+
+def _compare(files_a: Files, files_b: Files, result: DiffResult) -> None:
+    added = sorted(p for p in files_b if p not in files_a)
+    deleted = sorted(p for p in files_a if p not in files_b)
+    result.modified = [Modified(p, files_a[p], files_b[p]) for p in sorted(files_a)
+                       if p in files_b and files_a[p][0] != files_b[p][0]]
+    # A rename: the same content deleted at one path and added at another (paired in path
+    # order when several files share it).
+    added_by_oid: dict[str, list[str]] = {}
+    for path in added:
+        added_by_oid.setdefault(files_b[path][0], []).append(path)
+    renamed_to: set[str] = set()
+    for path in deleted:
+        oid, size = files_a[path]
+        candidates = added_by_oid.get(oid)
+        if candidates:
+            new = candidates.pop(0)
+            renamed_to.add(new)
+            result.renamed.append(Renamed(path, new, oid, size))
+    was_renamed = {r.old for r in result.renamed}
+    result.added = [(p, *files_b[p]) for p in added if p not in renamed_to]
+    result.deleted = [(p, *files_a[p]) for p in deleted if p not in was_renamed]
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _below(path: str, target: str) -> bool:
+    return path == target or path.startswith(target + "/")
+
+
+class _Sides:
+    """Reads the outputs and files of the workspace and of revisions."""
+
+    def __init__(self, repo: Repo, problems: list[str]) -> None:
+        self.repo, self.problems = repo, problems
+        self._history: History | None = None
+        self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
+
+    def outputs(self, side: str) -> list[Output]:
+        if side == WORKSPACE:
+            outputs, broken = scan_outputs(self.repo)
+            skip_broken(self.repo, broken)
+            return outputs
+        if self._history is None:
+            self._history = History(self.repo)
+        git = self._history.git
+        if side == "HEAD" and git.head() is None:
+            raise UsageError("This repository has no commit yet to compare with.",
+                             "Commit first, or name the revisions to compare.")
+        commit = git.resolve_revision(side)
+        revision = self._history.at(commit)
+        self.problems += [f"{b.path}: {b.error}" for b in revision.broken]
+        return revision.outputs
+
+    def content_id(self, output: Output, side: str) -> str | None:
+        """An id equal on two sides only if the output holds the same files on both (its
+        oid), or None when that is not known without listing it."""
+        if side != WORKSPACE:
+            return output.pointer.oid
+        full = self.repo.abspath(output.path)
+        pointer = output.pointer
+        if not pointer.is_dir:
+            state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
+            return None if state is None else state.oid
+        if os.path.isdir(full) and not os.path.islink(full):
+            recorded = self.repo.statcache.get_dir(full, fingerprint_directory(full).digest)
+            if recorded == pointer.oid and not self._partly_placed(output):
+                return pointer.oid
+        return None
+
+    def files(self, outputs: list[Output], side: str) -> Files:
+        found: Files = {}
+        for output in outputs:
+            if side == WORKSPACE:
+                found.update(self._workspace_files(output))
+            else:
+                found.update(self._recorded_files(output, f"{side}:{output.path}"))
+        return found
+
+    def _recorded_files(self, output: Output, where: str) -> Files:
+        pointer = output.pointer
+        if not pointer.is_dir:
+            return {output.path: (pointer.oid, pointer.size)}
+        try:
+            tree = load_tree(self.repo, pointer, where)
+            if tree is None and self._fetch_manifest(pointer.oid, where):
+                tree = load_tree(self.repo, pointer, where)
+        except DvxError as exc:
+            self.problems.append(exc.message)
+            return {}
+        if tree is None:
+            return {}
+        return {f"{output.path}/{e.path}": (e.oid, e.size) for e in tree.entries}
+
+    def _workspace_files(self, output: Output) -> Files:
+        full = self.repo.abspath(output.path)
+        if not output.pointer.is_dir:
+            state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
+            return {} if state is None else {output.path: (state.oid, state.size)}
+        found: Files = {}
+        if os.path.isdir(full) and not os.path.islink(full):
+            found = {f"{output.path}/{rel}": (e.oid, e.size)
+                     for rel, e in scan_directory(self.repo, full, output.path).items()}
+        synced = self.repo.syncstate.get(output.path)
+        if synced is not None and synced.placed is not None:
+            # After a partial pull, the files never placed here are not deletions.
+            skip = len(output.path) + 1
+            for path, value in self._recorded_files(output, output.path).items():
+                if path not in found and not synced.covers(path[skip:]):
+                    found[path] = value
+        return found
+
+    def _partly_placed(self, output: Output) -> bool:
+        synced = self.repo.syncstate.get(output.path)
+        return synced is not None and synced.placed is not None
+
+    def _fetch_manifest(self, oid: str, where: str) -> bool:
+        """Download the manifest `oid` (only it) from the default remote into the cache."""
+        if self._remote is None:
+            self._remote = self._open_remote()
+        if self._remote is None:
+            self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "
+                                 "and no remote is set to fetch it from")
+            return False
+        name, store = self._remote
+        result = transfer.download(store, self.repo.cache, [oid],
+                                   settings_for(self.repo, name, store, None))
+        if result.failed:
+            self.problems.append(f"{where}: its directory manifest {oid} could not be fetched "
+                                 f"from remote '{name}': {result.failed[oid]}")
+            return False
+        return True
+
+    def _open_remote(self) -> tuple[str, ObjectStore] | None:
+        if default_remote(self.repo.config) is None:
+            return None
+        try:
+            return open_remote(self.repo, None)
+        except DvxError as exc:
+            self.problems.append(f"the default remote cannot be opened: {exc.message}")
+            return None

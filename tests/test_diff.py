@@ -1,0 +1,111 @@
+"""dvx diff: files added, deleted, modified and renamed between revisions and the workspace,
+inside tracked directories too, on a fresh clone as well (manifests come from the remote)."""
+
+import json
+
+from tests.conftest import git, run_dvx, write
+from tests.team import Team, commit, edit, must, share
+
+
+def _diff(cwd, *args):
+    result = run_dvx("diff", "--json", *args, cwd=cwd)
+    assert result.code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _summary(doc):
+    return {"added": [f["path"] for f in doc["added"]],
+            "deleted": [f["path"] for f in doc["deleted"]],
+            "modified": [f["path"] for f in doc["modified"]],
+            "renamed": [(r["path"]["old"], r["path"]["new"]) for r in doc["renamed"]]}
+
+
+def _two_versions(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    for i in range(5):
+        write(alice / "data" / "images" / f"{i}.png", f"image {i}\n")
+    write(alice / "data" / "train.csv", "a,b\n1,2\n")
+    must("add", "data/images", "data/train.csv", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    edit(alice, "data/images/1.png", "image 1, retouched\n")
+    (alice / "data/images/2.png").rename(alice / "data/images/2-renamed.png")
+    (alice / "data/images/3.png").unlink()
+    write(alice / "data" / "images" / "new.png", "a new image\n")
+    write(alice / "model.pt", "weights")
+    must("add", "data/images", "model.pt", cwd=alice)
+    share(alice, "v2")
+    git(alice, "push", "-q", "origin", "v1")
+    return team, alice
+
+
+def test_two_revisions_down_to_the_files_of_a_directory(tmp_path):
+    _, alice = _two_versions(tmp_path)
+    doc = _diff(alice, "v1", "HEAD")
+    assert (doc["a"], doc["b"]) == ("v1", "HEAD")
+    assert _summary(doc) == {
+        "added": ["data/images/new.png", "model.pt"], "deleted": ["data/images/3.png"],
+        "modified": ["data/images/1.png"],
+        "renamed": [("data/images/2.png", "data/images/2-renamed.png")]}
+    modified = doc["modified"][0]
+    assert (modified["old"]["size"], modified["new"]["size"]) == (8, 19)
+    assert doc["added"][1]["size"] == 7 and len(doc["added"][1]["oid"]) == 32
+    backwards = _summary(_diff(alice, "HEAD", "v1"))
+    assert backwards["added"] == ["data/images/3.png"]
+    assert backwards["deleted"] == ["data/images/new.png", "model.pt"]
+
+
+def test_a_fresh_clone_fetches_only_the_manifests_it_needs(tmp_path):
+    team, _ = _two_versions(tmp_path)
+    bob = team.clone("bob", pull=False)
+    doc = _diff(bob, "v1", "main")
+    assert doc["problems"] == []
+    assert _summary(doc)["modified"] == ["data/images/1.png"]
+    cached = [p for p in (bob / ".dvx" / "cache").rglob("*") if p.is_file()
+              and "files" in p.parts]
+    assert len(cached) == 2  # the two manifests of data/images, and no data
+
+
+def test_the_workspace_against_head_and_targets(tmp_path):
+    _, alice = _two_versions(tmp_path)
+    assert _summary(_diff(alice)) == {"added": [], "deleted": [], "modified": [], "renamed": []}
+    quiet = run_dvx("diff", "-q", cwd=alice)
+    assert quiet.code == 0 and quiet.output == ""
+    edit(alice, "data/train.csv", "a,b\n1,3\n")
+    edit(alice, "data/images/0.png", "changed, not yet added\n")
+    (alice / "model.pt").unlink()
+    assert _summary(_diff(alice)) == {
+        "added": [], "deleted": ["model.pt"],
+        "modified": ["data/images/0.png", "data/train.csv"], "renamed": []}
+    only = _diff(alice, "--targets", "data/images", "--targets", "model.pt")
+    assert _summary(only)["modified"] == ["data/images/0.png"]
+    assert _summary(_diff(alice, "--targets", "data/images/0.png"))["modified"] == [
+        "data/images/0.png"]
+    assert run_dvx("diff", "-q", cwd=alice).code == 1
+    text = run_dvx("diff", cwd=alice).stdout
+    assert "Modified:\n    data/images/0.png" in text and "1 deleted, 2 modified" in text
+    table = run_dvx("diff", "--md", cwd=alice).stdout
+    assert table.startswith("| Status | Path | Size |") and "| deleted | model.pt |" in table
+
+
+def test_a_partial_pull_is_not_a_deletion(tmp_path):
+    team, _ = _two_versions(tmp_path)
+    carol = team.clone("carol", pull=False)
+    must("pull", "data/images/0.png", cwd=carol)
+    doc = _diff(carol, "--targets", "data/images")
+    assert _summary(doc) == {"added": [], "deleted": [], "modified": [], "renamed": []}
+    (carol / "data/images/0.png").unlink()
+    assert _summary(_diff(carol, "--targets", "data/images"))["deleted"] == [
+        "data/images/0.png"]
+
+
+def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
+    result = dvx("diff")
+    assert result.code != 0 and "no commit yet" in result.stderr
+    write(repo / "f", "x")
+    dvx("add", "f")
+    commit(repo, "one")
+    result = dvx("diff", "no-such-tag")
+    assert result.code != 0 and "Unknown revision 'no-such-tag'" in result.stderr
+    assert "Traceback" not in result.output
