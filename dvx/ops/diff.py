@@ -14,11 +14,13 @@ never placed here, which count as what the pointer records.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.history import History
 from dvx.objects.odb import ObjectStore
+from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote
 from dvx.ops.sync import settings_for
 from dvx.outputs import Output, load_tree, scan_outputs, skip_broken
@@ -84,6 +86,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
     a, b = a or "HEAD", b or WORKSPACE
     result = DiffResult(a, b)
     sides = _Sides(repo, result.problems)
+    changes = _Changes()
     try:
         outputs_a, outputs_b = sides.outputs(a), sides.outputs(b)
         if targets is not None:
@@ -93,38 +96,85 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
         ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
         same = {path for path, cid in ids_a.items() if cid is not None and ids_b.get(path) == cid}
-        files_a = sides.files([o for o in outputs_a if o.path not in same], a)
-        files_b = sides.files([o for o in outputs_b if o.path not in same], b)
+        outputs_a = [o for o in outputs_a if o.path not in same]
+        outputs_b = [o for o in outputs_b if o.path not in same]
+        # A directory whose manifest is known on both sides: its two sorted runs of entries
+        # are merged, with no table of its files.
+        trees_a = {o.path: t for o in outputs_a if (t := sides.known_tree(o, a)) is not None}
+        trees_b = {o.path: t for o in outputs_b if (t := sides.known_tree(o, b)) is not None}
+        for path in sorted(trees_a.keys() & trees_b.keys()):
+            _merge_trees(path, trees_a[path], trees_b[path], changes)
+        merged = trees_a.keys() & trees_b.keys()
+        files_a = sides.files([o for o in outputs_a if o.path not in merged], a)
+        files_b = sides.files([o for o in outputs_b if o.path not in merged], b)
     finally:
         sides.close()
+    _compare(files_a, files_b, changes)
     if targets is not None:
-        files_a = {p: v for p, v in files_a.items() if any(_below(p, t) for t in targets)}
-        files_b = {p: v for p, v in files_b.items() if any(_below(p, t) for t in targets)}
-    _compare(files_a, files_b, result)
+        changes.keep_only(lambda path: any(_below(path, t) for t in targets))
+    changes.report(result)
     return result
 
 
-def _compare(files_a: Files, files_b: Files, result: DiffResult) -> None:
-    added = sorted(p for p in files_b if p not in files_a)
-    deleted = sorted(p for p in files_a if p not in files_b)
-    result.modified = [Modified(p, files_a[p], files_b[p]) for p in sorted(files_a)
-                       if p in files_b and files_a[p][0] != files_b[p][0]]
-    # A rename: the same content deleted at one path and added at another (paired in path
-    # order when several files share it).
-    added_by_oid: dict[str, list[str]] = {}
-    for path in added:
-        added_by_oid.setdefault(files_b[path][0], []).append(path)
-    renamed_to: set[str] = set()
-    for path in deleted:
-        oid, size = files_a[path]
-        candidates = added_by_oid.get(oid)
-        if candidates:
-            new = candidates.pop(0)
-            renamed_to.add(new)
-            result.renamed.append(Renamed(path, new, oid, size))
-    was_renamed = {r.old for r in result.renamed}
-    result.added = [(p, *files_b[p]) for p in added if p not in renamed_to]
-    result.deleted = [(p, *files_a[p]) for p in deleted if p not in was_renamed]
+Row = tuple[str, str, int]  # (path, oid, size)
+
+
+class _Changes:
+    """Added, deleted and modified files as found; `report` pairs renames and sorts."""
+
+    def __init__(self) -> None:
+        self.added: list[Row] = []
+        self.deleted: list[Row] = []
+        self.modified: list[Modified] = []
+
+    def keep_only(self, wanted: Callable[[str], bool]) -> None:
+        self.added = [r for r in self.added if wanted(r[0])]
+        self.deleted = [r for r in self.deleted if wanted(r[0])]
+        self.modified = [m for m in self.modified if wanted(m.path)]
+
+    def report(self, result: DiffResult) -> None:
+        # A rename: the same content deleted at one path and added at another (paired in
+        # path order when several files share it).
+        added, deleted = sorted(self.added), sorted(self.deleted)
+        added_by_oid: dict[str, list[Row]] = {}
+        for row in added:
+            added_by_oid.setdefault(row[1], []).append(row)
+        renamed_to: set[str] = set()
+        for path, oid, size in deleted:
+            candidates = added_by_oid.get(oid)
+            if candidates:
+                new = candidates.pop(0)[0]
+                renamed_to.add(new)
+                result.renamed.append(Renamed(path, new, oid, size))
+        was_renamed = {r.old for r in result.renamed}
+        result.added = [r for r in added if r[0] not in renamed_to]
+        result.deleted = [r for r in deleted if r[0] not in was_renamed]
+        result.modified = sorted(self.modified, key=lambda m: m.path)
+
+
+def _merge_trees(top: str, tree_a: Tree, tree_b: Tree, changes: _Changes) -> None:
+    entries_a, entries_b = tree_a.rows(), tree_b.rows()
+    entry_a, entry_b = next(entries_a, None), next(entries_b, None)
+    while entry_a is not None or entry_b is not None:
+        if entry_b is None or (entry_a is not None and entry_a[0] < entry_b[0]):
+            assert entry_a is not None
+            changes.deleted.append((f"{top}/{entry_a[0]}", entry_a[1], entry_a[2]))
+            entry_a = next(entries_a, None)
+        elif entry_a is None or entry_b[0] < entry_a[0]:
+            changes.added.append((f"{top}/{entry_b[0]}", entry_b[1], entry_b[2]))
+            entry_b = next(entries_b, None)
+        else:
+            if entry_a[1] != entry_b[1]:
+                changes.modified.append(Modified(f"{top}/{entry_a[0]}", entry_a[1:],
+                                                 entry_b[1:]))
+            entry_a, entry_b = next(entries_a, None), next(entries_b, None)
+
+
+def _compare(files_a: Files, files_b: Files, changes: _Changes) -> None:
+    changes.added += [(p, *v) for p, v in files_b.items() if p not in files_a]
+    changes.deleted += [(p, *v) for p, v in files_a.items() if p not in files_b]
+    changes.modified += [Modified(p, v, files_b[p]) for p, v in files_a.items()
+                         if p in files_b and v[0] != files_b[p][0]]
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -142,6 +192,7 @@ class _Sides:
         self.repo, self.problems = repo, problems
         self._history: History | None = None
         self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
+        self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
 
     def close(self) -> None:
         if self._history is not None:
@@ -179,6 +230,32 @@ class _Sides:
                 return pointer.oid
         return None
 
+    def known_tree(self, output: Output, side: str) -> Tree | None:
+        """The manifest of a directory output as it is on `side`, if known without scanning:
+        a revision's (from the cache, or fetched), or the workspace's when its directory is
+        unchanged since it last matched the pointer."""
+        pointer = output.pointer
+        if not pointer.is_dir:
+            return None
+        if side == WORKSPACE and self.content_id(output, side) != pointer.oid:
+            return None
+        return self._tree(output, f"{side}:{output.path}" if side != WORKSPACE else output.path)
+
+    def _tree(self, output: Output, where: str) -> Tree | None:
+        """The output's recorded manifest, from the cache or else fetched (None: a problem
+        was noted)."""
+        pointer = output.pointer
+        if pointer.oid not in self._trees:
+            try:
+                tree = load_tree(self.repo, pointer, where)
+                if tree is None and self._fetch_manifest(pointer.oid, where):
+                    tree = load_tree(self.repo, pointer, where)
+            except DvxError as exc:
+                self.problems.append(exc.message)
+                tree = None
+            self._trees[pointer.oid] = tree
+        return self._trees[pointer.oid]
+
     def files(self, outputs: list[Output], side: str) -> Files:
         found: Files = {}
         for output in outputs:
@@ -192,16 +269,12 @@ class _Sides:
         pointer = output.pointer
         if not pointer.is_dir:
             return {output.path: (pointer.oid, pointer.size)}
-        try:
-            tree = load_tree(self.repo, pointer, where)
-            if tree is None and self._fetch_manifest(pointer.oid, where):
-                tree = load_tree(self.repo, pointer, where)
-        except DvxError as exc:
-            self.problems.append(exc.message)
-            return {}
+        tree = self._tree(output, where)
         if tree is None:
             return {}
-        return {f"{output.path}/{e.path}": (e.oid, e.size) for e in tree.entries}
+        prefix = output.path + "/"
+        return {prefix + path: (oid, size)
+                for path, oid, size in tree.rows()}
 
     def _workspace_files(self, output: Output) -> Files:
         full = self.repo.abspath(output.path)
