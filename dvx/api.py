@@ -5,15 +5,97 @@
     dvx.api.metrics_show(revs=["main", "v1.0"])   # those revisions (and not the workspace)
     dvx.api.params_show(repo="path/to/project")
 
-Each function takes `repo`, a path inside a dvx repository (default: the current
-directory), and raises `dvx.errors.DvxError` subclasses on failure.
+    with dvx.api.open("data/train.csv", rev="v1") as f:         # a tracked file, as it was in v1
+        header = f.readline()
+    dvx.api.read("model.pt", repo="https://github.com/org/models", mode="rb")
+    dvx.api.get_url("data/train.csv")                            # where the remote keeps it
+
+Each function takes `repo`, a dvx repository: a local path (default: the one holding the
+current directory) or, for open/read/get_url, a Git URL (cloned once into the user's cache).
+They raise `dvx.errors.DvxError` subclasses on failure.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import IO, TYPE_CHECKING, Any
 
-__all__ = ["metrics_show", "params_show"]
+if TYPE_CHECKING:
+    from dvx.ops.source import Source
+
+__all__ = ["get_url", "metrics_show", "open", "params_show", "read"]
+
+
+def open(path: str, repo: str | None = None, rev: str | None = None,  # as io.open does
+         remote: str | None = None, mode: str = "rb", encoding: str | None = None
+         ) -> IO[Any]:
+    """A file object for `path` (relative to the repository's root), as it is in `rev` (a
+    branch, tag or commit; default: the workspace's pointers for a local repository, the
+    default branch for a URL). A dvx-tracked file is read from the cache when it is there,
+    else streamed from the remote (`remote`, default: the repository's default remote) and
+    checked against its hash when read to the end; a file Git tracks is read from Git.
+    `mode` is "rb" or "r" (text, in `encoding`)."""
+    if mode not in ("r", "rb", "rt"):
+        from dvx.errors import UsageError
+
+        raise UsageError(f"dvx.api.open reads only: mode {mode!r} is not 'r' or 'rb'.")
+    raw = _open_binary(_source(repo, rev, remote), path)
+    return raw if mode == "rb" else io.TextIOWrapper(raw, encoding=encoding)
+
+
+def read(path: str, repo: str | None = None, rev: str | None = None,
+         remote: str | None = None, mode: str = "r", encoding: str | None = None
+         ) -> str | bytes:
+    """The whole content of `path` (see `open`): text with mode "r", bytes with "rb"."""
+    with open(path, repo, rev, remote, mode, encoding) as f:
+        data: str | bytes = f.read()
+        return data
+
+
+def get_url(path: str, repo: str | None = None, rev: str | None = None,
+            remote: str | None = None) -> str:
+    """The URL of the object holding `path` on the remote (where `dvx push` put it)."""
+    from dvx.errors import PathError
+
+    source = _source(repo, rev, remote)
+    found = source.find(path)
+    files = list(source.files_below(found))
+    if len(files) != 1 or files[0][0] != "":
+        raise PathError(f"'{path}' is a directory; get_url names one file's object.")
+    oid = files[0][1]
+    _, store = source.remote()
+    return f"{store.url.rstrip('/')}/files/{source.repo.algo}/{oid[:2]}/{oid[2:]}"
+
+
+def _source(repo: str | None, rev: str | None, remote: str | None) -> Source:
+    from dvx.errors import DvxError
+    from dvx.ops.source import Source
+    from dvx.repo import Repo, find_root
+
+    if repo is None:
+        here = Repo.find()
+        return Source(here.root, rev, remote, cache=here.cache)
+    try:  # the reader's own repository, if it is in one: its cache takes what is fetched
+        cache = Repo(find_root()).cache
+    except DvxError:  # not in a repository: the user-level cache
+        cache = None
+    return Source(repo, rev, remote, cache=cache)
+
+
+def _open_binary(source: Source, path: str) -> IO[bytes]:
+    from dvx.errors import PathError
+
+    try:
+        found = source.find(path)
+    except PathError:
+        data = source.git_blob(path.strip("/"))
+        if data is None:
+            raise
+        return io.BytesIO(data)
+    files = list(source.files_below(found))
+    if len(files) != 1 or files[0][0] != "":
+        raise PathError(f"'{path}' is a directory in {source.describe()}; open one of its files.")
+    return source.open_object(files[0][1])
 
 
 def params_show(repo: str | None = None, revs: list[str] | None = None) -> dict[str, Any]:

@@ -47,6 +47,17 @@ class Git:
         out = self._run("ls-files", "-z", "--full-name", *args)
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def ls_tree_files(self, commit: str) -> list[tuple[str, int]]:
+        """(path, size) of every file in `commit`'s tree (a submodule's size is 0)."""
+        out = self._run("ls-tree", "-r", "-z", "-l", "--full-tree", commit)
+        files = []
+        for record in out.split(b"\0"):
+            if record:
+                meta, _, path = record.partition(b"\t")
+                size = meta.split()[-1]
+                files.append((os.fsdecode(path), int(size) if size.isdigit() else 0))
+        return files
+
     def tracked_under(self, relpaths: list[str]) -> list[str]:
         """Files Git tracks at or below any of `relpaths` (repo-relative)."""
         if not relpaths:

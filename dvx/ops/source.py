@@ -1,0 +1,319 @@
+"""Another dvx repository to read data from (ls, get, import, the Python API, the `dvx://`
+filesystem): a local path or a Git URL, at a revision.
+
+A local repository is read in place; a URL is cloned once into the user's cache directory
+(`$XDG_CACHE_HOME/dvx/repos`, or `~/.cache/dvx/repos`) and brought up to date with `git fetch`
+on later use. A revision's pointers and dvx.lock are read from Git's objects, never checked
+out; without a revision, a local repository's workspace pointers are read, a clone's default
+branch. Data comes from the source's own cache when it has the object (a local repository),
+else from the reader's cache, else from the source's default remote (or the one named), and
+goes into the reader's cache: the source repository is never written to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, cast
+
+from dvx.errors import DvxError, PathError, UsageError
+from dvx.history import History
+from dvx.objects.cache import LocalCache
+from dvx.objects.odb import ObjectStore
+from dvx.objects.tree import Tree
+from dvx.ops.remote import open_remote
+from dvx.ops.sync import settings_for
+from dvx.outputs import Output, load_tree, scan_outputs
+from dvx.paths import check_relpath
+from dvx.remote import transfer
+from dvx.repo import DVX_DIR, Repo
+
+
+def user_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dvx")
+
+
+@dataclass(frozen=True)
+class Found:
+    """A path of the source: the output holding it, and where inside a tracked directory."""
+    output: Output
+    subpath: str | None  # None: the output itself
+
+    @property
+    def path(self) -> str:
+        return self.output.path if self.subpath is None else f"{self.output.path}/{self.subpath}"
+
+
+class Source:
+    """One repository at one revision, read-only."""
+
+    def __init__(self, url: str, rev: str | None = None, remote: str | None = None,
+                 cache: LocalCache | None = None) -> None:
+        self.url = url
+        self.requested_rev = rev
+        self.remote_name = remote
+        root = _local_root(url)
+        self.is_local = root is not None
+        self.repo = Repo(root if root is not None else _cached_clone(url))
+        if self.repo.git is None:
+            raise UsageError(f"'{url}' is not a Git repository.")
+        self.commit: str | None = None
+        if rev is not None or not self.is_local:
+            self.commit = _resolve(self.repo, rev or "HEAD", url)
+        self.cache = cache or LocalCache(os.path.join(user_cache_dir(), "cache"),
+                                         self.repo.algo)
+        self._outputs: list[Output] | None = None
+        self._store: tuple[str, ObjectStore] | None = None
+
+    # -- what the source tracks ------------------------------------------------------------
+
+    def outputs(self) -> list[Output]:
+        if self._outputs is None:
+            if self.commit is None:
+                outputs, _ = scan_outputs(self.repo)  # a broken pointer: left out
+                self._outputs = outputs
+            else:
+                with History(self.repo) as history:
+                    self._outputs = history.at(self.commit).outputs
+        return self._outputs
+
+    def find(self, path: str) -> Found:
+        """The output at or holding `path` (repository-relative), or PathError."""
+        path = path.strip("/")
+        check_relpath(path, "path")
+        for output in self.outputs():
+            if path == output.path:
+                return Found(output, None)
+            if output.pointer.is_dir and path.startswith(output.path + "/"):
+                sub = path[len(output.path) + 1:]
+                tree = self.tree(output)
+                if tree.get(sub) is None and not any(
+                        p.startswith(sub + "/") for p in _from(tree, sub)):
+                    break
+                return Found(output, sub)
+        raise PathError(f"'{path}' is not tracked by dvx in {self.describe()}.",
+                        "List what it tracks with `dvx ls URL -R`.")
+
+    def git_files(self) -> list[tuple[str, int]]:
+        """(path, size) of the files Git tracks at the revision (or, in a local workspace,
+        of those in Git's index that are on disk)."""
+        git = self.repo.git
+        assert git is not None
+        if self.commit is not None:
+            return git.ls_tree_files(self.commit)
+        found = []
+        for path in git.ls_files():
+            try:
+                found.append((path, os.path.getsize(self.repo.abspath(path))))
+            except OSError:
+                continue  # deleted in the workspace
+        return found
+
+    def git_blob(self, path: str, max_bytes: int = 1 << 30) -> bytes | None:
+        git = self.repo.git
+        assert git is not None
+        if self.commit is None:
+            full = self.repo.abspath(path)
+            if not os.path.isfile(full):
+                return None
+            with open(full, "rb") as f:
+                return f.read(max_bytes + 1)[:max_bytes]
+        return git.blob_at(self.commit, path, max_bytes)
+
+    def describe(self) -> str:
+        at = f" at {self.requested_rev}" if self.requested_rev else ""
+        return f"'{self.url}'{at}"
+
+    # -- data ------------------------------------------------------------------------------
+
+    def tree(self, output: Output) -> Tree:
+        tree = self._load_tree(output)
+        if tree is None:
+            self.fetch([output.pointer.oid])
+            tree = self._load_tree(output)
+        if tree is None:
+            raise DvxError(f"The directory manifest of '{output.path}' in {self.describe()} "
+                           "is not available.")
+        return tree
+
+    def _load_tree(self, output: Output) -> Tree | None:
+        pointer = output.pointer
+        for cache in self._caches():
+            if cache.exists(pointer.oid):
+                with cache.open(pointer.oid) as src:
+                    return Tree.from_stream(src, pointer.algo, pointer.oid)
+        return load_tree(self.repo, pointer) if self.is_local else None
+
+    def _caches(self) -> Iterator[LocalCache]:
+        yield self.cache
+        if self.is_local:
+            try:
+                own: LocalCache | None = self.repo.cache  # the source's own, read only
+            except DvxError:
+                own = None  # an unconfirmed cache.dir: not used
+            if own is not None:
+                yield own
+
+    def cached_path(self, oid: str) -> str | None:
+        """The path of `oid` in a cache that has it, or None."""
+        for cache in self._caches():
+            if cache.exists(oid):
+                return cache.oid_path(oid)
+        return None
+
+    def fetch(self, oids: list[str], sizes: dict[str, int] | None = None) -> None:
+        """Bring `oids` into the reader's cache (copied from the source's cache when it has
+        them, else downloaded from its remote); DvxError naming what failed."""
+        wanted = [oid for oid in dict.fromkeys(oids) if self.cached_path(oid) is None]
+        if not wanted:
+            return
+        name, store = self.remote()
+        result = transfer.download(store, self.cache, wanted, settings_for(
+            self.repo, name, store, None), sizes=sizes)
+        if result.failed:
+            oid, why = next(iter(sorted(result.failed.items())))
+            raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
+                           f"'{name}' of {self.describe()}: {oid}: {why}.",
+                           "Check that the source's data was pushed and that you may read "
+                           "its remote (credentials in the environment or your global "
+                           "config).")
+
+    def remote(self) -> tuple[str, ObjectStore]:
+        if self._store is None:
+            self._store = open_remote(self.repo, self.remote_name)
+        return self._store
+
+    def open_object(self, oid: str) -> IO[bytes]:
+        """A reader of the object `oid`: from a cache, else streamed from the remote (read to
+        its end, it is checked against the oid)."""
+        path = self.cached_path(oid)
+        if path is not None:
+            return open(path, "rb")
+        _, store = self.remote()
+        return cast(IO[bytes], _Verified(store.open(oid), oid, self.repo.algo))
+
+    def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
+        """(path relative to `found`, oid, size, executable) of every file it holds."""
+        pointer = found.output.pointer
+        if not pointer.is_dir:
+            yield "", pointer.oid, pointer.size, pointer.executable
+            return
+        tree = self.tree(found.output)
+        if found.subpath is not None:
+            entry = tree.get(found.subpath)
+            if entry is not None:
+                yield "", entry.oid, entry.size, entry.executable
+                return
+        prefix = "" if found.subpath is None else found.subpath + "/"
+        for entry in tree.entries:
+            if entry.path.startswith(prefix):
+                yield entry.path[len(prefix):], entry.oid, entry.size, entry.executable
+
+
+def _from(tree: Tree, sub: str) -> Iterator[str]:
+    """The tree's paths from the first at or after `sub + '/'` while they start with it."""
+    from bisect import bisect_left
+
+    start = bisect_left(tree.paths, sub + "/")
+    for index in range(start, len(tree)):
+        path = tree.paths[index]
+        if not path.startswith(sub + "/"):
+            return
+        yield path
+
+
+class _Verified(io.BufferedIOBase):
+    """A reader that hashes what it reads and, at its end, refuses bytes that do not hash to
+    the expected oid."""
+
+    def __init__(self, src: IO[bytes], oid: str, algo: str) -> None:
+        from dvx.hashing import ALGORITHMS
+
+        super().__init__()
+        self._src, self._oid = src, oid
+        self._hasher = ALGORITHMS[algo].new()
+        self._checked = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._src.read(-1 if size is None else size)
+        self._hasher.update(data)
+        if not data or size is None or size < 0:
+            self._check()
+        return data
+
+    read1 = read
+
+    def _check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            actual = self._hasher.hexdigest()
+            if actual != self._oid:
+                raise DvxError(f"The remote copy of {self._oid} is corrupt: its bytes hash to "
+                               f"{actual}.", "Push a good copy from a repository that has it.")
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._src.close()
+        super().close()
+
+
+def _local_root(url: str) -> str | None:
+    """The root of the dvx repository at the local path `url`, or None for a Git URL."""
+    if url.startswith("file://"):
+        url = url[len("file://"):]
+    if "://" in url or (":" in url.split("/", 1)[0] and not os.path.exists(url)):
+        return None  # https://..., ssh://..., git@host:path
+    if not os.path.isdir(url):
+        raise UsageError(f"'{url}' is neither a directory nor a Git URL.")
+    root = os.path.abspath(url)
+    if os.path.isdir(os.path.join(root, DVX_DIR)):
+        return root
+    if os.path.isfile(os.path.join(root, "HEAD")) and os.path.isdir(os.path.join(root, "objects")):
+        return None  # a bare Git repository: cloned like any URL
+    raise UsageError(f"'{url}' is not the top of a dvx repository (it has no {DVX_DIR}).")
+
+
+def _cached_clone(url: str) -> str:
+    """A clone of `url` in the user's cache, made once and fetched on each later use."""
+    import fcntl
+
+    base = os.path.join(user_cache_dir(), "repos")
+    os.makedirs(base, exist_ok=True)
+    target = os.path.join(base, hashlib.sha256(url.encode()).hexdigest()[:24])
+    with open(target + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one clone or fetch at a time; released on close
+        if os.path.isdir(os.path.join(target, ".git")):
+            _git(["git", "-C", target, "fetch", "-q", "--tags", "--force", "origin",
+                  "+refs/heads/*:refs/remotes/origin/*"], url)
+            _git(["git", "-C", target, "reset", "-q", "--hard", "origin/HEAD"], url)
+        else:
+            _git(["git", "clone", "-q", "--", url, target], url)
+    return target
+
+
+def _git(argv: list[str], url: str) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True,
+                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+    if done.returncode != 0:
+        detail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
+        raise UsageError(f"Could not fetch the repository '{url}': {detail}.",
+                         "Check the URL and your access to it.")
+
+
+def _resolve(repo: Repo, rev: str, url: str) -> str:
+    git = repo.git
+    assert git is not None
+    for candidate in (rev, f"origin/{rev}"):
+        try:
+            return git.resolve_revision(candidate)
+        except UsageError:
+            continue
+    raise UsageError(f"Unknown revision {rev!r} in '{url}'.",
+                     "Name a branch, tag or commit of that repository.")

@@ -1,0 +1,112 @@
+"""Reading tracked data without checking it out: dvx.api.open/read/get_url and the dvx://
+filesystem, on a local repository and on a Git URL (cloned into the user's cache), at any
+revision, from the cache or streamed from the remote and checked by hash."""
+
+import os
+
+import fsspec
+import pytest
+
+import dvx.api
+from dvx.errors import DvxError, PathError
+from tests.conftest import git, write
+from tests.team import Team, edit, must, share
+
+CSV_V1 = "a,b\n1,2\n"
+CSV_V2 = "a,b\n1,2\n3,4\n"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A founder's clone with two tagged versions pushed to the shared remote."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "train.csv", CSV_V1)
+    for i in range(3):
+        write(alice / "data" / "images" / f"{i}.png", f"image {i}\n")
+    write(alice / "params.yaml", "lr: 0.1\n")
+    must("add", "data/train.csv", "data/images", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    edit(alice, "data/train.csv", CSV_V2)
+    must("add", "data/train.csv", cwd=alice)
+    share(alice, "v2")
+    git(alice, "push", "-q", "origin", "v1")
+    return team, alice
+
+
+def test_read_any_revision_of_a_local_repository(project, tmp_path, monkeypatch):
+    _, alice = project
+    monkeypatch.chdir(tmp_path)  # not inside any repository
+    assert dvx.api.read("data/train.csv", repo=str(alice), rev="v1") == CSV_V1
+    assert dvx.api.read("data/train.csv", repo=str(alice)) == CSV_V2  # the workspace
+    assert dvx.api.read("params.yaml", repo=str(alice), rev="v1") == "lr: 0.1\n"  # from Git
+    assert dvx.api.read("data/images/2.png", repo=str(alice), mode="rb") == b"image 2\n"
+    with dvx.api.open("data/train.csv", repo=str(alice), rev="v1", mode="r") as f:
+        assert f.readline() == "a,b\n"
+    with pytest.raises(PathError, match="is a directory"):
+        dvx.api.read("data/images", repo=str(alice))
+    with pytest.raises(PathError):
+        dvx.api.read("data/nothing.csv", repo=str(alice))
+
+
+def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_path,
+                                                                    monkeypatch):
+    team, alice = project
+    monkeypatch.chdir(tmp_path)
+    url = str(team.origin)  # a bare Git repository: read as a URL, cloned into the cache
+    assert dvx.api.read("data/train.csv", repo=url, rev="v1") == CSV_V1
+    assert dvx.api.read("data/train.csv", repo=url) == CSV_V2
+    clones = list((tmp_path / "user-cache" / "dvx" / "repos").iterdir())
+    assert len([c for c in clones if c.is_dir()]) == 1
+    # A new commit on the origin is seen on the next read (git fetch, not a new clone).
+    edit(alice, "data/train.csv", "a,b\n")
+    must("add", "data/train.csv", cwd=alice)
+    share(alice, "v3")
+    assert dvx.api.read("data/train.csv", repo=url) == "a,b\n"
+    # The object came from the remote: nothing was pulled into a workspace.
+    url_of = dvx.api.get_url("data/train.csv", repo=url)
+    assert url_of.startswith(str(team.store)) and os.path.exists(url_of)
+
+
+def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
+                                                                 monkeypatch):
+    team, _ = project
+    bob = team.clone("bob", pull=False)
+    monkeypatch.chdir(bob)
+    path = dvx.api.get_url("data/train.csv")
+    os.chmod(path, 0o644)
+    with open(path, "wb") as f:
+        f.write(b"a,b\n9,9\n3,4\n")
+    with pytest.raises(DvxError, match="corrupt"):
+        dvx.api.read("data/train.csv")
+
+
+def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkeypatch):
+    team, _ = project
+    monkeypatch.chdir(tmp_path)
+    fs = fsspec.filesystem("dvx", repo=str(team.origin), rev="v1")
+    listed = {info["name"]: info for info in fs.ls("data")}
+    assert sorted(listed) == ["data/.gitignore", "data/images", "data/images.dvx",
+                              "data/train.csv", "data/train.csv.dvx"]  # Git's files too
+    assert listed["data/train.csv"]["dvx"] and not listed["data/train.csv.dvx"]["dvx"]
+    assert fs.find("data/images") == [f"data/images/{i}.png" for i in range(3)]
+    assert fs.info("data/train.csv")["size"] == len(CSV_V1)
+    assert fs.info("data")["type"] == "directory" and fs.isfile("params.yaml")
+    assert fs.cat("data/images/1.png") == b"image 1\n"
+    fs.get("data/images", str(tmp_path / "got"), recursive=True)
+    assert sorted(os.listdir(tmp_path / "got")) == ["0.png", "1.png", "2.png"]
+    with fs.open("data/train.csv", "r") as f:
+        assert f.read() == CSV_V1
+    with pytest.raises(FileNotFoundError):
+        fs.info("data/missing.csv")
+
+
+def test_pandas_reads_a_dvx_url(project, tmp_path, monkeypatch):
+    pandas = pytest.importorskip("pandas")
+    _, alice = project
+    monkeypatch.chdir(tmp_path)
+    frame = pandas.read_csv("dvx://data/train.csv",
+                            storage_options={"repo": str(alice), "rev": "main"})
+    assert frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
