@@ -42,23 +42,8 @@ class DvxFileSystem(AbstractFileSystem):
         return path.strip("/")
 
     def _index(self) -> dict[str, dict[str, Any]]:
-        """Every file and directory of the repository at the revision, by path."""
         if self._entries is None:
-            entries: dict[str, dict[str, Any]] = {}
-            for path, size in self.source.git_files():
-                entries[path] = {"name": path, "size": size, "type": "file", "dvx": False}
-            for output in self.source.outputs():
-                found = self.source.find(output.path)
-                for rel, oid, size, _ in self.source.files_below(found):
-                    path = posixpath.join(output.path, rel) if rel else output.path
-                    entries[path] = {"name": path, "size": size, "type": "file", "dvx": True,
-                                     "oid": oid}
-            for path in list(entries):
-                parent = posixpath.dirname(path)
-                while parent and parent not in entries:
-                    entries[parent] = {"name": parent, "size": 0, "type": "directory"}
-                    parent = posixpath.dirname(parent)
-            self._entries = entries
+            self._entries = self.source.listing()
         return self._entries
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:

@@ -20,7 +20,12 @@ from dvx.yamlio import has_conflict_markers, parse_yaml
 FORMAT_VERSION = 1
 MAX_POINTER_BYTES = 64 * 1024
 HEADER = "# dvx pointer: the data it names lives in the dvx cache and remotes, not in Git.\n"
-KNOWN_KEYS = frozenset({"dvx", "type", "algo", "oid", "size", "nfiles", "exec", "desc", "meta"})
+KNOWN_KEYS = frozenset({"dvx", "type", "algo", "oid", "size", "nfiles", "exec", "desc", "meta",
+                        "source"})
+# Where imported data came from (dvx import / import-url): another repository's path at a
+# resolved commit, or a URL with the version its server reported.
+REPO_SOURCE_KEYS = frozenset({"repo", "path", "rev", "rev_lock"})
+URL_SOURCE_KEYS = frozenset({"url", "etag"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Pointer:
     executable: bool = False  # "file" only
     desc: str | None = None
     meta: Any = field(default=None, compare=False)
+    source: tuple[tuple[str, str], ...] | None = None  # sorted (key, value) pairs
+
+    @property
+    def source_info(self) -> dict[str, str] | None:
+        return None if self.source is None else dict(self.source)
 
     @property
     def is_dir(self) -> bool:
@@ -40,8 +50,10 @@ class Pointer:
 
     def with_data(self, kind: str, oid: str, size: int, nfiles: int | None,
                   executable: bool) -> Pointer:
-        """A pointer to new data that keeps this pointer's user fields."""
-        return replace(self, kind=kind, oid=oid, size=size, nfiles=nfiles, executable=executable)
+        """A pointer to new data that keeps this pointer's user fields (and its import source
+        only while the data is still what was imported)."""
+        return replace(self, kind=kind, oid=oid, size=size, nfiles=nfiles, executable=executable,
+                       source=self.source if oid == self.oid else None)
 
     def to_bytes(self) -> bytes:
         lines = [HEADER, f"dvx: {FORMAT_VERSION}\n", f"type: {self.kind}\n",
@@ -50,6 +62,10 @@ class Pointer:
             lines.append(f"nfiles: {self.nfiles}\n")
         elif self.executable:
             lines.append("exec: true\n")
+        if self.source is not None:
+            lines.append("source:\n")
+            lines += [f"  {key}: {json.dumps(value, ensure_ascii=False)}\n"
+                      for key, value in self.source]
         if self.desc is not None:
             lines.append(f"desc: {json.dumps(self.desc, ensure_ascii=False)}\n")
         if self.meta is not None:
@@ -164,7 +180,22 @@ def parse_pointer(data: bytes, where: str) -> Pointer:
     desc = doc.get("desc")
     if desc is not None and not isinstance(desc, str):
         raise FormatError(f"The pointer file '{where}' has a 'desc' that is not a string.")
-    return Pointer(kind, algo, oid, size, nfiles, executable, desc, doc.get("meta"))
+    source = _source(doc.get("source"), where) if "source" in doc else None
+    return Pointer(kind, algo, oid, size, nfiles, executable, desc, doc.get("meta"), source)
+
+
+def _source(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise FormatError(f"The pointer file '{where}' has a 'source' that is not a mapping "
+                          "of names to strings.")
+    keys = set(value)
+    if not ((keys <= REPO_SOURCE_KEYS and {"repo", "path", "rev_lock"} <= keys)
+            or (keys <= URL_SOURCE_KEYS and "url" in keys)):
+        raise FormatError(f"The pointer file '{where}' has a 'source' with keys "
+                          f"{sorted(keys)}: expected repo, path, rev_lock (and rev), or url "
+                          "(and etag).")
+    return tuple(sorted(value.items()))
 
 
 def _non_negative_int(value: object, key: str, where: str) -> int:

@@ -128,14 +128,19 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
 
         raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
                          "with --remote.")
-    result = do_status(repo, resolve_targets(repo, targets))
+    resolved = resolve_targets(repo, targets)
+    result = do_status(repo, resolved)
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
+    moved = _moved_imports(repo, resolved)
     if as_json:
         doc = result.to_json()
         if stages:
             doc["stages"] = [s.to_json() for s in stages]
             doc["changed"] = result.changed or bool(stale)
+        if moved:
+            doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
+            doc["changed"] = True
         if repo.unreadable:
             doc["unreadable"] = [{"path": p, "error": str(e)}
                                  for p, e in sorted(repo.unreadable.items())]
@@ -144,14 +149,28 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     elif not is_quiet():
         if repo.unreadable and not result.changed and not stale:
             out("Everything else is up to date.")
-        elif result.changed or not stale:
+        elif result.changed or not (stale or moved):
             _print_status(result, bool(stages))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
             out("(`dvx repro` runs the stale stages)")
-    if is_quiet() and (result.changed or stale):
+        for path, why in moved.items():
+            out(f"{path}: {why} (`dvx update {path}.dvx` brings it)")
+    if is_quiet() and (result.changed or stale or moved):
         sys.exit(1)
+
+
+def _moved_imports(repo: Repo, targets: list[Any]) -> dict[str, str]:
+    """Imports whose source moved on: asked only when there are imports (it may take the
+    network)."""
+    imports = [t.output for t in targets if t.output.pointer.source is not None
+               and t.subpath is None]
+    if not imports:
+        return {}
+    from dvx.ops.imports import moved_sources
+
+    return moved_sources(repo, imports)
 
 
 @click.command(epilog=example("""

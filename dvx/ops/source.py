@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import posixpath
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.history import History
@@ -124,6 +125,44 @@ class Source:
             with open(full, "rb") as f:
                 return f.read(max_bytes + 1)[:max_bytes]
         return git.blob_at(self.commit, path, max_bytes)
+
+    def listing(self) -> dict[str, dict[str, Any]]:
+        """Every file and directory of the repository at the revision, by path: Git's files
+        and dvx's (the files of tracked directories too, from their manifests), each
+        {"name", "type": "file" or "directory", "size", "dvx": tracked by dvx, "oid"}."""
+        entries: dict[str, dict[str, Any]] = {}
+        for path, size in self.git_files():
+            entries[path] = {"name": path, "type": "file", "size": size, "dvx": False}
+        for output in self.outputs():
+            for rel, oid, size, _ in self.files_below(Found(output, None)):
+                path = f"{output.path}/{rel}" if rel else output.path
+                entries[path] = {"name": path, "type": "file", "size": size, "dvx": True,
+                                 "oid": oid}
+            if output.pointer.is_dir:
+                entries[output.path] = {"name": output.path, "type": "directory",
+                                        "size": output.pointer.size, "dvx": True,
+                                        "oid": output.pointer.oid}
+        for path in list(entries):
+            parent = posixpath.dirname(path)
+            while parent and parent not in entries:
+                entries[parent] = {"name": parent, "type": "directory", "size": 0,
+                                   "dvx": False}
+                parent = posixpath.dirname(parent)
+        return entries
+
+    def bring(self, oids: list[str], sizes: dict[str, int] | None = None) -> None:
+        """Put `oids` into the reader's cache: copied, verified, from the source's own cache
+        when it has them, else downloaded from the source's remote."""
+        missing = self.cache.missing(dict.fromkeys(oids))
+        downloads = []
+        for oid in missing:
+            path = self.cached_path(oid)
+            if path is None:
+                downloads.append(oid)
+            else:
+                with open(path, "rb") as src:
+                    self.cache.add_stream(src, oid)
+        self.fetch(downloads, sizes)
 
     def describe(self) -> str:
         at = f" at {self.requested_rev}" if self.requested_rev else ""

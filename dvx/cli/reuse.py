@@ -1,0 +1,189 @@
+"""Reuse commands: ls, get, import, update, get-url, import-url."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.data import report_checkout
+from dvx.cli.ui import emit_json, human_size, out
+
+URL = click.argument("url", metavar="URL")
+REV = click.option("--rev", metavar="REV",
+                   help="A branch, tag or commit of the source (default: its default branch; "
+                        "for a local path, its workspace).")
+
+
+@click.command("ls", epilog=example("""
+dvx ls https://github.com/org/project data
+dvx ls ../other-project -R --rev v1
+dvx ls . --json
+"""))
+@URL
+@click.argument("path", required=False, default="")
+@REV
+@click.option("-R", "--recursive", is_flag=True, help="List everything below PATH.")
+@click.option("--dvx-only", is_flag=True, help="Only what dvx tracks.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
+       as_json: bool) -> None:
+    """List the files and directories of the repository at URL (a Git URL or a local path),
+    at PATH, marking what dvx tracks. Nothing is checked out or downloaded but the manifests
+    of tracked directories."""
+    import posixpath
+
+    from dvx.errors import PathError
+    from dvx.ops.source import Source
+
+    entries = Source(url, rev).listing()
+    top = path.strip("/")
+    if top and top not in entries:
+        raise PathError(f"'{top}' is not in '{url}'.", "List the top with `dvx ls URL`.")
+    if top and entries[top]["type"] == "file":
+        chosen = [entries[top]]
+    else:
+        chosen = [info for name, info in sorted(entries.items()) if name and (
+            name.startswith(top + "/") if top else True)
+            and (recursive or posixpath.dirname(name) == top)]
+    if dvx_only:
+        chosen = [info for info in chosen if info.get("dvx")]
+    if as_json:
+        emit_json([{"path": info["name"], "type": info["type"], "size": info["size"],
+                    "dvx": bool(info.get("dvx")), **({"oid": info["oid"]} if "oid" in info
+                                                    else {})} for info in chosen])
+        return
+    for info in chosen:
+        mark = "dvx" if info.get("dvx") else "git" if info["type"] == "file" else ""
+        shown = info["name"] + ("/" if info["type"] == "directory" else "")
+        out(f"{mark:<4} {human_size(info['size']) if info['type'] == 'file' else '':>10}  "
+            f"{shown}")
+
+
+@click.command("get", epilog=example("""
+dvx get https://github.com/org/project data/train.csv
+dvx get ../other-project models/model.pt -o model.pt --rev v2
+"""))
+@URL
+@click.argument("path")
+@click.option("-o", "--out", type=click.Path(), help="Where to write it (default: its name).")
+@REV
+@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@common_options
+def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
+    """Download a file or directory that the repository at URL tracks (with dvx or Git),
+    without tracking it here. It is read from that repository's remote and checked by hash."""
+    from dvx.ops.imports import get_repo
+
+    written = get_repo(url, path, out, rev, force)
+    if not is_quiet():
+        click.echo(f"Downloaded {path} to {written}")
+
+
+@click.command("import", epilog=example("""
+dvx import https://github.com/org/datasets images -o data/images --rev v1.2
+dvx import ../shared-data raw/train.csv
+git add data/images.dvx data/.gitignore
+"""))
+@URL
+@click.argument("path")
+@click.option("-o", "--out", type=click.Path(), help="Where to put it (default: its name).")
+@REV
+@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@common_options
+def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
+    """Download a file or directory that the repository at URL tracks, and track it here. Its
+    pointer records the source (URL, path, the revision asked for and the commit it resolved
+    to), so `dvx status` tells when the source moved and `dvx update` brings it up to date.
+    The data goes to this repository's cache: `dvx push` sends it to your remote."""
+    from dvx.cli.data import _stage_hint
+    from dvx.ops.imports import import_repo
+
+    result = import_repo(open_repo(), url, path, out, rev, force)
+    _report_import(result)
+    _stage_hint(result.added.to_stage)
+
+
+@click.command("import-url", epilog=example("""
+dvx import-url s3://bucket/raw/train.csv data/train.csv
+dvx import-url https://example.com/data.zip
+"""))
+@URL
+@click.argument("out", required=False, type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@common_options
+def import_url(url: str, out: str | None, force: bool) -> None:
+    """Download the file at URL (s3://, gs://, https://, a local path, anything fsspec
+    reaches) and track it here, recording the version its server reports (ETag or checksum,
+    else size and modification time), so `dvx update` downloads it again only when it
+    changed."""
+    from dvx.cli.data import _stage_hint
+    from dvx.ops.imports import import_url as do_import_url
+
+    result = do_import_url(open_repo(), url, out, force)
+    _report_import(result)
+    _stage_hint(result.added.to_stage)
+
+
+@click.command("get-url", epilog=example("""
+dvx get-url s3://bucket/raw/train.csv
+dvx get-url https://example.com/data.zip data.zip
+"""))
+@URL
+@click.argument("out", required=False, type=click.Path())
+@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@common_options
+def get_url(url: str, out: str | None, force: bool) -> None:
+    """Download the file at URL (any protocol fsspec reaches), untracked."""
+    from dvx.ops.imports import get_url as do_get_url
+
+    written = do_get_url(url, out, force)
+    if not is_quiet():
+        click.echo(f"Downloaded {url} to {written}")
+
+
+@click.command("update", epilog=example("""
+dvx update                       # every import
+dvx update data/images.dvx --rev v1.3
+dvx update && dvx repro          # retrain on the newest data
+"""))
+@click.argument("targets", nargs=-1, type=click.Path())
+@REV
+@click.option("-f", "--force", is_flag=True,
+              help="Replace workspace copies even with changes that are not in the cache.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool) -> None:
+    """Bring imports up to date: an import from a repository follows its revision (or moves
+    to --rev), an import from a URL is downloaded again if its version changed."""
+    from dvx.cli.data import _stage_hint
+    from dvx.ops.imports import update as do_update
+
+    repo = open_repo()
+    results = do_update(repo, list(targets) or None, rev, force)
+    if as_json:
+        emit_json([{"path": r.path, "changed": r.changed, "detail": r.detail}
+                   for r in results])
+    elif not is_quiet():
+        if not results:
+            out("No imports to update.")
+        for r in results:
+            out(f"{r.path}: {r.detail}")
+    _stage_hint([f"{r.path}.dvx" for r in results if r.changed] if not is_quiet() else [])
+
+
+def _report_import(result: object) -> None:
+    from dvx.ops.imports import ImportResult
+
+    assert isinstance(result, ImportResult)
+    for added in result.added.added:
+        if not is_quiet():
+            out(f"Imported {added.path} ({added.pointer.oid[:12]})")
+    report_checkout(result.checkout)
+    if not result.checkout.ok:
+        sys.exit(1)
+
+
+COMMANDS = [ls, get, import_, import_url, get_url, update]

@@ -1,0 +1,324 @@
+"""Data from elsewhere: `dvx get` / `dvx import` from another dvx repository (ops/source.py),
+`dvx get-url` / `dvx import-url` from any URL fsspec reaches, and `dvx update`.
+
+An import is tracked like added data (its objects in the cache, a pointer, a .gitignore entry),
+and its pointer records where it came from (`source:` in docs/formats.md): the repository,
+path, requested revision and the commit it resolved to, or the URL and the version (ETag or
+checksum) its server reported. `dvx update` asks the source again and brings newer data; the
+workspace copy is replaced only under checkout's safety rule (its content is in the cache, or
+--force).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+from dvx import gitignore
+from dvx.errors import DvxError, PathError, UsageError
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.checkout import CheckoutResult, checkout
+from dvx.ops.commit import Added, AddResult, finish
+from dvx.ops.source import Found, Source
+from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
+from dvx.paths import repo_relpath, safe_join
+from dvx.pointer import Pointer
+from dvx.repo import Repo
+
+
+@dataclass
+class ImportResult:
+    added: AddResult
+    checkout: CheckoutResult
+
+
+# -- from another dvx repository -----------------------------------------------------------
+
+def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
+                rev: str | None = None, force: bool = False) -> ImportResult:
+    source = Source(url, rev, cache=repo.cache)
+    found = source.find(path)
+    rel = _out_path(repo, out, found.path)
+    _refuse_taken(repo, rel, force)
+    source_info = {"repo": _recorded_location(repo, url), "path": found.path,
+                   "rev_lock": source.commit or _head_of(source)}
+    if rev is not None:
+        source_info["rev"] = rev
+    pointer = _bring(repo, source, found, source_info)
+    return _track(repo, rel, pointer, force)
+
+
+def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None,
+             force: bool = False) -> str:
+    """Copy `path` of the source to `out` (default: its name, in the current directory),
+    untracked; the path written."""
+    source = Source(url, rev)
+    target = os.path.abspath(out or posixpath.basename(path.strip("/")))
+    if os.path.lexists(target) and not force:
+        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
+    try:
+        found = source.find(path)
+    except PathError:
+        data = source.git_blob(path.strip("/"))  # a file Git tracks there
+        if data is None:
+            raise
+        _write_file(target, data)
+        return target
+    files = list(source.files_below(found))
+    source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files})
+    for rel, oid, _, executable in files:
+        dst = safe_join(target, rel) if rel else target
+        src = source.cached_path(oid)
+        assert src is not None
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(src, dst)
+        if executable:
+            os.chmod(dst, 0o755)
+    return target
+
+
+def _head_of(source: Source) -> str:
+    git = source.repo.git
+    assert git is not None
+    return git.resolve_revision("HEAD")
+
+
+def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
+    """Put the objects of `found` into the repository's cache; the pointer naming them."""
+    if source.repo.algo != repo.algo:
+        raise UsageError(f"{source.describe()} hashes with {source.repo.algo}, this "
+                         f"repository with {repo.algo}: its data cannot be imported as is.")
+    files = list(source.files_below(found))
+    source.bring([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files})
+    provenance = tuple(sorted(info.items()))
+    if len(files) == 1 and files[0][0] == "" and not _is_dir(source, found):
+        _, oid, size, executable = files[0]
+        return Pointer("file", repo.algo, oid, size, executable=executable, source=provenance)
+    tree = Tree.build(repo.algo, [TreeEntry(rel, oid, size, executable)
+                                  for rel, oid, size, executable in files])
+    manifest = tree.to_bytes()
+    oid = tree.oid()
+    if not repo.cache.exists(oid):
+        repo.cache.add_bytes_verified(manifest, oid)
+    return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, source=provenance)
+
+
+def _is_dir(source: Source, found: Found) -> bool:
+    if found.subpath is None:
+        return found.output.pointer.is_dir
+    return source.tree(found.output).get(found.subpath) is None
+
+
+# -- from a URL -----------------------------------------------------------------------------
+
+def url_version(url: str) -> tuple[Any, str, str]:
+    """(filesystem, path, version) of the file at `url`: the version is what its server
+    reports to tell one content from another (an ETag, a checksum, or size and mtime)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        raise PathError(f"Nothing at '{url}'.") from None
+    except OSError as exc:
+        raise DvxError(f"Cannot reach '{url}': {exc}.") from None
+    if info.get("type") == "directory":
+        raise PathError(f"'{url}' is a directory; import-url takes one file.")
+    for key in ("ETag", "etag", "md5", "checksum", "crc32c"):
+        if info.get(key):
+            return fs, path, str(info[key]).strip('"')
+    mtime = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    return fs, path, f"{info.get('size')}-{mtime}"
+
+
+def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
+               ) -> ImportResult:
+    fs, path, version = url_version(url)
+    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")))
+    _refuse_taken(repo, rel, force)
+    pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
+    return _track(repo, rel, pointer, force)
+
+
+def get_url(url: str, out: str | None = None, force: bool = False) -> str:
+    fs, path, _ = url_version(url)
+    target = os.path.abspath(out or posixpath.basename(path.rstrip("/")))
+    if os.path.lexists(target) and not force:
+        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
+    tmp = target + ".dvx-download.tmp"
+    try:
+        fs.get_file(path, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Pointer:
+    """Download the file into the cache (through a temporary file of the repository's)."""
+    os.makedirs(repo.tmp_dir, exist_ok=True)
+    tmp = os.path.join(repo.tmp_dir, f"import-url-{os.getpid()}.tmp")
+    try:
+        fs.get_file(path, tmp)
+        ingested = repo.cache.add_file(tmp, ("hardlink", "copy"))
+    except OSError as exc:
+        raise DvxError(f"Could not download '{url}': {exc}.") from None
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    return Pointer("file", repo.algo, ingested.oid, ingested.size,
+                   source=tuple(sorted({"url": url, "etag": version}.items())))
+
+
+# -- update ---------------------------------------------------------------------------------
+
+@dataclass
+class Updated:
+    path: str
+    changed: bool
+    detail: str  # what it was updated to, or why it stayed
+
+
+def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
+           force: bool = False) -> list[Updated]:
+    imports = _imports(repo, targets)
+    if rev is not None and any("repo" not in dict(o.pointer.source or ()) for o in imports):
+        raise UsageError("--rev applies to imports from repositories, not from URLs.")
+    results = []
+    for output in imports:
+        info = output.pointer.source_info or {}
+        if "repo" in info:
+            wanted = rev or info.get("rev")
+            source = Source(_location(repo, info["repo"]), wanted, cache=repo.cache)
+            commit = source.commit or _head_of(source)
+            if commit == info["rev_lock"] and wanted == info.get("rev"):
+                results.append(Updated(output.path, False, f"up to date ({commit[:7]})"))
+                continue
+            new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
+            if wanted is not None:
+                new_info["rev"] = wanted
+            pointer = _bring(repo, source, source.find(info["path"]), new_info)
+            detail = f"now at {commit[:7]}"
+        else:
+            fs, path, version = url_version(_location(repo, info["url"]))
+            if version == info.get("etag"):
+                results.append(Updated(output.path, False, "up to date"))
+                continue
+            pointer = _download_url(repo, fs, path, info["url"], version)
+            detail = f"new version {version}"
+        changed = pointer.oid != output.pointer.oid
+        if pointer != output.pointer:
+            done = _track(repo, output.path, pointer, force).checkout
+            if done.skipped:
+                detail += f"; the workspace copy was kept: {done.skipped[0][1]}"
+        results.append(Updated(output.path, changed, detail if changed else
+                               f"{detail}; the data is the same"))
+    return results
+
+
+def moved_sources(repo: Repo, outputs: list[Output]) -> dict[str, str]:
+    """{path: what changed} for the imports among `outputs` whose source has moved on (a new
+    commit for the revision, a new version of the URL); a source that cannot be reached is
+    named as such."""
+    moved = {}
+    for output in outputs:
+        info = output.pointer.source_info
+        if info is None:
+            continue
+        try:
+            if "repo" in info:
+                source = Source(_location(repo, info["repo"]), info.get("rev"), cache=repo.cache)
+                commit = source.commit or _head_of(source)
+                if commit != info["rev_lock"]:
+                    moved[output.path] = (f"its source moved ({info.get('rev') or 'HEAD'} is "
+                                          f"now {commit[:7]}, was {info['rev_lock'][:7]})")
+            elif url_version(_location(repo, info["url"]))[2] != info.get("etag"):
+                moved[output.path] = "its source URL has a new version"
+        except DvxError as exc:
+            moved[output.path] = f"its source could not be checked: {exc.message}"
+    return moved
+
+
+def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
+    outputs, _ = scan_outputs(repo)
+    imports = [o for o in outputs if o.pointer.source is not None]
+    if not targets:
+        return imports
+    by_path = {o.path: o for o in imports}
+    chosen = []
+    for target in targets:
+        rel = repo_relpath(repo.root, target)
+        rel = rel[:-len(".dvx")] if rel.endswith(".dvx") else rel
+        if rel not in by_path:
+            raise PathError(f"'{target}' is not an import.", "See `dvx import --help`.")
+        chosen.append(by_path[rel])
+    return chosen
+
+
+# -- shared ---------------------------------------------------------------------------------
+
+def _is_local(location: str) -> bool:
+    return "://" not in location and not (
+        ":" in location.split("/", 1)[0] and not os.path.exists(location))  # not host:path
+
+
+def _recorded_location(repo: Repo, location: str) -> str:
+    """A local path as the pointer records it: relative to the repository's root, so that
+    clones laid out alike (a sibling checkout of the source) find it too."""
+    if not _is_local(location):
+        return location
+    return os.path.relpath(os.path.abspath(location), repo.root).replace(os.sep, "/")
+
+
+def _location(repo: Repo, recorded: str) -> str:
+    """Where a recorded source is, from this repository."""
+    if not _is_local(recorded) or os.path.isabs(recorded):
+        return recorded
+    return os.path.normpath(os.path.join(repo.root, recorded))
+
+
+def _out_path(repo: Repo, out: str | None, default_name: str) -> str:
+    rel = repo_relpath(repo.root, out if out is not None else posixpath.basename(default_name))
+    check_data_path(repo, rel, out or rel)
+    return rel
+
+
+def _refuse_taken(repo: Repo, rel: str, force: bool) -> None:
+    outputs, _ = scan_outputs(repo)
+    for output in outputs:
+        if output.path == rel and output.pointer.source is None:
+            raise PathError(f"'{rel}' is already tracked (not an import).",
+                            "Import to another path with -o.")
+        if output.path != rel and (rel.startswith(output.path + "/")
+                                   or output.path.startswith(rel + "/")):
+            raise PathError(f"'{rel}' overlaps the tracked '{output.path}'.")
+    if os.path.lexists(repo.abspath(rel)) and not force and not any(
+            o.path == rel for o in outputs):
+        raise PathError(f"'{rel}' already exists.", "Choose another -o, or --force to "
+                        "replace it.")
+
+
+def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
+    full = repo.abspath(rel)
+    with repo.lock():
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        ignored = gitignore.add_entry(full)
+        try:
+            write_pointer(repo, rel, pointer)
+        except BaseException:
+            if ignored:
+                gitignore.remove_entry(full)
+            raise
+    done = checkout(repo, [Target(Output(rel, pointer))], force=force)
+    return ImportResult(finish(repo, [Added(rel, pointer, True)]), done)
+
+
+def _write_file(target: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    with open(target, "wb") as f:
+        f.write(data)

@@ -1,0 +1,144 @@
+"""dvx ls, get, import, update, import-url and get-url: reusing data of other repositories
+(a local path or a Git URL, each with its own remote) and of plain URLs."""
+
+import json
+import os
+
+import pytest
+
+from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.team import Team, commit, edit, must, share
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    """A dataset repository with two tagged versions pushed to its own remote."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    (tmp_path / "datasets").mkdir()
+    team = Team(tmp_path / "datasets")
+    alice = team.founder()
+    for i in range(3):
+        write(alice / "images" / f"{i}.png", f"image {i}\n")
+    write(alice / "raw" / "train.csv", "a,b\n1,2\n")
+    write(alice / "README.md", "the datasets\n")
+    must("add", "images", "raw/train.csv", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    git(alice, "push", "-q", "origin", "v1")
+    return team, alice
+
+
+@pytest.fixture
+def project(tmp_path):
+    repo = make_git_repo(tmp_path / "project")
+    must("init", cwd=repo)
+    return repo
+
+
+def _new_version(alice):
+    write(alice / "images" / "3.png", "image 3\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+
+
+def test_ls_lists_git_and_dvx_files_at_a_revision(source, project):
+    team, alice = source
+    _new_version(alice)
+    listed = json.loads(run_dvx("ls", str(team.origin), "images", "--json", "--rev", "v1",
+                                cwd=project).stdout)
+    assert [(e["path"], e["dvx"]) for e in listed] == [
+        ("images/0.png", True), ("images/1.png", True), ("images/2.png", True)]
+    top = run_dvx("ls", str(team.origin), cwd=project)
+    assert top.code == 0 and "dvx" in top.stdout and "README.md" in top.stdout
+    deep = json.loads(run_dvx("ls", str(alice), "-R", "--dvx-only", "--json",
+                              cwd=project).stdout)
+    assert "images/3.png" in [e["path"] for e in deep]
+    missing = run_dvx("ls", str(alice), "nothing-here", cwd=project)
+    assert missing.code != 0 and "is not in" in missing.stderr
+
+
+def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
+    team, _ = source
+    out = tmp_path / "got"
+    assert run_dvx("get", str(team.origin), "images", "-o", str(out), cwd=project).code == 0
+    assert sorted(os.listdir(out)) == ["0.png", "1.png", "2.png"]
+    assert run_dvx("get", str(team.origin), "README.md", "-o", str(tmp_path / "r.md"),
+                   cwd=project).code == 0
+    assert (tmp_path / "r.md").read_text() == "the datasets\n"
+    again = run_dvx("get", str(team.origin), "images", "-o", str(out), cwd=project)
+    assert again.code != 0 and "already exists" in again.stderr
+    assert not (project / "images.dvx").exists()
+
+
+def test_import_tracks_with_its_source_and_update_follows_it(source, project):
+    team, alice = source
+    result = run_dvx("import", str(team.origin), "images", "-o", "data/images", "--rev",
+                     "main", cwd=project)
+    assert result.code == 0, result.output
+    pointer = (project / "data" / "images.dvx").read_text()
+    assert "source:" in pointer and 'rev: "main"' in pointer and "rev_lock:" in pointer
+    assert sorted(os.listdir(project / "data" / "images")) == ["0.png", "1.png", "2.png"]
+    commit(project, "import images")
+    assert run_dvx("status", "-q", cwd=project).code == 0
+    _new_version(alice)
+    status = run_dvx("status", cwd=project)
+    assert "data/images: its source moved" in status.stdout
+    assert run_dvx("status", "-q", cwd=project).code == 1
+    updated = run_dvx("update", "data/images.dvx", cwd=project)
+    assert updated.code == 0 and "now at" in updated.stdout
+    assert (project / "data" / "images" / "3.png").read_text() == "image 3\n"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+    assert "up to date" in run_dvx("update", cwd=project).stdout
+    # --rev moves an import to another revision
+    assert run_dvx("update", "--rev", "v1", cwd=project).code == 0
+    assert not (project / "data" / "images" / "3.png").exists()
+
+
+def test_an_import_of_one_file_of_a_directory_and_its_data_is_pushed_with_ours(
+        source, project, tmp_path):
+    team, _ = source
+    assert run_dvx("import", str(team.origin), "images/1.png", cwd=project).code == 0
+    assert (project / "1.png").read_text() == "image 1\n"
+    must("remote", "add", "-d", "ours", str(tmp_path / "our-store"), cwd=project)
+    must("push", cwd=project)
+    assert len([p for p in (tmp_path / "our-store").rglob("*") if p.is_file()]) == 1
+
+
+def test_import_refuses_to_overwrite(source, project):
+    team, _ = source
+    write(project / "images" / "mine.txt", "mine")
+    refused = run_dvx("import", str(team.origin), "images", cwd=project)
+    assert refused.code != 0 and "already exists" in refused.stderr
+    assert (project / "images" / "mine.txt").read_text() == "mine"
+    bad = run_dvx("import", str(team.origin), "nope", cwd=project)
+    assert bad.code != 0 and "not tracked by dvx" in bad.stderr
+
+
+def test_import_url_records_the_version_and_update_downloads_a_new_one(project, tmp_path):
+    upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
+    assert run_dvx("import-url", str(upstream), "data.csv", cwd=project).code == 0
+    assert 'url: "' in (project / "data.csv.dvx").read_text()
+    assert "up to date" in run_dvx("update", cwd=project).stdout
+    write(upstream, "x\n1\n2\n")
+    status = run_dvx("status", cwd=project)
+    assert "data.csv: its source URL has a new version" in status.stdout
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "new version" in updated.stdout
+    assert (project / "data.csv").read_text() == "x\n1\n2\n"
+    got = tmp_path / "copy.csv"
+    assert run_dvx("get-url", str(upstream), str(got), cwd=project).code == 0
+    assert got.read_text() == "x\n1\n2\n"
+    missing = run_dvx("import-url", str(tmp_path / "none.csv"), cwd=project)
+    assert missing.code != 0 and "Nothing at" in missing.stderr
+
+
+def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
+    team, alice = source
+    assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0
+    edit(project, "train.csv", "mine\n")
+    edit(alice, "raw/train.csv", "a,b\n5,6\n")
+    must("add", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    result = run_dvx("update", cwd=project)
+    assert "workspace copy was kept" in result.stdout
+    assert (project / "train.csv").read_text() == "mine\n"
