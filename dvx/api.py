@@ -74,12 +74,12 @@ def _source(repo: str | None, rev: str | None, remote: str | None) -> Source:
 
     if repo is None:
         here = Repo.find()
-        return Source(here.root, rev, remote, cache=here.cache)
-    try:  # the reader's own repository, if it is in one: its cache takes what is fetched
-        cache = Repo(find_root()).cache
-    except DvxError:  # not in a repository: the user-level cache
-        cache = None
-    return Source(repo, rev, remote, cache=cache)
+        return Source(here.root, rev, remote, reader=here)
+    try:  # the reader's own repository, if it is in one: its cache takes what is fetched,
+        reader: Repo | None = Repo(find_root())  # its remotes' credentials apply
+    except DvxError:  # not in a repository: the user-level cache and config
+        reader = None
+    return Source(repo, rev, remote, reader=reader)
 
 
 def _open_binary(source: Source, path: str) -> IO[bytes]:

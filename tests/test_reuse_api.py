@@ -110,3 +110,33 @@ def test_pandas_reads_a_dvx_url(project, tmp_path, monkeypatch):
     frame = pandas.read_csv("dvx://data/train.csv",
                             storage_options={"repo": str(alice), "rev": "main"})
     assert frame.to_dict("list") == {"a": [1, 3], "b": [2, 4]}
+
+
+def test_a_source_on_s3_is_read_with_the_readers_own_credentials_for_its_url(
+        tmp_path, monkeypatch, seaweed_s3, request):
+    from tests.remotes import _s3_spec
+
+    spec = _s3_spec(seaweed_s3, request)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    team = Team(tmp_path)
+    alice = team.clone("alice", pull=False)
+    must("init", cwd=alice)
+    must("remote", "add", "-d", "storage", spec.url, cwd=alice)
+    must("remote", "modify", "storage", "endpointurl", spec.options["endpointurl"], cwd=alice)
+    for key in ("access_key_id", "secret_access_key"):  # alice's own: never in Git
+        must("remote", "modify", "--local", "storage", key, spec.options[key], cwd=alice)
+    write(alice / "data.csv", CSV_V1)
+    must("add", "data.csv", cwd=alice)
+    share(alice, "data on S3")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DvxError, match=r"[Cc]redentials"):
+        dvx.api.read("data.csv", repo=str(team.origin))
+    # The reader keeps credentials for that URL under a name of their own, in their config.
+    from dvx.config import Config
+
+    own = Config(None).file("global")
+    for key, value in (("url", spec.url), ("access_key_id", spec.options["access_key_id"]),
+                       ("secret_access_key", spec.options["secret_access_key"])):
+        own.set('remote "team-bucket"', key, value)
+    own.save()
+    assert dvx.api.read("data.csv", repo=str(team.origin)) == CSV_V1

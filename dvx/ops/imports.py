@@ -39,7 +39,7 @@ class ImportResult:
 
 def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
-    source = Source(url, rev, cache=repo.cache)
+    source = Source(url, rev, reader=repo)
     found = source.find(path)
     rel = _out_path(repo, out, found.path)
     _refuse_taken(repo, rel, force)
@@ -194,7 +194,7 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
         info = output.pointer.source_info or {}
         if "repo" in info:
             wanted = rev or info.get("rev")
-            source = Source(_location(repo, info["repo"]), wanted, cache=repo.cache)
+            source = Source(_location(repo, info["repo"]), wanted, reader=repo)
             commit = source.commit or _head_of(source)
             if commit == info["rev_lock"] and wanted == info.get("rev"):
                 results.append(Updated(output.path, False, f"up to date ({commit[:7]})"))
@@ -232,7 +232,7 @@ def moved_sources(repo: Repo, outputs: list[Output]) -> dict[str, str]:
             continue
         try:
             if "repo" in info:
-                source = Source(_location(repo, info["repo"]), info.get("rev"), cache=repo.cache)
+                source = Source(_location(repo, info["repo"]), info.get("rev"), reader=repo)
                 commit = source.commit or _head_of(source)
                 if commit != info["rev_lock"]:
                     moved[output.path] = (f"its source moved ({info.get('rev') or 'HEAD'} is "

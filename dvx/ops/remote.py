@@ -171,7 +171,8 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     return opened_name, store
 
 
-def _open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
+def _open_remote(repo: Repo, name: str | None,
+                 also_from: tuple[Config, ...] = ()) -> tuple[str, ObjectStore]:
     config = repo.config
     if name is None:
         name = default_remote(config)
@@ -181,6 +182,11 @@ def _open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
     if name not in config.remote_names():
         raise RemoteError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
     options = config.remote_options(name)
+    for other in also_from:  # the reader's own settings for a remote with the same URL
+        for other_name in other.remote_names():
+            mine = other.remote_options(other_name)
+            if options.get("url") and mine.get("url") == options.get("url"):
+                options.update({k: v for k, v in mine.items() if k != "url"})
     url = options.get("url")
     if not url:
         raise RemoteError(f"Remote '{name}' has no URL.",
@@ -191,6 +197,15 @@ def _open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
         raise RemoteError(f"Remote '{name}': {exc.message}",
                           "Fix it with `dvx remote modify NAME url URL`.") from None
     return name, open_store(url, options, repo.root, repo.algo, name)
+
+
+def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
+                       ) -> tuple[str, ObjectStore]:
+    """The remote `name` (None: the default) of another repository read as a source
+    (ops/source.py), with the options that the reader's configurations (`readers`: the user's
+    global one, the reading repository's) give for a remote of the same URL, under any
+    name: credentials stay with the user, never in the source."""
+    return _open_remote(repo, name, readers)
 
 
 NETWORK_JOBS = 16  # requests in flight: latency-bound, so more than the cores

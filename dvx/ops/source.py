@@ -21,12 +21,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
+from dvx.config import Config
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.history import History
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.ops.remote import open_remote
+from dvx.ops.remote import open_remote, open_source_remote
 from dvx.ops.sync import settings_for
 from dvx.outputs import Output, load_tree, scan_outputs
 from dvx.paths import check_relpath
@@ -54,7 +55,7 @@ class Source:
     """One repository at one revision, read-only."""
 
     def __init__(self, url: str, rev: str | None = None, remote: str | None = None,
-                 cache: LocalCache | None = None) -> None:
+                 cache: LocalCache | None = None, reader: Repo | None = None) -> None:
         self.url = url
         self.requested_rev = rev
         self.remote_name = remote
@@ -66,8 +67,9 @@ class Source:
         self.commit: str | None = None
         if rev is not None or not self.is_local:
             self.commit = _resolve(self.repo, rev or "HEAD", url)
-        self.cache = cache or LocalCache(os.path.join(user_cache_dir(), "cache"),
-                                         self.repo.algo)
+        self.reader = reader  # the repository reading this one, if any
+        self.cache = cache or (reader.cache if reader is not None else LocalCache(
+            os.path.join(user_cache_dir(), "cache"), self.repo.algo))
         self._outputs: list[Output] | None = None
         self._store: tuple[str, ObjectStore] | None = None
 
@@ -224,7 +226,11 @@ class Source:
 
     def remote(self) -> tuple[str, ObjectStore]:
         if self._store is None:
-            self._store = open_remote(self.repo, self.remote_name)
+            if self.is_local and self.reader is None:
+                self._store = open_remote(self.repo, self.remote_name)
+            else:
+                readers = (Config(None),) if self.reader is None else (self.reader.config,)
+                self._store = open_source_remote(self.repo, self.remote_name, readers)
         return self._store
 
     def open_object(self, oid: str) -> IO[bytes]:
@@ -234,7 +240,14 @@ class Source:
         if path is not None:
             return open(path, "rb")
         _, store = self.remote()
-        return cast(IO[bytes], _Verified(store.open(oid), oid, self.repo.algo))
+        try:
+            stream = store.open(oid)
+        except FileNotFoundError:
+            raise DvxError(f"Object {oid} is not on the remote of {self.describe()}.",
+                           "Its data may not have been pushed.") from None
+        except Exception as exc:  # named with the remote and the way out
+            raise transfer.unreachable(store, exc) from None
+        return cast(IO[bytes], _Verified(stream, oid, self.repo.algo))
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""

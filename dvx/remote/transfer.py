@@ -327,7 +327,7 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
             try:
                 found = list(pool.map(exists, ordered))
             except Exception as exc:
-                raise _unreachable(store, exc) from None
+                raise unreachable(store, exc) from None
             return {oid for oid, present in zip(ordered, found, strict=True) if not present}
 
     def listing() -> set[str]:
@@ -339,7 +339,7 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
     try:
         return with_retries(listing, settings.retries, "listing")
     except Exception as exc:
-        raise _unreachable(store, exc) from None
+        raise unreachable(store, exc) from None
 
 
 def _present_fast(store: ObjectStore, wanted: AbstractSet[str], settings: Settings
@@ -350,7 +350,7 @@ def _present_fast(store: ObjectStore, wanted: AbstractSet[str], settings: Settin
     try:
         found = with_retries(lambda: fast.existing(list(by_path)), settings.retries, "checks")
     except Exception as exc:
-        raise _unreachable(store, exc) from None
+        raise unreachable(store, exc) from None
     if found is None:
         store.fast = None  # the general client answers from now on
         return None
@@ -360,7 +360,7 @@ def _present_fast(store: ObjectStore, wanted: AbstractSet[str], settings: Settin
 CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
 
 
-def _unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
+def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     """One error for a remote that could not be asked anything, naming it and the way out."""
     from dvx.remote.fs import network_failure
 
