@@ -142,3 +142,18 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     result = run_dvx("update", cwd=project)
     assert "workspace copy was kept" in result.stdout
     assert (project / "train.csv").read_text() == "mine\n"
+
+
+def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
+    team, _ = source
+    cases = [
+        (("import", "http://127.0.0.1:9/nothing.git", "x"), "Could not fetch the repository"),
+        (("import", str(team.origin), "images", "--rev", "no-such-rev"), "Unknown revision"),
+        (("ls", str(tmp_path / "not-a-repo")), "neither a directory nor a Git URL"),
+        (("get", str(team.origin), "images/9.png"), "not tracked by dvx"),
+        (("update", "nothing.dvx"), "is not an import"),
+    ]
+    for args, message in cases:
+        result = run_dvx(*args, cwd=project)
+        assert result.code != 0 and message in result.stderr, (args, result.output)
+        assert "Traceback" not in result.output
