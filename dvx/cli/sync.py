@@ -201,7 +201,7 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         emit_json(result.to_json())
     t = result.transfer
     if not as_json and not is_quiet():
-        count = len(t.transferred)
+        count = t.transferred
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
             f"[remote '{result.remote}'].")

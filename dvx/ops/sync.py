@@ -81,7 +81,7 @@ class SyncResult:
     def to_json(self) -> dict[str, object]:
         named = self.paths.lookup(self.transfer.failed)
         doc: dict[str, object] = {
-            "remote": self.remote, "transferred": len(self.transfer.transferred),
+            "remote": self.remote, "transferred": self.transfer.transferred,
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
             "failed": [{"oid": o, "path": named.get(o), "reason": r}
                        for o, r in sorted(self.transfer.failed.items())],

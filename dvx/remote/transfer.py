@@ -40,7 +40,7 @@ LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of 
 
 @dataclass
 class TransferResult:
-    transferred: list[str] = field(default_factory=list)
+    transferred: int = 0  # objects moved (a count: a million oids need not be kept)
     already_there: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # oid -> reason
     bytes: int = 0
@@ -165,7 +165,7 @@ def _run(oids: list[str], work: Work, settings: Settings, desc: str,
                         _collect([(oid, 0, outcome)], result, store)
                     else:
                         result.bytes += outcome
-                        result.transferred.append(oid)
+                        result.transferred += 1
             except KeyboardInterrupt:
                 raise _interrupted(desc, done[0], len(oids)) from None
         return result
@@ -215,7 +215,7 @@ def _run(oids: list[str], work: Work, settings: Settings, desc: str,
         except KeyboardInterrupt:
             stopping.set()  # the threads stop after the object in hand; nobody waits for them
             pool.shutdown(wait=False, cancel_futures=True)
-            raise _interrupted(desc, len(result.transferred), len(oids)) from None
+            raise _interrupted(desc, result.transferred, len(oids)) from None
         pool.shutdown(wait=True)
     return result
 
@@ -259,7 +259,7 @@ def _run_fast(oids: list[str], work: AsyncWork, fallback: Work, settings: Settin
                 faults.point("transfer.after_object")
                 meter.finish(size)
                 result.bytes += size
-                result.transferred.append(oid)
+                result.transferred += 1
                 done.add(oid)
 
             # `jobs` workers share one iterator: always `jobs` requests in flight (no batch
@@ -282,7 +282,7 @@ def _run_fast(oids: list[str], work: AsyncWork, fallback: Work, settings: Settin
             log.info("Using the general S3 client from now on: %s", exc)
             store.fast = None
         except KeyboardInterrupt:
-            raise _interrupted(desc, len(result.transferred), len(oids)) from None
+            raise _interrupted(desc, result.transferred, len(oids)) from None
     rest = [oid for oid in oids if oid not in done]
     if rest:
         result.merge(_run(rest, fallback, settings, desc, None, store))
@@ -294,7 +294,7 @@ def _collect(outcomes: list[tuple[str, int, Exception | None]], result: Transfer
     for oid, size, exc in outcomes:
         if exc is None:
             result.bytes += size
-            result.transferred.append(oid)
+            result.transferred += 1
         else:
             result.failed[oid] = _redacted(describe(exc), store)
             log.debug("transfer of %s failed", oid, exc_info=exc)
