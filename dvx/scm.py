@@ -29,12 +29,14 @@ class Git:
         self.root = root
         self._repo: Any = None
 
-    def _run(self, *args: str, stdin: bytes | None = None) -> bytes:
+    def _run(self, *args: str, stdin: bytes | None = None,
+             env: dict[str, str] | None = None) -> bytes:
         import subprocess
 
         try:
             proc = subprocess.run(["git", "-C", self.root, *args], capture_output=True,
-                                  check=False, input=stdin)
+                                  check=False, input=stdin,
+                                  env=None if env is None else {**os.environ, **env})
         except FileNotFoundError:
             raise DvxError("The 'git' program was not found.", "Install Git, or use "
                            "`dvx init --no-scm` for a repository without Git.") from None
@@ -252,6 +254,46 @@ class Git:
             if sha in wanted:
                 found.append((sha, int(when), subject))
         return found
+
+    # -- experiments: commits kept under refs of their own, never on a branch ----------------
+
+    def snapshot(self, parent: str, message: str) -> str:
+        """A commit of the workspace as `git add -A` would stage it (tracked changes and new
+        files Git does not ignore), child of `parent`, made with an index of its own: the
+        user's index, branch and HEAD are untouched."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="dvx-index-") as tmp:
+            env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+            self._run("read-tree", parent, env=env)
+            self._run("add", "-A", "--", ".", env=env)
+            tree = self._run("write-tree", env=env).decode().strip()
+        return self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
+
+    def set_ref(self, ref: str, commit: str) -> None:
+        self._run("update-ref", ref, commit)
+
+    def delete_ref(self, ref: str) -> None:
+        self._run("update-ref", "-d", ref)
+
+    def refs_with_commits(self, prefix: str) -> list[tuple[str, str, int]]:
+        """(full ref name, commit, committer time) of every ref under `prefix`."""
+        out = self._run("for-each-ref", "--format=%(refname)%00%(objectname)%00"
+                        "%(committerdate:unix)", prefix)
+        found = []
+        for line in out.decode("utf-8", "replace").splitlines():
+            ref, sha, when = line.split("\0")
+            found.append((ref, sha, int(when or 0)))
+        return found
+
+    def changed_between(self, a: str, b: str) -> list[str]:
+        """Paths that differ between the trees of commits `a` and `b`."""
+        out = self._run("diff", "--name-only", "-z", "--no-renames", a, b)
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+    def run(self, *args: str) -> bytes:
+        """Any other git command, in this repository."""
+        return self._run(*args)
 
     def close(self) -> None:
         """End the long-lived `git cat-file` that `object_data` started, if any."""

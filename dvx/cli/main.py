@@ -159,9 +159,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _register_commands() -> None:
-    from dvx.cli import data, git, metrics, pipeline, project, reuse, sync
+    from dvx.cli import data, exp, git, metrics, pipeline, project, reuse, sync
 
-    for module in (project, data, sync, reuse, pipeline, metrics, git):
+    for module in (project, data, sync, reuse, pipeline, metrics, exp, git):
         for command in module.COMMANDS:
             cli.add_command(command)
 

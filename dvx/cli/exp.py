@@ -1,0 +1,334 @@
+"""Experiment commands: exp run/show/diff/apply/branch/remove/save/push/pull, and the queue."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+
+import click
+
+from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.data import report_checkout
+from dvx.cli.ui import emit_json, out, warn
+
+FORMATS = click.option("--json", "fmt", flag_value="json", help="Output as JSON.")
+CSV = click.option("--csv", "fmt", flag_value="csv", help="Output as CSV.")
+MD = click.option("--md", "fmt", flag_value="md", help="Output as a Markdown table.")
+SET_PARAM = click.option("-S", "--set-param", "sets", multiple=True, metavar="[FILE:]KEY=VALUE",
+                         help="Set a param before running (repeatable); FILE defaults to "
+                              "params.yaml.")
+
+
+@click.group(epilog=example("""
+dvx exp run -S train.lr=0.01 -n low-lr
+dvx exp show --only-changed --sort-by accuracy
+dvx exp apply low-lr && git commit -am "lower learning rate"
+"""))
+@common_options
+def exp() -> None:
+    """Run and compare experiments: pipeline runs with changed params, each kept as a Git
+    commit under refs/exps/ (never on your branch), with its outputs in the cache."""
+
+
+@exp.command("run", epilog=example("""
+dvx exp run -S train.lr=0.01 -S train.epochs=20 -n longer
+dvx exp run -S params.yaml:seed=7 --queue     # run later: dvx queue start -j 2
+"""))
+@SET_PARAM
+@click.option("-n", "--name", help="The experiment's name (default: a generated one).")
+@click.option("-f", "--force", is_flag=True, help="Run every stage, even those up to date.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Stages run at once.")
+@click.option("--queue", is_flag=True, help="Queue it instead of running it now.")
+@click.option("--baseline", hidden=True)  # a queued run names the commit it started from
+@common_options
+def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, queue: bool,
+            baseline: str | None) -> None:
+    """Set params (-S), reproduce the pipeline in the workspace and record the result as an
+    experiment of HEAD. The workspace keeps the results; your branch, index and HEAD do not
+    change. `dvx exp apply` and `git commit` keep an experiment for good."""
+    if queue:
+        from dvx.exps.queue import enqueue
+
+        entry = enqueue(open_repo(), list(sets), name)
+        if not is_quiet():
+            out(f"Queued experiment '{entry.name}'. Run the queue with `dvx queue start`.")
+        return
+    from dvx.cli.pipeline import _Reporter
+    from dvx.exps.run import run
+
+    result = run(open_repo(), list(sets), name, force, jobs,
+                 _Reporter(capture=jobs > 1, to_stderr=False), baseline)
+    if result.experiment is None:
+        failed = [s.name for s in result.repro.stages if s.outcome == "failed"]
+        warn(f"ERROR: the experiment was not recorded: stage {', '.join(failed)} failed. The "
+             "workspace keeps what ran; fix it and run `dvx exp run` again.")
+        sys.exit(1)
+    if not is_quiet():
+        out(f"Ran experiment '{result.experiment.name}' ({result.experiment.commit[:7]}). "
+            f"Compare with `dvx exp show`; keep it with `dvx exp apply "
+            f"{result.experiment.name}`.")
+
+
+@exp.command("save", epilog=example("dvx exp save -n hand-tuned"))
+@click.option("-n", "--name", help="The experiment's name (default: a generated one).")
+@common_options
+def exp_save(name: str | None) -> None:
+    """Record the workspace as it is as an experiment of HEAD (nothing runs)."""
+    from dvx.exps.run import save
+
+    saved = save(open_repo(), name)
+    if not is_quiet():
+        out(f"Saved experiment '{saved.name}' ({saved.commit[:7]}).")
+
+
+@exp.command("show", epilog=example("""
+dvx exp show
+dvx exp show --only-changed --sort-by accuracy --sort-order desc
+dvx exp show -A --csv > experiments.csv
+"""))
+@click.option("-A", "--all-commits", "all_baselines", is_flag=True,
+              help="Experiments of every baseline, not only of HEAD.")
+@click.option("--only-changed", is_flag=True, help="Only the columns whose values differ.")
+@click.option("--sort-by", metavar="NAME", help="Sort each baseline's experiments by this "
+                                                "param or metric.")
+@click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="asc",
+              show_default=True)
+@click.option("--precision", type=click.IntRange(min=0), default=5, show_default=True)
+@FORMATS
+@CSV
+@MD
+@common_options
+def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_order: str,
+             precision: int, fmt: str | None) -> None:
+    """Show the workspace, the baseline and its experiments, a column per param and metric."""
+    from dvx.exps.show import show, table
+
+    rows = show(open_repo(), all_baselines)
+    if fmt == "json":
+        emit_json([r.to_json() for r in rows])
+        return
+    rendered = table(rows, only_changed, sort_by, sort_order == "desc", precision)
+    click.echo(rendered.render(fmt or "text"), nl=False)
+
+
+@exp.command("diff", epilog=example("""
+dvx exp diff low-lr longer
+dvx exp diff low-lr            # against the baseline
+"""))
+@click.argument("a")
+@click.argument("b", required=False)
+@click.option("--all", "show_all", is_flag=True, help="Also what did not change.")
+@FORMATS
+@MD
+@common_options
+def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
+    """Compare the params and metrics of two experiments (B default: A's baseline). A and B
+    may also be any Git revision."""
+    from dvx.errors import UsageError
+    from dvx.exps.refs import find
+    from dvx.metrics.tables import diff_table
+    from dvx.metrics.values import METRICS, PARAMS, diff
+
+    repo = open_repo()
+
+    def commit_of(name: str) -> tuple[str, str]:
+        try:
+            found = find(repo, name)
+            return found.commit, found.name
+        except UsageError:  # not an experiment: a Git revision
+            return name, name
+
+    (commit_a, label_a) = commit_of(a)
+    if b is None:
+        exp_a = find(repo, a)
+        commit_a, label_a, commit_b, label_b = exp_a.baseline, exp_a.baseline[:7], \
+            exp_a.commit, exp_a.name
+    else:
+        commit_b, label_b = commit_of(b)
+    results = []
+    for kind in (PARAMS, METRICS):
+        result = diff(repo, kind, commit_a, commit_b, show_all=show_all)
+        results.append(replace(result, a=replace(result.a, label=label_a),
+                               b=replace(result.b, label=label_b)))
+    if fmt == "json":
+        emit_json({r.kind: r.to_json() for r in results})
+        return
+    for r in results:
+        if r.changes or r.errors:
+            click.echo(diff_table(r).render(fmt or "text"), nl=False)
+    if not any(r.changes or r.errors for r in results) and not is_quiet():
+        out(f"No params or metrics changed between {label_a} and {label_b}.")
+
+
+@exp.command("apply", epilog=example("dvx exp apply low-lr && git commit -am 'low lr'"))
+@click.argument("name")
+@click.option("-f", "--force", is_flag=True, help="Overwrite changes not committed to Git.")
+@common_options
+def exp_apply(name: str, force: bool) -> None:
+    """Bring an experiment's params, code, dvx.lock and metrics into the workspace and check
+    its outputs out, ready to commit."""
+    from dvx.exps.run import apply
+
+    applied = apply(open_repo(), name, force)
+    if not is_quiet():
+        out(f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s).")
+    report_checkout(applied.checkout)
+    if not applied.checkout.ok:
+        sys.exit(1)
+
+
+@exp.command("branch", epilog=example("dvx exp branch low-lr try-low-lr"))
+@click.argument("name")
+@click.argument("branch_name", metavar="BRANCH")
+@common_options
+def exp_branch(name: str, branch_name: str) -> None:
+    """Make a Git branch of an experiment."""
+    from dvx.exps.run import branch
+
+    made = branch(open_repo(), name, branch_name)
+    if not is_quiet():
+        out(f"Branch '{branch_name}' is experiment '{made.name}' ({made.commit[:7]}).")
+
+
+@exp.command("remove", epilog=example("""
+dvx exp remove low-lr longer
+dvx exp remove --all          # every experiment of HEAD
+"""))
+@click.argument("names", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Every experiment of HEAD.")
+@common_options
+def exp_remove(names: tuple[str, ...], everything: bool) -> None:
+    """Delete experiments (their outputs stay in the cache until `dvx gc`)."""
+    from dvx.errors import UsageError
+    from dvx.exps.run import remove
+
+    if not names and not everything:
+        raise UsageError("Name the experiments to remove, or use --all.")
+    removed = remove(open_repo(), list(names), everything)
+    if not is_quiet():
+        out(f"Removed {len(removed)} experiment(s).")
+
+
+@exp.command("push", epilog=example("""
+dvx exp push origin low-lr
+dvx exp push origin           # every experiment of HEAD
+"""))
+@click.argument("git_remote")
+@click.argument("names", nargs=-1)
+@click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@common_options
+def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None) -> None:
+    """Share experiments: their data to the dvx remote, then their refs to GIT_REMOTE."""
+    from dvx.exps.share import push_experiments
+
+    shared = push_experiments(open_repo(), git_remote, list(names), dvx_remote)
+    _report_shared(shared, "Pushed")
+
+
+@exp.command("pull", epilog=example("dvx exp pull origin"))
+@click.argument("git_remote")
+@click.argument("names", nargs=-1)
+@click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@common_options
+def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None) -> None:
+    """Get experiments from GIT_REMOTE (all, or those named), and their data."""
+    from dvx.exps.share import pull_experiments
+
+    shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote)
+    _report_shared(shared, "Pulled")
+
+
+def _report_shared(shared: object, verb: str) -> None:
+    from dvx.exps.share import Shared
+
+    assert isinstance(shared, Shared)
+    if shared.data is not None:
+        for oid, why in sorted(shared.data.transfer.failed.items())[:20]:
+            warn(f"Failed {oid}: {why}")
+        for problem in shared.data.problems:
+            warn(f"Problem: {problem}")
+        if not shared.data.ok:
+            warn("ERROR: the data of the experiments did not all move; no ref was pushed.")
+            sys.exit(1)
+    if not is_quiet():
+        out(f"{verb} {len(shared.experiments)} experiment(s)"
+            + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
+
+
+@click.group(epilog=example("""
+dvx exp run --queue -S train.lr=0.1
+dvx exp run --queue -S train.lr=0.01
+dvx queue start -j 2
+dvx queue status
+"""))
+@common_options
+def queue() -> None:
+    """Run queued experiments (`dvx exp run --queue`) in parallel, each in a temporary Git
+    worktree sharing this repository's cache."""
+
+
+@queue.command("start", epilog=example("dvx queue start -j 4"))
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Experiments run at once.")
+@common_options
+def queue_start(jobs: int) -> None:
+    """Run every queued experiment, JOBS at a time, until the queue is empty."""
+    from dvx.exps.queue import DONE, start
+
+    repo = open_repo()
+    ran = start(repo, jobs, say=lambda text: None if is_quiet() else out(text))
+    if not ran and not is_quiet():
+        out("The queue is empty.")
+    if any(e.state != DONE for e in ran):
+        sys.exit(1)
+
+
+@queue.command("status", epilog=example("dvx queue status --json"))
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
+@common_options
+def queue_status(as_json: bool) -> None:
+    """List queued, running and finished experiments."""
+    from dataclasses import asdict
+
+    from dvx.exps.queue import entries
+
+    found = entries(open_repo())
+    if as_json:
+        emit_json([asdict(e) for e in found])
+        return
+    if not found:
+        out("The queue is empty.")
+    for e in found:
+        params = " ".join(e.sets)
+        out(f"{e.name:<20} {e.state:<8} {params}" + (f"  ({e.error})" if e.error else ""))
+
+
+@queue.command("logs", epilog=example("dvx queue logs low-lr"))
+@click.argument("name")
+@common_options
+def queue_logs(name: str) -> None:
+    """Print the output of a queued experiment's run."""
+    from dvx.errors import UsageError
+    from dvx.exps.queue import log_path
+
+    try:
+        with open(log_path(open_repo(), name), "rb") as f:
+            sys.stdout.buffer.write(f.read())
+    except FileNotFoundError:
+        raise UsageError(f"No log for '{name}': it has not started.",
+                         "See `dvx queue status`.") from None
+
+
+@queue.command("stop", epilog=example("dvx queue stop"))
+@common_options
+def queue_stop() -> None:
+    """Stop running experiments and empty the queue."""
+    from dvx.exps.queue import stop
+
+    stopped = stop(open_repo())
+    if not is_quiet():
+        out(f"Stopped {len(stopped)} experiment(s).")
+
+
+COMMANDS = [exp, queue]

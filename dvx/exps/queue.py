@@ -1,0 +1,219 @@
+"""The experiment queue: `dvx exp run --queue` records what to run; `dvx queue start -j N`
+runs queued experiments N at a time, each in a temporary Git worktree of its own that shares
+this repository's cache (and so its run-cache), then removes the worktree.
+
+A queued experiment is a snapshot of the workspace as it was when queued (a commit under
+refs/exps-queue/<name>, so uncommitted changes run too) plus the params to set. Its state, a
+JSON file, and its log live in .dvx/tmp/queue/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from dvx.errors import DvxError, UsageError
+from dvx.exps import overrides
+from dvx.exps.refs import check_name, experiments, git_of, head, new_name
+from dvx.repo import Repo
+
+QUEUE_REFS = "refs/exps-queue"
+QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
+
+
+@dataclass
+class Entry:
+    name: str
+    baseline: str
+    snapshot: str
+    sets: list[str] = field(default_factory=list)
+    state: str = QUEUED
+    pid: int | None = None
+    queued_at: float = 0.0
+    finished_at: float | None = None
+    error: str | None = None
+
+
+def _dir(repo: Repo) -> str:
+    return os.path.join(repo.tmp_dir, "queue")
+
+
+def _path(repo: Repo, name: str) -> str:
+    return os.path.join(_dir(repo), f"{name}.json")
+
+
+def log_path(repo: Repo, name: str) -> str:
+    return os.path.join(_dir(repo), f"{name}.log")
+
+
+def _save(repo: Repo, entry: Entry) -> None:
+    from dvx import fsutil
+
+    os.makedirs(_dir(repo), exist_ok=True)
+    fsutil.atomic_write(_path(repo, entry.name), json.dumps(asdict(entry)).encode())
+
+
+def entries(repo: Repo) -> list[Entry]:
+    """Every queued, running and finished entry, oldest first."""
+    found = []
+    try:
+        names = sorted(os.listdir(_dir(repo)))
+    except FileNotFoundError:
+        return []
+    for file in names:
+        if file.endswith(".json"):
+            with open(os.path.join(_dir(repo), file), encoding="utf-8") as f:
+                found.append(Entry(**json.load(f)))
+    for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
+        if entry.state == RUNNING and entry.pid is not None and not _alive(entry.pid):
+            entry.state, entry.error = FAILED, "its run ended without reporting"
+    return sorted(found, key=lambda e: e.queued_at)
+
+
+def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
+    for text in sets:
+        overrides.parse(text)  # refused now, not when it runs
+    baseline = head(repo)
+    taken = {e.name for e in experiments(repo, baseline)} | {e.name for e in entries(repo)}
+    if name is not None and check_name(name) in taken:
+        raise UsageError(f"An experiment or queued run called '{name}' exists already.")
+    name = name or new_name(taken)
+    git = git_of(repo)
+    snapshot = git.snapshot(baseline, f"dvx queued experiment {name}")
+    git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
+    entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
+    _save(repo, entry)
+    return entry
+
+
+def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: None
+          ) -> list[Entry]:
+    """Run every queued entry, `jobs` at a time, until none is left; the entries run.
+    `say` hears when each starts and ends."""
+    pending = [e for e in entries(repo) if e.state == QUEUED]
+    running: dict[str, tuple[Entry, subprocess.Popen[bytes], str]] = {}
+    done: list[Entry] = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            entry = pending.pop(0)
+            worktree = _make_worktree(repo, entry)
+            proc = _launch(repo, entry, worktree)
+            entry.state, entry.pid = RUNNING, proc.pid
+            _save(repo, entry)
+            running[entry.name] = (entry, proc, worktree)
+            say(f"Started '{entry.name}'.")
+        time.sleep(0.2)
+        for name, (entry, proc, worktree) in list(running.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            del running[name]
+            current = _load(repo, name)
+            if current is not None and current.state == STOPPED:
+                entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
+            elif code == 0:
+                entry.state = DONE
+            else:
+                entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue logs " \
+                                                  f"{name}`)"
+            entry.finished_at, entry.pid = time.time(), None
+            _save(repo, entry)
+            _remove_worktree(repo, worktree)
+            git_of(repo).delete_ref(f"{QUEUE_REFS}/{name}")
+            say(f"'{name}' {entry.state}." if entry.state != FAILED
+                else f"'{name}' failed: {entry.error}")
+            done.append(entry)
+    return done
+
+
+def stop(repo: Repo) -> list[Entry]:
+    """End the running experiments (their process groups) and drop the queued ones."""
+    stopped = []
+    for entry in entries(repo):
+        if entry.state == RUNNING and entry.pid is not None:
+            entry.state = STOPPED
+            _save(repo, entry)
+            with contextlib.suppress(ProcessLookupError):  # it just ended
+                os.killpg(entry.pid, signal.SIGTERM)
+            stopped.append(entry)
+        elif entry.state == QUEUED:
+            entry.state, entry.error = STOPPED, "removed from the queue by `dvx queue stop`"
+            _save(repo, entry)
+            git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+            stopped.append(entry)
+    return stopped
+
+
+def _load(repo: Repo, name: str) -> Entry | None:
+    try:
+        with open(_path(repo, name), encoding="utf-8") as f:
+            return Entry(**json.load(f))
+    except FileNotFoundError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _make_worktree(repo: Repo, entry: Entry) -> str:
+    """A worktree of the entry's snapshot whose dvx cache is this repository's."""
+    worktree = tempfile.mkdtemp(prefix=f"dvx-exp-{entry.name}-")
+    os.rmdir(worktree)  # git worktree add makes it
+    git_of(repo).run("worktree", "add", "--detach", "--quiet", worktree, entry.snapshot)
+    local = os.path.join(repo.dvx_dir, "config.local")
+    text = ""
+    if os.path.exists(local):  # the user's own settings (credentials) apply there too
+        with open(local, encoding="utf-8") as f:
+            text = f.read()
+    from dvx.config import ConfigFile
+
+    os.makedirs(os.path.join(worktree, ".dvx"), exist_ok=True)
+    target = os.path.join(worktree, ".dvx", "config.local")
+    with open(target, "w", encoding="utf-8") as f:
+        f.write(text)
+    config = ConfigFile.load(target)
+    config.set("cache", "dir", repo.cache_dir)
+    config.save()
+    return worktree
+
+
+def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
+    """`dvx checkout` (the inputs, from the shared cache) then `dvx exp run` in the worktree,
+    in a process group of its own (so `queue stop` ends all of it), output to the log."""
+    dvx = [sys.executable, "-m", "dvx"]
+    run = [*dvx, "exp", "run", "-n", entry.name, "--baseline", entry.baseline]
+    for text in entry.sets:
+        run += ["-S", text]
+    script = (f"{subprocess.list2cmdline([*dvx, 'checkout', '-q'])} ; "
+              f"{subprocess.list2cmdline(run)}")
+    log = open(log_path(repo, entry.name), "wb")  # noqa: SIM115 - the child owns it
+    try:
+        return subprocess.Popen(["/bin/sh", "-c", script], cwd=worktree, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()
+
+
+def _remove_worktree(repo: Repo, worktree: str) -> None:
+    try:
+        git_of(repo).run("worktree", "remove", "--force", worktree)
+    except DvxError:
+        import shutil
+
+        shutil.rmtree(worktree, ignore_errors=True)
+        git_of(repo).run("worktree", "prune")

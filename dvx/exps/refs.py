@@ -1,0 +1,104 @@
+"""Where experiments live: one commit each, child of the commit it started from (its
+baseline), under `refs/exps/<baseline sha>/<name>`. Git keeps them (gc never drops a ref) and
+shares them like any ref (`git push origin 'refs/exps/*'`), while the user's branches, index
+and HEAD never see them."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from dvx.errors import UsageError
+from dvx.repo import Repo
+from dvx.scm import Git
+
+PREFIX = "refs/exps"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ADJECTIVES = ("amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hazy", "icy",
+               "jolly", "keen", "lucid", "mellow", "nimble", "oaken", "plush", "quiet", "rapid",
+               "sunny", "tidy", "urban", "vivid", "witty", "young", "zesty")
+_NOUNS = ("acorn", "badger", "comet", "delta", "ember", "fjord", "galaxy", "harbor", "iris",
+          "jackal", "kiwi", "lagoon", "meadow", "nebula", "otter", "pebble", "quartz", "raven",
+          "summit", "tundra", "umber", "valley", "walrus", "yarrow", "zephyr")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    baseline: str  # the commit it started from
+    commit: str
+    created: int  # committer time, Unix seconds
+
+    @property
+    def ref(self) -> str:
+        return ref_of(self.baseline, self.name)
+
+
+def ref_of(baseline: str, name: str) -> str:
+    return f"{PREFIX}/{baseline}/{name}"
+
+
+def git_of(repo: Repo) -> Git:
+    if repo.git is None:
+        raise UsageError("Experiments need a Git repository.", "Run `git init` first.")
+    return repo.git
+
+
+def check_name(name: str) -> str:
+    if not NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
+        raise UsageError(f"Invalid experiment name {name!r}.",
+                         "Use letters, digits, '.', '_' and '-' (at most 100), starting with a "
+                         "letter or digit.")
+    return name
+
+
+def new_name(taken: set[str]) -> str:
+    """A readable name not in `taken` (adjective-noun, then a suffix if needed)."""
+    for _ in range(50):
+        name = f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+        if name not in taken:
+            return name
+    return f"exp-{secrets.token_hex(4)}"
+
+
+def experiments(repo: Repo, baseline: str | None = None) -> list[Experiment]:
+    """The experiments of `baseline` (None: of every baseline), newest first."""
+    prefix = f"{PREFIX}/{baseline}" if baseline else PREFIX
+    found = []
+    for ref, commit, created in git_of(repo).refs_with_commits(prefix):
+        parts = ref.split("/")
+        if len(parts) == 4:  # refs/exps/<baseline>/<name>
+            found.append(Experiment(parts[3], parts[2], commit, created))
+    return sorted(found, key=lambda e: (-e.created, e.name))
+
+
+def head(repo: Repo) -> str:
+    commit = git_of(repo).head()
+    if commit is None:
+        raise UsageError("Experiments start from a commit, and this repository has none yet.",
+                         "Commit your pipeline first.")
+    return commit
+
+
+def find(repo: Repo, name: str) -> Experiment:
+    """The experiment called `name` (of the current baseline first, else of any), or its
+    full ref or commit."""
+    everything = experiments(repo)
+    current = git_of(repo).head()
+    matches = [e for e in everything if name in (e.name, e.ref, e.commit)]
+    ours = [e for e in matches if e.baseline == current]
+    if ours or len(matches) == 1:
+        return (ours or matches)[0]
+    if matches:
+        raise UsageError(f"Several experiments are called {name!r} (of different baselines).",
+                         "Name one by its full ref: " + ", ".join(e.ref for e in matches[:5]))
+    raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+
+
+def record(repo: Repo, baseline: str, name: str, parent: str | None = None) -> Experiment:
+    """Commit the workspace as the experiment `name` of `baseline`."""
+    git = git_of(repo)
+    commit = git.snapshot(parent or baseline, f"dvx experiment {name}")
+    git.set_ref(ref_of(baseline, name), commit)
+    return next(e for e in experiments(repo, baseline) if e.name == name)

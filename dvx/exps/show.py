@@ -1,0 +1,154 @@
+"""`dvx exp show`: the workspace, the baseline and its experiments side by side, one row each,
+with a column per param and per metric (read from Git's objects: no checkout)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx.errors import UsageError
+from dvx.exps.refs import Experiment, experiments, git_of
+from dvx.metrics.revisions import WORKSPACE, Reader, Revision
+from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
+from dvx.metrics.values import METRICS, PARAMS, flatten, read_revision
+from dvx.repo import Repo
+
+
+@dataclass
+class Row:
+    name: str  # "workspace", the baseline's branch (or short sha), or the experiment's name
+    commit: str | None
+    baseline: str | None
+    created: int | None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> flat values
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "rev": self.commit, "baseline": self.baseline,
+                "created": _iso(self.created), "params": self.params, "metrics": self.metrics,
+                "errors": self.errors}
+
+
+def show(repo: Repo, all_baselines: bool = False) -> list[Row]:
+    """Rows: the workspace, then for each baseline (HEAD, or with `all_baselines` every
+    commit that has experiments) the baseline and its experiments, newest first."""
+    git = git_of(repo)
+    current = git.head()
+    found = experiments(repo, None if all_baselines else current)
+    baselines = list(dict.fromkeys([current] if current and not all_baselines else []))
+    baselines += [e.baseline for e in found if e.baseline not in baselines]
+    names = _branch_names(repo)
+    with Reader(repo) as reader:
+        rows = [_row(reader, Row(WORKSPACE, None, current, None))]
+        for baseline in baselines:
+            if baseline is None:
+                continue
+            when = git.commit_log([baseline])
+            rows.append(_row(reader, Row(names.get(baseline, baseline[:7]), baseline, None,
+                                         when[0][1] if when else None)))
+            for exp in (e for e in found if e.baseline == baseline):
+                rows.append(_row(reader, _exp_row(exp)))
+    return rows
+
+
+def _exp_row(exp: Experiment) -> Row:
+    return Row(exp.name, exp.commit, exp.baseline, exp.created)
+
+
+def _row(reader: Reader, row: Row) -> Row:
+    revision = Revision(row.name, row.commit)
+    for kind, into in ((PARAMS, row.params), (METRICS, row.metrics)):
+        values = read_revision(reader, revision, kind)
+        if values.error:
+            row.errors.append(values.error)
+        for f in values.files:
+            if f.data is not None:
+                into[f.path] = flatten(f.data)
+            elif f.error and f.error_type != "missing":  # not run yet: no error
+                row.errors.append(f"{f.path}: {f.error}")
+    return row
+
+
+def _branch_names(repo: Repo) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for name, commit in git_of(repo).ref_tips("refs/heads"):
+        names.setdefault(commit, name)
+    return names
+
+
+def _iso(when: int | None) -> str | None:
+    if when is None:
+        return None
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat()
+
+
+# -- the table --------------------------------------------------------------------------------
+
+def columns(rows: list[Row]) -> list[tuple[str, str, str]]:
+    """(kind, file, key) of every value column: params first, then metrics, each in the order
+    first met."""
+    found: dict[tuple[str, str, str], None] = {}
+    for kind in (PARAMS, METRICS):
+        for row in rows:
+            for file, values in getattr(row, kind).items():
+                found.update(dict.fromkeys((kind, file, key) for key in values))
+    return list(found)
+
+
+def table(rows: list[Row], only_changed: bool = False, sort_by: str | None = None,
+          descending: bool = False, precision: int = DEFAULT_PRECISION) -> Table:
+    cols = columns(rows)
+    if only_changed:
+        cols = [c for c in cols if len({repr(_value(r, c)) for r in rows}) > 1]
+    keys = [c[2] for c in cols]
+    titles = [key if keys.count(key) == 1 else f"{file}:{key}" for _, file, key in cols]
+    if sort_by is not None:
+        rows = _sorted(rows, cols, titles, sort_by, descending)
+    headers = ["Experiment", "Created", *titles]
+    body = [[("  " if r.baseline and r.name != WORKSPACE else "") + r.name,
+             _short_time(r.created), *(format_value(_value(r, c), precision) for c in cols)]
+            for r in rows]
+    return Table(headers, body)
+
+
+def _value(row: Row, column: tuple[str, str, str]) -> Any:
+    kind, file, key = column
+    return getattr(row, kind).get(file, {}).get(key)
+
+
+def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str], by: str,
+            descending: bool) -> list[Row]:
+    """The workspace and baselines stay where they are; each baseline's experiments are
+    sorted by the column `by` (a title, a key, or FILE:KEY), rows without it last."""
+    matches = [c for c, t in zip(cols, titles, strict=True)
+               if by in (t, c[2], f"{c[1]}:{c[2]}")]
+    if not matches:
+        raise UsageError(f"No column {by!r} to sort by.", "Use a param or metric name that "
+                         "`dvx exp show` lists.")
+    column = matches[0]
+    out: list[Row] = []
+    group: list[Row] = []
+
+    def flush() -> None:
+        present = [r for r in group if isinstance(_value(r, column), (int, float))]
+        absent = [r for r in group if r not in present]
+        out.extend(sorted(present, key=lambda r: _value(r, column), reverse=descending))
+        out.extend(absent)
+        group.clear()
+
+    for row in rows:
+        if row.baseline is None or row.name == WORKSPACE:  # the workspace or a baseline
+            flush()
+            out.append(row)
+        else:
+            group.append(row)
+    flush()
+    return out
+
+
+def _short_time(when: int | None) -> str:
+    if when is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(when).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,209 @@
+"""Experiments: exp run/show/diff/apply/branch/remove/save, the queue in parallel worktrees,
+and sharing through a Git remote and a dvx remote; never touching the user's branch."""
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import git, run_dvx, write
+from tests.team import Team, must, share
+
+TRAIN = """
+import json, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+rows = open("data/raw.csv").read().split()
+if p.get("sleep"):
+    import time; time.sleep(p["sleep"])
+if p.get("fail"):
+    raise SystemExit(3)
+json.dump({"accuracy": round(1 - p["lr"] / (p["epochs"] + 1), 4), "rows": len(rows)},
+          open("metrics.json", "w"))
+open("model.bin", "w").write(f"model lr={p['lr']} epochs={p['epochs']} rows={len(rows)}")
+"""
+
+DVX_YAML = f"""stages:
+  train:
+    cmd: {sys.executable} train.py
+    deps: [train.py, data/raw.csv]
+    params: [train]
+    outs: [model.bin]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def _pipeline(repo):
+    write(repo / "params.yaml", "# how to train\ntrain:\n  lr: 0.1  # step size\n  epochs: 3\n")
+    write(repo / "train.py", TRAIN)
+    write(repo / "dvx.yaml", DVX_YAML)
+    write(repo / "data" / "raw.csv", "a\nb\nc\n")
+    must("add", "data/raw.csv", cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+
+
+@pytest.fixture
+def project(repo):
+    _pipeline(repo)
+    return repo
+
+
+def _show(repo, *args):
+    result = run_dvx("exp", "show", "--json", *args, cwd=repo)
+    assert result.code == 0, result.output
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def test_an_experiment_is_a_ref_of_its_own_and_the_branch_never_moves(project):
+    head = git(project, "rev-parse", "HEAD").strip()
+    result = run_dvx("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    assert result.code == 0, result.output
+    assert git(project, "rev-parse", "HEAD").strip() == head
+    assert git(project, "diff", "--cached", "--name-only") == ""  # the index is untouched
+    assert "refs/exps/" + head + "/low" in git(project, "for-each-ref", "refs/exps")
+    rows = _show(project)
+    assert rows["low"]["params"]["params.yaml"]["train.lr"] == 0.01
+    assert rows["low"]["metrics"]["metrics.json"]["accuracy"] == 0.9975
+    assert rows["low"]["baseline"] == head
+    assert rows["main"]["params"]["params.yaml"]["train.lr"] == 0.1
+    assert rows["workspace"]["params"]["params.yaml"]["train.lr"] == 0.01  # results stay
+    assert "# step size" in (project / "params.yaml").read_text()  # comments kept
+    generated = run_dvx("exp", "run", "-S", "train.epochs=9", cwd=project)
+    assert generated.code == 0 and "Ran experiment '" in generated.stdout
+    assert len(_show(project)) == 4
+
+
+def test_show_formats_sorting_and_only_changed_columns(project):
+    for lr in ("0.05", "0.2", "0.01"):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", f"lr-{lr}", cwd=project)
+    table = run_dvx("exp", "show", "--only-changed", "--sort-by", "accuracy",
+                    "--sort-order", "desc", "--csv", cwd=project).stdout
+    rows = list(csv.reader(io.StringIO(table)))
+    assert rows[0] == ["Experiment", "Created", "train.lr", "accuracy"]  # epochs, rows: same
+    assert [r[0].strip() for r in rows[3:]] == ["lr-0.01", "lr-0.05", "lr-0.2"]
+    text = run_dvx("exp", "show", cwd=project).stdout
+    assert text.splitlines()[0].split()[:2] == ["Experiment", "Created"]
+    assert "| Experiment |" in run_dvx("exp", "show", "--md", cwd=project).stdout
+    bad = run_dvx("exp", "show", "--sort-by", "nothing", cwd=project)
+    assert bad.code != 0 and "No column 'nothing'" in bad.stderr
+
+
+def test_diff_apply_branch_and_remove(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)
+    diff = json.loads(run_dvx("exp", "diff", "low", "high", "--json", cwd=project).stdout)
+    changed = diff["params"]["params.yaml"]
+    assert list(changed) == ["train.lr"]
+    assert (changed["train.lr"]["old"], changed["train.lr"]["new"]) == (0.01, 0.3)
+    assert "accuracy" in run_dvx("exp", "diff", "low", cwd=project).stdout  # vs baseline
+    # The workspace holds high's results (saved in that experiment): apply may replace them.
+    applied = run_dvx("exp", "apply", "low", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+    assert "lr: 0.01" in (project / "params.yaml").read_text()
+    assert run_dvx("status", "-q", cwd=project).code == 0  # outputs match dvx.lock
+    assert run_dvx("exp", "branch", "high", "try-high", cwd=project).code == 0
+    assert "lr: 0.3" in git(project, "show", "try-high:params.yaml")
+    assert run_dvx("exp", "remove", "high", cwd=project).code == 0
+    assert "high" not in _show(project)
+    missing = run_dvx("exp", "apply", "high", cwd=project)
+    assert missing.code != 0 and "No experiment called 'high'" in missing.stderr
+
+
+def test_apply_keeps_changes_no_experiment_saved(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "checkout", "-q", "--", "params.yaml")
+    write(project / "params.yaml", "train:\n  lr: 0.7\n  epochs: 3\n")  # by hand, unsaved
+    refused = run_dvx("exp", "apply", "low", cwd=project)
+    assert refused.code != 0 and "params.yaml" in refused.stderr
+    assert "0.7" in (project / "params.yaml").read_text()
+    assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
+
+
+def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
+    failed = run_dvx("exp", "run", "-S", "train.fail=true", "-n", "broken", cwd=project)
+    assert failed.code == 1 and "not recorded" in failed.stderr
+    assert "broken" not in _show(project)
+    for args, message in ((("-S", "train.lr"), "KEY=VALUE"),
+                          (("-S", "notes.txt:a=1"), "not a YAML, JSON or TOML"),
+                          (("-n", "bad name"), "Invalid experiment name")):
+        result = run_dvx("exp", "run", *args, cwd=project)
+        assert result.code != 0 and message in result.stderr, result.output
+
+
+def test_save_records_the_workspace_without_running(project):
+    write(project / "params.yaml", "train:\n  lr: 0.4\n  epochs: 3\n")
+    assert run_dvx("exp", "save", "-n", "by-hand", cwd=project).code == 0
+    assert _show(project)["by-hand"]["params"]["params.yaml"]["train.lr"] == 0.4
+
+
+def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
+    for lr in ("0.2", "0.3", "0.4"):
+        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"q{lr}",
+                         cwd=project)
+        assert queued.code == 0, queued.output
+    # queued, not run: nothing changed in the workspace
+    assert "lr: 0.1" in (project / "params.yaml").read_text()
+    status = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+    assert [e["state"] for e in status] == ["queued"] * 3
+    started = run_dvx("queue", "start", "-j", "2", cwd=project)
+    assert started.code == 0, started.output
+    rows = _show(project)
+    assert {rows[f"q{lr}"]["params"]["params.yaml"]["train.lr"] for lr in ("0.2", "0.3", "0.4")
+            } == {0.2, 0.3, 0.4}
+    assert rows["q0.2"]["metrics"]["metrics.json"]["rows"] == 3  # its input came from the cache
+    assert git(project, "worktree", "list").count("\n") == 1  # every worktree was removed
+    assert "Ran experiment 'q0.3'" in run_dvx("queue", "logs", "q0.3", cwd=project).stdout
+    # Their outputs are in this repository's cache: apply checks them out without running.
+    assert run_dvx("exp", "apply", "q0.4", cwd=project).code == 0
+    assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=3"
+
+
+def test_queue_stop_ends_a_running_experiment(project):
+    must("exp", "run", "--queue", "-S", "train.sleep=60", "-n", "slow", cwd=project)
+    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+            if states and states[0]["state"] == "running" and os.path.exists(
+                    project / ".dvx" / "tmp" / "queue" / "slow.log"):
+                break
+            time.sleep(0.2)
+        assert run_dvx("queue", "stop", cwd=project).code == 0
+        assert runner.wait(timeout=30) == 1
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+    assert states[0]["state"] == "stopped"
+    assert "slow" not in _show(project)
+
+
+def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    _pipeline(alice)
+    git(alice, "push", "-q", "origin", "main")
+    must("push", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    pushed = run_dvx("exp", "push", "origin", "low", cwd=alice)
+    assert pushed.code == 0 and "Pushed 1 experiment(s): low" in pushed.stdout
+    bob = team.clone("bob")
+    pulled = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert pulled.code == 0 and "low" in pulled.stdout, pulled.output
+    assert _show(bob)["low"]["metrics"]["metrics.json"]["accuracy"] == 0.9975
+    applied = run_dvx("exp", "apply", "low", cwd=bob)  # its model came from the remote
+    assert applied.code == 0, applied.output
+    assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+    share(bob, "keep low")
