@@ -23,7 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dvx.ops.source import Source
 
-__all__ = ["get_url", "metrics_show", "open", "params_show", "read"]
+__all__ = ["exp_show", "get_url", "metrics_show", "open", "params_show", "read"]
 
 
 def open(path: str, repo: str | None = None, rev: str | None = None,  # as io.open does
@@ -109,6 +109,16 @@ def metrics_show(repo: str | None = None, revs: list[str] | None = None) -> dict
     """The metrics of the workspace, or of each revision in `revs`: exactly what
     `dvx metrics show --json` prints (see `params_show`)."""
     return _show("metrics", repo, revs)
+
+
+def exp_show(repo: str | None = None, all_baselines: bool = False) -> list[dict[str, Any]]:
+    """The workspace, the baseline and its experiments (of every baseline with
+    `all_baselines`): exactly what `dvx exp show --json` prints, one dict per row with
+    "name", "rev", "baseline", "created", "params" and "metrics" ({file: {key: value}})."""
+    from dvx.exps.show import show
+    from dvx.repo import Repo
+
+    return [row.to_json() for row in show(Repo.find(repo), all_baselines)]
 
 
 def _show(kind: str, repo: str | None, revs: list[str] | None) -> dict[str, Any]:

@@ -207,3 +207,11 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     assert applied.code == 0, applied.output
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
     share(bob, "keep low")
+
+
+def test_the_api_returns_what_exp_show_json_prints(project):
+    import dvx.api
+
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    printed = json.loads(run_dvx("exp", "show", "--json", cwd=project).stdout)
+    assert dvx.api.exp_show(repo=str(project)) == printed
