@@ -215,3 +215,24 @@ def test_the_api_returns_what_exp_show_json_prints(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     printed = json.loads(run_dvx("exp", "show", "--json", cwd=project).stdout)
     assert dvx.api.exp_show(repo=str(project)) == printed
+
+
+def test_queued_experiments_run_on_a_dask_cluster_through_the_remotes(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    team = Team(tmp_path)
+    alice = team.founder()
+    _pipeline(alice)
+    git(alice, "push", "-q", "origin", "main")
+    for lr in ("0.2", "0.3"):
+        must("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"d{lr}", cwd=alice)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        started = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
+    assert started.code == 0, started.output
+    rows = _show(alice)
+    assert rows["d0.2"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert rows["d0.3"]["metrics"]["metrics.json"]["rows"] == 3  # inputs from the remote
+    assert "d0.2" in git(alice, "ls-remote", str(team.origin))  # pushed by its worker
+    assert "exps-queue" not in git(alice, "ls-remote", str(team.origin))  # cleaned up
+    assert run_dvx("exp", "apply", "d0.3", cwd=alice).code == 0  # data came back
+    assert (alice / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"

@@ -268,16 +268,31 @@ def queue() -> None:
     worktree sharing this repository's cache."""
 
 
-@queue.command("start", epilog=example("dvx queue start -j 4"))
+@queue.command("start", epilog=example("""
+dvx queue start -j 4
+dvx queue start --dask tcp://scheduler:8786
+"""))
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Experiments run at once.")
+              help="Experiments run at once (on this machine).")
+@click.option("--dask", "dask_address", metavar="ADDRESS",
+              help="Run them as tasks on the Dask cluster at ADDRESS instead (extra dvx[dask]).")
+@click.option("--git-remote", default="origin", show_default=True,
+              help="With --dask: the Git remote the workers clone and push experiments to.")
 @common_options
-def queue_start(jobs: int) -> None:
-    """Run every queued experiment, JOBS at a time, until the queue is empty."""
+def queue_start(jobs: int, dask_address: str | None, git_remote: str) -> None:
+    """Run every queued experiment until the queue is empty: JOBS at a time in temporary
+    worktrees here, or with --dask as tasks on a Dask cluster, each starting from the Git
+    remote and the dvx remote and pushing its experiment back (no shared disk needed)."""
     from dvx.exps.queue import DONE, start
 
     repo = open_repo()
-    ran = start(repo, jobs, say=lambda text: None if is_quiet() else out(text))
+    say = (lambda text: None) if is_quiet() else out
+    if dask_address:
+        from dvx.exps.cluster import start_on_dask
+
+        ran = start_on_dask(repo, dask_address, git_remote, say)
+    else:
+        ran = start(repo, jobs, say)
     if not ran and not is_quiet():
         out("The queue is empty.")
     if any(e.state != DONE for e in ran):

@@ -1,0 +1,154 @@
+"""Queued experiments on a Dask cluster (`dvx queue start --dask ADDRESS`, extra `dvx[dask]`).
+
+Nothing depends on a shared disk: before submitting, the queued snapshots' inputs go to the
+dvx remote and the snapshots themselves (refs/exps-queue/<name>) to the Git remote. Each task
+clones the Git remote on its worker, checks the snapshot out, pulls its inputs, runs
+`dvx exp run`, and `dvx exp push`es the experiment (data, then ref) back. When the tasks are
+done, the submitting repository pulls the experiments like any others (`dvx exp pull`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dvx.errors import DvxError, UsageError
+from dvx.exps.queue import DONE, FAILED, QUEUE_REFS, QUEUED, RUNNING, Entry, entries, log_path
+from dvx.exps.queue import _save as save_entry
+from dvx.exps.refs import git_of
+from dvx.exps.share import pull_experiments
+from dvx.history import Scope, scope_targets
+from dvx.ops.sync import push
+from dvx.repo import Repo
+
+
+def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
+                  say: Callable[[str], None] = lambda text: None) -> list[Entry]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise UsageError("Running experiments on Dask needs dask.distributed.",
+                         "Install it with `pip install 'dvx[dask]'`.") from None
+    queued = [e for e in entries(repo) if e.state == QUEUED]
+    if not queued:
+        return []
+    git = git_of(repo)
+    try:
+        url = git.run("remote", "get-url", "--", git_remote).decode().strip()
+    except DvxError:
+        raise UsageError(f"There is no Git remote '{git_remote}' for the workers to clone.",
+                         "Pass --git-remote NAME.") from None
+    _publish(repo, git_remote, queued)
+    env = _identity(repo)
+    local = os.path.join(repo.dvx_dir, "config.local")
+    settings = ""
+    if os.path.exists(local):
+        with open(local, encoding="utf-8") as f:
+            settings = f.read()
+    done: list[Entry] = []
+    with Client(address, timeout="30s") as client:
+        futures = {}
+        for entry in queued:
+            future = client.submit(run_task, url, entry.name, entry.snapshot, entry.baseline,
+                                   entry.sets, settings, env, key=f"dvx-exp-{entry.name}",
+                                   pure=False)
+            futures[future] = entry
+            entry.state = RUNNING
+            save_entry(repo, entry)
+            say(f"Submitted '{entry.name}'.")
+        for future in as_completed(list(futures)):
+            entry = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # a worker that died, a task that could not start
+                outcome = {"ok": False, "log": f"the task failed: {exc}\n"}
+            with open(log_path(repo, entry.name), "w", encoding="utf-8") as f:
+                f.write(outcome["log"])
+            entry.state = DONE if outcome["ok"] else FAILED
+            entry.error = None if outcome["ok"] else f"see `dvx queue logs {entry.name}`"
+            entry.finished_at = time.time()
+            save_entry(repo, entry)
+            say(f"'{entry.name}' {entry.state}.")
+            done.append(entry)
+    _unpublish(repo, git_remote, queued)
+    finished = [e.name for e in done if e.state == DONE]
+    if finished:
+        pull_experiments(repo, git_remote, finished)
+    return done
+
+
+def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
+    targets, _ = scope_targets(repo, Scope(workspace=False,
+                                           revs=tuple(e.snapshot for e in queued)))
+    if targets:
+        result = push(repo, targets)
+        if not result.ok:
+            raise DvxError("The inputs of the queued experiments could not all be pushed to "
+                           "the dvx remote, so the workers could not get them.",
+                           "Run `dvx push` and look at what fails.")
+    refs = [f"{QUEUE_REFS}/{e.name}:{QUEUE_REFS}/{e.name}" for e in queued]
+    git_of(repo).run("push", "--quiet", "--force", "--", git_remote, *refs)
+
+
+def _unpublish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
+    git = git_of(repo)
+    with contextlib.suppress(DvxError):  # if left on the remote: harmless, replaced next time
+        git.run("push", "--quiet", "--", git_remote,
+                *[f":{QUEUE_REFS}/{e.name}" for e in queued])
+    for entry in queued:
+        git.delete_ref(f"{QUEUE_REFS}/{entry.name}")
+
+
+def _identity(repo: Repo) -> dict[str, str]:
+    """Who the experiment commits are by: the submitter's Git identity."""
+    env = {}
+    git = git_of(repo)
+    for key, names in (("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
+                       ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"))):
+        try:
+            value = git.run("config", "--get", key).decode().strip()
+        except DvxError:
+            value = os.environ.get(names[0], "")
+        if value:
+            env.update(dict.fromkeys(names, value))
+    return env
+
+
+def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[str],
+             settings: str, env: dict[str, str]) -> dict[str, Any]:
+    """One queued experiment, on a Dask worker: clone, check the snapshot out, pull its
+    inputs, run, push the experiment back. {"ok": bool, "log": the commands' output}."""
+    work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-")
+    log: list[str] = []
+    environ = {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"}
+    dvx = [sys.executable, "-m", "dvx"]
+    steps = [
+        ["git", "clone", "--quiet", "--no-checkout", "--", git_url, work],
+        ["git", "fetch", "--quiet", "origin", f"+{QUEUE_REFS}/{name}:{QUEUE_REFS}/{name}"],
+        ["git", "checkout", "--quiet", "--detach", snapshot],
+        [*dvx, "pull", "-q"],
+        [*dvx, "exp", "run", "-n", name, "--baseline", baseline,
+         *[arg for text in sets for arg in ("-S", text)]],
+        [*dvx, "exp", "push", "origin", name],
+    ]
+    try:
+        for index, argv in enumerate(steps):
+            if index == 3:  # the submitter's own settings (credentials), as config.local
+                with open(os.path.join(work, ".dvx", "config.local"), "w",
+                          encoding="utf-8") as f:
+                    f.write(settings)
+            done = subprocess.run(argv, cwd=work if index else None, env=environ,
+                                  capture_output=True, text=True)
+            log.append(f"$ {subprocess.list2cmdline(argv)}\n{done.stdout}{done.stderr}")
+            if done.returncode != 0:
+                return {"ok": False, "log": "".join(log)}
+        return {"ok": True, "log": "".join(log)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
