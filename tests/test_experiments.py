@@ -16,15 +16,16 @@ from tests.conftest import git, run_dvx, write
 from tests.team import Team, must, share
 
 TRAIN = """
-import json, yaml
+import json, time, yaml
+started = time.time()
 p = yaml.safe_load(open("params.yaml"))["train"]
 rows = open("data/raw.csv").read().split()
 if p.get("sleep"):
     import time; time.sleep(p["sleep"])
 if p.get("fail"):
     raise SystemExit(3)
-json.dump({"accuracy": round(1 - p["lr"] / (p["epochs"] + 1), 4), "rows": len(rows)},
-          open("metrics.json", "w"))
+json.dump({"accuracy": round(1 - p["lr"] / (p["epochs"] + 1), 4), "rows": len(rows),
+           "started": started, "ended": time.time()}, open("metrics.json", "w"))
 open("model.bin", "w").write(f"model lr={p['lr']} epochs={p['epochs']} rows={len(rows)}")
 """
 
@@ -88,7 +89,8 @@ def test_show_formats_sorting_and_only_changed_columns(project):
     table = run_dvx("exp", "show", "--only-changed", "--sort-by", "accuracy",
                     "--sort-order", "desc", "--csv", cwd=project).stdout
     rows = list(csv.reader(io.StringIO(table)))
-    assert rows[0] == ["Experiment", "Created", "train.lr", "accuracy"]  # epochs, rows: same
+    assert rows[0][:4] == ["Experiment", "Created", "train.lr", "accuracy"]  # epochs: same
+    assert "train.epochs" not in rows[0] and "rows" not in rows[0]
     assert [r[0].strip() for r in rows[3:]] == ["lr-0.01", "lr-0.05", "lr-0.2"]
     text = run_dvx("exp", "show", cwd=project).stdout
     assert text.splitlines()[0].split()[:2] == ["Experiment", "Created"]
@@ -133,8 +135,12 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     failed = run_dvx("exp", "run", "-S", "train.fail=true", "-n", "broken", cwd=project)
     assert failed.code == 1 and "not recorded" in failed.stderr
     assert "broken" not in _show(project)
+    must("exp", "run", "-S", "train.fail=false", "-n", "taken", cwd=project)
     for args, message in ((("-S", "train.lr"), "KEY=VALUE"),
                           (("-S", "notes.txt:a=1"), "not a YAML, JSON or TOML"),
+                          (("-S", "other.yaml:a=1"), "'other.yaml', which does not exist"),
+                          (("-S", "train.lr=[0.1,"), "is not valid YAML"),
+                          (("-n", "taken"), "exists already"),
                           (("-n", "bad name"), "Invalid experiment name")):
         result = run_dvx("exp", "run", *args, cwd=project)
         assert result.code != 0 and message in result.stderr, result.output
@@ -147,9 +153,10 @@ def test_save_records_the_workspace_without_running(project):
 
 
 def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
+    head = git(project, "rev-parse", "HEAD")
     for lr in ("0.2", "0.3", "0.4"):
-        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"q{lr}",
-                         cwd=project)
+        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", "train.sleep=1",
+                         "-n", f"q{lr}", cwd=project)
         assert queued.code == 0, queued.output
     # queued, not run: nothing changed in the workspace
     assert "lr: 0.1" in (project / "params.yaml").read_text()
@@ -160,12 +167,28 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
     rows = _show(project)
     assert {rows[f"q{lr}"]["params"]["params.yaml"]["train.lr"] for lr in ("0.2", "0.3", "0.4")
             } == {0.2, 0.3, 0.4}
+    first, second = (rows[n]["metrics"]["metrics.json"] for n in ("q0.2", "q0.3"))
+    assert max(first["started"], second["started"]) < min(first["ended"], second["ended"])
+    assert git(project, "rev-parse", "HEAD") == head  # the branch, index and log: untouched
+    assert git(project, "status", "--porcelain") == ""
     assert rows["q0.2"]["metrics"]["metrics.json"]["rows"] == 3  # its input came from the cache
     assert git(project, "worktree", "list").count("\n") == 1  # every worktree was removed
     assert "Ran experiment 'q0.3'" in run_dvx("queue", "logs", "q0.3", cwd=project).stdout
     # Their outputs are in this repository's cache: apply checks them out without running.
     assert run_dvx("exp", "apply", "q0.4", cwd=project).code == 0
     assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=3"
+
+
+def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project):
+    must("exp", "run", "--queue", "-S", "train.fail=true", "-n", "bad", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "good", cwd=project)
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 1 and "'bad' failed" in started.stdout
+    states = {e["name"]: e["state"] for e in json.loads(
+        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    assert states == {"bad": "failed", "good": "done"}
+    assert "exit code 3" in run_dvx("queue", "logs", "bad", cwd=project).stdout
+    assert "good" in _show(project) and "bad" not in _show(project)
 
 
 def test_queue_stop_ends_a_running_experiment(project):

@@ -42,7 +42,8 @@ def parse(text: str) -> Override:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
-        value = raw  # not YAML: the text as it is
+        raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
+                         "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     return Override(file, key, value)
 
 
@@ -50,6 +51,11 @@ def apply(repo: Repo, overrides: list[Override]) -> None:
     by_file: dict[str, list[Override]] = {}
     for override in overrides:
         by_file.setdefault(override.file, []).append(override)
+    for file in by_file:
+        if not os.path.isfile(repo.abspath(file)):
+            raise UsageError(f"-S names the params file '{file}', which does not exist.",
+                             "Set params of an existing YAML or JSON file (params.yaml when "
+                             "no file is named).")
     for file, changes in by_file.items():
         full = repo.abspath(file)
         if file.lower().endswith(".toml"):
