@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -10,10 +12,21 @@ from dvx.cli.common import common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out
 
+F = TypeVar("F", bound=Callable[..., Any])
 URL = click.argument("url", metavar="URL")
+OUT = click.option("-o", "--out", type=click.Path(),
+                   help="Where to put it (default: its name, here).")
+FORCE = click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
 REV = click.option("--rev", metavar="REV",
                    help="A branch, tag or commit of the source (default: its default branch; "
                         "for a local path, its workspace).")
+
+
+def _from_a_repository(func: F) -> F:
+    """URL PATH [-o OUT] [--rev REV] [-f]: the arguments of get and import."""
+    for decorate in reversed([URL, click.argument("path"), OUT, REV, FORCE, common_options]):
+        func = decorate(func)
+    return func
 
 
 @click.command("ls", epilog=example("""
@@ -66,12 +79,7 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
 dvx get https://github.com/org/project data/train.csv
 dvx get ../other-project models/model.pt -o model.pt --rev v2
 """))
-@URL
-@click.argument("path")
-@click.option("-o", "--out", type=click.Path(), help="Where to write it (default: its name).")
-@REV
-@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
-@common_options
+@_from_a_repository
 def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
     """Download a file or directory that the repository at URL tracks (with dvx or Git),
     without tracking it here. It is read from that repository's remote and checked by hash."""
@@ -87,12 +95,7 @@ dvx import https://github.com/org/datasets images -o data/images --rev v1.2
 dvx import ../shared-data raw/train.csv
 git add data/images.dvx data/.gitignore
 """))
-@URL
-@click.argument("path")
-@click.option("-o", "--out", type=click.Path(), help="Where to put it (default: its name).")
-@REV
-@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
-@common_options
+@_from_a_repository
 def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
     """Download a file or directory that the repository at URL tracks, and track it here. Its
     pointer records the source (URL, path, the revision asked for and the commit it resolved
@@ -112,7 +115,7 @@ dvx import-url https://example.com/data.zip
 """))
 @URL
 @click.argument("out", required=False, type=click.Path())
-@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@FORCE
 @common_options
 def import_url(url: str, out: str | None, force: bool) -> None:
     """Download the file at URL (s3://, gs://, https://, a local path, anything fsspec
@@ -133,7 +136,7 @@ dvx get-url https://example.com/data.zip data.zip
 """))
 @URL
 @click.argument("out", required=False, type=click.Path())
-@click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
+@FORCE
 @common_options
 def get_url(url: str, out: str | None, force: bool) -> None:
     """Download the file at URL (any protocol fsspec reaches), untracked."""
