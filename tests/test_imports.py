@@ -157,3 +157,13 @@ def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
         result = run_dvx(*args, cwd=project)
         assert result.code != 0 and message in result.stderr, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_an_unreachable_source_is_a_warning_not_a_change(source, project, tmp_path):
+    team, _ = source
+    moved_away = tmp_path / "moved-away"
+    assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0
+    commit(project, "import")
+    team.origin.rename(moved_away)  # the source is gone (offline, say)
+    quiet = run_dvx("status", "-q", cwd=project)
+    assert quiet.code == 0 and "could not be checked" in quiet.stderr

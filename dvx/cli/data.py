@@ -132,7 +132,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     result = do_status(repo, resolved)
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
-    moved = _moved_imports(repo, resolved)
+    checks = _check_imports(repo, resolved)
+    moved = {c.path: c.detail for c in checks if c.moved}
+    for check in checks:
+        if not check.moved:  # offline, say: a warning, not a change
+            warn(f"WARNING: {check.path}: {check.detail}")
     if as_json:
         doc = result.to_json()
         if stages:
@@ -161,16 +165,16 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         sys.exit(1)
 
 
-def _moved_imports(repo: Repo, targets: list[Any]) -> dict[str, str]:
-    """Imports whose source moved on: asked only when there are imports (it may take the
-    network)."""
+def _check_imports(repo: Repo, targets: list[Any]) -> list[Any]:
+    """Whether the sources of the imports among `targets` moved on: asked only when there
+    are imports (it may take the network)."""
     imports = [t.output for t in targets if t.output.pointer.source is not None
                and t.subpath is None]
     if not imports:
-        return {}
-    from dvx.ops.imports import moved_sources
+        return []
+    from dvx.ops.imports import check_sources
 
-    return moved_sources(repo, imports)
+    return check_sources(repo, imports)
 
 
 @click.command(epilog=example("""

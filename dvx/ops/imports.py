@@ -221,11 +221,17 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     return results
 
 
-def moved_sources(repo: Repo, outputs: list[Output]) -> dict[str, str]:
-    """{path: what changed} for the imports among `outputs` whose source has moved on (a new
-    commit for the revision, a new version of the URL); a source that cannot be reached is
-    named as such."""
-    moved = {}
+@dataclass(frozen=True)
+class SourceCheck:
+    path: str
+    moved: bool  # False: up to date, or could not be checked (`detail` says which)
+    detail: str
+
+
+def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
+    """For each import among `outputs` whose source moved on (a new commit for its revision,
+    a new version of its URL) or could not be reached, what is the case."""
+    found = []
     for output in outputs:
         info = output.pointer.source_info
         if info is None:
@@ -235,13 +241,16 @@ def moved_sources(repo: Repo, outputs: list[Output]) -> dict[str, str]:
                 source = Source(_location(repo, info["repo"]), info.get("rev"), reader=repo)
                 commit = source.commit or _head_of(source)
                 if commit != info["rev_lock"]:
-                    moved[output.path] = (f"its source moved ({info.get('rev') or 'HEAD'} is "
-                                          f"now {commit[:7]}, was {info['rev_lock'][:7]})")
+                    found.append(SourceCheck(output.path, True, (
+                        f"its source moved ({info.get('rev') or 'HEAD'} is now {commit[:7]}, "
+                        f"was {info['rev_lock'][:7]})")))
             elif url_version(_location(repo, info["url"]))[2] != info.get("etag"):
-                moved[output.path] = "its source URL has a new version"
+                found.append(SourceCheck(output.path, True,
+                                         "its source URL has a new version"))
         except DvxError as exc:
-            moved[output.path] = f"its source could not be checked: {exc.message}"
-    return moved
+            found.append(SourceCheck(output.path, False,
+                                     f"its source could not be checked: {exc.message}"))
+    return found
 
 
 def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
