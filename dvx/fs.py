@@ -13,6 +13,7 @@ read-only.
 
 from __future__ import annotations
 
+import errno
 import posixpath
 from typing import Any
 
@@ -69,7 +70,7 @@ class DvxFileSystem(AbstractFileSystem):
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if mode != "rb":
-            raise NotImplementedError("the dvx filesystem is read-only")
+            raise OSError(errno.EROFS, "the dvx:// filesystem is read-only", path)
         path = self._strip_protocol(path)
         try:
             return api._open_binary(self.source, path)
