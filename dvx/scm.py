@@ -257,18 +257,29 @@ class Git:
 
     # -- experiments: commits kept under refs of their own, never on a branch ----------------
 
-    def snapshot(self, parent: str, message: str) -> str:
-        """A commit of the workspace as `git add -A` would stage it (tracked changes and new
-        files Git does not ignore), child of `parent`, made with an index of its own: the
-        user's index, branch and HEAD are untouched."""
+    def snapshot(self, parent: str, message: str,
+                 largest_new_file: int = 1 << 20) -> tuple[str, list[str]]:
+        """A commit of the workspace, child of `parent`: tracked files as they are now, and
+        files Git does not track yet and does not ignore (new code, say) up to
+        `largest_new_file` bytes; made with an index of its own, so the user's index, branch
+        and HEAD are untouched. Returns the commit and the new files left out (too large to
+        go into Git)."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="dvx-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._run("read-tree", parent, env=env)
-            self._run("add", "-A", "--", ".", env=env)
+            self._run("add", "-u", "--", ".", env=env)
+            new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
+            paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
+            sizes = {p: os.path.getsize(os.path.join(self.root, p)) for p in paths
+                     if os.path.isfile(os.path.join(self.root, p))}
+            small = [p for p, size in sizes.items() if size <= largest_new_file]
+            if small:
+                self._run("add", "--", *[":(literal)" + p for p in small], env=env)
             tree = self._run("write-tree", env=env).decode().strip()
-        return self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
+        commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
+        return commit, sorted(p for p in sizes if p not in small)
 
     def set_ref(self, ref: str, commit: str) -> None:
         self._run("update-ref", ref, commit)

@@ -259,3 +259,14 @@ def test_queued_experiments_run_on_a_dask_cluster_through_the_remotes(tmp_path):
     assert "exps-queue" not in git(alice, "ls-remote", str(team.origin))  # cleaned up
     assert run_dvx("exp", "apply", "d0.3", cwd=alice).code == 0  # data came back
     assert (alice / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
+
+
+def test_new_code_goes_into_an_experiment_and_large_new_files_do_not(project):
+    write(project / "src" / "helper.py", "X = 1\n")
+    write(project / "big.bin", b"\0" * (2 << 20))
+    result = run_dvx("exp", "save", "-n", "with-helper", cwd=project)
+    assert result.code == 0 and "big.bin" in result.stderr  # named as left out
+    ref = git(project, "for-each-ref", "--format=%(objectname)", "refs/exps").split()[0]
+    files = git(project, "ls-tree", "-r", "--name-only", ref).split()
+    assert "src/helper.py" in files and "big.bin" not in files
+    assert git(project, "status", "--porcelain", "--", "src") == "?? src/\n"  # index untouched

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides
-from dvx.exps.refs import check_name, experiments, git_of, head, new_name
+from dvx.exps.refs import check_name, experiments, git_of, head, new_name, warn_left_out
 from dvx.repo import Repo
 
 QUEUE_REFS = "refs/exps-queue"
@@ -87,7 +87,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
         raise UsageError(f"An experiment or queued run called '{name}' exists already.")
     name = name or new_name(taken)
     git = git_of(repo)
-    snapshot = git.snapshot(baseline, f"dvx queued experiment {name}")
+    snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
+    warn_left_out(left_out)
     git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
     _save(repo, entry)

@@ -10,8 +10,11 @@ import secrets
 from dataclasses import dataclass
 
 from dvx.errors import UsageError
+from dvx.logs import get_logger
 from dvx.repo import Repo
 from dvx.scm import Git
+
+log = get_logger(__name__)
 
 PREFIX = "refs/exps"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -62,6 +65,14 @@ def new_name(taken: set[str]) -> str:
     return f"exp-{secrets.token_hex(4)}"
 
 
+def warn_left_out(paths: list[str]) -> None:
+    if paths:
+        log.warning("Left out of the experiment: %s (new files larger than 1 MiB do not go "
+                    "into Git; track them with `dvx add`, or make them a stage's output).",
+                    ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5
+                                            else ""))
+
+
 def experiments(repo: Repo, baseline: str | None = None) -> list[Experiment]:
     """The experiments of `baseline` (None: of every baseline), newest first."""
     prefix = f"{PREFIX}/{baseline}" if baseline else PREFIX
@@ -99,6 +110,7 @@ def find(repo: Repo, name: str) -> Experiment:
 def record(repo: Repo, baseline: str, name: str, parent: str | None = None) -> Experiment:
     """Commit the workspace as the experiment `name` of `baseline`."""
     git = git_of(repo)
-    commit = git.snapshot(parent or baseline, f"dvx experiment {name}")
+    commit, left_out = git.snapshot(parent or baseline, f"dvx experiment {name}")
+    warn_left_out(left_out)
     git.set_ref(ref_of(baseline, name), commit)
     return next(e for e in experiments(repo, baseline) if e.name == name)
