@@ -249,7 +249,7 @@ def test_queued_experiments_run_on_a_dask_cluster_through_the_remotes(tmp_path):
     for lr in ("0.2", "0.3"):
         must("exp", "run", "--queue", "-S", f"train.lr={lr}", "-n", f"d{lr}", cwd=alice)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
         started = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
     assert started.code == 0, started.output
     rows = _show(alice)
