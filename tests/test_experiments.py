@@ -270,3 +270,12 @@ def test_new_code_goes_into_an_experiment_and_large_new_files_do_not(project):
     files = git(project, "ls-tree", "-r", "--name-only", ref).split()
     assert "src/helper.py" in files and "big.bin" not in files
     assert git(project, "status", "--porcelain", "--", "src") == "?? src/\n"  # index untouched
+
+
+def test_a_queued_experiment_runs_on_the_data_the_workspace_had_when_queued(project):
+    os.chmod(project / "data" / "raw.csv", 0o644)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\ne\n")  # changed, not yet `dvx add`ed
+    must("exp", "run", "--queue", "-n", "more-rows", cwd=project)
+    assert run_dvx("status", "-q", "data/raw.csv", cwd=project).code == 0  # recorded, cached
+    assert run_dvx("queue", "start", cwd=project).code == 0
+    assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5

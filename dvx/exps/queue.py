@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides
 from dvx.exps.refs import check_name, experiments, git_of, head, new_name, warn_left_out
+from dvx.pipeline.repro import commit_changed_inputs
 from dvx.repo import Repo
 
 QUEUE_REFS = "refs/exps-queue"
@@ -86,6 +87,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     if name is not None and check_name(name) in taken:
         raise UsageError(f"An experiment or queued run called '{name}' exists already.")
     name = name or new_name(taken)
+    commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now
     git = git_of(repo)
     snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
     warn_left_out(left_out)

@@ -183,6 +183,20 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
     return result
 
 
+def commit_changed_inputs(repo: Repo) -> list[str]:
+    """Record every changed `dvx add`-tracked input of the pipeline, as `repro` does before it
+    runs (for a run that happens elsewhere, from a snapshot: a queued experiment); the paths
+    recorded."""
+    dag = _load(repo)
+    selected = dag.select((), False, False)
+    with repo.lock():
+        inputs = _changed_inputs(repo, dag, selected)
+        _commit_inputs(repo, inputs, SilentReporter())
+        repo.statcache.flush()
+        repo.syncstate.flush()
+    return [o.path for o in inputs]
+
+
 def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
     """The data tracked with `dvx add` that the selected stages read and that changed in the
     workspace: it is committed before anything runs, so dvx.lock never records data that no
