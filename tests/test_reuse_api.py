@@ -131,12 +131,14 @@ def test_a_source_on_s3_is_read_with_the_readers_own_credentials_for_its_url(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DvxError, match=r"[Cc]redentials"):
         dvx.api.read("data.csv", repo=str(team.origin))
-    # The reader keeps credentials for that URL under a name of their own, in their config.
-    from dvx.config import Config
+    # The reader keeps credentials for that URL under a name of their own, in their own config
+    # (set from outside any repository).
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    must("remote", "add", "--global", "team-bucket", spec.url, cwd=outside)
+    for key in ("access_key_id", "secret_access_key"):
+        must("remote", "modify", "--global", "team-bucket", key, spec.options[key], cwd=outside)
+    from dvx.config import global_config_path
 
-    own = Config(None).file("global")
-    for key, value in (("url", spec.url), ("access_key_id", spec.options["access_key_id"]),
-                       ("secret_access_key", spec.options["secret_access_key"])):
-        own.set('remote "team-bucket"', key, value)
-    own.save()
+    assert spec.options["secret_access_key"] in open(global_config_path()).read()
     assert dvx.api.read("data.csv", repo=str(team.origin)) == CSV_V1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,21 @@ def remote() -> None:
     """Manage remotes: where `dvx push` sends data and `dvx pull` gets it."""
 
 
+def _repo_for(level: str | None) -> Repo:
+    """The repository here; for --global outside of any, a stand-in whose only config is the
+    user's own (so credentials for remotes of other repositories can be set anywhere)."""
+    from dvx.errors import NotARepoError
+    from dvx.repo import Repo as RepoClass
+
+    try:
+        repo: Repo = open_repo()
+    except NotARepoError:
+        if level != "global":
+            raise
+        repo = RepoClass(os.getcwd())
+    return repo
+
+
 @remote.command("add", epilog=example("""
 dvx remote add -d storage /mnt/share/dvx-store
 dvx remote add backup file:///srv/backup/project
@@ -50,7 +66,7 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, level: str 
     azure://, or another fsspec protocol."""
     from dvx.ops.remote import add_remote
 
-    add_remote(open_repo(), name, url, make_default, level, force)
+    add_remote(_repo_for(level), name, url, make_default, level, force)
     if not is_quiet():
         out(f"Added remote '{name}'" + (" (default)" if make_default else "") + ".")
 
@@ -95,14 +111,15 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
     GS:    projectname, credentialpath, endpointurl
     Azure: account_name, account_key*, connection_string*, sas_token*
     All:   url, jobs, retries, timeout (seconds without progress before a request fails)
-    Secrets (*) are always written to .dvx/config.local, never to the tracked config.
+    Secrets (*) are written to .dvx/config.local (or, with --global, to your own config),
+    never to the tracked config.
     """
     from dvx.errors import UsageError
     from dvx.ops.remote import modify_remote
 
     if value is None and not unset:
         raise UsageError("Give a VALUE, or --unset to remove the option.")
-    notice = modify_remote(open_repo(), name, key, None if unset else value, level)
+    notice = modify_remote(_repo_for(level), name, key, None if unset else value, level)
     if notice:
         warn(notice)
 

@@ -98,7 +98,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         check_option(config.remote_options(name).get("url", ""), key)
         value = validate(_section(name), key, value)
     target_level = level or "project"
-    if is_secret(key) and target_level != "local":
+    if is_secret(key) and target_level == "project":  # local and global: never in Git
         target_level = "local"
         notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
                   "by Git) instead of the shared config.")
