@@ -189,6 +189,10 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
     assert states == {"bad": "failed", "good": "done"}
     assert "exit code 3" in run_dvx("queue", "logs", "bad", cwd=project).stdout
     assert "good" in _show(project) and "bad" not in _show(project)
+    assert run_dvx("queue", "remove", "--finished", cwd=project).code == 0
+    assert json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout) == []
+    gone = run_dvx("queue", "logs", "bad", cwd=project)
+    assert gone.code != 0 and "has not started" in gone.stderr
 
 
 def test_queue_stop_ends_a_running_experiment(project):

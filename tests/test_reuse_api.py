@@ -3,6 +3,7 @@ filesystem, on a local repository and on a Git URL (cloned into the user's cache
 revision, from the cache or streamed from the remote and checked by hash."""
 
 import os
+from pathlib import Path
 
 import fsspec
 import pytest
@@ -140,5 +141,5 @@ def test_a_source_on_s3_is_read_with_the_readers_own_credentials_for_its_url(
         must("remote", "modify", "--global", "team-bucket", key, spec.options[key], cwd=outside)
     from dvx.config import global_config_path
 
-    assert spec.options["secret_access_key"] in open(global_config_path()).read()
+    assert spec.options["secret_access_key"] in Path(global_config_path()).read_text()
     assert dvx.api.read("data.csv", repo=str(team.origin)) == CSV_V1

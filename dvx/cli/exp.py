@@ -346,4 +346,23 @@ def queue_stop() -> None:
         out(f"Stopped {len(stopped)} experiment(s).")
 
 
+@queue.command("remove", epilog=example("""
+dvx queue remove low-lr
+dvx queue remove --finished     # every done, failed or stopped entry
+"""))
+@click.argument("names", nargs=-1)
+@click.option("--finished", is_flag=True, help="Every done, failed or stopped entry.")
+@common_options
+def queue_remove(names: tuple[str, ...], finished: bool) -> None:
+    """Take entries out of the queue (queued or finished ones), with their logs."""
+    from dvx.errors import UsageError
+    from dvx.exps.queue import remove
+
+    if not names and not finished:
+        raise UsageError("Name the entries to remove, or use --finished.")
+    removed = remove(open_repo(), list(names), finished)
+    if not is_quiet():
+        out(f"Removed {len(removed)} entr{'y' if len(removed) == 1 else 'ies'}.")
+
+
 COMMANDS = [exp, queue]

@@ -155,6 +155,28 @@ def stop(repo: Repo) -> list[Entry]:
     return stopped
 
 
+def remove(repo: Repo, names: list[str], finished: bool = False) -> list[Entry]:
+    """Forget queue entries: those named (queued or finished, not running), or with
+    `finished` every one that is done, failed or stopped. Their logs go with them."""
+    found = {e.name: e for e in entries(repo)}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise UsageError(f"Nothing called {', '.join(unknown)} in the queue.",
+                         "See `dvx queue status`.")
+    chosen = [found[n] for n in names] + ([e for e in found.values() if e.state in (
+        DONE, FAILED, STOPPED) and e.name not in names] if finished else [])
+    running = [e.name for e in chosen if e.state == RUNNING]
+    if running:
+        raise UsageError(f"{', '.join(running)} is running.", "Stop it with `dvx queue stop`.")
+    for entry in chosen:
+        if entry.state == QUEUED:
+            git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+        for path in (_path(repo, entry.name), log_path(repo, entry.name)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    return chosen
+
+
 def _load(repo: Repo, name: str) -> Entry | None:
     try:
         with open(_path(repo, name), encoding="utf-8") as f:
