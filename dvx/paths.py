@@ -136,33 +136,40 @@ class Fingerprint:
     """A summary of the lstat of a directory and everything below it, subdirectories
     included. Any change to a file (its content, mode or links) moves its ctime; adding,
     removing or renaming an entry moves its parent directory's mtime; so any change moves the
-    sums. `newest` is the latest mtime or ctime seen, for the racy-clean rule."""
+    sums. `newest` is the latest mtime or ctime seen, for the racy-clean rule. `parts` has
+    the same summary of each folder's own entries, by its path relative to the top ("" for
+    the top): a change shows in the folder it happened in (fingerprint_directory only)."""
     digest: str
     newest: int
+    parts: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
     """One lstat per entry and a few additions: the cheapest full look at a directory."""
-    return _fingerprint(os.lstat(top), _lstat_everything_below(top))
-
-
-def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
-    """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
-    taken after `top_stat`: adding a directory needs one walk, not two."""
-    return _fingerprint(top_stat, walk.stats)
-
-
-def _lstat_everything_below(top: str) -> Iterator[os.stat_result]:
-    pending = [top]
+    top_stat = os.lstat(top)
+    count = inodes = sizes = mtimes = ctimes = newest = 0
+    parts: dict[str, str] = {}
+    pending = [(top, "")]
     while pending:
-        with os.scandir(pending.pop()) as entries:
+        directory, rel = pending.pop()
+        stats = []
+        with os.scandir(directory) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                yield entry.stat(follow_symlinks=False)
+                    pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
+                stats.append(entry.stat(follow_symlinks=False))
+        part = _sums(stats)
+        parts[rel] = ":".join(map(str, part[:5]))
+        count, inodes, sizes = count + part[0], inodes + part[1], sizes + part[2]
+        mtimes, ctimes, newest = mtimes + part[3], ctimes + part[4], max(newest, part[5])
+    top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
+    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
+    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
+                       parts)
 
 
-def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> Fingerprint:
+def _sums(stats: Iterable[os.stat_result]) -> tuple[int, int, int, int, int, int]:
+    """(count, and the sums of inode, size, mtime and ctime, and the newest time) of stats."""
     count = inodes = sizes = mtimes = ctimes = newest = 0
     for st in stats:
         count += 1
@@ -174,6 +181,17 @@ def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> F
             newest = st.st_ctime_ns
         if st.st_mtime_ns > newest:
             newest = st.st_mtime_ns
+    return count, inodes, sizes, mtimes, ctimes, newest
+
+
+def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
+    """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
+    taken after `top_stat`: adding a directory needs one walk, not two."""
+    return _fingerprint(top_stat, walk.stats)
+
+
+def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> Fingerprint:
+    count, inodes, sizes, mtimes, ctimes, newest = _sums(stats)
     top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)

@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import time
 
 import pytest
@@ -164,3 +165,55 @@ def test_directory_status_with_names_that_sort_around_a_subdirectory(repo, dvx):
     d = _status_json(dvx)["outputs"][0]  # the same from the stat cache's records
     assert (d["added"], d["modified"], d["deleted"]) == (
         ["a/w", "a0a"], ["a-b", "exec.sh"], ["a/y"])
+
+
+CHANGES = {  # what a change does -> (added, modified, deleted) that status must list
+    "edit_deep": (lambda d: (d / "x" / "y" / "deep").write_text("edited"),
+                  ([], ["x/y/deep"], [])),
+    "new_folder": (lambda d: write(d / "x" / "new" / "f", "new"), (["x/new/f"], [], [])),
+    "drop_folder": (lambda d: shutil.rmtree(d / "x" / "y"), ([], [], ["x/y/deep"])),
+    "top_file": (lambda d: write(d / "t2", "t2"), (["t2"], [], [])),
+    "move_across": (lambda d: os.rename(d / "x" / "a", d / "z" / "a"),
+                    (["z/a"], [], ["x/a"])),
+    "file_to_folder": (lambda d: (os.unlink(d / "top"), write(d / "top" / "in", "in")),
+                       (["top/in"], [], ["top"])),
+    "same_stat_sums": (lambda d: _swap_contents(d / "x" / "a", d / "z" / "b"),
+                       ([], ["x/a", "z/b"], [])),
+}
+
+
+def _swap_contents(a, b):
+    """Two files of one size trade contents, each keeping its own times: only the ctimes of
+    their two folders' entries move."""
+    sa, sb = os.stat(a), os.stat(b)
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    os.chmod(a, 0o644)
+    os.chmod(b, 0o644)
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    os.utime(a, ns=(sa.st_atime_ns, sa.st_mtime_ns))
+    os.utime(b, ns=(sb.st_atime_ns, sb.st_mtime_ns))
+    os.chmod(a, sa.st_mode & 0o777)
+    os.chmod(b, sb.st_mode & 0o777)
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_only_changed_folders_are_compared_and_nothing_is_missed(repo, dvx, change,
+                                                                 monkeypatch):
+    d = repo / "d"
+    for name in ("x/a", "x/y/deep", "z/b", "z/c", "top"):
+        write(d / name, f"file {name[-1]}")
+    dvx("add", "d")
+    _settle(dvx)
+    _settle(dvx)  # fast path: records each folder's fingerprint
+    import dvx.ops.status as status_module
+
+    def whole(*args):
+        raise AssertionError("the whole directory was compared, not the changed folders")
+
+    monkeypatch.setattr(status_module, "compare_with_tree", whole)
+    act, (added, modified, deleted) = CHANGES[change]
+    act(d)
+    for _ in range(2):  # the second from the stat cache's records
+        doc = _status_json(dvx)["outputs"][0]
+        assert (doc["added"], doc["modified"], doc["deleted"]) == (added, modified, deleted)

@@ -84,3 +84,23 @@ def test_a_sorted_walk_lists_paths_in_manifest_order(tmp_path):
     walked = [rel for rel, _ in walk_sorted(str(top))]
     assert walked == sorted(e.relpath for e in walk_directory(str(top)).files)
     assert all(path == f"{top}/{rel}" for rel, path in walk_sorted(str(top)))
+
+
+def test_a_change_moves_the_fingerprint_of_its_own_folder_only(tmp_path):
+    import time
+
+    from dvx.paths import fingerprint_directory, fingerprint_of_walk
+
+    top = tmp_path / "d"
+    for name in ("a/x", "a/b/y", "c/z", "t"):
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        (top / name).write_text(name)
+    before = fingerprint_directory(str(top))
+    assert sorted(before.parts) == ["", "a", "a/b", "c"]
+    assert before.digest == fingerprint_of_walk(
+        os.lstat(top), walk_directory(str(top), with_dirs=True)).digest  # what add records
+    time.sleep(0.01)
+    (top / "a" / "b" / "y").write_text("changed")
+    after = fingerprint_directory(str(top))
+    assert after.digest != before.digest
+    assert [f for f in before.parts if before.parts[f] != after.parts[f]] == ["a/b"]

@@ -14,6 +14,7 @@ bypassed, never trusted.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -34,11 +35,12 @@ def _is_racy(key: StatKey, recorded_ns: int) -> bool:
     return max(mtime_ns, ctime_ns) >= recorded_ns
 
 
-SCHEMA_VERSION = 4
-_Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
+SCHEMA_VERSION = 5
+Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
 
 
-def trusted_oid(entry: _Entry, st: os.stat_result) -> str | None:
+
+def trusted_oid(entry: Entry, st: os.stat_result) -> str | None:
     """The entry's oid if the file still has exactly the recorded stat and the record was
     made after its last change (not racy), else None."""
     # Written out rather than via stat_key/_is_racy: this runs once per file per status.
@@ -60,13 +62,13 @@ class StatCache:
     def __init__(self, db_path: str, algo: str) -> None:
         self.db_path = db_path
         self.algo = algo
-        self._entries: dict[str, _Entry] | None = None
+        self._entries: dict[str, Entry] | None = None
         self._valid_trees: set[str] | None = None
         self._complete_trees: set[tuple[str, str]] = set()  # (oid, cache generation)
         self._pending: list[tuple[str, int, int, int, int, str]] = []
         self._pending_trees: list[str] = []
         self._pending_complete: list[tuple[str, str]] = []
-        self._pending_dirs: list[tuple[str, str, int, str]] = []
+        self._pending_dirs: list[tuple[str, str, int, str, str | None]] = []
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -84,14 +86,14 @@ class StatCache:
                 conn.execute("DROP TABLE IF EXISTS complete_tree")
                 conn.execute("DROP TABLE IF EXISTS dir_state")
                 conn.execute("CREATE TABLE dir_state (path TEXT PRIMARY KEY, digest TEXT, "
-                             "newest INTEGER, tree_oid TEXT, algo TEXT, recorded_ns INTEGER) "
-                             "WITHOUT ROWID")
+                             "newest INTEGER, tree_oid TEXT, algo TEXT, recorded_ns INTEGER, "
+                             "parts TEXT) WITHOUT ROWID")
                 conn.execute("CREATE TABLE complete_tree (oid TEXT, algo TEXT, generation TEXT, "
                              "PRIMARY KEY (oid, algo, generation)) WITHOUT ROWID")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return conn
 
-    def _load(self) -> dict[str, _Entry]:
+    def _load(self) -> dict[str, Entry]:
         """The per-file entries, read on first use: a status that finds every directory
         unchanged by its fingerprint never needs them."""
         if self._entries is None:
@@ -136,7 +138,7 @@ class StatCache:
         entry = entries.get(path)
         return None if entry is None else trusted_oid(entry, st)
 
-    def oids_below(self, top: str) -> Iterator[tuple[str, _Entry]]:
+    def oids_below(self, top: str) -> Iterator[tuple[str, Entry]]:
         """(path, entry) of every path recorded below the directory `top`, in path order
         (SQLite's order of UTF-8 text is the order of Python strings), a batch at a time:
         no statement stays open between batches, so a flush meanwhile never waits for one.
@@ -156,6 +158,21 @@ class StatCache:
                     last = rows[-1][0]
         except sqlite3.DatabaseError as exc:
             log.debug("stat cache unreadable (%s)", exc)  # nothing more is trusted
+
+    def oids_in(self, directory: str) -> list[tuple[str, Entry]]:
+        """(path, entry) of the files recorded directly in `directory` (not below its
+        subdirectories), in path order."""
+        start = directory + "/"
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                rows = conn.execute(
+                    "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
+                    "WHERE algo = ? AND path > ? AND path < ? AND instr(substr(path, ?), '/') = 0 "
+                    "ORDER BY path", (self.algo, start, directory + "0", len(start) + 1)
+                ).fetchall()
+        except sqlite3.DatabaseError:
+            return []
+        return [(row[0], row) for row in rows]
 
     def load(self) -> None:
         """Read the per-file entries now, e.g. before forking workers that will share them."""
@@ -196,18 +213,34 @@ class StatCache:
     def get_dir(self, path: str, digest: str) -> str | None:
         """The manifest oid recorded for the directory at `path` when its fingerprint was
         `digest`, if that record can be trusted (racy-clean rule, as for files)."""
-        try:
-            with contextlib.closing(self._connect()) as conn:
-                row = conn.execute("SELECT digest, newest, tree_oid, recorded_ns FROM dir_state "
-                                   "WHERE path = ? AND algo = ?", (path, self.algo)).fetchone()
-        except sqlite3.DatabaseError:
-            return None
+        row = self._dir_row(path)
         if row is None or row[0] != digest or row[1] >= row[3]:
             return None
         return str(row[2])
 
-    def put_dir(self, path: str, digest: str, newest: int, tree_oid: str) -> None:
-        self._pending_dirs.append((path, digest, newest, tree_oid))
+    def get_dir_parts(self, path: str, tree_oid: str) -> dict[str, str] | None:
+        """The digest of each folder's own entries (Fingerprint.parts) of the directory at
+        `path` when it last matched the manifest `tree_oid`, if recorded and trusted."""
+        row = self._dir_row(path)
+        if row is None or row[2] != tree_oid or row[1] >= row[3] or not row[4]:
+            return None
+        parts: dict[str, str] = json.loads(row[4])
+        return parts
+
+    def _dir_row(self, path: str) -> tuple[str, int, str, int, str | None] | None:
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                row = conn.execute("SELECT digest, newest, tree_oid, recorded_ns, parts FROM "
+                                   "dir_state WHERE path = ? AND algo = ?",
+                                   (path, self.algo)).fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+
+    def put_dir(self, path: str, digest: str, newest: int, tree_oid: str,
+                parts: dict[str, str] | None = None) -> None:
+        self._pending_dirs.append((path, digest, newest, tree_oid,
+                                   json.dumps(parts, sort_keys=True) if parts else None))
 
     def _filesystem_now(self) -> int:
         stamp = self.db_path + ".stamp"
@@ -235,9 +268,10 @@ class StatCache:
                                  [(oid, self.algo) for oid in trees])
                 conn.executemany("INSERT OR IGNORE INTO complete_tree VALUES (?, ?, ?)",
                                  [(oid, self.algo, gen) for oid, gen in complete])
-                conn.executemany("INSERT OR REPLACE INTO dir_state VALUES (?, ?, ?, ?, ?, ?)",
-                                 [(path, digest, newest, tree, self.algo, recorded_ns)
-                                  for path, digest, newest, tree in dirs])
+                conn.executemany("INSERT OR REPLACE INTO dir_state VALUES "
+                                 "(?, ?, ?, ?, ?, ?, ?)",
+                                 [(path, digest, newest, tree, self.algo, recorded_ns, parts)
+                                  for path, digest, newest, tree, parts in dirs])
         except sqlite3.DatabaseError as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from dvx.errors import FormatError
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.tree_compare import compare_with_tree
+from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import fingerprint_directory
+from dvx.paths import Fingerprint, fingerprint_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
@@ -115,6 +115,9 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     if fingerprint is not None and not partial and repo.statcache.get_dir(
             full, fingerprint.digest) == pointer.oid:
         # Not a single stat has changed since this directory last matched the pointer.
+        if repo.statcache.get_dir_parts(full, pointer.oid) is None:  # recorded by `add`
+            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid,
+                                   fingerprint.parts)
         return OutputStatus(output.path, "dir", UNCHANGED, _dir_in_cache(repo, pointer))
     tree = load_tree(repo, pointer, output.recorded_in)
     in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
@@ -123,14 +126,16 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     if fingerprint is None:
         return OutputStatus(output.path, "dir", MODIFIED, in_cache)
     result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)
-    found = None if tree is None else compare_with_tree(repo, full, output.path, tree, synced)
+    found = None if tree is None else _compare(repo, output.path, full, tree, pointer.oid,
+                                               fingerprint, synced)
     if found is not None and not (found.changed and synced_before is not None):
         result.added, result.modified = found.added, found.modified
         result.deleted, result.not_pulled = found.deleted, found.not_pulled
         if found.changed:
             result.workspace = MODIFIED
         elif not found.not_pulled:
-            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
+            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid,
+                                   fingerprint.parts)
         return result
     # Without the recorded manifest, or to tell an outdated directory from a changed one, the
     # directory's current entries are needed whole.
@@ -162,6 +167,20 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     elif not result.not_pulled:
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
     return result
+
+
+def _compare(repo: Repo, display: str, full: str, tree: Tree, tree_oid: str,
+             fingerprint: Fingerprint, synced: Synced | None) -> Differences | None:
+    """The directory against its manifest: only the folders whose own entries changed since
+    it last matched (by their fingerprints), or all of it when that is not known."""
+    before = None if synced is not None and synced.placed is not None else \
+        repo.statcache.get_dir_parts(full, tree_oid)
+    if before is None:
+        return compare_with_tree(repo, full, display, tree, synced)
+    now = fingerprint.parts
+    changed = sorted({f for f, digest in now.items() if before.get(f) != digest}
+                     | (before.keys() - now.keys()))
+    return compare_folders(repo, full, display, tree, synced, changed)
 
 
 def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 import stat
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.fsutil import is_executable, temp_target
 from dvx.hashing import hash_file
 from dvx.ignore import IGNORE_FILE
 from dvx.logs import get_logger
-from dvx.objects.statcache import trusted_oid
+from dvx.objects.statcache import Entry, trusted_oid
 from dvx.objects.tree import Tree
 from dvx.paths import walk_sorted
 from dvx.repo import Repo
@@ -48,12 +50,55 @@ def compare_with_tree(repo: Repo, top: str, display: str, tree: Tree,
     it in its error)."""
     if repo.dvxignore.any_rules(display):
         return None
+    return _merge(repo, display, tree, synced, walk_sorted(top), enumerate(tree.paths),
+                  repo.statcache.oids_below(top))
+
+
+def compare_folders(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None,
+                    folders: Iterable[str]) -> Differences | None:
+    """`compare_with_tree` for the files directly in `folders` (paths relative to `top`, ""
+    for the top itself) only: the folders whose own entries changed since the directory last
+    matched `tree` (Fingerprint.parts), the others being as they were then."""
+    if repo.dvxignore.any_rules(display):
+        return None
+    walked: list[tuple[str, str]] = []
+    entries: list[tuple[int, str]] = []
+    records: list[tuple[str, Entry]] = []
+    for folder in folders:
+        prefix = f"{folder}/" if folder else ""
+        full = f"{top}/{folder}" if folder else top
+        try:
+            with os.scandir(full) as found:
+                walked += [(prefix + e.name, e.path) for e in found
+                           if not e.is_dir(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # the folder is gone: its files are deletions
+        entries += [(i, tree.paths[i]) for i in _children(tree, prefix)]
+        records += repo.statcache.oids_in(full)
+    walked.sort()
+    entries.sort(key=lambda pair: pair[1])
+    records.sort()
+    return _merge(repo, display, tree, synced, iter(walked), iter(entries), iter(records))
+
+
+def _children(tree: Tree, prefix: str) -> Iterator[int]:
+    """The indices of the entries directly in the folder `prefix` ("" or ending in '/')."""
+    if not prefix:
+        return (i for i, path in enumerate(tree.paths) if "/" not in path)
+    start = bisect_left(tree.paths, prefix)
+    end = bisect_left(tree.paths, prefix[:-1] + "0")  # '0' follows '/'
+    return (i for i in range(start, end) if "/" not in tree.paths[i][len(prefix):])
+
+
+def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
+           walked: Iterator[tuple[str, str]], entries: Iterator[tuple[int, str]],
+           records: Iterator[tuple[str, Entry]]) -> Differences | None:
+    """The workspace's files (`walked`: (relpath, path)), the manifest's entries ((index,
+    relpath)) and the stat cache's records ((path, entry)), each in path order, merged."""
     found = Differences()
-    records = repo.statcache.oids_below(top)
     record = next(records, None)
     to_hash: list[tuple[int, str, os.stat_result]] = []
-    entries = iter(tree.paths)  # the manifest's paths in order, beside the walk's
-    index, entry = 0, next(entries, None)  # entry: the path at index, None past the end
+    index, entry = next(entries, (0, None))  # entry: the manifest's next path (None: no more)
 
     def gone(rel: str) -> None:
         placed_here = synced is None or synced.covers(rel)
@@ -63,7 +108,7 @@ def compare_with_tree(repo: Repo, top: str, display: str, tree: Tree,
         if oid != tree.oid_at(i) or executable != tree.executable_at(i):
             found.modified.append(tree.paths[i])
 
-    for rel, path in walk_sorted(top):
+    for rel, path in walked:
         name = rel.rpartition("/")[2]
         if name == IGNORE_FILE:
             return None
@@ -74,12 +119,12 @@ def compare_with_tree(repo: Repo, top: str, display: str, tree: Tree,
             return None
         while entry is not None and entry < rel:
             gone(entry)
-            index, entry = index + 1, next(entries, None)
+            index, entry = next(entries, (0, None))
         if entry != rel:
             found.added.append(rel)
             continue
         i = index
-        index, entry = index + 1, next(entries, None)
+        index, entry = next(entries, (0, None))
         if stat.S_ISLNK(st.st_mode):  # a link into the cache (symlink checkouts)
             state = file_state(repo, path, f"{display}/{rel}", st)
             assert state is not None
@@ -94,7 +139,7 @@ def compare_with_tree(repo: Repo, top: str, display: str, tree: Tree,
             compare(i, oid, is_executable(st.st_mode))
     while entry is not None:
         gone(entry)
-        entry = next(entries, None)
+        index, entry = next(entries, (0, None))
 
     def hash_one(item: tuple[int, str, os.stat_result]) -> str:
         i, path, st = item
