@@ -20,7 +20,6 @@ import re
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import accumulate, islice
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from typing import IO, NamedTuple, overload
 
@@ -339,14 +338,15 @@ class _Columns:
             self._check(rows, lines)
         if not rows:
             return
-        paths, oids, sizes, execs = zip(*rows, strict=True)  # columns, transposed in C
-        ends = accumulate(map(len, paths), initial=self.ends[-1] if self.ends else 0)
-        self.ends.extend(islice(ends, 1, None))  # not the initial value: the last end so far
-        self.texts.append("".join(paths))
-        self.previous = paths[-1]
-        self.oids.append("".join(oids))
-        self.sizes.extend(sizes)
-        self.execs.extend(execs)  # booleans (checked, or valid when first read)
+        total = self.ends[-1] if self.ends else 0
+        for row in rows:
+            total += len(row[0])
+            self.ends.append(total)
+        self.texts.append("".join(row[0] for row in rows))
+        self.previous = rows[-1][0]
+        self.oids.append("".join(row[1] for row in rows))
+        self.sizes.extend(row[2] for row in rows)
+        self.execs.extend(bool(row[3]) for row in rows)
 
     def _check(self, rows: list[object], lines: list[bytes]) -> None:
         for row in rows:
