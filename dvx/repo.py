@@ -18,8 +18,8 @@ from dvx.syncstate import SyncState
 if TYPE_CHECKING:
     from dvx.ignore import DvxIgnore
     from dvx.lock import RepoLock
-    from dvx.objects.odb import ObjectStore
     from dvx.objects.tree import Tree
+    from dvx.remote.store import RemoteStore
 
 DVX_DIR = ".dvx"
 
@@ -134,7 +134,7 @@ class Repo:
         return DvxIgnore(self.root)
 
     @functools.cached_property
-    def open_stores(self) -> dict[str, ObjectStore]:
+    def open_stores(self) -> dict[str, RemoteStore]:
         """Remotes this command opened, by name (dvx/ops/remote.py)."""
         return {}
 

@@ -16,26 +16,78 @@ import pytest
 from tests.conftest import git, write
 
 BACKENDS = ["dir", "seaweedfs", "moto", "ssh"]
+LAYOUTS = ["packs", "loose"]  # small objects in packs (the default), or every object alone
 
 
 @dataclass
 class RemoteSpec:
-    """A remote as dvx sees it (url, options) plus raw access to its objects for the test."""
+    """A remote as dvx sees it (url, options) plus raw access to what it stores, by key
+    relative to the remote's root (`files/xxh128/ab/cdef...`, `packs/...`, `indexes/...`).
+    The object-level helpers find an object loose or in a pack, reading the indexes with
+    their own small parser (docs/formats.md, "Packs")."""
     url: str
     options: dict[str, str]
-    read_raw: Callable[[str], bytes]
-    write_raw: Callable[[str, bytes], None]
-    list_raw: Callable[[], list[str]]  # every object key/path under the remote root
+    get_key: Callable[[str], bytes]
+    put_key: Callable[[str, bytes], None]
+    list_keys: Callable[[], list[str]]  # every key under the remote root
+    delete_key: Callable[[str], None]
     extra: dict[str, str] = field(default_factory=dict)
-    delete_raw: Callable[[str], None] = lambda oid: None
+    layout: str = "packs"
 
-    def oids(self) -> set[str]:
+    def list_raw(self) -> list[str]:
+        return self.list_keys()
+
+    def packed(self) -> dict[str, tuple[str, int, int]]:
+        """oid -> (pack key, offset, length) for every object the indexes place in a pack."""
+        found: dict[str, tuple[str, int, int]] = {}
+        for key in self.list_keys():
+            if not (key.startswith("indexes/") and key.endswith(".idx")):
+                continue
+            pack = None
+            for line in self.get_key(key).decode().splitlines()[1:]:
+                words = line.split()
+                if words[0] == "pack":
+                    pack = f"packs/{words[1]}"
+                elif words[0] == "loose":
+                    pack = None
+                elif pack is not None:
+                    found.setdefault(words[0], (pack, int(words[1]), int(words[2])))
+        return found
+
+    def loose(self) -> set[str]:
         found = set()
-        for key in self.list_raw():
+        for key in self.list_keys():
             parts = key.split("/")
-            if len(parts) >= 3 and parts[-3] == "xxh128" and not parts[-1].startswith("."):
+            if len(parts) == 4 and parts[0] == "files" and not parts[-1].startswith("."):
                 found.add(parts[-2] + parts[-1])
         return found
+
+    def oids(self) -> set[str]:
+        return self.loose() | set(self.packed())
+
+    @staticmethod
+    def loose_key(oid: str) -> str:
+        return f"files/xxh128/{oid[:2]}/{oid[2:]}"
+
+    def read_raw(self, oid: str) -> bytes:
+        if oid in self.loose():
+            return self.get_key(self.loose_key(oid))
+        pack, offset, length = self.packed()[oid]
+        return self.get_key(pack)[offset:offset + length]
+
+    def write_raw(self, oid: str, data: bytes) -> None:
+        """Replace an object's stored bytes: a loose object by `data`; a packed one in place,
+        by `data` cut or padded with zero bytes to its length (a pack's layout stays)."""
+        if oid in self.loose() or oid not in self.packed():
+            self.put_key(self.loose_key(oid), data)
+            return
+        pack, offset, length = self.packed()[oid]
+        whole = self.get_key(pack)
+        piece = (data + bytes(length))[:length]
+        self.put_key(pack, whole[:offset] + piece + whole[offset + length:])
+
+    def delete_raw(self, oid: str) -> None:
+        self.delete_key(self.loose_key(oid))
 
 
 @pytest.fixture(autouse=True)
@@ -47,19 +99,17 @@ def _no_ambient_aws(monkeypatch):
 
 
 def _local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
-    def path(oid: str) -> Path:
-        return root / "files" / "xxh128" / oid[:2] / oid[2:]
-
-    def write_raw(oid: str, data: bytes) -> None:
-        p = path(oid)
+    def put_key(key: str, data: bytes) -> None:
+        p = root / key
+        p.parent.mkdir(parents=True, exist_ok=True)
         if p.exists():
             os.chmod(p, 0o644)
         p.write_bytes(data)
 
-    return RemoteSpec(url, options, lambda oid: path(oid).read_bytes(), write_raw,
+    return RemoteSpec(url, options, lambda key: (root / key).read_bytes(), put_key,
                       lambda: [p.relative_to(root).as_posix() for p in root.rglob("*")
-                               if p.is_file()],
-                      delete_raw=lambda oid: path(oid).unlink())
+                               if p.is_file()] if root.exists() else [],
+                      lambda key: (root / key).unlink())
 
 
 def _s3_spec(server: dict[str, str], request: pytest.FixtureRequest) -> RemoteSpec:
@@ -74,23 +124,22 @@ def _s3_spec(server: dict[str, str], request: pytest.FixtureRequest) -> RemoteSp
     client.create_bucket(Bucket=bucket)
     request.addfinalizer(lambda: _drop_bucket(client, bucket))
 
-    def key(oid: str) -> str:
-        return f"project/files/xxh128/{oid[:2]}/{oid[2:]}"
-
-    def list_raw() -> list[str]:
+    def list_keys() -> list[str]:
         keys: list[str] = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys += [item["Key"] for item in page.get("Contents", [])]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
+                                                                     Prefix="project/"):
+            keys += [item["Key"][len("project/"):] for item in page.get("Contents", [])]
         return keys
 
     return RemoteSpec(
         f"s3://{bucket}/project",
         {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
          "secret_access_key": server["secret"]},
-        lambda oid: client.get_object(Bucket=bucket, Key=key(oid))["Body"].read(),
-        lambda oid, data: client.put_object(Bucket=bucket, Key=key(oid), Body=data),
-        list_raw, {"secret": server["secret"], "server": server["name"]},
-        delete_raw=lambda oid: client.delete_object(Bucket=bucket, Key=key(oid)))
+        lambda key: client.get_object(Bucket=bucket, Key=f"project/{key}")["Body"].read(),
+        lambda key, data: client.put_object(Bucket=bucket, Key=f"project/{key}", Body=data),
+        list_keys,
+        lambda key: client.delete_object(Bucket=bucket, Key=f"project/{key}"),
+        {"secret": server["secret"], "server": server["name"]})
 
 
 def _drop_bucket(client, bucket: str) -> None:
@@ -104,9 +153,7 @@ def _drop_bucket(client, bucket: str) -> None:
         pass
 
 
-@pytest.fixture(params=BACKENDS)
-def remote(request, tmp_path) -> RemoteSpec:
-    kind = request.param
+def remote_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> RemoteSpec:
     if kind == "dir":
         return _local_spec(tmp_path / "store", str(tmp_path / "store"), {})
     if kind == "seaweedfs":
@@ -119,6 +166,18 @@ def remote(request, tmp_path) -> RemoteSpec:
     url = f"ssh://{server['user']}@{server['host']}:{server['port']}{root}"
     return _local_spec(root, url, {"keyfile": server["keyfile"],
                                    "known_hosts": server["known_hosts"]})
+
+
+@pytest.fixture(params=[(kind, layout) for kind in BACKENDS for layout in LAYOUTS],
+                ids=lambda param: "-".join(param))
+def remote(request, tmp_path) -> RemoteSpec:
+    """Every backend, with small objects in packs and with every object loose."""
+    kind, layout = request.param
+    spec = remote_for(kind, request, tmp_path)
+    spec.layout = layout
+    if layout == "loose":
+        spec.options = {**spec.options, "pack_threshold": "0"}
+    return spec
 
 
 def configure(dvx, repo: Path, spec: RemoteSpec, name: str = "r") -> None:

@@ -102,8 +102,37 @@ def manifests(objects: dict[str, bytes]) -> dict[str, Tree]:
     return found
 
 
+def packed_objects(root: Path) -> dict[str, bytes]:
+    """Every object the pack indexes of a remote name, each checked against its oid. An index
+    is complete (it hashes to its name) and names only packs that are there and long enough:
+    a killed push or gc must never leave one that does not."""
+    objects: dict[str, bytes] = {}
+    indexes = root / "indexes"
+    if not indexes.exists():
+        return objects
+    for index in sorted(indexes.iterdir()):
+        if index.name.startswith("."):
+            continue
+        text = index.read_bytes()
+        assert xxhash.xxh3_128_hexdigest(text) + ".idx" == index.name, f"partial index {index}"
+        pack = b""
+        for line in text.decode().splitlines()[1:]:
+            words = line.split()
+            if words[0] == "pack":
+                pack = (root / "packs" / words[1]).read_bytes()
+                assert len(pack) == int(words[2]), f"pack {words[1]} is partial"
+            elif words[0] == "loose":
+                pack = b""
+            elif pack:
+                offset, length = int(words[1]), int(words[2])
+                data = pack[offset:offset + length]
+                assert xxhash.xxh3_128_hexdigest(data) == words[0], f"{words[0]} is corrupt"
+                objects[words[0]] = data
+    return objects
+
+
 def check_remote(remote: Path) -> set[str]:
-    objects = store_objects(remote)
+    objects = {**store_objects(remote), **packed_objects(remote)}
     for oid, tree in manifests(objects).items():
         missing = [e.path for e in tree.entries if e.oid not in objects]
         assert not missing, f"remote manifest {oid} is there without its files {missing}"
@@ -215,6 +244,19 @@ def setup_push(base: Path) -> Path:
     return tracked_v1(base, "copy")
 
 
+def setup_gc_remote(base: Path) -> Path:
+    """v1 pushed, then v2 pushed: gc of the workspace with --remote rewrites the pack that
+    holds v1's images (keeping the live objects beside them), drops v1's manifest from its
+    pack and deletes v1's model, a loose object."""
+    repo = tracked_v1(base, "copy")
+    must("push", cwd=repo)
+    write_v2(repo)
+    must("commit", cwd=repo)
+    git(repo, "commit", "-qam", "v2")
+    must("push", cwd=repo)
+    return repo
+
+
 def setup_pull(base: Path) -> Path:
     origin = tracked_v1(base, "copy")
     must("push", cwd=origin)
@@ -278,6 +320,8 @@ SCENARIOS = {
     "push": Scenario(setup_push, ("push", "-j", "1")),
     "pull": Scenario(setup_pull, ("pull", "-j", "1")),
     "gc": Scenario(setup_gc, ("gc", "-w", "-f", "--grace", "0", "--force-last-copy")),
+    "gc-remote": Scenario(setup_gc_remote, ("gc", "-w", "-c", "store", "-f", "--grace", "0",
+                                            "--force-last-copy")),
     "repro": Scenario(setup_repro, ("repro",), REPRO_OUTPUTS),
 }
 
@@ -308,10 +352,20 @@ CASES = [
     ("checkout-copy", "place.before_rename:3"),
     ("checkout-hardlink", "place.before_rename"),
     ("checkout-hardlink", "place.before_rename:2"),
+    # push: the model alone (it is above the pack threshold), the small files in one pack
+    # and its index, then the manifest in a pack and an index of its own
     ("push", "odb.put.before_rename"),
-    ("push", "odb.put.before_rename:4"),
+    ("push", "packs.after_pack"),
+    ("push", "packs.before_index"),
+    ("push", "packs.after_index"),
     ("push", "push.before_manifests"),
-    ("push", "odb.put.before_rename:7"),
+    ("push", "packs.after_pack:2"),
+    # gc --remote: copies the live objects of the packs that hold dead ones into a new pack,
+    # publishes one index, deletes the old indexes, then the old packs, then the dead model
+    ("gc-remote", "gc.repack.after_pack"),
+    ("gc-remote", "packs.after_index"),
+    ("gc-remote", "gc.repack.after_index"),
+    ("gc-remote", "gc.repack.after_old_indexes"),
     ("pull", "cache.before_publish"),
     ("pull", "transfer.after_object:3"),
     ("pull", "cache.before_publish:4"),
@@ -399,7 +453,8 @@ def crash_and_rerun(name: str, fault: str, base: Path, expected: State) -> bool:
         assert now.get(rel) in (old, new), f"{rel} is neither its old nor its new content"
     check_pointers(work, now)
     store_objects(work / ".dvx/cache")
-    assert check_remote(remote) >= remote_before
+    # Nothing live ever leaves the remote (gc --remote deletes only what it must).
+    assert check_remote(remote) >= (expected.remote if name == "gc-remote" else remote_before)
     fsck = run_dvx("fsck", cwd=work)
     assert fsck.code == 0 and " 0 corrupt." in fsck.stdout, fsck.output
 

@@ -364,7 +364,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
             f"{len(result.corrupt)} corrupt{missing}{extra}.")
     for oid, why in sorted(result.corrupt.items()):
         moved = result.quarantined.get(oid)
-        warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else ""))
+        retired = "; taken out of the pack indexes" if oid in result.retired else ""
+        warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else retired))
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
         warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:
@@ -373,6 +374,12 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"Not an object: what has the name of {oid} ({path}) on the remote is a "
              "directory, not a file. It was not made by dvx: move it out of the remote's "
              "files/ folder, then `dvx push` uploads the object.")
+    for name, why in sorted(result.damaged_indexes.items()):
+        warn(f"Damaged pack index {name}: {why} Nothing it names was used; move it out of "
+             "the remote's indexes/ folder once its packs are accounted for.")
+    if result.unindexed_packs:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
+             "an interrupted push); `dvx gc --remote` deletes them after the grace period.")
     if result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
     if result.missing and remote_name:

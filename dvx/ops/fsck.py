@@ -15,7 +15,8 @@ from dvx.logs import get_logger
 from dvx.ops.remote import open_remote
 from dvx.ops.sync import settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
-from dvx.remote import transfer
+from dvx.remote import packed, transfer
+from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 
@@ -31,19 +32,26 @@ class FsckResult:
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
     missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
     not_objects: dict[str, str] = field(default_factory=dict)  # oid -> what has its name
+    retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
+    damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
+    unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
 
     @property
     def ok(self) -> bool:
-        return not (self.corrupt or self.missing or self.not_objects)
+        return not (self.corrupt or self.missing or self.not_objects or self.damaged_indexes)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
-                "corrupt": [{"oid": oid, "problem": why, "moved_to": self.quarantined.get(oid)}
+                "corrupt": [{"oid": oid, "problem": why, "moved_to": self.quarantined.get(oid),
+                             "retired": oid in self.retired}
                             for oid, why in sorted(self.corrupt.items())],
                 "missing": [{"oid": oid, "path": path}
                             for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
                 "not_objects": [{"oid": oid, "path": path}
-                                for oid, path in sorted(self.not_objects.items())]}
+                                for oid, path in sorted(self.not_objects.items())],
+                "damaged_indexes": [{"index": name, "problem": why}
+                                    for name, why in sorted(self.damaged_indexes.items())],
+                "unindexed_packs": self.unindexed_packs}
 
 
 def fsck_cache(repo: Repo) -> FsckResult:
@@ -85,14 +93,22 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     wanted = wanted_objects(repo, targets, problems)
     needed = {**wanted.files, **dict.fromkeys(manifests, 0)}
     sizes = dict(wanted.files)
+    in_packs = packed.verify(remote, settings, fast) if isinstance(remote, RemoteStore) else None
     if remote.can_list:
-        oids = set(remote.list_oids())
+        oids = set(remote.list_loose() if isinstance(remote, RemoteStore) else remote.list_oids())
     else:  # e.g. HTTP: only what this workspace refers to can be named
         oids = transfer.present_on(remote, set(needed), settings)
+    if in_packs is not None:
+        oids -= in_packs.checked  # verified in their packs, below
     for oid in oids - sizes.keys():  # sizes of local copies stand in where none is recorded
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
     result = FsckResult(f"remote {name}", checked=len(oids))
+    if in_packs is not None:
+        result.checked += len(in_packs.checked)
+        result.damaged_indexes = dict(remote.inventory.refused)
+        result.unindexed_packs = len(in_packs.unindexed_packs)
+        oids |= in_packs.checked  # for the lookups of what is missing
     for t in targets:
         wanted.paths.add(t.output.pointer.oid, t.output.path)
     lacking = sorted(set(needed) - oids)
@@ -105,9 +121,26 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             result.missing[oid] = path
     if fast:
         result.unchecked = len(oids - sizes.keys())
-    problems_found = transfer.verify_on(remote, oids, settings, sizes, fast=fast)
+    loose = oids - in_packs.checked if in_packs is not None else oids
+    problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
     for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
         if not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
+    if in_packs is not None and in_packs.corrupt:
+        _retire_corrupt(remote, settings, in_packs.corrupt, result)
     return result
+
+
+def _retire_corrupt(remote: RemoteStore, settings: transfer.Settings, corrupt: dict[str, str],
+                    result: FsckResult) -> None:
+    """Packed objects found corrupt leave the indexes (a pack cannot be cut), so that the
+    next push uploads them again; those whose pack could not be read stay named."""
+    retired = {oid for oid, why in corrupt.items() if not why.startswith("could not be read")}
+    result.corrupt.update(corrupt)
+    if retired:
+        packed.retire(remote, settings, retired)
+        for oid in retired:
+            result.retired.add(oid)
+            log.warning("Corrupt packed object %s: %s; taken out of the pack indexes",
+                        oid, corrupt[oid])

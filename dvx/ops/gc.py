@@ -27,7 +27,8 @@ from dvx.objects.odb import ObjectStore
 from dvx.ops.gc_scope import manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies
 from dvx.pointer import Pointer
-from dvx.remote import pushlog
+from dvx.remote import pushlog, repack
+from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -168,13 +169,14 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[se
 
 @dataclass
 class _RemotePlan(GcResult):
-    store: ObjectStore | None = None
     expired_logs: list[str] = field(default_factory=list)
+    keep: set[str] = field(default_factory=set)
+    loose_removed: list[str] = field(default_factory=list)
 
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
                  repo: Repo) -> GcResult:
-    result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep))
+    result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep), keep=keep)
     pushed, result.expired_logs = _recently_pushed(repo, remote, cutoff)
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
         if oid in keep:
@@ -182,18 +184,34 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         if mtime is None or mtime > cutoff or oid in pushed:
             result.kept_young += 1  # an unknown age counts as young: never guess old
             continue
-        result.removed.append(oid)
+        result.loose_removed.append(oid)
         result.bytes_freed += size
+    result.removed = list(result.loose_removed)
+    if isinstance(remote, RemoteStore):
+        packs = repack.plan(remote, keep | pushed, cutoff, set(result.loose_removed))
+        result.kept_young += packs.young
+        result.removed = sorted(set(result.removed) | packs.dead.keys())
+        result.bytes_freed += sum(packs.dead.values())
     return result
 
 
 def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float
                         ) -> None:
+    assert isinstance(result, _RemotePlan)
     pushed, _ = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
     if pushed & set(result.removed):
         result.kept_young += len(pushed & set(result.removed))
         result.removed = [oid for oid in result.removed if oid not in pushed]
-    if result.removed:
-        remote.delete(result.removed)
-    if isinstance(result, _RemotePlan) and result.expired_logs:
+    loose = [oid for oid in result.loose_removed if oid not in pushed]
+    if isinstance(remote, RemoteStore):
+        from dvx.ops.sync import settings_for
+
+        # Planned again with the latest push logs: a pack is rewritten from what is there now.
+        packs = repack.plan(remote, result.keep | pushed, cutoff, set(loose))
+        repack.execute(remote, packs, settings_for(repo, remote.name, remote, None),
+                       set(loose))
+        result.removed = sorted(set(loose) | packs.dead.keys())
+    if loose:
+        remote.delete(loose)
+    if result.expired_logs:
         remote.delete_logs(pushlog.KIND, result.expired_logs)

@@ -15,6 +15,7 @@ from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import check_option, check_url, is_secret
 from dvx.remote.fs import is_local_url, open_store, redact_url
+from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
 
@@ -160,7 +161,7 @@ def default_remote(config: Config) -> str | None:
     return config.get("core", "remote")
 
 
-def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
+def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
     """The remote `name` (None: the default), opened once per command: every step of a
     command shares one store, and so one client and its connections."""
     name = name or default_remote(repo.config)
@@ -172,7 +173,7 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, ObjectStore]:
 
 
 def _open_remote(repo: Repo, name: str | None,
-                 also_from: tuple[Config, ...] = ()) -> tuple[str, ObjectStore]:
+                 also_from: tuple[Config, ...] = ()) -> tuple[str, RemoteStore]:
     config = repo.config
     if name is None:
         name = default_remote(config)
@@ -200,7 +201,7 @@ def _open_remote(repo: Repo, name: str | None,
 
 
 def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
-                       ) -> tuple[str, ObjectStore]:
+                       ) -> tuple[str, RemoteStore]:
     """The remote `name` (None: the default) of another repository read as a source
     (ops/source.py), with the options that the reader's configurations (`readers`: the user's
     global one, the reading repository's) give for a remote of the same URL, under any

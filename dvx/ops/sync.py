@@ -15,7 +15,8 @@ from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
 from dvx.ops.remote import open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
-from dvx.remote import pushlog, transfer
+from dvx.remote import packed, pushlog, transfer
+from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -183,7 +184,8 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         result.transfer.failed[oid] = "not in the local cache nor on the remote"
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
-    uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair)
+    uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
+                               sizes=files)
     result.transfer.merge(uploaded)
     # Manifests last, and only those whose every file is now on the remote: each file was
     # uploaded, found there, or failed (and failures are all listed).
@@ -200,6 +202,11 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
                                           verify_local=repair))
     if result.transfer.already_there:
         _log_push(remote, targets, result)
+    try:
+        if remote.packs_enabled():
+            packed.consolidate_if_many(remote, settings)
+    except Exception as exc:  # the push itself is complete; merging can wait for the next
+        log.warning("Could not merge the remote's pack indexes: %s", exc)
     return result
 
 
@@ -215,16 +222,23 @@ def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) ->
         result.problems.append(f"could not write the push log on the remote: {exc}")
 
 
-def _quarantine_corrupt(repo: Repo, remote: ObjectStore, oids: Collection[str],
+def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
                         sizes: dict[str, int],
                         settings: transfer.Settings, result: SyncResult) -> None:
     """--repair: move corrupt copies on the remote aside, so the upload replaces them."""
     present = transfer.present_on(remote, oids, settings)
-    for oid, why in sorted(transfer.verify_on(remote, present, settings, sizes).items()):
-        log.warning("The remote copy of %s is corrupt (%s): moving it aside and uploading "
-                    "the verified local copy.", oid, why)
-        remote.quarantine(oid)
+    corrupt = transfer.verify_on(remote, present, settings, sizes)
+    located = remote.locate(corrupt)
+    in_packs = {oid for oid, (pack, _, _) in located.items() if pack is not None}
+    for oid, why in sorted(corrupt.items()):
+        log.warning("The remote copy of %s is corrupt (%s): %s and uploading the verified "
+                    "local copy.", oid, why, "taking it out of the pack indexes"
+                    if oid in in_packs else "moving it aside")
+        if oid not in in_packs:
+            remote.quarantine(oid)
         result.repaired.append(oid)
+    if in_packs:
+        packed.retire(remote, settings, in_packs)
 
 
 def _ensure_remote_dir(remote: ObjectStore, create: bool) -> None:

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
 COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
                   "retries": "attempts for a failing transfer (default 5)",
-                  "timeout": "seconds without progress before a request fails (default 60)"}
+                  "timeout": "seconds without progress before a request fails (default 60)",
+                  "pack_threshold": "objects smaller than this many bytes are pushed inside "
+                                    "packs (default 1048576; 0: every object alone)",
+                  "pack_size": "bytes at which a pack is closed (default 33554432)"}
 DEFAULT_TIMEOUT = 60.0
 
 

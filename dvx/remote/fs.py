@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dvx.errors import RemoteError
-from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
@@ -23,6 +22,7 @@ from dvx.remote.backends import (
     s3_access,
     s3_root,
 )
+from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
@@ -81,13 +81,42 @@ def request_timeout(options: dict[str, str]) -> float:
     return timeout
 
 
+def _size_option(options: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+    value = options.get(key)
+    if value is None:
+        return default
+    try:
+        number = int(float(value))
+    except ValueError:
+        number = -1
+    if not (number == 0 and key == "pack_threshold") and not low <= number <= high:
+        raise RemoteError(f"The remote option {key}={value!r} must be a number of bytes from "
+                          f"{low} to {high}" + (" (or 0)." if key == "pack_threshold" else "."),
+                          f"Fix it with `dvx remote modify NAME {key} BYTES`.")
+    return number
+
+
+def pack_settings(options: dict[str, str]) -> dict[str, int]:
+    """The remote's pack options, checked: objects below `pack_threshold` bytes go in packs
+    (0: none do) closed at `pack_size` bytes."""
+    from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, MAX_PACK_SIZE
+
+    size = _size_option(options, "pack_size", DEFAULT_PACK_SIZE, 1 << 20, MAX_PACK_SIZE // 4)
+    threshold = _size_option(options, "pack_threshold", DEFAULT_THRESHOLD, 1, size)
+    return {"pack_threshold": threshold, "pack_size": size}
+
+
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
-               name: str = "") -> ObjectStore:
+               name: str = "") -> RemoteStore:
     """The object store of the remote `name` at `url` (some clients connect right away)."""
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
+    packs = pack_settings(options)
+    packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
+                               "kind": backend.name}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
-        local = ObjectStore(None, local_path(url, repo_root), algo, atomic_put=False)
+        local = RemoteStore(None, local_path(url, repo_root), algo, atomic_put=False,
+                            **packing)
         local.name = name
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
@@ -110,12 +139,12 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     # not when the options give the endpoint and the keys: that import is a third of a second.
     lazy = backend.name == "s3"
     fs, root = (None, s3_root(url)) if lazy else build()
-    store = ObjectStore(fs, root, algo, atomic_put=backend.atomic_put,
+    store = RemoteStore(fs, root, algo, atomic_put=backend.atomic_put,
                         read_only=backend.read_only, can_list=not backend.read_only,
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
                         put_options=put_options, read_options=backend.read_options,
                         make_fs=(lambda: build()[0]) if lazy else None,
-                        local=False if lazy else None, url=redact_url(url))
+                        local=False if lazy else None, url=redact_url(url), **packing)
     store.name = name
     if lazy:
         from dvx.remote.s3fast import FastS3

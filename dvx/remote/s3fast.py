@@ -92,7 +92,7 @@ class FastS3:
 
     def list_all(self, prefix_path: str) -> list[str] | None:
         """`list_keys` from synchronous code, or None if this store needs the general client."""
-        return self._in_session(lambda: self.list_keys(prefix_path), "Listing")
+        return self.in_session(lambda: self.list_keys(prefix_path), "Listing")
 
     def existing(self, paths: list[str]) -> set[str] | None:
         """Which of `paths` exist (a HEAD request each, all at once), from synchronous code;
@@ -101,9 +101,9 @@ class FastS3:
             found = await asyncio.gather(*(self.exists(path) for path in paths))
             return {path for path, there in zip(paths, found, strict=True) if there}
 
-        return self._in_session(check_all, "Checking objects")
+        return self.in_session(check_all, "Checking objects")
 
-    def _in_session(self, work: Callable[[], Awaitable[_T]], what: str) -> _T | None:
+    def in_session(self, work: Callable[[], Awaitable[_T]], what: str) -> _T | None:
         """`work()` between start() and close(), on the I/O loop, for synchronous callers."""
         from dvx.remote import aio
 
@@ -176,6 +176,15 @@ class FastS3:
         status, data = await self._send("GET", path)
         if status == 200:
             return data
+        raise _error(status, data, path)
+
+    async def get_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes [start, end) of an object (a Range request)."""
+        status, data = await self._send("GET", path, None, {"Range": f"bytes={start}-{end - 1}"})
+        if status == 206:
+            return data
+        if status == 200:  # a store that ignores Range sends the whole object
+            return data[start:end]
         raise _error(status, data, path)
 
     async def stream(self, path: str, sink: Any) -> None:

@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted, MissingObjectError, RemoteError
@@ -28,35 +27,15 @@ from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.processes import MIN_ITEMS, map_in_processes
-from dvx.progress import Progress
 from dvx.remote.retry import describe, is_timeout, with_retries, with_retries_async
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import Settings, TransferResult
 
 log = get_logger(__name__)
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 STREAM_BLOCK = 8 << 20
 LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of asking each
-
-
-@dataclass
-class TransferResult:
-    transferred: int = 0  # objects moved (a count: a million oids need not be kept)
-    already_there: int = 0
-    failed: dict[str, str] = field(default_factory=dict)  # oid -> reason
-    bytes: int = 0
-
-    def merge(self, other: TransferResult) -> None:
-        self.transferred += other.transferred
-        self.already_there += other.already_there
-        self.failed.update(other.failed)
-        self.bytes += other.bytes
-
-
-@dataclass(frozen=True)
-class Settings:
-    jobs: int
-    retries: int
-    progress: Progress
 
 
 def _redacted(text: str, store: ObjectStore) -> str:
@@ -312,6 +291,14 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
     comes, never held."""
     if not oids:
         return set()
+    if isinstance(store, RemoteStore):  # what its indexes name is there: no request per object
+        try:
+            oids = with_retries(lambda: store.inventory.absent(oids), settings.retries,
+                                "reading the pack indexes")
+        except Exception as exc:
+            raise unreachable(store, exc) from None
+        if not oids:
+            return set()
     if isinstance(store, LocalCache) or len(oids) <= LISTING_THRESHOLD or not store.can_list:
         wanted: AbstractSet[str] = oids if isinstance(oids, (set, frozenset)) else set(oids)
         if store.fast is not None:
@@ -383,9 +370,36 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
 
 
 def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings: Settings,
-           verify_local: bool = False) -> TransferResult:
+           verify_local: bool = False, sizes: Mapping[str, int] | None = None
+           ) -> TransferResult:
+    """Upload what the remote lacks of `oids`: small objects in packs where the remote takes
+    them, the rest one by one. `sizes` (from pointers and manifests) saves a stat each."""
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     todo = sorted(absent_from(remote, unique, settings))
+    if isinstance(remote, RemoteStore) and remote.packs_enabled() and todo:
+        from dvx.remote import packed
+
+        def size_of(oid: str) -> int:
+            known = sizes.get(oid) if sizes is not None else None
+            return known if known else os.path.getsize(cache.oid_path(oid))
+
+        threshold = remote.pack_threshold
+        large = [oid for oid in todo if size_of(oid) >= threshold]
+        result = _upload_loose(cache, remote, large, settings, verify_local)
+        if large:
+            todo = [oid for oid in todo if size_of(oid) < threshold]
+        failed = result.failed
+        result.merge(packed.upload(cache, remote, todo, size_of, settings, verify_local,
+                                   [(o, size_of(o)) for o in large if o not in failed]))
+        result.already_there = len(unique) - len(todo) - len(large)
+        return result
+    result = _upload_loose(cache, remote, todo, settings, verify_local)
+    result.already_there = len(unique) - len(todo)
+    return result
+
+
+def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], settings: Settings,
+                  verify_local: bool) -> TransferResult:
 
     def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
@@ -416,11 +430,8 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             await remote.fast.put(remote.oid_path(oid), data)
             return len(data)
 
-        result = _run_fast(todo, put_fast, put, settings, "Uploading", sizes, remote)
-    else:
-        result = _run(todo, put, settings, "Uploading", sizes, remote, file_work=True)
-    result.already_there = len(unique) - len(todo)
-    return result
+        return _run_fast(todo, put_fast, put, settings, "Uploading", sizes, remote)
+    return _run(todo, put, settings, "Uploading", sizes, remote, file_work=True)
 
 
 def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settings: Settings,
@@ -430,15 +441,34 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     known = sizes or {}
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     todo = sorted(cache.missing(unique))
+    already_there = len(unique) - len(todo)
+    result = TransferResult()
+    if isinstance(remote, RemoteStore) and todo:
+        from dvx.remote import packed
+
+        rest = set(todo)
+        result = packed.download(remote, cache, rest, settings)
+        if len(rest) < len(todo):
+            todo = [oid for oid in todo if oid in rest]
+    result.merge(_download_loose(remote, cache, todo, settings, known))
+    result.already_there = already_there
+    return result
+
+
+def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
+                    known: Mapping[str, int]) -> TransferResult:
+    # Objects no index names: read as files, without looking in the indexes again.
+    read_bytes = remote.read_loose if isinstance(remote, RemoteStore) else remote.read_bytes
+    open_object = remote.open_loose if isinstance(remote, RemoteStore) else remote.open
 
     def get(oid: str, on_bytes: OnBytes) -> int:
         expected = known.get(oid)
         try:
             if expected is not None and expected <= SMALL_OBJECT:
-                data = remote.read_bytes(oid)
+                data = read_bytes(oid)
                 _check_size(oid, expected, len(data))
                 return cache.add_bytes_verified(data, oid)
-            with remote.open(oid, block_size=STREAM_BLOCK) as src:
+            with open_object(oid, block_size=STREAM_BLOCK) as src:
                 size = cache.add_stream(src, oid, on_bytes)
             if expected is not None:
                 _check_size(oid, expected, size)
@@ -465,11 +495,8 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
             except FileNotFoundError:
                 raise MissingObjectError("not on the remote") from None
 
-        result = _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
-    else:
-        result = _run(todo, get, settings, "Downloading", total, remote, file_work=True)
-    result.already_there = len(unique) - len(todo)
-    return result
+        return _run_fast(todo, get_fast, get, settings, "Downloading", total, remote)
+    return _run(todo, get, settings, "Downloading", total, remote, file_work=True)
 
 
 def _check_size(oid: str, expected: int, actual: int) -> None:
@@ -502,11 +529,19 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
             if expected is not None and actual != expected:
                 problems[oid] = f"size {actual} where {expected} was expected"
             return 1
-        with remote.open(oid, block_size=STREAM_BLOCK) as src:
+        opened = remote.open_loose if isinstance(remote, RemoteStore) else remote.open
+        with opened(oid, block_size=STREAM_BLOCK) as src:
             actual_oid, size = hash_stream(src, remote.algo, on_bytes)
         return judge(oid, actual_oid, size)
 
     todo = sorted(set(oids))
+    if isinstance(remote, RemoteStore) and todo:
+        from dvx.remote import packed
+
+        in_packs = packed.verify(remote, settings, fast, only=set(todo))
+        problems.update(in_packs.corrupt)
+        todo = [oid for oid in todo if oid not in in_packs.checked]
+        remote.locate(todo)  # one pass over the indexes for the sizes asked below
     if remote.fast is not None and not fast:
         async def check_fast(oid: str, on_bytes: OnBytes) -> int:
             assert remote.fast is not None

@@ -1,0 +1,96 @@
+"""A remote's inventory: what its pack indexes say it holds.
+
+Indexes are immutable and named by their hash, so each is downloaded once, checked whole
+(packs.read_index) and kept in a local directory; learning what a remote holds costs one
+listing of its `indexes/` prefix plus the indexes not seen before, never a listing of every
+object. An index that fails its checks is refused: nothing it names is used, and the
+commands that must see every index (gc --remote) stop with its error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from dvx import fsutil
+from dvx.errors import FormatError
+from dvx.logs import get_logger
+from dvx.remote.blobs import Blobs
+from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
+
+log = get_logger(__name__)
+
+INDEX_DOWNLOADS = 8  # new indexes fetched at once
+
+
+class Inventory:
+    def __init__(self, blobs: Blobs, algo: str, cache_dir: str) -> None:
+        self.blobs = blobs
+        self.algo = algo
+        self.cache_dir = cache_dir  # the checked indexes, by name
+        self._names: list[str] | None = None
+        self.refused: dict[str, str] = {}  # index name -> why it was not used
+
+    def index_names(self, refresh: bool = False) -> list[str]:
+        """The usable indexes on the remote (listed once per command unless `refresh`)."""
+        if self._names is None or refresh:
+            with self.blobs.session():
+                self._names = self._refresh()
+        return self._names
+
+    def forget(self) -> None:
+        """Ask the remote again next time (after it changed: a gc, a consolidation)."""
+        self._names = None
+
+    def _refresh(self) -> list[str]:
+        listed = [n for n in self.blobs.names(INDEXES_DIR) if is_index_name(n, self.algo)]
+        have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
+        new = [name for name in listed if name not in have and name not in self.refused]
+        if new:
+            with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
+                list(pool.map(self._download, new))
+        for gone in have - set(listed):  # deleted on the remote (merged into another)
+            if is_index_name(gone, self.algo):
+                fsutil.remove_quietly(os.path.join(self.cache_dir, gone))
+        return [name for name in listed if name not in self.refused]
+
+    def _download(self, name: str) -> None:
+        data = self.blobs.get(f"{INDEXES_DIR}/{name}")
+        try:
+            if index_name(data, self.algo) != name:
+                raise FormatError(f"The pack index {name} is damaged: its bytes do not hash "
+                                  "to its name.")
+            for _ in read_index(data.splitlines(keepends=True), self.algo, name):
+                pass
+        except FormatError as exc:
+            self.refused[name] = exc.message
+            log.warning("%s Nothing it names is used.", exc.message)
+            return
+        os.makedirs(self.cache_dir, exist_ok=True)
+        fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
+
+    def sections(self, names: list[str] | None = None) -> Iterator[tuple[str, Section]]:
+        """(index name, section) for every section of every usable index, read a line at a
+        time from the local copies."""
+        for name in self.index_names() if names is None else names:
+            try:
+                f = open(os.path.join(self.cache_dir, name), "rb")  # noqa: SIM115
+            except FileNotFoundError:
+                continue  # removed by a refresh in between
+            with f:
+                for section in read_index(f, self.algo, name):
+                    yield name, section
+
+    def absent(self, oids: Collection[str]) -> set[str]:
+        """Those of `oids` that no index names."""
+        remaining = set(oids)
+        for _, section in self.sections():
+            if not remaining:
+                break
+            for entry in section.entries:
+                remaining.discard(entry[0])
+        return remaining
+
+    def packs_named(self) -> set[str]:
+        return {section.pack for _, section in self.sections() if section.pack is not None}

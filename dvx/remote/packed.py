@@ -1,0 +1,419 @@
+"""Moving small objects in packs: upload, download, verification and index rewriting.
+
+    upload:    objects below the remote's pack_threshold are read from the cache into packs
+               of about pack_size bytes; each pack is uploaded whole, and an index naming the
+               finished packs follows them (every INDEX_EVERY packs, and at the end)
+    download:  the indexes say where each wanted object lies; neighbouring objects of one pack
+               come in one ranged read (the whole pack when most of it is wanted); each object
+               is hashed against its oid before it enters the cache
+    rewrite:   one new index replaces several (consolidation, repair, gc): written first, the
+               old ones deleted after, so a reader always finds every live object
+
+At most PACKS_IN_FLIGHT packs (or reads of up to pack_size) are in memory at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from dvx import faults
+from dvx.errors import CorruptObjectError, Interrupted
+from dvx.hashing import hash_bytes
+from dvx.logs import get_logger
+from dvx.objects.cache import LocalCache
+from dvx.remote.packs import (
+    INDEXES_DIR,
+    PACKS_DIR,
+    PackBuilder,
+    Section,
+    Span,
+    coalesce,
+    index_name,
+    pack_name,
+    write_index,
+)
+from dvx.remote.retry import describe, with_retries
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import Settings, TransferResult
+
+log = get_logger(__name__)
+
+PACKS_IN_FLIGHT = 6
+INDEX_EVERY = 32  # packs per index during a long push: a killed push keeps what it indexed
+READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
+MAX_INDEXES = 64  # more indexes than this after a push: merge them into one
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _bounded(items: list[T], work: Callable[[T], R], jobs: int,
+             done: Callable[[T, R | BaseException], None]) -> None:
+    """`work(item)` for each item, `jobs` at a time and in order of completion handed to
+    `done` (a result, or the exception); Ctrl-C stops it at once."""
+    pool = ThreadPoolExecutor(max(1, jobs))
+    window: deque[tuple[T, Future[R]]] = deque()
+
+    def settle(item: T, future: Future[R]) -> None:
+        try:
+            outcome: R | BaseException = future.result()
+        except Exception as exc:  # every failure is reported, none aborts the rest
+            outcome = exc
+        done(item, outcome)
+
+    try:
+        for item in items:
+            window.append((item, pool.submit(work, item)))
+            if len(window) >= jobs:
+                settle(*window.popleft())
+        while window:
+            settle(*window.popleft())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+# -- upload -----------------------------------------------------------------------------------
+
+
+def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[list[str]]:
+    """Groups of oids of about `pack_size` bytes each."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    filled = 0
+    for oid, size in sizes:
+        if current and filled + size > pack_size:
+            groups.append(current)
+            current, filled = [], 0
+        current.append(oid)
+        filled += size
+    if current:
+        groups.append(current)
+    return groups
+
+
+@dataclass
+class _Built:
+    section: Section
+    failed: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+
+
+def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Callable[[str], int],
+           settings: Settings, verify_local: bool = False,
+           loose_done: list[tuple[str, int]] | None = None) -> TransferResult:
+    """Upload `oids` (all below the pack threshold) in packs, and index them together with
+    `loose_done` (objects this push uploaded loose)."""
+    result = TransferResult()
+    groups = plan_packs(((oid, size_of(oid)) for oid in oids), remote.pack_size)
+    finished: list[Section] = []
+    loose = [(oid, 0, size) for oid, size in loose_done or []]
+    lock = threading.Lock()
+
+    def build(group: list[str]) -> _Built:
+        builder = PackBuilder()
+        built = _Built(Section(None))
+        for oid in group:
+            path = cache.oid_path(oid)
+            with open(path, "rb") as f:
+                data = f.read()
+            if verify_local and hash_bytes(data, cache.algo) != oid:
+                built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
+                continue
+            builder.add(oid, data)
+        if not builder.entries:
+            return built
+        data = builder.finish()
+        name = pack_name(data, remote.algo)
+        with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data), settings.retries,
+                     f"pack {name}")
+        faults.point("packs.after_pack")
+        built.section = Section(name, len(data), builder.entries)
+        built.bytes = len(data) - (builder.size - sum(e[2] for e in builder.entries))
+        return built
+
+    def publish(sections: list[Section]) -> None:
+        """The index of finished packs; if it cannot be written, their objects failed (the
+        loose ones are on the remote whatever happens to the index)."""
+        try:
+            publish_index(remote, sections, settings)
+        except Exception as exc:
+            reason = f"its pack index could not be written: {describe(exc)}"
+            for section in sections:
+                if section.pack is not None:
+                    for oid, _, _ in section.entries:
+                        result.failed[oid] = reason
+                    result.transferred -= len(section.entries)
+
+    total = sum(size_of(oid) for oid in oids)
+    with settings.progress.task("Uploading", total or len(oids), "B" if total else "object"
+                                ) as advance, remote.blobs.session():
+
+        def done(group: list[str], outcome: _Built | BaseException) -> None:
+            with lock:
+                if isinstance(outcome, BaseException):
+                    for oid in group:
+                        result.failed[oid] = describe(outcome)
+                    advance(sum(size_of(oid) for oid in group) if total else len(group))
+                    return
+                result.failed.update(outcome.failed)
+                if outcome.section.pack is not None:
+                    finished.append(outcome.section)
+                    result.transferred += len(outcome.section.entries)
+                    result.bytes += outcome.bytes
+                advance(sum(size_of(oid) for oid in group) if total else len(group))
+                if len(finished) >= INDEX_EVERY:
+                    faults.point("packs.before_index")
+                    publish(finished[:])
+                    finished.clear()
+
+        try:
+            _bounded(groups, build, min(PACKS_IN_FLIGHT, settings.jobs), done)
+        except KeyboardInterrupt:
+            raise Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects were "
+                              "uploaded and indexed before the interruption.",
+                              "Nothing was left half-written; run the command again to "
+                              "finish.") from None
+        if finished or loose:
+            faults.point("packs.before_index")
+            publish([*finished, *([Section(None, 0, loose)] if loose else [])])
+    return result
+
+
+def publish_index(remote: RemoteStore, sections: list[Section], settings: Settings) -> str:
+    """Upload one index naming `sections` (whose packs are complete on the remote)."""
+    data = write_index(sections, remote.algo)
+    name = index_name(data, remote.algo)
+    with_retries(lambda: remote.blobs.put(f"{INDEXES_DIR}/{name}", data), settings.retries,
+                 f"index {name}")
+    faults.point("packs.after_index")
+    remote.forget_locations()
+    return name
+
+
+# -- download ---------------------------------------------------------------------------------
+
+
+def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: Settings
+             ) -> TransferResult:
+    """Download those of `todo` that the indexes place in packs; they leave `todo`, and what
+    remains is for the loose path."""
+    result = TransferResult()
+    if not remote.inventory.index_names():
+        return result
+    spans = _spans_for(remote, todo)
+    if not spans:
+        return result
+    total = sum(length for span in spans for _, _, length in span.entries)
+    retry: list[Span] = []
+
+    lock = threading.Lock()
+    first_round = [True]
+
+    def read(span: Span) -> int:
+        data = read_span(remote, span, settings)
+        if len(data) != span.end - span.start:
+            raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
+        moved = 0
+        for oid, offset, length in span.entries:
+            piece = data[offset - span.start:offset - span.start + length]
+            try:
+                moved += cache.add_bytes_verified(piece, oid)
+                with lock:
+                    result.transferred += 1
+            except Exception as exc:  # one bad object does not spoil its neighbours
+                result.failed[oid] = describe(exc)
+            faults.point("transfer.after_object")
+        return moved
+
+    with settings.progress.task("Downloading", total, "B") as advance, \
+            remote.blobs.session():
+
+        def done(span: Span, outcome: int | BaseException) -> None:
+            if isinstance(outcome, FileNotFoundError) and first_round[0]:
+                retry.append(span)  # repacked meanwhile: the indexes are read again below
+                return
+            if isinstance(outcome, BaseException):
+                for oid, _, _ in span.entries:
+                    result.failed[oid] = describe(outcome)
+            else:
+                result.bytes += outcome
+            advance(sum(length for _, _, length in span.entries))
+
+        _run_spans(spans, read, settings, done, len(todo))
+        if retry:
+            first_round[0] = False
+            remote.forget_locations()
+            still = {oid for span in retry for oid, _, _ in span.entries}
+            count = len(still)
+            _run_spans(_spans_for(remote, still), read, settings, done, count)
+            for oid in still:
+                result.failed[oid] = "its pack is gone from the remote"
+    return result
+
+
+def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
+    """The bytes of one ranged read of a pack (none asked for an empty object)."""
+    if span.end == span.start:
+        return b""
+    return with_retries(lambda: remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start,
+                                                 span.end), settings.retries,
+                        f"pack {span.pack}")
+
+
+def _run_spans(spans: list[Span], read: Callable[[Span], int], settings: Settings,
+               done: Callable[[Span, int | BaseException], None], count: int) -> None:
+    try:
+        _bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
+    except KeyboardInterrupt:
+        raise Interrupted(f"Interrupted while downloading {count} objects.",
+                          "Nothing was left half-written; run the command again to finish."
+                          ) from None
+
+
+def _spans_for(remote: RemoteStore, todo: set[str]) -> list[Span]:
+    """Ranged reads covering the objects of `todo` that indexes place in packs (which leave
+    `todo`)."""
+    spans: list[Span] = []
+    for _, section in remote.inventory.sections():
+        if not todo:
+            break
+        if section.pack is None:
+            continue
+        wanted = [entry for entry in section.entries if entry[0] in todo]
+        for oid, _, _ in wanted:
+            todo.discard(oid)
+        spans += coalesce(section, wanted, READ_GAP, remote.pack_size)
+    return spans
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class PackCheck:
+    """What fsck --remote found in the packs."""
+    checked: set[str] = field(default_factory=set)  # oids that indexes place in packs
+    corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
+    missing_packs: list[str] = field(default_factory=list)
+    unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
+
+
+def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
+           only: Collection[str] | None = None) -> PackCheck:
+    """Check every pack the indexes name: its size, and (unless `fast`) every object's hash;
+    with `only`, just the packed objects among those."""
+    check = PackCheck()
+    on_remote = with_retries(lambda: remote.blobs.details(PACKS_DIR), settings.retries,
+                             "listing of packs")
+    spans: list[Span] = []
+    named: set[str] = set()
+    for _, section in remote.inventory.sections():
+        pack = section.pack
+        if pack is None:
+            continue
+        named.add(pack)
+        if only is not None:
+            section = Section(pack, section.size,
+                              [entry for entry in section.entries if entry[0] in only])
+            if not section.entries:
+                continue
+        check.checked.update(oid for oid, _, _ in section.entries)
+        if pack not in on_remote:
+            check.missing_packs.append(pack)
+            for oid, _, _ in section.entries:
+                check.corrupt[oid] = f"its pack {section.pack} is missing"
+            continue
+        if on_remote[pack][0] != section.size:
+            for oid, _, _ in section.entries:
+                check.corrupt.setdefault(oid, f"its pack {section.pack} is "
+                                              f"{on_remote[pack][0]} bytes, not "
+                                              f"{section.size}")
+            continue
+        if not fast:
+            spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
+    check.unindexed_packs = sorted(set(on_remote) - named)
+
+    def read(span: Span) -> int:
+        data = read_span(remote, span, settings)
+        for oid, offset, length in span.entries:
+            piece = data[offset - span.start:offset - span.start + length]
+            actual = hash_bytes(piece, remote.algo)
+            if len(piece) != length:
+                check.corrupt[oid] = f"its pack {span.pack} ends before it does"
+            elif actual != oid:
+                check.corrupt[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
+        return len(data)
+
+    def done(span: Span, outcome: int | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            for oid, _, _ in span.entries:
+                check.corrupt.setdefault(oid, f"could not be read: {describe(outcome)}")
+
+    total = sum(span.end - span.start for span in spans)
+    with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
+        _bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
+    return check
+
+
+# -- rewriting indexes ------------------------------------------------------------------------
+
+
+def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> None:
+    """Make the indexes stop naming `oids` in packs (corrupt copies): the next push uploads
+    them again, into a new pack. The damaged bytes stay until gc rewrites their pack."""
+    doomed = set(oids)
+    rewrite_indexes(remote, settings, lambda pack, oid: pack is None or oid not in doomed)
+
+
+Keep = Callable[[str | None, str], bool]  # (pack or None for loose, oid) -> keep the entry?
+
+
+def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
+                    extra: list[Section] | None = None) -> list[str]:
+    """Replace every current index by one naming the entries `keep` accepts (and `extra`
+    sections): the new index is written before the old ones are deleted. Returns the names
+    of the indexes replaced."""
+    old = remote.inventory.index_names(refresh=True)
+    packs: dict[str, Section] = {}
+    loose: dict[str, int] = {}
+    for _, section in remote.inventory.sections(old):
+        if section.pack is None:
+            for oid, _, length in section.entries:
+                if keep(None, oid):
+                    loose[oid] = length
+            continue
+        merged = packs.setdefault(section.pack, Section(section.pack, section.size))
+        merged.entries += [e for e in section.entries if keep(section.pack, e[0])]
+    sections = [_deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
+    if loose:
+        sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
+    if sections:
+        publish_index(remote, sections, settings)
+    faults.point("packs.before_old_indexes_deleted")
+    if old:
+        with_retries(lambda: remote.blobs.delete([f"{INDEXES_DIR}/{n}" for n in old]),
+                     settings.retries, "deleting replaced indexes")
+    remote.forget_locations()
+    return old
+
+
+def _deduplicated(section: Section) -> Section:
+    """A pack's entries from several indexes, each object once, by offset."""
+    unique = {entry[1]: entry for entry in section.entries}
+    return Section(section.pack, section.size, [unique[o] for o in sorted(unique)])
+
+
+def consolidate_if_many(remote: RemoteStore, settings: Settings) -> bool:
+    """Merge the indexes into one when there are more than MAX_INDEXES."""
+    if len(remote.inventory.index_names()) <= MAX_INDEXES or remote.inventory.refused:
+        return False
+    rewrite_indexes(remote, settings, lambda pack, oid: True)
+    return True
+

@@ -1,0 +1,223 @@
+"""Packs and pack indexes: many small objects in one remote object, found through an index.
+
+A pack is a header line (`dvx pack 1 <32 random hex digits>`) followed by the bytes of its
+objects, one after another. An index
+names, for each pack it covers, the pack's size and where each object lies in it; it may also
+list objects stored loose (whole, under files/) that the same push uploaded. Both are named
+by the hash of their own bytes and never rewritten:
+
+    <remote>/packs/<hash>.pack
+    <remote>/indexes/<hash>.idx
+
+An index is uploaded only after every pack it names is complete, so a reader never sees an
+index whose pack is missing or partial. Readers take the union of all indexes. The format is
+specified normatively in docs/formats.md ("Packs"); `read_index` refuses anything outside it
+before a single object is read through it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from dvx.errors import FormatError
+from dvx.hashing import hash_bytes, is_valid_oid
+
+PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
+PACK_HEADER_SIZE = len(PACK_MAGIC) + 33
+INDEX_HEADER = "dvx pack index 1"
+PACKS_DIR = "packs"
+INDEXES_DIR = "indexes"
+PACK_SUFFIX = ".pack"
+INDEX_SUFFIX = ".idx"
+
+DEFAULT_THRESHOLD = 1 << 20  # objects below this size go into packs
+DEFAULT_PACK_SIZE = 32 << 20  # a pack is closed once it reaches this size
+MAX_PACK_SIZE = 4 << 30  # larger packs are refused: no writer makes them
+MAX_INDEX_ENTRIES = 50_000_000
+MAX_LINE = 256
+
+
+@dataclass
+class Section:
+    """One pack of an index and the objects an index places in it; or (pack None) objects
+    stored loose, with `offset` 0."""
+    pack: str | None
+    size: int = 0  # the pack's size in bytes
+    entries: list[tuple[str, int, int]] = field(default_factory=list)  # (oid, offset, length)
+
+
+def pack_name(data: bytes, algo: str) -> str:
+    return hash_bytes(data, algo) + PACK_SUFFIX
+
+
+def index_name(data: bytes, algo: str) -> str:
+    return hash_bytes(data, algo) + INDEX_SUFFIX
+
+
+class PackBuilder:
+    """Collects objects into one pack's bytes."""
+
+    def __init__(self) -> None:
+        # A random header: a pack written again with the same objects (a rerun, a repack)
+        # gets a name of its own, never that of a pack another process may be deleting.
+        self.parts: list[bytes] = [PACK_MAGIC + os.urandom(16).hex().encode() + b"\n"]
+        self.size = PACK_HEADER_SIZE
+        self.entries: list[tuple[str, int, int]] = []
+
+    def add(self, oid: str, data: bytes) -> None:
+        self.entries.append((oid, self.size, len(data)))
+        self.parts.append(data)
+        self.size += len(data)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def finish(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts = []
+        return data
+
+
+def write_index(sections: Iterable[Section], algo: str) -> bytes:
+    """The bytes of an index naming `sections` (entries sorted by offset within a pack)."""
+    lines = [f"{INDEX_HEADER} {algo}"]
+    for section in sections:
+        if section.pack is None:
+            lines.append("loose")
+            lines += [f"{oid} {length}" for oid, _, length in section.entries]
+        else:
+            lines.append(f"pack {section.pack} {section.size}")
+            lines += [f"{oid} {offset} {length}"
+                      for oid, offset, length in sorted(section.entries, key=_offset)]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def _offset(entry: tuple[str, int, int]) -> int:
+    return entry[1]
+
+
+def is_pack_name(name: str, algo: str) -> bool:
+    return name.endswith(PACK_SUFFIX) and is_valid_oid(name[:-len(PACK_SUFFIX)], algo)
+
+
+def is_index_name(name: str, algo: str) -> bool:
+    return name.endswith(INDEX_SUFFIX) and is_valid_oid(name[:-len(INDEX_SUFFIX)], algo)
+
+
+LOOSE_BATCH = 10_000  # loose entries per Section yielded: a long list is never held whole
+
+
+def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterator[Section]:
+    """The sections of an index, read line by line, each checked as it comes: a malformed
+    line, an object outside its pack, overlapping objects, an absurd count or a bad oid
+    raises FormatError. Check a whole index (`check_index`) before acting on any of it."""
+
+    def bad(number: int, why: str) -> FormatError:
+        return FormatError(f"The pack index {name} is damaged or hostile: line {number} "
+                           f"{why}.", "It was not used. `dvx fsck --remote` lists the "
+                           "indexes of a remote; `dvx gc --remote` rewrites them.")
+
+    numbered = enumerate(lines, 1)
+    first = next(numbered, (1, b""))[1].rstrip(b"\n").decode("ascii", "replace")
+    if first != f"{INDEX_HEADER} {algo}":
+        raise bad(1, f"is {first[:60]!r}, not the header {INDEX_HEADER!r} with the "
+                     f"algorithm {algo}")
+    section: Section | None = None
+    end = 0  # where the last object of the current pack ends
+    count = 0
+    for number, raw in numbered:
+        if len(raw) > MAX_LINE:
+            raise bad(number, "is too long")
+        words = raw.decode("ascii", "replace").split()
+        if not words:
+            raise bad(number, "is empty")
+        if words[0] in ("pack", "loose"):
+            if section is not None and (section.entries or section.pack is not None):
+                yield section
+            if words[0] == "loose":
+                if len(words) != 1:
+                    raise bad(number, "has more than the word 'loose'")
+                section = Section(None)
+                continue
+            if len(words) != 3 or not is_pack_name(words[1], algo) or not _is_count(words[2]):
+                raise bad(number, "is not 'pack NAME SIZE'")
+            size = int(words[2])
+            if not PACK_HEADER_SIZE <= size <= MAX_PACK_SIZE:
+                raise bad(number, f"gives a pack size of {size} bytes")
+            section, end = Section(words[1], size), PACK_HEADER_SIZE
+            continue
+        if section is None:
+            raise bad(number, "names an object before any 'pack' or 'loose' line")
+        count += 1
+        if count > MAX_INDEX_ENTRIES:
+            raise bad(number, f"is past {MAX_INDEX_ENTRIES} entries")
+        oid = words[0]
+        if not is_valid_oid(oid, algo):
+            raise bad(number, f"names {oid[:80]!r}, which is no {algo} object id")
+        if section.pack is None:
+            if len(words) != 2 or not _is_count(words[1]):
+                raise bad(number, "is not 'OID LENGTH'")
+            section.entries.append((oid, 0, int(words[1])))
+            if len(section.entries) >= LOOSE_BATCH:
+                yield section
+                section = Section(None)
+            continue
+        if len(words) != 3 or not _is_count(words[1]) or not _is_count(words[2]):
+            raise bad(number, "is not 'OID OFFSET LENGTH'")
+        offset, length = int(words[1]), int(words[2])
+        if offset < end:
+            raise bad(number, "overlaps the object before it (or is out of order)")
+        if offset + length > section.size:
+            raise bad(number, f"runs past the end of its pack ({offset}+{length} > "
+                              f"{section.size})")
+        section.entries.append((oid, offset, length))
+        end = offset + length
+    if section is not None and (section.entries or section.pack is not None):
+        yield section
+
+
+def _is_count(word: str) -> bool:
+    return word.isdigit() and word.isascii() and len(word) <= 12
+
+
+def check_index(data_lines: Iterable[bytes], algo: str, name: str = "index") -> int:
+    """Read a whole index, raising FormatError at the first problem; its entry count."""
+    return sum(len(section.entries) for section in read_index(data_lines, algo, name))
+
+
+@dataclass(frozen=True)
+class Span:
+    """One ranged read of a pack: bytes [start, end) holding `entries`."""
+    pack: str
+    start: int
+    end: int
+    entries: list[tuple[str, int, int]]
+
+
+def coalesce(section: Section, wanted: list[tuple[str, int, int]], gap: int,
+             limit: int) -> list[Span]:
+    """Ranged reads for the `wanted` entries of one pack (sorted by offset): neighbours less
+    than `gap` bytes apart share a read, reads stop growing at `limit` bytes, and when most
+    of the pack is wanted the whole pack is one read."""
+    assert section.pack is not None
+    if not wanted:
+        return []
+    wanted_bytes = sum(length for _, _, length in wanted)
+    if wanted_bytes * 2 >= section.size and section.size <= limit:
+        return [Span(section.pack, 0, section.size, wanted)]
+    spans: list[Span] = []
+    current: list[tuple[str, int, int]] = []
+    start = end = 0
+    for entry in wanted:
+        _, offset, length = entry
+        if current and (offset - end > gap or offset + length - start > limit):
+            spans.append(Span(section.pack, start, end, current))
+            current = []
+        if not current:
+            start = offset
+        current.append(entry)
+        end = max(end, offset + length)
+    spans.append(Span(section.pack, start, end, current))
+    return spans

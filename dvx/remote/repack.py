@@ -1,0 +1,170 @@
+"""gc --remote for packed objects: keep what is live, rewrite packs that hold dead objects.
+
+    plan:     from the indexes and a listing of packs/, which packed objects are dead (not
+              kept, not named by a recent push log, in a pack older than the grace period);
+              packs left by interrupted pushes (named by no index) that are old enough
+    execute:  1. copy the live objects of packs that hold dead ones (or are mostly unused)
+                 into new packs
+              2. publish one index naming everything live
+              3. delete the indexes read in the plan, then the packs nothing names any more
+
+Killed at any point, the remote stays whole: until step 2 the old indexes name every live
+object in the old packs; after it both the new and the old indexes do, and both sets of packs
+exist; old packs are deleted only once no index names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from dvx import faults
+from dvx.errors import DvxError
+from dvx.hashing import hash_bytes
+from dvx.logs import get_logger
+from dvx.remote.packed import READ_GAP, publish_index, read_span
+from dvx.remote.packs import (
+    INDEXES_DIR,
+    PACK_HEADER_SIZE,
+    PACKS_DIR,
+    PackBuilder,
+    Section,
+    coalesce,
+    pack_name,
+)
+from dvx.remote.retry import with_retries
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import Settings
+
+log = get_logger(__name__)
+
+SPARSE = 0.5  # a pack whose live objects fill less than this share of it is rewritten
+CONSOLIDATE_ABOVE = 8  # more indexes than this: gc merges them even if nothing is deleted
+
+
+@dataclass
+class RepackPlan:
+    indexes: list[str] = field(default_factory=list)  # read now, replaced by the new index
+    keep: list[Section] = field(default_factory=list)  # packs kept as they are
+    rewrite: list[Section] = field(default_factory=list)  # their live entries only
+    delete_packs: list[str] = field(default_factory=list)
+    dead: dict[str, int] = field(default_factory=dict)  # packed oid -> bytes freed
+    young: int = 0  # dead objects kept because their pack is recent
+    loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.rewrite or self.delete_packs or self.dead)
+
+
+def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
+         dead_loose: Collection[str]) -> RepackPlan:
+    """What gc would do to the packs of `remote`, keeping `live` oids (and whatever sits in a
+    pack younger than `cutoff`); `dead_loose` are the loose objects gc deletes."""
+    inventory = remote.inventory
+    result = RepackPlan(indexes=inventory.index_names(refresh=True))
+    if inventory.refused:
+        name, why = next(iter(inventory.refused.items()))
+        raise DvxError(f"Nothing was deleted from the remote: its pack index {name} cannot be "
+                       f"used ({why})", "Look at it with `dvx fsck --remote`; move the damaged "
+                       "index out of the remote's indexes/ folder once its packs are "
+                       "accounted for.")
+    packs_listed = remote.blobs.details(PACKS_DIR)
+    merged: dict[str, Section] = {}
+    for _, section in inventory.sections(result.indexes):
+        if section.pack is None:
+            for oid, _, length in section.entries:
+                if oid not in dead_loose:
+                    result.loose[oid] = length
+            continue
+        into = merged.setdefault(section.pack, Section(section.pack, section.size))
+        into.entries += section.entries
+    for pack, section in sorted(merged.items()):
+        unique = {entry[1]: entry for entry in section.entries}
+        entries = [unique[offset] for offset in sorted(unique)]
+        size_and_time = packs_listed.get(pack)
+        recent = size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff
+        kept = [e for e in entries if e[0] in live or recent]
+        dead = [e for e in entries if not (e[0] in live or recent)]
+        result.young += sum(1 for e in entries if recent and e[0] not in live)
+        live_bytes = sum(e[2] for e in kept)
+        if size_and_time is None:  # named, but gone: nothing to copy from
+            result.keep.append(Section(pack, section.size, entries))
+            continue
+        payload = section.size - PACK_HEADER_SIZE
+        if not dead and (recent or live_bytes >= SPARSE * payload):
+            result.keep.append(Section(pack, section.size, entries))
+            continue
+        for oid, _, length in dead:
+            result.dead[oid] = length
+        if kept:
+            result.rewrite.append(Section(pack, section.size, kept))
+        result.delete_packs.append(pack)
+    for pack, (_, mtime) in packs_listed.items():
+        if pack not in merged and mtime is not None and mtime <= cutoff:
+            result.delete_packs.append(pack)  # left by an interrupted push or repack
+    for oid in list(result.dead):  # an object also in a kept pack is not freed
+        if oid in live:
+            del result.dead[oid]
+    return result
+
+
+def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
+            dead_loose: Collection[str]) -> None:
+    """Carry out `plan`, then the index no longer names `dead_loose` (deleted by the caller
+    after this returns)."""
+    if not plan.changes and not dead_loose and len(plan.indexes) <= CONSOLIDATE_ABOVE:
+        return
+    with remote.blobs.session():
+        fresh = _copy_live(remote, plan.rewrite, settings)
+        loose = [(oid, 0, n) for oid, n in sorted(plan.loose.items()) if oid not in dead_loose]
+        sections = plan.keep + fresh + ([Section(None, 0, loose)] if loose else [])
+        if sections:
+            publish_index(remote, sections, settings)
+        faults.point("gc.repack.after_index")
+        replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes]
+        if replaced:
+            with_retries(lambda: remote.blobs.delete(replaced), settings.retries,
+                         "deleting replaced indexes")
+        faults.point("gc.repack.after_old_indexes")
+        named = {section.pack for section in sections}  # never delete what the index names
+        doomed = [f"{PACKS_DIR}/{pack}" for pack in plan.delete_packs if pack not in named]
+        if doomed:
+            with_retries(lambda: remote.blobs.delete(doomed), settings.retries,
+                         "deleting packs")
+    remote.forget_locations()
+
+
+def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
+               ) -> list[Section]:
+    """New packs holding the live objects of `sections`, each object checked by hash (a
+    corrupt one is left behind, and said so)."""
+    fresh: list[Section] = []
+    builder = PackBuilder()
+
+    def flush() -> None:
+        nonlocal builder
+        if not builder.entries:
+            return
+        data = builder.finish()
+        name = pack_name(data, remote.algo)
+        with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data), settings.retries,
+                     f"pack {name}")
+        faults.point("gc.repack.after_pack")
+        fresh.append(Section(name, len(data), builder.entries))
+        builder = PackBuilder()
+
+    for section in sections:
+        for span in coalesce(section, section.entries, READ_GAP, remote.pack_size):
+            data = read_span(remote, span, settings)
+            for oid, offset, length in span.entries:
+                piece = data[offset - span.start:offset - span.start + length]
+                if len(piece) != length or hash_bytes(piece, remote.algo) != oid:
+                    log.warning("gc: object %s in pack %s is damaged and was not kept; "
+                                "`dvx push --repair` uploads it again", oid, span.pack)
+                    continue
+                if builder.entries and builder.size + length > remote.pack_size:
+                    flush()
+                builder.add(oid, piece)
+    flush()
+    return fresh

@@ -1,0 +1,121 @@
+"""RemoteStore: a remote's object store, whose objects are loose (files/<algo>/...) or inside
+packs named by its indexes (packs.py). Every read of one object looks in the indexes first
+and then for a loose copy, so remotes written before packs, and remotes holding both, read
+the same way. Bulk transfers go through packed.py; this class serves single reads (a
+manifest, `dvx.api.open`) and the questions fsck and gc ask.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import IO, Any
+
+from dvx.objects.odb import ObjectStore
+from dvx.remote.blobs import Blobs, blobs_of
+from dvx.remote.inventory import Inventory
+from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, PACKS_DIR
+
+Location = tuple[str | None, int, int]  # (pack name or None for loose, offset, length)
+
+
+class RemoteStore(ObjectStore):
+    def __init__(self, *args: Any, index_dir: str, pack_threshold: int = DEFAULT_THRESHOLD,
+                 pack_size: int = DEFAULT_PACK_SIZE, kind: str = "local",
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind  # the backend's name (backends.py)
+        self.index_dir = index_dir  # local copies of the remote's indexes
+        self.pack_threshold = pack_threshold  # 0: every object stays loose
+        self.pack_size = pack_size
+        self._located: dict[str, Location] = {}
+        self._unindexed: set[str] = set()
+
+    @cached_property
+    def blobs(self) -> Blobs:
+        return blobs_of(self, self.kind)
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        return Inventory(self.blobs, self.algo, self.index_dir)
+
+    def packs_enabled(self) -> bool:
+        return self.pack_threshold > 0 and not self.read_only
+
+    def locate(self, oids: Iterable[str]) -> dict[str, Location]:
+        """Where the indexes place those of `oids` they name (one pass over the indexes)."""
+        asked = list(oids)
+        wanted = {oid for oid in asked if oid not in self._located and oid not in self._unindexed}
+        if wanted:
+            for _, section in self.inventory.sections():
+                for oid, offset, length in section.entries:
+                    if oid in wanted:
+                        self._located[oid] = (section.pack, offset, length)
+                        wanted.discard(oid)
+                if not wanted:
+                    break
+            self._unindexed |= wanted  # asked once: no index names them
+        return {oid: self._located[oid] for oid in asked if oid in self._located}
+
+    def forget_locations(self) -> None:
+        self._located.clear()
+        self._unindexed.clear()
+        self.inventory.forget()
+
+    def _packed(self, oid: str) -> Location | None:
+        location = self.locate([oid]).get(oid)
+        return location if location is not None and location[0] is not None else None
+
+    def exists(self, oid: str) -> bool:
+        return oid in self.locate([oid]) or super().exists(oid)
+
+    def size(self, oid: str) -> int:
+        location = self.locate([oid]).get(oid)
+        return location[2] if location is not None else super().size(oid)
+
+    def read_bytes(self, oid: str) -> bytes:
+        location = self._packed(oid)
+        if location is None:
+            return super().read_bytes(oid)
+        pack, offset, length = location
+        try:
+            return self.blobs.get(f"{PACKS_DIR}/{pack}", offset, offset + length)
+        except FileNotFoundError:  # repacked since the index was read: ask again
+            self.forget_locations()
+            if self._packed(oid) in (None, location):
+                raise
+            return self.read_bytes(oid)
+
+    def open(self, oid: str, block_size: int | None = None) -> IO[bytes]:
+        if self._packed(oid) is None:
+            return super().open(oid, block_size)
+        return io.BytesIO(self.read_bytes(oid))  # packed objects are small
+
+    def list_oids(self) -> Iterator[str]:
+        """Loose objects and every object an index names (an oid may come twice)."""
+        yield from super().list_oids()
+        for _, section in self.inventory.sections():
+            for oid, _, _ in section.entries:
+                yield oid
+
+    def read_loose(self, oid: str) -> bytes:
+        return super().read_bytes(oid)
+
+    def open_loose(self, oid: str, block_size: int | None = None) -> IO[bytes]:
+        return super().open(oid, block_size)
+
+    def list_loose(self) -> Iterator[str]:
+        return super().list_oids()
+
+    def exists_loose(self, oid: str) -> bool:
+        return super().exists(oid)
+
+
+def index_dir_for(repo_root: str, url: str) -> str:
+    """Where a repository keeps its copies of the indexes of the remote at `url`."""
+    from dvx.hashing import hash_bytes
+
+    key = hash_bytes(url.encode("utf-8"), "xxh128")[:16]
+    return os.path.join(repo_root, ".dvx", "tmp", "indexes", key)
