@@ -64,6 +64,13 @@ def get_url(path: str, repo: str | None = None, rev: str | None = None,
         raise PathError(f"'{path}' is a directory; get_url names one file's object.")
     oid = files[0][1]
     _, store = source.remote()
+    pack, offset, length = store.locate([oid]).get(oid, (None, 0, 0))
+    if pack is not None:
+        raise PathError(f"'{path}' is stored inside a pack on the remote (packs/{pack}, "
+                        f"{length} bytes at offset {offset}), so it has no URL of its own.",
+                        "Read it with dvx.api.open or dvx.api.read; a remote whose objects "
+                        "need URLs of their own takes `dvx remote modify NAME pack_threshold "
+                        "0` before the push.")
     return f"{store.url.rstrip('/')}/files/{source.repo.algo}/{oid[:2]}/{oid[2:]}"
 
 

@@ -71,10 +71,22 @@ class FaultyFileSystem(LocalFileSystem):
             raise ConnectionError("injected upload failure")
         super().put_file(lpath, rpath, **kwargs)
 
+    def pipe_file(self, path: str, value: bytes, *args: Any, **kwargs: Any) -> None:
+        self._maybe_fail()
+        if self._take("fail_puts"):
+            raise ConnectionError("injected upload failure")
+        super().pipe_file(path, value, *args, **kwargs)
+
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
                  **kwargs: Any) -> bytes:
+        """The bytes [start, end) of a file; `corrupt_at` ({file name: offset}) flips the
+        byte at that offset of the file, if the range holds it (a pack's object)."""
         with self.open(path, "rb") as f:
-            return f.read()
+            data = f.read()
+        flip = self._faults().get("corrupt_at", {}).get(os.path.basename(path))
+        if flip is not None and flip < len(data):
+            data = data[:flip] + bytes([data[flip] ^ 0xFF]) + data[flip + 1:]
+        return data[start or 0:len(data) if end is None else end]
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if "r" not in mode:

@@ -98,7 +98,7 @@ def _no_ambient_aws(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-def _local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
+def local_spec(root: Path, url: str, options: dict[str, str]) -> RemoteSpec:
     def put_key(key: str, data: bytes) -> None:
         p = root / key
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ def _drop_bucket(client, bucket: str) -> None:
 
 def remote_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> RemoteSpec:
     if kind == "dir":
-        return _local_spec(tmp_path / "store", str(tmp_path / "store"), {})
+        return local_spec(tmp_path / "store", str(tmp_path / "store"), {})
     if kind == "seaweedfs":
         return _s3_spec(request.getfixturevalue("seaweed_s3"), request)
     if kind == "moto":  # moto accepts any credentials: use a secret unlike anything else
@@ -164,7 +164,7 @@ def remote_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Rem
     server = request.getfixturevalue("sshd")
     root = tmp_path / "ssh-store"
     url = f"ssh://{server['user']}@{server['host']}:{server['port']}{root}"
-    return _local_spec(root, url, {"keyfile": server["keyfile"],
+    return local_spec(root, url, {"keyfile": server["keyfile"],
                                    "known_hosts": server["known_hosts"]})
 
 

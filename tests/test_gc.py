@@ -5,6 +5,7 @@ import time
 import xxhash
 
 from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.remotes import local_spec
 
 
 def _objects(repo):
@@ -92,11 +93,16 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     git(repo, "checkout", "-q", "main")
     dvx("checkout")
     old = xxhash.xxh3_128_hexdigest(b"v1")
-    on_remote = {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
-    assert old in on_remote
+    remote = local_spec(store, str(store), {})
+    assert old in remote.oids()
+    packs_before = {key for key in remote.list_keys() if key.startswith("packs/")}
     assert dvx("gc", "-w", "--remote", "s", "-f", "--grace", "0").code == 0
-    after = {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
+    after = remote.oids()
     assert old not in after and xxhash.xxh3_128_hexdigest(b"v2") in after
+    # v1's pack held nothing else live: it is gone, and one index names what is left
+    assert remote.packed()[xxhash.xxh3_128_hexdigest(b"v2")][0] in packs_before
+    assert len([key for key in remote.list_keys() if key.startswith("indexes/")]) == 1
+    assert dvx("fsck", "--remote", "s").code == 0
     assert old in _objects(repo)  # tag v1 uses it: the cache now has its last copy
 
 
@@ -197,19 +203,21 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
         write(root / "model.bin", data)
         assert run_dvx("add", "model.bin", cwd=root).code == 0
     oid = xxhash.xxh3_128_hexdigest(data)
-    obj = store / "files/xxh128" / oid[:2] / oid[2:]
+    remote = local_spec(store, str(store), {})
     assert run_dvx("push", cwd=first).code == 0
+    obj = store / remote.packed()[oid][0]  # the pack it went into
     _age(obj)  # uploaded long ago...
     assert run_dvx("push", cwd=second).code == 0  # ...and used by the second push just now
     logs = list((store / "logs/push").iterdir())
     assert len(logs) == 1 and oid in logs[0].read_text()
     assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
-    assert obj.exists()  # the push log kept it
+    assert obj.exists() and oid in remote.oids()  # the push log kept it
     stamp, _, rest = logs[0].name.partition("-")
     logs[0].rename(logs[0].with_name(f"{int(stamp) - 7200:010d}-{rest}"))  # a log of long ago
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
-    assert not obj.exists() and list((store / "logs/push").iterdir()) == []
+    assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == []
+    assert not obj.exists()  # it held nothing else
 
 
 def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, dvx, tmp_path):

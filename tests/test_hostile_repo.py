@@ -64,6 +64,12 @@ class Hostile:
         return self.base / "clone"
 
 
+def loose_objects_only(origin: Path) -> None:
+    """Push every object alone (no packs), so that the test can swap one object's file;
+    hostile packs and indexes have tests of their own (test_packs.py)."""
+    assert run_dvx("remote", "modify", "s", "pack_threshold", "0", cwd=origin).code == 0
+
+
 def manifest(rows: list[list[object]], *, compact: bool = True) -> bytes:
     header = '{"algo":"xxh128","format":"dvx-tree","version":1}'
     separators = (",", ":") if compact else (", ", ": ")
@@ -238,6 +244,7 @@ def test_corrupt_and_truncated_objects_are_reported_and_never_used(tmp_path):
     origin = hostile.origin
     write(origin / "a.bin", b"A" * 5000)
     write(origin / "b.bin", b"B" * 5000)
+    loose_objects_only(origin)
     for i in range(3):
         write(origin / f"images/{i}.png", bytes([i]) * 3000)
     assert run_dvx("add", "a.bin", "b.bin", "images", cwd=origin).code == 0
@@ -408,6 +415,7 @@ def test_sha256_repository_verifies_downloads_with_sha256(tmp_path):
     hostile = Hostile(tmp_path)
     origin = hostile.origin
     assert run_dvx("config", "core.hash", "sha256", cwd=origin).code == 0
+    loose_objects_only(origin)
     write(origin / "good.bin", b"good")
     write(origin / "swapped.bin", b"original")
     assert run_dvx("add", "good.bin", "swapped.bin", cwd=origin).code == 0

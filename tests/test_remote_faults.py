@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
+from pathlib import Path
 
 import fsspec
 import pytest
@@ -12,18 +14,36 @@ import xxhash
 
 from tests.conftest import git, tree_bytes, write
 from tests.faulty_fs import FaultyFileSystem
+from tests.remotes import local_spec
 
 fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
 
 
-@pytest.fixture
-def faulty(repo, dvx, tmp_path):
-    """The repo with a default remote on a faulty store; returns the faults file's path."""
-    faults = tmp_path / "faults.json"
+@dataclass
+class Faults:
+    """The faults file of a faulty store, and the layout its objects are pushed in."""
+    path: Path
+    layout: str
+    store: Path
+
+    def write_text(self, text: str) -> None:
+        self.path.write_text(text)
+
+    def read_text(self) -> str:
+        return self.path.read_text()
+
+
+@pytest.fixture(params=["packs", "loose"])
+def faulty(request, repo, dvx, tmp_path):
+    """The repo with a default remote on a faulty store, its small objects in packs or each
+    alone."""
+    faults = Faults(tmp_path / "faults.json", request.param, tmp_path / "store")
     faults.write_text("{}")
-    assert dvx("remote", "add", "-d", "r", f"faulty://{tmp_path / 'store'}").code == 0
-    assert dvx("remote", "modify", "r", "faults", str(faults)).code == 0
+    assert dvx("remote", "add", "-d", "r", f"faulty://{faults.store}").code == 0
+    assert dvx("remote", "modify", "r", "faults", str(faults.path)).code == 0
     assert dvx("remote", "modify", "r", "retries", "4").code == 0
+    if faults.layout == "loose":
+        assert dvx("remote", "modify", "r", "pack_threshold", "0").code == 0
     for i in range(6):
         write(repo / "d" / f"{i}", f"content {i}" * 100)
     dvx("add", "d")
@@ -79,7 +99,13 @@ def test_objects_damaged_in_flight_never_enter_the_cache(repo, dvx, faulty, tmp_
     assert dvx("push").code == 0
     bad = xxhash.xxh3_128_hexdigest((repo / "d" / "2").read_bytes())
     target = _clone(repo, tmp_path)
-    faulty.write_text(json.dumps({fault: [bad]}))
+    if faulty.layout == "loose":
+        faulty.write_text(json.dumps({fault: [bad]}))
+    else:  # one byte of the object, inside its pack, is damaged on every read
+        spec = local_spec(faulty.store, str(faulty.store), {})
+        pack, offset, _ = spec.packed()[bad]
+        where = offset if fault == "corrupt" else offset + 5
+        faulty.write_text(json.dumps({"corrupt_at": {pack.split("/")[-1]: where}}))
     result = dvx("pull", cwd=target)
     assert result.code == 1 and bad in result.stderr
     assert not (target / "d" / "2").exists()

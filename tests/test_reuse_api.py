@@ -7,10 +7,12 @@ from pathlib import Path
 
 import fsspec
 import pytest
+import xxhash
 
 import dvx.api
 from dvx.errors import DvxError, PathError
 from tests.conftest import git, write
+from tests.remotes import local_spec
 from tests.team import Team, edit, must, share
 
 CSV_V1 = "a,b\n1,2\n"
@@ -66,9 +68,10 @@ def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_
     must("add", "data/train.csv", cwd=alice)
     share(alice, "v3")
     assert dvx.api.read("data/train.csv", repo=url) == "a,b\n"
-    # The object came from the remote: nothing was pulled into a workspace.
-    url_of = dvx.api.get_url("data/train.csv", repo=url)
-    assert url_of.startswith(str(team.store)) and os.path.exists(url_of)
+    # A small object is inside a pack: no URL of its own, and the error says what to do.
+    with pytest.raises(DvxError, match="inside a pack") as refused:
+        dvx.api.get_url("data/train.csv", repo=url)
+    assert "pack_threshold 0" in refused.value.hint
 
 
 def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
@@ -76,10 +79,10 @@ def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_pa
     team, _ = project
     bob = team.clone("bob", pull=False)
     monkeypatch.chdir(bob)
-    path = dvx.api.get_url("data/train.csv")
-    os.chmod(path, 0o644)
-    with open(path, "wb") as f:
-        f.write(b"a,b\n9,9\n3,4\n")
+    oid = xxhash.xxh3_128_hexdigest(CSV_V2.encode())
+    stored = local_spec(team.store, str(team.store), {})
+    assert len(stored.read_raw(oid)) == len(b"a,b\n9,9\n3,4\n")
+    stored.write_raw(oid, b"a,b\n9,9\n3,4\n")  # other bytes of the same length, in its pack
     with pytest.raises(DvxError, match="corrupt"):
         dvx.api.read("data/train.csv")
 

@@ -9,6 +9,7 @@ import subprocess
 import xxhash
 
 from tests.conftest import git, run_dvx, write
+from tests.remotes import local_spec
 from tests.team import Team, edit, must, share
 
 
@@ -151,7 +152,7 @@ def test_hooks_check_data_out_after_git_checkout_and_push_it_with_git_push(tmp_p
                             capture_output=True, text=True)
     assert pushed.returncode == 0, pushed.stderr
     oid = xxhash.xxh3_128_hexdigest(b"v2\n")
-    assert (team.store / "files/xxh128" / oid[:2] / oid[2:]).exists()  # pre-push sent it
+    assert oid in local_spec(team.store, "", {}).oids()  # pre-push sent it
 
     bob = team.clone("bob")
     must("install", cwd=bob)

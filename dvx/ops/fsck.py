@@ -127,19 +127,21 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         result.corrupt[oid] = why
         if not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
-    if in_packs is not None and in_packs.corrupt:
-        _retire_corrupt(remote, settings, in_packs.corrupt, result)
+    if in_packs is not None and (in_packs.corrupt or in_packs.lost):
+        _retire_corrupt(remote, settings, in_packs, result)
     return result
 
 
-def _retire_corrupt(remote: RemoteStore, settings: transfer.Settings, corrupt: dict[str, str],
-                    result: FsckResult) -> None:
-    """Packed objects found corrupt leave the indexes (a pack cannot be cut), so that the
-    next push uploads them again; those whose pack could not be read stay named."""
+def _retire_corrupt(remote: RemoteStore, settings: transfer.Settings,
+                    in_packs: packed.PackCheck, result: FsckResult) -> None:
+    """Packed objects found corrupt, or in a pack that is gone, leave the indexes (a pack
+    cannot be cut), so that the next push uploads them again; those whose pack could not be
+    read now stay named."""
+    corrupt = in_packs.corrupt
     retired = {oid for oid, why in corrupt.items() if not why.startswith("could not be read")}
     result.corrupt.update(corrupt)
-    if retired:
-        packed.retire(remote, settings, retired)
+    if retired or in_packs.lost:
+        packed.retire(remote, settings, retired | in_packs.lost)
         for oid in retired:
             result.retired.add(oid)
             log.warning("Corrupt packed object %s: %s; taken out of the pack indexes",

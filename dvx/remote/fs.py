@@ -65,6 +65,14 @@ def network_failure(exc: OSError, url: str) -> str:
     return str(exc.strerror or exc)
 
 
+def request_retries(options: dict[str, str]) -> int:
+    """Attempts for a failing request (the remote's `retries` option)."""
+    try:
+        return max(1, int(float(options.get("retries", "5"))))
+    except ValueError:
+        return 5
+
+
 def request_timeout(options: dict[str, str]) -> float:
     """Seconds a request may go without progress (the remote's `timeout` option)."""
     value = options.get("timeout")
@@ -113,7 +121,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     packs = pack_settings(options)
     packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
-                               "kind": backend.name}
+                               "kind": backend.name, "retries": request_retries(options)}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         local = RemoteStore(None, local_path(url, repo_root), algo, atomic_put=False,
                             **packing)

@@ -14,10 +14,11 @@ from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from dvx import fsutil
-from dvx.errors import FormatError
+from dvx.errors import CorruptObjectError, FormatError
 from dvx.logs import get_logger
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
+from dvx.remote.retry import with_retries
 
 log = get_logger(__name__)
 
@@ -25,8 +26,9 @@ INDEX_DOWNLOADS = 8  # new indexes fetched at once
 
 
 class Inventory:
-    def __init__(self, blobs: Blobs, algo: str, cache_dir: str) -> None:
+    def __init__(self, blobs: Blobs, algo: str, cache_dir: str, retries: int = 5) -> None:
         self.blobs = blobs
+        self.retries = retries  # attempts for each request
         self.algo = algo
         self.cache_dir = cache_dir  # the checked indexes, by name
         self._names: list[str] | None = None
@@ -44,7 +46,9 @@ class Inventory:
         self._names = None
 
     def _refresh(self) -> list[str]:
-        listed = [n for n in self.blobs.names(INDEXES_DIR) if is_index_name(n, self.algo)]
+        names = with_retries(lambda: self.blobs.names(INDEXES_DIR), self.retries,
+                             "listing of indexes")
+        listed = [n for n in names if is_index_name(n, self.algo)]
         have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
         new = [name for name in listed if name not in have and name not in self.refused]
         if new:
@@ -56,14 +60,18 @@ class Inventory:
         return [name for name in listed if name not in self.refused]
 
     def _download(self, name: str) -> None:
-        data = self.blobs.get(f"{INDEXES_DIR}/{name}")
+        def whole() -> bytes:
+            data = self.blobs.get(f"{INDEXES_DIR}/{name}")
+            if index_name(data, self.algo) != name:  # damaged on the way, or at rest
+                raise CorruptObjectError(f"The pack index {name} is damaged: its bytes do "
+                                         "not hash to its name.")
+            return data
+
         try:
-            if index_name(data, self.algo) != name:
-                raise FormatError(f"The pack index {name} is damaged: its bytes do not hash "
-                                  "to its name.")
+            data = with_retries(whole, self.retries, f"index {name}")
             for _ in read_index(data.splitlines(keepends=True), self.algo, name):
                 pass
-        except FormatError as exc:
+        except (FormatError, CorruptObjectError) as exc:
             self.refused[name] = exc.message
             log.warning("%s Nothing it names is used.", exc.message)
             return

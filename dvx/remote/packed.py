@@ -301,6 +301,7 @@ class PackCheck:
     """What fsck --remote found in the packs."""
     checked: set[str] = field(default_factory=set)  # oids that indexes place in packs
     corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
+    lost: set[str] = field(default_factory=set)  # named by an index, in a pack that is gone
     missing_packs: list[str] = field(default_factory=list)
     unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
 
@@ -324,12 +325,11 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                               [entry for entry in section.entries if entry[0] in only])
             if not section.entries:
                 continue
-        check.checked.update(oid for oid, _, _ in section.entries)
         if pack not in on_remote:
             check.missing_packs.append(pack)
-            for oid, _, _ in section.entries:
-                check.corrupt[oid] = f"its pack {section.pack} is missing"
+            check.lost.update(oid for oid, _, _ in section.entries)
             continue
+        check.checked.update(oid for oid, _, _ in section.entries)
         if on_remote[pack][0] != section.size:
             for oid, _, _ in section.entries:
                 check.corrupt.setdefault(oid, f"its pack {section.pack} is "
@@ -339,6 +339,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
+    check.lost -= check.checked  # also in a pack that is there
 
     def read(span: Span) -> int:
         data = read_span(remote, span, settings)

@@ -23,10 +23,11 @@ Location = tuple[str | None, int, int]  # (pack name or None for loose, offset, 
 
 class RemoteStore(ObjectStore):
     def __init__(self, *args: Any, index_dir: str, pack_threshold: int = DEFAULT_THRESHOLD,
-                 pack_size: int = DEFAULT_PACK_SIZE, kind: str = "local",
+                 pack_size: int = DEFAULT_PACK_SIZE, kind: str = "local", retries: int = 5,
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.kind = kind  # the backend's name (backends.py)
+        self.retries = retries  # attempts for each request of its own (indexes, ...)
         self.index_dir = index_dir  # local copies of the remote's indexes
         self.pack_threshold = pack_threshold  # 0: every object stays loose
         self.pack_size = pack_size
@@ -39,7 +40,7 @@ class RemoteStore(ObjectStore):
 
     @cached_property
     def inventory(self) -> Inventory:
-        return Inventory(self.blobs, self.algo, self.index_dir)
+        return Inventory(self.blobs, self.algo, self.index_dir, self.retries)
 
     def packs_enabled(self) -> bool:
         return self.pack_threshold > 0 and not self.read_only
