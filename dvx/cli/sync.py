@@ -110,7 +110,8 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
     HTTP:  user, password*, ssl_verify
     GS:    projectname, credentialpath, endpointurl
     Azure: account_name, account_key*, connection_string*, sas_token*
-    All:   url, jobs, retries, timeout (seconds without progress before a request fails)
+    All:   url, jobs, retries, timeout (seconds without progress before a request fails),
+           pack_threshold (objects below this many bytes go in packs; 0: none), pack_size
     Secrets (*) are written to .dvx/config.local (or, with --global, to your own config),
     never to the tracked config.
     """

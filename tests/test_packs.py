@@ -1,0 +1,367 @@
+"""Packs: the format and its checks, the store and transfers on an in-memory remote that
+counts its requests, hostile indexes, mixed remotes, and teams pushing at the same time."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+import fsspec
+import pytest
+import xxhash
+from fsspec.implementations.memory import MemoryFileSystem
+
+from dvx.errors import FormatError
+from dvx.remote import packs
+from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
+from tests.remotes import local_spec
+
+ALGO = "xxh128"
+
+
+def oid_of(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+# -- the format -------------------------------------------------------------------------------
+
+
+def _section(*objects: bytes) -> tuple[Section, bytes]:
+    builder = PackBuilder()
+    for data in objects:
+        builder.add(oid_of(data), data)
+    data = builder.finish()
+    return Section(packs.pack_name(data, ALGO), len(data), builder.entries), data
+
+
+def test_an_index_round_trips_and_places_every_object_in_its_pack():
+    section, pack = _section(b"alpha", b"", b"gamma" * 100)
+    loose = Section(None, 0, [(oid_of(b"big"), 0, 3)])
+    index = write_index([section, loose], ALGO)
+    sections = list(read_index(index.splitlines(keepends=True), ALGO))
+    assert [s.pack for s in sections] == [section.pack, None]
+    for oid, offset, length in sections[0].entries:
+        assert oid_of(pack[offset:offset + length]) == oid
+    assert sections[1].entries == [(oid_of(b"big"), 0, 3)]
+    assert pack.startswith(packs.PACK_MAGIC) and len(pack) == sections[0].size
+    # two packs of the same objects never share a name (a random header)
+    assert _section(b"alpha")[0].pack != _section(b"alpha")[0].pack
+
+
+HOSTILE = {
+    "wrong header": lambda oid, name: f"dvx pack index 9 {ALGO}\npack {name} 100\n{oid} 44 1\n",
+    "past the end": lambda oid, name: f"dvx pack index 1 {ALGO}\npack {name} 100\n{oid} 90 20\n",
+    "overlapping": lambda oid, name: (f"dvx pack index 1 {ALGO}\npack {name} 100\n{oid} 44 10\n"
+                                      f"{oid} 50 10\n"),
+    "inside the header": lambda oid, name: (f"dvx pack index 1 {ALGO}\npack {name} 100\n"
+                                            f"{oid} 0 10\n"),
+    "bad oid": lambda oid, name: f"dvx pack index 1 {ALGO}\npack {name} 100\n../../etc 44 1\n",
+    "absurd pack size": lambda oid, name: (f"dvx pack index 1 {ALGO}\npack {name} "
+                                           f"{1 << 40}\n{oid} 44 1\n"),
+    "negative length": lambda oid, name: f"dvx pack index 1 {ALGO}\npack {name} 100\n{oid} 44 -1\n",
+    "entry before a pack": lambda oid, name: f"dvx pack index 1 {ALGO}\n{oid} 44 1\n",
+    "bad pack name": lambda oid, name: f"dvx pack index 1 {ALGO}\npack ../x.pack 100\n",
+    "huge line": lambda oid, name: f"dvx pack index 1 {ALGO}\npack {name} 100\n{'1' * 5000}\n",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_a_hostile_index_is_refused_with_a_clear_error(kind):
+    text = HOSTILE[kind](oid_of(b"x"), oid_of(b"pack") + ".pack").encode()
+    with pytest.raises(FormatError, match="damaged or hostile") as refused:
+        packs.check_index(text.splitlines(keepends=True), ALGO, "test.idx")
+    assert "test.idx" in refused.value.message
+
+
+def test_absurd_counts_are_refused(monkeypatch):
+    monkeypatch.setattr(packs, "MAX_INDEX_ENTRIES", 3)
+    section, _ = _section(b"1", b"2", b"3", b"4")
+    with pytest.raises(FormatError, match="entries"):
+        packs.check_index(write_index([section], ALGO).splitlines(keepends=True), ALGO)
+
+
+def test_neighbours_share_a_read_and_most_of_a_pack_is_one_read():
+    section = Section(oid_of(b"p") + ".pack", 44 + 10 * 1000,
+                      [(oid_of(bytes([i])), 44 + i * 1000, 1000) for i in range(10)])
+    one = coalesce(section, section.entries[:1], gap=0, limit=1 << 20)
+    assert [(s.start, s.end) for s in one] == [(44, 1044)]
+    apart = coalesce(section, [section.entries[0], section.entries[5]], gap=100, limit=1 << 20)
+    assert len(apart) == 2
+    near = coalesce(section, [section.entries[0], section.entries[2]], gap=1000, limit=1 << 20)
+    assert [(s.start, s.end) for s in near] == [(44, 3044)]
+    most = coalesce(section, section.entries[:6], gap=0, limit=1 << 20)
+    assert [(s.start, s.end) for s in most] == [(0, section.size)]
+    capped = coalesce(section, section.entries[:3], gap=1000, limit=2000)
+    assert [(s.start, s.end) for s in capped] == [(44, 2044), (2044, 3044)]
+
+
+# -- the store and transfers, on an in-memory remote that counts requests --------------------
+
+
+class CountingMemory(MemoryFileSystem):
+    """An in-memory filesystem (one per test) that counts the requests made of it."""
+    protocol = ("counting",)
+    calls: ClassVar[Counter[str]] = Counter()
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        CountingMemory.calls["get"] += 1
+        return super().cat_file(path, start=start, end=end, **kwargs)
+
+    def pipe_file(self, path, value, *args, **kwargs):
+        CountingMemory.calls["put"] += 1
+        return super().pipe_file(path, value, *args, **kwargs)
+
+    def ls(self, path, detail=True, **kwargs):
+        CountingMemory.calls["list"] += 1
+        return super().ls(path, detail=detail, **kwargs)
+
+    def find(self, path, *args, **kwargs):
+        CountingMemory.calls["list"] += 1
+        return super().find(path, *args, **kwargs)
+
+    def exists(self, path, **kwargs):
+        CountingMemory.calls["exists"] += 1
+        return super().exists(path, **kwargs)
+
+    def _open(self, path, mode="rb", **kwargs):
+        CountingMemory.calls["open"] += 1
+        return super()._open(path, mode, **kwargs)
+
+
+fsspec.register_implementation("counting", CountingMemory, clobber=True)
+
+
+@pytest.fixture
+def counting(repo, dvx):
+    """A repository whose default remote lives in memory, in this process."""
+    MemoryFileSystem.store.clear()
+    MemoryFileSystem.pseudo_dirs[:] = [""]
+    CountingMemory.calls.clear()
+    assert dvx("remote", "add", "-d", "m", "counting://bucket/project").code == 0
+    return repo
+
+
+def _in_process(repo: Path, *args: str) -> None:
+    """Run a dvx command in this process (the in-memory remote lives here)."""
+    result = run_dvx(*args, cwd=repo)
+    assert result.code == 0, result.output
+
+
+def test_a_partial_pull_and_a_no_op_push_cost_a_few_requests(counting, tmp_path):
+    repo = counting
+    for i in range(2000):
+        write(repo / "data" / f"{i:04d}.bin", os.urandom(200 + i))
+    _in_process(repo, "add", "data")
+    _in_process(repo, "push")
+    stored = CountingMemory.calls["put"]
+    assert stored <= 4  # one pack and its index, the manifest's pack and its index
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+
+    CountingMemory.calls.clear()
+    _in_process(repo, "push")  # nothing to send: the indexes say so
+    assert sum(CountingMemory.calls.values()) <= 4, CountingMemory.calls
+    _in_process(repo, "status", "--remote")
+    assert CountingMemory.calls["get"] == 0  # the indexes were kept locally
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    CountingMemory.calls.clear()
+    _in_process(clone, "pull", "data/0007.bin")
+    assert (clone / "data/0007.bin").read_bytes() == (repo / "data/0007.bin").read_bytes()
+    assert not (clone / "data/0008.bin").exists()
+    # the indexes (two), the manifest (one ranged read) and the file (one ranged read)
+    assert CountingMemory.calls["get"] <= 4, CountingMemory.calls
+    CountingMemory.calls.clear()
+    _in_process(clone, "pull")
+    assert tree_bytes(clone / "data") == tree_bytes(repo / "data")
+    assert CountingMemory.calls["get"] <= 2, CountingMemory.calls  # the one pack, whole
+
+
+def test_library_upload_and_download_with_packs_and_loose_objects(tmp_path):
+    from dvx.objects.cache import LocalCache
+    from dvx.progress import NoProgress
+    from dvx.remote import transfer
+    from dvx.remote.fs import open_store
+
+    source = LocalCache(str(tmp_path / "cache-a"), ALGO)
+    small = [os.urandom(100 + i) for i in range(50)]
+    large = os.urandom(2 << 20)
+    oids = [source.add_bytes_verified(data, oid_of(data)) and oid_of(data)
+            for data in [*small, large]]
+    remote = open_store(str(tmp_path / "remote"), {"pack_size": str(1 << 20)}, str(tmp_path),
+                        ALGO, "r")
+    settings = transfer.Settings(4, 2, NoProgress())
+    sent = transfer.upload(source, remote, oids, settings)
+    assert (sent.transferred, sent.failed) == (51, {})
+    assert transfer.absent_from(remote, set(oids), settings) == set()
+    assert remote.exists(oid_of(large)) and remote.read_bytes(oid_of(small[3])) == small[3]
+    assert remote.locate([oid_of(large)])[oid_of(large)][0] is None  # loose, and indexed
+    target = LocalCache(str(tmp_path / "cache-b"), ALGO)
+    got = transfer.download(remote, target, oids, settings)
+    assert (got.transferred, got.failed) == (51, {})
+    assert all(target.verify(oid) for oid in oids)
+    again = transfer.upload(source, remote, oids, settings)
+    assert (again.transferred, again.already_there) == (0, 51)
+
+
+def _team(tmp_path: Path, remote: Path, names: list[str]) -> list[Path]:
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    first = make_git_repo(tmp_path / names[0])
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(remote), cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "init")
+    git(first, "remote", "add", "origin", str(origin))
+    git(first, "push", "-q", "origin", "HEAD:main")
+    clones = [first]
+    for name in names[1:]:
+        git(tmp_path, "clone", "-q", "-b", "main", str(origin), name)
+        clones.append(tmp_path / name)
+    return clones
+
+
+def test_two_clones_pushing_at_once_keep_each_other_s_objects(tmp_path):
+    store = tmp_path / "store"
+    alice, bob = _team(tmp_path, store, ["alice", "bob"])
+    for who in (alice, bob):
+        for i in range(300):
+            write(who / f"{who.name}-data" / f"{i}.bin", os.urandom(300))
+        write(who / "shared.bin", b"the same bytes in both clones" * 50)
+        assert run_dvx("add", f"{who.name}-data", "shared.bin", cwd=who).code == 0
+    results: dict[str, int] = {}
+
+    def push(who: Path) -> None:
+        results[who.name] = run_dvx_proc("push", "-j", "2", cwd=who).code
+
+    threads = [threading.Thread(target=push, args=(who,)) for who in (alice, bob)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {"alice": 0, "bob": 0}
+    for who in (alice, bob):
+        assert run_dvx("fsck", "--remote", "s", cwd=who).code == 0
+        assert run_dvx("status", "--remote", "-q", cwd=who).code == 0
+    remote = local_spec(store, str(store), {})
+    assert len(remote.oids()) == 2 * 300 + 1 + 2  # both datasets, the shared file, manifests
+
+
+def test_a_remote_holding_loose_objects_and_packs_reads_as_one(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    assert dvx("remote", "modify", "s", "pack_threshold", "0").code == 0
+    write(repo / "old" / "a.bin", os.urandom(500))
+    assert dvx("add", "old").code == 0
+    assert dvx("push").code == 0  # loose, as every remote written before packs
+    assert dvx("remote", "modify", "s", "--unset", "pack_threshold").code == 0
+    write(repo / "new" / "b.bin", os.urandom(500))
+    write(repo / "new" / "a.bin", (repo / "old" / "a.bin").read_bytes())  # already there
+    assert dvx("add", "new").code == 0
+    pushed = json.loads(dvx("push", "--json").stdout)
+    assert (pushed["transferred"], pushed["already_there"]) == (2, 2)  # b and a manifest
+    remote = local_spec(store, str(store), {})
+    assert oid_of((repo / "old/a.bin").read_bytes()) in remote.loose()
+    assert oid_of((repo / "new/b.bin").read_bytes()) in remote.packed()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert run_dvx("pull", cwd=clone).code == 0
+    assert tree_bytes(clone / "old") == tree_bytes(repo / "old")
+    assert tree_bytes(clone / "new") == tree_bytes(repo / "new")
+    assert run_dvx("fsck", "--remote", "s", cwd=clone).code == 0
+
+
+def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "d" / "a.bin", b"a" * 300)
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    real = next((store / "indexes").iterdir())
+    a = oid_of(b"a" * 300)
+    pack = next((store / "packs").iterdir()).name
+    text = f"dvx pack index 1 {ALGO}\npack {pack} 10\n{a} 44 100000\n".encode()
+    (store / "indexes" / (oid_of(text) + ".idx")).write_bytes(text)  # names its own hash
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 0, pulled.output  # the real index still places every object
+    assert "damaged or hostile" in pulled.stderr and "Nothing it names is used" in pulled.stderr
+    assert (clone / "d/a.bin").read_bytes() == b"a" * 300
+    found = run_dvx("fsck", "--remote", "s", "--json", cwd=clone)
+    assert found.code == 1
+    assert [row["index"] for row in json.loads(found.stdout)["damaged_indexes"]] == [
+        oid_of(text) + ".idx"]
+    before = sorted(p.name for p in store.rglob("*"))
+    refused = run_dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=clone)
+    assert refused.code == 1 and "Nothing was deleted from the remote" in refused.stderr
+    assert sorted(p.name for p in store.rglob("*")) == before
+    assert real.exists()
+
+
+def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    remote = local_spec(store, str(store), {})
+    bad = oid_of((repo / "d/3.bin").read_bytes())
+    remote.write_raw(bad, b"\0" * 1000)
+    repaired = dvx("push", "--repair", "--json")
+    assert repaired.code == 0, repaired.output
+    assert json.loads(repaired.stdout)["repaired"] == [bad]
+    assert oid_of(remote.read_raw(bad)) == bad  # a fresh copy in a new pack
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):
+    from dvx.remote import packed
+
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(4):  # four pushes: eight indexes (files, then the manifest)
+        write(repo / f"d{i}" / "f.bin", os.urandom(100))
+        assert dvx("add", f"d{i}").code == 0
+        assert dvx("push").code == 0
+    assert len(list((store / "indexes").iterdir())) == 8
+    monkeypatch.setattr(packed, "MAX_INDEXES", 4)
+    write(repo / "last" / "f.bin", os.urandom(100))
+    _in_process(repo, "add", "last")
+    _in_process(repo, "push")
+    assert len(list((store / "indexes").iterdir())) == 1
+    assert len(local_spec(store, str(store), {}).oids()) == 10
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_gc_remote_keeps_live_objects_of_a_pack_and_drops_the_rest(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(10):
+        write(repo / "d" / f"{i}.bin", os.urandom(2000))
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    for i in range(5):  # half the files go; the rest stay, in the same pack
+        (repo / "d" / f"{i}.bin").unlink()
+    assert dvx("add", "d").code == 0
+    assert dvx("push").code == 0
+    remote = local_spec(store, str(store), {})
+    old_pack = remote.packed()[oid_of((repo / "d/7.bin").read_bytes())][0]
+    result = json.loads(dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", "--json").stdout)
+    assert result[1]["removed"] == 5 + 1  # five files and the old manifest
+    assert not (store / old_pack).exists()
+    kept = remote.oids()
+    assert all(oid_of((repo / "d" / f"{i}.bin").read_bytes()) in kept for i in range(5, 10))
+    assert len(list((store / "indexes").iterdir())) == 1
+    assert dvx("fsck", "--remote", "s").code == 0
