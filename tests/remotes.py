@@ -86,6 +86,12 @@ class RemoteSpec:
         piece = (data + bytes(length))[:length]
         self.put_key(pack, whole[:offset] + piece + whole[offset + length:])
 
+    def stored_at(self, oid: str) -> str:
+        """The key of the file that holds an object: its own, or its pack's."""
+        if oid in self.loose():
+            return self.loose_key(oid)
+        return self.packed()[oid][0]
+
     def delete_raw(self, oid: str) -> None:
         self.delete_key(self.loose_key(oid))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import xxhash
 from conftest import git, write
+from remotes import local_spec
 
 from dvx.pointer import parse_pointer
 
@@ -116,7 +117,7 @@ def test_push_and_fetch_never_rewrite_objects_that_are_already_there(repo, dvx, 
     assert dvx("add", "x.bin").code == 0
     assert dvx("push").code == 0
     oid = oid_of(repo, "x.bin.dvx")
-    remote_obj = store / "files/xxh128" / oid[:2] / oid[2:]
+    remote_obj = store / local_spec(store, str(store), {}).stored_at(oid)  # its pack
     remote_before = fingerprint(remote_obj)
     local_before = fingerprint(object_path(repo, oid))
 
@@ -250,5 +251,5 @@ def test_push_withholds_a_manifest_whose_files_did_not_all_upload(repo, dvx, tmp
     assert result.code == 1
     message = " ".join(result.stderr.split())
     assert "manifest" in message and "not pushed" in message, message
-    on_remote = {p.parent.name + p.name for p in (store / "files").rglob("*") if p.is_file()}
+    on_remote = local_spec(store, str(store), {}).oids()
     assert on_remote == {xxhash.xxh3_128_hexdigest(b"a")}  # the file, never the manifest

@@ -11,6 +11,7 @@ from pathlib import Path
 from pipeline_kit import make_ml_repo
 
 from tests.conftest import git, run_dvx
+from tests.remotes import local_spec
 from tests.team import Team, must, share
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ci.md"
@@ -88,8 +89,8 @@ def test_allow_missing_runs_the_stages_whose_outputs_could_not_be_fetched(tmp_pa
     oid = re.search(r"path: data/prepared\n\s+oid: (\w+)", lock)
     oid = oid or re.search(r"oid: (\w+)\n\s+path: data/prepared", lock)
     assert oid, lock
-    manifest = team.store / "files/xxh128" / oid.group(1)[:2] / oid.group(1)[2:]
-    manifest.unlink()  # its manifest is gone from the remote
+    holder = team.store / local_spec(team.store, "", {}).stored_at(oid.group(1))
+    holder.unlink()  # its manifest is gone from the remote (with its pack)
     runner = team.clone("runner", pull=False)
     refused = run_dvx("repro", "--pull", cwd=runner)
     assert refused.code == 1 and "data/prepared" in refused.stderr

@@ -5,11 +5,20 @@ import shutil
 import xxhash
 
 from tests.conftest import git, tree_bytes, write
+from tests.remotes import local_spec
 
 
 def _objects(store):
+    """The loose objects of a directory remote: {oid: path}."""
     return {p.parent.name + p.name: p for p in (store / "files" / "xxh128").glob("*/*")
             if not p.name.startswith(".")}
+
+
+def _add_loose_remote(dvx, store) -> None:
+    """A default directory remote whose objects are each stored alone (no packs), for the
+    tests that damage or delete one object file; packs have their own (test_packs.py)."""
+    assert dvx("remote", "add", "-d", "store", str(store)).code == 0
+    assert dvx("remote", "modify", "store", "pack_threshold", "0").code == 0
 
 
 def _dataset(repo):
@@ -59,8 +68,10 @@ def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     assert summary["failed"] == [] and summary["transferred"] == 33
     again = json.loads(dvx("push", "--json").stdout)
     assert again["transferred"] == 0 and again["already_there"] == 33
-    for oid, path in _objects(store).items():
-        assert xxhash.xxh3_128_hexdigest(path.read_bytes()) == oid
+    stored = local_spec(store, str(store), {})
+    assert len(stored.oids()) == 33
+    for oid in stored.oids():
+        assert xxhash.xxh3_128_hexdigest(stored.read_raw(oid)) == oid
 
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
@@ -136,7 +147,7 @@ def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp
     write(repo / "lost", "lost content")
     store = tmp_path / "store"
     dvx("add", "good", "bad", "lost")
-    dvx("remote", "add", "-d", "store", str(store))
+    _add_loose_remote(dvx, store)
     dvx("push")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
@@ -165,8 +176,8 @@ def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_pa
     assert result.code == 1 and "not in the local cache" in result.stderr
     pointer_oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
                        if line.startswith("oid: "))
-    assert pointer_oid not in _objects(store)
-    assert xxhash.xxh3_128_hexdigest(b"a") in _objects(store)
+    stored = local_spec(store, str(store), {}).oids()
+    assert pointer_oid not in stored and xxhash.xxh3_128_hexdigest(b"a") in stored
 
 
 def test_fetch_without_remote_or_with_missing_directory(repo, dvx, tmp_path):
@@ -185,7 +196,7 @@ def test_push_to_named_remote_with_jobs(repo, dvx, tmp_path):
     dvx("remote", "add", "a", str(tmp_path / "a"))
     dvx("remote", "add", "b", str(tmp_path / "b"))
     assert dvx("push", "-r", "b", "-j", "1").code == 0
-    assert len(_objects(tmp_path / "b")) == 1 and not (tmp_path / "a").exists()
+    assert len(local_spec(tmp_path / "b", "", {}).oids()) == 1 and not (tmp_path / "a").exists()
     shutil.rmtree(tmp_path / "b")
 
 
@@ -199,7 +210,7 @@ def test_many_objects_go_through_worker_processes_and_failures_come_back(repo, d
         write(repo / rel, content)
     store = tmp_path / "store"
     dvx("add", "data")
-    dvx("remote", "add", "-d", "store", str(store))
+    _add_loose_remote(dvx, store)
     pushed = json.loads(dvx("push", "--json").stdout)
     assert pushed["failed"] == [] and pushed["transferred"] == len(files) + 1
     git(repo, "add", "-A")
@@ -222,7 +233,7 @@ def test_fetch_remembers_which_directories_are_complete_in_the_cache(repo, dvx, 
     _dataset(repo)
     store = tmp_path / "store"
     dvx("add", "data")
-    dvx("remote", "add", "-d", "store", str(store))
+    _add_loose_remote(dvx, store)
     assert dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")

@@ -8,7 +8,7 @@ import json
 import xxhash
 
 from tests.conftest import git, write
-from tests.remotes import clone
+from tests.remotes import clone, local_spec
 
 
 def _oid(content: str) -> str:
@@ -25,7 +25,7 @@ def _commit(repo, dvx, message: str, **files: str) -> None:
 
 
 def _on_remote(store) -> set[str]:
-    return {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
+    return local_spec(store, str(store), {}).oids()
 
 
 def _history(repo, dvx):

@@ -25,13 +25,13 @@ from dvx.config import Config
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.history import History
 from dvx.objects.cache import LocalCache
-from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.remote import open_remote, open_source_remote
 from dvx.ops.sync import settings_for
 from dvx.outputs import Output, load_tree, scan_outputs
 from dvx.paths import check_relpath
 from dvx.remote import transfer
+from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 
 
@@ -71,7 +71,7 @@ class Source:
         self.cache = cache or (reader.cache if reader is not None else LocalCache(
             os.path.join(user_cache_dir(), "cache"), self.repo.algo))
         self._outputs: list[Output] | None = None
-        self._store: tuple[str, ObjectStore] | None = None
+        self._store: tuple[str, RemoteStore] | None = None
 
     # -- what the source tracks ------------------------------------------------------------
 
@@ -224,7 +224,7 @@ class Source:
                            "its remote (credentials in the environment or your global "
                            "config).")
 
-    def remote(self) -> tuple[str, ObjectStore]:
+    def remote(self) -> tuple[str, RemoteStore]:
         if self._store is None:
             if self.is_local and self.reader is None:
                 self._store = open_remote(self.repo, self.remote_name)

@@ -41,6 +41,10 @@ class Inventory:
                 self._names = self._refresh()
         return self._names
 
+    def listed(self) -> bool:
+        """Whether the indexes were listed already (they may have changed since)."""
+        return self._names is not None
+
     def forget(self) -> None:
         """Ask the remote again next time (after it changed: a gc, a consolidation)."""
         self._names = None

@@ -205,9 +205,11 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     """Download those of `todo` that the indexes place in packs; they leave `todo`, and what
     remains is for the loose path."""
     result = TransferResult()
-    if not remote.inventory.index_names():
-        return result
+    listed_before = remote.inventory.listed()
     spans = _spans_for(remote, todo)
+    if todo and listed_before:  # the indexes listed earlier in this command may be out of date
+        remote.forget_locations()
+        spans += _spans_for(remote, todo)
     if not spans:
         return result
     total = sum(length for span in spans for _, _, length in span.entries)
