@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -52,7 +52,7 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _bounded(items: list[T], work: Callable[[T], R], jobs: int,
+def _bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
              done: Callable[[T, R | BaseException], None]) -> None:
     """`work(item)` for each item, `jobs` at a time and in order of completion handed to
     `done` (a result, or the exception); Ctrl-C stops it at once."""
@@ -203,18 +203,11 @@ def publish_index(remote: RemoteStore, sections: list[Section], settings: Settin
 def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: Settings
              ) -> TransferResult:
     """Download those of `todo` that the indexes place in packs; they leave `todo`, and what
-    remains is for the loose path."""
+    remains is for the loose path. Reads are planned a pack at a time as the indexes are
+    read, never all at once: a million wanted objects cost no list of a million reads."""
     result = TransferResult()
     listed_before = remote.inventory.listed()
-    spans = _spans_for(remote, todo)
-    if todo and listed_before:  # the indexes listed earlier in this command may be out of date
-        remote.forget_locations()
-        spans += _spans_for(remote, todo)
-    if not spans:
-        return result
-    total = sum(length for span in spans for _, _, length in span.entries)
     retry: list[Span] = []
-
     lock = threading.Lock()
     first_round = [True]
 
@@ -234,7 +227,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             faults.point("transfer.after_object")
         return moved
 
-    with settings.progress.task("Downloading", total, "B") as advance, \
+    with settings.progress.task("Downloading", len(todo), "object") as advance, \
             remote.blobs.session():
 
         def done(span: Span, outcome: int | BaseException) -> None:
@@ -246,9 +239,12 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                     result.failed[oid] = describe(outcome)
             else:
                 result.bytes += outcome
-            advance(sum(length for _, _, length in span.entries))
+            advance(len(span.entries))
 
-        _run_spans(spans, read, settings, done, len(todo))
+        _run_spans(_spans_for(remote, todo), read, settings, done, len(todo))
+        if todo and listed_before:  # indexes listed earlier in this command may be out of date
+            remote.forget_locations()
+            _run_spans(_spans_for(remote, todo), read, settings, done, len(todo))
         if retry:
             first_round[0] = False
             remote.forget_locations()
@@ -260,16 +256,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     return result
 
 
-def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
-    """The bytes of one ranged read of a pack (none asked for an empty object)."""
-    if span.end == span.start:
-        return b""
-    return with_retries(lambda: remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start,
-                                                 span.end), settings.retries,
-                        f"pack {span.pack}")
-
-
-def _run_spans(spans: list[Span], read: Callable[[Span], int], settings: Settings,
+def _run_spans(spans: Iterable[Span], read: Callable[[Span], int], settings: Settings,
                done: Callable[[Span, int | BaseException], None], count: int) -> None:
     try:
         _bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
@@ -279,20 +266,27 @@ def _run_spans(spans: list[Span], read: Callable[[Span], int], settings: Setting
                           ) from None
 
 
-def _spans_for(remote: RemoteStore, todo: set[str]) -> list[Span]:
+def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
     """Ranged reads covering the objects of `todo` that indexes place in packs (which leave
-    `todo`)."""
-    spans: list[Span] = []
+    `todo` as their reads are planned)."""
     for _, section in remote.inventory.sections():
         if not todo:
-            break
+            return
         if section.pack is None:
             continue
         wanted = [entry for entry in section.entries if entry[0] in todo]
         for oid, _, _ in wanted:
             todo.discard(oid)
-        spans += coalesce(section, wanted, READ_GAP, remote.pack_size)
-    return spans
+        yield from coalesce(section, wanted, READ_GAP, remote.pack_size)
+
+
+def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
+    """The bytes of one ranged read of a pack (none asked for an empty object)."""
+    if span.end == span.start:
+        return b""
+    return with_retries(lambda: remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start,
+                                                 span.end), settings.retries,
+                        f"pack {span.pack}")
 
 
 # -- verification -----------------------------------------------------------------------------

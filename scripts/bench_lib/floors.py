@@ -38,6 +38,72 @@ def f_copy_tree(workload: str) -> str:
     return f"copy {workload} (cp -r)"
 
 
+def f_tar_put(workload: str) -> str:
+    return f"upload {workload} as one tar object (S3, dvx's client)"
+
+
+def f_tar_get(workload: str) -> str:
+    return f"download {workload} as one tar object (S3, dvx's client)"
+
+
+# One object up or down with dvx's own S3 client (multipart in 8 MiB parts, one streaming
+# GET); prints the seconds of the transfer alone.
+TAR_TRANSFER_SRC = r"""
+import asyncio, sys, time
+from dvx.remote.s3fast import Access, FastS3
+endpoint, key, secret, target, path, mode = sys.argv[1:7]
+fast = FastS3(lambda: None, Access(endpoint, "us-east-1", key, secret, None), 64, 60.0)
+async def main():
+    await fast.start()
+    try:
+        t = time.perf_counter()
+        if mode == "put":
+            await fast.put_file(target, path, 8 << 20)
+        else:
+            with open(path, "wb") as f:
+                await fast.stream(target, f)
+        return time.perf_counter() - t
+    finally:
+        await fast.close()
+print(asyncio.run(main()))
+"""
+
+
+def measure_s3_floors(wls: dict, names: list[str], runs: int, python: str, s3,
+                      credentials: tuple[str, str], workdir: Path, env: dict,
+                      settle: Callable[[str], None] = lambda workload: None) -> dict:
+    """The same bytes as S3 steps move, as one uncompressed tar object: {floor: [seconds]}."""
+    floors: dict[str, list[float]] = {}
+    for name in names:
+        tar = workdir / "floors" / f"{name.lower()}.tar"
+        tar.parent.mkdir(parents=True, exist_ok=True)
+        data = Path(wls[name].data)
+        made = run(["tar", "cf", tar, "-C", data.parent, data.name], env=env)
+        if made.rc != 0:
+            log(f"[floor] tar of {name}: skipped ({first_error_line(made)})")
+            continue
+        for r in range(runs):
+            bucket = f"floor-{name.lower()}-{r}"
+            if s3.bucket("create", bucket):
+                break
+            for mode, label, path in (("put", f_tar_put(name), tar),
+                                      ("get", f_tar_get(name), tar.with_suffix(".got"))):
+                settle(name)
+                res = run([python, "-c", TAR_TRANSFER_SRC, s3.endpoint, *credentials,
+                           f"{bucket}/{name}.tar", path, mode], env=env)
+                if res.rc != 0:
+                    log(f"[floor] {label}: skipped ({first_error_line(res)})")
+                    continue
+                floors.setdefault(label, []).append(float(res.stdout.split()[-1]))
+            remove_path(tar.with_suffix(".got"))
+            s3.bucket("drop", bucket)
+        remove_path(tar)
+        for label in (f_tar_put(name), f_tar_get(name)):
+            if label in floors:
+                log(f"[floor] {label}: {statistics.median(floors[label]):.3f}s")
+    return floors
+
+
 def measure_floors(wls: dict, runs: int, dvx_exe: str | None, workdir: Path, env: dict,
                    settle: Callable[[str], None] = lambda workload: None) -> dict:
     """Return {floor name: [seconds per run]}; a floor that cannot run is left out.

@@ -8,7 +8,7 @@ import platform
 import statistics
 from pathlib import Path
 
-from .floors import F_CP, F_CPAL, F_READ, F_WALK, F_XXH, f_copy_tree
+from .floors import F_CP, F_CPAL, F_READ, F_WALK, F_XXH, f_copy_tree, f_tar_get, f_tar_put
 from .proc import run
 from .workloads import WORKLOADS
 
@@ -107,7 +107,13 @@ def build_report(args, machine: str, tools: dict, results: dict, floors: dict, s
             ("add W2 vs cp -r W2", ("W2", "add"), med.get(f_copy_tree("W2"))),
             ("push-dir W2 vs cp -r W2", ("W2", "push-dir"), med.get(f_copy_tree("W2"))),
             ("add W3 vs cp -r W3", ("W3", "add"), med.get(f_copy_tree("W3"))),
-            ("push-dir W3 vs cp -r W3", ("W3", "push-dir"), med.get(f_copy_tree("W3")))):
+            ("push-dir W3 vs cp -r W3", ("W3", "push-dir"), med.get(f_copy_tree("W3"))),
+            ("push-s3 W2 vs W2 as one tar object up", ("W2", "push-s3"), med.get(f_tar_put("W2"))),
+            ("clone-pull-s3 W2 vs W2 as one tar object down", ("W2", "clone-pull-s3"),
+             med.get(f_tar_get("W2"))),
+            ("push-s3 W3 vs W3 as one tar object up", ("W3", "push-s3"), med.get(f_tar_put("W3"))),
+            ("clone-pull-s3 W3 vs W3 as one tar object down", ("W3", "clone-pull-s3"),
+             med.get(f_tar_get("W3")))):
         a, b = medians.get(key, (None, None))
         lines.append(f"| {label} | {fmt_s(floor) if floor else '—'} | {fmt_s(a) if a else '—'} "
                      f"| {ratio(a, floor)} | {fmt_s(b) if b else '—'} | {ratio(b, floor)} |")
