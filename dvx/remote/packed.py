@@ -26,6 +26,7 @@ from dvx.errors import CorruptObjectError, Interrupted
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
+from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACKS_DIR,
@@ -208,29 +209,47 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     result = TransferResult()
     listed_before = remote.inventory.listed()
     retry: list[Span] = []
-    lock = threading.Lock()
     first_round = [True]
 
-    def read(span: Span) -> int:
+    def read(span: Span) -> bytes:
         data = read_span(remote, span, settings)
         if len(data) != span.end - span.start:
             raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
-        moved = 0
-        for oid, offset, length in span.entries:
-            piece = data[offset - span.start:offset - span.start + length]
-            try:
-                moved += cache.add_bytes_verified(piece, oid)
-                with lock:
-                    result.transferred += 1
-            except Exception as exc:  # one bad object does not spoil its neighbours
-                result.failed[oid] = describe(exc)
-            faults.point("transfer.after_object")
-        return moved
+        return data
 
+    def store(span: Span, data: bytes) -> None:
+        """The objects of one read into the cache, each checked by hash. In this thread, or
+        in forked workers for a large read from a directory remote (no other threads run
+        then): object files are system calls, which threads cannot spread over the cores."""
+
+        def one(entry: tuple[str, int, int]) -> int | Exception:
+            oid, offset, length = entry
+            try:
+                size = cache.add_bytes_verified(
+                    data[offset - span.start:offset - span.start + length], oid)
+            except Exception as exc:  # one bad object does not spoil its neighbours
+                return exc
+            faults.point("transfer.after_object")
+            return size
+
+        if remote.is_local and len(span.entries) >= MIN_ITEMS:
+            outcomes = map_in_processes(one, span.entries)
+        else:
+            outcomes = [one(entry) for entry in span.entries]
+        for (oid, _, _), outcome in zip(span.entries, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                result.failed[oid] = describe(outcome)
+            else:
+                result.transferred += 1
+                result.bytes += outcome
+
+    # A directory remote is read in this thread (a disk read costs less than a handover);
+    # other remotes have PACKS_IN_FLIGHT reads in flight while this thread stores objects.
+    jobs = 1 if remote.is_local else min(PACKS_IN_FLIGHT, settings.jobs)
     with settings.progress.task("Downloading", len(todo), "object") as advance, \
             remote.blobs.session():
 
-        def done(span: Span, outcome: int | BaseException) -> None:
+        def done(span: Span, outcome: bytes | BaseException) -> None:
             if isinstance(outcome, FileNotFoundError) and first_round[0]:
                 retry.append(span)  # repacked meanwhile: the indexes are read again below
                 return
@@ -238,32 +257,37 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 for oid, _, _ in span.entries:
                     result.failed[oid] = describe(outcome)
             else:
-                result.bytes += outcome
+                store(span, outcome)
             advance(len(span.entries))
 
-        _run_spans(_spans_for(remote, todo), read, settings, done, len(todo))
+        def run(spans: Iterable[Span], count: int) -> None:
+            try:
+                if jobs == 1:
+                    for span in spans:
+                        try:
+                            data: bytes | BaseException = read(span)
+                        except Exception as exc:
+                            data = exc
+                        done(span, data)
+                else:
+                    _bounded(spans, read, jobs, done)
+            except KeyboardInterrupt:
+                raise Interrupted(f"Interrupted while downloading {count} objects.",
+                                  "Nothing was left half-written; run the command again to "
+                                  "finish.") from None
+
+        run(_spans_for(remote, todo), len(todo))
         if todo and listed_before:  # indexes listed earlier in this command may be out of date
             remote.forget_locations()
-            _run_spans(_spans_for(remote, todo), read, settings, done, len(todo))
+            run(_spans_for(remote, todo), len(todo))
         if retry:
             first_round[0] = False
             remote.forget_locations()
             still = {oid for span in retry for oid, _, _ in span.entries}
-            count = len(still)
-            _run_spans(_spans_for(remote, still), read, settings, done, count)
+            run(_spans_for(remote, still), len(still))
             for oid in still:
                 result.failed[oid] = "its pack is gone from the remote"
     return result
-
-
-def _run_spans(spans: Iterable[Span], read: Callable[[Span], int], settings: Settings,
-               done: Callable[[Span, int | BaseException], None], count: int) -> None:
-    try:
-        _bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
-    except KeyboardInterrupt:
-        raise Interrupted(f"Interrupted while downloading {count} objects.",
-                          "Nothing was left half-written; run the command again to finish."
-                          ) from None
 
 
 def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
