@@ -31,7 +31,7 @@ COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at onc
                   "timeout": "seconds without progress before a request fails (default 60)",
                   "pack_threshold": "objects smaller than this many bytes are pushed inside "
                                     "packs (default 1048576; 0: every object alone)",
-                  "pack_size": "bytes at which a pack is closed (default 33554432)"}
+                  "pack_size": "bytes at which a pack is closed (default 16777216)"}
 DEFAULT_TIMEOUT = 60.0
 
 

@@ -82,6 +82,11 @@ class Inventory:
         os.makedirs(self.cache_dir, exist_ok=True)
         fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
 
+    def keep_copy(self, name: str, data: bytes) -> None:
+        """Keep a local copy of an index this process wrote (no need to download it back)."""
+        os.makedirs(self.cache_dir, exist_ok=True)
+        fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
+
     def sections(self, names: list[str] | None = None) -> Iterator[tuple[str, Section]]:
         """(index name, section) for every section of every usable index, read a line at a
         time from the local copies."""

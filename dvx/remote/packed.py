@@ -14,7 +14,6 @@ At most PACKS_IN_FLIGHT packs (or reads of up to pack_size) are in memory at onc
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,7 +43,7 @@ from dvx.remote.transfer_result import Settings, TransferResult
 
 log = get_logger(__name__)
 
-PACKS_IN_FLIGHT = 6
+PACKS_IN_FLIGHT = 4
 INDEX_EVERY = 32  # packs per index during a long push: a killed push keeps what it indexed
 READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
 MAX_INDEXES = 64  # more indexes than this after a push: merge them into one
@@ -101,42 +100,50 @@ def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[list[st
 
 @dataclass
 class _Built:
+    group: list[str]
     section: Section
+    data: bytes = b""
     failed: dict[str, str] = field(default_factory=dict)
-    bytes: int = 0
+    bytes: int = 0  # of objects
 
 
 def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Callable[[str], int],
            settings: Settings, verify_local: bool = False,
            loose_done: list[tuple[str, int]] | None = None) -> TransferResult:
     """Upload `oids` (all below the pack threshold) in packs, and index them together with
-    `loose_done` (objects this push uploaded loose)."""
+    `loose_done` (objects this push uploaded loose). This thread reads the objects and builds
+    the packs (object files are system calls, which threads only contend for); uploads of
+    finished packs run beside it, at most PACKS_IN_FLIGHT at once."""
     result = TransferResult()
     groups = plan_packs(((oid, size_of(oid)) for oid in oids), remote.pack_size)
     finished: list[Section] = []
     loose = [(oid, 0, size) for oid, size in loose_done or []]
-    lock = threading.Lock()
 
-    def build(group: list[str]) -> _Built:
-        builder = PackBuilder()
-        built = _Built(Section(None))
-        for oid in group:
-            path = cache.oid_path(oid)
-            with open(path, "rb") as f:
-                data = f.read()
-            if verify_local and hash_bytes(data, cache.algo) != oid:
-                built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
-                continue
-            builder.add(oid, data)
-        if not builder.entries:
-            return built
-        data = builder.finish()
-        name = pack_name(data, remote.algo)
-        with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data), settings.retries,
-                     f"pack {name}")
-        faults.point("packs.after_pack")
-        built.section = Section(name, len(data), builder.entries)
-        built.bytes = len(data) - (builder.size - sum(e[2] for e in builder.entries))
+    def packs() -> Iterator[_Built]:
+        for group in groups:
+            builder = PackBuilder()
+            built = _Built(group, Section(None))
+            for oid in group:
+                with open(cache.oid_path(oid), "rb") as f:
+                    data = f.read()
+                if verify_local and hash_bytes(data, cache.algo) != oid:
+                    built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
+                    continue
+                builder.add(oid, data)
+                built.bytes += len(data)
+            if builder.entries:
+                built.data = builder.finish()
+                built.section = Section(pack_name(built.data, remote.algo), len(built.data),
+                                        builder.entries)
+            yield built
+
+    def send(built: _Built) -> _Built:
+        if built.section.pack is not None:
+            data, name = built.data, built.section.pack
+            with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data),
+                         settings.retries, f"pack {name}")
+            faults.point("packs.after_pack")
+        built.data = b""  # its memory goes back now, not when the window moves on
         return built
 
     def publish(sections: list[Section]) -> None:
@@ -156,26 +163,26 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     with settings.progress.task("Uploading", total or len(oids), "B" if total else "object"
                                 ) as advance, remote.blobs.session():
 
-        def done(group: list[str], outcome: _Built | BaseException) -> None:
-            with lock:
-                if isinstance(outcome, BaseException):
-                    for oid in group:
-                        result.failed[oid] = describe(outcome)
-                    advance(sum(size_of(oid) for oid in group) if total else len(group))
-                    return
-                result.failed.update(outcome.failed)
-                if outcome.section.pack is not None:
-                    finished.append(outcome.section)
-                    result.transferred += len(outcome.section.entries)
-                    result.bytes += outcome.bytes
-                advance(sum(size_of(oid) for oid in group) if total else len(group))
-                if len(finished) >= INDEX_EVERY:
-                    faults.point("packs.before_index")
-                    publish(finished[:])
-                    finished.clear()
+        def done(built: _Built, outcome: _Built | BaseException) -> None:
+            moved = sum(size_of(oid) for oid in built.group) if total else len(built.group)
+            if isinstance(outcome, BaseException):
+                for oid in built.group:
+                    result.failed[oid] = describe(outcome)
+                advance(moved)
+                return
+            result.failed.update(outcome.failed)
+            if outcome.section.pack is not None:
+                finished.append(outcome.section)
+                result.transferred += len(outcome.section.entries)
+                result.bytes += outcome.bytes
+            advance(moved)
+            if len(finished) >= INDEX_EVERY:
+                faults.point("packs.before_index")
+                publish(finished[:])
+                finished.clear()
 
         try:
-            _bounded(groups, build, min(PACKS_IN_FLIGHT, settings.jobs), done)
+            _bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
         except KeyboardInterrupt:
             raise Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects were "
                               "uploaded and indexed before the interruption.",
@@ -194,6 +201,7 @@ def publish_index(remote: RemoteStore, sections: list[Section], settings: Settin
     with_retries(lambda: remote.blobs.put(f"{INDEXES_DIR}/{name}", data), settings.retries,
                  f"index {name}")
     faults.point("packs.after_index")
+    remote.inventory.keep_copy(name, data)
     remote.forget_locations()
     return name
 

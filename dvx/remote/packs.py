@@ -18,11 +18,12 @@ before a single object is read through it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError
-from dvx.hashing import hash_bytes, is_valid_oid
+from dvx.hashing import get_algorithm, hash_bytes, is_valid_oid
 
 PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
 PACK_HEADER_SIZE = len(PACK_MAGIC) + 33
@@ -33,7 +34,7 @@ PACK_SUFFIX = ".pack"
 INDEX_SUFFIX = ".idx"
 
 DEFAULT_THRESHOLD = 1 << 20  # objects below this size go into packs
-DEFAULT_PACK_SIZE = 32 << 20  # a pack is closed once it reaches this size
+DEFAULT_PACK_SIZE = 16 << 20  # a pack is closed once it reaches this size
 MAX_PACK_SIZE = 4 << 30  # larger packs are refused: no writer makes them
 MAX_INDEX_ENTRIES = 50_000_000
 MAX_LINE = 256
@@ -119,6 +120,7 @@ def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterat
                            f"{why}.", "It was not used. `dvx fsck --remote` lists the "
                            "indexes of a remote; `dvx gc --remote` rewrites them.")
 
+    entry = _entry_pattern(algo)
     numbered = enumerate(lines, 1)
     first = next(numbered, (1, b""))[1].rstrip(b"\n").decode("ascii", "replace")
     if first != f"{INDEX_HEADER} {algo}":
@@ -130,6 +132,20 @@ def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterat
     for number, raw in numbered:
         if len(raw) > MAX_LINE:
             raise bad(number, "is too long")
+        matched = entry.fullmatch(raw) if section is not None and section.pack else None
+        if section is not None and matched is not None:  # the common line: one match checks it
+            count += 1
+            offset, length = int(matched[2]), int(matched[3])
+            if count > MAX_INDEX_ENTRIES:
+                raise bad(number, f"is past {MAX_INDEX_ENTRIES} entries")
+            if offset < end:
+                raise bad(number, "overlaps the object before it (or is out of order)")
+            if offset + length > section.size:
+                raise bad(number, f"runs past the end of its pack ({offset}+{length} > "
+                                  f"{section.size})")
+            section.entries.append((matched[1].decode("ascii"), offset, length))
+            end = offset + length
+            continue
         words = raw.decode("ascii", "replace").split()
         if not words:
             raise bad(number, "is empty")
@@ -176,6 +192,18 @@ def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterat
         end = offset + length
     if section is not None and (section.entries or section.pack is not None):
         yield section
+
+
+_ENTRY_PATTERNS: dict[str, re.Pattern[bytes]] = {}
+
+
+def _entry_pattern(algo: str) -> re.Pattern[bytes]:
+    """`OID OFFSET LENGTH` of a pack section, exactly as writers write it."""
+    if algo not in _ENTRY_PATTERNS:
+        digits = get_algorithm(algo).hex_length
+        _ENTRY_PATTERNS[algo] = re.compile(
+            rb"([0-9a-f]{%d}) ([0-9]{1,12}) ([0-9]{1,12})\n?" % digits)
+    return _ENTRY_PATTERNS[algo]
 
 
 def _is_count(word: str) -> bool:
