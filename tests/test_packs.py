@@ -309,13 +309,18 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert real.exists()
 
 
-def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
-    store = tmp_path / "store"
+def _pushed_directory(repo: Path, dvx, store: Path, files: int, size: int) -> None:
+    """`files` random files of `size` bytes in d/, added and pushed to the default remote."""
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    for i in range(5):
-        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    for i in range(files):
+        write(repo / "d" / f"{i}.bin", os.urandom(size))
     assert dvx("add", "d").code == 0
     assert dvx("push").code == 0
+
+
+def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
     remote = local_spec(store, str(store), {})
     bad = oid_of((repo / "d/3.bin").read_bytes())
     remote.write_raw(bad, b"\0" * 1000)
@@ -347,11 +352,7 @@ def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):
 
 def test_gc_remote_keeps_live_objects_of_a_pack_and_drops_the_rest(repo, dvx, tmp_path):
     store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    for i in range(10):
-        write(repo / "d" / f"{i}.bin", os.urandom(2000))
-    assert dvx("add", "d").code == 0
-    assert dvx("push").code == 0
+    _pushed_directory(repo, dvx, store, 10, 2000)
     for i in range(5):  # half the files go; the rest stay, in the same pack
         (repo / "d" / f"{i}.bin").unlink()
     assert dvx("add", "d").code == 0
@@ -364,4 +365,24 @@ def test_gc_remote_keeps_live_objects_of_a_pack_and_drops_the_rest(repo, dvx, tm
     kept = remote.oids()
     assert all(oid_of((repo / "d" / f"{i}.bin").read_bytes()) in kept for i in range(5, 10))
     assert len(list((store / "indexes").iterdir())) == 1
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_an_index_rewritten_to_the_same_bytes_is_not_deleted(repo, dvx, tmp_path):
+    """Merging one index into one index gives the same bytes, so the same name: the old one
+    must not be deleted after the new one is written (it is the new one)."""
+    from dvx.ops.remote import open_remote
+    from dvx.ops.sync import settings_for
+    from dvx.remote.packed import rewrite_indexes
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 4, 500)
+    everything = local_spec(store, str(store), {}).oids()
+    for _ in range(2):  # two indexes into one, then that one into itself
+        opened = Repo(str(repo))
+        _, remote = open_remote(opened, "s")
+        rewrite_indexes(remote, settings_for(opened, "s", remote, None), lambda pack, oid: True)
+        assert len(list((store / "indexes").iterdir())) == 1
+        assert local_spec(store, str(store), {}).oids() == everything
     assert dvx("fsck", "--remote", "s").code == 0

@@ -423,12 +423,13 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     sections = [_deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
-    if sections:
-        publish_index(remote, sections, settings)
+    published = publish_index(remote, sections, settings) if sections else None
     faults.point("packs.before_old_indexes_deleted")
-    if old:
-        with_retries(lambda: remote.blobs.delete([f"{INDEXES_DIR}/{n}" for n in old]),
-                     settings.retries, "deleting replaced indexes")
+    # The new index may have the very bytes, and so the name, of one it replaces.
+    replaced = [f"{INDEXES_DIR}/{n}" for n in old if n != published]
+    if replaced:
+        with_retries(lambda: remote.blobs.delete(replaced), settings.retries,
+                     "deleting replaced indexes")
     remote.forget_locations()
     return old
 

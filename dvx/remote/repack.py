@@ -119,10 +119,10 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         fresh = _copy_live(remote, plan.rewrite, settings)
         loose = [(oid, 0, n) for oid, n in sorted(plan.loose.items()) if oid not in dead_loose]
         sections = plan.keep + fresh + ([Section(None, 0, loose)] if loose else [])
-        if sections:
-            publish_index(remote, sections, settings)
+        published = publish_index(remote, sections, settings) if sections else None
         faults.point("gc.repack.after_index")
-        replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes]
+        # The new index may have the very bytes, and so the name, of one it replaces.
+        replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes if name != published]
         if replaced:
             with_retries(lambda: remote.blobs.delete(replaced), settings.retries,
                          "deleting replaced indexes")
