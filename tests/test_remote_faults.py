@@ -120,6 +120,7 @@ def test_http_remote_is_read_only_and_pulls(repo, dvx, tmp_path, http_server):
     served = http_server["root"] / "project"
     assert dvx("remote", "add", "local", str(served)).code == 0
     assert dvx("push", "-r", "local").code == 0
+    assert list((served / "packs").iterdir())  # d/a and the manifest: read with Range requests
     assert dvx("remote", "add", "-d", "web", f"{http_server['url']}/project").code == 0
     refused = dvx("push")
     assert refused.code != 0 and "read-only" in refused.stderr

@@ -22,7 +22,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from dvx import fsutil
+from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore, _mtime_of
+
+log = get_logger(__name__)
 
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
 
@@ -127,6 +130,13 @@ class FsspecBlobs(Blobs):
         try:
             infos = self.store.fs.ls(self.path(directory), detail=True)
         except FileNotFoundError:
+            return {}
+        except Exception as exc:
+            if not self.store.read_only or isinstance(exc, (ConnectionError, TimeoutError)):
+                raise
+            # A web server that shows no directory listing (403, ...): it has no packs to
+            # offer, and its loose objects are read as before.
+            log.info("No listing of %s (%s): reading loose objects only", directory, exc)
             return {}
         found: Details = {}
         for info in infos:
