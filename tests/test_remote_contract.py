@@ -172,3 +172,27 @@ def test_listing_pages_through_everything(repo, dvx, remote, monkeypatch):
     assert set(store.list_oids()) == remote.oids()
     if remote.url.startswith("s3://"):
         assert store.fast is not None  # the lean path did the listing
+
+
+def test_gc_remote_keeps_what_the_workspace_needs_and_frees_the_rest(repo, dvx, tmp_path,
+                                                                    remote):
+    make_dataset(repo)
+    dvx("add", "data", "model.pt")
+    configure(dvx, repo, remote)
+    assert dvx("push").code == 0
+    old_model = pointer_oid(repo / "model.pt.dvx")
+    (repo / "model.pt").unlink()
+    write(repo / "model.pt", os.urandom(1000))
+    for i in range(12):  # about half of the images go
+        (repo / "data" / "images" / f"{i:02d}.bin").unlink()
+    dvx("add", "data", "model.pt")
+    assert dvx("push").code == 0
+    commit_all(repo)
+    gone = json.loads(dvx("gc", "-w", "-c", "r", "-f", "--grace", "0", "--json").stdout)
+    assert old_model in gone[1]["removed_oids"]
+    stored = remote.oids()
+    assert old_model not in stored and pointer_oid(repo / "model.pt.dvx") in stored
+    assert dvx("fsck", "--remote", "r").code == 0
+    target = clone(repo, tmp_path)
+    assert dvx("pull", cwd=target).code == 0
+    assert tree_bytes(target / "data") == tree_bytes(repo / "data")

@@ -420,7 +420,7 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
             continue
         merged = packs.setdefault(section.pack, Section(section.pack, section.size))
         merged.entries += [e for e in section.entries if keep(section.pack, e[0])]
-    sections = [_deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
+    sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
     published = publish_index(remote, sections, settings) if sections else None
@@ -434,10 +434,11 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     return old
 
 
-def _deduplicated(section: Section) -> Section:
-    """A pack's entries from several indexes, each object once, by offset."""
-    unique = {entry[1]: entry for entry in section.entries}
-    return Section(section.pack, section.size, [unique[o] for o in sorted(unique)])
+def deduplicated(section: Section) -> Section:
+    """A pack's entries gathered from several indexes: each entry once, in the order of the
+    pack (an empty object shares its offset with the object after it, and comes first)."""
+    unique = sorted(set(section.entries), key=lambda entry: (entry[1], entry[2], entry[0]))
+    return Section(section.pack, section.size, unique)
 
 
 def consolidate_if_many(remote: RemoteStore, settings: Settings) -> bool:

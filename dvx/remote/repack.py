@@ -22,7 +22,7 @@ from dvx import faults
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
-from dvx.remote.packed import READ_GAP, publish_index, read_span
+from dvx.remote.packed import READ_GAP, deduplicated, publish_index, read_span
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACK_HEADER_SIZE,
@@ -80,8 +80,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         into = merged.setdefault(section.pack, Section(section.pack, section.size))
         into.entries += section.entries
     for pack, section in sorted(merged.items()):
-        unique = {entry[1]: entry for entry in section.entries}
-        entries = [unique[offset] for offset in sorted(unique)]
+        entries = deduplicated(section).entries
         size_and_time = packs_listed.get(pack)
         recent = size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff
         kept = [e for e in entries if e[0] in live or recent]
