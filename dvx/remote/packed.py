@@ -33,9 +33,10 @@ from dvx.remote.packs import (
     Section,
     Span,
     coalesce,
+    index_bytes,
     index_name,
     pack_name,
-    write_index,
+    section_bytes,
 )
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.store import RemoteStore
@@ -47,6 +48,9 @@ PACKS_IN_FLIGHT = 4
 INDEX_EVERY = 32  # packs per index during a long push: a killed push keeps what it indexed
 READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
 MAX_INDEXES = 64  # more indexes than this after a push: merge them into one
+# Objects per pack: readers hold one pack's index entries at a time, so this bounds their
+# memory however small the objects are.
+PACK_ENTRIES = 10_000
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,12 +87,12 @@ def _bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
 
 
 def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[list[str]]:
-    """Groups of oids of about `pack_size` bytes each."""
+    """Groups of oids of about `pack_size` bytes each, and at most PACK_ENTRIES objects."""
     groups: list[list[str]] = []
     current: list[str] = []
     filled = 0
     for oid, size in sizes:
-        if current and filled + size > pack_size:
+        if current and (filled + size > pack_size or len(current) >= PACK_ENTRIES):
             groups.append(current)
             current, filled = [], 0
         current.append(oid)
@@ -116,7 +120,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     finished packs run beside it, at most PACKS_IN_FLIGHT at once."""
     result = TransferResult()
     groups = plan_packs(((oid, size_of(oid)) for oid in oids), remote.pack_size)
-    finished: list[Section] = []
+    finished: list[bytes] = []  # the index sections of the packs uploaded, as bytes
     loose = [(oid, 0, size) for oid, size in loose_done or []]
 
     def packs() -> Iterator[_Built]:
@@ -146,18 +150,19 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
         built.data = b""  # its memory goes back now, not when the window moves on
         return built
 
-    def publish(sections: list[Section]) -> None:
+    def publish(chunks: list[bytes]) -> None:
         """The index of finished packs; if it cannot be written, their objects failed (the
         loose ones are on the remote whatever happens to the index)."""
         try:
-            publish_index(remote, sections, settings)
+            publish_chunks(remote, chunks, settings)
         except Exception as exc:
             reason = f"its pack index could not be written: {describe(exc)}"
-            for section in sections:
-                if section.pack is not None:
-                    for oid, _, _ in section.entries:
-                        result.failed[oid] = reason
-                    result.transferred -= len(section.entries)
+            for chunk in chunks:
+                lines = chunk.decode("ascii").splitlines()
+                if lines[0].startswith("pack "):
+                    for line in lines[1:]:
+                        result.failed[line.split()[0]] = reason
+                    result.transferred -= len(lines) - 1
 
     total = sum(size_of(oid) for oid in oids)
     with settings.progress.task("Uploading", total or len(oids), "B" if total else "object"
@@ -172,7 +177,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 return
             result.failed.update(outcome.failed)
             if outcome.section.pack is not None:
-                finished.append(outcome.section)
+                finished.append(section_bytes(outcome.section))
                 result.transferred += len(outcome.section.entries)
                 result.bytes += outcome.bytes
             advance(moved)
@@ -190,13 +195,18 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                               "finish.") from None
         if finished or loose:
             faults.point("packs.before_index")
-            publish([*finished, *([Section(None, 0, loose)] if loose else [])])
+            publish([*finished, *([section_bytes(Section(None, 0, loose))] if loose else [])])
     return result
 
 
 def publish_index(remote: RemoteStore, sections: list[Section], settings: Settings) -> str:
     """Upload one index naming `sections` (whose packs are complete on the remote)."""
-    data = write_index(sections, remote.algo)
+    return publish_chunks(remote, [section_bytes(section) for section in sections], settings)
+
+
+def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings) -> str:
+    """Upload one index of sections serialized by `section_bytes`."""
+    data = index_bytes(chunks, remote.algo)
     name = index_name(data, remote.algo)
     with_retries(lambda: remote.blobs.put(f"{INDEXES_DIR}/{name}", data), settings.retries,
                  f"index {name}")

@@ -83,15 +83,23 @@ class PackBuilder:
 
 def write_index(sections: Iterable[Section], algo: str) -> bytes:
     """The bytes of an index naming `sections` (entries sorted by offset within a pack)."""
-    lines = [f"{INDEX_HEADER} {algo}"]
-    for section in sections:
-        if section.pack is None:
-            lines.append("loose")
-            lines += [f"{oid} {length}" for oid, _, length in section.entries]
-        else:
-            lines.append(f"pack {section.pack} {section.size}")
-            lines += [f"{oid} {offset} {length}"
-                      for oid, offset, length in sorted(section.entries, key=_offset)]
+    return index_bytes((section_bytes(section) for section in sections), algo)
+
+
+def index_bytes(chunks: Iterable[bytes], algo: str) -> bytes:
+    """An index of sections already serialized by `section_bytes`."""
+    return b"".join([f"{INDEX_HEADER} {algo}\n".encode("ascii"), *chunks])
+
+
+def section_bytes(section: Section) -> bytes:
+    """One section's lines: a writer may keep these instead of the entries (a third of the
+    memory) until it writes the index."""
+    if section.pack is None:
+        lines = ["loose", *(f"{oid} {length}" for oid, _, length in section.entries)]
+    else:
+        lines = [f"pack {section.pack} {section.size}",
+                 *(f"{oid} {offset} {length}"
+                   for oid, offset, length in sorted(section.entries, key=_offset))]
     return ("\n".join(lines) + "\n").encode("ascii")
 
 

@@ -22,7 +22,7 @@ from dvx import faults
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
-from dvx.remote.packed import READ_GAP, deduplicated, publish_index, read_span
+from dvx.remote.packed import PACK_ENTRIES, READ_GAP, deduplicated, publish_index, read_span
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACK_HEADER_SIZE,
@@ -162,7 +162,8 @@ def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
                     log.warning("gc: object %s in pack %s is damaged and was not kept; "
                                 "`dvx push --repair` uploads it again", oid, span.pack)
                     continue
-                if builder.entries and builder.size + length > remote.pack_size:
+                if builder.entries and (builder.size + length > remote.pack_size
+                                        or len(builder.entries) >= PACK_ENTRIES):
                     flush()
                 builder.add(oid, piece)
     flush()
