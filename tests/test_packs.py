@@ -386,3 +386,12 @@ def test_an_index_rewritten_to_the_same_bytes_is_not_deleted(repo, dvx, tmp_path
         assert len(list((store / "indexes").iterdir())) == 1
         assert local_spec(store, str(store), {}).oids() == everything
     assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_packs_are_bounded_in_bytes_and_in_objects():
+    from dvx.remote.packed import PACK_ENTRIES, plan_packs
+
+    tiny = plan_packs(((f"{i:032x}", 10) for i in range(25_000)), 16 << 20)
+    assert [len(group) for group in tiny] == [PACK_ENTRIES, PACK_ENTRIES, 5_000]
+    large = plan_packs(((f"{i:032x}", 600_000) for i in range(10)), 1 << 20)
+    assert [len(group) for group in large] == [1] * 10  # never two where they exceed the size
