@@ -93,25 +93,20 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     wanted = wanted_objects(repo, targets, problems)
     needed = {**wanted.files, **dict.fromkeys(manifests, 0)}
     sizes = dict(wanted.files)
-    in_packs = packed.verify(remote, settings, fast) if isinstance(remote, RemoteStore) else None
+    in_packs = packed.verify(remote, settings, fast)  # what the indexes place in packs
     if remote.can_list:
-        oids = set(remote.list_loose() if isinstance(remote, RemoteStore) else remote.list_oids())
+        loose = set(remote.list_loose()) - in_packs.checked
     else:  # e.g. HTTP: only what this workspace refers to can be named
-        oids = transfer.present_on(remote, set(needed), settings)
-    if in_packs is not None:
-        oids -= in_packs.checked  # verified in their packs, below
-    for oid in oids - sizes.keys():  # sizes of local copies stand in where none is recorded
+        loose = transfer.present_on(remote, set(needed), settings) - in_packs.checked
+    for oid in loose - sizes.keys():  # sizes of local copies stand in where none is recorded
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
-    result = FsckResult(f"remote {name}", checked=len(oids))
-    if in_packs is not None:
-        result.checked += len(in_packs.checked)
-        result.damaged_indexes = dict(remote.inventory.refused)
-        result.unindexed_packs = len(in_packs.unindexed_packs)
-        oids |= in_packs.checked  # for the lookups of what is missing
+    result = FsckResult(f"remote {name}", checked=len(loose) + len(in_packs.checked),
+                        damaged_indexes=dict(remote.inventory.refused),
+                        unindexed_packs=len(in_packs.unindexed_packs))
     for t in targets:
         wanted.paths.add(t.output.pointer.oid, t.output.path)
-    lacking = sorted(set(needed) - oids)
+    lacking = sorted(set(needed) - loose - in_packs.checked)
     paths = wanted.paths.lookup(lacking)
     for oid in lacking:
         path = paths.get(oid, "?")
@@ -120,14 +115,13 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         else:
             result.missing[oid] = path
     if fast:
-        result.unchecked = len(oids - sizes.keys())
-    loose = oids - in_packs.checked if in_packs is not None else oids
+        result.unchecked = len(loose - sizes.keys())
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
     for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
         if not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
-    if in_packs is not None and (in_packs.corrupt or in_packs.lost):
+    if in_packs.corrupt or in_packs.lost:
         _retire_corrupt(remote, settings, in_packs, result)
     return result
 

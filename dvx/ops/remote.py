@@ -14,7 +14,7 @@ from dvx.config import REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import check_option, check_url, is_secret
-from dvx.remote.fs import is_local_url, open_store, redact_url
+from dvx.remote.fs import is_local_url, open_store, redact_url, request_retries
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
@@ -226,5 +226,4 @@ def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> 
 
 
 def remote_retries(repo: Repo, name: str) -> int:
-    configured = repo.config.remote_options(name).get("retries")
-    return max(1, int(float(configured))) if configured else 5
+    return request_retries(repo.config.remote_options(name))

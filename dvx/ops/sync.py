@@ -228,8 +228,7 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
     """--repair: move corrupt copies on the remote aside, so the upload replaces them."""
     present = transfer.present_on(remote, oids, settings)
     corrupt = transfer.verify_on(remote, present, settings, sizes)
-    located = remote.locate(corrupt)
-    in_packs = {oid for oid, (pack, _, _) in located.items() if pack is not None}
+    in_packs = remote.in_packs(corrupt)
     for oid, why in sorted(corrupt.items()):
         log.warning("The remote copy of %s is corrupt (%s): %s and uploading the verified "
                     "local copy.", oid, why, "taking it out of the pack indexes"

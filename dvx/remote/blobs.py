@@ -18,6 +18,7 @@ import contextlib
 import os
 import posixpath
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,8 +31,8 @@ log = get_logger(__name__)
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
 
 
-class Blobs:
-    """A store's blobs; subclasses implement the five operations."""
+class Blobs(ABC):
+    """A store's blobs; each kind of store implements the abstract operations."""
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"
@@ -43,20 +44,20 @@ class Blobs:
     def session(self) -> Iterator[None]:
         yield
 
-    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes: ...
 
-    def put(self, name: str, data: bytes) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> None: ...
 
     def names(self, directory: str) -> list[str]:
         return sorted(self.details(directory))
 
-    def details(self, directory: str) -> Details:
-        raise NotImplementedError
+    @abstractmethod
+    def details(self, directory: str) -> Details: ...
 
-    def delete(self, names: list[str]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete(self, names: list[str]) -> None: ...
 
 
 class DirectoryBlobs(Blobs):

@@ -79,11 +79,10 @@ class Inventory:
             self.refused[name] = exc.message
             log.warning("%s Nothing it names is used.", exc.message)
             return
-        os.makedirs(self.cache_dir, exist_ok=True)
-        fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
+        self.keep_copy(name, data)
 
     def keep_copy(self, name: str, data: bytes) -> None:
-        """Keep a local copy of an index this process wrote (no need to download it back)."""
+        """Keep the local copy of a checked index (one this process wrote needs no download)."""
         os.makedirs(self.cache_dir, exist_ok=True)
         fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
 
@@ -108,6 +107,3 @@ class Inventory:
             for entry in section.entries:
                 remaining.discard(entry[0])
         return remaining
-
-    def packs_named(self) -> set[str]:
-        return {section.pack for _, section in self.sections() if section.pack is not None}

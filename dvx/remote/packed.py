@@ -86,17 +86,21 @@ def _bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
 # -- upload -----------------------------------------------------------------------------------
 
 
-def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[list[str]]:
+class PlannedPack(list[str]):
+    """The oids of one pack to be, and (`size`) the bytes of their objects."""
+    size: int = 0
+
+
+def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[PlannedPack]:
     """Groups of oids of about `pack_size` bytes each, and at most PACK_ENTRIES objects."""
-    groups: list[list[str]] = []
-    current: list[str] = []
-    filled = 0
+    groups: list[PlannedPack] = []
+    current = PlannedPack()
     for oid, size in sizes:
-        if current and (filled + size > pack_size or len(current) >= PACK_ENTRIES):
+        if current and (current.size + size > pack_size or len(current) >= PACK_ENTRIES):
             groups.append(current)
-            current, filled = [], 0
+            current = PlannedPack()
         current.append(oid)
-        filled += size
+        current.size += size
     if current:
         groups.append(current)
     return groups
@@ -104,7 +108,7 @@ def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[list[st
 
 @dataclass
 class _Built:
-    group: list[str]
+    group: PlannedPack
     section: Section
     data: bytes = b""
     failed: dict[str, str] = field(default_factory=dict)
@@ -164,12 +168,12 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                         result.failed[line.split()[0]] = reason
                     result.transferred -= len(lines) - 1
 
-    total = sum(size_of(oid) for oid in oids)
+    total = sum(group.size for group in groups)
     with settings.progress.task("Uploading", total or len(oids), "B" if total else "object"
                                 ) as advance, remote.blobs.session():
 
         def done(built: _Built, outcome: _Built | BaseException) -> None:
-            moved = sum(size_of(oid) for oid in built.group) if total else len(built.group)
+            moved = built.group.size if total else len(built.group)
             if isinstance(outcome, BaseException):
                 for oid in built.group:
                     result.failed[oid] = describe(outcome)

@@ -60,6 +60,10 @@ class RemoteStore(ObjectStore):
             self._unindexed |= wanted  # asked once: no index names them
         return {oid: self._located[oid] for oid in asked if oid in self._located}
 
+    def in_packs(self, oids: Iterable[str]) -> set[str]:
+        """Those of `oids` that the indexes place in packs."""
+        return {oid for oid, (pack, _, _) in self.locate(oids).items() if pack is not None}
+
     def forget_locations(self) -> None:
         self._located.clear()
         self._unindexed.clear()
@@ -109,9 +113,6 @@ class RemoteStore(ObjectStore):
 
     def list_loose(self) -> Iterator[str]:
         return super().list_oids()
-
-    def exists_loose(self, oid: str) -> bool:
-        return super().exists(oid)
 
 
 def index_dir_for(repo_root: str, url: str) -> str:

@@ -383,15 +383,19 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             known = sizes.get(oid) if sizes is not None else None
             return known if known else os.path.getsize(cache.oid_path(oid))
 
-        threshold = remote.pack_threshold
-        large = [oid for oid in todo if size_of(oid) >= threshold]
-        result = _upload_loose(cache, remote, large, settings, verify_local)
-        if large:
-            todo = [oid for oid in todo if size_of(oid) < threshold]
+        small: list[str] = []
+        large: list[tuple[str, int]] = []
+        for oid in todo:  # one size each (a stat, where no pointer or manifest gave it)
+            size = size_of(oid)
+            if size < remote.pack_threshold:
+                small.append(oid)
+            else:
+                large.append((oid, size))
+        result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local)
         failed = result.failed
-        result.merge(packed.upload(cache, remote, todo, size_of, settings, verify_local,
-                                   [(o, size_of(o)) for o in large if o not in failed]))
-        result.already_there = len(unique) - len(todo) - len(large)
+        result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
+                                   [(oid, size) for oid, size in large if oid not in failed]))
+        result.already_there = len(unique) - len(todo)
         return result
     result = _upload_loose(cache, remote, todo, settings, verify_local)
     result.already_there = len(unique) - len(todo)
@@ -538,10 +542,12 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
     if isinstance(remote, RemoteStore) and todo:
         from dvx.remote import packed
 
-        in_packs = packed.verify(remote, settings, fast, only=set(todo))
-        problems.update(in_packs.corrupt)
-        todo = [oid for oid in todo if oid not in in_packs.checked]
-        remote.locate(todo)  # one pass over the indexes for the sizes asked below
+        # One pass over the indexes: where the packed ones are, and the sizes asked below.
+        packed_oids = remote.in_packs(todo)
+        if packed_oids:
+            in_packs = packed.verify(remote, settings, fast, only=packed_oids)
+            problems.update(in_packs.corrupt)
+            todo = [oid for oid in todo if oid not in in_packs.checked]
     if remote.fast is not None and not fast:
         async def check_fast(oid: str, on_bytes: OnBytes) -> int:
             assert remote.fast is not None
