@@ -84,7 +84,7 @@ def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_pa
 
 
 def test_threads_share_one_client_of_a_store():
-    from dvx.objects.odb import ObjectStore
+    from dvx.remote.blobs import FsspecBlobs
 
     built = []
 
@@ -93,7 +93,7 @@ def test_threads_share_one_client_of_a_store():
         time.sleep(0.05)  # long enough for every thread to ask while it is being built
         return object()
 
-    store = ObjectStore(None, "bucket/prefix", make_fs=make_fs, local=False)
+    store = FsspecBlobs("bucket/prefix", make_fs, atomic_put=True)
     clients = []
     threads = [threading.Thread(target=lambda: clients.append(store.fs)) for _ in range(8)]
     for thread in threads:

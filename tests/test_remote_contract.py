@@ -171,7 +171,7 @@ def test_listing_pages_through_everything(repo, dvx, remote, monkeypatch):
     _, store = open_remote(Repo(str(repo)), "r")
     assert set(store.list_oids()) == remote.oids()
     if remote.url.startswith("s3://"):
-        assert store.fast is not None  # the lean path did the listing
+        assert store.blobs.fast is not None  # the lean path did the listing
 
 
 def test_gc_remote_keeps_what_the_workspace_needs_and_frees_the_rest(repo, dvx, tmp_path,

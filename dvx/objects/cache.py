@@ -29,6 +29,7 @@ from dvx.hashing import (
     hash_file,
     is_valid_oid,
 )
+from dvx.objects.blobs import DirectoryBlobs
 from dvx.objects.odb import ObjectStore
 
 STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no download
@@ -43,7 +44,7 @@ class Ingested:
 
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
-        super().__init__(None, os.path.abspath(root), algo)
+        super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------

@@ -7,10 +7,8 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-from dvx.errors import RemoteError
 from dvx.logs import get_logger
 from dvx.ops.remote import open_remote
 from dvx.ops.sync import settings_for, wanted_objects
@@ -80,10 +78,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     """Verify every object on the remote, and find the objects that `targets` (default: the
     workspace's) need and the remote lacks."""
     name, remote = open_remote(repo, remote_name)
-    if remote.is_local and not os.path.isdir(remote.root):
-        raise RemoteError(f"The remote directory '{remote.url}' does not exist.",
-                          "Check the remote's URL with `dvx remote list`; `dvx push` creates "
-                          "it.")
+    remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
     targets = resolve_targets(repo, []) if targets is None else targets
     # A directory's files are known from its manifest: fetch the manifests this cache lacks.
@@ -110,7 +105,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     paths = wanted.paths.lookup(lacking)
     for oid in lacking:
         path = paths.get(oid, "?")
-        if remote.is_local and os.path.isdir(remote.oid_path(oid)):
+        if remote.blobs.is_directory(remote.oid_name(oid)):
             result.not_objects[oid] = path  # a directory made by hand has the object's name
         else:
             result.missing[oid] = path

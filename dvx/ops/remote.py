@@ -209,20 +209,13 @@ def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
     return _open_remote(repo, name, readers)
 
 
-NETWORK_JOBS = 16  # requests in flight: latency-bound, so more than the cores
-FAST_S3_JOBS = 64
-
-
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
     configured = repo.config.remote_options(name).get("jobs")
     if configured:
         return max(1, int(float(configured)))
-    if store.is_local:
-        return 4 * (os.cpu_count() or 2)
-    # The lean S3 path costs a coroutine per request, not a thread: keep more in flight.
-    return FAST_S3_JOBS if store.fast is not None else NETWORK_JOBS
+    return store.blobs.jobs  # what suits the store
 
 
 def remote_retries(repo: Repo, name: str) -> int:

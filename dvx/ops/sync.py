@@ -3,7 +3,6 @@ cache and a remote, and compare the two."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -175,7 +174,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
     uncached = set(repo.cache.missing(files))
     cached = files if not uncached else {oid for oid in files if oid not in uncached}
-    _ensure_remote_dir(remote, create=True)
+    remote.blobs.prepare(create=True)
     settings = settings_for(repo, name, remote, jobs)
     # What this clone never fetched (a partial pull) is fine if the remote has it already.
     elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
@@ -240,16 +239,6 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
         packed.retire(remote, settings, in_packs)
 
 
-def _ensure_remote_dir(remote: ObjectStore, create: bool) -> None:
-    if not remote.is_local:
-        return
-    if create:
-        os.makedirs(remote.root, exist_ok=True)
-    elif not os.path.isdir(remote.root):
-        raise RemoteError(f"The remote directory '{remote.url}' does not exist.",
-                          "Check the remote's URL with `dvx remote list`.")
-
-
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None) -> SyncResult:
     targets = [t for t in targets if t.output.push]  # `push: false`: never on a remote
@@ -257,7 +246,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     if len(groups) > 1:
         return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
-    _ensure_remote_dir(remote, create=False)
+    remote.blobs.prepare(create=False)
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)

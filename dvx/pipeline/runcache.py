@@ -16,10 +16,8 @@ the command. Records and their objects travel through the remote with `push/fetc
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -279,47 +277,22 @@ class RunsTransfer:
     problems: list[str] = field(default_factory=list)
 
 
-def _remote_runs_root(remote: ObjectStore, algo: str) -> str:
-    return posixpath.join(remote.root, RUNS_DIR, algo)
+def _remote_runs_dir(algo: str) -> str:
+    """Where a remote keeps run records (relative to its root)."""
+    return f"{RUNS_DIR}/{algo}"
 
 
 def _remote_entries(remote: ObjectStore, algo: str, retries: int) -> set[tuple[str, str]]:
     from dvx.remote.retry import with_retries
 
-    root = _remote_runs_root(remote, algo)
-
-    def listing() -> list[str]:
-        try:
-            return list(remote.fs.find(root))
-        except FileNotFoundError:
-            return []
-
+    runs_dir = _remote_runs_dir(algo)
     found = set()
-    for path in with_retries(listing, retries, "listing run records"):
-        rel = path[len(root.rstrip("/")) + 1:] if path.startswith(root.rstrip("/")) else ""
-        skey, _, rkey = rel.partition("/")
+    for name in with_retries(lambda: list(remote.blobs.walk(runs_dir)), retries,
+                             "listing run records"):
+        skey, _, rkey = name[len(runs_dir) + 1:].partition("/")
         if _valid_key(skey, algo) and _valid_key(rkey, algo):
             found.add((skey, rkey))
     return found
-
-
-def _put_entry(remote: ObjectStore, path: str, data: bytes) -> None:
-    """Upload a record so that no reader ever sees it half-written."""
-    if remote.put_is_atomic:
-        remote.fs.pipe_file(path, data)
-        return
-    import uuid
-
-    parent, name = posixpath.split(path)
-    tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex[:12]}.tmp")
-    remote.fs.makedirs(parent, exist_ok=True)
-    try:
-        remote.fs.pipe_file(tmp, data)
-        remote.fs.mv(tmp, path)
-    except BaseException:
-        with contextlib.suppress(Exception):  # already gone; the upload error is what matters
-            remote.fs.rm_file(tmp)
-        raise
 
 
 def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTransfer:
@@ -340,13 +313,14 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
     result.sync = push(repo, targets, name, jobs)
     failed = set(result.sync.transfer.failed)
     on_remote = _remote_entries(remote, repo.algo, retries) if records else set()
-    root = _remote_runs_root(remote, repo.algo)
+    runs_dir = _remote_runs_dir(repo.algo)
     todo = [r for r, needed in records
             if (r.stage_key, r.run_key) not in on_remote and not needed & failed]
 
     def upload(record: RunRecord) -> None:
-        path = posixpath.join(root, record.stage_key, record.run_key)
-        with_retries(lambda: _put_entry(remote, path, record.to_bytes()), retries,
+        # Published whole (blobs.py): no reader ever sees a record half-written.
+        name = f"{runs_dir}/{record.stage_key}/{record.run_key}"
+        with_retries(lambda: remote.blobs.put(name, record.to_bytes()), retries,
                      f"run record {record.run_key}")
 
     for record, error in _each(upload, todo, jobs):
@@ -374,11 +348,11 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
     local = set(local_entries(repo))
     wanted = sorted(e for e in _remote_entries(remote, repo.algo, retries)
                     if e[0] in stage_keys and e not in local)
-    root = _remote_runs_root(remote, repo.algo)
+    runs_dir = _remote_runs_dir(repo.algo)
 
     def download(entry: tuple[str, str]) -> RunRecord:
-        path = posixpath.join(root, *entry)
-        data = with_retries(lambda: bytes(remote.fs.cat_file(path)), retries,
+        record_name = f"{runs_dir}/{entry[0]}/{entry[1]}"
+        data = with_retries(lambda: remote.blobs.get(record_name), retries,
                             f"run record {entry[1]}")
         record = parse_record(data, repo.algo, f"'{entry[1]}' on remote '{name}'")
         if (record.stage_key, record.run_key) != entry:

@@ -1,139 +1,132 @@
-"""Blobs: the named, immutable files beside a remote's objects (packs and their indexes), with
-the few operations packs need, one class per kind of store behind one interface:
-
-    get(name, start, end)   the bytes [start, end) of a blob (end None: to its end)
-    put(name, data)         publish a complete blob (a reader never sees part of one)
-    names(directory)        the blobs in a directory: a listing of that prefix only
-    details(directory)      the same, with size and modification time
-    delete(names)
-
-Names are relative to the remote's root (`packs/<hash>.pack`). Every call may run in any
-thread; `session()` brackets a command's calls (the S3 client keeps its connections for it).
-A missing blob raises FileNotFoundError.
+"""The network stores behind the one store interface (dvx/objects/blobs.py): any fsspec
+filesystem, SSH (ranged reads through an open file) and S3 (the lean client of s3fast.py,
+with s3fs as its fallback). A backend's difference lives in its class, nowhere else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import posixpath
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any
 
-from dvx import fsutil
+from dvx import faults, fsutil
 from dvx.logs import get_logger
-from dvx.objects.odb import ObjectStore, _mtime_of
+from dvx.objects.blobs import Blobs, Details, OnBytes, Sink, relative_names
 
 log = get_logger(__name__)
 
-Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
+FAST_S3_JOBS = 64  # the lean S3 path costs a coroutine per request, not a client's work
 
 
-class Blobs(ABC):
-    """A store's blobs; each kind of store implements the abstract operations."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root.rstrip("/") or "/"
-
-    def path(self, name: str) -> str:
-        return posixpath.join(self.root, name)
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        yield
-
-    @abstractmethod
-    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes: ...
-
-    @abstractmethod
-    def put(self, name: str, data: bytes) -> None: ...
-
-    def names(self, directory: str) -> list[str]:
-        return sorted(self.details(directory))
-
-    @abstractmethod
-    def details(self, directory: str) -> Details: ...
-
-    @abstractmethod
-    def delete(self, names: list[str]) -> None: ...
-
-
-class DirectoryBlobs(Blobs):
-    """A local or mounted directory, with plain os calls."""
-
-    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
-        with open(self.path(name), "rb") as f:
-            if start:
-                f.seek(start)
-            return f.read() if end is None else f.read(end - start)
-
-    def put(self, name: str, data: bytes) -> None:
-        path = self.path(name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        # Content-addressed: a blob already there has these very bytes, and is kept.
-        fsutil.write_whole(path, data, 0o444, replace=False)
-
-    def details(self, directory: str) -> Details:
-        found: Details = {}
+def mtime_of(info: dict[str, Any]) -> float | None:
+    """A listing entry's modification time, whatever the backend calls it."""
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created"):
+        value = info.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
         try:
-            entries = os.scandir(self.path(directory))
-        except FileNotFoundError:
-            return found
-        with entries:
-            for entry in entries:
-                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                    continue
-                st = entry.stat(follow_symlinks=False)
-                found[entry.name] = (st.st_size, st.st_mtime)
-        return found
-
-    def delete(self, names: list[str]) -> None:
-        for name in names:
-            fsutil.remove_quietly(self.path(name))
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 class FsspecBlobs(Blobs):
     """Any fsspec filesystem: SSH, cloud stores, HTTP (read-only: listed only where the server
-    shows directory pages)."""
+    shows directory pages). The filesystem is built on first use, once: transfer threads ask
+    for it at the same moment, and each client costs a connection pool and credentials."""
 
-    def __init__(self, store: ObjectStore) -> None:
-        super().__init__(store.root)
-        self.store = store
+    def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
+                 read_only: bool = False, put_options: dict[str, Any] | None = None,
+                 read_options: dict[str, Any] | None = None) -> None:
+        super().__init__(root)
+        self._make_fs = make_fs
+        self._fs: Any = None
+        self._fs_lock = threading.Lock()
+        # Object stores (S3, GCS, Azure) publish an object only once it is complete; elsewhere
+        # a blob is written under a temporary name and renamed.
+        self.atomic_put = atomic_put
+        self.read_only = read_only
+        self.can_list = not read_only
+        self.put_options = put_options or {}  # e.g. the multipart part size
+        self.read_options = read_options or {}  # e.g. S3: a small object in one request
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            with self._fs_lock:
+                if self._fs is None:
+                    self._fs = self._make_fs()
+        return self._fs
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
-        fs = self.store.fs
         if not start and end is None:
-            return bytes(fs.cat_file(self.path(name)))
-        return bytes(fs.cat_file(self.path(name), start=start, end=end))
+            return bytes(self.fs.cat_file(self.path(name), **self.read_options))
+        return bytes(self.fs.cat_file(self.path(name), start=start, end=end))
+
+    def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
+        if block_size is None:
+            return self.fs.open(self.path(name), "rb")
+        return self.fs.open(self.path(name), "rb", block_size=block_size)
 
     def put(self, name: str, data: bytes) -> None:
-        fs, final = self.store.fs, self.path(name)
-        if self.store.put_is_atomic:
-            fs.pipe_file(final, data)
+        self._publish(name, lambda target: self.fs.pipe_file(target, data))
+
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+        options = dict(self.put_options)
+        if on_bytes is not None:
+            options["callback"] = _callback(on_bytes)
+        self._publish(name, lambda target: self.fs.put_file(local_path, target, **options))
+
+    def _publish(self, name: str, write: Callable[[str], None]) -> None:
+        """`write(target)`, at `name` itself where a put is atomic, else at a temporary name
+        then renamed: a reader never sees part of a blob."""
+        fs, final = self.fs, self.path(name)
+        if self.atomic_put:
+            write(final)
             return
         fs.makedirs(posixpath.dirname(final), exist_ok=True)
         tmp = fsutil.temp_name_for(final)
         try:
-            fs.pipe_file(tmp, data)
+            write(tmp)
+            faults.point("odb.put.before_rename")
             try:
                 fs.mv(tmp, final)
             except OSError:
                 if not fs.exists(final):  # some servers will not rename over a file
                     raise
-        finally:
+                fs.rm_file(tmp)  # another upload of the same blob won the race
+        except BaseException:
             with contextlib.suppress(Exception):
-                if fs.exists(tmp):
-                    fs.rm_file(tmp)
+                fs.rm_file(tmp)
+            raise
+
+    def exists(self, name: str) -> bool:
+        return bool(self.fs.exists(self.path(name)))
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        asked = list(names)
+        if len(asked) <= 1:
+            return super().existing(asked)
+        with ThreadPoolExecutor(min(self.jobs, len(asked))) as pool:
+            found = list(pool.map(self.exists, asked))
+        return {name for name, there in zip(asked, found, strict=True) if there}
+
+    def size(self, name: str) -> int:
+        return int(self.fs.size(self.path(name)))
 
     def details(self, directory: str) -> Details:
         try:
-            infos = self.store.fs.ls(self.path(directory), detail=True)
+            infos = self.fs.ls(self.path(directory), detail=True)
         except FileNotFoundError:
             return {}
         except Exception as exc:
-            if not self.store.read_only or isinstance(exc, (ConnectionError, TimeoutError)):
+            if not self.read_only or isinstance(exc, (ConnectionError, TimeoutError)):
                 raise
             # A web server that shows no directory listing (403, ...): it has no packs to
             # offer, and its loose objects are read as before.
@@ -143,25 +136,76 @@ class FsspecBlobs(Blobs):
         for info in infos:
             name = posixpath.basename(str(info.get("name", "")).rstrip("/"))
             if name and not name.startswith(".") and info.get("type") != "directory":
-                found[name] = (int(info.get("size") or 0), _mtime_of(info))
+                found[name] = (int(info.get("size") or 0), mtime_of(info))
         return found
+
+    def walk(self, directory: str) -> Iterator[str]:
+        try:
+            paths = self.fs.find(self.path(directory))
+        except FileNotFoundError:
+            return
+        yield from relative_names(paths, self.root)
+
+    def walk_details(self, directory: str) -> Details:
+        try:
+            infos = self.fs.find(self.path(directory), detail=True)
+        except FileNotFoundError:
+            return {}
+        prefix = self.root.rstrip("/") + "/"
+        return {path[len(prefix):]: (int(info.get("size") or 0), mtime_of(info))
+                for path, info in infos.items() if path.startswith(prefix)}
+
+    def move(self, name: str, to: str) -> None:
+        target = self.path(to)
+        self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        self.fs.mv(self.path(name), target)
 
     def delete(self, names: list[str]) -> None:
         paths = [self.path(name) for name in names]
         for start in range(0, len(paths), 1000):
-            self.store.fs.rm(paths[start:start + 1000])
+            self.fs.rm(paths[start:start + 1000])
+
+
+class SftpBlobs(FsspecBlobs):
+    """SSH: sshfs reads whole files only (its cat_file takes no range), so a range is read
+    through an open file."""
+
+    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+        if not start and end is None:
+            return super().get(name)
+        with self.fs.open(self.path(name), "rb") as f:
+            f.seek(start)
+            if end is None:
+                return bytes(f.read())
+            pieces, wanted = [], end - start
+            while wanted > 0:  # one SFTP read returns at most the server's packet size
+                piece = f.read(wanted)
+                if not piece:
+                    break
+                pieces.append(bytes(piece))
+                wanted -= len(piece)
+            return b"".join(pieces)
 
 
 class S3Blobs(FsspecBlobs):
-    """S3 by the lean client (s3fast.py) for reads, writes and listings of names; s3fs for
-    the rest, and for everything once the lean client declines the store. Sessions nest and
-    are shared by threads: the client's connections close when the last one ends."""
+    """S3 by the lean client (s3fast.py) for reads, writes, existence checks and listings of
+    names; s3fs for the rest, and for everything once the lean client declines the store (a
+    redirect, a proxy, an answer it does not expect). Sessions nest and are shared by threads:
+    the lean client's connections close when the last one ends."""
 
-    def __init__(self, store: ObjectStore) -> None:
-        super().__init__(store)
+    def __init__(self, root: str, make_fs: Callable[[], Any], fast: Any, **kwargs: Any
+                 ) -> None:
+        super().__init__(root, make_fs, **kwargs)
+        self.fast: Any = fast  # the lean client (s3fast.FastS3); None once it declined
         self._lock = threading.Lock()
         self._depth = 0
         self._live: Any = None  # the lean client while a session is open
+        # A multipart upload above twice this; a single PUT below it.
+        self.part_size = int(self.put_options.get("chunksize", 4 << 20))
+
+    @property
+    def jobs(self) -> int:
+        return FAST_S3_JOBS if self.fast is not None else super().jobs
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -169,13 +213,13 @@ class S3Blobs(FsspecBlobs):
         from dvx.remote.s3fast import Unsupported
 
         with self._lock:
-            fast = self.store.fast
+            fast = self.fast
             if self._depth == 0 and fast is not None:
                 try:
                     aio.run(fast.start)
                     self._live = fast
-                except Unsupported:
-                    self.store.fast = None
+                except Unsupported as exc:
+                    self._decline(exc)
             self._depth += 1
         try:
             yield
@@ -186,7 +230,12 @@ class S3Blobs(FsspecBlobs):
                     live, self._live = self._live, None
                     aio.run(live.close)
 
-    def _fast(self, work: Any) -> Any:
+    def _decline(self, exc: Exception) -> None:
+        if self.fast is not None:
+            log.info("Using the general S3 client from now on: %s", exc)
+        self.fast = None
+
+    def _fast(self, work: Callable[[Any], Any]) -> tuple[Any] | None:
         """`(await work(fast),)` on the lean client; None when this store has none (s3fs
         answers)."""
         from dvx.remote import aio
@@ -202,8 +251,8 @@ class S3Blobs(FsspecBlobs):
 
             try:
                 return aio.run(one)
-            except Unsupported:
-                self.store.fast = None
+            except Unsupported as exc:
+                self._decline(exc)
                 return None
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
@@ -216,47 +265,74 @@ class S3Blobs(FsspecBlobs):
             done = self._fast(lambda fast: fast.get_range(path, start, end))
         return done[0] if done is not None else super().get(name, start, end)
 
+    def read_into(self, name: str, sink: Sink, on_bytes: OnBytes | None = None) -> int:
+        counted = _Counted(sink, on_bytes)  # one streaming GET, handed over as it arrives
+        if self._fast(lambda fast: fast.stream(self.path(name), counted)) is None:
+            return super().read_into(name, sink, on_bytes)
+        return counted.size
+
     def put(self, name: str, data: bytes) -> None:
         path = self.path(name)
         if self._fast(lambda fast: fast.put(path, data)) is None:
             super().put(name, data)
 
-    def names(self, directory: str) -> list[str]:
-        prefix = self.path(directory)
-        done = self._fast(lambda fast: fast.list_keys(prefix))
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+        path = self.path(name)
+        data = fsutil.read_small_file(local_path, 2 * self.part_size)
+        if data is not None:
+            if self._fast(lambda fast: fast.put(path, data)) is None:
+                super().put(name, data)
+            elif on_bytes is not None:
+                on_bytes(len(data))
+            return
+        if self._fast(lambda fast: fast.put_file(path, local_path, self.part_size,
+                                                 on_bytes)) is None:
+            super().put_file(name, local_path, on_bytes)
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        by_path = {self.path(name): name for name in names}
+        done = self._fast(lambda fast: fast.existing(list(by_path)))
         if done is None:
-            return super().names(directory)
-        return sorted(posixpath.basename(key) for key in done[0]
-                      if not posixpath.basename(key).startswith("."))
+            return super().existing(by_path.values())
+        return {by_path[path] for path in done[0]}
+
+    def names(self, directory: str) -> list[str]:
+        return sorted(posixpath.basename(name) for name in self._keys(directory)
+                      if not posixpath.basename(name).startswith("."))
+
+    def walk(self, directory: str) -> Iterator[str]:
+        done = self._fast(lambda fast: fast.list_keys(self.path(directory)))
+        if done is None:
+            yield from super().walk(directory)
+            return
+        yield from relative_names(done[0], self.root)
+
+    def _keys(self, directory: str) -> list[str]:
+        """The names of the blobs directly in `directory`."""
+        prefix = directory.rstrip("/") + "/"
+        return [name for name in self.walk(directory)
+                if name.startswith(prefix) and "/" not in name[len(prefix):]]
 
 
-class SftpBlobs(FsspecBlobs):
-    """SSH: sshfs reads whole files only (its cat_file takes no range), so a range is read
-    through an open file."""
+class _Counted:
+    """A sink that counts what passes and tells `on_bytes`."""
 
-    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
-        if not start and end is None:
-            return super().get(name)
-        with self.store.fs.open(self.path(name), "rb") as f:
-            f.seek(start)
-            if end is None:
-                return bytes(f.read())
-            pieces, wanted = [], end - start
-            while wanted > 0:  # one SFTP read returns at most the server's packet size
-                piece = f.read(wanted)
-                if not piece:
-                    break
-                pieces.append(bytes(piece))
-                wanted -= len(piece)
-            return b"".join(pieces)
+    def __init__(self, sink: Sink, on_bytes: OnBytes | None) -> None:
+        self.sink, self.on_bytes, self.size = sink, on_bytes, 0
+
+    def write(self, chunk: bytes) -> None:
+        self.sink.write(chunk)
+        self.size += len(chunk)
+        if self.on_bytes is not None:
+            self.on_bytes(len(chunk))
 
 
-def blobs_of(store: ObjectStore, kind: str) -> Blobs:
-    """The blobs of `store`, a remote of backend `kind` (backends.py)."""
-    if store.is_local:
-        return DirectoryBlobs(store.root)
-    if kind == "s3":
-        return S3Blobs(store)
-    if kind == "ssh":
-        return SftpBlobs(store)
-    return FsspecBlobs(store)
+def _callback(on_bytes: OnBytes) -> Any:
+    """An fsspec progress callback that tells `on_bytes` of each step."""
+    from fsspec.callbacks import Callback
+
+    class Told(Callback):
+        def relative_update(self, inc: int = 1) -> None:
+            on_bytes(inc)
+
+    return Told()

@@ -1,4 +1,4 @@
-"""From a remote's URL and options to an ObjectStore on an fsspec filesystem.
+"""From a remote's URL and options to a RemoteStore on the store that suits it (blobs.py).
 
 A local or mounted directory is a plain path or a file:// URL; a relative path is taken
 relative to the repository root. Every other scheme is built by its backend
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dvx.errors import RemoteError
+from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
@@ -22,6 +23,7 @@ from dvx.remote.backends import (
     s3_access,
     s3_root,
 )
+from dvx.remote.blobs import FsspecBlobs, S3Blobs, SftpBlobs
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
@@ -121,10 +123,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     packs = pack_settings(options)
     packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
-                               "kind": backend.name, "retries": request_retries(options)}
+                               "retries": request_retries(options)}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
-        local = RemoteStore(None, local_path(url, repo_root), algo, atomic_put=False,
-                            **packing)
+        local = RemoteStore(DirectoryBlobs(local_path(url, repo_root)), algo, **packing)
         local.name = name
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
@@ -142,21 +143,26 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     def build() -> tuple[Any, str]:
         return set_up(lambda: backend.build(url, own_options, timeout))
 
-    put_options = set_up(lambda: backend.put_options(own_options))
-    # S3: s3fs (and botocore under it) is imported only when needed, which the lean path is
-    # not when the options give the endpoint and the keys: that import is a third of a second.
-    lazy = backend.name == "s3"
-    fs, root = (None, s3_root(url)) if lazy else build()
-    store = RemoteStore(fs, root, algo, atomic_put=backend.atomic_put,
-                        read_only=backend.read_only, can_list=not backend.read_only,
-                        secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
-                        put_options=put_options, read_options=backend.read_options,
-                        make_fs=(lambda: build()[0]) if lazy else None,
-                        local=False if lazy else None, url=redact_url(url), **packing)
-    store.name = name
-    if lazy:
+    settings: dict[str, Any] = {
+        "atomic_put": backend.atomic_put, "read_only": backend.read_only,
+        "put_options": set_up(lambda: backend.put_options(own_options)),
+        "read_options": backend.read_options}
+    blobs: FsspecBlobs
+    if backend.name == "s3":
+        # s3fs (and botocore under it) is imported only when needed, which the lean path is
+        # not when the options give the endpoint and the keys: that import is a third of a
+        # second.
         from dvx.remote.s3fast import FastS3
 
-        store.fast = FastS3(lambda: store.fs, s3_access(own_options, os.environ),
-                            connections=FAST_S3_CONNECTIONS, timeout=timeout)
+        fast = FastS3(lambda: blobs.fs, s3_access(own_options, os.environ),
+                      connections=FAST_S3_CONNECTIONS, timeout=timeout)
+        blobs = S3Blobs(s3_root(url), lambda: build()[0], fast, **settings)
+    else:
+        fs, root = build()
+        kind = SftpBlobs if backend.name == "ssh" else FsspecBlobs
+        blobs = kind(root, lambda: fs, **settings)
+    store = RemoteStore(blobs, algo, url=redact_url(url),
+                        secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
+                        **packing)
+    store.name = name
     return store

@@ -14,11 +14,8 @@ At most PACKS_IN_FLIGHT packs (or reads of up to pack_size) are in memory at onc
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
@@ -41,6 +38,7 @@ from dvx.remote.packs import (
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.remote.workers import bounded
 
 log = get_logger(__name__)
 
@@ -51,36 +49,6 @@ MAX_INDEXES = 64  # more indexes than this after a push: merge them into one
 # Objects per pack: readers hold one pack's index entries at a time, so this bounds their
 # memory however small the objects are.
 PACK_ENTRIES = 10_000
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def _bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
-             done: Callable[[T, R | BaseException], None]) -> None:
-    """`work(item)` for each item, `jobs` at a time and in order of completion handed to
-    `done` (a result, or the exception); Ctrl-C stops it at once."""
-    pool = ThreadPoolExecutor(max(1, jobs))
-    window: deque[tuple[T, Future[R]]] = deque()
-
-    def settle(item: T, future: Future[R]) -> None:
-        try:
-            outcome: R | BaseException = future.result()
-        except Exception as exc:  # every failure is reported, none aborts the rest
-            outcome = exc
-        done(item, outcome)
-
-    try:
-        for item in items:
-            window.append((item, pool.submit(work, item)))
-            if len(window) >= jobs:
-                settle(*window.popleft())
-        while window:
-            settle(*window.popleft())
-    except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 # -- upload -----------------------------------------------------------------------------------
@@ -191,7 +159,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 finished.clear()
 
         try:
-            _bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
+            bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
         except KeyboardInterrupt:
             raise Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects were "
                               "uploaded and indexed before the interruption.",
@@ -254,7 +222,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             faults.point("transfer.after_object")
             return size
 
-        if remote.is_local and len(span.entries) >= MIN_ITEMS:
+        if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
             outcomes = map_in_processes(one, span.entries)
         else:
             outcomes = [one(entry) for entry in span.entries]
@@ -265,9 +233,9 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 result.transferred += 1
                 result.bytes += outcome
 
-    # A directory remote is read in this thread (a disk read costs less than a handover);
-    # other remotes have PACKS_IN_FLIGHT reads in flight while this thread stores objects.
-    jobs = 1 if remote.is_local else min(PACKS_IN_FLIGHT, settings.jobs)
+    # A store without latency (a directory) is read in this thread, where a read costs less
+    # than a handover; others have several reads in flight while this thread stores objects.
+    jobs = min(remote.blobs.reads_in_flight, PACKS_IN_FLIGHT, settings.jobs)
     with settings.progress.task("Downloading", len(todo), "object") as advance, \
             remote.blobs.session():
 
@@ -292,7 +260,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                             data = exc
                         done(span, data)
                 else:
-                    _bounded(spans, read, jobs, done)
+                    bounded(spans, read, jobs, done)
             except KeyboardInterrupt:
                 raise Interrupted(f"Interrupted while downloading {count} objects.",
                                   "Nothing was left half-written; run the command again to "
@@ -401,7 +369,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
 
     total = sum(span.end - span.start for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
-        _bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
+        bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
     return check
 
 

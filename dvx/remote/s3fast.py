@@ -22,9 +22,9 @@ import hashlib
 import os
 import ssl
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx import faults
@@ -40,7 +40,6 @@ PART_BUFFERS = 8  # multipart parts in memory at once, across every upload of a 
 CHECKSUM_HEADER = "x-amz-checksum-crc32"
 USER_AGENT = "dvx"
 
-_T = TypeVar("_T")
 
 
 class Unsupported(DvxError):
@@ -90,36 +89,10 @@ class FastS3:
             self._ssl_context = _ssl_context(access.verify, access.cert_file)
         self._part_slots = asyncio.Semaphore(PART_BUFFERS)
 
-    def list_all(self, prefix_path: str) -> list[str] | None:
-        """`list_keys` from synchronous code, or None if this store needs the general client."""
-        return self.in_session(lambda: self.list_keys(prefix_path), "Listing")
-
-    def existing(self, paths: list[str]) -> set[str] | None:
-        """Which of `paths` exist (a HEAD request each, all at once), from synchronous code;
-        None if this store needs the general client."""
-        async def check_all() -> set[str]:
-            found = await asyncio.gather(*(self.exists(path) for path in paths))
-            return {path for path, there in zip(paths, found, strict=True) if there}
-
-        return self.in_session(check_all, "Checking objects")
-
-    def in_session(self, work: Callable[[], Awaitable[_T]], what: str) -> _T | None:
-        """`work()` between start() and close(), on the I/O loop, for synchronous callers."""
-        from dvx.remote import aio
-
-        async def run() -> _T:
-            await self.start()
-            try:
-                return await work()
-            finally:
-                await self.close()
-
-        try:
-            result: _T = aio.run(run)
-        except Unsupported as exc:
-            log.info("%s with the general S3 client: %s", what, exc)
-            return None
-        return result
+    async def existing(self, paths: list[str]) -> set[str]:
+        """Which of `paths` exist: a HEAD request each, all at once."""
+        found = await asyncio.gather(*(self.exists(path) for path in paths))
+        return {path for path, there in zip(paths, found, strict=True) if there}
 
     async def close(self) -> None:
         for pool in self._pools.values():

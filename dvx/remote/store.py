@@ -14,7 +14,6 @@ from functools import cached_property
 from typing import IO, Any
 
 from dvx.objects.odb import ObjectStore
-from dvx.remote.blobs import Blobs, blobs_of
 from dvx.remote.inventory import Inventory
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, PACKS_DIR
 
@@ -23,20 +22,14 @@ Location = tuple[str | None, int, int]  # (pack name or None for loose, offset, 
 
 class RemoteStore(ObjectStore):
     def __init__(self, *args: Any, index_dir: str, pack_threshold: int = DEFAULT_THRESHOLD,
-                 pack_size: int = DEFAULT_PACK_SIZE, kind: str = "local", retries: int = 5,
-                 **kwargs: Any) -> None:
+                 pack_size: int = DEFAULT_PACK_SIZE, retries: int = 5, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind = kind  # the backend's name (backends.py)
         self.retries = retries  # attempts for each request of its own (indexes, ...)
         self.index_dir = index_dir  # local copies of the remote's indexes
         self.pack_threshold = pack_threshold  # 0: every object stays loose
         self.pack_size = pack_size
         self._located: dict[str, Location] = {}
         self._unindexed: set[str] = set()
-
-    @cached_property
-    def blobs(self) -> Blobs:
-        return blobs_of(self, self.kind)
 
     @cached_property
     def inventory(self) -> Inventory:
@@ -104,12 +97,6 @@ class RemoteStore(ObjectStore):
         for _, section in self.inventory.sections():
             for oid, _, _ in section.entries:
                 yield oid
-
-    def read_loose(self, oid: str) -> bytes:
-        return super().read_bytes(oid)
-
-    def open_loose(self, oid: str, block_size: int | None = None) -> IO[bytes]:
-        return super().open(oid, block_size)
 
     def list_loose(self) -> Iterator[str]:
         return super().list_oids()

@@ -1,0 +1,256 @@
+"""Blobs: the store interface under every object store, local or remote. A store holds named,
+immutable files (objects, packs, indexes, logs, run records) and offers a few operations:
+
+    get(name, start, end)         the bytes [start, end) of a blob (end None: to its end)
+    read_into(name, sink)         stream a blob into `sink.write(chunk)` (large objects)
+    open(name)                    a readable file of the blob (`dvx.api.open`, manifests)
+    put(name, data)               publish a complete blob: a reader never sees part of one
+    put_file(name, path)          the same, from a local file, telling `on_bytes` its progress
+    exists(name) / existing(names) / size(name) / is_directory(name)
+    details(directory)            the blobs directly in a directory, with size and mtime
+    walk(directory)               the names of every blob below a directory (a listing)
+    walk_details(directory)       the same, with size and mtime
+    move(name, to) / delete(names)
+
+and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
+a worker thread), `processes` (a large batch may run in worker processes), `reads_in_flight`
+(large reads at once), `read_only` and `can_list`. Names are relative to the store's root
+(`files/xxh128/ab/cdef...`, `packs/<hash>.pack`). Every call may run in any thread;
+`session()` brackets a command's calls (a network client keeps its connections for it). A
+missing blob raises FileNotFoundError. Retries are the caller's (remote/workers.py,
+remote/retry.py).
+
+This module has the interface and the local directory (the cache; a directory remote);
+remote/blobs.py has the network stores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, Protocol
+
+from dvx import faults, fsutil
+from dvx.hashing import CHUNK_SIZE
+
+Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
+OnBytes = Callable[[int], None]
+STREAM_BLOCK = 8 << 20  # bytes per read of a large object
+DEFAULT_JOBS = 16  # requests in flight on a network store: latency-bound, so more than cores
+
+
+class Sink(Protocol):
+    def write(self, chunk: bytes) -> Any: ...
+
+
+class Blobs(ABC):
+    """A store's blobs; each kind of store implements the abstract operations."""
+
+    batch = 1  # objects per task handed to a worker thread
+    processes = False  # a large batch of transfers may run in worker processes
+    reads_in_flight = 4  # large reads (packs) worth having in flight at once
+    read_only = False
+    can_list = True
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/") or "/"
+
+    @property
+    def jobs(self) -> int:
+        """Transfers in flight that suit this store, when the user gives no -j."""
+        return DEFAULT_JOBS
+
+    def path(self, name: str) -> str:
+        return posixpath.join(self.root, name)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        yield
+
+    def prepare(self, create: bool) -> None:  # noqa: B027 (most stores need nothing)
+        """Before a transfer: a store that must exist first is made (`create`) or checked."""
+
+    @abstractmethod
+    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes: ...
+
+    @abstractmethod
+    def open(self, name: str, block_size: int | None = None) -> IO[bytes]: ...
+
+    def read_into(self, name: str, sink: Sink, on_bytes: OnBytes | None = None) -> int:
+        """Stream the blob into `sink` in blocks; its size."""
+        size = 0
+        with self.open(name, block_size=STREAM_BLOCK) as src:
+            while chunk := src.read(CHUNK_SIZE):  # as it comes: a slow disk shows progress
+                sink.write(chunk)
+                size += len(chunk)
+                if on_bytes is not None:
+                    on_bytes(len(chunk))
+        return size
+
+    @abstractmethod
+    def put(self, name: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None: ...
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Those of `names` the store holds (a network store asks them concurrently)."""
+        return {name for name in names if self.exists(name)}
+
+    @abstractmethod
+    def size(self, name: str) -> int: ...
+
+    def is_directory(self, name: str) -> bool:
+        """A directory where a blob should be (made by hand in a directory store)."""
+        return False
+
+    def names(self, directory: str) -> list[str]:
+        return sorted(self.details(directory))
+
+    @abstractmethod
+    def details(self, directory: str) -> Details: ...
+
+    @abstractmethod
+    def walk(self, directory: str) -> Iterator[str]: ...
+
+    @abstractmethod
+    def walk_details(self, directory: str) -> Details: ...
+
+    @abstractmethod
+    def move(self, name: str, to: str) -> None: ...
+
+    @abstractmethod
+    def delete(self, names: list[str]) -> None: ...
+
+
+class DirectoryBlobs(Blobs):
+    """A local or mounted directory, with plain os calls (no fsspec import)."""
+
+    batch = 32  # a few system calls per object: handing one to a thread would cost more
+    processes = True  # system calls spread over the cores only from worker processes
+    reads_in_flight = 1  # no latency to hide: a read costs less than handing it over
+
+    @property
+    def jobs(self) -> int:
+        return 4 * (os.cpu_count() or 2)
+
+    def prepare(self, create: bool) -> None:
+        from dvx.errors import RemoteError
+
+        if create:
+            os.makedirs(self.root, exist_ok=True)
+        elif not os.path.isdir(self.root):
+            raise RemoteError(f"The remote directory '{self.root}' does not exist.",
+                              "Check the remote's URL with `dvx remote list`; `dvx push` "
+                              "creates it.")
+
+    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+        path = self.path(name)
+        if not start and end is None:
+            data = fsutil.read_small_file(path, fsutil.SMALL_FILE)  # four syscalls, no buffer
+            if data is not None:
+                return data
+        with open(path, "rb") as f:
+            if start:
+                f.seek(start)
+            return f.read() if end is None else f.read(end - start)
+
+    def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
+        return open(self.path(name), "rb", buffering=block_size or -1)
+
+    def put(self, name: str, data: bytes) -> None:
+        # Content-addressed or uniquely named: a blob already there has these very bytes.
+        fsutil.write_whole(self.path(name), data, 0o444, replace=False)
+
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+        final = self.path(name)
+
+        def before_name() -> None:
+            faults.point("copy.after_temp_write")
+            faults.point("odb.put.before_rename")
+
+        if fsutil.copy_small_file(local_path, final, 0o666, replace=False,
+                                  before_name=before_name):
+            return
+        tmp = fsutil.temp_name_for(final)  # a large file: copied by the kernel, then linked
+        try:
+            try:
+                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
+            except FileNotFoundError:
+                if not os.path.exists(local_path):
+                    raise
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
+            faults.point("odb.put.before_rename")
+            fsutil.publish(tmp, final)
+        finally:
+            fsutil.remove_quietly(tmp)
+
+    def exists(self, name: str) -> bool:
+        return os.path.isfile(self.path(name))
+
+    def size(self, name: str) -> int:
+        return os.path.getsize(self.path(name))
+
+    def is_directory(self, name: str) -> bool:
+        return os.path.isdir(self.path(name))
+
+    def details(self, directory: str) -> Details:
+        found: Details = {}
+        try:
+            entries = os.scandir(self.path(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        with entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                found[entry.name] = (st.st_size, st.st_mtime)
+        return found
+
+    def walk(self, directory: str) -> Iterator[str]:
+        # Straight from the directories: a million objects cost one scandir entry each.
+        try:
+            entries = os.scandir(self.path(directory))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        with entries:
+            for entry in entries:
+                name = f"{directory}/{entry.name}" if directory else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    yield from self.walk(name)
+                elif entry.is_file():
+                    yield name
+
+    def walk_details(self, directory: str) -> Details:
+        found: Details = {}
+        for name in self.walk(directory):
+            with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                st = os.stat(self.path(name))
+                found[name] = (st.st_size, st.st_mtime)
+        return found
+
+    def move(self, name: str, to: str) -> None:
+        target = self.path(to)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.move(self.path(name), target)
+
+    def delete(self, names: list[str]) -> None:
+        for name in names:
+            fsutil.remove_quietly(self.path(name))
+
+
+def relative_names(paths: Iterable[str], root: str) -> Iterator[str]:
+    """`paths` (full, as a listing gives them) relative to `root`; others are left out."""
+    prefix = root.rstrip("/") + "/"
+    for path in paths:
+        if path.startswith(prefix):
+            yield path[len(prefix):]

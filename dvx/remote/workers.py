@@ -1,0 +1,239 @@
+"""The one worker pool of transfers: many objects in flight at once, each retried on transient
+errors, sized and shaped by the store (`Blobs.jobs`, `.batch`, `.processes`).
+
+    run_each(oids, work, ...)   `work(oid)` for every object: threads, objects handed over in
+                                batches of `store.batch`, or worker processes for a large
+                                batch on a store that suits them (a local directory)
+    bounded(items, work, ...)   `work(item)` for each item of an iterator, at most `jobs` in
+                                flight (packs: built one at a time, sent while the next is made)
+
+Nothing stops at the first failure: every failure comes back with its oid and reason. Memory
+stays bounded by the window of work in flight, however many objects there are. Ctrl-C stops
+at once, raising Interrupted with what was complete.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from dvx import faults
+from dvx.errors import Interrupted, RemoteError
+from dvx.hashing import OnBytes
+from dvx.logs import get_logger
+from dvx.objects.odb import ObjectStore
+from dvx.processes import MIN_ITEMS, map_in_processes
+from dvx.remote.retry import describe, is_timeout, with_retries
+from dvx.remote.transfer_result import Settings, TransferResult
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+Work = Callable[[str, OnBytes], int]  # moves one object, telling its progress; its size
+Outcome = tuple[str, int, Exception | None]  # oid, size moved, what failed
+
+_PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "verified"}
+
+
+def interrupted(desc: str, done: int, total: int) -> Interrupted:
+    return Interrupted(f"Interrupted: {done} of {total} objects were {_PAST.get(desc, 'done')} "
+                       "before the interruption; the others were not.",
+                       "Nothing was left half-written; run the command again to finish.")
+
+
+def redacted(text: str, store: ObjectStore) -> str:
+    for secret in store.secrets:
+        if len(secret) >= 4:  # shorter ones would blank out ordinary words
+            text = text.replace(secret, "***")
+    return text
+
+
+def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
+            done: Callable[[T, R | BaseException], None], window_size: int = 0) -> None:
+    """`work(item)` for each item, `jobs` at a time, each outcome (a result, or the exception)
+    handed to `done` in the order the items came; at most `window_size` (default `jobs`)
+    items taken from `items` and not yet done. Ctrl-C stops it at once."""
+    jobs = max(1, jobs)
+    window_size = max(jobs, window_size)
+    pool = ThreadPoolExecutor(jobs)
+    window: deque[tuple[T, Future[R]]] = deque()
+
+    def settle(item: T, future: Future[R]) -> None:
+        try:
+            outcome: R | BaseException = future.result()
+        except Exception as exc:  # every failure is reported, none aborts the rest
+            outcome = exc
+        done(item, outcome)
+
+    try:
+        for item in items:
+            window.append((item, pool.submit(work, item)))
+            if len(window) >= window_size:
+                settle(*window.popleft())
+        while window:
+            settle(*window.popleft())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+class _Stall:
+    """Notices a remote that stopped answering: once one object has failed for want of an
+    answer (after its retries), the objects not yet started fail at once instead of each
+    waiting out the timeout again."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def check(self) -> None:
+        if self.reason is not None:
+            raise RemoteError(f"not attempted: {self.reason}")
+
+    def note(self, exc: BaseException) -> None:
+        if self.reason is None and is_timeout(exc):
+            self.reason = f"the remote stopped answering ({describe(exc)})"
+
+
+class _Meter:
+    """The bytes of one object, told to the progress bar as they move (so a single large
+    object shows progress), and taken back when an attempt fails and starts over."""
+
+    def __init__(self, advance: Callable[[int], None], in_bytes: bool) -> None:
+        self.advance, self.in_bytes, self.told = advance, in_bytes, 0
+
+    def __call__(self, n: int) -> None:
+        if self.in_bytes:
+            self.told += n
+            self.advance(n)
+
+    def restart(self) -> None:
+        if self.told:
+            self.advance(-self.told)
+            self.told = 0
+
+    def finish(self, size: int) -> None:
+        self.advance(size - self.told if self.in_bytes else 1)
+
+
+def _ignore(_: int) -> None:
+    pass
+
+
+def in_processes(store: ObjectStore, oids: Sequence[str]) -> bool:
+    """Whether `run_each(..., file_work=True)` runs these objects in worker processes (which
+    report objects, not bytes)."""
+    return store.blobs.processes and len(oids) >= MIN_ITEMS
+
+
+def run_each(oids: list[str], work: Work, settings: Settings, desc: str,
+             total_bytes: int | None, store: ObjectStore, file_work: bool = False
+             ) -> TransferResult:
+    """`work(oid)` for every oid, `settings.jobs` at a time, each retried on transient errors.
+    `file_work`: `work` changes only files (no state in this process), so it may run in
+    worker processes where the store suits them."""
+    result = TransferResult()
+    if not oids:
+        return result
+    with store.blobs.session():
+        if file_work and in_processes(store, oids):
+            return _run_in_processes(oids, work, settings, desc, store)
+        return _run_in_threads(oids, work, settings, desc, total_bytes, store)
+
+
+def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
+                    total_bytes: int | None, store: ObjectStore) -> TransferResult:
+    result = TransferResult()
+    stall = _Stall()
+    stopping = threading.Event()
+    with settings.progress.task(desc, total_bytes or len(oids),
+                                "B" if total_bytes else "object") as advance:
+
+        def attempt(oid: str) -> int:
+            stall.check()
+            meter = _Meter(advance, bool(total_bytes))
+
+            def once() -> int:
+                meter.restart()
+                return work(oid, meter)
+
+            size = with_retries(once, settings.retries, f"object {oid}")
+            faults.point("transfer.after_object")
+            meter.finish(size)
+            return size
+
+        def attempt_each(batch: list[str]) -> list[Outcome]:
+            outcomes: list[Outcome] = []
+            for oid in batch:
+                if stopping.is_set():
+                    break
+                try:
+                    outcomes.append((oid, attempt(oid), None))
+                except Exception as exc:  # every failure is reported, none aborts the batch
+                    stall.note(exc)
+                    outcomes.append((oid, 0, exc))
+            return outcomes
+
+        def collect(_: list[str], outcomes: list[Outcome] | BaseException) -> None:
+            assert not isinstance(outcomes, BaseException)  # attempt_each catches them
+            _collect(outcomes, result, store)
+
+        size = store.blobs.batch
+        batches = (oids[start:start + size] for start in range(0, len(oids), size))
+        try:
+            # Four batches per thread in the window: no thread waits while a slow one is
+            # collected.
+            bounded(batches, attempt_each, settings.jobs, collect, 4 * settings.jobs)
+        except KeyboardInterrupt:
+            stopping.set()  # the threads stop after the object in hand; nobody waits for them
+            raise interrupted(desc, result.transferred, len(oids)) from None
+    return result
+
+
+def _run_in_processes(oids: list[str], work: Work, settings: Settings, desc: str,
+                      store: ObjectStore) -> TransferResult:
+    result = TransferResult()
+    with settings.progress.task(desc, len(oids), "object") as advance:
+        def attempt_one(oid: str) -> int | Exception:
+            """The size moved, or what failed: a small answer per object, since a million
+            of them wait in a list for the parent."""
+            try:
+                size = with_retries(lambda: work(oid, _ignore), settings.retries,
+                                    f"object {oid}")
+            except Exception as exc:  # every failure is reported, none aborts the rest
+                return exc
+            faults.point("transfer.after_object")
+            return size
+
+        done = [0]
+
+        def counted(n: int) -> None:
+            done[0] += n
+            advance(n)
+
+        try:
+            outcomes = map_in_processes(attempt_one, oids, counted)
+            for oid, outcome in zip(oids, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    _collect([(oid, 0, outcome)], result, store)
+                else:
+                    result.bytes += outcome
+                    result.transferred += 1
+        except KeyboardInterrupt:
+            raise interrupted(desc, done[0], len(oids)) from None
+    return result
+
+
+def _collect(outcomes: list[Outcome], result: TransferResult, store: ObjectStore) -> None:
+    for oid, size, exc in outcomes:
+        if exc is None:
+            result.bytes += size
+            result.transferred += 1
+        else:
+            result.failed[oid] = redacted(describe(exc), store)
+            log.debug("transfer of %s failed", oid, exc_info=exc)
