@@ -29,12 +29,12 @@ from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
 from dvx.lockfile import LockedPath
 from dvx.logs import get_logger
-from dvx.objects.odb import ObjectStore
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
 from dvx.pipeline.spec import Stage
 from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
+from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -282,13 +282,10 @@ def _remote_runs_dir(algo: str) -> str:
     return f"{RUNS_DIR}/{algo}"
 
 
-def _remote_entries(remote: ObjectStore, algo: str, retries: int) -> set[tuple[str, str]]:
-    from dvx.remote.retry import with_retries
-
+def _remote_entries(remote: RemoteStore, algo: str) -> set[tuple[str, str]]:
     runs_dir = _remote_runs_dir(algo)
     found = set()
-    for name in with_retries(lambda: list(remote.blobs.walk(runs_dir)), retries,
-                             "listing run records"):
+    for name in remote.retried.walk(runs_dir):
         skey, _, rkey = name[len(runs_dir) + 1:].partition("/")
         if _valid_key(skey, algo) and _valid_key(rkey, algo):
             found.add((skey, rkey))
@@ -296,12 +293,11 @@ def _remote_entries(remote: ObjectStore, algo: str, retries: int) -> set[tuple[s
 
 
 def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTransfer:
-    from dvx.ops.remote import open_remote, remote_retries
+    from dvx.ops.remote import open_remote
     from dvx.ops.sync import push
-    from dvx.remote.retry import describe, with_retries
+    from dvx.remote.retry import describe
 
     name, remote = open_remote(repo, remote_name)
-    retries = remote_retries(repo, name)
     result = RunsTransfer()
     records = []
     for skey, rkey in local_entries(repo):
@@ -312,7 +308,7 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
     targets = [t for record, _ in records for t in targets_for(record)]
     result.sync = push(repo, targets, name, jobs)
     failed = set(result.sync.transfer.failed)
-    on_remote = _remote_entries(remote, repo.algo, retries) if records else set()
+    on_remote = _remote_entries(remote, repo.algo) if records else set()
     runs_dir = _remote_runs_dir(repo.algo)
     todo = [r for r, needed in records
             if (r.stage_key, r.run_key) not in on_remote and not needed & failed]
@@ -320,8 +316,7 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
     def upload(record: RunRecord) -> None:
         # Published whole (blobs.py): no reader ever sees a record half-written.
         name = f"{runs_dir}/{record.stage_key}/{record.run_key}"
-        with_retries(lambda: remote.blobs.put(name, record.to_bytes()), retries,
-                     f"run record {record.run_key}")
+        remote.retried.put(name, record.to_bytes())
 
     for record, error in _each(upload, todo, jobs):
         if error is None:
@@ -334,26 +329,24 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
 def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
                stage_keys: set[str]) -> RunsTransfer:
     """Download the records of these stages that the cache lacks, with their outputs."""
-    from dvx.ops.remote import open_remote, remote_retries
+    from dvx.ops.remote import open_remote
     from dvx.ops.sync import fetch
-    from dvx.remote.retry import describe, with_retries
+    from dvx.remote.retry import describe
 
     name, remote = open_remote(repo, remote_name)
-    retries = remote_retries(repo, name)
     result = RunsTransfer()
     if not remote.can_list:
         result.problems.append(f"remote '{name}' cannot list its files, so its run records "
                                "cannot be found")
         return result
     local = set(local_entries(repo))
-    wanted = sorted(e for e in _remote_entries(remote, repo.algo, retries)
+    wanted = sorted(e for e in _remote_entries(remote, repo.algo)
                     if e[0] in stage_keys and e not in local)
     runs_dir = _remote_runs_dir(repo.algo)
 
     def download(entry: tuple[str, str]) -> RunRecord:
         record_name = f"{runs_dir}/{entry[0]}/{entry[1]}"
-        data = with_retries(lambda: remote.blobs.get(record_name), retries,
-                            f"run record {entry[1]}")
+        data = remote.retried.get(record_name)
         record = parse_record(data, repo.algo, f"'{entry[1]}' on remote '{name}'")
         if (record.stage_key, record.run_key) != entry:
             raise FormatError(f"The run record '{entry[1]}' on remote '{name}' does not match "

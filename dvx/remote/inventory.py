@@ -18,7 +18,7 @@ from dvx.errors import CorruptObjectError, FormatError
 from dvx.logs import get_logger
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
-from dvx.remote.retry import with_retries
+from dvx.remote.retry import Retrying, with_retries
 
 log = get_logger(__name__)
 
@@ -50,8 +50,7 @@ class Inventory:
         self._names = None
 
     def _refresh(self) -> list[str]:
-        names = with_retries(lambda: self.blobs.names(INDEXES_DIR), self.retries,
-                             "listing of indexes")
+        names = Retrying(self.blobs, self.retries).names(INDEXES_DIR)
         listed = [n for n in names if is_index_name(n, self.algo)]
         have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
         new = [name for name in listed if name not in have and name not in self.refused]

@@ -116,8 +116,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     def send(built: _Built) -> _Built:
         if built.section.pack is not None:
             data, name = built.data, built.section.pack
-            with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data),
-                         settings.retries, f"pack {name}")
+            remote.retried.put(f"{PACKS_DIR}/{name}", data)
             faults.point("packs.after_pack")
         built.data = b""  # its memory goes back now, not when the window moves on
         return built
@@ -180,8 +179,7 @@ def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings)
     """Upload one index of sections serialized by `section_bytes`."""
     data = index_bytes(chunks, remote.algo)
     name = index_name(data, remote.algo)
-    with_retries(lambda: remote.blobs.put(f"{INDEXES_DIR}/{name}", data), settings.retries,
-                 f"index {name}")
+    remote.retried.put(f"{INDEXES_DIR}/{name}", data)
     faults.point("packs.after_index")
     remote.inventory.keep_copy(name, data)
     remote.forget_locations()
@@ -294,13 +292,30 @@ def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
         yield from coalesce(section, wanted, READ_GAP, remote.pack_size)
 
 
+class _ShortRead(CorruptObjectError):
+    """A read that ended early (a dropped connection, or a pack cut short): tried again."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__("the read ended early")
+        self.data = data
+
+
 def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
-    """The bytes of one ranged read of a pack (none asked for an empty object)."""
+    """The bytes of one ranged read of a pack (none asked for an empty object); fewer than
+    asked only if every attempt ended early (the callers name the objects cut off)."""
     if span.end == span.start:
         return b""
-    return with_retries(lambda: remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start,
-                                                 span.end), settings.retries,
-                        f"pack {span.pack}")
+
+    def once() -> bytes:
+        data = remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start, span.end)
+        if len(data) < span.end - span.start:
+            raise _ShortRead(data)
+        return data
+
+    try:
+        return with_retries(once, settings.retries, f"pack {span.pack}")
+    except _ShortRead as short:
+        return short.data
 
 
 # -- verification -----------------------------------------------------------------------------
@@ -321,8 +336,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     """Check every pack the indexes name: its size, and (unless `fast`) every object's hash;
     with `only`, just the packed objects among those."""
     check = PackCheck()
-    on_remote = with_retries(lambda: remote.blobs.details(PACKS_DIR), settings.retries,
-                             "listing of packs")
+    on_remote = remote.retried.details(PACKS_DIR)
     spans: list[Span] = []
     named: set[str] = set()
     for _, section in remote.inventory.sections():
@@ -410,8 +424,7 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     # The new index may have the very bytes, and so the name, of one it replaces.
     replaced = [f"{INDEXES_DIR}/{n}" for n in old if n != published]
     if replaced:
-        with_retries(lambda: remote.blobs.delete(replaced), settings.retries,
-                     "deleting replaced indexes")
+        remote.retried.delete(replaced)
     remote.forget_locations()
     return old
 

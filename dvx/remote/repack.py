@@ -32,7 +32,6 @@ from dvx.remote.packs import (
     coalesce,
     pack_name,
 )
-from dvx.remote.retry import with_retries
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings
 
@@ -123,14 +122,12 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         # The new index may have the very bytes, and so the name, of one it replaces.
         replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes if name != published]
         if replaced:
-            with_retries(lambda: remote.blobs.delete(replaced), settings.retries,
-                         "deleting replaced indexes")
+            remote.retried.delete(replaced)
         faults.point("gc.repack.after_old_indexes")
         named = {section.pack for section in sections}  # never delete what the index names
         doomed = [f"{PACKS_DIR}/{pack}" for pack in plan.delete_packs if pack not in named]
         if doomed:
-            with_retries(lambda: remote.blobs.delete(doomed), settings.retries,
-                         "deleting packs")
+            remote.retried.delete(doomed)
     remote.forget_locations()
 
 
@@ -147,8 +144,7 @@ def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
             return
         data = builder.finish()
         name = pack_name(data, remote.algo)
-        with_retries(lambda: remote.blobs.put(f"{PACKS_DIR}/{name}", data), settings.retries,
-                     f"pack {name}")
+        remote.retried.put(f"{PACKS_DIR}/{name}", data)
         faults.point("gc.repack.after_pack")
         fresh.append(Section(name, len(data), builder.entries))
         builder = PackBuilder()

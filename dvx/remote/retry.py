@@ -7,13 +7,15 @@ retried too: a truncated transfer looks exactly like that.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError
 from dvx.logs import get_logger
+from dvx.objects.blobs import Blobs, Details, OnBytes
 
 log = get_logger(__name__)
 
@@ -68,18 +70,6 @@ def with_retries(call: Callable[[], T], attempts: int, what: str,
     raise AssertionError("unreachable")
 
 
-async def with_retries_async(call: Callable[[], Awaitable[T]], attempts: int, what: str) -> T:
-    """`with_retries` for coroutines: the same policy, sleeping without blocking the loop."""
-    import asyncio
-
-    for attempt in range(1, attempts + 1):
-        try:
-            return await call()
-        except Exception as exc:
-            await asyncio.sleep(_delay_before_retry(exc, attempt, attempts, what))
-    raise AssertionError("unreachable")
-
-
 def describe(exc: BaseException) -> str:
     """A one-line reason for a failure, without any credentials the exception may carry."""
     if isinstance(exc, DvxError):
@@ -90,3 +80,64 @@ def describe(exc: BaseException) -> str:
         return str(exc).splitlines()[0]
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Retrying(Blobs):
+    """A store whose every request is retried by the policy above: for single requests
+    (indexes, packs, logs, run records). Bulk transfers retry whole objects instead
+    (workers.py), since a download is only good once its hash is checked."""
+
+    def __init__(self, inner: Blobs, attempts: int) -> None:
+        super().__init__(inner.root)
+        self.inner, self.attempts = inner, attempts
+        self.read_only, self.can_list = inner.read_only, inner.can_list
+
+    def _retried(self, call: Callable[[], T], what: str) -> T:
+        return with_retries(call, self.attempts, what)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        with self.inner.session():
+            yield
+
+    def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+        return self._retried(lambda: self.inner.get(name, start, end), name)
+
+    def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
+        return self._retried(lambda: self.inner.open(name, block_size), name)
+
+    def put(self, name: str, data: bytes) -> None:
+        self._retried(lambda: self.inner.put(name, data), name)
+
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+        self._retried(lambda: self.inner.put_file(name, local_path, on_bytes), name)
+
+    def exists(self, name: str) -> bool:
+        return self._retried(lambda: self.inner.exists(name), name)
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        asked = list(names)
+        return self._retried(lambda: self.inner.existing(asked), "checks")
+
+    def size(self, name: str) -> int:
+        return self._retried(lambda: self.inner.size(name), name)
+
+    def names(self, directory: str) -> list[str]:
+        return self._retried(lambda: self.inner.names(directory), f"listing {directory}")
+
+    def details(self, directory: str) -> Details:
+        return self._retried(lambda: self.inner.details(directory), f"listing {directory}")
+
+    def walk(self, directory: str) -> Iterator[str]:
+        return iter(self._retried(lambda: list(self.inner.walk(directory)),
+                                  f"listing {directory}"))
+
+    def walk_details(self, directory: str) -> Details:
+        return self._retried(lambda: self.inner.walk_details(directory),
+                             f"listing {directory}")
+
+    def move(self, name: str, to: str) -> None:
+        self._retried(lambda: self.inner.move(name, to), name)
+
+    def delete(self, names: list[str]) -> None:
+        self._retried(lambda: self.inner.delete(names), "deleting")

@@ -16,6 +16,7 @@ from typing import IO, Any
 from dvx.objects.odb import ObjectStore
 from dvx.remote.inventory import Inventory
 from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, PACKS_DIR
+from dvx.remote.retry import Retrying
 
 Location = tuple[str | None, int, int]  # (pack name or None for loose, offset, length)
 
@@ -30,6 +31,12 @@ class RemoteStore(ObjectStore):
         self.pack_size = pack_size
         self._located: dict[str, Location] = {}
         self._unindexed: set[str] = set()
+
+    @cached_property
+    def retried(self) -> Retrying:
+        """The store with every request retried (single requests; transfers retry whole
+        objects)."""
+        return Retrying(self.blobs, self.retries)
 
     @cached_property
     def inventory(self) -> Inventory:

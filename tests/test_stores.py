@@ -1,0 +1,272 @@
+"""The store interface (dvx/objects/blobs.py, dvx/remote/blobs.py) and the transfers on top of
+it, tested directly: every kind of store answers the same operations the same way, and
+uploads and downloads on an in-memory store and on the fault-injecting filesystem move every
+object, retry what fails for a moment, and keep damaged bytes out of the cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import fsspec
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from dvx.hashing import hash_bytes
+from dvx.objects.blobs import Blobs, DirectoryBlobs
+from dvx.objects.cache import LocalCache
+from dvx.progress import NoProgress
+from dvx.remote import transfer
+from dvx.remote.blobs import FsspecBlobs
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import Settings
+from dvx.remote.workers import bounded, run_each
+from tests.faulty_fs import FaultyFileSystem
+
+fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
+
+KINDS = ["directory", "memory", "faulty", "seaweedfs"]
+
+
+def _memory_blobs() -> FsspecBlobs:
+    fs = MemoryFileSystem()
+    root = f"/stores/{uuid.uuid4().hex}"
+    return FsspecBlobs(root, lambda: fs, atomic_put=True)
+
+
+def _faulty_blobs(tmp_path: Path, faults: Path) -> FsspecBlobs:
+    fs = FaultyFileSystem(faults=str(faults))
+    # Not atomic: every put goes through a temporary name and a rename.
+    return FsspecBlobs(str(tmp_path / "faulty-store"), lambda: fs, atomic_put=False)
+
+
+def _s3_blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Blobs:
+    import boto3
+
+    from dvx.remote.fs import open_store
+
+    server = request.getfixturevalue("seaweed_s3")
+    bucket = f"stores-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=server["endpoint_url"], aws_access_key_id=server["key"],
+                 aws_secret_access_key=server["secret"],
+                 region_name="us-east-1").create_bucket(Bucket=bucket)
+    options = {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
+               "secret_access_key": server["secret"], "region": "us-east-1"}
+    return open_store(f"s3://{bucket}/root", options, str(tmp_path), "xxh128").blobs
+
+
+@pytest.fixture(params=KINDS)
+def blobs(request, tmp_path) -> Blobs:
+    if request.param == "directory":
+        return DirectoryBlobs(str(tmp_path / "store"))
+    if request.param == "memory":
+        return _memory_blobs()
+    if request.param == "faulty":
+        return _faulty_blobs(tmp_path, tmp_path / "faults.json")
+    return _s3_blobs(request, tmp_path)
+
+
+def test_a_blob_reads_back_whole_in_ranges_and_as_a_stream(blobs, tmp_path):
+    data = os.urandom(3 * (1 << 20) + 5)  # more than one read block
+    with blobs.session():
+        blobs.put("packs/a.pack", data)
+        assert blobs.get("packs/a.pack") == data
+        assert blobs.get("packs/a.pack", 10, 20) == data[10:20]
+        assert blobs.get("packs/a.pack", len(data) - 3) == data[-3:]
+        sink, told = io.BytesIO(), []
+        assert blobs.read_into("packs/a.pack", sink, told.append) == len(data)
+        assert sink.getvalue() == data and sum(told) == len(data)
+        with blobs.open("packs/a.pack") as f:
+            assert f.read() == data
+        assert blobs.size("packs/a.pack") == len(data)
+
+
+def test_a_local_file_is_published_whole_with_its_progress(blobs, tmp_path):
+    for size in (0, 1000, 9 << 20):  # empty, small, and above the S3 single-PUT limit
+        local = tmp_path / f"f{size}"
+        data = os.urandom(size)
+        local.write_bytes(data)
+        told: list[int] = []
+        with blobs.session():
+            blobs.put_file(f"files/x/{size}", str(local), told.append)
+            assert blobs.get(f"files/x/{size}") == data
+        assert sum(told) in (0, size)  # stores that report progress report all of it
+    assert sorted(blobs.walk("files")) == ["files/x/0", "files/x/1000", f"files/x/{9 << 20}"]
+
+
+def test_listing_existence_moving_and_deleting(blobs):
+    with blobs.session():
+        for name in ("a/1", "a/2", "a/b/3", "c/4"):
+            blobs.put(name, name.encode())
+        assert blobs.names("a") == ["1", "2"]  # one level, blobs only
+        assert sorted(blobs.details("a")) == ["1", "2"] and blobs.details("a")["1"][0] == 3
+        assert sorted(blobs.walk("a")) == ["a/1", "a/2", "a/b/3"]
+        assert sorted(blobs.walk_details("a")) == ["a/1", "a/2", "a/b/3"]
+        assert blobs.walk_details("a")["a/b/3"][0] == 5
+        assert blobs.exists("a/1") and not blobs.exists("a/9")
+        assert blobs.existing(["a/1", "a/9", "c/4"]) == {"a/1", "c/4"}
+        blobs.move("a/1", "q/1")
+        assert not blobs.exists("a/1") and blobs.get("q/1") == b"a/1"
+        blobs.delete(["a/2", "c/4"])
+        assert blobs.existing(["a/2", "c/4", "a/b/3"]) == {"a/b/3"}
+        assert list(blobs.walk("nothing")) == [] and blobs.details("nothing") == {}
+
+
+def test_a_missing_blob_is_file_not_found(blobs):
+    with blobs.session():
+        for read in (lambda: blobs.get("no/such"), lambda: blobs.get("no/such", 0, 5),
+                     lambda: blobs.size("no/such"),
+                     lambda: blobs.read_into("no/such", io.BytesIO())):
+            with pytest.raises(FileNotFoundError):
+                read()
+
+
+def test_a_put_never_leaves_a_temporary_behind(tmp_path):
+    faults = tmp_path / "faults.json"
+    blobs = _faulty_blobs(tmp_path, faults)
+    faults.write_text(json.dumps({"fail_puts": 1}))
+    with pytest.raises(ConnectionError):
+        blobs.put("packs/p", b"data")
+    assert list(blobs.walk("packs")) == [] and not any(
+        name.startswith(".") for name in os.listdir(tmp_path / "faulty-store" / "packs"))
+    blobs.put("packs/p", b"data")
+    assert blobs.get("packs/p") == b"data"
+
+
+def test_threads_share_one_session_and_one_client(blobs):
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            with blobs.session():
+                blobs.put(f"t/{i}", bytes([i]) * 100)
+                assert blobs.get(f"t/{i}") == bytes([i]) * 100
+        except BaseException as exc:
+            errors.append(exc)
+
+    with blobs.session():
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors and len(list(blobs.walk("t"))) == 16
+
+
+# -- the worker pool --------------------------------------------------------------------------
+
+
+def _settings(jobs: int = 4, retries: int = 3) -> Settings:
+    return Settings(jobs, retries, NoProgress())
+
+
+def test_the_pool_reports_every_failure_and_finishes_the_rest():
+    store = RemoteStore(DirectoryBlobs("/nonexistent"), "xxh128", index_dir="/nonexistent")
+    store.secrets = ("s3cr3t-value",)
+    oids = [f"{i:032x}" for i in range(200)]
+    attempts: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def work(oid: str, on_bytes) -> int:
+        with lock:
+            attempts[oid] = attempts.get(oid, 0) + 1
+        if int(oid, 16) % 50 == 0:
+            raise PermissionError("denied for s3cr3t-value")  # never retried
+        if int(oid, 16) % 7 == 0 and attempts[oid] == 1:
+            raise ConnectionError("a moment's trouble")  # retried, then fine
+        return 10
+
+    result = run_each(oids, work, _settings(), "Uploading", None, store)
+    assert result.transferred == 196 and result.bytes == 1960
+    assert sorted(result.failed) == [f"{i:032x}" for i in (0, 50, 100, 150)]
+    assert all("s3cr3t" not in reason and "***" in reason for reason in result.failed.values())
+    assert all(attempts[f"{i:032x}"] == 1 for i in (0, 50, 100, 150))
+    assert attempts[f"{7:032x}"] == 2
+
+
+def test_bounded_keeps_order_and_a_bounded_window():
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    seen: list[int] = []
+
+    def work(item: int) -> int:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        with lock:
+            in_flight[0] -= 1
+        if item == 13:
+            raise ValueError("thirteen")
+        return item * 2
+
+    def done(item: int, outcome: int | BaseException) -> None:
+        seen.append(item)
+        assert isinstance(outcome, ValueError) if item == 13 else outcome == item * 2
+
+    bounded(iter(range(100)), work, 3, done)
+    assert seen == list(range(100)) and most[0] <= 3
+
+
+# -- transfers on an in-memory store and on the fault-injecting one ---------------------------
+
+
+def _cache_with(tmp_path: Path, name: str, count: int, big: int = 0
+                ) -> tuple[LocalCache, dict[str, int]]:
+    cache = LocalCache(str(tmp_path / name), "xxh128")
+    sizes = {}
+    for i in range(count):
+        data = os.urandom(100 + i)
+        sizes[cache.add_bytes(data)] = len(data)
+    for _ in range(big):
+        data = os.urandom(6 << 20)  # streamed, not read whole
+        sizes[cache.add_bytes(data)] = len(data)
+    return cache, sizes
+
+
+def _remote(blobs: Blobs, tmp_path: Path, threshold: int) -> RemoteStore:
+    return RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / f"idx-{uuid.uuid4().hex}"),
+                       pack_threshold=threshold, retries=3)
+
+
+@pytest.mark.parametrize("threshold", [1 << 20, 0], ids=["packs", "loose"])
+def test_upload_and_download_on_an_in_memory_store(tmp_path, threshold):
+    cache, sizes = _cache_with(tmp_path, "a", 300, big=1)
+    remote = _remote(_memory_blobs(), tmp_path, threshold)
+    pushed = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    assert pushed.transferred == len(sizes) and not pushed.failed
+    again = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    assert again.transferred == 0 and again.already_there == len(sizes)
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert pulled.transferred == len(sizes) and not pulled.failed
+    for oid in sizes:
+        assert hash_bytes(fresh.read_bytes(oid), "xxh128") == oid
+    assert transfer.verify_on(remote, sizes, _settings(), sizes) == {}
+
+
+@pytest.mark.parametrize("threshold", [1 << 20, 0], ids=["packs", "loose"])
+def test_transfers_on_a_faulty_store_retry_and_never_cache_damage(tmp_path, threshold):
+    faults = tmp_path / "faults.json"
+    cache, sizes = _cache_with(tmp_path, "a", 50, big=1)
+    remote = _remote(_faulty_blobs(tmp_path, faults), tmp_path, threshold)
+    faults.write_text(json.dumps({"fail_puts": 3, "fail_times": 2}))
+    pushed = transfer.upload(cache, remote, sizes, _settings(retries=6), sizes=sizes)
+    assert pushed.transferred == len(sizes) and not pushed.failed
+    assert json.loads(faults.read_text())["fail_puts"] == 0  # the failures were met, and retried
+
+    big = max(sizes, key=sizes.__getitem__)
+    small = min(sizes, key=sizes.__getitem__)
+    faults.write_text(json.dumps({"drop_times": 2, "drop_after_bytes": 10,
+                                  "corrupt": [small] if threshold == 0 else []}))
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert fresh.exists(big)  # the dropped connections were retried
+    if threshold == 0:  # a loose object read damaged every time: named, never cached
+        assert list(pulled.failed) == [small] and not fresh.exists(small)
+        assert pulled.transferred == len(sizes) - 1
+    else:
+        assert not pulled.failed and pulled.transferred == len(sizes)
