@@ -20,6 +20,7 @@ def test_a_gs_remote_with_an_endpoint_speaks_the_json_api_only(fake_gcs):
         url, {"endpointurl": fake_gcs["endpoint_url"], "anonymous": "true"}, 60.0)
     assert type(fs) is gcsfs.core.GCSFileSystem and root == "probe/project"
     assert fs.credentials.token == "anon"  # no credential lookup, no metadata server asked
+    assert (fs.requests_timeout.sock_connect, fs.requests_timeout.sock_read) == (30, 60)
     start = time.monotonic()
     fs.mkdir("probe")
     fs.pipe(f"{root}/k", b"x")

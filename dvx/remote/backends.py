@@ -213,6 +213,11 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
         kwargs["token"] = os.path.expanduser(options["credentialpath"])
     if _bool(options.get("anonymous", "false")):
         kwargs["token"] = "anon"  # no credentials: public buckets, emulators
+    import aiohttp  # gcsfs's own HTTP client
+
+    # seconds to connect, and without a byte read, before a request fails
+    kwargs["requests_timeout"] = aiohttp.ClientTimeout(sock_connect=min(timeout, 30.0),
+                                                       sock_read=timeout)
     filesystem = gcsfs.GCSFileSystem
     if "endpointurl" in options:
         kwargs["endpoint_url"] = options["endpointurl"]
