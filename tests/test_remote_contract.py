@@ -1,5 +1,6 @@
 """One behavioural contract, run against every kind of remote: a directory, two real S3
-servers (SeaweedFS and moto), a real sshd, and a fault-injecting filesystem."""
+servers (SeaweedFS and moto), a real sshd, the GCS and Azure Blob emulators fake-gcs-server and
+Azurite, and a fault-injecting filesystem."""
 
 from __future__ import annotations
 

@@ -108,7 +108,7 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
            ssl_verify
     SSH:   user, port, keyfile, password*, known_hosts (a file, or 'ignore'), connect_timeout
     HTTP:  user, password*, ssl_verify
-    GS:    projectname, credentialpath, endpointurl
+    GS:    projectname, credentialpath, endpointurl, anonymous (true: no credentials)
     Azure: account_name, account_key*, connection_string*, sas_token*
     All:   url, jobs, retries, timeout (seconds without progress before a request fails),
            pack_threshold (objects below this many bytes go in packs; 0: none), pack_size

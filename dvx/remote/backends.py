@@ -211,10 +211,24 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
         kwargs["project"] = options["projectname"]
     if "credentialpath" in options:
         kwargs["token"] = os.path.expanduser(options["credentialpath"])
+    if _bool(options.get("anonymous", "false")):
+        kwargs["token"] = "anon"  # no credentials: public buckets, emulators
+    import aiohttp  # gcsfs's own HTTP client
+
+    # seconds to connect, and without a byte read, before a request fails
+    kwargs["requests_timeout"] = aiohttp.ClientTimeout(sock_connect=min(timeout, 30.0),
+                                                       sock_read=timeout)
+    filesystem = gcsfs.GCSFileSystem
     if "endpointurl" in options:
         kwargs["endpoint_url"] = options["endpointurl"]
+        # Newer gcsfs first asks Google's gRPC storage-control API whether a bucket has a
+        # hierarchical namespace, and repeats that for every call while it gets no answer (a
+        # minute each, against a server that speaks only the JSON API: an emulator, a proxy).
+        # Its plain JSON-API class never asks; dvx needs nothing more.
+        core = getattr(gcsfs, "core", None)
+        filesystem = getattr(core, "GCSFileSystem", filesystem)
     parts = urlsplit(url)
-    return gcsfs.GCSFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+    return filesystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
 
 
 def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -225,6 +239,9 @@ def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
                         ("connection_string", "connection_string"), ("sas_token", "sas_token")):
         if option in options:
             kwargs[arg] = options[option]
+    # seconds to connect, and without a byte read, before a request fails
+    kwargs["connection_timeout"] = int(max(min(timeout, 30.0), 1))
+    kwargs["read_timeout"] = int(max(timeout, 1))
     parts = urlsplit(url)
     return adlfs.AzureBlobFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
 
@@ -258,7 +275,8 @@ BACKENDS = [
             frozenset({"password"}), True, True, _build_http),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
-             "endpointurl": "custom endpoint"},
+             "endpointurl": "custom endpoint (spoken to through the JSON API only)",
+             "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
