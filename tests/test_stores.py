@@ -116,6 +116,15 @@ def test_listing_existence_moving_and_deleting(blobs):
         assert list(blobs.walk("nothing")) == [] and blobs.details("nothing") == {}
 
 
+def test_a_batch_of_blobs_goes_and_comes_back_with_each_ones_outcome(blobs):
+    items = [(f"b/{i}", os.urandom(i * 100)) for i in range(20)]
+    with blobs.session():
+        assert blobs.put_many(items) == [None] * 20
+        got = blobs.get_many([name for name, _ in items] + ["b/missing"])
+    assert got[:20] == [data for _, data in items]
+    assert isinstance(got[20], FileNotFoundError)
+
+
 def test_a_missing_blob_is_file_not_found(blobs):
     with blobs.session():
         for read in (lambda: blobs.get("no/such"), lambda: blobs.get("no/such", 0, 5),
@@ -186,6 +195,31 @@ def test_the_pool_reports_every_failure_and_finishes_the_rest():
     assert all("s3cr3t" not in reason and "***" in reason for reason in result.failed.values())
     assert all(attempts[f"{i:032x}"] == 1 for i in (0, 50, 100, 150))
     assert attempts[f"{7:032x}"] == 2
+
+
+def test_first_tries_of_a_batch_are_finished_by_the_object_s_own_attempts():
+    store = RemoteStore(DirectoryBlobs("/nonexistent"), "xxh128", index_dir="/nonexistent")
+    oids = [f"{i:032x}" for i in range(40)]
+    retried: list[str] = []
+
+    def first_tries(batch: list[str]) -> dict[str, int | Exception]:
+        tried: dict[str, int | Exception] = {}
+        for oid in batch:
+            n = int(oid, 16)
+            tried[oid] = (ConnectionError("dropped") if n % 3 == 0 else
+                          PermissionError("denied") if n % 5 == 0 else 7)
+        return tried
+
+    def work(oid: str, on_bytes) -> int:
+        retried.append(oid)
+        return 7
+
+    result = run_each(oids, work, _settings(), "Downloading", None, store,
+                      first_tries=first_tries)
+    transient = {f"{i:032x}" for i in range(40) if i % 3 == 0}
+    denied = {f"{i:032x}" for i in range(40) if i % 3 and i % 5 == 0}
+    assert set(retried) == transient  # only what failed for a moment is tried again
+    assert set(result.failed) == denied and result.transferred == 40 - len(denied)
 
 
 def test_bounded_keeps_order_and_a_bounded_window():

@@ -32,11 +32,12 @@ import posixpath
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
 from dvx.hashing import CHUNK_SIZE
 
+T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
 OnBytes = Callable[[int], None]
 STREAM_BLOCK = 8 << 20  # bytes per read of a large object
@@ -50,7 +51,6 @@ class Sink(Protocol):
 class Blobs(ABC):
     """A store's blobs; each kind of store implements the abstract operations."""
 
-    batch = 1  # objects per task handed to a worker thread
     processes = False  # a large batch of transfers may run in worker processes
     reads_in_flight = 4  # large reads (packs) worth having in flight at once
     read_only = False
@@ -63,6 +63,16 @@ class Blobs(ABC):
     def jobs(self) -> int:
         """Transfers in flight that suit this store, when the user gives no -j."""
         return DEFAULT_JOBS
+
+    @property
+    def batch(self) -> int:
+        """Objects per task handed to a worker thread."""
+        return 1
+
+    @property
+    def batch_is_concurrent(self) -> bool:
+        """Whether `get_many` and `put_many` send a batch's requests at once."""
+        return False
 
     def path(self, name: str) -> str:
         return posixpath.join(self.root, name)
@@ -91,8 +101,16 @@ class Blobs(ABC):
                     on_bytes(len(chunk))
         return size
 
+    def get_many(self, names: list[str]) -> list[bytes | Exception]:
+        """Each blob whole, or what failed reading it."""
+        return [_outcome(self.get, name) for name in names]
+
     @abstractmethod
     def put(self, name: str, data: bytes) -> None: ...
+
+    def put_many(self, blobs: list[tuple[str, bytes]]) -> list[Exception | None]:
+        """Publish each (name, data); what failed, if anything, for each."""
+        return [_outcome(self.put, name, data) for name, data in blobs]
 
     @abstractmethod
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None: ...
@@ -133,13 +151,16 @@ class Blobs(ABC):
 class DirectoryBlobs(Blobs):
     """A local or mounted directory, with plain os calls (no fsspec import)."""
 
-    batch = 32  # a few system calls per object: handing one to a thread would cost more
     processes = True  # system calls spread over the cores only from worker processes
     reads_in_flight = 1  # no latency to hide: a read costs less than handing it over
 
     @property
     def jobs(self) -> int:
         return 4 * (os.cpu_count() or 2)
+
+    @property
+    def batch(self) -> int:
+        return 32  # a few system calls per object: handing one to a thread would cost more
 
     def prepare(self, create: bool) -> None:
         from dvx.errors import RemoteError
@@ -246,6 +267,13 @@ class DirectoryBlobs(Blobs):
     def delete(self, names: list[str]) -> None:
         for name in names:
             fsutil.remove_quietly(self.path(name))
+
+
+def _outcome(call: Callable[..., T], *args: Any) -> T | Exception:
+    try:
+        return call(*args)
+    except Exception as exc:  # each one's own failure, reported with it
+        return exc
 
 
 def relative_names(paths: Iterable[str], root: str) -> Iterator[str]:

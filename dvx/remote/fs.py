@@ -52,7 +52,7 @@ def local_path(url: str, repo_root: str) -> str:
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(repo_root, path))
 
 
-FAST_S3_CONNECTIONS = 64  # at most this many requests in flight at once (see ops/remote.py)
+FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
 def network_failure(exc: OSError, url: str) -> str:

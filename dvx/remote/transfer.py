@@ -17,8 +17,8 @@ from collections.abc import Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
 from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
-from dvx.hashing import OnBytes
-from dvx.logs import get_logger
+from dvx.fsutil import read_small_file
+from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.remote.retry import describe, with_retries
@@ -26,9 +26,8 @@ from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
 from dvx.remote.workers import in_processes, redacted, run_each
 
-log = get_logger(__name__)
-
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
+BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
 LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of asking each
 
 
@@ -141,10 +140,22 @@ def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], setti
         remote.blobs.put_file(remote.oid_name(oid), path, on_bytes)
         return os.path.getsize(path)
 
+    def put_first(batch: list[str]) -> dict[str, int | Exception]:
+        """The small objects of a batch, sent together; the rest are left to `put`."""
+        small = []
+        for oid in batch:
+            data = read_small_file(cache.oid_path(oid), BATCHED_OBJECT)
+            if data is not None and not (verify_local and hash_bytes(data, cache.algo) != oid):
+                small.append((oid, data))
+        failures = remote.blobs.put_many([(remote.oid_name(oid), data) for oid, data in small])
+        return {oid: len(data) if failure is None else failure
+                for (oid, data), failure in zip(small, failures, strict=True)}
+
     # Progress in bytes, except in worker processes, which report objects.
     sizes = None if in_processes(remote, todo) else sum(
         os.path.getsize(cache.oid_path(oid)) for oid in todo)
-    return run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True)
+    return run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True,
+                    first_tries=put_first if remote.blobs.batch_is_concurrent else None)
 
 
 def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settings: Settings,
@@ -189,8 +200,26 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
         except FileNotFoundError:
             raise MissingObjectError("not on the remote") from None
 
+    def get_first(batch: list[str]) -> dict[str, int | Exception]:
+        """The small objects of a batch, asked for together; the rest are left to `get`."""
+        small = [oid for oid in batch if known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT]
+        outcomes: dict[str, int | Exception] = {}
+        for oid, data in zip(small, blobs.get_many([remote.oid_name(oid) for oid in small]),
+                             strict=True):
+            try:
+                if isinstance(data, FileNotFoundError):
+                    raise MissingObjectError("not on the remote")
+                if isinstance(data, Exception):
+                    raise data
+                _check_size(oid, known[oid], len(data))
+                outcomes[oid] = cache.add_bytes_verified(data, oid)
+            except Exception as exc:  # `get` tries it again, if trying again can help
+                outcomes[oid] = exc
+        return outcomes
+
     total = sum(known.get(oid, 0) for oid in todo) or None
-    return run_each(todo, get, settings, "Downloading", total, remote, file_work=True)
+    return run_each(todo, get, settings, "Downloading", total, remote, file_work=True,
+                    first_tries=get_first if blobs.batch_is_concurrent else None)
 
 
 def _check_size(oid: str, expected: int, actual: int) -> None:

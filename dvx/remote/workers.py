@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -26,7 +26,7 @@ from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.processes import MIN_ITEMS, map_in_processes
-from dvx.remote.retry import describe, is_timeout, with_retries
+from dvx.remote.retry import describe, is_timeout, is_transient, with_retries
 from dvx.remote.transfer_result import Settings, TransferResult
 
 log = get_logger(__name__)
@@ -131,30 +131,36 @@ def in_processes(store: ObjectStore, oids: Sequence[str]) -> bool:
     return store.blobs.processes and len(oids) >= MIN_ITEMS
 
 
+FirstTries = Callable[[list[str]], Mapping[str, "int | Exception"]]
+
+
 def run_each(oids: list[str], work: Work, settings: Settings, desc: str,
-             total_bytes: int | None, store: ObjectStore, file_work: bool = False
-             ) -> TransferResult:
+             total_bytes: int | None, store: ObjectStore, file_work: bool = False,
+             first_tries: FirstTries | None = None) -> TransferResult:
     """`work(oid)` for every oid, `settings.jobs` at a time, each retried on transient errors.
     `file_work`: `work` changes only files (no state in this process), so it may run in
-    worker processes where the store suits them."""
+    worker processes where the store suits them. `first_tries(batch)`: the first attempt at
+    some objects of a batch at once (the size moved, or what failed), for stores that send a
+    batch's requests together (`Blobs.batch_is_concurrent`); `work` retries what failed."""
     result = TransferResult()
     if not oids:
         return result
     with store.blobs.session():
         if file_work and in_processes(store, oids):
             return _run_in_processes(oids, work, settings, desc, store)
-        return _run_in_threads(oids, work, settings, desc, total_bytes, store)
+        return _run_in_threads(oids, work, settings, desc, total_bytes, store, first_tries)
 
 
 def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
-                    total_bytes: int | None, store: ObjectStore) -> TransferResult:
+                    total_bytes: int | None, store: ObjectStore,
+                    first_tries: FirstTries | None) -> TransferResult:
     result = TransferResult()
     stall = _Stall()
     stopping = threading.Event()
     with settings.progress.task(desc, total_bytes or len(oids),
                                 "B" if total_bytes else "object") as advance:
 
-        def attempt(oid: str) -> int:
+        def attempt(oid: str, tried: Mapping[str, int | Exception]) -> int:
             stall.check()
             meter = _Meter(advance, bool(total_bytes))
 
@@ -162,18 +168,33 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
                 meter.restart()
                 return work(oid, meter)
 
-            size = with_retries(once, settings.retries, f"object {oid}")
+            first = tried.get(oid)
+            if first is None:
+                size = with_retries(once, settings.retries, f"object {oid}")
+            elif isinstance(first, Exception):
+                if not is_transient(first) or settings.retries <= 1:
+                    raise first
+                size = with_retries(once, settings.retries - 1, f"object {oid}")
+            else:
+                size = first
             faults.point("transfer.after_object")
             meter.finish(size)
             return size
 
         def attempt_each(batch: list[str]) -> list[Outcome]:
             outcomes: list[Outcome] = []
+            tried: Mapping[str, int | Exception] = {}
+            if first_tries is not None and not stopping.is_set():
+                try:
+                    stall.check()
+                    tried = first_tries(batch)
+                except Exception:  # each object is tried on its own below
+                    tried = {}
             for oid in batch:
                 if stopping.is_set():
                     break
                 try:
-                    outcomes.append((oid, attempt(oid), None))
+                    outcomes.append((oid, attempt(oid, tried), None))
                 except Exception as exc:  # every failure is reported, none aborts the batch
                     stall.note(exc)
                     outcomes.append((oid, 0, exc))
@@ -185,10 +206,15 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
 
         size = store.blobs.batch
         batches = (oids[start:start + size] for start in range(0, len(oids), size))
+        # `jobs` objects in flight: a thread each, or a batch per thread where the store sends
+        # a batch's requests at once (fewer handovers between threads).
+        threads = settings.jobs
+        if first_tries is not None and store.blobs.batch_is_concurrent:
+            threads = max(1, -(-settings.jobs // size))
         try:
             # Four batches per thread in the window: no thread waits while a slow one is
             # collected.
-            bounded(batches, attempt_each, settings.jobs, collect, 4 * settings.jobs)
+            bounded(batches, attempt_each, threads, collect, 4 * threads)
         except KeyboardInterrupt:
             stopping.set()  # the threads stop after the object in hand; nobody waits for them
             raise interrupted(desc, result.transferred, len(oids)) from None
