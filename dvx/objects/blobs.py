@@ -13,7 +13,8 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     move(name, to) / delete(names)
 
 and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
-a worker thread), `processes` (a large batch may run in worker processes), `reads_in_flight`
+a worker thread), `concurrent_batch` (requests `get_many`/`put_many` send at once),
+`processes` (a large batch may run in worker processes), `reads_in_flight`
 (large reads at once), `read_only` and `can_list`. Names are relative to the store's root
 (`files/xxh128/ab/cdef...`, `packs/<hash>.pack`). Every call may run in any thread;
 `session()` brackets a command's calls (a network client keeps its connections for it). A
@@ -70,9 +71,9 @@ class Blobs(ABC):
         return 1
 
     @property
-    def batch_is_concurrent(self) -> bool:
-        """Whether `get_many` and `put_many` send a batch's requests at once."""
-        return False
+    def concurrent_batch(self) -> int:
+        """Objects whose requests `get_many` and `put_many` send at once (0: one by one)."""
+        return 0
 
     def path(self, name: str) -> str:
         return posixpath.join(self.root, name)

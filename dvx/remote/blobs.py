@@ -211,12 +211,8 @@ class S3Blobs(FsspecBlobs):
     # The lean client sends a batch's requests together from the I/O loop: one handover
     # between threads per batch instead of one per object.
     @property
-    def batch(self) -> int:
-        return FAST_S3_BATCH if self.fast is not None else 1
-
-    @property
-    def batch_is_concurrent(self) -> bool:
-        return self.fast is not None
+    def concurrent_batch(self) -> int:
+        return FAST_S3_BATCH if self.fast is not None else 0
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:

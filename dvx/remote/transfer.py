@@ -24,7 +24,7 @@ from dvx.objects.odb import ObjectStore
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
-from dvx.remote.workers import in_processes, redacted, run_each
+from dvx.remote.workers import FirstTries, in_processes, redacted, run_each
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
@@ -154,8 +154,11 @@ def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], setti
     # Progress in bytes, except in worker processes, which report objects.
     sizes = None if in_processes(remote, todo) else sum(
         os.path.getsize(cache.oid_path(oid)) for oid in todo)
+    def small(oid: str) -> bool:
+        return os.path.getsize(cache.oid_path(oid)) <= BATCHED_OBJECT
+
     return run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True,
-                    first_tries=put_first if remote.blobs.batch_is_concurrent else None)
+                    first_tries=FirstTries(put_first, small))
 
 
 def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settings: Settings,
@@ -218,8 +221,11 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
         return outcomes
 
     total = sum(known.get(oid, 0) for oid in todo) or None
+    def small(oid: str) -> bool:
+        return known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT
+
     return run_each(todo, get, settings, "Downloading", total, remote, file_work=True,
-                    first_tries=get_first if blobs.batch_is_concurrent else None)
+                    first_tries=FirstTries(get_first, small))
 
 
 def _check_size(oid: str, expected: int, actual: int) -> None:

@@ -14,10 +14,12 @@ at once, raising Interrupted with what was complete.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
@@ -131,7 +133,14 @@ def in_processes(store: ObjectStore, oids: Sequence[str]) -> bool:
     return store.blobs.processes and len(oids) >= MIN_ITEMS
 
 
-FirstTries = Callable[[list[str]], Mapping[str, "int | Exception"]]
+@dataclass(frozen=True)
+class FirstTries:
+    """The first attempt at a batch of objects at once, for stores that send a batch's
+    requests together (`Blobs.concurrent_batch`): `run(batch)` gives each object of the batch
+    it tried the size moved or what failed; `suits(oid)`: whether an object goes in a batch
+    (a small one: a batch's bytes are all in memory)."""
+    run: Callable[[list[str]], Mapping[str, int | Exception]]
+    suits: Callable[[str], bool]
 
 
 def run_each(oids: list[str], work: Work, settings: Settings, desc: str,
@@ -141,7 +150,7 @@ def run_each(oids: list[str], work: Work, settings: Settings, desc: str,
     `file_work`: `work` changes only files (no state in this process), so it may run in
     worker processes where the store suits them. `first_tries(batch)`: the first attempt at
     some objects of a batch at once (the size moved, or what failed), for stores that send a
-    batch's requests together (`Blobs.batch_is_concurrent`); `work` retries what failed."""
+    batch's requests together (`Blobs.concurrent_batch`); `work` retries what failed."""
     result = TransferResult()
     if not oids:
         return result
@@ -181,13 +190,13 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
             meter.finish(size)
             return size
 
-        def attempt_each(batch: list[str]) -> list[Outcome]:
+        def attempt_each(batch: list[str], together: bool) -> list[Outcome]:
             outcomes: list[Outcome] = []
             tried: Mapping[str, int | Exception] = {}
-            if first_tries is not None and not stopping.is_set():
+            if together and first_tries is not None and not stopping.is_set():
                 try:
                     stall.check()
-                    tried = first_tries(batch)
+                    tried = first_tries.run(batch)
                 except Exception:  # each object is tried on its own below
                     tried = {}
             for oid in batch:
@@ -204,17 +213,23 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
             assert not isinstance(outcomes, BaseException)  # attempt_each catches them
             _collect(outcomes, result, store)
 
-        size = store.blobs.batch
-        batches = (oids[start:start + size] for start in range(0, len(oids), size))
-        # `jobs` objects in flight: a thread each, or a batch per thread where the store sends
-        # a batch's requests at once (fewer handovers between threads).
-        threads = settings.jobs
-        if first_tries is not None and store.blobs.batch_is_concurrent:
-            threads = max(1, -(-settings.jobs // size))
+        # `jobs` objects in flight: a thread each (several objects per task on a local disk),
+        # or, for the objects a store sends in batches of requests, a batch per thread (one
+        # handover between threads per batch).
+        groups = [(oids, store.blobs.batch, settings.jobs, False)]
+        together = store.blobs.concurrent_batch
+        if first_tries is not None and together:
+            batched = [oid for oid in oids if first_tries.suits(oid)]
+            alone = [oid for oid in oids if not first_tries.suits(oid)]
+            groups = [(batched, together, -(-settings.jobs // together), True),
+                      (alone, 1, settings.jobs, False)]
         try:
-            # Four batches per thread in the window: no thread waits while a slow one is
-            # collected.
-            bounded(batches, attempt_each, threads, collect, 4 * threads)
+            for group, size, threads, in_batches in groups:
+                batches = (group[start:start + size] for start in range(0, len(group), size))
+                # Four batches per thread in the window: no thread waits while a slow one is
+                # collected.
+                bounded(batches, functools.partial(attempt_each, together=in_batches),
+                        max(1, threads), collect, 4 * threads)
         except KeyboardInterrupt:
             stopping.set()  # the threads stop after the object in hand; nobody waits for them
             raise interrupted(desc, result.transferred, len(oids)) from None
