@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
+from dvx.fsutil import read_small_file
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -100,8 +101,11 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
             builder = PackBuilder()
             built = _Built(group, Section(None))
             for oid in group:
-                with open(cache.oid_path(oid), "rb") as f:
-                    data = f.read()
+                path = cache.oid_path(oid)
+                data = read_small_file(path, remote.pack_threshold)  # four system calls
+                if data is None:
+                    with open(path, "rb") as f:
+                        data = f.read()
                 if verify_local and hash_bytes(data, cache.algo) != oid:
                     built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
                     continue
