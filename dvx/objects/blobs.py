@@ -240,17 +240,20 @@ class DirectoryBlobs(Blobs):
 
     def walk(self, directory: str) -> Iterator[str]:
         # Straight from the directories: a million objects cost one scandir entry each.
-        try:
-            entries = os.scandir(self.path(directory))
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        with entries:
-            for entry in entries:
-                name = f"{directory}/{entry.name}" if directory else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    yield from self.walk(name)
-                elif entry.is_file():
-                    yield name
+        pending = [directory]
+        while pending:
+            current = pending.pop()
+            try:
+                entries = os.scandir(self.path(current))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            prefix = f"{current}/" if current else ""
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(prefix + entry.name)
+                    elif entry.is_file():
+                        yield prefix + entry.name
 
     def walk_details(self, directory: str) -> Details:
         found: Details = {}

@@ -71,10 +71,10 @@ class ObjectStore:
 
     def _oid_of(self, name: str) -> str | None:
         """The oid an object's name stands for; None for temporaries and strays."""
-        parts = name.split("/")
-        if len(parts) != 4 or len(parts[2]) != 2 or parts[3].startswith("."):
+        shard, _, rest = name[len(self.files_dir) + 1:].partition("/")
+        if len(shard) != 2 or rest.startswith("."):
             return None
-        oid = parts[2] + parts[3]
+        oid = shard + rest
         return oid if is_valid_oid(oid, self.algo) else None
 
     def quarantine(self, oid: str) -> str:
