@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
+from dvx.errors import RemoteError
 from dvx.hashing import CHUNK_SIZE
 
 T = TypeVar("T")
@@ -164,8 +165,6 @@ class DirectoryBlobs(Blobs):
         return 32  # a few system calls per object: handing one to a thread would cost more
 
     def prepare(self, create: bool) -> None:
-        from dvx.errors import RemoteError
-
         if create:
             os.makedirs(self.root, exist_ok=True)
         elif not os.path.isdir(self.root):

@@ -68,10 +68,6 @@ class LocalCache(ObjectStore):
                 there = shards[shard] = os.path.isdir(shard)
             yield oid, there and os.path.isfile(path)
 
-    def read_bytes(self, oid: str) -> bytes:
-        with self.open(oid) as f:
-            return f.read()
-
     def size(self, oid: str) -> int:
         return os.path.getsize(self.oid_path(oid))
 

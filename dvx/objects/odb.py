@@ -11,7 +11,7 @@ never reported as objects.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO
 
 from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
@@ -52,16 +52,6 @@ class ObjectStore:
 
     def exists(self, oid: str) -> bool:
         return self.blobs.exists(self.oid_name(oid))
-
-    def existing(self, oids: Iterable[str]) -> set[str]:
-        """The subset of `oids` present in the store."""
-        wanted = set(oids)
-        if not wanted:
-            return set()
-        if len(wanted) <= 32:
-            by_name = {self.oid_name(oid): oid for oid in wanted}
-            return {by_name[name] for name in self.blobs.existing(by_name)}
-        return wanted & set(self.list_oids())
 
     def list_oids(self) -> Iterator[str]:
         for name in self.blobs.walk(self.files_dir):

@@ -18,7 +18,6 @@ from dvx.objects.blobs import Blobs, Details, OnBytes, Sink, relative_names
 
 log = get_logger(__name__)
 
-FAST_S3_JOBS = 64  # the lean S3 path costs a coroutine per request, not a client's work
 FAST_S3_BATCH = 16  # objects per batch of requests sent together
 
 
@@ -206,7 +205,8 @@ class S3Blobs(FsspecBlobs):
 
     @property
     def jobs(self) -> int:
-        return FAST_S3_JOBS if self.fast is not None else super().jobs
+        # As many as the lean client has connections: a coroutine per request is cheap.
+        return self.fast.connections if self.fast is not None else super().jobs
 
     # The lean client sends a batch's requests together from the I/O loop: one handover
     # between threads per batch instead of one per object.

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
-from dvx.fsutil import read_small_file
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -101,11 +100,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
             builder = PackBuilder()
             built = _Built(group, Section(None))
             for oid in group:
-                path = cache.oid_path(oid)
-                data = read_small_file(path, remote.pack_threshold)  # four system calls
-                if data is None:
-                    with open(path, "rb") as f:
-                        data = f.read()
+                data = cache.read_bytes(oid)
                 if verify_local and hash_bytes(data, cache.algo) != oid:
                     built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
                     continue

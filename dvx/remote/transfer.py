@@ -13,7 +13,7 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
 from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
@@ -104,12 +104,13 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     them, the rest one by one. `sizes` (from pointers and manifests) saves a stat each."""
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     todo = sorted(absent_from(remote, unique, settings))
+
+    def size_of(oid: str) -> int:
+        known = sizes.get(oid) if sizes is not None else None
+        return known if known else os.path.getsize(cache.oid_path(oid))
+
     if isinstance(remote, RemoteStore) and remote.packs_enabled() and todo:
         from dvx.remote import packed
-
-        def size_of(oid: str) -> int:
-            known = sizes.get(oid) if sizes is not None else None
-            return known if known else os.path.getsize(cache.oid_path(oid))
 
         small: list[str] = []
         large: list[tuple[str, int]] = []
@@ -119,19 +120,20 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
                 small.append(oid)
             else:
                 large.append((oid, size))
-        result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local)
+        result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local,
+                               size_of)
         failed = result.failed
         result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                    [(oid, size) for oid, size in large if oid not in failed]))
         result.already_there = len(unique) - len(todo)
         return result
-    result = _upload_loose(cache, remote, todo, settings, verify_local)
+    result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
     result.already_there = len(unique) - len(todo)
     return result
 
 
 def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], settings: Settings,
-                  verify_local: bool) -> TransferResult:
+                  verify_local: bool, size_of: Callable[[str], int]) -> TransferResult:
 
     def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
@@ -151,12 +153,11 @@ def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], setti
         return {oid: len(data) if failure is None else failure
                 for (oid, data), failure in zip(small, failures, strict=True)}
 
-    # Progress in bytes, except in worker processes, which report objects.
-    sizes = None if in_processes(remote, todo) else sum(
-        os.path.getsize(cache.oid_path(oid)) for oid in todo)
     def small(oid: str) -> bool:
-        return os.path.getsize(cache.oid_path(oid)) <= BATCHED_OBJECT
+        return size_of(oid) <= BATCHED_OBJECT
 
+    # Progress in bytes, except in worker processes, which report objects.
+    sizes = None if in_processes(remote, todo) else sum(size_of(oid) for oid in todo)
     return run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True,
                     first_tries=FirstTries(put_first, small))
 
