@@ -160,7 +160,7 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
         fsync_dir(os.path.dirname(path))
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -169,9 +169,9 @@ def write_all(fd: int, data: bytes) -> None:
 # --- new files that appear whole ------------------------------------------------------------
 
 
-def write_whole(path: str, data: bytes, mode: int, *, replace: bool, exact_mode: bool = False,
-                temp_dir: str | None = None, before_name: Callable[[], None] = lambda: None
-                ) -> None:
+def write_whole(path: str, data: bytes | bytearray | memoryview, mode: int, *, replace: bool,
+                exact_mode: bool = False, temp_dir: str | None = None,
+                before_name: Callable[[], None] = lambda: None) -> None:
     """Make `path` a file holding `data` with permissions `mode`, never seen half-written.
 
     Written as an unnamed file (O_TMPFILE) and then linked to `path`: no temporary name to
@@ -353,6 +353,25 @@ def read_small_file(path: str, limit: int) -> bytes | None:
             if len(chunks) == 1 and len(chunk) == size:
                 break  # the usual case: one read, no need to ask for EOF
         return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_file_into(path: str, view: memoryview) -> bool:
+    """Fill `view` with the whole content of the file at `path`, in raw syscalls and with no
+    buffer of its own; False if the file does not hold exactly `len(view)` bytes (`view` is
+    then left partly written)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.fstat(fd).st_size != len(view):
+            return False
+        done = 0
+        while done < len(view):
+            count = os.readv(fd, [view[done:]])
+            if not count:
+                return False  # cut short since the fstat
+            done += count
+        return True
     finally:
         os.close(fd)
 

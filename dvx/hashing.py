@@ -86,7 +86,10 @@ def is_valid_oid(oid: object, algo: str = DEFAULT_ALGO) -> bool:
     return pattern is not None and isinstance(oid, str) and pattern.fullmatch(oid) is not None
 
 
-def hash_bytes(data: bytes, algo: str = DEFAULT_ALGO) -> str:
+BytesLike = bytes | bytearray | memoryview  # a blob to write: bytes, or a view of a buffer
+
+
+def hash_bytes(data: BytesLike, algo: str = DEFAULT_ALGO) -> str:
     hasher = get_algorithm(algo).new()
     hasher.update(data)
     return hasher.hexdigest()

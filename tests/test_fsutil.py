@@ -148,3 +148,15 @@ def test_a_source_that_shrinks_mid_copy_fails_and_leaves_no_file(tmp_path, write
     with pytest.raises(OSError, match="shorter"):
         fsutil.copy_small_file(str(src), str(tmp_path / "dst"), 0o644, replace=True)
     assert os.listdir(tmp_path) == ["src"]
+
+
+def test_read_file_into_fills_a_view_of_exactly_the_files_size(tmp_path):
+    path = tmp_path / "object"
+    path.write_bytes(b"0123456789")
+    buffer = bytearray(b"." * 14)
+    with memoryview(buffer) as whole:
+        assert fsutil.read_file_into(str(path), whole[2:12])
+        # a file of another size than expected is refused, whether longer or shorter
+        assert not fsutil.read_file_into(str(path), whole[:9])
+        assert not fsutil.read_file_into(str(path), whole[:11])
+    assert bytes(buffer[2:12]) == b"0123456789"

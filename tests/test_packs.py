@@ -35,8 +35,41 @@ def _section(*objects: bytes) -> tuple[Section, bytes]:
     builder = PackBuilder()
     for data in objects:
         builder.add(oid_of(data), data)
-    data = builder.finish()
+    data = bytes(builder.finish())
     return Section(packs.pack_name(data, ALGO), len(data), builder.entries), data
+
+
+def test_a_pack_read_into_a_reused_buffer_holds_exactly_its_objects():
+    objects = [b"alpha", b"", b"gamma" * 100]
+    room = sum(map(len, objects))
+    first = PackBuilder(room)
+    for data in objects:
+        assert first.add_read(oid_of(data), len(data), _filler(data))
+    # a read that comes up short adds nothing, and the next object takes its place
+    assert not first.add_read(oid_of(b"zeta"), 4, lambda view: False)
+    pack = bytes(first.finish())
+    assert len(pack) == packs.PACK_HEADER_SIZE + room
+    for (oid, offset, length), data in zip(first.entries, objects, strict=True):
+        assert (oid, pack[offset:offset + length]) == (oid_of(data), data)
+
+    # a larger buffer handed on from a pack already sent: the new pack is only its own bytes
+    reused = bytearray(b"x" * (len(pack) + 1000))
+    second = PackBuilder(5, reused)
+    assert second.add_read(oid_of(b"delta"), 5, _filler(b"delta"))
+    second.add(oid_of(b"big!"), b"big!")  # beyond the room it was given: the buffer is enough
+    view = second.finish()
+    assert second.buffer is reused
+    assert bytes(view[packs.PACK_HEADER_SIZE:]) == b"deltabig!"
+    assert bytes(view[:len(packs.PACK_MAGIC)]) == packs.PACK_MAGIC
+    assert bytes(view[:packs.PACK_HEADER_SIZE]) != pack[:packs.PACK_HEADER_SIZE]  # own header
+    view.release()
+
+
+def _filler(data: bytes):
+    def read_into(view: memoryview) -> bool:
+        view[:] = data
+        return True
+    return read_into
 
 
 def test_an_index_round_trips_and_places_every_object_in_its_pack():

@@ -291,6 +291,20 @@ def test_upload_and_download_on_an_in_memory_store(tmp_path, threshold):
     assert transfer.verify_on(remote, sizes, _settings(), sizes) == {}
 
 
+def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
+    cache, sizes = _cache_with(tmp_path, "a", 20)
+    wrong = dict(sizes)
+    odd = next(iter(wrong))
+    wrong[odd] += 7  # a pointer edited by hand: the pack is sized by it, the object is not
+    remote = _remote(_memory_blobs(), tmp_path, 1 << 20)
+    pushed = transfer.upload(cache, remote, list(sizes), _settings(), sizes=wrong)
+    assert pushed.transferred == len(sizes) and not pushed.failed
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert pulled.transferred == len(sizes) and not pulled.failed
+    assert fresh.read_bytes(odd) == cache.read_bytes(odd)
+
+
 @pytest.mark.parametrize("threshold", [1 << 20, 0], ids=["packs", "loose"])
 def test_transfers_on_a_faulty_store_retry_and_never_cache_damage(tmp_path, threshold):
     faults = tmp_path / "faults.json"

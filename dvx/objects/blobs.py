@@ -37,7 +37,7 @@ from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
 from dvx.errors import RemoteError
-from dvx.hashing import CHUNK_SIZE
+from dvx.hashing import CHUNK_SIZE, BytesLike
 
 T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
@@ -108,7 +108,7 @@ class Blobs(ABC):
         return [_outcome(self.get, name) for name in names]
 
     @abstractmethod
-    def put(self, name: str, data: bytes) -> None: ...
+    def put(self, name: str, data: BytesLike) -> None: ...
 
     def put_many(self, blobs: list[tuple[str, bytes]]) -> list[Exception | None]:
         """Publish each (name, data); what failed, if anything, for each."""
@@ -186,7 +186,7 @@ class DirectoryBlobs(Blobs):
     def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
         return open(self.path(name), "rb", buffering=block_size or -1)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: BytesLike) -> None:
         # Content-addressed or uniquely named: a blob already there has these very bytes.
         fsutil.write_whole(self.path(name), data, 0o444, replace=False)
 

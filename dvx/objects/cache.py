@@ -71,6 +71,10 @@ class LocalCache(ObjectStore):
     def size(self, oid: str) -> int:
         return os.path.getsize(self.oid_path(oid))
 
+    def read_into(self, oid: str, view: memoryview) -> bool:
+        """Read object `oid` into `view`; False if it is not `len(view)` bytes long."""
+        return fsutil.read_file_into(self.oid_path(oid), view)
+
     # The generation changes whenever objects may have been taken out of the cache (gc,
     # fsck). Facts remembered about the cache's contents are valid for one generation only.
     def generation(self) -> str:

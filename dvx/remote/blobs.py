@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.logs import get_logger
-from dvx.objects.blobs import Blobs, Details, OnBytes, Sink, relative_names
+from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes, Sink, relative_names
 
 log = get_logger(__name__)
 
@@ -74,8 +74,9 @@ class FsspecBlobs(Blobs):
             return self.fs.open(self.path(name), "rb")
         return self.fs.open(self.path(name), "rb", block_size=block_size)
 
-    def put(self, name: str, data: bytes) -> None:
-        self._publish(name, lambda target: self.fs.pipe_file(target, data))
+    def put(self, name: str, data: BytesLike) -> None:
+        whole = data if isinstance(data, bytes) else bytes(data)  # what every fsspec backend takes
+        self._publish(name, lambda target: self.fs.pipe_file(target, whole))
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
         options = dict(self.put_options)
@@ -278,7 +279,7 @@ class S3Blobs(FsspecBlobs):
             return super().read_into(name, sink, on_bytes)
         return counted.size
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: BytesLike) -> None:
         path = self.path(name)
         if self._fast(lambda fast: fast.put(path, data)) is None:
             super().put(name, data)

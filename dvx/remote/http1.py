@@ -24,6 +24,7 @@ from dataclasses import dataclass
 MAX_HEAD = 64 << 10  # a response head larger than this is not from an S3 server
 
 Sink = Callable[[bytes], object]
+Body = bytes | bytearray | memoryview  # a request's body: bytes, or a view of a buffer
 
 
 class _Malformed(Exception):
@@ -109,7 +110,7 @@ class _Connection(asyncio.Protocol):
 
     # -- one request and its response --------------------------------------------------------
 
-    def send(self, head: bytes, body: bytes, head_only: bool, sink: Sink | None
+    def send(self, head: bytes, body: Body, head_only: bool, sink: Sink | None
              ) -> asyncio.Future[Response]:
         assert self.transport is not None and self.exchange is None
         self.exchange = _Exchange(head_only, sink)
@@ -311,7 +312,7 @@ class HttpPool:
         self._open: set[_Connection] = set()
 
     async def request(self, method: str, target: str, headers: Mapping[str, str],
-                      body: bytes = b"", sink: Sink | None = None) -> Response:
+                      body: Body = b"", sink: Sink | None = None) -> Response:
         """Send one request; `sink`, if given, receives a successful response's body piece
         by piece instead of it being collected."""
         lines = [f"{method} {target} HTTP/1.1"]
@@ -354,7 +355,7 @@ class HttpPool:
         self._open.add(connection)
         return connection, False
 
-    async def _exchange(self, connection: _Connection, head: bytes, body: bytes,
+    async def _exchange(self, connection: _Connection, head: bytes, body: Body,
                         head_only: bool, sink: Sink | None) -> Response:
         waiter = connection.send(head, body, head_only, sink)
         watchdog = _Watchdog(connection, self.timeout)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
@@ -25,6 +26,7 @@ from dvx.objects.cache import LocalCache
 from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.remote.packs import (
     INDEXES_DIR,
+    PACK_HEADER_SIZE,
     PACKS_DIR,
     PackBuilder,
     Section,
@@ -55,8 +57,12 @@ PACK_ENTRIES = 10_000
 
 
 class PlannedPack(list[str]):
-    """The oids of one pack to be, and (`size`) the bytes of their objects."""
-    size: int = 0
+    """The oids of one pack to be, their objects' `lengths`, and (`size`) their sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lengths: list[int] = []
+        self.size = 0
 
 
 def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[PlannedPack]:
@@ -68,6 +74,7 @@ def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[Planned
             groups.append(current)
             current = PlannedPack()
         current.append(oid)
+        current.lengths.append(size)
         current.size += size
     if current:
         groups.append(current)
@@ -78,7 +85,8 @@ def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[Planned
 class _Built:
     group: PlannedPack
     section: Section
-    data: bytes = b""
+    data: memoryview | None = None  # the pack's bytes, until sent
+    buffer: bytearray | None = None  # that holds them
     failed: dict[str, str] = field(default_factory=dict)
     bytes: int = 0  # of objects
 
@@ -94,30 +102,42 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     groups = plan_packs(((oid, size_of(oid)) for oid in oids), remote.pack_size)
     finished: list[bytes] = []  # the index sections of the packs uploaded, as bytes
     loose = [(oid, 0, size) for oid, size in loose_done or []]
+    spare: list[bytearray] = []  # buffers of packs sent, for the next packs to reuse
+    largest = max((group.size for group in groups), default=0)
 
     def packs() -> Iterator[_Built]:
         for group in groups:
-            builder = PackBuilder()
+            buffer = spare.pop() if spare else bytearray(PACK_HEADER_SIZE + largest)
+            builder = PackBuilder(group.size, buffer)
             built = _Built(group, Section(None))
-            for oid in group:
-                data = cache.read_bytes(oid)
-                if verify_local and hash_bytes(data, cache.algo) != oid:
-                    built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
-                    continue
-                builder.add(oid, data)
-                built.bytes += len(data)
+            for oid, length in zip(group, group.lengths, strict=True):
+                if verify_local:
+                    data = cache.read_bytes(oid)
+                    if hash_bytes(data, cache.algo) != oid:
+                        built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
+                        continue
+                    builder.add(oid, data)
+                elif not builder.add_read(oid, length, partial(cache.read_into, oid)):
+                    # Not the size its pointer gives: sent as it is (a fetch checks it by hash).
+                    builder.add(oid, cache.read_bytes(oid))
+                built.bytes += builder.entries[-1][2]
             if builder.entries:
-                built.data = builder.finish()
+                built.data, built.buffer = builder.finish(), builder.buffer
                 built.section = Section(pack_name(built.data, remote.algo), len(built.data),
                                         builder.entries)
+            else:
+                spare.append(builder.buffer)
             yield built
 
     def send(built: _Built) -> _Built:
-        if built.section.pack is not None:
-            data, name = built.data, built.section.pack
-            remote.retried.put(f"{PACKS_DIR}/{name}", data)
-            faults.point("packs.after_pack")
-        built.data = b""  # its memory goes back now, not when the window moves on
+        if built.data is not None and built.buffer is not None:
+            try:
+                remote.retried.put(f"{PACKS_DIR}/{built.section.pack}", built.data)
+                faults.point("packs.after_pack")
+            finally:
+                built.data.release()
+                spare.append(built.buffer)  # list.append: safe from any thread
+                built.data = built.buffer = None
         return built
 
     def publish(chunks: list[bytes]) -> None:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError
-from dvx.hashing import get_algorithm, hash_bytes, is_valid_oid
+from dvx.hashing import BytesLike, get_algorithm, hash_bytes, is_valid_oid
 
 PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
 PACK_HEADER_SIZE = len(PACK_MAGIC) + 33
@@ -49,7 +49,7 @@ class Section:
     entries: list[tuple[str, int, int]] = field(default_factory=list)  # (oid, offset, length)
 
 
-def pack_name(data: bytes, algo: str) -> str:
+def pack_name(data: BytesLike, algo: str) -> str:
     return hash_bytes(data, algo) + PACK_SUFFIX
 
 
@@ -58,27 +58,48 @@ def index_name(data: bytes, algo: str) -> str:
 
 
 class PackBuilder:
-    """Collects objects into one pack's bytes."""
+    """Collects objects into one pack's bytes, in one buffer. Given the objects' total size
+    up front (`room`), it reads each object straight into its place (`add_read`): no copy per
+    object, and none to join them. A `buffer` of a pack already sent may be handed on, so
+    its memory is reused rather than allocated (and faulted in) again."""
 
-    def __init__(self) -> None:
+    def __init__(self, room: int = 0, buffer: bytearray | None = None) -> None:
         # A random header: a pack written again with the same objects (a rerun, a repack)
         # gets a name of its own, never that of a pack another process may be deleting.
-        self.parts: list[bytes] = [PACK_MAGIC + os.urandom(16).hex().encode() + b"\n"]
+        header = PACK_MAGIC + os.urandom(16).hex().encode() + b"\n"
+        if buffer is None or len(buffer) < len(header) + room:
+            buffer = bytearray(len(header) + room)
+        buffer[:len(header)] = header
+        self.buffer = buffer
         self.size = PACK_HEADER_SIZE
         self.entries: list[tuple[str, int, int]] = []
 
     def add(self, oid: str, data: bytes) -> None:
+        end = self.size + len(data)
+        self.buffer[self.size:end] = data  # grows the buffer if it has no room left
         self.entries.append((oid, self.size, len(data)))
-        self.parts.append(data)
-        self.size += len(data)
+        self.size = end
+
+    def add_read(self, oid: str, length: int, read_into: Callable[[memoryview], bool]) -> bool:
+        """Add object `oid` of `length` bytes, which `read_into` writes into the view of the
+        pack it is given; False, and nothing added, if `read_into` returns False."""
+        end = self.size + length
+        if end > len(self.buffer):
+            self.buffer.extend(bytes(end - len(self.buffer)))
+        with memoryview(self.buffer) as whole, whole[self.size:end] as view:
+            if not read_into(view):
+                return False
+        self.entries.append((oid, self.size, length))
+        self.size = end
+        return True
 
     def __len__(self) -> int:
         return len(self.entries)
 
-    def finish(self) -> bytes:
-        data = b"".join(self.parts)
-        self.parts = []
-        return data
+    def finish(self) -> memoryview:
+        """The pack's bytes: a view of `buffer`, which must not change while the view is in
+        use (release it before handing the buffer on)."""
+        return memoryview(self.buffer)[:self.size]
 
 
 def write_index(sections: Iterable[Section], algo: str) -> bytes:

@@ -15,7 +15,7 @@ from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError
 from dvx.logs import get_logger
-from dvx.objects.blobs import Blobs, Details, OnBytes
+from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
 
 log = get_logger(__name__)
 
@@ -106,7 +106,7 @@ class Retrying(Blobs):
     def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
         return self._retried(lambda: self.inner.open(name, block_size), name)
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: BytesLike) -> None:
         self._retried(lambda: self.inner.put(name, data), name)
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from dvx import faults
 from dvx.errors import DvxError
+from dvx.hashing import BytesLike
 from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool, Response
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
@@ -120,7 +121,7 @@ class FastS3:
             return f"{scheme}://{bucket}.{rest}/{key}"
         return f"{self._endpoint}/{quote(bucket)}/{key}"
 
-    def _signed(self, method: str, url: str, body: bytes | None,
+    def _signed(self, method: str, url: str, body: BytesLike | None,
                 headers: dict[str, str]) -> dict[str, str]:
         assert self._signer is not None, "start() first"
         if not body:
@@ -133,14 +134,14 @@ class FastS3:
         signed["User-Agent"] = USER_AGENT
         return signed
 
-    async def _request(self, method: str, path: str, body: bytes | None = None,
+    async def _request(self, method: str, path: str, body: BytesLike | None = None,
                        headers: dict[str, str] | None = None, query: str = "") -> Response:
         url = self._url(path) + (f"?{query}" if query else "")
         signed = self._signed(method, url, body, headers or {})
         pool, target = self._pool(url)
         return await pool.request(method, target, signed, body or b"")
 
-    async def _send(self, method: str, path: str, body: bytes | None = None,
+    async def _send(self, method: str, path: str, body: BytesLike | None = None,
                     headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         response = await self._request(method, path, body, headers)
         return response.status, response.body
@@ -207,7 +208,7 @@ class FastS3:
             if not truncated or not token:
                 return keys
 
-    async def put(self, path: str, data: bytes) -> None:
+    async def put(self, path: str, data: BytesLike) -> None:
         # The store checks this on arrival and refuses a damaged body (BadDigest). CRC32 is what
         # current AWS SDKs send by default instead of Content-MD5, at a fraction of MD5's cost.
         crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
