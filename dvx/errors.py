@@ -82,6 +82,17 @@ class RemoteError(DvxError):
     pass
 
 
+class MissingBucketError(RemoteError):
+    """The bucket (or container) a remote's URL names does not exist: a listing alone would
+    show it as an empty remote."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(f"The bucket '{bucket}' does not exist.",
+                         "Create it (dvx never creates buckets), or correct the remote's URL "
+                         "with `dvx remote modify NAME url ...`.")
+        self.bucket = bucket
+
+
 class PartialFailure(DvxError):
     """Raised after a command has done what it could; `result` carries the details."""
 

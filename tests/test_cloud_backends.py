@@ -4,10 +4,13 @@ suite runs both against emulators: fake-gcs-server and Azurite)."""
 from __future__ import annotations
 
 import time
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
 from dvx.remote.backends import backend_for
+from tests.remotes import clone, commit_all, configure, make_dataset, remote_for
 
 
 def test_a_gs_remote_with_an_endpoint_speaks_the_json_api_only(fake_gcs):
@@ -35,3 +38,25 @@ def test_an_azure_remote_passes_its_timeout_to_the_client():
     fs, root = backend_for(url).build(url, {"account_name": "a", "account_key": "a2V5"}, 45.0)
     assert root == "container/project"
     assert fs._timeout_kwargs == {"connection_timeout": 30, "read_timeout": 45}
+
+
+@pytest.mark.parametrize("kind", ["seaweedfs", "moto", "gs", "azure"])
+def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tmp_path, request,
+                                                                   kind):
+    """A listing of a missing bucket would look like an empty remote: `status --remote` would
+    call everything unpushed, and a push would fail once per object."""
+    spec = remote_for(kind, request, tmp_path)
+    missing = f"t-missing-{uuid.uuid4().hex[:8]}"
+    spec.url = spec.url.replace(urlsplit(spec.url).netloc, missing, 1)
+    make_dataset(repo)
+    dvx("add", "data")
+    configure(dvx, repo, spec)
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    for command, where in ((["status", "--remote"], repo), (["push"], repo),
+                           (["fetch"], target), (["fsck", "--remote", "r"], repo)):
+        result = dvx(*command, cwd=where)
+        assert result.code != 0, (command, result.output)
+        assert f"bucket that does not exist ('{missing}')" in result.output or (
+            f"The bucket '{missing}' does not exist." in result.output), (command, result.output)
+        assert "Traceback" not in result.output and result.output.count(missing) <= 2

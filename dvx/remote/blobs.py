@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
+from dvx.errors import MissingBucketError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes, Sink, relative_names
 
@@ -43,7 +44,8 @@ class FsspecBlobs(Blobs):
 
     def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
-                 read_options: dict[str, Any] | None = None) -> None:
+                 read_options: dict[str, Any] | None = None, bucket: str | None = None
+                 ) -> None:
         super().__init__(root)
         self._make_fs = make_fs
         self._fs: Any = None
@@ -55,6 +57,8 @@ class FsspecBlobs(Blobs):
         self.can_list = not read_only
         self.put_options = put_options or {}  # e.g. the multipart part size
         self.read_options = read_options or {}  # e.g. S3: a small object in one request
+        self.bucket = bucket  # the bucket (container) the root lies in, on stores with them
+        self._bucket_found = False
 
     @property
     def fs(self) -> Any:
@@ -121,10 +125,20 @@ class FsspecBlobs(Blobs):
     def size(self, name: str) -> int:
         return int(self.fs.size(self.path(name)))
 
+    def _nothing_listed(self) -> None:
+        """A listing found nothing: an empty remote, or no bucket at all, which a listing
+        cannot tell apart. Whether the bucket exists is asked once."""
+        if self.bucket is None or self._bucket_found:
+            return
+        if not self.fs.exists(self.bucket):
+            raise MissingBucketError(self.bucket)
+        self._bucket_found = True
+
     def details(self, directory: str) -> Details:
         try:
             infos = self.fs.ls(self.path(directory), detail=True)
         except FileNotFoundError:
+            self._nothing_listed()
             return {}
         except Exception as exc:
             if not self.read_only or isinstance(exc, (ConnectionError, TimeoutError)):
@@ -144,6 +158,7 @@ class FsspecBlobs(Blobs):
         try:
             paths = self.fs.find(self.path(directory))
         except FileNotFoundError:
+            self._nothing_listed()
             return
         yield from relative_names(paths, self.root)
 
@@ -151,6 +166,7 @@ class FsspecBlobs(Blobs):
         try:
             infos = self.fs.find(self.path(directory), detail=True)
         except FileNotFoundError:
+            self._nothing_listed()
             return {}
         prefix = self.root.rstrip("/") + "/"
         return {path[len(prefix):]: (int(info.get("size") or 0), mtime_of(info))

@@ -19,6 +19,7 @@ from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
     backend_for,
+    bucket_of,
     is_secret,
     s3_access,
     s3_root,
@@ -145,6 +146,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
 
     settings: dict[str, Any] = {
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
+        "bucket": bucket_of(url) if backend.buckets else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
         "read_options": backend.read_options}
     blobs: FsspecBlobs

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx import faults
-from dvx.errors import DvxError
+from dvx.errors import DvxError, MissingBucketError
 from dvx.hashing import BytesLike
 from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool, Response
@@ -365,6 +365,8 @@ def _error(status: int, body: bytes, path: str) -> Exception:
     text = body[:300].decode("utf-8", "replace")
     if status == 404 and b"NoSuchKey" in body:
         return FileNotFoundError(2, "not on the remote", path)
+    if status == 404 and b"NoSuchBucket" in body:
+        return MissingBucketError(path.partition("/")[0])
     if status == 403:
         return PermissionError(13, "access denied by the store", path)
     if status in (500, 502, 503, 504) or b"SlowDown" in body or b"RequestTimeout" in body:

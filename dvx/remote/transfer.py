@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 
-from dvx.errors import CorruptObjectError, MissingObjectError, RemoteError
+from dvx.errors import CorruptObjectError, MissingBucketError, MissingObjectError, RemoteError
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
@@ -87,6 +87,10 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
             f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
             f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
             f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
+    if isinstance(exc, MissingBucketError):
+        return RemoteError(f"The {shown} names a bucket that does not exist ('{exc.bucket}').",
+                           "Create it (dvx never creates buckets), or correct the URL with "
+                           f"`dvx remote modify {store.name or 'NAME'} url ...`.")
     if isinstance(exc, PermissionError):
         return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
                            "Check that the credentials may read and write there.")
