@@ -33,6 +33,40 @@ def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tm
     assert "the download failed, above" in pulled.stderr
 
 
+def test_many_failures_for_one_reason_are_one_line_with_examples(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(6):
+        write(repo / "data" / f"{i}.csv", f"row {i}")
+    assert dvx("add", *(f"data/{i}.csv" for i in range(6))).code == 0  # never pushed
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    os.makedirs(store)
+    cache = repo / ".dvx" / "cache"
+    for obj in (cache / "files").rglob("*"):
+        if obj.is_file():
+            obj.chmod(0o644)
+            obj.unlink()
+    pulled = dvx("pull")
+    first = xxhash.xxh3_128_hexdigest(b"row 0")
+    assert pulled.code == 1
+    assert f"Failed 6 objects: not on the remote (for example data/0.csv ({first}), " in (
+        pulled.stderr)
+    assert pulled.stderr.count("not on the remote") == 1
+
+
+def test_the_failure_report_keeps_rare_reasons_apart_and_is_bounded():
+    from dvx.cli.sync import SHOWN_FAILURES, failure_lines
+
+    failed = {f"{i:032x}": "refused" for i in range(10)}
+    failed.update({"f" * 32: "corrupt", "e" * 32: "timed out"})
+    lines = failure_lines(failed, {"f" * 32: "model.pt"})
+    assert lines == [f"Failed 10 objects: refused (for example {0:032x}, {1:032x})",
+                     f"Failed {'e' * 32}: timed out", f"Failed model.pt ({'f' * 32}): corrupt"]
+    many = failure_lines({f"{i:032x}": f"reason {i}" for i in range(80)}, {})
+    assert len(many) == SHOWN_FAILURES + 1 and many[-1].startswith("... and 30 more lines")
+
+
 def test_updated_dvx_lock_only_when_it_changed_and_the_hint_lists_what_git_tracks(repo, dvx):
     make_ml_repo(repo)
     assert dvx("add", "data/raw.csv").code == 0

@@ -223,18 +223,41 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
             f"[remote '{result.remote}'].")
-    named = result.paths.lookup(t.failed)
-    rows = sorted(t.failed.items(), key=lambda kv: (named.get(kv[0], ""), kv[0]))
-    for oid, reason in rows[:50]:
-        path = named.get(oid)
-        warn(f"Failed {path} ({oid}): {reason}" if path else f"Failed {oid}: {reason}")
-    if len(t.failed) > 50:
-        warn(f"... and {len(t.failed) - 50} more failures.")
+    for line in failure_lines(t.failed, result.paths.lookup(t.failed)):
+        warn(line)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:
         report_checkout(result.checkout, "the download failed, above" if t.failed
                         else "not on the remote either")
+
+
+SHOWN_FAILURES = 50  # lines; --json lists every failure
+SHOWN_ALIKE = 3  # failures of one reason shown one by one; more are summed up in one line
+
+
+def failure_lines(failed: dict[str, str], named: dict[str, str]) -> list[str]:
+    """The failures a person reads: one line each, except that many failures for one reason
+    (a remote that refuses everything) become one line with a few examples."""
+    def shown(oid: str) -> str:
+        path = named.get(oid)
+        return f"{path} ({oid})" if path else oid
+
+    by_reason: dict[str, list[str]] = {}
+    for oid in sorted(failed, key=lambda oid: (named.get(oid, ""), oid)):
+        by_reason.setdefault(failed[oid], []).append(oid)
+    lines: list[str] = []
+    for reason, oids in by_reason.items():
+        if len(oids) > SHOWN_ALIKE:
+            lines.append(f"Failed {len(oids)} objects: {reason} (for example "
+                         f"{', '.join(shown(oid) for oid in oids[:2])})")
+        else:
+            lines += [f"Failed {shown(oid)}: {reason}" for oid in oids]
+    if len(lines) > SHOWN_FAILURES:
+        rest = len(lines) - SHOWN_FAILURES
+        lines = [*lines[:SHOWN_FAILURES], f"... and {rest} more lines of failures (--json lists "
+                                          "them all)."]
+    return lines
 
 
 @click.command(epilog=example("""
