@@ -46,10 +46,15 @@ def f_tar_get(workload: str) -> str:
     return f"download {workload} as one tar object (S3, dvx's client)"
 
 
+def f_tar_unpack(workload: str) -> str:
+    return f"download {workload} as one tar object and unpack it (S3, dvx's client, tar -x)"
+
+
 # One object up or down with dvx's own S3 client (multipart in 8 MiB parts, one streaming
-# GET); prints the seconds of the transfer alone.
+# GET; "unpack": the GET streamed into `tar -x`, which creates the workload's files, as a pull
+# must); prints the seconds of the transfer alone.
 TAR_TRANSFER_SRC = r"""
-import asyncio, sys, time
+import asyncio, subprocess, sys, time
 from dvx.remote.s3fast import Access, FastS3
 endpoint, key, secret, target, path, mode = sys.argv[1:7]
 fast = FastS3(lambda: None, Access(endpoint, "us-east-1", key, secret, None), 64, 60.0)
@@ -59,6 +64,12 @@ async def main():
         t = time.perf_counter()
         if mode == "put":
             await fast.put_file(target, path, 8 << 20)
+        elif mode == "unpack":
+            tar = subprocess.Popen(["tar", "-x", "-C", path], stdin=subprocess.PIPE)
+            await fast.stream(target, tar.stdin)
+            tar.stdin.close()
+            if tar.wait():
+                raise SystemExit("tar -x failed")
         else:
             with open(path, "wb") as f:
                 await fast.stream(target, f)
@@ -86,8 +97,12 @@ def measure_s3_floors(wls: dict, names: list[str], runs: int, python: str, s3,
             bucket = f"floor-{name.lower()}-{r}"
             if s3.bucket("create", bucket):
                 break
+            unpacked = workdir / "floors" / f"{name.lower()}-unpacked-{r}"
+            unpacked.mkdir(parents=True, exist_ok=True)
             for mode, label, path in (("put", f_tar_put(name), tar),
-                                      ("get", f_tar_get(name), tar.with_suffix(".got"))):
+                                      ("get", f_tar_get(name), tar.with_suffix(".got")),
+                                      ("unpack", f_tar_unpack(name), unpacked)):
+                os.sync()  # as before each tool's step: the files of the last one written back
                 settle(name)
                 res = run([python, "-c", TAR_TRANSFER_SRC, s3.endpoint, *credentials,
                            f"{bucket}/{name}.tar", path, mode], env=env)
@@ -96,9 +111,10 @@ def measure_s3_floors(wls: dict, names: list[str], runs: int, python: str, s3,
                     continue
                 floors.setdefault(label, []).append(float(res.stdout.split()[-1]))
             remove_path(tar.with_suffix(".got"))
+            set_aside(unpacked, workdir / "trash")  # deleted at the end, as the tools' runs
             s3.bucket("drop", bucket)
         remove_path(tar)
-        for label in (f_tar_put(name), f_tar_get(name)):
+        for label in (f_tar_put(name), f_tar_get(name), f_tar_unpack(name)):
             if label in floors:
                 log(f"[floor] {label}: {statistics.median(floors[label]):.3f}s")
     return floors

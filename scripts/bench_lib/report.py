@@ -8,7 +8,17 @@ import platform
 import statistics
 from pathlib import Path
 
-from .floors import F_CP, F_CPAL, F_READ, F_WALK, F_XXH, f_copy_tree, f_tar_get, f_tar_put
+from .floors import (
+    F_CP,
+    F_CPAL,
+    F_READ,
+    F_WALK,
+    F_XXH,
+    f_copy_tree,
+    f_tar_get,
+    f_tar_put,
+    f_tar_unpack,
+)
 from .proc import run
 from .workloads import WORKLOADS
 
@@ -111,9 +121,13 @@ def build_report(args, machine: str, tools: dict, results: dict, floors: dict, s
             ("push-s3 W2 vs W2 as one tar object up", ("W2", "push-s3"), med.get(f_tar_put("W2"))),
             ("clone-pull-s3 W2 vs W2 as one tar object down", ("W2", "clone-pull-s3"),
              med.get(f_tar_get("W2"))),
+            ("clone-pull-s3 W2 vs W2 as one tar object down and unpacked",
+             ("W2", "clone-pull-s3"), med.get(f_tar_unpack("W2"))),
             ("push-s3 W3 vs W3 as one tar object up", ("W3", "push-s3"), med.get(f_tar_put("W3"))),
             ("clone-pull-s3 W3 vs W3 as one tar object down", ("W3", "clone-pull-s3"),
-             med.get(f_tar_get("W3")))):
+             med.get(f_tar_get("W3"))),
+            ("clone-pull-s3 W3 vs W3 as one tar object down and unpacked",
+             ("W3", "clone-pull-s3"), med.get(f_tar_unpack("W3")))):
         a, b = medians.get(key, (None, None))
         lines.append(f"| {label} | {fmt_s(floor) if floor else '—'} | {fmt_s(a) if a else '—'} "
                      f"| {ratio(a, floor)} | {fmt_s(b) if b else '—'} | {ratio(b, floor)} |")
