@@ -291,6 +291,21 @@ def test_upload_and_download_on_an_in_memory_store(tmp_path, threshold):
     assert transfer.verify_on(remote, sizes, _settings(), sizes) == {}
 
 
+@pytest.mark.parametrize("kind", ["memory", "s3"])
+def test_packs_built_in_reused_buffers_hold_their_own_objects(tmp_path, request, kind):
+    cache, sizes = _cache_with(tmp_path, "a", 120)
+    blobs = _memory_blobs() if kind == "memory" else _s3_blobs(request, tmp_path)
+    remote = RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / "idx"), retries=3,
+                         pack_size=1000)  # about 20 packs, so buffers of sent packs are reused
+    pushed = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    assert pushed.transferred == len(sizes) and not pushed.failed
+    assert len(blobs.names("packs")) > 10
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert pulled.transferred == len(sizes) and not pulled.failed
+    assert transfer.verify_on(remote, sizes, _settings(), sizes) == {}
+
+
 def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     cache, sizes = _cache_with(tmp_path, "a", 20)
     wrong = dict(sizes)

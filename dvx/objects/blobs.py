@@ -108,7 +108,9 @@ class Blobs(ABC):
         return [_outcome(self.get, name) for name in names]
 
     @abstractmethod
-    def put(self, name: str, data: BytesLike) -> None: ...
+    def put(self, name: str, data: BytesLike) -> None:
+        """Publish `data` whole as `name`. Nothing keeps a reference to `data` once this
+        returns or raises: a caller may reuse its buffer (the pack upload does)."""
 
     def put_many(self, blobs: list[tuple[str, bytes]]) -> list[Exception | None]:
         """Publish each (name, data); what failed, if anything, for each."""
