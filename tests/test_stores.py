@@ -124,16 +124,6 @@ def test_a_batch_of_blobs_goes_and_comes_back_with_each_ones_outcome(blobs):
     assert got[:20] == [data for _, data in items]
     assert isinstance(got[20], FileNotFoundError)
 
-    def use(i: int, data: bytes) -> int:  # each blob as it arrives, with its place in the batch
-        if i == 3:
-            raise ValueError("refused")
-        return i * 1000 + len(data)
-
-    with blobs.session():
-        used = blobs.get_each([name for name, _ in items[:5]] + ["b/missing"], use)
-    assert [used[i] for i in (0, 1, 2, 4)] == [0, 1100, 2200, 4400]
-    assert isinstance(used[3], ValueError) and isinstance(used[5], FileNotFoundError)
-
 
 def test_a_missing_blob_is_file_not_found(blobs):
     with blobs.session():

@@ -105,14 +105,7 @@ class Blobs(ABC):
 
     def get_many(self, names: list[str]) -> list[bytes | Exception]:
         """Each blob whole, or what failed reading it."""
-        return self.get_each(names, _whole)
-
-    def get_each(self, names: list[str], use: Callable[[int, bytes], T]) -> list[T | Exception]:
-        """`use(i, blob)` for each blob whole as it arrives (`i`: its place in `names`); its
-        result, or what failed (the read, or `use`). A store that reads on an I/O thread
-        calls `use` there, as each answer comes: keep it to a few system calls."""
-        return [_outcome(lambda i, name: use(i, self.get(name)), i, name)
-                for i, name in enumerate(names)]
+        return [_outcome(self.get, name) for name in names]
 
     @abstractmethod
     def put(self, name: str, data: BytesLike) -> None:
@@ -279,10 +272,6 @@ class DirectoryBlobs(Blobs):
     def delete(self, names: list[str]) -> None:
         for name in names:
             fsutil.remove_quietly(self.path(name))
-
-
-def _whole(_: int, data: bytes) -> bytes:
-    return data
 
 
 def _outcome(call: Callable[..., T], *args: Any) -> T | Exception:

@@ -10,7 +10,7 @@ import posixpath
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import MissingBucketError
@@ -18,8 +18,6 @@ from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes, Sink, relative_names
 
 log = get_logger(__name__)
-
-T = TypeVar("T")
 
 FAST_S3_BATCH = 16  # objects per batch of requests sent together
 
@@ -302,12 +300,9 @@ class S3Blobs(FsspecBlobs):
         if self._fast(lambda fast: fast.put(path, data)) is None:
             super().put(name, data)
 
-    def get_each(self, names: list[str], use: Callable[[int, bytes], T]) -> list[T | Exception]:
-        async def one(fast: Any, i: int, name: str) -> T:
-            return use(i, await fast.get(self.path(name)))  # on the loop, as each arrives
-
-        done = self._fast(lambda fast: _each(one(fast, i, name) for i, name in enumerate(names)))
-        return super().get_each(names, use) if done is None else list(done[0])
+    def get_many(self, names: list[str]) -> list[bytes | Exception]:
+        done = self._fast(lambda fast: _each(fast.get(self.path(name)) for name in names))
+        return super().get_many(names) if done is None else list(done[0])
 
     def put_many(self, blobs: list[tuple[str, bytes]]) -> list[Exception | None]:
         done = self._fast(lambda fast: _each(fast.put(self.path(name), data)

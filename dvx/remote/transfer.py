@@ -209,19 +209,21 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
             raise MissingObjectError("not on the remote") from None
 
     def get_first(batch: list[str]) -> dict[str, int | Exception]:
-        """The small objects of a batch, asked for together and cached as each arrives; the
-        rest are left to `get`, which also tries again what failed, if that can help."""
+        """The small objects of a batch, asked for together; the rest are left to `get`."""
         small = [oid for oid in batch if known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT]
-
-        def cache_one(i: int, data: bytes) -> int:
-            oid = small[i]
-            _check_size(oid, known[oid], len(data))
-            return cache.add_bytes_verified(data, oid)
-
-        outcomes = blobs.get_each([remote.oid_name(oid) for oid in small], cache_one)
-        return {oid: MissingObjectError("not on the remote")
-                if isinstance(outcome, FileNotFoundError) else outcome
-                for oid, outcome in zip(small, outcomes, strict=True)}
+        outcomes: dict[str, int | Exception] = {}
+        for oid, data in zip(small, blobs.get_many([remote.oid_name(oid) for oid in small]),
+                             strict=True):
+            try:
+                if isinstance(data, FileNotFoundError):
+                    raise MissingObjectError("not on the remote")
+                if isinstance(data, Exception):
+                    raise data
+                _check_size(oid, known[oid], len(data))
+                outcomes[oid] = cache.add_bytes_verified(data, oid)
+            except Exception as exc:  # `get` tries it again, if trying again can help
+                outcomes[oid] = exc
+        return outcomes
 
     total = sum(known.get(oid, 0) for oid in todo) or None
     def small(oid: str) -> bool:
