@@ -86,11 +86,11 @@ class MissingBucketError(RemoteError):
     """The bucket (or container) a remote's URL names does not exist: a listing alone would
     show it as an empty remote."""
 
-    def __init__(self, bucket: str) -> None:
-        super().__init__(f"The bucket '{bucket}' does not exist.",
-                         "Create it (dvx never creates buckets), or correct the remote's URL "
+    def __init__(self, bucket: str, kind: str = "bucket") -> None:
+        super().__init__(f"The {kind} '{bucket}' does not exist.",
+                         f"Create it (dvx never creates {kind}s), or correct the remote's URL "
                          "with `dvx remote modify NAME url ...`.")
-        self.bucket = bucket
+        self.bucket, self.kind = bucket, kind  # kind: what the store calls it
 
 
 class PartialFailure(DvxError):

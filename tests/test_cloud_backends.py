@@ -57,6 +57,7 @@ def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tm
                            (["fetch"], target), (["fsck", "--remote", "r"], repo)):
         result = dvx(*command, cwd=where)
         assert result.code != 0, (command, result.output)
-        assert f"bucket that does not exist ('{missing}')" in result.output or (
-            f"The bucket '{missing}' does not exist." in result.output), (command, result.output)
+        word = "container" if kind == "azure" else "bucket"  # as the store calls it
+        assert f"{word} that does not exist ('{missing}')" in result.output or (
+            f"The {word} '{missing}' does not exist." in result.output), (command, result.output)
         assert "Traceback" not in result.output and result.output.count(missing) <= 2

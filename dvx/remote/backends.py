@@ -49,7 +49,9 @@ class Backend:
     build: Callable[[str, dict[str, str], float], tuple[Any, str]]
     put_options: Callable[[dict[str, str]], dict[str, Any]] = lambda options: {}
     read_options: dict[str, Any] = field(default_factory=dict)  # for whole-object reads
-    buckets: bool = False  # a URL's first path component is a bucket (container) that must exist
+    # What the URL's first path component names, on stores where it must exist: "bucket",
+    # "container" (else "").
+    bucket_kind: str = ""
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -78,7 +80,7 @@ def s3_root(url: str) -> str:
 
 
 def bucket_of(url: str) -> str:
-    """The bucket (container) of an object store's URL: scheme://BUCKET/prefix."""
+    """The bucket (or container) of an object store's URL: scheme://BUCKET/prefix."""
     return urlsplit(url).netloc
 
 
@@ -269,7 +271,7 @@ BACKENDS = [
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
-            {"max_concurrency": 1}, buckets=True),
+            {"max_concurrency": 1}, bucket_kind="bucket"),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
@@ -283,12 +285,12 @@ BACKENDS = [
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
-            frozenset(), False, True, _build_gs, buckets=True),
+            frozenset(), False, True, _build_gs, bucket_kind="bucket"),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
             frozenset({"account_key", "connection_string", "sas_token"}), False, True,
-            _build_azure, buckets=True),
+            _build_azure, bucket_kind="container"),
     Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}

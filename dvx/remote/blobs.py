@@ -44,8 +44,8 @@ class FsspecBlobs(Blobs):
 
     def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
-                 read_options: dict[str, Any] | None = None, bucket: str | None = None
-                 ) -> None:
+                 read_options: dict[str, Any] | None = None,
+                 bucket: tuple[str, str] | None = None) -> None:
         super().__init__(root)
         self._make_fs = make_fs
         self._fs: Any = None
@@ -57,7 +57,9 @@ class FsspecBlobs(Blobs):
         self.can_list = not read_only
         self.put_options = put_options or {}  # e.g. the multipart part size
         self.read_options = read_options or {}  # e.g. S3: a small object in one request
-        self.bucket = bucket  # the bucket (container) the root lies in, on stores with them
+        # The bucket the root lies in and what the store calls it ("bucket", "container"),
+        # on stores that have them.
+        self.bucket = bucket
         self._bucket_found = False
 
     @property
@@ -130,8 +132,9 @@ class FsspecBlobs(Blobs):
         cannot tell apart. Whether the bucket exists is asked once."""
         if self.bucket is None or self._bucket_found:
             return
-        if not self.fs.exists(self.bucket):
-            raise MissingBucketError(self.bucket)
+        name, kind = self.bucket
+        if not self.fs.exists(name):
+            raise MissingBucketError(name, kind)
         self._bucket_found = True
 
     def details(self, directory: str) -> Details:

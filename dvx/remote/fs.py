@@ -146,7 +146,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
 
     settings: dict[str, Any] = {
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
-        "bucket": bucket_of(url) if backend.buckets else None,
+        "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
         "read_options": backend.read_options}
     blobs: FsspecBlobs

@@ -88,8 +88,9 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
             f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
             f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
     if isinstance(exc, MissingBucketError):
-        return RemoteError(f"The {shown} names a bucket that does not exist ('{exc.bucket}').",
-                           "Create it (dvx never creates buckets), or correct the URL with "
+        return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
+                           f"('{exc.bucket}').",
+                           f"Create it (dvx never creates {exc.kind}s), or correct the URL with "
                            f"`dvx remote modify {store.name or 'NAME'} url ...`.")
     if isinstance(exc, PermissionError):
         return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
