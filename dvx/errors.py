@@ -87,10 +87,13 @@ class MissingBucketError(RemoteError):
     show it as an empty remote."""
 
     def __init__(self, bucket: str, kind: str = "bucket") -> None:
-        super().__init__(f"The {kind} '{bucket}' does not exist.",
-                         f"Create it (dvx never creates {kind}s), or correct the remote's URL "
-                         "with `dvx remote modify NAME url ...`.")
+        super().__init__(f"The {kind} '{bucket}' does not exist.", self.way_out(kind))
         self.bucket, self.kind = bucket, kind  # kind: what the store calls it
+
+    @staticmethod
+    def way_out(kind: str, remote: str = "NAME") -> str:
+        return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
+                f"`dvx remote modify {remote} url ...`.")
 
 
 class PartialFailure(DvxError):

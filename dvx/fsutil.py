@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 from dvx import faults
 
+BytesLike = bytes | bytearray | memoryview  # data to write: bytes, or a view of a buffer
+
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 
@@ -160,7 +162,7 @@ def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None
         fsync_dir(os.path.dirname(path))
 
 
-def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+def write_all(fd: int, data: BytesLike) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -169,7 +171,7 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 # --- new files that appear whole ------------------------------------------------------------
 
 
-def write_whole(path: str, data: bytes | bytearray | memoryview, mode: int, *, replace: bool,
+def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
                 exact_mode: bool = False, temp_dir: str | None = None,
                 before_name: Callable[[], None] = lambda: None) -> None:
     """Make `path` a file holding `data` with permissions `mode`, never seen half-written.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from dvx.errors import InvalidOidError, UsageError
-from dvx.fsutil import copy_window
+from dvx.fsutil import BytesLike, copy_window
 
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
@@ -84,9 +84,6 @@ def check_oid(oid: object, algo: str = DEFAULT_ALGO) -> str:
 def is_valid_oid(oid: object, algo: str = DEFAULT_ALGO) -> bool:
     pattern = _PATTERNS.get(algo)
     return pattern is not None and isinstance(oid, str) and pattern.fullmatch(oid) is not None
-
-
-BytesLike = bytes | bytearray | memoryview  # a blob to write: bytes, or a view of a buffer
 
 
 def hash_bytes(data: BytesLike, algo: str = DEFAULT_ALGO) -> str:

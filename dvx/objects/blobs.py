@@ -37,11 +37,11 @@ from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
 from dvx.errors import RemoteError
-from dvx.hashing import CHUNK_SIZE, BytesLike
+from dvx.fsutil import BytesLike
+from dvx.hashing import CHUNK_SIZE, OnBytes
 
 T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
-OnBytes = Callable[[int], None]
 STREAM_BLOCK = 8 << 20  # bytes per read of a large object
 DEFAULT_JOBS = 16  # requests in flight on a network store: latency-bound, so more than cores
 

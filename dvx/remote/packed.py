@@ -85,8 +85,7 @@ def plan_packs(sizes: Iterator[tuple[str, int]], pack_size: int) -> list[Planned
 class _Built:
     group: PlannedPack
     section: Section
-    data: memoryview | None = None  # the pack's bytes, until sent
-    buffer: bytearray | None = None  # that holds them
+    buffer: bytearray | None = None  # holds the pack's bytes (`section.size` of them) until sent
     failed: dict[str, str] = field(default_factory=dict)
     bytes: int = 0  # of objects
 
@@ -122,22 +121,23 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                     builder.add(oid, cache.read_bytes(oid))
                 built.bytes += builder.entries[-1][2]
             if builder.entries:
-                built.data, built.buffer = builder.finish(), builder.buffer
-                built.section = Section(pack_name(built.data, remote.algo), len(built.data),
-                                        builder.entries)
+                with builder.finish() as pack:
+                    built.section = Section(pack_name(pack, remote.algo), len(pack),
+                                            builder.entries)
+                built.buffer = builder.buffer
             else:
                 spare.append(builder.buffer)
             yield built
 
     def send(built: _Built) -> _Built:
-        if built.data is not None and built.buffer is not None:
+        if built.buffer is not None:
             try:
-                remote.retried.put(f"{PACKS_DIR}/{built.section.pack}", built.data)
+                with memoryview(built.buffer) as whole, whole[:built.section.size] as data:
+                    remote.retried.put(f"{PACKS_DIR}/{built.section.pack}", data)
                 faults.point("packs.after_pack")
             finally:
-                built.data.release()
                 spare.append(built.buffer)  # list.append: safe from any thread
-                built.data = built.buffer = None
+                built.buffer = None
         return built
 
     def publish(chunks: list[bytes]) -> None:

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError
-from dvx.hashing import BytesLike, get_algorithm, hash_bytes, is_valid_oid
+from dvx.fsutil import BytesLike
+from dvx.hashing import get_algorithm, hash_bytes, is_valid_oid
 
 PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
 PACK_HEADER_SIZE = len(PACK_MAGIC) + 33

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from dvx import faults
 from dvx.errors import DvxError, MissingBucketError
-from dvx.hashing import BytesLike
+from dvx.fsutil import BytesLike
 from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool, Response
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer

@@ -90,8 +90,7 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
                            f"('{exc.bucket}').",
-                           f"Create it (dvx never creates {exc.kind}s), or correct the URL with "
-                           f"`dvx remote modify {store.name or 'NAME'} url ...`.")
+                           MissingBucketError.way_out(exc.kind, store.name or "NAME"))
     if isinstance(exc, PermissionError):
         return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
                            "Check that the credentials may read and write there.")
@@ -227,6 +226,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
         return outcomes
 
     total = sum(known.get(oid, 0) for oid in todo) or None
+
     def small(oid: str) -> bool:
         return known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT
 
