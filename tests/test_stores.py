@@ -320,6 +320,42 @@ def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     assert fresh.read_bytes(odd) == cache.read_bytes(odd)
 
 
+def test_a_large_pull_stages_its_reads_then_stores_them_in_worker_processes(tmp_path,
+                                                                           monkeypatch):
+    from dvx.processes import map_in_processes
+    from dvx.remote import packed
+
+    rounds: list[int] = []
+
+    def in_processes(fn, items, advance=lambda n: None, **options):
+        rounds.append(len(items))
+        return map_in_processes(fn, items, advance, workers=2, min_items=1)
+
+    monkeypatch.setattr(packed, "MIN_ITEMS", 10)  # a "large" pull, at a test's size
+    monkeypatch.setattr(packed, "STAGED_BYTES", 8000)  # several rounds
+    monkeypatch.setattr(packed, "worker_count", lambda: 2)
+    monkeypatch.setattr(packed, "map_in_processes", in_processes)
+    cache, sizes = _cache_with(tmp_path, "a", 200)
+    blobs = _memory_blobs()
+    remote = RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / "idx"), retries=3,
+                         pack_size=4000)
+    assert transfer.upload(cache, remote, sizes, _settings(), sizes=sizes).transferred == 200
+    damaged = sorted(sizes)[7]
+    pack, offset, _ = remote.locate([damaged])[damaged]
+    content = bytearray(blobs.get(f"packs/{pack}"))
+    content[offset] ^= 0xFF
+    blobs.put(f"packs/{pack}", bytes(content))
+
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert len(rounds) > 3 and sum(rounds) == 200  # every object staged once, a round at a time
+    assert list(pulled.failed) == [damaged] and "hash to" in pulled.failed[damaged]
+    assert pulled.transferred == 199 and not fresh.exists(damaged)
+    for oid in set(sizes) - {damaged}:
+        assert fresh.read_bytes(oid) == cache.read_bytes(oid)
+    assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
+
+
 @pytest.mark.parametrize("threshold", [1 << 20, 0], ids=["packs", "loose"])
 def test_transfers_on_a_faulty_store_retry_and_never_cache_damage(tmp_path, threshold):
     faults = tmp_path / "faults.json"

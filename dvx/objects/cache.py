@@ -145,6 +145,15 @@ class LocalCache(ObjectStore):
         with contextlib.suppress(OSError):  # not ours to touch (a shared cache): it stays
             os.utime(self.oid_path(oid))
 
+    def scratch_file(self) -> IO[bytes]:
+        """An unnamed file on the cache's filesystem for bytes on their way into the cache:
+        no name reaches it, and it vanishes when closed or when the process dies."""
+        import tempfile
+
+        tmp_dir = os.path.join(self.root, "tmp")
+        os.makedirs(tmp_dir, exist_ok=True)
+        return tempfile.TemporaryFile(dir=tmp_dir)
+
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")
         os.makedirs(tmp_dir, exist_ok=True)  # once per large file or download: small ones have none

@@ -14,16 +14,19 @@ At most PACKS_IN_FLIGHT packs (or reads of up to pack_size) are in memory at onc
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from typing import IO
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
-from dvx.processes import MIN_ITEMS, map_in_processes
+from dvx.processes import MIN_ITEMS, map_in_processes, worker_count
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACK_HEADER_SIZE,
@@ -224,37 +227,50 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
         return data
 
-    def store(span: Span, data: bytes) -> None:
-        """The objects of one read into the cache, each checked by hash. In this thread, or
-        in forked workers for a large read from a directory remote (no other threads run
-        then): object files are system calls, which threads cannot spread over the cores."""
+    def keep(oid: str, data: bytes) -> int | Exception:
+        """One object into the cache, checked by hash (its size, or why it was refused)."""
+        try:
+            size = cache.add_bytes_verified(data, oid)
+        except Exception as exc:  # one bad object does not spoil its neighbours
+            return exc
+        faults.point("transfer.after_object")
+        return size
 
-        def one(entry: tuple[str, int, int]) -> int | Exception:
-            oid, offset, length = entry
-            try:
-                size = cache.add_bytes_verified(
-                    data[offset - span.start:offset - span.start + length], oid)
-            except Exception as exc:  # one bad object does not spoil its neighbours
-                return exc
-            faults.point("transfer.after_object")
-            return size
-
-        if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
-            outcomes = map_in_processes(one, span.entries)
-        else:
-            outcomes = [one(entry) for entry in span.entries]
-        for (oid, _, _), outcome in zip(span.entries, outcomes, strict=True):
+    def record(entries: Iterable[tuple[str, int, int]],
+               outcomes: Iterable[int | Exception]) -> None:
+        for (oid, _, _), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 result.failed[oid] = describe(outcome)
             else:
                 result.transferred += 1
                 result.bytes += outcome
 
-    # A store without latency (a directory) is read in this thread, where a read costs less
-    # than a handover; others have several reads in flight while this thread stores objects.
+    # Storing an object is system calls, which threads cannot spread over the cores. A store
+    # without latency (a directory) is read in this thread, and a large read's objects are
+    # stored by forked workers (no other threads run then). Others have several reads in
+    # flight, so many objects are first staged (`_Staged`), then stored by forked workers
+    # once the reads are over.
     jobs = min(remote.blobs.reads_in_flight, PACKS_IN_FLIGHT, settings.jobs)
+    staged = None if remote.blobs.processes or len(todo) < MIN_ITEMS or worker_count() < 2 \
+        else _Staged(cache.scratch_file())
     with settings.progress.task("Downloading", len(todo), "object") as advance, \
-            remote.blobs.session():
+            remote.blobs.session(), staged or contextlib.nullcontext():
+
+        def store(span: Span, data: bytes) -> None:
+            if staged is not None:
+                staged.add(span, data)
+                return
+
+            def one(entry: tuple[str, int, int]) -> int | Exception:
+                _, offset, length = entry
+                return keep(entry[0], data[offset - span.start:offset - span.start + length])
+
+            if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
+                outcomes = map_in_processes(one, span.entries)
+            else:
+                outcomes = [one(entry) for entry in span.entries]
+            record(span.entries, outcomes)
+            advance(len(span.entries))
 
         def done(span: Span, outcome: bytes | BaseException) -> None:
             if isinstance(outcome, FileNotFoundError) and first_round[0]:
@@ -263,21 +279,29 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             if isinstance(outcome, BaseException):
                 for oid, _, _ in span.entries:
                     result.failed[oid] = describe(outcome)
+                advance(len(span.entries))
             else:
                 store(span, outcome)
-            advance(len(span.entries))
+
+        def fetch(spans: Iterable[Span]) -> None:
+            if jobs > 1:
+                bounded(spans, read, jobs, done)
+                return
+            for span in spans:
+                try:
+                    data: bytes | BaseException = read(span)
+                except Exception as exc:
+                    data = exc
+                done(span, data)
 
         def run(spans: Iterable[Span], count: int) -> None:
             try:
-                if jobs == 1:
-                    for span in spans:
-                        try:
-                            data: bytes | BaseException = read(span)
-                        except Exception as exc:
-                            data = exc
-                        done(span, data)
-                else:
-                    bounded(spans, read, jobs, done)
+                if staged is None:
+                    fetch(spans)
+                    return
+                for spans_of_round in staged.rounds(spans):
+                    fetch(spans_of_round)  # every read is over: forking is safe
+                    record(*staged.store(keep, advance))
             except KeyboardInterrupt:
                 raise Interrupted(f"Interrupted while downloading {count} objects.",
                                   "Nothing was left half-written; run the command again to "
@@ -295,6 +319,64 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             for oid in still:
                 result.failed[oid] = "its pack is gone from the remote"
     return result
+
+
+STAGED_BYTES = 256 << 20  # read before their objects are stored: bounds the scratch file
+
+
+class _Staged:
+    """Reads of packs kept in a scratch file until their objects are stored all at once, by
+    forked workers: a process that forks must have no reads in flight, so a pull reads a
+    round of up to STAGED_BYTES, stores it, then reads the next. The file is unnamed, so
+    nothing of it outlives the process."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.size = 0
+        self.entries: list[tuple[str, int, int]] = []  # (oid, offset in the file, length)
+
+    def __enter__(self) -> _Staged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    def rounds(self, spans: Iterable[Span]) -> Iterator[list[Span]]:
+        spans_of_round: list[Span] = []
+        size = 0
+        for span in spans:
+            spans_of_round.append(span)
+            size += span.end - span.start
+            if size >= STAGED_BYTES:
+                yield spans_of_round
+                spans_of_round, size = [], 0
+        if spans_of_round:
+            yield spans_of_round
+
+    def add(self, span: Span, data: bytes) -> None:
+        fd = self.file.fileno()
+        written = 0
+        while written < len(data):
+            written += os.pwrite(fd, data[written:], self.size + written)
+        for oid, offset, length in span.entries:
+            self.entries.append((oid, self.size + offset - span.start, length))
+        self.size += len(data)
+
+    def store(self, keep: Callable[[str, bytes], int | Exception],
+              advance: Callable[[int], None]
+              ) -> tuple[list[tuple[str, int, int]], list[int | Exception]]:
+        """`keep(oid, bytes)` for every staged object, in worker processes (or threads, for
+        few); the entries and their outcomes. The file is emptied for the next round."""
+        entries, self.entries, self.size = self.entries, [], 0
+        fd = self.file.fileno()
+
+        def one(entry: tuple[str, int, int]) -> int | Exception:
+            oid, offset, length = entry
+            return keep(oid, os.pread(fd, length, offset))
+
+        outcomes = map_in_processes(one, entries, advance)
+        os.ftruncate(fd, 0)
+        return entries, outcomes
 
 
 def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
