@@ -533,6 +533,40 @@ def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
     kill_add_at_random_moments(tmp_path, link_type, rounds=3)
 
 
+def test_a_worker_killed_while_pulling_many_packed_objects_loses_nothing(tmp_path, request):
+    """A pull of thousands of packed objects from S3 reads its packs into a scratch file, then
+    stores their objects in worker processes. One killed as it stores makes the pull fail with
+    a clear message; the cache holds only whole objects, nothing of the scratch file is left,
+    and running pull again finishes the job."""
+    from conftest import run_dvx_proc
+
+    from dvx.processes import MIN_ITEMS
+    from tests.remotes import _s3_spec, clone, commit_all, configure
+
+    spec = _s3_spec(request.getfixturevalue("seaweed_s3"), request)
+    work = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=work).code == 0
+    files = {f"d/{i % 9}/f{i}": os.urandom(20 + i % 100) for i in range(MIN_ITEMS + 20)}
+    for rel, content in files.items():
+        write(work / rel, content)
+    assert run_dvx("add", "d", cwd=work).code == 0
+    configure(lambda *args, cwd: run_dvx(*args, cwd=cwd), work, spec)
+    assert run_dvx("push", cwd=work).code == 0
+    commit_all(work)
+    target = clone(work, tmp_path)
+
+    crashed = run_dvx_proc("pull", cwd=target, env={"DVX_FAULT": "transfer.after_object:40"})
+    assert crashed.code == 1, crashed.output
+    assert "worker process was killed by signal 9" in crashed.stderr
+    assert "Traceback" not in crashed.output
+    assert 0 < len(store_objects(target / ".dvx/cache")) < len(files)  # whole objects only
+    assert list((target / ".dvx/cache/tmp").iterdir()) == []
+
+    rerun = run_dvx("pull", cwd=target)
+    assert rerun.code == 0, rerun.output
+    assert tree_bytes(target / "d") == tree_bytes(work / "d")
+
+
 @pytest.mark.parametrize("fault", ["cache.copy.after_temp_write:40", "cache.before_publish:40"])
 def test_a_worker_killed_while_adding_many_files_loses_nothing(tmp_path, fault):
     """With many small files, add runs in worker processes (dvx/processes.py). One killed at a
