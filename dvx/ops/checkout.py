@@ -15,13 +15,12 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from dvx import fsutil
 from dvx.errors import PathError
 from dvx.hashing import OnBytes
 from dvx.objects.statcache import StatKey, stat_key
-from dvx.objects.tree import Tree, TreeEntry
+from dvx.objects.tree import Tree
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
@@ -339,53 +338,50 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
-    def place_one(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
+    def place_one(index: int) -> tuple[str | None, StatKey | None]:
         """Why the entry could not be placed (None: it was), and the stat to record."""
+        entry = tree.entry(index)
         parent = entry.path.rpartition("/")[0]
         if parent in blocked:
             return blocked[parent], None
         try:
-            return None, _link_out(repo, entry.oid, path_of(entry), entry.executable)
+            return None, _link_out(repo, entry.oid, join_posix(top, entry.path),
+                                   entry.executable)
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None
-            return fsutil.write_failure(exc, path_of(entry)), None
+            return fsutil.write_failure(exc, join_posix(top, entry.path)), None
 
-    def path_of(entry: TreeEntry) -> str:
-        return join_posix(top, entry.path)
-
-    def record(indices: Sequence[int], entries: list[TreeEntry],
+    def record(indices: Sequence[int],
                outcomes: Iterable[tuple[str | None, StatKey | None]]) -> None:
-        for index, entry, (error, placed) in zip(indices, entries, outcomes, strict=True):
+        for index, (error, placed) in zip(indices, outcomes, strict=True):
             if error == OBJECT_MISSING:
-                result.missing.append(f"{display}/{entry.path}")
+                result.missing.append(f"{display}/{tree.paths[index]}")
             elif error:
-                result.skipped.append((f"{display}/{entry.path}", error))
+                result.skipped.append((f"{display}/{tree.paths[index]}", error))
             else:
                 if placed is not None:
-                    repo.statcache.put_key(path_of(entry), placed, entry.oid)
+                    repo.statcache.put_key(join_posix(top, tree.paths[index]), placed,
+                                           tree.oid_at(index))
                 result.restored.add_entry(display, tree, index)
 
     # Small files are mostly system calls, which only worker processes spread over the cores;
-    # large ones mostly copying, which threads do. A round at a time, so the entries and
-    # outcomes held at once stay bounded.
+    # large ones mostly copying, which threads do. A round at a time, so the outcomes held at
+    # once stay bounded. Workers are handed indices and read the manifest they inherited.
     small = array("l", (i for i in plan.place if tree.size_at(i) < fsutil.SMALL_FILE))
     large = array("l", (i for i in plan.place if tree.size_at(i) >= fsutil.SMALL_FILE))
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
         for start in range(0, len(small), PLACE_AT_ONCE):
             indices = small[start:start + PLACE_AT_ONCE]
-            entries = [tree.entry(i) for i in indices]
-            record(indices, entries, map_in_processes(place_one, entries, advance,
-                                                      size_of=attrgetter("size")))
+            record(indices, map_in_processes(place_one, indices, advance,
+                                             size_of=tree.size_at))
 
-        def place_large(entry: TreeEntry) -> tuple[str | None, StatKey | None]:
-            outcome = place_one(entry)
+        def place_large(index: int) -> tuple[str | None, StatKey | None]:
+            outcome = place_one(index)
             advance(1)
             return outcome
 
-        entries = [tree.entry(i) for i in large]
-        record(large, entries, map_in_threads(place_large, entries,
-                                              size_of=attrgetter("size")))
+        record(large, map_in_threads(place_large, large, size_of=tree.size_at))
 
 
 def _prune_empty_dirs(top: str, deleted: list[str]) -> None:
