@@ -152,7 +152,7 @@ class LocalCache(ObjectStore):
 
         tmp_dir = os.path.join(self.root, "tmp")
         os.makedirs(tmp_dir, exist_ok=True)
-        return tempfile.TemporaryFile(dir=tmp_dir)
+        return tempfile.TemporaryFile(dir=tmp_dir, buffering=0)
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         tmp_dir = os.path.join(self.root, "tmp")

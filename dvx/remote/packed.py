@@ -23,6 +23,7 @@ from typing import IO
 
 from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
+from dvx.fsutil import write_all
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -262,8 +263,8 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 return
 
             def one(entry: tuple[str, int, int]) -> int | Exception:
-                _, offset, length = entry
-                return keep(entry[0], data[offset - span.start:offset - span.start + length])
+                oid, offset, length = entry
+                return keep(oid, data[offset - span.start:offset - span.start + length])
 
             if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
                 outcomes = map_in_processes(one, span.entries)
@@ -354,10 +355,7 @@ class _Staged:
             yield spans_of_round
 
     def add(self, span: Span, data: bytes) -> None:
-        fd = self.file.fileno()
-        written = 0
-        while written < len(data):
-            written += os.pwrite(fd, data[written:], self.size + written)
+        write_all(self.file.fileno(), data)  # at the end of the file: offset self.size
         for oid, offset, length in span.entries:
             self.entries.append((oid, self.size + offset - span.start, length))
         self.size += len(data)
@@ -376,6 +374,7 @@ class _Staged:
 
         outcomes = map_in_processes(one, entries, advance)
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         return entries, outcomes
 
 
