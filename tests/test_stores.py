@@ -320,7 +320,7 @@ def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     assert fresh.read_bytes(odd) == cache.read_bytes(odd)
 
 
-def test_a_large_pull_stages_its_reads_then_stores_them_in_worker_processes(tmp_path,
+def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(tmp_path,
                                                                            monkeypatch):
     from dvx.processes import map_in_processes
     from dvx.remote import packed
@@ -354,6 +354,18 @@ def test_a_large_pull_stages_its_reads_then_stores_them_in_worker_processes(tmp_
     for oid in set(sizes) - {damaged}:
         assert fresh.read_bytes(oid) == cache.read_bytes(oid)
     assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
+
+    # Objects of a few KiB are stored as their reads arrive: none is staged.
+    rounds.clear()
+    larger = LocalCache(str(tmp_path / "c"), "xxh128")
+    sizes = {larger.add_bytes(data): len(data)
+             for data in (os.urandom(3000 + i) for i in range(40))}
+    remote = RemoteStore(_memory_blobs(), "xxh128", index_dir=str(tmp_path / "idx-c"),
+                         retries=3, pack_size=20_000)
+    assert transfer.upload(larger, remote, sizes, _settings(), sizes=sizes).transferred == 40
+    pulled = transfer.download(remote, LocalCache(str(tmp_path / "d"), "xxh128"), sizes,
+                               _settings(), sizes)
+    assert pulled.transferred == 40 and not pulled.failed and sum(rounds) == 0
 
 
 @pytest.mark.parametrize("threshold", [1 << 20, 0], ids=["packs", "loose"])

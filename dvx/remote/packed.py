@@ -249,8 +249,9 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     # Storing an object is system calls, which threads cannot spread over the cores. A store
     # without latency (a directory) is read in this thread, and a large read's objects are
     # stored by forked workers (no other threads run then). Others have several reads in
-    # flight, so many objects are first staged (`_Staged`), then stored by forked workers
-    # once the reads are over.
+    # flight while this thread stores what came; but the tiniest objects, whose storing costs
+    # more than their reading, are staged (`_Staged`), then stored by forked workers once the
+    # reads are over.
     jobs = min(remote.blobs.reads_in_flight, PACKS_IN_FLIGHT, settings.jobs)
     staged = None if remote.blobs.processes or len(todo) < MIN_ITEMS or worker_count() < 2 \
         else _Staged(cache.scratch_file())
@@ -258,7 +259,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             remote.blobs.session(), staged or contextlib.nullcontext():
 
         def store(span: Span, data: bytes) -> None:
-            if staged is not None:
+            if staged is not None and staged.suits(span):
                 staged.add(span, data)
                 return
 
@@ -323,10 +324,14 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
 
 STAGED_BYTES = 256 << 20  # read before their objects are stored: bounds the scratch file
+# Reads whose objects average this size or less are staged: storing such an object costs
+# more than reading it, so reading first and then storing on every core is faster. Larger
+# ones are stored as their reads arrive, overlapping the two (docs/performance.md).
+STAGED_OBJECT = 2 << 10
 
 
 class _Staged:
-    """Reads of packs kept in a scratch file until their objects are stored all at once, by
+    """Reads of tiny objects kept in a scratch file until they are stored all at once, by
     forked workers: a process that forks must have no reads in flight, so a pull reads a
     round of up to STAGED_BYTES, stores it, then reads the next. The file is unnamed, so
     nothing of it outlives the process."""
@@ -353,6 +358,10 @@ class _Staged:
                 spans_of_round, size = [], 0
         if spans_of_round:
             yield spans_of_round
+
+    @staticmethod
+    def suits(span: Span) -> bool:
+        return span.end - span.start <= STAGED_OBJECT * len(span.entries)
 
     def add(self, span: Span, data: bytes) -> None:
         write_all(self.file.fileno(), data)  # at the end of the file: offset self.size
