@@ -320,8 +320,8 @@ def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     assert fresh.read_bytes(odd) == cache.read_bytes(odd)
 
 
-def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(tmp_path,
-                                                                           monkeypatch):
+def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(
+        tmp_path, monkeypatch):
     from dvx.processes import map_in_processes
     from dvx.remote import packed
 
