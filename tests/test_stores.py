@@ -320,8 +320,9 @@ def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     assert fresh.read_bytes(odd) == cache.read_bytes(odd)
 
 
-def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(
-        tmp_path, monkeypatch):
+def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
+    """Pulls of ten objects or more stage their tiny objects, in rounds of 8000 bytes, and
+    store them in two worker processes; the sizes of the rounds stored are listed."""
     from dvx.processes import map_in_processes
     from dvx.remote import packed
 
@@ -331,15 +332,28 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
         rounds.append(len(items))
         return map_in_processes(fn, items, advance, workers=2, min_items=1)
 
-    monkeypatch.setattr(packed, "MIN_ITEMS", 10)  # a "large" pull, at a test's size
-    monkeypatch.setattr(packed, "STAGED_BYTES", 8000)  # several rounds
+    monkeypatch.setattr(packed, "MIN_ITEMS", 10)
+    monkeypatch.setattr(packed, "STAGED_BYTES", 8000)
     monkeypatch.setattr(packed, "worker_count", lambda: 2)
     monkeypatch.setattr(packed, "map_in_processes", in_processes)
-    cache, sizes = _cache_with(tmp_path, "a", 200)
+    return rounds
+
+
+def _pushed_in_packs(tmp_path: Path, cache: LocalCache, sizes: dict[str, int]
+                     ) -> tuple[RemoteStore, FsspecBlobs]:
     blobs = _memory_blobs()
-    remote = RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / "idx"), retries=3,
-                         pack_size=4000)
-    assert transfer.upload(cache, remote, sizes, _settings(), sizes=sizes).transferred == 200
+    remote = RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / f"idx-{uuid.uuid4().hex}"),
+                         retries=3, pack_size=4000)
+    assert transfer.upload(cache, remote, sizes, _settings(), sizes=sizes).transferred == len(
+        sizes)
+    return remote, blobs
+
+
+def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(
+        tmp_path, monkeypatch):
+    rounds = _staging_at_a_test_s_size(monkeypatch)
+    cache, sizes = _cache_with(tmp_path, "a", 200)
+    remote, blobs = _pushed_in_packs(tmp_path, cache, sizes)
     damaged = sorted(sizes)[7]
     pack, offset, _ = remote.locate([damaged])[damaged]
     content = bytearray(blobs.get(f"packs/{pack}"))
@@ -355,15 +369,38 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
         assert fresh.read_bytes(oid) == cache.read_bytes(oid)
     assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
 
-    # Objects of a few KiB are stored as their reads arrive: none is staged.
-    rounds.clear()
-    larger = LocalCache(str(tmp_path / "c"), "xxh128")
-    sizes = {larger.add_bytes(data): len(data)
+
+def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypatch):
+    from dvx.remote import packed
+
+    rounds = _staging_at_a_test_s_size(monkeypatch)
+    cache, sizes = _cache_with(tmp_path, "a", 200)
+    remote, _ = _pushed_in_packs(tmp_path, cache, sizes)
+    writes = [0]
+
+    def second_write_fails(fd: int, data: bytes) -> None:  # a disk full for a moment
+        writes[0] += 1
+        if writes[0] == 2:
+            os.write(fd, data[:10])
+            raise OSError(28, "No space left on device")
+        os.write(fd, data)
+
+    monkeypatch.setattr(packed, "write_all", second_write_fails)
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert pulled.transferred == 200 and not pulled.failed
+    assert 0 < sum(rounds) < 200  # the others were staged, after the bytes of the failed write
+    for oid in sizes:
+        assert fresh.read_bytes(oid) == cache.read_bytes(oid)
+
+
+def test_objects_of_a_few_kib_are_stored_as_their_reads_arrive(tmp_path, monkeypatch):
+    rounds = _staging_at_a_test_s_size(monkeypatch)
+    cache = LocalCache(str(tmp_path / "a"), "xxh128")
+    sizes = {cache.add_bytes(data): len(data)
              for data in (os.urandom(3000 + i) for i in range(40))}
-    remote = RemoteStore(_memory_blobs(), "xxh128", index_dir=str(tmp_path / "idx-c"),
-                         retries=3, pack_size=20_000)
-    assert transfer.upload(larger, remote, sizes, _settings(), sizes=sizes).transferred == 40
-    pulled = transfer.download(remote, LocalCache(str(tmp_path / "d"), "xxh128"), sizes,
+    remote, _ = _pushed_in_packs(tmp_path, cache, sizes)
+    pulled = transfer.download(remote, LocalCache(str(tmp_path / "b"), "xxh128"), sizes,
                                _settings(), sizes)
     assert pulled.transferred == 40 and not pulled.failed and sum(rounds) == 0
 

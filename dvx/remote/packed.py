@@ -260,8 +260,11 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
         def store(span: Span, data: bytes) -> None:
             if staged is not None and staged.suits(span):
-                staged.add(span, data)
-                return
+                try:
+                    staged.add(span, data)
+                    return
+                except OSError:  # no room for the scratch copy: stored here and now instead
+                    pass
 
             def one(entry: tuple[str, int, int]) -> int | Exception:
                 oid, offset, length = entry
@@ -364,7 +367,10 @@ class _Staged:
         return span.end - span.start <= STAGED_OBJECT * len(span.entries)
 
     def add(self, span: Span, data: bytes) -> None:
-        write_all(self.file.fileno(), data)  # at the end of the file: offset self.size
+        """Stage one read; if writing it fails, nothing of it is staged."""
+        fd = self.file.fileno()
+        os.lseek(fd, self.size, os.SEEK_SET)  # over what a failed write may have left
+        write_all(fd, data)
         for oid, offset, length in span.entries:
             self.entries.append((oid, self.size + offset - span.start, length))
         self.size += len(data)
@@ -383,7 +389,6 @@ class _Staged:
 
         outcomes = map_in_processes(one, entries, advance)
         os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
         return entries, outcomes
 
 
