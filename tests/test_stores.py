@@ -5,6 +5,7 @@ object, retry what fails for a moment, and keep damaged bytes out of the cache."
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -360,9 +361,23 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
     content[offset] ^= 0xFF
     blobs.put(f"packs/{pack}", bytes(content))
 
+    bars: dict[str, list[int]] = {}  # description -> [total, done]
+
+    class Bars:
+        @contextlib.contextmanager
+        def task(self, desc: str, total: int | None, unit: str = "file"):
+            bar = bars.setdefault(desc, [0, 0])
+            bar[0] += total or 0
+
+            def advance(n: int) -> None:
+                bar[1] += n
+
+            yield advance
+
     fresh = LocalCache(str(tmp_path / "b"), "xxh128")
-    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    pulled = transfer.download(remote, fresh, sizes, Settings(4, 3, Bars()), sizes)
     assert len(rounds) > 3 and sum(rounds) == 200  # every object staged once, a round at a time
+    assert bars == {"Downloading": [200, 200], "Storing": [200, 200]}  # both bars move
     assert list(pulled.failed) == [damaged] and "hash to" in pulled.failed[damaged]
     assert pulled.transferred == 199 and not fresh.exists(damaged)
     for oid in set(sizes) - {damaged}:

@@ -262,6 +262,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             if staged is not None and staged.suits(span):
                 try:
                     staged.add(span, data)
+                    advance(len(span.entries))  # read; storing them has a bar of its own
                     return
                 except OSError:  # no room for the scratch copy: stored here and now instead
                     pass
@@ -306,7 +307,9 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                     return
                 for spans_of_round in staged.rounds(spans):
                     fetch(spans_of_round)  # every read is over: forking is safe
-                    record(*staged.store(keep, advance))
+                    with settings.progress.task("Storing", len(staged.entries),
+                                                "object") as stored:
+                        record(*staged.store(keep, stored))
             except KeyboardInterrupt:
                 raise Interrupted(f"Interrupted while downloading {count} objects.",
                                   "Nothing was left half-written; run the command again to "
