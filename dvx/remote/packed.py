@@ -262,10 +262,11 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             if staged is not None and staged.suits(span):
                 try:
                     staged.add(span, data)
-                    advance(len(span.entries))  # read; storing them has a bar of its own
-                    return
                 except OSError:  # no room for the scratch copy: stored here and now instead
                     pass
+                else:
+                    advance(len(span.entries))  # read; storing them has a bar of its own
+                    return
 
             def one(entry: tuple[str, int, int]) -> int | Exception:
                 oid, offset, length = entry
