@@ -46,6 +46,7 @@ class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
+        self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
@@ -100,7 +101,7 @@ class LocalCache(ObjectStore):
 
         cutoff = time.time() - older_than
         try:
-            entries = list(os.scandir(os.path.join(self.root, "tmp")))
+            entries = list(os.scandir(self.tmp_dir))
         except OSError:
             return
         for entry in entries:
@@ -150,14 +151,13 @@ class LocalCache(ObjectStore):
         no name reaches it, and it vanishes when closed or when the process dies."""
         import tempfile
 
-        tmp_dir = os.path.join(self.root, "tmp")
-        os.makedirs(tmp_dir, exist_ok=True)
-        return tempfile.TemporaryFile(dir=tmp_dir, buffering=0)
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        return tempfile.TemporaryFile(dir=self.tmp_dir, buffering=0)
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
-        tmp_dir = os.path.join(self.root, "tmp")
-        os.makedirs(tmp_dir, exist_ok=True)  # once per large file or download: small ones have none
-        return fsutil.track_temporary(fsutil.temp_name_for(os.path.join(tmp_dir,
+        # Once per large file or download: small ones have no temporary.
+        os.makedirs(self.tmp_dir, exist_ok=True)
+        return fsutil.track_temporary(fsutil.temp_name_for(os.path.join(self.tmp_dir,
                                                                      oid_hint or "object")))
 
     def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
@@ -172,7 +172,7 @@ class LocalCache(ObjectStore):
 
         # Created read-only (the object's final mode, no chmod), unnamed until complete.
         fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
-                           temp_dir=os.path.join(self.root, "tmp"), before_name=before_name)
+                           temp_dir=self.tmp_dir, before_name=before_name)
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data, self.algo)

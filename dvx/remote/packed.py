@@ -224,7 +224,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
     def read(span: Span) -> bytes:
         data = read_span(remote, span, settings)
-        if len(data) != span.end - span.start:
+        if len(data) != span.size:
             raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
         return data
 
@@ -270,7 +270,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
             def one(entry: tuple[str, int, int]) -> int | Exception:
                 oid, offset, length = entry
-                return keep(oid, data[offset - span.start:offset - span.start + length])
+                return keep(oid, span.piece(data, offset, length))
 
             if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
                 outcomes = map_in_processes(one, span.entries)
@@ -359,7 +359,7 @@ class _Staged:
         size = 0
         for span in spans:
             spans_of_round.append(span)
-            size += span.end - span.start
+            size += span.size
             if size >= STAGED_BYTES:
                 yield spans_of_round
                 spans_of_round, size = [], 0
@@ -368,7 +368,7 @@ class _Staged:
 
     @staticmethod
     def suits(span: Span) -> bool:
-        return span.end - span.start <= STAGED_OBJECT * len(span.entries)
+        return span.size <= STAGED_OBJECT * len(span.entries)
 
     def add(self, span: Span, data: bytes) -> None:
         """Stage one read; if writing it fails, nothing of it is staged."""
@@ -421,12 +421,12 @@ class _ShortRead(CorruptObjectError):
 def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
     """The bytes of one ranged read of a pack (none asked for an empty object); fewer than
     asked only if every attempt ended early (the callers name the objects cut off)."""
-    if span.end == span.start:
+    if span.size == 0:
         return b""
 
     def once() -> bytes:
         data = remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start, span.end)
-        if len(data) < span.end - span.start:
+        if len(data) < span.size:
             raise _ShortRead(data)
         return data
 
@@ -486,7 +486,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     def read(span: Span) -> int:
         data = read_span(remote, span, settings)
         for oid, offset, length in span.entries:
-            piece = data[offset - span.start:offset - span.start + length]
+            piece = span.piece(data, offset, length)
             actual = hash_bytes(piece, remote.algo)
             if len(piece) != length:
                 check.corrupt[oid] = f"its pack {span.pack} ends before it does"
@@ -499,7 +499,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
             for oid, _, _ in span.entries:
                 check.corrupt.setdefault(oid, f"could not be read: {describe(outcome)}")
 
-    total = sum(span.end - span.start for span in spans)
+    total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
         bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
     return check

@@ -253,6 +253,14 @@ class Span:
     end: int
     entries: list[tuple[str, int, int]]
 
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def piece(self, data: bytes, offset: int, length: int) -> bytes:
+        """The entry at pack `offset` in `data`, this read's bytes (shorter if they are)."""
+        return data[offset - self.start:offset - self.start + length]
+
 
 def coalesce(section: Section, wanted: list[tuple[str, int, int]], gap: int,
              limit: int) -> list[Span]:

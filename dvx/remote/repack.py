@@ -153,7 +153,7 @@ def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
         for span in coalesce(section, section.entries, READ_GAP, remote.pack_size):
             data = read_span(remote, span, settings)
             for oid, offset, length in span.entries:
-                piece = data[offset - span.start:offset - span.start + length]
+                piece = span.piece(data, offset, length)
                 if len(piece) != length or hash_bytes(piece, remote.algo) != oid:
                     log.warning("gc: object %s in pack %s is damaged and was not kept; "
                                 "`dvx push --repair` uploads it again", oid, span.pack)
