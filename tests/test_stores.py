@@ -325,7 +325,7 @@ def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
     """Pulls of ten objects or more stage their tiny objects, in rounds of 8000 bytes, and
     store them in two worker processes; the sizes of the rounds stored are listed."""
     from dvx.processes import map_in_processes
-    from dvx.remote import packed
+    from dvx.remote import staging
 
     rounds: list[int] = []
 
@@ -333,10 +333,10 @@ def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
         rounds.append(len(items))
         return map_in_processes(fn, items, advance, workers=2, min_items=1)
 
-    monkeypatch.setattr(packed, "MIN_ITEMS", 10)
-    monkeypatch.setattr(packed, "STAGED_BYTES", 8000)
-    monkeypatch.setattr(packed, "worker_count", lambda: 2)
-    monkeypatch.setattr(packed, "map_in_processes", in_processes)
+    monkeypatch.setattr(staging, "MIN_ITEMS", 10)
+    monkeypatch.setattr(staging, "STAGED_BYTES", 8000)
+    monkeypatch.setattr(staging, "worker_count", lambda: 2)
+    monkeypatch.setattr(staging, "map_in_processes", in_processes)
     return rounds
 
 
@@ -386,7 +386,7 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
 
 
 def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypatch):
-    from dvx.remote import packed
+    from dvx.remote import staging
 
     rounds = _staging_at_a_test_s_size(monkeypatch)
     cache, sizes = _cache_with(tmp_path, "a", 200)
@@ -400,7 +400,7 @@ def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypa
             raise OSError(28, "No space left on device")
         os.write(fd, data)
 
-    monkeypatch.setattr(packed, "write_all", second_write_fails)
+    monkeypatch.setattr(staging, "write_all", second_write_fails)
     fresh = LocalCache(str(tmp_path / "b"), "xxh128")
     pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
     assert pulled.transferred == 200 and not pulled.failed

@@ -13,7 +13,7 @@ from dvx.logs import get_logger
 from dvx.ops.remote import open_remote
 from dvx.ops.sync import settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
-from dvx.remote import packed, transfer
+from dvx.remote import pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
@@ -88,7 +88,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     wanted = wanted_objects(repo, targets, problems)
     needed = {**wanted.files, **dict.fromkeys(manifests, 0)}
     sizes = dict(wanted.files)
-    in_packs = packed.verify(remote, settings, fast)  # what the indexes place in packs
+    in_packs = pack_reads.verify(remote, settings, fast)  # what the indexes place in packs
     if remote.can_list:
         loose = set(remote.list_loose()) - in_packs.checked
     else:  # e.g. HTTP: only what this workspace refers to can be named
@@ -122,7 +122,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
 
 
 def _retire_corrupt(remote: RemoteStore, settings: transfer.Settings,
-                    in_packs: packed.PackCheck, result: FsckResult) -> None:
+                    in_packs: pack_reads.PackCheck, result: FsckResult) -> None:
     """Packed objects found corrupt, or in a pack that is gone, leave the indexes (a pack
     cannot be cut), so that the next push uploads them again; those whose pack could not be
     read now stay named."""

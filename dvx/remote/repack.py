@@ -22,7 +22,8 @@ from dvx import faults
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
-from dvx.remote.packed import PACK_ENTRIES, READ_GAP, deduplicated, publish_index, read_span
+from dvx.remote.pack_reads import READ_GAP, read_span
+from dvx.remote.packed import PACK_ENTRIES, deduplicated, publish_index
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACK_HEADER_SIZE,

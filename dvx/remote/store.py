@@ -1,8 +1,8 @@
 """RemoteStore: a remote's object store, whose objects are loose (files/<algo>/...) or inside
 packs named by its indexes (packs.py). Every read of one object looks in the indexes first
 and then for a loose copy, so remotes written before packs, and remotes holding both, read
-the same way. Bulk transfers go through packed.py; this class serves single reads (a
-manifest, `dvx.api.open`) and the questions fsck and gc ask.
+the same way. Bulk transfers go through packed.py and pack_reads.py; this class serves
+single reads (a manifest, `dvx.api.open`) and the questions fsck and gc ask.
 """
 
 from __future__ import annotations

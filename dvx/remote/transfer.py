@@ -176,10 +176,10 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     already_there = len(unique) - len(todo)
     result = TransferResult()
     if isinstance(remote, RemoteStore) and todo:
-        from dvx.remote import packed
+        from dvx.remote import pack_reads
 
         rest = set(todo)
-        result = packed.download(remote, cache, rest, settings)
+        result = pack_reads.download(remote, cache, rest, settings)
         if len(rest) < len(todo):
             todo = [oid for oid in todo if oid in rest]
     result.merge(_download_loose(remote, cache, todo, settings, known))
@@ -268,12 +268,12 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
 
     todo = sorted(set(oids))
     if isinstance(remote, RemoteStore) and todo:
-        from dvx.remote import packed
+        from dvx.remote import pack_reads
 
         # One pass over the indexes: where the packed ones are, and the sizes asked below.
         packed_oids = remote.in_packs(todo)
         if packed_oids:
-            in_packs = packed.verify(remote, settings, fast, only=packed_oids)
+            in_packs = pack_reads.verify(remote, settings, fast, only=packed_oids)
             problems.update(in_packs.corrupt)
             todo = [oid for oid in todo if oid not in in_packs.checked]
     result = run_each(todo, check, settings, "Verifying", None, remote)

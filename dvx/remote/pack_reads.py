@@ -1,0 +1,259 @@
+"""Reading packs: objects downloaded into the cache, and packs verified in place.
+
+    download:  the indexes say where each wanted object lies; neighbouring objects of one pack
+               come in one ranged read (the whole pack when most of it is wanted); each object
+               is hashed against its oid before it enters the cache
+    verify:    every pack the indexes name is read and each object hashed (fsck --remote)
+
+At most PACKS_IN_FLIGHT reads of up to pack_size are in memory at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from dvx import faults
+from dvx.errors import CorruptObjectError, Interrupted
+from dvx.hashing import hash_bytes
+from dvx.objects.cache import LocalCache
+from dvx.processes import MIN_ITEMS, map_in_processes
+from dvx.remote.packed import PACKS_IN_FLIGHT
+from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
+from dvx.remote.retry import describe, with_retries
+from dvx.remote.staging import in_rounds, staging_for
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.remote.workers import bounded
+
+READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
+
+
+# -- download ---------------------------------------------------------------------------------
+
+
+def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: Settings
+             ) -> TransferResult:
+    """Download those of `todo` that the indexes place in packs; they leave `todo`, and what
+    remains is for the loose path. Reads are planned a pack at a time as the indexes are
+    read, never all at once: a million wanted objects cost no list of a million reads."""
+    result = TransferResult()
+    listed_before = remote.inventory.listed()
+    retry: list[Span] = []
+    first_round = [True]
+
+    def read(span: Span) -> bytes:
+        data = read_span(remote, span, settings)
+        if len(data) != span.size:
+            raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
+        return data
+
+    def keep(oid: str, data: bytes) -> int | Exception:
+        """One object into the cache, checked by hash (its size, or why it was refused)."""
+        try:
+            size = cache.add_bytes_verified(data, oid)
+        except Exception as exc:  # one bad object does not spoil its neighbours
+            return exc
+        faults.point("transfer.after_object")
+        return size
+
+    def record(entries: Iterable[tuple[str, int, int]],
+               outcomes: Iterable[int | Exception]) -> None:
+        for (oid, _, _), outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                result.failed[oid] = describe(outcome)
+            else:
+                result.transferred += 1
+                result.bytes += outcome
+
+    # Storing an object is system calls, which threads cannot spread over the cores. A store
+    # without latency (a directory) is read in this thread, and a large read's objects are
+    # stored by forked workers (no other threads run then). Others have several reads in
+    # flight while this thread stores what came; but the tiniest objects, whose storing costs
+    # more than their reading, are staged (staging.py), then stored by forked workers once the
+    # reads are over.
+    jobs = min(remote.blobs.reads_in_flight, PACKS_IN_FLIGHT, settings.jobs)
+    staged = staging_for(cache, remote.blobs, len(todo))
+    with settings.progress.task("Downloading", len(todo), "object") as advance, \
+            remote.blobs.session(), staged or contextlib.nullcontext():
+
+        def store(span: Span, data: bytes) -> None:
+            if staged is not None and staged.suits(len(span.entries), span.size):
+                try:
+                    staged.add(data, span.entries, span.start)
+                except OSError:  # no room for the scratch copy: stored here and now instead
+                    pass
+                else:
+                    advance(len(span.entries))  # read; storing them has a bar of its own
+                    return
+
+            def one(entry: tuple[str, int, int]) -> int | Exception:
+                oid, offset, length = entry
+                return keep(oid, span.piece(data, offset, length))
+
+            if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
+                outcomes = map_in_processes(one, span.entries)
+            else:
+                outcomes = [one(entry) for entry in span.entries]
+            record(span.entries, outcomes)
+            advance(len(span.entries))
+
+        def done(span: Span, outcome: bytes | BaseException) -> None:
+            if isinstance(outcome, FileNotFoundError) and first_round[0]:
+                retry.append(span)  # repacked meanwhile: the indexes are read again below
+                return
+            if isinstance(outcome, BaseException):
+                for oid, _, _ in span.entries:
+                    result.failed[oid] = describe(outcome)
+                advance(len(span.entries))
+            else:
+                store(span, outcome)
+
+        def fetch(spans: Iterable[Span]) -> None:
+            if jobs > 1:
+                bounded(spans, read, jobs, done)
+                return
+            for span in spans:
+                try:
+                    data: bytes | BaseException = read(span)
+                except Exception as exc:
+                    data = exc
+                done(span, data)
+
+        def run(spans: Iterable[Span], count: int) -> None:
+            try:
+                if staged is None:
+                    fetch(spans)
+                    return
+                for spans_of_round in in_rounds(spans, lambda span: span.size):
+                    fetch(spans_of_round)  # every read is over: forking is safe
+                    with settings.progress.task("Storing", len(staged.entries),
+                                                "object") as stored:
+                        record(*staged.store(keep, stored))
+            except KeyboardInterrupt:
+                raise Interrupted(f"Interrupted while downloading {count} objects.",
+                                  "Nothing was left half-written; run the command again to "
+                                  "finish.") from None
+
+        run(_spans_for(remote, todo), len(todo))
+        if todo and listed_before:  # indexes listed earlier in this command may be out of date
+            remote.forget_locations()
+            run(_spans_for(remote, todo), len(todo))
+        if retry:
+            first_round[0] = False
+            remote.forget_locations()
+            still = {oid for span in retry for oid, _, _ in span.entries}
+            run(_spans_for(remote, still), len(still))
+            for oid in still:
+                result.failed[oid] = "its pack is gone from the remote"
+    return result
+
+
+def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
+    """Ranged reads covering the objects of `todo` that indexes place in packs (which leave
+    `todo` as their reads are planned)."""
+    for _, section in remote.inventory.sections():
+        if not todo:
+            return
+        if section.pack is None:
+            continue
+        wanted = [entry for entry in section.entries if entry[0] in todo]
+        for oid, _, _ in wanted:
+            todo.discard(oid)
+        yield from coalesce(section, wanted, READ_GAP, remote.pack_size)
+
+
+class _ShortRead(CorruptObjectError):
+    """A read that ended early (a dropped connection, or a pack cut short): tried again."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__("the read ended early")
+        self.data = data
+
+
+def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
+    """The bytes of one ranged read of a pack (none asked for an empty object); fewer than
+    asked only if every attempt ended early (the callers name the objects cut off)."""
+    if span.size == 0:
+        return b""
+
+    def once() -> bytes:
+        data = remote.blobs.get(f"{PACKS_DIR}/{span.pack}", span.start, span.end)
+        if len(data) < span.size:
+            raise _ShortRead(data)
+        return data
+
+    try:
+        return with_retries(once, settings.retries, f"pack {span.pack}")
+    except _ShortRead as short:
+        return short.data
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+@dataclass
+class PackCheck:
+    """What fsck --remote found in the packs."""
+    checked: set[str] = field(default_factory=set)  # oids that indexes place in packs
+    corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
+    lost: set[str] = field(default_factory=set)  # named by an index, in a pack that is gone
+    missing_packs: list[str] = field(default_factory=list)
+    unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
+
+
+def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
+           only: Collection[str] | None = None) -> PackCheck:
+    """Check every pack the indexes name: its size, and (unless `fast`) every object's hash;
+    with `only`, just the packed objects among those."""
+    check = PackCheck()
+    on_remote = remote.retried.details(PACKS_DIR)
+    spans: list[Span] = []
+    named: set[str] = set()
+    for _, section in remote.inventory.sections():
+        pack = section.pack
+        if pack is None:
+            continue
+        named.add(pack)
+        if only is not None:
+            section = Section(pack, section.size,
+                              [entry for entry in section.entries if entry[0] in only])
+            if not section.entries:
+                continue
+        if pack not in on_remote:
+            check.missing_packs.append(pack)
+            check.lost.update(oid for oid, _, _ in section.entries)
+            continue
+        check.checked.update(oid for oid, _, _ in section.entries)
+        if on_remote[pack][0] != section.size:
+            for oid, _, _ in section.entries:
+                check.corrupt.setdefault(oid, f"its pack {section.pack} is "
+                                              f"{on_remote[pack][0]} bytes, not "
+                                              f"{section.size}")
+            continue
+        if not fast:
+            spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
+    check.unindexed_packs = sorted(set(on_remote) - named)
+    check.lost -= check.checked  # also in a pack that is there
+
+    def read(span: Span) -> int:
+        data = read_span(remote, span, settings)
+        for oid, offset, length in span.entries:
+            piece = span.piece(data, offset, length)
+            actual = hash_bytes(piece, remote.algo)
+            if len(piece) != length:
+                check.corrupt[oid] = f"its pack {span.pack} ends before it does"
+            elif actual != oid:
+                check.corrupt[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
+        return len(data)
+
+    def done(span: Span, outcome: int | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            for oid, _, _ in span.entries:
+                check.corrupt.setdefault(oid, f"could not be read: {describe(outcome)}")
+
+    total = sum(span.size for span in spans)
+    with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
+        bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
+    return check

@@ -1,0 +1,107 @@
+"""Tiny objects read first and stored after, on every core.
+
+Storing a tiny object in the cache (create, write, hash, link) costs more than reading it
+from a network store, and threads cannot spread those system calls over the cores; forked
+worker processes can. But a process must not fork while its threads have reads in flight. So
+a download of many tiny objects from a store without worker processes of its own goes in
+rounds: it reads up to STAGED_BYTES into an unnamed scratch file in the cache's temporary
+directory, waits until every read of the round is over, then stores the round's objects in
+worker processes (`map_in_processes`), and reads the next round.
+
+The scratch file has no name, so nothing of it outlives the process, whatever kills it.
+Only objects of STAGED_OBJECT bytes or less (on average, for a read of several) are staged:
+for larger ones storing as the reads arrive, overlapping the two, is faster (measured in
+docs/performance.md, "Tiny objects stored on every core").
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, TypeVar
+
+from dvx.fsutil import write_all
+from dvx.objects.blobs import Blobs
+from dvx.objects.cache import LocalCache
+from dvx.processes import MIN_ITEMS, map_in_processes, worker_count
+
+T = TypeVar("T")
+
+STAGED_BYTES = 256 << 20  # read before their objects are stored: bounds the scratch file
+STAGED_OBJECT = 2 << 10
+
+Entry = tuple[str, int, int]  # oid, offset, length
+Keep = Callable[[str, bytes], "int | Exception"]  # stores one object: its size, or why not
+
+
+def staging_for(cache: LocalCache, blobs: Blobs, count: int) -> StagedReads | None:
+    """A scratch file for a download of `count` objects from `blobs`, if staging pays: enough
+    objects for worker processes, at least two cores, and a store that does not already
+    store in worker processes of its own (a directory)."""
+    if blobs.processes or count < MIN_ITEMS or worker_count() < 2:
+        return None
+    return StagedReads(cache.scratch_file())
+
+
+def in_rounds(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
+    """`items` in consecutive rounds of about STAGED_BYTES each."""
+    round_items: list[T] = []
+    size = 0
+    for item in items:
+        round_items.append(item)
+        size += size_of(item)
+        if size >= STAGED_BYTES:
+            yield round_items
+            round_items, size = [], 0
+    if round_items:
+        yield round_items
+
+
+class StagedReads:
+    """The objects of a round's reads, kept in a scratch file until `store`. Safe to `add`
+    to from several threads."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.size = 0
+        self.entries: list[Entry] = []  # (oid, offset in the file, length)
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> StagedReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+    @staticmethod
+    def suits(count: int, size: int) -> bool:
+        """Whether a read of `count` objects and `size` bytes is staged."""
+        return size <= STAGED_OBJECT * count
+
+    def add(self, data: bytes, entries: Iterable[Entry], start: int = 0) -> None:
+        """Stage one read, whose `entries` lie at their offset less `start` in `data`; if
+        writing it fails (a full disk), nothing of it is staged."""
+        fd = self.file.fileno()
+        with self._lock:
+            os.lseek(fd, self.size, os.SEEK_SET)  # over what a failed write may have left
+            write_all(fd, data)
+            for oid, offset, length in entries:
+                self.entries.append((oid, self.size + offset - start, length))
+            self.size += len(data)
+
+    def store(self, keep: Keep, advance: Callable[[int], None]
+              ) -> tuple[list[Entry], list[int | Exception]]:
+        """`keep(oid, bytes)` for every staged object, in worker processes (or threads, for
+        few); the entries and their outcomes. The file is emptied for the next round. Call
+        it only once the round's reads are over."""
+        entries, self.entries, self.size = self.entries, [], 0
+        fd = self.file.fileno()
+
+        def one(entry: Entry) -> int | Exception:
+            oid, offset, length = entry
+            return keep(oid, os.pread(fd, length, offset))
+
+        outcomes = map_in_processes(one, entries, advance)
+        os.ftruncate(fd, 0)
+        return entries, outcomes
