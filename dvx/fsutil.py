@@ -168,6 +168,14 @@ def write_all(fd: int, data: BytesLike) -> None:
         view = view[os.write(fd, view):]
 
 
+def pwrite_all(fd: int, data: BytesLike, offset: int) -> None:
+    """All of `data` at `offset`, leaving the file position alone (threads may share `fd`)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
+
+
 # --- new files that appear whole ------------------------------------------------------------
 
 

@@ -533,11 +533,12 @@ def test_add_killed_at_random_moments_never_loses_the_file(link_type, tmp_path):
     kill_add_at_random_moments(tmp_path, link_type, rounds=3)
 
 
-def test_a_worker_killed_while_pulling_many_packed_objects_loses_nothing(tmp_path, request):
-    """A pull of thousands of packed objects from S3 reads its packs into a scratch file, then
-    stores their objects in worker processes. One killed as it stores makes the pull fail with
-    a clear message; the cache holds only whole objects, nothing of the scratch file is left,
-    and running pull again finishes the job."""
+@pytest.mark.parametrize("layout", ["packs", "loose"])
+def test_a_worker_killed_while_pulling_many_tiny_objects_loses_nothing(tmp_path, request, layout):
+    """A pull of thousands of tiny objects from S3 reads them (ranges of packs, or loose
+    objects) into a scratch file, then stores them in worker processes. One killed as it
+    stores makes the pull fail with a clear message; the cache holds only whole objects,
+    nothing of the scratch file is left, and running pull again finishes the job."""
     from conftest import run_dvx_proc
 
     from dvx.processes import MIN_ITEMS
@@ -551,11 +552,13 @@ def test_a_worker_killed_while_pulling_many_packed_objects_loses_nothing(tmp_pat
         write(work / rel, content)
     assert run_dvx("add", "d", cwd=work).code == 0
     configure(lambda *args, cwd: run_dvx(*args, cwd=cwd), work, spec)
+    if layout == "loose":
+        assert run_dvx("remote", "modify", "r", "pack_threshold", "0", cwd=work).code == 0
     assert run_dvx("push", cwd=work).code == 0
     commit_all(work)
     target = clone(work, tmp_path)
 
-    crashed = run_dvx_proc("pull", cwd=target, env={"DVX_FAULT": "transfer.after_object:40"})
+    crashed = run_dvx_proc("pull", cwd=target, env={"DVX_FAULT": "transfer.after_stored:40"})
     assert crashed.code == 1, crashed.output
     assert "worker process was killed by signal 9" in crashed.stderr
     assert "Traceback" not in crashed.output

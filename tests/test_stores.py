@@ -340,26 +340,39 @@ def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
     return rounds
 
 
-def _pushed_in_packs(tmp_path: Path, cache: LocalCache, sizes: dict[str, int]
-                     ) -> tuple[RemoteStore, FsspecBlobs]:
+def _pushed(tmp_path: Path, cache: LocalCache, sizes: dict[str, int], layout: str
+            ) -> tuple[RemoteStore, FsspecBlobs]:
+    """`sizes` pushed to an in-memory store, in small packs or as loose objects."""
     blobs = _memory_blobs()
     remote = RemoteStore(blobs, "xxh128", index_dir=str(tmp_path / f"idx-{uuid.uuid4().hex}"),
-                         retries=3, pack_size=4000)
+                         retries=3, pack_size=4000,
+                         pack_threshold=1 << 20 if layout == "packs" else 0)
     assert transfer.upload(cache, remote, sizes, _settings(), sizes=sizes).transferred == len(
         sizes)
+    assert bool(remote.in_packs(sizes)) == (layout == "packs")
     return remote, blobs
 
 
+def _damage(remote: RemoteStore, blobs: FsspecBlobs, oid: str) -> None:
+    """Flip a byte of the object's stored copy (its size stays)."""
+    located = remote.locate([oid]).get(oid)
+    name, offset = (f"packs/{located[0]}", located[1]) if located else (remote.oid_name(oid), 0)
+    content = bytearray(blobs.get(name))
+    content[offset] ^= 0xFF
+    blobs.put(name, bytes(content))
+
+
+LAYOUTS = pytest.mark.parametrize("layout", ["packs", "loose"])
+
+
+@LAYOUTS
 def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_workers(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, layout):
     rounds = _staging_at_a_test_s_size(monkeypatch)
     cache, sizes = _cache_with(tmp_path, "a", 200)
-    remote, blobs = _pushed_in_packs(tmp_path, cache, sizes)
+    remote, blobs = _pushed(tmp_path, cache, sizes, layout)
     damaged = sorted(sizes)[7]
-    pack, offset, _ = remote.locate([damaged])[damaged]
-    content = bytearray(blobs.get(f"packs/{pack}"))
-    content[offset] ^= 0xFF
-    blobs.put(f"packs/{pack}", bytes(content))
+    _damage(remote, blobs, damaged)
 
     bars: dict[str, list[int]] = {}  # description -> [total, done]
 
@@ -377,7 +390,8 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
     fresh = LocalCache(str(tmp_path / "b"), "xxh128")
     pulled = transfer.download(remote, fresh, sizes, Settings(4, 3, Bars()), sizes)
     assert len(rounds) > 3 and sum(rounds) == 200  # every object staged once, a round at a time
-    assert bars == {"Downloading": [200, 200], "Storing": [200, 200]}  # both bars move
+    moved = sum(sizes.values()) if layout == "loose" else 200  # the loose bar counts bytes
+    assert bars == {"Downloading": [moved, moved], "Storing": [200, 200]}  # both bars move
     assert list(pulled.failed) == [damaged] and "hash to" in pulled.failed[damaged]
     assert pulled.transferred == 199 and not fresh.exists(damaged)
     for oid in set(sizes) - {damaged}:
@@ -385,36 +399,41 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
     assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
 
 
-def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypatch):
+@LAYOUTS
+def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypatch, layout):
     from dvx.remote import staging
 
     rounds = _staging_at_a_test_s_size(monkeypatch)
     cache, sizes = _cache_with(tmp_path, "a", 200)
-    remote, _ = _pushed_in_packs(tmp_path, cache, sizes)
+    remote, _ = _pushed(tmp_path, cache, sizes, layout)
     writes = [0]
+    lock = threading.Lock()
 
-    def second_write_fails(fd: int, data: bytes) -> None:  # a disk full for a moment
-        writes[0] += 1
-        if writes[0] == 2:
-            os.write(fd, data[:10])
+    def second_write_fails(fd: int, data: bytes, offset: int) -> None:  # a disk full briefly
+        with lock:
+            writes[0] += 1
+            failing = writes[0] == 2
+        if failing:
+            os.pwrite(fd, data[:10], offset)
             raise OSError(28, "No space left on device")
-        os.write(fd, data)
+        os.pwrite(fd, data, offset)
 
-    monkeypatch.setattr(staging, "write_all", second_write_fails)
+    monkeypatch.setattr(staging, "pwrite_all", second_write_fails)
     fresh = LocalCache(str(tmp_path / "b"), "xxh128")
     pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
     assert pulled.transferred == 200 and not pulled.failed
-    assert 0 < sum(rounds) < 200  # the others were staged, after the bytes of the failed write
+    assert 0 < sum(rounds) < 200  # the others were staged, beside the bytes of the failed write
     for oid in sizes:
         assert fresh.read_bytes(oid) == cache.read_bytes(oid)
 
 
-def test_objects_of_a_few_kib_are_stored_as_their_reads_arrive(tmp_path, monkeypatch):
+@LAYOUTS
+def test_objects_of_a_few_kib_are_stored_as_their_reads_arrive(tmp_path, monkeypatch, layout):
     rounds = _staging_at_a_test_s_size(monkeypatch)
     cache = LocalCache(str(tmp_path / "a"), "xxh128")
     sizes = {cache.add_bytes(data): len(data)
              for data in (os.urandom(3000 + i) for i in range(40))}
-    remote, _ = _pushed_in_packs(tmp_path, cache, sizes)
+    remote, _ = _pushed(tmp_path, cache, sizes, layout)
     pulled = transfer.download(remote, LocalCache(str(tmp_path / "b"), "xxh128"), sizes,
                                _settings(), sizes)
     assert pulled.transferred == 40 and not pulled.failed and sum(rounds) == 0

@@ -11,10 +11,11 @@ At most PACKS_IN_FLIGHT reads of up to pack_size are in memory at once.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
-from dvx import faults
 from dvx.errors import CorruptObjectError, Interrupted
 from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
@@ -22,7 +23,7 @@ from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.remote.packed import PACKS_IN_FLIGHT
 from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
 from dvx.remote.retry import describe, with_retries
-from dvx.remote.staging import in_rounds, staging_for
+from dvx.remote.staging import in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
 from dvx.remote.workers import bounded
@@ -40,6 +41,18 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     read, never all at once: a million wanted objects cost no list of a million reads."""
     result = TransferResult()
     listed_before = remote.inventory.listed()
+    wanted = len(todo)  # planning takes the packed ones out of `todo`
+    spans = _spans_for(remote, todo)
+    first = next(spans, None)
+    if first is None:
+        if not (todo and listed_before):
+            return result  # no index names any of them: no bar, the loose path has them all
+        remote.forget_locations()  # indexes listed earlier in this command may be out of date
+        listed_before = False
+        spans = _spans_for(remote, todo)
+        first = next(spans, None)
+        if first is None:
+            return result
     retry: list[Span] = []
     first_round = [True]
 
@@ -49,14 +62,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
         return data
 
-    def keep(oid: str, data: bytes) -> int | Exception:
-        """One object into the cache, checked by hash (its size, or why it was refused)."""
-        try:
-            size = cache.add_bytes_verified(data, oid)
-        except Exception as exc:  # one bad object does not spoil its neighbours
-            return exc
-        faults.point("transfer.after_object")
-        return size
+    keep = partial(store_verified, cache)
 
     def record(entries: Iterable[tuple[str, int, int]],
                outcomes: Iterable[int | Exception]) -> None:
@@ -74,8 +80,8 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     # more than their reading, are staged (staging.py), then stored by forked workers once the
     # reads are over.
     jobs = min(remote.blobs.reads_in_flight, PACKS_IN_FLIGHT, settings.jobs)
-    staged = staging_for(cache, remote.blobs, len(todo))
-    with settings.progress.task("Downloading", len(todo), "object") as advance, \
+    staged = staging_for(cache, remote.blobs, wanted)
+    with settings.progress.task("Downloading", wanted, "object") as advance, \
             remote.blobs.session(), staged or contextlib.nullcontext():
 
         def store(span: Span, data: bytes) -> None:
@@ -136,7 +142,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                                   "Nothing was left half-written; run the command again to "
                                   "finish.") from None
 
-        run(_spans_for(remote, todo), len(todo))
+        run(itertools.chain([first], spans), wanted)
         if todo and listed_before:  # indexes listed earlier in this command may be out of date
             remote.forget_locations()
             run(_spans_for(remote, todo), len(todo))

@@ -21,7 +21,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
-from dvx.fsutil import write_all
+from dvx import faults
+from dvx.fsutil import pwrite_all
 from dvx.objects.blobs import Blobs
 from dvx.objects.cache import LocalCache
 from dvx.processes import MIN_ITEMS, map_in_processes, worker_count
@@ -33,6 +34,18 @@ STAGED_OBJECT = 2 << 10
 
 Entry = tuple[str, int, int]  # oid, offset, length
 Keep = Callable[[str, bytes], "int | Exception"]  # stores one object: its size, or why not
+
+
+def store_verified(cache: LocalCache, oid: str, data: bytes) -> int | Exception:
+    """One object into the cache, checked by hash: its size, or why it was refused (one bad
+    object does not spoil the others of its round)."""
+    try:
+        size = cache.add_bytes_verified(data, oid)
+    except Exception as exc:
+        return exc
+    faults.point("transfer.after_object")
+    faults.point("transfer.after_stored")  # never passed by a read: stops a storing worker
+    return size
 
 
 def staging_for(cache: LocalCache, blobs: Blobs, count: int) -> StagedReads | None:
@@ -82,13 +95,13 @@ class StagedReads:
     def add(self, data: bytes, entries: Iterable[Entry], start: int = 0) -> None:
         """Stage one read, whose `entries` lie at their offset less `start` in `data`; if
         writing it fails (a full disk), nothing of it is staged."""
-        fd = self.file.fileno()
-        with self._lock:
-            os.lseek(fd, self.size, os.SEEK_SET)  # over what a failed write may have left
-            write_all(fd, data)
-            for oid, offset, length in entries:
-                self.entries.append((oid, self.size + offset - start, length))
+        with self._lock:  # the read's place in the file; threads write theirs side by side
+            at = self.size
             self.size += len(data)
+        pwrite_all(self.file.fileno(), data, at)  # a failed write leaves bytes no entry names
+        placed = [(oid, at + offset - start, length) for oid, offset, length in entries]
+        with self._lock:
+            self.entries += placed
 
     def store(self, keep: Keep, advance: Callable[[int], None]
               ) -> tuple[list[Entry], list[int | Exception]]:

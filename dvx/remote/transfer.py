@@ -15,13 +15,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from functools import partial
 
-from dvx.errors import CorruptObjectError, MissingBucketError, MissingObjectError, RemoteError
+from dvx.errors import (
+    CorruptObjectError,
+    Interrupted,
+    MissingBucketError,
+    MissingObjectError,
+    RemoteError,
+)
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.remote.retry import describe, with_retries
+from dvx.remote.staging import STAGED_OBJECT, in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
 from dvx.remote.workers import FirstTries, in_processes, redacted, run_each
@@ -189,7 +197,46 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
 
 def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
                     known: Mapping[str, int]) -> TransferResult:
-    # Objects no index names: read as files, without looking in the indexes again.
+    """Objects no index names, read as files. Many tiny ones from a network store are staged
+    (staging.py): each round is read, then stored by worker processes."""
+    tiny = [oid for oid in todo if known.get(oid, STAGED_OBJECT + 1) <= STAGED_OBJECT]
+    staged = staging_for(cache, remote.blobs, len(tiny))
+    if staged is None:
+        return _get_loose(remote, cache, todo, settings, known, cache.add_bytes_verified)
+    result = TransferResult()
+    with staged:
+
+        def stage(data: bytes, oid: str) -> int:
+            try:
+                staged.add(data, [(oid, 0, len(data))])
+            except OSError:  # no room for the scratch copy: stored here and now instead
+                return cache.add_bytes_verified(data, oid)
+            return len(data)
+
+        for round_oids in in_rounds(tiny, known.__getitem__):
+            result.merge(_get_loose(remote, cache, round_oids, settings, known, stage))
+            try:  # every read of the round is over: forking is safe
+                with settings.progress.task("Storing", len(staged.entries), "object") as stored:
+                    entries, outcomes = staged.store(partial(store_verified, cache), stored)
+            except KeyboardInterrupt:
+                raise Interrupted(f"Interrupted while storing {len(round_oids)} objects.",
+                                  "Nothing was left half-written; run the command again to "
+                                  "finish.") from None
+            for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
+                if isinstance(outcome, Exception):  # counted as moved when it was read
+                    result.failed[oid] = describe(outcome)
+                    result.transferred -= 1
+                    result.bytes -= length
+    staged_oids = set(tiny)
+    rest = [oid for oid in todo if oid not in staged_oids]
+    result.merge(_get_loose(remote, cache, rest, settings, known, cache.add_bytes_verified))
+    return result
+
+
+def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
+               known: Mapping[str, int], land: Callable[[bytes, str], int]) -> TransferResult:
+    """Read each of `todo`; `land(data, oid)` takes an object read whole (its size known and
+    small), larger ones stream into the cache."""
     blobs = remote.blobs
 
     def get(oid: str, on_bytes: OnBytes) -> int:
@@ -199,7 +246,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
             if expected is not None and expected <= SMALL_OBJECT:
                 data = blobs.get(name)
                 _check_size(oid, expected, len(data))
-                return cache.add_bytes_verified(data, oid)
+                return land(data, oid)
             with cache.verified_writer(oid) as writer:  # one streaming read
                 blobs.read_into(name, writer, on_bytes)
                 if expected is not None:
@@ -220,7 +267,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
                 if isinstance(data, Exception):
                     raise data
                 _check_size(oid, known[oid], len(data))
-                outcomes[oid] = cache.add_bytes_verified(data, oid)
+                outcomes[oid] = land(data, oid)
             except Exception as exc:  # `get` tries it again, if trying again can help
                 outcomes[oid] = exc
         return outcomes
