@@ -399,6 +399,21 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
     assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
 
 
+def test_a_round_of_staged_reads_is_bounded_in_bytes_and_in_objects(monkeypatch):
+    from dvx.remote import staging
+
+    monkeypatch.setattr(staging, "STAGED_BYTES", 1000)
+    monkeypatch.setattr(staging, "STAGED_ENTRIES", 10)
+
+    def sizes_of_rounds(items, size_of, count_of=lambda item: 1):
+        return [len(round_items) for round_items in staging.in_rounds(items, size_of, count_of)]
+
+    assert sizes_of_rounds(range(25), lambda item: 1) == [10, 10, 5]  # tiny: ten objects a round
+    assert sizes_of_rounds(range(25), lambda item: 400) == [3] * 8 + [1]  # 1000 bytes a round
+    assert sizes_of_rounds(range(9), lambda read: 30, lambda read: 4) == [3, 3, 3]  # 4 per read
+    assert sizes_of_rounds([], lambda item: 1) == []
+
+
 @LAYOUTS
 def test_a_read_that_cannot_be_staged_is_stored_as_it_arrives(tmp_path, monkeypatch, layout):
     from dvx.remote import staging

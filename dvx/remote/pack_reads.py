@@ -132,7 +132,8 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 if staged is None:
                     fetch(spans)
                     return
-                for spans_of_round in in_rounds(spans, lambda span: span.size):
+                for spans_of_round in in_rounds(spans, lambda span: span.size,
+                                                 lambda span: len(span.entries)):
                     fetch(spans_of_round)  # every read is over: forking is safe
                     with settings.progress.task("Storing", len(staged.entries),
                                                 "object") as stored:

@@ -4,9 +4,9 @@ Storing a tiny object in the cache (create, write, hash, link) costs more than r
 from a network store, and threads cannot spread those system calls over the cores; forked
 worker processes can. But a process must not fork while its threads have reads in flight. So
 a download of many tiny objects from a store without worker processes of its own goes in
-rounds: it reads up to STAGED_BYTES into an unnamed scratch file in the cache's temporary
-directory, waits until every read of the round is over, then stores the round's objects in
-worker processes (`map_in_processes`), and reads the next round.
+rounds: it reads up to STAGED_BYTES (or STAGED_ENTRIES objects) into an unnamed scratch file
+in the cache's temporary directory, waits until every read of the round is over, then stores
+the round's objects in worker processes (`map_in_processes`), and reads the next round.
 
 The scratch file has no name, so nothing of it outlives the process, whatever kills it.
 Only objects of STAGED_OBJECT bytes or less (on average, for a read of several) are staged:
@@ -30,6 +30,7 @@ from dvx.processes import MIN_ITEMS, map_in_processes, worker_count
 T = TypeVar("T")
 
 STAGED_BYTES = 256 << 20  # read before their objects are stored: bounds the scratch file
+STAGED_ENTRIES = 65_536  # objects per round: bounds the memory of their entries
 STAGED_OBJECT = 2 << 10
 
 Entry = tuple[str, int, int]  # oid, offset, length
@@ -57,16 +58,19 @@ def staging_for(cache: LocalCache, blobs: Blobs, count: int) -> StagedReads | No
     return StagedReads(cache.scratch_file())
 
 
-def in_rounds(items: Iterable[T], size_of: Callable[[T], int]) -> Iterator[list[T]]:
-    """`items` in consecutive rounds of about STAGED_BYTES each."""
+def in_rounds(items: Iterable[T], size_of: Callable[[T], int],
+              count_of: Callable[[T], int] = lambda item: 1) -> Iterator[list[T]]:
+    """`items` in consecutive rounds of about STAGED_BYTES or STAGED_ENTRIES objects each
+    (an item being `count_of` objects of `size_of` bytes in all)."""
     round_items: list[T] = []
-    size = 0
+    size = count = 0
     for item in items:
         round_items.append(item)
         size += size_of(item)
-        if size >= STAGED_BYTES:
+        count += count_of(item)
+        if size >= STAGED_BYTES or count >= STAGED_ENTRIES:
             yield round_items
-            round_items, size = [], 0
+            round_items, size, count = [], 0, 0
     if round_items:
         yield round_items
 
