@@ -390,13 +390,41 @@ def test_a_large_pull_of_tiny_objects_stages_its_reads_then_stores_them_in_worke
     fresh = LocalCache(str(tmp_path / "b"), "xxh128")
     pulled = transfer.download(remote, fresh, sizes, Settings(4, 3, Bars()), sizes)
     assert len(rounds) > 3 and sum(rounds) == 200  # every object staged once, a round at a time
-    moved = sum(sizes.values()) if layout == "loose" else 200  # the loose bar counts bytes
-    assert bars == {"Downloading": [moved, moved], "Storing": [200, 200]}  # both bars move
+    # The loose bar counts bytes; a loose object that does not hash right is read again, and
+    # fails again.
+    read = [sum(sizes.values()) + sizes[damaged], sum(sizes.values())] if layout == "loose" \
+        else [200, 200]
+    assert bars == {"Downloading": read, "Storing": [200, 200]}  # both bars move
     assert list(pulled.failed) == [damaged] and "hash to" in pulled.failed[damaged]
     assert pulled.transferred == 199 and not fresh.exists(damaged)
     for oid in set(sizes) - {damaged}:
         assert fresh.read_bytes(oid) == cache.read_bytes(oid)
     assert os.listdir(tmp_path / "b" / "tmp") == []  # the scratch file had no name
+
+
+def test_a_staged_loose_object_damaged_on_the_way_is_read_again(tmp_path, monkeypatch):
+    rounds = _staging_at_a_test_s_size(monkeypatch)
+    cache, sizes = _cache_with(tmp_path, "a", 200)
+    remote, blobs = _pushed(tmp_path, cache, sizes, "loose")
+    victim = sorted(sizes)[3]
+    reads_of_victim = []
+    real_get = blobs.get
+
+    def get(name: str, start: int = 0, end: int | None = None) -> bytes:
+        data = real_get(name, start, end)
+        if name == remote.oid_name(victim):
+            reads_of_victim.append(name)
+            if len(reads_of_victim) == 1:  # flipped once, on the way
+                return bytes([data[0] ^ 0xFF]) + data[1:]
+        return data
+
+    monkeypatch.setattr(blobs, "get", get)
+    fresh = LocalCache(str(tmp_path / "b"), "xxh128")
+    pulled = transfer.download(remote, fresh, sizes, _settings(), sizes)
+    assert pulled.transferred == 200 and not pulled.failed, pulled.failed
+    assert sum(rounds) == 200 and len(reads_of_victim) == 2
+    assert pulled.bytes == sum(sizes.values())
+    assert fresh.read_bytes(victim) == cache.read_bytes(victim)
 
 
 def test_a_round_of_staged_reads_is_bounded_in_bytes_and_in_objects(monkeypatch):

@@ -204,6 +204,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
     if staged is None:
         return _get_loose(remote, cache, todo, settings, known, cache.add_bytes_verified)
     result = TransferResult()
+    again: list[str] = []  # staged, but what was read did not hash to its oid
     with staged:
 
         def stage(data: bytes, oid: str) -> int:
@@ -224,10 +225,13 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
                                   "finish.") from None
             for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
                 if isinstance(outcome, Exception):  # counted as moved when it was read
-                    result.failed[oid] = describe(outcome)
                     result.transferred -= 1
                     result.bytes -= length
-    staged_oids = set(tiny)
+                    if isinstance(outcome, CorruptObjectError):
+                        again.append(oid)  # damaged on the way, maybe: read again below
+                    else:
+                        result.failed[oid] = redacted(describe(outcome), remote)
+    staged_oids = set(tiny) - set(again)
     rest = [oid for oid in todo if oid not in staged_oids]
     result.merge(_get_loose(remote, cache, rest, settings, known, cache.add_bytes_verified))
     return result
