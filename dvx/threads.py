@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _batches(items: Sequence[T], size_of: Callable[[T], int] | None) -> Iterator
 
 
 def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH_THREADS,
-                   size_of: Callable[[T], int] | None = None) -> Iterator[R]:
+                   size_of: Callable[[T], int] | None = None) -> Generator[R, None, None]:
     """`fn(item)` for each item, results in the order of `items`. `size_of` (bytes of work
     per item) lets cheap items travel in batches. An exception from `fn` is raised here, once
     the batches already running have finished; the rest are not started."""

@@ -558,7 +558,7 @@ def test_a_worker_killed_while_pulling_many_tiny_objects_loses_nothing(tmp_path,
     commit_all(work)
     target = clone(work, tmp_path)
 
-    crashed = run_dvx_proc("pull", cwd=target, env={"DVX_FAULT": "transfer.after_stored:40"})
+    crashed = run_dvx_proc("pull", cwd=target, env={"DVX_FAULT": "transfer.after_object:40"})
     assert crashed.code == 1, crashed.output
     assert "worker process was killed by signal 9" in crashed.stderr
     assert "Traceback" not in crashed.output

@@ -126,6 +126,33 @@ def test_a_batch_of_blobs_goes_and_comes_back_with_each_ones_outcome(blobs):
     assert isinstance(got[20], FileNotFoundError)
 
 
+def test_many_blobs_each_arrive_once_and_a_stop_asks_for_no_more(blobs):
+    names = [f"b/{i:03d}" for i in range(200)]
+    with blobs.session():
+        assert blobs.put_many([(name, name.encode()) for name in names[:-3]]) == [None] * 197
+        seen: dict[int, bytes | Exception] = {}
+
+        def arrived(index: int, data: bytes | Exception) -> bool:
+            assert index not in seen
+            seen[index] = data
+            return True
+
+        blobs.get_each(names, arrived)
+        assert sorted(seen) == list(range(200))
+        assert all(seen[index] == names[index].encode() for index in range(197))
+        assert all(isinstance(seen[index], FileNotFoundError) for index in range(197, 200))
+
+        told: list[int] = []
+
+        def five_then_stop(index: int, data: bytes | Exception) -> bool:
+            told.append(index)
+            return len(told) < 5
+
+        blobs.get_each(names, five_then_stop)
+    # Reads already in flight still arrive; nothing more is asked for.
+    assert 5 <= len(told) <= 5 + blobs.jobs and len(set(told)) == len(told)
+
+
 def test_a_missing_blob_is_file_not_found(blobs):
     with blobs.session():
         for read in (lambda: blobs.get("no/such"), lambda: blobs.get("no/such", 0, 5),
@@ -425,6 +452,26 @@ def test_a_staged_loose_object_damaged_on_the_way_is_read_again(tmp_path, monkey
     assert sum(rounds) == 200 and len(reads_of_victim) == 2
     assert pulled.bytes == sum(sizes.values())
     assert fresh.read_bytes(victim) == cache.read_bytes(victim)
+
+
+def test_staged_reads_from_a_remote_that_stopped_answering_stop_at_once(tmp_path, monkeypatch):
+    _staging_at_a_test_s_size(monkeypatch)
+    cache, sizes = _cache_with(tmp_path, "a", 400)
+    remote, blobs = _pushed(tmp_path, cache, sizes, "loose")
+    asked: list[str] = []
+
+    def no_answer(name: str, start: int = 0, end: int | None = None) -> bytes:
+        asked.append(name)
+        raise TimeoutError("timed out waiting for an answer")
+
+    monkeypatch.setattr(blobs, "get", no_answer)
+    pulled = transfer.download(remote, LocalCache(str(tmp_path / "b"), "xxh128"), sizes,
+                               _settings(), sizes)
+    assert pulled.transferred == 0 and sorted(pulled.failed) == sorted(sizes)
+    assert any("stopped answering" in why for why in pulled.failed.values())
+    # The reads in flight when the first one timed out, then the retries of a few: not 400
+    # requests, and not one per attempt of each object.
+    assert len(asked) < len(sizes)
 
 
 def test_a_round_of_staged_reads_is_bounded_in_bytes_and_in_objects(monkeypatch):

@@ -2,6 +2,7 @@
 immutable files (objects, packs, indexes, logs, run records) and offers a few operations:
 
     get(name, start, end)         the bytes [start, end) of a blob (end None: to its end)
+    get_each(names, arrived)      many small blobs whole, each handed over as it arrives
     read_into(name, sink)         stream a blob into `sink.write(chunk)` (large objects)
     open(name)                    a readable file of the blob (`dvx.api.open`, manifests)
     put(name, data)               publish a complete blob: a reader never sees part of one
@@ -32,16 +33,19 @@ import os
 import posixpath
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
 from dvx.errors import RemoteError
 from dvx.fsutil import BytesLike
 from dvx.hashing import CHUNK_SIZE, OnBytes
+from dvx.threads import map_in_threads
 
 T = TypeVar("T")
 Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
+Arrived = Callable[[int, "bytes | Exception"], bool]  # (index, blob or failure) -> go on?
 STREAM_BLOCK = 8 << 20  # bytes per read of a large object
 DEFAULT_JOBS = 16  # requests in flight on a network store: latency-bound, so more than cores
 
@@ -106,6 +110,17 @@ class Blobs(ABC):
     def get_many(self, names: list[str]) -> list[bytes | Exception]:
         """Each blob whole, or what failed reading it."""
         return [_outcome(self.get, name) for name in names]
+
+    def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
+        """Each blob whole, `jobs` reads in flight, handed to `arrived(index in names, bytes or
+        what failed)` as it comes (in any thread), until `arrived` returns False: the names
+        not read by then are left. No retries: the caller tries again what failed or was
+        left."""
+        reads = map_in_threads(partial(_outcome, self.get), names, threads=self.jobs)
+        with contextlib.closing(reads):
+            for index, outcome in enumerate(reads):
+                if not arrived(index, outcome):
+                    return
 
     @abstractmethod
     def put(self, name: str, data: BytesLike) -> None:

@@ -8,14 +8,22 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import MissingBucketError
 from dvx.logs import get_logger
-from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes, Sink, relative_names
+from dvx.objects.blobs import (
+    Arrived,
+    Blobs,
+    BytesLike,
+    Details,
+    OnBytes,
+    Sink,
+    relative_names,
+)
 
 log = get_logger(__name__)
 
@@ -306,6 +314,44 @@ class S3Blobs(FsspecBlobs):
     def get_many(self, names: list[str]) -> list[bytes | Exception]:
         done = self._fast(lambda fast: _each(fast.get(self.path(name)) for name in names))
         return super().get_many(names) if done is None else list(done[0])
+
+    def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
+        # `jobs` coroutines on the I/O loop take the next name as each read ends: no thread
+        # waits for a read, and nothing is handed between threads per object.
+        import asyncio
+
+        from dvx.remote.s3fast import Unsupported
+
+        told = bytearray(len(names))  # which were handed to `arrived`
+        stop: list[BaseException | None] = [None]  # set: take no more names
+
+        async def all_of(fast: Any) -> None:
+            todo = iter(range(len(names)))
+
+            async def reader() -> None:
+                for index in todo:
+                    if stop[0] is not None:
+                        return
+                    try:
+                        data: bytes | Exception = await fast.get(self.path(names[index]))
+                    except Unsupported as exc:
+                        stop[0] = exc
+                        return
+                    except Exception as exc:  # reported with its name, tried again by the caller
+                        data = exc
+                    told[index] = 1
+                    if not arrived(index, data):
+                        stop[0] = StopIteration()
+                        return
+
+            await asyncio.gather(*(reader() for _ in range(min(self.jobs, len(names)))))
+            if isinstance(stop[0], Unsupported):
+                raise stop[0]
+
+        if self._fast(all_of) is None:  # the lean client declined: s3fs reads the rest
+            rest = [index for index in range(len(names)) if not told[index]]
+            super().get_each([names[index] for index in rest],
+                             lambda index, data: arrived(rest[index], data))
 
     def put_many(self, blobs: list[tuple[str, bytes]]) -> list[Exception | None]:
         done = self._fast(lambda fast: _each(fast.put(self.path(name), data)

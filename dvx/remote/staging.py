@@ -45,7 +45,6 @@ def store_verified(cache: LocalCache, oid: str, data: bytes) -> int | Exception:
     except Exception as exc:
         return exc
     faults.point("transfer.after_object")
-    faults.point("transfer.after_stored")  # never passed by a read: stops a storing worker
     return size
 
 

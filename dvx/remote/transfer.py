@@ -28,7 +28,7 @@ from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
-from dvx.remote.retry import describe, with_retries
+from dvx.remote.retry import describe, is_timeout, with_retries
 from dvx.remote.staging import STAGED_OBJECT, in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
@@ -204,7 +204,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
     if staged is None:
         return _get_loose(remote, cache, todo, settings, known, cache.add_bytes_verified)
     result = TransferResult()
-    again: list[str] = []  # staged, but what was read did not hash to its oid
+    again: list[str] = []  # read again with retries: failed reads, objects that did not hash
     with staged:
 
         def stage(data: bytes, oid: str) -> int:
@@ -215,7 +215,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
             return len(data)
 
         for round_oids in in_rounds(tiny, known.__getitem__):
-            result.merge(_get_loose(remote, cache, round_oids, settings, known, stage))
+            _read_round(remote, round_oids, known, stage, settings, result, again)
             try:  # every read of the round is over: forking is safe
                 with settings.progress.task("Storing", len(staged.entries), "object") as stored:
                     entries, outcomes = staged.store(partial(store_verified, cache), stored)
@@ -235,6 +235,42 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
     rest = [oid for oid in todo if oid not in staged_oids]
     result.merge(_get_loose(remote, cache, rest, settings, known, cache.add_bytes_verified))
     return result
+
+
+def _read_round(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
+                stage: Callable[[bytes, str], int], settings: Settings, result: TransferResult,
+                again: list[str]) -> None:
+    """A round's reads, each staged as it arrives (`Blobs.get_each`); what fails, or is left
+    once the remote stops answering, joins `again`, read later with the usual retries."""
+    told = bytearray(len(oids))
+
+    with settings.progress.task("Downloading", sum(known[oid] for oid in oids), "B") as advance:
+
+        def arrived(index: int, data: bytes | Exception) -> bool:
+            oid = oids[index]
+            told[index] = 1
+            if isinstance(data, Exception):
+                again.append(oid)
+                return not is_timeout(data)  # no answer: ask for no more, the retries will
+            try:
+                _check_size(oid, known[oid], len(data))
+                size = stage(data, oid)
+            except Exception:  # cut short, or damaged where it could not be staged
+                again.append(oid)
+                return True
+            result.transferred += 1
+            result.bytes += size
+            advance(size)
+            return True
+
+        try:
+            remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
+        except KeyboardInterrupt:
+            raise Interrupted(f"Interrupted: {result.transferred} objects were downloaded "
+                              "before the interruption; the others were not.",
+                              "Nothing was left half-written; run the command again to "
+                              "finish.") from None
+    again.extend(oid for oid, was_told in zip(oids, told, strict=True) if not was_told)
 
 
 def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
