@@ -113,9 +113,10 @@ class Blobs(ABC):
 
     def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
         """Each blob whole, `jobs` reads in flight, handed to `arrived(index in names, bytes or
-        what failed)` as it comes (in any thread), until `arrived` returns False: the names
-        not read by then are left. No retries: the caller tries again what failed or was
-        left."""
+        what failed)` as it comes (from one thread at a time, not always the caller's), until
+        `arrived` returns False: then no more are asked for, and those not handed over are
+        left (reads in flight may still be). No retries: the caller tries again what failed
+        or was left."""
         reads = map_in_threads(partial(_outcome, self.get), names, threads=self.jobs)
         with contextlib.closing(reads):
             for index, outcome in enumerate(reads):

@@ -264,10 +264,10 @@ def _read_round(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
             return True
 
         try:
-            remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
-        except KeyboardInterrupt:
-            raise Interrupted(f"Interrupted: {result.transferred} objects were downloaded "
-                              "before the interruption; the others were not.",
+            with remote.blobs.session():
+                remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
+        except KeyboardInterrupt:  # what was read is in the scratch file, which goes with it
+            raise Interrupted(f"Interrupted while downloading {len(oids)} objects.",
                               "Nothing was left half-written; run the command again to "
                               "finish.") from None
     again.extend(oid for oid, was_told in zip(oids, told, strict=True) if not was_told)
