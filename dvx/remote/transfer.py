@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from functools import partial
 
+from dvx import faults
 from dvx.errors import (
     CorruptObjectError,
     Interrupted,
@@ -29,7 +30,13 @@ from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
 from dvx.remote.retry import describe, is_timeout, with_retries
-from dvx.remote.staging import STAGED_OBJECT, in_rounds, staging_for, store_verified
+from dvx.remote.staging import (
+    STAGED_OBJECT,
+    StagedReads,
+    in_rounds,
+    staging_for,
+    store_verified,
+)
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
 from dvx.remote.workers import FirstTries, in_processes, redacted, run_each
@@ -197,51 +204,77 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
 
 def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
                     known: Mapping[str, int]) -> TransferResult:
-    """Objects no index names, read as files. Many tiny ones from a network store are staged
-    (staging.py): each round is read, then stored by worker processes."""
-    tiny = [oid for oid in todo if known.get(oid, STAGED_OBJECT + 1) <= STAGED_OBJECT]
-    staged = staging_for(cache, remote.blobs, len(tiny))
-    if staged is None:
+    """Objects no index names, read as files. From a network store, those whose size is known
+    and small are read many at once, each handed over as it arrives (`Blobs.get_each`): many
+    tiny ones are staged (staging.py), a round read then stored by worker processes, the
+    others stored as they come. Then the rest (large objects, unknown sizes, and what failed)
+    one by one, with retries."""
+    if remote.blobs.processes:  # a directory: object by object in its own worker processes
         return _get_loose(remote, cache, todo, settings, known, cache.add_bytes_verified)
+    small = [oid for oid in todo if known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT]
+    tiny = [oid for oid in small if known[oid] <= STAGED_OBJECT]
+    staged = staging_for(cache, remote.blobs, len(tiny))
     result = TransferResult()
     again: list[str] = []  # read again with retries: failed reads, objects that did not hash
-    with staged:
 
-        def stage(data: bytes, oid: str) -> int:
-            try:
-                staged.add(data, [(oid, 0, len(data))])
-            except OSError:  # no room for the scratch copy: stored here and now instead
-                return cache.add_bytes_verified(data, oid)
-            return len(data)
+    def store_now(data: bytes, oid: str) -> int:
+        size = cache.add_bytes_verified(data, oid)
+        faults.point("transfer.after_object")
+        return size
 
-        for round_oids in in_rounds(tiny, known.__getitem__):
-            _read_round(remote, round_oids, known, stage, settings, result, again)
-            try:  # every read of the round is over: forking is safe
-                with settings.progress.task("Storing", len(staged.entries), "object") as stored:
-                    entries, outcomes = staged.store(partial(store_verified, cache), stored)
-            except KeyboardInterrupt:
-                raise Interrupted(f"Interrupted while storing {len(round_oids)} objects.",
-                                  "Nothing was left half-written; run the command again to "
-                                  "finish.") from None
-            for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
-                if isinstance(outcome, Exception):  # counted as moved when it was read
-                    result.transferred -= 1
-                    result.bytes -= length
-                    if isinstance(outcome, CorruptObjectError):
-                        again.append(oid)  # damaged on the way, maybe: read again below
-                    else:
-                        result.failed[oid] = redacted(describe(outcome), remote)
-    staged_oids = set(tiny) - set(again)
-    rest = [oid for oid in todo if oid not in staged_oids]
+    if staged is None:
+        _read_all(remote, small, known, store_now, settings, result, again)
+    else:
+        with staged:
+            _read_staged(remote, cache, staged, tiny, known, settings, result, again)
+        tiny_ones = set(tiny)
+        others = [oid for oid in small if oid not in tiny_ones]
+        _read_all(remote, others, known, store_now, settings, result, again)
+    done = set(small) - set(again)
+    rest = [oid for oid in todo if oid not in done]
     result.merge(_get_loose(remote, cache, rest, settings, known, cache.add_bytes_verified))
     return result
 
 
-def _read_round(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
-                stage: Callable[[bytes, str], int], settings: Settings, result: TransferResult,
-                again: list[str]) -> None:
-    """A round's reads, each staged as it arrives (`Blobs.get_each`); what fails, or is left
-    once the remote stops answering, joins `again`, read later with the usual retries."""
+def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, tiny: list[str],
+                 known: Mapping[str, int], settings: Settings, result: TransferResult,
+                 again: list[str]) -> None:
+    """`tiny` in rounds: each read into the scratch file, then stored by worker processes."""
+
+    def stage(data: bytes, oid: str) -> int:
+        try:
+            staged.add(data, [(oid, 0, len(data))])
+        except OSError:  # no room for the scratch copy: stored here and now instead
+            return cache.add_bytes_verified(data, oid)
+        return len(data)
+
+    for round_oids in in_rounds(tiny, known.__getitem__):
+        _read_all(remote, round_oids, known, stage, settings, result, again)
+        try:  # every read of the round is over: forking is safe
+            with settings.progress.task("Storing", len(staged.entries), "object") as stored:
+                entries, outcomes = staged.store(partial(store_verified, cache), stored)
+        except KeyboardInterrupt:
+            raise Interrupted(f"Interrupted while storing {len(round_oids)} objects.",
+                              "Nothing was left half-written; run the command again to "
+                              "finish.") from None
+        for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # counted as moved when it was read
+                result.transferred -= 1
+                result.bytes -= length
+                if isinstance(outcome, CorruptObjectError):
+                    again.append(oid)  # damaged on the way, maybe: read again
+                else:
+                    result.failed[oid] = redacted(describe(outcome), remote)
+
+
+def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
+              land: Callable[[bytes, str], int], settings: Settings, result: TransferResult,
+              again: list[str]) -> None:
+    """Small objects of known sizes read many at once (`Blobs.get_each`), each handed to
+    `land(data, oid)` as it arrives; what fails, or is left once the remote stops answering,
+    joins `again`, read later with the usual retries."""
+    if not oids:
+        return
     told = bytearray(len(oids))
 
     with settings.progress.task("Downloading", sum(known[oid] for oid in oids), "B") as advance:
@@ -254,8 +287,8 @@ def _read_round(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
                 return not is_timeout(data)  # no answer: ask for no more, the retries will
             try:
                 _check_size(oid, known[oid], len(data))
-                size = stage(data, oid)
-            except Exception:  # cut short, or damaged where it could not be staged
+                size = land(data, oid)
+            except Exception:  # cut short, or damaged
                 again.append(oid)
                 return True
             result.transferred += 1
