@@ -210,7 +210,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
     others stored as they come. Then the rest (large objects, unknown sizes, and what failed)
     one by one, with retries."""
     if remote.blobs.processes:  # a directory: object by object in its own worker processes
-        return _get_loose(remote, cache, todo, settings, known, cache.add_bytes_verified)
+        return _get_loose(remote, cache, todo, settings, known)
     small = [oid for oid in todo if known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT]
     tiny = [oid for oid in small if known[oid] <= STAGED_OBJECT]
     staged = staging_for(cache, remote.blobs, len(tiny))
@@ -232,7 +232,7 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
         _read_all(remote, others, known, store_now, settings, result, again)
     done = set(small) - set(again)
     rest = [oid for oid in todo if oid not in done]
-    result.merge(_get_loose(remote, cache, rest, settings, known, cache.add_bytes_verified))
+    result.merge(_get_loose(remote, cache, rest, settings, known))
     return result
 
 
@@ -299,7 +299,7 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
         try:
             with remote.blobs.session():
                 remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
-        except KeyboardInterrupt:  # what was read is in the scratch file, which goes with it
+        except KeyboardInterrupt:  # stored objects stay; staged ones go with the scratch file
             raise Interrupted(f"Interrupted while downloading {len(oids)} objects.",
                               "Nothing was left half-written; run the command again to "
                               "finish.") from None
@@ -307,9 +307,9 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
 
 
 def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
-               known: Mapping[str, int], land: Callable[[bytes, str], int]) -> TransferResult:
-    """Read each of `todo`; `land(data, oid)` takes an object read whole (its size known and
-    small), larger ones stream into the cache."""
+               known: Mapping[str, int]) -> TransferResult:
+    """Each of `todo` read on its own, retried on transient errors: whole if its size is known
+    and small, else streamed into the cache."""
     blobs = remote.blobs
 
     def get(oid: str, on_bytes: OnBytes) -> int:
@@ -319,7 +319,7 @@ def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings
             if expected is not None and expected <= SMALL_OBJECT:
                 data = blobs.get(name)
                 _check_size(oid, expected, len(data))
-                return land(data, oid)
+                return cache.add_bytes_verified(data, oid)
             with cache.verified_writer(oid) as writer:  # one streaming read
                 blobs.read_into(name, writer, on_bytes)
                 if expected is not None:
@@ -340,7 +340,7 @@ def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings
                 if isinstance(data, Exception):
                     raise data
                 _check_size(oid, known[oid], len(data))
-                outcomes[oid] = land(data, oid)
+                outcomes[oid] = cache.add_bytes_verified(data, oid)
             except Exception as exc:  # `get` tries it again, if trying again can help
                 outcomes[oid] = exc
         return outcomes
