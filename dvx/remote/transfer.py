@@ -328,30 +328,10 @@ def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings
         except FileNotFoundError:
             raise MissingObjectError("not on the remote") from None
 
-    def get_first(batch: list[str]) -> dict[str, int | Exception]:
-        """The small objects of a batch, asked for together; the rest are left to `get`."""
-        small = [oid for oid in batch if known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT]
-        outcomes: dict[str, int | Exception] = {}
-        for oid, data in zip(small, blobs.get_many([remote.oid_name(oid) for oid in small]),
-                             strict=True):
-            try:
-                if isinstance(data, FileNotFoundError):
-                    raise MissingObjectError("not on the remote")
-                if isinstance(data, Exception):
-                    raise data
-                _check_size(oid, known[oid], len(data))
-                outcomes[oid] = cache.add_bytes_verified(data, oid)
-            except Exception as exc:  # `get` tries it again, if trying again can help
-                outcomes[oid] = exc
-        return outcomes
-
+    # Small objects of a network store came through `get_each` before; what is here is large,
+    # of unknown size, failed once, or on a directory (worker processes, no batches).
     total = sum(known.get(oid, 0) for oid in todo) or None
-
-    def small(oid: str) -> bool:
-        return known.get(oid, BATCHED_OBJECT + 1) <= BATCHED_OBJECT
-
-    return run_each(todo, get, settings, "Downloading", total, remote, file_work=True,
-                    first_tries=FirstTries(get_first, small))
+    return run_each(todo, get, settings, "Downloading", total, remote, file_work=True)
 
 
 def _check_size(oid: str, expected: int, actual: int) -> None:
