@@ -4,7 +4,8 @@ URL: faulty:///abs/path. Its faults are read, at every call, from a JSON file na
 `faults` option, so a test can change them between commands:
 
     {"fail_times": N}        the next N opens/puts/existence checks raise ConnectionError
-    {"fail_puts": N}         the next N uploads raise ConnectionError
+    {"fail_puts": N}         the next N uploads of data raise ConnectionError (a lock, in
+                             locks/, is written: the data's failures are what is tested)
     {"corrupt": [OID, ...]}  reads of these objects return one flipped byte
     {"truncate": [OID, ...]} reads of these objects stop half-way
     {"drop_times": K, "drop_after_bytes": N}
@@ -67,13 +68,13 @@ class FaultyFileSystem(LocalFileSystem):
 
     def put_file(self, lpath: str, rpath: str, **kwargs: Any) -> None:
         self._maybe_fail()
-        if self._take("fail_puts"):
+        if "/locks/" not in rpath and self._take("fail_puts"):
             raise ConnectionError("injected upload failure")
         super().put_file(lpath, rpath, **kwargs)
 
     def pipe_file(self, path: str, value: bytes, *args: Any, **kwargs: Any) -> None:
         self._maybe_fail()
-        if self._take("fail_puts"):
+        if "/locks/" not in path and self._take("fail_puts"):
             raise ConnectionError("injected upload failure")
         super().pipe_file(path, value, *args, **kwargs)
 

@@ -1,10 +1,15 @@
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 
 import xxhash
 
-from tests.conftest import git, make_git_repo, run_dvx, write
+from dvx.objects.blobs import DirectoryBlobs
+from dvx.remote.locks import GC, RemoteLock
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
 
 
@@ -218,6 +223,82 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
     assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == []
     assert not obj.exists()  # it held nothing else
+
+
+def _stopped(proc: subprocess.Popen) -> bool:
+    """Has `proc` stopped itself (DVX_FAULT_ACTION=stop) at its fault point?"""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "T":
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def test_gc_stays_off_a_remote_while_a_push_counts_on_what_is_there(tmp_path):
+    """The second repository's push finds the object on the remote (uploaded long ago by the
+    first) and relies on it; its push log, which would keep it from gc, is written only as
+    the push ends. gc from the first repository meanwhile must not delete it."""
+    store = tmp_path / "store"
+    first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
+    data = os.urandom(5000)
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+        write(root / "model.bin", data)
+        assert run_dvx("add", "model.bin", cwd=root).code == 0
+    oid = xxhash.xxh3_128_hexdigest(data)
+    remote = local_spec(store, str(store), {})
+    assert run_dvx("push", cwd=first).code == 0
+    obj = store / remote.packed()[oid][0]
+    _age(obj)
+    pushing = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "push"], cwd=second, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "push.before_manifests", "DVX_FAULT_ACTION": "stop"})
+    try:
+        assert _stopped(pushing), pushing.communicate()
+        assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
+        assert run_dvx("config", "core.lock_wait", "0", cwd=first).code == 0
+        refused = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first)
+        assert refused.code == 3, refused.output
+        assert "in use by a dvx push" in refused.stderr and "Traceback" not in refused.output
+        assert obj.exists() and oid in remote.oids()
+    finally:
+        pushing.send_signal(signal.SIGCONT)
+        out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 0, out + err
+    assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
+    assert obj.exists() and oid in remote.oids()  # the push log, now written, keeps it
+    assert not (store / "locks").exists() or not list((store / "locks").iterdir())
+    fresh = make_git_repo(tmp_path / "three")
+    git(second, "add", "-A")
+    git(second, "commit", "-qm", "model")
+    git(fresh, "pull", "-q", str(second), "main")
+    assert run_dvx("pull", cwd=fresh).code == 0
+    assert (fresh / "model.bin").read_bytes() == data
+
+
+def test_a_push_waits_for_gc_and_a_killed_push_does_not_hold_gc_up(tmp_path):
+    store = tmp_path / "store"
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+    assert run_dvx("config", "core.lock_wait", "0", cwd=root).code == 0
+    write(root / "model.bin", os.urandom(5000))
+    assert run_dvx("add", "model.bin", cwd=root).code == 0
+    with RemoteLock(DirectoryBlobs(str(store)), GC, "'s'", 0):  # gc elsewhere, under way
+        refused = run_dvx("push", cwd=root)
+        assert refused.code == 3 and "in use by a dvx gc" in refused.stderr
+        assert not (store / "packs").exists()  # nothing was sent
+    killed = run_dvx_proc("push", cwd=root, env={"DVX_FAULT": "push.before_manifests"})
+    assert killed.code == -signal.SIGKILL
+    assert len(list((store / "locks").iterdir())) == 1  # it could not take its lock back
+    collected = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=root)
+    assert collected.code == 0 and "its process is gone" in collected.stderr
+    assert list((store / "locks").iterdir()) == []
+    assert run_dvx("push", cwd=root).code == 0
 
 
 def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, dvx, tmp_path):

@@ -11,7 +11,7 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     details(directory)            the blobs directly in a directory, with size and mtime
     walk(directory)               the names of every blob below a directory (a listing)
     walk_details(directory)       the same, with size and mtime
-    move(name, to) / delete(names)
+    move(name, to) / delete(names)     (a name already gone is no error for delete)
 
 and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
 a worker thread), `concurrent_batch` (requests `get_many`/`put_many` send at once),
@@ -251,8 +251,9 @@ class DirectoryBlobs(Blobs):
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue
-                st = entry.stat(follow_symlinks=False)
-                found[entry.name] = (st.st_size, st.st_mtime)
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    st = entry.stat(follow_symlinks=False)
+                    found[entry.name] = (st.st_size, st.st_mtime)
         return found
 
     def walk(self, directory: str) -> Iterator[str]:

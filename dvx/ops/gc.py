@@ -27,7 +27,7 @@ from dvx.objects.odb import ObjectStore
 from dvx.ops.gc_scope import manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies
 from dvx.pointer import Pointer
-from dvx.remote import pushlog, repack
+from dvx.remote import locks, pushlog, repack
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
@@ -98,7 +98,10 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             return results
         _delete_from_cache(repo, cache, cutoff)
         if remote is not None:
-            _delete_from_remote(repo, remote, results[1], cutoff)
+            from dvx.ops.remote import lock_remote
+
+            with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
+                _delete_from_remote(repo, remote, results[1], cutoff)
     return results
 
 

@@ -15,6 +15,7 @@ from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import check_option, check_url, is_secret
 from dvx.remote.fs import is_local_url, open_store, redact_url, request_retries
+from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
@@ -159,6 +160,13 @@ def set_default(repo: Repo, name: str | None, level: str | None) -> None:
 
 def default_remote(config: Config) -> str | None:
     return config.get("core", "remote")
+
+
+def lock_remote(repo: Repo, name: str, remote: RemoteStore, kind: str) -> RemoteLock:
+    """The remote's push or gc lock (remote/locks.py), to hold in a `with` block; it waits
+    for another holder as long as the repository lock does (core.lock_wait)."""
+    return RemoteLock(remote.retried, kind, f"'{name}' ({remote.url})",
+                      repo.config.get_float("core", "lock_wait", 30.0))
 
 
 def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:

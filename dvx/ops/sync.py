@@ -12,9 +12,9 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
-from dvx.ops.remote import open_remote, remote_jobs, remote_retries
+from dvx.ops.remote import lock_remote, open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
-from dvx.remote import packed, pushlog, transfer
+from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 
@@ -171,11 +171,20 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result = SyncResult(name)
     wanted = wanted_objects(repo, targets, result.problems)
     result.paths = wanted.paths
+    remote.blobs.prepare(create=True)
+    with lock_remote(repo, name, remote, locks.PUSH):
+        _push_wanted(repo, remote, wanted, targets, settings_for(repo, name, remote, jobs),
+                     repair, result)
+    return result
+
+
+def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[Target],
+                 settings: transfer.Settings, repair: bool, result: SyncResult) -> None:
+    """Push under the remote's push lock: from the first look at what the remote holds to
+    the push log, gc --remote cannot delete what this push finds there."""
     files = wanted.files  # a dict: its keys are the set of oids, with no copy of them
     uncached = set(repo.cache.missing(files))
     cached = files if not uncached else {oid for oid in files if oid not in uncached}
-    remote.blobs.prepare(create=True)
-    settings = settings_for(repo, name, remote, jobs)
     # What this clone never fetched (a partial pull) is fine if the remote has it already.
     elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
@@ -206,7 +215,6 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
             packed.consolidate_if_many(remote, settings)
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
-    return result
 
 
 def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) -> None:

@@ -28,6 +28,7 @@ from dvx.objects.blobs import (
 log = get_logger(__name__)
 
 FAST_S3_BATCH = 16  # objects per batch of requests sent together
+FEW_DELETES = 16  # up to this many: one DELETE each on the lean client (locks, push's own)
 
 
 def mtime_of(info: dict[str, Any]) -> float | None:
@@ -191,7 +192,12 @@ class FsspecBlobs(Blobs):
     def delete(self, names: list[str]) -> None:
         paths = [self.path(name) for name in names]
         for start in range(0, len(paths), 1000):
-            self.fs.rm(paths[start:start + 1000])
+            try:
+                self.fs.rm(paths[start:start + 1000])
+            except FileNotFoundError:  # some were gone already: delete the rest one by one
+                for path in paths[start:start + 1000]:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.fs.rm(path)
 
 
 class SftpBlobs(FsspecBlobs):
@@ -381,6 +387,28 @@ class S3Blobs(FsspecBlobs):
     def names(self, directory: str) -> list[str]:
         return sorted(posixpath.basename(name) for name in self._keys(directory)
                       if not posixpath.basename(name).startswith("."))
+
+    def details(self, directory: str) -> Details:
+        done = self._fast(lambda fast: fast.list_details(self.path(directory)))
+        if done is None:
+            return super().details(directory)
+        prefix = self.path(directory).rstrip("/") + "/"
+        return {path[len(prefix):]: (size, mtime) for path, size, mtime in done[0]
+                if path.startswith(prefix) and "/" not in path[len(prefix):]
+                and not path[len(prefix):].startswith(".")}
+
+    def delete(self, names: list[str]) -> None:
+        if len(names) > FEW_DELETES:  # s3fs deletes a thousand per request
+            super().delete(names)
+            return
+        paths = [self.path(name) for name in names]
+        done = self._fast(lambda fast: _each(fast.delete(path) for path in paths))
+        if done is None:
+            super().delete(names)
+            return
+        failures = [answer for answer in done[0] if isinstance(answer, Exception)]
+        if failures:
+            raise failures[0]
 
     def walk(self, directory: str) -> Iterator[str]:
         done = self._fast(lambda fast: fast.list_keys(self.path(directory)))

@@ -8,9 +8,9 @@ multipart uploads over the same client, whose requests time out when no byte mov
 way, so a stalled store is noticed however large the object. Credentials, region and endpoint
 are the remote's own options when they give all of them (backends.s3_access); otherwise they
 come from s3fs's client, so that botocore resolves them exactly as everywhere else. Everything
-else (deletes, copies, and any request after a fallback) stays with s3fs. Any answer this path
-does not expect (a region redirect, an unknown error) turns it off for the rest of the run,
-and s3fs takes over.
+else (deletes of many objects, copies, and any request after a fallback) stays with s3fs. Any
+answer this path does not expect (a region redirect, an unknown error) turns it off for the
+rest of the run, and s3fs takes over.
 """
 
 from __future__ import annotations
@@ -180,11 +180,15 @@ class FastS3:
 
     async def list_keys(self, prefix_path: str) -> list[str]:
         """Every key under `bucket/prefix/`, as `bucket/key`, page by page (ListObjectsV2)."""
+        return [key for key, _, _ in await self.list_details(prefix_path)]
+
+    async def list_details(self, prefix_path: str) -> list[tuple[str, int, float | None]]:
+        """Every key under `bucket/prefix/` as (`bucket/key`, size, modification time)."""
         import xml.etree.ElementTree as ElementTree
 
         bucket, _, prefix = prefix_path.partition("/")
         prefix = prefix.rstrip("/") + "/"
-        keys: list[str] = []
+        found: list[tuple[str, int, float | None]] = []
         token = None
         while True:
             params = {"list-type": "2", "max-keys": str(LIST_PAGE), "prefix": prefix}
@@ -201,12 +205,21 @@ class FastS3:
                 raise _error(response.status, body, prefix_path)
             root = ElementTree.fromstring(body)
             namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
-            keys += [f"{bucket}/{element.text}" for element in
-                     root.iter(f"{namespace}Key") if element.text]
+            for item in root.iter(f"{namespace}Contents"):
+                key = item.findtext(f"{namespace}Key")
+                if key:
+                    found.append((f"{bucket}/{key}", int(item.findtext(f"{namespace}Size") or 0),
+                                  _timestamp(item.findtext(f"{namespace}LastModified"))))
             truncated = root.findtext(f"{namespace}IsTruncated") == "true"
             token = root.findtext(f"{namespace}NextContinuationToken")
             if not truncated or not token:
-                return keys
+                return found
+
+    async def delete(self, path: str) -> None:
+        """Delete one object; one that is not there counts as deleted."""
+        status, body = await self._send("DELETE", path)
+        if status not in (200, 204) and not (status == 404 and b"NoSuchKey" in body):
+            raise _error(status, body, path)
 
     async def put(self, path: str, data: BytesLike) -> None:
         # The store checks this on arrival and refuses a damaged body (BadDigest). CRC32 is what
@@ -359,6 +372,16 @@ def _ssl_context(verify: object, cert_file: object) -> ssl.SSLContext:
     elif isinstance(cert_file, tuple):
         context.load_cert_chain(*cert_file)
     return context
+
+
+def _timestamp(text: str | None) -> float | None:
+    """An ISO 8601 time of a listing (`2026-12-03T21:28:10.763Z`) as a POSIX timestamp."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat((text or "").replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _error(status: int, body: bytes, path: str) -> Exception:

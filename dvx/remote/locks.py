@@ -1,0 +1,280 @@
+"""Remote locks: `gc --remote` never runs beside a push to the same remote.
+
+A push that finds an object already on the remote counts on it staying there, and only its
+push log (pushlog.py), written as it ends, tells gc so; a push also merges the remote's pack
+indexes, which gc rewrites. So a push and gc each hold a lock on the remote while they run:
+
+    locks/<kind>-<seconds>-<random>.lock    kind: push (shared) or gc (exclusive)
+
+Taking one: write our own lock, then list locks/. A push gives way to a live gc lock, gc to
+any other live lock. Whoever gives way deletes its own lock, waits and tries again (up to
+core.lock_wait seconds). Two that start together never both go ahead: the later of the two to
+write its lock lists after the other's write, and every supported store lists what was
+written before (S3, GCS and Azure are strongly consistent, as are SSH and directories).
+
+A lock is live until its holder deletes it. A holder that dies cannot, so a lock is stale,
+and ignored, once its process is known to be gone (the same machine and pid namespace, and no
+such pid) or once it has not been renewed for STALE_SECONDS: a holder writes a new lock (and
+deletes its old one) every RENEW_SECONDS from a background thread. gc deletes the stale locks
+it ignored. The format is in docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+
+from dvx.errors import LockError, RemoteError
+from dvx.logs import get_logger
+from dvx.objects.blobs import Blobs, Details
+
+log = get_logger(__name__)
+
+LOCKS_DIR = "locks"
+PUSH, GC = "push", "gc"
+RENEW_SECONDS = 300.0
+STALE_SECONDS = 1800.0
+POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
+RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
+MAX_LOCK_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Another lock found on the remote: who wrote it, and when it was last renewed."""
+    name: str
+    kind: str
+    host: str
+    process_space: str  # machine and pid namespace: where `pid` means something
+    pid: int
+    command: str
+    renewed: float
+
+    def describe(self) -> str:
+        if not self.pid:  # its record could not be read
+            return f"another dvx {self.kind}"
+        command = f"`{self.command}`, " if self.command else ""
+        return f"a dvx {self.kind} ({command}pid {self.pid} on {self.host or 'an unknown host'})"
+
+
+def process_space() -> str:
+    """Where a pid names this very process: the host, its boot, and the pid namespace."""
+    parts = [socket.gethostname()]
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            parts.append(f.read().strip())
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    except OSError:
+        return ""  # no way to tell: such a lock goes stale by age only
+    return "/".join(parts)
+
+
+def _pid_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+def conflicts(ours: str, theirs: str) -> bool:
+    return GC in (ours, theirs)
+
+
+class RemoteLock:
+    """A push (`PUSH`, shared) or gc (`GC`, exclusive) lock on the remote `blobs`, for the
+    time of a `with` block; `describe` names the remote in messages."""
+
+    def __init__(self, blobs: Blobs, kind: str, describe: str, wait_seconds: float) -> None:
+        self.blobs = blobs
+        self.kind = kind
+        self.remote = describe
+        self.wait_seconds = wait_seconds
+        self.name: str | None = None
+        self.stale: list[Holder] = []  # locks of dead holders found while taking ours
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        self._space = process_space()
+
+    def __enter__(self) -> RemoteLock:
+        self.acquire()
+        self._renewer = threading.Thread(target=self._renew_until_released,
+                                         name="dvx-remote-lock", daemon=True)
+        self._renewer.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # Ended by a failure or Ctrl-C, perhaps of a store that stopped answering: try to
+        # remove the lock, but do not hold the user up for it (left, it goes stale).
+        self.release(None if exc_type is None else RELEASE_WAIT)
+
+    def acquire(self) -> None:
+        deadline = time.monotonic() + self.wait_seconds
+        warned = False
+        self._listed()  # a listing names a missing bucket; a first write might create one
+        while True:
+            self._write()
+            try:
+                blocking = self._blocking()
+            except BaseException:
+                self.release(RELEASE_WAIT)
+                raise
+            if not blocking:
+                if self.kind == GC and self.stale:
+                    self._remove_stale()
+                return
+            self._delete(self.name)
+            self.name = None
+            if time.monotonic() >= deadline:
+                raise LockError(
+                    f"Remote {self.remote} is in use by {blocking.describe()}, whose lock was "
+                    f"written {_ago(blocking.renewed)}; {self._why()}.",
+                    "Try again when it has finished (core.lock_wait sets how long dvx waits). "
+                    f"A lock not renewed for {STALE_SECONDS / 60:.0f} minutes, or whose "
+                    "process is gone, is ignored.")
+            if not warned:
+                log.warning("Waiting up to %gs for %s on remote %s to finish...",
+                            self.wait_seconds, blocking.describe(), self.remote)
+                warned = True
+            time.sleep(POLL_SECONDS * random.uniform(0.5, 1.5))
+
+    def release(self, wait: float | None = None) -> None:
+        """Delete the lock; with `wait`, give up on that after `wait` seconds."""
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join(wait)
+            self._renewer = None
+        name, self.name = self.name, None
+        if name is None:
+            return
+        if wait is None:
+            self._delete(name)
+            return
+        deleting = threading.Thread(target=self._delete, args=(name,), daemon=True)
+        deleting.start()
+        deleting.join(wait)
+        if deleting.is_alive():
+            log.warning("The lock %s on remote %s was left behind: on this machine it is "
+                        "ignored once this process has exited, elsewhere after %.0f minutes.",
+                        name, self.remote, STALE_SECONDS / 60)
+
+    def renew(self) -> None:
+        """Write a fresh lock, then delete the one it replaces: the lock is never absent."""
+        old = self.name
+        self._write()
+        if old is not None:
+            self._delete(old)
+
+    def _renew_until_released(self) -> None:
+        while not self._stop.wait(RENEW_SECONDS):
+            try:
+                self.renew()
+            except (OSError, RemoteError) as exc:  # the next renewal may succeed
+                log.warning("Could not renew the lock on remote %s: %s", self.remote, exc)
+
+    def _why(self) -> str:
+        if self.kind == GC:
+            return "gc does not run while anything else uses the remote, so that it never " \
+                   "deletes what a push is counting on"
+        return "a push waits for gc to finish, so that gc never deletes what it counts on"
+
+    def _write(self) -> None:
+        now = time.time()
+        name = f"{self.kind}-{int(now):010d}-{os.urandom(8).hex()}.lock"
+        record = {"kind": self.kind, "host": socket.gethostname(), "space": self._space,
+                  "pid": os.getpid(), "command": " ".join(["dvx", *sys.argv[1:]])[:200],
+                  "written": now}
+        try:
+            self.blobs.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
+        except OSError as exc:
+            raise RemoteError(f"Could not write a lock on remote {self.remote}: {exc}") from exc
+        self.name = name
+
+    def _blocking(self) -> Holder | None:
+        """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`)."""
+        listed = self._listed()
+        self.stale = []
+        now = time.time()
+        for name, (_, mtime) in sorted(listed.items()):
+            kind, stamp = _parse_name(name)
+            if name == self.name or kind is None or not conflicts(self.kind, kind):
+                continue
+            holder = self._read(name, kind, max(stamp, mtime or 0.0))
+            if holder is None:
+                continue  # released meanwhile
+            if self._is_stale(holder, now):
+                log.warning("Ignoring a lock on remote %s left by %s: %s.", self.remote,
+                            holder.describe(), "its process is gone"
+                            if self._is_dead(holder) else f"not renewed since "
+                            f"{_ago(holder.renewed)}")
+                self.stale.append(holder)
+                continue
+            return holder
+        return None
+
+    def _listed(self) -> Details:
+        try:
+            return self.blobs.details(LOCKS_DIR)
+        except OSError as exc:
+            raise RemoteError(f"Could not list the locks on remote {self.remote}: "
+                              f"{exc}") from exc
+
+    def _read(self, name: str, kind: str, renewed: float) -> Holder | None:
+        try:
+            data = self.blobs.get(f"{LOCKS_DIR}/{name}", 0, MAX_LOCK_BYTES)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise RemoteError(f"Could not read the lock {name} on remote {self.remote}: "
+                              f"{exc}") from exc
+        try:
+            record = json.loads(data)
+            return Holder(name, kind, str(record["host"]), str(record["space"]),
+                          int(record["pid"]), str(record["command"]), renewed)
+        except (ValueError, KeyError, TypeError):  # unreadable: live until it is old
+            return Holder(name, kind, "", "", 0, "", renewed)
+
+    def _is_dead(self, holder: Holder) -> bool:
+        return bool(self._space) and holder.process_space == self._space \
+            and holder.pid > 0 and _pid_is_gone(holder.pid)
+
+    def _is_stale(self, holder: Holder, now: float) -> bool:
+        return now - holder.renewed > STALE_SECONDS or self._is_dead(holder)
+
+    def _remove_stale(self) -> None:
+        for holder in self.stale:
+            self._delete(holder.name)
+
+    def _delete(self, name: str | None) -> None:
+        if name is None:
+            return
+        try:
+            self.blobs.delete([f"{LOCKS_DIR}/{name}"])
+        except Exception as exc:  # left behind, it goes stale; never hide why the command ended
+            log.warning("Could not remove the lock %s from remote %s: %s", name, self.remote,
+                        exc)
+
+
+def _parse_name(name: str) -> tuple[str | None, float]:
+    kind, _, rest = name.partition("-")
+    stamp = rest.split("-", 1)[0]
+    if kind not in (PUSH, GC) or not name.endswith(".lock") or not stamp.isdigit():
+        return None, 0.0
+    return kind, float(stamp)
+
+
+def _ago(when: float) -> str:
+    seconds = max(0, int(time.time() - when))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    return f"{seconds // 60} minutes ago"

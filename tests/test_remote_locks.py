@@ -1,0 +1,134 @@
+"""Remote locks (dvx/remote/locks.py), on every kind of store: pushes share a remote, gc has
+it alone, a waiting side goes ahead once the holder is done, and a lock whose holder is gone
+never blocks anyone for long."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from dvx.errors import LockError
+from dvx.objects.blobs import DirectoryBlobs
+from dvx.remote import locks
+from dvx.remote.locks import GC, LOCKS_DIR, PUSH, RemoteLock
+from tests.test_stores import blobs  # noqa: F401 (the fixture: every kind of store)
+
+
+def _lock(store, kind: str, wait: float = 0.0) -> RemoteLock:
+    return RemoteLock(store, kind, "'r'", wait)
+
+
+def _planted(store, kind: str, *, pid: int, space: str, written: float) -> str:
+    """A lock as another process would have left it."""
+    name = f"{kind}-{int(written):010d}-{os.urandom(8).hex()}.lock"
+    record = {"kind": kind, "host": "elsewhere", "space": space, "pid": pid,
+              "command": f"dvx {kind}", "written": written}
+    store.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
+    return name
+
+
+def test_pushes_share_a_remote_and_gc_has_it_alone(blobs):  # noqa: F811
+    with _lock(blobs, PUSH), _lock(blobs, PUSH):
+        assert len(blobs.names(LOCKS_DIR)) == 2
+        with pytest.raises(LockError) as refused:
+            _lock(blobs, GC).acquire()
+        assert "in use by a dvx push" in str(refused.value)
+        assert len(blobs.names(LOCKS_DIR)) == 2  # the refused side took its lock back
+    with _lock(blobs, GC):
+        for kind in (PUSH, GC):
+            with pytest.raises(LockError, match="in use by a dvx gc"):
+                _lock(blobs, kind).acquire()
+    assert blobs.names(LOCKS_DIR) == []
+
+
+def test_of_many_starting_together_at_most_one_holds_gc(blobs):  # noqa: F811
+    holding, most, guard = [0], [0], threading.Lock()
+    start = threading.Barrier(6)
+
+    def contend() -> None:
+        lock = _lock(blobs, GC)
+        start.wait()
+        try:
+            lock.acquire()
+        except LockError:
+            return
+        with guard:
+            holding[0] += 1
+            most[0] = max(most[0], holding[0])
+        time.sleep(0.2)  # long enough for every other contender to look
+        with guard:
+            holding[0] -= 1
+        lock.release()
+
+    threads = [threading.Thread(target=contend) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] <= 1
+    assert blobs.names(LOCKS_DIR) == []
+
+
+def test_the_waiting_side_goes_ahead_once_the_holder_is_done(blobs):  # noqa: F811
+    gc = _lock(blobs, GC)
+    gc.acquire()
+    released = threading.Event()
+
+    def finish_gc() -> None:
+        time.sleep(1.5)
+        gc.release()
+        released.set()
+
+    threading.Thread(target=finish_gc).start()
+    with _lock(blobs, PUSH, wait=60):
+        assert released.is_set()  # it went ahead only after gc had let go
+        assert [n.split("-")[0] for n in blobs.names(LOCKS_DIR)] == [PUSH]
+
+
+def test_renewing_writes_the_new_lock_before_it_deletes_the_old(blobs):  # noqa: F811
+    with _lock(blobs, PUSH) as lock:
+        first = lock.name
+        lock.renew()
+        assert lock.name != first and blobs.names(LOCKS_DIR) == [lock.name]
+        with pytest.raises(LockError):  # still held
+            _lock(blobs, GC).acquire()
+
+
+def test_a_lock_whose_process_is_gone_is_ignored_and_gc_removes_it(blobs):  # noqa: F811
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = locks.process_space()
+    planted = _planted(blobs, PUSH, pid=gone.pid, space=here, written=time.time())
+    with _lock(blobs, GC) as gc:
+        assert [h.name for h in gc.stale] == [planted]
+        assert blobs.names(LOCKS_DIR) == [gc.name]  # the stale one is gone
+    # The same pid on another machine (or in another pid namespace) proves nothing.
+    _planted(blobs, PUSH, pid=gone.pid, space="another-machine", written=time.time())
+    with pytest.raises(LockError, match="pid"):
+        _lock(blobs, GC).acquire()
+
+
+def test_a_lock_not_renewed_for_half_an_hour_is_stale(tmp_path):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    long_ago = time.time() - locks.STALE_SECONDS - 60
+    planted = _planted(store, GC, pid=1, space="another-machine", written=long_ago)
+    os.utime(store.path(f"{LOCKS_DIR}/{planted}"), (long_ago, long_ago))
+    with _lock(store, PUSH) as push:
+        assert [h.name for h in push.stale] == [planted]
+    assert store.names(LOCKS_DIR) == [planted]  # only gc tidies others' locks
+    # Renewed a minute ago (the listing's time), it is live whatever its name says.
+    os.utime(store.path(f"{LOCKS_DIR}/{planted}"), (time.time() - 60,) * 2)
+    with pytest.raises(LockError, match="in use by a dvx gc"):
+        _lock(store, PUSH).acquire()
+
+
+def test_an_unreadable_lock_counts_as_live_until_it_is_old(tmp_path):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    store.put(f"{LOCKS_DIR}/gc-{int(time.time()):010d}-{'0' * 16}.lock", b"\x00garbage")
+    with pytest.raises(LockError, match="another dvx gc"):
+        _lock(store, PUSH).acquire()
