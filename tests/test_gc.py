@@ -9,7 +9,7 @@ import xxhash
 
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.locks import GC, RemoteLock
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
 from tests.remotes import local_spec
 
 
@@ -299,6 +299,42 @@ def test_a_push_waits_for_gc_and_a_killed_push_does_not_hold_gc_up(tmp_path):
     assert collected.code == 0 and "its process is gone" in collected.stderr
     assert list((store / "locks").iterdir()) == []
     assert run_dvx("push", cwd=root).code == 0
+
+
+def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
+    """A clone's pull has read the remote's indexes when another clone's gc --remote moves
+    the objects it needs into a new pack and deletes the old one: the pull finds them anew."""
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "one")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    for i in range(10):
+        write(first / "data" / f"{i}.bin", os.urandom(2000 + i))
+    assert run_dvx("add", "data", cwd=first).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    for i in range(5):  # dead on the remote once the next version is all that is kept
+        (first / "data" / f"{i}.bin").unlink()
+    assert run_dvx("add", "data", cwd=first).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "five files")
+    packs_before = set((store / "packs").iterdir())
+    second = tmp_path / "two"
+    git(tmp_path, "clone", "-q", str(first), str(second))
+    pulling = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "pull"], cwd=second, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": "fetch.before_files", "DVX_FAULT_ACTION": "stop"})
+    try:
+        assert _stopped(pulling), pulling.communicate()
+        gc = run_dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f", cwd=first)
+        assert gc.code == 0, gc.output
+        assert not packs_before <= set((store / "packs").iterdir())  # a pack was rewritten
+    finally:
+        pulling.send_signal(signal.SIGCONT)
+        out, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 0, out + err
+    assert tree_bytes(second / "data") == tree_bytes(first / "data")
 
 
 def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, dvx, tmp_path):

@@ -267,6 +267,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
     result.paths.merge(wanted.paths)
+    faults.point("fetch.before_files")
     result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)

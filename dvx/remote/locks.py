@@ -179,7 +179,7 @@ class RemoteLock:
         while not self._stop.wait(RENEW_SECONDS):
             try:
                 self.renew()
-            except (OSError, RemoteError) as exc:  # the next renewal may succeed
+            except Exception as exc:  # the next renewal may succeed
                 log.warning("Could not renew the lock on remote %s: %s", self.remote, exc)
 
     def _why(self) -> str:
