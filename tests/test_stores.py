@@ -128,10 +128,12 @@ def test_listing_existence_moving_and_deleting(blobs, request):
 
 def test_a_batch_of_blobs_goes_and_comes_back_with_each_ones_outcome(blobs):
     items = [(f"b/{i}", os.urandom(i * 100)) for i in range(20)]
+    got: dict[int, bytes | Exception] = {}
     with blobs.session():
         assert blobs.put_many(items) == [None] * 20
-        got = blobs.get_many([name for name, _ in items] + ["b/missing"])
-    assert got[:20] == [data for _, data in items]
+        blobs.get_each([name for name, _ in items] + ["b/missing"],
+                       lambda index, outcome: got.setdefault(index, outcome) is outcome)
+    assert [got[i] for i in range(20)] == [data for _, data in items]
     assert isinstance(got[20], FileNotFoundError)
 
 

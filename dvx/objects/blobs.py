@@ -14,7 +14,7 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     move(name, to) / delete(names)     (a name already gone is no error for delete)
 
 and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
-a worker thread), `concurrent_batch` (requests `get_many`/`put_many` send at once),
+a worker thread), `concurrent_batch` (requests `put_many` sends at once),
 `processes` (a large batch may run in worker processes), `reads_in_flight`
 (large reads at once), `read_only` and `can_list`. Names are relative to the store's root
 (`files/xxh128/ab/cdef...`, `packs/<hash>.pack`). Every call may run in any thread;
@@ -77,7 +77,7 @@ class Blobs(ABC):
 
     @property
     def concurrent_batch(self) -> int:
-        """Objects whose requests `get_many` and `put_many` send at once (0: one by one)."""
+        """Objects whose requests `put_many` sends at once (0: one by one)."""
         return 0
 
     def path(self, name: str) -> str:
@@ -106,10 +106,6 @@ class Blobs(ABC):
                 if on_bytes is not None:
                     on_bytes(len(chunk))
         return size
-
-    def get_many(self, names: list[str]) -> list[bytes | Exception]:
-        """Each blob whole, or what failed reading it."""
-        return [_outcome(self.get, name) for name in names]
 
     def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
         """Each blob whole, `jobs` reads in flight, handed to `arrived(index in names, bytes or

@@ -317,10 +317,6 @@ class S3Blobs(FsspecBlobs):
         if self._fast(lambda fast: fast.put(path, data)) is None:
             super().put(name, data)
 
-    def get_many(self, names: list[str]) -> list[bytes | Exception]:
-        done = self._fast(lambda fast: _each(fast.get(self.path(name)) for name in names))
-        return super().get_many(names) if done is None else list(done[0])
-
     def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
         # `jobs` coroutines on the I/O loop take the next name as each read ends: no thread
         # waits for a read, and nothing is handed between threads per object.
