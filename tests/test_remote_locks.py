@@ -132,3 +132,53 @@ def test_an_unreadable_lock_counts_as_live_until_it_is_old(tmp_path):
     store.put(f"{LOCKS_DIR}/gc-{int(time.time()):010d}-{'0' * 16}.lock", b"\x00garbage")
     with pytest.raises(LockError, match="another dvx gc"):
         _lock(store, PUSH).acquire()
+
+
+class _InterruptedListing(DirectoryBlobs):
+    """A store whose second listing is cut short by Ctrl-C (the first finds no bucket
+    missing): the moment between writing a lock and looking at the others."""
+
+    listings = 0
+
+    def details(self, directory: str):
+        self.listings += 1
+        if self.listings == 2:
+            raise KeyboardInterrupt
+        return super().details(directory)
+
+
+def test_ctrl_c_while_taking_a_lock_takes_it_back(tmp_path):
+    store = _InterruptedListing(str(tmp_path / "store"))
+    with pytest.raises(KeyboardInterrupt):
+        _lock(store, PUSH).acquire()
+    assert store.names(LOCKS_DIR) == []
+
+
+def test_a_held_lock_is_renewed_in_the_background(tmp_path, monkeypatch):
+    monkeypatch.setattr(locks, "RENEW_SECONDS", 0.05)
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    with _lock(store, PUSH) as lock:
+        first = lock.name
+        deadline = time.monotonic() + 30
+        while lock.name == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert lock.name != first
+    assert store.names(LOCKS_DIR) == []  # let go: neither the first nor a renewal is left
+
+
+class _OneFailedDelete(DirectoryBlobs):
+    failed = False
+
+    def delete(self, names: list[str]) -> None:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("the store did not answer")
+        super().delete(names)
+
+
+def test_a_lock_a_renewal_could_not_delete_is_deleted_on_release(tmp_path):
+    store = _OneFailedDelete(str(tmp_path / "store"))
+    with _lock(store, PUSH) as lock:
+        lock.renew()  # its old lock stays
+        assert len(store.names(LOCKS_DIR)) == 2
+    assert store.names(LOCKS_DIR) == []

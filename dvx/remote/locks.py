@@ -103,6 +103,7 @@ class RemoteLock:
         self.stale: list[Holder] = []  # locks of dead holders found while taking ours
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self._left_behind: list[str] = []  # our own earlier locks a renewal could not delete
         self._space = process_space()
 
     def __enter__(self) -> RemoteLock:
@@ -154,26 +155,28 @@ class RemoteLock:
         if self._renewer is not None:
             self._renewer.join(wait)
             self._renewer = None
-        name, self.name = self.name, None
-        if name is None:
+        names = [*([self.name] if self.name else []), *self._left_behind]
+        self.name, self._left_behind = None, []
+        if not names:
             return
         if wait is None:
-            self._delete(name)
+            self._delete_all(names)
             return
-        deleting = threading.Thread(target=self._delete, args=(name,), daemon=True)
+        deleting = threading.Thread(target=self._delete_all, args=(names,), daemon=True)
         deleting.start()
         deleting.join(wait)
         if deleting.is_alive():
             log.warning("The lock %s on remote %s was left behind: on this machine it is "
                         "ignored once this process has exited, elsewhere after %.0f minutes.",
-                        name, self.remote, STALE_SECONDS / 60)
+                        names[0], self.remote, STALE_SECONDS / 60)
 
     def renew(self) -> None:
-        """Write a fresh lock, then delete the one it replaces: the lock is never absent."""
+        """Write a fresh lock, then delete the one it replaces: the lock is never absent. One
+        that cannot be deleted now is tried again on release."""
         old = self.name
         self._write()
-        if old is not None:
-            self._delete(old)
+        if old is not None and not self._delete(old):
+            self._left_behind.append(old)
 
     def _renew_until_released(self) -> None:
         while not self._stop.wait(RENEW_SECONDS):
@@ -255,14 +258,22 @@ class RemoteLock:
         for holder in self.stale:
             self._delete(holder.name)
 
-    def _delete(self, name: str | None) -> None:
+    def _delete_all(self, names: list[str]) -> None:
+        for name in names:
+            self._delete(name)
+
+    def _delete(self, name: str | None) -> bool:
+        """Delete a lock; False (and a warning) if that failed: left behind, it goes stale.
+        Never raises, so that it never hides why a command ended."""
         if name is None:
-            return
+            return True
         try:
             self.blobs.delete([f"{LOCKS_DIR}/{name}"])
-        except Exception as exc:  # left behind, it goes stale; never hide why the command ended
+        except Exception as exc:
             log.warning("Could not remove the lock %s from remote %s: %s", name, self.remote,
                         exc)
+            return False
+        return True
 
 
 def _parse_name(name: str) -> tuple[str | None, float]:
