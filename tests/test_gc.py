@@ -198,10 +198,11 @@ def test_re_adding_cached_content_makes_it_young_again(tmp_path):
     assert run_dvx("status", "-q", cwd=second).code == 0  # both objects are still there
 
 
-def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_path):
+def _model_pushed_long_ago(tmp_path, data: bytes):
+    """Two repositories sharing a directory remote, both tracking the same model.bin, which
+    the first pushed long ago: (first, second, store, remote, oid, the pack holding it)."""
     store = tmp_path / "store"
     first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
-    data = os.urandom(5000)
     for root in (first, second):
         assert run_dvx("init", cwd=root).code == 0
         assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
@@ -211,8 +212,13 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     remote = local_spec(store, str(store), {})
     assert run_dvx("push", cwd=first).code == 0
     obj = store / remote.packed()[oid][0]  # the pack it went into
-    _age(obj)  # uploaded long ago...
-    assert run_dvx("push", cwd=second).code == 0  # ...and used by the second push just now
+    _age(obj)
+    return first, second, store, remote, oid, obj
+
+
+def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_path):
+    first, second, store, remote, oid, obj = _model_pushed_long_ago(tmp_path, os.urandom(5000))
+    assert run_dvx("push", cwd=second).code == 0  # used by the second push just now
     logs = list((store / "logs/push").iterdir())
     assert len(logs) == 1 and oid in logs[0].read_text()
     assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
@@ -225,40 +231,30 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     assert not obj.exists()  # it held nothing else
 
 
-def _stopped(proc: subprocess.Popen) -> bool:
-    """Has `proc` stopped itself (DVX_FAULT_ACTION=stop) at its fault point?"""
+def _stopped_at(point: str, command: str, cwd) -> subprocess.Popen:
+    """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
+    the caller lets it go on with SIGCONT: a command caught in the middle."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvx", command], cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         with open(f"/proc/{proc.pid}/stat") as f:
             if f.read().rpartition(")")[2].split()[0] == "T":
-                return True
+                return proc
         time.sleep(0.05)
-    return False
+    raise AssertionError(f"dvx {command} did not stop at {point}: {proc.communicate()}")
 
 
 def test_gc_stays_off_a_remote_while_a_push_counts_on_what_is_there(tmp_path):
     """The second repository's push finds the object on the remote (uploaded long ago by the
     first) and relies on it; its push log, which would keep it from gc, is written only as
     the push ends. gc from the first repository meanwhile must not delete it."""
-    store = tmp_path / "store"
-    first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
     data = os.urandom(5000)
-    for root in (first, second):
-        assert run_dvx("init", cwd=root).code == 0
-        assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
-        write(root / "model.bin", data)
-        assert run_dvx("add", "model.bin", cwd=root).code == 0
-    oid = xxhash.xxh3_128_hexdigest(data)
-    remote = local_spec(store, str(store), {})
-    assert run_dvx("push", cwd=first).code == 0
-    obj = store / remote.packed()[oid][0]
-    _age(obj)
-    pushing = subprocess.Popen(
-        [sys.executable, "-m", "dvx", "push"], cwd=second, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DVX_FAULT": "push.before_manifests", "DVX_FAULT_ACTION": "stop"})
+    first, second, store, remote, oid, obj = _model_pushed_long_ago(tmp_path, data)
+    pushing = _stopped_at("push.before_manifests", "push", second)
     try:
-        assert _stopped(pushing), pushing.communicate()
         assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
         assert run_dvx("config", "core.lock_wait", "0", cwd=first).code == 0
         refused = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first)
@@ -321,12 +317,8 @@ def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
     packs_before = set((store / "packs").iterdir())
     second = tmp_path / "two"
     git(tmp_path, "clone", "-q", str(first), str(second))
-    pulling = subprocess.Popen(
-        [sys.executable, "-m", "dvx", "pull"], cwd=second, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DVX_FAULT": "fetch.before_files", "DVX_FAULT_ACTION": "stop"})
+    pulling = _stopped_at("fetch.before_files", "pull", second)
     try:
-        assert _stopped(pulling), pulling.communicate()
         gc = run_dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f", cwd=first)
         assert gc.code == 0, gc.output
         assert not packs_before <= set((store / "packs").iterdir())  # a pack was rewritten
