@@ -380,10 +380,6 @@ class S3Blobs(FsspecBlobs):
             return super().existing(by_path.values())
         return {by_path[path] for path in done[0]}
 
-    def names(self, directory: str) -> list[str]:
-        return sorted(posixpath.basename(name) for name in self._keys(directory)
-                      if not posixpath.basename(name).startswith("."))
-
     def details(self, directory: str) -> Details:
         done = self._fast(lambda fast: fast.list_details(self.path(directory)))
         if done is None:
@@ -412,12 +408,6 @@ class S3Blobs(FsspecBlobs):
             yield from super().walk(directory)
             return
         yield from relative_names(done[0], self.root)
-
-    def _keys(self, directory: str) -> list[str]:
-        """The names of the blobs directly in `directory`."""
-        prefix = directory.rstrip("/") + "/"
-        return [name for name in self.walk(directory)
-                if name.startswith(prefix) and "/" not in name[len(prefix):]]
 
 
 async def _each(requests: Iterable[Awaitable[Any]]) -> list[Any]:

@@ -215,11 +215,10 @@ class RemoteLock:
             holder = self._read(name, kind, max(stamp, mtime or 0.0))
             if holder is None:
                 continue  # released meanwhile
-            if self._is_stale(holder, now):
+            why_stale = self._why_stale(holder, now)
+            if why_stale:
                 log.warning("Ignoring a lock on remote %s left by %s: %s.", self.remote,
-                            holder.describe(), "its process is gone"
-                            if self._is_dead(holder) else f"not renewed since "
-                            f"{_ago(holder.renewed)}")
+                            holder.describe(), why_stale)
                 self.stale.append(holder)
                 continue
             return holder
@@ -247,12 +246,14 @@ class RemoteLock:
         except (ValueError, KeyError, TypeError):  # unreadable: live until it is old
             return Holder(name, kind, "", "", 0, "", renewed)
 
-    def _is_dead(self, holder: Holder) -> bool:
-        return bool(self._space) and holder.process_space == self._space \
-            and holder.pid > 0 and _pid_is_gone(holder.pid)
-
-    def _is_stale(self, holder: Holder, now: float) -> bool:
-        return now - holder.renewed > STALE_SECONDS or self._is_dead(holder)
+    def _why_stale(self, holder: Holder, now: float) -> str | None:
+        """Why `holder`'s lock no longer counts; None while it does."""
+        if self._space and holder.process_space == self._space and holder.pid > 0 \
+                and _pid_is_gone(holder.pid):
+            return "its process is gone"
+        if now - holder.renewed > STALE_SECONDS:
+            return f"not renewed since {_ago(holder.renewed)}"
+        return None
 
     def _remove_stale(self) -> None:
         for holder in self.stale:
