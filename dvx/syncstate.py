@@ -9,6 +9,12 @@ fetched", not "record this data", so no command writes the old data over a teamm
 pointer. And entries of a directory that were never placed here are "not pulled", not
 deleted, so a partial pull never shrinks a directory when it is committed.
 
+A directory placed in part at a newer version than the rest of it (`git pull`, then `dvx pull
+data/images/cat.png`), or whose checkout stopped half-way (Ctrl-C, objects missing), keeps the
+record of what it was synced to before as its `base`: files outside the newly placed parts are
+still compared with that older version, so the data a teammate changed is never taken for a
+change made here (ops/status.py, "layers").
+
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
 atomically under the repository lock. Losing it loses nothing but the distinction: every
 output then compares as before (workspace against pointer).
@@ -30,23 +36,46 @@ log = get_logger(__name__)
 
 FORMAT_VERSION = 1
 MAX_BYTES = 64 << 20
+MAX_LAYERS = 8  # records of older versions kept under a directory's newer parts
 
 
 @dataclass(frozen=True)
 class Synced:
     oid: str  # of the file, or of the directory's manifest
     placed: tuple[str, ...] | None = None  # a directory placed in part: its placed subpaths
+    # What the files outside `placed` were synced to before (an older version of the
+    # directory); None: they were never placed here.
+    base: Synced | None = None
 
     def covers(self, relpath: str) -> bool:
-        """Was `relpath` (inside the directory) ever placed in this workspace?"""
+        """Was `relpath` (inside the directory) placed in this workspace at this version?"""
         return self.placed is None or any(
             relpath == p or relpath.startswith(p + "/") for p in self.placed)
+
+    def layer_for(self, relpath: str) -> Synced | None:
+        """The record of the version `relpath` was last placed at (None: never placed)."""
+        layer: Synced | None = self
+        while layer is not None and not layer.covers(relpath):
+            layer = layer.base
+        return layer
+
+    @property
+    def depth(self) -> int:
+        return 1 if self.base is None else 1 + self.base.depth
 
     def with_part(self, subpath: str) -> Synced:
         """This record after `subpath` (of the same directory version) was placed too."""
         if self.placed is None or self.covers(subpath):
             return self
-        return Synced(self.oid, (*self.placed, subpath))
+        return Synced(self.oid, (*self.placed, subpath), self.base)
+
+    def moved_to(self, oid: str, placed: tuple[str, ...]) -> Synced | None:
+        """The record after `placed` parts of another version `oid` were placed over this one
+        (None when that would keep more than MAX_LAYERS versions: the caller then keeps this
+        record, under which the moved pointer is a change to refuse, never to record)."""
+        if self.depth >= MAX_LAYERS:
+            return None
+        return Synced(oid, placed, self)
 
 
 class SyncState:
@@ -107,12 +136,7 @@ class SyncState:
         """Write the records if they changed (the caller holds the repository lock)."""
         if not self._changed or self._records is None:
             return
-        outputs = {}
-        for path, synced in sorted(self._records.items()):
-            entry: dict[str, object] = {"oid": synced.oid}
-            if synced.placed is not None:
-                entry["placed"] = sorted(synced.placed)
-            outputs[path] = entry
+        outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
         doc = {"version": FORMAT_VERSION, "algo": self.algo, "outputs": outputs}
         try:
             fsutil.makedirs(os.path.dirname(self.path))
@@ -125,13 +149,27 @@ class SyncState:
         self._changed = False
 
 
-def _parse(path: object, entry: object, algo: str) -> Synced | None:
+def _entry(synced: Synced) -> dict[str, object]:
+    entry: dict[str, object] = {"oid": synced.oid}
+    if synced.placed is not None:
+        entry["placed"] = sorted(synced.placed)
+    if synced.base is not None:
+        entry["base"] = _entry(synced.base)
+    return entry
+
+
+def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | None:
     """A record as written by `flush`, or None if it is not one (never trusted blindly: the
     file is this clone's own, but a damaged record must not name paths outside)."""
-    if not isinstance(path, str) or not isinstance(entry, dict):
+    if not isinstance(path, str) or not isinstance(entry, dict) or depth > MAX_LAYERS:
         return None
     oid = entry.get("oid")
     placed = entry.get("placed")
+    base = None
+    if entry.get("base") is not None:
+        base = _parse(path, entry["base"], algo, depth + 1)
+        if base is None or placed is None:
+            return None  # a layer under a whole version means nothing: damaged
     try:
         check_relpath(path)
         if placed is not None:
@@ -143,4 +181,4 @@ def _parse(path: object, entry: object, algo: str) -> Synced | None:
         return None
     if not isinstance(oid, str) or not is_valid_oid(oid, algo):
         return None
-    return Synced(oid, None if placed is None else tuple(placed))
+    return Synced(oid, None if placed is None else tuple(placed), base)

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, run_dvx, run_dvx_proc, write
 from tests.team import Team, edit, must, share
 
 
@@ -183,3 +183,148 @@ def test_a_second_partial_pull_adds_to_what_was_placed(team):
     assert status_of(erin, "data")["not_pulled"] == ["b/1.txt"]
     (erin / "data/a/2.txt").unlink()
     assert status_of(erin, "data")["deleted"] == ["a/2.txt"]
+
+
+# -- a directory placed in part over an older version, or half-way ------------------------
+
+
+def _images(clone, contents: dict[str, str]) -> None:
+    for name, text in contents.items():
+        write(clone / "data" / "imgs" / name, text)
+
+
+def _tree_of(clone, rel: str = "data/imgs") -> dict[str, str]:
+    top = clone / rel
+    return {p.relative_to(top).as_posix(): p.read_text() for p in sorted(top.rglob("*"))
+            if p.is_file()}
+
+
+def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, tmp_path):
+    alice = team.founder()
+    _images(alice, {"1.png": "one\n", "2.png": "two v1\n", "3.png": "three\n"})
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+
+    edit(alice, "data/imgs/2.png", "two v2\n")  # alice changes one file and deletes another
+    (alice / "data/imgs/3.png").unlink()
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v2")
+    v2 = pointer_oid(alice / "data/imgs.dvx")
+
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "data/imgs/1.png", cwd=bob)  # only the file bob needs
+    seen = status_of(bob, "data/imgs")
+    assert seen["workspace"] == "outdated", seen
+    assert seen["outdated"] == ["2.png", "3.png"] and seen["modified"] == seen["added"] == []
+    assert "pointer changed in Git" in run_dvx("status", cwd=bob).stdout
+
+    write(bob / "data/imgs/4.png", "four, by bob\n")  # bob's own change
+    seen = status_of(bob, "data/imgs")
+    assert (seen["workspace"], seen["added"]) == ("modified", ["4.png"])
+    must("commit", cwd=bob)
+    assert pointer_oid(bob / "data/imgs.dvx") != v2
+    share(bob, "4.png")
+
+    carol = team.clone("carol")  # alice's change and bob's, nothing undone
+    assert _tree_of(carol) == {"1.png": "one\n", "2.png": "two v2\n", "4.png": "four, by bob\n"}
+    must("pull", cwd=bob)  # the rest arrives: 2.png at v2, 3.png gone
+    assert _tree_of(bob) == _tree_of(carol)
+    assert status_of(bob, "data/imgs")["workspace"] == "unchanged"
+
+
+def test_a_file_changed_here_and_by_the_teammate_after_a_partial_pull_needs_force(team):
+    alice = team.founder()
+    _images(alice, {"1.png": "one\n", "2.png": "two v1\n"})
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "data/imgs/2.png", "two v2, by alice\n")
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v2")
+    v2 = pointer_oid(alice / "data/imgs.dvx")
+
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "data/imgs/1.png", cwd=bob)
+    edit(bob, "data/imgs/2.png", "two, by bob\n")
+    seen = status_of(bob, "data/imgs")
+    assert seen["workspace"] == "modified" and seen["modified"] == ["2.png"]
+    assert seen["pointer_oid"] == v2 and seen["synced_oid"]  # both changed it
+    refused = run_dvx("commit", "data/imgs", cwd=bob)
+    assert refused.code == 1 and "--force" in refused.stderr, refused.output
+    assert pointer_oid(bob / "data/imgs.dvx") == v2
+    must("commit", "--force", "data/imgs", cwd=bob)  # bob keeps his version, on purpose
+    share(bob, "bob's 2.png")
+    carol = team.clone("carol")
+    assert _tree_of(carol) == {"1.png": "one\n", "2.png": "two, by bob\n"}
+
+
+def test_a_checkout_killed_half_way_never_shrinks_the_directory(team):
+    alice = team.founder()
+    _images(alice, {f"{i:02}.png": f"image {i}\n" for i in range(12)})
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "twelve")
+    twelve = (alice / "data/imgs.dvx").read_text()
+
+    bob = team.clone("bob", pull=False)
+    must("fetch", cwd=bob)
+    killed = run_dvx_proc("checkout", cwd=bob, env={"DVX_FAULT": "checkout.after_file:4"})
+    assert killed.code == -9, killed.output
+    placed = _tree_of(bob)
+    assert 0 < len(placed) < 12
+    seen = status_of(bob, "data/imgs")
+    assert seen["deleted"] == [] and len(seen["not_pulled"]) == 12 - len(placed), seen
+    must("commit", cwd=bob)
+    must("commit", "data/imgs", cwd=bob)
+    assert (bob / "data/imgs.dvx").read_text() == twelve  # still twelve files
+    must("checkout", cwd=bob)
+    assert len(_tree_of(bob)) == 12
+    assert status_of(bob, "data/imgs")["not_pulled"] == []
+
+
+def test_a_checkout_killed_half_way_to_a_new_version_is_outdated_not_a_change(team):
+    alice = team.founder()
+    _images(alice, {f"{i:02}.png": f"image {i}\n" for i in range(12)})
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    for i in range(12):
+        edit(alice, f"data/imgs/{i:02}.png", f"image {i} v2\n")
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "v2")
+    v2 = pointer_oid(alice / "data/imgs.dvx")
+
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    killed = run_dvx_proc("checkout", cwd=bob, env={"DVX_FAULT": "checkout.after_file:4"})
+    assert killed.code == -9, killed.output
+    seen = status_of(bob, "data/imgs")
+    assert seen["workspace"] == "outdated" and seen["modified"] == [], seen
+    assert 0 < len(seen["outdated"]) < 12
+    skipped = run_dvx("commit", cwd=bob)
+    assert skipped.code == 0 and pointer_oid(bob / "data/imgs.dvx") == v2
+    must("commit", "data/imgs", cwd=bob)  # records the pointer's version, nothing older
+    assert pointer_oid(bob / "data/imgs.dvx") == v2
+    must("checkout", cwd=bob)
+    assert _tree_of(bob) == _tree_of(alice)
+
+
+def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
+    alice = team.founder()
+    _images(alice, {"1.bin": "one\n", "2.bin": "two\n", "3.bin": "three\n"})
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "three")
+    three = (alice / "data/imgs.dvx").read_text()
+
+    bob = team.clone("bob", pull=False)
+    must("fetch", cwd=bob)
+    lost = next(p for p in (bob / ".dvx/cache/files").rglob("*")
+                if p.is_file() and p.read_bytes() == b"three\n")
+    lost.unlink()  # as if a teammate's push had left it out
+    assert run_dvx("checkout", cwd=bob).code != 0
+    write(bob / "data/imgs/4.bin", "four\n")
+    seen = status_of(bob, "data/imgs")
+    assert (seen["not_pulled"], seen["deleted"], seen["added"]) == (["3.bin"], [], ["4.bin"])
+    must("commit", cwd=bob)
+    assert "nfiles: 4" in (bob / "data/imgs.dvx").read_text()
+    assert (bob / "data/imgs.dvx").read_text() != three

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dvx import fsutil
+from dvx import faults, fsutil
 from dvx.errors import PathError
 from dvx.hashing import OnBytes
 from dvx.objects.statcache import StatKey, stat_key
@@ -89,29 +89,47 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False) -> Checkout
     result = CheckoutResult()
     with repo.lock():
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
-        for target in targets:
-            problems = len(result.skipped) + len(result.missing)
-            if target.output.pointer.is_dir:
-                _checkout_dir(repo, target.output, target.subpath, force, result)
-            else:
-                _checkout_file(repo, target.output, force, result)
-            if len(result.skipped) + len(result.missing) == problems:
-                _remember_synced(repo, target)
-        repo.statcache.flush()
-        repo.syncstate.flush()
+        try:
+            for target in targets:
+                problems = len(result.skipped) + len(result.missing)
+                if target.output.pointer.is_dir:
+                    # Written ahead: a checkout stopped half-way, even by kill -9, leaves a
+                    # record under which its absent files are not pulled, never deleted.
+                    _remember_synced(repo, target, complete=False)
+                    repo.syncstate.flush()
+                    _checkout_dir(repo, target.output, target.subpath, force, result)
+                else:
+                    _checkout_file(repo, target.output, force, result)
+                _remember_synced(repo, target,
+                                 complete=len(result.skipped) + len(result.missing) == problems)
+        finally:
+            repo.statcache.flush()
+            repo.syncstate.flush()
     return result
 
 
-def _remember_synced(repo: Repo, target: Target) -> None:
-    """The workspace now holds what the target's pointer names (dvx/syncstate.py): all of it,
-    or, for a part of a directory, that part as well as what was placed of it before."""
+def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
+    """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
+    complete checkout placed all of it, or for a part of a directory, that part as well as
+    what was placed of it before. An incomplete one of a directory placed an unknown share
+    of the part: none of it counts as placed (its files compare as they are; the absent ones
+    are not pulled, not deleted), and what the rest was synced to before is kept under it.
+    Recorded as incomplete first, the record of a directory moves to complete after."""
     oid = target.output.pointer.oid
-    synced = Synced(oid)
-    if target.subpath is not None:
-        before = repo.syncstate.get(target.output.path)
-        synced = before.with_part(target.subpath) if before is not None and before.oid == oid \
-            else Synced(oid, (target.subpath,))
-    repo.syncstate.record(target.output.path, synced)
+    before = repo.syncstate.get(target.output.path)
+    if target.subpath is None and complete:
+        repo.syncstate.record(target.output.path, Synced(oid))
+        return
+    if not target.output.pointer.is_dir:
+        return  # a file not placed: the record of what it holds stays true
+    if before is not None and before.oid == oid:
+        if complete and target.subpath is not None:
+            repo.syncstate.record(target.output.path, before.with_part(target.subpath))
+        return
+    placed = (target.subpath,) if complete and target.subpath is not None else ()
+    synced = Synced(oid, placed) if before is None else before.moved_to(oid, placed)
+    if synced is not None:
+        repo.syncstate.record(target.output.path, synced)
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
@@ -345,8 +363,9 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         if parent in blocked:
             return blocked[parent], None
         try:
-            return None, _link_out(repo, entry.oid, join_posix(top, entry.path),
-                                   entry.executable)
+            placed = _link_out(repo, entry.oid, join_posix(top, entry.path), entry.executable)
+            faults.point("checkout.after_file")
+            return None, placed
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 from dvx import gitignore
@@ -176,7 +177,8 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
 def track(repo: Repo, rel: str, existing: Output | None) -> Added:
     full = repo.abspath(rel)
     synced = repo.syncstate.get(rel)
-    stored = store(repo, rel, keep=not_pulled(repo, existing, synced))
+    held = held_back(repo, existing, synced)
+    stored = store(repo, rel, keep=held.keep, replace=held.replace)
     pointer = stored if existing is None else existing.pointer.with_data(
         stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
     oid = pointer.oid
@@ -190,38 +192,78 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
                 gitignore.remove_entry(full)
             raise
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
-    partial = synced.placed if synced is not None and pointer.is_dir else None
-    repo.syncstate.record(rel, Synced(oid, partial))
+    if synced is not None and synced.placed is not None and pointer.is_dir:
+        # Still in part: the files recorded from the workspace now count as placed.
+        placed = synced.placed + held.recorded
+        repo.syncstate.record(rel, Synced(oid, placed, synced.base))
+    else:
+        repo.syncstate.record(rel, Synced(oid))
     return Added(rel, pointer, changed)
 
 
-def not_pulled(repo: Repo, existing: Output | None, synced: Synced | None) -> list[TreeEntry]:
-    """The entries of a tracked directory checked out only in part that were never placed
-    in this workspace: a commit keeps them as they are recorded (a partial pull never
-    shrinks a directory). A file placed here and deleted since is a deletion."""
+@dataclass(frozen=True)
+class HeldBack:
+    """What a commit of a directory checked out in part takes from its recorded manifest
+    rather than from the workspace."""
+    keep: list[TreeEntry] = field(default_factory=list)  # recorded entries to keep
+    replace: frozenset[str] = frozenset()  # workspace files that stand for no change
+    recorded: tuple[str, ...] = ()  # changes outside the placed parts, recorded now
+
+
+def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> HeldBack:
+    """A commit keeps, as they are recorded, the entries of a tracked directory checked out
+    only in part that were never placed in this workspace (a partial pull never shrinks a
+    directory), and those whose file still holds the older version it was placed at, when
+    the pointer's version of it was never checked out (a partial pull after `git pull` never
+    undoes a teammate's change). A file placed here and deleted since is a deletion."""
     if (existing is None or not existing.pointer.is_dir or synced is None
             or synced.placed is None or synced.oid != existing.pointer.oid):
-        return []
+        return HeldBack()
+    if synced.base is not None:
+        return _held_back_by_layers(repo, existing, synced)
+    return HeldBack(_not_pulled(repo, existing, synced))
+
+
+def _held_back_by_layers(repo: Repo, existing: Output, synced: Synced) -> HeldBack:
+    found = output_status(repo, existing)  # compares outside the placed parts three ways
     tree = load_tree(repo, existing.pointer, existing.recorded_in)
     if tree is None:
-        raise MissingObjectError(
-            f"'{existing.path}' was checked out only in part, and its manifest is not in the "
-            "cache, so what the rest of it holds is unknown here.",
-            f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+        raise _no_manifest(existing)
+    keep = [entry for path in (*found.not_pulled, *found.outdated)
+            if (entry := tree.get(path)) is not None]
+    recorded = tuple(path for path in (*found.added, *found.modified)
+                     if not synced.covers(path))
+    return HeldBack(keep, frozenset(found.outdated), recorded)
+
+
+def _no_manifest(existing: Output) -> MissingObjectError:
+    return MissingObjectError(
+        f"'{existing.path}' was checked out only in part, and its manifest is not in the "
+        "cache, so what the rest of it holds is unknown here.",
+        f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+
+
+def _not_pulled(repo: Repo, existing: Output, synced: Synced) -> list[TreeEntry]:
+    assert synced.placed is not None
+    tree = load_tree(repo, existing.pointer, existing.recorded_in)
+    if tree is None:
+        raise _no_manifest(existing)
     full = repo.abspath(existing.path)
     return [e for e in tree.entries
             if not synced.covers(e.path) and not os.path.lexists(join_posix(full, e.path))]
 
 
-def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None) -> Pointer:
+def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
+          replace: Collection[str] = ()) -> Pointer:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored. `keep`:
-    manifest entries to record for a directory though they are not in the workspace."""
+    manifest entries to record for a directory though they are not in the workspace, or in
+    place of its files at `replace`."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint = _ingest_directory(repo, full, rel)
-        if keep:
-            tree = _with_kept(repo.algo, tree, keep)
+        if keep or replace:
+            tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
         # Built here, from files all just stored: valid and complete by construction.
@@ -235,13 +277,15 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None) -> Pointer:
 
 
 
-def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry]) -> Tree:
-    """`tree` plus the kept entries, except those a workspace entry now stands in the way of
-    (a file where a kept entry's directory would be)."""
-    present = {e.path for e in tree.entries}
+def _with_kept(algo: str, tree: Tree, keep: list[TreeEntry], replace: Collection[str]
+               ) -> Tree:
+    """`tree` without the files at `replace`, plus the kept entries, except those a workspace
+    entry now stands in the way of (a file where a kept entry's directory would be)."""
+    entries = [e for e in tree.entries if e.path not in replace]
+    present = {e.path for e in entries}
     kept = [e for e in keep if not any(
         parent in present for parent in _parents(e.path))]
-    return Tree.build(algo, [*tree.entries, *kept])
+    return Tree.build(algo, [*entries, *kept])
 
 
 def _parents(path: str) -> list[str]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, PathError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import Fingerprint, fingerprint_directory
+from dvx.paths import Fingerprint, fingerprint_directory, join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
@@ -31,6 +31,9 @@ class OutputStatus:
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     not_pulled: list[str] = field(default_factory=list)  # never placed here: not deletions
+    # Files of a directory placed in part at its newer version that still hold the older
+    # version they were synced to (its newer parts are not checked out): not changes.
+    outdated: list[str] = field(default_factory=list)
     pointer_oid: str = ""
     synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
@@ -48,7 +51,7 @@ class OutputStatus:
                                   "workspace": self.workspace, "in_cache": self.in_cache}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
-                       not_pulled=self.not_pulled)
+                       not_pulled=self.not_pulled, outdated=self.outdated)
         if self.synced_oid is not None:
             doc.update(pointer_oid=self.pointer_oid, synced_oid=self.synced_oid)
         return doc
@@ -78,6 +81,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     synced_before = synced if synced is not None and synced.oid != output.pointer.oid else None
     if output.pointer.is_dir:
         result = _dir_status(repo, output, synced, synced_before)
+        if synced is not None and synced.base is not None and synced_before is None:
+            _compare_with_layers(repo, output, result, synced)
     else:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
@@ -181,6 +186,67 @@ def _compare(repo: Repo, display: str, full: str, tree: Tree, tree_oid: str,
     changed = sorted({f for f, digest in now.items() if before.get(f) != digest}
                      | (before.keys() - now.keys()))
     return compare_folders(repo, full, display, tree, synced, changed)
+
+
+def _compare_with_layers(repo: Repo, output: Output, result: OutputStatus, synced: Synced
+                         ) -> None:
+    """A directory placed in part at the pointer's version, over an older version it was
+    synced to (`synced.base`): the files outside the new parts are compared three ways. One
+    that still holds what it was synced to is outdated, not a change (a commit keeps the
+    pointer's entry); one changed since, where the pointer kept the synced version, is a
+    change; one changed both here and by the pointer is a conflict, which `commit` refuses
+    without --force."""
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    if tree is None:
+        return
+    full = repo.abspath(output.path)
+    lists = {"added": result.added, "modified": result.modified, "not_pulled": result.not_pulled}
+    moved: dict[str, list[str]] = {name: [] for name in (*lists, "outdated", "deleted")}
+    conflict_with = None
+    for label, paths in lists.items():
+        for path in paths:
+            verdict, conflict = _three_way(repo, full, output.path, tree, synced, path, label)
+            moved.setdefault(verdict, []).append(path)
+            if conflict:
+                conflict_with = conflict_with or synced.layer_for(path)
+    result.added, result.modified = sorted(moved["added"]), sorted(moved["modified"])
+    result.not_pulled = moved["not_pulled"]
+    result.outdated = sorted(moved["outdated"])
+    result.deleted = sorted(result.deleted + moved["deleted"])
+    if result.added or result.modified or result.deleted:
+        result.workspace = MODIFIED
+    elif result.outdated:
+        result.workspace = OUTDATED
+    if conflict_with is not None:
+        result.synced_oid = conflict_with.oid  # `commit` refuses, naming both versions
+
+
+def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, path: str,
+               label: str) -> tuple[str, bool]:
+    """Where `path` (listed under `label` against the pointer) belongs, given the older
+    version it was last placed at ("outdated", "deleted" or `label`), and whether it changed
+    both here and in the pointer."""
+    if synced.covers(path):
+        return label, False
+    layer = synced.base.layer_for(path) if synced.base is not None else None
+    if layer is None:
+        return label, False  # never placed here: compared with the pointer alone
+    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
+    if older is None:
+        return label, True  # what it was synced to is no longer known here: refuse, to be safe
+    now = None
+    if label != "not_pulled":
+        try:
+            state = file_state(repo, join_posix(full, path), f"{display}/{path}")
+        except PathError:  # a link or special file dvx did not make: a change, surely
+            return label, True
+        now = None if state is None else (state.oid, state.executable)
+    where = label if now is not None else "deleted"
+    then, wanted = older.get(path), tree.get(path)
+    was = None if then is None else (then.oid, then.executable)
+    if now == was:  # as it was placed: the pointer's version is simply not checked out
+        return ("outdated" if now is not None else label), False
+    return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was
 
 
 def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],
