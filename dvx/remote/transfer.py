@@ -226,10 +226,14 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
         _read_all(remote, small, known, store_now, settings, result, again)
     else:
         with staged:
-            _read_staged(remote, cache, staged, tiny, known, settings, result, again)
+            answering = _read_staged(remote, cache, staged, tiny, known, settings, result,
+                                     again)
         tiny_ones = set(tiny)
         others = [oid for oid in small if oid not in tiny_ones]
-        _read_all(remote, others, known, store_now, settings, result, again)
+        if answering:
+            _read_all(remote, others, known, store_now, settings, result, again)
+        else:
+            again.extend(others)
     done = set(small) - set(again)
     rest = [oid for oid in todo if oid not in done]
     result.merge(_get_loose(remote, cache, rest, settings, known))
@@ -238,8 +242,10 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
 
 def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, tiny: list[str],
                  known: Mapping[str, int], settings: Settings, result: TransferResult,
-                 again: list[str]) -> None:
-    """`tiny` in rounds: each read into the scratch file, then stored by worker processes."""
+                 again: list[str]) -> bool:
+    """`tiny` in rounds: each read into the scratch file, then stored by worker processes.
+    False if the remote stopped answering: the rounds not read then join `again`."""
+    answering = True
 
     def stage(data: bytes, oid: str) -> int:
         try:
@@ -249,7 +255,10 @@ def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, ti
         return len(data)
 
     for round_oids in in_rounds(tiny, known.__getitem__):
-        _read_all(remote, round_oids, known, stage, settings, result, again)
+        if not answering:  # each read would wait out the timeout: the retries decide
+            again.extend(round_oids)
+            continue
+        answering = _read_all(remote, round_oids, known, stage, settings, result, again)
         try:  # every read of the round is over: forking is safe
             with settings.progress.task("Storing", len(staged.entries), "object") as stored:
                 entries, outcomes = staged.store(partial(store_verified, cache), stored)
@@ -265,17 +274,19 @@ def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, ti
                     again.append(oid)  # damaged on the way, maybe: read again
                 else:
                     result.failed[oid] = redacted(describe(outcome), remote)
+    return answering
 
 
 def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
               land: Callable[[bytes, str], int], settings: Settings, result: TransferResult,
-              again: list[str]) -> None:
+              again: list[str]) -> bool:
     """Small objects of known sizes read many at once (`Blobs.get_each`), each handed to
     `land(data, oid)` as it arrives; what fails, or is left once the remote stops answering,
-    joins `again`, read later with the usual retries."""
+    joins `again`, read later with the usual retries. False if it stopped answering."""
     if not oids:
-        return
+        return True
     told = bytearray(len(oids))
+    answering = [True]
 
     with settings.progress.task("Downloading", sum(known[oid] for oid in oids), "B") as advance:
 
@@ -284,7 +295,9 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
             told[index] = 1
             if isinstance(data, Exception):
                 again.append(oid)
-                return not is_timeout(data)  # no answer: ask for no more, the retries will
+                if is_timeout(data):  # no answer: ask for no more, the retries will
+                    answering[0] = False
+                return answering[0]
             try:
                 _check_size(oid, known[oid], len(data))
                 size = land(data, oid)
@@ -304,6 +317,7 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
                               "Nothing was left half-written; run the command again to "
                               "finish.") from None
     again.extend(oid for oid, was_told in zip(oids, told, strict=True) if not was_told)
+    return answering[0]
 
 
 def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
