@@ -175,3 +175,30 @@ def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
     assert pushed.returncode != 0
     assert "git push was stopped" in pushed.stderr and "--no-verify" in pushed.stderr
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
+
+
+def test_a_clone_that_never_fetched_the_data_pushes_its_code_commits(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob", pull=False)  # works on the code only: no data fetched
+    must("install", cwd=bob)
+    write(bob / "train.py", "print('training')\n")
+    git(bob, "add", "train.py")
+    git(bob, "commit", "-qm", "code only")
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=bob,
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr  # the pre-push hook found it all there
+    assert run_dvx("push", cwd=bob).code == 0
+    # Only the manifest came, to learn what the directory needs; no file of it.
+    assert not (bob / "images").exists()
+    assert len([p for p in (bob / ".dvx/cache/files").rglob("*") if p.is_file()]) == 1
+
+    # A directory whose manifest is on no remote is still named as the problem.
+    git(alice, "pull", "-q", "--no-rebase", "origin", "main")
+    edit(alice, "images/f1.txt", "changed\n")
+    must("add", "images", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v2 images, never pushed")
+    git(alice, "push", "-q", "--no-verify", "origin", "main")
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    failed = run_dvx("push", cwd=bob)
+    assert failed.code != 0 and "neither the cache nor the remote" in failed.output, failed.output

@@ -103,7 +103,10 @@ def _in_scope(path: str, subpath: str | None) -> bool:
     return subpath is None or path == subpath or path.startswith(subpath + "/")
 
 
-def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wanted:
+def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
+                   fetched: bool = False) -> Wanted:
+    """What `targets` need; a directory whose manifest is not in the cache (nor on the
+    remote, when `fetched` looked there) is a problem."""
     wanted = Wanted()
     for target in targets:
         output, pointer = target.output, target.output.pointer
@@ -117,7 +120,9 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str]) -> Wa
             problems.append(f"{output.path}: {exc}")
             continue
         if tree is None:
-            problems.append(f"{output.path}: its manifest is not in the cache")
+            problems.append(f"{output.path}: its manifest is in neither the cache nor the "
+                            "remote" if fetched else f"{output.path}: its manifest is not in "
+                            "the cache")
             continue
         files = wanted.files
         if target.subpath is None:
@@ -169,13 +174,25 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
         raise RemoteError(f"Remote '{name}' ({remote.url}) is read-only.",
                           "Push to an S3, SSH, cloud or directory remote instead.")
     result = SyncResult(name)
-    wanted = wanted_objects(repo, targets, result.problems)
+    settings = settings_for(repo, name, remote, jobs)
+    _fetch_manifests(repo, remote, targets, settings)
+    wanted = wanted_objects(repo, targets, result.problems, fetched=True)
     result.paths = wanted.paths
     remote.blobs.prepare(create=True)
     with lock_remote(repo, name, remote, locks.PUSH):
-        _push_wanted(repo, remote, wanted, targets, settings_for(repo, name, remote, jobs),
-                     repair, result)
+        _push_wanted(repo, remote, wanted, targets, settings, repair, result)
     return result
+
+
+def _fetch_manifests(repo: Repo, remote: ObjectStore, targets: list[Target],
+                     settings: transfer.Settings) -> None:
+    """The manifests of directories this clone never fetched (a teammate's data, pushed
+    with commits that only change code here), from the remote: they say which files the push
+    needs, which the remote then already holds. One it lacks stays a problem of the push."""
+    missing = {t.output.pointer.oid for t in targets
+               if t.output.pointer.is_dir and not repo.cache.exists(t.output.pointer.oid)}
+    if missing and transfer.present_on(remote, missing, settings):
+        transfer.download(remote, repo.cache, missing, settings)
 
 
 def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[Target],
