@@ -83,6 +83,8 @@ def _walk_for_pointers(root: str) -> list[str]:
 
 def load_output(repo: Repo, pointer_relpath: str) -> Output:
     check_relpath(pointer_relpath, "pointer path")
+    # `..dvx` would track '.', `.git.dvx` the Git directory: a checkout would replace them.
+    check_relpath(data_path_of(pointer_relpath), "data path")
     check_no_symlinked_parent(repo.root, pointer_relpath)
     if os.path.islink(repo.abspath(pointer_relpath)):
         raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "

@@ -446,6 +446,23 @@ def test_pointer_naming_data_inside_dvx_is_refused(where, tmp_path):
     assert clone_config == (hostile.origin / ".dvx/config").read_bytes()
 
 
+@pytest.mark.parametrize("where", ["..dvx", ".git.dvx", ".dvx.dvx", "sub/..dvx"])
+def test_a_pointer_naming_the_repository_itself_is_refused(where, tmp_path):
+    hostile = Hostile(tmp_path)
+    pointer = file_pointer(PAYLOAD_OID).replace("size: 1", f"size: {len(PAYLOAD)}")
+    hostile.commit({where: pointer, "sub/notes.txt": "kept\n"})
+    clone = hostile.clone()
+    hostile.put_object(PAYLOAD)
+    for args in (("checkout", "--force"), ("pull", "--force"), ("commit",),
+                 ("remove", "--outs", where)):
+        message = run_clean(*args, cwd=clone)
+        assert "Invalid data path" in message, message
+    # The workspace, Git and dvx's own folders are whole.
+    assert git(clone, "status", "--porcelain") == ""
+    assert (clone / "sub/notes.txt").read_text() == "kept\n"
+    assert (clone / ".dvx/config").is_file() and (clone / ".git").is_dir()
+
+
 def test_a_manifest_1000_levels_deep_is_checked_out_without_recursion(tmp_path):
     hostile = Hostile(tmp_path)
     deep = "d/" * 1000 + "pwned"
