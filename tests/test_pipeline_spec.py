@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import git, write
 
 from dvx.errors import FormatError
 from dvx.pipeline.interpolate import interpolate
@@ -127,6 +127,12 @@ INVALID = [
      ["Stage 'b': output 'd/e.txt' is inside 'd', an output of stage 'a'"]),
     ("output tracked by dvx add", stage("cmd: x\nouts: [tracked.csv]"),
      ["output 'tracked.csv' overlaps 'tracked.csv'", "tracked.csv.dvx"]),
+    ("output is dvx.yaml", stage("cmd: x\nouts: [dvx.yaml]"),
+     ["output 'dvx.yaml' is or holds 'dvx.yaml'", "deletes its outputs"]),
+    ("output is dvx.lock", stage("cmd: x\nouts: [dvx.lock]"), ["is or holds 'dvx.lock'"]),
+    ("output is a pointer file", stage("cmd: x\nouts: [tracked.csv.dvx]"),
+     ["is or holds 'tracked.csv.dvx'"]),
+    ("output is .gitignore", stage("cmd: x\nouts: [.gitignore]"), ["is or holds '.gitignore'"]),
     ("dep outside the repository", stage("cmd: x\ndeps: [../secret]"),
      ["Stage 's', key 'deps'", "outside the repository"]),
     ("absolute dep", stage("cmd: x\ndeps: [/etc/passwd]"), ["absolute path"]),
@@ -175,6 +181,19 @@ def test_invalid_pipelines_are_refused_before_anything_runs(repo, dvx, tmp_path,
             assert part in text, (command, text)
     assert not (repo / "runs.log").exists() and not (repo / "dvx.lock").exists()
     assert not (repo / "out.txt").exists()
+
+
+def test_an_output_git_tracks_is_refused_before_anything_is_deleted(repo, dvx):
+    write(repo / "src" / "model.py", "print('mine')\n")
+    git(repo, "add", "src/model.py")
+    git(repo, "commit", "-qm", "code")
+    write(repo / "dvx.yaml", stage("cmd: echo ran > runs.log\nouts: [src]"))
+    result = dvx("repro")
+    assert result.code != 0 and "Traceback" not in result.output
+    text = " ".join(result.stderr.split())
+    assert "output 'src' is tracked by Git ('src/model.py'" in text and "git rm -r --cached" in text
+    assert (repo / "src/model.py").read_text() == "print('mine')\n"
+    assert not (repo / "runs.log").exists()
 
 
 def test_status_and_repro_without_a_pipeline(repo, dvx):

@@ -140,6 +140,23 @@ class SilentReporter:
         pass
 
 
+def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
+    """A stage deletes its outputs before it runs: never files Git tracks (DVC refuses those
+    outputs too)."""
+    if repo.git is None:
+        return
+    owners = {o.path: name for name in selected for o in dag.stages[name].outs}
+    tracked = repo.git.tracked_under(list(owners))
+    if not tracked:
+        return
+    first = tracked[0]
+    out = next(p for p in owners if first == p or first.startswith(p + "/"))
+    raise PathError(f"Stage '{owners[out]}': output '{out}' is tracked by Git ('{first}' is in "
+                    "the Git index), and a stage deletes its outputs before it runs, so nothing "
+                    "was run.", f"Stop tracking it in Git first (git rm -r --cached '{out}' && "
+                    "git commit), or choose another output path.")
+
+
 def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
     reporter = reporter or SilentReporter()
     dag = _load(repo)
@@ -164,6 +181,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "nothing was run.", "Push it from the clone where it was made, or pass "
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected)
+        _refuse_outputs_in_git(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected)
         result.committed = [o.path for o in inputs]
         if options.dry:

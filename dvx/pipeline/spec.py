@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import FormatError, PathError
+from dvx.ignore import IGNORE_FILE
+from dvx.lockfile import LOCK_FILE
 from dvx.outputs import pointer_files
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import interpolate
@@ -501,7 +503,14 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
                              "Outputs cannot be nested; make one stage write both, or use "
                              "separate directories.")
             parent = parent.rpartition("/")[0]
-    tracked = sorted(data_path_of(p) for p in pointer_files(repo))
+    pointers = pointer_files(repo)
+    for path, name in owner.items():
+        own = _own_file_under(path, pointers)
+        if own is not None:
+            raise _error(f"Stage '{name}': output '{path}' is or holds '{own}', a file that "
+                         "describes the project to dvx or Git; a stage deletes its outputs "
+                         "before it runs.", "Choose another output path.")
+    tracked = sorted(data_path_of(p) for p in pointers)
     tracked_set = set(tracked)
     for path, name in owner.items():
         data = _tracked_overlap(path, tracked, tracked_set)
@@ -510,6 +519,20 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
                          f"tracked by the pointer file '{data}.dvx' (dvx add).",
                          f"Stop tracking it first (dvx remove {data}.dvx), or choose "
                          "another output path.")
+
+
+OWN_FILES = (PIPELINE_FILE, LOCK_FILE)
+OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
+
+
+def _own_file_under(path: str, pointers: list[str]) -> str | None:
+    """dvx.yaml, dvx.lock, a pointer file, or an ignore file, at or below `path`."""
+    if path.rpartition("/")[2] in OWN_NAMES:
+        return path
+    for own in (*OWN_FILES, *pointers):
+        if own == path or own.startswith(path + "/"):
+            return own
+    return None
 
 
 def _tracked_overlap(path: str, tracked: list[str], tracked_set: set[str]) -> str | None:
