@@ -141,11 +141,12 @@ class SilentReporter:
 
 
 def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
-    """A stage deletes its outputs before it runs: never files Git tracks (DVC refuses those
-    outputs too)."""
+    """A stage deletes its outputs before it runs, and dvx keeps the cached ones out of Git:
+    never files Git tracks (DVC refuses those outputs too). `cache: false` outputs, such as
+    metrics, are Git's to track."""
     if repo.git is None:
         return
-    owners = {o.path: name for name in selected for o in dag.stages[name].outs}
+    owners = {o.path: name for name in selected for o in dag.stages[name].outs if o.cache}
     tracked = repo.git.tracked_under(list(owners))
     if not tracked:
         return
