@@ -127,6 +127,20 @@ def test_a_lock_not_renewed_for_half_an_hour_is_stale(tmp_path):
         _lock(store, PUSH).acquire()
 
 
+def test_a_lock_named_far_in_the_future_goes_stale_by_its_time_of_writing(tmp_path):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    name = f"{LOCKS_DIR}/gc-9999999999-{'0' * 16}.lock"
+    store.put(name, b"junk")
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(store.path(name), (three_hours_ago, three_hours_ago))
+    with _lock(store, PUSH) as push:
+        assert len(push.stale) == 1
+    # Written a minute ago, it counts (a holder whose clock runs fast is still a holder).
+    os.utime(store.path(name), (time.time() - 60,) * 2)
+    with pytest.raises(LockError, match=r"written 1 minutes ago|written 6\d s ago"):
+        _lock(store, PUSH).acquire()
+
+
 def test_an_unreadable_lock_counts_as_live_until_it_is_old(tmp_path):
     store = DirectoryBlobs(str(tmp_path / "store"))
     store.put(f"{LOCKS_DIR}/gc-{int(time.time()):010d}-{'0' * 16}.lock", b"\x00garbage")

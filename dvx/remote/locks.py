@@ -41,6 +41,7 @@ LOCKS_DIR = "locks"
 PUSH, GC = "push", "gc"
 RENEW_SECONDS = 300.0
 STALE_SECONDS = 1800.0
+CLOCK_SKEW = 300.0  # a lock's name may be this far ahead of this machine's clock
 POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
 RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
 MAX_LOCK_BYTES = 4096
@@ -212,6 +213,8 @@ class RemoteLock:
             kind, stamp = _parse_name(name)
             if name == self.name or kind is None or not conflicts(self.kind, kind):
                 continue
+            if stamp > now + CLOCK_SKEW:  # a clock far ahead, or a forged name: the store's
+                stamp = 0.0               # own time of writing decides
             holder = self._read(name, kind, max(stamp, mtime or 0.0))
             if holder is None:
                 continue  # released meanwhile
