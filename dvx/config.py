@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import io
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -53,8 +54,15 @@ def _hash(value: str) -> str:
 
 
 def _positive_number(value: str) -> str:
-    if float(value) < 0:
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
         raise ValueError("expected a non-negative number")
+    return value
+
+
+def _count(value: str) -> str:
+    if not value.strip().isdigit():
+        raise ValueError("expected a whole number, 0 or more")
     return value
 
 
@@ -76,7 +84,7 @@ SCHEMA = {
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are
 # checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
-REMOTE_KEYS = {"url": _url, "jobs": _positive_number, "retries": _positive_number,
+REMOTE_KEYS = {"url": _url, "jobs": _count, "retries": _count,
                "timeout": _positive_number}
 
 DEFAULT_LINK_TYPES = ("reflink", "copy")

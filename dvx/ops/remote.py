@@ -220,9 +220,9 @@ def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
     if jobs is not None:
         return max(1, jobs)
-    configured = repo.config.remote_options(name).get("jobs")
-    if configured:
-        return max(1, int(float(configured)))
+    configured = repo.config.remote_options(name).get("jobs", "").strip()
+    if configured.isdigit():  # anything else was refused when it was set
+        return max(1, int(configured))
     return store.blobs.jobs  # what suits the store
 
 

@@ -72,7 +72,7 @@ def request_retries(options: dict[str, str]) -> int:
     """Attempts for a failing request (the remote's `retries` option)."""
     try:
         return max(1, int(float(options.get("retries", "5"))))
-    except ValueError:
+    except (ValueError, OverflowError):
         return 5
 
 
@@ -86,7 +86,7 @@ def request_timeout(options: dict[str, str]) -> float:
     except ValueError:
         raise RemoteError(f"The remote option timeout={value!r} is not a number of seconds.",
                           "Fix it with `dvx remote modify NAME timeout SECONDS`.") from None
-    if timeout <= 0:
+    if not timeout > 0 or timeout == float("inf"):  # nan is neither more nor less
         raise RemoteError(f"The remote option timeout={value!r} must be more than 0 seconds.",
                           "Fix it with `dvx remote modify NAME timeout SECONDS`.")
     return timeout
