@@ -71,8 +71,12 @@ def _any(value: str) -> str:
 
 
 def _url(value: str) -> str:
+    if not value.strip():  # would be the current directory: the workspace itself
+        raise ValueError("it is empty")
     if value.startswith("-"):  # would read as an option to any tool it is handed to
         raise ValueError("it must not start with '-'")
+    if any(ord(char) < 32 for char in value):
+        raise ValueError("it contains a control character, such as a line break")
     return value
 
 

@@ -93,11 +93,25 @@ def test_a_stage_whose_run_cannot_be_kept_says_why(repo, dvx):
 @pytest.mark.parametrize("url, words", [
     ("http://[::1", "not a valid URL"), ("s3://", "names no bucket"),
     ("ssh:///srv/store", "names no host"), ("ssh://host:99999/x", "Port out of range"),
+    ("", "it is empty"), ("a\nb", "control character"),
 ])
 def test_remote_add_checks_the_url(repo, dvx, url, words):
     result = dvx("remote", "add", "r", url)
     assert result.code == 2 and words in result.stderr and "internal error" not in result.stderr
     assert "[remote" not in (repo / ".dvx" / "config").read_text()
+
+
+@pytest.mark.parametrize("url, words", [
+    ("webdav://host/x", "webdav4"),  # fsspec knows it; its client is not installed
+    ("dir://x", "Cannot set up the remote 'r'"),  # a client failing on an unusual URL
+])
+def test_a_remote_whose_client_cannot_be_set_up_says_so(repo, dvx, url, words):
+    write(repo / "f.txt", "x")
+    assert dvx("add", "f.txt").code == 0
+    assert dvx("remote", "add", "-d", "r", url).code == 0
+    result = dvx("push")
+    assert result.code == 1 and words in result.stderr, result.output
+    assert "internal error" not in result.stderr and "Traceback" not in result.output
 
 
 def test_output_piped_into_head_ends_quietly(repo):

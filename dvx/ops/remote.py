@@ -38,8 +38,8 @@ def _check_name(name: str) -> None:
                           "Use letters, digits, '.', '_' and '-', starting with a letter or digit.")
 
 
-def _stored_url(repo: Repo, url: str, level: str | None) -> str:
-    url = validate('remote "x"', "url", url)
+def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
+    url = validate(_section(name), "url", url)
     check_url(url)  # refuses unknown schemes and malformed URLs now, not at the first push
     if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
@@ -61,7 +61,7 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
                           "Use --force to replace it, or `dvx remote modify` to change it.")
     target = config.file(level or "project")
     target.remove_section(_section(name))
-    target.set(_section(name), "url", _stored_url(repo, url, level))
+    target.set(_section(name), "url", _stored_url(repo, name, url, level))
     target.save()
     if default:
         set_default(repo, name, level)
@@ -95,7 +95,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
             config.file(lv).save()
         return None
     if key == "url":
-        value = _stored_url(repo, value, level)
+        value = _stored_url(repo, name, value, level)
     else:
         check_option(config.remote_options(name).get("url", ""), key)
         value = validate(_section(name), key, value)

@@ -140,6 +140,16 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         except OSError as exc:  # a client that connects when it is built (SFTP)
             raise RemoteError(f"Cannot reach the {shown}: {network_failure(exc, url)}.",
                               "Check the URL with `dvx remote list`, and the network.") from None
+        except ImportError as exc:  # fsspec knows the protocol; its client is not installed
+            package = f" (`pip install {exc.name}`)" if exc.name else ""
+            raise RemoteError(f"Cannot set up the {shown}: the Python package for its kind "
+                              f"of storage is not installed ({exc}).",
+                              f"Install it where dvx is installed{package}; "
+                              "docs/remotes.md lists the supported kinds and their "
+                              "extras.") from None
+        except Exception as exc:  # a client library's own failure on an unusual URL
+            raise RemoteError(f"Cannot set up the {shown}: {type(exc).__name__}: {exc}.",
+                              "Check the URL with `dvx remote list`.") from None
 
     def build() -> tuple[Any, str]:
         return set_up(lambda: backend.build(url, own_options, timeout))
