@@ -83,6 +83,38 @@ def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_pa
     assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
 
 
+def test_a_large_object_fsck_moved_aside_is_pushed_again(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    big = bytes(range(256)) * 8192  # 2 MiB: above the pack threshold, so loose and indexed
+    write(repo / "big.bin", big)
+    assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
+    oid = xxhash.xxh3_128_hexdigest(big)
+    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    assert oid in "".join(p.read_text() for p in (store / "indexes").iterdir())
+    loose.write_bytes(big[:10])  # damaged on the remote
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and "quarantine" in found.output and not loose.exists()
+    status = dvx("status", "-r", "s")
+    assert "not on the remote" in status.output, status.output  # not "in sync"
+    assert dvx("push").code == 0 and loose.read_bytes() == big
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    big = bytes(range(256)) * 8192
+    write(repo / "big.bin", big)
+    assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
+    oid = xxhash.xxh3_128_hexdigest(big)
+    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    loose.unlink()  # deleted by hand; the index still names it
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0, repaired.output
+    assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
+
+
 def test_threads_share_one_client_of_a_store():
     from dvx.remote.blobs import FsspecBlobs
 

@@ -116,6 +116,10 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         result.corrupt[oid] = why
         if not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
+    # An index that names a loose object moved aside would make push count it as there.
+    moved_but_indexed = packed.indexed_loose(remote, result.quarantined)
+    if moved_but_indexed:
+        packed.retire(remote, settings, moved_but_indexed)
     if in_packs.corrupt or in_packs.lost:
         _retire_corrupt(remote, settings, in_packs, result)
     return result

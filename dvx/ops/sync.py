@@ -3,6 +3,7 @@ cache and a remote, and compare the two."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -253,15 +254,17 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
     present = transfer.present_on(remote, oids, settings)
     corrupt = transfer.verify_on(remote, present, settings, sizes)
     in_packs = remote.in_packs(corrupt)
+    indexed = in_packs | packed.indexed_loose(remote, corrupt)
     for oid, why in sorted(corrupt.items()):
         log.warning("The remote copy of %s is corrupt (%s): %s and uploading the verified "
                     "local copy.", oid, why, "taking it out of the pack indexes"
                     if oid in in_packs else "moving it aside")
         if oid not in in_packs:
-            remote.quarantine(oid)
+            with contextlib.suppress(FileNotFoundError):  # an index named a copy now gone
+                remote.quarantine(oid)
         result.repaired.append(oid)
-    if in_packs:
-        packed.retire(remote, settings, in_packs)
+    if indexed:
+        packed.retire(remote, settings, indexed)
 
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,

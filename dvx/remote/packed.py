@@ -202,10 +202,16 @@ def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings)
 
 
 def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> None:
-    """Make the indexes stop naming `oids` in packs (corrupt copies): the next push uploads
-    them again, into a new pack. The damaged bytes stay until gc rewrites their pack."""
+    """Make the indexes stop naming `oids` (corrupt copies, in packs or loose ones moved
+    aside): the next push uploads them again. Packed damaged bytes stay until gc rewrites
+    their pack."""
     doomed = set(oids)
-    rewrite_indexes(remote, settings, lambda pack, oid: pack is None or oid not in doomed)
+    rewrite_indexes(remote, settings, lambda pack, oid: oid not in doomed)
+
+
+def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
+    """Those of `oids` that an index names as loose objects."""
+    return {oid for oid, (pack, _, _) in remote.locate(oids).items() if pack is None}
 
 
 Keep = Callable[[str | None, str], bool]  # (pack or None for loose, oid) -> keep the entry?
