@@ -115,6 +115,24 @@ def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx
     assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
 
 
+def test_a_pointer_giving_a_wrong_size_never_gets_a_good_object_quarantined(repo, dvx,
+                                                                            tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    assert dvx("remote", "modify", "s", "pack_threshold", "1").code == 0  # loose, indexed
+    write(repo / "f", "hi\n")
+    assert dvx("add", "f").code == 0
+    pointer = (repo / "f.dvx").read_text()
+    (repo / "f.dvx").write_text(pointer.replace("size: 3", "size: 2000000"))  # edited by hand
+    assert dvx("push").code == 0
+    index = "".join(p.read_text() for p in (store / "indexes").iterdir())
+    oid = xxhash.xxh3_128_hexdigest(b"hi\n")
+    assert f"{oid} 3" in index and "2000000" not in index  # what was stored
+    checked = dvx("fsck", "--remote", "s")
+    assert "quarantine" not in checked.output, checked.output
+    assert (store / "files/xxh128" / oid[:2] / oid[2:]).read_bytes() == b"hi\n"
+
+
 def test_threads_share_one_client_of_a_store():
     from dvx.remote.blobs import FsspecBlobs
 

@@ -142,8 +142,11 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local,
                                size_of)
         failed = result.failed
+        # An index records what was stored, not what a pointer claims: a stat each.
+        indexed = [(oid, os.path.getsize(cache.oid_path(oid))) for oid, _ in large
+                   if oid not in failed]
         result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
-                                   [(oid, size) for oid, size in large if oid not in failed]))
+                                   indexed))
         result.already_there = len(unique) - len(todo)
         return result
     result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
@@ -363,10 +366,10 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
     problems: dict[str, str] = {}
 
     def judge(oid: str, actual_oid: str, size: int) -> int:
+        # Bytes that hash to their oid are the object, whatever size a pointer gave it.
         if actual_oid != oid:
-            problems[oid] = f"its {size} bytes hash to {actual_oid}"
-        elif oid in known and size != known[oid]:
-            problems[oid] = f"size {size} where {known[oid]} was expected"
+            problems[oid] = f"its {size} bytes hash to {actual_oid}" + (
+                f" ({known[oid]} bytes were expected)" if known.get(oid, size) != size else "")
         return size
 
     def check(oid: str, on_bytes: OnBytes) -> int:
