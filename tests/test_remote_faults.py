@@ -132,3 +132,17 @@ def test_http_remote_is_read_only_and_pulls(repo, dvx, tmp_path, http_server):
     assert tree_bytes(target / "d") == tree_bytes(repo / "d")
     assert (target / "big").read_bytes() == (repo / "big").read_bytes()
     shutil.rmtree(served)
+
+
+def test_an_http_remote_that_does_not_answer_is_an_error_not_an_empty_remote(repo, dvx):
+    from tests.servers import free_port
+
+    write(repo / "f", "x")
+    dvx("add", "f")
+    # A free port on loopback: nothing listens there.
+    assert dvx("remote", "add", "-d", "web", f"http://127.0.0.1:{free_port()}/x").code == 0
+    for args in (("status", "--remote"), ("fetch",), ("pull",), ("fsck", "--remote", "web")):
+        result = dvx(*args)
+        assert result.code == 1, (args, result.output)
+        assert "Cannot reach the HTTP remote" in result.stderr, (args, result.output)
+        assert "not on the remote" not in result.output

@@ -90,6 +90,10 @@ class Blobs(ABC):
     def prepare(self, create: bool) -> None:  # noqa: B027 (most stores need nothing)
         """Before a transfer: a store that must exist first is made (`create`) or checked."""
 
+    def check_reachable(self) -> None:  # noqa: B027 (most stores fail loudly by themselves)
+        """Raise RemoteError if the store cannot be reached: for a store whose client would
+        report every object as missing instead."""
+
     @abstractmethod
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes: ...
 

@@ -339,6 +339,7 @@ class RemoteStatus:
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
                   jobs: int | None = None) -> RemoteStatus:
     name, remote = open_remote(repo, remote_name)
+    remote.blobs.check_reachable()  # a server that does not answer is not an empty remote
     problems: list[str] = []
     wanted = wanted_objects(repo, targets, problems)
     everything = wanted.files  # a dict: its keys are the set of oids, with no copy of them

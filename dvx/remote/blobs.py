@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
-from dvx.errors import MissingBucketError
+from dvx.errors import MissingBucketError, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.blobs import (
     Arrived,
@@ -219,6 +219,32 @@ class SftpBlobs(FsspecBlobs):
                 pieces.append(bytes(piece))
                 wanted -= len(piece)
             return b"".join(pieces)
+
+
+class HttpBlobs(FsspecBlobs):
+    """HTTP(S), read-only. fsspec reports a server it cannot reach as a missing file, which
+    would make the remote look empty: the server is asked once, first, whether it answers."""
+
+    def prepare(self, create: bool) -> None:
+        self.check_reachable()
+
+    def check_reachable(self) -> None:
+        import asyncio
+
+        import aiohttp
+
+        try:
+            self.fs.info(self.root)
+            return
+        except FileNotFoundError as exc:
+            failure: BaseException | None = exc.__cause__
+        except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            failure = exc
+        if failure is None or isinstance(failure, aiohttp.ClientResponseError):
+            return  # the server answered (a folder's URL may well be a 404)
+        raise RemoteError(f"Cannot reach the HTTP remote {self.root}: "
+                          f"{str(failure) or type(failure).__name__}.",
+                          "Check the URL with `dvx remote list`, and the network.")
 
 
 class S3Blobs(FsspecBlobs):

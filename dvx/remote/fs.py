@@ -24,7 +24,7 @@ from dvx.remote.backends import (
     s3_access,
     s3_root,
 )
-from dvx.remote.blobs import FsspecBlobs, S3Blobs, SftpBlobs
+from dvx.remote.blobs import FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
@@ -171,7 +171,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         blobs = S3Blobs(s3_root(url), lambda: build()[0], fast, **settings)
     else:
         fs, root = build()
-        kind = SftpBlobs if backend.name == "ssh" else FsspecBlobs
+        kind = {"ssh": SftpBlobs, "http": HttpBlobs}.get(backend.name, FsspecBlobs)
         blobs = kind(root, lambda: fs, **settings)
     store = RemoteStore(blobs, algo, url=redact_url(url),
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
