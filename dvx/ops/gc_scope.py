@@ -47,9 +47,14 @@ def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: st
             data = repo.cache.read_bytes(pointer.oid)
         elif remote is not None and remote.exists(pointer.oid):
             data = remote.read_bytes(pointer.oid)
-        else:
+        elif remote is not None:
             problems.append(f"{where}: its directory manifest {pointer.oid} is in neither the "
                             "cache nor the remote, so what it needs is unknown")
+            return None
+        else:
+            problems.append(f"{where}: its directory manifest {pointer.oid} is not in the "
+                            "cache, so what it needs is unknown (`dvx fetch` of that path "
+                            "brings it; this gc asks no remote)")
             return None
         return Tree.from_bytes(data, pointer.algo, pointer.oid)
     except (DvxError, OSError) as exc:
