@@ -161,3 +161,25 @@ def test_checkout_of_many_files_by_worker_processes_links_and_records_them(repo,
     sample = repo / "d" / "4" / "f15"
     assert cache.get(str(sample), os.lstat(sample)) is not None
     assert dvx("status", "-q").code == 0
+
+
+def test_relink_places_files_again_as_the_new_cache_type_says(repo, dvx):
+    write(repo / "model.bin", b"weights")
+    write(repo / "images" / "a.png", b"a")
+    write(repo / "images" / "b.png", b"b")
+    assert dvx("config", "cache.type", "symlink").code == 0
+    assert dvx("add", "model.bin", "images").code == 0
+    linked = [repo / "model.bin", repo / "images/a.png", repo / "images/b.png"]
+    assert all(p.is_symlink() for p in linked)
+
+    assert dvx("config", "cache.type", "copy").code == 0
+    kept = dvx("checkout")  # content matches: nothing to do without --relink
+    assert kept.code == 0 and all(p.is_symlink() for p in linked)
+    relinked = dvx("checkout", "--relink")
+    assert relinked.code == 0, relinked.output
+    assert not any(p.is_symlink() for p in linked)
+    assert [p.read_bytes() for p in linked] == [b"weights", b"a", b"b"]
+    (repo / "model.bin").chmod(0o644)
+    (repo / "model.bin").write_bytes(b"edited in place")  # a copy: the cache is untouched
+    assert dvx("fsck").code == 0
+    assert dvx("status", "-q").code == 1

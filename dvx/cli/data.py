@@ -303,6 +303,9 @@ def _print_status(result: object, has_stages: bool = False) -> None:
                   "modified": ["modified"] + (["and its pointer changed in Git"]
                                               if o.pointer_moved else [])
                   }.get(o.workspace, [o.workspace])
+        if o.outdated and o.workspace != "outdated":
+            states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
+                          "outdated")
         if o.not_pulled:
             states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
                           "not pulled")
@@ -328,19 +331,22 @@ def _print_status(result: object, has_stages: bool = False) -> None:
 git checkout v1.0 && dvx checkout
 dvx checkout data/images/cat.png
 dvx checkout --force data/train.csv   # discard local changes
+dvx config cache.type copy && dvx checkout --relink   # links become copies
 """))
 @TARGETS
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite or delete workspace changes that are not in the cache.")
+@click.option("--relink", is_flag=True,
+              help="Place again the files that already match, as cache.type now says.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
-def checkout(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
+def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool) -> None:
     """Make the workspace match the pointer files, linking data from the cache."""
     from dvx.ops.checkout import checkout as do_checkout
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_checkout(repo, resolve_targets(repo, targets), force=force)
+    result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink)
     if as_json:
         emit_json(result.to_json())
     else:

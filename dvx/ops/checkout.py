@@ -85,7 +85,10 @@ OBJECT_MISSING = "its object is not in the cache"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 
 
-def checkout(repo: Repo, targets: list[Target], force: bool = False) -> CheckoutResult:
+def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: bool = False
+             ) -> CheckoutResult:
+    """`relink`: place again the files that already match, so that each is placed as
+    cache.type now says (after it changed: a symlink becomes a copy, a copy a link)."""
     result = CheckoutResult()
     with repo.lock():
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
@@ -97,9 +100,9 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False) -> Checkout
                     # record under which its absent files are not pulled, never deleted.
                     _remember_synced(repo, target, complete=False)
                     repo.syncstate.flush()
-                    _checkout_dir(repo, target.output, target.subpath, force, result)
+                    _checkout_dir(repo, target.output, target.subpath, force, result, relink)
                 else:
-                    _checkout_file(repo, target.output, force, result)
+                    _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems)
         finally:
@@ -170,7 +173,8 @@ def _link_out(repo: Repo, oid: str, path: str, executable: bool,
     return None if placed is None else stat_key(placed)
 
 
-def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult) -> None:
+def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
+                   relink: bool = False) -> None:
     pointer = output.pointer
     full = repo.abspath(output.path)
     if os.path.isdir(full) and not os.path.islink(full):
@@ -183,7 +187,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         why = _replaceable(repo, state, force)
     except PathError:
         state, why = None, None if force else UNKNOWN_FILE
-    if state is not None and state.oid == pointer.oid:
+    if state is not None and state.oid == pointer.oid and not relink:
         _fix_mode(full, pointer.executable, state.is_cache_link)
         result.unchanged += 1
         return
@@ -215,7 +219,7 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
-                  result: CheckoutResult) -> None:
+                  result: CheckoutResult, relink: bool = False) -> None:
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
@@ -227,7 +231,8 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             result.skipped.append((output.path, why))
             return
         os.unlink(top)
-    plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result)
+    plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
+                     relink)
     _apply(repo, output.path, top, tree, plan, result)
 
 
@@ -286,7 +291,8 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 
 
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
-              subpath: str | None, force: bool, result: CheckoutResult) -> _DirPlan:
+              subpath: str | None, force: bool, result: CheckoutResult,
+              relink: bool = False) -> _DirPlan:
     plan = _DirPlan()
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
@@ -311,7 +317,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 state = file_state(repo, path, f"{display}/{rel}", st)
             except PathError:
                 state, why = None, UNKNOWN_FILE
-            if state is not None and state.oid == entry.oid:
+            if state is not None and state.oid == entry.oid and not relink:
                 if not state.is_cache_link and state.executable != entry.executable:
                     plan.chmod.append(index)
                 result.unchanged += 1
