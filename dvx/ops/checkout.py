@@ -359,6 +359,9 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     for parent in sorted({tree.paths[i].rpartition("/")[0] for i in plan.place} - {""}):
         try:
             fsutil.makedirs(safe_dir_join(top, parent))
+        except (FileExistsError, NotADirectoryError):
+            blocked[parent] = (f"a file is where its folder '{display}/{parent}' goes (use "
+                               "--force to replace the file)")
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
