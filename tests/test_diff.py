@@ -109,3 +109,18 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
     result = dvx("diff", "no-such-tag")
     assert result.code != 0 and "Unknown revision 'no-such-tag'" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_file_replaced_by_a_directory_and_the_reverse(tmp_path, repo, dvx):
+    write(repo / "f", "hi\n")
+    write(repo / "d" / "x", "x\n")
+    assert dvx("add", "f", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    (repo / "f").unlink()
+    write(repo / "f" / "inside", "now a folder\n")
+    (repo / "d" / "x").unlink()
+    (repo / "d").rmdir()
+    write(repo / "d", "now a file\n")
+    assert _summary(_diff(repo)) == {"added": ["d", "f/inside"], "deleted": ["d/x", "f"],
+                                     "modified": [], "renamed": []}

@@ -221,10 +221,13 @@ class _Sides:
             return output.pointer.oid
         full = self.repo.abspath(output.path)
         pointer = output.pointer
+        is_dir = os.path.isdir(full) and not os.path.islink(full)
         if not pointer.is_dir:
+            if is_dir:
+                return None  # a directory where the file was: its files are listed
             state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
             return None if state is None else state.oid
-        if os.path.isdir(full) and not os.path.islink(full):
+        if is_dir:
             recorded = self.repo.statcache.get_dir(full, fingerprint_directory(full).digest)
             if recorded == pointer.oid and not self._partly_placed(output):
                 return pointer.oid
@@ -277,14 +280,19 @@ class _Sides:
                 for path, oid, size in tree.rows()}
 
     def _workspace_files(self, output: Output) -> Files:
+        """What the workspace holds at the output's path, whatever the pointer's kind: a file
+        replaced by a directory shows as that directory's files, and the reverse."""
         full = self.repo.abspath(output.path)
-        if not output.pointer.is_dir:
-            state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
-            return {} if state is None else {output.path: (state.oid, state.size)}
         found: Files = {}
         if os.path.isdir(full) and not os.path.islink(full):
             found = {f"{output.path}/{rel}": (e.oid, e.size)
                      for rel, e in scan_directory(self.repo, full, output.path).items()}
+        elif os.path.lexists(full):
+            state = file_state(self.repo, full, output.path)
+            if state is not None:
+                found = {output.path: (state.oid, state.size)}
+        if not output.pointer.is_dir:
+            return found
         synced = self.repo.syncstate.get(output.path)
         if synced is not None and synced.placed is not None:
             # After a partial pull, the files never placed here are not deletions.
