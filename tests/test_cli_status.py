@@ -217,3 +217,24 @@ def test_only_changed_folders_are_compared_and_nothing_is_missed(repo, dvx, chan
     for _ in range(2):  # the second from the stat cache's records
         doc = _status_json(dvx)["outputs"][0]
         assert (doc["added"], doc["modified"], doc["deleted"]) == (added, modified, deleted)
+
+
+def test_a_tracked_file_replaced_by_a_foreign_symlink_is_modified_and_the_rest_reported(
+        repo, dvx, tmp_path):
+    write(repo / "f", "hi\n")
+    write(repo / "g", "g\n")
+    assert dvx("add", "f", "g").code == 0
+    (repo / "f").unlink()
+    write(tmp_path / "elsewhere", "outside\n")
+    (repo / "f").symlink_to(tmp_path / "elsewhere")
+    (repo / "g").unlink()
+    result = dvx("status", "--json")
+    assert result.code == 0, result.output
+    states = {o["path"]: o["workspace"] for o in json.loads(result.stdout)["outputs"]}
+    assert states == {"f": "modified", "g": "deleted"}
+    assert "symbolic link" in result.stderr
+    assert dvx("status", "-q").code == 1
+    restored = dvx("checkout", "--force")
+    assert restored.code == 0 and not (repo / "f").is_symlink()
+    assert (repo / "f").read_text() == "hi\n"
+    assert (tmp_path / "elsewhere").read_text() == "outside\n"  # never written through

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
+from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
@@ -14,6 +15,8 @@ from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.workspace import file_state, scan_directory
+
+log = get_logger(__name__)
 
 UNCHANGED, MODIFIED, DELETED = "unchanged", "modified", "deleted"
 # The pointer moved in Git since this workspace was synced, and the workspace still holds what
@@ -70,9 +73,21 @@ class StatusResult:
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
-    results = [output_status(repo, t.output) for t in targets]
+    results = [_status_or_why_not(repo, t.output) for t in targets]
     repo.statcache.flush()
     return StatusResult(results)
+
+
+def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus:
+    """One output's status; a path dvx will not read (a symbolic link, a special file, where
+    the data was) is modified, said in a warning, and the other outputs are still reported."""
+    try:
+        return output_status(repo, output)
+    except PathError as exc:
+        log.warning("%s %s", exc.message, exc.hint or "")
+        return OutputStatus(output.path, "dir" if output.pointer.is_dir else "file", MODIFIED,
+                            repo.cache.exists(output.pointer.oid),
+                            pointer_oid=output.pointer.oid)
 
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:
