@@ -117,6 +117,20 @@ def pack_settings(options: dict[str, str]) -> dict[str, int]:
     return {"pack_threshold": threshold, "pack_size": size}
 
 
+def _quiet_client_logs() -> None:
+    """Client libraries (gcsfs, adlfs, s3fs) log their retries and failures, tracebacks and
+    all, through `logging`, which prints them on stderr when nothing handles them. dvx reports
+    every failure itself, in one message: their records are dropped, except with -vv."""
+    import logging
+
+    from dvx.logs import DEBUG, is_enabled_for
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler() if is_enabled_for(DEBUG)
+                        else logging.NullHandler())
+
+
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                name: str = "") -> RemoteStore:
     """The object store of the remote `name` at `url` (some clients connect right away)."""
@@ -152,6 +166,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                               "Check the URL with `dvx remote list`.") from None
 
     def build() -> tuple[Any, str]:
+        _quiet_client_logs()
         return set_up(lambda: backend.build(url, own_options, timeout))
 
     settings: dict[str, Any] = {
