@@ -160,6 +160,7 @@ def test_a_partial_pull_never_shrinks_a_directory(team):
     assert seen["deleted"] == ["img1.bin"] and seen["added"] == ["img6.bin"]
     must("commit", "data/images", cwd=dave)
     assert "nfiles: 5" in (dave / "data/images.dvx").read_text()
+    assert status_of(dave, "data/images")["in_cache"] is False  # img2-5 were never fetched
     share(dave, "img1 out, img6 in")
 
     git(alice, "pull", "-q", "origin", "main")

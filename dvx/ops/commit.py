@@ -266,9 +266,11 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
-        # Built here, from files all just stored: valid and complete by construction.
+        # Built here, from files all just stored: valid by construction, and complete unless
+        # it keeps entries never fetched here (a partial pull's).
         repo.statcache.mark_valid_tree(oid)
-        repo.statcache.mark_complete_tree(oid, repo.cache.generation())
+        if not keep or not repo.cache.missing(entry.oid for entry in keep):
+            repo.statcache.mark_complete_tree(oid, repo.cache.generation())
         return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
     st = os.lstat(full)
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
