@@ -329,3 +329,124 @@ def test_a_checkout_missing_one_object_never_drops_it_from_the_directory(team):
     must("commit", cwd=bob)
     assert "nfiles: 4" in (bob / "data/imgs.dvx").read_text()
     assert (bob / "data/imgs.dvx").read_text() != three
+
+
+def _six_files(team):
+    """alice's directory d of a/, b/ and c/, two files each, shared."""
+    alice = team.founder()
+    for folder in "abc":
+        for i in (1, 2):
+            write(alice / "d" / folder / f"{i}.txt", f"{folder}{i} v1\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    return alice
+
+
+def _publish(clone, message: str) -> None:
+    must("commit", cwd=clone)
+    share(clone, message)
+
+
+def test_commit_force_after_a_partial_pull_keeps_the_files_never_pulled(team):
+    alice = _six_files(team)
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", cwd=bob)
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", "d/a", cwd=bob)  # the new manifest, and a/'s files
+    edit(bob, "d/a/2.txt", "a2 by bob\n")
+    assert run_dvx("commit", "d", cwd=bob).code == 1  # a1 changed in Git, a2 here
+    must("commit", "--force", "d", cwd=bob)
+    assert "nfiles: 6" in (bob / "d.dvx").read_text()
+
+
+def test_a_second_pointer_move_over_a_partial_pull_is_outdated_not_a_change(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    edit(alice, "d/b/1.txt", "b1 v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    edit(alice, "d/c/1.txt", "c1 v3\n")
+    _publish(alice, "v3")
+    git(bob, "pull", "-q", "origin", "main")
+    assert status_of(bob, "d")["workspace"] == "outdated"
+    skipped = run_dvx("commit", cwd=bob)
+    assert skipped.code == 0 and "Not recorded d" in skipped.stderr, skipped.output
+    must("pull", cwd=bob)
+    assert _tree_of(bob, "d") == _tree_of(alice, "d")
+
+
+def test_a_checkout_killed_then_a_second_move_keeps_what_it_placed_outdated(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    for rel in ("d/b/1.txt", "d/b/2.txt", "d/c/1.txt", "d/c/2.txt"):
+        edit(alice, rel, (alice / rel).read_text() + "v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    killed = run_dvx_proc("pull", cwd=bob, env={"DVX_FAULT": "checkout.after_file:3"})
+    assert killed.code == -9, killed.output
+    for rel in ("d/a/1.txt", "d/b/1.txt", "d/c/2.txt"):
+        edit(alice, rel, (alice / rel).read_text() + "v3\n")
+    _publish(alice, "v3")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    seen = status_of(bob, "d")
+    assert seen["workspace"] == "outdated" and seen["modified"] == [], seen
+    must("pull", cwd=bob)
+    assert _tree_of(bob, "d") == _tree_of(alice, "d")
+
+
+def test_a_deletion_committed_after_a_partial_pull_is_not_undone_later(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    (bob / "d/c/1.txt").unlink()  # bob's own deletion
+    must("commit", cwd=bob)
+    share(bob, "c1 out")
+    git(alice, "pull", "-q", "origin", "main")
+    must("pull", cwd=alice)
+    write(alice / "d/c/1.txt", "c1 added again\n")
+    edit(alice, "d/a/2.txt", "a2 v4\n")
+    _publish(alice, "v4")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    seen = status_of(bob, "d")
+    assert seen["not_pulled"] == ["c/1.txt"] and seen["deleted"] == [], seen
+    must("commit", cwd=bob)
+    assert "nfiles: 6" in (bob / "d.dvx").read_text()
+
+
+def test_without_the_older_manifest_a_partial_directory_refuses_to_commit(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    (bob / "d/c/1.txt").unlink()
+    assert status_of(bob, "d")["deleted"] == ["c/1.txt"]
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)  # the v1 manifest leaves the cache
+    assert run_dvx("status", "-q", cwd=bob).code == 1
+    refused = run_dvx("commit", "d", cwd=bob)  # what c/1.txt was is no longer known
+    assert refused.code == 1 and "--force" in refused.stderr, refused.output
+
+
+def test_a_file_added_to_a_partly_pulled_directory_can_be_deleted_later(team):
+    _six_files(team)
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", cwd=bob)
+    write(bob / "d/b/new.txt", "mine\n")
+    must("commit", cwd=bob)
+    assert "nfiles: 7" in (bob / "d.dvx").read_text()
+    (bob / "d/b/new.txt").unlink()
+    assert status_of(bob, "d")["deleted"] == ["b/new.txt"]
+    must("commit", cwd=bob)
+    assert "nfiles: 6" in (bob / "d.dvx").read_text()
+    (bob / ".dvx/tmp/synced.json").unlink()  # without the record: compared as before
+    assert status_of(bob, "d")["deleted"] != []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from dvx import faults, fsutil
 from dvx.errors import PathError
 from dvx.hashing import OnBytes
+from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.outputs import Output, Target, load_tree
@@ -34,6 +35,8 @@ from dvx.workspace import (
     remove_temporaries,
     remove_temporaries_beside,
 )
+
+log = get_logger(__name__)
 
 
 class PathList:
@@ -133,6 +136,11 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     synced = Synced(oid, placed) if before is None else before.moved_to(oid, placed)
     if synced is not None:
         repo.syncstate.record(target.output.path, synced)
+    elif complete:  # once, when the part is placed (not for the record written ahead)
+        log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
+                    "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
+                    "here and in Git, and commit refuses it.", target.output.path,
+                    target.output.path, target.output.path)
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"

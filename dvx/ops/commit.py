@@ -193,8 +193,8 @@ def track(repo: Repo, rel: str, existing: Output | None) -> Added:
             raise
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
     if synced is not None and synced.placed is not None and pointer.is_dir:
-        # Still in part: the files recorded from the workspace now count as placed.
-        placed = synced.placed + held.recorded
+        # Still in part: the changes recorded from the workspace now count as placed.
+        placed = synced.placed + tuple(p for p in held.recorded if not synced.covers(p))
         repo.syncstate.record(rel, Synced(oid, placed, synced.base))
     else:
         repo.syncstate.record(rel, Synced(oid))
@@ -207,50 +207,35 @@ class HeldBack:
     rather than from the workspace."""
     keep: list[TreeEntry] = field(default_factory=list)  # recorded entries to keep
     replace: frozenset[str] = frozenset()  # workspace files that stand for no change
-    recorded: tuple[str, ...] = ()  # changes outside the placed parts, recorded now
+    recorded: tuple[str, ...] = ()  # paths whose change here is recorded now
 
 
 def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> HeldBack:
     """A commit keeps, as they are recorded, the entries of a tracked directory checked out
     only in part that were never placed in this workspace (a partial pull never shrinks a
-    directory), and those whose file still holds the older version it was placed at, when
+    directory), and those whose file still holds an older version a checkout placed, when
     the pointer's version of it was never checked out (a partial pull after `git pull` never
     undoes a teammate's change). A file placed here and deleted since is a deletion."""
     if (existing is None or not existing.pointer.is_dir or synced is None
-            or synced.placed is None or synced.oid != existing.pointer.oid):
+            or synced.placed is None):
         return HeldBack()
-    if synced.base is not None:
-        return _held_back_by_layers(repo, existing, synced)
-    return HeldBack(_not_pulled(repo, existing, synced))
-
-
-def _held_back_by_layers(repo: Repo, existing: Output, synced: Synced) -> HeldBack:
-    found = output_status(repo, existing)  # compares outside the placed parts three ways
     tree = load_tree(repo, existing.pointer, existing.recorded_in)
     if tree is None:
-        raise _no_manifest(existing)
+        raise MissingObjectError(
+            f"'{existing.path}' was checked out only in part, and its manifest is not in the "
+            "cache, so what the rest of it holds is unknown here.",
+            f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+    if synced.oid != existing.pointer.oid:
+        # The pointer moved since (a commit --force): what was never placed at any version
+        # is still kept; everything else is as the workspace has it.
+        full = repo.abspath(existing.path)
+        return HeldBack([e for e in tree.entries if synced.layer_for(e.path) is None
+                         and not os.path.lexists(join_posix(full, e.path))])
+    found = output_status(repo, existing)  # compares outside the placed parts three ways
     keep = [entry for path in (*found.not_pulled, *found.outdated)
             if (entry := tree.get(path)) is not None]
-    recorded = tuple(path for path in (*found.added, *found.modified)
-                     if not synced.covers(path))
-    return HeldBack(keep, frozenset(found.outdated), recorded)
-
-
-def _no_manifest(existing: Output) -> MissingObjectError:
-    return MissingObjectError(
-        f"'{existing.path}' was checked out only in part, and its manifest is not in the "
-        "cache, so what the rest of it holds is unknown here.",
-        f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
-
-
-def _not_pulled(repo: Repo, existing: Output, synced: Synced) -> list[TreeEntry]:
-    assert synced.placed is not None
-    tree = load_tree(repo, existing.pointer, existing.recorded_in)
-    if tree is None:
-        raise _no_manifest(existing)
-    full = repo.abspath(existing.path)
-    return [e for e in tree.entries
-            if not synced.covers(e.path) and not os.path.lexists(join_posix(full, e.path))]
+    return HeldBack(keep, frozenset(found.outdated),
+                    (*found.added, *found.modified, *found.deleted))
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
@@ -265,7 +250,8 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
-        repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
+        if not (keep or replace):  # else the workspace does not hold what was recorded
+            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
         # Built here, from files all just stored: valid by construction, and complete unless
         # it keeps entries never fetched here (a partial pull's).
         repo.statcache.mark_valid_tree(oid)

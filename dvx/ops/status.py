@@ -223,12 +223,12 @@ def _compare_with_layers(repo: Repo, output: Output, result: OutputStatus, synce
             verdict, conflict = _three_way(repo, full, output.path, tree, synced, path, label)
             moved.setdefault(verdict, []).append(path)
             if conflict:
-                conflict_with = conflict_with or synced.layer_for(path)
+                conflict_with = conflict_with or synced.layer_for(path) or synced.base
     result.added, result.modified = sorted(moved["added"]), sorted(moved["modified"])
     result.not_pulled = moved["not_pulled"]
     result.outdated = sorted(moved["outdated"])
     result.deleted = sorted(result.deleted + moved["deleted"])
-    if result.added or result.modified or result.deleted:
+    if result.added or result.modified or result.deleted or conflict_with is not None:
         result.workspace = MODIFIED
     elif result.outdated:
         result.workspace = OUTDATED
@@ -239,16 +239,13 @@ def _compare_with_layers(repo: Repo, output: Output, result: OutputStatus, synce
 def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, path: str,
                label: str) -> tuple[str, bool]:
     """Where `path` (listed under `label` against the pointer) belongs, given the older
-    version it was last placed at ("outdated", "deleted" or `label`), and whether it changed
+    versions it was placed at ("outdated", "deleted" or `label`), and whether it changed
     both here and in the pointer."""
     if synced.covers(path):
         return label, False
-    layer = synced.base.layer_for(path) if synced.base is not None else None
-    if layer is None:
+    layers = _layers_down_to(synced.base, path)
+    if not layers:
         return label, False  # never placed here: compared with the pointer alone
-    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
-    if older is None:
-        return label, True  # what it was synced to is no longer known here: refuse, to be safe
     now = None
     if label != "not_pulled":
         try:
@@ -256,12 +253,45 @@ def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, 
         except PathError:  # a link or special file dvx did not make: a change, surely
             return label, True
         now = None if state is None else (state.oid, state.executable)
+    versions = [_version_in(repo, layer, path) for layer in layers]
+    if now is not None and now in versions:  # as one checkout placed it (an interrupted
+        return "outdated", False             # one may have placed a newer version)
+    covering = layers[-1]
+    if not covering.covers(path):
+        return label, False  # never placed by any checkout that finished: as if not placed
+    was = versions[-1]
+    if was is _UNKNOWN:
+        return label, True  # what it was synced to is no longer known here: refuse, to be safe
+    if now == was:
+        return label, False  # absent as it was placed: not pulled
+    wanted = tree.get(path)
     where = label if now is not None else "deleted"
-    then, wanted = older.get(path), tree.get(path)
-    was = None if then is None else (then.oid, then.executable)
-    if now == was:  # as it was placed: the pointer's version is simply not checked out
-        return ("outdated" if now is not None else label), False
     return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was
+
+
+_UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
+
+
+def _layers_down_to(layer: Synced | None, path: str) -> list[Synced]:
+    """The records from `layer` down to the first that placed `path` (all of them if none
+    did)."""
+    found: list[Synced] = []
+    while layer is not None:
+        found.append(layer)
+        if layer.covers(path):
+            break
+        layer = layer.base
+    return found
+
+
+def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None:
+    """(oid, executable) of `path` in the version `layer` records, None if that version has
+    no such file, _UNKNOWN if its manifest is not in the cache."""
+    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
+    if older is None:
+        return _UNKNOWN
+    entry = older.get(path)
+    return None if entry is None else (entry.oid, entry.executable)
 
 
 def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],
@@ -269,6 +299,11 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
     """A changed directory that holds exactly what it was last synced to (its never-placed
     entries aside) is outdated, not modified: the pointer moved, the workspace did not."""
     if synced_before is None:
+        return
+    if synced_before.base is not None:
+        if _holds_what_was_placed(repo, current, synced_before):
+            result.workspace, result.current_oid = OUTDATED, None
+            result.added, result.modified, result.deleted = [], [], []
         return
     synced_tree = load_tree(repo, Pointer("dir", repo.algo, synced_before.oid, 0, 0))
     if synced_tree is None:
@@ -283,6 +318,34 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
         result.added, result.modified, result.deleted = [], [], []
     else:
         result.current_oid = oid
+
+
+def _holds_what_was_placed(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> bool:
+    """Does the directory hold only what checkouts placed, per the layered record `synced`
+    (each file as one of the versions placed at or above the record that placed its path,
+    each placed file still there), so that nothing in it is a change of its own?"""
+    layers: list[Synced] = []
+    layer: Synced | None = synced
+    while layer is not None:
+        layers.append(layer)
+        layer = layer.base
+    trees = [load_tree(repo, Pointer("dir", repo.algo, one.oid, 0, 0)) for one in layers]
+    if any(tree is None for tree in trees):
+        return False  # what it was synced to is no longer known here: a change, to be safe
+    for path, entry in current.items():
+        versions = []
+        for one, tree in zip(layers, trees, strict=True):
+            found = tree.get(path) if tree is not None else None
+            versions.append(None if found is None else (found.oid, found.executable))
+            if one.covers(path):
+                break
+        if (entry.oid, entry.executable) not in versions:
+            return False  # changed here, or a file no checkout placed
+    for one, tree in zip(layers, trees, strict=True):
+        for placed in tree.entries if tree is not None else ():
+            if placed.path not in current and synced.layer_for(placed.path) is one:
+                return False  # placed, then deleted here
+    return True
 
 
 def _dir_in_cache(repo: Repo, pointer: Pointer) -> bool:
