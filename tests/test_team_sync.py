@@ -5,6 +5,7 @@ changed in the workspace, never records the older data over the newer pointer wi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -200,20 +201,28 @@ def _tree_of(clone, rel: str = "data/imgs") -> dict[str, str]:
             if p.is_file()}
 
 
-def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, tmp_path):
+def _bob_behind_alice(team, v1: dict[str, str], change) -> tuple[Path, Path, str]:
+    """alice shares `v1` of data/imgs, bob pulls it, alice `change`s and shares v2, and bob
+    `git pull`s: (alice, bob, v2's oid)."""
     alice = team.founder()
-    _images(alice, {"1.png": "one\n", "2.png": "two v1\n", "3.png": "three\n"})
+    _images(alice, v1)
     must("add", "data/imgs", cwd=alice)
     share(alice, "v1")
     bob = team.clone("bob")
-
-    edit(alice, "data/imgs/2.png", "two v2\n")  # alice changes one file and deletes another
-    (alice / "data/imgs/3.png").unlink()
+    change(alice)
     must("add", "data/imgs", cwd=alice)
     share(alice, "v2")
-    v2 = pointer_oid(alice / "data/imgs.dvx")
-
     git(bob, "pull", "-q", "origin", "main")
+    return alice, bob, pointer_oid(alice / "data/imgs.dvx")
+
+
+def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, tmp_path):
+    def change(alice):  # alice changes one file and deletes another
+        edit(alice, "data/imgs/2.png", "two v2\n")
+        (alice / "data/imgs/3.png").unlink()
+
+    _, bob, v2 = _bob_behind_alice(
+        team, {"1.png": "one\n", "2.png": "two v1\n", "3.png": "three\n"}, change)
     must("pull", "data/imgs/1.png", cwd=bob)  # only the file bob needs
     seen = status_of(bob, "data/imgs")
     assert seen["workspace"] == "outdated", seen
@@ -235,17 +244,9 @@ def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, 
 
 
 def test_a_file_changed_here_and_by_the_teammate_after_a_partial_pull_needs_force(team):
-    alice = team.founder()
-    _images(alice, {"1.png": "one\n", "2.png": "two v1\n"})
-    must("add", "data/imgs", cwd=alice)
-    share(alice, "v1")
-    bob = team.clone("bob")
-    edit(alice, "data/imgs/2.png", "two v2, by alice\n")
-    must("add", "data/imgs", cwd=alice)
-    share(alice, "v2")
-    v2 = pointer_oid(alice / "data/imgs.dvx")
-
-    git(bob, "pull", "-q", "origin", "main")
+    _, bob, v2 = _bob_behind_alice(
+        team, {"1.png": "one\n", "2.png": "two v1\n"},
+        lambda alice: edit(alice, "data/imgs/2.png", "two v2, by alice\n"))
     must("pull", "data/imgs/1.png", cwd=bob)
     edit(bob, "data/imgs/2.png", "two, by bob\n")
     seen = status_of(bob, "data/imgs")
@@ -399,14 +400,21 @@ def test_a_checkout_killed_then_a_second_move_keeps_what_it_placed_outdated(team
     assert _tree_of(bob, "d") == _tree_of(alice, "d")
 
 
-def test_a_deletion_committed_after_a_partial_pull_is_not_undone_later(team):
+def _bob_pulled_a_of_v2_and_deleted_c1(team) -> tuple[Path, Path]:
+    """bob synced v1, then after alice's v2 (a/1.txt changed) pulled only a/, and deleted
+    c/1.txt himself."""
     alice = _six_files(team)
     bob = team.clone("bob")
     edit(alice, "d/a/1.txt", "a1 v2\n")
     _publish(alice, "v2")
     git(bob, "pull", "-q", "origin", "main")
     must("pull", "d/a", cwd=bob)
-    (bob / "d/c/1.txt").unlink()  # bob's own deletion
+    (bob / "d/c/1.txt").unlink()
+    return alice, bob
+
+
+def test_a_deletion_committed_after_a_partial_pull_is_not_undone_later(team):
+    alice, bob = _bob_pulled_a_of_v2_and_deleted_c1(team)
     must("commit", cwd=bob)
     share(bob, "c1 out")
     git(alice, "pull", "-q", "origin", "main")
@@ -423,13 +431,7 @@ def test_a_deletion_committed_after_a_partial_pull_is_not_undone_later(team):
 
 
 def test_without_the_older_manifest_a_partial_directory_refuses_to_commit(team):
-    alice = _six_files(team)
-    bob = team.clone("bob")
-    edit(alice, "d/a/1.txt", "a1 v2\n")
-    _publish(alice, "v2")
-    git(bob, "pull", "-q", "origin", "main")
-    must("pull", "d/a", cwd=bob)
-    (bob / "d/c/1.txt").unlink()
+    _, bob = _bob_pulled_a_of_v2_and_deleted_c1(team)
     assert status_of(bob, "d")["deleted"] == ["c/1.txt"]
     must("gc", "-w", "-f", "--grace", "0", cwd=bob)  # the v1 manifest leaves the cache
     assert run_dvx("status", "-q", cwd=bob).code == 1
