@@ -355,6 +355,9 @@ def test_commit_force_after_a_partial_pull_keeps_the_files_never_pulled(team):
     edit(alice, "d/a/1.txt", "a1 v2\n")
     _publish(alice, "v2")
     git(bob, "pull", "-q", "origin", "main")
+    unknown = run_dvx("commit", "--force", "d", cwd=bob)  # v2's manifest is not here yet
+    assert unknown.code != 0 and "`dvx fetch d/<a file in it>`" in unknown.stderr
+    assert "nfiles: 6" in (bob / "d.dvx").read_text()
     must("fetch", "d/a", cwd=bob)  # the new manifest, and a/'s files
     edit(bob, "d/a/2.txt", "a2 by bob\n")
     assert run_dvx("commit", "d", cwd=bob).code == 1  # a1 changed in Git, a2 here

@@ -224,7 +224,8 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> Hel
         raise MissingObjectError(
             f"'{existing.path}' was checked out only in part, and its manifest is not in the "
             "cache, so what the rest of it holds is unknown here.",
-            f"Run `dvx fetch {existing.path}` first (the files themselves are not needed).")
+            f"Fetch it first: `dvx fetch {existing.path}/<a file in it>` brings the manifest "
+            "with that one file (`dvx fetch` of the whole directory brings every file).")
     if synced.oid != existing.pointer.oid:
         # The pointer moved since (a commit --force): what was never placed at any version
         # is still kept; everything else is as the workspace has it.
