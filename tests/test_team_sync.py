@@ -455,3 +455,29 @@ def test_a_file_added_to_a_partly_pulled_directory_can_be_deleted_later(team):
     assert "nfiles: 6" in (bob / "d.dvx").read_text()
     (bob / ".dvx/tmp/synced.json").unlink()  # without the record: compared as before
     assert status_of(bob, "d")["deleted"] != []
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_a_teammate_s_executable_bit_arrives_in_a_linked_workspace(team, link):
+    import os
+    import stat
+
+    alice = _six_files(team)
+    write(alice / "tool.sh", "#!/bin/sh\n")
+    must("add", "tool.sh", cwd=alice)
+    share(alice, "tool")
+    bob = team.clone("bob", pull=False)
+    must("config", "--local", "cache.type", link, cwd=bob)
+    must("pull", cwd=bob)
+    for rel in ("d/a/1.txt", "tool.sh"):
+        os.chmod(alice / rel, 0o755)
+    must("add", "d", "tool.sh", cwd=alice)
+    share(alice, "executable")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", cwd=bob)
+    for rel in ("d/a/1.txt", "tool.sh"):
+        mode = os.stat(bob / rel).st_mode
+        assert mode & stat.S_IXUSR and not (bob / rel).is_symlink(), rel
+    assert json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"] is False
+    must("commit", cwd=bob)
+    assert git(bob, "status", "--porcelain") == ""  # nothing undone

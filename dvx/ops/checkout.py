@@ -195,7 +195,9 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         why = _replaceable(repo, state, force)
     except PathError:
         state, why = None, None if force else UNKNOWN_FILE
-    if state is not None and state.oid == pointer.oid and not relink:
+    if state is not None and state.oid == pointer.oid and not relink and (
+            state.executable == pointer.executable
+            or not _shares_its_mode(state, os.lstat(full))):
         _fix_mode(full, pointer.executable, state.is_cache_link)
         result.unchanged += 1
         return
@@ -215,6 +217,13 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
     result.restored.append(output.path)
+
+
+def _shares_its_mode(state: FileState, st: os.stat_result | None) -> bool:
+    """Is the file a link to its cache object (a symbolic one, or a hard link), whose mode it
+    cannot change alone? Such a file whose executable bit is wrong is placed again, as a copy
+    (an executable file is never linked)."""
+    return state.is_cache_link or st is None or st.st_nlink > 1
 
 
 def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
@@ -326,10 +335,14 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             except PathError:
                 state, why = None, UNKNOWN_FILE
             if state is not None and state.oid == entry.oid and not relink:
-                if not state.is_cache_link and state.executable != entry.executable:
+                if state.executable == entry.executable:
+                    result.unchanged += 1
+                    continue
+                if not _shares_its_mode(state, st):
                     plan.chmod.append(index)
-                result.unchanged += 1
-                continue
+                    result.unchanged += 1
+                    continue
+                # A link shares the cache object's mode: placed again, as a copy.
             why = why or _replaceable(repo, state, force)
             if force:
                 why = None
