@@ -73,9 +73,19 @@ class Synced:
         """The record after `placed` parts of another version `oid` were placed over this one
         (None when that would keep more than MAX_LAYERS versions: the caller then keeps this
         record, under which the moved pointer is a change to refuse, never to record)."""
-        if self.depth >= MAX_LAYERS:
+        base: Synced | None = self
+        if not placed:  # nothing placed yet: an older record of that version, which placed
+            base = self._without_empty(oid)  # nothing either, adds nothing (branch switches)
+        if base is not None and base.depth >= MAX_LAYERS:
             return None
-        return Synced(oid, placed, self)
+        return Synced(oid, placed, base)
+
+    def _without_empty(self, oid: str) -> Synced | None:
+        """This record without its layers of `oid` that placed nothing."""
+        base = self.base._without_empty(oid) if self.base is not None else None
+        if self.oid == oid and self.placed == ():
+            return base
+        return self if base is self.base else Synced(self.oid, self.placed, base)
 
 
 class SyncState:

@@ -481,3 +481,46 @@ def test_a_teammate_s_executable_bit_arrives_in_a_linked_workspace(team, link):
     assert json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"] is False
     must("commit", cwd=bob)
     assert git(bob, "status", "--porcelain") == ""  # nothing undone
+
+
+def test_a_directory_pulled_part_by_part_version_after_version_stays_one_record(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    for version in range(2, 11):
+        edit(alice, "d/a/1.txt", f"a1 v{version}\n")
+        edit(alice, "d/b/1.txt", f"b1 v{version}\n")
+        _publish(alice, f"v{version}")
+        git(bob, "pull", "-q", "origin", "main")
+        for part in ("d/a", "d/b", "d/c"):
+            must("pull", part, cwd=bob)
+    record = json.loads((bob / ".dvx/tmp/synced.json").read_text())["outputs"]["d"]
+    assert "base" not in record and "placed" not in record  # whole again, each time
+    edit(bob, "d/c/2.txt", "c2 by bob\n")
+    must("commit", cwd=bob)  # a plain change of bob's: no conflict
+    share(bob, "c2")
+    carol = team.clone("carol")
+    assert (carol / "d/a/1.txt").read_text() == "a1 v10\n"
+    assert (carol / "d/c/2.txt").read_text() == "c2 by bob\n"
+
+
+def test_switching_branches_with_an_edit_in_the_way_keeps_the_record_small(team):
+    alice = _six_files(team)
+    must("install", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "hooks")
+    git(alice, "checkout", "-q", "-b", "other")
+    edit(alice, "d/a/1.txt", "a1 on other\n")
+    must("commit", cwd=alice)
+    git(alice, "commit", "-qam", "other")
+    git(alice, "checkout", "-q", "main")
+    edit(alice, "d/c/2.txt", "c2 edited, not committed\n")  # skipped by every checkout
+    for _ in range(10):
+        git(alice, "checkout", "-q", "other")
+        git(alice, "checkout", "-q", "main")
+    record = json.loads((alice / ".dvx/tmp/synced.json").read_text())["outputs"]["d"]
+    depth = 0
+    while record is not None:
+        depth, record = depth + 1, record.get("base")
+    assert depth <= 3
+    must("commit", cwd=alice)
+    assert (alice / "d/a/1.txt").read_text() == "a1 v1\n"
