@@ -524,3 +524,26 @@ def test_switching_branches_with_an_edit_in_the_way_keeps_the_record_small(team)
     assert depth <= 3
     must("commit", cwd=alice)
     assert (alice / "d/a/1.txt").read_text() == "a1 v1\n"
+
+
+def test_commit_force_after_another_git_pull_keeps_only_bob_s_own_changes(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    edit(alice, "d/b/1.txt", "b1 v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", "d/a", cwd=bob)
+    edit(bob, "d/a/2.txt", "a2 by bob\n")
+    edit(alice, "d/a/2.txt", "a2 v3\n")  # the same file: a conflict bob settles with --force
+    edit(alice, "d/c/1.txt", "c1 v3\n")
+    _publish(alice, "v3")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", "d/a", cwd=bob)
+    assert run_dvx("commit", "d", cwd=bob).code == 1
+    must("commit", "--force", "d", cwd=bob)
+    share(bob, "bob's a2")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d") == {  # bob's a2; alice's b1 (v2) and c1 (v3) are not undone
+        "a/1.txt": "a1 v2\n", "a/2.txt": "a2 by bob\n", "b/1.txt": "b1 v2\n",
+        "b/2.txt": "b2 v1\n", "c/1.txt": "c1 v3\n", "c/2.txt": "c2 v1\n"}

@@ -23,7 +23,15 @@ from dvx.lockfile import read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.status import DELETED, MODIFIED, OUTDATED, UNCHANGED, OutputStatus, output_status
+from dvx.ops.status import (
+    DELETED,
+    MODIFIED,
+    OUTDATED,
+    UNCHANGED,
+    OutputStatus,
+    holds_a_placed_version,
+    output_status,
+)
 from dvx.outputs import Output, load_tree, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -46,6 +54,7 @@ from dvx.workspace import (
     file_state,
     remove_temporaries,
     remove_temporaries_beside,
+    scan_directory,
     symlink_error,
 )
 
@@ -227,16 +236,35 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> Hel
             f"Fetch it first: `dvx fetch {existing.path}/<a file in it>` brings the manifest "
             "with that one file (`dvx fetch` of the whole directory brings every file).")
     if synced.oid != existing.pointer.oid:
-        # The pointer moved since (a commit --force): what was never placed at any version
-        # is still kept; everything else is as the workspace has it.
-        full = repo.abspath(existing.path)
-        return HeldBack([e for e in tree.entries if synced.layer_for(e.path) is None
-                         and not os.path.lexists(join_posix(full, e.path))])
+        return _held_back_over_a_moved_pointer(repo, existing, tree, synced)
     found = output_status(repo, existing)  # compares outside the placed parts three ways
     keep = [entry for path in (*found.not_pulled, *found.outdated)
             if (entry := tree.get(path)) is not None]
     return HeldBack(keep, frozenset(found.outdated),
                     (*found.added, *found.modified, *found.deleted))
+
+
+def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
+                                    synced: Synced) -> HeldBack:
+    """`commit --force` of a directory checked out in part whose pointer moved since: your
+    changes win, but a file you never changed (it holds a version a checkout placed) takes
+    the pointer's version, or leaves if the pointer dropped it, and a file never placed here
+    is kept as the pointer has it."""
+    full = repo.abspath(existing.path)
+    current = scan_directory(repo, full, existing.path) if os.path.isdir(full) else {}
+    keep: list[TreeEntry] = []
+    untouched: set[str] = set()
+    for entry in tree.entries:
+        here = current.get(entry.path)
+        if here is None:
+            if synced.layer_for(entry.path) is None:
+                keep.append(entry)  # never placed: not pulled
+        elif here != entry and holds_a_placed_version(repo, synced, entry.path, here):
+            keep.append(entry)
+            untouched.add(entry.path)
+    untouched.update(path for path, here in current.items()
+                     if path not in tree and holds_a_placed_version(repo, synced, path, here))
+    return HeldBack(keep, frozenset(untouched))
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,

@@ -272,6 +272,13 @@ def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, 
 _UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
 
 
+def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEntry) -> bool:
+    """Is `entry` (a workspace file) a version of `path` that a checkout placed, per the
+    record `synced`: unchanged here since?"""
+    versions = [_version_in(repo, layer, path) for layer in _layers_down_to(synced, path)]
+    return (entry.oid, entry.executable) in versions
+
+
 def _layers_down_to(layer: Synced | None, path: str) -> list[Synced]:
     """The records from `layer` down to the first that placed `path` (all of them if none
     did)."""
