@@ -303,7 +303,7 @@ def _print_status(result: object, has_stages: bool = False) -> None:
                   "modified": ["modified"] + (["and its pointer changed in Git"]
                                               if o.pointer_moved else [])
                   }.get(o.workspace, [o.workspace])
-        if o.outdated and o.workspace != "outdated":
+        if o.outdated:
             states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
                           "outdated")
         if o.not_pulled:
