@@ -365,7 +365,8 @@ def test_commit_force_after_a_partial_pull_keeps_the_files_never_pulled(team):
     assert "nfiles: 6" in (bob / "d.dvx").read_text()
 
 
-def test_a_second_pointer_move_over_a_partial_pull_is_outdated_not_a_change(team):
+def _bob_pulled_a_of_v2(team) -> tuple[Path, Path]:
+    """bob synced v1, then after alice's v2 (a/1.txt and b/1.txt changed) pulled only a/."""
     alice = _six_files(team)
     bob = team.clone("bob")
     edit(alice, "d/a/1.txt", "a1 v2\n")
@@ -373,6 +374,11 @@ def test_a_second_pointer_move_over_a_partial_pull_is_outdated_not_a_change(team
     _publish(alice, "v2")
     git(bob, "pull", "-q", "origin", "main")
     must("pull", "d/a", cwd=bob)
+    return alice, bob
+
+
+def test_a_second_pointer_move_over_a_partial_pull_is_outdated_not_a_change(team):
+    alice, bob = _bob_pulled_a_of_v2(team)
     edit(alice, "d/c/1.txt", "c1 v3\n")
     _publish(alice, "v3")
     git(bob, "pull", "-q", "origin", "main")
@@ -527,13 +533,7 @@ def test_switching_branches_with_an_edit_in_the_way_keeps_the_record_small(team)
 
 
 def test_commit_force_after_another_git_pull_keeps_only_bob_s_own_changes(team):
-    alice = _six_files(team)
-    bob = team.clone("bob")
-    edit(alice, "d/a/1.txt", "a1 v2\n")
-    edit(alice, "d/b/1.txt", "b1 v2\n")
-    _publish(alice, "v2")
-    git(bob, "pull", "-q", "origin", "main")
-    must("pull", "d/a", cwd=bob)
+    alice, bob = _bob_pulled_a_of_v2(team)
     edit(bob, "d/a/2.txt", "a2 by bob\n")
     edit(alice, "d/a/2.txt", "a2 v3\n")  # the same file: a conflict bob settles with --force
     edit(alice, "d/c/1.txt", "c1 v3\n")

@@ -23,15 +23,8 @@ from dvx.lockfile import read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.status import (
-    DELETED,
-    MODIFIED,
-    OUTDATED,
-    UNCHANGED,
-    OutputStatus,
-    holds_a_placed_version,
-    output_status,
-)
+from dvx.ops.status import DELETED, MODIFIED, OUTDATED, UNCHANGED, OutputStatus, output_status
+from dvx.ops.sync_layers import holds_a_placed_version
 from dvx.outputs import Output, load_tree, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from dvx.errors import FormatError, PathError
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import Fingerprint, fingerprint_directory, join_posix
+from dvx.paths import Fingerprint, fingerprint_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
@@ -97,7 +98,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     if output.pointer.is_dir:
         result = _dir_status(repo, output, synced, synced_before)
         if synced is not None and synced.base is not None and synced_before is None:
-            _compare_with_layers(repo, output, result, synced)
+            _apply_layers(repo, output, result, synced)
     else:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
@@ -203,102 +204,24 @@ def _compare(repo: Repo, display: str, full: str, tree: Tree, tree_oid: str,
     return compare_folders(repo, full, display, tree, synced, changed)
 
 
-def _compare_with_layers(repo: Repo, output: Output, result: OutputStatus, synced: Synced
-                         ) -> None:
-    """A directory placed in part at the pointer's version, over an older version it was
-    synced to (`synced.base`): the files outside the new parts are compared three ways. One
-    that still holds what it was synced to is outdated, not a change (a commit keeps the
-    pointer's entry); one changed since, where the pointer kept the synced version, is a
-    change; one changed both here and by the pointer is a conflict, which `commit` refuses
-    without --force."""
+def _apply_layers(repo: Repo, output: Output, result: OutputStatus, synced: Synced) -> None:
+    """`result` of a directory placed in part over older versions, compared three ways
+    (ops/sync_layers.py)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         return
-    full = repo.abspath(output.path)
-    lists = {"added": result.added, "modified": result.modified, "not_pulled": result.not_pulled}
-    moved: dict[str, list[str]] = {name: [] for name in (*lists, "outdated", "deleted")}
-    conflict_with = None
-    for label, paths in lists.items():
-        for path in paths:
-            verdict, conflict = _three_way(repo, full, output.path, tree, synced, path, label)
-            moved.setdefault(verdict, []).append(path)
-            if conflict:
-                conflict_with = conflict_with or synced.layer_for(path) or synced.base
-    result.added, result.modified = sorted(moved["added"]), sorted(moved["modified"])
-    result.not_pulled = moved["not_pulled"]
-    result.outdated = sorted(moved["outdated"])
-    result.deleted = sorted(result.deleted + moved["deleted"])
-    if result.added or result.modified or result.deleted or conflict_with is not None:
+    found = compare_with_layers(repo, repo.abspath(output.path), output.path, tree, synced,
+                                {"added": result.added, "modified": result.modified,
+                                 "not_pulled": result.not_pulled})
+    result.added, result.modified = found.added, found.modified
+    result.not_pulled, result.outdated = found.not_pulled, found.outdated
+    result.deleted = sorted(result.deleted + found.deleted)
+    if result.added or result.modified or result.deleted or found.conflict_with is not None:
         result.workspace = MODIFIED
     elif result.outdated:
         result.workspace = OUTDATED
-    if conflict_with is not None:
-        result.synced_oid = conflict_with.oid  # `commit` refuses, naming both versions
-
-
-def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, path: str,
-               label: str) -> tuple[str, bool]:
-    """Where `path` (listed under `label` against the pointer) belongs, given the older
-    versions it was placed at ("outdated", "deleted" or `label`), and whether it changed
-    both here and in the pointer."""
-    if synced.covers(path):
-        return label, False
-    layers = _layers_down_to(synced.base, path)
-    if not layers:
-        return label, False  # never placed here: compared with the pointer alone
-    now = None
-    if label != "not_pulled":
-        try:
-            state = file_state(repo, join_posix(full, path), f"{display}/{path}")
-        except PathError:  # a link or special file dvx did not make: a change, surely
-            return label, True
-        now = None if state is None else (state.oid, state.executable)
-    versions = [_version_in(repo, layer, path) for layer in layers]
-    if now is not None and now in versions:  # as one checkout placed it (an interrupted
-        return "outdated", False             # one may have placed a newer version)
-    covering = layers[-1]
-    if not covering.covers(path):
-        return label, False  # never placed by any checkout that finished: as if not placed
-    was = versions[-1]
-    if was is _UNKNOWN:
-        return label, True  # what it was synced to is no longer known here: refuse, to be safe
-    if now == was:
-        return label, False  # absent as it was placed: not pulled
-    wanted = tree.get(path)
-    where = label if now is not None else "deleted"
-    return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was
-
-
-_UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
-
-
-def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEntry) -> bool:
-    """Is `entry` (a workspace file) a version of `path` that a checkout placed, per the
-    record `synced`: unchanged here since?"""
-    versions = [_version_in(repo, layer, path) for layer in _layers_down_to(synced, path)]
-    return (entry.oid, entry.executable) in versions
-
-
-def _layers_down_to(layer: Synced | None, path: str) -> list[Synced]:
-    """The records from `layer` down to the first that placed `path` (all of them if none
-    did)."""
-    found: list[Synced] = []
-    while layer is not None:
-        found.append(layer)
-        if layer.covers(path):
-            break
-        layer = layer.base
-    return found
-
-
-def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None:
-    """(oid, executable) of `path` in the version `layer` records, None if that version has
-    no such file, _UNKNOWN if its manifest is not in the cache."""
-    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
-    if older is None:
-        return _UNKNOWN
-    entry = older.get(path)
-    return None if entry is None else (entry.oid, entry.executable)
+    if found.conflict_with is not None:
+        result.synced_oid = found.conflict_with.oid  # `commit` refuses, naming both versions
 
 
 def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],
@@ -308,7 +231,7 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
     if synced_before is None:
         return
     if synced_before.base is not None:
-        if _holds_what_was_placed(repo, current, synced_before):
+        if holds_what_was_placed(repo, current, synced_before):
             result.workspace, result.current_oid = OUTDATED, None
             result.added, result.modified, result.deleted = [], [], []
         return
@@ -325,34 +248,6 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
         result.added, result.modified, result.deleted = [], [], []
     else:
         result.current_oid = oid
-
-
-def _holds_what_was_placed(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> bool:
-    """Does the directory hold only what checkouts placed, per the layered record `synced`
-    (each file as one of the versions placed at or above the record that placed its path,
-    each placed file still there), so that nothing in it is a change of its own?"""
-    layers: list[Synced] = []
-    layer: Synced | None = synced
-    while layer is not None:
-        layers.append(layer)
-        layer = layer.base
-    trees = [load_tree(repo, Pointer("dir", repo.algo, one.oid, 0, 0)) for one in layers]
-    if any(tree is None for tree in trees):
-        return False  # what it was synced to is no longer known here: a change, to be safe
-    for path, entry in current.items():
-        versions = []
-        for one, tree in zip(layers, trees, strict=True):
-            found = tree.get(path) if tree is not None else None
-            versions.append(None if found is None else (found.oid, found.executable))
-            if one.covers(path):
-                break
-        if (entry.oid, entry.executable) not in versions:
-            return False  # changed here, or a file no checkout placed
-    for one, tree in zip(layers, trees, strict=True):
-        for placed in tree.entries if tree is not None else ():
-            if placed.path not in current and synced.layer_for(placed.path) is one:
-                return False  # placed, then deleted here
-    return True
 
 
 def _dir_in_cache(repo: Repo, pointer: Pointer) -> bool:

@@ -1,0 +1,150 @@
+"""Comparing a directory placed in part over older versions of it (dvx/syncstate.py's layered
+records) three ways: each file outside the parts placed at the pointer's version against the
+versions checkouts placed there before, and against the pointer.
+
+    outdated:  the file holds a version a checkout placed: not a change of yours (a commit
+               takes the pointer's version of it)
+    a change:  it differs from what was placed, and the pointer kept what was placed
+    conflict:  it differs from what was placed, and so does the pointer (commit refuses
+               without --force)
+
+A file that no finished checkout placed is compared with the pointer alone; one absent and
+never placed is "not pulled".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dvx.errors import PathError
+from dvx.objects.tree import Tree, TreeEntry
+from dvx.outputs import load_tree
+from dvx.paths import join_posix
+from dvx.pointer import Pointer
+from dvx.repo import Repo
+from dvx.syncstate import Synced
+from dvx.workspace import file_state
+
+
+@dataclass
+class LayeredDifferences:
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    not_pulled: list[str] = field(default_factory=list)
+    outdated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    conflict_with: Synced | None = None  # set: a file changed both here and in the pointer
+
+
+def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced: Synced,
+                        listed: dict[str, list[str]]) -> LayeredDifferences:
+    """The paths `listed` against the pointer's manifest `tree` ("added", "modified",
+    "not_pulled"), sorted again by what `synced`'s older layers say of each."""
+    moved: dict[str, list[str]] = {name: [] for name in
+                                   ("added", "modified", "not_pulled", "outdated", "deleted")}
+    found = LayeredDifferences()
+    for label, paths in listed.items():
+        for path in paths:
+            verdict, conflict = _three_way(repo, full, display, tree, synced, path, label)
+            moved[verdict].append(path)
+            if conflict:
+                found.conflict_with = (found.conflict_with or synced.layer_for(path)
+                                       or synced.base)
+    found.added, found.modified = sorted(moved["added"]), sorted(moved["modified"])
+    found.not_pulled, found.outdated = moved["not_pulled"], sorted(moved["outdated"])
+    found.deleted = moved["deleted"]
+    return found
+
+
+def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, path: str,
+               label: str) -> tuple[str, bool]:
+    """Where `path` (listed under `label` against the pointer) belongs, given the older
+    versions it was placed at ("outdated", "deleted" or `label`), and whether it changed
+    both here and in the pointer."""
+    if synced.covers(path):
+        return label, False
+    layers = _layers_down_to(synced.base, path)
+    if not layers:
+        return label, False  # never placed here: compared with the pointer alone
+    now = None
+    if label != "not_pulled":
+        try:
+            state = file_state(repo, join_posix(full, path), f"{display}/{path}")
+        except PathError:  # a link or special file dvx did not make: a change, surely
+            return label, True
+        now = None if state is None else (state.oid, state.executable)
+    versions = [_version_in(repo, layer, path) for layer in layers]
+    if now is not None and now in versions:  # as one checkout placed it (an interrupted
+        return "outdated", False             # one may have placed a newer version)
+    covering = layers[-1]
+    if not covering.covers(path):
+        return label, False  # never placed by any checkout that finished: as if not placed
+    was = versions[-1]
+    if was is _UNKNOWN:
+        return label, True  # what it was synced to is no longer known here: refuse, to be safe
+    if now == was:
+        return label, False  # absent as it was placed: not pulled
+    wanted = tree.get(path)
+    where = label if now is not None else "deleted"
+    return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was
+
+
+_UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
+
+
+def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEntry) -> bool:
+    """Is `entry` (a workspace file) a version of `path` that a checkout placed, per the
+    record `synced`: unchanged here since?"""
+    versions = [_version_in(repo, layer, path) for layer in _layers_down_to(synced, path)]
+    return (entry.oid, entry.executable) in versions
+
+
+def _layers_down_to(layer: Synced | None, path: str) -> list[Synced]:
+    """The records from `layer` down to the first that placed `path` (all of them if none
+    did)."""
+    found: list[Synced] = []
+    while layer is not None:
+        found.append(layer)
+        if layer.covers(path):
+            break
+        layer = layer.base
+    return found
+
+
+def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None:
+    """(oid, executable) of `path` in the version `layer` records, None if that version has
+    no such file, _UNKNOWN if its manifest is not in the cache."""
+    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
+    if older is None:
+        return _UNKNOWN
+    entry = older.get(path)
+    return None if entry is None else (entry.oid, entry.executable)
+
+
+
+def holds_what_was_placed(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> bool:
+    """Does the directory hold only what checkouts placed, per the layered record `synced`
+    (each file as one of the versions placed at or above the record that placed its path,
+    each placed file still there), so that nothing in it is a change of its own?"""
+    layers: list[Synced] = []
+    layer: Synced | None = synced
+    while layer is not None:
+        layers.append(layer)
+        layer = layer.base
+    trees = [load_tree(repo, Pointer("dir", repo.algo, one.oid, 0, 0)) for one in layers]
+    if any(tree is None for tree in trees):
+        return False  # what it was synced to is no longer known here: a change, to be safe
+    for path, entry in current.items():
+        versions = []
+        for one, tree in zip(layers, trees, strict=True):
+            found = tree.get(path) if tree is not None else None
+            versions.append(None if found is None else (found.oid, found.executable))
+            if one.covers(path):
+                break
+        if (entry.oid, entry.executable) not in versions:
+            return False  # changed here, or a file no checkout placed
+    for one, tree in zip(layers, trees, strict=True):
+        for placed in tree.entries if tree is not None else ():
+            if placed.path not in current and synced.layer_for(placed.path) is one:
+                return False  # placed, then deleted here
+    return True
