@@ -97,13 +97,15 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
     with repo.lock():
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         try:
+            # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
+            # leaves records under which its absent files are not pulled, never deleted.
+            for target in targets:
+                if target.output.pointer.is_dir:
+                    _remember_synced(repo, target, complete=False)
+            repo.syncstate.flush()
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
                 if target.output.pointer.is_dir:
-                    # Written ahead: a checkout stopped half-way, even by kill -9, leaves a
-                    # record under which its absent files are not pulled, never deleted.
-                    _remember_synced(repo, target, complete=False)
-                    repo.syncstate.flush()
                     _checkout_dir(repo, target.output, target.subpath, force, result, relink)
                 else:
                     _checkout_file(repo, target.output, force, result, relink)
