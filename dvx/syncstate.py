@@ -13,7 +13,7 @@ A directory placed in part at a newer version than the rest of it (`git pull`, t
 data/images/cat.png`), or whose checkout stopped half-way (Ctrl-C, objects missing), keeps the
 record of what it was synced to before as its `base`: files outside the newly placed parts are
 still compared with that older version, so the data a teammate changed is never taken for a
-change made here (ops/status.py, "layers").
+change made here (ops/sync_layers.py).
 
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
 atomically under the repository lock. Losing it loses nothing but the distinction: every
@@ -52,12 +52,22 @@ class Synced:
         return self.placed is None or any(
             relpath == p or relpath.startswith(p + "/") for p in self.placed)
 
+    def layers(self, down_to: str | None = None) -> list[Synced]:
+        """This record and those under it, newest first; with `down_to` (a relpath), only
+        down to the first that placed it."""
+        found: list[Synced] = []
+        layer: Synced | None = self
+        while layer is not None:
+            found.append(layer)
+            if down_to is not None and layer.covers(down_to):
+                break
+            layer = layer.base
+        return found
+
     def layer_for(self, relpath: str) -> Synced | None:
         """The record of the version `relpath` was last placed at (None: never placed)."""
-        layer: Synced | None = self
-        while layer is not None and not layer.covers(relpath):
-            layer = layer.base
-        return layer
+        last = self.layers(down_to=relpath)[-1]
+        return last if last.covers(relpath) else None
 
     @property
     def depth(self) -> int:

@@ -22,9 +22,9 @@ from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
+from dvx.ops.sync_layers import placed_whole
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import join_posix, safe_dir_join, walk_directory
-from dvx.pointer import Pointer
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
@@ -134,7 +134,7 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     if before is not None and before.oid == oid:
         if complete and target.subpath is not None:
             after = before.with_part(target.subpath)
-            if _placed_whole(repo, after):  # every part placed by now: one whole version
+            if placed_whole(repo, after):  # every part placed by now: one whole version
                 after = Synced(oid)
             repo.syncstate.record(target.output.path, after)
         return
@@ -147,18 +147,6 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path,
                     target.output.path, target.output.path)
-
-
-def _placed_whole(repo: Repo, synced: Synced) -> bool:
-    """Do the parts `synced` placed cover every path of its version and of every older one
-    under it (so no file of an older version is left outside them)?"""
-    layer: Synced | None = synced
-    while layer is not None:
-        tree = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
-        if tree is None or not all(synced.covers(path) for path in tree.paths):
-            return False
-        layer = layer.base
-    return True
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"

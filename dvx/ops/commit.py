@@ -86,8 +86,9 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     with repo.lock():
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         chosen, behind = [], []
+        statuses: dict[str, OutputStatus] = {}
         for output in outputs:
-            status = output_status(repo, output)
+            status = statuses[output.path] = output_status(repo, output)
             if only_changed and status.workspace == OUTDATED and not force:
                 behind.append(output.path)
                 continue
@@ -104,7 +105,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                 raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
                                 "to stop tracking it.")
-            results.append(track(repo, output.path, output))
+            results.append(track(repo, output.path, output, statuses[output.path]))
         result = finish(repo, results)
         result.behind.extend(behind)
         return result
@@ -176,10 +177,12 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     return results
 
 
-def track(repo: Repo, rel: str, existing: Output | None) -> Added:
+def track(repo: Repo, rel: str, existing: Output | None,
+          status: OutputStatus | None = None) -> Added:
+    """`status`: the output's status, when the caller has just worked it out."""
     full = repo.abspath(rel)
     synced = repo.syncstate.get(rel)
-    held = held_back(repo, existing, synced)
+    held = held_back(repo, existing, synced, status)
     stored = store(repo, rel, keep=held.keep, replace=held.replace)
     pointer = stored if existing is None else existing.pointer.with_data(
         stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
@@ -212,7 +215,8 @@ class HeldBack:
     recorded: tuple[str, ...] = ()  # paths whose change here is recorded now
 
 
-def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> HeldBack:
+def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
+              status: OutputStatus | None = None) -> HeldBack:
     """A commit keeps, as they are recorded, the entries of a tracked directory checked out
     only in part that were never placed in this workspace (a partial pull never shrinks a
     directory), and those whose file still holds an older version a checkout placed, when
@@ -230,7 +234,8 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None) -> Hel
             "with that one file (`dvx fetch` of the whole directory brings every file).")
     if synced.oid != existing.pointer.oid:
         return _held_back_over_a_moved_pointer(repo, existing, tree, synced)
-    found = output_status(repo, existing)  # compares outside the placed parts three ways
+    # Compares outside the placed parts three ways.
+    found = status if status is not None else output_status(repo, existing)
     keep = [entry for path in (*found.not_pulled, *found.outdated)
             if (entry := tree.get(path)) is not None]
     return HeldBack(keep, frozenset(found.outdated),

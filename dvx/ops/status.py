@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from dvx.errors import FormatError, PathError
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed
+from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import Fingerprint, fingerprint_directory
@@ -235,7 +235,7 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
             result.workspace, result.current_oid = OUTDATED, None
             result.added, result.modified, result.deleted = [], [], []
         return
-    synced_tree = load_tree(repo, Pointer("dir", repo.algo, synced_before.oid, 0, 0))
+    synced_tree = version_tree(repo, synced_before.oid)
     if synced_tree is None:
         return  # what it was synced to is no longer known here: a change, to be safe
     entries = dict(current)

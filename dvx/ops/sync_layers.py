@@ -63,9 +63,9 @@ def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, 
     both here and in the pointer."""
     if synced.covers(path):
         return label, False
-    layers = _layers_down_to(synced.base, path)
-    if not layers:
+    if synced.base is None:
         return label, False  # never placed here: compared with the pointer alone
+    layers = synced.base.layers(down_to=path)
     now = None
     if label != "not_pulled":
         try:
@@ -95,56 +95,48 @@ _UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the 
 def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEntry) -> bool:
     """Is `entry` (a workspace file) a version of `path` that a checkout placed, per the
     record `synced`: unchanged here since?"""
-    versions = [_version_in(repo, layer, path) for layer in _layers_down_to(synced, path)]
+    versions = [_version_in(repo, layer, path) for layer in synced.layers(down_to=path)]
     return (entry.oid, entry.executable) in versions
 
 
-def _layers_down_to(layer: Synced | None, path: str) -> list[Synced]:
-    """The records from `layer` down to the first that placed `path` (all of them if none
-    did)."""
-    found: list[Synced] = []
-    while layer is not None:
-        found.append(layer)
-        if layer.covers(path):
-            break
-        layer = layer.base
-    return found
+def version_tree(repo: Repo, oid: str) -> Tree | None:
+    """The manifest of a version of a directory, if it is in the cache."""
+    return load_tree(repo, Pointer("dir", repo.algo, oid, 0, 0))
 
 
 def _version_in(repo: Repo, layer: Synced, path: str) -> tuple[str, bool] | None:
     """(oid, executable) of `path` in the version `layer` records, None if that version has
     no such file, _UNKNOWN if its manifest is not in the cache."""
-    older = load_tree(repo, Pointer("dir", repo.algo, layer.oid, 0, 0))
+    older = version_tree(repo, layer.oid)
     if older is None:
         return _UNKNOWN
     entry = older.get(path)
     return None if entry is None else (entry.oid, entry.executable)
 
 
+def placed_whole(repo: Repo, synced: Synced) -> bool:
+    """Do the parts `synced` placed cover every path of its version and of every older one
+    under it (so no file of an older version is left outside them)?"""
+    for layer in synced.layers():
+        tree = version_tree(repo, layer.oid)
+        if tree is None or not all(synced.covers(path) for path in tree.paths):
+            return False
+    return True
+
 
 def holds_what_was_placed(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> bool:
     """Does the directory hold only what checkouts placed, per the layered record `synced`
     (each file as one of the versions placed at or above the record that placed its path,
     each placed file still there), so that nothing in it is a change of its own?"""
-    layers: list[Synced] = []
-    layer: Synced | None = synced
-    while layer is not None:
-        layers.append(layer)
-        layer = layer.base
-    trees = [load_tree(repo, Pointer("dir", repo.algo, one.oid, 0, 0)) for one in layers]
+    layers = synced.layers()
+    trees = [version_tree(repo, layer.oid) for layer in layers]
     if any(tree is None for tree in trees):
         return False  # what it was synced to is no longer known here: a change, to be safe
-    for path, entry in current.items():
-        versions = []
-        for one, tree in zip(layers, trees, strict=True):
-            found = tree.get(path) if tree is not None else None
-            versions.append(None if found is None else (found.oid, found.executable))
-            if one.covers(path):
-                break
-        if (entry.oid, entry.executable) not in versions:
-            return False  # changed here, or a file no checkout placed
-    for one, tree in zip(layers, trees, strict=True):
+    if not all(holds_a_placed_version(repo, synced, path, entry)
+               for path, entry in current.items()):
+        return False  # changed here, or a file no checkout placed
+    for layer, tree in zip(layers, trees, strict=True):
         for placed in tree.entries if tree is not None else ():
-            if placed.path not in current and synced.layer_for(placed.path) is one:
+            if placed.path not in current and synced.layer_for(placed.path) is layer:
                 return False  # placed, then deleted here
     return True
