@@ -72,6 +72,52 @@ def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     assert not (project / "images.dvx").exists()
 
 
+def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, project,
+                                                                      tmp_path):
+    team, _ = source
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    os.symlink(notes, project / "train.csv")  # a link to a file outside
+    got = run_dvx("get", str(team.origin), "raw/train.csv", "--force", cwd=project)
+    assert got.code == 0, got.output
+    assert notes.read_text() == "my notes\n"
+    assert not (project / "train.csv").is_symlink()
+    assert (project / "train.csv").read_text() == "a,b\n1,2\n"
+
+    must("config", "cache.type", "hardlink", cwd=project)  # a tracked file shares the cache's
+    write(project / "mine.csv", "only copy\n")
+    must("add", "mine.csv", cwd=project)
+    assert run_dvx("get", str(team.origin), "raw/train.csv", "-o", "mine.csv", "--force",
+                   cwd=project).code == 0
+    assert "0 corrupt" in must("fsck", cwd=project)
+
+    write(project / "images" / "old.png", "not in the source\n")
+    assert run_dvx("get", str(team.origin), "images", "--force", cwd=project).code == 0
+    assert sorted(os.listdir(project / "images")) == ["0.png", "1.png", "2.png"]
+    assert run_dvx("get", str(team.origin), "raw/train.csv", "-o", "images", "--force",
+                   cwd=project).code == 0  # a file in place of a directory
+    assert (project / "images").read_text() == "a,b\n1,2\n"
+    assert not [n for n in os.listdir(project) if n.startswith(".dvx-get-")]
+
+    here = run_dvx("get", str(team.origin), "images", "-o", ".", "--force", cwd=project)
+    assert here.code != 0 and "current directory" in here.stderr
+
+
+def test_bare_sources_of_the_same_relative_name_in_two_projects_are_two_sources(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        alice = Team(tmp_path / name).founder()
+        write(alice / "data.csv", f"the data of {name}\n")
+        must("add", "data.csv", cwd=alice)
+        share(alice, "data")
+    for name in ("a", "b"):  # both sources are 'origin.git', relative to the project
+        assert run_dvx("get", "origin.git", "data.csv", "-o", "got.csv",
+                       cwd=tmp_path / name).code == 0
+        assert (tmp_path / name / "got.csv").read_text() == f"the data of {name}\n"
+
+
 def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     team, alice = source
     result = run_dvx("import", str(team.origin), "images", "-o", "data/images", "--rev",

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import posixpath
 import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,28 +58,67 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     """Copy `path` of the source to `out` (default: its name, in the current directory),
     untracked; the path written."""
     source = Source(url, rev)
-    target = os.path.abspath(out or posixpath.basename(path.strip("/")))
-    if os.path.lexists(target) and not force:
-        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
+    target = _get_target(out, path, force)
     try:
         found = source.find(path)
     except PathError:
         data = source.git_blob(path.strip("/"))  # a file Git tracks there
         if data is None:
             raise
-        _write_file(target, data)
+        _put_in_place(target, lambda built: _write_file(built, data))
         return target
     files = list(source.files_below(found))
     source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files})
-    for rel, oid, _, executable in files:
-        dst = safe_join(target, rel) if rel else target
-        src = source.cached_path(oid)
-        assert src is not None
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(src, dst)
-        if executable:
-            os.chmod(dst, 0o755)
+
+    def copy_files(built: str) -> None:
+        if not files:  # an empty directory
+            os.mkdir(built)
+        for rel, oid, _, executable in files:
+            dst = safe_join(built, rel) if rel else built
+            src = source.cached_path(oid)
+            assert src is not None
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copyfile(src, dst)
+            if executable:
+                os.chmod(dst, 0o755)
+
+    _put_in_place(target, copy_files)
     return target
+
+
+def _get_target(out: str | None, path: str, force: bool) -> str:
+    """Where `dvx get` / `get-url` writes: `out`, or the source's name here; something there
+    already only with `force`, and never the current directory or one above it, which
+    replacing would pull out from under the user."""
+    target = os.path.abspath(out or posixpath.basename(path.strip("/")) or ".")
+    here = os.getcwd()
+    if target == here or here.startswith(target.rstrip(os.sep) + os.sep):
+        raise PathError(f"'{out or target}' is the current directory or holds it; it is "
+                        "never replaced.", "Name a new path with -o.")
+    if os.path.lexists(target) and not force:
+        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
+    return target
+
+
+def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
+    """Build the output at a new name beside `target` (`fill` writes it), then put it in
+    place of whatever is at `target`. What was there is moved aside and deleted, never
+    written into: a symlink or hard link there leaves the file it shares untouched, and a
+    directory is replaced, not merged with the new files."""
+    parent = os.path.dirname(target)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix=".dvx-get-", dir=parent)
+    except OSError as exc:
+        raise PathError(f"Cannot write into '{parent}': {exc.strerror}.") from None
+    try:
+        built = os.path.join(scratch, "new")
+        fill(built)
+        if os.path.lexists(target):
+            os.rename(target, os.path.join(scratch, "old"))
+        os.rename(built, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # never follows a link inside
 
 
 def _head_of(source: Source) -> str:
@@ -114,7 +155,7 @@ def _is_dir(source: Source, found: Found) -> bool:
 
 # -- from a URL -----------------------------------------------------------------------------
 
-def url_version(url: str) -> tuple[Any, str, str]:
+def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
     """(filesystem, path, version) of the file at `url`: the version is what its server
     reports to tell one content from another (an ETag, a checksum, or size and mtime)."""
     import fsspec
@@ -127,7 +168,7 @@ def url_version(url: str) -> tuple[Any, str, str]:
     except OSError as exc:
         raise DvxError(f"Cannot reach '{url}': {exc}.") from None
     if info.get("type") == "directory":
-        raise PathError(f"'{url}' is a directory; import-url takes one file.")
+        raise PathError(f"'{url}' is a directory; {command} takes one file.")
     for key in ("ETag", "etag", "md5", "checksum", "crc32c"):
         if info.get(key):
             return fs, path, str(info[key]).strip('"')
@@ -145,17 +186,9 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
 
 
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
-    fs, path, _ = url_version(url)
-    target = os.path.abspath(out or posixpath.basename(path.rstrip("/")))
-    if os.path.lexists(target) and not force:
-        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
-    tmp = target + ".dvx-download.tmp"
-    try:
-        fs.get_file(path, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    fs, path, _ = url_version(url, "get-url")
+    target = _get_target(out, path.rstrip("/"), force)
+    _put_in_place(target, lambda built: fs.get_file(path, built))
     return target
 
 
@@ -328,6 +361,5 @@ def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
 
 
 def _write_file(target: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    with open(target, "wb") as f:
+    with open(target, "xb") as f:
         f.write(data)

@@ -61,7 +61,7 @@ class Source:
         self.remote_name = remote
         root = _local_root(url)
         self.is_local = root is not None
-        self.repo = Repo(root if root is not None else _cached_clone(url))
+        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url)))
         if self.repo.git is None:
             raise UsageError(f"'{url}' is not a Git repository.")
         self.commit: str | None = None
@@ -330,6 +330,14 @@ def _local_root(url: str) -> str | None:
     if os.path.isfile(os.path.join(root, "HEAD")) and os.path.isdir(os.path.join(root, "objects")):
         return None  # a bare Git repository: cloned like any URL
     raise UsageError(f"'{url}' is not the top of a dvx repository (it has no {DVX_DIR}).")
+
+
+def _clone_url(url: str) -> str:
+    """What identifies a repository that is cloned: its absolute path if it is on this
+    machine (a bare repository), so that 'data.git' typed in two projects names two
+    repositories, else the URL as given."""
+    path = url[len("file://"):] if url.startswith("file://") else url
+    return os.path.abspath(path) if "://" not in path and os.path.isdir(path) else url
 
 
 def _cached_clone(url: str) -> str:
