@@ -132,18 +132,82 @@ def test_apply_keeps_changes_no_experiment_saved(project):
 
 
 def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
-    failed = run_dvx("exp", "run", "-S", "train.fail=true", "-n", "broken", cwd=project)
+    failed = run_dvx("exp", "run", "-S", "+train.fail=true", "-n", "broken", cwd=project)
     assert failed.code == 1 and "not recorded" in failed.stderr
     assert "broken" not in _show(project)
-    must("exp", "run", "-S", "train.fail=false", "-n", "taken", cwd=project)
+    must("exp", "run", "-S", "+train.fail=false", "-n", "taken", cwd=project)
     for args, message in ((("-S", "train.lr"), "KEY=VALUE"),
                           (("-S", "notes.txt:a=1"), "not a YAML, JSON or TOML"),
                           (("-S", "other.yaml:a=1"), "'other.yaml', which does not exist"),
                           (("-S", "train.lr=[0.1,"), "is not valid YAML"),
+                          (("-S", "train.Lr=0.01"), "has no param 'train.Lr'"),
+                          (("-S", "train.lr.x=1"), "'train.lr' is not a mapping"),
                           (("-n", "taken"), "exists already"),
                           (("-n", "bad name"), "Invalid experiment name")):
         result = run_dvx("exp", "run", *args, cwd=project)
         assert result.code != 0 and message in result.stderr, result.output
+
+
+def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
+    write(project / "params.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n  epochs: 3\n")
+    for args, message in ((("-S", "train.lr=0.3"), "duplicate key"),
+                          (("-S", "+p.json:a=1"), "cannot set params in 'p.json'"),
+                          (("--queue", "-S", "train.lr=0.3"), "duplicate key")):
+        write(project / "p.json", "{bad")
+        result = run_dvx("exp", "run", *args, cwd=project)
+        assert result.code == 2 and message in result.stderr, result.output
+        assert "Traceback" not in result.output and "internal error" not in result.output
+    write(project / "params.yaml", "<<<<<<< HEAD\ntrain: {lr: 0.1}\n=======\n"
+                                   "train: {lr: 0.2}\n>>>>>>> theirs\n")
+    conflicted = run_dvx("exp", "run", "-S", "train.lr=0.3", cwd=project)
+    assert conflicted.code == 2 and "conflict markers" in conflicted.stderr
+
+
+def test_apply_writes_only_what_the_experiment_changed(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "data" / "raw.csv", "a\nb\nc\nmy row, in no cache\n")  # an input
+    applied = run_dvx("exp", "apply", "low", "--force", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "data" / "raw.csv").read_text().endswith("my row, in no cache\n")
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", "model.bin", cwd=project)
+    write(project / "model.bin", "tuned by hand")  # an output, in no cache
+    refused = run_dvx("exp", "apply", "low", cwd=project)
+    assert refused.code == 2 and "model.bin" in refused.stderr
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # nothing was written
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "README.md", "notes\n")  # a teammate's commit touching other files
+    git(project, "add", "README.md")
+    git(project, "commit", "-qm", "readme")
+    assert run_dvx("exp", "apply", "low", cwd=project).code == 0
+    assert (project / "README.md").read_text() == "notes\n"
+    assert "lr: 0.01" in (project / "params.yaml").read_text()
+
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "params.yaml", "train:\n  lr: 0.1\n  epochs: 4\n")  # the same file
+    must("repro", cwd=project)
+    git(project, "commit", "-qam", "four epochs")
+    refused = run_dvx("exp", "apply", "low", cwd=project)
+    assert refused.code == 2 and "since then HEAD changed" in refused.stderr
+    assert "epochs: 4" in (project / "params.yaml").read_text()
+
+
+def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
+    write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
+    diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)
+    assert diff.code == 0, diff.output
+    assert json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]["new"] == 0.2
 
 
 def test_save_records_the_workspace_without_running(project):
@@ -155,7 +219,7 @@ def test_save_records_the_workspace_without_running(project):
 def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
     head = git(project, "rev-parse", "HEAD")
     for lr in ("0.2", "0.3", "0.4"):
-        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", "train.sleep=1",
+        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", "+train.sleep=1",
                          "-n", f"q{lr}", cwd=project)
         assert queued.code == 0, queued.output
     # queued, not run: nothing changed in the workspace
@@ -180,7 +244,7 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
 
 
 def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project):
-    must("exp", "run", "--queue", "-S", "train.fail=true", "-n", "bad", cwd=project)
+    must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "bad", cwd=project)
     must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "good", cwd=project)
     started = run_dvx("queue", "start", cwd=project)
     assert started.code == 1 and "'bad' failed" in started.stdout
@@ -196,7 +260,7 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
 
 
 def test_queue_stop_ends_a_running_experiment(project):
-    must("exp", "run", "--queue", "-S", "train.sleep=60", "-n", "slow", cwd=project)
+    must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "slow", cwd=project)
     runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -234,6 +298,31 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     assert applied.code == 0, applied.output
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
     share(bob, "keep low")
+
+
+def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    _pipeline(alice)
+    git(alice, "push", "-q", "origin", "main")
+    must("push", cwd=alice)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
+    ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/tuned"
+    bobs = git(bob, "rev-parse", ref).strip()
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+
+    pulled = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert pulled.code == 2 and "tuned" in pulled.stderr and "--force" in pulled.stderr
+    assert git(bob, "rev-parse", ref).strip() == bobs
+    pushed = run_dvx("exp", "push", "origin", "tuned", cwd=bob)
+    assert pushed.code == 2 and "other experiments under the same names" in pushed.stderr
+    assert git(alice, "ls-remote", "origin", ref).split()[0] != bobs
+
+    assert run_dvx("exp", "pull", "origin", "--force", cwd=bob).code == 0
+    assert git(bob, "rev-parse", ref).strip() != bobs
+    assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
 def test_the_api_returns_what_exp_show_json_prints(project):

@@ -124,28 +124,33 @@ dvx exp diff low-lr            # against the baseline
 @common_options
 def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     """Compare the params and metrics of two experiments (B default: A's baseline). A and B
-    may also be any Git revision."""
+    may also be any Git revision (B default: the workspace, when A is not an experiment)."""
     from dvx.errors import UsageError
-    from dvx.exps.refs import find
+    from dvx.exps.refs import Experiment, find
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import METRICS, PARAMS, diff
 
     repo = open_repo()
 
-    def commit_of(name: str) -> tuple[str, str]:
+    def experiment(name: str) -> Experiment | None:
         try:
-            found = find(repo, name)
-            return found.commit, found.name
+            return find(repo, name)
         except UsageError:  # not an experiment: a Git revision
-            return name, name
+            return None
 
-    (commit_a, label_a) = commit_of(a)
-    if b is None:
-        exp_a = find(repo, a)
+    def commit_of(name: str) -> tuple[str, str]:
+        found = experiment(name)
+        return (found.commit, found.name) if found else (name, name)
+
+    commit_a, label_a = commit_of(a)
+    commit_b: str | None
+    if b is not None:
+        commit_b, label_b = commit_of(b)
+    elif exp_a := experiment(a):  # against its baseline
         commit_a, label_a, commit_b, label_b = exp_a.baseline, exp_a.baseline[:7], \
             exp_a.commit, exp_a.name
-    else:
-        commit_b, label_b = commit_of(b)
+    else:  # a Git revision, against the workspace (as `dvx params diff` compares)
+        commit_b, label_b = None, "workspace"
     results = []
     for kind in (PARAMS, METRICS):
         result = diff(repo, kind, commit_a, commit_b, show_all=show_all)
@@ -163,7 +168,9 @@ def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
 
 @exp.command("apply", epilog=example("dvx exp apply low-lr && git commit -am 'low lr'"))
 @click.argument("name")
-@click.option("-f", "--force", is_flag=True, help="Overwrite changes not committed to Git.")
+@click.option("-f", "--force", is_flag=True,
+              help="Overwrite changes that neither Git nor the cache holds (in the files and "
+                   "outputs the experiment changes).")
 @common_options
 def exp_apply(name: str, force: bool) -> None:
     """Bring an experiment's params, code, dvx.lock and metrics into the workspace and check
@@ -217,12 +224,15 @@ dvx exp push origin           # every experiment of HEAD
 @click.argument("git_remote")
 @click.argument("names", nargs=-1)
 @click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace experiments of the same name that GIT_REMOTE holds.")
 @common_options
-def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None) -> None:
+def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
+             force: bool) -> None:
     """Share experiments: their data to the dvx remote, then their refs to GIT_REMOTE."""
     from dvx.exps.share import push_experiments
 
-    shared = push_experiments(open_repo(), git_remote, list(names), dvx_remote)
+    shared = push_experiments(open_repo(), git_remote, list(names), dvx_remote, force)
     _report_shared(shared, "Pushed")
 
 
@@ -230,12 +240,15 @@ def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None) ->
 @click.argument("git_remote")
 @click.argument("names", nargs=-1)
 @click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace your experiments of the same name with GIT_REMOTE's.")
 @common_options
-def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None) -> None:
+def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
+             force: bool) -> None:
     """Get experiments from GIT_REMOTE (all, or those named), and their data."""
     from dvx.exps.share import pull_experiments
 
-    shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote)
+    shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote, force)
     _report_shared(shared, "Pulled")
 
 
@@ -249,7 +262,10 @@ def _report_shared(shared: object, verb: str) -> None:
         for problem in shared.data.problems:
             warn(f"Problem: {problem}")
         if not shared.data.ok:
-            warn("ERROR: the data of the experiments did not all move; no ref was pushed.")
+            warn("ERROR: the data of the experiments did not all move; no ref was pushed."
+                 if verb == "Pushed" else "ERROR: the experiments were fetched, but not all "
+                 "of their data: `dvx exp apply` needs it. Whoever pushed them can send it "
+                 "with `dvx exp push` (data first, then refs).")
             sys.exit(1)
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"

@@ -1,6 +1,7 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments and layout kept), JSON files rewritten with two-space
-indents; VALUE is read as YAML (`0.1` a number, `true` a boolean, `[1, 2]` a list)."""
+indents; VALUE is read as YAML (`0.1` a number, `true` a boolean, `[1, 2]` a list). KEY must
+be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dvx.errors import UsageError
 from dvx.paths import check_relpath
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name
 from dvx.repo import Repo
+from dvx.yamlio import has_conflict_markers
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Override:
     file: str  # repository-relative
     key: str  # dotted
     value: Any
+    add: bool = False  # `+KEY=VALUE`: the key may be new
 
     def __str__(self) -> str:
         return f"{self.file}:{self.key}={json.dumps(self.value)}"
@@ -30,6 +33,8 @@ def parse(text: str) -> Override:
     target, sep, raw = text.partition("=")
     if not sep or not target:
         raise UsageError(f"-S {text!r}: expected [FILE:]KEY=VALUE, e.g. -S train.lr=0.01.")
+    add = target.startswith("+")
+    target = target[1:] if add else target
     file, colon, key = target.rpartition(":")
     if not colon:
         file, key = DEFAULT_PARAMS_FILE, target
@@ -44,10 +49,16 @@ def parse(text: str) -> Override:
     except yaml.YAMLError:
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
-    return Override(file, key, value)
+    return Override(file, key, value, add)
 
 
-def apply(repo: Repo, overrides: list[Override]) -> None:
+def check(repo: Repo, overrides: list[Override]) -> None:
+    """Refuse the overrides that `apply` would refuse (a queued run's, when it is queued),
+    without writing anything."""
+    apply(repo, overrides, write=False)
+
+
+def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
     by_file: dict[str, list[Override]] = {}
     for override in overrides:
         by_file.setdefault(override.file, []).append(override)
@@ -62,49 +73,71 @@ def apply(repo: Repo, overrides: list[Override]) -> None:
             raise UsageError(f"-S cannot edit the TOML file '{file}' yet.",
                              "Keep the params experiments change in a YAML or JSON file.")
         if file.lower().endswith(".json"):
-            _edit_json(full, changes)
+            _edit_json(full, changes, write)
         else:
-            _edit_yaml(full, changes)
+            _edit_yaml(full, changes, write)
 
 
-def _set(doc: Any, key: str, value: Any, file: str) -> None:
-    parts = key.split(".")
-    for part in parts[:-1]:
-        if part not in doc:
-            doc[part] = {}
-        doc = doc[part]
+def _set(doc: Any, change: Override) -> None:
+    parts = change.key.split(".")
+    for depth, part in enumerate(parts):
         if not isinstance(doc, dict):
-            raise UsageError(f"-S {file}:{key}: '{part}' is not a mapping in '{file}'.")
-    doc[parts[-1]] = value
+            raise UsageError(f"-S {change.file}:{change.key}: '{'.'.join(parts[:depth])}' is "
+                             f"not a mapping in '{change.file}'.")
+        if part not in doc and not change.add:
+            raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
+                             f"'{'.'.join(parts[:depth + 1])}'.",
+                             f"Check the name; to add a new param, write "
+                             f"-S '+{change.key}=...'.")
+        if depth == len(parts) - 1:
+            doc[part] = change.value
+        else:
+            doc = doc.setdefault(part, {})
 
 
-def _edit_yaml(full: str, changes: list[Override]) -> None:
+def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: comments, order and quoting survive
     doc: Any = {}
-    if os.path.exists(full):
+    try:
         with open(full, encoding="utf-8") as f:
             doc = yaml.load(f) or {}
+    except Exception as exc:  # ruamel's errors share no base class with a useful message
+        raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     for change in changes:
-        _set(doc, change.key, change.value, change.file)
-    out = io.StringIO()
-    yaml.dump(doc, out)
-    _write(full, out.getvalue())
+        _set(doc, change)
+    if write:
+        out = io.StringIO()
+        yaml.dump(doc, out)
+        _write(full, out.getvalue())
 
 
-def _edit_json(full: str, changes: list[Override]) -> None:
+def _edit_json(full: str, changes: list[Override], write: bool) -> None:
     doc: Any = {}
-    if os.path.exists(full):
+    try:
         with open(full, encoding="utf-8") as f:
             doc = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     for change in changes:
-        _set(doc, change.key, change.value, change.file)
-    _write(full, json.dumps(doc, indent=2) + "\n")
+        _set(doc, change)
+    if write:
+        _write(full, json.dumps(doc, indent=2) + "\n")
+
+
+def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
+    with open(full, "rb") as f:
+        conflicted = has_conflict_markers(f.read())
+    problem = getattr(exc, "problem", None)  # a YAML error's own words, without its context
+    why = "it still holds Git's conflict markers" if conflicted else str(problem) if problem \
+        else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return UsageError(f"-S cannot set params in '{file}': {why}.",
+                      "Fix the file (resolve the merge, if any) and run again.")
 
 
 def _write(full: str, text: str) -> None:

@@ -80,8 +80,7 @@ def entries(repo: Repo) -> list[Entry]:
 
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
-    for text in sets:
-        overrides.parse(text)  # refused now, not when it runs
+    overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
     baseline = head(repo)
     taken = {e.name for e in experiments(repo, baseline)} | {e.name for e in entries(repo)}
     if name is not None and check_name(name) in taken:

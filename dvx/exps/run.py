@@ -18,8 +18,10 @@ from dvx.exps.refs import (
     new_name,
     record,
 )
-from dvx.ops.checkout import CheckoutResult, checkout
-from dvx.outputs import Target, all_outputs
+from dvx.history import History
+from dvx.lockfile import LOCK_FILE
+from dvx.ops.checkout import CheckoutResult, blocked, checkout
+from dvx.outputs import Target, all_outputs, scan_outputs
 from dvx.pipeline.repro import Reporter, ReproOptions, ReproResult, repro
 from dvx.repo import Repo
 from dvx.scm import Git
@@ -44,6 +46,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
                          "Pick another -n, or `dvx exp remove` it first.")
     changes = [params.parse(text) for text in sets]
+    params.check(repo, changes)  # every file, before any is written
     params.apply(repo, changes)
     result = repro(repo, ReproOptions(force=force, jobs=jobs), reporter)
     if not result.ok:
@@ -68,16 +71,28 @@ class Applied:
 
 
 def apply(repo: Repo, name: str, force: bool = False) -> Applied:
-    """Bring the experiment's files (params, code, dvx.lock, metrics) into the workspace and
-    check its outputs out. A file with changes Git does not have is kept unless `force`."""
+    """Bring the experiment's own changes (the files it changed against its baseline: params,
+    code, dvx.lock, metrics) into the workspace and check out the outputs they change.
+    Refused, before anything is written, when HEAD has moved on from the experiment's
+    baseline and changed the same files (applying would undo those changes), and, unless
+    `force`, when it would overwrite workspace files with changes that neither Git nor the
+    cache holds."""
     exp = find(repo, name)
     git = git_of(repo)
-    files = git.changed_between("HEAD", exp.commit)
+    files = git.changed_between(exp.baseline, exp.commit)
+    current = head(repo)
+    if exp.baseline != current:
+        files = _since_baseline(git, exp, current, files)
     dirty = _unsaved(repo, git.changed(files) if files else [])
     if dirty and not force:
-        shown = ", ".join(sorted(dirty)[:5])
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
-                         f"{shown}.", "Commit or stash them first, or use --force.")
+                         f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
+    targets = _outputs_changed_by(repo, exp, files)
+    stuck = [] if force else blocked(repo, targets)
+    if stuck:
+        raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
+                         f"not in the cache: {_some([path for path, _ in stuck])}.",
+                         "`dvx commit` or move them first, or use --force.")
     for rel in files:
         full = repo.abspath(rel)
         data = git.blob_at(exp.commit, rel, 1 << 30)
@@ -88,8 +103,45 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "wb") as f:
             f.write(data)
-    targets = [Target(o) for o in all_outputs(repo)]
-    return Applied(exp, files, checkout(repo, targets, force=force))
+    paths = {t.output.path for t in targets}
+    written = [Target(o) for o in all_outputs(repo) if o.path in paths]
+    return Applied(exp, files, checkout(repo, written, force=force))
+
+
+def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -> list[str]:
+    """The experiment's changed `files` still to write on top of HEAD `current`, which has
+    moved on from its baseline; refused if HEAD changed any of them differently."""
+    moved = set(git.changed_between(exp.baseline, current))
+    clash = [rel for rel in files if rel in moved
+             and _blob_in(git, current, rel) != _blob_in(git, exp.commit, rel)]
+    if clash:
+        raise UsageError(
+            f"'{exp.name}' started from {exp.baseline[:7]}, and since then HEAD changed files "
+            f"the experiment changed too: {_some(clash)}. Applying it would undo those "
+            "changes.", f"Run it again from HEAD (`dvx exp run` with the same -S), or make a "
+            f"branch of it (`dvx exp branch {exp.name} BRANCH`) and merge that with Git.")
+    return [rel for rel in files if rel not in moved]
+
+
+def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[Target]:
+    """The outputs that the experiment's `files` (its pointers, its dvx.lock) record, except
+    those that neither the experiment changed nor the workspace's records differ in (an
+    unrelated stage's outputs are left as they are)."""
+    written = set(files)
+    if not written:
+        return []
+    now = {o.path: o.pointer.oid for o in scan_outputs(repo)[0]}
+    with History(repo) as history:
+        before = {o.path: o.pointer.oid for o in history.at(exp.baseline).outputs}
+        outputs = history.at(exp.commit).outputs
+    return [Target(o) for o in outputs
+            if (LOCK_FILE if o.stage else o.pointer_path) in written
+            and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
+
+
+def _some(paths: list[str]) -> str:
+    shown = ", ".join(sorted(paths)[:5])
+    return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 
 def _unsaved(repo: Repo, changed: list[str]) -> list[str]:

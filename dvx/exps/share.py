@@ -21,35 +21,71 @@ class Shared:
 
 
 def push_experiments(repo: Repo, git_remote: str, names: list[str],
-                     dvx_remote: str | None = None) -> Shared:
+                     dvx_remote: str | None = None, force: bool = False) -> Shared:
     """Push the data of the experiments `names` (none given: every experiment of HEAD) to the
-    dvx remote first, then their refs to `git_remote`: a ref never arrives before its data."""
+    dvx remote first, then their refs to `git_remote`: a ref never arrives before its data.
+    An experiment the Git remote holds under the same name with another commit is refused
+    (nothing is pushed) unless `force`, which replaces it."""
     chosen = [find(repo, n) for n in names] if names else experiments(repo, head(repo))
     if not chosen:
         raise UsageError("There are no experiments to push.", "Run `dvx exp run` first.")
+    theirs = _remote_experiments(repo, git_remote)
+    clash = [e for e in chosen if theirs.get(e.ref, e.commit) != e.commit]
+    if clash and not force:
+        raise UsageError(
+            f"'{git_remote}' has other experiments under the same names: "
+            f"{', '.join(sorted(e.name for e in clash))} (of the same baseline). Pushing would "
+            "replace them.", "Push with --force to replace theirs (the remote then keeps no "
+                             "copy of them), or leave those names out.")
     data = _sync(repo, chosen, dvx_remote, push)
     if data is not None and not data.ok:
         return Shared([], data)
-    refspecs = [f"{e.ref}:{e.ref}" for e in chosen]
+    refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in chosen]
     _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
     return Shared([e.name for e in chosen], data)
 
 
 def pull_experiments(repo: Repo, git_remote: str, names: list[str],
-                     dvx_remote: str | None = None) -> Shared:
+                     dvx_remote: str | None = None, force: bool = False) -> Shared:
     """Fetch experiment refs from `git_remote` (the named ones, or all of them), then their
-    data from the dvx remote."""
-    before = {e.ref for e in experiments(repo)}
-    _git(repo, "fetch", "--quiet", "--", git_remote, f"+{PREFIX}/*:{PREFIX}/*")
-    after = experiments(repo)
-    fetched = [e for e in after if e.name in names] if names else [
-        e for e in after if e.ref not in before]
-    missing = set(names) - {e.name for e in fetched}
+    data from the dvx remote. An experiment of the same baseline and name as one of ours but
+    another commit is refused (nothing is fetched) unless `force`, which replaces ours: Git
+    keeps no record of a replaced ref, so ours would be gone."""
+    theirs = _remote_experiments(repo, git_remote)
+    wanted = {ref: commit for ref, commit in theirs.items()
+              if not names or ref.rsplit("/", 1)[1] in names}
+    missing = set(names) - {ref.rsplit("/", 1)[1] for ref in wanted}
     if missing:
         raise UsageError(f"'{git_remote}' has no experiment called "
                          f"{', '.join(sorted(missing))}.")
+    ours = {e.ref: e.commit for e in experiments(repo)}
+    clash = sorted(ref for ref, commit in wanted.items() if ours.get(ref, commit) != commit)
+    if clash and not force:
+        raise UsageError(
+            f"'{git_remote}' has other experiments under the names of yours: "
+            f"{', '.join(ref.rsplit('/', 1)[1] for ref in clash)} (of the same baseline). "
+            "Pulling would replace yours.",
+            "Pull the others by name (`dvx exp pull REMOTE NAME...`), or pull with --force to "
+            "replace yours with theirs.")
+    new = [ref for ref in wanted if ref not in ours or ref in clash]
+    if new:  # never forced but where asked: a ref of ours made meanwhile is kept
+        _git(repo, "fetch", "--quiet", "--", git_remote,
+             *[f"{'+' if ref in clash else ''}{ref}:{ref}" for ref in new])
+    after = experiments(repo)
+    fetched = [e for e in after if e.ref in (wanted if names else new)]
     data = _sync(repo, fetched, dvx_remote, fetch) if fetched else None
     return Shared([e.name for e in fetched], data)
+
+
+def _remote_experiments(repo: Repo, git_remote: str) -> dict[str, str]:
+    """The experiments `git_remote` holds: ref -> commit."""
+    listed = _git(repo, "ls-remote", "--refs", "--", git_remote, f"{PREFIX}/*")
+    found = {}
+    for line in listed.decode("utf-8", "replace").splitlines():
+        commit, _, ref = line.partition("\t")
+        if ref.count("/") == 3:  # refs/exps/<baseline>/<name>
+            found[ref] = commit
+    return found
 
 
 Move = Callable[[Repo, list[Target], str | None], SyncResult]
@@ -62,9 +98,9 @@ def _sync(repo: Repo, chosen: list[Experiment], remote: str | None, move: Move
     return move(repo, targets, remote) if targets else None
 
 
-def _git(repo: Repo, *args: str) -> None:
+def _git(repo: Repo, *args: str) -> bytes:
     try:
-        git_of(repo).run(*args)
+        return git_of(repo).run(*args)
     except DvxError as exc:
         raise DvxError(f"{exc.message}", "Check the Git remote's name or URL and your access "
                        "to it.") from None

@@ -117,6 +117,41 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
     return result
 
 
+def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
+    """What a checkout of `targets` without --force would skip, and why: the workspace files
+    it would overwrite or delete whose content is not in the cache. Nothing is changed, so
+    a command that writes more than data (exp apply) can refuse before it writes anything."""
+    result = CheckoutResult()
+    for target in targets:
+        output = target.output
+        full = repo.abspath(output.path)
+        if not output.pointer.is_dir:
+            if os.path.isdir(full) and not os.path.islink(full):
+                result.skipped.append((output.path, "a directory is in the way (use --force)"))
+                continue
+            try:
+                state = file_state(repo, full, output.path)
+            except PathError:
+                result.skipped.append((output.path, UNKNOWN_FILE))
+                continue
+            why = None if state is None or state.oid == output.pointer.oid else _replaceable(
+                repo, state, False)
+            if why:
+                result.skipped.append((output.path, why))
+            continue
+        tree = load_tree(repo, output.pointer, output.recorded_in)
+        if tree is None:
+            continue  # missing data: reported by the checkout itself
+        if os.path.lexists(full) and (os.path.islink(full) or not os.path.isdir(full)):
+            why = _safe_to_replace(repo, full, output.path, False)
+            if why:
+                result.skipped.append((output.path, why))
+            continue
+        _plan_dir(repo, output.path, full, tree, output.pointer.oid, target.subpath, False,
+                  result)
+    return result.skipped
+
+
 def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
