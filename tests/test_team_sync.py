@@ -216,6 +216,19 @@ def _bob_behind_alice(team, v1: dict[str, str], change) -> tuple[Path, Path, str
     return alice, bob, pointer_oid(alice / "data/imgs.dvx")
 
 
+def test_a_checkout_without_the_new_manifest_leaves_the_directory_outdated(team):
+    _, bob, _ = _bob_behind_alice(
+        team, {"1.png": "one\n"}, lambda alice: edit(alice, "data/imgs/2.png", "two\n"))
+    stopped = run_dvx("checkout", cwd=bob)  # the post-merge hook of `dvx install` does this
+    assert stopped.code == 1 and "Not in the cache" in stopped.stderr
+    seen = status_of(bob, "data/imgs")
+    assert seen["workspace"] == "outdated", seen
+    committed = run_dvx("commit", cwd=bob)
+    assert committed.code == 0 and "pointer changed in Git" in committed.output
+    must("pull", cwd=bob)
+    assert sorted(p.name for p in (bob / "data/imgs").iterdir()) == ["1.png", "2.png"]
+
+
 def test_a_partial_pull_after_git_pull_never_undoes_the_teammate_s_change(team, tmp_path):
     def change(alice):  # alice changes one file and deletes another
         edit(alice, "data/imgs/2.png", "two v2\n")

@@ -99,14 +99,19 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
+            records_before = {}
             for target in targets:
                 if target.output.pointer.is_dir:
+                    records_before[target] = repo.syncstate.get(target.output.path)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
                 if target.output.pointer.is_dir:
-                    _checkout_dir(repo, target.output, target.subpath, force, result, relink)
+                    if not _checkout_dir(repo, target.output, target.subpath, force, result,
+                                         relink):  # no manifest: nothing placed, as before
+                        _restore_record(repo, target.output.path, records_before[target])
+                        continue
                 else:
                     _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
@@ -182,6 +187,13 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path,
                     target.output.path, target.output.path)
+
+
+def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:
+    if before is None:
+        repo.syncstate.forget(path)
+    else:
+        repo.syncstate.record(path, before)
 
 
 UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --force)"
@@ -277,21 +289,23 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
-                  result: CheckoutResult, relink: bool = False) -> None:
+                  result: CheckoutResult, relink: bool = False) -> bool:
+    """Check the directory out; False if its manifest is not in the cache (nothing done)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
-        return
+        return False
     top = repo.abspath(output.path)
     if os.path.lexists(top) and (os.path.islink(top) or not os.path.isdir(top)):
         why = _safe_to_replace(repo, top, output.path, force)
         if why:
             result.skipped.append((output.path, why))
-            return
+            return True
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
                      relink)
     _apply(repo, output.path, top, tree, plan, result)
+    return True
 
 
 @dataclass
