@@ -51,6 +51,21 @@ def test_move_refuses_to_overwrite(repo, dvx):
     assert (repo / "b").read_text() == "b" and (repo / "a").read_text() == "a"
 
 
+def test_move_refuses_the_places_add_refuses(repo, dvx):
+    write(repo / "imgs" / "a", "a")
+    write(repo / "f.csv", "f")
+    write(repo / ".gitignore", "build/\n")
+    write(repo / ".dvxignore", "scratch/\n")
+    dvx("add", "imgs", "f.csv")
+    for destination, message in (("imgs", "inside 'imgs', which dvx already tracks"),
+                                 ("build/f.csv", "is ignored by Git"),
+                                 ("scratch/f.csv", "is ignored by .dvxignore")):
+        result = dvx("move", "f.csv", destination)
+        assert result.code == 2 and message in result.stderr, (destination, result.output)
+        assert (repo / "f.csv").read_text() == "f" and (repo / "f.csv.dvx").exists()
+    assert dvx("status", "-q").code == 0
+
+
 def test_commit_records_changes_of_tracked_outputs(repo, dvx):
     write(repo / "d" / "a", "a")
     write(repo / "f", "f")

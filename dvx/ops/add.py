@@ -9,6 +9,7 @@ import stat
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import NAME_MAX
 from dvx.ops.commit import AddResult, finish, refuse_if_behind, track
+from dvx.ops.data_places import refuse_git_tracked, refuse_ignored_pointers, refuse_overlap
 from dvx.ops.status import output_status
 from dvx.outputs import Output, check_data_path, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, repo_relpath
@@ -28,9 +29,9 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     outputs = {o.path: o for o in found}
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(outputs.get(rel), display)
-        _refuse_overlap(rel, display, outputs)
-    _refuse_git_tracked(repo, rels, paths)
-    _refuse_ignored_pointers(repo, rels)
+        refuse_overlap(rel, display, outputs)
+    refuse_git_tracked(repo, rels, paths)
+    refuse_ignored_pointers(repo, rels)
     with repo.lock():
         remove_temporaries_beside(repo.root, rels)
         for rel in dict.fromkeys(rels):
@@ -66,57 +67,11 @@ def _check_addable(repo: Repo, path: str) -> str:
     return rel
 
 
-def _refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
-                        ) -> None:
-    if repo.git is None:
-        return
-    tracked = repo.git.tracked_under(rels)
-    if tracked:
-        first = tracked[0]
-        owners = (d for r, d in zip(rels, displays, strict=True)
-                  if first == r or first.startswith(r + "/"))
-        owner = next(owners, first)
-        raise PathError(
-            f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
-            "over.",
-            f"Stop tracking it in Git first: git rm -r --cached '{owner}' && git commit.",
-        )
-
-
-def _refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
-    """A pointer Git would ignore would never be committed: teammates would never see it."""
-    if repo.git is None:
-        return
-    rules = repo.git.ignore_rules([rel + POINTER_SUFFIX for rel in rels])
-    if rules:
-        pointer, rule = next(iter(sorted(rules.items())))
-        raise PathError(
-            f"'{pointer}', the pointer file dvx would write, is ignored by Git (rule {rule}), "
-            "so it would never be committed and teammates would never see the data.",
-            f"Track a path that is not ignored, or let Git see the pointer: add "
-            f"'!{pointer}' after that rule (a file inside an ignored directory needs the "
-            "directory un-ignored too).")
-
-
 def _refuse_stage_output(output: Output | None, display: str) -> None:
     if output is not None and output.stage is not None:
         raise PathError(f"'{display}' is an output of the pipeline stage '{output.stage}' "
                         "(recorded in dvx.lock), not data to add.", f"Run `dvx repro "
                         f"{output.stage}` to rebuild it, or `dvx commit {display}` to record it "
                         "as it is now.")
-
-
-def _refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
-    parent = rel.rpartition("/")[0]
-    while parent:
-        if parent in outputs:
-            raise PathError(f"'{display}' is inside '{parent}', which dvx already tracks.",
-                            f"Run `dvx commit {parent}` to record changes inside it.")
-        parent = parent.rpartition("/")[0]
-    inside = [p for p in outputs if p.startswith(rel + "/")]
-    if inside:
-        raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
-                        "own.", f"Run `dvx remove {inside[0]}.dvx` first to track the whole "
-                        "directory instead.")
 
 

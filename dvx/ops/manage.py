@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from dvx import fsutil, gitignore
 from dvx.errors import PathError, UsageError
-from dvx.outputs import Output, check_data_path, load_tree, write_pointer
+from dvx.ops.data_places import refuse_git_tracked, refuse_ignored_pointers, refuse_overlap
+from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.repo import Repo
 from dvx.workspace import file_state
@@ -96,6 +97,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         if os.path.lexists(path):
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
+    _refuse_place(repo, output, dst, destination)
     with repo.lock():
         fsutil.makedirs(os.path.dirname(dst_full))
         # New pointer first, old pointer last: an interruption leaves the data tracked twice
@@ -111,6 +113,25 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     changed = _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                             _gitignore_rel(output.path)])
     return dst, changed
+
+
+def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
+    """The checks `dvx add` makes of a new path: not inside or around other tracked data, not
+    in Git, not ignored by .dvxignore, and a pointer Git will see (else the moved data would
+    drop out of the repository for everyone who clones it)."""
+    others = {o.path: o for o in scan_outputs(repo)[0] if o.path != output.path}
+    try:
+        refuse_overlap(dst, dst, others)
+    except PathError as exc:  # the same refusal as add's, with move's way out
+        raise PathError(exc.message, "Move it somewhere else; to make it part of that "
+                        "directory, copy it in and `dvx commit` the directory.") from None
+    refuse_git_tracked(repo, [dst], [display])
+    ignored = repo.dvxignore.check(dst, output.pointer.is_dir)
+    if ignored is not None:
+        raise PathError(f"'{dst}' is ignored by {ignored.source} (rule '{ignored.pattern}' "
+                        f"on line {ignored.line}).", "Move it somewhere else, or change that "
+                        "rule.")
+    refuse_ignored_pointers(repo, [dst])
 
 
 def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:

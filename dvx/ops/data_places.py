@@ -1,0 +1,55 @@
+"""Where data may be tracked: the checks a new place for a tracked path passes, whether
+`dvx add` tracks it there or `dvx move` takes it there."""
+
+from __future__ import annotations
+
+from dvx.errors import PathError
+from dvx.outputs import Output
+from dvx.paths import POINTER_SUFFIX
+from dvx.repo import Repo
+
+
+def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
+                       ) -> None:
+    if repo.git is None:
+        return
+    tracked = repo.git.tracked_under(rels)
+    if tracked:
+        first = tracked[0]
+        owners = (d for r, d in zip(rels, displays, strict=True)
+                  if first == r or first.startswith(r + "/"))
+        owner = next(owners, first)
+        raise PathError(
+            f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
+            "over.",
+            f"Stop tracking it in Git first: git rm -r --cached '{owner}' && git commit.",
+        )
+
+
+def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
+    """A pointer Git would ignore would never be committed: teammates would never see it."""
+    if repo.git is None:
+        return
+    rules = repo.git.ignore_rules([rel + POINTER_SUFFIX for rel in rels])
+    if rules:
+        pointer, rule = next(iter(sorted(rules.items())))
+        raise PathError(
+            f"'{pointer}', the pointer file dvx would write, is ignored by Git (rule {rule}), "
+            "so it would never be committed and teammates would never see the data.",
+            f"Track a path that is not ignored, or let Git see the pointer: add "
+            f"'!{pointer}' after that rule (a file inside an ignored directory needs the "
+            "directory un-ignored too).")
+
+
+def refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in outputs:
+            raise PathError(f"'{display}' is inside '{parent}', which dvx already tracks.",
+                            f"Run `dvx commit {parent}` to record changes inside it.")
+        parent = parent.rpartition("/")[0]
+    inside = [p for p in outputs if p.startswith(rel + "/")]
+    if inside:
+        raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
+                        "own.", f"Run `dvx remove {inside[0]}.dvx` first to track the whole "
+                        "directory instead.")
