@@ -67,6 +67,26 @@ def test_a_fresh_clone_fetches_only_the_manifests_it_needs(tmp_path):
     assert len(cached) == 2  # the two manifests of data/images, and no data
 
 
+def test_a_manifest_no_one_has_leaves_its_directory_out_on_both_sides(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    write(alice / "d" / "b", "b\n")
+    write(alice / "f.csv", "1\n")
+    must("add", "d", "f.csv", cwd=alice)
+    commit(alice, "c1")
+    git(alice, "tag", "c1")
+    write(alice / "d" / "c", "c\n")
+    edit(alice, "f.csv", "2\n")
+    must("add", "d", "f.csv", cwd=alice)
+    share(alice, "c2")  # c1's manifest of d never reaches the remote
+    git(alice, "push", "-q", "origin", "c1")
+    bob = team.clone("bob", pull=False)
+    doc = _diff(bob, "c1", "main")
+    assert len(doc["problems"]) == 1 and "c1:d" in doc["problems"][0]
+    assert _summary(doc) == {"added": [], "deleted": [], "modified": ["f.csv"], "renamed": []}
+
+
 def test_the_workspace_against_head_and_targets(tmp_path):
     _, alice = _two_versions(tmp_path)
     assert _summary(_diff(alice)) == {"added": [], "deleted": [], "modified": [], "renamed": []}

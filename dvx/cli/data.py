@@ -229,7 +229,8 @@ def _diff_rows(result: Any) -> list[tuple[str, str, str]]:
 
 def _print_diff(result: Any) -> None:
     if not result.changed:
-        out(f"No tracked data changed between {result.a} and {result.b}.")
+        left_out = " in what could be compared (see the warnings)" if result.problems else ""
+        out(f"No tracked data changed between {result.a} and {result.b}{left_out}.")
         return
     heading = None
     for change, path, size in _diff_rows(result):

@@ -96,8 +96,14 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
         ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
         same = {path for path, cid in ids_a.items() if cid is not None and ids_b.get(path) == cid}
-        outputs_a = [o for o in outputs_a if o.path not in same]
-        outputs_b = [o for o in outputs_b if o.path not in same]
+        # A revision's directory whose manifest cannot be had (a problem is noted) is left
+        # out on both sides: its files are not known, so they are neither added nor deleted.
+        unknown = {o.path for side, outputs in ((a, outputs_a), (b, outputs_b))
+                   if side != WORKSPACE for o in outputs
+                   if o.path not in same and o.pointer.is_dir
+                   and sides.known_tree(o, side) is None}
+        outputs_a = [o for o in outputs_a if o.path not in same | unknown]
+        outputs_b = [o for o in outputs_b if o.path not in same | unknown]
         # A directory whose manifest is known on both sides: its two sorted runs of entries
         # are merged, with no table of its files.
         trees_a = {o.path: t for o in outputs_a if (t := sides.known_tree(o, a)) is not None}
