@@ -281,6 +281,32 @@ def test_queue_stop_ends_a_running_experiment(project):
     assert "slow" not in _show(project)
 
 
+def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
+    must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "orphan", cwd=project)
+    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the run is under way
+            states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+            if states[0]["state"] == "running":
+                break
+            time.sleep(0.1)
+    finally:
+        runner.send_signal(signal.SIGKILL)  # the runner dies; its run goes on alone
+        runner.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+        if states[0]["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert states[0]["state"] == "done", states  # its experiment was recorded
+    assert "orphan" in _show(project)
+    assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+
+
 def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     team = Team(tmp_path)
     alice = team.founder()

@@ -41,6 +41,7 @@ class Entry:
     queued_at: float = 0.0
     finished_at: float | None = None
     error: str | None = None
+    worktree: str | None = None  # where it runs, while it runs
 
 
 def _dir(repo: Repo) -> str:
@@ -75,8 +76,29 @@ def entries(repo: Repo) -> list[Entry]:
                 found.append(Entry(**json.load(f)))
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
         if entry.state == RUNNING and entry.pid is not None and not _alive(entry.pid):
-            entry.state, entry.error = FAILED, "its run ended without reporting"
+            _settle_orphan(repo, entry)
     return sorted(found, key=lambda e: e.queued_at)
+
+
+def _settle_orphan(repo: Repo, entry: Entry) -> None:
+    """An entry whose runner died while its run went on or ended: done if the run recorded
+    its experiment, else failed; its worktree and queue ref are removed either way."""
+    if any(e.name == entry.name for e in experiments(repo, entry.baseline)):
+        entry.state, entry.error = DONE, None
+    else:
+        entry.state, entry.error = FAILED, "its run ended without reporting"
+    entry.finished_at, entry.pid = entry.finished_at or time.time(), None
+    _clean_up(repo, entry)
+    _save(repo, entry)
+
+
+def _clean_up(repo: Repo, entry: Entry) -> None:
+    """Remove what an entry no longer needs once it is not queued: its worktree, its ref."""
+    if entry.worktree is not None:
+        if os.path.isdir(entry.worktree):
+            _remove_worktree(repo, entry.worktree)
+        entry.worktree = None
+    git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
@@ -101,19 +123,19 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     """Run every queued entry, `jobs` at a time, until none is left; the entries run.
     `say` hears when each starts and ends."""
     pending = [e for e in entries(repo) if e.state == QUEUED]
-    running: dict[str, tuple[Entry, subprocess.Popen[bytes], str]] = {}
+    running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
     while pending or running:
         while pending and len(running) < jobs:
             entry = pending.pop(0)
             worktree = _make_worktree(repo, entry)
             proc = _launch(repo, entry, worktree)
-            entry.state, entry.pid = RUNNING, proc.pid
+            entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
             _save(repo, entry)
-            running[entry.name] = (entry, proc, worktree)
+            running[entry.name] = (entry, proc)
             say(f"Started '{entry.name}'.")
         time.sleep(0.2)
-        for name, (entry, proc, worktree) in list(running.items()):
+        for name, (entry, proc) in list(running.items()):
             code = proc.poll()
             if code is None:
                 continue
@@ -127,9 +149,8 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                 entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue logs " \
                                                   f"{name}`)"
             entry.finished_at, entry.pid = time.time(), None
+            _clean_up(repo, entry)
             _save(repo, entry)
-            _remove_worktree(repo, worktree)
-            git_of(repo).delete_ref(f"{QUEUE_REFS}/{name}")
             say(f"'{name}' {entry.state}." if entry.state != FAILED
                 else f"'{name}' failed: {entry.error}")
             done.append(entry)
@@ -168,8 +189,7 @@ def remove(repo: Repo, names: list[str], finished: bool = False) -> list[Entry]:
     if running:
         raise UsageError(f"{', '.join(running)} is running.", "Stop it with `dvx queue stop`.")
     for entry in chosen:
-        if entry.state == QUEUED:
-            git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+        _clean_up(repo, entry)
         for path in (_path(repo, entry.name), log_path(repo, entry.name)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
