@@ -143,7 +143,8 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
                           (("-S", "train.Lr=0.01"), "has no param 'train.Lr'"),
                           (("-S", "train.lr.x=1"), "'train.lr' is not a mapping"),
                           (("-n", "taken"), "exists already"),
-                          (("-n", "bad name"), "Invalid experiment name")):
+                          (("-n", "bad name"), "Invalid experiment name"),
+                          (("-n", "workspace"), "names something else")):
         result = run_dvx("exp", "run", *args, cwd=project)
         assert result.code != 0 and message in result.stderr, result.output
 
@@ -208,6 +209,20 @@ def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)
     assert diff.code == 0, diff.output
     assert json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]["new"] == 0.2
+
+
+def test_no_experiment_records_an_unresolved_merge(project):
+    git(project, "checkout", "-q", "-b", "other")
+    write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
+    git(project, "commit", "-qam", "other")
+    git(project, "checkout", "-q", "-")
+    write(project / "params.yaml", "train:\n  lr: 0.3\n  epochs: 3\n")
+    git(project, "commit", "-qam", "ours")
+    subprocess.run(["git", "merge", "-q", "other"], cwd=project, capture_output=True)
+    for args in (("save",), ("run",), ("run", "--queue")):
+        refused = run_dvx("exp", *args, cwd=project)
+        assert refused.code == 2 and "unresolved merge" in refused.stderr, refused.output
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
 
 
 def test_save_records_the_workspace_without_running(project):

@@ -22,7 +22,15 @@ from dataclasses import asdict, dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides
-from dvx.exps.refs import check_name, experiments, git_of, head, new_name, warn_left_out
+from dvx.exps.refs import (
+    check_name,
+    experiments,
+    git_of,
+    head,
+    new_name,
+    refuse_unmerged,
+    warn_left_out,
+)
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.repo import Repo
 
@@ -104,6 +112,7 @@ def _clean_up(repo: Repo, entry: Entry) -> None:
 def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
     baseline = head(repo)
+    refuse_unmerged(repo)
     taken = {e.name for e in experiments(repo, baseline)} | {e.name for e in entries(repo)}
     if name is not None and check_name(name) in taken:
         raise UsageError(f"An experiment or queued run called '{name}' exists already.")

@@ -48,12 +48,26 @@ def git_of(repo: Repo) -> Git:
     return repo.git
 
 
+RESERVED = frozenset({"workspace", "HEAD"})  # rows and revisions of `exp show` / `exp diff`
+
+
 def check_name(name: str) -> str:
     if not NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
         raise UsageError(f"Invalid experiment name {name!r}.",
                          "Use letters, digits, '.', '_' and '-' (at most 100), starting with a "
                          "letter or digit.")
+    if name in RESERVED:
+        raise UsageError(f"'{name}' names something else in `dvx exp show` and `exp diff`.",
+                         "Pick another name.")
     return name
+
+
+def refuse_unmerged(repo: Repo) -> None:
+    """An experiment snapshots the workspace: not while Git has a merge to resolve (the
+    snapshot would keep the conflict markers)."""
+    if git_of(repo).run("ls-files", "--unmerged").strip():
+        raise UsageError("Git has an unresolved merge in this workspace; an experiment would "
+                         "record its conflicts.", "Resolve it (and commit) first.")
 
 
 def new_name(taken: set[str]) -> str:

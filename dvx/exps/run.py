@@ -17,6 +17,7 @@ from dvx.exps.refs import (
     head,
     new_name,
     record,
+    refuse_unmerged,
 )
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
@@ -40,6 +41,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     record the workspace as an experiment of `baseline` (default: HEAD). The workspace keeps
     the experiment's results; nothing is committed to the branch."""
     parent = head(repo)
+    refuse_unmerged(repo)
     baseline = baseline or parent
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_name(name) in taken:
@@ -57,6 +59,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
 def save(repo: Repo, name: str | None = None) -> Experiment:
     """Record the workspace as it is as an experiment of HEAD (nothing runs)."""
     baseline = head(repo)
+    refuse_unmerged(repo)
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_name(name) in taken:
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
