@@ -193,6 +193,19 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     assert (project / "train.csv").read_text() == "mine\n"
 
 
+def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
+    _, alice = source
+    assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0
+    edit(alice, "raw/train.csv", "a,b\n3,4\n")
+    must("add", "raw/train.csv", cwd=alice)  # recorded there, not committed to Git yet
+    status = run_dvx("status", cwd=project)
+    assert "workspace holds other data" in status.stdout, status.output
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "its workspace" in updated.stdout, updated.output
+    assert (project / "train.csv").read_text() == "a,b\n3,4\n"
+    assert "up to date" in must("update", cwd=project)
+
+
 def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
     team, _ = source
     cases = [

@@ -147,6 +147,17 @@ def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Po
     return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, source=provenance)
 
 
+def _data_oid(source: Source, found: Found) -> str:
+    """The oid an import of `found` records (as `_bring` makes it), without its objects."""
+    if found.subpath is None:
+        return found.output.pointer.oid
+    files = list(source.files_below(found))
+    if len(files) == 1 and files[0][0] == "" and not _is_dir(source, found):
+        return files[0][1]
+    return Tree.build(source.repo.algo, [TreeEntry(rel, oid, size, executable)
+                                         for rel, oid, size, executable in files]).oid()
+
+
 def _is_dir(source: Source, found: Found) -> bool:
     if found.subpath is None:
         return found.output.pointer.is_dir
@@ -229,14 +240,17 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             wanted = rev or info.get("rev")
             source = Source(_location(repo, info["repo"]), wanted, reader=repo)
             commit = source.commit or _head_of(source)
-            if commit == info["rev_lock"] and wanted == info.get("rev"):
+            if commit == info["rev_lock"] and wanted == info.get("rev") and (
+                    source.commit is not None
+                    or _data_oid(source, source.find(info["path"])) == output.pointer.oid):
                 results.append(Updated(output.path, False, f"up to date ({commit[:7]})"))
                 continue
             new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
             if wanted is not None:
                 new_info["rev"] = wanted
             pointer = _bring(repo, source, source.find(info["path"]), new_info)
-            detail = f"now at {commit[:7]}"
+            detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
+                                               else "")
         else:
             fs, path, version = url_version(_location(repo, info["url"]))
             if version == info.get("etag"):
@@ -277,6 +291,10 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                     found.append(SourceCheck(output.path, True, (
                         f"its source moved ({info.get('rev') or 'HEAD'} is now {commit[:7]}, "
                         f"was {info['rev_lock'][:7]})")))
+                elif source.commit is None and _data_oid(
+                        source, source.find(info["path"])) != output.pointer.oid:
+                    found.append(SourceCheck(output.path, True, (
+                        "its source's workspace holds other data (not committed there yet)")))
             elif url_version(_location(repo, info["url"]))[2] != info.get("etag"):
                 found.append(SourceCheck(output.path, True,
                                          "its source URL has a new version"))
