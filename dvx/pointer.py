@@ -144,8 +144,9 @@ def parse_pointer(data: bytes, where: str) -> Pointer:
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
                 "sides changed it.",
                 f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
-                f"(or --ours), then `git add {where}`. `dvx install` sets up a merge driver "
-                "that merges directory pointers entry by entry.")
+                f"(or --ours), then `git add {where}`. If it is not set up yet, `dvx install` "
+                "adds a merge driver that merges directory pointers entry by entry, leaving "
+                "a conflict only where both sides changed the same file.")
         doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
