@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from tests.conftest import git, write
 
 
@@ -12,6 +14,25 @@ def test_remove_keeps_data_and_unignores(repo, dvx):
     assert (repo / "data" / "f").read_text() == "x"
     assert not (repo / "data" / ".gitignore").exists()
     assert "data/f" in git(repo, "status", "--porcelain", "--untracked-files=all")
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_removed_data_is_the_user_s_own_copy_in_link_modes(repo, dvx, link):
+    dvx("config", "cache.type", link)
+    write(repo / "notes.txt", "precious\n")
+    write(repo / "d" / "a", "a\n")
+    dvx("add", "notes.txt", "d")
+    assert os.path.islink(repo / "notes.txt") or os.stat(repo / "notes.txt").st_nlink == 2
+    assert dvx("remove", "notes.txt.dvx", "d.dvx").code == 0
+    for path in (repo / "notes.txt", repo / "d" / "a"):
+        assert not path.is_symlink() and os.stat(path).st_nlink == 1
+        assert os.access(path, os.W_OK)
+    with open(repo / "notes.txt", "a") as f:
+        f.write("my edit\n")  # an ordinary file now: the cache never sees this
+    assert "0 corrupt" in dvx("fsck").stdout
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert (repo / "notes.txt").read_text() == "precious\nmy edit\n"
+    assert (repo / "d" / "a").read_text() == "a\n"
 
 
 def test_remove_outs_deletes_only_recoverable_data(repo, dvx):

@@ -66,6 +66,11 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
                 raise PathError(f"'{output.path}' has changes that are not in the cache; "
                                 "refusing to delete it.", "Use --force to delete anyway, "
                                 "or run without --outs to keep the data.")
+            if not remove_data and os.path.lexists(full):
+                # Untracked data must be the user's own: a link into the cache would follow
+                # the object (gc deletes it; an edit through a hard link changes history).
+                for path in _data_files(full):
+                    _unprotect_file(repo, path, output.path)
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)
             repo.syncstate.forget(output.path)
@@ -143,22 +148,28 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
             if not os.path.lexists(full):
                 raise PathError(f"'{output.path}' is not in the workspace.",
                                 "Run `dvx checkout` first.")
-            if output.pointer.is_dir:
-                if load_tree(repo, output.pointer, output.recorded_in) is None:
-                    raise PathError(f"The manifest of '{output.path}' is not in the cache.")
-                walk = walk_directory(full)
-                paths = [e.path for e in walk.files] + [
-                    join_posix(full, r) for r in walk.symlinks]
-            else:
-                paths = [full]
-            for path in paths:
+            if output.pointer.is_dir and load_tree(repo, output.pointer,
+                                                   output.recorded_in) is None:
+                raise PathError(f"The manifest of '{output.path}' is not in the cache.")
+            for path in _data_files(full):
                 _unprotect_file(repo, path, output.path)
             done.append(output.path)
     return done
 
 
+def _data_files(full: str) -> list[str]:
+    """The files (and symlinks) of the data at `full`: itself, or those of its directory."""
+    if not os.path.isdir(full) or os.path.islink(full):
+        return [full]
+    walk = walk_directory(full)
+    return [e.path for e in walk.files] + [join_posix(full, r) for r in walk.symlinks]
+
+
 def _unprotect_file(repo: Repo, path: str, display: str) -> None:
     st = os.lstat(path)
+    if os.path.islink(path) and not os.path.exists(path):
+        raise PathError(f"'{display}': '{path}' links to a cache object that is gone.",
+                        "`dvx pull` brings it back, or delete the link.")
     if os.path.islink(path) or st.st_nlink > 1:
         state = file_state(repo, path, display)
         assert state is not None
