@@ -149,6 +149,23 @@ def test_add_refuses_with_a_clear_message(repo, dvx, setup, target, message):
     assert not (repo / (target + ".dvx")).exists() or target.endswith(".dvx")
 
 
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
+def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo, dvx,
+                                                                             link_type):
+    dvx("config", "cache.type", link_type)
+    write(repo / "f.txt", "hello\n")
+    dvx("add", "f.txt")
+    obj = os.path.realpath(repo / "f.txt")
+    os.chmod(obj, 0o644)  # what a write as root, or a chmod and an edit, gets through
+    with open(repo / "f.txt", "a") as f:
+        f.write("CORRUPT\n")
+    write(repo / "g.txt", "hello\n")  # the same bytes f.txt was added with
+    assert dvx("add", "g.txt").code == 0
+    assert (repo / "g.txt").read_text() == "hello\n"
+    assert "0 corrupt" in dvx("fsck").stdout  # the damaged object was moved aside
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

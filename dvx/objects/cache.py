@@ -128,6 +128,14 @@ class LocalCache(ObjectStore):
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
         return hash_file(self.oid_path(oid), self.algo)[0] == oid
 
+    def _holds(self, oid: str, size: int) -> bool:
+        """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
+        usual damage, an append, shows there without reading it.)"""
+        try:
+            return os.stat(self.oid_path(oid)).st_size == size and self.verify(oid)
+        except FileNotFoundError:
+            return False
+
     # -- ingestion ------------------------------------------------------------------------------
 
     def _publish(self, tmp: str, oid: str) -> None:
@@ -195,8 +203,12 @@ class LocalCache(ObjectStore):
                 continue
             oid, size = oid_size
             if link_type == "symlink":
-                # The user's file is about to be replaced by a link: the object must survive
-                # even a power cut first, not just a crash of this process.
+                # The user's file is about to be replaced by a link: the object must hold its
+                # bytes (it may have been there before, and changed through a link since)
+                # and survive even a power cut first, not just a crash of this process.
+                if not self._holds(oid, size):
+                    self.quarantine(oid)
+                    oid, size = self._add_by_copy(path, on_bytes)
                 fsutil.fsync_file(self.oid_path(oid))
                 try:
                     fsutil.place(self.oid_path(oid), path, ("symlink",))
@@ -248,7 +260,12 @@ class LocalCache(ObjectStore):
                 return None
             raise
         if not os.path.samestat(os.stat(final), after):
-            # The content is cached already under another inode: link the workspace to it.
+            # The content is cached already under another inode: link the workspace to it,
+            # once it is known to hold these bytes (a write through another link may have
+            # changed it); a damaged object is moved aside and the file becomes the object.
+            if not self._holds(oid, size):
+                self.quarantine(oid)
+                return self._add_by_hardlink(path, on_bytes)
             try:
                 fsutil.place(final, path, ("hardlink",), unsupported=self.unsupported_links)
             except OSError as exc:
