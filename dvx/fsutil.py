@@ -686,6 +686,8 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
         except BaseException:
             remove_quietly(tmp)
             raise
+        if link_type == "hardlink":  # renaming a link over its own inode leaves both names
+            remove_quietly(tmp)
         return link_type
     if last_error is None:
         raise OSError(errno.ENOTSUP, f"no usable link type among {', '.join(link_types)}")

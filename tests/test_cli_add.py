@@ -166,6 +166,24 @@ def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
 
 
+def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):
+    dvx("config", "cache.type", "hardlink")
+    write(repo / "run.sh", "echo hi\n")
+    dvx("add", "run.sh")
+    os.chmod(repo / "run.sh", 0o555)  # chmod +x of a hard link: of the object too
+    assert dvx("commit", "run.sh").code == 0
+    objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]
+    assert len(objects) == 1 and stat.S_IMODE(objects[0].stat().st_mode) == 0o444
+    assert os.stat(repo / "run.sh").st_nlink == 1
+    assert os.access(repo / "run.sh", os.X_OK)
+    write(repo / "same.sh", "echo hi\n")  # the same bytes, not executable
+    dvx("add", "same.sh")
+    assert not os.access(repo / "same.sh", os.X_OK)
+    assert dvx("status", "-q").code == 0
+    assert dvx("checkout", "--relink").code == 0
+    assert not [p for p in os.listdir(repo) if p.endswith(".tmp")]
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

@@ -128,6 +128,20 @@ class LocalCache(ObjectStore):
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
         return hash_file(self.oid_path(oid), self.algo)[0] == oid
 
+    def unshare(self, path: str, oid: str) -> bool:
+        """If the file at `path` is the object's own inode (a hard link since made executable,
+        which made the object executable too): give the file a copy of its own and the
+        object its read-only mode back. Whether it was."""
+        final = self.oid_path(oid)
+        try:
+            if not os.path.samestat(os.stat(final), os.lstat(path)):
+                return False
+        except FileNotFoundError:
+            return False
+        fsutil.place(final, path, ("copy",), exec_bit=True)
+        os.chmod(final, 0o444)
+        return True
+
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
         usual damage, an append, shows there without reading it.)"""

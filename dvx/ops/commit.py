@@ -362,8 +362,12 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
         link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
     oid = _already_cached(repo, full, st, link_types)
     if oid is not None:
+        if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
+            return oid, st.st_size, executable, stat_key(os.lstat(full))
         return oid, st.st_size, executable, None
     ingested = repo.cache.add_file(full, link_types, on_bytes)
+    if executable and st.st_nlink > 1 and repo.cache.unshare(full, ingested.oid):
+        return ingested.oid, ingested.size, executable, stat_key(os.lstat(full))
     seen = None
     if ingested.link_type in ("hardlink", "symlink"):
         make_readonly(full)
