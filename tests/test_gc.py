@@ -235,7 +235,7 @@ def _stopped_at(point: str, command: str, cwd) -> subprocess.Popen:
     """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
     the caller lets it go on with SIGCONT: a command caught in the middle."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dvx", command], cwd=cwd, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "dvx", *command.split()], cwd=cwd, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
     deadline = time.monotonic() + 60
@@ -295,6 +295,30 @@ def test_a_push_waits_for_gc_and_a_killed_push_does_not_hold_gc_up(tmp_path):
     assert collected.code == 0 and "its process is gone" in collected.stderr
     assert list((store / "locks").iterdir()) == []
     assert run_dvx("push", cwd=root).code == 0
+
+
+def test_fsck_during_another_clone_s_repack_takes_no_live_object_out(tmp_path):
+    store = tmp_path / "store"
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+    for i in range(20):
+        write(root / "keep" / f"{i}.bin", os.urandom(500))
+        write(root / "drop" / f"{i}.bin", os.urandom(500))
+    assert run_dvx("add", "keep", "drop", cwd=root).code == 0
+    assert run_dvx("push", cwd=root).code == 0  # one pack holds both
+    assert run_dvx("remove", "drop.dvx", cwd=root).code == 0
+    checking = _stopped_at("fsck.after_listing_indexes", "fsck --remote s", root)
+    try:  # fsck has listed the indexes; the gc replaces them and the pack
+        assert run_dvx("gc", "-w", "--remote", "s", "-f", "--grace", "0", cwd=root).code == 0
+    finally:
+        checking.send_signal(signal.SIGCONT)
+        out, err = checking.communicate(timeout=60)
+    assert checking.returncode == 0, out + err
+    assert "missing" not in err.lower() and "corrupt" not in err.lower(), err
+    assert run_dvx("status", "--remote", "-q", cwd=root).code == 0
+    os.rename(root / ".dvx" / "cache", tmp_path / "old-cache")
+    assert run_dvx("fetch", cwd=root).code == 0
 
 
 def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):

@@ -373,6 +373,76 @@ def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
     assert dvx("fsck", "--remote", "s").code == 0
 
 
+def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    datas = [(repo / "d" / f"{i}.bin").read_bytes() for i in range(5)]
+    section, data = _section(*reversed(datas))  # a second copy, as two clones pushing at once
+    bad = oid_of(datas[2])
+    offset = next(off for oid, off, _ in section.entries if oid == bad)
+    damaged = bytearray(data)
+    damaged[offset] ^= 0xFF
+    (store / "packs" / section.pack).write_bytes(bytes(damaged))
+    index = write_index([section], ALGO)
+    (store / "indexes" / packs.index_name(index, ALGO)).write_bytes(index)
+
+    checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 0 and "another copy is whole" in checked.stderr, checked.output
+    named = [line.split()[0] for p in (store / "indexes").iterdir()
+             for line in p.read_text().splitlines()[1:] if len(line.split()) == 3]
+    assert named.count(bad) == 1 and all(named.count(oid_of(d)) == 2 for d in datas
+                                         if oid_of(d) != bad)
+    os.rename(repo / ".dvx" / "cache", tmp_path / "old-cache")
+    fetched = dvx("fetch")
+    assert fetched.code == 0, fetched.output
+    assert dvx("status", "-q").code == 0
+
+
+def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, tmp_path):
+    from dvx.objects.blobs import DirectoryBlobs
+    from dvx.remote.locks import GC, RemoteLock
+
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    remote = local_spec(store, str(store), {})
+    bad = oid_of((repo / "d/3.bin").read_bytes())
+    remote.write_raw(bad, b"\0" * 1000)
+    indexes = sorted(p.read_bytes() for p in (store / "indexes").iterdir())
+    assert dvx("config", "core.lock_wait", "0").code == 0
+    with RemoteLock(DirectoryBlobs(str(store)), GC, "'s'", 0):  # another clone's gc --remote
+        checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 1 and "Nothing was taken out" in checked.stderr, checked.output
+    assert sorted(p.read_bytes() for p in (store / "indexes").iterdir()) == indexes
+    assert dvx("fsck", "--remote", "s").code == 1  # and now it is taken out
+    assert sorted(p.read_bytes() for p in (store / "indexes").iterdir()) != indexes
+
+
+def test_an_index_merged_away_while_it_is_listed_is_found_in_its_successor(tmp_path):
+    from dvx.objects.blobs import DirectoryBlobs
+    from dvx.remote.inventory import Inventory
+
+    first, _ = _section(b"one", b"two")
+    second, _ = _section(b"three")
+    old = write_index([first], ALGO)
+    merged = write_index([first, second], ALGO)
+    indexes = tmp_path / "remote" / "indexes"
+    indexes.mkdir(parents=True)
+    (indexes / packs.index_name(old, ALGO)).write_bytes(old)
+
+    class MergedMeanwhile(DirectoryBlobs):  # another clone's gc, between listing and reading
+        def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+            if name.endswith(packs.index_name(old, ALGO)):
+                (indexes / packs.index_name(merged, ALGO)).write_bytes(merged)
+                (indexes / packs.index_name(old, ALGO)).unlink()
+            return super().get(name, start, end)
+
+    inventory = Inventory(MergedMeanwhile(str(tmp_path / "remote")), ALGO,
+                          str(tmp_path / "local"))
+    assert inventory.index_names() == [packs.index_name(merged, ALGO)]
+    assert inventory.absent([oid_of(b"one"), oid_of(b"three"), oid_of(b"four")]) == {
+        oid_of(b"four")}
+
+
 def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):
     from dvx.remote import packed
 

@@ -403,7 +403,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "the remote's indexes/ folder once its packs are accounted for.")
     if result.unindexed_packs:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
-             "an interrupted push); `dvx gc --remote` deletes them after the grace period.")
+             "an interrupted push, or holding only copies taken out of the indexes as "
+             "damaged); `dvx gc --remote` deletes them after the grace period.")
     if result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
     if result.missing and remote_name:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dvx import faults
+from dvx.errors import LockError
 from dvx.logs import get_logger
-from dvx.ops.remote import open_remote
+from dvx.ops.remote import lock_remote, open_remote
 from dvx.ops.sync import settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
-from dvx.remote import pack_reads, packed, transfer
+from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
@@ -88,6 +90,8 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     wanted = wanted_objects(repo, targets, problems)
     needed = {**wanted.files, **dict.fromkeys(manifests, 0)}
     sizes = dict(wanted.files)
+    remote.inventory.index_names()
+    faults.point("fsck.after_listing_indexes")  # where another clone's gc may repack
     in_packs = pack_reads.verify(remote, settings, fast)  # what the indexes place in packs
     if remote.can_list:
         loose = set(remote.list_loose()) - in_packs.checked
@@ -99,6 +103,19 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     result = FsckResult(f"remote {name}", checked=len(loose) + len(in_packs.checked),
                         damaged_indexes=dict(remote.inventory.refused),
                         unindexed_packs=len(in_packs.unindexed_packs))
+    if fast:
+        result.unchecked = len(loose - sizes.keys())
+    problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
+    for oid, why in sorted(problems_found.items()):
+        result.corrupt[oid] = why
+        if not why.startswith("could not be read"):
+            result.quarantined[oid] = remote.quarantine(oid)
+    # An index that names a loose object moved aside would make push count it as there.
+    moved_but_indexed = packed.indexed_loose(remote, result.quarantined)
+    if in_packs.corrupt or in_packs.lost or in_packs.bad_copies or moved_but_indexed:
+        in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
+                           result)
+    result.corrupt.update(in_packs.corrupt)
     for t in targets:
         wanted.paths.add(t.output.pointer.oid, t.output.path)
     lacking = sorted(set(needed) - loose - in_packs.checked)
@@ -109,33 +126,38 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             result.not_objects[oid] = path  # a directory made by hand has the object's name
         else:
             result.missing[oid] = path
-    if fast:
-        result.unchecked = len(loose - sizes.keys())
-    problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
-    for oid, why in sorted(problems_found.items()):
-        result.corrupt[oid] = why
-        if not why.startswith("could not be read"):
-            result.quarantined[oid] = remote.quarantine(oid)
-    # An index that names a loose object moved aside would make push count it as there.
-    moved_but_indexed = packed.indexed_loose(remote, result.quarantined)
-    if moved_but_indexed:
-        packed.retire(remote, settings, moved_but_indexed)
-    if in_packs.corrupt or in_packs.lost:
-        _retire_corrupt(remote, settings, in_packs, result)
     return result
 
 
-def _retire_corrupt(remote: RemoteStore, settings: transfer.Settings,
-                    in_packs: pack_reads.PackCheck, result: FsckResult) -> None:
-    """Packed objects found corrupt, or in a pack that is gone, leave the indexes (a pack
-    cannot be cut), so that the next push uploads them again; those whose pack could not be
-    read now stay named."""
-    corrupt = in_packs.corrupt
-    retired = {oid for oid, why in corrupt.items() if not why.startswith("could not be read")}
-    result.corrupt.update(corrupt)
-    if retired or in_packs.lost:
-        packed.retire(remote, settings, retired | in_packs.lost)
-        for oid in retired:
+def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Settings,
+            fast: bool, found: pack_reads.PackCheck, loose_moved: set[str],
+            result: FsckResult) -> pack_reads.PackCheck:
+    """Check the packed problems `found` again under the remote's gc lock, with indexes and
+    packs listed anew, and only then take the bad copies (and the loose objects moved aside)
+    out of the indexes: a gc in another clone may have repacked since the first look, and
+    what looked lost or unreadable then is in a new pack now. Without the lock (a push or gc
+    holds it), nothing is taken out and the first look is reported."""
+    suspects = set(found.corrupt) | found.lost | {oid for _, oid in found.bad_copies}
+    try:
+        with lock_remote(repo, name, remote, locks.GC):
+            remote.inventory.forget()
+            remote.forget_locations()
+            again = pack_reads.verify(remote, settings, fast, only=suspects) if suspects \
+                else pack_reads.PackCheck()
+            copies: set[tuple[str | None, str]] = {*again.bad_copies}
+            copies |= {(None, oid) for oid in loose_moved}
+            if copies:
+                packed.retire_copies(remote, settings, copies)
+    except LockError as exc:
+        log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
+        return found
+    for pack, oid in sorted(again.bad_copies):
+        if oid in again.corrupt:
             result.retired.add(oid)
             log.warning("Corrupt packed object %s: %s; taken out of the pack indexes",
-                        oid, corrupt[oid])
+                        oid, again.corrupt[oid])
+        else:
+            log.warning("A damaged or lost copy of %s in pack %s was taken out of the pack "
+                        "indexes; another copy is whole.", oid, pack)
+    again.checked |= found.checked - suspects
+    return again

@@ -23,6 +23,7 @@ from dvx.remote.retry import Retrying, with_retries
 log = get_logger(__name__)
 
 INDEX_DOWNLOADS = 8  # new indexes fetched at once
+RELISTS = 5  # listings of the indexes, while some vanish before they are downloaded
 
 
 class Inventory:
@@ -50,19 +51,27 @@ class Inventory:
         self._names = None
 
     def _refresh(self) -> list[str]:
-        names = Retrying(self.blobs, self.retries).names(INDEXES_DIR)
-        listed = [n for n in names if is_index_name(n, self.algo)]
-        have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
-        new = [name for name in listed if name not in have and name not in self.refused]
-        if new:
-            with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
-                list(pool.map(self._download, new))
+        # An index deleted between the listing and its download was merged into one
+        # published before it went (gc, consolidation): listing again finds that one.
+        for _ in range(RELISTS):
+            names = Retrying(self.blobs, self.retries).names(INDEXES_DIR)
+            listed = [n for n in names if is_index_name(n, self.algo)]
+            have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
+            new = [name for name in listed if name not in have and name not in self.refused]
+            vanished = False
+            if new:
+                with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
+                    vanished = not all(pool.map(self._download, new))
+            if not vanished:
+                break
         for gone in have - set(listed):  # deleted on the remote (merged into another)
             if is_index_name(gone, self.algo):
                 fsutil.remove_quietly(os.path.join(self.cache_dir, gone))
-        return [name for name in listed if name not in self.refused]
+        return [name for name in listed if name not in self.refused
+                and os.path.exists(os.path.join(self.cache_dir, name))]
 
-    def _download(self, name: str) -> None:
+    def _download(self, name: str) -> bool:
+        """Download and check the index `name`: False if it is gone from the remote."""
         def whole() -> bytes:
             data = self.blobs.get(f"{INDEXES_DIR}/{name}")
             if index_name(data, self.algo) != name:  # damaged on the way, or at rest
@@ -74,11 +83,14 @@ class Inventory:
             data = with_retries(whole, self.retries, f"index {name}")
             for _ in read_index(data.splitlines(keepends=True), self.algo, name):
                 pass
+        except FileNotFoundError:
+            return False
         except (FormatError, CorruptObjectError) as exc:
             self.refused[name] = exc.message
             log.warning("%s Nothing it names is used.", exc.message)
-            return
+            return True
         self.keep_copy(name, data)
+        return True
 
     def keep_copy(self, name: str, data: bytes) -> None:
         """Keep the local copy of a checked index (one this process wrote needs no download)."""

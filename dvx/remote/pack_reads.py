@@ -202,10 +202,13 @@ def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
 
 @dataclass
 class PackCheck:
-    """What fsck --remote found in the packs."""
+    """What fsck --remote found in the packs. An object may be in several packs (two clones
+    pushed it at once): it is corrupt or lost only if no copy of it is good, while each bad
+    copy is listed, to be taken out of the indexes."""
     checked: set[str] = field(default_factory=set)  # oids that indexes place in packs
     corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
     lost: set[str] = field(default_factory=set)  # named by an index, in a pack that is gone
+    bad_copies: set[tuple[str, str]] = field(default_factory=set)  # (pack, oid), to retire
     missing_packs: list[str] = field(default_factory=list)
     unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
 
@@ -218,6 +221,8 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     on_remote = remote.retried.details(PACKS_DIR)
     spans: list[Span] = []
     named: set[str] = set()
+    good: set[str] = set()  # oids with a copy found whole
+    wrong: dict[str, str] = {}  # oid -> what is wrong with a copy of it
     for _, section in remote.inventory.sections():
         pack = section.pack
         if pack is None:
@@ -231,15 +236,18 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if pack not in on_remote:
             check.missing_packs.append(pack)
             check.lost.update(oid for oid, _, _ in section.entries)
+            check.bad_copies.update((pack, oid) for oid, _, _ in section.entries)
             continue
         check.checked.update(oid for oid, _, _ in section.entries)
         if on_remote[pack][0] != section.size:
             for oid, _, _ in section.entries:
-                check.corrupt.setdefault(oid, f"its pack {section.pack} is "
-                                              f"{on_remote[pack][0]} bytes, not "
-                                              f"{section.size}")
+                wrong.setdefault(oid, f"its pack {section.pack} is {on_remote[pack][0]} "
+                                      f"bytes, not {section.size}")
+                check.bad_copies.add((pack, oid))
             continue
-        if not fast:
+        if fast:
+            good.update(oid for oid, _, _ in section.entries)
+        else:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
     check.lost -= check.checked  # also in a pack that is there
@@ -250,17 +258,22 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
             piece = span.piece(data, offset, length)
             actual = hash_bytes(piece, remote.algo)
             if len(piece) != length:
-                check.corrupt[oid] = f"its pack {span.pack} ends before it does"
+                wrong[oid] = f"its pack {span.pack} ends before it does"
             elif actual != oid:
-                check.corrupt[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
+                wrong[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
+            else:
+                good.add(oid)
+                continue
+            check.bad_copies.add((span.pack, oid))
         return len(data)
 
     def done(span: Span, outcome: int | BaseException) -> None:
         if isinstance(outcome, BaseException):
             for oid, _, _ in span.entries:
-                check.corrupt.setdefault(oid, f"could not be read: {describe(outcome)}")
+                wrong.setdefault(oid, f"could not be read: {describe(outcome)}")
 
     total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
         bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
+    check.corrupt = {oid: why for oid, why in wrong.items() if oid not in good}
     return check

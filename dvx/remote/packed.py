@@ -202,11 +202,19 @@ def publish_chunks(remote: RemoteStore, chunks: list[bytes], settings: Settings)
 
 
 def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> None:
-    """Make the indexes stop naming `oids` (corrupt copies, in packs or loose ones moved
-    aside): the next push uploads them again. Packed damaged bytes stay until gc rewrites
-    their pack."""
+    """Make the indexes stop naming `oids` anywhere (corrupt copies, in packs or loose ones
+    moved aside): the next push uploads them again. Packed damaged bytes stay until gc
+    rewrites their pack."""
     doomed = set(oids)
     rewrite_indexes(remote, settings, lambda pack, oid: oid not in doomed)
+
+
+def retire_copies(remote: RemoteStore, settings: Settings,
+                  copies: Collection[tuple[str | None, str]]) -> None:
+    """Make the indexes stop naming these copies, (pack, oid) or (None, oid) for a loose
+    one: other copies of the same objects stay named."""
+    doomed = set(copies)
+    rewrite_indexes(remote, settings, lambda pack, oid: (pack, oid) not in doomed)
 
 
 def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
