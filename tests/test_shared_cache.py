@@ -52,3 +52,24 @@ def test_two_repositories_sharing_a_cache_add_identical_content_at_once(tmp_path
         assert not local, f"objects went to the repository's own cache: {local}"
         assert run_dvx("status", "-q", cwd=repo).code == 0
         assert (repo / "big.bin").read_bytes() == big
+
+
+def test_gc_in_a_shared_cache_warns_and_keeps_what_named_projects_use(tmp_path):
+    shared = tmp_path / "shared-cache"
+    repos = []
+    for name in ("one", "two"):
+        repo = make_git_repo(tmp_path / name)
+        for args in (["init"], ["config", "cache.dir", str(shared)]):
+            assert run_dvx(*args, cwd=repo).code == 0
+        write(repo / f"{name}.csv", f"the work of {name}\n")
+        assert run_dvx("add", f"{name}.csv", cwd=repo).code == 0  # not committed anywhere
+        repos.append(repo)
+    one, two = repos
+    kept = run_dvx("gc", "-A", "-f", "--grace", "0", "-p", str(two), cwd=one)
+    assert kept.code == 0 and "outside this repository" not in kept.stderr, kept.output
+    assert run_dvx("status", "-q", cwd=two).code == 0
+    bad = run_dvx("gc", "-w", "-f", "-p", str(tmp_path / "nowhere"), cwd=one)
+    assert bad.code == 2 and "is not a directory" in bad.stderr
+    warned = run_dvx("gc", "-w", "--dry-run", "--grace", "0", cwd=one)
+    assert "outside this repository, perhaps shared" in warned.stderr, warned.output
+    assert "--projects" in warned.stderr

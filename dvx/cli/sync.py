@@ -435,11 +435,14 @@ dvx gc --all-commits --remote storage -f
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--grace", type=click.FloatRange(min=0), default=3600, show_default=True,
               help="Keep objects written less than this many seconds ago.")
+@click.option("-p", "--projects", multiple=True, metavar="PATH",
+              help="Also keep what the repository at PATH uses in the same scope (one that "
+                   "shares the cache or the remote); repeatable.")
 @JSON
 @common_options
 def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
        revs: tuple[str, ...], remote_name: str | None, force_last_copy: bool, dry_run: bool,
-       force: bool, grace: float, as_json: bool) -> None:
+       force: bool, grace: float, projects: tuple[str, ...], as_json: bool) -> None:
     """Delete cached (and, with --remote, remote) objects that nothing in scope uses.
 
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
@@ -462,7 +465,8 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
         raise UsageError("gc deletes data and needs confirmation.",
                          "Pass -f to confirm, or --dry-run to only list what would go.")
     confirm = None if dry_run or force else _confirm_gc
-    results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm)
+    results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm,
+                    projects)
     if as_json:
         emit_json([r.to_json() for r in results])
     elif not is_quiet():

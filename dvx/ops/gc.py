@@ -64,9 +64,11 @@ Confirm = Callable[[list[GcResult]], bool]  # shown the plan; False: delete noth
 
 def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
        grace_seconds: float = DEFAULT_GRACE_SECONDS, force_last_copy: bool = False,
-       confirm: Confirm | None = None) -> list[GcResult]:
-    """Delete what `scope` does not use from the cache (and from the remote `remote_name`).
-    `confirm` sees the plan before anything is deleted; with `dry_run` nothing is."""
+       confirm: Confirm | None = None, projects: tuple[str, ...] = ()) -> list[GcResult]:
+    """Delete what `scope` does not use from the cache (and from the remote `remote_name`),
+    keeping too what the other repositories `projects` (sharing the cache or the remote) use
+    in the same scope. `confirm` sees the plan before anything is deleted; with `dry_run`
+    nothing is."""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
@@ -79,8 +81,13 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         name, remote = open_remote(repo, remote_name)
         if remote.read_only:
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
+    others = [_project(repo, path) for path in projects]
     with repo.lock():
         reach = reachable(repo, scope, remote)
+        for other in others:  # their own revisions: --rev names this repository's
+            theirs = reachable(other, replace(scope, revs=()), remote)
+            reach.oids |= theirs.oids
+            reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
         refuse_if_unreadable(reach)
         cutoff = time.time() - grace_seconds
         results = []
@@ -92,6 +99,11 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
             _drop(cache, cache.last_copies.oids)
         results.insert(0, cache)
+        if cache.removed and not projects and _outside(repo.cache_dir, repo.root):
+            log.warning("The cache (%s) is outside this repository, perhaps shared: gc keeps "
+                        "only what this repository uses, so what only other repositories "
+                        "sharing it use (their uncommitted work, their unpushed commits) goes "
+                        "too. Name them with --projects to keep theirs.", repo.cache_dir)
         for result in results:
             result.dry_run = dry_run
         if dry_run or (confirm is not None and not confirm(results)):
@@ -103,6 +115,21 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
                 _delete_from_remote(repo, remote, results[1], cutoff)
     return results
+
+
+def _project(repo: Repo, path: str) -> Repo:
+    """Another repository whose data gc keeps (--projects), found at or above `path`."""
+    if not os.path.isdir(path):
+        raise UsageError(f"--projects: '{path}' is not a directory.")
+    other = Repo.find(path)
+    if other.root == repo.root:
+        raise UsageError(f"--projects: '{path}' is this repository.")
+    return other
+
+
+def _outside(path: str, root: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real != top and not real.startswith(top + os.sep)
 
 
 def _plan_cache(repo: Repo, keep: set[str], cutoff: float, scope: Scope) -> GcResult:
