@@ -183,3 +183,27 @@ def test_relink_places_files_again_as_the_new_cache_type_says(repo, dvx):
     (repo / "model.bin").write_bytes(b"edited in place")  # a copy: the cache is untouched
     assert dvx("fsck").code == 0
     assert dvx("status", "-q").code == 1
+
+
+def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx):
+    write(repo / "f", "the file\n")
+    dvx("add", "f")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a file")
+    os.unlink(repo / "f")
+    write(repo / "f" / "g", "in the directory\n")
+    assert dvx("commit", "f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "now a directory")
+    git(repo, "checkout", "-q", "HEAD~1")
+    status = dvx("status", "--json")
+    assert '"outdated"' in status.stdout, status.output
+    assert dvx("checkout").code == 0  # the directory is in the cache: nothing is lost
+    assert (repo / "f").read_text() == "the file\n"
+    git(repo, "checkout", "-q", "-")
+    assert dvx("checkout").code == 0
+    write(repo / "f" / "mine", "not in any cache\n")
+    git(repo, "checkout", "-q", "HEAD~1")
+    refused = dvx("checkout")
+    assert refused.code == 1 and "f/mine" in refused.output
+    assert (repo / "f" / "mine").read_text() == "not in any cache\n"

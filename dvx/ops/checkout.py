@@ -239,8 +239,9 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     pointer = output.pointer
     full = repo.abspath(output.path)
     if os.path.isdir(full) and not os.path.islink(full):
-        if not force:
-            result.skipped.append((output.path, "a directory is in the way (use --force)"))
+        why = None if force else _dir_in_the_way(repo, full, output.path)
+        if why:
+            result.skipped.append((output.path, why))
             return
         fsutil.rmtree(full)
     try:
@@ -270,6 +271,19 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
     result.restored.append(output.path)
+
+
+def _dir_in_the_way(repo: Repo, full: str, display: str) -> str | None:
+    """None if the directory where a file goes may be deleted: every file in it is in the
+    cache (say, the version of a directory the workspace was synced to); else why not."""
+    walk = walk_directory(full)
+    if walk.symlinks or walk.others:
+        return "a directory is in the way (use --force)"
+    for entry in walk.files:
+        why = _safe_to_replace(repo, entry.path, f"{display}/{entry.relpath}", False)
+        if why:
+            return f"a directory is in the way, and '{display}/{entry.relpath}' in it: {why}"
+    return None
 
 
 def _shares_its_mode(state: FileState, st: os.stat_result | None) -> bool:

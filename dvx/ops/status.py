@@ -120,6 +120,10 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
         pass
     elif state is not None and synced_before is not None and state.oid == synced_before.oid:
         result.workspace, result.current_oid = OUTDATED, state.oid
+    elif state is None and synced_before is not None and os.path.isdir(full) and (
+            repo.statcache.get_dir(full, fingerprint_directory(full).digest)
+            == synced_before.oid):  # the directory it was synced to, before Git made it a file
+        result.workspace, result.current_oid = OUTDATED, synced_before.oid
     else:
         result.workspace = MODIFIED
         result.current_oid = state.oid if state is not None else None
