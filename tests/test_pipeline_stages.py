@@ -31,6 +31,18 @@ def test_a_frozen_stage_never_runs_until_unfrozen(repo, dvx):
     assert missing.code == 2 and "no stage 'nope'" in missing.stderr
 
 
+def test_a_foreach_group_is_frozen_and_unfrozen_by_its_name(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
+                             "      cmd: echo ${item} > ${item}.txt\n"
+                             "      outs: ['${item}.txt']\n")
+    assert dvx("freeze", "build").code == 0
+    listed = json.loads(dvx("stage", "list", "--json").stdout)
+    assert {s["name"]: s["frozen"] for s in listed} == {"build@us": True, "build@eu": True}
+    assert dvx("unfreeze", "build").code == 0
+    assert "frozen" not in (repo / "dvx.yaml").read_text()
+    assert dvx("repro").code == 0 and (repo / "eu.txt").read_text() == "eu\n"
+
+
 def test_stage_remove_takes_it_out_of_dvx_yaml_and_dvx_lock(repo, dvx):
     make_ml_repo(repo)
     pipeline = (repo / "dvx.yaml").read_text().replace(

@@ -66,6 +66,8 @@ def set_frozen(repo: Repo, name: str, frozen: bool) -> bool:
     """Freeze (`repro` never runs it) or unfreeze a stage; False if it already was."""
     def change(stages: Any) -> bool:
         body = stages[name]
+        if "foreach" in body and isinstance(body.get("do"), dict):
+            body = body["do"]  # a foreach group: its stages are made from `do`
         if bool(body.get("frozen")) == frozen:
             return False
         if frozen:
