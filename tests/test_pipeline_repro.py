@@ -202,6 +202,18 @@ stages:
     assert "poll: always changed" in dvx("status").stdout
 
 
+def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(repo, dvx):
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: echo run >> runs.log; echo made > "
+                             "out.txt\n    params: [n]\n    outs: [out.txt]\n")
+    for value in ("1", "2", "1"):
+        write(repo / "params.yaml", f"n: {value}\n")
+        result = dvx("repro")
+        assert result.code == 0, result.output
+    assert "Restored 'gen' from the run-cache (changed params: n)." in result.stdout
+    assert (repo / "runs.log").read_text().split() == ["run", "run"]
+
+
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("repro", "train").code == 0
     git(ml, "add", "-A")

@@ -69,8 +69,8 @@ def keys_for(repo: Repo, stage: Stage, state: StageState) -> tuple[str, str]:
 
 def why_not_kept(stage: Stage) -> str | None:
     """Why runs of this stage cannot be recorded and restored (None: they can)."""
-    if not stage.deps:
-        return "it has no dependencies, so no run of it is told apart from another"
+    if not stage.deps and not stage.params:
+        return "it has no dependencies or params, so no run of it is told apart from another"
     if not stage.outs:
         return "it has no outputs to restore"
     if stage.always_changed:
@@ -82,12 +82,13 @@ def why_not_kept(stage: Stage) -> str | None:
 
 
 def cacheable(stage: Stage) -> bool:
-    """Runs of this stage may be recorded and restored: it has dependencies and outputs, no
-    output persists from run to run, and it is not marked as depending on something outside
-    the repository (always_changed). Outputs with `cache: false` must be files: the run-cache
-    keeps a copy of them, so that a restored run is complete."""
-    return bool(stage.deps and stage.outs) and not stage.always_changed and all(
-        not o.persist for o in stage.outs)
+    """Runs of this stage may be recorded and restored: it has dependencies or params (as in
+    DVC, params are inputs that tell runs apart) and outputs, no output persists from run to
+    run, and it is not marked as depending on something outside the repository
+    (always_changed). Outputs with `cache: false` must be files: the run-cache keeps a copy
+    of them, so that a restored run is complete."""
+    return bool((stage.deps or stage.params) and stage.outs) and not stage.always_changed \
+        and all(not o.persist for o in stage.outs)
 
 
 @dataclass(frozen=True)
