@@ -189,6 +189,22 @@ def test_a_missing_or_malformed_file_is_an_error_in_its_row(formats, dvx):
     assert "f1" in diff.stdout, "a removed file's metrics are shown as removed"
 
 
+def test_a_half_edited_params_yaml_is_an_error_row_unless_dvx_yaml_needs_it(repo, dvx):
+    write(repo / "m.json", '{"acc": 0.9}')
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: cp m.json out.json\n"
+                             "    deps: [m.json]\n    metrics: [out.json]\n")
+    assert dvx("repro").code == 0
+    write(repo / "params.yaml", "lr: [0.1\n")
+    metrics = dvx("metrics", "show")
+    assert metrics.code == 0 and "0.9" in metrics.stdout, metrics.output
+    params = dvx("params", "show")
+    assert params.code == 0 and "not valid YAML" in params.stdout, params.output
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("cp m.json",
+                                                                      "echo ${lr}; cp m.json"))
+    needed = dvx("metrics", "show")
+    assert needed.code != 0 and "params.yaml" in needed.stderr
+
+
 def test_params_diff_deps_keeps_only_what_stages_depend_on(formats, dvx):
     write(formats / "params.yaml", "train:\n  lr: 0.2\n  epochs: 4\nseed: 8\n")
     write(formats / "config" / "model.toml", "[model]\ndepth = 5\nwidth = 32\n")

@@ -52,10 +52,16 @@ def declared(read: ReadFile) -> Declared:
     found = Declared()
     root_params = read(DEFAULT_PARAMS_FILE)
     context: dict[str, Any] = {}
+    unreadable: FormatError | None = None
     if root_params is not None:
         found.params.append(DEFAULT_PARAMS_FILE)
-        context.update(parse_params(root_params, DEFAULT_PARAMS_FILE))
+        try:
+            context.update(parse_params(root_params, DEFAULT_PARAMS_FILE))
+        except FormatError as exc:  # its row shows the error, unless dvx.yaml needs its values
+            unreadable = exc
     data = read(PIPELINE_FILE)
+    if unreadable is not None and data is not None and b"${" in data:
+        raise unreadable
     doc = parse_yaml(data, f"pipeline file '{PIPELINE_FILE}'") if data is not None else None
     if doc is None:
         return found
