@@ -157,6 +157,25 @@ def test_a_broken_or_missing_plot_is_reported_and_the_rest_drawn(plotted, dvx, t
                                                          "logs__loss.csv.svg"))
 
 
+def test_a_field_one_revision_lacks_is_reported_and_class_labels_stay_text(repo, dvx,
+                                                                           tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - curve.csv: {x: epoch, y: [loss, acc]}\n"
+                             "    - preds.csv: {template: confusion, x: actual, y: predicted}\n")
+    write(repo / "curve.csv", "epoch,loss,acc\n0,0.9,0.1\n1,0.5,0.6\n")
+    write(repo / "preds.csv", "actual,predicted\n007,7\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "curve.csv", "epoch,val_loss,acc\n0,0.8,0.2\n1,0.4,0.7\n")
+    result = dvx("plots", "diff", "--json", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    curve = next(p for p in json.loads(result.stdout)["plots"] if p["path"] == "curve.csv")
+    assert [e["rev"] for e in curve["errors"]] == ["workspace"]
+    assert "no field 'loss'" in curve["errors"][0]["msg"]
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert '"actual": "007", "predicted": "7"' in page  # a wrong prediction stays wrong
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

@@ -95,13 +95,17 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:
-            data.tables.append((revision, parse_rows(raw, path, data.plot.options.header)))
+            options = data.plot.options  # a confusion matrix's classes are labels, as written
+            data.tables.append((revision, parse_rows(
+                raw, path, options.header, numbers=not options.template.startswith("confusion"))))
     except DvxError as exc:
         data.errors.append((revision.label, exc.message))
 
 
-def parse_rows(raw: bytes, path: str, header: bool = True) -> list[dict[str, Any]]:
-    """The records of a CSV/TSV, JSON or YAML plots file."""
+def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
+               ) -> list[dict[str, Any]]:
+    """The records of a CSV/TSV, JSON or YAML plots file (a CSV/TSV cell that reads as a
+    number becomes one, if `numbers`)."""
     lower = path.lower()
     if lower.endswith((".csv", ".tsv")):
         try:
@@ -114,7 +118,8 @@ def parse_rows(raw: bytes, path: str, header: bool = True) -> list[dict[str, Any
         if not lines:
             raise FormatError(f"The plots file '{path}' is empty.")
         names = lines[0] if header else [str(i) for i in range(len(lines[0]))]
-        return [{n: _number(v) for n, v in zip(names, line, strict=False)}
+        cell = _number if numbers else str
+        return [{n: cell(v) for n, v in zip(names, line, strict=False)}
                 for line in lines[1 if header else 0:]]
     if lower.endswith(".json"):
         try:
@@ -145,7 +150,8 @@ def _number(text: str) -> Any:
 
 def spec(data: PlotData) -> dict[str, Any] | None:
     """The Vega-Lite spec of a table plot over its revisions (None for images, or when no
-    revision could be read); raises FormatError when the rows lack the fields it needs."""
+    revision could be read); raises FormatError when the rows lack the fields it needs, and
+    adds to `data.errors` the revisions that lack one of the y fields."""
     if data.plot.is_image or not data.tables:
         return None
     options = data.plot.options
@@ -167,6 +173,10 @@ def spec(data: PlotData) -> dict[str, Any] | None:
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with "
                           + " or ".join(f"'{y}'" for y in ys) + ".")
+    for revision, rows in data.tables:  # a field one revision lacks is said, not just left out
+        present = {key for row in rows for key in row}
+        data.errors += [(revision.label, f"it has no field '{y}' there, so that line is not "
+                                         "drawn for it") for y in ys if y not in present]
     x_type = "quantitative" if all(_is_number(v["x"]) for v in values) else "nominal"
     y_title = options.y_label or ", ".join(ys)
     x_title = options.x_label or x

@@ -56,11 +56,12 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     sections, charts = [], []
     used: set[str] = set()
     for number, data in enumerate(plots):
-        errors = list(data.errors)
         try:
             chart = spec(data)
-        except DvxError as exc:
-            chart, errors = None, [*errors, ("all revisions", exc.message)]
+        except DvxError as exc:  # in the plot's errors too, for --json
+            chart = None
+            data.errors.append(("all revisions", exc.message))
+        errors = list(data.errors)
         result.errors += [(data.plot.path, rev, msg) for rev, msg in errors]
         body = ""
         if chart is not None:
