@@ -385,6 +385,9 @@ def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dv
     (store / "packs" / section.pack).write_bytes(bytes(damaged))
     index = write_index([section], ALGO)
     (store / "indexes" / packs.index_name(index, ALGO)).write_bytes(index)
+    os.rename(repo / ".dvx" / "cache", tmp_path / "cache-before")
+    fetched = dvx("fetch")  # whichever copy it reads first, the other is there
+    assert fetched.code == 0, fetched.output
 
     checked = dvx("fsck", "--remote", "s")
     assert checked.code == 0 and "another copy is whole" in checked.stderr, checked.output
@@ -396,6 +399,17 @@ def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dv
     fetched = dvx("fetch")
     assert fetched.code == 0, fetched.output
     assert dvx("status", "-q").code == 0
+
+
+def test_a_pull_names_the_pack_that_is_gone(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    data_pack = max((store / "packs").iterdir(), key=lambda p: p.stat().st_size)
+    data_pack.unlink()
+    os.rename(repo / ".dvx" / "cache", tmp_path / "old-cache")
+    fetched = dvx("fetch")
+    assert fetched.code == 1 and f"its pack {data_pack.name} is not on the remote" in \
+        fetched.stderr, fetched.output
 
 
 def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, tmp_path):

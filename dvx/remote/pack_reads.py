@@ -64,11 +64,15 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
 
     keep = partial(store_verified, cache)
 
+    damaged: set[str] = set()  # oids whose copy read was not theirs: others are tried below
+
     def record(entries: Iterable[tuple[str, int, int]],
                outcomes: Iterable[int | Exception]) -> None:
         for (oid, _, _), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 result.failed[oid] = describe(outcome)
+                if isinstance(outcome, CorruptObjectError):
+                    damaged.add(oid)
             else:
                 result.transferred += 1
                 result.bytes += outcome
@@ -110,8 +114,12 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 retry.append(span)  # repacked meanwhile: the indexes are read again below
                 return
             if isinstance(outcome, BaseException):
+                why = f"its pack {span.pack} is not on the remote" if isinstance(
+                    outcome, FileNotFoundError) else describe(outcome)
                 for oid, _, _ in span.entries:
-                    result.failed[oid] = describe(outcome)
+                    result.failed[oid] = why
+                    if isinstance(outcome, CorruptObjectError):
+                        damaged.add(oid)
                 advance(len(span.entries))
             else:
                 store(span, outcome)
@@ -154,7 +162,39 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             run(_spans_for(remote, still), len(still))
             for oid in still:
                 result.failed[oid] = "its pack is gone from the remote"
+        if damaged & result.failed.keys():
+            _from_other_copies(remote, damaged & result.failed.keys(), settings, keep, result)
     return result
+
+
+def _from_other_copies(remote: RemoteStore, oids: set[str], settings: Settings,
+                       keep: partial[int | Exception], result: TransferResult) -> None:
+    """Objects whose copy was damaged, read from another copy where the indexes name one
+    (two clones that pushed the same object at once each packed it): each copy in turn,
+    until one hashes to its oid."""
+    copies: dict[str, list[Span]] = {}
+    for _, section in remote.inventory.sections():
+        if section.pack is None:
+            continue
+        for entry in section.entries:
+            if entry[0] in oids:
+                single = Section(section.pack, section.size, [entry])
+                copies.setdefault(entry[0], []).extend(
+                    coalesce(single, single.entries, READ_GAP, remote.pack_size))
+    for oid, spans in copies.items():
+        if len(spans) < 2:
+            continue  # the one copy there is, already read
+        for span in spans:
+            try:
+                data = read_span(remote, span, settings)
+            except Exception:
+                continue
+            outcome = keep(oid, span.piece(data, *span.entries[0][1:]))
+            if not isinstance(outcome, Exception):
+                del result.failed[oid]
+                result.transferred += 1
+                result.bytes += outcome
+                break
 
 
 def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
