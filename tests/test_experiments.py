@@ -274,18 +274,24 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
     assert gone.code != 0 and "has not started" in gone.stderr
 
 
-def test_queue_stop_ends_a_running_experiment(project):
-    must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "slow", cwd=project)
+def _queue_started(project, name: str) -> subprocess.Popen:
+    """`dvx queue start` in a process of its own, once the queued `name` is running."""
     runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+        if states and states[0]["state"] == "running" and os.path.exists(
+                project / ".dvx" / "tmp" / "queue" / f"{name}.log"):
+            break
+        time.sleep(0.1)
+    return runner
+
+
+def test_queue_stop_ends_a_running_experiment(project):
+    must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "slow", cwd=project)
+    runner = _queue_started(project, "slow")
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
-            if states and states[0]["state"] == "running" and os.path.exists(
-                    project / ".dvx" / "tmp" / "queue" / "slow.log"):
-                break
-            time.sleep(0.2)
         assert run_dvx("queue", "stop", cwd=project).code == 0
         assert runner.wait(timeout=30) == 1
     finally:
@@ -298,18 +304,9 @@ def test_queue_stop_ends_a_running_experiment(project):
 
 def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "orphan", cwd=project)
-    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # until the run is under way
-            states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
-            if states[0]["state"] == "running":
-                break
-            time.sleep(0.1)
-    finally:
-        runner.send_signal(signal.SIGKILL)  # the runner dies; its run goes on alone
-        runner.wait()
+    runner = _queue_started(project, "orphan")
+    runner.send_signal(signal.SIGKILL)  # the runner dies; its run goes on alone
+    runner.wait()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
@@ -322,12 +319,18 @@ def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     assert len(git(project, "worktree", "list").splitlines()) == 1
 
 
-def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
+def _shared_pipeline(tmp_path):
+    """A team whose founder, alice, shared the pipeline (code and data): (team, alice)."""
     team = Team(tmp_path)
     alice = team.founder()
     _pipeline(alice)
     git(alice, "push", "-q", "origin", "main")
     must("push", cwd=alice)
+    return team, alice
+
+
+def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
     pushed = run_dvx("exp", "push", "origin", "low", cwd=alice)
     assert pushed.code == 0 and "Pushed 1 experiment(s): low" in pushed.stdout
@@ -342,11 +345,7 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
 
 
 def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path):
-    team = Team(tmp_path)
-    alice = team.founder()
-    _pipeline(alice)
-    git(alice, "push", "-q", "origin", "main")
-    must("push", cwd=alice)
+    team, alice = _shared_pipeline(tmp_path)
     bob = team.clone("bob")
     must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
     ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/tuned"

@@ -360,12 +360,18 @@ def _pushed_directory(repo: Path, dvx, store: Path, files: int, size: int) -> No
     assert dvx("push").code == 0
 
 
-def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
-    store = tmp_path / "store"
+def _pushed_with_one_damaged(repo: Path, dvx, store: Path):
+    """Five files pushed in one pack, one of them damaged there: (remote, its oid)."""
     _pushed_directory(repo, dvx, store, 5, 1000)
     remote = local_spec(store, str(store), {})
     bad = oid_of((repo / "d/3.bin").read_bytes())
     remote.write_raw(bad, b"\0" * 1000)
+    return remote, bad
+
+
+def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    remote, bad = _pushed_with_one_damaged(repo, dvx, store)
     repaired = dvx("push", "--repair", "--json")
     assert repaired.code == 0, repaired.output
     assert json.loads(repaired.stdout)["repaired"] == [bad]
@@ -417,10 +423,7 @@ def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, 
     from dvx.remote.locks import GC, RemoteLock
 
     store = tmp_path / "store"
-    _pushed_directory(repo, dvx, store, 5, 1000)
-    remote = local_spec(store, str(store), {})
-    bad = oid_of((repo / "d/3.bin").read_bytes())
-    remote.write_raw(bad, b"\0" * 1000)
+    _pushed_with_one_damaged(repo, dvx, store)
     indexes = sorted(p.read_bytes() for p in (store / "indexes").iterdir())
     assert dvx("config", "core.lock_wait", "0").code == 0
     with RemoteLock(DirectoryBlobs(str(store)), GC, "'s'", 0):  # another clone's gc --remote
