@@ -257,8 +257,11 @@ def _report_shared(shared: object, verb: str) -> None:
 
     assert isinstance(shared, Shared)
     if shared.data is not None:
-        for oid, why in sorted(shared.data.transfer.failed.items())[:20]:
-            warn(f"Failed {oid}: {why}")
+        from dvx.cli.sync import failure_lines
+
+        failed = shared.data.transfer.failed
+        for line in failure_lines(failed, shared.data.paths.lookup(failed)):
+            warn(line)
         for problem in shared.data.problems:
             warn(f"Problem: {problem}")
         if not shared.data.ok:
