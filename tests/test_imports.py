@@ -67,6 +67,8 @@ def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     assert run_dvx("get", str(team.origin), "README.md", "-o", str(tmp_path / "r.md"),
                    cwd=project).code == 0
     assert (tmp_path / "r.md").read_text() == "the datasets\n"
+    inside = run_dvx("get", str(team.origin), "images", "-o", str(out), cwd=project)
+    assert inside.code == 0 and (out / "images" / "0.png").exists()  # into the directory
     again = run_dvx("get", str(team.origin), "images", "-o", str(out), cwd=project)
     assert again.code != 0 and "already exists" in again.stderr
     assert not (project / "images.dvx").exists()
@@ -94,12 +96,17 @@ def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, pr
     write(project / "images" / "old.png", "not in the source\n")
     assert run_dvx("get", str(team.origin), "images", "--force", cwd=project).code == 0
     assert sorted(os.listdir(project / "images")) == ["0.png", "1.png", "2.png"]
-    assert run_dvx("get", str(team.origin), "raw/train.csv", "-o", "images", "--force",
-                   cwd=project).code == 0  # a file in place of a directory
-    assert (project / "images").read_text() == "a,b\n1,2\n"
+    write(project / "README.md" / "old", "a directory where the file goes\n")
+    assert run_dvx("get", str(team.origin), "README.md", "--force", cwd=project).code == 0
+    assert (project / "README.md").read_text() == "the datasets\n"
+    write(project / "keep" / "notes.txt", "mine\n")  # -o an existing directory: into it
+    assert run_dvx("get", str(team.origin), "raw/train.csv", "-o", "keep", "--force",
+                   cwd=project).code == 0
+    assert sorted(os.listdir(project / "keep")) == ["notes.txt", "train.csv"]
     assert not [n for n in os.listdir(project) if n.startswith(".dvx-get-")]
 
-    here = run_dvx("get", str(team.origin), "images", "-o", ".", "--force", cwd=project)
+    here = run_dvx("get", str(team.origin), "images", "-o", "..", "--force",
+                   cwd=project / "images")  # ../images is where the command runs
     assert here.code != 0 and "current directory" in here.stderr
 
 

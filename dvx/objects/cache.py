@@ -29,8 +29,11 @@ from dvx.hashing import (
     hash_file,
     is_valid_oid,
 )
+from dvx.logs import get_logger
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.objects.odb import ObjectStore
+
+log = get_logger(__name__)
 
 STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no download
 
@@ -142,6 +145,13 @@ class LocalCache(ObjectStore):
         os.chmod(final, 0o444)
         return True
 
+    def _set_aside_damaged(self, oid: str, path: str) -> None:
+        moved = self.quarantine(oid)
+        log.warning("The cached object %s no longer held its bytes (changed through a link to "
+                    "it?): moved to %s, and stored again from '%s'. Files linked to it show "
+                    "the stored bytes again; the changed bytes are in %s.", oid, moved, path,
+                    moved)
+
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
         usual damage, an append, shows there without reading it.)"""
@@ -221,7 +231,7 @@ class LocalCache(ObjectStore):
                 # bytes (it may have been there before, and changed through a link since)
                 # and survive even a power cut first, not just a crash of this process.
                 if not self._holds(oid, size):
-                    self.quarantine(oid)
+                    self._set_aside_damaged(oid, path)
                     oid, size = self._add_by_copy(path, on_bytes)
                 fsutil.fsync_file(self.oid_path(oid))
                 try:
@@ -278,7 +288,7 @@ class LocalCache(ObjectStore):
             # once it is known to hold these bytes (a write through another link may have
             # changed it); a damaged object is moved aside and the file becomes the object.
             if not self._holds(oid, size):
-                self.quarantine(oid)
+                self._set_aside_damaged(oid, path)
                 return self._add_by_hardlink(path, on_bytes)
             try:
                 fsutil.place(final, path, ("hardlink",), unsupported=self.unsupported_links)

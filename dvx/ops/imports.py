@@ -87,16 +87,16 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
 
 
 def _get_target(out: str | None, path: str, force: bool) -> str:
-    """Where `dvx get` / `get-url` writes: `out`, or the source's name here; something there
-    already only with `force`, and never the current directory or one above it, which
-    replacing would pull out from under the user."""
-    target = os.path.abspath(out or posixpath.basename(path.strip("/")) or ".")
+    """Where `dvx get` / `get-url` writes (`_resolve_output`); something there already only
+    with `force`, and never the current directory or one above it, which replacing would pull
+    out from under the user."""
+    target = os.path.abspath(_resolve_output(out, path.strip("/")) or ".")
     here = os.getcwd()
     if target == here or here.startswith(target.rstrip(os.sep) + os.sep):
-        raise PathError(f"'{out or target}' is the current directory or holds it; it is "
-                        "never replaced.", "Name a new path with -o.")
+        raise PathError(f"'{target}' is the current directory or holds it; it is never "
+                        "replaced.", "Name a new path with -o.")
     if os.path.lexists(target) and not force:
-        raise PathError(f"'{out or target}' already exists.", "Choose another -o, or --force.")
+        raise PathError(f"'{target}' already exists.", "Choose another -o, or --force.")
     return target
 
 
@@ -343,9 +343,19 @@ def _location(repo: Repo, recorded: str) -> str:
 
 
 def _out_path(repo: Repo, out: str | None, default_name: str) -> str:
-    rel = repo_relpath(repo.root, out if out is not None else posixpath.basename(default_name))
-    check_data_path(repo, rel, out or rel)
+    out = _resolve_output(out, default_name)
+    rel = repo_relpath(repo.root, out)
+    check_data_path(repo, rel, out)
     return rel
+
+
+def _resolve_output(out: str | None, source_path: str) -> str:
+    """Where data from `source_path` goes, as DVC decides: its name here without `out`, its
+    name inside `out` if that is an existing directory, else `out`."""
+    name = posixpath.basename(source_path.rstrip("/"))
+    if out is None:
+        return name
+    return os.path.join(out, name) if os.path.isdir(out) else out
 
 
 def _refuse_taken(repo: Repo, rel: str, force: bool) -> None:

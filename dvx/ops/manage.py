@@ -12,7 +12,6 @@ from dvx.ops.data_places import refuse_git_tracked, refuse_ignored_pointers, ref
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.repo import Repo
-from dvx.workspace import file_state
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
                 # Untracked data must be the user's own: a link into the cache would follow
                 # the object (gc deletes it; an edit through a hard link changes history).
                 for path in _data_files(full):
-                    _unprotect_file(repo, path, output.path)
+                    _own_copy(repo, path, output.path, missing_ok=True)
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)
             repo.syncstate.forget(output.path)
@@ -152,7 +151,7 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                                                    output.recorded_in) is None:
                 raise PathError(f"The manifest of '{output.path}' is not in the cache.")
             for path in _data_files(full):
-                _unprotect_file(repo, path, output.path)
+                _own_copy(repo, path, output.path)
             done.append(output.path)
     return done
 
@@ -165,15 +164,23 @@ def _data_files(full: str) -> list[str]:
     return [e.path for e in walk.files] + [join_posix(full, r) for r in walk.symlinks]
 
 
-def _unprotect_file(repo: Repo, path: str, display: str) -> None:
+def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False) -> None:
+    """Make the file at `path` writable and its own: a hard link or a symlink into the cache
+    becomes a copy of the object. A symlink of the user's own (not into the cache) is left
+    as it is; one into the cache whose object is gone is an error, unless `missing_ok`."""
     st = os.lstat(path)
-    if os.path.islink(path) and not os.path.exists(path):
-        raise PathError(f"'{display}': '{path}' links to a cache object that is gone.",
-                        "`dvx pull` brings it back, or delete the link.")
-    if os.path.islink(path) or st.st_nlink > 1:
-        state = file_state(repo, path, display)
-        assert state is not None
-        executable = fsutil.is_executable(os.stat(path).st_mode)
-        fsutil.place(os.path.realpath(path), path, ("copy",), exec_bit=executable)
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        if repo.cache.object_for_symlink(target) is None:
+            return  # the user's own link
+        if not os.path.exists(target):
+            if missing_ok:
+                return
+            raise PathError(f"'{display}': '{path}' links to a cache object that is gone.",
+                            "`dvx pull` brings it back, or delete the link.")
+        fsutil.place(target, path, ("copy",),
+                     exec_bit=fsutil.is_executable(os.stat(path).st_mode))
+    elif st.st_nlink > 1:
+        fsutil.place(path, path, ("copy",), exec_bit=fsutil.is_executable(st.st_mode))
     else:
         fsutil.make_writable(path)
