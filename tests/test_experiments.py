@@ -135,13 +135,15 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     failed = run_dvx("exp", "run", "-S", "+train.fail=true", "-n", "broken", cwd=project)
     assert failed.code == 1 and "not recorded" in failed.stderr
     assert "broken" not in _show(project)
-    must("exp", "run", "-S", "+train.fail=false", "-n", "taken", cwd=project)
+    must("exp", "run", "-S", "train.fail=false", "-n", "taken", cwd=project)  # set by the run above
     for args, message in ((("-S", "train.lr"), "KEY=VALUE"),
                           (("-S", "notes.txt:a=1"), "not a YAML, JSON or TOML"),
                           (("-S", "other.yaml:a=1"), "'other.yaml', which does not exist"),
                           (("-S", "train.lr=[0.1,"), "is not valid YAML"),
                           (("-S", "train.Lr=0.01"), "has no param 'train.Lr'"),
                           (("-S", "train.lr.x=1"), "'train.lr' is not a mapping"),
+                          (("-S", "+train.lr=1"), "has that param already"),
+                          (("-S", "++train.lr=1"), "are not supported"),
                           (("-n", "taken"), "exists already"),
                           (("-n", "bad name"), "Invalid experiment name"),
                           (("-n", "workspace"), "names something else")):

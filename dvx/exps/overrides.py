@@ -33,6 +33,10 @@ def parse(text: str) -> Override:
     target, sep, raw = text.partition("=")
     if not sep or not target:
         raise UsageError(f"-S {text!r}: expected [FILE:]KEY=VALUE, e.g. -S train.lr=0.01.")
+    if target.startswith("++") or target.startswith("~"):
+        raise UsageError(f"-S {text!r}: the override forms '++KEY' and '~KEY' are not "
+                         "supported.", "Set a param the file has with KEY=VALUE, or add a new "
+                                       "one with +KEY=VALUE.")
     add = target.startswith("+")
     target = target[1:] if add else target
     file, colon, key = target.rpartition(":")
@@ -85,11 +89,15 @@ def _set(doc: Any, change: Override) -> None:
             raise UsageError(f"-S {change.file}:{change.key}: '{'.'.join(parts[:depth])}' is "
                              f"not a mapping in '{change.file}'.")
         if part not in doc and not change.add:
+            named = change.key if change.file == DEFAULT_PARAMS_FILE else \
+                f"{change.file}:{change.key}"
             raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
                              f"'{'.'.join(parts[:depth + 1])}'.",
-                             f"Check the name; to add a new param, write "
-                             f"-S '+{change.key}=...'.")
+                             f"Check the name; to add a new param, write -S '+{named}=...'.")
         if depth == len(parts) - 1:
+            if change.add and part in doc:
+                raise UsageError(f"-S +{change.file}:{change.key}: '{change.file}' has that "
+                                 "param already.", "Drop the '+' to set it.")
             doc[part] = change.value
         else:
             doc = doc.setdefault(part, {})
