@@ -80,7 +80,8 @@ def test_move_refuses_the_places_add_refuses(repo, dvx):
     dvx("add", "imgs", "f.csv")
     for destination, message in (("imgs", "inside 'imgs', which dvx already tracks"),
                                  ("build/f.csv", "is ignored by Git"),
-                                 ("scratch/f.csv", "is ignored by .dvxignore")):
+                                 ("scratch/f.csv", "is ignored by .dvxignore"),
+                                 (".gitignore/f.csv", "'.gitignore' is a file")):
         result = dvx("move", "f.csv", destination)
         assert result.code == 2 and message in result.stderr, (destination, result.output)
         assert (repo / "f.csv").read_text() == "f" and (repo / "f.csv.dvx").exists()

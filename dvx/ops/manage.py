@@ -102,6 +102,12 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
+    parent = os.path.dirname(dst_full)
+    while parent.startswith(repo.root + os.sep):
+        if os.path.lexists(parent) and not os.path.isdir(parent):
+            raise PathError(f"'{repo_relpath(repo.root, parent)}' is a file, so '{dst}' "
+                            "cannot be made.", "Choose another destination.")
+        parent = os.path.dirname(parent)
     with repo.lock():
         fsutil.makedirs(os.path.dirname(dst_full))
         # New pointer first, old pointer last: an interruption leaves the data tracked twice
