@@ -225,6 +225,23 @@ class Git:
         sha = sha.decode() if isinstance(sha, bytes) else str(sha)
         return self.object_data(sha)[1]
 
+    def hash_bytes(self, data: bytes) -> str:
+        """The blob id Git gives `data`."""
+        return self._run("hash-object", "--stdin", stdin=data).decode().strip()
+
+    def modes_at(self, commit: str, relpaths: list[str]) -> dict[str, str]:
+        """The Git file mode ("100644", "100755", "120000" for a symlink) of each of
+        `relpaths` that `commit` has."""
+        modes: dict[str, str] = {}
+        for start in range(0, len(relpaths), 1000):  # a command line of bounded length
+            out = self._run("ls-tree", "-z", "--full-tree", commit, "--",
+                            *relpaths[start:start + 1000])
+            for item in out.split(b"\0"):
+                meta, _, path = item.partition(b"\t")
+                if path:
+                    modes[os.fsdecode(path)] = meta.split(b" ", 1)[0].decode()
+        return modes
+
     def ref_tips(self, prefix: str) -> list[tuple[str, str]]:
         """(short name, commit) of every ref under `prefix` ("refs/heads", "refs/tags"),
         annotated tags peeled to their commits; refs that name no commit are left out."""

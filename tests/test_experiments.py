@@ -206,6 +206,27 @@ def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     assert "epochs: 4" in (project / "params.yaml").read_text()
 
 
+def test_apply_makes_links_and_modes_as_git_does_and_never_writes_through_a_link(project):
+    write(project / "a.yaml", "lr: 1\n")
+    write(project / "b.yaml", "lr: 2\n")
+    os.symlink("a.yaml", project / "cfg.yaml")
+    write(project / "run.sh", "echo hi\n")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "configs")
+    os.unlink(project / "cfg.yaml")
+    os.symlink("b.yaml", project / "cfg.yaml")
+    os.chmod(project / "run.sh", 0o755)
+    must("exp", "save", "-n", "switched", cwd=project)
+    os.unlink(project / "cfg.yaml")
+    os.symlink("a.yaml", project / "cfg.yaml")
+    os.chmod(project / "run.sh", 0o644)
+    write(project / "a.yaml", "lr: 1  # my notes\n")  # not committed
+    assert run_dvx("exp", "apply", "switched", cwd=project).code == 0
+    assert os.readlink(project / "cfg.yaml") == "b.yaml"
+    assert os.access(project / "run.sh", os.X_OK)
+    assert (project / "a.yaml").read_text() == "lr: 1  # my notes\n"
+
+
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
     diff = run_dvx("exp", "diff", "HEAD", "--json", cwd=project)
@@ -365,6 +386,22 @@ def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path)
     assert run_dvx("exp", "pull", "origin", "--force", cwd=bob).code == 0
     assert git(bob, "rev-parse", ref).strip() != bobs
     assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.2
+
+
+def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    git(alice, "push", "-q", "origin", "refs/exps/*:refs/exps/*")  # refs, not their data
+    bob = team.clone("bob")
+    early = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert early.code == 1 and "model.bin" in early.stderr, early.output
+    refused = run_dvx("exp", "apply", "low", cwd=bob)
+    assert refused.code == 2 and "not in the cache: model.bin" in refused.stderr
+    assert "lr: 0.1" in (bob / "params.yaml").read_text()  # nothing was written
+    must("exp", "push", "origin", "low", cwd=alice)  # the data follows
+    assert run_dvx("exp", "pull", "origin", cwd=bob).code == 0
+    assert run_dvx("exp", "apply", "low", cwd=bob).code == 0
+    assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
 def test_the_api_returns_what_exp_show_json_prints(project):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dvx import fsutil
 from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides as params
 from dvx.exps.refs import (
@@ -22,7 +23,7 @@ from dvx.exps.refs import (
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout
-from dvx.outputs import Target, all_outputs, scan_outputs
+from dvx.outputs import Output, Target, all_outputs, load_tree, scan_outputs
 from dvx.pipeline.repro import Reporter, ReproOptions, ReproResult, repro
 from dvx.repo import Repo
 from dvx.scm import Git
@@ -91,24 +92,44 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
     targets = _outputs_changed_by(repo, exp, files)
+    absent = [t.output.path for t in targets if not _in_cache(repo, t.output)]
+    if absent:
+        raise UsageError(f"Applying '{exp.name}' needs data that is not in the cache: "
+                         f"{_some(absent)}.", f"Fetch it first: `dvx exp pull GIT_REMOTE "
+                         f"{exp.name}`, or `dvx fetch --rev {exp.commit[:10]}`.")
     stuck = [] if force else blocked(repo, targets)
     if stuck:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
                          f"not in the cache: {_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
+    modes = git.modes_at(exp.commit, files) if files else {}
     for rel in files:
-        full = repo.abspath(rel)
-        data = git.blob_at(exp.commit, rel, 1 << 30)
-        if data is None:
-            if os.path.lexists(full):
-                os.unlink(full)
-            continue
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "wb") as f:
-            f.write(data)
+        _write_as_in_git(repo.abspath(rel), git.blob_at(exp.commit, rel, 1 << 30),
+                         modes.get(rel))
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, files, checkout(repo, written, force=force))
+
+
+def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
+    """Make `full` what a Git checkout of a blob with that mode makes (None: no file): a
+    symlink, or a file executable or not. Whatever is there is replaced, never written
+    through (a symlink there is not followed)."""
+    if data is None or mode is None:
+        if os.path.lexists(full) and not os.path.isdir(full):
+            os.unlink(full)
+        return
+    fsutil.makedirs(os.path.dirname(full))
+    if mode == "120000":
+        temporary = fsutil.temp_name_for(full)
+        os.symlink(os.fsdecode(data), temporary)
+        try:
+            os.replace(temporary, full)
+        except BaseException:
+            fsutil.remove_quietly(temporary)
+            raise
+        return
+    fsutil.write_whole(full, data, 0o755 if mode == "100755" else 0o644, replace=True)
 
 
 def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -> list[str]:
@@ -142,6 +163,14 @@ def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[T
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
 
 
+def _in_cache(repo: Repo, output: Output) -> bool:
+    """Is all of the output's data in the cache (a directory's manifest and every file)?"""
+    if not output.pointer.is_dir:
+        return repo.cache.exists(output.pointer.oid)
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    return tree is not None and all(repo.cache.exists(oid) for oid in tree.oids())
+
+
 def _some(paths: list[str]) -> str:
     shown = ", ".join(sorted(paths)[:5])
     return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
@@ -157,10 +186,13 @@ def _unsaved(repo: Repo, changed: list[str]) -> list[str]:
     unsaved = []
     for rel in changed:
         full = repo.abspath(rel)
-        if not os.path.isfile(full):
+        if os.path.islink(full):  # Git keeps a symlink as its target's name
+            blob = git.hash_bytes(os.fsencode(os.readlink(full)))
+        elif os.path.isfile(full):
+            blob = git.run("hash-object", "--", full).decode().strip()
+        else:
             unsaved.append(rel)
             continue
-        blob = git.run("hash-object", "--", full).decode().strip()
         if not any(_blob_in(git, commit, rel) == blob for commit in commits):
             unsaved.append(rel)
     return unsaved

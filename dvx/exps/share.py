@@ -73,7 +73,10 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
              *[f"{'+' if ref in clash else ''}{ref}:{ref}" for ref in new])
     after = experiments(repo)
     fetched = [e for e in after if e.ref in (wanted if names else new)]
-    data = _sync(repo, fetched, dvx_remote, fetch) if fetched else None
+    # The data of every experiment pulled, new or not: a pull that could not fetch it before
+    # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
+    everything = [e for e in after if e.ref in wanted]
+    data = _sync(repo, everything, dvx_remote, fetch) if everything else None
     return Shared([e.name for e in fetched], data)
 
 
