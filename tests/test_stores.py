@@ -485,6 +485,30 @@ def test_staged_reads_from_a_remote_that_stopped_answering_stop_at_once(tmp_path
     assert len(asked) < len(sizes) // 4, len(asked)
 
 
+def test_a_push_to_a_store_that_stopped_answering_asks_it_nothing_after_it(tmp_path,
+                                                                            monkeypatch):
+    cache, sizes = _cache_with(tmp_path, "a", 50, big=1)  # packs and a loose object
+    blobs = _memory_blobs()
+    remote = _remote(blobs, tmp_path, 1 << 20)
+    asked: list[str] = []
+
+    def no_answer(*args: object, **kwargs: object) -> None:
+        asked.append(str(args[0]) if args else "")
+        raise TimeoutError("timed out waiting for an answer")
+
+    for name in ("put", "put_file", "get", "delete"):  # listing still answers, sending not
+        monkeypatch.setattr(blobs, name, no_answer)
+    pushed = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    assert pushed.transferred == 0 and len(pushed.failed) == len(sizes)
+    first = len(asked)
+    assert blobs.stalled is not None and "stopped answering" in blobs.stalled
+    with pytest.raises(Exception, match="not attempted: the remote stopped answering"):
+        remote.retried.names("indexes")  # a later step of the command (a lock, an index)
+    again = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    assert all(why.startswith("not attempted") for why in again.failed.values()), again.failed
+    assert len(asked) == first  # neither asked the store anything
+
+
 def test_a_round_of_staged_reads_is_bounded_in_bytes_and_in_objects(monkeypatch):
     from dvx.remote import staging
 

@@ -61,6 +61,7 @@ class Blobs(ABC):
     reads_in_flight = 4  # large reads (packs) worth having in flight at once
     read_only = False
     can_list = True
+    stalled: str | None = None  # why the store is taken for gone (remote/retry.py)
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
-from dvx.errors import CorruptObjectError, DvxError
+from dvx.errors import CorruptObjectError, DvxError, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
 
@@ -46,6 +46,21 @@ def is_timeout(exc: BaseException) -> bool:
 
 
 TIMEOUT_ATTEMPTS = 2  # a server that let one request wait out the timeout rarely answers later
+
+
+def check_answering(blobs: Blobs) -> None:
+    """Fail at once if a request to this store already waited out its timeout and its
+    retries in this command: every later request, of any step, would wait it out again."""
+    if blobs.stalled is not None:
+        raise RemoteError(f"not attempted: {blobs.stalled}")
+
+
+def note_if_stalled(blobs: Blobs, exc: BaseException) -> None:
+    """Remember a request that failed for want of an answer (check_answering)."""
+    if blobs.stalled is None and is_timeout(exc):
+        why = describe(exc)
+        blobs.stalled = why if "stopped answering" in why else \
+            f"the remote stopped answering ({why})"
 
 
 def _delay_before_retry(exc: Exception, attempt: int, attempts: int, what: str) -> float:
@@ -93,7 +108,12 @@ class Retrying(Blobs):
         self.read_only, self.can_list = inner.read_only, inner.can_list
 
     def _retried(self, call: Callable[[], T], what: str) -> T:
-        return with_retries(call, self.attempts, what)
+        check_answering(self.inner)
+        try:
+            return with_retries(call, self.attempts, what)
+        except Exception as exc:
+            note_if_stalled(self.inner, exc)
+            raise
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:

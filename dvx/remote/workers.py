@@ -23,12 +23,19 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
-from dvx.errors import Interrupted, RemoteError
+from dvx.errors import Interrupted
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
+from dvx.objects.blobs import Blobs
 from dvx.objects.odb import ObjectStore
 from dvx.processes import MIN_ITEMS, map_in_processes
-from dvx.remote.retry import describe, is_timeout, is_transient, with_retries
+from dvx.remote.retry import (
+    check_answering,
+    describe,
+    is_transient,
+    note_if_stalled,
+    with_retries,
+)
 from dvx.remote.transfer_result import Settings, TransferResult
 
 log = get_logger(__name__)
@@ -88,18 +95,17 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
 class _Stall:
     """Notices a remote that stopped answering: once one object has failed for want of an
     answer (after its retries), the objects not yet started fail at once instead of each
-    waiting out the timeout again."""
+    waiting out the timeout again, and so do the later steps of the command (the store
+    remembers it: retry.check_answering)."""
 
-    def __init__(self) -> None:
-        self.reason: str | None = None
+    def __init__(self, blobs: Blobs) -> None:
+        self.blobs = blobs
 
     def check(self) -> None:
-        if self.reason is not None:
-            raise RemoteError(f"not attempted: {self.reason}")
+        check_answering(self.blobs)
 
     def note(self, exc: BaseException) -> None:
-        if self.reason is None and is_timeout(exc):
-            self.reason = f"the remote stopped answering ({describe(exc)})"
+        note_if_stalled(self.blobs, exc)
 
 
 class _Meter:
@@ -164,7 +170,7 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
                     total_bytes: int | None, store: ObjectStore,
                     first_tries: FirstTries | None) -> TransferResult:
     result = TransferResult()
-    stall = _Stall()
+    stall = _Stall(store.blobs)
     stopping = threading.Event()
     with settings.progress.task(desc, total_bytes or len(oids),
                                 "B" if total_bytes else "object") as advance:
