@@ -77,7 +77,18 @@ def _url(value: str) -> str:
         raise ValueError("it must not start with '-'")
     if any(ord(char) < 32 for char in value):
         raise ValueError("it contains a control character, such as a line break")
+    scheme, sep, rest = value.partition("://")
+    if sep and "/" in rest and "//" in rest.split("/", 1)[1].rstrip("/"):
+        # An empty folder name: object stores disagree on it (SeaweedFS drops it when it
+        # stores a key, so what is pushed would never be found under this URL again).
+        raise ValueError(f"its path has an empty folder name ('//'); write "
+                         f"{scheme}://{_without_empty_folders(rest)}")
     return value
+
+
+def _without_empty_folders(rest: str) -> str:
+    host, _, path = rest.partition("/")
+    return "/".join([host, *[part for part in path.split("/") if part]])
 
 
 # section -> key -> validator (returns the normalized value or raises ValueError)

@@ -94,6 +94,7 @@ def test_a_stage_whose_run_cannot_be_kept_says_why(repo, dvx):
     ("http://[::1", "not a valid URL"), ("s3://", "names no bucket"),
     ("ssh:///srv/store", "names no host"), ("ssh://host:99999/x", "Port out of range"),
     ("", "it is empty"), ("a\nb", "control character"),
+    ("s3://bkt/team//proj", "write s3://bkt/team/proj"),
 ])
 def test_remote_add_checks_the_url(repo, dvx, url, words):
     result = dvx("remote", "add", "r", url)
