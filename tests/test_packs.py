@@ -396,7 +396,7 @@ def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dv
     assert fetched.code == 0, fetched.output
 
     checked = dvx("fsck", "--remote", "s")
-    assert checked.code == 0 and "another copy is whole" in checked.stderr, checked.output
+    assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
     named = [line.split()[0] for p in (store / "indexes").iterdir()
              for line in p.read_text().splitlines()[1:] if len(line.split()) == 3]
     assert named.count(bad) == 1 and all(named.count(oid_of(d)) == 2 for d in datas

@@ -151,13 +151,17 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     except LockError as exc:
         log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
         return found
+    by_pack: dict[str, list[str]] = {}
     for pack, oid in sorted(again.bad_copies):
+        by_pack.setdefault(pack, []).append(oid)
         if oid in again.corrupt:
-            result.retired.add(oid)
-            log.warning("Corrupt packed object %s: %s; taken out of the pack indexes",
-                        oid, again.corrupt[oid])
-        else:
-            log.warning("A damaged or lost copy of %s in pack %s was taken out of the pack "
-                        "indexes; another copy is whole.", oid, pack)
+            result.retired.add(oid)  # listed with its damage by the command
+    for pack, oids in by_pack.items():
+        whole = sum(oid not in again.corrupt and oid not in again.lost for oid in oids)
+        gone = "is gone" if pack in again.missing_packs else "holds damaged copies"
+        log.warning("Pack %s %s: %d of its objects were taken out of the pack indexes; %s.",
+                    pack, gone, len(oids), "another copy of each is whole" if whole == len(
+                        oids) else f"{len(oids) - whole} of them have no other copy (the next "
+                                   "push uploads them again)")
     again.checked |= found.checked - suspects
     return again
