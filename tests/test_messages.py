@@ -176,6 +176,21 @@ def test_an_unknown_ssh_host_is_named_with_the_remote(repo, dvx):
     assert "host 'no-such-host.invalid' was not found" in result.stderr
 
 
+def test_an_s3_endpoint_that_does_not_answer_is_named_not_the_bucket(repo, dvx):
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    for args in (("remote", "add", "-d", "s3", "s3://my-bucket/proj"),
+                 ("remote", "modify", "s3", "endpointurl", "http://127.0.0.1:1"),
+                 ("remote", "modify", "--local", "s3", "access_key_id", "k"),
+                 ("remote", "modify", "--local", "s3", "secret_access_key", "s")):
+        assert dvx(*args).code == 0
+    for command in ("status", "push"):
+        result = dvx(command, *(["--remote"] if command == "status" else []))
+        assert result.code == 1 and "127.0.0.1:1 did not accept the connection" in \
+            result.stderr, result.output
+        assert "my-bucket did not" not in result.stderr
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 8 MiB tmpfs, for what happens when a disk is full (root only)."""

@@ -62,6 +62,7 @@ class Blobs(ABC):
     read_only = False
     can_list = True
     stalled: str | None = None  # why the store is taken for gone (remote/retry.py)
+    server: str | None = None  # the host spoken to, where the URL does not name it (S3)
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"

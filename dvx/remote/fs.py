@@ -56,11 +56,12 @@ def local_path(url: str, repo_root: str) -> str:
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
-def network_failure(exc: OSError, url: str) -> str:
-    """Why a connection failed, naming the host when it is the host that is unknown."""
+def network_failure(exc: OSError, url: str, server: str | None = None) -> str:
+    """Why a connection failed, naming the host (`server`, else the URL's) when it is the
+    host that is unknown or did not answer."""
     import socket
 
-    host = urlsplit(url).hostname if "://" in url else None
+    host = server or (urlsplit(url).hostname if "://" in url else None)
     if isinstance(exc, socket.gaierror):
         return f"its host '{host}' was not found ({exc.strerror or exc})"
     if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
@@ -184,6 +185,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         fast = FastS3(lambda: blobs.fs, s3_access(own_options, os.environ),
                       connections=FAST_S3_CONNECTIONS, timeout=timeout)
         blobs = S3Blobs(s3_root(url), lambda: build()[0], fast, **settings)
+        if own_options.get("endpointurl"):  # s3://BUCKET names no host
+            blobs.server = urlsplit(own_options["endpointurl"]).netloc or None
     else:
         fs, root = build()
         kind = {"ssh": SftpBlobs, "http": HttpBlobs}.get(backend.name, FsspecBlobs)

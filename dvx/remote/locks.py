@@ -231,8 +231,12 @@ class RemoteLock:
         try:
             return self.blobs.details(LOCKS_DIR)
         except OSError as exc:
+            from dvx.remote.fs import network_failure
+
             raise RemoteError(f"Could not list the locks on remote {self.remote}: "
-                              f"{exc}") from exc
+                              f"{network_failure(exc, self.remote, self.blobs.server)}.",
+                              "Check the URL, the credentials and the network, then try "
+                              "again.") from exc
 
     def _read(self, name: str, kind: str, renewed: float) -> Holder | None:
         try:

@@ -109,8 +109,8 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     if isinstance(exc, PermissionError):
         return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
                            "Check that the credentials may read and write there.")
-    reason = network_failure(exc, store.url) if isinstance(exc, OSError) and not isinstance(
-        exc, TimeoutError) else describe(exc)
+    reason = network_failure(exc, store.url, store.blobs.server) if isinstance(
+        exc, OSError) and not isinstance(exc, TimeoutError) else describe(exc)
     return RemoteError(f"Could not find out what the {shown} holds: "
                        f"{redacted(reason, store)}.",
                        "Check the URL, the credentials and the network, then try again.")
