@@ -181,6 +181,7 @@ def test_an_s3_endpoint_that_does_not_answer_is_named_not_the_bucket(repo, dvx):
     assert dvx("add", "a.txt").code == 0
     for args in (("remote", "add", "-d", "s3", "s3://my-bucket/proj"),
                  ("remote", "modify", "s3", "endpointurl", "http://127.0.0.1:1"),
+                 ("remote", "modify", "s3", "retries", "1"),
                  ("remote", "modify", "--local", "s3", "access_key_id", "k"),
                  ("remote", "modify", "--local", "s3", "secret_access_key", "s")):
         assert dvx(*args).code == 0
