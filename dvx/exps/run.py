@@ -115,7 +115,7 @@ def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
     """Make `full` what a Git checkout of a blob with that mode makes (None: no file): a
     symlink, or a file executable or not. Whatever is there is replaced, never written
     through (a symlink there is not followed)."""
-    if data is None or mode is None:
+    if data is None:
         if os.path.lexists(full) and not os.path.isdir(full):
             os.unlink(full)
         return

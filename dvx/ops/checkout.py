@@ -132,7 +132,9 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
         full = repo.abspath(output.path)
         if not output.pointer.is_dir:
             if os.path.isdir(full) and not os.path.islink(full):
-                result.skipped.append((output.path, "a directory is in the way (use --force)"))
+                in_the_way = _dir_in_the_way(repo, full, output.path)
+                if in_the_way:
+                    result.skipped.append((output.path, in_the_way))
                 continue
             try:
                 state = file_state(repo, full, output.path)
