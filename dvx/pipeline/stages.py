@@ -90,7 +90,9 @@ def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, force: bool) -> No
         known = recorded.get(out.path)
         if current is None or known is None or not current.same_data(known) or not (
                 out.cache and repo.cache.exists(current.oid)):
-            raise PathError(f"'{out.path}', an output of stage '{stage.name}', is not as "
-                            "dvx.lock records it in the cache; refusing to delete it.",
-                            "Use --force to delete anyway, or remove the stage without "
-                            "--outs to keep its outputs.")
+            why = "is kept nowhere else (cache: false)" if not out.cache and current is not None \
+                and known is not None and current.same_data(known) else \
+                "is not as dvx.lock records it in the cache"
+            raise PathError(f"'{out.path}', an output of stage '{stage.name}', {why}; refusing "
+                            "to delete it.", "Use --force to delete anyway, or remove the "
+                                             "stage without --outs to keep its outputs.")
