@@ -46,6 +46,12 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     first = dvx("install")
     assert first.code == 0 and "Your existing post-checkout hook still runs" in first.stdout
     assert dvx("install").code == 0
+    write(hooks / "post-checkout", "#!/bin/sh\necho a second hook of mine\n")  # over ours
+    refused = dvx("install")
+    assert refused.code == 2 and "post-checkout.dvx-chained" in refused.stderr
+    assert "mine" in (hooks / "post-checkout.dvx-chained").read_text()  # the first one kept
+    os.unlink(hooks / "post-checkout")
+    assert dvx("install").code == 0
     attributes = (repo / ".gitattributes").read_text()
     assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")

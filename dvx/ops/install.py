@@ -48,6 +48,9 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
     if git is None:
         raise UsageError("`dvx install` wires dvx into Git, and this repository has no Git.")
     result = InstallResult()
+    hooks_dir = git.git_path("hooks")
+    if not uninstall:
+        _refuse_two_hooks_of_yours(hooks_dir)
     _attributes(repo, uninstall, result)
     if uninstall:
         git.unset_config_section("merge.dvx")
@@ -56,10 +59,22 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
         git.set_config("merge.dvx.driver",
                        f"{dvx_command()} git-hook merge-driver %O %A %B %P")
         result.changed.append(".git/config [merge \"dvx\"]")
-    hooks_dir = git.git_path("hooks")
     for name in HOOKS:
         _hook(os.path.join(hooks_dir, name), name, uninstall, result)
     return result
+
+
+def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
+    """A hook of the user's where dvx's was, while dvx already runs another of theirs first:
+    chaining it would overwrite that one. Refused before anything changes."""
+    for name in HOOKS:
+        path = os.path.join(hooks_dir, name)
+        if os.path.lexists(path) and not _is_ours(path) and os.path.lexists(path + CHAINED):
+            raise UsageError(
+                f"'{path}' is a hook of yours, and dvx already runs another one of yours "
+                f"first, '{path + CHAINED}'; chaining this one would overwrite that.",
+                f"Merge the two into '{path + CHAINED}' (or delete one), delete '{path}', "
+                "then run `dvx install` again.")
 
 
 def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
