@@ -76,3 +76,12 @@ def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo,
     (repo / "x.txt").write_text("x")
     assert dvx("add", "x.txt").code == 0
     assert any((shared / "files").rglob("*"))
+
+
+def test_cache_dir_is_refused_in_the_git_directory_and_in_the_workspace(repo, dvx):
+    for value, words in (("../.git/objects-of-dvx", "leads into the Git directory"),
+                         ("..", "leads into the workspace"), ("../data", "the workspace")):
+        refused = dvx("config", "cache.dir", value)
+        assert refused.code == 2 and words in refused.stderr, refused.output
+        assert "dir" not in (repo / ".dvx" / "config").read_text()
+    assert dvx("config", "cache.dir", "cache2").code == 0  # inside .dvx/

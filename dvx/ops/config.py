@@ -85,11 +85,32 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
             raise UsageError(f"'{key}' is not set in the {target} config.")
         config_file.save()
         return None
-    config_file.set(section, option, validate(section, option, value))
+    normalized = validate(section, option, value)
+    if (section, option) == ("cache", "dir") and target in ("project", "local") and repo_root:
+        _refuse_cache_dir_in_the_workspace(value, repo_root)
+    config_file.set(section, option, normalized)
     config_file.save()
     if (section, option) == ("cache", "dir") and target == "project" and repo_root:
         return _confirm_here(config, value, repo_root)
     return None
+
+
+def _refuse_cache_dir_in_the_workspace(value: str, repo_root: str) -> None:
+    """A cache in the Git directory, or in the workspace outside .dvx/ (where Git would see
+    every object), is refused before it is written down."""
+    dvx_dir = os.path.join(repo_root, ".dvx")
+    path = os.path.realpath(os.path.join(dvx_dir, os.path.expanduser(value)))
+    root, dvx_real = os.path.realpath(repo_root), os.path.realpath(dvx_dir)
+    git_dir = os.path.join(root, ".git")
+    if path == git_dir or path.startswith(git_dir + os.sep):
+        raise UsageError(f"cache.dir '{value}' leads into the Git directory; dvx never writes "
+                         "there.", "Name a folder outside the repository, or one in .dvx/ "
+                               "(a relative path is relative to .dvx/).")
+    if (path == root or path.startswith(root + os.sep)) and not (
+            path == dvx_real or path.startswith(dvx_real + os.sep)):
+        raise UsageError(f"cache.dir '{value}' leads into the workspace ({path}), where Git "
+                         "would see every object.", "Name a folder outside the repository, "
+                         "or one in .dvx/ (a relative path is relative to .dvx/).")
 
 
 def _confirm_here(config: Config, value: str, repo_root: str) -> str | None:
