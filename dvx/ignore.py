@@ -9,6 +9,7 @@ themselves are never data. Patterns are matched with pathspec's implementation o
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,16 +93,18 @@ class DvxIgnore:
             e.relpath == IGNORE_FILE or e.relpath.endswith("/" + IGNORE_FILE)
             for e in walk.files)
 
-    def filter_walk(self, rel_top: str, walk: Walk) -> Walk:
+    def filter_walk(self, rel_top: str, walk: Walk, recorded: Container[str] = ()) -> Walk:
         """`walk` (of the directory at repo-relative `rel_top`) without what is ignored, and
-        without the .dvxignore files themselves."""
+        without the .dvxignore files themselves. As in Git, a rule does not apply to a file
+        the directory's recorded version has (`recorded`: its manifest's paths): it stays
+        tracked until it is deleted."""
         if not self.any_rules(rel_top, walk):
             return walk
 
         def keep(relpath: str) -> bool:
             if relpath.rpartition("/")[2] == IGNORE_FILE:
                 return False
-            return self.check(f"{rel_top}/{relpath}") is None
+            return relpath in recorded or self.check(f"{rel_top}/{relpath}") is None
 
         files = [e for e in walk.files if keep(e.relpath)]
         return Walk(files, [r for r in walk.symlinks if keep(r)],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Container, Iterable
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -83,11 +83,12 @@ def file_state(repo: Repo, path: str, display: str,
 
 
 def scan_directory(repo: Repo, path: str, display: str,
-                   on_hashed: Callable[[int], None] | None = None) -> dict[str, TreeEntry]:
+                   on_hashed: Callable[[int], None] | None = None,
+                   recorded: Container[str] = ()) -> dict[str, TreeEntry]:
     """The entries the directory at `path` (repo-relative `display`) has now, .dvxignore'd
-    files left out, by relative path. They are not validated as a manifest: `Tree.build`
-    does that when they are to be recorded."""
-    walk = repo.dvxignore.filter_walk(display, walk_directory(path))
+    files left out (except those of `recorded`, its recorded manifest), by relative path.
+    They are not validated as a manifest: `Tree.build` does that when they are recorded."""
+    walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
     if walk.others:
         raise PathError(f"'{display}/{walk.others[0]}' is not a regular file (a socket, fifo "
                         "or device), which dvx cannot track.", "Move it out of the directory.")

@@ -36,3 +36,23 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
     doc = json.loads(dvx("check-ignore", "x.tmp", "--json").stdout)
     assert doc == [{"path": "x.tmp", "ignored": True, "source": ".dvxignore", "line": 1,
                     "pattern": "*.tmp"}]
+
+
+def test_a_new_rule_leaves_files_the_directory_has_tracked_and_safe(repo, dvx):
+    write(repo / "d" / "a.csv", "a\n")
+    write(repo / "d" / "c.txt", "c\n")
+    assert dvx("add", "d").code == 0
+    write(repo / ".dvxignore", "*.csv\n")  # as in Git: tracked files stay tracked
+    write(repo / "d" / "a.csv", "my edit, in no cache\n")
+    assert dvx("status", "-q").code == 1  # the edit is a change, whatever the rule
+    refused = dvx("checkout")
+    assert refused.code == 1 and "d/a.csv" in refused.output
+    assert (repo / "d" / "a.csv").read_text() == "my edit, in no cache\n"
+    write(repo / "d" / "new.csv", "new\n")  # a new file the rule does ignore
+    assert dvx("commit", "d").code == 0
+    listed = {e["path"] for e in json.loads(dvx("ls", ".", "d", "-R", "--json").stdout)}
+    assert {"d/a.csv", "d/c.txt"} <= listed and "d/new.csv" not in listed
+    (repo / "d" / "a.csv").unlink()  # deleting it is how it leaves the directory
+    assert dvx("commit", "d").code == 0
+    assert "d/a.csv" not in {e["path"] for e in json.loads(
+        dvx("ls", ".", "d", "-R", "--json").stdout)}

@@ -385,7 +385,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
     if os.path.isdir(top):
-        walk = repo.dvxignore.filter_walk(display, walk_directory(top))
+        walk = repo.dvxignore.filter_walk(display, walk_directory(top), tree)
         for e in walk.files:
             current[e.relpath] = (e.path, e.stat)
         for rel in walk.symlinks + walk.others:

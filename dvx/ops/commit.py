@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Container
 from dataclasses import dataclass, field, replace
 
 from dvx import gitignore
@@ -183,7 +183,9 @@ def track(repo: Repo, rel: str, existing: Output | None,
     full = repo.abspath(rel)
     synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status)
-    stored = store(repo, rel, keep=held.keep, replace=held.replace)
+    recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
+        and existing.pointer.is_dir else None
+    stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or ())
     pointer = stored if existing is None else existing.pointer.with_data(
         stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
     oid = pointer.oid
@@ -249,7 +251,8 @@ def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
     the pointer's version, or leaves if the pointer dropped it, and a file never placed here
     is kept as the pointer has it."""
     full = repo.abspath(existing.path)
-    current = scan_directory(repo, full, existing.path) if os.path.isdir(full) else {}
+    current = scan_directory(repo, full, existing.path, recorded=tree) if os.path.isdir(
+        full) else {}
     keep: list[TreeEntry] = []
     untouched: set[str] = set()
     for entry in tree.entries:
@@ -266,14 +269,15 @@ def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
-          replace: Collection[str] = ()) -> Pointer:
+          replace: Collection[str] = (), recorded: Container[str] = ()) -> Pointer:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored. `keep`:
     manifest entries to record for a directory though they are not in the workspace, or in
-    place of its files at `replace`."""
+    place of its files at `replace`; `recorded`: the paths of its recorded manifest, which
+    stay tracked though .dvxignore now ignores them."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        tree, fingerprint = _ingest_directory(repo, full, rel)
+        tree, fingerprint = _ingest_directory(repo, full, rel, recorded)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
@@ -380,14 +384,15 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     return ingested.oid, ingested.size, executable, seen
 
 
-def _ingest_directory(repo: Repo, full: str, rel: str) -> tuple[Tree, Fingerprint]:
+def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = ()
+                      ) -> tuple[Tree, Fingerprint]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
     anything was read: any change made while adding moves it, so a stat-cache record made
     with it can only ever vouch for the content that was actually stored."""
     top_stat = os.lstat(full)
     scan_before = walk_directory(full, with_dirs=True)
     fingerprint = fingerprint_of_walk(top_stat, scan_before)
-    scan_before = repo.dvxignore.filter_walk(rel, scan_before)
+    scan_before = repo.dvxignore.filter_walk(rel, scan_before, recorded)
     if scan_before.temps:
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))

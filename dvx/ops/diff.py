@@ -291,8 +291,9 @@ class _Sides:
         full = self.repo.abspath(output.path)
         found: Files = {}
         if os.path.isdir(full) and not os.path.islink(full):
-            found = {f"{output.path}/{rel}": (e.oid, e.size)
-                     for rel, e in scan_directory(self.repo, full, output.path).items()}
+            recorded = self._tree(output, output.path) if output.pointer.is_dir else None
+            found = {f"{output.path}/{rel}": (e.oid, e.size) for rel, e in scan_directory(
+                self.repo, full, output.path, recorded=recorded or ()).items()}
         elif os.path.lexists(full):
             state = file_state(self.repo, full, output.path)
             if state is not None:

@@ -164,7 +164,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
         return result
     # Without the recorded manifest, or to tell an outdated directory from a changed one, the
     # directory's current entries are needed whole.
-    current = scan_directory(repo, full, output.path)
+    current = scan_directory(repo, full, output.path, recorded=tree or ())
     if tree is None:  # without the recorded manifest, compare manifest oids
         result.current_oid = _manifest_oid(repo, current)
         if result.current_oid == pointer.oid:
