@@ -54,7 +54,10 @@ def _hash(value: str) -> str:
 
 
 def _positive_number(value: str) -> str:
-    number = float(value)
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("expected a number, 0 or more") from None
     if not math.isfinite(number) or number < 0:
         raise ValueError("expected a non-negative number")
     return value

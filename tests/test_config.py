@@ -85,3 +85,12 @@ def test_cache_dir_is_refused_in_the_git_directory_and_in_the_workspace(repo, dv
         assert refused.code == 2 and words in refused.stderr, refused.output
         assert "dir" not in (repo / ".dvx" / "config").read_text()
     assert dvx("config", "cache.dir", "cache2").code == 0  # inside .dvx/
+
+
+def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):
+    unknown = dvx("config", "core.remote", "nosuch")
+    assert unknown.code == 2 and "no remote called 'nosuch'" in unknown.stderr
+    assert dvx("remote", "add", "store", "/tmp/store-of-a-test").code == 0
+    assert dvx("config", "core.remote", "store").code == 0
+    word = dvx("config", "core.lock_wait", "abc")
+    assert word.code == 2 and "expected a number" in word.stderr and "float" not in word.stderr

@@ -86,6 +86,10 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         config_file.save()
         return None
     normalized = validate(section, option, value)
+    if (section, option) == ("core", "remote") and normalized not in config.remote_names():
+        known = ", ".join(config.remote_names()) or "none yet"
+        raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
+                         "Add it first: dvx remote add NAME URL (-d makes it the default).")
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo_root:
         _refuse_cache_dir_in_the_workspace(value, repo_root)
     config_file.set(section, option, normalized)
