@@ -171,6 +171,13 @@ class Git:
         out = self._run("rev-parse", "--git-path", name).decode().strip()
         return out if os.path.isabs(out) else os.path.join(self.root, out)
 
+    def get_config(self, key: str) -> str | None:
+        """The value of a key of this repository's Git config, or None if it is not set."""
+        try:
+            return self._run("config", "--get", key).decode().rstrip("\n")
+        except DvxError:
+            return None
+
     def set_config(self, key: str, value: str) -> None:
         """Set an option in this repository's own Git config (.git/config, never shared)."""
         self._run("config", "--local", key, value)

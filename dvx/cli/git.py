@@ -36,7 +36,8 @@ def install(uninstall: bool) -> None:
     for hook in result.chained:
         out(f"Your existing {hook} hook still runs, before dvx's.")
     if result.to_stage:
-        out("To share the merge driver with your team, run:\n    git add "
+        out(("To record the change in Git, run:" if uninstall else
+             "To share the merge driver with your team, run:") + "\n    git add "
             + " ".join(result.to_stage))
 
 

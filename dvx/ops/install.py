@@ -55,10 +55,11 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
     if uninstall:
         git.unset_config_section("merge.dvx")
     else:
-        git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
-        git.set_config("merge.dvx.driver",
-                       f"{dvx_command()} git-hook merge-driver %O %A %B %P")
-        result.changed.append(".git/config [merge \"dvx\"]")
+        driver = f"{dvx_command()} git-hook merge-driver %O %A %B %P"
+        if git.get_config("merge.dvx.driver") != driver:
+            git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
+            git.set_config("merge.dvx.driver", driver)
+            result.changed.append(".git/config [merge \"dvx\"]")
     for name in HOOKS:
         _hook(os.path.join(hooks_dir, name), name, uninstall, result)
     return result
@@ -84,10 +85,11 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
             lines = f.read().splitlines()
     except FileNotFoundError:
         lines = []
+    present = {" ".join(line.split()) for line in lines}  # spacing aside
     if uninstall:
-        kept = [line for line in lines if line.strip() not in ATTRIBUTES]
+        kept = [line for line in lines if " ".join(line.split()) not in ATTRIBUTES]
     else:
-        kept = lines + [a for a in ATTRIBUTES if a not in (line.strip() for line in lines)]
+        kept = lines + [a for a in ATTRIBUTES if a not in present]
     if kept == lines:
         return
     if kept:
