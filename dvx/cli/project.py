@@ -50,7 +50,8 @@ def level_options(func: F) -> F:
     return func
 
 
-@click.command(epilog=example("""
+@click.command(context_settings={"ignore_unknown_options": True},  # a VALUE may be -5
+               epilog=example("""
 dvx config cache.type hardlink,copy
 dvx config core.autostage true
 dvx config --local remote.storage.url /mnt/fast-store
