@@ -9,7 +9,12 @@ import stat
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import NAME_MAX
 from dvx.ops.commit import AddResult, finish, refuse_if_behind, track
-from dvx.ops.data_places import refuse_git_tracked, refuse_ignored_pointers, refuse_overlap
+from dvx.ops.data_places import (
+    refuse_dvxignored,
+    refuse_git_tracked,
+    refuse_ignored_pointers,
+    refuse_overlap,
+)
 from dvx.ops.status import output_status
 from dvx.outputs import Output, check_data_path, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, repo_relpath
@@ -59,11 +64,8 @@ def _check_addable(repo: Repo, path: str) -> str:
             raise symlink_error(path)
     elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise PathError(f"'{path}' is not a regular file or directory.")
-    ignored = repo.dvxignore.check(rel, stat.S_ISDIR(st.st_mode))
-    if ignored is not None:
-        raise PathError(f"'{path}' is ignored by {ignored.source} (rule '{ignored.pattern}' on "
-                        f"line {ignored.line}).", "Change that rule to track it; `dvx "
-                        f"check-ignore -d {path}` shows what ignores a path.")
+    refuse_dvxignored(repo, rel, stat.S_ISDIR(st.st_mode), path, "Change that rule to track "
+                      f"it; `dvx check-ignore -d {path}` shows what ignores a path.")
     return rel
 
 

@@ -132,17 +132,11 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
         full = repo.abspath(output.path)
         if not output.pointer.is_dir:
             if os.path.isdir(full) and not os.path.islink(full):
-                in_the_way = _dir_in_the_way(repo, full, output.path)
-                if in_the_way:
-                    result.skipped.append((output.path, in_the_way))
-                continue
-            try:
-                state = file_state(repo, full, output.path)
-            except PathError:
-                result.skipped.append((output.path, UNKNOWN_FILE))
-                continue
-            why = None if state is None or state.oid == output.pointer.oid else _replaceable(
-                repo, state, False)
+                why = _dir_in_the_way(repo, full, output.path)
+            else:
+                state, why = _state_and_why(repo, full, output.path, False)
+                if state is not None and state.oid == output.pointer.oid:
+                    why = None  # already what checkout would place
             if why:
                 result.skipped.append((output.path, why))
             continue
@@ -212,6 +206,16 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
     return _replaceable(repo, state, force)
 
 
+def _state_and_why(repo: Repo, full: str, display: str, force: bool
+                   ) -> tuple[FileState | None, str | None]:
+    """The state of the file at `full`, and why it may not be overwritten (None: it may)."""
+    try:
+        state = file_state(repo, full, display)
+    except PathError:
+        return None, None if force else UNKNOWN_FILE
+    return state, _replaceable(repo, state, force)
+
+
 def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
     """None if a file in this state may be overwritten: its content is safe in the cache (or
     it is a link dvx made into the cache, which holds nothing of its own)."""
@@ -246,11 +250,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, why))
             return
         fsutil.rmtree(full)
-    try:
-        state = file_state(repo, full, output.path)
-        why = _replaceable(repo, state, force)
-    except PathError:
-        state, why = None, None if force else UNKNOWN_FILE
+    state, why = _state_and_why(repo, full, output.path, force)
     if state is not None and state.oid == pointer.oid and not relink and (
             state.executable == pointer.executable
             or not _shares_its_mode(state, os.lstat(full))):

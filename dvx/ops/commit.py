@@ -365,23 +365,24 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     if executable:  # a shared inode would share the mode: keep executables independent
         link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
     oid = _already_cached(repo, full, st, link_types)
+    seen: StatKey | None = None
     if oid is not None:
-        if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
-            return oid, st.st_size, executable, stat_key(os.lstat(full))
-        return oid, st.st_size, executable, None
-    ingested = repo.cache.add_file(full, link_types, on_bytes)
-    if executable and st.st_nlink > 1 and repo.cache.unshare(full, ingested.oid):
-        return ingested.oid, ingested.size, executable, stat_key(os.lstat(full))
-    seen = None
-    if ingested.link_type in ("hardlink", "symlink"):
-        make_readonly(full)
-    if ingested.link_type in ("copy", "reflink"):
-        # The file was only read, so the stat taken before reading still describes it (and if
-        # it changed while being read, that stat no longer matches: it is hashed again).
-        seen = stat_key(st)
-    elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
-        seen = stat_key(os.lstat(full))
-    return ingested.oid, ingested.size, executable, seen
+        size = st.st_size
+    else:
+        ingested = repo.cache.add_file(full, link_types, on_bytes)
+        oid, size = ingested.oid, ingested.size
+        if ingested.link_type in ("hardlink", "symlink"):
+            make_readonly(full)
+        if ingested.link_type in ("copy", "reflink"):
+            # The file was only read, so the stat taken before reading still describes it
+            # (and if it changed while being read, that stat no longer matches: it is hashed
+            # again).
+            seen = stat_key(st)
+        elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
+            seen = stat_key(os.lstat(full))
+    if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
+        seen = stat_key(os.lstat(full))  # a copy of its own now
+    return oid, size, executable, seen
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = ()

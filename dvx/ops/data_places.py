@@ -53,3 +53,11 @@ def refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
         raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
                         "own.", f"Run `dvx remove {inside[0]}.dvx` first to track the whole "
                         "directory instead.")
+
+
+def refuse_dvxignored(repo: Repo, rel: str, is_dir: bool, display: str, hint: str) -> None:
+    """Data .dvxignore leaves out is never tracked: refused, naming the rule."""
+    ignored = repo.dvxignore.check(rel, is_dir)
+    if ignored is not None:
+        raise PathError(f"'{display}' is ignored by {ignored.source} (rule '{ignored.pattern}' "
+                        f"on line {ignored.line}).", hint)

@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 from dvx import fsutil, gitignore
 from dvx.errors import PathError, UsageError
-from dvx.ops.data_places import refuse_git_tracked, refuse_ignored_pointers, refuse_overlap
+from dvx.ops.data_places import (
+    refuse_dvxignored,
+    refuse_git_tracked,
+    refuse_ignored_pointers,
+    refuse_overlap,
+)
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.repo import Repo
@@ -102,12 +107,6 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
-    parent = os.path.dirname(dst_full)
-    while parent.startswith(repo.root + os.sep):
-        if os.path.lexists(parent) and not os.path.isdir(parent):
-            raise PathError(f"'{repo_relpath(repo.root, parent)}' is a file, so '{dst}' "
-                            "cannot be made.", "Choose another destination.")
-        parent = os.path.dirname(parent)
     with repo.lock():
         fsutil.makedirs(os.path.dirname(dst_full))
         # New pointer first, old pointer last: an interruption leaves the data tracked twice
@@ -128,7 +127,8 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
 def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
     """The checks `dvx add` makes of a new path: not inside or around other tracked data, not
     in Git, not ignored by .dvxignore, and a pointer Git will see (else the moved data would
-    drop out of the repository for everyone who clones it)."""
+    drop out of the repository for everyone who clones it); and no file where a folder of
+    the path goes."""
     others = {o.path: o for o in scan_outputs(repo)[0] if o.path != output.path}
     try:
         refuse_overlap(dst, dst, others)
@@ -136,12 +136,15 @@ def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
         raise PathError(exc.message, "Move it somewhere else; to make it part of that "
                         "directory, copy it in and `dvx commit` the directory.") from None
     refuse_git_tracked(repo, [dst], [display])
-    ignored = repo.dvxignore.check(dst, output.pointer.is_dir)
-    if ignored is not None:
-        raise PathError(f"'{dst}' is ignored by {ignored.source} (rule '{ignored.pattern}' "
-                        f"on line {ignored.line}).", "Move it somewhere else, or change that "
-                        "rule.")
+    refuse_dvxignored(repo, dst, output.pointer.is_dir, dst,
+                      "Move it somewhere else, or change that rule.")
     refuse_ignored_pointers(repo, [dst])
+    parent = os.path.dirname(repo.abspath(dst))
+    while parent.startswith(repo.root + os.sep):
+        if os.path.lexists(parent) and not os.path.isdir(parent):
+            raise PathError(f"'{repo_relpath(repo.root, parent)}' is a file, so '{dst}' "
+                            "cannot be made.", "Choose another destination.")
+        parent = os.path.dirname(parent)
 
 
 def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:

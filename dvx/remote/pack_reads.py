@@ -261,8 +261,8 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     on_remote = remote.retried.details(PACKS_DIR)
     spans: list[Span] = []
     named: set[str] = set()
-    good: set[str] = set()  # oids with a copy found whole
     wrong: dict[str, str] = {}  # oid -> what is wrong with a copy of it
+    unread: set[tuple[str, str]] = set()  # (pack, oid) of copies whose read failed
     for _, section in remote.inventory.sections():
         pack = section.pack
         if pack is None:
@@ -285,9 +285,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                                       f"bytes, not {section.size}")
                 check.bad_copies.add((pack, oid))
             continue
-        if fast:
-            good.update(oid for oid, _, _ in section.entries)
-        else:
+        if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
     check.unindexed_packs = sorted(set(on_remote) - named)
     check.lost -= check.checked  # also in a pack that is there
@@ -302,7 +300,6 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
             elif actual != oid:
                 wrong[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
             else:
-                good.add(oid)
                 continue
             check.bad_copies.add((span.pack, oid))
         return len(data)
@@ -311,9 +308,15 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if isinstance(outcome, BaseException):
             for oid, _, _ in span.entries:
                 wrong.setdefault(oid, f"could not be read: {describe(outcome)}")
+                unread.add((span.pack, oid))
 
     total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
         bounded(spans, read, min(PACKS_IN_FLIGHT, settings.jobs), done)
-    check.corrupt = {oid: why for oid, why in wrong.items() if oid not in good}
+    if wrong:  # an object with another copy that read whole is not corrupt
+        doubtful = check.bad_copies | unread
+        whole = {oid for _, section in remote.inventory.sections()
+                 if section.pack in on_remote for oid, _, _ in section.entries
+                 if oid in wrong and (section.pack, oid) not in doubtful}
+        check.corrupt = {oid: why for oid, why in wrong.items() if oid not in whole}
     return check
