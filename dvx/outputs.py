@@ -11,7 +11,13 @@ from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
-from dvx.paths import POINTER_SUFFIX, check_no_symlinked_parent, check_relpath, repo_relpath
+from dvx.paths import (
+    POINTER_SUFFIX,
+    check_no_symlinked_parent,
+    check_relpath,
+    refuse_empty,
+    repo_relpath,
+)
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
 
@@ -202,6 +208,8 @@ def _refuse_doubly_tracked(stage_outputs: list[Output], pointed: list[Output]) -
 def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Target]:
     """Map command-line paths to tracked outputs; no targets means every output. A target
     that needs an unreadable pointer fails with its error; the others only warn of it."""
+    for target in targets:
+        refuse_empty(target)
     outputs, broken = scan_outputs(repo)
     if not targets or any(os.path.abspath(t) == repo.root for t in targets):
         skip_broken(repo, broken)  # no targets, or the repository itself (`dvx status .`)

@@ -93,8 +93,17 @@ def to_posix(path: str) -> str:
     return path.replace(os.sep, "/")
 
 
+def refuse_empty(path: str) -> None:
+    """An empty path is a mistake (an unset variable in a script), never "the current
+    directory": Git refuses an empty pathspec too."""
+    if path == "":
+        raise PathError("An empty path was given.",
+                        "Name a file or directory; use '.' for the current directory.")
+
+
 def repo_relpath(root: str, path: str) -> str:
     """Turn a user-given path (absolute or relative to the cwd) into a repo-relative POSIX path."""
+    refuse_empty(path)
     full = os.path.normpath(os.path.abspath(path))
     rel = os.path.relpath(full, root)
     if rel == ".":

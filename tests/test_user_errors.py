@@ -57,6 +57,12 @@ CASES = [
     ("add through a symlinked dir", ["add", "linkdir/outside.txt"], "repo", "symbolic link"),
     ("add a dir holding a symlink", ["add", "withlink"], "repo", "symbolic link"),
     ("add a fifo", ["add", "pipe"], "repo", "not a regular file"),
+    # An empty argument (an unset variable in a script) never means the current directory.
+    ("remove an empty path", ["remove", "--outs", ""], "repo/data", "empty path"),
+    ("add an empty path", ["add", ""], "repo/data", "empty path"),
+    ("checkout an empty path", ["checkout", "--force", ""], "repo/data", "empty path"),
+    ("move an empty path", ["move", "", "elsewhere"], "repo/data", "empty path"),
+    ("import-url an empty url", ["import-url", ""], "repo/data", "empty path"),
     ("status of untracked path", ["status", "nothere.txt"], "repo", "not tracked by dvx"),
     ("checkout of a git file", ["checkout", "README.md"], "repo", "not tracked by dvx"),
     ("commit deleted data", ["commit", "data/gone.csv"], "repo", "missing from the workspace"),

@@ -26,7 +26,7 @@ from dvx.ops.checkout import CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.source import Found, Source
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
-from dvx.paths import repo_relpath, safe_join
+from dvx.paths import refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 
@@ -171,6 +171,7 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
     reports to tell one content from another (an ETag, a checksum, or size and mtime)."""
     import fsspec
 
+    refuse_empty(url)
     fs, path = fsspec.core.url_to_fs(url)
     try:
         info = fs.info(path)
