@@ -196,6 +196,29 @@ def test_unknown_targets_and_outputs_are_user_errors(plotted, dvx):
     assert dvx("plots", "show", "-o", "taken").code == 2
 
 
+def test_files_an_earlier_run_did_not_write_are_never_replaced(plotted, dvx):
+    site = plotted / "site"
+    write(site / "index.html", "<h1>mine</h1>\n")
+    write(site / "logs__loss.csv.svg", "my logo\n")
+    result = dvx("plots", "show", "logs/loss.csv", "-o", "site")
+    assert result.code == 2 and "not written by `dvx plots`" in result.stderr, result.output
+    assert (site / "index.html").read_text() == "<h1>mine</h1>\n"
+    assert (site / "logs__loss.csv.svg").read_text() == "my logo\n"
+    # Only an image in the way, beside no page of dvx's: refused too, before any write.
+    (site / "index.html").unlink()
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 2
+    assert sorted(p.name for p in site.iterdir()) == ["logs__loss.csv.svg"]
+    # Git's and dvx's own folders are never written to, even with --force.
+    for reserved in (".git/plots", ".dvx/plots"):
+        assert dvx("plots", "show", "-o", reserved, "--force").code == 2
+        assert not (plotted / reserved).exists()
+    # --force replaces; a later run replaces its own files without being asked.
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site", "--force").code == 0
+    assert (site / "logs__loss.csv.svg").read_text().startswith("<svg")
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
+    assert dvx("plots", "diff", "HEAD", "--targets", "logs/loss.csv", "-o", "site").code == 0
+
+
 # -- in a real browser, offline ---------------------------------------------------------------
 
 class _Charts(HTMLParser):

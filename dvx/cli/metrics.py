@@ -234,6 +234,8 @@ def _plot_options(func: F) -> F:
                      help="Open the page in a browser afterwards."),
         click.option("--json", "as_json", is_flag=True,
                      help="Output what was written, and each plot's errors, as JSON."),
+        click.option("-f", "--force", is_flag=True,
+                     help="Replace files in DIR that an earlier `dvx plots` did not write."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -241,15 +243,16 @@ def _plot_options(func: F) -> F:
 
 
 def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_format: str,
-          open_page: bool, as_json: bool) -> None:
+          open_page: bool, as_json: bool, force: bool) -> None:
     import os
 
     from dvx.metrics.plots import collect
     from dvx.metrics.render import render
 
     repo = open_repo()
+    _refuse_reserved_out_dir(repo, out_dir)
     data = collect(repo, revs, _targets(repo, targets))
-    rendered = render(data, out_dir, image_format)
+    rendered = render(data, out_dir, image_format, force=force)
     page = os.path.abspath(rendered.html)
     if as_json:
         emit_json({"html": page, "images": [os.path.abspath(p) for p in rendered.images],
@@ -264,6 +267,18 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
         click.launch(page)
 
 
+def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
+    import os
+
+    from dvx.errors import UsageError
+    from dvx.paths import RESERVED_NAMES
+
+    rel = os.path.relpath(os.path.abspath(out_dir), repo.root)
+    if rel.split(os.sep)[0].casefold() in RESERVED_NAMES:
+        raise UsageError(f"'{out_dir}' is inside '{rel.split(os.sep)[0]}', which holds Git's "
+                         "or dvx's own files.", "Name another directory with -o.")
+
+
 @plots.command("show", epilog=example("""
 dvx plots show                         # every plot of the workspace
 dvx plots show eval/roc.csv -o report  # one plot, into report/
@@ -273,7 +288,7 @@ dvx plots show --image-format png --open
 @_plot_options
 @common_options
 def plots_show(targets: tuple[str, ...], out_dir: str, image_format: str, open_page: bool,
-               as_json: bool) -> None:
+               as_json: bool, force: bool) -> None:
     """Draw the workspace's plots into one HTML page (DIR/index.html, which works offline)
     and one image file per plot, and print the page's path.
 
@@ -281,7 +296,7 @@ def plots_show(targets: tuple[str, ...], out_dir: str, image_format: str, open_p
     dvx.yaml. Each plot is drawn by its options in dvx.yaml (x, y, template, title,
     x_label, y_label); images (PNG, JPEG, GIF, SVG) are shown as they are.
     """
-    _draw(None, targets, out_dir, image_format, open_page, as_json)
+    _draw(None, targets, out_dir, image_format, open_page, as_json, force)
 
 
 @plots.command("diff", epilog=example("""
@@ -296,7 +311,7 @@ dvx plots diff HEAD~1 --targets eval/roc.csv
 @_plot_options
 @common_options
 def plots_diff(revisions: tuple[str, ...], targets: tuple[str, ...], out_dir: str,
-               image_format: str, open_page: bool, as_json: bool) -> None:
+               image_format: str, open_page: bool, as_json: bool, force: bool) -> None:
     """Draw the plots of several revisions overlaid, one colour per revision, into one
     HTML page and one image file per plot, and print the page's path.
 
@@ -304,7 +319,7 @@ def plots_diff(revisions: tuple[str, ...], targets: tuple[str, ...], out_dir: st
     with more: exactly those (`workspace` names the workspace).
     """
     revs = list(revisions) if len(revisions) > 1 else [*(revisions or ("HEAD",)), "workspace"]
-    _draw(revs, targets, out_dir, image_format, open_page, as_json)
+    _draw(revs, targets, out_dir, image_format, open_page, as_json, force)
 
 
 COMMANDS = [params, metrics, plots]

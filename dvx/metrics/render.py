@@ -22,6 +22,8 @@ from dvx.metrics.plots import PlotData, spec
 
 IMAGE_FORMATS = ("svg", "png")
 HTML_NAME = "index.html"
+# Marks a page (and so the images beside it) as written by dvx, which may replace them.
+GENERATOR = '<meta name="generator" content="dvx plots">'
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
          ".gif": "image/gif", ".svg": "image/svg+xml"}
 
@@ -43,19 +45,26 @@ def vl_convert() -> Any:
 
 
 def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
-           title: str = "dvx plots") -> Rendered:
-    """Write `out_dir`/index.html and one image per table plot; return their paths."""
+           title: str = "dvx plots", force: bool = False) -> Rendered:
+    """Write `out_dir`/index.html and one image per table plot; return their paths.
+
+    Files in `out_dir` are replaced only if an earlier run wrote them (its page carries
+    GENERATOR) or with `force`; anything else there is the user's and refused before any
+    write."""
     if image_format not in IMAGE_FORMATS:
         raise UsageError(f"Unknown image format {image_format!r} (known: svg, png).")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise UsageError(f"'{out_dir}' exists and is not a directory.",
                          "Name a directory for the plots with -o.")
+    used: set[str] = set()
+    image_names = [_unique(_slug(data.plot.path) + "." + image_format, used) for data in plots]
+    if not force:
+        _refuse_foreign_files(out_dir, [HTML_NAME, *image_names])
     vlc = vl_convert()
     makedirs(out_dir)
     result = Rendered(os.path.join(out_dir, HTML_NAME))
     sections, charts = [], []
-    used: set[str] = set()
-    for number, data in enumerate(plots):
+    for number, (data, name) in enumerate(zip(plots, image_names, strict=True)):
         try:
             chart = spec(data)
         except DvxError as exc:  # in the plot's errors too, for --json
@@ -67,7 +76,6 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
         if chart is not None:
             charts.append((f"chart{number}", chart))
             body = f'<div class="chart" id="chart{number}"></div>'
-            name = _unique(_slug(data.plot.path) + "." + image_format, used)
             path = os.path.join(out_dir, name)
             if image_format == "svg":
                 atomic_write(path, vlc.vegalite_to_svg(chart, allowed_base_urls=[]).encode())
@@ -82,6 +90,28 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     page = _page(title, sections, charts, vlc.javascript_bundle() if charts else "")
     atomic_write(result.html, page.encode())
     return result
+
+
+def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
+    """Refuse when a file to be written exists and no earlier run of dvx wrote it."""
+    existing = [n for n in names if os.path.lexists(os.path.join(out_dir, n))]
+    if not existing or _written_by_dvx(os.path.join(out_dir, HTML_NAME)):
+        return
+    listed = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
+    more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+    verbs = "exists and was" if len(existing) == 1 else "exist and were"
+    raise UsageError(f"{listed}{more} already {verbs} not written by `dvx plots`, so "
+                     "nothing was written.",
+                     "Name a new directory with -o, or pass --force to replace them.")
+
+
+def _written_by_dvx(page: str) -> bool:
+    try:
+        with open(page, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return False
+    return GENERATOR.encode() in head and not os.path.islink(page)
 
 
 def _figure(path: str, rev: str, raw: bytes) -> str:
@@ -114,6 +144,7 @@ def _page(title: str, sections: list[str], charts: list[tuple[str, dict[str, Any
 <html lang="en">
 <head>
 <meta charset="utf-8">
+{GENERATOR}
 <title>{html.escape(title)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
