@@ -199,11 +199,13 @@ class ConfigFile:
 class Config:
     """The merged view of all levels, plus access to each level's file for writing."""
 
-    def __init__(self, dvx_dir: str | None) -> None:
+    def __init__(self, dvx_dir: str | None, local_path: str | None = None) -> None:
+        """`local_path`: the local level's file when it is not `dvx_dir`'s own (a linked
+        worktree shares its main worktree's)."""
         self.paths = {"global": global_config_path()}
         if dvx_dir is not None:
             self.paths["project"] = os.path.join(dvx_dir, "config")
-            self.paths["local"] = os.path.join(dvx_dir, "config.local")
+            self.paths["local"] = local_path or os.path.join(dvx_dir, "config.local")
         self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
 
     def file(self, level: str) -> ConfigFile:

@@ -12,7 +12,7 @@ from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
-from dvx.scm import Git, find_git_root
+from dvx.scm import Git, find_git_root, main_worktree_of
 from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
@@ -49,8 +49,21 @@ class Repo:
         return cls(find_root(start), progress)
 
     @functools.cached_property
+    def main_dvx_dir(self) -> str | None:
+        """In a linked Git worktree (`git worktree add`), the main worktree's .dvx: its cache
+        and its config.local are this worktree's too, as Git shares its own config. None in
+        a main worktree, or where the main worktree has no .dvx."""
+        main = main_worktree_of(self.root)
+        if main is None or not os.path.isdir(os.path.join(main, DVX_DIR)):
+            return None
+        return os.path.join(main, DVX_DIR)
+
+    @functools.cached_property
     def config(self) -> Config:
-        return Config(self.dvx_dir)
+        own_local = os.path.join(self.dvx_dir, "config.local")
+        if self.main_dvx_dir is None or os.path.exists(own_local):
+            return Config(self.dvx_dir)
+        return Config(self.dvx_dir, os.path.join(self.main_dvx_dir, "config.local"))
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.
@@ -66,15 +79,21 @@ class Repo:
     def cache_dir(self) -> str:
         configured = self.config.get("cache", "dir")
         if not configured:
-            return self._outside_git(os.path.join(self.dvx_dir, "cache"), "cache directory")
-        path = self._cache_dir_of(configured)
-        if self.config.where("cache", "dir") == "project" and not self._inside(path):
+            # A linked worktree's commits are the main worktree's too: one cache keeps their
+            # data when the worktree is removed.
+            own = os.path.join(self.main_dvx_dir or self.dvx_dir, "cache")
+            return self._outside_git(own, "cache directory")
+        level = self.config.where("cache", "dir")
+        path = self._cache_dir_of(configured, level)
+        if level == "project" and not self._inside(path):
             self._check_confirmed(configured, path)
         return self._outside_git(path, "cache directory (cache.dir)")
 
-    def _cache_dir_of(self, configured: str) -> str:
-        # relative to .dvx/, where the config file that names it lives
-        return os.path.normpath(os.path.join(self.dvx_dir, os.path.expanduser(configured)))
+    def _cache_dir_of(self, configured: str, level: str | None = "project") -> str:
+        # relative to the folder of the config file that names it (.dvx/ for the repository's)
+        path = self.config.paths.get(level or "project")
+        base = os.path.dirname(path) if level == "local" and path else self.dvx_dir
+        return os.path.normpath(os.path.join(base, os.path.expanduser(configured)))
 
     def _inside(self, path: str) -> bool:
         root = os.path.realpath(self.root)
@@ -87,7 +106,7 @@ class Repo:
         for level in ("local", "global"):
             config_file = self.config.files.get(level)
             own = config_file.get("cache", "dir") if config_file else None
-            if own and os.path.realpath(self._cache_dir_of(own)) == os.path.realpath(path):
+            if own and os.path.realpath(self._cache_dir_of(own, level)) == os.path.realpath(path):
                 return
         raise ConfigError(
             f"This repository's tracked config (.dvx/config) sets cache.dir to '{configured}', "

@@ -24,6 +24,29 @@ def find_git_root(start: str) -> str | None:
         current = parent
 
 
+def main_worktree_of(root: str) -> str | None:
+    """The main worktree of the Git repository when `root` is a linked one (`git worktree
+    add`), else None. Read from the files Git keeps, without running Git: every command asks."""
+    try:
+        with open(os.path.join(root, ".git"), encoding="utf-8") as f:
+            first = f.readline()
+    except (IsADirectoryError, FileNotFoundError, NotADirectoryError):
+        return None  # a main worktree (.git is a directory) or no Git at all
+    except OSError:
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    git_dir = os.path.join(root, first[len("gitdir:"):].strip())
+    try:  # only a linked worktree's Git directory names the common one
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
+            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+    except OSError:
+        return None  # a submodule
+    if os.path.basename(common) != ".git":
+        return None  # the repository is bare: no main worktree
+    return os.path.dirname(common)
+
+
 class Git:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -149,6 +172,16 @@ class Git:
                 found.update(out.decode().split())
             return sorted(found)
         return sorted(set(tips))
+
+    def worktrees(self) -> list[str]:
+        """The folders of every worktree of this Git repository (`git worktree add`), this
+        one included; those Git marks prunable (their folder is gone) left out."""
+        found = []
+        for block in self._run("worktree", "list", "--porcelain", "-z").decode().split("\0\0"):
+            fields = dict(line.partition(" ")[::2] for line in block.split("\0") if line)
+            if "worktree" in fields and "bare" not in fields and "prunable" not in fields:
+                found.append(fields["worktree"])
+        return found
 
     def stashes(self) -> list[str]:
         """Every stash entry's commit (its index state and untracked files are its parents,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import xxhash
-from conftest import make_git_repo, run_dvx, write
+from conftest import git, make_git_repo, run_dvx, write
 from test_crash import store_objects
 
 from dvx.pointer import parse_pointer
@@ -73,3 +73,38 @@ def test_gc_in_a_shared_cache_warns_and_keeps_what_named_projects_use(tmp_path):
     warned = run_dvx("gc", "-w", "--dry-run", "--grace", "0", cwd=one)
     assert "outside this repository, perhaps shared" in warned.stderr, warned.output
     assert "--projects" in warned.stderr
+
+
+def test_git_worktrees_share_the_main_worktrees_cache_and_local_config(tmp_path):
+    """A linked worktree's commits live in the one Git repository: their data must outlive
+    `git worktree remove`, and gc anywhere keeps what every worktree uses."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    write(main / "data.csv", "v1\n")
+    assert run_dvx("add", "data.csv", cwd=main).code == 0
+    git(main, "add", "-A")
+    git(main, "commit", "-qm", "v1")
+    assert run_dvx("remote", "add", "--local", "-d", "store", str(tmp_path / "store"),
+                   cwd=main).code == 0
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+
+    assert run_dvx("checkout", cwd=linked).code == 0  # from the main worktree's cache
+    assert (linked / "data.csv").read_text() == "v1\n"
+    assert run_dvx("remote", "default", cwd=linked).stdout.strip() == "store"
+    write(linked / "data.csv", "v2\n")
+    assert run_dvx("add", "data.csv", cwd=linked).code == 0
+    git(linked, "commit", "-qam", "v2")
+    write(linked / "data.csv", "v3, not committed\n")
+    assert run_dvx("add", "data.csv", cwd=linked).code == 0
+
+    # gc in either keeps what the other's workspace uses, and does not warn of a shared cache
+    for where, other in ((main, linked), (linked, main)):
+        result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=where)
+        assert result.code == 0 and "perhaps shared" not in result.stderr, result.output
+        assert run_dvx("status", "-q", cwd=other).code == 0
+
+    git(main, "worktree", "remove", "--force", str(linked))
+    git(main, "checkout", "-q", "exp")
+    assert run_dvx("checkout", cwd=main).code == 0
+    assert (main / "data.csv").read_text() == "v2\n"

@@ -91,7 +91,8 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo_root:
-        _refuse_cache_dir_in_the_workspace(value, repo_root)
+        base = os.path.dirname(config.paths[target])  # a relative path starts there
+        _refuse_cache_dir_in_the_workspace(value, repo_root, base)
     config_file.set(section, option, normalized)
     config_file.save()
     if (section, option) == ("cache", "dir") and target == "project" and repo_root:
@@ -99,11 +100,11 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
     return None
 
 
-def _refuse_cache_dir_in_the_workspace(value: str, repo_root: str) -> None:
+def _refuse_cache_dir_in_the_workspace(value: str, repo_root: str, base: str) -> None:
     """A cache in the Git directory, or in the workspace outside .dvx/ (where Git would see
     every object), is refused before it is written down."""
     dvx_dir = os.path.join(repo_root, ".dvx")
-    path = os.path.realpath(os.path.join(dvx_dir, os.path.expanduser(value)))
+    path = os.path.realpath(os.path.join(base, os.path.expanduser(value)))
     root, dvx_real = os.path.realpath(repo_root), os.path.realpath(dvx_dir)
     git_dir = os.path.join(root, ".git")
     if path == git_dir or path.startswith(git_dir + os.sep):

@@ -82,12 +82,18 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if remote.read_only:
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
     others = [_project(repo, path) for path in projects]
+    worktrees = _worktrees_sharing_the_cache(repo)
     with repo.lock():
         reach = reachable(repo, scope, remote)
         for other in others:  # their own revisions: --rev names this repository's
             theirs = reachable(other, replace(scope, revs=()), remote)
             reach.oids |= theirs.oids
             reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
+        for worktree in worktrees:  # its branches and tags are this repository's too
+            own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
+            theirs = reachable(worktree, own, remote)
+            reach.oids |= theirs.oids
+            reach.problems += [f"{worktree.root}: {problem}" for problem in theirs.problems]
         refuse_if_unreadable(reach)
         cutoff = time.time() - grace_seconds
         results = []
@@ -99,7 +105,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
             _drop(cache, cache.last_copies.oids)
         results.insert(0, cache)
-        if cache.removed and not projects and _outside(repo.cache_dir, repo.root):
+        if cache.removed and not projects and _outside(repo.cache_dir, repo.root) and all(
+                _outside(repo.cache_dir, w.root) for w in worktrees):
             log.warning("The cache (%s) is outside this repository, perhaps shared: gc keeps "
                         "only what this repository uses, so what only other repositories "
                         "sharing it use (their uncommitted work, their unpushed commits) goes "
@@ -125,6 +132,29 @@ def _project(repo: Repo, path: str) -> Repo:
     if other.root == repo.root:
         raise UsageError(f"--projects: '{path}' is this repository.")
     return other
+
+
+def _worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
+    """The other worktrees of this Git repository (`git worktree add`) that use this cache:
+    what their workspaces, indexes and HEADs use is kept without being asked."""
+    git = repo.git
+    if git is None:
+        return []
+    cache = os.path.realpath(repo.cache_dir)
+    found = []
+    for path in git.worktrees():
+        if os.path.realpath(path) == os.path.realpath(repo.root):
+            continue
+        if not os.path.isdir(os.path.join(path, ".dvx")):
+            continue
+        other = Repo(path)
+        try:
+            shares = os.path.realpath(other.cache_dir) == cache
+        except DvxError:
+            shares = False  # its config refuses its cache: it uses none, so not this one
+        if shares:
+            found.append(other)
+    return found
 
 
 def _outside(path: str, root: str) -> bool:
