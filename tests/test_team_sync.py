@@ -560,3 +560,49 @@ def test_commit_force_after_another_git_pull_keeps_only_bob_s_own_changes(team):
     assert _tree_of(carol, "d") == {  # bob's a2; alice's b1 (v2) and c1 (v3) are not undone
         "a/1.txt": "a1 v2\n", "a/2.txt": "a2 by bob\n", "b/1.txt": "b1 v2\n",
         "b/2.txt": "b2 v1\n", "c/1.txt": "c1 v3\n", "c/2.txt": "c2 v1\n"}
+
+
+def test_data_whose_pointer_left_git_is_removed_when_in_the_cache_else_named(team):
+    """As Git removes a file the new commit lacks: a branch switch or a teammate's `dvx move`
+    takes the pointer away, and the data it named must not stay behind unignored, where
+    `git add -A` would put it into Git. Changed data stays, named by status."""
+    alice = team.founder()
+    git(alice, "checkout", "-q", "-b", "feature")
+    write(alice / "secret.csv", "secret\n")
+    write(alice / "images/a.png", "a")
+    write(alice / "notes.csv", "notes v1\n")
+    must("add", "secret.csv", "images", "notes.csv", cwd=alice)
+    share(alice, "data on a branch")
+    git(alice, "checkout", "-q", "main")
+    doc = json.loads(run_dvx("status", "--json", cwd=alice).stdout)
+    assert {e["path"] for e in doc["left_behind"]} == {"secret.csv", "images", "notes.csv"}
+    assert doc["changed"] and run_dvx("status", "-q", cwd=alice).code == 1
+    edit(alice, "notes.csv", "my own edit\n")
+    done = run_dvx("checkout", cwd=alice)
+    assert done.code == 0 and "2 removed" in done.stdout, done.output
+    assert "notes.csv: its pointer is no longer in Git" in done.stderr
+    assert not (alice / "secret.csv").exists() and not (alice / "images").exists()
+    assert (alice / "notes.csv").read_text() == "my own edit\n"
+    assert "notes.csv: no longer tracked" in run_dvx("status", cwd=alice).stdout
+    (alice / "notes.csv").unlink()
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    git(alice, "checkout", "-q", "feature")  # and back: all of it from the cache
+    must("checkout", cwd=alice)
+    assert (alice / "secret.csv").read_text() == "secret\n"
+
+    # A teammate's `dvx move`, pulled: the old place goes, the new one comes.
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "feature")
+    must("pull", cwd=bob)
+    must("move", "images", "pictures", cwd=bob)
+    share(bob, "renamed")
+    git(alice, "pull", "-q", "origin", "feature")
+    must("pull", cwd=alice)
+    assert not (alice / "images").exists()
+    assert (alice / "pictures/a.png").read_text() == "a"
+    assert git(alice, "status", "--porcelain") == ""
+
+    # A pointer deleted by hand (Git still has it) is not Git's doing: the data stays.
+    (alice / "secret.csv.dvx").unlink()
+    must("checkout", cwd=alice)
+    assert (alice / "secret.csv").read_text() == "secret\n"

@@ -130,6 +130,10 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                          "with --remote.")
     resolved = resolve_targets(repo, targets)
     result = do_status(repo, resolved)
+    if not targets:
+        from dvx.ops.left_behind import find_left_behind
+
+        result.left_behind = [(x.path, x.removable) for x in find_left_behind(repo)]
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
     checks = _check_imports(repo, resolved)
@@ -290,7 +294,7 @@ def _print_status(result: object, has_stages: bool = False) -> None:
     from dvx.ops.status import StatusResult
 
     assert isinstance(result, StatusResult)
-    if not result.outputs and not has_stages:
+    if not result.outputs and not has_stages and not result.left_behind:
         out("No data is tracked yet; track some with `dvx add PATH`.")
         return
     if not result.changed:
@@ -326,6 +330,13 @@ def _print_status(result: object, has_stages: bool = False) -> None:
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(not o.in_cache and o.workspace != "outdated" for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
+    for path, removable in result.left_behind:
+        out(f"{path}: no longer tracked, its pointer left Git" + (
+            "" if removable else "; changed since dvx placed it"))
+    if any(removable for _, removable in result.left_behind):
+        out("(`dvx checkout` removes data whose pointer left Git, as it is in the cache)")
+    if any(not removable for _, removable in result.left_behind):
+        out("(delete what you no longer need, or `dvx add` it again: Git no longer ignores it)")
 
 
 @click.command(epilog=example("""
@@ -347,7 +358,8 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink)
+    result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
+                         settle=not targets)
     if as_json:
         emit_json(result.to_json())
     else:

@@ -70,7 +70,7 @@ def _checkout_quietly() -> None:
 
     try:
         repo = open_repo()
-        report_checkout(checkout(repo, resolve_targets(repo, [])))
+        report_checkout(checkout(repo, resolve_targets(repo, []), settle=True))
     except DvxError as exc:
         warn(f"dvx checkout: {exc}")
 

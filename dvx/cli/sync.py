@@ -342,7 +342,8 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n)
-    result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history)
+    result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
+                     settle=not targets)
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 

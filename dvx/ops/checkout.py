@@ -22,6 +22,7 @@ from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
+from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import placed_whole
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import join_posix, safe_dir_join, walk_directory
@@ -89,10 +90,12 @@ OBJECT_MISSING = "its object is not in the cache"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 
 
-def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: bool = False
-             ) -> CheckoutResult:
+def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: bool = False,
+             settle: bool = False) -> CheckoutResult:
     """`relink`: place again the files that already match, so that each is placed as
-    cache.type now says (after it changed: a symlink becomes a copy, a copy a link)."""
+    cache.type now says (after it changed: a symlink becomes a copy, a copy a link).
+    `settle` (the targets are every output): data whose pointer left Git goes too, when that
+    loses nothing (dvx/ops/left_behind.py)."""
     result = CheckoutResult()
     with repo.lock():
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
@@ -116,6 +119,8 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
                     _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems)
+            if settle:
+                result.removed += settle_left_behind(repo)
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()

@@ -64,13 +64,19 @@ class OutputStatus:
 @dataclass
 class StatusResult:
     outputs: list[OutputStatus]
+    # Data whose pointer left Git, still in the workspace: (path, checkout removes it)
+    left_behind: list[tuple[str, bool]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return any(o.changed for o in self.outputs)
+        return any(o.changed for o in self.outputs) or bool(self.left_behind)
 
     def to_json(self) -> dict[str, object]:
-        return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs]}
+        doc: dict[str, object] = {"changed": self.changed,
+                                  "outputs": [o.to_json() for o in self.outputs]}
+        if self.left_behind:
+            doc["left_behind"] = [{"path": p, "removable": r} for p, r in self.left_behind]
+        return doc
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:

@@ -305,14 +305,15 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
 
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
-         jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None
-         ) -> SyncResult:
-    """Fetch `targets` (and `also_fetch`: other revisions' data), then check `targets` out."""
+         jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None,
+         settle: bool = False) -> SyncResult:
+    """Fetch `targets` (and `also_fetch`: other revisions' data), then check `targets` out
+    (with `settle`, as checkout's)."""
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs)
     local_only = {t.output.path for t in targets if not t.output.push
                   and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`, not here
     result.checkout = checkout(repo, [t for t in targets if t.output.path not in local_only],
-                               force=force)
+                               force=force, settle=settle)
     return result
 
 
