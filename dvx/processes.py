@@ -192,6 +192,7 @@ def _work(fn: Callable[[T], R], chunks: list[Sequence[T]], queue: int, write_fd:
     try:
         # Ctrl-C reaches the whole process group: the parent decides, and stops the workers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not ours
         while raw := os.read(queue, _INDEX.size):
             (chunk_index,) = _INDEX.unpack(raw)
             _send(write_fd, _RESULTS, (chunk_index, [fn(item) for item in chunks[chunk_index]]))

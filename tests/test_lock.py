@@ -92,6 +92,22 @@ def test_ctrl_c_while_waiting_for_the_lock_stops_cleanly(repo, holder):
     assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
 
 
+def test_sigterm_while_waiting_stops_as_cleanly_as_ctrl_c(repo, holder):
+    """`kill PID` or a CI timeout: a message, exit 143, nothing written."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    assert waiter.stderr is not None
+    assert "Waiting" in waiter.stderr.readline()
+    waiter.send_signal(signal.SIGTERM)
+    _, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 143
+    assert err.startswith("ERROR: Terminated.") and "Traceback" not in err
+    assert not (repo / "data.csv.dvx").exists()
+    assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
+
+
 def test_readers_are_not_blocked_by_a_writer(repo, dvx, dvx_proc, holder):
     assert dvx("config", "core.lock_wait", "0").code == 0
     result = dvx_proc("status", cwd=repo)

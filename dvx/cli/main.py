@@ -11,6 +11,12 @@ import click
 from dvx import __version__
 
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill PID`, a CI timeout): stops the command the way Ctrl-C does, cleaning
+    up on the way out, so a partial download or a held lock is never left behind."""
 EXIT_INTERNAL = 255
 
 
@@ -36,6 +42,9 @@ class DvxGroup(click.Group):
             where = f" ({exc.filename})" if exc.filename else ""
             _fail(f"A filesystem operation failed: {exc.strerror or exc}{where}.",
                   "Nothing was left half-written; fix the cause and run the command again.", 1)
+        except Terminated:
+            _fail("Terminated.", "Nothing was left half-written; run the command again to "
+                  "finish.", EXIT_TERMINATED)
         except KeyboardInterrupt:
             _fail("Interrupted.", "Nothing was left half-written; run the command again to "
                   "finish.", EXIT_INTERRUPTED)
@@ -170,6 +179,13 @@ _register_commands()
 
 
 def main() -> None:
+    import signal
+
     global _standalone
     _standalone = True
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="dvx")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
