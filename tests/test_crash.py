@@ -223,6 +223,10 @@ def setup_add(link_type: str) -> Callable[[Path], Path]:
     return setup
 
 
+def setup_tracked(base: Path) -> Path:
+    return tracked_v1(base, "copy")
+
+
 def setup_commit(base: Path) -> Path:
     repo = tracked_v1(base, "copy")
     write_v2(repo)
@@ -323,6 +327,8 @@ SCENARIOS = {
     "gc-remote": Scenario(setup_gc_remote, ("gc", "-w", "-c", "store", "-f", "--grace", "0",
                                             "--force-last-copy")),
     "repro": Scenario(setup_repro, ("repro",), REPRO_OUTPUTS),
+    "move": Scenario(setup_tracked, ("move", "data/images", "pictures")),
+    "remove": Scenario(setup_tracked, ("remove", "data/labels.csv.dvx")),
 }
 
 # (scenario, fault). Counts: the lock holder file is atomic write #1, then `add` writes each
@@ -386,6 +392,15 @@ CASES = [
     ("repro", "repro.before_run_record"),
     ("repro", "repro.after_command:2"),
     ("repro", "repro.before_lock_write:2"),
+    # move adds the .gitignore entry (#2), writes the new pointer (#3), renames the data,
+    # records the move (#4), takes out the old entry (#5) and deletes the old pointer
+    ("move", "atomic_write.before_rename:2"),
+    ("move", "atomic_write.before_rename:3"),
+    ("move", "atomic_write.before_rename:4"),
+    ("move", "atomic_write.before_rename:5"),
+    # remove deletes the pointer, takes out the .gitignore entry (#2), forgets the record (#3)
+    ("remove", "atomic_write.before_rename:2"),
+    ("remove", "atomic_write.before_rename:3"),
 ]
 
 _references: dict[str, State] = {}

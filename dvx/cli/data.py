@@ -399,20 +399,25 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     """Stop tracking data: delete its pointer file and .gitignore entry."""
     from dvx.errors import UsageError
     from dvx.ops.manage import remove as do_remove
+    from dvx.ops.manage import unfinished_removal
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    resolved = resolve_targets(repo, targets)
+    # A remove killed half-way, run again: what is left of it is finished.
+    unfinished = {t: rel for t in targets if (rel := unfinished_removal(repo, t)) is not None}
+    rest = [t for t in targets if t not in unfinished]
+    resolved = resolve_targets(repo, rest) if rest else []  # no targets would mean all
     if any(t.subpath for t in resolved):
         raise UsageError("`dvx remove` works on whole tracked paths, not on files inside them.")
-    changed = do_remove(repo, [t.output for t in resolved], outs, force)
+    changed = do_remove(repo, [t.output for t in resolved], outs, force,
+                        list(unfinished.values()))
+    removed = [*unfinished.values(), *(t.output.path for t in resolved)]
     if as_json:
-        emit_json({"removed": [t.output.path for t in resolved], "deleted_data": outs,
-                   **changed.to_json()})
+        emit_json({"removed": removed, "deleted_data": outs, **changed.to_json()})
         return
     if not is_quiet():
-        for t in resolved:
-            out(f"Stopped tracking {t.output.path}" + (" and deleted it" if outs else ""))
+        for path in removed:
+            out(f"Stopped tracking {path}" + (" and deleted it" if outs else ""))
     if not changed.staged:
         _stage_hint(changed.paths)
 

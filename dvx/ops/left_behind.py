@@ -87,11 +87,12 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         elif not os.path.lexists(repo.abspath(path)):
             stale.append(path)
         else:
-            left.append(LeftBehind(path, _holds_what_was_synced(repo, path)))
+            left.append(LeftBehind(path, holds_what_was_synced(repo, path)))
     return left, stale
 
 
-def _holds_what_was_synced(repo: Repo, path: str) -> bool:
+def holds_what_was_synced(repo: Repo, path: str) -> bool:
+    """Does `path` hold exactly the data dvx last placed there, all of it in the cache?"""
     synced = repo.syncstate.get(path)
     if synced is None or synced.placed is not None:
         return False  # a directory placed in part: its other parts are not known here

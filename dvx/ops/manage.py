@@ -7,16 +7,19 @@ import posixpath
 from dataclasses import dataclass
 
 from dvx import fsutil, gitignore
-from dvx.errors import PathError, UsageError
+from dvx.errors import DvxError, PathError, UsageError
 from dvx.ops.data_places import (
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
     refuse_overlap,
 )
+from dvx.ops.left_behind import holds_what_was_synced
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
+from dvx.pointer import read_pointer
 from dvx.repo import Repo
+from dvx.workspace import remove_temporaries_beside
 
 
 @dataclass(frozen=True)
@@ -56,13 +59,30 @@ def _refuse_stage_output(output: Output, verb: str) -> None:
                          "Edit the stage in dvx.yaml instead, then run `dvx repro`.")
 
 
-def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) -> Changed:
+def unfinished_removal(repo: Repo, target: str) -> str | None:
+    """The data path of `target` (a data path or its pointer) if a `dvx remove` of it stopped
+    half-way: its pointer deleted, its sync record (and perhaps its .gitignore entry) still
+    there."""
+    rel = repo_relpath(repo.root, target)
+    if rel.endswith(POINTER_SUFFIX):
+        rel = rel[: -len(POINTER_SUFFIX)]
+    if os.path.lexists(repo.abspath(rel) + POINTER_SUFFIX) or repo.syncstate.get(rel) is None:
+        return None
+    return rel
+
+
+def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
+           unfinished: list[str] | None = None) -> Changed:
     """Stop tracking; with `remove_data`, delete the workspace data too (only if it is
-    unchanged, so its content stays recoverable from the cache, unless `force`)."""
+    unchanged, so its content stays recoverable from the cache, unless `force`). The
+    `unfinished` removals (unfinished_removal) are finished."""
     for output in outputs:
         _refuse_stage_output(output, "remove")
     touched: list[str] = []
     with repo.lock():
+        remove_temporaries_beside(repo.root, [o.path for o in outputs] + (unfinished or []))
+        for rel in unfinished or ():
+            touched += _finish_removal(repo, rel, remove_data, force)
         for output in outputs:
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full) and not _is_recoverable(
@@ -88,11 +108,29 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool) ->
     return _stage(repo, touched)
 
 
+def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> list[str]:
+    full = repo.abspath(rel)
+    if remove_data and os.path.lexists(full):
+        if not force and not holds_what_was_synced(repo, rel):
+            raise PathError(f"'{rel}' has changes that are not in the cache; refusing to "
+                            "delete it.", "Use --force to delete anyway, or run without "
+                            "--outs to keep the data.")
+        if os.path.isdir(full) and not os.path.islink(full):
+            fsutil.rmtree(full)
+        else:
+            os.unlink(full)
+    gitignore.remove_entry(full)
+    repo.syncstate.forget(rel)
+    return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]
+
+
 def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     _refuse_stage_output(output, "move")
     dst = repo_relpath(repo.root, destination)
     if dst.endswith(POINTER_SUFFIX):
         dst = dst[: -len(POINTER_SUFFIX)]
+    if _interrupted_move_to(repo, output, dst):
+        return dst, _finish_move(repo, output, dst)
     dst_dir = repo.abspath(dst)
     if dst != output.path and os.path.isdir(dst_dir) and not os.path.islink(dst_dir):
         dst = posixpath.join(dst, posixpath.basename(output.path))  # move into the directory
@@ -101,27 +139,57 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         raise UsageError(f"'{destination}' is where '{output.path}' already is.")
     if dst.startswith(output.path + "/"):
         raise UsageError(f"Cannot move '{output.path}' into itself.")
-    src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
+    dst_full = repo.abspath(dst)
     for path in (dst_full, dst_full + POINTER_SUFFIX):
         if os.path.lexists(path):
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
     with repo.lock():
+        remove_temporaries_beside(repo.root, [output.path, dst])
         fsutil.makedirs(os.path.dirname(dst_full))
-        # New pointer first, old pointer last: an interruption leaves the data tracked twice
-        # at worst, never untracked.
-        write_pointer(repo, dst, output.pointer)
-        if os.path.lexists(src_full):
-            os.rename(src_full, dst_full)
+        # The new place is ignored before the data arrives, and the new pointer is written
+        # before the old one goes: an interruption leaves the data tracked twice at worst,
+        # never untracked nor seen by Git, and the same command run again finishes the move.
         gitignore.add_entry(dst_full)
-        os.unlink(repo.abspath(output.pointer_path))
-        gitignore.remove_entry(src_full)
-        repo.syncstate.move(output.path, dst)
-        repo.syncstate.flush()
-    changed = _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
-                            _gitignore_rel(output.path)])
-    return dst, changed
+        write_pointer(repo, dst, output.pointer)
+        _move_data_and_old_pointer(repo, output, dst)
+    return dst, _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
+                              _gitignore_rel(output.path)])
+
+
+def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
+    """Did a `dvx move` of `output` to `dst` stop half-way: `dst`'s pointer written (the same
+    data), and the data at one of the two places only?"""
+    dst_pointer = repo.abspath(dst + POINTER_SUFFIX)
+    if dst == output.path or not os.path.isfile(dst_pointer) or os.path.islink(dst_pointer):
+        return False
+    try:
+        pointer = read_pointer(dst_pointer, dst + POINTER_SUFFIX)
+    except DvxError:
+        return False
+    if (pointer.kind, pointer.oid) != (output.pointer.kind, output.pointer.oid):
+        return False
+    return not (os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)))
+
+
+def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
+    with repo.lock():
+        remove_temporaries_beside(repo.root, [output.path, dst])
+        _move_data_and_old_pointer(repo, output, dst)
+    return _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
+                         _gitignore_rel(output.path)])
+
+
+def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
+    src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
+    gitignore.add_entry(dst_full)
+    if os.path.lexists(src_full) and not os.path.lexists(dst_full):
+        os.rename(src_full, dst_full)
+    repo.syncstate.move(output.path, dst)
+    repo.syncstate.flush()
+    gitignore.remove_entry(src_full)
+    os.unlink(repo.abspath(output.pointer_path))  # last: until then a rerun finds the move
 
 
 def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
