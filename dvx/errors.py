@@ -108,3 +108,4 @@ class Interrupted(DvxError):
     """Ctrl-C stopped a command; the message says what was complete by then."""
 
     exit_code = 130
+    done = 0  # objects a transfer completed before it stopped

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import FormatError, RemoteError
+from dvx.errors import FormatError, Interrupted, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
@@ -17,6 +17,7 @@ from dvx.ops.remote import lock_remote, open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
+from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -224,8 +225,11 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     faults.point("push.before_manifests")
     if repair:
         _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
-    result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
-                                          verify_local=repair))
+    try:
+        result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
+                                              verify_local=repair))
+    except Interrupted as exc:  # the files went up before: counted too
+        raise interrupted("Uploading", result.transfer.transferred + exc.done) from None
     if result.transfer.already_there:
         _log_push(remote, targets, result)
     try:

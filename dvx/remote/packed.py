@@ -172,10 +172,12 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
         try:
             bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
         except KeyboardInterrupt:
-            raise Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects were "
-                              "uploaded and indexed before the interruption.",
-                              "Nothing was left half-written; run the command again to "
-                              "finish.") from None
+            stopped = Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects "
+                                  "were uploaded and indexed before the interruption.",
+                                  "Nothing was left half-written; run the command again to "
+                                  "finish.")
+            stopped.done = result.transferred
+            raise stopped from None
         if finished or loose:
             faults.point("packs.before_index")
             publish([*finished, *([section_bytes(Section(None, 0, loose))] if loose else [])])

@@ -39,7 +39,7 @@ from dvx.remote.staging import (
 )
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings, TransferResult
-from dvx.remote.workers import FirstTries, in_processes, redacted, run_each
+from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, run_each
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
@@ -145,8 +145,11 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         # An index records what was stored, not what a pointer claims: a stat each.
         indexed = [(oid, os.path.getsize(cache.oid_path(oid))) for oid, _ in large
                    if oid not in failed]
-        result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
-                                   indexed))
+        try:
+            result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
+                                       indexed))
+        except Interrupted as exc:  # counted over both kinds
+            raise interrupted("Uploading", result.transferred + exc.done, len(todo)) from None
         result.already_there = len(unique) - len(todo)
         return result
     result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)

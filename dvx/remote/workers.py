@@ -49,10 +49,15 @@ Outcome = tuple[str, int, Exception | None]  # oid, size moved, what failed
 _PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "verified"}
 
 
-def interrupted(desc: str, done: int, total: int) -> Interrupted:
-    return Interrupted(f"Interrupted: {done} of {total} objects were {_PAST.get(desc, 'done')} "
-                       "before the interruption; the others were not.",
-                       "Nothing was left half-written; run the command again to finish.")
+def interrupted(desc: str, done: int, total: int | None = None) -> Interrupted:
+    """What a transfer stopped by Ctrl-C says; `total` when the whole of it is known (a
+    command of several transfers counts what all of them did, and the whole is not)."""
+    of = f" of {total}" if total is not None else ""
+    exc = Interrupted(f"Interrupted: {done}{of} objects were {_PAST.get(desc, 'done')} "
+                      "before the interruption; the others were not.",
+                      "Nothing was left half-written; run the command again to finish.")
+    exc.done = done
+    return exc
 
 
 def redacted(text: str, store: ObjectStore) -> str:
