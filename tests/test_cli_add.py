@@ -195,6 +195,15 @@ def test_add_refuses_nesting_in_either_direction(repo, dvx):
     assert inner.code != 0 and "inside 'e'" in inner.stderr
 
 
+@pytest.mark.parametrize("order", [("d", "d/x"), ("d/x", "d")])
+def test_add_refuses_nested_paths_named_together_before_writing(repo, dvx, order):
+    write(repo / "d" / "x", "x")
+    result = dvx("add", *order)
+    assert result.code == 2 and "'d/x' is inside 'd', which is named too" in result.stderr
+    assert sorted(p.name for p in (repo / "d").iterdir()) == ["x"]
+    assert not (repo / "d.dvx").exists()
+
+
 def test_add_refuses_symlinked_parent_directory(repo, dvx, tmp_path):
     outside = tmp_path / "outside"
     write(outside / "secret", "s")

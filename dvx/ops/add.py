@@ -13,6 +13,7 @@ from dvx.ops.data_places import (
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
+    refuse_nested_targets,
     refuse_overlap,
 )
 from dvx.ops.status import output_status
@@ -26,6 +27,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     if not paths:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
+    refuse_nested_targets(rels, paths)
     found, broken = scan_outputs(repo)
     for item in broken:
         if any(item.touches(rel) for rel in rels):

@@ -55,6 +55,22 @@ def refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
                         "directory instead.")
 
 
+def refuse_nested_targets(rels: list[str], displays: list[str] | tuple[str, ...]) -> None:
+    """Paths given together are tracked as separate outputs, so none may hold another: the
+    same rule `refuse_overlap` applies to what is tracked already, checked before anything
+    is written."""
+    given = dict(zip(rels, displays, strict=True))
+    for rel, display in given.items():
+        parent = rel.rpartition("/")[0]
+        while parent:
+            if parent in given:
+                raise PathError(f"'{display}' is inside '{given[parent]}', which is named too; "
+                                "dvx tracks each path named as its own output.",
+                                f"Name only '{given[parent]}' to track it whole, or only the "
+                                "paths inside it to track them one by one.")
+            parent = parent.rpartition("/")[0]
+
+
 def refuse_dvxignored(repo: Repo, rel: str, is_dir: bool, display: str, hint: str) -> None:
     """Data .dvxignore leaves out is never tracked: refused, naming the rule."""
     ignored = repo.dvxignore.check(rel, is_dir)
