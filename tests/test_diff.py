@@ -87,6 +87,24 @@ def test_a_manifest_no_one_has_leaves_its_directory_out_on_both_sides(tmp_path):
     assert _summary(doc) == {"added": [], "deleted": [], "modified": ["f.csv"], "renamed": []}
 
 
+def test_an_unreadable_pointer_is_a_problem_not_a_change(repo, dvx):
+    write(repo / "a", "a\n")
+    write(repo / "b", "b\n")
+    assert dvx("add", "a", "b").code == 0
+    commit(repo, "c1")
+    write(repo / "a.dvx", "dvx: 1\ntype: [file\n")  # a botched edit or merge
+    edit(repo, "b", "b2\n")
+    doc = _diff(repo)
+    assert len(doc["problems"]) == 1 and doc["problems"][0].startswith("a.dvx: ")
+    assert _summary(doc) == {"added": [], "deleted": [], "modified": ["b"], "renamed": []}
+    text = dvx("diff")
+    assert "WARNING: a.dvx: " in text.stderr and "    a  " not in text.stdout
+    commit(repo, "c2")  # the same unreadable pointer in a revision
+    doc = _diff(repo, "HEAD~1", "HEAD")
+    assert len(doc["problems"]) == 1 and ":a.dvx: " in doc["problems"][0]
+    assert _summary(doc)["deleted"] == [] and _summary(doc)["added"] == []
+
+
 def test_the_workspace_against_head_and_targets(tmp_path):
     _, alice = _two_versions(tmp_path)
     assert _summary(_diff(alice)) == {"added": [], "deleted": [], "modified": [], "renamed": []}

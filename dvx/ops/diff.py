@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.history import History
+from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote
 from dvx.ops.sync import settings_for
-from dvx.outputs import Output, load_tree, scan_outputs, skip_broken
+from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import fingerprint_directory
+from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
 from dvx.workspace import file_state, scan_directory
@@ -89,6 +91,10 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
     changes = _Changes()
     try:
         outputs_a, outputs_b = sides.outputs(a), sides.outputs(b)
+        # What an unreadable pointer (or dvx.lock) records is not known: like a manifest
+        # that cannot be had, it is a problem, and left out on both sides.
+        outputs_a = [o for o in outputs_a if not sides.unreadable(o)]
+        outputs_b = [o for o in outputs_b if not sides.unreadable(o)]
         if targets is not None:
             outputs_a = [o for o in outputs_a if any(_overlaps(o.path, t) for t in targets)]
             outputs_b = [o for o in outputs_b if any(_overlaps(o.path, t) for t in targets)]
@@ -199,6 +205,15 @@ class _Sides:
         self._history: History | None = None
         self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
         self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
+        self._broken: set[str] = set()  # the pointer files and dvx.lock unreadable on a side
+
+    def unreadable(self, output: Output) -> bool:
+        """Is what records `output` on some side unreadable: its pointer file (or one at or
+        around its path), or dvx.lock for a stage's output?"""
+        if output.stage is not None:
+            return LOCK_FILE in self._broken
+        return any(_overlaps(output.path, data_path_of(p)) for p in self._broken
+                   if p != LOCK_FILE)
 
     def close(self) -> None:
         if self._history is not None:
@@ -207,7 +222,7 @@ class _Sides:
     def outputs(self, side: str) -> list[Output]:
         if side == WORKSPACE:
             outputs, broken = scan_outputs(self.repo)
-            skip_broken(self.repo, broken)
+            self._note_broken(broken, "")
             return outputs
         if self._history is None:
             self._history = History(self.repo)
@@ -217,8 +232,14 @@ class _Sides:
                              "Commit first, or name the revisions to compare.")
         commit = git.resolve_revision(side)
         revision = self._history.at(commit)
-        self.problems += [f"{b.path}: {b.error}" for b in revision.broken]
+        self._note_broken(revision.broken, f"{commit[:10]}:")
         return revision.outputs
+
+    def _note_broken(self, broken: list[Broken], prefix: str) -> None:
+        """`prefix`: how the side's files are named in `broken` ("<commit>:", or none)."""
+        for item in broken:
+            self.problems.append(f"{item.path}: {item.error}")
+            self._broken.add(item.path.removeprefix(prefix))
 
     def content_id(self, output: Output, side: str) -> str | None:
         """An id equal on two sides only if the output holds the same files on both (its
