@@ -2,8 +2,11 @@ import json
 import os
 import shutil
 
+import pytest
 import xxhash
 
+from dvx.errors import RemoteError
+from dvx.remote.backends import seconds_option
 from tests.conftest import git, tree_bytes, write
 from tests.remotes import local_spec
 
@@ -251,3 +254,18 @@ def test_fetch_remembers_which_directories_are_complete_in_the_cache(repo, dvx, 
     os.chmod(lost, 0o644)
     lost.unlink()
     assert not complete_after_fetch("clone-missing-a-file")
+
+
+def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path):
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    store = str(tmp_path / "store")
+    for key, value in (("pack_threshold", "inf"), ("pack_size", "nan")):
+        (repo / ".dvx" / "config").write_text(  # by hand: never checked on the way in
+            f'[remote "store"]\nurl = {store}\n{key} = {value}\n[core]\nremote = store\n')
+        result = dvx("push")
+        assert result.code != 0 and f"{key}='{value}'" in result.stderr, result.output
+    for value in ("nan", "inf", "0", "x"):  # timeouts of remotes on the network
+        with pytest.raises(RemoteError, match=f"connect_timeout='{value}'"):
+            seconds_option({"connect_timeout": value}, "connect_timeout", 1.0)
+    assert seconds_option({"timeout": "2.5"}, "timeout", 1.0) == 2.5

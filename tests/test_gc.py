@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import xxhash
 
 from dvx.objects.blobs import DirectoryBlobs
@@ -38,6 +39,15 @@ def test_gc_refuses_without_a_scope_or_confirmation(repo, dvx):
     assert none.code == 2 and "explicit scope" in none.stderr
     unconfirmed = dvx("gc", "--workspace")  # no terminal to ask on
     assert unconfirmed.code == 2 and "-f" in unconfirmed.stderr
+    assert _objects(repo) == before
+
+
+@pytest.mark.parametrize("grace", ["nan", "inf", "-1"])
+def test_a_grace_period_that_is_not_a_finite_number_is_refused(repo, dvx, grace):
+    _two_versions(repo, dvx)
+    before = _objects(repo)
+    result = dvx("gc", "-w", "-f", "--grace", grace, "--force-last-copy")
+    assert result.code == 2 and "Invalid value for '--grace'" in result.stderr
     assert _objects(repo) == before
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,6 +36,20 @@ def common_options(func: F) -> F:
     func = click.option("-v", "--verbose", count=True, expose_value=False, callback=_verbose,
                         help="Show what dvx is doing (-vv: more).")(func)
     return func
+
+
+class FiniteFloat(click.FloatRange):
+    """A number in a range, never nan or infinity: nan compares false with every bound, so a
+    range alone lets it through, and neither is a number a user means."""
+
+    name = "finite float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
 
 
 def is_quiet() -> bool:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dvx.cli.common import (
+    FiniteFloat,
     common_options,
     example,
     is_quiet,
@@ -434,7 +435,8 @@ dvx gc --all-commits --remote storage -f
                    "remote holds (their only copy).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--grace", type=click.FloatRange(min=0), default=3600, show_default=True,
+@click.option("--grace", type=FiniteFloat(min=0), default=3600, metavar="SECONDS",
+              show_default=True,
               help="Keep objects written less than this many seconds ago.")
 @click.option("-p", "--projects", multiple=True, metavar="PATH",
               help="Also keep what the repository at PATH uses in the same scope (one that "

@@ -188,7 +188,7 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
         # "ignore" turns host-key checking off explicitly; anything else is a file.
         kwargs["known_hosts"] = None if known_hosts == "ignore" else os.path.expanduser(known_hosts)
     if "connect_timeout" in options:
-        kwargs["connect_timeout"] = float(options["connect_timeout"])
+        kwargs["connect_timeout"] = seconds_option(options, "connect_timeout", 0.0)
     # A server that stops answering is noticed by keep-alive probes: three missed ones.
     kwargs["keepalive_interval"] = max(timeout / 3, 1.0)
     kwargs["keepalive_count_max"] = 3
@@ -259,6 +259,22 @@ def _build_local(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
     from fsspec.implementations.local import LocalFileSystem
 
     return LocalFileSystem(auto_mkdir=True), url  # the caller resolves the path
+
+
+def seconds_option(options: Mapping[str, str], key: str, default: float) -> float:
+    """A remote option that is a number of seconds: more than 0 and finite."""
+    value = options.get(key)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise RemoteError(f"The remote option {key}={value!r} is not a number of seconds.",
+                          f"Fix it with `dvx remote modify NAME {key} SECONDS`.") from None
+    if not 0 < seconds < float("inf"):  # nan is neither more nor less
+        raise RemoteError(f"The remote option {key}={value!r} must be more than 0 seconds.",
+                          f"Fix it with `dvx remote modify NAME {key} SECONDS`.")
+    return seconds
 
 
 BACKENDS = [

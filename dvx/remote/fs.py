@@ -23,6 +23,7 @@ from dvx.remote.backends import (
     is_secret,
     s3_access,
     s3_root,
+    seconds_option,
 )
 from dvx.remote.blobs import FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
 from dvx.remote.store import RemoteStore, index_dir_for
@@ -79,18 +80,7 @@ def request_retries(options: dict[str, str]) -> int:
 
 def request_timeout(options: dict[str, str]) -> float:
     """Seconds a request may go without progress (the remote's `timeout` option)."""
-    value = options.get("timeout")
-    if value is None:
-        return DEFAULT_TIMEOUT
-    try:
-        timeout = float(value)
-    except ValueError:
-        raise RemoteError(f"The remote option timeout={value!r} is not a number of seconds.",
-                          "Fix it with `dvx remote modify NAME timeout SECONDS`.") from None
-    if not timeout > 0 or timeout == float("inf"):  # nan is neither more nor less
-        raise RemoteError(f"The remote option timeout={value!r} must be more than 0 seconds.",
-                          "Fix it with `dvx remote modify NAME timeout SECONDS`.")
-    return timeout
+    return seconds_option(options, "timeout", DEFAULT_TIMEOUT)
 
 
 def _size_option(options: dict[str, str], key: str, default: int, low: int, high: int) -> int:
@@ -99,7 +89,7 @@ def _size_option(options: dict[str, str], key: str, default: int, low: int, high
         return default
     try:
         number = int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, nan or infinity
         number = -1
     if not (number == 0 and key == "pack_threshold") and not low <= number <= high:
         raise RemoteError(f"The remote option {key}={value!r} must be a number of bytes from "
