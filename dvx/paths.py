@@ -106,6 +106,8 @@ def repo_relpath(root: str, path: str) -> str:
     refuse_empty(path)
     full = os.path.normpath(os.path.abspath(path))
     rel = os.path.relpath(full, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        rel = _relpath_through_links(root, full) or rel
     if rel == ".":
         raise PathError(f"'{path}' is the repository itself.",
                         "Name the files or directories inside it to track.")
@@ -119,6 +121,19 @@ def repo_relpath(root: str, path: str) -> str:
         if part.casefold() in RESERVED_NAMES:
             raise PathError(f"'{path}' is inside '{part}', which dvx never tracks.")
     return rel
+
+
+def _relpath_through_links(root: str, full: str) -> str | None:
+    """`full` relative to `root` when a leading part of it is a symbolic link to the root (a
+    path through a link to the repository, as Git takes it), else None. Only that leading
+    part is resolved: a symlinked folder inside the repository stays in the path, for the
+    checks that refuse it."""
+    real_root = os.path.realpath(root)
+    parts = full.split(os.sep)
+    for end in range(2, len(parts) + 1):
+        if os.path.realpath(os.sep.join(parts[:end]) or os.sep) == real_root:
+            return os.sep.join(parts[end:]) or os.curdir
+    return None
 
 
 class WalkEntry(NamedTuple):  # a tuple: walks create one per file, so it must be cheap

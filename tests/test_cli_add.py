@@ -211,3 +211,23 @@ def test_add_refuses_symlinked_parent_directory(repo, dvx, tmp_path):
     result = dvx("add", "via/secret")
     assert result.code != 0 and "symbolic link" in result.stderr
     assert not [p for p in (repo / ".dvx" / "cache").rglob("*") if p.is_file()]
+
+
+def test_absolute_paths_through_a_link_to_the_repository_work_as_relative_ones(repo, dvx,
+                                                                               tmp_path):
+    link = tmp_path / "link"
+    os.symlink(repo, link)
+    write(repo / "g", "g")
+    assert dvx("add", str(link / "g"), cwd=link).code == 0
+    assert (repo / "g.dvx").is_file()
+    for command in (("status",), ("checkout",), ("unprotect",)):
+        result = dvx(*command, str(link / "g"), cwd=link)
+        assert result.code == 0, result.output
+    assert dvx("remove", str(link / "g.dvx"), cwd=link).code == 0
+    assert not (repo / "g.dvx").exists()
+    outside = tmp_path / "outside"  # a symlinked folder inside the repository: still refused
+    write(outside / "secret", "s")
+    os.symlink(outside, repo / "via")
+    result = dvx("add", str(link / "via" / "secret"), cwd=link)
+    assert result.code != 0 and "symbolic link" in result.stderr
+    assert dvx("add", str(tmp_path / "outside" / "secret"), cwd=link).code == 2
