@@ -81,6 +81,32 @@ def test_updated_dvx_lock_only_when_it_changed_and_the_hint_lists_what_git_track
     assert "Updated dvx.lock" not in again.stdout and "git add" not in again.stdout
 
 
+def _run_hint(output: str, cwd) -> str:
+    """Run the `git add ...` command a hint prints, as a user copying it would."""
+    command = next(line.strip() for line in output.splitlines()
+                   if line.strip().startswith("git add"))
+    subprocess.run(command, shell=True, cwd=cwd, check=True, capture_output=True)
+    return command
+
+
+def test_git_add_hints_work_when_copied_in_a_subdirectory(repo, dvx):
+    sub = repo / "data" / "raw"
+    write(sub / "a b.csv", "a")
+    added = dvx("add", "a b.csv", cwd=sub)
+    assert _run_hint(added.stdout, sub) == "git add 'a b.csv.dvx' .gitignore"
+    moved = dvx("move", "a b.csv", "../-c.csv", cwd=sub)
+    assert _run_hint(moved.stdout, sub) == ("git add ../-c.csv.dvx ../.gitignore "
+                                            "'a b.csv.dvx' .gitignore")
+    removed = dvx("remove", "../-c.csv.dvx", cwd=sub)
+    _run_hint(removed.stdout, sub)
+    stage = dvx("stage", "add", "-n", "s", "-o", "o", "echo o > o", cwd=sub)
+    assert "`git add ../../dvx.yaml`" in stage.stdout
+    _run_hint(dvx("repro", cwd=sub).stdout, sub)
+    _run_hint(dvx("install", cwd=sub).stdout, sub)
+    assert {".gitattributes", "dvx.lock", "data/raw/.gitignore"} <= set(
+        git(repo, "diff", "--cached", "--name-only").split())
+
+
 def test_a_stage_whose_run_cannot_be_kept_says_why(repo, dvx):
     write(repo / "in.txt", "x")
     write(repo / "dvx.yaml", "stages:\n  many:\n    cmd: mkdir -p out && cp in.txt out/a\n"

@@ -15,7 +15,7 @@ from dvx.cli.common import (
     revision_options,
     targets_in_scope,
 )
-from dvx.cli.ui import emit_json, human_size, out, warn
+from dvx.cli.ui import emit_json, git_add, human_size, out, warn
 
 if TYPE_CHECKING:
     from dvx.repo import Repo
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
 TARGETS = click.argument("targets", nargs=-1, type=click.Path())
 
 
-def _stage_hint(paths: list[str]) -> None:
+def _stage_hint(root: str, paths: list[str]) -> None:
+    """`paths`: repository-relative."""
     if paths and not is_quiet():
-        quoted = " ".join(f"'{p}'" if " " in p else p for p in paths)
-        out(f"To record this in Git, run:\n    git add {quoted}")
+        out(f"To record this in Git, run:\n    {git_add(root, paths)}")
 
 
-def _report_added(result: object, as_json: bool = False) -> None:
+def _report_added(root: str, result: object, as_json: bool = False) -> None:
     from dvx.ops.commit import AddResult
 
     assert isinstance(result, AddResult)
@@ -48,7 +48,7 @@ def _report_added(result: object, as_json: bool = False) -> None:
             out(f"{verb} {added.path} ({what}{human_size(p.size)})")
         if result.staged:
             out("Staged in Git: " + " ".join(result.staged))
-    _stage_hint(result.to_stage)
+    _stage_hint(root, result.to_stage)
 
 
 @click.command(epilog=example("""
@@ -65,7 +65,8 @@ def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Track files or directories: store them in the cache and write PATH.dvx pointers."""
     from dvx.ops.add import add as do_add
 
-    _report_added(do_add(open_repo(), list(paths), force), as_json)
+    repo = open_repo()
+    _report_added(repo.root, do_add(repo, list(paths), force), as_json)
 
 
 @click.command(epilog=example("""
@@ -91,7 +92,8 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
 
     repo = open_repo()
     outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
-    _report_added(do_commit(repo, outputs, force, only_changed=not targets), as_json)
+    _report_added(repo.root, do_commit(repo, outputs, force, only_changed=not targets),
+                  as_json)
 
 
 @click.command(epilog=example("""
@@ -419,7 +421,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
         for path in removed:
             out(f"Stopped tracking {path}" + (" and deleted it" if outs else ""))
     if not changed.staged:
-        _stage_hint(changed.paths)
+        _stage_hint(repo.root, changed.paths)
 
 
 @click.command(epilog=example("""
@@ -448,7 +450,7 @@ def move(src: str, dst: str, as_json: bool) -> None:
     if not is_quiet():
         out(f"Moved {target.output.path} to {new_path}")
     if not changed.staged:
-        _stage_hint(changed.paths)
+        _stage_hint(repo.root, changed.paths)
 
 
 @click.command(epilog=example("""

@@ -8,7 +8,7 @@ import sys
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, open_repo
-from dvx.cli.ui import out, warn
+from dvx.cli.ui import git_add, out, warn
 
 
 @click.command(epilog=example("""
@@ -28,7 +28,8 @@ def install(uninstall: bool) -> None:
     """
     from dvx.ops.install import install as do_install
 
-    result = do_install(open_repo(), uninstall)
+    repo = open_repo()
+    result = do_install(repo, uninstall)
     if is_quiet():
         return
     verb = "Removed" if uninstall else "Installed"
@@ -37,8 +38,8 @@ def install(uninstall: bool) -> None:
         out(f"Your existing {hook} hook still runs, before dvx's.")
     if result.to_stage:
         out(("To record the change in Git, run:" if uninstall else
-             "To share the merge driver with your team, run:") + "\n    git add "
-            + " ".join(result.to_stage))
+             "To share the merge driver with your team, run:")
+            + f"\n    {git_add(repo.root, result.to_stage)}")
 
 
 @click.group("git-hook", hidden=True)

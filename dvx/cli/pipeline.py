@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, open_repo
-from dvx.cli.ui import emit_json, out, warn
+from dvx.cli.ui import emit_json, git_add, out, warn
 
 if TYPE_CHECKING:
     from dvx.pipeline.repro import ReproResult, StageResult
@@ -84,7 +84,8 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     replaced = add_stage(repo, new, force)
     if not is_quiet():
         out(f"{'Replaced' if replaced else 'Added'} stage '{name}' in dvx.yaml.")
-        out(f"Run it with `dvx repro {name}`; record it in Git with `git add dvx.yaml`.")
+        out(f"Run it with `dvx repro {name}`; record it in Git with "
+            f"`{git_add(repo.root, ['dvx.yaml'])}`.")
 
 
 @stage.command("list", epilog=example("""
@@ -123,7 +124,8 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     dvx.lock; its outputs stay in the workspace, no longer ignored by Git, unless --outs."""
     from dvx.pipeline.stages import remove
 
-    changed = remove(open_repo(), name, outs, force)
+    repo = open_repo()
+    changed = remove(repo, name, outs, force)
     if as_json:
         emit_json({"removed": changed.stages, "deleted": changed.deleted,
                    "to_stage": changed.touched})
@@ -132,7 +134,7 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
         out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
             + ", ".join(f"'{n}'" for n in changed.stages)
             + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
-        out("To record this in Git, run:\n    git add " + " ".join(changed.touched))
+        out(f"To record this in Git, run:\n    {git_add(repo.root, changed.touched)}")
 
 
 @click.command(epilog=example("""
@@ -292,7 +294,8 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     options = ReproOptions(targets, dry, force, single, downstream, pull, keep_going, jobs,
                            not no_run_cache, allow_missing)
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
-    result = do_repro(open_repo(), options, reporter)
+    repo = open_repo()
+    result = do_repro(repo, options, reporter)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if as_json:
@@ -300,7 +303,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
     elif dry:
         _print_dry(result)
     elif not is_quiet():
-        _print_summary(result)
+        _print_summary(repo.root, result)
     if not result.ok:
         failed = [s for s in result.stages if s.outcome == "failed"]
         codes = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name
@@ -328,7 +331,7 @@ def _print_dry(result: ReproResult) -> None:
         out("Nothing to do: every stage is up to date.")
 
 
-def _print_summary(result: ReproResult) -> None:
+def _print_summary(root: str, result: ReproResult) -> None:
     if result.ok and all(s.outcome in ("up-to-date", "frozen") for s in result.stages):
         out("Data and pipelines are up to date.")
     if result.lock_written:
@@ -336,7 +339,7 @@ def _print_summary(result: ReproResult) -> None:
     if result.staged:
         out("Staged in Git: " + " ".join(result.staged))
     elif result.to_stage:
-        out("To record this in Git, run:\n    git add " + " ".join(result.to_stage))
+        out(f"To record this in Git, run:\n    {git_add(root, result.to_stage)}")
 
 
 @click.command(epilog=example("""

@@ -104,9 +104,10 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     from dvx.cli.data import _stage_hint
     from dvx.ops.imports import import_repo
 
-    result = import_repo(open_repo(), url, path, out, rev, force)
+    repo = open_repo()
+    result = import_repo(repo, url, path, out, rev, force)
     _report_import(result)
-    _stage_hint(result.added.to_stage)
+    _stage_hint(repo.root, result.added.to_stage)
 
 
 @click.command("import-url", epilog=example("""
@@ -125,9 +126,10 @@ def import_url(url: str, out: str | None, force: bool) -> None:
     from dvx.cli.data import _stage_hint
     from dvx.ops.imports import import_url as do_import_url
 
-    result = do_import_url(open_repo(), url, out, force)
+    repo = open_repo()
+    result = do_import_url(repo, url, out, force)
     _report_import(result)
-    _stage_hint(result.added.to_stage)
+    _stage_hint(repo.root, result.added.to_stage)
 
 
 @click.command("get-url", epilog=example("""
@@ -174,7 +176,7 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
             out("No imports to update.")
         for r in results:
             out(f"{r.path}: {r.detail}")
-    _stage_hint([f"{r.path}.dvx" for r in results if r.changed] if not is_quiet() else [])
+    _stage_hint(repo.root, [f"{r.path}.dvx" for r in results if r.changed])
 
 
 def _report_import(result: object) -> None:

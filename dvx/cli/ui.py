@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 
@@ -21,6 +23,18 @@ def warn(message: str) -> None:
 def emit_json(doc: object, sort_keys: bool = True) -> None:
     """`sort_keys=False` keeps an order that means something (revisions, newest first)."""
     click.echo(json.dumps(doc, indent=2, sort_keys=sort_keys, ensure_ascii=False))
+
+
+def git_add(root: str, paths: list[str]) -> str:
+    """The `git add` of repository paths as a command to copy and run here: each path
+    relative to the current directory (as Git prints paths), quoted for the shell."""
+    here = os.getcwd()
+    relative = (os.path.relpath(os.path.join(root, p), here) for p in paths)
+    return "git add " + " ".join(shlex.quote(_not_an_option(r)) for r in relative)
+
+
+def _not_an_option(path: str) -> str:
+    return os.path.join(os.curdir, path) if path.startswith("-") else path
 
 
 def human_size(n: int) -> str:
