@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -50,6 +51,33 @@ class FiniteFloat(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
+
+
+def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
+    """Flags a command takes at most one of, each (flag, value, help): the command gets
+    `dest` = the value of the one given, or None. Two given together are refused, so that
+    neither silently wins."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = [(flag, value) for flag, value, _ in flags
+                     if kwargs.pop(f"{dest}_{value}")]
+            if len(given) > 1:
+                from dvx.errors import UsageError
+
+                raise UsageError(f"{given[0][0]} and {given[1][0]} cannot be used together.",
+                                 "Give only one of " + ", ".join(f for f, _, _ in flags) + ".")
+            kwargs[dest] = given[0][1] if given else None
+            return func(*args, **kwargs)
+
+        decorated: Any = command
+        for flag, value, help_text in reversed(flags):
+            decorated = click.option(flag, f"{dest}_{value}", is_flag=True,
+                                     help=help_text)(decorated)
+        return decorated
+
+    return decorate
 
 
 def is_quiet() -> bool:

@@ -11,6 +11,7 @@ from dvx.cli.common import (
     common_options,
     example,
     is_quiet,
+    one_of,
     open_repo,
     revision_options,
     targets_in_scope,
@@ -193,11 +194,11 @@ dvx diff HEAD~1 --targets data/images
 @click.argument("b_rev", required=False, metavar="[B]")
 @click.option("--targets", multiple=True, type=click.Path(),
               help="Only files at or below this path; repeat it for several paths.")
-@click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
-@click.option("--md", "as_md", is_flag=True, help="Output as a Markdown table.")
+@one_of("fmt", ("--json", "json", "Output as JSON."),
+        ("--md", "md", "Output as a Markdown table."))
 @common_options
-def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...], as_json: bool,
-         as_md: bool) -> None:
+def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
+         fmt: str | None) -> None:
     """Show tracked files added, deleted, modified or renamed between A (default: HEAD) and B
     (default: the workspace), including the files inside tracked directories.
 
@@ -213,9 +214,9 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...], as_json
     result = do_diff(repo, a_rev, b_rev, paths)
     for problem in result.problems:
         warn(f"WARNING: {problem}")
-    if as_json:
+    if fmt == "json":
         emit_json(result.to_json())
-    elif as_md:
+    elif fmt == "md":
         click.echo(_diff_markdown(result), nl=False)
     elif not is_quiet():
         _print_diff(result)

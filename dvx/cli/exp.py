@@ -7,13 +7,13 @@ from dataclasses import replace
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, out, warn
 
-FORMATS = click.option("--json", "fmt", flag_value="json", help="Output as JSON.")
-CSV = click.option("--csv", "fmt", flag_value="csv", help="Output as CSV.")
-MD = click.option("--md", "fmt", flag_value="md", help="Output as a Markdown table.")
+JSON = ("--json", "json", "Output as JSON.")
+CSV = ("--csv", "csv", "Output as CSV.")
+MD = ("--md", "md", "Output as a Markdown table.")
 SET_PARAM = click.option("-S", "--set-param", "sets", multiple=True, metavar="[FILE:]KEY=VALUE",
                          help="Set a param before running (repeatable); FILE defaults to "
                               "params.yaml.")
@@ -95,9 +95,7 @@ dvx exp show -A --csv > experiments.csv
 @click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="asc",
               show_default=True)
 @click.option("--precision", type=click.IntRange(min=0), default=5, show_default=True)
-@FORMATS
-@CSV
-@MD
+@one_of("fmt", JSON, CSV, MD)
 @common_options
 def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_order: str,
              precision: int, fmt: str | None) -> None:
@@ -119,8 +117,7 @@ dvx exp diff low-lr            # against the baseline
 @click.argument("a")
 @click.argument("b", required=False)
 @click.option("--all", "show_all", is_flag=True, help="Also what did not change.")
-@FORMATS
-@MD
+@one_of("fmt", JSON, MD)
 @common_options
 def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     """Compare the params and metrics of two experiments (B default: A's baseline). A and B

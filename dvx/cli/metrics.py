@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.ui import emit_json, out, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,11 +18,9 @@ def _format_options(func: F) -> F:
     func = click.option("--precision", type=click.IntRange(min=0), default=5,
                         show_default=True, metavar="N",
                         help="Round numbers to N digits after the decimal point.")(func)
-    func = click.option("--csv", "fmt", flag_value="csv", help="Output a CSV table.")(func)
-    func = click.option("--md", "fmt", flag_value="md", help="Output a Markdown table.")(func)
-    func = click.option("--json", "fmt", flag_value="json",
-                        help="Output as JSON (numbers are not rounded).")(func)
-    return func
+    return one_of("fmt", ("--json", "json", "Output as JSON (numbers are not rounded)."),
+                  ("--md", "md", "Output a Markdown table."),
+                  ("--csv", "csv", "Output a CSV table."))(func)
 
 
 def _scope_options(func: F) -> F:

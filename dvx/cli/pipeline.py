@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.ui import emit_json, git_add, out, warn
 
 if TYPE_CHECKING:
@@ -350,11 +350,9 @@ dvx dag --mermaid
 dvx dag --json
 """))
 @click.argument("target", required=False)
-@click.option("--dot", "fmt", flag_value="dot", help="Graphviz dot instead of ASCII.")
-@click.option("--mermaid", "fmt", flag_value="mermaid", help="A Mermaid flowchart instead of "
-                                                             "ASCII.")
-@click.option("--json", "fmt", flag_value="json",
-              help="The stages and their edges as JSON, in the order they run.")
+@one_of("fmt", ("--dot", "dot", "Graphviz dot instead of ASCII."),
+        ("--mermaid", "mermaid", "A Mermaid flowchart instead of ASCII."),
+        ("--json", "json", "The stages and their edges as JSON, in the order they run."))
 @common_options
 def dag(target: str | None, fmt: str | None) -> None:
     """Draw the pipeline: each stage below the stages whose outputs it depends on."""

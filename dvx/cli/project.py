@@ -7,7 +7,7 @@ import platform
 
 import click
 
-from dvx.cli.common import F, common_options, example, is_quiet, open_repo
+from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.ui import emit_json, out, warn
 
 
@@ -35,19 +35,11 @@ def init(no_scm: bool) -> None:
             + ' && git commit -m "Initialize dvx"')
 
 
-LEVEL_OPTIONS = [
-    click.option("--global", "level", flag_value="global", help="Use the per-user config."),
-    click.option("--project", "level", flag_value="project",
-                 help="Use .dvx/config (tracked by Git; the default for changes)."),
-    click.option("--local", "level", flag_value="local",
-                 help="Use .dvx/config.local (not tracked: for credentials)."),
-]
-
-
-def level_options(func: F) -> F:
-    for option in reversed(LEVEL_OPTIONS):
-        func = option(func)
-    return func
+level_options = one_of(
+    "level",
+    ("--global", "global", "Use the per-user config."),
+    ("--project", "project", "Use .dvx/config (tracked by Git; the default for changes)."),
+    ("--local", "local", "Use .dvx/config.local (not tracked: for credentials)."))
 
 
 @click.command(context_settings={"ignore_unknown_options": True},  # a VALUE may be -5
