@@ -269,3 +269,13 @@ def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path
         with pytest.raises(RemoteError, match=f"connect_timeout='{value}'"):
             seconds_option({"connect_timeout": value}, "connect_timeout", 1.0)
     assert seconds_option({"timeout": "2.5"}, "timeout", 1.0) == 2.5
+
+
+def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_path):
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    (repo / ".dvx" / "config").write_text(
+        f'[remote "store"]\nurl = {tmp_path / "store"}\njobs = -1\n[core]\nremote = store\n')
+    result = dvx("push")
+    assert result.code != 0 and "Invalid value '-1' for remote \"store\".jobs" in result.stderr
+    assert "dvx remote modify store jobs VALUE" in result.stderr

@@ -91,6 +91,8 @@ CASES = [
      "no remote named 'nope'"),
     ("remote modify bad jobs", ["remote", "modify", "store", "jobs", "--", "-3"], "repo",
      "Invalid value"),
+    ("remote modify negative jobs", ["remote", "modify", "store", "jobs", "-3"], "repo",
+     "Invalid value '-3'"),
     ("remote modify bad option", ["remote", "modify", "store", "colour", "red"], "repo",
      "'colour'"),
     ("remote modify dash url", ["remote", "modify", "store", "url", "--", "-x"], "repo",

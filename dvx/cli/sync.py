@@ -88,7 +88,8 @@ def remote_list(as_json: bool) -> None:
         out(f"{info.name}\t{info.url}" + ("\t(default)" if info.is_default else ""))
 
 
-@remote.command("modify", epilog=example("""
+@remote.command("modify", context_settings={"ignore_unknown_options": True},  # VALUE may be -1
+                epilog=example("""
 dvx remote modify storage endpointurl http://127.0.0.1:9000
 dvx remote modify --local storage secret_access_key "$SECRET"
 dvx remote modify storage jobs 16

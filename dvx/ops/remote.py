@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dvx.config import REMOTE_NAME, Config, validate
+from dvx.config import REMOTE_KEYS, REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import check_option, check_url, is_secret
@@ -200,11 +200,12 @@ def _open_remote(repo: Repo, name: str | None,
     if not url:
         raise RemoteError(f"Remote '{name}' has no URL.",
                           f"Set it with `dvx remote modify {name} url URL`.")
-    try:  # the config comes with the repository: check it again before use
-        validate(_section(name), "url", url)
-    except ConfigError as exc:
-        raise RemoteError(f"Remote '{name}': {exc.message}",
-                          "Fix it with `dvx remote modify NAME url URL`.") from None
+    for key in REMOTE_KEYS.keys() & options.keys():
+        try:  # the config comes with the repository (or was edited): check it before use
+            validate(_section(name), key, options[key])
+        except ConfigError as exc:
+            raise RemoteError(f"Remote '{name}': {exc.message}",
+                              f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
     return name, open_store(url, options, repo.root, repo.algo, name)
 
 
