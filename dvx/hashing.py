@@ -57,6 +57,9 @@ ALGORITHMS: dict[str, Algorithm] = {
     "sha256": Algorithm("sha256", 64, _sha256),
 }
 _PATTERNS = {name: algo.pattern for name, algo in ALGORITHMS.items()}
+# The largest size or count a pointer, manifest or dvx.lock may record: no file is larger (a
+# file's size is a signed 64-bit number), and a manifest keeps sizes in 64-bit arrays.
+MAX_SIZE = 2**63 - 1
 
 
 def get_algorithm(name: str) -> Algorithm:

@@ -17,7 +17,7 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import ConflictError, FormatError
-from dvx.hashing import ALGORITHMS, check_oid
+from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath
 from dvx.yamlio import has_conflict_markers, parse_yaml
 
@@ -254,4 +254,4 @@ def _parse_paths(items: object, key: str, stage: str, algo: str) -> tuple[Locked
 
 
 def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SIZE

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import ConflictError, FormatError
-from dvx.hashing import ALGORITHMS, check_oid
+from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX
 from dvx.yamlio import has_conflict_markers, parse_yaml
 
@@ -200,7 +200,7 @@ def _source(value: object, where: str) -> tuple[tuple[str, str], ...]:
 
 
 def _non_negative_int(value: object, key: str, where: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SIZE:
         raise FormatError(f"The pointer file '{where}' has an invalid '{key}' {value!r}.")
     return value
 

@@ -29,6 +29,9 @@ def test_file_pointer_layout_is_stable():
     (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID.upper()}\nsize: 5\n", "Invalid xxh128"),
     (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: -1\n", "size"),
     (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: true\n", "size"),
+    (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: {2**63}\n", "size"),
+    (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 99999999999999999999999\n", "size"),
+    (f"dvx: 1\ntype: dir\nalgo: xxh128\noid: {OID}\nsize: 5\nnfiles: {2**64}\n", "nfiles"),
     (f"dvx: 1\ntype: dir\nalgo: xxh128\noid: {OID}\nsize: 5\n", "nfiles"),
     ("- a list\n", "not a YAML mapping"),
     ("dvx: 1\noid: !!python/object/apply:os.system ['true']\n", "not valid YAML"),
@@ -55,6 +58,7 @@ BODY = f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n"
     HEADER_LINE + BODY.replace(OID, f"'{OID}'"),
     HEADER_LINE + BODY.replace("size: 5", "size: 010"),   # YAML: octal
     HEADER_LINE + BODY.replace("size: 5", "size: 1_0"),
+    HEADER_LINE + BODY.replace("size: 5", f"size: {2**63 - 1}"),  # the largest size
     HEADER_LINE + BODY.replace("type: file", "type: yes"),
     HEADER_LINE + BODY + "exec: yes\n",
     HEADER_LINE + BODY + "size: 6\n",                     # a repeated key

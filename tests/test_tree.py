@@ -67,6 +67,7 @@ def test_names_with_a_colon_after_the_first_character_are_ordinary():
     ([["line\nbreak", A, 1, False]], "line break"),
     ([["x/.GIT/config", A, 1, False]], "reserved"),
     ([["a", A, -1, False]], "malformed"),
+    ([["a", A, 2**63, False]], "malformed"),  # larger than any file
     ([["a", A, 1, "yes"]], "malformed"),
     ([["a", A, 1]], "malformed"),
 ])

@@ -24,7 +24,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 from typing import IO, NamedTuple, overload
 
 from dvx.errors import FormatError, InvalidOidError
-from dvx.hashing import ALGORITHMS, check_oid, hash_bytes
+from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.paths import RESERVED_NAMES, check_relpath
 
 FORMAT = "dvx-tree"
@@ -352,7 +352,8 @@ class _Columns:
         for row in rows:
             if (not isinstance(row, list) or len(row) != 4 or not isinstance(row[0], str)
                     or not isinstance(row[1], str) or not isinstance(row[2], int)
-                    or isinstance(row[2], bool) or row[2] < 0 or not isinstance(row[3], bool)):
+                    or isinstance(row[2], bool) or not 0 <= row[2] <= MAX_SIZE
+                    or not isinstance(row[3], bool)):
                 raise FormatError(f"The {self.where} has a malformed entry {str(row)[:200]!r}.")
         entries = [TreeEntry(*row) for row in rows]  # type: ignore[misc]
         _check_entries(entries, self.algo)
