@@ -108,7 +108,9 @@ def test_stage_add_refuses_what_would_break_the_pipeline(repo, dvx):
                           (("-n", "b", "-d", "../up", "y"), "outside the repository"),
                           (("-n", "b@1", "y"), "not a valid stage name"),
                           (("-n", "c", "-d", "model.pkl", "-o", "model.pkl", "y"),
-                           "depends on its own output")):
+                           "depends on its own output"),
+                          (("-n", "d", "-o", "", "y"), "value given to -o/--outs is empty"),
+                          (("-n", "d", "-d", " ", "y"), "value given to -d/--deps is empty")):
         result = dvx("stage", "add", *args)
         assert result.code != 0 and message in " ".join(result.stderr.split()), args
         assert (repo / "dvx.yaml").read_bytes() == before

@@ -75,6 +75,9 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     from dvx.paths import to_posix
     from dvx.pipeline.editor import NewStage, add_stage
 
+    _refuse_empty_values({"-d/--deps": deps, "-o/--outs": outs, "-O/--outs-no-cache":
+                          outs_no_cache, "--outs-persist": outs_persist, "-p/--params": params,
+                          "-m/--metrics": metrics, "--plots": plots})
     repo = open_repo()
     here = to_posix(os.path.relpath(os.getcwd(), repo.root))
     wdir = posixpath.normpath(posixpath.join(here, to_posix(wdir or ".")))
@@ -86,6 +89,17 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
         out(f"{'Replaced' if replaced else 'Added'} stage '{name}' in dvx.yaml.")
         out(f"Run it with `dvx repro {name}`; record it in Git with "
             f"`{git_add(repo.root, ['dvx.yaml'])}`.")
+
+
+def _refuse_empty_values(options: dict[str, tuple[str, ...]]) -> None:
+    """An empty value names nothing (an unset shell variable, say): refused before dvx.yaml
+    is touched, naming the option rather than the file."""
+    from dvx.errors import UsageError
+
+    for option, values in options.items():
+        if any(not value.strip() for value in values):
+            raise UsageError(f"The value given to {option} is empty.",
+                             "Give it a value, or leave the option out.")
 
 
 @stage.command("list", epilog=example("""
