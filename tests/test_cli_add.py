@@ -231,3 +231,11 @@ def test_absolute_paths_through_a_link_to_the_repository_work_as_relative_ones(r
     result = dvx("add", str(link / "via" / "secret"), cwd=link)
     assert result.code != 0 and "symbolic link" in result.stderr
     assert dvx("add", str(tmp_path / "outside" / "secret"), cwd=link).code == 2
+
+
+def test_a_directory_where_the_pointer_goes_is_named(repo, dvx):
+    write(repo / "X", "x")
+    (repo / "X.dvx").mkdir()
+    result = dvx("add", "X")
+    assert result.code == 2 and "'X.dvx' is a directory" in result.stderr
+    assert ".tmp" not in result.stderr and not (repo / ".gitignore").exists()
