@@ -100,3 +100,18 @@ def test_commit_records_changes_of_tracked_outputs(repo, dvx):
     os.unlink(repo / "f")
     missing = dvx("commit", "f")
     assert missing.code != 0 and "missing" in missing.stderr
+
+
+def test_unprotect_refuses_a_link_of_the_users_own_at_a_tracked_path(repo, dvx, tmp_path):
+    write(repo / "d" / "a", "a")
+    assert dvx("add", "d").code == 0
+    outside = tmp_path / "outside"
+    write(outside / "keep", "keep")
+    (repo / "d" / "a").chmod(0o644)
+    for path in sorted((repo / "d").iterdir()):
+        path.unlink()
+    (repo / "d").rmdir()
+    os.symlink(outside, repo / "d")
+    result = dvx("unprotect", "d")
+    assert result.code == 2 and "symbolic link that does not lead into the cache" in result.stderr
+    assert "Unprotected" not in result.stdout and (outside / "keep").read_text() == "keep"

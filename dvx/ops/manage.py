@@ -220,6 +220,8 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
     done: list[str] = []
     with repo.lock():
         for output in outputs:
+            _refuse_foreign_link(repo, output.path)
+        for output in outputs:
             full = repo.abspath(output.path)
             if not os.path.lexists(full):
                 raise PathError(f"'{output.path}' is not in the workspace.",
@@ -231,6 +233,17 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
                 _own_copy(repo, path, output.path)
             done.append(output.path)
     return done
+
+
+def _refuse_foreign_link(repo: Repo, path: str) -> None:
+    """A tracked path that is a symbolic link of the user's (not one into the cache) holds
+    none of the tracked data: there is nothing there to unprotect."""
+    full = repo.abspath(path)
+    if os.path.islink(full) and repo.cache.object_for_symlink(os.path.realpath(full)) is None:
+        raise PathError(f"'{path}' is a symbolic link that does not lead into the cache, so it "
+                        "holds none of the tracked data and dvx does not follow it.",
+                        f"`dvx checkout --force {path}` replaces the link with the tracked "
+                        "data.")
 
 
 def _data_files(full: str) -> list[str]:
