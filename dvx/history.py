@@ -8,8 +8,8 @@ did not change between two commits is read once, so reading 1,000 commits costs 
 objects that differ between them.
 
 A scope (`Scope`) says which revisions: the workspace, the tips of branches and tags, given
-revisions, the last N commits of each, every commit, and for gc also the index and every
-reflog entry (stashes included).
+revisions, the last N commits of each, every commit, and for gc also the index, every
+reflog entry (stashes included) and the remote-tracking branches a fetch brought.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class Scope:
     index: bool = False  # pointers staged in Git's index (gc)
     reflogs: bool = False  # with all_commits: commits only reflogs reach (gc)
     stashes: bool = False  # every stash entry: the work tree and index it saved (gc)
+    remote_branches: bool = False  # with all_branches: remote-tracking branches too (gc)
 
     @property
     def has_revisions(self) -> bool:
@@ -49,7 +50,8 @@ class Scope:
     def describe(self) -> str:
         parts = ["the workspace"] if self.workspace else []
         parts += ["the index"] if self.index and not self.workspace else []
-        parts += [name for flag, name in ((self.all_branches, "all branches"),
+        branches = "all branches, remote-tracking too" if self.remote_branches else "all branches"
+        parts += [name for flag, name in ((self.all_branches, branches),
                                           (self.all_tags, "all tags"),
                                           (self.all_commits, "all commits")) if flag]
         parts += [f"revision {rev}" for rev in self.revs]
@@ -103,7 +105,7 @@ class History:
             revs = ("HEAD",)  # -n alone: the last N commits of the current branch
         return sorted(set(found) | set(self.git.commits(
             scope.all_branches, scope.all_tags, scope.all_commits, scope.reflogs,
-            scope.last_n, revs)))
+            scope.last_n, revs, scope.remote_branches)))
 
     def _parents(self, commit: str) -> list[str]:
         _, data = self.git.object_data(commit)

@@ -149,12 +149,14 @@ class Git:
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,
-                revs: tuple[str, ...] = ()) -> list[str]:
-        """The commits of a scope: the tips of every branch and tag, and of `revs`; with
-        `all_commits` every commit reachable from any ref (with `reflogs`, from any reflog
-        entry too, stashes included); with `last_n`, the last N commits of each tip."""
+                revs: tuple[str, ...] = (), remote_branches: bool = False) -> list[str]:
+        """The commits of a scope: the tips of every branch (with `remote_branches`, of
+        every remote-tracking branch too) and tag, and of `revs`; with `all_commits` every
+        commit reachable from any ref (with `reflogs`, from any reflog entry too, stashes
+        included); with `last_n`, the last N commits of each tip."""
         tips = [self.resolve_revision(rev) for rev in revs]
-        refs = [r for flag, r in ((all_branches, "refs/heads"), (all_tags, "refs/tags")) if flag]
+        refs = [r for flag, r in ((all_branches, "refs/heads"), (all_tags, "refs/tags"),
+                                  (all_branches and remote_branches, "refs/remotes")) if flag]
         if refs:
             out = self._run("for-each-ref", "--format=%(objectname)^{commit}", *refs)
             wanted = out.decode().split()

@@ -606,3 +606,22 @@ def test_data_whose_pointer_left_git_is_removed_when_in_the_cache_else_named(tea
     (alice / "secret.csv.dvx").unlink()
     must("checkout", cwd=alice)
     assert (alice / "secret.csv").read_text() == "secret\n"
+
+
+def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
+    alice = team.founder()
+    write(alice / "base.csv", "base\n")
+    must("add", "base.csv", cwd=alice)
+    share(alice, "base")
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "feature")
+    write(bob / "feat.csv", "feat\n")
+    must("add", "feat.csv", cwd=bob)
+    share(bob, "feature data")
+    git(alice, "fetch", "-q", "origin")  # origin/feature: in use, though not a local branch
+    for where in ((), ("--remote", "shared")):
+        must("gc", "--all-branches", *where, "-f", "--grace", "0", cwd=alice)
+    carol = team.clone("carol", pull=False)
+    git(carol, "checkout", "-q", "feature")
+    must("pull", cwd=carol)
+    assert (carol / "feat.csv").read_text() == "feat\n"

@@ -424,8 +424,10 @@ dvx gc --all-commits --remote storage -f
 """))
 @click.option("-w", "--workspace", is_flag=True,
               help="Keep what the workspace, Git's index and stashes use (always kept).")
-@click.option("-a", "--all-branches", is_flag=True, help="Keep what any branch's tip uses.")
-@click.option("-T", "--all-tags", is_flag=True, help="Keep what any tag uses.")
+@click.option("-a", "--all-branches", is_flag=True,
+              help="Keep what any branch's tip uses, remote-tracking branches (origin/*, as "
+                   "the last fetch saw them) included.")
+@click.option("-T", "--all-tags", is_flag=True, help="Keep what any tag uses (fetched tags too).")
 @click.option("-A", "--all-commits", is_flag=True,
               help="Keep what any commit uses, including commits only reflogs reach.")
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")

@@ -72,7 +72,9 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
-    scope = replace(scope, index=True, stashes=True, reflogs=scope.all_commits)
+    # A teammate's branch that a fetch brought is in use: -a keeps it as it keeps a local one.
+    scope = replace(scope, index=True, stashes=True, reflogs=scope.all_commits,
+                    remote_branches=scope.all_branches)
     remote = None
     name = ""
     if remote_name is not None:
