@@ -116,6 +116,53 @@ def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path)
     assert (alice / "raw.csv").read_text() == "bob's raw\n"
 
 
+def _describe(clone, rel: str, desc: str) -> None:
+    pointer = clone / rel
+    pointer.write_text(pointer.read_text() + f'desc: "{desc}"\n')
+
+
+def test_a_description_on_one_side_and_new_data_on_the_other_merge_field_by_field(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    _describe(bob, "raw.csv.dvx", "bob's words")
+    _describe(bob, "images.dvx", "bob's images")
+    share(bob, "bob describes")
+    edit(alice, "raw.csv", "v2\n")
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "raw.csv", "images", cwd=alice)
+    share(alice, "alice's new data")
+    new_oid = xxhash.xxh3_128_hexdigest(b"v2\n")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merged raw.csv.dvx: data from this side, desc from the other side" in merged.stderr
+    for rel, desc in (("raw.csv.dvx", "bob's words"), ("images.dvx", "bob's images")):
+        text = (alice / rel).read_text()
+        assert f'desc: "{desc}"' in text, text
+    assert new_oid in (alice / "raw.csv.dvx").read_text()
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_the_same_field_changed_differently_on_both_sides_stays_a_conflict(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    _describe(bob, "raw.csv.dvx", "bob's words")
+    write(bob / "images" / "f6", "a file\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    _describe(alice, "raw.csv.dvx", "alice's words")
+    write(alice / "images" / "f6" / "inner.txt", "a directory\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "raw.csv.dvx: its 'desc' was changed on both sides; left as a conflict" in (
+        merged.stderr)
+    assert "both as a file and as a directory; left as a conflict" in merged.stderr
+    assert ".;" not in merged.stderr
+
+
 def test_dvx_lock_entries_of_different_stages_merge(tmp_path):
     team, alice = _installed_team(tmp_path)
     write(alice / "dvx.yaml", "stages:\n"

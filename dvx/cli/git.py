@@ -139,7 +139,8 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
         merged = merge_file(open_repo(), path, *contents)
     except DvxError as exc:
         fsutil.atomic_write(ours, with_conflict_markers(contents[1], contents[2]))
-        warn(f"dvx: {path}: {exc.message}; left as a conflict (`dvx status` says how to "
+        reason = exc.message.rstrip(".")  # a sentence from below, or a fragment
+        warn(f"dvx: {path}: {reason}; left as a conflict (`dvx status` says how to "
              "resolve it).")
         sys.exit(1)
     fsutil.atomic_write(ours, merged.data)

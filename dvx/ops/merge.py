@@ -3,19 +3,21 @@
 Git calls it when both sides of a merge changed one of these files. Three versions (the
 common ancestor, ours, theirs) are merged by meaning, not by line:
 
-- a directory pointer: the manifests are merged entry by entry (one side changed `f1`, the
-  other added `f6`: both are kept), the merged manifest is stored in the cache (manifests it
-  lacks come from the default remote first), and the pointer names it;
+- a pointer: field by field: the data from the side that changed it, `desc` and `meta` from
+  the side that changed them;
+- a directory whose data both sides changed: the manifests are merged entry by entry (one
+  side changed `f1`, the other added `f6`: both are kept), the merged manifest is stored in
+  the cache (manifests it lacks come from the default remote first), and the pointer names it;
 - dvx.lock: stage by stage, so two branches that each reran a different stage merge cleanly;
-- anything changed on both sides in different ways (a file pointer, the same entry of a
-  directory, the same stage) stays a conflict: the file gets Git's conflict markers, and every
-  dvx command that needs it says how to resolve it.
+- anything changed on both sides in different ways (a file's data, the same entry of a
+  directory, `desc` or `meta`, the same stage) stays a conflict: the file gets Git's conflict
+  markers, and every dvx command that needs it says how to resolve it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from dvx.errors import DvxError
@@ -76,20 +78,57 @@ def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
 
 
 def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
+    """Field by field: the data (what it names), `desc` and `meta` each come from the side
+    that changed them; only a field both sides changed differently is a conflict, and for a
+    directory's data that means the same entry."""
     o = parse_pointer(ours, f"{path} (ours)")
     t = parse_pointer(theirs, f"{path} (theirs)")
     b = parse_pointer(base, f"{path} (base)") if base.strip() else None
-    if not (o.is_dir and t.is_dir and (b is None or b.is_dir)):
+    user = three_way(_user_fields(b), _user_fields(o), _user_fields(t),
+                     what=lambda name: f"its '{name}'")
+    bd, od, td = (_data(p) if p is not None else None for p in (b, o, t))
+    if od == td or bd == td:
+        carrier, how = o, "data from this side"
+    elif bd == od:
+        carrier, how = t, "data from the other side"
+    elif o.is_dir and t.is_dir and (b is None or b.is_dir):
+        carrier, how = _merge_directory(repo, path, b, o, t)
+    else:
         raise Conflict("the data was changed on both sides (a file has no parts to merge)")
+    desc = user.get("desc")
+    merged = replace(carrier, desc=desc if isinstance(desc, str) else None, meta=user.get("meta"))
+    taken = [name for name in USER_FIELDS if _user_fields(o).get(name) != user.get(name)]
+    if taken:
+        how += ", " + " and ".join(taken) + " from the other side"
+    return Merged(merged.to_bytes(), how)
+
+
+USER_FIELDS = ("desc", "meta")  # the user's own, merged apart from the data
+
+
+def _user_fields(pointer: Pointer | None) -> dict[str, object]:
+    if pointer is None:
+        return {}
+    found = {"desc": pointer.desc, "meta": pointer.meta}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def _data(pointer: Pointer) -> tuple[object, ...]:
+    """What the pointer names, the import source with it (it describes that data)."""
+    return (pointer.kind, pointer.algo, pointer.oid, pointer.size, pointer.nfiles,
+            pointer.executable, pointer.source)
+
+
+def _merge_directory(repo: Repo, path: str, b: Pointer | None, o: Pointer,
+                     t: Pointer) -> tuple[Pointer, str]:
     trees = [_manifest(repo, path, p) if p is not None else None for p in (b, o, t)]
     eb, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
     merged: dict[str, TreeEntry] = three_way(eb, eo, et, what=lambda p: f"'{data}/{p}'")
     tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
     oid = repo.cache.add_bytes(tree.to_bytes())
-    keep_user_fields = o if b is None or (o.desc, o.meta) != (b.desc, b.meta) else t
-    pointer = keep_user_fields.with_data("dir", oid, tree.size, tree.nfiles, False)
-    return Merged(pointer.to_bytes(), f"directory merged entry by entry ({tree.nfiles} files)")
+    pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
+    return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
 
 
 def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
