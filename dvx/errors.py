@@ -10,6 +10,7 @@
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
     ├── ConflictError             exit 1  a pointer changed both in Git and in the workspace
+    │   └── MergeConflictError    exit 1  a file dvx reads still holds Git's conflict markers
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
@@ -72,6 +73,22 @@ class MissingObjectError(DvxError):
 
 class ConflictError(DvxError):
     pass
+
+
+class MergeConflictError(ConflictError):
+    """A pointer, dvx.lock or dvx.yaml holding Git's conflict markers. `driver_hint` tells
+    of the merge driver `dvx install` sets up for `path`: the CLI adds it to the hint only
+    where that driver does not merge `path` yet."""
+
+    def __init__(self, message: str, hint: str | None = None, path: str = "",
+                 driver_hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+        self.driver_hint = driver_hint
+
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        return type(self), (self.message, self.hint, self.path,  # type: ignore[return-value]
+                            self.driver_hint)
 
 
 class LockError(DvxError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import ConflictError, FormatError
+from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath
 from dvx.yamlio import has_conflict_markers, parse_yaml
@@ -143,11 +143,12 @@ def read_lock(root: str, algo: str) -> dict[str, StageLock]:
 
 def parse_lock(data: bytes, algo: str) -> dict[str, StageLock]:
     if has_conflict_markers(data):
-        raise ConflictError(
+        raise MergeConflictError(
             f"{LOCK_FILE} holds an unresolved Git merge conflict: both sides changed it.",
             f"Keep one side: `git checkout --theirs {LOCK_FILE}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {LOCK_FILE}`. `dvx install` sets up a merge "
-            "driver that merges the entries of different stages by itself.")
+            f"to bring it up to date, then `git add {LOCK_FILE}`.", LOCK_FILE,
+            "`dvx install` sets up a merge driver that merges the entries of different stages "
+            "by itself.")
     doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES)
     if doc is None:
         return {}

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import ConflictError, FormatError
+from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX
 from dvx.yamlio import has_conflict_markers, parse_yaml
@@ -140,13 +140,14 @@ def parse_pointer(data: bytes, where: str) -> Pointer:
     if doc is None:
         if has_conflict_markers(data):
             data_path = data_path_of(where)
-            raise ConflictError(
+            raise MergeConflictError(
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
                 "sides changed it.",
                 f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
-                f"(or --ours), then `git add {where}`. If it is not set up yet, `dvx install` "
-                "adds a merge driver that merges directory pointers entry by entry, leaving "
-                "a conflict only where both sides changed the same file.")
+                f"(or --ours), then `git add {where}`.", where,
+                "`dvx install` adds a merge driver that merges pointers field by field and "
+                "directories entry by entry, leaving a conflict only where both sides changed "
+                "the same thing.")
         doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")

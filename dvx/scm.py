@@ -213,6 +213,16 @@ class Git:
         except DvxError:
             return None
 
+    def attribute(self, relpath: str, name: str) -> str | None:
+        """The value of the Git attribute `name` for `relpath` (.gitattributes), or None
+        when it is unspecified."""
+        try:
+            out = self._run("check-attr", "-z", name, "--", relpath).decode()
+        except DvxError:
+            return None
+        value = out.split("\0")[2] if out.count("\0") >= 3 else "unspecified"
+        return None if value == "unspecified" else value
+
     def set_config(self, key: str, value: str) -> None:
         """Set an option in this repository's own Git config (.git/config, never shared)."""
         self._run("config", "--local", key, value)

@@ -76,3 +76,65 @@ def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path):
     git(alice, "add", "data.csv.dvx")
     git(alice, "commit", "-qm", "take bob's data")
     assert run_dvx("status", "-q", cwd=alice).code == 0
+    assert "`dvx install` adds a merge driver" in status.stderr  # not installed here
+
+
+def test_with_dvx_install_the_conflict_message_does_not_suggest_it(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("install", cwd=alice)
+    share(alice, "install")
+    for rel, content in (("data.csv", "v1\n"), ("other.csv", "other\n")):
+        write(alice / rel, content)
+    must("add", "data.csv", "other.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "bob")
+    edit(bob, "data.csv", "bob's\n")
+    must("add", "data.csv", cwd=bob)
+    share(bob, "bob's version")
+    edit(alice, "data.csv", "alice's\n")
+    must("add", "data.csv", cwd=alice)
+    share(alice, "alice's version")
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert merged.returncode != 0
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "git checkout --theirs data.csv.dvx" in status.stderr
+    assert "dvx install" not in status.stderr
+
+
+def _stage(clone, name: str) -> None:
+    must("stage", "add", "-n", name, "-d", "in.txt", "-o", f"{name}.txt",
+         f"cp in.txt {name}.txt", cwd=clone)
+
+
+def test_a_conflicted_dvx_yaml_is_named_and_the_data_still_reported(repo, dvx):
+    write(repo / "raw.csv", "raw\n")
+    write(repo / "in.txt", "in\n")
+    assert dvx("add", "raw.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "A")
+    _stage(repo, "sA")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "A")
+    git(repo, "checkout", "-q", "-")
+    _stage(repo, "sB")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "B")
+    merged = subprocess.run(["git", "merge", "-q", "A"], cwd=repo, capture_output=True)
+    assert merged.returncode != 0  # both added a stage at the end of dvx.yaml
+    edit(repo, "raw.csv", "changed\n")
+
+    status = dvx("status")
+    assert status.code == 1
+    assert "raw.csv" in status.stdout and "modified" in status.stdout
+    assert "dvx.yaml holds an unresolved Git merge conflict" in status.stderr
+    assert "git checkout --ours dvx.yaml" in status.stderr and "git add dvx.yaml" in (
+        status.stderr)
+    assert "not valid YAML" not in status.stderr and "dvx install" not in status.stderr
+    for args in (("repro",), ("stage", "list")):
+        refused = dvx(*args)
+        assert refused.code == 1 and "unresolved Git merge conflict" in refused.stderr, args

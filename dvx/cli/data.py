@@ -262,9 +262,14 @@ def _stage_statuses(repo: Repo) -> list[Any]:
 
     if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
         return []  # and no pipeline code to import
+    from dvx.errors import MergeConflictError
     from dvx.pipeline.repro import pipeline_status
 
-    return pipeline_status(repo)
+    try:
+        return pipeline_status(repo)
+    except MergeConflictError as exc:  # named at the end; the data's status still counts
+        repo.unreadable.setdefault(exc.path, exc)
+        return []
 
 
 def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None,

@@ -35,7 +35,7 @@ class DvxGroup(click.Group):
             raise
         except DvxError as exc:
             _report_unreadable(ctx)
-            _fail(exc.message, exc.hint, exc.exit_code)
+            _fail(exc.message, _hint_of(ctx, exc), exc.exit_code)
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except OSError as exc:
@@ -69,9 +69,30 @@ def _report_unreadable(ctx: click.Context) -> bool:
     for repo in (ctx.obj or {}).get("repos", []):
         unreadable.update(repo.unreadable)
     for path, exc in sorted(unreadable.items()):
-        text = f"ERROR: Skipped {path}: {exc.message}" + (f" {exc.hint}" if exc.hint else "")
+        hint = _hint_of(ctx, exc)
+        text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
         click.echo(_scrub_secrets(text), err=True)
     return bool(unreadable)
+
+
+def _hint_of(ctx: click.Context, exc: Any) -> str | None:
+    """The error's hint; for a merge conflict, with a word on `dvx install`'s merge driver
+    where that driver does not merge the file yet."""
+    from dvx.errors import MergeConflictError
+
+    if not isinstance(exc, MergeConflictError) or not exc.driver_hint:
+        return exc.hint
+    try:
+        from dvx.ops.install import merges_with_dvx
+        from dvx.repo import Repo
+
+        repos = (ctx.obj or {}).get("repos", [])
+        installed = merges_with_dvx(repos[0] if repos else Repo.find(), exc.path)
+    except Exception:  # no repository to ask: say what the driver would do
+        installed = False
+    if installed:
+        return exc.hint
+    return f"{exc.hint} {exc.driver_hint}" if exc.hint else exc.driver_hint
 
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as for any program a reader stopped listening to

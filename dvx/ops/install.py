@@ -65,6 +65,14 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
     return result
 
 
+def merges_with_dvx(repo: Repo, relpath: str) -> bool:
+    """Does Git hand `relpath` to dvx's merge driver in this clone (the attribute, and the
+    driver it names)?"""
+    git = repo.git
+    return (git is not None and git.attribute(relpath, "merge") == "dvx"
+            and git.get_config("merge.dvx.driver") is not None)
+
+
 def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
     """A hook of the user's where dvx's was, while dvx already runs another of theirs first:
     chaining it would overwrite that one. Refused before anything changes."""

@@ -20,7 +20,7 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError, PathError, UsageError
 from dvx.pipeline.graph import build_dag
-from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path
+from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path, refuse_conflicted
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
 
@@ -127,6 +127,7 @@ def _read(path: str) -> str:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         return ""
+    refuse_conflicted(data)
     parse_yaml(data, PIPELINE_FILE)  # safe, limited parse first: refuse what it refuses
     return data.decode("utf-8")
 

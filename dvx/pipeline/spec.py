@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import FormatError, PathError
+from dvx.errors import FormatError, MergeConflictError, PathError
 from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE
 from dvx.outputs import pointer_files
@@ -30,7 +30,7 @@ from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, read_params
 from dvx.pointer import data_path_of
 from dvx.repo import Repo
-from dvx.yamlio import read_yaml_file
+from dvx.yamlio import DEFAULT_MAX_BYTES, has_conflict_markers, parse_yaml
 
 PIPELINE_FILE = "dvx.yaml"
 TOP_KEYS = ("stages", "vars")
@@ -128,7 +128,25 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
     if os.path.islink(path):
         raise PathError(f"Refusing to read {PIPELINE_FILE}: it is a symbolic link.",
                         "Replace the link with the file itself.")
-    return parse_pipeline(repo, read_yaml_file(path, "pipeline file"))
+    try:
+        with open(path, "rb") as f:
+            data = f.read(DEFAULT_MAX_BYTES + 1)
+    except OSError as exc:
+        raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
+    refuse_conflicted(data)
+    return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
+
+
+def refuse_conflicted(data: bytes) -> None:
+    """dvx.yaml still holding Git's conflict markers is named as the merge conflict it is
+    (Git merges it line by line: dvx's merge driver leaves it alone)."""
+    if has_conflict_markers(data):
+        raise MergeConflictError(
+            f"{PIPELINE_FILE} holds an unresolved Git merge conflict: both sides changed it.",
+            f"Edit it to keep what each side needs and remove the conflict markers "
+            f"(<<<<<<<, =======, >>>>>>>), or keep one side with `git checkout --ours "
+            f"{PIPELINE_FILE}` (or --theirs); then `git add {PIPELINE_FILE}`, and `dvx status` "
+            "says which stages must run again.", PIPELINE_FILE)
 
 
 def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
