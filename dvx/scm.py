@@ -308,6 +308,16 @@ class Git:
                 tips.append((name, peeled))
         return tips
 
+    def last_change(self, relpath: str) -> tuple[str, str] | None:
+        """(short commit, author name) of the last commit that changed `relpath`, or None
+        if no commit did."""
+        try:
+            out = self._run("log", "-1", "--format=%h%x00%an", "--", relpath)
+        except DvxError:
+            return None
+        fields = out.decode("utf-8", "replace").strip().split("\0")
+        return (fields[0], fields[1]) if len(fields) == 2 else None
+
     def commit_log(self, commits: list[str]) -> list[tuple[str, int, str]]:
         """(commit, committer time in Unix seconds, subject) of each of `commits`, newest
         first: by date, and a child always before its parents (commits made within the

@@ -231,7 +231,7 @@ def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     assert f"Failed data ({oid})" in pull and "corrupt" in pull
     assert "not in the cache" in checkout.lower() and "data" in checkout
     status = run_dvx("status", cwd=tmp_path / "clone")
-    assert "data: deleted, not in cache" in status.stdout
+    assert "data: not pulled yet, not in cache" in status.stdout  # never placed here
     assert not (tmp_path / "clone/.dvx/cache/files/xxh128" / oid[:2] / oid[2:]).exists()
     assert not (tmp_path / "clone/data").exists()
 

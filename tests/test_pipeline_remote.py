@@ -68,7 +68,7 @@ def test_repro_pull_fetches_data_and_runs_first(repo, dvx, tmp_path):
 def test_outputs_in_the_lock_are_pushed_and_pulled_like_tracked_data(repo, dvx, tmp_path):
     origin_with_remote(repo, dvx, tmp_path, commit_lock=True)
     ci = clone(repo, tmp_path / "ci")
-    assert "model.json: deleted" in dvx("status", cwd=ci).stdout
+    assert "model.json: not pulled yet" in dvx("status", cwd=ci).stdout
     result = dvx("pull", cwd=ci)
     assert result.code == 0, result.output
     assert (ci / "model.json").read_bytes() == (repo / "model.json").read_bytes()

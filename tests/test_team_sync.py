@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, run_dvx, run_dvx_proc, write
-from tests.team import Team, edit, must, share
+from tests.team import Team, commit, edit, must, share
 
 
 @pytest.fixture
@@ -625,3 +625,31 @@ def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
     git(carol, "checkout", "-q", "feature")
     must("pull", cwd=carol)
     assert (carol / "feat.csv").read_text() == "feat\n"
+
+
+def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team):
+    alice = team.founder()
+    write(alice / "base.csv", "base\n")
+    must("add", "base.csv", cwd=alice)
+    share(alice, "base")
+    bob = team.clone("bob")
+    write(bob / "raw.csv", "bob's\n")
+    must("add", "raw.csv", cwd=bob)
+    commit(bob, "data, never `dvx push`ed")
+    git(bob, "push", "-q", "origin", "main")
+    git(alice, "pull", "-q", "origin", "main")
+
+    assert status_of(alice, "raw.csv")["workspace"] == "not_pulled"
+    status = run_dvx("status", cwd=alice)
+    assert "raw.csv: not pulled yet, not in cache" in status.stdout
+    assert "deleted" not in status.stdout
+    pulled = run_dvx("pull", cwd=alice)
+    assert pulled.code == 1 and "not on the remote" in pulled.stderr
+    change = git(alice, "log", "-1", "--format=%h (%an)", "--", "raw.csv.dvx").strip()
+    assert f"raw.csv.dvx, last changed by commit {change}" in pulled.stderr
+    assert "without running `dvx push`" in pulled.stderr
+
+    must("push", cwd=bob)
+    must("pull", cwd=alice)
+    (alice / "raw.csv").unlink()  # placed here, then deleted: a deletion
+    assert status_of(alice, "raw.csv")["workspace"] == "deleted"

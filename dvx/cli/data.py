@@ -314,7 +314,9 @@ def _print_status(result: object, has_stages: bool = False) -> None:
             continue
         states = {"unchanged": [], "outdated": ["pointer changed in Git, data not checked out"],
                   "modified": ["modified"] + (["and its pointer changed in Git"]
-                                              if o.pointer_moved else [])
+                                              if o.pointer_moved else []),
+                  "not_pulled": ["not pulled yet" if not o.in_cache
+                                 else "not checked out yet"],
                   }.get(o.workspace, [o.workspace])
         if o.outdated:
             states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
@@ -336,6 +338,8 @@ def _print_status(result: object, has_stages: bool = False) -> None:
             "`dvx checkout --force PATH` takes Git's)")
     if any(o.workspace == "outdated" for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
+    if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
+        out("(`dvx checkout` places the data the pointers name)")
     if any(not o.in_cache and o.workspace != "outdated" for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
     for path, removable in result.left_behind:

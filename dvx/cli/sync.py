@@ -227,6 +227,11 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
             f"[remote '{result.remote}'].")
     for line in failure_lines(t.failed, result.paths.lookup(t.failed)):
         warn(line)
+    if result.never_pushed:
+        warn(f"The remote '{result.remote}' does not have that data "
+             f"({'; '.join(result.never_pushed)}). Whoever committed it may have pushed the "
+             "commit to Git without running `dvx push`: ask them to run it in their clone "
+             "(`dvx install` makes their `git push` push the data too).")
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:

@@ -23,13 +23,16 @@ UNCHANGED, MODIFIED, DELETED = "unchanged", "modified", "deleted"
 # The pointer moved in Git since this workspace was synced, and the workspace still holds what
 # it was synced to: the data the pointer names must be fetched (`dvx checkout`, `dvx pull`).
 OUTDATED = "outdated"
+# Absent, and never placed in this workspace (a fresh clone, a teammate's new data): not a
+# deletion; `dvx pull` brings it.
+NOT_PULLED = "not_pulled"
 
 
 @dataclass
 class OutputStatus:
     path: str
     kind: str
-    workspace: str  # UNCHANGED, MODIFIED, DELETED or OUTDATED
+    workspace: str  # UNCHANGED, MODIFIED, DELETED, OUTDATED or NOT_PULLED
     in_cache: bool  # the recorded data (and, for a directory, all of its files) is cached
     added: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -120,7 +123,7 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     state = file_state(repo, full, output.path) if not os.path.isdir(full) else None
     result = OutputStatus(output.path, "file", UNCHANGED, in_cache)
     if state is None and not os.path.lexists(full):
-        result.workspace = DELETED
+        result.workspace = _absent(repo, output)
     elif state is not None and state.oid == pointer.oid and (
             state.executable == pointer.executable or state.is_cache_link):
         pass
@@ -134,6 +137,12 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
         result.workspace = MODIFIED
         result.current_oid = state.oid if state is not None else None
     return result
+
+
+def _absent(repo: Repo, output: Output) -> str:
+    """An absent path was deleted if this workspace ever held it (its sync record says so),
+    else it was never pulled here."""
+    return DELETED if repo.syncstate.get(output.path) is not None else NOT_PULLED
 
 
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,
@@ -153,7 +162,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     tree = load_tree(repo, pointer, output.recorded_in)
     in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
     if not os.path.lexists(full):
-        return OutputStatus(output.path, "dir", DELETED, in_cache)
+        return OutputStatus(output.path, "dir", _absent(repo, output), in_cache)
     if fingerprint is None:
         return OutputStatus(output.path, "dir", MODIFIED, in_cache)
     result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)

@@ -4,17 +4,20 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import FormatError, Interrupted, RemoteError
+from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
 from dvx.ops.remote import lock_remote, open_remote, remote_jobs, remote_retries
 from dvx.outputs import Target, load_tree
+from dvx.paths import POINTER_SUFFIX
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.workers import interrupted
@@ -69,6 +72,9 @@ class SyncResult:
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
     checkout: CheckoutResult | None = None
     paths: PathsOf = field(default_factory=PathsOf)  # which path needs an oid
+    # For data the remote does not have: the file recording it and the last commit that
+    # changed it ("raw.csv.dvx, last changed by commit 1a2b3c4 (Bob)"), a few of them.
+    never_pushed: list[str] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -88,6 +94,8 @@ class SyncResult:
             "failed": [{"oid": o, "path": named.get(o), "reason": r}
                        for o, r in sorted(self.transfer.failed.items())],
             "problems": self.problems, "repaired": self.repaired}
+        if self.never_pushed:
+            doc["never_pushed"] = self.never_pushed
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
@@ -162,6 +170,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.problems += r.problems
         merged.repaired += r.repaired
         merged.paths.merge(r.paths)
+        merged.never_pushed += r.never_pushed
     return merged
 
 
@@ -296,7 +305,35 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
+    result.never_pushed = _never_pushed(repo, result)
     return result
+
+
+SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
+
+
+def _never_pushed(repo: Repo, result: SyncResult) -> list[str]:
+    """The files that record data the remote does not have, with the commit that last
+    changed each: its author committed the pointer, and perhaps never ran `dvx push`."""
+    missing = [oid for oid, why in result.transfer.failed.items() if why == transfer.NOT_ON_REMOTE]
+    named = result.paths.lookup(missing)
+    records = sorted({_recorded_in(repo, path) for path in named.values()})
+    notes = []
+    for record in records[:SHOWN_NEVER_PUSHED]:
+        change = repo.git.last_change(record) if repo.git is not None else None
+        notes.append(record if change is None
+                     else f"{record}, last changed by commit {change[0]} ({change[1]})")
+    return notes
+
+
+def _recorded_in(repo: Repo, path: str) -> str:
+    """The pointer file of `path` or of the tracked directory holding it, else dvx.lock."""
+    candidate = path
+    while candidate:
+        if os.path.isfile(repo.abspath(candidate + POINTER_SUFFIX)):
+            return candidate + POINTER_SUFFIX
+        candidate = candidate.rpartition("/")[0]
+    return LOCK_FILE
 
 
 def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],

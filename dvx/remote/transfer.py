@@ -44,6 +44,7 @@ from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
 LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of asking each
+NOT_ON_REMOTE = "not on the remote"  # why the download of an absent object failed
 
 
 def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
@@ -346,7 +347,7 @@ def _get_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings
                     _check_size(oid, expected, writer.size)
                 return writer.commit()
         except FileNotFoundError:
-            raise MissingObjectError("not on the remote") from None
+            raise MissingObjectError(NOT_ON_REMOTE) from None
 
     # Small objects of a network store came through `get_each` before; what is here is large,
     # of unknown size, failed once, or on a directory (worker processes, no batches).
