@@ -1,3 +1,5 @@
+import subprocess
+
 import pytest
 
 from dvx.config import Config, split_key, validate
@@ -76,6 +78,26 @@ def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo,
     (repo / "x.txt").write_text("x")
     assert dvx("add", "x.txt").code == 0
     assert any((shared / "files").rglob("*"))
+
+
+def test_moving_the_cache_names_the_objects_left_behind_and_how_to_bring_them(repo, dvx,
+                                                                              tmp_path):
+    shared = tmp_path / "shared-cache"
+    assert "old cache" not in dvx("config", "--local", "cache.dir", str(shared)).stderr
+    assert dvx("config", "--local", "--unset", "cache.dir").code == 0  # it was empty
+    (repo / "x.txt").write_text("mine, not pushed")
+    assert dvx("add", "x.txt").code == 0
+    moved = dvx("config", "--local", "cache.dir", str(shared))
+    assert moved.code == 0
+    old = repo / ".dvx" / "cache"
+    assert f"The old cache at {old} holds 1 object that the new cache at {shared}" in (
+        moved.stderr)
+    assert "Nothing was deleted" in moved.stderr and "set cache.dir back" in moved.stderr
+    assert "not in cache" in dvx("status").stdout
+    copy = moved.stderr.split("new one (`")[1].split("`")[0]  # the cp command it suggests
+    subprocess.run(copy, shell=True, check=True)
+    assert dvx("status", "-q").code == 0
+    assert "old cache" not in dvx("config", "--local", "cache.dir", str(shared)).stderr
 
 
 def test_cache_dir_is_refused_in_the_git_directory_and_in_the_workspace(repo, dvx):

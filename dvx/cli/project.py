@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+from typing import TYPE_CHECKING
 
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.ui import emit_json, out, warn
+
+if TYPE_CHECKING:
+    from dvx.repo import Repo
 
 
 @click.command(epilog=example("""
@@ -107,10 +111,35 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         name = key.split(".")[1]
         notice = modify_remote(open_repo(), name, option, None if unset else value, level)
     else:
+        old_cache = _cache_dir_or_none(repo) if (section, option) == ("cache", "dir") else None
         notice = set_option(cfg, key, None if unset else value, level,
                             repo.root if repo is not None else None)
+        if old_cache is not None and repo is not None:
+            notice = _join(notice, _cache_left_behind(repo, old_cache))
     if notice:
         warn(notice)
+
+
+def _cache_dir_or_none(repo: Repo | None) -> str | None:
+    from dvx.errors import DvxError
+
+    try:
+        return repo.cache_dir if repo is not None else None
+    except DvxError:  # an unconfirmed or refused cache.dir: no cache was in use
+        return None
+
+
+def _cache_left_behind(repo: Repo, old_cache: str) -> str | None:
+    """The objects that setting cache.dir left in the cache used before, if any."""
+    from dvx.ops.config import left_behind
+    from dvx.repo import Repo
+
+    new_cache = _cache_dir_or_none(Repo(repo.root))  # the configuration as it is now
+    return left_behind(old_cache, new_cache, repo.algo) if new_cache is not None else None
+
+
+def _join(*notices: str | None) -> str | None:
+    return " ".join(n for n in notices if n) or None
 
 
 def _shown(key: str, value: str) -> str:

@@ -3,7 +3,8 @@
 Remote options go through ops/remote.py, which keeps secrets out of the tracked config.
 Setting `cache.dir` to a directory outside the repository in the tracked config also records
 it in this clone's own `.dvx/config.local`: the user who sets it trusts it, and a teammate's
-clone asks for the same confirmation (see `Repo.cache_dir`).
+clone asks for the same confirmation (see `Repo.cache_dir`). Moving the cache elsewhere leaves
+the old cache's objects behind: `left_behind` says how many, and how to bring them over.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 from dvx.config import Config, split_key, validate
 from dvx.errors import UsageError
+from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_TIMEOUT
 
 # What dvx uses when no level sets an option (remote jobs depend on the kind of remote).
@@ -130,3 +132,22 @@ def _confirm_here(config: Config, value: str, repo_root: str) -> str | None:
     return (f"cache.dir leads outside the repository, so it was also recorded in "
             ".dvx/config.local: this clone uses it. Each clone confirms it for itself with "
             f"`dvx config --local cache.dir '{value}'`.")
+
+
+def left_behind(old_dir: str, new_dir: str, algo: str) -> str | None:
+    """A warning when the cache moved from `old_dir` to `new_dir` and the old one holds
+    objects the new one lacks: dvx no longer sees them (`status` calls them not in cache,
+    `push` cannot send them), though nothing was deleted."""
+    if os.path.realpath(old_dir) == os.path.realpath(new_dir) or not os.path.isdir(old_dir):
+        return None
+    old, new = LocalCache(old_dir, algo), LocalCache(new_dir, algo)
+    missing = new.missing(old.list_oids())
+    if not missing:
+        return None
+    files, into = os.path.join(old.root, "files"), os.path.join(new.root, "files")
+    return (f"The old cache at {old.root} holds {len(missing)} object"
+            f"{'' if len(missing) == 1 else 's'} that the new cache at {new.root} does not, "
+            "and dvx now reads only the new one: data only there counts as not in the cache "
+            "and cannot be pushed. Nothing was deleted. Copy what is in its files/ folder "
+            f"into the new one (`mkdir -p {into} && cp -a -n {files}/. {into}/`, or "
+            f"`rsync -a --ignore-existing {files}/ {into}/`), or set cache.dir back.")
