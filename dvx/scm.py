@@ -308,6 +308,19 @@ class Git:
                 tips.append((name, peeled))
         return tips
 
+    def merge_file(self, ours: str, base: str, theirs: str) -> bool:
+        """Git's own line-by-line merge of three files, the result (with conflict markers
+        where both sides changed the same lines) written to `ours`; False on a conflict."""
+        import subprocess
+
+        proc = subprocess.run(["git", "-C", self.root, "merge-file", "-L", "ours", "-L",
+                               "base", "-L", "theirs", ours, base, theirs],
+                              capture_output=True, check=False)
+        if proc.returncode < 0 or proc.returncode > 127:
+            detail = proc.stderr.decode(errors="replace").strip()
+            raise DvxError(f"git merge-file failed: {detail or proc.returncode}")
+        return proc.returncode == 0
+
     def last_change(self, relpath: str) -> tuple[str, str] | None:
         """(short commit, author name) of the last commit that changed `relpath`, or None
         if no commit did."""

@@ -53,7 +53,7 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     os.unlink(hooks / "post-checkout")
     assert dvx("install").code == 0
     attributes = (repo / ".gitattributes").read_text()
-    assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n"
+    assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n.gitignore merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
     for name in ("post-checkout", "post-merge", "pre-push"):
         assert os.access(hooks / name, os.X_OK)
@@ -161,6 +161,47 @@ def test_the_same_field_changed_differently_on_both_sides_stays_a_conflict(tmp_p
         merged.stderr)
     assert "both as a file and as a directory; left as a conflict" in merged.stderr
     assert ".;" not in merged.stderr
+
+
+def test_files_tracked_in_one_directory_on_two_branches_merge_their_gitignore(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    write(alice / "data" / ".gitignore", "*.tmp\n# scratch\n*.bak\n")
+    share(alice, "user's own ignore lines")
+    bob = _bob(team)
+    write(bob / "data" / "b.csv", "b\n")
+    must("add", "data/b.csv", cwd=bob)
+    ignore = bob / "data" / ".gitignore"
+    ignore.write_text(ignore.read_text().replace("*.bak\n", ""))  # bob un-ignores *.bak
+    share(bob, "bob tracks b.csv")
+    write(alice / "data" / "a.csv", "a\n")
+    must("add", "data/a.csv", cwd=alice)
+    share(alice, "alice tracks a.csv")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "merged data/.gitignore: lines of both sides kept" in merged.stderr
+    lines = (alice / "data" / ".gitignore").read_text().splitlines()
+    assert sorted(lines) == sorted(["*.tmp", "# scratch", "/a.csv", "/b.csv"])
+    assert git(alice, "status", "--porcelain") == ""
+
+
+def test_a_gitignore_with_a_negated_pattern_is_merged_by_git_line_by_line(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    write(alice / "data" / ".gitignore", "*.log\n!keep.log\n\n\n\n\n*.tmp\n")
+    share(alice, "user's own ignore lines")
+    bob = _bob(team)
+    write(bob / "data" / "b.csv", "b\n")
+    must("add", "data/b.csv", cwd=bob)
+    share(bob, "bob tracks b.csv")
+    ignore = alice / "data" / ".gitignore"
+    ignore.write_text("*.out\n" + ignore.read_text())
+    share(alice, "alice ignores *.out first")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert "negated pattern" in merged.stderr and "merged line by line." in merged.stderr
+    assert (alice / "data" / ".gitignore").read_text() == (
+        "*.out\n*.log\n!keep.log\n\n\n\n\n*.tmp\n/b.csv\n")
 
 
 def test_dvx_lock_entries_of_different_stages_merge(tmp_path):

@@ -19,9 +19,9 @@ dvx install --uninstall
 @click.option("--uninstall", is_flag=True, help="Remove what `dvx install` set up.")
 @common_options
 def install(uninstall: bool) -> None:
-    """Wire dvx into Git: a merge driver for pointers and dvx.lock, and hooks that check data
-    out after `git checkout`/`git switch`/`git pull` and push the data of the commits that
-    `git push` sends (or stop the push if it cannot).
+    """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
+    hooks that check data out after `git checkout`/`git switch`/`git pull` and push the
+    data of the commits that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back.
@@ -129,14 +129,21 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     files; the result goes to OURS. Exit status 1 leaves a conflict."""
     from dvx import fsutil
     from dvx.errors import DvxError
-    from dvx.ops.merge import merge_file, with_conflict_markers
+    from dvx.ops.merge import LineMerge, merge_file, with_conflict_markers
 
     contents = []
     for name in (base, ours, theirs):
         with open(name, "rb") as f:
             contents.append(f.read())
+    repo = open_repo()
     try:
-        merged = merge_file(open_repo(), path, *contents)
+        merged = merge_file(repo, path, *contents)
+    except LineMerge as exc:
+        assert repo.git is not None  # Git runs this driver
+        clean = repo.git.merge_file(ours, base, theirs)
+        warn(f"dvx: {path}: {exc.message}, so it was merged line by line"
+             + ("." if clean else "; left as a conflict."))
+        sys.exit(0 if clean else 1)
     except DvxError as exc:
         fsutil.atomic_write(ours, with_conflict_markers(contents[1], contents[2]))
         reason = exc.message.rstrip(".")  # a sentence from below, or a fragment

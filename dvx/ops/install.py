@@ -1,7 +1,7 @@
 """dvx install: wire dvx into Git, so a team's everyday Git commands keep the data in step.
 
-    .gitattributes             *.dvx and /dvx.lock merged by the `dvx` merge driver (tracked,
-                               so every clone asks for the same driver)
+    .gitattributes             *.dvx, /dvx.lock and .gitignore merged by the `dvx` merge
+                               driver (tracked, so every clone asks for the same driver)
     .git/config                [merge "dvx"]: how this clone runs that driver (never shared:
                                Git does not take commands from a cloned repository)
     hooks/post-checkout        `dvx checkout` after `git checkout` / `git switch`
@@ -26,7 +26,9 @@ from dvx.repo import Repo
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
 CHAINED = ".dvx-chained"
-ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx")
+# .gitignore too: dvx adds a line there per tracked path, so two branches that each track a
+# file in one directory would otherwise conflict there (ops/merge.py merges it line by line).
+ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx")
 HOOKS = ("post-checkout", "post-merge", "pre-push")
 
 

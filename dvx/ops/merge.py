@@ -9,6 +9,10 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
   side changed `f1`, the other added `f6`: both are kept), the merged manifest is stored in
   the cache (manifests it lacks come from the default remote first), and the pointer names it;
 - dvx.lock: stage by stage, so two branches that each reran a different stage merge cleanly;
+- .gitignore: as a set of lines: what either side added is kept, what either side removed
+  goes (dvx writes one line per tracked path, so two branches that each track a file in one
+  directory merge cleanly). Where a version has a negated pattern (`!...`), whose meaning
+  depends on the order of lines, Git's own line merge is used instead (`LineMerge`);
 - anything changed on both sides in different ways (a file's data, the same entry of a
   directory, `desc` or `meta`, the same stage) stays a conflict: the file gets Git's conflict
   markers, and every dvx command that needs it says how to resolve it.
@@ -35,6 +39,10 @@ class Conflict(DvxError):
     """Both sides changed the same thing differently: Git must be told it is a conflict."""
 
 
+class LineMerge(DvxError):
+    """Not for dvx to merge: Git's own line-by-line merge (`git merge-file`) does it."""
+
+
 @dataclass(frozen=True)
 class Merged:
     data: bytes
@@ -49,6 +57,8 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -
         return Merged(theirs, "taken from the other side")
     if path.rpartition("/")[2] == "dvx.lock":
         return _merge_lock(repo, base, ours, theirs)
+    if path.rpartition("/")[2] == ".gitignore":
+        return _merge_ignore_lines(base, ours, theirs)
     return _merge_pointer(repo, path, base, ours, theirs)
 
 
@@ -75,6 +85,20 @@ def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
                (base, ours, theirs))
     stages: dict[str, StageLock] = three_way(b, o, t, what=lambda s: f"stage '{s}'")
     return Merged(encode_lock(stages, repo.algo), "stages merged one by one")
+
+
+def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
+    """Our lines that theirs did not remove, then the lines theirs added."""
+    b, o, t = (data.decode("utf-8", "surrogateescape").splitlines()
+               for data in (base, ours, theirs))
+    if any(line.lstrip().startswith("!") for line in (*b, *o, *t)):
+        raise LineMerge("a negated pattern makes the order of lines matter")
+    removed_by_theirs = set(b) - set(t)
+    added_by_theirs = [line for line in dict.fromkeys(t) if line not in b and line not in o]
+    merged = [line for line in o if line not in removed_by_theirs] + added_by_theirs
+    end = "\r\n" if b"\r\n" in ours else "\n"
+    text = "".join(line + end for line in merged)
+    return Merged(text.encode("utf-8", "surrogateescape"), "lines of both sides kept")
 
 
 def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
