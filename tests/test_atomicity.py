@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import xxhash
 from conftest import git, write
 from remotes import local_spec
@@ -171,6 +172,38 @@ def test_a_failed_write_during_add_leaves_nothing_half_done(repo, dvx):
     assert dvx("add", "small.txt", "big.bin").code == 0
     assert oid_of(repo, "big.bin.dvx") == xxhash.xxh3_128_hexdigest(content)
     assert_cache_sound(repo)
+
+
+@pytest.mark.parametrize("command", ["add", "commit"])
+def test_a_failed_symlink_mode_add_of_a_directory_leaves_every_file_a_file(repo, dvx, command):
+    """In symlink mode a file is replaced by a link only once a pointer names its object: a
+    directory whose add fails part-way keeps every file as it was, so that nothing is left
+    for gc to collect but the objects themselves."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    if command == "commit":
+        write(repo / "d/first", b"recorded before")
+        assert dvx("add", "d").code == 0
+    files = {f"d/f{i:02}": os.urandom(2000) for i in range(20)}
+    files["d/zz-big"] = os.urandom(3 << 20)  # stored last, and too big to be written
+    for name, content in files.items():
+        write(repo / name, content)
+    pointer_before = (repo / "d.dvx").read_bytes() if command == "commit" else None
+
+    result = run_with_file_size_limit([command, "d"], repo, 1 << 20)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    for name, content in files.items():
+        assert not (repo / name).is_symlink(), f"{name} was left a link with no pointer"
+        assert (repo / name).read_bytes() == content
+    assert (repo / "d.dvx").exists() == (command == "commit")
+    if command == "commit":
+        assert (repo / "d.dvx").read_bytes() == pointer_before
+    assert dvx("gc", "-w", "-f").code == 0
+    for name, content in files.items():
+        assert (repo / name).read_bytes() == content
+
+    assert dvx(command, "d").code == 0  # with room again: every file becomes a link
+    assert all((repo / name).is_symlink() for name in files)
+    assert all((repo / name).read_bytes() == content for name, content in files.items())
 
 
 def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, tmp_path):

@@ -42,7 +42,10 @@ STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belon
 class Ingested:
     oid: str
     size: int
-    link_type: str  # what the workspace file now is to the object: reflink, hardlink, symlink, copy
+    link_type: str  # what the workspace file now is to the object: reflink, hardlink, copy
+    # Stored as a copy, to become a symlink to the object (`replace_by_symlink`) once what
+    # names the object is recorded.
+    to_symlink: bool = False
 
 
 class LocalCache(ObjectStore):
@@ -214,8 +217,11 @@ class LocalCache(ObjectStore):
     def add_file(self, path: str, link_types: tuple[str, ...],
                  on_bytes: OnBytes | None = None) -> Ingested:
         """Store the content of the regular file at `path`, then make `path` the first link
-        type in `link_types` that works. The content never changes; only a hard link or
-        symlink replaces the file, and only once the object is safely in the cache."""
+        type in `link_types` that works. The content never changes; only a hard link replaces
+        the file here, and only once the object is safely in the cache. A file to become a
+        symlink is only stored (`to_symlink`): a link into the cache that nothing names yet
+        would be all that is left of the file, and gc would delete its object, so the caller
+        links it with `replace_by_symlink` once a pointer (or dvx.lock) names the object."""
         for link_type in link_types:
             if link_type == "reflink":
                 oid_size = self._add_by_reflink(path, on_bytes)
@@ -227,22 +233,30 @@ class LocalCache(ObjectStore):
                 continue
             oid, size = oid_size
             if link_type == "symlink":
-                # The user's file is about to be replaced by a link: the object must hold its
-                # bytes (it may have been there before, and changed through a link since)
-                # and survive even a power cut first, not just a crash of this process.
-                if not self._holds(oid, size):
-                    self._set_aside_damaged(oid, path)
-                    oid, size = self._add_by_copy(path, on_bytes)
-                fsutil.fsync_file(self.oid_path(oid))
-                try:
-                    fsutil.place(self.oid_path(oid), path, ("symlink",))
-                except OSError as exc:
-                    if exc.errno not in fsutil.UNSUPPORTED_ERRNOS:
-                        raise
-                    link_type = "copy"
+                return Ingested(oid, size, "copy", to_symlink=True)
             return Ingested(oid, size, link_type)
         oid, size = self._add_by_copy(path, on_bytes)
         return Ingested(oid, size, "copy")
+
+    def replace_by_symlink(self, path: str, oid: str, size: int) -> bool:
+        """Replace the file at `path`, whose bytes were stored as `oid` (`size` bytes), by a
+        symlink to the object; False if it stays as it is (symlinks unsupported here, or the
+        file no longer holds those bytes)."""
+        # The object must hold the file's bytes (it may have been there before, and changed
+        # through a link since) and survive even a power cut first, not just a crash of this
+        # process.
+        if not self._holds(oid, size):
+            self._set_aside_damaged(oid, path)
+            if self._add_by_copy(path) != (oid, size):
+                return False
+        fsutil.fsync_file(self.oid_path(oid))
+        try:
+            fsutil.place(self.oid_path(oid), path, ("symlink",))
+        except OSError as exc:
+            if exc.errno not in fsutil.UNSUPPORTED_ERRNOS:
+                raise
+            return False
+        return True
 
     def _add_by_reflink(self, path: str, on_bytes: OnBytes | None) -> tuple[str, int] | None:
         if "reflink" in self.unsupported_links:

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field, replace
 
-from dvx import gitignore
+from dvx import fsutil, gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes
@@ -59,6 +59,23 @@ class Added:
     path: str
     pointer: Pointer
     changed: bool  # the pointer is new or now names different data
+
+
+@dataclass(frozen=True)
+class ToLink:
+    """A file stored as a copy, to be replaced by a symlink to its object (cache.type symlink)
+    once a pointer or dvx.lock names the object: before that, a link would be all that is left
+    of the file, and a failed add would leave it to gc."""
+    path: str
+    oid: str
+    size: int
+    seen: StatKey  # the file's stat before it was read: a file changed since stays as it is
+
+
+@dataclass(frozen=True)
+class Stored:
+    pointer: Pointer
+    to_link: list[ToLink]  # for `link_stored`, once the pointer is recorded
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     (the caller holds the repository lock)."""
     locks = read_lock(repo.root, repo.algo)
     results = []
+    to_link: list[ToLink] = []
     for output in outputs:
         assert output.stage is not None
         if not os.path.lexists(repo.abspath(output.path)):
@@ -164,7 +182,9 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
                             "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
                             f"{output.stage}`.")
         entry = locks[output.stage]
-        pointer = store(repo, output.path)
+        stored = store(repo, output.path)
+        pointer = stored.pointer
+        to_link += stored.to_link
         outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
                              executable=pointer.executable) if o.path == output.path else o
                      for o in entry.outs)
@@ -174,6 +194,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
         changed = pointer != output.pointer
         results.append(Added(output.path, pointer, changed))
     write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+    link_stored(repo, to_link)
     return results
 
 
@@ -186,8 +207,9 @@ def track(repo: Repo, rel: str, existing: Output | None,
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or ())
-    pointer = stored if existing is None else existing.pointer.with_data(
-        stored.kind, stored.oid, stored.size, stored.nfiles, stored.executable)
+    pointer = stored.pointer if existing is None else existing.pointer.with_data(
+        stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
+        stored.pointer.executable)
     oid = pointer.oid
     changed = existing is None or existing.pointer != pointer
     ignored = gitignore.add_entry(full)  # before the pointer: never data left for Git to commit
@@ -198,6 +220,7 @@ def track(repo: Repo, rel: str, existing: Output | None,
             if ignored:  # no pointer, no entry: the data stays visible to Git, as before
                 gitignore.remove_entry(full)
             raise
+    link_stored(repo, stored.to_link)
     log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
     if synced is not None and synced.placed is not None and pointer.is_dir:
         # Still in part: the changes recorded from the workspace now count as placed.
@@ -269,15 +292,16 @@ def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
-          replace: Collection[str] = (), recorded: Container[str] = ()) -> Pointer:
+          replace: Collection[str] = (), recorded: Container[str] = ()) -> Stored:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
-    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored. `keep`:
+    pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored, and the
+    files to link once it is recorded. `keep`:
     manifest entries to record for a directory though they are not in the workspace, or in
     place of its files at `replace`; `recorded`: the paths of its recorded manifest, which
     stay tracked though .dvxignore now ignores them."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        tree, fingerprint = _ingest_directory(repo, full, rel, recorded)
+        tree, fingerprint, to_link = _ingest_directory(repo, full, rel, recorded)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
@@ -288,11 +312,30 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         repo.statcache.mark_valid_tree(oid)
         if not keep or not repo.cache.missing(entry.oid for entry in keep):
             repo.statcache.mark_complete_tree(oid, repo.cache.generation())
-        return Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False)
+        return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link)
     st = os.lstat(full)
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
-        oid, size, executable = _ingest_file(repo, full, rel, st, on_bytes)
-    return Pointer("file", repo.algo, oid, size, None, executable)
+        oid, size, executable, to_symlink = _ingest_file(repo, full, rel, st, on_bytes)
+    return Stored(Pointer("file", repo.algo, oid, size, None, executable),
+                  [ToLink(full, oid, size, stat_key(st))] if to_symlink else [])
+
+
+def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
+    """Replace stored files by symlinks to their objects, now that what names the objects is
+    recorded. A file that cannot be linked stays a copy of its object: what was recorded is
+    right either way, so that is a warning (and `dvx checkout --relink` links it later)."""
+    for i, item in enumerate(to_link):
+        try:
+            if stat_key(os.lstat(item.path)) == item.seen:
+                repo.cache.replace_by_symlink(item.path, item.oid, item.size)
+        except OSError as exc:
+            rest = len(to_link) - i - 1
+            log.warning("'%s'%s stays a copy of the cached object it was recorded as, not a "
+                        "symlink to it: %s. `dvx checkout --relink` links it later.",
+                        os.path.relpath(item.path, repo.root),
+                        f" (and {rest} more files)" if rest else "",
+                        fsutil.write_failure(exc, item.path))
+            return
 
 
 
@@ -345,33 +388,37 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
 
 
 def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None,
-                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool]:
+                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool, bool]:
+    """The file's oid, size, executable bit, and whether it is to become a symlink."""
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
-        return state.oid, state.size, False
-    oid, size, executable, seen = _store_file(repo, full, st, repo.link_types, on_bytes)
+        return state.oid, state.size, False, False
+    oid, size, executable, seen, link = _store_file(repo, full, st, repo.link_types, on_bytes)
     if seen is not None:
         repo.statcache.put_key(full, seen, oid)
-    return oid, size, executable
+    return oid, size, executable, link
 
 
 def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...],
-                on_bytes: OnBytes | None = None) -> tuple[str, int, bool, StatKey | None]:
+                on_bytes: OnBytes | None = None
+                ) -> tuple[str, int, bool, StatKey | None, bool]:
     """Store the regular file `full` (whose lstat is `st`) and link it as configured: its oid,
-    size, executable bit, and the stat to record for it in the stat cache (None: nothing new).
+    size, executable bit, the stat to record for it in the stat cache (None: nothing new), and
+    whether it is to become a symlink (`ToLink`).
     Changes only files, never this process's state, so it can run in a worker process."""
     executable = bool(st.st_mode & stat.S_IXUSR)
     if executable:  # a shared inode would share the mode: keep executables independent
         link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
     oid = _already_cached(repo, full, st, link_types)
     seen: StatKey | None = None
+    to_symlink = False
     if oid is not None:
         size = st.st_size
     else:
         ingested = repo.cache.add_file(full, link_types, on_bytes)
-        oid, size = ingested.oid, ingested.size
-        if ingested.link_type in ("hardlink", "symlink"):
+        oid, size, to_symlink = ingested.oid, ingested.size, ingested.to_symlink
+        if ingested.link_type == "hardlink":
             make_readonly(full)
         if ingested.link_type in ("copy", "reflink"):
             # The file was only read, so the stat taken before reading still describes it
@@ -382,11 +429,11 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
             seen = stat_key(os.lstat(full))
     if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
         seen = stat_key(os.lstat(full))  # a copy of its own now
-    return oid, size, executable, seen
+    return oid, size, executable, seen, to_symlink
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = ()
-                      ) -> tuple[Tree, Fingerprint]:
+                      ) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
     anything was read: any change made while adding moves it, so a stat-cache record made
     with it can only ever vouch for the content that was actually stored."""
@@ -411,6 +458,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
                             f"'{rel}'.", "Remove the inner pointer first, or add the parts "
                             "separately.")
     entries: list[TreeEntry] = []
+    to_link: list[ToLink] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;
     # large ones mostly hashing and copying, which threads do (both release the GIL).
     small = [e for e in scan_before.files if e.stat.st_size < SMALL_FILE]
@@ -418,24 +466,32 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
     link_types = repo.link_types
     with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
 
-        def store_small(entry: WalkEntry) -> tuple[str, int, bool, StatKey | None]:
+        def store_small(entry: WalkEntry) -> tuple[str, int, bool, StatKey | None, bool]:
             return _store_file(repo, entry.path, entry.stat, link_types)
 
         repo.statcache.load()  # read once here, shared by the workers
         stored = map_in_processes(store_small, small, advance, size_of=walked_size)
-        for entry, (oid, size, executable, seen) in zip(small, stored, strict=True):
+        for entry, (oid, size, executable, seen, to_symlink) in zip(small, stored,
+                                                                    strict=True):
             if seen is not None:
                 repo.statcache.put_key(entry.path, seen, oid)
             entries.append(TreeEntry(entry.relpath, oid, size, executable))
+            if to_symlink:
+                to_link.append(ToLink(entry.path, oid, size, stat_key(entry.stat)))
 
-        def ingest(entry: WalkEntry) -> TreeEntry:
-            oid, size, executable = _ingest_file(repo, entry.path, f"{rel}/{entry.relpath}",
-                                                 entry.stat)
+        def ingest(entry: WalkEntry) -> tuple[TreeEntry, bool]:
+            oid, size, executable, to_symlink = _ingest_file(
+                repo, entry.path, f"{rel}/{entry.relpath}", entry.stat)
             advance(1)
-            return TreeEntry(entry.relpath, oid, size, executable)
+            return TreeEntry(entry.relpath, oid, size, executable), to_symlink
 
-        entries.extend(map_in_threads(ingest, large, size_of=walked_size))
+        for entry, (tree_entry, to_symlink) in zip(
+                large, map_in_threads(ingest, large, size_of=walked_size), strict=True):
+            entries.append(tree_entry)
+            if to_symlink:
+                to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size,
+                                      stat_key(entry.stat)))
     for link in scan_before.symlinks:
         state = _linked_object(repo, join_posix(full, link), f"{rel}/{link}")
         entries.append(TreeEntry(link, state.oid, state.size, False))
-    return Tree.build(repo.algo, entries), fingerprint
+    return Tree.build(repo.algo, entries), fingerprint, to_link

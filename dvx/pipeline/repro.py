@@ -30,7 +30,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, MissingObjectError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
-from dvx.ops.commit import refuse_if_behind, store, track
+from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import Output, Target, all_outputs, refuse_broken
 from dvx.paths import join_posix, walk_directory
@@ -63,6 +63,7 @@ class StageResult:
     lock: StageLock | None = None  # the new dvx.lock entry
     record: runcache.RunRecord | None = None  # a run to remember in the run-cache
     note: str | None = None  # said after the stage (why its run is not kept, ...)
+    to_link: list[ToLink] = field(default_factory=list)  # once dvx.lock names their objects
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
@@ -471,9 +472,11 @@ class _Scheduler:
                                error=f"the command did not create {', '.join(missing)}")
         faults.point("repro.after_command")
         outs = []
+        to_link: list[ToLink] = []
         for out in stage.outs:
             if out.cache:
-                p = store(self.repo, out.path)
+                stored = store(self.repo, out.path)
+                p, to_link = stored.pointer, to_link + stored.to_link
                 outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
                                        True, out.push, out.remote))
             else:
@@ -487,7 +490,8 @@ class _Scheduler:
             if note is None:
                 record = runcache.make_record(self.repo, stage, state, outs)
         return StageResult(stage.name, RAN, reasons, exit_code=0, lock=lock, record=record,
-                           note=f"not kept in the run-cache: {note}" if note else None)
+                           note=f"not kept in the run-cache: {note}" if note else None,
+                           to_link=to_link)
 
     def _keep_uncached(self, stage: Stage) -> str | None:
         """Copy the outputs Git tracks (`cache: false`) into the cache for the run-cache; only
@@ -525,6 +529,7 @@ class _Scheduler:
                 if write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
+            link_stored(self.repo, result.to_link)
         faults.point("repro.before_run_record")
         if result.record is not None:
             try:
