@@ -173,6 +173,29 @@ def test_a_partial_pull_never_shrinks_a_directory(team):
     assert seen["not_pulled"] == [] and seen["workspace"] == "unchanged"
 
 
+def test_files_not_pulled_are_reported_though_their_objects_are_cached(team):
+    alice = team.founder()
+    for i in range(1, 4):
+        write(alice / "data" / f"img{i}.bin", f"image {i}\n")
+    must("add", "data", cwd=alice)
+    share(alice, "three images")
+
+    dave = team.clone("dave", pull=False)
+    must("fetch", cwd=dave)  # everything cached, as after a pull that ran out of disk space
+    must("pull", "data/img1.bin", cwd=dave)
+    doc = json.loads(run_dvx("status", "--json", cwd=dave).stdout)
+    assert doc["changed"] is True
+    assert doc["outputs"][0]["not_pulled"] == ["img2.bin", "img3.bin"]
+    assert doc["outputs"][0]["in_cache"] is True
+    text = run_dvx("status", cwd=dave).stdout
+    assert "data: 2 files not pulled" in text and "up to date" not in text
+    assert "dvx checkout" in text
+    assert run_dvx("status", "-q", cwd=dave).code == 1
+
+    must("checkout", "data", cwd=dave)
+    assert run_dvx("status", "-q", cwd=dave).code == 0
+
+
 def test_a_second_partial_pull_adds_to_what_was_placed(team):
     alice = team.founder()
     for name in ("a/1.txt", "a/2.txt", "b/1.txt", "c.txt"):

@@ -113,8 +113,8 @@ dvx status -q || echo "data changed"
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
            remote_name: str | None, jobs: int | None, all_branches: bool, all_tags: bool,
            all_commits: bool, revs: tuple[str, ...], last_n: int | None) -> None:
-    """Show tracked data that is modified, deleted or missing from the cache, and pipeline
-    stages that are stale (what changed since `dvx repro` recorded them in dvx.lock).
+    """Show tracked data that is modified, deleted, not pulled or missing from the cache, and
+    pipeline stages that are stale (what changed since `dvx repro` recorded them in dvx.lock).
 
     With -q, print nothing and exit with status 1 if anything changed (for CI).
     """
@@ -342,6 +342,8 @@ def _print_status(result: object, has_stages: bool = False) -> None:
         out("(`dvx checkout` places the data the pointers name)")
     if any(not o.in_cache and o.workspace != "outdated" for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
+    elif any(o.not_pulled for o in result.outputs):
+        out("(`dvx checkout PATH` places the files not pulled)")
     for path, removable in result.left_behind:
         out(f"{path}: no longer tracked, its pointer left Git" + (
             "" if removable else "; changed since dvx placed it"))

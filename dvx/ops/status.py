@@ -47,7 +47,9 @@ class OutputStatus:
 
     @property
     def changed(self) -> bool:
-        return self.workspace != UNCHANGED or not self.in_cache
+        """The workspace does not hold what the pointer records, all of it, with it cached
+        (files not pulled count: the data is not all there, cached or not)."""
+        return self.workspace != UNCHANGED or not self.in_cache or bool(self.not_pulled)
 
     @property
     def pointer_moved(self) -> bool:
