@@ -3,23 +3,28 @@
 Set DVX_FAULT=NAME (optionally NAME:N to fire at the N-th pass) and the process kills itself
 with SIGKILL when it reaches that point, exactly as a power cut or `kill -9` would stop it.
 With DVX_FAULT_ACTION=stop it stops itself instead (SIGSTOP), like a process that is slow
-right there, until a test lets it go on with SIGCONT.
+right there, until a test lets it go on with SIGCONT. With DVX_FAULT_ACTION=enospc it raises
+the OSError a full disk gives instead, once, as a write there would.
 In normal runs a point costs one dictionary lookup.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 _spec = os.environ.get("DVX_FAULT", "")
 _target, _, _count = _spec.partition(":")
 _remaining = {_target: int(_count or "1")} if _target else {}
-_signal = signal.SIGSTOP if os.environ.get("DVX_FAULT_ACTION") == "stop" else signal.SIGKILL
+_action = os.environ.get("DVX_FAULT_ACTION", "")
+_signal = signal.SIGSTOP if _action == "stop" else signal.SIGKILL
 
 
 def point(name: str) -> None:
     if name in _remaining:
         _remaining[name] -= 1
-        if _remaining[name] <= 0:
+        if _remaining[name] == 0 and _action == "enospc":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if _remaining[name] <= 0 and _action != "enospc":
             os.kill(os.getpid(), _signal)

@@ -386,10 +386,13 @@ def read_file_into(path: str, view: memoryview) -> bool:
         os.close(fd)
 
 
+FULL_DISK_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT))
+
+
 def write_failure(exc: OSError, path: str) -> str:
     """Why writing `path` failed, in a user's words: a full disk is named by where it is
     mounted, since that is what the user must free or enlarge."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if exc.errno in FULL_DISK_ERRNOS:
         where = "its disk" if exc.errno == errno.ENOSPC else "its quota"
         return (f"{exc.strerror}: {path} could not be written, {where} (mounted at "
                 f"{mount_point(path)}) is full")

@@ -65,6 +65,34 @@ def test_workspace_scope_removes_only_unused_objects(repo, dvx):
     assert (repo / "f").read_text() == "v2"
 
 
+def test_gc_frees_space_on_a_full_disk_and_still_moves_the_cache_generation(repo, dvx):
+    """gc moves the cache to a new generation before deleting anything (facts remembered
+    about the cache's contents then no longer hold); on a full disk, where no file can be
+    written, it does so without taking space, and deletes."""
+    from dvx.objects.cache import LocalCache
+
+    def cache():
+        return LocalCache(str(repo / ".dvx/cache"), "xxh128")
+
+    full_disk = {"DVX_FAULT": "cache.generation.before_write", "DVX_FAULT_ACTION": "enospc"}
+    gc = ("gc", "-w", "-f", "--grace", "0", "--force-last-copy")
+    write(repo / "f", "v2")
+    assert dvx("add", "f").code == 0
+    seen = [cache().generation()]
+    for version in ("v3", "v4", "v5"):  # no generation file yet, an emptied one, a full one
+        if version == "v5":
+            assert dvx(*gc).code == 0  # room again: a whole new generation file
+            seen.append(cache().generation())
+        write(repo / "f", version)
+        assert dvx("add", "f").code == 0
+        freed = run_dvx_proc(*gc, cwd=repo, env=full_disk)
+        assert freed.code == 0, freed.stderr
+        assert _objects(repo) == {xxhash.xxh3_128_hexdigest(version.encode())}
+        seen.append(cache().generation())
+    assert len(set(seen)) == len(seen), seen
+    assert dvx("status", "-q").code == 0
+
+
 def test_history_scopes_keep_what_old_commits_need(repo, dvx):
     _two_versions(repo, dvx)
     before = _objects(repo)

@@ -83,20 +83,53 @@ class LocalCache(ObjectStore):
         return fsutil.read_file_into(self.oid_path(oid), view)
 
     # The generation changes whenever objects may have been taken out of the cache (gc,
-    # fsck). Facts remembered about the cache's contents are valid for one generation only.
+    # fsck), before any is. Facts remembered about the cache's contents are valid for one
+    # generation only.
     def generation(self) -> str:
         try:
-            with open(os.path.join(self.root, "generation"), encoding="ascii") as f:
-                return f.read().strip() or "0"
+            with open(self._generation_path(), "rb") as f:
+                value = f.read(64).strip()
+                if value:
+                    return value.decode("ascii", "replace")
+                # Emptied on a full disk (_new_generation_in_place): its mtime tells them apart.
+                return f"0.{os.fstat(f.fileno()).st_mtime_ns}"
         except FileNotFoundError:
             return "0"
 
     def new_generation(self) -> None:
         import uuid
 
+        value = uuid.uuid4().hex.encode("ascii")
         os.makedirs(self.root, exist_ok=True)
-        fsutil.atomic_write(os.path.join(self.root, "generation"),
-                            uuid.uuid4().hex.encode("ascii"), fsync=False)
+        try:
+            faults.point("cache.generation.before_write")
+            fsutil.atomic_write(self._generation_path(), value, fsync=False)
+        except OSError as exc:
+            if exc.errno not in fsutil.FULL_DISK_ERRNOS:
+                raise
+            self._new_generation_in_place(value)
+
+    def _new_generation_in_place(self, value: bytes) -> None:
+        """On a full disk, where a new file cannot be written, change the one there without
+        taking space, so that gc can still free some: its bytes overwritten with as many, or
+        (too short, or none yet) it is emptied and its mtime moved on."""
+        fd = os.open(self._generation_path(), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            st = os.fstat(fd)
+            if st.st_size >= len(value):
+                fsutil.pwrite_all(fd, value, 0)
+                os.ftruncate(fd, len(value))
+            else:
+                import time
+
+                os.ftruncate(fd, 0)
+                moved = max(time.time_ns(), st.st_mtime_ns + 1_000_000_000)
+                os.utime(fd, ns=(moved, moved))
+        finally:
+            os.close(fd)
+
+    def _generation_path(self) -> str:
+        return os.path.join(self.root, "generation")
 
     def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> None:
         """Delete what killed dvx processes left in `<cache>/tmp`: only names of dvx's own
