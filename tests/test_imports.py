@@ -7,7 +7,7 @@ import os
 import pytest
 import xxhash
 
-from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
 
@@ -147,6 +147,25 @@ def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     # --rev moves an import to another revision
     assert run_dvx("update", "--rev", "v1", cwd=project).code == 0
     assert not (project / "data" / "images" / "3.png").exists()
+
+
+def test_an_import_cut_short_by_a_full_disk_is_finished_by_running_it_again(source, project):
+    team, _ = source
+    args = ("import", str(team.origin), "images", "-o", "data")
+    full_disk = {"DVX_FAULT": "copy.after_temp_write:2", "DVX_FAULT_ACTION": "enospc"}
+    cut = run_dvx_proc(*args, cwd=project, env=full_disk)
+    assert cut.code == 1 and "Traceback" not in cut.stderr, cut.stderr
+    assert len(os.listdir(project / "data")) < 3
+    assert run_dvx("status", "-q", cwd=project).code == 1
+
+    for _ in range(2):  # -o names the import's own output, not a directory to import into
+        again = run_dvx(*args, cwd=project)
+        assert again.code == 0, again.output
+        assert sorted(os.listdir(project / "data")) == ["0.png", "1.png", "2.png"]
+        assert run_dvx("status", "-q", cwd=project).code == 0
+    (project / "plain").mkdir()  # any other existing directory takes the import inside it
+    assert run_dvx("import", str(team.origin), "images", "-o", "plain", cwd=project).code == 0
+    assert sorted(os.listdir(project / "plain" / "images")) == ["0.png", "1.png", "2.png"]
 
 
 def test_an_import_of_one_file_of_a_directory_and_its_data_is_pushed_with_ours(

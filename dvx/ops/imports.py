@@ -43,10 +43,10 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
     source = Source(url, rev, reader=repo)
     found = source.find(path)
-    rel = _out_path(repo, out, found.path)
+    origin = {"repo": _recorded_location(repo, url), "path": found.path}
+    rel = _out_path(repo, out, found.path, origin)
     _refuse_taken(repo, rel, force)
-    source_info = {"repo": _recorded_location(repo, url), "path": found.path,
-                   "rev_lock": source.commit or _head_of(source)}
+    source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
     if rev is not None:
         source_info["rev"] = rev
     pointer = _bring(repo, source, found, source_info)
@@ -191,7 +191,8 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
     fs, path, version = url_version(url)
-    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")))
+    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")),
+                    {"url": _recorded_location(repo, url)})
     _refuse_taken(repo, rel, force)
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
     return _track(repo, rel, pointer, force)
@@ -343,11 +344,22 @@ def _location(repo: Repo, recorded: str) -> str:
     return os.path.normpath(os.path.join(repo.root, recorded))
 
 
-def _out_path(repo: Repo, out: str | None, default_name: str) -> str:
-    out = _resolve_output(out, default_name)
+def _out_path(repo: Repo, out: str | None, default_name: str, origin: dict[str, str]) -> str:
+    """Where an import goes: as `_resolve_output` says, except that an `out` that is this
+    import's own output already (it imports the same `origin`) names that output, not a
+    directory to import into, so that running the same import again finishes or updates it."""
+    if out is None or not (os.path.isdir(out) and _is_import_of(repo, out, origin)):
+        out = _resolve_output(out, default_name)
     rel = repo_relpath(repo.root, out)
     check_data_path(repo, rel, out)
     return rel
+
+
+def _is_import_of(repo: Repo, out: str, origin: dict[str, str]) -> bool:
+    outputs, _ = scan_outputs(repo)
+    rel = repo_relpath(repo.root, out)
+    return any(o.path == rel and o.pointer.source_info is not None
+               and origin.items() <= o.pointer.source_info.items() for o in outputs)
 
 
 def _resolve_output(out: str | None, source_path: str) -> str:
