@@ -13,7 +13,7 @@ import itertools
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from dvx import faults
 
@@ -145,16 +145,16 @@ def fsync_file(path: str) -> None:
 def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
     tmp = temp_name_for(path)
     try:
-        with open(tmp, "xb") as f:
+        with writing(path), open(tmp, "xb") as f:
             f.write(data)
             faults.point("atomic_write.after_temp_write")
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        faults.point("atomic_write.before_rename")
-        os.replace(tmp, path)
+            if mode is not None:
+                os.chmod(tmp, mode)
+            faults.point("atomic_write.before_rename")
+            os.replace(tmp, path)
     except BaseException:
         remove_quietly(tmp)
         raise
@@ -191,8 +191,9 @@ def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
     is (objects are never replaced). A missing parent directory is created. `exact_mode`:
     `mode` exactly, whatever the umask; `before_name` runs between writing and naming.
     """
-    _create_whole(path, lambda fd: write_all(fd, data), mode, replace, exact_mode, temp_dir,
-                  before_name)
+    with writing(path):
+        _create_whole(path, lambda fd: write_all(fd, data), mode, replace, exact_mode,
+                      temp_dir, before_name)
 
 
 def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode: bool = False,
@@ -208,8 +209,9 @@ def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode:
         size = os.fstat(fd).st_size
         if size >= SMALL_FILE:
             return False
-        _create_whole(dst, lambda out: _copy_exactly(fd, out, size), mode, replace, exact_mode,
-                      None, before_name)
+        with writing(dst):
+            _create_whole(dst, lambda out: _copy_exactly(fd, out, size), mode, replace,
+                          exact_mode, None, before_name)
         return True
     finally:
         os.close(fd)
@@ -387,6 +389,32 @@ def read_file_into(path: str, view: memoryview) -> bool:
 
 
 FULL_DISK_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT))
+# What a write to an open file can fail with, naming no file.
+_UNNAMED_WRITE_ERRNOS = FULL_DISK_ERRNOS | {errno.EFBIG}
+
+
+@contextlib.contextmanager
+def writing(path: str) -> Iterator[None]:
+    """An OSError raised while writing `path` names `path`: a write to an open file names no
+    file, and a temporary written in its place is gone by the time the message is read."""
+    try:
+        yield
+    except OSError as exc:
+        named = exc.filename
+        if (named is None and exc.errno in _UNNAMED_WRITE_ERRNOS) or (
+                isinstance(named, str) and temp_target(os.path.basename(named)) is not None):
+            raise OSError(exc.errno, exc.strerror, path) from exc  # of exc's subclass
+        raise
+
+
+def describe(exc: OSError) -> str:
+    """An OSError in a user's words, with the file it names; a full disk is named by where
+    it is mounted (`write_failure`)."""
+    if not isinstance(exc.filename, str):
+        return str(exc.strerror or exc)
+    if exc.errno in FULL_DISK_ERRNOS:
+        return write_failure(exc, exc.filename)
+    return f"{exc.strerror or exc} ({exc.filename})"
 
 
 def write_failure(exc: OSError, path: str) -> str:
@@ -649,6 +677,12 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
     are added to `unsupported` and skipped by later calls that share it: a failed attempt
     costs a file creation, the most expensive step of a small file.
     """
+    with writing(dst):
+        return _place(src, dst, link_types, exec_bit, unsupported, on_bytes)
+
+
+def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
+           unsupported: set[str] | None, on_bytes: Callable[[int], None] | None) -> str:
     last_error: OSError | None = None
     mode = 0o755 if exec_bit else 0o644
     for link_type in link_types:

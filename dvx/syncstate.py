@@ -163,8 +163,8 @@ class SyncState:
             fsutil.atomic_write(self.path, json.dumps(doc, sort_keys=True).encode(),
                                 fsync=False)
         except OSError as exc:
-            log.warning("Could not record what was checked out (%s): %s", self.path,
-                        exc.strerror or exc)
+            log.warning("Could not record what was checked out: %s",
+                        fsutil.describe(exc))
             return
         self._changed = False
 

@@ -10,7 +10,7 @@ import pytest
 import xxhash
 from pipeline_kit import make_ml_repo
 
-from tests.conftest import git, write
+from tests.conftest import git, run_dvx_proc, write
 
 
 def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tmp_path):
@@ -255,6 +255,32 @@ def test_a_full_disk_during_checkout_names_the_file_and_the_disk(small_disk, tmp
     filler.unlink()
     assert dvx("checkout", cwd=work).code == 0
     assert (work / "model.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("command", ["add", "commit"])
+def test_a_full_disk_names_what_could_not_be_written_and_its_disk(repo, dvx, command):
+    from dvx.fsutil import mount_point
+
+    write(repo / "model.bin", os.urandom(2 << 20))  # large: copied into the cache by a stream
+    if command == "commit":
+        assert dvx("add", "model.bin").code == 0
+        (repo / "model.bin").unlink()
+        write(repo / "model.bin", os.urandom(2 << 20))
+    result = run_dvx_proc(command, "model.bin", cwd=repo, env={
+        "DVX_FAULT": "cache.copy.after_temp_write", "DVX_FAULT_ACTION": "enospc"})
+    assert result.code == 1 and result.stderr.startswith("ERROR:"), result.stderr
+    assert "No space left on device" in result.stderr
+    assert f"{repo / '.dvx/cache'} could not be written" in result.stderr
+    assert f"mounted at {mount_point(str(repo))})" in result.stderr
+    assert ".tmp" not in result.stderr
+
+
+def test_a_pointer_that_cannot_be_replaced_is_named_not_its_temporary(repo, dvx):
+    write(repo / "s.txt", "small")
+    (repo / "s.txt.dvx" / "x").mkdir(parents=True)  # in the way of the pointer
+    result = dvx("add", "s.txt")
+    assert result.code == 1 and f"({repo / 's.txt.dvx'})" in result.stderr, result.stderr
+    assert ".tmp" not in result.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

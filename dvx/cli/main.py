@@ -39,9 +39,11 @@ class DvxGroup(click.Group):
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            _fail(f"A filesystem operation failed: {exc.strerror or exc}{where}.",
-                  "Nothing was left half-written; fix the cause and run the command again.", 1)
+            from dvx.fsutil import FULL_DISK_ERRNOS, describe
+
+            cure = "make room there" if exc.errno in FULL_DISK_ERRNOS else "fix the cause"
+            _fail(f"A filesystem operation failed: {describe(exc)}.",
+                  f"Nothing was left half-written; {cure} and run the command again.", 1)
         except Terminated:
             _fail("Terminated.", "Nothing was left half-written; run the command again to "
                   "finish.", EXIT_TERMINATED)

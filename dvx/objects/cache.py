@@ -255,6 +255,11 @@ class LocalCache(ObjectStore):
         symlink is only stored (`to_symlink`): a link into the cache that nothing names yet
         would be all that is left of the file, and gc would delete its object, so the caller
         links it with `replace_by_symlink` once a pointer (or dvx.lock) names the object."""
+        with fsutil.writing(self.root):  # a full disk: the cache's, whatever the temporary
+            return self._add_file(path, link_types, on_bytes)
+
+    def _add_file(self, path: str, link_types: tuple[str, ...], on_bytes: OnBytes | None
+                  ) -> Ingested:
         for link_type in link_types:
             if link_type == "reflink":
                 oid_size = self._add_by_reflink(path, on_bytes)
@@ -465,14 +470,16 @@ class VerifiedWriter:
         if len(chunk) >= SPARSE_BLOCK and chunk == _zeros(len(chunk)):
             self.file.seek(len(chunk), os.SEEK_CUR)  # a run of zeros stays a hole
         else:
-            self.file.write(chunk)
+            with fsutil.writing(self.cache.root):
+                self.file.write(chunk)
         self.size += len(chunk)
         if self.on_bytes is not None:
             self.on_bytes(len(chunk))
 
     def commit(self) -> int:
-        self.file.truncate(self.size)  # a file that ends in a hole ends where it should
-        self.file.close()
+        with fsutil.writing(self.cache.root):
+            self.file.truncate(self.size)  # a file that ends in a hole ends where it should
+            self.file.close()
         actual = self.hasher.hexdigest()
         if actual != self.expected_oid:
             raise CorruptObjectError(

@@ -390,8 +390,7 @@ class _Scheduler:
         except DvxError as exc:
             return StageResult(name, FAILED, error=str(exc))
         except OSError as exc:
-            where = f" ({exc.filename})" if exc.filename else ""
-            return StageResult(name, FAILED, error=f"{exc.strerror or exc}{where}")
+            return StageResult(name, FAILED, error=fsutil.describe(exc))
 
     def _decide_and_do(self, stage: Stage) -> StageResult:
         if stage.frozen:
@@ -536,7 +535,7 @@ class _Scheduler:
                 runcache.save(self.repo, result.record)
             except OSError as exc:
                 log.warning("Could not record the run of '%s' in the run-cache: %s",
-                            result.name, exc.strerror or exc)
+                            result.name, fsutil.describe(exc))
         self.reporter.finished(result)
 
 
