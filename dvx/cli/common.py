@@ -11,6 +11,10 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A path argument that dvx reads itself: click's check that it is readable would turn an
+# unreadable file into a usage error, instead of the one-paragraph ERROR dvx gives for it.
+PATH = click.Path(readable=False)
+
 
 def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
     if value:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dvx.cli.common import (
+    PATH,
     common_options,
     example,
     is_quiet,
@@ -21,7 +22,7 @@ from dvx.cli.ui import emit_json, git_add, human_size, out, warn
 if TYPE_CHECKING:
     from dvx.repo import Repo
 
-TARGETS = click.argument("targets", nargs=-1, type=click.Path())
+TARGETS = click.argument("targets", nargs=-1, type=PATH)
 
 
 def _stage_hint(root: str, paths: list[str]) -> None:
@@ -56,7 +57,7 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
 dvx add data/train.csv
 dvx add data/images models/model.pt
 """))
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=PATH)
 @click.option("-f", "--force", is_flag=True,
               help="Record the data even over a pointer that changed in Git since this "
                    "workspace was synced.")
@@ -192,7 +193,7 @@ dvx diff HEAD~1 --targets data/images
 """))
 @click.argument("a_rev", required=False, metavar="[A]")
 @click.argument("b_rev", required=False, metavar="[B]")
-@click.option("--targets", multiple=True, type=click.Path(),
+@click.option("--targets", multiple=True, type=PATH,
               help="Only files at or below this path; repeat it for several paths.")
 @one_of("fmt", ("--json", "json", "Output as JSON."),
         ("--md", "md", "Output as a Markdown table."))
@@ -404,7 +405,7 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
 dvx remove data/train.csv.dvx          # stop tracking, keep the file
 dvx remove --outs data/images.dvx      # stop tracking and delete the data
 """))
-@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.argument("targets", nargs=-1, required=True, type=PATH)
 @click.option("--outs", is_flag=True, help="Also delete the data from the workspace.")
 @click.option("-f", "--force", is_flag=True, help="With --outs, delete even unsaved changes.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
@@ -440,8 +441,8 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
 dvx move data/train.csv data/raw/train.csv
 dvx move data/images archive/     # into an existing directory
 """))
-@click.argument("src", type=click.Path())
-@click.argument("dst", type=click.Path())
+@click.argument("src", type=PATH)
+@click.argument("dst", type=PATH)
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
 def move(src: str, dst: str, as_json: bool) -> None:
@@ -468,7 +469,7 @@ def move(src: str, dst: str, as_json: bool) -> None:
 @click.command(epilog=example("""
 dvx unprotect models/model.pt
 """))
-@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.argument("targets", nargs=-1, required=True, type=PATH)
 @common_options
 def unprotect(targets: tuple[str, ...]) -> None:
     """Replace linked, read-only tracked files with writable copies so they can be edited."""
@@ -486,7 +487,7 @@ def unprotect(targets: tuple[str, ...]) -> None:
 dvx check-ignore data/images/thumbs.db
 dvx check-ignore -d data/images/*.tmp     # with the rule that ignores each
 """))
-@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.argument("targets", nargs=-1, required=True, type=PATH)
 @click.option("-d", "--details", is_flag=True,
               help="Show the .dvxignore file, line and pattern that ignore each path.")
 @click.option("-n", "--non-matching", is_flag=True,

@@ -8,13 +8,13 @@ from typing import Any, TypeVar
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out
 
 F = TypeVar("F", bound=Callable[..., Any])
 URL = click.argument("url", metavar="URL")
-OUT = click.option("-o", "--out", type=click.Path(),
+OUT = click.option("-o", "--out", type=PATH,
                    help="Where to put it (default: its name, here).")
 FORCE = click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
 REV = click.option("--rev", metavar="REV",
@@ -115,7 +115,7 @@ dvx import-url s3://bucket/raw/train.csv data/train.csv
 dvx import-url https://example.com/data.zip
 """))
 @URL
-@click.argument("out", required=False, type=click.Path())
+@click.argument("out", required=False, type=PATH)
 @FORCE
 @common_options
 def import_url(url: str, out: str | None, force: bool) -> None:
@@ -137,7 +137,7 @@ dvx get-url s3://bucket/raw/train.csv
 dvx get-url https://example.com/data.zip data.zip
 """))
 @URL
-@click.argument("out", required=False, type=click.Path())
+@click.argument("out", required=False, type=PATH)
 @FORCE
 @common_options
 def get_url(url: str, out: str | None, force: bool) -> None:
@@ -154,7 +154,7 @@ dvx update                       # every import
 dvx update data/images.dvx --rev v1.3
 dvx update && dvx repro          # retrain on the newest data
 """))
-@click.argument("targets", nargs=-1, type=click.Path())
+@click.argument("targets", nargs=-1, type=PATH)
 @REV
 @click.option("-f", "--force", is_flag=True,
               help="Replace workspace copies even with changes that are not in the cache.")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dvx.cli.common import (
+    PATH,
     FiniteFloat,
     common_options,
     example,
@@ -176,7 +177,7 @@ def remote_rename(old: str, new: str) -> None:
     rename_remote(open_repo(), old, new)
 
 
-TARGETS = click.argument("targets", nargs=-1, type=click.Path())
+TARGETS = click.argument("targets", nargs=-1, type=PATH)
 REMOTE = click.option("-r", "--remote", "remote_name", help="Remote to use (default: core.remote).")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1),
                     help="Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
