@@ -68,6 +68,8 @@ def unfinished_removal(repo: Repo, target: str) -> str | None:
         rel = rel[: -len(POINTER_SUFFIX)]
     if os.path.lexists(repo.abspath(rel) + POINTER_SUFFIX) or repo.syncstate.get(rel) is None:
         return None
+    if any(o.path == rel for o in scan_outputs(repo)[0]):
+        return None  # a stage's output (dvx.lock records it): refused as such
     return rel
 
 
