@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import write
 
 from dvx.hashing import hash_bytes
@@ -203,3 +204,58 @@ def test_an_interrupted_repro_leaves_the_lock_whole_and_a_rerun_converges(repo, 
     assert dvx("repro").code == 0
     assert ran(repo) == ["quick", "slow", "slow"]
     assert dvx("status", "-q").code == 0
+
+
+def processes_in(directory: Path) -> list[int]:
+    """The live (not zombie) processes but this one whose working directory is `directory`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cwd == str(directory) and state != "Z" and int(pid) != os.getpid():
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("signum, stage_ignores_term", [
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)])
+def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
+        repo, dvx, signum, stage_ignores_term):
+    """Ctrl-C or SIGTERM sent to dvx alone (not to the stage's processes) ends the stage's
+    whole process group, a command ignoring SIGTERM by SIGKILL: no output appears later."""
+    write(repo / "in.txt", "data\n")
+    trap = "trap '' TERM; " if stage_ignores_term else ""
+    work = 5 if stage_ignores_term else 2  # seconds; longer than the grace before SIGKILL
+    write(repo / "dvx.yaml", f"""\
+stages:
+  train:
+    cmd: {trap}echo $$ > started; sh -c 'sleep {work}; cp in.txt model.bin'
+    deps: [in.txt]
+    outs: [model.bin]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "started").exists() or not (repo / "started").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Interrupted." in stderr and "Traceback" not in stderr
+    assert processes_in(repo) == []
+    time.sleep(work + 0.5)  # the stage would have written its output by now
+    assert not (repo / "model.bin").exists()
+    assert "train" not in read_lock(str(repo), "xxh128")
+    (repo / "started").unlink()
+    assert dvx("repro").code == 0
+    assert (repo / "model.bin").read_text() == "data\n"

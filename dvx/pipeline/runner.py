@@ -4,16 +4,26 @@ after the other, stopping at the first that fails.
 Output either goes straight to dvx's own stdout and stderr (one stage at a time: a terminal
 stays a terminal, so progress bars work), or is read line by line and handed to a callback
 (parallel stages: the CLI prefixes each line with the stage name).
+
+Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C or SIGTERM
+to dvx) stops everything it started too, and a stage never goes on writing its outputs after
+dvx has ended. Ctrl-C on a terminal reaches dvx only, which then stops the commands.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 SHELL = "/bin/sh"
+STOP_GRACE = 3.0  # seconds a stopped command has to end on SIGTERM before it gets SIGKILL
+KILL_WAIT = 5.0  # seconds to wait for killed processes to disappear
 
 
 @dataclass(frozen=True)
@@ -43,10 +53,11 @@ class Runner:
             if self._stopping:
                 return -2
             if on_line is None:
-                proc = subprocess.Popen([SHELL, "-c", cmd], cwd=cwd)
+                proc = subprocess.Popen([SHELL, "-c", cmd], cwd=cwd, start_new_session=True)
             else:
                 proc = subprocess.Popen([SHELL, "-c", cmd], cwd=cwd, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
             self._running.add(proc)
         try:
             if proc.stdout is not None and on_line is not None:
@@ -60,9 +71,65 @@ class Runner:
                 self._running.discard(proc)
 
     def stop_all(self) -> None:
-        """Terminate every running command, and start no new one."""
+        """Stop every running command with all it started (its process group): SIGTERM, then
+        SIGKILL for what is left after STOP_GRACE seconds. Returns once they are gone; no new
+        command starts after this."""
         with self._guard:
             self._stopping = True
-            for proc in self._running:
-                if proc.poll() is None:
-                    proc.terminate()
+            groups = {proc.pid: proc for proc in self._running}
+        _signal_groups(groups, signal.SIGTERM)
+        try:
+            _wait_for_groups(groups, STOP_GRACE)
+        finally:  # also when a second Ctrl-C cuts the grace short
+            _signal_groups(groups, signal.SIGKILL)
+            _wait_for_groups(groups, KILL_WAIT)
+
+
+def _signal_groups(groups: dict[int, subprocess.Popen[bytes]], signum: int) -> None:
+    for group in list(groups):
+        if not _group_alive(group, groups[group]):
+            del groups[group]
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signum)
+
+
+def _wait_for_groups(groups: dict[int, subprocess.Popen[bytes]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_group_alive(group, proc) for group, proc in groups.items()):
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.02)
+
+
+def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
+    """Is any process of the command's group left? Its leader counts until it is reaped (by
+    the thread waiting for it), as its id names the group until then."""
+    if leader.poll() is None:
+        return True
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While commands run, SIGTERM stops dvx as Ctrl-C does (KeyboardInterrupt in the main
+    thread), so the commands are stopped with it rather than left running. Only the main
+    thread can set a handler; called from another one, this changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
