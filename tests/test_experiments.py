@@ -234,6 +234,28 @@ def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     assert json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]["new"] == 0.2
 
 
+def test_an_experiment_never_takes_a_branch_or_tag_name_and_a_branch_wins_over_one(project):
+    git(project, "tag", "v1")
+    for args, kind in ((("run", "-S", "train.lr=0.5", "-n", "main"), "a branch"),
+                       (("run", "-S", "train.lr=0.5", "-n", "v1"), "a tag"),
+                       (("run", "--queue", "-n", "main"), "a branch"),
+                       (("save", "-n", "v1"), "a tag")):
+        refused = run_dvx("exp", *args, cwd=project)
+        assert refused.code == 2 and f"'{args[-1]}' is the name of {kind}" in refused.stderr
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # refused before any write
+    # A branch made later with an experiment's name: the branch is what `later` means.
+    must("exp", "run", "-S", "train.lr=0.5", "-n", "later", cwd=project)
+    git(project, "checkout", "-q", "--", "params.yaml", "metrics.json")
+    git(project, "branch", "later")
+    same = run_dvx("exp", "diff", "later", cwd=project)
+    assert same.code == 0 and "No params or metrics changed between later and workspace" in \
+        same.stdout, same.output
+    ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps").strip()
+    by_ref = json.loads(run_dvx("exp", "diff", ref, "--json", cwd=project).stdout)
+    assert by_ref["params"]["params.yaml"]["train.lr"]["new"] == 0.5  # vs its baseline
+
+
 def test_no_experiment_records_an_unresolved_merge(project):
     git(project, "checkout", "-q", "-b", "other")
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")

@@ -121,29 +121,20 @@ dvx exp diff low-lr            # against the baseline
 @common_options
 def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     """Compare the params and metrics of two experiments (B default: A's baseline). A and B
-    may also be any Git revision (B default: the workspace, when A is not an experiment)."""
-    from dvx.errors import UsageError
-    from dvx.exps.refs import Experiment, find
+    may also be any Git revision (B default: the workspace, when A is not an experiment); a
+    branch, tag or commit wins over an experiment of the same name."""
+    from dvx.exps.refs import resolve
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import METRICS, PARAMS, diff
 
     repo = open_repo()
-
-    def experiment(name: str) -> Experiment | None:
-        try:
-            return find(repo, name)
-        except UsageError:  # not an experiment: a Git revision
-            return None
-
-    def commit_of(name: str) -> tuple[str, str]:
-        found = experiment(name)
-        return (found.commit, found.name) if found else (name, name)
-
-    commit_a, label_a = commit_of(a)
+    commit_a, exp_a = resolve(repo, a)
+    label_a = exp_a.name if exp_a else a
     commit_b: str | None
     if b is not None:
-        commit_b, label_b = commit_of(b)
-    elif exp_a := experiment(a):  # against its baseline
+        commit_b, exp_b = resolve(repo, b)
+        label_b = exp_b.name if exp_b else b
+    elif exp_a is not None:  # against its baseline
         commit_a, label_a, commit_b, label_b = exp_a.baseline, exp_a.baseline[:7], \
             exp_a.commit, exp_a.name
     else:  # a Git revision, against the workspace (as `dvx params diff` compares)

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides
 from dvx.exps.refs import (
-    check_name,
+    check_new_name,
     experiments,
     git_of,
     head,
@@ -114,7 +114,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     baseline = head(repo)
     refuse_unmerged(repo)
     taken = {e.name for e in experiments(repo, baseline)} | {e.name for e in entries(repo)}
-    if name is not None and check_name(name) in taken:
+    if name is not None and check_new_name(repo, name) in taken:
         raise UsageError(f"An experiment or queued run called '{name}' exists already.")
     name = name or new_name(taken)
     commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now

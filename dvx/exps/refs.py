@@ -62,6 +62,19 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_new_name(repo: Repo, name: str) -> str:
+    """`name` if a new experiment may take it: a valid name that is not also a branch or tag
+    (where both exist, a revision argument means the branch or tag; see `resolve`)."""
+    check_name(name)
+    git = git_of(repo)
+    for prefix, kind in (("refs/heads", "branch"), ("refs/tags", "tag")):
+        if any(ref == f"{prefix}/{name}" for ref, _, _ in git.refs_with_commits(prefix)):
+            raise UsageError(f"'{name}' is the name of a {kind} of this repository; an "
+                             "experiment of the same name could not be told from it.",
+                             "Pick another name.")
+    return name
+
+
 def refuse_unmerged(repo: Repo) -> None:
     """An experiment snapshots the workspace: not while Git has a merge to resolve (the
     snapshot would keep the conflict markers)."""
@@ -109,6 +122,15 @@ def head(repo: Repo) -> str:
 def find(repo: Repo, name: str) -> Experiment:
     """The experiment called `name` (of the current baseline first, else of any), or its
     full ref or commit."""
+    found = _named(repo, name)
+    if found is None:
+        raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+    return found
+
+
+def _named(repo: Repo, name: str) -> Experiment | None:
+    """`find`'s experiment, or None if there is none; several of that name and none of the
+    current baseline is an error naming them."""
     everything = experiments(repo)
     current = git_of(repo).head()
     matches = [e for e in everything if name in (e.name, e.ref, e.commit)]
@@ -118,7 +140,27 @@ def find(repo: Repo, name: str) -> Experiment:
     if matches:
         raise UsageError(f"Several experiments are called {name!r} (of different baselines).",
                          "Name one by its full ref: " + ", ".join(e.ref for e in matches[:5]))
-    raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+    return None
+
+
+def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
+    """The commit a revision argument names, and the experiment it is, if it is one. A Git
+    revision (branch, tag, commit, `HEAD~1`, full ref) wins; a name Git does not know is an
+    experiment's name, as `find` looks it up. An experiment's full ref or commit counts as
+    the experiment; a branch or tag at the same commit does not."""
+    git = git_of(repo)
+    try:
+        commit = git.resolve_revision(rev)
+    except UsageError:
+        if rev.startswith("-"):
+            raise  # never an option, nor an experiment's name
+        found = _named(repo, rev)
+        if found is None:
+            raise UsageError(f"Unknown revision {rev!r}.",
+                             "Name a branch, tag or commit of this repository, or an "
+                             "experiment (see `dvx exp show -A`).") from None
+        return found.commit, found
+    return commit, next((e for e in experiments(repo) if rev in (e.ref, e.commit)), None)
 
 
 def record(repo: Repo, baseline: str, name: str, parent: str | None = None) -> Experiment:

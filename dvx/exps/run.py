@@ -11,7 +11,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.exps import overrides as params
 from dvx.exps.refs import (
     Experiment,
-    check_name,
+    check_new_name,
     experiments,
     find,
     git_of,
@@ -45,7 +45,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     refuse_unmerged(repo)
     baseline = baseline or parent
     taken = {e.name for e in experiments(repo, baseline)}
-    if name is not None and check_name(name) in taken:
+    if name is not None and check_new_name(repo, name) in taken:
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
                          "Pick another -n, or `dvx exp remove` it first.")
     changes = [params.parse(text) for text in sets]
@@ -62,7 +62,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
     baseline = head(repo)
     refuse_unmerged(repo)
     taken = {e.name for e in experiments(repo, baseline)}
-    if name is not None and check_name(name) in taken:
+    if name is not None and check_new_name(repo, name) in taken:
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
     return record(repo, baseline, name or new_name(taken))
 
