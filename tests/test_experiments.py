@@ -146,9 +146,15 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
                           (("-S", "++train.lr=1"), "are not supported"),
                           (("-n", "taken"), "exists already"),
                           (("-n", "bad name"), "Invalid experiment name"),
+                          (("-n", "e."), "Invalid experiment name"),  # not a Git ref name
+                          (("-n", "e.lock"), "Invalid experiment name"),
+                          (("-n", "e..x"), "Invalid experiment name"),
                           (("-n", "workspace"), "names something else")):
         result = run_dvx("exp", "run", *args, cwd=project)
         assert result.code != 0 and message in result.stderr, result.output
+        assert "Running stage" not in result.output  # refused before anything ran
+    saved = run_dvx("exp", "save", "-n", "e.", cwd=project)
+    assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
 def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):

@@ -52,10 +52,13 @@ RESERVED = frozenset({"workspace", "HEAD"})  # rows and revisions of `exp show` 
 
 
 def check_name(name: str) -> str:
-    if not NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
+    """`name` if it can name an experiment: one component of a Git ref name (as Git's
+    check-ref-format rules it: no '..', no ending in '.' or '.lock'), in a narrower alphabet
+    so it needs no quoting anywhere."""
+    if (not NAME.fullmatch(name) or name.endswith((".", ".lock")) or ".." in name):
         raise UsageError(f"Invalid experiment name {name!r}.",
                          "Use letters, digits, '.', '_' and '-' (at most 100), starting with a "
-                         "letter or digit.")
+                         "letter or digit, not ending with '.' or '.lock', and without '..'.")
     if name in RESERVED:
         raise UsageError(f"'{name}' names something else in `dvx exp show` and `exp diff`.",
                          "Pick another name.")
