@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,38 @@ def test_bad_revisions_and_flags_are_one_error_paragraph(formats, dvx):
     assert "Traceback" not in result.output
     assert dvx("metrics", "show", "--no-workspace").code == 2
     assert dvx("params", "diff", "--precision", "-1").code == 2
+
+
+def test_an_experiment_name_is_a_revision_to_params_metrics_and_plots(repo, dvx, tmp_path):
+    write(repo / "train.py", "import json, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
+                             "json.dump({'acc': 1 - lr}, open('metrics.json', 'w'))\n"
+                             "open('loss.csv', 'w').write(f'step,loss\\n0,{lr}\\n')\n")
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} train.py\n"
+                             "    deps: [train.py]\n    params: [lr]\n"
+                             "    metrics: [metrics.json]\n    plots: [loss.csv]\n")
+    assert dvx("repro").code == 0
+    commit(repo, "baseline")
+    assert dvx("exp", "run", "-q", "-S", "lr=0.5", "-n", "lr5").code == 0
+    metrics = dvx("metrics", "diff", "HEAD", "lr5", "--json")
+    assert metrics.code == 0, metrics.output
+    assert json.loads(metrics.stdout)["metrics.json"]["acc"]["new"] == 0.5
+    params = json.loads(dvx("params", "diff", "HEAD", "lr5", "--json").stdout)
+    assert params["params.yaml"]["lr"] == {"old": 0.1, "new": 0.5, "diff": 0.4,
+                                           "rel": pytest.approx(4.0)}
+    plots = dvx("plots", "diff", "HEAD", "lr5", "--json", "-o", str(tmp_path / "out"))
+    assert plots.code == 0, plots.output
+    assert "lr5" in (tmp_path / "out" / "index.html").read_text()
+    # The same name of two other baselines: which one is meant cannot be guessed.
+    commit(repo, "lr 0.5")
+    assert dvx("exp", "run", "-q", "-S", "lr=0.7", "-n", "lr5").code == 0
+    commit(repo, "lr 0.7")
+    refs = git(repo, "for-each-ref", "--format=%(refname)", "refs/exps").split()
+    ambiguous = dvx("metrics", "diff", "HEAD", "lr5")
+    assert ambiguous.code == 2 and "Several experiments are called 'lr5'" in ambiguous.stderr
+    assert len(refs) == 2 and all(ref in ambiguous.stderr for ref in refs)
+    by_ref = dvx("params", "diff", "HEAD", refs[0], "--json")
+    assert by_ref.code == 0, by_ref.output
 
 
 def test_a_symlink_leading_outside_is_not_read(formats, tmp_path, dvx):

@@ -125,9 +125,10 @@ def params_diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
                 precision: int) -> None:
     """Compare params between revision A (default HEAD) and B (default the workspace).
 
-    A and B are branches, tags, commits or `workspace`. Params files are params.yaml at the
-    root and every file a stage's `params` names in each revision's dvx.yaml; nested keys
-    are shown with dots (train.lr). Numeric changes get the absolute and relative change.
+    A and B are branches, tags, commits, `workspace` or experiment names. Params files are
+    params.yaml at the root and every file a stage's `params` names in each revision's
+    dvx.yaml; nested keys are shown with dots (train.lr). Numeric changes get the absolute
+    and relative change.
     """
     _diff("params", a_rev, b_rev, targets, show_all, deps_only, no_path, fmt, precision)
 
@@ -204,9 +205,9 @@ def metrics_diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     """Compare metrics between revision A (default HEAD) and B (default the workspace),
     with the absolute and relative change of each number.
 
-    A and B are branches, tags, commits or `workspace`. A metrics file missing on one side
-    counts as empty (its metrics were added or removed); one that cannot be parsed is
-    reported with its error.
+    A and B are branches, tags, commits, `workspace` or experiment names. A metrics file
+    missing on one side counts as empty (its metrics were added or removed); one that cannot
+    be parsed is reported with its error.
     """
     _diff("metrics", a_rev, b_rev, targets, show_all, False, no_path, fmt, precision)
 
@@ -314,7 +315,7 @@ def plots_diff(revisions: tuple[str, ...], targets: tuple[str, ...], out_dir: st
     HTML page and one image file per plot, and print the page's path.
 
     With no REVISIONS: HEAD and the workspace; with one: that revision and the workspace;
-    with more: exactly those (`workspace` names the workspace).
+    with more: exactly those (`workspace` names the workspace; an experiment's name, one).
     """
     revs = list(revisions) if len(revisions) > 1 else [*(revisions or ("HEAD",)), "workspace"]
     _draw(revs, targets, out_dir, image_format, open_page, as_json, force)

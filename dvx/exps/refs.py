@@ -18,6 +18,7 @@ log = get_logger(__name__)
 
 PREFIX = "refs/exps"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _ADJECTIVES = ("amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hazy", "icy",
                "jolly", "keen", "lucid", "mellow", "nimble", "oaken", "plush", "quiet", "rapid",
                "sunny", "tidy", "urban", "vivid", "witty", "young", "zesty")
@@ -163,6 +164,8 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
                              "Name a branch, tag or commit of this repository, or an "
                              "experiment (see `dvx exp show -A`).") from None
         return found.commit, found
+    if not rev.startswith(f"{PREFIX}/") and not FULL_SHA.fullmatch(rev):
+        return commit, None
     return commit, next((e for e in experiments(repo) if rev in (e.ref, e.commit)), None)
 
 

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
+from dvx.exps.refs import resolve as resolve_revision_or_experiment
 from dvx.history import History, Scope
 from dvx.paths import check_no_symlinked_parent, check_relpath, join_posix
 from dvx.repo import Repo
@@ -86,14 +87,15 @@ class Reader:
     # -- which revisions ------------------------------------------------------------------
 
     def resolve(self, rev: str) -> Revision:
-        """A revision a user named: `workspace` or anything Git resolves to a commit."""
+        """A revision a user named: `workspace`, anything Git resolves to a commit, or else
+        an experiment's name (see `dvx.exps.refs.resolve`)."""
         if rev == WORKSPACE:
             return Revision(WORKSPACE)
         git = self.history.git
         if rev == "HEAD" and git.head() is None:
             raise UsageError("This repository has no commit yet to compare with.",
                              "Commit first, or name the revisions to compare.")
-        commit = git.resolve_revision(rev)
+        commit, _ = resolve_revision_or_experiment(self.repo, rev)
         return self._described([(rev, commit)])[0]
 
     def in_scope(self, scope: Scope) -> list[Revision]:
