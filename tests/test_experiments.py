@@ -91,10 +91,12 @@ def test_show_formats_sorting_and_only_changed_columns(project):
     rows = list(csv.reader(io.StringIO(table)))
     assert rows[0][:4] == ["Experiment", "Created", "train.lr", "accuracy"]  # epochs: same
     assert "train.epochs" not in rows[0] and "rows" not in rows[0]
-    assert [r[0].strip() for r in rows[3:]] == ["lr-0.01", "lr-0.05", "lr-0.2"]
+    assert [r[0] for r in rows[1:]] == ["workspace", "main", "lr-0.01", "lr-0.05", "lr-0.2"]
     text = run_dvx("exp", "show", cwd=project).stdout
     assert text.splitlines()[0].split()[:2] == ["Experiment", "Created"]
-    assert "| Experiment |" in run_dvx("exp", "show", "--md", cwd=project).stdout
+    assert "\n  lr-0.2 " in text  # indented under its baseline, for people only
+    markdown = run_dvx("exp", "show", "--md", cwd=project).stdout
+    assert "| Experiment |" in markdown and "| lr-0.2 " in markdown
     bad = run_dvx("exp", "show", "--sort-by", "nothing", cwd=project)
     assert bad.code != 0 and "No column 'nothing'" in bad.stderr
 

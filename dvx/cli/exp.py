@@ -106,7 +106,8 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_
     if fmt == "json":
         emit_json([r.to_json() for r in rows])
         return
-    rendered = table(rows, only_changed, sort_by, sort_order == "desc", precision)
+    rendered = table(rows, only_changed, sort_by, sort_order == "desc", precision,
+                     indent=fmt is None)
     click.echo(rendered.render(fmt or "text"), nl=False)
 
 

@@ -98,7 +98,10 @@ def columns(rows: list[Row]) -> list[tuple[str, str, str]]:
 
 
 def table(rows: list[Row], only_changed: bool = False, sort_by: str | None = None,
-          descending: bool = False, precision: int = DEFAULT_PRECISION) -> Table:
+          descending: bool = False, precision: int = DEFAULT_PRECISION,
+          indent: bool = True) -> Table:
+    """The rows as a table; with `indent`, for people to read, each experiment's name is
+    indented under its baseline's (a table for programs, as CSV, keeps names plain)."""
     cols = columns(rows)
     if only_changed:
         cols = [c for c in cols if len({repr(_value(r, c)) for r in rows}) > 1]
@@ -107,7 +110,7 @@ def table(rows: list[Row], only_changed: bool = False, sort_by: str | None = Non
     if sort_by is not None:
         rows = _sorted(rows, cols, titles, sort_by, descending)
     headers = ["Experiment", "Created", *titles]
-    body = [[("  " if r.baseline and r.name != WORKSPACE else "") + r.name,
+    body = [[("  " if indent and r.baseline and r.name != WORKSPACE else "") + r.name,
              _short_time(r.created), *(format_value(_value(r, c), precision) for c in cols)]
             for r in rows]
     return Table(headers, body)
