@@ -159,6 +159,24 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
+def test_set_param_sets_a_list_element_by_its_index(project):
+    write(project / "params.yaml", "train:\n  lr: 0.1  # step size\n  epochs: 3\n"
+                                   "  layers: [8, 4]\n")
+    must("exp", "run", "-S", "train.layers.0=32", "-S", "train.layers[1]=2", "-n", "wide",
+         cwd=project)
+    assert "layers: [32, 2]" in (project / "params.yaml").read_text()  # layout kept
+    assert _show(project)["wide"]["params"]["params.yaml"]["train.layers"] == [32, 2]
+    for setting, message in (("train.layers.2=1", "has 2 element(s) in 'params.yaml', so "
+                                                  "there is no element 2"),
+                             ("+train.layers.2=1", "there is no element 2"),
+                             ("+train.layers.0=1", "has that param already"),
+                             ("train.layers.x=1", "name an element by its index"),
+                             ("train.layers[x]=1", "Name a list element by its index")):
+        refused = run_dvx("exp", "run", "-S", setting, cwd=project)
+        assert refused.code == 2 and message in refused.stderr, refused.output
+    assert "layers: [32, 2]" in (project / "params.yaml").read_text()
+
+
 def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
     write(project / "params.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n  epochs: 3\n")
     for args, message in ((("-S", "train.lr=0.3"), "duplicate key"),

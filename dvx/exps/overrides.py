@@ -1,7 +1,8 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments and layout kept), JSON files rewritten with two-space
 indents; VALUE is read as YAML (`0.1` a number, `true` a boolean, `[1, 2]` a list). KEY must
-be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it."""
+be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it. A list
+element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and must exist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from dvx.errors import UsageError
 from dvx.paths import check_relpath
+from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name
 from dvx.repo import Repo
 from dvx.yamlio import has_conflict_markers
@@ -42,6 +44,7 @@ def parse(text: str) -> Override:
     file, colon, key = target.rpartition(":")
     if not colon:
         file, key = DEFAULT_PARAMS_FILE, target
+    key = _dotted(text, key)
     if not key or any(part == "" for part in key.split(".")):
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
     check_relpath(file, "params file")
@@ -54,6 +57,19 @@ def parse(text: str) -> Override:
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     return Override(file, key, value, add)
+
+
+def _dotted(text: str, key: str) -> str:
+    """`key` with list indexes written as in `${}` (`layers[0]`) in the dotted form params
+    keys use (`layers.0`)."""
+    if "[" not in key and "]" not in key:
+        return key
+    try:
+        return ".".join(str(part) for part in parse_reference(key))
+    except ValueError:
+        raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.",
+                         "Name a list element by its index, as in train.layers.0 (or "
+                         "train.layers[0]).") from None
 
 
 def check(repo: Repo, overrides: list[Override]) -> None:
@@ -85,22 +101,52 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
 def _set(doc: Any, change: Override) -> None:
     parts = change.key.split(".")
     for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(doc, list):
+            index = _index(doc, change, parts, depth)
+            if last:
+                _refuse_adding_what_exists(change)
+                doc[index] = change.value
+            else:
+                doc = doc[index]
+            continue
         if not isinstance(doc, dict):
             raise UsageError(f"-S {change.file}:{change.key}: '{'.'.join(parts[:depth])}' is "
-                             f"not a mapping in '{change.file}'.")
+                             f"not a mapping or a list in '{change.file}'.")
         if part not in doc and not change.add:
             named = change.key if change.file == DEFAULT_PARAMS_FILE else \
                 f"{change.file}:{change.key}"
             raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
                              f"'{'.'.join(parts[:depth + 1])}'.",
                              f"Check the name; to add a new param, write -S '+{named}=...'.")
-        if depth == len(parts) - 1:
+        if last:
             if change.add and part in doc:
-                raise UsageError(f"-S +{change.file}:{change.key}: '{change.file}' has that "
-                                 "param already.", "Drop the '+' to set it.")
+                _refuse_adding_what_exists(change)
             doc[part] = change.value
         else:
             doc = doc.setdefault(part, {})
+
+
+def _index(items: list[Any], change: Override, parts: list[str], depth: int) -> int:
+    """The element of the list `items` (at `parts[:depth]`) that `parts[depth]` names by its
+    index; a list never grows or shrinks by -S (set the whole list for that)."""
+    where, part = ".".join(parts[:depth]), parts[depth]
+    if not part.isdigit():
+        raise UsageError(f"-S {change.file}:{change.key}: '{where}' is a list in "
+                         f"'{change.file}'; name an element by its index, as {where}.0.")
+    if int(part) >= len(items):
+        raise UsageError(f"-S {change.file}:{change.key}: '{where}' has {len(items)} "
+                         f"element(s) in '{change.file}', so there is no element {part}.",
+                         f"Set an element it has (0 to {len(items) - 1}), or the whole list: "
+                         f"-S '{where}=[...]'." if items else
+                         f"Set the whole list: -S '{where}=[...]'.")
+    return int(part)
+
+
+def _refuse_adding_what_exists(change: Override) -> None:
+    if change.add:
+        raise UsageError(f"-S +{change.file}:{change.key}: '{change.file}' has that "
+                         "param already.", "Drop the '+' to set it.")
 
 
 def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
