@@ -179,6 +179,23 @@ def test_targets_single_item_and_downstream(ml, dvx):
     assert result.code == 2 and "no stage named 'nope'" in result.stderr
 
 
+def test_a_stage_may_be_named_as_in_dvc_with_its_file(ml, dvx):
+    assert dvx("repro", "dvx.yaml:featurize").code == 0
+    assert runs(ml) == ["prepare", "featurize"]
+    assert dvx("repro", "-f", "-s", "./dvx.yaml:train").code == 0
+    assert runs(ml)[2:] == ["train"]
+    assert dvx("dag", "--json", "dvx.yaml:train").code == 0
+    other = dvx("repro", "sub/dvx.yaml:train")
+    assert other.code == 2 and "dvx reads one dvx.yaml, at the repository root" in other.stderr
+    unknown = dvx("repro", "dvx.yaml:nope")
+    assert unknown.code == 2 and "no stage named 'nope'" in unknown.stderr
+    frozen = dvx("freeze", "dvx.yaml:train")
+    assert frozen.code == 0 and "Stage 'train' is frozen." in frozen.stdout
+    assert dvx("unfreeze", "dvx.yaml:train").code == 0
+    removed = dvx("stage", "remove", "dvx.yaml:evaluate")
+    assert removed.code == 0 and "evaluate" not in (ml / "dvx.yaml").read_text()
+
+
 def test_frozen_and_always_changed(repo, dvx):
     write(repo / "in.txt", "x\n")
     write(repo / "dvx.yaml", """\

@@ -173,10 +173,11 @@ def unfreeze(names: tuple[str, ...]) -> None:
 
 
 def _set_frozen(names: tuple[str, ...], frozen: bool) -> None:
+    from dvx.pipeline.spec import stage_target
     from dvx.pipeline.stages import freeze as do_freeze
 
     repo = open_repo()
-    for name in names:
+    for name in map(stage_target, names):
         changed = do_freeze(repo, name, frozen)
         if not is_quiet():
             state = "frozen" if frozen else "not frozen"

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, UsageError
-from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, load_pipeline
+from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, load_pipeline, stage_target
 from dvx.repo import Repo
 
 
@@ -48,9 +48,10 @@ class Dag:
         return _closure(names, self.downstream)
 
     def resolve(self, targets: Iterable[str]) -> list[str]:
-        """Stage names for command-line targets: a stage, a foreach/matrix group, or dvx.yaml."""
+        """Stage names for command-line targets: a stage, a foreach/matrix group (either
+        also as `dvx.yaml:NAME`), or dvx.yaml."""
         names: list[str] = []
-        for target in targets:
+        for target in map(stage_target, targets):
             if target in self.stages:
                 names.append(target)
                 continue

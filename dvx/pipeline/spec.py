@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import FormatError, MergeConflictError, PathError
+from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
 from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE
 from dvx.outputs import pointer_files
@@ -585,3 +585,15 @@ def check_params(repo: Repo, pipeline: Pipeline) -> None:
                 if get_param(doc, key) is MISSING:
                     raise _error(f"{where}: '{key}' is not in '{dep.file}'.",
                                  f"Add it to {dep.file}, or remove it from the stage.")
+
+
+def stage_target(target: str) -> str:
+    """A stage named as in DVC, `dvx.yaml:NAME` (or `./dvx.yaml:NAME`), as its plain NAME;
+    any other target as given. A stage name has no ':', so nothing else is read this way."""
+    file, colon, name = target.rpartition(":")
+    if not colon or not name or posixpath.basename(file) != PIPELINE_FILE:
+        return target
+    if file not in (PIPELINE_FILE, f"./{PIPELINE_FILE}"):
+        raise UsageError(f"'{target}': dvx reads one {PIPELINE_FILE}, at the repository root, "
+                         f"not '{file}'.", f"Name the stage as {name} or {PIPELINE_FILE}:{name}.")
+    return name

@@ -12,7 +12,7 @@ from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock, write_lock
 from dvx.pipeline import editor
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.spec import PIPELINE_FILE, Stage
+from dvx.pipeline.spec import PIPELINE_FILE, Stage, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
 
@@ -47,6 +47,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs are no
     longer ignored by Git (or, with `delete_outputs`, deleted: only if they are as recorded
     and in the cache, unless `force`)."""
+    name = stage_target(name)
     stages = _stages_named(repo, name)
     changed = Changed([s.name for s in stages])
     with repo.lock():
