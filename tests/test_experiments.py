@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -359,12 +360,39 @@ def _queue_started(project, name: str) -> subprocess.Popen:
     return runner
 
 
-def test_queue_stop_ends_a_running_experiment(project):
+def _processes_in(directory: str) -> dict[int, str]:
+    """The command lines of the live processes working in `directory` (or in it after it
+    was deleted)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_text()
+        except OSError:
+            continue
+        if cwd.removesuffix(" (deleted)") == directory and state != "Z":
+            found[int(pid)] = cmdline
+    return found
+
+
+def test_queue_stop_ends_a_running_experiment_and_its_stage_command(project):
     must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "slow", cwd=project)
     runner = _queue_started(project, "slow")
     try:
+        worktree = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)[0][
+            "worktree"]
+        deadline = time.monotonic() + 30
+        while not any("train.py" in cmdline  # the stage's command runs
+                      for cmdline in _processes_in(worktree).values()):
+            assert time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.1)
         assert run_dvx("queue", "stop", cwd=project).code == 0
         assert runner.wait(timeout=30) == 1
+        deadline = time.monotonic() + 10  # the run's dvx may still be ending its stage
+        while _processes_in(worktree):  # the stage's command is stopped too
+            assert time.monotonic() < deadline, "a process of the stopped run is left"
+            time.sleep(0.1)
     finally:
         if runner.poll() is None:
             runner.send_signal(signal.SIGKILL)
