@@ -220,15 +220,17 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("signum, stage_ignores_term", [
+@pytest.mark.parametrize("signum, stage_ignores_it", [
     (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)])
 def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
-        repo, dvx, signum, stage_ignores_term):
-    """Ctrl-C or SIGTERM sent to dvx alone (not to the stage's processes) ends the stage's
-    whole process group, a command ignoring SIGTERM by SIGKILL: no output appears later."""
+        repo, dvx, signum, stage_ignores_it):
+    """Ctrl-C or SIGTERM sent to dvx alone (not to the stage's processes) is passed on to the
+    stage's whole process group, and a command ignoring it is killed: no output appears
+    later."""
     write(repo / "in.txt", "data\n")
-    trap = "trap '' TERM; " if stage_ignores_term else ""
-    work = 5 if stage_ignores_term else 2  # seconds; longer than the grace before SIGKILL
+    trap = ("trap '' INT TERM; " if stage_ignores_it else
+            "trap 'echo INT > got; exit 1' INT; trap 'echo TERM > got; exit 1' TERM; ")
+    work = 5 if stage_ignores_it else 2  # seconds; longer than the grace before SIGKILL
     write(repo / "dvx.yaml", f"""\
 stages:
   train:
@@ -253,6 +255,8 @@ stages:
     assert proc.returncode == 130
     assert "Interrupted." in stderr and "Traceback" not in stderr
     assert processes_in(repo) == []
+    if not stage_ignores_it:
+        assert (repo / "got").read_text() == signal.Signals(signum).name[3:] + "\n"
     time.sleep(work + 0.5)  # the stage would have written its output by now
     assert not (repo / "model.bin").exists()
     assert "train" not in read_lock(str(repo), "xxh128")

@@ -37,7 +37,7 @@ from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
-from dvx.pipeline.runner import Runner, sigterm_interrupts
+from dvx.pipeline.runner import Runner, signal_of, sigterm_interrupts
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
 from dvx.repo import Repo
@@ -356,8 +356,8 @@ class _Scheduler:
                         self._finish(result)
                         if result.outcome == FAILED and not self.options.keep_going:
                             stopped_by = stopped_by or result.name
-            except BaseException:
-                self.runner.stop_all()
+            except BaseException as exc:
+                self.runner.stop_all(signal_of(exc))
                 raise
         for name in self.selected:  # not started after a failure stopped the run
             if name not in self.results:

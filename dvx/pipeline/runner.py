@@ -7,7 +7,7 @@ stays a terminal, so progress bars work), or is read line by line and handed to 
 
 Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C or SIGTERM
 to dvx) stops everything it started too, and a stage never goes on writing its outputs after
-dvx has ended. Ctrl-C on a terminal reaches dvx only, which then stops the commands.
+dvx has ended. Ctrl-C on a terminal reaches dvx only, which then passes it on to the commands.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 SHELL = "/bin/sh"
-STOP_GRACE = 3.0  # seconds a stopped command has to end on SIGTERM before it gets SIGKILL
+STOP_GRACE = 3.0  # seconds a stopped command has to end before it gets SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for killed processes to disappear
 
 
@@ -70,14 +70,14 @@ class Runner:
             with self._guard:
                 self._running.discard(proc)
 
-    def stop_all(self) -> None:
-        """Stop every running command with all it started (its process group): SIGTERM, then
-        SIGKILL for what is left after STOP_GRACE seconds. Returns once they are gone; no new
-        command starts after this."""
+    def stop_all(self, signum: int = signal.SIGTERM) -> None:
+        """Stop every running command with all it started (its process group): `signum` (the
+        one dvx got, so a command's own clean-up on Ctrl-C runs), then SIGKILL for what is
+        left after STOP_GRACE seconds. Returns once they are gone; no new command starts."""
         with self._guard:
             self._stopping = True
             groups = {proc.pid: proc for proc in self._running}
-        _signal_groups(groups, signal.SIGTERM)
+        _signal_groups(groups, signum)
         try:
             _wait_for_groups(groups, STOP_GRACE)
         finally:  # also when a second Ctrl-C cuts the grace short
@@ -116,17 +116,27 @@ def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
     return True
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is, so the same clean-up and message follow."""
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal to pass on to the commands when `exc` stops dvx."""
+    return signal.SIGINT if type(exc) is KeyboardInterrupt else signal.SIGTERM
+
+
 @contextlib.contextmanager
 def sigterm_interrupts() -> Iterator[None]:
-    """While commands run, SIGTERM stops dvx as Ctrl-C does (KeyboardInterrupt in the main
-    thread), so the commands are stopped with it rather than left running. Only the main
-    thread can set a handler; called from another one, this changes nothing."""
+    """While commands run, SIGTERM stops dvx as Ctrl-C does (`Terminated`, a
+    KeyboardInterrupt, in the main thread), so the commands are stopped with it rather than
+    left running. Only the main thread can set a handler; called from another one, this
+    changes nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
