@@ -273,6 +273,8 @@ def test_an_experiment_name_is_a_revision_to_params_metrics_and_plots(repo, dvx,
     plots = dvx("plots", "diff", "HEAD", "lr5", "--json", "-o", str(tmp_path / "out"))
     assert plots.code == 0, plots.output
     assert "lr5" in (tmp_path / "out" / "index.html").read_text()
+    shown = json.loads(dvx("metrics", "show", "--rev", "lr5", "--json").stdout)
+    assert shown["lr5"]["data"]["metrics.json"]["data"]["acc"] == 0.5
     # The same name of two other baselines: which one is meant cannot be guessed.
     commit(repo, "lr 0.5")
     assert dvx("exp", "run", "-q", "-S", "lr=0.7", "-n", "lr5").code == 0

@@ -106,14 +106,15 @@ class Reader:
             return found
         git = self.history.git
         names: dict[str, list[str]] = {}
-        for rev in scope.revs:
-            names.setdefault(git.resolve_revision(rev), []).append(rev)
+        tips = [resolve_revision_or_experiment(self.repo, rev)[0] for rev in scope.revs]
+        for rev, commit in zip(scope.revs, tips, strict=True):
+            names.setdefault(commit, []).append(rev)
         for flag, prefix in ((scope.all_branches, "refs/heads"), (scope.all_tags, "refs/tags")):
             if flag:
                 for name, commit in git.ref_tips(prefix):
                     names.setdefault(commit, []).append(name)
         commits = self.history.commits(Scope(False, scope.all_branches, scope.all_tags,
-                                             scope.all_commits, scope.revs, scope.last_n))
+                                             scope.all_commits, tuple(tips), scope.last_n))
         labelled = [(", ".join(dict.fromkeys(names.get(c, []))) or c[:7], c) for c in commits]
         return found + self._described(labelled)
 
