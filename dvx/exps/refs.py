@@ -56,7 +56,7 @@ def check_name(name: str) -> str:
     """`name` if it can name an experiment: one component of a Git ref name (as Git's
     check-ref-format rules it: no '..', no ending in '.' or '.lock'), in a narrower alphabet
     so it needs no quoting anywhere."""
-    if (not NAME.fullmatch(name) or name.endswith((".", ".lock")) or ".." in name):
+    if not NAME.fullmatch(name) or name.endswith((".", ".lock")) or ".." in name:
         raise UsageError(f"Invalid experiment name {name!r}.",
                          "Use letters, digits, '.', '_' and '-' (at most 100), starting with a "
                          "letter or digit, not ending with '.' or '.lock', and without '..'.")
