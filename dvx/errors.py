@@ -126,3 +126,8 @@ class Interrupted(DvxError):
 
     exit_code = 130
     done = 0  # objects a transfer completed before it stopped
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill PID`, a CI timeout), raised where Ctrl-C is (the CLI's handler), so the
+    same clean-up follows: stage commands stopped, partial downloads removed, locks released."""

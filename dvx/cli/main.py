@@ -12,11 +12,6 @@ from dvx import __version__
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (`kill PID`, a CI timeout): stops the command the way Ctrl-C does, cleaning
-    up on the way out, so a partial download or a held lock is never left behind."""
 EXIT_INTERNAL = 255
 
 
@@ -25,7 +20,7 @@ class DvxGroup(click.Group):
     unless -v asks for one on an unexpected internal error."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from dvx.errors import DvxError
+        from dvx.errors import DvxError, Terminated
 
         try:
             result = super().invoke(ctx)
@@ -211,4 +206,6 @@ def main() -> None:
 
 
 def _terminate(signum: int, frame: object) -> None:
+    from dvx.errors import Terminated
+
     raise Terminated()

@@ -37,7 +37,7 @@ from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
-from dvx.pipeline.runner import Runner, signal_of, sigterm_interrupts
+from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
 from dvx.repo import Repo
@@ -338,7 +338,7 @@ class _Scheduler:
         _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
         running: dict[Future[StageResult], str] = {}
         stopped_by: str | None = None
-        with sigterm_interrupts(), ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
+        with ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
             try:
                 while True:
                     self._skip_after_failures(chosen, set(running.values()))

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SHELL = "/bin/sh"
@@ -116,30 +116,6 @@ def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised as Ctrl-C is, so the same clean-up and message follow."""
-
-
 def signal_of(exc: BaseException) -> int:
     """The signal to pass on to the commands when `exc` stops dvx."""
     return signal.SIGINT if type(exc) is KeyboardInterrupt else signal.SIGTERM
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """While commands run, SIGTERM stops dvx as Ctrl-C does (`Terminated`, a
-    KeyboardInterrupt, in the main thread), so the commands are stopped with it rather than
-    left running. Only the main thread can set a handler; called from another one, this
-    changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
