@@ -146,3 +146,27 @@ def test_an_http_remote_that_does_not_answer_is_an_error_not_an_empty_remote(rep
         assert result.code == 1, (args, result.output)
         assert "Cannot reach the HTTP remote" in result.stderr, (args, result.output)
         assert "not on the remote" not in result.output
+
+
+def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server):
+    write(repo / "d" / "a", "a" * 1000)
+    write(repo / "d" / "b", "b" * 1000)
+    dvx("add", "d")
+    served = http_server["root"] / "fsck-loose"
+    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("remote", "modify", "local", "pack_threshold", "0").code == 0
+    assert dvx("push", "-r", "local").code == 0
+    assert dvx("remote", "add", "web", f"{http_server['url']}/fsck-loose").code == 0
+    clean = dvx("fsck", "--remote", "web")
+    assert clean.code == 0, clean.output
+    assert "0 corrupt, 0 missing" in clean.stdout
+    bad = xxhash.xxh3_128_hexdigest(b"a" * 1000)
+    damaged = served / "files" / "xxh128" / bad[:2] / bad[2:]
+    damaged.write_bytes(b"x" * 1000)
+    result = dvx("fsck", "--remote", "web")
+    assert result.code == 1, result.output
+    assert f"Corrupt {bad}" in result.stderr and "read-only" in result.stderr
+    assert "internal error" not in result.stderr and "moved to" not in result.stderr
+    assert damaged.read_bytes() == b"x" * 1000  # reported, left where it is
+    assert not (served / "locks").exists() or not list((served / "locks").iterdir())
+    shutil.rmtree(served)

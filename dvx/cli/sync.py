@@ -414,7 +414,11 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
              "an interrupted push, or holding only copies taken out of the indexes as "
              "damaged); `dvx gc --remote` deletes them after the grace period.")
-    if result.corrupt and remote_name:
+    if result.corrupt and result.read_only:
+        warn(f"The remote '{remote_name}' is read-only: nothing was moved aside. Repair the "
+             "store it serves through a remote that writes to it (`dvx fsck --remote`, then "
+             "`dvx push --repair`).")
+    elif result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
     if result.missing and remote_name:
         warn(f"Run `dvx push -r {remote_name}` from a clone whose cache has them (with the same "

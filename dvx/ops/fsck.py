@@ -35,6 +35,7 @@ class FsckResult:
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
     unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
+    read_only: bool = False  # a remote dvx cannot write to: problems reported, none repaired
 
     @property
     def ok(self) -> bool:
@@ -102,17 +103,22 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             sizes[oid] = repo.cache.size(oid)
     result = FsckResult(f"remote {name}", checked=len(loose) + len(in_packs.checked),
                         damaged_indexes=dict(remote.inventory.refused),
-                        unindexed_packs=len(in_packs.unindexed_packs))
+                        unindexed_packs=len(in_packs.unindexed_packs),
+                        read_only=remote.read_only)
     if fast:
         result.unchecked = len(loose - sizes.keys())
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
+    # A read-only remote (HTTP) is only reported on: dvx moves nothing there, and takes no
+    # lock on it, as nothing writes to it through dvx.
+    repairs = not result.read_only
     for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
-        if not why.startswith("could not be read"):
+        if repairs and not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
     # An index that names a loose object moved aside would make push count it as there.
     moved_but_indexed = packed.indexed_loose(remote, result.quarantined)
-    if in_packs.corrupt or in_packs.lost or in_packs.bad_copies or moved_but_indexed:
+    if repairs and (in_packs.corrupt or in_packs.lost or in_packs.bad_copies
+                    or moved_but_indexed):
         in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
                            result)
     result.corrupt.update(in_packs.corrupt)

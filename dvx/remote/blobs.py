@@ -160,10 +160,19 @@ class FsspecBlobs(Blobs):
             log.info("No listing of %s (%s): reading loose objects only", directory, exc)
             return {}
         found: Details = {}
+        unsized: list[str] = []  # a listing that gives no sizes (a web server's page)
         for info in infos:
             name = posixpath.basename(str(info.get("name", "")).rstrip("/"))
             if name and not name.startswith(".") and info.get("type") != "directory":
                 found[name] = (int(info.get("size") or 0), mtime_of(info))
+                if info.get("size") is None:
+                    unsized.append(name)
+        if unsized:
+            with ThreadPoolExecutor(min(self.jobs, len(unsized))) as pool:
+                sizes = pool.map(lambda name: self.size(posixpath.join(directory, name)),
+                                 unsized)
+                for name, size in zip(unsized, sizes, strict=True):
+                    found[name] = (size, found[name][1])
         return found
 
     def walk(self, directory: str) -> Iterator[str]:
