@@ -170,3 +170,29 @@ def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server
     assert damaged.read_bytes() == b"x" * 1000  # reported, left where it is
     assert not (served / "locks").exists() or not list((served / "locks").iterdir())
     shutil.rmtree(served)
+
+
+def test_packs_are_read_from_a_server_that_ignores_range(repo, dvx, tmp_path, http_server):
+    # python -m http.server answers a ranged GET with 200 and the whole pack
+    for i in range(4):
+        write(repo / "d" / f"{i}", f"file {i}\n")
+    dvx("add", "d")
+    served = http_server["root"] / "no-range"
+    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("push", "-r", "local").code == 0
+    assert list((served / "packs").iterdir())
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    target = _clone(repo, tmp_path)
+    assert dvx("remote", "add", "-d", "web", f"{http_server['url']}/no-range",
+               cwd=target).code == 0
+    one = dvx("pull", "d/2", cwd=target)  # a range inside a pack
+    assert one.code == 0, one.output
+    assert (target / "d" / "2").read_text() == "file 2\n"
+    whole = dvx("pull", cwd=target)
+    assert whole.code == 0, whole.output
+    assert tree_bytes(target / "d") == tree_bytes(repo / "d")
+    checked = dvx("fsck", "--remote", "web", cwd=target)
+    assert checked.code == 0, checked.output
+    assert "5 objects in the remote web: 0 corrupt, 0 missing" in checked.stdout
+    shutil.rmtree(served)
