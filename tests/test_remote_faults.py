@@ -3,8 +3,11 @@ filesystem (tests/faulty_fs.py), and a read-only HTTP remote."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,3 +199,67 @@ def test_packs_are_read_from_a_server_that_ignores_range(repo, dvx, tmp_path, ht
     assert checked.code == 0, checked.output
     assert "5 objects in the remote web: 0 corrupt, 0 missing" in checked.stdout
     shutil.rmtree(served)
+
+
+class _IndexFaults(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory with Range, and answers for pack indexes as `mode` says: "500",
+    "cut" (half the body, then the connection closes) or "hang" (no answer)."""
+    mode = "ok"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        index = path.name.endswith(".idx")
+        if index and self.mode == "500":
+            return self.send_error(500)
+        if index and self.mode == "hang":
+            time.sleep(5)
+            return None
+        if not path.is_file():
+            return super().do_GET()
+        data = path.read_bytes()
+        start, end = 0, len(data)
+        if self.headers.get("Range"):
+            first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+            start, end = int(first), int(last) + 1 if last else len(data)
+        body = data[start:end]
+        self.send_response(206 if self.headers.get("Range") else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[:len(body) // 2] if index and self.mode == "cut" else body)
+        self.close_connection = True
+        return None
+
+
+@pytest.mark.parametrize("mode", ["500", "cut", "hang"])
+def test_an_index_the_server_fails_to_send_is_one_clear_error(repo, dvx, tmp_path, mode):
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"file {i}\n")
+    dvx("add", "d")
+    served = tmp_path / "www"
+    assert dvx("remote", "add", "local", str(served / "store")).code == 0
+    assert dvx("push", "-r", "local").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    target = _clone(repo, tmp_path)
+    handler = type("Handler", (_IndexFaults,), {"mode": mode})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(served)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/store"
+        assert dvx("remote", "add", "-d", "web", url, cwd=target).code == 0
+        assert dvx("remote", "modify", "web", "timeout", "1", cwd=target).code == 0
+        assert dvx("remote", "modify", "web", "retries", "2", cwd=target).code == 0
+        result = dvx("pull", cwd=target)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 1, result.output
+    assert result.stderr.startswith("ERROR: The pack index indexes/"), result.stderr
+    assert "could not be read from the remote" in result.stderr
+    assert {"500": "500", "cut": "payload", "hang": "timed out"}[mode] in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.output

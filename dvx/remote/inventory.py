@@ -14,11 +14,11 @@ from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from dvx import fsutil
-from dvx.errors import CorruptObjectError, FormatError
+from dvx.errors import CorruptObjectError, DvxError, FormatError, RemoteError
 from dvx.logs import get_logger
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
-from dvx.remote.retry import Retrying, with_retries
+from dvx.remote.retry import Retrying, describe, with_retries
 
 log = get_logger(__name__)
 
@@ -89,6 +89,14 @@ class Inventory:
             self.refused[name] = exc.message
             log.warning("%s Nothing it names is used.", exc.message)
             return True
+        except DvxError:
+            raise
+        except Exception as exc:  # the server's error, a cut-off answer, a timeout
+            # Going on without it would take what it names for missing.
+            raise RemoteError(f"The pack index {INDEXES_DIR}/{name} could not be read from the "
+                              f"remote: {describe(exc)}.",
+                              "Check the server and the network, then run the command "
+                              "again.") from None
         self.keep_copy(name, data)
         return True
 

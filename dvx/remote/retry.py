@@ -94,6 +94,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError) and str(exc):
         return str(exc).splitlines()[0]
     text = str(exc).splitlines()[0] if str(exc) else ""
+    if not text and is_timeout(exc):  # asyncio's and aiohttp's say nothing more
+        return "timed out: no answer within the remote's timeout"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
