@@ -127,3 +127,18 @@ def test_settings_from_a_profile_go_through_botocore(tmp_path, seaweed_s3):
     options = {"endpointurl": seaweed_s3["endpoint_url"], "profile": "lab"}
     for imports in _round_trip(tmp_path, seaweed_s3, options, {}):
         assert "| s3fs" in imports and "botocore" in imports
+
+
+def test_no_credentials_is_one_clear_error_for_every_command(repo, dvx, moto_s3, monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to ask for
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "s3", "s3://bkt/proj").code == 0
+    assert dvx("remote", "modify", "s3", "endpointurl", moto_s3["endpoint_url"]).code == 0
+    for args in (("status", "--remote"), ("push",), ("fsck", "--remote", "s3"),
+                 ("gc", "-w", "-c", "s3", "-f")):
+        result = dvx(*args)
+        assert result.code == 1, (args, result.output)
+        assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
+                                        "(s3://bkt/proj)"), (args, result.stderr)
+        assert "AWS_ACCESS_KEY_ID" in result.stderr and "internal error" not in result.stderr

@@ -26,6 +26,7 @@ from dvx.remote.backends import (
     seconds_option,
 )
 from dvx.remote.blobs import FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
+from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
@@ -68,6 +69,23 @@ def network_failure(exc: OSError, url: str, server: str | None = None) -> str:
     if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
         return f"{host} did not accept the connection ({exc.strerror or exc})"
     return str(exc.strerror or exc)
+
+
+CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
+
+
+def is_credentials_error(exc: BaseException) -> bool:
+    return any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__)
+
+
+def no_credentials(shown: str, name: str, reason: str) -> RemoteError:
+    """The one error for an S3 remote without credentials, whichever request found it."""
+    name = name or "NAME"
+    return RemoteError(
+        f"No credentials for the {shown}: {reason}.",
+        f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
+        f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
+        f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
 
 
 def request_retries(options: dict[str, str]) -> int:
@@ -153,6 +171,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                               "docs/remotes.md lists the supported kinds and their "
                               "extras.") from None
         except Exception as exc:  # a client library's own failure on an unusual URL
+            if is_credentials_error(exc):  # found when the client is built (S3)
+                raise no_credentials(shown, name, describe(exc)) from None
             raise RemoteError(f"Cannot set up the {shown}: {type(exc).__name__}: {exc}.",
                               "Check the URL with `dvx remote list`.") from None
 

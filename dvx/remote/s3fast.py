@@ -75,8 +75,8 @@ class FastS3:
         self._part_slots: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
-        if self._access is None:
-            self._access = await _access_of(self._general_fs())
+        if self._access is None:  # built off the loop: building it blocks (it connects)
+            self._access = await _access_of(await asyncio.to_thread(self._general_fs))
         access = self._access
         self._signer = SigV4Signer(access.access_key, access.secret_key, access.token,
                                    access.region)

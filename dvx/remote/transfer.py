@@ -88,25 +88,19 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
         raise unreachable(store, exc) from None
 
 
-CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
-
-
 def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     """One error for a remote that could not be asked anything, naming it and the way out."""
-    from dvx.remote.fs import network_failure
+    from dvx.remote.fs import is_credentials_error, network_failure, no_credentials
 
     shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
-    if any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__):
-        name = store.name or "NAME"
-        return RemoteError(
-            f"No credentials for the {shown}: {redacted(describe(exc), store)}.",
-            f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
-            f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
-            f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
+    if is_credentials_error(exc):
+        return no_credentials(shown, store.name, redacted(describe(exc), store))
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
                            f"('{exc.bucket}').",
                            MissingBucketError.way_out(exc.kind, store.name or "NAME"))
+    if isinstance(exc, RemoteError):  # says all already (the client could not be set up)
+        return exc
     if isinstance(exc, PermissionError):
         return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
                            "Check that the credentials may read and write there.")
