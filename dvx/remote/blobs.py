@@ -211,7 +211,11 @@ class FsspecBlobs(Blobs):
 
 class SftpBlobs(FsspecBlobs):
     """SSH: sshfs reads whole files only (its cat_file takes no range), so a range is read
-    through an open file."""
+    through an open file. asyncssh's SFTP errors, which sshfs passes on mostly as they come,
+    are raised as the errors the rest of dvx knows (_SftpErrors)."""
+
+    def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(root, lambda: _SftpErrors(make_fs()), **kwargs)
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
@@ -228,6 +232,58 @@ class SftpBlobs(FsspecBlobs):
                 pieces.append(bytes(piece))
                 wanted -= len(piece)
             return b"".join(pieces)
+
+
+class _SftpErrors:
+    """An sshfs filesystem whose calls raise asyncssh's SFTP errors as built-in OSErrors
+    (FileNotFoundError, PermissionError, NotADirectoryError, ... with the path), a dropped
+    connection as ConnectionError (tried again), and any other refusal of the server as one
+    RemoteError naming the path."""
+
+    def __init__(self, fs: Any) -> None:
+        self._fs = fs
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._fs, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from asyncssh.sftp import SFTPError
+
+            try:
+                return attr(*args, **kwargs)
+            except SFTPError as exc:
+                path = args[0] if args and isinstance(args[0], str) else None
+                raise _sftp_error(exc, path) from None
+
+        return call
+
+
+def _sftp_error(exc: Any, path: str | None) -> Exception:
+    import errno
+
+    from asyncssh import sftp
+
+    reason = str(exc.reason or type(exc).__name__)
+    kinds: list[tuple[type, type[OSError], int]] = [
+        (sftp.SFTPNoSuchFile, FileNotFoundError, errno.ENOENT),
+        (sftp.SFTPNoSuchPath, FileNotFoundError, errno.ENOENT),
+        (sftp.SFTPPermissionDenied, PermissionError, errno.EACCES),
+        (sftp.SFTPWriteProtect, PermissionError, errno.EROFS),
+        (sftp.SFTPNotADirectory, NotADirectoryError, errno.ENOTDIR),
+        (sftp.SFTPFileIsADirectory, IsADirectoryError, errno.EISDIR),
+        (sftp.SFTPFileAlreadyExists, FileExistsError, errno.EEXIST)]
+    for sftp_kind, kind, number in kinds:
+        if isinstance(exc, sftp_kind):
+            return kind(number, reason, path)
+    if reason.endswith("is not a directory"):  # OpenSSH says it with a plain failure
+        return NotADirectoryError(errno.ENOTDIR, reason, path)
+    if isinstance(exc, (sftp.SFTPConnectionLost, sftp.SFTPNoConnection)):
+        return ConnectionError(reason)
+    where = f" ({path})" if path else ""
+    return RemoteError(f"The SSH server refused: {reason}{where}.",
+                       "Check the remote's path and what the SSH user may do there.")
 
 
 class HttpBlobs(FsspecBlobs):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from dvx.errors import LockError, RemoteError
+from dvx.fsutil import describe
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, Details
 
@@ -201,7 +202,8 @@ class RemoteLock:
         try:
             self.blobs.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
         except OSError as exc:
-            raise RemoteError(f"Could not write a lock on remote {self.remote}: {exc}") from exc
+            raise RemoteError(f"Could not write a lock on remote {self.remote}: "
+                              f"{describe(exc)}.") from exc
         self.name = name
 
     def _blocking(self) -> Holder | None:

@@ -1,0 +1,49 @@
+"""SSH remotes against a real sshd on loopback: what a user sees when the server refuses
+something or does not answer (the remote contract suite covers the round trips)."""
+
+from __future__ import annotations
+
+from tests.conftest import write
+
+
+def _ssh_remote(dvx, sshd, path) -> None:
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{path}"
+    assert dvx("remote", "add", "-d", "s", url).code == 0
+    assert dvx("remote", "modify", "s", "keyfile", sshd["keyfile"]).code == 0
+    assert dvx("remote", "modify", "s", "known_hosts", sshd["known_hosts"]).code == 0
+
+
+def test_a_remote_path_under_a_regular_file_is_named(repo, dvx, tmp_path, sshd):
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    plain = tmp_path / "plainfile"
+    plain.write_text("not a directory")
+    _ssh_remote(dvx, sshd, plain / "store")
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"{plain} is not a directory" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.output
+    assert plain.read_text() == "not a directory"
+
+
+def test_sftp_failures_become_errors_dvx_reports():
+    from asyncssh import sftp
+
+    from dvx.errors import RemoteError
+    from dvx.remote.blobs import _sftp_error
+
+    path = "/srv/store/files/ab"
+    cases = [(sftp.SFTPNoSuchFile("No such file"), FileNotFoundError),
+             (sftp.SFTPPermissionDenied("Permission denied"), PermissionError),
+             (sftp.SFTPFailure(f"{path} is not a directory"), NotADirectoryError),
+             (sftp.SFTPFileAlreadyExists("File already exists"), FileExistsError),
+             (sftp.SFTPConnectionLost("Connection lost"), ConnectionError)]
+    for exc, kind in cases:
+        error = _sftp_error(exc, path)
+        assert isinstance(error, kind), (exc, error)
+        if isinstance(error, OSError) and not isinstance(error, ConnectionError):
+            assert error.filename == path and error.strerror == exc.reason
+    for exc in (sftp.SFTPNoSpaceOnFilesystem("No space left"), sftp.SFTPFailure("Failure")):
+        error = _sftp_error(exc, path)
+        assert isinstance(error, RemoteError) and path in error.message
+        assert exc.reason in error.message
