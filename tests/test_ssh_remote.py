@@ -3,6 +3,11 @@ something or does not answer (the remote contract suite covers the round trips).
 
 from __future__ import annotations
 
+import socket
+import time
+
+import pytest
+
 from tests.conftest import write
 
 
@@ -47,3 +52,22 @@ def test_sftp_failures_become_errors_dvx_reports():
         error = _sftp_error(exc, path)
         assert isinstance(error, RemoteError) and path in error.message
         assert exc.reason in error.message
+
+
+@pytest.mark.parametrize("option", ["timeout", "connect_timeout"])
+def test_a_server_that_never_answers_fails_within_the_timeout(repo, dvx, tmp_path, option):
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    with socket.socket() as silent:  # accepts the connection (the kernel does), says nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        port = silent.getsockname()[1]
+        assert dvx("remote", "add", "-d", "s", f"ssh://root@127.0.0.1:{port}/store").code == 0
+        assert dvx("remote", "modify", "s", "known_hosts", "ignore").code == 0
+        assert dvx("remote", "modify", "s", option, "1").code == 0
+        started = time.monotonic()
+        result = dvx("push")
+        took = time.monotonic() - started
+    assert result.code == 1, result.output
+    assert "127.0.0.1 did not accept the connection (timed out after 1 s)" in result.stderr
+    assert took < 10  # not asyncssh's two-minute login timeout

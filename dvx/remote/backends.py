@@ -201,8 +201,9 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     if known_hosts is not None:
         # "ignore" turns host-key checking off explicitly; anything else is a file.
         kwargs["known_hosts"] = None if known_hosts == "ignore" else os.path.expanduser(known_hosts)
-    if "connect_timeout" in options:
-        kwargs["connect_timeout"] = seconds_option(options, "connect_timeout", 0.0)
+    # The TCP connection, the handshake and the login: a server that accepts the connection
+    # and then says nothing would otherwise hold the command for asyncssh's two minutes.
+    kwargs["connect_timeout"] = seconds_option(options, "connect_timeout", timeout)
     # A server that stops answering is noticed by keep-alive probes: three missed ones.
     kwargs["keepalive_interval"] = max(timeout / 3, 1.0)
     kwargs["keepalive_count_max"] = 3

@@ -58,17 +58,21 @@ def local_path(url: str, repo_root: str) -> str:
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
-def network_failure(exc: OSError, url: str, server: str | None = None) -> str:
+def network_failure(exc: OSError, url: str, server: str | None = None,
+                    seconds: float | None = None) -> str:
     """Why a connection failed, naming the host (`server`, else the URL's) when it is the
-    host that is unknown or did not answer."""
+    host that is unknown or did not answer; a timeout says after how long (`seconds`)."""
     import socket
 
     host = server or (urlsplit(url).hostname if "://" in url else None)
+    why = str(exc.strerror or exc)
+    if isinstance(exc, TimeoutError) and not why:  # asyncio's timeouts say nothing
+        why = f"timed out after {seconds:g} s" if seconds else "timed out"
     if isinstance(exc, socket.gaierror):
-        return f"its host '{host}' was not found ({exc.strerror or exc})"
+        return f"its host '{host}' was not found ({why})"
     if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
-        return f"{host} did not accept the connection ({exc.strerror or exc})"
-    return str(exc.strerror or exc)
+        return f"{host} did not accept the connection ({why})"
+    return why
 
 
 CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
@@ -161,7 +165,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
-            raise RemoteError(f"Cannot reach the {shown}: {network_failure(exc, url)}.",
+            seconds = seconds_option(own_options, "connect_timeout", timeout)
+            raise RemoteError(f"Cannot reach the {shown}: "
+                              f"{network_failure(exc, url, seconds=seconds)}.",
                               "Check the URL with `dvx remote list`, and the network.") from None
         except ImportError as exc:  # fsspec knows the protocol; its client is not installed
             package = f" (`pip install {exc.name}`)" if exc.name else ""
