@@ -409,3 +409,36 @@ def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, 
     assert "Pushed 1 object" in dvx("push").stdout
     assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
     assert dvx("status", "-q").code == 0  # its object was kept
+
+
+def test_gc_reads_the_indexes_again_once_it_holds_the_remote(tmp_path):
+    """Another clone pushes a new directory after gc planned and before it takes the remote's
+    lock: its manifest is in a pack named by an index gc has not seen. What gc decides under
+    the lock (the push log's directories, what stays) rests on the indexes listed then."""
+    from dvx.history import Scope
+    from dvx.ops.gc import gc
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "first")
+    assert run_dvx("init", cwd=first).code == 0
+    write(first / "d" / "a", "a")
+    assert run_dvx("add", "d", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "d")
+    assert run_dvx("push", cwd=first).code == 0
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(first), str(second))
+    for i in range(3):
+        write(second / "n" / f"{i}", f"new {i}")
+    assert run_dvx("add", "n", cwd=second).code == 0
+
+    def push_meanwhile(plans):
+        pushed = run_dvx_proc("push", cwd=second)
+        assert pushed.code == 0, pushed.output
+        return True
+
+    gc(Repo.find(str(first)), Scope(), "s", confirm=push_meanwhile)
+    checked = run_dvx("fsck", "--remote", "s", cwd=second)
+    assert checked.code == 0 and "0 missing" in checked.stdout, checked.output

@@ -260,6 +260,10 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float
                         ) -> None:
     assert isinstance(result, _RemotePlan)
+    if isinstance(remote, RemoteStore):
+        # Under the lock now: what is decided here rests on the indexes listed from here on,
+        # not on those of the plan (a push since then added indexes naming its manifests).
+        remote.forget_locations()
     pushed, _ = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
     if pushed & set(result.removed):
         result.kept_young += len(pushed & set(result.removed))
