@@ -279,3 +279,36 @@ def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_pa
     result = dvx("push")
     assert result.code != 0 and "Invalid value '-1' for remote \"store\".jobs" in result.stderr
     assert "dvx remote modify store jobs VALUE" in result.stderr
+
+
+@pytest.mark.parametrize("url, key, value", [
+    ("ssh://root@127.0.0.1/tmp/store", "port", "99999"),
+    ("ssh://root@127.0.0.1/tmp/store", "port", "abc"),
+    ("ssh://root@127.0.0.1/tmp/store", "connect_timeout", "0"),
+    ("s3://bkt/p", "endpointurl", "not a url"),
+    ("s3://bkt/p", "endpointurl", "http://host:99999"),
+    ("gs://bkt/p", "endpointurl", "ftp://host"),
+])
+def test_backend_option_values_are_checked_when_set_and_before_use(repo, dvx, url, key, value):
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "r", url).code == 0
+    refused = dvx("remote", "modify", "r", key, value)
+    assert refused.code == 2, refused.output
+    assert refused.stderr.startswith(f"ERROR: Invalid value '{value}' for remote \"r\".{key}: ")
+    assert key not in (repo / ".dvx" / "config").read_text()
+    (repo / ".dvx" / "config").write_text(  # by hand: never checked on the way in
+        f'[remote "r"]\nurl = {url}\n{key} = {value}\n[core]\nremote = r\n')
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"Invalid value '{value}' for remote \"r\".{key}: " in result.stderr
+    assert f"dvx remote modify r {key} VALUE" in result.stderr
+
+
+def test_good_backend_option_values_are_kept(repo, dvx):
+    assert dvx("remote", "add", "s", "ssh://root@127.0.0.1/tmp/store").code == 0
+    assert dvx("remote", "modify", "s", "port", "2222").code == 0
+    assert dvx("remote", "add", "b", "s3://bkt/p").code == 0
+    assert dvx("remote", "modify", "b", "endpointurl", "https://minio.lan:9000").code == 0
+    config = (repo / ".dvx" / "config").read_text()
+    assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config

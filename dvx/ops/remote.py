@@ -13,7 +13,13 @@ from urllib.parse import urlsplit
 from dvx.config import REMOTE_KEYS, REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError
 from dvx.objects.odb import ObjectStore
-from dvx.remote.backends import check_option, check_url, is_secret
+from dvx.remote.backends import (
+    backend_for,
+    check_option,
+    check_option_value,
+    check_url,
+    is_secret,
+)
 from dvx.remote.fs import is_local_url, open_store, redact_url, request_retries
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
@@ -97,8 +103,10 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
     if key == "url":
         value = _stored_url(repo, name, value, level)
     else:
-        check_option(config.remote_options(name).get("url", ""), key)
+        url = config.remote_options(name).get("url", "")
+        check_option(url, key)
         value = validate(_section(name), key, value)
+        value = check_option_value(url, _section(name), key, value)
     target_level = level or "project"
     if is_secret(key) and target_level == "project":  # local and global: never in Git
         target_level = "local"
@@ -200,9 +208,13 @@ def _open_remote(repo: Repo, name: str | None,
     if not url:
         raise RemoteError(f"Remote '{name}' has no URL.",
                           f"Set it with `dvx remote modify {name} url URL`.")
-    for key in REMOTE_KEYS.keys() & options.keys():
+    backend_for(url)  # an unknown kind of URL is an error of its own
+    for key, value in options.items():
         try:  # the config comes with the repository (or was edited): check it before use
-            validate(_section(name), key, options[key])
+            if key in REMOTE_KEYS:
+                validate(_section(name), key, value)
+            if key != "url":
+                check_option_value(url, _section(name), key, value)
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None

@@ -52,6 +52,8 @@ class Backend:
     # What the URL's first path component names, on stores where it must exist: "bucket",
     # "container" (else "").
     bucket_kind: str = ""
+    # option -> its check: the value as kept, or ValueError saying what it must be
+    checks: dict[str, Callable[[str], str]] = field(default_factory=dict)
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -292,6 +294,37 @@ def seconds_option(options: Mapping[str, str], key: str, default: float) -> floa
     return seconds
 
 
+def _port(value: str) -> str:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ValueError("a port is a whole number from 1 to 65535") from None
+    if not 1 <= number <= 65535:
+        raise ValueError("a port is a whole number from 1 to 65535")
+    return str(number)
+
+
+def _endpoint(value: str) -> str:
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 (parsing it refuses a bad one)
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an endpoint is a URL like https://HOST[:PORT]")
+    return value.strip()
+
+
+def _seconds(value: str) -> str:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise ValueError("it must be more than 0 seconds")
+    return value
+
+
 BACKENDS = [
     Backend("s3", ("s3",), "s3fs", "s3",
             {"endpointurl": "endpoint of an S3-compatible store", "region": "AWS region",
@@ -302,12 +335,13 @@ BACKENDS = [
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
-            {"max_concurrency": 1}, bucket_kind="bucket"),
+            {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint}),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
              "connect_timeout": "seconds to wait for a connection"},
-            frozenset({"password"}), False, False, _build_ssh),
+            frozenset({"password"}), False, False, _build_ssh,
+            checks={"port": _port, "connect_timeout": _seconds}),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true or false"},
@@ -316,7 +350,8 @@ BACKENDS = [
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
-            frozenset(), False, True, _build_gs, bucket_kind="bucket"),
+            frozenset(), False, True, _build_gs, bucket_kind="bucket",
+            checks={"endpointurl": _endpoint}),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
@@ -400,6 +435,18 @@ def check_option(url: str, option: str) -> Backend:
         raise ConfigError(f"Remotes of type {backend.name} have no option '{option}'.",
                           f"Known options: {known}.")
     return backend
+
+
+def check_option_value(url: str, section: str, option: str, value: str) -> str:
+    """`value` as kept for `option` of the remote at `url`, if that kind of remote takes it;
+    else a ConfigError in the style of config.validate."""
+    check = backend_for(url).checks.get(option)
+    if check is None:
+        return value
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ConfigError(f"Invalid value {value!r} for {section}.{option}: {exc}.") from None
 
 
 def is_secret(option: str) -> bool:
