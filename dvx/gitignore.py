@@ -35,6 +35,12 @@ def add_entry(data_path: str) -> str | None:
     return gitignore
 
 
+def has_entry(data_path: str) -> bool:
+    """Does the .gitignore beside `data_path` hold the entry dvx writes for it?"""
+    directory, name = os.path.split(data_path)
+    return _entry(name) in _read_lines(os.path.join(directory, ".gitignore"))
+
+
 def remove_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")

@@ -398,7 +398,7 @@ CASES = [
     ("move", "atomic_write.before_rename:3"),
     ("move", "atomic_write.before_rename:4"),
     ("move", "atomic_write.before_rename:5"),
-    # remove deletes the pointer, takes out the .gitignore entry (#2), forgets the record (#3)
+    # remove forgets the record (#2), deletes the pointer, takes out the .gitignore entry (#3)
     ("remove", "atomic_write.before_rename:2"),
     ("remove", "atomic_write.before_rename:3"),
 ]

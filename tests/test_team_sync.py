@@ -676,3 +676,54 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     must("pull", cwd=alice)
     (alice / "raw.csv").unlink()  # placed here, then deleted: a deletion
     assert status_of(alice, "raw.csv")["workspace"] == "deleted"
+
+
+def test_data_left_behind_is_kept_unless_removing_it_loses_nothing(team, tmp_path):
+    """Checkout takes only what it placed, only when every object is really in this
+    repository's own cache: a .dvxignored file, a cache emptied since, a shared cache or a
+    Git file in the directory keep the data where it is, named by status."""
+    alice = team.founder()
+    git(alice, "checkout", "-q", "-b", "feature")
+    write(alice / "data/a.txt", "a")
+    write(alice / "gone/b.txt", "b")
+    must("add", "data", "gone", cwd=alice)
+    share(alice, "data")
+    write(alice / "data/.dvxignore", "*.log\n")
+    write(alice / "data/notes.log", "never cached\n")
+    for objects in (alice / ".dvx/cache/files").rglob("*"):
+        if objects.is_file() and objects.read_bytes() == b"b":
+            objects.unlink()  # gone from the cache by hand, though a stat cache remembers it
+    git(alice, "checkout", "-q", "main")
+    must("checkout", cwd=alice)
+    assert (alice / "data/notes.log").read_text() == "never cached\n"
+    assert not (alice / "data/a.txt").exists()
+    assert (alice / "gone/b.txt").read_text() == "b"
+    listed = run_dvx("status", cwd=alice).stdout
+    assert "gone: no longer tracked, its pointer left Git; not all of it is in the cache" in listed
+
+    # A cache shared with other repositories: their gc could take the only copy.
+    bob = team.clone("bob")
+    must("config", "--local", "cache.dir", str(tmp_path / "shared-cache"), cwd=bob)
+    git(bob, "checkout", "-q", "feature")
+    must("pull", cwd=bob)
+    git(bob, "checkout", "-q", "main")
+    must("checkout", cwd=bob)
+    assert (bob / "data/a.txt").read_text() == "a"
+    assert "data: no longer tracked, its pointer left Git; the cache is shared" in run_dvx(
+        "status", cwd=bob).stdout
+
+
+def test_a_move_killed_then_checked_out_is_finished_by_running_it_again(team):
+    alice = team.founder()
+    write(alice / "d/x", "one\n")
+    must("add", "d", cwd=alice)
+    share(alice, "d")
+    crashed = run_dvx_proc("move", "d", "e", cwd=alice,
+                           env={"DVX_FAULT": "atomic_write.before_rename:4"})
+    assert crashed.code == -9, crashed.output
+    must("checkout", cwd=alice)  # places d again: the data is now at both places
+    assert (alice / "d/x").exists() and (alice / "e/x").exists()
+    must("move", "d", "e", cwd=alice)
+    assert not (alice / "d").exists() and not (alice / "d.dvx").exists()
+    assert (alice / "e/x").read_text() == "one\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0

@@ -137,7 +137,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     if not targets:
         from dvx.ops.left_behind import find_left_behind
 
-        result.left_behind = [(x.path, x.removable) for x in find_left_behind(repo)]
+        result.left_behind = [(x.path, x.why_kept) for x in find_left_behind(repo)]
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
     checks = _check_imports(repo, resolved)
@@ -345,12 +345,12 @@ def _print_status(result: object, has_stages: bool = False) -> None:
         out("(`dvx pull` fetches what is not in the cache)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
-    for path, removable in result.left_behind:
+    for path, why_kept in result.left_behind:
         out(f"{path}: no longer tracked, its pointer left Git" + (
-            "" if removable else "; changed since dvx placed it"))
-    if any(removable for _, removable in result.left_behind):
+            f"; {why_kept}" if why_kept else ""))
+    if any(why is None for _, why in result.left_behind):
         out("(`dvx checkout` removes data whose pointer left Git, as it is in the cache)")
-    if any(not removable for _, removable in result.left_behind):
+    if any(why is not None for _, why in result.left_behind):
         out("(delete what you no longer need, or `dvx add` it again: Git no longer ignores it)")
 
 

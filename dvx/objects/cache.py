@@ -94,7 +94,13 @@ class LocalCache(ObjectStore):
                 # Emptied on a full disk (_new_generation_in_place): its mtime tells them apart.
                 return f"0.{os.fstat(f.fileno()).st_mtime_ns}"
         except FileNotFoundError:
-            return "0"
+            # None written yet: the cache folder itself tells one cache from another, so
+            # facts about a cache deleted and made again are not taken for facts about it.
+            try:
+                st = os.stat(self.root)
+            except FileNotFoundError:
+                return "0"
+            return f"0.{st.st_dev}.{st.st_ino}"
 
     def new_generation(self) -> None:
         import uuid

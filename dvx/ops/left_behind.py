@@ -4,15 +4,18 @@ pointer (and the .gitignore entry), but the data stays in the workspace, no long
 where the next `git add -A` would put it into Git.
 
 The sync record (dvx/syncstate.py) still names such a path. As Git removes a file the new
-commit no longer has, `dvx checkout` removes this data when it still holds exactly what was
-synced and all of it is in the cache: nothing is lost (the old commit names it and the cache
-has it). Anything else stays, and `dvx status` names it until it is dealt with (deleted, or
-tracked again with `dvx add`). A path Git tracks again, or whose pointer Git still has (in the
-index: deleted by hand, not by Git), is not data left behind.
+commit no longer has, `dvx checkout` removes this data when that loses nothing: it still holds
+exactly what was synced, every object of it is in this repository's own cache (not a cache
+shared with other repositories, whose gc could take the only copy), and only the files dvx
+placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, and
+`dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
+path Git tracks itself, or whose pointer Git still has (in the index: deleted by hand, not by
+Git), is not data left behind; `dvx remove` forgets the record before it deletes the pointer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -20,18 +23,26 @@ from dvx import fsutil
 from dvx.errors import DvxError
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
-from dvx.outputs import Output, scan_outputs
-from dvx.paths import POINTER_SUFFIX
+from dvx.outputs import Output, load_tree, scan_outputs
+from dvx.paths import POINTER_SUFFIX, join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 
 log = get_logger(__name__)
 
+CHANGED = "changed since dvx placed it"
+NOT_CACHED = "not all of it is in the cache"
+SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
+
 
 @dataclass(frozen=True)
 class LeftBehind:
     path: str  # repo-relative POSIX path of the data
-    removable: bool  # holds what was synced, all of it in the cache
+    why_kept: str | None  # None: checkout removes it
+
+    @property
+    def removable(self) -> bool:
+        return self.why_kept is None
 
 
 def find_left_behind(repo: Repo) -> list[LeftBehind]:
@@ -42,26 +53,60 @@ def find_left_behind(repo: Repo) -> list[LeftBehind]:
 
 def settle_left_behind(repo: Repo) -> list[str]:
     """Remove the data left behind that can go without loss, forget the records of what is
-    gone or Git tracks again, and return the removed paths. Under the repository lock."""
+    gone or Git tracks itself, and return the removed paths. Under the repository lock."""
     left, stale = _scan(repo)
     removed = []
     for item in left:
         if not item.removable:
-            log.warning("%s: its pointer is no longer in Git, but it changed since dvx placed it "
-                        "(or not all of it is in the cache), so it stays. Delete it, or track it "
-                        "again with `dvx add %s`.", item.path, item.path)
+            log.warning("%s: its pointer is no longer in Git, but %s, so it stays. Delete it, "
+                        "or track it again with `dvx add %s`.", item.path, item.why_kept,
+                        item.path)
             continue
-        full = repo.abspath(item.path)
-        if os.path.isdir(full) and not os.path.islink(full):
-            fsutil.rmtree(full)
-        else:
-            os.unlink(full)
-        _prune_empty_parents(repo, item.path)
+        synced = repo.syncstate.get(item.path)
+        assert synced is not None
+        remove_placed(repo, item.path, synced.oid)
         removed.append(item.path)
     for path in [*removed, *stale]:
         repo.syncstate.forget(path)
     repo.syncstate.flush()
     return removed
+
+
+def holds_what_was_synced(repo: Repo, path: str) -> str | None:
+    """None if `path` holds exactly the data dvx last placed there, every object of it in the
+    cache (looked at, not remembered); else why not."""
+    synced = repo.syncstate.get(path)
+    if synced is None or synced.placed is not None:
+        return CHANGED  # a directory placed in part: its other parts are not known here
+    full = repo.abspath(path)
+    kind = "dir" if os.path.isdir(full) and not os.path.islink(full) else "file"
+    pointer = Pointer(kind, repo.algo, synced.oid, 0)
+    try:
+        found = output_status(repo, Output(path, pointer))
+    except DvxError:
+        return CHANGED
+    if found.workspace != UNCHANGED or found.not_pulled:
+        return CHANGED
+    tree = load_tree(repo, pointer, path) if kind == "dir" else None
+    oids = [synced.oid] if tree is None else [synced.oid, *tree.oids()]
+    if (kind == "dir" and tree is None) or repo.cache.missing(oids):
+        return NOT_CACHED
+    return None
+
+
+def remove_placed(repo: Repo, path: str, oid: str) -> None:
+    """Delete the data dvx placed at `path` (the file, or the files of the directory's
+    manifest `oid`), and the folders that leaves empty; anything else there stays."""
+    full = repo.abspath(path)
+    if not os.path.isdir(full) or os.path.islink(full):
+        os.unlink(full)
+    else:
+        tree = load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
+        assert tree is not None  # holds_what_was_synced found it
+        for entry in tree.entries:
+            fsutil.remove_quietly(join_posix(full, entry.path))
+        _prune_empty_dirs(full)
+    _prune_empty_parents(repo, path)
 
 
 def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
@@ -78,31 +123,26 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         return [], []
     git_has = set(repo.git.tracked_under([*candidates,
                                           *(p + POINTER_SUFFIX for p in candidates)]))
+    shared = _cache_is_shared(repo)
     left, stale = [], []
     for path in candidates:
         if path + POINTER_SUFFIX in git_has:
             continue  # the pointer was deleted by hand, not by Git: it may come back
-        if path in git_has or any(g.startswith(path + "/") for g in git_has):
-            stale.append(path)  # Git's own file now
-        elif not os.path.lexists(repo.abspath(path)):
-            stale.append(path)
-        else:
-            left.append(LeftBehind(path, holds_what_was_synced(repo, path)))
+        if path in git_has or not os.path.lexists(repo.abspath(path)):
+            stale.append(path)  # Git's own file now, or gone
+            continue
+        why = holds_what_was_synced(repo, path)
+        left.append(LeftBehind(path, why or (SHARED_CACHE if shared else None)))
     return left, stale
 
 
-def holds_what_was_synced(repo: Repo, path: str) -> bool:
-    """Does `path` hold exactly the data dvx last placed there, all of it in the cache?"""
-    synced = repo.syncstate.get(path)
-    if synced is None or synced.placed is not None:
-        return False  # a directory placed in part: its other parts are not known here
-    full = repo.abspath(path)
-    kind = "dir" if os.path.isdir(full) and not os.path.islink(full) else "file"
-    try:
-        found = output_status(repo, Output(path, Pointer(kind, repo.algo, synced.oid, 0)))
-    except DvxError:
-        return False
-    return found.workspace == UNCHANGED and found.in_cache and not found.not_pulled
+def _cache_is_shared(repo: Repo) -> bool:
+    """Is the cache outside this repository (and its main worktree's .dvx)?"""
+    cache = os.path.realpath(repo.cache_dir)
+    homes = [os.path.realpath(repo.root)]
+    if repo.main_dvx_dir is not None:
+        homes.append(os.path.realpath(repo.main_dvx_dir))
+    return not any(cache == home or cache.startswith(home + os.sep) for home in homes)
 
 
 def _overlaps(path: str, outputs: set[str]) -> bool:
@@ -116,6 +156,12 @@ def _overlaps(path: str, outputs: set[str]) -> bool:
         parent = parent.rpartition("/")[0]
     prefix = path + "/"
     return any(o.startswith(prefix) for o in outputs)
+
+
+def _prune_empty_dirs(top: str) -> None:
+    for directory, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
+        with contextlib.suppress(OSError):  # not empty: what stays there is not dvx's
+            os.rmdir(directory)
 
 
 def _prune_empty_parents(repo: Repo, path: str) -> None:

@@ -14,7 +14,7 @@ from dvx.ops.data_places import (
     refuse_ignored_pointers,
     refuse_overlap,
 )
-from dvx.ops.left_behind import holds_what_was_synced
+from dvx.ops.left_behind import remove_placed
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.pointer import read_pointer
@@ -61,12 +61,12 @@ def _refuse_stage_output(output: Output, verb: str) -> None:
 
 def unfinished_removal(repo: Repo, target: str) -> str | None:
     """The data path of `target` (a data path or its pointer) if a `dvx remove` of it stopped
-    half-way: its pointer deleted, its sync record (and perhaps its .gitignore entry) still
-    there."""
+    half-way: its pointer deleted, the .gitignore entry dvx wrote for it still there."""
     rel = repo_relpath(repo.root, target)
     if rel.endswith(POINTER_SUFFIX):
         rel = rel[: -len(POINTER_SUFFIX)]
-    if os.path.lexists(repo.abspath(rel) + POINTER_SUFFIX) or repo.syncstate.get(rel) is None:
+    full = repo.abspath(rel)
+    if os.path.lexists(full + POINTER_SUFFIX) or not gitignore.has_entry(full):
         return None
     if any(o.path == rel for o in scan_outputs(repo)[0]):
         return None  # a stage's output (dvx.lock records it): refused as such
@@ -97,26 +97,29 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
                 # the object (gc deletes it; an edit through a hard link changes history).
                 for path in _data_files(full):
                     _own_copy(repo, path, output.path, missing_ok=True)
-            os.unlink(repo.abspath(output.pointer_path))
-            gitignore.remove_entry(full)
+            # The record goes first: a remove killed after it never leaves one by which a
+            # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py).
             repo.syncstate.forget(output.path)
+            repo.syncstate.flush()
             if remove_data and os.path.lexists(full):
                 if os.path.isdir(full) and not os.path.islink(full):
                     fsutil.rmtree(full)
                 else:
                     os.unlink(full)
+            os.unlink(repo.abspath(output.pointer_path))
+            gitignore.remove_entry(full)  # last: until then a rerun finds the removal
             touched += [output.pointer_path, _gitignore_rel(output.path)]
-        repo.syncstate.flush()
     return _stage(repo, touched)
 
 
 def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> list[str]:
     full = repo.abspath(rel)
     if remove_data and os.path.lexists(full):
-        if not force and not holds_what_was_synced(repo, rel):
-            raise PathError(f"'{rel}' has changes that are not in the cache; refusing to "
-                            "delete it.", "Use --force to delete anyway, or run without "
-                            "--outs to keep the data.")
+        if not force:  # its pointer is gone: what it held cannot be told any more
+            raise PathError(f"'{rel}' is no longer tracked (an earlier `dvx remove` of it "
+                            "stopped half-way), so whether the cache has its content is not "
+                            "known; refusing to delete it.", "Use --force to delete anyway, "
+                            "or run without --outs to keep the data.")
         if os.path.isdir(full) and not os.path.islink(full):
             fsutil.rmtree(full)
         else:
@@ -172,12 +175,17 @@ def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
         return False
     if (pointer.kind, pointer.oid) != (output.pointer.kind, output.pointer.oid):
         return False
-    return not (os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)))
+    if os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)):
+        # a checkout placed the data at the old place again: fine while it is only that
+        return _is_recoverable(repo, output)
+    return True
 
 
 def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
     with repo.lock():
         remove_temporaries_beside(repo.root, [output.path, dst])
+        if os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)):
+            remove_placed(repo, output.path, output.pointer.oid)
         _move_data_and_old_pointer(repo, output, dst)
     return _stage(repo, [dst + POINTER_SUFFIX, _gitignore_rel(dst), output.pointer_path,
                          _gitignore_rel(output.path)])

@@ -69,8 +69,9 @@ class OutputStatus:
 @dataclass
 class StatusResult:
     outputs: list[OutputStatus]
-    # Data whose pointer left Git, still in the workspace: (path, checkout removes it)
-    left_behind: list[tuple[str, bool]] = field(default_factory=list)
+    # Data whose pointer left Git, still in the workspace: (path, why it is kept, or None
+    # when checkout removes it)
+    left_behind: list[tuple[str, str | None]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -80,7 +81,8 @@ class StatusResult:
         doc: dict[str, object] = {"changed": self.changed,
                                   "outputs": [o.to_json() for o in self.outputs]}
         if self.left_behind:
-            doc["left_behind"] = [{"path": p, "removable": r} for p, r in self.left_behind]
+            doc["left_behind"] = [{"path": p, "removable": why is None, "kept_because": why}
+                                  for p, why in self.left_behind]
         return doc
 
 
