@@ -111,7 +111,10 @@ def remove_placed(repo: Repo, path: str, oid: str) -> None:
 
 def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
     """(the data left behind, the records that name nothing to look after any more)."""
-    records = repo.syncstate.paths()
+    # A record whose pointer file is there names tracked data: one stat each spares status
+    # a second scan of every pointer when nothing was left behind.
+    records = [p for p in repo.syncstate.paths()
+               if not os.path.lexists(repo.abspath(p) + POINTER_SUFFIX)]
     if not records:
         return [], []
     outputs, broken = scan_outputs(repo)

@@ -291,7 +291,10 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
-    generation = repo.cache.generation()  # before downloading: a gc meanwhile moves it on
+    # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
+    # (a cache not made yet has no generation of its own).
+    os.makedirs(repo.cache.root, exist_ok=True)
+    generation = repo.cache.generation()
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
