@@ -158,11 +158,13 @@ class Walk:
 @dataclass(frozen=True)
 class Fingerprint:
     """A summary of the lstat of a directory and everything below it, subdirectories
-    included. Any change to a file (its content, mode or links) moves its ctime; adding,
-    removing or renaming an entry moves its parent directory's mtime; so any change moves the
-    sums. `newest` is the latest mtime or ctime seen, for the racy-clean rule. `parts` has
-    the same summary of each folder's own entries, by its path relative to the top ("" for
-    the top): a change shows in the folder it happened in (fingerprint_directory only)."""
+    included, and of the stat of what its symbolic links point at (an edit through a link
+    into the cache changes only the object). Any change to a file (its content, mode or
+    links) moves its ctime; adding, removing or renaming an entry moves its parent
+    directory's mtime; so any change moves the sums. `newest` is the latest mtime or ctime
+    seen, for the racy-clean rule. `parts` has the same summary of each folder's own
+    entries, by its path relative to the top ("" for the top): a change shows in the folder
+    it happened in (fingerprint_directory only)."""
     digest: str
     newest: int
     parts: dict[str, str] = field(default_factory=dict, compare=False)
@@ -182,6 +184,8 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
                 stats.append(entry.stat(follow_symlinks=False))
+                if entry.is_symlink():
+                    stats.extend(_target_stat(entry.path))
         part = _sums(stats)
         parts[rel] = ":".join(map(str, part[:5]))
         count, inodes, sizes = count + part[0], inodes + part[1], sizes + part[2]
@@ -190,6 +194,14 @@ def fingerprint_directory(top: str) -> Fingerprint:
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
                        parts)
+
+
+def _target_stat(link: str) -> list[os.stat_result]:
+    """The stat of what the symlink `link` points at (none if nothing)."""
+    try:
+        return [os.stat(link)]
+    except OSError:
+        return []
 
 
 def _sums(stats: Iterable[os.stat_result]) -> tuple[int, int, int, int, int, int]:
@@ -273,6 +285,8 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                 st = entry.stat(follow_symlinks=False)
                 if with_dirs:
                     stats.append(st)
+                    if is_link(st.st_mode):
+                        stats.extend(_target_stat(entry.path))
                 if name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
                     temps.append(relpath)
                 elif is_regular(st.st_mode):

@@ -40,10 +40,17 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class FileState:
-    oid: str
+    oid: str  # of the bytes there now (a cache link's: of what its object holds now)
     size: int
     executable: bool
     is_cache_link: bool  # a symlink into the cache (cache.type symlink)
+    linked_oid: str | None = None  # the object a cache link points at
+
+    @property
+    def holds_its_own_bytes(self) -> bool:
+        """Is this file more than a link to an intact object? A cache link whose object was
+        changed through a link to it holds the only copy of those bytes."""
+        return not self.is_cache_link or self.oid != self.linked_oid
 
 
 def symlink_error(display: str) -> PathError:
@@ -54,31 +61,40 @@ def symlink_error(display: str) -> PathError:
     )
 
 
+def cache_link_target(repo: Repo, path: str, display: str) -> str:
+    """The oid of the object the symlink at `path` points at; any other link is refused."""
+    oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(path), os.readlink(path)))
+    if oid is None:
+        raise symlink_error(display)
+    return oid
+
+
 def file_state(repo: Repo, path: str, display: str,
                st: os.stat_result | None = None) -> FileState | None:
-    """The state of the file at `path`, or None if nothing is there."""
+    """The state of the file at `path`, or None if nothing is there. A cache link is judged
+    by its object's stat: an edit through any link to the object shows there, and the stat
+    cache vouches for the object's bytes only while that stat is unchanged."""
     if st is None:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
             return None
+    linked = None
     if stat.S_ISLNK(st.st_mode):
-        oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(path),
-                                                         os.readlink(path)))
-        if oid is None:
-            raise symlink_error(display)
+        linked = cache_link_target(repo, path, display)
         try:
-            size = os.stat(path).st_size
+            st = os.stat(path)
         except FileNotFoundError:  # its object left the cache: the link still stands for it
-            size = 0
-        return FileState(oid, size, False, True)
-    if not stat.S_ISREG(st.st_mode):
+            return FileState(linked, 0, False, True, linked)
+    elif not stat.S_ISREG(st.st_mode):
         raise PathError(f"'{display}' is not a regular file.")
     oid = repo.statcache.get(path, st)
     if oid is None:
         log.info("Hashing %s", display)
         oid, _ = hash_file(path, repo.algo)
         repo.statcache.put(path, st, oid)
+    if linked is not None:
+        return FileState(oid, st.st_size, False, True, linked)
     return FileState(oid, st.st_size, is_executable(st.st_mode), False)
 
 

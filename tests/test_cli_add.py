@@ -166,6 +166,34 @@ def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
 
 
+@pytest.mark.parametrize("tracked", ["f.txt", "d"])
+def test_an_edit_through_a_symlink_into_the_cache_is_seen_and_added(repo, dvx, tracked):
+    dvx("config", "cache.type", "symlink")
+    write(repo / "f.txt", "one\n")
+    write(repo / "d" / "a", "one\n")
+    write(repo / "d" / "b", "two\n")
+    dvx("add", tracked)
+    path = repo / ("f.txt" if tracked == "f.txt" else "d/a")
+    assert path.is_symlink()
+    assert dvx("status", "-q").code == 0  # recorded at link time: no hashing needed
+    os.chmod(os.path.realpath(path), 0o644)  # what a write as root gets through
+    with open(path, "a") as f:
+        f.write("more\n")
+    assert "modified" in dvx("status").stdout
+    assert dvx("status", "-q").code != 0
+    checkout = dvx("checkout", tracked)  # the changed bytes are in no object of their own
+    assert checkout.code != 0 and path.read_text() == "one\nmore\n"
+    assert dvx("add", tracked).code == 0
+    assert path.is_symlink() and path.read_text() == "one\nmore\n"
+    assert dvx("status", "-q").code == 0
+    if tracked == "f.txt":
+        assert xxhash.xxh128(b"one\nmore\n").hexdigest() in (repo / "f.txt.dvx").read_text()
+    fsck = dvx("fsck")
+    assert fsck.code == 0 and "0 corrupt" in fsck.stdout  # the changed object was set aside
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+    assert dvx("status", "-q").code == 0 and path.read_text() == "one\nmore\n"
+
+
 def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):
     dvx("config", "cache.type", "hardlink")
     write(repo / "run.sh", "echo hi\n")

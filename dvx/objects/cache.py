@@ -52,6 +52,9 @@ class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
         self.unsupported_links: set[str] = set()  # link types that failed here: not retried
+        # Objects found changed through a link to them, whose bytes were stored anew from a
+        # file linked to them: set aside once that file's content is stored (`set_aside_damaged`).
+        self.damaged: set[str] = set()
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
@@ -194,6 +197,15 @@ class LocalCache(ObjectStore):
                     "the stored bytes again; the changed bytes are in %s.", oid, moved, path,
                     moved)
 
+    def set_aside_damaged(self, path: str) -> None:
+        """Move aside the objects noted in `damaged`, whose changed bytes were stored anew from
+        the file at `path` (repo-relative, for the message)."""
+        while self.damaged:
+            oid = self.damaged.pop()
+            with contextlib.suppress(FileNotFoundError):  # another process's add was first
+                if not self.verify(oid):
+                    self._set_aside_damaged(oid, path)
+
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
         usual damage, an append, shows there without reading it.)"""
@@ -290,7 +302,8 @@ class LocalCache(ObjectStore):
         # through a link since) and survive even a power cut first, not just a crash of this
         # process.
         if not self._holds(oid, size):
-            self._set_aside_damaged(oid, path)
+            if self.exists(oid):
+                self._set_aside_damaged(oid, path)
             if self._add_by_copy(path) != (oid, size):
                 return False
         fsutil.fsync_file(self.oid_path(oid))
@@ -409,18 +422,18 @@ class LocalCache(ObjectStore):
     # -- checkout -------------------------------------------------------------------------------
 
     def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
-                on_bytes: OnBytes | None = None) -> tuple[str, os.stat_result | None]:
+                on_bytes: OnBytes | None = None) -> tuple[str, os.stat_result]:
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
-        link type used and the lstat of the placed file (None for a symlink). Executable
-        files are never hard or symbolically linked: the mode would be shared with the
-        cache object."""
+        link type used and the stat to record for it in the stat cache (a symlink's: its
+        object's). Executable files are never hard or symbolically linked: the mode would be
+        shared with the cache object."""
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
                             unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
             fsutil.make_readonly(self.oid_path(oid))
-            return used, None
+            return used, os.stat(dst)
         placed = os.lstat(dst)
         if used == "hardlink" and placed.st_mode & fsutil.WRITE_BITS:
             # The object shares this inode: an edit through the workspace must be refused.

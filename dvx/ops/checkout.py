@@ -223,8 +223,8 @@ def _state_and_why(repo: Repo, full: str, display: str, force: bool
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
     """None if a file in this state may be overwritten: its content is safe in the cache (or
-    it is a link dvx made into the cache, which holds nothing of its own)."""
-    if force or state is None or state.is_cache_link or repo.cache.exists(state.oid):
+    it is a link dvx made into the cache to an object that still holds its bytes)."""
+    if force or state is None or not state.holds_its_own_bytes or repo.cache.exists(state.oid):
         return None
     return NOT_CACHED
 
@@ -233,16 +233,15 @@ def _place(repo: Repo, oid: str, path: str, executable: bool, size: int = 0,
            display: str = "") -> None:
     with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
         placed = _link_out(repo, oid, path, executable, on_bytes)
-    if placed is not None:
-        repo.statcache.put_key(path, placed, oid)
+    repo.statcache.put_key(path, placed, oid)
 
 
 def _link_out(repo: Repo, oid: str, path: str, executable: bool,
-              on_bytes: OnBytes | None = None) -> StatKey | None:
+              on_bytes: OnBytes | None = None) -> StatKey:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
     run in a worker process)."""
     _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes)
-    return None if placed is None else stat_key(placed)
+    return stat_key(placed)
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,

@@ -312,12 +312,14 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         repo.statcache.mark_valid_tree(oid)
         if not keep or not repo.cache.missing(entry.oid for entry in keep):
             repo.statcache.mark_complete_tree(oid, repo.cache.generation())
+        repo.cache.set_aside_damaged(rel)
         return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link)
     st = os.lstat(full)
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
-        oid, size, executable, to_symlink = _ingest_file(repo, full, rel, st, on_bytes)
+        oid, size, executable, seen = _ingest_file(repo, full, rel, st, on_bytes)
+    repo.cache.set_aside_damaged(rel)
     return Stored(Pointer("file", repo.algo, oid, size, None, executable),
-                  [ToLink(full, oid, size, stat_key(st))] if to_symlink else [])
+                  [ToLink(full, oid, size, seen)] if seen else [])
 
 
 def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
@@ -326,8 +328,10 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
     right either way, so that is a warning (and `dvx checkout --relink` links it later)."""
     for i, item in enumerate(to_link):
         try:
-            if stat_key(os.lstat(item.path)) == item.seen:
-                repo.cache.replace_by_symlink(item.path, item.oid, item.size)
+            if (stat_key(os.lstat(item.path)) == item.seen
+                    and repo.cache.replace_by_symlink(item.path, item.oid, item.size)):
+                # The object was just found to hold these bytes: vouched for at this stat.
+                repo.statcache.put(item.path, os.stat(item.path), item.oid)
         except OSError as exc:
             rest = len(to_link) - i - 1
             log.warning("'%s'%s stays a copy of the cached object it was recorded as, not a "
@@ -357,15 +361,25 @@ def _parents(path: str) -> list[str]:
 
 def _linked_object(repo: Repo, path: str, display: str, st: os.stat_result | None = None
                    ) -> FileState:
-    """The object a link into the cache stands for, which must still be there: a pointer
+    """The state of a link into the cache, whose object must still be there: a pointer
     never names data that no cache holds."""
     state = file_state(repo, path, display, st)
-    assert state is not None
-    if not repo.cache.exists(state.oid):
+    assert state is not None and state.linked_oid is not None
+    if not repo.cache.exists(state.linked_oid):
         raise MissingObjectError(
-            f"'{display}' is a link to the object {state.oid}, which is no longer in the cache.",
-            f"Run `dvx pull {display}` to fetch it, or replace the link with the data.")
+            f"'{display}' is a link to the object {state.linked_oid}, which is no longer in the "
+            "cache.", f"Run `dvx pull {display}` to fetch it, or replace the link with the data.")
     return state
+
+
+def _take_back(repo: Repo, path: str, state: FileState) -> os.stat_result:
+    """Make the link at `path`, whose object was changed through a link to it, a copy of what
+    the object holds now (the file's content, to be stored as any file is); the object, which
+    no longer holds the bytes its oid names, is set aside once the add has stored them."""
+    assert state.linked_oid is not None
+    fsutil.place(repo.cache.oid_path(state.linked_oid), path, ("copy",))
+    repo.cache.damaged.add(state.linked_oid)
+    return os.lstat(path)
 
 
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
@@ -388,16 +402,19 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
 
 
 def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None,
-                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool, bool]:
-    """The file's oid, size, executable bit, and whether it is to become a symlink."""
+                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool, StatKey | None]:
+    """The file's oid, size, executable bit, and if it is to become a symlink, its stat when
+    it was stored (`ToLink.seen`)."""
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
-        return state.oid, state.size, False, False
+        if not state.holds_its_own_bytes:
+            return state.oid, state.size, False, None
+        st = _take_back(repo, full, state)
     oid, size, executable, seen, link = _store_file(repo, full, st, repo.link_types, on_bytes)
     if seen is not None:
         repo.statcache.put_key(full, seen, oid)
-    return oid, size, executable, link
+    return oid, size, executable, stat_key(st) if link else None
 
 
 def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...],
@@ -479,19 +496,21 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
             if to_symlink:
                 to_link.append(ToLink(entry.path, oid, size, stat_key(entry.stat)))
 
-        def ingest(entry: WalkEntry) -> tuple[TreeEntry, bool]:
-            oid, size, executable, to_symlink = _ingest_file(
+        def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
+            oid, size, executable, seen = _ingest_file(
                 repo, entry.path, f"{rel}/{entry.relpath}", entry.stat)
             advance(1)
-            return TreeEntry(entry.relpath, oid, size, executable), to_symlink
+            return TreeEntry(entry.relpath, oid, size, executable), seen
 
-        for entry, (tree_entry, to_symlink) in zip(
+        for entry, (tree_entry, seen) in zip(
                 large, map_in_threads(ingest, large, size_of=walked_size), strict=True):
             entries.append(tree_entry)
-            if to_symlink:
-                to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size,
-                                      stat_key(entry.stat)))
+            if seen:
+                to_link.append(ToLink(entry.path, tree_entry.oid, tree_entry.size, seen))
     for link in scan_before.symlinks:
-        state = _linked_object(repo, join_posix(full, link), f"{rel}/{link}")
-        entries.append(TreeEntry(link, state.oid, state.size, False))
+        link_path = join_posix(full, link)
+        oid, size, executable, seen = _ingest_file(repo, link_path, f"{rel}/{link}")
+        entries.append(TreeEntry(link, oid, size, executable))
+        if seen:  # taken back from a changed object
+            to_link.append(ToLink(link_path, oid, size, seen))
     return Tree.build(repo.algo, entries), fingerprint, to_link

@@ -25,7 +25,7 @@ from dvx.paths import walk_sorted
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
-from dvx.workspace import file_state
+from dvx.workspace import cache_link_target
 
 log = get_logger(__name__)
 
@@ -97,7 +97,7 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
     relpath)) and the stat cache's records ((path, entry)), each in path order, merged."""
     found = Differences()
     record = next(records, None)
-    to_hash: list[tuple[int, str, os.stat_result]] = []
+    to_hash: list[tuple[int, str, os.stat_result, bool]] = []
     index, entry = next(entries, (0, None))  # entry: the manifest's next path (None: no more)
 
     def gone(rel: str) -> None:
@@ -125,32 +125,36 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
             continue
         i = index
         index, entry = next(entries, (0, None))
+        executable = is_executable(st.st_mode)
         if stat.S_ISLNK(st.st_mode):  # a link into the cache (symlink checkouts)
-            state = file_state(repo, path, f"{display}/{rel}", st)
-            assert state is not None
-            compare(i, state.oid, False)
-            continue
+            linked = cache_link_target(repo, path, f"{display}/{rel}")
+            try:
+                st = os.stat(path)  # its object's, which an edit through a link changes
+            except FileNotFoundError:  # its object left the cache: it stands for it still
+                compare(i, linked, False)
+                continue
+            executable = False
         while record is not None and record[0] < path:
             record = next(records, None)
         oid = trusted_oid(record[1], st) if record is not None and record[0] == path else None
         if oid is None:
-            to_hash.append((i, path, st))
+            to_hash.append((i, path, st, executable))
         else:
-            compare(i, oid, is_executable(st.st_mode))
+            compare(i, oid, executable)
     while entry is not None:
         gone(entry)
         index, entry = next(entries, (0, None))
 
-    def hash_one(item: tuple[int, str, os.stat_result]) -> str:
-        i, path, st = item
+    def hash_one(item: tuple[int, str, os.stat_result, bool]) -> str:
+        i, path, st, _ = item
         log.info("Hashing %s/%s", display, tree.paths[i])
         oid, _ = hash_file(path, repo.algo)
         repo.statcache.put(path, st, oid)
         return oid
 
-    for (i, _, st), oid in zip(to_hash, map_in_threads(hash_one, to_hash,
-                                                       size_of=lambda item: item[2].st_size),
-                               strict=True):
-        compare(i, oid, is_executable(st.st_mode))
+    for (i, _, _, executable), oid in zip(
+            to_hash, map_in_threads(hash_one, to_hash, size_of=lambda item: item[2].st_size),
+            strict=True):
+        compare(i, oid, executable)
     found.modified.sort()
     return found
