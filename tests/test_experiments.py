@@ -283,6 +283,17 @@ def test_an_experiment_never_takes_a_branch_or_tag_name_and_a_branch_wins_over_o
     assert by_ref["params"]["params.yaml"]["train.lr"]["new"] == 0.5  # vs its baseline
 
 
+def test_an_experiment_never_takes_a_name_git_reads_as_a_commit(project):
+    full = git(project, "rev-parse", "HEAD").strip()
+    for args in (("run", "-S", "train.lr=0.5", "-n", full[:7]), ("run", "--queue", "-n", full[:7]),
+                 ("save", "-n", full[:9]), ("save", "-n", full)):
+        refused = run_dvx("exp", *args, cwd=project)
+        assert refused.code == 2 and f"'{args[-1]}' already names the commit" in \
+            refused.stderr, refused.output
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # refused before any write
+
+
 def test_no_experiment_records_an_unresolved_merge(project):
     git(project, "checkout", "-q", "-b", "other")
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")

@@ -67,8 +67,9 @@ def check_name(name: str) -> str:
 
 
 def check_new_name(repo: Repo, name: str) -> str:
-    """`name` if a new experiment may take it: a valid name that is not also a branch or tag
-    (where both exist, a revision argument means the branch or tag; see `resolve`)."""
+    """`name` if a new experiment may take it: a valid name that Git does not read as a
+    revision already, a branch, a tag or a (short) commit id (where both exist, a revision
+    argument means what Git reads; see `resolve`)."""
     check_name(name)
     git = git_of(repo)
     for prefix, kind in (("refs/heads", "branch"), ("refs/tags", "tag")):
@@ -76,7 +77,13 @@ def check_new_name(repo: Repo, name: str) -> str:
             raise UsageError(f"'{name}' is the name of a {kind} of this repository; an "
                              "experiment of the same name could not be told from it.",
                              "Pick another name.")
-    return name
+    try:
+        commit = git.resolve_revision(name)
+    except UsageError:
+        return name
+    raise UsageError(f"'{name}' already names the commit {commit[:12]} of this repository (Git "
+                     "reads it as a revision); an experiment of the same name could not be told "
+                     "from it.", "Pick another name.")
 
 
 def refuse_unmerged(repo: Repo) -> None:
