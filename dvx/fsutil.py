@@ -658,6 +658,9 @@ UNSUPPORTED_ERRNOS = frozenset(
     {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EPERM, errno.EINVAL, errno.ENOTTY,
      errno.EMLINK, errno.ENOSYS}
 )
+# Those that say only that this filesystem makes no symlinks, when a stored file is to become
+# one: EPERM there is more often a directory that may not change (chattr +i), worth a warning.
+SYMLINK_UNSUPPORTED_ERRNOS = UNSUPPORTED_ERRNOS - {errno.EPERM, errno.EMLINK}
 
 
 def _before_copy_is_named() -> None:

@@ -1,3 +1,4 @@
+import errno
 import os
 import stat
 
@@ -192,6 +193,26 @@ def test_an_edit_through_a_symlink_into_the_cache_is_seen_and_added(repo, dvx, t
     assert fsck.code == 0 and "0 corrupt" in fsck.stdout  # the changed object was set aside
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
     assert dvx("status", "-q").code == 0 and path.read_text() == "one\nmore\n"
+
+
+@pytest.mark.parametrize("error", ["EPERM", "EACCES", "EROFS", "EOPNOTSUPP"])
+def test_a_stored_file_that_cannot_become_a_symlink_is_named_unless_symlinks_are_unsupported(
+        repo, dvx, monkeypatch, error):
+    from dvx import fsutil
+
+    def refused(src: str, dst: str) -> None:  # an immutable directory gives EPERM, say
+        code = getattr(errno, error)
+        raise OSError(code, os.strerror(code))
+
+    dvx("config", "cache.type", "symlink")
+    write(repo / "d" / "a", "a\n")
+    monkeypatch.setitem(fsutil.LINKERS, "symlink", refused)
+    result = dvx("add", "d")
+    assert result.code == 0 and not (repo / "d" / "a").is_symlink()
+    assert (repo / "d" / "a").read_text() == "a\n"
+    warned = "'d/a' stays a copy of the cached object" in result.stderr
+    assert warned == (error != "EOPNOTSUPP"), result.stderr
+    assert "dvx checkout --relink" in result.stderr or not warned
 
 
 def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):

@@ -310,7 +310,7 @@ class LocalCache(ObjectStore):
         try:
             fsutil.place(self.oid_path(oid), path, ("symlink",))
         except OSError as exc:
-            if exc.errno not in fsutil.UNSUPPORTED_ERRNOS:
+            if exc.errno not in fsutil.SYMLINK_UNSUPPORTED_ERRNOS:
                 raise
             return False
         return True
