@@ -185,6 +185,19 @@ def test_relink_places_files_again_as_the_new_cache_type_says(repo, dvx):
     assert dvx("status", "-q").code == 1
 
 
+@pytest.mark.parametrize("link_type", ["symlink", "hardlink", "copy"])
+def test_relink_leaves_files_already_placed_as_the_cache_type_says(repo, dvx, link_type):
+    assert dvx("config", "cache.type", link_type).code == 0
+    write(repo / "model.bin", b"weights")
+    write(repo / "images" / "a.png", b"a")
+    assert dvx("add", "model.bin", "images").code == 0
+    placed = [repo / "model.bin", repo / "images/a.png"]
+    before = [os.lstat(p) for p in placed]
+    relinked = dvx("checkout", "--relink")
+    assert relinked.code == 0 and "0 restored, 2 unchanged" in relinked.stdout, relinked.output
+    assert [os.lstat(p) for p in placed] == before  # not written again: no inode, no ctime moved
+
+
 def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx):
     write(repo / "f", "the file\n")
     dvx("add", "f")

@@ -93,7 +93,8 @@ NOT_CACHED = "it has changes that are not in the cache (use --force to discard t
 def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: bool = False,
              settle: bool = False) -> CheckoutResult:
     """`relink`: place again the files that already match, so that each is placed as
-    cache.type now says (after it changed: a symlink becomes a copy, a copy a link).
+    cache.type now says (after it changed: a symlink becomes a copy, a copy a link); those
+    placed so already are left as they are.
     `settle` (the targets are every output): data whose pointer left Git goes too, when that
     loses nothing (dvx/ops/left_behind.py)."""
     result = CheckoutResult()
@@ -255,7 +256,9 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             return
         fsutil.rmtree(full)
     state, why = _state_and_why(repo, full, output.path, force)
-    if state is not None and state.oid == pointer.oid and not relink and (
+    if state is not None and state.oid == pointer.oid and (
+            not relink or _placed_as_configured(repo, full, state, None, pointer.executable)
+    ) and (
             state.executable == pointer.executable
             or not _shares_its_mode(state, os.lstat(full))):
         _fix_mode(full, pointer.executable, state.is_cache_link)
@@ -277,6 +280,26 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
     result.restored.append(output.path)
+
+
+def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_result | None,
+                          executable: bool) -> bool:
+    """Is the file at `path`, which holds what it should (`state`), placed as `--relink`
+    would place it now: a link of the first configured type to its object, or with `copy`
+    first, a file of its own? Placing it again would change nothing, and could fail (a full
+    disk). With `reflink` first a copy cannot be told from a clone: it is placed again."""
+    link_types = repo.link_types
+    if executable:  # as LocalCache.link_to places it: never a link
+        link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+    first = link_types[0]
+    if state.is_cache_link:
+        return first == "symlink" and not state.holds_its_own_bytes
+    try:
+        shares_the_object = os.path.samestat(st or os.lstat(path),
+                                             os.stat(repo.cache.oid_path(state.oid)))
+    except FileNotFoundError:
+        shares_the_object = False
+    return first == "hardlink" if shares_the_object else first == "copy"
 
 
 def _dir_in_the_way(repo: Repo, full: str, display: str) -> str | None:
@@ -409,7 +432,9 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 state = file_state(repo, path, f"{display}/{rel}", st)
             except PathError:
                 state, why = None, UNKNOWN_FILE
-            if state is not None and state.oid == entry.oid and not relink:
+            if state is not None and state.oid == entry.oid and (
+                    not relink
+                    or _placed_as_configured(repo, path, state, st, entry.executable)):
                 if state.executable == entry.executable:
                     result.unchanged += 1
                     continue
