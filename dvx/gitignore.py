@@ -1,4 +1,5 @@
-"""Keeping tracked data out of Git: one anchored entry per output in the .gitignore beside it."""
+"""Keeping tracked data out of Git: one anchored entry per output in the .gitignore beside it,
+and one pattern in the clone's own exclude file for the temporaries dvx writes beside data."""
 
 from __future__ import annotations
 
@@ -54,3 +55,29 @@ def remove_entry(data_path: str) -> str | None:
     else:
         os.unlink(gitignore)
     return gitignore
+
+
+# The names fsutil.temp_name_for gives (`.NAME.<12 hex digits>.tmp`, or `.CUT~<12 hex>.tmp`
+# for a name cut short), as one pattern: what a killed dvx leaves beside data is never Git's.
+TEMPORARIES_PATTERN = ".?*[.~]" + "[0-9a-f]" * 12 + ".tmp"
+TEMPORARIES_COMMENT = "# dvx: temporary files an interrupted dvx command may leave beside data"
+
+
+def exclude_temporaries(exclude_path: str) -> bool:
+    """Make Git's exclude file at `exclude_path` (`git rev-parse --git-path info/exclude`)
+    ignore dvx's temporaries, appending the pattern once and keeping every byte already
+    there; whether it was changed."""
+    try:
+        with open(exclude_path, "rb") as f:
+            content = f.read()
+    except FileNotFoundError:
+        content = b""
+    pattern = TEMPORARIES_PATTERN.encode("ascii")
+    if pattern in content.splitlines():
+        return False
+    if content and not content.endswith(b"\n"):
+        content += b"\n"
+    os.makedirs(os.path.dirname(exclude_path), exist_ok=True)
+    fsutil.atomic_write(exclude_path, content + TEMPORARIES_COMMENT.encode("ascii") + b"\n"
+                        + pattern + b"\n", fsync=False)
+    return True

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from dvx.config import Config
 from dvx.errors import ConfigError, DvxError, NotARepoError
+from dvx.gitignore import exclude_temporaries
+from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from dvx.lock import RepoLock
     from dvx.objects.tree import Tree
     from dvx.remote.store import RemoteStore
+
+log = get_logger(__name__)
 
 DVX_DIR = ".dvx"
 
@@ -43,6 +47,7 @@ class Repo:
         self.root = os.path.abspath(root)
         self.dvx_dir = os.path.join(self.root, DVX_DIR)
         self.progress: Progress = progress or NoProgress()
+        self._temporaries_excluded = False
 
     @classmethod
     def find(cls, start: str | None = None, progress: Progress | None = None) -> Repo:
@@ -184,9 +189,26 @@ class Repo:
         return self.config.get_bool("core", "fsync", default=True)
 
     def lock(self) -> RepoLock:
+        """The repository lock, which every command that writes the workspace takes (and so
+        Git is told first to ignore the temporaries it may write there)."""
         from dvx.lock import RepoLock
 
+        self.exclude_temporaries()
         return RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
+
+    def exclude_temporaries(self) -> bool:
+        """Make Git ignore the temporaries dvx writes beside data (which a killed command
+        leaves behind), in the clone's own exclude file, never a tracked one: checked once
+        per command. Whether the file was changed. Best effort: a Git directory that cannot
+        be written only costs that protection."""
+        if self._temporaries_excluded or self.git is None:
+            return False
+        self._temporaries_excluded = True
+        try:
+            return exclude_temporaries(self.git.git_path("info/exclude"))
+        except (DvxError, OSError) as exc:
+            log.debug("Git's exclude file not updated: %s", exc)
+            return False
 
     def abspath(self, relpath: str) -> str:
         return join_posix(self.root, relpath)

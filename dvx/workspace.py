@@ -159,7 +159,15 @@ def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> No
 
 def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
     """Delete the temporaries an interrupted dvx left beside these outputs, their pointers and
-    .gitignore files (one directory scan per parent). Hold the repository lock."""
+    .gitignore files. Hold the repository lock."""
+    for path in temporaries_beside(root, relpaths):
+        fsutil.remove_quietly(path)
+
+
+def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
+    """The temporaries an interrupted dvx left beside these outputs, their pointers and
+    .gitignore files (one directory scan per parent)."""
+    found: list[str] = []
     names_by_dir: dict[str, set[str]] = {}
     for rel in relpaths:
         parent, _, name = rel.rpartition("/")
@@ -174,7 +182,8 @@ def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
             if (fsutil.temp_target(entry.name) is not None
                     and any(fsutil.is_temp_for(entry.name, n) for n in names)
                     and not entry.is_dir(follow_symlinks=False)):
-                fsutil.remove_quietly(entry.path)
+                found.append(entry.path)
+    return found
 
 
 def check_entry_name(rel: str, display: str) -> None:

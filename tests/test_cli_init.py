@@ -1,3 +1,5 @@
+import os
+
 from tests.conftest import git, make_git_repo
 
 
@@ -48,3 +50,32 @@ def test_init_in_a_git_subdirectory_points_to_the_top(tmp_path, dvx):
 def test_python_dash_m_and_version(repo, dvx_proc):
     result = dvx_proc("--version", cwd=repo)
     assert result.code == 0 and "dvx" in result.stdout
+
+
+def test_git_ignores_exactly_dvx_s_temporary_names_in_every_worktree(tmp_path, dvx):
+    from dvx import fsutil
+    from dvx.gitignore import TEMPORARIES_PATTERN
+
+    root = make_git_repo(tmp_path / "r")
+    exclude = root / ".git" / "info" / "exclude"
+    exclude.write_bytes(b"# the user's own\n*.swp")  # no final newline: kept byte for byte
+    assert dvx("init", cwd=root).code == 0
+    assert dvx("install", cwd=root).code == 0  # finds the pattern there: not added twice
+    content = exclude.read_text()
+    assert content.startswith("# the user's own\n*.swp\n# dvx")
+    assert content.count(TEMPORARIES_PATTERN) == 1
+    long_name = "x" * 300
+    names = [os.path.basename(fsutil.temp_name_for(str(root / n)))
+             for n in ("data.csv", ".hidden", long_name[:250])]
+    assert "~" in names[-1] and all(fsutil.temp_target(n) for n in names)
+    others = ["data.csv", ".data.csv.0123456789a.tmp", "data.csv.0123456789ab.tmp",
+              "..0123456789ab.tmp", ".data.csv.0123456789AB.tmp", ".data.csv.0123456789ab.tmp2"]
+    assert not any(fsutil.temp_target(n) for n in others)
+    git(root, "commit", "-q", "--allow-empty", "-m", "base")
+    git(root, "worktree", "add", "-q", str(tmp_path / "wt"))
+    for where in (root, tmp_path / "wt"):
+        for name in names + others:
+            (where / name).write_text("x")
+        untracked = git(where, "status", "--porcelain", "--untracked-files=all").split("\n")
+        assert not any(name in line for name in names for line in untracked), untracked
+        assert all(any(line.endswith(name) for line in untracked) for name in others)

@@ -613,3 +613,28 @@ def test_a_worker_killed_while_adding_many_files_loses_nothing(tmp_path, fault):
     assert run_dvx("status", "-q", cwd=work).code == 0
     assert {rel: data for rel, data in workspace(work).items()
             if rel.startswith("d/")} == {rel: files[rel] for rel in files}
+
+
+def test_a_killed_checkout_leaves_git_nothing_to_stage_and_status_names_its_temporary(tmp_path):
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("config", "cache.type", "copy", cwd=root).code == 0
+    (root / ".git" / "info" / "exclude").unlink()  # a clone made before dvx wrote it there
+    write(root / "big.bin", os.urandom(2_000_000))
+    assert run_dvx("add", "big.bin", cwd=root).code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "data")
+    os.unlink(root / "big.bin")
+    crashed = subprocess.run([sys.executable, "-m", "dvx", "checkout"], cwd=root,
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "DVX_FAULT": "place.before_rename"})
+    assert crashed.returncode == -signal.SIGKILL
+    temps = [name for name in os.listdir(root) if TEMP_NAME.fullmatch(name)]
+    assert temps and os.path.getsize(root / temps[0]) == 2_000_000
+    git(root, "add", "-A")
+    assert git(root, "status", "--porcelain") == ""  # Git never sees it
+    status = run_dvx("status", cwd=root)
+    assert f"'{temps[0]}' is a temporary file of a dvx command" in status.stderr, status.output
+    assert run_dvx("checkout", cwd=root).code == 0
+    assert not [name for name in os.listdir(root) if TEMP_NAME.fullmatch(name)]
+    assert (root / "big.bin").stat().st_size == 2_000_000

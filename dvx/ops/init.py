@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
-from dvx.repo import DVX_DIR
+from dvx.repo import DVX_DIR, Repo
 from dvx.scm import find_git_root
 
 # Keeps everything but the shared config out of Git.
@@ -54,4 +54,5 @@ def init(path: str, no_scm: bool = False) -> InitResult:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     to_stage = [] if no_scm else [f"{DVX_DIR}/config", f"{DVX_DIR}/.gitignore"]
+    Repo(root).exclude_temporaries()
     return InitResult(root, True, no_scm, to_stage)

@@ -64,6 +64,8 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
             result.changed.append(".git/config [merge \"dvx\"]")
     for name in HOOKS:
         _hook(os.path.join(hooks_dir, name), name, uninstall, result)
+    if not uninstall and repo.exclude_temporaries():
+        result.changed.append(".git/info/exclude (dvx's temporary files)")
     return result
 
 

@@ -15,7 +15,7 @@ from dvx.paths import Fingerprint, fingerprint_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import file_state, scan_directory
+from dvx.workspace import file_state, scan_directory, temporaries_beside
 
 log = get_logger(__name__)
 
@@ -72,6 +72,8 @@ class StatusResult:
     # Data whose pointer left Git, still in the workspace: (path, why it is kept, or None
     # when checkout removes it)
     left_behind: list[tuple[str, str | None]] = field(default_factory=list)
+    # Temporary files an interrupted dvx command left beside the outputs (never data)
+    temporaries: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -83,13 +85,28 @@ class StatusResult:
         if self.left_behind:
             doc["left_behind"] = [{"path": p, "removable": why is None, "kept_because": why}
                                   for p, why in self.left_behind]
+        if self.temporaries:
+            doc["temporaries"] = self.temporaries
         return doc
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
     results = [_status_or_why_not(repo, t.output) for t in targets]
     repo.statcache.flush()
-    return StatusResult(results)
+    return StatusResult(results, temporaries=_temporaries(repo, targets))
+
+
+def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
+    """The temporaries an interrupted command left beside the outputs, named in a warning:
+    status takes no lock, so it cannot tell them from a running command's and leaves them
+    to the next command that writes there (Git ignores them: Repo.exclude_temporaries)."""
+    found = sorted(os.path.relpath(path, repo.root) for path in temporaries_beside(
+        repo.root, [t.output.path for t in targets]))
+    for path in found:
+        log.warning("'%s' is a temporary file of a dvx command (one that was interrupted, or "
+                    "one running now), never data: the next `dvx checkout` or `dvx add` of "
+                    "what is beside it removes it.", path)
+    return found
 
 
 def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus:
