@@ -77,33 +77,21 @@ def test_a_second_writer_waits_for_the_holder_then_proceeds(repo, holder):
     assert (repo / "data.csv.dvx").exists()
 
 
-def test_ctrl_c_while_waiting_for_the_lock_stops_cleanly(repo, holder):
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Interrupted."),
+                                                  (signal.SIGTERM, 143, "Terminated.")])
+def test_ctrl_c_or_sigterm_while_waiting_for_the_lock_stops_cleanly(repo, holder, signum, code,
+                                                                     said):
+    """Ctrl-C, `kill PID` or a CI timeout: a message, its exit status, nothing written."""
     write(repo / "data.csv", "a,b\n1,2\n")
     waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
                               text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     assert waiter.stderr is not None
     assert "Waiting" in waiter.stderr.readline()
-    waiter.send_signal(signal.SIGINT)
+    waiter.send_signal(signum)
     _, err = waiter.communicate(timeout=60)
-    assert waiter.returncode == 130
-    assert err.startswith("ERROR: Interrupted.") and "Traceback" not in err
-    assert not (repo / "data.csv.dvx").exists()
-    assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
-
-
-def test_sigterm_while_waiting_stops_as_cleanly_as_ctrl_c(repo, holder):
-    """`kill PID` or a CI timeout: a message, exit 143, nothing written."""
-    write(repo / "data.csv", "a,b\n1,2\n")
-    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
-                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    assert waiter.stderr is not None
-    assert "Waiting" in waiter.stderr.readline()
-    waiter.send_signal(signal.SIGTERM)
-    _, err = waiter.communicate(timeout=60)
-    assert waiter.returncode == 143
-    assert err.startswith("ERROR: Terminated.") and "Traceback" not in err
+    assert waiter.returncode == code
+    assert err.startswith(f"ERROR: {said}") and "Traceback" not in err
     assert not (repo / "data.csv.dvx").exists()
     assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
 

@@ -37,9 +37,13 @@ def test_a_bad_pointer_blocks_only_the_commands_that_touch_it(repo, dvx, tmp_pat
     assert restored.code == 1 and (repo / "good.csv").read_text() == "good\n"
 
 
-def _diverge(team: Team) -> tuple:
-    """alice and bob change the same tracked file on two branches; alice merges bob's."""
+def _diverge(team: Team, installed: bool = False) -> tuple:
+    """alice and bob change the same tracked file on two branches; alice merges bob's (with
+    `installed`, in a repository whose team ran `dvx install`)."""
     alice = team.founder()
+    if installed:
+        must("install", cwd=alice)
+        share(alice, "install")
     write(alice / "data.csv", "v1\n")
     write(alice / "other.csv", "other\n")
     must("add", "data.csv", "other.csv", cwd=alice)
@@ -80,26 +84,7 @@ def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path):
 
 
 def test_with_dvx_install_the_conflict_message_does_not_suggest_it(tmp_path):
-    team = Team(tmp_path)
-    alice = team.founder()
-    must("install", cwd=alice)
-    share(alice, "install")
-    for rel, content in (("data.csv", "v1\n"), ("other.csv", "other\n")):
-        write(alice / rel, content)
-    must("add", "data.csv", "other.csv", cwd=alice)
-    share(alice, "v1")
-    bob = team.clone("bob")
-    git(bob, "checkout", "-q", "-b", "bob")
-    edit(bob, "data.csv", "bob's\n")
-    must("add", "data.csv", cwd=bob)
-    share(bob, "bob's version")
-    edit(alice, "data.csv", "alice's\n")
-    must("add", "data.csv", cwd=alice)
-    share(alice, "alice's version")
-    git(alice, "fetch", "-q", "origin")
-    merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
-                            capture_output=True, text=True)
-    assert merged.returncode != 0
+    alice, _ = _diverge(Team(tmp_path), installed=True)
     status = run_dvx("status", cwd=alice)
     assert status.code == 1 and "git checkout --theirs data.csv.dvx" in status.stderr
     assert "dvx install" not in status.stderr
