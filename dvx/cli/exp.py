@@ -124,7 +124,7 @@ def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     """Compare the params and metrics of two experiments (B default: A's baseline). A and B
     may also be any Git revision (B default: the workspace, when A is not an experiment); a
     branch, tag or commit wins over an experiment of the same name."""
-    from dvx.exps.refs import resolve
+    from dvx.experiment_refs import resolve
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import METRICS, PARAMS, diff
 

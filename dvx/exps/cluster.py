@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from dvx.errors import DvxError, UsageError
+from dvx.experiment_refs import git_of
 from dvx.exps.queue import DONE, FAILED, QUEUE_REFS, QUEUED, RUNNING, Entry, entries, log_path
 from dvx.exps.queue import _save as save_entry
-from dvx.exps.refs import git_of
 from dvx.exps.share import pull_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push

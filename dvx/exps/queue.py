@@ -21,8 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from dvx.errors import DvxError, UsageError
-from dvx.exps import overrides
-from dvx.exps.refs import (
+from dvx.experiment_refs import (
     check_new_name,
     experiments,
     git_of,
@@ -31,6 +30,7 @@ from dvx.exps.refs import (
     refuse_unmerged,
     warn_left_out,
 )
+from dvx.exps import overrides
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.repo import Repo
 

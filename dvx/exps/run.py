@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError, UsageError
-from dvx.exps import overrides as params
-from dvx.exps.refs import (
+from dvx.experiment_refs import (
     Experiment,
     check_new_name,
     experiments,
@@ -20,6 +19,7 @@ from dvx.exps.refs import (
     record,
     refuse_unmerged,
 )
+from dvx.exps import overrides as params
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout

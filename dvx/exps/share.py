@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
-from dvx.exps.refs import PREFIX, Experiment, experiments, find, git_of, head
+from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import SyncResult, fetch, push
 from dvx.outputs import Target

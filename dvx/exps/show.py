@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import UsageError
-from dvx.exps.refs import Experiment, experiments, git_of
+from dvx.experiment_refs import Experiment, experiments, git_of
 from dvx.metrics.revisions import WORKSPACE, Reader, Revision
 from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
 from dvx.metrics.values import METRICS, PARAMS, flatten, read_revision

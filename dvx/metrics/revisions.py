@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
-from dvx.exps.refs import resolve as resolve_revision_or_experiment
+from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.history import History, Scope
 from dvx.paths import check_no_symlinked_parent, check_relpath, join_posix
 from dvx.repo import Repo
@@ -88,7 +88,7 @@ class Reader:
 
     def resolve(self, rev: str) -> Revision:
         """A revision a user named: `workspace`, anything Git resolves to a commit, or else
-        an experiment's name (see `dvx.exps.refs.resolve`)."""
+        an experiment's name (see `dvx.experiment_refs.resolve`)."""
         if rev == WORKSPACE:
             return Revision(WORKSPACE)
         git = self.history.git
