@@ -332,6 +332,9 @@ def _print_status(result: object, has_stages: bool = False) -> None:
                              ("deleted", o.deleted)):
             for path in paths:
                 out(f"    {label}: {path}")
+    for path, why_kept in result.left_behind:
+        out(f"{path}: no longer tracked, its pointer left Git" + (
+            f"; {why_kept}" if why_kept else ""))
     if any(o.workspace == "modified" and not o.pointer_moved for o in result.outputs):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
     if any(o.workspace == "modified" and o.pointer_moved for o in result.outputs):
@@ -345,9 +348,6 @@ def _print_status(result: object, has_stages: bool = False) -> None:
         out("(`dvx pull` fetches what is not in the cache)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
-    for path, why_kept in result.left_behind:
-        out(f"{path}: no longer tracked, its pointer left Git" + (
-            f"; {why_kept}" if why_kept else ""))
     if any(why is None for _, why in result.left_behind):
         out("(`dvx checkout` removes data whose pointer left Git, as it is in the cache)")
     if any(why is not None for _, why in result.left_behind):
