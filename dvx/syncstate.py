@@ -46,6 +46,10 @@ class Synced:
     # What the files outside `placed` were synced to before (an older version of the
     # directory); None: they were never placed here.
     base: Synced | None = None
+    # The data was already there, matching, when a checkout first synced it (a file `dvx
+    # remove` kept, say): dvx did not place it, so it never takes it away as data left
+    # behind (ops/left_behind.py).
+    found: bool = False
 
     def covers(self, relpath: str) -> bool:
         """Was `relpath` (inside the directory) placed in this workspace at this version?"""
@@ -175,6 +179,8 @@ def _entry(synced: Synced) -> dict[str, object]:
         entry["placed"] = sorted(synced.placed)
     if synced.base is not None:
         entry["base"] = _entry(synced.base)
+    if synced.found:
+        entry["found"] = True
     return entry
 
 
@@ -201,4 +207,5 @@ def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | N
         return None
     if not isinstance(oid, str) or not is_valid_oid(oid, algo):
         return None
-    return Synced(oid, None if placed is None else tuple(placed), base)
+    return Synced(oid, None if placed is None else tuple(placed), base,
+                  entry.get("found") is True)

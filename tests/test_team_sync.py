@@ -727,3 +727,27 @@ def test_a_move_killed_then_checked_out_is_finished_by_running_it_again(team):
     assert not (alice / "d").exists() and not (alice / "d.dvx").exists()
     assert (alice / "e/x").read_text() == "one\n"
     assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_data_git_tracks_or_dvx_found_there_is_never_taken_as_left_behind(team):
+    """A directory moved from dvx into Git on a branch is Git's there; a file `dvx remove`
+    kept, looked at in an older commit and back, is the user's: checkout takes neither."""
+    alice = team.founder()
+    write(alice / "d/a", "a")
+    write(alice / "notes.csv", "keep me\n")
+    must("add", "d", "notes.csv", cwd=alice)
+    share(alice, "tracked by dvx")
+    git(alice, "checkout", "-q", "-b", "in-git")
+    must("remove", "d.dvx", "notes.csv.dvx", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "reset", "-q", "notes.csv")
+    git(alice, "commit", "-qm", "d in Git, notes.csv kept untracked")
+    git(alice, "checkout", "-q", "main")
+    must("checkout", cwd=alice)
+    git(alice, "checkout", "-q", "in-git")  # Git writes d/a; notes.csv was there all along
+    done = run_dvx("checkout", cwd=alice)
+    assert done.code == 0 and "removed" not in done.stdout, done.output
+    assert (alice / "d/a").read_text() == "a"
+    assert (alice / "notes.csv").read_text() == "keep me\n"
+    assert git(alice, "status", "--porcelain") == "?? notes.csv\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0  # said once, then the user's own

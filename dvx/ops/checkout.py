@@ -104,6 +104,10 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
             records_before = {}
+            # Data already there with no record: found, not placed, should it match.
+            found_there = {target for target in targets if target.subpath is None
+                           and repo.syncstate.get(target.output.path) is None
+                           and os.path.lexists(repo.abspath(target.output.path))}
             for target in targets:
                 if target.output.pointer.is_dir:
                     records_before[target] = repo.syncstate.get(target.output.path)
@@ -120,6 +124,8 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
                     _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems)
+                if target in found_there:
+                    _mark_found(repo, target.output)
             if settle:
                 result.removed += settle_left_behind(repo)
         finally:
@@ -189,6 +195,12 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path,
                     target.output.path, target.output.path)
+
+
+def _mark_found(repo: Repo, output: Output) -> None:
+    synced = repo.syncstate.get(output.path)
+    if synced is not None and synced.oid == output.pointer.oid and synced.placed is None:
+        repo.syncstate.record(output.path, Synced(synced.oid, found=True))
 
 
 def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:

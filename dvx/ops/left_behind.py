@@ -9,8 +9,11 @@ exactly what was synced, every object of it is in this repository's own cache (n
 shared with other repositories, whose gc could take the only copy), and only the files dvx
 placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
-path Git tracks itself, or whose pointer Git still has (in the index: deleted by hand, not by
-Git), is not data left behind; `dvx remove` forgets the record before it deletes the pointer.
+path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
+Git still has (in the index: deleted by hand, not by Git), is not data left behind; a directory
+holding files Git tracks, or data dvx found already there rather than placed (a file `dvx
+remove` kept, then checked out at an older commit), stays. `dvx remove` forgets the record
+before it deletes the pointer.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from dvx.repo import Repo
 log = get_logger(__name__)
 
 CHANGED = "changed since dvx placed it"
+FOUND = "it was there before dvx synced it (dvx did not place it)"
+GIT_FILES = "Git tracks files in it"
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
 
@@ -61,6 +66,8 @@ def settle_left_behind(repo: Repo) -> list[str]:
             log.warning("%s: its pointer is no longer in Git, but %s, so it stays. Delete it, "
                         "or track it again with `dvx add %s`.", item.path, item.why_kept,
                         item.path)
+            if item.why_kept == FOUND:
+                stale.append(item.path)  # the user's own, said once: no longer dvx's business
             continue
         synced = repo.syncstate.get(item.path)
         assert synced is not None
@@ -76,6 +83,8 @@ def holds_what_was_synced(repo: Repo, path: str) -> str | None:
     """None if `path` holds exactly the data dvx last placed there, every object of it in the
     cache (looked at, not remembered); else why not."""
     synced = repo.syncstate.get(path)
+    if synced is not None and synced.found:
+        return FOUND
     if synced is None or synced.placed is not None:
         return CHANGED  # a directory placed in part: its other parts are not known here
     full = repo.abspath(path)
@@ -134,9 +143,22 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         if path in git_has or not os.path.lexists(repo.abspath(path)):
             stale.append(path)  # Git's own file now, or gone
             continue
-        why = holds_what_was_synced(repo, path)
+        git_files = {g for g in git_has if g.startswith(path + "/")}
+        if git_files and _all_files_in(repo, path) <= git_files:
+            stale.append(path)  # a directory Git tracks now: its own
+            continue
+        why = GIT_FILES if git_files else holds_what_was_synced(repo, path)
         left.append(LeftBehind(path, why or (SHARED_CACHE if shared else None)))
     return left, stale
+
+
+def _all_files_in(repo: Repo, path: str) -> set[str]:
+    """The repo-relative paths of the files (and symlinks) under the directory `path`."""
+    found: set[str] = set()
+    for directory, _, files in os.walk(repo.abspath(path)):
+        rel = os.path.relpath(directory, repo.root).replace(os.sep, "/")
+        found.update(f"{rel}/{name}" for name in files)
+    return found
 
 
 def _cache_is_shared(repo: Repo) -> bool:
