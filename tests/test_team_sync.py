@@ -751,3 +751,17 @@ def test_data_git_tracks_or_dvx_found_there_is_never_taken_as_left_behind(team):
     assert (alice / "notes.csv").read_text() == "keep me\n"
     assert git(alice, "status", "--porcelain") == "?? notes.csv\n"
     assert run_dvx("status", "-q", cwd=alice).code == 0  # said once, then the user's own
+
+
+def test_data_whose_pointer_was_never_committed_is_never_taken(team):
+    """A pointer only staged, then taken by `git reset --hard`: no commit names the data, so
+    the workspace may hold its only copy (gc keeps nothing for it)."""
+    alice = team.founder()
+    write(alice / "data/a.txt", "the only copy\n")
+    must("add", "data", cwd=alice)
+    git(alice, "add", "data.dvx", ".gitignore")
+    git(alice, "reset", "-q", "--hard")
+    done = run_dvx("checkout", cwd=alice)
+    assert done.code == 0 and "removed" not in done.stdout, done.output
+    assert "no commit records it" in done.stderr
+    assert (alice / "data/a.txt").read_text() == "the only copy\n"

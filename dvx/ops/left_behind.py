@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, join_posix
-from dvx.pointer import Pointer
+from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -36,6 +37,8 @@ log = get_logger(__name__)
 CHANGED = "changed since dvx placed it"
 FOUND = "it was there before dvx synced it (dvx did not place it)"
 GIT_FILES = "Git tracks files in it"
+NEVER_COMMITTED = "no commit records it (its pointer was never committed): it may be the only copy"
+HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
 
@@ -148,8 +151,43 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
             stale.append(path)  # a directory Git tracks now: its own
             continue
         why = GIT_FILES if git_files else holds_what_was_synced(repo, path)
-        left.append(LeftBehind(path, why or (SHARED_CACHE if shared else None)))
+        if why is None and shared:
+            why = SHARED_CACHE
+        if why is None and not _in_a_commit(repo, path):
+            why = NEVER_COMMITTED
+        left.append(LeftBehind(path, why))
     return left, stale
+
+
+def _in_a_commit(repo: Repo, path: str) -> bool:
+    """Does a commit some ref reaches (a branch, a tag, a stash, an experiment) record the
+    data synced at `path`, in its pointer or in dvx.lock? If not, the pointer was only ever
+    staged (and `git reset --hard` took it away): nothing but the workspace names the data,
+    and gc would not keep its objects."""
+    synced = repo.syncstate.get(path)
+    git = repo.git
+    if synced is None or git is None:
+        return False
+    for file in (path + POINTER_SUFFIX, LOCK_FILE):
+        try:
+            commits = git.run("log", "--all", "--format=%H", f"-n{HISTORY_DEPTH}", "--",
+                              file).decode().split()
+            for commit in commits:
+                if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, synced.oid,
+                            repo.algo):
+                    return True
+        except DvxError:
+            continue  # unreadable history counts as none
+    return False
+
+
+def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> bool:
+    if data is None:
+        return False
+    if file == LOCK_FILE:
+        return any(out.path == path and out.oid == oid
+                   for stage in parse_lock(data, algo).values() for out in stage.outs)
+    return parse_pointer(data, file).oid == oid
 
 
 def _all_files_in(repo: Repo, path: str) -> set[str]:
