@@ -238,3 +238,23 @@ def test_a_tracked_file_replaced_by_a_foreign_symlink_is_modified_and_the_rest_r
     assert restored.code == 0 and not (repo / "f").is_symlink()
     assert (repo / "f").read_text() == "hi\n"
     assert (tmp_path / "elsewhere").read_text() == "outside\n"  # never written through
+
+
+def test_tracked_data_git_would_see_is_reported(repo, dvx):
+    """`git reset --hard` after an uncommitted add takes the .gitignore entry back out (the
+    .gitignore was tracked), while the pointer, untracked, stays: `git add -A` would put the
+    data itself into Git, so status says so, and commit writes the entry again."""
+    import subprocess
+
+    write(repo / ".gitignore", "*.log\n")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "ignore logs"], cwd=repo, check=True)
+    write(repo / "z.csv", "z\n")
+    assert dvx("add", "z.csv").code == 0
+    subprocess.run(["git", "reset", "-q", "--hard"], cwd=repo, check=True)
+    result = dvx("status", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["changed"] and doc["unignored"] == ["z.csv"]
+    assert "z.csv: not ignored by Git" in dvx("status").stdout
+    assert dvx("commit", "z.csv").code == 0
+    assert dvx("status", "-q").code == 0

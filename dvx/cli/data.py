@@ -332,6 +332,9 @@ def _print_status(result: object, has_stages: bool = False) -> None:
                              ("deleted", o.deleted)):
             for path in paths:
                 out(f"    {label}: {path}")
+    for path in result.unignored:
+        out(f"{path}: not ignored by Git (its .gitignore entry is gone), so `git add` would "
+            f"take the data itself; `dvx commit {path}` writes the entry again")
     for path, why_kept in result.left_behind:
         out(f"{path}: no longer tracked, its pointer left Git" + (
             f"; {why_kept}" if why_kept else ""))

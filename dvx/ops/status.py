@@ -74,10 +74,13 @@ class StatusResult:
     left_behind: list[tuple[str, str | None]] = field(default_factory=list)
     # Temporary files an interrupted dvx command left beside the outputs (never data)
     temporaries: list[str] = field(default_factory=list)
+    # Tracked data in the workspace that Git does not ignore (its .gitignore entry is gone)
+    unignored: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return any(o.changed for o in self.outputs) or bool(self.left_behind)
+        return (any(o.changed for o in self.outputs) or bool(self.left_behind)
+                or bool(self.unignored))
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"changed": self.changed,
@@ -87,13 +90,28 @@ class StatusResult:
                                   for p, why in self.left_behind]
         if self.temporaries:
             doc["temporaries"] = self.temporaries
+        if self.unignored:
+            doc["unignored"] = self.unignored
         return doc
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
     results = [_status_or_why_not(repo, t.output) for t in targets]
     repo.statcache.flush()
-    return StatusResult(results, temporaries=_temporaries(repo, targets))
+    return StatusResult(results, temporaries=_temporaries(repo, targets),
+                        unignored=_unignored(repo, targets))
+
+
+def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
+    """The tracked data in the workspace that Git does not ignore: its .gitignore entry went
+    (`git reset --hard` after an uncommitted add, a hand edit), and `git add -A` would put
+    the data itself into Git."""
+    present = sorted({t.output.path for t in targets
+                      if os.path.lexists(repo.abspath(t.output.path))})
+    if repo.git is None or not present:
+        return []
+    ignored = repo.git.ignore_rules(present)
+    return [path for path in present if path not in ignored]
 
 
 def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
