@@ -196,3 +196,17 @@ def check_entry_name(rel: str, display: str) -> None:
     except UnicodeEncodeError:
         raise PathError(f"'{display}/{rel!r}' has a name that is not valid UTF-8.",
                         "Rename it; dvx records names as UTF-8.") from None
+
+
+def prune_empty_dirs(top: str, deleted: list[str]) -> None:
+    """Remove the folders below `top` that deleting the files `deleted` (relpaths) left
+    empty, deepest first; a folder that still holds anything stays."""
+    parents = {rel.rpartition("/")[0] for rel in deleted} - {""}
+    for parent in sorted(parents, key=lambda p: p.count("/"), reverse=True):
+        current = parent
+        while current:
+            try:
+                os.rmdir(join_posix(top, current))
+            except OSError:
+                break  # not empty (or already gone): leave it
+            current = current.rpartition("/")[0]

@@ -34,6 +34,7 @@ from dvx.threads import map_in_threads
 from dvx.workspace import (
     FileState,
     file_state,
+    prune_empty_dirs,
     remove_temporaries,
     remove_temporaries_beside,
 )
@@ -483,7 +484,7 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     for rel in plan.delete:
         fsutil.remove_quietly(join_posix(top, rel))
         result.removed.append(f"{display}/{rel}")
-    _prune_empty_dirs(top, plan.delete)
+    prune_empty_dirs(top, plan.delete)
     for index in plan.chmod:
         entry = tree.entry(index)
         _fix_mode(join_posix(top, entry.path), entry.executable, False)
@@ -543,15 +544,3 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
             return outcome
 
         record(large, map_in_threads(place_large, large, size_of=tree.size_at))
-
-
-def _prune_empty_dirs(top: str, deleted: list[str]) -> None:
-    parents = {rel.rpartition("/")[0] for rel in deleted} - {""}
-    for parent in sorted(parents, key=lambda p: p.count("/"), reverse=True):
-        current = parent
-        while current:
-            try:
-                os.rmdir(join_posix(top, current))
-            except OSError:
-                break  # not empty (or already gone): leave it
-            current = current.rpartition("/")[0]

@@ -28,9 +28,10 @@ from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import Output, load_tree, scan_outputs
-from dvx.paths import POINTER_SUFFIX, join_posix
+from dvx.paths import POINTER_SUFFIX, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
+from dvx.workspace import prune_empty_dirs
 
 log = get_logger(__name__)
 
@@ -117,7 +118,9 @@ def remove_placed(repo: Repo, path: str, oid: str) -> None:
         assert tree is not None  # holds_what_was_synced found it
         for entry in tree.entries:
             fsutil.remove_quietly(join_posix(full, entry.path))
-        _prune_empty_dirs(full)
+        prune_empty_dirs(full, [entry.path for entry in tree.entries])
+        with contextlib.suppress(OSError):  # not empty: what stays there is not dvx's
+            os.rmdir(full)
     _prune_empty_parents(repo, path)
 
 
@@ -192,11 +195,8 @@ def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> b
 
 def _all_files_in(repo: Repo, path: str) -> set[str]:
     """The repo-relative paths of the files (and symlinks) under the directory `path`."""
-    found: set[str] = set()
-    for directory, _, files in os.walk(repo.abspath(path)):
-        rel = os.path.relpath(directory, repo.root).replace(os.sep, "/")
-        found.update(f"{rel}/{name}" for name in files)
-    return found
+    walk = walk_directory(repo.abspath(path))
+    return {f"{path}/{rel}" for rel in [*(e.relpath for e in walk.files), *walk.symlinks]}
 
 
 def _cache_is_shared(repo: Repo) -> bool:
@@ -219,12 +219,6 @@ def _overlaps(path: str, outputs: set[str]) -> bool:
         parent = parent.rpartition("/")[0]
     prefix = path + "/"
     return any(o.startswith(prefix) for o in outputs)
-
-
-def _prune_empty_dirs(top: str) -> None:
-    for directory, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
-        with contextlib.suppress(OSError):  # not empty: what stays there is not dvx's
-            os.rmdir(directory)
 
 
 def _prune_empty_parents(repo: Repo, path: str) -> None:

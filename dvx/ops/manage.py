@@ -102,10 +102,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             repo.syncstate.forget(output.path)
             repo.syncstate.flush()
             if remove_data and os.path.lexists(full):
-                if os.path.isdir(full) and not os.path.islink(full):
-                    fsutil.rmtree(full)
-                else:
-                    os.unlink(full)
+                fsutil.delete(full)
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)  # last: until then a rerun finds the removal
             touched += [output.pointer_path, _gitignore_rel(output.path)]
@@ -120,10 +117,7 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> lis
                             "stopped half-way), so whether the cache has its content is not "
                             "known; refusing to delete it.", "Use --force to delete anyway, "
                             "or run without --outs to keep the data.")
-        if os.path.isdir(full) and not os.path.islink(full):
-            fsutil.rmtree(full)
-        else:
-            os.unlink(full)
+        fsutil.delete(full)
     gitignore.remove_entry(full)
     repo.syncstate.forget(rel)
     return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]

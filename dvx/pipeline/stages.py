@@ -70,10 +70,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                                                           ".gitignore"))
                 repo.syncstate.forget(out.path)
                 if delete_outputs and os.path.lexists(full):
-                    if os.path.isdir(full) and not os.path.islink(full):
-                        fsutil.rmtree(full)
-                    else:
-                        os.unlink(full)
+                    fsutil.delete(full)
                     changed.deleted.append(out.path)
         repo.syncstate.flush()
     changed.touched = list(dict.fromkeys(changed.touched))
