@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+
+def _let_ctrl_c_through() -> None:
+    """A shell starts a background job (CI's, say) with SIGINT ignored, and every process a test
+    starts would inherit that: the Ctrl-C tests need dvx to receive the signal as it would
+    from a terminal. A Python handler (unlike SIG_IGN) is reset to the default by exec."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+_let_ctrl_c_through()
 
 
 @dataclass

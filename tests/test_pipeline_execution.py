@@ -240,8 +240,7 @@ stages:
 """)
     proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stdin=subprocess.DEVNULL, text=True)
     try:
         deadline = time.monotonic() + 60
         while not (repo / "started").exists() or not (repo / "started").read_text():
