@@ -101,9 +101,7 @@ class Repo:
         return os.path.normpath(os.path.join(base, os.path.expanduser(configured)))
 
     def _inside(self, path: str) -> bool:
-        root = os.path.realpath(self.root)
-        real = os.path.realpath(path)
-        return real == root or real.startswith(root + os.sep)
+        return _within(os.path.realpath(path), os.path.realpath(self.root))
 
     def _check_confirmed(self, configured: str, path: str) -> None:
         """A cache directory outside the repository, named by the tracked config (which comes
@@ -122,12 +120,21 @@ class Repo:
             "from .dvx/config.")
 
     def _outside_git(self, path: str, what: str) -> str:
-        """`path`, unless it leads into the Git directory (a cloned config or symlink can try)."""
+        """`path`, unless it leads into the Git directory or into the workspace outside .dvx/,
+        where Git would see every object (a cloned or hand-edited config, or a symlink, can
+        try; `dvx config` refuses both before writing them down)."""
         git_dir = os.path.realpath(os.path.join(self.root, ".git"))
         real = os.path.realpath(path)
-        if real == git_dir or real.startswith(git_dir + os.sep):
+        if _within(real, git_dir):
             raise ConfigError(f"The {what} '{path}' leads into the Git directory '{git_dir}'; "
                               "dvx never writes there.", "Point cache.dir elsewhere, or replace "
+                              "the symbolic link with a real directory.")
+        root = os.path.realpath(self.root)
+        if _within(real, root) and not _within(real, os.path.realpath(self.dvx_dir)):
+            raise ConfigError(f"The {what} '{path}' leads into the workspace, where Git would "
+                              "see every object (git add -A would commit the data itself).",
+                              "Point cache.dir at a folder outside the repository or in .dvx/ "
+                              "(`dvx config --unset cache.dir` for the default), or replace "
                               "the symbolic link with a real directory.")
         return path
 
@@ -212,3 +219,7 @@ class Repo:
 
     def abspath(self, relpath: str) -> str:
         return join_posix(self.root, relpath)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder + os.sep)

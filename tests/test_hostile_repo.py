@@ -407,6 +407,23 @@ def test_private_directories_leading_into_git_are_refused(how, tmp_path):
         assert message.startswith("ERROR:") and "leads into the Git directory" in message
 
 
+@pytest.mark.parametrize("how", ["cache.dir", ".dvx/cache symlink"])
+def test_a_cache_leading_into_the_workspace_is_refused(how, tmp_path):
+    """Objects in the workspace outside .dvx/ are files Git sees: `git add -A` would commit the
+    data itself. `dvx config` refuses such a cache.dir; a cloned config or link is refused too."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    if how == "cache.dir":
+        config = (hostile.origin / ".dvx/config").read_text()
+        hostile.commit({".dvx/config": config + "[cache]\ndir = ../store\n"})
+    else:
+        hostile.commit({})
+        commit_symlink(hostile.origin, ".dvx/cache", "../store")
+        git(hostile.origin, "commit", "-qm", ".dvx/cache leads into the workspace")
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "leads into the workspace" in message
+
+
 def test_unparsable_config_is_a_clear_error(tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
