@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import subprocess
 
+import pytest
+
 SECRET = "s3cr3t-pa55"
 
 
@@ -28,6 +30,19 @@ def test_a_password_in_a_remote_url_is_never_printed(repo, dvx):
         assert SECRET not in result.output, result.output
     assert "alice" not in outputs[0].output and "***@127.0.0.1" in outputs[0].output
     assert outputs[4].code != 0 and outputs[4].stderr.startswith("ERROR:")
+
+
+@pytest.mark.parametrize("url", [
+    f"https://alice:{SECRET}@127.0.0.1:{closed_port()}/store",
+    f"https://127.0.0.1:{closed_port()}/store?user=alice&token={SECRET}"])
+def test_a_secret_in_an_http_url_is_never_printed(repo, dvx, url):
+    """The password of a URL and every value of its query string (a token, a signature)."""
+    assert dvx("remote", "add", "--local", "-d", "h", url).code == 0
+    outputs = [dvx("remote", "list"), dvx("config", "--list"), dvx("fetch"), dvx("pull"),
+               dvx("status", "-c")]
+    for result in outputs:
+        assert SECRET not in result.output, result.output
+    assert outputs[2].code != 0 and outputs[2].stderr.startswith("ERROR: Cannot reach")
 
 
 def test_the_local_config_holding_it_is_never_tracked(repo, dvx):

@@ -143,8 +143,7 @@ def _join(*notices: str | None) -> str | None:
 
 
 def _shown(key: str, value: str) -> str:
-    from dvx.remote.backends import is_secret
-    from dvx.remote.fs import redact_url
+    from dvx.remote.backends import is_secret, redact_url
 
     return "***" if is_secret(key.rpartition(".")[2]) else redact_url(value)
 

@@ -19,8 +19,9 @@ from dvx.remote.backends import (
     check_option_value,
     check_url,
     is_secret,
+    redact_url,
 )
-from dvx.remote.fs import is_local_url, open_store, redact_url, request_retries
+from dvx.remote.fs import is_local_url, open_store, request_retries
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo

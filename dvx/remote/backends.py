@@ -16,6 +16,7 @@ config and out of every message. Credentials can also come from each library's u
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -451,3 +452,13 @@ def check_option_value(url: str, section: str, option: str, value: str) -> str:
 
 def is_secret(option: str) -> bool:
     return option in SECRET_OPTIONS
+
+
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
+_QUERY_VALUE = re.compile(r"([?&][^=&#]*=)[^&#]*")
+
+
+def redact_url(url: str) -> str:
+    """The URL as dvx shows it: any user:password part and every query value (a token, a
+    signature) hidden."""
+    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(lambda m: m.group(1) + "***@", url))

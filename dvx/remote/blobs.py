@@ -24,6 +24,7 @@ from dvx.objects.blobs import (
     Sink,
     relative_names,
 )
+from dvx.remote.backends import redact_url
 
 log = get_logger(__name__)
 
@@ -317,7 +318,7 @@ class HttpBlobs(FsspecBlobs):
             failure = exc
         if failure is None or isinstance(failure, aiohttp.ClientResponseError):
             return  # the server answered (a folder's URL may well be a 404)
-        raise RemoteError(f"Cannot reach the HTTP remote {self.root}: "
+        raise RemoteError(f"Cannot reach the HTTP remote {redact_url(self.root)}: "
                           f"{str(failure) or type(failure).__name__}.",
                           "Check the URL with `dvx remote list`, and the network.")
 

@@ -8,7 +8,6 @@ relative to the repository root. Every other scheme is built by its backend
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from dvx.remote.backends import (
     backend_for,
     bucket_of,
     is_secret,
+    redact_url,
     s3_access,
     s3_root,
     seconds_option,
@@ -30,14 +30,6 @@ from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any user:password part hidden."""
-    return _USERINFO.sub(lambda m: m.group(1) + "***@", url)
-
-
 def is_local_url(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
