@@ -34,7 +34,8 @@ def test_a_password_in_a_remote_url_is_never_printed(repo, dvx):
 
 @pytest.mark.parametrize("url", [
     f"https://alice:{SECRET}@127.0.0.1:{closed_port()}/store",
-    f"https://127.0.0.1:{closed_port()}/store?user=alice&token={SECRET}"])
+    f"https://127.0.0.1:{closed_port()}/store?user=alice&token={SECRET}"],
+    ids=["password", "query"])
 def test_a_secret_in_an_http_url_is_never_printed(repo, dvx, url):
     """The password of a URL and every value of its query string (a token, a signature)."""
     assert dvx("remote", "add", "--local", "-d", "h", url).code == 0
