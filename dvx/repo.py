@@ -201,7 +201,14 @@ class Repo:
         from dvx.lock import RepoLock
 
         self.exclude_temporaries()
-        return RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
+        lock = RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
+        _ = self.autostage  # a writer reads it at its end: an invalid value stops it first
+        return lock
+
+    @functools.cached_property
+    def autostage(self) -> bool:
+        """core.autostage: a writing command `git add`s the files it changed for Git."""
+        return self.git is not None and self.config.get_bool("core", "autostage")
 
     def exclude_temporaries(self) -> bool:
         """Make Git ignore the temporaries dvx writes beside data (which a killed command

@@ -116,3 +116,13 @@ def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):
     assert dvx("config", "core.remote", "store").code == 0
     word = dvx("config", "core.lock_wait", "abc")
     assert word.code == 2 and "expected a number" in word.stderr and "float" not in word.stderr
+
+
+def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo, dvx):
+    """core.autostage is used at the end of add, commit and repro: read before anything."""
+    (repo / "a.txt").write_text("a\n")
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\nautostage = maybe\n")
+    refused = dvx("add", "a.txt")
+    assert refused.code == 2 and "core.autostage" in refused.stderr, refused.output
+    assert not (repo / "a.txt.dvx").exists() and not (repo / ".gitignore").exists()

@@ -162,7 +162,7 @@ def finish(repo: Repo, results: list[Added]) -> AddResult:
         touched += [recorded_in, ignore_file]
     touched = list(dict.fromkeys(touched))
     staged: list[str] = []
-    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+    if repo.autostage and repo.git is not None:
         repo.git.stage(touched)
         staged = touched
     to_stage = [] if staged or repo.git is None else touched

@@ -34,7 +34,7 @@ class Changed:
 
 def _stage(repo: Repo, paths: list[str]) -> Changed:
     paths = list(dict.fromkeys(paths))
-    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+    if repo.autostage and repo.git is not None:
         repo.git.stage(paths)
         return Changed(paths, True)
     return Changed(paths, False)

@@ -580,7 +580,7 @@ def _stage_in_git(repo: Repo, touched: list[str], result: ReproResult) -> None:
         touched = repo.git.changed(touched)
     if not touched:
         return
-    if repo.git is not None and repo.config.get_bool("core", "autostage"):
+    if repo.autostage and repo.git is not None:
         repo.git.stage(touched)
         result.staged = touched
     elif repo.git is not None:
