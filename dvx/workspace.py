@@ -100,20 +100,32 @@ def file_state(repo: Repo, path: str, display: str,
 
 def scan_directory(repo: Repo, path: str, display: str,
                    on_hashed: Callable[[int], None] | None = None,
-                   recorded: Container[str] = ()) -> dict[str, TreeEntry]:
+                   recorded: Container[str] = (),
+                   on_untrackable: Callable[[str, PathError], None] | None = None
+                   ) -> dict[str, TreeEntry]:
     """The entries the directory at `path` (repo-relative `display`) has now, .dvxignore'd
     files left out (except those of `recorded`, its recorded manifest), by relative path.
-    They are not validated as a manifest: `Tree.build` does that when they are recorded."""
+    They are not validated as a manifest: `Tree.build` does that when they are recorded.
+    An entry dvx cannot track (a link dvx did not make, a socket) is refused, or with
+    `on_untrackable` (readers such as diff) reported to it, by repo-relative path, and left
+    out."""
     walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
-    if walk.others:
-        raise PathError(f"'{display}/{walk.others[0]}' is not a regular file (a socket, fifo "
-                        "or device), which dvx cannot track.", "Move it out of the directory.")
+    refusals = [(f"{display}/{rel}", PathError(
+        f"'{display}/{rel}' is not a regular file (a socket, fifo or device), which dvx cannot "
+        "track.", "Move it out of the directory.")) for rel in walk.others]
     entries: list[TreeEntry] = []
     for rel in walk.symlinks:
-        full = join_posix(path, rel)
-        state = file_state(repo, full, f"{display}/{rel}")
+        try:
+            state = file_state(repo, join_posix(path, rel), f"{display}/{rel}")
+        except PathError as exc:
+            refusals.append((f"{display}/{rel}", exc))
+            continue
         assert state is not None
         entries.append(TreeEntry(rel, state.oid, state.size, False))
+    for where, refusal in refusals:
+        if on_untrackable is None:
+            raise refusal
+        on_untrackable(where, refusal)
     to_hash = []
     get_oid = repo.statcache.get
     for entry in walk.files:

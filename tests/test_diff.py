@@ -105,6 +105,24 @@ def test_an_unreadable_pointer_is_a_problem_not_a_change(repo, dvx):
     assert _summary(doc)["deleted"] == [] and _summary(doc)["added"] == []
 
 
+def test_a_link_dvx_did_not_make_is_left_out_with_a_warning(repo, dvx):
+    """`dvx add` refuses such a link; diff (a reader, like status) still shows the rest."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "solo", "s\n")
+    assert dvx("add", "d", "solo").code == 0
+    commit(repo, "c1")
+    write(repo / "d" / "c", "c\n")
+    (repo / "d" / "link").symlink_to("/etc/hostname")
+    (repo / "solo").unlink()
+    (repo / "solo").symlink_to("/etc/hostname")
+    doc = _diff(repo)
+    assert _summary(doc) == {"added": ["d/c"], "deleted": [], "modified": [], "renamed": []}
+    assert sorted(p.split("'")[1] for p in doc["problems"]) == ["d/link", "solo"]
+    shown = dvx("diff")
+    assert shown.code == 0 and "WARNING: left out: 'd/link'" in shown.stderr
+    assert "d/c" in shown.stdout
+
+
 def test_the_workspace_against_head_and_targets(tmp_path):
     _, alice = _two_versions(tmp_path)
     assert _summary(_diff(alice)) == {"added": [], "deleted": [], "modified": [], "renamed": []}

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, PathError, UsageError
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
@@ -121,6 +121,9 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         files_b = sides.files([o for o in outputs_b if o.path not in merged], b)
     finally:
         sides.close()
+    for path in sides.left_out:
+        files_a.pop(path, None)
+        files_b.pop(path, None)
     _compare(files_a, files_b, changes)
     if targets is not None:
         changes.keep_only(lambda path: any(_below(path, t) for t in targets))
@@ -202,6 +205,7 @@ class _Sides:
 
     def __init__(self, repo: Repo, problems: list[str]) -> None:
         self.repo, self.problems = repo, problems
+        self.left_out: set[str] = set()  # workspace paths dvx cannot track
         self._history: History | None = None
         self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
         self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
@@ -252,7 +256,10 @@ class _Sides:
         if not pointer.is_dir:
             if is_dir:
                 return None  # a directory where the file was: its files are listed
-            state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
+            try:
+                state = file_state(self.repo, full, output.path) if os.path.lexists(full) else None
+            except PathError:
+                return None  # listing it says why it is left out
             return None if state is None else state.oid
         if is_dir:
             recorded = self.repo.statcache.get_dir(full, fingerprint_directory(full).digest)
@@ -314,9 +321,14 @@ class _Sides:
         if os.path.isdir(full) and not os.path.islink(full):
             recorded = self._tree(output, output.path) if output.pointer.is_dir else None
             found = {f"{output.path}/{rel}": (e.oid, e.size) for rel, e in scan_directory(
-                self.repo, full, output.path, recorded=recorded or ()).items()}
+                self.repo, full, output.path, recorded=recorded or (),
+                on_untrackable=self._untrackable).items()}
         elif os.path.lexists(full):
-            state = file_state(self.repo, full, output.path)
+            try:
+                state = file_state(self.repo, full, output.path)
+            except PathError as exc:
+                self._untrackable(output.path, exc)
+                state = None
             if state is not None:
                 found = {output.path: (state.oid, state.size)}
         if not output.pointer.is_dir:
@@ -329,6 +341,12 @@ class _Sides:
                 if path not in found and not synced.covers(path[skip:]):
                     found[path] = value
         return found
+
+    def _untrackable(self, path: str, refusal: PathError) -> None:
+        """What `dvx add` would refuse (a link dvx did not make) is left out of the
+        comparison on both sides, with a warning, rather than stopping it."""
+        self.left_out.add(path)
+        self.problems.append(f"left out: {refusal.message}")
 
     def _partly_placed(self, output: Output) -> bool:
         synced = self.repo.syncstate.get(output.path)
