@@ -115,6 +115,25 @@ def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx
     assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
 
 
+def test_a_large_object_deleted_from_under_its_index_is_pushed_again_after_fsck(
+        repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    big = bytes(range(256)) * 8192
+    write(repo / "big.bin", big)
+    assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
+    oid = xxhash.xxh3_128_hexdigest(big)
+    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    loose.unlink()  # deleted by hand (or a lifecycle rule); the index still names it
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1 and f"Missing {oid}: big.bin needs it" in found.stderr
+    assert "taken out of the indexes" in found.stderr, found.stderr
+    assert "not on the remote" in dvx("status", "-r", "s").output  # not "in sync"
+    pushed = dvx("push")  # as fsck advises
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.output, pushed.output
+    assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
+
+
 def test_a_pointer_giving_a_wrong_size_never_gets_a_good_object_quarantined(repo, dvx,
                                                                             tmp_path):
     store = tmp_path / "store"

@@ -154,6 +154,34 @@ def test_what_the_remote_holds_goes_and_the_rest_is_reported(history, tmp_path):
     assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
 
 
+@pytest.mark.parametrize("damage", ["loose deleted", "pack deleted", "pack truncated"])
+def test_a_copy_gone_from_under_the_remote_s_indexes_is_a_last_copy(history, tmp_path, damage):
+    repo, oids = history
+    store = tmp_path / "store"
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=repo).code == 0
+    if damage == "loose deleted":  # every object loose, and named by an index
+        assert run_dvx("remote", "modify", "s", "pack_threshold", "1", cwd=repo).code == 0
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    tagged = oids["tagged"]
+    if damage == "loose deleted":
+        (store / "files/xxh128" / tagged[:2] / tagged[2:]).unlink()
+    for pack in (store / "packs").glob("*"):  # by hand; the indexes still name them
+        if damage == "pack deleted":
+            pack.unlink()
+        else:
+            os.truncate(pack, pack.stat().st_size - 1)
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", "--json", cwd=repo)
+    assert result.code == 0, result.output
+    cache = json.loads(result.stdout)[0]
+    assert tagged in cache["kept_last_copy_oids"] and tagged in _cache(repo)
+    assert "remote 's' lost" in cache["last_copy_notes"][0], cache["last_copy_notes"]
+    # As the note says: fsck takes it out of the indexes, and the push uploads it again.
+    assert run_dvx("fsck", "--remote", "s", "-A", cwd=repo).code == 1
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    assert run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo).code == 0
+    assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
+
+
 def test_an_unreachable_remote_deletes_nothing_a_commit_uses(history):
     repo, oids = history
     url = "ssh://127.0.0.1:1/nowhere"  # nothing listens on port 1

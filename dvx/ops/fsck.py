@@ -94,8 +94,11 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     remote.inventory.index_names()
     faults.point("fsck.after_listing_indexes")  # where another clone's gc may repack
     in_packs = pack_reads.verify(remote, settings, fast)  # what the indexes place in packs
+    gone: set[str] = set()  # loose objects the indexes name that are not there
     if remote.can_list:
-        loose = set(remote.list_loose()) - in_packs.checked
+        listed = set(remote.list_loose())
+        loose = listed - in_packs.checked
+        gone = _named_loose(remote) - listed
     else:  # e.g. HTTP: only what this workspace refers to can be named
         loose = transfer.present_on(remote, set(needed), settings) - in_packs.checked
     for oid in loose - sizes.keys():  # sizes of local copies stand in where none is recorded
@@ -115,8 +118,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         result.corrupt[oid] = why
         if repairs and not why.startswith("could not be read"):
             result.quarantined[oid] = remote.quarantine(oid)
-    # An index that names a loose object moved aside would make push count it as there.
-    moved_but_indexed = packed.indexed_loose(remote, result.quarantined)
+    # An index that names a loose object moved aside, or deleted by hand, would make push
+    # count it as there.
+    moved_but_indexed = packed.indexed_loose(remote, result.quarantined) | gone
     if repairs and (in_packs.corrupt or in_packs.lost or in_packs.bad_copies
                     or moved_but_indexed):
         in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
@@ -135,14 +139,20 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     return result
 
 
+def _named_loose(remote: RemoteStore) -> set[str]:
+    """The oids the indexes name as loose objects (a push indexes those it uploads)."""
+    return {oid for _, section in remote.inventory.sections() if section.pack is None
+            for oid, _, _ in section.entries}
+
+
 def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Settings,
             fast: bool, found: pack_reads.PackCheck, loose_moved: set[str],
             result: FsckResult) -> pack_reads.PackCheck:
     """Check the packed problems `found` again under the remote's gc lock, with indexes and
-    packs listed anew, and only then take the bad copies (and the loose objects moved aside)
-    out of the indexes: a gc in another clone may have repacked since the first look, and
-    what looked lost or unreadable then is in a new pack now. Without the lock (a push or gc
-    holds it), nothing is taken out and the first look is reported."""
+    packs listed anew, and only then take the bad copies (and the loose objects moved aside
+    or gone) out of the indexes: a gc in another clone may have repacked since the first
+    look, and what looked lost or unreadable then is in a new pack now. Without the lock (a
+    push or gc holds it), nothing is taken out and the first look is reported."""
     suspects = set(found.corrupt) | found.lost | {oid for _, oid in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):
@@ -151,12 +161,19 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
             again = pack_reads.verify(remote, settings, fast, only=suspects) if suspects \
                 else pack_reads.PackCheck()
             copies: set[tuple[str | None, str]] = {*again.bad_copies}
-            copies |= {(None, oid) for oid in loose_moved}
+            by_blob = {remote.oid_name(oid): oid for oid in loose_moved}
+            there = remote.retried.existing(by_blob) if by_blob else set()
+            absent = {oid for blob, oid in by_blob.items() if blob not in there}
+            copies |= {(None, oid) for oid in absent}
             if copies:
                 packed.retire_copies(remote, settings, copies)
     except LockError as exc:
         log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
         return found
+    if lost := absent - result.quarantined.keys():
+        log.warning("The remote lacks %d loose objects that its pack indexes named; "
+                    "they were taken out of the indexes, so the next push uploads them again.",
+                    len(lost))
     by_pack: dict[str, list[str]] = {}
     for pack, oid in sorted(again.bad_copies):
         by_pack.setdefault(pack, []).append(oid)

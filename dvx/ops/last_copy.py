@@ -3,7 +3,9 @@
 An object outside gc's scope may still be used by some commit of the repository (an old
 tag, another branch, a commit only a reflog reaches). Deleting the cache's copy is safe only
 if the remote that output belongs to (its `remote:` in dvx.yaml, else the default remote)
-holds the object, and keeps holding it after this gc. Anything that cannot be confirmed so,
+holds the object, and keeps holding it after this gc. The remote's indexes alone are not
+believed (they still name a copy deleted by hand): a loose object must exist, and a pack
+holding one must be there with the size its index gives. Anything that cannot be confirmed so,
 because no remote is set, the remote cannot be reached or it lacks the object, is a last
 copy and stays. Outputs marked `push: false` are never on a remote by design (a pipeline
 rebuilds them), so they are not protected.
@@ -108,7 +110,8 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
     """The `oids` the remote `name` (_DEFAULT: the default one) holds and keeps."""
     from dvx.ops.remote import default_remote, open_remote
     from dvx.ops.sync import settings_for
-    from dvx.remote.transfer import present_on
+    from dvx.remote.store import RemoteStore
+    from dvx.remote.transfer import confirmed_on
 
     remote_name = name or default_remote(repo.config)
     if remote_name is None:
@@ -116,7 +119,13 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
         return set()
     try:
         opened, store = open_remote(repo, remote_name)
-        present = present_on(store, oids, settings_for(repo, opened, store, None))
+        # Only for what gc would delete: its indexes still name a copy deleted by hand.
+        present = confirmed_on(store, oids, settings_for(repo, opened, store, None))
+        if isinstance(store, RemoteStore) and (lost := oids - present - store.inventory.absent(
+                oids - present)):
+            notes.append(f"remote '{opened}' lost {len(lost)} of them that its indexes still "
+                         f"name; `dvx fsck --remote {opened}` then `dvx push -A` uploads them "
+                         "again")
     except DvxError as exc:
         notes.append(f"remote '{remote_name}' could not be asked: {exc.message}")
         return set()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from dvx import faults
@@ -29,6 +30,7 @@ from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.odb import ObjectStore
+from dvx.remote.packs import PACKS_DIR
 from dvx.remote.retry import describe, is_timeout, with_retries
 from dvx.remote.staging import (
     STAGED_OBJECT,
@@ -53,6 +55,58 @@ def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> s
     return set(wanted - absent_from(store, wanted, settings))
 
 
+def confirmed_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:
+    """The subset of `oids` that `store` really holds, not only by its indexes' word (a copy
+    deleted by hand stays named): a packed copy counts if its pack is there with the size the
+    index gives (one request per pack, or a listing of the packs for many), any other if its
+    loose object exists. For gc, before it deletes the cache's copy of what it thinks held."""
+    wanted = set(oids)
+    if not isinstance(store, RemoteStore) or not wanted:
+        return present_on(store, wanted, settings)
+    try:
+        packs = with_retries(lambda: _packs_holding(store, wanted), settings.retries,
+                             "reading the pack indexes")
+        sizes = _pack_sizes(store, {pack: size for pack, (size, _) in packs.items()}, settings)
+    except Exception as exc:
+        raise unreachable(store, exc) from None
+    held: set[str] = set()
+    for pack, (size, inside) in packs.items():
+        if sizes.get(pack) == size:
+            held |= inside
+    return held | (wanted - held - _absent_loose(store, wanted - held, settings))
+
+
+def _packs_holding(store: RemoteStore, oids: AbstractSet[str]) -> dict[str, tuple[int, set[str]]]:
+    """pack -> (its size by its index, which of `oids` the indexes place in it)."""
+    found: dict[str, tuple[int, set[str]]] = {}
+    for _, section in store.inventory.sections():
+        if section.pack is not None:
+            inside = {oid for oid, _, _ in section.entries if oid in oids}
+            if inside:
+                found.setdefault(section.pack, (section.size, set()))[1].update(inside)
+    return found
+
+
+def _pack_sizes(store: RemoteStore, expected: Mapping[str, int], settings: Settings
+                ) -> dict[str, int]:
+    """The size on the remote of each pack of `expected` that is there."""
+    if not expected:
+        return {}
+    if len(expected) > LISTING_THRESHOLD and store.can_list:
+        listed = store.retried.details(PACKS_DIR)
+        return {pack: listed[pack][0] for pack in expected if pack in listed}
+
+    def size(pack: str) -> int | None:
+        try:
+            return store.retried.size(f"{PACKS_DIR}/{pack}")
+        except FileNotFoundError:
+            return None
+
+    with ThreadPoolExecutor(min(settings.jobs, len(expected))) as pool:
+        sizes = dict(zip(expected, pool.map(size, expected), strict=True))
+    return {pack: n for pack, n in sizes.items() if n is not None}
+
+
 def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -> set[str]:
     """Those of `oids` (unique) that `store` lacks: one listing for many, concurrent checks
     for few. Only the absent are kept, usually few: a listing of millions is filtered as it
@@ -67,6 +121,13 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
             raise unreachable(store, exc) from None
         if not oids:
             return set()
+    return _absent_loose(store, oids, settings)
+
+
+def _absent_loose(store: ObjectStore, oids: Collection[str], settings: Settings) -> set[str]:
+    """Those of `oids` (unique) of which `store` has no loose object (a file of its own)."""
+    if not oids:
+        return set()
     if isinstance(store, LocalCache) or len(oids) <= LISTING_THRESHOLD or not store.can_list:
         by_name = {store.oid_name(oid): oid for oid in oids}
         try:
@@ -78,7 +139,8 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
 
     def listing() -> set[str]:
         absent = set(oids)
-        for oid in store.list_oids():
+        loose = store.list_loose() if isinstance(store, RemoteStore) else store.list_oids()
+        for oid in loose:
             absent.discard(oid)
         return absent
 
