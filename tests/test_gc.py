@@ -442,3 +442,36 @@ def test_gc_reads_the_indexes_again_once_it_holds_the_remote(tmp_path):
     gc(Repo.find(str(first)), Scope(), "s", confirm=push_meanwhile)
     checked = run_dvx("fsck", "--remote", "s", cwd=second)
     assert checked.code == 0 and "0 missing" in checked.stdout, checked.output
+
+
+@pytest.mark.parametrize("size", [5000, 1_500_000], ids=["packed", "loose"])
+def test_objects_a_push_kept_while_gc_waited_count_no_bytes_freed(tmp_path, size):
+    """gc planned to delete an object from the remote; another repository's push found it
+    there while gc waited for confirmation, so gc keeps it, and reports no bytes for it."""
+    from dvx.history import Scope
+    from dvx.ops.gc import gc
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    first, second = make_git_repo(tmp_path / "first"), make_git_repo(tmp_path / "second")
+    data = os.urandom(size)
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+        write(root / "model.bin", data)
+        assert run_dvx("add", "model.bin", cwd=root).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    for stored in [*store.glob("packs/*"), *store.glob("files/*/*/*")]:
+        _age(stored)  # pushed long ago
+    assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
+
+    def push_meanwhile(plans):
+        assert plans[1].removed and plans[1].bytes_freed >= size  # the plan: it goes
+        pushed = run_dvx_proc("push", cwd=second)
+        assert pushed.code == 0 and "1 already there" in pushed.output, pushed.output
+        return True
+
+    results = gc(Repo.find(str(first)), Scope(), "s", confirm=push_meanwhile)
+    on_remote = results[1]
+    assert (on_remote.removed, on_remote.bytes_freed, on_remote.kept_young) == ([], 0, 1)
+    assert run_dvx("fsck", "--remote", "s", cwd=second).code == 0

@@ -234,6 +234,7 @@ class _RemotePlan(GcResult):
     expired_logs: list[str] = field(default_factory=list)
     keep: set[str] = field(default_factory=set)
     loose_removed: list[str] = field(default_factory=list)
+    loose_sizes: dict[str, int] = field(default_factory=dict)  # of loose_removed
 
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
@@ -247,6 +248,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
             result.kept_young += 1  # an unknown age counts as young: never guess old
             continue
         result.loose_removed.append(oid)
+        result.loose_sizes[oid] = size
         result.bytes_freed += size
     result.removed = list(result.loose_removed)
     if isinstance(remote, RemoteStore):
@@ -269,6 +271,8 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         result.kept_young += len(pushed & set(result.removed))
         result.removed = [oid for oid in result.removed if oid not in pushed]
     loose = [oid for oid in result.loose_removed if oid not in pushed]
+    # The bytes follow what is really removed, not the plan.
+    result.bytes_freed = sum(result.loose_sizes[oid] for oid in loose)
     if isinstance(remote, RemoteStore):
         from dvx.ops.sync import settings_for
 
@@ -277,6 +281,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         repack.execute(remote, packs, settings_for(repo, remote.name, remote, None),
                        set(loose))
         result.removed = sorted(set(loose) | packs.dead.keys())
+        result.bytes_freed += sum(packs.dead.values())
     if loose:
         remote.delete(loose)
     if result.expired_logs:
