@@ -379,6 +379,20 @@ def test_push_repair_replaces_a_damaged_packed_object(repo, dvx, tmp_path):
     assert dvx("fsck", "--remote", "s").code == 0
 
 
+def test_push_repair_fails_when_the_local_copy_is_corrupt_too(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _, bad = _pushed_with_one_damaged(repo, dvx, store)
+    cached = repo / ".dvx/cache/files/xxh128" / bad[:2] / bad[2:]
+    os.chmod(cached, 0o644)
+    cached.write_bytes(b"\1" * 1000)  # damaged here as well: nothing can replace it
+    repaired = dvx("push", "--repair", "--json")
+    assert repaired.code == 1, repaired.output
+    found = json.loads(repaired.stdout)
+    assert found["repaired"] == [] and [row["oid"] for row in found["failed"]] == [bad]
+    assert "corrupt too" in found["failed"][0]["reason"]
+    assert "Repaired" not in dvx("push", "--repair").output
+
+
 def test_fsck_takes_out_only_the_damaged_copy_of_an_object_packed_twice(repo, dvx, tmp_path):
     store = tmp_path / "store"
     _pushed_directory(repo, dvx, store, 5, 1000)

@@ -239,6 +239,8 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                               verify_local=repair))
     except Interrupted as exc:  # the files went up before: counted too
         raise interrupted("Uploading", result.transfer.transferred + exc.done) from None
+    # Repaired only once a verified local copy went up: a corrupt one too is a failure.
+    result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:
         _log_push(remote, targets, result)
     try:
