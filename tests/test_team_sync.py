@@ -678,6 +678,34 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     assert status_of(alice, "raw.csv")["workspace"] == "deleted"
 
 
+@pytest.mark.parametrize("deleted", ["loose", "pack"])
+def test_data_deleted_from_the_remote_after_its_push_is_named_as_lost(team, deleted):
+    alice = team.founder()
+    write(alice / "big.bin", bytes(range(256)) * 8192)  # loose on the remote
+    write(alice / "small.csv", "small\n")  # packed
+    must("add", "big.bin", "small.csv", cwd=alice)
+    share(alice, "data")
+    if deleted == "loose":
+        gone = [p for p in (team.store / "files").rglob("*") if p.is_file()]
+    else:
+        gone = list((team.store / "packs").iterdir())
+    for path in gone:  # by hand, or a lifecycle rule: the remote's indexes still name them
+        path.unlink()
+    bob = team.clone("bob", pull=False)
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "not on the remote" in pulled.stderr
+    record = "big.bin.dvx" if deleted == "loose" else "small.csv.dvx"
+    assert f"The remote 'shared' lost that data ({record}, last changed by commit" in \
+        pulled.stderr, pulled.stderr
+    assert "without running `dvx push`" not in pulled.stderr
+    assert "`dvx fsck --remote shared`" in pulled.stderr
+
+    assert run_dvx("fsck", "--remote", "shared", cwd=alice).code == 1  # as the message says
+    must("push", cwd=alice)
+    must("pull", cwd=bob)
+    assert (bob / "big.bin").read_bytes() == (alice / "big.bin").read_bytes()
+
+
 def test_data_left_behind_is_kept_unless_removing_it_loses_nothing(team, tmp_path):
     """Checkout takes only what it placed, only when every object is really in this
     repository's own cache: a .dvxignored file, a cache emptied since, a shared cache or a

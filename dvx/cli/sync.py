@@ -233,6 +233,11 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              f"({'; '.join(result.never_pushed)}). Whoever committed it may have pushed the "
              "commit to Git without running `dvx push`: ask them to run it in their clone "
              "(`dvx install` makes their `git push` push the data too).")
+    if result.lost:
+        warn(f"The remote '{result.remote}' lost that data ({'; '.join(result.lost)}): its "
+             "pack indexes name it, so it was pushed, but the object is gone from the remote "
+             f"(deleted outside dvx). Run `dvx fsck --remote {result.remote}`, then `dvx push` "
+             "from a clone whose cache has the data.")
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:

@@ -75,6 +75,8 @@ class SyncResult:
     # For data the remote does not have: the file recording it and the last commit that
     # changed it ("raw.csv.dvx, last changed by commit 1a2b3c4 (Bob)"), a few of them.
     never_pushed: list[str] = field(default_factory=list)
+    # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
+    lost: list[str] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -96,6 +98,8 @@ class SyncResult:
             "problems": self.problems, "repaired": self.repaired}
         if self.never_pushed:
             doc["never_pushed"] = self.never_pushed
+        if self.lost:
+            doc["lost"] = self.lost
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
@@ -171,6 +175,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.repaired += r.repaired
         merged.paths.merge(r.paths)
         merged.never_pushed += r.never_pushed
+        merged.lost += r.lost
     return merged
 
 
@@ -310,17 +315,24 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
-    result.never_pushed = _never_pushed(repo, result)
+    missing = {oid for oid, why in result.transfer.failed.items()
+               if why == transfer.NOT_ON_REMOTE}
+    # Named by an index: pushed once, and gone since; else perhaps never pushed.
+    never = remote.inventory.absent(missing) if missing else set()
+    lost = {oid for oid, why in result.transfer.failed.items()  # a pack deleted by hand
+            if why.startswith("its pack ") and why.endswith(transfer.NOT_ON_REMOTE)}
+    result.never_pushed = _recorded_with_change(repo, result, never)
+    result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
 
 
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
 
 
-def _never_pushed(repo: Repo, result: SyncResult) -> list[str]:
-    """The files that record data the remote does not have, with the commit that last
+def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[str]
+                          ) -> list[str]:
+    """The files that record the data `missing` on the remote, with the commit that last
     changed each: its author committed the pointer, and perhaps never ran `dvx push`."""
-    missing = [oid for oid, why in result.transfer.failed.items() if why == transfer.NOT_ON_REMOTE]
     named = result.paths.lookup(missing)
     records = sorted({_recorded_in(repo, path) for path in named.values()})
     notes = []
