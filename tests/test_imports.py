@@ -215,8 +215,42 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     must("add", "raw/train.csv", cwd=alice)
     share(alice, "v2")
     result = run_dvx("update", cwd=project)
-    assert "workspace copy was kept" in result.stdout
+    assert result.code == 1 and "workspace copy was kept" in result.stdout, result.output
     assert (project / "train.csv").read_text() == "mine\n"
+    again = run_dvx("update", cwd=project)  # the pointer is current; the copy is still kept
+    assert again.code == 1 and "workspace copy was kept" in again.stdout, again.output
+    assert run_dvx("update", "--force", cwd=project).code == 0
+    assert (project / "train.csv").read_text() == "a,b\n5,6\n"
+
+
+def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
+    team, alice = source
+    assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0
+    commit(project, "import images")
+    for i in range(3):
+        edit(alice, f"images/{i}.png", f"image {i}, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+    killed = run_dvx_proc("update", cwd=project, env={"DVX_FAULT": "checkout.after_file:1"})
+    assert killed.code == -9 and "v2" not in (project / "images" / "2.png").read_text()
+    again = run_dvx("update", cwd=project)
+    assert again.code == 0 and "up to date" in again.stdout, again.output
+    assert [(project / "images" / f"{i}.png").read_text() for i in range(3)] == [
+        f"image {i}, v2\n" for i in range(3)]
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, project,
+                                                                        tmp_path):
+    team, _ = source
+    assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0
+    commit(project, "import images")  # and no `dvx push`
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    updated = run_dvx("update", cwd=mate)
+    assert updated.code == 0 and "3 file(s) restored" in updated.stdout, updated.output
+    assert sorted(os.listdir(mate / "images")) == ["0.png", "1.png", "2.png"]
+    assert run_dvx("status", "-q", cwd=mate).code == 0
 
 
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):

@@ -169,7 +169,7 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     repo = open_repo()
     results = do_update(repo, list(targets) or None, rev, force)
     if as_json:
-        emit_json([{"path": r.path, "changed": r.changed, "detail": r.detail}
+        emit_json([{"path": r.path, "changed": r.changed, "detail": r.detail, "ok": r.ok}
                    for r in results])
     elif not is_quiet():
         if not results:
@@ -177,6 +177,8 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
         for r in results:
             out(f"{r.path}: {r.detail}")
     _stage_hint(repo.root, [f"{r.path}.dvx" for r in results if r.changed])
+    if not all(r.ok for r in results):
+        sys.exit(1)  # a workspace copy kept or not restored, as checkout and import exit
 
 
 def _report_import(result: object) -> None:

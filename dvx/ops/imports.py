@@ -22,7 +22,7 @@ from typing import Any
 from dvx import gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.checkout import CheckoutResult, checkout
+from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.source import Found, Source
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
@@ -228,10 +228,14 @@ class Updated:
     path: str
     changed: bool
     detail: str  # what it was updated to, or why it stayed
+    ok: bool = True  # False: the workspace does not hold the data (a copy was kept, say)
 
 
 def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
            force: bool = False) -> list[Updated]:
+    """Bring each import up to date. One whose source has nothing new is still finished: what
+    the cache lacks is fetched from the source and what the workspace lacks is checked out
+    (a clone whose imports were never pushed, an update cut short), so a rerun completes."""
     imports = _imports(repo, targets)
     if rev is not None and any("repo" not in dict(o.pointer.source or ()) for o in imports):
         raise UsageError("--rev applies to imports from repositories, not from URLs.")
@@ -242,32 +246,54 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             wanted = rev or info.get("rev")
             source = Source(_location(repo, info["repo"]), wanted, reader=repo)
             commit = source.commit or _head_of(source)
+            found = source.find(info["path"])
             if commit == info["rev_lock"] and wanted == info.get("rev") and (
-                    source.commit is not None
-                    or _data_oid(source, source.find(info["path"])) == output.pointer.oid):
-                results.append(Updated(output.path, False, f"up to date ({commit[:7]})"))
+                    source.commit is not None or _data_oid(source, found) == output.pointer.oid):
+                _bring(repo, source, found, info)
+                results.append(_restore(repo, output, f"up to date ({commit[:7]})", force))
                 continue
             new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
             if wanted is not None:
                 new_info["rev"] = wanted
-            pointer = _bring(repo, source, source.find(info["path"]), new_info)
+            pointer = _bring(repo, source, found, new_info)
             detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
                                                else "")
         else:
             fs, path, version = url_version(_location(repo, info["url"]))
-            if version == info.get("etag"):
-                results.append(Updated(output.path, False, "up to date"))
+            current = version == info.get("etag")
+            if current and repo.cache.exists(output.pointer.oid):
+                results.append(_restore(repo, output, "up to date", force))
                 continue
             pointer = _download_url(repo, fs, path, info["url"], version)
+            if current and pointer.oid == output.pointer.oid:  # was missing from the cache
+                results.append(_restore(repo, output, "up to date", force))
+                continue
             detail = f"new version {version}"
         changed = pointer.oid != output.pointer.oid
         if pointer != output.pointer:
             done = _track(repo, output.path, pointer, force).checkout
-            if done.skipped:
-                detail += f"; the workspace copy was kept: {done.skipped[0][1]}"
-        results.append(Updated(output.path, changed, detail if changed else
-                               f"{detail}; the data is the same"))
+        else:
+            done = checkout(repo, [Target(output)], force=force)
+        results.append(Updated(output.path, changed, _kept(
+            detail if changed else f"{detail}; the data is the same", done), done.ok))
     return results
+
+
+def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
+    """An import whose pointer is current: its data checked out where the workspace lacks
+    it, under checkout's safety rule."""
+    done = checkout(repo, [Target(output)], force=force)
+    if done.restored:
+        detail += f"; {len(done.restored)} file(s) restored"
+    return Updated(output.path, False, _kept(detail, done), done.ok)
+
+
+def _kept(detail: str, done: CheckoutResult) -> str:
+    if done.skipped:
+        return f"{detail}; the workspace copy was kept: {done.skipped[0][1]}"
+    if done.missing:
+        return f"{detail}; not checked out: {OBJECT_MISSING}"
+    return detail
 
 
 @dataclass(frozen=True)
