@@ -189,6 +189,23 @@ def test_import_refuses_to_overwrite(source, project):
     assert bad.code != 0 and "not tracked by dvx" in bad.stderr
 
 
+def test_import_refuses_to_replace_another_import_without_force(source, project, tmp_path):
+    team, _ = source
+    other = write(tmp_path / "elsewhere" / "train.csv", "other,data\n")
+    assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0
+    for args in (("import", str(team.origin), "images/0.png", "-o", "train.csv"),
+                 ("import-url", str(other), "train.csv")):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code != 0 and "already exists" in refused.stderr, refused.output
+        assert "--force" in refused.stderr
+        assert (project / "train.csv").read_text() == "a,b\n1,2\n"
+        assert "raw/train.csv" in (project / "train.csv.dvx").read_text()
+    again = run_dvx("import", str(team.origin), "raw/train.csv", "--rev", "v1", cwd=project)
+    assert again.code == 0, again.output  # the same import, moved to a revision
+    assert run_dvx("import-url", str(other), "train.csv", "--force", cwd=project).code == 0
+    assert (project / "train.csv").read_text() == "other,data\n"
+
+
 def test_import_url_records_the_version_and_update_downloads_a_new_one(project, tmp_path):
     upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
     assert run_dvx("import-url", str(upstream), "data.csv", cwd=project).code == 0

@@ -45,7 +45,7 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
-    _refuse_taken(repo, rel, force)
+    _refuse_taken(repo, rel, origin, force)
     source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
     if rev is not None:
         source_info["rev"] = rev
@@ -191,9 +191,9 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
     fs, path, version = url_version(url)
-    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")),
-                    {"url": _recorded_location(repo, url)})
-    _refuse_taken(repo, rel, force)
+    origin = {"url": _recorded_location(repo, url)}
+    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")), origin)
+    _refuse_taken(repo, rel, origin, force)
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
     return _track(repo, rel, pointer, force)
 
@@ -397,12 +397,22 @@ def _resolve_output(out: str | None, source_path: str) -> str:
     return os.path.join(out, name) if os.path.isdir(out) else out
 
 
-def _refuse_taken(repo: Repo, rel: str, force: bool) -> None:
+def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool) -> None:
+    """Refuse `rel` if something is there, unless `force` or it is the output of this same
+    import (`origin`: its source and path), which running the import again finishes or
+    moves to another revision. Tracked data that is not an import is never replaced."""
     outputs, _ = scan_outputs(repo)
     for output in outputs:
-        if output.path == rel and output.pointer.source is None:
+        info = output.pointer.source_info
+        if output.path == rel and info is None:
             raise PathError(f"'{rel}' is already tracked (not an import).",
                             "Import to another path with -o.")
+        if output.path == rel and info is not None and not force and not (
+                origin.items() <= info.items()):
+            where = (f"'{info['url']}'" if "url" in info
+                     else f"'{info.get('path')}' from '{info.get('repo')}'")
+            raise PathError(f"'{rel}' already exists: it is an import of {where}.",
+                            "Choose another -o, or --force to replace it.")
         if output.path != rel and (rel.startswith(output.path + "/")
                                    or output.path.startswith(rel + "/")):
             raise PathError(f"'{rel}' overlaps the tracked '{output.path}'.")
