@@ -298,6 +298,27 @@ def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
         assert "Traceback" not in result.output
 
 
+def test_a_branch_or_tag_deleted_from_the_source_no_longer_resolves(source, project):
+    team, alice = source
+    git(alice, "checkout", "-q", "-b", "exp")
+    edit(alice, "raw/train.csv", "an,experiment\n")
+    must("add", "raw/train.csv", cwd=alice)
+    share(alice, "experiment")
+    git(alice, "tag", "rc1")
+    git(alice, "push", "-q", "origin", "rc1")
+    for rev in ("exp", "rc1"):  # the cached clone knows them
+        assert run_dvx("get", str(team.origin), "raw/train.csv", "--rev", rev, "-o",
+                       f"{rev}.csv", cwd=project).code == 0
+    git(team.origin, "branch", "-D", "exp")
+    git(team.origin, "tag", "-d", "rc1")
+    for rev in ("exp", "rc1"):
+        gone = run_dvx("get", str(team.origin), "raw/train.csv", "--rev", rev, "-o",
+                       f"{rev}-again.csv", cwd=project)
+        assert gone.code != 0 and "Unknown revision" in gone.stderr, gone.output
+    assert run_dvx("get", str(team.origin), "raw/train.csv", "--rev", "v1", "-o", "v1.csv",
+                   cwd=project).code == 0
+
+
 def test_an_unreachable_source_is_a_warning_not_a_change(source, project, tmp_path):
     team, _ = source
     moved_away = tmp_path / "moved-away"

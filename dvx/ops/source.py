@@ -350,8 +350,9 @@ def _cached_clone(url: str) -> str:
     with open(target + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one clone or fetch at a time; released on close
         if os.path.isdir(os.path.join(target, ".git")):
-            _git(["git", "-C", target, "fetch", "-q", "--tags", "--force", "origin",
-                  "+refs/heads/*:refs/remotes/origin/*"], url)
+            # pruned: a branch or tag the source deleted no longer resolves here
+            _git(["git", "-C", target, "fetch", "-q", "--prune", "--force", "origin",
+                  "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], url)
             _git(["git", "-C", target, "reset", "-q", "--hard", "origin/HEAD"], url)
         else:
             _git(["git", "clone", "-q", "--", url, target], url)
