@@ -227,6 +227,26 @@ def test_hostile_manifest_is_refused(case, tmp_path):
     assert not (tmp_path / "clone/data").exists()
 
 
+def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(tmp_path):
+    hostile = Hostile(tmp_path)
+    write(hostile.origin / "good.csv", "ok\n")
+    assert run_dvx("add", "good.csv", cwd=hostile.origin).code == 0
+    oid = hostile.put_object(HOSTILE_MANIFESTS["dotdot"](tmp_path))
+    hostile.commit({"bad.dvx": dir_pointer(oid), "badptr.dvx": file_pointer("nothex")})
+    reader = make_git_repo(tmp_path / "reader")
+    assert run_dvx("init", cwd=reader).code == 0
+    for rev in ((), ("--rev", "HEAD")):  # its workspace, and a revision of its history
+        listed = run_dvx("ls", str(hostile.origin), *rev, cwd=reader)
+        assert listed.code == 1 and "Traceback" not in listed.output, listed.output
+        assert "good.csv" in listed.stdout and "bad/ (unreadable)" in listed.stdout
+        assert "ERROR: Skipped bad: " in listed.stderr and "manifest" in listed.stderr
+        assert "ERROR: Skipped badptr: " in listed.stderr and "nothex" in listed.stderr
+        assert run_dvx("ls", str(hostile.origin), "good.csv", *rev, cwd=reader).code == 0
+        message = run_clean("import", str(hostile.origin), "badptr", *rev, cwd=reader)
+        assert "badptr.dvx' is invalid" in message and "not tracked" not in message
+    assert not (tmp_path / "outside/pwned").exists()
+
+
 def test_manifest_whose_bytes_do_not_match_its_oid_is_never_used(tmp_path):
     hostile = Hostile(tmp_path)
     honest = manifest([row("a")])

@@ -10,7 +10,7 @@ import click
 
 from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
-from dvx.cli.ui import emit_json, human_size, out
+from dvx.cli.ui import emit_json, human_size, out, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 URL = click.argument("url", metavar="URL")
@@ -48,12 +48,15 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
     of tracked directories."""
     import posixpath
 
-    from dvx.errors import PathError
+    from dvx.errors import DvxError, PathError
     from dvx.ops.source import Source
 
     entries = Source(url, rev).listing()
     top = path.strip("/")
     if top and top not in entries:
+        for name, info in entries.items():
+            if "unreadable" in info and top.startswith(name + "/"):
+                raise DvxError(f"'{top}' cannot be listed: {info['unreadable']}")
         raise PathError(f"'{top}' is not in '{url}'.", "List the top with `dvx ls URL`.")
     if top and entries[top]["type"] == "file":
         chosen = [entries[top]]
@@ -65,14 +68,27 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
         chosen = [info for info in chosen if info.get("dvx")]
     if as_json:
         emit_json([{"path": info["name"], "type": info["type"], "size": info["size"],
-                    "dvx": bool(info.get("dvx")), **({"oid": info["oid"]} if "oid" in info
-                                                    else {})} for info in chosen])
-        return
-    for info in chosen:
-        mark = "dvx" if info.get("dvx") else "git" if info["type"] == "file" else ""
-        shown = info["name"] + ("/" if info["type"] == "directory" else "")
-        out(f"{mark:<4} {human_size(info['size']) if info['type'] == 'file' else '':>10}  "
-            f"{shown}")
+                    "dvx": bool(info.get("dvx")), **{key: info[key] for key in (
+                        "oid", "unreadable") if key in info}} for info in chosen])
+    else:
+        for info in chosen:
+            mark = "dvx" if info.get("dvx") else "git" if info["type"] == "file" else ""
+            shown = info["name"] + ("/" if info["type"] == "directory" else "")
+            size = human_size(info["size"]) if info["type"] == "file" else ""
+            if "unreadable" in info:
+                size, shown = "?", f"{shown} (unreadable)"
+            out(f"{mark:<4} {size:>10}  {shown}")
+    _report_unreadable(chosen)
+
+
+def _report_unreadable(chosen: list[dict[str, Any]]) -> None:
+    """Entries listed without what dvx could not read of them: named at the end, one
+    paragraph each, and status 1, as other commands do with what they could not read."""
+    unreadable = [info for info in chosen if "unreadable" in info]
+    for info in unreadable:
+        warn(f"ERROR: Skipped {info['name']}: {info['unreadable']}")
+    if unreadable:
+        sys.exit(1)
 
 
 @click.command("get", epilog=example("""

@@ -28,7 +28,7 @@ from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
 from dvx.ops.remote import open_remote, open_source_remote
 from dvx.ops.sync import settings_for
-from dvx.outputs import Output, load_tree, scan_outputs
+from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import check_relpath
 from dvx.remote import transfer
 from dvx.remote.store import RemoteStore
@@ -71,18 +71,24 @@ class Source:
         self.cache = cache or (reader.cache if reader is not None else LocalCache(
             os.path.join(user_cache_dir(), "cache"), self.repo.algo))
         self._outputs: list[Output] | None = None
+        self._broken: list[Broken] = []  # its pointer files that cannot be read
         self._store: tuple[str, RemoteStore] | None = None
 
     # -- what the source tracks ------------------------------------------------------------
 
     def outputs(self) -> list[Output]:
+        """What the source tracks; a pointer file that cannot be read is left out (and kept
+        in `_broken`, repository-relative, to name it to whoever asks for its path)."""
         if self._outputs is None:
             if self.commit is None:
-                outputs, _ = scan_outputs(self.repo)  # a broken pointer: left out
-                self._outputs = outputs
+                self._outputs, self._broken = scan_outputs(self.repo)
             else:
                 with History(self.repo) as history:
-                    self._outputs = history.at(self.commit).outputs
+                    revision = history.at(self.commit)
+                prefix = f"{self.commit[:10]}:"  # how History names where a pointer is
+                self._outputs = revision.outputs
+                self._broken = [Broken(b.path.removeprefix(prefix), b.error)
+                                for b in revision.broken]
         return self._outputs
 
     def find(self, path: str) -> Found:
@@ -99,6 +105,12 @@ class Source:
                         p.startswith(sub + "/") for p in _from(tree, sub)):
                     break
                 return Found(output, sub)
+        for broken in self._broken:
+            data = broken.data_path
+            if data is not None and (path == data or path.startswith(data + "/")):
+                raise PathError(f"'{path}' cannot be read from {self.describe()}: "
+                                f"{broken.error.message}",
+                                "Its pointer must be fixed in the source repository.")
         raise PathError(f"'{path}' is not tracked by dvx in {self.describe()}.",
                         "List what it tracks with `dvx ls URL -R`.")
 
@@ -131,12 +143,21 @@ class Source:
     def listing(self) -> dict[str, dict[str, Any]]:
         """Every file and directory of the repository at the revision, by path: Git's files
         and dvx's (the files of tracked directories too, from their manifests), each
-        {"name", "type": "file" or "directory", "size", "dvx": tracked by dvx, "oid"}."""
+        {"name", "type": "file" or "directory", "size", "dvx": tracked by dvx, "oid"}.
+        What dvx tracks but cannot read (a pointer file, a directory's manifest) is listed
+        with "unreadable": why, and nothing below it, so that the rest is still listed."""
         entries: dict[str, dict[str, Any]] = {}
         for path, size in self.git_files():
             entries[path] = {"name": path, "type": "file", "size": size, "dvx": False}
         for output in self.outputs():
-            for rel, oid, size, _ in self.files_below(Found(output, None)):
+            try:
+                files = list(self.files_below(Found(output, None)))
+            except DvxError as exc:
+                entries[output.path] = {"name": output.path, "type": "directory", "size": 0,
+                                        "dvx": True, "oid": output.pointer.oid,
+                                        "unreadable": exc.message}
+                continue
+            for rel, oid, size, _ in files:
                 path = f"{output.path}/{rel}" if rel else output.path
                 entries[path] = {"name": path, "type": "file", "size": size, "dvx": True,
                                  "oid": oid}
@@ -144,6 +165,11 @@ class Source:
                 entries[output.path] = {"name": output.path, "type": "directory",
                                         "size": output.pointer.size, "dvx": True,
                                         "oid": output.pointer.oid}
+        for broken in self._broken:
+            if broken.data_path is not None:
+                entries[broken.data_path] = {"name": broken.data_path, "type": "file",
+                                             "size": 0, "dvx": True,
+                                             "unreadable": broken.error.message}
         for path in list(entries):
             parent = posixpath.dirname(path)
             while parent and parent not in entries:
