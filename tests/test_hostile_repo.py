@@ -376,6 +376,28 @@ def test_pointer_below_a_symlinked_directory_is_refused(link_target, tmp_path):
     assert protected(tmp_path, clone) == before
 
 
+def test_get_never_follows_a_source_s_link_out_of_it(tmp_path):
+    hostile = Hostile(tmp_path)
+    origin, outside = hostile.origin, hostile.outside
+    write(origin / "README.md", "the readme\n")
+    links = {"abs.txt": str(outside / "victim.txt"), "up.txt": "../outside/victim.txt",
+             "sub": str(outside), "rel-sub": "../outside", "git.txt": ".git/config",
+             "ok.txt": "docs/../README.md"}
+    for name, target in links.items():
+        os.symlink(target, origin / name)
+    hostile.commit({})
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    for source in (str(origin), str(origin / ".git")):  # read in place, and cloned
+        for path in ("abs.txt", "up.txt", "sub/victim.txt", "rel-sub/victim.txt", "git.txt"):
+            message = run_clean("get", source, path, "-o", "got", cwd=reader)
+            assert "symbolic link" in message and "outside the repository" in message
+            assert not (reader / "got").exists()
+        assert run_dvx("get", source, "ok.txt", "-o", "ok", cwd=reader).code == 0
+        assert (reader / "ok").read_text() == "the readme\n"
+        (reader / "ok").unlink()
+
+
 def test_pointer_file_that_is_a_symlink_is_not_read(tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")

@@ -132,6 +132,7 @@ class Source:
     def git_blob(self, path: str, max_bytes: int = 1 << 30) -> bytes | None:
         git = self.repo.git
         assert git is not None
+        path = self._through_links(path)
         if self.commit is None:
             full = self.repo.abspath(path)
             if not os.path.isfile(full):
@@ -139,6 +140,41 @@ class Source:
             with open(full, "rb") as f:
                 return f.read(max_bytes + 1)[:max_bytes]
         return git.blob_at(self.commit, path, max_bytes)
+
+    def _through_links(self, path: str) -> str:
+        """`path` with the symbolic links on its way resolved, as a path of the repository.
+        A link that leads out of it (absolute, or up past its top, or into .git or .dvx) is
+        refused, for a local path as for a clone, so that a link committed in a source never
+        reads the reader's own files (~/.ssh, say)."""
+        done: list[str] = []
+        todo = path.split("/")
+        hops = 0
+        while todo:
+            link = "/".join([*done, todo.pop(0)])
+            target = self._link_target(link)
+            if target is None:
+                done = link.split("/")
+                continue
+            hops += 1
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+            if hops > _MAX_LINK_HOPS or not _inside(resolved):
+                way = "is" if link == path else f"goes through '{link}', which is"
+                raise PathError(f"'{path}' in {self.describe()} {way} a symbolic link to "
+                                f"'{target}', outside the repository; dvx does not follow "
+                                "it.")
+            done, todo = [], ([] if resolved == "." else resolved.split("/")) + todo
+        return "/".join(done)
+
+    def _link_target(self, rel: str) -> str | None:
+        """What the symbolic link at `rel` points to, or None if `rel` is no link."""
+        if self.commit is None:
+            full = self.repo.abspath(rel)
+            return os.readlink(full) if os.path.islink(full) else None
+        git = self.repo.git
+        assert git is not None
+        if git.modes_at(self.commit, [rel]).get(rel) != "120000":
+            return None
+        return os.fsdecode(git.blob_at(self.commit, rel, 4096) or b"")
 
     def listing(self) -> dict[str, dict[str, Any]]:
         """Every file and directory of the repository at the revision, by path: Git's files
@@ -291,6 +327,20 @@ class Source:
         for entry in tree.entries:
             if entry.path.startswith(prefix):
                 yield entry.path[len(prefix):], entry.oid, entry.size, entry.executable
+
+
+_MAX_LINK_HOPS = 40  # as the kernel's limit on links followed in one path
+
+
+def _inside(resolved: str) -> bool:
+    """Is the normalized link target `resolved` a path of the repository's files?"""
+    if resolved == ".":
+        return True
+    try:
+        check_relpath(resolved)
+    except DvxError:
+        return False  # absolute, '..' at its start, or into .git or .dvx
+    return True
 
 
 def _from(tree: Tree, sub: str) -> Iterator[str]:
