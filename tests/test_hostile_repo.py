@@ -298,6 +298,19 @@ def test_corrupt_and_truncated_objects_are_reported_and_never_used(tmp_path):
     assert (clone / "images/2.png").read_bytes() == bytes([2]) * 3000
 
 
+def test_a_truncated_object_of_a_source_is_named_in_one_sentence(tmp_path):
+    hostile = Hostile(tmp_path)
+    loose_objects_only(hostile.origin)
+    write(hostile.origin / "a.bin", b"A" * 999)
+    assert run_dvx("add", "a.bin", cwd=hostile.origin).code == 0
+    assert run_dvx("push", cwd=hostile.origin).code == 0
+    hostile.commit({})
+    hostile.put_object(b"A" * 6, oid=xxhash.xxh3_128_hexdigest(b"A" * 999))
+    message = run_clean("get", str(hostile.origin / ".git"), "a.bin", cwd=tmp_path)
+    assert "truncated: 6 bytes where 999 were expected. Check that" in message, message
+    assert ".." not in message
+
+
 # --- symbolic links ---------------------------------------------------------------------------
 
 

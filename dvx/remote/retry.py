@@ -86,9 +86,11 @@ def with_retries(call: Callable[[], T], attempts: int, what: str,
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line reason for a failure, without any credentials the exception may carry."""
+    """A one-line reason for a failure, without any credentials the exception may carry: a
+    clause without a closing full stop (a DvxError's sentence loses its own), so that the
+    message it goes into punctuates it once."""
     if isinstance(exc, DvxError):
-        return exc.message
+        return exc.message.rstrip(".")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, TimeoutError) and str(exc):
