@@ -195,6 +195,40 @@ def test_an_edit_through_a_symlink_into_the_cache_is_seen_and_added(repo, dvx, t
     assert dvx("status", "-q").code == 0 and path.read_text() == "one\nmore\n"
 
 
+@pytest.mark.parametrize("tracked", ["f.txt", "d"])
+def test_an_edit_through_a_hard_link_into_the_cache_is_added_and_its_object_set_aside(
+        repo, dvx, tmp_path, tracked):
+    dvx("config", "cache.type", "hardlink")
+    dvx("remote", "add", "-d", "store", str(tmp_path / "store"))
+    write(repo / "f.txt", "one\n")
+    write(repo / "d" / "a", "one\n")
+    write(repo / "d" / "b", "two\n")
+    write(repo / "g.txt", "one\n")  # another pointer to the same object
+    assert dvx("add", tracked, "g.txt").code == 0
+    path = repo / ("f.txt" if tracked == "f.txt" else "d/a")
+    old = object_path(repo, xxhash.xxh3_128_hexdigest(b"one\n"))
+    assert os.path.samefile(path, old) and os.path.samefile(repo / "g.txt", old)
+    os.chmod(path, 0o644)  # what a write as root gets through
+    with open(path, "a") as f:
+        f.write("more\n")
+    assert "modified" in dvx("status").stdout  # hashed again: the stat cache has the new oid
+    added = dvx("add", tracked)
+    assert added.code == 0 and "changed through a link" in added.stderr
+    new = object_path(repo, xxhash.xxh3_128_hexdigest(b"one\nmore\n"))
+    assert path.read_text() == "one\nmore\n" and os.path.samefile(path, new)
+    assert not old.exists()  # no oid names bytes its object no longer holds
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+    assert "g.txt: modified, not in cache" in dvx("status").stdout
+    checkout = dvx("checkout", "g.txt")  # nothing holds its recorded bytes: it is not "restored"
+    assert checkout.code != 0 and "g.txt" in checkout.stdout + checkout.stderr
+    assert (repo / "g.txt").read_text() == "one\nmore\n"
+    fsck = dvx("fsck")
+    assert fsck.code == 0 and "0 corrupt" in fsck.stdout
+    push = dvx("push")
+    assert push.code != 0 and "Failed g.txt" in push.stdout + push.stderr
+    assert dvx("status", tracked).code == 0
+
+
 @pytest.mark.parametrize("error", ["EPERM", "EACCES", "EROFS", "EOPNOTSUPP"])
 def test_a_stored_file_that_cannot_become_a_symlink_is_named_unless_symlinks_are_unsupported(
         repo, dvx, monkeypatch, error):

@@ -204,7 +204,13 @@ class LocalCache(ObjectStore):
             oid = self.damaged.pop()
             with contextlib.suppress(FileNotFoundError):  # another process's add was first
                 if not self.verify(oid):
-                    self._set_aside_damaged(oid, path)
+                    moved = self.quarantine(oid)
+                    log.warning(
+                        "The cached object %s was changed through a link to it: its changed "
+                        "bytes, which '%s' held, are now stored under their own oid, and the "
+                        "object was moved to %s. Other data recorded as %s is no longer in the "
+                        "cache: `dvx status` lists it, and `dvx pull` fetches it again from a "
+                        "remote that has it.", oid, path, moved, oid)
 
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the

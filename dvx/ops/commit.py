@@ -182,7 +182,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
                             "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
                             f"{output.stage}`.")
         entry = locks[output.stage]
-        stored = store(repo, output.path)
+        stored = store(repo, output.path, was=output.pointer)
         pointer = stored.pointer
         to_link += stored.to_link
         outs = tuple(replace(o, oid=pointer.oid, size=pointer.size, nfiles=pointer.nfiles,
@@ -206,7 +206,8 @@ def track(repo: Repo, rel: str, existing: Output | None,
     held = held_back(repo, existing, synced, status)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None
-    stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or ())
+    stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),
+                   was=recorded or (existing.pointer if existing is not None else None))
     pointer = stored.pointer if existing is None else existing.pointer.with_data(
         stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
         stored.pointer.executable)
@@ -292,16 +293,21 @@ def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
-          replace: Collection[str] = (), recorded: Container[str] = ()) -> Stored:
+          replace: Collection[str] = (), recorded: Container[str] = (),
+          was: Pointer | Tree | None = None) -> Stored:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored, and the
     files to link once it is recorded. `keep`:
     manifest entries to record for a directory though they are not in the workspace, or in
     place of its files at `replace`; `recorded`: the paths of its recorded manifest, which
-    stay tracked though .dvxignore now ignores them."""
+    stay tracked though .dvxignore now ignores them; `was`: what was recorded for `rel` (a
+    file's pointer, a directory's manifest), whose objects a file still hard-linked to them
+    may have changed (`_note_changed_object`)."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        tree, fingerprint, to_link = _ingest_directory(repo, full, rel, recorded)
+        tree, fingerprint, to_link = _ingest_directory(
+            repo, full, rel, recorded,
+            was if isinstance(was, Tree) and was.algo == repo.algo else None)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
@@ -315,8 +321,10 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         repo.cache.set_aside_damaged(rel)
         return Stored(Pointer("dir", repo.algo, oid, tree.size, tree.nfiles, False), to_link)
     st = os.lstat(full)
+    was_oid = was.oid if isinstance(was, Pointer) and was.kind == "file" \
+        and was.algo == repo.algo else None
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
-        oid, size, executable, seen = _ingest_file(repo, full, rel, st, on_bytes)
+        oid, size, executable, seen = _ingest_file(repo, full, rel, st, on_bytes, was_oid)
     repo.cache.set_aside_damaged(rel)
     return Stored(Pointer("file", repo.algo, oid, size, None, executable),
                   [ToLink(full, oid, size, seen)] if seen else [])
@@ -382,6 +390,22 @@ def _take_back(repo: Repo, path: str, state: FileState) -> os.stat_result:
     return os.lstat(path)
 
 
+def _note_changed_object(repo: Repo, st: os.stat_result, oid: str, was_oid: str | None
+                         ) -> None:
+    """A file that was, when it was stored (`st`), the very inode of the object recorded for
+    it (`was_oid`, hardlink mode) and held other bytes changed that object through the link:
+    the object, which no longer holds the bytes its oid names, is noted to be set aside once
+    the add has stored them (`LocalCache.set_aside_damaged`)."""
+    if was_oid is None or was_oid == oid or st.st_nlink < 2:  # a linked file has 2 or more
+        return
+    try:
+        cached = os.stat(repo.cache.oid_path(was_oid))
+    except FileNotFoundError:
+        return
+    if os.path.samestat(cached, st):
+        repo.cache.damaged.add(was_oid)
+
+
 def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str, ...]
                     ) -> str | None:
     """The oid of an unchanged file whose object is cached and linked as configured (the
@@ -402,9 +426,10 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
 
 
 def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None = None,
-                 on_bytes: OnBytes | None = None) -> tuple[str, int, bool, StatKey | None]:
+                 on_bytes: OnBytes | None = None, was_oid: str | None = None
+                 ) -> tuple[str, int, bool, StatKey | None]:
     """The file's oid, size, executable bit, and if it is to become a symlink, its stat when
-    it was stored (`ToLink.seen`)."""
+    it was stored (`ToLink.seen`). `was_oid`: the oid recorded for it."""
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
@@ -412,6 +437,7 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
             return state.oid, state.size, False, None
         st = _take_back(repo, full, state)
     oid, size, executable, seen, link = _store_file(repo, full, st, repo.link_types, on_bytes)
+    _note_changed_object(repo, st, oid, was_oid)
     if seen is not None:
         repo.statcache.put_key(full, seen, oid)
     return oid, size, executable, stat_key(st) if link else None
@@ -449,11 +475,17 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     return oid, size, executable, seen, to_symlink
 
 
-def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = ()
-                      ) -> tuple[Tree, Fingerprint, list[ToLink]]:
+def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
+                      was: Tree | None = None) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
     anything was read: any change made while adding moves it, so a stat-cache record made
-    with it can only ever vouch for the content that was actually stored."""
+    with it can only ever vouch for the content that was actually stored. `was`: its
+    recorded manifest."""
+
+    def was_oid(relpath: str) -> str | None:
+        entry = was.get(relpath) if was is not None else None
+        return entry.oid if entry is not None else None
+
     top_stat = os.lstat(full)
     scan_before = walk_directory(full, with_dirs=True)
     fingerprint = fingerprint_of_walk(top_stat, scan_before)
@@ -490,6 +522,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
         stored = map_in_processes(store_small, small, advance, size_of=walked_size)
         for entry, (oid, size, executable, seen, to_symlink) in zip(small, stored,
                                                                     strict=True):
+            _note_changed_object(repo, entry.stat, oid, was_oid(entry.relpath))
             if seen is not None:
                 repo.statcache.put_key(entry.path, seen, oid)
             entries.append(TreeEntry(entry.relpath, oid, size, executable))
@@ -498,7 +531,8 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
 
         def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
             oid, size, executable, seen = _ingest_file(
-                repo, entry.path, f"{rel}/{entry.relpath}", entry.stat)
+                repo, entry.path, f"{rel}/{entry.relpath}", entry.stat,
+                was_oid=was_oid(entry.relpath))
             advance(1)
             return TreeEntry(entry.relpath, oid, size, executable), seen
 
