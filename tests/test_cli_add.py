@@ -229,6 +229,28 @@ def test_an_edit_through_a_hard_link_into_the_cache_is_added_and_its_object_set_
     assert dvx("status", tracked).code == 0
 
 
+@pytest.mark.parametrize("tracked", ["big.csv", "d"])
+def test_a_file_hard_linked_from_outside_the_repository_is_stored_as_a_copy(
+        repo, dvx, tmp_path, tracked):
+    dvx("config", "cache.type", "hardlink")
+    outside = write(tmp_path / "outside" / "big.csv", "dataset v1\n")
+    os.chmod(outside, 0o664)
+    rel = "big.csv" if tracked == "big.csv" else "d/big.csv"
+    (repo / rel).parent.mkdir(exist_ok=True)
+    os.link(outside, repo / rel)  # data shared with another tool by a hard link
+    assert dvx("add", tracked).code == 0
+    obj = object_path(repo, xxhash.xxh3_128_hexdigest(b"dataset v1\n"))
+    assert os.path.samefile(repo / rel, obj)  # linked to its object as usual
+    assert not os.path.samefile(outside, obj)
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o664  # the outside file is left alone
+    with open(outside, "a") as f:
+        f.write("more rows\n")
+    assert obj.read_text() == (repo / rel).read_text() == "dataset v1\n"
+    assert dvx("status", "-q").code == 0
+    assert "0 corrupt" in dvx("fsck").stdout
+    assert outside.read_text() == "dataset v1\nmore rows\n"
+
+
 @pytest.mark.parametrize("error", ["EPERM", "EACCES", "EROFS", "EOPNOTSUPP"])
 def test_a_stored_file_that_cannot_become_a_symlink_is_named_unless_symlinks_are_unsupported(
         repo, dvx, monkeypatch, error):

@@ -348,6 +348,8 @@ class LocalCache(ObjectStore):
         ):
             return None  # changed while hashing: fall back to a copy, which hashes what it stores
         final = self.oid_path(oid)
+        if after.st_nlink > 1 and not self._is_object(final, after):
+            return self._add_shared_inode(path, after, oid, size)
         try:
             fsutil.link_creating_parent(path, final)
             faults.point("cache.hardlink.after_link")
@@ -373,6 +375,38 @@ class LocalCache(ObjectStore):
                 if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
                     return None
                 raise
+        return oid, size
+
+    @staticmethod
+    def _is_object(final: str, st: os.stat_result) -> bool:
+        try:
+            return os.path.samestat(os.stat(final), st)
+        except FileNotFoundError:
+            return False
+
+    def _add_shared_inode(self, path: str, st: os.stat_result, oid: str, size: int
+                          ) -> tuple[str, int] | None:
+        """Store a file whose inode has other links (from outside the repository, or a
+        cache object it was linked to and has changed through) as a copy, and make the
+        workspace file a link to that copy: linking the inode itself would let a write
+        through any other link change the object, and would make those links read-only.
+        The other links keep their inode, bytes and mode. None if the file changed meanwhile
+        (it is then stored as the next link type says)."""
+        if not self._holds(oid, size):
+            if self.exists(oid):
+                self._set_aside_damaged(oid, path)
+            stored = self._add_by_copy(path)
+            now = os.stat(path)
+            if stored != (oid, size) or (now.st_ino, now.st_mtime_ns, now.st_ctime_ns) != (
+                    st.st_ino, st.st_mtime_ns, st.st_ctime_ns):
+                return None
+        try:
+            fsutil.place(self.oid_path(oid), path, ("hardlink",),
+                         unsupported=self.unsupported_links)
+        except OSError as exc:
+            if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
+                return None
+            raise
         return oid, size
 
     def _add_by_copy(self, path: str, on_bytes: OnBytes | None = None) -> tuple[str, int]:
