@@ -312,3 +312,38 @@ def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "modify", "b", "endpointurl", "https://minio.lan:9000").code == 0
     config = (repo / ".dvx" / "config").read_text()
     assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config
+
+
+@pytest.mark.parametrize("packs", [True, False])
+def test_push_refuses_an_object_changed_through_a_hard_link_and_pushes_the_rest(
+        repo, dvx, tmp_path, packs):
+    dvx("config", "cache.type", "hardlink")
+    write(repo / "data.csv", "v1 rows\n")
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "data.csv", "d").code == 0
+    store = tmp_path / "store"
+    if packs:
+        assert dvx("remote", "add", "-d", "store", str(store)).code == 0
+    else:
+        _add_loose_remote(dvx, store)
+    os.chmod(repo / "data.csv", 0o644)  # what a write as root gets through
+    with open(repo / "data.csv", "a") as f:
+        f.write("appended\n")  # into the cache object: the same inode
+    old = xxhash.xxh3_128_hexdigest(b"v1 rows\n")
+    result = dvx("push")
+    assert result.code == 1
+    assert f"Failed data.csv ({old}): its object in the cache changed" in result.stderr
+    stored = local_spec(store, str(store), {}).oids()
+    assert old not in stored  # never under an oid its bytes do not hash to
+    assert {xxhash.xxh3_128_hexdigest(b"a\n"), xxhash.xxh3_128_hexdigest(b"b\n")} <= stored
+    d_oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+                 if line.startswith("oid: "))
+    assert d_oid in stored
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+    assert (repo / "data.csv").read_text() == "v1 rows\nappended\n"
+    assert "data.csv: modified, not in cache" in dvx("status").stdout
+    assert dvx("add", "data.csv").code == 0
+    assert dvx("push").code == 0
+    assert xxhash.xxh3_128_hexdigest(b"v1 rows\nappended\n") in local_spec(
+        store, str(store), {}).oids()

@@ -252,6 +252,28 @@ def test_library_upload_and_download_with_packs_and_loose_objects(tmp_path):
     assert (again.transferred, again.already_there) == (0, 51)
 
 
+def test_a_packed_object_that_changed_since_its_size_was_taken_is_set_aside_not_sent(
+        tmp_path):
+    from dvx.objects.cache import LocalCache
+    from dvx.progress import NoProgress
+    from dvx.remote import packed, transfer
+    from dvx.remote.fs import open_store
+
+    cache = LocalCache(str(tmp_path / "cache"), ALGO)
+    good, bad = cache.add_bytes(b"good\n"), cache.add_bytes(b"bad\n")
+    os.chmod(cache.oid_path(bad), 0o644)
+    with open(cache.oid_path(bad), "ab") as f:  # written through a hard link to it, say
+        f.write(b"appended\n")
+    remote = open_store(str(tmp_path / "remote"), {}, str(tmp_path), ALGO, "r")
+    sizes = {good: 5, bad: 4}  # taken before the write
+    sent = packed.upload(cache, remote, [good, bad], sizes.__getitem__,
+                         transfer.Settings(2, 1, NoProgress()))
+    assert sent.transferred == 1 and list(sent.failed) == [bad]
+    assert "changed after it was stored" in sent.failed[bad]
+    assert remote.read_bytes(good) == b"good\n" and not remote.in_packs([bad])
+    assert not cache.exists(bad) and os.listdir(tmp_path / "cache" / "quarantine")
+
+
 def _team(tmp_path: Path, remote: Path, names: list[str]) -> list[Path]:
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))

@@ -33,7 +33,7 @@ from dvx.remote.packs import (
 )
 from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.remote.transfer_result import Settings, TransferResult, set_aside_changed
 from dvx.remote.workers import bounded
 
 log = get_logger(__name__)
@@ -110,8 +110,12 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                         continue
                     builder.add(oid, data)
                 elif not builder.add_read(oid, length, partial(cache.read_into, oid)):
-                    # Not the size its pointer gives: sent as it is (a fetch checks it by hash).
-                    builder.add(oid, cache.read_bytes(oid))
+                    # Not the size it had a moment ago: sent only if it is still the object.
+                    data = cache.read_bytes(oid)
+                    if hash_bytes(data, cache.algo) != oid:
+                        built.failed[oid] = set_aside_changed(cache, oid)
+                        continue
+                    builder.add(oid, data)
                 built.bytes += builder.entries[-1][2]
             if builder.entries:
                 with builder.finish() as pack:

@@ -40,7 +40,7 @@ from dvx.remote.staging import (
     store_verified,
 )
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.remote.transfer_result import Settings, TransferResult, set_aside_changed
 from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, run_each
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
@@ -177,20 +177,22 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
            verify_local: bool = False, sizes: Mapping[str, int] | None = None
            ) -> TransferResult:
     """Upload what the remote lacks of `oids`: small objects in packs where the remote takes
-    them, the rest one by one. `sizes` (from pointers and manifests) saves a stat each."""
+    them, the rest one by one. An object whose size is not the one `sizes` (from pointers
+    and manifests) records for it fails and is moved aside (`stored_sizes`)."""
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     todo = sorted(absent_from(remote, unique, settings))
-
-    def size_of(oid: str) -> int:
-        known = sizes.get(oid) if sizes is not None else None
-        return known if known else os.path.getsize(cache.oid_path(oid))
-
+    changed: dict[str, str] = {}
+    stored = stored_sizes(cache, todo, sizes or {}, changed)
+    already_there = len(unique) - len(todo)
+    if changed:
+        todo = [oid for oid in todo if oid not in changed]
+    size_of = stored.__getitem__
     if isinstance(remote, RemoteStore) and remote.packs_enabled() and todo:
         from dvx.remote import packed
 
         small: list[str] = []
         large: list[tuple[str, int]] = []
-        for oid in todo:  # one size each (a stat, where no pointer or manifest gave it)
+        for oid in todo:
             size = size_of(oid)
             if size < remote.pack_threshold:
                 small.append(oid)
@@ -199,19 +201,48 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local,
                                size_of)
         failed = result.failed
-        # An index records what was stored, not what a pointer claims: a stat each.
-        indexed = [(oid, os.path.getsize(cache.oid_path(oid))) for oid, _ in large
-                   if oid not in failed]
+        # An index records what was stored, not what a pointer claims.
+        indexed = [(oid, size) for oid, size in large if oid not in failed]
         try:
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
         except Interrupted as exc:  # counted over both kinds
             raise interrupted("Uploading", result.transferred + exc.done, len(todo)) from None
-        result.already_there = len(unique) - len(todo)
-        return result
-    result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
-    result.already_there = len(unique) - len(todo)
+    else:
+        result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
+    result.failed.update(changed)
+    result.already_there = already_there
     return result
+
+
+def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
+                 changed: dict[str, str]) -> dict[str, int]:
+    """The size of each of `oids` as the cache holds it: one stat each, no hashing (a push
+    trusts the cache). An object that is not the size `recorded` for it was changed after it
+    was stored (an append through a hard link to it, say): unless its bytes still hash to its
+    oid (the recorded size was wrong), it is moved aside and named in `changed` with the
+    reason, never uploaded under an oid its bytes no longer hash to."""
+    sizes: dict[str, int] = {}
+    for oid in oids:
+        expected = recorded.get(oid)
+        try:
+            size = os.stat(cache.oid_path(oid)).st_size
+        except FileNotFoundError:
+            if expected is None:
+                raise
+            size = expected  # gone since it was looked for: its upload fails, and says so
+        if expected is not None and size != expected and not _still_intact(cache, oid):
+            changed[oid] = set_aside_changed(cache, oid)
+            continue
+        sizes[oid] = size
+    return sizes
+
+
+def _still_intact(cache: LocalCache, oid: str) -> bool:
+    try:
+        return cache.verify(oid)
+    except FileNotFoundError:  # gone since: its upload fails, and says so
+        return True
 
 
 def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], settings: Settings,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 
+from dvx.objects.cache import LocalCache
 from dvx.progress import Progress
 
 
@@ -19,6 +22,18 @@ class TransferResult:
         self.already_there += other.already_there
         self.failed.update(other.failed)
         self.bytes += other.bytes
+
+
+def set_aside_changed(cache: LocalCache, oid: str) -> str:
+    """Move aside a cached object found changed on its way to a remote (not the size recorded
+    for it, or not hashing to its oid); the reason its upload failed."""
+    with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+        cache.quarantine(oid)
+    return ("its object in the cache changed after it was stored (written in place through a "
+            "hard link to it, say), so it no longer holds the bytes its oid names: not "
+            f"uploaded, and moved to {os.path.join(cache.root, 'quarantine')}. `dvx status` "
+            "shows the changed data: `dvx add` records it as a new version, and the recorded "
+            "version comes back only from a remote that has it (`dvx pull`)")
 
 
 @dataclass(frozen=True)
