@@ -1,3 +1,4 @@
+import json
 import os
 import shutil
 import stat
@@ -220,3 +221,36 @@ def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx)
     refused = dvx("checkout")
     assert refused.code == 1 and "f/mine" in refused.output
     assert (repo / "f" / "mine").read_text() == "not in any cache\n"
+
+
+def _workspace_status(dvx, path):
+    doc = json.loads(dvx("status", "--json").stdout)
+    return next(o["workspace"] for o in doc["outputs"] if o["path"] == path)
+
+
+@pytest.mark.parametrize("link_type", ["copy", "hardlink", "symlink"])
+def test_data_git_made_a_file_or_a_directory_is_outdated_while_it_holds_what_was_synced(
+        repo, dvx, link_type):
+    assert dvx("config", "cache.type", link_type).code == 0
+    write(repo / "d" / "a", "in the directory\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "a directory")
+    shutil.rmtree(repo / "d")
+    write(repo / "d", "the file\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "now a file")
+
+    git(repo, "checkout", "-q", "HEAD~1")  # the pointer names a directory, a file is here
+    assert _workspace_status(dvx, "d") == "outdated"
+    skipped = dvx("commit")
+    assert skipped.code == 0 and "Not recorded d" in skipped.output, skipped.output
+    assert dvx("checkout").code == 0
+    assert (repo / "d" / "a").read_text() == "in the directory\n"
+
+    git(repo, "checkout", "-q", "main")  # a file, and the directory checkout placed is here
+    assert _workspace_status(dvx, "d") == "outdated"
+    skipped = dvx("commit")
+    assert skipped.code == 0 and "Not recorded d" in skipped.output, skipped.output
+    os.unlink(repo / "d" / "a")  # not through a link: that would edit the cache object
+    write(repo / "d" / "a", "edited\n")
+    assert _workspace_status(dvx, "d") == "modified"

@@ -168,14 +168,36 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
         pass
     elif state is not None and synced_before is not None and state.oid == synced_before.oid:
         result.workspace, result.current_oid = OUTDATED, state.oid
-    elif state is None and synced_before is not None and os.path.isdir(full) and (
-            repo.statcache.get_dir(full, fingerprint_directory(full).digest)
-            == synced_before.oid):  # the directory it was synced to, before Git made it a file
+    elif state is None and synced_before is not None and _holds_synced_directory(
+            repo, output.path, full, synced_before):  # before Git made it a file
         result.workspace, result.current_oid = OUTDATED, synced_before.oid
     else:
         result.workspace = MODIFIED
         result.current_oid = state.oid if state is not None else None
     return result
+
+
+def _holds_synced_directory(repo: Repo, display: str, full: str, synced: Synced) -> bool:
+    """Does the directory at `full` hold what it was synced to (its never-placed entries
+    aside)? Known at once when its stat fingerprint matched that version, else listed."""
+    if os.path.islink(full):
+        return False
+    if repo.statcache.get_dir(full, fingerprint_directory(full).digest) == synced.oid:
+        return True
+    try:
+        current = scan_directory(repo, full, display)
+    except PathError:  # a link or special file dvx did not make: not what it placed
+        return False
+    return _synced_oid_held(repo, current, synced) == synced.oid
+
+
+def _holds_synced_file(repo: Repo, display: str, full: str, synced: Synced) -> bool:
+    """Does the file at `full` hold what it was synced to, before Git made it a directory?"""
+    try:
+        state = file_state(repo, full, display)
+    except PathError:  # a link or special file dvx did not make: not what it placed
+        return False
+    return state is not None and state.oid == synced.oid
 
 
 def _absent(repo: Repo, output: Output) -> str:
@@ -203,6 +225,10 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     if not os.path.lexists(full):
         return OutputStatus(output.path, "dir", _absent(repo, output), in_cache)
     if fingerprint is None:
+        if synced_before is not None and _holds_synced_file(repo, output.path, full,
+                                                            synced_before):
+            return OutputStatus(output.path, "dir", OUTDATED, in_cache,
+                                current_oid=synced_before.oid)
         return OutputStatus(output.path, "dir", MODIFIED, in_cache)
     result = OutputStatus(output.path, "dir", UNCHANGED, in_cache)
     found = None if tree is None else _compare(repo, output.path, full, tree, pointer.oid,
@@ -288,24 +314,29 @@ def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEnt
     entries aside) is outdated, not modified: the pointer moved, the workspace did not."""
     if synced_before is None:
         return
-    if synced_before.base is not None:
-        if holds_what_was_placed(repo, current, synced_before):
-            result.workspace, result.current_oid = OUTDATED, None
-            result.added, result.modified, result.deleted = [], [], []
-        return
-    synced_tree = version_tree(repo, synced_before.oid)
+    oid = _synced_oid_held(repo, current, synced_before)
+    if oid == synced_before.oid:  # a layered record's data is no one version: no oid
+        result.workspace = OUTDATED
+        result.current_oid = oid if synced_before.base is None else None
+        result.added, result.modified, result.deleted = [], [], []
+    elif oid is not None:
+        result.current_oid = oid
+
+
+def _synced_oid_held(repo: Repo, current: dict[str, TreeEntry], synced: Synced) -> str | None:
+    """`synced.oid` if the directory entries `current` hold what it was synced to (its
+    never-placed entries aside), else the oid of what they hold, or None: not known, or
+    not one version (a layered record). Unknown counts as a change, to be safe."""
+    if synced.base is not None:
+        return synced.oid if holds_what_was_placed(repo, current, synced) else None
+    synced_tree = version_tree(repo, synced.oid)
     if synced_tree is None:
-        return  # what it was synced to is no longer known here: a change, to be safe
+        return None  # what it was synced to is no longer known here
     entries = dict(current)
     for entry in synced_tree.entries:
-        if entry.path not in entries and not synced_before.covers(entry.path):
+        if entry.path not in entries and not synced.covers(entry.path):
             entries[entry.path] = entry
-    oid = _manifest_oid(repo, entries)
-    if oid == synced_before.oid:
-        result.workspace, result.current_oid = OUTDATED, oid
-        result.added, result.modified, result.deleted = [], [], []
-    else:
-        result.current_oid = oid
+    return _manifest_oid(repo, entries)
 
 
 def _dir_in_cache(repo: Repo, pointer: Pointer) -> bool:
