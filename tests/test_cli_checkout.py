@@ -254,3 +254,29 @@ def test_data_git_made_a_file_or_a_directory_is_outdated_while_it_holds_what_was
     os.unlink(repo / "d" / "a")  # not through a link: that would edit the cache object
     write(repo / "d" / "a", "edited\n")
     assert _workspace_status(dvx, "d") == "modified"
+
+
+def test_a_directory_of_dvx_s_own_cache_links_is_replaced_without_force(repo, dvx, tmp_path):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "the file\n")
+    assert dvx("add", "f").code == 0
+    _commit(repo, "a file")
+    os.unlink(repo / "f")
+    write(repo / "f" / "x", "in the directory\n")
+    assert dvx("add", "f").code == 0
+    _commit(repo, "now a directory")
+    assert os.path.islink(repo / "f" / "x")
+
+    git(repo, "checkout", "-q", "HEAD~1")
+    done = dvx("checkout")
+    assert done.code == 0, done.output
+    assert (repo / "f").read_text() == "the file\n"
+
+    git(repo, "checkout", "-q", "main")
+    assert dvx("checkout").code == 0
+    write(tmp_path / "elsewhere", "not dvx's\n")
+    os.symlink(tmp_path / "elsewhere", repo / "f" / "mine")
+    git(repo, "checkout", "-q", "HEAD~1")
+    refused = dvx("checkout")
+    assert refused.code == 1 and "f/mine" in refused.output, refused.output
+    assert os.path.islink(repo / "f" / "mine")

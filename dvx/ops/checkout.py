@@ -317,14 +317,17 @@ def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_r
 
 def _dir_in_the_way(repo: Repo, full: str, display: str) -> str | None:
     """None if the directory where a file goes may be deleted: every file in it is in the
-    cache (say, the version of a directory the workspace was synced to); else why not."""
+    cache, or a link dvx made to a cache object (say, the version of a directory the
+    workspace was synced to); else why not."""
     walk = walk_directory(full)
-    if walk.symlinks or walk.others:
+    if walk.others:
         return "a directory is in the way (use --force)"
-    for entry in walk.files:
-        why = _safe_to_replace(repo, entry.path, f"{display}/{entry.relpath}", False)
+    files = [(join_posix(full, rel), rel) for rel in walk.symlinks]
+    files += [(entry.path, entry.relpath) for entry in walk.files]
+    for path, rel in files:
+        why = _safe_to_replace(repo, path, f"{display}/{rel}", False)
         if why:
-            return f"a directory is in the way, and '{display}/{entry.relpath}' in it: {why}"
+            return f"a directory is in the way, and '{display}/{rel}' in it: {why}"
     return None
 
 
