@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import PathError
 from dvx.fsutil import is_executable
-from dvx.hashing import hash_file
+from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger
 from dvx.objects.tree import TreeEntry
 from dvx.paths import (
@@ -61,12 +61,37 @@ def symlink_error(display: str) -> PathError:
     )
 
 
+def stale_link_error(display: str, target: str) -> PathError:
+    return PathError(
+        f"'{display}' is a symbolic link to '{target}', an object of another dvx cache, not "
+        "of this repository's: a repository moved or copied with cache.type symlink keeps "
+        "links to the cache where it was.",
+        "`dvx checkout --relink` links it to this repository's cache (after `dvx pull`, "
+        "if the object is not there).",
+    )
+
+
 def cache_link_target(repo: Repo, path: str, display: str) -> str:
     """The oid of the object the symlink at `path` points at; any other link is refused."""
-    oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(path), os.readlink(path)))
+    target = os.path.join(os.path.dirname(path), os.readlink(path))
+    oid = repo.cache.object_for_symlink(target)
     if oid is None:
+        if stale_link_oid(repo, path) is not None:
+            raise stale_link_error(display, os.path.normpath(target))
         raise symlink_error(display)
     return oid
+
+
+def stale_link_oid(repo: Repo, path: str) -> str | None:
+    """The oid the symbolic link at `path` names if it points at an object of another dvx
+    cache (`.../files/<algo>/ab/cdef...`), as the links of a repository moved or copied
+    elsewhere do; None for any other link. Nothing is read through it."""
+    target = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+    parts = target.split(os.sep)
+    if len(parts) < 5 or parts[-4:-2] != ["files", repo.algo] or len(parts[-2]) != 2:
+        return None
+    oid = parts[-2] + parts[-1]
+    return oid if is_valid_oid(oid, repo.algo) else None
 
 
 def file_state(repo: Repo, path: str, display: str,

@@ -280,3 +280,41 @@ def test_a_directory_of_dvx_s_own_cache_links_is_replaced_without_force(repo, dv
     refused = dvx("checkout")
     assert refused.code == 1 and "f/mine" in refused.output, refused.output
     assert os.path.islink(repo / "f" / "mine")
+
+
+@pytest.mark.parametrize("relink", [True, False])
+def test_links_of_a_moved_repository_are_named_and_linked_again(repo, dvx, tmp_path,
+                                                                  monkeypatch, relink):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "t.txt", "top\n")
+    write(repo / "d" / "a", "in the directory\n")
+    assert dvx("add", "t.txt", "d").code == 0
+    _commit(repo, "v1")
+    moved = tmp_path / "moved"
+    shutil.move(repo, moved)
+    monkeypatch.chdir(moved)
+    assert str(repo) in os.readlink(moved / "t.txt")  # absolute: into the old cache
+
+    status = dvx("status")
+    assert "'t.txt' is a symbolic link to" in status.output, status.output
+    assert "another dvx cache" in status.output and "dvx checkout --relink" in status.output
+    refused = dvx("commit")
+    assert refused.code != 0 and "another dvx cache" in refused.output, refused.output
+    done = dvx("checkout", "--relink") if relink else dvx("checkout")
+    assert done.code == 0 and "2 restored" in done.output, done.output
+    for path in (moved / "t.txt", moved / "d" / "a"):
+        assert os.readlink(path).startswith(str(moved / ".dvx" / "cache"))
+    assert (moved / "t.txt").read_text() == "top\n"
+    assert dvx("status", "-q").code == 0
+
+
+def test_a_link_of_your_own_is_not_taken_for_a_moved_repository_s(repo, dvx, tmp_path):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "t.txt", "top\n")
+    assert dvx("add", "t.txt").code == 0
+    os.unlink(repo / "t.txt")
+    mine = write(tmp_path / "files" / "xxh128" / "ab" / ("0" * 30), "mine\n")  # no object here
+    os.symlink(mine, repo / "t.txt")
+    refused = dvx("checkout")
+    assert refused.code == 1 and "did not create" in refused.output, refused.output
+    assert (repo / "t.txt").read_text() == "mine\n"

@@ -37,6 +37,7 @@ from dvx.workspace import (
     prune_empty_dirs,
     remove_temporaries,
     remove_temporaries_beside,
+    stale_link_oid,
 )
 
 log = get_logger(__name__)
@@ -221,7 +222,7 @@ def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | 
     try:
         state = file_state(repo, path, display)
     except PathError:
-        return UNKNOWN_FILE
+        return _why_not_replace_unreadable(repo, path)
     return _replaceable(repo, state, force)
 
 
@@ -231,8 +232,19 @@ def _state_and_why(repo: Repo, full: str, display: str, force: bool
     try:
         state = file_state(repo, full, display)
     except PathError:
-        return None, None if force else UNKNOWN_FILE
+        return None, None if force else _why_not_replace_unreadable(repo, full)
     return state, _replaceable(repo, state, force)
+
+
+def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
+    """Why the link or special file at `path`, which dvx does not read, may not be replaced;
+    None for a link to an object of another dvx cache (a moved or copied repository's) that
+    this cache holds too: replacing it loses nothing."""
+    if os.path.islink(path):
+        oid = stale_link_oid(repo, path)
+        if oid is not None and repo.cache.exists(oid):
+            return None
+    return UNKNOWN_FILE
 
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
@@ -447,7 +459,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             try:
                 state = file_state(repo, path, f"{display}/{rel}", st)
             except PathError:
-                state, why = None, UNKNOWN_FILE
+                state, why = None, _why_not_replace_unreadable(repo, path)
             if state is not None and state.oid == entry.oid and (
                     not relink
                     or _placed_as_configured(repo, path, state, st, entry.executable)):
