@@ -737,6 +737,16 @@ def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
         if link_type == "hardlink":  # renaming a link over its own inode leaves both names
             remove_quietly(tmp)
         return link_type
-    if last_error is None:
-        raise OSError(errno.ENOTSUP, f"no usable link type among {', '.join(link_types)}")
-    raise last_error
+    raise _no_usable_link_type(link_types, last_error)
+
+
+def _no_usable_link_type(link_types: tuple[str, ...], last_error: OSError | None) -> OSError:
+    """The error of a placement no link type could make, naming the types tried (or known
+    not to work here) and why the last one failed; its errno is that failure's."""
+    message = f"no usable link type among {', '.join(link_types)}"
+    if last_error is not None:
+        message += f" ({last_error.strerror or last_error})"
+    if "copy" not in link_types:
+        message += (f"; set cache.type to {','.join(link_types)},copy to copy a file where "
+                    "no link can be made")
+    return OSError(errno.ENOTSUP if last_error is None else last_error.errno, message)

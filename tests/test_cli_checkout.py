@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import shutil
@@ -318,3 +319,25 @@ def test_a_link_of_your_own_is_not_taken_for_a_moved_repository_s(repo, dvx, tmp
     refused = dvx("checkout")
     assert refused.code == 1 and "did not create" in refused.output, refused.output
     assert (repo / "t.txt").read_text() == "mine\n"
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "reflink"])
+def test_a_link_type_that_cannot_be_made_is_named_with_the_copy_fallback(repo, dvx,
+                                                                          monkeypatch, link_type):
+    from dvx import fsutil
+
+    def across_filesystems(src: str, dst: str) -> None:  # the cache is on another filesystem
+        raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+
+    assert dvx("config", "cache.type", link_type).code == 0
+    monkeypatch.setitem(fsutil.LINKERS, link_type, across_filesystems)
+    write(repo / "f", "data\n")
+    assert dvx("add", "f").code == 0
+    os.unlink(repo / "f")
+    skipped = dvx("checkout")
+    assert skipped.code == 1, skipped.output
+    assert (f"Skipped f: no usable link type among {link_type} "
+            f"({os.strerror(errno.EXDEV)}); set cache.type to {link_type},copy") \
+        in skipped.output, skipped.output
+    assert dvx("config", "cache.type", f"{link_type},copy").code == 0
+    assert dvx("checkout").code == 0 and (repo / "f").read_text() == "data\n"
