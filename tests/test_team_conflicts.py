@@ -123,3 +123,11 @@ def test_a_conflicted_dvx_yaml_is_named_and_the_data_still_reported(repo, dvx):
     for args in (("repro",), ("stage", "list")):
         refused = dvx(*args)
         assert refused.code == 1 and "unresolved Git merge conflict" in refused.stderr, args
+
+
+def test_gc_refusing_a_conflicted_pointer_says_why_in_one_clean_paragraph(tmp_path):
+    alice, _ = _diverge(Team(tmp_path))
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    assert refused.code != 0 and "Nothing was deleted" in refused.stderr, refused.output
+    assert "'data.csv.dvx' holds an unresolved Git merge conflict" in refused.stderr
+    assert ".." not in refused.stderr and ".;" not in refused.stderr, refused.stderr

@@ -24,7 +24,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.history import Scope
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
-from dvx.ops.gc_scope import manifest, reachable, refuse_if_unreadable
+from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
@@ -224,7 +224,7 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[se
             used.update(e.oid for e in tree.entries)
     if problems:
         raise DvxError(f"Nothing was deleted from the remote: a recent push used a directory "
-                       f"whose manifest cannot be read ({problems[0]}).",
+                       f"whose manifest cannot be read ({as_clause(problems[0])}).",
                        "Run gc again once that push's grace period is over, or push it again.")
     return used, logged.expired
 

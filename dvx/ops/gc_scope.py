@@ -62,9 +62,14 @@ def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: st
         return None
 
 
+def as_clause(problem: str) -> str:
+    """A problem as a clause to list in a sentence: an error's own text may end its sentence."""
+    return problem.rstrip().rstrip(".")
+
+
 def refuse_if_unreadable(reach: Reachable) -> None:
     if reach.problems:
-        shown = "; ".join(reach.problems[:5])
+        shown = "; ".join(as_clause(problem) for problem in reach.problems[:5])
         more = f" (and {len(reach.problems) - 5} more)" if len(reach.problems) > 5 else ""
         raise DvxError(f"Nothing was deleted: part of the scope could not be read: {shown}{more}.",
                        "Fix or fetch what is listed, or narrow the scope, and run gc again.")
