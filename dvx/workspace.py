@@ -45,6 +45,7 @@ class FileState:
     executable: bool
     is_cache_link: bool  # a symlink into the cache (cache.type symlink)
     linked_oid: str | None = None  # the object a cache link points at
+    dangling: bool = False  # a cache link whose object is not in the cache: it holds nothing
 
     @property
     def holds_its_own_bytes(self) -> bool:
@@ -110,7 +111,7 @@ def file_state(repo: Repo, path: str, display: str,
         try:
             st = os.stat(path)
         except FileNotFoundError:  # its object left the cache: the link still stands for it
-            return FileState(linked, 0, False, True, linked)
+            return FileState(linked, 0, False, True, linked, dangling=True)
     elif not stat.S_ISREG(st.st_mode):
         raise PathError(f"'{display}' is not a regular file.")
     oid = repo.statcache.get(path, st)

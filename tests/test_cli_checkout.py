@@ -341,3 +341,25 @@ def test_a_link_type_that_cannot_be_made_is_named_with_the_copy_fallback(repo, d
         in skipped.output, skipped.output
     assert dvx("config", "cache.type", f"{link_type},copy").code == 0
     assert dvx("checkout").code == 0 and (repo / "f").read_text() == "data\n"
+def test_a_symlink_whose_object_left_the_cache_is_reported_not_in_the_cache(repo, dvx):
+    import json
+
+    dvx("config", "cache.type", "symlink")
+    write(repo / "f", "x")
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "b", "b")
+    dvx("add", "f", "d")
+    assert dvx("checkout").code == 0
+    gone = {}
+    for obj in (repo / ".dvx" / "cache" / "files").rglob("*"):
+        if obj.is_file() and obj.read_bytes() in (b"x", b"a"):  # gc of a shared cache, say
+            gone[obj] = obj.read_bytes()
+            obj.unlink()
+    result = dvx("checkout", "--json")
+    assert result.code == 1
+    report = json.loads(result.stdout)
+    assert sorted(report["missing"]) == ["d/a", "f"] and report["unchanged"] == 1
+    for obj, data in gone.items():  # fetched again
+        obj.write_bytes(data)
+    assert dvx("checkout").code == 0
+    assert (repo / "f").read_text() == "x" and (repo / "d" / "a").read_text() == "a"

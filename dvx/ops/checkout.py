@@ -15,6 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from dvx import faults, fsutil
 from dvx.errors import PathError
@@ -281,7 +282,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             return
         fsutil.rmtree(full)
     state, why = _state_and_why(repo, full, output.path, force)
-    if state is not None and state.oid == pointer.oid and (
+    if _holds(state, pointer.oid) and (
             not relink or _placed_as_configured(repo, full, state, None, pointer.executable)
     ) and (
             state.executable == pointer.executable
@@ -305,6 +306,12 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
     result.restored.append(output.path)
+
+
+def _holds(state: FileState | None, oid: str) -> TypeGuard[FileState]:
+    """Does the file in this state hold the object `oid`? A link to it whose object left the
+    cache holds nothing: it is placed again once the object is back."""
+    return state is not None and state.oid == oid and not state.dangling
 
 
 def _placed_as_configured(repo: Repo, path: str, state: FileState, st: os.stat_result | None,
@@ -460,7 +467,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 state = file_state(repo, path, f"{display}/{rel}", st)
             except PathError:
                 state, why = None, _why_not_replace_unreadable(repo, path)
-            if state is not None and state.oid == entry.oid and (
+            if _holds(state, entry.oid) and (
                     not relink
                     or _placed_as_configured(repo, path, state, st, entry.executable)):
                 if state.executable == entry.executable:
