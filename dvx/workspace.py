@@ -12,9 +12,10 @@ silently ingests content from wherever a link points.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
-from collections.abc import Callable, Collection, Container, Iterable
+from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -23,6 +24,7 @@ from dvx.fsutil import is_executable
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger
 from dvx.objects.tree import TreeEntry
+from dvx.outputs import all_outputs
 from dvx.paths import (
     POINTER_SUFFIX,
     RESERVED_NAMES,
@@ -122,6 +124,50 @@ def file_state(repo: Repo, path: str, display: str,
     if linked is not None:
         return FileState(oid, st.st_size, False, True, linked)
     return FileState(oid, st.st_size, is_executable(st.st_mode), False)
+
+
+def keep_links_on_set_aside(repo: Repo) -> None:
+    """Have the cache keep the changed bytes of an object it sets aside in the workspace files
+    linked to it (`keep_changed_bytes`), whenever this command sets one aside."""
+    repo.cache.on_set_aside = functools.partial(keep_changed_bytes, repo)
+
+
+def keep_changed_bytes(repo: Repo, moved: Mapping[str, str]) -> list[str]:
+    """Objects changed through a link to them were set aside (`moved`: oid -> the file that
+    now holds their bytes): make each symlink of the tracked data that led to one a file of
+    its own holding those bytes. An edit made through a link then stays where it was made,
+    `status` shows it modified and `add` records it, instead of a link that leads nowhere (or
+    to the bytes stored again). The repo-relative paths so kept; a link that cannot be
+    replaced is named in a warning, with where its bytes are."""
+    kept: list[str] = []
+    for output in all_outputs(repo):
+        for path, display in _symlinks_of(repo.abspath(output.path), output.path):
+            oid = repo.cache.object_for_symlink(
+                os.path.join(os.path.dirname(path), os.readlink(path)))
+            if oid is None or oid not in moved:
+                continue
+            try:
+                fsutil.place(moved[oid], path, ("copy",))
+            except OSError as exc:
+                log.warning("'%s' links to the object %s, which was set aside, and could not be "
+                            "made a file of its own holding its changed bytes (%s): they are in "
+                            "%s.", display, oid, fsutil.write_failure(exc, path), moved[oid])
+                continue
+            kept.append(display)
+    return kept
+
+
+def _symlinks_of(full: str, display: str) -> list[tuple[str, str]]:
+    """The symlinks at or below `full`, the data of an output: (path, repo-relative path)."""
+    if os.path.islink(full):
+        return [(full, display)]
+    if not os.path.isdir(full):
+        return []
+    try:
+        walk = walk_directory(full)
+    except OSError:
+        return []  # unreadable: nothing dvx placed can be found there
+    return [(join_posix(full, rel), f"{display}/{rel}") for rel in walk.symlinks]
 
 
 def scan_directory(repo: Repo, path: str, display: str,

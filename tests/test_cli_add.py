@@ -167,6 +167,39 @@ def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
 
 
+@pytest.mark.parametrize("sets_aside", ["fsck", "add the edited file", "add the same bytes"])
+def test_an_edit_through_a_symlink_stays_in_every_file_linked_to_the_object_set_aside(
+        repo, dvx, sets_aside):
+    dvx("config", "cache.type", "symlink")
+    for path in ("f.txt", "g.txt", "d/a"):
+        write(repo / path, "one\n")
+    write(repo / "d" / "b", "two\n")
+    dvx("add", "f.txt", "g.txt", "d")
+    os.chmod(os.path.realpath(repo / "f.txt"), 0o644)  # what a write as root gets through
+    with open(repo / "f.txt", "a") as f:
+        f.write("edit\n")
+    if sets_aside == "fsck":
+        result = dvx("fsck")
+        assert result.code == 1
+    elif sets_aside == "add the edited file":
+        result = dvx("add", "f.txt")
+    else:
+        write(repo / "h.txt", "one\n")
+        result = dvx("add", "h.txt")
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+    kept = ["g.txt", "d/a"] + ([] if sets_aside == "add the edited file" else ["f.txt"])
+    for path in kept:  # files of their own, holding what the links showed
+        assert not (repo / path).is_symlink() and (repo / path).read_text() == "one\nedit\n"
+        assert f"'{path}'" in result.stderr, result.stderr
+    assert (repo / "f.txt").read_text() == "one\nedit\n"
+    status = dvx("status").stdout
+    assert "g.txt: modified" in status and "d: modified" in status, status
+    assert dvx("add", "f.txt", "g.txt", "d").code == 0
+    assert dvx("status", "-q").code == 0 and dvx("fsck").code == 0
+    for path in ("f.txt", "g.txt", "d/a"):
+        assert (repo / path).read_text() == "one\nedit\n"
+
+
 @pytest.mark.parametrize("tracked", ["f.txt", "d"])
 def test_an_edit_through_a_symlink_into_the_cache_is_seen_and_added(repo, dvx, tracked):
     dvx("config", "cache.type", "symlink")

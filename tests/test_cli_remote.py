@@ -314,10 +314,12 @@ def test_good_backend_option_values_are_kept(repo, dvx):
     assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config
 
 
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
 @pytest.mark.parametrize("packs", [True, False])
-def test_push_refuses_an_object_changed_through_a_hard_link_and_pushes_the_rest(
-        repo, dvx, tmp_path, packs):
-    dvx("config", "cache.type", "hardlink")
+def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
+        repo, dvx, tmp_path, packs, link):
+    """The edit stays in the workspace: a symlink to the object set aside becomes a file."""
+    dvx("config", "cache.type", link)
     write(repo / "data.csv", "v1 rows\n")
     write(repo / "d" / "a", "a\n")
     write(repo / "d" / "b", "b\n")
@@ -341,6 +343,7 @@ def test_push_refuses_an_object_changed_through_a_hard_link_and_pushes_the_rest(
                  if line.startswith("oid: "))
     assert d_oid in stored
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+    assert not (repo / "data.csv").is_symlink()
     assert (repo / "data.csv").read_text() == "v1 rows\nappended\n"
     assert "data.csv: modified, not in cache" in dvx("status").stdout
     assert dvx("add", "data.csv").code == 0

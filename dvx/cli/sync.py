@@ -382,6 +382,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     --remote, also report the objects that the workspace's pointers (with -a/-T/-A/--rev/-n,
     those revisions' too) need and the remote lacks."""
     from dvx.errors import UsageError
+    from dvx.objects.cache import kept_message
     from dvx.ops.fsck import fsck_cache, fsck_remote
 
     repo = open_repo()
@@ -404,6 +405,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         moved = result.quarantined.get(oid)
         retired = "; taken out of the pack indexes" if oid in result.retired else ""
         warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else retired))
+    if result.kept:
+        warn(kept_message(result.kept, "a corrupt object").strip())
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
         warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:

@@ -55,6 +55,10 @@ class LocalCache(ObjectStore):
         # Objects found changed through a link to them, whose bytes were stored anew from a
         # file linked to them: set aside once that file's content is stored (`set_aside_damaged`).
         self.damaged: set[str] = set()
+        # Called with {oid: where its bytes went} once objects changed through a link to them
+        # are set aside: the workspace's symlinks to them must keep showing those bytes (an
+        # edit made through one has no other copy). Returns the paths so kept.
+        self.on_set_aside: Callable[[dict[str, str]], list[str]] | None = None
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
@@ -190,12 +194,26 @@ class LocalCache(ObjectStore):
         os.chmod(final, 0o444)
         return True
 
-    def _set_aside_damaged(self, oid: str, path: str) -> None:
-        moved = self.quarantine(oid)
+    def _set_aside_damaged(self, oid: str, path: str, stored_again: bool = True) -> None:
+        """Move aside the object `oid`, found changed through a link to it. The file at `path`
+        (repo-relative, for the message) stores the bytes `oid` names again (`stored_again`),
+        or holds the changed bytes, stored under their own oid."""
+        moved, kept = self.set_aside(oid)
+        if stored_again:
+            after = f"'{path}' stored the bytes its oid names again."
+        else:
+            after = (f"'{path}' was stored under the oid of the changed bytes, and the object "
+                     "is no longer in the cache (`dvx pull` fetches it again).")
         log.warning("The cached object %s no longer held its bytes (changed through a link to "
-                    "it?): moved to %s, and stored again from '%s'. Files linked to it show "
-                    "the stored bytes again; the changed bytes are in %s.", oid, moved, path,
-                    moved)
+                    "it?): moved to %s, which holds the changed bytes. %s%s", oid, moved, after,
+                    kept_message(kept))
+
+    def set_aside(self, oid: str) -> tuple[str, list[str]]:
+        """Move aside the object `oid`, found changed through a link to it: the file that now
+        holds its bytes, and the workspace files that keep those bytes (`on_set_aside`)."""
+        self.new_generation()  # an object leaves the cache: facts remembered about it expire
+        moved = self.quarantine(oid)
+        return moved, self.on_set_aside({oid: moved}) if self.on_set_aside is not None else []
 
     def set_aside_damaged(self, path: str) -> None:
         """Move aside the objects noted in `damaged`, whose changed bytes were stored anew from
@@ -204,13 +222,7 @@ class LocalCache(ObjectStore):
             oid = self.damaged.pop()
             with contextlib.suppress(FileNotFoundError):  # another process's add was first
                 if not self.verify(oid):
-                    moved = self.quarantine(oid)
-                    log.warning(
-                        "The cached object %s was changed through a link to it: its changed "
-                        "bytes, which '%s' held, are now stored under their own oid, and the "
-                        "object was moved to %s. Other data recorded as %s is no longer in the "
-                        "cache: `dvx status` lists it, and `dvx pull` fetches it again from a "
-                        "remote that has it.", oid, path, moved, oid)
+                    self._set_aside_damaged(oid, path, stored_again=False)
 
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
@@ -493,6 +505,20 @@ class LocalCache(ObjectStore):
         if len(shard) == 2 and is_valid_oid(oid, self.algo):
             return oid
         return None
+
+
+def kept_message(kept: list[str], linked_to: str = "it") -> str:
+    """What became of the workspace files linked to objects that were set aside (`linked_to`
+    names them)."""
+    if not kept:
+        return ""
+    names = ", ".join(f"'{path}'" for path in kept)
+    one = len(kept) == 1
+    return (f" {names} linked to {linked_to} and now {'holds' if one else 'hold'} its bytes as "
+            f"{'a file of its own' if one else 'files of their own'}: `dvx status` shows "
+            f"{'it' if one else 'them'} modified, `dvx add` records the change, `dvx checkout "
+            "--force` puts back what the pointer names (fetched by `dvx pull` first, if the "
+            "cache lacks it).")
 
 
 def is_regular(st: os.stat_result) -> bool:

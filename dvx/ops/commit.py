@@ -45,6 +45,7 @@ from dvx.workspace import (
     FileState,
     check_entry_name,
     file_state,
+    keep_links_on_set_aside,
     remove_temporaries,
     remove_temporaries_beside,
     scan_directory,
@@ -303,6 +304,7 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     stay tracked though .dvxignore now ignores them; `was`: what was recorded for `rel` (a
     file's pointer, a directory's manifest), whose objects a file still hard-linked to them
     may have changed (`_note_changed_object`)."""
+    keep_links_on_set_aside(repo)
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint, to_link = _ingest_directory(
@@ -334,6 +336,7 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
     """Replace stored files by symlinks to their objects, now that what names the objects is
     recorded. A file that cannot be linked stays a copy of its object: what was recorded is
     right either way, so that is a warning (and `dvx checkout --relink` links it later)."""
+    keep_links_on_set_aside(repo)
     for i, item in enumerate(to_link):
         try:
             if (stat_key(os.lstat(item.path)) == item.seen

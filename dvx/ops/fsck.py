@@ -19,6 +19,7 @@ from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
+from dvx.workspace import keep_changed_bytes
 
 log = get_logger(__name__)
 
@@ -29,6 +30,9 @@ class FsckResult:
     checked: int = 0
     corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
     quarantined: dict[str, str] = field(default_factory=dict)  # oid -> where it went
+    # Workspace files that were symlinks to a quarantined object, now files of their own
+    # holding its bytes (`keep_changed_bytes`)
+    kept: list[str] = field(default_factory=list)
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
     missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
     not_objects: dict[str, str] = field(default_factory=dict)  # oid -> what has its name
@@ -52,7 +56,7 @@ class FsckResult:
                                 for oid, path in sorted(self.not_objects.items())],
                 "damaged_indexes": [{"index": name, "problem": why}
                                     for name, why in sorted(self.damaged_indexes.items())],
-                "unindexed_packs": self.unindexed_packs}
+                "unindexed_packs": self.unindexed_packs, "kept": self.kept}
 
 
 def fsck_cache(repo: Repo) -> FsckResult:
@@ -73,6 +77,8 @@ def fsck_cache(repo: Repo) -> FsckResult:
                 result.corrupt[oid] = "its bytes do not hash to its oid"
                 result.quarantined[oid] = cache.quarantine(oid)
                 log.warning("Corrupt object %s moved to %s", oid, result.quarantined[oid])
+        if result.quarantined:
+            result.kept = keep_changed_bytes(repo, result.quarantined)
     return result
 
 

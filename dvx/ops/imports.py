@@ -29,6 +29,7 @@ from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_poi
 from dvx.paths import refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.workspace import keep_links_on_set_aside
 
 
 @dataclass
@@ -211,6 +212,7 @@ def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Poi
     tmp = os.path.join(repo.tmp_dir, f"import-url-{os.getpid()}.tmp")
     try:
         fs.get_file(path, tmp)
+        keep_links_on_set_aside(repo)
         ingested = repo.cache.add_file(tmp, ("hardlink", "copy"))
     except OSError as exc:
         raise DvxError(f"Could not download '{url}': {exc}.") from None

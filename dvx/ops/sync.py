@@ -22,6 +22,7 @@ from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
+from dvx.workspace import keep_links_on_set_aside
 
 log = get_logger(__name__)
 
@@ -191,6 +192,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
                           "Push to an S3, SSH, cloud or directory remote instead.")
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
+    keep_links_on_set_aside(repo)  # an object found changed on its way is set aside
     _fetch_manifests(repo, remote, targets, settings)
     wanted = wanted_objects(repo, targets, result.problems, fetched=True)
     result.paths = wanted.paths

@@ -6,7 +6,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
-from dvx.objects.cache import LocalCache
+from dvx.objects.cache import LocalCache, kept_message
 from dvx.progress import Progress
 
 
@@ -27,13 +27,15 @@ class TransferResult:
 def set_aside_changed(cache: LocalCache, oid: str) -> str:
     """Move aside a cached object found changed on its way to a remote (not the size recorded
     for it, or not hashing to its oid); the reason its upload failed."""
+    kept: list[str] = []
     with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
-        cache.quarantine(oid)
+        _, kept = cache.set_aside(oid)
     return ("its object in the cache changed after it was stored (written in place through a "
-            "hard link to it, say), so it no longer holds the bytes its oid names: not "
+            "link to it, say), so it no longer holds the bytes its oid names: not "
             f"uploaded, and moved to {os.path.join(cache.root, 'quarantine')}. `dvx status` "
             "shows the changed data: `dvx add` records it as a new version, and the recorded "
-            "version comes back only from a remote that has it (`dvx pull`)")
+            "version comes back only from a remote that has it (`dvx pull`)"
+            + kept_message(kept).rstrip("."))
 
 
 @dataclass(frozen=True)
