@@ -102,6 +102,27 @@ def test_show_formats_sorting_and_only_changed_columns(project):
     assert bad.code != 0 and "No column 'nothing'" in bad.stderr
 
 
+def test_show_all_lists_each_baseline_once_with_its_experiments(project):
+    import dvx.api
+
+    first = git(project, "rev-parse", "HEAD").strip()
+    for lr in ("0.05", "0.2"):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", f"a-{lr}", cwd=project)
+    git(project, "commit", "-qam", "second baseline")
+    second = git(project, "rev-parse", "HEAD").strip()
+    for lr in ("0.3", "0.4", "0.5"):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", f"b-{lr}", cwd=project)
+    result = run_dvx("exp", "show", "-A", "--json", cwd=project)
+    assert result.code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1 + 2 + 2 + 3, [r["name"] for r in rows]
+    assert sorted(r["rev"] for r in rows if r["baseline"] is None and r["rev"]) == \
+        sorted([first, second])
+    assert dvx.api.exp_show(repo=str(project), all_baselines=True) == rows
+    table = run_dvx("exp", "show", "-A", "--csv", cwd=project).stdout
+    assert len(list(csv.reader(io.StringIO(table)))) == 1 + len(rows)
+
+
 def test_diff_apply_branch_and_remove(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)

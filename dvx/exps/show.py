@@ -37,8 +37,8 @@ def show(repo: Repo, all_baselines: bool = False) -> list[Row]:
     git = git_of(repo)
     current = git.head()
     found = experiments(repo, None if all_baselines else current)
-    baselines = list(dict.fromkeys([current] if current and not all_baselines else []))
-    baselines += [e.baseline for e in found if e.baseline not in baselines]
+    first = [current] if current and not all_baselines else []
+    baselines = list(dict.fromkeys(first + [e.baseline for e in found]))  # each once, in order
     names = _branch_names(repo)
     with Reader(repo) as reader:
         rows = [_row(reader, Row(WORKSPACE, None, current, None))]
