@@ -199,6 +199,20 @@ def test_set_param_sets_a_list_element_by_its_index(project):
     assert "layers: [32, 2]" in (project / "params.yaml").read_text()
 
 
+def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):
+    import yaml
+
+    must("exp", "run", "-S", "train.lr=1e-3", "-S", "+train.country=no", "-S", "+train.big=1E25",
+         "-S", "+train.ok=TRUE", "-S", "+train.at=1:30", "-S", "+train.dims=[.5, on]",
+         "-n", "sci", cwd=project)  # the stage computes with lr: a string would fail it
+    text = (project / "params.yaml").read_text()
+    assert "lr: 0.001" in text and "big: 1.0e+25" in text  # PyYAML wants '.' and a sign
+    assert yaml.safe_load(text)["train"] == {"lr": 0.001, "epochs": 3, "country": "no",
+                                             "big": 1e25, "ok": True, "at": "1:30",
+                                             "dims": [0.5, "on"]}
+    assert _show(project)["sci"]["params"]["params.yaml"]["train.country"] == "no"
+
+
 def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
     write(project / "params.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n  epochs: 3\n")
     for args, message in ((("-S", "train.lr=0.3"), "duplicate key"),

@@ -1,14 +1,19 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
 are edited in round-trip mode (comments and layout kept), JSON files rewritten with two-space
-indents; VALUE is read as YAML (`0.1` a number, `true` a boolean, `[1, 2]` a list). KEY must
-be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it. A list
-element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and must exist."""
+indents; VALUE is read as YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a
+string, `[1, 2]` a list), as DVC's override grammar reads it, and written so that a YAML 1.1
+reader (PyYAML, in a stage) reads the same value. KEY must be in the file already (a
+mistyped name is refused, as in DVC); `+KEY=VALUE` adds it. A list element is named by
+its index (`layers.0`, or `layers[0]` as in `${}`), and must exist."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +57,44 @@ def parse(text: str) -> Override:
     import yaml
 
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_core_schema_loader()) if raw.strip() else ""
     except yaml.YAMLError:
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     return Override(file, key, value, add)
+
+
+# The YAML 1.2 core schema's plain scalars (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
+# every other plain scalar is a string (no `yes`/`no` booleans, dates or 1:30 sexagesimals).
+_CORE_SCHEMA = (
+    ("tag:yaml.org,2002:null", r"null|Null|NULL|~", "nN~"),
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)", "-+.0123456789"),
+)
+
+
+@functools.cache
+def _core_schema_loader() -> Any:
+    """PyYAML's safe loader resolving plain scalars by the YAML 1.2 core schema (PyYAML follows
+    YAML 1.1, where `1e-3` is a string and `no` is false)."""
+    import yaml
+
+    # Its own (empty) table of resolvers: SafeLoader's YAML 1.1 ones are not inherited.
+    loader: Any = type("CoreSchemaLoader", (yaml.SafeLoader,),
+                       {"yaml_implicit_resolvers": {}})
+    for tag, pattern, first in _CORE_SCHEMA:
+        loader.add_implicit_resolver(tag, re.compile(f"^(?:{pattern})$"), list(first))
+    loader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
+    return loader
+
+
+def _construct_core_int(loader: Any, node: Any) -> int:
+    text = loader.construct_scalar(node)
+    if text[:2] in ("0o", "0x"):
+        return int(text, 0)
+    return int(text)  # decimal even with leading zeros: 017 is 17, not YAML 1.1's octal 15
 
 
 def _dotted(text: str, key: str) -> str:
@@ -153,6 +191,7 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: comments, order and quoting survive
+    yaml.Representer = _representer_class()
     doc: Any = {}
     try:
         with open(full, encoding="utf-8") as f:
@@ -162,11 +201,65 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")
     for change in changes:
-        _set(doc, change)
+        _set(doc, dataclasses.replace(change, value=_for_yaml_1_1(change.value)))
     if write:
         out = io.StringIO()
         yaml.dump(doc, out)
         _write(full, out.getvalue())
+
+
+class _Float(float):
+    """A float -S sets, written as YAML 1.1 reads a float too."""
+
+
+def _float_text(value: float) -> str:
+    """`value` as a literal both YAML 1.1 (which wants a '.' and a signed exponent: 1.0e-05)
+    and YAML 1.2 read as this float."""
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _for_yaml_1_1(value: Any) -> Any:
+    """`value` (from -S) ready for the round-trip dumper, which writes by YAML 1.2's rules: a
+    string YAML 1.1 reads as something else (`no`, `on`, `1:30`) is quoted, a float is a
+    `_Float`."""
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    if isinstance(value, dict):
+        return {key: _for_yaml_1_1(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_for_yaml_1_1(item) for item in value]
+    if isinstance(value, float):
+        return _Float(value)
+    if isinstance(value, str) and _yaml_1_1_reads_as_other(value):
+        return SingleQuotedScalarString(value)
+    return value
+
+
+def _yaml_1_1_reads_as_other(text: str) -> bool:
+    import yaml
+
+    resolved = yaml.resolver.Resolver().resolve(yaml.ScalarNode, text, (True, False))
+    return bool(resolved != "tag:yaml.org,2002:str")
+
+
+@functools.cache
+def _representer_class() -> Any:
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    Representer.add_representer(_Float, lambda representer, value: representer.represent_scalar(
+        "tag:yaml.org,2002:float", _float_text(value)))
+    return Representer
 
 
 def _edit_json(full: str, changes: list[Override], write: bool) -> None:
