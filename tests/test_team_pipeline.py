@@ -88,6 +88,14 @@ def test_repro_refuses_to_run_on_data_older_than_its_pointer(tmp_path):
     refused = run_dvx("repro", cwd=alice)
     assert refused.code == 1 and "data/raw.csv" in refused.stderr
     assert "dvx checkout data/raw.csv" in refused.stderr
+    # repro's --force runs every stage: the way to record the older data is commit's
+    assert "`dvx commit --force data/raw.csv` records the older data" in refused.stderr
+    assert "; `--force`" not in refused.stderr
+    assert git(alice, "status", "--porcelain") == ""
+    params = (alice / "params.yaml").read_bytes()
+    experiment = run_dvx("exp", "run", "--force", "-S", "train.lr=0.5", cwd=alice)
+    assert experiment.code == 1 and "`dvx commit --force data/raw.csv`" in experiment.stderr
+    assert (alice / "params.yaml").read_bytes() == params  # nothing ran: -S undone
     assert git(alice, "status", "--porcelain") == ""
     pulled = run_dvx("repro", "--pull", cwd=alice)
     assert pulled.code == 0, pulled.output

@@ -136,6 +136,24 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
             _edit_yaml(full, changes, write)
 
 
+def contents(repo: Repo, overrides: list[Override]) -> dict[str, bytes]:
+    """The params files the overrides change, as they are now (for `restore`)."""
+    files = dict.fromkeys(override.file for override in overrides)
+    result = {}
+    for file in files:
+        with open(repo.abspath(file), "rb") as f:
+            result[file] = f.read()
+    return result
+
+
+def restore(repo: Repo, contents: dict[str, bytes]) -> None:
+    """Put back the params files as `contents` read them."""
+    from dvx import fsutil
+
+    for file, data in contents.items():
+        fsutil.atomic_write(repo.abspath(file), data)
+
+
 def _set(doc: Any, change: Override) -> None:
     parts = change.key.split(".")
     for depth, part in enumerate(parts):

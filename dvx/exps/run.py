@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from dvx import fsutil
 from dvx.errors import DvxError, UsageError
@@ -24,7 +25,15 @@ from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout
 from dvx.outputs import Output, Target, all_outputs, load_tree, scan_outputs
-from dvx.pipeline.repro import Reporter, ReproOptions, ReproResult, repro
+from dvx.pipeline.repro import (
+    Reporter,
+    ReproOptions,
+    ReproResult,
+    SilentReporter,
+    StageResult,
+    repro,
+)
+from dvx.pipeline.spec import Stage
 from dvx.repo import Repo
 from dvx.scm import Git
 
@@ -50,11 +59,43 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
                          "Pick another -n, or `dvx exp remove` it first.")
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
+    before = params.contents(repo, changes)
     params.apply(repo, changes)
-    result = repro(repo, ReproOptions(force=force, jobs=jobs), reporter)
+    watched = _Watched(reporter or SilentReporter())
+    try:
+        result = repro(repo, ReproOptions(force=force, jobs=jobs), watched)
+    except BaseException:
+        if not watched.stages_done:  # refused before running: the params are as they were
+            params.restore(repo, before)
+        raise
     if not result.ok:
         return RunResult(None, result)
     return RunResult(record(repo, baseline, name or new_name(taken), parent), result)
+
+
+class _Watched:
+    """A reporter passing everything on, noting whether a stage ran or was restored (the
+    workspace then holds results of the params set)."""
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner, self.capture, self.stages_done = inner, inner.capture, False
+
+    def committed(self, path: str) -> None:
+        self.inner.committed(path)
+
+    def pulled(self, result: Any) -> None:
+        self.inner.pulled(result)
+
+    def starting(self, stage: Stage, reasons: list[str]) -> None:
+        self.stages_done = True
+        self.inner.starting(stage, reasons)
+
+    def line(self, stage: str, text: str) -> None:
+        self.inner.line(stage, text)
+
+    def finished(self, result: StageResult) -> None:
+        self.stages_done = True
+        self.inner.finished(result)
 
 
 def save(repo: Repo, name: str | None = None) -> Experiment:

@@ -129,19 +129,22 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         return result
 
 
-def refuse_if_behind(status: OutputStatus, force: bool) -> None:
+def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) -> None:
     """Refuse to record workspace data over a pointer that moved in Git since the workspace
-    was synced (a teammate's change, brought by `git pull`), unless `force`."""
+    was synced (a teammate's change, brought by `git pull`), unless `force`. Without
+    `own_force` the caller's --force means something else (repro: run every stage), so the
+    hint names `dvx commit --force`."""
     if force or not status.pointer_moved or status.workspace in (UNCHANGED, DELETED):
         return
     path, now, then = status.path, status.pointer_oid, status.synced_oid
+    record_anyway = "`--force`" if own_force else f"`dvx commit --force {path}`"
     if status.workspace == OUTDATED:
         raise ConflictError(
             f"'{path}' changed in Git since this workspace was synced: its pointer now names "
             f"{now}, and the workspace still holds {then}, the data it had before. Recording "
             "it would undo that change.",
             f"Run `dvx checkout {path}` (or `dvx pull {path}`) to get the data the pointer "
-            f"names; `--force` records the older data anyway.")
+            f"names; {record_anyway} records the older data anyway.")
     raise ConflictError(
         f"'{path}' changed both here and in Git: its pointer now names {now} (it named {then} "
         f"when this workspace was synced), and the workspace holds other data"

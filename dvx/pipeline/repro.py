@@ -228,7 +228,7 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
         if output.stage is not None or not any(overlaps(output.path, d) for d in deps):
             continue
         status = output_status(repo, output)
-        refuse_if_behind(status, force=False)
+        refuse_if_behind(status, force=False, own_force=False)
         if status.workspace == MODIFIED:
             changed.append(output)
     return changed
