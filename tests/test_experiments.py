@@ -376,6 +376,20 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
     assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=3"
 
 
+def test_a_name_waiting_in_the_queue_is_not_taken_by_a_run_or_a_save(project):
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "foo", cwd=project)
+    for args in (("run", "-S", "train.lr=0.4"), ("save",)):
+        refused = run_dvx("exp", *args, "-n", "foo", cwd=project)
+        assert refused.code == 2 and "queued experiment called 'foo'" in refused.stderr, \
+            refused.output
+        assert "dvx queue remove foo" in refused.stderr and "Running stage" not in refused.output
+    assert "lr: 0.1" in (project / "params.yaml").read_text()
+    assert must("queue", "start", cwd=project)
+    assert _show(project)["foo"]["params"]["params.yaml"]["train.lr"] == 0.2
+    again = run_dvx("exp", "run", "-n", "foo", cwd=project)
+    assert again.code == 2 and "exists already" in again.stderr
+
+
 def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project):
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "bad", cwd=project)
     must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "good", cwd=project)

@@ -88,6 +88,11 @@ def entries(repo: Repo) -> list[Entry]:
     return sorted(found, key=lambda e: e.queued_at)
 
 
+def waiting(repo: Repo) -> dict[str, Entry]:
+    """The entries queued or running, by name: experiments still to be recorded."""
+    return {e.name: e for e in entries(repo) if e.state in (QUEUED, RUNNING)}
+
+
 def _settle_orphan(repo: Repo, entry: Entry) -> None:
     """An entry whose runner died while its run went on or ended: done if the run recorded
     its experiment, else failed; its worktree and queue ref are removed either way."""

@@ -21,6 +21,7 @@ from dvx.experiment_refs import (
     refuse_unmerged,
 )
 from dvx.exps import overrides as params
+from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout
@@ -57,6 +58,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     if name is not None and check_new_name(repo, name) in taken:
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
                          "Pick another -n, or `dvx exp remove` it first.")
+    taken |= _refuse_queued(repo, name)
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
     before = params.contents(repo, changes)
@@ -105,7 +107,23 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
+    taken |= _refuse_queued(repo, name)
     return record(repo, baseline, name or new_name(taken))
+
+
+def _refuse_queued(repo: Repo, name: str | None) -> set[str]:
+    """The names of queued (or running) experiments, which `name` must not take: the queued
+    run would fail when its turn came, its name taken. As `exp run --queue` refuses them."""
+    queued = waiting(repo)
+    if name is not None and name in queued:
+        running = queued[name].state == RUNNING
+        raise UsageError(f"A queued experiment called '{name}' is "
+                         f"{'running' if running else 'waiting to run'}; it would fail if "
+                         "this one took its name.",
+                         "Pick another -n" + (", or wait until it is recorded." if running
+                                              else f", or take it out of the queue first: "
+                                              f"`dvx queue remove {name}`."))
+    return set(queued)
 
 
 @dataclass
