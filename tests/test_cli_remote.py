@@ -336,6 +336,8 @@ def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
     result = dvx("push")
     assert result.code == 1
     assert f"Failed data.csv ({old}): its object in the cache changed" in result.stderr
+    if link == "symlink":  # one sentence each: what push did, what became of the link
+        assert "(`dvx pull`). 'data.csv' linked to it and now holds" in result.stderr
     stored = local_spec(store, str(store), {}).oids()
     assert old not in stored  # never under an oid its bytes do not hash to
     assert {xxhash.xxh3_128_hexdigest(b"a\n"), xxhash.xxh3_128_hexdigest(b"b\n")} <= stored

@@ -512,7 +512,7 @@ def kept_message(kept: list[str], linked_to: str = "it") -> str:
     names them)."""
     if not kept:
         return ""
-    names = ", ".join(f"'{path}'" for path in kept)
+    names = ", ".join(f"'{path}'" for path in sorted(kept))
     one = len(kept) == 1
     return (f" {names} linked to {linked_to} and now {'holds' if one else 'hold'} its bytes as "
             f"{'a file of its own' if one else 'files of their own'}: `dvx status` shows "

@@ -35,7 +35,7 @@ def set_aside_changed(cache: LocalCache, oid: str) -> str:
             f"uploaded, and moved to {os.path.join(cache.root, 'quarantine')}. `dvx status` "
             "shows the changed data: `dvx add` records it as a new version, and the recorded "
             "version comes back only from a remote that has it (`dvx pull`)"
-            + kept_message(kept).rstrip("."))
+            + ("." + kept_message(kept).rstrip(".") if kept else ""))
 
 
 @dataclass(frozen=True)
