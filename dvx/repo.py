@@ -195,14 +195,17 @@ class Repo:
     def fsync(self) -> bool:
         return self.config.get_bool("core", "fsync", default=True)
 
-    def lock(self) -> RepoLock:
+    def lock(self, stages_in_git: bool = False) -> RepoLock:
         """The repository lock, which every command that writes the workspace takes (and so
-        Git is told first to ignore the temporaries it may write there)."""
+        Git is told first to ignore the temporaries it may write there). A command that
+        `git add`s its files at its end (`stages_in_git`, core.autostage) reads that setting
+        first: an invalid value stops it before it writes anything."""
         from dvx.lock import RepoLock
 
         self.exclude_temporaries()
         lock = RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
-        _ = self.autostage  # a writer reads it at its end: an invalid value stops it first
+        if stages_in_git:
+            _ = self.autostage
         return lock
 
     @functools.cached_property

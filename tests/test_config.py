@@ -119,10 +119,13 @@ def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):
 
 
 def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo, dvx):
-    """core.autostage is used at the end of add, commit and repro: read before anything."""
+    """core.autostage is used at the end of add, commit, move, remove, import and repro: read
+    before anything; commands that never stage files in Git do not read it."""
     (repo / "a.txt").write_text("a\n")
     with open(repo / ".dvx" / "config", "a") as f:
         f.write("[core]\nautostage = maybe\n")
     refused = dvx("add", "a.txt")
     assert refused.code == 2 and "core.autostage" in refused.stderr, refused.output
     assert not (repo / "a.txt.dvx").exists() and not (repo / ".gitignore").exists()
+    for unaffected in (("status",), ("checkout",), ("gc", "-w", "-f")):  # never stage in Git
+        assert dvx(*unaffected).code == 0, unaffected

@@ -39,7 +39,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
         refuse_overlap(rel, display, outputs)
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, rels)
         for rel in dict.fromkeys(rels):
             if rel in outputs:

@@ -101,7 +101,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     never recorded over it without `force`: named outputs raise ConflictError, and with
     `only_changed` (no targets given) the ones whose data only needs fetching are skipped
     and listed in `behind`."""
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         chosen, behind = [], []
         statuses: dict[str, OutputStatus] = {}

@@ -426,7 +426,7 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool) -> 
 
 def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
     full = repo.abspath(rel)
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         os.makedirs(os.path.dirname(full), exist_ok=True)
         ignored = gitignore.add_entry(full)
         try:

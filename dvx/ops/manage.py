@@ -81,7 +81,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
     for output in outputs:
         _refuse_stage_output(output, "remove")
     touched: list[str] = []
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs] + (unfinished or []))
         for rel in unfinished or ():
             touched += _finish_removal(repo, rel, remove_data, force)
@@ -144,7 +144,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
             raise PathError(f"'{repo_relpath(repo.root, path)}' already exists.",
                             "Choose another destination, or remove it first.")
     _refuse_place(repo, output, dst, destination)
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
         fsutil.makedirs(os.path.dirname(dst_full))
         # The new place is ignored before the data arrives, and the new pointer is written
@@ -176,7 +176,7 @@ def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
 
 
 def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
         if os.path.lexists(repo.abspath(output.path)) and os.path.lexists(repo.abspath(dst)):
             remove_placed(repo, output.path, output.pointer.oid)

@@ -165,7 +165,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
     selected = dag.select(options.targets, options.single, options.downstream)
     check_params(repo, Pipeline(tuple(dag.stages.values())))
     result = ReproResult()
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         locks = read_lock(repo.root, repo.algo)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
@@ -209,7 +209,7 @@ def commit_changed_inputs(repo: Repo) -> list[str]:
     recorded."""
     dag = _load(repo)
     selected = dag.select((), False, False)
-    with repo.lock():
+    with repo.lock(stages_in_git=True):
         inputs = _changed_inputs(repo, dag, selected)
         _commit_inputs(repo, inputs, SilentReporter())
         repo.statcache.flush()
