@@ -140,7 +140,11 @@ class Repo:
 
     @functools.cached_property
     def cache(self) -> LocalCache:
-        return LocalCache(self.cache_dir, self.algo)
+        cache = LocalCache(self.cache_dir, self.algo)
+        # The folders objects and temporaries are written to may be links of their own.
+        self._outside_git(cache.files_root, "cache's object directory")
+        self._outside_git(cache.tmp_dir, "cache's temporary directory")
+        return cache
 
     @functools.cached_property
     def statcache(self) -> StatCache:

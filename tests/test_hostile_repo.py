@@ -462,10 +462,12 @@ def test_private_directories_leading_into_git_are_refused(how, tmp_path):
         assert message.startswith("ERROR:") and "leads into the Git directory" in message
 
 
-@pytest.mark.parametrize("how", ["cache.dir", ".dvx/cache symlink"])
+@pytest.mark.parametrize("how", ["cache.dir", ".dvx/cache symlink", ".dvx/cache/files symlink",
+                                 ".dvx/cache/tmp symlink"])
 def test_a_cache_leading_into_the_workspace_is_refused(how, tmp_path):
     """Objects in the workspace outside .dvx/ are files Git sees: `git add -A` would commit the
-    data itself. `dvx config` refuses such a cache.dir; a cloned config or link is refused too."""
+    data itself. `dvx config` refuses such a cache.dir; a cloned config or link is refused too,
+    whether it is the cache itself or a folder in it that dvx writes to."""
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
     if how == "cache.dir":
@@ -473,8 +475,10 @@ def test_a_cache_leading_into_the_workspace_is_refused(how, tmp_path):
         hostile.commit({".dvx/config": config + "[cache]\ndir = ../store\n"})
     else:
         hostile.commit({})
-        commit_symlink(hostile.origin, ".dvx/cache", "../store")
-        git(hostile.origin, "commit", "-qm", ".dvx/cache leads into the workspace")
+        name = how.split()[0]
+        target = "../" * name.count("/") + "store"
+        commit_symlink(hostile.origin, name, target)
+        git(hostile.origin, "commit", "-qm", f"{name} leads into the workspace")
     for message in assert_refused(hostile, EVERYTHING):
         assert message.startswith("ERROR:") and "leads into the workspace" in message
 
