@@ -240,6 +240,30 @@ def test_a_tracked_file_replaced_by_a_foreign_symlink_is_modified_and_the_rest_r
     assert (tmp_path / "elsewhere").read_text() == "outside\n"  # never written through
 
 
+def test_links_to_objects_gone_from_the_cache_are_not_in_cache_not_modified(repo, dvx):
+    """Symlink mode, a cache shared with a repository whose `gc` took this one's objects and
+    manifests: a tracked directory, like a tracked file, is only not in the cache (links hold
+    no data for `dvx commit` to record); a link taken out of the directory or a file put in
+    it is still a change."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "f\n")
+    for name in ("a", "b"):
+        write(repo / "d" / name, f"{name}\n")
+    assert dvx("add", "f", "d").code == 0
+    shutil.rmtree(repo / ".dvx/cache/files")
+    result = dvx("status")
+    assert result.code == 0, result.output
+    assert "d: not in cache\n" in result.stdout and "f: not in cache\n" in result.stdout
+    assert "dvx commit" not in result.stdout and "dvx pull" in result.stdout
+    states = {o["path"]: (o["workspace"], o["in_cache"]) for o in _status_json(dvx)["outputs"]}
+    assert states == {"d": ("unchanged", False), "f": ("unchanged", False)}
+    (repo / "d/b").unlink()
+    assert _status_json(dvx)["outputs"][0]["workspace"] == "modified"
+    (repo / "d/b").symlink_to(os.readlink(repo / "d/a"))
+    write(repo / "d/c", "c\n")
+    assert _status_json(dvx)["outputs"][0]["workspace"] == "modified"
+
+
 def test_tracked_data_git_would_see_is_reported(repo, dvx):
     """`git reset --hard` after an uncommitted add takes the .gitignore entry back out (the
     .gitignore was tracked), while the pointer, untracked, stays: `git add -A` would put the

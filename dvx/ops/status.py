@@ -11,7 +11,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import Fingerprint, fingerprint_directory
+from dvx.paths import Fingerprint, fingerprint_directory, join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
@@ -246,6 +246,8 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     # directory's current entries are needed whole.
     current = scan_directory(repo, full, output.path, recorded=tree or ())
     if tree is None:  # without the recorded manifest, compare manifest oids
+        if _links_to_lost_objects(full, current, pointer.nfiles):
+            return result  # unchanged, as a file's link to a lost object is: not in cache
         result.current_oid = _manifest_oid(repo, current)
         if result.current_oid == pointer.oid:
             result.current_oid = None
@@ -272,6 +274,17 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
     elif not result.not_pulled:
         repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
     return result
+
+
+def _links_to_lost_objects(full: str, current: dict[str, TreeEntry], nfiles: int | None) -> bool:
+    """Is the directory, its manifest gone from the cache, only links into the cache, as many
+    as the pointer records, some to objects gone too (a `gc` of another repository sharing the
+    cache)? Those links' sizes cannot be read, so no manifest can be built to compare; and a
+    link holds no data, so nothing here is a change `dvx commit` could record."""
+    links = [join_posix(full, rel) for rel in current]
+    if nfiles is not None and len(links) != nfiles:
+        return False
+    return all(map(os.path.islink, links)) and not all(map(os.path.exists, links))
 
 
 def _compare(repo: Repo, display: str, full: str, tree: Tree, tree_oid: str,
