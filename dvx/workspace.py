@@ -115,7 +115,8 @@ def file_state(repo: Repo, path: str, display: str,
         except FileNotFoundError:  # its object left the cache: the link still stands for it
             return FileState(linked, 0, False, True, linked, dangling=True)
     elif not stat.S_ISREG(st.st_mode):
-        raise PathError(f"'{display}' is not a regular file.")
+        raise PathError(f"'{display}' is not a regular file (a socket, fifo or device), which "
+                        "dvx cannot track.", "Move it elsewhere.")
     oid = repo.statcache.get(path, st)
     if oid is None:
         log.info("Hashing %s", display)

@@ -2,6 +2,7 @@
 inside tracked directories too, on a fresh clone as well (manifests come from the remote)."""
 
 import json
+import socket
 
 from tests.conftest import git, run_dvx, write
 from tests.team import Team, commit, edit, must, share
@@ -121,6 +122,28 @@ def test_a_link_dvx_did_not_make_is_left_out_with_a_warning(repo, dvx):
     shown = dvx("diff")
     assert shown.code == 0 and "WARNING: left out: 'd/link'" in shown.stderr
     assert "d/c" in shown.stdout
+
+
+def test_a_tracked_directory_made_a_link_or_a_file_made_a_socket_is_left_out(repo, dvx):
+    """A tracked directory replaced by a symlink is left out whole, as a tracked file replaced
+    by one is: its recorded files are not listed as deleted. A socket is left out too, saying
+    why."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    write(repo / "f", "f\n")
+    assert dvx("add", "d", "f").code == 0
+    commit(repo, "c1")
+    (repo / "d").rename(repo / "d.real")
+    (repo / "d").symlink_to("d.real")
+    (repo / "f").unlink()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind("f")
+        doc = _diff(repo)
+    assert _summary(doc) == {"added": [], "deleted": [], "modified": [], "renamed": []}
+    problems = sorted(doc["problems"])
+    assert len(problems) == 2 and "'d' is a symbolic link" in problems[0]
+    assert "'f' is not a regular file (a socket, fifo or device), which dvx cannot track" \
+        in problems[1]
 
 
 def test_the_workspace_against_head_and_targets(tmp_path):

@@ -121,9 +121,10 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         files_b = sides.files([o for o in outputs_b if o.path not in merged], b)
     finally:
         sides.close()
-    for path in sides.left_out:
-        files_a.pop(path, None)
-        files_b.pop(path, None)
+    if sides.left_out:  # on both sides, with every file below a directory left out
+        for files in (files_a, files_b):
+            for path in [p for p in files if _at_or_below_any(p, sides.left_out)]:
+                del files[path]
     _compare(files_a, files_b, changes)
     if targets is not None:
         changes.keep_only(lambda path: any(_below(path, t) for t in targets))
@@ -198,6 +199,14 @@ def _overlaps(a: str, b: str) -> bool:
 
 def _below(path: str, target: str) -> bool:
     return path == target or path.startswith(target + "/")
+
+
+def _at_or_below_any(path: str, paths: set[str]) -> bool:
+    while path not in paths:
+        path, slash, _ = path.rpartition("/")
+        if not slash:
+            return False
+    return True
 
 
 class _Sides:
