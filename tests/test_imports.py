@@ -319,6 +319,32 @@ def test_a_branch_or_tag_deleted_from_the_source_no_longer_resolves(source, proj
                    cwd=project).code == 0
 
 
+def test_a_source_that_renames_its_default_branch_is_still_read(source, project):
+    team, _ = source
+    for rev in ("v1", "main"):
+        assert run_dvx("import", str(team.origin), "raw/train.csv", "-o", f"{rev}.csv",
+                       "--rev", rev, cwd=project).code == 0
+    git(team.origin, "branch", "-m", "main", "trunk")
+    git(team.origin, "symbolic-ref", "HEAD", "refs/heads/trunk")
+    assert run_dvx("update", "v1.csv.dvx", cwd=project).code == 0  # the tag is unchanged
+    gone = run_dvx("update", "main.csv.dvx", cwd=project)
+    assert gone.code != 0 and "Unknown revision 'main'" in gone.stderr, gone.output
+    fresh = run_dvx("import", str(team.origin), "raw/train.csv", "-o", "trunk.csv",
+                    cwd=project)
+    assert fresh.code == 0, fresh.output
+    assert (project / "trunk.csv").read_text() == "a,b\n1,2\n"
+
+
+def test_status_and_update_fetch_each_source_once(source, project, tmp_path):
+    team, _ = source
+    for name in ("0.png", "1.png", "2.png"):
+        assert run_dvx("import", str(team.origin), f"images/{name}", cwd=project).code == 0
+    for command in ("status", "update"):
+        trace = tmp_path / f"{command}.trace"
+        assert run_dvx_proc(command, cwd=project, env={"GIT_TRACE": str(trace)}).code == 0
+        assert trace.read_text().count("built-in: git fetch") == 1, command
+
+
 def test_an_unreachable_source_is_a_warning_not_a_change(source, project, tmp_path):
     team, _ = source
     moved_away = tmp_path / "moved-away"

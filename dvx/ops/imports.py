@@ -24,7 +24,7 @@ from dvx.errors import DvxError, PathError, UsageError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
-from dvx.ops.source import Found, Source
+from dvx.ops.source import Found, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
 from dvx.paths import refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
@@ -233,6 +233,7 @@ class Updated:
     ok: bool = True  # False: the workspace does not hold the data (a copy was kept, say)
 
 
+@fetching_once()
 def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
            force: bool = False) -> list[Updated]:
     """Bring each import up to date. One whose source has nothing new is still finished: what
@@ -305,6 +306,7 @@ class SourceCheck:
     detail: str
 
 
+@fetching_once()
 def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
     """For each import among `outputs` whose source moved on (a new commit for its revision,
     a new version of its URL) or could not be reached, what is the case."""

@@ -18,6 +18,7 @@ import os
 import posixpath
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -416,32 +417,91 @@ def _clone_url(url: str) -> str:
     return os.path.abspath(path) if "://" not in path and os.path.isdir(path) else url
 
 
-def _cached_clone(url: str) -> str:
-    """A clone of `url` in the user's cache, made once and fetched on each later use."""
-    import fcntl
+# the clones fetched in the current `fetching_once` scope, with the error if that failed
+_fetched: dict[str, UsageError | None] | None = None
 
+
+@contextmanager
+def fetching_once() -> Iterator[None]:
+    """Within it, each source's clone is fetched at most once (one `git fetch` per source
+    for a command that reads many imports of it; one that failed is not tried again)."""
+    global _fetched
+    outer, _fetched = _fetched, ({} if _fetched is None else _fetched)
+    try:
+        yield
+    finally:
+        _fetched = outer
+
+
+def _cached_clone(url: str) -> str:
+    """A clone of `url` in the user's cache, made once and fetched on each later use (once
+    per `fetching_once` scope). It has no local branch, its HEAD detached at the source's
+    default branch, so that a revision names the source's tag or branch as it is now, never a
+    branch of the clone left behind by a rename."""
     base = os.path.join(user_cache_dir(), "repos")
     os.makedirs(base, exist_ok=True)
     target = os.path.join(base, hashlib.sha256(url.encode()).hexdigest()[:24])
+    if _fetched is not None and target in _fetched:
+        failed = _fetched[target]
+        if failed is not None:
+            raise failed
+        return target
+    try:
+        _update_clone(url, target)
+    except UsageError as exc:
+        if _fetched is not None:
+            _fetched[target] = exc
+        raise
+    if _fetched is not None:
+        _fetched[target] = None
+    return target
+
+
+def _update_clone(url: str, target: str) -> None:
+    import fcntl
+
     with open(target + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one clone or fetch at a time; released on close
         if os.path.isdir(os.path.join(target, ".git")):
             # pruned: a branch or tag the source deleted no longer resolves here
             _git(["git", "-C", target, "fetch", "-q", "--prune", "--force", "origin",
                   "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], url)
-            _git(["git", "-C", target, "reset", "-q", "--hard", "origin/HEAD"], url)
+            # the source's default branch as it is now (it may have been renamed)
+            _git(["git", "-C", target, "remote", "set-head", "origin", "-a"], url)
         else:
-            _git(["git", "clone", "-q", "--", url, target], url)
-    return target
+            _git(["git", "clone", "-q", "--no-checkout", "--", url, target], url)
+        _detach(target, url)
 
 
-def _git(argv: list[str], url: str) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True,
+def _detach(target: str, url: str) -> None:
+    """Check out the clone's origin/HEAD, detached, and delete its local branches."""
+    _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", "origin/HEAD"], url,
+         "update the clone of")
+    branches = subprocess.run(["git", "-C", target, "for-each-ref", "--format=delete %(refname)",
+                               "refs/heads/"], capture_output=True, text=True).stdout
+    if branches:
+        _git(["git", "-C", target, "update-ref", "--stdin"], url, "update the clone of",
+             branches)
+
+
+def _git(argv: list[str], url: str, doing: str = "fetch", stdin: str | None = None) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, input=stdin,
                           env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
     if done.returncode != 0:
-        detail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
-        raise UsageError(f"Could not fetch the repository '{url}': {detail}.",
-                         "Check the URL and your access to it.")
+        raise UsageError(f"Could not {doing} the repository '{url}': "
+                         f"{_git_error(done.stderr)}.", "Check the URL and your access to it."
+                         if doing == "fetch" else "Delete the clone in "
+                         f"{os.path.join(user_cache_dir(), 'repos')} to make it again.")
+
+
+def _git_error(stderr: str) -> str:
+    """What git says went wrong: its first fatal or error line, else its first line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix):].rstrip(".")
+    return lines[0].rstrip(".") if lines else "git failed"
 
 
 def _resolve(repo: Repo, rev: str, url: str) -> str:
