@@ -319,6 +319,26 @@ def test_a_branch_or_tag_deleted_from_the_source_no_longer_resolves(source, proj
                    cwd=project).code == 0
 
 
+def test_a_link_in_the_source_to_its_dvx_data_leads_to_that_data_for_every_source(
+        source, project, tmp_path):
+    team, alice = source
+    os.symlink("raw/train.csv", alice / "link.csv")
+    os.symlink("images", alice / "link-images")
+    share(alice, "links")
+    for n, where in enumerate(([str(alice)], [str(alice), "--rev", "main"], [str(team.origin)])):
+        for path, expect in (("link.csv", "a,b\n1,2\n"), ("link-images/1.png", "image 1\n")):
+            out = tmp_path / f"{n}-{os.path.basename(path)}"
+            got = run_dvx("get", *where, path, "-o", str(out), cwd=project)
+            assert got.code == 0 and out.read_text() == expect, (where, path, got.output)
+        got = run_dvx("get", *where, "link-images", "-o", str(tmp_path / f"{n}-dir"),
+                      cwd=project)
+        assert got.code == 0 and sorted(os.listdir(tmp_path / f"{n}-dir")) == [
+            "0.png", "1.png", "2.png"], (where, got.output)
+        imported = run_dvx("import", *where, "link-images", "-o", f"imp{n}", cwd=project)
+        assert imported.code == 0, imported.output
+        assert 'path: "images"' in (project / f"imp{n}.dvx").read_text()
+
+
 def test_a_source_that_renames_its_default_branch_is_still_read(source, project):
     team, _ = source
     for rev in ("v1", "main"):

@@ -93,9 +93,13 @@ class Source:
         return self._outputs
 
     def find(self, path: str) -> Found:
-        """The output at or holding `path` (repository-relative), or PathError."""
-        path = path.strip("/")
-        check_relpath(path, "path")
+        """The output at or holding `path` (repository-relative), or PathError. A symbolic
+        link Git tracks on its way is followed (`_through_links`): the output found is the
+        tracked path it leads to."""
+        asked = path.strip("/")
+        check_relpath(asked, "path")
+        path = self._through_links(asked)
+        link = "" if path == asked else f" (through a symbolic link, '{path}')"
         for output in self.outputs():
             if path == output.path:
                 return Found(output, None)
@@ -109,10 +113,10 @@ class Source:
         for broken in self._broken:
             data = broken.data_path
             if data is not None and (path == data or path.startswith(data + "/")):
-                raise PathError(f"'{path}' cannot be read from {self.describe()}: "
+                raise PathError(f"'{asked}'{link} cannot be read from {self.describe()}: "
                                 f"{broken.error.message}",
                                 "Its pointer must be fixed in the source repository.")
-        raise PathError(f"'{path}' is not tracked by dvx in {self.describe()}.",
+        raise PathError(f"'{asked}'{link} is not tracked by dvx in {self.describe()}.",
                         "List what it tracks with `dvx ls URL -R`.")
 
     def git_files(self) -> list[tuple[str, int]]:
@@ -146,12 +150,16 @@ class Source:
         """`path` with the symbolic links on its way resolved, as a path of the repository.
         A link that leads out of it (absolute, or up past its top, or into .git or .dvx) is
         refused, for a local path as for a clone, so that a link committed in a source never
-        reads the reader's own files (~/.ssh, say)."""
+        reads the reader's own files (~/.ssh, say). What dvx tracks is no link of Git's: the
+        rest of a path at or inside an output is kept as it is (a local workspace may hold
+        its files as links into a cache)."""
         done: list[str] = []
         todo = path.split("/")
         hops = 0
         while todo:
             link = "/".join([*done, todo.pop(0)])
+            if self._in_output(link):
+                return "/".join([link, *todo])
             target = self._link_target(link)
             if target is None:
                 done = link.split("/")
@@ -165,6 +173,10 @@ class Source:
                                 "it.")
             done, todo = [], ([] if resolved == "." else resolved.split("/")) + todo
         return "/".join(done)
+
+    def _in_output(self, rel: str) -> bool:
+        return any(rel == o.path or (o.pointer.is_dir and rel.startswith(o.path + "/"))
+                   for o in self.outputs())
 
     def _link_target(self, rel: str) -> str | None:
         """What the symbolic link at `rel` points to, or None if `rel` is no link."""
