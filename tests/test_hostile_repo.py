@@ -235,15 +235,18 @@ def test_a_source_s_unreadable_pointer_or_manifest_is_named_and_the_rest_listed(
     hostile.commit({"bad.dvx": dir_pointer(oid), "badptr.dvx": file_pointer("nothex")})
     reader = make_git_repo(tmp_path / "reader")
     assert run_dvx("init", cwd=reader).code == 0
-    for rev in ((), ("--rev", "HEAD")):  # its workspace, and a revision of its history
-        listed = run_dvx("ls", str(hostile.origin), *rev, cwd=reader)
+    origin, cloned = str(hostile.origin), str(hostile.origin / ".git")
+    # its workspace, a revision of its history, and a clone of it
+    for source, rev in ((origin, ()), (origin, ("--rev", "HEAD")), (cloned, ())):
+        listed = run_dvx("ls", source, *rev, cwd=reader)
         assert listed.code == 1 and "Traceback" not in listed.output, listed.output
         assert "good.csv" in listed.stdout and "bad/ (unreadable)" in listed.stdout
         assert "ERROR: Skipped bad: " in listed.stderr and "manifest" in listed.stderr
         assert "ERROR: Skipped badptr: " in listed.stderr and "nothex" in listed.stderr
-        assert run_dvx("ls", str(hostile.origin), "good.csv", *rev, cwd=reader).code == 0
-        message = run_clean("import", str(hostile.origin), "badptr", *rev, cwd=reader)
-        assert "badptr.dvx' is invalid" in message and "not tracked" not in message
+        assert " 'badptr.dvx' " in listed.stderr, listed.stderr  # the plain path
+        assert run_dvx("ls", source, "good.csv", *rev, cwd=reader).code == 0
+        message = run_clean("import", source, "badptr", *rev, cwd=reader)
+        assert " 'badptr.dvx' is invalid" in message and "not tracked" not in message
     assert not (tmp_path / "outside/pwned").exists()
 
 
@@ -409,6 +412,20 @@ def test_get_never_follows_a_source_s_link_out_of_it(tmp_path):
         assert run_dvx("get", source, "ok.txt", "-o", "ok", cwd=reader).code == 0
         assert (reader / "ok").read_text() == "the readme\n"
         (reader / "ok").unlink()
+
+
+def test_ls_gives_a_source_s_link_its_own_size_never_its_target_s(tmp_path):
+    hostile = Hostile(tmp_path)
+    write(hostile.outside / "victim.txt", "a secret of 31 bytes, say......\n")
+    target = str(hostile.outside / "victim.txt")
+    os.symlink(target, hostile.origin / "link.txt")
+    hostile.commit({})
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    for source in (str(hostile.origin), str(hostile.origin / ".git")):
+        listed = json.loads(run_dvx("ls", source, "--json", cwd=reader).stdout)
+        sizes = {entry["path"]: entry["size"] for entry in listed}
+        assert sizes["link.txt"] == len(os.fsencode(target)), (source, sizes)
 
 
 def test_pointer_file_that_is_a_symlink_is_not_read(tmp_path):

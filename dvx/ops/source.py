@@ -88,7 +88,7 @@ class Source:
                     revision = history.at(self.commit)
                 prefix = f"{self.commit[:10]}:"  # how History names where a pointer is
                 self._outputs = revision.outputs
-                self._broken = [Broken(b.path.removeprefix(prefix), b.error)
+                self._broken = [Broken(b.path.removeprefix(prefix), _unprefixed(b.error, prefix))
                                 for b in revision.broken]
         return self._outputs
 
@@ -121,7 +121,8 @@ class Source:
 
     def git_files(self) -> list[tuple[str, int]]:
         """(path, size) of the files Git tracks at the revision (or, in a local workspace,
-        of those in Git's index that are on disk)."""
+        of those in Git's index that are on disk). A symbolic link's size is its own (the
+        length of its target), as Git records it, never that of the file it leads to."""
         git = self.repo.git
         assert git is not None
         if self.commit is not None:
@@ -129,7 +130,7 @@ class Source:
         found = []
         for path in git.ls_files():
             try:
-                found.append((path, os.path.getsize(self.repo.abspath(path))))
+                found.append((path, os.lstat(self.repo.abspath(path)).st_size))
             except OSError:
                 continue  # deleted in the workspace
         return found
@@ -340,6 +341,12 @@ class Source:
         for entry in tree.entries:
             if entry.path.startswith(prefix):
                 yield entry.path[len(prefix):], entry.oid, entry.size, entry.executable
+
+
+def _unprefixed(error: DvxError, prefix: str) -> DvxError:
+    """`error` without the `commit:` prefix History names a pointer file with: the plain
+    path, as the user knows it."""
+    return DvxError(error.message.replace(prefix, ""), error.hint)
 
 
 _MAX_LINK_HOPS = 40  # as the kernel's limit on links followed in one path
