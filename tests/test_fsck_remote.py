@@ -5,6 +5,7 @@ look like objects; and it uses one client for the whole command."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -113,6 +114,26 @@ def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx
     repaired = dvx("push", "--repair")
     assert repaired.code == 0, repaired.output
     assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
+
+
+def test_push_repair_without_local_copies_reports_what_the_remote_lost(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    big = bytes(range(256)) * 8192  # loose on the remote; the small one goes into a pack
+    write(repo / "big.bin", big)
+    write(repo / "small.txt", "small")
+    assert dvx("add", "big.bin", "small.txt").code == 0 and dvx("push").code == 0
+    for pack in (store / "packs").iterdir():
+        pack.unlink()  # deleted by hand, with the loose object; the indexes still name both
+    oid = xxhash.xxh3_128_hexdigest(big)
+    (store / "files/xxh128" / oid[:2] / oid[2:]).unlink()
+    shutil.rmtree(repo / ".dvx/cache")  # this clone cannot upload them again
+    assert dvx("push").code == 0  # a plain push goes by the indexes' word
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 1, repaired.output
+    assert "0 already there; 2 failed" in repaired.stdout
+    assert f"Failed big.bin ({oid}): not in the local cache nor on the remote" in repaired.stderr
+    assert "Failed small.txt" in repaired.stderr and "lost that data" in repaired.stderr
 
 
 def test_a_large_object_deleted_from_under_its_index_is_pushed_again_after_fsck(

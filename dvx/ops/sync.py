@@ -221,10 +221,13 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     uncached = set(repo.cache.missing(files))
     cached = files if not uncached else {oid for oid in files if oid not in uncached}
     # What this clone never fetched (a partial pull) is fine if the remote has it already.
-    elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
+    if repair and uncached:
+        elsewhere = _held_intact(repo, remote, uncached, files, settings, result)
+    else:
+        elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
     for oid in sorted(uncached - elsewhere):
-        result.transfer.failed[oid] = "not in the local cache nor on the remote"
+        result.transfer.failed.setdefault(oid, "not in the local cache nor on the remote")
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
     uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
@@ -267,6 +270,21 @@ def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) ->
         pushlog.record(remote, files - failed, manifests - failed)
     except OSError as exc:
         result.problems.append(f"could not write the push log on the remote: {exc}")
+
+
+def _held_intact(repo: Repo, remote: RemoteStore, oids: set[str], sizes: dict[str, int],
+                 settings: transfer.Settings, result: SyncResult) -> set[str]:
+    """--repair, for objects the cache lacks: those of `oids` the remote really holds, whole
+    (its pack or loose copy is there and hashes right), not only by its indexes' word. The
+    rest cannot be repaired from here: failed, and those the indexes name reported lost."""
+    held = transfer.confirmed_on(remote, oids, settings)
+    corrupt = transfer.verify_on(remote, held, settings, sizes)
+    for oid, why in corrupt.items():
+        result.transfer.failed[oid] = (f"not in the local cache, and the remote copy is "
+                                       f"corrupt ({why})")
+    gone = transfer.present_on(remote, oids - held, settings)  # by the indexes' word only
+    result.lost += _recorded_with_change(repo, result, gone)
+    return held - set(corrupt)
 
 
 def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
