@@ -3,13 +3,16 @@ filesystem (tests/faulty_fs.py), and a read-only HTTP remote."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import fsspec
 import pytest
@@ -17,7 +20,7 @@ import xxhash
 
 from tests.conftest import git, tree_bytes, write
 from tests.faulty_fs import FaultyFileSystem
-from tests.remotes import local_spec
+from tests.remotes import commit_all, local_spec
 
 fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
 
@@ -263,3 +266,75 @@ def test_an_index_the_server_fails_to_send_is_one_clear_error(repo, dvx, tmp_pat
     assert "could not be read from the remote" in result.stderr
     assert {"500": "500", "cut": "payload", "hang": "timed out"}[mode] in result.stderr
     assert "internal error" not in result.stderr and "Traceback" not in result.output
+
+
+class _TokenChecked(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory to requests that carry `?token=SECRETQ` (as a signed URL does), and
+    answers 500 to every request when `broken`."""
+    broken = False
+    seen: ClassVar[list[str]] = []
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        if self.broken:
+            return self.send_error(500)
+        if not self.path.endswith("?token=SECRETQ"):
+            return self.send_error(403)
+        return super().do_GET()
+
+    do_HEAD = do_GET
+
+
+@contextlib.contextmanager
+def _token_server(served: Path, broken: bool = False) -> Iterator[tuple[str, list[str]]]:
+    seen: ClassVar[list[str]] = []
+    handler = type("Handler", (_TokenChecked,), {"broken": broken, "seen": seen})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(served)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_query_of_an_http_remote_url_goes_on_every_request(repo, dvx, tmp_path):
+    write(repo / "d" / "a", "a" * 1000)  # packed
+    write(repo / "big", b"b" * (2 << 20))  # loose
+    assert dvx("add", "d", "big").code == 0
+    served = tmp_path / "www"
+    assert dvx("remote", "add", "local", str(served / "store")).code == 0
+    assert dvx("push", "-r", "local").code == 0
+    commit_all(repo, "v1")
+    target = _clone(repo, tmp_path)
+    with _token_server(served) as (url, seen):
+        assert dvx("remote", "add", "-d", "web", f"{url}/store?token=SECRETQ",
+                   cwd=target).code == 0
+        pulled = dvx("pull", cwd=target)
+    assert pulled.code == 0, pulled.output
+    assert (target / "big").read_bytes() == (repo / "big").read_bytes()
+    assert tree_bytes(target / "d") == tree_bytes(repo / "d")
+    assert seen and all(path.startswith("/store/") and path.endswith("?token=SECRETQ")
+                        for path in seen), seen
+
+
+def test_the_token_and_password_of_a_url_never_show_in_messages(repo, dvx, tmp_path):
+    write(repo / "f", "x")
+    assert dvx("add", "f").code == 0
+    shutil.rmtree(repo / ".dvx/cache")
+    with _token_server(tmp_path, broken=True) as (url, _):  # 500 to every request
+        assert dvx("remote", "add", "-d", "web", f"{url}/store?token=SECRETQ").code == 0
+        fetched = dvx("fetch")
+        imported = dvx("import-url", f"http://u:SECRETPW@{url[7:]}/f?token=SECRETQ", "g")
+        got = dvx("get-url", f"http://u:SECRETPW@{url[7:]}/f?token=SECRETQ", "g")
+    assert fetched.code == 1 and "500" in fetched.stderr, fetched.output
+    for result in (imported, got):
+        assert result.code == 1, result.output
+        assert "answered 500" in result.stderr and "Nothing at" not in result.stderr
+    for result in (fetched, imported, got):
+        assert "SECRET" not in result.output and "Traceback" not in result.output

@@ -132,19 +132,25 @@ SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORA
 
 
 def _scrub_secrets(text: str) -> str:
-    """Hide any configured secret that a library may have put into an error message."""
+    """Hide any configured secret that a library may have put into an error message: secret
+    options, the passwords and query values (tokens) of remote URLs, and those of any URL
+    the message quotes."""
     import os
+
+    from dvx.remote.backends import is_secret, redact_urls, url_secrets
 
     secrets = [os.environ.get(name, "") for name in SECRET_ENVIRONMENT]
     try:
-        from dvx.remote.backends import is_secret
         from dvx.repo import Repo
 
         config = Repo.find().config
         for name in config.remote_names():
-            secrets += [v for k, v in config.remote_options(name).items() if is_secret(k)]
+            options = config.remote_options(name)
+            secrets += [v for k, v in options.items() if is_secret(k)]
+            secrets += url_secrets(options.get("url", ""))
     except Exception:  # no repository, or an unreadable config: nothing more to hide
         pass
+    text = redact_urls(text)
     for secret in secrets:
         if len(secret) >= 4:
             text = text.replace(secret, "***")

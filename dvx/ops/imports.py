@@ -28,6 +28,8 @@ from dvx.ops.source import Found, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
 from dvx.paths import refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
+from dvx.remote.backends import redact_url, redact_urls
+from dvx.remote.retry import describe
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
 
@@ -174,19 +176,35 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
 
     refuse_empty(url)
     fs, path = fsspec.core.url_to_fs(url)
+    shown = redact_url(url)
     try:
         info = fs.info(path)
-    except FileNotFoundError:
-        raise PathError(f"Nothing at '{url}'.") from None
+    except FileNotFoundError as exc:
+        raise _not_found(shown, exc) from None
     except OSError as exc:
-        raise DvxError(f"Cannot reach '{url}': {exc}.") from None
+        raise DvxError(f"Cannot reach '{shown}': {redact_urls(str(exc))}.") from None
     if info.get("type") == "directory":
-        raise PathError(f"'{url}' is a directory; {command} takes one file.")
+        raise PathError(f"'{shown}' is a directory; {command} takes one file.")
     for key in ("ETag", "etag", "md5", "checksum", "crc32c"):
         if info.get(key):
             return fs, path, str(info[key]).strip('"')
     mtime = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
     return fs, path, f"{info.get('size')}-{mtime}"
+
+
+def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
+    """fsspec's HTTP filesystem reports any failed answer as a missing file: the server's
+    answer (a 500, a 403) or the failure to reach it is what the person needs to know."""
+    cause = exc.__cause__
+    status = getattr(cause, "status", None)
+    if cause is None or status in (404, 410):
+        return PathError(f"Nothing at '{shown}'.")
+    if status is not None:
+        answer = f"{status} {getattr(cause, 'message', '')}".strip()
+        return DvxError(f"The server of '{shown}' answered {answer}.",
+                        "Check the URL and its credentials, or try again later.")
+    return DvxError(f"Cannot reach '{shown}': {describe(cause)}.",
+                    "Check the URL and the network.")
 
 
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
@@ -215,7 +233,8 @@ def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Poi
         keep_links_on_set_aside(repo)
         ingested = repo.cache.add_file(tmp, ("hardlink", "copy"))
     except OSError as exc:
-        raise DvxError(f"Could not download '{url}': {exc}.") from None
+        raise DvxError(f"Could not download '{redact_url(url)}': "
+                       f"{redact_urls(str(exc))}.") from None
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError
 
@@ -462,3 +462,26 @@ def redact_url(url: str) -> str:
     """The URL as dvx shows it: any user:password part and every query value (a token, a
     signature) hidden."""
     return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(lambda m: m.group(1) + "***@", url))
+
+
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+def redact_urls(text: str) -> str:
+    """`text` (a client library's error message) with every URL in it redacted."""
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The password and the query values of `url`: never to show, wherever a message puts
+    them (a library may quote them on their own, or decoded)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return ()
+    values = [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
+    values += [raw.partition("=")[2] for raw in parts.query.split("&")]
+    if password:
+        values += [password, unquote(password)]
+    return tuple(value for value in dict.fromkeys(values) if value)

@@ -289,7 +289,17 @@ def _sftp_error(exc: Any, path: str | None) -> Exception:
 
 class HttpBlobs(FsspecBlobs):
     """HTTP(S), read-only. fsspec reports a server it cannot reach as a missing file, which
-    would make the remote look empty: the server is asked once, first, whether it answers."""
+    would make the remote look empty: the server is asked once, first, whether it answers.
+    A query string in the URL (a signed URL's token) goes on every request, after the path
+    of the object or folder asked for."""
+
+    def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
+        base, _, self.query = root.partition("?")
+        super().__init__(base.rstrip("/"), make_fs, **kwargs)
+
+    def path(self, name: str) -> str:
+        path = super().path(name)
+        return f"{path}?{self.query}" if self.query else path
 
     def prepare(self, create: bool) -> None:
         self.check_reachable()
@@ -310,7 +320,7 @@ class HttpBlobs(FsspecBlobs):
         import aiohttp
 
         try:
-            self.fs.info(self.root)
+            self.fs.info(self.path(""))
             return
         except FileNotFoundError as exc:
             failure: BaseException | None = exc.__cause__

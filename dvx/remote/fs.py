@@ -24,6 +24,7 @@ from dvx.remote.backends import (
     s3_access,
     s3_root,
     seconds_option,
+    url_secrets,
 )
 from dvx.remote.blobs import FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
 from dvx.remote.retry import describe
@@ -200,7 +201,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         kind = {"ssh": SftpBlobs, "http": HttpBlobs}.get(backend.name, FsspecBlobs)
         blobs = kind(root, lambda: fs, **settings)
     store = RemoteStore(blobs, algo, url=redact_url(url),
-                        secrets=tuple(v for k, v in options.items() if is_secret(k) and v),
+                        secrets=tuple(v for k, v in options.items() if is_secret(k) and v)
+                        + url_secrets(url),
                         **packing)
     store.name = name
     return store

@@ -16,6 +16,7 @@ from typing import IO, TypeVar
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
+from dvx.remote.backends import redact_urls
 
 log = get_logger(__name__)
 
@@ -94,8 +95,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, TimeoutError) and str(exc):
-        return str(exc).splitlines()[0]
-    text = str(exc).splitlines()[0] if str(exc) else ""
+        return redact_urls(str(exc).splitlines()[0])
+    text = redact_urls(str(exc).splitlines()[0]) if str(exc) else ""
     if not text and is_timeout(exc):  # asyncio's and aiohttp's say nothing more
         return "timed out: no answer within the remote's timeout"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
