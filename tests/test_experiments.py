@@ -213,6 +213,19 @@ def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(
     assert _show(project)["sci"]["params"]["params.yaml"]["train.country"] == "no"
 
 
+def test_set_param_keeps_the_text_of_the_params_it_does_not_set(project):
+    import yaml
+
+    untouched = ("    country: 'no'\n    flag: \"on\"\n    at: '1:30'\n    dims: [8, 4]\n"
+                 "    note: \"" + "a long line " * 10 + "\"\n")
+    write(project / "params.yaml", "train:\n    lr: 0.1  # step size\n    epochs: 3\n" + untouched)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "kept", cwd=project)
+    text = (project / "params.yaml").read_text()
+    assert text == "train:\n    lr: 0.2  # step size\n    epochs: 3\n" + untouched
+    assert yaml.safe_load(text)["train"]["country"] == "no"  # not YAML 1.1's false
+    assert _show(project)["kept"]["params"]["params.yaml"]["train.at"] == "1:30"
+
+
 def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
     write(project / "params.yaml", "train:\n  lr: 0.1\n  lr: 0.2\n  epochs: 3\n")
     for args, message in ((("-S", "train.lr=0.3"), "duplicate key"),

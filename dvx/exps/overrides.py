@@ -1,10 +1,11 @@
 """`-S [FILE:]KEY=VALUE`: set a param in a params file before an experiment runs. YAML files
-are edited in round-trip mode (comments and layout kept), JSON files rewritten with two-space
-indents; VALUE is read as YAML 1.2 (core schema: `1e-3` a number, `true` a boolean, `no` a
-string, `[1, 2]` a list), as DVC's override grammar reads it, and written so that a YAML 1.1
-reader (PyYAML, in a stage) reads the same value. KEY must be in the file already (a
-mistyped name is refused, as in DVC); `+KEY=VALUE` adds it. A list element is named by
-its index (`layers.0`, or `layers[0]` as in `${}`), and must exist."""
+are edited in round-trip mode (comments, layout and the text of other params, quotes included,
+kept), JSON files rewritten with two-space indents; VALUE is read as YAML 1.2 (core schema:
+`1e-3` a number, `true` a boolean, `no` a string, `[1, 2]` a list), as DVC's override grammar
+reads it, and written so that a YAML 1.1 reader (PyYAML, in a stage) reads the same value.
+KEY must be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it.
+A list element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and must
+exist."""
 
 from __future__ import annotations
 
@@ -208,12 +209,19 @@ def _refuse_adding_what_exists(change: Override) -> None:
 def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     from ruamel.yaml import YAML
 
-    yaml = YAML()  # round-trip: comments, order and quoting survive
+    from dvx.pipeline.editor import _guess_indent
+
+    yaml = YAML()  # round-trip: comments, order and flow style survive
+    yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
+    yaml.width = 4096  # a long string is not folded onto a second line
     yaml.Representer = _representer_class()
     doc: Any = {}
     try:
         with open(full, encoding="utf-8") as f:
-            doc = yaml.load(f) or {}
+            text = f.read()
+        mapping, offset = _guess_indent(text)  # the file's own indents, not ruamel's
+        yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+        doc = yaml.load(text) or {}
     except Exception as exc:  # ruamel's errors share no base class with a useful message
         raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
