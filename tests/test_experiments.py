@@ -202,14 +202,16 @@ def test_set_param_sets_a_list_element_by_its_index(project):
 def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):
     import yaml
 
+    # the stage computes with lr: a string would fail it
     must("exp", "run", "-S", "train.lr=1e-3", "-S", "+train.country=no", "-S", "+train.big=1E25",
          "-S", "+train.ok=TRUE", "-S", "+train.at=1:30", "-S", "+train.dims=[.5, on]",
-         "-n", "sci", cwd=project)  # the stage computes with lr: a string would fail it
+         "-S", "+train.keys={no: 1, on: [{1:30: yes}]}", "-n", "sci", cwd=project)
     text = (project / "params.yaml").read_text()
     assert "lr: 0.001" in text and "big: 1.0e+25" in text  # PyYAML wants '.' and a sign
     assert yaml.safe_load(text)["train"] == {"lr": 0.001, "epochs": 3, "country": "no",
                                              "big": 1e25, "ok": True, "at": "1:30",
-                                             "dims": [0.5, "on"]}
+                                             "dims": [0.5, "on"],
+                                             "keys": {"no": 1, "on": [{"1:30": "yes"}]}}
     assert _show(project)["sci"]["params"]["params.yaml"]["train.country"] == "no"
 
 

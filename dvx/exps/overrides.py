@@ -254,12 +254,12 @@ def _float_text(value: float) -> str:
 
 def _for_yaml_1_1(value: Any) -> Any:
     """`value` (from -S) ready for the round-trip dumper, which writes by YAML 1.2's rules: a
-    string YAML 1.1 reads as something else (`no`, `on`, `1:30`) is quoted, a float is a
-    `_Float`."""
+    string YAML 1.1 reads as something else (`no`, `on`, `1:30`) is quoted, a mapping's keys
+    as its values, a float is a `_Float`."""
     from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
     if isinstance(value, dict):
-        return {key: _for_yaml_1_1(item) for key, item in value.items()}
+        return {_for_yaml_1_1(key): _for_yaml_1_1(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_for_yaml_1_1(item) for item in value]
     if isinstance(value, float):
