@@ -168,6 +168,12 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
                           (("-S", "train.lr.x=1"), "'train.lr' is not a mapping"),
                           (("-S", "+train.lr=1"), "has that param already"),
                           (("-S", "++train.lr=1"), "are not supported"),
+                          (("-S", "train.lr=!!timestamp 2001-12-14"), "is not plain data"),
+                          (("-S", "train.lr=[!!binary aGk=]"), "is not plain data"),
+                          (("-S", "train.lr={a: !!set {b}}"), "is not plain data"),
+                          (("-S", "train.lr={1: x}"), "is not plain data"),
+                          (("--queue", "-S", "train.lr=!!timestamp 2001-12-14"),
+                           "is not plain data"),
                           (("-n", "taken"), "exists already"),
                           (("-n", "bad name"), "Invalid experiment name"),
                           (("-n", "e."), "Invalid experiment name"),  # not a Git ref name

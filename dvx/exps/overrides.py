@@ -62,7 +62,23 @@ def parse(text: str) -> Override:
     except yaml.YAMLError:
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
+    if not _is_plain_data(value):
+        raise UsageError(f"-S {text!r}: the value {raw!r} is not plain data: a param is a "
+                         "string, number, boolean or null, or a list or mapping of them with "
+                         "string keys.",
+                         "Drop the YAML tag (!!timestamp, !!set, !!binary...) or quote the "
+                         "value to set a string; quote a key that is not a string: {'1': x}.")
     return Override(file, key, value, add)
+
+
+def _is_plain_data(value: Any) -> bool:
+    """Whether `value` is what JSON and a YAML 1.1 reader hold alike; YAML tags make dates,
+    sets, bytes and pairs, and a flow mapping can have keys that are not strings."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _is_plain_data(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_is_plain_data(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))  # bool is an int
 
 
 # The YAML 1.2 core schema's plain scalars (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
