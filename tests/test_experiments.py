@@ -205,6 +205,22 @@ def test_set_param_sets_a_list_element_by_its_index(project):
     assert "layers: [32, 2]" in (project / "params.yaml").read_text()
 
 
+def test_set_param_adds_a_param_to_a_named_file_with_plus_before_the_key(project):
+    write(project / "p.json", '{"j": {"lr": 0.5}}')
+    git(project, "add", "p.json")
+    git(project, "commit", "-qm", "p.json")
+    missing = run_dvx("exp", "run", "-S", "p.json:j.n=1", cwd=project)
+    assert missing.code == 2 and "write -S 'p.json:+j.n=...'" in missing.stderr, missing.output
+    must("exp", "run", "-S", "p.json:+j.n=1", "-S", "+p.json:j.m=2", "-n", "added", cwd=project)
+    assert json.loads((project / "p.json").read_text()) == {"j": {"lr": 0.5, "n": 1, "m": 2}}
+    for setting, message in (("p.json:+j.n=3", "has that param already"),
+                             ("p.json:~j.lr=1", "are not supported"),
+                             ("p.json:++j.lr=1", "are not supported")):
+        refused = run_dvx("exp", "run", "-S", setting, cwd=project)
+        assert refused.code == 2 and message in refused.stderr, refused.output
+    assert json.loads((project / "p.json").read_text()) == {"j": {"lr": 0.5, "n": 1, "m": 2}}
+
+
 def test_set_param_reads_yaml_1_2_values_and_writes_them_as_yaml_1_1_reads_them(project):
     import yaml
 

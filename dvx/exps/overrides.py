@@ -3,9 +3,9 @@ are edited in round-trip mode (comments, layout and the text of other params, qu
 kept), JSON files rewritten with two-space indents; VALUE is read as YAML 1.2 (core schema:
 `1e-3` a number, `true` a boolean, `no` a string, `[1, 2]` a list), as DVC's override grammar
 reads it, and written so that a YAML 1.1 reader (PyYAML, in a stage) reads the same value.
-KEY must be in the file already (a mistyped name is refused, as in DVC); `+KEY=VALUE` adds it.
-A list element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and must
-exist."""
+KEY must be in the file already (a mistyped name is refused, as in DVC); `[FILE:]+KEY=VALUE`
+adds it. A list element is named by its index (`layers.0`, or `layers[0]` as in `${}`), and
+must exist."""
 
 from __future__ import annotations
 
@@ -41,15 +41,17 @@ def parse(text: str) -> Override:
     target, sep, raw = text.partition("=")
     if not sep or not target:
         raise UsageError(f"-S {text!r}: expected [FILE:]KEY=VALUE, e.g. -S train.lr=0.01.")
-    if target.startswith("++") or target.startswith("~"):
-        raise UsageError(f"-S {text!r}: the override forms '++KEY' and '~KEY' are not "
-                         "supported.", "Set a param the file has with KEY=VALUE, or add a new "
-                                       "one with +KEY=VALUE.")
-    add = target.startswith("+")
-    target = target[1:] if add else target
     file, colon, key = target.rpartition(":")
+    if target.startswith(("++", "~")) or key.startswith(("++", "~")):
+        raise UsageError(f"-S {text!r}: the override forms '++KEY' and '~KEY' are not "
+                         "supported.", "Set a param the file has with [FILE:]KEY=VALUE, or add "
+                                       "a new one with [FILE:]+KEY=VALUE.")
+    # `FILE:+KEY` as DVC writes it, and `+FILE:KEY`
+    add = key.startswith("+") or file.startswith("+")
+    key = key.removeprefix("+")
+    file = file.removeprefix("+")
     if not colon:
-        file, key = DEFAULT_PARAMS_FILE, target
+        file = DEFAULT_PARAMS_FILE
     key = _dotted(text, key)
     if not key or any(part == "" for part in key.split(".")):
         raise UsageError(f"-S {text!r}: {key!r} is not a dotted param name.")
@@ -187,11 +189,11 @@ def _set(doc: Any, change: Override) -> None:
             raise UsageError(f"-S {change.file}:{change.key}: '{'.'.join(parts[:depth])}' is "
                              f"not a mapping or a list in '{change.file}'.")
         if part not in doc and not change.add:
-            named = change.key if change.file == DEFAULT_PARAMS_FILE else \
-                f"{change.file}:{change.key}"
+            adding = f"+{change.key}" if change.file == DEFAULT_PARAMS_FILE else \
+                f"{change.file}:+{change.key}"
             raise UsageError(f"-S {change.file}:{change.key}: '{change.file}' has no param "
                              f"'{'.'.join(parts[:depth + 1])}'.",
-                             f"Check the name; to add a new param, write -S '+{named}=...'.")
+                             f"Check the name; to add a new param, write -S '{adding}=...'.")
         if last:
             if change.add and part in doc:
                 _refuse_adding_what_exists(change)
@@ -218,7 +220,7 @@ def _index(items: list[Any], change: Override, parts: list[str], depth: int) -> 
 
 def _refuse_adding_what_exists(change: Override) -> None:
     if change.add:
-        raise UsageError(f"-S +{change.file}:{change.key}: '{change.file}' has that "
+        raise UsageError(f"-S {change.file}:+{change.key}: '{change.file}' has that "
                          "param already.", "Drop the '+' to set it.")
 
 
