@@ -227,7 +227,7 @@ def _refuse_adding_what_exists(change: Override) -> None:
 def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     from ruamel.yaml import YAML
 
-    from dvx.pipeline.editor import _guess_indent
+    from dvx.pipeline.editor import guess_indent
 
     yaml = YAML()  # round-trip: comments, order and flow style survive
     yaml.preserve_quotes = True  # `'no'` unquoted is false to the stage's YAML 1.1 reader
@@ -237,7 +237,7 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     try:
         with open(full, encoding="utf-8") as f:
             text = f.read()
-        mapping, offset = _guess_indent(text)  # the file's own indents, not ruamel's
+        mapping, offset = guess_indent(text)  # the file's own indents, not ruamel's
         yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
         doc = yaml.load(text) or {}
     except Exception as exc:  # ruamel's errors share no base class with a useful message

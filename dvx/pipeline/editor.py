@@ -138,12 +138,12 @@ def _yaml(text: str) -> Any:
     yaml = YAML()  # round-trip
     yaml.preserve_quotes = True
     yaml.width = 4096
-    mapping, offset = _guess_indent(text)
+    mapping, offset = guess_indent(text)
     yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
     return yaml
 
 
-def _guess_indent(text: str) -> tuple[int, int]:
+def guess_indent(text: str) -> tuple[int, int]:
     """(mapping indent, dash offset) as the file uses them; DVC's style if it shows none."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     mapping = next((len(ln) - len(ln.lstrip(" ")) for ln in lines
