@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import xxhash
 
@@ -84,48 +85,50 @@ def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_pa
     assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
 
 
-def test_a_large_object_fsck_moved_aside_is_pushed_again(repo, dvx, tmp_path):
+BIG = bytes(range(256)) * 8192  # 2 MiB: above the pack threshold, so loose and indexed
+
+
+def _pushed_large_object(repo, dvx, tmp_path) -> tuple[str, Path]:
+    """big.bin added and pushed to the directory remote 's' (tmp_path/store): its oid, and its
+    loose file there."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    big = bytes(range(256)) * 8192  # 2 MiB: above the pack threshold, so loose and indexed
-    write(repo / "big.bin", big)
+    write(repo / "big.bin", BIG)
     assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
-    oid = xxhash.xxh3_128_hexdigest(big)
-    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    oid = xxhash.xxh3_128_hexdigest(BIG)
+    return oid, store / "files/xxh128" / oid[:2] / oid[2:]
+
+
+def test_a_large_object_fsck_moved_aside_is_pushed_again(repo, dvx, tmp_path):
+    oid, loose = _pushed_large_object(repo, dvx, tmp_path)
+    store = tmp_path / "store"
     assert oid in "".join(p.read_text() for p in (store / "indexes").iterdir())
-    loose.write_bytes(big[:10])  # damaged on the remote
+    loose.write_bytes(BIG[:10])  # damaged on the remote
     found = dvx("fsck", "--remote", "s")
     assert found.code == 1 and "quarantine" in found.output and not loose.exists()
     status = dvx("status", "-r", "s")
     assert "not on the remote" in status.output, status.output  # not "in sync"
-    assert dvx("push").code == 0 and loose.read_bytes() == big
+    assert dvx("push").code == 0 and loose.read_bytes() == BIG
     assert dvx("fsck", "--remote", "s").code == 0
 
 
 def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx, tmp_path):
-    store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    big = bytes(range(256)) * 8192
-    write(repo / "big.bin", big)
-    assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
-    oid = xxhash.xxh3_128_hexdigest(big)
-    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    _, loose = _pushed_large_object(repo, dvx, tmp_path)
     loose.unlink()  # deleted by hand; the index still names it
     repaired = dvx("push", "--repair")
     assert repaired.code == 0, repaired.output
-    assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
+    assert loose.read_bytes() == BIG and dvx("fsck", "--remote", "s").code == 0
 
 
 def test_push_repair_without_local_copies_reports_what_the_remote_lost(repo, dvx, tmp_path):
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    big = bytes(range(256)) * 8192  # loose on the remote; the small one goes into a pack
-    write(repo / "big.bin", big)
+    write(repo / "big.bin", BIG)  # loose on the remote; the small one goes into a pack
     write(repo / "small.txt", "small")
     assert dvx("add", "big.bin", "small.txt").code == 0 and dvx("push").code == 0
     for pack in (store / "packs").iterdir():
         pack.unlink()  # deleted by hand, with the loose object; the indexes still name both
-    oid = xxhash.xxh3_128_hexdigest(big)
+    oid = xxhash.xxh3_128_hexdigest(BIG)
     (store / "files/xxh128" / oid[:2] / oid[2:]).unlink()
     shutil.rmtree(repo / ".dvx/cache")  # this clone cannot upload them again
     assert dvx("push").code == 0  # a plain push goes by the indexes' word
@@ -138,13 +141,7 @@ def test_push_repair_without_local_copies_reports_what_the_remote_lost(repo, dvx
 
 def test_a_large_object_deleted_from_under_its_index_is_pushed_again_after_fsck(
         repo, dvx, tmp_path):
-    store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    big = bytes(range(256)) * 8192
-    write(repo / "big.bin", big)
-    assert dvx("add", "big.bin").code == 0 and dvx("push").code == 0
-    oid = xxhash.xxh3_128_hexdigest(big)
-    loose = store / "files/xxh128" / oid[:2] / oid[2:]
+    oid, loose = _pushed_large_object(repo, dvx, tmp_path)
     loose.unlink()  # deleted by hand (or a lifecycle rule); the index still names it
     found = dvx("fsck", "--remote", "s")
     assert found.code == 1 and f"Missing {oid}: big.bin needs it" in found.stderr
@@ -152,7 +149,7 @@ def test_a_large_object_deleted_from_under_its_index_is_pushed_again_after_fsck(
     assert "not on the remote" in dvx("status", "-r", "s").output  # not "in sync"
     pushed = dvx("push")  # as fsck advises
     assert pushed.code == 0 and "Pushed 1 object" in pushed.output, pushed.output
-    assert loose.read_bytes() == big and dvx("fsck", "--remote", "s").code == 0
+    assert loose.read_bytes() == BIG and dvx("fsck", "--remote", "s").code == 0
 
 
 def test_a_pointer_giving_a_wrong_size_never_gets_a_good_object_quarantined(repo, dvx,

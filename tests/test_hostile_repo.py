@@ -462,19 +462,26 @@ def commit_symlink(repo: Path, rel: str, target: str) -> None:
     git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},{rel}")
 
 
-@pytest.mark.parametrize("how", ["cache.dir", ".dvx/cache symlink", ".dvx/tmp symlink"])
-def test_private_directories_leading_into_git_are_refused(how, tmp_path):
-    hostile = Hostile(tmp_path)
-    tracked_file(hostile, "data.bin", b"data")
+def lead_private_directory(hostile: Hostile, how: str, into: str) -> None:
+    """Commit a cache.dir (`how` "cache.dir") or a link at a directory of .dvx/ (`how`
+    "PATH symlink") that leads to `into`, a path relative to the repository's root."""
     if how == "cache.dir":
         config = (hostile.origin / ".dvx/config").read_text()
-        hostile.commit({".dvx/config": config + "[cache]\ndir = ../.git/objects/dvx\n"})
-    else:
-        hostile.commit({})
-        name, target = how.split()[0], {".dvx/cache": "../.git/objects"}.get(
-            how.split()[0], "../.git/hooks")
-        commit_symlink(hostile.origin, name, target)
-        git(hostile.origin, "commit", "-qm", f"{name} leads into .git")
+        hostile.commit({".dvx/config": config + f"[cache]\ndir = ../{into}\n"})
+        return
+    hostile.commit({})
+    name = how.split()[0]
+    commit_symlink(hostile.origin, name, "../" * name.count("/") + into)
+    git(hostile.origin, "commit", "-qm", f"{name} leads to {into}")
+
+
+@pytest.mark.parametrize("how, into", [("cache.dir", ".git/objects/dvx"),
+                                       (".dvx/cache symlink", ".git/objects"),
+                                       (".dvx/tmp symlink", ".git/hooks")])
+def test_private_directories_leading_into_git_are_refused(how, into, tmp_path):
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    lead_private_directory(hostile, how, into)
     for message in assert_refused(hostile, EVERYTHING):
         assert message.startswith("ERROR:") and "leads into the Git directory" in message
 
@@ -487,15 +494,7 @@ def test_a_cache_leading_into_the_workspace_is_refused(how, tmp_path):
     whether it is the cache itself or a folder in it that dvx writes to."""
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
-    if how == "cache.dir":
-        config = (hostile.origin / ".dvx/config").read_text()
-        hostile.commit({".dvx/config": config + "[cache]\ndir = ../store\n"})
-    else:
-        hostile.commit({})
-        name = how.split()[0]
-        target = "../" * name.count("/") + "store"
-        commit_symlink(hostile.origin, name, target)
-        git(hostile.origin, "commit", "-qm", f"{name} leads into the workspace")
+    lead_private_directory(hostile, how, "store")
     for message in assert_refused(hostile, EVERYTHING):
         assert message.startswith("ERROR:") and "leads into the workspace" in message
 
