@@ -20,6 +20,7 @@ from dvx.outputs import Target, load_tree
 from dvx.paths import POINTER_SUFFIX
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import lost_with_its_pack
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -340,7 +341,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     # Named by an index: pushed once, and gone since; else perhaps never pushed.
     never = remote.inventory.absent(missing) if missing else set()
     lost = {oid for oid, why in result.transfer.failed.items()  # a pack deleted by hand
-            if why.startswith("its pack ") and why.endswith(transfer.NOT_ON_REMOTE)}
+            if lost_with_its_pack(why)}
     result.never_pushed = _recorded_with_change(repo, result, never)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result

@@ -25,7 +25,7 @@ from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.staging import in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.remote.transfer_result import Settings, TransferResult, pack_not_on_remote
 from dvx.remote.workers import bounded
 
 READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
@@ -114,7 +114,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 retry.append(span)  # repacked meanwhile: the indexes are read again below
                 return
             if isinstance(outcome, BaseException):
-                why = f"its pack {span.pack} is not on the remote" if isinstance(
+                why = pack_not_on_remote(span.pack) if isinstance(
                     outcome, FileNotFoundError) else describe(outcome)
                 for oid, _, _ in span.entries:
                     result.failed[oid] = why
@@ -161,7 +161,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
             still = {oid for span in retry for oid, _, _ in span.entries}
             run(_spans_for(remote, still), len(still))
             for oid in still:
-                result.failed[oid] = "its pack is gone from the remote"
+                result.failed[oid] = pack_not_on_remote(None)
         if damaged & result.failed.keys():
             _from_other_copies(remote, damaged & result.failed.keys(), settings, keep, result)
     return result

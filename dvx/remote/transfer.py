@@ -40,13 +40,17 @@ from dvx.remote.staging import (
     store_verified,
 )
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult, set_aside_changed
+from dvx.remote.transfer_result import (
+    NOT_ON_REMOTE,
+    Settings,
+    TransferResult,
+    set_aside_changed,
+)
 from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, run_each
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
 LISTING_THRESHOLD = 64  # more candidates than this: list the remote instead of asking each
-NOT_ON_REMOTE = "not on the remote"  # why the download of an absent object failed
 
 
 def present_on(store: ObjectStore, oids: Iterable[str], settings: Settings) -> set[str]:

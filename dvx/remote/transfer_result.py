@@ -24,6 +24,19 @@ class TransferResult:
         self.bytes += other.bytes
 
 
+NOT_ON_REMOTE = "not on the remote"  # why the download of an absent object failed
+
+
+def pack_not_on_remote(pack: str | None) -> str:
+    """Why the download of an object failed whose pack (named, if known) the remote lacks."""
+    return f"its pack {pack} is {NOT_ON_REMOTE}" if pack else f"its pack is {NOT_ON_REMOTE}"
+
+
+def lost_with_its_pack(why: str) -> bool:
+    """Did a download fail because the object's pack is gone (`pack_not_on_remote`)?"""
+    return why.startswith("its pack ") and why.endswith(NOT_ON_REMOTE)
+
+
 def set_aside_changed(cache: LocalCache, oid: str) -> str:
     """Move aside a cached object found changed on its way to a remote (not the size recorded
     for it, or not hashing to its oid); the reason its upload failed."""
