@@ -14,7 +14,8 @@
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
-    └── Interrupted               exit 130  Ctrl-C: what was complete, and that a rerun finishes
+    └── Interrupted               exit 130  Ctrl-C (143: SIGTERM): what was complete, and that a
+                                            rerun finishes
 
 Only the CLI turns these into text; code below it raises them with a message that says what
 failed and a hint that says what to do about it.
@@ -121,10 +122,14 @@ class PartialFailure(DvxError):
         self.result = result
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
 class Interrupted(DvxError):
     """Ctrl-C stopped a command; the message says what was complete by then."""
 
-    exit_code = 130
+    exit_code = EXIT_INTERRUPTED
     done = 0  # objects a transfer completed before it stopped
 
 

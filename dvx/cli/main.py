@@ -9,9 +9,8 @@ from typing import Any
 import click
 
 from dvx import __version__
+from dvx.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 
-EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_INTERNAL = 255
 
 
@@ -106,25 +105,26 @@ def _quiet_end_of_pipe() -> None:
 def _fail(message: str, hint: str | None, code: int) -> None:
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
     click.echo(_scrub_secrets(text), err=True)
-    if code == EXIT_INTERRUPTED:
-        _stop_now()
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+        _stop_now(code)
     sys.exit(code)
 
 
 _standalone = False  # set by main(): this process is the `dvx` command, not a caller's
 
 
-def _stop_now() -> None:
-    """After Ctrl-C: remove the temporaries in flight and end the process at once, without
-    waiting for threads that are still sending or receiving (they would finish, or time
-    out, first). Everything dvx writes is complete or not there, so nothing is lost."""
+def _stop_now(code: int) -> None:
+    """After Ctrl-C or SIGTERM: remove the temporaries in flight and end the process at once,
+    without waiting for threads that are still sending or receiving (they would finish, or
+    time out, first; one blocked for ever in a read of a hung mount never would). Everything
+    dvx writes is complete or not there, so nothing is lost."""
     from dvx import fsutil
 
     fsutil.remove_temporaries_in_flight()
     if _standalone:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
+        os._exit(code)
 
 
 SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",

@@ -249,7 +249,8 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         result.transfer.merge(transfer.upload(repo.cache, remote, complete, settings,
                                               verify_local=repair))
     except Interrupted as exc:  # the files went up before: counted too
-        raise interrupted("Uploading", result.transfer.transferred + exc.done) from None
+        raise interrupted("Uploading", result.transfer.transferred + exc.done,
+                          by=exc) from None
     # Repaired only once a verified local copy went up: a corrupt one too is a failure.
     result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:

@@ -211,7 +211,8 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
         except Interrupted as exc:  # counted over both kinds
-            raise interrupted("Uploading", result.transferred + exc.done, len(todo)) from None
+            raise interrupted("Uploading", result.transferred + exc.done, len(todo),
+                              exc) from None
     else:
         result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
     result.failed.update(changed)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
-from dvx.errors import Interrupted
+from dvx.errors import EXIT_TERMINATED, Interrupted, Terminated
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs
@@ -49,14 +49,20 @@ Outcome = tuple[str, int, Exception | None]  # oid, size moved, what failed
 _PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "verified"}
 
 
-def interrupted(desc: str, done: int, total: int | None = None) -> Interrupted:
-    """What a transfer stopped by Ctrl-C says; `total` when the whole of it is known (a
-    command of several transfers counts what all of them did, and the whole is not)."""
+def interrupted(desc: str, done: int, total: int | None = None,
+                by: BaseException | None = None) -> Interrupted:
+    """What a transfer stopped by Ctrl-C (or SIGTERM: `by` is what stopped it, Terminated or
+    an earlier transfer's Interrupted) says; `total` when the whole of it is known (a command
+    of several transfers counts what all of them did, and the whole is not)."""
     of = f" of {total}" if total is not None else ""
-    exc = Interrupted(f"Interrupted: {done}{of} objects were {_PAST.get(desc, 'done')} "
-                      "before the interruption; the others were not.",
+    terminated = isinstance(by, Terminated) or getattr(by, "exit_code", None) == EXIT_TERMINATED
+    exc = Interrupted(f"{'Terminated' if terminated else 'Interrupted'}: {done}{of} objects "
+                      f"were {_PAST.get(desc, 'done')} before the "
+                      f"{'termination' if terminated else 'interruption'}; the others were not.",
                       "Nothing was left half-written; run the command again to finish.")
     exc.done = done
+    if terminated:
+        exc.exit_code = EXIT_TERMINATED
     return exc
 
 
@@ -241,9 +247,9 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
                 # collected.
                 bounded(batches, functools.partial(attempt_each, together=in_batches),
                         max(1, threads), collect, 4 * threads)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             stopping.set()  # the threads stop after the object in hand; nobody waits for them
-            raise interrupted(desc, result.transferred, len(oids)) from None
+            raise interrupted(desc, result.transferred, len(oids), exc) from None
     return result
 
 
@@ -276,8 +282,8 @@ def _run_in_processes(oids: list[str], work: Work, settings: Settings, desc: str
                 else:
                     result.bytes += outcome
                     result.transferred += 1
-        except KeyboardInterrupt:
-            raise interrupted(desc, done[0], len(oids)) from None
+        except KeyboardInterrupt as exc:
+            raise interrupted(desc, done[0], len(oids), exc) from None
     return result
 
 
