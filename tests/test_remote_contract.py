@@ -41,6 +41,8 @@ def test_status_remote_and_granular_pull(repo, dvx, tmp_path, remote):
     before = json.loads(dvx("status", "--remote", "--json").stdout)
     assert before["in_sync"] is False and len(before["missing_on_remote"]) == 28
     assert dvx("status", "--remote", "-q").code == 1
+    assert dvx("status", "-c", "-q").code == 1  # DVC's names for --remote
+    assert dvx("status", "--cloud", "-q").code == 1
     dvx("push")
     assert json.loads(dvx("status", "--remote", "--json").stdout)["in_sync"] is True
     commit_all(repo)

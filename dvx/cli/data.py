@@ -105,8 +105,9 @@ dvx status -q || echo "data changed"
 """))
 @TARGETS
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
-@click.option("--remote", "compare_remote", is_flag=True,
-              help="Compare the cache with a remote instead: what each one lacks.")
+@click.option("--remote", "-c", "--cloud", "compare_remote", is_flag=True,
+              help="Compare the cache with a remote instead: what each one lacks (-c and "
+                   "--cloud as in DVC).")
 @click.option("-r", "remote_name", metavar="NAME", help="The remote for --remote.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (--remote).")
 @revision_options
