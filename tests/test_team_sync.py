@@ -793,3 +793,25 @@ def test_data_whose_pointer_was_never_committed_is_never_taken(team):
     assert done.code == 0 and "removed" not in done.stdout, done.output
     assert "no commit records it" in done.stderr
     assert (alice / "data/a.txt").read_text() == "the only copy\n"
+
+
+def test_data_committed_on_a_side_a_merge_moved_away_is_removed_as_after_a_pull(team):
+    """Alice moves d to e; Bob changes d and commits; Bob's merge keeps his change at e. His
+    commit records d's data (Git's log hides it by default once the merge deleted d.dvx), so
+    checkout removes d as after any pull instead of keeping it as a possible only copy."""
+    alice = team.founder()
+    write(alice / "d/f1", "base1\n")
+    write(alice / "d/f2", "base2\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("move", "d", "e", cwd=alice)
+    share(alice, "move d to e")
+    edit(bob, "d/f2", "bob\n")
+    must("add", "d", cwd=bob)
+    commit(bob, "bob changes d/f2")
+    git(bob, "pull", "-q", "--no-rebase", "origin", "main")
+    must("checkout", cwd=bob)
+    assert not (bob / "d").exists()
+    assert (bob / "e/f2").read_text() == "bob\n"
+    assert git(bob, "status", "--porcelain") == ""

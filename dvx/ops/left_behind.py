@@ -173,8 +173,10 @@ def _in_a_commit(repo: Repo, path: str) -> bool:
         return False
     for file in (path + POINTER_SUFFIX, LOCK_FILE):
         try:
-            commits = git.run("log", "--all", "--format=%H", f"-n{HISTORY_DEPTH}", "--",
-                              file).decode().split()
+            # --full-history: a merge that deleted the pointer hides, by default, the commits
+            # of the side that changed it.
+            commits = git.run("log", "--all", "--full-history", "--format=%H",
+                              f"-n{HISTORY_DEPTH}", "--", file).decode().split()
             for commit in commits:
                 if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, synced.oid,
                             repo.algo):
