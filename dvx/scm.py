@@ -331,6 +331,17 @@ class Git:
         fields = out.decode("utf-8", "replace").strip().split("\0")
         return (fields[0], fields[1]) if len(fields) == 2 else None
 
+    def first_with(self, relpath: str, text: str) -> tuple[str, str] | None:
+        """(short commit, author name) of the earliest commit any ref reaches that put
+        `text` into `relpath`, or None if none did."""
+        try:
+            out = self._run("log", "--all", "--reverse", "--format=%h%x00%an", "-S", text,
+                            "--", relpath)
+        except DvxError:
+            return None
+        fields = out.decode("utf-8", "replace").partition("\n")[0].split("\0")
+        return (fields[0], fields[1]) if len(fields) == 2 else None
+
     def commit_log(self, commits: list[str]) -> list[tuple[str, int, str]]:
         """(commit, committer time in Unix seconds, subject) of each of `commits`, newest
         first: by date, and a child always before its parents (commits made within the

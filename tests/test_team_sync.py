@@ -669,13 +669,36 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     pulled = run_dvx("pull", cwd=alice)
     assert pulled.code == 1 and "not on the remote" in pulled.stderr
     change = git(alice, "log", "-1", "--format=%h (%an)", "--", "raw.csv.dvx").strip()
-    assert f"raw.csv.dvx, last changed by commit {change}" in pulled.stderr
+    assert f"raw.csv.dvx, recorded by commit {change}" in pulled.stderr
     assert "without running `dvx push`" in pulled.stderr
 
     must("push", cwd=bob)
     must("pull", cwd=alice)
     (alice / "raw.csv").unlink()  # placed here, then deleted: a deletion
     assert status_of(alice, "raw.csv")["workspace"] == "deleted"
+
+
+def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(team):
+    """Bob committed v1 of a file and of a directory without pushing their data; Alice
+    committed and pushed v2. Pulling the older revision names Bob's commit, not Alice's."""
+    alice = team.founder()
+    bob = team.clone("bob", pull=False)
+    write(bob / "data.csv", "v1\n")
+    write(bob / "imgs/a.bin", "a1\n")
+    must("add", "data.csv", "imgs", cwd=bob)
+    commit(bob, "v1, data never pushed")
+    git(bob, "push", "-q", "origin", "main")
+    git(alice, "pull", "-q", "origin", "main")
+    write(alice / "data.csv", "v2\n")
+    write(alice / "imgs/a.bin", "a2\n")
+    must("add", "data.csv", "imgs", cwd=alice)
+    share(alice, "v2")
+    carol = team.clone("carol", pull=False)
+    pulled = run_dvx("pull", "--rev", "HEAD~1", cwd=carol)
+    assert pulled.code == 1
+    bobs = git(carol, "log", "-1", "--format=%h (%an)", "HEAD~1").strip()
+    assert f"data.csv.dvx, recorded by commit {bobs}" in pulled.stderr, pulled.stderr
+    assert f"imgs.dvx, recorded by commit {bobs}" in pulled.stderr, pulled.stderr
 
 
 @pytest.mark.parametrize("deleted", ["loose", "pack"])
@@ -695,7 +718,7 @@ def test_data_deleted_from_the_remote_after_its_push_is_named_as_lost(team, dele
     pulled = run_dvx("pull", cwd=bob)
     assert pulled.code == 1 and "not on the remote" in pulled.stderr
     record = "big.bin.dvx" if deleted == "loose" else "small.csv.dvx"
-    assert f"The remote 'shared' lost that data ({record}, last changed by commit" in \
+    assert f"The remote 'shared' lost that data ({record}, recorded by commit" in \
         pulled.stderr, pulled.stderr
     assert "without running `dvx push`" not in pulled.stderr
     assert "`dvx fsck --remote shared`" in pulled.stderr

@@ -35,13 +35,15 @@ class PathsOf:
 
     def __init__(self) -> None:
         self._named: dict[str, str] = {}
-        self._trees: list[tuple[str, Tree, str | None]] = []  # (directory, manifest, subpath)
+        # (directory, its manifest's oid, the manifest, subpath)
+        self._trees: list[tuple[str, str, Tree, str | None]] = []
+        self._in_manifest: dict[str, str] = {}  # oid found in a manifest: the manifest's oid
 
     def add(self, oid: str, path: str) -> None:
         self._named.setdefault(oid, path)
 
-    def add_tree(self, directory: str, tree: Tree, subpath: str | None) -> None:
-        self._trees.append((directory, tree, subpath))
+    def add_tree(self, directory: str, manifest: str, tree: Tree, subpath: str | None) -> None:
+        self._trees.append((directory, manifest, tree, subpath))
 
     def merge(self, other: PathsOf) -> None:
         for oid, path in other._named.items():
@@ -53,14 +55,20 @@ class PathsOf:
         wanted = set(oids)
         found = {oid: self._named[oid] for oid in wanted if oid in self._named}
         missing = wanted - found.keys()
-        for directory, tree, subpath in self._trees:
+        for directory, manifest, tree, subpath in self._trees:
             if not missing:
                 break
             for index, oid in enumerate(tree.oids()):
                 if oid in missing and _in_scope(tree.paths[index], subpath):
                     found[oid] = f"{directory}/{tree.paths[index]}"
+                    self._in_manifest[oid] = manifest
                     missing.discard(oid)
         return found
+
+    def recorded_as(self, oid: str) -> str:
+        """The oid a pointer file names for `oid` (found by `lookup`): its directory's
+        manifest for a file of a tracked directory, else itself."""
+        return self._in_manifest.get(oid, oid)
 
     def get(self, oid: str, default: str | None = None) -> str | None:
         return self.lookup([oid]).get(oid, default)
@@ -75,7 +83,7 @@ class SyncResult:
     checkout: CheckoutResult | None = None
     paths: PathsOf = field(default_factory=PathsOf)  # which path needs an oid
     # For data the remote does not have: the file recording it and the last commit that
-    # changed it ("raw.csv.dvx, last changed by commit 1a2b3c4 (Bob)"), a few of them.
+    # recorded it ("raw.csv.dvx, recorded by commit 1a2b3c4 (Bob)"), a few of them.
     never_pushed: list[str] = field(default_factory=list)
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[str] = field(default_factory=list)
@@ -149,7 +157,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             for entry in tree.entries:
                 if _in_scope(entry.path, target.subpath):
                     files[entry.oid] = entry.size
-        wanted.paths.add_tree(output.path, tree, target.subpath)
+        wanted.paths.add_tree(output.path, pointer.oid, tree, target.subpath)
     return wanted
 
 
@@ -353,15 +361,20 @@ SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
 
 def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[str]
                           ) -> list[str]:
-    """The files that record the data `missing` on the remote, with the commit that last
-    changed each: its author committed the pointer, and perhaps never ran `dvx push`."""
+    """The files that record the data `missing` on the remote, each with the commit that
+    first recorded that data there (else the one that last changed the file): its author
+    committed the pointer, and perhaps never ran `dvx push`."""
     named = result.paths.lookup(missing)
-    records = sorted({_recorded_in(repo, path) for path in named.values()})
+    recorded: dict[str, str] = {}  # file: an oid it names for the missing data
+    for oid, path in sorted(named.items()):
+        recorded.setdefault(_recorded_in(repo, path), result.paths.recorded_as(oid))
     notes = []
-    for record in records[:SHOWN_NEVER_PUSHED]:
-        change = repo.git.last_change(record) if repo.git is not None else None
-        notes.append(record if change is None
-                     else f"{record}, last changed by commit {change[0]} ({change[1]})")
+    git = repo.git
+    for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
+        change = None if git is None else (git.first_with(record, recorded[record])
+                                           or git.last_change(record))
+        notes.append(f"{record}, recorded by commit {change[0]} ({change[1]})" if change
+                     else record)
     return notes
 
 
