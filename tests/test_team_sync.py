@@ -671,6 +671,10 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     change = git(alice, "log", "-1", "--format=%h (%an)", "--", "raw.csv.dvx").strip()
     assert f"raw.csv.dvx, recorded by commit {change}" in pulled.stderr
     assert "without running `dvx push`" in pulled.stderr
+    pushed = run_dvx("push", cwd=alice)  # what her pre-push hook runs: it names Bob's too
+    assert pushed.code == 1 and "not in the local cache nor on the remote" in pushed.stderr
+    assert f"raw.csv.dvx, recorded by commit {change}" in pushed.stderr
+    assert "without running `dvx push`" in pushed.stderr
 
     must("push", cwd=bob)
     must("pull", cwd=alice)

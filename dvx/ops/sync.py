@@ -235,8 +235,14 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     else:
         elsewhere = transfer.present_on(remote, uncached, settings) if uncached else set()
     result.transfer.already_there += len(elsewhere)
-    for oid in sorted(uncached - elsewhere):
+    nowhere = uncached - elsewhere
+    for oid in sorted(nowhere):
         result.transfer.failed.setdefault(oid, "not in the local cache nor on the remote")
+    if nowhere:  # a teammate's data, most likely: name who recorded it, as pull does
+        never = remote.inventory.absent(nowhere)
+        result.never_pushed = _recorded_with_change(repo, result, never)
+        if not repair:  # --repair named those its indexes only claim (_held_intact)
+            result.lost += _recorded_with_change(repo, result, nowhere - never)
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
     uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
