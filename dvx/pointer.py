@@ -135,16 +135,30 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
     return doc if doc.keys() >= _REQUIRED else None
 
 
+# The labels of a directory conflict left by the merge driver: each version is the directory
+# merged entry by entry, with one side's version of the files both sides changed.
+MERGED_DIRECTORY_LABELS = ("ours, with their other changes", "theirs, with our other changes")
+
+
+def _how_to_resolve(data: bytes, where: str) -> str:
+    data_path = data_path_of(where)
+    if data.startswith(f"<<<<<<< {MERGED_DIRECTORY_LABELS[0]}\n".encode()):
+        return (f"Both versions in the file keep every change that did not conflict; they "
+                f"differ only in the files both sides changed. Keep one version (delete the "
+                f"other and the marker lines), then `dvx checkout {data_path}` and "
+                f"`git add {where}`. (`git checkout --theirs`/`--ours` would instead take "
+                f"that side's whole directory, without the other side's other changes.)")
+    return (f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
+            f"(or --ours), then `git add {where}`.")
+
+
 def parse_pointer(data: bytes, where: str) -> Pointer:
     doc = _parse_canonical(data)
     if doc is None:
         if has_conflict_markers(data):
-            data_path = data_path_of(where)
             raise MergeConflictError(
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
-                "sides changed it.",
-                f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
-                f"(or --ours), then `git add {where}`.", where,
+                "sides changed it.", _how_to_resolve(data, where), where,
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")

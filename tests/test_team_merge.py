@@ -116,6 +116,38 @@ def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path)
     assert (alice / "raw.csv").read_text() == "bob's raw\n"
 
 
+def test_a_directory_conflict_offers_two_versions_each_with_every_other_change(tmp_path):
+    """Both changed f2; Bob also changed f3 and added f6, Alice changed f1. Keeping one
+    version of the conflict keeps all of that, with that side's f2 (`git checkout --ours`
+    would drop Bob's f3 and f6)."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f2.txt", "bob's f2\n")
+    edit(bob, "images/f3.txt", "bob's f3\n")
+    write(bob / "images/f6.txt", "bob's f6\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0 and "each with every other change" in merged.stderr
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1 and "Keep one version" in status.stderr
+    lines = (alice / "images.dvx").read_text().splitlines(keepends=True)
+    middle = lines.index("=======\n")
+    (alice / "images.dvx").write_text("".join(lines[middle + 1:-1]))  # Bob's version
+    must("pull", cwd=alice)
+    expected = {"f1.txt": "alice's f1\n", "f2.txt": "bob's f2\n", "f3.txt": "bob's f3\n",
+                "f4.txt": "image 4\n", "f5.txt": "image 5\n", "f6.txt": "bob's f6\n"}
+    assert {p.name: p.read_text() for p in (alice / "images").iterdir()} == expected
+    git(alice, "add", "images.dvx")
+    git(alice, "commit", "-qm", "merged")
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def _describe(clone, rel: str, desc: str) -> None:
     pointer = clone / rel
     pointer.write_text(pointer.read_text() + f'desc: "{desc}"\n')

@@ -15,7 +15,9 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
   depends on the order of lines, Git's own line merge is used instead (`LineMerge`);
 - anything changed on both sides in different ways (a file's data, the same entry of a
   directory, `desc` or `meta`, the same stage) stays a conflict: the file gets Git's conflict
-  markers, and every dvx command that needs it says how to resolve it.
+  markers, and every dvx command that needs it says how to resolve it. For a directory, the
+  two versions between the markers are the merged directory with our and with their version
+  of the entries both changed, so keeping either keeps every other change of both sides.
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ V = TypeVar("V")
 
 class Conflict(DvxError):
     """Both sides changed the same thing differently: Git must be told it is a conflict."""
+
+
+class DirectoryConflict(Conflict):
+    """Files of a directory changed on both sides: the conflict's two versions are the pointer
+    to the directory merged entry by entry, with our version of those files, and with theirs
+    (each keeps both sides' other changes)."""
+
+    def __init__(self, message: str, ours: bytes, theirs: bytes) -> None:
+        super().__init__(message)
+        self.ours, self.theirs = ours, theirs
 
 
 class LineMerge(DvxError):
@@ -63,9 +75,10 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -
 
 
 def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
-              what: Callable[[K], str]) -> dict[K, V]:
+              what: Callable[[K], str], prefer: Mapping[K, V] | None = None) -> dict[K, V]:
     """Each key merged by itself: a side that did not change it takes the other's version;
-    both changed it the same way, that; both changed it differently, a Conflict."""
+    both changed it the same way, that; both changed it differently, a Conflict (or, given,
+    the version in `prefer`: one of the two sides)."""
     merged: dict[K, V] = {}
     for key in sorted({*base, *ours, *theirs}, key=str):
         b, o, t = base.get(key), ours.get(key), theirs.get(key)
@@ -73,6 +86,8 @@ def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
             chosen = o
         elif b == o:
             chosen = t
+        elif prefer is not None:
+            chosen = prefer.get(key)
         else:
             raise Conflict(f"{what(key)} was changed on both sides")
         if chosen is not None:
@@ -110,21 +125,26 @@ def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: byte
     b = parse_pointer(base, f"{path} (base)") if base.strip() else None
     user = three_way(_user_fields(b), _user_fields(o), _user_fields(t),
                      what=lambda name: f"its '{name}'")
+    desc = user.get("desc")
+
+    def with_user_fields(carrier: Pointer) -> bytes:
+        return replace(carrier, desc=desc if isinstance(desc, str) else None,
+                       meta=user.get("meta")).to_bytes()
+
     bd, od, td = (_data(p) if p is not None else None for p in (b, o, t))
     if od == td or bd == td:
         carrier, how = o, "data from this side"
     elif bd == od:
         carrier, how = t, "data from the other side"
     elif o.is_dir and t.is_dir and (b is None or b.is_dir):
-        carrier, how = _merge_directory(repo, path, b, o, t)
+        carrier, how = _merge_directory(repo, path, b, o, t, with_user_fields)
     else:
         raise Conflict("the data was changed on both sides (a file has no parts to merge)")
-    desc = user.get("desc")
-    merged = replace(carrier, desc=desc if isinstance(desc, str) else None, meta=user.get("meta"))
     taken = [name for name in USER_FIELDS if _user_fields(o).get(name) != user.get(name)]
     if taken:
         how += ", " + " and ".join(taken) + " from the other side"
-    return Merged(merged.to_bytes(), how)
+    return Merged(with_user_fields(carrier), how)
+
 
 
 USER_FIELDS = ("desc", "meta")  # the user's own, merged apart from the data
@@ -143,16 +163,29 @@ def _data(pointer: Pointer) -> tuple[object, ...]:
             pointer.executable, pointer.source)
 
 
-def _merge_directory(repo: Repo, path: str, b: Pointer | None, o: Pointer,
-                     t: Pointer) -> tuple[Pointer, str]:
+def _merge_directory(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
+                     finish: Callable[[Pointer], bytes]) -> tuple[Pointer, str]:
+    """The directory merged entry by entry; a DirectoryConflict (its versions made by
+    `finish`) where both sides changed an entry differently."""
     trees = [_manifest(repo, path, p) if p is not None else None for p in (b, o, t)]
     eb, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
-    merged: dict[str, TreeEntry] = three_way(eb, eo, et, what=lambda p: f"'{data}/{p}'")
-    tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
-    oid = repo.cache.add_bytes(tree.to_bytes())
-    pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
-    return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
+
+    def stored(merged: Mapping[str, TreeEntry]) -> Pointer:
+        tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
+        oid = repo.cache.add_bytes(tree.to_bytes())
+        return o.with_data("dir", oid, tree.size, tree.nfiles, False)
+
+    try:
+        pointer = stored(three_way(eb, eo, et, what=lambda p: f"'{data}/{p}'"))
+    except Conflict as exc:
+        # Both versions keep every change that did not conflict: choosing one loses only the
+        # other side's version of the files both changed.
+        raise DirectoryConflict(exc.message,
+                                finish(stored(three_way(eb, eo, et, str, prefer=eo))),
+                                finish(stored(three_way(eb, eo, et, str, prefer=et)))
+                                ) from None
+    return pointer, f"directory merged entry by entry ({pointer.nfiles} files)"
 
 
 def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
@@ -181,9 +214,10 @@ def _fetch_manifest(repo: Repo, pointer: Pointer) -> None:
         pass  # it stays a conflict, which says the manifest is missing
 
 
-def with_conflict_markers(ours: bytes, theirs: bytes) -> bytes:
+def with_conflict_markers(ours: bytes, theirs: bytes,
+                          labels: tuple[str, str] = ("ours", "theirs")) -> bytes:
     """Both versions, between Git's conflict markers, for a conflict left to the user."""
     end = b"" if ours.endswith(b"\n") or not ours else b"\n"
     end_t = b"" if theirs.endswith(b"\n") or not theirs else b"\n"
-    return (b"<<<<<<< ours\n" + ours + end + b"=======\n" + theirs + end_t
-            + b">>>>>>> theirs\n")
+    return (f"<<<<<<< {labels[0]}\n".encode() + ours + end + b"=======\n" + theirs + end_t
+            + f">>>>>>> {labels[1]}\n".encode())
