@@ -101,3 +101,33 @@ def test_repro_refuses_to_run_on_data_older_than_its_pointer(tmp_path):
     assert pulled.code == 0, pulled.output
     doc = json.loads(run_dvx("status", "--json", cwd=alice).stdout)
     assert not doc["changed"], doc
+
+
+def test_repro_checks_out_a_teammates_run_instead_of_running_over_it(tmp_path):
+    team, alice = ml_team(tmp_path)
+    bob = team.clone("bob")
+    not_fetched = team.clone("carol")
+    (alice / "params.yaml").write_text((alice / "params.yaml").read_text()
+                                       .replace("split: 0.25", "split: 0.5"))
+    must("repro", cwd=alice)
+    share(alice, "split 0.5")
+
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)  # alice's outputs are in the cache, not yet checked out
+    status = run_dvx("status", cwd=bob)
+    assert "pointer changed in Git, data not checked out" in status.stdout, status.stdout
+    assert "dvx repro" not in status.stdout and "changed outs" not in status.stdout
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0, repro.output
+    assert "Checked out the outputs dvx.lock records for 'prepare'" in repro.stdout
+    assert runs(bob) == []  # nothing ran over alice's run
+    assert git(bob, "status", "--porcelain") == ""
+    assert (bob / "model.json").read_bytes() == (alice / "model.json").read_bytes()
+    assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
+
+    git(not_fetched, "pull", "-q", "origin", "main")  # alice's outputs are on the remote only
+    refused = run_dvx("repro", cwd=not_fetched)
+    assert refused.code == 1 and "`dvx pull`" in refused.stderr, refused.output
+    assert runs(not_fetched) == [] and git(not_fetched, "status", "--porcelain") == ""
+    pulled = run_dvx("repro", "--pull", cwd=not_fetched)
+    assert pulled.code == 0 and runs(not_fetched) == [], pulled.output

@@ -253,6 +253,8 @@ class _Reporter:
             r.FROZEN: f"Stage '{result.name}' is frozen; not checked.",
             r.RESTORED: f"Restored '{result.name}' from the run-cache "
                         f"({'; '.join(result.reasons)}).",
+            r.CHECKED_OUT: f"Checked out the outputs dvx.lock records for '{result.name}' "
+                           f"({'; '.join(result.reasons)}).",
             r.RAN: f"Stage '{result.name}' done.",
         }
         self._say(messages[result.outcome] if not result.note
@@ -338,6 +340,8 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Would run stage '{s.name}'{why}")
         elif s.outcome == "would-restore":
             out(f"Would restore '{s.name}' from the run-cache{why}")
+        elif s.outcome == "would-check-out":
+            out(f"Would check out the outputs dvx.lock records for '{s.name}'{why}")
         elif s.outcome == "frozen":
             out(f"Stage '{s.name}' is frozen; not checked.")
         elif not is_quiet():

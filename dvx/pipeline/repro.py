@@ -5,6 +5,9 @@ For each selected stage, once every stage it depends on is done:
 
     frozen                      -> never run
     up to date                  -> nothing (its run is recorded in the run-cache if it can be)
+    up to date but for outputs whose dvx.lock entry moved in Git (`git pull`) while the
+    workspace holds what dvx last placed there
+                                -> those outputs are checked out (refused if not cached)
     stale, and a past run with the same inputs is in the run-cache
                                 -> its outputs are checked out from the cache
     stale                       -> its non-persistent outputs are removed, its commands run;
@@ -39,7 +42,13 @@ from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
-from dvx.pipeline.staleness import StageState, out_state, stage_state, stale_reasons
+from dvx.pipeline.staleness import (
+    StageState,
+    only_outdated,
+    out_state,
+    stage_state,
+    stale_reasons,
+)
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.workspace import remove_temporaries_beside
@@ -50,7 +59,9 @@ log = get_logger(__name__)
 RAN, RESTORED, UP_TO_DATE, FROZEN = "ran", "restored", "up-to-date", "frozen"
 FAILED, SKIPPED = "failed", "skipped"
 WOULD_RUN, WOULD_RESTORE = "would-run", "would-restore"
-OK = (RAN, RESTORED, UP_TO_DATE, FROZEN, WOULD_RUN, WOULD_RESTORE)
+# up to date but for outputs dvx.lock records since `git pull`: checked out, never run over
+CHECKED_OUT, WOULD_CHECK_OUT = "checked-out", "would-check-out"
+OK = (RAN, RESTORED, CHECKED_OUT, UP_TO_DATE, FROZEN, WOULD_RUN, WOULD_RESTORE, WOULD_CHECK_OUT)
 
 
 @dataclass
@@ -295,12 +306,14 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             continue
         state = stage_state(repo, stage)
         reasons = ["forced"] if options.force else stale_reasons(repo, stage, locks.get(name),
-                                                                 state)
+                                                                 state, locks)
         busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
                          if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
         if not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
+        elif not options.force and only_outdated(reasons):
+            results[name] = StageResult(name, WOULD_CHECK_OUT, reasons)
         elif (not busy_upstream and not options.force and options.run_cache
               and _restorable_record(repo, stage, state) is not None):
             results[name] = StageResult(name, WOULD_RESTORE, reasons)
@@ -397,8 +410,8 @@ class _Scheduler:
             return StageResult(stage.name, FROZEN)
         state = stage_state(self.repo, stage, ParamsReader(self.repo.root))
         locked = self.locks.get(stage.name)
-        reasons = ["forced"] if self.options.force else stale_reasons(self.repo, stage, locked,
-                                                                      state)
+        reasons = ["forced"] if self.options.force else stale_reasons(
+            self.repo, stage, locked, state, dict(self.locks))  # a copy: _finish writes it
         lost = [o for o in stage.out_paths if o in self.unfetched]
         if lost:
             reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
@@ -409,6 +422,8 @@ class _Scheduler:
             missing = state.missing_deps + state.missing_params
             return StageResult(stage.name, FAILED, reasons,
                                error=f"missing dependencies: {', '.join(missing)}")
+        if locked is not None and only_outdated(reasons):
+            return self._check_out_recorded(stage, locked, reasons)
         if not self.options.force and self.options.run_cache:
             restored = self._restore(stage, state, reasons)
             if restored is not None:
@@ -424,6 +439,26 @@ class _Scheduler:
         if runcache.lookup(self.repo, record.stage_key, record.run_key) is not None:
             return None
         return record if runcache.objects_of(self.repo, record) is not None else None
+
+    def _check_out_recorded(self, stage: Stage, locked: StageLock, reasons: list[str]
+                            ) -> StageResult:
+        """The stage is up to date but for outputs dvx.lock records since `git pull` (a
+        teammate's run): check them out, never run the command over them."""
+        from dvx.ops.checkout import checkout
+        from dvx.outputs import pipeline_outputs
+
+        outdated = {o.path for o in stage.outs if o.cache}
+        targets = [Target(o) for o in pipeline_outputs(self.repo)
+                   if o.stage == stage.name and o.path in outdated]
+        done = checkout(self.repo, targets)
+        if not done.ok:
+            lacking = ", ".join([*done.missing, *(p for p, _ in done.skipped)])
+            return StageResult(stage.name, FAILED, reasons, error=(
+                f"dvx.lock records outputs of another run (from Git) that could not be "
+                f"checked out: {lacking}; the command was not run over them. Fetch them with "
+                "`dvx pull` (or `dvx repro --pull`), or run `dvx repro --force` to replace "
+                "that run with a new one"))
+        return StageResult(stage.name, CHECKED_OUT, reasons, lock=locked)
 
     def _restore(self, stage: Stage, state: StageState, reasons: list[str]
                  ) -> StageResult | None:
@@ -614,6 +649,8 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
             statuses.append(StageStatus(name, [], frozen=True))
             continue
         state = stage_state(repo, stage, reader)
-        statuses.append(StageStatus(name, stale_reasons(repo, stage, locks.get(name), state)))
+        reasons = stale_reasons(repo, stage, locks.get(name), state, locks)
+        # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
+        statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))
     repo.statcache.flush()
     return statuses

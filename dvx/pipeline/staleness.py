@@ -88,6 +88,32 @@ def out_state(repo: Repo, out: Out) -> LockedPath | None:
                       out.cache, out.push, out.remote)
 
 
+# The stage's dvx.lock entry moved in Git (`git pull`) while the workspace still holds the
+# outputs dvx last placed: `dvx checkout` brings the recorded ones; they are not changes.
+OUTDATED_OUTS = "outputs not checked out"
+
+
+def only_outdated(reasons: list[str]) -> bool:
+    """Is the stage up to date but for outputs a checkout brings?"""
+    return len(reasons) == 1 and reasons[0].startswith(OUTDATED_OUTS + ":")
+
+
+def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
+    """Does the workspace hold what dvx last placed at the path, which dvx.lock no longer
+    records (a teammate's run came with `git pull`)?"""
+    synced = repo.syncstate.get(current.path)
+    return (synced is not None and synced.placed is None and synced.oid == current.oid
+            and synced.oid != recorded.oid)
+
+
+def _outdated_dep(repo: Repo, current: LockedPath, recorded: LockedPath | None,
+                  produced: LockedPath | None) -> bool:
+    """Is the dependency an output of another stage that is not checked out, and that stage's
+    dvx.lock entry records what this stage ran with? Checking it out brings it."""
+    return (produced is not None and produced.cache and produced.same_data(recorded)
+            and _outdated(repo, current, produced))
+
+
 def _flags(p: LockedPath) -> tuple[bool, bool, str | None]:
     return p.cache, p.push, p.remote
 
@@ -97,10 +123,11 @@ def _listed(label: str, paths: list[str]) -> str:
     return f"{label}: {shown}"
 
 
-def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState
-                  ) -> list[str]:
+def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
+                  locks: dict[str, StageLock] | None = None) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
-    date. Frozen stages are the caller's business."""
+    date. Frozen stages are the caller's business. With `locks` (all of dvx.lock), a
+    dependency another stage produced that is only not checked out is no change."""
     reasons: list[str] = []
     if stage.always_changed:
         reasons.append("always changed")
@@ -114,7 +141,9 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
     recorded = {d.path: d for d in locked.deps}
-    changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))]
+    produced = {o.path: o for other in (locks or {}).values() for o in other.outs}
+    changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))
+               and not _outdated_dep(repo, d, recorded.get(d.path), produced.get(d.path))]
     changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
     if changed:
         reasons.append(_listed("changed deps", changed))
@@ -122,12 +151,15 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     if params:
         reasons.append(_listed("changed params", params))
     recorded_outs = {o.path: o for o in locked.outs}
-    missing_outs, changed_outs = [], []
+    missing_outs, changed_outs, outdated_outs = [], [], []
     for out in stage.outs:
         current = out_state(repo, out)
         old = recorded_outs.get(out.path)
         if current is None:
             missing_outs.append(out.path)
+        elif old is not None and _flags(current) == _flags(old) and _outdated(repo, current,
+                                                                                old):
+            outdated_outs.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
@@ -135,6 +167,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         reasons.append(_listed("missing outs", missing_outs))
     if changed_outs:
         reasons.append(_listed("changed outs", changed_outs))
+    if outdated_outs:
+        reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
     return reasons
 
 
