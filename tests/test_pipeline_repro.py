@@ -231,6 +231,27 @@ def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(rep
     assert (repo / "runs.log").read_text().split() == ["run", "run"]
 
 
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(repo, dvx,
+                                                                               link):
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; echo good > "
+                             "model\n    deps: [in.txt]\n    outs: [model]\n")
+    assert dvx("repro").code == 0
+    cached = (repo / "model").resolve()
+    cached.chmod(0o644)  # what a program running as root does without asking
+    with (repo / "model").open("a") as f:
+        f.write("tampered in place\n")
+
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Restored" not in result.stdout and "no longer holds its bytes" in result.stderr
+    assert (repo / "runs.log").read_text().split() == ["run", "run"]
+    assert (repo / "model").read_text() == "good\n"
+    assert not json.loads(dvx("status", "--json").stdout)["changed"]
+
+
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("repro", "train").code == 0
     git(ml, "add", "-A")

@@ -21,6 +21,7 @@ thread only, while the repository lock is held for the whole command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
@@ -33,9 +34,10 @@ from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, MissingObjectError, PathError, UsageError
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
+from dvx.objects.cache import kept_message
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
-from dvx.outputs import Output, Target, all_outputs, refuse_broken
+from dvx.outputs import Output, Target, all_outputs, load_tree, refuse_broken
 from dvx.paths import join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
@@ -51,7 +53,7 @@ from dvx.pipeline.staleness import (
 )
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import remove_temporaries_beside
+from dvx.workspace import keep_links_on_set_aside, remove_temporaries_beside
 
 log = get_logger(__name__)
 
@@ -450,6 +452,7 @@ class _Scheduler:
         outdated = {o.path for o in stage.outs if o.cache}
         targets = [Target(o) for o in pipeline_outputs(self.repo)
                    if o.stage == stage.name and o.path in outdated]
+        _set_aside_changed(self.repo, stage, targets)
         done = checkout(self.repo, targets)
         if not done.ok:
             lacking = ", ".join([*done.missing, *(p for p, _ in done.skipped)])
@@ -467,9 +470,11 @@ class _Scheduler:
         record = _restorable_record(self.repo, stage, state)
         if record is None:
             return None
+        targets = runcache.targets_for(record)
+        if _set_aside_changed(self.repo, stage, targets):
+            return None
         _remove_outputs(self.repo, stage)
         flags = {o.path: o for o in stage.outs}
-        targets = runcache.targets_for(record)
         for target in targets:  # Git tracks these: an independent, writable copy
             pointer = target.output.pointer
             if not flags[target.output.path].cache and not pointer.is_dir:
@@ -572,6 +577,43 @@ class _Scheduler:
                 log.warning("Could not record the run of '%s' in the run-cache: %s",
                             result.name, fsutil.describe(exc))
         self.reporter.finished(result)
+
+
+def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
+    """Before outputs are placed from the cache: set aside their objects that are not the size
+    recorded for them (written in place through a link to them, say), so that a damaged
+    object is never placed again; whether any was. (Sizes only: an object is not re-hashed.)"""
+    changed = _objects_of_wrong_size(repo, targets)
+    if not changed:
+        return False
+    keep_links_on_set_aside(repo)  # the edit stays where else it was made
+    for oid in changed:
+        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+            moved, kept = repo.cache.set_aside(oid)
+            kept = [p for p in kept if not any(overlaps(p, o) for o in stage.out_paths)]
+            log.warning("The cached object %s of an output of stage '%s' no longer holds its "
+                        "bytes (changed through a link to it?): moved to %s, and not placed "
+                        "again.%s", oid, stage.name, moved, kept_message(kept))
+    return True
+
+
+def _objects_of_wrong_size(repo: Repo, targets: list[Target]) -> list[str]:
+    sizes: dict[str, int] = {}
+    for target in targets:
+        pointer = target.output.pointer
+        tree = load_tree(repo, pointer) if pointer.is_dir else None
+        if tree is not None:
+            sizes.update((e.oid, e.size) for e in tree.entries)
+        elif not pointer.is_dir and pointer.size is not None:
+            sizes[pointer.oid] = pointer.size
+    wrong = []
+    for oid, size in sizes.items():
+        try:
+            if repo.cache.size(oid) != size:
+                wrong.append(oid)
+        except FileNotFoundError:
+            pass  # checkout says what is missing
+    return wrong
 
 
 def _remove_outputs(repo: Repo, stage: Stage) -> None:
