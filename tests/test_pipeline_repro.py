@@ -166,6 +166,22 @@ def test_stage_outputs_refuse_add_remove_move_and_commit_records_them(ml, dvx):
     assert runs(ml)[done:] == ["evaluate"]
 
 
+def test_the_run_cache_gives_back_what_commit_recorded_not_the_command_s_output(ml, dvx):
+    assert dvx("repro", "train").code == 0
+    (ml / "model.json").chmod(0o644)
+    (ml / "model.json").unlink()
+    write(ml / "model.json", '{"weights": [1, 2, 3]}')  # fixed by hand
+    assert dvx("commit", "model.json").code == 0
+    lock = (ml / "dvx.lock").read_bytes()
+    set_param(ml, "lr: 0.1", "lr: 0.05")
+    assert dvx("repro", "train").code == 0
+    set_param(ml, "lr: 0.05", "lr: 0.1")
+    result = dvx("repro", "train")
+    assert "Restored 'train' from the run-cache" in result.stdout, result.output
+    assert (ml / "model.json").read_text() == '{"weights": [1, 2, 3]}'
+    assert (ml / "dvx.lock").read_bytes() == lock
+
+
 def test_targets_single_item_and_downstream(ml, dvx):
     assert dvx("repro", "featurize").code == 0
     assert runs(ml) == ["prepare", "featurize"]

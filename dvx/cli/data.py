@@ -94,8 +94,15 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
 
     repo = open_repo()
     outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
-    _report_added(repo.root, do_commit(repo, outputs, force, only_changed=not targets),
-                  as_json)
+    result = do_commit(repo, outputs, force, only_changed=not targets)
+    committed = {a.path for a in result.added}
+    stages = [o.stage for o in outputs if o.stage is not None and o.path in committed]
+    if stages:
+        from dvx.pipeline.runcache import record_committed
+
+        with repo.lock():
+            record_committed(repo, stages)
+    _report_added(repo.root, result, as_json)
 
 
 @click.command(epilog=example("""

@@ -16,6 +16,7 @@ the command. Records and their objects travel through the remote with `push/fetc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError
 from dvx.hashing import check_oid, hash_bytes
-from dvx.lockfile import LockedPath
+from dvx.lockfile import LockedPath, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
@@ -213,11 +214,12 @@ def lookup(repo: Repo, skey: str, rkey: str) -> RunRecord | None:
     return record
 
 
-def save(repo: Repo, record: RunRecord) -> bool:
-    """Store `record` unless a record of the same run is already there (both are valid)."""
+def save(repo: Repo, record: RunRecord, replace: bool = False) -> bool:
+    """Store `record` unless a record of the same run is already there (both are valid), or
+    in its place with `replace`."""
     directory = os.path.join(runs_root(repo), record.stage_key)
     path = os.path.join(directory, record.run_key)
-    if os.path.exists(path):
+    if os.path.exists(path) and not replace:
         return False
     os.makedirs(directory, exist_ok=True)
     fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync)
@@ -391,3 +393,36 @@ def pipeline_stage_keys(repo: Repo) -> set[str]:
     if pipeline is None:
         return set()
     return {stage_key(repo.algo, s.cmd, s.deps, s.out_paths) for s in pipeline.stages}
+
+
+def record_committed(repo: Repo, stages: Iterable[str]) -> None:
+    """`dvx commit` recorded outputs of these stages in dvx.lock (a model fixed by hand): make
+    each stage's dvx.lock entry the run-cache's run for its inputs, in place of the run
+    recorded there, so that a later `repro` with those inputs restores what was committed, as
+    in DVC. A run whose outputs the cache does not all hold is forgotten instead."""
+    from dvx.pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline(repo)
+    if pipeline is None:
+        return
+    by_name = {s.name: s for s in pipeline.stages}
+    locks = read_lock(repo.root, repo.algo)
+    for name in sorted(set(stages)):
+        stage, locked = by_name.get(name), locks.get(name)
+        if stage is None or locked is None or not cacheable(stage) or not _of_stage(stage,
+                                                                                   locked):
+            continue
+        params = {file: dict(values) for file, values in locked.params.items()}
+        record = make_record(repo, stage, StageState(locked.deps, params), locked.outs)
+        if objects_of(repo, record) is not None:
+            save(repo, record, replace=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(runs_root(repo), record.stage_key, record.run_key))
+
+
+def _of_stage(stage: Stage, locked: StageLock) -> bool:
+    """Was this dvx.lock entry written for the stage as dvx.yaml defines it now?"""
+    return (tuple(locked.cmd) == stage.cmd
+            and sorted(d.path for d in locked.deps) == sorted(stage.deps)
+            and sorted(o.path for o in locked.outs) == sorted(stage.out_paths))
