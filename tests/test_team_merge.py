@@ -328,3 +328,15 @@ def test_a_clone_that_never_fetched_the_data_pushes_its_code_commits(tmp_path):
     git(bob, "pull", "-q", "--no-rebase", "origin", "main")
     failed = run_dvx("push", cwd=bob)
     assert failed.code != 0 and "neither the cache nor the remote" in failed.output, failed.output
+
+
+def test_a_clone_without_the_merge_driver_the_repository_asks_for_is_warned(tmp_path):
+    team, _ = _installed_team(tmp_path)
+    bob = team.clone("bob")  # .gitattributes came with the clone; the driver did not
+    warning = "this clone has not set up"
+    for command in (("status",), ("repro",)):
+        result = run_dvx(*command, cwd=bob)
+        assert result.stderr.count(warning) == 1 and "`dvx install`" in result.stderr, command
+    assert warning not in run_dvx("status", "-q", cwd=bob).stderr
+    must("install", cwd=bob)
+    assert warning not in run_dvx("status", cwd=bob).stderr

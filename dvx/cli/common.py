@@ -102,6 +102,20 @@ def open_repo() -> Any:
     return repo
 
 
+def warn_if_merge_driver_missing(repo: Any) -> None:
+    """Once per command that reads dvx.lock: the repository asks for dvx's merge driver, but
+    this clone never set it up, so Git merges pointers and dvx.lock line by line."""
+    from dvx.ops.install import driver_not_set_up
+
+    if not is_quiet() and driver_not_set_up(repo):
+        from dvx.cli.ui import warn
+
+        warn("WARNING: .gitattributes asks Git to merge pointers and dvx.lock with dvx's "
+             "merge driver, which this clone has not set up, so Git merges them line by line: "
+             "that can combine two runs of one stage into a dvx.lock entry no run produced. "
+             "Run `dvx install` in this clone.")
+
+
 def example(text: str) -> str:
     """An epilog that click prints as written."""
     lines = "\n".join("  " + line for line in text.strip().splitlines())

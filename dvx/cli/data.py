@@ -16,6 +16,7 @@ from dvx.cli.common import (
     open_repo,
     revision_options,
     targets_in_scope,
+    warn_if_merge_driver_missing,
 )
 from dvx.cli.ui import emit_json, git_add, human_size, out, warn
 
@@ -140,6 +141,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
 
         raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
                          "with --remote.")
+    warn_if_merge_driver_missing(repo)
     resolved = resolve_targets(repo, targets)
     result = do_status(repo, resolved)
     if not targets:

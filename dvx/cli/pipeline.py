@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
+from dvx.cli.common import (
+    common_options,
+    example,
+    is_quiet,
+    one_of,
+    open_repo,
+    warn_if_merge_driver_missing,
+)
 from dvx.cli.ui import emit_json, git_add, out, warn
 
 if TYPE_CHECKING:
@@ -312,6 +319,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
                            not no_run_cache, allow_missing)
     reporter = _Reporter(capture=jobs > 1 or as_json, to_stderr=as_json)
     repo = open_repo()
+    warn_if_merge_driver_missing(repo)
     result = do_repro(repo, options, reporter)
     for problem in result.problems:
         warn(f"Problem: {problem}")

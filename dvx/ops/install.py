@@ -77,6 +77,22 @@ def merges_with_dvx(repo: Repo, relpath: str) -> bool:
             and git.get_config("merge.dvx.driver") is not None)
 
 
+def driver_not_set_up(repo: Repo) -> bool:
+    """Does the root .gitattributes hand files to dvx's merge driver that this clone has not
+    set up (a fresh clone, before `dvx install`)? Git then merges them line by line. Cheap:
+    one file read, and Git's config asked only when the attribute is there."""
+    if repo.git is None:
+        return False
+    try:
+        with open(os.path.join(repo.root, ".gitattributes"), "rb") as f:
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return False
+    named = any("merge=dvx" in line.split()[1:] for line in text.splitlines()
+                if not line.lstrip().startswith("#"))
+    return named and repo.git.get_config("merge.dvx.driver") is None
+
+
 def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
     """A hook of the user's where dvx's was, while dvx already runs another of theirs first:
     chaining it would overwrite that one. Refused before anything changes."""
