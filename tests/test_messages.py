@@ -117,6 +117,30 @@ def test_a_stage_whose_run_cannot_be_kept_says_why(repo, dvx):
     assert "not kept in the run-cache: its output out is a directory Git tracks" in ran.stdout
 
 
+def test_a_stage_failing_on_a_symlink_output_says_so_in_one_sentence(repo, dvx):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: ln -s in.txt out\n    deps: [in.txt]\n"
+                             "    outs: [out]\n")
+    result = dvx("repro")
+    assert result.code == 1 and "Stage 's' failed: 'out' is a symbolic link" in result.stderr
+    assert ".." not in result.stderr.replace("../", ""), result.stderr
+
+
+def test_status_says_repro_rebuilds_a_push_false_output_not_pull(repo, dvx, tmp_path):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt big\n    deps: [in.txt]\n"
+                             "    outs:\n      - big:\n          push: false\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    status = dvx("status", cwd=clone)
+    assert "`dvx repro` rebuilds" in status.stdout and "dvx pull" not in status.stdout, \
+        status.stdout
+
+
+
 @pytest.mark.parametrize("url, words", [
     ("http://[::1", "not a valid URL"), ("s3://", "names no bucket"),
     ("ssh:///srv/store", "names no host"), ("ssh://host:99999/x", "Port out of range"),

@@ -254,6 +254,9 @@ stages:
     assert proc.returncode == 128 + signum  # 130 Interrupted, 143 Terminated
     said = "Interrupted." if signum == signal.SIGINT else "Terminated."
     assert said in stderr and "Traceback" not in stderr
+    # the stage's output, if it wrote any, stays: never "nothing was left half-written"
+    assert "Stopped stage 'train'" in stderr and "maybe partial" in stderr, stderr
+    assert "half-written" not in stderr
     assert processes_in(repo) == []
     if not stage_ignores_it:
         assert (repo / "got").read_text() == signal.Signals(signum).name[3:] + "\n"

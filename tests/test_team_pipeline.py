@@ -131,3 +131,26 @@ def test_repro_checks_out_a_teammates_run_instead_of_running_over_it(tmp_path):
     assert runs(not_fetched) == [] and git(not_fetched, "status", "--porcelain") == ""
     pulled = run_dvx("repro", "--pull", cwd=not_fetched)
     assert pulled.code == 0 and runs(not_fetched) == [], pulled.output
+
+
+def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "n.txt").write_text("1\n")
+    (alice / "dvx.yaml").write_text("stages:\n  s:\n    cmd: cp n.txt big; echo s >> runs.log\n"
+                                    "    deps: [n.txt]\n    outs:\n      - big:\n"
+                                    "          push: false\n")
+    (alice / ".gitignore").write_text("runs.log\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    must("repro", cwd=bob)
+    (alice / "n.txt").write_text("2\n")
+    must("repro", cwd=alice)
+    share(alice, "n=2")
+    git(bob, "pull", "-q", "origin", "main")
+    status = run_dvx("status", cwd=bob)
+    assert "`dvx repro` rebuilds" in status.stdout and "dvx pull" not in status.stdout
+    rebuilt = run_dvx("repro", cwd=bob)
+    assert rebuilt.code == 0, rebuilt.output
+    assert (bob / "big").read_text() == "2\n" and runs(bob) == ["s", "s"]

@@ -353,11 +353,13 @@ def _print_status(result: object, has_stages: bool = False) -> None:
     if any(o.workspace == "modified" and o.pointer_moved for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
-    if any(o.workspace == "outdated" for o in result.outputs):
+    if any(o.workspace == "outdated" and (o.pushed or o.in_cache) for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
-    if any(not o.in_cache and o.workspace != "outdated" for o in result.outputs):
+    if any(not o.in_cache and not o.pushed for o in result.outputs):
+        out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
+    if any(not o.in_cache and o.workspace != "outdated" and o.pushed for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")

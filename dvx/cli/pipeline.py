@@ -247,11 +247,11 @@ class _Reporter:
 
         if result.outcome == r.FAILED:
             with self._lock:
-                warn(f"Stage '{result.name}' failed: {result.error}.")
+                warn(_sentence(f"Stage '{result.name}' failed: {result.error}"))
             return
         if result.outcome == r.SKIPPED:
             with self._lock:
-                warn(f"Skipped stage '{result.name}': {result.error}.")
+                warn(_sentence(f"Skipped stage '{result.name}': {result.error}"))
             return
         if self.quiet:
             return
@@ -266,6 +266,11 @@ class _Reporter:
         }
         self._say(messages[result.outcome] if not result.note
                   else f"{messages[result.outcome][:-1]} ({result.note}).")
+
+
+def _sentence(text: str) -> str:
+    """`text` ending with one full stop (an error's own message may end with one)."""
+    return text if text.endswith(".") else text + "."
 
 
 @click.command(epilog=example("""

@@ -31,7 +31,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from dvx import faults, fsutil, gitignore
-from dvx.errors import DvxError, MissingObjectError, PathError, UsageError
+from dvx.errors import (
+    EXIT_TERMINATED,
+    DvxError,
+    Interrupted,
+    MissingObjectError,
+    PathError,
+    Terminated,
+    UsageError,
+)
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
@@ -373,6 +381,8 @@ class _Scheduler:
                             stopped_by = stopped_by or result.name
             except BaseException as exc:
                 self.runner.stop_all(signal_of(exc))
+                if isinstance(exc, KeyboardInterrupt) and running:
+                    raise self._stopped(exc, sorted(set(running.values()))) from exc
                 raise
         for name in self.selected:  # not started after a failure stopped the run
             if name not in self.results:
@@ -380,6 +390,21 @@ class _Scheduler:
                                          f"'{stopped_by}' failed (use --keep-going to run "
                                          "the stages that do not depend on it)"))
         return [self.results[n] for n in self.selected]
+
+    def _stopped(self, exc: KeyboardInterrupt, names: list[str]) -> Interrupted:
+        """What Ctrl-C or SIGTERM during stages says: their outputs stay as the commands
+        left them, possibly half-written, and nothing of them is recorded."""
+        terminated = isinstance(exc, Terminated)
+        outs = [o for n in names for o in self.dag.stages[n].out_paths]
+        which = ", ".join(f"'{n}'" for n in names)
+        stopped = Interrupted(
+            f"{'Terminated' if terminated else 'Interrupted'}. Stopped stage {which}, whose "
+            "outputs stay as the command left them, maybe partial, and are not recorded in "
+            f"dvx.lock or the cache: {', '.join(outs)}.",
+            "`dvx repro` runs the stopped stages again; the stages done before are recorded.")
+        if terminated:
+            stopped.exit_code = EXIT_TERMINATED
+        return stopped
 
     def _ready(self, chosen: set[str], running: set[str]) -> list[str]:
         return [n for n in self.selected if n not in self.results and n not in running
@@ -425,7 +450,9 @@ class _Scheduler:
             return StageResult(stage.name, FAILED, reasons,
                                error=f"missing dependencies: {', '.join(missing)}")
         if locked is not None and only_outdated(reasons):
-            return self._check_out_recorded(stage, locked, reasons)
+            checked_out = self._check_out_recorded(stage, locked, reasons)
+            if checked_out is not None:
+                return checked_out
         if not self.options.force and self.options.run_cache:
             restored = self._restore(stage, state, reasons)
             if restored is not None:
@@ -443,15 +470,20 @@ class _Scheduler:
         return record if runcache.objects_of(self.repo, record) is not None else None
 
     def _check_out_recorded(self, stage: Stage, locked: StageLock, reasons: list[str]
-                            ) -> StageResult:
+                            ) -> StageResult | None:
         """The stage is up to date but for outputs dvx.lock records since `git pull` (a
-        teammate's run): check them out, never run the command over them."""
+        teammate's run): check them out, never run the command over them. None: they
+        include `push: false` outputs this cache lacks, which no remote holds, so the stage
+        must run to rebuild them."""
         from dvx.ops.checkout import checkout
         from dvx.outputs import pipeline_outputs
 
         outdated = {o.path for o in stage.outs if o.cache}
         targets = [Target(o) for o in pipeline_outputs(self.repo)
                    if o.stage == stage.name and o.path in outdated]
+        if any(not t.output.push and not self.repo.cache.exists(t.output.pointer.oid)
+               for t in targets):
+            return None
         _set_aside_changed(self.repo, stage, targets)
         done = checkout(self.repo, targets)
         if not done.ok:
