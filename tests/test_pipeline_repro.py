@@ -60,6 +60,22 @@ def test_second_run_runs_nothing_and_status_is_clean(ml, dvx):
     assert "up to date" in dvx("status").stdout
 
 
+def test_a_changed_stage_output_is_rebuilt_by_repro_as_status_says(ml, dvx):
+    """A stage output that is not what dvx.lock records (a stage stopped half-way, or an edit
+    by hand): status points at repro first, since committing it would record what may be a
+    partial output."""
+    assert dvx("repro").code == 0
+    model = (ml / "model.json").read_bytes()
+    (ml / "model.json").unlink()
+    write(ml / "model.json", model[: len(model) // 2])  # half-written
+    status = dvx("status")
+    assert "model.json: modified" in status.stdout
+    assert "(`dvx repro` rebuilds changed stage outputs;" in status.stdout
+    assert "(`dvx commit` records changes" not in status.stdout
+    assert dvx("repro").code == 0
+    assert (ml / "model.json").read_bytes() == model
+
+
 def test_a_param_change_reruns_only_what_depends_on_it_and_reverting_restores(ml, dvx):
     assert dvx("repro").code == 0
     first_lock = (ml / "dvx.lock").read_bytes()

@@ -348,8 +348,13 @@ def _print_status(result: object, has_stages: bool = False) -> None:
     for path, why_kept in result.left_behind:
         out(f"{path}: no longer tracked, its pointer left Git" + (
             f"; {why_kept}" if why_kept else ""))
-    if any(o.workspace == "modified" and not o.pointer_moved for o in result.outputs):
+    if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
+           for o in result.outputs):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
+    if any(o.workspace == "modified" and not o.pointer_moved and o.stage is not None
+           for o in result.outputs):  # perhaps left half-written by a stopped stage
+        out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
+            "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
     if any(o.workspace == "modified" and o.pointer_moved for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")

@@ -45,6 +45,7 @@ class OutputStatus:
     synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
+    stage: str | None = None  # the pipeline stage whose output it is
 
     @property
     def changed(self) -> bool:
@@ -152,6 +153,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
     result.pushed = output.push
+    result.stage = output.stage
     if synced_before is not None:
         result.synced_oid = synced_before.oid
     return result
