@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from dvx import fsutil
+from dvx.ignore import encode_git_lines, git_line_end, git_lines
 
 
 def _entry(name: str) -> str:
@@ -16,12 +17,17 @@ def _entry(name: str) -> str:
     return "/" + escaped
 
 
-def _read_lines(path: str) -> list[str]:
+def _read(path: str) -> bytes:
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
-        return []
+        return b""
+
+
+def _write(path: str, lines: list[str], old: bytes) -> None:
+    # The user's lines come back byte for byte, whatever their encoding and line ends.
+    fsutil.atomic_write(path, encode_git_lines(lines, git_line_end(old)))
 
 
 def add_entry(data_path: str) -> str | None:
@@ -29,29 +35,31 @@ def add_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")
     entry = _entry(name)
-    lines = _read_lines(gitignore)
+    old = _read(gitignore)
+    lines = git_lines(old)
     if entry in lines:
         return None
-    fsutil.atomic_write(gitignore, ("\n".join([*lines, entry]) + "\n").encode("utf-8"))
+    _write(gitignore, [*lines, entry], old)
     return gitignore
 
 
 def has_entry(data_path: str) -> bool:
     """Does the .gitignore beside `data_path` hold the entry dvx writes for it?"""
     directory, name = os.path.split(data_path)
-    return _entry(name) in _read_lines(os.path.join(directory, ".gitignore"))
+    return _entry(name) in git_lines(_read(os.path.join(directory, ".gitignore")))
 
 
 def remove_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")
     entry = _entry(name)
-    lines = _read_lines(gitignore)
+    old = _read(gitignore)
+    lines = git_lines(old)
     if entry not in lines:
         return None
     kept = [line for line in lines if line != entry]
     if kept:
-        fsutil.atomic_write(gitignore, ("\n".join(kept) + "\n").encode("utf-8"))
+        _write(gitignore, kept, old)
     else:
         os.unlink(gitignore)
     return gitignore

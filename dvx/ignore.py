@@ -18,6 +18,28 @@ from dvx.paths import Walk, join_posix
 IGNORE_FILE = ".dvxignore"
 
 
+def git_lines(data: bytes) -> list[str]:
+    """The lines of a file Git reads line by line (.gitignore, .dvxignore, .gitattributes),
+    split as Git splits them: at "\n" only, a "\r" before it dropped. Other characters
+    Python would call line breaks (form feed, U+2028, ...) stay inside the line, and bytes
+    that are not UTF-8 are kept through surrogateescape, so writing the lines back with
+    `encode_git_lines` restores them byte for byte."""
+    text = data.decode("utf-8", "surrogateescape")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the end of the last line, not an empty line after it
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def git_line_end(data: bytes) -> str:
+    """The line end a rewrite of `data` keeps: Windows' if the file already uses it."""
+    return "\r\n" if b"\r\n" in data else "\n"
+
+
+def encode_git_lines(lines: list[str], end: str = "\n") -> bytes:
+    return "".join(line + end for line in lines).encode("utf-8", "surrogateescape")
+
+
 @dataclass(frozen=True)
 class Match:
     path: str  # repo-relative
@@ -39,8 +61,8 @@ class DvxIgnore:
             path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
                               else IGNORE_FILE)
             try:
-                with open(path, encoding="utf-8") as f:
-                    lines = [(n, line.rstrip("\n")) for n, line in enumerate(f, 1)]
+                with open(path, "rb") as f:
+                    lines = list(enumerate(git_lines(f.read()), 1))
             except (FileNotFoundError, NotADirectoryError):
                 self._specs[directory] = None
                 return None

@@ -80,6 +80,25 @@ def test_autostage_adds_pointer_and_gitignore(repo, dvx):
     assert set(staged) >= {"m.bin.dvx", ".gitignore"}
 
 
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_a_name_with_what_python_calls_a_line_break_stays_ignored_by_git(repo, dvx, char):
+    name = f"report{char}final.csv"  # Git splits .gitignore lines at "\n" only
+    write(repo / name, "secret")
+    write(repo / "src" / "final.csv", "print(1)")
+    write(repo / ".gitignore", "# mine\r\n/build\r\n")
+    assert dvx("add", name).code == 0
+    write(repo / "other.csv", "other")
+    assert dvx("add", "other.csv").code == 0  # rewrites the .gitignore
+    assert (repo / ".gitignore").read_bytes() == (
+        f"# mine\r\n/build\r\n/{name}\r\n/other.csv\r\n".encode())
+    git(repo, "add", "-A")
+    staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
+    assert name not in staged and f"{name}.dvx" in staged
+    assert "src/final.csv" in staged
+    assert dvx("remove", name).code == 0
+    assert (repo / ".gitignore").read_bytes() == b"# mine\r\n/build\r\n/other.csv\r\n"
+
+
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink", "copy"])
 def test_link_types_on_add(repo, dvx, link_type):
     dvx("config", "cache.type", link_type)

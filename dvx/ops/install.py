@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import UsageError
+from dvx.ignore import encode_git_lines, git_line_end, git_lines
 from dvx.repo import Repo
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
@@ -109,10 +110,11 @@ def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
 def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     path = os.path.join(repo.root, ".gitattributes")
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        with open(path, "rb") as f:
+            old = f.read()
     except FileNotFoundError:
-        lines = []
+        old = b""
+    lines = git_lines(old)
     present = {" ".join(line.split()) for line in lines}  # spacing aside
     if uninstall:
         kept = [line for line in lines if " ".join(line.split()) not in ATTRIBUTES]
@@ -121,7 +123,7 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     if kept == lines:
         return
     if kept:
-        fsutil.atomic_write(path, ("\n".join(kept) + "\n").encode("utf-8"))
+        fsutil.atomic_write(path, encode_git_lines(kept, git_line_end(old)))
     else:
         os.unlink(path)
     result.changed.append(".gitattributes")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from dvx.errors import DvxError
+from dvx.ignore import encode_git_lines, git_line_end, git_lines
 from dvx.lockfile import StageLock, encode_lock, parse_lock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
@@ -104,16 +105,13 @@ def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
 
 def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
     """Our lines that theirs did not remove, then the lines theirs added."""
-    b, o, t = (data.decode("utf-8", "surrogateescape").splitlines()
-               for data in (base, ours, theirs))
+    b, o, t = (git_lines(data) for data in (base, ours, theirs))
     if any(line.lstrip().startswith("!") for line in (*b, *o, *t)):
         raise LineMerge("a negated pattern makes the order of lines matter")
     removed_by_theirs = set(b) - set(t)
     added_by_theirs = [line for line in dict.fromkeys(t) if line not in b and line not in o]
     merged = [line for line in o if line not in removed_by_theirs] + added_by_theirs
-    end = "\r\n" if b"\r\n" in ours else "\n"
-    text = "".join(line + end for line in merged)
-    return Merged(text.encode("utf-8", "surrogateescape"), "lines of both sides kept")
+    return Merged(encode_git_lines(merged, git_line_end(ours)), "lines of both sides kept")
 
 
 def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
