@@ -16,6 +16,22 @@ def test_remove_keeps_data_and_unignores(repo, dvx):
     assert "data/f" in git(repo, "status", "--porcelain", "--untracked-files=all")
 
 
+def test_a_gitignore_that_is_not_utf8_keeps_its_bytes_through_add_move_and_remove(repo, dvx):
+    write(repo / "data.csv", "d")
+    write(repo / "old.csv", "o")
+    assert dvx("add", "data.csv", "old.csv").code == 0
+    mine = b"/caf\xe9.txt\n"  # a Latin-1 name in a rule of the user's
+    write(repo / ".gitignore", (repo / ".gitignore").read_bytes() + mine)
+    write(repo / "other.csv", "e")
+    for args in (("add", "other.csv"), ("move", "data.csv", "data2.csv"),
+                 ("remove", "old.csv")):
+        done = dvx(*args)
+        assert done.code == 0, done.output
+    assert (repo / ".gitignore").read_bytes() == b"/caf\xe9.txt\n/other.csv\n/data2.csv\n"
+    assert not (repo / "old.csv.dvx").exists() and (repo / "old.csv").read_text() == "o"
+    assert dvx("status", "-q").code == 0
+
+
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
 def test_removed_data_is_the_user_s_own_copy_in_link_modes(repo, dvx, link):
     dvx("config", "cache.type", link)

@@ -38,6 +38,17 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
                     "pattern": "*.tmp"}]
 
 
+def test_a_dvxignore_that_is_not_utf8_matches_the_names_it_spells(repo, dvx):
+    write(repo / "d" / "a.txt", "a")
+    write(repo / "d" / "caf\udce9.tmp", "scratch")  # a Latin-1 name
+    write(repo / "d" / ".dvxignore", b"/caf\xe9.tmp\r\n")
+    added = dvx("add", "d", "--json")
+    assert added.code == 0, added.output
+    assert json.loads(added.stdout)["added"][0]["nfiles"] == 1
+    write(repo / "d" / "caf\udce9.tmp", "changed")
+    assert dvx("status", "-q").code == 0  # an ignored file is no change
+
+
 def test_a_new_rule_leaves_files_the_directory_has_tracked_and_safe(repo, dvx):
     write(repo / "d" / "a.csv", "a\n")
     write(repo / "d" / "c.txt", "c\n")
