@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
+from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE, read_lock
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
@@ -293,8 +294,16 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
                         fsync=repo.fsync)
 
 
+# Files in any directory that tell Git or dvx how to treat the others: never data (dvx would
+# write its own entry into a tracked .gitignore, and hide it from Git), never a stage's output.
+OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
+
+
 def check_data_path(repo: Repo, rel: str, display: str) -> None:
     check_relpath(rel)
     check_no_symlinked_parent(repo.root, rel)
     if rel.endswith(POINTER_SUFFIX):
         raise PathError(f"'{display}' is a dvx pointer file; dvx tracks the data it names.")
+    if rel.rpartition("/")[2] in OWN_NAMES:
+        raise PathError(f"'{display}' tells Git or dvx how to treat the files beside it, so "
+                        "it cannot be data itself.", "Commit it with Git instead.")

@@ -1,4 +1,5 @@
 import errno
+import json
 import os
 import stat
 
@@ -97,6 +98,31 @@ def test_a_name_with_what_python_calls_a_line_break_stays_ignored_by_git(repo, d
     assert "src/final.csv" in staged
     assert dvx("remove", name).code == 0
     assert (repo / ".gitignore").read_bytes() == b"# mine\r\n/build\r\n/other.csv\r\n"
+
+
+@pytest.mark.parametrize("name", [".gitignore", "sub/.gitignore", ".dvxignore",
+                                  "sub/.gitattributes"])
+def test_files_that_tell_git_or_dvx_how_to_treat_others_are_never_data(repo, dvx, name):
+    write(repo / name, "*.pyc\n")
+    write(repo / "data.csv", "data")
+    refused = dvx("add", "data.csv", name)
+    assert refused.code == 2 and refused.stderr.startswith("ERROR:"), refused.output
+    assert f"'{name}'" in refused.stderr and "Traceback" not in refused.output
+    assert (repo / name).read_text() == "*.pyc\n"  # nothing written, not even data.csv's entry
+    assert not (repo / "data.csv.dvx").exists()
+    assert dvx("add", "data.csv").code == 0
+    before = (repo / name).read_bytes()
+    moved = dvx("move", "data.csv", name)
+    assert moved.code == 2 and f"'{name}'" in moved.stderr
+    assert (repo / "data.csv.dvx").exists() and (repo / name).read_bytes() == before
+
+
+def test_a_gitignore_inside_a_tracked_directory_is_data_and_a_dvxignore_is_not(repo, dvx):
+    write(repo / "d" / ".gitignore", "x\n")  # Git does not look inside an ignored directory
+    write(repo / "d" / ".dvxignore", "*.tmp\n")
+    added = dvx("add", "d", "--json")
+    assert added.code == 0 and json.loads(added.stdout)["added"][0]["nfiles"] == 1
+    assert (repo / "d" / ".gitignore").read_text() == "x\n"
 
 
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink", "copy"])

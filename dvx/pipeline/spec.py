@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
-from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE
-from dvx.outputs import pointer_files
+from dvx.outputs import OWN_NAMES, pointer_files
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, read_params
@@ -540,7 +539,6 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
 
 
 OWN_FILES = (PIPELINE_FILE, LOCK_FILE)
-OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
 
 
 def _own_file_under(path: str, pointers: list[str]) -> str | None:
