@@ -21,6 +21,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
+from dvx.scm import literal_pathspec
 
 log = get_logger(__name__)
 
@@ -147,8 +148,9 @@ def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
 def _with_fix(exc: DvxError, pointer: str) -> DvxError:
     """The error, with the usual ways out when it names none."""
     if exc.hint is None:
-        exc.hint = (f"Restore it from Git (`git checkout -- {pointer}`), or remove it "
-                    f"(`git rm {pointer}`) if its data need not be tracked any more.")
+        spec = literal_pathspec(pointer)
+        exc.hint = (f"Restore it from Git (`git checkout -- {spec}`), or remove it "
+                    f"(`git rm -- {spec}`) if its data need not be tracked any more.")
     return exc
 
 

@@ -8,9 +8,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from typing import Any
 
 from dvx.errors import DvxError, UsageError
+
+
+def literal_pathspec(path: str) -> str:
+    """`path` for a Git command line a user copies from a message (after `--`): shell-quoted,
+    and with Git's literal magic where the name has glob or magic characters, so it matches
+    that name only."""
+    if path.startswith(":") or any(c in path for c in "*?[\\"):
+        path = ":(literal)" + path
+    return shlex.quote(path)
+
+
+def untrack_command(path: str) -> str:
+    """The command that stops Git tracking `path` (and what is below it), keeping the files."""
+    return f"git rm -r --cached -- {literal_pathspec(path)}"
 
 
 def find_git_root(start: str) -> str | None:

@@ -2,6 +2,7 @@ import errno
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 import xxhash
@@ -193,6 +194,23 @@ def test_add_refuses_with_a_clear_message(repo, dvx, setup, target, message):
     assert result.code != 0
     assert "ERROR:" in result.stderr and message in result.stderr, result.stderr
     assert not (repo / (target + ".dvx")).exists() or target.endswith(".dvx")
+
+
+@pytest.mark.parametrize("name", ["*", "data?.csv", "[d]ata1.csv", "-rf", ":x", "it's.csv"])
+def test_the_hint_for_a_file_git_tracks_untracks_that_file_only(repo, dvx, name):
+    for other in ("README", "data1.csv", "dataX.csv", "d", "x", name):
+        write(repo / other, other)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code and data")
+    refused = dvx("add", "--", name)
+    assert refused.code == 2, refused.output
+    hint = " ".join(refused.stderr.split()).split("first: ")[1]
+    assert hint.startswith("git rm -r --cached -- ") and hint.endswith(" && git commit.")
+    subprocess.run(["sh", "-c", hint.removesuffix(" && git commit.")], cwd=repo, check=True,
+                   capture_output=True)
+    gone = git(repo, "diff", "--cached", "--name-only", "--diff-filter=D", "-z").split("\0")
+    assert gone == [name, ""]
+    assert (repo / name).read_text() == name  # the file stays, only Git stops tracking it
 
 
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink"])

@@ -7,6 +7,7 @@ from dvx.errors import PathError
 from dvx.outputs import Output
 from dvx.paths import POINTER_SUFFIX
 from dvx.repo import Repo
+from dvx.scm import untrack_command
 
 
 def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
@@ -22,7 +23,7 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
         raise PathError(
             f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
             "over.",
-            f"Stop tracking it in Git first: git rm -r --cached '{owner}' && git commit.",
+            f"Stop tracking it in Git first: {untrack_command(owner)} && git commit.",
         )
 
 

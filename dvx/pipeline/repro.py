@@ -60,6 +60,7 @@ from dvx.pipeline.staleness import (
     stale_reasons,
 )
 from dvx.repo import Repo
+from dvx.scm import untrack_command
 from dvx.syncstate import Synced
 from dvx.workspace import keep_links_on_set_aside, remove_temporaries_beside
 
@@ -176,7 +177,7 @@ def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
     out = next(p for p in owners if first == p or first.startswith(p + "/"))
     raise PathError(f"Stage '{owners[out]}': output '{out}' is tracked by Git ('{first}' is in "
                     "the Git index), and a stage deletes its outputs before it runs, so nothing "
-                    "was run.", f"Stop tracking it in Git first (git rm -r --cached '{out}' && "
+                    "was run.", f"Stop tracking it in Git first ({untrack_command(out)} && "
                     "git commit), or choose another output path.")
 
 
