@@ -9,6 +9,9 @@ fetched", not "record this data", so no command writes the old data over a teamm
 pointer. And entries of a directory that were never placed here are "not pulled", not
 deleted, so a partial pull never shrinks a directory when it is committed.
 
+For a file, the record keeps its executable bit too: a pointer whose bit alone changed in Git is
+outdated, like one whose data changed.
+
 A directory placed in part at a newer version than the rest of it (`git pull`, then `dvx pull
 data/images/cat.png`), or whose checkout stopped half-way (Ctrl-C, objects missing), keeps the
 record of what it was synced to before as its `base`: files outside the newly placed parts are
@@ -50,6 +53,16 @@ class Synced:
     # remove` kept, say): dvx did not place it, so it never takes it away as data left
     # behind (ops/left_behind.py).
     found: bool = False
+    # A file's executable bit as placed or recorded, so that a pointer whose bit alone changed
+    # in Git is told apart from a chmod here; None for a directory (its manifest has the
+    # bits), and in a record written before the bit was kept (the mode then compares as
+    # workspace against pointer).
+    executable: bool | None = None
+
+    @classmethod
+    def whole(cls, oid: str, is_dir: bool, executable: bool) -> Synced:
+        """The record of a file or directory synced whole, as its pointer records it."""
+        return cls(oid, executable=None if is_dir else executable)
 
     def covers(self, relpath: str) -> bool:
         """Was `relpath` (inside the directory) placed in this workspace at this version?"""
@@ -181,6 +194,8 @@ def _entry(synced: Synced) -> dict[str, object]:
         entry["base"] = _entry(synced.base)
     if synced.found:
         entry["found"] = True
+    if synced.executable is not None:
+        entry["exec"] = synced.executable
     return entry
 
 
@@ -207,5 +222,7 @@ def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | N
         return None
     if not isinstance(oid, str) or not is_valid_oid(oid, algo):
         return None
+    executable = entry.get("exec")
     return Synced(oid, None if placed is None else tuple(placed), base,
-                  entry.get("found") is True)
+                  entry.get("found") is True,
+                  executable if isinstance(executable, bool) else None)

@@ -525,6 +525,47 @@ def test_a_teammate_s_executable_bit_arrives_in_a_linked_workspace(team, link):
     assert git(bob, "status", "--porcelain") == ""  # nothing undone
 
 
+def test_a_teammate_s_executable_bit_alone_is_outdated_and_never_undone(team):
+    import os
+
+    alice = team.founder()
+    write(alice / "run.sh", "#!/bin/sh\necho hi\n")
+    os.chmod(alice / "run.sh", 0o755)
+    must("add", "run.sh", cwd=alice)
+    share(alice, "add")
+    bob = team.clone("bob")
+    os.chmod(alice / "run.sh", 0o644)
+    must("commit", cwd=alice)
+    share(alice, "not executable")
+
+    git(bob, "pull", "-q", "origin", "main")
+    assert status_of(bob, "run.sh")["workspace"] == "outdated"
+    skipped = run_dvx("commit", cwd=bob)
+    assert skipped.code == 0 and "Not recorded run.sh" in skipped.stderr
+    for args in (("commit", "run.sh"), ("add", "run.sh")):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code == 1 and "executable bit" in refused.stderr, refused.output
+    assert git(bob, "status", "--porcelain") == ""  # alice's change stands
+    must("checkout", cwd=bob)
+    assert not os.stat(bob / "run.sh").st_mode & 0o111
+    assert status_of(bob, "run.sh")["workspace"] == "unchanged"
+
+    os.chmod(alice / "run.sh", 0o755)
+    must("commit", cwd=alice)
+    share(alice, "executable again")
+    edit(bob, "run.sh", "#!/bin/sh\necho bob\n")  # changed here too
+    git(bob, "pull", "-q", "origin", "main")
+    assert "changed both here and in Git" in run_dvx("status", cwd=bob).stdout
+    refused = run_dvx("commit", cwd=bob)
+    assert refused.code == 1 and "executable bit" in refused.stderr, refused.output
+
+    record = json.loads((bob / ".dvx/tmp/synced.json").read_text())
+    del record["outputs"]["run.sh"]["exec"]  # as a version without the bit wrote it
+    (bob / ".dvx/tmp/synced.json").write_text(json.dumps(record))
+    edit(bob, "run.sh", "#!/bin/sh\necho hi\n")
+    assert status_of(bob, "run.sh")["workspace"] == "modified"  # workspace against pointer
+
+
 def test_a_directory_pulled_part_by_part_version_after_version_stays_one_record(team):
     alice = _six_files(team)
     bob = team.clone("bob")

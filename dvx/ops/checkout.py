@@ -14,7 +14,7 @@ import stat
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
 from dvx import faults, fsutil
@@ -175,10 +175,12 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     of the part: none of it counts as placed (its files compare as they are; the absent ones
     are not pulled, not deleted), and what the rest was synced to before is kept under it.
     Recorded as incomplete first, the record of a directory moves to complete after."""
-    oid = target.output.pointer.oid
+    pointer = target.output.pointer
+    oid = pointer.oid
     before = repo.syncstate.get(target.output.path)
     if target.subpath is None and complete:
-        repo.syncstate.record(target.output.path, Synced(oid))
+        repo.syncstate.record(target.output.path,
+                              Synced.whole(oid, pointer.is_dir, pointer.executable))
         return
     if not target.output.pointer.is_dir:
         return  # a file not placed: the record of what it holds stays true
@@ -203,7 +205,7 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
 def _mark_found(repo: Repo, output: Output) -> None:
     synced = repo.syncstate.get(output.path)
     if synced is not None and synced.oid == output.pointer.oid and synced.placed is None:
-        repo.syncstate.record(output.path, Synced(synced.oid, found=True))
+        repo.syncstate.record(output.path, replace(synced, found=True))
 
 
 def _restore_record(repo: Repo, path: str, before: Synced | None) -> None:

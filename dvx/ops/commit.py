@@ -138,6 +138,13 @@ def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) 
         return
     path, now, then = status.path, status.pointer_oid, status.synced_oid
     record_anyway = "`--force`" if own_force else f"`dvx commit --force {path}`"
+    if status.workspace == OUTDATED and now == then:  # the executable bit alone changed
+        raise ConflictError(
+            f"'{path}' changed in Git since this workspace was synced: its pointer now "
+            f"records another executable bit for the same data ({now}), and the workspace "
+            "file still has the mode it had before. Recording it would undo that change.",
+            f"Run `dvx checkout {path}` to give it the mode the pointer records; "
+            f"{record_anyway} records the older mode anyway.")
     if status.workspace == OUTDATED:
         raise ConflictError(
             f"'{path}' changed in Git since this workspace was synced: its pointer now names "
@@ -145,9 +152,10 @@ def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) 
             "it would undo that change.",
             f"Run `dvx checkout {path}` (or `dvx pull {path}`) to get the data the pointer "
             f"names; {record_anyway} records the older data anyway.")
+    in_git = f"its pointer now names {now} (it named {then} when this workspace was synced)" \
+        if now != then else f"its pointer now records another executable bit for {now}"
     raise ConflictError(
-        f"'{path}' changed both here and in Git: its pointer now names {now} (it named {then} "
-        f"when this workspace was synced), and the workspace holds other data"
+        f"'{path}' changed both here and in Git: {in_git}, and the workspace holds other data"
         + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
         "undo the change made in Git.",
         f"Keep your version with `dvx commit --force {path}`, or take Git's with `dvx checkout "
@@ -194,7 +202,8 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
                      for o in entry.outs)
         locks[output.stage] = replace(entry, outs=outs)
         gitignore.add_entry(repo.abspath(output.path))
-        repo.syncstate.record(output.path, Synced(pointer.oid))
+        repo.syncstate.record(output.path, Synced.whole(pointer.oid, pointer.is_dir,
+                                                        pointer.executable))
         changed = pointer != output.pointer
         results.append(Added(output.path, pointer, changed))
     write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
@@ -232,7 +241,7 @@ def track(repo: Repo, rel: str, existing: Output | None,
         placed = synced.placed + tuple(p for p in held.recorded if not synced.covers(p))
         repo.syncstate.record(rel, Synced(oid, placed, synced.base))
     else:
-        repo.syncstate.record(rel, Synced(oid))
+        repo.syncstate.record(rel, Synced.whole(oid, pointer.is_dir, pointer.executable))
     return Added(rel, pointer, changed)
 
 

@@ -15,7 +15,7 @@ from dvx.paths import Fingerprint, fingerprint_directory, join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import file_state, scan_directory, temporaries_beside
+from dvx.workspace import FileState, file_state, scan_directory, temporaries_beside
 
 log = get_logger(__name__)
 
@@ -144,7 +144,8 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus:
 def output_status(repo: Repo, output: Output) -> OutputStatus:
     synced = repo.syncstate.get(output.path)
     # The record of the data the workspace was synced to, if the pointer moved away from it.
-    synced_before = synced if synced is not None and synced.oid != output.pointer.oid else None
+    synced_before = synced if synced is not None and _moved_since(output.pointer, synced) \
+        else None
     if output.pointer.is_dir:
         result = _dir_status(repo, output, synced, synced_before)
         if synced is not None and synced.base is not None and synced_before is None:
@@ -159,6 +160,21 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     return result
 
 
+def _moved_since(pointer: Pointer, synced: Synced) -> bool:
+    """Did the pointer change (in Git) since the workspace was synced to `synced`? For a
+    file, a change of its executable bit alone counts."""
+    return synced.oid != pointer.oid or (
+        synced.executable is not None and not pointer.is_dir
+        and synced.executable != pointer.executable)
+
+
+def _holds_synced(state: FileState, synced: Synced) -> bool:
+    """Does the file still hold what it was synced to, its mode too where that is known?"""
+    return state.oid == synced.oid and (
+        synced.executable is None or state.executable == synced.executable
+        or state.is_cache_link)
+
+
 def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> OutputStatus:
     pointer = output.pointer
     full = repo.abspath(output.path)
@@ -170,7 +186,7 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     elif state is not None and state.oid == pointer.oid and (
             state.executable == pointer.executable or state.is_cache_link):
         pass
-    elif state is not None and synced_before is not None and state.oid == synced_before.oid:
+    elif state is not None and synced_before is not None and _holds_synced(state, synced_before):
         result.workspace, result.current_oid = OUTDATED, state.oid
     elif state is None and synced_before is not None and _holds_synced_directory(
             repo, output.path, full, synced_before):  # before Git made it a file

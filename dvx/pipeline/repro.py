@@ -590,7 +590,8 @@ class _Scheduler:
                                                        ".gitignore"))
             for locked in result.lock.outs:  # the workspace holds what dvx.lock now records
                 if locked.cache:
-                    self.repo.syncstate.record(locked.path, Synced(locked.oid))
+                    self.repo.syncstate.record(locked.path, Synced.whole(
+                        locked.oid, locked.is_dir, locked.executable))
             # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
             # hint and autostage take those that did (see _stage_in_git).
             self.touched += [o.path for o in stage.outs if not o.cache]
