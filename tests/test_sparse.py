@@ -65,3 +65,20 @@ def test_holes_survive_add_push_pull_and_checkout(repo, dvx, tmp_path, sparse_fs
     assert dvx("checkout", cwd=other).code == 0
     assert _allocated(other / "disk.img") < 16 * MiB
     assert xxhash.xxh3_128_hexdigest((other / "disk.img").read_bytes()) == oid
+
+
+def test_a_small_sparse_object_keeps_its_holes_when_pulled(repo, dvx, tmp_path, sparse_fs):
+    size = 3 * MiB  # fetched whole in one read, not streamed
+    with open(repo / "disk.img", "wb") as f:
+        f.truncate(size)
+        f.write(b"head")
+    assert dvx("config", "cache.type", "copy").code == 0
+    assert dvx("add", "disk.img").code == 0
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "image")
+    other = clone(repo, tmp_path)
+    assert dvx("pull", cwd=other).code == 0
+    assert _allocated(other / "disk.img") < MiB
+    assert (other / "disk.img").read_bytes() == (repo / "disk.img").read_bytes()

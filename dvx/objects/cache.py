@@ -451,6 +451,12 @@ class LocalCache(ObjectStore):
             raise CorruptObjectError(
                 f"Object {expected_oid} is corrupt: its {len(data)} bytes hash to {actual}.",
                 "It was not stored; fix or re-push it at the source.")
+        if _has_zero_block(data):  # written by pieces, so that its runs of zeros stay holes
+            with self.verified_writer(expected_oid) as writer:
+                view = memoryview(data)
+                for start in range(0, len(data), SPARSE_BLOCK):
+                    writer.write(view[start:start + SPARSE_BLOCK])
+                return writer.commit()
         # Downloads are of objects the cache lacked a moment ago: no need to look again (one
         # lookup per object). Should another process have stored it since, its copy stays.
         self._store_bytes(data, expected_oid, may_exist=False)
@@ -531,6 +537,14 @@ SPARSE_BLOCK = 64 << 10  # a downloaded piece all zeros, and at least this long,
 @functools.lru_cache(maxsize=8)
 def _zeros(length: int) -> bytes:
     return bytes(length)
+
+
+def _has_zero_block(data: bytes) -> bool:
+    """Has `data` a piece VerifiedWriter would leave as a hole? (Cheap for most data: a
+    piece is compared whole only if its first and last bytes are zeros.)"""
+    return any(data[start] == 0 and data[start + SPARSE_BLOCK - 1] == 0
+               and data[start:start + SPARSE_BLOCK] == _zeros(SPARSE_BLOCK)
+               for start in range(0, len(data) - SPARSE_BLOCK + 1, SPARSE_BLOCK))
 
 
 class VerifiedWriter:
