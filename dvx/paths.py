@@ -25,13 +25,13 @@ def check_relpath(rel: object, what: str = "path") -> str:
     """Return `rel` if it is a safe repository-relative POSIX path, else raise FormatError."""
     if not isinstance(rel, str) or not rel:
         raise FormatError(f"Invalid {what} {rel!r}: it must be a non-empty string.")
-    problem = _relpath_problem(rel)
+    problem = relpath_problem(rel)
     if problem:
         raise FormatError(f"Invalid {what} {rel!r}: {problem}.")
     return rel
 
 
-def _relpath_problem(rel: str) -> str | None:
+def relpath_problem(rel: str) -> str | None:
     # objects/tree.py screens whole manifests for these same rules in one pass
     # (_paths_look_ordinary): a new rule here needs a mark there too.
     if "\x00" in rel:

@@ -30,6 +30,7 @@ from dvx.paths import (
     RESERVED_NAMES,
     WalkEntry,
     join_posix,
+    relpath_problem,
     walk_directory,
     walked_size,
 )
@@ -276,11 +277,16 @@ def check_entry_name(rel: str, display: str) -> None:
         if part.casefold() in RESERVED_NAMES:
             raise PathError(f"'{display}/{rel}' has a '{part}' component, which dvx never tracks.",
                             "Move it out of the directory before adding it.")
+    shown = repr(f"{display}/{rel}")  # quoted, its line breaks and undecodable bytes escaped
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
-        raise PathError(f"'{display}/{rel!r}' has a name that is not valid UTF-8.",
+        raise PathError(f"{shown} has a name that is not valid UTF-8.",
                         "Rename it; dvx records names as UTF-8.") from None
+    problem = relpath_problem(rel)
+    if problem:
+        raise PathError(f"{shown} has a name dvx cannot record in a directory manifest: "
+                        f"{problem}.", "Rename it, or move it out of the directory.")
 
 
 def prune_empty_dirs(top: str, deleted: list[str]) -> None:

@@ -213,6 +213,19 @@ def test_the_hint_for_a_file_git_tracks_untracks_that_file_only(repo, dvx, name)
     assert (repo / name).read_text() == name  # the file stays, only Git stops tracking it
 
 
+@pytest.mark.parametrize("name, why", [("a\nb", "line break"), ("a\\b", "backslash"),
+                                       (b"a\xffb", "not valid UTF-8")])
+def test_a_name_a_manifest_cannot_hold_is_a_path_error_naming_the_file(repo, dvx_proc, name,
+                                                                        why):
+    write(repo / "d" / "ok", "ok")
+    (repo / "d").joinpath(os.fsdecode(name)).write_text("x")
+    refused = dvx_proc("add", "d", cwd=repo)
+    assert refused.code == 2 and refused.stderr.startswith("ERROR: 'd/a"), refused.output
+    assert why in refused.stderr and "manifest '" not in refused.stderr
+    assert refused.stderr.count("'") == 2  # quoted once
+    assert not (repo / "d.dvx").exists()
+
+
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
 def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo, dvx,
                                                                              link_type):

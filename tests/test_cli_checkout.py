@@ -45,6 +45,18 @@ def test_git_checkout_of_an_older_version_restores_its_bytes(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def test_a_folder_replaced_by_a_symlink_is_skipped_in_one_sentence(repo, dvx):
+    write(repo / "d" / "sub" / "a", "a")
+    assert dvx("add", "d").code == 0
+    shutil.rmtree(repo / "d" / "sub")
+    (repo / "elsewhere").mkdir()
+    os.symlink("../elsewhere", repo / "d" / "sub")
+    result = dvx("checkout")
+    assert result.code == 1 and "Skipped d/sub/a: " in result.stderr, result.output
+    assert "real directory.\n" in result.stderr and "directory.." not in result.stderr
+    assert not (repo / "elsewhere" / "a").exists()
+
+
 def test_checkout_never_discards_uncached_changes_without_force(repo, dvx):
     write(repo / "f", "recorded")
     write(repo / "d" / "a", "a")

@@ -414,7 +414,7 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
         parts.append(f"{result.unchanged} unchanged")
         out("Checkout: " + ", ".join(parts) + ".")
     for path, why in result.skipped:
-        warn(f"Skipped {path}: {why}.")
+        warn(f"Skipped {path}: {why.rstrip('.')}.")  # some reasons are whole sentences
     if result.missing:
         shown = result.missing[:20]
         more = f" and {len(result.missing) - 20} more" if len(result.missing) > 20 else ""
