@@ -22,6 +22,7 @@ from dvx.paths import check_relpath
 from dvx.yamlio import has_conflict_markers, parse_yaml
 
 LOCK_FILE = "dvx.lock"
+PIPELINE_FILE = "dvx.yaml"  # the pipeline whose runs it records
 FORMAT_VERSION = 1
 MAX_LOCK_BYTES = 64 << 20
 HEADER = "# dvx lock file: what each stage of dvx.yaml last ran with and produced. Written by " \

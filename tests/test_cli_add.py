@@ -118,6 +118,14 @@ def test_files_that_tell_git_or_dvx_how_to_treat_others_are_never_data(repo, dvx
     assert (repo / "data.csv.dvx").exists() and (repo / name).read_bytes() == before
 
 
+@pytest.mark.parametrize("name", ["dvx.yaml", "dvx.lock"])
+def test_the_pipeline_files_are_never_data(repo, dvx, name):
+    write(repo / name, "stages: {}\n")
+    refused = dvx("add", name)
+    assert refused.code == 2 and "dvx's own pipeline file" in refused.stderr, refused.output
+    assert not (repo / f"{name}.dvx").exists() and not (repo / ".gitignore").exists()
+
+
 def test_a_gitignore_inside_a_tracked_directory_is_data_and_a_dvxignore_is_not(repo, dvx):
     write(repo / "d" / ".gitignore", "x\n")  # Git does not look inside an ignored directory
     write(repo / "d" / ".dvxignore", "*.tmp\n")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
-from dvx.lockfile import LOCK_FILE
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.outputs import OWN_NAMES, pointer_files
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import interpolate
@@ -31,7 +31,6 @@ from dvx.pointer import data_path_of
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, has_conflict_markers, parse_yaml
 
-PIPELINE_FILE = "dvx.yaml"
 TOP_KEYS = ("stages", "vars")
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
               "always_changed", "desc", "meta")
