@@ -391,6 +391,52 @@ def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
     assert tree_bytes(second / "data") == tree_bytes(first / "data")
 
 
+def test_a_push_that_waited_for_gc_uploads_what_the_gc_deleted(tmp_path):
+    """A clone on an old branch pushes while another clone's gc --remote holds the remote:
+    before it waits, the push reads the indexes (for a manifest it never fetched), which
+    still name the old branch's files. Once it holds the lock it must read them again, and
+    upload what the gc deleted meanwhile, not count it as already there."""
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "first")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    for i in range(5):
+        write(first / "data" / f"{i}", f"v1 {i}")
+        write(first / "side" / f"{i}", f"side {i}")
+    assert run_dvx("add", "data", "side", cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "v1")
+    git(first, "branch", "old")
+    assert run_dvx("push", cwd=first).code == 0
+    for i in range(5):
+        write(first / "data" / f"{i}", f"v2 {i}")
+    assert run_dvx("add", "data", cwd=first).code == 0
+    git(first, "commit", "-qam", "v2")
+    assert run_dvx("push", cwd=first).code == 0
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", "-b", "old", str(first), str(second))
+    assert run_dvx("pull", "data", cwd=second).code == 0  # side's manifest is not in its cache
+    assert run_dvx("config", "core.lock_wait", "60", cwd=second).code == 0
+    collecting = _stopped_at("gc.repack.after_pack", "gc -w --remote s -f --grace 0", first)
+    try:
+        pushing = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "push"], cwd=second, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        assert pushing.stderr is not None
+        waiting = pushing.stderr.readline()  # it has read the indexes, and waits for the gc
+        assert "Waiting up to" in waiting, waiting + pushing.communicate()[1]
+    finally:
+        collecting.send_signal(signal.SIGCONT)
+        out, err = collecting.communicate(timeout=60)
+    assert collecting.returncode == 0, out + err
+    out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 0 and "Pushed 6 objects" in out, out + err
+    third = tmp_path / "third"
+    git(tmp_path, "clone", "-q", "-b", "old", str(first), str(third))
+    assert run_dvx("pull", cwd=third).code == 0
+    assert tree_bytes(third / "data") == tree_bytes(second / "data")
+
+
 def test_a_pointer_git_would_ignore_is_refused_and_an_ignored_one_is_kept(repo, dvx, tmp_path):
     write(repo / ".gitignore", "scratch/\n")
     write(repo / "scratch" / "x.csv", "x")

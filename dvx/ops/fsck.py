@@ -161,9 +161,7 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     push or gc holds it), nothing is taken out and the first look is reported."""
     suspects = set(found.corrupt) | found.lost | {oid for _, oid in found.bad_copies}
     try:
-        with lock_remote(repo, name, remote, locks.GC):
-            remote.inventory.forget()
-            remote.forget_locations()
+        with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
             again = pack_reads.verify(remote, settings, fast, only=suspects) if suspects \
                 else pack_reads.PackCheck()
             copies: set[tuple[str | None, str]] = {*again.bad_copies}

@@ -262,10 +262,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float
                         ) -> None:
     assert isinstance(result, _RemotePlan)
-    if isinstance(remote, RemoteStore):
-        # Under the lock now: what is decided here rests on the indexes listed from here on,
-        # not on those of the plan (a push since then added indexes naming its manifests).
-        remote.forget_locations()
+    # Under the lock now, which forgot the indexes of the plan: what is decided here rests on
+    # the indexes listed from here on (a push since then added indexes naming its manifests).
     pushed, _ = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
     if pushed & set(result.removed):
         result.kept_young += len(pushed & set(result.removed))

@@ -7,6 +7,8 @@ config: given for that level, they go to .dvx/config.local instead, with a notic
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -171,11 +173,16 @@ def default_remote(config: Config) -> str | None:
     return config.get("core", "remote")
 
 
-def lock_remote(repo: Repo, name: str, remote: RemoteStore, kind: str) -> RemoteLock:
-    """The remote's push or gc lock (remote/locks.py), to hold in a `with` block; it waits
-    for another holder as long as the repository lock does (core.lock_wait)."""
-    return RemoteLock(remote.retried, kind, f"'{name}' ({remote.url})",
-                      repo.config.get_float("core", "lock_wait", 30.0))
+@contextmanager
+def lock_remote(repo: Repo, name: str, remote: RemoteStore, kind: str) -> Iterator[RemoteLock]:
+    """The remote's push or gc lock (remote/locks.py), held for a `with` block; it waits
+    for another holder as long as the repository lock does (core.lock_wait). Once it is
+    held, what the command learned of the remote's indexes before is forgotten: a gc that
+    held the lock meanwhile rewrote them, so what they named then may be deleted now."""
+    with RemoteLock(remote.retried, kind, f"'{name}' ({remote.url})",
+                    repo.config.get_float("core", "lock_wait", 30.0)) as lock:
+        remote.forget_locations()
+        yield lock
 
 
 def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
