@@ -62,6 +62,31 @@ def test_history_is_checked_with_revision_options(repo, dvx, tmp_path):
     assert [row["path"] for row in json.loads(tagged.stdout)["missing"]] == ["f"]
 
 
+def test_objects_lost_with_their_pack_fail_fsck_though_no_pointer_needs_them(
+        repo, dvx, tmp_path):
+    """A pack deleted outside dvx held the only copies of what another branch needs: fsck
+    --remote on this branch takes them out of the indexes, counts them lost and exits 1."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    commit_all(repo, "remote")
+    git(repo, "checkout", "-q", "-b", "feature")
+    for i in range(3):
+        write(repo / "data" / f"{i}", f"feature {i}")
+    assert dvx("add", "data").code == 0 and dvx("push").code == 0
+    commit_all(repo, "feature data")
+    for pack in (store / "packs").iterdir():  # the files' pack, and the manifest's
+        pack.unlink()
+    git(repo, "checkout", "-q", "main")
+    found = dvx("fsck", "--remote", "s")
+    assert found.code == 1, found.output
+    assert "0 corrupt, 0 missing, 4 lost" in found.stdout  # three files and the manifest
+    assert "Lost " in found.stderr and "push -r s -A" in found.stderr
+    again = dvx("fsck", "--remote", "s", "--json")  # taken out of the indexes: reported once
+    assert again.code == 0 and json.loads(again.stdout)["lost"] == []
+    git(repo, "checkout", "-q", "feature")
+    assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
+
+
 def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path):
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "nowhere")).code == 0
     result = dvx("fsck", "--remote", "s")

@@ -398,7 +398,8 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         emit_json(result.to_json())
     elif not is_quiet():
         extra = f", {result.unchecked} not checked (size unknown)" if result.unchecked else ""
-        missing = f", {len(result.missing)} missing" if remote_name else ""
+        missing = f", {len(result.missing)} missing, {len(result.lost)} lost" \
+            if remote_name else ""
         out(f"Checked {result.checked} objects in the {result.where}: "
             f"{len(result.corrupt)} corrupt{missing}{extra}.")
     for oid, why in sorted(result.corrupt.items()):
@@ -411,6 +412,10 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:
         warn(f"... and {len(result.missing) - 50} more missing.")
+    for oid in sorted(result.lost)[:50]:
+        warn(f"Lost {oid}: the remote's indexes named it, and no copy of it is left there.")
+    if len(result.lost) > 50:
+        warn(f"... and {len(result.lost) - 50} more lost.")
     for oid, path in sorted(result.not_objects.items()):
         warn(f"Not an object: what has the name of {oid} ({path}) on the remote is a "
              "directory, not a file. It was not made by dvx: move it out of the remote's "
@@ -431,6 +436,11 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     if result.missing and remote_name:
         warn(f"Run `dvx push -r {remote_name}` from a clone whose cache has them (with the same "
              "-a/-T/-A/--rev options) to upload them.")
+    if result.lost and remote_name:
+        warn("The lost objects were pushed once, and the revisions checked do not need "
+             f"them: `dvx fsck --remote {remote_name} -A` lists those any commit needs as "
+             f"missing, and `dvx push -r {remote_name} -A` from a clone whose cache has them "
+             "uploads them again.")
     if not result.ok:
         sys.exit(1)
 

@@ -35,6 +35,9 @@ class FsckResult:
     kept: list[str] = field(default_factory=list)
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
     missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
+    # Named by the indexes, and every copy gone (a pack or loose object deleted outside dvx),
+    # though nothing checked needs them: those something needs are `missing`.
+    lost: set[str] = field(default_factory=set)
     not_objects: dict[str, str] = field(default_factory=dict)  # oid -> what has its name
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
@@ -43,7 +46,8 @@ class FsckResult:
 
     @property
     def ok(self) -> bool:
-        return not (self.corrupt or self.missing or self.not_objects or self.damaged_indexes)
+        return not (self.corrupt or self.missing or self.lost or self.not_objects
+                    or self.damaged_indexes)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
@@ -52,6 +56,7 @@ class FsckResult:
                             for oid, why in sorted(self.corrupt.items())],
                 "missing": [{"oid": oid, "path": path}
                             for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
+                "lost": sorted(self.lost),
                 "not_objects": [{"oid": oid, "path": path}
                                 for oid, path in sorted(self.not_objects.items())],
                 "damaged_indexes": [{"index": name, "problem": why}
@@ -131,11 +136,15 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
                     or moved_but_indexed):
         in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
                            result)
+    else:
+        result.lost |= gone
+    result.lost |= in_packs.lost
     result.corrupt.update(in_packs.corrupt)
     for t in targets:
         wanted.paths.add(t.output.pointer.oid, t.output.path)
     lacking = sorted(set(needed) - loose - in_packs.checked)
     paths = wanted.paths.lookup(lacking)
+    result.lost -= loose | set(lacking)  # a loose copy is there, or listed as missing
     for oid in lacking:
         path = paths.get(oid, "?")
         if remote.blobs.is_directory(remote.oid_name(oid)):
@@ -173,8 +182,10 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
                 packed.retire_copies(remote, settings, copies)
     except LockError as exc:
         log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
+        result.lost |= loose_moved - result.quarantined.keys()
         return found
     if lost := absent - result.quarantined.keys():
+        result.lost |= lost
         log.warning("The remote lacks %d loose objects that its pack indexes named; "
                     "they were taken out of the indexes, so the next push uploads them again.",
                     len(lost))
