@@ -373,6 +373,37 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert real.exists()
 
 
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
+        repo, dvx, tmp_path, damage):
+    """The clone that pushed keeps a copy of its index: fsck --remote there still reads the
+    remote's bytes, refuses the damaged index as a clone without a copy does, and the push
+    --repair that follows uploads again what only it named."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"data {i}")
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)  # the files'
+    data = index.read_bytes()
+    index.chmod(0o644)
+    flipped = data[:-2] + (b"1" if data[-2:-1] == b"0" else b"0") + b"\n"
+    index.write_bytes(data[:40] if damage == "truncated" else flipped)  # under the same name
+    found = dvx("fsck", "--remote", "s", "--json")
+    assert found.code == 1, found.output
+    report = json.loads(found.stdout)
+    assert [row["index"] for row in report["damaged_indexes"]] == [index.name]
+    assert {row["path"] for row in report["missing"]} == {f"d/{i}" for i in range(3)}
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0 and "Pushed 3 objects" in repaired.stdout, repaired.output
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert run_dvx("pull", cwd=clone).code == 0
+    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+
+
 def _pushed_directory(repo: Path, dvx, store: Path, files: int, size: int) -> None:
     """`files` random files of `size` bytes in d/, added and pushed to the default remote."""
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

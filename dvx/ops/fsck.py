@@ -95,6 +95,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
     targets = resolve_targets(repo, []) if targets is None else targets
+    # The remote's own index bytes, not this repository's copies of them: one damaged there
+    # since is refused here as in a clone that never saw it, and by the commands after.
+    remote.inventory.recheck()
     # A directory's files are known from its manifest: fetch the manifests this cache lacks.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     transfer.download(remote, repo.cache, manifests, settings)

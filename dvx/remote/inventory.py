@@ -4,7 +4,9 @@ Indexes are immutable and named by their hash, so each is downloaded once, check
 (packs.read_index) and kept in a local directory; learning what a remote holds costs one
 listing of its `indexes/` prefix plus the indexes not seen before, never a listing of every
 object. An index that fails its checks is refused: nothing it names is used, and the
-commands that must see every index (gc --remote) stop with its error.
+commands that must see every index (gc --remote) stop with its error. A local copy is trusted
+as the remote's own bytes; only `recheck` (fsck --remote) downloads every index again, to
+find one damaged on the remote after this repository kept its copy.
 """
 
 from __future__ import annotations
@@ -46,22 +48,33 @@ class Inventory:
         """Whether the indexes were listed already (they may have changed since)."""
         return self._names is not None
 
+    def recheck(self) -> list[str]:
+        """The usable indexes, each downloaded and checked again however it was kept: one
+        damaged on the remote is refused, and its local copy deleted, as if never seen."""
+        with self.blobs.session():
+            self._names = self._refresh(again=True)
+        return self._names
+
     def forget(self) -> None:
         """Ask the remote again next time (after it changed: a gc, a consolidation)."""
         self._names = None
 
-    def _refresh(self) -> list[str]:
+    def _refresh(self, again: bool = False) -> list[str]:
         # An index deleted between the listing and its download was merged into one
         # published before it went (gc, consolidation): listing again finds that one.
+        # `again`: every index listed is downloaded, not only those without a local copy.
+        fetched: set[str] = set()
         for _ in range(RELISTS):
             names = Retrying(self.blobs, self.retries).names(INDEXES_DIR)
             listed = [n for n in names if is_index_name(n, self.algo)]
             have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
-            new = [name for name in listed if name not in have and name not in self.refused]
+            new = [name for name in listed if (again or name not in have)
+                   and name not in self.refused and name not in fetched]
             vanished = False
             if new:
                 with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
                     vanished = not all(pool.map(self._download, new))
+                fetched.update(new)
             if not vanished:
                 break
         for gone in have - set(listed):  # deleted on the remote (merged into another)
@@ -87,6 +100,7 @@ class Inventory:
             return False
         except (FormatError, CorruptObjectError) as exc:
             self.refused[name] = exc.message
+            fsutil.remove_quietly(os.path.join(self.cache_dir, name))  # a copy kept earlier
             log.warning("%s Nothing it names is used.", exc.message)
             return True
         except DvxError:
