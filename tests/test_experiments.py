@@ -155,6 +155,31 @@ def test_apply_keeps_changes_no_experiment_saved(project):
     assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
 
 
+def test_apply_keeps_a_file_git_ignores_that_no_experiment_saved(project):
+    write(project / "notes.md", "the experiment's notes\n")  # untracked: recorded
+    write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")
+    must("exp", "save", "-n", "tuned", cwd=project)
+    git(project, "checkout", "-q", "--", "params.yaml")
+    with open(project / ".git" / "info" / "exclude", "a") as exclude:
+        exclude.write("notes.md\n")  # this clone's own rule
+    write(project / "notes.md", "my private notes\n")
+    refused = run_dvx("exp", "apply", "tuned", cwd=project)
+    assert refused.code == 2 and "notes.md" in refused.stderr, refused.output
+    assert (project / "notes.md").read_text() == "my private notes\n"
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # nothing was written
+
+    write(project / ".gitignore", "*.md\n")  # a rule committed after the experiment
+    git(project, "add", ".gitignore")
+    git(project, "commit", "-qm", "ignore notes")
+    assert run_dvx("exp", "apply", "tuned", cwd=project).code == 2
+    assert (project / "notes.md").read_text() == "my private notes\n"
+    write(project / "notes.md", "the experiment's notes\n")  # what it recorded: nothing lost
+    assert run_dvx("exp", "apply", "tuned", cwd=project).code == 0
+    write(project / "notes.md", "my private notes\n")
+    assert run_dvx("exp", "apply", "tuned", "--force", cwd=project).code == 0
+    assert (project / "notes.md").read_text() == "the experiment's notes\n"
+
+
 def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     failed = run_dvx("exp", "run", "-S", "+train.fail=true", "-n", "broken", cwd=project)
     assert failed.code == 1 and "not recorded" in failed.stderr

@@ -24,7 +24,7 @@ from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
-from dvx.ops.checkout import CheckoutResult, blocked, checkout
+from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
 from dvx.outputs import Output, Target, all_outputs, load_tree, scan_outputs
 from dvx.pipeline.repro import (
     Reporter,
@@ -146,7 +146,7 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     current = head(repo)
     if exp.baseline != current:
         files = _since_baseline(git, exp, current, files)
-    dirty = _unsaved(repo, git.changed(files) if files else [])
+    dirty = _unsaved(repo, _may_hold_changes(git, files), exp.commit)
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
@@ -235,13 +235,28 @@ def _some(paths: list[str]) -> str:
     return shown + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
 
 
-def _unsaved(repo: Repo, changed: list[str]) -> list[str]:
-    """Those of the `changed` workspace files whose content no experiment of HEAD recorded
-    (a file as an `exp run` left it is saved in that experiment: it may be replaced)."""
+def _may_hold_changes(git: Git, files: list[str]) -> list[str]:
+    """Those of `files` whose workspace copy may hold changes Git has not recorded: those
+    Git sees as changed, and those Git does not track that exist, ignored ones too (an
+    ignore rule of this clone, or one added after the experiment, says nothing of whether
+    the file is saved anywhere)."""
+    if not files:
+        return []
+    changed = set(git.changed(files))
+    tracked = set(git.tracked_under(files))
+    return [rel for rel in files if rel in changed
+            or (rel not in tracked and os.path.lexists(os.path.join(git.root, rel)))]
+
+
+def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
+    """Those of the `changed` workspace files whose content neither `applied` (the commit being
+    applied), HEAD, any experiment of HEAD nor the cache holds (a file as an `exp run` left
+    it is saved in that experiment: it may be replaced)."""
     if not changed:
         return []
     git = git_of(repo)
-    commits = [e.commit for e in experiments(repo, head(repo))]
+    current = head(repo)
+    commits = [applied, current] + [e.commit for e in experiments(repo, current)]
     unsaved = []
     for rel in changed:
         full = repo.abspath(rel)
@@ -252,7 +267,8 @@ def _unsaved(repo: Repo, changed: list[str]) -> list[str]:
         else:
             unsaved.append(rel)
             continue
-        if not any(_blob_in(git, commit, rel) == blob for commit in commits):
+        if not any(_blob_in(git, commit, rel) == blob for commit in commits) \
+                and not held_by_cache(repo, full, rel):
             unsaved.append(rel)
     return unsaved
 

@@ -168,6 +168,18 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     return result.skipped
 
 
+def held_by_cache(repo: Repo, full: str, display: str) -> bool:
+    """Does the cache hold the content of the regular file at `full` (replacing it loses
+    nothing)? A link, a directory or anything else is not judged here: False."""
+    if os.path.islink(full) or not os.path.isfile(full):
+        return False
+    try:
+        state = file_state(repo, full, display)
+    except PathError:
+        return False
+    return state is not None and repo.cache.exists(state.oid)
+
+
 def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
