@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -178,6 +179,41 @@ def test_apply_keeps_a_file_git_ignores_that_no_experiment_saved(project):
     write(project / "notes.md", "my private notes\n")
     assert run_dvx("exp", "apply", "tuned", "--force", cwd=project).code == 0
     assert (project / "notes.md").read_text() == "the experiment's notes\n"
+
+
+def test_apply_refuses_a_file_where_the_workspace_has_a_directory_before_writing(project):
+    write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")
+    write(project / "zz" / "x", "the experiment's\n")
+    write(project / "foo", "the experiment's\n")
+    must("exp", "save", "-n", "tuned", cwd=project)
+    git(project, "checkout", "-q", "--", "params.yaml")
+    os.unlink(project / "zz" / "x")
+    os.rmdir(project / "zz")
+    os.unlink(project / "foo")
+    write(project / "zz", "mine\n")  # a file where the experiment has a directory
+    write(project / "foo" / "mine.txt", "mine\n")  # and a directory where it has a file
+    for args in ((), ("--force",)):
+        refused = run_dvx("exp", "apply", "tuned", *args, cwd=project)
+        assert refused.code == 2, refused.output
+        assert "zz/x (zz is a file)" in refused.stderr and "foo (a directory" in refused.stderr
+        assert "lr: 0.1" in (project / "params.yaml").read_text()  # nothing was written
+    assert (project / "zz").read_text() == (project / "foo" / "mine.txt").read_text() == "mine\n"
+
+    os.unlink(project / "zz")
+    shutil.rmtree(project / "foo")
+    must("exp", "apply", "tuned", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "zz and foo as the experiment has them")
+    git(project, "rm", "-q", "foo", "-r", "zz")
+    write(project / "foo" / "a", "a directory now\n")
+    write(project / "zz", "a file now\n")
+    must("exp", "save", "-n", "swapped", cwd=project)  # a file for a directory, and back
+    shutil.rmtree(project / "foo")
+    os.unlink(project / "zz")
+    git(project, "reset", "-q", "--hard")
+    assert run_dvx("exp", "apply", "swapped", cwd=project).code == 0
+    assert (project / "foo" / "a").read_text() == "a directory now\n"
+    assert (project / "zz").read_text() == "a file now\n"
 
 
 def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):

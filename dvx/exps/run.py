@@ -26,6 +26,7 @@ from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
 from dvx.outputs import Output, Target, all_outputs, load_tree, scan_outputs
+from dvx.paths import walk_sorted
 from dvx.pipeline.repro import (
     Reporter,
     ReproOptions,
@@ -146,6 +147,12 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     current = head(repo)
     if exp.baseline != current:
         files = _since_baseline(git, exp, current, files)
+    modes = git.modes_at(exp.commit, files) if files else {}
+    clashes = _clashes(repo, files, set(modes))
+    if clashes:
+        raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
+                         f"something else: {_some(clashes)}.",
+                         "Move those out of the way first (--force does not replace them).")
     dirty = _unsaved(repo, _may_hold_changes(git, files), exp.commit)
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
@@ -161,9 +168,9 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
                          f"not in the cache: {_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
-    modes = git.modes_at(exp.commit, files) if files else {}
-    for rel in files:
-        _write_as_in_git(repo.abspath(rel), git.blob_at(exp.commit, rel, 1 << 30),
+    for rel in sorted(files, key=lambda rel: rel in modes):  # removals first: a file may
+        _write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
+                         git.blob_at(exp.commit, rel, 1 << 30) if rel in modes else None,
                          modes.get(rel))
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
@@ -179,6 +186,8 @@ def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
             os.unlink(full)
         return
     fsutil.makedirs(os.path.dirname(full))
+    if os.path.isdir(full) and not os.path.islink(full):
+        _remove_emptied_directory(full)
     if mode == "120000":
         temporary = fsutil.temp_name_for(full)
         os.symlink(os.fsdecode(data), temporary)
@@ -189,6 +198,41 @@ def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
             raise
         return
     fsutil.write_whole(full, data, 0o755 if mode == "100755" else 0o644, replace=True)
+
+
+def _remove_emptied_directory(full: str) -> None:
+    """Remove the directory at `full`, where a file goes, which holds nothing but empty
+    directories (the apply removed its files; `_clashes` refused any other)."""
+    left = next(walk_sorted(full), None)
+    if left is not None:
+        raise DvxError(f"'{left[1]}' is in the way of a file the experiment has.")
+    fsutil.rmtree(full)
+
+
+def _clashes(repo: Repo, files: list[str], written: set[str]) -> list[str]:
+    """Those of the `written` files that cannot go where they belong, each with why: a
+    parent in the workspace is a file or a symlink (nothing is written beyond a link, as
+    Git does not), or a directory stands there holding files. The `files` the apply removes
+    count as gone."""
+    removed = set(files) - written
+    clashes = []
+    for rel in sorted(written):
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            full = repo.abspath(parent)
+            if parent in removed or not os.path.lexists(full):
+                continue
+            if os.path.islink(full) or not os.path.isdir(full):
+                kind = "symlink" if os.path.islink(full) else "file"
+                clashes.append(f"{rel} ({parent} is a {kind})")
+                break
+        else:
+            full = repo.abspath(rel)
+            if os.path.isdir(full) and not os.path.islink(full) and any(
+                    f"{rel}/{inner}" not in removed for inner, _ in walk_sorted(full)):
+                clashes.append(f"{rel} (a directory with files in it)")
+    return clashes
 
 
 def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -> list[str]:
@@ -239,13 +283,17 @@ def _may_hold_changes(git: Git, files: list[str]) -> list[str]:
     """Those of `files` whose workspace copy may hold changes Git has not recorded: those
     Git sees as changed, and those Git does not track that exist, ignored ones too (an
     ignore rule of this clone, or one added after the experiment, says nothing of whether
-    the file is saved anywhere)."""
+    the file is saved anywhere). A directory where a file goes is `_clashes`' to judge."""
     if not files:
         return []
     changed = set(git.changed(files))
     tracked = set(git.tracked_under(files))
     return [rel for rel in files if rel in changed
-            or (rel not in tracked and os.path.lexists(os.path.join(git.root, rel)))]
+            or (rel not in tracked and _file_or_link(os.path.join(git.root, rel)))]
+
+
+def _file_or_link(full: str) -> bool:
+    return os.path.islink(full) or (os.path.lexists(full) and not os.path.isdir(full))
 
 
 def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
