@@ -297,6 +297,30 @@ def test_a_symlink_leading_outside_is_not_read(formats, tmp_path, dvx):
     assert "1234" not in result.output
 
 
+def test_a_symlink_inside_the_repository_is_followed_in_every_revision(formats, dvx):
+    (formats / "metrics.json").unlink()
+    write(formats / "results" / "m.json", '{"loss": 0.5}')
+    os.symlink("m.json", formats / "results" / "latest.json")
+    os.symlink("results/latest.json", formats / "metrics.json")  # a link to a link
+    first = commit(formats, "linked")
+    write(formats / "results" / "m.json", '{"loss": 0.25}')
+    second = commit(formats, "better")
+    shown = dvx_show_json(dvx, formats, "metrics", "--rev", first, "--rev", second)
+    assert [shown[rev]["data"]["metrics.json"]["data"] for rev in (first, second)] == \
+        [{"loss": 0.5}, {"loss": 0.25}]
+    diff = json.loads(dvx("metrics", "diff", first, second, "--json").stdout)
+    assert (diff["metrics.json"]["loss"]["old"], diff["metrics.json"]["loss"]["new"]) == \
+        (0.5, 0.25)
+
+    for target, error in (("../secret.json", "outside the repository"),
+                          (".git/config", "no file of the repository")):
+        (formats / "metrics.json").unlink()
+        os.symlink(target, formats / "metrics.json")
+        rev = commit(formats, f"a link to {target}")
+        shown = dvx_show_json(dvx, formats, "metrics", "--rev", rev)
+        assert error in shown[rev]["data"]["metrics.json"]["error"]["msg"]
+
+
 def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
     result = dvx("metrics", "show")
     assert result.code == 0

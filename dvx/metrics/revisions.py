@@ -1,14 +1,16 @@
 """The revisions a params, metrics or plots command looks at, and reading files from them.
 
 Params, metrics and plots files are small files that Git tracks, so a revision's copy is
-read from Git's objects (`Git.blob_at`), never by checking the revision out. The workspace's
-copy is read from disk, refusing a path whose parent, or whose own link, leads outside the
-repository.
+read from Git's objects (`Git.blob_at`), never by checking the revision out; a symbolic link
+there leads to the file of the same revision it names. The workspace's copy is read from
+disk. In both, a link leading outside the repository is refused, and in the workspace a path
+whose parent is a link too.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
@@ -60,7 +62,21 @@ class Reader:
         check_relpath(rel)
         if revision.commit is None:
             return self._read_workspace(rel, max_bytes)
-        return self.history.git.blob_at(revision.commit, rel, max_bytes)
+        return self._read_commit(revision.commit, rel, max_bytes)
+
+    def _read_commit(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
+        """The file `rel` of `commit`, following a symbolic link as the workspace does: to
+        a file of the same commit inside the repository (one leading outside is refused),
+        through at most _MAX_LINKS links."""
+        git = self.history.git
+        path = rel
+        for _ in range(_MAX_LINKS + 1):
+            if git.mode_at(commit, path) != "120000":
+                return git.blob_at(commit, path, max_bytes)
+            target = os.fsdecode(git.blob_at(commit, path, 4096) or b"")
+            path = _link_target(rel, path, target)
+        raise DvxError(f"'{rel}' in commit {commit[:10]} leads through more than {_MAX_LINKS} "
+                       "symbolic links; refusing to follow them.")
 
     def _read_workspace(self, rel: str, max_bytes: int) -> bytes | None:
         check_no_symlinked_parent(self.repo.root, rel)
@@ -123,6 +139,23 @@ class Reader:
         labels = {commit: label for label, commit in labelled}
         return [Revision(labels[sha], sha, when, subject)
                 for sha, when, subject in self.history.git.commit_log(list(labels))]
+
+
+_MAX_LINKS = 40  # as Linux follows at most
+
+
+def _link_target(rel: str, link: str, target: str) -> str:
+    """The repository path the link at `link` (reached from `rel`) names with `target`;
+    refused if it leads outside the repository or into `.git` or `.dvx`."""
+    path = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+    if target.startswith("/") or path == ".." or path.startswith("../"):
+        raise DvxError(f"'{rel}' is a symbolic link to a file outside the repository; "
+                       "refusing to read it.")
+    try:
+        return check_relpath(path)
+    except DvxError:
+        raise DvxError(f"'{rel}' is a symbolic link to {target!r}, which is no file of the "
+                       "repository; refusing to read it.") from None
 
 
 def diff_pair(reader: Reader, a: str | None, b: str | None) -> tuple[Revision, Revision]:
