@@ -321,6 +321,23 @@ def test_a_symlink_inside_the_repository_is_followed_in_every_revision(formats, 
         assert error in shown[rev]["data"]["metrics.json"]["error"]["msg"]
 
 
+def test_plots_never_write_into_git_or_the_cache_through_a_symlink(repo, dvx):
+    # refused before anything is drawn: no vl-convert needed
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots: [loss.csv]\n")
+    write(repo / "loss.csv", "step,loss\n0,1\n1,0.5\n")
+    commit(repo, "plots")
+    os.symlink(".git", repo / "gitlink")
+    os.symlink(os.path.join(".dvx", "cache"), repo / "cachelink")
+    before = sorted(os.listdir(repo / ".git")), sorted(os.listdir(repo / ".dvx" / "cache"))
+    for out, owner in ((".git/report", "'.git'"), ("gitlink", "'.git'"),
+                       ("cachelink", "'.dvx'")):
+        for command in (("plots", "show"), ("plots", "diff", "HEAD")):
+            result = dvx(*command, "-o", out, "--force")
+            assert result.code == 2 and f"inside {owner}" in result.stderr, result.output
+    assert (sorted(os.listdir(repo / ".git")), sorted(os.listdir(repo / ".dvx" / "cache"))) \
+        == before
+
+
 def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
     result = dvx("metrics", "show")
     assert result.code == 0

@@ -267,15 +267,27 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
 
 
 def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
+    """-o never leads into `.git`, `.dvx`, the cache or the Git directory, named or reached
+    through a symbolic link (its real path is judged)."""
     import os
 
     from dvx.errors import UsageError
     from dvx.paths import RESERVED_NAMES
 
-    rel = os.path.relpath(os.path.abspath(out_dir), repo.root)
-    if rel.split(os.sep)[0].casefold() in RESERVED_NAMES:
-        raise UsageError(f"'{out_dir}' is inside '{rel.split(os.sep)[0]}', which holds Git's "
-                         "or dvx's own files.", "Name another directory with -o.")
+    real = os.path.realpath(out_dir)
+    first = os.path.relpath(real, os.path.realpath(repo.root)).split(os.sep)[0]
+    if first.casefold() in RESERVED_NAMES:
+        raise UsageError(f"'{out_dir}' is inside '{first}', which holds Git's or dvx's own "
+                         "files.", "Name another directory with -o.")
+    owned = {"the cache": repo.cache_dir}
+    if repo.git is not None:
+        common = repo.git.run("rev-parse", "--git-common-dir").decode().strip()
+        owned["the Git directory"] = os.path.join(repo.root, common)
+    for what, directory in owned.items():
+        top = os.path.realpath(directory)
+        if os.path.commonpath([real, top]) == top:
+            raise UsageError(f"'{out_dir}' is inside {what} ({top}), which holds Git's or "
+                             "dvx's own files.", "Name another directory with -o.")
 
 
 @plots.command("show", epilog=example("""
