@@ -622,6 +622,26 @@ def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path)
     assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_path):
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "bad-idea", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "good", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+    must("exp", "remove", "bad-idea", cwd=alice)
+    removed = run_dvx("exp", "remove", "-g", "origin", "bad-idea", cwd=alice)
+    assert removed.code == 0 and "from 'origin'" in removed.stdout, removed.output
+    assert "bad-idea" not in git(alice, "ls-remote", "origin", "refs/exps/*")
+    assert run_dvx("exp", "pull", "origin", cwd=alice).code == 0
+    assert "bad-idea" not in _show(alice) and "good" in _show(alice)
+    missing = run_dvx("exp", "remove", "--git-remote", "origin", "bad-idea", cwd=alice)
+    assert missing.code == 2 and "'origin' has no experiment called 'bad-idea'" in \
+        missing.stderr
+
+    assert run_dvx("exp", "remove", "-g", "origin", "--all", cwd=alice).code == 0
+    assert git(alice, "ls-remote", "origin", "refs/exps/*") == ""
+    assert "good" in _show(alice)  # the clone's own copy stays, as in DVC
+
+
 def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)

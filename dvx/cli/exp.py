@@ -190,17 +190,26 @@ def exp_branch(name: str, branch_name: str) -> None:
 @exp.command("remove", epilog=example("""
 dvx exp remove low-lr longer
 dvx exp remove --all          # every experiment of HEAD
+dvx exp remove -g origin low-lr  # from the Git remote (pushed with `dvx exp push`)
 """))
 @click.argument("names", nargs=-1)
 @click.option("--all", "everything", is_flag=True, help="Every experiment of HEAD.")
+@click.option("-g", "--git-remote", metavar="GIT_REMOTE",
+              help="Delete them from this Git remote instead; your own copies stay.")
 @common_options
-def exp_remove(names: tuple[str, ...], everything: bool) -> None:
+def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None) -> None:
     """Delete experiments (their outputs stay in the cache until `dvx gc`)."""
     from dvx.errors import UsageError
     from dvx.exps.run import remove
+    from dvx.exps.share import remove_from_remote
 
     if not names and not everything:
         raise UsageError("Name the experiments to remove, or use --all.")
+    if git_remote is not None:
+        gone = remove_from_remote(open_repo(), git_remote, list(names), everything)
+        if not is_quiet():
+            out(f"Removed {len(gone)} experiment(s) from '{git_remote}'.")
+        return
     removed = remove(open_repo(), list(names), everything)
     if not is_quiet():
         out(f"Removed {len(removed)} experiment(s).")

@@ -80,6 +80,39 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     return Shared([e.name for e in fetched], data)
 
 
+def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
+                       everything: bool = False) -> list[str]:
+    """Delete the experiments `names` (with `everything`, every experiment of HEAD) from
+    `git_remote`, as DVC's `exp remove -g` does; the clone's own refs stay. A name is looked
+    up among the remote's experiments as `find` looks it up among ours: of HEAD's baseline
+    first, else the one of that name. A ref the remote moved meanwhile is not deleted."""
+    theirs = _remote_experiments(repo, git_remote)
+    if everything:
+        prefix = f"{PREFIX}/{head(repo)}/"
+        chosen = sorted(ref for ref in theirs if ref.startswith(prefix))
+    else:
+        chosen = [_remote_ref(repo, git_remote, theirs, name) for name in names]
+    if chosen:
+        _git(repo, "push", "--quiet",
+             *[f"--force-with-lease={ref}:{theirs[ref]}" for ref in chosen], "--",
+             git_remote, *[f":{ref}" for ref in chosen])
+    return [ref.rsplit("/", 1)[1] for ref in chosen]
+
+
+def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) -> str:
+    matches = [ref for ref, commit in theirs.items()
+               if name in (ref, commit, ref.rsplit("/", 1)[1])]
+    ours = [ref for ref in matches if ref.split("/")[2] == git_of(repo).head()]
+    if ours or len(matches) == 1:
+        return (ours or matches)[0]
+    if matches:
+        raise UsageError(f"'{git_remote}' has several experiments called {name!r} (of "
+                         "different baselines).", "Name one by its full ref: "
+                         + ", ".join(sorted(matches)[:5]))
+    raise UsageError(f"'{git_remote}' has no experiment called {name!r}.",
+                     f"See `git ls-remote {git_remote} '{PREFIX}/*'`.")
+
+
 def _remote_experiments(repo: Repo, git_remote: str) -> dict[str, str]:
     """The experiments `git_remote` holds: ref -> commit."""
     listed = _git(repo, "ls-remote", "--refs", "--", git_remote, f"{PREFIX}/*")
