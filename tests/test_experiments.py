@@ -394,6 +394,25 @@ def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     assert json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]["new"] == 0.2
 
 
+def test_exp_diff_takes_workspace_as_either_side(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
+    for a, b, old, new in (("low", "workspace", 0.01, 0.2), ("workspace", "low", 0.2, 0.01)):
+        diff = run_dvx("exp", "diff", a, b, "--json", cwd=project)
+        assert diff.code == 0, diff.output
+        lr = json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]
+        assert (lr["old"], lr["new"]) == (old, new)
+    assert "workspace" in run_dvx("exp", "diff", "low", "workspace", cwd=project).stdout
+
+
+def test_exp_show_warns_of_a_file_it_cannot_read(project):
+    write(project / "params.yaml", "train: [1\n")
+    shown = run_dvx("exp", "show", cwd=project)
+    assert shown.code == 0, shown.output
+    assert "WARNING: workspace: params.yaml: The params file 'params.yaml' is not valid YAML" \
+        in shown.stderr
+
+
 def test_an_experiment_never_takes_a_branch_or_tag_name_and_a_branch_wins_over_one(project):
     git(project, "tag", "v1")
     for args, kind in ((("run", "-S", "train.lr=0.5", "-n", "main"), "a branch"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from typing import Any
 
 import click
 
@@ -109,6 +110,18 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_
     rendered = table(rows, only_changed, sort_by, sort_order == "desc", precision,
                      indent=fmt is None)
     click.echo(rendered.render(fmt or "text"), nl=False)
+    for row in rows:  # the table shows '-' for what could not be read: say why
+        for error in row.errors:
+            warn(f"WARNING: {row.name}: {error}")
+
+
+def _diff_side(repo: Any, rev: str) -> tuple[str, Any]:
+    """The revision `diff` reads for one side of `exp diff`, and the experiment it is, if
+    one; `workspace` is the workspace, as `dvx metrics diff` reads it."""
+    from dvx.experiment_refs import resolve
+    from dvx.metrics.revisions import WORKSPACE
+
+    return (WORKSPACE, None) if rev == WORKSPACE else resolve(repo, rev)
 
 
 @exp.command("diff", epilog=example("""
@@ -122,18 +135,17 @@ dvx exp diff low-lr            # against the baseline
 @common_options
 def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     """Compare the params and metrics of two experiments (B default: A's baseline). A and B
-    may also be any Git revision (B default: the workspace, when A is not an experiment); a
-    branch, tag or commit wins over an experiment of the same name."""
-    from dvx.experiment_refs import resolve
+    may also be any Git revision, or `workspace` (B default: the workspace, when A is not an
+    experiment); a branch, tag or commit wins over an experiment of the same name."""
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import METRICS, PARAMS, diff
 
     repo = open_repo()
-    commit_a, exp_a = resolve(repo, a)
+    commit_a, exp_a = _diff_side(repo, a)
     label_a = exp_a.name if exp_a else a
     commit_b: str | None
     if b is not None:
-        commit_b, exp_b = resolve(repo, b)
+        commit_b, exp_b = _diff_side(repo, b)
         label_b = exp_b.name if exp_b else b
     elif exp_a is not None:  # against its baseline
         commit_a, label_a, commit_b, label_b = exp_a.baseline, exp_a.baseline[:7], \
