@@ -338,6 +338,20 @@ def test_plots_never_write_into_git_or_the_cache_through_a_symlink(repo, dvx):
         == before
 
 
+def test_a_multi_line_value_stays_on_its_row_of_a_text_table(formats, dvx):
+    write(formats / "params.yaml", "note: |\n  line1\n  line2\nlr: 1\n")
+    commit(formats, "a note")
+    write(formats / "params.yaml", "note: new\nlr: 2\n")
+    header, _, note = dvx("params", "diff").stdout.splitlines()  # one line per row
+    assert "line1\\nline2\\n" in note
+    assert note.index("new") == header.index("workspace")  # the columns still line up
+    shown = dvx("params", "show", "-A").stdout.splitlines()
+    assert any("line1\\nline2\\n" in line for line in shown)
+    assert not any(line.startswith("line2") for line in shown)
+    assert json.loads(dvx("params", "diff", "--json").stdout)["params.yaml"]["note"]["old"] \
+        == "line1\nline2\n"
+
+
 def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
     result = dvx("metrics", "show")
     assert result.code == 0

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,11 +93,26 @@ def diff_table(result: DiffResult, precision: int = DEFAULT_PRECISION,
 
 
 def _text(table: Table) -> str:
-    widths = [max(len(r[i]) for r in [table.headers, *table.rows])
-              for i in range(len(table.headers))]
+    rows = [[_one_line(cell) for cell in row] for row in [table.headers, *table.rows]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(table.headers))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in [table.headers, *table.rows]]
+             for row in rows]
     return "\n".join(lines) + "\n"
+
+
+_CONTROL = {code: f"\\x{code:02x}" for code in [*range(32), 127]} | \
+    {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"}
+
+
+_HAS_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def _one_line(cell: str) -> str:
+    """`cell` as it fits on one line of a text table: a line break, tab or other control
+    character is written escaped (`\\n`), and so is a backslash in such a cell."""
+    if not _HAS_CONTROL.search(cell):
+        return cell
+    return cell.replace("\\", "\\\\").translate(_CONTROL)
 
 
 def _markdown(table: Table) -> str:
