@@ -6,6 +6,11 @@ every command that writes, and importing filelock (logging, inspect, typing) cos
 each such command's start. The holder writes its pid, host and command beside the lock, so
 a waiting process can say whom it is waiting for.
 
+The holder's record outlives a holder that was killed (it is removed on release): the next
+command that takes the lock, and `dvx status`, say which command was stopped before it
+finished, so the user runs it again (an `add` killed between its .gitignore entry and its
+pointer leaves a file Git ignores and dvx does not track, which nothing else would show).
+
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
 """
@@ -31,22 +36,52 @@ _held: dict[str, int] = {}  # lock path -> how many times this process holds it
 POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
 
 
+HOLDER_FILE = "lock.holder"
+
+
+def _holder_record(path: str) -> dict[str, object] | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and {"pid", "host", "command"} <= set(info) else None
+
+
+def stopped_command(tmp_dir: str) -> str | None:
+    """The command that held the lock of the repository whose temporary directory is
+    `tmp_dir` last and was stopped before it released it (its process is gone), if any: for
+    a reader that takes no lock (`dvx status`)."""
+    info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
+    if info is None or info["host"] != os.uname().nodename:
+        return None
+    pid = info["pid"]
+    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return str(info["command"])
+    except OSError:
+        pass  # alive, another user's
+    return None
+
+
 class RepoLock:
     def __init__(self, tmp_dir: str, wait_seconds: float) -> None:
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
-        self.holder_path = os.path.join(tmp_dir, "lock.holder")
+        self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
         self.wait_seconds = wait_seconds
         self._fd: int | None = None
         self._nested = False
 
     def holder(self) -> str:
-        try:
-            with open(self.holder_path, encoding="utf-8") as f:
-                info = json.load(f)
-            return f"pid {info['pid']} on {info['host']} ({info['command']})"
-        except (OSError, ValueError, KeyError, TypeError):
+        info = _holder_record(self.holder_path)
+        if info is None:
             return "another dvx process"
+        return f"pid {info['pid']} on {info['host']} ({info['command']})"
+
 
     def acquire(self) -> None:
         with _held_guard:
@@ -65,6 +100,9 @@ class RepoLock:
                 if time.monotonic() >= deadline:
                     raise self._busy(self.holder())
                 time.sleep(POLL_SECONDS)
+        stopped = _holder_record(self.holder_path)  # we hold the lock: that holder is gone
+        if stopped is not None:
+            log.warning("%s", stopped_message(str(stopped["command"])))
         info = {"pid": os.getpid(), "host": os.uname().nodename,
                 "command": " ".join(["dvx", *sys.argv[1:]])[:200]}
         try:
@@ -112,3 +150,8 @@ class RepoLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def stopped_message(command: str) -> str:
+    return (f"The last `{command}` in this repository was stopped before it finished (its "
+            "process is gone): run it again to finish what it left half-done.")

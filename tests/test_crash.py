@@ -638,3 +638,23 @@ def test_a_killed_checkout_leaves_git_nothing_to_stage_and_status_names_its_temp
     assert run_dvx("checkout", cwd=root).code == 0
     assert not [name for name in os.listdir(root) if TEMP_NAME.fullmatch(name)]
     assert (root / "big.bin").stat().st_size == 2_000_000
+
+
+def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
+    """add killed between its .gitignore entry and its pointer leaves a file Git ignores and
+    dvx does not track: status names the stopped command, and so does the next command that
+    writes; after it, nothing is said."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(repo / "r.bin", os.urandom(1000))
+    killed = subprocess.run([sys.executable, "-m", "dvx", "add", "r.bin"], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": "atomic_write.before_rename:3"},
+                            capture_output=True, stdin=subprocess.DEVNULL)
+    assert killed.returncode == -9
+    assert (repo / ".gitignore").read_text() == "/r.bin\n" and not (repo / "r.bin.dvx").exists()
+    said = "The last `dvx add r.bin` in this repository was stopped before it finished"
+    assert said in run_dvx("status", cwd=repo).stderr
+    again = run_dvx("add", "r.bin", cwd=repo)
+    assert again.code == 0 and said in again.stderr
+    assert (repo / "r.bin.dvx").exists()
+    assert said not in run_dvx("status", cwd=repo).stderr

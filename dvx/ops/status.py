@@ -98,10 +98,21 @@ class StatusResult:
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
+    _name_a_stopped_command(repo)
     results = [_status_or_why_not(repo, t.output) for t in targets]
     repo.statcache.flush()
     return StatusResult(results, temporaries=_temporaries(repo, targets),
                         unignored=_unignored(repo, targets))
+
+
+def _name_a_stopped_command(repo: Repo) -> None:
+    """A writing command killed half-way may leave what no state shows (a file Git ignores
+    and no pointer tracks yet): say which one, so it is run again."""
+    from dvx.lock import stopped_command, stopped_message
+
+    command = stopped_command(repo.tmp_dir)
+    if command is not None:
+        log.warning("%s", stopped_message(command))
 
 
 def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
