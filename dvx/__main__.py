@@ -1,3 +1,3 @@
-from dvx.cli.main import main
+from dvx.entry import main
 
 main()

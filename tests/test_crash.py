@@ -658,3 +658,24 @@ def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     assert again.code == 0 and said in again.stderr
     assert (repo / "r.bin.dvx").exists()
     assert said not in run_dvx("status", cwd=repo).stderr
+
+
+def test_ctrl_c_while_the_commands_load_ends_without_a_traceback(tmp_path):
+    """SIGINT arriving while the entry point imports the command modules (the first tenth of a
+    second of every command) ends as any Ctrl-C does."""
+    interrupted_while_loading = """
+import builtins, os, signal, sys
+original = builtins.__import__
+def interrupting(name, *args, **kwargs):
+    if name.startswith("dvx.cli."):
+        os.kill(os.getpid(), signal.SIGINT)
+    return original(name, *args, **kwargs)
+builtins.__import__ = interrupting
+sys.argv = ["dvx", "status"]
+from dvx.entry import main
+main()
+"""
+    done = subprocess.run([sys.executable, "-c", interrupted_while_loading], cwd=tmp_path,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "ERROR: Interrupted.\n"
