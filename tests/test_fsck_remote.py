@@ -94,6 +94,18 @@ def test_a_remote_directory_that_does_not_exist_is_an_error(repo, dvx, tmp_path)
     assert "Checked" not in result.stdout
 
 
+def test_a_remote_directory_that_is_a_file_is_named_as_such(repo, dvx, tmp_path):
+    write(tmp_path / "store", "a file, not a directory\n")
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    for command in (("fsck", "--remote", "s"), ("pull",), ("push",)):
+        result = dvx(*command)
+        assert result.code == 1, result.output
+        assert "is not a directory" in result.stderr and "push` creates it" not in result.stderr
+    assert (tmp_path / "store").read_text() == "a file, not a directory\n"
+
+
 def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_path):
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

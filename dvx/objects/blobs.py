@@ -185,6 +185,10 @@ class DirectoryBlobs(Blobs):
         return 32  # a few system calls per object: handing one to a thread would cost more
 
     def prepare(self, create: bool) -> None:
+        if os.path.lexists(self.root) and not os.path.isdir(self.root):
+            raise RemoteError(f"The remote directory '{self.root}' is not a directory.",
+                              "Check the remote's URL with `dvx remote list`, or move what "
+                              "is there away.")
         if create:
             os.makedirs(self.root, exist_ok=True)
         elif not os.path.isdir(self.root):
