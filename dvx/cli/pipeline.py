@@ -339,7 +339,7 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
         codes = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name
                           for s in failed)
         warn(f"ERROR: {len(failed)} stage{'' if len(failed) == 1 else 's'} failed: {codes}. "
-             "Their dvx.lock entries are unchanged and their outputs were not cached; fix "
+             "Their dvx.lock entries are unchanged: what they wrote is not recorded; fix "
              "them and run `dvx repro` again.")
         sys.exit(1)
 
