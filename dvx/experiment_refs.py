@@ -176,10 +176,10 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
     return commit, next((e for e in experiments(repo) if rev in (e.ref, e.commit)), None)
 
 
-def record(repo: Repo, baseline: str, name: str, parent: str | None = None) -> Experiment:
-    """Commit the workspace as the experiment `name` of `baseline`."""
+def record(repo: Repo, baseline: str, name: str) -> Experiment:
+    """Commit the workspace as the experiment `name` of `baseline`, a child of it."""
     git = git_of(repo)
-    commit, left_out = git.snapshot(parent or baseline, f"dvx experiment {name}")
+    commit, left_out = git.snapshot(baseline, f"dvx experiment {name}")
     warn_left_out(left_out)
     git.set_ref(ref_of(baseline, name), commit)
     return next(e for e in experiments(repo, baseline) if e.name == name)

@@ -485,6 +485,9 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project):
     assert max(first["started"], second["started"]) < min(first["ended"], second["ended"])
     assert git(project, "rev-parse", "HEAD") == head  # the branch, index and log: untouched
     assert git(project, "status", "--porcelain") == ""
+    for lr in ("0.2", "0.3", "0.4"):  # each a child of its baseline, not of the queue's snapshot
+        ref = git(project, "for-each-ref", "--format=%(refname)", f"refs/exps/*/q{lr}").strip()
+        assert git(project, "rev-parse", f"{ref}^") == head
     assert rows["q0.2"]["metrics"]["metrics.json"]["rows"] == 3  # its input came from the cache
     assert git(project, "worktree", "list").count("\n") == 1  # every worktree was removed
     assert "Ran experiment 'q0.3'" in run_dvx("queue", "logs", "q0.3", cwd=project).stdout

@@ -73,7 +73,8 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
         raise
     if not result.ok:
         return RunResult(None, result)
-    return RunResult(record(repo, baseline, name or new_name(taken), parent), result)
+    # A child of its baseline, also when run from a queue's snapshot of the workspace.
+    return RunResult(record(repo, baseline, name or new_name(taken)), result)
 
 
 class _Watched:
