@@ -135,19 +135,19 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
     return doc if doc.keys() >= _REQUIRED else None
 
 
-# The labels of a directory conflict left by the merge driver: each version is the directory
-# merged entry by entry, with one side's version of the files both sides changed.
-MERGED_DIRECTORY_LABELS = ("ours, with their other changes", "theirs, with our other changes")
+# The labels of a conflict the merge driver leaves as two merged versions: each is the pointer
+# merged with one side's version of what both sides changed (MergedVersions).
+MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our other changes")
 
 
 def _how_to_resolve(data: bytes, where: str) -> str:
     data_path = data_path_of(where)
-    if data.startswith(f"<<<<<<< {MERGED_DIRECTORY_LABELS[0]}\n".encode()):
+    if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
         return (f"Both versions in the file keep every change that did not conflict; they "
-                f"differ only in the files both sides changed. Keep one version (delete the "
+                f"differ only in what both sides changed. Keep one version (delete the "
                 f"other and the marker lines), then `dvx checkout {data_path}` and "
                 f"`git add {where}`. (`git checkout --theirs`/`--ours` would instead take "
-                f"that side's whole directory, without the other side's other changes.)")
+                f"that side's whole pointer, without the other side's other changes.)")
     return (f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
             f"(or --ours), then `git add {where}`.")
 

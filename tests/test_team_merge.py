@@ -195,6 +195,38 @@ def test_the_same_field_changed_differently_on_both_sides_stays_a_conflict(tmp_p
     assert ".;" not in merged.stderr
 
 
+def test_a_desc_changed_on_both_sides_keeps_each_side_s_data_changes_in_both_versions(
+        tmp_path):
+    """Both describe images and raw.csv differently; Alice changed f1 and raw.csv's data,
+    Bob f2. Whichever version is kept, both sides' data changes are in it."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f2.txt", "bob's f2\n")
+    must("add", "images", cwd=bob)
+    _describe(bob, "images.dvx", "bob's images")
+    _describe(bob, "raw.csv.dvx", "bob's raw")
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "raw.csv", "alice's raw\n")
+    must("add", "images", "raw.csv", cwd=alice)
+    _describe(alice, "images.dvx", "alice's images")
+    _describe(alice, "raw.csv.dvx", "alice's raw")
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0 and "each with every other change" in merged.stderr
+    for pointer in ("images.dvx", "raw.csv.dvx"):
+        lines = (alice / pointer).read_text().splitlines(keepends=True)
+        middle = lines.index("=======\n")
+        (alice / pointer).write_text("".join(lines[middle + 1:-1]))  # Bob's version
+    must("pull", cwd=alice)
+    assert (alice / "images/f1.txt").read_text() == "alice's f1\n"
+    assert (alice / "images/f2.txt").read_text() == "bob's f2\n"
+    assert (alice / "raw.csv").read_text() == "alice's raw\n"
+    assert "bob's images" in (alice / "images.dvx").read_text()
+    assert "bob's raw" in (alice / "raw.csv.dvx").read_text()
+
+
 def test_files_tracked_in_one_directory_on_two_branches_merge_their_gitignore(tmp_path):
     team, alice = _installed_team(tmp_path)
     write(alice / "data" / ".gitignore", "*.tmp\n# scratch\n*.bak\n")

@@ -129,8 +129,8 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
     files; the result goes to OURS. Exit status 1 leaves a conflict."""
     from dvx import fsutil
     from dvx.errors import DvxError
-    from dvx.ops.merge import DirectoryConflict, LineMerge, merge_file, with_conflict_markers
-    from dvx.pointer import MERGED_DIRECTORY_LABELS
+    from dvx.ops.merge import LineMerge, MergedVersions, merge_file, with_conflict_markers
+    from dvx.pointer import MERGED_VERSION_LABELS
 
     contents = []
     for name in (base, ours, theirs):
@@ -145,12 +145,12 @@ def merge_driver(base: str, ours: str, theirs: str, path: str) -> None:
         warn(f"dvx: {path}: {exc.message}, so it was merged line by line"
              + ("." if clean else "; left as a conflict."))
         sys.exit(0 if clean else 1)
-    except DirectoryConflict as exc:  # both versions keep the other changes of both sides
+    except MergedVersions as exc:  # both versions keep the other changes of both sides
         fsutil.atomic_write(ours, with_conflict_markers(exc.ours, exc.theirs,
-                                                        MERGED_DIRECTORY_LABELS))
+                                                        MERGED_VERSION_LABELS))
         warn(f"dvx: {path}: {exc.message.rstrip('.')}; left as a conflict between two "
-             "versions of the directory, each with every other change of both sides "
-             "(`dvx status` says how to resolve it).")
+             "merged versions, each with every other change of both sides (`dvx status` "
+             "says how to resolve it).")
         sys.exit(1)
     except DvxError as exc:
         fsutil.atomic_write(ours, with_conflict_markers(contents[1], contents[2]))

@@ -15,9 +15,10 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
   depends on the order of lines, Git's own line merge is used instead (`LineMerge`);
 - anything changed on both sides in different ways (a file's data, the same entry of a
   directory, `desc` or `meta`, the same stage) stays a conflict: the file gets Git's conflict
-  markers, and every dvx command that needs it says how to resolve it. For a directory, the
-  two versions between the markers are the merged directory with our and with their version
-  of the entries both changed, so keeping either keeps every other change of both sides.
+  markers, and every dvx command that needs it says how to resolve it. Where the sides also
+  changed other things (other entries of a directory, `desc` on one side and the data on the
+  other), the two versions between the markers are the pointer merged with our and with their
+  version of what both changed, so keeping either keeps every other change of both sides.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ class Conflict(DvxError):
     """Both sides changed the same thing differently: Git must be told it is a conflict."""
 
 
-class DirectoryConflict(Conflict):
-    """Files of a directory changed on both sides: the conflict's two versions are the pointer
-    to the directory merged entry by entry, with our version of those files, and with theirs
-    (each keeps both sides' other changes)."""
+class MergedVersions(Conflict):
+    """A pointer both sides changed in the same thing (an entry of a directory, the data of a
+    file, `desc` or `meta`), and in other things too: the conflict's two versions are the
+    pointer merged with our version of what both changed, and with theirs, so each keeps
+    every change that did not conflict."""
 
     def __init__(self, message: str, ours: bytes, theirs: bytes) -> None:
         super().__init__(message)
@@ -117,32 +119,50 @@ def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
 def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
     """Field by field: the data (what it names), `desc` and `meta` each come from the side
     that changed them; only a field both sides changed differently is a conflict, and for a
-    directory's data that means the same entry."""
+    directory's data that means the same entry. A conflict whose sides gain something from
+    each other is left as two versions, each with every change that did not conflict."""
     o = parse_pointer(ours, f"{path} (ours)")
     t = parse_pointer(theirs, f"{path} (theirs)")
     b = parse_pointer(base, f"{path} (base)") if base.strip() else None
+    try:
+        return _merged(repo, path, b, o, t, None)
+    except Conflict as conflict:
+        try:
+            versions = [_merged(repo, path, b, o, t, side).data for side in (o, t)]
+        except Conflict:
+            raise conflict from None  # nothing merges without a choice (a manifest missing)
+        if versions == [ours, theirs]:
+            raise  # nothing else of the other side to keep: Git's own two sides say it all
+        raise MergedVersions(conflict.message, *versions) from None
+
+
+def _merged(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
+            prefer: Pointer | None) -> Merged:
+    """The pointer merged field by field; where both sides changed a thing differently, a
+    Conflict, or the version of `prefer` (o or t) if given."""
+    def preferred(fields: Mapping[str, object]) -> Mapping[str, object] | None:
+        return None if prefer is None else fields
+
     user = three_way(_user_fields(b), _user_fields(o), _user_fields(t),
-                     what=lambda name: f"its '{name}'")
-    desc = user.get("desc")
-
-    def with_user_fields(carrier: Pointer) -> bytes:
-        return replace(carrier, desc=desc if isinstance(desc, str) else None,
-                       meta=user.get("meta")).to_bytes()
-
+                     what=lambda name: f"its '{name}'",
+                     prefer=preferred(_user_fields(prefer)))
     bd, od, td = (_data(p) if p is not None else None for p in (b, o, t))
     if od == td or bd == td:
         carrier, how = o, "data from this side"
     elif bd == od:
         carrier, how = t, "data from the other side"
     elif o.is_dir and t.is_dir and (b is None or b.is_dir):
-        carrier, how = _merge_directory(repo, path, b, o, t, with_user_fields)
+        carrier, how = _merge_directory(repo, path, b, o, t, prefer)
+    elif prefer is not None:
+        carrier, how = prefer, "data of one side"
     else:
         raise Conflict("the data was changed on both sides (a file has no parts to merge)")
     taken = [name for name in USER_FIELDS if _user_fields(o).get(name) != user.get(name)]
     if taken:
         how += ", " + " and ".join(taken) + " from the other side"
-    return Merged(with_user_fields(carrier), how)
-
+    desc = user.get("desc")
+    merged = replace(carrier, desc=desc if isinstance(desc, str) else None, meta=user.get("meta"))
+    return Merged(merged.to_bytes(), how)
 
 
 USER_FIELDS = ("desc", "meta")  # the user's own, merged apart from the data
@@ -162,28 +182,19 @@ def _data(pointer: Pointer) -> tuple[object, ...]:
 
 
 def _merge_directory(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
-                     finish: Callable[[Pointer], bytes]) -> tuple[Pointer, str]:
-    """The directory merged entry by entry; a DirectoryConflict (its versions made by
-    `finish`) where both sides changed an entry differently."""
+                     prefer: Pointer | None) -> tuple[Pointer, str]:
+    """The directory merged entry by entry (the merged manifest goes into the cache); where
+    both sides changed an entry differently, a Conflict, or `prefer`'s version of it."""
     trees = [_manifest(repo, path, p) if p is not None else None for p in (b, o, t)]
     eb, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
-
-    def stored(merged: Mapping[str, TreeEntry]) -> Pointer:
-        tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
-        oid = repo.cache.add_bytes(tree.to_bytes())
-        return o.with_data("dir", oid, tree.size, tree.nfiles, False)
-
-    try:
-        pointer = stored(three_way(eb, eo, et, what=lambda p: f"'{data}/{p}'"))
-    except Conflict as exc:
-        # Both versions keep every change that did not conflict: choosing one loses only the
-        # other side's version of the files both changed.
-        raise DirectoryConflict(exc.message,
-                                finish(stored(three_way(eb, eo, et, str, prefer=eo))),
-                                finish(stored(three_way(eb, eo, et, str, prefer=et)))
-                                ) from None
-    return pointer, f"directory merged entry by entry ({pointer.nfiles} files)"
+    merged: dict[str, TreeEntry] = three_way(
+        eb, eo, et, what=lambda p: f"'{data}/{p}'",
+        prefer=None if prefer is None else (eo if prefer is o else et))
+    tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
+    oid = repo.cache.add_bytes(tree.to_bytes())
+    pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
+    return pointer, f"directory merged entry by entry ({tree.nfiles} files)"
 
 
 def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
