@@ -6,10 +6,11 @@ every command that writes, and importing filelock (logging, inspect, typing) cos
 each such command's start. The holder writes its pid, host and command beside the lock, so
 a waiting process can say whom it is waiting for.
 
-The holder's record outlives a holder that was killed (it is removed on release): the next
-command that takes the lock, and `dvx status`, say which command was stopped before it
-finished, so the user runs it again (an `add` killed between its .gitignore entry and its
-pointer leaves a file Git ignores and dvx does not track, which nothing else would show).
+The holder's record outlives a holder that was killed (it is removed on release). The next
+command that takes the lock keeps it aside (lock.stopped) until that same command has run
+again; until then every command that takes the lock, and `dvx status`, say which command was
+stopped before it finished (an `add` killed between its .gitignore entry and its pointer
+leaves a file Git ignores and dvx does not track, which nothing else would show).
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -17,6 +18,7 @@ operations that take it themselves (checkout, pull). Only the outermost holder l
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -37,6 +39,7 @@ POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
 
 
 HOLDER_FILE = "lock.holder"
+STOPPED_FILE = "lock.stopped"  # the holder record of a command killed before it finished
 
 
 def _holder_record(path: str) -> dict[str, object] | None:
@@ -49,9 +52,12 @@ def _holder_record(path: str) -> dict[str, object] | None:
 
 
 def stopped_command(tmp_dir: str) -> str | None:
-    """The command that held the lock of the repository whose temporary directory is
-    `tmp_dir` last and was stopped before it released it (its process is gone), if any: for
-    a reader that takes no lock (`dvx status`)."""
+    """A command that held the lock of the repository whose temporary directory is `tmp_dir`
+    and was stopped before it released it (its process is gone), not run again since, if
+    any: for a reader that takes no lock (`dvx status`)."""
+    kept = _holder_record(os.path.join(tmp_dir, STOPPED_FILE))
+    if kept is not None:
+        return str(kept["command"])
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
     if info is None or info["host"] != os.uname().nodename:
         return None
@@ -72,6 +78,7 @@ class RepoLock:
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
+        self.stopped_path = os.path.join(tmp_dir, STOPPED_FILE)
         self.wait_seconds = wait_seconds
         self._fd: int | None = None
         self._nested = False
@@ -100,11 +107,13 @@ class RepoLock:
                 if time.monotonic() >= deadline:
                     raise self._busy(self.holder())
                 time.sleep(POLL_SECONDS)
-        stopped = _holder_record(self.holder_path)  # we hold the lock: that holder is gone
+        if _holder_record(self.holder_path) is not None:  # we hold the lock: its holder died
+            with contextlib.suppress(OSError):
+                os.replace(self.holder_path, self.stopped_path)
+        stopped = _holder_record(self.stopped_path)
         if stopped is not None:
             log.warning("%s", stopped_message(str(stopped["command"])))
-        info = {"pid": os.getpid(), "host": os.uname().nodename,
-                "command": " ".join(["dvx", *sys.argv[1:]])[:200]}
+        info = {"pid": os.getpid(), "host": os.uname().nodename, "command": _this_command()}
         try:
             fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
         except OSError as exc:  # only for messages (a full disk must not stop the command)
@@ -138,6 +147,9 @@ class RepoLock:
                 self._nested = False
                 return
             del _held[self.path]
+        stopped = _holder_record(self.stopped_path)
+        if stopped is not None and stopped["command"] == _this_command():  # run again: done
+            fsutil.remove_quietly(self.stopped_path)
         fsutil.remove_quietly(self.holder_path)
         if self._fd is not None:
             os.close(self._fd)  # closing the only descriptor releases the flock
@@ -150,6 +162,10 @@ class RepoLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def _this_command() -> str:
+    return " ".join(["dvx", *sys.argv[1:]])[:200]
 
 
 def stopped_message(command: str) -> str:

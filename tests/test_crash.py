@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, make_git_repo, run_dvx, tree_bytes, write
+from conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
 
 from dvx.errors import DvxError
 from dvx.lockfile import parse_lock
@@ -653,11 +653,16 @@ def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     assert killed.returncode == -9
     assert (repo / ".gitignore").read_text() == "/r.bin\n" and not (repo / "r.bin.dvx").exists()
     said = "The last `dvx add r.bin` in this repository was stopped before it finished"
-    assert said in run_dvx("status", cwd=repo).stderr
-    again = run_dvx("add", "r.bin", cwd=repo)
+    assert said in run_dvx_proc("status", cwd=repo).stderr
+    write(repo / "other.txt", "other")
+    other = run_dvx_proc("add", "other.txt", cwd=repo)  # another command: still said
+    assert other.code == 0 and said in other.stderr
+    assert run_dvx_proc("commit", "-q", cwd=repo).code == 0  # quiet: said later, not now
+    assert said in run_dvx_proc("status", cwd=repo).stderr
+    again = run_dvx_proc("add", "r.bin", cwd=repo)
     assert again.code == 0 and said in again.stderr
     assert (repo / "r.bin.dvx").exists()
-    assert said not in run_dvx("status", cwd=repo).stderr
+    assert said not in run_dvx_proc("status", cwd=repo).stderr
 
 
 def test_ctrl_c_while_the_commands_load_ends_without_a_traceback(tmp_path):
