@@ -516,6 +516,7 @@ def test_a_teammate_s_executable_bit_arrives_in_a_linked_workspace(team, link):
     must("add", "d", "tool.sh", cwd=alice)
     share(alice, "executable")
     git(bob, "pull", "-q", "origin", "main")
+    assert status_of(bob, "tool.sh")["workspace"] == "outdated"  # a link is never executable
     must("pull", cwd=bob)
     for rel in ("d/a/1.txt", "tool.sh"):
         mode = os.stat(bob / rel).st_mode
