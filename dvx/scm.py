@@ -358,16 +358,6 @@ class Git:
             raise DvxError(f"git merge-file failed: {detail or proc.returncode}")
         return proc.returncode == 0
 
-    def last_change(self, relpath: str) -> tuple[str, str] | None:
-        """(short commit, author name) of the last commit that changed `relpath`, or None
-        if no commit did."""
-        try:
-            out = self._run("log", "-1", "--format=%h%x00%an", "--", relpath)
-        except DvxError:
-            return None
-        fields = out.decode("utf-8", "replace").strip().split("\0")
-        return (fields[0], fields[1]) if len(fields) == 2 else None
-
     def first_with(self, relpath: str, text: str) -> tuple[str, str] | None:
         """(short commit, author name) of the earliest commit any ref reaches that put
         `text` into `relpath`, or None if none did."""

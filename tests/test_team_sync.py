@@ -699,7 +699,8 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     share(alice, "base")
     bob = team.clone("bob")
     write(bob / "raw.csv", "bob's\n")
-    must("add", "raw.csv", cwd=bob)
+    write(bob / "imgs/a.bin", "bob's image\n")
+    must("add", "raw.csv", "imgs", cwd=bob)
     commit(bob, "data, never `dvx push`ed")
     git(bob, "push", "-q", "origin", "main")
     git(alice, "pull", "-q", "origin", "main")
@@ -716,7 +717,12 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     pushed = run_dvx("push", cwd=alice)  # what her pre-push hook runs: it names Bob's too
     assert pushed.code == 1 and "not in the local cache nor on the remote" in pushed.stderr
     assert f"raw.csv.dvx, recorded by commit {change}" in pushed.stderr
+    assert f"imgs.dvx, recorded by commit {change}" in pushed.stderr  # a directory too
     assert "without running `dvx push`" in pushed.stderr
+    write(alice / "raw.csv.dvx", (bob / "raw.csv.dvx").read_text().replace(
+        pointer_oid(bob / "raw.csv.dvx"), "a" * 32))  # an edit of hers, in no commit
+    assert "raw.csv.dvx, in no commit" in run_dvx("pull", cwd=alice).stderr
+    git(alice, "checkout", "raw.csv.dvx")
 
     must("push", cwd=bob)
     must("pull", cwd=alice)

@@ -121,6 +121,7 @@ class Wanted:
     files: dict[str, int] = field(default_factory=dict)
     trees: dict[str, Tree] = field(default_factory=dict)
     paths: PathsOf = field(default_factory=PathsOf)  # for messages
+    missing_manifests: set[str] = field(default_factory=set)  # in the cache (or remote) no more
 
 
 def _in_scope(path: str, subpath: str | None) -> bool:
@@ -144,6 +145,8 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             problems.append(f"{output.path}: {exc}")
             continue
         if tree is None:
+            wanted.missing_manifests.add(pointer.oid)
+            wanted.paths.add(pointer.oid, output.path)
             problems.append(f"{output.path}: its manifest is in neither the cache nor the "
                             "remote" if fetched else f"{output.path}: its manifest is not in "
                             "the cache")
@@ -238,11 +241,12 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     nowhere = uncached - elsewhere
     for oid in sorted(nowhere):
         result.transfer.failed.setdefault(oid, "not in the local cache nor on the remote")
-    if nowhere:  # a teammate's data, most likely: name who recorded it, as pull does
-        never = remote.inventory.absent(nowhere)
+    unnamed = nowhere | wanted.missing_manifests
+    if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
+        never = remote.inventory.absent(unnamed)
         result.never_pushed = _recorded_with_change(repo, result, never)
         if not repair:  # --repair named those its indexes only claim (_held_intact)
-            result.lost += _recorded_with_change(repo, result, nowhere - never)
+            result.lost += _recorded_with_change(repo, result, unnamed - never)
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
     uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
@@ -368,8 +372,8 @@ SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
 def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[str]
                           ) -> list[str]:
     """The files that record the data `missing` on the remote, each with the commit that
-    first recorded that data there (else the one that last changed the file): its author
-    committed the pointer, and perhaps never ran `dvx push`."""
+    first recorded that data there: its author committed the pointer, and perhaps never ran
+    `dvx push`."""
     named = result.paths.lookup(missing)
     recorded: dict[str, str] = {}  # file: an oid it names for the missing data
     for oid, path in sorted(named.items()):
@@ -377,10 +381,11 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     notes = []
     git = repo.git
     for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
-        change = None if git is None else (git.first_with(record, recorded[record])
-                                           or git.last_change(record))
-        notes.append(f"{record}, recorded by commit {change[0]} ({change[1]})" if change
-                     else record)
+        change = None if git is None else git.first_with(record, recorded[record])
+        if change is not None:
+            notes.append(f"{record}, recorded by commit {change[0]} ({change[1]})")
+        else:  # only this workspace's pointer names it
+            notes.append(f"{record}, in no commit" if git is not None else record)
     return notes
 
 
