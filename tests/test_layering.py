@@ -25,6 +25,7 @@ LAYERS = {
     "dvx.api": 9,  # the Python API: the same operations as the CLI, returning values
     "dvx.fs": 9,  # the dvx:// filesystem for fsspec, on top of the API
     "dvx.cli": 10,
+    "dvx.entry": 11,  # the console script: loads the command line, Ctrl-C included
 }
 
 
