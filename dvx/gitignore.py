@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from dvx import fsutil
-from dvx.ignore import encode_git_lines, git_line_end, git_lines
+from dvx.ignore import encode_git_lines, git_lines
 
 
 def _entry(name: str) -> str:
@@ -27,7 +27,7 @@ def _read(path: str) -> bytes:
 
 def _write(path: str, lines: list[str], old: bytes) -> None:
     # The user's lines come back byte for byte, whatever their encoding and line ends.
-    fsutil.atomic_write(path, encode_git_lines(lines, git_line_end(old)))
+    fsutil.atomic_write(path, encode_git_lines(lines, old))
 
 
 def add_entry(data_path: str) -> str | None:

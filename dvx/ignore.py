@@ -24,20 +24,22 @@ def git_lines(data: bytes) -> list[str]:
     Python would call line breaks (form feed, U+2028, ...) stay inside the line, and bytes
     that are not UTF-8 are kept through surrogateescape, so writing the lines back with
     `encode_git_lines` restores them byte for byte."""
-    text = data.decode("utf-8", "surrogateescape")
+    text = data.decode("utf-8", "surrogateescape").removeprefix(BOM)  # as Git skips it
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the end of the last line, not an empty line after it
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def git_line_end(data: bytes) -> str:
-    """The line end a rewrite of `data` keeps: Windows' if the file already uses it."""
-    return "\r\n" if b"\r\n" in data else "\n"
+BOM = "\ufeff"  # a byte order mark some editors put first; Git skips it
 
 
-def encode_git_lines(lines: list[str], end: str = "\n") -> bytes:
-    return "".join(line + end for line in lines).encode("utf-8", "surrogateescape")
+def encode_git_lines(lines: list[str], like: bytes = b"") -> bytes:
+    """`lines` as a file Git reads, with the line end (Windows' if it uses it) and the byte
+    order mark of `like`, the file's current content."""
+    end = "\r\n" if b"\r\n" in like else "\n"
+    bom = BOM if like.startswith(BOM.encode()) else ""
+    return (bom + "".join(line + end for line in lines)).encode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,17 @@ def test_autostage_adds_pointer_and_gitignore(repo, dvx):
     assert set(staged) >= {"m.bin.dvx", ".gitignore"}
 
 
+def test_a_gitignore_starting_with_a_byte_order_mark_keeps_it_and_one_entry(repo, dvx):
+    """Git skips the mark, so dvx's entry on the first line is its entry there."""
+    write(repo / "one.bin", "1")
+    write(repo / "two.bin", "2")
+    write(repo / ".gitignore", b"\xef\xbb\xbf/one.bin\n")
+    assert dvx("add", "one.bin", "two.bin").code == 0
+    assert (repo / ".gitignore").read_bytes() == b"\xef\xbb\xbf/one.bin\n/two.bin\n"
+    assert dvx("remove", "one.bin.dvx").code == 0
+    assert (repo / ".gitignore").read_bytes() == b"\xef\xbb\xbf/two.bin\n"
+
+
 @pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\u2029"])
 def test_a_name_with_what_python_calls_a_line_break_stays_ignored_by_git(repo, dvx, char):
     name = f"report{char}final.csv"  # Git splits .gitignore lines at "\n" only

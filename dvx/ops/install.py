@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import UsageError
-from dvx.ignore import encode_git_lines, git_line_end, git_lines
+from dvx.ignore import encode_git_lines, git_lines
 from dvx.repo import Repo
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
@@ -123,7 +123,7 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     if kept == lines:
         return
     if kept:
-        fsutil.atomic_write(path, encode_git_lines(kept, git_line_end(old)))
+        fsutil.atomic_write(path, encode_git_lines(kept, old))
     else:
         os.unlink(path)
     result.changed.append(".gitattributes")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from dvx.errors import DvxError
-from dvx.ignore import encode_git_lines, git_line_end, git_lines
+from dvx.ignore import encode_git_lines, git_lines
 from dvx.lockfile import StageLock, encode_lock, parse_lock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
@@ -113,7 +113,7 @@ def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
     removed_by_theirs = set(b) - set(t)
     added_by_theirs = [line for line in dict.fromkeys(t) if line not in b and line not in o]
     merged = [line for line in o if line not in removed_by_theirs] + added_by_theirs
-    return Merged(encode_git_lines(merged, git_line_end(ours)), "lines of both sides kept")
+    return Merged(encode_git_lines(merged, ours), "lines of both sides kept")
 
 
 def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -> Merged:
