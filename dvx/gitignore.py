@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from dvx import fsutil
-from dvx.ignore import encode_git_lines, git_lines
+from dvx.ignore import encode_git_lines, git_lines, read_git_file
 
 
 def _entry(name: str) -> str:
@@ -18,11 +18,8 @@ def _entry(name: str) -> str:
 
 
 def _read(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
+    # A .gitignore that is a symbolic link is refused (PathError), never read or written.
+    return read_git_file(path) or b""
 
 
 def _write(path: str, lines: list[str], old: bytes) -> None:

@@ -9,10 +9,13 @@ themselves are never data. Patterns are matched with pathspec's implementation o
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
+from dvx.errors import PathError
 from dvx.paths import Walk, join_posix
 
 IGNORE_FILE = ".dvxignore"
@@ -32,6 +35,33 @@ def git_lines(data: bytes) -> list[str]:
 
 
 BOM = "\ufeff"  # a byte order mark some editors put first; Git skips it
+
+
+def read_git_file(path: str) -> bytes | None:
+    """The bytes of a file read line by line (.gitignore, .gitattributes, .dvxignore), None
+    when there is none. One that is a symbolic link is refused, never read: Git does not read
+    such a link, and a committed one can lead to any file of the user's, whose lines dvx
+    would then write back into the repository or show in its messages."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        if e.errno == errno.ELOOP and os.path.islink(path):
+            raise linked_git_file_error(path) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def linked_git_file_error(path: str) -> PathError:
+    why = "which dvx does not read (as Git does not read a .gitignore that is one)" \
+        if os.path.basename(path) == IGNORE_FILE \
+        else "which Git does not read; dvx neither reads nor writes through it"
+    return PathError(
+        f"'{os.path.relpath(path)}' is a symbolic link, {why}.",
+        "Replace it with a file of its own (delete the link, then write there the lines it "
+        "should hold), and run the command again.")
 
 
 def encode_git_lines(lines: list[str], like: bytes = b"") -> bytes:
@@ -62,12 +92,11 @@ class DvxIgnore:
         if directory not in self._specs:
             path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
                               else IGNORE_FILE)
-            try:
-                with open(path, "rb") as f:
-                    lines = list(enumerate(git_lines(f.read()), 1))
-            except (FileNotFoundError, NotADirectoryError):
+            data = read_git_file(path)
+            if data is None:
                 self._specs[directory] = None
                 return None
+            lines = list(enumerate(git_lines(data), 1))
             import pathspec
 
             rules = [(n, line) for n, line in lines

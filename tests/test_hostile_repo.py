@@ -440,6 +440,34 @@ def test_pointer_file_that_is_a_symlink_is_not_read(tmp_path):
     assert not (tmp_path / "clone/data.bin").exists()
 
 
+def test_ignore_files_committed_as_symlinks_are_never_read_or_written(tmp_path):
+    hostile = Hostile(tmp_path)
+    victim = hostile.outside / "victim.txt"
+    for rel in (".gitignore", ".gitattributes", ".dvxignore"):
+        os.symlink(victim, hostile.origin / rel)
+    hostile.commit({})
+    clone = hostile.clone()
+    write(clone / "new.txt", "new\n")
+    before = protected(hostile.base, clone)
+
+    def refused(args: tuple[str, ...], link: str) -> None:
+        result = run_dvx(*args, cwd=clone)
+        assert result.code == 2 and "Traceback" not in result.output, result.output
+        message = " ".join(result.stderr.split())
+        assert f"ERROR: '{link}' is a symbolic link" in message, message
+        assert "a file of its own" in message
+
+    refused(("install",), ".gitattributes")
+    refused(("add", "new.txt"), ".dvxignore")
+    (clone / ".dvxignore").unlink()  # the user deletes it; the linked .gitignore still stops
+    refused(("add", "new.txt"), ".gitignore")
+    assert protected(hostile.base, clone) == before
+    assert (clone / ".gitattributes").is_symlink() and (clone / ".gitignore").is_symlink()
+    assert not (clone / "new.txt.dvx").exists()
+    assert subprocess.run(["git", "config", "--get", "merge.dvx.driver"], cwd=clone,
+                          capture_output=True).returncode == 1  # install stopped before it
+
+
 # --- hostile configuration --------------------------------------------------------------------
 
 

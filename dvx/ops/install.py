@@ -21,8 +21,8 @@ import sys
 from dataclasses import dataclass, field
 
 from dvx import fsutil
-from dvx.errors import UsageError
-from dvx.ignore import encode_git_lines, git_lines
+from dvx.errors import PathError, UsageError
+from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.repo import Repo
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
@@ -85,10 +85,10 @@ def driver_not_set_up(repo: Repo) -> bool:
     if repo.git is None:
         return False
     try:
-        with open(os.path.join(repo.root, ".gitattributes"), "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "replace")
-    except OSError:
+        data = read_git_file(os.path.join(repo.root, ".gitattributes"))
+    except (OSError, PathError):  # a symbolic link: Git does not read it, nor does dvx
         return False
+    text = (data or b"").decode("utf-8", "replace")
     named = any("merge=dvx" in line.split()[1:] for line in text.splitlines()
                 if not line.lstrip().startswith("#"))
     return named and repo.git.get_config("merge.dvx.driver") is None
@@ -109,11 +109,7 @@ def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
 
 def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     path = os.path.join(repo.root, ".gitattributes")
-    try:
-        with open(path, "rb") as f:
-            old = f.read()
-    except FileNotFoundError:
-        old = b""
+    old = read_git_file(path) or b""  # a symbolic link is refused, never read or written
     lines = git_lines(old)
     present = {" ".join(line.split()) for line in lines}  # spacing aside
     if uninstall:
