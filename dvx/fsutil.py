@@ -351,10 +351,11 @@ def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: boo
         remove_quietly(tmp)
 
 
-def read_small_file(path: str, limit: int) -> bytes | None:
+def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes | None:
     """The whole content of the file at `path` if it is smaller than `limit`, else None.
-    Raw syscalls (open, fstat, read, close): this runs once per file of a dataset."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    Raw syscalls (open, fstat, read, close): this runs once per file of a dataset. Without
+    `follow_links`, a symbolic link at `path` is an OSError (ELOOP), never read through."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW))
     try:
         size = os.fstat(fd).st_size
         if size >= limit:

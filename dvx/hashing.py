@@ -141,10 +141,11 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = No
         return _hash_mapped(f, size, algo, on_bytes)
 
 
-def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None
-              ) -> tuple[str, int]:
+def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None,
+              follow_links: bool = True) -> tuple[str, int]:
     """Copy the file at `path` into the new, empty file `dst_fd` (open for reading and writing)
-    and return the (oid, size) of the copy.
+    and return the (oid, size) of the copy. Without `follow_links`, a symbolic link at `path`
+    is an OSError (ELOOP), never read through.
 
     The copy is what gets hashed, from its own pages: the oid describes exactly the bytes
     stored even if the source is written to meanwhile (hashing the source, then writing it,
@@ -157,7 +158,9 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
     hasher = get_algorithm(algo).new()
     windows: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
     stop = threading.Event()  # set if hashing stops early (an error, Ctrl-C)
-    with open(path, "rb", buffering=0) as src:
+    nofollow = 0 if follow_links else os.O_NOFOLLOW
+    with open(path, "rb", buffering=0, opener=lambda p, flags: os.open(p, flags | nofollow)
+              ) as src:
 
         total = os.fstat(src.fileno()).st_size
 

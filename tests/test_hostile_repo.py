@@ -414,6 +414,41 @@ def test_get_never_follows_a_source_s_link_out_of_it(tmp_path):
         (reader / "ok").unlink()
 
 
+@pytest.mark.parametrize("bad", ["link", "other bytes"])
+def test_a_source_s_cache_is_checked_and_never_followed(bad, tmp_path, monkeypatch):
+    import fsspec
+
+    import dvx.api
+    from dvx.errors import DvxError
+
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.txt", b"public data\n")
+    write(hostile.outside / "victim.txt", "the reader's private key\n")
+    oid = xxhash.xxh3_128_hexdigest(b"public data\n")
+    obj = hostile.origin / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    obj.unlink()
+    if bad == "link":
+        os.symlink(hostile.outside / "victim.txt", obj)
+    else:
+        write(obj, "tampered data\n")
+    hostile.commit({})
+    reader = make_git_repo(tmp_path / "reader")
+    assert run_dvx("init", cwd=reader).code == 0
+    why = "is a symbolic link" if bad == "link" else "is corrupt"
+    for args in (("get", str(hostile.origin), "data.txt"),
+                 ("import", str(hostile.origin), "data.txt")):
+        message = run_clean(*args, cwd=reader)
+        assert oid in message and why in message, message
+        assert not (reader / "data.txt").exists()
+    monkeypatch.chdir(reader)
+    with pytest.raises(DvxError, match=why):
+        dvx.api.read("data.txt", repo=str(hostile.origin))
+    with pytest.raises((DvxError, OSError), match=why):  # OSError: refused when opened
+        fsspec.filesystem("dvx", repo=str(hostile.origin)).cat("data.txt")
+    for path in files_under(reader).values():
+        assert b"private" not in path[1]
+
+
 def test_ls_gives_a_source_s_link_its_own_size_never_its_target_s(tmp_path):
     hostile = Hostile(tmp_path)
     write(hostile.outside / "victim.txt", "a secret of 31 bytes, say......\n")

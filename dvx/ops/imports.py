@@ -78,10 +78,8 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
             os.mkdir(built)
         for rel, oid, _, executable in files:
             dst = safe_join(built, rel) if rel else built
-            src = source.cached_path(oid)
-            assert src is not None
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            shutil.copyfile(src, dst)
+            source.copy_object(oid, dst)  # checked against its oid as it is copied
             if executable:
                 os.chmod(dst, 0o755)
 

@@ -12,18 +12,21 @@ goes into the reader's cache: the source repository is never written to.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
 import posixpath
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
+from dvx import fsutil
 from dvx.config import Config
-from dvx.errors import DvxError, PathError, UsageError
+from dvx.errors import CorruptObjectError, DvxError, PathError, UsageError
+from dvx.hashing import hash_bytes, hash_copy
 from dvx.history import History
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
@@ -238,8 +241,8 @@ class Source:
             if path is None:
                 downloads.append(oid)
             else:
-                with open(path, "rb") as src:
-                    self.cache.add_stream(src, oid)
+                with _open_cached(oid, path) as src:
+                    self.cache.add_stream(src, oid)  # refuses bytes that do not hash to oid
         self.fetch(downloads, sizes)
 
     def describe(self) -> str:
@@ -283,6 +286,29 @@ class Source:
                 return cache.oid_path(oid)
         return None
 
+    def copy_object(self, oid: str, dst: str) -> None:
+        """Write the object `oid`, from a cache that has it, to the new file `dst`, hashed as
+        it is copied (one pass); bytes that do not hash to `oid` are refused. A source's cache
+        is as untrusted as its remote, and never followed through a symbolic link."""
+        path = self.cached_path(oid)
+        assert path is not None
+        algo = self.repo.algo
+        try:
+            data = fsutil.read_small_file(path, fsutil.SMALL_FILE, follow_links=False)
+            fd = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+            try:
+                if data is not None:
+                    actual = hash_bytes(data, algo)
+                    fsutil.write_all(fd, data)
+                else:
+                    actual, _ = hash_copy(path, fd, algo, follow_links=False)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _linked_object(exc, oid, path) from None
+        if actual != oid:
+            raise _corrupt_copy(oid, path, actual)
+
     def fetch(self, oids: list[str], sizes: dict[str, int] | None = None) -> None:
         """Bring `oids` into the reader's cache (copied from the source's cache when it has
         them, else downloaded from its remote); DvxError naming what failed."""
@@ -314,7 +340,9 @@ class Source:
         its end, it is checked against the oid)."""
         path = self.cached_path(oid)
         if path is not None:
-            return open(path, "rb")
+            cached = path
+            return cast(IO[bytes], _Verified(_open_cached(oid, path), oid, self.repo.algo,
+                                             lambda actual: _corrupt_copy(oid, cached, actual)))
         _, store = self.remote()
         try:
             stream = store.open(oid)
@@ -375,17 +403,49 @@ def _from(tree: Tree, sub: str) -> Iterator[str]:
         yield path
 
 
+def _open_cached(oid: str, path: str) -> IO[bytes]:
+    """The cached object `oid` at `path`, opened unverified (the caller hashes what it reads):
+    a source's cache is as untrusted as its remote, and a link there is never followed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise _linked_object(exc, oid, path) from None
+    return os.fdopen(fd, "rb")
+
+
+def _linked_object(exc: OSError, oid: str, path: str) -> Exception:
+    """`exc`, raised opening the cached object `oid` at `path` without following a link, as
+    the user's error when a link is what was there."""
+    if exc.errno != errno.ELOOP or not os.path.islink(path):
+        return exc
+    return CorruptObjectError(
+        f"The cached object {oid} at '{path}' is a symbolic link, not an object; dvx does not "
+        "read through it.", "Fix or re-push it at the source.")
+
+
+def _corrupt_copy(oid: str, path: str, actual: str) -> CorruptObjectError:
+    return CorruptObjectError(f"The cached object {oid} at '{path}' is corrupt: its bytes hash "
+                              f"to {actual}.", "Fix or re-push it at the source.")
+
+
+def _corrupt_remote_copy(oid: str, actual: str) -> DvxError:
+    return DvxError(f"The remote copy of {oid} is corrupt: its bytes hash to {actual}.",
+                    "Push a good copy from a repository that has it.")
+
+
 class _Verified(io.BufferedIOBase):
     """A reader that hashes what it reads and, at its end, refuses bytes that do not hash to
-    the expected oid."""
+    the expected oid (`corrupt`: the error, given the oid they hash to)."""
 
-    def __init__(self, src: IO[bytes], oid: str, algo: str) -> None:
+    def __init__(self, src: IO[bytes], oid: str, algo: str,
+                 corrupt: Callable[[str], DvxError] | None = None) -> None:
         from dvx.hashing import ALGORITHMS
 
         super().__init__()
         self._src, self._oid = src, oid
         self._hasher = ALGORITHMS[algo].new()
         self._checked = False
+        self._corrupt = corrupt or (lambda actual: _corrupt_remote_copy(oid, actual))
 
     def read(self, size: int | None = -1) -> bytes:
         data = self._src.read(-1 if size is None else size)
@@ -401,8 +461,7 @@ class _Verified(io.BufferedIOBase):
             self._checked = True
             actual = self._hasher.hexdigest()
             if actual != self._oid:
-                raise DvxError(f"The remote copy of {self._oid} is corrupt: its bytes hash to "
-                               f"{actual}.", "Push a good copy from a repository that has it.")
+                raise self._corrupt(actual)
 
     def readable(self) -> bool:
         return True
