@@ -224,6 +224,25 @@ def test_import_url_records_the_version_and_update_downloads_a_new_one(project, 
     assert missing.code != 0 and "Nothing at" in missing.stderr
 
 
+def test_status_names_a_committed_import_s_local_source_outside_the_repository(
+        source, project, tmp_path):
+    """A cloned repository's pointers can name any file or repository of the user's, which
+    `update` would read (docs/guarantees.md §5, Limits): status says which, before that."""
+    _, alice = source
+    victim = write(tmp_path / "home" / ".aws" / "credentials", "secret\n")
+    zero = "f" * 32
+    write(project / "creds.txt.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {zero}\n'
+          f'size: 1\nsource:\n  etag: "0"\n  url: "{victim}"\n')
+    write(project / "p.txt.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {zero}\nsize: 1\n'
+          f'source:\n  path: "raw/train.csv"\n  repo: "../datasets/alice"\n'
+          f'  rev_lock: "{"0" * 40}"\n')
+    status = run_dvx("status", cwd=project).stdout
+    assert (f"creds.txt: its source URL has a new version; it is the local path '{victim}', "
+            "outside this repository") in status
+    assert f"it is the local path '{alice}', outside this repository" in status
+    assert "(`dvx update p.txt.dvx` brings it)" in status
+
+
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0

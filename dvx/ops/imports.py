@@ -332,6 +332,7 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
         info = output.pointer.source_info
         if info is None:
             continue
+        where = _local_outside(repo, info.get("repo") or info["url"])
         try:
             if "repo" in info:
                 source = Source(_location(repo, info["repo"]), info.get("rev"), reader=repo)
@@ -339,14 +340,15 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                 if commit != info["rev_lock"]:
                     found.append(SourceCheck(output.path, True, (
                         f"its source moved ({info.get('rev') or 'HEAD'} is now {commit[:7]}, "
-                        f"was {info['rev_lock'][:7]})")))
+                        f"was {info['rev_lock'][:7]}){where}")))
                 elif source.commit is None and _data_oid(
                         source, source.find(info["path"])) != output.pointer.oid:
                     found.append(SourceCheck(output.path, True, (
-                        "its source's workspace holds other data (not committed there yet)")))
+                        f"its source's workspace holds other data (not committed there yet)"
+                        f"{where}")))
             elif url_version(_location(repo, info["url"]))[2] != info.get("etag"):
                 found.append(SourceCheck(output.path, True,
-                                         "its source URL has a new version"))
+                                         f"its source URL has a new version{where}"))
         except DvxError as exc:
             found.append(SourceCheck(output.path, False,
                                      f"its source could not be checked: {exc.message}"))
@@ -374,6 +376,17 @@ def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
 def _is_local(location: str) -> bool:
     return "://" not in location and not (
         ":" in location.split("/", 1)[0] and not os.path.exists(location))  # not host:path
+
+
+def _local_outside(repo: Repo, recorded: str) -> str:
+    """Names a recorded source that is a local path outside the repository, where `update`
+    will read: a pointer from a repository you cloned can name any file of yours
+    (docs/guarantees.md §5, Limits); "" for any other source."""
+    location = os.path.abspath(_location(repo, recorded))
+    if not _is_local(recorded) or location == repo.root or location.startswith(
+            repo.root.rstrip(os.sep) + os.sep):
+        return ""
+    return f"; it is the local path '{location}', outside this repository"
 
 
 def _recorded_location(repo: Repo, location: str) -> str:
