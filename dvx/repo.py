@@ -7,14 +7,14 @@ import os
 from typing import TYPE_CHECKING
 
 from dvx.config import Config
-from dvx.errors import ConfigError, DvxError, NotARepoError
+from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
 from dvx.gitignore import exclude_temporaries
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
-from dvx.scm import Git, find_git_root, main_worktree_of
+from dvx.scm import Git, find_git_root, main_worktree_of, tracked_in
 from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 DVX_DIR = ".dvx"
+# What in .dvx/ belongs to one clone, never to Git: where dvx writes and deletes, and the
+# user's own settings (which may confirm a cache outside the repository).
+PRIVATE = ("cache", "tmp", "config.local")
 
 
 def find_root(start: str | None = None) -> str:
@@ -48,6 +51,7 @@ class Repo:
         self.dvx_dir = os.path.join(self.root, DVX_DIR)
         self.progress: Progress = progress or NoProgress()
         self._temporaries_excluded = False
+        self._private_files_checked = False
 
     @classmethod
     def find(cls, start: str | None = None, progress: Progress | None = None) -> Repo:
@@ -63,8 +67,29 @@ class Repo:
             return None
         return os.path.join(main, DVX_DIR)
 
+    def _refuse_private_files_from_git(self) -> None:
+        """Refuse a repository whose Git tracks dvx's private files (or a `.dvx` that is not a
+        directory): a clone would bring a link leading to another project's cache, or settings
+        the user never chose. Asked once, before anything in .dvx/ is read or written."""
+        if self._private_files_checked:
+            return
+        tracked = sorted({"/".join(path.split("/")[:2]) for path in tracked_in(self.root, DVX_DIR)
+                          if _is_private(path)})
+        if tracked:
+            names = " ".join(tracked)
+            raise PathError(
+                f"Git tracks {', '.join(tracked)} in the repository '{self.root}': dvx's "
+                "private files, which belong to one clone and must never come from Git (a "
+                "cloned link or setting there could make dvx write or delete outside the "
+                "repository). dvx reads and writes nothing in this repository until Git stops "
+                "tracking them.",
+                f"If the repository is yours: `git rm -r --cached -- {names}`, delete what is "
+                f"left there (`rm -rf -- {names}`), and commit. Otherwise ask its owner to.")
+        self._private_files_checked = True
+
     @functools.cached_property
     def config(self) -> Config:
+        self._refuse_private_files_from_git()
         own_local = os.path.join(self.dvx_dir, "config.local")
         if self.main_dvx_dir is None or os.path.exists(own_local):
             return Config(self.dvx_dir)
@@ -78,6 +103,7 @@ class Repo:
 
     @functools.cached_property
     def tmp_dir(self) -> str:
+        self._refuse_private_files_from_git()
         return self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory")
 
     @functools.cached_property
@@ -233,6 +259,12 @@ class Repo:
 
     def abspath(self, relpath: str) -> str:
         return join_posix(self.root, relpath)
+
+
+def _is_private(path: str) -> bool:
+    """`path` (as Git lists it below .dvx) is .dvx itself or at or below a private name."""
+    parts = path.lower().split("/")
+    return len(parts) == 1 or parts[1] in PRIVATE
 
 
 def _within(path: str, folder: str) -> bool:

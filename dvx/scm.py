@@ -62,6 +62,24 @@ def main_worktree_of(root: str) -> str | None:
     return os.path.dirname(common)
 
 
+def tracked_in(root: str, folder: str) -> list[str]:
+    """What the index of the Git work tree around `root` holds at or below `folder` (relative
+    to `root`, in any letter case), as paths relative to `root`. Empty outside a Git work tree
+    or without Git. Runs Git directly, whatever core.no_scm says: asked before any config."""
+    import subprocess
+
+    if find_git_root(root) is None:
+        return []
+    try:
+        proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--", f":(icase){folder}"],
+                              capture_output=True, check=False)
+    except FileNotFoundError:
+        return []
+    if proc.returncode != 0:
+        return []
+    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+
+
 class Git:
     def __init__(self, root: str) -> None:
         self.root = root

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -130,8 +131,13 @@ def run_clean(*args: str, cwd: Path) -> str:
     return " ".join(result.stderr.split())
 
 
-def assert_refused(hostile: Hostile, commands: list[tuple[str, ...]]) -> list[str]:
+def assert_refused(hostile: Hostile, commands: list[tuple[str, ...]],
+                   prepare: Callable[[Path], None] | None = None) -> list[str]:
+    """Clone, `prepare` the clone (what its user did there), run each command: each fails
+    with a clear message and changes nothing outside the workspace."""
     clone = hostile.clone()
+    if prepare is not None:
+        prepare(clone)
     before = protected(hostile.base, clone)
     messages = [run_clean(*args, cwd=clone) for args in commands]
     assert protected(hostile.base, clone) == before, "something outside the workspace changed"
@@ -525,17 +531,25 @@ def commit_symlink(repo: Path, rel: str, target: str) -> None:
     git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},{rel}")
 
 
-def lead_private_directory(hostile: Hostile, how: str, into: str) -> None:
-    """Commit a cache.dir (`how` "cache.dir") or a link at a directory of .dvx/ (`how`
-    "PATH symlink") that leads to `into`, a path relative to the repository's root."""
+def lead_private_directory(hostile: Hostile, how: str, into: str) -> Callable[[Path], None]:
+    """Commit a cache.dir (`how` "cache.dir") that leads to `into`, a path relative to the
+    repository's root; or (`how` "PATH symlink") return what makes a link at a directory of
+    .dvx/ lead there in a clone: Git never brings one
+    (test_private_files_git_tracks_are_refused)."""
     if how == "cache.dir":
         config = (hostile.origin / ".dvx/config").read_text()
         hostile.commit({".dvx/config": config + f"[cache]\ndir = ../{into}\n"})
-        return
+        return lambda clone: None
     hostile.commit({})
     name = how.split()[0]
-    commit_symlink(hostile.origin, name, "../" * name.count("/") + into)
-    git(hostile.origin, "commit", "-qm", f"{name} leads to {into}")
+
+    def make_link(clone: Path) -> None:
+        if (clone / name).is_dir():
+            (clone / name).rmdir()
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink("../" * name.count("/") + into, clone / name)
+
+    return make_link
 
 
 @pytest.mark.parametrize("how, into", [("cache.dir", ".git/objects/dvx"),
@@ -544,8 +558,8 @@ def lead_private_directory(hostile: Hostile, how: str, into: str) -> None:
 def test_private_directories_leading_into_git_are_refused(how, into, tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
-    lead_private_directory(hostile, how, into)
-    for message in assert_refused(hostile, EVERYTHING):
+    link = lead_private_directory(hostile, how, into)
+    for message in assert_refused(hostile, EVERYTHING, link):
         assert message.startswith("ERROR:") and "leads into the Git directory" in message
 
 
@@ -557,9 +571,63 @@ def test_a_cache_leading_into_the_workspace_is_refused(how, tmp_path):
     whether it is the cache itself or a folder in it that dvx writes to."""
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
-    lead_private_directory(hostile, how, "store")
-    for message in assert_refused(hostile, EVERYTHING):
+    link = lead_private_directory(hostile, how, "store")
+    for message in assert_refused(hostile, EVERYTHING, link):
         assert message.startswith("ERROR:") and "leads into the workspace" in message
+
+
+def _victim_cache(hostile: Hostile) -> Path:
+    """Another project's cache outside the clone, with an object a hostile clone could
+    delete or overwrite."""
+    victim = hostile.outside / "mine-cache"
+    write(victim / "files/xxh128" / PAYLOAD_OID[:2] / PAYLOAD_OID[2:], PAYLOAD)
+    return victim
+
+
+def _commit_private(hostile: Hostile, what: str) -> None:
+    """Commit, as a hostile repository can (`git add -f`), one of dvx's private files."""
+    victim = _victim_cache(hostile)
+    oid = xxhash.xxh3_128_hexdigest(b"data")
+    shard = f".dvx/cache/files/xxh128/{oid[:2]}"
+    hostile.commit({})
+    if what == ".dvx/config.local":
+        write(hostile.origin / what, f"[cache]\ndir = {victim}\n")
+        git(hostile.origin, "add", "-f", what)
+    elif what == ".dvx":  # the directory itself a link
+        git(hostile.origin, "rm", "-rq", "--cached", ".dvx")
+        commit_symlink(hostile.origin, ".dvx", str(hostile.outside))
+    else:
+        commit_symlink(hostile.origin, what.format(shard=shard, object=f"{shard}/{oid[2:]}"),
+                       {".dvx/tmp": str(hostile.outside),
+                        "{object}": str(hostile.outside / "victim.txt")}.get(what, str(victim)))
+    git(hostile.origin, "commit", "-qm", f"{what} from Git")
+
+
+@pytest.mark.parametrize("what", [".dvx/cache", ".dvx/tmp", ".dvx/config.local", "{shard}",
+                                  "{object}", ".dvx"])
+def test_private_files_git_tracks_are_refused(what, tmp_path):
+    """A cache, temporary directory or local config from Git is the cloned repository's
+    choice of where dvx writes and deletes (another project's cache, the user's files): every
+    command refuses the repository, says how to clean up, and touches nothing."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    _commit_private(hostile, what)
+    commands = [*EVERYTHING, ("gc", "-w", "-f", "--grace", "0"), ("fetch",)]
+    for message in assert_refused(hostile, commands):
+        assert message.startswith("ERROR: Git tracks") and "git rm -r --cached" in message
+    assert not (tmp_path / "clone/data.bin").exists()
+
+
+def test_dvx_init_makes_git_ignore_its_private_files_whatever_they_are(repo):
+    """Links at .dvx/cache, .dvx/tmp or .dvx/config.local are ignored like directories."""
+    for name in ("cache", "tmp", "config.local"):
+        path = repo / ".dvx" / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        os.symlink("/nowhere", path)
+    git(repo, "add", "-A")
+    assert not [p for p in git(repo, "ls-files", ".dvx").split() if p != ".dvx/config"
+                and p != ".dvx/.gitignore"]
 
 
 def test_unparsable_config_is_a_clear_error(tmp_path):

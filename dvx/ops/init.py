@@ -11,8 +11,8 @@ from dvx.errors import NotARepoError, UsageError
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import find_git_root
 
-# Keeps everything but the shared config out of Git.
-DVX_GITIGNORE = "/config.local\n/tmp/\n/cache/\n"
+# Keeps everything but the shared config out of Git, whatever each is (a link too).
+DVX_GITIGNORE = "/config.local\n/tmp\n/cache\n"
 CONFIG_HEADER = "# dvx project configuration (tracked by Git). Secrets go in config.local.\n"
 
 
