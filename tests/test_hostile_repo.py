@@ -630,6 +630,27 @@ def test_dvx_init_makes_git_ignore_its_private_files_whatever_they_are(repo):
                 and p != ".dvx/.gitignore"]
 
 
+@pytest.mark.parametrize("where", ["another project's cache", "the clone's .git"])
+def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
+    """No remote lives in a repository's .dvx (its cache) or .git: a tracked config naming one
+    could make `gc --remote` delete another project's objects, or `push` write into .git."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    mine = make_git_repo(hostile.outside / "mine")
+    assert run_dvx("init", cwd=mine).code == 0
+    write(mine / "precious.txt", "my data\n")
+    assert run_dvx("add", "precious.txt", cwd=mine).code == 0
+    url = {"another project's cache": f"file://{mine}/.dvx/cache",
+           "the clone's .git": ".git/dvx"}[where]
+    assert run_dvx("remote", "add", "-d", "storage", url, cwd=hostile.origin).code == 0
+    hostile.commit({})
+    commands = [("pull",), ("push",), ("fetch",), ("gc", "-w", "-c", "storage", "-f", "--grace",
+                                                   "0")]
+    for message in assert_refused(hostile, commands):
+        assert "private directory" in message and "dvx remote modify storage url" in message
+    assert (mine / "precious.txt").read_text() == "my data\n"
+
+
 def test_unparsable_config_is_a_clear_error(tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")

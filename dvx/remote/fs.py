@@ -48,6 +48,25 @@ def local_path(url: str, repo_root: str) -> str:
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(repo_root, path))
 
 
+PRIVATE_DIRECTORIES = (".dvx", ".git")
+
+
+def refuse_private_directory(path: str, shown: str, name: str) -> None:
+    """No remote lives in a repository's .dvx (its cache) or .git: a cloned configuration
+    naming one could make `gc --remote` delete another project's objects, or `push` write
+    into a Git directory."""
+    real = os.path.realpath(path)
+    parts = real.split(os.sep)
+    for depth, part in enumerate(parts):
+        if part.lower() in PRIVATE_DIRECTORIES:
+            private = os.sep.join(parts[:depth + 1])
+            raise RemoteError(f"The {shown} is the directory '{real}', in '{private}', a "
+                              "repository's private directory (its cache or Git's): no remote "
+                              "lives there, and dvx never writes or deletes there for one.",
+                              "Point the remote at a directory of its own: `dvx remote modify "
+                              f"{name} url DIR`.")
+
+
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
@@ -146,7 +165,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
                                "retries": request_retries(options)}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
-        local = RemoteStore(DirectoryBlobs(local_path(url, repo_root)), algo, **packing)
+        path = local_path(url, repo_root)
+        refuse_private_directory(path, shown, name or "NAME")
+        local = RemoteStore(DirectoryBlobs(path), algo, **packing)
         local.name = name
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
