@@ -201,17 +201,14 @@ def test_a_desc_changed_on_both_sides_keeps_each_side_s_data_changes_in_both_ver
     Bob f2. Whichever version is kept, both sides' data changes are in it."""
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)
-    edit(bob, "images/f2.txt", "bob's f2\n")
-    must("add", "images", cwd=bob)
-    _describe(bob, "images.dvx", "bob's images")
-    _describe(bob, "raw.csv.dvx", "bob's raw")
-    share(bob, "bob")
-    edit(alice, "images/f1.txt", "alice's f1\n")
-    edit(alice, "raw.csv", "alice's raw\n")
-    must("add", "images", "raw.csv", cwd=alice)
-    _describe(alice, "images.dvx", "alice's images")
-    _describe(alice, "raw.csv.dvx", "alice's raw")
-    share(alice, "alice")
+    for clone, name, changed in ((bob, "bob", ["images/f2.txt"]),
+                                 (alice, "alice", ["images/f1.txt", "raw.csv"])):
+        for rel in changed:
+            edit(clone, rel, f"{name}'s {rel}\n")
+        must("add", *{rel.split("/")[0] for rel in changed}, cwd=clone)
+        _describe(clone, "images.dvx", f"{name}'s images")
+        _describe(clone, "raw.csv.dvx", f"{name}'s raw")
+        share(clone, name)
 
     merged = _merge(alice, "origin/bob")
     assert merged.returncode != 0 and "each with every other change" in merged.stderr
@@ -220,9 +217,9 @@ def test_a_desc_changed_on_both_sides_keeps_each_side_s_data_changes_in_both_ver
         middle = lines.index("=======\n")
         (alice / pointer).write_text("".join(lines[middle + 1:-1]))  # Bob's version
     must("pull", cwd=alice)
-    assert (alice / "images/f1.txt").read_text() == "alice's f1\n"
-    assert (alice / "images/f2.txt").read_text() == "bob's f2\n"
-    assert (alice / "raw.csv").read_text() == "alice's raw\n"
+    assert (alice / "images/f1.txt").read_text() == "alice's images/f1.txt\n"
+    assert (alice / "images/f2.txt").read_text() == "bob's images/f2.txt\n"
+    assert (alice / "raw.csv").read_text() == "alice's raw.csv\n"
     assert "bob's images" in (alice / "images.dvx").read_text()
     assert "bob's raw" in (alice / "raw.csv.dvx").read_text()
 

@@ -692,17 +692,23 @@ def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
     assert (carol / "feat.csv").read_text() == "feat\n"
 
 
+def _commits_data_without_pushing(clone, files: dict[str, str]):
+    """Track `files` (their top-level paths), commit and push the commit, not the data."""
+    for rel, content in files.items():
+        write(clone / rel, content)
+    must("add", *sorted({rel.split("/")[0] for rel in files}), cwd=clone)
+    commit(clone, "data, never `dvx push`ed")
+    git(clone, "push", "-q", "origin", "main")
+    return clone
+
+
 def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team):
     alice = team.founder()
     write(alice / "base.csv", "base\n")
     must("add", "base.csv", cwd=alice)
     share(alice, "base")
-    bob = team.clone("bob")
-    write(bob / "raw.csv", "bob's\n")
-    write(bob / "imgs/a.bin", "bob's image\n")
-    must("add", "raw.csv", "imgs", cwd=bob)
-    commit(bob, "data, never `dvx push`ed")
-    git(bob, "push", "-q", "origin", "main")
+    bob = _commits_data_without_pushing(team.clone("bob"), {"raw.csv": "bob's\n",
+                                                            "imgs/a.bin": "bob's image\n"})
     git(alice, "pull", "-q", "origin", "main")
 
     assert status_of(alice, "raw.csv")["workspace"] == "not_pulled"
@@ -734,12 +740,8 @@ def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(tea
     """Bob committed v1 of a file and of a directory without pushing their data; Alice
     committed and pushed v2. Pulling the older revision names Bob's commit, not Alice's."""
     alice = team.founder()
-    bob = team.clone("bob", pull=False)
-    write(bob / "data.csv", "v1\n")
-    write(bob / "imgs/a.bin", "a1\n")
-    must("add", "data.csv", "imgs", cwd=bob)
-    commit(bob, "v1, data never pushed")
-    git(bob, "push", "-q", "origin", "main")
+    _commits_data_without_pushing(team.clone("bob", pull=False), {"data.csv": "v1\n",
+                                                                  "imgs/a.bin": "a1\n"})
     git(alice, "pull", "-q", "origin", "main")
     write(alice / "data.csv", "v2\n")
     write(alice / "imgs/a.bin", "a2\n")
