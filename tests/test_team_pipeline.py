@@ -5,6 +5,7 @@ reproduces exactly what was recorded."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from pipeline_kit import make_ml_repo, runs
 
@@ -154,3 +155,42 @@ def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
     rebuilt = run_dvx("repro", cwd=bob)
     assert rebuilt.code == 0, rebuilt.output
     assert (bob / "big").read_text() == "2\n" and runs(bob) == ["s", "s"]
+
+
+def dir_team(tmp_path) -> Path:
+    """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,
+    then she runs it again and shares that."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "n.txt").write_text("1\n")
+    (alice / "dvx.yaml").write_text(
+        "stages:\n  gen:\n    cmd: mkdir -p outdir && for i in 1 2 3; do (cat n.txt; echo $i) >"
+        " outdir/f$i; done; echo gen >> runs.log\n    deps: [n.txt]\n    outs: [outdir]\n")
+    (alice / ".gitignore").write_text("runs.log\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    (alice / "n.txt").write_text("2\n")
+    must("repro", cwd=alice)
+    share(alice, "n=2")
+    git(bob, "pull", "-q", "origin", "main")
+    return bob
+
+
+def test_a_teammates_directory_output_pulled_in_part_is_checked_out_not_run_over(tmp_path):
+    bob = dir_team(tmp_path)
+    must("pull", "outdir/f1", cwd=bob)  # one file of alice's run; f2 and f3 hold bob's old run
+    status = run_dvx("status", cwd=bob)
+    assert "changed outs" not in status.stdout and "dvx repro" not in status.stdout, status.stdout
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "`dvx pull`" in refused.stderr, refused.output
+    assert runs(bob) == [] and git(bob, "status", "--porcelain") == ""
+
+    must("fetch", cwd=bob)
+    assert "Would check out" in run_dvx("repro", "--dry", cwd=bob).stdout
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0 and "Checked out the outputs" in repro.stdout, repro.output
+    assert runs(bob) == [] and git(bob, "status", "--porcelain") == ""
+    assert [(bob / "outdir" / f"f{i}").read_text() for i in (1, 2, 3)] == ["2\n1\n", "2\n2\n",
+                                                                          "2\n3\n"]
+    assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]

@@ -15,6 +15,7 @@ from typing import Any
 from dvx.errors import FormatError
 from dvx.lockfile import LockedPath, StageLock
 from dvx.objects.tree import Tree
+from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
 from dvx.pipeline.spec import Out, Stage
 from dvx.repo import Repo
@@ -99,11 +100,21 @@ def only_outdated(reasons: list[str]) -> bool:
 
 
 def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
-    """Does the workspace hold what dvx last placed at the path, which dvx.lock no longer
-    records (a teammate's run came with `git pull`)?"""
+    """Does the workspace hold only what dvx placed at the path, but not what dvx.lock records
+    (a teammate's run came with `git pull`)? A directory placed in part (`dvx pull
+    outdir/f1`, a checkout stopped half-way) counts when each file in it is a version a
+    checkout placed, as the data status reads it (ops/sync_layers.py), and some of them are
+    of another version than dvx.lock records (one that only lacks files is not pulled)."""
     synced = repo.syncstate.get(current.path)
-    return (synced is not None and synced.placed is None and synced.oid == current.oid
-            and synced.oid != recorded.oid)
+    if synced is None or current.oid == recorded.oid or all(
+            layer.oid == recorded.oid for layer in synced.layers()):
+        return False
+    if synced.placed is None and synced.base is None:
+        return synced.oid == current.oid
+    full = repo.abspath(current.path)
+    if not os.path.isdir(full) or os.path.islink(full):
+        return False
+    return holds_what_was_placed(repo, scan_directory(repo, full, current.path), synced)
 
 
 def _outdated_dep(repo: Repo, current: LockedPath, recorded: LockedPath | None,
