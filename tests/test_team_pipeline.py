@@ -194,3 +194,38 @@ def test_a_teammates_directory_output_pulled_in_part_is_checked_out_not_run_over
     assert [(bob / "outdir" / f"f{i}").read_text() for i in (1, 2, 3)] == ["2\n1\n", "2\n2\n",
                                                                           "2\n3\n"]
     assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
+
+
+def test_a_stage_reading_a_teammates_run_not_checked_out_is_stale_in_status_dry_and_repro(
+        tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "n.txt").write_text("1\n")
+    (alice / "dvx.yaml").write_text(
+        "stages:\n"
+        "  gen:\n    cmd: cp n.txt out.txt; echo gen >> runs.log\n"
+        "    deps: [n.txt]\n    outs: [out.txt]\n"
+        "  use:\n    cmd: (cat out.txt; echo used) > final.txt; echo use >> runs.log\n"
+        "    deps: [out.txt]\n    outs: [final.txt]\n")
+    (alice / ".gitignore").write_text("runs.log\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    must("repro", cwd=bob)  # up to date: the run-cache now knows use's run on the old out.txt
+    (alice / "n.txt").write_text("2\n")
+    must("repro", "-s", "gen", cwd=alice)  # use's dvx.lock entry still names the old out.txt
+    share(alice, "n=2, gen only")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+
+    status = run_dvx("status", cwd=bob)
+    assert "use: changed deps: out.txt" in status.stdout, status.stdout
+    assert "gen:" not in status.stdout
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert dry.stdout.splitlines() == [
+        "Would check out the outputs dvx.lock records for 'gen': outputs not checked out: out.txt",
+        "Would run stage 'use': changed deps: out.txt"], dry.output
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0, repro.output
+    assert "Checked out the outputs dvx.lock records for 'gen'" in repro.stdout
+    assert runs(bob) == ["use"] and (bob / "final.txt").read_text() == "2\nused\n"

@@ -54,6 +54,7 @@ from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import (
     StageState,
+    deps_as_checked_out,
     only_outdated,
     out_state,
     stage_state,
@@ -315,7 +316,10 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         if stage.frozen:
             results[name] = StageResult(name, FROZEN)
             continue
-        state = stage_state(repo, stage)
+        # What the real run finds once the upstream stages' outputs are checked out.
+        checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
+                       if results[u].outcome == WOULD_CHECK_OUT}
+        state = deps_as_checked_out(repo, stage_state(repo, stage), checked_out)
         reasons = ["forced"] if options.force else stale_reasons(repo, stage, locks.get(name),
                                                                  state, locks)
         busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))

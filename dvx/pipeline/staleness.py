@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import FormatError
@@ -117,12 +117,20 @@ def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
     return holds_what_was_placed(repo, scan_directory(repo, full, current.path), synced)
 
 
-def _outdated_dep(repo: Repo, current: LockedPath, recorded: LockedPath | None,
-                  produced: LockedPath | None) -> bool:
-    """Is the dependency an output of another stage that is not checked out, and that stage's
-    dvx.lock entry records what this stage ran with? Checking it out brings it."""
-    return (produced is not None and produced.cache and produced.same_data(recorded)
-            and _outdated(repo, current, produced))
+def deps_as_checked_out(repo: Repo, state: StageState, locks: dict[str, StageLock]
+                        ) -> StageState:
+    """`state` with each dependency that another stage of `locks` produced and whose output
+    is not checked out (that stage's dvx.lock entry moved in Git) as dvx.lock records that
+    output: what checking it out brings, so what this stage compares and would run with."""
+    produced = {o.path: o for lock in locks.values() for o in lock.outs if o.cache}
+    deps = tuple(_as_recorded(produced[d.path])
+                 if d.path in produced and _outdated(repo, d, produced[d.path]) else d
+                 for d in state.deps)
+    return replace(state, deps=deps)
+
+
+def _as_recorded(out: LockedPath) -> LockedPath:
+    return LockedPath(out.path, out.oid, out.size, out.nfiles, out.executable)
 
 
 def _flags(p: LockedPath) -> tuple[bool, bool, str | None]:
@@ -138,7 +146,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
                   locks: dict[str, StageLock] | None = None) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
     date. Frozen stages are the caller's business. With `locks` (all of dvx.lock), a
-    dependency another stage produced that is only not checked out is no change."""
+    dependency another stage produced that is not checked out compares as that stage's
+    dvx.lock entry records it (what checking it out brings), not as the workspace holds it."""
     reasons: list[str] = []
     if stage.always_changed:
         reasons.append("always changed")
@@ -151,10 +160,10 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         return reasons
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
+    if locks:
+        state = deps_as_checked_out(repo, state, locks)
     recorded = {d.path: d for d in locked.deps}
-    produced = {o.path: o for other in (locks or {}).values() for o in other.outs}
-    changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))
-               and not _outdated_dep(repo, d, recorded.get(d.path), produced.get(d.path))]
+    changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))]
     changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
     if changed:
         reasons.append(_listed("changed deps", changed))
