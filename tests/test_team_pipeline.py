@@ -152,6 +152,8 @@ def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
     git(bob, "pull", "-q", "origin", "main")
     status = run_dvx("status", cwd=bob)
     assert "`dvx repro` rebuilds" in status.stdout and "dvx pull" not in status.stdout
+    dry = run_dvx("repro", "--dry", cwd=bob)  # says what the real run does
+    assert dry.stdout.startswith("Would run stage 's'"), dry.output
     rebuilt = run_dvx("repro", cwd=bob)
     assert rebuilt.code == 0, rebuilt.output
     assert (bob / "big").read_text() == "2\n" and runs(bob) == ["s", "s"]

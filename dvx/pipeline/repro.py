@@ -327,7 +327,8 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
         if not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
-        elif not options.force and only_outdated(reasons):
+        elif (not options.force and only_outdated(reasons)
+              and _recorded_outputs(repo, stage) is not None):
             results[name] = StageResult(name, WOULD_CHECK_OUT, reasons)
         elif (not busy_upstream and not options.force and options.run_cache
               and _restorable_record(repo, stage, state) is not None):
@@ -336,6 +337,21 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_RUN, reasons)
     repo.statcache.flush()
     return [results[n] for n in selected]
+
+
+def _recorded_outputs(repo: Repo, stage: Stage) -> list[Target] | None:
+    """The stage's cached outputs as dvx.lock records them, for a stage up to date but for
+    outputs not checked out; None when they include `push: false` outputs this cache lacks,
+    which no remote holds, so the stage must run to rebuild them. The dry run and the real
+    one both decide by it."""
+    from dvx.outputs import pipeline_outputs
+
+    cached = {o.path for o in stage.outs if o.cache}
+    targets = [Target(o) for o in pipeline_outputs(repo)
+               if o.stage == stage.name and o.path in cached]
+    if any(not t.output.push and not repo.cache.exists(t.output.pointer.oid) for t in targets):
+        return None
+    return targets
 
 
 def _restorable_record(repo: Repo, stage: Stage, state: StageState
@@ -477,17 +493,12 @@ class _Scheduler:
     def _check_out_recorded(self, stage: Stage, locked: StageLock, reasons: list[str]
                             ) -> StageResult | None:
         """The stage is up to date but for outputs dvx.lock records since `git pull` (a
-        teammate's run): check them out, never run the command over them. None: they
-        include `push: false` outputs this cache lacks, which no remote holds, so the stage
-        must run to rebuild them."""
+        teammate's run): check them out, never run the command over them. None: the stage
+        must run instead (_recorded_outputs)."""
         from dvx.ops.checkout import checkout
-        from dvx.outputs import pipeline_outputs
 
-        outdated = {o.path for o in stage.outs if o.cache}
-        targets = [Target(o) for o in pipeline_outputs(self.repo)
-                   if o.stage == stage.name and o.path in outdated]
-        if any(not t.output.push and not self.repo.cache.exists(t.output.pointer.oid)
-               for t in targets):
+        targets = _recorded_outputs(self.repo, stage)
+        if targets is None:
             return None
         _set_aside_changed(self.repo, stage, targets)
         done = checkout(self.repo, targets)
