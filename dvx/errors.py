@@ -136,3 +136,15 @@ class Interrupted(DvxError):
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill PID`, a CI timeout), raised where Ctrl-C is (the CLI's handler), so the
     same clean-up follows: stage commands stopped, partial downloads removed, locks released."""
+
+
+
+def interruption(by: BaseException, detail: str) -> Interrupted:
+    """What a Ctrl-C, or a SIGTERM (`by` is Terminated, or an Interrupted made for one),
+    stopped: "Interrupted" or "Terminated" then `detail`, with that signal's exit status."""
+    terminated = isinstance(by, Terminated) or getattr(by, "exit_code", None) == EXIT_TERMINATED
+    exc = Interrupted(("Terminated" if terminated else "Interrupted") + detail,
+                      "Nothing was left half-written; run the command again to finish.")
+    if terminated:
+        exc.exit_code = EXIT_TERMINATED
+    return exc

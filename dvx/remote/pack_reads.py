@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from dvx.errors import CorruptObjectError, Interrupted
+from dvx.errors import CorruptObjectError, interruption
 from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.processes import MIN_ITEMS, map_in_processes
@@ -146,10 +146,8 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                     with settings.progress.task("Storing", len(staged.entries),
                                                 "object") as stored:
                         record(*staged.store(keep, stored))
-            except KeyboardInterrupt:
-                raise Interrupted(f"Interrupted while downloading {count} objects.",
-                                  "Nothing was left half-written; run the command again to "
-                                  "finish.") from None
+            except KeyboardInterrupt as exc:
+                raise interruption(exc, f" while downloading {count} objects.") from None
 
         run(itertools.chain([first], spans), wanted)
         if todo and listed_before:  # indexes listed earlier in this command may be out of date

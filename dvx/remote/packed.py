@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dvx import faults
-from dvx.errors import Interrupted
+from dvx.errors import interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
@@ -175,11 +175,9 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
 
         try:
             bounded(packs(), send, min(PACKS_IN_FLIGHT, settings.jobs), done)
-        except KeyboardInterrupt:
-            stopped = Interrupted(f"Interrupted: {result.transferred} of {len(oids)} objects "
-                                  "were uploaded and indexed before the interruption.",
-                                  "Nothing was left half-written; run the command again to "
-                                  "finish.")
+        except KeyboardInterrupt as exc:
+            stopped = interruption(exc, f": {result.transferred} of {len(oids)} objects were "
+                                   "uploaded and indexed before it stopped.")
             stopped.done = result.transferred
             raise stopped from None
         if finished or loose:

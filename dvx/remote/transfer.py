@@ -25,6 +25,7 @@ from dvx.errors import (
     MissingBucketError,
     MissingObjectError,
     RemoteError,
+    interruption,
 )
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
@@ -361,10 +362,8 @@ def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, ti
         try:  # every read of the round is over: forking is safe
             with settings.progress.task("Storing", len(staged.entries), "object") as stored:
                 entries, outcomes = staged.store(partial(store_verified, cache), stored)
-        except KeyboardInterrupt:
-            raise Interrupted(f"Interrupted while storing {len(round_oids)} objects.",
-                              "Nothing was left half-written; run the command again to "
-                              "finish.") from None
+        except KeyboardInterrupt as exc:
+            raise interruption(exc, f" while storing {len(round_oids)} objects.") from None
         for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, Exception):  # counted as moved when it was read
                 result.transferred -= 1
@@ -411,10 +410,8 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
         try:
             with remote.blobs.session():
                 remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
-        except KeyboardInterrupt:  # stored objects stay; staged ones go with the scratch file
-            raise Interrupted(f"Interrupted while downloading {len(oids)} objects.",
-                              "Nothing was left half-written; run the command again to "
-                              "finish.") from None
+        except KeyboardInterrupt as exc:  # stored objects stay; staged go with the scratch
+            raise interruption(exc, f" while downloading {len(oids)} objects.") from None
     again.extend(oid for oid, was_told in zip(oids, told, strict=True) if not was_told)
     return answering[0]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
-from dvx.errors import EXIT_TERMINATED, Interrupted, Terminated
+from dvx.errors import Interrupted, interruption
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs
@@ -51,18 +51,13 @@ _PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "ver
 
 def interrupted(desc: str, done: int, total: int | None = None,
                 by: BaseException | None = None) -> Interrupted:
-    """What a transfer stopped by Ctrl-C (or SIGTERM: `by` is what stopped it, Terminated or
-    an earlier transfer's Interrupted) says; `total` when the whole of it is known (a command
-    of several transfers counts what all of them did, and the whole is not)."""
+    """What a transfer stopped by Ctrl-C or SIGTERM (`by`: what stopped it) says; `total`
+    when the whole of it is known (a command of several transfers counts what all of them
+    did, and the whole is not)."""
     of = f" of {total}" if total is not None else ""
-    terminated = isinstance(by, Terminated) or getattr(by, "exit_code", None) == EXIT_TERMINATED
-    exc = Interrupted(f"{'Terminated' if terminated else 'Interrupted'}: {done}{of} objects "
-                      f"were {_PAST.get(desc, 'done')} before the "
-                      f"{'termination' if terminated else 'interruption'}; the others were not.",
-                      "Nothing was left half-written; run the command again to finish.")
+    exc = interruption(by or KeyboardInterrupt(), f": {done}{of} objects were "
+                       f"{_PAST.get(desc, 'done')} before it stopped; the others were not.")
     exc.done = done
-    if terminated:
-        exc.exit_code = EXIT_TERMINATED
     return exc
 
 
