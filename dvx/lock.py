@@ -7,10 +7,11 @@ each such command's start. The holder writes its pid, host and command beside th
 a waiting process can say whom it is waiting for.
 
 The holder's record outlives a holder that was killed (it is removed on release). The next
-command that takes the lock keeps it aside (lock.stopped) until that same command has run
-again; until then every command that takes the lock, and `dvx status`, say which command was
-stopped before it finished (an `add` killed between its .gitignore entry and its pointer
-leaves a file Git ignores and dvx does not track, which nothing else would show).
+command that takes the lock keeps it aside (lock.stopped) until that command has run again
+to its end (a Git hook: any run of that hook); until then every command that takes the
+lock, and `dvx status`, say which command was stopped before it finished (an `add` killed
+between its .gitignore entry and its pointer leaves a file Git ignores and dvx does not
+track, which nothing else would show).
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -140,7 +141,8 @@ class RepoLock:
             "Wait for it to finish and try again (core.lock_wait sets how long dvx waits).",
         )
 
-    def release(self) -> None:
+    def release(self, finished: bool = False) -> None:
+        """Let the lock go; `finished`: the command that took it ended without an error."""
         with _held_guard:
             _held[self.path] -= 1
             if self._nested:
@@ -148,7 +150,8 @@ class RepoLock:
                 return
             del _held[self.path]
         stopped = _holder_record(self.stopped_path)
-        if stopped is not None and stopped["command"] == _this_command():  # run again: done
+        if finished and stopped is not None and _same_command(
+                str(stopped["command"])) == _same_command(_this_command()):  # ran again
             fsutil.remove_quietly(self.stopped_path)
         fsutil.remove_quietly(self.holder_path)
         if self._fd is not None:
@@ -161,13 +164,21 @@ class RepoLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.release()
+        self.release(finished=exc_type is None)
 
 
 def _this_command() -> str:
     return " ".join(["dvx", *sys.argv[1:]])[:200]
 
 
+def _same_command(command: str) -> str:
+    """What makes a run of `command` the same command: its whole command line, but for the
+    Git hooks and merge driver, whose arguments change with every call (so only their name)."""
+    words = command.split()
+    return " ".join(words[:3]) if words[1:2] == ["git-hook"] else command
+
+
 def stopped_message(command: str) -> str:
     return (f"The last `{command}` in this repository was stopped before it finished (its "
-            "process is gone): run it again to finish what it left half-done.")
+            "process is gone): run it again to finish what it left half-done (or delete "
+            f".dvx/tmp/{STOPPED_FILE} once you have seen to it).")

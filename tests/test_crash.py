@@ -659,6 +659,8 @@ def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     assert other.code == 0 and said in other.stderr
     assert run_dvx_proc("commit", "-q", cwd=repo).code == 0  # quiet: said later, not now
     assert said in run_dvx_proc("status", cwd=repo).stderr
+    refused = run_dvx_proc("add", "missing.bin", cwd=repo)  # an add that fails: not done
+    assert refused.code != 0 and said in run_dvx_proc("status", cwd=repo).stderr
     again = run_dvx_proc("add", "r.bin", cwd=repo)
     assert again.code == 0 and said in again.stderr
     assert (repo / "r.bin.dvx").exists()
