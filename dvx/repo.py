@@ -14,7 +14,7 @@ from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
-from dvx.scm import Git, find_git_root, main_worktree_of, tracked_in
+from dvx.scm import Git, find_git_root, main_worktree_of, tracked_in, untrack_command
 from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
@@ -76,15 +76,16 @@ class Repo:
         tracked = sorted({"/".join(path.split("/")[:2]) for path in tracked_in(self.root, DVX_DIR)
                           if _is_private(path)})
         if tracked:
-            names = " ".join(tracked)
+            untracking = " and ".join(f"`{untrack_command(path)}`" for path in tracked)
             raise PathError(
                 f"Git tracks {', '.join(tracked)} in the repository '{self.root}': dvx's "
                 "private files, which belong to one clone and must never come from Git (a "
                 "cloned link or setting there could make dvx write or delete outside the "
                 "repository). dvx reads and writes nothing in this repository until Git stops "
                 "tracking them.",
-                f"If the repository is yours: `git rm -r --cached -- {names}`, delete what is "
-                f"left there (`rm -rf -- {names}`), and commit. Otherwise ask its owner to.")
+                f"If the repository is yours: {untracking} (Git forgets them; the files "
+                "stay), delete any of them that is a symbolic link, and commit. Otherwise ask "
+                "its owner to.")
         self._private_files_checked = True
 
     @functools.cached_property
