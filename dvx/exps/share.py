@@ -85,7 +85,8 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
     """Delete the experiments `names` (with `everything`, every experiment of HEAD) from
     `git_remote`, as DVC's `exp remove -g` does; the clone's own refs stay. A name is looked
     up among the remote's experiments as `find` looks it up among ours: of HEAD's baseline
-    first, else the one of that name. A ref the remote moved meanwhile is not deleted."""
+    first, else the one of that name. All are deleted or none: a ref the remote moved
+    meanwhile fails the whole push."""
     theirs = _remote_experiments(repo, git_remote)
     if everything:
         prefix = f"{PREFIX}/{head(repo)}/"
@@ -93,7 +94,7 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
     else:
         chosen = [_remote_ref(repo, git_remote, theirs, name) for name in names]
     if chosen:
-        _git(repo, "push", "--quiet",
+        _git(repo, "push", "--quiet", "--atomic",
              *[f"--force-with-lease={ref}:{theirs[ref]}" for ref in chosen], "--",
              git_remote, *[f":{ref}" for ref in chosen])
     return [ref.rsplit("/", 1)[1] for ref in chosen]
