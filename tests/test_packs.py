@@ -404,6 +404,21 @@ def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
     assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
 
 
+def test_a_local_copy_of_an_index_damaged_here_is_replaced_by_fsck(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0 and dvx("push").code == 0
+    copies = [p for p in (repo / ".dvx/tmp/indexes").rglob("*") if p.is_file()]
+    assert copies
+    for copy in copies:
+        copy.chmod(0o644)
+        copy.write_bytes(copy.read_bytes()[:20])  # damaged on this disk, not on the remote
+    assert dvx("fsck", "--remote", "s").code == 0
+    assert all(copy.read_bytes() == (store / "indexes" / copy.name).read_bytes()
+               for copy in copies)
+
+
 def _pushed_directory(repo: Path, dvx, store: Path, files: int, size: int) -> None:
     """`files` random files of `size` bytes in d/, added and pushed to the default remote."""
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

@@ -382,9 +382,10 @@ def _local_outside(repo: Repo, recorded: str) -> str:
     """Names a recorded source that is a local path outside the repository, where `update`
     will read: a pointer from a repository you cloned can name any file of yours
     (docs/guarantees.md §5, Limits); "" for any other source."""
-    location = os.path.abspath(_location(repo, recorded))
-    if not _is_local(recorded) or location == repo.root or location.startswith(
-            repo.root.rstrip(os.sep) + os.sep):
+    location = os.path.realpath(_location(repo, recorded))  # through links too
+    root = os.path.realpath(repo.root)
+    if not _is_local(recorded) or location == root or location.startswith(
+            root.rstrip(os.sep) + os.sep):
         return ""
     return f"; it is the local path '{location}', outside this repository"
 

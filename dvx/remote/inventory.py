@@ -111,13 +111,14 @@ class Inventory:
                               f"remote: {describe(exc)}.",
                               "Check the server and the network, then run the command "
                               "again.") from None
-        self.keep_copy(name, data)
+        self.keep_copy(name, data, replace=True)  # over a copy damaged here (fsck's recheck)
         return True
 
-    def keep_copy(self, name: str, data: bytes) -> None:
-        """Keep the local copy of a checked index (one this process wrote needs no download)."""
+    def keep_copy(self, name: str, data: bytes, replace: bool = False) -> None:
+        """Keep the local copy of a checked index (one this process wrote needs no download);
+        `replace`: also over a copy already kept."""
         os.makedirs(self.cache_dir, exist_ok=True)
-        fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=False)
+        fsutil.write_whole(os.path.join(self.cache_dir, name), data, 0o644, replace=replace)
 
     def sections(self, names: list[str] | None = None) -> Iterator[tuple[str, Section]]:
         """(index name, section) for every section of every usable index, read a line at a
