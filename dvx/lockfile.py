@@ -23,6 +23,7 @@ from dvx.yamlio import has_conflict_markers, parse_yaml
 
 LOCK_FILE = "dvx.lock"
 PIPELINE_FILE = "dvx.yaml"  # the pipeline whose runs it records
+PIPELINE_FILES = (PIPELINE_FILE, LOCK_FILE)  # at the repository's root: never data, nor outputs
 FORMAT_VERSION = 1
 MAX_LOCK_BYTES = 64 << 20
 HEADER = "# dvx lock file: what each stage of dvx.yaml last ran with and produced. Written by " \

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.ignore import IGNORE_FILE
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILES, read_lock
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
 from dvx.paths import (
@@ -309,6 +309,6 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     if rel.rpartition("/")[2] in OWN_NAMES:
         raise PathError(f"'{display}' tells Git or dvx how to treat the files beside it, so "
                         "it cannot be data itself.", "Commit it with Git instead.")
-    if rel in (PIPELINE_FILE, LOCK_FILE):
+    if rel in PIPELINE_FILES:
         raise PathError(f"'{display}' is dvx's own pipeline file, so it cannot be data itself "
                         "(dvx would make Git ignore it).", "Commit it with Git instead.")

@@ -88,8 +88,7 @@ def driver_not_set_up(repo: Repo) -> bool:
         data = read_git_file(os.path.join(repo.root, ".gitattributes"))
     except (OSError, PathError):  # a symbolic link: Git does not read it, nor does dvx
         return False
-    text = (data or b"").decode("utf-8", "replace")
-    named = any("merge=dvx" in line.split()[1:] for line in text.splitlines()
+    named = any("merge=dvx" in line.split()[1:] for line in git_lines(data or b"")
                 if not line.lstrip().startswith("#"))
     return named and repo.git.get_config("merge.dvx.driver") is None
 

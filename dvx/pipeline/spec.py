@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
+from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
 from dvx.outputs import OWN_NAMES, pointer_files
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import interpolate
@@ -537,7 +537,7 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
                          "another output path.")
 
 
-OWN_FILES = (PIPELINE_FILE, LOCK_FILE)
+OWN_FILES = PIPELINE_FILES
 
 
 def _own_file_under(path: str, pointers: list[str]) -> str | None:
