@@ -40,6 +40,12 @@ def add_entry(data_path: str) -> str | None:
     return gitignore
 
 
+def check_readable(data_path: str) -> None:
+    """Refuse now (PathError) a .gitignore beside `data_path` that dvx may not read or write
+    (a symbolic link): before a command changes anything, not half-way."""
+    _read(os.path.join(os.path.dirname(data_path), ".gitignore"))
+
+
 def has_entry(data_path: str) -> bool:
     """Does the .gitignore beside `data_path` hold the entry dvx writes for it?"""
     directory, name = os.path.split(data_path)

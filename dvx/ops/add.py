@@ -69,8 +69,7 @@ def _check_addable(repo: Repo, path: str) -> str:
         raise PathError(f"'{path}' is not a regular file or directory.")
     refuse_dvxignored(repo, rel, stat.S_ISDIR(st.st_mode), path, "Change that rule to track "
                       f"it; `dvx check-ignore -d {path}` shows what ignores a path.")
-    gitignore.has_entry(full)  # a .gitignore dvx may not read stops here, before anything
-    # is stored
+    gitignore.check_readable(full)  # before anything is stored
     if os.path.isdir(full + POINTER_SUFFIX):
         raise PathError(f"'{rel}{POINTER_SUFFIX}' is a directory, where dvx would write the "
                         f"pointer file of '{path}'.", "Rename or remove that directory first.")

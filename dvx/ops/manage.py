@@ -97,8 +97,7 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
                 # the object (gc deletes it; an edit through a hard link changes history).
                 for path in _data_files(full):
                     _own_copy(repo, path, output.path, missing_ok=True)
-            # Read before anything is deleted: a .gitignore that cannot be read stops here.
-            gitignore.has_entry(full)
+            gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
             # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py).
             repo.syncstate.forget(output.path)
