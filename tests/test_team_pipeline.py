@@ -134,22 +134,31 @@ def test_repro_checks_out_a_teammates_run_instead_of_running_over_it(tmp_path):
     assert pulled.code == 0 and runs(not_fetched) == [], pulled.output
 
 
-def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
+def _teammate_reran(tmp_path, pipeline: str, bob_runs_first: bool = False) -> Path:
+    """alice runs `pipeline` (reading n.txt, logging its runs to runs.log) and shares it;
+    bob clones (and runs it, if `bob_runs_first`); alice changes n.txt, runs it again and
+    shares that; bob `git pull`s. Bob's clone."""
     team = Team(tmp_path)
     alice = team.founder()
     (alice / "n.txt").write_text("1\n")
-    (alice / "dvx.yaml").write_text("stages:\n  s:\n    cmd: cp n.txt big; echo s >> runs.log\n"
-                                    "    deps: [n.txt]\n    outs:\n      - big:\n"
-                                    "          push: false\n")
+    (alice / "dvx.yaml").write_text(pipeline)
     (alice / ".gitignore").write_text("runs.log\n")
     must("repro", cwd=alice)
     share(alice, "pipeline")
     bob = team.clone("bob")
-    must("repro", cwd=bob)
+    if bob_runs_first:
+        must("repro", cwd=bob)
     (alice / "n.txt").write_text("2\n")
     must("repro", cwd=alice)
     share(alice, "n=2")
     git(bob, "pull", "-q", "origin", "main")
+    return bob
+
+
+def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
+    bob = _teammate_reran(tmp_path, "stages:\n  s:\n    cmd: cp n.txt big; echo s >> runs.log\n"
+                          "    deps: [n.txt]\n    outs:\n      - big:\n"
+                          "          push: false\n", bob_runs_first=True)
     status = run_dvx("status", cwd=bob)
     assert "`dvx repro` rebuilds" in status.stdout and "dvx pull" not in status.stdout
     dry = run_dvx("repro", "--dry", cwd=bob)  # says what the real run does
@@ -162,21 +171,10 @@ def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
 def dir_team(tmp_path) -> Path:
     """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,
     then she runs it again and shares that."""
-    team = Team(tmp_path)
-    alice = team.founder()
-    (alice / "n.txt").write_text("1\n")
-    (alice / "dvx.yaml").write_text(
+    return _teammate_reran(
+        tmp_path,
         "stages:\n  gen:\n    cmd: mkdir -p outdir && for i in 1 2 3; do (cat n.txt; echo $i) >"
         " outdir/f$i; done; echo gen >> runs.log\n    deps: [n.txt]\n    outs: [outdir]\n")
-    (alice / ".gitignore").write_text("runs.log\n")
-    must("repro", cwd=alice)
-    share(alice, "pipeline")
-    bob = team.clone("bob")
-    (alice / "n.txt").write_text("2\n")
-    must("repro", cwd=alice)
-    share(alice, "n=2")
-    git(bob, "pull", "-q", "origin", "main")
-    return bob
 
 
 def test_a_teammates_directory_output_pulled_in_part_is_checked_out_not_run_over(tmp_path):
