@@ -37,7 +37,6 @@ class PathsOf:
         self._named: dict[str, str] = {}
         # (directory, its manifest's oid, the manifest, subpath)
         self._trees: list[tuple[str, str, Tree, str | None]] = []
-        self._in_manifest: dict[str, str] = {}  # oid found in a manifest: the manifest's oid
 
     def add(self, oid: str, path: str) -> None:
         self._named.setdefault(oid, path)
@@ -52,23 +51,22 @@ class PathsOf:
 
     def lookup(self, oids: Iterable[str]) -> dict[str, str]:
         """{oid: path} for those of `oids` something here needs (one pass over the trees)."""
+        return {oid: path for oid, (path, _) in self.recorded(oids).items()}
+
+    def recorded(self, oids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """{oid: (path, the oid a pointer file names for it)} for those of `oids` something
+        here needs: for a file of a tracked directory, its directory's manifest."""
         wanted = set(oids)
-        found = {oid: self._named[oid] for oid in wanted if oid in self._named}
+        found = {oid: (self._named[oid], oid) for oid in wanted if oid in self._named}
         missing = wanted - found.keys()
         for directory, manifest, tree, subpath in self._trees:
             if not missing:
                 break
             for index, oid in enumerate(tree.oids()):
                 if oid in missing and _in_scope(tree.paths[index], subpath):
-                    found[oid] = f"{directory}/{tree.paths[index]}"
-                    self._in_manifest[oid] = manifest
+                    found[oid] = (f"{directory}/{tree.paths[index]}", manifest)
                     missing.discard(oid)
         return found
-
-    def recorded_as(self, oid: str) -> str:
-        """The oid a pointer file names for `oid` (found by `lookup`): its directory's
-        manifest for a file of a tracked directory, else itself."""
-        return self._in_manifest.get(oid, oid)
 
     def get(self, oid: str, default: str | None = None) -> str | None:
         return self.lookup([oid]).get(oid, default)
@@ -374,10 +372,9 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     """The files that record the data `missing` on the remote, each with the commit that
     first recorded that data there: its author committed the pointer, and perhaps never ran
     `dvx push`."""
-    named = result.paths.lookup(missing)
     recorded: dict[str, str] = {}  # file: an oid it names for the missing data
-    for oid, path in sorted(named.items()):
-        recorded.setdefault(_recorded_in(repo, path), result.paths.recorded_as(oid))
+    for path, named in sorted(result.paths.recorded(missing).values()):
+        recorded.setdefault(_recorded_in(repo, path), named)
     notes = []
     git = repo.git
     for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
