@@ -57,6 +57,7 @@ from dvx.pipeline.staleness import (
     deps_as_checked_out,
     only_outdated,
     out_state,
+    produced_outputs,
     stage_state,
     stale_reasons,
 )
@@ -311,6 +312,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
 def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
              options: ReproOptions) -> list[StageResult]:
     results: dict[str, StageResult] = {}
+    produced = produced_outputs(locks)
     for name in selected:
         stage = dag.stages[name]
         if stage.frozen:
@@ -319,9 +321,10 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         # What the real run finds once the upstream stages' outputs are checked out.
         checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
                        if results[u].outcome == WOULD_CHECK_OUT}
-        state = deps_as_checked_out(repo, stage_state(repo, stage), checked_out)
+        state = deps_as_checked_out(repo, stage_state(repo, stage),
+                                    produced_outputs(checked_out))
         reasons = ["forced"] if options.force else stale_reasons(repo, stage, locks.get(name),
-                                                                 state, locks)
+                                                                 state, produced)
         busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
                          if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
@@ -371,6 +374,9 @@ class _Scheduler:
                  options: ReproOptions, reporter: Reporter, unfetched: set[str]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
+        # Kept in step with self.locks by _finish; workers only look paths up in it (a stage
+        # starts after every stage producing its dependencies has finished).
+        self.produced = produced_outputs(locks)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         self.runner = Runner()
         self.results: dict[str, StageResult] = {}
@@ -459,7 +465,7 @@ class _Scheduler:
         state = stage_state(self.repo, stage, ParamsReader(self.repo.root))
         locked = self.locks.get(stage.name)
         reasons = ["forced"] if self.options.force else stale_reasons(
-            self.repo, stage, locked, state, dict(self.locks))  # a copy: _finish writes it
+            self.repo, stage, locked, state, self.produced)
         lost = [o for o in stage.out_paths if o in self.unfetched]
         if lost:
             reasons.insert(0, f"its outputs could not be fetched: {', '.join(lost)}")
@@ -595,6 +601,12 @@ class _Scheduler:
 
     # -- in the scheduler's thread: record ------------------------------------------------
 
+    def _record_outputs(self, old: StageLock | None, new: StageLock) -> None:
+        """Keep self.produced as produced_outputs(self.locks) once `new` replaces `old`."""
+        for out in old.outs if old is not None else ():
+            self.produced.pop(out.path, None)
+        self.produced.update((o.path, o) for o in new.outs if o.cache)
+
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
         if result.lock is not None:
@@ -611,6 +623,7 @@ class _Scheduler:
             # hint and autostage take those that did (see _stage_in_git).
             self.touched += [o.path for o in stage.outs if not o.cache]
             if self.locks.get(result.name) != result.lock:
+                self._record_outputs(self.locks.get(result.name), result.lock)
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
                 faults.point("repro.before_lock_write")
@@ -733,6 +746,7 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
         return []
     locks = read_lock(repo.root, repo.algo)
     reader = ParamsReader(repo.root)
+    produced = produced_outputs(locks)
     statuses = []
     for name in dag.order():
         stage = dag.stages[name]
@@ -740,7 +754,7 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
             statuses.append(StageStatus(name, [], frozen=True))
             continue
         state = stage_state(repo, stage, reader)
-        reasons = stale_reasons(repo, stage, locks.get(name), state, locks)
+        reasons = stale_reasons(repo, stage, locks.get(name), state, produced)
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))
     repo.statcache.flush()

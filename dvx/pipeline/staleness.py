@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -117,12 +118,17 @@ def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
     return holds_what_was_placed(repo, scan_directory(repo, full, current.path), synced)
 
 
-def deps_as_checked_out(repo: Repo, state: StageState, locks: dict[str, StageLock]
+def produced_outputs(locks: Mapping[str, StageLock]) -> dict[str, LockedPath]:
+    """Each cached output a stage of `locks` (dvx.lock) records, by path: built once per
+    command and handed to `deps_as_checked_out` for every stage."""
+    return {o.path: o for lock in locks.values() for o in lock.outs if o.cache}
+
+
+def deps_as_checked_out(repo: Repo, state: StageState, produced: Mapping[str, LockedPath]
                         ) -> StageState:
-    """`state` with each dependency that another stage of `locks` produced and whose output
-    is not checked out (that stage's dvx.lock entry moved in Git) as dvx.lock records that
-    output: what checking it out brings, so what this stage compares and would run with."""
-    produced = {o.path: o for lock in locks.values() for o in lock.outs if o.cache}
+    """`state` with each dependency that another stage produced (`produced_outputs`) and whose
+    output is not checked out (that stage's dvx.lock entry moved in Git) as dvx.lock records
+    that output: what checking it out brings, so what this stage compares and would run with."""
     deps = tuple(_as_recorded(produced[d.path])
                  if d.path in produced and _outdated(repo, d, produced[d.path]) else d
                  for d in state.deps)
@@ -143,11 +149,12 @@ def _listed(label: str, paths: list[str]) -> str:
 
 
 def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
-                  locks: dict[str, StageLock] | None = None) -> list[str]:
+                  produced: Mapping[str, LockedPath] | None = None) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
-    date. Frozen stages are the caller's business. With `locks` (all of dvx.lock), a
-    dependency another stage produced that is not checked out compares as that stage's
-    dvx.lock entry records it (what checking it out brings), not as the workspace holds it."""
+    date. Frozen stages are the caller's business. With `produced` (`produced_outputs` of all
+    of dvx.lock), a dependency another stage produced that is not checked out compares as
+    that stage's dvx.lock entry records it (what checking it out brings), not as the
+    workspace holds it."""
     reasons: list[str] = []
     if stage.always_changed:
         reasons.append("always changed")
@@ -160,8 +167,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         return reasons
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
-    if locks:
-        state = deps_as_checked_out(repo, state, locks)
+    if produced:
+        state = deps_as_checked_out(repo, state, produced)
     recorded = {d.path: d for d in locked.deps}
     changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))]
     changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
