@@ -93,39 +93,76 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:
-    """The canonical bytes: every mapping in a fixed order (see docs/formats.md), written by
-    PyYAML's safe emitter in block style."""
+def _encoded_entry(name: str, lock: StageLock) -> str:
+    """One stage's entry, as the lines it takes under `stages:`."""
+
+    entry: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
+    if lock.deps:
+        entry["deps"] = [_entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
+    if lock.params:
+        entry["params"] = _sorted(lock.params)
+    if lock.outs:
+        entry["outs"] = [_entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
+    # Dumped where it sits in the file, so its lines are those one dump of the whole file
+    # writes for it.
+    return _dump({"stages": {name: entry}}).removeprefix(_STAGES_LINE)
+
+
+_STAGES_LINE = "stages:\n"
+
+
+def _dump(doc: Any) -> str:
     import yaml
 
-    doc: dict[str, Any] = {"dvx": FORMAT_VERSION, "algo": algo, "stages": {}}
-    for name in sorted(stages):
-        lock = stages[name]
-        entry: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
-        if lock.deps:
-            entry["deps"] = [_entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
-        if lock.params:
-            entry["params"] = _sorted(lock.params)
-        if lock.outs:
-            entry["outs"] = [_entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
-        doc["stages"][name] = entry
-    body = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
                           width=1 << 30, indent=2)
-    return (HEADER + body).encode("utf-8")
+
+
+class LockWriter:
+    """Writes dvx.lock again and again as the stages of a run finish. An entry is encoded
+    again only when it changed since the last write, so a run of N stages encodes N entries,
+    not N whole files."""
+
+    def __init__(self, root: str, algo: str, fsync: bool = True) -> None:
+        self.root, self.algo, self.fsync = root, algo, fsync
+        self._entries: dict[str, tuple[StageLock, str]] = {}
+
+    def encode(self, stages: Mapping[str, StageLock]) -> bytes:
+        """The canonical bytes: every mapping in a fixed order (see docs/formats.md), written
+        by PyYAML's safe emitter in block style."""
+        head = _dump({"dvx": FORMAT_VERSION, "algo": self.algo})
+        if not stages:
+            return (HEADER + head + _dump({"stages": {}})).encode("utf-8")
+        entries = []
+        for name in sorted(stages):
+            known = self._entries.get(name)
+            if known is None or known[0] != stages[name]:
+                known = self._entries[name] = (stages[name], _encoded_entry(name, stages[name]))
+            entries.append(known[1])
+        return (HEADER + head + _STAGES_LINE + "".join(entries)).encode("utf-8")
+
+    def write(self, stages: Mapping[str, StageLock]) -> bool:
+        """Write dvx.lock if its bytes change; whether they did."""
+        data = self.encode(stages)
+        path = lock_path(self.root)
+        try:
+            with open(path, "rb") as f:
+                if f.read(MAX_LOCK_BYTES + 1) == data:
+                    return False
+        except FileNotFoundError:
+            pass
+        fsutil.atomic_write(path, data, fsync=self.fsync)
+        return True
+
+
+def encode_lock(stages: Mapping[str, StageLock], algo: str) -> bytes:
+    return LockWriter("", algo).encode(stages)
 
 
 def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: bool = True
                ) -> bool:
     """Write dvx.lock if its bytes change; whether they did."""
-    data = encode_lock(stages, algo)
-    try:
-        with open(lock_path(root), "rb") as f:
-            if f.read(MAX_LOCK_BYTES + 1) == data:
-                return False
-    except FileNotFoundError:
-        pass
-    fsutil.atomic_write(lock_path(root), data, fsync=fsync)
-    return True
+    return LockWriter(root, algo, fsync).write(stages)
 
 
 # -- reading ---------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from dvx.errors import (
     Terminated,
     UsageError,
 )
-from dvx.lockfile import LOCK_FILE, LockedPath, StageLock, read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
@@ -377,6 +377,7 @@ class _Scheduler:
         # Kept in step with self.locks by _finish; workers only look paths up in it (a stage
         # starts after every stage producing its dependencies has finished).
         self.produced = produced_outputs(locks)
+        self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         self.runner = Runner()
         self.results: dict[str, StageResult] = {}
@@ -627,7 +628,7 @@ class _Scheduler:
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
                 faults.point("repro.before_lock_write")
-                if write_lock(self.repo.root, kept, self.repo.algo, fsync=self.repo.fsync):
+                if self.lock_writer.write(kept):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
             link_stored(self.repo, result.to_link)

@@ -1,0 +1,110 @@
+"""dvx.lock's bytes: a writer that encodes only the entries that changed (as `repro` writes the
+file after every stage) gives exactly the bytes of one dump of the whole document, whatever
+the names and values hold, and they read back as written."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import yaml
+
+from dvx.lockfile import HEADER, LockedPath, LockWriter, StageLock, encode_lock, parse_lock
+
+OID = "0" * 32
+# Strings PyYAML quotes, folds or breaks in different ways: line breaks of every kind YAML
+# knows, blank lines, leading and trailing blanks, indicators, words YAML 1.1 reads as other types.
+ODD = ["a", "a b", "a\nb", "a\n\nb", " lead", "trail ", "x: y", "#c", "'q'", '"dq"', "é ü",
+       "\u2028x", "\u2029", "a\tb", "yes", "null", "1e3", "- x", "a\n", "\n", "  \n  x\n",
+       "x\r\ny", "ø\x85z", "{a}", "[1]", "a" * 200 + " " + "b" * 100]
+DEPS = ["data/a.csv", "x y/é ü", "#c", "'q'"]  # valid paths, apart from OUTS
+OUTS = ["[1]", "yes", "null", "trail "]
+
+
+def whole_dump(stages: dict[str, StageLock]) -> bytes:
+    """The reference: the document built in full and dumped once."""
+    def entry(p: LockedPath, is_out: bool) -> dict[str, Any]:
+        doc: dict[str, Any] = {"path": p.path, "oid": p.oid, "size": p.size}
+        if p.nfiles is not None:
+            doc["nfiles"] = p.nfiles
+        if is_out:
+            if p.executable and p.nfiles is None:
+                doc["exec"] = True
+            if not p.cache:
+                doc["cache"] = False
+            if not p.push:
+                doc["push"] = False
+            if p.remote is not None:
+                doc["remote"] = p.remote
+        return doc
+
+    def ordered(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: ordered(value[k]) for k in sorted(value)}
+        return [ordered(v) for v in value] if isinstance(value, list) else value
+
+    doc: dict[str, Any] = {"dvx": 1, "algo": "xxh128", "stages": {}}
+    for name in sorted(stages):
+        lock = stages[name]
+        item: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
+        if lock.deps:
+            item["deps"] = [entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
+        if lock.params:
+            item["params"] = ordered(lock.params)
+        if lock.outs:
+            item["outs"] = [entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
+        doc["stages"][name] = item
+    return (HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True,
+                                    default_flow_style=False, width=1 << 30, indent=2)
+            ).encode("utf-8")
+
+
+def random_stages(rng: random.Random) -> dict[str, StageLock]:
+    def text() -> str:
+        return rng.choice(ODD) + rng.choice(["", str(rng.randint(0, 9))])
+
+    def value(depth: int = 0) -> Any:
+        kind = rng.randint(0, 5 if depth < 2 else 3)
+        if kind == 4:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        if kind == 5:
+            return {text(): value(depth + 1) for _ in range(rng.randint(0, 3))}
+        return [text(), rng.randint(-5, 10 ** 12), rng.random(), rng.choice([True, None])][kind]
+
+    def paths(names: list[str]) -> tuple[LockedPath, ...]:
+        return tuple(path(name, names is OUTS) for name in rng.sample(names, rng.randint(0, 2)))
+
+    def path(name: str, is_out: bool) -> LockedPath:
+        return LockedPath(name, OID, rng.randint(0, 99), rng.choice([None, 3]),
+                          is_out and rng.random() < .3, not is_out or rng.random() < .8,
+                          not is_out or rng.random() < .8,
+                          rng.choice([None, "r", text()]) if is_out else None)
+
+    return {text(): StageLock(tuple(text() for _ in range(rng.randint(1, 2))), paths(DEPS),
+                              {name: {text(): value()} for name in rng.sample(DEPS, 2)},
+                              paths(OUTS))
+            for _ in range(rng.randint(0, 4))}
+
+
+def test_entries_encoded_one_by_one_give_the_bytes_of_one_whole_dump():
+    rng = random.Random(7)
+    for _ in range(800):
+        stages = random_stages(rng)
+        assert encode_lock(stages, "xxh128") == whole_dump(stages)
+
+
+def test_a_writer_that_remembers_entries_still_writes_what_changed(tmp_path):
+    rng = random.Random(11)
+    writer = LockWriter(str(tmp_path), "xxh128", fsync=False)
+    stages: dict[str, StageLock] = {}
+    for step in range(150):
+        name = rng.choice(["prepare", "train", "evaluate", "a\nb"])
+        changed = random_stages(rng)
+        if changed and step % 7:
+            stages[name] = next(iter(changed.values()))
+        elif name in stages:
+            del stages[name]
+        writer.write(stages)
+        data = (tmp_path / "dvx.lock").read_bytes()
+        assert data == whole_dump(stages)
+        assert set(parse_lock(data, "xxh128")) == set(stages)
