@@ -188,13 +188,12 @@ class Git:
         commit reachable from any ref (with `reflogs`, from any reflog entry too, stashes
         included); with `last_n`, the last N commits of each tip."""
         tips = [self.resolve_revision(rev) for rev in revs]
-        refs = [r for flag, r in ((all_branches, "refs/heads"), (all_tags, "refs/tags"),
-                                  (all_branches and remote_branches, "refs/remotes")) if flag]
+        refs = [r for flag, r in ((all_branches, "--branches"), (all_tags, "--tags"),
+                                  (all_branches and remote_branches, "--remotes")) if flag]
         if refs:
-            out = self._run("for-each-ref", "--format=%(objectname)^{commit}", *refs)
-            wanted = out.decode().split()
-            if wanted:
-                tips += self._run("rev-parse", *wanted).decode().split()
+            # rev-list peels tags and passes over those naming a blob or a tree (`git tag
+            # key <blob>`): they hold no pointers.
+            tips += self._run("rev-list", "--no-walk", *refs, "--").decode().split()
         if all_commits:
             args = ["rev-list", "--all", *(["--reflog"] if reflogs else [])]
             if last_n is not None:

@@ -106,6 +106,27 @@ def test_history_scopes_keep_what_old_commits_need(repo, dvx):
     assert "Not in the cache" in dvx("checkout").stderr
 
 
+def test_tags_that_name_a_blob_or_a_tree_are_passed_over(repo, dvx):
+    """`git tag key <blob>` is legitimate (git.git has such tags); a tag that leads to no
+    commit holds no pointers, and the tags that do still keep what they need."""
+    _two_versions(repo, dvx)
+    before = _objects(repo)
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"key",
+                          capture_output=True, check=True).stdout.decode().strip()
+    git(repo, "tag", "key", blob)
+    git(repo, "tag", "-a", "-m", "key", "signed-key", blob)
+    git(repo, "tag", "tree", git(repo, "rev-parse", "HEAD^{tree}").strip())
+    git(repo, "tag", "-a", "-m", "v1 again", "v1-annotated", "v1")
+    git(repo, "tag", "-d", "v1")
+    for command in (["gc", "-T", "-f", "--grace", "0", "--force-last-copy"],
+                    ["push", "-T", "-r", "s"]):
+        if command[0] == "push":
+            assert dvx("remote", "add", "s", str(repo.parent / "store")).code == 0
+        result = dvx(*command)
+        assert result.code == 0, result.output
+    assert _objects(repo) == before  # v1's data, kept through the annotated tag
+
+
 def test_unreadable_scope_deletes_nothing(repo, dvx):
     _two_versions(repo, dvx)
     # drops v1's manifest
