@@ -10,7 +10,7 @@ import xxhash
 
 from tests.conftest import git, run_dvx, write
 from tests.remotes import local_spec
-from tests.team import Team, edit, must, share
+from tests.team import Team, commit, edit, must, share
 
 
 def _merge(clone, branch: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +55,7 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     attributes = (repo / ".gitattributes").read_text()
     assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n.gitignore merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
-    for name in ("post-checkout", "post-merge", "pre-push"):
+    for name in ("post-checkout", "post-merge", "post-rewrite", "pre-push"):
         assert os.access(hooks / name, os.X_OK)
     git(repo, "commit", "-q", "--allow-empty", "-m", "one")
     git(repo, "checkout", "-q", "-b", "other")
@@ -316,6 +316,35 @@ def test_hooks_check_data_out_after_git_checkout_and_push_it_with_git_push(tmp_p
     assert pulled.returncode == 0
     assert run_dvx("pull", cwd=bob).code == 0
     assert (bob / "raw.csv").read_text() == "v2\n"
+
+
+def test_git_pull_rebase_checks_out_the_data_of_the_replayed_commits(tmp_path):
+    """A rebase checks the upstream out (post-checkout) and then replays the local commits,
+    which no checkout hook sees: post-rewrite brings their data, after a hook of the user's
+    that was there before (which gets Git's list of rewritten commits)."""
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob")
+    write(bob / ".git/hooks/post-rewrite",
+          "#!/bin/sh\ncat >> \"$(git rev-parse --git-dir)/rewritten\"\n")
+    os.chmod(bob / ".git/hooks/post-rewrite", 0o755)
+    must("install", cwd=bob)
+    edit(bob, "images/f1.txt", "bob's f1\n")
+    must("add", "images", cwd=bob)
+    commit(bob, "bob changes f1")
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    share(alice, "alice changes raw.csv")
+
+    pulled = subprocess.run(["git", "pull", "-q", "--rebase"], cwd=bob, capture_output=True,
+                            text=True)
+    assert pulled.returncode == 0, pulled.stderr
+    assert (bob / "images/f1.txt").read_text() == "bob's f1\n"  # not the upstream's f1
+    status = run_dvx("status", cwd=bob)
+    assert "images" not in status.output and "raw.csv" in status.output  # raw.csv: not fetched
+    assert len((bob / ".git/rewritten").read_text().split()) == 2  # old and new commit
+    amended = subprocess.run(["git", "commit", "-q", "--amend", "-m", "bob's f1"], cwd=bob,
+                             capture_output=True, text=True)
+    assert amended.returncode == 0 and "dvx" not in amended.stderr  # an amend changes no file
 
 
 def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):

@@ -20,8 +20,8 @@ dvx install --uninstall
 @common_options
 def install(uninstall: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
-    hooks that check data out after `git checkout`/`git switch`/`git pull` and push the
-    data of the commits that `git push` sends (or stop the push if it cannot).
+    hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
+    and push the data of the commits that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back.
@@ -58,6 +58,14 @@ def post_checkout(args: tuple[str, ...]) -> None:
 @git_hook.command("post-merge")
 @click.argument("args", nargs=-1)
 def post_merge(args: tuple[str, ...]) -> None:
+    _checkout_quietly()
+
+
+@git_hook.command("post-rewrite")
+@click.argument("args", nargs=-1)
+def post_rewrite(args: tuple[str, ...]) -> None:
+    if args[:1] != ("rebase",):
+        return  # `git commit --amend`: it makes a commit of the index and changes no file
     _checkout_quietly()
 
 

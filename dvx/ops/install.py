@@ -6,6 +6,8 @@
                                Git does not take commands from a cloned repository)
     hooks/post-checkout        `dvx checkout` after `git checkout` / `git switch`
     hooks/post-merge           `dvx checkout` after `git pull` / `git merge`
+    hooks/post-rewrite         `dvx checkout` after `git rebase` / `git pull --rebase` (their
+                               replayed commits change pointers, and no other hook runs then)
     hooks/pre-push             push the data of the commits being pushed, or stop the push
 
 Installing is idempotent. A hook that was there before is kept working: it moves aside to
@@ -30,7 +32,8 @@ CHAINED = ".dvx-chained"
 # .gitignore too: dvx adds a line there per tracked path, so two branches that each track a
 # file in one directory would otherwise conflict there (ops/merge.py merges it line by line).
 ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx")
-HOOKS = ("post-checkout", "post-merge", "pre-push")
+HOOKS = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
+HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard input
 
 
 @dataclass
@@ -162,7 +165,7 @@ def _is_ours(path: str) -> bool:
 def _script(name: str) -> str:
     run = f"{dvx_command()} git-hook {name}"
     chained = f'"$0{CHAINED}"'
-    if name == "pre-push":  # its input (the refs being pushed) goes to both
+    if name in HOOKS_WITH_INPUT:  # the input (refs pushed, commits rewritten) goes to both
         return (f"#!/bin/sh\n{MARKER}\ninput=$(cat)\n"
                 f"if [ -x {chained} ]; then\n"
                 f"    printf '%s\\n' \"$input\" | {chained} \"$@\" || exit $?\nfi\n"
