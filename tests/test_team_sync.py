@@ -858,6 +858,48 @@ def test_data_git_tracks_or_dvx_found_there_is_never_taken_as_left_behind(team):
     assert run_dvx("status", "-q", cwd=alice).code == 0  # said once, then the user's own
 
 
+def test_data_left_behind_beside_what_git_and_dvx_track_now_is_removed(team):
+    """`data` was a tracked directory; the next commit has `data/` in Git and `data/x.bin`
+    tracked on its own. Switching to it takes away the files dvx placed at `data` (left,
+    they would be unignored, for `git add -A`), and nothing of Git's or of `data/x.bin`;
+    with a file of the user's beside them, they stay, named by status."""
+    alice = team.founder()
+    write(alice / "data/f1", "f1\n")
+    write(alice / "data/f2", "f2\n")
+    must("add", "data", cwd=alice)
+    share(alice, "data tracked whole")
+    must("remove", "data.dvx", cwd=alice)
+    for name in ("f1", "f2"):
+        (alice / "data" / name).unlink()
+    write(alice / "data/code.py", "code\n")
+    write(alice / "data/x.bin", "x\n")
+    must("add", "data/x.bin", cwd=alice)
+    share(alice, "data in Git, data/x.bin tracked")
+
+    def files() -> list[str]:
+        return sorted(p.name for p in (alice / "data").iterdir())
+
+    for _ in range(2):
+        git(alice, "checkout", "-q", "HEAD~1")
+        must("checkout", cwd=alice)
+        assert files() == ["f1", "f2"]
+        git(alice, "checkout", "-q", "main")
+        must("checkout", cwd=alice)
+        assert files() == [".gitignore", "code.py", "x.bin", "x.bin.dvx"]
+        assert git(alice, "status", "--porcelain") == ""
+        assert run_dvx("status", "-q", cwd=alice).code == 0
+
+    git(alice, "checkout", "-q", "HEAD~1")
+    must("checkout", cwd=alice)
+    write(alice / "data/mine.txt", "mine\n")
+    git(alice, "checkout", "-q", "main")
+    kept = run_dvx("checkout", cwd=alice)
+    assert kept.code == 0 and "`git status data` lists them" in kept.stderr, kept.output
+    assert files() == [".gitignore", "code.py", "f1", "f2", "mine.txt", "x.bin", "x.bin.dvx"]
+    listed = run_dvx("status", cwd=alice)
+    assert "data: no longer tracked, its pointer left Git; changed since" in listed.stdout
+
+
 def test_data_whose_pointer_was_never_committed_is_never_taken(team):
     """A pointer only staged, then taken by `git reset --hard`: no commit names the data, so
     the workspace may hold its only copy (gc keeps nothing for it)."""

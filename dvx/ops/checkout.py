@@ -118,6 +118,7 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
             repo.syncstate.flush()
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
+                unchanged = result.unchanged
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
                                          relink):  # no manifest: nothing placed, as before
@@ -127,7 +128,8 @@ def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: boo
                     _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems)
-                if target in found_there:
+                if target in found_there and result.unchanged > unchanged:
+                    # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
             if settle:
                 result.removed += settle_left_behind(repo)

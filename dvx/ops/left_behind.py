@@ -10,16 +10,19 @@ shared with other repositories, whose gc could take the only copy), and only the
 placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
-Git still has (in the index: deleted by hand, not by Git), is not data left behind; a directory
-holding files Git tracks, or data dvx found already there rather than placed (a file `dvx
-remove` kept, then checked out at an older commit), stays. `dvx remove` forgets the record
-before it deletes the pointer.
+Git still has (in the index: deleted by hand, not by Git), is not data left behind, nor is a
+path inside what dvx tracks now. A directory that now holds files Git tracks or paths dvx
+tracks (`data/` moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx
+placed in it apart from those, and only they go; data dvx found already there rather than
+placed (a file `dvx remove` kept, then checked out at an older commit) stays. `dvx remove`
+forgets the record before it deletes the pointer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Set
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -31,13 +34,12 @@ from dvx.outputs import Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
-from dvx.workspace import prune_empty_dirs
+from dvx.workspace import file_state, prune_empty_dirs
 
 log = get_logger(__name__)
 
 CHANGED = "changed since dvx placed it"
 FOUND = "it was there before dvx synced it (dvx did not place it)"
-GIT_FILES = "Git tracks files in it"
 NEVER_COMMITTED = "no commit records it (its pointer was never committed): it may be the only copy"
 HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
 NOT_CACHED = "not all of it is in the cache"
@@ -48,6 +50,8 @@ SHARED_CACHE = "the cache is shared with other repositories (whose gc could take
 class LeftBehind:
     path: str  # repo-relative POSIX path of the data
     why_kept: str | None  # None: checkout removes it
+    # Paths in the directory that Git or dvx track now (files, or tracked data): never removed.
+    tracked_inside: frozenset[str] = frozenset()
 
     @property
     def removable(self) -> bool:
@@ -67,20 +71,26 @@ def settle_left_behind(repo: Repo) -> list[str]:
     removed = []
     for item in left:
         if not item.removable:
-            log.warning("%s: its pointer is no longer in Git, but %s, so it stays. Delete it, "
-                        "or track it again with `dvx add %s`.", item.path, item.why_kept,
-                        item.path)
+            log.warning("%s: its pointer is no longer in Git, but %s, so it stays. %s",
+                        item.path, item.why_kept, _what_to_do(item))
             if item.why_kept == FOUND:
                 stale.append(item.path)  # the user's own, said once: no longer dvx's business
             continue
         synced = repo.syncstate.get(item.path)
         assert synced is not None
-        remove_placed(repo, item.path, synced.oid)
+        remove_placed(repo, item.path, synced.oid, item.tracked_inside)
         removed.append(item.path)
     for path in [*removed, *stale]:
         repo.syncstate.forget(path)
     repo.syncstate.flush()
     return removed
+
+
+def _what_to_do(item: LeftBehind) -> str:
+    if item.tracked_inside:  # deleting the whole directory would take theirs too
+        return ("Delete the files in it that Git and dvx do not track (`git status "
+                f"{item.path}` lists them), or track them with `dvx add`.")
+    return f"Delete it, or track it again with `dvx add {item.path}`."
 
 
 def holds_what_was_synced(repo: Repo, path: str) -> str | None:
@@ -107,18 +117,22 @@ def holds_what_was_synced(repo: Repo, path: str) -> str | None:
     return None
 
 
-def remove_placed(repo: Repo, path: str, oid: str) -> None:
+def remove_placed(repo: Repo, path: str, oid: str,
+                  tracked_inside: frozenset[str] = frozenset()) -> None:
     """Delete the data dvx placed at `path` (the file, or the files of the directory's
-    manifest `oid`), and the folders that leaves empty; anything else there stays."""
+    manifest `oid` but those in `tracked_inside`), and the folders that leaves empty;
+    anything else there stays."""
     full = repo.abspath(path)
     if not os.path.isdir(full) or os.path.islink(full):
         os.unlink(full)
     else:
         tree = load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
         assert tree is not None  # holds_what_was_synced found it
-        for entry in tree.entries:
-            fsutil.remove_quietly(join_posix(full, entry.path))
-        prune_empty_dirs(full, [entry.path for entry in tree.entries])
+        placed = [entry.path for entry in tree.entries
+                  if not _is_or_inside(f"{path}/{entry.path}", tracked_inside)]
+        for rel in placed:
+            fsutil.remove_quietly(join_posix(full, rel))
+        prune_empty_dirs(full, placed)
         with contextlib.suppress(OSError):  # not empty: what stays there is not dvx's
             os.rmdir(full)
     _prune_empty_parents(repo, path)
@@ -136,7 +150,7 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
     if broken or repo.unreadable:
         return [], []
     current = {o.path for o in outputs}
-    candidates = [p for p in records if not _overlaps(p, current)]
+    candidates = [p for p in records if not _is_or_inside(p, current)]
     if not candidates or repo.git is None:
         return [], []
     git_has = set(repo.git.tracked_under([*candidates,
@@ -149,17 +163,51 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         if path in git_has or not os.path.lexists(repo.abspath(path)):
             stale.append(path)  # Git's own file now, or gone
             continue
-        git_files = {g for g in git_has if g.startswith(path + "/")}
-        if git_files and _all_files_in(repo, path) <= git_files:
-            stale.append(path)  # a directory Git tracks now: its own
+        inside = frozenset(t for t in git_has | current if t.startswith(path + "/"))
+        if inside and all(_is_or_inside(f, inside) for f in _all_files_in(repo, path)):
+            stale.append(path)  # a directory Git (or dvx) tracks all of now: not left behind
             continue
-        why = GIT_FILES if git_files else holds_what_was_synced(repo, path)
+        why = (_holds_what_was_placed_beside(repo, path, inside) if inside
+               else holds_what_was_synced(repo, path))
         if why is None and shared:
             why = SHARED_CACHE
         if why is None and not _in_a_commit(repo, path):
             why = NEVER_COMMITTED
-        left.append(LeftBehind(path, why))
+        left.append(LeftBehind(path, why, inside))
     return left, stale
+
+
+def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozenset[str]
+                                  ) -> str | None:
+    """`holds_what_was_synced` for a directory that now also holds what Git or dvx track
+    (`tracked_inside`): None if, apart from those, it holds exactly the files dvx placed
+    (or fewer), every object in the cache; else why not."""
+    synced = repo.syncstate.get(path)
+    if synced is not None and synced.found:
+        return FOUND
+    if synced is None or synced.placed is not None:
+        return CHANGED
+    tree = load_tree(repo, Pointer("dir", repo.algo, synced.oid, 0), path)
+    if tree is None:
+        return NOT_CACHED
+    placed = {f"{path}/{e.path}": e for e in tree.entries
+              if not _is_or_inside(f"{path}/{e.path}", tracked_inside)}
+    for rel in _all_files_in(repo, path):
+        if _is_or_inside(rel, tracked_inside):
+            continue
+        entry = placed.get(rel)
+        if entry is None:
+            return CHANGED  # a file dvx did not place
+        try:
+            state = file_state(repo, repo.abspath(rel), rel)
+        except DvxError:
+            return CHANGED
+        if state is None or state.dangling or state.oid != entry.oid or (
+                not state.is_cache_link and state.executable != entry.executable):
+            return CHANGED
+    if repo.cache.missing([synced.oid, *(e.oid for e in placed.values())]):
+        return NOT_CACHED
+    return None
 
 
 def _in_a_commit(repo: Repo, path: str) -> bool:
@@ -210,17 +258,17 @@ def _cache_is_shared(repo: Repo) -> bool:
     return not any(cache == home or cache.startswith(home + os.sep) for home in homes)
 
 
-def _overlaps(path: str, outputs: set[str]) -> bool:
-    """Is `path` an output, inside one, or around one?"""
-    if path in outputs:
+def _is_or_inside(path: str, paths: Set[str]) -> bool:
+    """Is `path` one of `paths`, or inside one? (One around paths dvx tracks now may still
+    hold data left behind beside them.)"""
+    if path in paths:
         return True
     parent = path.rpartition("/")[0]
     while parent:
-        if parent in outputs:
+        if parent in paths:
             return True
         parent = parent.rpartition("/")[0]
-    prefix = path + "/"
-    return any(o.startswith(prefix) for o in outputs)
+    return False
 
 
 def _prune_empty_parents(repo: Repo, path: str) -> None:
