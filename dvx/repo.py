@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 from typing import TYPE_CHECKING
 
 from dvx.config import Config
 from dvx.errors import ConfigError, DvxError, NotARepoError, PathError
+from dvx.fsutil import atomic_write
 from dvx.gitignore import exclude_temporaries
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.statcache import StatCache
 from dvx.paths import join_posix
 from dvx.progress import NoProgress, Progress
-from dvx.scm import Git, find_git_root, main_worktree_of, tracked_in, untrack_command
+from dvx.scm import (
+    Git,
+    common_git_dir_of,
+    find_git_root,
+    main_worktree_of,
+    tracked_in,
+    untrack_command,
+)
 from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
@@ -58,14 +67,18 @@ class Repo:
         return cls(find_root(start), progress)
 
     @functools.cached_property
-    def main_dvx_dir(self) -> str | None:
-        """In a linked Git worktree (`git worktree add`), the main worktree's .dvx: its cache
-        and its config.local are this worktree's too, as Git shares its own config. None in
-        a main worktree, or where the main worktree has no .dvx."""
-        main = main_worktree_of(self.root)
-        if main is None or not os.path.isdir(os.path.join(main, DVX_DIR)):
+    def shared_dvx_dir(self) -> str | None:
+        """In a linked Git worktree (`git worktree add`), the folder whose cache and
+        config.local every worktree of the Git repository uses, as Git shares its own config:
+        the main worktree's .dvx, or, where Git names no main worktree (a bare repository),
+        dvx/ in the Git directory they share. Decided from Git's files alone, never from what
+        a worktree has checked out, so data committed anywhere stays in one cache. None in a
+        main worktree."""
+        common = common_git_dir_of(self.root)
+        if common is None:
             return None
-        return os.path.join(main, DVX_DIR)
+        main = main_worktree_of(common)
+        return os.path.join(main, DVX_DIR) if main is not None else os.path.join(common, "dvx")
 
     def _refuse_private_files_from_git(self) -> None:
         """Refuse a repository whose Git tracks dvx's private files (or a `.dvx` that is not a
@@ -92,9 +105,9 @@ class Repo:
     def config(self) -> Config:
         self._refuse_private_files_from_git()
         own_local = os.path.join(self.dvx_dir, "config.local")
-        if self.main_dvx_dir is None or os.path.exists(own_local):
+        if self.shared_dvx_dir is None or os.path.exists(own_local):
             return Config(self.dvx_dir)
-        return Config(self.dvx_dir, os.path.join(self.main_dvx_dir, "config.local"))
+        return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"))
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.
@@ -105,30 +118,71 @@ class Repo:
     @functools.cached_property
     def tmp_dir(self) -> str:
         self._refuse_private_files_from_git()
-        return self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory")
+        return self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory",
+                                 home="tmp")
 
     @functools.cached_property
     def cache_dir(self) -> str:
         configured = self.config.get("cache", "dir")
         if not configured:
-            # A linked worktree's commits are the main worktree's too: one cache keeps their
-            # data when the worktree is removed.
-            own = os.path.join(self.main_dvx_dir or self.dvx_dir, "cache")
-            return self._outside_git(own, "cache directory")
+            # A linked worktree's commits are every worktree's: one cache keeps their data
+            # when the worktree is removed.
+            shared = os.path.join(self.shared_dvx_dir or self.dvx_dir, "cache")
+            self._warn_of_own_cache(shared)
+            return self._outside_git(shared, "cache directory")
         level = self.config.where("cache", "dir")
-        path = self._cache_dir_of(configured, level)
-        if level == "project" and not self._inside(path):
+        path = self.cache_dir_of(configured, level)
+        if level == "project" and not self.is_inside(path):
             self._check_confirmed(configured, path)
         return self._outside_git(path, "cache directory (cache.dir)")
 
-    def _cache_dir_of(self, configured: str, level: str | None = "project") -> str:
-        # relative to the folder of the config file that names it (.dvx/ for the repository's)
+    def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
+        """Where a cache.dir value set at `level` leads: a relative one starts at the folder
+        of the config file that names it; the tracked config's, at the .dvx every worktree
+        shares, so that all use one cache."""
         path = self.config.paths.get(level or "project")
-        base = os.path.dirname(path) if level == "local" and path else self.dvx_dir
+        if level == "local" and path:
+            base = os.path.dirname(path)
+        else:
+            base = self.shared_dvx_dir or self.dvx_dir
         return os.path.normpath(os.path.join(base, os.path.expanduser(configured)))
 
-    def _inside(self, path: str) -> bool:
-        return _within(os.path.realpath(path), os.path.realpath(self.root))
+    def is_inside(self, path: str) -> bool:
+        """Is `path` in this repository: its workspace, or the .dvx its worktrees share?"""
+        real = os.path.realpath(path)
+        homes = [self.root, *([self.shared_dvx_dir] if self.shared_dvx_dir else [])]
+        return any(_within(real, os.path.realpath(home)) for home in homes)
+
+    def _hide_shared_cache_from_git(self) -> None:
+        """A main worktree on a branch from before `dvx init` has no .dvx/.gitignore: the
+        cache its linked worktrees keep in its .dvx then ignores itself (a .gitignore of `*`
+        inside it), so `git add -A` there never commits the data. Best effort."""
+        shared = self.shared_dvx_dir
+        if shared is None or os.path.basename(shared) != DVX_DIR:
+            return  # no main worktree, or this is it
+        cache = os.path.join(shared, "cache")
+        ignore = os.path.join(cache, ".gitignore")
+        if (not _within(os.path.realpath(self.cache_dir), os.path.realpath(cache))
+                or os.path.exists(os.path.join(shared, ".gitignore")) or os.path.exists(ignore)):
+            return
+        try:
+            os.makedirs(cache, exist_ok=True)
+            atomic_write(ignore, b"# dvx: the cache is never Git's\n*\n", fsync=self.fsync)
+        except OSError as exc:
+            log.debug("No .gitignore written in the shared cache: %s", exc)
+
+    def _warn_of_own_cache(self, shared: str) -> None:
+        """A linked worktree's own .dvx/cache holding objects (written before its worktrees
+        shared one cache) is data dvx no longer reads, and `git worktree remove` deletes."""
+        own = os.path.join(self.dvx_dir, "cache")
+        if self.shared_dvx_dir is None or not _has_entries(os.path.join(own, "files")):
+            return
+        files, into = (shlex.quote(os.path.join(d, "files")) for d in (own, shared))
+        log.warning("This worktree's own cache (%s) holds objects, but every worktree of this "
+                    "Git repository uses the shared cache at %s: data only in the own one "
+                    "counts as not in the cache, and is deleted with the worktree. Move it "
+                    "over: `mkdir -p %s && cp -a -n %s/. %s/ && rm -r %s`.",
+                    own, shared, into, files, into, files)
 
     def _check_confirmed(self, configured: str, path: str) -> None:
         """A cache directory outside the repository, named by the tracked config (which comes
@@ -136,7 +190,7 @@ class Repo:
         for level in ("local", "global"):
             config_file = self.config.files.get(level)
             own = config_file.get("cache", "dir") if config_file else None
-            if own and os.path.realpath(self._cache_dir_of(own, level)) == os.path.realpath(path):
+            if own and os.path.realpath(self.cache_dir_of(own, level)) == os.path.realpath(path):
                 return
         raise ConfigError(
             f"This repository's tracked config (.dvx/config) sets cache.dir to '{configured}', "
@@ -146,28 +200,45 @@ class Repo:
             f"'{configured}' (or --global for every repository); otherwise remove the setting "
             "from .dvx/config.")
 
-    def _outside_git(self, path: str, what: str) -> str:
-        """`path`, unless it leads into the Git directory or into the workspace outside .dvx/,
-        where Git would see every object (a cloned or hand-edited config, or a symlink, can
-        try; `dvx config` refuses both before writing them down)."""
-        git_dir = os.path.realpath(os.path.join(self.root, ".git"))
-        real = os.path.realpath(path)
-        if _within(real, git_dir):
+    def _outside_git(self, path: str, what: str, home: str = "cache") -> str:
+        """`path`, unless Git would see what dvx writes there (a cloned or hand-edited config,
+        or a symlink, can try; `dvx config` refuses it before writing it down)."""
+        place = self.place_git_sees(path, home)
+        if place == "git":
+            git_dir = os.path.realpath(os.path.join(self.root, ".git"))
             raise ConfigError(f"The {what} '{path}' leads into the Git directory '{git_dir}'; "
                               "dvx never writes there.", "Point cache.dir elsewhere, or replace "
                               "the symbolic link with a real directory.")
-        root = os.path.realpath(self.root)
-        if _within(real, root) and not _within(real, os.path.realpath(self.dvx_dir)):
-            raise ConfigError(f"The {what} '{path}' leads into the workspace, where Git would "
-                              "see every object (git add -A would commit the data itself).",
-                              "Point cache.dir at a folder outside the repository or in .dvx/ "
-                              "(`dvx config --unset cache.dir` for the default), or replace "
-                              "the symbolic link with a real directory.")
+        if place == "workspace":
+            raise ConfigError(f"The {what} '{path}' leads into the workspace outside "
+                              f".dvx/{home}, where Git would see every object (git add -A "
+                              "would commit the data itself).",
+                              "Point cache.dir at a folder outside the repository or in "
+                              ".dvx/cache (`dvx config --unset cache.dir` for the default), or "
+                              "replace the symbolic link with a real directory.")
         return path
+
+    def place_git_sees(self, path: str, home: str = "cache") -> str | None:
+        """Where `path` leads if Git would see what dvx writes there: "git" (the Git
+        directory), or "workspace" (a worktree of this repository, anywhere but the folder
+        .dvx/HOME that .dvx/.gitignore ignores), else None."""
+        real = os.path.realpath(path)
+        if _within(real, os.path.realpath(os.path.join(self.root, ".git"))):
+            return "git"
+        workspaces = [self.root]
+        if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
+            workspaces.append(os.path.dirname(self.shared_dvx_dir))  # the main worktree
+        for workspace in workspaces:
+            # .dvx/HOME itself may be a link leading elsewhere: Git ignores only its name
+            allowed = os.path.join(os.path.realpath(os.path.join(workspace, DVX_DIR)), home)
+            if _within(real, os.path.realpath(workspace)) and not _within(real, allowed):
+                return "workspace"
+        return None
 
     @functools.cached_property
     def cache(self) -> LocalCache:
         cache = LocalCache(self.cache_dir, self.algo)
+        self._hide_shared_cache_from_git()
         # The folders objects and temporaries are written to may be links of their own.
         self._outside_git(cache.files_root, "cache's object directory")
         self._outside_git(cache.tmp_dir, "cache's temporary directory")
@@ -266,6 +337,14 @@ def _is_private(path: str) -> bool:
     """`path` (as Git lists it below .dvx) is .dvx itself or at or below a private name."""
     parts = path.lower().split("/")
     return len(parts) == 1 or parts[1] in PRIVATE
+
+
+def _has_entries(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is not None
+    except OSError:
+        return False
 
 
 def _within(path: str, folder: str) -> bool:

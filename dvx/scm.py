@@ -39,9 +39,10 @@ def find_git_root(start: str) -> str | None:
         current = parent
 
 
-def main_worktree_of(root: str) -> str | None:
-    """The main worktree of the Git repository when `root` is a linked one (`git worktree
-    add`), else None. Read from the files Git keeps, without running Git: every command asks."""
+def common_git_dir_of(root: str) -> str | None:
+    """The Git directory every worktree shares when `root` is a linked worktree (`git
+    worktree add`), else None. Read from the files Git keeps, without running Git: every
+    command asks."""
     try:
         with open(os.path.join(root, ".git"), encoding="utf-8") as f:
             first = f.readline()
@@ -54,12 +55,39 @@ def main_worktree_of(root: str) -> str | None:
     git_dir = os.path.join(root, first[len("gitdir:"):].strip())
     try:  # only a linked worktree's Git directory names the common one
         with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as f:
-            common = os.path.normpath(os.path.join(git_dir, f.read().strip()))
+            return os.path.normpath(os.path.join(git_dir, f.read().strip()))
     except OSError:
-        return None  # a submodule
-    if os.path.basename(common) != ".git":
-        return None  # the repository is bare: no main worktree
-    return os.path.dirname(common)
+        return None  # a submodule's (or a --separate-git-dir) main worktree
+
+
+def main_worktree_of(common_dir: str) -> str | None:
+    """The main worktree of the repository whose shared Git directory is `common_dir`: the
+    folder holding it when it is a `.git`, else the core.worktree its config names (a
+    submodule's); None for a bare repository, or one made with --separate-git-dir, which
+    Git itself cannot name either."""
+    if os.path.basename(common_dir) == ".git":
+        return os.path.dirname(common_dir)
+    worktree = _core_worktree(os.path.join(common_dir, "config"))
+    return os.path.normpath(os.path.join(common_dir, worktree)) if worktree else None
+
+
+def _core_worktree(config_path: str) -> str | None:
+    """core.worktree in the Git config file at `config_path` (includes are not followed)."""
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    section = ""
+    for line in lines:
+        line = line.strip()
+        if line.startswith("["):
+            section = line[1:line.find("]")].strip().lower()
+            continue
+        key, sep, value = line.partition("=")
+        if sep and section == "core" and key.strip().lower() == "worktree":
+            return value.strip().strip('"') or None
+    return None
 
 
 def tracked_in(root: str, folder: str) -> list[str]:

@@ -100,13 +100,29 @@ def test_moving_the_cache_names_the_objects_left_behind_and_how_to_bring_them(re
     assert "old cache" not in dvx("config", "--local", "cache.dir", str(shared)).stderr
 
 
-def test_cache_dir_is_refused_in_the_git_directory_and_in_the_workspace(repo, dvx):
+def test_cache_dir_is_refused_in_the_git_directory_and_where_git_sees_it(repo, dvx):
+    """Git ignores only dvx's own folders in .dvx/: a cache anywhere else in the workspace,
+    .dvx/ itself included, would have `git add -A` commit the data."""
     for value, words in (("../.git/objects-of-dvx", "leads into the Git directory"),
-                         ("..", "leads into the workspace"), ("../data", "the workspace")):
+                         ("..", "leads into the workspace"), ("../data", "the workspace"),
+                         ("mycache", "outside .dvx/cache"), ("tmp", "outside .dvx/cache"),
+                         (".", "outside .dvx/cache")):
         refused = dvx("config", "cache.dir", value)
         assert refused.code == 2 and words in refused.stderr, refused.output
         assert "dir" not in (repo / ".dvx" / "config").read_text()
-    assert dvx("config", "cache.dir", "cache2").code == 0  # inside .dvx/
+    tracked = (repo / ".dvx" / "config").read_text()
+    (repo / ".dvx" / "config").write_text(tracked + "[cache]\ndir = mycache\n")  # by hand
+    (repo / "x.txt").write_text("x")
+    by_hand = dvx("add", "x.txt")
+    assert by_hand.code == 2 and "outside .dvx/cache" in by_hand.stderr, by_hand.output
+    assert not (repo / ".dvx" / "mycache").exists()
+    (repo / ".dvx" / "config").write_text(tracked)
+    assert dvx("config", "cache.dir", "cache/objects").code == 0  # in .dvx/cache: ignored
+    assert dvx("add", "x.txt").code == 0
+    assert any((repo / ".dvx" / "cache" / "objects" / "files").rglob("*"))
+    seen = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", ".dvx"],
+                          cwd=repo, capture_output=True, text=True, check=True).stdout
+    assert sorted(seen.splitlines()) == ["?? .dvx/.gitignore", "?? .dvx/config"]
 
 
 def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):

@@ -5,6 +5,7 @@ content, and both repositories are clean afterwards (SPEC §4, concurrency)."""
 from __future__ import annotations
 
 import random
+import shutil
 import subprocess
 import sys
 
@@ -108,3 +109,137 @@ def test_git_worktrees_share_the_main_worktrees_cache_and_local_config(tmp_path)
     git(main, "checkout", "-q", "exp")
     assert run_dvx("checkout", cwd=main).code == 0
     assert (main / "data.csv").read_text() == "v2\n"
+
+
+def _commit_all(repo, message):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
+def test_worktrees_of_a_bare_repository_share_one_cache_in_its_git_directory(tmp_path):
+    """A bare repository has no main worktree: every worktree uses dvx/ in the Git directory
+    they share, so data committed in one outlives `git worktree remove`."""
+    source = make_git_repo(tmp_path / "source")
+    assert run_dvx("init", cwd=source).code == 0
+    _commit_all(source, "dvx init")
+    bare = tmp_path / "proj.git"
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(bare))
+    main, exp = tmp_path / "main", tmp_path / "exp"
+    git(bare, "worktree", "add", "-q", str(main), "main")
+    write(main / "base.csv", "base\n")
+    assert run_dvx("add", "base.csv", cwd=main).code == 0
+    _commit_all(main, "base")
+    assert run_dvx("remote", "add", "--local", "-d", "store", str(tmp_path / "store"),
+                   cwd=main).code == 0
+    git(bare, "worktree", "add", "-q", "-b", "exp", str(exp), "main")
+
+    assert run_dvx("checkout", cwd=exp).code == 0  # from the cache main filled
+    assert (exp / "base.csv").read_text() == "base\n"
+    assert run_dvx("remote", "default", cwd=exp).stdout.strip() == "store"
+    write(exp / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=exp).code == 0
+    _commit_all(exp, "model")
+    gc = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=exp)
+    assert gc.code == 0 and "perhaps shared" not in gc.stderr, gc.output
+    assert len(store_objects(bare / "dvx" / "cache")) == 2
+    assert not (main / ".dvx" / "cache").exists() and not (exp / ".dvx" / "cache").exists()
+
+    git(main, "worktree", "remove", str(exp))
+    git(main, "checkout", "-q", "exp")
+    assert run_dvx("checkout", cwd=main).code == 0
+    assert (main / "model.bin").read_text() == "model\n"
+
+
+def test_a_linked_worktree_uses_the_main_worktrees_cache_whatever_it_has_checked_out(tmp_path):
+    """The main worktree on a branch from before `dvx init` (no .dvx there) changes nothing:
+    the cache is the one its .dvx holds, hidden from Git there meanwhile."""
+    main = make_git_repo(tmp_path / "main")
+    write(main / "code.py", "code\n")
+    _commit_all(main, "before dvx")
+    git(main, "checkout", "-q", "-b", "data")
+    assert run_dvx("init", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    git(main, "checkout", "-q", "main")
+    shutil.rmtree(main / ".dvx")  # what it left untracked: as a clone of main has no .dvx
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "data")
+
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    _commit_all(linked, "model")
+    assert len(store_objects(main / ".dvx" / "cache")) == 1
+    assert git(main, "status", "--porcelain", "--untracked-files=all") == ""
+
+    git(main, "worktree", "remove", str(linked))
+    git(main, "checkout", "-q", "data")
+    assert run_dvx("checkout", cwd=main).code == 0
+    assert (main / "model.bin").read_text() == "model\n"
+
+
+def test_a_relative_cache_dir_in_the_tracked_config_is_one_cache_for_every_worktree(tmp_path):
+    """A relative cache.dir in .dvx/config starts at the .dvx every worktree shares."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    assert run_dvx("config", "cache.dir", "cache/objects", cwd=main).code == 0
+    write(main / "base.csv", "base\n")
+    assert run_dvx("add", "base.csv", cwd=main).code == 0
+    _commit_all(main, "base")
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+
+    assert run_dvx("checkout", cwd=linked).code == 0
+    assert (linked / "base.csv").read_text() == "base\n"
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    _commit_all(linked, "model")
+    assert len(store_objects(main / ".dvx" / "cache" / "objects")) == 2
+
+    git(main, "worktree", "remove", str(linked))
+    git(main, "checkout", "-q", "exp")
+    assert run_dvx("checkout", cwd=main).code == 0
+    assert (main / "model.bin").read_text() == "model\n"
+
+
+def test_objects_in_a_linked_worktrees_own_cache_are_named_with_how_to_move_them(tmp_path):
+    """Data a linked worktree kept in its own cache (as dvx once did) is not lost from view:
+    every command says where it is and how to move it into the shared cache."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    (linked / ".dvx" / "cache").mkdir()
+    (main / ".dvx" / "cache" / "files").rename(linked / ".dvx" / "cache" / "files")
+
+    status = run_dvx("status", cwd=linked)
+    assert "not in cache" in status.stdout, status.output
+    assert "own cache" in status.stderr and "shared cache" in status.stderr
+    move = status.stderr.split("Move it over: `")[1].split("`")[0]
+    subprocess.run(move, shell=True, check=True)
+    quiet = run_dvx("status", cwd=linked)
+    assert quiet.code == 0 and "own cache" not in quiet.stderr, quiet.output
+    assert "not in cache" not in quiet.stdout
+
+
+def test_a_submodules_linked_worktree_shares_the_submodule_checkouts_cache(tmp_path):
+    """A submodule's Git directory (.git/modules/NAME) names its main worktree in
+    core.worktree: that checkout's .dvx holds the cache its linked worktrees share."""
+    sub = make_git_repo(tmp_path / "sub")
+    assert run_dvx("init", cwd=sub).code == 0
+    _commit_all(sub, "dvx init")
+    outer = make_git_repo(tmp_path / "outer")
+    git(outer, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "sm")
+    checkout = outer / "sm"
+    write(checkout / "data.csv", "data\n")
+    assert run_dvx("add", "data.csv", cwd=checkout).code == 0
+    _commit_all(checkout, "data")
+    linked = tmp_path / "linked"
+    git(checkout, "worktree", "add", "-q", str(linked), "-b", "exp")
+
+    assert run_dvx("checkout", cwd=linked).code == 0
+    assert (linked / "data.csv").read_text() == "data\n"
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    assert len(store_objects(checkout / ".dvx" / "cache")) == 2

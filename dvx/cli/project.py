@@ -112,8 +112,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         notice = modify_remote(open_repo(), name, option, None if unset else value, level)
     else:
         old_cache = _cache_dir_or_none(repo) if (section, option) == ("cache", "dir") else None
-        notice = set_option(cfg, key, None if unset else value, level,
-                            repo.root if repo is not None else None)
+        notice = set_option(cfg, key, None if unset else value, level, repo)
         if old_cache is not None and repo is not None:
             notice = _join(notice, _cache_left_behind(repo, old_cache))
     if notice:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dvx.config import Config, split_key, validate
 from dvx.errors import UsageError
 from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from dvx.repo import Repo
 
 # What dvx uses when no level sets an option (remote jobs depend on the kind of remote).
 DEFAULTS = {
@@ -77,7 +81,7 @@ def _options(config: Config, section: str, level: str | None) -> list[str]:
 
 
 def set_option(config: Config, key: str, value: str | None, level: str | None,
-               repo_root: str | None) -> str | None:
+               repo: Repo | None) -> str | None:
     """Set (or, `value` None, unset) an option that is not a remote's; a notice, if any."""
     section, option = split_key(key)
     target = level or "project"
@@ -92,39 +96,39 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         known = ", ".join(config.remote_names()) or "none yet"
         raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
-    if (section, option) == ("cache", "dir") and target in ("project", "local") and repo_root:
-        base = os.path.dirname(config.paths[target])  # a relative path starts there
-        _refuse_cache_dir_in_the_workspace(value, repo_root, base)
+    if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
+        _refuse_cache_dir_git_sees(value, repo, target)
     config_file.set(section, option, normalized)
     config_file.save()
-    if (section, option) == ("cache", "dir") and target == "project" and repo_root:
-        return _confirm_here(config, value, repo_root)
+    if (section, option) == ("cache", "dir") and target == "project" and repo:
+        return _confirm_here(config, value, repo)
     return None
 
 
-def _refuse_cache_dir_in_the_workspace(value: str, repo_root: str, base: str) -> None:
-    """A cache in the Git directory, or in the workspace outside .dvx/ (where Git would see
-    every object), is refused before it is written down."""
-    dvx_dir = os.path.join(repo_root, ".dvx")
-    path = os.path.realpath(os.path.join(base, os.path.expanduser(value)))
-    root, dvx_real = os.path.realpath(repo_root), os.path.realpath(dvx_dir)
-    git_dir = os.path.join(root, ".git")
-    if path == git_dir or path.startswith(git_dir + os.sep):
-        raise UsageError(f"cache.dir '{value}' leads into the Git directory; dvx never writes "
-                         "there.", "Name a folder outside the repository, or one in .dvx/ "
-                               "(a relative path is relative to .dvx/).")
-    if (path == root or path.startswith(root + os.sep)) and not (
-            path == dvx_real or path.startswith(dvx_real + os.sep)):
-        raise UsageError(f"cache.dir '{value}' leads into the workspace ({path}), where Git "
-                         "would see every object.", "Name a folder outside the repository, "
-                         "or one in .dvx/ (a relative path is relative to .dvx/).")
+def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
+    """A cache in the Git directory, or in the workspace anywhere but .dvx/cache (the folder
+    .dvx/.gitignore ignores), is refused before it is written down: Git would see every
+    object. The tracked config's value is also checked where a plain clone puts it (its own
+    .dvx/), as every clone reads it."""
+    paths = [repo.cache_dir_of(value, level)]
+    if level == "project":
+        paths.append(os.path.join(repo.dvx_dir, os.path.expanduser(value)))
+    hint = ("Name a folder outside the repository, or one in .dvx/cache (a relative path is "
+            "relative to .dvx/; `dvx config --unset cache.dir` for the default).")
+    for path in paths:
+        place = repo.place_git_sees(path)
+        if place == "git":
+            raise UsageError(f"cache.dir '{value}' leads into the Git directory; dvx never "
+                             "writes there.", hint)
+        if place == "workspace":
+            raise UsageError(f"cache.dir '{value}' leads into the workspace "
+                             f"({os.path.realpath(path)}) outside .dvx/cache, where Git would "
+                             "see every object (git add -A would commit the data itself).",
+                             hint)
 
 
-def _confirm_here(config: Config, value: str, repo_root: str) -> str | None:
-    dvx_dir = os.path.join(repo_root, ".dvx")
-    path = os.path.realpath(os.path.join(dvx_dir, os.path.expanduser(value)))
-    root = os.path.realpath(repo_root)
-    if path == root or path.startswith(root + os.sep):
+def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:
+    if repo.is_inside(repo.cache_dir_of(value, "project")):
         return None
     local = config.file("local")
     local.set("cache", "dir", value)

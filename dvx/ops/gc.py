@@ -107,7 +107,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
             _drop(cache, cache.last_copies.oids)
         results.insert(0, cache)
-        if cache.removed and not projects and _outside(repo.cache_dir, repo.root) and all(
+        if cache.removed and not projects and not repo.is_inside(repo.cache_dir) and all(
                 _outside(repo.cache_dir, w.root) for w in worktrees):
             log.warning("The cache (%s) is outside this repository, perhaps shared: gc keeps "
                         "only what this repository uses, so what only other repositories "

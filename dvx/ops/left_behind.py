@@ -250,12 +250,8 @@ def _all_files_in(repo: Repo, path: str) -> set[str]:
 
 
 def _cache_is_shared(repo: Repo) -> bool:
-    """Is the cache outside this repository (and its main worktree's .dvx)?"""
-    cache = os.path.realpath(repo.cache_dir)
-    homes = [os.path.realpath(repo.root)]
-    if repo.main_dvx_dir is not None:
-        homes.append(os.path.realpath(repo.main_dvx_dir))
-    return not any(cache == home or cache.startswith(home + os.sep) for home in homes)
+    """Is the cache outside this repository (and the .dvx its worktrees share)?"""
+    return not repo.is_inside(repo.cache_dir)
 
 
 def _is_or_inside(path: str, paths: Set[str]) -> bool:
