@@ -51,6 +51,45 @@ def test_removed_data_is_the_user_s_own_copy_in_link_modes(repo, dvx, link):
     assert (repo / "d" / "a").read_text() == "a\n"
 
 
+def reach_cache_through_a_link(repo, dvx, tmp_path, how):
+    """Put the cache on 'another disk' reached through a symbolic link: `.dvx/cache` itself
+    a link, or cache.dir set to a path through a linked directory."""
+    disk = tmp_path / "bigdisk"
+    (disk / "cache").mkdir(parents=True)
+    if how == "cache-is-a-link":
+        os.rmdir(repo / ".dvx" / "cache")
+        os.symlink(disk / "cache", repo / ".dvx" / "cache")
+    else:
+        os.symlink(disk, tmp_path / "shared")
+        assert dvx("config", "--local", "cache.dir", str(tmp_path / "shared" / "cache")).code == 0
+    assert dvx("config", "cache.type", "symlink").code == 0
+
+
+@pytest.mark.parametrize("how", ["cache-is-a-link", "cache-dir-through-a-link"])
+def test_dvx_knows_its_links_into_a_cache_reached_through_a_link(repo, dvx, tmp_path, how):
+    reach_cache_through_a_link(repo, dvx, tmp_path, how)
+    write(repo / "d" / "x", "x\n")
+    write(repo / "f", "precious\n")
+    write(repo / "g", "g\n")
+    assert dvx("add", "d", "f", "g").code == 0
+    assert os.path.islink(repo / "f")
+    write(repo / "d" / "y", "y\n")
+    added = dvx("add", "d")
+    assert added.code == 0, added.output
+    write(repo / "d" / "z", "z\n")
+    committed = dvx("commit")
+    assert committed.code == 0, committed.output
+    unprotected = dvx("unprotect", "g")
+    assert unprotected.code == 0, unprotected.output
+    assert not os.path.islink(repo / "g") and os.access(repo / "g", os.W_OK)
+    assert dvx("remove", "f.dvx").code == 0
+    assert not os.path.islink(repo / "f") and os.access(repo / "f", os.W_OK)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "f untracked")
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert (repo / "f").read_text() == "precious\n"
+
+
 def test_remove_outs_deletes_only_recoverable_data(repo, dvx):
     write(repo / "d" / "a", "a")
     dvx("add", "d")

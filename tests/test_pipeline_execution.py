@@ -156,6 +156,27 @@ stages:
     assert (repo / "kept.txt").read_text() == "x\ny\n"
 
 
+def test_a_persist_output_is_never_written_through_a_link_into_a_linked_cache(
+        repo, dvx, tmp_path):
+    (tmp_path / "bigdisk" / "cache").mkdir(parents=True)  # .dvx/cache on another disk
+    os.rmdir(repo / ".dvx" / "cache")
+    os.symlink(tmp_path / "bigdisk" / "cache", repo / ".dvx" / "cache")
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  grow:\n    cmd: cat in.txt >> log.txt\n"
+                             "    deps: [in.txt]\n    outs:\n    - log.txt: {persist: true}\n")
+    assert dvx("repro").code == 0
+    assert os.path.islink(repo / "log.txt")
+    recorded = os.path.realpath(repo / "log.txt")
+    os.unlink(repo / "in.txt")
+    write(repo / "in.txt", "y\n")
+    rerun = dvx("repro")
+    assert rerun.code == 0 and "no longer held its bytes" not in rerun.output, rerun.output
+    assert (repo / "log.txt").read_text() == "x\ny\n"
+    with open(recorded) as f:
+        assert f.read() == "x\n"
+
+
 SLOW = """\
 stages:
   quick:

@@ -500,17 +500,23 @@ class LocalCache(ObjectStore):
         return used, placed
 
     def object_for_symlink(self, target: str) -> str | None:
-        """If `target` (a symlink's target) is an object path of this cache, return its oid."""
-        target = os.path.normpath(target)
-        prefix = self.files_root + os.sep
-        if not target.startswith(prefix):
-            return None
-        rel = target[len(prefix):]
-        shard, _, rest = rel.partition(os.sep)
+        """If `target` (a symlink's target, as written or resolved) is an object path of this
+        cache, return its oid. The cache may be reached through symbolic links (`.dvx/cache`
+        itself a link, or `cache.dir` through a linked directory): a target under any path
+        that leads to this cache's object directory names its object."""
+        head, rest = os.path.split(os.path.normpath(target))
+        files_dir, shard = os.path.split(head)
         oid = shard + rest
-        if len(shard) == 2 and is_valid_oid(oid, self.algo):
+        if len(shard) != 2 or not is_valid_oid(oid, self.algo):
+            return None
+        if files_dir in (self.files_root, self._real_files_root):
             return oid
-        return None
+        # Another path to the same directory: resolved only for oid-shaped targets, rare.
+        return oid if os.path.realpath(files_dir) == self._real_files_root else None
+
+    @functools.cached_property
+    def _real_files_root(self) -> str:
+        return os.path.realpath(self.files_root)
 
 
 def kept_message(kept: list[str], linked_to: str = "it") -> str:
