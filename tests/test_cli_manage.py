@@ -90,6 +90,48 @@ def test_dvx_knows_its_links_into_a_cache_reached_through_a_link(repo, dvx, tmp_
     assert (repo / "f").read_text() == "precious\n"
 
 
+def test_remove_and_unprotect_in_a_moved_repository_give_copies_from_its_cache(
+        repo, dvx, tmp_path, monkeypatch):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "precious\n")
+    write(repo / "g", "g\n")
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "f", "g", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    moved = tmp_path / "moved"
+    os.rename(repo, moved)
+    monkeypatch.chdir(moved)
+    assert str(repo) in os.readlink(moved / "f")  # a link into the cache where it was
+    assert dvx("unprotect", "g").code == 0
+    assert dvx("remove", "f.dvx", "d.dvx").code == 0
+    for path in (moved / "f", moved / "g", moved / "d" / "a"):
+        assert not path.is_symlink() and os.access(path, os.W_OK)
+    git(moved, "add", "-A")
+    git(moved, "commit", "-qm", "f and d untracked")
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert (moved / "f").read_text() == "precious\n"
+    assert (moved / "d" / "a").read_text() == "a\n"
+
+
+def test_remove_refuses_a_moved_repository_s_link_whose_object_this_cache_lacks(
+        repo, dvx, tmp_path, monkeypatch):
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "precious\n")
+    assert dvx("add", "f").code == 0
+    moved = tmp_path / "moved"
+    os.rename(repo, moved)
+    monkeypatch.chdir(moved)
+    link = os.readlink(moved / "f")
+    os.unlink(moved / ".dvx" / "cache" / os.path.relpath(link, repo / ".dvx" / "cache"))
+    for verb in ("remove", "unprotect"):
+        refused = dvx(verb, "f.dvx" if verb == "remove" else "f")
+        assert refused.code == 2 and "this repository's cache lacks" in refused.stderr, \
+            refused.output
+        assert "dvx pull" in refused.stderr and "Stopped tracking" not in refused.stdout
+    assert (moved / "f.dvx").exists() and os.readlink(moved / "f") == link
+
+
 def test_remove_outs_deletes_only_recoverable_data(repo, dvx):
     write(repo / "d" / "a", "a")
     dvx("add", "d")

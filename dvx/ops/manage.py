@@ -19,7 +19,7 @@ from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
-from dvx.workspace import remove_temporaries_beside
+from dvx.workspace import remove_temporaries_beside, stale_link_oid
 
 
 @dataclass(frozen=True)
@@ -241,10 +241,12 @@ def unprotect(repo: Repo, outputs: list[Output]) -> list[str]:
 
 
 def _refuse_foreign_link(repo: Repo, path: str) -> None:
-    """A tracked path that is a symbolic link of the user's (not one into the cache) holds
-    none of the tracked data: there is nothing there to unprotect."""
+    """A tracked path that is a symbolic link of the user's (not one into the cache, nor one
+    of a moved repository into the cache it had) holds none of the tracked data: there is
+    nothing there to unprotect."""
     full = repo.abspath(path)
-    if os.path.islink(full) and repo.cache.object_for_symlink(os.path.realpath(full)) is None:
+    if (os.path.islink(full) and repo.cache.object_for_symlink(os.path.realpath(full)) is None
+            and stale_link_oid(repo, full) is None):
         raise PathError(f"'{path}' is a symbolic link that does not lead into the cache, so it "
                         "holds none of the tracked data and dvx does not follow it.",
                         f"`dvx checkout --force {path}` replaces the link with the tracked "
@@ -262,12 +264,17 @@ def _data_files(full: str) -> list[str]:
 def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False) -> None:
     """Make the file at `path` writable and its own: a hard link or a symlink into the cache
     becomes a copy of the object. A symlink of the user's own (not into the cache) is left
-    as it is; one into the cache whose object is gone is an error, unless `missing_ok`."""
+    as it is; one into the cache whose object is gone is an error, unless `missing_ok`. A
+    symlink a moved or copied repository kept into the cache it had becomes a copy of the
+    same object of this cache, and is an error if this cache lacks it."""
     st = os.lstat(path)
     if os.path.islink(path):
         target = os.path.realpath(path)
         if repo.cache.object_for_symlink(target) is None:
-            return  # the user's own link
+            stale_oid = stale_link_oid(repo, path)
+            if stale_oid is not None:
+                _own_copy_of_stale_link(repo, path, display, stale_oid)
+            return  # otherwise the user's own link
         if not os.path.exists(target):
             if missing_ok:
                 return
@@ -279,3 +286,19 @@ def _own_copy(repo: Repo, path: str, display: str, missing_ok: bool = False) -> 
         fsutil.place(path, path, ("copy",), exec_bit=fsutil.is_executable(st.st_mode))
     else:
         fsutil.make_writable(path)
+
+
+def _own_copy_of_stale_link(repo: Repo, path: str, display: str, oid: str) -> None:
+    """Replace a link into the cache a moved or copied repository had by a copy of the same
+    object of this repository's cache (what `dvx checkout --relink` would link to); never
+    leave a link to another cache, which may be gone or be collected."""
+    if not os.path.exists(repo.cache.oid_path(oid)):
+        rel = repo_relpath(repo.root, path)
+        name = f"'{rel}'" if rel == display else f"'{rel}' (of '{display}')"
+        raise PathError(
+            f"{name} is a symbolic link to an object of another dvx cache, "
+            "as a repository moved or copied with cache.type symlink keeps, and this "
+            "repository's cache lacks that object, so no copy of its data can be made here.",
+            "`dvx pull` fetches it (`dvx checkout --relink` then links it to this "
+            "repository's cache); then run this command again.")
+    fsutil.place(repo.cache.oid_path(oid), path, ("copy",))  # executables are never linked
