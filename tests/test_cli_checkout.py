@@ -375,3 +375,40 @@ def test_a_symlink_whose_object_left_the_cache_is_reported_not_in_the_cache(repo
         obj.write_bytes(data)
     assert dvx("checkout").code == 0
     assert (repo / "f").read_text() == "x" and (repo / "d" / "a").read_text() == "a"
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_checkout_force_never_links_back_an_object_edited_through_a_link(repo, dvx, tmp_path,
+                                                                          link):
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    write(repo / "f", "original\n")
+    assert dvx("add", "f").code == 0
+    os.chmod(repo / "f", 0o644)  # as an editor that writes in place does: the object's mode
+    with open(repo / "f", "r+b") as f:
+        f.write(b"ORIGINAL\n")  # same size: only its bytes tell
+    done = dvx("checkout", "--force", "f")
+    assert done.code == 1 and "was changed through a link to it" in done.output, done.output
+    assert "Not in the cache (run `dvx pull`): f" in done.output and "1 restored" not in done.output
+    assert (repo / "f").read_text() == "ORIGINAL\n"  # the edit stays, in a file of its own
+    assert "up to date" not in dvx("status").output
+    assert dvx("push").code == 1  # the recorded bytes are nowhere: nothing goes under their oid
+    assert not [p for p in (tmp_path / "remote").rglob("*") if p.is_file()]
+
+
+def test_checkout_never_places_an_object_that_is_not_its_recorded_size(repo, dvx):
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "d").code == 0
+    obj = os.stat(repo / "d" / "a")
+    os.unlink(repo / "d" / "a")
+    objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*")
+               if p.is_file() and os.path.samestat(os.stat(p), obj)]
+    os.chmod(objects[0], 0o644)
+    with open(objects[0], "a") as f:
+        f.write("appended through another link\n")
+    done = dvx("checkout", "d")
+    assert done.code == 1 and "was changed through a link to it" in done.output, done.output
+    assert "Not in the cache (run `dvx pull`): d/a" in done.output
+    assert not (repo / "d" / "a").exists() and not objects[0].exists()
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())

@@ -479,12 +479,26 @@ class LocalCache(ObjectStore):
 
     # -- checkout -------------------------------------------------------------------------------
 
+    def changed_size(self, oid: str, size: int) -> bool:
+        """Is the object there but not the `size` bytes recorded for it (written in place
+        through a link to it, say)? One stat, no hashing: what is checked before an object
+        is placed in the workspace again."""
+        try:
+            return os.stat(self.oid_path(oid)).st_size != size
+        except FileNotFoundError:
+            return False
+
     def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
-                on_bytes: OnBytes | None = None) -> tuple[str, os.stat_result]:
+                on_bytes: OnBytes | None = None, size: int | None = None
+                ) -> tuple[str, os.stat_result]:
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
         link type used and the stat to record for it in the stat cache (a symlink's: its
         object's). Executable files are never hard or symbolically linked: the mode would be
-        shared with the cache object."""
+        shared with the cache object. An object that is not the `size` bytes recorded for it
+        is never placed: CorruptObjectError, `dst` untouched."""
+        if size is not None and self.changed_size(oid, size):
+            raise CorruptObjectError(f"The cached object {oid} is not the {size} bytes recorded "
+                                     "for it: it was changed after it was stored.")
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,

@@ -8,6 +8,7 @@ removed, and directories left empty by that are pruned.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import stat
@@ -18,9 +19,10 @@ from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
 from dvx import faults, fsutil
-from dvx.errors import PathError
+from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
+from dvx.objects.cache import kept_message
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.left_behind import settle_left_behind
@@ -35,6 +37,7 @@ from dvx.threads import map_in_threads
 from dvx.workspace import (
     FileState,
     file_state,
+    keep_links_on_set_aside,
     prune_empty_dirs,
     remove_temporaries,
     remove_temporaries_beside,
@@ -90,6 +93,7 @@ class CheckoutResult:
 
 
 OBJECT_MISSING = "its object is not in the cache"
+CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 
 
@@ -275,16 +279,42 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int = 0,
            display: str = "") -> None:
     with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
-        placed = _link_out(repo, oid, path, executable, on_bytes)
+        placed = _link_out(repo, oid, path, executable, size, on_bytes)
     repo.statcache.put_key(path, placed, oid)
 
 
-def _link_out(repo: Repo, oid: str, path: str, executable: bool,
+def _link_out(repo: Repo, oid: str, path: str, executable: bool, size: int,
               on_bytes: OnBytes | None = None) -> StatKey:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
-    run in a worker process)."""
-    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes)
+    run in a worker process). CorruptObjectError if the object is not `size` bytes."""
+    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes, size)
     return stat_key(placed)
+
+
+def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: str) -> bool:
+    """Is the file at `path` a link to the object `oid` (a symbolic or a hard one) whose bytes
+    no longer hash to `oid`? Then the object itself was changed, through that link: placing
+    it again would put back the change, not the recorded bytes."""
+    if state is None or state.oid == oid:
+        return False
+    if state.is_cache_link:
+        return state.linked_oid == oid
+    try:
+        return os.path.samestat(os.lstat(path), os.stat(repo.cache.oid_path(oid)))
+    except FileNotFoundError:
+        return False
+
+
+def _set_aside_changed_object(repo: Repo, oid: str, display: str) -> None:
+    """Move aside the object `oid` of `display`, found changed after it was stored, so it is
+    never placed again; the workspace files linked to it keep its changed bytes."""
+    keep_links_on_set_aside(repo)
+    with contextlib.suppress(FileNotFoundError):  # set aside already
+        moved, kept = repo.cache.set_aside(oid)
+        log.warning("The cached object %s of '%s' was changed through a link to it, so it no "
+                    "longer holds the bytes its oid names: moved to %s, and not placed again "
+                    "(`dvx pull` fetches the recorded version).%s", oid, display, moved,
+                    kept_message(kept))
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
@@ -313,8 +343,14 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         result.skipped.append((output.path, why))
         return
     try:
+        if _changed_through_link(repo, full, state, pointer.oid):
+            raise CorruptObjectError(f"'{output.path}' links to its object, changed since.")
         fsutil.makedirs(os.path.dirname(full))
         _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
+    except CorruptObjectError:
+        _set_aside_changed_object(repo, pointer.oid, output.path)
+        result.missing.append(output.path)
+        return
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
             result.missing.append(output.path)
@@ -499,6 +535,10 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 why = None
         if missing_objects and tree.oid_at(index) in missing_objects:
             result.missing.append(f"{display}/{rel}")
+        elif not why and rel in current and _changed_through_link(
+                repo, current[rel][0], state, tree.oid_at(index)):
+            _set_aside_changed_object(repo, tree.oid_at(index), f"{display}/{rel}")
+            result.missing.append(f"{display}/{rel}")
         elif why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
@@ -544,9 +584,12 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         if parent in blocked:
             return blocked[parent], None
         try:
-            placed = _link_out(repo, entry.oid, join_posix(top, entry.path), entry.executable)
+            placed = _link_out(repo, entry.oid, join_posix(top, entry.path), entry.executable,
+                               entry.size)
             faults.point("checkout.after_file")
             return None, placed
+        except CorruptObjectError:
+            return CHANGED_OBJECT, None
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None
@@ -555,7 +598,10 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     def record(indices: Sequence[int],
                outcomes: Iterable[tuple[str | None, StatKey | None]]) -> None:
         for index, (error, placed) in zip(indices, outcomes, strict=True):
-            if error == OBJECT_MISSING:
+            if error == CHANGED_OBJECT:
+                _set_aside_changed_object(repo, tree.oid_at(index),
+                                          f"{display}/{tree.paths[index]}")
+            if error in (CHANGED_OBJECT, OBJECT_MISSING):
                 result.missing.append(f"{display}/{tree.paths[index]}")
             elif error:
                 result.skipped.append((f"{display}/{tree.paths[index]}", error))

@@ -669,14 +669,8 @@ def _objects_of_wrong_size(repo: Repo, targets: list[Target]) -> list[str]:
             sizes.update((e.oid, e.size) for e in tree.entries)
         elif not pointer.is_dir and pointer.size is not None:
             sizes[pointer.oid] = pointer.size
-    wrong = []
-    for oid, size in sizes.items():
-        try:
-            if repo.cache.size(oid) != size:
-                wrong.append(oid)
-        except FileNotFoundError:
-            pass  # checkout says what is missing
-    return wrong
+    # One missing is not of a wrong size: checkout says what is missing.
+    return [oid for oid, size in sizes.items() if repo.cache.changed_size(oid, size)]
 
 
 def _remove_outputs(repo: Repo, stage: Stage) -> None:
