@@ -678,7 +678,7 @@ def _before_copy_is_named() -> None:
 
 
 def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = False,
-          unsupported: set[str] | None = None,
+          unsupported: dict[str, str] | None = None,
           on_bytes: Callable[[int], None] | None = None) -> str:
     """Make `dst` hold `src`'s content via the first link type that works; return its name.
 
@@ -686,19 +686,20 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
     so `dst` is never observed half-written and an existing `dst` is replaced atomically; a
     hard or symbolic link is made at `dst` directly when nothing is there (a link appears
     whole), else at a temporary name renamed over `dst`. Link types found not to work here
-    are added to `unsupported` and skipped by later calls that share it: a failed attempt
-    costs a file creation, the most expensive step of a small file.
+    are added to `unsupported` (with why) and skipped by later calls that share it: a failed
+    attempt costs a file creation, the most expensive step of a small file.
     """
     with writing(dst):
         return _place(src, dst, link_types, exec_bit, unsupported, on_bytes)
 
 
 def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
-           unsupported: set[str] | None, on_bytes: Callable[[int], None] | None) -> str:
-    last_error: OSError | None = None
+           unsupported: dict[str, str] | None, on_bytes: Callable[[int], None] | None) -> str:
+    last_error: OSError | str | None = None
     mode = 0o755 if exec_bit else 0o644
     for link_type in link_types:
         if unsupported is not None and link_type in unsupported and link_type != "copy":
+            last_error = unsupported[link_type]
             continue
         if link_type == "copy" and copy_small_file(src, dst, mode, replace=True, exact_mode=True,
                                                    before_name=_before_copy_is_named):
@@ -721,7 +722,7 @@ def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
                 remove_quietly(tmp)
             if exc.errno in UNSUPPORTED_ERRNOS or link_type == "reflink":
                 if unsupported is not None:
-                    unsupported.add(link_type)
+                    note_unsupported(unsupported, link_type, exc)
                 last_error = exc
                 continue
             raise
@@ -741,13 +742,25 @@ def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
     raise _no_usable_link_type(link_types, last_error)
 
 
-def _no_usable_link_type(link_types: tuple[str, ...], last_error: OSError | None) -> OSError:
+def note_unsupported(unsupported: dict[str, str], link_type: str, exc: OSError) -> None:
+    """Remember that `link_type` cannot be made here, and why. Too many links (EMLINK) is the
+    limit of one inode, not of the filesystem: others may still be linked, so it is not."""
+    if exc.errno != errno.EMLINK:
+        unsupported[link_type] = exc.strerror or str(exc)
+
+
+def _no_usable_link_type(link_types: tuple[str, ...], last_error: OSError | str | None
+                         ) -> OSError:
     """The error of a placement no link type could make, naming the types tried (or known
-    not to work here) and why the last one failed; its errno is that failure's."""
+    not to work here) and why the last one failed (as the OS said, when it was known not to
+    work from an earlier attempt); its errno is that failure's."""
     message = f"no usable link type among {', '.join(link_types)}"
-    if last_error is not None:
+    if isinstance(last_error, OSError):
         message += f" ({last_error.strerror or last_error})"
+    elif last_error is not None:
+        message += f" ({last_error})"
     if "copy" not in link_types:
         message += (f"; set cache.type to {','.join(link_types)},copy to copy a file where "
                     "no link can be made")
-    return OSError(errno.ENOTSUP if last_error is None else last_error.errno, message)
+    code = last_error.errno if isinstance(last_error, OSError) else errno.ENOTSUP
+    return OSError(code, message)

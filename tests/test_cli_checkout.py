@@ -353,6 +353,34 @@ def test_a_link_type_that_cannot_be_made_is_named_with_the_copy_fallback(repo, d
         in skipped.output, skipped.output
     assert dvx("config", "cache.type", f"{link_type},copy").code == 0
     assert dvx("checkout").code == 0 and (repo / "f").read_text() == "data\n"
+def test_an_object_at_its_link_limit_is_named_with_the_reason_and_others_still_link(
+        repo, dvx, monkeypatch):
+    from dvx import fsutil
+
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    write(repo / "f1", "full\n")
+    write(repo / "f2", "full\n")
+    write(repo / "g", "other\n")
+    assert dvx("add", "f1", "f2", "g").code == 0
+    full = os.stat(repo / "f1")
+    for name in ("f1", "f2", "g"):
+        os.unlink(repo / name)
+
+    def at_its_limit(src: str, dst: str) -> None:  # ext4 allows 65,000 links to one inode
+        if os.path.samestat(os.stat(src), full):
+            raise OSError(errno.EMLINK, os.strerror(errno.EMLINK))
+        os.link(src, dst)
+
+    monkeypatch.setitem(fsutil.LINKERS, "hardlink", at_its_limit)
+    skipped = dvx("checkout")
+    assert skipped.code == 1, skipped.output
+    for name in ("f1", "f2"):
+        assert (f"Skipped {name}: no usable link type among hardlink "
+                f"({os.strerror(errno.EMLINK)}); set cache.type to hardlink,copy") \
+            in skipped.output, skipped.output
+    assert os.stat(repo / "g").st_nlink == 2  # another object links as before
+
+
 def test_a_symlink_whose_object_left_the_cache_is_reported_not_in_the_cache(repo, dvx):
     import json
 

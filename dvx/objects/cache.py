@@ -51,7 +51,8 @@ class Ingested:
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
-        self.unsupported_links: set[str] = set()  # link types that failed here: not retried
+        # Link types that failed here, with why: not retried.
+        self.unsupported_links: dict[str, str] = {}
         # Objects found changed through a link to them, whose bytes were stored anew from a
         # file linked to them: set aside once that file's content is stored (`set_aside_damaged`).
         self.damaged: set[str] = set()
@@ -339,8 +340,8 @@ class LocalCache(ObjectStore):
         tmp = self._temp_for()
         try:
             fsutil.reflink(path, tmp)
-        except OSError:
-            self.unsupported_links.add("reflink")
+        except OSError as exc:
+            self.unsupported_links["reflink"] = exc.strerror or str(exc)
             return None
         try:
             oid, size = hash_file(tmp, self.algo, on_bytes)
@@ -371,7 +372,7 @@ class LocalCache(ObjectStore):
             pass
         except OSError as exc:
             if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
-                self.unsupported_links.add("hardlink")
+                fsutil.note_unsupported(self.unsupported_links, "hardlink", exc)
                 return None
             raise
         if not os.path.samestat(os.stat(final), after):
