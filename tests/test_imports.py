@@ -1,8 +1,11 @@
 """dvx ls, get, import, update, import-url and get-url: reusing data of other repositories
 (a local path or a Git URL, each with its own remote) and of plain URLs."""
 
+import http.server
 import json
 import os
+import threading
+from collections.abc import Iterator
 
 import pytest
 import xxhash
@@ -222,6 +225,70 @@ def test_import_url_records_the_version_and_update_downloads_a_new_one(project, 
     assert got.read_text() == "x\n1\n2\n"
     missing = run_dvx("import-url", str(tmp_path / "none.csv"), cwd=project)
     assert missing.code != 0 and "Nothing at" in missing.stderr
+
+
+def test_a_same_size_change_at_an_http_url_is_seen_by_its_modification_time(
+        project, http_server):
+    """python -m http.server sends Last-Modified and no ETag: the version is size and time."""
+    served = write(http_server["root"] / "same-size" / "data.csv", "version1\n")
+    os.utime(served, (1_000_000_000, 1_000_000_000))
+    url = f"{http_server['url']}/same-size/data.csv"
+    assert run_dvx("import-url", url, cwd=project).code == 0
+    assert "2001" in (project / "data.csv.dvx").read_text()  # the time, not `9-None`
+    write(served, "version2\n")
+    os.utime(served, (1_000_000_100, 1_000_000_100))
+    status = run_dvx("status", cwd=project)
+    assert "data.csv: its source URL has a new version" in status.stdout
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "data.csv: new version" in updated.stdout
+    assert (project / "data.csv").read_text() == "version2\n"
+
+
+class _NoVersion(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory with neither ETag nor Last-Modified (as many generated files are)."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() != "last-modified":
+            super().send_header(keyword, value)
+
+
+@pytest.fixture
+def unversioned_server(tmp_path) -> Iterator[tuple[str, os.PathLike[str]]]:
+    root = tmp_path / "www"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: _NoVersion(*a, directory=str(root)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_url_that_reports_no_version_is_downloaded_again_by_update(
+        project, unversioned_server):
+    """Its size alone cannot tell a change: status says so (a warning, not a change) and
+    update downloads it again and compares the data, never calling it up to date unseen."""
+    url, root = unversioned_server
+    served = write(root / "data.csv", "version1\n")
+    assert run_dvx("import-url", f"{url}/data.csv", cwd=project).code == 0
+    write(served, "version2\n")
+    status = run_dvx("status", "-q", cwd=project)
+    assert status.code == 0, status.output
+    assert ("data.csv: whether its source URL changed cannot be told (its server reports "
+            "neither an ETag nor a modification time); `dvx update data.csv.dvx` downloads "
+            "it again to compare") in status.stderr
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "data.csv: downloaded again to compare" in updated.stdout
+    assert (project / "data.csv").read_text() == "version2\n"
+    again = run_dvx("update", cwd=project)
+    assert again.code == 0 and "the data is the same" in again.stdout, again.output
+    assert (project / "data.csv").read_text() == "version2\n"
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(

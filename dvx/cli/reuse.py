@@ -178,7 +178,8 @@ dvx update && dvx repro          # retrain on the newest data
 @common_options
 def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool) -> None:
     """Bring imports up to date: an import from a repository follows its revision (or moves
-    to --rev), an import from a URL is downloaded again if its version changed."""
+    to --rev), an import from a URL is downloaded again if its version changed (always when
+    its server reports none, to compare the data)."""
     from dvx.cli.data import _stage_hint
     from dvx.ops.imports import update as do_update
 

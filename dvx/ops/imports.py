@@ -167,9 +167,17 @@ def _is_dir(source: Source, found: Found) -> bool:
 
 # -- from a URL -----------------------------------------------------------------------------
 
+# What a server reports to tell one content from another: a marker of the content itself,
+# else the modification time (with the size); fsspec names them after each protocol.
+_CONTENT_MARKERS = ("ETag", "etag", "md5", "checksum", "crc32c")
+_TIME_MARKERS = ("mtime", "LastModified", "last_modified", "Last-Modified")
+_NO_MARKER = "-None"  # the suffix of `<size>-<mtime>` when the server reports no mtime
+
+
 def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
     """(filesystem, path, version) of the file at `url`: the version is what its server
-    reports to tell one content from another (an ETag, a checksum, or size and mtime)."""
+    reports to tell one content from another (an ETag, a checksum, or size and mtime;
+    `<size>-None` when it reports none of them, see `_tells_changes`)."""
     import fsspec
 
     refuse_empty(url)
@@ -183,11 +191,28 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
         raise DvxError(f"Cannot reach '{shown}': {redact_urls(str(exc))}.") from None
     if info.get("type") == "directory":
         raise PathError(f"'{shown}' is a directory; {command} takes one file.")
-    for key in ("ETag", "etag", "md5", "checksum", "crc32c"):
+    for key in _CONTENT_MARKERS:
         if info.get(key):
             return fs, path, str(info[key]).strip('"')
-    mtime = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+    mtime = next((info[key] for key in _TIME_MARKERS if info.get(key)), None)
     return fs, path, f"{info.get('size')}-{mtime}"
+
+
+def _tells_changes(version: str | None) -> bool:
+    """Whether a recorded or reported version can tell a new content from the old one: a
+    size alone cannot (a new version of the same size), so such a source is downloaded
+    again and its data compared instead."""
+    return bool(version) and not str(version).endswith(_NO_MARKER)
+
+
+def _untold(recorded: str | None, reported: str) -> str:
+    """Why comparing the recorded version with the reported one cannot tell a change, or
+    "" when it can."""
+    if not _tells_changes(reported):
+        return "its server reports neither an ETag nor a modification time"
+    if not _tells_changes(recorded):
+        return "its pointer records neither an ETag nor a modification time"
+    return ""
 
 
 def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
@@ -280,7 +305,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
                                                else "")
         else:
             fs, path, version = url_version(_location(repo, info["url"]))
-            current = version == info.get("etag")
+            untold = _untold(info.get("etag"), version)
+            current = not untold and version == info.get("etag")
             if current and repo.cache.exists(output.pointer.oid):
                 results.append(_restore(repo, output, "up to date", force))
                 continue
@@ -288,7 +314,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
             if current and pointer.oid == output.pointer.oid:  # was missing from the cache
                 results.append(_restore(repo, output, "up to date", force))
                 continue
-            detail = f"new version {version}"
+            detail = (f"downloaded again to compare ({untold})" if untold
+                      else f"new version {version}")
         changed = pointer.oid != output.pointer.oid
         if pointer != output.pointer:
             done = _track(repo, output.path, pointer, force).checkout
@@ -346,9 +373,16 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                     found.append(SourceCheck(output.path, True, (
                         f"its source's workspace holds other data (not committed there yet)"
                         f"{where}")))
-            elif url_version(_location(repo, info["url"]))[2] != info.get("etag"):
-                found.append(SourceCheck(output.path, True,
-                                         f"its source URL has a new version{where}"))
+            else:
+                version = url_version(_location(repo, info["url"]))[2]
+                untold = _untold(info.get("etag"), version)
+                if untold:
+                    found.append(SourceCheck(output.path, False, (
+                        f"whether its source URL changed cannot be told ({untold}); "
+                        f"`dvx update {output.path}.dvx` downloads it again to compare{where}")))
+                elif version != info.get("etag"):
+                    found.append(SourceCheck(output.path, True,
+                                             f"its source URL has a new version{where}"))
         except DvxError as exc:
             found.append(SourceCheck(output.path, False,
                                      f"its source could not be checked: {exc.message}"))
