@@ -291,6 +291,53 @@ def test_a_url_that_reports_no_version_is_downloaded_again_by_update(
     assert (project / "data.csv").read_text() == "version2\n"
 
 
+class _BasicAuth(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory to requests that log in as bob with PASSW0RD."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Basic Ym9iOlBBU1NXMFJE":  # bob:PASSW0RD
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="data"')
+            self.end_headers()
+            return
+        super().do_GET()
+
+    do_HEAD = do_GET
+
+
+def test_import_url_refuses_a_password_in_the_url_and_reads_netrc_instead(
+        project, tmp_path, monkeypatch):
+    """The pointer is committed: the password would be in Git's history for good."""
+    root = tmp_path / "www"
+    write(root / "data.csv", "v1\n")
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: _BasicAuth(*a, directory=str(root)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        refused = run_dvx("import-url", f"http://bob:PASSW0RD@{host}/data.csv", cwd=project)
+        assert refused.code == 2, refused.output
+        assert refused.stderr.startswith("ERROR: The URL contains a password, which would be "
+                                         "stored in plain text"), refused.stderr
+        assert "~/.netrc" in refused.stderr and "PASSW0RD" not in refused.output
+        assert not (project / "data.csv.dvx").exists() and not (project / "data.csv").exists()
+        write(tmp_path / "netrc", "machine 127.0.0.1\nlogin bob\npassword PASSW0RD\n")
+        monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+        imported = run_dvx("import-url", f"http://{host}/data.csv", cwd=project)
+        assert imported.code == 0, imported.output
+        assert "PASSW0RD" not in (project / "data.csv.dvx").read_text()
+        write(root / "data.csv", "v2 and more\n")
+        assert run_dvx("update", cwd=project).code == 0
+        assert (project / "data.csv").read_text() == "v2 and more\n"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(
         source, project, tmp_path):
     """A cloned repository's pointers can name any file or repository of the user's, which

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from dvx import gitignore
 from dvx.errors import DvxError, PathError, UsageError
@@ -181,7 +182,7 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
     import fsspec
 
     refuse_empty(url)
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = fsspec.core.url_to_fs(url, **_url_options(url))
     shown = redact_url(url)
     try:
         info = fs.info(path)
@@ -196,6 +197,31 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
             return fs, path, str(info[key]).strip('"')
     mtime = next((info[key] for key in _TIME_MARKERS if info.get(key)), None)
     return fs, path, f"{info.get('size')}-{mtime}"
+
+
+def _url_options(url: str) -> dict[str, Any]:
+    """An HTTP(S) URL is read with ~/.netrc's credentials for its host (and the environment's
+    proxies), as curl and git read it: the way to give a password that a pointer must not
+    record (`_refuse_password`)."""
+    if urlsplit(url).scheme.lower() in ("http", "https"):
+        return {"client_kwargs": {"trust_env": True}}
+    return {}
+
+
+def _refuse_password(url: str) -> None:
+    """A pointer is committed: a password in its URL would be in Git's history for good, so
+    it is refused, as `dvx remote add` refuses it for the tracked config."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return  # a malformed URL: url_version says what is wrong with it
+    if password is not None:
+        raise UsageError(
+            "The URL contains a password, which would be stored in plain text in the pointer "
+            "file that Git tracks.",
+            "Give the URL without it: for HTTP(S), put the credentials in ~/.netrc (`machine "
+            "HOST login USER password ...`), which import-url and update read; for SSH, your "
+            "agent or ~/.ssh; for S3, the AWS_* variables or ~/.aws/credentials.")
 
 
 def _tells_changes(version: str | None) -> bool:
@@ -232,6 +258,7 @@ def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
 
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
+    _refuse_password(url)
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")), origin)
