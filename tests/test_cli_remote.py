@@ -51,6 +51,28 @@ def test_remote_commands(repo, dvx, tmp_path):
     assert [r["name"] for r in json.loads(dvx("remote", "list", "--json").stdout)] == ["other"]
 
 
+def test_remote_default_unset_acts_on_one_level_and_names_the_one_that_sets_it(
+        repo, dvx, tmp_path):
+    """As in DVC, --local/--project/--global pick the level, the project config without one;
+    a default left in effect at another level is never passed over in silence."""
+    assert dvx("remote", "add", "--local", "-d", "mine", str(tmp_path / "s")).code == 0
+    refused = dvx("remote", "default", "--unset")
+    assert refused.code == 2, refused.output
+    assert refused.stderr == (
+        "ERROR: The default remote is not set in the project config; the local config sets it "
+        "('mine'). Unset it there with `dvx remote default --unset --local`.\n")
+    assert dvx("remote", "default").stdout.strip() == "mine"
+    assert dvx("remote", "add", "-d", "shared", str(tmp_path / "t")).code == 0
+    assert "default remote 'mine' is the one in effect" in dvx(
+        "remote", "default", "shared").stderr
+    unset = dvx("remote", "default", "--unset", "--local")
+    assert unset.code == 0 and "default remote 'shared' is the one in effect" in unset.stderr
+    assert dvx("remote", "default").stdout.strip() == "shared"
+    assert dvx("remote", "default", "--unset").code == 0
+    assert dvx("remote", "default").code != 0
+    assert dvx("remote", "default", "--unset").code == 0  # no default anywhere: nothing to do
+
+
 def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     (repo / "sub").mkdir()
     assert dvx("remote", "add", "s", "../store", cwd=repo / "sub").code == 0

@@ -68,9 +68,11 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, level: str 
     azure://, or another fsspec protocol."""
     from dvx.ops.remote import add_remote
 
-    add_remote(_repo_for(level), name, url, make_default, level, force)
+    notice = add_remote(_repo_for(level), name, url, make_default, level, force)
     if not is_quiet():
         out(f"Added remote '{name}'" + (" (default)" if make_default else "") + ".")
+    if notice:
+        warn(notice)
 
 
 @remote.command("list", epilog=example("dvx remote list --json"))
@@ -146,7 +148,8 @@ dvx remote default storage    # set it
 dvx remote default --unset
 """))
 @click.argument("name", required=False)
-@click.option("--unset", is_flag=True, help="Have no default remote.")
+@click.option("--unset", is_flag=True,
+              help="Remove the default from the level given (without one: .dvx/config).")
 @level_options
 @common_options
 def remote_default(name: str | None, unset: bool, level: str | None) -> None:
@@ -155,10 +158,10 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
     from dvx.ops.remote import default_remote, set_default
 
     repo = open_repo()
-    if unset:
-        set_default(repo, None, level)
-    elif name:
-        set_default(repo, name, level)
+    if unset or name:
+        notice = set_default(repo, None if unset else name, level)
+        if notice:
+            warn(notice)
     else:
         current = default_remote(repo.config)
         if current is None:

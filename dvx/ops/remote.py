@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dvx.config import REMOTE_KEYS, REMOTE_NAME, Config, validate
-from dvx.errors import ConfigError, RemoteError
+from dvx.errors import ConfigError, RemoteError, UsageError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import (
     backend_for,
@@ -62,7 +62,8 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
 
 
 def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None,
-               force: bool) -> None:
+               force: bool) -> str | None:
+    """Returns a notice for the user, if any (set_default's)."""
     _check_name(name)
     config = repo.config
     if name in config.remote_names() and not force:
@@ -72,8 +73,7 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
     target.save()
-    if default:
-        set_default(repo, name, level)
+    return set_default(repo, name, level) if default else None
 
 
 def list_remotes(repo: Repo) -> list[RemoteInfo]:
@@ -157,16 +157,37 @@ def rename_remote(repo: Repo, old: str, new: str) -> None:
             config_file.save()
 
 
-def set_default(repo: Repo, name: str | None, level: str | None) -> None:
+def set_default(repo: Repo, name: str | None, level: str | None) -> str | None:
+    """Set (name None: unset) the default remote at `level`, the project config when None, as
+    DVC does. Returns a notice when another level's default is the one in effect after it."""
     config = repo.config
-    target = config.file(level or "project")
+    chosen = level or "project"
+    target = config.file(chosen)
     if name is None:
-        target.unset("core", "remote")
+        if not target.unset("core", "remote"):
+            _refuse_unset_elsewhere(config, chosen)
+            return None
     else:
         if name not in config.remote_names():
             raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
         target.set("core", "remote", name)
     target.save()
+    in_effect = config.where("core", "remote")
+    if in_effect is None or in_effect == chosen:
+        return None
+    return (f"The {in_effect} config's default remote '{config.get('core', 'remote')}' is the "
+            f"one in effect (`dvx remote default --unset --{in_effect}` clears it).")
+
+
+def _refuse_unset_elsewhere(config: Config, chosen: str) -> None:
+    """`--unset` at a level without a default, while another level has one: doing nothing
+    would leave that default in use, unseen. No default anywhere: nothing to undo."""
+    elsewhere = config.where("core", "remote")
+    if elsewhere is not None:
+        raise UsageError(
+            f"The default remote is not set in the {chosen} config; the {elsewhere} config "
+            f"sets it ('{config.get('core', 'remote')}').",
+            f"Unset it there with `dvx remote default --unset --{elsewhere}`.")
 
 
 def default_remote(config: Config) -> str | None:
