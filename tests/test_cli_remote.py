@@ -73,6 +73,26 @@ def test_remote_default_unset_acts_on_one_level_and_names_the_one_that_sets_it(
     assert dvx("remote", "default", "--unset").code == 0  # no default anywhere: nothing to do
 
 
+def test_remote_modify_refuses_a_level_that_does_not_define_the_remote(repo, dvx, tmp_path):
+    """An option alone in the tracked config would give every teammate a remote without a
+    URL; a secret still goes to config.local, beside the remote it belongs to."""
+    assert dvx("remote", "add", "--local", "near", str(tmp_path / "s")).code == 0
+    tracked = (repo / ".dvx" / "config").read_text()
+    refused = dvx("remote", "modify", "near", "jobs", "8")
+    assert refused.code == 2, refused.output
+    assert refused.stderr == (
+        "ERROR: Remote 'near' is defined in the local config, not in the project config. "
+        "Change it there with `dvx remote modify --local near jobs VALUE`.\n")
+    assert (repo / ".dvx" / "config").read_text() == tracked
+    assert dvx("remote", "modify", "--local", "near", "jobs", "8").code == 0
+    assert dvx("remote", "add", "--local", "web", "http://127.0.0.1:9/store").code == 0
+    assert dvx("remote", "modify", "web", "password", "pw").code == 0
+    assert dvx("remote", "add", "shared", str(tmp_path / "t")).code == 0
+    assert dvx("remote", "modify", "--local", "shared", "jobs", "2").code == 0  # overrides
+    assert (repo / ".dvx" / "config").read_text().count("[remote") == 1
+    assert dvx("remote", "modify", "--local", "near", "--unset", "jobs").code == 0
+
+
 def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     (repo / "sub").mkdir()
     assert dvx("remote", "add", "s", "../store", cwd=repo / "sub").code == 0

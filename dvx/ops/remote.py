@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dvx.config import REMOTE_KEYS, REMOTE_NAME, Config, validate
+from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, validate
 from dvx.errors import ConfigError, RemoteError, UsageError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import (
@@ -115,10 +115,26 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         target_level = "local"
         notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
                   "by Git) instead of the shared config.")
+    _refuse_level_without(config, name, key, target_level)
     target = config.file(target_level)
     target.set(_section(name), key, value)
     target.save()
     return notice
+
+
+def _refuse_level_without(config: Config, name: str, key: str, level: str) -> None:
+    """An option is written at a level that defines the remote or overrides one that does
+    (DVC's rule): written alone at a level the remote is not defined up to, it would make a
+    remote without a URL there (in the tracked config: for every teammate)."""
+    def defines(lv: str) -> bool:
+        return lv in config.files and config.files[lv].parser.has_section(_section(name))
+
+    if any(defines(lv) for lv in LEVELS[:LEVELS.index(level) + 1]):
+        return
+    where = next(lv for lv in LEVELS if defines(lv))
+    raise ConfigError(f"Remote '{name}' is defined in the {where} config, not in the {level} "
+                      "config.", f"Change it there with `dvx remote modify --{where} {name} "
+                      f"{key} VALUE`.")
 
 
 def remove_remote(repo: Repo, name: str) -> None:
