@@ -104,9 +104,14 @@ class MissingBucketError(RemoteError):
     """The bucket (or container) a remote's URL names does not exist: a listing alone would
     show it as an empty remote."""
 
-    def __init__(self, bucket: str, kind: str = "bucket") -> None:
-        super().__init__(f"The {kind} '{bucket}' does not exist.", self.way_out(kind))
+    def __init__(self, bucket: str, kind: str = "bucket", remote: str = "") -> None:
+        super().__init__(f"The {kind} '{bucket}' does not exist.",
+                         self.way_out(kind, remote or "NAME"))
         self.bucket, self.kind = bucket, kind  # kind: what the store calls it
+
+    def of_remote(self, remote: str) -> MissingBucketError:
+        """The same error, its hint naming the remote (`remote`: its name, "" if unknown)."""
+        return MissingBucketError(self.bucket, self.kind, remote)
 
     @staticmethod
     def way_out(kind: str, remote: str = "NAME") -> str:

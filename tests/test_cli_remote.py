@@ -313,6 +313,28 @@ def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path
     assert seconds_option({"timeout": "2.5"}, "timeout", 1.0) == 2.5
 
 
+def test_remote_modify_refuses_what_every_push_would_refuse(repo, dvx, tmp_path):
+    """One rule (check_settings) at `remote modify` and at use; the hints name the remote."""
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "store")).code == 0
+    config = (repo / ".dvx" / "config").read_text()
+    for key, value, why in (("timeout", "0", "must be more than 0 seconds"),
+                            ("pack_size", "10", "must be a number of bytes from 1048576"),
+                            ("pack_threshold", str(32 << 20), "must be a number of bytes from 1 ")):
+        refused = dvx("remote", "modify", "r", key, value)
+        assert refused.code == 2, (key, refused.output)
+        assert f"The remote option {key}='{value}' {why}" in refused.stderr, refused.stderr
+        assert f"`dvx remote modify r {key} " in refused.stderr
+    assert (repo / ".dvx" / "config").read_text() == config
+    assert dvx("remote", "modify", "r", "pack_size", str(2 << 20)).code == 0
+    (repo / ".dvx" / "config").write_text(  # by hand
+        f'[remote "r"]\nurl = {tmp_path / "store"}\ntimeout = 0\n[core]\nremote = r\n')
+    pushed = dvx("push")
+    assert pushed.code == 1 and "Fix it with `dvx remote modify r timeout SECONDS`." in (
+        pushed.stderr), pushed.output
+
+
 def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_path):
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0

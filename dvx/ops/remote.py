@@ -23,7 +23,7 @@ from dvx.remote.backends import (
     is_secret,
     redact_url,
 )
-from dvx.remote.fs import is_local_url, open_store, request_retries
+from dvx.remote.fs import check_settings, is_local_url, open_store, request_retries
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
@@ -116,6 +116,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
                   "by Git) instead of the shared config.")
     _refuse_level_without(config, name, key, target_level)
+    _refuse_unusable(config, name, key, value, target_level)
     target = config.file(target_level)
     target.set(_section(name), key, value)
     target.save()
@@ -135,6 +136,22 @@ def _refuse_level_without(config: Config, name: str, key: str, level: str) -> No
     raise ConfigError(f"Remote '{name}' is defined in the {where} config, not in the {level} "
                       "config.", f"Change it there with `dvx remote modify --{where} {name} "
                       f"{key} VALUE`.")
+
+
+def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str) -> None:
+    """The options in effect once `key` is set at `level`, checked by the rule every use of
+    the remote applies (check_settings): a value that cannot work is refused now, not by
+    every push."""
+    after: dict[str, str] = {}
+    for lv in LEVELS:
+        if lv in config.files and config.files[lv].parser.has_section(_section(name)):
+            after.update(config.files[lv].parser.items(_section(name)))
+        if lv == level:
+            after[key] = value
+    try:
+        check_settings(after, name)
+    except RemoteError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
 
 
 def remove_remote(repo: Repo, name: str) -> None:

@@ -279,19 +279,22 @@ def _build_local(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
     return LocalFileSystem(auto_mkdir=True), url  # the caller resolves the path
 
 
-def seconds_option(options: Mapping[str, str], key: str, default: float) -> float:
-    """A remote option that is a number of seconds: more than 0 and finite."""
+def seconds_option(options: Mapping[str, str], key: str, default: float, name: str = ""
+                   ) -> float:
+    """A remote option that is a number of seconds: more than 0 and finite. `name`: the
+    remote's, for the hint."""
     value = options.get(key)
     if value is None:
         return default
+    fix = f"Fix it with `dvx remote modify {name or 'NAME'} {key} SECONDS`."
     try:
         seconds = float(value)
     except ValueError:
         raise RemoteError(f"The remote option {key}={value!r} is not a number of seconds.",
-                          f"Fix it with `dvx remote modify NAME {key} SECONDS`.") from None
+                          fix) from None
     if not 0 < seconds < float("inf"):  # nan is neither more nor less
         raise RemoteError(f"The remote option {key}={value!r} must be more than 0 seconds.",
-                          f"Fix it with `dvx remote modify NAME {key} SECONDS`.")
+                          fix)
     return seconds
 
 

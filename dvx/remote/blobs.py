@@ -55,8 +55,9 @@ class FsspecBlobs(Blobs):
     def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
-                 bucket: tuple[str, str] | None = None) -> None:
+                 bucket: tuple[str, str] | None = None, remote_name: str = "") -> None:
         super().__init__(root)
+        self.remote_name = remote_name  # for the hints of messages
         self._make_fs = make_fs
         self._fs: Any = None
         self._fs_lock = threading.Lock()
@@ -144,7 +145,7 @@ class FsspecBlobs(Blobs):
             return
         name, kind = self.bucket
         if not self.fs.exists(name):
-            raise MissingBucketError(name, kind)
+            raise MissingBucketError(name, kind, self.remote_name)
         self._bucket_found = True
 
     def details(self, directory: str) -> Details:
@@ -407,6 +408,8 @@ class S3Blobs(FsspecBlobs):
             except Unsupported as exc:
                 self._decline(exc)
                 return None
+            except MissingBucketError as exc:
+                raise exc.of_remote(self.remote_name) from None
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         path = self.path(name)

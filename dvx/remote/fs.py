@@ -112,12 +112,20 @@ def request_retries(options: dict[str, str]) -> int:
         return 5
 
 
-def request_timeout(options: dict[str, str]) -> float:
+def request_timeout(options: dict[str, str], name: str = "") -> float:
     """Seconds a request may go without progress (the remote's `timeout` option)."""
-    return seconds_option(options, "timeout", DEFAULT_TIMEOUT)
+    return seconds_option(options, "timeout", DEFAULT_TIMEOUT, name)
 
 
-def _size_option(options: dict[str, str], key: str, default: int, low: int, high: int) -> int:
+def check_settings(options: dict[str, str], name: str) -> None:
+    """A RemoteError if the options every remote takes cannot work: the one rule, applied by
+    `open_store` before any use and by `dvx remote modify` before a value is stored."""
+    pack_settings(options, name)
+    request_timeout(options, name)
+
+
+def _size_option(options: dict[str, str], key: str, default: int, low: int, high: int,
+                 name: str) -> int:
     value = options.get(key)
     if value is None:
         return default
@@ -128,17 +136,18 @@ def _size_option(options: dict[str, str], key: str, default: int, low: int, high
     if not (number == 0 and key == "pack_threshold") and not low <= number <= high:
         raise RemoteError(f"The remote option {key}={value!r} must be a number of bytes from "
                           f"{low} to {high}" + (" (or 0)." if key == "pack_threshold" else "."),
-                          f"Fix it with `dvx remote modify NAME {key} BYTES`.")
+                          f"Fix it with `dvx remote modify {name or 'NAME'} {key} BYTES`.")
     return number
 
 
-def pack_settings(options: dict[str, str]) -> dict[str, int]:
+def pack_settings(options: dict[str, str], name: str = "") -> dict[str, int]:
     """The remote's pack options, checked: objects below `pack_threshold` bytes go in packs
     (0: none do) closed at `pack_size` bytes."""
     from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, MAX_PACK_SIZE
 
-    size = _size_option(options, "pack_size", DEFAULT_PACK_SIZE, 1 << 20, MAX_PACK_SIZE // 4)
-    threshold = _size_option(options, "pack_threshold", DEFAULT_THRESHOLD, 1, size)
+    size = _size_option(options, "pack_size", DEFAULT_PACK_SIZE, 1 << 20, MAX_PACK_SIZE // 4,
+                        name)
+    threshold = _size_option(options, "pack_threshold", DEFAULT_THRESHOLD, 1, size, name)
     return {"pack_threshold": threshold, "pack_size": size}
 
 
@@ -161,6 +170,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     """The object store of the remote `name` at `url` (some clients connect right away)."""
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
+    check_settings(options, name)
     packs = pack_settings(options)
     packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
                                "retries": request_retries(options)}
@@ -204,7 +214,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
         "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
-        "read_options": backend.read_options}
+        "read_options": backend.read_options, "remote_name": name}
     blobs: FsspecBlobs
     if backend.name == "s3":
         # s3fs (and botocore under it) is imported only when needed, which the lean path is
