@@ -243,6 +243,32 @@ def test_an_s3_endpoint_that_does_not_answer_is_named_not_the_bucket(repo, dvx):
         assert "my-bucket did not" not in result.stderr
 
 
+def test_a_missing_ssh_keyfile_is_named_with_its_option(repo, dvx, tmp_path):
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("remote", "add", "-d", "s", "ssh://user@127.0.0.1:9/srv/store").code == 0
+    key = tmp_path / "no_such_key"
+    assert dvx("remote", "modify", "s", "keyfile", str(key)).code == 0
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"its keyfile '{key}' cannot be read (No such file or directory)" in result.stderr
+    assert "Fix it with `dvx remote modify s keyfile PATH`." in result.stderr
+    assert "network" not in result.stderr
+
+
+def test_an_unknown_host_of_a_bucket_s_store_is_not_named_after_the_bucket():
+    """s3://BUCKET names no host: without an endpointurl the client asks the cloud's own."""
+    import socket
+
+    from dvx.remote.fs import network_failure
+
+    failure = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert network_failure(failure, "s3://bkt1/p") == (
+        "the host of its storage service was not found (Name or service not known)")
+    assert "'minio.lan'" in network_failure(failure, "s3://bkt1/p", "minio.lan")
+    assert "'far.invalid'" in network_failure(failure, "ssh://far.invalid/p")
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A real 8 MiB tmpfs, for what happens when a disk is full (root only)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dvx.errors import RemoteError
+from dvx.errors import ConfigError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -76,15 +76,38 @@ def network_failure(exc: OSError, url: str, server: str | None = None,
     host that is unknown or did not answer; a timeout says after how long (`seconds`)."""
     import socket
 
-    host = server or (urlsplit(url).hostname if "://" in url else None)
+    host = server or _named_host(url)
     why = str(exc.strerror or exc)
     if isinstance(exc, TimeoutError) and not why:  # asyncio's timeouts say nothing
         why = f"timed out after {seconds:g} s" if seconds else "timed out"
     if isinstance(exc, socket.gaierror):
+        if not host:
+            return f"the host of its storage service was not found ({why})"
         return f"its host '{host}' was not found ({why})"
     if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
         return f"{host} did not accept the connection ({why})"
     return why
+
+
+def _option_naming(options: dict[str, str], filename: object) -> str | None:
+    """The option (`keyfile`, `known_hosts`, ...) whose value is the local file `filename`."""
+    if not isinstance(filename, str):
+        return None
+    return next((key for key, value in options.items()
+                 if os.path.expanduser(value) == filename), None)
+
+
+def _named_host(url: str) -> str | None:
+    """The host a URL names; none for a bucket's URL (s3://BUCKET names a bucket, and its
+    client picks the host: the cloud's own without an `endpointurl`)."""
+    if "://" not in url:
+        return None
+    try:
+        if backend_for(url).bucket_kind:
+            return None
+        return urlsplit(url).hostname
+    except (ConfigError, ValueError):
+        return None
 
 
 CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")
@@ -189,6 +212,12 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
+            unread = _option_naming(own_options, exc.filename)
+            if unread is not None:  # a local file the client reads first: a key, say
+                raise RemoteError(
+                    f"Cannot set up the {shown}: its {unread} '{exc.filename}' cannot be read "
+                    f"({exc.strerror or exc}).",
+                    f"Fix it with `dvx remote modify {name or 'NAME'} {unread} PATH`.") from None
             seconds = seconds_option(own_options, "connect_timeout", timeout)
             raise RemoteError(f"Cannot reach the {shown}: "
                               f"{network_failure(exc, url, seconds=seconds)}.",
