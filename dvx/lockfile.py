@@ -19,7 +19,7 @@ from dvx import fsutil
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath
-from dvx.yamlio import has_conflict_markers, parse_yaml
+from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
 
 LOCK_FILE = "dvx.lock"
 PIPELINE_FILE = "dvx.yaml"  # the pipeline whose runs it records
@@ -188,7 +188,8 @@ def parse_lock(data: bytes, algo: str) -> dict[str, StageLock]:
             f"to bring it up to date, then `git add {LOCK_FILE}`.", LOCK_FILE,
             "`dvx install` sets up a merge driver that merges the entries of different stages "
             "by itself.")
-    doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES)
+    # Read by the YAML 1.1 rules PyYAML wrote it by, so every value reads back as written.
+    doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES, YAML_1_1)
     if doc is None:
         return {}
     if not isinstance(doc, dict):

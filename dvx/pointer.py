@@ -15,7 +15,7 @@ from typing import Any
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX
-from dvx.yamlio import has_conflict_markers, parse_yaml
+from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
 
 FORMAT_VERSION = 1
 MAX_POINTER_BYTES = 64 * 1024
@@ -162,7 +162,7 @@ def parse_pointer(data: bytes, where: str) -> Pointer:
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")
-        doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES)
+        doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES, YAML_1_1)
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
     version = doc.get("dvx")

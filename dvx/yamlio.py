@@ -2,30 +2,92 @@
 
 Only plain data is accepted: no python tags (safe loader), no anchors or aliases (which allow
 exponential "billion laughs" expansion), nesting at most MAX_DEPTH deep, and files at most
-`max_bytes` long. Every problem becomes one FormatError naming the file.
+`max_bytes` long, and no key twice in one mapping. Every problem becomes one FormatError
+naming the file.
+
+Plain scalars are read by the YAML 1.2 core schema, as DVC (ruamel.yaml) reads its files
+(without ruamel's extras: `1_000`, `0b101` and dates stay strings): `1e-3` is a number, `no`,
+`off` and `2024-01-01` are strings. dvx.lock and pointer files, which
+PyYAML writes, are read back by the YAML 1.1 rules it writes them by (`YAML_1_1`).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any
 
 from dvx.errors import FormatError
 
 MAX_DEPTH = 64
 DEFAULT_MAX_BYTES = 1 << 20
+YAML_1_2, YAML_1_1 = "1.2", "1.1"
+
+# The YAML 1.2 core schema's plain scalars (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
+# every other plain scalar is a string (no `yes`/`no` booleans, dates, 1:30 sexagesimals or
+# `1_000` underscores). `<<` stays a merge key, as ruamel.yaml reads it.
+_CORE_SCHEMA = (
+    ("tag:yaml.org,2002:null", r"null|Null|NULL|~", "nN~"),
+    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    ("tag:yaml.org,2002:float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)", "-+.0123456789"),
+    ("tag:yaml.org,2002:merge", r"<<", "<"),
+)
+
+
+class DuplicateKeyError(ValueError):
+    """A mapping that has one key twice (PyYAML and `json.loads` would keep the last and
+    drop the first); the lines are 1-based, when known."""
+
+    def __init__(self, key: Any, first_line: int | None = None, line: int | None = None
+                 ) -> None:
+        super().__init__(f"the key {key!r} is twice in one mapping")
+        self.key, self.first_line, self.line = key, first_line, line
 
 
 @functools.cache
-def _strict_loader() -> Any:
+def strict_loader(version: str = YAML_1_2) -> Any:
+    """PyYAML's safe loader (its C parser when built) resolving plain scalars by `version`'s
+    rules and refusing a key twice in one mapping."""
     # PyYAML is imported on first use: its import costs more than a whole no-change status
     # of small repositories, and the files dvx reads most (pointers) rarely need it.
     import yaml
 
     class StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-        pass
+        def flatten_mapping(self, node: Any) -> None:
+            # Before merge keys (`<<`) are spliced in: a merged key may be set again.
+            _check_unique_keys(self, node)
+            super().flatten_mapping(node)
 
+    if version == YAML_1_2:
+        # Its own table of resolvers: SafeLoader's YAML 1.1 ones are not inherited.
+        StrictLoader.yaml_implicit_resolvers = {}
+        for tag, pattern, first in _CORE_SCHEMA:
+            StrictLoader.add_implicit_resolver(tag, re.compile(f"^(?:{pattern})$"), list(first))
+        StrictLoader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
     return StrictLoader
+
+
+def _check_unique_keys(loader: Any, node: Any) -> None:
+    import yaml
+
+    first_lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        if key in first_lines:
+            raise DuplicateKeyError(key, first_lines[key], line)
+        first_lines[key] = line
+
+
+def _construct_core_int(loader: Any, node: Any) -> int:
+    text = loader.construct_scalar(node)
+    if text[:2] in ("0o", "0x"):
+        return int(text, 0)
+    return int(text)  # decimal even with leading zeros: 017 is 17, not YAML 1.1's octal 15
 
 
 def read_yaml_file(path: str, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
@@ -37,7 +99,8 @@ def read_yaml_file(path: str, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     return parse_yaml(data, f"{what} '{path}'", max_bytes)
 
 
-def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
+def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
+               version: str = YAML_1_2) -> Any:
     if len(data) > max_bytes:
         raise FormatError(f"The {what} is larger than {max_bytes} bytes; refusing to parse it.")
     try:
@@ -46,12 +109,17 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> An
         raise FormatError(f"The {what} is not valid UTF-8.") from None
     import yaml
 
-    loader = _strict_loader()
+    loader = strict_loader(version)
     try:
         _check_events(text, what, loader)
         return yaml.load(text, Loader=loader)
     except FormatError:
         raise
+    except DuplicateKeyError as exc:
+        raise FormatError(f"The {what} has the key '{exc.key}' twice in one mapping (on line "
+                          f"{exc.first_line} and on line {exc.line}); dvx will not guess which "
+                          "one is meant.", "Keep one of them, or rename one: a Git merge of "
+                          "two branches that each added that key leaves both.") from None
     except yaml.YAMLError as exc:
         raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
     except RecursionError:

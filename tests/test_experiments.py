@@ -320,6 +320,10 @@ def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
         result = run_dvx("exp", "run", *args, cwd=project)
         assert result.code == 2 and message in result.stderr, result.output
         assert "Traceback" not in result.output and "internal error" not in result.output
+    write(project / "p.json", '{"a": 1, "a": 2}')  # json.loads would keep the last
+    twice = run_dvx("exp", "run", "-S", "p.json:a=3", cwd=project)
+    assert twice.code == 2 and "the key 'a' is twice" in twice.stderr, twice.output
+    assert (project / "p.json").read_text() == '{"a": 1, "a": 2}'
     write(project / "params.yaml", "<<<<<<< HEAD\ntrain: {lr: 0.1}\n=======\n"
                                    "train: {lr: 0.2}\n>>>>>>> theirs\n")
     conflicted = run_dvx("exp", "run", "-S", "train.lr=0.3", cwd=project)

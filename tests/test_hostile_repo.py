@@ -163,6 +163,7 @@ HOSTILE_POINTERS: dict[str, tuple[str | bytes, str]] = {
     "oid with dotdot": (file_pointer(".." + VALID_OID[2:]), "lowercase hex"),
     "oid not a string": (file_pointer("[1, 2]"), "object id"),
     "unknown key": (file_pointer(VALID_OID, "command: rm -rf /\n"), "unknown keys"),
+    "a key twice": (file_pointer(VALID_OID, f"oid: {'0' * 32}\n"), "the key 'oid' twice"),
     "python tag": (file_pointer("!!python/object/apply:os.system ['touch pwned']"), "YAML"),
     "alias bomb": (BILLION_LAUGHS, "aliases"),
     "deep nesting": (file_pointer(VALID_OID, "meta: " + "[" * 5000 + "]" * 5000 + "\n"),

@@ -85,6 +85,63 @@ stages:
     assert "train: changed params: model.depth" in dvx("status").stdout
 
 
+def test_params_and_vars_are_read_by_yaml_1_2_as_dvc_reads_them(repo, dvx):
+    """YAML 1.1 (PyYAML's) would read `1e-3` as a string and `NO`, `off` as false."""
+    write(repo / "params.yaml", "lr: 1e-3\nregion: NO\nmode: off\nsize: 017\n"
+                                "day: 2024-01-02\ntag: '1e3'\n")
+    write(repo / "dvx.yaml", "vars:\n  - scale: .5\n" + stage(
+        "cmd: echo ${lr} ${region} ${mode} ${size} ${day} ${tag} ${scale} > o.txt\n"
+        "params: [lr, region, mode, size, day, tag]\nouts: [o.txt]"))
+    assert dvx("repro").code == 0
+    assert (repo / "o.txt").read_text() == "0.001 NO off 17 2024-01-02 1e3 0.5\n"
+    assert "lr: 0.001\n" in (repo / "dvx.lock").read_text()
+    assert dvx("status", "-q").code == 0  # every value reads back from dvx.lock as recorded
+    write(repo / "params.yaml", "lr: 0.001\nregion: 'NO'\nmode: \"off\"\nsize: 17\n"
+                                "day: '2024-01-02'\ntag: '1e3'\n")
+    assert dvx("status", "-q").code == 0  # the same values, written otherwise
+    write(repo / "params.yaml", "lr: 1e-3\nregion: NO\nmode: false\nsize: 17\n"
+                                "day: 2024-01-02\ntag: 1e3\n")
+    assert "changed params: mode, tag" in dvx("status").stdout
+
+
+def test_a_key_twice_in_a_yaml_or_json_file_is_refused(repo, dvx):
+    """Two branches that each add a stage 'evaluate' merge cleanly into a dvx.yaml that has
+    it twice; read last-one-wins, one of the stages would silently be gone."""
+    write(repo / "dvx.yaml", "stages:\n  prepare: {cmd: echo p > p.txt, outs: [p.txt]}\n"
+                             "  train: {cmd: cat p.txt > m.txt, deps: [p.txt], outs: [m.txt]}\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "alice")
+    text = (repo / "dvx.yaml").read_text()
+    write(repo / "dvx.yaml", text.replace("  train:", "  evaluate: {cmd: cat p.txt > a.json}\n"
+                                                      "  train:"))
+    git(repo, "commit", "-qam", "alice adds evaluate")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "dvx.yaml", text + "  evaluate: {cmd: cat m.txt > b.json}\n")
+    git(repo, "commit", "-qam", "bob adds evaluate")
+    git(repo, "merge", "-q", "alice", "-m", "merge")  # clean: the two hunks do not touch
+    for command in (("stage", "list"), ("status",), ("repro",)):
+        result = dvx(*command)
+        assert result.code == 1 and "Traceback" not in result.output
+        assert "has the key 'evaluate' twice in one mapping (on line 3 and on line 5)" in \
+            " ".join(result.stderr.split()), command
+    write(repo / "dvx.yaml", stage("cmd: echo ${lr} > o.txt\nparams: [lr]\nouts: [o.txt]"))
+    write(repo / "params.yaml", "lr: 0.1\nepochs: 3\nlr: 0.5\n")
+    refused = " ".join(dvx("repro").stderr.split())
+    assert "'params.yaml' has the key 'lr' twice in one mapping (on line 1 and on line 3)" \
+        in refused
+    write(repo / "params.yaml", "lr: 0.1\n")
+    assert dvx("repro").code == 0
+    lock = (repo / "dvx.lock").read_text()
+    write(repo / "dvx.lock", lock.replace("  s:\n", "  s:\n    cmd: echo 0.2 > o.txt\n", 1))
+    assert "has the key 'cmd' twice" in " ".join(dvx("status").stderr.split())
+    write(repo / "dvx.lock", lock)
+    write(repo / "p.json", '{"lr": 0.1, "lr": 0.5}')
+    write(repo / "dvx.yaml", stage("cmd: echo > o.txt\nparams:\n- p.json: [lr]\nouts: [o.txt]"))
+    assert "'p.json' has the key 'lr' twice in one object" in " ".join(dvx("repro").stderr.split())
+    assert (repo / "dvx.lock").read_text() == lock
+
+
 def test_wdir_runs_the_command_there_and_paths_are_relative_to_it(repo, dvx):
     write(repo / "sub" / "in.txt", "hello\n")
     write(repo / "sub" / "params.yaml", "k: 1\n")
@@ -152,6 +209,10 @@ INVALID = [
     ("huge matrix", stage("matrix:\n  a: ${big}\n  b: ${big}\ncmd: x"),
      ["key 'matrix'", "more than 10000 stages"]),
     ("not a mapping", "- just\n- a list\n", ["not a mapping"]),
+    ("a stage twice", "stages:\n  s: {cmd: x}\n  t: {cmd: y}\n  s: {cmd: z}\n",
+     ["has the key 's' twice in one mapping (on line 2 and on line 4)"]),
+    ("a key twice in a stage", stage("cmd: x\nouts: [a.txt]\nouts: [b.txt]"),
+     ["has the key 'outs' twice in one mapping (on line 4 and on line 5)"]),
 ]
 
 

@@ -14,16 +14,15 @@ import functools
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import UsageError
 from dvx.paths import check_relpath
 from dvx.pipeline.interpolate import parse_reference
-from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name
+from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
-from dvx.yamlio import has_conflict_markers
+from dvx.yamlio import DuplicateKeyError, has_conflict_markers, strict_loader
 
 
 @dataclass(frozen=True)
@@ -60,8 +59,8 @@ def parse(text: str) -> Override:
     import yaml
 
     try:
-        value = yaml.load(raw, Loader=_core_schema_loader()) if raw.strip() else ""
-    except yaml.YAMLError:
+        value = yaml.load(raw, Loader=strict_loader()) if raw.strip() else ""
+    except (yaml.YAMLError, DuplicateKeyError):
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     if not _is_plain_data(value):
@@ -81,39 +80,6 @@ def _is_plain_data(value: Any) -> bool:
     if isinstance(value, list):
         return all(_is_plain_data(item) for item in value)
     return value is None or isinstance(value, (str, int, float))  # bool is an int
-
-
-# The YAML 1.2 core schema's plain scalars (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
-# every other plain scalar is a string (no `yes`/`no` booleans, dates or 1:30 sexagesimals).
-_CORE_SCHEMA = (
-    ("tag:yaml.org,2002:null", r"null|Null|NULL|~", "nN~"),
-    ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
-    ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
-    ("tag:yaml.org,2002:float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
-                                r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)", "-+.0123456789"),
-)
-
-
-@functools.cache
-def _core_schema_loader() -> Any:
-    """PyYAML's safe loader resolving plain scalars by the YAML 1.2 core schema (PyYAML follows
-    YAML 1.1, where `1e-3` is a string and `no` is false)."""
-    import yaml
-
-    # Its own (empty) table of resolvers: SafeLoader's YAML 1.1 ones are not inherited.
-    loader: Any = type("CoreSchemaLoader", (yaml.SafeLoader,),
-                       {"yaml_implicit_resolvers": {}})
-    for tag, pattern, first in _CORE_SCHEMA:
-        loader.add_implicit_resolver(tag, re.compile(f"^(?:{pattern})$"), list(first))
-    loader.add_constructor("tag:yaml.org,2002:int", _construct_core_int)
-    return loader
-
-
-def _construct_core_int(loader: Any, node: Any) -> int:
-    text = loader.construct_scalar(node)
-    if text[:2] in ("0o", "0x"):
-        return int(text, 0)
-    return int(text)  # decimal even with leading zeros: 017 is 17, not YAML 1.1's octal 15
 
 
 def _dotted(text: str, key: str) -> str:
@@ -310,8 +276,8 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> None:
     doc: Any = {}
     try:
         with open(full, encoding="utf-8") as f:
-            doc = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            doc = load_json(f.read())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError) as exc:
         raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")

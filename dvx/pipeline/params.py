@@ -9,7 +9,7 @@ from typing import Any
 
 from dvx.errors import FormatError
 from dvx.paths import join_posix
-from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
+from dvx.yamlio import DEFAULT_MAX_BYTES, DuplicateKeyError, parse_yaml
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
@@ -57,9 +57,28 @@ def parse_params(data: bytes, display: str, what: str = "params file") -> dict[s
 
 def _parse_json(data: bytes, display: str, what: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8"))
+        return load_json(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid JSON: {exc}.") from None
+    except DuplicateKeyError as exc:
+        raise FormatError(f"The {what} '{display}' has the key '{exc.key}' twice in one "
+                          "object; dvx will not guess which one is meant.",
+                          "Keep one of them, or rename one.") from None
+
+
+def load_json(text: str) -> Any:
+    """`json.loads`, refusing a key twice in one object (as YAML files are refused) where
+    `json.loads` would keep the last."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise DuplicateKeyError(key)
+        doc[key] = value
+    return doc
 
 
 def _parse_toml(data: bytes, display: str, what: str) -> Any:
