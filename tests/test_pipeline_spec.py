@@ -213,6 +213,10 @@ INVALID = [
      ["has the key 's' twice in one mapping (on line 2 and on line 4)"]),
     ("a key twice in a stage", stage("cmd: x\nouts: [a.txt]\nouts: [b.txt]"),
      ["has the key 'outs' twice in one mapping (on line 4 and on line 5)"]),
+    ("a var in two mappings", "vars:\n  - n: 1\n  - n: 2\n" + stage("cmd: echo ${n}"),
+     ["'n' is defined both in entry 1 of 'vars' and in entry 2 of 'vars'"]),
+    ("a var mapping in two mappings", "vars:\n  - m: {a: 1}\n  - m: {b: 2}\n"
+     + stage("cmd: echo ${m.a}"), ["'m' is defined both in entry 1 of 'vars' and in entry 2"]),
 ]
 
 

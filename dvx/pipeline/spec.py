@@ -200,9 +200,10 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
     if not isinstance(vars_entries, list):
         raise _error(f"{PIPELINE_FILE}: 'vars' is not a list (of mappings or file names).")
     seen_files = {DEFAULT_PARAMS_FILE}
-    for entry in vars_entries:
+    for number, entry in enumerate(vars_entries, 1):
         if isinstance(entry, dict):
-            merge({str(k): v for k, v in entry.items()}, "vars")
+            # Each mapping is its own place: a name in two of them is defined twice.
+            merge({str(k): v for k, v in entry.items()}, f"entry {number} of 'vars'")
         elif isinstance(entry, str):
             file, _, keys = entry.partition(":")
             rel = _resolve(repo, file, "", "vars", None)
