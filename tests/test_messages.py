@@ -146,6 +146,9 @@ def test_status_says_repro_rebuilds_a_push_false_output_not_pull(repo, dvx, tmp_
     ("ssh:///srv/store", "names no host"), ("ssh://host:99999/x", "Port out of range"),
     ("", "it is empty"), ("a\nb", "control character"),
     ("s3://bkt/team//proj", "write s3://bkt/team/proj"),
+    ("s3://bkt/team#a", "holds '#'"), ("s3://bkt/team?x", "holds '?'"),
+    ("ssh://host/srv/store#p1", "percent-encoded ('%23')"),
+    ("https://host/store?token=t#x", "would be 'https://host/store?token=***'"),
 ])
 def test_remote_add_checks_the_url(repo, dvx, url, words):
     result = dvx("remote", "add", "r", url)

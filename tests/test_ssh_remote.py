@@ -71,3 +71,23 @@ def test_a_server_that_never_answers_fails_within_the_timeout(repo, dvx, tmp_pat
     assert result.code == 1, result.output
     assert "127.0.0.1 did not accept the connection (timed out after 1 s)" in result.stderr
     assert took < 10  # not asyncssh's two-minute login timeout
+
+
+def test_a_hash_in_the_path_is_refused_unless_percent_encoded(repo, dvx, tmp_path, sshd):
+    """A '#' would cut the path: `store#p1` and `store#p2` would both be `store`, whose
+    `gc --remote` in one project deletes the other's objects. '%23' names a real '#'."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    _ssh_remote(dvx, sshd, tmp_path / "store%23p1")
+    assert dvx("push").code == 0
+    assert (tmp_path / "store#p1" / "indexes").is_dir() and not (tmp_path / "store").exists()
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store#p2"
+    refused = dvx("remote", "modify", "s", "url", url)
+    assert refused.code == 2 and "holds '#'" in refused.stderr, refused.output
+    config = repo / ".dvx" / "config"  # written by hand, or by a teammate
+    config.write_text(config.read_text().replace("store%23p1", "store#p2"))
+    for command in (("push",), ("status", "--remote"), ("gc", "-w", "--remote", "s", "-f")):
+        result = dvx(*command)
+        assert result.code == 1 and "holds '#'" in result.stderr, (command, result.output)
+        assert "dvx remote modify s url URL" in result.stderr
+    assert not (tmp_path / "store").exists()

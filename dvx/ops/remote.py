@@ -271,6 +271,12 @@ def _open_remote(repo: Repo, name: str | None,
         raise RemoteError(f"Remote '{name}' has no URL.",
                           f"Set it with `dvx remote modify {name} url URL`.")
     backend_for(url)  # an unknown kind of URL is an error of its own
+    try:  # as `remote add` would: a URL it refuses names no store dvx can find again
+        check_url(url)
+    except ConfigError as exc:
+        raise RemoteError(f"Remote '{name}': {exc.message}",
+                          f"{exc.hint} Fix it with `dvx remote modify {name} url URL`."
+                          ) from None
     for key, value in options.items():
         try:  # the config comes with the repository (or was edited): check it before use
             if key in REMOTE_KEYS:

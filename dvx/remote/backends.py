@@ -55,6 +55,8 @@ class Backend:
     bucket_kind: str = ""
     # option -> its check: the value as kept, or ValueError saying what it must be
     checks: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    query_string: bool = False  # a '?' in the URL starts a query string sent with each request
+    decodes_path: bool = False  # '%23' in the URL's path names a '#' (so '%3F' a '?')
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -345,11 +347,12 @@ BACKENDS = [
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
              "connect_timeout": "seconds to wait for a connection"},
             frozenset({"password"}), False, False, _build_ssh,
-            checks={"port": _port, "connect_timeout": _seconds}),
+            checks={"port": _port, "connect_timeout": _seconds}, decodes_path=True),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true or false"},
-            frozenset({"password"}), True, True, _build_http),
+            frozenset({"password"}), True, True, _build_http, query_string=True,
+            decodes_path=True),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
@@ -424,7 +427,26 @@ def check_url(url: str) -> Backend:
     if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
         raise ConfigError(f"The remote URL '{url}' names no {needs.split(' (')[0][2:]}.",
                           f"Its URL needs {needs}.")
+    _refuse_cut_off_path(url, backend)
     return backend
+
+
+def _refuse_cut_off_path(url: str, backend: Backend) -> None:
+    """A '#' (and, but for HTTP's query string, a '?') ends a URL's path: what follows it
+    is dropped, so `s3://bkt/team#a` and `s3://bkt/team#b` would be one store, which each
+    project's `gc --remote` empties of the other's objects."""
+    cut = min((at for at in (url.find("#"), -1 if backend.query_string else url.find("?"))
+               if at >= 0), default=-1)
+    if cut < 0:
+        return
+    char = url[cut]
+    encoded = f", or write it percent-encoded ('%{ord(char):02X}')" if backend.decodes_path else ""
+    starts = "a fragment" if char == "#" else "a query string"
+    raise ConfigError(f"The remote URL '{redact_url(url)}' holds '{char}', which starts "
+                      f"{starts} in a URL: everything from it on would be cut off, so the "
+                      f"remote would be '{redact_url(url[:cut])}', shared with every URL that "
+                      f"differs only after the '{char}'.",
+                      f"Choose a path without '{char}'{encoded}.")
 
 
 def accepts_any_option(backend: Backend) -> bool:
