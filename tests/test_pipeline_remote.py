@@ -114,3 +114,38 @@ stages:
     assert (other / "m.bin").read_text() == "model\n"  # from its own remote
     assert not (other / "tmp.bin").exists()  # never pushed, so not pulled
     assert "s: missing outs: tmp.bin" in dvx("status", cwd=other).stdout
+
+
+def test_status_and_fsck_of_a_remote_check_what_belongs_on_it(repo, dvx, tmp_path):
+    """As push sends it: an output with its own remote is compared with that remote, and a
+    `push: false` output with none; a remote named (-r, fsck --remote) is checked for the
+    outputs that do not belong on another."""
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    assert dvx("remote", "add", "archive", str(tmp_path / "archive-store")).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: echo a > a.bin; echo big > big.bin; echo scratch > s.bin
+    outs:
+    - a.bin
+    - big.bin: {remote: archive}
+    - s.bin: {push: false}
+""")
+    assert dvx("repro").code == 0
+    before = dvx("status", "--remote")
+    assert before.code == 0 and "a.bin" in before.stdout and "big.bin" in before.stdout
+    assert "s.bin" not in before.stdout, before.stdout
+    assert dvx("push").code == 0
+    status = dvx("status", "--remote")
+    assert status.code == 0 and "are in sync" in status.stdout, status.stdout
+    assert dvx("status", "--remote", "-q").code == 0
+    assert "in sync" in dvx("status", "--remote", "-r", "main").stdout
+    archive = dvx("status", "--remote", "-r", "archive")  # a.bin is not pinned elsewhere
+    assert "(`dvx push -r archive`):\n    a.bin\n" in archive.stdout, archive.stdout
+    assert "s.bin" not in archive.stdout and "big.bin" not in archive.stdout
+    for name in ("main", "archive"):
+        fsck = dvx("fsck", "--remote", name)
+        assert "s.bin" not in fsck.stderr and "big.bin" not in fsck.stderr, fsck.output
+    assert dvx("fsck", "--remote", "main").code == 0
+    assert dvx("push", "-r", "archive").code == 0  # what status -r archive listed
+    assert "in sync" in dvx("status", "--remote", "-r", "archive").stdout

@@ -294,9 +294,10 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
     elif not is_quiet():
         if result.in_sync:
             out(f"Cache and remote '{result.remote}' are in sync.")
+        named = f" -r {remote_name}" if remote_name else ""
         for label, found, hint in (
-                ("not on the remote", result.missing_on_remote, "dvx push"),
-                ("not in the cache", result.missing_in_cache, "dvx fetch")):
+                ("not on the remote", result.missing_on_remote, f"dvx push{named}"),
+                ("not in the cache", result.missing_in_cache, f"dvx fetch{named}")):
             if found:
                 out(f"{len(found)} object(s) {label} (`{hint}`):")
                 for path in sorted(found.values())[:50]:

@@ -13,7 +13,7 @@ from dvx import faults
 from dvx.errors import LockError
 from dvx.logs import get_logger
 from dvx.ops.remote import lock_remote, open_remote
-from dvx.ops.sync import settings_for, wanted_objects
+from dvx.ops.sync import belonging_on, settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
@@ -94,7 +94,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     name, remote = open_remote(repo, remote_name)
     remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
-    targets = resolve_targets(repo, []) if targets is None else targets
+    targets = belonging_on(resolve_targets(repo, []) if targets is None else targets, name)
     # The remote's own index bytes, not this repository's copies of them: one damaged there
     # since is refused here as in a clone that never saw it, and by the commands after.
     remote.inventory.recheck()

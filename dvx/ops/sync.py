@@ -178,6 +178,18 @@ def _by_remote(targets: list[Target], remote_name: str | None
     return groups or {remote_name: []}
 
 
+def pushed(targets: list[Target]) -> list[Target]:
+    """The targets a remote holds: `push: false` outputs stay in the cache."""
+    return [t for t in targets if t.output.push]
+
+
+def belonging_on(targets: list[Target], remote_name: str) -> list[Target]:
+    """The targets whose data belongs on the remote `remote_name`, when that remote is named
+    to be checked (`status --remote -r`, `fsck --remote`): not `push: false` outputs, nor
+    outputs whose own remote (`remote:` in dvx.yaml) is another; `push -r` uploads them all."""
+    return [t for t in pushed(targets) if t.output.remote in (None, remote_name)]
+
+
 def _merged(results: list[SyncResult]) -> SyncResult:
     merged = SyncResult(", ".join(r.remote for r in results))
     for r in results:
@@ -192,7 +204,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
 
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, repair: bool = False) -> SyncResult:
-    targets = [t for t in targets if t.output.push]  # `push: false` outputs stay local
+    targets = pushed(targets)
     groups = _by_remote(targets, remote_name)
     if len(groups) > 1:
         return _merged([push(repo, group, name, jobs, repair) for name, group in groups.items()])
@@ -327,7 +339,7 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None) -> SyncResult:
-    targets = [t for t in targets if t.output.push]  # `push: false`: never on a remote
+    targets = pushed(targets)
     groups = _by_remote(targets, remote_name)
     if len(groups) > 1:
         return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
@@ -440,6 +452,25 @@ class RemoteStatus:
 
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
                   jobs: int | None = None) -> RemoteStatus:
+    """What the remote `remote_name` lacks of the data that belongs on it, and the cache of
+    that data; without a name, each output is compared with the remote a plain `dvx push`
+    sends it to (its own, else the default one)."""
+    if remote_name is not None:
+        return _status_on(repo, belonging_on(targets, remote_name), remote_name, jobs)
+    groups = _by_remote(pushed(targets), None)
+    results = [_status_on(repo, group, name, jobs) for name, group in groups.items()]
+    if len(results) == 1:
+        return results[0]
+    merged = RemoteStatus(", ".join(dict.fromkeys(r.remote for r in results)), {}, {}, [])
+    for result in results:
+        merged.missing_on_remote.update(result.missing_on_remote)
+        merged.missing_in_cache.update(result.missing_in_cache)
+        merged.problems += result.problems
+    return merged
+
+
+def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
+               jobs: int | None) -> RemoteStatus:
     name, remote = open_remote(repo, remote_name)
     remote.blobs.check_reachable()  # a server that does not answer is not an empty remote
     problems: list[str] = []
