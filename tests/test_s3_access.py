@@ -142,3 +142,25 @@ def test_no_credentials_is_one_clear_error_for_every_command(repo, dvx, moto_s3,
         assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
                                         "(s3://bkt/proj)"), (args, result.stderr)
         assert "AWS_ACCESS_KEY_ID" in result.stderr and "internal error" not in result.stderr
+
+
+def test_a_key_id_without_its_secret_is_the_same_clear_error(repo, dvx, tmp_path):
+    """The team's config names the key id; this clone has no secret yet. Push and pull (the
+    lean path) say so as status --remote does, before any request is sent."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "s3", "s3://bkt/proj").code == 0
+    assert dvx("remote", "modify", "s3", "endpointurl", ENDPOINT).code == 0
+    assert dvx("remote", "modify", "s3", "access_key_id", "AKIDSHARED").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    for args, cwd in ((("push",), repo), (("status", "--remote"), repo), (("pull",), clone),
+                      (("fetch",), clone), (("gc", "-w", "-c", "s3", "-f"), repo)):
+        result = dvx(*args, cwd=cwd)
+        assert result.code == 1, (args, result.output)
+        assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
+                                        "(s3://bkt/proj): PartialCredentialsError"), \
+            (args, result.stderr)
+        assert "secret_access_key" in result.stderr

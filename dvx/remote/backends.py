@@ -120,20 +120,21 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
                                "retries": {"max_attempts": 1}}
     fs = s3fs.S3FileSystem(**kwargs)
     fs.retries = 1  # s3fs's own loop too: each of its retries would wait out the timeout again
-    if "key" not in kwargs and not fs.anon:
-        _check_s3_credentials(fs)
+    if not fs.anon:
+        _check_s3_credentials(fs, explicit="key" in kwargs)
     return fs, root
 
 
-def _check_s3_credentials(fs: Any) -> None:
+def _check_s3_credentials(fs: Any, explicit: bool) -> None:
     """Raise botocore's NoCredentialsError now if the client found none (environment,
-    profile, ~/.aws, instance role): every request would fail with it, and the first one may
-    come from any step of a command."""
+    profile, ~/.aws, instance role), and its PartialCredentialsError if the options give a
+    key id without its secret (`explicit`): every request would fail with it, and the first
+    one may come from any step of a command, the lean S3 path's too."""
     from botocore.exceptions import NoCredentialsError
     from fsspec.asyn import sync
 
     fs.connect()  # builds the client, which resolves the credentials once
-    if sync(fs.loop, fs.session.get_credentials) is None:
+    if not explicit and sync(fs.loop, fs.session.get_credentials) is None:
         raise NoCredentialsError()
 
 
