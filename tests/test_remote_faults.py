@@ -178,6 +178,24 @@ def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server
     shutil.rmtree(served)
 
 
+def test_fsck_of_an_http_remote_lacking_an_object_names_a_push_that_works(repo, dvx,
+                                                                            http_server):
+    served = http_server["root"] / "fsck-missing"
+    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("remote", "add", "web", f"{http_server['url']}/fsck-missing").code == 0
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0 and dvx("push", "-r", "local").code == 0
+    write(repo / "b.txt", "b")
+    assert dvx("add", "b.txt").code == 0
+    result = dvx("fsck", "--remote", "web")
+    assert result.code == 1 and "b.txt needs it" in result.stderr, result.output
+    assert "dvx push -r web" not in result.stderr  # refused: the remote is read-only
+    assert "`dvx push -r NAME`, NAME being the remote that writes to the store 'web' " \
+           "serves (it is read-only)" in result.stderr
+    assert "dvx push -r local" in dvx("fsck", "--remote", "local").stderr
+    shutil.rmtree(served)
+
+
 def test_packs_are_read_from_a_server_that_ignores_range(repo, dvx, tmp_path, http_server):
     # python -m http.server answers a ranged GET with 200 and the whole pack
     for i in range(4):

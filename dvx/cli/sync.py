@@ -437,15 +437,24 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     elif result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
     if result.missing and remote_name:
-        warn(f"Run `dvx push -r {remote_name}` from a clone whose cache has them (with the same "
-             "-a/-T/-A/--rev options) to upload them.")
+        warn(f"Run {_push_to(remote_name, result.read_only)} from a clone whose cache has "
+             "them (with the same -a/-T/-A/--rev options) to upload them.")
     if result.lost and remote_name:
         warn("The lost objects were pushed once, and the revisions checked do not need "
              f"them: `dvx fsck --remote {remote_name} -A` lists those any commit needs as "
-             f"missing, and `dvx push -r {remote_name} -A` from a clone whose cache has them "
-             "uploads them again.")
+             f"missing, and {_push_to(remote_name, result.read_only, ' -A')} from a clone "
+             "whose cache has them uploads them again.")
     if not result.ok:
         sys.exit(1)
+
+
+def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:
+    """The push that uploads what `fsck --remote` found missing: a read-only remote (HTTP)
+    serves a store that another remote writes to."""
+    if read_only:
+        return (f"`dvx push -r NAME{options}`, NAME being the remote that writes to the store "
+                f"'{remote_name}' serves (it is read-only),")
+    return f"`dvx push -r {remote_name}{options}`"
 
 
 @click.command(epilog=example("""
