@@ -8,13 +8,18 @@ import subprocess
 
 import xxhash
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
 
 
 def _merge(clone, branch: str) -> subprocess.CompletedProcess[str]:
     git(clone, "fetch", "-q", "origin")
+    return subprocess.run(["git", "merge", "--no-edit", branch], cwd=clone,
+                          capture_output=True, text=True)
+
+
+def _merge_local(clone, branch: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "merge", "--no-edit", branch], cwd=clone,
                           capture_output=True, text=True)
 
@@ -222,6 +227,63 @@ def test_a_desc_changed_on_both_sides_keeps_each_side_s_data_changes_in_both_ver
     assert (alice / "raw.csv").read_text() == "alice's raw.csv\n"
     assert "bob's images" in (alice / "images.dvx").read_text()
     assert "bob's raw" in (alice / "raw.csv.dvx").read_text()
+
+
+def _new_source_version(source, changes: dict[str, str], message: str) -> None:
+    for rel, content in changes.items():
+        edit(source, rel, content)
+    must("add", "imgs", cwd=source)
+    commit(source, message)
+
+
+def test_an_import_updated_to_different_sources_on_two_branches_is_never_mixed(
+        tmp_path, monkeypatch):
+    """Branch x updates the imported imgs to v2 (1.png changed), main to v3 (1.png back,
+    2.png changed): entries of two source revisions would make data no revision had. It is
+    a conflict whose sides are whole pointers, each with its source; a side that only
+    described the import keeps the other side's update with its source."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    write(source / "imgs" / "1.png", "a\n")
+    write(source / "imgs" / "2.png", "b\n")
+    must("add", "imgs", cwd=source)
+    commit(source, "v1")
+    project = make_git_repo(tmp_path / "project")
+    must("init", cwd=project)
+    must("install", cwd=project)
+    must("import", str(source), "imgs", cwd=project)
+    commit(project, "import v1")
+    _new_source_version(source, {"imgs/1.png": "a2\n"}, "v2")
+    v2 = git(source, "rev-parse", "HEAD").strip()
+    git(project, "checkout", "-q", "-b", "x")
+    must("update", cwd=project)
+    commit(project, "update to v2")
+    git(project, "checkout", "-q", "main")
+    _describe(project, "imgs.dvx", "described on main")
+    commit(project, "describe")
+    described = _merge_local(project, "x")  # main only described it: x's update is kept
+    assert described.returncode == 0, described.stderr
+    assert f'rev_lock: "{v2}"' in (project / "imgs.dvx").read_text()
+    assert "described on main" in (project / "imgs.dvx").read_text()
+    git(project, "reset", "-q", "--hard", "HEAD~1")
+    _new_source_version(source, {"imgs/1.png": "a\n", "imgs/2.png": "b3\n"}, "v3")
+    must("update", cwd=project)
+    commit(project, "update to v3")
+
+    merged = _merge_local(project, "x")
+    assert merged.returncode != 0
+    assert "imgs.dvx: the import was changed on both sides to different sources" in (
+        merged.stderr)
+    status = run_dvx("status", cwd=project)
+    assert status.code == 1 and "git checkout --theirs imgs.dvx" in status.stderr
+    git(project, "checkout", "--theirs", "imgs.dvx")
+    must("checkout", "imgs", cwd=project)
+    assert {p.name: p.read_text() for p in (project / "imgs").iterdir()} == {
+        "1.png": "a2\n", "2.png": "b\n"}  # v2 as it was, with v2 as its source
+    assert f'rev_lock: "{v2}"' in (project / "imgs.dvx").read_text()
+    assert "imgs" in run_dvx("update", cwd=project).stdout  # and it still follows its source
+    assert (project / "imgs" / "2.png").read_text() == "b3\n"
 
 
 def test_files_tracked_in_one_directory_on_two_branches_merge_their_gitignore(tmp_path):

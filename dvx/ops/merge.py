@@ -8,17 +8,20 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
 - a directory whose data both sides changed: the manifests are merged entry by entry (one
   side changed `f1`, the other added `f6`: both are kept), the merged manifest is stored in
   the cache (manifests it lacks come from the default remote first), and the pointer names it;
+  an import is a whole: where the sides name different sources (another revision, URL or
+  version), its pointer is one side's, never entries of two source revisions mixed;
 - dvx.lock: stage by stage, so two branches that each reran a different stage merge cleanly;
 - .gitignore: as a set of lines: what either side added is kept, what either side removed
   goes (dvx writes one line per tracked path, so two branches that each track a file in one
   directory merge cleanly). Where a version has a negated pattern (`!...`), whose meaning
   depends on the order of lines, Git's own line merge is used instead (`LineMerge`);
 - anything changed on both sides in different ways (a file's data, the same entry of a
-  directory, `desc` or `meta`, the same stage) stays a conflict: the file gets Git's conflict
-  markers, and every dvx command that needs it says how to resolve it. Where the sides also
-  changed other things (other entries of a directory, `desc` on one side and the data on the
-  other), the two versions between the markers are the pointer merged with our and with their
-  version of what both changed, so keeping either keeps every other change of both sides.
+  directory, an import's source, `desc` or `meta`, the same stage) stays a conflict: the
+  file gets Git's conflict markers, and every dvx command that needs it says how to
+  resolve it. Where the sides also changed other things (other entries of a directory,
+  `desc` on one side and the data on the other), the two versions between the markers are
+  the pointer merged with our and with their version of what both changed, so keeping
+  either keeps every other change of both sides.
 """
 
 from __future__ import annotations
@@ -151,10 +154,13 @@ def _merged(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
         carrier, how = o, "data from this side"
     elif bd == od:
         carrier, how = t, "data from the other side"
-    elif o.is_dir and t.is_dir and (b is None or b.is_dir):
+    elif o.is_dir and t.is_dir and (b is None or b.is_dir) and o.source == t.source:
         carrier, how = _merge_directory(repo, path, b, o, t, prefer)
     elif prefer is not None:
         carrier, how = prefer, "data of one side"
+    elif o.source != t.source:
+        raise Conflict("the import was changed on both sides to different sources (data "
+                       "from two source revisions is never mixed)")
     else:
         raise Conflict("the data was changed on both sides (a file has no parts to merge)")
     taken = [name for name in USER_FIELDS if _user_fields(o).get(name) != user.get(name)]
