@@ -55,6 +55,13 @@ class Pointer:
         return replace(self, kind=kind, oid=oid, size=size, nfiles=nfiles, executable=executable,
                        source=self.source if oid == self.oid else None)
 
+    def with_user_fields_of(self, replaced: Pointer | None) -> Pointer:
+        """This pointer with the user's own fields (`desc`, `meta`) of the pointer it replaces,
+        which dvx never drops when it rewrites a pointer (an import updated, say)."""
+        if replaced is None:
+            return self
+        return replace(self, desc=replaced.desc, meta=replaced.meta)
+
     def to_bytes(self) -> bytes:
         lines = [HEADER, f"dvx: {FORMAT_VERSION}\n", f"type: {self.kind}\n",
                  f"algo: {self.algo}\n", f"oid: {_yaml_str(self.oid)}\n", f"size: {self.size}\n"]

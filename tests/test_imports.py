@@ -373,6 +373,31 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     assert (project / "train.csv").read_text() == "a,b\n5,6\n"
 
 
+def test_update_and_import_again_keep_the_user_s_desc_and_meta(source, project, tmp_path):
+    team, alice = source
+    upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    must("import-url", str(upstream), "data.csv", cwd=project)
+    own = 'desc: "my note"\nmeta:\n  owner: bob\n'
+    for name in ("images.dvx", "data.csv.dvx"):
+        (project / name).write_text((project / name).read_text() + own)
+    commit(project, "described")
+    _new_version(alice)
+    write(upstream, "x\n1\n2\n")
+
+    def kept(name: str) -> bool:
+        return (project / name).read_text().endswith(own)
+
+    assert "new version" in must("update", cwd=project)
+    assert kept("data.csv.dvx")
+    assert "now at" in must("update", "--rev", "main", "images.dvx", cwd=project)
+    assert kept("images.dvx") and (project / "images" / "3.png").exists()
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)  # over itself
+    assert kept("images.dvx") and not (project / "images" / "3.png").exists()
+    assert "up to date" in must("update", cwd=project)  # nothing rewritten on the way
+    assert kept("images.dvx") and kept("data.csv.dvx")
+
+
 def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0

@@ -49,12 +49,12 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
-    _refuse_taken(repo, rel, origin, force)
+    replaced = _refuse_taken(repo, rel, origin, force)
     source_info = {**origin, "rev_lock": source.commit or _head_of(source)}
     if rev is not None:
         source_info["rev"] = rev
     pointer = _bring(repo, source, found, source_info)
-    return _track(repo, rel, pointer, force)
+    return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
 
 
 def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None,
@@ -262,9 +262,9 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")), origin)
-    _refuse_taken(repo, rel, origin, force)
+    replaced = _refuse_taken(repo, rel, origin, force)
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
-    return _track(repo, rel, pointer, force)
+    return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
 
 
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
@@ -343,6 +343,7 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
                 continue
             detail = (f"downloaded again to compare ({untold})" if untold
                       else f"new version {version}")
+        pointer = pointer.with_user_fields_of(output.pointer)
         changed = pointer.oid != output.pointer.oid
         if pointer != output.pointer:
             done = _track(repo, output.path, pointer, force).checkout
@@ -493,11 +494,14 @@ def _resolve_output(out: str | None, source_path: str) -> str:
     return os.path.join(out, name) if os.path.isdir(out) else out
 
 
-def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool) -> None:
+def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool
+                  ) -> Pointer | None:
     """Refuse `rel` if something is there, unless `force` or it is the output of this same
     import (`origin`: its source and path), which running the import again finishes or
-    moves to another revision. Tracked data that is not an import is never replaced."""
+    moves to another revision. Tracked data that is not an import is never replaced. The
+    pointer of the import at `rel` that the new one replaces, if any."""
     outputs, _ = scan_outputs(repo)
+    replaced = None
     for output in outputs:
         info = output.pointer.source_info
         if output.path == rel and info is None:
@@ -512,10 +516,12 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool) -> 
         if output.path != rel and (rel.startswith(output.path + "/")
                                    or output.path.startswith(rel + "/")):
             raise PathError(f"'{rel}' overlaps the tracked '{output.path}'.")
-    if os.path.lexists(repo.abspath(rel)) and not force and not any(
-            o.path == rel for o in outputs):
+        if output.path == rel:
+            replaced = output.pointer
+    if os.path.lexists(repo.abspath(rel)) and not force and replaced is None:
         raise PathError(f"'{rel}' already exists.", "Choose another -o, or --force to "
                         "replace it.")
+    return replaced
 
 
 def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
