@@ -398,6 +398,30 @@ def test_update_and_import_again_keep_the_user_s_desc_and_meta(source, project, 
     assert kept("images.dvx") and kept("data.csv.dvx")
 
 
+def test_update_fails_naming_a_conflicted_pointer_rather_than_call_it_current(source,
+                                                                               project):
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    commit(project, "imports")
+    ours = (project / "images.dvx").read_text()
+    _new_version(alice)
+    must("update", "--rev", "main", "images.dvx", cwd=project)
+    theirs = (project / "images.dvx").read_text()
+    (project / "images.dvx").write_text(f"<<<<<<< HEAD\n{ours}=======\n{theirs}>>>>>>> x\n")
+
+    everything = run_dvx("update", cwd=project)
+    assert everything.code == 1 and "train.csv: now at" in everything.stdout  # the others go on
+    assert "No imports to update" not in everything.stdout
+    assert "ERROR: Skipped images.dvx: The pointer file 'images.dvx' holds an unresolved Git " \
+           "merge conflict" in everything.stderr
+    named = run_dvx("update", "images.dvx", cwd=project)
+    assert named.code == 1 and "unresolved Git merge conflict" in named.stderr
+    assert "not an import" not in named.stderr
+    only_json = run_dvx("update", "--json", cwd=project)
+    assert only_json.code == 1 and "Skipped images.dvx" in only_json.stderr
+
+
 def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0

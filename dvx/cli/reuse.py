@@ -189,7 +189,7 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
         emit_json([{"path": r.path, "changed": r.changed, "detail": r.detail, "ok": r.ok}
                    for r in results])
     elif not is_quiet():
-        if not results:
+        if not results and not repo.unreadable:  # else each unreadable pointer is named
             out("No imports to update.")
         for r in results:
             out(f"{r.path}: {r.detail}")

@@ -26,8 +26,8 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.source import Found, Source, fetching_once
-from dvx.outputs import Output, Target, check_data_path, scan_outputs, write_pointer
-from dvx.paths import refuse_empty, repo_relpath, safe_join
+from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
+from dvx.paths import POINTER_SUFFIX, refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
 from dvx.remote.backends import redact_url, redact_urls
 from dvx.remote.retry import describe
@@ -418,19 +418,32 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
 
 
 def _imports(repo: Repo, targets: list[str] | None) -> list[Output]:
-    outputs, _ = scan_outputs(repo)
+    """The imports among `targets` (all without them). A pointer file that cannot be read (a
+    merge conflict) may be an import: a target it is fails with its error, and any other is
+    noted as skipped, so the command ends with exit status 1 rather than call it current."""
+    outputs, broken = scan_outputs(repo)
+    broken = [item for item in broken if item.data_path is not None]  # not dvx.lock's stages
     imports = [o for o in outputs if o.pointer.source is not None]
+    rels = [_target_rel(repo, target) for target in targets or ()]
+    for item in broken:
+        if any(item.touches(rel) for rel in rels):
+            raise item.error
+    skip_broken(repo, broken)
     if not targets:
         return imports
     by_path = {o.path: o for o in imports}
     chosen = []
-    for target in targets:
-        rel = repo_relpath(repo.root, target)
-        rel = rel[:-len(".dvx")] if rel.endswith(".dvx") else rel
+    for target, rel in zip(targets, rels, strict=True):
         if rel not in by_path:
             raise PathError(f"'{target}' is not an import.", "See `dvx import --help`.")
         chosen.append(by_path[rel])
     return chosen
+
+
+def _target_rel(repo: Repo, target: str) -> str:
+    """The data path an update target names (given as the data or as its pointer file)."""
+    rel = repo_relpath(repo.root, target)
+    return rel[:-len(POINTER_SUFFIX)] if rel.endswith(POINTER_SUFFIX) else rel
 
 
 # -- shared ---------------------------------------------------------------------------------
