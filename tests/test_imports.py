@@ -422,6 +422,27 @@ def test_update_fails_naming_a_conflicted_pointer_rather_than_call_it_current(so
     assert only_json.code == 1 and "Skipped images.dvx" in only_json.stderr
 
 
+def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, project):
+    team, alice = source
+    must("import", str(team.origin), "images/0.png", "-o", "zero", cwd=project)
+    must("import", str(team.origin), "images/1.png", "-o", "one", cwd=project)
+    commit(project, "imports")
+    edit(alice, "images/1.png", "image 1, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")  # a new source commit: zero's data is the same, one's is new
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "zero: now at" in updated.stdout
+    assert "git add one.dvx zero.dvx" in updated.stdout
+    git(project, "checkout", "-q", "--", "one.dvx", "zero.dvx")
+    assert run_dvx("checkout", "-q", cwd=project).code == 0
+    as_json = run_dvx("update", "--json", cwd=project)
+    assert as_json.code == 0
+    assert [(r["path"], r["changed"], r["pointer_changed"]) for r in json.loads(
+        as_json.stdout)] == [("one", True, True), ("zero", False, True)]  # stdout is JSON only
+    again = json.loads(run_dvx("update", "--json", cwd=project).stdout)
+    assert [(r["changed"], r["pointer_changed"]) for r in again] == [(False, False)] * 2
+
+
 def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0

@@ -297,9 +297,10 @@ def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Poi
 @dataclass
 class Updated:
     path: str
-    changed: bool
+    changed: bool  # its data changed
     detail: str  # what it was updated to, or why it stayed
     ok: bool = True  # False: the workspace does not hold the data (a copy was kept, say)
+    rewritten: bool = False  # its pointer file changed: new data, or a new source commit
 
 
 @fetching_once()
@@ -350,7 +351,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
         else:
             done = checkout(repo, [Target(output)], force=force)
         results.append(Updated(output.path, changed, _kept(
-            detail if changed else f"{detail}; the data is the same", done), done.ok))
+            detail if changed else f"{detail}; the data is the same", done), done.ok,
+            rewritten=pointer != output.pointer))
     return results
 
 
