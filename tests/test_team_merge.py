@@ -240,8 +240,9 @@ def test_an_import_updated_to_different_sources_on_two_branches_is_never_mixed(
         tmp_path, monkeypatch):
     """Branch x updates the imported imgs to v2 (1.png changed), main to v3 (1.png back,
     2.png changed): entries of two source revisions would make data no revision had. It is
-    a conflict whose sides are whole pointers, each with its source; a side that only
-    described the import keeps the other side's update with its source."""
+    a conflict whose sides are whole pointers, each with its source (each with the other
+    side's description, when one side also described it); a side that only described the
+    import keeps the other side's update with its source."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
     source = make_git_repo(tmp_path / "source")
     must("init", cwd=source)
@@ -275,13 +276,16 @@ def test_an_import_updated_to_different_sources_on_two_branches_is_never_mixed(
     assert merged.returncode != 0
     assert "imgs.dvx: the import was changed on both sides to different sources" in (
         merged.stderr)
-    status = run_dvx("status", cwd=project)
-    assert status.code == 1 and "git checkout --theirs imgs.dvx" in status.stderr
-    git(project, "checkout", "--theirs", "imgs.dvx")
+    status = run_dvx("status", cwd=project)  # main also described it: two merged versions
+    assert status.code == 1 and "Keep one version" in status.stderr
+    conflicted = (project / "imgs.dvx").read_text()
+    theirs = conflicted.split("=======\n")[1].split(">>>>>>>")[0]
+    (project / "imgs.dvx").write_text(theirs)
     must("checkout", "imgs", cwd=project)
     assert {p.name: p.read_text() for p in (project / "imgs").iterdir()} == {
         "1.png": "a2\n", "2.png": "b\n"}  # v2 as it was, with v2 as its source
     assert f'rev_lock: "{v2}"' in (project / "imgs.dvx").read_text()
+    assert "described on main" in (project / "imgs.dvx").read_text()
     assert "imgs" in run_dvx("update", cwd=project).stdout  # and it still follows its source
     assert (project / "imgs" / "2.png").read_text() == "b3\n"
 
