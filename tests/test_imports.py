@@ -576,3 +576,33 @@ def test_an_unreachable_source_is_a_warning_not_a_change(source, project, tmp_pa
     team.origin.rename(moved_away)  # the source is gone (offline, say)
     quiet = run_dvx("status", "-q", cwd=project)
     assert quiet.code == 0 and "could not be checked" in quiet.stderr
+
+
+def test_update_goes_past_an_import_that_fails_and_names_each_outcome(source, project,
+                                                                      tmp_path):
+    team, alice = source
+    other = make_git_repo(tmp_path / "other")
+    must("init", cwd=other)
+    write(other / "f.txt", "other\n")
+    must("add", "f.txt", cwd=other)
+    commit(other, "f")
+    assert run_dvx("import", str(other), "f.txt", "-o", "a.txt", cwd=project).code == 0
+    assert run_dvx("import", str(team.origin), "raw/train.csv", "-o", "b.csv",
+                   cwd=project).code == 0
+    commit(project, "imports")
+    refused = run_dvx("update", "--rev", "v1", cwd=project)  # v1 is a tag of one of them
+    assert refused.code == 2 and "one source" in refused.stderr, refused.output
+    assert git(project, "status", "--porcelain") == ""
+    edit(alice, "raw/train.csv", "a,b\n7,8\n")
+    must("add", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    other.rename(tmp_path / "gone")
+    result = run_dvx("update", "--json", "-q", cwd=project)
+    assert result.code == 1, result.output
+    outcomes = {r["path"]: r for r in json.loads(result.stdout)}
+    assert outcomes["a.txt"]["failed"] and "not updated" in outcomes["a.txt"]["detail"]
+    assert outcomes["b.csv"]["changed"] and not outcomes["b.csv"]["failed"]
+    assert (project / "b.csv").read_text() == "a,b\n7,8\n"
+    shown = run_dvx("update", cwd=project)
+    assert shown.code == 1 and "ERROR: a.txt: not updated: " in shown.stderr, shown.output
+    assert "b.csv: up to date" in shown.stdout

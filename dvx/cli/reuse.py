@@ -187,15 +187,18 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     results = do_update(repo, list(targets) or None, rev, force)
     if as_json:
         emit_json([{"path": r.path, "changed": r.changed, "pointer_changed": r.rewritten,
-                    "detail": r.detail, "ok": r.ok} for r in results])
-    elif not is_quiet():
-        if not results and not repo.unreadable:  # else each unreadable pointer is named
-            out("No imports to update.")
+                    "detail": r.detail, "ok": r.ok, "failed": r.failed} for r in results])
+    else:
+        if not results and not repo.unreadable and not is_quiet():
+            out("No imports to update.")  # else each unreadable pointer is named
         for r in results:
-            out(f"{r.path}: {r.detail}")
+            if r.failed:
+                warn(f"ERROR: {r.path}: {r.detail}")
+            elif not is_quiet():
+                out(f"{r.path}: {r.detail}")
         _stage_hint(repo.root, [f"{r.path}.dvx" for r in results if r.rewritten])
     if not all(r.ok for r in results):
-        sys.exit(1)  # a workspace copy kept or not restored, as checkout and import exit
+        sys.exit(1)  # a source that failed, a workspace copy kept or not restored
 
 
 def _report_import(result: object) -> None:

@@ -301,6 +301,7 @@ class Updated:
     detail: str  # what it was updated to, or why it stayed
     ok: bool = True  # False: the workspace does not hold the data (a copy was kept, say)
     rewritten: bool = False  # its pointer file changed: new data, or a new source commit
+    failed: bool = False  # its source could not be read: nothing changed, `detail` says why
 
 
 @fetching_once()
@@ -308,52 +309,75 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
            force: bool = False) -> list[Updated]:
     """Bring each import up to date. One whose source has nothing new is still finished: what
     the cache lacks is fetched from the source and what the workspace lacks is checked out
-    (a clone whose imports were never pushed, an update cut short), so a rerun completes."""
+    (a clone whose imports were never pushed, an update cut short), so a rerun completes.
+    One that fails (its source gone, its revision unknown) is reported as failed and the
+    others are still updated, as `pull` goes on past a file it cannot get."""
     imports = _imports(repo, targets)
-    if rev is not None and any("repo" not in dict(o.pointer.source or ()) for o in imports):
-        raise UsageError("--rev applies to imports from repositories, not from URLs.")
+    _check_rev(repo, imports, rev)
     results = []
     for output in imports:
-        info = output.pointer.source_info or {}
-        if "repo" in info:
-            wanted = rev or info.get("rev")
-            source = Source(_location(repo, info["repo"]), wanted, reader=repo)
-            commit = source.commit or _head_of(source)
-            found = source.find(info["path"])
-            if commit == info["rev_lock"] and wanted == info.get("rev") and (
-                    source.commit is not None or _data_oid(source, found) == output.pointer.oid):
-                _bring(repo, source, found, info)
-                results.append(_restore(repo, output, f"up to date ({commit[:7]})", force))
-                continue
-            new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
-            if wanted is not None:
-                new_info["rev"] = wanted
-            pointer = _bring(repo, source, found, new_info)
-            detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
-                                               else "")
-        else:
-            fs, path, version = url_version(_location(repo, info["url"]))
-            untold = _untold(info.get("etag"), version)
-            current = not untold and version == info.get("etag")
-            if current and repo.cache.exists(output.pointer.oid):
-                results.append(_restore(repo, output, "up to date", force))
-                continue
-            pointer = _download_url(repo, fs, path, info["url"], version)
-            if current and pointer.oid == output.pointer.oid:  # was missing from the cache
-                results.append(_restore(repo, output, "up to date", force))
-                continue
-            detail = (f"downloaded again to compare ({untold})" if untold
-                      else f"new version {version}")
-        pointer = pointer.with_user_fields_of(output.pointer)
-        changed = pointer.oid != output.pointer.oid
-        if pointer != output.pointer:
-            done = _track(repo, output.path, pointer, force).checkout
-        else:
-            done = checkout(repo, [Target(output)], force=force)
-        results.append(Updated(output.path, changed, _kept(
-            detail if changed else f"{detail}; the data is the same", done), done.ok,
-            rewritten=pointer != output.pointer))
+        try:
+            results.append(_update_one(repo, output, rev, force))
+        except DvxError as exc:
+            why = f"{exc.message} {exc.hint}" if exc.hint else exc.message
+            results.append(Updated(output.path, False, f"not updated: {why}", ok=False,
+                                   failed=True))
     return results
+
+
+def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
+    """`--rev` names a revision of one repository: refused, before anything changes, for
+    imports from URLs or from more than one repository (with no target, every import)."""
+    if rev is None:
+        return
+    infos = [o.pointer.source_info or {} for o in imports]
+    if any("repo" not in info for info in infos):
+        raise UsageError("--rev applies to imports from repositories, not from URLs.")
+    sources = sorted({_location(repo, info["repo"]) for info in infos})
+    if len(sources) > 1:
+        raise UsageError(f"--rev names a revision of one source, and these imports come from "
+                         f"{len(sources)}: {', '.join(repr(s) for s in sources)}.",
+                         "Name the pointers of one source's imports: `dvx update PATH.dvx "
+                         "--rev REV`.")
+
+
+def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Updated:
+    info = output.pointer.source_info or {}
+    if "repo" in info:
+        wanted = rev or info.get("rev")
+        source = Source(_location(repo, info["repo"]), wanted, reader=repo)
+        commit = source.commit or _head_of(source)
+        found = source.find(info["path"])
+        if commit == info["rev_lock"] and wanted == info.get("rev") and (
+                source.commit is not None or _data_oid(source, found) == output.pointer.oid):
+            _bring(repo, source, found, info)
+            return _restore(repo, output, f"up to date ({commit[:7]})", force)
+        new_info = {"repo": info["repo"], "path": info["path"], "rev_lock": commit}
+        if wanted is not None:
+            new_info["rev"] = wanted
+        pointer = _bring(repo, source, found, new_info)
+        detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
+                                           else "")
+    else:
+        fs, path, version = url_version(_location(repo, info["url"]))
+        untold = _untold(info.get("etag"), version)
+        current = not untold and version == info.get("etag")
+        if current and repo.cache.exists(output.pointer.oid):
+            return _restore(repo, output, "up to date", force)
+        pointer = _download_url(repo, fs, path, info["url"], version)
+        if current and pointer.oid == output.pointer.oid:  # was missing from the cache
+            return _restore(repo, output, "up to date", force)
+        detail = (f"downloaded again to compare ({untold})" if untold
+                  else f"new version {version}")
+    pointer = pointer.with_user_fields_of(output.pointer)
+    changed = pointer.oid != output.pointer.oid
+    if pointer != output.pointer:
+        done = _track(repo, output.path, pointer, force).checkout
+    else:
+        done = checkout(repo, [Target(output)], force=force)
+    return Updated(output.path, changed, _kept(
+        detail if changed else f"{detail}; the data is the same", done), done.ok,
+        rewritten=pointer != output.pointer)
 
 
 def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
