@@ -128,6 +128,32 @@ def test_bare_sources_of_the_same_relative_name_in_two_projects_are_two_sources(
         assert (tmp_path / name / "got.csv").read_text() == f"the data of {name}\n"
 
 
+def test_a_bare_source_s_relative_remote_is_read_from_beside_it(tmp_path, monkeypatch,
+                                                                project):
+    from dvx.errors import RemoteError
+    from dvx.ops.remote import open_source_remote
+    from dvx.repo import Repo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    (tmp_path / "src").mkdir()
+    team = Team(tmp_path / "src")
+    alice = team.founder()
+    must("remote", "modify", "shared", "url", "../store", cwd=alice)  # as docs/remotes.md has it
+    for name in ("a.txt", "b.txt"):
+        write(alice / name, f"{name}\n")
+    must("add", "a.txt", "b.txt", cwd=alice)
+    share(alice, "data")
+    imported = run_dvx("import", str(team.origin), "a.txt", cwd=project)
+    assert imported.code == 0 and (project / "a.txt").read_text() == "a.txt\n", imported.output
+    assert not (team.origin / ".dvx").exists()  # the source is never written to
+    team.store.rename(tmp_path / "moved")
+    missing = run_dvx("import", str(team.origin), "b.txt", cwd=project)
+    assert missing.code == 1, missing.output
+    assert f"The remote directory '{team.store}' does not exist" in missing.stderr
+    with pytest.raises(RemoteError, match=r"relative directory '\.\./store'"):
+        open_source_remote(Repo(str(alice)), None, (), None)  # a source on another machine
+
+
 def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     team, alice = source
     result = run_dvx("import", str(team.origin), "images", "-o", "data/images", "--rev",

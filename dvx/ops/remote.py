@@ -7,7 +7,7 @@ config: given for that level, they go to .dvx/config.local instead, with a notic
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from dvx.remote.backends import (
     is_secret,
     redact_url,
 )
-from dvx.remote.fs import check_settings, is_local_url, open_store, request_retries
+from dvx.remote.fs import check_settings, is_local_url, local_path, open_store, request_retries
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
@@ -54,8 +54,7 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
                           "text.", "Give the URL without it and set the password with "
                           "`dvx remote modify --local NAME password ...`.")
-    if is_local_url(url) and not url.startswith("file://") and not os.path.isabs(
-            os.path.expanduser(url)):
+    if _is_relative_path(url):
         # Typed relative to the current directory; stored relative to the repository root.
         return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")
     return url
@@ -250,8 +249,10 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
     return opened_name, store
 
 
-def _open_remote(repo: Repo, name: str | None,
-                 also_from: tuple[Config, ...] = ()) -> tuple[str, RemoteStore]:
+def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (),
+                 locate: Callable[[str, str], str] = lambda url, name: url
+                 ) -> tuple[str, RemoteStore]:
+    """`locate`: the URL (and the remote's name) as it is read from here."""
     config = repo.config
     if name is None:
         name = default_remote(config)
@@ -286,16 +287,34 @@ def _open_remote(repo: Repo, name: str | None,
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
-    return name, open_store(url, options, repo.root, repo.algo, name)
+    return name, open_store(locate(url, name), options, repo.root, repo.algo, name)
 
 
-def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
-                       ) -> tuple[str, RemoteStore]:
+def _is_relative_path(url: str) -> bool:
+    return is_local_url(url) and not url.startswith("file://") and not os.path.isabs(
+        os.path.expanduser(url))
+
+
+def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...],
+                       root: str | None) -> tuple[str, RemoteStore]:
     """The remote `name` (None: the default) of another repository read as a source
     (ops/source.py), with the options that the reader's configurations (`readers`: the user's
     global one, the reading repository's) give for a remote of the same URL, under any
-    name: credentials stay with the user, never in the source."""
-    return _open_remote(repo, name, readers)
+    name: credentials stay with the user, never in the source. A relative directory URL is
+    resolved from `root`, where the source is on this machine; for a source that is not
+    (None: a clone of a URL), it is refused, as it names nothing here."""
+    def locate(url: str, name: str) -> str:
+        if not _is_relative_path(url):
+            return url
+        if root is None:
+            raise RemoteError(f"Remote '{name}' is the relative directory '{url}', which names "
+                              "nothing from here: it is relative to a checkout of the "
+                              "repository, on the machine where that is.",
+                              "Read the source from a clone of it on this machine (its path, "
+                              "not a URL), or give it a remote with an absolute path or a URL.")
+        return local_path(url, root)  # absolute: another repository's, not this one's
+
+    return _open_remote(repo, name, readers, locate)
 
 
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:

@@ -25,7 +25,7 @@ from typing import IO, Any, cast
 
 from dvx import fsutil
 from dvx.config import Config
-from dvx.errors import CorruptObjectError, DvxError, PathError, UsageError
+from dvx.errors import CorruptObjectError, DvxError, PathError, RemoteError, UsageError
 from dvx.hashing import hash_bytes, hash_copy
 from dvx.history import History
 from dvx.objects.cache import LocalCache
@@ -327,13 +327,32 @@ class Source:
                            "config).")
 
     def remote(self) -> tuple[str, RemoteStore]:
+        """The source's remote, its directory checked to exist (a missing one is named as
+        missing, not as an object the remote lacks)."""
         if self._store is None:
-            if self.is_local and self.reader is None:
-                self._store = open_remote(self.repo, self.remote_name)
-            else:
-                readers = (Config(None),) if self.reader is None else (self.reader.config,)
-                self._store = open_source_remote(self.repo, self.remote_name, readers)
+            try:
+                if self.is_local and self.reader is None:
+                    name, store = open_remote(self.repo, self.remote_name)
+                else:
+                    readers = (Config(None),) if self.reader is None else (self.reader.config,)
+                    name, store = open_source_remote(self.repo, self.remote_name, readers,
+                                                     self._home())
+                store.blobs.prepare(create=False)
+            except RemoteError as exc:
+                raise RemoteError(f"Cannot read the remote of {self.describe()}: {exc.message}",
+                                  _source_hint(exc.hint)) from None
+            self._store = name, store
         return self._store
+
+    def _home(self) -> str | None:
+        """Where the source is on this machine, for a relative directory remote in its config
+        to be resolved from, as from a clone's top: its working tree, or the directory of a
+        bare repository (where Git itself resolves a relative path of its config); None for
+        a source elsewhere, whose relative remote names nothing here."""
+        if self.is_local:
+            return self.repo.root
+        path = _clone_url(self.url)
+        return path if os.path.isabs(path) else None
 
     def open_object(self, oid: str) -> IO[bytes]:
         """A reader of the object `oid`: from a cache, else streamed from the remote (read to
@@ -369,6 +388,15 @@ class Source:
         for entry in tree.entries:
             if entry.path.startswith(prefix):
                 yield entry.path[len(prefix):], entry.oid, entry.size, entry.executable
+
+
+def _source_hint(hint: str | None) -> str | None:
+    """The hint of an error with a source's remote: one that names a `dvx remote` command is
+    about the reader's own remotes, not the source's, and is replaced."""
+    if hint is None or "dvx remote" not in hint:
+        return hint
+    return ("The source's .dvx/config names its remote; its data is pushed there from a clone "
+            "of it (`dvx push`).")
 
 
 def _unprefixed(error: DvxError, prefix: str) -> DvxError:
