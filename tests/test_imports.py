@@ -77,6 +77,31 @@ def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     assert not (project / "images.dvx").exists()
 
 
+def test_get_copies_a_directory_git_tracks_with_the_data_dvx_tracks_in_it(source, project,
+                                                                         tmp_path):
+    team, alice = source
+    write(alice / "code" / "train.py", "print(1)\n")
+    write(alice / "code" / "run.sh", "#!/bin/sh\n")
+    os.chmod(alice / "code" / "run.sh", 0o755)
+    os.symlink("train.py", alice / "code" / "main.py")
+    write(alice / "code" / "model" / "weights.bin", "w1\n")
+    must("add", "code/model", cwd=alice)
+    share(alice, "code")
+    for n, where in enumerate(([str(alice)], [str(team.origin), "--rev", "main"])):
+        out = tmp_path / f"code{n}"
+        got = run_dvx("get", *where, "code", "-o", str(out), cwd=project)
+        assert got.code == 0, (where, got.output)
+        assert (out / "train.py").read_text() == "print(1)\n"
+        assert os.access(out / "run.sh", os.X_OK) and os.readlink(out / "main.py") == "train.py"
+        assert (out / "model" / "weights.bin").read_text() == "w1\n"  # dvx's data in it
+        assert not (out / "model.dvx").exists()  # and no pointer that would track it here
+        mixed = run_dvx("get", *where, "raw", "-o", str(tmp_path / f"raw{n}"), cwd=project)
+        assert mixed.code == 0 and (tmp_path / f"raw{n}" / "train.csv").read_text() == (
+            "a,b\n1,2\n"), mixed.output
+    refused = run_dvx("import", str(alice), "code", cwd=project)
+    assert refused.code != 0 and "not tracked by dvx" in refused.stderr, refused.output
+
+
 def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, project,
                                                                       tmp_path):
     team, _ = source

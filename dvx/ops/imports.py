@@ -25,7 +25,7 @@ from dvx.errors import DvxError, PathError, UsageError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
-from dvx.ops.source import Found, Source, fetching_once
+from dvx.ops.source import Found, GitDirectory, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
 from dvx.paths import POINTER_SUFFIX, refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
@@ -66,6 +66,10 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     try:
         found = source.find(path)
     except PathError:
+        directory = source.git_directory(path)  # a directory Git tracks files in
+        if directory is not None:
+            _get_git_directory(source, directory, target)
+            return target
         data = source.git_blob(path.strip("/"))  # a file Git tracks there
         if data is None:
             raise
@@ -77,15 +81,47 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
     def copy_files(built: str) -> None:
         if not files:  # an empty directory
             os.mkdir(built)
-        for rel, oid, _, executable in files:
-            dst = safe_join(built, rel) if rel else built
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            source.copy_object(oid, dst)  # checked against its oid as it is copied
-            if executable:
-                os.chmod(dst, 0o755)
+        _copy_objects(source, files, built)
 
     _put_in_place(target, copy_files)
     return target
+
+
+def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built: str) -> None:
+    """Write each file (path relative to `built`, oid, size, executable) from the cache."""
+    for rel, oid, _, executable in files:
+        dst = safe_join(built, rel) if rel else built
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        source.copy_object(oid, dst)  # checked against its oid as it is copied
+        if executable:
+            os.chmod(dst, 0o755)
+
+
+def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> None:
+    """Copy a directory Git tracks files in, as `dvx ls -R` lists it: Git's files as Git has
+    them at the revision (executable bits kept, a symbolic link written as the link), and
+    the data of what dvx tracks inside it."""
+    top = directory.path + "/"
+    data = [(f"{o.path[len(top):]}/{rel}" if rel else o.path[len(top):], oid, size, executable)
+            for o in directory.outputs
+            for rel, oid, size, executable in source.files_below(Found(o, None))]
+    source.fetch([oid for _, oid, _, _ in data], {oid: size for _, oid, size, _ in data})
+
+    def copy_files(built: str) -> None:
+        os.mkdir(built)
+        for path, mode in directory.files:
+            dst = safe_join(built, path[len(top):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            content = source.git_file(path)
+            if mode == "120000":  # a symbolic link: its content is where it leads
+                os.symlink(os.fsdecode(content), dst)
+                continue
+            _write_file(dst, content)
+            if mode == "100755":
+                os.chmod(dst, 0o755)
+        _copy_objects(source, data, built)
+
+    _put_in_place(target, copy_files)
 
 
 def _get_target(out: str | None, path: str, force: bool) -> str:

@@ -17,6 +17,7 @@ import hashlib
 import io
 import os
 import posixpath
+import stat
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +54,14 @@ class Found:
     @property
     def path(self) -> str:
         return self.output.path if self.subpath is None else f"{self.output.path}/{self.subpath}"
+
+
+@dataclass(frozen=True)
+class GitDirectory:
+    """A directory of the source that Git tracks files in, dvx's outputs inside it too."""
+    path: str
+    files: list[tuple[str, str]]  # (path in the repository, Git mode) of Git's files
+    outputs: list[Output]
 
 
 class Source:
@@ -137,6 +146,57 @@ class Source:
             except OSError:
                 continue  # deleted in the workspace
         return found
+
+    def git_directory(self, path: str) -> GitDirectory | None:
+        """The directory `path` (through links, as `find`) if Git tracks files below it, else
+        None: Git's files there but the pointer files of dvx's outputs inside it, which are
+        listed instead (a copy holds their data, and no pointer that would track it where it
+        lands). A pointer file below it that cannot be read is refused, naming it: a copy of
+        the directory would lack its data."""
+        asked = path.strip("/")
+        path = self._through_links(check_relpath(asked, "path"))
+        below = [p for p, _ in self.git_files() if p.startswith(path + "/")]
+        if not below:
+            return None
+        for broken in self._broken:
+            if broken.path.startswith(path + "/"):
+                raise PathError(f"'{broken.path}' in '{asked}' cannot be read from "
+                                f"{self.describe()}: {broken.error.message}",
+                                "Its pointer must be fixed in the source repository.")
+        outputs = [o for o in self.outputs() if o.path.startswith(path + "/")]
+        pointers = {o.pointer_path for o in outputs}
+        modes = self._git_modes([p for p in below if p not in pointers])
+        return GitDirectory(path, [(p, mode) for p, mode in modes.items() if mode != _SUBMODULE],
+                            outputs)
+
+    def _git_modes(self, paths: list[str]) -> dict[str, str]:
+        """The Git mode of each of `paths` (files Git tracks): at the revision, or of the
+        workspace's file (a submodule there is a directory, and left out)."""
+        if self.commit is not None:
+            git = self.repo.git
+            assert git is not None
+            return git.modes_at(self.commit, paths)
+        modes = {}
+        for path in paths:
+            st = os.lstat(self.repo.abspath(path))
+            if stat.S_ISLNK(st.st_mode):
+                modes[path] = _LINK
+            elif stat.S_ISREG(st.st_mode):
+                modes[path] = "100755" if st.st_mode & 0o100 else "100644"
+        return modes
+
+    def git_file(self, path: str, max_bytes: int = 1 << 30) -> bytes:
+        """The content of the file `path` that Git tracks, as Git stores it: a symbolic link's
+        is its target, never followed."""
+        if self.commit is None:
+            full = self.repo.abspath(path)
+            if os.path.islink(full):
+                return os.fsencode(os.readlink(full))
+            with open(full, "rb") as f:
+                return f.read(max_bytes + 1)[:max_bytes]
+        git = self.repo.git
+        assert git is not None
+        return git.blob_at(self.commit, path, max_bytes) or b""
 
     def git_blob(self, path: str, max_bytes: int = 1 << 30) -> bytes | None:
         git = self.repo.git
@@ -405,6 +465,7 @@ def _unprefixed(error: DvxError, prefix: str) -> DvxError:
     return DvxError(error.message.replace(prefix, ""), error.hint)
 
 
+_LINK, _SUBMODULE = "120000", "160000"  # Git's modes of a symbolic link and a submodule
 _MAX_LINK_HOPS = 40  # as the kernel's limit on links followed in one path
 
 
