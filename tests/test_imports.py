@@ -416,10 +416,11 @@ def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     must("add", "raw/train.csv", cwd=alice)
     share(alice, "v2")
     result = run_dvx("update", cwd=project)
-    assert result.code == 1 and "workspace copy was kept" in result.stdout, result.output
+    kept = "the workspace copy of 'train.csv' was kept"
+    assert result.code == 1 and kept in result.stdout, result.output
     assert (project / "train.csv").read_text() == "mine\n"
     again = run_dvx("update", cwd=project)  # the pointer is current; the copy is still kept
-    assert again.code == 1 and "workspace copy was kept" in again.stdout, again.output
+    assert again.code == 1 and kept in again.stdout, again.output
     assert run_dvx("update", "--force", cwd=project).code == 0
     assert (project / "train.csv").read_text() == "a,b\n5,6\n"
 
@@ -492,6 +493,19 @@ def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, p
         as_json.stdout)] == [("one", True, True), ("zero", False, True)]  # stdout is JSON only
     again = json.loads(run_dvx("update", "--json", cwd=project).stdout)
     assert [(r["changed"], r["pointer_changed"]) for r in again] == [(False, False)] * 2
+
+
+def test_update_of_a_directory_names_the_files_it_kept(source, project):
+    team, alice = source
+    assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0
+    edit(project, "images/0.png", "mine\n")
+    (alice / "images" / "2.png").unlink()
+    _new_version(alice)  # 3.png added
+    result = run_dvx("update", cwd=project)
+    assert result.code == 1, result.output
+    assert "the workspace copy of 'images/0.png' was kept: it has changes" in result.stdout
+    assert sorted(os.listdir(project / "images")) == ["0.png", "1.png", "3.png"]
+    assert (project / "images" / "0.png").read_text() == "mine\n"
 
 
 def test_an_update_cut_short_is_finished_by_running_it_again(source, project):

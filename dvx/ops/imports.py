@@ -426,11 +426,24 @@ def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
 
 
 def _kept(detail: str, done: CheckoutResult) -> str:
-    if done.skipped:
-        return f"{detail}; the workspace copy was kept: {done.skipped[0][1]}"
+    """`detail`, and which files of the import the workspace kept and why (a directory's
+    other files were updated all the same)."""
+    by_reason: dict[str, list[str]] = {}
+    for path, why in done.skipped:
+        by_reason.setdefault(why, []).append(path)
+    for why, paths in by_reason.items():
+        detail += f"; the workspace copy of {_named(paths)} was kept: {why}"
     if done.missing:
-        return f"{detail}; not checked out: {OBJECT_MISSING}"
+        detail += f"; {_named(done.missing)} not checked out: {OBJECT_MISSING}"
     return detail
+
+
+_NAMED = 10  # files named in one line of the report, which stays one line
+
+
+def _named(paths: list[str]) -> str:
+    shown = ", ".join(f"'{p}'" for p in paths[:_NAMED])
+    return shown if len(paths) <= _NAMED else f"{shown} and {len(paths) - _NAMED} more"
 
 
 @dataclass(frozen=True)
