@@ -566,6 +566,18 @@ def test_bad_sources_get_one_clear_error_each(source, project, tmp_path):
         assert "Traceback" not in result.output
 
 
+def test_import_from_a_source_without_commits_says_so(project, tmp_path):
+    empty = make_git_repo(tmp_path / "empty")
+    must("init", cwd=empty)
+    write(empty / "f", "x\n")
+    must("add", "f", cwd=empty)
+    assert run_dvx("get", str(empty), "f", "-o", str(tmp_path / "got"), cwd=project).code == 0
+    refused = run_dvx("import", str(empty), "f", cwd=project)
+    assert refused.code == 2 and f"The source '{empty}' has no commits yet" in refused.stderr, (
+        refused.output)
+    assert not (project / "f.dvx").exists()
+
+
 def test_a_branch_or_tag_deleted_from_the_source_no_longer_resolves(source, project):
     team, alice = source
     git(alice, "checkout", "-q", "-b", "exp")

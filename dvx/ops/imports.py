@@ -160,9 +160,15 @@ def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
 
 
 def _head_of(source: Source) -> str:
+    """The commit a local source's workspace is on, which its imports record."""
     git = source.repo.git
     assert git is not None
-    return git.resolve_revision("HEAD")
+    head = git.head()
+    if head is None:
+        raise UsageError(f"The source {source.describe()} has no commits yet, and an import "
+                         "records the commit its data comes from.",
+                         "Commit there first, or copy the data untracked with `dvx get`.")
+    return head
 
 
 def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
