@@ -5,6 +5,7 @@ run-cache, records a byte-stable dvx.lock, and `dvx status` says what changed.""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -303,3 +304,61 @@ def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     git(ml, "checkout", "-q", "main")
     result = dvx("checkout")
     assert result.code == 1 and "model.json" in result.stderr  # v2 is gone from the cache
+
+
+def _ignored(root: Path, path: str) -> bool:
+    return subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0
+
+
+def test_an_output_switched_to_cache_false_is_left_to_git_and_back(repo, dvx):
+    """A cached output turned into one Git tracks (a metrics file, say) leaves .gitignore
+    (only the entry dvx wrote), is named in the `git add` hint, and no checkout takes it for
+    data left behind; switched back, Git ignores it again once it stops tracking it."""
+    write(repo / "in.txt", "1\n")
+    stage = "stages:\n  c:\n    cmd: cat in.txt > c.txt; cp in.txt m.bin\n    deps: [in.txt]\n"
+    write(repo / "dvx.yaml", stage + "    outs: [c.txt, m.bin]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "cached")
+
+    write(repo / "dvx.yaml", stage + "    outs: [{c.txt: {cache: false}}, m.bin]\n")
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "git add .gitignore c.txt dvx.lock" in result.stdout
+    assert (repo / ".gitignore").read_text().splitlines() == ["/m.bin"]
+    assert not _ignored(repo, "c.txt")
+    status = dvx("status")
+    assert "c.txt" not in status.output and dvx("status", "-q").code == 0
+    assert dvx("checkout").code == 0
+    assert (repo / "c.txt").read_text() == "1\n"
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "c.txt in Git")
+
+    write(repo / "dvx.yaml", stage + "    outs: [c.txt, m.bin]\n")
+    refused = dvx("repro")
+    assert refused.code != 0 and "git rm -r --cached -- c.txt" in refused.output
+    git(repo, "rm", "-q", "--cached", "c.txt")
+    assert dvx("repro").code == 0
+    assert _ignored(repo, "c.txt") and (repo / "c.txt").read_text() == "1\n"
+
+
+def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo, dvx):
+    """Back from a branch where it was cached to one where it is `cache: false` (and ignored
+    by a rule of the user's own): it is still the stage's output, so checkout keeps it."""
+    write(repo / ".gitignore", "*.log\n")
+    write(repo / "in.txt", "1\n")
+    stage = "stages:\n  c:\n    cmd: cat in.txt > run.log\n    deps: [in.txt]\n"
+    write(repo / "dvx.yaml", stage + "    outs: [{run.log: {cache: false}}]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "log not cached")
+    git(repo, "checkout", "-qb", "cached")
+    write(repo / "dvx.yaml", stage + "    outs: [run.log]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "log cached")
+    git(repo, "checkout", "-q", "main")
+
+    assert "pointer left Git" not in dvx("status").output
+    assert dvx("checkout").code == 0
+    assert (repo / "run.log").read_text() == "1\n"

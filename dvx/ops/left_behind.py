@@ -10,12 +10,13 @@ shared with other repositories, whose gc could take the only copy), and only the
 placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
-Git still has (in the index: deleted by hand, not by Git), is not data left behind, nor is a
-path inside what dvx tracks now. A directory that now holds files Git tracks or paths dvx
-tracks (`data/` moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx
-placed in it apart from those, and only they go; data dvx found already there rather than
-placed (a file `dvx remove` kept, then checked out at an older commit) stays. `dvx remove`
-forgets the record before it deletes the pointer.
+Git still has (in the index: deleted by hand, not by Git), or that a stage outputs for Git to
+track (`cache: false` in dvx.lock or dvx.yaml), is not data left behind, nor is a path inside
+what dvx tracks now. A directory that now holds files Git tracks or paths dvx tracks (`data/`
+moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx placed in it apart
+from those, and only they go; data dvx found already there rather than placed (a file `dvx
+remove` kept, then checked out at an older commit) stays. `dvx remove` forgets the record
+before it deletes the pointer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import Output, load_tree, scan_outputs
@@ -151,6 +152,12 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         return [], []
     current = {o.path for o in outputs}
     candidates = [p for p in records if not _is_or_inside(p, current)]
+    if candidates:
+        try:
+            current |= _outputs_for_git(repo)
+        except DvxError:
+            return [], []
+        candidates = [p for p in candidates if not _is_or_inside(p, current)]
     if not candidates or repo.git is None:
         return [], []
     git_has = set(repo.git.tracked_under([*candidates,
@@ -208,6 +215,21 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
     if repo.cache.missing([synced.oid, *(e.oid for e in placed.values())]):
         return NOT_CACHED
     return None
+
+
+def _outputs_for_git(repo: Repo) -> set[str]:
+    """The outputs Git is to track (`cache: false`) that dvx.lock records or dvx.yaml
+    declares: a stage's output, never data left behind. (A cached one dvx.yaml declares but
+    dvx.lock does not record is not ignored by Git, so it may go.) Read only when records
+    remain once the cached outputs are set apart, so seldom."""
+    from dvx.pipeline.spec import load_pipeline
+
+    paths = {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
+             if not o.cache}
+    pipeline = load_pipeline(repo)
+    if pipeline is not None:
+        paths.update(o.path for stage in pipeline.stages for o in stage.outs if not o.cache)
+    return paths
 
 
 def _in_a_commit(repo: Repo, path: str) -> bool:

@@ -608,14 +608,27 @@ class _Scheduler:
             self.produced.pop(out.path, None)
         self.produced.update((o.path, o) for o in new.outs if o.cache)
 
+    def _update_gitignore(self, stage: Stage) -> None:
+        """Git ignores the cached outputs; an output switched to `cache: false` (dvx.lock
+        still records it cached: the entry is the one dvx wrote) is Git's again, and no
+        longer data dvx placed (so no checkout takes it for data left behind)."""
+        for out in stage.outs:
+            full = self.repo.abspath(out.path)
+            if out.cache:
+                changed = gitignore.add_entry(full)
+            elif out.path in self.produced:
+                changed = gitignore.remove_entry(full)
+                self.repo.syncstate.forget(out.path)
+            else:
+                continue
+            if changed:
+                self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
+
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
         if result.lock is not None:
             stage = self.dag.stages[result.name]
-            for out in stage.outs:
-                if out.cache and gitignore.add_entry(self.repo.abspath(out.path)):
-                    self.touched.append(posixpath.join(posixpath.dirname(out.path),
-                                                       ".gitignore"))
+            self._update_gitignore(stage)
             for locked in result.lock.outs:  # the workspace holds what dvx.lock now records
                 if locked.cache:
                     self.repo.syncstate.record(locked.path, Synced.whole(

@@ -184,8 +184,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         old = recorded_outs.get(out.path)
         if current is None:
             missing_outs.append(out.path)
-        elif old is not None and _flags(current) == _flags(old) and _outdated(repo, current,
-                                                                                old):
+        elif (old is not None and current.cache and _flags(current) == _flags(old)
+              and _outdated(repo, current, old)):  # cache: false outputs are Git's to check out
             outdated_outs.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
