@@ -229,3 +229,65 @@ def test_a_stage_reading_a_teammates_run_not_checked_out_is_stale_in_status_dry_
     assert repro.code == 0, repro.output
     assert "Checked out the outputs dvx.lock records for 'gen'" in repro.stdout
     assert runs(bob) == ["use"] and (bob / "final.txt").read_text() == "2\nused\n"
+
+
+NESTED = (
+    "stages:\n"
+    "  gen:\n    cmd: mkdir -p data/d; cp n.txt data/d/f; echo g > data/d/g; echo gen >> runs.log\n"
+    "    deps: [n.txt]\n    outs: [data/d]\n"
+    "  one:\n    cmd: cp data/d/f one.txt; echo one >> runs.log\n"
+    "    deps: [data/d/f]\n    outs: [one.txt]\n"
+    "  all:\n    cmd: cat data/d/* > all.txt; echo all >> runs.log\n"
+    "    deps: [data]\n    outs: [all.txt]\n")
+
+
+def _teammate_reran_gen(tmp_path, *alice_runs: str) -> Path:
+    """alice runs NESTED and shares it; bob clones it; alice changes n.txt, runs `repro
+    *alice_runs` and shares that; bob `git pull`s. Bob's clone."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    (alice / "n.txt").write_text("1\n")
+    (alice / "dvx.yaml").write_text(NESTED)
+    (alice / ".gitignore").write_text("runs.log\n")
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    bob = team.clone("bob")
+    (alice / "n.txt").write_text("2\n")
+    must("repro", *alice_runs, cwd=alice)
+    share(alice, "n=2")
+    git(bob, "pull", "-q", "origin", "main")
+    return bob
+
+
+def test_stages_reading_inside_or_around_a_teammates_directory_agree_in_status_dry_and_repro(
+        tmp_path):
+    """`one` reads a file inside gen's directory output, `all` the directory around it: each
+    compares as checking gen's recorded output out makes it, in status, --dry and repro."""
+    bob = _teammate_reran_gen(tmp_path, "-s", "gen")  # one's and all's entries name the old data
+    must("fetch", cwd=bob)
+    status = run_dvx("status", cwd=bob).stdout
+    assert "one: changed deps: data/d/f" in status and "all: changed deps: data" in status, status
+    dry = run_dvx("repro", "--dry", cwd=bob).stdout.splitlines()
+    assert dry[1:] == ["Would run stage 'one': changed deps: data/d/f",
+                       "Would run stage 'all': changed deps: data"], dry
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0, repro.output
+    assert "Running stage 'one' (changed deps: data/d/f)" in repro.stdout
+    assert sorted(runs(bob)) == ["all", "one"] and (bob / "one.txt").read_text() == "2\n"
+
+
+def test_stages_reading_inside_a_teammates_directory_she_ran_them_on_are_up_to_date(tmp_path):
+    bob = _teammate_reran_gen(tmp_path)  # alice ran every stage on her new data
+    not_fetched = run_dvx("status", cwd=bob).stdout  # gen's new manifest: not in the cache
+    assert "one: changed deps: data/d/f" in not_fetched, not_fetched
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "`dvx pull`" in refused.stderr and runs(bob) == []
+
+    must("fetch", cwd=bob)
+    status = run_dvx("status", cwd=bob).stdout
+    assert "changed deps" not in status and "dvx repro" not in status, status
+    dry = run_dvx("repro", "--dry", cwd=bob).stdout
+    assert "Would run" not in dry, dry
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0 and runs(bob) == [], repro.output
+    assert (bob / "one.txt").read_text() == "2\n"

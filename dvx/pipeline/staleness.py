@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import FormatError
-from dvx.lockfile import LockedPath, StageLock
-from dvx.objects.tree import Tree
+from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
+from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
+from dvx.outputs import load_tree
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
 from dvx.pipeline.spec import Out, Stage
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.workspace import file_state, scan_directory
 
@@ -30,6 +33,9 @@ class StageState:
     params: dict[str, dict[str, Any]]
     missing_deps: list[str] = field(default_factory=list)
     missing_params: list[str] = field(default_factory=list)
+    # Inside another stage's output that is not checked out, whose manifest the cache lacks:
+    # what a checkout brings there is not known, so they count as changed.
+    unknown_deps: list[str] = field(default_factory=list)
 
 
 def path_state(repo: Repo, rel: str) -> LockedPath | None:
@@ -100,6 +106,13 @@ def only_outdated(reasons: list[str]) -> bool:
     return len(reasons) == 1 and reasons[0].startswith(OUTDATED_OUTS + ":")
 
 
+def _placed_elsewhere(repo: Repo, recorded: LockedPath) -> bool:
+    """Did dvx place at the path some other version than dvx.lock records? (Sync records
+    only: the cheap first half of `_outdated`.)"""
+    synced = repo.syncstate.get(recorded.path)
+    return synced is not None and any(layer.oid != recorded.oid for layer in synced.layers())
+
+
 def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
     """Does the workspace hold only what dvx placed at the path, but not what dvx.lock records
     (a teammate's run came with `git pull`)? A directory placed in part (`dvx pull
@@ -107,8 +120,8 @@ def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
     checkout placed, as the data status reads it (ops/sync_layers.py), and some of them are
     of another version than dvx.lock records (one that only lacks files is not pulled)."""
     synced = repo.syncstate.get(current.path)
-    if synced is None or current.oid == recorded.oid or all(
-            layer.oid == recorded.oid for layer in synced.layers()):
+    if (synced is None or current.oid == recorded.oid
+            or not _placed_elsewhere(repo, recorded)):
         return False
     if synced.placed is None and synced.base is None:
         return synced.oid == current.oid
@@ -126,13 +139,104 @@ def produced_outputs(locks: Mapping[str, StageLock]) -> dict[str, LockedPath]:
 
 def deps_as_checked_out(repo: Repo, state: StageState, produced: Mapping[str, LockedPath]
                         ) -> StageState:
-    """`state` with each dependency that another stage produced (`produced_outputs`) and whose
-    output is not checked out (that stage's dvx.lock entry moved in Git) as dvx.lock records
-    that output: what checking it out brings, so what this stage compares and would run with."""
-    deps = tuple(_as_recorded(produced[d.path])
-                 if d.path in produced and _outdated(repo, d, produced[d.path]) else d
-                 for d in state.deps)
-    return replace(state, deps=deps)
+    """`state` with each dependency that holds an output another stage produced
+    (`produced_outputs`) that is not checked out (that stage's dvx.lock entry moved in Git)
+    as checking that output out makes it: the output as dvx.lock records it, a path inside it
+    as its recorded manifest has it (missing if it lacks it; unknown, so changed, if the
+    cache lacks the manifest), a directory around it with its recorded data in place. That is
+    what this stage compares, and would run with."""
+    deps: list[LockedPath] = []
+    missing: list[str] = []
+    unknown = list(state.unknown_deps)
+    now: dict[str, LockedPath | None] = {d.path: d for d in state.deps}
+    now.update(dict.fromkeys(state.missing_deps))
+    for rel, current in now.items():
+        found = _dep_as_checked_out(repo, rel, current, produced)
+        if found is _UNKNOWN:
+            unknown.append(rel)
+        elif found is None:
+            missing.append(rel)
+        else:
+            assert isinstance(found, LockedPath)
+            deps.append(found)
+    return replace(state, deps=tuple(deps), missing_deps=missing, unknown_deps=unknown)
+
+
+_UNKNOWN = object()  # what a checkout brings is not known: the cache lacks the manifest
+
+
+def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
+                        produced: Mapping[str, LockedPath]) -> LockedPath | object | None:
+    """The dependency `rel` (`current`: as the workspace holds it, None if missing) as
+    checking out the produced outputs it is, is inside or holds makes it."""
+    if rel in produced:
+        out = produced[rel]
+        return _as_recorded(out) if current is not None and _outdated(repo, current,
+                                                                        out) else current
+    around = _produced_around(rel, produced)
+    if around is not None:
+        return _recorded_at(repo, rel, around) if _not_checked_out(repo, around) else current
+    inside = ([o for path, o in produced.items() if path.startswith(rel + "/")]
+              if current is not None and current.is_dir else [])
+    outdated = [o for o in inside if _not_checked_out(repo, o)]
+    if not outdated:
+        return current
+    files = scan_directory(repo, repo.abspath(rel), rel)
+    for out in outdated:
+        below = out.path[len(rel) + 1:]
+        files = {p: e for p, e in files.items() if p != below and not p.startswith(below + "/")}
+        if not out.is_dir:
+            files[below] = TreeEntry(below, out.oid, out.size, out.executable)
+            continue
+        tree = _recorded_tree(repo, out)
+        if tree is None:
+            return _UNKNOWN
+        files.update((f"{below}/{e.path}", e._replace(path=f"{below}/{e.path}"))
+                     for e in tree.entries)
+    return _tree_state(repo.algo, rel, files.values())
+
+
+def _produced_around(rel: str, produced: Mapping[str, LockedPath]) -> LockedPath | None:
+    """The produced output directory `rel` is inside, if any."""
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in produced:
+            return produced[parent]
+        parent = parent.rpartition("/")[0]
+    return None
+
+
+def _not_checked_out(repo: Repo, out: LockedPath) -> bool:
+    if not _placed_elsewhere(repo, out):  # the usual case, known without a scan
+        return False
+    current = path_state(repo, out.path)
+    return current is not None and _outdated(repo, current, out)
+
+
+def _recorded_tree(repo: Repo, out: LockedPath) -> Tree | None:
+    """The manifest dvx.lock records for the directory output, None if the cache lacks it."""
+    return load_tree(repo, Pointer("dir", repo.algo, out.oid, out.size, out.nfiles), LOCK_FILE)
+
+
+def _recorded_at(repo: Repo, rel: str, out: LockedPath) -> LockedPath | object | None:
+    """The file or directory `rel` inside the directory output `out` as its recorded
+    manifest has it: None if it has nothing there, _UNKNOWN if the cache lacks it."""
+    tree = _recorded_tree(repo, out)
+    if tree is None:
+        return _UNKNOWN
+    sub = rel[len(out.path) + 1:]
+    entry = tree.get(sub)
+    if entry is not None:
+        return LockedPath(rel, entry.oid, entry.size, executable=entry.executable)
+    # The paths below `sub/` sort from `sub/` up to `sub0` ("0" follows "/").
+    rows = range(bisect_left(tree.paths, sub + "/"), bisect_left(tree.paths, sub + "0"))
+    below = [tree.entry(i)._replace(path=tree.paths[i][len(sub) + 1:]) for i in rows]
+    return _tree_state(repo.algo, rel, below) if below else None
+
+
+def _tree_state(algo: str, rel: str, entries: Iterable[TreeEntry]) -> LockedPath:
+    tree = Tree.build(algo, entries)
+    return LockedPath(rel, tree.oid(), tree.size, tree.nfiles)
 
 
 def _as_recorded(out: LockedPath) -> LockedPath:
@@ -155,6 +259,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     of dvx.lock), a dependency another stage produced that is not checked out compares as
     that stage's dvx.lock entry records it (what checking it out brings), not as the
     workspace holds it."""
+    if produced:
+        state = deps_as_checked_out(repo, state, produced)
     reasons: list[str] = []
     if stage.always_changed:
         reasons.append("always changed")
@@ -167,10 +273,9 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         return reasons
     if tuple(locked.cmd) != stage.cmd:
         reasons.append("changed command")
-    if produced:
-        state = deps_as_checked_out(repo, state, produced)
     recorded = {d.path: d for d in locked.deps}
     changed = [d.path for d in state.deps if not d.same_data(recorded.get(d.path))]
+    changed += state.unknown_deps
     changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
     if changed:
         reasons.append(_listed("changed deps", changed))
