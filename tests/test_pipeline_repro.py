@@ -264,6 +264,18 @@ def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(rep
     assert (repo / "runs.log").read_text().split() == ["run", "run"]
 
 
+def test_a_param_gone_from_its_file_is_reported_missing_once(repo, dvx):
+    write(repo / "params.yaml", "layers: [1, 2]\nlr: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo x > out.txt\n"
+                             "    params: [layers.0, lr]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    write(repo / "params.yaml", "layers: []\nlr: 2\n")
+    assert "s: missing params: layers.0 (params.yaml); changed params: lr\n" in dvx(
+        "status").stdout
+    (repo / "params.yaml").unlink()
+    assert "s: missing params: params.yaml\n" in dvx("status").stdout
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(repo, dvx,
                                                                                link):

@@ -279,7 +279,8 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     changed += sorted(set(recorded) - set(stage.deps) - set(state.missing_deps))
     if changed:
         reasons.append(_listed("changed deps", changed))
-    params = _changed_params(locked.params, state.params)
+    params = _changed_params(locked.params, state.params,
+                             _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
     recorded_outs = {o.path: o for o in locked.outs}
@@ -304,12 +305,24 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     return reasons
 
 
-def _changed_params(old: Any, new: dict[str, dict[str, Any]]) -> list[str]:
+def _missing_now(stage: Stage, state: StageState, recorded: Any) -> set[tuple[str, str]]:
+    """The (file, key) params of `recorded` (dvx.lock) that `missing params` names, as their
+    key or their file is gone: not changed params too."""
+    gone = {d.file for d in stage.params if d.file not in state.params}
+    declared = {(d.file, k) for d in stage.params for k in d.keys}
+    return {(file, key) for file, values in recorded.items() for key in values
+            if file in gone or ((file, key) in declared
+                                and key not in state.params.get(file, {}))}
+
+
+def _changed_params(old: Any, new: dict[str, dict[str, Any]], missing: set[tuple[str, str]]
+                    ) -> list[str]:
     changed = []
     for file in sorted(set(old) | set(new)):
         before, after = old.get(file, {}), new.get(file, {})
-        changed += [k for k in sorted(set(before) | set(after))
-                    if k not in before or k not in after or _typed(before[k]) != _typed(after[k])]
+        changed += [k for k in sorted(set(before) | set(after)) if (file, k) not in missing
+                    and (k not in before or k not in after
+                         or _typed(before[k]) != _typed(after[k]))]
     return changed
 
 
