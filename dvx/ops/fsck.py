@@ -171,16 +171,16 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     or gone) out of the indexes: a gc in another clone may have repacked since the first
     look, and what looked lost or unreadable then is in a new pack now. Without the lock (a
     push or gc holds it), nothing is taken out and the first look is reported."""
-    suspects = set(found.corrupt) | found.lost | {oid for _, oid in found.bad_copies}
+    suspects = set(found.corrupt) | found.lost | {oid for _, oid, _ in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
             again = pack_reads.verify(remote, settings, fast, only=suspects) if suspects \
                 else pack_reads.PackCheck()
-            copies: set[tuple[str | None, str]] = {*again.bad_copies}
+            copies: set[packed.Copy] = {*again.bad_copies}
             by_blob = {remote.oid_name(oid): oid for oid in loose_moved}
             there = remote.retried.existing(by_blob) if by_blob else set()
             absent = {oid for blob, oid in by_blob.items() if blob not in there}
-            copies |= {(None, oid) for oid in absent}
+            copies |= {(None, oid, 0) for oid in absent}
             if copies:
                 packed.retire_copies(remote, settings, copies)
     except LockError as exc:
@@ -192,12 +192,12 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
         log.warning("The remote lacks %d loose objects that its pack indexes named; "
                     "they were taken out of the indexes, so the next push uploads them again.",
                     len(lost))
-    by_pack: dict[str, list[str]] = {}
-    for pack, oid in sorted(again.bad_copies):
-        by_pack.setdefault(pack, []).append(oid)
+    by_pack: dict[str, set[str]] = {}
+    for pack, oid, _ in again.bad_copies:
+        by_pack.setdefault(str(pack), set()).add(oid)
         if oid in again.corrupt:
             result.retired.add(oid)  # listed with its damage by the command
-    for pack, oids in by_pack.items():
+    for pack, oids in sorted(by_pack.items()):
         whole = sum(oid not in again.corrupt and oid not in again.lost for oid in oids)
         gone = "is gone" if pack in again.missing_packs else "holds damaged copies"
         log.warning("Pack %s %s: %d of its objects were taken out of the pack indexes; %s.",

@@ -20,7 +20,7 @@ from dvx.errors import CorruptObjectError, interruption
 from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.processes import MIN_ITEMS, map_in_processes
-from dvx.remote.packed import PACKS_IN_FLIGHT
+from dvx.remote.packed import PACKS_IN_FLIGHT, Copy
 from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.staging import in_rounds, staging_for, store_verified
@@ -197,15 +197,17 @@ def _from_other_copies(remote: RemoteStore, oids: set[str], settings: Settings,
 
 def _spans_for(remote: RemoteStore, todo: set[str]) -> Iterator[Span]:
     """Ranged reads covering the objects of `todo` that indexes place in packs (which leave
-    `todo` as their reads are planned)."""
+    `todo` as their reads are planned): one copy of each, even of one a pack holds twice."""
     for _, section in remote.inventory.sections():
         if not todo:
             return
         if section.pack is None:
             continue
-        wanted = [entry for entry in section.entries if entry[0] in todo]
-        for oid, _, _ in wanted:
-            todo.discard(oid)
+        wanted = []
+        for entry in section.entries:
+            if entry[0] in todo:
+                todo.discard(entry[0])
+                wanted.append(entry)
         yield from coalesce(section, wanted, READ_GAP, remote.pack_size)
 
 
@@ -241,12 +243,13 @@ def read_span(remote: RemoteStore, span: Span, settings: Settings) -> bytes:
 @dataclass
 class PackCheck:
     """What fsck --remote found in the packs. An object may be in several packs (two clones
-    pushed it at once): it is corrupt or lost only if no copy of it is good, while each bad
-    copy is listed, to be taken out of the indexes."""
+    pushed it at once), or twice in one (as gc --remote once repacked such an object): it is
+    corrupt or lost only if no copy of it is good, while each bad copy is listed, by its
+    place, to be taken out of the indexes."""
     checked: set[str] = field(default_factory=set)  # oids that indexes place in packs
     corrupt: dict[str, str] = field(default_factory=dict)  # oid -> what is wrong
     lost: set[str] = field(default_factory=set)  # named by an index, in a pack that is gone
-    bad_copies: set[tuple[str, str]] = field(default_factory=set)  # (pack, oid), to retire
+    bad_copies: set[Copy] = field(default_factory=set)  # to retire
     missing_packs: list[str] = field(default_factory=list)
     unindexed_packs: list[str] = field(default_factory=list)  # left by an interrupted push
 
@@ -260,7 +263,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     spans: list[Span] = []
     named: set[str] = set()
     wrong: dict[str, str] = {}  # oid -> what is wrong with a copy of it
-    unread: set[tuple[str, str]] = set()  # (pack, oid) of copies whose read failed
+    unread: set[Copy] = set()  # copies whose read failed
     for _, section in remote.inventory.sections():
         pack = section.pack
         if pack is None:
@@ -274,14 +277,14 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
         if pack not in on_remote:
             check.missing_packs.append(pack)
             check.lost.update(oid for oid, _, _ in section.entries)
-            check.bad_copies.update((pack, oid) for oid, _, _ in section.entries)
+            check.bad_copies.update((pack, oid, offset) for oid, offset, _ in section.entries)
             continue
         check.checked.update(oid for oid, _, _ in section.entries)
         if on_remote[pack][0] != section.size:
-            for oid, _, _ in section.entries:
+            for oid, offset, _ in section.entries:
                 wrong.setdefault(oid, f"its pack {section.pack} is {on_remote[pack][0]} "
                                       f"bytes, not {section.size}")
-                check.bad_copies.add((pack, oid))
+                check.bad_copies.add((pack, oid, offset))
             continue
         if not fast:
             spans += coalesce(section, section.entries, READ_GAP, remote.pack_size)
@@ -299,14 +302,14 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
                 wrong[oid] = f"its {length} bytes in pack {span.pack} hash to {actual}"
             else:
                 continue
-            check.bad_copies.add((span.pack, oid))
+            check.bad_copies.add((span.pack, oid, offset))
         return len(data)
 
     def done(span: Span, outcome: int | BaseException) -> None:
         if isinstance(outcome, BaseException):
-            for oid, _, _ in span.entries:
+            for oid, offset, _ in span.entries:
                 wrong.setdefault(oid, f"could not be read: {describe(outcome)}")
-                unread.add((span.pack, oid))
+                unread.add((span.pack, oid, offset))
 
     total = sum(span.size for span in spans)
     with settings.progress.task("Verifying packs", total, "B"), remote.blobs.session():
@@ -314,7 +317,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     if wrong:  # an object with another copy that read whole is not corrupt
         doubtful = check.bad_copies | unread
         whole = {oid for _, section in remote.inventory.sections()
-                 if section.pack in on_remote for oid, _, _ in section.entries
-                 if oid in wrong and (section.pack, oid) not in doubtful}
+                 if section.pack in on_remote for oid, offset, _ in section.entries
+                 if oid in wrong and (section.pack, oid, offset) not in doubtful}
         check.corrupt = {oid: why for oid, why in wrong.items() if oid not in whole}
     return check

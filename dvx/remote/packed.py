@@ -210,15 +210,19 @@ def retire(remote: RemoteStore, settings: Settings, oids: Collection[str]) -> No
     moved aside): the next push uploads them again. Packed damaged bytes stay until gc
     rewrites their pack."""
     doomed = set(oids)
-    rewrite_indexes(remote, settings, lambda pack, oid: oid not in doomed)
+    rewrite_indexes(remote, settings, lambda pack, oid, offset: oid not in doomed)
 
 
-def retire_copies(remote: RemoteStore, settings: Settings,
-                  copies: Collection[tuple[str | None, str]]) -> None:
-    """Make the indexes stop naming these copies, (pack, oid) or (None, oid) for a loose
-    one: other copies of the same objects stay named."""
+# One index entry: (pack, oid, offset), or (None, oid, 0) for a loose object. The offset
+# tells apart two copies of one object in one pack.
+Copy = tuple[str | None, str, int]
+
+
+def retire_copies(remote: RemoteStore, settings: Settings, copies: Collection[Copy]) -> None:
+    """Make the indexes stop naming these copies: other copies of the same objects, in the
+    same pack too, stay named."""
     doomed = set(copies)
-    rewrite_indexes(remote, settings, lambda pack, oid: (pack, oid) not in doomed)
+    rewrite_indexes(remote, settings, lambda pack, oid, offset: (pack, oid, offset) not in doomed)
 
 
 def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
@@ -226,7 +230,7 @@ def indexed_loose(remote: RemoteStore, oids: Collection[str]) -> set[str]:
     return {oid for oid, (pack, _, _) in remote.locate(oids).items() if pack is None}
 
 
-Keep = Callable[[str | None, str], bool]  # (pack or None for loose, oid) -> keep the entry?
+Keep = Callable[[str | None, str, int], bool]  # a Copy's (pack, oid, offset) -> keep it?
 
 
 def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
@@ -240,11 +244,11 @@ def rewrite_indexes(remote: RemoteStore, settings: Settings, keep: Keep,
     for _, section in remote.inventory.sections(old):
         if section.pack is None:
             for oid, _, length in section.entries:
-                if keep(None, oid):
+                if keep(None, oid, 0):
                     loose[oid] = length
             continue
         merged = packs.setdefault(section.pack, Section(section.pack, section.size))
-        merged.entries += [e for e in section.entries if keep(section.pack, e[0])]
+        merged.entries += [e for e in section.entries if keep(section.pack, e[0], e[1])]
     sections = [deduplicated(s) for s in packs.values() if s.entries] + list(extra or [])
     if loose:
         sections.append(Section(None, 0, [(oid, 0, n) for oid, n in sorted(loose.items())]))
@@ -269,6 +273,6 @@ def consolidate_if_many(remote: RemoteStore, settings: Settings) -> bool:
     """Merge the indexes into one when there are more than MAX_INDEXES."""
     if len(remote.inventory.index_names()) <= MAX_INDEXES or remote.inventory.refused:
         return False
-    rewrite_indexes(remote, settings, lambda pack, oid: True)
+    rewrite_indexes(remote, settings, lambda pack, oid, offset: True)
     return True
 

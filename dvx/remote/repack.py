@@ -134,10 +134,13 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
 
 def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
                ) -> list[Section]:
-    """New packs holding the live objects of `sections`, each object checked by hash (a
-    corrupt one is left behind, and said so)."""
+    """New packs holding the live objects of `sections`, each object once: the first of its
+    copies (an object may be in several packs, or twice in one) that is whole by its hash. An
+    object with no whole copy is left behind, and said so."""
     fresh: list[Section] = []
     builder = PackBuilder()
+    copied: set[str] = set()
+    damaged: dict[str, str] = {}  # oid -> a pack holding a damaged copy of it
 
     def flush() -> None:
         nonlocal builder
@@ -154,14 +157,20 @@ def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
         for span in coalesce(section, section.entries, READ_GAP, remote.pack_size):
             data = read_span(remote, span, settings)
             for oid, offset, length in span.entries:
+                if oid in copied:
+                    continue
                 piece = span.piece(data, offset, length)
                 if len(piece) != length or hash_bytes(piece, remote.algo) != oid:
-                    log.warning("gc: object %s in pack %s is damaged and was not kept; "
-                                "`dvx push --repair` uploads it again", oid, span.pack)
+                    damaged[oid] = span.pack
                     continue
                 if builder.entries and (builder.size + length > remote.pack_size
                                         or len(builder.entries) >= PACK_ENTRIES):
                     flush()
                 builder.add(oid, piece)
+                copied.add(oid)
     flush()
+    for oid, pack in sorted(damaged.items()):
+        if oid not in copied:
+            log.warning("gc: object %s in pack %s is damaged and was not kept; "
+                        "`dvx push --repair` uploads it again", oid, pack)
     return fresh
