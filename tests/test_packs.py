@@ -404,6 +404,30 @@ def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
     assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
 
 
+def test_push_repair_reads_the_remote_s_own_index_not_the_copy_kept_here(repo, dvx, tmp_path):
+    """The clone that pushed keeps a copy of its index: push --repair (with no fsck before it)
+    still reads the remote's bytes, takes what only the damaged index names for missing and
+    uploads it, so a clone that never saw the index can pull."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"data {i}")
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)  # the files'
+    index.chmod(0o644)
+    index.write_bytes(index.read_bytes()[:60])  # damaged on the remote, under the same name
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0 and "Pushed 3 objects" in repaired.stdout, repaired.output
+    assert index.name in repaired.stderr and "Nothing it names is used" in repaired.stderr
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+
+
 def test_a_local_copy_of_an_index_damaged_here_is_replaced_by_fsck(repo, dvx, tmp_path):
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

@@ -215,6 +215,10 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
     keep_links_on_set_aside(repo)  # an object found changed on its way is set aside
+    if repair:
+        # The remote's own index bytes, not this repository's copies of them (as fsck
+        # --remote): what only an index damaged there names is missing, and uploaded again.
+        remote.inventory.recheck()
     _fetch_manifests(repo, remote, targets, settings)
     wanted = wanted_objects(repo, targets, result.problems, fetched=True)
     result.paths = wanted.paths

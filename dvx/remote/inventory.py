@@ -5,8 +5,8 @@ Indexes are immutable and named by their hash, so each is downloaded once, check
 listing of its `indexes/` prefix plus the indexes not seen before, never a listing of every
 object. An index that fails its checks is refused: nothing it names is used, and the
 commands that must see every index (gc --remote) stop with its error. A local copy is trusted
-as the remote's own bytes; only `recheck` (fsck --remote) downloads every index again, to
-find one damaged on the remote after this repository kept its copy.
+as the remote's own bytes; only `recheck` (fsck --remote, push --repair) downloads every index
+again, to find one damaged on the remote after this repository kept its copy.
 """
 
 from __future__ import annotations
