@@ -120,12 +120,25 @@ def _dump(doc: Any) -> str:
 
 class LockWriter:
     """Writes dvx.lock again and again as the stages of a run finish. An entry is encoded
-    again only when it changed since the last write, so a run of N stages encodes N entries,
-    not N whole files."""
+    again only for a record it has not encoded yet, so a run of N stages encodes N entries,
+    not N whole files. Records are told apart by identity, never by `==`, which calls 1,
+    1.0 and true the same param value."""
 
     def __init__(self, root: str, algo: str, fsync: bool = True) -> None:
         self.root, self.algo, self.fsync = root, algo, fsync
         self._entries: dict[str, tuple[StageLock, str]] = {}
+
+    def entry(self, name: str, lock: StageLock) -> str:
+        """The lines `lock` takes in dvx.lock as stage `name`'s entry."""
+        known = self._entries.get(name)
+        if known is None or known[0] is not lock:
+            known = self._entries[name] = (lock, _encoded_entry(name, lock))
+        return known[1]
+
+    def same_entry(self, name: str, old: StageLock | None, new: StageLock) -> bool:
+        """Would recording `new` instead of `old` leave stage `name`'s entry as it is?"""
+        return old is not None and old == new and (
+            _encoded_entry(name, old) == self.entry(name, new))
 
     def encode(self, stages: Mapping[str, StageLock]) -> bytes:
         """The canonical bytes: every mapping in a fixed order (see docs/formats.md), written
@@ -133,12 +146,7 @@ class LockWriter:
         head = _dump({"dvx": FORMAT_VERSION, "algo": self.algo})
         if not stages:
             return (HEADER + head + _dump({"stages": {}})).encode("utf-8")
-        entries = []
-        for name in sorted(stages):
-            known = self._entries.get(name)
-            if known is None or known[0] != stages[name]:
-                known = self._entries[name] = (stages[name], _encoded_entry(name, stages[name]))
-            entries.append(known[1])
+        entries = [self.entry(name, stages[name]) for name in sorted(stages)]
         return (HEADER + head + _STAGES_LINE + "".join(entries)).encode("utf-8")
 
     def write(self, stages: Mapping[str, StageLock]) -> bool:

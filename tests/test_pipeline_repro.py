@@ -276,6 +276,25 @@ def test_a_param_gone_from_its_file_is_reported_missing_once(repo, dvx):
     assert "s: missing params: params.yaml\n" in dvx("status").stdout
 
 
+@pytest.mark.parametrize("value", ["1.0", "true"])
+def test_a_param_changed_to_a_value_python_calls_equal_is_recorded_as_changed(repo, dvx,
+                                                                              value):
+    """1, 1.0 and true are different params (status compares them as JSON text); dvx.lock,
+    written after each stage, records the new one even after another stage wrote it first."""
+    write(repo / "in.txt", "a\n")
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  a_prep:\n    cmd: cp in.txt prep.txt\n"
+                             "    deps: [in.txt]\n    outs: [prep.txt]\n"
+                             "  b_train:\n    cmd: echo x > model.txt\n    params: [lr]\n"
+                             "    outs: [model.txt]\n")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "b\n")  # a_prep finishes, and writes dvx.lock, first
+    write(repo / "params.yaml", f"lr: {value}\n")
+    assert dvx("repro").code == 0
+    assert f"lr: {value}\n" in (repo / "dvx.lock").read_text()
+    assert "up to date" in dvx("status").stdout
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(repo, dvx,
                                                                                link):

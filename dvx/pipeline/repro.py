@@ -636,7 +636,8 @@ class _Scheduler:
             # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
             # hint and autostage take those that did (see _stage_in_git).
             self.touched += [o.path for o in stage.outs if not o.cache]
-            if self.locks.get(result.name) != result.lock:
+            if not self.lock_writer.same_entry(result.name, self.locks.get(result.name),
+                                               result.lock):
                 self._record_outputs(self.locks.get(result.name), result.lock)
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
