@@ -5,6 +5,7 @@ import shutil
 import stat
 
 import pytest
+import xxhash
 
 from tests.conftest import git, tree_bytes, write
 
@@ -440,3 +441,46 @@ def test_checkout_never_places_an_object_that_is_not_its_recorded_size(repo, dvx
     assert "Not in the cache (run `dvx pull`): d/a" in done.output
     assert not (repo / "d" / "a").exists() and not objects[0].exists()
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+
+
+@pytest.mark.parametrize("link", ["copy", "hardlink", "symlink"])
+def test_a_pointer_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(repo, dvx,
+                                                                                link):
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "a", "hello\n")
+    write(repo / "b", "hello\n")
+    assert dvx("add", "a", "b").code == 0
+    os.unlink(repo / "a")
+    os.unlink(repo / "b")
+    pointer = (repo / "a.dvx").read_text()
+    (repo / "a.dvx").write_text(pointer.replace("size: 6", "size: 7"))  # edited by hand
+    done = dvx("checkout")
+    assert done.code == 0 and "2 restored" in done.output, done.output
+    assert "'a.dvx' gives 7 bytes as the size of 'a'" in done.output
+    assert "the size recorded is wrong" in done.output and "changed through" not in done.output
+    assert (repo / "a").read_text() == (repo / "b").read_text() == "hello\n"
+    assert not (repo / ".dvx" / "cache" / "quarantine").exists()
+    assert dvx("commit", "a").code == 0 and "size: 6" in (repo / "a.dvx").read_text()
+    assert "0 corrupt" in dvx("fsck").output
+
+
+def test_a_manifest_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(repo, dvx):
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    write(repo / "d" / "a", "a\n")
+    write(repo / "f", "a\n")
+    assert dvx("add", "d", "f").code == 0
+    shutil.rmtree(repo / "d")
+    os.unlink(repo / "f")
+    pointer = (repo / "d.dvx").read_text()
+    oid = pointer.split("oid: ")[1].split()[0]
+    objects = repo / ".dvx" / "cache" / "files" / "xxh128"
+    wrong = (objects / oid[:2] / oid[2:]).read_bytes().replace(b'",2,', b'",3,')
+    wrong_oid = xxhash.xxh3_128_hexdigest(wrong)
+    (objects / wrong_oid[:2]).mkdir(exist_ok=True)
+    (objects / wrong_oid[:2] / wrong_oid[2:]).write_bytes(wrong)
+    (repo / "d.dvx").write_text(pointer.replace(oid, wrong_oid))
+    done = dvx("checkout")
+    assert done.code == 0 and "2 restored" in done.output, done.output
+    assert "The manifest of 'd' gives 3 bytes as the size of 'd/a'" in done.output
+    assert (repo / "d" / "a").read_text() == (repo / "f").read_text() == "a\n"
+    assert not (repo / ".dvx" / "cache" / "quarantine").exists()

@@ -316,6 +316,27 @@ def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(r
     assert not json.loads(dvx("status", "--json").stdout)["changed"]
 
 
+def test_a_wrong_size_in_dvx_lock_never_gets_an_intact_object_moved_aside(repo, dvx):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                             "model\n    deps: [in.txt]\n    outs: [model]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "in.txt", "yy\n")
+    assert dvx("repro").code == 0
+    git(repo, "checkout", "-q", "HEAD", "--", "dvx.lock", "in.txt")  # as a teammate's run
+    lock = (repo / "dvx.lock").read_text()
+    (repo / "dvx.lock").write_text(lock.replace("size: 2\n", "size: 9\n"))  # mis-merged
+
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "dvx.lock (stage 'train') gives 9 bytes as the size of 'model'" in result.stderr
+    assert (repo / "model").read_text() == "x\n"
+    assert (repo / "runs.log").read_text().split() == ["run", "run"]
+    assert not (repo / ".dvx" / "cache" / "quarantine").exists()
+
+
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("repro", "train").code == 0
     git(ml, "add", "-A")

@@ -481,11 +481,13 @@ class LocalCache(ObjectStore):
     # -- checkout -------------------------------------------------------------------------------
 
     def changed_size(self, oid: str, size: int) -> bool:
-        """Is the object there but not the `size` bytes recorded for it (written in place
-        through a link to it, say)? One stat, no hashing: what is checked before an object
-        is placed in the workspace again."""
+        """Was the object changed after it was stored (written in place through a link to it,
+        say): there, not the `size` bytes recorded for it, and no longer hashing to `oid`?
+        What is checked before an object is placed in the workspace again: one stat when the
+        size matches. One of another size is hashed, as push does: a size recorded wrong (a
+        pointer edited by hand or mis-merged) must never get an intact object moved aside."""
         try:
-            return os.stat(self.oid_path(oid)).st_size != size
+            return os.stat(self.oid_path(oid)).st_size != size and not self.verify(oid)
         except FileNotFoundError:
             return False
 
@@ -495,8 +497,10 @@ class LocalCache(ObjectStore):
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
         link type used and the stat to record for it in the stat cache (a symlink's: its
         object's). Executable files are never hard or symbolically linked: the mode would be
-        shared with the cache object. An object that is not the `size` bytes recorded for it
-        is never placed: CorruptObjectError, `dst` untouched."""
+        shared with the cache object. An object changed after it was stored (`changed_size`)
+        is never placed: CorruptObjectError, `dst` untouched. An intact one that is not the
+        `size` bytes recorded for it is placed: the size recorded is what is wrong (the stat
+        returned tells)."""
         if size is not None and self.changed_size(oid, size):
             raise CorruptObjectError(f"The cached object {oid} is not the {size} bytes recorded "
                                      "for it: it was changed after it was stored.")

@@ -277,16 +277,18 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int = 0,
-           display: str = "") -> None:
+           display: str = "") -> StatKey:
     with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
         placed = _link_out(repo, oid, path, executable, size, on_bytes)
     repo.statcache.put_key(path, placed, oid)
+    return placed
 
 
 def _link_out(repo: Repo, oid: str, path: str, executable: bool, size: int,
               on_bytes: OnBytes | None = None) -> StatKey:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
-    run in a worker process). CorruptObjectError if the object is not `size` bytes."""
+    run in a worker process). CorruptObjectError if the object was changed after it was
+    stored; one intact but not `size` bytes is placed (`_warn_if_size_recorded_wrong`)."""
     _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes, size)
     return stat_key(placed)
 
@@ -303,6 +305,19 @@ def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: s
         return os.path.samestat(os.lstat(path), os.stat(repo.cache.oid_path(oid)))
     except FileNotFoundError:
         return False
+
+
+def _warn_if_size_recorded_wrong(display: str, recorded_in: str, output_path: str, oid: str,
+                                 size: int, placed: StatKey) -> None:
+    """Warn if the object `oid` placed for `display` is not the `size` bytes `recorded_in`
+    gives: placing it found it intact (`LocalCache.changed_size`), so that size is wrong."""
+    if placed[1] == size:
+        return
+    log.warning("%s gives %d bytes as the size of '%s', but its object %s is %d bytes that "
+                "still hash to its oid: the size recorded is wrong (edited by hand or "
+                "mis-merged?), not the data, which was placed as its oid names it. "
+                "`dvx commit '%s'` records the right size.", recorded_in, size, display, oid,
+                placed[1], output_path)
 
 
 def _set_aside_changed_object(repo: Repo, oid: str, display: str) -> None:
@@ -346,7 +361,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if _changed_through_link(repo, full, state, pointer.oid):
             raise CorruptObjectError(f"'{output.path}' links to its object, changed since.")
         fsutil.makedirs(os.path.dirname(full))
-        _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
+        placed = _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
     except CorruptObjectError:
         _set_aside_changed_object(repo, pointer.oid, output.path)
         result.missing.append(output.path)
@@ -357,6 +372,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         else:
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
+    _warn_if_size_recorded_wrong(output.path, output.recorded_in, output.path, pointer.oid,
+                                 pointer.size, placed)
     result.restored.append(output.path)
 
 
@@ -609,6 +626,9 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
                 if placed is not None:
                     repo.statcache.put_key(join_posix(top, tree.paths[index]), placed,
                                            tree.oid_at(index))
+                    _warn_if_size_recorded_wrong(
+                        f"{display}/{tree.paths[index]}", f"The manifest of '{display}'",
+                        display, tree.oid_at(index), tree.size_at(index), placed)
                 result.restored.add_entry(display, tree, index)
 
     # Small files are mostly system calls, which only worker processes spread over the cores;

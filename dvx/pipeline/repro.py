@@ -658,9 +658,10 @@ class _Scheduler:
 
 def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     """Before outputs are placed from the cache: set aside their objects that are not the size
-    recorded for them (written in place through a link to them, say), so that a damaged
-    object is never placed again; whether any was. (Sizes only: an object is not re-hashed.)"""
-    changed = _objects_of_wrong_size(repo, targets)
+    recorded for them and no longer hash to their oids (written in place through a link to
+    them, say), so that a damaged object is never placed again; whether any was. (Only an
+    object of another size is re-hashed: `LocalCache.changed_size`.)"""
+    changed = _changed_objects(repo, targets)
     if not changed:
         return False
     keep_links_on_set_aside(repo)  # the edit stays where else it was made
@@ -674,7 +675,7 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     return True
 
 
-def _objects_of_wrong_size(repo: Repo, targets: list[Target]) -> list[str]:
+def _changed_objects(repo: Repo, targets: list[Target]) -> list[str]:
     sizes: dict[str, int] = {}
     for target in targets:
         pointer = target.output.pointer
