@@ -257,6 +257,43 @@ def test_re_adding_cached_content_makes_it_young_again(tmp_path):
     assert run_dvx("status", "-q", cwd=second).code == 0  # both objects are still there
 
 
+@pytest.mark.parametrize("point", ["gc.before_delete", "gc.after_set_aside"])
+@pytest.mark.parametrize("cache_type,size", [("symlink", 100), ("hardlink", 100),
+                                             ("copy", 3 << 20)])
+def test_content_added_while_another_repository_s_gc_deletes_it_survives(
+        tmp_path, point, cache_type, size):
+    """The second repository adds content whose old object the first one's gc has just
+    found unused and is deleting (stopped before it takes the object out, or once it has
+    moved it aside): the object stays, or is stored again, and the second keeps its data."""
+    shared = tmp_path / "shared-cache"
+    first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("config", "--local", "cache.dir", str(shared), cwd=root).code == 0
+    assert run_dvx("config", "--local", "cache.type", cache_type, cwd=second).code == 0
+    data = os.urandom(size)
+    oid = xxhash.xxh3_128_hexdigest(data)
+    obj = shared / "files/xxh128" / oid[:2] / oid[2:]
+    write(first / "model.bin", data)
+    assert run_dvx("add", "model.bin", cwd=first).code == 0
+    assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
+    time.sleep(1.5)  # older than the grace period of one second, ctime included
+    collecting = _stopped_at(point, f"gc -w -f --grace 1 --projects {second}", first)
+    try:
+        write(second / "model.bin", data)
+        added = run_dvx("add", "model.bin", cwd=second)
+        assert added.code == 0, added.output
+    finally:
+        collecting.send_signal(signal.SIGCONT)
+        out, err = collecting.communicate(timeout=60)
+    assert collecting.returncode == 0, out + err
+    assert obj.is_file() and xxhash.xxh3_128_hexdigest(obj.read_bytes()) == oid
+    assert (second / "model.bin").read_bytes() == data
+    assert run_dvx("status", "-q", cwd=second).code == 0
+    assert run_dvx("fsck", cwd=second).code == 0
+    assert not list((shared / "tmp").iterdir())  # nothing left aside
+
+
 def _model_pushed_long_ago(tmp_path, data: bytes):
     """Two repositories sharing a directory remote, both tracking the same model.bin, which
     the first pushed long ago: (first, second, store, remote, oid, the pack holding it)."""

@@ -36,6 +36,7 @@ from dvx.objects.odb import ObjectStore
 log = get_logger(__name__)
 
 STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no download
+DELETED, YOUNG, GONE = "deleted", "young", "gone"  # what `remove_unused` did
 
 
 @dataclass(frozen=True)
@@ -241,15 +242,70 @@ class LocalCache(ObjectStore):
         final = self.oid_path(oid)
         fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
-        if not fsutil.publish(tmp, final):
-            self.refresh(oid)
+        while not fsutil.publish(tmp, final) and not self.refresh(oid):
+            pass  # taken out by gc between the two: published again
 
-    def refresh(self, oid: str) -> None:
+    # Repositories sharing a cache take no lock between them, yet an object one of them has
+    # just started to use survives another's gc. The user marks it used by path: `refresh`
+    # moves its mtime, a hard link to it raises its link count; either fails once the path is
+    # empty, and the user then stores the object again. gc (`remove_unused`) looks at the
+    # object, renames it aside (atomic: from then on no use reaches it by path), and looks
+    # again: a use between the two looks changed its mtime or link count, and the object goes
+    # back to its name (unless stored again meanwhile, which is as good). So a use that
+    # succeeded either came before gc's first look (the object is young: kept), between the
+    # looks (put back), or never reached the object gc deletes (it failed: stored again), in
+    # hardlink, symlink and copy mode alike. The name may be empty for a moment while gc
+    # decides: a reader then sees the object missing, as before it was stored.
+
+    def refresh(self, oid: str) -> bool:
         """Mark a cached object as just used (its mtime): content added again is as new as
         content added for the first time, for gc's grace period, so another repository
-        sharing this cache does not collect what this one has just started to use."""
-        with contextlib.suppress(OSError):  # not ours to touch (a shared cache): it stays
+        sharing this cache does not collect what this one has just started to use. False if
+        the object is not there (gc took it out): the caller stores it again."""
+        try:
             os.utime(self.oid_path(oid))
+        except FileNotFoundError:
+            return False
+        except OSError:
+            pass  # not ours to touch (a shared cache): it stays
+        return True
+
+    def remove_unused(self, oid: str, cutoff: float) -> tuple[str, int]:
+        """Delete the object `oid` unless it was used after `cutoff` (its mtime or ctime) or
+        is being used now (see above): what happened ("deleted", "young", or "gone": not
+        there) and its size."""
+        path = self.oid_path(oid)
+        try:
+            before = os.lstat(path)
+        except FileNotFoundError:
+            return GONE, 0
+        if max(before.st_mtime, before.st_ctime) > cutoff:  # (renaming moves the ctime: only here)
+            return YOUNG, before.st_size
+        faults.point("gc.before_delete")
+        aside = self._set_aside_for_deletion(path)
+        if aside is None:
+            return GONE, 0
+        faults.point("gc.after_set_aside")
+        after = os.lstat(aside)
+        if (after.st_mtime_ns, after.st_nlink) != (before.st_mtime_ns, before.st_nlink):
+            fsutil.publish(aside, path)  # used meanwhile: back (or stored again already)
+            fsutil.remove_quietly(aside)
+            return YOUNG, before.st_size
+        os.unlink(aside)
+        return DELETED, before.st_size
+
+    def _set_aside_for_deletion(self, path: str) -> str | None:
+        """Rename the object at `path` to a temporary name in `tmp/` (left there by a killed gc,
+        it goes as any stale temporary does); None if it is gone."""
+        aside = fsutil.temp_name_for(os.path.join(self.tmp_dir, "gc"))
+        try:
+            os.rename(path, aside)
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return None
+            os.makedirs(self.tmp_dir, exist_ok=True)
+            os.rename(path, aside)
+        return aside
 
     def scratch_file(self) -> IO[bytes]:
         """An unnamed file on the cache's filesystem for bytes on their way into the cache:
@@ -267,8 +323,7 @@ class LocalCache(ObjectStore):
 
     def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
                      may_exist: bool = True) -> None:
-        if may_exist and self.exists(oid):
-            self.refresh(oid)
+        if may_exist and self.exists(oid) and self.refresh(oid):
             return
 
         def before_name() -> None:
@@ -375,15 +430,24 @@ class LocalCache(ObjectStore):
                 fsutil.note_unsupported(self.unsupported_links, "hardlink", exc)
                 return None
             raise
-        if not os.path.samestat(os.stat(final), after):
+        try:
+            cached = os.stat(final)
+        except FileNotFoundError:  # taken out by gc since: the file becomes the object
+            return self._add_by_hardlink(path, on_bytes)
+        if not os.path.samestat(cached, after):
             # The content is cached already under another inode: link the workspace to it,
             # once it is known to hold these bytes (a write through another link may have
             # changed it); a damaged object is moved aside and the file becomes the object.
             if not self._holds(oid, size):
-                self._set_aside_damaged(oid, path)
+                if self.exists(oid):
+                    self._set_aside_damaged(oid, path)
                 return self._add_by_hardlink(path, on_bytes)
             try:
                 fsutil.place(final, path, ("hardlink",), unsupported=self.unsupported_links)
+            except FileNotFoundError:
+                if self.exists(oid):
+                    raise
+                return self._add_by_hardlink(path, on_bytes)  # taken out by gc meanwhile
             except OSError as exc:
                 if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
                     return None
@@ -416,6 +480,10 @@ class LocalCache(ObjectStore):
         try:
             fsutil.place(self.oid_path(oid), path, ("hardlink",),
                          unsupported=self.unsupported_links)
+        except FileNotFoundError:
+            if self.exists(oid):
+                raise
+            return self._add_shared_inode(path, st, oid, size)  # taken out by gc meanwhile
         except OSError as exc:
             if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
                 return None

@@ -435,8 +435,10 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
     linked = os.path.samestat(st, cached)
     if link_types[0] == "hardlink" and not linked:
         return None
-    if not linked:  # touching a hard-linked object would change the workspace file's stat
-        repo.cache.refresh(oid)
+    # Touching a hard-linked object would change the workspace file's stat. An object gc
+    # took out since the stat above is stored again.
+    if not linked and not repo.cache.refresh(oid):
+        return None
     return oid
 
 

@@ -23,6 +23,7 @@ from dvx import faults
 from dvx.errors import DvxError, UsageError
 from dvx.history import Scope
 from dvx.logs import get_logger
+from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies
@@ -193,17 +194,13 @@ def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float) -> None:
     repo.cache.new_generation()
     deleted = []
     for oid in result.removed:
-        path = repo.cache.oid_path(oid)
-        try:  # written again since the plan (another repository sharing the cache): keep
-            st = os.lstat(path)
-        except FileNotFoundError:
-            continue
-        if max(st.st_mtime, st.st_ctime) > cutoff:
+        # Written or used again since the plan (another repository sharing the cache): kept.
+        outcome, size = repo.cache.remove_unused(oid, cutoff)
+        if outcome == YOUNG:
             result.kept_young += 1
-            result.bytes_freed -= st.st_size
+            result.bytes_freed -= size
+        if outcome != DELETED:
             continue
-        faults.point("gc.before_delete")
-        os.unlink(path)
         faults.point("gc.after_delete")
         deleted.append(oid)
     result.removed = deleted
