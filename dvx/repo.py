@@ -251,7 +251,7 @@ class Repo:
     @functools.cached_property
     def syncstate(self) -> SyncState:
         """What the workspace was last synced to (dvx/syncstate.py)."""
-        return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo)
+        return SyncState(os.path.join(self.tmp_dir, "synced.json"), self.algo, self.root)
 
     @functools.cached_property
     def unreadable(self) -> dict[str, DvxError]:

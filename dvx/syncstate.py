@@ -21,10 +21,17 @@ change made here (ops/sync_layers.py).
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
 atomically under the repository lock. Losing it loses nothing but the distinction: every
 output then compares as before (workspace against pointer).
+
+A clone's own pointer write must never look like a change from Git, even when dvx dies right
+after it: before `add` or `commit` writes pointers, it records each one's new record as
+pending, with a digest of the pointer bytes it is about to write (`expect`). A pending record
+counts once its pointer file holds exactly those bytes (the write happened); else the record
+before it stands (the write never happened, or Git moved the pointer since).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -33,7 +40,7 @@ from dvx import fsutil
 from dvx.errors import FormatError
 from dvx.hashing import is_valid_oid
 from dvx.logs import get_logger
-from dvx.paths import check_relpath
+from dvx.paths import POINTER_SUFFIX, check_relpath
 
 log = get_logger(__name__)
 
@@ -116,10 +123,12 @@ class Synced:
 
 
 class SyncState:
-    def __init__(self, path: str, algo: str) -> None:
+    def __init__(self, path: str, algo: str, root: str) -> None:
         self.path = path
         self.algo = algo
+        self.root = root  # of the workspace, whose pointer files settle pending records
         self._records: dict[str, Synced] | None = None
+        self._pending: dict[str, tuple[Synced, str]] = {}  # path -> record, pointer digest
         self._changed = False
 
     def _load(self) -> dict[str, Synced]:
@@ -145,7 +154,27 @@ class SyncState:
             record = _parse(path, entry, self.algo)
             if record is not None:
                 records[path] = record
+        pending = doc.get("pending")
+        for path, entry in (pending.items() if isinstance(pending, dict) else ()):
+            record = self._written(path, entry)
+            if record is not None:
+                records[path] = record
+            self._changed = True  # settled either way: the next flush writes what holds
         return records
+
+    def _written(self, path: str, entry: object) -> Synced | None:
+        """The pending record `entry` if its pointer file now holds the bytes it expected."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("pointer"), str):
+            return None
+        record = _parse(path, entry.get("record"), self.algo)
+        if record is None:
+            return None
+        try:
+            data = fsutil.read_small_file(os.path.join(self.root, path + POINTER_SUFFIX),
+                                          MAX_BYTES, follow_links=False)
+        except OSError:
+            return None
+        return record if data is not None and _digest(data) == entry["pointer"] else None
 
     def paths(self) -> list[str]:
         return list(self._load())
@@ -155,9 +184,19 @@ class SyncState:
 
     def record(self, output_path: str, synced: Synced) -> None:
         records = self._load()
+        if self._pending.pop(output_path, None) is not None:
+            self._changed = True
         if records.get(output_path) != synced:
             records[output_path] = synced
             self._changed = True
+
+    def expect(self, output_path: str, synced: Synced, pointer: bytes) -> None:
+        """`synced` is to be recorded once the pointer file of `output_path` holds `pointer`:
+        pending until `record` (or until those bytes are found there, if dvx dies first).
+        The caller flushes before it writes the pointer."""
+        self._load()
+        self._pending[output_path] = (synced, _digest(pointer))
+        self._changed = True
 
     def forget(self, output_path: str) -> None:
         if self._load().pop(output_path, None) is not None:
@@ -174,7 +213,11 @@ class SyncState:
         if not self._changed or self._records is None:
             return
         outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
-        doc = {"version": FORMAT_VERSION, "algo": self.algo, "outputs": outputs}
+        doc: dict[str, object] = {"version": FORMAT_VERSION, "algo": self.algo,
+                                  "outputs": outputs}
+        if self._pending:
+            doc["pending"] = {path: {"record": _entry(synced), "pointer": digest}
+                              for path, (synced, digest) in sorted(self._pending.items())}
         try:
             fsutil.makedirs(os.path.dirname(self.path))
             fsutil.atomic_write(self.path, json.dumps(doc, sort_keys=True).encode(),
@@ -184,6 +227,10 @@ class SyncState:
                         fsutil.describe(exc))
             return
         self._changed = False
+
+
+def _digest(pointer: bytes) -> str:
+    return hashlib.sha256(pointer).hexdigest()
 
 
 def _entry(synced: Synced) -> dict[str, object]:

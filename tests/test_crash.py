@@ -648,7 +648,7 @@ def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     assert run_dvx("init", cwd=repo).code == 0
     write(repo / "r.bin", os.urandom(1000))
     killed = subprocess.run([sys.executable, "-m", "dvx", "add", "r.bin"], cwd=repo,
-                            env={**os.environ, "DVX_FAULT": "atomic_write.before_rename:3"},
+                            env={**os.environ, "DVX_FAULT": "atomic_write.before_rename:4"},
                             capture_output=True, stdin=subprocess.DEVNULL)
     assert killed.returncode == -9
     assert (repo / ".gitignore").read_text() == "/r.bin\n" and not (repo / "r.bin.dvx").exists()

@@ -114,6 +114,34 @@ def test_a_change_made_both_here_and_in_git_needs_force(team):
     assert (alice / "data.csv").read_text() == "alice's\n"
 
 
+@pytest.mark.parametrize("point", ["atomic_write.before_rename:2", "commit.after_pointer"])
+def test_a_pointer_this_clone_wrote_is_never_a_change_from_git_after_a_kill(team, point):
+    """`dvx add a.txt data` killed before it writes any pointer (after it recorded them as
+    pending), or once a.txt's pointer is written and data's is not: each pointer is the old or
+    the new one, and neither is taken for a change made in Git."""
+    alice = team.founder()
+    write(alice / "a.txt", "v1\n")
+    write(alice / "data/x", "x1\n")
+    must("add", "a.txt", "data", cwd=alice)
+    share(alice, "v1")
+    old = {rel: pointer_oid(alice / f"{rel}.dvx") for rel in ("a.txt", "data")}
+    edit(alice, "a.txt", "v2\n")
+    edit(alice, "data/x", "x2\n")
+    killed = run_dvx_proc("add", "a.txt", "data", cwd=alice, env={"DVX_FAULT": point})
+    assert killed.code == -9, killed.output
+    assert pointer_oid(alice / "data.dvx") == old["data"]
+    for rel in ("a.txt", "data"):
+        seen = status_of(alice, rel)
+        written = pointer_oid(alice / f"{rel}.dvx") != old[rel]
+        assert seen["workspace"] == ("unchanged" if written else "modified"), seen
+    assert "changed both here and in Git" not in run_dvx("status", cwd=alice).stdout
+    edit(alice, "a.txt", "v3\n")
+    must("add", "a.txt", cwd=alice)
+    must("add", "a.txt", "data", cwd=alice)
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    assert pointer_oid(alice / "data.dvx") != old["data"]
+
+
 def test_a_directory_whose_pointer_moved_is_outdated_not_modified(team):
     alice = team.founder()
     for i in range(3):

@@ -15,7 +15,7 @@ import stat
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field, replace
 
-from dvx import fsutil, gitignore
+from dvx import faults, fsutil, gitignore
 from dvx.errors import ConflictError, MissingObjectError, PathError
 from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes
@@ -118,12 +118,14 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         staged = [o for o in chosen if o.stage is not None]
         if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files
             results += commit_stage_outputs(repo, staged)
+        prepared = []
         for output in (o for o in chosen if o.stage is None):
             if not os.path.lexists(repo.abspath(output.path)):
                 raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
                                 "commit.", "Run `dvx checkout` to restore it, or `dvx remove` "
                                 "to stop tracking it.")
-            results.append(track(repo, output.path, output, statuses[output.path]))
+            prepared.append(prepare(repo, output.path, output, statuses[output.path]))
+        results += record_all(repo, prepared)
         result = finish(repo, results)
         result.behind.extend(behind)
         return result
@@ -214,7 +216,23 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
 def track(repo: Repo, rel: str, existing: Output | None,
           status: OutputStatus | None = None) -> Added:
     """`status`: the output's status, when the caller has just worked it out."""
-    full = repo.abspath(rel)
+    return record_all(repo, [prepare(repo, rel, existing, status)])[0]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A target stored in the cache, whose pointer is still to be written (`record_all`)."""
+    rel: str
+    pointer: Pointer
+    changed: bool  # the pointer is new or now names different data
+    synced: Synced  # what the workspace is synced to once the pointer is written
+    to_link: list[ToLink]
+
+
+def prepare(repo: Repo, rel: str, existing: Output | None,
+            status: OutputStatus | None = None) -> Prepared:
+    """Store the data at `rel` and work out its new pointer; `status`: the output's status,
+    when the caller has just worked it out."""
     synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
@@ -224,25 +242,43 @@ def track(repo: Repo, rel: str, existing: Output | None,
     pointer = stored.pointer if existing is None else existing.pointer.with_data(
         stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
         stored.pointer.executable)
-    oid = pointer.oid
     changed = existing is None or existing.pointer != pointer
+    if synced is not None and synced.placed is not None and pointer.is_dir:
+        # Still in part: the changes recorded from the workspace now count as placed.
+        placed = synced.placed + tuple(p for p in held.recorded if not synced.covers(p))
+        after = Synced(pointer.oid, placed, synced.base)
+    else:
+        after = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
+    return Prepared(rel, pointer, changed, after, stored.to_link)
+
+
+def record_all(repo: Repo, prepared: list[Prepared]) -> list[Added]:
+    """Write the pointers of targets stored by `prepare`. Their sync records are written as
+    pending first, in one write, so that a pointer this clone wrote never looks like a change
+    from Git, whenever dvx dies (dvx/syncstate.py)."""
+    for item in prepared:
+        if item.changed:
+            repo.syncstate.expect(item.rel, item.synced, item.pointer.to_bytes())
+    repo.syncstate.flush()
+    return [_record(repo, item) for item in prepared]
+
+
+def _record(repo: Repo, item: Prepared) -> Added:
+    full = repo.abspath(item.rel)
     ignored = gitignore.add_entry(full)  # before the pointer: never data left for Git to commit
-    if changed:
+    if item.changed:
         try:
-            write_pointer(repo, rel, pointer)
+            write_pointer(repo, item.rel, item.pointer)
         except BaseException:
             if ignored:  # no pointer, no entry: the data stays visible to Git, as before
                 gitignore.remove_entry(full)
             raise
-    link_stored(repo, stored.to_link)
-    log.info("%s %s (%s)", "Tracked" if changed else "Unchanged", rel, oid)
-    if synced is not None and synced.placed is not None and pointer.is_dir:
-        # Still in part: the changes recorded from the workspace now count as placed.
-        placed = synced.placed + tuple(p for p in held.recorded if not synced.covers(p))
-        repo.syncstate.record(rel, Synced(oid, placed, synced.base))
-    else:
-        repo.syncstate.record(rel, Synced.whole(oid, pointer.is_dir, pointer.executable))
-    return Added(rel, pointer, changed)
+        faults.point("commit.after_pointer")
+    link_stored(repo, item.to_link)
+    log.info("%s %s (%s)", "Tracked" if item.changed else "Unchanged", item.rel,
+             item.pointer.oid)
+    repo.syncstate.record(item.rel, item.synced)
+    return Added(item.rel, item.pointer, item.changed)
 
 
 @dataclass(frozen=True)
