@@ -176,6 +176,13 @@ class SyncState:
             return None
         return record if data is not None and _digest(data) == entry["pointer"] else None
 
+    def reload(self) -> None:
+        """Read the records again when next asked (the caller now holds the repository lock;
+        they were read before it, and another command may have changed them since), unless
+        this process has changed them itself."""
+        if not self._changed:
+            self._records = None
+
     def paths(self) -> list[str]:
         return list(self._load())
 

@@ -97,6 +97,24 @@ def dvx_proc() -> Callable[..., Run]:
     return run_dvx_proc
 
 
+def stopped_at(point: str, command: str, cwd: Path) -> subprocess.Popen[str]:
+    """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
+    the caller lets it go on with SIGCONT: a command caught in the middle."""
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvx", *command.split()], cwd=cwd, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "T":
+                return proc
+        time.sleep(0.05)
+    raise AssertionError(f"dvx {command} did not stop at {point}: {proc.communicate()}")
+
+
 def make_git_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

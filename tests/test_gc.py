@@ -11,6 +11,7 @@ import xxhash
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.locks import GC, RemoteLock
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
+from tests.conftest import stopped_at as _stopped_at
 from tests.remotes import local_spec
 
 
@@ -325,22 +326,6 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
     assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == []
     assert not obj.exists()  # it held nothing else
-
-
-def _stopped_at(point: str, command: str, cwd) -> subprocess.Popen:
-    """`dvx command` in its own process, stopped (SIGSTOP) at the fault point `point` until
-    the caller lets it go on with SIGCONT: a command caught in the middle."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dvx", *command.split()], cwd=cwd, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-        env={**os.environ, "DVX_FAULT": point, "DVX_FAULT_ACTION": "stop"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        with open(f"/proc/{proc.pid}/stat") as f:
-            if f.read().rpartition(")")[2].split()[0] == "T":
-                return proc
-        time.sleep(0.05)
-    raise AssertionError(f"dvx {command} did not stop at {point}: {proc.communicate()}")
 
 
 def test_gc_stays_off_a_remote_while_a_push_counts_on_what_is_there(tmp_path):

@@ -5,11 +5,12 @@ changed in the workspace, never records the older data over the newer pointer wi
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_dvx, run_dvx_proc, write
+from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
 from tests.team import Team, commit, edit, must, share
 
 
@@ -140,6 +141,31 @@ def test_a_pointer_this_clone_wrote_is_never_a_change_from_git_after_a_kill(team
     must("add", "a.txt", "data", cwd=alice)
     assert run_dvx("status", "-q", cwd=alice).code == 0
     assert pointer_oid(alice / "data.dvx") != old["data"]
+
+
+def test_a_pull_checks_out_what_the_pointers_name_once_it_holds_the_lock(team):
+    """`git checkout` (with its hook's `dvx checkout`) while a pull of the older commit is
+    still fetching: the pull then checks out what the pointers name now, never the older
+    commit's data under the newer pointers."""
+    alice = team.founder()
+    for version in ("v2", "v3"):
+        write(alice / "big.txt", f"big {version}\n")
+        write(alice / "d/f", f"f {version}\n")
+        must("add", "big.txt", "d", cwd=alice)
+        share(alice, version)
+    bob = team.clone("bob")  # v3 pulled
+    git(bob, "checkout", "-q", "HEAD~1")  # v2, whose data is not cached
+    pulling = stopped_at("fetch.before_files", "pull", bob)
+    try:
+        git(bob, "checkout", "-q", "main")  # back to v3, checked out as the hook would
+        must("checkout", cwd=bob)
+    finally:
+        pulling.send_signal(signal.SIGCONT)
+        out, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 0, out + err
+    assert (bob / "big.txt").read_text() == "big v3\n"
+    assert (bob / "d/f").read_text() == "f v3\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0
 
 
 def test_a_directory_whose_pointer_moved_is_outdated_not_modified(team):

@@ -14,7 +14,7 @@ import os
 import stat
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
@@ -97,15 +97,21 @@ CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 
 
-def checkout(repo: Repo, targets: list[Target], force: bool = False, relink: bool = False,
-             settle: bool = False) -> CheckoutResult:
-    """`relink`: place again the files that already match, so that each is placed as
+def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
+             force: bool = False, relink: bool = False, settle: bool = False
+             ) -> CheckoutResult:
+    """`targets`, or a function that reads them once the repository lock is held (what the
+    pointers name may have changed since the caller last read them).
+    `relink`: place again the files that already match, so that each is placed as
     cache.type now says (after it changed: a symlink becomes a copy, a copy a link); those
     placed so already are left as they are.
     `settle` (the targets are every output): data whose pointer left Git goes too, when that
     loses nothing (dvx/ops/left_behind.py)."""
     result = CheckoutResult()
     with repo.lock():
+        if callable(targets):
+            repo.syncstate.reload()  # another command may have synced meanwhile
+            targets = targets()
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,

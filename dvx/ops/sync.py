@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -423,14 +423,23 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None,
-         settle: bool = False) -> SyncResult:
-    """Fetch `targets` (and `also_fetch`: other revisions' data), then check `targets` out
-    (with `settle`, as checkout's)."""
+         settle: bool = False, targets_now: Callable[[], list[Target]] | None = None
+         ) -> SyncResult:
+    """Fetch `targets` (and `also_fetch`: other revisions' data), then check out what
+    `targets_now` (default: `targets`) finds once the repository lock is held (with `settle`,
+    as checkout's). The pointers may have moved during the fetch (`git checkout` with the
+    hooks installed checks out data of its own): the checkout places what they name now,
+    never the data of the pointers read before; what those need and was not fetched is
+    reported missing."""
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs)
-    local_only = {t.output.path for t in targets if not t.output.push
-                  and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`, not here
-    result.checkout = checkout(repo, [t for t in targets if t.output.path not in local_only],
-                               force=force, settle=settle)
+
+    def to_check_out() -> list[Target]:
+        current = targets_now() if targets_now is not None else targets
+        local_only = {t.output.path for t in current if not t.output.push
+                      and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`
+        return [t for t in current if t.output.path not in local_only]
+
+    result.checkout = checkout(repo, to_check_out, force=force, settle=settle)
     return result
 
 
