@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import stopped_at, write
 
 HOLD_LOCK = """
 import sys
@@ -94,6 +94,19 @@ def test_ctrl_c_or_sigterm_while_waiting_for_the_lock_stops_cleanly(repo, holder
     assert err.startswith(f"ERROR: {said}") and "Traceback" not in err
     assert not (repo / "data.csv.dvx").exists()
     assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("command", ["status", "add data.csv"])
+def test_sigterm_after_the_command_ended_exits_143_quietly(repo, command):
+    """SIGTERM once the command has done its work (while Python exits): exit status 143,
+    never 0, and no traceback."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    ended = stopped_at("main.after_command", command, repo)
+    ended.send_signal(signal.SIGTERM)
+    ended.send_signal(signal.SIGCONT)
+    _, err = ended.communicate(timeout=60)
+    assert ended.returncode == 143, err
+    assert "Traceback" not in err and "Exception ignored" not in err, err
 
 
 def test_readers_are_not_blocked_by_a_writer(repo, dvx, dvx_proc, holder):

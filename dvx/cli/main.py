@@ -21,7 +21,9 @@ class DvxGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from dvx.errors import DvxError, Terminated
 
+        global _in_command
         try:
+            _in_command = True
             result = super().invoke(ctx)
         except SystemExit as exc:
             if _report_unreadable(ctx) and exc.code in (0, None):
@@ -53,6 +55,8 @@ class DvxGroup(click.Group):
                 raise
             _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
                   "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)
+        finally:
+            _in_command = False
         if _report_unreadable(ctx):
             sys.exit(1)
         return result
@@ -205,13 +209,30 @@ _register_commands()
 def main() -> None:
     import signal
 
+    from dvx import faults
+    from dvx.errors import Terminated
+
     global _standalone
     _standalone = True
     signal.signal(signal.SIGTERM, _terminate)
-    cli(prog_name="dvx")
+    try:
+        cli(prog_name="dvx")
+    except Terminated:  # raised as the command ended, past its own reporting
+        _stop_now(EXIT_TERMINATED)
+    finally:
+        faults.point("main.after_command")
+
+
+# SIGTERM stops a running command as an exception, which it reports ("Terminated.") on its
+# way out. Before or after the command runs (while Python exits, say) nothing is left to
+# report: the process ends at once with status 143, quietly, never with exit status 0 or a
+# complaint from the interpreter.
+_in_command = False
 
 
 def _terminate(signum: int, frame: object) -> None:
     from dvx.errors import Terminated
 
-    raise Terminated()
+    if _in_command:
+        raise Terminated()
+    _stop_now(EXIT_TERMINATED)
