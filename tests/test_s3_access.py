@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,36 @@ def test_a_key_id_without_its_secret_is_the_same_clear_error(repo, dvx, tmp_path
                                         "(s3://bkt/proj): PartialCredentialsError"), \
             (args, result.stderr)
         assert "secret_access_key" in result.stderr
+
+
+def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3, monkeypatch):
+    """An import's source is read with the environment's credentials: without the secret (or
+    any key), import-url, get-url and update say so as push does, and status warns."""
+    import boto3
+
+    dvx = partial(run_dvx_proc, cwd=repo)  # a new process each: fsspec keeps its clients
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_s3["endpoint_url"])
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="data/x.txt", Body=b"hello s3")
+    url = f"s3://{bucket}/data/x.txt"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    assert dvx("import-url", url, "y").code == 0
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")  # the secret forgotten, then every key
+    for missing in ("PartialCredentialsError", "NoCredentialsError"):
+        for args in (("update", "y.dvx"), ("import-url", url, "w"), ("get-url", url, "z")):
+            result = dvx(*args)
+            assert result.code == 1, (args, result.output)
+            assert f"No credentials for '{url}': {missing}" in result.stderr, (args, result.stderr)
+            assert "AWS_SECRET_ACCESS_KEY" in result.stderr
+            assert "internal error" not in result.stderr
+        result = dvx("status")
+        assert result.code == 0, result.output
+        assert f"WARNING: y: its source could not be checked: No credentials for '{url}'" \
+            in result.stderr
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)

@@ -232,6 +232,12 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
         raise _not_found(shown, exc) from None
     except OSError as exc:
         raise DvxError(f"Cannot reach '{shown}': {redact_urls(str(exc))}.") from None
+    except Exception as exc:
+        from dvx.remote.fs import is_credentials_error
+
+        if is_credentials_error(exc):  # S3 without a key or its secret
+            raise _no_credentials(shown, exc) from None
+        raise
     if info.get("type") == "directory":
         raise PathError(f"'{shown}' is a directory; {command} takes one file.")
     for key in _CONTENT_MARKERS:
@@ -281,6 +287,14 @@ def _untold(recorded: str | None, reported: str) -> str:
     if not _tells_changes(recorded):
         return "its pointer records neither an ETag nor a modification time"
     return ""
+
+
+def _no_credentials(shown: str, exc: Exception) -> DvxError:
+    """The one error for a source URL read without credentials (as `no_credentials` is for
+    a remote): a pointer records no options, so they come from where the client looks."""
+    return DvxError(f"No credentials for '{shown}': {describe(exc)}.",
+                    "Give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+                    "environment, or in ~/.aws/credentials (AWS_PROFILE names a profile).")
 
 
 def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
