@@ -3,8 +3,11 @@ something or does not answer (the remote contract suite covers the round trips).
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +94,25 @@ def test_a_hash_in_the_path_is_refused_unless_percent_encoded(repo, dvx, tmp_pat
         assert result.code == 1 and "holds '#'" in result.stderr, (command, result.output)
         assert "dvx remote modify s url URL" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_a_source_url_reads_a_hash_as_a_remote_url_does(repo, dvx, tmp_path, sshd):
+    """import-url and get-url refuse a '#' or '?' in an ssh:// URL, which would cut its path,
+    and read '%23' as a '#' in the file's name, as a remote's URL is read."""
+    ssh = Path(os.environ["HOME"]) / ".ssh"  # where the client looks, as for any source
+    ssh.mkdir(parents=True)
+    shutil.copy(sshd["keyfile"], ssh / "id_ed25519")
+    shutil.copy(sshd["known_hosts"], ssh / "known_hosts")
+    (tmp_path / "x#y").write_text("hashy\n")
+    base = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}"
+    for command in (("import-url", f"{base}/x#y", "a"), ("import-url", f"{base}/x?y", "b"),
+                    ("get-url", f"{base}/x#y", "c")):
+        result = dvx(*command)
+        assert result.code == 2, (command, result.output)
+        assert "which starts a" in result.stderr and "percent-encoded" in result.stderr
+        assert "internal error" not in result.stderr
+    assert dvx("import-url", f"{base}/x%23y", "a").code == 0
+    assert (repo / "a").read_text() == "hashy\n"
+    assert dvx("update", "a.dvx").stdout == "a: up to date\n"
+    assert dvx("get-url", f"{base}/x%23y", str(tmp_path / "c")).code == 0
+    assert (tmp_path / "c").read_text() == "hashy\n"

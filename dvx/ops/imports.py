@@ -29,7 +29,7 @@ from dvx.ops.source import Found, GitDirectory, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
 from dvx.paths import POINTER_SUFFIX, refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
-from dvx.remote.backends import redact_url, redact_urls
+from dvx.remote.backends import redact_url, redact_urls, source_fs
 from dvx.remote.retry import describe
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -221,10 +221,8 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
     """(filesystem, path, version) of the file at `url`: the version is what its server
     reports to tell one content from another (an ETag, a checksum, or size and mtime;
     `<size>-None` when it reports none of them, see `_tells_changes`)."""
-    import fsspec
-
     refuse_empty(url)
-    fs, path = fsspec.core.url_to_fs(url, **_url_options(url))
+    fs, path = source_fs(url, **_url_options(url))
     shown = redact_url(url)
     try:
         info = fs.info(path)

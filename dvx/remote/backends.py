@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from dvx.errors import ConfigError, RemoteError
+from dvx.errors import ConfigError, RemoteError, UsageError
 
 if TYPE_CHECKING:
     from dvx.remote.s3fast import Access
@@ -432,12 +432,17 @@ def check_url(url: str) -> Backend:
     return backend
 
 
+def _cut_off_at(url: str, backend: Backend) -> int:
+    """Where a '#' (and, but for HTTP's query string, a '?') ends the URL's path; -1: nowhere."""
+    return min((at for at in (url.find("#"), -1 if backend.query_string else url.find("?"))
+                if at >= 0), default=-1)
+
+
 def _refuse_cut_off_path(url: str, backend: Backend) -> None:
     """A '#' (and, but for HTTP's query string, a '?') ends a URL's path: what follows it
     is dropped, so `s3://bkt/team#a` and `s3://bkt/team#b` would be one store, which each
     project's `gc --remote` empties of the other's objects."""
-    cut = min((at for at in (url.find("#"), -1 if backend.query_string else url.find("?"))
-               if at >= 0), default=-1)
+    cut = _cut_off_at(url, backend)
     if cut < 0:
         return
     char = url[cut]
@@ -448,6 +453,28 @@ def _refuse_cut_off_path(url: str, backend: Backend) -> None:
                       f"remote would be '{redact_url(url[:cut])}', shared with every URL that "
                       f"differs only after the '{char}'.",
                       f"Choose a path without '{char}'{encoded}.")
+
+
+def source_fs(url: str, **options: Any) -> tuple[Any, str]:
+    """The filesystem and path of the file `import-url` or `get-url` reads, its URL read as
+    a remote's is: where the path is a URL's path (SSH, HTTP), a '#' (or '?', but in HTTP)
+    in it is refused, since it would be cut off there (or handed to the client as an
+    option), and in an SSH path '%23' names a '#'. A bucket's key keeps all its characters."""
+    import fsspec
+
+    backend = _BY_SCHEME.get(scheme_of(url))
+    cut = _cut_off_at(url, backend) if backend is not None and backend.decodes_path else -1
+    if cut >= 0:
+        char = url[cut]
+        raise UsageError(f"The URL '{redact_url(url)}' holds '{char}', which starts "
+                         f"{'a fragment' if char == '#' else 'a query string'} in a URL: "
+                         f"everything from it on would be cut off.",
+                         f"Write it percent-encoded ('%{ord(char):02X}') to name a file with "
+                         f"that character.")
+    fs, path = fsspec.core.url_to_fs(url, **options)
+    if backend is not None and backend.name == "ssh":
+        return fs, unquote(path)
+    return fs, path  # HTTP sends the URL as written
 
 
 def accepts_any_option(backend: Backend) -> bool:
