@@ -356,3 +356,16 @@ def test_the_token_and_password_of_a_url_never_show_in_messages(repo, dvx, tmp_p
         assert "answered 500" in result.stderr and "Nothing at" not in result.stderr
     for result in (fetched, imported, got):
         assert "SECRET" not in result.output and "Traceback" not in result.output
+
+
+def test_get_url_names_the_url_it_downloaded_without_its_secrets(repo, dvx, tmp_path):
+    write(tmp_path / "www" / "f", "data")
+    with _token_server(tmp_path / "www") as (url, _):
+        got = [dvx(*verbose, "get-url", f"http://u:SECRETPW@{url[7:]}/f?token=SECRETQ",
+                   str(tmp_path / f"g{len(verbose)}")) for verbose in ((), ("-v",))]
+    for result in got:
+        assert result.code == 0, result.output
+        assert result.stdout.startswith(f"Downloaded http://***@{url[7:]}/f?token=***"), \
+            result.stdout
+        assert "SECRET" not in result.output
+    assert (tmp_path / "g0").read_text() == (tmp_path / "g1").read_text() == "data"

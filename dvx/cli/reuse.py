@@ -159,10 +159,11 @@ dvx get-url https://example.com/data.zip data.zip
 def get_url(url: str, out: str | None, force: bool) -> None:
     """Download the file at URL (any protocol fsspec reaches), untracked."""
     from dvx.ops.imports import get_url as do_get_url
+    from dvx.remote.backends import redact_url
 
     written = do_get_url(url, out, force)
-    if not is_quiet():
-        click.echo(f"Downloaded {url} to {written}")
+    if not is_quiet():  # the URL may hold a password, shown as elsewhere: ***
+        click.echo(f"Downloaded {redact_url(url)} to {written}")
 
 
 @click.command("update", epilog=example("""
