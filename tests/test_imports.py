@@ -472,6 +472,10 @@ def test_update_fails_naming_a_conflicted_pointer_rather_than_call_it_current(so
     assert "not an import" not in named.stderr
     only_json = run_dvx("update", "--json", cwd=project)
     assert only_json.code == 1 and "Skipped images.dvx" in only_json.stderr
+    listed = {r["path"]: r for r in json.loads(only_json.stdout)}  # stdout alone tells it
+    assert listed["images"]["failed"] and not listed["images"]["ok"]
+    assert "unresolved Git merge conflict" in listed["images"]["detail"]
+    assert not listed["train.csv"]["failed"]
 
 
 def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, project):

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out, warn
+
+if TYPE_CHECKING:
+    from dvx.ops.imports import Updated
+    from dvx.repo import Repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 URL = click.argument("url", metavar="URL")
@@ -188,7 +192,8 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     results = do_update(repo, list(targets) or None, rev, force)
     if as_json:
         emit_json([{"path": r.path, "changed": r.changed, "pointer_changed": r.rewritten,
-                    "detail": r.detail, "ok": r.ok, "failed": r.failed} for r in results])
+                    "detail": r.detail, "ok": r.ok, "failed": r.failed}
+                   for r in results + _unread_pointers(repo)])
     else:
         if not results and not repo.unreadable and not is_quiet():
             out("No imports to update.")  # else each unreadable pointer is named
@@ -200,6 +205,18 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
         _stage_hint(repo.root, [f"{r.path}.dvx" for r in results if r.rewritten])
     if not all(r.ok for r in results):
         sys.exit(1)  # a source that failed, a workspace copy kept or not restored
+
+
+def _unread_pointers(repo: Repo) -> list[Updated]:
+    """A pointer file update could not read (a merge conflict), which may be an import: a
+    failed entry of the JSON list, so that a reader of stdout alone learns of it too."""
+    from dvx.ops.imports import Updated
+    from dvx.paths import POINTER_SUFFIX
+    from dvx.pointer import data_path_of
+
+    return [Updated(data_path_of(path), False,
+                    f"not updated: {exc.message} {exc.hint}".rstrip(), ok=False, failed=True)
+            for path, exc in sorted(repo.unreadable.items()) if path.endswith(POINTER_SUFFIX)]
 
 
 def _report_import(result: object) -> None:
