@@ -582,6 +582,28 @@ def test_import_from_a_source_without_commits_says_so(project, tmp_path):
     assert not (project / "f.dvx").exists()
 
 
+def test_import_from_a_bare_source_without_commits_says_so(project, tmp_path):
+    """A new bare repository: no commit to read, said as for a local source without commits
+    (not as a broken clone), on the first try and the next; a commit pushed there is read."""
+    bare = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    for args in (("import", str(bare), "f"), ("import", str(bare), "f"),
+                 ("get", str(bare), "f", "-o", str(tmp_path / "got"))):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, (args, refused.output)
+        assert f"The source '{bare}' has no commits yet" in refused.stderr, refused.output
+        assert "clone" not in refused.stderr and "HEAD" not in refused.stderr
+    alice = make_git_repo(tmp_path / "alice")
+    must("init", cwd=alice)
+    must("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=alice)
+    write(alice / "f", "x\n")
+    must("add", "f", cwd=alice)
+    git(alice, "remote", "add", "origin", str(bare))
+    share(alice, "f")
+    must("import", str(bare), "f", cwd=project)
+    assert (project / "f").read_text() == "x\n"
+
+
 def test_a_branch_or_tag_deleted_from_the_source_no_longer_resolves(source, project):
     team, alice = source
     git(alice, "checkout", "-q", "-b", "exp")

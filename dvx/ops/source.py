@@ -633,11 +633,24 @@ def _update_clone(url: str, target: str) -> None:
             # pruned: a branch or tag the source deleted no longer resolves here
             _git(["git", "-C", target, "fetch", "-q", "--prune", "--force", "origin",
                   "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], url)
+            _refuse_empty_source(target, url)
             # the source's default branch as it is now (it may have been renamed)
             _git(["git", "-C", target, "remote", "set-head", "origin", "-a"], url)
         else:
             _git(["git", "clone", "-q", "--no-checkout", "--", url, target], url)
+            _refuse_empty_source(target, url)
         _detach(target, url)
+
+
+def _refuse_empty_source(target: str, url: str) -> None:
+    """A source repository without a branch or tag (a new bare one) has no commit to read:
+    said so, as for a local source without commits, rather than as a broken clone."""
+    refs = subprocess.run(["git", "-C", target, "for-each-ref", "--count=1", "--format=x",
+                           "refs/remotes/origin/", "refs/tags/"],
+                          capture_output=True, text=True).stdout
+    if not refs.strip():
+        raise UsageError(f"The source '{url}' has no commits yet: there is nothing to read.",
+                         "Push a commit there first.")
 
 
 def _detach(target: str, url: str) -> None:
