@@ -335,6 +335,28 @@ def test_remote_modify_refuses_what_every_push_would_refuse(repo, dvx, tmp_path)
         pushed.stderr), pushed.output
 
 
+def test_a_hint_to_fix_an_option_names_the_level_that_sets_it(repo, dvx, tmp_path):
+    """A bad value in .dvx/config.local: the hint's command writes it there, since the same
+    command without --local would write the tracked config, which the local value overrides."""
+    write(repo / "f", "f")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "store")).code == 0
+    (repo / ".dvx" / "config.local").write_text('[remote "r"]\npack_threshold = 99999999\n'
+                                                "jobs = -1\n")
+    pushed = dvx("push")
+    assert pushed.code == 1 and "`dvx remote modify --local r jobs VALUE`" in pushed.stderr, (
+        pushed.output)
+    (repo / ".dvx" / "config.local").write_text('[remote "r"]\npack_threshold = 99999999\n')
+    for result in (dvx("push"), dvx("remote", "modify", "r", "pack_threshold", "1000")):
+        assert result.code != 0, result.output
+        assert "Fix it with `dvx remote modify --local r pack_threshold BYTES`." in result.stderr
+    fixed = dvx("remote", "modify", "--local", "r", "pack_threshold", "1000")
+    assert fixed.code == 0, fixed.output
+    assert dvx("push").code == 0
+    tracked = (repo / ".dvx" / "config").read_text()
+    assert "pack_threshold" not in tracked and "jobs" not in tracked
+
+
 def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_path):
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0

@@ -150,7 +150,8 @@ def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str
     try:
         check_settings(after, name)
     except RemoteError as exc:
-        raise ConfigError(exc.message, exc.hint) from None
+        raise ConfigError(exc.message, _at_its_level(
+            exc.hint, name, _levels_of(config, name, (key, level)))) from None
 
 
 def remove_remote(repo: Repo, name: str) -> None:
@@ -253,6 +254,41 @@ def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (
                  locate: Callable[[str, str], str] = lambda url, name: url
                  ) -> tuple[str, RemoteStore]:
     """`locate`: the URL (and the remote's name) as it is read from here."""
+    try:
+        return _open_configured(repo, name, also_from, locate)
+    except RemoteError as exc:
+        name = name or default_remote(repo.config)
+        if name is not None:
+            exc.hint = _at_its_level(exc.hint, name, _levels_of(repo.config, name))
+        raise
+
+
+def _levels_of(config: Config, name: str, setting: tuple[str, str] | None = None
+               ) -> dict[str, str]:
+    """The level each option of the remote in effect comes from (with `setting`, a (key,
+    level) about to be written)."""
+    levels: dict[str, str] = {}
+    for lv in LEVELS:
+        if lv in config.files and config.files[lv].parser.has_section(_section(name)):
+            levels.update(dict.fromkeys(config.files[lv].parser.options(_section(name)), lv))
+        if setting is not None and setting[1] == lv:
+            levels[setting[0]] = lv
+    return levels
+
+
+def _at_its_level(hint: str | None, name: str, levels: dict[str, str]) -> str | None:
+    """A hint to fix an option with `dvx remote modify NAME KEY ...`, naming the level that
+    sets the value in effect (`--local`, `--global`): the same command without it writes the
+    tracked config, whose value the other level still overrides."""
+    for key, level in levels.items():
+        command = f"`dvx remote modify {name} {key} "
+        if hint and command in hint and level != "project":
+            return hint.replace(command, f"`dvx remote modify --{level} {name} {key} ")
+    return hint
+
+
+def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...],
+                     locate: Callable[[str, str], str]) -> tuple[str, RemoteStore]:
     config = repo.config
     if name is None:
         name = default_remote(config)
