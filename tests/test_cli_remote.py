@@ -327,6 +327,16 @@ def test_remote_modify_refuses_what_every_push_would_refuse(repo, dvx, tmp_path)
         assert f"The remote option {key}='{value}' {why}" in refused.stderr, refused.stderr
         assert f"`dvx remote modify r {key} " in refused.stderr
     assert (repo / ".dvx" / "config").read_text() == config
+    assert dvx("remote", "modify", "r", "pack_size", str(64 << 20)).code == 0
+    assert dvx("remote", "modify", "r", "pack_threshold", str(32 << 20)).code == 0
+    kept = (repo / ".dvx" / "config").read_text()
+    refused = dvx("remote", "modify", "r", "--unset", "pack_size")  # back to the default 16 MiB
+    assert refused.code == 2, refused.output
+    assert "Without 'pack_size', remote 'r' would be refused by every use: the remote option " \
+           f"pack_threshold='{32 << 20}'" in refused.stderr, refused.stderr
+    assert (repo / ".dvx" / "config").read_text() == kept
+    assert dvx("push").code == 0
+    assert dvx("remote", "modify", "r", "--unset", "pack_threshold").code == 0
     assert dvx("remote", "modify", "r", "pack_size", str(2 << 20)).code == 0
     (repo / ".dvx" / "config").write_text(  # by hand
         f'[remote "r"]\nurl = {tmp_path / "store"}\ntimeout = 0\n[core]\nremote = r\n')

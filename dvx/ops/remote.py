@@ -99,6 +99,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         if not changed:
             raise ConfigError(f"Remote '{name}' has no option '{key}'"
                               + (f" in the {level} config." if level else "."))
+        _refuse_unusable_without(config, name, key)
         for lv in changed:
             config.file(lv).save()
         return None
@@ -152,6 +153,18 @@ def _refuse_unusable(config: Config, name: str, key: str, value: str, level: str
     except RemoteError as exc:
         raise ConfigError(exc.message, _at_its_level(
             exc.hint, name, _levels_of(config, name, (key, level)))) from None
+
+
+def _refuse_unusable_without(config: Config, name: str, key: str) -> None:
+    """The options in effect once `key` is unset (`config` holds them, not yet saved),
+    checked by the same rule: a pack_threshold above the default pack_size, say."""
+    try:
+        check_settings(config.remote_options(name), name)
+    except RemoteError as exc:
+        why = exc.message[:1].lower() + exc.message[1:]
+        raise ConfigError(f"Without '{key}', remote '{name}' would be refused by every use: "
+                          f"{why}", _at_its_level(exc.hint, name,
+                                                  _levels_of(config, name))) from None
 
 
 def remove_remote(repo: Repo, name: str) -> None:
