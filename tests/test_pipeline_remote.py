@@ -147,5 +147,11 @@ stages:
         fsck = dvx("fsck", "--remote", name)
         assert "s.bin" not in fsck.stderr and "big.bin" not in fsck.stderr, fsck.output
     assert dvx("fsck", "--remote", "main").code == 0
+    archived = dvx("fsck", "--remote", "archive")  # a.bin is on main: not lost, not sent here
+    assert archived.code == 1, archived.output
+    assert "a.bin needs it, and the remote archive does not have it: `dvx push` sends it to " \
+           "the default remote main (where it may be), `dvx push -r archive` uploads it " \
+           "here." in archived.stderr, archived.stderr
     assert dvx("push", "-r", "archive").code == 0  # what status -r archive listed
+    assert dvx("fsck", "--remote", "archive").code == 0
     assert "in sync" in dvx("status", "--remote", "-r", "archive").stdout

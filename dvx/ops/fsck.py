@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from dvx import faults
 from dvx.errors import LockError
 from dvx.logs import get_logger
-from dvx.ops.remote import lock_remote, open_remote
+from dvx.ops.remote import default_remote, lock_remote, open_remote
 from dvx.ops.sync import belonging_on, settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
@@ -35,6 +35,10 @@ class FsckResult:
     kept: list[str] = field(default_factory=list)
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
     missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
+    # Missing ones of outputs without a `remote:` of their own, checked on a remote that is
+    # not the default one `dvx push` sends them to (`default_remote`): never sent here.
+    sent_elsewhere: set[str] = field(default_factory=set)
+    default_remote: str | None = None
     # Named by the indexes, and every copy gone (a pack or loose object deleted outside dvx),
     # though nothing checked needs them: those something needs are `missing`.
     lost: set[str] = field(default_factory=set)
@@ -154,7 +158,23 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             result.not_objects[oid] = path  # a directory made by hand has the object's name
         else:
             result.missing[oid] = path
+    _note_sent_elsewhere(repo, name, targets, result)
     return result
+
+
+def _note_sent_elsewhere(repo: Repo, name: str, targets: list[Target],
+                         result: FsckResult) -> None:
+    """Which missing objects `dvx push` sends to the default remote rather than to `name`
+    (their outputs name no remote of their own): `push -r NAME` uploads them here."""
+    default = default_remote(repo.config)
+    if default is None or default == name:
+        return
+    result.default_remote = default
+    for oid, path in result.missing.items():
+        if any(t.output.remote is None and (path == t.output.path
+                                            or path.startswith(t.output.path + "/"))
+               for t in targets):
+            result.sent_elsewhere.add(oid)
 
 
 def _named_loose(remote: RemoteStore) -> set[str]:
