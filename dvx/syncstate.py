@@ -129,7 +129,8 @@ class SyncState:
         self.root = root  # of the workspace, whose pointer files settle pending records
         self._records: dict[str, Synced] | None = None
         self._pending: dict[str, tuple[Synced, str]] = {}  # path -> record, pointer digest
-        self._changed = False
+        self._changed = False  # by this process: record, expect, forget, move
+        self._settled = False  # pending records read and settled: the next flush writes them
 
     def _load(self) -> dict[str, Synced]:
         if self._records is None:
@@ -159,7 +160,7 @@ class SyncState:
             record = self._written(path, entry)
             if record is not None:
                 records[path] = record
-            self._changed = True  # settled either way: the next flush writes what holds
+            self._settled = True  # either way: the next flush writes what holds
         return records
 
     def _written(self, path: str, entry: object) -> Synced | None:
@@ -181,7 +182,7 @@ class SyncState:
         they were read before it, and another command may have changed them since), unless
         this process has changed them itself."""
         if not self._changed:
-            self._records = None
+            self._records, self._settled = None, False
 
     def paths(self) -> list[str]:
         return list(self._load())
@@ -217,7 +218,7 @@ class SyncState:
 
     def flush(self) -> None:
         """Write the records if they changed (the caller holds the repository lock)."""
-        if not self._changed or self._records is None:
+        if not (self._changed or self._settled) or self._records is None:
             return
         outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
         doc: dict[str, object] = {"version": FORMAT_VERSION, "algo": self.algo,
@@ -233,7 +234,7 @@ class SyncState:
             log.warning("Could not record what was checked out: %s",
                         fsutil.describe(exc))
             return
-        self._changed = False
+        self._changed = self._settled = False
 
 
 def _digest(pointer: bytes) -> str:

@@ -115,6 +115,27 @@ def test_a_change_made_both_here_and_in_git_needs_force(team):
     assert (alice / "data.csv").read_text() == "alice's\n"
 
 
+def test_records_read_before_the_lock_are_read_again_once_it_is_held(tmp_path):
+    """A command reads synced.json before it takes the lock (settling an add's pending record
+    whose pointer is not written yet), then another command finishes; once it holds the lock
+    it reads the records again and never writes its stale copy back."""
+    from dvx.syncstate import SyncState
+
+    path = tmp_path / "synced.json"
+    old, new = "a" * 32, "b" * 32
+    path.write_text(json.dumps({"version": 1, "algo": "xxh128", "outputs": {"d": {"oid": old}},
+                                "pending": {"d": {"record": {"oid": new},
+                                                  "pointer": "0" * 64}}}))
+    state = SyncState(str(path), "xxh128", str(tmp_path))
+    assert state.get("d").oid == old  # the add has not written its pointer yet
+    path.write_text(json.dumps({"version": 1, "algo": "xxh128",
+                                "outputs": {"d": {"oid": new}}}))  # now it has, and recorded
+    state.reload()
+    assert state.get("d").oid == new
+    state.flush()
+    assert json.loads(path.read_text())["outputs"]["d"]["oid"] == new
+
+
 @pytest.mark.parametrize("point", ["atomic_write.before_rename:2", "commit.after_pointer"])
 def test_a_pointer_this_clone_wrote_is_never_a_change_from_git_after_a_kill(team, point):
     """`dvx add a.txt data` killed before it writes any pointer (after it recorded them as
