@@ -137,8 +137,8 @@ class LockWriter:
 
     def same_entry(self, name: str, old: StageLock | None, new: StageLock) -> bool:
         """Would recording `new` instead of `old` leave stage `name`'s entry as it is?"""
-        return old is not None and old == new and (
-            _encoded_entry(name, old) == self.entry(name, new))
+        return old is not None and (old is new or (old == new and self.entry(
+            name, old) == self.entry(name, new)))
 
     def encode(self, stages: Mapping[str, StageLock]) -> bytes:
         """The canonical bytes: every mapping in a fixed order (see docs/formats.md), written

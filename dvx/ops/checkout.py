@@ -282,7 +282,7 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
     return NOT_CACHED
 
 
-def _place(repo: Repo, oid: str, path: str, executable: bool, size: int = 0,
+def _place(repo: Repo, oid: str, path: str, executable: bool, size: int,
            display: str = "") -> StatKey:
     with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
         placed = _link_out(repo, oid, path, executable, size, on_bytes)

@@ -374,8 +374,8 @@ class _Scheduler:
                  options: ReproOptions, reporter: Reporter, unfetched: set[str]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
-        # Kept in step with self.locks by _finish; workers only look paths up in it (a stage
-        # starts after every stage producing its dependencies has finished).
+        # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
+        # changes it in place: workers read (and iterate) the one they were handed.
         self.produced = produced_outputs(locks)
         self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
@@ -604,9 +604,11 @@ class _Scheduler:
 
     def _record_outputs(self, old: StageLock | None, new: StageLock) -> None:
         """Keep self.produced as produced_outputs(self.locks) once `new` replaces `old`."""
+        produced = dict(self.produced)
         for out in old.outs if old is not None else ():
-            self.produced.pop(out.path, None)
-        self.produced.update((o.path, o) for o in new.outs if o.cache)
+            produced.pop(out.path, None)
+        produced.update((o.path, o) for o in new.outs if o.cache)
+        self.produced = produced
 
     def _update_gitignore(self, stage: Stage) -> None:
         """Git ignores the cached outputs; an output switched to `cache: false` (dvx.lock
