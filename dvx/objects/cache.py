@@ -282,17 +282,27 @@ class LocalCache(ObjectStore):
         if max(before.st_mtime, before.st_ctime) > cutoff:  # (renaming moves the ctime: only here)
             return YOUNG, before.st_size
         faults.point("gc.before_delete")
-        aside = self._set_aside_for_deletion(path)
-        if aside is None:
+        try:
+            held = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except FileNotFoundError:
             return GONE, 0
-        faults.point("gc.after_set_aside")
-        after = os.lstat(aside)
-        if (after.st_mtime_ns, after.st_nlink) != (before.st_mtime_ns, before.st_nlink):
-            fsutil.publish(aside, path)  # used meanwhile: back (or stored again already)
-            fsutil.remove_quietly(aside)
-            return YOUNG, before.st_size
-        os.unlink(aside)
-        return DELETED, before.st_size
+        try:
+            # Held while aside: in tmp/ with its old mtime, it must not look like a killed
+            # process's leftover to another repository's cleanup of stale temporaries.
+            fsutil.hold(held)
+            aside = self._set_aside_for_deletion(path)
+            if aside is None:
+                return GONE, 0
+            faults.point("gc.after_set_aside")
+            after = os.lstat(aside)
+            if (after.st_mtime_ns, after.st_nlink) != (before.st_mtime_ns, before.st_nlink):
+                fsutil.publish(aside, path)  # used meanwhile: back (or stored again already)
+                fsutil.remove_quietly(aside)
+                return YOUNG, before.st_size
+            os.unlink(aside)
+            return DELETED, before.st_size
+        finally:
+            os.close(held)
 
     def _set_aside_for_deletion(self, path: str) -> str | None:
         """Rename the object at `path` to a temporary name in `tmp/` (left there by a killed gc,
