@@ -25,9 +25,10 @@ YAML_1_2, YAML_1_1 = "1.2", "1.1"
 
 # The YAML 1.2 core schema's plain scalars (https://yaml.org/spec/1.2.2/#1032-tag-resolution);
 # every other plain scalar is a string (no `yes`/`no` booleans, dates, 1:30 sexagesimals or
-# `1_000` underscores). `<<` stays a merge key, as ruamel.yaml reads it.
+# `1_000` underscores). `<<` stays a merge key, as ruamel.yaml reads it. An empty plain scalar
+# (`key:`) is null, as in the core schema and PyYAML: its first character is '' for the resolver.
 _CORE_SCHEMA = (
-    ("tag:yaml.org,2002:null", r"null|Null|NULL|~", "nN~"),
+    ("tag:yaml.org,2002:null", r"null|Null|NULL|~|", ("n", "N", "~", "")),
     ("tag:yaml.org,2002:bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
     ("tag:yaml.org,2002:int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
     ("tag:yaml.org,2002:float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"

@@ -104,6 +104,22 @@ def test_params_and_vars_are_read_by_yaml_1_2_as_dvc_reads_them(repo, dvx):
     assert "changed params: mode, tag" in dvx("status").stdout
 
 
+def test_an_empty_value_is_null_as_dvc_and_the_stages_pyyaml_read_it(repo, dvx):
+    """`key:` is null in the YAML 1.2 core schema and in PyYAML; -S writes null so."""
+    write(repo / "params.yaml", "opt:\nlr: 1\nseed: ~\n")
+    write(repo / "dvx.yaml", "vars:\n" + stage("cmd: echo hi > o.txt\n"
+                                               "params: [opt, lr, seed]\nouts: [o.txt]"))
+    assert dvx("repro").code == 0
+    assert "opt: null\n" in (repo / "dvx.lock").read_text()
+    write(repo / "params.yaml", "opt: null\nlr: 1\nseed:\n")
+    assert dvx("status", "-q").code == 0  # the same values, written otherwise
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    assert dvx("exp", "run", "-S", "lr=null").code == 0
+    assert json.loads(dvx("params", "diff", "--json").stdout) == \
+        {"params.yaml": {"lr": {"old": 1, "new": None}}}
+
+
 def test_a_key_twice_in_a_yaml_or_json_file_is_refused(repo, dvx):
     """Two branches that each add a stage 'evaluate' merge cleanly into a dvx.yaml that has
     it twice; read last-one-wins, one of the stages would silently be gone."""
