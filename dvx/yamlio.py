@@ -39,12 +39,14 @@ _CORE_SCHEMA = (
 
 class DuplicateKeyError(ValueError):
     """A mapping that has one key twice (PyYAML and `json.loads` would keep the last and
-    drop the first); the lines are 1-based, when known."""
+    drop the first); the lines are 1-based, when known. `spellings` are the two keys as
+    written, when they differ (`1` and `"1"`) but read as text are the same key."""
 
-    def __init__(self, key: Any, first_line: int | None = None, line: int | None = None
-                 ) -> None:
+    def __init__(self, key: Any, first_line: int | None = None, line: int | None = None,
+                 spellings: tuple[str, str] | None = None) -> None:
         super().__init__(f"the key {key!r} is twice in one mapping")
         self.key, self.first_line, self.line = key, first_line, line
+        self.spellings = spellings
 
 
 @functools.cache
@@ -74,6 +76,8 @@ def _check_unique_keys(loader: Any, node: Any) -> None:
     import yaml
 
     first_lines: dict[Any, int] = {}
+    # Params, vars and stages are named by their keys' text: `1:` and `"1":` would be one.
+    by_text: dict[str, tuple[int, str]] = {}
     for key_node, _ in node.value:
         if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
             continue
@@ -81,7 +85,17 @@ def _check_unique_keys(loader: Any, node: Any) -> None:
         line = key_node.start_mark.line + 1
         if key in first_lines:
             raise DuplicateKeyError(key, first_lines[key], line)
+        spelling = _as_written(key_node)
+        if str(key) in by_text:
+            first_line, first_spelling = by_text[str(key)]
+            raise DuplicateKeyError(key, first_line, line, (first_spelling, spelling))
         first_lines[key] = line
+        by_text[str(key)] = line, spelling
+
+
+def _as_written(node: Any) -> str:
+    quote = node.style if node.style in ("'", '"') else ""
+    return f"{quote}{node.value}{quote}"
 
 
 def _construct_core_int(loader: Any, node: Any) -> int:
@@ -117,10 +131,13 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
     except FormatError:
         raise
     except DuplicateKeyError as exc:
+        written = (f", written {exc.spellings[0]} and {exc.spellings[1]}, which dvx reads as "
+                   "the same name" if exc.spellings else "")
         raise FormatError(f"The {what} has the key '{exc.key}' twice in one mapping (on line "
-                          f"{exc.first_line} and on line {exc.line}); dvx will not guess which "
-                          "one is meant.", "Keep one of them, or rename one: a Git merge of "
-                          "two branches that each added that key leaves both.") from None
+                          f"{exc.first_line} and on line {exc.line}{written}); dvx will not "
+                          "guess which one is meant.", "Keep one of them, or rename one: a "
+                          "Git merge of two branches that each added that key leaves both."
+                          ) from None
     except yaml.YAMLError as exc:
         raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
     except RecursionError:

@@ -146,6 +146,10 @@ def test_a_key_twice_in_a_yaml_or_json_file_is_refused(repo, dvx):
     refused = " ".join(dvx("repro").stderr.split())
     assert "'params.yaml' has the key 'lr' twice in one mapping (on line 1 and on line 3)" \
         in refused
+    write(repo / "params.yaml", "lr: 0.1\nsteps:\n  1: 10\n  '1': 20\n")  # both are param 'steps.1'
+    refused = " ".join(dvx("repro").stderr.split())
+    assert "has the key '1' twice in one mapping (on line 3 and on line 4, written 1 and '1', " \
+        "which dvx reads as the same name)" in refused
     write(repo / "params.yaml", "lr: 0.1\n")
     assert dvx("repro").code == 0
     lock = (repo / "dvx.lock").read_text()
