@@ -352,6 +352,20 @@ def test_a_multi_line_value_stays_on_its_row_of_a_text_table(formats, dvx):
         == "line1\nline2\n"
 
 
+def test_a_small_number_is_not_shown_as_0(formats, dvx):
+    """--precision rounds after the decimal point; a number that would round to 0 keeps
+    --precision significant digits instead."""
+    write(formats / "params.yaml", "train:\n  lr: 1e-7\n  decay: 0.123456\n")
+    commit(formats, "small lr")
+    write(formats / "params.yaml", "train:\n  lr: -1.234567e-7\n  decay: 0.5\n")
+    rows = {line.split()[1]: line.split()[2:] for line in
+            dvx("params", "diff").stdout.splitlines()[1:]}
+    assert rows["train.lr"][:3] == ["1e-07", "-1.2346e-07", "-2.2346e-07"]
+    assert rows["train.decay"][:2] == ["0.12346", "0.5"]
+    assert "-1.2e-07" in dvx("params", "show", "--precision", "2").stdout.split()
+    assert "-1.2346e-07" in dvx("exp", "show").stdout.split()
+
+
 def test_no_metrics_declared_says_how_to_declare_them(repo, dvx):
     result = dvx("metrics", "show")
     assert result.code == 0

@@ -17,7 +17,8 @@ def _format_options(func: F) -> F:
     """--json, --md, --csv and --precision, shared by every command that prints a table."""
     func = click.option("--precision", type=click.IntRange(min=0), default=5,
                         show_default=True, metavar="N",
-                        help="Round numbers to N digits after the decimal point.")(func)
+                        help="Round numbers to N digits after the decimal point (a "
+                             "number that would show as 0 keeps N significant digits).")(func)
     return one_of("fmt", ("--json", "json", "Output as JSON (numbers are not rounded)."),
                   ("--md", "md", "Output a Markdown table."),
                   ("--csv", "csv", "Output a CSV table."))(func)

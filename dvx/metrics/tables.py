@@ -1,6 +1,7 @@
 """Show and diff results as tables: plain text, Markdown or CSV.
 
-Numbers are rounded to `precision` digits after the decimal point (as DVC's --precision);
+Numbers are rounded to `precision` digits after the decimal point (as DVC's --precision),
+but a number that this would show as 0 is shown with `precision` significant digits (1e-07);
 JSON output is never rounded. A value a file does not have is shown as "-"; a file that
 could not be read gets a row with its error in the last column.
 """
@@ -40,10 +41,19 @@ def format_value(value: Any, precision: int = DEFAULT_PRECISION) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(round(value, precision)) if math.isfinite(value) else str(value)
+        return _format_float(value, precision)
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+def _format_float(value: float, precision: int) -> str:
+    if not math.isfinite(value):
+        return str(value)
+    rounded = round(value, precision)
+    if rounded == 0 and value != 0:  # 1e-7 is not 0.0: keep its significant digits
+        return f"{value:.{max(precision, 1)}g}"
+    return str(rounded)
 
 
 def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
