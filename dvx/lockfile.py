@@ -93,9 +93,8 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _encoded_entry(name: str, lock: StageLock) -> str:
-    """One stage's entry, as the lines it takes under `stages:`."""
-
+def entry_document(lock: StageLock) -> dict[str, Any]:
+    """A stage's entry as the mapping dvx.lock holds, keys in their fixed order."""
     entry: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
     if lock.deps:
         entry["deps"] = [_entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
@@ -103,9 +102,13 @@ def _encoded_entry(name: str, lock: StageLock) -> str:
         entry["params"] = _sorted(lock.params)
     if lock.outs:
         entry["outs"] = [_entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
-    # Dumped where it sits in the file, so its lines are those one dump of the whole file
-    # writes for it.
-    return _dump({"stages": {name: entry}}).removeprefix(_STAGES_LINE)
+    return entry
+
+
+def _encoded_entry(name: str, lock: StageLock) -> str:
+    """One stage's entry, as the lines it takes under `stages:`: dumped where it sits in the
+    file, so its lines are those one dump of the whole file writes for it."""
+    return _dump({"stages": {name: entry_document(lock)}}).removeprefix(_STAGES_LINE)
 
 
 _STAGES_LINE = "stages:\n"

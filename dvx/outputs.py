@@ -16,6 +16,7 @@ from dvx.paths import (
     POINTER_SUFFIX,
     check_no_symlinked_parent,
     check_relpath,
+    nearest_parent_in,
     refuse_empty,
     repo_relpath,
 )
@@ -230,7 +231,7 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
         if rel in by_path:
             resolved.append(Target(by_path[rel]))
             continue
-        parent = _tracked_parent(rel, by_path)
+        parent = nearest_parent_in(rel, by_path)
         if parent is not None:
             if not parent.pointer.is_dir:
                 raise UsageError(f"'{target}' is inside '{parent.path}', which is a tracked file.")
@@ -245,15 +246,6 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
-
-
-def _tracked_parent(rel: str, by_path: dict[str, Output]) -> Output | None:
-    parent = rel.rpartition("/")[0]
-    while parent:
-        if parent in by_path:
-            return by_path[parent]
-        parent = parent.rpartition("/")[0]
-    return None
 
 
 def _unique(targets: list[Target]) -> list[Target]:

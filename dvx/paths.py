@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from dvx.errors import FormatError, PathError
 from dvx.fsutil import temp_target
@@ -87,6 +87,19 @@ def check_no_symlinked_parent(root: str, rel: str) -> None:
                 "symbolic link, which could lead outside the repository.",
                 "Replace the link with a real directory.",
             )
+
+
+V = TypeVar("V")
+
+
+def nearest_parent_in(rel: str, by_path: Mapping[str, V]) -> V | None:
+    """The value of the nearest directory above the POSIX path `rel` that `by_path` holds."""
+    parent = rel.rpartition("/")[0]
+    while parent:
+        if parent in by_path:
+            return by_path[parent]
+        parent = parent.rpartition("/")[0]
+    return None
 
 
 def to_posix(path: str) -> str:

@@ -9,7 +9,15 @@ from typing import Any
 
 import yaml
 
-from dvx.lockfile import HEADER, LockedPath, LockWriter, StageLock, encode_lock, parse_lock
+from dvx.lockfile import (
+    HEADER,
+    LockedPath,
+    LockWriter,
+    StageLock,
+    encode_lock,
+    entry_document,
+    parse_lock,
+)
 
 OID = "0" * 32
 # Strings PyYAML quotes, folds or breaks in different ways: line breaks of every kind YAML
@@ -22,38 +30,9 @@ OUTS = ["[1]", "yes", "null", "trail "]
 
 
 def whole_dump(stages: dict[str, StageLock]) -> bytes:
-    """The reference: the document built in full and dumped once."""
-    def entry(p: LockedPath, is_out: bool) -> dict[str, Any]:
-        doc: dict[str, Any] = {"path": p.path, "oid": p.oid, "size": p.size}
-        if p.nfiles is not None:
-            doc["nfiles"] = p.nfiles
-        if is_out:
-            if p.executable and p.nfiles is None:
-                doc["exec"] = True
-            if not p.cache:
-                doc["cache"] = False
-            if not p.push:
-                doc["push"] = False
-            if p.remote is not None:
-                doc["remote"] = p.remote
-        return doc
-
-    def ordered(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ordered(value[k]) for k in sorted(value)}
-        return [ordered(v) for v in value] if isinstance(value, list) else value
-
-    doc: dict[str, Any] = {"dvx": 1, "algo": "xxh128", "stages": {}}
-    for name in sorted(stages):
-        lock = stages[name]
-        item: dict[str, Any] = {"cmd": lock.cmd[0] if len(lock.cmd) == 1 else list(lock.cmd)}
-        if lock.deps:
-            item["deps"] = [entry(d, False) for d in sorted(lock.deps, key=lambda d: d.path)]
-        if lock.params:
-            item["params"] = ordered(lock.params)
-        if lock.outs:
-            item["outs"] = [entry(o, True) for o in sorted(lock.outs, key=lambda o: o.path)]
-        doc["stages"][name] = item
+    """The reference: the whole document built first and dumped once."""
+    doc = {"dvx": 1, "algo": "xxh128",
+           "stages": {name: entry_document(stages[name]) for name in sorted(stages)}}
     return (HEADER + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True,
                                     default_flow_style=False, width=1 << 30, indent=2)
             ).encode("utf-8")

@@ -19,6 +19,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import load_tree
+from dvx.paths import nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
@@ -173,7 +174,7 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
         out = produced[rel]
         return _as_recorded(out) if current is not None and _outdated(repo, current,
                                                                         out) else current
-    around = _produced_around(rel, produced)
+    around = nearest_parent_in(rel, produced)
     if around is not None:
         return _recorded_at(repo, rel, around) if _not_checked_out(repo, around) else current
     inside = ([o for path, o in produced.items() if path.startswith(rel + "/")]
@@ -194,16 +195,6 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
         files.update((f"{below}/{e.path}", e._replace(path=f"{below}/{e.path}"))
                      for e in tree.entries)
     return _tree_state(repo.algo, rel, files.values())
-
-
-def _produced_around(rel: str, produced: Mapping[str, LockedPath]) -> LockedPath | None:
-    """The produced output directory `rel` is inside, if any."""
-    parent = rel.rpartition("/")[0]
-    while parent:
-        if parent in produced:
-            return produced[parent]
-        parent = parent.rpartition("/")[0]
-    return None
 
 
 def _not_checked_out(repo: Repo, out: LockedPath) -> bool:
