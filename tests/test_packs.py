@@ -8,7 +8,7 @@ import os
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import fsspec
 import pytest
@@ -373,12 +373,9 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert real.exists()
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped"])
-def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
-        repo, dvx, tmp_path, damage):
-    """The clone that pushed keeps a copy of its index: fsck --remote there still reads the
-    remote's bytes, refuses the damaged index as a clone without a copy does, and the push
-    --repair that follows uploads again what only it named."""
+def _pushed_with_its_index(repo: Path, dvx: Any, tmp_path: Path) -> Path:
+    """Three files pushed (as one pack) and committed; the remote's index of them, writable
+    so a test can damage it."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
     for i in range(3):
@@ -387,8 +384,18 @@ def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)  # the files'
-    data = index.read_bytes()
     index.chmod(0o644)
+    return index
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
+        repo, dvx, tmp_path, damage):
+    """The clone that pushed keeps a copy of its index: fsck --remote there still reads the
+    remote's bytes, refuses the damaged index as a clone without a copy does, and the push
+    --repair that follows uploads again what only it named."""
+    index = _pushed_with_its_index(repo, dvx, tmp_path)
+    data = index.read_bytes()
     flipped = data[:-2] + (b"1" if data[-2:-1] == b"0" else b"0") + b"\n"
     index.write_bytes(data[:40] if damage == "truncated" else flipped)  # under the same name
     found = dvx("fsck", "--remote", "s", "--json")
@@ -408,15 +415,7 @@ def test_push_repair_reads_the_remote_s_own_index_not_the_copy_kept_here(repo, d
     """The clone that pushed keeps a copy of its index: push --repair (with no fsck before it)
     still reads the remote's bytes, takes what only the damaged index names for missing and
     uploads it, so a clone that never saw the index can pull."""
-    store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    for i in range(3):
-        write(repo / "d" / f"{i}", f"data {i}")
-    assert dvx("add", "d").code == 0 and dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "data")
-    index = max((store / "indexes").iterdir(), key=lambda p: p.stat().st_size)  # the files'
-    index.chmod(0o644)
+    index = _pushed_with_its_index(repo, dvx, tmp_path)
     index.write_bytes(index.read_bytes()[:60])  # damaged on the remote, under the same name
     repaired = dvx("push", "--repair")
     assert repaired.code == 0 and "Pushed 3 objects" in repaired.stdout, repaired.output

@@ -8,6 +8,7 @@ import random
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import xxhash
 from conftest import git, make_git_repo, run_dvx, write
@@ -176,6 +177,18 @@ def test_a_linked_worktree_uses_the_main_worktrees_cache_whatever_it_has_checked
     assert (main / "model.bin").read_text() == "model\n"
 
 
+def _model_added_in_a_linked_worktree(main: Path, tmp_path: Path, committed: str) -> Path:
+    """A linked worktree of `main` on a new branch that checks out the data file `committed`
+    and adds model.bin: the worktree."""
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+    assert run_dvx("checkout", cwd=linked).code == 0
+    assert (linked / committed).read_text() == (main / committed).read_text()
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    return linked
+
+
 def test_a_relative_cache_dir_in_the_tracked_config_is_one_cache_for_every_worktree(tmp_path):
     """A relative cache.dir in .dvx/config starts at the .dvx every worktree shares."""
     main = make_git_repo(tmp_path / "main")
@@ -184,13 +197,7 @@ def test_a_relative_cache_dir_in_the_tracked_config_is_one_cache_for_every_workt
     write(main / "base.csv", "base\n")
     assert run_dvx("add", "base.csv", cwd=main).code == 0
     _commit_all(main, "base")
-    linked = tmp_path / "linked"
-    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
-
-    assert run_dvx("checkout", cwd=linked).code == 0
-    assert (linked / "base.csv").read_text() == "base\n"
-    write(linked / "model.bin", "model\n")
-    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    linked = _model_added_in_a_linked_worktree(main, tmp_path, "base.csv")
     _commit_all(linked, "model")
     assert len(store_objects(main / ".dvx" / "cache" / "objects")) == 2
 
@@ -235,11 +242,5 @@ def test_a_submodules_linked_worktree_shares_the_submodule_checkouts_cache(tmp_p
     write(checkout / "data.csv", "data\n")
     assert run_dvx("add", "data.csv", cwd=checkout).code == 0
     _commit_all(checkout, "data")
-    linked = tmp_path / "linked"
-    git(checkout, "worktree", "add", "-q", str(linked), "-b", "exp")
-
-    assert run_dvx("checkout", cwd=linked).code == 0
-    assert (linked / "data.csv").read_text() == "data\n"
-    write(linked / "model.bin", "model\n")
-    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    _model_added_in_a_linked_worktree(checkout, tmp_path, "data.csv")
     assert len(store_objects(checkout / ".dvx" / "cache")) == 2
