@@ -221,19 +221,23 @@ class Repo:
     def place_git_sees(self, path: str, home: str = "cache") -> str | None:
         """Where `path` leads if Git would see what dvx writes there: "git" (the Git
         directory), or "workspace" (a worktree of this repository, anywhere but the folder
-        .dvx/HOME that .dvx/.gitignore ignores), else None."""
+        .dvx/HOME that .dvx/.gitignore ignores), else None. A path is judged by the innermost
+        worktree holding it: a linked worktree may sit inside the main one's folder (which
+        then ignores it), and its own .dvx/HOME is as hidden as the main one's."""
         real = os.path.realpath(path)
         if _within(real, os.path.realpath(os.path.join(self.root, ".git"))):
             return "git"
-        workspaces = [self.root]
+        workspaces = [os.path.realpath(self.root)]
         if self.shared_dvx_dir and os.path.basename(self.shared_dvx_dir) == DVX_DIR:
-            workspaces.append(os.path.dirname(self.shared_dvx_dir))  # the main worktree
-        for workspace in workspaces:
-            # .dvx/HOME itself may be a link leading elsewhere: Git ignores only its name
-            allowed = os.path.join(os.path.realpath(os.path.join(workspace, DVX_DIR)), home)
-            if _within(real, os.path.realpath(workspace)) and not _within(real, allowed):
-                return "workspace"
-        return None
+            # the main worktree
+            workspaces.append(os.path.realpath(os.path.dirname(self.shared_dvx_dir)))
+        holding = [workspace for workspace in workspaces if _within(real, workspace)]
+        if not holding:
+            return None
+        workspace = max(holding, key=len)
+        # .dvx/HOME itself may be a link leading elsewhere: Git ignores only its name
+        allowed = os.path.join(os.path.realpath(os.path.join(workspace, DVX_DIR)), home)
+        return None if _within(real, allowed) else "workspace"
 
     @functools.cached_property
     def cache(self) -> LocalCache:

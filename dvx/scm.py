@@ -63,31 +63,36 @@ def common_git_dir_of(root: str) -> str | None:
 def main_worktree_of(common_dir: str) -> str | None:
     """The main worktree of the repository whose shared Git directory is `common_dir`: the
     folder holding it when it is a `.git`, else the core.worktree its config names (a
-    submodule's); None for a bare repository, or one made with --separate-git-dir, which
-    Git itself cannot name either."""
+    submodule's); None for a bare repository (core.bare, even one named `.git` inside the
+    folder of its worktrees), or one made with --separate-git-dir, which Git itself cannot
+    name either."""
+    config_path = os.path.join(common_dir, "config")
+    if _core_setting(config_path, "bare").lower() in ("true", "yes", "on", "1"):
+        return None
     if os.path.basename(common_dir) == ".git":
         return os.path.dirname(common_dir)
-    worktree = _core_worktree(os.path.join(common_dir, "config"))
+    worktree = _core_setting(config_path, "worktree")
     return os.path.normpath(os.path.join(common_dir, worktree)) if worktree else None
 
 
-def _core_worktree(config_path: str) -> str | None:
-    """core.worktree in the Git config file at `config_path` (includes are not followed)."""
+def _core_setting(config_path: str, key: str) -> str:
+    """core.KEY in the Git config file at `config_path` (includes are not followed): the last
+    value set, "true" for the key written alone (as Git reads it), "" when not set."""
     try:
         with open(config_path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError):
-        return None
-    section = ""
+        return ""
+    section, found = "", ""
     for line in lines:
         line = line.strip()
         if line.startswith("["):
             section = line[1:line.find("]")].strip().lower()
             continue
-        key, sep, value = line.partition("=")
-        if sep and section == "core" and key.strip().lower() == "worktree":
-            return value.strip().strip('"') or None
-    return None
+        name, sep, value = line.partition("=")
+        if section == "core" and name.strip().lower() == key:
+            found = value.strip().strip('"') if sep else "true"
+    return found
 
 
 def tracked_in(root: str, folder: str) -> list[str]:

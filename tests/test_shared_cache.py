@@ -244,3 +244,32 @@ def test_a_submodules_linked_worktree_shares_the_submodule_checkouts_cache(tmp_p
     _commit_all(checkout, "data")
     _model_added_in_a_linked_worktree(checkout, tmp_path, "data.csv")
     assert len(store_objects(checkout / ".dvx" / "cache")) == 2
+
+
+def test_worktrees_inside_the_folder_of_the_main_one_or_of_a_bare_git_dir_work(tmp_path):
+    """A linked worktree may sit inside the main worktree's folder (`.worktrees/feat`, which
+    the main one ignores), or beside a bare repository cloned into `proj/.git`: its own .dvx/tmp
+    is its own, and the bare one's worktrees share `proj/.git/dvx`."""
+    main = make_git_repo(tmp_path / "proj")
+    assert run_dvx("init", cwd=main).code == 0
+    write(main / ".gitignore", ".worktrees/\n")
+    write(main / "base.csv", "base\n")
+    assert run_dvx("add", "base.csv", cwd=main).code == 0
+    _commit_all(main, "base")
+    nested = main / ".worktrees" / "feat"
+    git(main, "worktree", "add", "-q", str(nested), "-b", "feat")
+    for args in (["status"], ["checkout"]):
+        result = run_dvx(*args, cwd=nested)
+        assert result.code == 0, result.output
+    assert (nested / "base.csv").read_text() == "base\n"
+    assert git(main, "status", "--porcelain", "--untracked-files=all") == ""
+
+    bare = tmp_path / "proj2" / ".git"
+    git(tmp_path, "clone", "-q", "--bare", str(main), str(bare))
+    beside = tmp_path / "proj2" / "main"
+    git(bare, "worktree", "add", "-q", str(beside), "main")
+    write(beside / "model.bin", "model\n")
+    added = run_dvx("add", "model.bin", cwd=beside)
+    assert added.code == 0, added.output
+    assert len(store_objects(bare / "dvx" / "cache")) == 1
+    assert not (tmp_path / "proj2" / ".dvx").exists()
