@@ -975,6 +975,37 @@ def test_data_left_behind_beside_what_git_and_dvx_track_now_is_removed(team):
     assert "data: no longer tracked, its pointer left Git; changed since" in listed.stdout
 
 
+def test_files_dvx_placed_in_a_directory_go_on_the_round_trip_from_a_branch_splitting_it(team):
+    """On `split`, `data/small.txt` is in Git and `data/big.bin` (also in `data` on main)
+    tracked on its own. Switched to main and back, what dvx placed at `data` on main goes:
+    `big.bin`, left there as split's own output, does not make `data` data dvx found."""
+    alice = team.founder()
+    write(alice / "data/small.txt", "small\n")
+    write(alice / "data/big.bin", "big\n")
+    write(alice / "data/c.bin", "c\n")
+    write(alice / "data/sub/s.txt", "s\n")
+    must("add", "data", cwd=alice)
+    commit(alice, "data tracked whole")
+    git(alice, "checkout", "-q", "-b", "split")
+    must("remove", "data.dvx", cwd=alice)
+    (alice / "data/c.bin").unlink()
+    (alice / "data/sub/s.txt").unlink()
+    (alice / "data/sub").rmdir()
+    must("add", "data/big.bin", cwd=alice)
+    commit(alice, "data/small.txt in Git, data/big.bin tracked")
+
+    git(alice, "checkout", "-q", "main")
+    must("checkout", cwd=alice)
+    assert (alice / "data/sub/s.txt").read_text() == "s\n"
+    git(alice, "checkout", "-q", "split")
+    done = run_dvx("checkout", cwd=alice)
+    assert done.code == 0 and "did not place" not in done.stderr, done.output
+    assert sorted(p.name for p in (alice / "data").iterdir()) == [
+        ".gitignore", "big.bin", "big.bin.dvx", "small.txt"]
+    assert git(alice, "status", "--porcelain", "--untracked-files=all") == ""
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def test_data_whose_pointer_was_never_committed_is_never_taken(team):
     """A pointer only staged, then taken by `git reset --hard`: no commit names the data, so
     the workspace may hold its only copy (gc keeps nothing for it)."""

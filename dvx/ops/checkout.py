@@ -78,6 +78,9 @@ class CheckoutResult:
     restored: PathList = field(default_factory=PathList)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # Of the unchanged files, those dvx did not place before (as an output of their own): what
+    # tells data found already there from data dvx left from another version.
+    unchanged_found: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     missing: list[str] = field(default_factory=list)  # paths whose data is not in the cache
 
@@ -117,8 +120,11 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
             records_before = {}
-            # Data already there with no record: found, not placed, should it match.
-            found_there = {target for target in targets if target.subpath is None
+            # Data already there with no record: found, not placed, should it match. In a
+            # directory, what dvx placed there as outputs of their own does not count.
+            recorded = sorted(repo.syncstate.paths())
+            found_there = {target: _placed_inside(recorded, target.output)
+                           for target in targets if target.subpath is None
                            and repo.syncstate.get(target.output.path) is None
                            and os.path.lexists(repo.abspath(target.output.path))}
             for target in targets:
@@ -128,17 +134,18 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             repo.syncstate.flush()
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
-                unchanged = result.unchanged
+                found = result.unchanged_found
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
-                                         relink):  # no manifest: nothing placed, as before
+                                         relink, found_there.get(target, ())):
+                        # no manifest: nothing placed, as before
                         _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
                     _checkout_file(repo, target.output, force, result, relink)
                 _remember_synced(repo, target,
                                  complete=len(result.skipped) + len(result.missing) == problems)
-                if target in found_there and result.unchanged > unchanged:
+                if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
             if settle:
@@ -224,6 +231,17 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path,
                     target.output.path, target.output.path)
+
+
+def _placed_inside(recorded: list[str], output: Output) -> tuple[str, ...]:
+    """The paths in the directory `output` (relative to it) that dvx synced as outputs of
+    their own, among the sorted `recorded` paths: a file `data/x.bin` tracked alone on another
+    branch, left there by a switch."""
+    if not output.pointer.is_dir:
+        return ()
+    prefix = output.path + "/"
+    inside = recorded[bisect_left(recorded, prefix):bisect_left(recorded, output.path + "0")]
+    return tuple(other[len(prefix):] for other in inside)
 
 
 def _mark_found(repo: Repo, output: Output) -> None:
@@ -356,6 +374,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             or not _shares_its_mode(state, os.lstat(full))):
         _fix_mode(full, pointer.executable, state.is_cache_link)
         result.unchanged += 1
+        result.unchanged_found += 1
         return
     if not repo.cache.exists(pointer.oid):
         result.missing.append(output.path)
@@ -442,8 +461,10 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
-                  result: CheckoutResult, relink: bool = False) -> bool:
-    """Check the directory out; False if its manifest is not in the cache (nothing done)."""
+                  result: CheckoutResult, relink: bool = False,
+                  placed_before: tuple[str, ...] = ()) -> bool:
+    """Check the directory out; False if its manifest is not in the cache (nothing done).
+    `placed_before`: its paths dvx placed as outputs of their own (see _plan_dir)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
         result.missing.append(output.path)
@@ -456,7 +477,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             return True
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
-                     relink)
+                     relink, placed_before)
     _apply(repo, output.path, top, tree, plan, result)
     return True
 
@@ -517,7 +538,9 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
-              relink: bool = False) -> _DirPlan:
+              relink: bool = False, placed_before: tuple[str, ...] = ()) -> _DirPlan:
+    """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
+    are not counted in result.unchanged_found."""
     plan = _DirPlan()
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
@@ -546,11 +569,11 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                     not relink
                     or _placed_as_configured(repo, path, state, st, entry.executable)):
                 if state.executable == entry.executable:
-                    result.unchanged += 1
+                    _count_unchanged(result, rel, placed_before)
                     continue
                 if not _shares_its_mode(state, st):
                     plan.chmod.append(index)
-                    result.unchanged += 1
+                    _count_unchanged(result, rel, placed_before)
                     continue
                 # A link shares the cache object's mode: placed again, as a copy.
             why = why or _replaceable(repo, state, force)
@@ -575,6 +598,12 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         else:
             plan.delete.append(rel)
     return plan
+
+
+def _count_unchanged(result: CheckoutResult, rel: str, placed_before: tuple[str, ...]) -> None:
+    result.unchanged += 1
+    if not any(_in_scope(rel, placed) for placed in placed_before):
+        result.unchanged_found += 1
 
 
 PLACE_AT_ONCE = 65_536  # files placed per round: their outcomes are held until recorded

@@ -15,7 +15,8 @@ track (`cache: false` in dvx.lock or dvx.yaml), is not data left behind, nor is 
 what dvx tracks now. A directory that now holds files Git tracks or paths dvx tracks (`data/`
 moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx placed in it apart
 from those, and only they go; data dvx found already there rather than placed (a file `dvx
-remove` kept, then checked out at an older commit) stays. `dvx remove` forgets the record
+remove` kept, then checked out at an older commit; not one dvx had placed as an output of its
+own) stays. `dvx remove` forgets the record
 before it deletes the pointer.
 """
 
