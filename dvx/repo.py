@@ -181,7 +181,9 @@ class Repo:
         log.warning("This worktree's own cache (%s) holds objects, but every worktree of this "
                     "Git repository uses the shared cache at %s: data only in the own one "
                     "counts as not in the cache, and is deleted with the worktree. Move it "
-                    "over: `mkdir -p %s && cp -a -n %s/. %s/ && rm -r %s`.",
+                    "over: `mkdir -p %s && cp -a -n %s/. %s/ && rm -r %s`, then run `dvx "
+                    "checkout --relink` (files linked into the own cache are linked into the "
+                    "shared one).",
                     own, shared, into, files, into, files)
 
     def _check_confirmed(self, configured: str, path: str) -> None:

@@ -230,6 +230,34 @@ def test_objects_in_a_linked_worktrees_own_cache_are_named_with_how_to_move_them
     assert "not in cache" not in quiet.stdout
 
 
+def test_following_the_own_cache_warning_with_symlinks_leaves_the_worktree_clean(tmp_path):
+    """With cache.type symlink, the worktree's files link into its own cache: the warning's
+    move command, then the `dvx checkout --relink` it names, leaves nothing to commit."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    assert run_dvx("config", "cache.type", "symlink", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+    write(linked / "model.bin", "model\n")
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    own = linked / ".dvx" / "cache"
+    own.mkdir()
+    (main / ".dvx" / "cache" / "files").rename(own / "files")
+    target = (linked / "model.bin").readlink()
+    (linked / "model.bin").unlink()
+    (linked / "model.bin").symlink_to(own / target.relative_to(main / ".dvx" / "cache"))
+
+    warned = run_dvx("status", cwd=linked).stderr
+    move = warned.split("Move it over: `")[1].split("`")[0]
+    assert "then run `dvx checkout --relink`" in warned, warned
+    subprocess.run(move, shell=True, check=True)
+    assert run_dvx("checkout", "--relink", cwd=linked).code == 0
+    clean = run_dvx("status", cwd=linked)
+    assert clean.code == 0 and "own cache" not in clean.stderr, clean.output
+    assert "up to date" in clean.stdout, clean.output
+
+
 def test_a_submodules_linked_worktree_shares_the_submodule_checkouts_cache(tmp_path):
     """A submodule's Git directory (.git/modules/NAME) names its main worktree in
     core.worktree: that checkout's .dvx holds the cache its linked worktrees share."""
