@@ -11,7 +11,7 @@ placed go (a file .dvxignore keeps out of the directory stays). Anything else st
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
 Git still has (in the index: deleted by hand, not by Git), or that a stage outputs for Git to
-track (`cache: false` in dvx.lock or dvx.yaml), is not data left behind, nor is a path inside
+track (`cache: false` in dvx.lock), is not data left behind, nor is a path inside
 what dvx tracks now. A directory that now holds files Git tracks or paths dvx tracks (`data/`
 moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx placed in it apart
 from those, and only they go; data dvx found already there rather than placed (a file `dvx
@@ -219,18 +219,12 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
 
 
 def _outputs_for_git(repo: Repo) -> set[str]:
-    """The outputs Git is to track (`cache: false`) that dvx.lock records or dvx.yaml
-    declares: a stage's output, never data left behind. (A cached one dvx.yaml declares but
-    dvx.lock does not record is not ignored by Git, so it may go.) Read only when records
-    remain once the cached outputs are set apart, so seldom."""
-    from dvx.pipeline.spec import load_pipeline
-
-    paths = {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
-             if not o.cache}
-    pipeline = load_pipeline(repo)
-    if pipeline is not None:
-        paths.update(o.path for stage in pipeline.stages for o in stage.outs if not o.cache)
-    return paths
+    """The outputs Git is to track (`cache: false`) that dvx.lock records: a stage's output,
+    never data left behind. (One dvx.yaml declares but no run recorded yet is not: it is
+    data an older run placed, in the cache and recorded by a commit, like any other.) Read
+    only when records remain once the cached outputs are set apart, so seldom."""
+    return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
+            if not o.cache}
 
 
 def _in_a_commit(repo: Repo, path: str) -> bool:
