@@ -10,8 +10,10 @@ wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import getpass
+import http.server
 import json
 import os
 import random
@@ -20,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -302,3 +305,18 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         yield {"name": "fake-gcs-server", "endpoint_url": endpoint, "pid": proc.pid}
     finally:
         _stop(proc)
+
+
+@contextlib.contextmanager
+def serving(handler: Callable[..., Any], directory: Path) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 serving `directory` with `handler` (a
+    SimpleHTTPRequestHandler class), for as long as the block runs: its base URL."""
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(directory)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,7 +4,6 @@
 import http.server
 import json
 import os
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ import xxhash
 
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
+from tests.servers import serving
 from tests.team import Team, commit, edit, must, share
 
 
@@ -310,15 +310,8 @@ class _NoVersion(http.server.SimpleHTTPRequestHandler):
 def unversioned_server(tmp_path) -> Iterator[tuple[str, os.PathLike[str]]]:
     root = tmp_path / "www"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: _NoVersion(*a, directory=str(root)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_NoVersion, root) as url:
+        yield url, root
 
 
 def test_a_url_that_reports_no_version_is_downloaded_again_by_update(
@@ -364,12 +357,8 @@ def test_import_url_refuses_a_password_in_the_url_and_reads_netrc_instead(
     """The pointer is committed: the password would be in Git's history for good."""
     root = tmp_path / "www"
     write(root / "data.csv", "v1\n")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: _BasicAuth(*a, directory=str(root)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        host = f"127.0.0.1:{server.server_address[1]}"
+    with serving(_BasicAuth, root) as url:
+        host = url.removeprefix("http://")
         refused = run_dvx("import-url", f"http://bob:PASSW0RD@{host}/data.csv", cwd=project)
         assert refused.code == 2, refused.output
         assert refused.stderr.startswith("ERROR: The URL contains a password, which would be "
@@ -384,9 +373,6 @@ def test_import_url_refuses_a_password_in_the_url_and_reads_netrc_instead(
         write(root / "data.csv", "v2 and more\n")
         assert run_dvx("update", cwd=project).code == 0
         assert (project / "data.csv").read_text() == "v2 and more\n"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(

@@ -21,6 +21,7 @@ import xxhash
 from tests.conftest import git, tree_bytes, write
 from tests.faulty_fs import FaultyFileSystem
 from tests.remotes import commit_all, local_spec
+from tests.servers import serving
 
 fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
 
@@ -310,15 +311,8 @@ class _TokenChecked(http.server.SimpleHTTPRequestHandler):
 def _token_server(served: Path, broken: bool = False) -> Iterator[tuple[str, list[str]]]:
     seen: ClassVar[list[str]] = []
     handler = type("Handler", (_TokenChecked,), {"broken": broken, "seen": seen})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(served)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(handler, served) as url:
+        yield url, seen
 
 
 def test_the_query_of_an_http_remote_url_goes_on_every_request(repo, dvx, tmp_path):
