@@ -373,6 +373,15 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert real.exists()
 
 
+def _assert_a_clone_pulls_d(repo: Path, tmp_path: Path) -> None:
+    """A fresh clone of `repo` pulls its directory d byte for byte."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 0, pulled.output
+    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+
+
 def _pushed_with_its_index(repo: Path, dvx: Any, tmp_path: Path) -> Path:
     """Three files pushed (as one pack) and committed; the remote's index of them, writable
     so a test can damage it."""
@@ -405,10 +414,7 @@ def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
     assert {row["path"] for row in report["missing"]} == {f"d/{i}" for i in range(3)}
     repaired = dvx("push", "--repair")
     assert repaired.code == 0 and "Pushed 3 objects" in repaired.stdout, repaired.output
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    assert run_dvx("pull", cwd=clone).code == 0
-    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+    _assert_a_clone_pulls_d(repo, tmp_path)
 
 
 def test_push_repair_reads_the_remote_s_own_index_not_the_copy_kept_here(repo, dvx, tmp_path):
@@ -420,11 +426,7 @@ def test_push_repair_reads_the_remote_s_own_index_not_the_copy_kept_here(repo, d
     repaired = dvx("push", "--repair")
     assert repaired.code == 0 and "Pushed 3 objects" in repaired.stdout, repaired.output
     assert index.name in repaired.stderr and "Nothing it names is used" in repaired.stderr
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    pulled = run_dvx("pull", cwd=clone)
-    assert pulled.code == 0, pulled.output
-    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+    _assert_a_clone_pulls_d(repo, tmp_path)
 
 
 def test_a_local_copy_of_an_index_damaged_here_is_replaced_by_fsck(repo, dvx, tmp_path):
@@ -545,13 +547,9 @@ def test_fsck_takes_out_only_the_damaged_one_of_two_copies_in_one_pack(repo, dvx
     checked = dvx("fsck", "--remote", "s")
     assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
     assert _index_entries(store).count((section.pack, bad)) == 1
-    clone = tmp_path / "clone"
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    pulled = run_dvx("pull", cwd=clone)
-    assert pulled.code == 0, pulled.output
-    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+    _assert_a_clone_pulls_d(repo, tmp_path)
 
 
 def test_gc_remote_writes_an_object_packed_twice_into_its_new_pack_once(repo, dvx, tmp_path):
