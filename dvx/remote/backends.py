@@ -438,6 +438,13 @@ def _cut_off_at(url: str, backend: Backend) -> int:
                 if at >= 0), default=-1)
 
 
+def _cut_off_sentence(url: str, cut: int, what: str) -> str:
+    char = url[cut]
+    starts = "a fragment" if char == "#" else "a query string"
+    return (f"The {what} '{redact_url(url)}' holds '{char}', which starts {starts} in a URL: "
+            "everything from it on would be cut off")
+
+
 def _refuse_cut_off_path(url: str, backend: Backend) -> None:
     """A '#' (and, but for HTTP's query string, a '?') ends a URL's path: what follows it
     is dropped, so `s3://bkt/team#a` and `s3://bkt/team#b` would be one store, which each
@@ -447,11 +454,9 @@ def _refuse_cut_off_path(url: str, backend: Backend) -> None:
         return
     char = url[cut]
     encoded = f", or write it percent-encoded ('%{ord(char):02X}')" if backend.decodes_path else ""
-    starts = "a fragment" if char == "#" else "a query string"
-    raise ConfigError(f"The remote URL '{redact_url(url)}' holds '{char}', which starts "
-                      f"{starts} in a URL: everything from it on would be cut off, so the "
-                      f"remote would be '{redact_url(url[:cut])}', shared with every URL that "
-                      f"differs only after the '{char}'.",
+    raise ConfigError(f"{_cut_off_sentence(url, cut, 'remote URL')}, so the remote would be "
+                      f"'{redact_url(url[:cut])}', shared with every URL that differs only "
+                      f"after the '{char}'.",
                       f"Choose a path without '{char}'{encoded}.")
 
 
@@ -465,12 +470,9 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
     backend = _BY_SCHEME.get(scheme_of(url))
     cut = _cut_off_at(url, backend) if backend is not None and backend.decodes_path else -1
     if cut >= 0:
-        char = url[cut]
-        raise UsageError(f"The URL '{redact_url(url)}' holds '{char}', which starts "
-                         f"{'a fragment' if char == '#' else 'a query string'} in a URL: "
-                         f"everything from it on would be cut off.",
-                         f"Write it percent-encoded ('%{ord(char):02X}') to name a file with "
-                         f"that character.")
+        raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
+                         f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
+                         "with that character.")
     fs, path = fsspec.core.url_to_fs(url, **options)
     if backend is not None and backend.name == "ssh":
         return fs, unquote(path)
