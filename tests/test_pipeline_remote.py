@@ -4,6 +4,7 @@ instead of running it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import git, write
@@ -152,6 +153,8 @@ stages:
     assert "a.bin needs it, and the remote archive does not have it: `dvx push` sends it to " \
            "the default remote main (where it may be), `dvx push -r archive` uploads it " \
            "here." in archived.stderr, archived.stderr
+    as_json = json.loads(dvx("fsck", "--remote", "archive", "--json").stdout)
+    assert [(m["path"], m["pushed_to"]) for m in as_json["missing"]] == [("a.bin", "main")]
     assert dvx("push", "-r", "archive").code == 0  # what status -r archive listed
     assert dvx("fsck", "--remote", "archive").code == 0
     assert "in sync" in dvx("status", "--remote", "-r", "archive").stdout

@@ -58,7 +58,10 @@ class FsckResult:
                 "corrupt": [{"oid": oid, "problem": why, "moved_to": self.quarantined.get(oid),
                              "retired": oid in self.retired}
                             for oid, why in sorted(self.corrupt.items())],
-                "missing": [{"oid": oid, "path": path}
+                # `pushed_to`: the remote `dvx push` sends it to when that is not this one
+                "missing": [{"oid": oid, "path": path,
+                             "pushed_to": self.default_remote if oid in self.sent_elsewhere
+                             else None}
                             for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
                 "lost": sorted(self.lost),
                 "not_objects": [{"oid": oid, "path": path}
