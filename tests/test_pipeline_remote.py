@@ -158,3 +158,21 @@ stages:
     assert dvx("push", "-r", "archive").code == 0  # what status -r archive listed
     assert dvx("fsck", "--remote", "archive").code == 0
     assert "in sync" in dvx("status", "--remote", "-r", "archive").stdout
+
+
+def test_an_output_naming_the_default_remote_goes_with_the_others(repo, dvx, tmp_path):
+    """`remote: main` where main is the default remote: one push to main, named once."""
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: echo a > a.bin; echo b > b.bin
+    outs:
+    - a.bin: {remote: main}
+    - b.bin
+""")
+    assert dvx("repro").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0 and "Pushed 2 objects" in pushed.stdout, pushed.output
+    assert "[remote 'main']" in pushed.stdout, pushed.stdout
+    assert "[remote 'main']" in dvx("fetch").stdout

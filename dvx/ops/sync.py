@@ -15,7 +15,13 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
-from dvx.ops.remote import lock_remote, open_remote, remote_jobs, remote_retries
+from dvx.ops.remote import (
+    default_remote,
+    lock_remote,
+    open_remote,
+    remote_jobs,
+    remote_retries,
+)
 from dvx.outputs import Target, load_tree
 from dvx.paths import POINTER_SUFFIX
 from dvx.remote import locks, packed, pushlog, transfer
@@ -168,13 +174,15 @@ def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
                              repo.progress)
 
 
-def _by_remote(targets: list[Target], remote_name: str | None
+def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
                ) -> dict[str | None, list[Target]]:
     """Pipeline outputs that name their own remote (`remote:` in dvx.yaml) go there, unless
-    a remote is given explicitly."""
+    a remote is given explicitly; the rest go to the default remote (one group with the
+    outputs that name it)."""
+    default = remote_name or default_remote(repo.config)
     groups: dict[str | None, list[Target]] = {}
     for target in targets:
-        groups.setdefault(remote_name or target.output.remote, []).append(target)
+        groups.setdefault(remote_name or target.output.remote or default, []).append(target)
     return groups or {remote_name: []}
 
 
@@ -205,7 +213,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, repair: bool = False) -> SyncResult:
     targets = pushed(targets)
-    groups = _by_remote(targets, remote_name)
+    groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
         return _merged([push(repo, group, name, jobs, repair) for name, group in groups.items()])
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
@@ -344,7 +352,7 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None) -> SyncResult:
     targets = pushed(targets)
-    groups = _by_remote(targets, remote_name)
+    groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
         return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
@@ -470,7 +478,7 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     sends it to (its own, else the default one)."""
     if remote_name is not None:
         return _status_on(repo, belonging_on(targets, remote_name), remote_name, jobs)
-    groups = _by_remote(pushed(targets), None)
+    groups = _by_remote(repo, pushed(targets), None)
     results = [_status_on(repo, group, name, jobs) for name, group in groups.items()]
     if len(results) == 1:
         return results[0]
