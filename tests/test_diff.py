@@ -161,6 +161,13 @@ def test_the_workspace_against_head_and_targets(tmp_path):
     assert _summary(only)["modified"] == ["data/images/0.png"]
     assert _summary(_diff(alice, "--targets", "data/images/0.png"))["modified"] == [
         "data/images/0.png"]
+    # the pointer file names its data, the repository root everything
+    assert _summary(_diff(alice, "--targets", "data/images.dvx"))["modified"] == [
+        "data/images/0.png"]
+    assert _summary(_diff(alice, "--targets", "."))["deleted"] == ["model.pt"]
+    typo = _diff(alice, "--targets", "data/imagse")
+    assert not _summary(typo)["modified"]
+    assert typo["problems"] == ["'data/imagse' names nothing dvx tracks in HEAD or workspace."]
     assert run_dvx("diff", "-q", cwd=alice).code == 1
     text = run_dvx("diff", cwd=alice).stdout
     assert "Modified:\n    data/images/0.png" in text and "1 deleted, 2 modified" in text

@@ -54,6 +54,19 @@ def test_push_takes_the_data_of_the_revisions_asked_for(repo, dvx, tmp_path):
     assert _oid("v1") in _on_remote(store)
 
 
+def test_a_pointer_file_names_its_data_in_every_revision(repo, dvx, tmp_path):
+    """`f.dvx` as a target is `f`, in the revisions asked for as in the workspace."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    _history(repo, dvx)
+    assert dvx("push", "-T", "f.dvx").code == 0
+    assert {_oid("v1"), _oid("v3")} <= _on_remote(store)
+    other = clone(repo, tmp_path)
+    assert dvx("fetch", "--rev", "v1", "f.dvx", cwd=other).code == 0
+    cached = {p.parent.name + p.name for p in (other / ".dvx/cache/files/xxh128").glob("*/*")}
+    assert _oid("v1") in cached
+
+
 def test_fetch_of_a_revision_needs_no_checkout(repo, dvx, tmp_path):
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     _history(repo, dvx)

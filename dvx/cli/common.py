@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -140,6 +141,19 @@ def revision_options(func: F) -> F:
     return func
 
 
+def history_paths(repo: Any, targets: tuple[str, ...]) -> list[str] | None:
+    """The repository-relative paths TARGETS name in any revision, as they name them in the
+    workspace: a pointer file names its data, and the repository itself names everything
+    (None, as no targets)."""
+    from dvx.paths import POINTER_SUFFIX, repo_relpath
+    from dvx.pointer import data_path_of
+
+    if not targets or any(os.path.abspath(t) == repo.root for t in targets):
+        return None
+    paths = [repo_relpath(repo.root, t) for t in targets]
+    return [data_path_of(p) if p.endswith(POINTER_SUFFIX) else p for p in paths]
+
+
 def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
                      all_tags: bool, all_commits: bool, revs: tuple[str, ...],
                      last_n: int | None) -> tuple[list[Any], list[Any]]:
@@ -147,13 +161,12 @@ def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
     objects, never checked out), limited to the TARGETS paths if any."""
     from dvx.history import Scope, scope_targets
     from dvx.outputs import resolve_targets
-    from dvx.paths import repo_relpath
 
     workspace = resolve_targets(repo, targets)
     scope = Scope(False, all_branches, all_tags, all_commits, revs, last_n)
     if not scope.has_revisions:
         return workspace, []
-    paths = [repo_relpath(repo.root, t) for t in targets] or None
+    paths = history_paths(repo, targets)
     seen = {(t.output.path, t.output.pointer.oid) for t in workspace if t.subpath is None}
     history, _ = scope_targets(repo, scope, [], paths=paths)
     return workspace, [t for t in history if (t.output.path, t.output.pointer.oid) not in seen]

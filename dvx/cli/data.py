@@ -11,6 +11,7 @@ from dvx.cli.common import (
     PATH,
     common_options,
     example,
+    history_paths,
     is_quiet,
     one_of,
     open_repo,
@@ -218,10 +219,9 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     (never the data). With -q, print nothing and exit with status 1 if anything changed.
     """
     from dvx.ops.diff import diff as do_diff
-    from dvx.paths import repo_relpath
 
     repo = open_repo()
-    paths = [repo_relpath(repo.root, t) for t in targets] if targets else None
+    paths = history_paths(repo, targets)
     result = do_diff(repo, a_rev, b_rev, paths)
     for problem in result.problems:
         warn(f"WARNING: {problem}")

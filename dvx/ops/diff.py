@@ -98,6 +98,8 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         if targets is not None:
             outputs_a = [o for o in outputs_a if any(_overlaps(o.path, t) for t in targets)]
             outputs_b = [o for o in outputs_b if any(_overlaps(o.path, t) for t in targets)]
+            result.problems += [f"'{t}' names nothing dvx tracks in {a} or {b}." for t in targets
+                                if not any(_overlaps(o.path, t) for o in outputs_a + outputs_b)]
         # An output whose content is the same on both sides needs no listing of its files.
         ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
         ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
