@@ -123,7 +123,7 @@ def repo_relpath(root: str, path: str) -> str:
         rel = _relpath_through_links(root, full) or rel
     if rel == ".":
         raise PathError(f"'{path}' is the repository itself.",
-                        "Name the files or directories inside it to track.")
+                        "Name the files or directories inside it.")
     if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
         raise PathError(
             f"'{path}' is outside the repository at {root}.",

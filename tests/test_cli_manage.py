@@ -185,6 +185,25 @@ def test_move_refuses_the_places_add_refuses(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx):
+    write(repo / "sub" / "a.bin", "a")
+    write(repo / "sub" / "README", "notes")
+    assert dvx("add", "sub/a.bin").code == 0
+    around = dvx("move", "sub", "archive")  # a folder holding one tracked path
+    assert around.code == 2 and "is not tracked by dvx: it is a folder holding the tracked " \
+        "path sub/a.bin" in around.stderr, around.output
+    assert not (repo / "archive").exists() and (repo / "sub" / "a.bin").read_text() == "a"
+    no_folder = dvx("move", "sub/a.bin", "newdir/")
+    assert no_folder.code != 0 and "'newdir/' is not a directory" in no_folder.stderr
+    assert not (repo / "newdir").exists()
+    top = dvx("move", "a.bin.dvx", "..", cwd=repo / "sub")  # into the repository itself
+    assert top.code == 0, top.output
+    assert (repo / "a.bin").read_text() == "a" and (repo / "a.bin.dvx").exists()
+    assert dvx("move", "a.bin", "sub/").code == 0
+    assert (repo / "sub" / "a.bin").read_text() == "a"
+    assert dvx("status", "-q").code == 0
+
+
 def test_commit_records_changes_of_tracked_outputs(repo, dvx):
     write(repo / "d" / "a", "a")
     write(repo / "f", "f")

@@ -471,12 +471,19 @@ def move(src: str, dst: str, as_json: bool) -> None:
     from dvx.errors import UsageError
     from dvx.ops.manage import move as do_move
     from dvx.outputs import resolve_targets
+    from dvx.paths import repo_relpath
 
     repo = open_repo()
     resolved = resolve_targets(repo, [src])
     if len(resolved) != 1 or resolved[0].subpath:
         raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
     target = resolved[0]
+    named = repo_relpath(repo.root, src)
+    if named not in (target.output.path, target.output.pointer_path):  # a folder around it
+        raise UsageError(f"'{src}' is not tracked by dvx: it is a folder holding the tracked "
+                         f"path {target.output.path}.",
+                         "Move that with `dvx move`, and the folder's other files with "
+                         "`git mv` or `mv`.")
     new_path, changed = do_move(repo, target.output, dst)
     if as_json:
         emit_json({"from": target.output.path, "to": new_path, **changed.to_json()})

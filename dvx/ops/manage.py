@@ -126,14 +126,20 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> lis
 
 def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     _refuse_stage_output(output, "move")
-    dst = repo_relpath(repo.root, destination)
-    if dst.endswith(POINTER_SUFFIX):
-        dst = dst[: -len(POINTER_SUFFIX)]
-    if _interrupted_move_to(repo, output, dst):
-        return dst, _finish_move(repo, output, dst)
-    dst_dir = repo.abspath(dst)
-    if dst != output.path and os.path.isdir(dst_dir) and not os.path.islink(dst_dir):
-        dst = posixpath.join(dst, posixpath.basename(output.path))  # move into the directory
+    if os.path.abspath(destination) == repo.root:  # into the repository's top folder
+        dst = posixpath.basename(output.path)
+    else:
+        dst = repo_relpath(repo.root, destination)
+        if dst.endswith(POINTER_SUFFIX):
+            dst = dst[: -len(POINTER_SUFFIX)]
+        if _interrupted_move_to(repo, output, dst):
+            return dst, _finish_move(repo, output, dst)
+        dst_dir = repo.abspath(dst)
+        if dst != output.path and os.path.isdir(dst_dir) and not os.path.islink(dst_dir):
+            dst = posixpath.join(dst, posixpath.basename(output.path))  # into the directory
+        elif destination.endswith(("/", os.sep)):  # as `git mv` and `mv`: a folder, or none
+            raise PathError(f"'{destination}' is not a directory.",
+                            "Create it first, or name the new path without the slash.")
     check_data_path(repo, dst, destination)
     if dst == output.path:
         raise UsageError(f"'{destination}' is where '{output.path}' already is.")
