@@ -63,3 +63,17 @@ def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tm
             f"The {word} '{missing}' does not exist." in result.output), (command, result.output)
         assert "`dvx remote modify r url ...`" in result.output, (command, result.output)
         assert "Traceback" not in result.output and result.output.count(missing) <= 2
+
+
+@pytest.mark.parametrize(("url", "package", "extra"), [("gs://bucket/p", "gcsfs", "gs"),
+                                                       ("azure://c/p", "adlfs", "azure")])
+def test_a_missing_client_package_is_named_with_its_install_command(repo, dvx, monkeypatch,
+                                                                    url, package, extra):
+    monkeypatch.setitem(__import__("sys").modules, package, None)  # as if not installed
+    assert dvx("remote", "add", "-d", "r", url).code == 0
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 1
+    assert pushed.stderr == f"ERROR: This remote needs the Python package '{package}', which " \
+                            f"is not installed. Install it with: pip install 'dvx[{extra}]'.\n"

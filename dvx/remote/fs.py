@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dvx.errors import ConfigError, RemoteError
+from dvx.errors import ConfigError, DvxError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -229,6 +229,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                               f"Install it where dvx is installed{package}; "
                               "docs/remotes.md lists the supported kinds and their "
                               "extras.") from None
+        except DvxError:  # already said for a person (a backend's missing package)
+            raise
         except Exception as exc:  # a client library's own failure on an unusual URL
             if is_credentials_error(exc):  # found when the client is built (S3)
                 raise no_credentials(shown, name, describe(exc)) from None
