@@ -32,9 +32,13 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides
 from dvx.pipeline.repro import commit_changed_inputs
+from dvx.pipeline.runner import end_group
 from dvx.repo import Repo
 
 QUEUE_REFS = "refs/exps-queue"
+# Seconds the other processes of an ended run have to end before SIGKILL: a stopped `exp run`
+# first stops its stage (runner.STOP_GRACE, then runner.KILL_WAIT) and then records its state.
+END_GRACE = 15.0
 QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
 
 
@@ -83,7 +87,7 @@ def entries(repo: Repo) -> list[Entry]:
             with open(os.path.join(_dir(repo), file), encoding="utf-8") as f:
                 found.append(Entry(**json.load(f)))
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
-        if entry.state == RUNNING and entry.pid is not None and not _alive(entry.pid):
+        if entry.state == RUNNING and entry.pid is not None and not _group_alive(entry.pid):
             _settle_orphan(repo, entry)
     return sorted(found, key=lambda e: e.queued_at)
 
@@ -153,6 +157,8 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             code = proc.poll()
             if code is None:
                 continue
+            # Its shell ended; the worktree goes once nothing of the run can write there.
+            end_group(proc, END_GRACE)
             del running[name]
             current = _load(repo, name)
             if current is not None and current.state == STOPPED:
@@ -218,9 +224,10 @@ def _load(repo: Repo, name: str) -> Entry | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def _group_alive(group: int) -> bool:
+    """Is any process of an entry's process group (its id: the shell's pid) left?"""
     try:
-        os.kill(pid, 0)
+        os.killpg(group, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

@@ -85,6 +85,15 @@ class Runner:
             _wait_for_groups(groups, KILL_WAIT)
 
 
+def end_group(leader: subprocess.Popen[bytes], seconds: float) -> None:
+    """Return once every process of the group `leader` leads (a session started with
+    `start_new_session`) has ended: what is left after `seconds` gets SIGKILL."""
+    groups = {leader.pid: leader}
+    _wait_for_groups(groups, seconds)
+    _signal_groups(groups, signal.SIGKILL)
+    _wait_for_groups(groups, KILL_WAIT)
+
+
 def _signal_groups(groups: dict[int, subprocess.Popen[bytes]], signum: int) -> None:
     for group in list(groups):
         if not _group_alive(group, groups[group]):
