@@ -4,6 +4,7 @@
 import http.server
 import json
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -176,7 +177,8 @@ def test_a_bare_source_s_relative_remote_is_read_from_beside_it(tmp_path, monkey
     assert missing.code == 1, missing.output
     assert f"The remote directory '{team.store}' does not exist" in missing.stderr
     with pytest.raises(RemoteError, match=r"relative directory '\.\./store'"):
-        open_source_remote(Repo(str(alice)), None, (), None)  # a source on another machine
+        open_source_remote(Repo(str(alice)), None, (), None,  # a source on another machine
+                           str(tmp_path / "indexes"))
 
 
 def test_import_tracks_with_its_source_and_update_follows_it(source, project):
@@ -201,6 +203,42 @@ def test_import_tracks_with_its_source_and_update_follows_it(source, project):
     # --rev moves an import to another revision
     assert run_dvx("update", "--rev", "v1", cwd=project).code == 0
     assert not (project / "data" / "images" / "3.png").exists()
+
+
+def _tree_state(top) -> dict[str, int]:
+    """Every path below `top` (Git's folder too) with its modification time."""
+    state = {}
+    for folder, dirs, files in os.walk(top):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            state[os.path.relpath(path, top)] = os.lstat(path).st_mtime_ns
+    return state
+
+
+def test_reading_a_local_source_from_its_remote_never_writes_into_it(source, project,
+                                                                       tmp_path, monkeypatch):
+    """Its remote's pack indexes are kept by the reader (or in the user's cache), never in
+    the source's .dvx (docs/reuse.md)."""
+    import dvx.api
+
+    _, alice = source
+    shutil.rmtree(alice / ".dvx" / "cache")  # so the data comes from the remote, in packs
+    shutil.rmtree(alice / ".dvx" / "tmp")
+    assert any(name.endswith(".pack") for _, _, files in os.walk(tmp_path / "datasets")
+               for name in files)
+    before = _tree_state(alice)
+    for args in (("import", str(alice), "images"),
+                 ("import", "--rev", "v1", str(alice), "raw/train.csv"),
+                 ("get", str(alice), "images", "-o", "got"),
+                 ("update",), ("update", "--rev", "v1", "images.dvx"),
+                 ("ls", str(alice), "images")):
+        done = run_dvx(*args, cwd=project)
+        assert done.code == 0, (args, done.output)
+    assert dvx.api.read("images/1.png", repo=str(alice)) == "image 1\n"
+    monkeypatch.chdir(tmp_path)  # not inside any repository
+    assert dvx.api.read("raw/train.csv", repo=str(alice), rev="v1") == "a,b\n1,2\n"
+    assert _tree_state(alice) == before
+    assert os.listdir(project / ".dvx" / "tmp" / "indexes")  # the reader keeps them
 
 
 def test_an_import_cut_short_by_a_full_disk_is_finished_by_running_it_again(source, project):

@@ -264,11 +264,12 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
 
 
 def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (),
-                 locate: Callable[[str, str], str] = lambda url, name: url
-                 ) -> tuple[str, RemoteStore]:
-    """`locate`: the URL (and the remote's name) as it is read from here."""
+                 locate: Callable[[str, str], str] = lambda url, name: url,
+                 index_base: str | None = None) -> tuple[str, RemoteStore]:
+    """`locate`: the URL (and the remote's name) as it is read from here; `index_base`: see
+    open_store."""
     try:
-        return _open_configured(repo, name, also_from, locate)
+        return _open_configured(repo, name, also_from, locate, index_base)
     except RemoteError as exc:
         name = name or default_remote(repo.config)
         if name is not None:
@@ -301,7 +302,8 @@ def _at_its_level(hint: str | None, name: str, levels: dict[str, str]) -> str | 
 
 
 def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...],
-                     locate: Callable[[str, str], str]) -> tuple[str, RemoteStore]:
+                     locate: Callable[[str, str], str], index_base: str | None
+                     ) -> tuple[str, RemoteStore]:
     config = repo.config
     if name is None:
         name = default_remote(config)
@@ -336,7 +338,8 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
-    return name, open_store(locate(url, name), options, repo.root, repo.algo, name)
+    return name, open_store(locate(url, name), options, repo.root, repo.algo, name,
+                            index_base)
 
 
 def _is_relative_path(url: str) -> bool:
@@ -345,13 +348,14 @@ def _is_relative_path(url: str) -> bool:
 
 
 def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...],
-                       root: str | None) -> tuple[str, RemoteStore]:
+                       root: str | None, index_base: str) -> tuple[str, RemoteStore]:
     """The remote `name` (None: the default) of another repository read as a source
     (ops/source.py), with the options that the reader's configurations (`readers`: the user's
     global one, the reading repository's) give for a remote of the same URL, under any
     name: credentials stay with the user, never in the source. A relative directory URL is
     resolved from `root`, where the source is on this machine; for a source that is not
-    (None: a clone of a URL), it is refused, as it names nothing here."""
+    (None: a clone of a URL), it is refused, as it names nothing here. Copies of its pack
+    indexes are kept below `index_base`, the reader's: a source is never written to."""
     def locate(url: str, name: str) -> str:
         if not _is_relative_path(url):
             return url
@@ -363,7 +367,7 @@ def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
                               "not a URL), or give it a remote with an absolute path or a URL.")
         return local_path(url, root)  # absolute: another repository's, not this one's
 
-    return _open_remote(repo, name, readers, locate)
+    return _open_remote(repo, name, readers, locate, index_base)
 
 
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:

@@ -31,7 +31,7 @@ from dvx.hashing import hash_bytes, hash_copy
 from dvx.history import History
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
-from dvx.ops.remote import open_remote, open_source_remote
+from dvx.ops.remote import open_source_remote
 from dvx.ops.sync import settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import check_relpath
@@ -391,18 +391,23 @@ class Source:
         missing, not as an object the remote lacks)."""
         if self._store is None:
             try:
-                if self.is_local and self.reader is None:
-                    name, store = open_remote(self.repo, self.remote_name)
+                if self.is_local and self.reader is None:  # its own config, read in place
+                    readers: tuple[Config, ...] = ()
                 else:
                     readers = (Config(None),) if self.reader is None else (self.reader.config,)
-                    name, store = open_source_remote(self.repo, self.remote_name, readers,
-                                                     self._home())
+                name, store = open_source_remote(self.repo, self.remote_name, readers,
+                                                 self._home(), self._index_base())
                 store.blobs.prepare(create=False)
             except RemoteError as exc:
                 raise RemoteError(f"Cannot read the remote of {self.describe()}: {exc.message}",
                                   _source_hint(exc.hint)) from None
             self._store = name, store
         return self._store
+
+    def _index_base(self) -> str:
+        """Where the copies of the remote's pack indexes are kept: with the reader's
+        temporaries, or the user's cache without one; never in the source."""
+        return self.reader.tmp_dir if self.reader is not None else user_cache_dir()
 
     def _home(self) -> str | None:
         """Where the source is on this machine, for a relative directory remote in its config

@@ -189,13 +189,16 @@ def _quiet_client_logs() -> None:
 
 
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
-               name: str = "") -> RemoteStore:
-    """The object store of the remote `name` at `url` (some clients connect right away)."""
+               name: str = "", index_base: str | None = None) -> RemoteStore:
+    """The object store of the remote `name` at `url` (some clients connect right away).
+    Copies of its pack indexes are kept below `index_base` (default: the .dvx/tmp of the
+    repository at `repo_root`)."""
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)
     packs = pack_settings(options)
-    packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(repo_root, url),
+    packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(
+        index_base or os.path.join(repo_root, ".dvx", "tmp"), url),
                                "retries": request_retries(options)}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         path = local_path(url, repo_root)

@@ -109,9 +109,10 @@ class RemoteStore(ObjectStore):
         return super().list_oids()
 
 
-def index_dir_for(repo_root: str, url: str) -> str:
-    """Where a repository keeps its copies of the indexes of the remote at `url`."""
+def index_dir_for(base: str, url: str) -> str:
+    """Where the copies of the indexes of the remote at `url` are kept, below `base` (a
+    repository's .dvx/tmp, say)."""
     from dvx.hashing import hash_bytes
 
     key = hash_bytes(url.encode("utf-8"), "xxh128")[:16]
-    return os.path.join(repo_root, ".dvx", "tmp", "indexes", key)
+    return os.path.join(base, "indexes", key)
