@@ -1,10 +1,12 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import xxhash
 
+from dvx.config import global_config_path
 from dvx.errors import RemoteError
 from dvx.remote.backends import seconds_option
 from tests.conftest import git, tree_bytes, write
@@ -91,6 +93,56 @@ def test_remote_modify_refuses_a_level_that_does_not_define_the_remote(repo, dvx
     assert dvx("remote", "modify", "--local", "shared", "jobs", "2").code == 0  # overrides
     assert (repo / ".dvx" / "config").read_text().count("[remote") == 1
     assert dvx("remote", "modify", "--local", "near", "--unset", "jobs").code == 0
+
+
+def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define_it(
+        repo, dvx, tmp_path):
+    """As in DVC: the level given (the project config without one), refused where it does
+    not define the remote; its default there follows, and so do the options another level
+    only overrides."""
+    assert dvx("remote", "add", "-d", "shared", str(tmp_path / "s")).code == 0
+    assert dvx("remote", "modify", "--local", "shared", "jobs", "2").code == 0  # overrides
+    assert dvx("remote", "add", "--local", "near", str(tmp_path / "n")).code == 0
+    local = (repo / ".dvx" / "config.local").read_text()
+    refused = dvx("remote", "remove", "near")
+    assert refused.code == 2, refused.output
+    assert refused.stderr == (
+        "ERROR: Remote 'near' is defined in the local config, not in the project config. "
+        "Remove it there with `dvx remote remove --local near`.\n")
+    refused = dvx("remote", "rename", "near", "far")
+    assert refused.code == 2 and "`dvx remote rename --local near far`" in refused.stderr
+    assert (repo / ".dvx" / "config.local").read_text() == local
+    renamed = dvx("remote", "rename", "shared", "main")
+    assert renamed.code == 0 and renamed.stderr == "", renamed.output
+    listed = {r["name"]: r for r in json.loads(dvx("remote", "list", "--json").stdout)}
+    assert sorted(listed) == ["main", "near"] and listed["main"]["default"]
+    assert "jobs = 2" in (repo / ".dvx" / "config.local").read_text().split('"main"]')[1]
+    assert dvx("remote", "rename", "--local", "near", "far").code == 0
+    removed = dvx("remote", "remove", "--local", "far")
+    assert removed.code == 0 and "from the local config" in removed.stdout
+    # The same name at two levels: the project's goes, with the default there; the local one
+    # stays, and so does the local default naming it.
+    assert dvx("remote", "add", "--local", "mine", str(tmp_path / "m")).code == 0
+    with open(repo / ".dvx" / "config", "a", encoding="utf-8") as f:
+        f.write(f'[remote "mine"]\nurl = {tmp_path / "p"}\n')
+    assert dvx("remote", "default", "mine").code == 0
+    assert dvx("remote", "default", "--local", "mine").code == 0
+    removed = dvx("remote", "remove", "mine")
+    assert removed.code == 0, removed.output
+    assert "The local config still defines a remote 'mine'" in removed.stderr
+    project = (repo / ".dvx" / "config").read_text()
+    assert "mine" not in project and '[remote "main"]' in project
+    assert dvx("remote", "default").stdout.strip() == "mine"
+    # The user's own config, named with --global.
+    assert dvx("remote", "add", "--global", "g", str(tmp_path / "g")).code == 0
+    assert dvx("remote", "default", "--global", "g").code == 0
+    refused = dvx("remote", "remove", "g")
+    assert refused.code == 2 and "defined in the global config" in refused.stderr
+    assert dvx("remote", "rename", "--global", "g", "home").code == 0
+    assert "remote = home" in Path(global_config_path()).read_text()
+    assert dvx("remote", "remove", "--global", "home").code == 0
+    assert "home" not in Path(global_config_path()).read_text()  # default too
+    assert "home" not in [r["name"] for r in json.loads(dvx("remote", "list", "--json").stdout)]
 
 
 def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):

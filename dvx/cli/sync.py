@@ -130,16 +130,23 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
         warn(notice)
 
 
-@remote.command("remove", epilog=example("dvx remote remove backup"))
+@remote.command("remove", epilog=example("""
+dvx remote remove backup
+dvx remote remove --local mine
+"""))
 @click.argument("name")
+@level_options
 @common_options
-def remote_remove(name: str) -> None:
-    """Remove remote NAME from every config level (the data on it is not touched)."""
+def remote_remove(name: str, level: str | None) -> None:
+    """Remove remote NAME from the config of one level (without one: .dvx/config), and the
+    default there if it is NAME. The data on the remote is not touched."""
     from dvx.ops.remote import remove_remote
 
-    remove_remote(open_repo(), name)
+    notice = remove_remote(_repo_for(level), name, level)
     if not is_quiet():
-        out(f"Removed remote '{name}'.")
+        out(f"Removed remote '{name}' from the {level or 'project'} config.")
+    if notice:
+        warn(notice)
 
 
 @remote.command("default", epilog=example("""
@@ -169,15 +176,22 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
         out(current)
 
 
-@remote.command("rename", epilog=example("dvx remote rename storage main"))
+@remote.command("rename", epilog=example("""
+dvx remote rename storage main
+dvx remote rename --local mine fast
+"""))
 @click.argument("old")
 @click.argument("new")
+@level_options
 @common_options
-def remote_rename(old: str, new: str) -> None:
-    """Rename remote OLD to NEW (and the default, if it was OLD)."""
+def remote_rename(old: str, new: str, level: str | None) -> None:
+    """Rename remote OLD to NEW in the config of one level (without one: .dvx/config), and
+    the default there if it is OLD."""
     from dvx.ops.remote import rename_remote
 
-    rename_remote(open_repo(), old, new)
+    notice = rename_remote(_repo_for(level), old, new, level)
+    if notice:
+        warn(notice)
 
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)

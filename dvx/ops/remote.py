@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, validate
+from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
 from dvx.errors import ConfigError, RemoteError, UsageError
 from dvx.objects.odb import ObjectStore
 from dvx.remote.backends import (
@@ -167,40 +167,96 @@ def _refuse_unusable_without(config: Config, name: str, key: str) -> None:
                                                   _levels_of(config, name))) from None
 
 
-def remove_remote(repo: Repo, name: str) -> None:
+def remove_remote(repo: Repo, name: str, level: str | None) -> str | None:
+    """Remove remote `name` from the config of `level` (the project config when None), as
+    DVC does, with that level's default if it names it; see `_follow`. Returns a notice when
+    another level still defines it."""
     config = repo.config
-    if name not in config.remote_names():
-        raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
-    for config_file in config.files.values():
-        changed = config_file.remove_section(_section(name))
-        if config_file.get("core", "remote") == name:
-            config_file.unset("core", "remote")
-            changed = True
-        if changed:
-            config_file.save()
+    chosen = _level_defining(config, name, level, "Remove", f"remove --{{}} {name}")
+    config.file(chosen).remove_section(_section(name))
+    return _follow(config, name, None, chosen)
 
 
-def rename_remote(repo: Repo, old: str, new: str) -> None:
+def rename_remote(repo: Repo, old: str, new: str, level: str | None) -> str | None:
+    """Rename remote `old` to `new` in the config of `level` (the project config when None),
+    as DVC does, with that level's default if it names it; see `_follow`. Returns a notice
+    when another level still defines `old`."""
     _check_name(new)
     config = repo.config
-    if old not in config.remote_names():
-        raise ConfigError(f"There is no remote named '{old}'.", "See `dvx remote list`.")
+    chosen = _level_defining(config, old, level, "Rename", f"rename --{{}} {old} {new}")
     if new in config.remote_names():
         raise ConfigError(f"A remote named '{new}' already exists.")
-    for config_file in config.files.values():
-        parser = config_file.parser
-        changed = False
-        if parser.has_section(_section(old)):
-            items = parser.items(_section(old))
-            parser.remove_section(_section(old))
-            for key, value in items:
-                config_file.set(_section(new), key, value)
-            changed = True
-        if config_file.get("core", "remote") == old:
-            config_file.set("core", "remote", new)
-            changed = True
-        if changed:
-            config_file.save()
+    own = config.file(chosen)
+    if own.get(_section(old), "url") is None:  # it only overrides options of another level's
+        where = config.where(_section(old), "url")
+        raise ConfigError(f"Remote '{old}' gets its URL from the {where} config; the {chosen} "
+                          "config only overrides some of its options.",
+                          f"Rename it there with `dvx remote rename --{where} {old} {new}`.")
+    _move_section(own, old, new)
+    return _follow(config, old, new, chosen)
+
+
+def _level_defining(config: Config, name: str, level: str | None, verb: str,
+                    command: str) -> str:
+    """The level to act on (the project config when None), refused unless it defines the
+    remote: remove and rename act on one level, and name the levels that do define it."""
+    if name not in config.remote_names():
+        raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+    chosen = level or "project"
+    if _defines(config, chosen, name):
+        return chosen
+    where = [lv for lv in reversed(LEVELS) if _defines(config, lv, name)]
+    configs = " and ".join(where) + (" configs" if len(where) > 1 else " config")
+    others = "".join(f" (or --{lv})" for lv in where[1:])
+    raise ConfigError(f"Remote '{name}' is defined in the {configs}, not in the {chosen} "
+                      "config.", f"{verb} it there with `dvx remote {command.format(where[0])}`"
+                      f"{others}.")
+
+
+def _defines(config: Config, level: str, name: str) -> bool:
+    return level in config.files and config.files[level].parser.has_section(_section(name))
+
+
+def _move_section(config_file: ConfigFile, old: str, new: str) -> None:
+    items = config_file.parser.items(_section(old))
+    config_file.remove_section(_section(old))
+    for key, value in items:
+        config_file.set(_section(new), key, value)
+
+
+def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | None:
+    """After remote `old` was renamed to `new` (None: removed) at level `chosen`, bring what
+    names it at `chosen` and at the levels overriding it along, and save them: options there
+    that only override the remote's (a section without a URL), and a default naming it, at
+    `chosen` always, at an overriding level only when no level defines `old` any more (else
+    that default still names a remote). A notice when another level still defines `old`."""
+    overriding = [lv for lv in LEVELS[LEVELS.index(chosen) + 1:] if lv in config.files]
+    changed = {chosen}
+    for lv in overriding:
+        config_file = config.files[lv]
+        if _defines(config, lv, old) and config_file.get(_section(old), "url") is None:
+            if new is None:
+                config_file.remove_section(_section(old))
+            else:
+                _move_section(config_file, old, new)
+            changed.add(lv)
+    still = [lv for lv in reversed(LEVELS) if _defines(config, lv, old)]
+    for lv in [chosen, *overriding]:
+        config_file = config.files[lv]
+        if config_file.get("core", "remote") == old and (lv == chosen or not still):
+            if new is None:
+                config_file.unset("core", "remote")
+            else:
+                config_file.set("core", "remote", new)
+            changed.add(lv)
+    for lv in changed:
+        config.files[lv].save()
+    if not still:
+        return None
+    command = (f"remove --{still[0]} {old}" if new is None
+               else f"rename --{still[0]} {old} NEW")
+    return (f"The {still[0]} config still defines a remote '{old}' (`dvx remote {command}` "
+            f"{'removes' if new is None else 'renames'} it there).")
 
 
 def set_default(repo: Repo, name: str | None, level: str | None) -> str | None:
