@@ -145,3 +145,30 @@ def test_concurrent_writers_both_succeed_one_after_the_other(repo):
         assert (repo / f"{name}.bin.dvx").exists()
     gitignore = (repo / ".gitignore").read_text().splitlines()
     assert sorted(gitignore) == ["/a.bin", "/b.bin", "/c.bin"]  # no lost update
+
+
+@pytest.mark.parametrize("command", ["checkout", "checkout data.csv", "move data.csv moved.csv"])
+def test_a_writer_acts_on_the_pointers_as_they_are_once_it_holds_the_lock(repo, dvx, command):
+    """`dvx add` of new data holds the lock while another command starts and waits for it:
+    that command then works from the new pointer, never from the one it would have read
+    before the add wrote it (a checkout would put the older data back under it)."""
+    write(repo / "data.csv", "v1\n")
+    assert dvx("add", "data.csv").code == 0
+    (repo / "data.csv").unlink()
+    write(repo / "data.csv", "v2\n")
+    adding = stopped_at("cache.before_publish", "add data.csv", repo)
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", *command.split()], cwd=repo,
+                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert waiter.stderr is not None
+        assert "Waiting" in waiter.stderr.readline()
+    finally:
+        adding.send_signal(signal.SIGCONT)
+    assert adding.wait(timeout=60) == 0
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, out + err
+    status = dvx("status", "-q")
+    assert status.code == 0, status.output  # every pointer names what its path holds
+    data = repo / ("moved.csv" if command.startswith("move") else "data.csv")
+    assert data.read_text() == "v2\n"

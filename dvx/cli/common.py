@@ -103,6 +103,15 @@ def open_repo() -> Any:
     return repo
 
 
+def holding_lock(repo: Any) -> Any:
+    """The repository lock, which a command that changes the workspace takes before it reads
+    any pointer file, dvx.lock or sync record: it then acts on what they say while no other
+    command can change them, never on what they said before another command that held the
+    lock changed them (an `add` of new data, `git checkout`'s hook checking out another
+    commit's). The operations it calls take the lock again, reentrantly."""
+    return repo.lock()
+
+
 def warn_if_merge_driver_missing(repo: Any) -> None:
     """Once per command that reads dvx.lock: the repository asks for dvx's merge driver, but
     this clone never set it up, so Git merges pointers and dvx.lock line by line."""

@@ -12,6 +12,7 @@ from dvx.cli.common import (
     common_options,
     example,
     history_paths,
+    holding_lock,
     is_quiet,
     one_of,
     open_repo,
@@ -70,7 +71,9 @@ def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     from dvx.ops.add import add as do_add
 
     repo = open_repo()
-    _report_added(repo.root, do_add(repo, list(paths), force), as_json)
+    with holding_lock(repo):
+        result = do_add(repo, list(paths), force)
+    _report_added(repo.root, result, as_json)
 
 
 @click.command(epilog=example("""
@@ -95,14 +98,15 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
-    result = do_commit(repo, outputs, force, only_changed=not targets)
-    committed = {a.path for a in result.added}
-    stages = [o.stage for o in outputs if o.stage is not None and o.path in committed]
-    if stages:
-        from dvx.pipeline.runcache import record_committed
+    with holding_lock(repo):
+        outputs = list({t.output.path: t.output
+                        for t in resolve_targets(repo, targets)}.values())
+        result = do_commit(repo, outputs, force, only_changed=not targets)
+        committed = {a.path for a in result.added}
+        stages = [o.stage for o in outputs if o.stage is not None and o.path in committed]
+        if stages:
+            from dvx.pipeline.runcache import record_committed
 
-        with repo.lock():
             record_committed(repo, stages)
     _report_added(repo.root, result, as_json)
 
@@ -394,8 +398,9 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
-                         settle=not targets)
+    with holding_lock(repo):
+        result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
+                             settle=not targets)
     if as_json:
         emit_json(result.to_json())
     else:
@@ -439,14 +444,17 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    # A remove killed half-way, run again: what is left of it is finished.
-    unfinished = {t: rel for t in targets if (rel := unfinished_removal(repo, t)) is not None}
-    rest = [t for t in targets if t not in unfinished]
-    resolved = resolve_targets(repo, rest) if rest else []  # no targets would mean all
-    if any(t.subpath for t in resolved):
-        raise UsageError("`dvx remove` works on whole tracked paths, not on files inside them.")
-    changed = do_remove(repo, [t.output for t in resolved], outs, force,
-                        list(unfinished.values()))
+    with holding_lock(repo):
+        # A remove killed half-way, run again: what is left of it is finished.
+        unfinished = {t: rel for t in targets
+                      if (rel := unfinished_removal(repo, t)) is not None}
+        rest = [t for t in targets if t not in unfinished]
+        resolved = resolve_targets(repo, rest) if rest else []  # no targets would mean all
+        if any(t.subpath for t in resolved):
+            raise UsageError("`dvx remove` works on whole tracked paths, not on files inside "
+                             "them.")
+        changed = do_remove(repo, [t.output for t in resolved], outs, force,
+                            list(unfinished.values()))
     removed = [*unfinished.values(), *(t.output.path for t in resolved)]
     if as_json:
         emit_json({"removed": removed, "deleted_data": outs, **changed.to_json()})
@@ -474,17 +482,18 @@ def move(src: str, dst: str, as_json: bool) -> None:
     from dvx.paths import repo_relpath
 
     repo = open_repo()
-    resolved = resolve_targets(repo, [src])
-    if len(resolved) != 1 or resolved[0].subpath:
-        raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
-    target = resolved[0]
-    named = repo_relpath(repo.root, src)
-    if named not in (target.output.path, target.output.pointer_path):  # a folder around it
-        raise UsageError(f"'{src}' is not tracked by dvx: it is a folder holding the tracked "
-                         f"path {target.output.path}.",
-                         "Move that with `dvx move`, and the folder's other files with "
-                         "`git mv` or `mv`.")
-    new_path, changed = do_move(repo, target.output, dst)
+    with holding_lock(repo):
+        resolved = resolve_targets(repo, [src])
+        if len(resolved) != 1 or resolved[0].subpath:
+            raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
+        target = resolved[0]
+        named = repo_relpath(repo.root, src)
+        if named not in (target.output.path, target.output.pointer_path):  # a folder around it
+            raise UsageError(f"'{src}' is not tracked by dvx: it is a folder holding the "
+                             f"tracked path {target.output.path}.",
+                             "Move that with `dvx move`, and the folder's other files with "
+                             "`git mv` or `mv`.")
+        new_path, changed = do_move(repo, target.output, dst)
     if as_json:
         emit_json({"from": target.output.path, "to": new_path, **changed.to_json()})
         return
@@ -505,8 +514,11 @@ def unprotect(targets: tuple[str, ...]) -> None:
     from dvx.outputs import resolve_targets
 
     repo = open_repo()
-    outputs = list({t.output.path: t.output for t in resolve_targets(repo, targets)}.values())
-    for path in do_unprotect(repo, outputs):
+    with holding_lock(repo):
+        outputs = list({t.output.path: t.output
+                        for t in resolve_targets(repo, targets)}.values())
+        done = do_unprotect(repo, outputs)
+    for path in done:
         if not is_quiet():
             out(f"Unprotected {path}; `dvx add` or `dvx commit` it after editing.")
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, open_repo
+from dvx.cli.common import common_options, example, holding_lock, is_quiet, open_repo
 from dvx.cli.ui import git_add, out, warn
 
 
@@ -79,7 +79,9 @@ def _checkout_quietly() -> None:
 
     try:
         repo = open_repo()
-        report_checkout(checkout(repo, resolve_targets(repo, []), settle=True))
+        with holding_lock(repo):
+            result = checkout(repo, resolve_targets(repo, []), settle=True)
+        report_checkout(result)
     except DvxError as exc:
         warn(f"dvx checkout: {exc}")
 
