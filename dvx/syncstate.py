@@ -26,7 +26,10 @@ A clone's own pointer write must never look like a change from Git, even when dv
 after it: before `add` or `commit` writes pointers, it records each one's new record as
 pending, with a digest of the pointer bytes it is about to write (`expect`). A pending record
 counts once its pointer file holds exactly those bytes (the write happened); else the record
-before it stands (the write never happened, or Git moved the pointer since).
+before it stands (the write never happened, or Git moved the pointer since). A pipeline
+output's record (`repro`, `commit` of a stage output) is pending in the same way until
+dvx.lock records that output as the data the record names (`expect_in_lock`): each output is
+checked against its own entry, so later writes of dvx.lock by other stages leave it settled.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ import os
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import FormatError
+from dvx.errors import DvxError, FormatError
 from dvx.hashing import is_valid_oid
+from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.paths import POINTER_SUFFIX, check_relpath
 
@@ -128,7 +132,8 @@ class SyncState:
         self.algo = algo
         self.root = root  # of the workspace, whose pointer files settle pending records
         self._records: dict[str, Synced] | None = None
-        self._pending: dict[str, tuple[Synced, str]] = {}  # path -> record, pointer digest
+        # path -> record, and the digest of its pointer's bytes (None: recorded in dvx.lock)
+        self._pending: dict[str, tuple[Synced, str | None]] = {}
         self._changed = False  # by this process: record, expect, forget, move
         self._settled = False  # pending records read and settled: the next flush writes them
 
@@ -156,12 +161,27 @@ class SyncState:
             if record is not None:
                 records[path] = record
         pending = doc.get("pending")
+        locked: dict[str, Synced] | None = None
         for path, entry in (pending.items() if isinstance(pending, dict) else ()):
-            record = self._written(path, entry)
+            if isinstance(entry, dict) and entry.get("in_lock") is True:
+                locked = self._locked_outputs() if locked is None else locked
+                record = _parse(path, entry.get("record"), self.algo)
+                record = record if record is not None and locked.get(path) == record else None
+            else:
+                record = self._written(path, entry)
             if record is not None:
                 records[path] = record
             self._settled = True  # either way: the next flush writes what holds
         return records
+
+    def _locked_outputs(self) -> dict[str, Synced]:
+        """The record each cached pipeline output would have as dvx.lock names it now."""
+        try:
+            stages = read_lock(self.root, self.algo)
+        except DvxError:  # unreadable (a merge conflict): no pending record counts
+            return {}
+        return {out.path: Synced.whole(out.oid, out.is_dir, out.executable)
+                for lock in stages.values() for out in lock.outs if out.cache}
 
     def _written(self, path: str, entry: object) -> Synced | None:
         """The pending record `entry` if its pointer file now holds the bytes it expected."""
@@ -206,6 +226,14 @@ class SyncState:
         self._pending[output_path] = (synced, _digest(pointer))
         self._changed = True
 
+    def expect_in_lock(self, output_path: str, synced: Synced) -> None:
+        """`synced`, the record of a pipeline output, is to be recorded once dvx.lock records
+        that output as the data it names: pending until `record` (or until dvx.lock is found
+        to name it, if dvx dies first). The caller flushes before it writes dvx.lock."""
+        self._load()
+        self._pending[output_path] = (synced, None)
+        self._changed = True
+
     def forget(self, output_path: str) -> None:
         if self._load().pop(output_path, None) is not None:
             self._changed = True
@@ -224,8 +252,9 @@ class SyncState:
         doc: dict[str, object] = {"version": FORMAT_VERSION, "algo": self.algo,
                                   "outputs": outputs}
         if self._pending:
-            doc["pending"] = {path: {"record": _entry(synced), "pointer": digest}
-                              for path, (synced, digest) in sorted(self._pending.items())}
+            doc["pending"] = {path: {"record": _entry(synced), **(
+                {"pointer": digest} if digest is not None else {"in_lock": True})}
+                for path, (synced, digest) in sorted(self._pending.items())}
         try:
             fsutil.makedirs(os.path.dirname(self.path))
             fsutil.atomic_write(self.path, json.dumps(doc, sort_keys=True).encode(),

@@ -383,12 +383,13 @@ CASES = [
     ("gc", "gc.before_delete"),
     ("gc", "gc.after_delete:2"),
     ("gc", "gc.after_delete:4"),
-    # repro runs split, then join; each stage's outputs are cached, then dvx.lock is
-    # replaced, then its run is recorded in the run-cache
+    # repro runs split, then join; each stage's outputs are cached, then their records are
+    # written as pending (synced.json, #2), then dvx.lock is replaced (#3), then its run is
+    # recorded in the run-cache
     ("repro", "repro.after_command"),
     ("repro", "cache.copy.after_temp_write:2"),
     ("repro", "repro.before_lock_write"),
-    ("repro", "atomic_write.before_rename:2"),  # dvx.lock: the rerun removes its temporary
+    ("repro", "atomic_write.before_rename:3"),  # dvx.lock: the rerun removes its temporary
     ("repro", "repro.before_run_record"),
     ("repro", "repro.after_command:2"),
     ("repro", "repro.before_lock_write:2"),

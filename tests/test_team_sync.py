@@ -164,6 +164,42 @@ def test_a_pointer_this_clone_wrote_is_never_a_change_from_git_after_a_kill(team
     assert pointer_oid(alice / "data.dvx") != old["data"]
 
 
+@pytest.mark.parametrize("command, point", [
+    ("repro", "repro.before_run_record"),  # after the first stage's dvx.lock write
+    ("repro", "repro.before_lock_write:2"),
+    ("repro", "repro.before_run_record:2"),  # after the second's
+    ("commit a.txt b.txt", "commit.after_lock_write"),
+])
+def test_a_dvx_lock_entry_this_clone_wrote_is_never_a_change_from_git_after_a_kill(
+        repo, command, point):
+    """`repro` of a two-stage pipeline, or `commit` of its outputs, killed between writing
+    dvx.lock and recording what the workspace was synced to: no output is taken for one whose
+    dvx.lock entry changed in Git, so an edit made after is an edit, never a change made both
+    here and in Git (whose way out, `checkout --force`, would throw the edit away)."""
+    write(repo / "dep.txt", "1\n")
+    must("stage", "add", "-n", "a", "-d", "dep.txt", "-o", "a.txt", "cp dep.txt a.txt",
+         cwd=repo)
+    must("stage", "add", "-n", "b", "-d", "a.txt", "-o", "b.txt", "cp a.txt b.txt", cwd=repo)
+    must("repro", cwd=repo)
+    commit(repo, "v1")
+    if command == "repro":
+        write(repo / "dep.txt", "2\n")
+    else:
+        for rel in ("a.txt", "b.txt"):
+            edit(repo, rel, f"{rel} edited\n")
+    killed = run_dvx_proc(*command.split(), cwd=repo, env={"DVX_FAULT": point})
+    assert killed.code == -9, killed.output
+    assert "changed both here and in Git" not in run_dvx("status", cwd=repo).stdout
+    for rel in ("a.txt", "b.txt"):
+        edit(repo, rel, f"{rel}: mine\n")
+        seen = status_of(repo, rel)
+        assert seen["workspace"] == "modified" and "synced_oid" not in seen, seen
+    must("commit", "a.txt", "b.txt", cwd=repo)
+    for rel in ("a.txt", "b.txt"):
+        assert (repo / rel).read_text() == f"{rel}: mine\n"
+        assert status_of(repo, rel)["workspace"] == "unchanged"
+
+
 def test_a_pull_checks_out_what_the_pointers_name_once_it_holds_the_lock(team):
     """`git checkout` (with its hook's `dvx checkout`) while a pull of the older commit is
     still fetching: the pull then checks out what the pointers name now, never the older

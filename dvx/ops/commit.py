@@ -189,6 +189,7 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
     locks = read_lock(repo.root, repo.algo)
     results = []
     to_link: list[ToLink] = []
+    synced: dict[str, Synced] = {}
     for output in outputs:
         assert output.stage is not None
         if not os.path.lexists(repo.abspath(output.path)):
@@ -204,11 +205,15 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
                      for o in entry.outs)
         locks[output.stage] = replace(entry, outs=outs)
         gitignore.add_entry(repo.abspath(output.path))
-        repo.syncstate.record(output.path, Synced.whole(pointer.oid, pointer.is_dir,
-                                                        pointer.executable))
+        synced[output.path] = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
+        repo.syncstate.expect_in_lock(output.path, synced[output.path])
         changed = pointer != output.pointer
         results.append(Added(output.path, pointer, changed))
+    repo.syncstate.flush()  # pending first, as for pointers (`record_all`)
     write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
+    faults.point("commit.after_lock_write")
+    for path, record in synced.items():
+        repo.syncstate.record(path, record)
     link_stored(repo, to_link)
     return results
 

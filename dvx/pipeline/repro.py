@@ -631,10 +631,15 @@ class _Scheduler:
         if result.lock is not None:
             stage = self.dag.stages[result.name]
             self._update_gitignore(stage)
-            for locked in result.lock.outs:  # the workspace holds what dvx.lock now records
-                if locked.cache:
-                    self.repo.syncstate.record(locked.path, Synced.whole(
-                        locked.oid, locked.is_dir, locked.executable))
+            # The workspace holds what dvx.lock is about to record: pending records, written
+            # before dvx.lock is, so that a run killed between the two never makes an output
+            # look changed in Git (dvx/syncstate.py).
+            synced = {locked.path: Synced.whole(locked.oid, locked.is_dir, locked.executable)
+                      for locked in result.lock.outs if locked.cache}
+            for path, record in synced.items():
+                if self.repo.syncstate.get(path) != record:
+                    self.repo.syncstate.expect_in_lock(path, record)
+            self.repo.syncstate.flush()
             # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
             # hint and autostage take those that did (see _stage_in_git).
             self.touched += [o.path for o in stage.outs if not o.cache]
@@ -647,6 +652,8 @@ class _Scheduler:
                 if self.lock_writer.write(kept):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
+            for path, record in synced.items():
+                self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
         faults.point("repro.before_run_record")
         if result.record is not None:
