@@ -118,6 +118,13 @@ CASES = [
     ("add outside any repo", ["add", "x"], "plain", "not inside a dvx repository"),
     ("local config outside any repo", ["config", "--local", "core.remote", "x"], "plain",
      "not inside a dvx repository"),
+    # Mistakes on the command line itself: the same one paragraph, not click's usage block
+    ("add without paths", ["add"], "repo", "Missing argument 'PATHS...'. See `dvx add --help`"),
+    ("an unknown option", ["push", "--bogus"], "repo", "No such option '--bogus'"),
+    ("an option out of range", ["gc", "-w", "--grace", "-1"], "repo",
+     "Invalid value for '--grace'"),
+    ("an unknown subcommand", ["remote", "bogus"], "repo",
+     "No such command 'bogus'. See `dvx remote --help`"),
     ("init without git", ["init"], "plain", "not inside a Git repository"),
     ("init below the git root", ["init"], "gitonly/sub", "not the top of its Git repository"),
 ]
@@ -173,3 +180,6 @@ def test_errors_are_clean_in_a_real_process_too(tmp_path, dvx_proc):
     assert result.code == 2
     assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output
     assert len(result.stderr.strip().split("\n\n")) == 1  # one paragraph
+    usage = dvx_proc("push", "--bogus", cwd=tmp_path / "repo")
+    assert usage.code == 2 and usage.stdout == ""
+    assert usage.stderr.startswith("ERROR: No such option") and "Usage:" not in usage.stderr

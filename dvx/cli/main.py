@@ -18,6 +18,29 @@ class DvxGroup(click.Group):
     """Turns every error into one clear paragraph and an exit code; never a traceback
     unless -v asks for one on an unexpected internal error."""
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """As click's own, except that a mistake on the command line is one `ERROR:`
+        paragraph (exit status 2), as every other error is, instead of click's usage
+        block."""
+        if not kwargs.get("standalone_mode", True):  # a caller's own handling
+            return super().main(*args, **kwargs)
+        try:
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.NoArgsIsHelpError as exc:  # `dvx`, `dvx remote`: the help
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "dvx"
+            message = exc.format_message()
+            _fail(message if message.endswith((".", "?", ")")) else message + ".",
+                  f"See `{where} --help`.", exc.exit_code)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), None, exc.exit_code)
+        except click.Abort:  # a question answered no, or Ctrl-D at it
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)  # --help, --version: their status
+
     def invoke(self, ctx: click.Context) -> Any:
         from dvx.errors import DvxError, Terminated
 
