@@ -23,7 +23,14 @@ from dvx.remote.backends import (
     is_secret,
     redact_url,
 )
-from dvx.remote.fs import check_settings, is_local_url, local_path, open_store, request_retries
+from dvx.remote.fs import (
+    check_settings,
+    is_local_url,
+    local_path,
+    open_store,
+    refuse_private_directory,
+    request_retries,
+)
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
@@ -54,6 +61,9 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
                           "text.", "Give the URL without it and set the password with "
                           "`dvx remote modify --local NAME password ...`.")
+    if is_local_url(url):  # refused by every command that opens it: refused now
+        refuse_private_directory(local_path(url, os.getcwd()), f"remote URL '{url}'", name,
+                                 "Give the remote a directory of its own.")
     if _is_relative_path(url):
         # Typed relative to the current directory; stored relative to the repository root.
         return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")

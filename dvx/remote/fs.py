@@ -51,10 +51,11 @@ def local_path(url: str, repo_root: str) -> str:
 PRIVATE_DIRECTORIES = (".dvx", ".git")
 
 
-def refuse_private_directory(path: str, shown: str, name: str) -> None:
+def refuse_private_directory(path: str, shown: str, name: str, hint: str | None = None
+                             ) -> None:
     """No remote lives in a repository's .dvx (its cache) or .git: a cloned configuration
     naming one could make `gc --remote` delete another project's objects, or `push` write
-    into a Git directory."""
+    into a Git directory. `hint`: what to do instead (default: change the remote's URL)."""
     real = os.path.realpath(path)
     parts = real.split(os.sep)
     for depth, part in enumerate(parts):
@@ -63,8 +64,8 @@ def refuse_private_directory(path: str, shown: str, name: str) -> None:
             raise RemoteError(f"The {shown} is the directory '{real}', in '{private}', a "
                               "repository's private directory (its cache or Git's): no remote "
                               "lives there, and dvx never writes or deletes there for one.",
-                              "Point the remote at a directory of its own: `dvx remote modify "
-                              f"{name} url DIR`.")
+                              hint or "Point the remote at a directory of its own: `dvx remote "
+                              f"modify {name} url DIR`.")
 
 
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
