@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import stopped_at, write
+from conftest import git, stopped_at, write
 
 HOLD_LOCK = """
 import sys
@@ -107,6 +107,16 @@ def test_sigterm_after_the_command_ended_exits_143_quietly(repo, command):
     _, err = ended.communicate(timeout=60)
     assert ended.returncode == 143, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+def test_exp_save_waits_for_a_writer(repo, dvx, dvx_proc, holder):
+    """The workspace is recorded as no command is half-way through writing it."""
+    git(repo, "commit", "-q", "--allow-empty", "-m", "baseline")
+    assert dvx("config", "core.lock_wait", "0").code == 0
+    saved = dvx_proc("exp", "save", "-n", "e1", cwd=repo)
+    assert saved.code == 3 and f"locked by pid {holder.pid}" in " ".join(saved.stderr.split())
+    release(holder)
+    assert dvx_proc("exp", "save", "-n", "e1", cwd=repo).code == 0
 
 
 def test_readers_are_not_blocked_by_a_writer(repo, dvx, dvx_proc, holder):

@@ -103,14 +103,16 @@ class _Watched:
 
 
 def save(repo: Repo, name: str | None = None) -> Experiment:
-    """Record the workspace as it is as an experiment of HEAD (nothing runs)."""
-    baseline = head(repo)
-    refuse_unmerged(repo)
-    taken = {e.name for e in experiments(repo, baseline)}
-    if name is not None and check_new_name(repo, name) in taken:
-        raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
-    taken |= _refuse_queued(repo, name)
-    return record(repo, baseline, name or new_name(taken))
+    """Record the workspace as it is as an experiment of HEAD (nothing runs), once no other
+    command writes to it (a repro half-way would leave a dvx.lock naming some outputs only)."""
+    with repo.lock():
+        baseline = head(repo)
+        refuse_unmerged(repo)
+        taken = {e.name for e in experiments(repo, baseline)}
+        if name is not None and check_new_name(repo, name) in taken:
+            raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
+        taken |= _refuse_queued(repo, name)
+        return record(repo, baseline, name or new_name(taken))
 
 
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:
