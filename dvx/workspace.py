@@ -19,12 +19,12 @@ from collections.abc import Callable, Collection, Container, Iterable, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import PathError
+from dvx.errors import DvxError, PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger
 from dvx.objects.tree import TreeEntry
-from dvx.outputs import all_outputs
+from dvx.outputs import all_outputs, load_tree
 from dvx.paths import (
     POINTER_SUFFIX,
     RESERVED_NAMES,
@@ -34,6 +34,7 @@ from dvx.paths import (
     walk_directory,
     walked_size,
 )
+from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 
@@ -287,6 +288,39 @@ def check_entry_name(rel: str, display: str) -> None:
     if problem:
         raise PathError(f"{shown} has a name dvx cannot record in a directory manifest: "
                         f"{problem}.", "Rename it, or move it out of the directory.")
+
+
+def delete_tracked_data(repo: Repo, path: str, manifest_oid: str | None = None) -> list[str]:
+    """Delete the data dvx tracks at repo-relative `path`: the file, or the files of the
+    directory apart from those .dvxignore keeps out (a file its manifest `manifest_oid`
+    records stays data even so), and the folders that leaves empty. What .dvxignore keeps
+    out was never in the cache, so it stays: its repo-relative paths are returned."""
+    full = repo.abspath(path)
+    if not os.path.isdir(full) or os.path.islink(full):
+        os.unlink(full)
+        return []
+    walk = walk_directory(full)
+    tracked = repo.dvxignore.filter_walk(path, walk, _manifest_paths(repo, path, manifest_oid))
+    deleted = [*(e.relpath for e in tracked.files), *tracked.symlinks, *walk.temps]
+    for rel in deleted:
+        fsutil.remove_quietly(join_posix(full, rel))
+    kept = sorted({*(e.relpath for e in walk.files), *walk.symlinks, *walk.others}
+                  - set(deleted))
+    if kept:
+        prune_empty_dirs(full, deleted)
+    else:
+        fsutil.rmtree(full)  # only folders are left
+    return [f"{path}/{rel}" for rel in kept]
+
+
+def _manifest_paths(repo: Repo, path: str, oid: str | None) -> set[str]:
+    """The relpaths the manifest `oid` records; none if it is not in the cache or unreadable
+    (a forced delete then goes by .dvxignore alone)."""
+    try:
+        tree = None if oid is None else load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
+    except DvxError:
+        tree = None
+    return set() if tree is None else {e.path for e in tree.entries}
 
 
 def prune_empty_dirs(top: str, deleted: list[str]) -> None:

@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -142,6 +143,31 @@ def test_remove_outs_deletes_only_recoverable_data(repo, dvx):
     dvx("checkout", "--force")
     assert dvx("remove", "--outs", "d.dvx").code == 0
     assert not (repo / "d").exists() and not (repo / "d.dvx").exists()
+
+
+def test_remove_outs_keeps_the_files_dvxignore_keeps_out_of_the_directory(repo, dvx):
+    write(repo / ".dvxignore", "*.tmp\n")
+    write(repo / "data" / "images" / "1.png", "img1")
+    write(repo / "data" / "images" / "sub" / "2.png", "img2")
+    assert dvx("add", "data/images").code == 0
+    write(repo / "data" / "images" / "notes.tmp", "my notes, never tracked")
+    assert dvx("status", "-q").code == 0  # ignored: not a change of the data
+    removed = dvx("remove", "--outs", "data/images.dvx")
+    assert removed.code == 0, removed.output
+    assert "Kept 1 file dvx does not track" in removed.stderr
+    assert "data/images/notes.tmp" in removed.stderr
+    assert (repo / "data" / "images" / "notes.tmp").read_text() == "my notes, never tracked"
+    assert sorted(p.name for p in (repo / "data" / "images").iterdir()) == ["notes.tmp"]
+    assert not (repo / "data" / "images.dvx").exists()
+    # forced, and for a removal finished after it stopped half-way, the same holds
+    write(repo / "logs" / "a.log", "a")
+    assert dvx("add", "logs").code == 0
+    write(repo / "logs" / "a.log", "unsaved")
+    write(repo / "logs" / "run.tmp", "scratch")
+    forced = dvx("remove", "--outs", "--force", "logs", "--json")
+    assert forced.code == 0, forced.output
+    assert json.loads(forced.stdout)["kept"] == ["logs/run.tmp"]
+    assert [p.name for p in (repo / "logs").iterdir()] == ["run.tmp"]
 
 
 def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):

@@ -64,3 +64,16 @@ def test_stage_remove_takes_it_out_of_dvx_yaml_and_dvx_lock(repo, dvx):
     assert dvx("stage", "remove", "--outs", "stats").code == 0
     assert not (repo / "stats.json").exists()
     assert "/stats.json" not in (repo / ".gitignore").read_text()
+
+
+def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo, dvx):
+    write(repo / ".dvxignore", "*.tmp\n")
+    assert dvx("stage", "add", "-n", "mk", "-o", "out",
+               "mkdir -p out/sub && echo a > out/a && echo b > out/sub/b").code == 0
+    assert dvx("repro").code == 0
+    write(repo / "out" / "notes.tmp", "my notes")
+    removed = dvx("stage", "remove", "--outs", "mk")
+    assert removed.code == 0, removed.output
+    assert "Kept 1 file dvx does not track" in removed.stderr and "out/notes.tmp" in removed.stderr
+    assert [p.name for p in (repo / "out").iterdir()] == ["notes.tmp"]
+    assert (repo / "out" / "notes.tmp").read_text() == "my notes"

@@ -20,7 +20,7 @@ from dvx.cli.common import (
     targets_in_scope,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, git_add, human_size, out, warn
+from dvx.cli.ui import emit_json, git_add, human_size, kept_untracked, out, warn
 
 if TYPE_CHECKING:
     from dvx.repo import Repo
@@ -457,11 +457,14 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
                             list(unfinished.values()))
     removed = [*unfinished.values(), *(t.output.path for t in resolved)]
     if as_json:
-        emit_json({"removed": removed, "deleted_data": outs, **changed.to_json()})
+        emit_json({"removed": removed, "deleted_data": outs, "kept": changed.kept,
+                   **changed.to_json()})
         return
     if not is_quiet():
         for path in removed:
             out(f"Stopped tracking {path}" + (" and deleted it" if outs else ""))
+    if changed.kept:
+        warn(kept_untracked(changed.kept))
     if not changed.staged:
         _stage_hint(repo.root, changed.paths)
 

@@ -16,7 +16,7 @@ from dvx.cli.common import (
     open_repo,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, git_add, out, warn
+from dvx.cli.ui import emit_json, git_add, kept_untracked, out, warn
 
 if TYPE_CHECKING:
     from dvx.pipeline.repro import ReproResult, StageResult
@@ -149,12 +149,14 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     changed = remove(repo, name, outs, force)
     if as_json:
         emit_json({"removed": changed.stages, "deleted": changed.deleted,
-                   "to_stage": changed.touched})
+                   "kept": changed.kept, "to_stage": changed.touched})
         return
     if not is_quiet():
         out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
             + ", ".join(f"'{n}'" for n in changed.stages)
             + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
+    if changed.kept:
+        warn(kept_untracked(changed.kept))
         out(f"To record this in Git, run:\n    {git_add(repo.root, changed.touched)}")
 
 

@@ -33,6 +33,14 @@ def git_add(root: str, paths: list[str]) -> str:
     return "git add " + " ".join(shlex.quote(_not_an_option(r)) for r in relative)
 
 
+def kept_untracked(paths: list[str]) -> str:
+    """The note for files a delete of tracked data left where they were (.dvxignore keeps
+    them out of it: never in the cache, so deleting them would lose them)."""
+    shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
+    files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
+    return f"Kept {len(paths)} {files} dvx does not track (.dvxignore keeps {them} out): {shown}."
+
+
 def _not_an_option(path: str) -> str:
     return os.path.join(os.curdir, path) if path.startswith("-") else path
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
@@ -19,13 +19,14 @@ from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_
 from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
-from dvx.workspace import remove_temporaries_beside, stale_link_oid
+from dvx.workspace import delete_tracked_data, remove_temporaries_beside, stale_link_oid
 
 
 @dataclass(frozen=True)
 class Changed:
     paths: list[str]  # repo-relative paths to stage (pointers, .gitignore files)
     staged: bool
+    kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of deleted data
 
     def to_json(self) -> dict[str, object]:
         return {"staged": self.paths if self.staged else [],
@@ -77,14 +78,16 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
            unfinished: list[str] | None = None) -> Changed:
     """Stop tracking; with `remove_data`, delete the workspace data too (only if it is
     unchanged, so its content stays recoverable from the cache, unless `force`). The
-    `unfinished` removals (unfinished_removal) are finished."""
+    `unfinished` removals (unfinished_removal) are finished. Files .dvxignore keeps out of a
+    directory are not its data and stay (`Changed.kept`)."""
     for output in outputs:
         _refuse_stage_output(output, "remove")
     touched: list[str] = []
+    kept: list[str] = []
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs] + (unfinished or []))
         for rel in unfinished or ():
-            touched += _finish_removal(repo, rel, remove_data, force)
+            touched += _finish_removal(repo, rel, remove_data, force, kept)
         for output in outputs:
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full) and not _is_recoverable(
@@ -103,14 +106,16 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             repo.syncstate.forget(output.path)
             repo.syncstate.flush()
             if remove_data and os.path.lexists(full):
-                fsutil.delete(full)
+                kept += delete_tracked_data(
+                    repo, output.path, output.pointer.oid if output.pointer.is_dir else None)
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)  # last: until then a rerun finds the removal
             touched += [output.pointer_path, _gitignore_rel(output.path)]
-    return _stage(repo, touched)
+    return replace(_stage(repo, touched), kept=kept)
 
 
-def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> list[str]:
+def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
+                    kept: list[str]) -> list[str]:
     full = repo.abspath(rel)
     if remove_data and os.path.lexists(full):
         if not force:  # its pointer is gone: what it held cannot be told any more
@@ -118,7 +123,7 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool) -> lis
                             "stopped half-way), so whether the cache has its content is not "
                             "known; refusing to delete it.", "Use --force to delete anyway, "
                             "or run without --outs to keep the data.")
-        fsutil.delete(full)
+        kept += delete_tracked_data(repo, rel)
     gitignore.remove_entry(full)
     repo.syncstate.forget(rel)
     return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]

@@ -7,7 +7,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field
 
-from dvx import fsutil, gitignore
+from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock, write_lock
 from dvx.pipeline import editor
@@ -15,12 +15,14 @@ from dvx.pipeline.graph import load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Stage, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
+from dvx.workspace import delete_tracked_data
 
 
 @dataclass
 class Changed:
     stages: list[str] = field(default_factory=list)  # the stages (items of a group) changed
     deleted: list[str] = field(default_factory=list)  # outputs deleted from the workspace
+    kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of them
     touched: list[str] = field(default_factory=list)  # files Git tracks that changed
 
 
@@ -46,7 +48,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
            ) -> Changed:
     """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs are no
     longer ignored by Git (or, with `delete_outputs`, deleted: only if they are as recorded
-    and in the cache, unless `force`)."""
+    and in the cache, unless `force`; files .dvxignore keeps out of them stay)."""
     name = stage_target(name)
     stages = _stages_named(repo, name)
     changed = Changed([s.name for s in stages])
@@ -55,6 +57,8 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
         if delete_outputs:
             for stage in stages:
                 _refuse_unsaved(repo, stage, locks.get(stage.name), force)
+        manifests = {o.path: o.oid for s in stages if s.name in locks
+                     for o in locks[s.name].outs if o.nfiles is not None}
         editor.remove_stage(repo, name)
         changed.touched.append(PIPELINE_FILE)
         if any(s.name in locks for s in stages):
@@ -70,7 +74,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                                                           ".gitignore"))
                 repo.syncstate.forget(out.path)
                 if delete_outputs and os.path.lexists(full):
-                    fsutil.delete(full)
+                    changed.kept += delete_tracked_data(repo, out.path, manifests.get(out.path))
                     changed.deleted.append(out.path)
         repo.syncstate.flush()
     changed.touched = list(dict.fromkeys(changed.touched))
