@@ -16,6 +16,8 @@ from dvx.paths import (
     POINTER_SUFFIX,
     check_no_symlinked_parent,
     check_relpath,
+    for_command,
+    from_here,
     nearest_parent_in,
     refuse_empty,
     repo_relpath,
@@ -137,19 +139,19 @@ def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
         try:
             outputs.append(load_output(repo, pointer))
         except DvxError as exc:
-            broken.append(Broken(pointer, _with_fix(exc, pointer)))
+            broken.append(Broken(pointer, _with_fix(repo.root, exc, pointer)))
     if os.path.exists(os.path.join(repo.root, LOCK_FILE)):
         try:
-            outputs += _refuse_doubly_tracked(pipeline_outputs(repo), outputs)
+            outputs += _refuse_doubly_tracked(repo.root, pipeline_outputs(repo), outputs)
         except DvxError as exc:
             broken.append(Broken(LOCK_FILE, exc))
     return outputs, broken
 
 
-def _with_fix(exc: DvxError, pointer: str) -> DvxError:
+def _with_fix(root: str, exc: DvxError, pointer: str) -> DvxError:
     """The error, with the usual ways out when it names none."""
     if exc.hint is None:
-        spec = literal_pathspec(pointer)
+        spec = literal_pathspec(from_here(root, pointer))
         exc.hint = (f"Restore it from Git (`git checkout -- {spec}`), or remove it "
                     f"(`git rm -- {spec}`) if its data need not be tracked any more.")
     return exc
@@ -192,7 +194,8 @@ def pipeline_outputs(repo: Repo) -> list[Output]:
     return found
 
 
-def _refuse_doubly_tracked(stage_outputs: list[Output], pointed: list[Output]) -> list[Output]:
+def _refuse_doubly_tracked(root: str, stage_outputs: list[Output], pointed: list[Output]
+                           ) -> list[Output]:
     paths = {o.path: o for o in pointed}
     for output in stage_outputs:
         other = paths.get(output.path)
@@ -203,7 +206,8 @@ def _refuse_doubly_tracked(stage_outputs: list[Output], pointed: list[Output]) -
         if other is not None:
             raise FormatError(f"'{output.path}' is tracked twice: by '{other.pointer_path}' "
                               f"and as an output of stage '{output.stage}' in {LOCK_FILE}.",
-                              f"Remove one: `dvx remove {other.pointer_path}`, or the output "
+                              f"Remove one: `dvx remove {for_command(root, other.pointer_path)}`"
+                              ", or the output "
                               "from dvx.yaml.")
         paths[output.path] = output
     return stage_outputs

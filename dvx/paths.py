@@ -9,6 +9,7 @@ NUL. `safe_join` is the only way such a path becomes a filesystem path.
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -134,6 +135,29 @@ def repo_relpath(root: str, path: str) -> str:
         if part.casefold() in RESERVED_NAMES:
             raise PathError(f"'{path}' is inside '{part}', which dvx never tracks.")
     return rel
+
+
+def for_command(root: str, rel: str) -> str:
+    """The repository path `rel` as a command the user runs here takes it (repo_relpath
+    reads it back): `from_here`, quoted for the shell."""
+    return shlex.quote(from_here(root, rel))
+
+
+def from_here(root: str, rel: str) -> str:
+    """The repository path `rel` relative to the current directory, as the commands a
+    message suggests name it (they run where the user is), never taken for an option. From
+    outside the repository, or a current directory that is gone, it stays relative to the
+    root: no path from here would be surer."""
+    real_root = os.path.realpath(root)
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = None
+    shown = rel
+    if here is not None and (here == real_root or here.startswith(real_root.rstrip(os.sep)
+                                                                  + os.sep)):
+        shown = to_posix(os.path.relpath(os.path.join(real_root, rel), here))
+    return "./" + shown if shown.startswith("-") else shown
 
 
 def _relpath_through_links(root: str, full: str) -> str | None:

@@ -426,6 +426,11 @@ def test_add_refuses_nesting_in_either_direction(repo, dvx):
     assert dvx("add", "e").code == 0
     inner = dvx("add", "e/f")
     assert inner.code != 0 and "inside 'e'" in inner.stderr
+    write(repo / "s" / "e" / "f", "not tracked")
+    here = repo / "s"  # from here 'e' names s/e: the hints name the tracked paths from here
+    assert "Run `dvx commit ../e` to record" in dvx("add", "../e/f", cwd=here).stderr
+    assert "Run `dvx remove ../d/inner.dvx` first" in dvx("add", "../d", cwd=here).stderr
+    assert dvx("commit", "../e", cwd=here).code == 0
 
 
 @pytest.mark.parametrize("order", [("d", "d/x"), ("d/x", "d")])

@@ -3,7 +3,14 @@ import os
 import pytest
 
 from dvx.errors import FormatError, PathError
-from dvx.paths import check_relpath, repo_relpath, safe_dir_join, safe_join, walk_directory
+from dvx.paths import (
+    check_relpath,
+    for_command,
+    repo_relpath,
+    safe_dir_join,
+    safe_join,
+    walk_directory,
+)
 
 
 @pytest.mark.parametrize("good", ["a", "a/b.txt", "ñandú/ü.png", "with space/x", ".hidden/x"])
@@ -104,3 +111,14 @@ def test_a_change_moves_the_fingerprint_of_its_own_folder_only(tmp_path):
     after = fingerprint_directory(str(top))
     assert after.digest != before.digest
     assert [f for f in before.parts if before.parts[f] != after.parts[f]] == ["a/b"]
+
+
+def test_a_path_for_a_suggested_command_is_relative_to_where_it_runs(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "s").mkdir(parents=True)
+    monkeypatch.chdir(root / "s")
+    assert for_command(str(root), "model") == "../model"
+    assert for_command(str(root), "s/my data") == "'my data'"
+    assert for_command(str(root), "s/-x") == "./-x"
+    monkeypatch.chdir(tmp_path)  # outside the repository: as the repository names it
+    assert for_command(str(root), "s/model") == "s/model"

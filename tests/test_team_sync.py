@@ -5,6 +5,8 @@ changed in the workspace, never records the older data over the newer pointer wi
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import signal
 from pathlib import Path
 
@@ -113,6 +115,31 @@ def test_a_change_made_both_here_and_in_git_needs_force(team):
     must("commit", "--force", "data.csv", cwd=alice)
     assert pointer_oid(alice / "data.csv.dvx") != bobs
     assert (alice / "data.csv").read_text() == "alice's\n"
+
+
+def test_the_commands_a_conflict_suggests_name_paths_from_where_they_are_run(team):
+    """From a subdirectory that has a path of the same name, the suggested command pasted
+    as it is acts on the conflicted data, never on the other path."""
+    alice = team.founder()
+    write(alice / "model", "v1\n")
+    write(alice / "s" / "model", "s-v1\n")
+    must("add", "model", "s/model", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "model", "bob's\n")
+    must("add", "model", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "model", "alice's\n")
+    edit(alice, "s/model", "alice's own, never recorded\n")
+    git(alice, "pull", "-q", "origin", "main")
+    must("fetch", cwd=alice)
+    refused = run_dvx("commit", "../model", cwd=alice / "s")
+    assert refused.code == 1 and "changed both here and in Git" in refused.stderr
+    take_gits = re.search(r"take Git's with `([^`]*)`", refused.stderr)
+    assert take_gits is not None and take_gits.group(1) == "dvx checkout --force ../model"
+    must(*shlex.split(take_gits.group(1))[1:], cwd=alice / "s")
+    assert (alice / "model").read_text() == "bob's\n"
+    assert (alice / "s" / "model").read_text() == "alice's own, never recorded\n"
 
 
 def test_records_read_before_the_lock_are_read_again_once_it_is_held(tmp_path):

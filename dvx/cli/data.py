@@ -21,6 +21,7 @@ from dvx.cli.common import (
     warn_if_merge_driver_missing,
 )
 from dvx.cli.ui import emit_json, git_add, human_size, kept_untracked, out, warn
+from dvx.paths import for_command
 
 if TYPE_CHECKING:
     from dvx.repo import Repo
@@ -44,7 +45,7 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
     for path in result.behind:
         warn(f"Not recorded {path}: its pointer changed in Git since this workspace was "
              f"synced, and the workspace still holds the data from before; `dvx checkout "
-             f"{path}` (or `dvx pull`) brings the data the pointer names.")
+             f"{for_command(root, path)}` (or `dvx pull`) brings the data the pointer names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer
@@ -177,13 +178,14 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not result.changed and not stale:
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved):
-            _print_status(result, bool(stages))
+            _print_status(repo.root, result, bool(stages))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
             out("(`dvx repro` runs the stale stages)")
         for path, why in moved.items():
-            out(f"{path}: {why} (`dvx update {path}.dvx` brings it)")
+            out(f"{path}: {why} (`dvx update {for_command(repo.root, path + '.dvx')}` "
+                "brings it)")
     if is_quiet() and (result.changed or stale or moved):
         sys.exit(1)
 
@@ -314,7 +316,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
         sys.exit(1)
 
 
-def _print_status(result: object, has_stages: bool = False) -> None:
+def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     from dvx.ops.status import StatusResult
 
     assert isinstance(result, StatusResult)
@@ -349,7 +351,8 @@ def _print_status(result: object, has_stages: bool = False) -> None:
                 out(f"    {label}: {path}")
     for path in result.unignored:
         out(f"{path}: not ignored by Git (its .gitignore entry is gone), so `git add` would "
-            f"take the data itself; `dvx commit {path}` writes the entry again")
+            f"take the data itself; `dvx commit {for_command(root, path)}` writes the entry "
+            "again")
     for path, why_kept in result.left_behind:
         out(f"{path}: no longer tracked, its pointer left Git" + (
             f"; {why_kept}" if why_kept else ""))

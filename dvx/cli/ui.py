@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shlex
 import sys
 from collections.abc import Callable, Iterator
 
 import click
+
+from dvx.paths import for_command
 
 
 def out(message: str = "") -> None:
@@ -28,9 +28,7 @@ def emit_json(doc: object, sort_keys: bool = True) -> None:
 def git_add(root: str, paths: list[str]) -> str:
     """The `git add` of repository paths as a command to copy and run here: each path
     relative to the current directory (as Git prints paths), quoted for the shell."""
-    here = os.getcwd()
-    relative = (os.path.relpath(os.path.join(root, p), here) for p in paths)
-    return "git add " + " ".join(shlex.quote(_not_an_option(r)) for r in relative)
+    return "git add " + " ".join(for_command(root, p) for p in paths)
 
 
 def kept_untracked(paths: list[str]) -> str:
@@ -39,10 +37,6 @@ def kept_untracked(paths: list[str]) -> str:
     shown = ", ".join(paths[:20]) + (f" and {len(paths) - 20} more" if len(paths) > 20 else "")
     files, them = ("file", "it") if len(paths) == 1 else ("files", "them")
     return f"Kept {len(paths)} {files} dvx does not track (.dvxignore keeps {them} out): {shown}."
-
-
-def _not_an_option(path: str) -> str:
-    return os.path.join(os.curdir, path) if path.startswith("-") else path
 
 
 def human_size(n: int) -> str:

@@ -37,14 +37,14 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     outputs = {o.path: o for o in found}
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(outputs.get(rel), display)
-        refuse_overlap(rel, display, outputs)
+        refuse_overlap(repo.root, rel, display, outputs)
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, rels)
         for rel in dict.fromkeys(rels):
             if rel in outputs:
-                refuse_if_behind(output_status(repo, outputs[rel]), force)
+                refuse_if_behind(repo.root, output_status(repo, outputs[rel]), force)
         prepared = [prepare(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared))
 

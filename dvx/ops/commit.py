@@ -31,6 +31,7 @@ from dvx.paths import (
     Fingerprint,
     WalkEntry,
     fingerprint_of_walk,
+    for_command,
     join_posix,
     walk_directory,
     walked_size,
@@ -112,7 +113,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                 continue
             if only_changed and status.workspace != MODIFIED:
                 continue
-            refuse_if_behind(status, force)
+            refuse_if_behind(repo.root, status, force)
             chosen.append(output)
         results = []
         staged = [o for o in chosen if o.stage is not None]
@@ -131,7 +132,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         return result
 
 
-def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) -> None:
+def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bool = True
+                     ) -> None:
     """Refuse to record workspace data over a pointer that moved in Git since the workspace
     was synced (a teammate's change, brought by `git pull`), unless `force`. Without
     `own_force` the caller's --force means something else (repro: run every stage), so the
@@ -139,20 +141,21 @@ def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) 
     if force or not status.pointer_moved or status.workspace in (UNCHANGED, DELETED):
         return
     path, now, then = status.path, status.pointer_oid, status.synced_oid
-    record_anyway = "`--force`" if own_force else f"`dvx commit --force {path}`"
+    typed = for_command(root, path)  # the suggested commands run where the user is
+    record_anyway = "`--force`" if own_force else f"`dvx commit --force {typed}`"
     if status.workspace == OUTDATED and now == then:  # the executable bit alone changed
         raise ConflictError(
             f"'{path}' changed in Git since this workspace was synced: its pointer now "
             f"records another executable bit for the same data ({now}), and the workspace "
             "file still has the mode it had before. Recording it would undo that change.",
-            f"Run `dvx checkout {path}` to give it the mode the pointer records; "
+            f"Run `dvx checkout {typed}` to give it the mode the pointer records; "
             f"{record_anyway} records the older mode anyway.")
     if status.workspace == OUTDATED:
         raise ConflictError(
             f"'{path}' changed in Git since this workspace was synced: its pointer now names "
             f"{now}, and the workspace still holds {then}, the data it had before. Recording "
             "it would undo that change.",
-            f"Run `dvx checkout {path}` (or `dvx pull {path}`) to get the data the pointer "
+            f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
             f"names; {record_anyway} records the older data anyway.")
     in_git = f"its pointer now names {now} (it named {then} when this workspace was synced)" \
         if now != then else f"its pointer now records another executable bit for {now}"
@@ -160,8 +163,8 @@ def refuse_if_behind(status: OutputStatus, force: bool, own_force: bool = True) 
         f"'{path}' changed both here and in Git: {in_git}, and the workspace holds other data"
         + (f" ({status.current_oid})" if status.current_oid else "") + ". Recording it would "
         "undo the change made in Git.",
-        f"Keep your version with `dvx commit --force {path}`, or take Git's with `dvx checkout "
-        f"--force {path}` (your version is lost unless it is in the cache).")
+        f"Keep your version with `dvx commit --force {typed}`, or take Git's with `dvx checkout "
+        f"--force {typed}` (your version is lost unless it is in the cache).")
 
 
 def finish(repo: Repo, results: list[Added]) -> AddResult:
@@ -194,8 +197,8 @@ def commit_stage_outputs(repo: Repo, outputs: list[Output]) -> list[Added]:
         assert output.stage is not None
         if not os.path.lexists(repo.abspath(output.path)):
             raise PathError(f"'{output.path}' is missing from the workspace; nothing to "
-                            "commit.", f"Run `dvx checkout {output.path}` or `dvx repro "
-                            f"{output.stage}`.")
+                            "commit.", f"Run `dvx checkout {for_command(repo.root, output.path)}`"
+                            f" or `dvx repro {output.stage}`.")
         entry = locks[output.stage]
         stored = store(repo, output.path, was=output.pointer)
         pointer = stored.pointer
@@ -310,7 +313,8 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
         raise MissingObjectError(
             f"'{existing.path}' was checked out only in part, and its manifest is not in the "
             "cache, so what the rest of it holds is unknown here.",
-            f"Fetch it first: `dvx fetch {existing.path}/<a file in it>` brings the manifest "
+            f"Fetch it first: `dvx fetch {for_command(repo.root, existing.path)}/<a file in "
+            "it>` brings the manifest "
             "with that one file (`dvx fetch` of the whole directory brings every file).")
     if synced.oid != existing.pointer.oid:
         return _held_back_over_a_moved_pointer(repo, existing, tree, synced)
@@ -432,7 +436,8 @@ def _linked_object(repo: Repo, path: str, display: str, st: os.stat_result | Non
     if not repo.cache.exists(state.linked_oid):
         raise MissingObjectError(
             f"'{display}' is a link to the object {state.linked_oid}, which is no longer in the "
-            "cache.", f"Run `dvx pull {display}` to fetch it, or replace the link with the data.")
+            "cache.", f"Run `dvx pull {for_command(repo.root, display)}` to fetch it, or "
+            "replace the link with the data.")
     return state
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dvx.errors import PathError
 from dvx.outputs import Output
-from dvx.paths import POINTER_SUFFIX
+from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 
@@ -42,18 +42,19 @@ def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
             "directory un-ignored too).")
 
 
-def refuse_overlap(rel: str, display: str, outputs: dict[str, Output]) -> None:
+def refuse_overlap(root: str, rel: str, display: str, outputs: dict[str, Output]) -> None:
     parent = rel.rpartition("/")[0]
     while parent:
         if parent in outputs:
             raise PathError(f"'{display}' is inside '{parent}', which dvx already tracks.",
-                            f"Run `dvx commit {parent}` to record changes inside it.")
+                            f"Run `dvx commit {for_command(root, parent)}` to record changes "
+                            "inside it.")
         parent = parent.rpartition("/")[0]
     inside = [p for p in outputs if p.startswith(rel + "/")]
     if inside:
         raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
-                        "own.", f"Run `dvx remove {inside[0]}.dvx` first to track the whole "
-                        "directory instead.")
+                        "own.", f"Run `dvx remove {for_command(root, inside[0] + POINTER_SUFFIX)}`"
+                        " first to track the whole directory instead.")
 
 
 def refuse_nested_targets(rels: list[str], displays: list[str] | tuple[str, ...]) -> None:

@@ -27,7 +27,7 @@ from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.source import Found, GitDirectory, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
-from dvx.paths import POINTER_SUFFIX, refuse_empty, repo_relpath, safe_join
+from dvx.paths import POINTER_SUFFIX, for_command, refuse_empty, repo_relpath, safe_join
 from dvx.pointer import Pointer
 from dvx.remote.backends import redact_url, redact_urls, source_fs
 from dvx.remote.retry import describe
@@ -500,7 +500,8 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                 if untold:
                     found.append(SourceCheck(output.path, False, (
                         f"whether its source URL changed cannot be told ({untold}); "
-                        f"`dvx update {output.path}.dvx` downloads it again to compare{where}")))
+                        f"`dvx update {for_command(repo.root, output.pointer_path)}` downloads "
+                        f"it again to compare{where}")))
                 elif version != info.get("etag"):
                     found.append(SourceCheck(output.path, True,
                                              f"its source URL has a new version{where}"))

@@ -33,7 +33,7 @@ from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import Output, load_tree, scan_outputs
-from dvx.paths import POINTER_SUFFIX, join_posix, walk_directory
+from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.workspace import file_state, prune_empty_dirs
@@ -74,7 +74,7 @@ def settle_left_behind(repo: Repo) -> list[str]:
     for item in left:
         if not item.removable:
             log.warning("%s: its pointer is no longer in Git, but %s, so it stays. %s",
-                        item.path, item.why_kept, _what_to_do(item))
+                        item.path, item.why_kept, _what_to_do(repo.root, item))
             if item.why_kept == FOUND:
                 stale.append(item.path)  # the user's own, said once: no longer dvx's business
             continue
@@ -88,11 +88,12 @@ def settle_left_behind(repo: Repo) -> list[str]:
     return removed
 
 
-def _what_to_do(item: LeftBehind) -> str:
+def _what_to_do(root: str, item: LeftBehind) -> str:
+    typed = for_command(root, item.path)  # the commands run where the user is
     if item.tracked_inside:  # deleting the whole directory would take theirs too
         return ("Delete the files in it that Git and dvx do not track (`git status "
-                f"{item.path}` lists them), or track them with `dvx add`.")
-    return f"Delete it, or track it again with `dvx add {item.path}`."
+                f"{typed}` lists them), or track them with `dvx add`.")
+    return f"Delete it, or track it again with `dvx add {typed}`."
 
 
 def holds_what_was_synced(repo: Repo, path: str) -> str | None:

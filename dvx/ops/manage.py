@@ -16,7 +16,7 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.left_behind import remove_placed
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
-from dvx.paths import POINTER_SUFFIX, join_posix, repo_relpath, walk_directory
+from dvx.paths import POINTER_SUFFIX, for_command, join_posix, repo_relpath, walk_directory
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
 from dvx.workspace import delete_tracked_data, remove_temporaries_beside, stale_link_oid
@@ -215,7 +215,7 @@ def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
     the path goes."""
     others = {o.path: o for o in scan_outputs(repo)[0] if o.path != output.path}
     try:
-        refuse_overlap(dst, dst, others)
+        refuse_overlap(repo.root, dst, dst, others)
     except PathError as exc:  # the same refusal as add's, with move's way out
         raise PathError(exc.message, "Move it somewhere else; to make it part of that "
                         "directory, copy it in and `dvx commit` the directory.") from None
@@ -260,8 +260,8 @@ def _refuse_foreign_link(repo: Repo, path: str) -> None:
             and stale_link_oid(repo, full) is None):
         raise PathError(f"'{path}' is a symbolic link that does not lead into the cache, so it "
                         "holds none of the tracked data and dvx does not follow it.",
-                        f"`dvx checkout --force {path}` replaces the link with the tracked "
-                        "data.")
+                        f"`dvx checkout --force {for_command(repo.root, path)}` replaces the "
+                        "link with the tracked data.")
 
 
 def _data_files(full: str) -> list[str]:

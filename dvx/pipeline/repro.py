@@ -46,7 +46,7 @@ from dvx.objects.cache import kept_message
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import Output, Target, all_outputs, load_tree, refuse_broken
-from dvx.paths import join_posix, walk_directory
+from dvx.paths import from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
@@ -177,10 +177,11 @@ def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
         return
     first = tracked[0]
     out = next(p for p in owners if first == p or first.startswith(p + "/"))
+    untrack = untrack_command(from_here(repo.root, out))
     raise PathError(f"Stage '{owners[out]}': output '{out}' is tracked by Git ('{first}' is in "
                     "the Git index), and a stage deletes its outputs before it runs, so nothing "
-                    "was run.", f"Stop tracking it in Git first ({untrack_command(out)} && "
-                    "git commit), or choose another output path.")
+                    "was run.", f"Stop tracking it in Git first ({untrack} && git commit), or "
+                    "choose another output path.")
 
 
 def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
@@ -252,7 +253,7 @@ def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
         if output.stage is not None or not any(overlaps(output.path, d) for d in deps):
             continue
         status = output_status(repo, output)
-        refuse_if_behind(status, force=False, own_force=False)
+        refuse_if_behind(repo.root, status, force=False, own_force=False)
         if status.workspace == MODIFIED:
             changed.append(output)
     return changed
