@@ -17,6 +17,7 @@ from dvx.scm import Git
 log = get_logger(__name__)
 
 PREFIX = "refs/exps"
+QUEUE_REFS = "refs/exps-queue"  # queued experiments' snapshots (exps/queue.py), one per name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _ADJECTIVES = ("amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hazy", "icy",

@@ -9,7 +9,8 @@ objects that differ between them.
 
 A scope (`Scope`) says which revisions: the workspace, the tips of branches and tags, given
 revisions, the last N commits of each, every commit, and for gc also the index, every
-reflog entry (stashes included) and the remote-tracking branches a fetch brought.
+reflog entry (stashes included), the remote-tracking branches a fetch brought, every
+experiment and every queued experiment's snapshot.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, FormatError, UsageError
+from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
+from dvx.experiment_refs import QUEUE_REFS
 from dvx.lockfile import LOCK_FILE, parse_lock
 from dvx.outputs import Broken, Output, Target, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, check_relpath
@@ -37,11 +40,13 @@ class Scope:
     reflogs: bool = False  # with all_commits: commits only reflogs reach (gc)
     stashes: bool = False  # every stash entry: the work tree and index it saved (gc)
     remote_branches: bool = False  # with all_branches: remote-tracking branches too (gc)
+    all_experiments: bool = False  # every experiment this clone has a ref of (gc)
+    queued: bool = False  # every queued experiment's snapshot: its run still needs it (gc)
 
     @property
     def has_revisions(self) -> bool:
         return bool(self.all_branches or self.all_tags or self.all_commits or self.revs
-                    or self.last_n)
+                    or self.last_n or self.all_experiments)
 
     @property
     def empty(self) -> bool:
@@ -53,7 +58,8 @@ class Scope:
         branches = "all branches, remote-tracking too" if self.remote_branches else "all branches"
         parts += [name for flag, name in ((self.all_branches, branches),
                                           (self.all_tags, "all tags"),
-                                          (self.all_commits, "all commits")) if flag]
+                                          (self.all_commits, "all commits"),
+                                          (self.all_experiments, "all experiments")) if flag]
         parts += [f"revision {rev}" for rev in self.revs]
         if self.last_n:
             parts.append(f"the last {self.last_n} commits of each")
@@ -98,6 +104,10 @@ class History:
         if scope.stashes:  # a stash commit and its parents: saved work tree, index, untracked
             for stash in self.git.stashes():
                 found += [stash, *self._parents(stash)]
+        for prefix, wanted in ((EXPERIMENT_REFS, scope.all_experiments),
+                               (QUEUE_REFS, scope.queued)):
+            if wanted:
+                found += [commit for _, commit, _ in self.git.refs_with_commits(prefix)]
         if not scope.has_revisions:
             return sorted(set(found))
         revs = scope.revs
@@ -233,7 +243,7 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
         broken += found
     seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in chosen}
     revisions: list[Revision] = []
-    if scope.has_revisions or scope.index or scope.stashes:
+    if scope.has_revisions or scope.index or scope.stashes or scope.queued:
         with History(repo) as history:
             if scope.index:
                 revisions.append(history.index())

@@ -287,6 +287,14 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
     return tree
 
 
+def in_cache(repo: Repo, output: Output) -> bool:
+    """Is all of the output's data in the cache (a directory's manifest and every file)?"""
+    if not output.pointer.is_dir:
+        return repo.cache.exists(output.pointer.oid)
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    return tree is not None and all(repo.cache.exists(oid) for oid in tree.oids())
+
+
 def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
     fsutil.atomic_write(repo.abspath(output_path + POINTER_SUFFIX), pointer.to_bytes(),
                         fsync=repo.fsync)

@@ -736,3 +736,78 @@ def test_a_queued_experiment_runs_on_the_data_the_workspace_had_when_queued(proj
     assert run_dvx("status", "-q", "data/raw.csv", cwd=project).code == 0  # recorded, cached
     assert run_dvx("queue", "start", cwd=project).code == 0
     assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
+
+
+def _cached(repo, oid: str) -> Path:
+    return repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+
+
+def _oid(content: str) -> str:
+    import xxhash
+
+    return xxhash.xxh3_128_hexdigest(content.encode())
+
+
+def test_gc_all_experiments_keeps_on_the_remote_what_pulled_experiments_use(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    must("exp", "push", "origin", "low", cwd=alice)
+    model = _oid("model lr=0.01 epochs=3 rows=3")
+    bob = team.clone("bob")
+
+    def removed_from_remote(*scope):
+        result = run_dvx("gc", *scope, "-c", "shared", "--dry-run", "--grace", "0", "--json",
+                         cwd=bob)
+        assert result.code == 0, result.output
+        return json.loads(result.stdout)[1]["removed_oids"]
+
+    # Experiments this clone has no ref of are outside any scope: pull them first.
+    assert model in removed_from_remote("-a", "-T", "--all-experiments")
+    must("exp", "pull", "origin", cwd=bob)
+    assert model in removed_from_remote("-a", "-T")  # branches and tags only
+    assert model not in removed_from_remote("--all-experiments")
+    assert model not in removed_from_remote("-A")  # every ref this clone has, exp refs too
+    must("gc", "-a", "-T", "--all-experiments", "-c", "shared", "-f", "--grace", "0", cwd=bob)
+    carol = team.clone("carol")
+    must("exp", "pull", "origin", cwd=carol)
+    assert run_dvx("exp", "apply", "low", cwd=carol).code == 0
+    assert (carol / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+
+
+def test_a_queued_experiments_inputs_stay_in_scope_and_are_fetched_if_the_cache_lost_them(
+        tmp_path):
+    _, alice = _shared_pipeline(tmp_path)
+    os.chmod(alice / "data" / "raw.csv", 0o644)
+    write(alice / "data" / "raw.csv", "a\nb\nc\nd\ne\n")  # an input version nothing commits
+    must("exp", "run", "--queue", "-n", "more-rows", cwd=alice)
+    git(alice, "checkout", "-q", "--", ".")
+    must("checkout", "--force", cwd=alice)
+    must("push", "-A", cwd=alice)  # the remote holds it, so only the scope keeps it here
+    queued_input = _oid("a\nb\nc\nd\ne\n")
+    must("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    assert _cached(alice, queued_input).exists()  # as a stash's data is kept
+
+    _cached(alice, queued_input).unlink()  # lost all the same: the run fetches it first
+    assert run_dvx("queue", "start", cwd=alice).code == 0
+    assert _show(alice)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
+
+
+def test_a_queued_experiment_whose_inputs_are_nowhere_stays_queued_with_its_snapshot(project):
+    os.chmod(project / "data" / "raw.csv", 0o644)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\ne\n")
+    must("exp", "run", "--queue", "-n", "more-rows", cwd=project)
+    cached = _cached(project, _oid("a\nb\nc\nd\ne\n"))
+    aside = project.parent / "aside"
+    shutil.move(cached, aside)  # no remote has it either
+
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 1
+    assert "'more-rows' not started" in started.stdout and "data/raw.csv" in started.stdout
+    states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+    assert [(e["name"], e["state"]) for e in states] == [("more-rows", "queued")]
+    assert "refs/exps-queue/more-rows" in git(project, "for-each-ref", "refs/exps-queue")
+
+    shutil.move(aside, cached)  # found again: the next start runs it
+    assert run_dvx("queue", "start", cwd=project).code == 0
+    assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
+

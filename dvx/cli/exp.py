@@ -278,7 +278,9 @@ def _report_shared(shared: object, verb: str) -> None:
             warn("ERROR: the data of the experiments did not all move; no ref was pushed."
                  if verb == "Pushed" else "ERROR: the experiments were fetched, but not all "
                  "of their data: `dvx exp apply` needs it. Whoever pushed them can send it "
-                 "with `dvx exp push` (data first, then refs).")
+                 "again with `dvx exp push` if their cache still has it; what a `dvx gc "
+                 "--remote` deleted (its scope left the experiments out) and no cache holds "
+                 "is gone: run those experiments again.")
             sys.exit(1)
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"

@@ -481,15 +481,21 @@ def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:
 dvx gc --workspace --dry-run         # what would go: objects the workspace does not use
 dvx gc --all-branches --all-tags -f  # keep what any branch or tag needs
 dvx gc --all-commits --remote storage -f
+dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 """))
 @click.option("-w", "--workspace", is_flag=True,
-              help="Keep what the workspace, Git's index and stashes use (always kept).")
+              help="Keep what the workspace, Git's index, stashes and queued experiments use "
+                   "(always kept).")
 @click.option("-a", "--all-branches", is_flag=True,
               help="Keep what any branch's tip uses, remote-tracking branches (origin/*, as "
                    "the last fetch saw them) included.")
 @click.option("-T", "--all-tags", is_flag=True, help="Keep what any tag uses (fetched tags too).")
 @click.option("-A", "--all-commits", is_flag=True,
-              help="Keep what any commit uses, including commits only reflogs reach.")
+              help="Keep what any commit uses, including commits only reflogs reach and the "
+                   "experiments this clone has.")
+@click.option("--all-experiments", is_flag=True,
+              help="Keep what every experiment this clone has uses (`dvx exp show -A`); "
+                   "teammates' pushed experiments count once `dvx exp pull` brought them.")
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
 @click.option("-c", "--remote", "remote_name", metavar="NAME",
               help="Also delete unused objects from this remote.")
@@ -507,8 +513,9 @@ dvx gc --all-commits --remote storage -f
 @JSON
 @common_options
 def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
-       revs: tuple[str, ...], remote_name: str | None, force_last_copy: bool, dry_run: bool,
-       force: bool, grace: float, projects: tuple[str, ...], as_json: bool) -> None:
+       all_experiments: bool, revs: tuple[str, ...], remote_name: str | None,
+       force_last_copy: bool, dry_run: bool, force: bool, grace: float,
+       projects: tuple[str, ...], as_json: bool) -> None:
     """Delete cached (and, with --remote, remote) objects that nothing in scope uses.
 
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
@@ -518,14 +525,14 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     """
     from dvx.errors import UsageError
     from dvx.history import Scope
+    from dvx.ops.gc import SCOPE_OPTIONS
     from dvx.ops.gc import gc as do_gc
 
-    if not (workspace or all_branches or all_tags or all_commits or revs):
-        raise UsageError("gc needs an explicit scope of what to keep.",
-                         "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+    if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs):
+        raise UsageError("gc needs an explicit scope of what to keep.", SCOPE_OPTIONS)
     # The workspace, the index and stashes are always kept; -A keeps what reflogs reach too.
     scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
-                  reflogs=all_commits)
+                  reflogs=all_commits, all_experiments=all_experiments)
     repo = open_repo()
     if not dry_run and not force and not sys.stdin.isatty():
         raise UsageError("gc deletes data and needs confirmation.",

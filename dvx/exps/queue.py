@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
+    QUEUE_REFS,
     check_new_name,
     experiments,
     git_of,
@@ -31,11 +32,11 @@ from dvx.experiment_refs import (
     warn_left_out,
 )
 from dvx.exps import overrides
+from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.pipeline.runner import end_group
 from dvx.repo import Repo
 
-QUEUE_REFS = "refs/exps-queue"
 # Seconds the other processes of an ended run have to end before SIGKILL: a stopped `exp run`
 # first stops its stage (runner.STOP_GRACE, then runner.KILL_WAIT) and then records its state.
 END_GRACE = 15.0
@@ -146,6 +147,16 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     while pending or running:
         while pending and len(running) < jobs:
             entry = pending.pop(0)
+            unavailable = _fetch_missing_inputs(repo, entry)
+            if unavailable:  # not run: it stays queued, its snapshot kept, for the next start
+                entry.error = unavailable
+                _save(repo, entry)
+                say(f"'{entry.name}' not started: {unavailable} It stays queued: `dvx queue "
+                    f"start` runs it once its data can be fetched (`dvx queue remove "
+                    f"{entry.name}` drops it).")
+                done.append(entry)
+                continue
+            entry.error = None
             worktree = _make_worktree(repo, entry)
             proc = _launch(repo, entry, worktree)
             entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
@@ -175,6 +186,34 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                 else f"'{name}' failed: {entry.error}")
             done.append(entry)
     return done
+
+
+def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
+    """Fetch into the cache what the entry's snapshot tracks and the cache lacks (a gc took
+    it, the remote holding it); None if its inputs are all there now, else why not. Inputs
+    are the data pointer files track: no stage makes them again. What a stage's dvx.lock
+    records and cannot be fetched, the run makes again."""
+    from dvx.history import Scope, scope_targets
+    from dvx.ops.sync import fetch
+
+    targets, _ = scope_targets(repo, Scope(workspace=False, revs=(entry.snapshot,)))
+    absent = [t for t in targets if not in_cache(repo, t.output)]
+    if not absent:
+        return None
+    failure = None
+    try:
+        fetch(repo, absent)
+    except DvxError as exc:  # no remote, or one that cannot be reached
+        failure = exc.message.rstrip(".")
+    inputs = sorted(t.output.path for t in absent
+                    if t.output.stage is None and not in_cache(repo, t.output))
+    if not inputs:
+        return None
+    shown = ", ".join(inputs[:5]) + (f" and {len(inputs) - 5} more" if len(inputs) > 5 else "")
+    if failure is not None:
+        return f"the cache lacks the data of its input {shown}, and fetching it failed: " \
+            f"{failure}."
+    return f"neither the cache nor the remote has the data of its input {shown}."
 
 
 def stop(repo: Repo) -> list[Entry]:

@@ -25,7 +25,7 @@ from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
-from dvx.outputs import Output, Target, all_outputs, load_tree, scan_outputs
+from dvx.outputs import Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_sorted
 from dvx.pipeline.repro import (
     Reporter,
@@ -161,7 +161,7 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
     targets = _outputs_changed_by(repo, exp, files)
-    absent = [t.output.path for t in targets if not _in_cache(repo, t.output)]
+    absent = [t.output.path for t in targets if not in_cache(repo, t.output)]
     if absent:
         raise UsageError(f"Applying '{exp.name}' needs data that is not in the cache: "
                          f"{_some(absent)}.", f"Fetch it first: `dvx exp pull GIT_REMOTE "
@@ -267,14 +267,6 @@ def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[T
     return [Target(o) for o in outputs
             if (LOCK_FILE if o.stage else o.pointer_path) in written
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
-
-
-def _in_cache(repo: Repo, output: Output) -> bool:
-    """Is all of the output's data in the cache (a directory's manifest and every file)?"""
-    if not output.pointer.is_dir:
-        return repo.cache.exists(output.pointer.oid)
-    tree = load_tree(repo, output.pointer, output.recorded_in)
-    return tree is not None and all(repo.cache.exists(oid) for oid in tree.oids())
 
 
 def _some(paths: list[str]) -> str:

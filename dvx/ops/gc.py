@@ -1,7 +1,8 @@
 """dvx gc: delete objects that nothing in an explicit scope refers to.
 
-The scope is always explicit (the workspace, and optionally branches, tags, all commits or
-given revisions): gc refuses to run without one. Everything in scope is read first; if any
+The scope is always explicit (the workspace, and optionally branches, tags, all commits,
+experiments or given revisions): gc refuses to run without one. The index, stashes and queued
+experiments' snapshots are always in it. Everything in scope is read first; if any
 pointer or directory manifest in scope cannot be read, nothing at all is deleted. Objects
 younger than the grace period are kept, so an object that another process or another
 repository sharing the cache has just written, and not yet recorded anywhere, survives.
@@ -35,6 +36,8 @@ from dvx.repo import Repo
 log = get_logger(__name__)
 
 DEFAULT_GRACE_SECONDS = 3600
+SCOPE_OPTIONS = ("Use --workspace, --all-branches, --all-tags, --all-commits, --all-experiments "
+                 "or --rev.")
 
 
 @dataclass
@@ -72,9 +75,10 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     nothing is."""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
-                         "Use --workspace, --all-branches, --all-tags, --all-commits or --rev.")
+                         SCOPE_OPTIONS)
     # A teammate's branch that a fetch brought is in use: -a keeps it as it keeps a local one.
-    scope = replace(scope, index=True, stashes=True, reflogs=scope.all_commits,
+    # A queued experiment's snapshot may hold the only record of its inputs: its run needs it.
+    scope = replace(scope, index=True, stashes=True, queued=True, reflogs=scope.all_commits,
                     remote_branches=scope.all_branches)
     remote = None
     name = ""
