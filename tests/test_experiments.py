@@ -811,3 +811,18 @@ def test_a_queued_experiment_whose_inputs_are_nowhere_stays_queued_with_its_snap
     assert run_dvx("queue", "start", cwd=project).code == 0
     assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
 
+
+def test_apply_of_an_experiment_missing_a_push_false_output_says_to_run_it_again(project):
+    local = "outs:\n      - model.bin:\n          push: false"
+    write(project / "dvx.yaml", DVX_YAML.replace("outs: [model.bin]", local))
+    must("repro", cwd=project)
+    git(project, "commit", "-qam", "the model is not pushed")
+    must("exp", "run", "-S", "train.lr=0.5", "-n", "half", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", "--force", cwd=project)
+    must("gc", "-w", "-f", "--grace", "0", cwd=project)  # push: false: not protected
+
+    applied = run_dvx("exp", "apply", "half", cwd=project)
+    assert applied.code == 2 and "model.bin" in applied.stderr
+    assert "push: false" in applied.stderr and "dvx exp run" in applied.stderr
+    assert "exp pull" not in applied.stderr and "dvx fetch" not in applied.stderr

@@ -25,7 +25,7 @@ from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
-from dvx.outputs import Target, all_outputs, in_cache, scan_outputs
+from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_sorted
 from dvx.pipeline.repro import (
     Reporter,
@@ -161,11 +161,10 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
     targets = _outputs_changed_by(repo, exp, files)
-    absent = [t.output.path for t in targets if not in_cache(repo, t.output)]
+    absent = [t.output for t in targets if not in_cache(repo, t.output)]
     if absent:
         raise UsageError(f"Applying '{exp.name}' needs data that is not in the cache: "
-                         f"{_some(absent)}.", f"Fetch it first: `dvx exp pull GIT_REMOTE "
-                         f"{exp.name}`, or `dvx fetch --rev {exp.commit[:10]}`.")
+                         f"{_some([o.path for o in absent])}.", _how_to_get(exp, absent))
     stuck = [] if force else blocked(repo, targets)
     if stuck:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
@@ -267,6 +266,22 @@ def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[T
     return [Target(o) for o in outputs
             if (LOCK_FILE if o.stage else o.pointer_path) in written
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
+
+
+def _how_to_get(exp: Experiment, absent: list[Output]) -> str:
+    """What brings back the data an experiment lacks: a fetch what was pushed; an output
+    marked `push: false` is on no remote by design, and the remote may have lost the rest
+    to a gc whose scope left the experiment out, so then only a new run makes it."""
+    rerun = (f"run the experiment again (`dvx exp run` with the params `dvx exp show` lists "
+             f"for it), or `dvx exp branch {exp.name} BRANCH` and `dvx repro` on that branch")
+    local = [o.path for o in absent if not o.push]
+    if len(local) == len(absent):
+        return f"Marked `push: false`, it is on no remote: {rerun}."
+    if local:
+        return (f"{_some(local)}, marked `push: false`, is on no remote: {rerun}. Fetch the "
+                f"rest with `dvx fetch --rev {exp.commit[:10]}`.")
+    return (f"Fetch it first: `dvx exp pull GIT_REMOTE {exp.name}`, or `dvx fetch --rev "
+            f"{exp.commit[:10]}`. If no remote has it any more, {rerun}.")
 
 
 def _some(paths: list[str]) -> str:
