@@ -564,3 +564,33 @@ def test_objects_a_push_kept_while_gc_waited_count_no_bytes_freed(tmp_path, size
     on_remote = results[1]
     assert (on_remote.removed, on_remote.bytes_freed, on_remote.kept_young) == ([], 0, 1)
     assert run_dvx("fsck", "--remote", "s", cwd=second).code == 0
+
+
+def test_a_dry_run_lists_what_it_would_delete_with_a_path_that_used_it(repo, dvx, tmp_path):
+    _two_versions(repo, dvx)
+    for i in range(60):
+        write(repo / "many" / f"{i:02}", f"file {i}")
+    assert dvx("add", "many").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "many")
+    git(repo, "rm", "-q", "many.dvx")
+    git(repo, "commit", "-qm", "no more")
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    assert dvx("push", "-A").code == 0
+    dry = ("gc", "-w", "--dry-run", "--grace", "0", "--force-last-copy")
+
+    cache = dvx(*dry)
+    assert cache.code == 0 and "Would remove 64 objects" in cache.stdout  # 2 manifests too
+    assert f"{_oid('v1')}" in cache.stdout and "  f\n" in cache.stdout
+    assert f"{_oid('a1')}" in cache.stdout and "  d/a\n" in cache.stdout
+    listed = [line for line in cache.stdout.splitlines() if line.startswith("    ")]
+    assert len(listed) == 51 and listed[-1].strip().startswith("... and 14 more")
+    everything = dvx(*dry, "-v")
+    assert "... and" not in everything.stdout and f"{_oid('file 59')}" in everything.stdout
+    assert "many/59" in everything.stdout or "many/00" in everything.stdout
+
+    remote = dvx("gc", "-w", "--dry-run", "--grace", "0", "-c", "storage")
+    lines = remote.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "from the remote 'storage'" in line)
+    assert _oid("v1") in "\n".join(lines[at:]) and "  f" in "\n".join(lines[at:])
+    assert _objects(repo) >= {_oid("v1"), _oid("a1")}  # a dry run deletes nothing

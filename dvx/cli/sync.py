@@ -544,11 +544,14 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
         emit_json([r.to_json() for r in results])
     elif not is_quiet():
         verb = "Would remove" if dry_run else "Removed"
+        named = _paths_of_removals(repo, results) if dry_run else {}
         for r in results:
             out(f"{verb} {objects(len(r.removed), r.bytes_freed)} from the "
                 f"{r.where}; kept {r.reachable} in use" + (
                     f" and {r.kept_young} newer than the grace period" if r.kept_young else "")
-                + ".")
+                + ("." if not (dry_run and r.removed) else ":"))
+            if dry_run:
+                _list_removals(r, named)
     last = results[0].last_copies
     if last is not None and last.oids:
         why = f" ({'; '.join(last.notes)})" if last.notes else ""
@@ -556,6 +559,32 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
         warn(f"{kept} {objects(len(last.oids), last.bytes)} that no remote holds"
              f"{why}: commits outside the scope use them and the cache has their only copy. "
              "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway.")
+
+
+SHOWN_REMOVALS = 50  # a dry run lists this many objects per place; -v and --json all
+
+
+def _paths_of_removals(repo: Repo, results: list[GcResult]) -> dict[str, str]:
+    from dvx.ops.gc import paths_of
+
+    wanted = {oid for r in results for oid in r.removed}
+    return paths_of(repo, wanted) if wanted else {}
+
+
+def _list_removals(result: GcResult, named: dict[str, str]) -> None:
+    """One line per object a dry run would delete: its oid, its size and a path that used it
+    (none for data that no commit, stash or workspace ever recorded)."""
+    from dvx import logs
+
+    shown = result.removed if logs.is_enabled_for(logs.INFO) else \
+        result.removed[:SHOWN_REMOVALS]
+    for oid in shown:
+        path = named.get(oid)
+        out(f"    {oid}  {human_size(result.sizes.get(oid, 0)):>9}" + (f"  {path}" if path
+                                                                    else ""))
+    if len(result.removed) > len(shown):
+        out(f"    ... and {len(result.removed) - len(shown)} more (-v or --json lists them "
+            "all)")
 
 
 def _confirm_gc(plan: list[GcResult]) -> bool:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field, replace
 
 from dvx import faults
 from dvx.errors import DvxError, UsageError
-from dvx.history import Scope
+from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
+from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies
 from dvx.pointer import Pointer
@@ -51,6 +52,7 @@ class GcResult:
     kept_young: int = 0
     dry_run: bool = False
     last_copies: LastCopies | None = None  # the cache's: objects kept as nobody else's copy
+    sizes: dict[str, int] = field(default_factory=dict)  # of the planned removals
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -181,8 +183,33 @@ def _plan_cache(repo: Repo, keep: set[str], cutoff: float, scope: Scope) -> GcRe
             result.kept_young += 1
             continue
         result.removed.append(oid)
+        result.sizes[oid] = st.st_size
         result.bytes_freed += st.st_size
     return result
+
+
+def paths_of(repo: Repo, oids: set[str]) -> dict[str, str]:
+    """For each of `oids` that the workspace, the index, a stash, a queued experiment or any
+    commit uses, one path that uses it (a file inside a directory by its own path): what a
+    dry run names. A directory whose manifest the cache lacks names none of its files."""
+    everything = Scope(all_commits=True, reflogs=True, stashes=True, index=True, queued=True)
+    targets, _ = scope_targets(repo, everything, strict=True)
+    found: dict[str, str] = {}
+    for target in targets:
+        output = target.output
+        if output.pointer.oid in oids:
+            found.setdefault(output.pointer.oid, output.path)
+        if not output.pointer.is_dir or not repo.cache.exists(output.pointer.oid):
+            continue
+        try:
+            tree = Tree.from_bytes(repo.cache.read_bytes(output.pointer.oid),
+                                   output.pointer.algo, output.pointer.oid)
+        except (DvxError, OSError):
+            continue  # an invalid manifest names nothing
+        for entry in tree.entries:
+            if entry.oid in oids:
+                found.setdefault(entry.oid, f"{output.path}/{entry.path}")
+    return found
 
 
 def _drop(result: GcResult, kept: set[str]) -> None:
@@ -250,12 +277,14 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
             continue
         result.loose_removed.append(oid)
         result.loose_sizes[oid] = size
+        result.sizes[oid] = size
         result.bytes_freed += size
     result.removed = list(result.loose_removed)
     if isinstance(remote, RemoteStore):
         packs = repack.plan(remote, keep | pushed, cutoff, set(result.loose_removed))
         result.kept_young += packs.young
         result.removed = sorted(set(result.removed) | packs.dead.keys())
+        result.sizes.update(packs.dead)
         result.bytes_freed += sum(packs.dead.values())
     return result
 
