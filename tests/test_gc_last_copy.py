@@ -260,3 +260,40 @@ def test_the_question_names_counts_bytes_and_the_remotes_other_users(history, tm
     assert (_cache(repo), sorted(store.rglob("*"))) == before
     code, screen = _answer_prompt(repo, b"y", "gc", "-T", "--remote", "s", "--grace", "0")
     assert code == 0 and "Removed 4 objects" in screen
+
+
+def test_a_kept_file_of_an_old_directory_stays_protected_on_every_later_gc(tmp_path):
+    # The remote holds the old directory's manifest but lost one of its files: the manifest
+    # stays in the cache with that file, or the next gc no longer knows the file is used.
+    repo = make_git_repo(tmp_path / "repo")
+    store = tmp_path / "store"
+    for args in (("init",), ("remote", "add", "-d", "s", str(store)),
+                 ("remote", "modify", "s", "pack_threshold", "1")):  # every object loose
+        assert run_dvx(*args, cwd=repo).code == 0
+    write(repo / "D" / "a.txt", "only copy soon")
+    write(repo / "D" / "b.txt", "b")
+    assert run_dvx("add", "D", cwd=repo).code == 0
+    _commit(repo, "D v1")
+    git(repo, "tag", "v1")
+    old_manifest = yaml.safe_load((repo / "D.dvx").read_text())["oid"]
+    assert run_dvx("push", cwd=repo).code == 0
+    lost = _oid("only copy soon")
+    (store / "files/xxh128" / lost[:2] / lost[2:]).unlink()  # by hand
+    (repo / "D" / "a.txt").unlink()
+    write(repo / "D" / "b.txt", "v2")
+    assert run_dvx("add", "D", cwd=repo).code == 0
+    _commit(repo, "D v2")
+    for _ in range(2):
+        result = run_dvx("gc", "-w", "-f", "--grace", "0", "--json", cwd=repo)
+        assert result.code == 0, result.output
+        cache = json.loads(result.stdout)[0]
+        assert cache["kept_last_copy_oids"] == [lost]
+        assert cache["kept_manifest_oids"] == [old_manifest]
+        assert {lost, old_manifest} <= _cache(repo)
+    assert run_dvx("fsck", "--remote", "s", "-A", cwd=repo).code == 1
+    assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+    git(clone, "checkout", "-q", "v1")
+    assert run_dvx("pull", cwd=clone).code == 0
+    assert (clone / "D" / "a.txt").read_text() == "only copy soon"

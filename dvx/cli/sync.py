@@ -558,7 +558,20 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
         kept = "Would keep" if dry_run else "Kept"
         warn(f"{kept} {objects(len(last.oids), last.bytes)} that no remote holds"
              f"{why}: commits outside the scope use them and the cache has their only copy. "
-             "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway.")
+             "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway."
+             + _manifests_kept(last.manifests, dry_run))
+
+
+def _manifests_kept(manifests: set[str], dry_run: bool) -> str:
+    """The manifests a remote holds that stay in the cache: only they say what files of
+    an old directory version are, so later gcs keep protecting those files."""
+    if not manifests:
+        return ""
+    if len(manifests) == 1:
+        which, verb = "The directory manifest that lists them", "stays"
+    else:
+        which, verb = f"The {len(manifests)} directory manifests that list them", "stay"
+    return f" {which} {'would stay' if dry_run else verb} in the cache too."
 
 
 SHOWN_REMOVALS = 50  # a dry run lists this many objects per place; -v and --json all

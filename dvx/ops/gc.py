@@ -112,7 +112,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if cache.removed and not force_last_copy:
             leaving = {name: set(results[0].removed)} if remote is not None else {}
             cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
-            _drop(cache, cache.last_copies.oids)
+            _drop(cache, cache.last_copies.kept)
         results.insert(0, cache)
         if cache.removed and not projects and not repo.is_inside(repo.cache_dir) and all(
                 _outside(repo.cache_dir, w.root) for w in worktrees):
@@ -213,7 +213,7 @@ def paths_of(repo: Repo, oids: set[str]) -> dict[str, str]:
 
 
 def _drop(result: GcResult, kept: set[str]) -> None:
-    """Take the last copies out of the cache's plan."""
+    """Take the last copies (and the manifests listing them) out of the cache's plan."""
     if not kept:
         return
     sizes = result.last_copies.sizes if result.last_copies else {}

@@ -9,6 +9,10 @@ holding one must be there with the size its index gives. Anything that cannot be
 because no remote is set, the remote cannot be reached or it lacks the object, is a last
 copy and stays. Outputs marked `push: false` are never on a remote by design (a pipeline
 rebuilds them), so they are not protected.
+
+A directory manifest stays while any file it lists is kept as a last copy, even when the
+remote holds the manifest: the files of a directory are known only from its cached manifest,
+so a later gc could otherwise no longer tell that they are used.
 """
 
 from __future__ import annotations
@@ -32,14 +36,21 @@ class LastCopies:
     oids: set[str] = field(default_factory=set)
     sizes: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # why some remote could not confirm
+    manifests: set[str] = field(default_factory=set)  # held elsewhere; they list kept `oids`
 
     @property
     def bytes(self) -> int:
         return sum(self.sizes.get(oid, 0) for oid in self.oids)
 
+    @property
+    def kept(self) -> set[str]:
+        """Everything gc keeps in the cache on their account."""
+        return self.oids | self.manifests
+
     def to_json(self) -> dict[str, object]:
         return {"kept_last_copies": len(self.oids), "kept_last_copy_bytes": self.bytes,
-                "kept_last_copy_oids": sorted(self.oids), "last_copy_notes": self.notes}
+                "kept_last_copy_oids": sorted(self.oids), "last_copy_notes": self.notes,
+                "kept_manifest_oids": sorted(self.manifests)}
 
 
 def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
@@ -50,7 +61,8 @@ def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
     found = LastCopies()
     if repo.git is None:
         return found  # no commits: nothing outside the workspace refers to anything
-    used = _used_by_history(repo, candidates, found.notes)
+    listed: dict[str, set[str]] = {}
+    used = _used_by_history(repo, candidates, listed, found.notes)
     by_remote: dict[str, set[str]] = {}
     for oid, remotes in used.items():
         for name in remotes:
@@ -59,7 +71,8 @@ def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
     for name, oids in sorted(by_remote.items()):
         held |= _held_by(repo, name, oids, leaving, found.notes)
     found.oids = set(used) - held
-    for oid in found.oids:
+    found.manifests = {tree for tree, files in listed.items() if files & found.oids} - found.oids
+    for oid in found.kept:
         try:
             found.sizes[oid] = os.lstat(repo.cache.oid_path(oid)).st_size
         except FileNotFoundError:
@@ -67,9 +80,10 @@ def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
     return found
 
 
-def _used_by_history(repo: Repo, candidates: set[str], notes: list[str]
-                     ) -> dict[str, set[str]]:
-    """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to."""
+def _used_by_history(repo: Repo, candidates: set[str], listed: dict[str, set[str]],
+                     notes: list[str]) -> dict[str, set[str]]:
+    """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
+    Fills `listed`: candidate manifest -> the candidates it lists."""
     everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
     targets, broken = scope_targets(repo, everything, strict=True)
     for item in broken:
@@ -85,7 +99,10 @@ def _used_by_history(repo: Repo, candidates: set[str], notes: list[str]
         oids = [pointer.oid]
         if pointer.is_dir:
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)
-            oids += list(tree.oids()) if tree is not None else []
+            files = [oid for oid in tree.oids() if oid in candidates] if tree is not None else []
+            if files and pointer.oid in candidates:
+                listed.setdefault(pointer.oid, set()).update(files)
+            oids += files
         for oid in oids:
             if oid in candidates:
                 used.setdefault(oid, set()).add(belongs)
@@ -94,7 +111,8 @@ def _used_by_history(repo: Repo, candidates: set[str], notes: list[str]
 
 def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree | None:
     # A manifest the cache lacks lists files the cache was never given with it: a fetch
-    # brings the manifest first and gc deletes it only with, or after, its files.
+    # brings the manifest first and gc deletes it only with, or after, its files (a file
+    # kept as a last copy keeps its manifest).
     if not repo.cache.exists(oid):
         return None
     try:
