@@ -297,3 +297,36 @@ def test_a_kept_file_of_an_old_directory_stays_protected_on_every_later_gc(tmp_p
     git(clone, "checkout", "-q", "v1")
     assert run_dvx("pull", cwd=clone).code == 0
     assert (clone / "D" / "a.txt").read_text() == "only copy soon"
+
+
+def test_gc_of_a_remote_names_what_commits_outside_its_scope_lose_and_pull_says_why(tmp_path):
+    # Documented scope behaviour (as DVC): `gc -w -c` deletes from the remote what only an
+    # older tag uses. gc says so, and a pull at that tag names this cause beside a missed push.
+    repo = make_git_repo(tmp_path / "repo")
+    for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
+        assert run_dvx(*args, cwd=repo).code == 0
+    for label in ("v1", "v2"):
+        _version(repo, label)
+        _commit(repo, label)
+        git(repo, "tag", label)
+    assert run_dvx("push", "-A", cwd=repo).code == 0
+    assert run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo).code == 0  # the remote has v1
+    gc = ["gc", "-w", "-c", "s", "--grace", "0"]
+    dry = run_dvx(*gc, "--dry-run", "--json", cwd=repo)
+    assert json.loads(dry.stdout)[1]["used_outside_scope_oids"] == [_oid("v1")], dry.output
+    real = run_dvx(*gc, "-f", cwd=repo)
+    assert real.code == 0, real.output
+    warning = " ".join(real.stderr.split())
+    assert ("1 object removed from the remote 's' is used by commits outside the scope"
+            in warning), warning
+    assert "`dvx pull` there can no longer get it from that remote" in warning
+
+    git(repo, "checkout", "-q", "v1")
+    pulled = run_dvx("pull", cwd=repo)
+    assert pulled.code == 1
+    said = " ".join(pulled.stderr.split())
+    assert "without running `dvx push`" in said
+    assert "or a `dvx gc --remote` whose scope left out that commit deleted it" in said
+    status = run_dvx("status", cwd=repo)  # v2's data, under v1's pointer
+    assert "f: pointer changed in Git, data not checked out, not in cache" in status.stdout
+    assert run_dvx("status", "-q", cwd=repo).code == 1

@@ -247,9 +247,11 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         warn(line)
     if result.never_pushed:
         warn(f"The remote '{result.remote}' does not have that data "
-             f"({'; '.join(result.never_pushed)}). Whoever committed it may have pushed the "
-             "commit to Git without running `dvx push`: ask them to run it in their clone "
-             "(`dvx install` makes their `git push` push the data too).")
+             f"({'; '.join(result.never_pushed)}). Either whoever committed it pushed the "
+             "commit to Git without running `dvx push` (ask them to run it in their clone; "
+             "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
+             "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
+             "from a clone whose cache still has it uploads it again).")
     if result.lost:
         warn(f"The remote '{result.remote}' lost that data ({'; '.join(result.lost)}): its "
              "pack indexes name it, so it was pushed, but the object is gone from the remote "
@@ -552,6 +554,9 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 + ("." if not (dry_run and r.removed) else ":"))
             if dry_run:
                 _list_removals(r, named)
+    for r in results[1:]:
+        if r.used_outside_scope:
+            warn(_used_outside_scope(r, dry_run))
     last = results[0].last_copies
     if last is not None and last.oids:
         why = f" ({'; '.join(last.notes)})" if last.notes else ""
@@ -598,6 +603,17 @@ def _list_removals(result: GcResult, named: dict[str, str]) -> None:
     if len(result.removed) > len(shown):
         out(f"    ... and {len(result.removed) - len(shown)} more (-v or --json lists them "
             "all)")
+def _used_outside_scope(result: GcResult, planned: bool) -> str:
+    """What a remote's gc takes from commits outside its scope, said where it is done."""
+    count = len(result.used_outside_scope)
+    these, it = (f"{count} of the objects", "them") if count > 1 else ("1 object", "it")
+    if planned:
+        removed, after = "to be removed", f"after this gc, `dvx pull` there cannot get {it}"
+    else:
+        removed, after = "removed", f"`dvx pull` there can no longer get {it}"
+    return (f"{these} {removed} from the {result.where} {'are' if count > 1 else 'is'} used "
+            f"by commits outside the scope (an older commit, a tag, another branch): {after} "
+            "from that remote.")
 
 
 def _confirm_gc(plan: list[GcResult]) -> bool:
@@ -609,6 +625,7 @@ def _confirm_gc(plan: list[GcResult]) -> bool:
     shared = [r.where for r in plan[1:] if r.removed]
     note = (f" Other repositories that share the {shared[0]} are not consulted: what only "
             "they use is deleted too." if shared else "")
+    note += "".join(f" {_used_outside_scope(r, True)}" for r in plan[1:] if r.used_outside_scope)
     return click.confirm(f"Delete {' and '.join(parts)}?{note}", abort=True)
 
 

@@ -28,7 +28,7 @@ from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
-from dvx.ops.last_copy import LastCopies, find_last_copies
+from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
 from dvx.remote.store import RemoteStore
@@ -53,6 +53,9 @@ class GcResult:
     dry_run: bool = False
     last_copies: LastCopies | None = None  # the cache's: objects kept as nobody else's copy
     sizes: dict[str, int] = field(default_factory=dict)  # of the planned removals
+    # A remote's: removed objects that commits outside the scope use (of a directory whose
+    # manifest the cache lacks, only the manifest counts).
+    used_outside_scope: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -62,6 +65,8 @@ class GcResult:
             "kept_young": self.kept_young}
         if self.last_copies is not None:
             found.update(self.last_copies.to_json())
+        if self.where != "cache":
+            found["used_outside_scope_oids"] = self.used_outside_scope
         return found
 
 
@@ -109,10 +114,14 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if remote is not None:
             results.append(_plan_remote(remote, name, reach.oids, cutoff, scope, repo))
         cache = _plan_cache(repo, reach.oids, cutoff, scope)
+        history = used_by_history(repo, _asked_of_history(cache, results, scope,
+                                                          force_last_copy))
         if cache.removed and not force_last_copy:
             leaving = {name: set(results[0].removed)} if remote is not None else {}
-            cache.last_copies = find_last_copies(repo, scope, set(cache.removed), leaving)
+            cache.last_copies = find_last_copies(repo, history, set(cache.removed), leaving)
             _drop(cache, cache.last_copies.kept)
+        for planned in results:  # the remote's
+            planned.used_outside_scope = sorted(history.oids & set(planned.removed))
         results.insert(0, cache)
         if cache.removed and not projects and not repo.is_inside(repo.cache_dir) and all(
                 _outside(repo.cache_dir, w.root) for w in worktrees):
@@ -210,6 +219,16 @@ def paths_of(repo: Repo, oids: set[str]) -> dict[str, str]:
             if entry.oid in oids:
                 found.setdefault(entry.oid, f"{output.path}/{entry.path}")
     return found
+
+
+def _asked_of_history(cache: GcResult, remotes: list[GcResult], scope: Scope,
+                      force_last_copy: bool) -> set[str]:
+    """What gc deletes that some commit outside the scope may use: from the cache, unless
+    last copies may go; from the remote, unless the scope is every commit."""
+    asked = set() if force_last_copy else set(cache.removed)
+    for planned in remotes if not scope.all_commits else ():
+        asked |= set(planned.removed)
+    return asked
 
 
 def _drop(result: GcResult, kept: set[str]) -> None:

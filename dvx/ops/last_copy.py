@@ -13,6 +13,9 @@ rebuilds them), so they are not protected.
 A directory manifest stays while any file it lists is kept as a last copy, even when the
 remote holds the manifest: the files of a directory are known only from its cached manifest,
 so a later gc could otherwise no longer tell that they are used.
+
+The same one reading of the history tells `gc --remote` which of the objects it deletes there
+commits outside its scope use, so that it can say so.
 """
 
 from __future__ import annotations
@@ -53,25 +56,45 @@ class LastCopies:
                 "kept_manifest_oids": sorted(self.manifests)}
 
 
-def find_last_copies(repo: Repo, scope: Scope, candidates: set[str],
+@dataclass
+class UsedByHistory:
+    """Of some objects gc would delete, those that a commit of the repository uses (any
+    branch, tag, commit, reflog or stash), read once for the cache and the remote."""
+    remotes: dict[str, set[str]] = field(default_factory=dict)  # oid -> its outputs' remotes
+    listed: dict[str, set[str]] = field(default_factory=dict)  # manifest -> the oids it lists
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def oids(self) -> set[str]:
+        return set(self.remotes)
+
+
+def used_by_history(repo: Repo, oids: set[str]) -> UsedByHistory:
+    """Which of `oids` some commit uses. The files of a directory are known from its cached
+    manifest only: one the cache lacks adds its manifest, not its files."""
+    used = UsedByHistory()
+    if repo.git is not None and oids:  # no commits: nothing outside the workspace refers
+        used.remotes = _used_by_history(repo, oids, used.listed, used.notes)
+    return used
+
+
+def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
                      leaving: dict[str, set[str]]) -> LastCopies:
     """The `candidates` (objects gc would delete from the cache) that some commit uses and
-    that no remote confirms holding. `leaving`: per remote name, what this gc deletes from
-    it, which therefore does not count as held."""
-    found = LastCopies()
-    if repo.git is None:
-        return found  # no commits: nothing outside the workspace refers to anything
-    listed: dict[str, set[str]] = {}
-    used = _used_by_history(repo, candidates, listed, found.notes)
+    that no remote confirms holding. `history` was read for (at least) the candidates.
+    `leaving`: per remote name, what this gc deletes from it, which therefore does not
+    count as held."""
+    found = LastCopies(notes=list(history.notes))
     by_remote: dict[str, set[str]] = {}
-    for oid, remotes in used.items():
-        for name in remotes:
+    for oid, remotes in history.remotes.items():
+        for name in remotes if oid in candidates else ():
             by_remote.setdefault(name, set()).add(oid)
     held: set[str] = set()
     for name, oids in sorted(by_remote.items()):
         held |= _held_by(repo, name, oids, leaving, found.notes)
-    found.oids = set(used) - held
-    found.manifests = {tree for tree, files in listed.items() if files & found.oids} - found.oids
+    found.oids = set().union(*by_remote.values()) - held
+    found.manifests = {tree for tree, files in history.listed.items()
+                       if tree in candidates and files & found.oids} - found.oids
     for oid in found.kept:
         try:
             found.sizes[oid] = os.lstat(repo.cache.oid_path(oid)).st_size
