@@ -46,12 +46,6 @@ def check_readable(data_path: str) -> None:
     _read(os.path.join(os.path.dirname(data_path), ".gitignore"))
 
 
-def has_entry(data_path: str) -> bool:
-    """Does the .gitignore beside `data_path` hold the entry dvx writes for it?"""
-    directory, name = os.path.split(data_path)
-    return _entry(name) in git_lines(_read(os.path.join(directory, ".gitignore")))
-
-
 def remove_entry(data_path: str) -> str | None:
     directory, name = os.path.split(data_path)
     gitignore = os.path.join(directory, ".gitignore")

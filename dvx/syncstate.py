@@ -30,6 +30,10 @@ before it stands (the write never happened, or Git moved the pointer since). A p
 output's record (`repro`, `commit` of a stage output) is pending in the same way until
 dvx.lock records that output as the data the record names (`expect_in_lock`): each output is
 checked against its own entry, so later writes of dvx.lock by other stages leave it settled.
+
+`dvx remove` marks each path it is about to stop tracking as being removed, before it deletes
+anything, and clears the mark when done: a remove killed half-way is told by that mark alone,
+never by a `.gitignore` line that may be the user's own (ops/manage.py).
 """
 
 from __future__ import annotations
@@ -134,6 +138,7 @@ class SyncState:
         self._records: dict[str, Synced] | None = None
         # path -> record, and the digest of its pointer's bytes (None: recorded in dvx.lock)
         self._pending: dict[str, tuple[Synced, str | None]] = {}
+        self._removing: set[str] = set()  # paths a `dvx remove` began to stop tracking
         self._changed = False  # by this process: record, expect, forget, move
         self._settled = False  # pending records read and settled: the next flush writes them
 
@@ -143,6 +148,7 @@ class SyncState:
         return self._records
 
     def _read(self) -> dict[str, Synced]:
+        self._removing = set()
         try:
             with open(self.path, "rb") as f:
                 doc = json.loads(f.read(MAX_BYTES + 1))
@@ -160,6 +166,9 @@ class SyncState:
             record = _parse(path, entry, self.algo)
             if record is not None:
                 records[path] = record
+        removing = doc.get("removing")
+        self._removing = {path for path in (removing if isinstance(removing, list) else ())
+                          if _is_relpath(path)}
         pending = doc.get("pending")
         locked: dict[str, Synced] | None = None
         for path, entry in (pending.items() if isinstance(pending, dict) else ()):
@@ -214,6 +223,7 @@ class SyncState:
         records = self._load()
         if self._pending.pop(output_path, None) is not None:
             self._changed = True
+        self.end_removal(output_path)  # tracked again
         if records.get(output_path) != synced:
             records[output_path] = synced
             self._changed = True
@@ -238,6 +248,25 @@ class SyncState:
         if self._load().pop(output_path, None) is not None:
             self._changed = True
 
+    def begin_removal(self, output_path: str) -> None:
+        """`dvx remove` is about to stop tracking `output_path` (the caller flushes before it
+        deletes anything, and calls `end_removal` once done)."""
+        self._load()
+        if output_path not in self._removing:
+            self._removing.add(output_path)
+            self._changed = True
+
+    def removal_begun(self, output_path: str) -> bool:
+        """Did a `dvx remove` of `output_path` begin and not end (killed half-way)?"""
+        self._load()
+        return output_path in self._removing
+
+    def end_removal(self, output_path: str) -> None:
+        self._load()
+        if output_path in self._removing:
+            self._removing.discard(output_path)
+            self._changed = True
+
     def move(self, old: str, new: str) -> None:
         records = self._load()
         if old in records:
@@ -251,6 +280,8 @@ class SyncState:
         outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
         doc: dict[str, object] = {"version": FORMAT_VERSION, "algo": self.algo,
                                   "outputs": outputs}
+        if self._removing:
+            doc["removing"] = sorted(self._removing)
         if self._pending:
             doc["pending"] = {path: {"record": _entry(synced), **(
                 {"pointer": digest} if digest is not None else {"in_lock": True})}
@@ -281,6 +312,16 @@ def _entry(synced: Synced) -> dict[str, object]:
     if synced.executable is not None:
         entry["exec"] = synced.executable
     return entry
+
+
+def _is_relpath(path: object) -> bool:
+    if not isinstance(path, str):
+        return False
+    try:
+        check_relpath(path)
+    except FormatError:
+        return False
+    return True
 
 
 def _parse(path: object, entry: object, algo: str, depth: int = 1) -> Synced | None:

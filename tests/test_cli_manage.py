@@ -170,6 +170,24 @@ def test_remove_outs_keeps_the_files_dvxignore_keeps_out_of_the_directory(repo, 
     assert [p.name for p in (repo / "logs").iterdir()] == ["run.tmp"]
 
 
+def test_remove_of_a_path_never_tracked_changes_nothing_whatever_gitignore_says(repo, dvx):
+    write(repo / ".gitignore", "/build\n")  # the user's own rule
+    write(repo / "build" / "out.bin", "precious, never tracked\n")
+    write(repo / "data" / "sub" / "a", "1\n")
+    assert dvx("add", "data").code == 0
+    write(repo / "data" / ".gitignore", "/sub\n")  # inside tracked data, the user's too
+    for args in (("build",), ("--outs", "build"), ("--outs", "--force", "build"),
+                 ("--outs", "--force", "build.dvx")):
+        refused = dvx("remove", *args)
+        assert refused.code == 2 and "is not tracked by dvx" in refused.stderr
+    refused = dvx("remove", "--outs", "--force", "data/sub")
+    assert refused.code == 2 and "not on files inside them" in refused.stderr
+    assert (repo / ".gitignore").read_text() == "/build\n/data\n"
+    assert (repo / "build" / "out.bin").read_text() == "precious, never tracked\n"
+    assert (repo / "data" / ".gitignore").read_text() == "/sub\n"
+    assert (repo / "data" / "sub" / "a").read_text() == "1\n"
+
+
 def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):
     write(repo / "raw.csv", "a,b\n")
     write(repo / "d" / "x", "x")

@@ -62,12 +62,13 @@ def _refuse_stage_output(output: Output, verb: str) -> None:
 
 def unfinished_removal(repo: Repo, target: str) -> str | None:
     """The data path of `target` (a data path or its pointer) if a `dvx remove` of it stopped
-    half-way: its pointer deleted, the .gitignore entry dvx wrote for it still there."""
+    half-way: its pointer deleted, and the mark the remove left before it began still there
+    (a .gitignore line alone proves nothing: it may be the user's own)."""
     rel = repo_relpath(repo.root, target)
     if rel.endswith(POINTER_SUFFIX):
         rel = rel[: -len(POINTER_SUFFIX)]
     full = repo.abspath(rel)
-    if os.path.lexists(full + POINTER_SUFFIX) or not gitignore.has_entry(full):
+    if os.path.lexists(full + POINTER_SUFFIX) or not repo.syncstate.removal_begun(rel):
         return None
     if any(o.path == rel for o in scan_outputs(repo)[0]):
         return None  # a stage's output (dvx.lock records it): refused as such
@@ -102,15 +103,20 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
                     _own_copy(repo, path, output.path, missing_ok=True)
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
-            # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py).
+            # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py);
+            # the mark written with it is how a rerun finds the removal.
             repo.syncstate.forget(output.path)
+            repo.syncstate.begin_removal(output.path)
             repo.syncstate.flush()
             if remove_data and os.path.lexists(full):
                 kept += delete_tracked_data(
                     repo, output.path, output.pointer.oid if output.pointer.is_dir else None)
             os.unlink(repo.abspath(output.pointer_path))
-            gitignore.remove_entry(full)  # last: until then a rerun finds the removal
+            gitignore.remove_entry(full)
             touched += [output.pointer_path, _gitignore_rel(output.path)]
+        for rel in [*(unfinished or ()), *(o.path for o in outputs)]:
+            repo.syncstate.end_removal(rel)  # last: until then a rerun finds the removal
+        repo.syncstate.flush()
     return replace(_stage(repo, touched), kept=kept)
 
 
@@ -125,7 +131,6 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
                             "or run without --outs to keep the data.")
         kept += delete_tracked_data(repo, rel)
     gitignore.remove_entry(full)
-    repo.syncstate.forget(rel)
     return [rel + POINTER_SUFFIX, _gitignore_rel(rel)]
 
 
