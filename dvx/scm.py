@@ -1,7 +1,9 @@
 """Git integration: the only module that talks to Git.
 
-gitpython drives index changes (autostage). Listing paths runs `git ls-files` directly: it is
-on the hot path of `status`, and importing gitpython would cost more than the listing itself.
+Every Git process dvx starts runs `git -C ROOT` on the repository dvx found from the current
+directory, with an environment that names no other (`git_environ`): variables such as GIT_DIR
+or GIT_WORK_TREE, which a shell may export for another repository and Git sets for its hooks,
+never make dvx read or write another repository's index, objects or refs.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-from typing import Any
 
 from dvx.errors import DvxError, UsageError
 
@@ -26,6 +27,53 @@ def literal_pathspec(path: str) -> str:
 def untrack_command(path: str) -> str:
     """The command that stops Git tracking `path` (and what is below it), keeping the files."""
     return f"git rm -r --cached -- {literal_pathspec(path)}"
+
+
+# The variables by which Git is told where a repository, its index or its objects are, instead
+# of finding them from its working directory (`git rev-parse --local-env-vars`, but for the
+# settings given with `git -c`, which name no repository).
+REPOSITORY_VARIABLES = frozenset({
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE",
+    "GIT_NO_REPLACE_OBJECTS", "GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE",
+    "GIT_INTERNAL_SUPER_PREFIX"})
+
+
+def git_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a Git process dvx starts: this one's without REPOSITORY_VARIABLES,
+    so Git finds the repository from the directory it runs in, as dvx did; plus `extra`."""
+    env = {key: value for key, value in os.environ.items() if key not in REPOSITORY_VARIABLES}
+    return {**env, **(extra or {})}
+
+
+def refuse_other_repository(root: str) -> None:
+    """Refuse (UsageError) when GIT_DIR or GIT_WORK_TREE is set and points Git, run here, at
+    another repository or work tree than `root`, the one dvx found from here: the `git`
+    commands a user runs beside dvx would then see other files than dvx does. (Git's hooks
+    run with GIT_DIR naming the repository they run in, which agrees.)"""
+    if not any(os.environ.get(name) for name in ("GIT_DIR", "GIT_WORK_TREE")):
+        return
+    import subprocess
+
+    ask = ["rev-parse", "--absolute-git-dir", "--show-toplevel"]
+    try:
+        theirs = subprocess.run(["git", *ask], capture_output=True, check=False)
+        ours = subprocess.run(["git", "-C", root, *ask], capture_output=True, check=False,
+                              env=git_environ())
+    except FileNotFoundError:
+        return  # no Git: dvx runs none either
+    found = [os.path.realpath(os.fsdecode(p)) for p in theirs.stdout.splitlines()]
+    wanted = [os.path.realpath(os.fsdecode(p)) for p in ours.stdout.splitlines()]
+    if theirs.returncode == 0 and found == wanted:
+        return
+    names = [name for name in ("GIT_DIR", "GIT_WORK_TREE") if os.environ.get(name)]
+    named = " and ".join(f"{name}={os.environ[name]}" for name in names)
+    what = (f"Git run here works on the Git directory {found[0]} with the work tree {found[1]}"
+            if len(found) == 2 else "Git run here finds no work tree")
+    raise UsageError(f"The environment sets {named}, so {what}, but dvx works on the "
+                     f"repository at '{root}': the `git` commands you run here would not see "
+                     "what dvx changes.", f"Run `unset {' '.join(names)}` and then the command "
+                     "again, or run it where Git works with them.")
 
 
 def find_git_root(start: str) -> str | None:
@@ -105,7 +153,7 @@ def tracked_in(root: str, folder: str) -> list[str]:
         return []
     try:
         proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--", f":(icase){folder}"],
-                              capture_output=True, check=False)
+                              capture_output=True, check=False, env=git_environ())
     except FileNotFoundError:
         return []
     if proc.returncode != 0:
@@ -113,10 +161,55 @@ def tracked_in(root: str, folder: str) -> list[str]:
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
+class _CatFile:
+    """One long-lived `git cat-file --batch` (or `--batch-check`, for headers alone) of the
+    repository at `root`: one process however many objects are read."""
+
+    def __init__(self, root: str, headers_only: bool) -> None:
+        import subprocess
+
+        self._proc = subprocess.Popen(
+            ["git", "-C", root, "cat-file", "--batch-check" if headers_only else "--batch"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=git_environ())
+
+    def header(self, name: str) -> tuple[str, str, int] | None:
+        """(sha, type, size) of the object `name` (a sha or `commit:path`), None if none."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(os.fsencode(name) + b"\n")
+            self._proc.stdin.flush()
+        except BrokenPipeError:
+            raise DvxError("git cat-file stopped unexpectedly.") from None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise DvxError("git cat-file stopped unexpectedly.")
+        fields = line.split()
+        if len(fields) != 3 or not fields[2].isdigit():
+            return None  # "NAME missing", "NAME ambiguous"
+        return fields[0].decode(), fields[1].decode(), int(fields[2])
+
+    def content(self, size: int) -> bytes:
+        """The `size` bytes of the object whose header was just read (--batch)."""
+        assert self._proc.stdout is not None
+        data = self._proc.stdout.read(size + 1)  # and the newline after it
+        if len(data) != size + 1:
+            raise DvxError("git cat-file stopped unexpectedly.")
+        return data[:size]
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
 class Git:
     def __init__(self, root: str) -> None:
         self.root = root
-        self._repo: Any = None
+        self._batches: dict[bool, _CatFile] = {}  # headers_only -> its cat-file
 
     def _run(self, *args: str, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> bytes:
@@ -124,8 +217,7 @@ class Git:
 
         try:
             proc = subprocess.run(["git", "-C", self.root, *args], capture_output=True,
-                                  check=False, input=stdin,
-                                  env=None if env is None else {**os.environ, **env})
+                                  check=False, input=stdin, env=git_environ(env))
         except FileNotFoundError:
             raise DvxError("The 'git' program was not found.", "Install Git, or use "
                            "`dvx init --no-scm` for a repository without Git.") from None
@@ -163,7 +255,7 @@ class Git:
 
         proc = subprocess.run(["git", "-C", self.root, "check-ignore", "--no-index", "-v", "-z",
                                "--stdin"], input=b"\0".join(os.fsencode(p) for p in relpaths),
-                              capture_output=True, check=False)
+                              capture_output=True, check=False, env=git_environ())
         if proc.returncode not in (0, 1):  # 1: nothing ignored
             raise DvxError("git check-ignore failed: "
                            + proc.stderr.decode(errors="replace").strip())
@@ -317,11 +409,16 @@ class Git:
 
     def object_data(self, sha: str) -> tuple[str, bytes]:
         """(type, content) of a Git object, from one long-lived `git cat-file --batch`."""
-        try:
-            _, kind, _, data = self.repo.git.get_object_data(sha)
-        except ValueError:
-            raise DvxError(f"Git object {sha} is missing from the repository.") from None
-        return kind.decode() if isinstance(kind, bytes) else str(kind), bytes(data)
+        batch = self._batch(headers_only=False)
+        header = batch.header(sha)
+        if header is None:
+            raise DvxError(f"Git object {sha} is missing from the repository.")
+        return header[1], batch.content(header[2])
+
+    def _batch(self, headers_only: bool) -> _CatFile:
+        if headers_only not in self._batches:
+            self._batches[headers_only] = _CatFile(self.root, headers_only)
+        return self._batches[headers_only]
 
     def blob_at(self, commit: str, relpath: str, max_bytes: int) -> bytes | None:
         """The content of the file `relpath` in `commit`, or None if the commit has no file
@@ -329,17 +426,15 @@ class Git:
         refused before it is read."""
         if "\n" in relpath or "\r" in relpath or relpath.startswith("-"):
             raise DvxError(f"Cannot look up {relpath!r} in Git: it is not a plain path.")
-        try:
-            sha, kind, size = self.repo.git.get_object_header(f"{commit}:{relpath}")
-        except ValueError:
+        header = self._batch(headers_only=True).header(f"{commit}:{relpath}")
+        if header is None:
             return None  # no such path in that commit
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        sha, kind, size = header
         if kind != "blob":
             raise DvxError(f"'{relpath}' is a {kind} in commit {commit[:10]}, not a file.")
         if size > max_bytes:
             raise DvxError(f"'{relpath}' in commit {commit[:10]} is larger than {max_bytes} "
                            "bytes; refusing to read it.")
-        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
         return self.object_data(sha)[1]
 
     def mode_at(self, commit: str, relpath: str) -> str | None:
@@ -347,13 +442,10 @@ class Git:
         "40000" for a directory), or None if the commit has nothing there. Read from its
         parent's tree object through the running `git cat-file`, so it costs no process."""
         parent, _, name = relpath.rpartition("/")
-        try:
-            sha, kind, _ = self.repo.git.get_object_header(f"{commit}:{parent}")
-        except ValueError:
+        header = self._batch(headers_only=True).header(f"{commit}:{parent}")
+        if header is None or header[1] != "tree":
             return None
-        if (kind.decode() if isinstance(kind, bytes) else str(kind)) != "tree":
-            return None
-        sha = sha.decode() if isinstance(sha, bytes) else str(sha)
+        sha = header[0]
         data, wanted, width = self.object_data(sha)[1], os.fsencode(name), len(sha) // 2
         offset = 0
         while offset < len(data):  # entries: "<mode> <name>\0<binary object id>"
@@ -402,7 +494,7 @@ class Git:
 
         proc = subprocess.run(["git", "-C", self.root, "merge-file", "-L", "ours", "-L",
                                "base", "-L", "theirs", ours, base, theirs],
-                              capture_output=True, check=False)
+                              capture_output=True, check=False, env=git_environ())
         if proc.returncode < 0 or proc.returncode > 127:
             detail = proc.stderr.decode(errors="replace").strip()
             raise DvxError(f"git merge-file failed: {detail or proc.returncode}")
@@ -487,23 +579,16 @@ class Git:
         return self._run(*args)
 
     def close(self) -> None:
-        """End the long-lived `git cat-file` that `object_data` started, if any."""
-        if self._repo is not None:
-            self._repo.close()
-
-    @property
-    def repo(self) -> Any:
-        if self._repo is None:
-            import git
-
-            self._repo = git.Repo(self.root)
-        return self._repo
+        """End the long-lived `git cat-file`s that reading objects started, if any."""
+        for batch in self._batches.values():
+            batch.close()
+        self._batches.clear()
 
     def stage(self, relpaths: list[str]) -> None:
         """`git add` what exists and unstage what was removed (autostage)."""
         existing = [p for p in relpaths if os.path.lexists(os.path.join(self.root, p))]
         removed = [p for p in relpaths if p not in existing]
         if existing:
-            self.repo.git.add("--", *existing)
+            self._run("add", "--", *existing)
         if removed:
-            self.repo.git.rm("--cached", "--ignore-unmatch", "-q", "--", *removed)
+            self._run("rm", "--cached", "--ignore-unmatch", "-q", "--", *removed)

@@ -10,7 +10,7 @@ import sys
 import pytest
 from pipeline_kit import make_ml_repo
 
-from tests.conftest import write
+from tests.conftest import git, make_git_repo, write
 
 
 @pytest.mark.parametrize("shell, marker", [
@@ -41,3 +41,46 @@ def test_json_from_remove_move_and_dag(repo, dvx):
     names = [s["name"] for s in graph["stages"]]
     assert names.index("prepare") < names.index("train")
     assert {"from": "prepare", "to": "featurize"} in graph["edges"]
+
+
+def test_git_variables_naming_another_repository_are_refused_and_nothing_is_deleted(
+        repo, dvx, dvx_proc, tmp_path):
+    other = make_git_repo(tmp_path / "dotfiles")
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "model.bin", "model weights v1\n")
+    assert dvx("add", "model.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    os.unlink(repo / ".dvx" / "tmp" / "synced.json")  # no record: Git's listing decides
+    elsewhere = {"GIT_DIR": str(other / ".git"), "GIT_WORK_TREE": str(other)}
+    for args in (("status",), ("gc", "-w", "-f", "--grace", "0")):
+        refused = dvx_proc(*args, cwd=repo, env=elsewhere)
+        assert refused.code == 2 and "GIT_DIR=" in refused.stderr, refused.output
+        assert "unset GIT_DIR GIT_WORK_TREE" in refused.stderr
+    (repo / "sub").mkdir()
+    from_sub = dvx_proc("status", cwd=repo / "sub",
+                        env={"GIT_DIR": "../.git"})  # Git's work tree would be sub/
+    assert from_sub.code == 2 and "work tree" in from_sub.stderr, from_sub.output
+    assert (repo / "model.bin").read_text() == "model weights v1\n"
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
+def test_dvx_works_on_its_repository_with_the_variables_git_gives_its_hooks(
+        repo, dvx, dvx_proc, tmp_path):
+    write(repo / "model.bin", "v1\n")
+    assert dvx("add", "model.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked), "-b", "exp")
+    git_dir = git(linked, "rev-parse", "--absolute-git-dir").strip()
+    os.unlink(repo / ".dvx" / "tmp" / "synced.json")
+    for cwd, env in ((repo, {"GIT_DIR": ".git"}),
+                     (linked, {"GIT_DIR": git_dir, "GIT_INDEX_FILE": f"{git_dir}/index"}),
+                     (linked, {"GIT_INDEX_FILE": str(tmp_path / "no-such-index")})):
+        pulled = dvx_proc("checkout", cwd=cwd, env=env)
+        assert pulled.code == 0, pulled.output
+        assert (cwd / "model.bin").read_text() == "v1\n"
+        listed = dvx_proc("status", "--json", cwd=cwd, env=env)
+        assert listed.code == 0 and '"changed": false' in listed.stdout, listed.output
+        assert "model.bin" in dvx_proc("ls", ".", cwd=cwd, env=env).stdout

@@ -93,8 +93,11 @@ def is_quiet() -> bool:
 def open_repo() -> Any:
     from dvx.cli.ui import progress_for
     from dvx.repo import Repo
+    from dvx.scm import refuse_other_repository
 
     repo = Repo.find(progress=progress_for(is_quiet()))
+    if repo.git is not None:
+        refuse_other_repository(repo.root)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
         root = ctx.find_root()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
 from dvx.repo import DVX_DIR, Repo
-from dvx.scm import find_git_root
+from dvx.scm import find_git_root, refuse_other_repository
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
 DVX_GITIGNORE = "/config.local\n/tmp\n/cache\n"
@@ -40,6 +40,7 @@ def init(path: str, no_scm: bool = False) -> InitResult:
         if git_root != root:
             raise UsageError(f"'{root}' is not the top of its Git repository ({git_root}).",
                              f"Run `dvx init` in {git_root}.")
+        refuse_other_repository(root)
     # Build .dvx/ under a temporary name and rename it into place: never half-initialized.
     staging = os.path.join(root, f".dvx.{uuid.uuid4().hex[:8]}.tmp")
     try:

@@ -38,6 +38,7 @@ from dvx.paths import check_relpath
 from dvx.remote import transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
+from dvx.scm import git_environ
 
 
 def user_cache_dir() -> str:
@@ -652,7 +653,7 @@ def _refuse_empty_source(target: str, url: str) -> None:
     said so, as for a local source without commits, rather than as a broken clone."""
     refs = subprocess.run(["git", "-C", target, "for-each-ref", "--count=1", "--format=x",
                            "refs/remotes/origin/", "refs/tags/"],
-                          capture_output=True, text=True).stdout
+                          capture_output=True, text=True, env=git_environ()).stdout
     if not refs.strip():
         raise UsageError(f"The source '{url}' has no commits yet: there is nothing to read.",
                          "Push a commit there first.")
@@ -663,7 +664,8 @@ def _detach(target: str, url: str) -> None:
     _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", "origin/HEAD"], url,
          "update the clone of")
     branches = subprocess.run(["git", "-C", target, "for-each-ref", "--format=delete %(refname)",
-                               "refs/heads/"], capture_output=True, text=True).stdout
+                               "refs/heads/"], capture_output=True, text=True,
+                              env=git_environ()).stdout
     if branches:
         _git(["git", "-C", target, "update-ref", "--stdin"], url, "update the clone of",
              branches)
@@ -671,7 +673,7 @@ def _detach(target: str, url: str) -> None:
 
 def _git(argv: list[str], url: str, doing: str = "fetch", stdin: str | None = None) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, input=stdin,
-                          env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})
+                          env=git_environ({"GIT_TERMINAL_PROMPT": "0"}))
     if done.returncode != 0:
         raise UsageError(f"Could not {doing} the repository '{url}': "
                          f"{_git_error(done.stderr)}.", "Check the URL and your access to it."
