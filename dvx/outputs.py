@@ -316,3 +316,24 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     if rel in PIPELINE_FILES:
         raise PathError(f"'{display}' is dvx's own pipeline file, so it cannot be data itself "
                         "(dvx would make Git ignore it).", "Commit it with Git instead.")
+    _refuse_nested_repository(repo, rel, display)
+
+
+def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:
+    """A path inside a Git repository of its own below the root (a submodule, a clone): its
+    pointer and .gitignore entry would be committed there, where this repository's dvx never
+    looks, so a teammate's clone would not know the data and its `gc` would delete it from
+    the remote."""
+    if repo.git is None:
+        return
+    folder = rel.rpartition("/")[0]
+    while folder:
+        if os.path.lexists(os.path.join(repo.abspath(folder), ".git")):
+            raise PathError(
+                f"'{display}' is inside '{folder}', a Git repository of its own (a submodule, "
+                "say): its pointer would be committed there, where the dvx of this repository "
+                f"('{repo.root}') never looks, so a teammate would not get the data and their "
+                "`dvx gc` could delete it from the remote.",
+                f"Track it with dvx in that repository: run `dvx init` in '{folder}', then "
+                "dvx there; or choose a path outside it.")
+        folder = folder.rpartition("/")[0]

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import xxhash
 
-from tests.conftest import git, write
+from tests.conftest import git, make_git_repo, write
 
 OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
 
@@ -477,3 +477,24 @@ def test_a_directory_where_the_pointer_goes_is_named(repo, dvx):
     result = dvx("add", "X")
     assert result.code == 2 and "'X.dvx' is a directory" in result.stderr
     assert ".tmp" not in result.stderr and not (repo / ".gitignore").exists()
+
+
+@pytest.mark.parametrize("nested", ["clone", "submodule-like"])
+def test_add_and_move_refuse_a_path_inside_a_nested_git_repository(repo, dvx, tmp_path, nested):
+    lib = repo / "lib"
+    if nested == "clone":
+        make_git_repo(lib)
+    else:  # a submodule's checkout: .git is a file naming its Git directory elsewhere
+        lib.mkdir()
+        git(lib, "init", "-q", "--separate-git-dir", str(tmp_path / "lib.git"))
+    write(lib / "sub" / "big.bin", "lib weights\n")
+    write(repo / "mine.bin", "mine\n")
+    assert dvx("add", "mine.bin").code == 0
+    for args, cwd in ((("add", "lib/sub/big.bin"), repo), (("add", "big.bin"), lib / "sub"),
+                      (("move", "mine.bin", "lib/mine.bin"), repo)):
+        refused = dvx(*args, cwd=cwd)
+        assert refused.code == 2, refused.output
+        assert "inside 'lib', a Git repository of its own" in refused.stderr
+        assert "dvx init" in refused.stderr
+    assert sorted(p.name for p in lib.rglob("*") if ".git" not in p.parts) == ["big.bin", "sub"]
+    assert (repo / "mine.bin.dvx").exists()
