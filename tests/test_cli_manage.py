@@ -1,5 +1,6 @@
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -186,6 +187,20 @@ def test_remove_of_a_path_never_tracked_changes_nothing_whatever_gitignore_says(
     assert (repo / "build" / "out.bin").read_text() == "precious, never tracked\n"
     assert (repo / "data" / ".gitignore").read_text() == "/sub\n"
     assert (repo / "data" / "sub" / "a").read_text() == "1\n"
+
+
+def test_remove_outs_of_the_data_around_the_current_directory_finishes(repo, dvx, dvx_proc):
+    write(repo / "data" / "sub" / "a", "1\n")
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    removed = dvx_proc("remove", "--outs", "../../data", cwd=repo / "data" / "sub")
+    assert removed.code == 0, removed.output
+    hint = f"git -C {repo} add data.dvx .gitignore"  # the current directory is gone
+    assert removed.stdout.splitlines()[-1].strip() == hint
+    assert not (repo / "data").exists() and not (repo / "data.dvx").exists()
+    subprocess.run(hint, shell=True, check=True, cwd="/")
+    assert git(repo, "status", "--porcelain") == "D  .gitignore\nD  data.dvx\n"
 
 
 def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):

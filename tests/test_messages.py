@@ -357,3 +357,13 @@ def test_an_unreadable_file_is_one_error_paragraph(repo):
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("ERROR:") and "Usage:" not in result.stderr
         assert "Permission denied" in result.stderr and path in result.stderr
+
+
+def test_a_command_started_in_a_deleted_directory_says_so(repo):
+    (repo / "gone").mkdir()
+    script = f"cd gone && rmdir ../gone && exec {sys.executable} -m dvx status"
+    done = subprocess.run(["/bin/sh", "-c", script], cwd=repo, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("ERROR: The current directory no longer exists")
+    assert "Traceback" not in done.stderr and "filesystem operation" not in done.stderr

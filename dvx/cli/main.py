@@ -45,6 +45,7 @@ class DvxGroup(click.Group):
         from dvx.errors import DvxError, Terminated
 
         global _in_command
+        _refuse_a_deleted_current_directory()
         try:
             _in_command = True
             result = super().invoke(ctx)
@@ -83,6 +84,18 @@ class DvxGroup(click.Group):
         if _report_unreadable(ctx):
             sys.exit(1)
         return result
+
+
+def _refuse_a_deleted_current_directory() -> None:
+    """Every command starts from the current directory (the repository is found from it, and
+    paths are given relative to it): one that no longer exists is said to be gone, not taken
+    for a filesystem operation that failed."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        _fail("The current directory no longer exists (it was deleted); dvx did nothing.",
+              "Change to a directory that exists (`cd \"$PWD\"` enters one made again under "
+              "that name) and run the command again.", 2)
 
 
 def _report_unreadable(ctx: click.Context) -> bool:

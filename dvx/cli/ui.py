@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 
@@ -27,7 +29,13 @@ def emit_json(doc: object, sort_keys: bool = True) -> None:
 
 def git_add(root: str, paths: list[str]) -> str:
     """The `git add` of repository paths as a command to copy and run here: each path
-    relative to the current directory (as Git prints paths), quoted for the shell."""
+    relative to the current directory (as Git prints paths), quoted for the shell; when the
+    command deleted the current directory (`dvx remove --outs` of the data around it), a
+    `git -C ROOT add` of the paths as they are in the repository."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:  # for_command names them from the root then
+        return f"git -C {shlex.quote(root)} add " + " ".join(for_command(root, p) for p in paths)
     return "git add " + " ".join(for_command(root, p) for p in paths)
 
 
