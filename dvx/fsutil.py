@@ -219,7 +219,7 @@ def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode:
 
 def _copy_exactly(src_fd: int, dst_fd: int, size: int) -> None:
     if copy_range(src_fd, dst_fd, size) < size:
-        raise OSError(errno.EIO, "the file became shorter while it was being copied")
+        raise changed_while_read()
 
 
 def copy_range(src_fd: int, dst_fd: int, length: int) -> int:
@@ -351,13 +351,68 @@ def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: boo
         remove_quietly(tmp)
 
 
-def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes | None:
-    """The whole content of the file at `path` if it is smaller than `limit`, else None.
-    Raw syscalls (open, fstat, read, close): this runs once per file of a dataset. Without
+class NotRegularFileError(OSError):
+    """What is at a path opened to be read as a file is not a regular file: a FIFO, socket
+    or device (put there, perhaps, since the caller's stat)."""
+
+
+class FileChangedError(OSError):
+    """A file changed (it shrank, grew or was written to) while it was being read or copied:
+    what was read is no one version of it, and must never be recorded as one."""
+
+
+def changed_while_read(path: str | None = None) -> FileChangedError:
+    return FileChangedError(errno.EIO, "the file changed while it was being read", path)
+
+
+def open_regular(path: str, follow_links: bool = True) -> tuple[int, os.stat_result]:
+    """A descriptor open for reading the regular file at `path`, and its fstat. Opened
+    without blocking, and checked on the descriptor itself: a FIFO put at `path` since the
+    caller's stat would otherwise block open(2) forever (O_NONBLOCK changes nothing else
+    for a regular file). Anything but a regular file is NotRegularFileError. Without
     `follow_links`, a symbolic link at `path` is an OSError (ELOOP), never read through."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW))
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        size = os.fstat(fd).st_size
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a device file with no device
+            raise _not_regular(path) from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _not_regular(path: str) -> NotRegularFileError:
+    return NotRegularFileError(errno.ENXIO, "not a regular file (a FIFO, socket or device)",
+                               path)
+
+
+def check_unchanged(fd: int, before: os.stat_result, read: int, path: str) -> None:
+    """Raise FileChangedError unless exactly the `before.st_size` bytes of the file open at
+    `fd` were `read` and its size and times are still those of `before`, taken when it was
+    opened: else what was read may mix versions, or end where the file no longer does."""
+    after = os.fstat(fd)
+    if read != before.st_size or (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
+            before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+        raise changed_while_read(path)
+
+
+def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes | None:
+    """The whole content of the regular file at `path` if it is smaller than `limit`, else
+    None. Raw syscalls (open, fstat, read, close): this runs once per file of a dataset.
+    Without `follow_links`, a symbolic link at `path` is an OSError (ELOOP), never read
+    through; anything but a regular file is NotRegularFileError (`open_regular`). A file that
+    ends before the size its fstat gave is a FileChangedError; one that grew is read to its
+    end."""
+    fd, st = open_regular(path, follow_links)
+    try:
+        size = st.st_size
         if size >= limit:
             return None
         chunks = []
@@ -365,7 +420,10 @@ def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes |
             chunks.append(chunk)
             if len(chunks) == 1 and len(chunk) == size:
                 break  # the usual case: one read, no need to ask for EOF
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        if len(data) < size:
+            raise changed_while_read(path)
+        return data
     finally:
         os.close(fd)
 
@@ -516,15 +574,18 @@ def is_executable(mode: int) -> bool:
 def reflink(src: str, dst: str) -> None:
     import fcntl
 
-    with open(src, "rb") as s:
+    src_fd, _ = open_regular(src)
+    try:
         fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            fcntl.ioctl(fd, _FICLONE, s.fileno())
+            fcntl.ioctl(fd, _FICLONE, src_fd)
         except OSError:
             os.close(fd)
             remove_quietly(dst)
             raise
         os.close(fd)
+    finally:
+        os.close(src_fd)
 
 
 def hardlink(src: str, dst: str) -> None:
@@ -567,11 +628,13 @@ def copy_window(src_fd: int, dst_fd: int, start: int, end: int) -> None:
         os.lseek(src_fd, data_start, os.SEEK_SET)
         os.lseek(dst_fd, data_start, os.SEEK_SET)
         if copy_range(src_fd, dst_fd, data_end - data_start) < data_end - data_start:
-            raise OSError(errno.EIO, "the file became shorter while it was being copied")
+            raise changed_while_read()
 
 
 def _data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
-    """The parts of [start, end) that hold data; all of it where the filesystem cannot say."""
+    """The parts of [start, end) that hold data; all of it where the filesystem cannot say.
+    A file that now ends before `end` changed since its size was taken (FileChangedError):
+    what is missing is no hole, and must never be copied as zeros."""
     if not _SPARSE_SEEKS:
         return [(start, end)]
     ranges = []
@@ -580,13 +643,15 @@ def _data_ranges(fd: int, start: int, end: int) -> list[tuple[int, int]]:
         while position < end:
             try:
                 data = os.lseek(fd, position, os.SEEK_DATA)
+                hole = min(os.lseek(fd, data, os.SEEK_HOLE), end) if data < end else end
             except OSError as exc:
-                if exc.errno == errno.ENXIO:  # no data after this: the rest is a hole
-                    break
-                raise
+                if exc.errno != errno.ENXIO:  # past the end, or in a hole that ends it
+                    raise
+                if os.fstat(fd).st_size < end:
+                    raise changed_while_read() from None
+                break  # the rest is a hole
             if data >= end:
                 break
-            hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
             ranges.append((data, hole))
             position = hole
     except OSError as exc:

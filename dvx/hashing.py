@@ -11,16 +11,24 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
+from dvx import faults
 from dvx.errors import InvalidOidError, UsageError
-from dvx.fsutil import BytesLike, copy_window
+from dvx.fsutil import (
+    BytesLike,
+    FileChangedError,
+    changed_while_read,
+    check_unchanged,
+    copy_window,
+    open_regular,
+)
 
 DEFAULT_ALGO = "xxh128"
 CHUNK_SIZE = 1 << 20  # 1 MiB: large enough that syscalls and Python overhead vanish
-MMAP_THRESHOLD = 4 << 20  # files from this size up are hashed through mmap
 MMAP_WINDOW = 64 << 20  # a multiple of mmap.ALLOCATIONGRANULARITY
 
 
@@ -124,21 +132,50 @@ def hash_stream(src: IO[bytes], algo: str = DEFAULT_ALGO, on_bytes: OnBytes | No
     return hasher.hexdigest(), size
 
 
-def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None
-              ) -> tuple[str, int]:
-    """Hash a local file in one pass.
+def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None,
+              changed_is_error: bool = True) -> tuple[str, int]:
+    """Hash the regular file at `path` in one pass, read into a buffer this thread reuses.
 
-    Large files are memory-mapped: hashing straight from the page cache avoids a copy into a
-    user buffer and runs at the speed of `xxh128sum`, about twice a read()-loop's.
+    Never memory-mapped: another process may shrink the file meanwhile, and reading a mapped
+    page past its new end kills the reader (SIGBUS). A file that changed while it was read
+    (it ended early, grew, or its times moved) is a FileChangedError, since what was read is
+    no one version of it; without `changed_is_error` (a cache object, whose ctime a new link
+    to it moves), its hash is returned all the same. Anything but a regular file at `path`
+    is a NotRegularFileError, never waited on (`open_regular`).
     """
-    with open(path, "rb", buffering=0) as f:
-        size = os.fstat(f.fileno()).st_size
-        if size < CHUNK_SIZE:  # one read, no buffer to allocate: most files of a dataset
-            data = f.read()
-            return hash_bytes(data, algo), len(data)
-        if size < MMAP_THRESHOLD:
-            return hash_stream(f, algo, on_bytes)
-        return _hash_mapped(f, size, algo, on_bytes)
+    fd, before = open_regular(path)
+    try:
+        faults.point("hash_file.after_open")
+        hasher = get_algorithm(algo).new()
+        buffer = _thread_buffer()
+        size = 0
+        with memoryview(buffer) as view:
+            while True:
+                n = os.readv(fd, [buffer])
+                if not n:
+                    break
+                hasher.update(view[:n])
+                size += n
+                if on_bytes is not None:
+                    on_bytes(n)
+                if size == before.st_size and changed_is_error:
+                    break  # the end, unless it grew: check_unchanged tells
+        if changed_is_error:
+            check_unchanged(fd, before, size, path)
+    finally:
+        os.close(fd)
+    return hasher.hexdigest(), size
+
+
+_buffers = threading.local()
+
+
+def _thread_buffer() -> bytearray:
+    """This thread's read buffer, allocated once (hashing threads each read many files)."""
+    buffer: bytearray | None = getattr(_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _buffers.buffer = bytearray(CHUNK_SIZE)
+    return buffer
 
 
 def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None,
@@ -153,16 +190,14 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
     window while the previous window of the copy is hashed, on another core.
     """
     import queue
-    import threading
 
     hasher = get_algorithm(algo).new()
     windows: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
     stop = threading.Event()  # set if hashing stops early (an error, Ctrl-C)
-    nofollow = 0 if follow_links else os.O_NOFOLLOW
-    with open(path, "rb", buffering=0, opener=lambda p, flags: os.open(p, flags | nofollow)
-              ) as src:
-
-        total = os.fstat(src.fileno()).st_size
+    src, before = open_regular(path, follow_links)
+    try:
+        faults.point("hash_copy.after_open")
+        total = before.st_size
 
         def copy_windows() -> None:
             try:
@@ -170,7 +205,7 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
                     if stop.is_set():
                         return
                     end = min(total, start + MMAP_WINDOW)
-                    copy_window(src.fileno(), dst_fd, start, end)  # holes stay holes
+                    copy_window(src, dst_fd, start, end)  # holes stay holes
                     os.ftruncate(dst_fd, max(end, os.fstat(dst_fd).st_size))
                     windows.put(end - start)
                 if total % MMAP_WINDOW == 0:
@@ -198,20 +233,9 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
         finally:
             stop.set()
             copier.join()
-    return hasher.hexdigest(), size
-
-
-def _hash_mapped(f: IO[bytes], size: int, algo: str, on_bytes: OnBytes | None
-                 ) -> tuple[str, int]:
-    # One window at a time, unmapped before the next: resident memory stays at one window
-    # however large the file is.
-    hasher = get_algorithm(algo).new()
-    for start in range(0, size, MMAP_WINDOW):
-        length = min(MMAP_WINDOW, size - start)
-        with mmap.mmap(f.fileno(), length, access=mmap.ACCESS_READ, offset=start) as mapped:
-            mapped.madvise(mmap.MADV_SEQUENTIAL)
-            with memoryview(mapped) as view:
-                hasher.update(view)
-        if on_bytes is not None:
-            on_bytes(length)
+        check_unchanged(src, before, size, path)  # a copy of one version, or none at all
+    except FileChangedError as exc:
+        raise changed_while_read(path) from exc
+    finally:
+        os.close(src)
     return hasher.hexdigest(), size

@@ -117,16 +117,27 @@ def file_state(repo: Repo, path: str, display: str,
         except FileNotFoundError:  # its object left the cache: the link still stands for it
             return FileState(linked, 0, False, True, linked, dangling=True)
     elif not stat.S_ISREG(st.st_mode):
-        raise PathError(f"'{display}' is not a regular file (a socket, fifo or device), which "
-                        "dvx cannot track.", "Move it elsewhere.")
+        raise not_regular_error(display, "Move it elsewhere.")
     oid = repo.statcache.get(path, st)
     if oid is None:
         log.info("Hashing %s", display)
-        oid, _ = hash_file(path, repo.algo)
+        try:
+            oid, _ = hash_file(path, repo.algo)
+        except fsutil.NotRegularFileError:  # put there since the lstat
+            raise not_regular_error(display, "Move it elsewhere.") from None
+        except FileNotFoundError:  # gone since the lstat
+            if linked is None:
+                return None
+            return FileState(linked, 0, False, True, linked, dangling=True)
         repo.statcache.put(path, st, oid)
     if linked is not None:
         return FileState(oid, st.st_size, False, True, linked)
     return FileState(oid, st.st_size, is_executable(st.st_mode), False)
+
+
+def not_regular_error(display: str, hint: str) -> PathError:
+    return PathError(f"'{display}' is not a regular file (a socket, fifo or device), which dvx "
+                     "cannot track.", hint)
 
 
 def keep_links_on_set_aside(repo: Repo) -> None:
@@ -185,9 +196,8 @@ def scan_directory(repo: Repo, path: str, display: str,
     `on_untrackable` (readers such as diff) reported to it, by repo-relative path, and left
     out."""
     walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
-    refusals = [(f"{display}/{rel}", PathError(
-        f"'{display}/{rel}' is not a regular file (a socket, fifo or device), which dvx cannot "
-        "track.", "Move it out of the directory.")) for rel in walk.others]
+    refusals = [(f"{display}/{rel}", not_regular_error(f"{display}/{rel}", _MOVE_OUT))
+                for rel in walk.others]
     entries: list[TreeEntry] = []
     for rel in walk.symlinks:
         try:
@@ -212,16 +222,29 @@ def scan_directory(repo: Repo, path: str, display: str,
                                      is_executable(entry.stat.st_mode)))
     algo = repo.algo
 
-    def hash_one(e: WalkEntry) -> TreeEntry:
+    def hash_one(e: WalkEntry) -> TreeEntry | None:
         log.info("Hashing %s/%s", display, e.relpath)
-        oid, _ = hash_file(e.path, algo)
+        try:
+            oid, _ = hash_file(e.path, algo)
+        except FileNotFoundError:
+            return None  # deleted since the walk: not there
+        except fsutil.NotRegularFileError:  # put there since the walk
+            refusal = not_regular_error(f"{display}/{e.relpath}", _MOVE_OUT)
+            if on_untrackable is None:
+                raise refusal from None
+            on_untrackable(f"{display}/{e.relpath}", refusal)
+            return None
         repo.statcache.put(e.path, e.stat, oid)
         if on_hashed:
             on_hashed(1)
         return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))
 
-    entries.extend(map_in_threads(hash_one, to_hash, size_of=walked_size))
+    entries.extend(e for e in map_in_threads(hash_one, to_hash, size_of=walked_size)
+                   if e is not None)
     return {e.path: e for e in entries}
+
+
+_MOVE_OUT = "Move it out of the directory."
 
 
 def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> None:

@@ -498,3 +498,28 @@ def test_add_and_move_refuse_a_path_inside_a_nested_git_repository(repo, dvx, tm
         assert "dvx init" in refused.stderr
     assert sorted(p.name for p in lib.rglob("*") if ".git" not in p.parts) == ["big.bin", "sub"]
     assert (repo / "mine.bin.dvx").exists()
+
+
+def test_add_of_a_file_rewritten_while_it_is_copied_is_refused_never_recorded_as_zeros(repo):
+    """Another program truncates and rewrites the file once dvx has taken its size: the
+    copy in the cache would hold zeros the file never held. The add fails, and records
+    nothing."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    data = b"\xab" * (2 << 20)
+    write(repo / "data.bin", data)
+    adding = stopped_at("hash_copy.after_open", "add data.bin", repo)
+    with open(repo / "data.bin", "r+b") as f:
+        f.truncate(0)
+        f.write(data)
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 1, out + err
+    assert "changed while it was being read" in err and "data.bin" in err
+    assert "Traceback" not in err
+    assert not (repo / "data.bin.dvx").exists()
+    objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]
+    assert all(p.read_bytes().strip(b"\0") for p in objects)
+    assert (repo / "data.bin").read_bytes() == data

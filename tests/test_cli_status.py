@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -282,3 +283,55 @@ def test_tracked_data_git_would_see_is_reported(repo, dvx):
     assert "z.csv: not ignored by Git" in dvx("status").stdout
     assert dvx("commit", "z.csv").code == 0
     assert dvx("status", "-q").code == 0
+
+
+def test_status_of_a_file_cut_short_while_it_is_hashed_says_modified(repo, dvx):
+    """Another program rewrites a large tracked file (truncates it, then writes) while
+    status hashes it: the file is being changed, never a crash (SIGBUS, or an internal
+    error)."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    write(repo / "big.bin", os.urandom(5 << 20))
+    assert dvx("add", "big.bin").code == 0
+    os.utime(repo / "big.bin", ns=(1, 1))  # its stat no longer vouches for it: hashed
+    checking = stopped_at("hash_file.after_open", "status", repo)
+    os.truncate(repo / "big.bin", 1 << 20)
+    os.kill(checking.pid, signal.SIGCONT)
+    out, err = checking.communicate(timeout=60)
+    assert checking.returncode == 0, out + err
+    assert "big.bin: modified" in out and "rror" not in err
+
+
+def test_status_of_a_file_swapped_for_a_fifo_while_it_runs_says_so(repo, dvx, monkeypatch):
+    """A FIFO put where a tracked file was, after status found a file there: status says it
+    is not a regular file, and that the output is modified, instead of waiting forever."""
+    import threading
+
+    from dvx import workspace
+
+    write(repo / "f", os.urandom(2000))
+    assert dvx("add", "f").code == 0
+    os.utime(repo / "f", ns=(1, 1))  # its stat no longer vouches for it: hashed
+    real_hash_file = workspace.hash_file
+
+    def swapped_first(path, *args, **kwargs):
+        os.unlink(path)
+        os.mkfifo(path)
+        return real_hash_file(path, *args, **kwargs)
+
+    def unblock_a_waiting_reader():  # so that a status that waits fails, not hangs
+        with contextlib.suppress(OSError):
+            os.close(os.open(repo / "f", os.O_WRONLY | os.O_NONBLOCK))
+
+    monkeypatch.setattr(workspace, "hash_file", swapped_first)
+    watchdog = threading.Timer(10, unblock_a_waiting_reader)
+    watchdog.start()
+    try:
+        result = dvx("status")
+    finally:
+        watchdog.cancel()
+    assert result.code == 0, result.output
+    assert "'f' is not a regular file" in result.output and "f: modified" in result.stdout
+

@@ -76,3 +76,86 @@ def test_check_oid_rejects_everything_but_lowercase_hex(bad):
 def test_unknown_algorithm_is_a_usage_error():
     with pytest.raises(UsageError, match="md4"):
         get_algorithm("md4")
+
+
+def test_a_copy_of_a_file_cut_short_meanwhile_is_refused_never_padded_with_zeros(
+        tmp_path, monkeypatch):
+    """A file truncated (by another program rewriting it) once its size was taken has no data
+    left where the copy looks (SEEK_DATA: none): a change, never a hole to fill with zeros
+    that the file never held."""
+    import os
+
+    src = tmp_path / "src"
+    src.write_bytes(b"\xab" * (2 << 20))
+    real_copy_window = hashing.copy_window
+
+    def cut_short_first(src_fd, dst_fd, start, end):
+        os.truncate(src, 0)
+        real_copy_window(src_fd, dst_fd, start, end)
+
+    monkeypatch.setattr(hashing, "copy_window", cut_short_first)
+    fd = os.open(tmp_path / "dst", os.O_RDWR | os.O_CREAT | os.O_EXCL)
+    try:
+        with pytest.raises(fsutil.FileChangedError, match="changed while it was being read"):
+            hash_copy(str(src), fd)
+    finally:
+        os.close(fd)
+
+
+def test_copying_past_where_a_file_now_ends_is_a_change_not_a_hole(tmp_path):
+    import os
+
+    src = tmp_path / "src"
+    src.write_bytes(b"\xab" * (1 << 20))
+    with open(src, "rb") as source, open(tmp_path / "dst", "wb") as target:
+        os.truncate(src, 4096)
+        with pytest.raises(fsutil.FileChangedError):
+            fsutil.copy_window(source.fileno(), target.fileno(), 0, 1 << 20)
+
+
+@pytest.mark.parametrize("change", ["shrink", "grow"])
+def test_hashing_a_file_that_changes_meanwhile_is_a_change_never_a_crash(tmp_path, change):
+    """Hashing reads the file, never maps it: a file cut short by another program while it
+    is hashed would kill a reader of a mapped page past its end (SIGBUS)."""
+    import os
+
+    path = tmp_path / "big"
+    with open(path, "wb") as f:
+        f.truncate(80 << 20)  # sparse: more than one window of the former mapped hashing
+
+    def change_it(_count):
+        if change == "shrink":
+            os.truncate(path, 1 << 20)
+        else:
+            with open(path, "ab") as f:
+                f.write(b"more")
+
+    with pytest.raises(fsutil.FileChangedError):
+        hash_file(str(path), on_bytes=change_it)
+    assert hash_file(str(path))[1] == os.path.getsize(path)  # unchanged since: hashed whole
+
+
+@pytest.mark.parametrize("read", [
+    "hashing.hash_file(path)",
+    "hashing.hash_copy(path, os.open(path + '.copy', os.O_RDWR | os.O_CREAT))",
+    "fsutil.read_small_file(path, 1 << 20)",
+    "fsutil.reflink(path, path + '.clone')",
+])
+def test_a_fifo_where_a_file_was_is_refused_never_waited_on(tmp_path, read):
+    """A FIFO put where a file was, after a stat said it was a file, would block open(2)
+    forever: every reader of a user's file opens it without blocking and checks what it
+    opened."""
+    import os
+    import sys
+
+    fifo = str(tmp_path / "f")
+    os.mkfifo(fifo)
+    code = (f"import os\nfrom dvx import fsutil, hashing\npath = {fifo!r}\ntry:\n    {read}\n"
+            "except fsutil.NotRegularFileError as exc:\n    print('refused:', exc)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{read} waited on a FIFO")
+    assert proc.stdout.startswith("refused: ") and "not a regular file" in proc.stdout, (
+        proc.stdout + proc.stderr)

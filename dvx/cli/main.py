@@ -59,9 +59,11 @@ class DvxGroup(click.Group):
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except OSError as exc:
-            from dvx.fsutil import FULL_DISK_ERRNOS, describe
+            from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe
 
-            cure = "make room there" if exc.errno in FULL_DISK_ERRNOS else "fix the cause"
+            cure = "make room there" if exc.errno in FULL_DISK_ERRNOS else \
+                "wait until nothing writes to it" if isinstance(exc, FileChangedError) else \
+                "fix the cause"
             _fail(f"A filesystem operation failed: {describe(exc)}.",
                   f"Nothing was left half-written; {cure} and run the command again.", 1)
         except Terminated:

@@ -180,7 +180,7 @@ class LocalCache(ObjectStore):
 
     def verify(self, oid: str) -> bool:
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
-        return hash_file(self.oid_path(oid), self.algo)[0] == oid
+        return hash_file(self.oid_path(oid), self.algo, changed_is_error=False)[0] == oid
 
     def unshare(self, path: str, oid: str) -> bool:
         """If the file at `path` is the object's own inode (a hard link since made executable,
@@ -405,6 +405,8 @@ class LocalCache(ObjectStore):
         tmp = self._temp_for()
         try:
             fsutil.reflink(path, tmp)
+        except fsutil.NotRegularFileError:
+            raise
         except OSError as exc:
             self.unsupported_links["reflink"] = exc.strerror or str(exc)
             return None
@@ -419,7 +421,10 @@ class LocalCache(ObjectStore):
         if "hardlink" in self.unsupported_links:
             return None
         before = os.stat(path)
-        oid, size = hash_file(path, self.algo, on_bytes)
+        try:
+            oid, size = hash_file(path, self.algo, on_bytes)
+        except fsutil.FileChangedError:
+            return None  # fall back to a copy, which hashes what it stores
         after = os.stat(path)
         if (before.st_ino, before.st_mtime_ns, before.st_ctime_ns, before.st_size) != (
             after.st_ino, after.st_mtime_ns, after.st_ctime_ns, after.st_size

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
+from dvx.fsutil import FileChangedError, describe
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
@@ -142,14 +143,16 @@ def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
 
 def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus:
     """One output's status; a path dvx will not read (a symbolic link, a special file, where
-    the data was) is modified, said in a warning, and the other outputs are still reported."""
+    the data was) is modified, said in a warning, and the other outputs are still reported.
+    So is one that changed while it was read: it is being written to."""
     try:
         return output_status(repo, output)
     except PathError as exc:
         log.warning("%s %s", exc.message, exc.hint or "")
-        return OutputStatus(output.path, "dir" if output.pointer.is_dir else "file", MODIFIED,
-                            repo.cache.exists(output.pointer.oid),
-                            pointer_oid=output.pointer.oid)
+    except FileChangedError as exc:
+        log.info("'%s' changed while it was read: %s", output.path, describe(exc))
+    return OutputStatus(output.path, "dir" if output.pointer.is_dir else "file", MODIFIED,
+                        repo.cache.exists(output.pointer.oid), pointer_oid=output.pointer.oid)
 
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:

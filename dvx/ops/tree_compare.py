@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dvx.fsutil import is_executable, temp_target
+from dvx.fsutil import FileChangedError, NotRegularFileError, is_executable, temp_target
 from dvx.hashing import hash_file
 from dvx.ignore import IGNORE_FILE
 from dvx.logs import get_logger
@@ -104,7 +104,7 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
         placed_here = synced is None or synced.covers(rel)
         (found.deleted if placed_here else found.not_pulled).append(rel)
 
-    def compare(i: int, oid: str, executable: bool) -> None:
+    def compare(i: int, oid: str | None, executable: bool) -> None:
         if oid != tree.oid_at(i) or executable != tree.executable_at(i):
             found.modified.append(tree.paths[i])
 
@@ -145,10 +145,15 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
         gone(entry)
         index, entry = next(entries, (0, None))
 
-    def hash_one(item: tuple[int, str, os.stat_result, bool]) -> str:
+    def hash_one(item: tuple[int, str, os.stat_result, bool]) -> str | None:
+        """The file's oid; None if it is gone, no longer a regular file, or changed while it
+        was read: not what the manifest records, either way."""
         i, path, st, _ = item
         log.info("Hashing %s/%s", display, tree.paths[i])
-        oid, _ = hash_file(path, repo.algo)
+        try:
+            oid, _ = hash_file(path, repo.algo)
+        except (FileNotFoundError, NotRegularFileError, FileChangedError):
+            return None
         repo.statcache.put(path, st, oid)
         return oid
 
