@@ -8,6 +8,7 @@ NUL. `safe_join` is the only way such a path becomes a filesystem path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import stat
@@ -216,11 +217,15 @@ def fingerprint_directory(top: str) -> Fingerprint:
     while pending:
         directory, rel = pending.pop()
         stats = []
-        with os.scandir(directory) as entries:
+        with _scandir_below(directory, rel) as entries:
             for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the listing
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
-                stats.append(entry.stat(follow_symlinks=False))
+                stats.append(st)
                 if entry.is_symlink():
                     stats.extend(_target_stat(entry.path))
         part = _sums(stats)
@@ -231,6 +236,18 @@ def fingerprint_directory(top: str) -> Fingerprint:
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
                        parts)
+
+
+def _scandir_below(directory: str, rel: str) -> contextlib.AbstractContextManager[
+        Iterator[os.DirEntry[str]]]:
+    """`os.scandir(directory)`; for a folder below the top (`rel` not empty) deleted since
+    its parent was listed, nothing: a walk sees the files there when it comes, or none."""
+    try:
+        return os.scandir(directory)
+    except FileNotFoundError:
+        if not rel:
+            raise
+        return contextlib.nullcontext(iter(()))
 
 
 def _target_stat(link: str) -> list[os.stat_result]:
@@ -281,15 +298,15 @@ def walk_sorted(top: str) -> Iterator[tuple[str, str]]:
         for name in names:
             if name.endswith("/"):
                 path = f"{directory}/{name[:-1]}"
-                stack.append((path, prefix + name, iter(_sorted_names(path))))
+                stack.append((path, prefix + name, iter(_sorted_names(path, prefix + name))))
                 break
             yield prefix + name, f"{directory}/{name}"
         else:
             stack.pop()
 
 
-def _sorted_names(directory: str) -> list[str]:
-    with os.scandir(directory) as entries:
+def _sorted_names(directory: str, below: str = "") -> list[str]:
+    with _scandir_below(directory, below) as entries:
         return sorted(e.name + "/" if e.is_dir(follow_symlinks=False) else e.name
                       for e in entries)
 
@@ -310,16 +327,20 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     pending = [(top, "")]
     while pending:
         directory, prefix = pending.pop()
-        with os.scandir(directory) as entries:
+        with _scandir_below(directory, prefix) as entries:
             for entry in entries:
                 name = entry.name
                 relpath = prefix + name
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, relpath + "/"))
                     if with_dirs:
-                        stats.append(entry.stat(follow_symlinks=False))
+                        with contextlib.suppress(FileNotFoundError):
+                            stats.append(entry.stat(follow_symlinks=False))
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted since the listing
                 if with_dirs:
                     stats.append(st)
                     if is_link(st.st_mode):

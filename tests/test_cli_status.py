@@ -335,3 +335,26 @@ def test_status_of_a_file_swapped_for_a_fifo_while_it_runs_says_so(repo, dvx, mo
     assert result.code == 0, result.output
     assert "'f' is not a regular file" in result.output and "f: modified" in result.stdout
 
+
+def test_status_of_a_directory_whose_files_come_and_go_says_modified(repo, dvx, monkeypatch):
+    """A file of a tracked directory deleted between status listing it and reading it is
+    gone, a change like any other: status reports it, and does not fail."""
+    for name in ("a", "b", "c"):
+        write(repo / "d" / name, name)
+    assert dvx("add", "d").code == 0
+    write(repo / "d" / "scratch", "scratch")
+    real_lstat = os.lstat
+    gone = {str(repo / "d" / "scratch"), str(repo / "d" / "b")}
+
+    def deleted_once_listed(path, *args, **kwargs):
+        if os.fspath(path) in gone:
+            gone.discard(os.fspath(path))
+            os.unlink(path)
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", deleted_once_listed)
+    doc = _status_json(dvx)
+    assert gone == set(), "the walk did not look at the files"
+    [output] = doc["outputs"]
+    assert output["workspace"] == "modified" and output["deleted"] == ["b"]
+    assert output["added"] == []

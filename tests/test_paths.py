@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -122,3 +123,39 @@ def test_a_path_for_a_suggested_command_is_relative_to_where_it_runs(tmp_path, m
     assert for_command(str(root), "s/-x") == "./-x"
     monkeypatch.chdir(tmp_path)  # outside the repository: as the repository names it
     assert for_command(str(root), "s/model") == "s/model"
+
+
+def test_walks_skip_what_is_deleted_once_listed(tmp_path, monkeypatch):
+    """A file (or folder) deleted between its directory's listing and its lstat is not
+    there: every walk leaves it out, instead of failing as a whole."""
+    from dvx.paths import fingerprint_directory, walk_sorted
+
+    for rel in ("keep", "gone", "sub/gone", "sub/keep"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / "emptied" / "deep").mkdir(parents=True)
+    real_scandir = os.scandir
+
+    def listed_then_deleted(directory):
+        entries = list(real_scandir(directory))
+        for entry in entries:
+            if entry.name == "gone":
+                os.unlink(entry.path)
+            elif entry.name == "deep":
+                os.rmdir(entry.path)
+        return contextlib.nullcontext(iter(entries))
+
+    def recreate():
+        for rel in ("gone", "sub/gone"):
+            (tmp_path / rel).write_text(rel)
+        (tmp_path / "emptied" / "deep").mkdir(exist_ok=True)
+
+    monkeypatch.setattr(os, "scandir", listed_then_deleted)
+    walk = walk_directory(str(tmp_path), with_dirs=True)
+    assert sorted(e.relpath for e in walk.files) == ["keep", "sub/keep"]
+    recreate()
+    # Names only (the caller takes their lstat): a folder deleted once listed has none.
+    assert [rel for rel, _ in walk_sorted(str(tmp_path))] == ["gone", "keep", "sub/gone",
+                                                            "sub/keep"]
+    recreate()
+    assert fingerprint_directory(str(tmp_path)).parts.keys() == {"", "sub", "emptied"}

@@ -112,7 +112,10 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
         name = rel.rpartition("/")[2]
         if name == IGNORE_FILE:
             return None
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            continue  # deleted since the walk: not there
         if name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
             continue  # an interrupted dvx's file, never data
         if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
