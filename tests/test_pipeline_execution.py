@@ -287,3 +287,63 @@ stages:
     (repo / "started").unlink()
     assert dvx("repro").code == 0
     assert (repo / "model.bin").read_text() == "data\n"
+
+
+FILL_IN_PLACE = """\
+import os, sys, time
+path, steps = sys.argv[1], int(sys.argv[2])
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.ftruncate(fd, steps << 16)  # full size at once, then filled in place
+for i in range(steps):
+    time.sleep(0.05)
+    os.pwrite(fd, bytes([i + 1]) * (1 << 16), i << 16)
+"""
+
+
+def background_writer_stage(repo: Path, steps: int) -> None:
+    """A stage whose command ends while a job it started in the background still writes its
+    output (the sleep lets the writer create the file first)."""
+    write(repo / "fill.py", FILL_IN_PLACE)
+    write(repo / "dvx.yaml", f"stages:\n  gen:\n    cmd: {sys.executable} fill.py out.bin "
+                             f"{steps} & sleep 0.1\n    deps: [fill.py]\n    outs: [out.bin]\n")
+
+
+def filled(steps: int) -> bytes:
+    return b"".join(bytes([i + 1]) * (1 << 16) for i in range(steps))
+
+
+def test_a_stage_is_recorded_only_once_what_its_command_left_running_has_ended(repo, dvx):
+    """With a linked cache the cached object is the output's own inode: were it cached while
+    a background job still wrote, the object would stop matching its name."""
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    background_writer_stage(repo, steps=8)  # ends within the grace
+
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    oid = read_lock(str(repo), "xxh128")["gen"].outs[0].oid
+    assert oid == hash_bytes(filled(8), "xxh128"), "the whole output is recorded"
+    obj = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+    time.sleep(0.2)
+    assert hash_bytes(obj.read_bytes(), "xxh128") == oid
+    assert processes_in(repo) == []
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])  # with -j 2 the writer also holds the output pipe
+def test_a_stage_whose_command_leaves_a_writer_running_fails_and_records_nothing(
+        repo, dvx, monkeypatch, jobs):
+    monkeypatch.setattr("dvx.pipeline.runner.LEFTOVER_GRACE", 0.3)
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    background_writer_stage(repo, steps=100)  # would go on for 5 s
+
+    result = dvx("repro", "-j", jobs)
+    assert result.code == 1
+    assert "Stage 'gen' failed: its command exited but left processes running" in \
+        result.stderr
+    assert "fill.py out.bin 100)" in result.stderr, "names the process left running"
+    assert "`wait`" in result.stderr and "Traceback" not in result.output
+    assert processes_in(repo) == [], "what the command left running is stopped"
+    assert not (repo / "dvx.lock").exists()
+    assert not list((repo / ".dvx" / "cache" / "files").rglob("*")), "nothing is cached"
+    partial = (repo / "out.bin").read_bytes()
+    time.sleep(0.2)
+    assert (repo / "out.bin").read_bytes() == partial, "nothing writes the output any more"

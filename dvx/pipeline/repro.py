@@ -368,6 +368,15 @@ def _restorable_record(repo: Repo, stage: Stage, state: StageState
     return record
 
 
+def _left_running(cmd: str | None, left: tuple[str, ...]) -> str:
+    """Why a stage whose command exited but left processes running fails: they may have been
+    writing its outputs, so nothing of it is recorded or cached."""
+    return (f"its command exited but left processes running that may still have been writing "
+            f"its outputs: {', '.join(left)}; dvx stopped them, and its outputs are not recorded "
+            f"or cached. Let the command wait for what it starts (`wait` at the end of a shell "
+            f"command): {cmd}")
+
+
 # -- the scheduler ---------------------------------------------------------------------------
 
 class _Scheduler:
@@ -561,6 +570,9 @@ class _Scheduler:
                    else f"killed by signal {-ran.exit_code}")
             return StageResult(stage.name, FAILED, reasons, exit_code=ran.exit_code,
                                error=f"command failed ({why}): {ran.failed_cmd}")
+        if ran.left_running:
+            return StageResult(stage.name, FAILED, reasons, exit_code=0,
+                               error=_left_running(ran.failed_cmd, ran.left_running))
         missing = [o.path for o in stage.outs if not os.path.lexists(self.repo.abspath(o.path))]
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,

@@ -8,6 +8,9 @@ stays a terminal, so progress bars work), or is read line by line and handed to 
 Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C or SIGTERM
 to dvx) stops everything it started too, and a stage never goes on writing its outputs after
 dvx has ended. Ctrl-C on a terminal reaches dvx only, which then passes it on to the commands.
+A command is done only once its whole group is gone: what it leaves running (a job started with
+`&` and not waited for) has LEFTOVER_GRACE seconds to end, then is stopped, and the command
+counts as failed, as that process may still have been writing the stage's outputs.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ from dataclasses import dataclass
 SHELL = "/bin/sh"
 STOP_GRACE = 3.0  # seconds a stopped command has to end before it gets SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for killed processes to disappear
+LEFTOVER_GRACE = 2.0  # seconds a command's leftover processes have to end once its shell exited
+PROC = "/proc"
+MAX_NAMED = 5  # leftover processes named in a message
 
 
 @dataclass(frozen=True)
 class CommandResult:
     exit_code: int  # 0 on success; negative: killed by that signal
     failed_cmd: str | None = None
+    # processes failed_cmd left running past LEFTOVER_GRACE, which dvx then stopped
+    left_running: tuple[str, ...] = ()
 
 
 class Runner:
@@ -43,15 +51,18 @@ class Runner:
     def run(self, cmds: tuple[str, ...], cwd: str,
             on_line: Callable[[str], None] | None = None) -> CommandResult:
         for cmd in cmds:
-            code = self._run_one(cmd, cwd, on_line)
-            if code != 0:
-                return CommandResult(code, cmd)
+            code, left = self._run_one(cmd, cwd, on_line)
+            if code != 0 or left:
+                return CommandResult(code, cmd, left)
         return CommandResult(0)
 
-    def _run_one(self, cmd: str, cwd: str, on_line: Callable[[str], None] | None) -> int:
+    def _run_one(self, cmd: str, cwd: str, on_line: Callable[[str], None] | None
+                 ) -> tuple[int, tuple[str, ...]]:
+        """The command's exit status and the processes it left running that had to be
+        stopped; returns once nothing of its process group is left."""
         with self._guard:
             if self._stopping:
-                return -2
+                return -2, ()
             if on_line is None:
                 proc = subprocess.Popen([SHELL, "-c", cmd], cwd=cwd, start_new_session=True)
             else:
@@ -59,14 +70,18 @@ class Runner:
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         start_new_session=True)
             self._running.add(proc)
+        reader = None
         try:
-            if proc.stdout is not None and on_line is not None:
-                for raw in proc.stdout:
-                    on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-            return proc.wait()
+            if on_line is not None:
+                reader = _forward_lines(proc, on_line)
+            code = proc.wait()
+            left = end_leftovers(proc)  # while in self._running, so stop_all covers them
+            if reader is not None:  # its pipe is closed once the group is gone
+                reader.join(KILL_WAIT)
+            return code, left
         finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+            if proc.stdout is not None and (reader is None or not reader.is_alive()):
+                proc.stdout.close()  # else a process that left the group still holds it
             with self._guard:
                 self._running.discard(proc)
 
@@ -83,6 +98,37 @@ class Runner:
         finally:  # also when a second Ctrl-C cuts the grace short
             _signal_groups(groups, signal.SIGKILL)
             _wait_for_groups(groups, KILL_WAIT)
+
+
+def _forward_lines(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]
+                   ) -> threading.Thread:
+    """Hand each line of the command's output to `on_line` until every process holding the
+    pipe has closed it, in a thread: a leftover process holding it must not keep the command
+    from being seen to end."""
+    def forward() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+
+    reader = threading.Thread(target=forward, name=f"output of {proc.pid}", daemon=True)
+    reader.start()
+    return reader
+
+
+def end_leftovers(leader: subprocess.Popen[bytes]) -> tuple[str, ...]:
+    """Once the group's leader (the command's shell) has exited: give what it left running
+    LEFTOVER_GRACE seconds to end, then SIGTERM, then SIGKILL after STOP_GRACE. Returns the
+    processes that had to be stopped (empty if none was left), once they are gone."""
+    groups = {leader.pid: leader}
+    _wait_for_groups(groups, LEFTOVER_GRACE)
+    if not _group_alive(leader.pid, leader):
+        return ()
+    left = tuple(_describe_members(leader.pid)) or ("one or more processes",)
+    _signal_groups(groups, signal.SIGTERM)
+    _wait_for_groups(groups, STOP_GRACE)
+    _signal_groups(groups, signal.SIGKILL)
+    _wait_for_groups(groups, KILL_WAIT)
+    return left
 
 
 def end_group(leader: subprocess.Popen[bytes], seconds: float) -> None:
@@ -122,7 +168,51 @@ def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # an orphan nobody reaps (as under a PID 1 that does not) stays a zombie: it writes nothing
+    return _members(group) != [] if _proc_shows_ours() else True
+
+
+def _proc_shows_ours() -> bool:
+    """Does /proc list this process's namespace (so a process missing from it has ended)?"""
+    try:
+        return os.readlink(os.path.join(PROC, "self")) == str(os.getpid())
+    except OSError:
+        return False
+
+
+def _members(group: int) -> list[tuple[int, bytes]]:
+    """The pid and command line of each process of `group` that is not a zombie, as /proc
+    (Linux) tells; empty where there is no /proc."""
+    found = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(PROC):
+            if not name.isdigit():
+                continue
+            try:
+                with open(os.path.join(PROC, name, "stat"), "rb") as f:
+                    stat = f.read()
+                state, _ppid, pgrp = stat[stat.rindex(b")") + 2:].split()[:3]
+                if int(pgrp) != group or state == b"Z":
+                    continue
+                with open(os.path.join(PROC, name, "cmdline"), "rb") as f:
+                    found.append((int(name), f.read()))
+            except (OSError, ValueError):
+                continue  # ended meanwhile
+    return found
+
+
+def _describe_members(group: int) -> list[str]:
+    members = sorted(_members(group))
+    named = [f"pid {pid} ({_shorten(argv)})" for pid, argv in members[:MAX_NAMED]]
+    if len(members) > MAX_NAMED:
+        named.append(f"{len(members) - MAX_NAMED} more")
+    return named
+
+
+def _shorten(argv: bytes) -> str:
+    """A command line from /proc (NUL after each argument) as one short line."""
+    text = argv.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", errors="replace")
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def signal_of(exc: BaseException) -> int:
