@@ -500,3 +500,32 @@ def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
     assert dvx("push").code == 0
     assert xxhash.xxh3_128_hexdigest(b"v1 rows\nappended\n") in local_spec(
         store, str(store), {}).oids()
+
+
+@pytest.mark.parametrize("packs", [True, False])
+def test_push_refuses_an_object_rewritten_in_place_through_a_hard_link(repo, dvx, tmp_path, packs):
+    """Same size, so only the stat says it was written since it was stored: as by a process
+    that held the file open while dvx linked it into the cache."""
+    dvx("config", "cache.type", "hardlink")
+    write(repo / "model.bin", b"\1" * 70000)
+    write(repo / "other", "other\n")
+    assert dvx("add", "model.bin", "other").code == 0
+    store = tmp_path / "store"
+    if packs:
+        assert dvx("remote", "add", "-d", "store", str(store)).code == 0
+    else:
+        _add_loose_remote(dvx, store)
+    os.chmod(repo / "model.bin", 0o644)  # what an open descriptor or root gets through
+    fd = os.open(repo / "model.bin", os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\2" * 1000, 5000)  # into the cache object: the same inode
+    finally:
+        os.close(fd)
+    old = xxhash.xxh3_128_hexdigest(b"\1" * 70000)
+    result = dvx("push")
+    assert result.code == 1
+    assert f"Failed model.bin ({old}): its object in the cache changed" in result.stderr
+    stored = local_spec(store, str(store), {}).oids()
+    assert old not in stored  # never under an oid its bytes do not hash to
+    assert xxhash.xxh3_128_hexdigest(b"other\n") in stored
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost

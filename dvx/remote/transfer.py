@@ -224,24 +224,37 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
 def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
                  changed: dict[str, str]) -> dict[str, int]:
     """The size of each of `oids` as the cache holds it: one stat each, no hashing (a push
-    trusts the cache). An object that is not the size `recorded` for it was changed after it
-    was stored (an append through a hard link to it, say): unless its bytes still hash to its
-    oid (the recorded size was wrong), it is moved aside and named in `changed` with the
-    reason, never uploaded under an oid its bytes no longer hash to."""
+    trusts the cache) unless that stat casts doubt. An object that is not the size `recorded`
+    for it was changed after it was stored (an append through a hard link to it, say), and one
+    that shares its inode with another link and was written when or after its inode last
+    changed may have been (`_maybe_written_through_a_link`): unless its bytes still hash to its
+    oid, it is moved aside and named in `changed` with the reason, never uploaded under an oid
+    its bytes no longer hash to."""
     sizes: dict[str, int] = {}
     for oid in oids:
         expected = recorded.get(oid)
         try:
-            size = os.stat(cache.oid_path(oid)).st_size
+            st = os.stat(cache.oid_path(oid))
         except FileNotFoundError:
             if expected is None:
                 raise
-            size = expected  # gone since it was looked for: its upload fails, and says so
-        if expected is not None and size != expected and not _still_intact(cache, oid):
+            sizes[oid] = expected  # gone since it was looked for: its upload fails, and says so
+            continue
+        doubtful = ((expected is not None and st.st_size != expected)
+                    or _maybe_written_through_a_link(st))
+        if doubtful and not _still_intact(cache, oid):
             changed[oid] = set_aside_changed(cache, oid)
             continue
-        sizes[oid] = size
+        sizes[oid] = st.st_size
     return sizes
+
+
+def _maybe_written_through_a_link(st: os.stat_result) -> bool:
+    """Storing or linking an object changes its inode after its bytes were last written, so
+    its mtime is older than its ctime; a write since (through a hard link from the workspace,
+    by a process that held the file open) sets both to the same time. Within one tick of the
+    clock the two can be equal untouched too: such an object is only hashed once more."""
+    return st.st_nlink > 1 and st.st_mtime_ns >= st.st_ctime_ns
 
 
 def _still_intact(cache: LocalCache, oid: str) -> bool:
