@@ -8,13 +8,18 @@ at a revision, through fsspec.
 
 Registered with fsspec under the `dvx` protocol by an entry point. Reading goes through
 dvx.api (the cache when it has the data, else the remote, checked by hash); the filesystem is
-read-only.
+read-only. Each instance reads the repository as it is when it is made (not cached by fsspec,
+so that each `fsspec.open` of a workspace or a branch sees it as it is now), and may be shared
+by threads. What dvx tracks but cannot read (a directory whose manifest is missing from the
+remote or corrupt) raises `UnreadableError`, an OSError naming why, from ls, find, walk, get,
+info and open alike, never listed as an empty directory.
 """
 
 from __future__ import annotations
 
 import errno
 import posixpath
+import threading
 from typing import Any
 
 from fsspec.spec import AbstractFileSystem
@@ -23,15 +28,29 @@ from dvx import api
 from dvx.errors import DvxError
 
 
+class UnreadableError(OSError):
+    """A path dvx tracks but cannot read, or one inside it (errno EIO; the message says why)."""
+
+
+def _raise_unreadable(error: OSError) -> None:
+    """walk's handler of a directory it cannot list: a missing one is left out, as fsspec
+    does, but one dvx cannot read is raised rather than walked as an empty one."""
+    if isinstance(error, UnreadableError):
+        raise error
+
+
 class DvxFileSystem(AbstractFileSystem):
     protocol = "dvx"
     root_marker = ""
+    cachable = False  # a workspace's pointers and a branch's commit change between calls
+
 
     def __init__(self, repo: str | None = None, rev: str | None = None,
                  remote: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = api._source(repo, rev, remote)
         self._entries: dict[str, dict[str, Any]] | None = None  # path -> info
+        self._lock = threading.RLock()  # the source's Git reader and lazy state are not shared
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> Any:
@@ -43,13 +62,30 @@ class DvxFileSystem(AbstractFileSystem):
         return path.strip("/")
 
     def _index(self) -> dict[str, dict[str, Any]]:
-        if self._entries is None:
-            self._entries = self.source.listing()
-        return self._entries
+        with self._lock:
+            if self._entries is None:
+                self._entries = self.source.listing()
+            return self._entries
+
+    def _unreadable(self, path: str) -> UnreadableError | None:
+        """The error for `path` if it is, or is inside, what dvx tracks but cannot read (a
+        directory whose manifest is missing or corrupt, an invalid pointer file)."""
+        index = self._index()
+        at = path
+        while at:
+            info = index.get(at)
+            if info is not None and "unreadable" in info:
+                return UnreadableError(errno.EIO,
+                                       f"'{path}' cannot be read: {info['unreadable']}")
+            at = posixpath.dirname(at)
+        return None
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         path = self._strip_protocol(path)
         index = self._index()
+        unreadable = self._unreadable(path)
+        if unreadable is not None:
+            raise unreadable
         if path and path not in index:
             raise FileNotFoundError(path)
         if path and index[path]["type"] == "file":
@@ -59,25 +95,37 @@ class DvxFileSystem(AbstractFileSystem):
                      if posixpath.dirname(name) == path and name]
         return found if detail else [info["name"] for info in found]
 
+    def walk(self, path: str, maxdepth: int | None = None, topdown: bool = True,
+             on_error: Any = "omit", **kwargs: Any) -> Any:
+        if on_error == "omit":
+            on_error = _raise_unreadable
+        return super().walk(path, maxdepth, topdown, on_error=on_error, **kwargs)
+
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
         if not path:
             return {"name": "", "size": 0, "type": "directory"}
         info = self._index().get(path)
         if info is None:
-            raise FileNotFoundError(path)
-        return info
+            raise self._unreadable(path) or FileNotFoundError(path)
+        return info  # an unreadable entry itself is described, with "unreadable": why
 
     def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
         if mode != "rb":
             raise OSError(errno.EROFS, "the dvx:// filesystem is read-only", path)
         path = self._strip_protocol(path)
         try:
-            return api._open_binary(self.source, path)
+            with self._lock:
+                return api._open_binary(self.source, path)
         except DvxError as exc:
-            if self.info(path)["type"] == "directory":
+            info = self._index().get(path)
+            if info is None and self._unreadable(path) is None:
+                raise FileNotFoundError(path) from None
+            if info is not None and info["type"] == "directory" and "unreadable" not in info:
                 raise IsADirectoryError(path) from None
-            raise OSError(exc.message) from None
+            if self._unreadable(path) is not None:
+                raise UnreadableError(errno.EIO, exc.message) from None
+            raise OSError(errno.EIO, exc.message) from None
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
                  **kwargs: Any) -> bytes:

@@ -3,6 +3,7 @@ filesystem, on a local repository and on a Git URL (cloned into the user's cache
 revision, from the cache or streamed from the remote and checked by hash."""
 
 import os
+import threading
 from pathlib import Path
 
 import fsspec
@@ -11,9 +12,10 @@ import xxhash
 
 import dvx.api
 from dvx.errors import DvxError, PathError
-from tests.conftest import git, write
+from dvx.fs import UnreadableError
+from tests.conftest import git, run_dvx, write
 from tests.remotes import local_spec
-from tests.team import Team, edit, must, share
+from tests.team import Team, commit, edit, must, share
 
 CSV_V1 = "a,b\n1,2\n"
 CSV_V2 = "a,b\n1,2\n3,4\n"
@@ -105,6 +107,67 @@ def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkey
         assert f.read() == CSV_V1
     with pytest.raises(FileNotFoundError):
         fs.info("data/missing.csv")
+
+
+def test_each_dvx_url_opened_sees_the_workspace_and_the_branch_as_they_are_now(
+        project, tmp_path, monkeypatch):
+    team, alice = project
+    monkeypatch.chdir(alice)
+
+    def read_both() -> tuple[str, str]:
+        here = fsspec.open("dvx://data/train.csv", "rt", repo=".")
+        branch = fsspec.open("dvx://data/train.csv", "rt", repo=str(team.origin), rev="main")
+        with here as a, branch as b:
+            return a.read(), b.read()
+
+    assert read_both() == (CSV_V2, CSV_V2)
+    edit(alice, "data/train.csv", CSV_V1 + "5,6\n")
+    must("add", "data/train.csv", cwd=alice)
+    share(alice, "v3")
+    assert read_both() == (CSV_V1 + "5,6\n", CSV_V1 + "5,6\n")
+
+
+def test_a_tracked_directory_that_cannot_be_read_is_an_error_not_an_empty_one(
+        project, tmp_path, monkeypatch):
+    team, alice = project
+    for i in range(2):
+        write(alice / "unpushed" / f"{i}.txt", f"row {i}\n")
+    must("add", "unpushed", cwd=alice)
+    commit(alice, "data not pushed")
+    git(alice, "push", "-q", "origin", "HEAD")
+    monkeypatch.chdir(tmp_path)
+    fs = fsspec.filesystem("dvx", repo=str(team.origin))
+    assert "unreadable" in fs.info("unpushed")  # listed from its parent, marked
+    for call in (lambda: fs.ls("unpushed"), lambda: fs.find("unpushed"),
+                 lambda: fs.cat("unpushed/1.txt"), lambda: fs.info("unpushed/1.txt"),
+                 lambda: fs.get("unpushed", str(tmp_path / "got"), recursive=True)):
+        with pytest.raises(UnreadableError, match="not on the remote"):
+            call()
+    assert not (tmp_path / "got").exists() or not os.listdir(tmp_path / "got")
+    for args in (("unpushed",), ("unpushed", "-R", "--json")):
+        listed = run_dvx("ls", str(team.origin), *args, cwd=tmp_path)
+        assert listed.code == 1 and "unpushed" in listed.stdout, listed.output
+        assert "ERROR: Skipped unpushed: " in listed.stderr and "not on the remote" in \
+            listed.stderr
+
+
+def test_one_dvx_filesystem_is_shared_by_threads(project, tmp_path, monkeypatch):
+    team, _ = project
+    monkeypatch.chdir(tmp_path)
+    fs = fsspec.filesystem("dvx", repo=str(team.origin), rev="v1")
+
+    found: dict[int, bytes] = {}
+
+    def read(first: int) -> None:
+        for k in range(first, 48, 8):
+            found[k] = bytes(fs.cat(f"data/images/{k % 3}.png"))
+
+    threads = [threading.Thread(target=read, args=(i,), daemon=True) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)  # daemons: one that hangs fails the test, not the run
+    assert found == {k: f"image {k % 3}\n".encode() for k in range(48)}
 
 
 def test_pandas_reads_a_dvx_url(project, tmp_path, monkeypatch):

@@ -62,8 +62,8 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
             if "unreadable" in info and top.startswith(name + "/"):
                 raise DvxError(f"'{top}' cannot be listed: {info['unreadable']}")
         raise PathError(f"'{top}' is not in '{url}'.", "List the top with `dvx ls URL`.")
-    if top and entries[top]["type"] == "file":
-        chosen = [entries[top]]
+    if top and (entries[top]["type"] == "file" or "unreadable" in entries[top]):
+        chosen = [entries[top]]  # a directory that cannot be read is named, not empty
     else:
         chosen = [info for name, info in sorted(entries.items()) if name and (
             name.startswith(top + "/") if top else True)
