@@ -2,8 +2,10 @@
 filesystem, on a local repository and on a Git URL (cloned into the user's cache), at any
 revision, from the cache or streamed from the remote and checked by hash."""
 
+import io
 import os
 import threading
+import zipfile
 from pathlib import Path
 
 import fsspec
@@ -87,6 +89,41 @@ def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_pa
     stored.write_raw(oid, b"a,b\n9,9\n3,4\n")  # other bytes of the same length, in its pack
     with pytest.raises(DvxError, match="corrupt"):
         dvx.api.read("data/train.csv")
+    # Read exactly its size, in one call, as pickle or numpy do: refused by that very read.
+    with dvx.api.open("data/train.csv") as f, pytest.raises(DvxError, match="corrupt"):
+        f.read(len(CSV_V2))
+    with dvx.api.open("data/train.csv") as f, pytest.raises(DvxError, match="corrupt"):
+        f.readinto(bytearray(len(CSV_V2)))
+    with dvx.api.open("data/train.csv") as f:  # streamed from the remote: no seeking
+        assert not f.seekable()
+        with pytest.raises(io.UnsupportedOperation, match="simplecache"):
+            f.seek(4)
+
+
+def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_path,
+                                                                monkeypatch):
+    _, alice = project
+    with zipfile.ZipFile(alice / "archive.zip", "w") as archive:
+        archive.writestr("inside.txt", "hello")
+    must("add", "archive.zip", cwd=alice)
+    monkeypatch.chdir(alice)
+    with dvx.api.open("archive.zip") as f:
+        assert f.seekable() and zipfile.ZipFile(f).read("inside.txt") == b"hello"
+    with fsspec.open("zip://inside.txt::dvx://archive.zip", dvx={"repo": "."}) as f:
+        assert f.read() == b"hello"
+    assert fsspec.filesystem("dvx", repo=".").tail("archive.zip", 4) == \
+        (alice / "archive.zip").read_bytes()[-4:]
+    # A cached copy damaged (same size): refused before any seek, and by a read of its size.
+    oid = xxhash.xxh3_128_hexdigest((alice / "archive.zip").read_bytes())
+    cached = alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    damaged = bytearray(cached.read_bytes())
+    damaged[10] ^= 0xFF
+    cached.chmod(0o644)
+    cached.write_bytes(bytes(damaged))
+    with dvx.api.open("archive.zip") as f, pytest.raises(DvxError, match="corrupt"):
+        f.seek(-4, io.SEEK_END)
+    with dvx.api.open("archive.zip") as f, pytest.raises(DvxError, match="corrupt"):
+        f.read(len(damaged))
 
 
 def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkeypatch):

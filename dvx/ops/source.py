@@ -420,14 +420,16 @@ class Source:
         path = _clone_url(self.url)
         return path if os.path.isabs(path) else None
 
-    def open_object(self, oid: str) -> IO[bytes]:
-        """A reader of the object `oid`: from a cache, else streamed from the remote (read to
-        its end, it is checked against the oid)."""
+    def open_object(self, oid: str, size: int | None = None) -> IO[bytes]:
+        """A reader of the object `oid` (of `size` bytes, if known): from a cache, seekable,
+        else streamed from the remote; read to its size or its end, it is checked against the
+        oid."""
         path = self.cached_path(oid)
         if path is not None:
             cached = path
-            return cast(IO[bytes], _Verified(_open_cached(oid, path), oid, self.repo.algo,
-                                             lambda actual: _corrupt_copy(oid, cached, actual)))
+            return cast(IO[bytes], _Verified(_open_cached(oid, path), oid, self.repo.algo, size,
+                                             lambda actual: _corrupt_copy(oid, cached, actual),
+                                             local=True))
         _, store = self.remote()
         try:
             stream = store.open(oid)
@@ -436,7 +438,7 @@ class Source:
                            "Its data may not have been pushed.") from None
         except Exception as exc:  # named with the remote and the way out
             raise transfer.unreachable(store, exc) from None
-        return cast(IO[bytes], _Verified(stream, oid, self.repo.algo))
+        return cast(IO[bytes], _Verified(stream, oid, self.repo.algo, size))
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""
@@ -529,23 +531,36 @@ def _corrupt_remote_copy(oid: str, actual: str) -> DvxError:
 
 
 class _Verified(io.BufferedIOBase):
-    """A reader that hashes what it reads and, at its end, refuses bytes that do not hash to
-    the expected oid (`corrupt`: the error, given the oid they hash to)."""
+    """A reader that hashes what it reads and refuses bytes that do not hash to the expected
+    oid (`corrupt`: the error, given the oid they hash to) with the read that reaches the
+    object's `size` (or its end), so a caller that reads exactly its size never gets corrupt
+    bytes. A cached object (`local`: `src` is a file on this machine) can seek: the first seek
+    away from where hashing stands checks the whole file first, then reads go unhashed."""
 
-    def __init__(self, src: IO[bytes], oid: str, algo: str,
-                 corrupt: Callable[[str], DvxError] | None = None) -> None:
+    def __init__(self, src: IO[bytes], oid: str, algo: str, size: int | None,
+                 corrupt: Callable[[str], DvxError] | None = None, local: bool = False
+                 ) -> None:
         from dvx.hashing import ALGORITHMS
 
         super().__init__()
-        self._src, self._oid = src, oid
+        self._src, self._oid, self._algo, self.size = src, oid, algo, size
         self._hasher = ALGORITHMS[algo].new()
-        self._checked = False
+        self._hashed = 0  # bytes hashed, in order from the start: the position until a seek
+        self._checked = False  # their hash was compared (and matched: else it raised)
+        self._local = local
+        self._trusted = False  # the whole file was checked (before a seek)
         self._corrupt = corrupt or (lambda actual: _corrupt_remote_copy(oid, actual))
 
     def read(self, size: int | None = -1) -> bytes:
         data = self._src.read(-1 if size is None else size)
+        if self._trusted:
+            return data
         self._hasher.update(data)
-        if not data or size is None or size < 0:
+        if data and self._checked:  # bytes past an end that matched: not the object's
+            raise self._corrupt(self._hasher.hexdigest())
+        self._hashed += len(data)
+        if (not data or size is None or size < 0
+                or (self.size is not None and self._hashed >= self.size)):
             self._check()
         return data
 
@@ -560,6 +575,38 @@ class _Verified(io.BufferedIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def seekable(self) -> bool:
+        return self._local
+
+    def tell(self) -> int:
+        return self._src.tell() if self._trusted else self._hashed
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if not self._local:
+            raise io.UnsupportedOperation(
+                "A file streamed from a remote cannot seek: read it whole, or bring it into a "
+                "cache first (`dvx fetch`, `dvx get`, or fsspec's `simplecache::dvx://...`).")
+        if not self._trusted:
+            here = {io.SEEK_SET: 0, io.SEEK_CUR: self._hashed}.get(whence)
+            if here is not None and here + offset == self._hashed:
+                return self._hashed  # staying where the hashing is: nothing read out of order
+            self._check_whole()
+        return self._src.seek(offset, whence)
+
+    def _check_whole(self) -> None:
+        """Hash the whole cached file, without moving this reader, before a seek: bytes read
+        out of order could not be checked as they stream."""
+        from dvx.hashing import ALGORITHMS, CHUNK_SIZE
+
+        hasher, fd, at = ALGORITHMS[self._algo].new(), self._src.fileno(), 0
+        while chunk := os.pread(fd, CHUNK_SIZE, at):
+            hasher.update(chunk)
+            at += len(chunk)
+        actual = hasher.hexdigest()
+        if actual != self._oid:
+            raise self._corrupt(actual)
+        self._trusted = True
 
     def close(self) -> None:
         self._src.close()
