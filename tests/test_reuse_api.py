@@ -4,6 +4,7 @@ revision, from the cache or streamed from the remote and checked by hash."""
 
 import io
 import os
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -124,6 +125,38 @@ def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_pat
         f.seek(-4, io.SEEK_END)
     with dvx.api.open("archive.zip") as f, pytest.raises(DvxError, match="corrupt"):
         f.read(len(damaged))
+
+
+def _damage(path: Path, data: bytes) -> None:
+    """Replace a cached object with other bytes (a new file: a link to it keeps the old)."""
+    path.unlink()
+    path.write_bytes(data)
+
+
+def test_a_damaged_copy_is_named_where_it_is_and_the_source_s_cache_falls_back_to_its_remote(
+        project, tmp_path, monkeypatch):
+    team, alice = project
+    monkeypatch.chdir(tmp_path)  # not inside any repository
+    objects = alice / ".dvx/cache/files/xxh128"
+    manifest = re.search(r"[0-9a-f]{32}", (alice / "data/images.dvx").read_text())
+    assert manifest is not None
+    _damage(objects / manifest[0][:2] / manifest[0][2:], b"[]\n")
+    oid = xxhash.xxh3_128_hexdigest(CSV_V2.encode())
+    _damage(objects / oid[:2] / oid[2:], b"a,b\n9,9\n3,4\n")
+    # Streamed: named as the source's, with what to run there.
+    with pytest.raises(DvxError, match="in the cache of") as streamed:
+        dvx.api.read("data/train.csv", repo=str(alice))
+    assert f"`dvx fsck` in '{alice}'" in (streamed.value.hint or "")
+    # Copied whole: read from the source's remote instead.
+    assert dvx.api.read("data/images/1.png", repo=str(alice)) == "image 1\n"
+    must("get", str(alice), "data/train.csv", "-o", "got.csv", cwd=tmp_path)
+    assert (tmp_path / "got.csv").read_text() == CSV_V2
+    # A damaged copy on the source's remote: the remote named, not "was it pushed?".
+    stored = local_spec(team.store, str(team.store), {})
+    stored.write_raw(xxhash.xxh3_128_hexdigest(b"image 0\n"), b"image 9\n")
+    got = run_dvx("get", str(team.origin), "data/images/0.png", cwd=tmp_path)
+    assert got.code == 1 and "holds a damaged copy" in got.stderr, got.output
+    assert "dvx fsck --remote shared" in got.stderr and "was pushed" not in got.stderr
 
 
 def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ import posixpath
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -302,9 +302,13 @@ class Source:
             if path is None:
                 downloads.append(oid)
             else:
-                with _open_cached(oid, path) as src:
-                    self.cache.add_stream(src, oid)  # refuses bytes that do not hash to oid
-        self.fetch(downloads, sizes)
+                try:
+                    with _open_cached(oid, path) as src:
+                        self.cache.add_stream(src, oid)  # refuses bytes not hashing to oid
+                except CorruptObjectError:
+                    downloads.append(oid)  # the source's own copy: its remote may have one
+        if downloads:
+            self._download(downloads, sizes)
 
     def describe(self) -> str:
         at = f" at {self.requested_rev}" if self.requested_rev else ""
@@ -326,9 +330,32 @@ class Source:
         pointer = output.pointer
         for cache in self._caches():
             if cache.exists(pointer.oid):
-                with cache.open(pointer.oid) as src:
-                    return Tree.from_stream(src, pointer.algo, pointer.oid)
+                try:
+                    with cache.open(pointer.oid) as src:
+                        return Tree.from_stream(src, pointer.algo, pointer.oid)
+                except DvxError as exc:
+                    if cache is self.cache:
+                        raise
+                    return self._tree_from_remote(output, exc)  # the source's own copy
         return load_tree(self.repo, pointer) if self.is_local else None
+
+    def _tree_from_remote(self, output: Output, damaged: DvxError) -> Tree:
+        """The manifest of `output` downloaded from the source's remote, its copy in the
+        source's own cache having failed its checks (`damaged`)."""
+        pointer = output.pointer
+        try:
+            self._download([pointer.oid])
+        except DvxError as exc:
+            raise DvxError(f"The directory manifest of '{output.path}' in the cache of "
+                           f"{self.describe()} cannot be used: {damaged.message} Nor could it "
+                           f"be read from the source's remote: {exc.message}",
+                           self._own_cache_hint()) from None
+        with self.cache.open(pointer.oid) as src:
+            return Tree.from_stream(src, pointer.algo, pointer.oid)
+
+    def _own_cache_hint(self) -> str:
+        return (f"The source's cache is damaged: `dvx fsck` in '{self.repo.root}' sets the "
+                "damaged copy aside, and it is then read from the source's remote.")
 
     def _caches(self) -> Iterator[LocalCache]:
         yield self.cache
@@ -347,12 +374,41 @@ class Source:
                 return cache.oid_path(oid)
         return None
 
+    def _corrupt_copy(self, oid: str, path: str, actual: str) -> CorruptObjectError:
+        """The error for the cached copy of `oid` at `path`, which hashes to `actual`: in the
+        source's own cache, or in the reader's."""
+        if path == self.cache.oid_path(oid):
+            return CorruptObjectError(f"The cached object {oid} at '{path}' is corrupt: its "
+                                      f"bytes hash to {actual}.",
+                                      "`dvx fsck` in the repository reading it sets it aside; "
+                                      "it is then downloaded again.")
+        return CorruptObjectError(f"The object {oid} in the cache of {self.describe()} "
+                                  f"('{path}') is corrupt: its bytes hash to {actual}.",
+                                  self._own_cache_hint())
+
     def copy_object(self, oid: str, dst: str) -> None:
         """Write the object `oid`, from a cache that has it, to the new file `dst`, hashed as
         it is copied (one pass); bytes that do not hash to `oid` are refused. A source's cache
         is as untrusted as its remote, and never followed through a symbolic link."""
         path = self.cached_path(oid)
         assert path is not None
+        try:
+            self._copy_checked(oid, path, dst)
+        except CorruptObjectError as damaged:
+            if path == self.cache.oid_path(oid):
+                raise
+            with suppress(FileNotFoundError):  # the source's own copy: try its remote's
+                os.unlink(dst)
+            try:
+                self._download([oid])
+            except DvxError as exc:
+                raise CorruptObjectError(f"{damaged.message} Nor could it be read from the "
+                                         f"source's remote: {exc.message}",
+                                         damaged.hint) from None
+            self._copy_checked(oid, self.cache.oid_path(oid), dst)
+
+    def _copy_checked(self, oid: str, path: str, dst: str) -> None:
+        """Copy the cached `oid` at `path` to the new file `dst`, refusing other bytes."""
         algo = self.repo.algo
         try:
             data = fsutil.read_small_file(path, fsutil.SMALL_FILE, follow_links=False)
@@ -368,24 +424,25 @@ class Source:
         except OSError as exc:
             raise _linked_object(exc, oid, path) from None
         if actual != oid:
-            raise _corrupt_copy(oid, path, actual)
+            raise self._corrupt_copy(oid, path, actual)
 
     def fetch(self, oids: list[str], sizes: dict[str, int] | None = None) -> None:
         """Bring `oids` into the reader's cache (copied from the source's cache when it has
         them, else downloaded from its remote); DvxError naming what failed."""
         wanted = [oid for oid in dict.fromkeys(oids) if self.cached_path(oid) is None]
-        if not wanted:
-            return
+        if wanted:
+            self._download(wanted, sizes)
+
+    def _download(self, oids: list[str], sizes: dict[str, int] | None = None) -> None:
+        """Download `oids` from the source's remote into the reader's cache."""
         name, store = self.remote()
-        result = transfer.download(store, self.cache, wanted, settings_for(
+        result = transfer.download(store, self.cache, oids, settings_for(
             self.repo, name, store, None), sizes=sizes)
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
             raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
                            f"'{name}' of {self.describe()}: {oid}: {why}.",
-                           "Check that the source's data was pushed and that you may read "
-                           "its remote (credentials in the environment or your global "
-                           "config).")
+                           _download_hint(name, why))
 
     def remote(self) -> tuple[str, RemoteStore]:
         """The source's remote, its directory checked to exist (a missing one is named as
@@ -428,7 +485,8 @@ class Source:
         if path is not None:
             cached = path
             return cast(IO[bytes], _Verified(_open_cached(oid, path), oid, self.repo.algo, size,
-                                             lambda actual: _corrupt_copy(oid, cached, actual),
+                                             lambda actual: self._corrupt_copy(oid, cached,
+                                                                               actual),
                                              local=True))
         _, store = self.remote()
         try:
@@ -520,9 +578,14 @@ def _linked_object(exc: OSError, oid: str, path: str) -> Exception:
         "read through it.", "Fix or re-push it at the source.")
 
 
-def _corrupt_copy(oid: str, path: str, actual: str) -> CorruptObjectError:
-    return CorruptObjectError(f"The cached object {oid} at '{path}' is corrupt: its bytes hash "
-                              f"to {actual}.", "Fix or re-push it at the source.")
+def _download_hint(remote: str, why: str) -> str:
+    """What to do when an object could not be downloaded from a source's remote for `why`."""
+    if "corrupt" in why or "truncated" in why:  # there, and readable, but damaged
+        return (f"The source's remote '{remote}' holds a damaged copy: `dvx fsck --remote "
+                f"{remote}` in a clone of the source sets it aside, and `dvx push` from a "
+                "repository that has a good copy replaces it.")
+    return ("Check that the source's data was pushed and that you may read its remote "
+            "(credentials in the environment or your global config).")
 
 
 def _corrupt_remote_copy(oid: str, actual: str) -> DvxError:
