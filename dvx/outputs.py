@@ -306,6 +306,11 @@ OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
 
 
 def check_data_path(repo: Repo, rel: str, display: str) -> None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:  # as a file inside a directory is (workspace.check_entry_name)
+        raise PathError(f"{display!r} has a name that is not valid UTF-8.",
+                        "Rename it; dvx records names as UTF-8.") from None
     check_relpath(rel)
     check_no_symlinked_parent(repo.root, rel)
     if rel.endswith(POINTER_SUFFIX):

@@ -38,6 +38,11 @@ def relpath_problem(rel: str) -> str | None:
     # (_paths_look_ordinary): a new rule here needs a mark there too.
     if "\x00" in rel:
         return "it contains a NUL byte"
+    if not rel.isascii():
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, as os.fsdecode keeps them
+            return "it is not valid UTF-8"
     if "\\" in rel:
         return "it contains a backslash"
     if "\n" in rel or "\r" in rel:

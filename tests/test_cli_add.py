@@ -245,6 +245,15 @@ def test_a_name_a_manifest_cannot_hold_is_a_path_error_naming_the_file(repo, dvx
     assert not (repo / "d.dvx").exists()
 
 
+def test_a_file_whose_name_is_not_utf8_is_refused_before_anything_is_written(repo, dvx_proc):
+    name = os.fsdecode(b"legacy-\xe9.bin")
+    (repo / name).write_text("x")
+    refused = dvx_proc("add", name, cwd=repo)
+    assert refused.code == 2 and "not valid UTF-8" in refused.stderr, refused.output
+    assert sorted(p.name for p in repo.iterdir() if p.name.startswith("legacy")) == [name]
+    assert not (repo / ".gitignore").exists()
+
+
 @pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
 def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo, dvx,
                                                                              link_type):

@@ -698,6 +698,14 @@ def test_pointer_naming_data_inside_dvx_is_refused(where, tmp_path):
     assert clone_config == (hostile.origin / ".dvx/config").read_bytes()
 
 
+def test_a_pointer_whose_name_is_not_utf8_is_refused(tmp_path):
+    hostile = Hostile(tmp_path)
+    pointer = file_pointer(PAYLOAD_OID).replace("size: 1", f"size: {len(PAYLOAD)}")
+    hostile.commit({os.fsdecode(b"caf\xe9.bin.dvx"): pointer})
+    for message in assert_refused(hostile, EVERYTHING):
+        assert message.startswith("ERROR:") and "not valid UTF-8" in message, message
+
+
 @pytest.mark.parametrize("where", ["..dvx", ".git.dvx", ".dvx.dvx", "sub/..dvx"])
 def test_a_pointer_naming_the_repository_itself_is_refused(where, tmp_path):
     hostile = Hostile(tmp_path)

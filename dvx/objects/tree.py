@@ -454,6 +454,11 @@ def _paths_look_ordinary(paths: list[str]) -> bool:
         return False
     if any(mark in joined for mark in _UNUSUAL_IN_PATHS):
         return False
+    if not joined.isascii():
+        try:
+            joined.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: not a name dvx records
+            return False
     folded = joined.lower() if joined.isascii() else joined.casefold()
     return not any(f"/{name}/" in folded for name in RESERVED_NAMES)
 
