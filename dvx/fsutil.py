@@ -395,11 +395,13 @@ def _not_regular(path: str) -> NotRegularFileError:
 
 def check_unchanged(fd: int, before: os.stat_result, read: int, path: str) -> None:
     """Raise FileChangedError unless exactly the `before.st_size` bytes of the file open at
-    `fd` were `read` and its size and times are still those of `before`, taken when it was
-    opened: else what was read may mix versions, or end where the file no longer does."""
+    `fd` were `read` and its size and modification time are still those of `before`, taken
+    when it was opened: else what was read may mix versions, or end where the file no longer
+    does. Not its ctime: a link(2) or chmod of the same inode (hard-link mode links the files
+    it hashes into the cache, on other threads) changes that, and no byte."""
     after = os.fstat(fd)
-    if read != before.st_size or (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
-            before.st_size, before.st_mtime_ns, before.st_ctime_ns):
+    if read != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size,
+                                                                        before.st_mtime_ns):
         raise changed_while_read(path)
 
 

@@ -509,6 +509,23 @@ def test_add_and_move_refuse_a_path_inside_a_nested_git_repository(repo, dvx, tm
     assert (repo / "mine.bin.dvx").exists()
 
 
+def test_a_new_name_for_a_file_while_it_is_hashed_is_no_change(repo, dvx):
+    """A link(2) of the file being hashed (hard-link mode links files of one inode into the
+    cache on other threads) changes its ctime and no byte: the add goes on."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    assert dvx("config", "cache.type", "copy").code == 0  # hashed as it is copied
+    write(repo / "big.bin", os.urandom(3 << 20))
+    adding = stopped_at("hash_copy.after_open", "add big.bin", repo)
+    os.link(repo / "big.bin", repo / "other-name.bin")
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 0, out + err
+    assert (repo / "big.bin.dvx").exists()
+
+
 def test_add_of_a_file_rewritten_while_it_is_copied_is_refused_never_recorded_as_zeros(repo):
     """Another program truncates and rewrites the file once dvx has taken its size: the
     copy in the cache would hold zeros the file never held. The add fails, and records
