@@ -400,9 +400,11 @@ CASES = [
     ("move", "atomic_write.before_rename:4"),
     ("move", "atomic_write.before_rename:5"),
     # remove forgets the record and marks the removal begun (#2), deletes the pointer, takes
-    # out the .gitignore entry (#3), then clears the mark (#4)
+    # out the .gitignore entry (#3), stages (or names) what it changed, then clears the mark
+    # (#4)
     ("remove", "atomic_write.before_rename:2"),
     ("remove", "atomic_write.before_rename:3"),
+    ("remove", "remove.before_stage"),
     ("remove", "atomic_write.before_rename:4"),
 ]
 

@@ -6,7 +6,7 @@ import os
 import posixpath
 from dataclasses import dataclass, field, replace
 
-from dvx import fsutil, gitignore
+from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.ops.data_places import (
     refuse_dvxignored,
@@ -114,10 +114,12 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             os.unlink(repo.abspath(output.pointer_path))
             gitignore.remove_entry(full)
             touched += [output.pointer_path, _gitignore_rel(output.path)]
+        faults.point("remove.before_stage")
+        changed = _stage(repo, touched)
         for rel in [*(unfinished or ()), *(o.path for o in outputs)]:
-            repo.syncstate.end_removal(rel)  # last: until then a rerun finds the removal
+            repo.syncstate.end_removal(rel)  # last, once staged: until then a rerun finishes
         repo.syncstate.flush()
-    return replace(_stage(repo, touched), kept=kept)
+    return replace(changed, kept=kept)
 
 
 def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
