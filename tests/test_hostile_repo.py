@@ -653,6 +653,25 @@ def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
     assert (mine / "precious.txt").read_text() == "my data\n"
 
 
+def test_a_directory_remote_that_is_the_cache_is_refused(tmp_path):
+    """With the cache outside the repository (`cache.dir`), a remote naming that folder would
+    be the cache itself: gc would delete from the cache what it takes the remote to hold."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    cache = tmp_path / "shared-cache"
+    hostile.commit({".dvx/config": f'[core]\nremote = storage\n[remote "storage"]\n'
+                                   f"url = {cache}\n"})
+    commands = [("push",), ("fetch",), ("gc", "-w", "-c", "storage", "-f", "--grace", "0")]
+
+    def use_that_cache(clone: Path) -> None:
+        assert run_dvx("config", "--local", "cache.dir", str(cache), cwd=clone).code == 0
+        refused = run_dvx("remote", "add", "other", str(cache / "files"), cwd=clone)
+        assert refused.code == 1 and "this repository's cache" in refused.stderr
+
+    for message in assert_refused(hostile, commands, prepare=use_that_cache):
+        assert "this repository's cache" in message, message
+
+
 def test_unparsable_config_is_a_clear_error(tmp_path):
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")

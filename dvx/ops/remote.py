@@ -62,12 +62,28 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
                           "text.", "Give the URL without it and set the password with "
                           "`dvx remote modify --local NAME password ...`.")
     if is_local_url(url):  # refused by every command that opens it: refused now
-        refuse_private_directory(local_path(url, os.getcwd()), f"remote URL '{url}'", name,
+        path = local_path(url, os.getcwd())
+        refuse_private_directory(path, f"remote URL '{url}'", name,
                                  "Give the remote a directory of its own.")
+        _refuse_the_cache(repo, path, f"remote URL '{url}'", "Give the remote a directory of "
+                          "its own.")
     if _is_relative_path(url):
         # Typed relative to the current directory; stored relative to the repository root.
         return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")
     return url
+
+
+def _refuse_the_cache(repo: Repo, path: str, shown: str, hint: str) -> None:
+    """A directory remote is never this repository's cache (`cache.dir`, which a private
+    directory check does not see when it is outside .dvx): `gc` deletes from the cache what
+    the remote holds, and the only copy would go."""
+    cache = os.path.realpath(repo.cache_dir)
+    real = os.path.realpath(path)
+    if real == cache or real.startswith(cache.rstrip(os.sep) + os.sep):
+        raise RemoteError(f"The {shown} is the directory '{real}', in this repository's cache "
+                          f"('{cache}'): a remote must be a copy of its own, or `dvx gc` would "
+                          "delete from the cache the only copy of what it takes the remote to "
+                          "hold.", hint)
 
 
 def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None,
@@ -404,8 +420,12 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
-    return name, open_store(locate(url, name), options, repo.root, repo.algo, name,
-                            index_base)
+    located = locate(url, name)
+    if is_local_url(located):
+        _refuse_the_cache(repo, local_path(located, repo.root), f"remote '{name}' ({url})",
+                          f"Point the remote at a directory of its own: `dvx remote modify "
+                          f"{name} url DIR`.")
+    return name, open_store(located, options, repo.root, repo.algo, name, index_base)
 
 
 def _is_relative_path(url: str) -> bool:
