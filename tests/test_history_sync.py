@@ -67,6 +67,23 @@ def test_a_pointer_file_names_its_data_in_every_revision(repo, dvx, tmp_path):
     assert _oid("v1") in cached
 
 
+def test_a_target_only_older_revisions_track_is_pushed_and_fetched_from_them(repo, dvx,
+                                                                              tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    _commit(repo, dvx, "v1", old="old data")
+    assert dvx("remove", "old.dvx").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "old removed")
+    pushed = dvx("push", "--rev", "HEAD~1", "old.dvx")
+    assert pushed.code == 0, pushed.output
+    assert _oid("old data") in _on_remote(store)
+    other = clone(repo, tmp_path)
+    assert dvx("fetch", "--rev", "HEAD~1", "old", cwd=other).code == 0
+    missing = dvx("push", "-A", "never-tracked")
+    assert missing.code == 2 and "not tracked by dvx" in missing.stderr
+
+
 def test_fetch_of_a_revision_needs_no_checkout(repo, dvx, tmp_path):
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     _history(repo, dvx)

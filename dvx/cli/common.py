@@ -174,11 +174,34 @@ def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
     from dvx.history import Scope, scope_targets
     from dvx.outputs import resolve_targets
 
-    workspace = resolve_targets(repo, targets)
     scope = Scope(False, all_branches, all_tags, all_commits, revs, last_n)
     if not scope.has_revisions:
-        return workspace, []
+        return resolve_targets(repo, targets), []
     paths = history_paths(repo, targets)
-    seen = {(t.output.path, t.output.pointer.oid) for t in workspace if t.subpath is None}
     history, _ = scope_targets(repo, scope, [], paths=paths)
+    workspace = _in_workspace_too(repo, targets, history)
+    seen = {(t.output.path, t.output.pointer.oid) for t in workspace if t.subpath is None}
     return workspace, [t for t in history if (t.output.path, t.output.pointer.oid) not in seen]
+
+
+def _in_workspace_too(repo: Any, targets: tuple[str, ...], history: list[Any]) -> list[Any]:
+    """The workspace's targets of TARGETS; one the workspace no longer tracks is no error
+    when the revisions asked for do (a file since removed, pushed from an old tag)."""
+    from dvx.errors import UsageError
+    from dvx.outputs import resolve_targets
+
+    try:
+        return resolve_targets(repo, targets)
+    except UsageError:
+        if not targets:
+            raise
+    found = []
+    for target in targets:
+        try:
+            found += resolve_targets(repo, (target,))
+        except UsageError:
+            named = (history_paths(repo, (target,)) or [""])[0]
+            if not any(t.output.path == named or t.output.path.startswith(named + "/")
+                       or named.startswith(t.output.path + "/") for t in history):
+                raise
+    return found
