@@ -8,6 +8,7 @@ about a tenth of a whole no-change `dvx status`.
 
 from __future__ import annotations
 
+import re
 import sys
 
 DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
@@ -49,9 +50,25 @@ class Logger:
     def _write(self, level: int, message: str, args: tuple[object, ...]) -> None:
         if level < _level:
             return
-        text = message % args if args else message
+        text = printable(message % args if args else message)
         sys.stderr.write(f"{self.name}: {text}\n" if _with_names else text + "\n")
         sys.stderr.flush()
+
+
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with each byte of a file name that is not valid UTF-8 (a surrogate escape,
+    as Python reads such names) written as Git quotes it, `\\351`; any other lone
+    surrogate as U+FFFD. Such text can be written in any locale, the same way on stdout
+    and stderr."""
+    return _UNDECODABLE.sub(_shown_as_git_does, text)
+
+
+def _shown_as_git_does(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\{code - 0xDC00:03o}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
 
 
 def get_logger(name: str) -> Logger:

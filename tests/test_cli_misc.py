@@ -84,3 +84,23 @@ def test_dvx_works_on_its_repository_with_the_variables_git_gives_its_hooks(
         listed = dvx_proc("status", "--json", cwd=cwd, env=env)
         assert listed.code == 0 and '"changed": false' in listed.stdout, listed.output
         assert "model.bin" in dvx_proc("ls", ".", cwd=cwd, env=env).stdout
+
+
+def test_names_that_are_not_utf8_come_out_as_json_escapes_and_as_git_quotes_them(repo):
+    latin1 = os.fsdecode(b"legacy-\xe9.txt")
+    write(repo / latin1, "x\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a Latin-1 name")
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "dvx", *args], cwd=repo,
+                              capture_output=True)
+
+    listed = run("ls", ".", "--json")
+    paths = [e["path"] for e in json.loads(listed.stdout.decode("utf-8"))]
+    assert latin1 in paths and b"\\udce9" in listed.stdout  # valid UTF-8; fsencode round-trips
+    checked = run("check-ignore", "--json", latin1)
+    assert json.loads(checked.stdout.decode("utf-8"))[0]["path"] == latin1
+    assert b"legacy-\\351.txt" in run("ls", ".").stdout
+    refused = run("ls", latin1)
+    assert refused.returncode != 0 and b"'legacy-\\351.txt'" in refused.stderr, refused.stderr

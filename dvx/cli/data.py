@@ -234,7 +234,7 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     if fmt == "json":
         emit_json(result.to_json())
     elif fmt == "md":
-        click.echo(_diff_markdown(result), nl=False)
+        out(_diff_markdown(result), nl=False)
     elif not is_quiet():
         _print_diff(result)
     if is_quiet() and result.changed:

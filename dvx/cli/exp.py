@@ -109,7 +109,7 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_
         return
     rendered = table(rows, only_changed, sort_by, sort_order == "desc", precision,
                      indent=fmt is None)
-    click.echo(rendered.render(fmt or "text"), nl=False)
+    out(rendered.render(fmt or "text"), nl=False)
     for row in rows:  # the table shows '-' for what could not be read: say why
         for error in row.errors:
             warn(f"WARNING: {row.name}: {error}")
@@ -162,7 +162,7 @@ def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
         return
     for r in results:
         if r.changes or r.errors:
-            click.echo(diff_table(r).render(fmt or "text"), nl=False)
+            out(diff_table(r).render(fmt or "text"), nl=False)
     if not any(r.changes or r.errors for r in results) and not is_quiet():
         out(f"No params or metrics changed between {label_a} and {label_b}.")
 

@@ -10,6 +10,7 @@ import click
 
 from dvx import __version__
 from dvx.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+from dvx.logs import printable
 
 EXIT_INTERNAL = 255
 
@@ -109,7 +110,7 @@ def _report_unreadable(ctx: click.Context) -> bool:
     for path, exc in sorted(unreadable.items()):
         hint = _hint_of(ctx, exc)
         text = f"ERROR: Skipped {path}: {exc.message}" + (f" {hint}" if hint else "")
-        click.echo(_scrub_secrets(text), err=True)
+        click.echo(printable(_scrub_secrets(text)), err=True)
     return bool(unreadable)
 
 
@@ -146,7 +147,7 @@ def _quiet_end_of_pipe() -> None:
 
 def _fail(message: str, hint: str | None, code: int) -> None:
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
-    click.echo(_scrub_secrets(text), err=True)
+    click.echo(printable(_scrub_secrets(text)), err=True)
     if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         _stop_now(code)
     sys.exit(code)

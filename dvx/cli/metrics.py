@@ -71,7 +71,7 @@ def _show(kind: str, targets: tuple[str, ...], all_branches: bool, all_tags: boo
                 + (" (a stage's `params`, or params.yaml)." if kind == "params" else
                    " (a stage's `metrics`), or name them as targets."))
         return
-    click.echo(show_table(result, precision).render(fmt or "text"), nl=False)
+    out(show_table(result, precision).render(fmt or "text"), nl=False)
 
 
 def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], show_all: bool,
@@ -90,7 +90,7 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
         if not is_quiet():
             out(f"No {kind} changed between {result.a.label} and {result.b.label}.")
         return
-    click.echo(diff_table(result, precision, not no_path).render(fmt or "text"), nl=False)
+    out(diff_table(result, precision, not no_path).render(fmt or "text"), nl=False)
 
 
 # -- params ----------------------------------------------------------------------------------

@@ -223,7 +223,7 @@ class _Reporter:
 
     def _say(self, text: str) -> None:
         with self._lock:
-            click.echo(text, err=self.to_stderr)
+            (warn if self.to_stderr else out)(text)
 
     def pulled(self, result: Any) -> None:
         from dvx.cli.sync import report_sync
@@ -407,7 +407,7 @@ def dag(target: str | None, fmt: str | None) -> None:
                    "edges": [{"from": a, "to": b} for a, b in edges(graph, names)]})
         return
     draw = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt or "", to_ascii)
-    click.echo(draw(graph, names), nl=False)
+    out(draw(graph, names), nl=False)
 
 
 COMMANDS = [stage, repro, dag, freeze, unfreeze]

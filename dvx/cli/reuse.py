@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from dvx.cli import ui
 from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out, warn
@@ -107,7 +108,7 @@ def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
 
     written = get_repo(url, path, out, rev, force)
     if not is_quiet():
-        click.echo(f"Downloaded {path} to {written}")
+        ui.out(f"Downloaded {path} to {written}")
 
 
 @click.command("import", epilog=example("""
@@ -167,7 +168,7 @@ def get_url(url: str, out: str | None, force: bool) -> None:
 
     written = do_get_url(url, out, force)
     if not is_quiet():  # the URL may hold a password, shown as elsewhere: ***
-        click.echo(f"Downloaded {redact_url(url)} to {written}")
+        ui.out(f"Downloaded {redact_url(url)} to {written}")
 
 
 @click.command("update", epilog=example("""

@@ -5,26 +5,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator
 
 import click
 
+from dvx.logs import printable
 from dvx.paths import for_command
 
 
-def out(message: str = "") -> None:
-    click.echo(message)
+def out(message: str = "", nl: bool = True) -> None:
+    click.echo(printable(message), nl=nl)
 
 
 def warn(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(printable(message), err=True)
 
 
 def emit_json(doc: object, sort_keys: bool = True) -> None:
-    """`sort_keys=False` keeps an order that means something (revisions, newest first)."""
-    click.echo(json.dumps(doc, indent=2, sort_keys=sort_keys, ensure_ascii=False))
+    """`sort_keys=False` keeps an order that means something (revisions, newest first).
+    Characters are written as they are (UTF-8), except the surrogate escapes of a file name
+    that is not valid UTF-8, which are written as JSON escapes (`"\\udce9"` for the byte
+    0xE9): the output stays valid UTF-8, and Python's `os.fsencode(json.loads(...)[...])`
+    gives back the name's bytes."""
+    text = json.dumps(doc, indent=2, sort_keys=sort_keys, ensure_ascii=False)
+    click.echo(_LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # only inside strings of json.dumps' text
 
 
 def git_add(root: str, paths: list[str]) -> str:
