@@ -133,6 +133,10 @@ def test_diff_apply_branch_and_remove(project):
     assert list(changed) == ["train.lr"]
     assert (changed["train.lr"]["old"], changed["train.lr"]["new"]) == (0.01, 0.3)
     assert "accuracy" in run_dvx("exp", "diff", "low", cwd=project).stdout  # vs baseline
+    tables = run_dvx("exp", "diff", "low", "high", "--md", cwd=project).stdout.split("\n\n")
+    assert [t.splitlines()[0].split(" | ")[1] for t in tables] == ["Param", "Metric"], tables
+    same = run_dvx("exp", "diff", "low", "low", "--md", cwd=project)  # header alone, note aside
+    assert same.stdout.count("\n|---") == 2 and "No params or metrics changed" in same.stderr
     # The workspace holds high's results (saved in that experiment): apply may replace them.
     applied = run_dvx("exp", "apply", "low", cwd=project)
     assert applied.code == 0, applied.output

@@ -114,6 +114,23 @@ def test_markdown_and_csv_tables(trained, dvx):
     assert [r[4] for r in rows[1:]] == ["0.01", "0.02", "0.05"]
 
 
+
+def test_csv_and_markdown_with_nothing_to_show_are_a_header_alone(trained, repo, dvx):
+    commit(repo, "lr 0.01")
+    for kind, name in (("params", "Param"), ("metrics", "Metric")):
+        empty = dvx(kind, "diff", "--csv")
+        assert empty.code == 0 and list(csv.reader(io.StringIO(empty.stdout))) == \
+            [["Path", name, "HEAD", "workspace", "Change", "Change %"]], empty.output
+        assert f"No {kind} changed between HEAD and workspace." in empty.stderr
+        assert dvx(kind, "diff", "--md").stdout.splitlines() == [
+            f"| Path | {name} | HEAD | workspace | Change | Change % |", "|---" * 6 + "|"]
+        assert dvx(kind, "diff").stdout == f"No {kind} changed between HEAD and workspace.\n"
+    (repo / "dvx.yaml").unlink()
+    (repo / "params.yaml").unlink()
+    nothing = dvx("metrics", "show", "--csv")
+    assert nothing.code == 0 and nothing.stdout == "Path\n" and "No metrics files" in nothing.stderr
+    assert dvx("params", "show", "--md").stdout == "| Path |\n|---|\n"
+
 def test_the_api_returns_what_json_prints(trained, repo, dvx, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the repo argument, not the current directory, is used
     doc = dvx_show_json(dvx, repo, "metrics", "--rev", "HEAD", "--rev", "HEAD~1",

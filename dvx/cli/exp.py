@@ -10,7 +10,7 @@ import click
 
 from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.data import report_checkout
-from dvx.cli.ui import emit_json, out, warn
+from dvx.cli.ui import emit_json, out, say_nothing, warn
 
 JSON = ("--json", "json", "Output as JSON.")
 CSV = ("--csv", "csv", "Output as CSV.")
@@ -160,11 +160,12 @@ def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
     if fmt == "json":
         emit_json({r.kind: r.to_json() for r in results})
         return
-    for r in results:
-        if r.changes or r.errors:
-            out(diff_table(r).render(fmt or "text"), nl=False)
-    if not any(r.changes or r.errors for r in results) and not is_quiet():
-        out(f"No params or metrics changed between {label_a} and {label_b}.")
+    if not any(r.changes or r.errors for r in results):
+        say_nothing(fmt, f"No params or metrics changed between {label_a} and {label_b}.")
+    # Markdown: both tables always (a header alone when nothing changed); a blank line
+    # between two tables, or Markdown reads them as one
+    shown = [r for r in results if fmt == "md" or r.changes or r.errors]
+    out("\n".join(diff_table(r).render(fmt or "text") for r in shown), nl=False)
 
 
 @exp.command("apply", epilog=example("dvx exp apply low-lr && git commit -am 'low lr'"))

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
-from dvx.cli.ui import emit_json, out, warn
+from dvx.cli.ui import emit_json, out, say_nothing, warn
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,11 +66,11 @@ def _show(kind: str, targets: tuple[str, ...], all_branches: bool, all_tags: boo
         emit_json(result.to_json(), sort_keys=False)
         return
     if not any(r.files or r.error for r in result.revisions):
-        if not is_quiet():
-            out(f"No {kind} files: declare them in dvx.yaml"
-                + (" (a stage's `params`, or params.yaml)." if kind == "params" else
-                   " (a stage's `metrics`), or name them as targets."))
-        return
+        say_nothing(fmt, f"No {kind} files: declare them in dvx.yaml"
+                    + (" (a stage's `params`, or params.yaml)." if kind == "params" else
+                       " (a stage's `metrics`), or name them as targets."))
+        if fmt is None:
+            return
     out(show_table(result, precision).render(fmt or "text"), nl=False)
 
 
@@ -87,9 +87,9 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
             warn(f"WARNING: {error.path} at {error.revision}: {error.message}")
         return
     if not result.changes and not result.errors:
-        if not is_quiet():
-            out(f"No {kind} changed between {result.a.label} and {result.b.label}.")
-        return
+        say_nothing(fmt, f"No {kind} changed between {result.a.label} and {result.b.label}.")
+        if fmt is None:
+            return
     out(diff_table(result, precision, not no_path).render(fmt or "text"), nl=False)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
+from dvx.cli.common import is_quiet
 from dvx.logs import printable
 from dvx.paths import for_command
 
@@ -22,6 +23,14 @@ def out(message: str = "", nl: bool = True) -> None:
 
 def warn(message: str) -> None:
     click.echo(printable(message), err=True)
+
+
+def say_nothing(fmt: str | None, message: str) -> None:
+    """That there is nothing to show: on stdout in a text table's place; with --csv or --md on
+    stderr, since stdout then gets the table with its header alone, which a reader of the
+    format reads as no rows."""
+    if not is_quiet():
+        (out if fmt is None else warn)(message)
 
 
 def emit_json(doc: object, sort_keys: bool = True) -> None:
