@@ -26,6 +26,17 @@ def test_clean_workspace(repo, dvx):
     assert _status_json(dvx)["changed"] is False
 
 
+def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
+    write(repo / "f", "x")
+    dvx("add", "f")
+    keys = {"changed", "outputs", "stages", "imports", "unreadable", "unignored",
+            "left_behind", "temporaries"}
+    for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
+        doc = _status_json(dvx, *args)
+        assert set(doc) == keys and doc["stages"] == doc["unreadable"] == [], doc
+        assert doc["outputs"][0]["synced_oid"] is None
+        assert doc["outputs"][0]["pointer_oid"] == hash_file(str(repo / "f"))
+
 def test_modified_deleted_and_directory_entries(repo, dvx):
     write(repo / "f", "x")
     write(repo / "gone", "g")

@@ -33,9 +33,11 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
     found = dvx("check-ignore", "-d", "x.tmp", "keep.tmp", "y.txt")
     assert found.code == 0 and found.stdout == ".dvxignore:1:*.tmp\tx.tmp\n"
     assert dvx("check-ignore", "y.txt").code == 1
-    doc = json.loads(dvx("check-ignore", "x.tmp", "--json").stdout)
+    doc = json.loads(dvx("check-ignore", "x.tmp", "y.txt", "--json").stdout)
     assert doc == [{"path": "x.tmp", "ignored": True, "source": ".dvxignore", "line": 1,
-                    "pattern": "*.tmp"}]
+                    "pattern": "*.tmp"},
+                   {"path": "y.txt", "ignored": False, "source": None, "line": None,
+                    "pattern": None}]
 
 
 def test_a_dvxignore_that_is_not_utf8_matches_the_names_it_spells(repo, dvx):

@@ -220,7 +220,7 @@ def test_a_dvx_lock_entry_this_clone_wrote_is_never_a_change_from_git_after_a_ki
     for rel in ("a.txt", "b.txt"):
         edit(repo, rel, f"{rel}: mine\n")
         seen = status_of(repo, rel)
-        assert seen["workspace"] == "modified" and "synced_oid" not in seen, seen
+        assert seen["workspace"] == "modified" and seen["synced_oid"] is None, seen
     must("commit", "a.txt", "b.txt", cwd=repo)
     for rel in ("a.txt", "b.txt"):
         assert (repo / rel).read_text() == f"{rel}: mine\n"
@@ -858,6 +858,13 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     change = git(alice, "log", "-1", "--format=%h (%an)", "--", "raw.csv.dvx").strip()
     assert f"raw.csv.dvx, recorded by commit {change}" in pulled.stderr
     assert "without running `dvx push`" in pulled.stderr
+    fetched = json.loads(run_dvx("fetch", "--json", cwd=alice).stdout)
+    commit, author = git(alice, "log", "-1", "--format=%h %an", "--", "raw.csv.dvx").split()
+    assert {"pointer": "raw.csv.dvx", "oid": pointer_oid(bob / "raw.csv.dvx"),
+            "commit": commit, "author": author} in fetched["never_pushed"]
+    assert fetched["lost"] == []
+    assert json.loads(run_dvx("fetch", "base.csv", "--json", cwd=alice).stdout)[
+        "never_pushed"] == []
     pushed = run_dvx("push", cwd=alice)  # what her pre-push hook runs: it names Bob's too
     assert pushed.code == 1 and "not in the local cache nor on the remote" in pushed.stderr
     assert f"raw.csv.dvx, recorded by commit {change}" in pushed.stderr

@@ -163,16 +163,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
             warn(f"WARNING: {check.path}: {check.detail}")
     if as_json:
         doc = result.to_json()
-        if stages:
-            doc["stages"] = [s.to_json() for s in stages]
-            doc["changed"] = result.changed or bool(stale)
-        if moved:
-            doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
-            doc["changed"] = True
-        if repo.unreadable:
-            doc["unreadable"] = [{"path": p, "error": str(e)}
-                                 for p, e in sorted(repo.unreadable.items())]
-            doc["changed"] = True
+        doc["stages"] = [s.to_json() for s in stages]
+        doc["imports"] = [{"path": p, "source": why} for p, why in moved.items()]
+        doc["unreadable"] = [{"path": p, "error": str(e)}
+                             for p, e in sorted(repo.unreadable.items())]
+        doc["changed"] = bool(result.changed or stale or moved or repo.unreadable)
         emit_json(doc)
     elif not is_quiet():
         if repo.unreadable and not result.changed and not stale:
@@ -554,9 +549,8 @@ def check_ignore(targets: tuple[str, ...], details: bool, non_matching: bool,
         rel = repo_relpath(repo.root, target)
         rows.append((target, repo.dvxignore.check(rel, os.path.isdir(target))))
     if as_json:
-        emit_json([{"path": t, "ignored": m is not None,
-                    **({"source": m.source, "line": m.line, "pattern": m.pattern} if m else {})}
-                   for t, m in rows])
+        emit_json([{"path": t, "ignored": m is not None, "source": m and m.source,
+                    "line": m and m.line, "pattern": m and m.pattern} for t, m in rows])
     elif not is_quiet():
         for target, match in rows:
             if match is not None:

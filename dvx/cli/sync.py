@@ -246,14 +246,16 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     for line in failure_lines(t.failed, result.paths.lookup(t.failed)):
         warn(line)
     if result.never_pushed:
+        named = "; ".join(map(str, result.never_pushed))
         warn(f"The remote '{result.remote}' does not have that data "
-             f"({'; '.join(result.never_pushed)}). Either whoever committed it pushed the "
+             f"({named}). Either whoever committed it pushed the "
              "commit to Git without running `dvx push` (ask them to run it in their clone; "
              "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
              "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
              "from a clone whose cache still has it uploads it again).")
     if result.lost:
-        warn(f"The remote '{result.remote}' lost that data ({'; '.join(result.lost)}): its "
+        named = "; ".join(map(str, result.lost))
+        warn(f"The remote '{result.remote}' lost that data ({named}): its "
              "pack indexes name it, so it was pushed, but the object is gone from the remote "
              f"(deleted outside dvx). Run `dvx fsck --remote {result.remote}`, then `dvx push` "
              "from a clone whose cache has the data.")

@@ -60,12 +60,11 @@ class OutputStatus:
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
-                                  "workspace": self.workspace, "in_cache": self.in_cache}
+                                  "workspace": self.workspace, "in_cache": self.in_cache,
+                                  "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated)
-        if self.synced_oid is not None:
-            doc.update(pointer_oid=self.pointer_oid, synced_oid=self.synced_oid)
         return doc
 
 
@@ -86,16 +85,10 @@ class StatusResult:
                 or bool(self.unignored))
 
     def to_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {"changed": self.changed,
-                                  "outputs": [o.to_json() for o in self.outputs]}
-        if self.left_behind:
-            doc["left_behind"] = [{"path": p, "removable": why is None, "kept_because": why}
-                                  for p, why in self.left_behind]
-        if self.temporaries:
-            doc["temporaries"] = self.temporaries
-        if self.unignored:
-            doc["unignored"] = self.unignored
-        return doc
+        return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
+                "left_behind": [{"path": p, "removable": why is None, "kept_because": why}
+                                for p, why in self.left_behind],
+                "temporaries": self.temporaries, "unignored": self.unignored}
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:

@@ -78,6 +78,28 @@ class PathsOf:
         return self.lookup([oid]).get(oid, default)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A file that records data the remote does not have (its pointer, or dvx.lock), and the
+    earliest commit that recorded that data there: its author committed the pointer, and
+    perhaps never ran `dvx push`. `commit` and `author` are None for data no commit
+    recorded, or in a project without Git (`searched` False)."""
+    pointer: str
+    oid: str
+    commit: str | None = None
+    author: str | None = None
+    searched: bool = True
+
+    def __str__(self) -> str:
+        if self.commit is not None:
+            return f"{self.pointer}, recorded by commit {self.commit} ({self.author})"
+        return f"{self.pointer}, in no commit" if self.searched else self.pointer
+
+    def to_json(self) -> dict[str, object]:
+        return {"pointer": self.pointer, "oid": self.oid, "commit": self.commit,
+                "author": self.author}
+
+
 @dataclass
 class SyncResult:
     remote: str
@@ -86,11 +108,11 @@ class SyncResult:
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
     checkout: CheckoutResult | None = None
     paths: PathsOf = field(default_factory=PathsOf)  # which path needs an oid
-    # For data the remote does not have: the file recording it and the last commit that
+    # For data the remote does not have: the file recording it and the commit that
     # recorded it ("raw.csv.dvx, recorded by commit 1a2b3c4 (Bob)"), a few of them.
-    never_pushed: list[str] = field(default_factory=list)
+    never_pushed: list[Recorded] = field(default_factory=list)
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
-    lost: list[str] = field(default_factory=list)
+    lost: list[Recorded] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -109,11 +131,9 @@ class SyncResult:
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
             "failed": [{"oid": o, "path": named.get(o), "reason": r}
                        for o, r in sorted(self.transfer.failed.items())],
-            "problems": self.problems, "repaired": self.repaired}
-        if self.never_pushed:
-            doc["never_pushed"] = self.never_pushed
-        if self.lost:
-            doc["lost"] = self.lost
+            "problems": self.problems, "repaired": self.repaired,
+            "never_pushed": [r.to_json() for r in self.never_pushed],
+            "lost": [r.to_json() for r in self.lost]}
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
@@ -392,7 +412,7 @@ SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
 
 
 def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[str]
-                          ) -> list[str]:
+                          ) -> list[Recorded]:
     """The files that record the data `missing` on the remote, each with the commit that
     first recorded that data there: its author committed the pointer, and perhaps never ran
     `dvx push`."""
@@ -403,10 +423,8 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     git = repo.git
     for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
         change = None if git is None else git.first_with(record, recorded[record])
-        if change is not None:
-            notes.append(f"{record}, recorded by commit {change[0]} ({change[1]})")
-        else:  # only this workspace's pointer names it
-            notes.append(f"{record}, in no commit" if git is not None else record)
+        commit, author = change if change is not None else (None, None)
+        notes.append(Recorded(record, recorded[record], commit, author, git is not None))
     return notes
 
 
