@@ -1,3 +1,4 @@
+import json
 import subprocess
 
 import pytest
@@ -68,6 +69,19 @@ def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
     assert ".dvx/config.local\tcache.type=copy" in listed.splitlines()
     assert dvx("config", "remote.nothing.retries").code == 2  # no such remote: nothing set
 
+
+
+def test_json_prints_one_value_read_and_is_refused_with_a_value_to_write(repo, dvx):
+    assert json.loads(dvx("config", "--json", "cache.type").stdout) == {
+        "key": "cache.type", "value": "reflink,copy", "level": "default", "origin": "default"}
+    assert dvx("config", "--local", "cache.type", "copy").code == 0
+    local = dvx("config", "cache.type", "--json")
+    assert json.loads(local.stdout) == {"key": "cache.type", "value": "copy", "level": "local",
+                                        "origin": ".dvx/config.local"} and local.stderr == ""
+    for args in (("cache.type", "hardlink"), ("--unset", "cache.type")):
+        refused = dvx("config", "--json", *args)
+        assert refused.code == 2 and "--json" in refused.stderr, refused.output
+    assert "copy" in (repo / ".dvx" / "config.local").read_text()
 
 def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo, dvx, tmp_path):
     shared = tmp_path / "shared-cache"

@@ -60,7 +60,8 @@ dvx config --list --show-origin
 @click.option("-l", "--list", "list_all", is_flag=True, help="List all options that are set.")
 @click.option("--show-origin", is_flag=True,
               help="With --list: also show which config file each value comes from.")
-@click.option("--json", "as_json", is_flag=True, help="Output as JSON (with --list).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Output as JSON (with --list, or reading one KEY).")
 @level_options
 @common_options
 def config(key: str | None, value: str | None, unset: bool, list_all: bool, show_origin: bool,
@@ -101,10 +102,17 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         setting = get_option(cfg, key, level)
         if setting is None:
             raise UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
+        if as_json:
+            emit_json({"key": key, "value": _shown(key, setting.value),
+                       "level": setting.level, "origin": setting.origin})
+            return
         out(_shown(key, setting.value))
         if not is_quiet():
             warn(f"({'the default' if setting.level == 'default' else 'from ' + setting.origin})")
         return
+    if as_json:
+        raise UsageError("--json prints what is read: use it with --list, or with a KEY and "
+                         "no VALUE.")
     if section.startswith("remote "):
         from dvx.ops.remote import modify_remote
 
