@@ -106,6 +106,17 @@ def test_an_unreadable_pointer_is_a_problem_not_a_change(repo, dvx):
     assert _summary(doc)["deleted"] == [] and _summary(doc)["added"] == []
 
 
+
+def test_quiet_diff_fails_when_a_conflicted_pointer_was_left_out(repo, dvx):
+    write(repo / "a", "a\n")
+    assert dvx("add", "a").code == 0
+    commit(repo, "c1")
+    assert dvx("diff", "-q").code == 0
+    write(repo / "a.dvx", "<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> b\n")
+    quiet = dvx("diff", "-q")
+    assert quiet.code == 1 and quiet.stdout == "" and "WARNING: a.dvx" in quiet.stderr
+    assert dvx("diff").code == 0  # without -q: the warning, and what could be compared
+
 def test_a_link_dvx_did_not_make_is_left_out_with_a_warning(repo, dvx):
     """`dvx add` refuses such a link; diff (a reader, like status) still shows the rest."""
     write(repo / "d" / "a", "a\n")

@@ -217,7 +217,8 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
 
     A and B are any Git revisions, or `workspace`. Revisions are read from Git's objects,
     never checked out; manifests the cache lacks are downloaded from the default remote
-    (never the data). With -q, print nothing and exit with status 1 if anything changed.
+    (never the data). With -q, print nothing and exit with status 1 if anything changed, or
+    if something could not be compared (a warning names it).
     """
     from dvx.ops.diff import diff as do_diff
 
@@ -232,7 +233,7 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
         out(_diff_markdown(result), nl=False)
     elif not is_quiet():
         _print_diff(result)
-    if is_quiet() and result.changed:
+    if is_quiet() and (result.changed or result.problems):  # a part not compared may differ
         sys.exit(1)
 
 
