@@ -18,6 +18,7 @@ from dvx.paths import (
     check_relpath,
     for_command,
     from_here,
+    names_the_root,
     nearest_parent_in,
     refuse_empty,
     repo_relpath,
@@ -219,7 +220,7 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
     for target in targets:
         refuse_empty(target)
     outputs, broken = scan_outputs(repo)
-    if not targets or any(os.path.abspath(t) == repo.root for t in targets):
+    if not targets or any(names_the_root(repo.root, t) for t in targets):
         skip_broken(repo, broken)  # no targets, or the repository itself (`dvx status .`)
         return [Target(o) for o in outputs]
     by_path = {o.path: o for o in outputs}

@@ -121,6 +121,18 @@ def refuse_empty(path: str) -> None:
                         "Name a file or directory; use '.' for the current directory.")
 
 
+def names_the_root(root: str, path: str) -> bool:
+    """Does the user-given `path` name the repository's top folder itself (`.`, `..` from a
+    folder below, its absolute path, through a symbolic link to it as a shell's $PWD may be)?
+    A link inside the repository that leads to its top is a link, not the top."""
+    full = os.path.abspath(path)
+    real_root = os.path.realpath(root)
+    if os.path.realpath(full) != real_root:
+        return False
+    folder = os.path.realpath(os.path.dirname(full))
+    return not (folder == real_root or folder.startswith(real_root.rstrip(os.sep) + os.sep))
+
+
 def repo_relpath(root: str, path: str) -> str:
     """Turn a user-given path (absolute or relative to the cwd) into a repo-relative POSIX path."""
     refuse_empty(path)

@@ -244,7 +244,7 @@ def test_move_refuses_the_places_add_refuses(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
-def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx):
+def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx, tmp_path):
     write(repo / "sub" / "a.bin", "a")
     write(repo / "sub" / "README", "notes")
     assert dvx("add", "sub/a.bin").code == 0
@@ -252,6 +252,8 @@ def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx):
     assert around.code == 2 and "is not tracked by dvx: it is a folder holding the tracked " \
         "path sub/a.bin" in around.stderr, around.output
     assert not (repo / "archive").exists() and (repo / "sub" / "a.bin").read_text() == "a"
+    itself = dvx("move", "sub/a.bin", "sub/a.bin/")
+    assert itself.code == 2 and "is where 'sub/a.bin' already is" in itself.stderr, itself.output
     no_folder = dvx("move", "sub/a.bin", "newdir/")
     assert no_folder.code != 0 and "'newdir/' is not a directory" in no_folder.stderr
     assert not (repo / "newdir").exists()
@@ -260,6 +262,12 @@ def test_move_takes_tracked_paths_only_and_folders_as_mv_does(repo, dvx):
     assert (repo / "a.bin").read_text() == "a" and (repo / "a.bin.dvx").exists()
     assert dvx("move", "a.bin", "sub/").code == 0
     assert (repo / "sub" / "a.bin").read_text() == "a"
+    link = tmp_path / "link-to-repo"  # the repository's folder named through a link to it
+    link.symlink_to(repo)
+    assert dvx("move", "sub/a.bin", f"{link}/").code == 0, "through a link"
+    assert (repo / "a.bin").read_text() == "a"
+    (repo / "here").symlink_to(".")  # a link inside the repository is no name of its top
+    assert dvx("status", "here").code == 2
     assert dvx("status", "-q").code == 0
 
 

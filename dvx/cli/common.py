@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -157,10 +156,10 @@ def history_paths(repo: Any, targets: tuple[str, ...]) -> list[str] | None:
     """The repository-relative paths TARGETS name in any revision, as they name them in the
     workspace: a pointer file names its data, and the repository itself names everything
     (None, as no targets)."""
-    from dvx.paths import POINTER_SUFFIX, repo_relpath
+    from dvx.paths import POINTER_SUFFIX, names_the_root, repo_relpath
     from dvx.pointer import data_path_of
 
-    if not targets or any(os.path.abspath(t) == repo.root for t in targets):
+    if not targets or any(names_the_root(repo.root, t) for t in targets):
         return None
     paths = [repo_relpath(repo.root, t) for t in targets]
     return [data_path_of(p) if p.endswith(POINTER_SUFFIX) else p for p in paths]

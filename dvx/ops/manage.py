@@ -16,7 +16,14 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.left_behind import remove_placed
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
-from dvx.paths import POINTER_SUFFIX, for_command, join_posix, repo_relpath, walk_directory
+from dvx.paths import (
+    POINTER_SUFFIX,
+    for_command,
+    join_posix,
+    names_the_root,
+    repo_relpath,
+    walk_directory,
+)
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
 from dvx.workspace import delete_tracked_data, remove_temporaries_beside, stale_link_oid
@@ -138,7 +145,7 @@ def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,
 
 def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     _refuse_stage_output(output, "move")
-    if os.path.abspath(destination) == repo.root:  # into the repository's top folder
+    if names_the_root(repo.root, destination):  # into the repository's top folder
         dst = posixpath.basename(output.path)
     else:
         dst = repo_relpath(repo.root, destination)
@@ -149,7 +156,7 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
         dst_dir = repo.abspath(dst)
         if dst != output.path and os.path.isdir(dst_dir) and not os.path.islink(dst_dir):
             dst = posixpath.join(dst, posixpath.basename(output.path))  # into the directory
-        elif destination.endswith(("/", os.sep)):  # as `git mv` and `mv`: a folder, or none
+        elif destination.endswith(("/", os.sep)) and dst != output.path:  # as `git mv`
             raise PathError(f"'{destination}' is not a directory.",
                             "Create it first, or name the new path without the slash.")
     check_data_path(repo, dst, destination)
