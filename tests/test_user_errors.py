@@ -127,6 +127,10 @@ CASES = [
     ("an unknown option", ["push", "--bogus"], "repo", "No such option '--bogus'"),
     ("an option out of range", ["gc", "-w", "--grace", "-1"], "repo",
      "Invalid value for '--grace'"),
+    ("an option without its value", ["push", "-j"], "repo",
+     "Option '-j' requires an argument. See `dvx push --help`"),
+    ("a missing choice", ["completion"], "repo", "Choose from: bash, zsh, fish. See `dvx "
+     "completion --help`"),
     ("an unknown subcommand", ["remote", "bogus"], "repo",
      "No such command 'bogus'. See `dvx remote --help`"),
     ("init without git", ["init"], "plain", "not inside a Git repository"),

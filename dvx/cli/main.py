@@ -31,8 +31,9 @@ class DvxGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "dvx"
-            message = exc.format_message()
+            where = exc.ctx.command_path if exc.ctx is not None else self._command_path(
+                kwargs.get("args", args[0] if args else None))
+            message = " ".join(exc.format_message().split())  # click's lists: one line
             _fail(message if message.endswith((".", "?", ")")) else message + ".",
                   f"See `{where} --help`.", exc.exit_code)
         except click.ClickException as exc:
@@ -41,6 +42,22 @@ class DvxGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)  # --help, --version: their status
+
+    def _command_path(self, args: Any) -> str:
+        """`dvx push` for `dvx push -j`: the commands named on the command line, for an
+        error click raised before it knew which command it was parsing for."""
+        words = list(sys.argv[1:] if args is None else args)
+        path: list[str] = ["dvx"]
+        command: click.Command = self
+        for word in words:
+            if word.startswith("-") or not isinstance(command, click.Group):
+                continue
+            sub = command.commands.get(word)
+            if sub is None:
+                break
+            path.append(word)
+            command = sub
+        return " ".join(path)
 
     def invoke(self, ctx: click.Context) -> Any:
         from dvx.errors import DvxError, Terminated
