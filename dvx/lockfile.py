@@ -18,7 +18,8 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
-from dvx.paths import check_relpath
+from dvx.paths import check_relpath, from_here
+from dvx.scm import literal_pathspec
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
 
 LOCK_FILE = "dvx.lock"
@@ -188,15 +189,19 @@ def read_lock(root: str, algo: str) -> dict[str, StageLock]:
         return {}
     except OSError as exc:
         raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
-    return parse_lock(data, algo)
+    return parse_lock(data, algo, root)
 
 
-def parse_lock(data: bytes, algo: str) -> dict[str, StageLock]:
+def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
+    """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
+    in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the
+    current directory."""
     if has_conflict_markers(data):
+        lock = literal_pathspec(LOCK_FILE if root is None else from_here(root, LOCK_FILE))
         raise MergeConflictError(
             f"{LOCK_FILE} holds an unresolved Git merge conflict: both sides changed it.",
-            f"Keep one side: `git checkout --theirs {LOCK_FILE}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {LOCK_FILE}`.", LOCK_FILE,
+            f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
+            f"to bring it up to date, then `git add {lock}`.", LOCK_FILE,
             "`dvx install` sets up a merge driver that merges the entries of different stages "
             "by itself.")
     # Read by the YAML 1.1 rules PyYAML wrote it by, so every value reads back as written.

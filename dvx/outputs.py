@@ -68,7 +68,8 @@ def pointer_files(repo: Repo) -> list[str]:
         if pointer not in repo.warned_ignored:
             repo.warned_ignored.add(pointer)
             log.warning("Warning: %s is ignored by Git (a .gitignore rule), so Git will not "
-                        "commit it; `git check-ignore -v %s` names the rule.", pointer, pointer)
+                        "commit it; `git check-ignore -v %s` names the rule.", pointer,
+                        for_command(repo.root, pointer))
     return sorted(listed | set(ignored))
 
 
@@ -102,7 +103,7 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
         raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "
                         "link, which could lead outside the repository.",
                         "Replace the link with the pointer file itself.")
-    pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath)
+    pointer = read_pointer(repo.abspath(pointer_relpath), pointer_relpath, repo.root)
     if pointer.algo != repo.algo:
         raise FormatError(
             f"The pointer file '{pointer_relpath}' uses {pointer.algo}, but this repository "

@@ -9,12 +9,14 @@ preserved as they are.
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
-from dvx.paths import POINTER_SUFFIX
+from dvx.paths import POINTER_SUFFIX, for_command, from_here
+from dvx.scm import literal_pathspec
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
 
 FORMAT_VERSION = 1
@@ -147,25 +149,30 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
 MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our other changes")
 
 
-def _how_to_resolve(data: bytes, where: str) -> str:
-    data_path = data_path_of(where)
+def _how_to_resolve(data: bytes, where: str, root: str | None) -> str:
+    data_path = shlex.quote(data_path_of(where)) if root is None else for_command(
+        root, data_path_of(where))
+    pointer = literal_pathspec(where if root is None else from_here(root, where))
     if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "
                 f"other and the marker lines), then `dvx checkout {data_path}` and "
-                f"`git add {where}`. (`git checkout --theirs`/`--ours` would instead take "
+                f"`git add {pointer}`. (`git checkout --theirs`/`--ours` would instead take "
                 f"that side's whole pointer, without the other side's other changes.)")
-    return (f"Keep one side: `git checkout --theirs {where} && dvx checkout {data_path}` "
-            f"(or --ours), then `git add {where}`.")
+    return (f"Keep one side: `git checkout --theirs {pointer} && dvx checkout {data_path}` "
+            f"(or --ours), then `git add {pointer}`.")
 
 
-def parse_pointer(data: bytes, where: str) -> Pointer:
+def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
+    """The pointer `data` read from `where`: with the `root` of the repository it is in (a
+    pointer in the workspace), the commands a conflict's hint suggests name it from the
+    current directory."""
     doc = _parse_canonical(data)
     if doc is None:
         if has_conflict_markers(data):
             raise MergeConflictError(
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
-                "sides changed it.", _how_to_resolve(data, where), where,
+                "sides changed it.", _how_to_resolve(data, where, root), where,
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")
@@ -227,10 +234,10 @@ def _non_negative_int(value: object, key: str, where: str) -> int:
     return value
 
 
-def read_pointer(path: str, where: str) -> Pointer:
+def read_pointer(path: str, where: str, root: str | None = None) -> Pointer:
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_POINTER_BYTES + 1)
     except OSError as exc:
         raise FormatError(f"Cannot read the pointer file '{where}': {exc.strerror}.") from None
-    return parse_pointer(data, where)
+    return parse_pointer(data, where, root)

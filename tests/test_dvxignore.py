@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import write
+from tests.conftest import run_dvx, write
 
 
 def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
@@ -38,6 +38,15 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
                     "pattern": "*.tmp"},
                    {"path": "y.txt", "ignored": False, "source": None, "line": None,
                     "pattern": None}]
+
+
+def test_adding_an_ignored_file_suggests_a_check_ignore_that_can_be_pasted(repo):
+    write(repo / ".dvxignore", "*.tmp\n")
+    write(repo / "d d" / "my file.tmp", "x\n")
+    refused = run_dvx("add", "my file.tmp", cwd=repo / "d d")
+    assert refused.code == 2 and "`dvx check-ignore -d 'my file.tmp'`" in refused.stderr
+    found = run_dvx("check-ignore", "-d", "my file.tmp", cwd=repo / "d d")  # as pasted
+    assert found.code == 0 and found.stdout.startswith(".dvxignore:1:*.tmp")
 
 
 def test_a_dvxignore_that_is_not_utf8_matches_the_names_it_spells(repo, dvx):

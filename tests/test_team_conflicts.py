@@ -3,6 +3,8 @@ that touch them, with one clear message that names the file and how to fix it.""
 
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 
 from tests.conftest import git, run_dvx, write
@@ -83,6 +85,72 @@ def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path):
     assert "`dvx install` adds a merge driver" in status.stderr  # not installed here
 
 
+def _pasted(command: str, cwd) -> None:
+    """Run `command` as a shell would split it, in `cwd`: Git's part and dvx's part."""
+    for part in command.split(" && "):
+        program, *args = shlex.split(part)
+        if program == "git":
+            git(cwd, *args)
+        else:
+            must(*args, cwd=cwd)
+
+
+def test_the_conflict_hint_names_a_pointer_from_the_current_directory_quoted(tmp_path):
+    """Run in a folder whose name has a space, the commands a conflicted pointer's message
+    suggests name it from there, quoted, and pasted as they are they resolve it."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d d" / "x y.txt", "v1\n")
+    must("add", "d d/x y.txt", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "bob")
+    edit(bob, "d d/x y.txt", "bob's\n")
+    must("add", "d d/x y.txt", cwd=bob)
+    share(bob, "bob's version")
+    edit(alice, "d d/x y.txt", "alice's\n")
+    must("add", "d d/x y.txt", cwd=alice)
+    share(alice, "alice's version")
+    git(alice, "fetch", "-q", "origin")
+    must("fetch", "--rev", "origin/bob", cwd=alice)  # bob's data, for the checkout pasted
+    merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
+                            capture_output=True, text=True)
+    assert merged.returncode != 0
+
+    status = run_dvx("status", cwd=alice / "d d")
+    assert status.code == 1 and "'d d/x y.txt.dvx' holds an unresolved" in status.stderr
+    keep = re.search(r"Keep one side: `([^`]*)`", status.stderr)
+    assert keep is not None
+    assert keep.group(1) == "git checkout --theirs 'x y.txt.dvx' && dvx checkout 'x y.txt'"
+    _pasted(keep.group(1), alice / "d d")
+    assert (alice / "d d" / "x y.txt").read_text() == "bob's\n"
+
+
+def test_the_conflict_hint_names_dvx_lock_from_the_current_directory(repo, dvx):
+    write(repo / "in.txt", "base\n")
+    write(repo / "s" / "notes.txt", "notes\n")
+    must("stage", "add", "-n", "copy", "-d", "in.txt", "-o", "out.txt", "cp in.txt out.txt",
+         cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    for checkout, text in ((("-b", "A"), "a\n"), (("-",), "ours\n")):
+        git(repo, "checkout", "-q", *checkout)
+        write(repo / "in.txt", text)
+        must("repro", cwd=repo)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", text)
+    merged = subprocess.run(["git", "merge", "-q", "A"], cwd=repo, capture_output=True)
+    assert merged.returncode != 0  # both recorded the stage anew in dvx.lock
+
+    status = run_dvx("status", cwd=repo / "s")
+    assert status.code == 1 and "dvx.lock holds an unresolved Git merge conflict" in (
+        status.stderr)
+    assert "`git checkout --theirs ../dvx.lock`" in status.stderr
+    assert "`git add ../dvx.lock`" in status.stderr
+    git(repo / "s", "checkout", "--theirs", "../dvx.lock")
+    assert b"<<<<<<<" not in (repo / "dvx.lock").read_bytes()
+
+
 def test_with_dvx_install_the_conflict_message_does_not_suggest_it(tmp_path):
     alice, _ = _diverge(Team(tmp_path), installed=True)
     status = run_dvx("status", cwd=alice)
@@ -120,6 +188,10 @@ def test_a_conflicted_dvx_yaml_is_named_and_the_data_still_reported(repo, dvx):
     assert "git checkout --ours dvx.yaml" in status.stderr and "git add dvx.yaml" in (
         status.stderr)
     assert "not valid YAML" not in status.stderr and "dvx install" not in status.stderr
+    (repo / "sub").mkdir()
+    from_sub = run_dvx("status", cwd=repo / "sub")
+    assert "git checkout --ours ../dvx.yaml" in from_sub.stderr and "git add ../dvx.yaml" in (
+        from_sub.stderr)
     for args in (("repro",), ("stage", "list")):
         refused = dvx(*args)
         assert refused.code == 1 and "unresolved Git merge conflict" in refused.stderr, args

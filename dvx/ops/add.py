@@ -19,7 +19,7 @@ from dvx.ops.data_places import (
 )
 from dvx.ops.status import output_status
 from dvx.outputs import Output, check_data_path, scan_outputs, skip_broken
-from dvx.paths import POINTER_SUFFIX, repo_relpath
+from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, symlink_error
 
@@ -36,7 +36,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     skip_broken(repo, broken)
     outputs = {o.path: o for o in found}
     for rel, display in zip(rels, paths, strict=True):
-        _refuse_stage_output(outputs.get(rel), display)
+        _refuse_stage_output(repo.root, outputs.get(rel), display)
         refuse_overlap(repo.root, rel, display, outputs)
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
@@ -68,7 +68,8 @@ def _check_addable(repo: Repo, path: str) -> str:
     elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise PathError(f"'{path}' is not a regular file or directory.")
     refuse_dvxignored(repo, rel, stat.S_ISDIR(st.st_mode), path, "Change that rule to track "
-                      f"it; `dvx check-ignore -d {path}` shows what ignores a path.")
+                      f"it; `dvx check-ignore -d {for_command(repo.root, rel)}` shows what "
+                      "ignores a path.")
     gitignore.check_readable(full)  # before anything is stored
     if os.path.isdir(full + POINTER_SUFFIX):
         raise PathError(f"'{rel}{POINTER_SUFFIX}' is a directory, where dvx would write the "
@@ -76,11 +77,11 @@ def _check_addable(repo: Repo, path: str) -> str:
     return rel
 
 
-def _refuse_stage_output(output: Output | None, display: str) -> None:
+def _refuse_stage_output(root: str, output: Output | None, display: str) -> None:
     if output is not None and output.stage is not None:
         raise PathError(f"'{display}' is an output of the pipeline stage '{output.stage}' "
                         "(recorded in dvx.lock), not data to add.", f"Run `dvx repro "
-                        f"{output.stage}` to rebuild it, or `dvx commit {display}` to record it "
-                        "as it is now.")
+                        f"{output.stage}` to rebuild it, or `dvx commit "
+                        f"{for_command(root, output.path)}` to record it as it is now.")
 
 

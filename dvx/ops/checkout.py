@@ -28,7 +28,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import placed_whole
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import join_posix, safe_dir_join, walk_directory
+from dvx.paths import for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
@@ -227,10 +227,10 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
     if synced is not None:
         repo.syncstate.record(target.output.path, synced)
     elif complete:  # once, when the part is placed (not for the record written ahead)
+        typed = for_command(repo.root, target.output.path)  # the commands run where the user is
         log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
-                    "here and in Git, and commit refuses it.", target.output.path,
-                    target.output.path, target.output.path)
+                    "here and in Git, and commit refuses it.", target.output.path, typed, typed)
 
 
 def _placed_inside(recorded: list[str], output: Output) -> tuple[str, ...]:
@@ -331,8 +331,8 @@ def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: s
         return False
 
 
-def _warn_if_size_recorded_wrong(display: str, recorded_in: str, output_path: str, oid: str,
-                                 size: int, placed: StatKey) -> None:
+def _warn_if_size_recorded_wrong(root: str, display: str, recorded_in: str, output_path: str,
+                                 oid: str, size: int, placed: StatKey) -> None:
     """Warn if the object `oid` placed for `display` is not the `size` bytes `recorded_in`
     gives: placing it found it intact (`LocalCache.changed_size`), so that size is wrong."""
     if placed[1] == size:
@@ -340,8 +340,8 @@ def _warn_if_size_recorded_wrong(display: str, recorded_in: str, output_path: st
     log.warning("%s gives %d bytes as the size of '%s', but its object %s is %d bytes that "
                 "still hash to its oid: the size recorded is wrong (edited by hand or "
                 "mis-merged?), not the data, which was placed as its oid names it. "
-                "`dvx commit '%s'` records the right size.", recorded_in, size, display, oid,
-                placed[1], output_path)
+                "`dvx commit %s` records the right size.", recorded_in, size, display, oid,
+                placed[1], for_command(root, output_path))
 
 
 def _set_aside_changed_object(repo: Repo, oid: str, display: str) -> None:
@@ -397,8 +397,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         else:
             result.skipped.append((output.path, fsutil.write_failure(exc, full)))
         return
-    _warn_if_size_recorded_wrong(output.path, output.recorded_in, output.path, pointer.oid,
-                                 pointer.size, placed)
+    _warn_if_size_recorded_wrong(repo.root, output.path, output.recorded_in, output.path,
+                                 pointer.oid, pointer.size, placed)
     result.restored.append(output.path)
 
 
@@ -662,7 +662,7 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
                     repo.statcache.put_key(join_posix(top, tree.paths[index]), placed,
                                            tree.oid_at(index))
                     _warn_if_size_recorded_wrong(
-                        f"{display}/{tree.paths[index]}", f"The manifest of '{display}'",
+                        repo.root, f"{display}/{tree.paths[index]}", f"The manifest of '{display}'",
                         display, tree.oid_at(index), tree.size_at(index), placed)
                 result.restored.add_entry(display, tree, index)
 

@@ -190,7 +190,7 @@ def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
     if dst == output.path or not os.path.isfile(dst_pointer) or os.path.islink(dst_pointer):
         return False
     try:
-        pointer = read_pointer(dst_pointer, dst + POINTER_SUFFIX)
+        pointer = read_pointer(dst_pointer, dst + POINTER_SUFFIX, repo.root)
     except DvxError:
         return False
     if (pointer.kind, pointer.oid) != (output.pointer.kind, output.pointer.oid):

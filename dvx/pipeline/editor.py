@@ -53,7 +53,7 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
     path = pipeline_path(repo)
     if os.path.islink(path):
         raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
-    text = _read(path)
+    text = _read(path, repo.root)
     with repo.lock():
         updated, replaced = _edit(text, new, force)
         parsed = parse_yaml(updated.encode("utf-8"), PIPELINE_FILE)
@@ -100,7 +100,7 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
     path = pipeline_path(repo)
     if os.path.islink(path):
         raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
-    text = _read(path)
+    text = _read(path, repo.root)
     with repo.lock():
         yaml = _yaml(text)
         doc = yaml.load(text) if text.strip() else None
@@ -121,13 +121,13 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
     return True
 
 
-def _read(path: str) -> str:
+def _read(path: str, root: str) -> str:
     try:
         with open(path, "rb") as f:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         return ""
-    refuse_conflicted(data)
+    refuse_conflicted(data, root)
     parse_yaml(data, PIPELINE_FILE)  # safe, limited parse first: refuse what it refuses
     return data.decode("utf-8")
 

@@ -24,11 +24,18 @@ from typing import Any
 from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
 from dvx.outputs import OWN_NAMES, pointer_files
-from dvx.paths import check_no_symlinked_parent, check_relpath
+from dvx.paths import (
+    POINTER_SUFFIX,
+    check_no_symlinked_parent,
+    check_relpath,
+    for_command,
+    from_here,
+)
 from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, read_params
 from dvx.pointer import data_path_of
 from dvx.repo import Repo
+from dvx.scm import literal_pathspec
 from dvx.yamlio import DEFAULT_MAX_BYTES, has_conflict_markers, parse_yaml
 
 TOP_KEYS = ("stages", "vars")
@@ -131,19 +138,21 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except OSError as exc:
         raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
-    refuse_conflicted(data)
+    refuse_conflicted(data, repo.root)
     return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
 
 
-def refuse_conflicted(data: bytes) -> None:
+def refuse_conflicted(data: bytes, root: str) -> None:
     """dvx.yaml still holding Git's conflict markers is named as the merge conflict it is
-    (Git merges it line by line: dvx's merge driver leaves it alone)."""
+    (Git merges it line by line: dvx's merge driver leaves it alone). The commands its hint
+    suggests name the dvx.yaml at `root` from the current directory."""
     if has_conflict_markers(data):
+        spec = literal_pathspec(from_here(root, PIPELINE_FILE))
         raise MergeConflictError(
             f"{PIPELINE_FILE} holds an unresolved Git merge conflict: both sides changed it.",
             f"Edit it to keep what each side needs and remove the conflict markers "
             f"(<<<<<<<, =======, >>>>>>>), or keep one side with `git checkout --ours "
-            f"{PIPELINE_FILE}` (or --theirs); then `git add {PIPELINE_FILE}`, and `dvx status` "
+            f"{spec}` (or --theirs); then `git add {spec}`, and `dvx status` "
             "says which stages must run again.", PIPELINE_FILE)
 
 
@@ -534,7 +543,8 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
         if data is not None:
             raise _error(f"Stage '{name}': output '{path}' overlaps '{data}', which is "
                          f"tracked by the pointer file '{data}.dvx' (dvx add).",
-                         f"Stop tracking it first (dvx remove {data}.dvx), or choose "
+                         f"Stop tracking it first (`dvx remove "
+                         f"{for_command(repo.root, data + POINTER_SUFFIX)}`), or choose "
                          "another output path.")
 
 
