@@ -12,15 +12,19 @@ read-only. Each instance reads the repository as it is when it is made (not cach
 so that each `fsspec.open` of a workspace or a branch sees it as it is now), and may be shared
 by threads. What dvx tracks but cannot read (a directory whose manifest is missing from the
 remote or corrupt) raises `UnreadableError`, an OSError naming why, from ls, find, walk, get,
-info and open alike, never listed as an empty directory.
+info and open alike, never listed as an empty directory. Every other failure to read a file
+(a corrupt object, a remote that cannot be reached) is an OSError too, when opened as when read.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import posixpath
 import threading
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Any
 
 from fsspec.spec import AbstractFileSystem
 
@@ -30,6 +34,52 @@ from dvx.errors import DvxError
 
 class UnreadableError(OSError):
     """A path dvx tracks but cannot read, or one inside it (errno EIO; the message says why)."""
+
+
+def _io_error(error: DvxError, kind: type[OSError] = OSError) -> OSError:
+    """`error` as the OSError (errno EIO) fsspec's callers catch, with its message and hint."""
+    return kind(errno.EIO, str(error))
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    """A DvxError raised within (a corrupt object found by a read or a seek) as an OSError."""
+    try:
+        yield
+    except DvxError as exc:
+        raise _io_error(exc) from None
+
+
+class _File(io.BufferedIOBase):
+    """A file of the filesystem: dvx.api's reader (checked by hash as it is read), whose
+    failures are raised as OSError."""
+
+    def __init__(self, raw: IO[bytes], path: str) -> None:
+        super().__init__()
+        self._raw, self.path = raw, path
+
+    def read(self, size: int | None = -1) -> bytes:
+        with _reading():
+            return self._raw.read(-1 if size is None else size)
+
+    read1 = read
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        with _reading():  # a cached file is checked whole before its first seek
+            return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _raise_unreadable(error: OSError) -> None:
@@ -116,7 +166,7 @@ class DvxFileSystem(AbstractFileSystem):
         path = self._strip_protocol(path)
         try:
             with self._lock:
-                return api._open_binary(self.source, path)
+                return _File(api._open_binary(self.source, path), path)
         except DvxError as exc:
             info = self._index().get(path)
             if info is None and self._unreadable(path) is None:
@@ -124,8 +174,8 @@ class DvxFileSystem(AbstractFileSystem):
             if info is not None and info["type"] == "directory" and "unreadable" not in info:
                 raise IsADirectoryError(path) from None
             if self._unreadable(path) is not None:
-                raise UnreadableError(errno.EIO, exc.message) from None
-            raise OSError(errno.EIO, exc.message) from None
+                raise _io_error(exc, UnreadableError) from None
+            raise _io_error(exc) from None
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
                  **kwargs: Any) -> bytes:

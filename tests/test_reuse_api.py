@@ -2,6 +2,7 @@
 filesystem, on a local repository and on a Git URL (cloned into the user's cache), at any
 revision, from the cache or streamed from the remote and checked by hash."""
 
+import errno
 import io
 import os
 import re
@@ -14,7 +15,7 @@ import pytest
 import xxhash
 
 import dvx.api
-from dvx.errors import DvxError, PathError
+from dvx.errors import CorruptObjectError, DvxError, PathError
 from dvx.fs import UnreadableError
 from tests.conftest import git, run_dvx, write
 from tests.remotes import local_spec
@@ -125,6 +126,27 @@ def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_pat
         f.seek(-4, io.SEEK_END)
     with dvx.api.open("archive.zip") as f, pytest.raises(DvxError, match="corrupt"):
         f.read(len(damaged))
+
+
+def test_a_dvx_file_that_fails_its_check_raises_oserror_where_dvx_api_raises_dvxerror(
+        project, monkeypatch):
+    _, alice = project
+    monkeypatch.chdir(alice)
+    oid = xxhash.xxh3_128_hexdigest(CSV_V2.encode())
+    _damage(alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:], b"a,b\n9,9\n3,4\n")
+    fs = fsspec.filesystem("dvx", repo=".")
+
+    def seek_end() -> None:
+        with fs.open("data/train.csv") as f:
+            f.seek(-1, io.SEEK_END)
+
+    for read in (lambda: fs.cat("data/train.csv"), seek_end,
+                 lambda: fsspec.open("dvx://data/train.csv", repo=".").open().read()):
+        with pytest.raises(OSError, match="corrupt") as failed:
+            read()
+        assert failed.value.errno == errno.EIO and "dvx fsck" in str(failed.value)
+    with pytest.raises(CorruptObjectError, match="corrupt"):
+        dvx.api.read("data/train.csv")
 
 
 def _damage(path: Path, data: bytes) -> None:
