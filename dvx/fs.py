@@ -52,11 +52,22 @@ def _reading() -> Iterator[None]:
 
 class _File(io.BufferedIOBase):
     """A file of the filesystem: dvx.api's reader (checked by hash as it is read), whose
-    failures are raised as OSError."""
+    failures are raised as OSError. It serves no byte ranges, so fsspec's blockcache::, which
+    fetches them, is refused with the way out rather than failing inside fsspec."""
 
     def __init__(self, raw: IO[bytes], path: str) -> None:
         super().__init__()
         self._raw, self.path = raw, path
+        self.size: int | None = getattr(raw, "size", None)  # asked by fsspec's caches
+        if isinstance(raw, io.BytesIO):
+            self.size = raw.getbuffer().nbytes
+
+    @property
+    def blocksize(self) -> int:
+        raise io.UnsupportedOperation(
+            f"'{self.path}' cannot be read in blocks: a dvx:// file is read in order and "
+            "checked by hash, so fsspec's blockcache::, which fetches byte ranges, cannot serve "
+            "it. Open it without blockcache::, or read it whole (`io.BytesIO(fs.cat(path))`).")
 
     def read(self, size: int | None = -1) -> bytes:
         with _reading():

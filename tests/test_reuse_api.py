@@ -149,6 +149,17 @@ def test_a_dvx_file_that_fails_its_check_raises_oserror_where_dvx_api_raises_dvx
         dvx.api.read("data/train.csv")
 
 
+def test_fsspec_s_blockcache_of_a_dvx_file_is_refused_with_the_way_out(project, tmp_path,
+                                                                       monkeypatch):
+    _, alice = project
+    monkeypatch.chdir(alice)
+    with pytest.raises(io.UnsupportedOperation, match=r"Open it without blockcache::"):
+        fsspec.open("blockcache::dvx://data/train.csv", dvx={"repo": "."},
+                    blockcache={"cache_storage": str(tmp_path / "blocks")}).open()
+    with fsspec.filesystem("dvx", repo=".").open("data/train.csv", block_size=4) as f:
+        assert f.read() == CSV_V2.encode()  # a block size asked for is no matter
+
+
 def _damage(path: Path, data: bytes) -> None:
     """Replace a cached object with other bytes (a new file: a link to it keeps the old)."""
     path.unlink()
