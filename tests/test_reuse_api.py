@@ -98,8 +98,9 @@ def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_pa
         f.readinto(bytearray(len(CSV_V2)))
     with dvx.api.open("data/train.csv") as f:  # streamed from the remote: no seeking
         assert not f.seekable()
-        with pytest.raises(io.UnsupportedOperation, match="simplecache"):
+        with pytest.raises(io.UnsupportedOperation, match="read it whole") as refused:
             f.seek(4)
+        assert "keeps its first copy" in str(refused.value)  # simplecache:: goes stale
 
 
 def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_path,

@@ -648,8 +648,10 @@ class _Verified(io.BufferedIOBase):
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if not self._local:
             raise io.UnsupportedOperation(
-                "A file streamed from a remote cannot seek: read it whole, or bring it into a "
-                "cache first (`dvx fetch`, `dvx get`, or fsspec's `simplecache::dvx://...`).")
+                "A file streamed from a remote cannot seek: read it whole "
+                "(`io.BytesIO(f.read())`), or bring it into a cache first (`dvx fetch`, `dvx "
+                "get`). fsspec's `simplecache::dvx://...` can seek too, but keeps its first copy "
+                "for the rest of the process: a later change is not seen through it.")
         if not self._trusted:
             here = {io.SEEK_SET: 0, io.SEEK_CUR: self._hashed}.get(whence)
             if here is not None and here + offset == self._hashed:
