@@ -143,21 +143,71 @@ def _core_setting(config_path: str, key: str) -> str:
     return found
 
 
+# tracked_in's answers, by (root, folder): the index's stamp they were read at, and the paths
+_tracked: dict[tuple[str, str], tuple[tuple[int, ...], list[str]]] = {}
+
+
 def tracked_in(root: str, folder: str) -> list[str]:
     """What the index of the Git work tree around `root` holds at or below `folder` (relative
     to `root`, in any letter case), as paths relative to `root`. Empty outside a Git work tree
-    or without Git. Runs Git directly, whatever core.no_scm says: asked before any config."""
+    or without Git. Runs Git directly, whatever core.no_scm says: asked before any config.
+    Asked again while the index file is unchanged (every repository a process opens asks), the
+    answer Git gave is reused."""
+    git_root = find_git_root(root)
+    if git_root is None:
+        return []
+    stamp = _index_stamp(git_root)
+    known = _tracked.get((root, folder))
+    if stamp is not None and known is not None and known[0] == stamp:
+        return list(known[1])
+    found = _ask_tracked_in(root, folder)
+    if stamp is not None and found is not None:
+        _tracked[(root, folder)] = stamp, found
+    return list(found or [])
+
+
+def _index_stamp(git_root: str) -> tuple[int, ...] | None:
+    """What changes whenever Git changes the index of the work tree at `git_root` (it writes a
+    new file and renames it into place): its inode, size and times; (0,) while there is none;
+    None where it cannot be found without running Git."""
+    dot_git = os.path.join(git_root, ".git")
+    git_dir: str | None = dot_git
+    if not os.path.isdir(dot_git):
+        git_dir = _linked_git_dir(dot_git)
+    if git_dir is None:
+        return None
+    try:
+        st = os.stat(os.path.join(git_dir, "index"))
+    except FileNotFoundError:
+        return (0,)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _linked_git_dir(dot_git: str) -> str | None:
+    """The Git directory a `.git` file names (`gitdir: PATH`), or None."""
+    try:
+        with open(dot_git, encoding="utf-8") as f:
+            first = f.readline()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    return os.path.join(os.path.dirname(dot_git), first[len("gitdir:"):].strip())
+
+
+def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
+    """Git's answer for tracked_in, or None when Git could not give one."""
     import subprocess
 
-    if find_git_root(root) is None:
-        return []
     try:
         proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--", f":(icase){folder}"],
                               capture_output=True, check=False, env=git_environ())
     except FileNotFoundError:
-        return []
+        return None
     if proc.returncode != 0:
-        return []
+        return None
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 

@@ -231,6 +231,26 @@ def test_each_dvx_url_opened_sees_the_workspace_and_the_branch_as_they_are_now(
     assert read_both() == (CSV_V1 + "5,6\n", CSV_V1 + "5,6\n")
 
 
+def test_what_git_tracks_in_dvx_s_private_files_is_asked_again_once_the_index_changes(
+        project, monkeypatch):
+    _, alice = project
+    monkeypatch.chdir(alice)
+
+    def read() -> bytes:
+        with fsspec.open("dvx://data/train.csv", repo=".") as f:
+            return bytes(f.read())
+
+    assert read() == read() == CSV_V2.encode()
+    write(alice / ".dvx" / "config.local", "[core]\n")
+    git(alice, "add", "-f", ".dvx/config.local")
+    with pytest.raises(PathError, match=r"Git tracks \.dvx/config\.local"):
+        read()
+    git(alice, "rm", "-q", "--cached", ".dvx/config.local")
+    edit(alice, "data/train.csv", CSV_V1)
+    must("add", "data/train.csv", cwd=alice)
+    assert read() == CSV_V1.encode()
+
+
 def test_a_tracked_directory_that_cannot_be_read_is_an_error_not_an_empty_one(
         project, tmp_path, monkeypatch):
     team, alice = project
