@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 from dvx.errors import DvxError, UsageError
 
@@ -213,18 +216,53 @@ def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
 
 class _CatFile:
     """One long-lived `git cat-file --batch` (or `--batch-check`, for headers alone) of the
-    repository at `root`: one process however many objects are read."""
+    repository at `root`: one process however many objects are read. Threads take turns (a
+    question and its answer are one exchange on the pipes); an exchange cut short (an error,
+    Ctrl-C) ends the process, as the next answer could be the rest of this one (`broken`).
+    The process ends with `close`, or when this object is collected."""
 
     def __init__(self, root: str, headers_only: bool) -> None:
         import subprocess
+        import weakref
 
+        self._lock = threading.Lock()
+        self.broken = False
         self._proc = subprocess.Popen(
             ["git", "-C", root, "cat-file", "--batch-check" if headers_only else "--batch"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=git_environ())
+        self._end = weakref.finalize(self, _end_cat_file, self._proc)
 
     def header(self, name: str) -> tuple[str, str, int] | None:
         """(sha, type, size) of the object `name` (a sha or `commit:path`), None if none."""
+        with self._exchange():
+            return self._ask(name)
+
+    def read(self, name: str) -> tuple[str, bytes] | None:
+        """(type, content) of the object `name` (--batch), None if none."""
+        with self._exchange():
+            header = self._ask(name)
+            if header is None:
+                return None
+            assert self._proc.stdout is not None
+            data = self._proc.stdout.read(header[2] + 1)  # and the newline after it
+            if len(data) != header[2] + 1:
+                raise DvxError("git cat-file stopped unexpectedly.")
+            return header[1], data[:header[2]]
+
+    @contextlib.contextmanager
+    def _exchange(self) -> Iterator[None]:
+        with self._lock:
+            if self.broken:
+                raise DvxError("git cat-file stopped unexpectedly.")
+            try:
+                yield
+            except BaseException:
+                self.broken = True
+                self.close()
+                raise
+
+    def _ask(self, name: str) -> tuple[str, str, int] | None:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         try:
             self._proc.stdin.write(os.fsencode(name) + b"\n")
@@ -239,27 +277,31 @@ class _CatFile:
             return None  # "NAME missing", "NAME ambiguous"
         return fields[0].decode(), fields[1].decode(), int(fields[2])
 
-    def content(self, size: int) -> bytes:
-        """The `size` bytes of the object whose header was just read (--batch)."""
-        assert self._proc.stdout is not None
-        data = self._proc.stdout.read(size + 1)  # and the newline after it
-        if len(data) != size + 1:
-            raise DvxError("git cat-file stopped unexpectedly.")
-        return data[:size]
-
     def close(self) -> None:
-        if self._proc.stdin is not None:
+        self._end()
+
+
+def _end_cat_file(proc: Any) -> None:
+    """End a `git cat-file` whatever it was doing: no more questions, no one reading what it
+    still writes (so it stops), and killed if it does not end at once."""
+    import subprocess
+
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
             with contextlib.suppress(OSError):
-                self._proc.stdin.close()
-        self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+                pipe.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 class Git:
     def __init__(self, root: str) -> None:
         self.root = root
         self._batches: dict[bool, _CatFile] = {}  # headers_only -> its cat-file
+        self._batches_lock = threading.Lock()
 
     def _run(self, *args: str, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> bytes:
@@ -459,16 +501,17 @@ class Git:
 
     def object_data(self, sha: str) -> tuple[str, bytes]:
         """(type, content) of a Git object, from one long-lived `git cat-file --batch`."""
-        batch = self._batch(headers_only=False)
-        header = batch.header(sha)
-        if header is None:
+        found = self._batch(headers_only=False).read(sha)
+        if found is None:
             raise DvxError(f"Git object {sha} is missing from the repository.")
-        return header[1], batch.content(header[2])
+        return found
 
     def _batch(self, headers_only: bool) -> _CatFile:
-        if headers_only not in self._batches:
-            self._batches[headers_only] = _CatFile(self.root, headers_only)
-        return self._batches[headers_only]
+        with self._batches_lock:
+            batch = self._batches.get(headers_only)
+            if batch is None or batch.broken:
+                batch = self._batches[headers_only] = _CatFile(self.root, headers_only)
+            return batch
 
     def blob_at(self, commit: str, relpath: str, max_bytes: int) -> bytes | None:
         """The content of the file `relpath` in `commit`, or None if the commit has no file

@@ -294,6 +294,24 @@ def test_one_dvx_filesystem_is_shared_by_threads(project, tmp_path, monkeypatch)
     assert found == {k: f"image {k % 3}\n".encode() for k in range(48)}
 
 
+def test_reads_leave_no_git_process_behind(project, tmp_path, monkeypatch):
+    """Each read of a file Git tracks asks one `git cat-file`: it ends with the read (a loader
+    reading thousands of files must not run out of processes)."""
+    def cat_files() -> set[str]:
+        children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text()
+        return {pid for pid in children.split()
+                if b"cat-file" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+
+    _, alice = project
+    monkeypatch.chdir(tmp_path)
+    before = cat_files()
+    for _ in range(10):
+        with fsspec.open("dvx://params.yaml", repo=str(alice), rev="v1") as f:
+            assert f.read() == b"lr: 0.1\n"
+        assert dvx.api.read("params.yaml", repo=str(alice), rev="v1") == "lr: 0.1\n"
+    assert cat_files() - before == set()
+
+
 def test_pandas_reads_a_dvx_url(project, tmp_path, monkeypatch):
     pandas = pytest.importorskip("pandas")
     _, alice = project
