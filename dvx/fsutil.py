@@ -405,13 +405,15 @@ def check_unchanged(fd: int, before: os.stat_result, read: int, path: str) -> No
         raise changed_while_read(path)
 
 
-def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes | None:
+def read_small_file(path: str, limit: int, follow_links: bool = True,
+                    one_version: bool = False) -> bytes | None:
     """The whole content of the regular file at `path` if it is smaller than `limit`, else
     None. Raw syscalls (open, fstat, read, close): this runs once per file of a dataset.
     Without `follow_links`, a symbolic link at `path` is an OSError (ELOOP), never read
     through; anything but a regular file is NotRegularFileError (`open_regular`). A file that
     ends before the size its fstat gave is a FileChangedError; one that grew is read to its
-    end."""
+    end, unless `one_version` (data dvx records): then a file written to while it was read
+    is a FileChangedError too (`check_unchanged`, one more fstat)."""
     fd, st = open_regular(path, follow_links)
     try:
         size = st.st_size
@@ -425,6 +427,8 @@ def read_small_file(path: str, limit: int, follow_links: bool = True) -> bytes |
         data = b"".join(chunks)
         if len(data) < size:
             raise changed_while_read(path)
+        if one_version:
+            check_unchanged(fd, st, len(data), path)
         return data
     finally:
         os.close(fd)

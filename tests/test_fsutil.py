@@ -160,3 +160,24 @@ def test_read_file_into_fills_a_view_of_exactly_the_files_size(tmp_path):
         assert not fsutil.read_file_into(str(path), whole[:9])
         assert not fsutil.read_file_into(str(path), whole[:11])
     assert bytes(buffer[2:12]) == b"0123456789"
+
+
+def test_a_small_file_written_to_while_it_is_read_is_one_version_or_an_error(tmp_path,
+                                                                              monkeypatch):
+    """Read for the cache (`one_version`), a file that grew meanwhile is a change, never a
+    record of bytes it held at no one moment; read otherwise, it is read to its end."""
+    path = tmp_path / "f"
+    path.write_bytes(b"first version")
+    real_read = os.read
+
+    def append_then_read(fd, n):
+        with open(path, "ab") as f:
+            f.write(b", and more")
+        monkeypatch.setattr(os, "read", real_read)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(os, "read", append_then_read)
+    with pytest.raises(fsutil.FileChangedError, match="changed while it was being read"):
+        fsutil.read_small_file(str(path), 1 << 20, one_version=True)
+    monkeypatch.setattr(os, "read", append_then_read)
+    assert fsutil.read_small_file(str(path), 1 << 20) == b"first version, and more, and more"

@@ -506,7 +506,7 @@ class LocalCache(ObjectStore):
         return oid, size
 
     def _add_by_copy(self, path: str, on_bytes: OnBytes | None = None) -> tuple[str, int]:
-        data = fsutil.read_small_file(path, fsutil.SMALL_FILE)
+        data = fsutil.read_small_file(path, fsutil.SMALL_FILE, one_version=True)
         if data is not None:
             # Read whole, hashed, and written only if the object is new: no temporary at all
             # for content the cache already has.
