@@ -139,8 +139,8 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = No
     Never memory-mapped: another process may shrink the file meanwhile, and reading a mapped
     page past its new end kills the reader (SIGBUS). A file that changed while it was read
     (it ended early, grew, or its mtime moved) is a FileChangedError, since what was read is
-    no one version of it; without `changed_is_error` (a cache object, whose ctime a new link
-    to it moves), its hash is returned all the same. Anything but a regular file at `path`
+    no one version of it; without `changed_is_error` (a cache object: verify tells a change
+    by the hash alone), its hash is returned all the same. Anything but a regular file at `path`
     is a NotRegularFileError, never waited on (`open_regular`).
     """
     fd, before = open_regular(path)

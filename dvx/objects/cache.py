@@ -426,8 +426,10 @@ class LocalCache(ObjectStore):
         except fsutil.FileChangedError:
             return None  # fall back to a copy, which hashes what it stores
         after = os.stat(path)
-        if (before.st_ino, before.st_mtime_ns, before.st_ctime_ns, before.st_size) != (
-            after.st_ino, after.st_mtime_ns, after.st_ctime_ns, after.st_size
+        # Not the ctime: another name of the inode linked into the cache meanwhile (a file of
+        # the same directory, on another thread) moves it, and no byte (check_unchanged).
+        if (before.st_ino, before.st_mtime_ns, before.st_size) != (
+            after.st_ino, after.st_mtime_ns, after.st_size
         ):
             return None  # changed while hashing: fall back to a copy, which hashes what it stores
         final = self.oid_path(oid)
