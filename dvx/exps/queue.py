@@ -34,7 +34,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
-from dvx.pipeline.runner import end_group
+from dvx.pipeline.runner import end_group, group_alive
 from dvx.repo import Repo
 
 # Seconds the other processes of an ended run have to end before SIGKILL: a stopped `exp run`
@@ -88,7 +88,7 @@ def entries(repo: Repo) -> list[Entry]:
             with open(os.path.join(_dir(repo), file), encoding="utf-8") as f:
                 found.append(Entry(**json.load(f)))
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
-        if entry.state == RUNNING and entry.pid is not None and not _group_alive(entry.pid):
+        if entry.state == RUNNING and entry.pid is not None and not group_alive(entry.pid):
             _settle_orphan(repo, entry)
     return sorted(found, key=lambda e: e.queued_at)
 
@@ -261,17 +261,6 @@ def _load(repo: Repo, name: str) -> Entry | None:
             return Entry(**json.load(f))
     except FileNotFoundError:
         return None
-
-
-def _group_alive(group: int) -> bool:
-    """Is any process of an entry's process group (its id: the shell's pid) left?"""
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _make_worktree(repo: Repo, entry: Entry) -> str:

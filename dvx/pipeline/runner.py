@@ -121,7 +121,7 @@ def end_leftovers(leader: subprocess.Popen[bytes]) -> tuple[str, ...]:
     processes that had to be stopped (empty if none was left), once they are gone."""
     groups = {leader.pid: leader}
     _wait_for_groups(groups, LEFTOVER_GRACE)
-    if not _group_alive(leader.pid, leader):
+    if not group_alive(leader.pid, leader):
         return ()
     left = tuple(_describe_members(leader.pid)) or ("one or more processes",)
     _signal_groups(groups, signal.SIGTERM)
@@ -142,7 +142,7 @@ def end_group(leader: subprocess.Popen[bytes], seconds: float) -> None:
 
 def _signal_groups(groups: dict[int, subprocess.Popen[bytes]], signum: int) -> None:
     for group in list(groups):
-        if not _group_alive(group, groups[group]):
+        if not group_alive(group, groups[group]):
             del groups[group]
             continue
         with contextlib.suppress(ProcessLookupError):
@@ -151,16 +151,17 @@ def _signal_groups(groups: dict[int, subprocess.Popen[bytes]], signum: int) -> N
 
 def _wait_for_groups(groups: dict[int, subprocess.Popen[bytes]], seconds: float) -> None:
     deadline = time.monotonic() + seconds
-    while any(_group_alive(group, proc) for group, proc in groups.items()):
+    while any(group_alive(group, proc) for group, proc in groups.items()):
         if time.monotonic() >= deadline:
             return
         time.sleep(0.02)
 
 
-def _group_alive(group: int, leader: subprocess.Popen[bytes]) -> bool:
-    """Is any process of the command's group left? Its leader counts until it is reaped (by
-    the thread waiting for it), as its id names the group until then."""
-    if leader.poll() is None:
+def group_alive(group: int, leader: subprocess.Popen[bytes] | None = None) -> bool:
+    """Is any process of the process group `group` left (a zombie aside)? Its `leader`, when
+    this process started it, counts until it is reaped (by the thread waiting for it), as its
+    id names the group until then."""
+    if leader is not None and leader.poll() is None:
         return True
     try:
         os.killpg(group, 0)
