@@ -298,3 +298,25 @@ def test_unprotect_refuses_a_link_of_the_users_own_at_a_tracked_path(repo, dvx, 
     result = dvx("unprotect", "d")
     assert result.code == 2 and "symbolic link that does not lead into the cache" in result.stderr
     assert "Unprotected" not in result.stdout and (outside / "keep").read_text() == "keep"
+
+
+def test_a_remove_that_fails_before_the_pointer_goes_leaves_no_removal_mark(repo, dvx,
+                                                                            monkeypatch):
+    """The mark tells a rerun that a removal began and its pointer is gone; while the pointer
+    stays, a rerun is a remove like the first, and no mark is left behind."""
+    from dvx.ops import manage
+
+    write(repo / "d" / "a", "a")
+    assert dvx("add", "d").code == 0
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(repo / "d" / "a"))
+
+    delete = manage.delete_tracked_data
+    monkeypatch.setattr(manage, "delete_tracked_data", refuse)
+    failed = dvx("remove", "--outs", "d")
+    assert failed.code == 1 and "Permission denied" in failed.stderr, failed.output
+    assert (repo / "d.dvx").exists()
+    assert "removing" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+    monkeypatch.setattr(manage, "delete_tracked_data", delete)
+    assert dvx("remove", "--outs", "d").code == 0 and not (repo / "d").exists()

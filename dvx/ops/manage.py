@@ -115,10 +115,15 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             repo.syncstate.forget(output.path)
             repo.syncstate.begin_removal(output.path)
             repo.syncstate.flush()
-            if remove_data and os.path.lexists(full):
-                kept += delete_tracked_data(
-                    repo, output.path, output.pointer.oid if output.pointer.is_dir else None)
-            os.unlink(repo.abspath(output.pointer_path))
+            try:
+                if remove_data and os.path.lexists(full):
+                    kept += delete_tracked_data(
+                        repo, output.path, output.pointer.oid if output.pointer.is_dir else None)
+                os.unlink(repo.abspath(output.pointer_path))
+            except Exception:  # the pointer stays: a rerun is a remove like this one, no mark
+                repo.syncstate.end_removal(output.path)
+                repo.syncstate.flush()
+                raise
             gitignore.remove_entry(full)
             touched += [output.pointer_path, _gitignore_rel(output.path)]
         faults.point("remove.before_stage")
