@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from dvx.cli.ui import is_quiet
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # A path argument that dvx reads itself: click's check that it is readable would turn an
@@ -82,11 +84,6 @@ def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
         return decorated
 
     return decorate
-
-
-def is_quiet() -> bool:
-    ctx = click.get_current_context()
-    return bool(ctx.obj and ctx.obj.get("quiet"))
 
 
 def open_repo() -> Any:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from dvx.cli.common import is_quiet
 from dvx.logs import printable
 from dvx.paths import for_command
 
@@ -23,6 +22,12 @@ def out(message: str = "", nl: bool = True) -> None:
 
 def warn(message: str) -> None:
     click.echo(printable(message), err=True)
+
+
+def is_quiet() -> bool:
+    """-q: print only errors."""
+    ctx = click.get_current_context()
+    return bool(ctx.obj and ctx.obj.get("quiet"))
 
 
 def say_nothing(fmt: str | None, message: str) -> None:
