@@ -39,24 +39,24 @@ def test_a_bad_pointer_blocks_only_the_commands_that_touch_it(repo, dvx, tmp_pat
     assert restored.code == 1 and (repo / "good.csv").read_text() == "good\n"
 
 
-def _diverge(team: Team, installed: bool = False) -> tuple:
-    """alice and bob change the same tracked file on two branches; alice merges bob's (with
-    `installed`, in a repository whose team ran `dvx install`)."""
+def _diverge(team: Team, installed: bool = False, path: str = "data.csv") -> tuple:
+    """alice and bob change the same tracked file (`path`) on two branches; alice merges
+    bob's (with `installed`, in a repository whose team ran `dvx install`)."""
     alice = team.founder()
     if installed:
         must("install", cwd=alice)
         share(alice, "install")
-    write(alice / "data.csv", "v1\n")
+    write(alice / path, "v1\n")
     write(alice / "other.csv", "other\n")
-    must("add", "data.csv", "other.csv", cwd=alice)
+    must("add", path, "other.csv", cwd=alice)
     share(alice, "v1")
     bob = team.clone("bob")
     git(bob, "checkout", "-q", "-b", "bob")
-    edit(bob, "data.csv", "bob's\n")
-    must("add", "data.csv", cwd=bob)
+    edit(bob, path, "bob's\n")
+    must("add", path, cwd=bob)
     share(bob, "bob's version")
-    edit(alice, "data.csv", "alice's\n")
-    must("add", "data.csv", cwd=alice)
+    edit(alice, path, "alice's\n")
+    must("add", path, cwd=alice)
     share(alice, "alice's version")
     git(alice, "fetch", "-q", "origin")
     merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
@@ -98,25 +98,9 @@ def _pasted(command: str, cwd) -> None:
 def test_the_conflict_hint_names_a_pointer_from_the_current_directory_quoted(tmp_path):
     """Run in a folder whose name has a space, the commands a conflicted pointer's message
     suggests name it from there, quoted, and pasted as they are they resolve it."""
-    team = Team(tmp_path)
-    alice = team.founder()
-    write(alice / "d d" / "x y.txt", "v1\n")
-    must("add", "d d/x y.txt", cwd=alice)
-    share(alice, "v1")
-    bob = team.clone("bob")
-    git(bob, "checkout", "-q", "-b", "bob")
-    edit(bob, "d d/x y.txt", "bob's\n")
-    must("add", "d d/x y.txt", cwd=bob)
-    share(bob, "bob's version")
-    edit(alice, "d d/x y.txt", "alice's\n")
-    must("add", "d d/x y.txt", cwd=alice)
-    share(alice, "alice's version")
-    git(alice, "fetch", "-q", "origin")
-    must("fetch", "--rev", "origin/bob", cwd=alice)  # bob's data, for the checkout pasted
-    merged = subprocess.run(["git", "merge", "-q", "origin/bob"], cwd=alice,
-                            capture_output=True, text=True)
-    assert merged.returncode != 0
-
+    alice, _ = _diverge(Team(tmp_path), path="d d/x y.txt")
+    fetched = run_dvx("fetch", "--rev", "origin/bob", cwd=alice)  # for the checkout pasted
+    assert "Fetched 1 object" in fetched.stdout, fetched.output  # (and names the conflict)
     status = run_dvx("status", cwd=alice / "d d")
     assert status.code == 1 and "'d d/x y.txt.dvx' holds an unresolved" in status.stderr
     keep = re.search(r"Keep one side: `([^`]*)`", status.stderr)
