@@ -19,11 +19,13 @@ def _objects(store):
             if not p.name.startswith(".")}
 
 
-def _add_loose_remote(dvx, store) -> None:
+def _add_directory_remote(dvx, store, packs: bool = False) -> None:
     """A default directory remote whose objects are each stored alone (no packs), for the
-    tests that damage or delete one object file; packs have their own (test_packs.py)."""
+    tests that damage or delete one object file; packs have their own (test_packs.py). With
+    `packs`, the remote packs small objects as by default."""
     assert dvx("remote", "add", "-d", "store", str(store)).code == 0
-    assert dvx("remote", "modify", "store", "pack_threshold", "0").code == 0
+    if not packs:
+        assert dvx("remote", "modify", "store", "pack_threshold", "0").code == 0
 
 
 def _dataset(repo):
@@ -244,7 +246,7 @@ def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp
     write(repo / "lost", "lost content")
     store = tmp_path / "store"
     dvx("add", "good", "bad", "lost")
-    _add_loose_remote(dvx, store)
+    _add_directory_remote(dvx, store)
     dvx("push")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
@@ -307,7 +309,7 @@ def test_many_objects_go_through_worker_processes_and_failures_come_back(repo, d
         write(repo / rel, content)
     store = tmp_path / "store"
     dvx("add", "data")
-    _add_loose_remote(dvx, store)
+    _add_directory_remote(dvx, store)
     pushed = json.loads(dvx("push", "--json").stdout)
     assert pushed["failed"] == [] and pushed["transferred"] == len(files) + 1
     git(repo, "add", "-A")
@@ -330,7 +332,7 @@ def test_fetch_remembers_which_directories_are_complete_in_the_cache(repo, dvx, 
     _dataset(repo)
     store = tmp_path / "store"
     dvx("add", "data")
-    _add_loose_remote(dvx, store)
+    _add_directory_remote(dvx, store)
     assert dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
@@ -473,10 +475,7 @@ def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
     write(repo / "d" / "b", "b\n")
     assert dvx("add", "data.csv", "d").code == 0
     store = tmp_path / "store"
-    if packs:
-        assert dvx("remote", "add", "-d", "store", str(store)).code == 0
-    else:
-        _add_loose_remote(dvx, store)
+    _add_directory_remote(dvx, store, packs)
     os.chmod(repo / "data.csv", 0o644)  # what a write as root gets through
     with open(repo / "data.csv", "a") as f:
         f.write("appended\n")  # into the cache object: the same inode
@@ -511,10 +510,7 @@ def test_push_refuses_an_object_rewritten_in_place_through_a_hard_link(repo, dvx
     write(repo / "other", "other\n")
     assert dvx("add", "model.bin", "other").code == 0
     store = tmp_path / "store"
-    if packs:
-        assert dvx("remote", "add", "-d", "store", str(store)).code == 0
-    else:
-        _add_loose_remote(dvx, store)
+    _add_directory_remote(dvx, store, packs)
     os.chmod(repo / "model.bin", 0o644)  # what an open descriptor or root gets through
     fd = os.open(repo / "model.bin", os.O_WRONLY)
     try:
