@@ -42,11 +42,54 @@ REPOSITORY_VARIABLES = frozenset({
     "GIT_INTERNAL_SUPER_PREFIX"})
 
 
-def git_environ(extra: dict[str, str] | None = None) -> dict[str, str]:
+def git_environ(extra: dict[str, str] | None = None,
+                root: str | None = None) -> dict[str, str]:
     """The environment of a Git process dvx starts: this one's without REPOSITORY_VARIABLES,
-    so Git finds the repository from the directory it runs in, as dvx did; plus `extra`."""
+    so Git finds the repository from the directory it runs in, as dvx did; but for the
+    GIT_INDEX_FILE of `root`'s own work tree (`own_index_file`), kept; plus `extra`."""
     env = {key: value for key, value in os.environ.items() if key not in REPOSITORY_VARIABLES}
+    index = own_index_file(root) if root is not None else None
+    if index is not None:
+        env["GIT_INDEX_FILE"] = index
     return {**env, **(extra or {})}
+
+
+def own_index_file(root: str) -> str | None:
+    """GIT_INDEX_FILE, as an absolute path, when it names a file in the Git directory of the
+    work tree at `root`, else None. Git gives its hooks the index it commits from: a temporary
+    one under `git commit -a` or `git commit PATH`, which hold the real index locked, so what a
+    pre-commit hook's dvx stages must go there. An index of another work tree or repository,
+    or anywhere else, is never dvx's."""
+    value = os.environ.get("GIT_INDEX_FILE")
+    if not value:
+        return None
+    path = os.path.realpath(value)  # a relative one starts where Git ran the hook
+    where = _git_dir_and_top(root)
+    return path if where and os.path.dirname(path) == where[0] else None
+
+
+_GIT_DIR_AND_TOP: dict[str, tuple[str, ...]] = {}
+
+
+def _git_dir_and_top(root: str) -> tuple[str, ...]:
+    """(Git directory, top of the work tree) of the repository at `root`, found from there
+    without the variables that name another: () without Git or outside a work tree. Asked of
+    Git once per root (a repository found stays where it is; a failure is asked again)."""
+    import subprocess
+
+    if root in _GIT_DIR_AND_TOP:
+        return _GIT_DIR_AND_TOP[root]
+    try:
+        proc = subprocess.run(["git", "-C", root, "rev-parse", "--absolute-git-dir",
+                               "--show-toplevel"], capture_output=True, check=False,
+                              env=git_environ())
+    except FileNotFoundError:
+        return ()
+    found = tuple(os.path.realpath(os.fsdecode(p)) for p in proc.stdout.splitlines())
+    if proc.returncode != 0 or len(found) != 2:
+        return ()
+    _GIT_DIR_AND_TOP[root] = found
+    return found
 
 
 def refuse_other_repository(root: str) -> None:
@@ -206,7 +249,7 @@ def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
 
     try:
         proc = subprocess.run(["git", "-C", root, "ls-files", "-z", "--", f":(icase){folder}"],
-                              capture_output=True, check=False, env=git_environ())
+                              capture_output=True, check=False, env=git_environ(root=root))
     except FileNotFoundError:
         return None
     if proc.returncode != 0:
@@ -230,7 +273,7 @@ class _CatFile:
         self._proc = subprocess.Popen(
             ["git", "-C", root, "cat-file", "--batch-check" if headers_only else "--batch"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=git_environ())
+            env=git_environ(root=root))
         self._end = weakref.finalize(self, _end_cat_file, self._proc)
 
     def header(self, name: str) -> tuple[str, str, int] | None:
@@ -309,7 +352,7 @@ class Git:
 
         try:
             proc = subprocess.run(["git", "-C", self.root, *args], capture_output=True,
-                                  check=False, input=stdin, env=git_environ(env))
+                                  check=False, input=stdin, env=git_environ(env, self.root))
         except FileNotFoundError:
             raise DvxError("The 'git' program was not found.", "Install Git, or use "
                            "`dvx init --no-scm` for a repository without Git.") from None
@@ -347,7 +390,7 @@ class Git:
 
         proc = subprocess.run(["git", "-C", self.root, "check-ignore", "--no-index", "-v", "-z",
                                "--stdin"], input=b"\0".join(os.fsencode(p) for p in relpaths),
-                              capture_output=True, check=False, env=git_environ())
+                              capture_output=True, check=False, env=git_environ(root=self.root))
         if proc.returncode not in (0, 1):  # 1: nothing ignored
             raise DvxError("git check-ignore failed: "
                            + proc.stderr.decode(errors="replace").strip())
@@ -587,7 +630,7 @@ class Git:
 
         proc = subprocess.run(["git", "-C", self.root, "merge-file", "-L", "ours", "-L",
                                "base", "-L", "theirs", ours, base, theirs],
-                              capture_output=True, check=False, env=git_environ())
+                              capture_output=True, check=False, env=git_environ(root=self.root))
         if proc.returncode < 0 or proc.returncode > 127:
             detail = proc.stderr.decode(errors="replace").strip()
             raise DvxError(f"git merge-file failed: {detail or proc.returncode}")

@@ -104,3 +104,29 @@ def test_names_that_are_not_utf8_come_out_as_json_escapes_and_as_git_quotes_them
     assert b"legacy-\\351.txt" in run("ls", ".").stdout
     refused = run("ls", latin1)
     assert refused.returncode != 0 and b"'legacy-\\351.txt'" in refused.stderr, refused.stderr
+
+
+def _hook(repo, name, body):
+    hook = write(repo / ".git" / "hooks" / name, f"#!/bin/sh\nset -e\n{body}\n")
+    os.chmod(hook, 0o755)
+
+
+def test_a_pre_commit_hook_stages_into_the_index_git_commits_from(repo, dvx):
+    """`git commit -a` and `git commit PATH` commit from a temporary index (GIT_INDEX_FILE)
+    and hold the real one locked: what dvx stages in their pre-commit hook goes into it."""
+    assert dvx("config", "core.autostage", "true").code == 0
+    write(repo / "data.txt", "a\n")
+    write(repo / "code.py", "v1\n")
+    assert dvx("add", "data.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    _hook(repo, "pre-commit", f"'{sys.executable}' -m dvx add -q data.txt")
+    for version, commit in (("2", ("-a",)), ("3", ("--", "code.py"))):
+        write(repo / "data.txt", f"data v{version}\n")
+        write(repo / "code.py", f"v{version}\n")
+        git(repo, "commit", "-qm", f"v{version}", *commit)
+        committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+        assert sorted(committed) == ["code.py", "data.txt.dvx"]
+        pointer = (repo / "data.txt.dvx").read_text()
+        assert git(repo, "show", "HEAD:data.txt.dvx") == pointer
+
