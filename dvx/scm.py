@@ -95,21 +95,23 @@ def _git_dir_and_top(root: str) -> tuple[str, ...]:
 def refuse_other_repository(root: str) -> None:
     """Refuse (UsageError) when GIT_DIR or GIT_WORK_TREE is set and points Git, run here, at
     another repository or work tree than `root`, the one dvx found from here: the `git`
-    commands a user runs beside dvx would then see other files than dvx does. (Git's hooks
-    run with GIT_DIR naming the repository they run in, which agrees.)"""
+    commands a user runs beside dvx would then see other files than dvx does. A GIT_DIR naming
+    this work tree's own Git directory, with no other GIT_WORK_TREE, is this repository,
+    wherever it is run: Git gives it to its hooks and `git rebase --exec` lines, which may run
+    dvx from a subfolder (where Git would take that subfolder for its work tree)."""
     if not any(os.environ.get(name) for name in ("GIT_DIR", "GIT_WORK_TREE")):
         return
     import subprocess
 
-    ask = ["rev-parse", "--absolute-git-dir", "--show-toplevel"]
+    wanted = list(_git_dir_and_top(root))
+    if wanted and _names_own_git_dir(wanted[0], wanted[1]):
+        return
     try:
-        theirs = subprocess.run(["git", *ask], capture_output=True, check=False)
-        ours = subprocess.run(["git", "-C", root, *ask], capture_output=True, check=False,
-                              env=git_environ())
+        theirs = subprocess.run(["git", "rev-parse", "--absolute-git-dir", "--show-toplevel"],
+                                capture_output=True, check=False)
     except FileNotFoundError:
         return  # no Git: dvx runs none either
     found = [os.path.realpath(os.fsdecode(p)) for p in theirs.stdout.splitlines()]
-    wanted = [os.path.realpath(os.fsdecode(p)) for p in ours.stdout.splitlines()]
     if theirs.returncode == 0 and found == wanted:
         return
     names = [name for name in ("GIT_DIR", "GIT_WORK_TREE") if os.environ.get(name)]
@@ -120,6 +122,16 @@ def refuse_other_repository(root: str) -> None:
                      f"repository at '{root}': the `git` commands you run here would not see "
                      "what dvx changes.", f"Run `unset {' '.join(names)}` and then the command "
                      "again, or run it where Git works with them.")
+
+
+def _names_own_git_dir(git_dir: str, top: str) -> bool:
+    """Whether GIT_DIR (relative ones start here) is `git_dir`, and GIT_WORK_TREE unset or
+    `top`."""
+    named = os.environ.get("GIT_DIR")
+    if not named or os.path.realpath(named) != git_dir:
+        return False
+    work_tree = os.environ.get("GIT_WORK_TREE")
+    return not work_tree or os.path.realpath(work_tree) == top
 
 
 def find_git_root(start: str) -> str | None:

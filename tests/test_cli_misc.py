@@ -57,10 +57,6 @@ def test_git_variables_naming_another_repository_are_refused_and_nothing_is_dele
         refused = dvx_proc(*args, cwd=repo, env=elsewhere)
         assert refused.code == 2 and "GIT_DIR=" in refused.stderr, refused.output
         assert "unset GIT_DIR GIT_WORK_TREE" in refused.stderr
-    (repo / "sub").mkdir()
-    from_sub = dvx_proc("status", cwd=repo / "sub",
-                        env={"GIT_DIR": "../.git"})  # Git's work tree would be sub/
-    assert from_sub.code == 2 and "work tree" in from_sub.stderr, from_sub.output
     assert (repo / "model.bin").read_text() == "model weights v1\n"
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
 
@@ -130,3 +126,29 @@ def test_a_pre_commit_hook_stages_into_the_index_git_commits_from(repo, dvx):
         pointer = (repo / "data.txt.dvx").read_text()
         assert git(repo, "show", "HEAD:data.txt.dvx") == pointer
 
+
+def test_dvx_run_by_git_from_a_subfolder_of_a_linked_worktree_works_on_it(repo, dvx, dvx_proc,
+                                                                         tmp_path):
+    """Git gives its hooks and `git rebase --exec` lines GIT_DIR, which in a linked worktree
+    names its own Git directory: dvx run from a subfolder there (where Git would take the
+    subfolder for its work tree) works on that worktree, as from a shell."""
+    write(repo / "sub" / "d.txt", "a\n")
+    assert dvx("add", "sub/d.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", str(linked), "-b", "exp")
+    assert dvx("checkout", cwd=linked).code == 0
+    status = f"cd sub && '{sys.executable}' -m dvx status -q"
+    _hook(repo, "pre-commit", status)
+    write(linked / "code.py", "v1\n")
+    git(linked, "add", "code.py")
+    git(linked, "commit", "-qm", "code")  # check=True: the hook's dvx exited 0
+    git(linked, "rebase", "-q", "--exec", status, "HEAD~1")
+    from_sub = dvx_proc("status", "-q", cwd=repo / "sub", env={"GIT_DIR": "../.git"})
+    assert from_sub.code == 0, from_sub.output
+    git_dir = git(linked, "rev-parse", "--absolute-git-dir").strip()
+    for elsewhere in ({"GIT_DIR": str(repo / ".git")},  # the main worktree's
+                      {"GIT_DIR": git_dir, "GIT_WORK_TREE": str(repo)}):
+        refused = dvx_proc("status", "-q", cwd=linked / "sub", env=elsewhere)
+        assert refused.code == 2 and "GIT_DIR=" in refused.stderr, refused.output
