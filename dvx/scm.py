@@ -332,6 +332,9 @@ class _CatFile:
             return None  # "NAME missing", "NAME ambiguous"
         return fields[0].decode(), fields[1].decode(), int(fields[2])
 
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
     def close(self) -> None:
         self._end()
 
@@ -564,7 +567,7 @@ class Git:
     def _batch(self, headers_only: bool) -> _CatFile:
         with self._batches_lock:
             batch = self._batches.get(headers_only)
-            if batch is None or batch.broken:
+            if batch is None or batch.broken or not batch.running():  # (a Ctrl-C ends it too)
                 batch = self._batches[headers_only] = _CatFile(self.root, headers_only)
             return batch
 

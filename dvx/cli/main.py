@@ -34,7 +34,8 @@ class DvxGroup(click.Group):
             where = exc.ctx.command_path if exc.ctx is not None else self._command_path(
                 kwargs.get("args", args[0] if args else None))
             message = " ".join(exc.format_message().split())  # click's lists: one line
-            _fail(message if message.endswith((".", "?", ")")) else message + ".",
+            ended = message.endswith((".", "?", ".)", "?)"))  # click's "(Did you mean ...?)"
+            _fail(message if ended else message + ".",
                   f"See `{where} --help`.", exc.exit_code)
         except click.ClickException as exc:
             _fail(exc.format_message(), None, exc.exit_code)

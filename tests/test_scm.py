@@ -1,0 +1,28 @@
+"""dvx/scm.py's long-lived `git cat-file` readers: one per kind, replaced when they end."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from dvx.scm import Git
+from tests.conftest import git, make_git_repo, write
+
+
+def test_a_reader_killed_while_idle_is_replaced_before_it_is_asked(tmp_path):
+    """A Ctrl-C at a terminal reaches the whole process group: the `git cat-file`s die with
+    it, the one that was reading and the idle one. The next read starts new ones."""
+    repo = make_git_repo(tmp_path / "repo")
+    write(repo / "a.txt", "a\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-qm", "a")
+    reader = Git(str(repo))
+    try:
+        assert reader.blob_at("HEAD", "a.txt", 100) == b"a\n"  # starts both kinds
+        for batch in list(reader._batches.values()):
+            os.kill(batch._proc.pid, signal.SIGINT)
+            batch._proc.wait()
+        assert reader.blob_at("HEAD", "a.txt", 100) == b"a\n"
+        assert reader.mode_at("HEAD", "a.txt") == "100644"
+    finally:
+        reader.close()
