@@ -71,5 +71,27 @@ def _shown_as_git_does(match: re.Match[str]) -> str:
     return f"\\{code - 0xDC00:03o}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
 
 
+def quoted(name: str) -> str:
+    """A file name in a message, in single quotes; with `repr`'s escapes where it holds a
+    line break or another character a terminal acts on. Bytes that are not UTF-8 stay as
+    they are, for `printable` to write as Git does."""
+    if all(ch.isprintable() or "\udc80" <= ch <= "\udcff" for ch in name):
+        return f"'{name}'"
+    return repr(name)
+
+
+def shell_quote(text: str) -> str:
+    r"""`text` quoted for a POSIX shell, as `shlex.quote` does; a name with bytes that are not
+    UTF-8 as `$'...'` with each such byte as `\ooo`, so that the pasted command names the
+    very bytes (a plain quote would hold the four characters `printable` writes)."""
+    import shlex
+
+    if not _UNDECODABLE.search(text):
+        return shlex.quote(text)
+    escaped = "".join(f"\\{ord(ch) - 0xDC00:03o}" if 0xDC80 <= ord(ch) <= 0xDCFF
+                      else "\\" + ch if ch in "'\\" else ch for ch in text)
+    return f"$'{escaped}'"
+
+
 def get_logger(name: str) -> Logger:
     return Logger(name)

@@ -10,7 +10,7 @@ from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.ignore import IGNORE_FILE
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILES, read_lock
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -311,7 +311,7 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:  # as a file inside a directory is (workspace.check_entry_name)
-        raise PathError(f"{display!r} has a name that is not valid UTF-8.",
+        raise PathError(f"{quoted(display)} has a name that is not valid UTF-8.",
                         "Rename it; dvx records names as UTF-8.") from None
     check_relpath(rel)
     check_no_symlinked_parent(repo.root, rel)

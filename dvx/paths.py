@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import NamedTuple, TypeVar
 
 from dvx.errors import FormatError, PathError
 from dvx.fsutil import temp_target
+from dvx.logs import quoted, shell_quote
 
 RESERVED_NAMES = frozenset({".git", ".dvx"})
 POINTER_SUFFIX = ".dvx"
@@ -29,7 +29,7 @@ def check_relpath(rel: object, what: str = "path") -> str:
         raise FormatError(f"Invalid {what} {rel!r}: it must be a non-empty string.")
     problem = relpath_problem(rel)
     if problem:
-        raise FormatError(f"Invalid {what} {rel!r}: {problem}.")
+        raise FormatError(f"Invalid {what} {quoted(rel)}: {problem}.")
     return rel
 
 
@@ -158,7 +158,7 @@ def repo_relpath(root: str, path: str) -> str:
 def for_command(root: str, rel: str) -> str:
     """The repository path `rel` as a command the user runs here takes it (repo_relpath
     reads it back): `from_here`, quoted for the shell."""
-    return shlex.quote(from_here(root, rel))
+    return shell_quote(from_here(root, rel))
 
 
 def from_here(root: str, rel: str) -> str:

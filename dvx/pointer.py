@@ -9,12 +9,12 @@ preserved as they are.
 from __future__ import annotations
 
 import json
-import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
+from dvx.logs import shell_quote
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
@@ -150,7 +150,7 @@ MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our oth
 
 
 def _how_to_resolve(data: bytes, where: str, root: str | None) -> str:
-    data_path = shlex.quote(data_path_of(where)) if root is None else for_command(
+    data_path = shell_quote(data_path_of(where)) if root is None else for_command(
         root, data_path_of(where))
     pointer = literal_pathspec(where if root is None else from_here(root, where))
     if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):

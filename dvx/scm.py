@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 from dvx.errors import DvxError, UsageError
+from dvx.logs import shell_quote
 
 
 def literal_pathspec(path: str) -> str:
@@ -24,7 +24,7 @@ def literal_pathspec(path: str) -> str:
     that name only."""
     if path.startswith(":") or any(c in path for c in "*?[\\"):
         path = ":(literal)" + path
-    return shlex.quote(path)
+    return shell_quote(path)
 
 
 def untrack_command(path: str) -> str:

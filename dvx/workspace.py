@@ -22,7 +22,7 @@ from dvx import fsutil
 from dvx.errors import DvxError, PathError
 from dvx.fsutil import is_executable
 from dvx.hashing import hash_file, is_valid_oid
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.tree import TreeEntry
 from dvx.outputs import all_outputs, load_tree
 from dvx.paths import (
@@ -301,7 +301,7 @@ def check_entry_name(rel: str, display: str) -> None:
         if part.casefold() in RESERVED_NAMES:
             raise PathError(f"'{display}/{rel}' has a '{part}' component, which dvx never tracks.",
                             "Move it out of the directory before adding it.")
-    shown = repr(f"{display}/{rel}")  # quoted, its line breaks and undecodable bytes escaped
+    shown = quoted(f"{display}/{rel}")  # its line breaks escaped
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:

@@ -250,6 +250,7 @@ def test_a_file_whose_name_is_not_utf8_is_refused_before_anything_is_written(rep
     (repo / name).write_text("x")
     refused = dvx_proc("add", name, cwd=repo)
     assert refused.code == 2 and "not valid UTF-8" in refused.stderr, refused.output
+    assert refused.stderr.startswith("ERROR: 'legacy-\\351.bin' has a name")  # as Git writes it
     assert sorted(p.name for p in repo.iterdir() if p.name.startswith("legacy")) == [name]
     assert not (repo / ".gitignore").exists()
 

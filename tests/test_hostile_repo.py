@@ -723,6 +723,8 @@ def test_a_pointer_whose_name_is_not_utf8_is_refused(tmp_path):
     hostile.commit({os.fsdecode(b"caf\xe9.bin.dvx"): pointer})
     for message in assert_refused(hostile, EVERYTHING):
         assert message.startswith("ERROR:") and "not valid UTF-8" in message, message
+        # as Git writes such a byte, and a command that pastes as it is
+        assert "`git rm -- $'caf\\351.bin.dvx'`" in message, message
 
 
 @pytest.mark.parametrize("where", ["..dvx", ".git.dvx", ".dvx.dvx", "sub/..dvx"])
