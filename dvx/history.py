@@ -156,9 +156,12 @@ class History:
         return revision
 
     def _pointer(self, sha: str, path: str, where: str) -> Pointer | DvxError:
+        try:  # the path's own: pointers of other paths may have the very same bytes (`sha`)
+            check_relpath(path, "pointer path")
+        except DvxError as exc:
+            return exc
         if sha not in self._parsed:
             try:
-                check_relpath(path, "pointer path")
                 pointer = parse_pointer(self.git.object_data(sha)[1], where)
                 if pointer.algo != self.repo.algo:
                     raise FormatError(f"The pointer file '{where}' uses {pointer.algo}, but "

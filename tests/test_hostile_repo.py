@@ -720,8 +720,10 @@ def test_pointer_naming_data_inside_dvx_is_refused(where, tmp_path):
 def test_a_pointer_whose_name_is_not_utf8_is_refused(tmp_path):
     hostile = Hostile(tmp_path)
     pointer = file_pointer(PAYLOAD_OID).replace("size: 1", f"size: {len(PAYLOAD)}")
-    hostile.commit({os.fsdecode(b"caf\xe9.bin.dvx"): pointer})
-    for message in assert_refused(hostile, EVERYTHING):
+    hostile.commit({os.fsdecode(b"caf\xe9.bin.dvx"): pointer, "same.bin.dvx": pointer})
+    gc = ("gc", "-w", "-f")  # reads the pointers Git's index holds, by their bytes
+    for message in assert_refused(hostile, [*EVERYTHING, gc]):
+        assert "same.bin" not in message, message  # the same bytes under a good name
         assert message.startswith("ERROR:") and "not valid UTF-8" in message, message
         # as Git writes such a byte, and a command that pastes as it is
         assert "`git rm -- $'caf\\351.bin.dvx'`" in message, message
