@@ -77,9 +77,14 @@ def test_add_directory_with_awkward_names(repo, dvx):
 def test_autostage_adds_pointer_and_gitignore(repo, dvx):
     dvx("config", "core.autostage", "true")
     write(repo / "m.bin", "model")
-    assert dvx("add", "m.bin").code == 0
+    added = dvx("add", "m.bin")
+    assert added.code == 0 and "Staged in Git: m.bin.dvx .gitignore" in added.stdout
     staged = git(repo, "diff", "--cached", "--name-only").split()
     assert set(staged) >= {"m.bin.dvx", ".gitignore"}
+    for args in (("move", "m.bin", "n.bin"), ("remove", "n.bin")):  # each says what it staged
+        done = dvx(*args)
+        assert done.code == 0 and "Staged in Git:" in done.stdout, done.output
+        assert "To record this in Git" not in done.stdout
 
 
 def test_a_gitignore_starting_with_a_byte_order_mark_keeps_it_and_one_entry(repo, dvx):

@@ -20,7 +20,7 @@ from dvx.cli.common import (
     targets_in_scope,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, git_add, human_size, kept_untracked, out, warn
+from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
 from dvx.paths import for_command
 
 if TYPE_CHECKING:
@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
 
-
-def _stage_hint(root: str, paths: list[str]) -> None:
-    """`paths`: repository-relative."""
-    if paths and not is_quiet():
-        out(f"To record this in Git, run:\n    {git_add(root, paths)}")
 
 
 def _report_added(root: str, result: object, as_json: bool = False) -> None:
@@ -52,9 +47,7 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
             what = f"{p.nfiles} file{'' if p.nfiles == 1 else 's'}, " if p.is_dir else ""
             verb = "Tracked" if added.changed else "Unchanged"
             out(f"{verb} {added.path} ({what}{human_size(p.size)})")
-        if result.staged:
-            out("Staged in Git: " + " ".join(result.staged))
-    _stage_hint(root, result.to_stage)
+    report_staging(root, result.staged, result.to_stage)
 
 
 @click.command(epilog=example("""
@@ -464,8 +457,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
             out(f"Stopped tracking {path}" + (" and deleted it" if outs else ""))
     if changed.kept:
         warn(kept_untracked(changed.kept))
-    if not changed.staged:
-        _stage_hint(repo.root, changed.paths)
+    report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 
 @click.command(epilog=example("""
@@ -501,8 +493,7 @@ def move(src: str, dst: str, as_json: bool) -> None:
         return
     if not is_quiet():
         out(f"Moved {target.output.path} to {new_path}")
-    if not changed.staged:
-        _stage_hint(repo.root, changed.paths)
+    report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 
 @click.command(epilog=example("""

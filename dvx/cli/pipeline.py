@@ -16,7 +16,7 @@ from dvx.cli.common import (
     open_repo,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, git_add, kept_untracked, out, warn
+from dvx.cli.ui import emit_json, git_add, kept_untracked, out, report_staging, warn
 
 if TYPE_CHECKING:
     from dvx.pipeline.repro import ReproResult, StageResult
@@ -370,10 +370,7 @@ def _print_summary(root: str, result: ReproResult) -> None:
         out("Data and pipelines are up to date.")
     if result.lock_written:
         out("Updated dvx.lock.")
-    if result.staged:
-        out("Staged in Git: " + " ".join(result.staged))
-    elif result.to_stage:
-        out(f"To record this in Git, run:\n    {git_add(root, result.to_stage)}")
+    report_staging(root, result.staged, result.to_stage)
 
 
 @click.command(epilog=example("""

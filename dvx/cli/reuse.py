@@ -11,7 +11,7 @@ import click
 from dvx.cli import ui
 from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
-from dvx.cli.ui import emit_json, human_size, out, warn
+from dvx.cli.ui import emit_json, human_size, out, report_staging, warn
 
 if TYPE_CHECKING:
     from dvx.ops.imports import Updated
@@ -122,13 +122,12 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     pointer records the source (URL, path, the revision asked for and the commit it resolved
     to), so `dvx status` tells when the source moved and `dvx update` brings it up to date.
     The data goes to this repository's cache: `dvx push` sends it to your remote."""
-    from dvx.cli.data import _stage_hint
     from dvx.ops.imports import import_repo
 
     repo = open_repo()
     result = import_repo(repo, url, path, out, rev, force)
     _report_import(result)
-    _stage_hint(repo.root, result.added.to_stage)
+    report_staging(repo.root, result.added.staged, result.added.to_stage)
 
 
 @click.command("import-url", epilog=example("""
@@ -144,13 +143,12 @@ def import_url(url: str, out: str | None, force: bool) -> None:
     reaches) and track it here, recording the version its server reports (ETag or checksum,
     else size and modification time), so `dvx update` downloads it again only when it
     changed."""
-    from dvx.cli.data import _stage_hint
     from dvx.ops.imports import import_url as do_import_url
 
     repo = open_repo()
     result = do_import_url(repo, url, out, force)
     _report_import(result)
-    _stage_hint(repo.root, result.added.to_stage)
+    report_staging(repo.root, result.added.staged, result.added.to_stage)
 
 
 @click.command("get-url", epilog=example("""
@@ -186,7 +184,6 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
     """Bring imports up to date: an import from a repository follows its revision (or moves
     to --rev), an import from a URL is downloaded again if its version changed (always when
     its server reports none, to compare the data)."""
-    from dvx.cli.data import _stage_hint
     from dvx.ops.imports import update as do_update
 
     repo = open_repo()
@@ -203,7 +200,7 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
                 warn(f"ERROR: {r.path}: {r.detail}")
             elif not is_quiet():
                 out(f"{r.path}: {r.detail}")
-        _stage_hint(repo.root, [f"{r.path}.dvx" for r in results if r.rewritten])
+        report_staging(repo.root, [], [f"{r.path}.dvx" for r in results if r.rewritten])
     if not all(r.ok for r in results):
         sys.exit(1)  # a source that failed, a workspace copy kept or not restored
 

@@ -24,6 +24,17 @@ def warn(message: str) -> None:
     click.echo(printable(message), err=True)
 
 
+def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:
+    """What a command staged in Git itself (core.autostage), else the `git add` that records
+    what it changed; repository-relative paths."""
+    if is_quiet():
+        return
+    if staged:
+        out("Staged in Git: " + " ".join(staged))
+    elif to_stage:
+        out(f"To record this in Git, run:\n    {git_add(root, to_stage)}")
+
+
 def is_quiet() -> bool:
     """-q: print only errors."""
     ctx = click.get_current_context()
