@@ -197,7 +197,7 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
     in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the
     current directory."""
     if has_conflict_markers(data):
-        lock = literal_pathspec(LOCK_FILE if root is None else from_here(root, LOCK_FILE))
+        lock = literal_pathspec(from_here(root, LOCK_FILE))
         raise MergeConflictError(
             f"{LOCK_FILE} holds an unresolved Git merge conflict: both sides changed it.",
             f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "

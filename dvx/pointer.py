@@ -14,7 +14,6 @@ from typing import Any
 
 from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
-from dvx.logs import shell_quote
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
@@ -150,9 +149,8 @@ MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our oth
 
 
 def _how_to_resolve(data: bytes, where: str, root: str | None) -> str:
-    data_path = shell_quote(data_path_of(where)) if root is None else for_command(
-        root, data_path_of(where))
-    pointer = literal_pathspec(where if root is None else from_here(root, where))
+    data_path = for_command(root, data_path_of(where))
+    pointer = literal_pathspec(from_here(root, where))
     if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "

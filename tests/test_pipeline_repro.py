@@ -358,6 +358,14 @@ def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert result.code == 1 and "model.json" in result.stderr  # v2 is gone from the cache
 
 
+def _run_and_commit(repo: Path, dvx, pipeline: str, message: str) -> None:
+    """dvx.yaml as `pipeline`, run, and everything committed."""
+    write(repo / "dvx.yaml", pipeline)
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)
+
+
 def _ignored(root: Path, path: str) -> bool:
     return subprocess.run(["git", "check-ignore", "-q", path], cwd=root).returncode == 0
 
@@ -368,10 +376,7 @@ def test_an_output_switched_to_cache_false_is_left_to_git_and_back(repo, dvx):
     data left behind; switched back, Git ignores it again once it stops tracking it."""
     write(repo / "in.txt", "1\n")
     stage = "stages:\n  c:\n    cmd: cat in.txt > c.txt; cp in.txt m.bin\n    deps: [in.txt]\n"
-    write(repo / "dvx.yaml", stage + "    outs: [c.txt, m.bin]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "cached")
+    _run_and_commit(repo, dvx, stage + "    outs: [c.txt, m.bin]\n", "cached")
 
     write(repo / "dvx.yaml", stage + "    outs: [{c.txt: {cache: false}}, m.bin]\n")
     result = dvx("repro")
@@ -400,15 +405,9 @@ def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo,
     write(repo / ".gitignore", "*.log\n")
     write(repo / "in.txt", "1\n")
     stage = "stages:\n  c:\n    cmd: cat in.txt > run.log\n    deps: [in.txt]\n"
-    write(repo / "dvx.yaml", stage + "    outs: [{run.log: {cache: false}}]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "log not cached")
+    _run_and_commit(repo, dvx, stage + "    outs: [{run.log: {cache: false}}]\n", "log not cached")
     git(repo, "checkout", "-qb", "cached")
-    write(repo / "dvx.yaml", stage + "    outs: [run.log]\n")
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "log cached")
+    _run_and_commit(repo, dvx, stage + "    outs: [run.log]\n", "log cached")
     git(repo, "checkout", "-q", "main")
 
     assert "pointer left Git" not in dvx("status").output

@@ -10,12 +10,12 @@ the old cache's objects behind: `left_behind` says how many, and how to bring th
 from __future__ import annotations
 
 import os
-import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dvx.config import Config, split_key, validate
 from dvx.errors import UsageError
+from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_TIMEOUT
 
@@ -136,7 +136,7 @@ def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:
     local.save()
     return (f"cache.dir leads outside the repository, so it was also recorded in "
             ".dvx/config.local: this clone uses it. Each clone confirms it for itself with "
-            f"`dvx config --local cache.dir {shlex.quote(value)}`.")
+            f"`dvx config --local cache.dir {shell_quote(value)}`.")
 
 
 def left_behind(old_dir: str, new_dir: str, algo: str) -> str | None:
