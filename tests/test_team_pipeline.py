@@ -134,10 +134,11 @@ def test_repro_checks_out_a_teammates_run_instead_of_running_over_it(tmp_path):
     assert pulled.code == 0 and runs(not_fetched) == [], pulled.output
 
 
-def _teammate_reran(tmp_path, pipeline: str, bob_runs_first: bool = False) -> Path:
+def _teammate_reran(tmp_path, pipeline: str, bob_runs_first: bool = False,
+                    alice_runs: tuple[str, ...] = ()) -> Path:
     """alice runs `pipeline` (reading n.txt, logging its runs to runs.log) and shares it;
-    bob clones (and runs it, if `bob_runs_first`); alice changes n.txt, runs it again and
-    shares that; bob `git pull`s. Bob's clone."""
+    bob clones (and runs it, if `bob_runs_first`); alice changes n.txt, runs `repro
+    *alice_runs` and shares that; bob `git pull`s. Bob's clone."""
     team = Team(tmp_path)
     alice = team.founder()
     (alice / "n.txt").write_text("1\n")
@@ -149,7 +150,7 @@ def _teammate_reran(tmp_path, pipeline: str, bob_runs_first: bool = False) -> Pa
     if bob_runs_first:
         must("repro", cwd=bob)
     (alice / "n.txt").write_text("2\n")
-    must("repro", cwd=alice)
+    must("repro", *alice_runs, cwd=alice)
     share(alice, "n=2")
     git(bob, "pull", "-q", "origin", "main")
     return bob
@@ -242,21 +243,8 @@ NESTED = (
 
 
 def _teammate_reran_gen(tmp_path, *alice_runs: str) -> Path:
-    """alice runs NESTED and shares it; bob clones it; alice changes n.txt, runs `repro
-    *alice_runs` and shares that; bob `git pull`s. Bob's clone."""
-    team = Team(tmp_path)
-    alice = team.founder()
-    (alice / "n.txt").write_text("1\n")
-    (alice / "dvx.yaml").write_text(NESTED)
-    (alice / ".gitignore").write_text("runs.log\n")
-    must("repro", cwd=alice)
-    share(alice, "pipeline")
-    bob = team.clone("bob")
-    (alice / "n.txt").write_text("2\n")
-    must("repro", *alice_runs, cwd=alice)
-    share(alice, "n=2")
-    git(bob, "pull", "-q", "origin", "main")
-    return bob
+    """_teammate_reran of NESTED, alice running `repro *alice_runs`."""
+    return _teammate_reran(tmp_path, NESTED, alice_runs=alice_runs)
 
 
 def test_stages_reading_inside_or_around_a_teammates_directory_agree_in_status_dry_and_repro(
