@@ -523,6 +523,20 @@ def test_update_names_every_pointer_it_rewrote_even_with_the_same_data(source, p
     assert [(r["changed"], r["pointer_changed"]) for r in again] == [(False, False)] * 2
 
 
+def test_update_under_autostage_stages_the_pointers_it_rewrote(source, project):
+    team, alice = source
+    must("import", str(team.origin), "images/1.png", "-o", "one", cwd=project)
+    commit(project, "import")
+    must("config", "core.autostage", "true", cwd=project)
+    edit(alice, "images/1.png", "image 1, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 0 and "Staged in Git: one.dvx" in updated.stdout, updated.output
+    assert "git add" not in updated.stdout
+    assert git(project, "diff", "--cached", "--name-only").strip() == "one.dvx"
+
+
 def test_update_of_a_directory_names_the_files_it_kept(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0

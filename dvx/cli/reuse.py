@@ -200,7 +200,8 @@ def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool
                 warn(f"ERROR: {r.path}: {r.detail}")
             elif not is_quiet():
                 out(f"{r.path}: {r.detail}")
-        report_staging(repo.root, [], [f"{r.path}.dvx" for r in results if r.rewritten])
+        report_staging(repo.root, [f"{r.path}.dvx" for r in results if r.staged],
+                       [f"{r.path}.dvx" for r in results if r.rewritten and not r.staged])
     if not all(r.ok for r in results):
         sys.exit(1)  # a source that failed, a workspace copy kept or not restored
 

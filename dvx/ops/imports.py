@@ -356,6 +356,7 @@ class Updated:
     ok: bool = True  # False: the workspace does not hold the data (a copy was kept, say)
     rewritten: bool = False  # its pointer file changed: new data, or a new source commit
     failed: bool = False  # its source could not be read: nothing changed, `detail` says why
+    staged: bool = False  # its rewritten pointer file is staged in Git (core.autostage)
 
 
 @fetching_once()
@@ -425,13 +426,15 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
                   else f"new version {version}")
     pointer = pointer.with_user_fields_of(output.pointer)
     changed = pointer.oid != output.pointer.oid
+    staged = False
     if pointer != output.pointer:
-        done = _track(repo, output.path, pointer, force).checkout
+        tracked = _track(repo, output.path, pointer, force)
+        done, staged = tracked.checkout, bool(tracked.added.staged)
     else:
         done = checkout(repo, [Target(output)], force=force)
     return Updated(output.path, changed, _kept(
         detail if changed else f"{detail}; the data is the same", done), done.ok,
-        rewritten=pointer != output.pointer)
+        rewritten=pointer != output.pointer, staged=staged)
 
 
 def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
