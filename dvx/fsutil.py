@@ -24,15 +24,17 @@ _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 
 
 NAME_MAX = 255  # bytes in one file name, on every filesystem dvx supports
-_TEMP_EXTRA = 18  # what a temporary's name adds: ".", "." and 12 hex digits, ".tmp"
+_TEMP_MARK = "dvx-"  # before the digits: no file of a user's is taken for one of dvx's
+_TEMP_EXTRA = 22  # what a temporary's name adds: ".", ".dvx-", 12 hex digits, ".tmp"
+STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no command
 
 
 def temp_name_for(path: str) -> str:
-    """A unique, hidden name beside `path` (same directory, so rename is atomic): 12 hex
-    digits, this process's random prefix and a counter (no system call per name). It never
-    exceeds NAME_MAX: a long name is cut, and marked so with `~` before the digits."""
+    """A unique, hidden name beside `path` (same directory, so rename is atomic): `dvx-` and
+    12 hex digits, this process's random prefix and a counter (no system call per name). It
+    never exceeds NAME_MAX: a long name is cut, and marked so with `~` before `dvx-`."""
     head, tail = os.path.split(path)
-    unique = f"{_temp_prefix}{next(_temp_counter) & 0xFFFFFF:06x}"
+    unique = f"{_TEMP_MARK}{_temp_prefix}{next(_temp_counter) & 0xFFFFFF:06x}"
     encoded = os.fsencode(tail)
     if len(encoded) + _TEMP_EXTRA <= NAME_MAX:
         return os.path.join(head, f".{tail}.{unique}.tmp")
@@ -51,27 +53,55 @@ if hasattr(os, "register_at_fork"):  # workers (dvx/processes.py) must not repea
     os.register_at_fork(after_in_child=_new_temp_prefix)
 
 
-_TEMP_NAME = re.compile(r"\.(.+)([.~])[0-9a-f]{12}\.tmp", re.DOTALL)
+# The names `temp_name_for` gives, and (group 3 empty) those of dvx versions before the mark,
+# which had 18 bytes of room: a file of a user's may have a name of that older form.
+_TEMP_NAME = re.compile(r"\.(.+)([.~])(dvx-)?[0-9a-f]{12}\.tmp", re.DOTALL)
+_OLD_TEMP_EXTRA = 18
 
 
 def temp_target(name: str) -> str | None:
-    """If `name` is a temporary made by `temp_name_for`, the name of the file it stands in for
-    (for a cut name, the part that was kept). A process killed mid-write leaves such a file
-    behind; it is never data."""
+    """If `name` is a temporary made by `temp_name_for` (or by a dvx before its mark), the
+    name of the file it stands in for (for a cut name, the part that was kept). A process
+    killed mid-write leaves such a file behind; it is never data."""
     match = _TEMP_NAME.fullmatch(name)
     return match.group(1) if match else None
 
 
+def is_own_temp(name: str) -> bool:
+    """Is `name` of the form `temp_name_for` gives now, marked as dvx's (not of the older
+    form, which a file of a user's may have)?"""
+    match = _TEMP_NAME.fullmatch(name)
+    return match is not None and match.group(3) is not None
+
+
 def is_temp_for(name: str, target: str) -> bool:
-    """Is `name` a temporary that `temp_name_for` made for a file named `target`?"""
+    """Is `name` a temporary that `temp_name_for` (or a dvx before its mark) made for a file
+    named `target`?"""
     match = _TEMP_NAME.fullmatch(name)
     if match is None:
         return False
-    kept, mark = match.groups()
+    kept, mark, own = match.groups()
     if mark == ".":
         return kept == target
+    extra = _TEMP_EXTRA if own else _OLD_TEMP_EXTRA
     encoded = os.fsencode(target)
-    return len(encoded) + _TEMP_EXTRA > NAME_MAX and encoded.startswith(os.fsencode(kept))
+    return len(encoded) + extra > NAME_MAX and encoded.startswith(os.fsencode(kept))
+
+
+def is_leftover(path: str, older_than: float = 0) -> bool:
+    """May the temporary at `path` be deleted as what a killed process left: a file or
+    symlink at least `older_than` seconds old that no live process holds (see `hold`)?"""
+    import time
+
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if older_than and st.st_mtime >= time.time() - older_than:
+        return False
+    if stat.S_ISLNK(st.st_mode):  # made whole by symlink(2): never being written
+        return True
+    return stat.S_ISREG(st.st_mode) and not is_held(path)
 
 
 # Large temporaries this process is writing (downloads, copies into the cache): on Ctrl-C the

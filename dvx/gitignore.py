@@ -62,9 +62,11 @@ def remove_entry(data_path: str) -> str | None:
     return gitignore
 
 
-# The names fsutil.temp_name_for gives (`.NAME.<12 hex digits>.tmp`, or `.CUT~<12 hex>.tmp`
-# for a name cut short), as one pattern: what a killed dvx leaves beside data is never Git's.
-TEMPORARIES_PATTERN = ".?*[.~]" + "[0-9a-f]" * 12 + ".tmp"
+# The names fsutil.temp_name_for gives (`.NAME.dvx-<12 hex digits>.tmp`, or
+# `.CUT~dvx-<12 hex>.tmp` for a name cut short), as one pattern: what a killed dvx leaves
+# beside data is never Git's. A clone that had the pattern of the older, unmarked names keeps
+# it, for what an older dvx left.
+TEMPORARIES_PATTERN = ".?*[.~]dvx-" + "[0-9a-f]" * 12 + ".tmp"
 TEMPORARIES_COMMENT = "# dvx: temporary files an interrupted dvx command may leave beside data"
 
 

@@ -264,14 +264,30 @@ def remove_temporaries(top: str, temps: list[str], known: Collection[str]) -> No
                     by_parent.setdefault(head, []).append(tail)
             if not any(fsutil.is_temp_for(name, n) for n in by_parent.get(parent, ())):
                 continue
-        fsutil.remove_quietly(join_posix(top, rel))
+        remove_leftover(join_posix(top, rel))
 
 
 def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
     """Delete the temporaries an interrupted dvx left beside these outputs, their pointers and
     .gitignore files. Hold the repository lock."""
     for path in temporaries_beside(root, relpaths):
-        fsutil.remove_quietly(path)
+        remove_leftover(path)
+
+
+def remove_leftover(path: str) -> None:
+    """Delete the temporary at `path` if a killed command left it: one named as dvx names its
+    own at once (the repository lock keeps every other command from writing there), unless a
+    live process holds it; one of the older, unmarked form (a file of a user's may be named
+    so) only as the cache's are deleted: an hour old, and held by none."""
+    name = os.path.basename(path)
+    older_than = 0 if fsutil.is_own_temp(name) else fsutil.STALE_TEMP_SECONDS
+    if not fsutil.is_leftover(path, older_than):
+        return
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    log.info("Removed %s, which an interrupted dvx command left", quoted(path))
 
 
 def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:

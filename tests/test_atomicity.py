@@ -135,12 +135,31 @@ def test_temporaries_of_an_interrupted_run_are_never_tracked_as_data(repo, dvx):
     assert dvx("add", "images").code == 0
     tracked = (repo / "images.dvx").read_bytes()
     # what a killed checkout leaves: a half-copied file under a hidden temporary name
-    leftover = write(repo / "images/.cat.png.0123456789ab.tmp", b"ca")
+    leftover = write(repo / "images/.cat.png.dvx-0123456789ab.tmp", b"ca")
     status = dvx("status", "--json")
     assert status.code == 0 and '"changed": false' in status.stdout, status.output
     assert dvx("add", "images").code == 0
     assert (repo / "images.dvx").read_bytes() == tracked  # not part of the directory
     assert not leftover.exists()  # and cleaned up by the next command that holds the lock
+
+
+def test_only_marked_or_stale_temporaries_beside_data_are_deleted(repo, dvx_proc):
+    """A file of the user's named as dvx's temporaries once were (`.NAME.<12 hex>.tmp`) is
+    deleted beside tracked data only as an old leftover is: an hour old and held by none."""
+    write(repo / "report", b"data")
+    write(repo / "images/cat.png", b"cat")
+    mine = write(repo / ".report.2024abcdef01.tmp", b"my own draft")
+    mine_inside = write(repo / "images/.cat.png.0123456789ab.tmp", b"my own note")
+    killed = write(repo / ".report.dvx-0123456789ab.tmp", b"dat")  # what a killed dvx leaves
+    old = write(repo / ".report.dvx.0123456789ab.tmp", b"d")  # an older dvx's, of report.dvx
+    stamp = old.stat().st_mtime - 2 * 3600
+    os.utime(old, (stamp, stamp))
+    added = dvx_proc("-v", "add", "report", "images", cwd=repo)
+    assert added.code == 0, added.output
+    assert mine.read_bytes() == b"my own draft" and mine_inside.read_bytes() == b"my own note"
+    assert not killed.exists() and not old.exists()
+    assert f"Removed '{killed}'" in added.stderr and f"Removed '{old}'" in added.stderr
+    assert "2024abcdef01" not in added.stderr
 
 
 def run_with_file_size_limit(args: list[str], cwd: Path, limit: int) -> subprocess.CompletedProcess:

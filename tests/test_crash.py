@@ -45,7 +45,7 @@ from dvx.pointer import parse_pointer
 
 ALGO = "xxh128"
 # What fsutil.temp_name_for and ObjectStore.put_file name in-flight files: hidden, 12 hex, .tmp
-TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+TEMP_NAME = re.compile(r"\..+[.~]dvx-[0-9a-f]{12}\.tmp")
 
 
 # --- what a user can observe ------------------------------------------------------------------

@@ -35,7 +35,6 @@ from dvx.objects.odb import ObjectStore
 
 log = get_logger(__name__)
 
-STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no download
 DELETED, YOUNG, GONE = "deleted", "young", "gone"  # what `remove_unused` did
 
 
@@ -146,27 +145,20 @@ class LocalCache(ObjectStore):
     def _generation_path(self) -> str:
         return os.path.join(self.root, "generation")
 
-    def remove_stale_temporaries(self, older_than: float = STALE_TEMP_SECONDS) -> None:
+    def remove_stale_temporaries(self, older_than: float = fsutil.STALE_TEMP_SECONDS) -> None:
         """Delete what killed dvx processes left in `<cache>/tmp`: only names of dvx's own
         temporary pattern, at least `older_than` seconds old, that no live process holds.
         The directory may be shared (cache.dir), or named by a cloned repository's config:
         anything else there is never touched."""
-        import time
-
-        cutoff = time.time() - older_than
         try:
             entries = list(os.scandir(self.tmp_dir))
         except OSError:
             return
         for entry in entries:
-            if fsutil.temp_target(entry.name) is None:
-                continue
-            try:
-                if (entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff
-                        and not fsutil.is_held(entry.path)):
+            if fsutil.temp_target(entry.name) is not None and fsutil.is_leftover(entry.path,
+                                                                                 older_than):
+                with contextlib.suppress(OSError):  # gone already, or not ours to remove
                     os.unlink(entry.path)
-            except OSError:
-                pass  # gone already, or not ours to remove
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside, out of the object layout; never delete it."""
