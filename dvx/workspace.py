@@ -102,8 +102,8 @@ def stale_link_oid(repo: Repo, path: str) -> str | None:
 def file_state(repo: Repo, path: str, display: str,
                st: os.stat_result | None = None) -> FileState | None:
     """The state of the file at `path`, or None if nothing is there. A cache link is judged
-    by its object's stat: an edit through any link to the object shows there, and the stat
-    cache vouches for the object's bytes only while that stat is unchanged."""
+    by its object's stat: an edit or a `chmod +x` through any link to the object shows there,
+    and the stat cache vouches for the object's bytes only while that stat is unchanged."""
     if st is None:
         try:
             st = os.lstat(path)
@@ -130,9 +130,7 @@ def file_state(repo: Repo, path: str, display: str,
                 return None
             return FileState(linked, 0, False, True, linked, dangling=True)
         repo.statcache.put(path, st, oid)
-    if linked is not None:
-        return FileState(oid, st.st_size, False, True, linked)
-    return FileState(oid, st.st_size, is_executable(st.st_mode), False)
+    return FileState(oid, st.st_size, is_executable(st.st_mode), linked is not None, linked)
 
 
 def not_regular_error(display: str, hint: str) -> PathError:

@@ -432,6 +432,27 @@ def test_a_linked_file_made_executable_gets_a_copy_of_its_own(repo, dvx):
     assert not [p for p in os.listdir(repo) if p.endswith(".tmp")]
 
 
+def test_a_symlinked_file_made_executable_is_modified_and_add_records_its_bit(repo, dvx):
+    dvx("config", "cache.type", "symlink")
+    for name in ("run.sh", "other.sh", "reset.sh"):
+        write(repo / name, "echo hi\n")
+    assert dvx("add", "run.sh", "other.sh", "reset.sh").code == 0
+    os.chmod(repo / "run.sh", 0o555)  # through the link: the object's mode, every link's
+    status = dvx("status", "--json")
+    assert '"workspace": "unchanged"' not in status.stdout, status.stdout
+    assert dvx("add", "run.sh").code == 0
+    assert "exec: true" in (repo / "run.sh.dvx").read_text()
+    assert not (repo / "run.sh").is_symlink() and os.access(repo / "run.sh", os.X_OK)
+    objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]
+    assert len(objects) == 1 and stat.S_IMODE(objects[0].stat().st_mode) == 0o444
+    assert not os.access(repo / "other.sh", os.X_OK)
+    assert dvx("status", "-q").code == 0
+    os.chmod(repo / "reset.sh", 0o555)
+    assert dvx("checkout", "--force", "reset.sh").code == 0  # discards the chmod
+    assert stat.S_IMODE(objects[0].stat().st_mode) == 0o444
+    assert dvx("status", "-q").code == 0
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

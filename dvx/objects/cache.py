@@ -48,6 +48,9 @@ class Ingested:
     to_symlink: bool = False
 
 
+_UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables are copies
+
+
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
@@ -175,12 +178,12 @@ class LocalCache(ObjectStore):
         return hash_file(self.oid_path(oid), self.algo, changed_is_error=False)[0] == oid
 
     def unshare(self, path: str, oid: str) -> bool:
-        """If the file at `path` is the object's own inode (a hard link since made executable,
-        which made the object executable too): give the file a copy of its own and the
-        object its read-only mode back. Whether it was."""
+        """If the file at `path` is the object's own inode, or a symlink to it (a link since made
+        executable, which made the object executable too): give the file a copy of its own and
+        the object its read-only mode back. Whether it was."""
         final = self.oid_path(oid)
         try:
-            if not os.path.samestat(os.stat(final), os.lstat(path)):
+            if not os.path.samestat(os.stat(final), os.stat(path)):
                 return False
         except FileNotFoundError:
             return False
@@ -586,14 +589,22 @@ class LocalCache(ObjectStore):
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
                             unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
-            fsutil.make_readonly(self.oid_path(oid))
+            self._protect(self.oid_path(oid))
             return used, os.stat(dst)
         placed = os.lstat(dst)
-        if used == "hardlink" and placed.st_mode & fsutil.WRITE_BITS:
+        if used == "hardlink" and placed.st_mode & _UNPROTECTED_BITS:
             # The object shares this inode: an edit through the workspace must be refused.
-            fsutil.make_readonly(dst)
+            self._protect(dst)
             placed = os.lstat(dst)
         return used, placed
+
+    @staticmethod
+    def _protect(path: str) -> None:
+        """Make the object at `path` read-only and not executable, as it was stored, again: a
+        chmod through a link to it changes the mode of every path linked to it."""
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & _UNPROTECTED_BITS:
+            os.chmod(path, mode & ~_UNPROTECTED_BITS)
 
     def object_for_symlink(self, target: str) -> str | None:
         """If `target` (a symlink's target, as written or resolved) is an object path of this

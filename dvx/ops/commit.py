@@ -446,7 +446,8 @@ def _take_back(repo: Repo, path: str, state: FileState) -> os.stat_result:
     the object holds now (the file's content, to be stored as any file is); the object, which
     no longer holds the bytes its oid names, is set aside once the add has stored them."""
     assert state.linked_oid is not None
-    fsutil.place(repo.cache.oid_path(state.linked_oid), path, ("copy",))
+    fsutil.place(repo.cache.oid_path(state.linked_oid), path, ("copy",),
+                 exec_bit=state.executable)
     repo.cache.damaged.add(state.linked_oid)
     return os.lstat(path)
 
@@ -496,9 +497,12 @@ def _ingest_file(repo: Repo, full: str, display: str, st: os.stat_result | None 
     st = st or os.lstat(full)
     if stat.S_ISLNK(st.st_mode):
         state = _linked_object(repo, full, display, st)
-        if not state.holds_its_own_bytes:
+        if state.holds_its_own_bytes:
+            st = _take_back(repo, full, state)
+        elif state.executable and repo.cache.unshare(full, state.oid):  # chmod +x through it
+            st = os.lstat(full)  # an executable copy of its own, stored as any file is
+        else:
             return state.oid, state.size, False, None
-        st = _take_back(repo, full, state)
     oid, size, executable, seen, link = _store_file(repo, full, st, repo.link_types, on_bytes)
     _note_changed_object(repo, st, oid, was_oid)
     if seen is not None:

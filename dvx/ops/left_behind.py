@@ -212,7 +212,7 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
         except DvxError:
             return CHANGED
         if state is None or state.dangling or state.oid != entry.oid or (
-                not state.is_cache_link and state.executable != entry.executable):
+                state.executable != entry.executable):
             return CHANGED
     if repo.cache.missing([synced.oid, *(e.oid for e in placed.values())]):
         return NOT_CACHED

@@ -178,8 +178,7 @@ def _moved_since(pointer: Pointer, synced: Synced) -> bool:
 def _holds_synced(state: FileState, synced: Synced) -> bool:
     """Does the file still hold what it was synced to, its mode too where that is known?"""
     return state.oid == synced.oid and (
-        synced.executable is None or state.executable == synced.executable
-        or (state.is_cache_link and not synced.executable))
+        synced.executable is None or state.executable == synced.executable)
 
 
 def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> OutputStatus:
@@ -190,9 +189,7 @@ def _file_status(repo: Repo, output: Output, synced_before: Synced | None) -> Ou
     result = OutputStatus(output.path, "file", UNCHANGED, in_cache)
     if state is None and not os.path.lexists(full):
         result.workspace = _absent(repo, output)
-    elif state is not None and state.oid == pointer.oid and (
-            state.executable == pointer.executable
-            or (state.is_cache_link and not pointer.executable)):  # executables are copies
+    elif state is not None and state.oid == pointer.oid and state.executable == pointer.executable:
         pass
     elif state is not None and synced_before is not None and _holds_synced(state, synced_before):
         result.workspace, result.current_oid = OUTDATED, state.oid

@@ -136,7 +136,7 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
             except FileNotFoundError:  # its object left the cache: it stands for it still
                 compare(i, linked, False)
                 continue
-            executable = False
+            executable = is_executable(st.st_mode)  # read-only, unless chmodded through a link
         while record is not None and record[0] < path:
             record = next(records, None)
         oid = trusted_oid(record[1], st) if record is not None and record[0] == path else None
