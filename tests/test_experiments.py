@@ -86,6 +86,20 @@ def test_an_experiment_is_a_ref_of_its_own_and_the_branch_never_moves(project):
     assert len(_show(project)) == 4
 
 
+def test_set_refuses_a_params_file_that_is_a_link_and_changes_nothing(project, tmp_path):
+    outside = write(tmp_path / "outside.yaml", "train:\n  lr: 0.1\nsecret: hunter2\n")
+    (project / "params.yaml").unlink()
+    os.symlink(outside, project / "params.yaml")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a linked params file")
+    result = run_dvx("exp", "run", "-S", "train.lr=0.5", cwd=project)
+    assert result.code == 2 and "'params.yaml' is a symbolic link" in result.stderr
+    assert os.readlink(project / "params.yaml") == str(outside)
+    assert outside.read_text() == "train:\n  lr: 0.1\nsecret: hunter2\n"
+    assert git(project, "for-each-ref", "refs/exps") == ""
+    assert git(project, "status", "--porcelain") == ""
+
+
 def test_show_formats_sorting_and_only_changed_columns(project):
     for lr in ("0.05", "0.2", "0.01"):
         must("exp", "run", "-S", f"train.lr={lr}", "-n", f"lr-{lr}", cwd=project)

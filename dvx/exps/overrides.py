@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import UsageError
-from dvx.paths import check_relpath
+from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
+from dvx.workspace import symlink_error
 from dvx.yamlio import DuplicateKeyError, has_conflict_markers, strict_loader
 
 
@@ -106,6 +107,11 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
     for override in overrides:
         by_file.setdefault(override.file, []).append(override)
     for file in by_file:
+        # Written in place, a link would be replaced by the file it leads to, maybe from
+        # outside the repository: refused, as `dvx repro` refuses a params file that is one.
+        check_no_symlinked_parent(repo.root, file)
+        if os.path.islink(repo.abspath(file)):
+            raise symlink_error(file)
         if not os.path.isfile(repo.abspath(file)):
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
                              "Set params of an existing YAML or JSON file (params.yaml when "
