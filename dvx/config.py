@@ -196,6 +196,17 @@ class ConfigFile:
         fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"))
 
 
+def _refuse_link(path: str) -> None:
+    """The tracked config is a regular file: a symbolic link committed in Git there would
+    make dvx read settings from anywhere, and its next write copy them into the repository."""
+    if os.path.islink(path):
+        raise ConfigError(f"The config file '{path}' is a symbolic link: dvx reads the "
+                          "repository's tracked config only from a regular file, so that a "
+                          "link committed in Git cannot make it read settings from elsewhere.",
+                          "Replace the link with a regular file holding the settings, and "
+                          "commit it.")
+
+
 class Config:
     """The merged view of all levels, plus access to each level's file for writing."""
 
@@ -206,6 +217,8 @@ class Config:
         if dvx_dir is not None:
             self.paths["project"] = os.path.join(dvx_dir, "config")
             self.paths["local"] = local_path or os.path.join(dvx_dir, "config.local")
+        if "project" in self.paths:
+            _refuse_link(self.paths["project"])
         self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
 
     def file(self, level: str) -> ConfigFile:

@@ -159,3 +159,16 @@ def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo,
     assert not (repo / "a.txt.dvx").exists() and not (repo / ".gitignore").exists()
     for unaffected in (("status",), ("checkout",), ("gc", "-w", "-f")):  # never stage in Git
         assert dvx(*unaffected).code == 0, unaffected
+
+
+def test_a_tracked_config_that_is_a_symbolic_link_is_refused_and_never_copied(repo, dvx,
+                                                                              tmp_path):
+    elsewhere = tmp_path / "elsewhere.cfg"
+    elsewhere.write_text('[core]\nremote = x\n[remote "x"]\nurl = /tmp/store-of-a-test\n')
+    config = repo / ".dvx" / "config"
+    config.unlink()
+    config.symlink_to(elsewhere)
+    for command in (("remote", "list"), ("config", "core.autostage", "true"), ("status",)):
+        refused = dvx(*command)
+        assert refused.code == 2 and "is a symbolic link" in refused.stderr, command
+    assert config.is_symlink() and "autostage" not in elsewhere.read_text()
