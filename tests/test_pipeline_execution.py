@@ -156,6 +156,30 @@ stages:
     assert (repo / "kept.txt").read_text() == "x\ny\n"
 
 
+def test_a_run_keeps_the_files_dvxignore_keeps_out_of_an_output_directory(repo, dvx):
+    """They are no data of the output (never cached): deleting them would lose them for
+    good, as `stage remove --outs` knows. What the output holds is deleted before a run."""
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  mk:
+    cmd: mkdir -p out/sub && cp in.txt out/sub/$(cat in.txt).txt
+    deps: [in.txt]
+    outs: [out]
+""")
+    assert dvx("repro").code == 0
+    write(repo / ".dvxignore", "*.tmp\n")
+    write(repo / "out" / "sub" / "notes.tmp", "my notes")
+    write(repo / "in.txt", "y\n")
+    assert dvx("repro").code == 0
+    assert sorted(p.name for p in (repo / "out" / "sub").iterdir()) == ["notes.tmp", "y.txt"]
+    write(repo / "in.txt", "x\n")
+    restored = dvx("repro")
+    assert "Restored 'mk' from the run-cache" in restored.output
+    assert sorted(p.name for p in (repo / "out" / "sub").iterdir()) == ["notes.tmp", "x.txt"]
+    assert (repo / "out" / "sub" / "notes.tmp").read_text() == "my notes"
+
+
 def test_a_persist_output_is_never_written_through_a_link_into_a_linked_cache(
         repo, dvx, tmp_path):
     (tmp_path / "bigdisk" / "cache").mkdir(parents=True)  # .dvx/cache on another disk

@@ -64,7 +64,11 @@ from dvx.pipeline.staleness import (
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
-from dvx.workspace import keep_links_on_set_aside, remove_temporaries_beside
+from dvx.workspace import (
+    delete_tracked_data,
+    keep_links_on_set_aside,
+    remove_temporaries_beside,
+)
 
 log = get_logger(__name__)
 
@@ -538,7 +542,7 @@ class _Scheduler:
         targets = runcache.targets_for(record)
         if _set_aside_changed(self.repo, stage, targets):
             return None
-        _remove_outputs(self.repo, stage)
+        _remove_outputs(self.repo, stage, self.locks.get(stage.name))
         flags = {o.path: o for o in stage.outs}
         for target in targets:  # Git tracks these: an independent, writable copy
             pointer = target.output.pointer
@@ -558,7 +562,7 @@ class _Scheduler:
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
-        _remove_outputs(self.repo, stage)
+        _remove_outputs(self.repo, stage, self.locks.get(stage.name))
         on_line: Callable[[str], None] | None = None
         if self.reporter.capture:
             def on_line(text: str) -> None:
@@ -710,19 +714,20 @@ def _changed_objects(repo: Repo, targets: list[Target]) -> list[str]:
     return [oid for oid, size in sizes.items() if repo.cache.changed_size(oid, size)]
 
 
-def _remove_outputs(repo: Repo, stage: Stage) -> None:
+def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
     """Delete what the stage will produce, so nothing stale survives a failed run; outputs
-    that persist between runs are kept, as writable copies the command may change."""
+    that persist between runs are kept, as writable copies the command may change. Files
+    .dvxignore keeps out of an output directory are not its data (never cached, so nothing
+    could bring them back) and stay, unless the manifest `locked` records names them."""
+    manifests = {o.path: o.oid for o in locked.outs if o.is_dir} if locked else {}
     for out in stage.outs:
         full = repo.abspath(out.path)
         if out.persist:
             if os.path.lexists(full):
                 _make_editable(repo, full)
             continue
-        if os.path.isdir(full) and not os.path.islink(full):
-            fsutil.rmtree(full)
-        elif os.path.lexists(full):
-            os.unlink(full)
+        if os.path.lexists(full):
+            delete_tracked_data(repo, out.path, manifests.get(out.path))
         fsutil.makedirs(os.path.dirname(full))
 
 
