@@ -11,6 +11,8 @@ from conftest import git, write
 from pipeline_kit import make_ml_repo, runs
 from remotes import local_spec
 
+from dvx.lockfile import read_lock
+
 ALL = ["prepare", "featurize", "train", "evaluate", "stats"]
 
 
@@ -115,6 +117,49 @@ stages:
     assert (other / "m.bin").read_text() == "model\n"  # from its own remote
     assert not (other / "tmp.bin").exists()  # never pushed, so not pulled
     assert "s: missing outs: tmp.bin" in dvx("status", cwd=other).stdout
+
+
+def test_push_run_cache_sends_a_run_only_where_all_its_outputs_may_go(repo, dvx, tmp_path):
+    """A run record is restored only with all its outputs, so a remote gets it (and its
+    objects) only if every output may go there: never a `push: false` output, and an output
+    with its own remote only to that one (or to a remote named with -r, as a plain push)."""
+    main, models = tmp_path / "main-store", tmp_path / "model-store"
+    assert dvx("remote", "add", "-d", "main", str(main)).code == 0
+    assert dvx("remote", "add", "models", str(models)).code == 0
+    write(repo / "in.txt", "in\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  plain:
+    cmd: cat in.txt > a.txt
+    deps: [in.txt]
+    outs: [a.txt]
+  model:
+    cmd: echo model > m.bin; echo m | cat in.txt - > m.txt
+    deps: [in.txt]
+    outs: [m.txt, {m.bin: {remote: models}}]
+  scratch:
+    cmd: echo scratch > tmp.bin; echo s | cat in.txt - > s.txt
+    deps: [in.txt]
+    outs: [s.txt, {tmp.bin: {push: false}}]
+""")
+    assert dvx("repro").code == 0
+    oids = {o.path: o.oid for lock in read_lock(str(repo), "xxh128").values() for o in lock.outs}
+
+    def stored(store: Path) -> tuple[int, set[str]]:
+        records = len(list((store / "runs" / "xxh128").glob("*/*")))
+        held = {path for path, oid in oids.items()
+                if oid in local_spec(store, str(store), {}).oids()}
+        return records, held
+
+    pushed = dvx("push", "--run-cache")
+    assert pushed.code == 0, pushed.output
+    assert "Pushed 1 run record of the run-cache." in pushed.stdout, pushed.stdout
+    assert "Kept 2 run records off the remote" in pushed.stdout
+    assert stored(main) == (1, {"a.txt", "m.txt", "s.txt"})  # those of the plain push
+    assert dvx("push", "--run-cache", "-r", "models").code == 0
+    assert stored(models) == (2, {"a.txt", "m.txt", "m.bin", "s.txt"})  # all but tmp.bin
+    assert dvx("push", "--run-cache").code == 0
+    assert stored(main)[0] == 1
 
 
 def test_status_and_fsck_of_a_remote_check_what_belongs_on_it(repo, dvx, tmp_path):

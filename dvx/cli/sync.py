@@ -220,6 +220,10 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
     if not is_quiet() and not as_json:
         out(f"{'Pushed' if push else 'Fetched'} {runs.records} run record"
             f"{'' if runs.records == 1 else 's'} of the run-cache.")
+        if runs.held_back:
+            out(f"Kept {runs.held_back} run record{'' if runs.held_back == 1 else 's'} "
+                "off the remote: an output of each has `push: false`, or "
+                "`remote:` naming another remote, in dvx.yaml.")
 
 
 def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,

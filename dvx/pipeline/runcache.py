@@ -32,7 +32,7 @@ from dvx.lockfile import LockedPath, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import check_relpath
-from dvx.pipeline.spec import Stage
+from dvx.pipeline.spec import Out, Stage
 from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
 from dvx.remote.store import RemoteStore
@@ -278,6 +278,7 @@ class RunsTransfer:
     records: int = 0
     sync: Any = None  # the SyncResult of the objects
     problems: list[str] = field(default_factory=list)
+    held_back: int = 0  # records not pushed: an output of theirs may not go to that remote
 
 
 def _remote_runs_dir(algo: str) -> str:
@@ -303,11 +304,16 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
     name, remote = open_remote(repo, remote_name)
     result = RunsTransfer()
     records = []
+    rules = _output_rules(repo)
     for skey, rkey in local_entries(repo):
         record = lookup(repo, skey, rkey)
         needed = objects_of(repo, record) if record is not None else None
-        if record is not None and needed is not None:  # else: its outputs left the cache
+        if record is None or needed is None:  # its outputs left the cache
+            continue
+        if _may_go_to(record, rules, name, explicit=remote_name is not None):
             records.append((record, needed))
+        else:
+            result.held_back += 1
     targets = [t for record, _ in records for t in targets_for(record)]
     result.sync = push(repo, targets, name, jobs)
     failed = set(result.sync.transfer.failed)
@@ -327,6 +333,31 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
         else:
             result.problems.append(f"run record {record.run_key}: {describe(error)}")
     return result
+
+
+def _output_rules(repo: Repo) -> dict[str, Out]:
+    """Each output path of dvx.yaml with its options (`push`, `remote`), which hold for
+    every run of an output of that path."""
+    from dvx.pipeline.spec import load_pipeline
+
+    pipeline = load_pipeline(repo)
+    if pipeline is None:
+        return {}
+    return {out.path: out for stage in pipeline.stages for out in stage.outs}
+
+
+def _may_go_to(record: RunRecord, rules: Mapping[str, Out], name: str, explicit: bool
+               ) -> bool:
+    """May the record, and so every output of it, go to the remote `name`? Not when an output
+    is `push: false`, nor (unless `-r` named the remote, as a plain push -r) when an output
+    belongs on another remote: a remote holds a record only with all of its objects."""
+    for out in record.outs:
+        rule = rules.get(out.path)
+        if rule is None:
+            continue
+        if not rule.push or (not explicit and rule.remote not in (None, name)):
+            return False
+    return True
 
 
 def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
