@@ -5,6 +5,7 @@ instead of running it."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from conftest import git, write
@@ -221,3 +222,50 @@ stages:
     assert pushed.code == 0 and "Pushed 2 objects" in pushed.stdout, pushed.output
     assert "[remote 'main']" in pushed.stdout, pushed.stdout
     assert "[remote 'main']" in dvx("fetch").stdout
+
+
+def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo, dvx,
+                                                                          tmp_path):
+    """`gc --remote` deletes the run records that need an object it deletes (first: a store
+    holds a record only with all its objects); a record whose objects a remote lacks anyway
+    (a gc by an older dvx) is no record: pull succeeds, and repro --pull runs the stage."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "main", str(store)).code == 0
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "raw.txt", "raw\n")
+    write(repo / "dvx.yaml", """\
+stages:
+  train:
+    cmd: cat raw.txt > model.bin && echo ${lr} >> model.bin
+    deps: [raw.txt]
+    params: [lr]
+    outs: [model.bin]
+""")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "lr 0.1")
+    write(repo / "params.yaml", "lr: 0.2\n")  # an experiment, shared and then dropped
+    assert dvx("repro").code == 0
+    assert dvx("push", "--run-cache").code == 0
+    records = store / "runs" / "xxh128"
+    before = tmp_path / "records-before-gc"
+    shutil.copytree(records, before)
+    assert len(list(records.glob("*/*"))) == 2
+    git(repo, "checkout", "-q", "params.yaml")
+    assert dvx("repro").code == 0
+    collected = dvx("gc", "-w", "-c", "main", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert "Removed 1 run record of the run-cache from the remote 'main'" in collected.stdout
+    assert len(list(records.glob("*/*"))) == 1
+
+    shutil.copytree(before, records, dirs_exist_ok=True)  # as an older dvx's gc left it
+    bob = clone(repo, tmp_path / "bob")
+    write(bob / "params.yaml", "lr: 0.2\n")
+    pulled = dvx("pull", "--run-cache", cwd=bob)
+    assert pulled.code == 0, pulled.output
+    assert "Fetched 0 run records of the run-cache." in pulled.stdout
+    assert "0 failed" in pulled.stdout
+    ran = dvx("repro", "--pull", cwd=bob)
+    assert ran.code == 0, ran.output
+    assert "Running stage 'train'" in ran.stdout
+    assert (bob / "model.bin").read_text() == "raw\n0.2\n"

@@ -215,6 +215,7 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
         runs = runcache.fetch_runs(repo, remote_name, jobs, runcache.pipeline_stage_keys(repo))
     if runs.sync is not None:
         result.transfer.merge(runs.sync.transfer)
+        result.paths.merge(runs.sync.paths)
         result.problems += runs.sync.problems
     result.problems += runs.problems
     if not is_quiet() and not as_json:
@@ -535,6 +536,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     from dvx.history import Scope
     from dvx.ops.gc import SCOPE_OPTIONS
     from dvx.ops.gc import gc as do_gc
+    from dvx.pipeline.runcache import records_needing
 
     if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs):
         raise UsageError("gc needs an explicit scope of what to keep.", SCOPE_OPTIONS)
@@ -547,7 +549,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                          "Pass -f to confirm, or --dry-run to only list what would go.")
     confirm = None if dry_run or force else _confirm_gc
     results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm,
-                    projects)
+                    projects, records_needing)
     if as_json:
         emit_json([r.to_json() for r in results])
     elif not is_quiet():
@@ -560,6 +562,10 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 + ("." if not (dry_run and r.removed) else ":"))
             if dry_run:
                 _list_removals(r, named)
+            if r.run_records_removed:
+                n = r.run_records_removed
+                out(f"Removed {n} run record{'' if n == 1 else 's'} of the run-cache from the "
+                    f"{r.where}: {'its' if n == 1 else 'their'} outputs were removed.")
     for r in results[1:]:
         if r.used_outside_scope:
             warn(_used_outside_scope(r, dry_run))

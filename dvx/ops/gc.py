@@ -56,6 +56,7 @@ class GcResult:
     # A remote's: removed objects that commits outside the scope use (of a directory whose
     # manifest the cache lacks, only the manifest counts).
     used_outside_scope: list[str] = field(default_factory=list)
+    run_records_removed: int = 0  # a remote's: run records that needed a removed object
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -67,19 +68,24 @@ class GcResult:
             found.update(self.last_copies.to_json())
         if self.where != "cache":
             found["used_outside_scope_oids"] = self.used_outside_scope
+            found["run_records_removed"] = self.run_records_removed
         return found
 
 
 Confirm = Callable[[list[GcResult]], bool]  # shown the plan; False: delete nothing
+# The names of a remote's run records that need one of the given objects (the run-cache's).
+RecordsNeeding = Callable[[Repo, RemoteStore, set[str]], list[str]]
 
 
 def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
        grace_seconds: float = DEFAULT_GRACE_SECONDS, force_last_copy: bool = False,
-       confirm: Confirm | None = None, projects: tuple[str, ...] = ()) -> list[GcResult]:
+       confirm: Confirm | None = None, projects: tuple[str, ...] = (),
+       records_needing: RecordsNeeding | None = None) -> list[GcResult]:
     """Delete what `scope` does not use from the cache (and from the remote `remote_name`),
     keeping too what the other repositories `projects` (sharing the cache or the remote) use
     in the same scope. `confirm` sees the plan before anything is deleted; with `dry_run`
-    nothing is."""
+    nothing is. The remote's run records that `records_needing` names for the objects
+    deleted from it go first: a store holds a record only with all its objects."""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          SCOPE_OPTIONS)
@@ -138,7 +144,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             from dvx.ops.remote import lock_remote
 
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
-                _delete_from_remote(repo, remote, results[1], cutoff)
+                _delete_from_remote(repo, remote, results[1], cutoff, records_needing)
     return results
 
 
@@ -308,8 +314,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     return result
 
 
-def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float
-                        ) -> None:
+def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float,
+                        records_needing: RecordsNeeding | None) -> None:
     assert isinstance(result, _RemotePlan)
     # Under the lock now, which forgot the indexes of the plan: what is decided here rests on
     # the indexes listed from here on (a push since then added indexes naming its manifests).
@@ -325,6 +331,11 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
 
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
         packs = repack.plan(remote, result.keep | pushed, cutoff, set(loose))
+        if records_needing is not None:
+            dead = records_needing(repo, remote, set(loose) | packs.dead.keys())
+            if dead:
+                remote.retried.delete(dead)
+            result.run_records_removed = len(dead)
         repack.execute(remote, packs, settings_for(repo, remote.name, remote, None),
                        set(loose))
         result.removed = sorted(set(loose) | packs.dead.keys())

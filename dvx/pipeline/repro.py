@@ -308,6 +308,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     runs = runcache.fetch_runs(repo, None, None, keys)
     if runs.sync is not None:
         result.transfer.merge(runs.sync.transfer)
+        result.paths.merge(runs.sync.paths)
         result.problems += runs.sync.problems
     return result, runs.problems
 

@@ -36,6 +36,7 @@ from dvx.pipeline.spec import Out, Stage
 from dvx.pipeline.staleness import StageState
 from dvx.pointer import Pointer
 from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import NOT_ON_REMOTE, TransferResult, lost_with_its_pack
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -394,10 +395,19 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
         else:
             result.problems.append(f"run record {entry[1]}: {describe(outcome)}")
     result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs)
+    _forget_absent(result.sync.transfer)
     for record in records:
         if objects_of(repo, record) is not None and save(repo, record):
             result.records += 1
     return result
+
+
+def _forget_absent(transfer: TransferResult) -> None:
+    """An object the remote lacks (a `gc --remote` took it) makes its record no record, not a
+    failure: the record is not kept, and its stage runs as if nobody had run it."""
+    for oid, why in list(transfer.failed.items()):
+        if why == NOT_ON_REMOTE or lost_with_its_pack(why):
+            del transfer.failed[oid]
 
 
 def _each(work: Any, items: list[Any], jobs: int | None, keep_result: bool = False
@@ -414,6 +424,30 @@ def _each(work: Any, items: list[Any], jobs: int | None, keep_result: bool = Fal
         return []
     with ThreadPoolExecutor(max(1, min(jobs or 8, len(items)))) as pool:
         return list(zip(items, pool.map(attempt, items), strict=True))
+
+
+def records_needing(repo: Repo, remote: RemoteStore, gone: set[str]) -> list[str]:
+    """The names of the remote's run records whose outputs need an object of `gone` (which
+    `gc --remote` deletes from it), to delete first: a store holds a record only with all its
+    objects. A record that cannot be read stays: every reader rejects it anyway."""
+    from dvx.ops.gc_scope import manifest
+
+    runs_dir = _remote_runs_dir(repo.algo)
+    names = [f"{runs_dir}/{skey}/{rkey}" for skey, rkey in _remote_entries(remote, repo.algo)]
+
+    def needs_gone(name: str) -> bool:
+        record = parse_record(remote.retried.get(name), repo.algo, f"'{name}'")
+        for target in targets_for(record):
+            pointer = target.output.pointer
+            if pointer.oid in gone:
+                return True
+            tree = manifest(repo, pointer, remote, name, []) if pointer.is_dir else None
+            if tree is not None and any(e.oid in gone for e in tree.entries):
+                return True
+        return False
+
+    return sorted(name for name, needs in _each(needs_gone, names, None, keep_result=True)
+                  if needs is True)
 
 
 def pipeline_stage_keys(repo: Repo) -> set[str]:
