@@ -295,6 +295,29 @@ def test_a_param_changed_to_a_value_python_calls_equal_is_recorded_as_changed(re
     assert "up to date" in dvx("status").stdout
 
 
+@pytest.mark.parametrize(("text", "number"), [("inf", ".inf"), ("-inf", "-.inf"),
+                                              ("nan", ".nan")])
+def test_a_param_changed_between_a_non_finite_float_and_its_text_is_a_change(repo, dvx,
+                                                                          text, number):
+    """The float .inf is no more the string 'inf' than 1 is '1': each change runs the stage
+    (or restores the run made with that value), and dvx.lock records the float as YAML
+    writes it, which reads back equal (even NaN)."""
+    write(repo / "params.yaml", f"limit: '{text}'\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp params.yaml seen.txt\n"
+                             "    params: [limit]\n    outs: [seen.txt]\n")
+    assert dvx("repro").code == 0
+    write(repo / "params.yaml", f"limit: {number}\n")
+    assert "s: changed params: limit" in dvx("status").stdout
+    ran = dvx("repro")
+    assert "Running stage 's' (changed params: limit)" in ran.stdout, ran.output
+    assert f"limit: {number}\n" in (repo / "dvx.lock").read_text()
+    assert "up to date" in dvx("status").stdout
+    write(repo / "params.yaml", f"limit: '{text}'\n")
+    restored = dvx("repro")
+    assert "Restored 's' from the run-cache (changed params: limit)" in restored.stdout
+    assert (repo / "seen.txt").read_text() == f"limit: '{text}'\n"
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_an_object_changed_through_a_link_is_never_restored_from_the_run_cache(repo, dvx,
                                                                                link):

@@ -102,20 +102,27 @@ def get_param(doc: dict[str, Any], key: str) -> Any:
             value = value[int(part)]
         else:
             return MISSING
-    return normalize(value)
+    return param_value(value)
 
 
-def normalize(value: Any) -> Any:
-    """A JSON-compatible copy: what dvx.lock and run-cache keys record."""
+def param_value(value: Any) -> Any:
+    """What dvx.lock and run-cache keys record of a params value: `normalize`, but a
+    non-finite float stays a float (`.inf` in dvx.lock, `Infinity` in a run key), so it
+    differs from the string 'inf' as 1 differs from '1'."""
+    return normalize(value, keep_non_finite=True)
+
+
+def normalize(value: Any, keep_non_finite: bool = False) -> Any:
+    """A JSON-compatible copy (a non-finite float as its text, unless `keep_non_finite`)."""
     if isinstance(value, dict):
-        return {str(k): normalize(v) for k, v in value.items()}
+        return {str(k): normalize(v, keep_non_finite) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [normalize(v) for v in value]
+        return [normalize(v, keep_non_finite) for v in value]
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) \
-            else str(value)
+        finite = value == value and value not in (float("inf"), float("-inf"))
+        return value if finite or keep_non_finite else str(value)
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     return str(value)

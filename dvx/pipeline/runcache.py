@@ -49,8 +49,10 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 
 def _canonical(doc: Any) -> bytes:
+    # A non-finite float param is written Infinity, -Infinity or NaN (as json reads them):
+    # unlike any string, so the string 'inf' and the float .inf make two runs.
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+                      allow_nan=True).encode("utf-8")
 
 
 def stage_key(algo: str, cmd: Iterable[str], deps: Iterable[str], outs: Iterable[str]) -> str:

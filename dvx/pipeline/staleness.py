@@ -20,7 +20,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import load_tree
 from dvx.paths import nearest_parent_in
-from dvx.pipeline.params import MISSING, ParamsReader, get_param, normalize
+from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
@@ -66,7 +66,7 @@ def current_params(repo: Repo, stage: Stage, reader: ParamsReader
             raise
         found = values.setdefault(dep.file, {})
         if not dep.keys:
-            found.update({str(k): normalize(v) for k, v in doc.items()})
+            found.update({str(k): param_value(v) for k, v in doc.items()})
         for key in dep.keys:
             value = get_param(doc, key)
             if value is MISSING:
