@@ -173,14 +173,18 @@ def fsync_file(path: str) -> None:
 
 
 def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
+    """Replace `path` by a file holding `data`. The temporary is written, flushed and closed
+    (and fsynced if `fsync`) before it is renamed: a write that fails (full disk, quota, file
+    size limit) leaves the old `path` whole."""
     tmp = temp_name_for(path)
     try:
-        with writing(path), open(tmp, "xb") as f:
-            f.write(data)
-            faults.point("atomic_write.after_temp_write")
-            if fsync:
+        with writing(path):
+            with open(tmp, "xb") as f:
+                f.write(data)
+                faults.point("atomic_write.after_temp_write")
                 f.flush()
-                os.fsync(f.fileno())
+                if fsync:
+                    os.fsync(f.fileno())
             if mode is not None:
                 os.chmod(tmp, mode)
             faults.point("atomic_write.before_rename")

@@ -162,12 +162,14 @@ def test_only_marked_or_stale_temporaries_beside_data_are_deleted(repo, dvx_proc
     assert "2024abcdef01" not in added.stderr
 
 
-def run_with_file_size_limit(args: list[str], cwd: Path, limit: int) -> subprocess.CompletedProcess:
+def run_with_file_size_limit(args: list[str], cwd: Path, limit: int, *, hard: int | None = None
+                             ) -> subprocess.CompletedProcess:
     """Run dvx where no file may grow beyond `limit` bytes: writes fail with EFBIG, as they
-    fail with ENOSPC on a full disk (Python ignores SIGXFSZ, so the error is an OSError)."""
+    fail with ENOSPC on a full disk (Python ignores SIGXFSZ, so the error is an OSError).
+    `hard`: a higher hard limit, up to which a child (a stage's command) may raise its own."""
 
     def limit_file_size() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit if hard is None else hard))
 
     return subprocess.run([sys.executable, "-m", "dvx", *args], cwd=cwd, capture_output=True,
                           text=True, preexec_fn=limit_file_size, timeout=60,
@@ -191,6 +193,40 @@ def test_a_failed_write_during_add_leaves_nothing_half_done(repo, dvx):
     assert dvx("add", "small.txt", "big.bin").code == 0
     assert oid_of(repo, "big.bin.dvx") == xxhash.xxh3_128_hexdigest(content)
     assert_cache_sound(repo)
+
+
+@pytest.mark.parametrize("fsync", ["true", "false"])
+def test_a_failed_pointer_write_leaves_the_old_pointer_whole(repo, dvx, fsync):
+    """The data is cached already, so the only write that fails is the pointer's own: the
+    old pointer stays as it was, whether or not dvx fsyncs."""
+    assert dvx("config", "core.fsync", fsync).code == 0
+    write(repo / "model.txt", b"version one\n")
+    assert dvx("add", "model.txt").code == 0
+    write(repo / "model.txt", b"version two\n")
+    assert dvx("add", "model.txt").code == 0
+    pointer = (repo / "model.txt.dvx").read_bytes()
+    write(repo / "model.txt", b"version one\n")
+
+    result = run_with_file_size_limit(["add", "model.txt"], repo, 0)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "Nothing was left half-written" in result.stderr
+    assert (repo / "model.txt.dvx").read_bytes() == pointer
+    assert not list(repo.glob(".*.tmp")), "the temporary was not cleaned up"
+
+
+def test_a_failed_lock_file_write_leaves_the_old_lock_file_whole(repo, dvx):
+    assert dvx("config", "core.fsync", "false").code == 0
+    write(repo / "gen.sh", "ulimit -S -f unlimited\necho out-a > a.txt\n")
+    assert dvx("stage", "add", "-n", "A", "-d", "gen.sh", "-o", "a.txt", "sh gen.sh").code == 0
+    assert dvx("repro").code == 0
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "gen.sh", "ulimit -S -f unlimited\necho out-a > a.txt\n# touched\n")
+
+    result = run_with_file_size_limit(["repro"], repo, 0, hard=resource.RLIM_INFINITY)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "dvx.lock" in result.stderr
+    assert (repo / "dvx.lock").read_bytes() == lock
+    assert dvx("repro").code == 0  # with room again: the stage is recorded
 
 
 @pytest.mark.parametrize("command", ["add", "commit"])
