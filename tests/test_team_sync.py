@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
 from tests.team import Team, commit, edit, must, share
+from tests.test_atomicity import run_with_file_size_limit
 
 
 @pytest.fixture
@@ -69,6 +70,33 @@ def test_after_git_pull_the_moved_pointer_is_recognised_and_never_undone(team):
     assert status_of(alice, "data.csv")["workspace"] == "modified"
     must("commit", cwd=alice)
     assert pointer_oid(alice / "data.csv.dvx") not in (old, new)
+
+
+def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):
+    """A full disk while dvx rewrites what was checked out (.dvx/tmp/synced.json) keeps the
+    previous record: after `git pull` the teammate's pointer is still outdated data here."""
+    alice = team.founder()
+    write(alice / "data.txt", "v1 by alice\n")
+    must("add", "data.txt", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "data.txt", "v2 by alice\n")
+    must("add", "data.txt", cwd=alice)
+    share(alice, "v2")
+
+    record = bob / ".dvx/tmp/synced.json"
+    before = record.read_bytes()
+    write(bob / "copy.txt", "v1 by alice\n")  # cached already: only records are written
+    failed = run_with_file_size_limit(["add", "copy.txt"], bob, 0)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert record.read_bytes() == before
+    (bob / "copy.txt").unlink()
+
+    git(bob, "pull", "-q", "origin", "main")
+    assert status_of(bob, "data.txt")["workspace"] == "outdated"
+    skipped = run_dvx("commit", cwd=bob)
+    assert skipped.code == 0 and "Not recorded data.txt" in skipped.stderr, skipped.output
+    assert pointer_oid(bob / "data.txt.dvx") == pointer_oid(alice / "data.txt.dvx")
 
 
 def test_checking_out_an_older_commit_then_back_is_not_a_change(team):
