@@ -273,8 +273,10 @@ class SyncState:
             records[new] = records.pop(old)
             self._changed = True
 
-    def flush(self) -> None:
-        """Write the records if they changed (the caller holds the repository lock)."""
+    def flush(self, *, required: bool = False) -> None:
+        """Write the records if they changed (the caller holds the repository lock). A write
+        that fails is warned about, or raised if `required` (the caller goes on only once
+        the records are on disk)."""
         if not (self._changed or self._settled) or self._records is None:
             return
         outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
@@ -291,6 +293,8 @@ class SyncState:
             fsutil.atomic_write(self.path, json.dumps(doc, sort_keys=True).encode(),
                                 fsync=False)
         except OSError as exc:
+            if required:
+                raise
             log.warning("Could not record what was checked out: %s",
                         fsutil.describe(exc))
             return

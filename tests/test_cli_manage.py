@@ -320,3 +320,37 @@ def test_a_remove_that_fails_before_the_pointer_goes_leaves_no_removal_mark(repo
     assert "removing" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
     monkeypatch.setattr(manage, "delete_tracked_data", delete)
     assert dvx("remove", "--outs", "d").code == 0 and not (repo / "d").exists()
+
+
+@pytest.mark.parametrize("failing", ["every write", "the .gitignore"])
+def test_a_remove_on_a_full_disk_is_finished_by_running_it_again(repo, dvx, monkeypatch,
+                                                                 failing):
+    """Nothing is deleted before the removal's mark is on disk: when no file can be written
+    the pointer stays; when only the .gitignore cannot, the mark lets a rerun finish."""
+    from dvx import gitignore
+    from tests.test_atomicity import run_with_file_size_limit
+
+    write(repo / "model.bin", "data")
+    write(repo / "other.bin", "other")
+    assert dvx("add", "model.bin", "other.bin").code == 0
+    if failing == "every write":
+        result = run_with_file_size_limit(["remove", "model.bin.dvx"], repo, 0)
+        code, stderr = result.returncode, result.stderr
+        assert (repo / "model.bin.dvx").exists()
+    else:
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device", str(repo / ".gitignore"))
+
+        with monkeypatch.context() as patched:
+            patched.setattr(gitignore, "remove_entry", full)
+            failed = dvx("remove", "model.bin.dvx")
+        code, stderr = failed.code, failed.stderr
+    assert code == 1 and stderr.startswith("ERROR:") and "Traceback" not in stderr, stderr
+    assert "run the command again" in stderr
+
+    rerun = dvx("remove", "model.bin.dvx")
+    assert rerun.code == 0, rerun.output
+    assert not (repo / "model.bin.dvx").exists()
+    assert (repo / ".gitignore").read_text() == "/other.bin\n"
+    assert (repo / "model.bin").read_text() == "data"
+    assert "removing" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())

@@ -111,10 +111,11 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
             # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py);
-            # the mark written with it is how a rerun finds the removal.
+            # the mark written with it is how a rerun finds the removal, so nothing is
+            # deleted unless both are on disk.
             repo.syncstate.forget(output.path)
             repo.syncstate.begin_removal(output.path)
-            repo.syncstate.flush()
+            repo.syncstate.flush(required=True)
             try:
                 if remove_data and os.path.lexists(full):
                     kept += delete_tracked_data(
