@@ -99,7 +99,7 @@ def test_a_remote_directory_that_is_a_file_is_named_as_such(repo, dvx, tmp_path)
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     write(repo / "f", "data")
     assert dvx("add", "f").code == 0
-    for command in (("fsck", "--remote", "s"), ("pull",), ("push",)):
+    for command in (("fsck", "--remote", "s"), ("pull",), ("push",), ("status", "-c")):
         result = dvx(*command)
         assert result.code == 1, result.output
         assert "is not a directory" in result.stderr and "push` creates it" not in result.stderr

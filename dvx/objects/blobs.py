@@ -185,16 +185,21 @@ class DirectoryBlobs(Blobs):
         return 32  # a few system calls per object: handing one to a thread would cost more
 
     def prepare(self, create: bool) -> None:
-        if os.path.lexists(self.root) and not os.path.isdir(self.root):
-            raise RemoteError(f"The remote directory '{self.root}' is not a directory.",
-                              "Check the remote's URL with `dvx remote list`, or move what "
-                              "is there away.")
+        self.check_reachable()
         if create:
             os.makedirs(self.root, exist_ok=True)
         elif not os.path.isdir(self.root):
             raise RemoteError(f"The remote directory '{self.root}' does not exist.",
                               "Check the remote's URL with `dvx remote list`; `dvx push` "
                               "creates it.")
+
+    def check_reachable(self) -> None:
+        """A file where the directory should be is no empty remote (a missing directory is
+        one: `dvx push` creates it)."""
+        if os.path.lexists(self.root) and not os.path.isdir(self.root):
+            raise RemoteError(f"The remote directory '{self.root}' is not a directory.",
+                              "Check the remote's URL with `dvx remote list`, or move what "
+                              "is there away.")
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         path = self.path(name)
