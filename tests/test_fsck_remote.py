@@ -149,6 +149,18 @@ def test_a_large_object_fsck_moved_aside_is_pushed_again(repo, dvx, tmp_path):
     assert dvx("fsck", "--remote", "s").code == 0
 
 
+def test_a_directory_with_a_remote_object_s_name_fails_its_download_named_as_such(repo, dvx,
+                                                                                   tmp_path):
+    oid, loose = _pushed_large_object(repo, dvx, tmp_path)
+    loose.unlink()
+    loose.mkdir()  # made by hand
+    (repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]).unlink()
+    fetched = dvx("fetch")
+    assert fetched.code == 1, fetched.output
+    assert f"Failed big.bin ({oid}): not an object" in fetched.stderr
+    assert "is a directory, not a file" in fetched.stderr and "FIFO" not in fetched.stderr
+
+
 def test_push_repair_replaces_a_large_object_gone_from_under_its_index(repo, dvx, tmp_path):
     _, loose = _pushed_large_object(repo, dvx, tmp_path)
     loose.unlink()  # deleted by hand; the index still names it

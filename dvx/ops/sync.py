@@ -26,7 +26,7 @@ from dvx.outputs import Target, load_tree
 from dvx.paths import POINTER_SUFFIX
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import lost_with_its_pack
+from dvx.remote.transfer_result import NOT_AN_OBJECT, lost_with_its_pack
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -397,6 +397,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
                                             sizes=wanted.files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
+    _name_directories(remote, result.transfer.failed)
     missing = {oid for oid, why in result.transfer.failed.items()
                if why == transfer.NOT_ON_REMOTE}
     # Named by an index: pushed once, and gone since; else perhaps never pushed.
@@ -406,6 +407,14 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     result.never_pushed = _recorded_with_change(repo, result, never)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
+
+
+def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
+    """A download that failed because a directory has the object's name says so, as `dvx fsck
+    --remote` does, rather than what reading a directory as a file said."""
+    for oid, why in failed.items():
+        if why != transfer.NOT_ON_REMOTE and remote.blobs.is_directory(remote.oid_name(oid)):
+            failed[oid] = NOT_AN_OBJECT
 
 
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named

@@ -25,6 +25,11 @@ class TransferResult:
 
 
 NOT_ON_REMOTE = "not on the remote"  # why the download of an absent object failed
+# why the download failed of an object whose name a directory has (made by hand), as `dvx
+# fsck --remote` names it
+NOT_AN_OBJECT = ("not an object: what has its name on the remote is a directory, not a file "
+                 "(not made by dvx: move it out of the remote's files/ folder, then `dvx push` "
+                 "from a clone whose cache has the data uploads it)")
 
 
 def pack_not_on_remote(pack: str | None) -> str:
