@@ -122,6 +122,23 @@ def test_a_directory_with_an_object_s_name_is_not_taken_for_it(repo, dvx, tmp_pa
     assert dvx("push").code == 0 and dvx("fsck", "--remote", "s").code == 0
 
 
+def test_a_directory_with_a_cache_object_s_name_is_reported_by_local_fsck(repo, dvx):
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    oid = xxhash.xxh3_128_hexdigest(b"data")
+    folder = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    folder.unlink()
+    folder.mkdir()  # made by hand
+    write(folder / "x", "junk")
+    found = dvx("fsck")
+    assert found.code == 1, found.output
+    assert f"Not an object: what has the name of {oid} in the cache" in found.stderr
+    assert str(folder) in found.stderr and (folder / "x").read_text() == "junk"
+    (folder / "x").unlink()
+    folder.rmdir()
+    assert dvx("add", "f").code == 0 and dvx("fsck").code == 0
+
+
 BIG = bytes(range(256)) * 8192  # 2 MiB: above the pack threshold, so loose and indexed
 
 

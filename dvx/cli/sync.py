@@ -449,9 +449,14 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     if len(result.lost) > 50:
         warn(f"... and {len(result.lost) - 50} more lost.")
     for oid, path in sorted(result.not_objects.items()):
-        warn(f"Not an object: what has the name of {oid} ({path}) on the remote is a "
-             "directory, not a file. It was not made by dvx: move it out of the remote's "
-             "files/ folder, then `dvx push` uploads the object.")
+        if remote_name:
+            warn(f"Not an object: what has the name of {oid} ({path}) on the remote is a "
+                 "directory, not a file. It was not made by dvx: move it out of the remote's "
+                 "files/ folder, then `dvx push` uploads the object.")
+        else:
+            warn(f"Not an object: what has the name of {oid} in the cache ({path}) is a "
+                 "directory, not a file. It was not made by dvx: move it out of the cache, "
+                 "then `dvx pull` (or `dvx add` of its data) stores the object.")
     for name, why in sorted(result.damaged_indexes.items()):
         warn(f"Damaged pack index {name}: {why} Nothing it names was used; move it out of "
              "the remote's indexes/ folder once its packs are accounted for.")

@@ -51,6 +51,15 @@ class Ingested:
 _UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables are copies
 
 
+def _directories(path: str) -> list[os.DirEntry[str]]:
+    """The directories in `path` (none if it is gone)."""
+    try:
+        with os.scandir(path) as entries:
+            return [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 class LocalCache(ObjectStore):
     def __init__(self, root: str, algo: str) -> None:
         super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
@@ -172,6 +181,18 @@ class LocalCache(ObjectStore):
         target = os.path.join(target_dir, f"{oid}.{time.time_ns()}")
         os.rename(self.oid_path(oid), target)
         return target
+
+    def directories_with_object_names(self) -> dict[str, str]:
+        """{oid: path} of each directory that has an object's name (made by hand, not by dvx):
+        no object is there, and `list_oids` sees none."""
+        found: dict[str, str] = {}
+        for shard in _directories(self.files_root):
+            if len(shard.name) != 2:
+                continue
+            for entry in _directories(shard.path):
+                if is_valid_oid(shard.name + entry.name, self.algo):
+                    found[shard.name + entry.name] = entry.path
+        return found
 
     def verify(self, oid: str) -> bool:
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""

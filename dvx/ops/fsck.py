@@ -42,7 +42,8 @@ class FsckResult:
     # Named by the indexes, and every copy gone (a pack or loose object deleted outside dvx),
     # though nothing checked needs them: those something needs are `missing`.
     lost: set[str] = field(default_factory=set)
-    not_objects: dict[str, str] = field(default_factory=dict)  # oid -> what has its name
+    # oid -> what has its name: on a remote, a path that needs it; in the cache, its own path
+    not_objects: dict[str, str] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
     unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
@@ -91,6 +92,7 @@ def fsck_cache(repo: Repo) -> FsckResult:
                 log.warning("Corrupt object %s moved to %s", oid, result.quarantined[oid])
         if result.quarantined:
             result.kept = keep_changed_bytes(repo, result.quarantined)
+        result.not_objects = cache.directories_with_object_names()
     return result
 
 
