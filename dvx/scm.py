@@ -544,6 +544,28 @@ class Git:
         except DvxError:
             return None  # no commit yet
 
+    def is_shallow(self) -> bool:
+        """Whether this clone's history stops at a boundary (`git clone --depth`): commits
+        beyond it exist elsewhere but not here."""
+        return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
+
+    def narrowed_remotes(self) -> list[str]:
+        """The Git remotes this clone fetches only some branches of (`git clone
+        --single-branch`, or `--depth`, which implies it): their other branches are unknown
+        here."""
+        try:
+            out = self._run("config", "--get-regexp", r"^remote\..*\.fetch$")
+        except DvxError:
+            return []  # no remote
+        sources: dict[str, list[str]] = {}
+        for line in out.decode("utf-8", "replace").splitlines():
+            key, _, refspec = line.partition(" ")
+            name = key[len("remote."):-len(".fetch")]
+            sources.setdefault(name, []).append(refspec.lstrip("+").partition(":")[0])
+        return sorted(name for name, srcs in sources.items()
+                      if "refs/heads/*" not in srcs and any(src.startswith("refs/heads/")
+                                                            for src in srcs))
+
     def staged_blobs(self, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
         """(path, blob sha) of the files in the index whose names end with `suffixes`; a
         path in conflict comes once per side of it."""

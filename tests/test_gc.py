@@ -594,3 +594,55 @@ def test_a_dry_run_lists_what_it_would_delete_with_a_path_that_used_it(repo, dvx
     at = next(i for i, line in enumerate(lines) if "from the remote 'storage'" in line)
     assert _oid("v1") in "\n".join(lines[at:]) and "  f" in "\n".join(lines[at:])
     assert _objects(repo) >= {_oid("v1"), _oid("a1")}  # a dry run deletes nothing
+
+
+def _history_pushed_by_a_teammate(tmp_path):
+    """A team whose origin has two commits (tag v1, then main) and a branch, all of whose data
+    was pushed to the shared remote: (team, v1's oid, the branch's oid)."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    oids = {}
+    for version in ("v1", "v2", "feature"):
+        if version == "feature":
+            git(alice, "checkout", "-q", "-b", "feature")
+        write(alice / "data.bin", version)
+        must("add", "data.bin", cwd=alice)
+        share(alice, version)
+        oids[version] = xxhash.xxh3_128_hexdigest(version.encode())
+        if version == "v1":
+            git(alice, "tag", "v1")
+    git(alice, "push", "-q", "origin", "--tags")
+    return team, oids["v1"], oids["feature"]
+
+
+@pytest.mark.parametrize("how", [("--depth", "1"), ("--single-branch",)])
+def test_remote_gc_over_history_is_refused_in_a_clone_that_lacks_history(tmp_path, how):
+    team, old, branch = _history_pushed_by_a_teammate(tmp_path)
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", *how, "-b", "main", f"file://{team.origin}", str(ci))
+    assert run_dvx("pull", cwd=ci).code == 0
+    remote = local_spec(team.store, str(team.store), {})
+    for scope in (("--all-commits",), ("--all-branches", "--all-tags")):
+        refused = run_dvx("gc", *scope, "--remote", "shared", "-f", "--grace", "0", cwd=ci)
+        assert refused.code == 2, refused.output
+        assert "Nothing was deleted" in refused.stderr
+        assert ("shallow clone" if how[0] == "--depth" else "--single-branch") in refused.stderr
+        assert {old, branch} <= remote.oids()  # every other clone can still pull them
+    # the remedy the message names makes the clone whole, and gc runs
+    git(ci, "remote", "set-branches", "origin", "*")
+    git(ci, "fetch", "-q", *(["--unshallow"] if how[0] == "--depth" else []), "--tags",
+        "origin")
+    assert run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=ci).code == 0
+    assert {old, branch} <= remote.oids()
+
+
+def test_cache_gc_in_a_shallow_clone_says_older_commits_are_not_kept(tmp_path):
+    team, _, _ = _history_pushed_by_a_teammate(tmp_path)
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{team.origin}", str(ci))
+    result = run_dvx("gc", "-A", "-f", "--grace", "0", cwd=ci)
+    assert result.code == 0 and "is a shallow clone: --all-commits keeps only what the " \
+        "commits it has use" in result.stderr
+    assert run_dvx("gc", "-w", "--remote", "shared", "-f", cwd=ci).code == 0  # its own scope

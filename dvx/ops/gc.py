@@ -102,6 +102,8 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if remote.read_only:
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
     others = [_project(repo, path) for path in projects]
+    for each in (repo, *others):
+        _refuse_history_a_clone_lacks(each, scope, name)
     worktrees = _worktrees_sharing_the_cache(repo)
     with repo.lock():
         reach = reachable(repo, scope, remote)
@@ -146,6 +148,51 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
                 _delete_from_remote(repo, remote, results[1], cutoff, records_needing)
     return results
+
+
+def _history_scopes(scope: Scope) -> list[str]:
+    """The options of `scope` whose revisions depend on how much history the clone has."""
+    return [option for flag, option in ((scope.all_branches, "--all-branches"),
+                                        (scope.all_tags, "--all-tags"),
+                                        (scope.all_commits, "--all-commits"),
+                                        (bool(scope.last_n), "-n")) if flag]
+
+
+def _refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> None:
+    """A remote's gc keeps only what this clone's refs reach: a shallow clone or one that
+    fetches a single branch would delete from the shared remote the data of every commit,
+    branch and tag it cannot see. In the cache alone that loses no copy the remote lacks, so
+    gc goes on there and says what it keeps."""
+    git = repo.git
+    options = _history_scopes(scope)
+    if git is None or not options:
+        return
+    shallow = git.is_shallow()
+    narrowed = git.narrowed_remotes()
+    if not shallow and not narrowed:
+        return
+    if not remote_name:
+        if shallow:
+            log.warning("%s is a shallow clone: %s keeps only what the commits it has use; "
+                        "the cached data of older commits goes too (their remote keeps it).",
+                        repo.root, " ".join(options))
+        return
+    if shallow:
+        what = (f"{repo.root} is a shallow clone (`git clone --depth`): the commits beyond its "
+                "boundary, and the branches and tags it did not fetch, are not here")
+    else:
+        what = (f"{repo.root} fetches only some branches of the Git remote "
+                f"'{narrowed[0]}' (`git clone --single-branch`): its other branches, and the "
+                "tags on them, are not here")
+    steps = [f"`git remote set-branches {narrowed[0]} '*'`"] if narrowed else []
+    steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
+                 f"{' ' + narrowed[0] if narrowed else ''}`")
+    raise UsageError(
+        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
+        f"branches, tags and commits use, and {what}, so gc would delete their data from the "
+        f"remote '{remote_name}' that every clone shares.",
+        f"Fetch the whole history first ({' then '.join(steps)}), or run gc --remote from a "
+        "full clone.")
 
 
 def _project(repo: Repo, path: str) -> Repo:
