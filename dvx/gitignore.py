@@ -7,6 +7,7 @@ import os
 
 from dvx import fsutil
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
+from dvx.scm import left_out_of_workspace
 
 
 def _entry(name: str) -> str:
@@ -19,7 +20,12 @@ def _entry(name: str) -> str:
 
 def _read(path: str) -> bytes:
     # A .gitignore that is a symbolic link is refused (PathError), never read or written.
-    return read_git_file(path) or b""
+    # One a sparse checkout leaves out of the workspace is still the folder's: its lines
+    # (teammates' data) are kept in the one written here.
+    found = read_git_file(path)
+    if found is None:
+        found = left_out_of_workspace(path)
+    return found or b""
 
 
 def _write(path: str, lines: list[str], old: bytes) -> None:
@@ -43,7 +49,7 @@ def add_entry(data_path: str) -> str | None:
 def check_readable(data_path: str) -> None:
     """Refuse now (PathError) a .gitignore beside `data_path` that dvx may not read or write
     (a symbolic link): before a command changes anything, not half-way."""
-    _read(os.path.join(os.path.dirname(data_path), ".gitignore"))
+    read_git_file(os.path.join(os.path.dirname(data_path), ".gitignore"))
 
 
 def remove_entry(data_path: str) -> str | None:
@@ -55,7 +61,7 @@ def remove_entry(data_path: str) -> str | None:
     if entry not in lines:
         return None
     kept = [line for line in lines if line != entry]
-    if kept:
+    if kept or not os.path.lexists(gitignore):  # one a sparse checkout left out: emptied
         _write(gitignore, kept, old)
     else:
         os.unlink(gitignore)

@@ -269,6 +269,31 @@ def _ask_tracked_in(root: str, folder: str) -> list[str] | None:
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
+def left_out_of_workspace(path: str) -> bytes | None:
+    """The content Git's index holds for the file at `path` when the index marks it
+    skip-worktree (a sparse checkout leaves it out of the workspace), else None: the file
+    is the repository's, though the workspace has none. Without Git or a Git work tree, None."""
+    import subprocess
+
+    directory, name = os.path.split(path)
+    try:
+        listed = subprocess.run(["git", "-C", directory, "ls-files", "-s", "-v", "-z", "--",
+                                 f":(literal){name}"], capture_output=True, check=False,
+                                env=git_environ())
+        fields = listed.stdout.split(b"\0", 1)[0].split()
+        if listed.returncode != 0 or len(fields) < 3 or fields[0] != b"S":
+            return None
+        blob = subprocess.run(["git", "-C", directory, "cat-file", "blob", fields[2].decode()],
+                              capture_output=True, check=False, env=git_environ())
+    except FileNotFoundError:
+        return None
+    if blob.returncode != 0:
+        raise DvxError(f"Git's index holds '{path}', which this sparse checkout leaves out, "
+                       f"but its content cannot be read: "
+                       f"{blob.stderr.decode(errors='replace').strip()}")
+    return blob.stdout
+
+
 class _CatFile:
     """One long-lived `git cat-file --batch` (or `--batch-check`, for headers alone) of the
     repository at `root`: one process however many objects are read. Threads take turns (a
@@ -761,7 +786,14 @@ class Git:
         """`git add` what exists and unstage what was removed (autostage)."""
         existing = [p for p in relpaths if os.path.lexists(os.path.join(self.root, p))]
         removed = [p for p in relpaths if p not in existing]
+        sparse = ["--sparse"] if self.sparse_checkout() else []
         if existing:
-            self._run("add", "--", *existing)
+            self._run("add", *sparse, "--", *existing)
         if removed:
-            self._run("rm", "--cached", "--ignore-unmatch", "-q", "--", *removed)
+            self._run("rm", *sparse, "--cached", "--ignore-unmatch", "-q", "--", *removed)
+
+    def sparse_checkout(self) -> bool:
+        """Whether this work tree is a sparse checkout: `git add` of a path outside its
+        sparse set then needs `--sparse`."""
+        return (self.get_config("core.sparseCheckout") or "").lower() in ("true", "yes", "on",
+                                                                           "1")

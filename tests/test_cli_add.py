@@ -576,3 +576,33 @@ def test_add_of_a_file_rewritten_while_it_is_copied_is_refused_never_recorded_as
     objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]
     assert all(p.read_bytes().strip(b"\0") for p in objects)
     assert (repo / "data.bin").read_bytes() == data
+
+
+def test_add_in_a_folder_a_sparse_checkout_leaves_out_keeps_its_tracked_gitignore(tmp_path):
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "code" / "run.py", "print(1)\n")
+    write(alice / "db" / "y.bin", "teammate's data")
+    must("add", "db/y.bin", cwd=alice)
+    share(alice, "y")
+    sparse = tmp_path / "sparse"
+    git(tmp_path, "clone", "-q", "--sparse", f"file://{team.origin}", str(sparse))
+    git(sparse, "sparse-checkout", "set", "code", ".dvx")
+    assert not (sparse / "db").exists()
+    write(sparse / "db" / "z.bin", "mine")
+    added = must("add", "db/z.bin", cwd=sparse)
+    assert (sparse / "db" / ".gitignore").read_text() == "/y.bin\n/z.bin\n"
+    hint = added.split("To record this in Git, run:\n    ")[1].strip()
+    assert hint == "git add --sparse db/z.bin.dvx db/.gitignore"
+    subprocess.run(hint.split(), cwd=sparse, check=True, capture_output=True)
+    assert git(sparse, "show", ":db/.gitignore") == "/y.bin\n/z.bin\n"
+    # staged by dvx itself too, and removed again from the tracked lines, not from an empty file
+    git(sparse, "commit", "-qm", "z")
+    git(sparse, "sparse-checkout", "reapply")  # leaves db/ out again
+    must("config", "core.autostage", "true", cwd=sparse)
+    assert not (sparse / "db" / ".gitignore").exists()
+    write(sparse / "db" / "w.bin", "more")
+    assert "Staged in Git: db/w.bin.dvx db/.gitignore" in must("add", "db/w.bin", cwd=sparse)
+    assert git(sparse, "show", ":db/.gitignore") == "/y.bin\n/z.bin\n/w.bin\n"

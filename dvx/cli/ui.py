@@ -67,11 +67,16 @@ def git_add(root: str, paths: list[str]) -> str:
     relative to the current directory (as Git prints paths), quoted for the shell; when the
     command deleted the current directory (`dvx remove --outs` of the data around it), a
     `git -C ROOT add` of the paths as they are in the repository."""
+    from dvx.scm import Git
+
+    # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
+    add = "add --sparse" if Git(root).sparse_checkout() else "add"
     try:
         os.getcwd()
     except FileNotFoundError:  # for_command names them from the root then
-        return f"git -C {shlex.quote(root)} add " + " ".join(for_command(root, p) for p in paths)
-    return "git add " + " ".join(for_command(root, p) for p in paths)
+        return f"git -C {shlex.quote(root)} {add} " + " ".join(for_command(root, p)
+                                                              for p in paths)
+    return f"git {add} " + " ".join(for_command(root, p) for p in paths)
 
 
 def kept_untracked(paths: list[str]) -> str:
