@@ -20,6 +20,7 @@ from dvx.scm import (
     Git,
     common_git_dir_of,
     find_git_root,
+    left_out_of_workspace,
     main_worktree_of,
     tracked_in,
     untrack_command,
@@ -47,11 +48,34 @@ def find_root(start: str | None = None) -> str:
             return current
         parent = os.path.dirname(current)
         if parent == current:
+            git_root = find_git_root(os.path.abspath(start or os.getcwd()))
+            left_out = None if git_root is None else tracked_but_absent(git_root)
+            if left_out is not None:
+                raise left_out
             raise NotARepoError(
                 f"'{os.path.abspath(start or os.getcwd())}' is not inside a dvx repository.",
                 "Run `dvx init` at the top of your Git repository first.",
             )
         current = parent
+
+
+def tracked_but_absent(git_root: str) -> NotARepoError | None:
+    """The error for a Git work tree whose index holds the team's .dvx/config while the
+    workspace has no .dvx (a sparse checkout leaving it out, or a deletion), else None: dvx
+    is set up there, and a `dvx init` would write a new configuration over the team's."""
+    config = f"{DVX_DIR}/config"
+    if config not in tracked_in(git_root, DVX_DIR):
+        return None
+    if left_out_of_workspace(os.path.join(git_root, DVX_DIR, "config")) is not None:
+        why, fix = "this sparse checkout leaves it out of the workspace", \
+            f"Add it to the sparse set: `git sparse-checkout add {DVX_DIR}`."
+    else:
+        why, fix = "the workspace has no .dvx folder", \
+            f"Restore it from Git: `git restore {DVX_DIR}`."
+    return NotARepoError(
+        f"The Git repository '{git_root}' has dvx set up (Git tracks {config}, with the "
+        f"team's remotes and settings), but {why}, so dvx cannot read it.",
+        f"{fix} (`dvx init` would write a new, empty configuration over the team's.)")
 
 
 class Repo:

@@ -275,11 +275,13 @@ def left_out_of_workspace(path: str) -> bytes | None:
     is the repository's, though the workspace has none. Without Git or a Git work tree, None."""
     import subprocess
 
-    directory, name = os.path.split(path)
+    directory = os.path.dirname(path)
+    while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+        directory = os.path.dirname(directory)  # a folder the sparse checkout left out
     try:
         listed = subprocess.run(["git", "-C", directory, "ls-files", "-s", "-v", "-z", "--",
-                                 f":(literal){name}"], capture_output=True, check=False,
-                                env=git_environ())
+                                 f":(literal){os.path.relpath(path, directory)}"],
+                                capture_output=True, check=False, env=git_environ())
         fields = listed.stdout.split(b"\0", 1)[0].split()
         if listed.returncode != 0 or len(fields) < 3 or fields[0] != b"S":
             return None

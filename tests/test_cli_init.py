@@ -79,3 +79,24 @@ def test_git_ignores_exactly_dvx_s_temporary_names_in_every_worktree(tmp_path, d
         untracked = git(where, "status", "--porcelain", "--untracked-files=all").split("\n")
         assert not any(name in line for name in names for line in untracked), untracked
         assert all(any(line.endswith(name) for line in untracked) for name in others)
+
+
+def test_a_sparse_checkout_without_the_tracked_dvx_folder_says_so_and_init_refuses(tmp_path,
+                                                                                    dvx):
+    from tests.team import Team
+
+    team = Team(tmp_path)
+    team.founder()
+    sparse = tmp_path / "sparse"
+    git(tmp_path, "clone", "-q", "--sparse", f"file://{team.origin}", str(sparse))
+    git(sparse, "sparse-checkout", "set", "code")
+    (sparse / "code").mkdir()
+    for args in (("status",), ("init",)):
+        result = dvx(*args, cwd=sparse / "code")
+        assert result.code == 2, result.output
+        assert "has dvx set up (Git tracks .dvx/config" in result.stderr
+        assert "`git sparse-checkout add .dvx`" in result.stderr
+        assert "Run `dvx init`" not in result.stderr
+    assert not (sparse / ".dvx").exists()  # init wrote nothing over the team's config
+    git(sparse, "sparse-checkout", "add", ".dvx")
+    assert dvx("status", cwd=sparse).code == 0

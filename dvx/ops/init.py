@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
-from dvx.repo import DVX_DIR, Repo
+from dvx.repo import DVX_DIR, Repo, tracked_but_absent
 from dvx.scm import find_git_root, refuse_other_repository
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
@@ -37,6 +37,9 @@ def init(path: str, no_scm: bool = False) -> InitResult:
             raise NotARepoError(f"'{root}' is not inside a Git repository.",
                                 "Run `git init` first, or `dvx init --no-scm` to use dvx "
                                 "without Git.")
+        left_out = tracked_but_absent(git_root)
+        if left_out is not None:
+            raise left_out
         if git_root != root:
             raise UsageError(f"'{root}' is not the top of its Git repository ({git_root}).",
                              f"Run `dvx init` in {git_root}.")
