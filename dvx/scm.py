@@ -530,8 +530,11 @@ class Git:
 
     def commits_to_push(self, local: str, remote_sha: str | None, remote: str) -> list[str]:
         """The commits a push of `local` sends: those the remote's ref (`remote_sha`) lacks,
-        or for a new ref, those no ref of `remote` has yet."""
-        exclude = [f"^{remote_sha}"] if remote_sha else [f"--remotes={remote}"]
+        or for a new ref, or one whose tip this clone never fetched (a forced push over a
+        teammate's), those no ref of `remote` has yet."""
+        known = remote_sha is not None and self._batch(headers_only=True).header(
+            f"{remote_sha}^{{commit}}") is not None
+        exclude = [f"^{remote_sha}"] if known else [f"--remotes={remote}"]
         out = self._run("rev-list", local, "--not", *exclude, "--")
         return out.decode().split()
 

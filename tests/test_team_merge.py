@@ -427,6 +427,25 @@ def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
 
 
+def test_a_forced_push_over_a_tip_this_clone_never_fetched_pushes_its_data(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    edit(alice, "raw.csv", "alice's v2\n")
+    must("add", "raw.csv", cwd=alice)
+    share(alice, "alice's v2")  # bob never fetches it
+    edit(bob, "raw.csv", "bob's rewrite\n")
+    must("add", "raw.csv", cwd=bob)
+    commit(bob, "bob's rewrite")
+    pushed = subprocess.run(["git", "push", "-q", "--force", "origin", "main"], cwd=bob,
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "bad object" not in pushed.stderr
+    assert xxhash.xxh3_128_hexdigest(b"bob's rewrite\n") in local_spec(team.store, "",
+                                                                         {}).oids()
+    assert git(team.origin, "rev-parse", "main") == git(bob, "rev-parse", "main")
+
+
 def test_a_clone_that_never_fetched_the_data_pushes_its_code_commits(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = team.clone("bob", pull=False)  # works on the code only: no data fetched
