@@ -703,16 +703,29 @@ class Git:
             raise DvxError(f"git merge-file failed: {detail or proc.returncode}")
         return proc.returncode == 0
 
-    def first_with(self, relpath: str, text: str) -> tuple[str, str] | None:
+    def first_with(self, relpath: str, text: str) -> tuple[str, str | None] | None:
         """(short commit, author name) of the earliest commit any ref reaches that put
-        `text` into `relpath`, or None if none did."""
+        `text` into `relpath`, or None if none did. The author is None when that commit is
+        where a shallow clone's history stops: Git sees everything it holds as put there, so
+        an older commit may have recorded it."""
         try:
-            out = self._run("log", "--all", "--reverse", "--format=%h%x00%an", "-S", text,
-                            "--", relpath)
+            out = self._run("log", "--all", "--reverse", "--format=%h%x00%an%x00%H", "-S",
+                            text, "--", relpath)
         except DvxError:
             return None
         fields = out.decode("utf-8", "replace").partition("\n")[0].split("\0")
-        return (fields[0], fields[1]) if len(fields) == 2 else None
+        if len(fields) != 3:
+            return None
+        return fields[0], None if fields[2] in self._shallow_boundary() else fields[1]
+
+    def _shallow_boundary(self) -> set[str]:
+        """The commits where this clone's history stops (`git clone --depth`): Git's
+        `shallow` file. Empty in a full clone."""
+        try:
+            with open(self.git_path("shallow"), encoding="ascii") as f:
+                return set(f.read().split())
+        except (OSError, UnicodeDecodeError):
+            return set()
 
     def commit_log(self, commits: list[str]) -> list[tuple[str, int, str]]:
         """(commit, committer time in Unix seconds, subject) of each of `commits`, newest

@@ -928,6 +928,31 @@ def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(tea
     assert f"imgs.dvx, recorded by commit {bobs}" in pulled.stderr, pulled.stderr
 
 
+def test_a_shallow_clone_does_not_blame_the_commit_where_its_history_stops(team):
+    """Bob committed data without pushing it; Carol then committed code only. A `--depth 1`
+    clone sees Carol's commit as the one that put everything there: it names no author."""
+    alice = team.founder()
+    write(alice / "base.csv", "base\n")
+    must("add", "base.csv", cwd=alice)
+    share(alice, "base")
+    bob = _commits_data_without_pushing(team.clone("bob"), {"raw.csv": "bob's\n"})
+    write(bob / "code.py", "print(1)\n")
+    git(bob, "add", "code.py")
+    git(bob, "-c", "user.name=Carol", "commit", "-qm", "code only", "--author",
+        "Carol <carol@example.com>")
+    git(bob, "push", "-q", "origin", "main")
+    ci = team.base / "ci"
+    git(team.base, "clone", "-q", "--depth", "1", f"file://{team.origin}", str(ci))
+    pulled = run_dvx("pull", cwd=ci)
+    assert pulled.code == 1 and "not on the remote" in pulled.stderr
+    boundary = git(ci, "rev-parse", "--short", "HEAD").strip()
+    assert (f"raw.csv.dvx, recorded by commit {boundary} or one before it, which this "
+            "shallow clone does not have") in pulled.stderr, pulled.stderr
+    assert "Carol" not in pulled.stderr
+    fetched = json.loads(run_dvx("fetch", "--json", cwd=ci).stdout)
+    assert fetched["never_pushed"][0]["author"] is None
+
+
 @pytest.mark.parametrize("deleted", ["loose", "pack"])
 def test_data_deleted_from_the_remote_after_its_push_is_named_as_lost(team, deleted):
     alice = team.founder()

@@ -83,7 +83,8 @@ class Recorded:
     """A file that records data the remote does not have (its pointer, or dvx.lock), and the
     earliest commit that recorded that data there: its author committed the pointer, and
     perhaps never ran `dvx push`. `commit` and `author` are None for data no commit
-    recorded, or in a project without Git (`searched` False)."""
+    recorded, or in a project without Git (`searched` False); `author` alone where that
+    commit is where a shallow clone's history stops (an older one may have recorded it)."""
     pointer: str
     oid: str
     commit: str | None = None
@@ -91,6 +92,9 @@ class Recorded:
     searched: bool = True
 
     def __str__(self) -> str:
+        if self.commit is not None and self.author is None:
+            return (f"{self.pointer}, recorded by commit {self.commit} or one before it, which "
+                    "this shallow clone does not have: its history stops there")
         if self.commit is not None:
             return f"{self.pointer}, recorded by commit {self.commit} ({self.author})"
         return f"{self.pointer}, in no commit" if self.searched else self.pointer
