@@ -8,6 +8,7 @@ never make dvx read or write another repository's index, objects or refs.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -311,8 +312,15 @@ class _CatFile:
         self.broken = False
         self._proc = subprocess.Popen(
             ["git", "-C", root, "cat-file", "--batch-check" if headers_only else "--batch"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=git_environ(root=root))
+        # Git's last words say why it stopped (a partial clone's promisor remote unreachable):
+        # its last lines are kept, read as they come so that Git never waits on a full pipe.
+        self._said: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
+        self._listener = threading.Thread(target=_keep_last_lines,
+                                          args=(self._proc.stderr, self._said),
+                                          name="dvx-git-cat-file-stderr", daemon=True)
+        self._listener.start()
         self._end = weakref.finalize(self, _end_cat_file, self._proc)
 
     def header(self, name: str) -> tuple[str, str, int] | None:
@@ -329,14 +337,14 @@ class _CatFile:
             assert self._proc.stdout is not None
             data = self._proc.stdout.read(header[2] + 1)  # and the newline after it
             if len(data) != header[2] + 1:
-                raise DvxError("git cat-file stopped unexpectedly.")
+                raise self._stopped()
             return header[1], data[:header[2]]
 
     @contextlib.contextmanager
     def _exchange(self) -> Iterator[None]:
         with self._lock:
             if self.broken:
-                raise DvxError("git cat-file stopped unexpectedly.")
+                raise self._stopped()
             try:
                 yield
             except BaseException:
@@ -350,20 +358,46 @@ class _CatFile:
             self._proc.stdin.write(os.fsencode(name) + b"\n")
             self._proc.stdin.flush()
         except BrokenPipeError:
-            raise DvxError("git cat-file stopped unexpectedly.") from None
+            raise self._stopped() from None
         line = self._proc.stdout.readline()
         if not line:
-            raise DvxError("git cat-file stopped unexpectedly.")
+            raise self._stopped()
         fields = line.split()
         if len(fields) != 3 or not fields[2].isdigit():
             return None  # "NAME missing", "NAME ambiguous"
         return fields[0].decode(), fields[1].decode(), int(fields[2])
+
+    def _stopped(self) -> DvxError:
+        """The error for a `git cat-file` that stopped, with the last line Git wrote."""
+        import subprocess
+
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)  # its output has ended: it is exiting
+        self._listener.join(timeout=5)
+        why = next((line for line in reversed(self._said) if line), "")
+        return DvxError("git cat-file stopped unexpectedly" + (f": {why}" if why else "."))
 
     def running(self) -> bool:
         return self._proc.poll() is None
 
     def close(self) -> None:
         self._end()
+
+
+_STDERR_LINES = 5  # of a `git cat-file`'s stderr, the last ones kept
+_STDERR_LINE_BYTES = 1000  # of each, the first ones kept
+
+
+def _keep_last_lines(pipe: Any, said: collections.deque[str]) -> None:
+    """Read `pipe` to its end, keeping its last lines (each cut short) in `said`."""
+    with contextlib.suppress(OSError, ValueError), pipe:
+        while True:
+            line = rest = pipe.readline(_STDERR_LINE_BYTES)
+            if not line:
+                return
+            while len(rest) == _STDERR_LINE_BYTES and not rest.endswith(b"\n"):
+                rest = pipe.readline(_STDERR_LINE_BYTES)  # the rest of a long one is dropped
+            said.append(line.decode(errors="replace").strip())
 
 
 def _end_cat_file(proc: Any) -> None:

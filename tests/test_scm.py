@@ -26,3 +26,29 @@ def test_a_reader_killed_while_idle_is_replaced_before_it_is_asked(tmp_path):
         assert reader.mode_at("HEAD", "a.txt") == "100644"
     finally:
         reader.close()
+
+
+def test_a_reader_that_stops_says_why_in_git_s_own_words(tmp_path):
+    """A partial clone (`--filter=blob:none`) fetches old blobs from its Git remote when they
+    are read: with that remote unreachable, `git cat-file` stops, and Git's reason is the
+    error's, not just that it stopped."""
+    import pytest
+
+    from dvx.errors import DvxError
+
+    origin = make_git_repo(tmp_path / "origin")
+    git(origin, "config", "uploadpack.allowFilter", "true")
+    for version in ("v1", "v2"):
+        write(origin / "a.txt", f"{version}\n")
+        git(origin, "add", "a.txt")
+        git(origin, "commit", "-qm", version)
+    git(tmp_path, "clone", "-q", "--filter=blob:none", f"file://{origin}", "partial")
+    origin.rename(tmp_path / "offline")
+    reader = Git(str(tmp_path / "partial"))
+    try:
+        with pytest.raises(DvxError) as stopped:
+            reader.blob_at("HEAD~1", "a.txt", 100)
+        assert str(stopped.value).startswith("git cat-file stopped unexpectedly: ")
+        assert "from promisor remote" in str(stopped.value)
+    finally:
+        reader.close()
