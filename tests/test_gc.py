@@ -328,6 +328,91 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     assert not obj.exists()  # it held nothing else
 
 
+def _data_and_a_dropped_file_pushed(tmp_path):
+    """A repository with a directory `data` and a file `old.bin` pushed to a directory
+    remote, then a commit without `old.bin`: (its root, the store, the remote, old.bin's oid)."""
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "first")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    for i in range(3):
+        write(first / "data" / f"{i}", f"v1 {i}")
+    old = os.urandom(3000)
+    write(first / "old.bin", old)
+    assert run_dvx("add", "data", "old.bin", cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "v1")
+    assert run_dvx("push", cwd=first).code == 0
+    assert run_dvx("remove", "old.bin.dvx", cwd=first).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "no old.bin")
+    return first, store, local_spec(store, str(store), {}), xxhash.xxh3_128_hexdigest(old)
+
+
+def test_a_partial_push_logs_the_files_it_pushed_and_holds_no_gc_up(tmp_path):
+    """A push of some files of a tracked directory leaves the directory's new manifest in
+    the cache: its push log names those files, not that manifest, so another clone's gc
+    --remote keeps them and runs."""
+    first, store, remote, old = _data_and_a_dropped_file_pushed(tmp_path)
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(first), str(second))
+    assert run_dvx("pull", cwd=second).code == 0
+    write(second / "data" / "1", "v2 1")
+    assert run_dvx("add", "data", cwd=second).code == 0
+    pushed = run_dvx("push", "data/1", "data/2", cwd=second)
+    assert pushed.code == 0 and "1 already there" in pushed.stdout, pushed.output
+    new, found = xxhash.xxh3_128_hexdigest(b"v2 1"), xxhash.xxh3_128_hexdigest(b"v1 2")
+    logs = list((store / "logs/push").iterdir())
+    assert len(logs) == 1
+    assert logs[0].read_text().splitlines()[1:] == sorted([f"f {new}", f"f {found}"])
+    for stored in [*store.glob("packs/*"), *store.glob("files/*/*/*")]:
+        _age(stored)  # only the push log keeps what the second clone pushed
+    collected = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first)
+    assert collected.code == 0, collected.output
+    assert old not in remote.oids() and {new, found} <= remote.oids()
+
+
+def test_a_push_log_too_long_for_one_read_is_written_as_several(tmp_path, monkeypatch):
+    """A push of many files one by one (part of a large directory): every file it names is
+    read back, none lost past what a reader reads of one log."""
+    from dvx.objects.odb import ObjectStore
+    from dvx.remote import pushlog
+
+    monkeypatch.setattr(pushlog, "MAX_LOG_BYTES", 200)
+    remote = ObjectStore(DirectoryBlobs(str(tmp_path / "store")), "xxh128")
+    files = {xxhash.xxh3_128_hexdigest(str(i).encode()) for i in range(20)}
+    manifest = xxhash.xxh3_128_hexdigest(b"manifest")
+    pushlog.record(remote, files, [manifest])
+    logs = list((tmp_path / "store/logs/push").iterdir())
+    assert len(logs) > 1 and all(len(log.read_bytes()) <= 200 for log in logs)
+    found = pushlog.recent(remote, time.time() - 60)
+    assert found.files == files and found.manifests == {manifest}
+
+
+def test_a_logged_manifest_nobody_has_holds_up_only_a_gc_that_would_delete(tmp_path):
+    """A push log names a directory manifest that is in neither the cache nor the remote
+    (written so by an older dvx after a partial push): which files that push relied on is
+    unknown, so gc deletes nothing from the remote while that log counts, but it is no
+    reason to stop a gc that would delete nothing there."""
+    first, store, remote, old = _data_and_a_dropped_file_pushed(tmp_path)
+    for stored in [*store.glob("packs/*"), *store.glob("files/*/*/*")]:
+        _age(stored)  # pushed long ago
+    unknown = xxhash.xxh3_128_hexdigest(b"a manifest never pushed")
+    log = store / "logs/push" / f"{int(time.time()):010d}-{'0' * 16}.log"
+    write(log, f"dvx push log 1\nd {unknown}\n")
+    everything = run_dvx("gc", "-A", "--remote", "s", "-f", cwd=first)
+    assert everything.code == 0, everything.output  # it would delete nothing there
+    refused = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first)
+    assert refused.code == 1 and "Traceback" not in refused.output
+    assert unknown in refused.stderr
+    assert "From the clone that pushed it" in refused.stderr
+    assert "in about 60 minutes" in refused.stderr
+    assert old in remote.oids()
+    log.rename(log.with_name(f"{int(time.time()) - 7200:010d}-{'0' * 16}.log"))
+    assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
+    assert old not in remote.oids() and not list((store / "logs/push").iterdir())
+
+
 def test_gc_stays_off_a_remote_while_a_push_counts_on_what_is_there(tmp_path):
     """The second repository's push finds the object on the remote (uploaded long ago by the
     first) and relies on it; its push log, which would keep it from gc, is written only as

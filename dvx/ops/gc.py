@@ -15,6 +15,7 @@ lists exactly what the real run deletes.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -310,23 +311,50 @@ def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float) -> None:
     log.info("gc: %d objects removed from the cache", len(result.removed))
 
 
-def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> tuple[set[str],
-                                                                               list[str]]:
-    """What pushes since `cutoff` used on the remote (their push logs), manifests expanded;
-    and the names of the logs older than that, which protect nothing any more."""
+@dataclass
+class _RecentPushes:
+    """What pushes since the cutoff used on the remote (their push logs), manifests expanded;
+    the logs older than that, which protect nothing any more; and the logged manifests that
+    cannot be read, whose files are unknown."""
+    used: set[str]
+    expired: list[str]
+    unreadable: list[str] = field(default_factory=list)  # why, for each such manifest
+    # When the latest log naming one of those was written (None: a log name without a time).
+    unreadable_logged: int | None = 0
+
+
+def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> _RecentPushes:
     logged = pushlog.recent(remote, cutoff)
-    used = logged.files | logged.manifests
-    problems: list[str] = []
+    pushed = _RecentPushes(logged.files | logged.manifests, logged.expired)
     for oid in sorted(logged.manifests):
+        problems: list[str] = []
         tree = manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
                         f"a recent push's directory {oid}", problems)
         if tree is not None:
-            used.update(e.oid for e in tree.entries)
-    if problems:
-        raise DvxError(f"Nothing was deleted from the remote: a recent push used a directory "
-                       f"whose manifest cannot be read ({as_clause(problems[0])}).",
-                       "Run gc again once that push's grace period is over, or push it again.")
-    return used, logged.expired
+            pushed.used.update(tree.oids())
+            continue
+        pushed.unreadable += problems
+        written, latest = logged.manifests_logged.get(oid), pushed.unreadable_logged
+        pushed.unreadable_logged = (None if written is None or latest is None
+                                    else max(written, latest))
+    return pushed
+
+
+def _refuse_if_unknown(pushed: _RecentPushes, removing: int, cutoff: float) -> None:
+    """A recent push used a directory whose manifest cannot be read: any object gc would
+    delete may be one of its files, so then nothing is. What gc keeps anyway it cannot lose."""
+    if not pushed.unreadable or not removing:
+        return
+    written = pushed.unreadable_logged
+    when = "once that push log is older than the grace period"
+    if written is not None:
+        minutes = max(1, math.ceil((written - cutoff) / 60))
+        when = f"in about {'a minute' if minutes == 1 else f'{minutes} minutes'}, {when}"
+    raise DvxError(f"Nothing was deleted from the remote: a recent push used a directory whose "
+                   f"manifest cannot be read ({as_clause(pushed.unreadable[0])}), so any object "
+                   "gc would delete there may be one that push relies on.",
+                   "From the clone that pushed it, `dvx push` of that whole directory puts its "
+                   f"manifest on the remote; or run gc again {when}.")
 
 
 @dataclass
@@ -340,7 +368,8 @@ class _RemotePlan(GcResult):
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
                  repo: Repo) -> GcResult:
     result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep), keep=keep)
-    pushed, result.expired_logs = _recently_pushed(repo, remote, cutoff)
+    recent = _recently_pushed(repo, remote, cutoff)
+    pushed, result.expired_logs = recent.used, recent.expired
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
         if oid in keep:
             continue
@@ -358,6 +387,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.removed = sorted(set(result.removed) | packs.dead.keys())
         result.sizes.update(packs.dead)
         result.bytes_freed += sum(packs.dead.values())
+    _refuse_if_unknown(recent, len(result.removed), cutoff)
     return result
 
 
@@ -366,7 +396,8 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
     assert isinstance(result, _RemotePlan)
     # Under the lock now, which forgot the indexes of the plan: what is decided here rests on
     # the indexes listed from here on (a push since then added indexes naming its manifests).
-    pushed, _ = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
+    recent = _recently_pushed(repo, remote, cutoff)  # pushes made while confirming
+    pushed = recent.used
     if pushed & set(result.removed):
         result.kept_young += len(pushed & set(result.removed))
         result.removed = [oid for oid in result.removed if oid not in pushed]
@@ -378,6 +409,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
 
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
         packs = repack.plan(remote, result.keep | pushed, cutoff, set(loose))
+        _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
         if records_needing is not None:
             dead = records_needing(repo, remote, set(loose) | packs.dead.keys())
             if dead:
@@ -387,6 +419,8 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
                        set(loose))
         result.removed = sorted(set(loose) | packs.dead.keys())
         result.bytes_freed += sum(packs.dead.values())
+    else:
+        _refuse_if_unknown(recent, len(loose), cutoff)
     if loose:
         remote.delete(loose)
     if result.expired_logs:

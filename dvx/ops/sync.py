@@ -150,6 +150,9 @@ class Wanted:
     trees: dict[str, Tree] = field(default_factory=dict)
     paths: PathsOf = field(default_factory=PathsOf)  # for messages
     missing_manifests: set[str] = field(default_factory=set)  # in the cache (or remote) no more
+    # The files of directories pushed in part (a target inside a tracked directory): their
+    # manifest is not pushed, so a push log names these files one by one.
+    parts: set[str] = field(default_factory=set)
 
 
 def _in_scope(path: str, subpath: str | None) -> bool:
@@ -188,6 +191,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             for entry in tree.entries:
                 if _in_scope(entry.path, target.subpath):
                     files[entry.oid] = entry.size
+                    wanted.parts.add(entry.oid)
         wanted.paths.add_tree(output.path, pointer.oid, tree, target.subpath)
     return wanted
 
@@ -318,7 +322,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     # Repaired only once a verified local copy went up: a corrupt one too is a failure.
     result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:
-        _log_push(remote, targets, result)
+        _log_push(remote, targets, wanted, complete, result)
     try:
         if remote.packs_enabled():
             packed.consolidate_if_many(remote, settings)
@@ -326,14 +330,21 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         log.warning("Could not merge the remote's pack indexes: %s", exc)
 
 
-def _log_push(remote: ObjectStore, targets: list[Target], result: SyncResult) -> None:
-    """Leave a push log naming the data this push found already there too, so gc --remote in
-    another repository sharing the remote keeps it for its grace period (remote/pushlog.py)."""
+def _log_push(remote: ObjectStore, targets: list[Target], wanted: Wanted,
+              complete: list[str], result: SyncResult) -> None:
+    """Leave a push log naming the data this push put on the remote or found already there,
+    so gc --remote in another repository sharing the remote keeps it for its grace period
+    (remote/pushlog.py). It names only what the remote holds now: a directory by its manifest
+    once that is there, else (pushed in part, or its manifest held back) by its files."""
+    failed = result.transfer.failed
+    manifests = {oid for oid in complete if oid not in failed}
     files = {t.output.pointer.oid for t in targets if not t.output.pointer.is_dir}
-    manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
-    failed = set(result.transfer.failed)
+    files |= wanted.parts
+    for oid, tree in wanted.trees.items():
+        if oid not in manifests:
+            files.update(tree.oids())
     try:
-        pushlog.record(remote, files - failed, manifests - failed)
+        pushlog.record(remote, {oid for oid in files if oid not in failed}, manifests)
     except OSError as exc:
         result.problems.append(f"could not write the push log on the remote: {exc}")
 

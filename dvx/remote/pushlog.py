@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from dvx.hashing import is_valid_oid
@@ -26,10 +26,26 @@ MAX_LOG_BYTES = 16 << 20
 
 def record(remote: ObjectStore, files: Iterable[str], manifests: Iterable[str],
            now: float | None = None) -> None:
-    lines = [HEADER] + [f"f {oid}\n".encode() for oid in sorted(set(files))]
+    """Write the logs naming `files` and `manifests`: as many as it takes for each to stay
+    within what a reader reads of one (MAX_LOG_BYTES)."""
+    lines = [f"f {oid}\n".encode() for oid in sorted(set(files))]
     lines += [f"d {oid}\n".encode() for oid in sorted(set(manifests))]
-    name = f"{int(now if now is not None else time.time()):010d}-{os.urandom(8).hex()}.log"
-    remote.write_log(KIND, name, b"".join(lines))
+    stamp = int(now if now is not None else time.time())
+    for chunk in _chunks(lines, MAX_LOG_BYTES - len(HEADER)):
+        name = f"{stamp:010d}-{os.urandom(8).hex()}.log"
+        remote.write_log(KIND, name, b"".join([HEADER, *chunk]))
+
+
+def _chunks(lines: list[bytes], limit: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    size = 0
+    for line in lines:
+        if chunk and size + len(line) > limit:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line)
+    yield chunk  # one log, even naming nothing
 
 
 @dataclass
@@ -37,6 +53,8 @@ class Recent:
     files: set[str] = field(default_factory=set)
     manifests: set[str] = field(default_factory=set)
     expired: list[str] = field(default_factory=list)  # logs older than the cutoff
+    # For each manifest, the time of the latest log naming it (None: a log name without one).
+    manifests_logged: dict[str, int | None] = field(default_factory=dict)
 
 
 def recent(remote: ObjectStore, since: float) -> Recent:
@@ -50,8 +68,16 @@ def recent(remote: ObjectStore, since: float) -> Recent:
             found.expired.append(name)
             continue
         data = remote.read_log(KIND, name, MAX_LOG_BYTES)
+        written = int(stamp) if stamp.isdigit() else None
         for line in data[len(HEADER):].decode("ascii", "replace").splitlines():
             kind, _, oid = line.partition(" ")
-            if is_valid_oid(oid, remote.algo):
-                (found.manifests if kind == "d" else found.files).add(oid)
+            if not is_valid_oid(oid, remote.algo):
+                continue
+            if kind != "d":
+                found.files.add(oid)
+                continue
+            found.manifests.add(oid)
+            before = found.manifests_logged.get(oid, 0)
+            found.manifests_logged[oid] = (None if written is None or before is None
+                                           else max(written, before))
     return found
