@@ -618,6 +618,37 @@ def test_gc_reads_the_indexes_again_once_it_holds_the_remote(tmp_path):
     assert checked.code == 0 and "0 missing" in checked.stdout, checked.output
 
 
+def test_a_push_that_ends_while_gc_plans_is_read_with_the_indexes_it_wrote(tmp_path):
+    """gc has listed the remote's indexes (for a branch's manifest its cache lacks) when
+    another clone's push of a new directory version ends: the push log gc reads next names
+    that manifest, which the indexes listed again hold. gc runs, and keeps what it needs."""
+    first, store, remote, old = _data_and_a_dropped_file_pushed(tmp_path)
+    for stored in [*store.glob("packs/*"), *store.glob("files/*/*/*")]:
+        _age(stored)  # pushed long ago
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(first), str(second))
+    assert run_dvx("pull", cwd=second).code == 0
+    git(second, "checkout", "-qb", "feat")
+    write(second / "data" / "0", "feat 0")
+    assert run_dvx("add", "data", cwd=second).code == 0
+    git(second, "commit", "-qam", "feat")
+    assert run_dvx("push", cwd=second).code == 0
+    git(first, "fetch", "-q", str(second), "feat:feat")  # its manifest is not in the cache
+    write(second / "data" / "new", "new")
+    assert run_dvx("add", "data", cwd=second).code == 0
+    planning = _stopped_at("gc.plan.before_push_logs", "gc -a --remote s -f", first)
+    try:
+        pushed = run_dvx("push", cwd=second)
+        assert pushed.code == 0 and "already there" in pushed.stdout, pushed.output
+    finally:
+        planning.send_signal(signal.SIGCONT)
+        out, err = planning.communicate(timeout=60)
+    assert planning.returncode == 0, out + err
+    assert old not in remote.oids()
+    checked = run_dvx("fsck", "--remote", "s", cwd=second)
+    assert checked.code == 0 and "0 missing" in checked.stdout, checked.output
+
+
 @pytest.mark.parametrize("size", [5000, 1_500_000], ids=["packed", "loose"])
 def test_objects_a_push_kept_while_gc_waited_count_no_bytes_freed(tmp_path, size):
     """gc planned to delete an object from the remote; another repository's push found it

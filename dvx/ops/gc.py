@@ -326,7 +326,14 @@ class _RecentPushes:
 def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> _RecentPushes:
     logged = pushlog.recent(remote, cutoff)
     pushed = _RecentPushes(logged.files | logged.manifests, logged.expired)
+    relisted = False
     for oid in sorted(logged.manifests):
+        if not relisted and isinstance(remote, RemoteStore) and _lacked_by_old_word(
+                repo, remote, oid):
+            # Its push ended after the indexes were listed: they are listed again, not taken
+            # for the remote's word on what that push wrote.
+            remote.forget_locations()
+            relisted = True
         problems: list[str] = []
         tree = manifest(repo, Pointer("dir", repo.algo, oid, 0, 0), remote,
                         f"a recent push's directory {oid}", problems)
@@ -338,6 +345,12 @@ def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> _RecentP
         pushed.unreadable_logged = (None if written is None or latest is None
                                     else max(written, latest))
     return pushed
+
+
+def _lacked_by_old_word(repo: Repo, remote: RemoteStore, oid: str) -> bool:
+    """Whether the cache lacks `oid` and so does `remote`, by indexes listed earlier."""
+    return (remote.inventory.listed() and not repo.cache.exists(oid)
+            and not remote.exists(oid))
 
 
 def _refuse_if_unknown(pushed: _RecentPushes, removing: int, cutoff: float) -> None:
@@ -368,6 +381,7 @@ class _RemotePlan(GcResult):
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
                  repo: Repo) -> GcResult:
     result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep), keep=keep)
+    faults.point("gc.plan.before_push_logs")
     recent = _recently_pushed(repo, remote, cutoff)
     pushed, result.expired_logs = recent.used, recent.expired
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
