@@ -417,6 +417,24 @@ def test_an_index_damaged_on_the_remote_is_found_where_a_copy_of_it_is_kept(
     _assert_a_clone_pulls_d(repo, tmp_path)
 
 
+def test_a_pull_that_meets_a_damaged_index_says_the_data_may_be_in_its_pack(
+        repo, dvx, tmp_path):
+    """A clone pulls data that only a damaged index names (its pack intact): the data is not
+    called never pushed, but perhaps in that index's pack, with the commands that repair it."""
+    index = _pushed_with_its_index(repo, dvx, tmp_path)
+    index.write_bytes(index.read_bytes() + b"\n")  # one byte more: refused as a whole
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 1 and "Traceback" not in pulled.output
+    assert f"damaged ({index.name}, refused above)" in pulled.stderr
+    assert "`dvx fsck --remote s`" in pulled.stderr and "`dvx push --repair -r s`" in pulled.stderr
+    assert "without running `dvx push`" not in pulled.stderr
+    assert dvx("push", "--repair").code == 0
+    assert run_dvx("pull", cwd=clone).code == 0
+    assert tree_bytes(clone / "d") == tree_bytes(repo / "d")
+
+
 def test_push_repair_reads_the_remote_s_own_index_not_the_copy_kept_here(repo, dvx, tmp_path):
     """The clone that pushed keeps a copy of its index: push --repair (with no fsck before it)
     still reads the remote's bytes, takes what only the damaged index names for missing and

@@ -250,7 +250,16 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
             f"[remote '{result.remote}'].")
     for line in failure_lines(t.failed, result.paths.lookup(t.failed)):
         warn(line)
-    if result.never_pushed:
+    if result.never_pushed and result.refused_indexes:
+        named = "; ".join(map(str, result.never_pushed))
+        damaged = ", ".join(result.refused_indexes)
+        warn(f"No usable pack index of the remote '{result.remote}' names that data "
+             f"({named}), but some of its indexes are damaged ({damaged}, refused above): "
+             "the data may be in a pack that a damaged index names. `dvx fsck --remote "
+             f"{result.remote}` lists what is damaged or missing there, and `dvx push --repair "
+             f"-r {result.remote}` from a clone whose cache has the data uploads again what "
+             "only a damaged index names.")
+    elif result.never_pushed:
         named = "; ".join(map(str, result.never_pushed))
         warn(f"The remote '{result.remote}' does not have that data "
              f"({named}). Either whoever committed it pushed the "

@@ -117,6 +117,9 @@ class SyncResult:
     never_pushed: list[Recorded] = field(default_factory=list)
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[Recorded] = field(default_factory=list)
+    # The remote's pack indexes refused as damaged, when data was not found: it may be in a
+    # pack one of them names, rather than never pushed.
+    refused_indexes: list[str] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -235,6 +238,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.paths.merge(r.paths)
         merged.never_pushed += r.never_pushed
         merged.lost += r.lost
+        merged.refused_indexes += r.refused_indexes
     return merged
 
 
@@ -295,6 +299,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
         never = remote.inventory.absent(unnamed)
         result.never_pushed = _recorded_with_change(repo, result, never)
+        result.refused_indexes = _refused_if_any(remote, never)
         if not repair:  # --repair named those its indexes only claim (_held_intact)
             result.lost += _recorded_with_change(repo, result, unnamed - never)
     if repair:
@@ -420,6 +425,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     lost = {oid for oid, why in result.transfer.failed.items()  # a pack deleted by hand
             if lost_with_its_pack(why)}
     result.never_pushed = _recorded_with_change(repo, result, never)
+    result.refused_indexes = _refused_if_any(remote, never)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
 
@@ -430,6 +436,11 @@ def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
     for oid, why in failed.items():
         if why != transfer.NOT_ON_REMOTE and remote.blobs.is_directory(remote.oid_name(oid)):
             failed[oid] = NOT_AN_OBJECT
+
+
+def _refused_if_any(remote: RemoteStore, never: set[str]) -> list[str]:
+    """The indexes refused as damaged, when no index named `never`: they may name it."""
+    return sorted(remote.inventory.refused) if never else []
 
 
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
