@@ -599,6 +599,32 @@ def test_a_pull_names_the_pack_that_is_gone(repo, dvx, tmp_path):
         fetched.stderr, fetched.output
 
 
+def test_push_repair_calls_a_copy_whose_pack_is_gone_missing_not_corrupt(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    data_pack = max((store / "packs").iterdir(), key=lambda p: p.stat().st_size)
+    data_pack.unlink()
+    repaired = dvx("push", "--repair")
+    assert repaired.code == 0 and "Pushed 5 objects" in repaired.stdout, repaired.output
+    assert repaired.stderr.count("the remote copy was missing and was uploaded again") == 5
+    assert f"is missing (its pack {data_pack.name} is not on the remote)" in repaired.stderr
+    assert "corrupt" not in repaired.stderr
+    assert dvx("fsck", "--remote", "s").code == 0
+
+
+def test_a_pull_that_meets_a_pack_cut_short_says_how_to_repair_it(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    data_pack = max((store / "packs").iterdir(), key=lambda p: p.stat().st_size)
+    data_pack.chmod(0o644)
+    data_pack.write_bytes(data_pack.read_bytes()[:2000])
+    os.rename(repo / ".dvx" / "cache", tmp_path / "old-cache")
+    fetched = dvx("fetch")
+    assert fetched.code == 1 and "Traceback" not in fetched.output
+    assert f"pack {data_pack.name} is shorter than its index says" in fetched.stderr
+    assert "`dvx fsck --remote s`" in fetched.stderr and "`dvx push --repair`" in fetched.stderr
+
+
 def test_fsck_takes_nothing_out_while_another_clone_holds_the_remote(repo, dvx, tmp_path):
     from dvx.objects.blobs import DirectoryBlobs
     from dvx.remote.locks import GC, RemoteLock

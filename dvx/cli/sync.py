@@ -233,7 +233,9 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
     if run_cache:
         _with_runs(repo, result, push, remote_name, jobs, as_json)
     for oid in result.repaired:
-        warn(f"Repaired {oid}: the remote copy was corrupt and was replaced.")
+        warn(f"Repaired {oid}: the remote copy was missing and was uploaded again."
+             if oid in result.repaired_missing else
+             f"Repaired {oid}: the remote copy was corrupt and was replaced.")
     report_sync("Pushed" if push else "Fetched", result, as_json)
     if not result.ok:
         sys.exit(1)
@@ -273,6 +275,12 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              "pack indexes name it, so it was pushed, but the object is gone from the remote "
              f"(deleted outside dvx). Run `dvx fsck --remote {result.remote}`, then `dvx push` "
              "from a clone whose cache has the data.")
+    if result.cut_short:
+        named = "; ".join(map(str, result.cut_short))
+        warn(f"The remote '{result.remote}' holds that data damaged ({named}): its pack is "
+             "shorter than the pack index says (cut short outside dvx). Run `dvx fsck "
+             f"--remote {result.remote}`, then `dvx push` from a clone whose cache has the "
+             "data (or `dvx push --repair` there, which does both).")
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:

@@ -17,6 +17,7 @@ from dvx.ops.sync import belonging_on, settings_for, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore
+from dvx.remote.transfer_result import lost_with_its_pack
 from dvx.repo import Repo
 from dvx.threads import map_in_threads
 from dvx.workspace import keep_changed_bytes
@@ -139,7 +140,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     repairs = not result.read_only
     for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
-        if repairs and not why.startswith("could not be read"):
+        if repairs and not why.startswith("could not be read") and not lost_with_its_pack(why):
             result.quarantined[oid] = remote.quarantine(oid)
     # An index that names a loose object moved aside, or deleted by hand, would make push
     # count it as there.

@@ -26,7 +26,7 @@ from dvx.outputs import Target, load_tree
 from dvx.paths import POINTER_SUFFIX
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import NOT_AN_OBJECT, lost_with_its_pack
+from dvx.remote.transfer_result import NOT_AN_OBJECT, in_a_pack_cut_short, lost_with_its_pack
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -110,6 +110,7 @@ class SyncResult:
     transfer: transfer.TransferResult = field(default_factory=transfer.TransferResult)
     problems: list[str] = field(default_factory=list)  # what could not be done, and why
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
+    repaired_missing: set[str] = field(default_factory=set)  # of those, the ones gone there
     checkout: CheckoutResult | None = None
     paths: PathsOf = field(default_factory=PathsOf)  # which path needs an oid
     # For data the remote does not have: the file recording it and the commit that
@@ -117,6 +118,8 @@ class SyncResult:
     never_pushed: list[Recorded] = field(default_factory=list)
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[Recorded] = field(default_factory=list)
+    # The same, for data whose pack on the remote is shorter than its index says.
+    cut_short: list[Recorded] = field(default_factory=list)
     # The remote's pack indexes refused as damaged, when data was not found: it may be in a
     # pack one of them names, rather than never pushed.
     refused_indexes: list[str] = field(default_factory=list)
@@ -235,9 +238,11 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.transfer.merge(r.transfer)
         merged.problems += r.problems
         merged.repaired += r.repaired
+        merged.repaired_missing |= r.repaired_missing
         merged.paths.merge(r.paths)
         merged.never_pushed += r.never_pushed
         merged.lost += r.lost
+        merged.cut_short += r.cut_short
         merged.refused_indexes += r.refused_indexes
     return merged
 
@@ -362,8 +367,9 @@ def _held_intact(repo: Repo, remote: RemoteStore, oids: set[str], sizes: dict[st
     held = transfer.confirmed_on(remote, oids, settings)
     corrupt = transfer.verify_on(remote, held, settings, sizes)
     for oid, why in corrupt.items():
+        state = "missing" if lost_with_its_pack(why) else "corrupt"
         result.transfer.failed[oid] = (f"not in the local cache, and the remote copy is "
-                                       f"corrupt ({why})")
+                                       f"{state} ({why})")
     gone = transfer.present_on(remote, oids - held, settings)  # by the indexes' word only
     result.lost += _recorded_with_change(repo, result, gone)
     return held - set(corrupt)
@@ -378,13 +384,17 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
     in_packs = remote.in_packs(corrupt)
     indexed = in_packs | packed.indexed_loose(remote, corrupt)
     for oid, why in sorted(corrupt.items()):
-        log.warning("The remote copy of %s is corrupt (%s): %s and uploading the verified "
-                    "local copy.", oid, why, "taking it out of the pack indexes"
-                    if oid in in_packs else "moving it aside")
+        missing = lost_with_its_pack(why)
+        log.warning("The remote copy of %s is %s (%s): %s and uploading the verified "
+                    "local copy.", oid, "missing" if missing else "corrupt", why,
+                    "taking it out of the pack indexes" if oid in in_packs else
+                    "moving it aside")
         if oid not in in_packs:
             with contextlib.suppress(FileNotFoundError):  # an index named a copy now gone
                 remote.quarantine(oid)
         result.repaired.append(oid)
+        if missing:
+            result.repaired_missing.add(oid)
     if indexed:
         packed.retire(remote, settings, indexed)
 
@@ -424,6 +434,9 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     never = remote.inventory.absent(missing) if missing else set()
     lost = {oid for oid, why in result.transfer.failed.items()  # a pack deleted by hand
             if lost_with_its_pack(why)}
+    cut_short = {oid for oid, why in result.transfer.failed.items()
+                 if in_a_pack_cut_short(why)}
+    result.cut_short = _recorded_with_change(repo, result, cut_short)
     result.never_pushed = _recorded_with_change(repo, result, never)
     result.refused_indexes = _refused_if_any(remote, never)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)

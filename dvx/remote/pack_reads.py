@@ -25,7 +25,12 @@ from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.staging import in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult, pack_not_on_remote
+from dvx.remote.transfer_result import (
+    Settings,
+    TransferResult,
+    pack_cut_short,
+    pack_not_on_remote,
+)
 from dvx.remote.workers import bounded
 
 READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
@@ -59,7 +64,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
     def read(span: Span) -> bytes:
         data = read_span(remote, span, settings)
         if len(data) != span.size:
-            raise CorruptObjectError(f"pack {span.pack} is shorter than its index says")
+            raise CorruptObjectError(pack_cut_short(span.pack))
         return data
 
     keep = partial(store_verified, cache)

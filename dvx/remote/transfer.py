@@ -45,6 +45,7 @@ from dvx.remote.transfer_result import (
     NOT_ON_REMOTE,
     Settings,
     TransferResult,
+    pack_not_on_remote,
     set_aside_changed,
 )
 from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, run_each
@@ -467,9 +468,12 @@ def _check_size(oid: str, expected: int, actual: int) -> None:
 def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
               sizes: dict[str, int] | None = None, fast: bool = False) -> dict[str, str]:
     """Check objects on the remote: download and hash each (or, `fast`, compare sizes).
-    Returns {oid: problem} for those that are corrupt; nothing is stored locally."""
+    Returns {oid: problem} for those that are corrupt, or whose every pack named is gone
+    and that have no loose copy either (`lost_with_its_pack` of the problem); nothing is
+    stored locally."""
     known = sizes or {}
     problems: dict[str, str] = {}
+    gone: dict[str, str] = {}  # packed oids whose every pack is gone: why, if no loose copy
 
     def judge(oid: str, actual_oid: str, size: int) -> int:
         # Bytes that hash to their oid are the object, whatever size a pointer gave it.
@@ -478,7 +482,7 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
                 f" ({known[oid]} bytes were expected)" if known.get(oid, size) != size else "")
         return size
 
-    def check(oid: str, on_bytes: OnBytes) -> int:
+    def check_copy(oid: str, on_bytes: OnBytes) -> int:
         if fast:
             expected = known.get(oid)
             actual = remote.blobs.size(remote.oid_name(oid))
@@ -489,6 +493,15 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
         remote.blobs.read_into(remote.oid_name(oid), sink, on_bytes)
         return judge(oid, sink.hasher.hexdigest(), sink.size)
 
+    def check(oid: str, on_bytes: OnBytes) -> int:
+        try:
+            return check_copy(oid, on_bytes)
+        except FileNotFoundError:
+            if oid not in gone:  # no index named it there either: for the caller to judge
+                raise
+            problems[oid] = gone[oid]
+            return 0
+
     todo = sorted(set(oids))
     if isinstance(remote, RemoteStore) and todo:
         from dvx.remote import pack_reads
@@ -498,6 +511,8 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
         if packed_oids:
             in_packs = pack_reads.verify(remote, settings, fast, only=packed_oids)
             problems.update(in_packs.corrupt)
+            gone = {oid: pack_not_on_remote(pack) for pack, oid, _ in in_packs.bad_copies
+                    if oid in in_packs.lost and pack in in_packs.missing_packs}
             todo = [oid for oid in todo if oid not in in_packs.checked]
     result = run_each(todo, check, settings, "Verifying", None, remote)
     for oid, reason in result.failed.items():

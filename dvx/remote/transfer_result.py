@@ -42,6 +42,19 @@ def lost_with_its_pack(why: str) -> bool:
     return why.startswith("its pack ") and why.endswith(NOT_ON_REMOTE)
 
 
+CUT_SHORT = "is shorter than its index says"
+
+
+def pack_cut_short(pack: str) -> str:
+    """Why the read of objects failed whose pack holds fewer bytes than its index gives."""
+    return f"pack {pack} {CUT_SHORT}"
+
+
+def in_a_pack_cut_short(why: str) -> bool:
+    """Did a download fail because the object's pack was cut short (`pack_cut_short`)?"""
+    return why.startswith("pack ") and why.endswith(CUT_SHORT)
+
+
 def set_aside_changed(cache: LocalCache, oid: str) -> str:
     """Move aside a cached object found changed on its way to a remote (not the size recorded
     for it, or not hashing to its oid); the reason its upload failed."""
