@@ -747,3 +747,73 @@ def test_update_goes_past_an_import_that_fails_and_names_each_outcome(source, pr
     shown = run_dvx("update", cwd=project)
     assert shown.code == 1 and "ERROR: a.txt: not updated: " in shown.stderr, shown.output
     assert "b.csv: up to date" in shown.stdout
+
+
+class _FailingGet(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory whose HEAD answers well and whose GET fails as `failure` says:
+    "500" answers 500, "cut" sends half the body its Content-Length announces; "" serves."""
+
+    failure = ""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.failure == "500":
+            self.send_error(500)
+        elif self.failure == "cut":
+            with open(self.translate_path(self.path), "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            super().do_GET()
+
+
+def test_a_download_that_fails_after_a_good_head_changes_nothing_and_stops_no_other(
+        project, tmp_path):
+    """A GET answered 500, or a body cut short, is one clear error naming the URL: the
+    import keeps its data and pointer, the other imports are still updated, and import-url
+    and get-url leave nothing behind."""
+    root = tmp_path / "www"
+    served = write(root / "a.bin", "version 1 of the served file\n")
+    local = write(tmp_path / "ext" / "z.txt", "one\n")
+
+    class Failing(_FailingGet):
+        pass
+
+    with serving(Failing, root) as url:
+        assert run_dvx("import-url", f"{url}/a.bin", cwd=project).code == 0
+        assert run_dvx("import-url", str(local), "z.txt", cwd=project).code == 0
+        commit(project, "imports")
+        pointer = (project / "a.bin.dvx").read_text()
+        write(served, "version 2 of the served file, longer\n")
+        os.utime(served, (2_000_000_000, 2_000_000_000))
+        write(local, "two\n")
+        for failure in ("cut", "500"):
+            Failing.failure = failure
+            updated = run_dvx("update", cwd=project)
+            assert updated.code == 1, updated.output
+            assert f"ERROR: a.bin: not updated: Could not download '{url}/a.bin'" in \
+                updated.stderr or f"ERROR: a.bin: not updated: The server of '{url}/a.bin' " \
+                "answered 500" in updated.stderr, updated.output
+            assert "Unexpected internal error" not in updated.output
+            assert (project / "a.bin").read_text() == "version 1 of the served file\n"
+            assert (project / "a.bin.dvx").read_text() == pointer
+            assert (project / "z.txt").read_text() == "two\n"
+            for command in (["import-url", f"{url}/a.bin", "b.bin"],
+                            ["get-url", f"{url}/a.bin", "c.bin"]):
+                failed = run_dvx(*command, cwd=project)
+                assert failed.code == 1 and f"'{url}/a.bin'" in failed.stderr, failed.output
+                assert "Unexpected internal error" not in failed.output
+            assert not {"b.bin", "b.bin.dvx", "c.bin"} & set(os.listdir(project))
+            kept = run_dvx("get-url", f"{url}/a.bin", "a.bin", "--force", cwd=project)
+            assert kept.code == 1, kept.output
+            assert (project / "a.bin").read_text() == "version 1 of the served file\n"
+        Failing.failure = ""
+        assert run_dvx("update", cwd=project).code == 0
+        assert (project / "a.bin").read_text() == "version 2 of the served file, longer\n"

@@ -228,14 +228,8 @@ def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
         info = fs.info(path)
     except FileNotFoundError as exc:
         raise _not_found(shown, exc) from None
-    except OSError as exc:
-        raise DvxError(f"Cannot reach '{shown}': {redact_urls(str(exc))}.") from None
-    except Exception as exc:
-        from dvx.remote.fs import is_credentials_error
-
-        if is_credentials_error(exc):  # S3 without a key or its secret
-            raise _no_credentials(shown, exc) from None
-        raise
+    except Exception as exc:  # a client library's own failure, as a download's (below)
+        raise _failed_request(shown, exc, "Cannot reach") from None
     if info.get("type") == "directory":
         raise PathError(f"'{shown}' is a directory; {command} takes one file.")
     for key in _CONTENT_MARKERS:
@@ -295,6 +289,30 @@ def _no_credentials(shown: str, exc: Exception) -> DvxError:
                     "environment, or in ~/.aws/credentials (AWS_PROFILE names a profile).")
 
 
+def _failed_request(shown: str, exc: Exception, failed: str) -> DvxError:
+    """The one error for a request to a source URL that failed, whatever client library
+    raised it (aiohttp's errors, for one, are no OSError): `failed` begins the sentence
+    ("Cannot reach", "Could not download") when neither a missing file, a server's answer nor
+    missing credentials explain it."""
+    from dvx.remote.fs import is_credentials_error
+
+    if isinstance(exc, FileNotFoundError):
+        return _not_found(shown, exc)
+    if is_credentials_error(exc):  # S3 without a key or its secret
+        return _no_credentials(shown, exc)
+    status = getattr(exc, "status", None)
+    if isinstance(status, int):  # the server answered, with an error
+        return _answered(shown, exc)
+    return DvxError(f"{failed} '{shown}': {describe(exc)}.",
+                    "Check the URL and the network, or try again later.")
+
+
+def _answered(shown: str, answer: BaseException) -> DvxError:
+    status = f"{getattr(answer, 'status', '')} {getattr(answer, 'message', '')}".strip()
+    return DvxError(f"The server of '{shown}' answered {status}.",
+                    "Check the URL and its credentials, or try again later.")
+
+
 def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
     """fsspec's HTTP filesystem reports any failed answer as a missing file: the server's
     answer (a 500, a 403) or the failure to reach it is what the person needs to know."""
@@ -303,9 +321,7 @@ def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
     if cause is None or status in (404, 410):
         return PathError(f"Nothing at '{shown}'.")
     if status is not None:
-        answer = f"{status} {getattr(cause, 'message', '')}".strip()
-        return DvxError(f"The server of '{shown}' answered {answer}.",
-                        "Check the URL and its credentials, or try again later.")
+        return _answered(shown, cause)
     return DvxError(f"Cannot reach '{shown}': {describe(cause)}.",
                     "Check the URL and the network.")
 
@@ -324,8 +340,18 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
     fs, path, _ = url_version(url, "get-url")
     target = _get_target(out, path.rstrip("/"), force)
-    _put_in_place(target, lambda built: fs.get_file(path, built))
+    _put_in_place(target, lambda built: _download(fs, path, url, built))
     return target
+
+
+def _download(fs: Any, path: str, url: str, local: str) -> None:
+    """Download the file at `url` (`path` of `fs`) to `local`; any failure (an error answer
+    after a good HEAD, a body cut short) is a DvxError naming the URL, and what `local`
+    holds then is for the caller to discard, never to use."""
+    try:
+        fs.get_file(path, local)
+    except Exception as exc:
+        raise _failed_request(redact_url(url), exc, "Could not download") from None
 
 
 def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Pointer:
@@ -333,11 +359,11 @@ def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Poi
     os.makedirs(repo.tmp_dir, exist_ok=True)
     tmp = os.path.join(repo.tmp_dir, f"import-url-{os.getpid()}.tmp")
     try:
-        fs.get_file(path, tmp)
+        _download(fs, path, _location(repo, url), tmp)
         keep_links_on_set_aside(repo)
         ingested = repo.cache.add_file(tmp, ("hardlink", "copy"))
     except OSError as exc:
-        raise DvxError(f"Could not download '{redact_url(url)}': "
+        raise DvxError(f"Could not add the download of '{redact_url(url)}' to the cache: "
                        f"{redact_urls(str(exc))}.") from None
     finally:
         if os.path.lexists(tmp):
