@@ -281,6 +281,29 @@ def test_import_refuses_to_overwrite(source, project):
     assert bad.code != 0 and "not tracked by dvx" in bad.stderr
 
 
+def test_import_refuses_a_path_git_tracks_even_with_force_as_add_does(source, project,
+                                                                       tmp_path):
+    """Imported data in place of a file Git tracks would be committed into Git by the next
+    `git commit -a`: refused as `dvx add` refuses it, deleted from the workspace or not."""
+    team, _ = source
+    upstream = write(tmp_path / "u.txt", "imported\n")
+    write(project / "README.md", "code\n")
+    write(project / "docs" / "notes.md", "notes\n")
+    commit(project, "code")
+    (project / "docs" / "notes.md").unlink()  # deleted from the workspace only
+    for args in (("import", str(team.origin), "raw/train.csv", "-o", "README.md", "--force"),
+                 ("import-url", str(upstream), "README.md", "--force"),
+                 ("import", str(team.origin), "raw/train.csv", "-o", "docs/notes.md")):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, (args, refused.output)
+        assert "is tracked by Git" in refused.stderr and "git rm -r --cached" in \
+            refused.stderr, refused.output
+    assert (project / "README.md").read_text() == "code\n"
+    assert git(project, "status", "--porcelain") == " D docs/notes.md\n"
+    here = run_dvx("import-url", str(upstream), "notes.md", cwd=project / "docs")
+    assert here.code == 2 and "git rm -r --cached -- notes.md" in here.stderr, here.output
+
+
 def test_import_refuses_to_replace_another_import_without_force(source, project, tmp_path):
     team, _ = source
     other = write(tmp_path / "elsewhere" / "train.csv", "other,data\n")

@@ -25,9 +25,17 @@ from dvx.errors import DvxError, PathError, UsageError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
+from dvx.ops.data_places import refuse_git_tracked
 from dvx.ops.source import Found, GitDirectory, Source, fetching_once
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
-from dvx.paths import POINTER_SUFFIX, for_command, refuse_empty, repo_relpath, safe_join
+from dvx.paths import (
+    POINTER_SUFFIX,
+    for_command,
+    from_here,
+    refuse_empty,
+    repo_relpath,
+    safe_join,
+)
 from dvx.pointer import Pointer
 from dvx.remote.backends import redact_url, redact_urls, source_fs
 from dvx.remote.retry import describe
@@ -635,7 +643,10 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool
     """Refuse `rel` if something is there, unless `force` or it is the output of this same
     import (`origin`: its source and path), which running the import again finishes or
     moves to another revision. Tracked data that is not an import is never replaced. The
-    pointer of the import at `rel` that the new one replaces, if any."""
+    pointer of the import at `rel` that the new one replaces, if any. A path Git tracks is
+    refused even with `force`, as `dvx add` refuses it: its data would go into Git with the
+    next `git commit -a`."""
+    refuse_git_tracked(repo, [rel], [from_here(repo.root, rel)])
     outputs, _ = scan_outputs(repo)
     replaced = None
     for output in outputs:
