@@ -396,6 +396,23 @@ def test_a_url_that_reports_no_version_is_downloaded_again_by_update(
     assert (project / "data.csv").read_text() == "version2\n"
 
 
+def test_a_url_s_query_string_is_no_part_of_the_name_it_is_downloaded_to(project, tmp_path,
+                                                                         http_server):
+    """Without OUT the file is named after the last part of the URL's path, as DVC names it:
+    a token in the query would be in the name, .gitignore and the pointer's name, and a long
+    signature too long a name."""
+    write(http_server["root"] / "queried" / "data.csv", "x\n1\n")
+    url = f"{http_server['url']}/queried/data.csv"
+    got = run_dvx("get-url", f"{url}?token=SECRETQ", cwd=tmp_path)
+    assert got.code == 0, got.output
+    assert (tmp_path / "data.csv").read_text() == "x\n1\n" and "SECRETQ" not in got.output
+    imported = run_dvx("import-url", f"{url}?X-Amz-Signature={'A' * 300}", cwd=project)
+    assert imported.code == 0, imported.output
+    assert (project / "data.csv").read_text() == "x\n1\n"
+    assert "/data.csv\n" in (project / ".gitignore").read_text()
+    assert "X-Amz-Signature" in (project / "data.csv.dvx").read_text()  # the URL as given
+
+
 class _BasicAuth(http.server.SimpleHTTPRequestHandler):
     """Serves a directory to requests that log in as bob with PASSW0RD."""
 

@@ -339,7 +339,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     _refuse_password(url)
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
-    rel = _out_path(repo, out, posixpath.basename(path.rstrip("/")), origin)
+    rel = _out_path(repo, out, _url_name(url, path), origin)
     replaced = _refuse_taken(repo, rel, origin, force)
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
@@ -347,9 +347,19 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
 
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
     fs, path, _ = url_version(url, "get-url")
-    target = _get_target(out, path.rstrip("/"), force)
+    target = _get_target(out, _url_name(url, path), force)
     _put_in_place(target, lambda built: _download(fs, path, url, built))
     return target
+
+
+def _url_name(url: str, path: str) -> str:
+    """The name of the file at `url` (`path` of its filesystem), which it is downloaded to
+    without OUT: the last part of its path, as DVC names it. An HTTP URL's query string is no
+    part of it: a token there would be shown, and written into .gitignore and the pointer's
+    name, and a signature makes too long a name."""
+    if urlsplit(url).scheme.lower() in ("http", "https"):
+        path = urlsplit(path).path
+    return posixpath.basename(path.rstrip("/"))
 
 
 def _download(fs: Any, path: str, url: str, local: str) -> None:
