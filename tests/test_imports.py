@@ -472,6 +472,34 @@ def test_status_names_a_committed_import_s_local_source_outside_the_repository(
     assert "(`dvx update p.txt.dvx` brings it)" in status
 
 
+def test_an_import_from_the_repository_itself_names_a_revision_its_commits_do_not_move(
+        project):
+    """Without --rev (or at the branch checked out) its commit would be HEAD, which committing
+    the import moves on: never up to date, rewritten by every update. Refused, saying how to
+    pin a version instead; a tag is imported and stays current."""
+    write(project / "raw.csv", "v1\n")
+    must("add", "raw.csv", cwd=project)
+    commit(project, "data")
+    git(project, "tag", "v1")
+    for rev in ((), ("--rev", "main"), ("--rev", "HEAD")):
+        refused = run_dvx("import", ".", "raw.csv", "-o", "copy.csv", *rev, cwd=project)
+        assert refused.code == 2, (rev, refused.output)
+        assert "this repository itself" in refused.stderr and "--rev" in refused.stderr
+        assert "dvx add" in refused.stderr, refused.stderr
+        assert not (project / "copy.csv.dvx").exists()
+    assert run_dvx("import", ".", "raw.csv", "-o", "copy.csv", "--rev", "v1",
+                   cwd=project).code == 0
+    commit(project, "import")
+    status = run_dvx("status", "-q", cwd=project)
+    assert status.code == 0, status.output
+    assert "up to date" in run_dvx("update", cwd=project).stdout
+    assert git(project, "status", "--porcelain") == ""
+    for rev in ("main", "HEAD"):  # update --rev is refused the same way
+        moved = run_dvx("update", "copy.csv.dvx", "--rev", rev, cwd=project)
+        assert moved.code == 1 and "this repository itself" in moved.stderr, moved.output
+    assert git(project, "status", "--porcelain") == ""
+
+
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0

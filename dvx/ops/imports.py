@@ -54,6 +54,7 @@ class ImportResult:
 def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
     source = Source(url, rev, reader=repo)
+    _refuse_own_moving_revision(repo, source, rev)
     found = source.find(path)
     origin = {"repo": _recorded_location(repo, url), "path": found.path}
     rel = _out_path(repo, out, found.path, origin)
@@ -177,6 +178,38 @@ def _head_of(source: Source) -> str:
                          "records the commit its data comes from.",
                          "Commit there first, or copy the data untracked with `dvx get`.")
     return head
+
+
+def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> None:
+    """An import from this repository itself at a revision its own commits move (none, which
+    is HEAD, or the branch checked out) is refused: committing its pointer moves that revision
+    on, so `status` would call it moved, and `update` rewrite it, for ever."""
+    if not source.is_local or os.path.realpath(source.repo.root) != os.path.realpath(
+            repo.root):
+        return
+    head = _branch_of(repo, "HEAD")
+    if rev is None:
+        at = "HEAD (no --rev)"
+    elif head and _branch_of(repo, rev) == head:
+        at = "HEAD" if rev == "HEAD" else f"'{rev}' (the branch checked out)"
+    else:
+        return
+    raise UsageError(
+        f"An import from this repository itself at {at} would never be up to date: it "
+        "records the commit its data comes from, and committing the import moves that on.",
+        "Pin a version with --rev TAG or --rev COMMIT (or another branch), or make the copy "
+        "data of its own: cp SOURCE OUT && dvx add OUT.")
+
+
+def _branch_of(repo: Repo, rev: str) -> str:
+    """The ref `rev` follows ("refs/heads/main"; "HEAD" for a detached HEAD), "" for none (a
+    tag's or a commit's)."""
+    assert repo.git is not None
+    try:
+        return repo.git.run("rev-parse", "--symbolic-full-name", "--end-of-options",
+                            rev).decode().strip()
+    except DvxError:
+        return ""
 
 
 def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
@@ -445,6 +478,7 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
     if "repo" in info:
         wanted = rev or info.get("rev")
         source = Source(_location(repo, info["repo"]), wanted, reader=repo)
+        _refuse_own_moving_revision(repo, source, wanted)
         commit = source.commit or _head_of(source)
         found = source.find(info["path"])
         if commit == info["rev_lock"] and wanted == info.get("rev") and (
@@ -531,6 +565,7 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
         try:
             if "repo" in info:
                 source = Source(_location(repo, info["repo"]), info.get("rev"), reader=repo)
+                _refuse_own_moving_revision(repo, source, info.get("rev"))
                 commit = source.commit or _head_of(source)
                 if commit != info["rev_lock"]:
                     found.append(SourceCheck(output.path, True, (
