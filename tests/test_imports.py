@@ -648,6 +648,31 @@ def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, p
     assert run_dvx("status", "-q", cwd=mate).code == 0
 
 
+def test_pull_and_status_name_update_for_an_import_the_remote_lacks(source, project,
+                                                                   tmp_path):
+    """An import committed and not pushed: the teammate's pull fails for it, and both pull
+    and status say that `dvx update` fetches it from its source, which pull cannot."""
+    team, _ = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    write(project / "other.txt", "other\n")
+    must("add", "other.txt", cwd=project)
+    must("push", cwd=project)
+    assert run_dvx("import", str(team.origin), "images", "-o", "data/images",
+                   cwd=project).code == 0
+    commit(project, "import images")  # and no `dvx push`
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    pulled = run_dvx("pull", cwd=mate)
+    assert pulled.code == 1, pulled.output
+    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches its data "
+            "from its source.") in pulled.stderr, pulled.stderr
+    status = run_dvx("status", cwd=mate / "data")
+    assert ("(`dvx update images.dvx` fetches the data of an import from its source, which "
+            "`dvx pull` cannot when no remote has it)") in status.stdout, status.stdout
+    assert run_dvx("update", cwd=mate).code == 0
+    assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

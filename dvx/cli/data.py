@@ -363,6 +363,12 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
     if any(not o.in_cache and o.workspace != "outdated" and o.pushed for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
+        imports = [o.path for o in result.outputs
+                   if not o.in_cache and o.workspace != "outdated" and o.imported]
+        if imports:
+            pointers = " ".join(for_command(root, p + '.dvx') for p in imports)
+            out(f"(`dvx update {pointers}` fetches the data of an import from its source, "
+                "which `dvx pull` cannot when no remote has it)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
     if any(why is None for _, why in result.left_behind):

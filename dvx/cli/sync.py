@@ -24,7 +24,7 @@ from dvx.cli.ui import emit_json, human_size, objects, out, warn
 
 if TYPE_CHECKING:
     from dvx.ops.gc import GcResult
-    from dvx.ops.sync import SyncResult
+    from dvx.ops.sync import Recorded, SyncResult
     from dvx.repo import Repo
 
 
@@ -268,7 +268,8 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              "commit to Git without running `dvx push` (ask them to run it in their clone; "
              "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
              "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
-             "from a clone whose cache still has it uploads it again).")
+             "from a clone whose cache still has it uploads it again)."
+             + _imports_note(result.never_pushed))
     if result.lost:
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
@@ -286,6 +287,19 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if result.checkout is not None and not as_json:
         report_checkout(result.checkout, "the download failed, above" if t.failed
                         else "not on the remote either")
+
+
+def _imports_note(never_pushed: list[Recorded]) -> str:
+    """For imports among the pointers whose data no remote has: that `dvx update` fetches it
+    from their source (pull reads only the remote)."""
+    imports = [r for r in never_pushed if r.update is not None]
+    if not imports:
+        return ""
+    names = ", ".join(r.pointer for r in imports)
+    command = "dvx update " + " ".join(str(r.update) for r in imports)
+    if len(imports) == 1:
+        return f" {names} is an import: `{command}` fetches its data from its source."
+    return f" {names} are imports: `{command}` fetches their data from their sources."
 
 
 SHOWN_FAILURES = 50  # lines; --json lists every failure

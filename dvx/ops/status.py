@@ -47,6 +47,7 @@ class OutputStatus:
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
+    imported: bool = False  # an import: `dvx update` fetches its data from its source too
 
     @property
     def changed(self) -> bool:
@@ -162,6 +163,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     result.pointer_oid = output.pointer.oid
     result.pushed = output.push
     result.stage = output.stage
+    result.imported = output.pointer.source is not None
     if synced_before is not None:
         result.synced_oid = synced_before.oid
     return result

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import FormatError, Interrupted, RemoteError
+from dvx.errors import DvxError, FormatError, Interrupted, RemoteError
 from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
@@ -22,8 +22,8 @@ from dvx.ops.remote import (
     remote_jobs,
     remote_retries,
 )
-from dvx.outputs import Target, load_tree
-from dvx.paths import POINTER_SUFFIX
+from dvx.outputs import Target, load_output, load_tree
+from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import NOT_AN_OBJECT, in_a_pack_cut_short, lost_with_its_pack
@@ -90,6 +90,9 @@ class Recorded:
     commit: str | None = None
     author: str | None = None
     searched: bool = True
+    # For an import's pointer (it has a `source:`): the pointer as a command run here names
+    # it, for the `dvx update` that fetches its data from its source, which no remote needs.
+    update: str | None = None
 
     def __str__(self) -> str:
         if self.commit is not None and self.author is None:
@@ -472,8 +475,21 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
         change = None if git is None else git.first_with(record, recorded[record])
         commit, author = change if change is not None else (None, None)
-        notes.append(Recorded(record, recorded[record], commit, author, git is not None))
+        notes.append(Recorded(record, recorded[record], commit, author, git is not None,
+                              _update_target(repo, record)))
     return notes
+
+
+def _update_target(repo: Repo, record: str) -> str | None:
+    """The pointer file `record` as a command run here names it, if it is an import's (its
+    workspace copy has a `source:`)."""
+    if not record.endswith(POINTER_SUFFIX):
+        return None
+    try:
+        output = load_output(repo, record)
+    except DvxError:
+        return None  # gone from the workspace, or unreadable: status and pull name that
+    return for_command(repo.root, record) if output.pointer.source is not None else None
 
 
 def _recorded_in(repo: Repo, path: str) -> str:
