@@ -489,6 +489,30 @@ def test_save_records_the_workspace_without_running(project):
     assert _show(project)["by-hand"]["params"]["params.yaml"]["train.lr"] == 0.4
 
 
+def test_save_records_a_run_made_by_hand_and_changed_inputs(project):
+    write(project / "params.yaml", "train:\n  lr: 0.4\n  epochs: 3\n")
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")
+    subprocess.run([sys.executable, "train.py"], cwd=project, check=True)
+    assert run_dvx("exp", "save", "-n", "manual", cwd=project).code == 0
+    assert run_dvx("status", "-q", cwd=project).code == 0  # recorded as a run of these inputs
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", "--force", cwd=project)
+    assert (project / "model.bin").read_text() == "model lr=0.1 epochs=3 rows=3"
+    applied = run_dvx("exp", "apply", "manual", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=4"
+    assert (project / "data" / "raw.csv").read_text() == "a\nb\nc\nd\n"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
+def test_save_refuses_outputs_no_run_left(project):
+    write(project / "metrics.json", '{"accuracy": 1}')
+    (project / "model.bin").unlink()
+    refused = run_dvx("exp", "save", "-n", "half", cwd=project)
+    assert refused.code == 2 and "it lacks model.bin" in refused.stderr, refused.output
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project, tmp_path, monkeypatch):
     temporary = tmp_path / "tmp"
     temporary.mkdir()

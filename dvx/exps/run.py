@@ -27,12 +27,15 @@ from dvx.lockfile import LOCK_FILE
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_sorted
+from dvx.pipeline.graph import load_dag
 from dvx.pipeline.repro import (
     Reporter,
     ReproOptions,
     ReproResult,
     SilentReporter,
     StageResult,
+    commit_changed_inputs,
+    commit_hand_runs,
     repro,
 )
 from dvx.pipeline.spec import Stage
@@ -104,7 +107,8 @@ class _Watched:
 
 def save(repo: Repo, name: str | None = None) -> Experiment:
     """Record the workspace as it is as an experiment of HEAD (nothing runs), once no other
-    command writes to it (a repro half-way would leave a dvx.lock naming some outputs only)."""
+    command writes to it (a repro half-way would leave a dvx.lock naming some outputs only):
+    its changed data first (`_record_data`)."""
     with repo.lock():
         baseline = head(repo)
         refuse_unmerged(repo)
@@ -112,7 +116,18 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
+        _record_data(repo)
         return record(repo, baseline, name or new_name(taken))
+
+
+def _record_data(repo: Repo) -> None:
+    """Record the data the experiment's commit must name, as `exp run` would have: changed
+    tracked inputs of the pipeline, and the outputs of stages run by hand. Without it the
+    commit would pair the workspace's params and metrics with the baseline's data."""
+    if load_dag(repo) is None:
+        return
+    commit_changed_inputs(repo)
+    commit_hand_runs(repo)
 
 
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:

@@ -54,6 +54,7 @@ from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
 from dvx.pipeline.staleness import (
     StageState,
+    compare_outs,
     deps_as_checked_out,
     only_outdated,
     out_state,
@@ -244,6 +245,70 @@ def commit_changed_inputs(repo: Repo) -> list[str]:
         repo.statcache.flush()
         repo.syncstate.flush()
     return [o.path for o in inputs]
+
+
+def commit_hand_runs(repo: Repo) -> list[str]:
+    """Record every stage whose outputs the workspace changed (run by hand, or edited) as
+    having run on the dependencies and params the workspace has now, as DVC's `exp save`
+    does: its cached outputs go into the cache and its dvx.lock entry names them with those
+    inputs. The run-cache is not told (the stage's command did not make them). Refused,
+    before anything is recorded, when such a stage lacks an output, a dependency or a param,
+    or has outputs not checked out since dvx.lock moved in Git: no run leaves that. The
+    stages recorded."""
+    dag = _load(repo)
+    with repo.lock(stages_in_git=True):
+        locks = read_lock(repo.root, repo.algo)
+        reader = ParamsReader(repo.root)
+        chosen: list[tuple[Stage, StageState]] = []
+        for name in dag.select((), False, False):
+            stage = dag.stages[name]
+            missing, changed, outdated = compare_outs(repo, stage, locks.get(name))
+            if not changed:
+                continue
+            state = stage_state(repo, stage, reader)
+            lacking = missing + state.missing_deps + state.missing_params
+            if lacking or outdated:
+                raise UsageError(
+                    f"Stage '{name}' has outputs that are not what {LOCK_FILE} records "
+                    f"({', '.join(changed)}), but " + (
+                        f"it lacks {', '.join(lacking)}" if lacking else
+                        f"{', '.join(outdated)} {'is' if len(outdated) == 1 else 'are'} not "
+                        "checked out") + ": no run of it left this, so it cannot be recorded.",
+                    "Run it (`dvx repro`), or bring back what it recorded (`dvx checkout`).")
+            chosen.append((stage, state))
+        for stage, state in chosen:
+            _record_hand_run(repo, locks, stage, state)
+        repo.statcache.flush()
+    return [stage.name for stage, _ in chosen]
+
+
+def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, state: StageState
+                     ) -> None:
+    """Store the stage's outputs and write its dvx.lock entry as a run of `state` (pending
+    sync records first, as `_Scheduler._finish` does)."""
+    outs: list[LockedPath] = []
+    to_link: list[ToLink] = []
+    for out in stage.outs:
+        if out.cache:
+            stored = store(repo, out.path)
+            p, to_link = stored.pointer, to_link + stored.to_link
+            outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable, True,
+                                   out.push, out.remote))
+            gitignore.add_entry(repo.abspath(out.path))
+        else:
+            current = out_state(repo, out)
+            assert current is not None
+            outs.append(current)
+    synced = {o.path: Synced.whole(o.oid, o.is_dir, o.executable) for o in outs if o.cache}
+    for path, record in synced.items():
+        repo.syncstate.expect_in_lock(path, record)
+    repo.syncstate.flush()
+    locks[stage.name] = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
+    LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
+    for path, record in synced.items():
+        repo.syncstate.record(path, record)
+    repo.syncstate.flush()
+    link_stored(repo, to_link)
 
 
 def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:

@@ -274,7 +274,22 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
                              _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
-    recorded_outs = {o.path: o for o in locked.outs}
+    missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked)
+    if missing_outs:
+        reasons.append(_listed("missing outs", missing_outs))
+    if changed_outs:
+        reasons.append(_listed("changed outs", changed_outs))
+    if outdated_outs:
+        reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
+    return reasons
+
+
+def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None
+                 ) -> tuple[list[str], list[str], list[str]]:
+    """The stage's outputs that are missing, changed, and not checked out (OUTDATED_OUTS)
+    against its dvx.lock entry `locked` (None: never recorded, so each output there is
+    changed). An output dvx.lock records that the stage no longer has counts as changed."""
+    recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
     missing_outs, changed_outs, outdated_outs = [], [], []
     for out in stage.outs:
         current = out_state(repo, out)
@@ -287,13 +302,7 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
-    if missing_outs:
-        reasons.append(_listed("missing outs", missing_outs))
-    if changed_outs:
-        reasons.append(_listed("changed outs", changed_outs))
-    if outdated_outs:
-        reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
-    return reasons
+    return missing_outs, changed_outs, outdated_outs
 
 
 def _missing_now(stage: Stage, state: StageState, recorded: Any) -> set[tuple[str, str]]:
