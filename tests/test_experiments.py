@@ -368,6 +368,39 @@ def test_apply_writes_only_what_the_experiment_changed(project):
     assert git(project, "status", "--porcelain", "--untracked-files=no") == ""
 
 
+def test_apply_brings_the_metrics_of_the_outputs_it_checks_out(repo):
+    write(repo / "make.py", "import json, sys, yaml\nkey = sys.argv[1]\n"
+                            "value = yaml.safe_load(open('params.yaml'))[key]\n"
+                            "open(key + '.bin', 'w').write(str(value))\n"
+                            "if key == 'b':\n    json.dump({'e': value}, open('m.json', 'w'))\n")
+    write(repo / "params.yaml", "a: 1\nb: 3\n")
+    write(repo / "dvx.yaml", f"""stages:
+  sa:
+    cmd: {sys.executable} make.py a
+    params: [a]
+    outs: [a.bin]
+  sb:
+    cmd: {sys.executable} make.py b
+    params: [b]
+    outs: [b.bin]
+    metrics:
+      - m.json:
+          cache: false
+""")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "a=5", "-n", "A", cwd=repo)  # its metrics: the baseline's
+    git(repo, "checkout", "-q", "--", ".")
+    must("checkout", cwd=repo)
+    must("exp", "run", "-S", "b=9", "-n", "B", cwd=repo)
+    applied = run_dvx("exp", "apply", "A", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert (repo / "b.bin").read_text() == "3"  # A's dvx.lock: checked out
+    assert json.loads((repo / "m.json").read_text()) == {"e": 3}  # and its metrics with it
+    assert run_dvx("status", "-q", cwd=repo).code == 0
+
+
 def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")

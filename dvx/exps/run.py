@@ -23,7 +23,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
-from dvx.lockfile import LOCK_FILE
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_sorted
@@ -165,6 +165,7 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     current = head(repo)
     if exp.baseline != current:
         files = _since_baseline(git, exp, current, files)
+    files += _uncached_outputs_behind(repo, git, exp, files)
     modes = git.modes_at(exp.commit, files) if files else {}
     clashes = _clashes(repo, files, set(modes))
     if clashes:
@@ -281,6 +282,30 @@ def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[T
     return [Target(o) for o in outputs
             if (LOCK_FILE if o.stage else o.pointer_path) in written
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
+
+
+def _uncached_outputs_behind(repo: Repo, git: Git, exp: Experiment, files: list[str]
+                             ) -> list[str]:
+    """The files of the outputs the experiment's dvx.lock records with `cache: false`
+    (metrics, plots: Git holds them) that the workspace has otherwise than the experiment,
+    when the apply writes that dvx.lock (it is among `files`): they are written with it, as
+    its cached outputs are checked out, so the metrics agree with the outputs (another
+    experiment's run may have left its own). Those the experiment's commit lacks are not
+    removed."""
+    if LOCK_FILE not in files:
+        return []
+    data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
+    if data is None:
+        return []
+    paths = sorted({o.path for lock in parse_lock(data, repo.algo).values()
+                    for o in lock.outs if not o.cache})
+    if not paths:
+        return []
+    out = git.run("diff", "--name-only", "-z", "--no-renames", exp.commit, "--",
+                  *[":(literal)" + p for p in paths])
+    differing = [os.fsdecode(p) for p in out.split(b"\0") if p and os.fsdecode(p) not in files]
+    held = git.modes_at(exp.commit, differing) if differing else {}
+    return [rel for rel in differing if rel in held]
 
 
 def _how_to_get(exp: Experiment, absent: list[Output]) -> str:
