@@ -748,6 +748,25 @@ def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_pat
     assert "good" in _show(alice)  # the clone's own copy stays, as in DVC
 
 
+def test_remove_all_from_the_git_remote_leaves_a_teammates_experiments(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("pull", cwd=bob)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "alices", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "bobs", cwd=bob)
+    must("exp", "push", "origin", cwd=bob)
+    removed = run_dvx("exp", "remove", "-g", "origin", "--all", cwd=bob)
+    assert removed.code == 0 and "Removed 1 experiment(s)" in removed.stdout, removed.output
+    assert "this clone does not have" in removed.stderr and "alices" in removed.stderr
+    left = git(bob, "ls-remote", "origin", "refs/exps/*")
+    assert "alices" in left and "bobs" not in left
+    refused = run_dvx("exp", "remove", "--force", "--all", cwd=bob)
+    assert refused.code == 2 and "goes with -g" in refused.stderr
+    assert run_dvx("exp", "remove", "-g", "origin", "--all", "-f", cwd=bob).code == 0
+    assert git(bob, "ls-remote", "origin", "refs/exps/*") == ""
+
+
 def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)

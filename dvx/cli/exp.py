@@ -209,8 +209,12 @@ dvx exp remove -g origin low-lr  # from the Git remote (pushed with `dvx exp pus
 @click.option("--all", "everything", is_flag=True, help="Every experiment of HEAD.")
 @click.option("-g", "--git-remote", metavar="GIT_REMOTE",
               help="Delete them from this Git remote instead; your own copies stay.")
+@click.option("-f", "--force", is_flag=True,
+              help="With -g and --all: also the remote's experiments this clone does not have "
+                   "(a teammate's).")
 @common_options
-def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None) -> None:
+def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
+               force: bool) -> None:
     """Delete experiments (their outputs stay in the cache until `dvx gc`)."""
     from dvx.errors import UsageError
     from dvx.exps.run import remove
@@ -218,10 +222,17 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None)
 
     if not names and not everything:
         raise UsageError("Name the experiments to remove, or use --all.")
+    if force and git_remote is None:
+        raise UsageError("--force goes with -g GIT_REMOTE (a teammate's experiments there).")
     if git_remote is not None:
-        gone = remove_from_remote(open_repo(), git_remote, list(names), everything)
+        gone = remove_from_remote(open_repo(), git_remote, list(names), everything, force)
         if not is_quiet():
-            out(f"Removed {len(gone)} experiment(s) from '{git_remote}'.")
+            out(f"Removed {len(gone.removed)} experiment(s) from '{git_remote}'.")
+        if gone.left:
+            warn(f"WARNING: left on '{git_remote}' the experiments of HEAD this clone does "
+                 f"not have (a teammate's, or replaced since you pulled): "
+                 f"{', '.join(gone.left)}. "
+                 "Name them to remove them, or use --force with --all.")
         return
     removed = remove(open_repo(), list(names), everything)
     if not is_quiet():

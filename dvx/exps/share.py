@@ -80,24 +80,38 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     return Shared([e.name for e in fetched], data)
 
 
+@dataclass
+class RemovedFromRemote:
+    removed: list[str]  # names
+    left: list[str]  # names: experiments of HEAD this clone does not have (`--all`, no force)
+
+
 def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
-                       everything: bool = False) -> list[str]:
-    """Delete the experiments `names` (with `everything`, every experiment of HEAD) from
-    `git_remote`, as DVC's `exp remove -g` does; the clone's own refs stay. A name is looked
-    up among the remote's experiments as `find` looks it up among ours: of HEAD's baseline
-    first, else the one of that name. All are deleted or none: a ref the remote moved
-    meanwhile fails the whole push."""
+                       everything: bool = False, force: bool = False) -> RemovedFromRemote:
+    """Delete the experiments `names` from `git_remote`, as DVC's `exp remove -g` does; the
+    clone's own refs stay. A name is looked up among the remote's experiments as `find` looks
+    it up among ours: of HEAD's baseline first, else the one of that name. With
+    `everything`, the remote's experiments of HEAD that this clone has (the same commit):
+    others are a teammate's that this clone never saw (or replaced since), left and listed
+    unless `force`. All are deleted or none: a ref the remote moved meanwhile fails the
+    whole push."""
     theirs = _remote_experiments(repo, git_remote)
+    left: list[str] = []
     if everything:
         prefix = f"{PREFIX}/{head(repo)}/"
         chosen = sorted(ref for ref in theirs if ref.startswith(prefix))
+        if not force:
+            ours = {e.ref: e.commit for e in experiments(repo)}
+            left = [ref for ref in chosen if ours.get(ref) != theirs[ref]]
+            chosen = [ref for ref in chosen if ref not in left]
     else:
         chosen = [_remote_ref(repo, git_remote, theirs, name) for name in names]
     if chosen:
         _git(repo, "push", "--quiet", "--atomic",
              *[f"--force-with-lease={ref}:{theirs[ref]}" for ref in chosen], "--",
              git_remote, *[f":{ref}" for ref in chosen])
-    return [ref.rsplit("/", 1)[1] for ref in chosen]
+    return RemovedFromRemote([ref.rsplit("/", 1)[1] for ref in chosen],
+                             [ref.rsplit("/", 1)[1] for ref in left])
 
 
 def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) -> str:
