@@ -665,6 +665,39 @@ def test_queue_stop_ends_a_running_experiment_and_its_stage_command(project):
     assert "slow" not in _show(project)
 
 
+def test_entries_dropped_while_the_queue_runs_never_start(project):
+    must("exp", "run", "--queue", "-S", "+train.sleep=3", "-n", "slow", cwd=project)
+    for name in ("q2", "q3"):
+        must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", name, cwd=project)
+    runner = _queue_started(project, "slow")
+    try:
+        assert run_dvx("queue", "remove", "q3", cwd=project).code == 0
+        assert run_dvx("queue", "stop", cwd=project).code == 0
+        assert runner.wait(timeout=60) == 1
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    states = {e["name"]: e["state"] for e in json.loads(
+        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    assert states == {"slow": "stopped", "q2": "stopped"}, states
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
+def test_queue_start_runs_what_is_queued_while_it_runs(project):
+    must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "first", cwd=project)
+    runner = _queue_started(project, "first")
+    try:
+        must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "later", cwd=project)
+        assert runner.wait(timeout=60) == 0
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    states = {e["name"]: e["state"] for e in json.loads(
+        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    assert states == {"first": "done", "later": "done"}, states
+    assert "later" in _show(project)
+
+
 def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "orphan", cwd=project)
     runner = _queue_started(project, "orphan")

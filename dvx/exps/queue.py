@@ -10,6 +10,7 @@ JSON file, and its log live in .dvx/tmp/queue/.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from dvx.errors import DvxError, UsageError
@@ -78,6 +79,16 @@ def _save(repo: Repo, entry: Entry) -> None:
 
 def entries(repo: Repo) -> list[Entry]:
     """Every queued, running and finished entry, oldest first."""
+    found = _recorded(repo)
+    for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
+        if entry.state == RUNNING and entry.pid is not None and not group_alive(entry.pid):
+            _settle_orphan(repo, entry)
+    return found
+
+
+def _recorded(repo: Repo) -> list[Entry]:
+    """The entries as their files record them, oldest first (`entries` also settles those
+    whose runner died; `start`, whose own runs may have just ended, must not)."""
     found = []
     try:
         names = sorted(os.listdir(_dir(repo)))
@@ -87,10 +98,22 @@ def entries(repo: Repo) -> list[Entry]:
         if file.endswith(".json"):
             with open(os.path.join(_dir(repo), file), encoding="utf-8") as f:
                 found.append(Entry(**json.load(f)))
-    for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
-        if entry.state == RUNNING and entry.pid is not None and not group_alive(entry.pid):
-            _settle_orphan(repo, entry)
     return sorted(found, key=lambda e: e.queued_at)
+
+
+@contextlib.contextmanager
+def _changing(repo: Repo) -> Iterator[None]:
+    """Held while an entry changes state, by one process at a time: `queue stop` and `queue
+    remove` never change an entry between `queue start`'s last look at it and its launch.
+    Held for moments only, never while a run goes on (the kernel drops it if dvx dies)."""
+    os.makedirs(_dir(repo), exist_ok=True)
+    fd = os.open(os.path.join(_dir(repo), "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def waiting(repo: Repo) -> dict[str, Entry]:
@@ -131,38 +154,46 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     git = git_of(repo)
     snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
     warn_left_out(left_out)
-    git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
-    _save(repo, entry)
+    with _changing(repo):
+        git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
+        _save(repo, entry)
     return entry
 
 
 def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: None
           ) -> list[Entry]:
-    """Run every queued entry, `jobs` at a time, until none is left; the entries run.
-    `say` hears when each starts and ends."""
-    pending = [e for e in entries(repo) if e.state == QUEUED]
+    """Run the queued entries, `jobs` at a time, until none is left (those queued meanwhile
+    too); the entries taken up. Each entry is looked at again right before it starts, so one
+    that `queue stop` or `queue remove` dropped meanwhile never starts. An entry whose data
+    cannot be fetched stays queued, for the next start. `say` hears when each starts and
+    ends."""
+    entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
-    while pending or running:
-        while pending and len(running) < jobs:
-            entry = pending.pop(0)
+    taken_up: set[str] = set()
+    while True:
+        while len(running) < jobs:
+            entry = next((e for e in _recorded(repo)
+                          if e.state == QUEUED and e.name not in taken_up), None)
+            if entry is None:
+                break
+            taken_up.add(entry.name)
             unavailable = _fetch_missing_inputs(repo, entry)
             if unavailable:  # not run: it stays queued, its snapshot kept, for the next start
-                entry.error = unavailable
-                _save(repo, entry)
-                say(f"'{entry.name}' not started: {unavailable} It stays queued: `dvx queue "
-                    f"start` runs it once its data can be fetched (`dvx queue remove "
-                    f"{entry.name}` drops it).")
-                done.append(entry)
+                kept = _keep_queued(repo, entry.name, unavailable)
+                if kept is not None:
+                    say(f"'{entry.name}' not started: {unavailable} It stays queued: `dvx "
+                        f"queue start` runs it once its data can be fetched (`dvx queue "
+                        f"remove {entry.name}` drops it).")
+                    done.append(kept)
                 continue
-            entry.error = None
-            worktree = _make_worktree(repo, entry)
-            proc = _launch(repo, entry, worktree)
-            entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
-            _save(repo, entry)
-            running[entry.name] = (entry, proc)
-            say(f"Started '{entry.name}'.")
+            launched = _launch_if_queued(repo, entry.name)
+            if launched is not None:
+                running[entry.name] = launched
+                say(f"Started '{entry.name}'.")
+        if not running:
+            return done
         time.sleep(0.2)
         for name, (entry, proc) in list(running.items()):
             code = proc.poll()
@@ -171,21 +202,59 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             # Its shell ended; the worktree goes once nothing of the run can write there.
             end_group(proc, END_GRACE)
             del running[name]
-            current = _load(repo, name)
-            if current is not None and current.state == STOPPED:
-                entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
-            elif code == 0:
-                entry.state = DONE
-            else:
-                entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue logs " \
-                                                  f"{name}`)"
-            entry.finished_at, entry.pid = time.time(), None
-            _clean_up(repo, entry)
-            _save(repo, entry)
+            with _changing(repo):
+                current = _load(repo, name)
+                if current is not None and current.state == STOPPED:
+                    entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
+                elif code == 0:
+                    entry.state = DONE
+                else:
+                    entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
+                                                      f"logs {name}`)"
+                entry.finished_at, entry.pid = time.time(), None
+                _clean_up(repo, entry)
+                _save(repo, entry)
             say(f"'{name}' {entry.state}." if entry.state != FAILED
                 else f"'{name}' failed: {entry.error}")
             done.append(entry)
-    return done
+
+
+def _keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:
+    """Note on the entry `name`, if it is still queued, why it was not started; the entry
+    (None: dropped meanwhile)."""
+    with _changing(repo):
+        entry = _load(repo, name)
+        if entry is None or entry.state != QUEUED:
+            return None
+        entry.error = unavailable
+        _save(repo, entry)
+        return entry
+
+
+def _launch_if_queued(repo: Repo, name: str
+                      ) -> tuple[Entry, subprocess.Popen[bytes]] | None:
+    """Start the entry `name` if it is still queued with its snapshot (`queue stop` and
+    `queue remove` drop entries while `queue start` runs others); None if not."""
+    with _changing(repo):
+        entry = _load(repo, name)
+        if entry is None or entry.state != QUEUED or not _snapshot_kept(repo, entry):
+            return None
+        entry.error = None
+        worktree = _make_worktree(repo, entry)
+        proc = _launch(repo, entry, worktree)
+        entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
+        _save(repo, entry)
+        return entry, proc
+
+
+def _snapshot_kept(repo: Repo, entry: Entry) -> bool:
+    """Does the entry's queue ref still name its snapshot (removing the entry deletes it)?"""
+    try:
+        kept = git_of(repo).run("rev-parse", "--verify", "--quiet",
+                                f"{QUEUE_REFS}/{entry.name}^{{commit}}")
+    except DvxError:
+        return False
+    return kept.decode().strip() == entry.snapshot
 
 
 def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
@@ -218,6 +287,11 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
 
 def stop(repo: Repo) -> list[Entry]:
     """End the running experiments (their process groups) and drop the queued ones."""
+    with _changing(repo):
+        return _stop(repo)
+
+
+def _stop(repo: Repo) -> list[Entry]:
     stopped = []
     for entry in entries(repo):
         if entry.state == RUNNING and entry.pid is not None:
@@ -237,6 +311,11 @@ def stop(repo: Repo) -> list[Entry]:
 def remove(repo: Repo, names: list[str], finished: bool = False) -> list[Entry]:
     """Forget queue entries: those named (queued or finished, not running), or with
     `finished` every one that is done, failed or stopped. Their logs go with them."""
+    with _changing(repo):
+        return _remove(repo, names, finished)
+
+
+def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
     found = {e.name: e for e in entries(repo)}
     unknown = [n for n in names if n not in found]
     if unknown:
