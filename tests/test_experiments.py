@@ -610,6 +610,20 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
     assert gone.code != 0 and "has not started" in gone.stderr
 
 
+def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):
+    must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "tryit", cwd=project)
+    assert run_dvx("queue", "start", cwd=project).code == 1
+    log = run_dvx("queue", "logs", "tryit", cwd=project).stdout
+    assert "temporary worktree, which is removed" in log and "workspace keeps" not in log
+    again = run_dvx("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "tryit", cwd=project)
+    assert again.code == 0, again.output
+    assert "failed queue entry 'tryit' and its log are replaced" in again.stderr
+    must("queue", "start", cwd=project)
+    assert _show(project)["tryit"]["params"]["params.yaml"]["train.lr"] == 0.2
+    taken = run_dvx("exp", "run", "--queue", "-n", "tryit", cwd=project)
+    assert taken.code == 2 and "called 'tryit' of this baseline exists" in taken.stderr
+
+
 def _queue_started(project, name: str) -> subprocess.Popen:
     """`dvx queue start` in a process of its own, once the queued `name` is running."""
     runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,

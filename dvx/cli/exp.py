@@ -62,8 +62,14 @@ def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, que
                  _Reporter(capture=jobs > 1, to_stderr=False), baseline)
     if result.experiment is None:
         failed = [s.name for s in result.repro.stages if s.outcome == "failed"]
-        warn(f"ERROR: the experiment was not recorded: stage {', '.join(failed)} failed. The "
-             "workspace keeps what ran; fix it and run `dvx exp run` again.")
+        stages = f"stage {', '.join(failed)} failed"
+        if baseline is None:
+            warn(f"ERROR: the experiment was not recorded: {stages}. The workspace keeps what "
+                 "ran; fix it and run `dvx exp run` again.")
+        else:  # a queued run, in a temporary worktree `queue start` removes
+            warn(f"ERROR: the experiment was not recorded: {stages}. It ran in a temporary "
+                 "worktree, which is removed with what the run made; fix the cause and queue "
+                 "it again with `dvx exp run --queue`.")
         sys.exit(1)
     if not is_quiet():
         out(f"Ran experiment '{result.experiment.name}' ({result.experiment.commit[:7]}). "

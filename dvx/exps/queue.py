@@ -33,10 +33,13 @@ from dvx.experiment_refs import (
     warn_left_out,
 )
 from dvx.exps import overrides
+from dvx.logs import get_logger
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.pipeline.runner import end_group, group_alive
 from dvx.repo import Repo
+
+log = get_logger(__name__)
 
 # Seconds the other processes of an ended run have to end before SIGKILL: a stopped `exp run`
 # first stops its stage (runner.STOP_GRACE, then runner.KILL_WAIT) and then records its state.
@@ -146,16 +149,28 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
     baseline = head(repo)
     refuse_unmerged(repo)
-    taken = {e.name for e in experiments(repo, baseline)} | {e.name for e in entries(repo)}
+    known = {e.name: e for e in entries(repo)}
+    taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:
-        raise UsageError(f"An experiment or queued run called '{name}' exists already.")
-    name = name or new_name(taken)
+        raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
+                         "Pick another -n, or `dvx exp remove` it first.")
+    waits = {n for n, e in known.items() if e.state in (QUEUED, RUNNING)}
+    if name is not None and name in waits:
+        raise UsageError(f"A queued experiment called '{name}' is "
+                         f"{'running' if known[name].state == RUNNING else 'waiting to run'}.",
+                         "Pick another -n" + ("." if known[name].state == RUNNING else
+                                              f", or `dvx queue remove {name}` it first."))
+    name = name or new_name(taken | set(known))
     commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now
     git = git_of(repo)
     snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
     warn_left_out(left_out)
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
     with _changing(repo):
+        if name in known:  # finished: it gives its name (and its log) to the new entry
+            log.warning("The %s queue entry '%s' and its log are replaced by this one.",
+                        known[name].state, name)
+            _forget(repo, known[name])
         git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
         _save(repo, entry)
     return entry
@@ -327,11 +342,16 @@ def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
     if running:
         raise UsageError(f"{', '.join(running)} is running.", "Stop it with `dvx queue stop`.")
     for entry in chosen:
-        _clean_up(repo, entry)
-        for path in (_path(repo, entry.name), log_path(repo, entry.name)):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+        _forget(repo, entry)
     return chosen
+
+
+def _forget(repo: Repo, entry: Entry) -> None:
+    """Remove a finished or queued entry: its worktree, its ref, its state and its log."""
+    _clean_up(repo, entry)
+    for path in (_path(repo, entry.name), log_path(repo, entry.name)):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def _load(repo: Repo, name: str) -> Entry | None:
