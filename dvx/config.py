@@ -16,7 +16,8 @@ import io
 import math
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import ConfigError
@@ -151,6 +152,9 @@ def _new_parser() -> configparser.ConfigParser:
 class ConfigFile:
     path: str
     parser: configparser.ConfigParser
+    # Run before each write: a repository's config makes Git ignore the temporary first
+    # (Repo.exclude_temporaries), as a write killed before its rename leaves it beside the file.
+    before_save: Callable[[], object] | None = field(default=None, compare=False)
 
     @classmethod
     def load(cls, path: str) -> ConfigFile:
@@ -190,10 +194,26 @@ class ConfigFile:
         return self.parser.remove_section(section)
 
     def save(self) -> None:
+        if self.before_save is not None:
+            self.before_save()
         buffer = io.StringIO()
         self.parser.write(buffer)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._remove_leftover_temporaries()
         fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"))
+
+    def _remove_leftover_temporaries(self) -> None:
+        """Delete the temporaries a killed write of this file left beside it (they may hold a
+        secret): only names dvx marks as its own, and none a live write holds."""
+        directory, name = os.path.split(self.path)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if (fsutil.is_own_temp(entry.name) and fsutil.is_temp_for(entry.name, name)
+                    and fsutil.is_leftover(entry.path)):
+                fsutil.remove_quietly(entry.path)
 
 
 def _refuse_link(path: str) -> None:
@@ -210,9 +230,10 @@ def _refuse_link(path: str) -> None:
 class Config:
     """The merged view of all levels, plus access to each level's file for writing."""
 
-    def __init__(self, dvx_dir: str | None, local_path: str | None = None) -> None:
+    def __init__(self, dvx_dir: str | None, local_path: str | None = None,
+                 before_save: Callable[[], object] | None = None) -> None:
         """`local_path`: the local level's file when it is not `dvx_dir`'s own (a linked
-        worktree shares its main worktree's)."""
+        worktree shares its main worktree's); `before_save`: run before any file is written."""
         self.paths = {"global": global_config_path()}
         if dvx_dir is not None:
             self.paths["project"] = os.path.join(dvx_dir, "config")
@@ -220,6 +241,8 @@ class Config:
         if "project" in self.paths:
             _refuse_link(self.paths["project"])
         self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
+        for config_file in self.files.values():
+            config_file.before_save = before_save
 
     def file(self, level: str) -> ConfigFile:
         if level not in self.files:

@@ -172,14 +172,26 @@ def fsync_file(path: str) -> None:
     fsync_dir(os.path.dirname(path))
 
 
+@contextlib.contextmanager
+def _held_new_file(path: str) -> Iterator[int]:
+    """Create `path` (it must not exist) and hold it (see `hold`) until the block ends: a
+    descriptor of its own keeps the hold while a duplicate is written and closed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        hold(fd)
+        yield fd
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
     """Replace `path` by a file holding `data`. The temporary is written, flushed and closed
     (and fsynced if `fsync`) before it is renamed: a write that fails (full disk, quota, file
     size limit) leaves the old `path` whole."""
     tmp = temp_name_for(path)
     try:
-        with writing(path):
-            with open(tmp, "xb") as f:
+        with writing(path), _held_new_file(tmp) as held:
+            with open(os.dup(held), "wb") as f:
                 f.write(data)
                 faults.point("atomic_write.after_temp_write")
                 f.flush()

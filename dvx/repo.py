@@ -130,8 +130,9 @@ class Repo:
         self._refuse_private_files_from_git()
         own_local = os.path.join(self.dvx_dir, "config.local")
         if self.shared_dvx_dir is None or os.path.exists(own_local):
-            return Config(self.dvx_dir)
-        return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"))
+            return Config(self.dvx_dir, before_save=self.exclude_temporaries)
+        return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
+                      before_save=self.exclude_temporaries)
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.

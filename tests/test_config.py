@@ -172,3 +172,29 @@ def test_a_tracked_config_that_is_a_symbolic_link_is_refused_and_never_copied(re
         refused = dvx(*command)
         assert refused.code == 2 and "is a symbolic link" in refused.stderr, command
     assert config.is_symlink() and "autostage" not in elsewhere.read_text()
+
+
+def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
+        repo, dvx, dvx_proc, tmp_path):
+    """A fresh clone (no dvx command has run there yet): a `remote modify --local` killed
+    mid-write leaves a temporary holding the secret, which Git never sees; the next write of
+    that file deletes it."""
+    from tests.conftest import git
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("remote", "add", "s3r", "s3://bucket/path", cwd=clone).code == 0
+    killed = dvx_proc("remote", "modify", "--local", "s3r", "secret_access_key", "SECRET1",
+                      cwd=clone, env={"DVX_FAULT": "atomic_write.before_rename"})
+    assert killed.code != 0
+    left = [p.name for p in (clone / ".dvx").iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and "SECRET1" in (clone / ".dvx" / left[0]).read_text()
+    git(clone, "add", "-A")
+    assert git(clone, "diff", "--cached", "--name-only").split() == [".dvx/config"]
+
+    assert dvx("remote", "modify", "--local", "s3r", "secret_access_key", "SECRET2",
+               cwd=clone).code == 0
+    assert sorted(p.name for p in (clone / ".dvx").iterdir()) == [
+        ".gitignore", "config", "config.local"]
