@@ -96,6 +96,22 @@ def check_no_symlinked_parent(root: str, rel: str) -> None:
             )
 
 
+def check_read_stays_inside(root: str, rel: str) -> None:
+    """Refuse to read the file `rel` of the repository at `root` through a symbolic link (its
+    own, or a parent folder that is one) leading outside the repository: what such a link holds
+    is no file of the repository's, yet would be shown, or recorded in dvx.lock, as one. A link
+    to a file inside the repository is read through."""
+    check_no_symlinked_parent(root, rel)
+    path = join_posix(root, rel)
+    if not os.path.islink(path):
+        return
+    real_root = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
+        raise PathError(f"'{rel}' is a symbolic link to a file outside the repository; "
+                        "refusing to read it.",
+                        "Put the file itself in the repository, or link to a file inside it.")
+
+
 V = TypeVar("V")
 
 

@@ -276,6 +276,30 @@ def test_a_param_gone_from_its_file_is_reported_missing_once(repo, dvx):
     assert "s: missing params: params.yaml\n" in dvx("status").stdout
 
 
+def test_a_params_file_linked_outside_the_repository_is_never_read_or_recorded(repo, dvx,
+                                                                                tmp_path):
+    """The rule of `params diff`: a params file that is a link leading outside the repository
+    is refused by repro and status, before anything runs or dvx.lock is written; a link to a
+    file inside the repository is read through."""
+    write(tmp_path / "outside" / "creds.yaml", "aws_secret: hunter2\n")
+    (repo / "params.yaml").symlink_to(tmp_path / "outside" / "creds.yaml")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo x > out.txt\n"
+                             "    params:\n    - params.yaml:\n    outs: [out.txt]\n")
+    for command in ("repro", "status"):
+        refused = dvx(command)
+        assert refused.code == 2, refused.output
+        assert refused.stderr.startswith("ERROR: 'params.yaml' is a symbolic link to a file "
+                                         "outside the repository; refusing to read it.")
+        assert "Traceback" not in refused.output
+    assert not (repo / "dvx.lock").exists() and not (repo / "out.txt").exists()
+
+    (repo / "params.yaml").unlink()
+    write(repo / "conf" / "real.yaml", "lr: 1\n")
+    (repo / "params.yaml").symlink_to("conf/real.yaml")
+    assert dvx("repro").code == 0
+    assert "lr: 1\n" in (repo / "dvx.lock").read_text()
+
+
 @pytest.mark.parametrize("value", ["1.0", "true"])
 def test_a_param_changed_to_a_value_python_calls_equal_is_recorded_as_changed(repo, dvx,
                                                                               value):

@@ -108,7 +108,7 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
         by_file.setdefault(override.file, []).append(override)
     for file in by_file:
         # Written in place, a link would be replaced by the file it leads to, maybe from
-        # outside the repository: refused, as `dvx repro` refuses a params file that is one.
+        # outside the repository: refused.
         check_no_symlinked_parent(repo.root, file)
         if os.path.islink(repo.abspath(file)):
             raise symlink_error(file)

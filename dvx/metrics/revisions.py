@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.history import History, Scope
-from dvx.paths import check_no_symlinked_parent, check_relpath, join_posix
+from dvx.paths import check_read_stays_inside, check_relpath, join_posix
 from dvx.repo import Repo
 
 WORKSPACE = "workspace"
@@ -79,14 +79,8 @@ class Reader:
                        "symbolic links; refusing to follow them.")
 
     def _read_workspace(self, rel: str, max_bytes: int) -> bytes | None:
-        check_no_symlinked_parent(self.repo.root, rel)
+        check_read_stays_inside(self.repo.root, rel)
         path = join_posix(self.repo.root, rel)
-        if os.path.islink(path):
-            real = os.path.realpath(path)
-            if os.path.commonpath([real, os.path.realpath(self.repo.root)]) != \
-                    os.path.realpath(self.repo.root):
-                raise DvxError(f"'{rel}' is a symbolic link to a file outside the repository; "
-                               "refusing to read it.")
         try:
             with open(path, "rb") as f:
                 data = f.read(max_bytes + 1)

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from dvx.errors import FormatError
-from dvx.paths import join_posix
+from dvx.paths import check_read_stays_inside, join_posix
 from dvx.yamlio import DEFAULT_MAX_BYTES, DuplicateKeyError, parse_yaml
 
 DEFAULT_PARAMS_FILE = "params.yaml"
@@ -22,10 +22,14 @@ def check_params_file_name(rel: str, where: str) -> None:
                           "read params from it.", "Use a .yaml, .yml, .json or .toml file.")
 
 
-def read_params(path: str, display: str) -> dict[str, Any]:
-    """The top-level mapping of a params file, parsed safely and size-limited."""
+def read_params(root: str, rel: str) -> dict[str, Any]:
+    """The top-level mapping of the params file `rel` of the repository at `root`, parsed
+    safely and size-limited; never read through a link leading outside the repository, as
+    `params diff` does not (its values would be recorded in dvx.lock, which Git tracks)."""
+    check_read_stays_inside(root, rel)
+    display = rel
     try:
-        with open(path, "rb") as f:
+        with open(join_posix(root, rel), "rb") as f:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         raise FormatError(f"The params file '{display}' does not exist.",
@@ -137,7 +141,7 @@ class ParamsReader:
 
     def doc(self, rel: str) -> dict[str, Any]:
         if rel not in self._docs:
-            self._docs[rel] = read_params(join_posix(self.root, rel), rel)
+            self._docs[rel] = read_params(self.root, rel)
         return self._docs[rel]
 
     def forget(self, rel: str) -> None:

@@ -202,8 +202,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             context[key], sources[key] = value, source
 
     if os.path.isfile(os.path.join(repo.root, DEFAULT_PARAMS_FILE)):
-        merge(read_params(os.path.join(repo.root, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE),
-              DEFAULT_PARAMS_FILE)
+        merge(read_params(repo.root, DEFAULT_PARAMS_FILE), DEFAULT_PARAMS_FILE)
     if vars_entries is None:
         return context
     if not isinstance(vars_entries, list):
@@ -217,7 +216,7 @@ def _context(repo: Repo, vars_entries: Any) -> dict[str, Any]:
             file, _, keys = entry.partition(":")
             rel = _resolve(repo, file, "", "vars", None)
             check_params_file_name(rel, f"{PIPELINE_FILE}: vars")
-            values = read_params(repo.abspath(rel), rel)
+            values = read_params(repo.root, rel)
             if keys:
                 wanted = [k.strip() for k in keys.split(",") if k.strip()]
                 missing = [k for k in wanted if k not in values]
