@@ -204,15 +204,14 @@ class ConfigFile:
 
     def _remove_leftover_temporaries(self) -> None:
         """Delete the temporaries a killed write of this file left beside it (they may hold a
-        secret): only names dvx marks as its own, and none a live write holds."""
+        secret): none a live write holds."""
         directory, name = os.path.split(self.path)
         try:
             entries = list(os.scandir(directory))
         except OSError:
             return
         for entry in entries:
-            if (fsutil.is_own_temp(entry.name) and fsutil.is_temp_for(entry.name, name)
-                    and fsutil.is_leftover(entry.path)):
+            if fsutil.is_temp_for(entry.name, name) and fsutil.is_leftover(entry.path):
                 fsutil.remove_quietly(entry.path)
 
 

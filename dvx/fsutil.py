@@ -53,39 +53,37 @@ if hasattr(os, "register_at_fork"):  # workers (dvx/processes.py) must not repea
     os.register_at_fork(after_in_child=_new_temp_prefix)
 
 
-# The names `temp_name_for` gives, and (group 3 empty) those of dvx versions before the mark,
-# which had 18 bytes of room: a file of a user's may have a name of that older form.
-_TEMP_NAME = re.compile(r"\.(.+)([.~])(dvx-)?[0-9a-f]{12}\.tmp", re.DOTALL)
-_OLD_TEMP_EXTRA = 18
+# The names `temp_name_for` gives: only these are dvx's temporaries, never data.
+_TEMP_NAME = re.compile(r"\.(.+)([.~])dvx-[0-9a-f]{12}\.tmp", re.DOTALL)
+# The names dvx versions before the mark gave theirs. A file of a user's may be named so: in
+# the workspace it is data like any other, and only in a cache's tmp/ (dvx's alone) is one a
+# leftover.
+_OLD_TEMP_NAME = re.compile(r"\.(.+)[.~][0-9a-f]{12}\.tmp", re.DOTALL)
 
 
 def temp_target(name: str) -> str | None:
-    """If `name` is a temporary made by `temp_name_for` (or by a dvx before its mark), the
-    name of the file it stands in for (for a cut name, the part that was kept). A process
-    killed mid-write leaves such a file behind; it is never data."""
+    """If `name` is a temporary made by `temp_name_for`, the name of the file it stands in
+    for (for a cut name, the part that was kept). A process killed mid-write leaves such a
+    file behind; it is never data."""
     match = _TEMP_NAME.fullmatch(name)
     return match.group(1) if match else None
 
 
-def is_own_temp(name: str) -> bool:
-    """Is `name` of the form `temp_name_for` gives now, marked as dvx's (not of the older
-    form, which a file of a user's may have)?"""
-    match = _TEMP_NAME.fullmatch(name)
-    return match is not None and match.group(3) is not None
+def is_old_temp_name(name: str) -> bool:
+    """Is `name` of the form dvx versions before the `dvx-` mark gave their temporaries?"""
+    return _OLD_TEMP_NAME.fullmatch(name) is not None
 
 
 def is_temp_for(name: str, target: str) -> bool:
-    """Is `name` a temporary that `temp_name_for` (or a dvx before its mark) made for a file
-    named `target`?"""
+    """Is `name` a temporary that `temp_name_for` made for a file named `target`?"""
     match = _TEMP_NAME.fullmatch(name)
     if match is None:
         return False
-    kept, mark, own = match.groups()
+    kept, mark = match.groups()
     if mark == ".":
         return kept == target
-    extra = _TEMP_EXTRA if own else _OLD_TEMP_EXTRA
     encoded = os.fsencode(target)
-    return len(encoded) + extra > NAME_MAX and encoded.startswith(os.fsencode(kept))
+    return len(encoded) + _TEMP_EXTRA > NAME_MAX and encoded.startswith(os.fsencode(kept))
 
 
 def is_leftover(path: str, older_than: float = 0) -> bool:

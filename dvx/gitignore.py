@@ -70,27 +70,48 @@ def remove_entry(data_path: str) -> str | None:
 
 # The names fsutil.temp_name_for gives (`.NAME.dvx-<12 hex digits>.tmp`, or
 # `.CUT~dvx-<12 hex>.tmp` for a name cut short), as one pattern: what a killed dvx leaves
-# beside data is never Git's. A clone that had the pattern of the older, unmarked names keeps
-# it, for what an older dvx left.
+# beside data is never Git's. The pattern of the older, unmarked names hides a user's own file
+# so named from Git: where a clone has it, the new one replaces it.
 TEMPORARIES_PATTERN = ".?*[.~]dvx-" + "[0-9a-f]" * 12 + ".tmp"
+OLD_TEMPORARIES_PATTERN = ".?*[.~]" + "[0-9a-f]" * 12 + ".tmp"
 TEMPORARIES_COMMENT = "# dvx: temporary files an interrupted dvx command may leave beside data"
 
 
 def exclude_temporaries(exclude_path: str) -> bool:
     """Make Git's exclude file at `exclude_path` (`git rev-parse --git-path info/exclude`)
-    ignore dvx's temporaries, appending the pattern once and keeping every byte already
-    there; whether it was changed."""
+    ignore dvx's temporaries, appending the pattern once (or putting it in place of the older
+    one) and keeping every other byte there; whether it was changed."""
     try:
         with open(exclude_path, "rb") as f:
             content = f.read()
     except FileNotFoundError:
         content = b""
     pattern = TEMPORARIES_PATTERN.encode("ascii")
-    if pattern in content.splitlines():
+    lines = content.splitlines(keepends=True)
+    if OLD_TEMPORARIES_PATTERN.encode("ascii") in content.splitlines():
+        content = _without_old_pattern(lines, pattern)
+    elif pattern in content.splitlines():
         return False
-    if content and not content.endswith(b"\n"):
-        content += b"\n"
+    else:
+        if content and not content.endswith(b"\n"):
+            content += b"\n"
+        content += TEMPORARIES_COMMENT.encode("ascii") + b"\n" + pattern + b"\n"
     os.makedirs(os.path.dirname(exclude_path), exist_ok=True)
-    fsutil.atomic_write(exclude_path, content + TEMPORARIES_COMMENT.encode("ascii") + b"\n"
-                        + pattern + b"\n", fsync=False)
+    fsutil.atomic_write(exclude_path, content, fsync=False)
     return True
+
+
+def _without_old_pattern(lines: list[bytes], pattern: bytes) -> bytes:
+    """The exclude file's `lines` with the new pattern in place of the older one's first line
+    (a repeat of either dropped), line endings kept."""
+    old = OLD_TEMPORARIES_PATTERN.encode("ascii")
+    placed = pattern in (line.rstrip(b"\r\n") for line in lines)
+    kept = []
+    for line in lines:
+        bare = line.rstrip(b"\r\n")
+        if bare == old:
+            if placed:
+                continue
+            line, placed = pattern + line[len(bare):], True
+        kept.append(line)
+    return b"".join(kept)

@@ -273,13 +273,10 @@ def remove_temporaries_beside(root: str, relpaths: Iterable[str]) -> None:
 
 
 def remove_leftover(path: str) -> None:
-    """Delete the temporary at `path` if a killed command left it: one named as dvx names its
-    own at once (the repository lock keeps every other command from writing there), unless a
-    live process holds it; one of the older, unmarked form (a file of a user's may be named
-    so) only as the cache's are deleted: an hour old, and held by none."""
-    name = os.path.basename(path)
-    older_than = 0 if fsutil.is_own_temp(name) else fsutil.STALE_TEMP_SECONDS
-    if not fsutil.is_leftover(path, older_than):
+    """Delete the temporary at `path` (a name dvx marks as its own) if a killed command left
+    it: at once (the repository lock keeps every other command from writing there), unless a
+    live process holds it."""
+    if not fsutil.is_leftover(path):
         return
     try:
         os.unlink(path)

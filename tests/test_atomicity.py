@@ -143,23 +143,28 @@ def test_temporaries_of_an_interrupted_run_are_never_tracked_as_data(repo, dvx):
     assert not leftover.exists()  # and cleaned up by the next command that holds the lock
 
 
-def test_only_marked_or_stale_temporaries_beside_data_are_deleted(repo, dvx_proc):
-    """A file of the user's named as dvx's temporaries once were (`.NAME.<12 hex>.tmp`) is
-    deleted beside tracked data only as an old leftover is: an hour old and held by none."""
+def test_only_marked_temporaries_beside_data_are_deleted(repo, dvx, dvx_proc):
+    """A file of the user's named as dvx's temporaries once were (`.NAME.<12 hex>.tmp`, without
+    the `dvx-` mark) is data like any other: tracked inside a directory, never deleted beside
+    tracked data, however old."""
     write(repo / "report", b"data")
     write(repo / "images/cat.png", b"cat")
     mine = write(repo / ".report.2024abcdef01.tmp", b"my own draft")
     mine_inside = write(repo / "images/.cat.png.0123456789ab.tmp", b"my own note")
     killed = write(repo / ".report.dvx-0123456789ab.tmp", b"dat")  # what a killed dvx leaves
-    old = write(repo / ".report.dvx.0123456789ab.tmp", b"d")  # an older dvx's, of report.dvx
-    stamp = old.stat().st_mtime - 2 * 3600
-    os.utime(old, (stamp, stamp))
+    old_form = write(repo / ".report.dvx.0123456789ab.tmp", b"d")  # as an older dvx named one
+    for path in (mine, mine_inside, old_form):
+        stamp = path.stat().st_mtime - 2 * 3600
+        os.utime(path, (stamp, stamp))
     added = dvx_proc("-v", "add", "report", "images", cwd=repo)
     assert added.code == 0, added.output
     assert mine.read_bytes() == b"my own draft" and mine_inside.read_bytes() == b"my own note"
-    assert not killed.exists() and not old.exists()
-    assert f"Removed '{killed}'" in added.stderr and f"Removed '{old}'" in added.stderr
-    assert "2024abcdef01" not in added.stderr
+    assert old_form.read_bytes() == b"d"
+    assert not killed.exists()
+    assert f"Removed '{killed}'" in added.stderr and added.stderr.count("Removed") == 1
+    mine_inside.unlink()  # tracked as data: checkout gives it back
+    assert dvx("checkout", "images").code == 0
+    assert mine_inside.read_bytes() == b"my own note"
 
 
 def run_with_file_size_limit(args: list[str], cwd: Path, limit: int, *, hard: int | None = None

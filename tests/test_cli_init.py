@@ -1,6 +1,6 @@
 import os
 
-from tests.conftest import git, make_git_repo
+from tests.conftest import git, make_git_repo, write
 
 
 def test_init_creates_layout_and_ignores_private_parts(tmp_path, dvx):
@@ -52,6 +52,24 @@ def test_python_dash_m_and_version(repo, dvx_proc):
     assert result.code == 0 and "dvx" in result.stdout
 
 
+def test_the_older_unmarked_pattern_in_git_s_exclude_file_is_replaced(tmp_path, dvx):
+    """A clone where an older dvx wrote the pattern of its unmarked temporary names: the next
+    command that makes sure of the pattern puts the new one in its place, so Git sees a user's
+    own `.NAME.<12 hex>.tmp` again."""
+    from dvx.gitignore import OLD_TEMPORARIES_PATTERN, TEMPORARIES_COMMENT, TEMPORARIES_PATTERN
+
+    root = make_git_repo(tmp_path / "r")
+    assert dvx("init", cwd=root).code == 0
+    exclude = root / ".git" / "info" / "exclude"
+    exclude.write_text(f"*.swp\n{TEMPORARIES_COMMENT}\n{OLD_TEMPORARIES_PATTERN}\n# mine\n")
+    write(root / ".notes.0123456789ab.tmp", "my own notes")
+    write(root / "data.csv", "x")
+    assert dvx("add", "data.csv", cwd=root).code == 0
+    assert exclude.read_text() == f"*.swp\n{TEMPORARIES_COMMENT}\n{TEMPORARIES_PATTERN}\n# mine\n"
+    untracked = git(root, "status", "--porcelain", "--untracked-files=all")
+    assert "?? .notes.0123456789ab.tmp" in untracked.splitlines(), untracked
+
+
 def test_git_ignores_exactly_dvx_s_temporary_names_in_every_worktree(tmp_path, dvx):
     from dvx import fsutil
     from dvx.gitignore import TEMPORARIES_PATTERN
@@ -69,6 +87,7 @@ def test_git_ignores_exactly_dvx_s_temporary_names_in_every_worktree(tmp_path, d
              for n in ("data.csv", ".hidden", long_name[:250])]
     assert "~" in names[-1] and all(fsutil.temp_target(n) for n in names)
     others = ["data.csv", ".data.csv.0123456789a.tmp", "data.csv.0123456789ab.tmp",
+              ".data.csv.0123456789ab.tmp",  # as dvx before the mark named them: a user's
               "..0123456789ab.tmp", ".data.csv.0123456789AB.tmp", ".data.csv.0123456789ab.tmp2"]
     assert not any(fsutil.temp_target(n) for n in others)
     git(root, "commit", "-q", "--allow-empty", "-m", "base")

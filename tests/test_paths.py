@@ -62,7 +62,7 @@ def test_a_walk_with_directories_gives_the_same_fingerprint(tmp_path):
     from dvx.paths import fingerprint_directory, fingerprint_of_walk, walk_directory
 
     top = tmp_path / "d"
-    for rel in ("a", "sub/b", "sub/deeper/c", "sub/.c.0123456789ab.tmp"):
+    for rel in ("a", "sub/b", "sub/deeper/c", "sub/.c.dvx-0123456789ab.tmp"):
         (top / rel).parent.mkdir(parents=True, exist_ok=True)
         (top / rel).write_text(rel)
     (top / "empty").mkdir()

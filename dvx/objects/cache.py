@@ -159,16 +159,16 @@ class LocalCache(ObjectStore):
 
     def remove_stale_temporaries(self, older_than: float = fsutil.STALE_TEMP_SECONDS) -> None:
         """Delete what killed dvx processes left in `<cache>/tmp`: only names of dvx's own
-        temporary pattern, at least `older_than` seconds old, that no live process holds.
-        The directory may be shared (cache.dir), or named by a cloned repository's config:
-        anything else there is never touched."""
+        temporary pattern (or that of versions before its mark), at least `older_than`
+        seconds old, that no live process holds. The directory may be shared (cache.dir), or
+        named by a cloned repository's config: anything else there is never touched."""
         try:
             entries = list(os.scandir(self.tmp_dir))
         except OSError:
             return
         for entry in entries:
-            if fsutil.temp_target(entry.name) is not None and fsutil.is_leftover(entry.path,
-                                                                                 older_than):
+            ours = fsutil.temp_target(entry.name) is not None or fsutil.is_old_temp_name(entry.name)
+            if ours and fsutil.is_leftover(entry.path, older_than):
                 with contextlib.suppress(OSError):  # gone already, or not ours to remove
                     os.unlink(entry.path)
 
