@@ -613,22 +613,30 @@ class Git:
         beyond it exist elsewhere but not here."""
         return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
-    def narrowed_remotes(self) -> list[str]:
-        """The Git remotes this clone fetches only some branches of (`git clone
-        --single-branch`, or `--depth`, which implies it): their other branches are unknown
-        here."""
+    def narrowed_shared_remotes(self) -> dict[str, list[str]]:
+        """The Git remotes this clone's branches track (`branch.NAME.remote`; origin when none
+        says) that it fetches only some branches of (`git clone --single-branch`, or
+        `--depth`, which implies it), with their fetch refspecs: the other branches of the
+        repository teammates share are unknown here. Another remote added for its own use
+        (`git remote add -t main upstream URL`) is no one's shared history."""
+        fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
+        upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
+        tracked = {name for names in upstreams.values() for name in names if name != "."}
+        return {name: refspecs for name, refspecs in sorted(fetched.items())
+                if name in (tracked or {"origin"}) and _narrowed(refspecs)}
+
+    def _config_values(self, pattern: str, prefix: str, suffix: str) -> dict[str, list[str]]:
+        """The values of the config keys `pattern` matches, by the name between `prefix` and
+        `suffix` in the key."""
         try:
-            out = self._run("config", "--get-regexp", r"^remote\..*\.fetch$")
+            out = self._run("config", "--get-regexp", pattern)
         except DvxError:
-            return []  # no remote
-        sources: dict[str, list[str]] = {}
+            return {}  # none set
+        values: dict[str, list[str]] = {}
         for line in out.decode("utf-8", "replace").splitlines():
-            key, _, refspec = line.partition(" ")
-            name = key[len("remote."):-len(".fetch")]
-            sources.setdefault(name, []).append(refspec.lstrip("+").partition(":")[0])
-        return sorted(name for name, srcs in sources.items()
-                      if "refs/heads/*" not in srcs and any(src.startswith("refs/heads/")
-                                                            for src in srcs))
+            key, _, value = line.partition(" ")
+            values.setdefault(key[len(prefix):-len(suffix)], []).append(value)
+        return values
 
     def staged_blobs(self, suffixes: tuple[str, ...]) -> list[tuple[str, str]]:
         """(path, blob sha) of the files in the index whose names end with `suffixes`; a
@@ -849,3 +857,10 @@ class Git:
         sparse set then needs `--sparse`."""
         return (self.get_config("core.sparseCheckout") or "").lower() in ("true", "yes", "on",
                                                                            "1")
+
+
+def _narrowed(refspecs: list[str]) -> bool:
+    """Do these fetch refspecs bring some branches, but not all?"""
+    sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs]
+    return "refs/heads/*" not in sources and any(src.startswith("refs/heads/")
+                                                 for src in sources)

@@ -744,7 +744,9 @@ def test_remote_gc_over_history_is_refused_in_a_clone_that_lacks_history(tmp_pat
         refused = run_dvx("gc", *scope, "--remote", "shared", "-f", "--grace", "0", cwd=ci)
         assert refused.code == 2, refused.output
         assert "Nothing was deleted" in refused.stderr
-        assert ("shallow clone" if how[0] == "--depth" else "--single-branch") in refused.stderr
+        assert ("shallow clone" if how[0] == "--depth" else
+                "remote.origin.fetch is `+refs/heads/main:refs/remotes/origin/main`"
+                ) in " ".join(refused.stderr.split())
         assert {old, branch} <= remote.oids()  # every other clone can still pull them
     # the remedy the message names makes the clone whole, and gc runs
     git(ci, "remote", "set-branches", "origin", "*")
@@ -752,6 +754,24 @@ def test_remote_gc_over_history_is_refused_in_a_clone_that_lacks_history(tmp_pat
         "origin")
     assert run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=ci).code == 0
     assert {old, branch} <= remote.oids()
+
+
+def test_remote_gc_over_history_runs_in_a_full_clone_with_an_extra_narrow_remote(tmp_path):
+    """Only the Git remote this clone's branches track holds the history teammates share:
+    another one added for a single branch (`git remote add -t main`) refuses nothing."""
+    team, old, branch = _history_pushed_by_a_teammate(tmp_path)
+    full = tmp_path / "full"
+    git(tmp_path, "clone", "-q", f"file://{team.origin}", str(full))
+    upstream = tmp_path / "upstream.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(upstream))
+    git(full, "push", "-q", str(upstream), "main")
+    git(full, "remote", "add", "-t", "main", "upstream", str(upstream))
+    git(full, "fetch", "-q", "upstream")
+    assert run_dvx("pull", cwd=full).code == 0
+    remote = local_spec(team.store, str(team.store), {})
+    result = run_dvx("gc", "-a", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=full)
+    assert result.code == 0, result.output
+    assert {old, branch} <= remote.oids()  # a tag's and a branch of origin's: kept
 
 
 def test_cache_gc_in_a_shallow_clone_says_older_commits_are_not_kept(tmp_path):

@@ -169,7 +169,7 @@ def _refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) ->
     if git is None or not options:
         return
     shallow = git.is_shallow()
-    narrowed = git.narrowed_remotes()
+    narrowed = git.narrowed_shared_remotes()
     if not shallow and not narrowed:
         return
     if not remote_name:
@@ -178,16 +178,18 @@ def _refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) ->
                         "the cached data of older commits goes too (their remote keeps it).",
                         repo.root, " ".join(options))
         return
+    shared = next(iter(narrowed), "")
     if shallow:
         what = (f"{repo.root} is a shallow clone (`git clone --depth`): the commits beyond its "
                 "boundary, and the branches and tags it did not fetch, are not here")
     else:
-        what = (f"{repo.root} fetches only some branches of the Git remote "
-                f"'{narrowed[0]}' (`git clone --single-branch`): its other branches, and the "
-                "tags on them, are not here")
-    steps = [f"`git remote set-branches {narrowed[0]} '*'`"] if narrowed else []
+        refspecs = " and ".join(f"`{refspec}`" for refspec in narrowed[shared])
+        what = (f"{repo.root} fetches only some branches of the Git remote '{shared}' that its "
+                f"branches track (remote.{shared}.fetch is {refspecs}): its other branches, "
+                "and the tags on them, are not here")
+    steps = [f"`git remote set-branches {shared} '*'`"] if shared else []
     steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
-                 f"{' ' + narrowed[0] if narrowed else ''}`")
+                 f"{' ' + shared if shared else ''}`")
     raise UsageError(
         f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
         f"branches, tags and commits use, and {what}, so gc would delete their data from the "
