@@ -500,6 +500,28 @@ def test_an_import_from_the_repository_itself_names_a_revision_its_commits_do_no
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_revision(
+        source):
+    """The Git remote this clone pushes to is the repository itself: at HEAD or the branch
+    the one checked out tracks there, each commit and push of the import would move its
+    source on. Refused under any name of the remote's URL; a tag is imported."""
+    team, alice = source
+    origin = str(team.origin)
+    names = [origin, origin + "/", f"file://{origin}/",
+             os.path.relpath(origin, alice)]
+    for url, rev in [(url, ()) for url in names] + [(origin, ("--rev", "HEAD")),
+                                                    (origin, ("--rev", "main"))]:
+        refused = run_dvx("import", url, "raw/train.csv", "-o", "copy.csv", *rev, cwd=alice)
+        assert refused.code == 2, (url, rev, refused.output)
+        assert "this repository itself (its Git remote 'origin')" in refused.stderr
+        assert not (alice / "copy.csv.dvx").exists()
+    assert run_dvx("import", origin, "raw/train.csv", "-o", "copy.csv", "--rev", "v1",
+                   cwd=alice).code == 0
+    commit(alice, "import")
+    git(alice, "push", "-q", "origin", "HEAD")
+    assert "up to date" in run_dvx("update", cwd=alice).stdout
+
+
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "raw/train.csv", cwd=project).code == 0

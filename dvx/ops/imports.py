@@ -181,24 +181,90 @@ def _head_of(source: Source) -> str:
 
 
 def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> None:
-    """An import from this repository itself at a revision its own commits move (none, which
-    is HEAD, or the branch checked out) is refused: committing its pointer moves that revision
-    on, so `status` would call it moved, and `update` rewrite it, for ever."""
-    if not source.is_local or os.path.realpath(source.repo.root) != os.path.realpath(
-            repo.root):
-        return
-    head = _branch_of(repo, "HEAD")
-    if rev is None:
-        at = "HEAD (no --rev)"
-    elif head and _branch_of(repo, rev) == head:
-        at = "HEAD" if rev == "HEAD" else f"'{rev}' (the branch checked out)"
+    """An import from this repository itself at a revision its own commits move is refused:
+    committing its pointer (and pushing it) moves that revision on, so `status` would call it
+    moved, and `update` rewrite it, for ever. That is, from its own folder at none (which is
+    HEAD) or the branch checked out; from one of its Git remotes (the same repository, where
+    its commits are pushed) at none or HEAD (that remote's default branch) or the branch the
+    one checked out tracks there."""
+    if source.is_local and os.path.realpath(source.repo.root) == os.path.realpath(repo.root):
+        at = _own_moving_revision(repo, rev)
+        which = "this repository itself"
     else:
+        remote = _own_git_remote(repo, source.url)
+        at = _remote_moving_revision(repo, remote, rev) if remote is not None else None
+        which = f"this repository itself (its Git remote '{remote}')"
+    if at is None:
         return
     raise UsageError(
-        f"An import from this repository itself at {at} would never be up to date: it "
-        "records the commit its data comes from, and committing the import moves that on.",
+        f"An import from {which} at {at} would never be up to date: it records the commit its "
+        "data comes from, and committing the import moves that on.",
         "Pin a version with --rev TAG or --rev COMMIT (or another branch), or make the copy "
         "data of its own: cp SOURCE OUT && dvx add OUT.")
+
+
+def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
+    """How the revision `rev` of this repository is named if its own commits move it."""
+    head = _branch_of(repo, "HEAD")
+    if rev is None:
+        return "HEAD (no --rev)"
+    if head and _branch_of(repo, rev) == head:
+        return "HEAD" if rev == "HEAD" else f"'{rev}' (the branch checked out)"
+    return None
+
+
+def _remote_moving_revision(repo: Repo, remote: str, rev: str | None) -> str | None:
+    """How the revision `rev` of this repository's Git remote `remote` is named if pushing
+    this clone's commits moves it."""
+    if rev is None:
+        return "HEAD (no --rev)"
+    if rev == "HEAD":
+        return "HEAD"
+    branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
+    upstream = _git_config(repo, f"branch.{branch}.remote")
+    merge = _git_config(repo, f"branch.{branch}.merge")
+    if not branch or upstream != remote or not merge.startswith("refs/heads/"):
+        return None
+    if rev in (merge, merge.removeprefix("refs/heads/")):
+        return f"'{rev}' (the branch that '{branch}' tracks there)"
+    return None
+
+
+def _own_git_remote(repo: Repo, url: str) -> str | None:
+    """The name of this repository's Git remote whose URL is `url` (a local path or a
+    `file://` URL as the same folder; a trailing slash or `.git` aside), if any."""
+    if repo.git is None:
+        return None
+    try:
+        out = repo.git.run("config", "--get-regexp", r"^remote\..*\.url$")
+    except DvxError:
+        return None  # no remote
+    wanted = _comparable_url(url, os.getcwd())
+    for line in out.decode("utf-8", "replace").splitlines():
+        key, _, remote_url = line.partition(" ")
+        if _comparable_url(remote_url, repo.root) == wanted:
+            return key[len("remote."):-len(".url")]
+    return None
+
+
+def _comparable_url(url: str, base: str) -> str:
+    """`url` as two names of one repository compare equal: a local path (relative to
+    `base`) made absolute and real, without a trailing slash or `.git` suffix (nor the `.git`
+    folder of a work tree)."""
+    path = url.removeprefix("file://")
+    if _is_local(path):
+        path = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
+    path = path.rstrip("/")
+    return path.removesuffix("/.git").removesuffix(".git")
+
+
+def _git_config(repo: Repo, key: str) -> str:
+    """The value of a Git setting of this repository, "" if unset."""
+    assert repo.git is not None
+    try:
+        return repo.git.run("config", "--get", key).decode().strip()
+    except DvxError:
+        return ""
 
 
 def _branch_of(repo: Repo, rev: str) -> str:
@@ -206,10 +272,11 @@ def _branch_of(repo: Repo, rev: str) -> str:
     tag's or a commit's)."""
     assert repo.git is not None
     try:
-        return repo.git.run("rev-parse", "--symbolic-full-name", "--end-of-options",
-                            rev).decode().strip()
+        out = repo.git.run("rev-parse", "--symbolic-full-name", "--end-of-options", rev)
     except DvxError:
         return ""
+    # Git before 2.45 also prints the --end-of-options it was given
+    return "\n".join(line for line in out.decode().splitlines() if line != "--end-of-options")
 
 
 def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Pointer:
