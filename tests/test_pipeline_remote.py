@@ -253,9 +253,14 @@ stages:
     assert len(list(records.glob("*/*"))) == 2
     git(repo, "checkout", "-q", "params.yaml")
     assert dvx("repro").code == 0
+    planned = dvx("gc", "-w", "-c", "main", "--dry-run", "--grace", "0")
+    assert "Would remove 1 run record of the run-cache from the remote 'main'" in planned.stdout
+    assert len(list(records.glob("*/*"))) == 2
     collected = dvx("gc", "-w", "-c", "main", "-f", "--grace", "0")
     assert collected.code == 0, collected.output
     assert "Removed 1 run record of the run-cache from the remote 'main'" in collected.stdout
+    again = dvx("gc", "-w", "-c", "main", "-f", "--grace", "0")  # nothing to delete
+    assert again.code == 0 and "run record" not in again.stdout, again.output
     assert len(list(records.glob("*/*"))) == 1
 
     shutil.copytree(before, records, dirs_exist_ok=True)  # as an older dvx's gc left it

@@ -600,8 +600,9 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 _list_removals(r, named)
             if r.run_records_removed:
                 n = r.run_records_removed
-                out(f"Removed {n} run record{'' if n == 1 else 's'} of the run-cache from the "
-                    f"{r.where}: {'its' if n == 1 else 'their'} outputs were removed.")
+                out(f"{verb} {n} run record{'' if n == 1 else 's'} of the run-cache from the "
+                    f"{r.where}: {'its' if n == 1 else 'their'} outputs "
+                    f"{'would be' if dry_run else 'were'} removed.")
     for r in results[1:]:
         if r.used_outside_scope:
             warn(_used_outside_scope(r, dry_run))

@@ -86,7 +86,9 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     keeping too what the other repositories `projects` (sharing the cache or the remote) use
     in the same scope. `confirm` sees the plan before anything is deleted; with `dry_run`
     nothing is. The remote's run records that `records_needing` names for the objects
-    deleted from it go first: a store holds a record only with all its objects."""
+    deleted from it go first: a store holds a record only with all its objects. (The run-cache
+    is the pipeline's, which builds on these operations: its rule comes in as a function, and
+    a caller that passes none leaves the records, which readers then take for no record.)"""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          SCOPE_OPTIONS)
@@ -140,6 +142,9 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
                         "too. Name them with --projects to keep theirs.", repo.cache_dir)
         for result in results:
             result.dry_run = dry_run
+        if dry_run and remote is not None:  # what the real run deletes, records included
+            results[1].run_records_removed = len(_records_needing(
+                repo, remote, set(results[1].removed), records_needing))
         if dry_run or (confirm is not None and not confirm(results)):
             return results
         _delete_from_cache(repo, cache, cutoff)
@@ -407,6 +412,15 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     return result
 
 
+def _records_needing(repo: Repo, remote: ObjectStore, gone: set[str],
+                     records_needing: RecordsNeeding | None) -> list[str]:
+    """The remote's run records that need an object of `gone`: none to look for (and no
+    record read) when nothing is deleted from the remote."""
+    if not gone or records_needing is None or not isinstance(remote, RemoteStore):
+        return []
+    return records_needing(repo, remote, gone)
+
+
 def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float,
                         records_needing: RecordsNeeding | None) -> None:
     assert isinstance(result, _RemotePlan)
@@ -426,11 +440,10 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
         packs = repack.plan(remote, result.keep | pushed, cutoff, set(loose))
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
-        if records_needing is not None:
-            dead = records_needing(repo, remote, set(loose) | packs.dead.keys())
-            if dead:
-                remote.retried.delete(dead)
-            result.run_records_removed = len(dead)
+        dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), records_needing)
+        if dead:
+            remote.retried.delete(dead)
+        result.run_records_removed = len(dead)
         repack.execute(remote, packs, settings_for(repo, remote.name, remote, None),
                        set(loose))
         result.removed = sorted(set(loose) | packs.dead.keys())
