@@ -279,6 +279,8 @@ def left_out_of_workspace(path: str) -> bytes | None:
     directory = os.path.dirname(path)
     while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
         directory = os.path.dirname(directory)  # a folder the sparse checkout left out
+    if not _has_sparse_patterns(directory):
+        return None  # no sparse checkout: no Git process for each new .gitignore
     try:
         listed = subprocess.run(["git", "-C", directory, "ls-files", "-s", "-v", "-z", "--",
                                  f":(literal){os.path.relpath(path, directory)}"],
@@ -295,6 +297,19 @@ def left_out_of_workspace(path: str) -> bytes | None:
                        f"but its content cannot be read: "
                        f"{blob.stderr.decode(errors='replace').strip()}")
     return blob.stdout
+
+
+def _has_sparse_patterns(directory: str) -> bool:
+    """Whether the Git worktree around `directory` has sparse-checkout patterns (the file
+    `git sparse-checkout` writes into its Git directory), read without running Git: only a
+    sparse checkout leaves a tracked file out of the workspace."""
+    top = find_git_root(directory)
+    if top is None:
+        return False
+    dot_git = os.path.join(top, ".git")
+    git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
+    return git_dir is not None and os.path.isfile(os.path.join(git_dir, "info",
+                                                               "sparse-checkout"))
 
 
 class _CatFile:
