@@ -712,6 +712,29 @@ def test_queue_start_runs_what_is_queued_while_it_runs(project):
     assert "later" in _show(project)
 
 
+def test_a_name_queued_again_while_the_queue_runs_is_run_again(project):
+    must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "tryit", cwd=project)
+    must("exp", "run", "--queue", "-S", "+train.sleep=3", "-n", "slow", cwd=project)
+    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline and states.get("slow") != "running":
+            states = {e["name"]: e["state"] for e in json.loads(
+                run_dvx("queue", "status", "--json", cwd=project).stdout)}
+            time.sleep(0.1)
+        assert states == {"tryit": "failed", "slow": "running"}, states
+        must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "tryit", cwd=project)
+        assert runner.wait(timeout=60) == 1  # the first tryit failed
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    states = {e["name"]: e["state"] for e in json.loads(
+        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    assert states == {"tryit": "done", "slow": "done"}, states
+
+
 def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "orphan", cwd=project)
     runner = _queue_started(project, "orphan")

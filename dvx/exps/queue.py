@@ -108,7 +108,8 @@ def _recorded(repo: Repo) -> list[Entry]:
 def _changing(repo: Repo) -> Iterator[None]:
     """Held while an entry changes state, by one process at a time: `queue stop` and `queue
     remove` never change an entry between `queue start`'s last look at it and its launch.
-    Held for moments only, never while a run goes on (the kernel drops it if dvx dies)."""
+    Held for moments only: never while a worktree is made or a run goes on (the kernel drops
+    it if dvx dies)."""
     os.makedirs(_dir(repo), exist_ok=True)
     fd = os.open(os.path.join(_dir(repo), "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                  0o644)
@@ -167,10 +168,14 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     warn_left_out(left_out)
     entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
     with _changing(repo):
-        if name in known:  # finished: it gives its name (and its log) to the new entry
+        current = _load(repo, name)  # another `exp run --queue -n` may have taken it since
+        if current is not None and current.state in (QUEUED, RUNNING):
+            raise UsageError(f"A queued experiment called '{name}' was queued meanwhile.",
+                             "Pick another -n.")
+        if current is not None:  # finished: it gives its name (and its log) to the new entry
             log.warning("The %s queue entry '%s' and its log are replaced by this one.",
-                        known[name].state, name)
-            _forget(repo, known[name])
+                        current.state, name)
+            _forget(repo, current)
         git.set_ref(f"{QUEUE_REFS}/{name}", snapshot)
         _save(repo, entry)
     return entry
@@ -186,14 +191,14 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
-    taken_up: set[str] = set()
+    taken_up: set[tuple[str, str]] = set()  # (name, snapshot): a name queued again is new
     while True:
         while len(running) < jobs:
-            entry = next((e for e in _recorded(repo)
-                          if e.state == QUEUED and e.name not in taken_up), None)
+            entry = next((e for e in _recorded(repo) if e.state == QUEUED
+                          and (e.name, e.snapshot) not in taken_up), None)
             if entry is None:
                 break
-            taken_up.add(entry.name)
+            taken_up.add((entry.name, entry.snapshot))
             unavailable = _fetch_missing_inputs(repo, entry)
             if unavailable:  # not run: it stays queued, its snapshot kept, for the next start
                 kept = _keep_queued(repo, entry.name, unavailable)
@@ -250,12 +255,18 @@ def _launch_if_queued(repo: Repo, name: str
                       ) -> tuple[Entry, subprocess.Popen[bytes]] | None:
     """Start the entry `name` if it is still queued with its snapshot (`queue stop` and
     `queue remove` drop entries while `queue start` runs others); None if not."""
+    entry = _load(repo, name)
+    if entry is None or entry.state != QUEUED:
+        return None
+    worktree = _make_worktree(repo, entry)  # before the lock: it can take a while
     with _changing(repo):
-        entry = _load(repo, name)
-        if entry is None or entry.state != QUEUED or not _snapshot_kept(repo, entry):
+        current = _load(repo, name)
+        if current is None or current.state != QUEUED or current.snapshot != entry.snapshot \
+                or not _snapshot_kept(repo, current):
+            _remove_worktree(repo, worktree)
             return None
+        entry = current
         entry.error = None
-        worktree = _make_worktree(repo, entry)
         proc = _launch(repo, entry, worktree)
         entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
         _save(repo, entry)
