@@ -562,9 +562,14 @@ def test_commit_force_after_a_partial_pull_keeps_the_files_never_pulled(team):
     assert "nfiles: 6" in (bob / "d.dvx").read_text()
     must("fetch", "d/a", cwd=bob)  # the new manifest, and a/'s files
     edit(bob, "d/a/2.txt", "a2 by bob\n")
-    assert run_dvx("commit", "d", cwd=bob).code == 1  # a1 changed in Git, a2 here
+    must("commit", "d", cwd=bob)  # a1 changed in Git, a2 here: no file changed on both sides
+    merged = (bob / "d.dvx").read_text()
     must("commit", "--force", "d", cwd=bob)
-    assert "nfiles: 6" in (bob / "d.dvx").read_text()
+    assert (bob / "d.dvx").read_text() == merged and "nfiles: 6" in merged
+    share(bob, "bob's a2")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d")["a/1.txt"] == "a1 v2\n"
+    assert _tree_of(carol, "d")["a/2.txt"] == "a2 by bob\n"
 
 
 def _bob_pulled_a_of_v2(team) -> tuple[Path, Path]:
@@ -791,6 +796,74 @@ def test_commit_force_after_another_git_pull_keeps_only_bob_s_own_changes(team):
     assert _tree_of(carol, "d") == {  # bob's a2; alice's b1 (v2) and c1 (v3) are not undone
         "a/1.txt": "a1 v2\n", "a/2.txt": "a2 by bob\n", "b/1.txt": "b1 v2\n",
         "b/2.txt": "b2 v1\n", "c/1.txt": "c1 v3\n", "c/2.txt": "c2 v1\n"}
+
+
+def _alice_s_change(alice) -> None:
+    """In d/a: a/1.txt edited, a/3.txt deleted, a/4.txt added."""
+    edit(alice, "d/a/1.txt", "a1 by alice\n")
+    (alice / "d/a/3.txt").unlink()
+    write(alice / "d/a/4.txt", "a4 by alice\n")
+    _publish(alice, "alice's change")
+
+
+@pytest.mark.parametrize("pulled", ["d/a", None])
+def test_after_git_pull_a_commit_records_the_files_changed_here_and_keeps_git_s(team, pulled):
+    """Pulled in part (d/a) or whole, bob edits a/2.txt while alice changes other files of
+    d/a: status tells her changes from his, and commit (with or without --force) records his
+    edit beside all of hers, a file she added that was never here included."""
+    alice = team.founder()
+    for name in ("a/1.txt", "a/2.txt", "a/3.txt", "b/1.txt"):
+        write(alice / "d" / name, f"{name} v1\n")
+    must("add", "d", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob", pull=False)
+    must("pull", *([pulled] if pulled else []), cwd=bob)
+    _alice_s_change(alice)
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    edit(bob, "d/a/2.txt", "a2 by bob\n")
+    seen = status_of(bob, "d")
+    assert (seen["workspace"], seen["modified"], seen["added"], seen["deleted"]) == (
+        "modified", ["a/2.txt"], [], []), seen
+    assert seen["outdated"] == ["a/1.txt", "a/3.txt"] and "a/4.txt" in seen["not_pulled"]
+    assert seen["synced_oid"] is None  # nothing changed on both sides
+    must("commit", "--force", "d", cwd=bob)
+    merged = (bob / "d.dvx").read_text()
+    must("commit", cwd=bob)
+    must("commit", "d", cwd=bob)
+    assert (bob / "d.dvx").read_text() == merged
+    share(bob, "bob's a2")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d") == {"a/1.txt": "a1 by alice\n", "a/2.txt": "a2 by bob\n",
+                                    "a/4.txt": "a4 by alice\n", "b/1.txt": "b/1.txt v1\n"}
+    must("pull", cwd=bob)
+    assert _tree_of(bob, "d") == _tree_of(carol, "d")
+
+
+def test_a_file_changed_on_both_sides_is_named_and_force_keeps_only_it_from_here(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 by alice\n")
+    edit(alice, "d/b/1.txt", "b1 by alice\n")
+    _publish(alice, "alice's change")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    edit(bob, "d/a/1.txt", "a1 by bob\n")  # the same file as alice
+    edit(bob, "d/c/1.txt", "c1 by bob\n")
+    seen = status_of(bob, "d")
+    assert seen["workspace"] == "modified" and seen["synced_oid"] is not None, seen
+    assert "changed both here and in Git" in run_dvx("status", cwd=bob).stdout
+    for args in (("commit",), ("commit", "d")):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code == 1, refused.output
+        assert "its file 'a/1.txt' was changed here, and in Git" in refused.stderr
+        assert "`dvx checkout --force d/a/1.txt`" in refused.stderr
+    must("commit", "--force", "d", cwd=bob)
+    share(bob, "bob's a1 and c1")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d") == {
+        "a/1.txt": "a1 by bob\n", "a/2.txt": "a2 v1\n", "b/1.txt": "b1 by alice\n",
+        "b/2.txt": "b2 v1\n", "c/1.txt": "c1 by bob\n", "c/2.txt": "c2 v1\n"}
 
 
 def test_data_whose_pointer_left_git_is_removed_when_in_the_cache_else_named(team):

@@ -23,8 +23,16 @@ from dvx.lockfile import read_lock, write_lock
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.status import DELETED, MODIFIED, OUTDATED, UNCHANGED, OutputStatus, output_status
-from dvx.ops.sync_layers import holds_a_placed_version
+from dvx.ops.status import (
+    DELETED,
+    MODIFIED,
+    OUTDATED,
+    UNCHANGED,
+    OutputStatus,
+    behind,
+    layered_status,
+    output_status,
+)
 from dvx.outputs import Output, load_tree, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -49,7 +57,6 @@ from dvx.workspace import (
     keep_links_on_set_aside,
     remove_temporaries,
     remove_temporaries_beside,
-    scan_directory,
     symlink_error,
 )
 
@@ -156,7 +163,18 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"{now}, and the workspace still holds {then}, the data it had before. Recording "
             "it would undo that change.",
             f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
-            f"names; {record_anyway} records the older data anyway.")
+            "names" + ("." if status.kind == "dir" else  # whose files --force never undoes
+                       f"; {record_anyway} records the older data anyway."))
+    if status.conflicts:
+        raise ConflictError(_files_changed_on_both_sides(root, status), (
+            f"Keep your version of {'it' if len(status.conflicts) == 1 else 'them'} with "
+            f"{record_anyway} (your other changes are recorded too, and each file you did "
+            "not change takes the pointer's version), or take Git's with `dvx checkout --force "
+            + " ".join(for_command(root, f"{path}/{name}")
+                       for name in status.conflicts[:_NAMED])
+            + ("` (and the others)" if len(status.conflicts) > _NAMED else "`")
+            + f"; your version is lost unless it is in the cache. `dvx checkout {typed}` "
+            "places the rest of Git's changes and keeps yours."))
     in_git = f"its pointer now names {now} (it named {then} when this workspace was synced)" \
         if now != then else f"its pointer now records another executable bit for {now}"
     raise ConflictError(
@@ -165,6 +183,21 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
         "undo the change made in Git.",
         f"Keep your version with `dvx commit --force {typed}`, or take Git's with `dvx checkout "
         f"--force {typed}` (your version is lost unless it is in the cache).")
+
+
+_NAMED = 5  # files named in a message, of a directory's files that conflict
+
+
+def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
+    """Which files of a directory changed both here and in Git since they were placed."""
+    names = ", ".join(f"'{name}'" for name in status.conflicts[:_NAMED])
+    more = len(status.conflicts) - _NAMED
+    return (f"'{status.path}' changed both here and in Git: "
+            + (f"its file {names} was" if len(status.conflicts) == 1 else
+               f"its files {names}" + (f" and {more} more" if more > 0 else "") + " were")
+            + " changed here, and in Git since this workspace was synced (its pointer now "
+            f"names {status.pointer_oid}). Recording the directory as it is would undo "
+            "the change made in Git.")
 
 
 def finish(repo: Repo, results: list[Added]) -> AddResult:
@@ -251,10 +284,13 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
         stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
         stored.pointer.executable)
     changed = existing is None or existing.pointer != pointer
-    if synced is not None and synced.placed is not None and pointer.is_dir:
+    layered = held.layered
+    if not (held.keep or held.replace):  # the workspace holds what is recorded, all of it
+        layered = None
+    if layered is not None and layered.placed is not None and pointer.is_dir:
         # Still in part: the changes recorded from the workspace now count as placed.
-        placed = synced.placed + tuple(p for p in held.recorded if not synced.covers(p))
-        after = Synced(pointer.oid, placed, synced.base)
+        placed = layered.placed + tuple(p for p in held.recorded if not layered.covers(p))
+        after = Synced(pointer.oid, placed, layered.base)
     else:
         after = Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
     return Prepared(rel, pointer, changed, after, stored.to_link)
@@ -296,6 +332,8 @@ class HeldBack:
     keep: list[TreeEntry] = field(default_factory=list)  # recorded entries to keep
     replace: frozenset[str] = frozenset()  # workspace files that stand for no change
     recorded: tuple[str, ...] = ()  # paths whose change here is recorded now
+    # The layered record compared with (the pointer's version over those placed before)
+    layered: Synced | None = None
 
 
 def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
@@ -303,51 +341,43 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     """A commit keeps, as they are recorded, the entries of a tracked directory checked out
     only in part that were never placed in this workspace (a partial pull never shrinks a
     directory), and those whose file still holds an older version a checkout placed, when
-    the pointer's version of it was never checked out (a partial pull after `git pull` never
-    undoes a teammate's change). A file placed here and deleted since is a deletion."""
-    if (existing is None or not existing.pointer.is_dir or synced is None
-            or synced.placed is None):
+    the pointer's version of it was never checked out (`git pull` then a partial pull or a
+    commit never undoes a teammate's change). A file placed here and deleted since is a
+    deletion. A directory whose pointer moved in Git since it was synced, whole or in part,
+    is compared file by file as if a checkout had placed none of the pointer's version: only
+    the files changed here are recorded from the workspace (with `--force`, also those
+    changed both here and in Git)."""
+    if existing is None or not existing.pointer.is_dir or synced is None:
         return HeldBack()
+    moved = synced.oid != existing.pointer.oid
+    if synced.placed is None and not moved:
+        return HeldBack()
+    typed = for_command(repo.root, existing.path)
     tree = load_tree(repo, existing.pointer, existing.recorded_in)
     if tree is None:
         raise MissingObjectError(
-            f"'{existing.path}' was checked out only in part, and its manifest is not in the "
-            "cache, so what the rest of it holds is unknown here.",
-            f"Fetch it first: `dvx fetch {for_command(repo.root, existing.path)}/<a file in "
-            "it>` brings the manifest "
+            f"'{existing.path}' " + ("changed in Git since this workspace was synced" if moved
+                                     else "was checked out only in part")
+            + ", and its manifest is not in the cache, so what the rest of it holds is "
+            "unknown here.",
+            f"Fetch it first: `dvx fetch {typed}/<a file in it>` brings the manifest "
             "with that one file (`dvx fetch` of the whole directory brings every file).")
-    if synced.oid != existing.pointer.oid:
-        return _held_back_over_a_moved_pointer(repo, existing, tree, synced)
-    # Compares outside the placed parts three ways.
-    found = status if status is not None else output_status(repo, existing)
+    if moved:
+        layered = behind(synced, existing.pointer)
+        if layered is None:
+            raise ConflictError(
+                f"'{existing.path}' holds parts of more versions than dvx keeps track of, "
+                "so the changes made here cannot be told from those made in Git.",
+                f"Run a full `dvx pull {typed}` (or `dvx checkout {typed}`) first.")
+        found = layered_status(repo, existing, layered)
+    else:
+        # Compares outside the placed parts three ways.
+        layered = synced
+        found = status if status is not None else output_status(repo, existing)
     keep = [entry for path in (*found.not_pulled, *found.outdated)
             if (entry := tree.get(path)) is not None]
     return HeldBack(keep, frozenset(found.outdated),
-                    (*found.added, *found.modified, *found.deleted))
-
-
-def _held_back_over_a_moved_pointer(repo: Repo, existing: Output, tree: Tree,
-                                    synced: Synced) -> HeldBack:
-    """`commit --force` of a directory checked out in part whose pointer moved since: your
-    changes win, but a file you never changed (it holds a version a checkout placed) takes
-    the pointer's version, or leaves if the pointer dropped it, and a file never placed here
-    is kept as the pointer has it."""
-    full = repo.abspath(existing.path)
-    current = scan_directory(repo, full, existing.path, recorded=tree) if os.path.isdir(
-        full) else {}
-    keep: list[TreeEntry] = []
-    untouched: set[str] = set()
-    for entry in tree.entries:
-        here = current.get(entry.path)
-        if here is None:
-            if synced.layer_for(entry.path) is None:
-                keep.append(entry)  # never placed: not pulled
-        elif here != entry and holds_a_placed_version(repo, synced, entry.path, here):
-            keep.append(entry)
-            untouched.add(entry.path)
-    untouched.update(path for path, here in current.items()
-                     if path not in tree and holds_a_placed_version(repo, synced, path, here))
-    return HeldBack(keep, frozenset(untouched))
+                    (*found.added, *found.modified, *found.deleted), layered)
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,

@@ -48,6 +48,11 @@ class OutputStatus:
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
     imported: bool = False  # an import: `dvx update` fetches its data from its source too
+    # Files of a directory changed both here and in Git since they were placed (a conflict)
+    conflicts: list[str] = field(default_factory=list)
+    # A directory whose pointer moved, compared file by file with the versions placed before
+    # (ops/sync_layers.py): `synced_oid` is set only for a conflict, or when nothing changed here
+    by_file: bool = False
 
     @property
     def changed(self) -> bool:
@@ -158,14 +163,49 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = _dir_status(repo, output, synced, synced_before)
         if synced is not None and synced.base is not None and synced_before is None:
             _apply_layers(repo, output, result, synced)
+        elif synced_before is not None and result.workspace == MODIFIED:
+            result = _file_by_file(repo, output, synced_before) or result
     else:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
     result.pushed = output.push
     result.stage = output.stage
     result.imported = output.pointer.source is not None
-    if synced_before is not None:
+    if synced_before is not None and not result.by_file:
         result.synced_oid = synced_before.oid
+    return result
+
+
+def _file_by_file(repo: Repo, output: Output, synced_before: Synced) -> OutputStatus | None:
+    """A directory changed here whose pointer moved in Git too, compared file by file three
+    ways (ops/sync_layers.py), as if a checkout of the pointer's version had placed none of
+    it: a file changed only in Git is outdated, one changed only here is a change of yours,
+    and only one changed on both sides is a conflict. None when that cannot be told (the
+    pointer's manifest is not in the cache, the record holds as many versions as it keeps)."""
+    full = repo.abspath(output.path)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return None
+    record = behind(synced_before, output.pointer)
+    if record is None or load_tree(repo, output.pointer, output.recorded_in) is None:
+        return None
+    return layered_status(repo, output, record)
+
+
+def behind(synced: Synced, pointer: Pointer) -> Synced | None:
+    """The record of a directory synced to `synced` whose pointer moved to `pointer` since:
+    its version placed in no part over what was placed before (None: too many versions)."""
+    return synced.moved_to(pointer.oid, ())
+
+
+def layered_status(repo: Repo, output: Output, record: Synced) -> OutputStatus:
+    """The status of a directory against the layered `record` (whose newest layer is the
+    pointer's version): each file outside its placed parts compared three ways."""
+    result = _dir_status(repo, output, record, None)
+    _apply_layers(repo, output, result, record)
+    result.by_file = True
+    if result.workspace == OUTDATED and result.synced_oid is None:
+        result.synced_oid = next((layer.oid for layer in record.layers()
+                                  if layer.oid != output.pointer.oid), None)
     return result
 
 
@@ -340,6 +380,7 @@ def _apply_layers(repo: Repo, output: Output, result: OutputStatus, synced: Sync
     result.added, result.modified = found.added, found.modified
     result.not_pulled, result.outdated = found.not_pulled, found.outdated
     result.deleted = sorted(result.deleted + found.deleted)
+    result.conflicts = found.conflicts
     if result.added or result.modified or result.deleted or found.conflict_with is not None:
         result.workspace = MODIFIED
     elif result.outdated:

@@ -34,6 +34,7 @@ class LayeredDifferences:
     outdated: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     conflict_with: Synced | None = None  # set: a file changed both here and in the pointer
+    conflicts: list[str] = field(default_factory=list)  # those files
 
 
 def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced: Synced,
@@ -48,11 +49,13 @@ def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced:
             verdict, conflict = _three_way(repo, full, display, tree, synced, path, label)
             moved[verdict].append(path)
             if conflict:
+                found.conflicts.append(path)
                 found.conflict_with = (found.conflict_with or synced.layer_for(path)
                                        or synced.base)
     found.added, found.modified = sorted(moved["added"]), sorted(moved["modified"])
     found.not_pulled, found.outdated = moved["not_pulled"], sorted(moved["outdated"])
     found.deleted = moved["deleted"]
+    found.conflicts.sort()
     return found
 
 
