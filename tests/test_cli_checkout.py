@@ -237,6 +237,30 @@ def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx)
     assert (repo / "f" / "mine").read_text() == "not in any cache\n"
 
 
+def test_a_directory_stays_when_the_file_git_made_of_it_is_not_in_the_cache(repo, dvx):
+    write(repo / "d" / "a", "in the directory\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "a directory")
+    shutil.rmtree(repo / "d")
+    write(repo / "d", "the file\n")
+    assert dvx("add", "d").code == 0
+    _commit(repo, "now a file")
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert dvx("checkout").code == 0
+    file_object = repo / ".dvx/cache/files/xxh128" / _oid_path("the file\n")
+    file_object.unlink()  # as in a clone that never fetched the file
+    git(repo, "checkout", "-q", "-")
+    missing = dvx("checkout", "d")
+    assert missing.code == 1 and "Not in the cache" in missing.output, missing.output
+    assert (repo / "d" / "a").read_text() == "in the directory\n"
+    assert _workspace_status(dvx, "d") == "outdated"
+
+
+def _oid_path(content: str) -> str:
+    oid = xxhash.xxh3_128_hexdigest(content.encode())
+    return f"{oid[:2]}/{oid[2:]}"
+
+
 def _workspace_status(dvx, path):
     doc = json.loads(dvx("status", "--json").stdout)
     return next(o["workspace"] for o in doc["outputs"] if o["path"] == path)

@@ -361,6 +361,9 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     pointer = output.pointer
     full = repo.abspath(output.path)
     if os.path.isdir(full) and not os.path.islink(full):
+        if not repo.cache.exists(pointer.oid):  # nothing to put in its place: it stays
+            result.missing.append(output.path)
+            return
         why = None if force else _dir_in_the_way(repo, full, output.path)
         if why:
             result.skipped.append((output.path, why))
