@@ -121,6 +121,23 @@ def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path)
     assert (alice / "raw.csv").read_text() == "bob's raw\n"
 
 
+def test_every_file_of_a_directory_changed_on_both_sides_is_named(tmp_path):
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f1.txt", "bob's f1\n")
+    (bob / "images/f3.txt").unlink()
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "images/f3.txt", "alice's f3\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice")
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "'images/f1.txt', 'images/f3.txt' were changed on both sides" in merged.stderr
+
+
 def test_a_directory_conflict_offers_two_versions_each_with_every_other_change(tmp_path):
     """Both changed f2; Bob also changed f3 and added f6, Alice changed f1. Keeping one
     version of the conflict keeps all of that, with that side's f2 (`git checkout --ours`

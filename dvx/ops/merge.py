@@ -83,9 +83,10 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -
 def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
               what: Callable[[K], str], prefer: Mapping[K, V] | None = None) -> dict[K, V]:
     """Each key merged by itself: a side that did not change it takes the other's version;
-    both changed it the same way, that; both changed it differently, a Conflict (or, given,
-    the version in `prefer`: one of the two sides)."""
+    both changed it the same way, that; both changed it differently, a Conflict naming the
+    keys that did (or, given, the version in `prefer`: one of the two sides)."""
     merged: dict[K, V] = {}
+    conflicts: list[str] = []
     for key in sorted({*base, *ours, *theirs}, key=str):
         b, o, t = base.get(key), ours.get(key), theirs.get(key)
         if o == t or b == t:
@@ -95,10 +96,24 @@ def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
         elif prefer is not None:
             chosen = prefer.get(key)
         else:
-            raise Conflict(f"{what(key)} was changed on both sides")
+            conflicts.append(what(key))
+            continue
         if chosen is not None:
             merged[key] = chosen
+    if conflicts:
+        raise Conflict(_changed_on_both_sides(conflicts))
     return merged
+
+
+NAMED_CONFLICTS = 10  # of the things changed on both sides, those a message names
+
+
+def _changed_on_both_sides(things: list[str]) -> str:
+    named = ", ".join(things[:NAMED_CONFLICTS])
+    if len(things) == 1:
+        return f"{named} was changed on both sides"
+    more = len(things) - NAMED_CONFLICTS
+    return f"{named}{f' and {more} more' if more > 0 else ''} were changed on both sides"
 
 
 def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
