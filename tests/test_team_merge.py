@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 import xxhash
 
 from tests.conftest import git, make_git_repo, run_dvx, write
@@ -500,3 +501,51 @@ def test_a_clone_without_the_merge_driver_the_repository_asks_for_is_warned(tmp_
     assert warning not in run_dvx("status", "-q", cwd=bob).stderr
     must("install", cwd=bob)
     assert warning not in run_dvx("status", cwd=bob).stderr
+
+
+def _keep_version(clone, pointer: str, which: int) -> None:
+    """Resolve a conflict the driver left as two merged versions by keeping one (0: ours)."""
+    text = (clone / pointer).read_text()
+    ours, theirs = text.split("\n", 1)[1].split("=======\n")
+    (clone / pointer).write_text([ours, theirs.rsplit(">>>>>>> ", 1)[0]][which])
+    must("checkout", pointer.removesuffix(".dvx"), cwd=clone)
+    commit(clone, f"resolved {pointer}")
+
+
+@pytest.mark.parametrize("b_keeps", [0, 1])
+def test_a_criss_cross_merge_compares_each_side_with_both_merge_bases(tmp_path, b_keeps):
+    """A merges B, B merges A's older commit, each settling the conflict on f1 (B as A did,
+    or its own way); then each adds a file. The last merge has two merge bases, which
+    conflict: it keeps both new files, and conflicts on f1 only if A and B settled it
+    differently, never on a merge base's markers."""
+    _, alice = _installed_team(tmp_path)
+    for branch, changes in (("A", {"f1": "A's f1\n"}),
+                            ("B", {"f1": "B's f1\n", "f2": "B's f2\n"})):
+        git(alice, "checkout", "-q", "-b", branch, "main")
+        for name, content in changes.items():
+            edit(alice, f"images/{name}.txt", content)
+        must("add", "images", cwd=alice)
+        commit(alice, branch)
+    git(alice, "checkout", "-q", "A")
+    assert _merge_local(alice, "B").returncode != 0
+    _keep_version(alice, "images.dvx", 0)  # A's f1
+    git(alice, "checkout", "-q", "B")
+    assert _merge_local(alice, "A~1").returncode != 0
+    _keep_version(alice, "images.dvx", b_keeps)  # B's f1, or A's as A kept
+    for branch in ("A", "B"):
+        git(alice, "checkout", "-q", branch)
+        write(alice / "images" / f"new-{branch}.txt", f"added on {branch}\n")
+        must("add", "images", cwd=alice)
+        commit(alice, f"{branch} adds a file")
+    git(alice, "checkout", "-q", "A")
+    merged = _merge_local(alice, "B")
+    assert "merge base" not in merged.stderr and "(base)" not in merged.stderr, merged.stderr
+    if b_keeps == 1:
+        assert merged.returncode == 0, merged.stderr
+    else:
+        assert merged.returncode != 0
+        assert "'images/f1.txt' was changed on both sides" in merged.stderr
+        _keep_version(alice, "images.dvx", 0)
+    files = {p.name: p.read_text() for p in (alice / "images").iterdir()}
+    assert files["f1.txt"] == "A's f1\n" and files["f2.txt"] == "B's f2\n"
+    assert files["new-A.txt"] == "added on A\n" and files["new-B.txt"] == "added on B\n"

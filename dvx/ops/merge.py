@@ -22,6 +22,10 @@ common ancestor, ours, theirs) are merged by meaning, not by line:
   `desc` on one side and the data on the other), the two versions between the markers are
   the pointer merged with our and with their version of what both changed, so keeping
   either keeps every other change of both sides.
+
+In a criss-cross merge (two merge bases) Git first merges the bases, with this driver, into a
+virtual base, which is left with conflict markers where they conflict. The two versions in it
+are then both the base: a side that holds either one's version of a thing did not change it.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
 from dvx.pointer import Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
+from dvx.yamlio import has_conflict_markers
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -81,17 +86,21 @@ def merge_file(repo: Repo, path: str, base: bytes, ours: bytes, theirs: bytes) -
 
 
 def three_way(base: Mapping[K, V], ours: Mapping[K, V], theirs: Mapping[K, V],
-              what: Callable[[K], str], prefer: Mapping[K, V] | None = None) -> dict[K, V]:
+              what: Callable[[K], str], prefer: Mapping[K, V] | None = None,
+              other_base: Mapping[K, V] | None = None) -> dict[K, V]:
     """Each key merged by itself: a side that did not change it takes the other's version;
     both changed it the same way, that; both changed it differently, a Conflict naming the
-    keys that did (or, given, the version in `prefer`: one of the two sides)."""
+    keys that did (or, given, the version in `prefer`: one of the two sides). With
+    `other_base` (a criss-cross merge's second base), a side holding either base's version
+    did not change it; each side holding another base's version is a conflict."""
     merged: dict[K, V] = {}
     conflicts: list[str] = []
-    for key in sorted({*base, *ours, *theirs}, key=str):
-        b, o, t = base.get(key), ours.get(key), theirs.get(key)
-        if o == t or b == t:
+    for key in sorted({*base, *ours, *theirs, *(other_base or ())}, key=str):
+        o, t = ours.get(key), theirs.get(key)
+        b = (base.get(key),) if other_base is None else (base.get(key), other_base.get(key))
+        if o == t or (t in b and o not in b):
             chosen = o
-        elif b == o:
+        elif o in b and t not in b:
             chosen = t
         elif prefer is not None:
             chosen = prefer.get(key)
@@ -117,10 +126,28 @@ def _changed_on_both_sides(things: list[str]) -> str:
 
 
 def _merge_lock(repo: Repo, base: bytes, ours: bytes, theirs: bytes) -> Merged:
-    b, o, t = (parse_lock(data, repo.algo) if data.strip() else {} for data in
-               (base, ours, theirs))
-    stages: dict[str, StageLock] = three_way(b, o, t, what=lambda s: f"stage '{s}'")
+    b, *other, o, t = (parse_lock(data, repo.algo) if data.strip() else {} for data in
+                       (*_base_versions(base), ours, theirs))
+    stages: dict[str, StageLock] = three_way(b, o, t, what=lambda s: f"stage '{s}'",
+                                             other_base=other[0] if other else None)
     return Merged(encode_lock(stages, repo.algo), "stages merged one by one")
+
+
+def _base_versions(base: bytes) -> list[bytes]:
+    """The merge base, or in a criss-cross merge whose merge bases conflict (Git merged them
+    with this driver into a virtual base with conflict markers) the two versions in it."""
+    if not base.startswith(b"<<<<<<< "):
+        return [base]
+    first, _, rest = base.partition(b"\n")[2].partition(b"\n=======\n")
+    second, end, after = rest.rpartition(b"\n>>>>>>> ")
+    if not end or b"\n" in after.rstrip(b"\n") or has_conflict_markers(first + second):
+        raise Conflict("the branches have more than one merge base (a criss-cross merge), "
+                       "and those conflict in more than one way here, so there is no one "
+                       "version to compare the sides with. Edit the file to keep what both "
+                       "sides need (each version between the markers is one side's), or "
+                       "merge one of the merge bases first (`git merge-base --all HEAD "
+                       "OTHER` lists them)")
+    return [first + b"\n", second + b"\n"]
 
 
 def _merge_ignore_lines(base: bytes, ours: bytes, theirs: bytes) -> Merged:
@@ -141,7 +168,8 @@ def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: byte
     each other is left as two versions, each with every change that did not conflict."""
     o = parse_pointer(ours, f"{path} (ours)")
     t = parse_pointer(theirs, f"{path} (theirs)")
-    b = parse_pointer(base, f"{path} (base)") if base.strip() else None
+    b = tuple(parse_pointer(version, f"{path} (a merge base)") if version.strip() else None
+              for version in _base_versions(base))
     try:
         return _merged(repo, path, b, o, t, None)
     except Conflict as conflict:
@@ -154,22 +182,26 @@ def _merge_pointer(repo: Repo, path: str, base: bytes, ours: bytes, theirs: byte
         raise MergedVersions(conflict.message, *versions) from None
 
 
-def _merged(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
+def _merged(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer, t: Pointer,
             prefer: Pointer | None) -> Merged:
-    """The pointer merged field by field; where both sides changed a thing differently, a
-    Conflict, or the version of `prefer` (o or t) if given."""
+    """The pointer merged field by field from its merge base `b` (two in a criss-cross
+    merge); where both sides changed a thing differently, a Conflict, or the version of
+    `prefer` (o or t) if given."""
     def preferred(fields: Mapping[str, object]) -> Mapping[str, object] | None:
         return None if prefer is None else fields
 
-    user = three_way(_user_fields(b), _user_fields(o), _user_fields(t),
+    user = three_way(_user_fields(b[0]), _user_fields(o), _user_fields(t),
                      what=lambda name: f"its '{name}'",
-                     prefer=preferred(_user_fields(prefer)))
-    bd, od, td = (_data(p) if p is not None else None for p in (b, o, t))
-    if od == td or bd == td:
+                     prefer=preferred(_user_fields(prefer)),
+                     other_base=_user_fields(b[1]) if len(b) > 1 else None)
+    bd = [_data(p) if p is not None else None for p in b]
+    od, td = _data(o), _data(t)
+    if od == td or (td in bd and od not in bd):
         carrier, how = o, "data from this side"
-    elif bd == od:
+    elif od in bd and td not in bd:
         carrier, how = t, "data from the other side"
-    elif o.is_dir and t.is_dir and (b is None or b.is_dir) and o.source == t.source:
+    elif o.is_dir and t.is_dir and all(p is None or p.is_dir for p in b) \
+            and o.source == t.source:
         carrier, how = _merge_directory(repo, path, b, o, t, prefer)
     elif prefer is not None:
         carrier, how = prefer, "data of one side"
@@ -202,16 +234,17 @@ def _data(pointer: Pointer) -> tuple[object, ...]:
             pointer.executable, pointer.source)
 
 
-def _merge_directory(repo: Repo, path: str, b: Pointer | None, o: Pointer, t: Pointer,
-                     prefer: Pointer | None) -> tuple[Pointer, str]:
+def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Pointer,
+                     t: Pointer, prefer: Pointer | None) -> tuple[Pointer, str]:
     """The directory merged entry by entry (the merged manifest goes into the cache); where
     both sides changed an entry differently, a Conflict, or `prefer`'s version of it."""
-    trees = [_manifest(repo, path, p) if p is not None else None for p in (b, o, t)]
-    eb, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
+    trees = [_manifest(repo, path, p) if p is not None else None for p in (*b, o, t)]
+    eb, *other, eo, et = ({e.path: e for e in tree.entries} if tree else {} for tree in trees)
     data = data_path_of(path)
     merged: dict[str, TreeEntry] = three_way(
         eb, eo, et, what=lambda p: f"'{data}/{p}'",
-        prefer=None if prefer is None else (eo if prefer is o else et))
+        prefer=None if prefer is None else (eo if prefer is o else et),
+        other_base=other[0] if other else None)
     tree = Tree.build(repo.algo, merged.values())  # refuses a file/directory clash
     oid = repo.cache.add_bytes(tree.to_bytes())
     pointer = o.with_data("dir", oid, tree.size, tree.nfiles, False)
