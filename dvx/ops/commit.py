@@ -168,8 +168,9 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
     if status.conflicts:
         raise ConflictError(_files_changed_on_both_sides(root, status), (
             f"Keep your version of {'it' if len(status.conflicts) == 1 else 'them'} with "
-            f"{record_anyway} (your other changes are recorded too, and each file you did "
-            "not change takes the pointer's version), or take Git's with `dvx checkout --force "
+            f"`dvx commit --force {typed}` (your other changes are recorded too, and each "
+            "file you did not change takes the pointer's version), or take Git's with "
+            "`dvx checkout --force "
             + " ".join(for_command(root, f"{path}/{name}")
                        for name in status.conflicts[:_NAMED])
             + ("` (and the others)" if len(status.conflicts) > _NAMED else "`")
