@@ -413,3 +413,21 @@ stages:
         data = doc[label]["data"]
         assert {p: f["data"]["acc"] for p, f in data.items()} == \
             {"results/cnn.json": 0.9, "results/mlp.json": 0.8, "sub/m.toml": 0.7}
+
+
+def test_a_change_from_1_to_true_or_1_0_is_a_change_as_status_says(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    params: [use_gpu, dropout, lr]\n"
+                             "  ev:\n    cmd: 'true'\n    metrics: [m.json]\n")
+    write(repo / "params.yaml", "use_gpu: 1\ndropout: 0\nlr: 1\n")
+    write(repo / "m.json", '{"converged": 1, "loss": 1e-3}')
+    assert dvx("repro", "-q", "s").code == 0
+    commit(repo, "v1")
+    write(repo / "params.yaml", "use_gpu: true\ndropout: false\nlr: 1.0\n")
+    write(repo / "m.json", '{"converged": true, "loss": 0.001}')
+    assert "changed params: dropout, lr, use_gpu" in dvx("status").stdout
+    params = json.loads(dvx("params", "diff", "--json").stdout)["params.yaml"]
+    assert params == {"use_gpu": {"old": 1, "new": True}, "dropout": {"old": 0, "new": False},
+                      "lr": {"old": 1, "new": 1.0, "diff": 0.0, "rel": 0.0}}
+    metrics = json.loads(dvx("metrics", "diff", "--json").stdout)
+    assert metrics == {"m.json": {"converged": {"old": 1, "new": True}}}, \
+        "1e-3 and 0.001 are one value"

@@ -15,7 +15,7 @@ from dvx.errors import DvxError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
-from dvx.pipeline.params import normalize, parse_params
+from dvx.pipeline.params import normalize, parse_params, same_value
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES
 
@@ -195,7 +195,8 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
         for key in sorted(set(old) | set(new)):
             if deps_only and not _tracked(key, deps.get(path)):
                 continue
-            if show_all or old.get(key) != new.get(key) or (key in old) != (key in new):
+            changed = (key in old) != (key in new) or not same_value(old.get(key), new.get(key))
+            if show_all or changed:
                 changes.append(Change(path, key, old.get(key), new.get(key)))
     return DiffResult(kind, rev_a, rev_b, changes, errors)
 

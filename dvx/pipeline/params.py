@@ -116,6 +116,13 @@ def param_value(value: Any) -> Any:
     return normalize(value, keep_non_finite=True)
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether two values are the same param or metric: compared as their JSON text, so 1,
+    1.0 and true stay different (Python's `1 == 1.0 == True` would hide a change) while
+    1e-3 and 0.001 are one float."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
 def normalize(value: Any, keep_non_finite: bool = False) -> Any:
     """A JSON-compatible copy (a non-finite float as its text, unless `keep_non_finite`)."""
     if isinstance(value, dict):

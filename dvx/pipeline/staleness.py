@@ -7,7 +7,6 @@ canonical manifest, exactly as `dvx add` would record it.
 
 from __future__ import annotations
 
-import json
 import os
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
@@ -20,7 +19,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import load_tree
 from dvx.paths import nearest_parent_in
-from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value
+from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
@@ -322,10 +321,6 @@ def _changed_params(old: Any, new: dict[str, dict[str, Any]], missing: set[tuple
         before, after = old.get(file, {}), new.get(file, {})
         changed += [k for k in sorted(set(before) | set(after)) if (file, k) not in missing
                     and (k not in before or k not in after
-                         or _typed(before[k]) != _typed(after[k]))]
+                         or not same_value(before[k], after[k]))]
     return changed
 
-
-def _typed(value: Any) -> str:
-    """Compare params as their JSON text, so 1, 1.0 and true stay different."""
-    return json.dumps(value, sort_keys=True)
