@@ -176,6 +176,25 @@ def test_a_field_one_revision_lacks_is_reported_and_class_labels_stay_text(repo,
     assert '"actual": "007", "predicted": "7"' in page  # a wrong prediction stays wrong
 
 
+def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - loss.csv: {x: epoch, y: loss}\n")
+    write(repo / "loss.csv", "step,loss\n0,1.0\n1,0.5\n")  # an older log format
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "loss.csv", "epoch,loss\n0,0.9\n1,0.4\n")
+    for revs in ((), ("workspace", "HEAD")):  # whichever revision comes first
+        result = dvx("plots", "diff", *revs, "--json", "-o", str(tmp_path / "out"))
+        assert result.code == 0, result.output
+        (plot,) = json.loads(result.stdout)["plots"]
+        assert plot["revisions"] == ["workspace"]
+        assert [(e["rev"], e["msg"]) for e in plot["errors"]] == \
+            [("HEAD", "it has no field 'epoch' there (it has: step, loss), so it is not drawn")]
+        assert "HEAD" not in svg_texts(tmp_path / "out" / "loss.csv.svg")
+        page = (tmp_path / "out" / "index.html").read_text()
+        assert '"x": null' not in page and '"x": 1, "y": 0.4' in page
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

@@ -151,7 +151,8 @@ def _number(text: str) -> Any:
 def spec(data: PlotData) -> dict[str, Any] | None:
     """The Vega-Lite spec of a table plot over its revisions (None for images, or when no
     revision could be read); raises FormatError when the rows lack the fields it needs, and
-    adds to `data.errors` the revisions that lack one of the y fields."""
+    adds to `data.errors` the revisions that lack the x field (leaving them out of
+    `data.tables`, as they are not drawn) or one of the y fields."""
     if data.plot.is_image or not data.tables:
         return None
     options = data.plot.options
@@ -159,9 +160,12 @@ def spec(data: PlotData) -> dict[str, Any] | None:
         return _confusion(data)
     x, ys = _fields(data)
     several_revs, several_ys = data.overlay or len(data.tables) > 1, len(ys) > 1
+    data.tables = _with_x(data)
     values = []
     for revision, rows in data.tables:
         for index, row in enumerate(rows):
+            if x not in row and x != INDEX_FIELD:
+                continue  # a row without x has no place on the axis
             for y in ys:
                 if y not in row:
                     continue
@@ -214,10 +218,26 @@ def _fields(data: PlotData) -> tuple[str, list[str]]:
             raise FormatError(f"The plots file '{data.plot.path}' has no field to draw.",
                               "Name the y field in dvx.yaml (`y: loss`).")
         ys = [candidates[-1]]
-    if options.x and first and options.x not in first:
-        raise FormatError(f"The plots file '{data.plot.path}' has no field '{options.x}' "
-                          f"(it has: {', '.join(first)}).", "Fix 'x' in dvx.yaml.")
     return x, ys
+
+
+def _with_x(data: PlotData) -> list[tuple[Revision, list[dict[str, Any]]]]:
+    """The tables that have the x field dvx.yaml names, each revision checked on its own (a
+    log's columns change between revisions); those without it are errors of their revision,
+    or a FormatError when no revision has it."""
+    x = data.plot.options.x
+    if not x:
+        return data.tables
+    def has_x(rows: list[dict[str, Any]]) -> bool:
+        return not rows or any(x in row for row in rows)
+    lacking = [(r, rows) for r, rows in data.tables if not has_x(rows)]
+    drawn = [(r, rows) for r, rows in data.tables if has_x(rows)]
+    if lacking and not any(rows for _, rows in drawn):
+        raise FormatError(f"The plots file '{data.plot.path}' has no field '{x}' "
+                          f"(it has: {', '.join(lacking[0][1][0])}).", "Fix 'x' in dvx.yaml.")
+    data.errors += [(r.label, f"it has no field '{x}' there (it has: {', '.join(rows[0])}), "
+                              "so it is not drawn") for r, rows in lacking]
+    return drawn
 
 
 def _confusion(data: PlotData) -> dict[str, Any]:
