@@ -195,6 +195,26 @@ def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, d
         assert '"x": null' not in page and '"x": 1, "y": 0.4' in page
 
 
+def test_a_revision_whose_dvx_yaml_is_broken_is_reported_whichever_comes_first(repo, dvx,
+                                                                                tmp_path):
+    pipeline = "stages:\n  s:\n    cmd: 'true'\n    plots:\n    - loss.csv\n"
+    write(repo / "dvx.yaml", pipeline + "   bad: [\n")
+    write(repo / "loss.csv", "step,loss\n0,1\n1,0.5\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "broken dvx.yaml")
+    write(repo / "dvx.yaml", pipeline)
+    for revs in (("HEAD", "workspace"), ("workspace", "HEAD")):
+        out = tmp_path / "-".join(revs)
+        result = dvx("plots", "diff", *revs, "-o", str(out))
+        assert result.code == 0, result.output
+        assert "WARNING: loss.csv at HEAD: dvx.yaml: The pipeline file 'dvx.yaml' is not " \
+               "valid YAML" in result.stderr
+        assert "HEAD: dvx.yaml: The pipeline file" in (out / "index.html").read_text()
+        (plot,) = json.loads(dvx("plots", "diff", *revs, "--json", "-o", str(out)).stdout)[
+            "plots"]
+        assert [e["rev"] for e in plot["errors"]] == ["HEAD"]
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

@@ -54,6 +54,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
         revisions = [reader.resolve(r) for r in revs or ["workspace"]]
         by_path: dict[str, PlotData] = {}
         declaring: dict[str, list[Revision]] = {}  # plots file -> the revisions that have it
+        unparsable: list[tuple[str, str]] = []  # (revision label, why its dvx.yaml is not read)
         for revision in revisions:
             def read(rel: str, revision: Revision = revision) -> bytes | None:
                 return reader.read(revision, rel, DEFAULT_MAX_BYTES)
@@ -63,8 +64,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
                 if revision.commit is None:
                     raise
                 found = Declared()
-                for data in by_path.values():
-                    data.errors.append((revision.label, f"dvx.yaml: {exc.message}"))
+                unparsable.append((revision.label, f"dvx.yaml: {exc.message}"))
             for plot in found.plots:
                 if _selected(plot.path, wanted):
                     by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
@@ -76,6 +76,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
                              + ", ".join(r.label for r in revisions) + ".",
                              "List plots files under a stage's `plots` in dvx.yaml.")
         for path, data in by_path.items():
+            data.errors += unparsable  # whichever revisions declared the plot, before or after
             for revision in declaring[path]:  # a revision before the plot existed has none
                 _read_into(reader, revision, data)
     return list(by_path.values())
