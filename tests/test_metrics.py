@@ -431,3 +431,26 @@ def test_a_change_from_1_to_true_or_1_0_is_a_change_as_status_says(repo, dvx):
     metrics = json.loads(dvx("metrics", "diff", "--json").stdout)
     assert metrics == {"m.json": {"converged": {"old": 1, "new": True}}}, \
         "1e-3 and 0.001 are one value"
+
+
+def test_a_branch_named_workspace_never_replaces_the_workspace(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    metrics: [m.json]\n")
+    write(repo / "m.json", '{"acc": 1}')
+    commit(repo, "v1")
+    git(repo, "branch", "workspace")
+    write(repo / "m.json", '{"acc": 2}')
+    commit(repo, "v2")
+    write(repo / "m.json", '{"acc": 3}')  # the workspace's own value
+
+    def accs(doc: dict) -> dict:
+        return {label: entry["data"]["m.json"]["data"]["acc"] for label, entry in doc.items()}
+    assert accs(dvx_show_json(dvx, repo, "metrics", "-a")) == \
+        {"workspace": 3, "main": 2, "heads/workspace": 1}
+    rows = [line.split()[0] for line in dvx("metrics", "show", "-a").stdout.splitlines()[1:]]
+    assert rows == ["workspace", "main", "heads/workspace"]
+    assert accs(dvx_show_json(dvx, repo, "metrics", "--rev", "workspace", "--rev", "HEAD",
+                              "--no-workspace")) == {"workspace": 3, "HEAD": 2}
+    assert accs(api.metrics_show(repo=str(repo), revs=["workspace", "heads/workspace"])) == \
+        {"workspace": 3, "heads/workspace": 1}
+    diff = json.loads(dvx("metrics", "diff", "HEAD", "workspace", "--json").stdout)
+    assert diff["m.json"]["acc"]["new"] == 3

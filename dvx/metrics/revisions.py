@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
@@ -110,7 +110,12 @@ class Reader:
 
     def in_scope(self, scope: Scope) -> list[Revision]:
         """The workspace (if in scope), then every commit in scope, newest first; a commit
-        is labelled by the name it was asked by (a --rev, a branch or tag), else its sha."""
+        is labelled by the name it was asked by (a --rev, a branch or tag), else its sha.
+        The word `workspace` always names the workspace: a branch or tag of that name is
+        labelled `heads/workspace` or `tags/workspace`, so one label never means two."""
+        revs = tuple(r for r in scope.revs if r != WORKSPACE)
+        scope = replace(scope, workspace=scope.workspace or len(revs) < len(scope.revs),
+                        revs=revs)
         found = [Revision(WORKSPACE)] if scope.workspace else []
         if not scope.has_revisions:
             return found
@@ -122,7 +127,8 @@ class Reader:
         for flag, prefix in ((scope.all_branches, "refs/heads"), (scope.all_tags, "refs/tags")):
             if flag:
                 for name, commit in git.ref_tips(prefix):
-                    names.setdefault(commit, []).append(name)
+                    label = f"{prefix[len('refs/'):]}/{name}" if name == WORKSPACE else name
+                    names.setdefault(commit, []).append(label)
         commits = self.history.commits(Scope(False, scope.all_branches, scope.all_tags,
                                              scope.all_commits, tuple(tips), scope.last_n))
         labelled = [(", ".join(dict.fromkeys(names.get(c, []))) or c[:7], c) for c in commits]
