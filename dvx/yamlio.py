@@ -20,6 +20,9 @@ from typing import Any
 from dvx.errors import FormatError
 
 MAX_DEPTH = 64
+# Longer integers are refused, in every format: Python converts at most this many digits
+# (its guard against slow conversions), and no param or metric needs more.
+MAX_INT_DIGITS = 4300
 DEFAULT_MAX_BYTES = 1 << 20
 YAML_1_2, YAML_1_1 = "1.2", "1.1"
 
@@ -35,6 +38,22 @@ _CORE_SCHEMA = (
                                 r"|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)", "-+.0123456789"),
     ("tag:yaml.org,2002:merge", r"<<", "<"),
 )
+
+
+class TooLongIntError(ValueError):
+    """An integer of more than MAX_INT_DIGITS digits."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(f"it has an integer of {digits} digits (dvx reads at most "
+                         f"{MAX_INT_DIGITS})")
+
+
+def check_int_digits(text: str) -> str:
+    """`text`, an integer as written, if it is short enough to convert; else TooLongIntError."""
+    digits = len(text.lstrip("+-"))
+    if digits > MAX_INT_DIGITS:
+        raise TooLongIntError(digits)
+    return text
 
 
 class DuplicateKeyError(ValueError):
@@ -99,7 +118,7 @@ def _as_written(node: Any) -> str:
 
 
 def _construct_core_int(loader: Any, node: Any) -> int:
-    text = loader.construct_scalar(node)
+    text = check_int_digits(loader.construct_scalar(node))
     if text[:2] in ("0o", "0x"):
         return int(text, 0)
     return int(text)  # decimal even with leading zeros: 017 is 17, not YAML 1.1's octal 15
@@ -138,6 +157,8 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
                           "guess which one is meant.", "Keep one of them, or rename one: a "
                           "Git merge of two branches that each added that key leaves both."
                           ) from None
+    except ValueError as exc:  # TooLongIntError, or Python refusing a YAML 1.1 integer
+        raise FormatError(f"The {what} cannot be read: {exc}.") from None
     except yaml.YAMLError as exc:
         raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
     except RecursionError:

@@ -454,3 +454,36 @@ def test_a_branch_named_workspace_never_replaces_the_workspace(repo, dvx):
         {"workspace": 3, "heads/workspace": 1}
     diff = json.loads(dvx("metrics", "diff", "HEAD", "workspace", "--json").stdout)
     assert diff["m.json"]["acc"]["new"] == 3
+
+
+def test_a_huge_number_is_an_error_row_or_a_change_json_can_hold(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n"
+                             "    metrics: [m.json, far.json, other.json]\n")
+    write(repo / "m.json", '{"seed": 1.5}')
+    write(repo / "far.json", '{"max": 1e308}')
+    write(repo / "other.json", '{"f1": 0.7}')
+    commit(repo, "v1")
+    write(repo / "m.json", '{"seed": ' + "9" * 400 + "}")
+    write(repo / "far.json", '{"max": -1e308}')
+    result = dvx("metrics", "diff", "--json")
+    assert result.code == 0, result.output
+    doc = json.loads(result.stdout)  # no Infinity: JSON has none
+    assert doc["m.json"]["seed"] == {"old": 1.5, "new": int("9" * 400), "diff": None,
+                                     "rel": None}
+    assert doc["far.json"]["max"] == {"old": 1e308, "new": -1e308, "diff": None, "rel": None}
+    assert dvx("metrics", "diff").code == 0
+
+    too_long = "9" * 5000
+    for name, text in (("m.json", f'{{"seed": {too_long}}}'),
+                       ("params.yaml", f"seed: {too_long}\n"), ("p.toml", f"seed = {too_long}\n")):
+        write(repo / name, text)
+    shown = dvx("metrics", "show")
+    assert shown.code == 0, shown.output
+    rows = {line.split()[0]: line for line in shown.stdout.splitlines()[1:]}
+    assert "cannot be read: it has an integer of 5000 digits (dvx reads at most 4300)" in \
+        rows["m.json"]
+    assert rows["other.json"].split()[1:] == ["-", "0.7"]
+    params = dvx("params", "show", "params.yaml", "p.toml")
+    assert params.code == 0, params.output
+    assert "params.yaml' cannot be read: it has an integer of 5000 digits" in params.stdout
+    assert "p.toml' cannot be read: it has an integer of more than 4300 digits" in params.stdout

@@ -23,7 +23,7 @@ from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
 from dvx.workspace import symlink_error
-from dvx.yamlio import DuplicateKeyError, has_conflict_markers, strict_loader
+from dvx.yamlio import DuplicateKeyError, TooLongIntError, has_conflict_markers, strict_loader
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def parse(text: str) -> Override:
 
     try:
         value = yaml.load(raw, Loader=strict_loader()) if raw.strip() else ""
-    except (yaml.YAMLError, DuplicateKeyError):
+    except (yaml.YAMLError, DuplicateKeyError, TooLongIntError):
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     if not _is_plain_data(value):
@@ -283,7 +283,8 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> None:
     try:
         with open(full, encoding="utf-8") as f:
             doc = load_json(f.read())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError,
+            TooLongIntError) as exc:
         raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")

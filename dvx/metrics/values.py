@@ -7,6 +7,7 @@ docs/metrics.md), so scripts written for `dvc metrics show --json` keep working.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
 from dvx.pipeline.params import normalize, parse_params, same_value
 from dvx.repo import Repo
-from dvx.yamlio import DEFAULT_MAX_BYTES
+from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
 
 PARAMS, METRICS = "params", "metrics"
 MISSING_TYPE, INVALID_TYPE = "missing", "invalid"
@@ -126,21 +127,33 @@ class Change:
     new: Any
 
     @property
+    def numbers(self) -> bool:
+        return _is_number(self.old) and _is_number(self.new)
+
+    @property
     def diff(self) -> float | int | None:
-        if _is_number(self.old) and _is_number(self.new):
-            return self.new - self.old
-        return None
+        """new - old, if both are numbers and it can be written (not a float overflowing to
+        infinity, nor an integer longer than any file dvx reads may hold)."""
+        if not self.numbers:
+            return None
+        try:
+            return _finite(self.new - self.old)
+        except OverflowError:  # a long integer against a float
+            return None
 
     @property
     def rel(self) -> float | None:
         """The change relative to the old value (0.1 is +10%), if both are numbers."""
         if self.diff is None or self.old == 0:
             return None
-        return self.diff / abs(self.old)
+        try:
+            return _finite(self.diff / abs(self.old))
+        except OverflowError:
+            return None
 
     def to_json(self) -> dict[str, Any]:
         doc = {"old": self.old, "new": self.new}
-        if self.diff is not None:
+        if self.numbers:
             doc["diff"] = self.diff
             doc["rel"] = self.rel
         return doc
@@ -171,6 +184,17 @@ class DiffResult:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_INT_LIMIT = 10 ** MAX_INT_DIGITS
+
+
+def _finite(number: float | int) -> float | int | None:
+    """`number`, unless JSON cannot hold it (an infinite float) or it has more digits than
+    Python writes out."""
+    if isinstance(number, float):
+        return number if math.isfinite(number) else None
+    return number if abs(number) < _INT_LIMIT else None
 
 
 def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,

@@ -9,7 +9,14 @@ from typing import Any
 
 from dvx.errors import FormatError
 from dvx.paths import check_read_stays_inside, join_posix
-from dvx.yamlio import DEFAULT_MAX_BYTES, DuplicateKeyError, parse_yaml
+from dvx.yamlio import (
+    DEFAULT_MAX_BYTES,
+    MAX_INT_DIGITS,
+    DuplicateKeyError,
+    TooLongIntError,
+    check_int_digits,
+    parse_yaml,
+)
 
 DEFAULT_PARAMS_FILE = "params.yaml"
 SUFFIXES = (".yaml", ".yml", ".json", ".toml")
@@ -64,6 +71,8 @@ def _parse_json(data: bytes, display: str, what: str) -> Any:
         return load_json(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid JSON: {exc}.") from None
+    except TooLongIntError as exc:
+        raise FormatError(f"The {what} '{display}' cannot be read: {exc}.") from None
     except DuplicateKeyError as exc:
         raise FormatError(f"The {what} '{display}' has the key '{exc.key}' twice in one "
                           "object; dvx will not guess which one is meant.",
@@ -73,7 +82,8 @@ def _parse_json(data: bytes, display: str, what: str) -> Any:
 def load_json(text: str) -> Any:
     """`json.loads`, refusing a key twice in one object (as YAML files are refused) where
     `json.loads` would keep the last."""
-    return json.loads(text, object_pairs_hook=_unique_keys)
+    return json.loads(text, object_pairs_hook=_unique_keys,
+                      parse_int=lambda digits: int(check_int_digits(digits)))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -94,6 +104,9 @@ def _parse_toml(data: bytes, display: str, what: str) -> Any:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid TOML: {exc}.") from None
+    except ValueError:  # tomllib's only other error: Python's limit on converting an integer
+        raise FormatError(f"The {what} '{display}' cannot be read: it has an integer of more "
+                          f"than {MAX_INT_DIGITS} digits.") from None
 
 
 def get_param(doc: dict[str, Any], key: str) -> Any:
