@@ -487,3 +487,24 @@ def test_a_huge_number_is_an_error_row_or_a_change_json_can_hold(repo, dvx):
     assert params.code == 0, params.output
     assert "params.yaml' cannot be read: it has an integer of 5000 digits" in params.stdout
     assert "p.toml' cannot be read: it has an integer of more than 4300 digits" in params.stdout
+
+
+def test_a_file_nested_too_deeply_is_an_error_row_in_every_format(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    params: [{cfg.json: [a]}]\n"
+                             "    metrics: [m.json, m.toml, ok.json]\n")
+    write(repo / "ok.json", '{"acc": 0.9}')
+    write(repo / "m.json", '{"a":' * 500 + "1" + "}" * 500)
+    write(repo / "m.toml", "a = " + "[" * 100 + "]" * 100 + "\n")
+    write(repo / "cfg.json", '{"a":' * 65 + "1" + "}" * 65)
+    shown = dvx("metrics", "show")
+    assert shown.code == 0, shown.output
+    rows = {line.split()[0]: line for line in shown.stdout.splitlines()[1:]}
+    assert "The metrics file 'm.json' is nested more than 64 levels deep." in rows["m.json"]
+    assert "The metrics file 'm.toml' is nested more than 64 levels deep." in rows["m.toml"]
+    assert rows["ok.json"].split()[1] == "0.9"
+    assert "nested more than 64 levels deep" in dvx("params", "show").stdout
+    status = dvx("status")
+    assert status.code == 1 and "'cfg.json' is nested more than 64 levels deep" in \
+        status.stderr and "Traceback" not in status.output
+    write(repo / "cfg.json", '{"a":' * 64 + "1" + "}" * 64)  # as deep as YAML may be
+    assert "nested" not in dvx("params", "show").stdout

@@ -11,6 +11,7 @@ from dvx.errors import FormatError
 from dvx.paths import check_read_stays_inside, join_posix
 from dvx.yamlio import (
     DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
     MAX_INT_DIGITS,
     DuplicateKeyError,
     TooLongIntError,
@@ -63,7 +64,22 @@ def parse_params(data: bytes, display: str, what: str = "params file") -> dict[s
         return {}
     if not isinstance(doc, dict):
         raise FormatError(f"The {what} '{display}' is not a mapping of names to values.")
+    _check_depth(doc, display, what)
     return doc
+
+
+def _check_depth(doc: dict[str, Any], display: str, what: str) -> None:
+    """Refuse a JSON or TOML document nested deeper than YAML files may be (MAX_DEPTH), so
+    the code that walks params and metrics values need not guard its recursion."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise FormatError(f"The {what} '{display}' is nested more than {MAX_DEPTH} "
+                                  "levels deep.")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
 
 
 def _parse_json(data: bytes, display: str, what: str) -> Any:
