@@ -215,6 +215,19 @@ def test_a_revision_whose_dvx_yaml_is_broken_is_reported_whichever_comes_first(r
         assert [e["rev"] for e in plot["errors"]] == ["HEAD"]
 
 
+def test_only_plain_ascii_numbers_in_a_csv_are_drawn_as_numbers(repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - runs.csv: {x: run, y: score, template: bar}\n")
+    write(repo / "runs.csv", "run,score\n1_0,0.5\n10, 0.7\n2023_01,1e-1\n\u0661\u0662,-.5\n"
+                             "inf,1\n1e999,2\n")
+    result = dvx("plots", "show", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    page = (tmp_path / "out" / "index.html").read_text()
+    pairs = ['"x": "1_0", "y": 0.5', '"x": 10, "y": 0.7', '"x": "2023_01", "y": 0.1',
+             '"x": "\\u0661\\u0662", "y": -0.5', '"x": "inf", "y": 1', '"x": "1e999", "y": 2']
+    assert [pair in page for pair in pairs] == [True] * len(pairs)
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,7 @@ from dvx.errors import DvxError, FormatError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision
 from dvx.repo import Repo
-from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
+from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
 
 MAX_PLOT_BYTES = 64 << 20  # training logs can be long; images too
 WIDTH, HEIGHT = 480, 300
@@ -138,12 +140,21 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
     return doc
 
 
+_INT = re.compile(r"[-+]?[0-9]+", re.ASCII)
+_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+
+
 def _number(text: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
+    """A cell written as a plain ASCII number (`-3`, `0.5`, `1e-3`, spaces around allowed)
+    as that number; any other cell as its text: `1_0`, `١٢`, `inf` or a float too large to
+    be finite are labels, not numbers as Python's int() and float() would read them."""
+    plain = text.strip(" \t")
+    if _INT.fullmatch(plain) and len(plain) <= MAX_INT_DIGITS:
+        return int(plain)
+    if _FLOAT.fullmatch(plain):
+        number = float(plain)
+        if math.isfinite(number):
+            return number
     return text
 
 
