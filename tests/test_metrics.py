@@ -508,3 +508,31 @@ def test_a_file_nested_too_deeply_is_an_error_row_in_every_format(repo, dvx):
         status.stderr and "Traceback" not in status.output
     write(repo / "cfg.json", '{"a":' * 64 + "1" + "}" * 64)  # as deep as YAML may be
     assert "nested" not in dvx("params", "show").stdout
+
+
+def test_a_cached_metrics_file_says_why_past_revisions_lack_it(repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", """\
+stages:
+  train:
+    cmd: cp src.json m.json && cp src.csv loss.csv
+    deps: [src.json, src.csv]
+    metrics:
+    - m.json: {cache: true}
+    plots:
+    - loss.csv: {cache: true}
+""")
+    write(repo / "src.json", '{"acc": 0.9}')
+    write(repo / "src.csv", "step,loss\n0,1\n")
+    assert dvx("repro", "-q").code == 0
+    commit(repo, "v1")
+    write(repo / "m.json", '{"acc": 0.95}')
+    note = "it is declared with `cache: true`, so dvx's cache holds it rather than Git"
+    shown = dvx_show_json(dvx, repo, "metrics", "-A")
+    head = next(entry for label, entry in shown.items() if label != "workspace")
+    assert head["data"]["m.json"]["error"]["msg"].startswith("no such file in ")
+    assert note in head["data"]["m.json"]["error"]["msg"]
+    diff = dvx("metrics", "diff")
+    assert diff.code == 0 and note in diff.stdout, diff.output
+    assert "0.95" not in diff.stdout, "not shown as newly added"
+    plots = dvx("plots", "diff", "-o", str(tmp_path / "out"))
+    assert f"WARNING: loss.csv at HEAD: loss.csv does not exist there: {note}" in plots.stderr

@@ -24,6 +24,7 @@ from typing import Any
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision
+from dvx.metrics.values import CACHED_NOTE
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
 
@@ -55,7 +56,8 @@ def collect(repo: Repo, revs: list[str] | None = None,
     with Reader(repo) as reader:
         revisions = [reader.resolve(r) for r in revs or ["workspace"]]
         by_path: dict[str, PlotData] = {}
-        declaring: dict[str, list[Revision]] = {}  # plots file -> the revisions that have it
+        # plots file -> the revisions that declare it, and whether as `cache: true`
+        declaring: dict[str, list[tuple[Revision, bool]]] = {}
         unparsable: list[tuple[str, str]] = []  # (revision label, why its dvx.yaml is not read)
         for revision in revisions:
             def read(rel: str, revision: Revision = revision) -> bytes | None:
@@ -70,7 +72,8 @@ def collect(repo: Repo, revs: list[str] | None = None,
             for plot in found.plots:
                 if _selected(plot.path, wanted):
                     by_path.setdefault(plot.path, PlotData(plot, overlay=len(revisions) > 1))
-                    declaring.setdefault(plot.path, []).append(revision)
+                    declaring.setdefault(plot.path, []).append(
+                        (revision, plot.path in found.cached))
         missing = [t for t in wanted if not any(_selected(p, [t]) for p in by_path)]
         if missing:
             raise UsageError(f"'{missing[0]}' is not a plots file (nor a directory of one) "
@@ -79,8 +82,8 @@ def collect(repo: Repo, revs: list[str] | None = None,
                              "List plots files under a stage's `plots` in dvx.yaml.")
         for path, data in by_path.items():
             data.errors += unparsable  # whichever revisions declared the plot, before or after
-            for revision in declaring[path]:  # a revision before the plot existed has none
-                _read_into(reader, revision, data)
+            for revision, cached in declaring[path]:  # none before the plot existed
+                _read_into(reader, revision, data, cached)
     return list(by_path.values())
 
 
@@ -89,12 +92,13 @@ def _selected(path: str, targets: list[str]) -> bool:
                               for t in targets)
 
 
-def _read_into(reader: Reader, revision: Revision, data: PlotData) -> None:
+def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool) -> None:
     path = data.plot.path
     try:
         raw = reader.read(revision, path, MAX_PLOT_BYTES)
         if raw is None:
-            data.errors.append((revision.label, f"{path} does not exist there"))
+            why = f": {CACHED_NOTE}" if cached and revision.commit is not None else ""
+            data.errors.append((revision.label, f"{path} does not exist there{why}"))
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:

@@ -21,6 +21,10 @@ from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
 
 PARAMS, METRICS = "params", "metrics"
+# Why a file declared `cache: true` is missing from every commit.
+CACHED_NOTE = ("it is declared with `cache: true`, so dvx's cache holds it rather than Git, "
+               "and dvx reads past revisions from Git only (drop `cache: true` to keep it in "
+               "Git)")
 MISSING_TYPE, INVALID_TYPE = "missing", "invalid"
 
 
@@ -31,6 +35,7 @@ class FileValues:
     data: dict[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None  # MISSING_TYPE or INVALID_TYPE
+    cached: bool = False  # missing from a commit as dvx's cache, not Git, holds it
 
     def to_json(self) -> dict[str, Any]:
         if self.data is not None:
@@ -100,15 +105,20 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
     # Files named as targets are read even when this revision's dvx.yaml does not name them.
     for path in [f for f in files if not targets or f in targets] + \
             [t for t in targets or [] if t not in files]:
-        result.files.append(read_values(reader, revision, path, kind))
+        result.files.append(read_values(reader, revision, path, kind, path in found.cached))
     result.param_deps = found.param_deps
     return result
 
 
-def read_values(reader: Reader, revision: Revision, path: str, kind: str) -> FileValues:
+def read_values(reader: Reader, revision: Revision, path: str, kind: str,
+                cached: bool = False) -> FileValues:
+    """The values of `path` in `revision`; `cached`: dvx.yaml declares it `cache: true`."""
     what = "params file" if kind == PARAMS else "metrics file"
     try:
         data = reader.read(revision, path, DEFAULT_MAX_BYTES)
+        if data is None and cached and revision.commit is not None:
+            return FileValues(path, error=f"no such file in {revision.label}: {CACHED_NOTE}",
+                              error_type=MISSING_TYPE, cached=True)
         if data is None:
             where = "the workspace" if revision.commit is None else revision.label
             return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
@@ -230,7 +240,7 @@ def _flat_files(side: RevisionValues, errors: list[FileError]) -> dict[str, dict
     for f in side.files:
         if f.data is not None:
             flat[f.path] = flatten(f.data)
-        elif f.error_type == MISSING_TYPE:
+        elif f.error_type == MISSING_TYPE and not f.cached:
             flat[f.path] = {}  # added or removed between the two revisions
         else:
             errors.append(FileError(f.path, side.revision.label, f.error or ""))
