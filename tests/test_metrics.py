@@ -536,3 +536,12 @@ stages:
     assert "0.95" not in diff.stdout, "not shown as newly added"
     plots = dvx("plots", "diff", "-o", str(tmp_path / "out"))
     assert f"WARNING: loss.csv at HEAD: loss.csv does not exist there: {note}" in plots.stderr
+
+
+def test_precision_rounds_as_dvc_and_0_digits_show_no_point(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    metrics: [m.json]\n")
+    write(repo / "m.json", '{"a": 0.125, "b": 0.375, "c": 2.5, "d": 3.5, "e": -2.7}')
+    assert dvx("metrics", "show", "--precision", "2").stdout.split()[-5:] == \
+        ["0.12", "0.38", "2.5", "3.5", "-2.7"]  # DVC's round(): a tie goes to the even digit
+    assert dvx("metrics", "show", "--precision", "0").stdout.split()[-5:] == \
+        ["0.1", "0.4", "2", "4", "-3"]

@@ -50,10 +50,10 @@ def format_value(value: Any, precision: int = DEFAULT_PRECISION) -> str:
 def _format_float(value: float, precision: int) -> str:
     if not math.isfinite(value):
         return str(value)
-    rounded = round(value, precision)
+    rounded = round(value, precision)  # as DVC rounds: to the nearest, a tie to even
     if rounded == 0 and value != 0:  # 1e-7 is not 0.0: keep its significant digits
         return f"{value:.{max(precision, 1)}g}"
-    return str(rounded)
+    return str(int(rounded)) if precision == 0 else str(rounded)  # no digits: no ".0"
 
 
 def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
