@@ -520,6 +520,13 @@ def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_r
     commit(alice, "import")
     git(alice, "push", "-q", "origin", "HEAD")
     assert "up to date" in run_dvx("update", cwd=alice).stdout
+    git(alice, "checkout", "-q", "-b", "dev")
+    git(alice, "push", "-q", "-u", "origin", "dev")  # its commits move dev, not HEAD's main
+    from_head = run_dvx("import", origin, "raw/train.csv", "-o", "main.csv", cwd=alice)
+    assert from_head.code == 0, from_head.output
+    refused = run_dvx("import", origin, "raw/train.csv", "-o", "dev.csv", "--rev", "dev",
+                      cwd=alice)
+    assert refused.code == 2 and "the branch that 'dev' tracks there" in refused.stderr
 
 
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):

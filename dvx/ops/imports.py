@@ -192,7 +192,8 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
         which = "this repository itself"
     else:
         remote = _own_git_remote(repo, source.url)
-        at = _remote_moving_revision(repo, remote, rev) if remote is not None else None
+        at = (_remote_moving_revision(repo, remote, rev, _default_branch(source))
+              if remote is not None else None)
         which = f"this repository itself (its Git remote '{remote}')"
     if at is None:
         return
@@ -213,19 +214,20 @@ def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
     return None
 
 
-def _remote_moving_revision(repo: Repo, remote: str, rev: str | None) -> str | None:
-    """How the revision `rev` of this repository's Git remote `remote` is named if pushing
-    this clone's commits moves it."""
-    if rev is None:
-        return "HEAD (no --rev)"
-    if rev == "HEAD":
-        return "HEAD"
+def _remote_moving_revision(repo: Repo, remote: str, rev: str | None, remote_head: str
+                            ) -> str | None:
+    """How the revision `rev` of this repository's Git remote `remote` (whose HEAD follows
+    the branch `remote_head`, "refs/heads/main") is named if pushing this clone's commits
+    moves it: the branch the one checked out here tracks there, also as HEAD or no --rev."""
     branch = _branch_of(repo, "HEAD").removeprefix("refs/heads/")
-    upstream = _git_config(repo, f"branch.{branch}.remote")
-    merge = _git_config(repo, f"branch.{branch}.merge")
+    upstream = _git_config(repo, f"branch.{branch}.remote") if branch else ""
+    merge = _git_config(repo, f"branch.{branch}.merge") if branch else ""
     if not branch or upstream != remote or not merge.startswith("refs/heads/"):
         return None
-    if rev in (merge, merge.removeprefix("refs/heads/")):
+    named = {None: "HEAD (no --rev)", "HEAD": "HEAD"}
+    if rev in named and remote_head == merge:
+        return f"{named[rev]}, the branch that '{branch}' tracks there"
+    if rev is not None and rev in (merge, merge.removeprefix("refs/heads/")):
         return f"'{rev}' (the branch that '{branch}' tracks there)"
     return None
 
@@ -265,6 +267,19 @@ def _git_config(repo: Repo, key: str) -> str:
         return repo.git.run("config", "--get", key).decode().strip()
     except DvxError:
         return ""
+
+
+def _default_branch(source: Source) -> str:
+    """The branch the source's HEAD follows ("refs/heads/main"), "" if none: a clone of a
+    Git URL keeps it as origin/HEAD (its own HEAD is detached)."""
+    if source.is_local:
+        return _branch_of(source.repo, "HEAD")
+    assert source.repo.git is not None
+    try:
+        out = source.repo.git.run("symbolic-ref", "-q", "refs/remotes/origin/HEAD")
+    except DvxError:
+        return ""
+    return "refs/heads/" + out.decode().strip().removeprefix("refs/remotes/origin/")
 
 
 def _branch_of(repo: Repo, rev: str) -> str:
