@@ -17,12 +17,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import UsageError
+from dvx.errors import PathError, UsageError
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
-from dvx.workspace import symlink_error
 from dvx.yamlio import DuplicateKeyError, TooLongIntError, has_conflict_markers, strict_loader
 
 
@@ -111,7 +110,12 @@ def apply(repo: Repo, overrides: list[Override], write: bool = True) -> None:
         # outside the repository: refused.
         check_no_symlinked_parent(repo.root, file)
         if os.path.islink(repo.abspath(file)):
-            raise symlink_error(file)
+            target = os.readlink(repo.abspath(file))
+            raise PathError(f"-S would change the params file '{file}', which is a symbolic "
+                            f"link (to '{target}'): dvx never writes through a link, since "
+                            "writing it in place would replace the link by a file.",
+                            "Set the params in the file the link leads to, named as the "
+                            "pipeline names it, or replace the link with that file.")
         if not os.path.isfile(repo.abspath(file)):
             raise UsageError(f"-S names the params file '{file}', which does not exist.",
                              "Set params of an existing YAML or JSON file (params.yaml when "
