@@ -59,6 +59,20 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class RemoteName(click.ParamType):
+    """The name of a remote, never an option: `gc -c --dry-run` forgot the name, and taking
+    `--dry-run` for it would lose the option too (no remote's name starts with '-')."""
+
+    name = "remote name"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, str) and value.startswith("-"):
+            self.fail(f"it needs a remote's name, and {value!r} is an option: name the remote "
+                      "first.", param, ctx)
+        return value
+
+
 def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:
     """Flags a command takes at most one of, each (flag, value, help): the command gets
     `dest` = the value of the one given, or None. Two given together are refused, so that

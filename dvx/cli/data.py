@@ -9,6 +9,7 @@ import click
 
 from dvx.cli.common import (
     PATH,
+    RemoteName,
     common_options,
     example,
     history_paths,
@@ -115,7 +116,8 @@ dvx status -q || echo "data changed"
 @click.option("--remote", "-c", "--cloud", "compare_remote", is_flag=True,
               help="Compare the cache with a remote instead: what each one lacks (-c and "
                    "--cloud as in DVC).")
-@click.option("-r", "remote_name", metavar="NAME", help="The remote for --remote.")
+@click.option("-r", "remote_name", type=RemoteName(), metavar="NAME",
+              help="The remote for --remote.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (--remote).")
 @revision_options
 @common_options

@@ -11,6 +11,7 @@ import click
 from dvx.cli.common import (
     PATH,
     FiniteFloat,
+    RemoteName,
     common_options,
     example,
     is_quiet,
@@ -195,7 +196,8 @@ def remote_rename(old: str, new: str, level: str | None) -> None:
 
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
-REMOTE = click.option("-r", "--remote", "remote_name", help="Remote to use (default: core.remote).")
+REMOTE = click.option("-r", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
+                      help="Remote to use (default: core.remote).")
 JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1),
                     help="Objects to transfer at once (default: remote's jobs, or 4 per CPU).")
 JSON = click.option("--json", "as_json", is_flag=True, help="Output a JSON summary.")
@@ -425,7 +427,7 @@ dvx fsck --remote storage      # download and re-hash every object on a remote, 
 dvx fsck --remote storage -a -T   # ...that any branch or tag needs
 dvx fsck --remote storage --fast
 """))
-@click.option("--remote", "remote_name", metavar="NAME",
+@click.option("--remote", "remote_name", type=RemoteName(), metavar="NAME",
               help="Check the objects on this remote instead of the cache.")
 @click.option("--fast", is_flag=True,
               help="With --remote: compare sizes instead of downloading and hashing.")
@@ -542,7 +544,7 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
               help="Keep what every experiment this clone has uses (`dvx exp show -A`); "
                    "teammates' pushed experiments count once `dvx exp pull` brought them.")
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
-@click.option("-c", "--remote", "remote_name", metavar="NAME",
+@click.option("-c", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
               help="Also delete unused objects from this remote.")
 @click.option("--force-last-copy", is_flag=True,
               help="Also delete cached objects that commits outside the scope use and no "
