@@ -1,5 +1,5 @@
 """Transient errors, dropped connections and in-flight corruption, injected by a wrapping
-filesystem (tests/faulty_fs.py), and a read-only HTTP remote."""
+filesystem (tests/faulty_fs.py), a read-only HTTP remote, and an S3 endpoint that is not S3."""
 
 from __future__ import annotations
 
@@ -363,3 +363,69 @@ def test_get_url_names_the_url_it_downloaded_without_its_secrets(repo, dvx, tmp_
             result.stdout
         assert "SECRET" not in result.output
     assert (tmp_path / "g0").read_text() == (tmp_path / "g1").read_text() == "data"
+
+
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    """A web server on an S3 remote's endpoint (a console, a login page): 200 and the same
+    page to every request, or, with `lists`, an empty S3 listing to listings."""
+    protocol_version = "HTTP/1.1"
+    lists = False
+    seen: ClassVar[list[str]] = []
+
+    def __init__(self, *args: object, directory: str = "") -> None:  # serving() passes one
+        super().__init__(*args)  # type: ignore[arg-type]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.seen.append(self.command)
+        body, kind = b"<html><body>Welcome to the portal</body></html>", "text/html"
+        if self.lists and "list-type=2" in self.path:
+            body = (b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                    b"<IsTruncated>false</IsTruncated></ListBucketResult>")
+            kind = "application/xml"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
+
+
+@pytest.mark.parametrize("lists", [False, True], ids=["page", "page-but-listings"])
+def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tmp_path,
+                                                                   monkeypatch, lists):
+    """Pages where a listing belongs would read as an empty remote; writes and existence
+    checks answered 200 without an ETag as objects stored and there."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"content {i}" * 100)
+    assert dvx("add", "d").code == 0
+    handler = type("Handler", (_WebPage,), {"lists": lists, "seen": []})
+    with serving(handler, tmp_path) as url:
+        assert dvx("remote", "add", "-d", "s3", "s3://team/p").code == 0
+        assert dvx("remote", "modify", "s3", "endpointurl", url).code == 0
+        results = {command: dvx(*command.split()) for command in
+                   ("push", "status --remote", "fsck --remote s3")}
+        commit_all(repo, "v1")
+        results["pull"] = dvx("pull", cwd=_clone(repo, tmp_path))
+    if lists:  # an empty remote, to a listing: its checks and its writes tell
+        results = {command: results[command] for command in ("push", "status --remote")}
+    for command, result in results.items():
+        assert result.code == 1, (command, result.output)
+        assert result.stderr.startswith(
+            f"ERROR: The remote 's3' does not answer like S3 at its endpoint {url}: "), \
+            (command, result.stderr)
+        assert "200 (text/html" in result.stderr
+        assert "dvx remote modify s3 endpointurl URL" in result.stderr
+        assert result.stderr.count("\n") == 1 and "Pushed" not in result.output
+    assert "beginning '<html><body>Welcome to the portal" in results["push"].stderr
+    if lists:
+        assert "without the ETag" in results["push"].stderr
+        assert "without the ETag" in results["status --remote"].stderr
+        assert "HEAD" in handler.seen

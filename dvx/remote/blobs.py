@@ -393,7 +393,7 @@ class S3Blobs(FsspecBlobs):
         """`(await work(fast),)` on the lean client; None when this store has none (s3fs
         answers)."""
         from dvx.remote import aio
-        from dvx.remote.s3fast import Unsupported
+        from dvx.remote.s3fast import NotS3Error, Unsupported
 
         with self.session():
             fast = self._live
@@ -408,7 +408,7 @@ class S3Blobs(FsspecBlobs):
             except Unsupported as exc:
                 self._decline(exc)
                 return None
-            except MissingBucketError as exc:
+            except (MissingBucketError, NotS3Error) as exc:
                 raise exc.of_remote(self.remote_name) from None
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
@@ -526,14 +526,15 @@ class S3Blobs(FsspecBlobs):
 
 
 async def _each(requests: Iterable[Awaitable[Any]]) -> list[Any]:
-    """Every request's answer, or what it raised (Unsupported: the lean client declines)."""
+    """Every request's answer, or what it raised (Unsupported: the lean client declines;
+    NotS3Error: the endpoint is no S3 store)."""
     import asyncio
 
-    from dvx.remote.s3fast import Unsupported
+    from dvx.remote.s3fast import NotS3Error, Unsupported
 
     answers = await asyncio.gather(*requests, return_exceptions=True)
     for answer in answers:
-        if isinstance(answer, Unsupported):
+        if isinstance(answer, (Unsupported, NotS3Error)):  # says the same of every request
             raise answer
         if isinstance(answer, BaseException) and not isinstance(answer, Exception):
             raise answer  # cancelled (Ctrl-C)

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from dvx import faults
-from dvx.errors import DvxError, MissingBucketError
+from dvx.errors import DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike
 from dvx.logs import get_logger
 from dvx.remote.http1 import HttpPool, Response
@@ -45,6 +45,26 @@ USER_AGENT = "dvx"
 
 class Unsupported(DvxError):
     """The store answered in a way this path does not handle: use s3fs instead."""
+
+
+class NotS3Error(RemoteError):
+    """The endpoint answered as no S3 store does: a listing that is not a ListBucketResult, a
+    write or an existence check acknowledged without the ETag every S3 store sends. A web
+    page (a console, a login page) behind the endpoint would otherwise pass for an empty
+    remote, or for one that took and holds every object; no other client would do better."""
+
+    def __init__(self, endpoint: str, answer: str, remote: str = "") -> None:
+        shown = f"The remote '{remote}'" if remote else "The remote"
+        super().__init__(f"{shown} does not answer like S3 at its endpoint {endpoint}: "
+                         f"{answer}.",
+                         "Set its endpointurl to the address of the store's S3 API (not of "
+                         "a web console or a login page): `dvx remote modify "
+                         f"{remote or 'NAME'} endpointurl URL`.")
+        self.endpoint, self.answer = endpoint, answer
+
+    def of_remote(self, remote: str) -> NotS3Error:
+        """The same error, naming the remote (`remote`: its name)."""
+        return NotS3Error(self.endpoint, self.answer, remote)
 
 
 @dataclass(frozen=True)
@@ -171,12 +191,15 @@ class FastS3:
             raise _error(response.status, response.body, path)
 
     async def exists(self, path: str) -> bool:
-        status, data = await self._send("HEAD", path)
-        if status == 200:
+        response = await self._request("HEAD", path)
+        if response.status == 200:
+            if "etag" not in response.headers:
+                raise self._not_s3(f"asked whether {path} exists, it answered",
+                                   response, "without the ETag an S3 object has")
             return True
-        if status == 404:
+        if response.status == 404:
             return False
-        raise _error(status, data, path)
+        raise _error(response.status, response.body, path)
 
     async def list_keys(self, prefix_path: str) -> list[str]:
         """Every key under `bucket/prefix/`, as `bucket/key`, page by page (ListObjectsV2)."""
@@ -184,8 +207,6 @@ class FastS3:
 
     async def list_details(self, prefix_path: str) -> list[tuple[str, int, float | None]]:
         """Every key under `bucket/prefix/` as (`bucket/key`, size, modification time)."""
-        import xml.etree.ElementTree as ElementTree
-
         bucket, _, prefix = prefix_path.partition("/")
         prefix = prefix.rstrip("/") + "/"
         found: list[tuple[str, int, float | None]] = []
@@ -203,8 +224,12 @@ class FastS3:
             body = response.body
             if response.status != 200:
                 raise _error(response.status, body, prefix_path)
-            root = ElementTree.fromstring(body)
-            namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+            root = _xml_root(body)
+            namespace = f"{{{S3_XMLNS}}}" if root is not None and root.tag.startswith("{") \
+                else ""
+            if root is None or root.tag != f"{namespace}ListBucketResult":
+                raise self._not_s3(f"a listing of bucket '{bucket}' came back as",
+                                   response, "not as S3's ListBucketResult")
             for item in root.iter(f"{namespace}Contents"):
                 key = item.findtext(f"{namespace}Key")
                 if key:
@@ -225,9 +250,21 @@ class FastS3:
         # The store checks this on arrival and refuses a damaged body (BadDigest). CRC32 is what
         # current AWS SDKs send by default instead of Content-MD5, at a fraction of MD5's cost.
         crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-        status, body = await self._send("PUT", path, data, {CHECKSUM_HEADER: crc})
-        if status != 200:
-            raise _error(status, body, path)
+        response = await self._request("PUT", path, data, {CHECKSUM_HEADER: crc})
+        if response.status != 200:
+            raise _error(response.status, response.body, path)
+        if "etag" not in response.headers:
+            raise self._not_s3(f"an upload of {path} was acknowledged with", response,
+                               "without the ETag an S3 store sends for what it stored")
+
+    def _not_s3(self, asked: str, response: Response, unlike: str) -> NotS3Error:
+        """What an answer no S3 store gives was: its status, its Content-Type, and how its
+        body begins (a web page names itself there)."""
+        kind = response.headers.get("content-type") or "no Content-Type"
+        text = " ".join(response.body[:80].decode("utf-8", "replace").split())
+        begins = f", beginning '{text}'" if text else ""
+        return NotS3Error(self._endpoint,
+                          f"{asked} {response.status} ({kind}{begins}), {unlike}")
 
     # -- multipart upload: large objects, a part at a time ---------------------------------
 
@@ -252,7 +289,8 @@ class FastS3:
             raise _error(response.status, response.body, path)
         upload_id = _xml_text(response.body, "UploadId")
         if not upload_id:
-            raise Unsupported("no UploadId in the answer to CreateMultipartUpload")
+            raise self._not_s3(f"starting a multipart upload of {path} got", response,
+                               "without the UploadId of S3's answer")
         return upload_id
 
     async def _put_parts(self, path: str, upload_id: str, local_path: str, part_size: int,
@@ -271,7 +309,8 @@ class FastS3:
                     raise _error(response.status, response.body, path)
                 etag = response.headers.get("etag")
                 if not etag:
-                    raise Unsupported("no ETag in the answer to UploadPart")
+                    raise self._not_s3(f"part {number} of {path} was acknowledged with",
+                                       response, "without the ETag S3 sends for a part")
                 etags[number - 1] = etag
                 faults.point("s3.multipart.after_part")
                 if on_bytes is not None:
@@ -317,12 +356,19 @@ def _upload(upload_id: str) -> str:
     return f"uploadId={quote(upload_id, safe='')}"
 
 
-def _xml_text(body: bytes, name: str) -> str | None:
+def _xml_root(body: bytes) -> Any:
+    """The root element of an XML answer; None if the body is not XML (a web page)."""
     import xml.etree.ElementTree as ElementTree
 
     try:
-        root = ElementTree.fromstring(body)
+        return ElementTree.fromstring(body)
     except ElementTree.ParseError:
+        return None
+
+
+def _xml_text(body: bytes, name: str) -> str | None:
+    root = _xml_root(body)
+    if root is None:
         return None
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     return root.findtext(f"{namespace}{name}")
