@@ -23,6 +23,8 @@ failed and a hint that says what to do about it.
 
 from __future__ import annotations
 
+import errno
+
 
 class DvxError(Exception):
     exit_code = 1
@@ -117,6 +119,20 @@ class MissingBucketError(RemoteError):
     def way_out(kind: str, remote: str = "NAME") -> str:
         return (f"Create it (dvx never creates {kind}s), or correct the remote's URL with "
                 f"`dvx remote modify {remote} url ...`.")
+
+
+class LostConnection(ConnectionError):
+    """A remote's connection failed under a command: `shown` names the remote, the message
+    says what was being done. A ConnectionError, not a DvxError, so that it is tried again
+    as any dropped connection is; when it ends the command the CLI says `Cannot reach the
+    <shown>: <message>`."""
+
+    def __init__(self, shown: str, message: str) -> None:
+        super().__init__(errno.ECONNRESET, message)
+        self.shown = shown
+
+    def __reduce__(self) -> tuple[type[LostConnection], tuple[str, str]]:
+        return type(self), (self.shown, self.strerror or "")
 
 
 class PartialFailure(DvxError):

@@ -3,15 +3,17 @@ something or does not answer (the remote contract suite covers the round trips).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import stopped_at, write
 
 
 def _ssh_remote(dvx, sshd, path) -> None:
@@ -116,3 +118,38 @@ def test_a_source_url_reads_a_hash_as_a_remote_url_does(repo, dvx, tmp_path, ssh
     assert dvx("update", "a.dvx").stdout == "a: up to date\n"
     assert dvx("get-url", f"{base}/x%23y", str(tmp_path / "c")).code == 0
     assert (tmp_path / "c").read_text() == "hashy\n"
+
+
+def _drop_sessions(sshd) -> None:
+    """Kill the server's processes that serve open connections (its children), as a server
+    that crashed or a network that dropped them would: the listener stays up."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == sshd["pid"]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("command, point", [
+    ("gc -w --remote s --grace 0 -f", "gc.plan.before_push_logs"),
+    ("fsck --remote s", "fsck.after_listing_indexes")])
+def test_a_connection_dropped_mid_command_names_the_remote(repo, dvx, tmp_path, sshd,
+                                                           command, point):
+    for i in range(3):
+        write(repo / "d" / f"{i}", f"content {i}")
+    assert dvx("add", "d").code == 0
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("remote", "modify", "s", "pack_threshold", "0").code == 0
+    assert dvx("remote", "modify", "s", "retries", "1").code == 0
+    assert dvx("push").code == 0
+    proc = stopped_at(point, command, repo)
+    _drop_sessions(sshd)
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert err.startswith("ERROR: Cannot reach the remote 's' (ssh://"), err
+    assert "the connection was lost while listing" in err
+    assert "internal error" not in err and "Traceback" not in err

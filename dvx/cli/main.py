@@ -61,7 +61,7 @@ class DvxGroup(click.Group):
         return " ".join(path)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from dvx.errors import DvxError, Terminated
+        from dvx.errors import DvxError, LostConnection, Terminated
 
         global _in_command
         _refuse_a_deleted_current_directory()
@@ -75,6 +75,10 @@ class DvxGroup(click.Group):
         except DvxError as exc:
             _report_unreadable(ctx)
             _fail(exc.message, _hint_of(ctx, exc), exc.exit_code)
+        except LostConnection as exc:  # a socket's broken pipe too: not our reader's
+            _fail(f"Cannot reach the {exc.shown}: {exc.strerror}.",
+                  "Nothing was left half-written; check the network and the server, then "
+                  "run the command again.", 1)
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except OSError as exc:

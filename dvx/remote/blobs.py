@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
-from dvx.errors import MissingBucketError, RemoteError
+from dvx.errors import LostConnection, MissingBucketError, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.blobs import (
     Arrived,
@@ -55,9 +55,11 @@ class FsspecBlobs(Blobs):
     def __init__(self, root: str, make_fs: Callable[[], Any], *, atomic_put: bool,
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
-                 bucket: tuple[str, str] | None = None, remote_name: str = "") -> None:
+                 bucket: tuple[str, str] | None = None, remote_name: str = "",
+                 shown: str = "") -> None:
         super().__init__(root)
         self.remote_name = remote_name  # for the hints of messages
+        self.shown = shown or f"remote at '{root}'"  # `remote 'NAME' (URL)`, for messages
         self._make_fs = make_fs
         self._fs: Any = None
         self._fs_lock = threading.Lock()
@@ -217,7 +219,7 @@ class SftpBlobs(FsspecBlobs):
     are raised as the errors the rest of dvx knows (_SftpErrors)."""
 
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
-        super().__init__(root, lambda: _SftpErrors(make_fs()), **kwargs)
+        super().__init__(root, lambda: _SftpErrors(make_fs(), self.shown), **kwargs)
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
@@ -239,11 +241,14 @@ class SftpBlobs(FsspecBlobs):
 class _SftpErrors:
     """An sshfs filesystem whose calls raise asyncssh's SFTP errors as built-in OSErrors
     (FileNotFoundError, PermissionError, NotADirectoryError, ... with the path), a dropped
-    connection as ConnectionError (tried again), and any other refusal of the server as one
+    connection however it shows (asyncssh's ConnectionLost, sshfs's pool that can open no
+    session, a reset or broken socket) as LostConnection naming the remote (`shown`) and
+    what was being done (tried again), and any other refusal of the server as one
     RemoteError naming the path."""
 
-    def __init__(self, fs: Any) -> None:
+    def __init__(self, fs: Any, shown: str) -> None:
         self._fs = fs
+        self._shown = shown
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._fs, name)
@@ -251,15 +256,43 @@ class _SftpErrors:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            from asyncssh.sftp import SFTPError
+            from asyncssh import ChannelOpenError, ConnectionLost
+            from asyncssh.sftp import SFTPConnectionLost, SFTPError, SFTPNoConnection
 
             try:
                 return attr(*args, **kwargs)
+            except (SFTPConnectionLost, SFTPNoConnection, ConnectionLost,
+                    ChannelOpenError) as exc:
+                raise self._lost(name, args, str(exc.reason or type(exc).__name__)) from None
             except SFTPError as exc:
                 path = args[0] if args and isinstance(args[0], str) else None
                 raise _sftp_error(exc, path) from None
+            except LostConnection:
+                raise
+            except ConnectionError as exc:
+                raise self._lost(name, args, str(exc.strerror or exc)) from None
+            except ValueError as exc:
+                if "SFTP connections" not in str(exc):  # sshfs: no session could be opened
+                    raise
+                raise self._lost(name, args, "no SFTP session could be opened") from None
 
         return call
+
+    def _lost(self, call: str, args: tuple[Any, ...], reason: str) -> LostConnection:
+        doing = _DOING.get(call, "asking it about")
+        target = args[0] if args else None
+        what = target if isinstance(target, str) else \
+            f"{len(target)} files" if isinstance(target, list) else "its files"
+        return LostConnection(self._shown, f"the connection was lost while {doing} {what} "
+                                           f"({reason})")
+
+
+_DOING = {"ls": "listing", "find": "listing", "walk": "listing", "glob": "listing",
+          "cat_file": "reading", "open": "opening", "get_file": "reading",
+          "pipe_file": "writing", "put_file": "writing", "rm": "deleting",
+          "rm_file": "deleting", "mv": "moving", "makedirs": "creating", "mkdir": "creating",
+          "exists": "looking for", "info": "looking up", "size": "looking up",
+          "isdir": "looking up", "isfile": "looking up"}
 
 
 def _sftp_error(exc: Any, path: str | None) -> Exception:

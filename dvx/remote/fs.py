@@ -249,7 +249,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
         "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
-        "read_options": backend.read_options, "remote_name": name}
+        "read_options": backend.read_options, "remote_name": name, "shown": shown}
     blobs: FsspecBlobs
     if backend.name == "s3":
         # s3fs (and botocore under it) is imported only when needed, which the lean path is
