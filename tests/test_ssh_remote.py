@@ -153,3 +153,26 @@ def test_a_connection_dropped_mid_command_names_the_remote(repo, dvx, tmp_path, 
     assert err.startswith("ERROR: Cannot reach the remote 's' (ssh://"), err
     assert "the connection was lost while listing" in err
     assert "internal error" not in err and "Traceback" not in err
+
+
+def test_a_remote_folder_that_does_not_exist_is_named_not_taken_for_empty(repo, dvx, tmp_path,
+                                                                           sshd):
+    """A typo in the path would otherwise read as an empty remote: pull would blame a
+    teammate for not pushing, fsck would report everything missing. (`status --remote`
+    reads it as a remote not pushed to yet, as for a directory remote.)"""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("push").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/stor"
+    assert dvx("remote", "modify", "s", "url", url).code == 0
+    for command in (("pull",), ("fetch",), ("fsck", "--remote", "s")):
+        result = dvx(*command)
+        assert result.code == 1, (command, result.output)
+        assert result.stderr.startswith(f"ERROR: The folder '{tmp_path}/stor' of the remote "
+                                        "'s' (ssh://"), (command, result.stderr)
+        assert "does not exist" in result.stderr and "dvx remote modify s url" in \
+            result.stderr
+        assert "not on the remote" not in result.output and "Missing" not in result.output
+    assert not (tmp_path / "stor").exists()

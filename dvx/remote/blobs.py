@@ -83,6 +83,22 @@ class FsspecBlobs(Blobs):
                     self._fs = self._make_fs()
         return self._fs
 
+    def prepare(self, create: bool) -> None:
+        """A folder that is not there (a typo in the URL) is no empty remote; `dvx push`
+        creates it. Buckets have no folders: a missing bucket is found by its listing."""
+        if create or self.bucket is not None:
+            return
+        try:  # not isdir: it takes a failed connection for a missing folder
+            kind = self.fs.info(self.root).get("type")
+        except FileNotFoundError:
+            kind = None
+        if kind != "directory":
+            what = "does not exist" if kind is None else "is not a folder"
+            raise RemoteError(f"The folder '{self.root}' of the {self.shown} {what}.",
+                              f"Check the remote's URL with `dvx remote list` (fix it with "
+                              f"`dvx remote modify {self.remote_name or 'NAME'} url URL`); "
+                              "`dvx push` creates the folder.")
+
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
             return bytes(self.fs.cat_file(self.path(name), **self.read_options))
