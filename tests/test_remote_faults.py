@@ -7,6 +7,7 @@ import contextlib
 import http.server
 import json
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -429,3 +430,25 @@ def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tm
         assert "without the ETag" in results["push"].stderr
         assert "without the ETag" in results["status --remote"].stderr
         assert "HEAD" in handler.seen
+
+
+def test_an_s3_store_that_stops_answering_names_the_remote_and_the_listing(repo, dvx, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "k")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    with socket.socket() as silent:  # accepts connections (the kernel does), says nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        for args in (("remote", "add", "-d", "s3", "s3://team/p"),
+                     ("remote", "modify", "s3", "endpointurl", url),
+                     ("remote", "modify", "s3", "timeout", "0.5")):
+            assert dvx(*args).code == 0
+        commit_all(repo, "v1")
+        pulled = dvx("pull", cwd=_clone(repo, tmp_path))
+    assert pulled.code == 1, pulled.output
+    assert pulled.stderr.startswith("ERROR: Could not list the pack indexes on the remote 's3' "
+                                    "(s3://team/p): "), pulled.stderr
+    assert "stopped answering" in pulled.stderr and "filesystem operation" not in pulled.stderr

@@ -66,6 +66,7 @@ class Blobs(ABC):
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"
+        self.shown = f"remote at '{self.root}'"  # how messages name it: `remote 'NAME' (URL)`
 
     @property
     def jobs(self) -> int:

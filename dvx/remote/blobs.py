@@ -59,7 +59,8 @@ class FsspecBlobs(Blobs):
                  shown: str = "") -> None:
         super().__init__(root)
         self.remote_name = remote_name  # for the hints of messages
-        self.shown = shown or f"remote at '{root}'"  # `remote 'NAME' (URL)`, for messages
+        if shown:
+            self.shown = shown
         self._make_fs = make_fs
         self._fs: Any = None
         self._fs_lock = threading.Lock()

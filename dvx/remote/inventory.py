@@ -59,13 +59,26 @@ class Inventory:
         """Ask the remote again next time (after it changed: a gc, a consolidation)."""
         self._names = None
 
+    def _listed(self) -> list[str]:
+        """The names in the remote's indexes folder; a connection that failed is one error
+        naming the remote and what was being done."""
+        try:
+            return Retrying(self.blobs, self.retries).names(INDEXES_DIR)
+        except (ConnectionError, TimeoutError) as exc:
+            from dvx.remote.fs import network_failure
+
+            raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
+                              f"{network_failure(exc, self.blobs.root, self.blobs.server)}.",
+                              "Check the network and the server, then run the command "
+                              "again.") from exc
+
     def _refresh(self, again: bool = False) -> list[str]:
         # An index deleted between the listing and its download was merged into one
         # published before it went (gc, consolidation): listing again finds that one.
         # `again`: every index listed is downloaded, not only those without a local copy.
         fetched: set[str] = set()
         for _ in range(RELISTS):
-            names = Retrying(self.blobs, self.retries).names(INDEXES_DIR)
+            names = self._listed()
             listed = [n for n in names if is_index_name(n, self.algo)]
             have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
             new = [name for name in listed if (again or name not in have)
