@@ -93,7 +93,8 @@ def test_set_refuses_a_params_file_that_is_a_link_and_changes_nothing(project, t
     git(project, "add", "-A")
     git(project, "commit", "-qm", "a linked params file")
     result = run_dvx("exp", "run", "-S", "train.lr=0.5", cwd=project)
-    assert result.code == 2 and "params file 'params.yaml', which is a symbolic link" in result.stderr
+    assert result.code == 2, result.output
+    assert "params file 'params.yaml', which is a symbolic link" in result.stderr
     assert os.readlink(project / "params.yaml") == str(outside)
     assert outside.read_text() == "train:\n  lr: 0.1\nsecret: hunter2\n"
     assert git(project, "for-each-ref", "refs/exps") == ""
