@@ -758,6 +758,41 @@ def test_a_directory_pulled_part_by_part_version_after_version_stays_one_record(
     assert (carol / "d/c/2.txt").read_text() == "c2 by bob\n"
 
 
+def test_a_full_pull_skipping_only_edits_made_here_leaves_one_record_past_the_limit(team):
+    """Past the versions a record keeps (partial pulls after each `git pull`), a full pull
+    that skips only bob's own edit (the pointer kept what was placed there) leaves one whole
+    record: his edit is a change of his, committed beside all of alice's."""
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(bob, "d/c/2.txt", "c2 by bob\n")
+    for version in range(2, 12):
+        edit(alice, "d/a/1.txt", f"a1 v{version}\n")
+        edit(alice, "d/b/1.txt", f"b1 v{version}\n")
+        _publish(alice, f"v{version}")
+        git(bob, "pull", "-q", "origin", "main")
+        run_dvx("pull", "d/b", cwd=bob)
+    pulled = run_dvx("pull", "d", cwd=bob)
+    assert pulled.code == 1 and "Skipped d/c/2.txt" in pulled.stderr, pulled.output
+    record = json.loads((bob / ".dvx/tmp/synced.json").read_text())["outputs"]["d"]
+    assert "base" not in record and "placed" not in record, record
+    seen = status_of(bob, "d")
+    assert (seen["workspace"], seen["modified"]) == ("modified", ["c/2.txt"]), seen
+    must("commit", "d", cwd=bob)
+    share(bob, "bob's c2")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d")["a/1.txt"] == "a1 v11\n"
+    assert _tree_of(carol, "d")["c/2.txt"] == "c2 by bob\n"
+
+
+def test_a_full_pull_skipping_a_file_changed_on_both_sides_keeps_it_a_conflict(team):
+    _, bob = _bob_pulled_a_of_v2(team)
+    edit(bob, "d/b/1.txt", "b1 by bob\n")  # alice changed it in v2 too
+    skipped = run_dvx("pull", "d", cwd=bob)
+    assert skipped.code == 1 and "Skipped d/b/1.txt" in skipped.stderr, skipped.output
+    refused = run_dvx("commit", "d", cwd=bob)
+    assert refused.code == 1 and "'b/1.txt' was changed here, and in Git" in refused.stderr
+
+
 def test_switching_branches_with_an_edit_in_the_way_keeps_the_record_small(team):
     alice = _six_files(team)
     must("install", cwd=alice)

@@ -26,7 +26,7 @@ from dvx.objects.cache import kept_message
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.sync_layers import placed_whole
+from dvx.ops.sync_layers import kept_as_placed, placed_whole
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
@@ -134,6 +134,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             repo.syncstate.flush()
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
+                skipped_from, missing = len(result.skipped), len(result.missing)
                 found = result.unchanged_found
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
@@ -143,8 +144,11 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                         continue
                 else:
                     _checkout_file(repo, target.output, force, result, relink)
+                kept = [path for path, _ in result.skipped[skipped_from:]] \
+                    if len(result.missing) == missing else None
                 _remember_synced(repo, target,
-                                 complete=len(result.skipped) + len(result.missing) == problems)
+                                 complete=len(result.skipped) + len(result.missing) == problems,
+                                 kept=kept)
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
@@ -199,17 +203,22 @@ def held_by_cache(repo: Repo, full: str, display: str) -> bool:
     return state is not None and repo.cache.exists(state.oid)
 
 
-def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
+def _remember_synced(repo: Repo, target: Target, complete: bool,
+                     kept: list[str] | None = None) -> None:
     """Record what the workspace now holds of the target's pointer (dvx/syncstate.py). A
     complete checkout placed all of it, or for a part of a directory, that part as well as
     what was placed of it before. An incomplete one of a directory placed an unknown share
     of the part: none of it counts as placed (its files compare as they are; the absent ones
     are not pulled, not deleted), and what the rest was synced to before is kept under it.
-    Recorded as incomplete first, the record of a directory moves to complete after."""
+    Recorded as incomplete first, the record of a directory moves to complete after.
+    `kept`: the paths a checkout of a whole directory skipped, when it placed everything
+    else. If the pointer kept each of them as it was placed, they are changes made here
+    alone, and the directory is synced whole (they compare as modified, as they are)."""
     pointer = target.output.pointer
     oid = pointer.oid
     before = repo.syncstate.get(target.output.path)
-    if target.subpath is None and complete:
+    if target.subpath is None and (complete or _only_changes_made_here(
+            repo, target.output, before, kept)):
         repo.syncstate.record(target.output.path,
                               Synced.whole(oid, pointer.is_dir, pointer.executable))
         return
@@ -231,6 +240,20 @@ def _remember_synced(repo: Repo, target: Target, complete: bool) -> None:
         log.warning("'%s' now holds parts of more versions than dvx keeps track of; until a "
                     "full `dvx pull %s` (or `dvx checkout %s`), status calls it changed both "
                     "here and in Git, and commit refuses it.", target.output.path, typed, typed)
+
+
+def _only_changes_made_here(repo: Repo, output: Output, before: Synced | None,
+                            kept: list[str] | None) -> bool:
+    """Are the paths `kept` (as checkout reports them) files of the directory `output` whose
+    version the pointer kept as it was placed, per the record `before`?"""
+    if kept is None or before is None or not output.pointer.is_dir or (
+            before.oid == output.pointer.oid and before.placed is None):  # whole already
+        return False
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    prefix = output.path + "/"
+    return tree is not None and all(
+        path.startswith(prefix) and kept_as_placed(repo, before, tree, path[len(prefix):])
+        for path in kept)
 
 
 def _placed_inside(recorded: list[str], output: Output) -> tuple[str, ...]:

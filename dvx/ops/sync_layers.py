@@ -102,6 +102,16 @@ def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEnt
     return (entry.oid, entry.executable) in versions
 
 
+def kept_as_placed(repo: Repo, synced: Synced, tree: Tree, path: str) -> bool:
+    """Did the pointer's version (manifest `tree`) keep `path` as a checkout last placed it,
+    per the record `synced` (or never placed it, nor has it)? Then what the workspace holds
+    there instead is a change made here alone, not one that undoes the pointer's."""
+    layer = synced.layer_for(path)
+    was = None if layer is None else _version_in(repo, layer, path)
+    wanted = tree.get(path)
+    return was == (None if wanted is None else (wanted.oid, wanted.executable))
+
+
 def version_tree(repo: Repo, oid: str) -> Tree | None:
     """The manifest of a version of a directory, if it is in the cache."""
     return load_tree(repo, Pointer("dir", repo.algo, oid, 0, 0))
