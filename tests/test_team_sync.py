@@ -901,6 +901,31 @@ def test_a_file_changed_on_both_sides_is_named_and_force_keeps_only_it_from_here
         "b/2.txt": "b2 v1\n", "c/1.txt": "c1 by bob\n", "c/2.txt": "c2 v1\n"}
 
 
+def test_a_file_git_deleted_and_changed_here_is_refused_with_advice_to_delete_it(team):
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    (alice / "d/a/1.txt").unlink()
+    edit(alice, "d/b/1.txt", "b1 by alice\n")
+    _publish(alice, "alice's change")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    edit(bob, "d/a/1.txt", "a1 by bob\n")  # the file alice deleted
+    edit(bob, "d/b/1.txt", "b1 by bob\n")  # the file alice changed
+    edit(bob, "d/c/1.txt", "c1 by bob\n")
+    refused = run_dvx("commit", "d", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert "`dvx checkout --force d/b/1.txt`" in refused.stderr
+    assert "`rm d/a/1.txt`" in refused.stderr and "--force d/a/1.txt" not in refused.stderr
+    must("checkout", "--force", "d/b/1.txt", cwd=bob)  # as advised
+    (bob / "d/a/1.txt").unlink()
+    must("commit", "d", cwd=bob)
+    share(bob, "bob's c1")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d") == {
+        "a/2.txt": "a2 v1\n", "b/1.txt": "b1 by alice\n", "b/2.txt": "b2 v1\n",
+        "c/1.txt": "c1 by bob\n", "c/2.txt": "c2 v1\n"}
+
+
 def test_data_whose_pointer_left_git_is_removed_when_in_the_cache_else_named(team):
     """As Git removes a file the new commit lacks: a branch switch or a teammate's `dvx move`
     takes the pointer away, and the data it named must not stay behind unignored, where

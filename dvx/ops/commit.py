@@ -169,11 +169,8 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
         raise ConflictError(_files_changed_on_both_sides(root, status), (
             f"Keep your version of {'it' if len(status.conflicts) == 1 else 'them'} with "
             f"`dvx commit --force {typed}` (your other changes are recorded too, and each "
-            "file you did not change takes the pointer's version), or take Git's with "
-            "`dvx checkout --force "
-            + " ".join(for_command(root, f"{path}/{name}")
-                       for name in status.conflicts[:_NAMED])
-            + ("` (and the others)" if len(status.conflicts) > _NAMED else "`")
+            f"file you did not change takes the pointer's version), or take Git's "
+            + _taking_git_s(root, status)
             + f"; your version is lost unless it is in the cache. `dvx checkout {typed}` "
             "places the rest of Git's changes and keeps yours."))
     in_git = f"its pointer now names {now} (it named {then} when this workspace was synced)" \
@@ -187,6 +184,21 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
 
 
 _NAMED = 5  # files named in a message, of a directory's files that conflict
+
+
+def _taking_git_s(root: str, status: OutputStatus) -> str:
+    """How to take Git's version of the files of a directory that conflict: a checkout of
+    those the pointer has, and deleting those it no longer has (a conflict listed as added
+    against the pointer), which no checkout names."""
+    named = status.conflicts[:_NAMED]
+    gone = [name for name in named if name in status.added]
+    kept = [name for name in named if name not in gone]
+    typed = [" ".join(for_command(root, f"{status.path}/{name}") for name in names)
+             for names in (kept, gone)]
+    ways = ([f"with `dvx checkout --force {typed[0]}`"] if kept else []) + (
+        [f"by deleting what Git deleted (`rm {typed[1]}`)"] if gone else [])
+    return " and ".join(ways) + (
+        " (and the others likewise)" if len(status.conflicts) > _NAMED else "")
 
 
 def _files_changed_on_both_sides(root: str, status: OutputStatus) -> str:
