@@ -901,6 +901,29 @@ def test_a_file_changed_on_both_sides_is_named_and_force_keeps_only_it_from_here
         "b/2.txt": "b2 v1\n", "c/1.txt": "c1 by bob\n", "c/2.txt": "c2 v1\n"}
 
 
+def test_a_directory_changed_here_and_in_git_asks_for_the_new_manifest_first(team):
+    """After `git pull` without a fetch, which of bob's changes are his cannot be told: he is
+    told to fetch, never offered a --force that fails or discards his edit."""
+    alice = _six_files(team)
+    bob = team.clone("bob")
+    edit(alice, "d/a/1.txt", "a1 by alice\n")
+    _publish(alice, "alice's change")
+    git(bob, "pull", "-q", "origin", "main")
+    edit(bob, "d/c/1.txt", "c1 by bob\n")
+    shown = run_dvx("status", cwd=bob).stdout
+    assert "`dvx fetch d`" in shown and "--force" not in shown, shown
+    for args in (("commit",), ("commit", "d")):
+        refused = run_dvx(*args, cwd=bob)
+        assert refused.code != 0 and "`dvx fetch d`" in refused.stderr, refused.output
+        assert "--force" not in refused.stderr
+    must("fetch", "d", cwd=bob)
+    must("commit", "d", cwd=bob)
+    share(bob, "bob's c1")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d")["a/1.txt"] == "a1 by alice\n"
+    assert _tree_of(carol, "d")["c/1.txt"] == "c1 by bob\n"
+
+
 def test_a_file_git_deleted_and_changed_here_is_refused_with_advice_to_delete_it(team):
     alice = _six_files(team)
     bob = team.clone("bob")

@@ -354,9 +354,14 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
            for o in result.outputs):  # perhaps left half-written by a stopped stage
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
-    if any(o.workspace == "modified" and o.pointer_moved for o in result.outputs):
+    if any(o.workspace == "modified" and o.pointer_moved and not o.new_manifest_missing
+           for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
+    unsorted = [for_command(root, o.path) for o in result.outputs if o.new_manifest_missing]
+    if unsorted:
+        out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "
+            "new version's manifest, to tell your changes from Git's)")
     if any(o.workspace == "outdated" and (o.pushed or o.in_cache) for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):

@@ -165,6 +165,12 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
             "names" + ("." if status.kind == "dir" else  # whose files --force never undoes
                        f"; {record_anyway} records the older data anyway."))
+    if status.new_manifest_missing:
+        raise MissingObjectError(
+            f"'{path}' changed both here and in Git: its pointer now names {now} (it named "
+            f"{then} when this workspace was synced), whose manifest is not in the cache, so "
+            "the changes made here cannot be told from those made in Git.",
+            f"Fetch it first with `dvx fetch {typed}`, then commit again.")
     if status.conflicts:
         raise ConflictError(_files_changed_on_both_sides(root, status), (
             f"Keep your version of {'it' if len(status.conflicts) == 1 else 'them'} with "

@@ -53,6 +53,9 @@ class OutputStatus:
     # A directory whose pointer moved, compared file by file with the versions placed before
     # (ops/sync_layers.py): `synced_oid` is set only for a conflict, or when nothing changed here
     by_file: bool = False
+    # A directory changed here whose pointer moved in Git to a version whose manifest is not
+    # in the cache: which changes are whose cannot be told until it is fetched
+    new_manifest_missing: bool = False
 
     @property
     def changed(self) -> bool:
@@ -165,6 +168,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
             _apply_layers(repo, output, result, synced)
         elif synced_before is not None and result.workspace == MODIFIED:
             result = _file_by_file(repo, output, synced_before) or result
+            result.new_manifest_missing = not result.by_file and load_tree(
+                repo, output.pointer, output.recorded_in) is None
     else:
         result = _file_status(repo, output, synced_before)
     result.pointer_oid = output.pointer.oid
