@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dvx.config import Config
@@ -129,10 +131,13 @@ class Repo:
     def config(self) -> Config:
         self._refuse_private_files_from_git()
         own_local = os.path.join(self.dvx_dir, "config.local")
+        # Weakly: a config holding this repository would make a cycle, which keeps the
+        # repository's `git cat-file` processes running until a garbage collection.
+        before_save = _weakly(self.exclude_temporaries)
         if self.shared_dvx_dir is None or os.path.exists(own_local):
-            return Config(self.dvx_dir, before_save=self.exclude_temporaries)
+            return Config(self.dvx_dir, before_save=before_save)
         return Config(self.dvx_dir, os.path.join(self.shared_dvx_dir, "config.local"),
-                      before_save=self.exclude_temporaries)
+                      before_save=before_save)
 
     # Read once per command: these sit on per-file paths (add, checkout), and the config
     # does not change while a command runs.
@@ -362,6 +367,17 @@ class Repo:
 
     def abspath(self, relpath: str) -> str:
         return join_posix(self.root, relpath)
+
+
+def _weakly(method: Callable[[], object]) -> Callable[[], object]:
+    """`method` (bound), called only while its object lives, without keeping it alive."""
+    ref = weakref.WeakMethod(method)
+
+    def call() -> object:
+        bound = ref()
+        return bound() if bound is not None else None
+
+    return call
 
 
 def _is_private(path: str) -> bool:
