@@ -540,3 +540,35 @@ def url_secrets(url: str) -> tuple[str, ...]:
     if password:
         values += [password, unquote(password)]
     return tuple(value for value in dict.fromkeys(values) if value)
+
+
+def network_failure(exc: OSError, url: str, server: str | None = None,
+                    seconds: float | None = None) -> str:
+    """Why a connection failed, naming the host (`server`, else the URL's) when it is the
+    host that is unknown or did not answer; a timeout says after how long (`seconds`)."""
+    import socket
+
+    host = server or _named_host(url)
+    why = str(exc.strerror or exc)
+    if isinstance(exc, TimeoutError) and not why:  # asyncio's timeouts say nothing
+        why = f"timed out after {seconds:g} s" if seconds else "timed out"
+    if isinstance(exc, socket.gaierror):
+        if not host:
+            return f"the host of its storage service was not found ({why})"
+        return f"its host '{host}' was not found ({why})"
+    if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
+        return f"{host} did not accept the connection ({why})"
+    return why
+
+
+def _named_host(url: str) -> str | None:
+    """The host a URL names; none for a bucket's URL (s3://BUCKET names a bucket, and its
+    client picks the host: the cloud's own without an `endpointurl`)."""
+    if "://" not in url:
+        return None
+    try:
+        if backend_for(url).bucket_kind:
+            return None
+        return urlsplit(url).hostname
+    except (ConfigError, ValueError):
+        return None

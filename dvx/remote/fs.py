@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dvx.errors import ConfigError, DvxError, RemoteError
+from dvx.errors import DvxError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -20,6 +20,7 @@ from dvx.remote.backends import (
     backend_for,
     bucket_of,
     is_secret,
+    network_failure,
     redact_url,
     s3_access,
     s3_root,
@@ -71,44 +72,12 @@ def refuse_private_directory(path: str, shown: str, name: str, hint: str | None 
 FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
-def network_failure(exc: OSError, url: str, server: str | None = None,
-                    seconds: float | None = None) -> str:
-    """Why a connection failed, naming the host (`server`, else the URL's) when it is the
-    host that is unknown or did not answer; a timeout says after how long (`seconds`)."""
-    import socket
-
-    host = server or _named_host(url)
-    why = str(exc.strerror or exc)
-    if isinstance(exc, TimeoutError) and not why:  # asyncio's timeouts say nothing
-        why = f"timed out after {seconds:g} s" if seconds else "timed out"
-    if isinstance(exc, socket.gaierror):
-        if not host:
-            return f"the host of its storage service was not found ({why})"
-        return f"its host '{host}' was not found ({why})"
-    if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
-        return f"{host} did not accept the connection ({why})"
-    return why
-
-
 def _option_naming(options: dict[str, str], filename: object) -> str | None:
     """The option (`keyfile`, `known_hosts`, ...) whose value is the local file `filename`."""
     if not isinstance(filename, str):
         return None
     return next((key for key, value in options.items()
                  if os.path.expanduser(value) == filename), None)
-
-
-def _named_host(url: str) -> str | None:
-    """The host a URL names; none for a bucket's URL (s3://BUCKET names a bucket, and its
-    client picks the host: the cloud's own without an `endpointurl`)."""
-    if "://" not in url:
-        return None
-    try:
-        if backend_for(url).bucket_kind:
-            return None
-        return urlsplit(url).hostname
-    except (ConfigError, ValueError):
-        return None
 
 
 CREDENTIAL_ERRORS = ("NoCredentialsError", "PartialCredentialsError", "ProfileNotFound")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dvx import fsutil
 from dvx.errors import CorruptObjectError, DvxError, FormatError, RemoteError
 from dvx.logs import get_logger
+from dvx.remote.backends import network_failure
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
 from dvx.remote.retry import Retrying, describe, with_retries
@@ -65,8 +66,6 @@ class Inventory:
         try:
             return Retrying(self.blobs, self.retries).names(INDEXES_DIR)
         except (ConnectionError, TimeoutError) as exc:
-            from dvx.remote.fs import network_failure
-
             raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
                               f"{network_failure(exc, self.blobs.root, self.blobs.server)}.",
                               "Check the network and the server, then run the command "

@@ -233,7 +233,7 @@ class RemoteLock:
         try:
             return self.blobs.details(LOCKS_DIR)
         except OSError as exc:
-            from dvx.remote.fs import network_failure
+            from dvx.remote.backends import network_failure
 
             raise RemoteError(f"Could not list the locks on remote {self.remote}: "
                               f"{network_failure(exc, self.remote, self.blobs.server)}.",

@@ -158,7 +158,8 @@ def _absent_loose(store: ObjectStore, oids: Collection[str], settings: Settings)
 
 def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     """One error for a remote that could not be asked anything, naming it and the way out."""
-    from dvx.remote.fs import is_credentials_error, network_failure, no_credentials
+    from dvx.remote.backends import network_failure
+    from dvx.remote.fs import is_credentials_error, no_credentials
 
     shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
     if is_credentials_error(exc):
