@@ -19,12 +19,14 @@ from tests.conftest import git, run_dvx, write
 from tests.team import Team, must, share
 
 TRAIN = """
-import json, time, yaml
+import json, os, time, yaml
 started = time.time()
 p = yaml.safe_load(open("params.yaml"))["train"]
 rows = open("data/raw.csv").read().split()
 if p.get("sleep"):
     import time; time.sleep(p["sleep"])
+while p.get("wait_for") and not os.path.exists(p["wait_for"]):  # until the test says go
+    time.sleep(0.05)
 if p.get("fail"):
     raise SystemExit(3)
 json.dump({"accuracy": round(1 - p["lr"] / (p["epochs"] + 1), 4), "rows": len(rows),
@@ -698,11 +700,13 @@ def test_entries_dropped_while_the_queue_runs_never_start(project):
     assert git(project, "for-each-ref", "refs/exps") == ""
 
 
-def test_queue_start_runs_what_is_queued_while_it_runs(project):
-    must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "first", cwd=project)
+def test_queue_start_runs_what_is_queued_while_it_runs(project, tmp_path):
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "first", cwd=project)
     runner = _queue_started(project, "first")
     try:
         must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "later", cwd=project)
+        go.touch()
         assert runner.wait(timeout=60) == 0
     finally:
         if runner.poll() is None:
@@ -713,9 +717,10 @@ def test_queue_start_runs_what_is_queued_while_it_runs(project):
     assert "later" in _show(project)
 
 
-def test_a_name_queued_again_while_the_queue_runs_is_run_again(project):
+def test_a_name_queued_again_while_the_queue_runs_is_run_again(project, tmp_path):
+    go = tmp_path / "go"
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "tryit", cwd=project)
-    must("exp", "run", "--queue", "-S", "+train.sleep=3", "-n", "slow", cwd=project)
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "slow", cwd=project)
     runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=project,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -727,6 +732,7 @@ def test_a_name_queued_again_while_the_queue_runs_is_run_again(project):
             time.sleep(0.1)
         assert states == {"tryit": "failed", "slow": "running"}, states
         must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "tryit", cwd=project)
+        go.touch()  # slow ends only now: the queue is still running when tryit is queued
         assert runner.wait(timeout=60) == 1  # the first tryit failed
     finally:
         if runner.poll() is None:
