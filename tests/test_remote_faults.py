@@ -379,6 +379,10 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):  # dvx hangs up once it knows: no report
+            super().handle()
+
     def answer(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.seen.append(self.command)
@@ -419,9 +423,9 @@ def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tm
         results = {command: results[command] for command in ("push", "status --remote")}
     for command, result in results.items():
         assert result.code == 1, (command, result.output)
-        # (in-process: the page server's own report of a dropped connection may come first)
-        assert f"ERROR: The remote 's3' does not answer like S3 at its endpoint {url}: " \
-            in result.stderr, (command, result.stderr)
+        assert result.stderr.startswith(
+            f"ERROR: The remote 's3' does not answer like S3 at its endpoint {url}: "), \
+            (command, result.stderr)
         assert "200 (text/html" in result.stderr
         assert "dvx remote modify s3 endpointurl URL" in result.stderr
         assert result.stderr.count("\n") == 1 and "Pushed" not in result.output
