@@ -370,7 +370,7 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
     """A web server on an S3 remote's endpoint (a console, a login page): 200 and the same
     page to every request, or, with `lists`, an empty S3 listing to listings."""
     protocol_version = "HTTP/1.1"
-    lists = False
+    lists = ""  # the namespace of the S3 listings it answers to listings; "": none, a page
     seen: ClassVar[list[str]] = []
 
     def __init__(self, *args: object, directory: str = "") -> None:  # serving() passes one
@@ -388,8 +388,8 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
         self.seen.append(self.command)
         body, kind = b"<html><body>Welcome to the portal</body></html>", "text/html"
         if self.lists and "list-type=2" in self.path:
-            body = (b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-                    b"<IsTruncated>false</IsTruncated></ListBucketResult>")
+            body = (f'<ListBucketResult xmlns="{self.lists}">'.encode()
+                    + b"<IsTruncated>false</IsTruncated></ListBucketResult>")
             kind = "application/xml"
         self.send_response(200)
         self.send_header("Content-Type", kind)
@@ -401,7 +401,9 @@ class _WebPage(http.server.BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = answer
 
 
-@pytest.mark.parametrize("lists", [False, True], ids=["page", "page-but-listings"])
+@pytest.mark.parametrize("lists", [  # a listing in any namespace is one (GCS's XML API has its own)
+    "", "http://s3.amazonaws.com/doc/2006-03-01/", "http://doc.s3.amazonaws.com/2006-03-01"],
+    ids=["page", "page-but-listings", "page-but-gcs-listings"])
 def test_an_s3_endpoint_that_is_a_web_page_is_an_error_not_a_store(repo, dvx, tmp_path,
                                                                    monkeypatch, lists):
     """Pages where a listing belongs would read as an empty remote; writes and existence

@@ -225,8 +225,9 @@ class FastS3:
             if response.status != 200:
                 raise _error(response.status, body, prefix_path)
             root = _xml_root(body)
-            namespace = f"{{{S3_XMLNS}}}" if root is not None and root.tag.startswith("{") \
-                else ""
+            # Any namespace: S3-compatible stores do not all use S3's (GCS's XML API has its own)
+            namespace = root.tag[: root.tag.index("}") + 1] \
+                if root is not None and root.tag.startswith("{") else ""
             if root is None or root.tag != f"{namespace}ListBucketResult":
                 raise self._not_s3(f"a listing of bucket '{bucket}' came back as",
                                    response, "not as S3's ListBucketResult")
