@@ -237,7 +237,8 @@ def test_going_back_to_a_file_where_the_directory_it_became_is_synced(repo, dvx)
     assert (repo / "f" / "mine").read_text() == "not in any cache\n"
 
 
-def test_a_directory_stays_when_the_file_git_made_of_it_is_not_in_the_cache(repo, dvx):
+def _commit_a_directory_then_a_file(repo, dvx) -> None:
+    """Two commits: `d` a tracked directory, then `d` a tracked file."""
     write(repo / "d" / "a", "in the directory\n")
     assert dvx("add", "d").code == 0
     _commit(repo, "a directory")
@@ -245,6 +246,10 @@ def test_a_directory_stays_when_the_file_git_made_of_it_is_not_in_the_cache(repo
     write(repo / "d", "the file\n")
     assert dvx("add", "d").code == 0
     _commit(repo, "now a file")
+
+
+def test_a_directory_stays_when_the_file_git_made_of_it_is_not_in_the_cache(repo, dvx):
+    _commit_a_directory_then_a_file(repo, dvx)
     git(repo, "checkout", "-q", "HEAD~1")
     assert dvx("checkout").code == 0
     file_object = repo / ".dvx/cache/files/xxh128" / _oid_path("the file\n")
@@ -270,13 +275,7 @@ def _workspace_status(dvx, path):
 def test_data_git_made_a_file_or_a_directory_is_outdated_while_it_holds_what_was_synced(
         repo, dvx, link_type):
     assert dvx("config", "cache.type", link_type).code == 0
-    write(repo / "d" / "a", "in the directory\n")
-    assert dvx("add", "d").code == 0
-    _commit(repo, "a directory")
-    shutil.rmtree(repo / "d")
-    write(repo / "d", "the file\n")
-    assert dvx("add", "d").code == 0
-    _commit(repo, "now a file")
+    _commit_a_directory_then_a_file(repo, dvx)
 
     git(repo, "checkout", "-q", "HEAD~1")  # the pointer names a directory, a file is here
     assert _workspace_status(dvx, "d") == "outdated"

@@ -602,8 +602,7 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
     must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "good", cwd=project)
     started = run_dvx("queue", "start", cwd=project)
     assert started.code == 1 and "'bad' failed" in started.stdout
-    states = {e["name"]: e["state"] for e in json.loads(
-        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    states = _queue_states(project)
     assert states == {"bad": "failed", "good": "done"}
     assert "exit code 3" in run_dvx("queue", "logs", "bad", cwd=project).stdout
     assert "good" in _show(project) and "bad" not in _show(project)
@@ -625,6 +624,12 @@ def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):
     assert _show(project)["tryit"]["params"]["params.yaml"]["train.lr"] == 0.2
     taken = run_dvx("exp", "run", "--queue", "-n", "tryit", cwd=project)
     assert taken.code == 2 and "called 'tryit' of this baseline exists" in taken.stderr
+
+
+def _queue_states(project) -> dict[str, str]:
+    """Each queue entry's state, by name, as `dvx queue status --json` gives it."""
+    return {e["name"]: e["state"] for e in json.loads(
+        run_dvx("queue", "status", "--json", cwd=project).stdout)}
 
 
 def _queue_started(project, name: str) -> subprocess.Popen:
@@ -694,8 +699,7 @@ def test_entries_dropped_while_the_queue_runs_never_start(project):
     finally:
         if runner.poll() is None:
             runner.send_signal(signal.SIGKILL)
-    states = {e["name"]: e["state"] for e in json.loads(
-        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    states = _queue_states(project)
     assert states == {"slow": "stopped", "q2": "stopped"}, states
     assert git(project, "for-each-ref", "refs/exps") == ""
 
@@ -711,8 +715,7 @@ def test_queue_start_runs_what_is_queued_while_it_runs(project, tmp_path):
     finally:
         if runner.poll() is None:
             runner.send_signal(signal.SIGKILL)
-    states = {e["name"]: e["state"] for e in json.loads(
-        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    states = _queue_states(project)
     assert states == {"first": "done", "later": "done"}, states
     assert "later" in _show(project)
 
@@ -727,8 +730,7 @@ def test_a_name_queued_again_while_the_queue_runs_is_run_again(project, tmp_path
         deadline = time.monotonic() + 30
         states: dict[str, str] = {}
         while time.monotonic() < deadline and states.get("slow") != "running":
-            states = {e["name"]: e["state"] for e in json.loads(
-                run_dvx("queue", "status", "--json", cwd=project).stdout)}
+            states = _queue_states(project)
             time.sleep(0.1)
         assert states == {"tryit": "failed", "slow": "running"}, states
         must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "tryit", cwd=project)
@@ -737,8 +739,7 @@ def test_a_name_queued_again_while_the_queue_runs_is_run_again(project, tmp_path
     finally:
         if runner.poll() is None:
             runner.send_signal(signal.SIGKILL)
-    states = {e["name"]: e["state"] for e in json.loads(
-        run_dvx("queue", "status", "--json", cwd=project).stdout)}
+    states = _queue_states(project)
     assert states == {"tryit": "done", "slow": "done"}, states
 
 
