@@ -29,6 +29,31 @@ def test_the_completion_script_completes_commands(repo):
     assert "plain,stage" in done.stdout and "plain,status" in done.stdout
 
 
+def test_doctor_reports_the_cache_link_types_and_remotes_without_changing_anything(
+        repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    before = sorted(p.relative_to(repo) for p in repo.rglob("*") if ".git" not in p.parts)
+    found = json.loads(dvx("doctor", "--json").stdout)
+    about = found["repository"]
+    assert about["root"] == str(repo) and about["git"] is True
+    assert about["cache"] == str(repo / ".dvx" / "cache")
+    assert about["link_types"]["copy"] is True and about["link_types"]["hardlink"] is True
+    assert about["remotes"] == [{"name": "storage", "url": str(store), "default": True}]
+    assert "local" in found["supports"] and found["dvx"]
+    assert sorted(p.relative_to(repo) for p in repo.rglob("*")
+                  if ".git" not in p.parts) == before  # the probe's files are gone
+    shown = dvx("version")
+    assert shown.code == 0 and "link types here: " in shown.stdout
+    assert "remote: storage" in shown.stdout and "(default)" in shown.stdout
+
+
+def test_version_outside_a_repository_says_so(tmp_path, dvx_proc):
+    shown = dvx_proc("version", cwd=tmp_path)
+    assert shown.code == 0 and "dvx: " in shown.stdout
+    assert "repository: none" in shown.stdout and "supports: " in shown.stdout
+
+
 def test_json_from_remove_move_and_dag(repo, dvx):
     write(repo / "a.txt", "a")
     assert dvx("add", "a.txt").code == 0

@@ -63,6 +63,24 @@ def test_ls_lists_git_and_dvx_files_at_a_revision(source, project):
     assert missing.code != 0 and "is not in" in missing.stderr
 
 
+def test_du_counts_data_not_pulled_by_entry_and_in_total(source, project):
+    team, alice = source
+    _new_version(alice)  # images/3.png: pushed, never in this reader's cache or workspace
+    rows = json.loads(run_dvx("du", str(team.origin), "--json", cwd=project).stdout)
+    by_path = {row["path"]: (row["size"], row["files"]) for row in rows}
+    assert by_path["images"] == (4 * len("image 0\n"), 4)
+    assert by_path["raw"][1] == 3  # the data, its pointer and the .gitignore naming it
+    assert rows[-1]["path"] == "." and rows[-1]["size"] == sum(
+        size for path, (size, _) in by_path.items() if path != ".")
+    tracked = json.loads(run_dvx("du", str(team.origin), "-s", "--dvx-only", "--rev", "v1",
+                                 "--json", cwd=project).stdout)
+    assert tracked == [{"path": ".", "size": 3 * 8 + 8, "files": 4}]
+    one = run_dvx("du", str(alice), "images/3.png", cwd=project)
+    assert one.code == 0 and one.stdout.split() == ["8", "B", "images/3.png"]
+    missing = run_dvx("du", str(alice), "nothing-here", cwd=project)
+    assert missing.code != 0 and "is not in" in missing.stderr
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -262,6 +262,8 @@ def _register_commands() -> None:
     for module in (project, data, sync, reuse, pipeline, metrics, exp, git):
         for command in module.COMMANDS:
             cli.add_command(command)
+        for alias, command in getattr(module, "ALIASES", {}).items():
+            cli.add_command(command, alias)
 
 
 _register_commands()

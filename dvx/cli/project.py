@@ -1,9 +1,8 @@
-"""Project commands: init, config, version."""
+"""Project commands: init, config, version (doctor), completion."""
 
 from __future__ import annotations
 
 import os
-import platform
 from typing import TYPE_CHECKING
 
 import click
@@ -12,6 +11,7 @@ from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.ui import emit_json, out, warn
 
 if TYPE_CHECKING:
+    from dvx.ops.doctor import Repository
     from dvx.repo import Repo
 
 
@@ -155,28 +155,54 @@ def _shown(key: str, value: str) -> str:
     return "***" if is_secret(key.rpartition(".")[2]) else redact_url(value)
 
 
-@click.command(epilog=example("dvx version"))
+@click.command(epilog=example("""
+dvx version
+dvx doctor --json      # the same report
+"""))
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
 def version(as_json: bool) -> None:
-    """Show the versions of dvx, Python and key libraries."""
-    from importlib.metadata import PackageNotFoundError
-    from importlib.metadata import version as package_version
+    """Show the versions of dvx, Python and key libraries, the remote kinds this installation
+    can use and, inside a repository, its cache, the filesystems of cache and workspace, the
+    link types that work between them, and its remotes (`dvx doctor` is the same command)."""
+    from dvx.errors import DvxError
+    from dvx.ops.doctor import report
 
-    from dvx import __version__
-
-    info = {"dvx": __version__, "python": platform.python_version(),
-            "platform": platform.platform()}
-    for package in ("fsspec", "xxhash", "gitpython", "click", "pyyaml", "s3fs", "sshfs"):
-        try:
-            info[package] = package_version(package)
-        except PackageNotFoundError:
-            info[package] = None  # type: ignore[assignment]
+    repo: Repo | None = None
+    outside = ""  # why there is no repository
+    try:
+        repo = open_repo()
+    except DvxError as exc:
+        outside = exc.message  # still a report: of the installation
+    found = report(repo)
     if as_json:
-        emit_json(info)
+        emit_json(found.as_dict())
         return
-    for name, value in info.items():
+    for name, value in found.versions.items():
         out(f"{name}: {value if value is not None else 'not installed'}")
+    out(f"supports: {', '.join(found.supports)}")
+    if found.repository is None:
+        out(f"repository: none ({outside})")
+    else:
+        _print_repository(found.repository)
+    for problem in found.problems:
+        warn(f"WARNING: {problem}")
+
+
+def _print_repository(about: Repository) -> None:
+    out(f"repository: {about.root}" + ("" if about.git else " (without Git)"))
+    out(f"workspace filesystem: {about.workspace_filesystem or 'unknown'}")
+    if about.cache is not None:
+        out(f"cache: {about.cache}")
+        out(f"cache filesystem: {about.cache_filesystem or 'unknown'}")
+        out(f"cache.type: {','.join(about.cache_type)}")
+        if about.link_types is None:
+            out("link types here: unknown (the cache does not exist yet)")
+        else:
+            out("link types here: " + ", ".join(
+                f"{name} {'yes' if works else 'no'}" for name, works in about.link_types.items()))
+    for remote in about.remotes:
+        out(f"remote: {remote.name} {remote.url}" + (" (default)" if remote.default else ""))
 
 
 @click.command(epilog=example("""
@@ -198,3 +224,4 @@ def completion(shell: str) -> None:
 
 
 COMMANDS = [init, config, version, completion]
+ALIASES = {"doctor": version}  # DVC's two names for one report

@@ -1,4 +1,4 @@
-"""Reuse commands: ls, get, import, update, get-url, import-url."""
+"""Reuse commands: ls, du, get, import, update, get-url, import-url."""
 
 from __future__ import annotations
 
@@ -53,16 +53,10 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
     of tracked directories."""
     import posixpath
 
-    from dvx.errors import DvxError, PathError
     from dvx.ops.source import Source
 
     entries = Source(url, rev).listing()
-    top = path.strip("/")
-    if top and top not in entries:
-        for name, info in entries.items():
-            if "unreadable" in info and top.startswith(name + "/"):
-                raise DvxError(f"'{top}' cannot be listed: {info['unreadable']}")
-        raise PathError(f"'{top}' is not in '{url}'.", "List the top with `dvx ls URL`.")
+    top = _check_listed(entries, path, url)
     if top and (entries[top]["type"] == "file" or "unreadable" in entries[top]):
         chosen = [entries[top]]  # a directory that cannot be read is named, not empty
     else:
@@ -84,6 +78,54 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
                 size, shown = "?", f"{shown} (unreadable)"
             out(f"{mark:<4} {size:>10}  {shown}")
     _report_unreadable(chosen)
+
+
+def _check_listed(entries: dict[str, dict[str, Any]], path: str, url: str) -> str:
+    """PATH as a key of `entries` ("" for the top), or the error saying why it is not one."""
+    from dvx.errors import DvxError, PathError
+
+    top = path.strip("/")
+    if top and top not in entries:
+        for name, info in entries.items():
+            if "unreadable" in info and top.startswith(name + "/"):
+                raise DvxError(f"'{top}' cannot be listed: {info['unreadable']}")
+        raise PathError(f"'{top}' is not in '{url}'.", "List the top with `dvx ls URL`.")
+    return top
+
+
+@click.command("du", epilog=example("""
+dvx du .                       # this repository, by top-level entry
+dvx du . data --dvx-only       # what dvx tracks in data/, by entry
+dvx du https://github.com/org/project -s --rev v1
+"""))
+@URL
+@click.argument("path", required=False, default="")
+@REV
+@click.option("-s", "--summarize", is_flag=True, help="Only the total of PATH.")
+@click.option("--dvx-only", is_flag=True, help="Count only what dvx tracks.")
+@click.option("--json", "as_json", is_flag=True, help="Output as JSON (sizes in bytes).")
+@common_options
+def du(url: str, path: str, rev: str | None, summarize: bool, dvx_only: bool,
+       as_json: bool) -> None:
+    """Show how much the files of the repository at URL (a Git URL or a local path) take: each
+    entry of PATH, then PATH's total, counting Git's files and dvx's tracked data as Git and
+    the pointers record them. Nothing is checked out or downloaded but the manifests of
+    tracked directories, so data not pulled counts too."""
+    from dvx.ops.source import Source
+    from dvx.ops.usage import disk_usage
+
+    entries = Source(url, rev).listing()
+    rows = disk_usage(entries, _check_listed(entries, path, url), summarize=summarize,
+                      dvx_only=dvx_only)
+    if as_json:
+        emit_json([{"path": row.path, "size": row.size, "files": row.files,
+                    **({"unreadable": list(row.unreadable)} if row.unreadable else {})}
+                   for row in rows])
+    else:
+        for row in rows:
+            out(f"{human_size(row.size) + ('+?' if row.unreadable else ''):>10}  {row.path}")
+    _report_unreadable([entries[name] for name in sorted({
+        name for row in rows for name in row.unreadable})])
 
 
 def _report_unreadable(chosen: list[dict[str, Any]]) -> None:
@@ -230,4 +272,4 @@ def _report_import(result: object) -> None:
         sys.exit(1)
 
 
-COMMANDS = [ls, get, import_, import_url, get_url, update]
+COMMANDS = [ls, du, get, import_, import_url, get_url, update]
