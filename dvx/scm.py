@@ -55,6 +55,18 @@ def git_environ(extra: dict[str, str] | None = None,
     return {**env, **(extra or {})}
 
 
+def git_version() -> str | None:
+    """The version of the `git` program dvx runs (None: there is none on PATH)."""
+    import subprocess
+
+    try:
+        said = subprocess.run(["git", "--version"], capture_output=True, text=True,
+                              check=True, timeout=30, env=git_environ()).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return said.strip().removeprefix("git version ") or None
+
+
 def own_index_file(root: str) -> str | None:
     """GIT_INDEX_FILE, as an absolute path, when it names a file in the Git directory of the
     work tree at `root`, else None. Git gives its hooks the index it commits from: a temporary

@@ -21,7 +21,9 @@ from dvx import fsutil
 if TYPE_CHECKING:
     from dvx.repo import Repo
 
-LIBRARIES = ("fsspec", "xxhash", "gitpython", "click", "pyyaml", "s3fs", "sshfs")
+# What dvx runs on, then what its optional remote kinds and plots need.
+LIBRARIES = ("fsspec", "xxhash", "click", "pyyaml", "ruamel.yaml", "pathspec", "tqdm", "s3fs",
+             "sshfs", "aiohttp", "gcsfs", "adlfs", "vl-convert-python")
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 
 
@@ -61,14 +63,15 @@ class Report:
 
 
 def versions() -> dict[str, str | None]:
-    """dvx's, Python's, the platform's and the key libraries' (None: not installed)."""
+    """dvx's, Python's, the platform's, Git's and the libraries' (None: not installed)."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as package_version
 
     from dvx import __version__
+    from dvx.scm import git_version
 
     found: dict[str, str | None] = {"dvx": __version__, "python": platform.python_version(),
-                                    "platform": platform.platform()}
+                                    "platform": platform.platform(), "git": git_version()}
     for package in LIBRARIES:
         try:
             found[package] = package_version(package)
