@@ -63,3 +63,17 @@ def test_check_mode_reports_a_stale_file_and_writing_fixes_it(
     assert stale.read_text(encoding="utf-8") == "old\n", "--check must not write"
     assert main([], output=stale) == 0
     assert main(["--check"], output=stale) == 0
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    """docs/guarantees.md names the test of each guarantee (other pages name some too): a
+    renamed or removed test must not leave a guarantee pointing at nothing."""
+    import re
+
+    named = {(path, name) for page in (ROOT / "docs").glob("*.md")
+             for path, name in re.findall(r"(tests/[\w/]+\.py)::(\w+)", page.read_text())}
+    assert len(named) > 100  # the pattern still finds them
+    missing = sorted(f"{path}::{name}" for path, name in named
+                     if not (ROOT / path).is_file() or not re.search(
+                         rf"^\s*(async )?def {name}\(", (ROOT / path).read_text(), re.M))
+    assert missing == [], "docs name tests that do not exist: " + ", ".join(missing)

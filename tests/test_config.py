@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from dvx.config import Config, split_key, validate
+from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
 
 
@@ -68,6 +68,9 @@ def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
     listed = dvx("config", "--list", "--show-origin").stdout
     assert ".dvx/config.local\tcache.type=copy" in listed.splitlines()
     assert dvx("config", "remote.nothing.retries").code == 2  # no such remote: nothing set
+    assert dvx("config", "--global", "core.lock_wait", "5").code == 0
+    globally = dvx("config", "--list", "--show-origin").stdout.splitlines()
+    assert f"{global_config_path()}\tcore.lock_wait=5" in globally  # its file, as the others
 
 
 

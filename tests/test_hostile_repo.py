@@ -644,7 +644,7 @@ def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
     url = {"another project's cache": f"file://{mine}/.dvx/cache",
            "the clone's .git": ".git/dvx"}[where]
     refused = run_dvx("remote", "add", "-d", "storage", url, cwd=hostile.origin)
-    assert refused.code == 1 and "private directory" in refused.stderr, refused.output
+    assert refused.code == 2 and "private directory" in refused.stderr, refused.output
     hostile.commit({".dvx/config": f'[core]\nremote = storage\n[remote "storage"]\nurl = {url}\n'})
     commands = [("pull",), ("push",), ("fetch",), ("gc", "-w", "-c", "storage", "-f", "--grace",
                                                    "0")]

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dvx.config import Config, split_key, validate
+from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import UsageError
 from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
@@ -29,7 +29,7 @@ DEFAULTS = {
     ("cache", "type"): "reflink,copy", ("cache", "dir"): "cache",
 }
 REMOTE_DEFAULTS = {"retries": "5", "timeout": f"{DEFAULT_TIMEOUT:g}"}
-FILES = {"global": "the global config", "project": ".dvx/config", "local": ".dvx/config.local"}
+FILES = {"project": ".dvx/config", "local": ".dvx/config.local"}  # the global one: its path
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class Setting:
 
     @property
     def origin(self) -> str:
+        if self.level == "global":
+            return global_config_path()
         return "default" if self.level == "default" else FILES[self.level]
 
 

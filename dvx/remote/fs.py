@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from dvx.errors import DvxError, RemoteError
+from dvx.errors import ConfigError, DvxError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -56,13 +56,14 @@ def refuse_private_directory(path: str, shown: str, name: str, hint: str | None 
                              ) -> None:
     """No remote lives in a repository's .dvx (its cache) or .git: a cloned configuration
     naming one could make `gc --remote` delete another project's objects, or `push` write
-    into a Git directory. `hint`: what to do instead (default: change the remote's URL)."""
+    into a Git directory. A configuration error (exit 2), wherever the URL came from.
+    `hint`: what to do instead (default: change the remote's URL)."""
     real = os.path.realpath(path)
     parts = real.split(os.sep)
     for depth, part in enumerate(parts):
         if part.lower() in PRIVATE_DIRECTORIES:
             private = os.sep.join(parts[:depth + 1])
-            raise RemoteError(f"The {shown} is the directory '{real}', in '{private}', a "
+            raise ConfigError(f"The {shown} is the directory '{real}', in '{private}', a "
                               "repository's private directory (its cache or Git's): no remote "
                               "lives there, and dvx never writes or deletes there for one.",
                               hint or "Point the remote at a directory of its own: `dvx remote "
