@@ -66,6 +66,19 @@ def test_stage_remove_takes_it_out_of_dvx_yaml_and_dvx_lock(repo, dvx):
     assert "/stats.json" not in (repo / ".gitignore").read_text()
 
 
+def test_stage_remove_prints_the_git_add_that_records_it(repo, dvx):
+    write(repo / "raw.txt", "r\n")
+    assert dvx("stage", "add", "-n", "a", "-d", "raw.txt", "-o", "out/a.txt",
+               "mkdir -p out; cp raw.txt out/a.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    removed = dvx("stage", "remove", "a")
+    assert removed.code == 0, removed.output
+    assert "To record this in Git, run:\n    git add dvx.yaml dvx.lock out/.gitignore" \
+        in removed.stdout
+
+
 def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n")
     assert dvx("stage", "add", "-n", "mk", "-o", "out",

@@ -157,7 +157,7 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
             + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
     if changed.kept:
         warn(kept_untracked(changed.kept))
-        out(f"To record this in Git, run:\n    {git_add(repo.root, changed.touched)}")
+    report_staging(repo.root, [], changed.touched)
 
 
 @click.command(epilog=example("""
