@@ -128,6 +128,21 @@ def test_a_failing_stage_keeps_its_lock_entry_caches_nothing_and_stops_what_foll
     assert (repo / "after.txt").read_text() == "v2\n"
 
 
+def test_each_command_of_a_list_is_shown_just_before_it_runs(repo, dvx_proc):
+    write(repo / "dvx.yaml", """\
+stages:
+  lst:
+    cmd: ["echo out-one; echo one > o.txt", "echo out-two; false", "echo never > n.txt"]
+    outs: [o.txt]
+""")
+    result = dvx_proc("repro", cwd=repo)
+    assert result.code == 1
+    assert result.stdout.splitlines() == [
+        "Running stage 'lst' (never run):", "> echo out-one; echo one > o.txt", "out-one",
+        "> echo out-two; false", "out-two"], "a command that never ran is never shown"
+    assert not (repo / "n.txt").exists()
+
+
 def test_a_stage_that_does_not_create_its_output_fails(repo, dvx):
     write(repo / "in.txt", "x")
     write(repo / "dvx.yaml", "stages:\n  lazy:\n    cmd: 'true'\n    deps: [in.txt]\n"

@@ -238,8 +238,10 @@ class _Reporter:
     def starting(self, stage: Stage, reasons: list[str]) -> None:
         if not self.quiet:
             self._say(f"Running stage '{stage.name}' ({'; '.join(reasons)}):")
-            for cmd in stage.cmd:
-                self._say(f"> {cmd}")
+
+    def command(self, stage: str, cmd: str) -> None:
+        if not self.quiet:
+            self._say(f"> {cmd}")
 
     def line(self, stage: str, text: str) -> None:
         self._say(f"[{stage}] {text}")

@@ -97,6 +97,9 @@ class _Watched:
         self.stages_done = True
         self.inner.starting(stage, reasons)
 
+    def command(self, stage: str, cmd: str) -> None:
+        self.inner.command(stage, cmd)
+
     def line(self, stage: str, text: str) -> None:
         self.inner.line(stage, text)
 

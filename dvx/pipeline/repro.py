@@ -146,6 +146,8 @@ class Reporter(Protocol):
 
     def starting(self, stage: Stage, reasons: list[str]) -> None: ...
 
+    def command(self, stage: str, cmd: str) -> None: ...
+
     def line(self, stage: str, text: str) -> None: ...
 
     def finished(self, result: StageResult) -> None: ...
@@ -161,6 +163,9 @@ class SilentReporter:
         pass
 
     def starting(self, stage: Stage, reasons: list[str]) -> None:
+        pass
+
+    def command(self, stage: str, cmd: str) -> None:
         pass
 
     def line(self, stage: str, text: str) -> None:
@@ -634,7 +639,8 @@ class _Scheduler:
             def on_line(text: str) -> None:
                 self.reporter.line(stage.name, text)
         cwd = self.repo.abspath(stage.wdir) if stage.wdir else self.repo.root
-        ran = self.runner.run(stage.cmd, cwd, on_line)
+        ran = self.runner.run(stage.cmd, cwd, on_line,
+                              lambda cmd: self.reporter.command(stage.name, cmd))
         if ran.exit_code != 0:
             why = (f"exit code {ran.exit_code}" if ran.exit_code > 0
                    else f"killed by signal {-ran.exit_code}")

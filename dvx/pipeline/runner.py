@@ -49,8 +49,13 @@ class Runner:
         self._stopping = False
 
     def run(self, cmds: tuple[str, ...], cwd: str,
-            on_line: Callable[[str], None] | None = None) -> CommandResult:
+            on_line: Callable[[str], None] | None = None,
+            on_command: Callable[[str], None] | None = None) -> CommandResult:
+        """Run `cmds` one after the other until one fails; `on_command` is told of each just
+        before it starts, so a command after a failing one is never said to run."""
         for cmd in cmds:
+            if on_command is not None:
+                on_command(cmd)
             code, left = self._run_one(cmd, cwd, on_line)
             if code != 0 or left:
                 return CommandResult(code, cmd, left)
