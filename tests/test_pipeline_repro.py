@@ -246,7 +246,8 @@ stages:
 """)
     result = dvx("repro")
     assert result.code == 0, result.output
-    assert "Stage 'pinned' is frozen" in result.stdout
+    assert "Stage 'pinned' is frozen, so repro never runs it, and its outputs are missing: " \
+        "pinned.txt." in result.stderr  # never run: nothing made them
     assert dvx("repro").code == 0
     assert (repo / "runs.log").read_text().split() == ["poll", "poll"]
     assert "poll: always changed" in dvx("status").stdout

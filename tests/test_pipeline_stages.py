@@ -31,6 +31,51 @@ def test_a_frozen_stage_never_runs_until_unfrozen(repo, dvx):
     assert missing.code == 2 and "no stage 'nope'" in missing.stderr
 
 
+FROZEN_FIRST = """\
+stages:
+  a:
+    cmd: cp raw.txt a.txt
+    deps: [raw.txt]
+    outs: [a.txt]
+    frozen: true
+  b:
+    cmd: cp a.txt b.txt
+    deps: [a.txt]
+    outs: [b.txt]
+"""
+
+
+def test_a_frozen_stage_lacking_its_outputs_is_never_called_up_to_date(repo, dvx):
+    write(repo / "raw.txt", "r\n")
+    write(repo / "dvx.yaml", FROZEN_FIRST)
+    alone = dvx("repro", "-f", "a")
+    assert alone.code == 0, alone.output
+    assert "up to date" not in alone.output
+    assert ("WARNING: Stage 'a' is frozen, so repro never runs it, and its outputs are missing: "
+            "a.txt. dvx.lock records no run that made it: `dvx unfreeze a` lets repro run it."
+            ) in alone.stderr
+    assert "Nothing to do" not in dvx("repro", "--dry", "a").output
+    downstream = dvx("repro", "-q", "b")
+    assert downstream.code == 1
+    assert ("Stage 'b' failed: missing dependencies: a.txt (an output of stage 'a', which is "
+            "frozen, so repro never runs it; dvx.lock records no run that made it: "
+            "`dvx unfreeze a` lets repro run it).") in downstream.stderr
+
+    assert dvx("unfreeze", "a").code == 0 and dvx("repro").code == 0
+    assert dvx("freeze", "a").code == 0
+    (repo / "a.txt").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a frozen")
+    ran = dvx("exp", "run")  # b's dependency is gone: the experiment fails, saying why
+    assert ran.code == 1
+    assert "`dvx checkout a.txt` (or `dvx pull a.txt` if the cache lacks it) brings what " \
+        "dvx.lock records, or `dvx unfreeze a` lets repro run it." in ran.stderr
+    assert dvx("checkout", "a.txt").code == 0
+    again = dvx("repro")
+    assert again.code == 0 and "Data and pipelines are up to date." in again.stdout
+    assert "WARNING" not in again.stderr
+
+
 def test_a_foreach_group_is_frozen_and_unfrozen_by_its_name(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
                              "      cmd: echo ${item} > ${item}.txt\n"

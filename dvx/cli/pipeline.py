@@ -257,6 +257,10 @@ class _Reporter:
             with self._lock:
                 warn(_sentence(f"Skipped stage '{result.name}': {result.error}"))
             return
+        if result.missing:  # a frozen stage's: repro cannot make them, so never quiet
+            with self._lock:
+                warn(f"WARNING: {result.note}")
+            return
         if self.quiet:
             return
         messages = {
@@ -359,16 +363,19 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Would restore '{s.name}' from the run-cache{why}")
         elif s.outcome == "would-check-out":
             out(f"Would check out the outputs dvx.lock records for '{s.name}'{why}")
+        elif s.outcome == "frozen" and s.missing:
+            warn(f"WARNING: {s.note}")
         elif s.outcome == "frozen":
             out(f"Stage '{s.name}' is frozen; not checked.")
         elif not is_quiet():
             out(f"Stage '{s.name}' is up to date.")
-    if all(s.outcome in ("up-to-date", "frozen") for s in result.stages):
+    if all(s.outcome in ("up-to-date", "frozen") and not s.missing for s in result.stages):
         out("Nothing to do: every stage is up to date.")
 
 
 def _print_summary(root: str, result: ReproResult) -> None:
-    if result.ok and all(s.outcome in ("up-to-date", "frozen") for s in result.stages):
+    if result.ok and all(s.outcome in ("up-to-date", "frozen") and not s.missing
+                         for s in result.stages):
         out("Data and pipelines are up to date.")
     if result.lock_written:
         out("Updated dvx.lock.")

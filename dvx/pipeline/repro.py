@@ -3,7 +3,7 @@ outputs changed, and record what they ran with in dvx.lock.
 
 For each selected stage, once every stage it depends on is done:
 
-    frozen                      -> never run
+    frozen                      -> never run (outputs it lacks are said, never made)
     up to date                  -> nothing (its run is recorded in the run-cache if it can be)
     up to date but for outputs whose dvx.lock entry moved in Git (`git pull`) while the
     workspace holds what dvx last placed there
@@ -93,6 +93,7 @@ class StageResult:
     record: runcache.RunRecord | None = None  # a run to remember in the run-cache
     note: str | None = None  # said after the stage (why its run is not kept, ...)
     to_link: list[ToLink] = field(default_factory=list)  # once dvx.lock names their objects
+    missing: list[str] = field(default_factory=list)  # outputs a frozen stage lacks
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
@@ -392,7 +393,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
     for name in selected:
         stage = dag.stages[name]
         if stage.frozen:
-            results[name] = StageResult(name, FROZEN)
+            results[name] = _frozen(repo, stage, locks.get(name))
             continue
         # What the real run finds once the upstream stages' outputs are checked out.
         checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
@@ -416,6 +417,52 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_RUN, reasons)
     repo.statcache.flush()
     return [results[n] for n in selected]
+
+
+def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
+    """A frozen stage is never run, so outputs it lacks stay missing: said, with the ways to
+    bring them, so that a pipeline lacking them is never called up to date."""
+    missing = [p for p in stage.out_paths if not os.path.lexists(repo.abspath(p))]
+    if not missing:
+        return StageResult(stage.name, FROZEN)
+    return StageResult(stage.name, FROZEN, missing=missing, note=(
+        f"Stage '{stage.name}' is frozen, so repro never runs it, and its outputs are "
+        f"missing: {', '.join(missing)}. {_frozen_ways_out(stage, missing, locked)}."))
+
+
+def _frozen_ways_out(stage: Stage, paths: list[str], locked: StageLock | None) -> str:
+    """How to get the outputs `paths` of frozen `stage` without repro: what dvx.lock records
+    of them comes from the cache or a remote; else only a run makes them."""
+    recorded = {o.path for o in locked.outs} if locked is not None else set()
+    brought = [p for p in paths if p in recorded]
+    unfreeze = f"`dvx unfreeze {stage.name.partition('@')[0]}` lets repro run it"
+    if not brought:
+        return f"{LOCK_FILE} records no run that made {_them(paths)}: {unfreeze}"
+    shown = " ".join(brought)
+    return (f"`dvx checkout {shown}` (or `dvx pull {shown}` if the cache lacks "
+            f"{_them(brought)}) brings what {LOCK_FILE} records, or {unfreeze}")
+
+
+def _them(paths: list[str]) -> str:
+    return "it" if len(paths) == 1 else "them"
+
+
+def _missing_inputs(dag: Dag, locks: dict[str, StageLock], stage: Stage, state: StageState
+                    ) -> str:
+    """Why a stage cannot run: the dependencies and params it lacks, each dependency with
+    the frozen stage that would make it, if one would."""
+    why = []
+    for dep in state.missing_deps:
+        frozen = [u for u in dag.order(dag.upstream[stage.name]) if dag.stages[u].frozen
+                  and any(overlaps(dep, o) for o in dag.stages[u].out_paths)]
+        if not frozen:
+            why.append(dep)
+            continue
+        maker = dag.stages[frozen[0]]
+        outs = [o for o in maker.out_paths if overlaps(dep, o)]
+        why.append(f"{dep} (an output of stage '{maker.name}', which is frozen, so repro never "
+                   f"runs it; {_frozen_ways_out(maker, outs, locks.get(maker.name))})")
+    return f"missing dependencies: {', '.join(why + state.missing_params)}"
 
 
 def _recorded_outputs(repo: Repo, stage: Stage) -> list[Target] | None:
@@ -547,7 +594,7 @@ class _Scheduler:
 
     def _decide_and_do(self, stage: Stage) -> StageResult:
         if stage.frozen:
-            return StageResult(stage.name, FROZEN)
+            return _frozen(self.repo, stage, self.locks.get(stage.name))
         state = stage_state(self.repo, stage, ParamsReader(self.repo.root))
         locked = self.locks.get(stage.name)
         reasons = ["forced"] if self.options.force else stale_reasons(
@@ -559,9 +606,8 @@ class _Scheduler:
             return StageResult(stage.name, UP_TO_DATE, record=self._record_of_current(
                 stage, state, locked))
         if state.missing_deps or state.missing_params:
-            missing = state.missing_deps + state.missing_params
             return StageResult(stage.name, FAILED, reasons,
-                               error=f"missing dependencies: {', '.join(missing)}")
+                               error=_missing_inputs(self.dag, self.locks, stage, state))
         if locked is not None and only_outdated(reasons):
             checked_out = self._check_out_recorded(stage, locked, reasons)
             if checked_out is not None:
