@@ -212,6 +212,22 @@ def test_targets_single_item_and_downstream(ml, dvx):
     assert result.code == 2 and "no stage named 'nope'" in result.stderr
 
 
+def test_a_dry_run_says_a_stage_would_fail_when_its_dependency_s_stage_is_left_out(ml, dvx):
+    lacks = ("missing dependencies: data/features (an output of stage 'featurize', which this "
+             "run leaves out: `dvx repro train` runs it first).")
+    dry = dvx("repro", "--dry", "-s", "train")
+    assert dry.code == 0 and dry.stdout == f"Would fail stage 'train': {lacks}\n"
+    dry = dvx("repro", "--dry", "--downstream", "train")
+    assert dry.stdout.splitlines() == [f"Would fail stage 'train': {lacks}",
+                                       "Would skip stage 'evaluate': upstream stage 'train' "
+                                       "would fail."]
+    real = dvx("repro", "-s", "train")
+    assert real.code == 1 and f"Stage 'train' failed: {lacks}" in real.stderr
+    assert runs(ml) == []
+    dry = dvx("repro", "--dry", "train")  # featurize would make it first
+    assert "Would run stage 'train'" in dry.stdout and "fail" not in dry.stdout
+
+
 def test_a_stage_may_be_named_as_in_dvc_with_its_file(ml, dvx):
     assert dvx("repro", "dvx.yaml:featurize").code == 0
     assert runs(ml) == ["prepare", "featurize"]

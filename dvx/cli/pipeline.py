@@ -361,6 +361,10 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Would run stage '{s.name}'{why}")
         elif s.outcome == "would-restore":
             out(f"Would restore '{s.name}' from the run-cache{why}")
+        elif s.outcome == "would-fail":
+            out(f"Would fail stage '{s.name}': {s.error}.")
+        elif s.outcome == "would-skip":
+            out(f"Would skip stage '{s.name}': {s.error}.")
         elif s.outcome == "would-check-out":
             out(f"Would check out the outputs dvx.lock records for '{s.name}'{why}")
         elif s.outcome == "frozen" and s.missing:

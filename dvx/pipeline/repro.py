@@ -77,6 +77,8 @@ log = get_logger(__name__)
 RAN, RESTORED, UP_TO_DATE, FROZEN = "ran", "restored", "up-to-date", "frozen"
 FAILED, SKIPPED = "failed", "skipped"
 WOULD_RUN, WOULD_RESTORE = "would-run", "would-restore"
+# --dry: a stage lacking inputs no selected stage would make, and the stages after it
+WOULD_FAIL, WOULD_SKIP = "would-fail", "would-skip"
 # up to date but for outputs dvx.lock records since `git pull`: checked out, never run over
 CHECKED_OUT, WOULD_CHECK_OUT = "checked-out", "would-check-out"
 OK = (RAN, RESTORED, CHECKED_OUT, UP_TO_DATE, FROZEN, WOULD_RUN, WOULD_RESTORE, WOULD_CHECK_OUT)
@@ -395,6 +397,12 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         if stage.frozen:
             results[name] = _frozen(repo, stage, locks.get(name))
             continue
+        blocked = [u for u in dag.order(dag.upstream[name] & set(selected))
+                   if results[u].outcome in (WOULD_FAIL, WOULD_SKIP)]
+        if blocked:
+            results[name] = StageResult(name, WOULD_SKIP, error=f"upstream stage '{blocked[0]}' "
+                                        "would fail")
+            continue
         # What the real run finds once the upstream stages' outputs are checked out.
         checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
                        if results[u].outcome == WOULD_CHECK_OUT}
@@ -405,8 +413,12 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
                          if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
+        lacking = _lacking_in_dry_run(dag, selected, results, stage, state)
         if not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
+        elif lacking is not None:
+            results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
+                dag, selected, locks, stage, lacking))
         elif (not options.force and only_outdated(reasons)
               and _recorded_outputs(repo, stage) is not None):
             results[name] = StageResult(name, WOULD_CHECK_OUT, reasons)
@@ -417,6 +429,19 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_RUN, reasons)
     repo.statcache.flush()
     return [results[n] for n in selected]
+
+
+def _lacking_in_dry_run(dag: Dag, selected: list[str], results: dict[str, StageResult],
+                        stage: Stage, state: StageState) -> StageState | None:
+    """The inputs the stage would still lack when its turn came (missing now, and no selected
+    stage before it would make them): the real run would fail it. None if it lacks none."""
+    made = [o for u in dag.upstream[stage.name] & set(selected)
+            if results[u].outcome in (WOULD_RUN, WOULD_RESTORE, WOULD_CHECK_OUT)
+            for o in dag.stages[u].out_paths]
+    deps = [d for d in state.missing_deps if not any(overlaps(d, o) for o in made)]
+    if not deps and not state.missing_params:
+        return None
+    return replace(state, missing_deps=deps)
 
 
 def _frozen(repo: Repo, stage: Stage, locked: StageLock | None) -> StageResult:
@@ -447,21 +472,24 @@ def _them(paths: list[str]) -> str:
     return "it" if len(paths) == 1 else "them"
 
 
-def _missing_inputs(dag: Dag, locks: dict[str, StageLock], stage: Stage, state: StageState
-                    ) -> str:
+def _missing_inputs(dag: Dag, selected: list[str], locks: dict[str, StageLock], stage: Stage,
+                    state: StageState) -> str:
     """Why a stage cannot run: the dependencies and params it lacks, each dependency with
-    the frozen stage that would make it, if one would."""
+    the stage that would make it when that stage is frozen or left out of this run."""
     why = []
     for dep in state.missing_deps:
-        frozen = [u for u in dag.order(dag.upstream[stage.name]) if dag.stages[u].frozen
-                  and any(overlaps(dep, o) for o in dag.stages[u].out_paths)]
-        if not frozen:
+        makers = [u for u in dag.order(dag.upstream[stage.name])
+                  if any(overlaps(dep, o) for o in dag.stages[u].out_paths)]
+        maker = dag.stages[makers[0]] if makers else None
+        if maker is not None and maker.frozen:
+            outs = [o for o in maker.out_paths if overlaps(dep, o)]
+            why.append(f"{dep} (an output of stage '{maker.name}', which is frozen, so repro "
+                       f"never runs it; {_frozen_ways_out(maker, outs, locks.get(maker.name))})")
+        elif maker is not None and maker.name not in selected:
+            why.append(f"{dep} (an output of stage '{maker.name}', which this run leaves out: "
+                       f"`dvx repro {stage.name}` runs it first)")
+        else:
             why.append(dep)
-            continue
-        maker = dag.stages[frozen[0]]
-        outs = [o for o in maker.out_paths if overlaps(dep, o)]
-        why.append(f"{dep} (an output of stage '{maker.name}', which is frozen, so repro never "
-                   f"runs it; {_frozen_ways_out(maker, outs, locks.get(maker.name))})")
     return f"missing dependencies: {', '.join(why + state.missing_params)}"
 
 
@@ -607,7 +635,8 @@ class _Scheduler:
                 stage, state, locked))
         if state.missing_deps or state.missing_params:
             return StageResult(stage.name, FAILED, reasons,
-                               error=_missing_inputs(self.dag, self.locks, stage, state))
+                               error=_missing_inputs(self.dag, self.selected, self.locks,
+                                                     stage, state))
         if locked is not None and only_outdated(reasons):
             checked_out = self._check_out_recorded(stage, locked, reasons)
             if checked_out is not None:
