@@ -12,6 +12,8 @@ import pytest
 from conftest import git, write
 from pipeline_kit import make_ml_repo, runs
 
+from dvx.lockfile import read_lock
+
 ALL = ["prepare", "featurize", "train", "evaluate", "stats"]
 
 
@@ -226,6 +228,37 @@ def test_a_dry_run_says_a_stage_would_fail_when_its_dependency_s_stage_is_left_o
     assert runs(ml) == []
     dry = dvx("repro", "--dry", "train")  # featurize would make it first
     assert "Would run stage 'train'" in dry.stdout and "fail" not in dry.stdout
+
+
+def test_repro_drops_the_lock_entries_of_stages_gone_from_dvx_yaml(repo, dvx):
+    stage = "  {0}:\n    cmd: echo {1} > {1}.txt\n    outs: [{1}.txt]\n"
+    group = ("  build:\n    foreach: [{}]\n    do:\n      cmd: echo ${{item}} > ${{item}}.txt\n"
+             "      outs: ['${{item}}.txt']\n")
+    write(repo / "dvx.yaml", "stages:\n" + stage.format("keep", "k") + stage.format("gone", "g")
+          + stage.format("old", "o") + group.format("us, eu"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "dvx.yaml", "stages:\n  keep: [\n")  # unreadable: nothing is dropped
+    assert dvx("repro").code != 0 and (repo / "dvx.lock").read_bytes() == lock
+    write(repo / "dvx.yaml", "stages:\n" + stage.format("keep", "k")
+          + stage.format("renamed", "o") + group.format("us"))
+    dropping = ("dvx.lock entries of 'build@eu', 'gone', 'old', no longer in dvx.yaml; Git "
+                "{} their outputs again: eu.txt, g.txt.")
+    dry = dvx("repro", "--dry", "keep")
+    assert f"Would drop the {dropping.format('would see')}" in dry.stdout
+    assert (repo / "dvx.lock").read_bytes() == lock
+    result = dvx("repro", "keep")
+    assert result.code == 0, result.output
+    assert f"Dropped the {dropping.format('sees')}" in result.stdout
+    assert "git add dvx.lock .gitignore" in result.stdout
+    assert sorted(read_lock(str(repo), "xxh128")) == ["build@us", "keep"]
+    assert (repo / ".gitignore").read_text().split() == ["/k.txt", "/o.txt", "/us.txt"]
+    assert (repo / "g.txt").read_text() == "g\n" and (repo / "eu.txt").exists()
+    (repo / "g.txt").unlink()
+    assert "g.txt" not in dvx("status").output
+    assert dvx("checkout").code == 0 and not (repo / "g.txt").exists()
 
 
 def test_a_stage_may_be_named_as_in_dvc_with_its_file(ml, dvx):

@@ -355,6 +355,8 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
 def _print_dry(result: ReproResult) -> None:
     for path in result.committed:
         out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
+    if result.dropped:
+        out(_dropped(result, dry=True))
     for s in result.stages:
         why = f": {'; '.join(s.reasons)}" if s.reasons else ""
         if s.outcome == "would-run":
@@ -373,11 +375,25 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Stage '{s.name}' is frozen; not checked.")
         elif not is_quiet():
             out(f"Stage '{s.name}' is up to date.")
-    if all(s.outcome in ("up-to-date", "frozen") and not s.missing for s in result.stages):
+    if not result.dropped and all(s.outcome in ("up-to-date", "frozen") and not s.missing
+                                  for s in result.stages):
         out("Nothing to do: every stage is up to date.")
 
 
+def _dropped(result: ReproResult, dry: bool) -> str:
+    """What dropping the dvx.lock entries of stages gone from dvx.yaml does (or would do)."""
+    entries, its = ("entry", "its") if len(result.dropped) == 1 else ("entries", "their")
+    text = (f"{'Would drop' if dry else 'Dropped'} the dvx.lock {entries} of "
+            f"{', '.join(repr(n) for n in result.dropped)}, no longer in dvx.yaml")
+    if result.unignored:
+        text += (f"; Git {'would see' if dry else 'sees'} {its} outputs again: "
+                 f"{', '.join(result.unignored)}")
+    return text + "."
+
+
 def _print_summary(root: str, result: ReproResult) -> None:
+    if result.dropped:
+        out(_dropped(result, dry=False))
     if result.ok and all(s.outcome in ("up-to-date", "frozen") and not s.missing
                          for s in result.stages):
         out("Data and pipelines are up to date.")

@@ -111,6 +111,10 @@ class ReproResult:
     pulled: Any = None  # the SyncResult of --pull
     problems: list[str] = field(default_factory=list)
     committed: list[str] = field(default_factory=list)  # tracked inputs recorded (--dry: to be)
+    # the dvx.lock entries of stages gone from dvx.yaml, and their outputs Git sees again
+    # (--dry: to be)
+    dropped: list[str] = field(default_factory=list)
+    unignored: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +123,8 @@ class ReproResult:
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
-                "committed_inputs": self.committed, "problems": self.problems,
+                "committed_inputs": self.committed, "dropped_stages": self.dropped,
+                "problems": self.problems,
                 **({"pulled": self.pulled.to_json()} if self.pulled is not None else {})}
 
 
@@ -224,10 +229,15 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected)
         result.committed = [o.path for o in inputs]
+        result.dropped = sorted(n for n in locks if n not in dag.stages)
+        result.unignored = _outputs_of_gone(dag, locks, result.dropped)
         if options.dry:
             result.stages = _dry_run(repo, dag, selected, locks, options)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
+        if result.dropped:
+            touched += _drop_gone(repo, locks, result.dropped, result.unignored)
+            result.lock_written = True
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched)
@@ -236,7 +246,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
-        result.lock_written = scheduler.lock_written
+        result.lock_written = result.lock_written or scheduler.lock_written
         _stage_in_git(repo, touched + scheduler.touched, result)
     return result
 
@@ -344,6 +354,32 @@ def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list
         reporter.committed(output.path)
         touched += [output.pointer_path, posixpath.join(posixpath.dirname(output.path),
                                                         ".gitignore")]
+    return touched
+
+
+def _outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
+    """The cached outputs the dvx.lock entries of stages `gone` from dvx.yaml record, and no
+    stage of dvx.yaml has: once the entries are dropped, no longer dvx's data."""
+    outputs = {o.path for s in dag.stages.values() for o in s.outs}
+    return sorted({o.path for n in gone for o in locks[n].outs
+                   if o.cache and o.path not in outputs})
+
+
+def _drop_gone(repo: Repo, locks: dict[str, StageLock], gone: list[str], unignored: list[str]
+               ) -> list[str]:
+    """Take out of dvx.lock (and `locks`) the entries of stages gone from dvx.yaml (which
+    loaded: a dvx.yaml that does not load stops repro before this), as `dvx stage remove`
+    does: their outputs `unignored` stay in the workspace, no longer ignored by Git. The
+    files to stage in Git."""
+    for name in gone:
+        del locks[name]
+    LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
+    touched = [LOCK_FILE]  # its bytes changed: it named them
+    for path in unignored:
+        if gitignore.remove_entry(repo.abspath(path)):
+            touched.append(posixpath.join(posixpath.dirname(path), ".gitignore"))
+        repo.syncstate.forget(path)
+    repo.syncstate.flush()
     return touched
 
 
