@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import write
+from conftest import git, write
 
 USER_FILE = """\
 # Our pipeline. Keep the stages in data-flow order.
@@ -124,6 +124,25 @@ stages:
   evaluate: {cmd: x, deps: [model, features], outs: [metrics]}
   stats: {cmd: x, deps: [raw.csv], outs: [stats]}
 """
+
+
+def test_an_output_a_replaced_stage_drops_is_git_s_again_once_repro_records_it(repo, dvx):
+    write(repo / "raw.txt", "r\n")
+    assert dvx("stage", "add", "-n", "a", "-d", "raw.txt", "-o", "old.txt",
+               "cp raw.txt old.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    assert dvx("stage", "add", "-f", "-n", "a", "-d", "raw.txt", "-o", "new.txt",
+               "cp raw.txt new.txt").code == 0
+    status = dvx("status").stdout
+    assert "a: changed command; missing outs: new.txt; dropped outs: old.txt" in status
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "git add .gitignore dvx.lock" in result.stdout
+    assert (repo / ".gitignore").read_text().split() == ["/new.txt"]
+    assert git(repo, "status", "--short", "old.txt") == "?? old.txt\n"  # the user's to delete
+    assert "old.txt" not in dvx("status").output
 
 
 def test_dag_ascii_dot_and_mermaid(repo, dvx):

@@ -826,6 +826,18 @@ class _Scheduler:
             if changed:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
 
+    def _release_dropped(self, stage: Stage, old: StageLock | None) -> None:
+        """Once dvx.lock no longer records them: the cached outputs `old` recorded that the
+        stage dropped (and no stage of dvx.yaml has) lose their .gitignore entries, as with
+        `dvx stage remove`, so Git sees them again."""
+        outputs = {o.path for s in self.dag.stages.values() for o in s.outs}
+        for out in old.outs if old is not None else ():
+            if not out.cache or out.path in outputs:
+                continue
+            if gitignore.remove_entry(self.repo.abspath(out.path)):
+                self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
+            self.repo.syncstate.forget(out.path)
+
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
         if result.lock is not None:
@@ -843,15 +855,16 @@ class _Scheduler:
             # Outputs Git tracks (metrics, plots: cache: false) may have changed: the git add
             # hint and autostage take those that did (see _stage_in_git).
             self.touched += [o.path for o in stage.outs if not o.cache]
-            if not self.lock_writer.same_entry(result.name, self.locks.get(result.name),
-                                               result.lock):
-                self._record_outputs(self.locks.get(result.name), result.lock)
+            old = self.locks.get(result.name)
+            if not self.lock_writer.same_entry(result.name, old, result.lock):
+                self._record_outputs(old, result.lock)
                 self.locks[result.name] = result.lock
                 kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
                 faults.point("repro.before_lock_write")
                 if self.lock_writer.write(kept):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
+                self._release_dropped(stage, old)
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)

@@ -274,10 +274,14 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     if params:
         reasons.append(_listed("changed params", params))
     missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked)
+    dropped_outs = [p for p in changed_outs if p not in stage.out_paths]  # not outputs now
+    changed_outs = [p for p in changed_outs if p in stage.out_paths]
     if missing_outs:
         reasons.append(_listed("missing outs", missing_outs))
     if changed_outs:
         reasons.append(_listed("changed outs", changed_outs))
+    if dropped_outs:
+        reasons.append(_listed("dropped outs", dropped_outs))
     if outdated_outs:
         reasons.append(_listed(OUTDATED_OUTS, outdated_outs))
     return reasons
