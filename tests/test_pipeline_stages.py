@@ -27,8 +27,9 @@ def test_a_frozen_stage_never_runs_until_unfrozen(repo, dvx):
     assert "frozen" not in (repo / "dvx.yaml").read_text()
     assert dvx("repro").code == 0
     assert runs(repo)[len(before):] == ["train", "evaluate"]
-    missing = dvx("freeze", "nope")
+    missing = dvx("freeze", "evaluate", "nope")  # every name is checked before any changes
     assert missing.code == 2 and "no stage 'nope'" in missing.stderr
+    assert "frozen" not in (repo / "dvx.yaml").read_text()
 
 
 FROZEN_FIRST = """\

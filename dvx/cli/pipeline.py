@@ -183,9 +183,12 @@ def unfreeze(names: tuple[str, ...]) -> None:
 
 def _set_frozen(names: tuple[str, ...], frozen: bool) -> None:
     from dvx.pipeline.spec import stage_target
+    from dvx.pipeline.stages import check_named
     from dvx.pipeline.stages import freeze as do_freeze
 
     repo = open_repo()
+    for name in map(stage_target, names):  # all known before any changes
+        check_named(repo, name)
     for name in map(stage_target, names):
         changed = do_freeze(repo, name, frozen)
         if not is_quiet():

@@ -620,10 +620,11 @@ class _Scheduler:
         left them, possibly half-written, and nothing of them is recorded."""
         terminated = isinstance(exc, Terminated)
         outs = [o for n in names for o in self.dag.stages[n].out_paths]
-        which = ", ".join(f"'{n}'" for n in names)
+        which, command = ("stage", "command") if len(names) == 1 else ("stages", "commands")
+        which += " " + ", ".join(f"'{n}'" for n in names)
         stopped = Interrupted(
-            f"{'Terminated' if terminated else 'Interrupted'}. Stopped stage {which}, whose "
-            "outputs stay as the command left them, maybe partial, and are not recorded in "
+            f"{'Terminated' if terminated else 'Interrupted'}. Stopped {which}, whose "
+            f"outputs stay as the {command} left them, maybe partial, and are not recorded in "
             f"dvx.lock or the cache: {', '.join(outs)}.",
             "`dvx repro` runs the stopped stages again; the stages done before are recorded.")
         if terminated:

@@ -40,8 +40,13 @@ def _stages_named(repo: Repo, name: str) -> list[Stage]:
 
 def freeze(repo: Repo, name: str, frozen: bool = True) -> bool:
     """A frozen stage is never run by `repro` (nor checked: its outputs stay as recorded)."""
-    _stages_named(repo, name.partition("@")[0])
+    check_named(repo, name)
     return editor.set_frozen(repo, name, frozen)
+
+
+def check_named(repo: Repo, name: str) -> None:
+    """Refuse a name no stage (or foreach/matrix group) of dvx.yaml has."""
+    _stages_named(repo, name.partition("@")[0])
 
 
 def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = False
