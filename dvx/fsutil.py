@@ -432,6 +432,29 @@ def open_regular(path: str, follow_links: bool = True) -> tuple[int, os.stat_res
     return fd, st
 
 
+def open_for_writing_elsewhere(fd: int) -> bool:
+    """Has some process the file open at `fd` (opened read-only here) open for writing?
+    Asked with a read lease, which Linux refuses (EAGAIN) exactly then, released at once. False
+    where that cannot be asked (another system, a filesystem without leases, a file of another
+    user): then nothing is known. A lease broken while held signals its holder: the signal is
+    made one whose default is to be ignored (SIGURG), not SIGIO, which would end the process."""
+    import fcntl
+    import signal
+
+    set_lease = getattr(fcntl, "F_SETLEASE", None)
+    set_sig = getattr(fcntl, "F_SETSIG", None)
+    if set_lease is None or set_sig is None:
+        return False
+    try:
+        fcntl.fcntl(fd, set_sig, signal.SIGURG)
+        fcntl.fcntl(fd, set_lease, fcntl.F_RDLCK)
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, set_lease, fcntl.F_UNLCK)
+    return False
+
+
 def _not_regular(path: str) -> NotRegularFileError:
     return NotRegularFileError(errno.ENXIO, "not a regular file (a FIFO, socket or device)",
                                path)

@@ -145,25 +145,34 @@ def hash_file(path: str, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = No
     """
     fd, before = open_regular(path)
     try:
-        faults.point("hash_file.after_open")
-        hasher = get_algorithm(algo).new()
-        buffer = _thread_buffer()
-        size = 0
-        with memoryview(buffer) as view:
-            while True:
-                n = os.readv(fd, [buffer])
-                if not n:
-                    break
-                hasher.update(view[:n])
-                size += n
-                if on_bytes is not None:
-                    on_bytes(n)
-                if size == before.st_size and changed_is_error:
-                    break  # the end, unless it grew: check_unchanged tells
-        if changed_is_error:
-            check_unchanged(fd, before, size, path)
+        return hash_open_file(fd, before, path, algo, on_bytes, changed_is_error)
     finally:
         os.close(fd)
+
+
+def hash_open_file(fd: int, before: os.stat_result, path: str, algo: str = DEFAULT_ALGO,
+                   on_bytes: OnBytes | None = None, changed_is_error: bool = True
+                   ) -> tuple[str, int]:
+    """`hash_file` of the file open at `fd` (from its start), whose fstat when it was opened
+    is `before`; `path` names it in errors. The caller keeps `fd`, so what it does next (link
+    it into the cache) is done to the very file that was hashed."""
+    faults.point("hash_file.after_open")
+    hasher = get_algorithm(algo).new()
+    buffer = _thread_buffer()
+    size = 0
+    with memoryview(buffer) as view:
+        while True:
+            n = os.readv(fd, [buffer])
+            if not n:
+                break
+            hasher.update(view[:n])
+            size += n
+            if on_bytes is not None:
+                on_bytes(n)
+            if size == before.st_size and changed_is_error:
+                break  # the end, unless it grew: check_unchanged tells
+    if changed_is_error:
+        check_unchanged(fd, before, size, path)
     return hasher.hexdigest(), size
 
 

@@ -606,3 +606,59 @@ def test_add_in_a_folder_a_sparse_checkout_leaves_out_keeps_its_tracked_gitignor
     write(sparse / "db" / "w.bin", "more")
     assert "Staged in Git: db/w.bin.dvx db/.gitignore" in must("add", "db/w.bin", cwd=sparse)
     assert git(sparse, "show", ":db/.gitignore") == "/y.bin\n/z.bin\n/w.bin\n"
+
+
+def test_a_file_saved_by_rename_while_it_is_hard_linked_is_never_stored_under_the_old_oid(
+        repo, dvx):
+    """An editor saves a new version (written aside, renamed over the file) after dvx hashed
+    the old one and before it links the file into the cache: the object stored under the
+    pointer's oid holds exactly the bytes that oid names."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    old, new = os.urandom(64 << 10), os.urandom(64 << 10)
+    write(repo / "f", old)
+    adding = stopped_at("cache.hardlink.before_link", "add f", repo)
+    write(repo / ".f.new", new)
+    os.rename(repo / ".f.new", repo / "f")
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 0, out + err
+    oid = pointer_field(repo / "f.dvx", "oid")
+    assert xxhash.xxh3_128_hexdigest(object_path(repo, oid).read_bytes()) == oid
+    assert (repo / "f").read_bytes() == new
+    assert dvx("fsck").code == 0
+
+
+@pytest.mark.parametrize("link_type", ["hardlink", "symlink"])
+def test_a_file_another_program_has_open_for_writing_stays_a_copy_it_writes_to(
+        repo, dvx, link_type):
+    """A log a running program appends to: linking it into the cache would let its next
+    writes change the object (hard link) or go to a file no name reaches (symlink). It is
+    stored as a copy, left as it is, and a warning says why."""
+    import sys
+
+    assert dvx("config", "cache.type", link_type).code == 0
+    write(repo / "log.csv", "header\n")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys\n"
+         "fd = os.open('log.csv', os.O_WRONLY | os.O_APPEND)\n"
+         "print('open', flush=True); sys.stdin.readline()\n"
+         "os.write(fd, b'epoch 2\\n')\n"],
+        cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "open\n"
+        added = dvx("add", "log.csv")
+    finally:
+        writer.communicate("go\n", timeout=60)
+    assert added.code == 0, added.output
+    assert "'log.csv' is open for writing in another program" in added.stderr
+    assert not (repo / "log.csv").is_symlink()
+    assert (repo / "log.csv").read_bytes() == b"header\nepoch 2\n"
+    oid = pointer_field(repo / "log.csv.dvx", "oid")
+    assert object_path(repo, oid).read_bytes() == b"header\n"
+    status = dvx("status")
+    assert "log.csv: modified" in status.stdout, status.output
+    assert dvx("fsck").code == 0

@@ -2,7 +2,8 @@
 
 Ingestion costs one read of the data and the cheapest placement the configured link types
 allow: a reflink is cloned first and then hashed (the clone is a private snapshot), a hard link
-is made after hashing (and refused if the file changed meanwhile), and a copy is hashed from the
+is made of the very file hashed, held open from before it is read (and refused if it changed or
+was replaced meanwhile, or another process has it open for writing), and a copy is hashed from the
 copy itself as it is made (small files: read once, hashed, written). Objects are published with
 link(2), which never replaces an existing object, and are made read-only.
 """
@@ -27,6 +28,7 @@ from dvx.hashing import (
     hash_bytes,
     hash_copy,
     hash_file,
+    hash_open_file,
     is_valid_oid,
 )
 from dvx.logs import get_logger
@@ -46,6 +48,12 @@ class Ingested:
     # Stored as a copy, to become a symlink to the object (`replace_by_symlink`) once what
     # names the object is recorded.
     to_symlink: bool = False
+    # Left a copy, not linked as configured: another process had it open for writing.
+    open_for_writing: bool = False
+
+
+class OpenForWriting(Exception):
+    """Another process has the file open for writing: it must stay the file it writes to."""
 
 
 _UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables are copies
@@ -382,13 +390,19 @@ class LocalCache(ObjectStore):
             if link_type == "reflink":
                 oid_size = self._add_by_reflink(path, on_bytes)
             elif link_type == "hardlink":
-                oid_size = self._add_by_hardlink(path, on_bytes)
+                try:
+                    oid_size = self._add_by_hardlink(path, on_bytes)
+                except OpenForWriting:
+                    return Ingested(*self._add_by_copy(path, on_bytes), "copy",
+                                    open_for_writing=True)
             else:  # symlink and copy both need an independent copy in the cache
                 oid_size = self._add_by_copy(path, on_bytes)
             if oid_size is None:
                 continue
             oid, size = oid_size
             if link_type == "symlink":
+                if is_open_for_writing(path):
+                    return Ingested(oid, size, "copy", open_for_writing=True)
                 return Ingested(oid, size, "copy", to_symlink=True)
             return Ingested(oid, size, link_type)
         oid, size = self._add_by_copy(path, on_bytes)
@@ -397,7 +411,8 @@ class LocalCache(ObjectStore):
     def replace_by_symlink(self, path: str, oid: str, size: int) -> bool:
         """Replace the file at `path`, whose bytes were stored as `oid` (`size` bytes), by a
         symlink to the object; False if it stays as it is (symlinks unsupported here, or the
-        file no longer holds those bytes)."""
+        file no longer holds those bytes). OpenForWriting, the file untouched, if another
+        process has it open for writing: what it writes next would go to no file."""
         # The object must hold the file's bytes (it may have been there before, and changed
         # through a link since) and survive even a power cut first, not just a crash of this
         # process.
@@ -406,6 +421,8 @@ class LocalCache(ObjectStore):
                 self._set_aside_damaged(oid, path)
             if self._add_by_copy(path) != (oid, size):
                 return False
+        if is_open_for_writing(path):
+            raise OpenForWriting(path)
         fsutil.fsync_file(self.oid_path(oid))
         try:
             fsutil.place(self.oid_path(oid), path, ("symlink",))
@@ -436,56 +453,87 @@ class LocalCache(ObjectStore):
     def _add_by_hardlink(self, path: str, on_bytes: OnBytes | None) -> tuple[str, int] | None:
         if "hardlink" in self.unsupported_links:
             return None
-        before = os.stat(path)
+        fd, opened = fsutil.open_regular(path)
         try:
-            oid, size = hash_file(path, self.algo, on_bytes)
-        except fsutil.FileChangedError:
-            return None  # fall back to a copy, which hashes what it stores
-        after = os.stat(path)
-        # Not the ctime: another name of the inode linked into the cache meanwhile (a file of
-        # the same directory, on another thread) moves it, and no byte (check_unchanged).
-        if (before.st_ino, before.st_mtime_ns, before.st_size) != (
-            after.st_ino, after.st_mtime_ns, after.st_size
-        ):
-            return None  # changed while hashing: fall back to a copy, which hashes what it stores
+            try:
+                oid, size = hash_open_file(fd, opened, path, self.algo, on_bytes)
+            except fsutil.FileChangedError:
+                return None  # fall back to a copy, which hashes what it stores
+            return self._link_hashed(path, fd, opened, oid, size)
+        finally:
+            os.close(fd)
+
+    def _link_hashed(self, path: str, fd: int, opened: os.stat_result, oid: str, size: int
+                     ) -> tuple[str, int] | None:
+        """Make the file open at `fd` (its fstat when opened: `opened`), just hashed as `oid`,
+        the object, and `path` a link to it. The file is linked by its name, so to a
+        temporary name first, published only if that is the inode held open: a new version
+        renamed over `path` meanwhile (as editors save) is never stored under the oid of the
+        bytes hashed, and the held descriptor keeps the inode's number from being given to
+        another file. None if `path` no longer names those bytes: they are stored as the next
+        link type says. OpenForWriting if another process has the file open for writing:
+        sharing or replacing its inode would lose what it writes next."""
+        if fsutil.open_for_writing_elsewhere(fd):
+            raise OpenForWriting(path)
+        held = os.fstat(fd)
         final = self.oid_path(oid)
-        if after.st_nlink > 1 and not self._is_object(final, after):
-            return self._add_shared_inode(path, after, oid, size)
+        if held.st_nlink > 1 and not self._is_object(final, held):
+            return self._add_shared_inode(path, held, oid, size)
+        faults.point("cache.hardlink.before_link")
+        tmp = self._temp_for()
         try:
-            fsutil.link_creating_parent(path, final)
-            faults.point("cache.hardlink.after_link")
-            fsutil.make_readonly(final)
-            return oid, size
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
-                fsutil.note_unsupported(self.unsupported_links, "hardlink", exc)
+            try:
+                os.link(path, tmp)
+            except FileNotFoundError:
                 return None
-            raise
-        try:
-            cached = os.stat(final)
-        except FileNotFoundError:  # taken out by gc since: the file becomes the object
-            return self._add_by_hardlink(path, on_bytes)
-        if not os.path.samestat(cached, after):
+            except OSError as exc:
+                if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
+                    fsutil.note_unsupported(self.unsupported_links, "hardlink", exc)
+                    return None
+                raise
+            now = os.fstat(fd)
+            if not os.path.samestat(os.lstat(tmp), held) or (now.st_size, now.st_mtime_ns) != (
+                    opened.st_size, opened.st_mtime_ns):
+                return None  # replaced or written to since it was hashed
+            return self._publish_hashed(path, tmp, held, oid, size)
+        finally:
+            fsutil.drop_temporary(tmp)
+
+    def _publish_hashed(self, path: str, tmp: str, held: os.stat_result, oid: str, size: int
+                        ) -> tuple[str, int] | None:
+        """`_link_hashed`, once `tmp` is a link to the hashed inode `held`."""
+        final = self.oid_path(oid)
+        while True:
+            if fsutil.publish(tmp, final):
+                faults.point("cache.hardlink.after_link")
+                fsutil.make_readonly(final)
+                return oid, size
+            try:
+                cached = os.stat(final)
+            except FileNotFoundError:  # taken out by gc since: the file becomes the object
+                continue
+            if os.path.samestat(cached, held):
+                return oid, size
             # The content is cached already under another inode: link the workspace to it,
             # once it is known to hold these bytes (a write through another link may have
             # changed it); a damaged object is moved aside and the file becomes the object.
             if not self._holds(oid, size):
                 if self.exists(oid):
                     self._set_aside_damaged(oid, path)
-                return self._add_by_hardlink(path, on_bytes)
+                continue
+            if not _names(path, held):
+                return None  # replaced since it was hashed: never by the object
             try:
                 fsutil.place(final, path, ("hardlink",), unsupported=self.unsupported_links)
             except FileNotFoundError:
                 if self.exists(oid):
                     raise
-                return self._add_by_hardlink(path, on_bytes)  # taken out by gc meanwhile
+                continue  # taken out by gc meanwhile
             except OSError as exc:
                 if exc.errno in fsutil.UNSUPPORTED_ERRNOS:
                     return None
                 raise
-        return oid, size
+            return oid, size
 
     @staticmethod
     def _is_object(final: str, st: os.stat_result) -> bool:
@@ -647,6 +695,14 @@ class LocalCache(ObjectStore):
         return os.path.realpath(self.files_root)
 
 
+def _names(path: str, st: os.stat_result) -> bool:
+    """Is `path` (still) the inode `st` describes?"""
+    try:
+        return os.path.samestat(os.lstat(path), st)
+    except FileNotFoundError:
+        return False
+
+
 def kept_message(kept: list[str], linked_to: str = "it") -> str:
     """What became of the workspace files linked to objects that were set aside (`linked_to`
     names them)."""
@@ -659,6 +715,16 @@ def kept_message(kept: list[str], linked_to: str = "it") -> str:
             f"{'it' if one else 'them'} modified, `dvx add` records the change, `dvx checkout "
             "--force` puts back what the pointer names (fetched by `dvx pull` first, if the "
             "cache lacks it).")
+
+
+def is_open_for_writing(path: str) -> bool:
+    """Has another process the regular file at `path` open for writing (as far as this system
+    can tell: `fsutil.open_for_writing_elsewhere`)?"""
+    fd, _ = fsutil.open_regular(path)
+    try:
+        return fsutil.open_for_writing_elsewhere(fd)
+    finally:
+        os.close(fd)
 
 
 def is_regular(st: os.stat_result) -> bool:

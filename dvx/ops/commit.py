@@ -21,6 +21,7 @@ from dvx.fsutil import SMALL_FILE, make_readonly
 from dvx.hashing import OnBytes
 from dvx.lockfile import read_lock, write_lock
 from dvx.logs import get_logger
+from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.status import (
@@ -449,6 +450,8 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
                     and repo.cache.replace_by_symlink(item.path, item.oid, item.size)):
                 # The object was just found to hold these bytes: vouched for at this stat.
                 repo.statcache.put(item.path, os.stat(item.path), item.oid)
+        except OpenForWriting:
+            _warn_open_for_writing(os.path.relpath(item.path, repo.root), "symlink")
         except OSError as exc:
             rest = len(to_link) - i - 1
             log.warning("'%s'%s stays a copy of the cached object it was recorded as, not a "
@@ -577,6 +580,8 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     else:
         ingested = repo.cache.add_file(full, link_types, on_bytes)
         oid, size, to_symlink = ingested.oid, ingested.size, ingested.to_symlink
+        if ingested.open_for_writing:
+            _warn_open_for_writing(os.path.relpath(full, repo.root), link_types[0])
         if ingested.link_type == "hardlink":
             make_readonly(full)
         if ingested.link_type in ("copy", "reflink"):
@@ -589,6 +594,15 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
     if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
         seen = stat_key(os.lstat(full))  # a copy of its own now
     return oid, size, executable, seen, to_symlink
+
+
+def _warn_open_for_writing(rel: str, link_type: str) -> None:
+    log.warning("'%s' is open for writing in another program: it was stored as a copy and left "
+                "as it is, not %s, so that what the program writes next stays in it. `dvx "
+                "status` shows such writes as changes; `dvx checkout --relink` links it once "
+                "the program is done with it.", rel,
+                "replaced by a symlink to the cached object" if link_type == "symlink"
+                else "made a hard link to the cached object")
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
