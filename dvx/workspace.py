@@ -66,6 +66,14 @@ def symlink_error(display: str) -> PathError:
     )
 
 
+def unreadable_error(display: str, is_dir: bool = False) -> DvxError:
+    return DvxError(
+        f"'{display}' cannot be read: permission denied.",
+        f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner) or move it "
+        "out of the tracked directory, then run the command again.",
+    )
+
+
 def stale_link_error(display: str, target: str) -> PathError:
     return PathError(
         f"'{display}' is a symbolic link to '{target}', an object of another dvx cache, not "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -367,3 +368,30 @@ def test_a_command_started_in_a_deleted_directory_says_so(repo):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("ERROR: The current directory no longer exists")
     assert "Traceback" not in done.stderr and "filesystem operation" not in done.stderr
+
+
+def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
+    """In hardlink mode storing a file makes it a read-only link into the cache: an add
+    refused for what a later target holds (a FIFO, an unreadable file or folder) must not
+    have linked the earlier targets already."""
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    write(repo / "big.bin", "big")
+    write(repo / "d1" / "a", "a")
+    write(repo / "d2" / "b", "b")
+    os.mkfifo(repo / "d2" / "pipe")
+    write(repo / "d3" / "s", "s").chmod(0)
+    (repo / "d4" / "sub").mkdir(parents=True)
+    (repo / "d4" / "sub").chmod(0)
+    for last, code, said in (("d2", 2, "'d2/pipe' is not a regular file"),
+                             ("d3", 1, "'d3/s' cannot be read: permission denied"),
+                             ("d4", 1, "'d4/sub' cannot be read: permission denied")):
+        refused = subprocess.run(
+            [*_unprivileged(), sys.executable, "-m", "dvx", "add", "big.bin", "d1", last],
+            cwd=repo, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == code, refused.stderr
+        assert said in refused.stderr and "Traceback" not in refused.stderr
+        for name in ("big.bin", "d1/a"):
+            st = os.stat(repo / name)
+            assert st.st_nlink == 1 and st.st_mode & stat.S_IWUSR, name
+        assert not list(repo.glob("?*.dvx"))
+    (repo / "d4" / "sub").chmod(0o755)

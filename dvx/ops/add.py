@@ -9,7 +9,14 @@ import stat
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import NAME_MAX
-from dvx.ops.commit import AddResult, finish, prepare, record_all, refuse_if_behind
+from dvx.ops.commit import (
+    AddResult,
+    check_storable,
+    finish,
+    prepare,
+    record_all,
+    refuse_if_behind,
+)
 from dvx.ops.data_places import (
     refuse_dvxignored,
     refuse_git_tracked,
@@ -45,6 +52,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
         for rel in dict.fromkeys(rels):
             if rel in outputs:
                 refuse_if_behind(repo.root, output_status(repo, outputs[rel]), force)
+        check_storable(repo, dict.fromkeys(rels))
         prepared = [prepare(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared))
 

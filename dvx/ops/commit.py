@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
-from collections.abc import Collection, Container
+from collections.abc import Collection, Container, Iterable
 from dataclasses import dataclass, field, replace
 
 from dvx import faults, fsutil, gitignore
@@ -38,6 +38,7 @@ from dvx.outputs import Output, load_tree, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
     Fingerprint,
+    Walk,
     WalkEntry,
     fingerprint_of_walk,
     for_command,
@@ -59,6 +60,7 @@ from dvx.workspace import (
     remove_temporaries,
     remove_temporaries_beside,
     symlink_error,
+    unreadable_error,
 )
 
 log = get_logger(__name__)
@@ -605,6 +607,54 @@ def _warn_open_for_writing(rel: str, link_type: str) -> None:
                 else "made a hard link to the cached object")
 
 
+def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
+    """Refuse (PathError) a directory `scan` of `full` finds what dvx cannot track in: a
+    symlink of one's own, a FIFO, socket or device, a name a manifest cannot record, a
+    pointer file."""
+    for link in scan.symlinks:
+        link_path = join_posix(full, link)
+        if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
+            raise symlink_error(f"{rel}/{link}")
+    if scan.others:
+        raise PathError(f"'{rel}/{scan.others[0]}' is not a regular file, which dvx "
+                        "cannot track.", "Move it out of the directory.")
+    for entry in scan.files:
+        check_entry_name(entry.relpath, rel)
+        if entry.relpath.endswith(POINTER_SUFFIX):
+            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
+                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
+                            "separately.")
+
+
+def check_storable(repo: Repo, rels: Iterable[str]) -> None:
+    """Refuse now (PathError), before any of the targets `rels` is stored, what storing a
+    directory among them would refuse part-way, an unreadable file or folder included. Only
+    where storing changes the workspace (hardlink mode: each file stored becomes a read-only
+    link into the cache), as a refusal half-way would leave files so with nothing tracked;
+    elsewhere what was stored is only in the cache."""
+    if repo.link_types[0] != "hardlink":
+        return
+    for rel in rels:
+        full = repo.abspath(rel)
+        if not os.path.isdir(full) or os.path.islink(full):
+            continue
+        try:
+            scan = repo.dvxignore.filter_walk(rel, walk_directory(full))
+        except PermissionError as exc:
+            raise unreadable_error(_display(repo, exc, rel), is_dir=True) from None
+        _refuse_unstorable(repo, full, rel, scan)
+        for entry in scan.files:
+            if not os.access(entry.path, os.R_OK):
+                raise unreadable_error(f"{rel}/{entry.relpath}")
+
+
+def _display(repo: Repo, exc: OSError, rel: str) -> str:
+    """The repository path an OSError names (`rel` if it names none)."""
+    if not isinstance(exc.filename, str):
+        return rel
+    return os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
+
+
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
                       was: Tree | None = None) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
@@ -623,19 +673,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
     if scan_before.temps:
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
-    for link in scan_before.symlinks:
-        link_path = join_posix(full, link)
-        if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
-            raise symlink_error(f"{rel}/{link}")
-    if scan_before.others:
-        raise PathError(f"'{rel}/{scan_before.others[0]}' is not a regular file, which dvx "
-                        "cannot track.", "Move it out of the directory.")
-    for entry in scan_before.files:
-        check_entry_name(entry.relpath, rel)
-        if entry.relpath.endswith(POINTER_SUFFIX):
-            raise PathError(f"'{rel}/{entry.relpath}' is a dvx pointer file inside the directory "
-                            f"'{rel}'.", "Remove the inner pointer first, or add the parts "
-                            "separately.")
+    _refuse_unstorable(repo, full, rel, scan_before)
     entries: list[TreeEntry] = []
     to_link: list[ToLink] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;
