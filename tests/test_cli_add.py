@@ -662,3 +662,18 @@ def test_a_file_another_program_has_open_for_writing_stays_a_copy_it_writes_to(
     status = dvx("status")
     assert "log.csv: modified" in status.stdout, status.output
     assert dvx("fsck").code == 0
+
+
+def test_symlink_mode_links_every_hard_link_of_a_file_in_a_directory(repo, dvx):
+    """Replacing one hard link by a symlink moves the ctime of the others, and no byte: they
+    become symlinks too, never copies left behind without a word."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    content = os.urandom(100_000)
+    write(repo / "d" / "x", content)
+    os.link(repo / "d" / "x", repo / "d" / "y")
+    added = dvx("add", "d")
+    assert added.code == 0, added.output
+    for name in ("x", "y"):
+        assert (repo / "d" / name).is_symlink(), name
+        assert (repo / "d" / name).read_bytes() == content
+    assert "up to date" in dvx("status").stdout.lower()

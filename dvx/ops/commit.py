@@ -83,6 +83,12 @@ class ToLink:
     size: int
     seen: StatKey  # the file's stat before it was read: a file changed since stays as it is
 
+    def unchanged(self, now: os.stat_result) -> bool:
+        """Does `now`, the file's lstat, show the bytes that were stored? Its inode, size and
+        mtime, not its ctime: replacing another hard link of the same inode by a symlink
+        moves that, and no byte."""
+        return stat_key(now)[:3] == self.seen[:3]
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -448,7 +454,7 @@ def link_stored(repo: Repo, to_link: list[ToLink]) -> None:
     keep_links_on_set_aside(repo)
     for i, item in enumerate(to_link):
         try:
-            if (stat_key(os.lstat(item.path)) == item.seen
+            if (item.unchanged(os.lstat(item.path))
                     and repo.cache.replace_by_symlink(item.path, item.oid, item.size)):
                 # The object was just found to hold these bytes: vouched for at this stat.
                 repo.statcache.put(item.path, os.stat(item.path), item.oid)
