@@ -395,3 +395,36 @@ def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
             assert st.st_nlink == 1 and st.st_mode & stat.S_IWUSR, name
         assert not list(repo.glob("?*.dvx"))
     (repo / "d4" / "sub").chmod(0o755)
+
+
+def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_directory(repo, dvx):
+    """One file dvx may not read inside one tracked directory: status still reports every
+    other path, names that file at the end and exits 1; commit names it, with what to do."""
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "s", "s")
+    write(repo / "other.bin", "other")
+    assert dvx("add", "d", "other.bin").code == 0
+    write(repo / "other.bin", "changed")
+    (repo / "d" / "s").chmod(0)
+    checked = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "status"],
+                             cwd=repo, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 1, checked.stderr
+    assert "other.bin: modified" in checked.stdout
+    assert "'d/s' cannot be read: permission denied" in checked.stderr
+    assert "filesystem operation failed" not in checked.stderr
+    committed = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "commit", "-f",
+                                "d"], cwd=repo, capture_output=True, text=True, timeout=60)
+    assert committed.returncode == 1, committed.stderr
+    assert committed.stderr.startswith(f"ERROR: '{repo / 'd' / 's'}' may not be read")
+    assert "fix its permissions" in committed.stderr and "Traceback" not in committed.stderr
+    (repo / "d" / "s").chmod(0o644)
+
+
+def test_status_warns_of_a_symlink_of_one_s_own_in_a_tracked_directory_never_lists_it_added(
+        repo, dvx):
+    write(repo / "d" / "a", "a")
+    assert dvx("add", "d").code == 0
+    (repo / "d" / "link").symlink_to("a")
+    checked = dvx("status")
+    assert "added: link" not in checked.stdout, checked.output
+    assert "'d/link' is a symbolic link" in checked.stderr

@@ -81,6 +81,11 @@ class DvxGroup(click.Group):
                   "run the command again.", 1)
         except BrokenPipeError:
             _quiet_end_of_pipe()
+        except PermissionError as exc:
+            where = f"'{exc.filename}'" if isinstance(exc.filename, str) else "A file"
+            _fail(f"{where} may not be read or changed ({exc.strerror or 'permission denied'}).",
+                  "Nothing was left half-written; fix its permissions (or those of the folder "
+                  "holding it), or move it out of the way, and run the command again.", 1)
         except OSError as exc:
             from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe
 

@@ -16,7 +16,13 @@ from dvx.paths import Fingerprint, fingerprint_directory, join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import FileState, file_state, scan_directory, temporaries_beside
+from dvx.workspace import (
+    FileState,
+    file_state,
+    scan_directory,
+    temporaries_beside,
+    unreadable_error,
+)
 
 log = get_logger(__name__)
 
@@ -102,7 +108,8 @@ class StatusResult:
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
     _name_a_stopped_command(repo)
-    results = [_status_or_why_not(repo, t.output) for t in targets]
+    results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
+               if r is not None]
     repo.statcache.flush()
     return StatusResult(results, temporaries=_temporaries(repo, targets),
                         unignored=_unignored(repo, targets))
@@ -143,16 +150,25 @@ def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
     return found
 
 
-def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus:
+def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
     """One output's status; a path dvx will not read (a symbolic link, a special file, where
     the data was) is modified, said in a warning, and the other outputs are still reported.
-    So is one that changed while it was read: it is being written to."""
+    So is one that changed while it was read: it is being written to. One with a file or
+    folder dvx may not read is left out, and named at the end (`Repo.unreadable`: the
+    command then exits with status 1), as an unreadable pointer is."""
     try:
         return output_status(repo, output)
     except PathError as exc:
         log.warning("%s %s", exc.message, exc.hint or "")
     except FileChangedError as exc:
         log.info("'%s' changed while it was read: %s", output.path, describe(exc))
+    except PermissionError as exc:
+        where = output.path
+        if isinstance(exc.filename, str):
+            where = os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
+        repo.unreadable[where] = unreadable_error(
+            where, isinstance(exc.filename, str) and os.path.isdir(exc.filename))
+        return None
     return OutputStatus(output.path, "dir" if output.pointer.is_dir else "file", MODIFIED,
                         repo.cache.exists(output.pointer.oid), pointer_oid=output.pointer.oid)
 

@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from dvx.errors import PathError
 from dvx.fsutil import FileChangedError, NotRegularFileError, is_executable, temp_target
 from dvx.hashing import hash_file
 from dvx.ignore import IGNORE_FILE
@@ -120,6 +121,12 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
             continue  # an interrupted dvx's file, never data
         if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
             return None
+        linked = None
+        if stat.S_ISLNK(st.st_mode):  # a link into the cache (symlink checkouts)
+            try:
+                linked = cache_link_target(repo, path, f"{display}/{rel}")
+            except PathError:
+                return None  # a link of one's own, which dvx cannot track: the scan names it
         while entry is not None and entry < rel:
             gone(entry)
             index, entry = next(entries, (0, None))
@@ -129,8 +136,7 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
         i = index
         index, entry = next(entries, (0, None))
         executable = is_executable(st.st_mode)
-        if stat.S_ISLNK(st.st_mode):  # a link into the cache (symlink checkouts)
-            linked = cache_link_target(repo, path, f"{display}/{rel}")
+        if linked is not None:
             try:
                 st = os.stat(path)  # its object's, which an edit through a link changes
             except FileNotFoundError:  # its object left the cache: it stands for it still
