@@ -354,3 +354,16 @@ def test_a_remove_on_a_full_disk_is_finished_by_running_it_again(repo, dvx, monk
     assert (repo / ".gitignore").read_text() == "/other.bin\n"
     assert (repo / "model.bin").read_text() == "data"
     assert "removing" not in json.loads((repo / ".dvx/tmp/synced.json").read_text())
+
+
+def test_fsck_names_each_corrupt_object_once(repo, dvx_proc):
+    write(repo / "f", "a\n")
+    assert dvx_proc("add", "f", cwd=repo).code == 0
+    obj = next(p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file())
+    obj.chmod(0o644)
+    obj.write_bytes(b"changed\n")
+    checked = dvx_proc("fsck", cwd=repo)
+    assert checked.code == 1, checked.output
+    assert "1 corrupt" in checked.stdout
+    assert len(checked.stderr.splitlines()) == 1, checked.stderr
+    assert checked.stderr.startswith(f"Corrupt {obj.parent.name + obj.name}:")

@@ -90,7 +90,6 @@ def fsck_cache(repo: Repo) -> FsckResult:
                     cache.new_generation()
                 result.corrupt[oid] = "its bytes do not hash to its oid"
                 result.quarantined[oid] = cache.quarantine(oid)
-                log.warning("Corrupt object %s moved to %s", oid, result.quarantined[oid])
         if result.quarantined:
             result.kept = keep_changed_bytes(repo, result.quarantined)
         result.not_objects = cache.directories_with_object_names()
