@@ -957,3 +957,27 @@ def test_a_download_that_fails_after_a_good_head_changes_nothing_and_stops_no_ot
         Failing.failure = ""
         assert run_dvx("update", cwd=project).code == 0
         assert (project / "a.bin").read_text() == "version 2 of the served file, longer\n"
+
+
+def test_a_source_whose_head_names_a_missing_branch_is_read_at_the_revision_asked(
+        source, project, tmp_path):
+    team, _ = source
+    git(team.origin, "symbolic-ref", "HEAD", "refs/heads/master")  # `git init --bare` on master
+    for _ in range(2):  # a new clone, then that clone fetched again
+        plain = run_dvx("ls", str(team.origin), cwd=project)
+        assert plain.code == 2 and "its HEAD names a branch it does not have" in plain.stderr
+        assert "--rev with one of its branches (main)" in plain.stderr, plain.output
+        assert "Traceback" not in plain.output
+        listed = run_dvx("ls", str(team.origin), "raw", "--rev", "main", cwd=project)
+        assert listed.code == 0 and "train.csv" in listed.stdout, listed.output
+    got = run_dvx("get", str(team.origin), "raw/train.csv", "--rev", "main", "-o",
+                  str(tmp_path / "got.csv"), cwd=project)
+    assert got.code == 0 and (tmp_path / "got.csv").read_text() == "a,b\n1,2\n", got.output
+    imported = run_dvx("import", str(team.origin), "raw/train.csv", "--rev", "main",
+                       cwd=project)
+    assert imported.code == 0 and (project / "train.csv").exists(), imported.output
+    git(team.origin, "symbolic-ref", "HEAD", "refs/heads/main")  # mended: read as before
+    assert run_dvx("ls", str(team.origin), "raw", cwd=project).code == 0
+    git(team.origin, "symbolic-ref", "HEAD", "refs/heads/master")  # and broken again
+    again = run_dvx("ls", str(team.origin), cwd=project)
+    assert again.code == 2 and "HEAD names a branch" in again.stderr, again.output

@@ -75,12 +75,14 @@ class Source:
         self.remote_name = remote
         root = _local_root(url)
         self.is_local = root is not None
-        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url)))
+        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url), rev))
         if self.repo.git is None:
             raise UsageError(f"'{url}' is not a Git repository.")
         self.commit: str | None = None
-        if rev is not None or not self.is_local:
-            self.commit = _resolve(self.repo, rev or "HEAD", url)
+        if rev is not None:
+            self.commit = _resolve(self.repo, rev, url)
+        elif not self.is_local:
+            self.commit = _default_commit(self.repo, url)
         self.reader = reader  # the repository reading this one, if any
         self.cache = cache or (reader.cache if reader is not None else LocalCache(
             os.path.join(user_cache_dir(), "cache"), self.repo.algo))
@@ -718,11 +720,11 @@ def fetching_once() -> Iterator[None]:
         _fetched = outer
 
 
-def _cached_clone(url: str) -> str:
+def _cached_clone(url: str, rev: str | None = None) -> str:
     """A clone of `url` in the user's cache, made once and fetched on each later use (once
     per `fetching_once` scope). It has no local branch, its HEAD detached at the source's
-    default branch, so that a revision names the source's tag or branch as it is now, never a
-    branch of the clone left behind by a rename."""
+    default branch (at `rev` if the source has none), so that a revision names the source's
+    tag or branch as it is now, never a branch of the clone left behind by a rename."""
     base = os.path.join(user_cache_dir(), "repos")
     os.makedirs(base, exist_ok=True)
     target = os.path.join(base, hashlib.sha256(url.encode()).hexdigest()[:24])
@@ -732,7 +734,7 @@ def _cached_clone(url: str) -> str:
             raise failed
         return target
     try:
-        _update_clone(url, target)
+        _update_clone(url, target, rev)
     except UsageError as exc:
         if _fetched is not None:
             _fetched[target] = exc
@@ -742,7 +744,7 @@ def _cached_clone(url: str) -> str:
     return target
 
 
-def _update_clone(url: str, target: str) -> None:
+def _update_clone(url: str, target: str, rev: str | None) -> None:
     import fcntl
 
     with open(target + ".lock", "w") as lock:
@@ -752,12 +754,27 @@ def _update_clone(url: str, target: str) -> None:
             _git(["git", "-C", target, "fetch", "-q", "--prune", "--force", "origin",
                   "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"], url)
             _refuse_empty_source(target, url)
-            # the source's default branch as it is now (it may have been renamed)
-            _git(["git", "-C", target, "remote", "set-head", "origin", "-a"], url)
+            _follow_default_branch(target, url)
         else:
             _git(["git", "clone", "-q", "--no-checkout", "--", url, target], url)
             _refuse_empty_source(target, url)
-        _detach(target, url)
+        _detach(target, url, rev)
+
+
+def _follow_default_branch(target: str, url: str) -> None:
+    """Point origin/HEAD at the source's default branch as it is now (it may have been
+    renamed), or remove it when the source's HEAD names a branch the source does not have
+    (a bare repository made on `master` that only `main` was pushed to): then only a
+    revision that is asked for can be read."""
+    done = subprocess.run(["git", "-C", target, "remote", "set-head", "origin", "-a"],
+                          capture_output=True, text=True,
+                          env=git_environ({"GIT_TERMINAL_PROMPT": "0"}))
+    if done.returncode == 0:
+        return
+    if "Cannot determine remote HEAD" not in done.stderr:
+        _git(["git", "-C", target, "remote", "set-head", "origin", "-a"], url)
+    subprocess.run(["git", "-C", target, "remote", "set-head", "origin", "-d"],
+                   capture_output=True, env=git_environ())
 
 
 def _refuse_empty_source(target: str, url: str) -> None:
@@ -771,16 +788,58 @@ def _refuse_empty_source(target: str, url: str) -> None:
                          "Push a commit there first.")
 
 
-def _detach(target: str, url: str) -> None:
-    """Check out the clone's origin/HEAD, detached, and delete its local branches."""
-    _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", "origin/HEAD"], url,
-         "update the clone of")
+def _detach(target: str, url: str, rev: str | None) -> None:
+    """Check out the clone's origin/HEAD, detached, and delete its local branches. Without an
+    origin/HEAD (the source has no default branch), check out `rev` instead, for the source's
+    settings (its remote) to be read from it; without that either, leave the clone's HEAD
+    naming a branch that does not exist, so that no stale commit is read as the source's."""
+    commit = "origin/HEAD" if _has_default_branch(target) else _commit_of(target, rev)
+    if commit is not None:
+        _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", commit],
+             url, "update the clone of")
+    else:
+        _git(["git", "-C", target, "symbolic-ref", "HEAD", "refs/heads/HEAD-of-the-source"],
+             url, "update the clone of")
     branches = subprocess.run(["git", "-C", target, "for-each-ref", "--format=delete %(refname)",
                                "refs/heads/"], capture_output=True, text=True,
                               env=git_environ()).stdout
     if branches:
         _git(["git", "-C", target, "update-ref", "--stdin"], url, "update the clone of",
              branches)
+
+
+def _commit_of(target: str, rev: str | None) -> str | None:
+    """The commit `rev` names in the clone (a tag, commit, or the source's branch), if any."""
+    if rev is None or rev.startswith("-"):
+        return None
+    for candidate in (rev, f"origin/{rev}"):
+        done = subprocess.run(["git", "-C", target, "rev-parse", "-q", "--verify",
+                               "--end-of-options", f"{candidate}^{{commit}}"],
+                              capture_output=True, text=True, env=git_environ())
+        if done.returncode == 0:
+            return done.stdout.strip()
+    return None
+
+
+def _has_default_branch(target: str) -> bool:
+    return subprocess.run(["git", "-C", target, "rev-parse", "-q", "--verify",
+                           "refs/remotes/origin/HEAD"], capture_output=True,
+                          env=git_environ()).returncode == 0
+
+
+def _default_commit(repo: Repo, url: str) -> str:
+    """The commit of the default branch of a cloned source, or a UsageError saying that its
+    HEAD names a branch it does not have, and which branches it has."""
+    if _has_default_branch(repo.root):
+        return _resolve(repo, "origin/HEAD", url)
+    branches = subprocess.run(["git", "-C", repo.root, "for-each-ref", "--format=%(refname)",
+                               "refs/remotes/origin/"], capture_output=True, text=True,
+                              env=git_environ()).stdout.split()
+    names = ", ".join(b.removeprefix("refs/remotes/origin/") for b in branches)
+    raise UsageError(f"The source '{url}' has no default branch to read: its HEAD names a "
+                     "branch it does not have.",
+                     f"Pass --rev with one of its branches ({names}), or a tag or commit."
+                     if names else "Pass --rev with one of its tags or commits.")
 
 
 def _git(argv: list[str], url: str, doing: str = "fetch", stdin: str | None = None) -> None:
