@@ -219,6 +219,37 @@ def test_move_moves_data_pointer_and_ignore_entries(repo, dvx):
     assert dvx("status", "-q").code == 0
 
 
+def _hint(done) -> str:
+    assert done.code == 0, done.output
+    return done.stdout.split("To record this in Git, run:\n    ")[1].splitlines()[0]
+
+
+def test_the_git_add_hint_after_move_and_remove_works_for_pointers_never_committed(repo, dvx):
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    write(repo / "a.txt", "a")
+    write(repo / "z.txt", "z")
+    write(repo / "old.txt", "o")
+    dvx("add", "a.txt", "z.txt", "old.txt")
+    git(repo, "add", "old.txt.dvx")  # only this pointer is in Git's index
+    moved = _hint(dvx("move", "a.txt", "b.txt"))
+    assert moved == "git add b.txt.dvx .gitignore"
+    removed = _hint(dvx("remove", "z.txt"))
+    assert removed == "git add .gitignore"
+    renamed = _hint(dvx("move", "old.txt", "new.txt"))
+    assert renamed == "git add new.txt.dvx .gitignore old.txt.dvx"
+    for hint in (moved, removed, renamed):
+        subprocess.run(hint, shell=True, check=True, cwd=repo)
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == (
+        "A  .gitignore\nA  b.txt.dvx\nA  new.txt.dvx\n")
+    # the pointer and the .gitignore it made, both gone and never in Git: nothing to record
+    write(repo / "sub" / "c.txt", "c")
+    dvx("add", "sub/c.txt")
+    last = dvx("remove", "sub/c.txt")
+    assert last.code == 0 and not (repo / "sub" / ".gitignore").exists()
+    assert "To record this in Git" not in last.stdout, last.output
+
+
 def test_move_refuses_to_overwrite(repo, dvx):
     write(repo / "a", "a")
     write(repo / "b", "b")

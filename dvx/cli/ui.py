@@ -31,7 +31,7 @@ def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:
         return
     if staged:
         out("Staged in Git: " + " ".join(staged))
-    elif to_stage:
+    elif recordable(root, to_stage):
         out(f"To record this in Git, run:\n    {git_add(root, to_stage)}")
 
 
@@ -62,13 +62,30 @@ def emit_json(doc: object, sort_keys: bool = True) -> None:
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # only inside strings of json.dumps' text
 
 
+def recordable(root: str, paths: list[str]) -> list[str]:
+    """The repository paths that `git add` can record: those in the work tree, and those
+    removed from it that Git's index still has (`git add` records their removal). A path in
+    neither (a pointer made and then moved or removed before any commit) has nothing to
+    record, and `git add` would refuse it and so stage nothing at all."""
+    from dvx.scm import Git
+
+    gone = [p for p in paths if not os.path.lexists(os.path.join(root, p))]
+    if not gone:
+        return paths
+    indexed = set(Git(root).ls_files("--", *(f":(literal){p}" for p in gone)))
+    return [p for p in paths if p not in gone or p in indexed
+            or any(i.startswith(p.rstrip("/") + "/") for i in indexed)]
+
+
 def git_add(root: str, paths: list[str]) -> str:
     """The `git add` of repository paths as a command to copy and run here: each path
     relative to the current directory (as Git prints paths), quoted for the shell; when the
     command deleted the current directory (`dvx remove --outs` of the data around it), a
-    `git -C ROOT add` of the paths as they are in the repository."""
+    `git -C ROOT add` of the paths as they are in the repository. Paths with nothing to
+    record are left out (`recordable`)."""
     from dvx.scm import Git
 
+    paths = recordable(root, paths)
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
     try:
