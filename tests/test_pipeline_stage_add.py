@@ -191,3 +191,21 @@ flowchart TD
   n1 --> n3
   n2 --> n3
 """
+
+
+def test_dag_without_stages_prints_the_empty_graph_in_the_format_asked(repo, dvx):
+    for pipeline in (None, "stages: {}\n"):  # no dvx.yaml, then one without stages
+        if pipeline is not None:
+            write(repo / "dvx.yaml", pipeline)
+        dot = dvx("dag", "--dot")
+        assert dot.code == 0 and dot.stdout == "strict digraph {\n}\n", dot.output
+        assert "No stages yet" in dot.stderr
+        mermaid = dvx("dag", "--mermaid", "-q")
+        assert mermaid.code == 0 and mermaid.stdout == "flowchart TD\n"
+        assert mermaid.stderr == ""
+        ascii_ = dvx("dag")
+        assert ascii_.code == 0 and "No stages yet" in ascii_.stdout
+        assert dvx("dag", "-q").stdout == ""
+        missing = dvx("dag", "nosuchstage")
+        assert missing.code == 2 and "no stage named 'nosuchstage'" in missing.stderr, (
+            missing.output)

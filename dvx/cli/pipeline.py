@@ -16,7 +16,15 @@ from dvx.cli.common import (
     open_repo,
     warn_if_merge_driver_missing,
 )
-from dvx.cli.ui import emit_json, git_add, kept_untracked, out, report_staging, warn
+from dvx.cli.ui import (
+    emit_json,
+    git_add,
+    kept_untracked,
+    out,
+    report_staging,
+    say_nothing,
+    warn,
+)
 
 if TYPE_CHECKING:
     from dvx.pipeline.repro import ReproResult, StageResult
@@ -419,15 +427,15 @@ dvx dag --json
 @common_options
 def dag(target: str | None, fmt: str | None) -> None:
     """Draw the pipeline: each stage below the stages whose outputs it depends on."""
-    from dvx.pipeline.graph import edges, load_dag, to_ascii, to_dot, to_mermaid
+    from dvx.errors import UsageError
+    from dvx.pipeline.graph import Dag, edges, load_dag, to_ascii, to_dot, to_mermaid
 
-    graph = load_dag(open_repo())
-    if graph is None:
-        if fmt == "json":
-            emit_json({"stages": [], "edges": []})
-            return
-        out("No stages yet; add one with `dvx stage add`.")
-        return
+    repo = open_repo()
+    graph = load_dag(repo)
+    if graph is None and target:
+        raise UsageError(f"There is no stage named '{target}': there is no dvx.yaml in "
+                         f"{repo.root}.", "Add a stage with `dvx stage add`.")
+    graph = graph or Dag({})  # without dvx.yaml, the empty graph in the format asked for
     names = graph.select([target] if target else [])
     if fmt == "json":
         emit_json({"stages": [{"name": n, "deps": list(graph.stages[n].deps),
@@ -435,6 +443,10 @@ def dag(target: str | None, fmt: str | None) -> None:
                                "frozen": graph.stages[n].frozen} for n in graph.order(names)],
                    "edges": [{"from": a, "to": b} for a, b in edges(graph, names)]})
         return
+    if not graph.stages:
+        say_nothing(fmt, "No stages yet; add one with `dvx stage add`.")
+        if fmt is None:
+            return
     draw = {"dot": to_dot, "mermaid": to_mermaid}.get(fmt or "", to_ascii)
     out(draw(graph, names), nl=False)
 
