@@ -224,6 +224,40 @@ stages:
     assert "[remote 'main']" in dvx("fetch").stdout
 
 
+def test_renaming_or_removing_a_remote_a_stage_sends_to_warns_and_push_names_the_stage(
+        repo, dvx, tmp_path):
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    assert dvx("remote", "add", "archive", str(tmp_path / "archive-store")).code == 0
+    assert dvx("remote", "add", "spare", str(tmp_path / "spare-store")).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  mk:
+    cmd: echo big > big.bin; echo small > small.bin
+    outs:
+    - big.bin: {remote: archive}
+    - small.bin
+""")
+    assert dvx("repro").code == 0
+    renamed = dvx("remote", "rename", "archive", "cold")
+    assert renamed.code == 0, renamed.output
+    assert "dvx.yaml sends big.bin (stage 'mk') to the remote 'archive'" in renamed.stderr
+    assert "Change those `remote:` entries to 'cold'" in renamed.stderr, renamed.stderr
+    assert "remote: archive" in (repo / "dvx.yaml").read_text()  # dvx.yaml is the user's
+    quiet = dvx("remote", "rename", "spare", "extra")  # no output names it: nothing to say
+    assert quiet.code == 0 and quiet.stderr == ""
+    for command in (("push",), ("status", "-c"), ("fetch",)):
+        failed = dvx(*command)
+        assert failed.code != 0, (command, failed.output)
+        assert "There is no remote named 'archive', which stage 'mk' sends its output " \
+               "big.bin to" in failed.stderr, (command, failed.stderr)
+        assert "Traceback" not in failed.output
+    assert dvx("push", "small.bin").code == 0  # data sent to the default remote still goes
+    assert dvx("remote", "rename", "cold", "archive").code == 0
+    removed = dvx("remote", "remove", "archive")
+    assert removed.code == 0 and "'archive'" in removed.stderr, removed.output
+    assert "to another remote, or remove them" in removed.stderr
+
+
 def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo, dvx,
                                                                           tmp_path):
     """`gc --remote` deletes the run records that need an object it deletes (first: a store

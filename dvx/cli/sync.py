@@ -143,11 +143,13 @@ def remote_remove(name: str, level: str | None) -> None:
     default there if it is NAME. The data on the remote is not touched."""
     from dvx.ops.remote import remove_remote
 
-    notice = remove_remote(_repo_for(level), name, level)
+    repo = _repo_for(level)
+    notice = remove_remote(repo, name, level)
     if not is_quiet():
         out(f"Removed remote '{name}' from the {level or 'project'} config.")
     if notice:
         warn(notice)
+    _warn_of_outputs_sent_to(repo, name, None)
 
 
 @remote.command("default", epilog=example("""
@@ -190,9 +192,33 @@ def remote_rename(old: str, new: str, level: str | None) -> None:
     the default there if it is OLD."""
     from dvx.ops.remote import rename_remote
 
-    notice = rename_remote(_repo_for(level), old, new, level)
+    repo = _repo_for(level)
+    notice = rename_remote(repo, old, new, level)
     if notice:
         warn(notice)
+    _warn_of_outputs_sent_to(repo, old, new)
+
+
+def _warn_of_outputs_sent_to(repo: Repo, name: str, new: str | None) -> None:
+    """After remote `name` was renamed to `new` (None: removed): the pipeline outputs that
+    dvx.yaml still sends to `name`, which no remote is called any more. dvx.yaml is not
+    rewritten: it is tracked and shared, a --local or --global rename is this user's alone,
+    and a changed `remote:` makes its stage run again (dvx.lock records it)."""
+    from dvx.pipeline.spec import outputs_sent_to
+
+    if name in repo.config.remote_names() or not os.path.isdir(repo.dvx_dir):
+        return  # another level still defines it; or --global outside of any repository
+    outputs = outputs_sent_to(repo, name)
+    if not outputs:
+        return
+    shown = ", ".join(outputs[:10]) + (f" and {len(outputs) - 10} more"
+                                       if len(outputs) > 10 else "")
+    instead = (f"to '{new}' (or rename the remote back)" if new is not None
+               else "to another remote, or remove them")
+    warn(f"WARNING: dvx.yaml sends {shown} to the remote '{name}' (`remote:`), which no "
+         "longer exists: push, fetch, pull and status -c of that data fail until a remote "
+         f"has that name again. Change those `remote:` entries {instead}; `dvx repro` then "
+         "records the change in dvx.lock, running those stages again.")
 
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)

@@ -220,7 +220,27 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
     groups: dict[str | None, list[Target]] = {}
     for target in targets:
         groups.setdefault(remote_name or target.output.remote or default, []).append(target)
+    if remote_name is None:
+        _refuse_outputs_sent_nowhere(repo, targets)
     return groups or {remote_name: []}
+
+
+def _refuse_outputs_sent_nowhere(repo: Repo, targets: list[Target]) -> None:
+    """An output whose own remote (`remote:`) no remote is called (renamed or removed since)
+    is named, with the stage that sends it there, before anything is transferred."""
+    known = set(repo.config.remote_names())
+    lost = {t.output.remote: t.output for t in targets
+            if t.output.remote is not None and t.output.remote not in known}
+    if not lost:
+        return
+    name, output = next(iter(lost.items()))
+    others = sum(1 for t in targets if t.output.remote == name) - 1
+    also = f" and {others} other output(s)" if others > 0 else ""
+    raise RemoteError(
+        f"There is no remote named '{name}', which stage '{output.stage}' sends its output "
+        f"{output.path}{also} to (`remote:` in dvx.yaml, as {LOCK_FILE} records it).",
+        f"Add a remote named '{name}' (`dvx remote add`), or change that `remote:` and rerun "
+        f"the stage (`dvx repro {output.stage}`); -r NAME sends everything to one remote.")
 
 
 def pushed(targets: list[Target]) -> list[Target]:

@@ -12,6 +12,7 @@ Paths in a Stage are repository-relative POSIX paths, already joined with the st
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
 import os
@@ -21,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import FormatError, MergeConflictError, PathError, UsageError
+from dvx.errors import DvxError, FormatError, MergeConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
-from dvx.outputs import OWN_NAMES, pointer_files
+from dvx.outputs import OWN_NAMES, pipeline_outputs, pointer_files
 from dvx.paths import (
     POINTER_SUFFIX,
     check_no_symlinked_parent,
@@ -604,3 +605,19 @@ def stage_target(target: str) -> str:
         raise UsageError(f"'{target}': dvx reads one {PIPELINE_FILE}, at the repository root, "
                          f"not '{file}'.", f"Name the stage as {name} or {PIPELINE_FILE}:{name}.")
     return name
+
+
+def outputs_sent_to(repo: Repo, remote: str) -> list[str]:
+    """The outputs that dvx.yaml, or dvx.lock (which records it when the stage runs), sends to
+    the remote `remote` (`remote:`), as "PATH (stage 'NAME')". A file that cannot be read is
+    passed over: this serves a warning, which must not fail the command it follows."""
+    named: dict[str, None] = {}
+    with contextlib.suppress(DvxError):
+        pipeline = load_pipeline(repo)
+        for stage in pipeline.stages if pipeline is not None else ():
+            named.update({f"{o.path} (stage '{stage.name}')": None for o in stage.outs
+                          if o.remote == remote})
+    with contextlib.suppress(DvxError):
+        named.update({f"{o.path} (stage '{o.stage}')": None for o in pipeline_outputs(repo)
+                      if o.remote == remote})
+    return list(named)
