@@ -78,6 +78,7 @@ class Match:
     source: str  # the .dvxignore file, repo-relative
     line: int
     pattern: str
+    ignores: bool = True  # False: a `!` rule that takes the path back in
 
 
 class DvxIgnore:
@@ -106,13 +107,20 @@ class DvxIgnore:
         return self._specs[directory]
 
     def check(self, rel: str, is_dir: bool = False) -> Match | None:
-        """The rule that ignores the repo-relative path `rel`, or None. As in Git, a file
-        below an ignored directory is ignored, and the deepest .dvxignore decides."""
+        """The rule that ignores the repo-relative path `rel`, or None."""
+        match = self.deciding_rule(rel, is_dir)
+        return match if match is not None and match.ignores else None
+
+    def deciding_rule(self, rel: str, is_dir: bool = False) -> Match | None:
+        """The rule that decides for the repo-relative path `rel`: one that ignores it, or a
+        `!` rule that takes it back in (named by `check-ignore -d -n`, as by `git
+        check-ignore -v -n`); None if no rule matches it. As in Git, a file below an ignored
+        directory is ignored, and the deepest .dvxignore decides."""
         parts = rel.split("/")
         for depth in range(1, len(parts) + 1):  # an ignored parent ignores what is inside
             prefix = "/".join(parts[:depth])
             match = self._decide(prefix, is_dir or depth < len(parts))
-            if match is not None:
+            if match is not None and (match.ignores or depth == len(parts)):
                 return match
         return None
 
@@ -131,7 +139,7 @@ class DvxIgnore:
                 continue
             number, pattern = lines[result.index]
             source = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
-            decided = Match(rel, source, number, pattern) if result.include else None
+            decided = Match(rel, source, number, pattern, ignores=result.include)
         return decided
 
     def any_rules(self, rel_top: str, walk: Walk | None = None) -> bool:

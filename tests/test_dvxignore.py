@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_dvx, write
+from tests.conftest import git, run_dvx, write
 
 
 def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
@@ -38,6 +38,23 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
                     "pattern": "*.tmp"},
                    {"path": "y.txt", "ignored": False, "source": None, "line": None,
                     "pattern": None}]
+
+
+def test_check_ignore_names_the_rule_that_takes_a_path_back_in_as_git_does(repo, dvx):
+    write(repo / ".dvxignore", "*.tmp\n!keep.tmp\n")
+    write(repo / ".gitignore", "*.tmp\n!keep.tmp\n")
+    paths = ("imgs/a.tmp", "imgs/keep.tmp", "imgs/b.txt")
+    shown = dvx("check-ignore", "-d", "-n", *paths)
+    assert shown.code == 0 and shown.stdout == (
+        ".dvxignore:1:*.tmp\timgs/a.tmp\n.dvxignore:2:!keep.tmp\timgs/keep.tmp\n::\timgs/b.txt\n")
+    assert shown.stdout.replace(".dvxignore", ".gitignore") == git(
+        repo, "check-ignore", "-v", "-n", *paths)
+    doc = json.loads(dvx("check-ignore", "--json", "imgs/keep.tmp").stdout)
+    assert doc == [{"path": "imgs/keep.tmp", "ignored": False, "source": ".dvxignore",
+                    "line": 2, "pattern": "!keep.tmp"}]
+    assert dvx("check-ignore", "-d", "imgs/keep.tmp").stdout == ""  # not ignored: not listed
+    alone = dvx("check-ignore", "-n", "imgs/keep.tmp")  # git refuses it too
+    assert alone.code == 2 and "only applies with -d" in alone.stderr, alone.output
 
 
 def test_adding_an_ignored_file_suggests_a_check_ignore_that_can_be_pasted(repo):

@@ -546,24 +546,28 @@ def check_ignore(targets: tuple[str, ...], details: bool, non_matching: bool,
     of them is ignored), as `git check-ignore` does for .gitignore."""
     import os
 
+    from dvx.errors import UsageError
     from dvx.paths import repo_relpath
 
+    if non_matching and not details:
+        raise UsageError("-n/--non-matching only applies with -d/--details.")
     repo = open_repo()
     rows = []
     for target in targets:
         rel = repo_relpath(repo.root, target)
-        rows.append((target, repo.dvxignore.check(rel, os.path.isdir(target))))
+        rows.append((target, repo.dvxignore.deciding_rule(rel, os.path.isdir(target))))
     if as_json:
-        emit_json([{"path": t, "ignored": m is not None, "source": m and m.source,
-                    "line": m and m.line, "pattern": m and m.pattern} for t, m in rows])
+        emit_json([{"path": t, "ignored": m is not None and m.ignores,
+                    "source": m and m.source, "line": m and m.line,
+                    "pattern": m and m.pattern} for t, m in rows])
     elif not is_quiet():
         for target, match in rows:
-            if match is not None:
+            if match is not None and (match.ignores or non_matching):
                 out(f"{match.source}:{match.line}:{match.pattern}\t{target}" if details
                     else target)
             elif details and non_matching:
                 out(f"::\t{target}")
-    if not any(m is not None for _, m in rows):
+    if not any(m is not None and m.ignores for _, m in rows):
         sys.exit(1)
 
 
