@@ -125,16 +125,24 @@ def split_key(key: str) -> tuple[str, str]:
                       "Keys look like 'core.remote', 'cache.type' or 'remote.NAME.url'.")
 
 
-def validate(section: str, key: str, value: str) -> str:
+def check_option_name(section: str, key: str) -> None:
+    """Refuse an option that `section` cannot have; a remote may have any option its kind of
+    remote takes (checked against its backend, which needs its URL)."""
     match = REMOTE_SECTION.fullmatch(section)
     schema = REMOTE_KEYS if match else SCHEMA.get(section, {})
-    if match and key not in schema and re.fullmatch(r"[a-z][a-z0-9_]*", key):
+    if key in schema or (match and re.fullmatch(r"[a-z][a-z0-9_]*", key)):
+        return
+    known = ", ".join(sorted(schema)) or "none"
+    raise ConfigError(f"Unknown config option '{key}' in section [{section}].",
+                      f"Known options there: {known}.")
+
+
+def validate(section: str, key: str, value: str) -> str:
+    check_option_name(section, key)
+    match = REMOTE_SECTION.fullmatch(section)
+    validator = (REMOTE_KEYS if match else SCHEMA.get(section, {})).get(key)
+    if validator is None:  # an option of a kind of remote
         return value
-    validator = schema.get(key)
-    if validator is None:
-        known = ", ".join(sorted(schema)) or "none"
-        raise ConfigError(f"Unknown config option '{key}' in section [{section}].",
-                          f"Known options there: {known}.")
     try:
         return validator(value)
     except ValueError as exc:

@@ -981,3 +981,22 @@ def test_a_source_whose_head_names_a_missing_branch_is_read_at_the_revision_aske
     git(team.origin, "symbolic-ref", "HEAD", "refs/heads/master")  # and broken again
     again = run_dvx("ls", str(team.origin), cwd=project)
     assert again.code == 2 and "HEAD names a branch" in again.stderr, again.output
+
+
+def test_a_path_typed_with_a_leading_dot_slash_is_the_same_path(source, project, tmp_path):
+    team, alice = source
+    for where in (str(alice), str(team.origin)):
+        listed = run_dvx("ls", where, "./raw", cwd=project)
+        assert listed.code == 0 and "train.csv" in listed.stdout, listed.output
+        top = run_dvx("ls", where, ".", cwd=project)
+        assert top.code == 0 and "README.md" in top.stdout, top.output
+        out = tmp_path / f"got-{len(where)}.csv"
+        got = run_dvx("get", where, "./raw/train.csv", "-o", str(out), cwd=project)
+        assert got.code == 0 and out.read_text() == "a,b\n1,2\n", got.output
+        for bad, words in (("./../raw/train.csv", "Invalid path '../raw/train.csv'"),
+                           (".", "is the top of the repository")):
+            refused = run_dvx("get", where, bad, "-o", str(tmp_path / "no"), cwd=project)
+            assert refused.code == 2 and words in refused.stderr, refused.output
+    imported = run_dvx("import", str(team.origin), "./raw/train.csv", cwd=project)
+    assert imported.code == 0, imported.output
+    assert 'path: "raw/train.csv"' in (project / "train.csv.dvx").read_text()

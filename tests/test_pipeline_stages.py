@@ -125,6 +125,23 @@ def test_stage_remove_prints_the_git_add_that_records_it(repo, dvx):
         in removed.stdout
 
 
+def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
+                             "      cmd: echo ${item} > ${item}.txt\n"
+                             "      outs: ['${item}.txt']\n")
+    before = (repo / "dvx.yaml").read_text()
+    for target, what in (("build", "a stage"),
+                         ("build@us", "an item of the foreach/matrix stage 'build'"),
+                         ("dvx.yaml:build@eu", "an item of the foreach/matrix stage 'build'")):
+        refused = dvx("remove", target)
+        assert refused.code == 2, refused.output
+        assert f"'{target}' is not tracked data: it names {what} of dvx.yaml" in refused.stderr
+        assert "`dvx stage remove build`" in refused.stderr, refused.stderr
+    assert (repo / "dvx.yaml").read_text() == before
+    other = dvx("remove", "nothing")
+    assert other.code == 2 and "is not tracked by dvx" in other.stderr
+
+
 def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n")
     assert dvx("stage", "add", "-n", "mk", "-o", "out",

@@ -25,6 +25,7 @@ from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_stagin
 from dvx.paths import for_command
 
 if TYPE_CHECKING:
+    from dvx.errors import UsageError
     from dvx.repo import Repo
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)
@@ -454,7 +455,10 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
         unfinished = {t: rel for t in targets
                       if (rel := unfinished_removal(repo, t)) is not None}
         rest = [t for t in targets if t not in unfinished]
-        resolved = resolve_targets(repo, rest) if rest else []  # no targets would mean all
+        try:
+            resolved = resolve_targets(repo, rest) if rest else []  # no targets: all
+        except UsageError as exc:
+            raise _stage_named(repo, rest) or exc from None
         if any(t.subpath for t in resolved):
             raise UsageError("`dvx remove` works on whole tracked paths, not on files inside "
                              "them.")
@@ -471,6 +475,31 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     if changed.kept:
         warn(kept_untracked(changed.kept))
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
+
+
+def _stage_named(repo: Repo, targets: list[str]) -> UsageError | None:
+    """For `dvx remove STAGE` (DVC's way to remove a stage): the error pointing to `dvx stage
+    remove`, if a target that is no path here names a stage (or a foreach/matrix group)."""
+    import os
+
+    from dvx.errors import DvxError, UsageError
+    from dvx.pipeline.spec import load_pipeline, stage_target
+
+    try:
+        pipeline = load_pipeline(repo)
+        names = {stage_target(t): t for t in targets if not os.path.lexists(t)}
+    except DvxError:
+        return None
+    for stage in pipeline.stages if pipeline is not None else ():
+        group = stage.group or stage.name  # what `dvx stage remove` takes out of dvx.yaml
+        for name in (stage.name, stage.group):
+            if name is not None and name in names:
+                what = ("a stage" if name == group else
+                        f"an item of the foreach/matrix stage '{group}'")
+                return UsageError(f"'{names[name]}' is not tracked data: it names {what} of "
+                                  "dvx.yaml.", f"Remove the stage with `dvx stage remove "
+                                  f"{group}`.")
+    return None
 
 
 @click.command(epilog=example("""

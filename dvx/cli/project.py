@@ -72,7 +72,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     comes from (a config file, or the default) on stderr; writing goes to the project config
     unless --local or --global says otherwise.
     """
-    from dvx.config import Config, split_key
+    from dvx.config import Config, check_option_name, split_key
     from dvx.errors import NotARepoError, UsageError
     from dvx.ops.config import get_option, list_options, set_option
 
@@ -97,8 +97,10 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         return
     if key is None:
         raise UsageError("Name an option, or use --list.", "Example: dvx config cache.type")
+    _refuse_unknown_options(key, value)
     section, option = split_key(key)
     if value is None and not unset:
+        check_option_name(section, option)  # reading an option no dvx has is a mistake too
         setting = get_option(cfg, key, level)
         if setting is None:
             raise UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
@@ -125,6 +127,21 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
             notice = _join(notice, _cache_left_behind(repo, old_cache))
     if notice:
         warn(notice)
+
+
+def _refuse_unknown_options(key: str, value: str | None) -> None:
+    """An option this command does not have, taken for KEY (or for VALUE, when it starts with
+    `--`: no option's value does), is refused as click refuses one: VALUE may be negative, so
+    click is told to pass what it does not know through."""
+    import difflib
+
+    for word in (key, value):
+        if word is not None and word.startswith("--" if word is value else "-"):
+            ctx = click.get_current_context()
+            known = [o for param in ctx.command.params for o in getattr(param, "opts", [])
+                     if o.startswith("-")]
+            raise click.NoSuchOption(word.partition("=")[0], ctx=ctx,
+                                     possibilities=difflib.get_close_matches(word, known))
 
 
 def _cache_dir_or_none(repo: Repo | None) -> str | None:

@@ -83,8 +83,9 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
 def _check_listed(entries: dict[str, dict[str, Any]], path: str, url: str) -> str:
     """PATH as a key of `entries` ("" for the top), or the error saying why it is not one."""
     from dvx.errors import DvxError, PathError
+    from dvx.ops.source import source_path
 
-    top = path.strip("/")
+    top = source_path(path)
     if top and top not in entries:
         for name, info in entries.items():
             if "unreadable" in info and top.startswith(name + "/"):

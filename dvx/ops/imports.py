@@ -22,17 +22,19 @@ from urllib.parse import urlsplit
 
 from dvx import gitignore
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.logs import quoted
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.data_places import refuse_git_tracked
-from dvx.ops.source import Found, GitDirectory, Source, fetching_once
+from dvx.ops.source import Found, GitDirectory, Source, fetching_once, source_path
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
     for_command,
     from_here,
     refuse_empty,
+    relpath_problem,
     repo_relpath,
     safe_join,
 )
@@ -53,6 +55,7 @@ class ImportResult:
 
 def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
                 rev: str | None = None, force: bool = False) -> ImportResult:
+    path = _named_in_source(path)
     source = Source(url, rev, reader=repo)
     _refuse_own_moving_revision(repo, source, rev)
     found = source.find(path)
@@ -70,6 +73,7 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
              force: bool = False) -> str:
     """Copy `path` of the source to `out` (default: its name, in the current directory),
     untracked; the path written."""
+    path = _named_in_source(path)
     source = Source(url, rev)
     target = _get_target(out, path, force)
     try:
@@ -94,6 +98,20 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
 
     _put_in_place(target, copy_files)
     return target
+
+
+def _named_in_source(path: str) -> str:
+    """PATH of get and import, repository-relative (`source_path`); the top is refused: it is
+    not one file or directory to copy."""
+    named = source_path(path)
+    if not named:
+        raise UsageError(f"'{path}' is the top of the repository, not a file or directory in "
+                         "it.", "List what it holds with `dvx ls URL`.")
+    problem = relpath_problem(named)
+    if problem:
+        raise PathError(f"Invalid path {quoted(named)}: {problem}.",
+                        "Name a path inside the repository, as `dvx ls URL -R` lists them.")
+    return named
 
 
 def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built: str) -> None:
@@ -133,17 +151,17 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
     _put_in_place(target, copy_files)
 
 
-def _get_target(out: str | None, path: str, force: bool) -> str:
+def _get_target(out: str | None, path: str, force: bool, out_arg: str = "-o") -> str:
     """Where `dvx get` / `get-url` writes (`_resolve_output`); something there already only
     with `force`, and never the current directory or one above it, which replacing would pull
-    out from under the user."""
+    out from under the user. `out_arg`: how the command's user names `out` (get-url: OUT)."""
     target = os.path.abspath(_resolve_output(out, path.strip("/")) or ".")
     here = os.getcwd()
     if target == here or here.startswith(target.rstrip(os.sep) + os.sep):
         raise PathError(f"'{target}' is the current directory or holds it; it is never "
-                        "replaced.", "Name a new path with -o.")
+                        "replaced.", f"Name a new path ({out_arg}).")
     if os.path.lexists(target) and not force:
-        raise PathError(f"'{target}' already exists.", "Choose another -o, or --force.")
+        raise PathError(f"'{target}' already exists.", f"Choose another {out_arg}, or --force.")
     return target
 
 
@@ -455,14 +473,14 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path), origin)
-    replaced = _refuse_taken(repo, rel, origin, force)
+    replaced = _refuse_taken(repo, rel, origin, force, "OUT")
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
 
 
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
     fs, path, _ = url_version(url, "get-url")
-    target = _get_target(out, _url_name(url, path), force)
+    target = _get_target(out, _url_name(url, path), force, "OUT")
     _put_in_place(target, lambda built: _download(fs, path, url, built))
     return target
 
@@ -765,14 +783,14 @@ def _resolve_output(out: str | None, source_path: str) -> str:
     return os.path.join(out, name) if os.path.isdir(out) else out
 
 
-def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool
-                  ) -> Pointer | None:
+def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
+                  out_arg: str = "-o") -> Pointer | None:
     """Refuse `rel` if something is there, unless `force` or it is the output of this same
     import (`origin`: its source and path), which running the import again finishes or
     moves to another revision. Tracked data that is not an import is never replaced. The
     pointer of the import at `rel` that the new one replaces, if any. A path Git tracks is
     refused even with `force`, as `dvx add` refuses it: its data would go into Git with the
-    next `git commit -a`."""
+    next `git commit -a`. `out_arg`: how the command's user names the path (import-url: OUT)."""
     refuse_git_tracked(repo, [rel], [from_here(repo.root, rel)])
     outputs, _ = scan_outputs(repo)
     replaced = None
@@ -780,21 +798,21 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool
         info = output.pointer.source_info
         if output.path == rel and info is None:
             raise PathError(f"'{rel}' is already tracked (not an import).",
-                            "Import to another path with -o.")
+                            f"Import to another path ({out_arg}).")
         if output.path == rel and info is not None and not force and not (
                 origin.items() <= info.items()):
             where = (f"'{info['url']}'" if "url" in info
                      else f"'{info.get('path')}' from '{info.get('repo')}'")
             raise PathError(f"'{rel}' already exists: it is an import of {where}.",
-                            "Choose another -o, or --force to replace it.")
+                            f"Choose another {out_arg}, or --force to replace it.")
         if output.path != rel and (rel.startswith(output.path + "/")
                                    or output.path.startswith(rel + "/")):
             raise PathError(f"'{rel}' overlaps the tracked '{output.path}'.")
         if output.path == rel:
             replaced = output.pointer
     if os.path.lexists(repo.abspath(rel)) and not force and replaced is None:
-        raise PathError(f"'{rel}' already exists.", "Choose another -o, or --force to "
-                        "replace it.")
+        raise PathError(f"'{rel}' already exists.", f"Choose another {out_arg}, or --force "
+                        "to replace it.")
     return replaced
 
 

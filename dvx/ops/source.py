@@ -41,6 +41,16 @@ from dvx.repo import DVX_DIR, Repo
 from dvx.scm import git_environ
 
 
+def source_path(path: str) -> str:
+    """A PATH of a source as typed, repository-relative: slashes around it and a leading
+    `./` (as a shell completes it) dropped; "" for the top (`.`). A `..` stays, to be
+    refused."""
+    path = path.strip("/")
+    while path == "." or path.startswith("./"):
+        path = path[2:].lstrip("/")
+    return path
+
+
 def user_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "dvx")
@@ -111,7 +121,7 @@ class Source:
         """The output at or holding `path` (repository-relative), or PathError. A symbolic
         link Git tracks on its way is followed (`_through_links`): the output found is the
         tracked path it leads to."""
-        asked = path.strip("/")
+        asked = source_path(path)
         check_relpath(asked, "path")
         path = self._through_links(asked)
         link = "" if path == asked else f" (through a symbolic link, '{path}')"
