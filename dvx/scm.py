@@ -604,6 +604,12 @@ class Git:
         out = self._run("rev-parse", "--git-path", name).decode().strip()
         return out if os.path.isabs(out) else os.path.join(self.root, out)
 
+    def common_dir(self) -> str:
+        """The Git directory every worktree of this repository shares (`.git` in the main
+        one), where its own hooks, config and objects are."""
+        out = self._run("rev-parse", "--git-common-dir").decode().strip()
+        return out if os.path.isabs(out) else os.path.join(self.root, out)
+
     def get_config(self, key: str) -> str | None:
         """The value of a key of this repository's Git config, or None if it is not set."""
         try:

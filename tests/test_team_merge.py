@@ -73,6 +73,39 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
 
 
+def test_hooks_in_a_folder_shared_with_other_repositories_do_nothing_where_dvx_is_not(
+        repo, dvx, tmp_path):
+    shared = tmp_path / "githooks"
+    git(repo, "config", "--global", "core.hooksPath", str(shared))  # every repository's
+    installed = dvx("install")
+    assert installed.code == 0 and str(shared) in installed.stderr
+    assert "outside it" in installed.stderr and (shared / "pre-push").exists()
+    origin = tmp_path / "plain.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    plain = make_git_repo(tmp_path / "plain")  # no dvx here
+    write(plain / "x", "x\n")
+    git(plain, "add", "x")
+    git(plain, "commit", "-qm", "x")
+    for command in (["checkout", "-q", "-b", "other"], ["push", "-q", str(origin), "other"]):
+        ran = subprocess.run(["git", *command], cwd=plain, capture_output=True, text=True)
+        assert ran.returncode == 0 and "dvx" not in ran.stderr, ran.stderr
+    assert git(origin, "rev-parse", "other") == git(plain, "rev-parse", "HEAD")
+
+
+def test_install_writes_no_hooks_into_a_hooks_folder_git_tracks(repo, dvx):
+    write(repo / ".githooks" / "pre-commit", "#!/bin/sh\n")  # the team's hooks, shared
+    git(repo, "add", ".githooks")
+    git(repo, "config", "core.hooksPath", ".githooks")
+    refused = dvx("install")
+    assert refused.code == 2 and "'.githooks' (core.hooksPath)" in refused.stderr
+    assert "--no-hooks" in refused.stderr and "dvx git-hook NAME" in refused.stderr
+    assert sorted(p.name for p in (repo / ".githooks").iterdir()) == ["pre-commit"]
+    assert not (repo / ".gitattributes").exists()  # refused before anything changed
+    assert dvx("install", "--no-hooks").code == 0
+    assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
+    assert sorted(p.name for p in (repo / ".githooks").iterdir()) == ["pre-commit"]
+
+
 def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)

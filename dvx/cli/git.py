@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import click
 
@@ -17,21 +19,26 @@ git add .gitattributes && git commit -m "dvx merge driver"
 dvx install --uninstall
 """))
 @click.option("--uninstall", is_flag=True, help="Remove what `dvx install` set up.")
+@click.option("--no-hooks", "no_hooks", is_flag=True,
+              help="The merge driver alone: leave the hooks folder as it is.")
 @common_options
-def install(uninstall: bool) -> None:
+def install(uninstall: bool, no_hooks: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
     hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
     and push the data of the commits that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
-    puts them back.
+    puts them back. The hooks go where Git runs hooks from (core.hooksPath); a folder shared
+    with other repositories is named, and dvx's hooks do nothing in those without dvx.
     """
     from dvx.ops.install import install as do_install
 
     repo = open_repo()
-    result = do_install(repo, uninstall)
+    result = do_install(repo, uninstall, hooks=not no_hooks)
     if is_quiet():
         return
+    if result.shared_hooks is not None:
+        _warn_of_shared_hooks(result.shared_hooks, uninstall)
     verb = "Removed" if uninstall else "Installed"
     out(f"{verb}: " + (", ".join(result.changed) if result.changed else "nothing to change"))
     for hook in result.chained:
@@ -40,6 +47,20 @@ def install(uninstall: bool) -> None:
         out(("To record the change in Git, run:" if uninstall else
              "To share the merge driver with your team, run:")
             + f"\n    {git_add(repo.root, result.to_stage)}")
+
+
+def _warn_of_shared_hooks(folder: str, uninstall: bool) -> None:
+    if uninstall:
+        warn(f"WARNING: dvx's hooks were in '{folder}' (core.hooksPath), a folder outside this "
+             "repository: every other repository that runs its hooks from there no longer "
+             "runs them either.")
+    else:
+        warn(f"WARNING: Git runs this repository's hooks from '{folder}' (core.hooksPath), a "
+             "folder outside it, so every repository that runs its hooks from there runs "
+             "dvx's too: they do nothing in one without dvx, and `dvx install --uninstall` in "
+             "any of them removes them for all. To keep them to this repository: `dvx install "
+             "--uninstall`, `git config core.hooksPath .git/hooks` (it then runs none of the "
+             "shared hooks), and `dvx install`.")
 
 
 @click.group("git-hook", hidden=True)
@@ -78,12 +99,28 @@ def _checkout_quietly() -> None:
     from dvx.outputs import resolve_targets
 
     try:
-        repo = open_repo()
+        repo = _repo_of_hook()
+        if repo is None:
+            return
         with holding_lock(repo):
             result = checkout(repo, resolve_targets(repo, []), settle=True)
         report_checkout(result)
     except DvxError as exc:
         warn(f"dvx checkout: {exc}")
+
+
+def _repo_of_hook() -> Any:
+    """The dvx repository of the Git repository running this hook (Git runs hooks at the top
+    of its work tree), or None where that has no dvx: a hooks folder several repositories
+    share (a global core.hooksPath) runs dvx's hooks in all of them, and they must change
+    nothing where dvx is not set up. A work tree whose Git tracks .dvx/config but that lacks
+    the folder is dvx's, and gets open_repo's error saying so."""
+    from dvx.repo import DVX_DIR, tracked_but_absent
+
+    if not os.path.isdir(DVX_DIR) and tracked_but_absent(os.getcwd()) is None:
+        return None
+    repo = open_repo()
+    return repo if repo.git is not None else None  # core.no_scm: Git is not dvx's business
 
 
 @git_hook.command("pre-push")
@@ -97,23 +134,25 @@ def pre_push(remote_name: str, url: str | None) -> None:
     from dvx.outputs import Target
 
     zero = "0" * 40
-    repo = open_repo()
-    git = repo.git
-    assert git is not None
-    commits: set[str] = set()
-    for line in sys.stdin.read().splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[1] != zero:  # not a deletion
-            commits.update(git.commits_to_push(parts[1], None if parts[3] == zero else parts[3],
-                                               remote_name))
-    targets: dict[tuple[str, str], Target] = {}
-    with History(repo) as history:
-        for commit in sorted(commits):
-            for output in history.at(commit).outputs:
-                targets.setdefault((output.path, output.pointer.oid), Target(output))
-    if not targets:
-        return
+    pushed_refs = sys.stdin.read()
     try:
+        repo = _repo_of_hook()
+        if repo is None:
+            return
+        git = repo.git
+        commits: set[str] = set()
+        for line in pushed_refs.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[1] != zero:  # not a deletion
+                commits.update(git.commits_to_push(
+                    parts[1], None if parts[3] == zero else parts[3], remote_name))
+        targets: dict[tuple[str, str], Target] = {}
+        with History(repo) as history:
+            for commit in sorted(commits):
+                for output in history.at(commit).outputs:
+                    targets.setdefault((output.path, output.pointer.oid), Target(output))
+        if not targets:
+            return
         result = push(repo, list(targets.values()))
     except DvxError as exc:
         _stop_push(str(exc))

@@ -12,7 +12,9 @@
 
 Installing is idempotent. A hook that was there before is kept working: it moves aside to
 `<hook>.dvx-chained` and dvx's hook runs it first (with the same arguments and input), and
-`--uninstall` puts it back.
+`--uninstall` puts it back. The hooks go where Git runs them from (core.hooksPath): a folder
+outside the repository, shared with others, is reported (the hooks do nothing where there is no
+dvx); a folder Git tracks is refused, since the hooks name this machine's Python.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dvx import fsutil
 from dvx.errors import PathError, UsageError
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.repo import Repo
+from dvx.scm import tracked_in
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
 CHAINED = ".dvx-chained"
@@ -40,6 +43,9 @@ HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard 
 class InstallResult:
     changed: list[str] = field(default_factory=list)  # what was written or removed
     chained: list[str] = field(default_factory=list)  # hooks of the user's that dvx runs first
+    # The hooks folder (core.hooksPath), where it lies outside this repository: every
+    # repository that runs its hooks from there runs dvx's too.
+    shared_hooks: str | None = None
     to_stage: list[str] = field(default_factory=list)  # tracked files to commit
 
 
@@ -49,14 +55,18 @@ def dvx_command() -> str:
     return f"{shlex.quote(sys.executable)} -m dvx"
 
 
-def install(repo: Repo, uninstall: bool = False) -> InstallResult:
+def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallResult:
+    """Set up (or remove) the merge driver and, unless `hooks` is False, the hooks."""
     git = repo.git
     if git is None:
         raise UsageError("`dvx install` wires dvx into Git, and this repository has no Git.")
     result = InstallResult()
     hooks_dir = git.git_path("hooks")
-    if not uninstall:
+    if hooks and not uninstall:
+        _refuse_a_tracked_hooks_folder(repo, hooks_dir)
         _refuse_two_hooks_of_yours(hooks_dir)
+    if hooks and _outside(hooks_dir, (git.common_dir(), repo.root)):
+        result.shared_hooks = hooks_dir
     _attributes(repo, uninstall, result)
     if uninstall:
         git.unset_config_section("merge.dvx")
@@ -66,7 +76,7 @@ def install(repo: Repo, uninstall: bool = False) -> InstallResult:
             git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
             git.set_config("merge.dvx.driver", driver)
             result.changed.append(".git/config [merge \"dvx\"]")
-    for name in HOOKS:
+    for name in HOOKS if hooks else ():
         _hook(os.path.join(hooks_dir, name), name, uninstall, result)
     if not uninstall and repo.exclude_temporaries():
         result.changed.append(".git/info/exclude (dvx's temporary files)")
@@ -94,6 +104,36 @@ def driver_not_set_up(repo: Repo) -> bool:
     named = any("merge=dvx" in line.split()[1:] for line in git_lines(data or b"")
                 if not line.lstrip().startswith("#"))
     return named and repo.git.get_config("merge.dvx.driver") is None
+
+
+def _outside(path: str, folders: tuple[str, ...]) -> bool:
+    real = os.path.realpath(path)
+    return not any(os.path.commonpath([real, os.path.realpath(f)]) == os.path.realpath(f)
+                   for f in folders)
+
+
+def _refuse_a_tracked_hooks_folder(repo: Repo, hooks_dir: str) -> None:
+    """core.hooksPath naming a folder Git tracks here (a team's `.githooks`): dvx's hooks
+    name this machine's Python by its absolute path, which a teammate's clone would get and
+    not have. Refused before anything changes, with the way to call dvx from those hooks."""
+    git = repo.git
+    assert git is not None
+    root = os.path.realpath(repo.root)
+    real = os.path.realpath(hooks_dir)
+    if _outside(real, (root,)) or not _outside(real, (git.common_dir(),)):
+        return
+    relpath = os.path.relpath(real, root).replace(os.sep, "/")
+    if not tracked_in(repo.root, relpath):
+        return
+    raise UsageError(
+        f"Git runs this repository's hooks from '{relpath}' (core.hooksPath), a folder it "
+        "tracks: dvx's hooks run this machine's Python by its absolute path "
+        f"({sys.executable}), which your teammates would get with the folder and not have, "
+        "so dvx writes none there.",
+        "Run `dvx install --no-hooks` for the merge driver alone, and call dvx from the "
+        f"team's hooks: `dvx git-hook NAME \"$@\"` in each of {', '.join(HOOKS)} "
+        "(post-rewrite and pre-push read Git's input: docs/git-integration.md shows how), "
+        "which runs the dvx each teammate has on PATH.")
 
 
 def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
