@@ -81,6 +81,22 @@ def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_
     assert "pack_threshold 0" in refused.value.hint
 
 
+def test_a_reader_hashing_with_another_algorithm_reads_through_the_user_cache(
+        project, tmp_path, monkeypatch):
+    team, alice = project
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    git(reader, "init", "-q")
+    must("init", cwd=reader)
+    must("config", "core.hash", "sha256", cwd=reader)
+    monkeypatch.chdir(reader)  # the API's reader: a sha256 repository
+    assert dvx.api.read("data/train.csv", repo=str(alice), rev="v1") == CSV_V1
+    assert dvx.api.read("data/train.csv", repo=str(team.origin)) == CSV_V2  # from the remote
+    fs = fsspec.filesystem("dvx", repo=str(team.origin), rev="v1")
+    assert fs.cat("data/images/1.png") == b"image 1\n"
+    assert not (reader / ".dvx" / "cache" / "files").exists()  # nothing of xxh128 went there
+
+
 def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
                                                                  monkeypatch):
     team, _ = project

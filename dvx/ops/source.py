@@ -94,11 +94,18 @@ class Source:
         elif not self.is_local:
             self.commit = _default_commit(self.repo, url)
         self.reader = reader  # the repository reading this one, if any
-        self.cache = cache or (reader.cache if reader is not None else LocalCache(
-            os.path.join(user_cache_dir(), "cache"), self.repo.algo))
+        self.cache = cache or self._cache_of(reader)
         self._outputs: list[Output] | None = None
         self._broken: list[Broken] = []  # its pointer files that cannot be read
         self._store: tuple[str, RemoteStore] | None = None
+
+    def _cache_of(self, reader: Repo | None) -> LocalCache:
+        """Where what is fetched goes: the reader's cache, or the user-level one outside a
+        repository or for a reader hashing with another algorithm than the source (its
+        cache holds and checks only its own algorithm's objects)."""
+        if reader is not None and reader.algo == self.repo.algo:
+            return reader.cache
+        return LocalCache(os.path.join(user_cache_dir(), "cache"), self.repo.algo)
 
     # -- what the source tracks ------------------------------------------------------------
 
