@@ -478,6 +478,28 @@ def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
 
 
+def test_pre_push_stopped_by_the_filesystem_or_no_default_remote_says_how_to_push_anyway(
+        tmp_path):
+    _, alice = _installed_team(tmp_path)
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v2")
+    write(tmp_path / "a-file", "in the way of the remote's folder\n")
+    must("remote", "modify", "shared", "url", str(tmp_path / "a-file" / "store"), cwd=alice)
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode != 0 and "Not a directory" in pushed.stderr
+    assert "git push was stopped" in pushed.stderr and "--no-verify" in pushed.stderr
+    must("remote", "default", "--unset", cwd=alice)
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode != 0 and "no default dvx remote" in pushed.stderr
+    assert "dvx remote default NAME" in pushed.stderr and "-r NAME" not in pushed.stderr
+    assert "--no-verify" in pushed.stderr
+    assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
+
+
 def test_a_forced_push_over_a_tip_this_clone_never_fetched_pushes_its_data(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = team.clone("bob")

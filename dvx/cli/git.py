@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -130,7 +130,8 @@ def pre_push(remote_name: str, url: str | None) -> None:
     from dvx.cli.sync import report_sync
     from dvx.errors import DvxError
     from dvx.history import History
-    from dvx.ops.sync import push
+    from dvx.ops.remote import default_remote
+    from dvx.ops.sync import push, pushed
     from dvx.outputs import Target
 
     zero = "0" * 40
@@ -151,17 +152,35 @@ def pre_push(remote_name: str, url: str | None) -> None:
             for commit in sorted(commits):
                 for output in history.at(commit).outputs:
                     targets.setdefault((output.path, output.pointer.oid), Target(output))
-        if not targets:
+        to_push = pushed(list(targets.values()))  # not `push: false` outputs
+        if not to_push:
             return
-        result = push(repo, list(targets.values()))
+        if default_remote(repo.config) is None and any(t.output.remote is None
+                                                       for t in to_push):
+            _stop_push("no default dvx remote is set. Set one with `dvx remote default NAME` "
+                       "(`dvx remote list` names them), or add one with `dvx remote add -d "
+                       "NAME URL`.")
+        result = push(repo, to_push)
     except DvxError as exc:
         _stop_push(str(exc))
+    except OSError as exc:
+        _stop_push(_what_failed(exc))
     report_sync("Pushed", result, False)
     if not result.ok:
         _stop_push("some of it failed (listed above).")
 
 
-def _stop_push(why: str) -> None:
+def _what_failed(exc: OSError) -> str:
+    """What stopped the push, said as dvx says it at the end of any command."""
+    from dvx.errors import LostConnection
+    from dvx.fsutil import describe
+
+    if isinstance(exc, LostConnection):
+        return f"Cannot reach the {exc.shown}: {exc.strerror}."
+    return f"A filesystem operation failed: {describe(exc)}."
+
+
+def _stop_push(why: str) -> NoReturn:
     warn(f"ERROR: dvx could not push the data of the commits being pushed: {why} The git push "
          "was stopped, so that nobody gets commits whose data is on no remote. Fix it and push "
          "again; `git push --no-verify` pushes the commits without their data.")
