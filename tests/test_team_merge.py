@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 
 import pytest
 import xxhash
@@ -71,6 +72,22 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
     assert not (hooks / "pre-push").exists()
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
+
+
+def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):
+    assert dvx("install").code == 0
+    hook = repo / ".git" / "hooks" / "post-merge"
+    ours = hook.read_text()
+    hook.write_text(ours.replace("#!/bin/sh\n", "#!/bin/sh\n/bin/true  # mine\n"))
+    for args in (["install"], ["install", "--uninstall"]):
+        refused = dvx(*args)
+        assert refused.code == 2 and "lines of yours" in refused.stderr
+        assert "post-merge.dvx-chained" in refused.stderr
+        assert "/bin/true  # mine" in hook.read_text()
+    assert (repo / ".gitattributes").exists()  # refused before anything changed
+    # A hook dvx wrote with another Python (a virtual environment since moved) is dvx's.
+    hook.write_text(ours.replace(sys.executable, "/gone/venv/bin/python"))
+    assert dvx("install").code == 0 and hook.read_text() == ours
 
 
 def test_hooks_in_a_folder_shared_with_other_repositories_do_nothing_where_dvx_is_not(

@@ -12,14 +12,17 @@
 
 Installing is idempotent. A hook that was there before is kept working: it moves aside to
 `<hook>.dvx-chained` and dvx's hook runs it first (with the same arguments and input), and
-`--uninstall` puts it back. The hooks go where Git runs them from (core.hooksPath): a folder
-outside the repository, shared with others, is reported (the hooks do nothing where there is no
-dvx); a folder Git tracks is refused, since the hooks name this machine's Python.
+`--uninstall` puts it back. dvx's hook with the user's lines added is neither written anew nor
+removed (refused, with where to move them). The hooks go where Git runs them from
+(core.hooksPath): a folder outside the repository, shared with others, is reported (the hooks do
+nothing where there is no dvx); a folder Git tracks is refused, since the hooks name this
+machine's Python.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -65,6 +68,8 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
     if hooks and not uninstall:
         _refuse_a_tracked_hooks_folder(repo, hooks_dir)
         _refuse_two_hooks_of_yours(hooks_dir)
+    if hooks:
+        _refuse_edited_hooks(hooks_dir, uninstall)
     if hooks and _outside(hooks_dir, (git.common_dir(), repo.root)):
         result.shared_hooks = hooks_dir
     _attributes(repo, uninstall, result)
@@ -136,6 +141,23 @@ def _refuse_a_tracked_hooks_folder(repo: Repo, hooks_dir: str) -> None:
         "which runs the dvx each teammate has on PATH.")
 
 
+def _refuse_edited_hooks(hooks_dir: str, uninstall: bool) -> None:
+    """dvx's hook with lines of the user's added: writing it anew, or removing it, would lose
+    them (and chaining it would run dvx twice). Refused before anything changes."""
+    for name in HOOKS:
+        path = os.path.join(hooks_dir, name)
+        data = _read(path)
+        if data is None or not _is_ours(path) or _as_dvx_wrote_it(data, name):
+            continue
+        would = ("`dvx install --uninstall` would delete with them" if uninstall else
+                 "`dvx install` would write anew without them")
+        raise UsageError(
+            f"'{path}' is dvx's hook with lines of yours in it, which {would}.",
+            f"Move your lines to '{path + CHAINED}', a hook of yours that dvx's runs first "
+            "(with the same arguments and input; make it executable), leaving dvx's as it "
+            "was, then run the command again.")
+
+
 def _refuse_two_hooks_of_yours(hooks_dir: str) -> None:
     """A hook of the user's where dvx's was, while dvx already runs another of theirs first:
     chaining it would overwrite that one. Refused before anything changes."""
@@ -202,8 +224,17 @@ def _is_ours(path: str) -> bool:
     return MARKER.encode() in (_read(path) or b"")
 
 
-def _script(name: str) -> str:
-    run = f"{dvx_command()} git-hook {name}"
+def _as_dvx_wrote_it(data: bytes, name: str) -> bool:
+    """Is `data` dvx's hook `name` with nothing of the user's in it? Any Python may run dvx
+    there (another virtual environment ran `dvx install` before); every dvx wrote the same
+    script around it."""
+    placeholder = "DVXCOMMAND"  # re.escape leaves it as it is
+    pattern = re.escape(_script(name, placeholder)).replace(placeholder, "[^\n]+")
+    return re.fullmatch(pattern, data.decode(errors="surrogateescape")) is not None
+
+
+def _script(name: str, command: str | None = None) -> str:
+    run = f"{command or dvx_command()} git-hook {name}"
     chained = f'"$0{CHAINED}"'
     if name in HOOKS_WITH_INPUT:  # the input (refs pushed, commits rewritten) goes to both
         return (f"#!/bin/sh\n{MARKER}\ninput=$(cat)\n"
