@@ -77,28 +77,43 @@ OLD_TEMPORARIES_PATTERN = ".?*[.~]" + "[0-9a-f]" * 12 + ".tmp"
 TEMPORARIES_COMMENT = "# dvx: temporary files an interrupted dvx command may leave beside data"
 
 
+# This clone's own settings and credentials: .dvx/.gitignore keeps them out of Git, but a
+# commit from before `dvx init` (a `git bisect` step) has no .dvx/.gitignore.
+PRIVATE_SETTINGS_PATTERN = "/.dvx/config.local"
+PRIVATE_SETTINGS_COMMENT = "# dvx: this clone's settings and credentials, on any commit"
+
+
 def exclude_temporaries(exclude_path: str) -> bool:
     """Make Git's exclude file at `exclude_path` (`git rev-parse --git-path info/exclude`)
-    ignore dvx's temporaries, appending the pattern once (or putting it in place of the older
-    one) and keeping every other byte there; whether it was changed."""
+    ignore dvx's temporaries and .dvx/config.local, appending each pattern once (or putting
+    the temporaries' in place of the older one) and keeping every other byte there; whether
+    it was changed."""
     try:
         with open(exclude_path, "rb") as f:
-            content = f.read()
+            old = f.read()
     except FileNotFoundError:
-        content = b""
+        old = b""
+    content = old
     pattern = TEMPORARIES_PATTERN.encode("ascii")
-    lines = content.splitlines(keepends=True)
     if OLD_TEMPORARIES_PATTERN.encode("ascii") in content.splitlines():
-        content = _without_old_pattern(lines, pattern)
-    elif pattern in content.splitlines():
+        content = _without_old_pattern(content.splitlines(keepends=True), pattern)
+    content = _with_pattern(content, TEMPORARIES_COMMENT, TEMPORARIES_PATTERN)
+    content = _with_pattern(content, PRIVATE_SETTINGS_COMMENT, PRIVATE_SETTINGS_PATTERN)
+    if content == old:
         return False
-    else:
-        if content and not content.endswith(b"\n"):
-            content += b"\n"
-        content += TEMPORARIES_COMMENT.encode("ascii") + b"\n" + pattern + b"\n"
     os.makedirs(os.path.dirname(exclude_path), exist_ok=True)
     fsutil.atomic_write(exclude_path, content, fsync=False)
     return True
+
+
+def _with_pattern(content: bytes, comment: str, pattern: str) -> bytes:
+    """The exclude file's `content` with `pattern` on a line of its own, after `comment`
+    where it was not there yet."""
+    if pattern.encode("ascii") in content.splitlines():
+        return content
+    if content and not content.endswith(b"\n"):
+        content += b"\n"
+    return content + f"{comment}\n{pattern}\n".encode("ascii")
 
 
 def _without_old_pattern(lines: list[bytes], pattern: bytes) -> bytes:

@@ -41,6 +41,8 @@ DVX_DIR = ".dvx"
 # What in .dvx/ belongs to one clone, never to Git: where dvx writes and deletes, and the
 # user's own settings (which may confirm a cache outside the repository).
 PRIVATE = ("cache", "tmp", "config.local")
+# Inside .dvx/cache and .dvx/tmp: they stay out of Git on a commit without .dvx/.gitignore.
+IGNORE_EVERYTHING = b"# dvx: never Git's, whatever commit is checked out\n*\n"
 
 
 def find_root(start: str | None = None) -> str:
@@ -148,8 +150,10 @@ class Repo:
     @functools.cached_property
     def tmp_dir(self) -> str:
         self._refuse_private_files_from_git()
-        return self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory",
+        path = self._outside_git(os.path.join(self.dvx_dir, "tmp"), "temporary directory",
                                  home="tmp")
+        self._ignore_everything_in(path)
+        return path
 
     @functools.cached_property
     def cache_dir(self) -> str:
@@ -183,23 +187,30 @@ class Repo:
         homes = [self.root, *([self.shared_dvx_dir] if self.shared_dvx_dir else [])]
         return any(_within(real, os.path.realpath(home)) for home in homes)
 
-    def _hide_shared_cache_from_git(self) -> None:
-        """A main worktree on a branch from before `dvx init` has no .dvx/.gitignore: the
-        cache its linked worktrees keep in its .dvx then ignores itself (a .gitignore of `*`
-        inside it), so `git add -A` there never commits the data. Best effort."""
-        shared = self.shared_dvx_dir
-        if shared is None or os.path.basename(shared) != DVX_DIR:
-            return  # no main worktree, or this is it
-        cache = os.path.join(shared, "cache")
-        ignore = os.path.join(cache, ".gitignore")
-        if (not _within(os.path.realpath(self.cache_dir), os.path.realpath(cache))
-                or os.path.exists(os.path.join(shared, ".gitignore")) or os.path.exists(ignore)):
+    def _hide_cache_from_git(self) -> None:
+        """The cache in a worktree's .dvx/cache (this one's, or the main worktree's that
+        linked worktrees share) ignores itself, as .dvx/tmp does: on a commit from before
+        `dvx init` (a `git bisect` step), whose tree has no .dvx/.gitignore, `git add -A`
+        still never commits the data."""
+        dvx_dir = self.shared_dvx_dir or self.dvx_dir
+        if os.path.basename(dvx_dir) != DVX_DIR:
+            return  # in the Git directory of a bare repository, where Git never looks
+        cache = os.path.join(dvx_dir, "cache")
+        if _within(os.path.realpath(self.cache_dir), os.path.realpath(cache)):
+            self._ignore_everything_in(cache)
+
+    def _ignore_everything_in(self, folder: str) -> None:
+        """A .gitignore of `*` in `folder`, a private folder of .dvx, unless it has one.
+        Best effort: a folder that is a symbolic link is left alone (Git sees only the
+        link, which no file inside it hides)."""
+        ignore = os.path.join(folder, ".gitignore")
+        if os.path.lexists(ignore) or os.path.islink(folder):
             return
         try:
-            os.makedirs(cache, exist_ok=True)
-            atomic_write(ignore, b"# dvx: the cache is never Git's\n*\n", fsync=self.fsync)
+            os.makedirs(folder, exist_ok=True)
+            atomic_write(ignore, IGNORE_EVERYTHING, fsync=self.fsync)
         except OSError as exc:
-            log.debug("No .gitignore written in the shared cache: %s", exc)
+            log.debug("No .gitignore written in %s: %s", folder, exc)
 
     def _warn_of_own_cache(self, shared: str) -> None:
         """A linked worktree's own .dvx/cache holding objects (written before its worktrees
@@ -274,7 +285,7 @@ class Repo:
     @functools.cached_property
     def cache(self) -> LocalCache:
         cache = LocalCache(self.cache_dir, self.algo)
-        self._hide_shared_cache_from_git()
+        self._hide_cache_from_git()
         # The folders objects and temporaries are written to may be links of their own.
         self._outside_git(cache.files_root, "cache's object directory")
         self._outside_git(cache.tmp_dir, "cache's temporary directory")

@@ -18,6 +18,33 @@ def test_init_creates_layout_and_ignores_private_parts(tmp_path, dvx):
     assert "cache/" not in untracked
 
 
+def test_a_commit_from_before_dvx_init_keeps_dvx_s_private_files_out_of_git(tmp_path, dvx):
+    """`git checkout` of a commit from before `dvx init` (a `git bisect` step) takes
+    .dvx/.gitignore away: the cache, .dvx/tmp and config.local stay ignored all the same."""
+    root = make_git_repo(tmp_path / "r")
+    write(root / "code.py", "code\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "before dvx")
+    assert dvx("init", cwd=root).code == 0
+    assert dvx("remote", "add", "--local", "-d", "s", str(tmp_path / "store"),
+               cwd=root).code == 0  # this clone's own setting, in config.local
+    assert dvx("install", cwd=root).code == 0  # post-checkout takes model.bin away
+    write(root / "model.bin", os.urandom(1000))
+    assert dvx("add", "model.bin", cwd=root).code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "data")
+    git(root, "checkout", "-q", "HEAD~1")
+    git(root, "add", "-A")
+    assert git(root, "diff", "--cached", "--name-only") == ""
+    assert (root / ".dvx/cache/files").is_dir() and (root / ".dvx/config.local").is_file()
+    git(root, "checkout", "-q", "-")
+    for private in ("cache", "tmp"):  # as an older dvx left them: made again on first use
+        os.unlink(root / ".dvx" / private / ".gitignore")
+    assert dvx("add", "model.bin", cwd=root).code == 0
+    assert (root / ".dvx/cache/.gitignore").read_text().endswith("\n*\n")
+    assert (root / ".dvx/tmp/.gitignore").read_text().endswith("\n*\n")
+
+
 def test_init_twice_changes_nothing(tmp_path, dvx):
     root = make_git_repo(tmp_path / "r")
     dvx("init", cwd=root)
@@ -56,16 +83,23 @@ def test_the_older_unmarked_pattern_in_git_s_exclude_file_is_replaced(tmp_path, 
     """A clone where an older dvx wrote the pattern of its unmarked temporary names: the next
     command that makes sure of the pattern puts the new one in its place, so Git sees a user's
     own `.NAME.<12 hex>.tmp` again."""
-    from dvx.gitignore import OLD_TEMPORARIES_PATTERN, TEMPORARIES_COMMENT, TEMPORARIES_PATTERN
+    from dvx.gitignore import (
+        OLD_TEMPORARIES_PATTERN,
+        PRIVATE_SETTINGS_PATTERN,
+        TEMPORARIES_COMMENT,
+        TEMPORARIES_PATTERN,
+    )
 
     root = make_git_repo(tmp_path / "r")
     assert dvx("init", cwd=root).code == 0
     exclude = root / ".git" / "info" / "exclude"
-    exclude.write_text(f"*.swp\n{TEMPORARIES_COMMENT}\n{OLD_TEMPORARIES_PATTERN}\n# mine\n")
+    exclude.write_text(f"*.swp\n{TEMPORARIES_COMMENT}\n{OLD_TEMPORARIES_PATTERN}\n# mine\n"
+                       f"{PRIVATE_SETTINGS_PATTERN}\n")
     write(root / ".notes.0123456789ab.tmp", "my own notes")
     write(root / "data.csv", "x")
     assert dvx("add", "data.csv", cwd=root).code == 0
-    assert exclude.read_text() == f"*.swp\n{TEMPORARIES_COMMENT}\n{TEMPORARIES_PATTERN}\n# mine\n"
+    assert exclude.read_text() == (f"*.swp\n{TEMPORARIES_COMMENT}\n{TEMPORARIES_PATTERN}\n"
+                                   f"# mine\n{PRIVATE_SETTINGS_PATTERN}\n")
     untracked = git(root, "status", "--porcelain", "--untracked-files=all")
     assert "?? .notes.0123456789ab.tmp" in untracked.splitlines(), untracked
 

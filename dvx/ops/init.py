@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
-from dvx.repo import DVX_DIR, Repo, tracked_but_absent
+from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, tracked_but_absent
 from dvx.scm import find_git_root, refuse_other_repository
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
@@ -47,8 +47,10 @@ def init(path: str, no_scm: bool = False) -> InitResult:
     # Build .dvx/ under a temporary name and rename it into place: never half-initialized.
     staging = os.path.join(root, f".dvx.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        os.makedirs(os.path.join(staging, "cache"))
-        os.makedirs(os.path.join(staging, "tmp"))
+        for private in ("cache", "tmp"):  # each ignores itself, on any commit
+            os.makedirs(os.path.join(staging, private))
+            with open(os.path.join(staging, private, ".gitignore"), "wb") as f:
+                f.write(IGNORE_EVERYTHING)
         config = CONFIG_HEADER + ("[core]\nno_scm = true\n" if no_scm else "")
         with open(os.path.join(staging, "config"), "w", encoding="utf-8") as f:
             f.write(config)
