@@ -83,10 +83,13 @@ def tracked_but_absent(git_root: str) -> NotARepoError | None:
 
 
 class Repo:
-    def __init__(self, root: str, progress: Progress | None = None) -> None:
+    def __init__(self, root: str, progress: Progress | None = None,
+                 read_only: bool = False) -> None:
         self.root = os.path.abspath(root)
         self.dvx_dir = os.path.join(self.root, DVX_DIR)
         self.progress: Progress = progress or NoProgress()
+        # Read as another repository's source (ops/source.py): dvx writes nothing there.
+        self.read_only = read_only
         self._temporaries_excluded = False
         self._private_files_checked = False
 
@@ -204,7 +207,7 @@ class Repo:
         Best effort: a folder that is a symbolic link is left alone (Git sees only the
         link, which no file inside it hides)."""
         ignore = os.path.join(folder, ".gitignore")
-        if os.path.lexists(ignore) or os.path.islink(folder):
+        if self.read_only or os.path.lexists(ignore) or os.path.islink(folder):
             return
         try:
             os.makedirs(folder, exist_ok=True)

@@ -85,7 +85,8 @@ class Source:
         self.remote_name = remote
         root = _local_root(url)
         self.is_local = root is not None
-        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url), rev))
+        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url), rev),
+                         read_only=True)
         if self.repo.git is None:
             raise UsageError(f"'{url}' is not a Git repository.")
         self.commit: str | None = None
