@@ -39,7 +39,8 @@ def open(path: str, repo: str | None = None, rev: str | None = None,  # as io.op
         from dvx.errors import UsageError
 
         raise UsageError(f"dvx.api.open reads only: mode {mode!r} is not 'r' or 'rb'.")
-    raw = _open_binary(_source(repo, rev, remote), path)
+    source = _source(repo, rev, remote)
+    raw = _open_binary(source, _in_repository(path, source))
     return raw if mode == "rb" else io.TextIOWrapper(raw, encoding=encoding)
 
 
@@ -58,6 +59,7 @@ def get_url(path: str, repo: str | None = None, rev: str | None = None,
     from dvx.errors import PathError
 
     source = _source(repo, rev, remote)
+    path = _in_repository(path, source)
     found = source.find(path)
     files = list(source.files_below(found))
     if len(files) != 1 or files[0][0] != "":
@@ -72,6 +74,26 @@ def get_url(path: str, repo: str | None = None, rev: str | None = None,
                         "need URLs of their own takes `dvx remote modify NAME pack_threshold "
                         "0` before the push.")
     return f"{store.url.rstrip('/')}/files/{source.repo.algo}/{oid[:2]}/{oid[2:]}"
+
+
+def _in_repository(path: str, source: Source) -> str:
+    """`path` as the repository names it, relative to its top: `./data.csv` is `data.csv`.
+    An absolute path is refused, with the relative one where it leads into a local source."""
+    import os
+
+    from dvx.errors import PathError
+
+    if os.path.isabs(path):
+        # The folder's links resolved, not the file's: a tracked file may link into the cache.
+        real = os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+        top = os.path.realpath(source.repo.root)
+        inside = source.is_local and real.startswith(top + os.sep)
+        raise PathError(f"'{path}' is an absolute path; dvx.api takes a path inside the "
+                        "repository, relative to its top.",
+                        f"Pass '{os.path.relpath(real, top)}' instead." if inside else None)
+    while path.startswith("./"):
+        path = path[2:]
+    return path
 
 
 def _source(repo: str | None, rev: str | None, remote: str | None) -> Source:

@@ -193,3 +193,16 @@ class DvxFileSystem(AbstractFileSystem):
         with self._open(path) as f:
             data: bytes = f.read()
         return data[start:end]
+
+    def tail(self, path: str, size: int = 1024) -> bytes:
+        """The last `size` bytes: through a seek from a cache, or read to the end (and so
+        checked by hash) from a remote, whose stream cannot seek; only they are kept."""
+        with self._open(path) as f:
+            if f.seekable():
+                f.seek(0, io.SEEK_END)
+                f.seek(max(0, f.tell() - size))
+                return bytes(f.read())
+            last = b""
+            while chunk := f.read(1 << 20):
+                last = (last + chunk)[-size:] if size > 0 else b""
+            return last

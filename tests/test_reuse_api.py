@@ -97,6 +97,23 @@ def test_a_reader_hashing_with_another_algorithm_reads_through_the_user_cache(
     assert not (reader / ".dvx" / "cache" / "files").exists()  # nothing of xxh128 went there
 
 
+def test_tail_relative_and_absolute_paths_and_a_remote_the_source_lacks(project, tmp_path,
+                                                                        monkeypatch):
+    team, alice = project
+    monkeypatch.chdir(tmp_path)
+    streamed = fsspec.filesystem("dvx", repo=str(team.origin))  # nothing cached: a stream
+    assert streamed.tail("data/train.csv", 4) == b"3,4\n"
+    assert fsspec.filesystem("dvx", repo=str(alice)).tail("data/train.csv", 4) == b"3,4\n"
+    with pytest.raises(DvxError, match="no remote named 'nosuch'") as unknown:
+        dvx.api.read("data/train.csv", repo=str(team.origin), remote="nosuch")
+    assert "'nosuch'" in unknown.value.hint and "'shared'" in unknown.value.hint
+    monkeypatch.chdir(alice / "data")
+    assert dvx.api.read("./data/train.csv") == CSV_V2  # from the top, as any path
+    with pytest.raises(PathError, match="is an absolute path") as refused:
+        dvx.api.read(str(alice / "data" / "train.csv"))
+    assert refused.value.hint == "Pass 'data/train.csv' instead."
+
+
 def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
                                                                  monkeypatch):
     team, _ = project

@@ -478,9 +478,23 @@ class Source:
                 store.blobs.prepare(create=False)
             except RemoteError as exc:
                 raise RemoteError(f"Cannot read the remote of {self.describe()}: {exc.message}",
-                                  _source_hint(exc.hint)) from None
+                                  self._unknown_remote_hint() or _source_hint(exc.hint)
+                                  ) from None
             self._store = name, store
         return self._store
+
+    def _unknown_remote_hint(self) -> str | None:
+        """The hint where the caller named a remote the source does not have (`remote=`,
+        `--remote`): the names it has, not where the source's own config names one."""
+        if self.remote_name is None:
+            return None
+        names = self.repo.config.remote_names()
+        if self.remote_name in names:
+            return None
+        has = (f"its remotes are {', '.join(repr(n) for n in names)}" if names else
+               "it has none")
+        return (f"The remote asked for, '{self.remote_name}', must be one of the source's "
+                f"(in its .dvx/config): {has}. Without one, its default remote is read.")
 
     def _index_base(self) -> str:
         """Where the copies of the remote's pack indexes are kept: with the reader's
