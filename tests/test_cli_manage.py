@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -59,7 +60,7 @@ def reach_cache_through_a_link(repo, dvx, tmp_path, how):
     disk = tmp_path / "bigdisk"
     (disk / "cache").mkdir(parents=True)
     if how == "cache-is-a-link":
-        os.rmdir(repo / ".dvx" / "cache")
+        shutil.rmtree(repo / ".dvx" / "cache")  # holds its own .gitignore
         os.symlink(disk / "cache", repo / ".dvx" / "cache")
     else:
         os.symlink(disk, tmp_path / "shared")

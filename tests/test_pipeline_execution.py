@@ -5,6 +5,7 @@ it does not run; an interrupted repro (kill -9) leaves dvx.lock whole and a reru
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -198,7 +199,7 @@ stages:
 def test_a_persist_output_is_never_written_through_a_link_into_a_linked_cache(
         repo, dvx, tmp_path):
     (tmp_path / "bigdisk" / "cache").mkdir(parents=True)  # .dvx/cache on another disk
-    os.rmdir(repo / ".dvx" / "cache")
+    shutil.rmtree(repo / ".dvx" / "cache")  # holds its own .gitignore
     os.symlink(tmp_path / "bigdisk" / "cache", repo / ".dvx" / "cache")
     assert dvx("config", "cache.type", "symlink").code == 0
     write(repo / "in.txt", "x\n")
