@@ -4,7 +4,7 @@ A `.dvxignore` file applies to its own directory and everything below it, like a
 in the repository root, in any directory above a tracked directory, or inside one. Files it
 ignores are never added to a directory's manifest, never reported by `status`, and never
 deleted by `checkout`; a path given to `dvx add` that it ignores is refused. `.dvxignore` files
-themselves are never data. Patterns are matched with pathspec's implementation of Git's rules.
+themselves are never data. Patterns are matched as Git matches them (see wildmatch.py).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import errno
 import os
 from collections.abc import Container
 from dataclasses import dataclass
-from typing import Any
 
 from dvx.errors import PathError
 from dvx.paths import Walk, join_posix
+from dvx.wildmatch import Rule, parse_rule
 
 IGNORE_FILE = ".dvxignore"
 
@@ -86,10 +86,11 @@ class DvxIgnore:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._specs: dict[str, tuple[Any, list[tuple[int, str]]] | None] = {}  # dir -> rules
+        self._specs: dict[str, list[tuple[int, str, Rule]] | None] = {}  # dir -> rules
 
-    def _spec(self, directory: str) -> tuple[Any, list[tuple[int, str]]] | None:
-        """The rules of `directory`'s own .dvxignore (repo-relative, "" for the root)."""
+    def _spec(self, directory: str) -> list[tuple[int, str, Rule]] | None:
+        """The rules of `directory`'s own .dvxignore (repo-relative, "" for the root), with
+        their line numbers and lines."""
         if directory not in self._specs:
             path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
                               else IGNORE_FILE)
@@ -97,13 +98,12 @@ class DvxIgnore:
             if data is None:
                 self._specs[directory] = None
                 return None
-            lines = list(enumerate(git_lines(data), 1))
-            import pathspec
-
-            rules = [(n, line) for n, line in lines
-                     if line.strip() and not line.lstrip().startswith("#")]
-            self._specs[directory] = (
-                pathspec.GitIgnoreSpec.from_lines([line for _, line in rules]), rules)
+            rules = []
+            for number, line in enumerate(git_lines(data), 1):
+                rule = parse_rule(line.encode("utf-8", "surrogateescape"))
+                if rule is not None:
+                    rules.append((number, line, rule))
+            self._specs[directory] = rules
         return self._specs[directory]
 
     def check(self, rel: str, is_dir: bool = False) -> Match | None:
@@ -132,14 +132,12 @@ class DvxIgnore:
             rules = self._spec(directory)
             if rules is None:
                 continue
-            spec, lines = rules
-            inside = "/".join(parts[depth:]) + ("/" if is_dir else "")
-            result = spec.check_file(inside)
-            if result.include is None:
-                continue
-            number, pattern = lines[result.index]
-            source = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
-            decided = Match(rel, source, number, pattern, ignores=result.include)
+            inside = "/".join(parts[depth:]).encode("utf-8", "surrogateescape")
+            for number, pattern, rule in reversed(rules):  # as in Git, the last rule that matches
+                if rule.matches(inside, is_dir):
+                    source = f"{directory}/{IGNORE_FILE}" if directory else IGNORE_FILE
+                    decided = Match(rel, source, number, pattern, ignores=not rule.negative)
+                    break
         return decided
 
     def any_rules(self, rel_top: str, walk: Walk | None = None) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, write
 
 
 def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
@@ -95,3 +96,40 @@ def test_a_new_rule_leaves_files_the_directory_has_tracked_and_safe(repo, dvx):
     assert dvx("commit", "d").code == 0
     assert "d/a.csv" not in {e["path"] for e in json.loads(
         dvx("ls", ".", "d", "-R", "--json").stdout)}
+
+
+# Rules whose reading differs between glob libraries; Git's is the one users see everywhere.
+GIT_RULES = [
+    "[[:alpha:]]", "[[:digit:]]", "[[:upper:]]", "[[:lower:]]", "[[:space:]]", "[[:punct:]]",
+    "[[:alnum:]]", "[[:xdigit:]]", "[[:blank:]]", "[[:cntrl:]]", "[[:graph:]]", "[[:print:]]",
+    "[![:alpha:]]", "[^[:digit:]x]", "[[:alpha:]5]", "[[:foo:]]", "[[:alpha:]", "[[:]]",
+    "[\\]]", "[]]", "[]a]", "[!]]", "[a-c]", "[c-a]", "[a\\-c]", "[a-]", "[-a]", "[\\\\]",
+    "[[]", "[a-\\]]", "[!-/]", "x*", "*]", "\\[x\\]", "[", "?", "??", "x\t", "x ", "x\\ ",
+    "\\!x", "\\#x", " #x", "a]", "x\\", "*\n![[:digit:]]", "d/[[:alpha:]]", "/d/?",
+    "d/**", "**/q", "d/**/q", "d**/q", "**", "*/", "d/[!a]",
+]
+GIT_NAMES = [
+    "q", "Q", "a]", ":]", "keep.csv", "5", "x", "ab", "b", "c", " ", "\t", "\v", "\f", "\r",
+    "\n", "!", "]", "[", "\\", "-", "^", "é", "x\t", "x ", "x\\ ", "!x", "#x", " #x", "[x]",
+    "\x01", "\x7f", "x\\",
+]
+
+
+def test_dvxignore_rules_ignore_exactly_what_git_ignores(tmp_path):
+    from dvx.ignore import DvxIgnore
+
+    root = make_git_repo(tmp_path / "r")
+    for name in GIT_NAMES:
+        write(root / "d" / name, "x")
+    write(root / "d" / "q-dir" / "q", "x")
+    paths = [f"d/{name}" for name in GIT_NAMES] + ["d/q-dir/q", "d/q-dir"]
+    for rules in GIT_RULES:
+        write(root / ".gitignore", rules + "\n")
+        write(root / ".dvxignore", rules + "\n")
+        listed = subprocess.run(["git", "check-ignore", "--no-index", "-z", "--stdin"],
+                                cwd=root, input="\0".join(paths).encode(), capture_output=True)
+        assert listed.returncode in (0, 1), listed.stderr
+        by_git = set(listed.stdout.decode().split("\0")) - {""}
+        by_dvx = {p for p in paths
+                  if DvxIgnore(str(root)).check(p, is_dir=p == "d/q-dir") is not None}
+        assert by_dvx == by_git, f"rules {rules!r}"

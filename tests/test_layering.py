@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dvx"
 LAYERS = {
     "dvx.errors": 0, "dvx.faults": 0, "dvx.threads": 0, "dvx.logs": 0, "dvx.processes": 0,
     "dvx.fsutil": 1, "dvx.hashing": 1, "dvx.yamlio": 1,
-    "dvx.paths": 2, "dvx.progress": 2, "dvx.ignore": 3,
+    "dvx.paths": 2, "dvx.progress": 2, "dvx.wildmatch": 2, "dvx.ignore": 3,
     "dvx.objects": 3,
     "dvx.remote": 4,
     "dvx.pointer": 5, "dvx.config": 5, "dvx.scm": 5, "dvx.lock": 5, "dvx.gitignore": 5,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from dvx.repo import Repo
 
 # What dvx runs on, then what its optional remote kinds and plots need.
-LIBRARIES = ("fsspec", "xxhash", "click", "pyyaml", "ruamel.yaml", "pathspec", "tqdm", "s3fs",
+LIBRARIES = ("fsspec", "xxhash", "click", "pyyaml", "ruamel.yaml", "tqdm", "s3fs",
              "sshfs", "aiohttp", "gcsfs", "adlfs", "vl-convert-python")
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 
