@@ -491,8 +491,11 @@ class Git:
             return {}
         import subprocess
 
+        # check-ignore reads its paths as pathspecs and refuses `:(literal)`: a leading "./"
+        # keeps a name that starts with ":" from being read as magic (":!x", ":data").
+        asked = {"./" + p: p for p in relpaths}
         proc = subprocess.run(["git", "-C", self.root, "check-ignore", "--no-index", "-v", "-z",
-                               "--stdin"], input=b"\0".join(os.fsencode(p) for p in relpaths),
+                               "--stdin"], input=b"\0".join(os.fsencode(p) for p in asked),
                               capture_output=True, check=False, env=git_environ(root=self.root))
         if proc.returncode not in (0, 1):  # 1: nothing ignored
             raise DvxError("git check-ignore failed: "
@@ -502,7 +505,7 @@ class Git:
         for start in range(0, len(fields) - 3, 4):  # source, line, pattern, path
             source, line, pattern, path = (os.fsdecode(f) for f in fields[start:start + 4])
             if pattern and not pattern.startswith("!"):
-                found[path] = f"'{pattern}' in {source}:{line}"
+                found[asked.get(path, path)] = f"'{pattern}' in {source}:{line}"
         return found
 
     def changed(self, relpaths: list[str]) -> list[str]:

@@ -677,3 +677,14 @@ def test_symlink_mode_links_every_hard_link_of_a_file_in_a_directory(repo, dvx):
         assert (repo / "d" / name).is_symlink(), name
         assert (repo / "d" / name).read_bytes() == content
     assert "up to date" in dvx("status").stdout.lower()
+
+
+@pytest.mark.parametrize("name", [":data", ":!x", ":(top)y"])
+def test_a_name_starting_with_a_colon_is_tracked_and_its_gitignore_entry_seen(repo, dvx, name):
+    """Git reads a leading ':' of a pathspec as magic; dvx's own questions to Git do not."""
+    write(repo / name, "data")
+    added = dvx("add", name)
+    assert added.code == 0, added.output
+    status = dvx("status")
+    assert status.code == 0 and "not ignored by Git" not in status.output, status.output
+    assert git(repo, "check-ignore", "--no-index", "--", "./" + name).strip() == "./" + name

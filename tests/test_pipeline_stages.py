@@ -153,3 +153,11 @@ def test_stage_remove_outs_keeps_the_files_dvxignore_keeps_out_of_an_output(repo
     assert "Kept 1 file dvx does not track" in removed.stderr and "out/notes.tmp" in removed.stderr
     assert [p.name for p in (repo / "out").iterdir()] == ["notes.tmp"]
     assert (repo / "out" / "notes.tmp").read_text() == "my notes"
+
+
+def test_an_output_named_like_pathspec_magic_leaves_status_working(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo o > ':!out'\n    outs: [':!out']\n")
+    ran = dvx("repro", "-q")
+    assert ran.code == 0, ran.output
+    status = dvx("status")
+    assert status.code == 0 and "up to date" in status.stdout, status.output
