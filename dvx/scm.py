@@ -28,6 +28,12 @@ def literal_pathspec(path: str) -> str:
     return shell_quote(path)
 
 
+def literal(relpaths: list[str]) -> list[str]:
+    """Paths as pathspecs that match those names only: a `*`, `?`, `[` or a leading `:` in a
+    file's name is not a glob or magic to Git then (`[x].dvx` never stages `x.dvx`)."""
+    return [":(literal)" + p for p in relpaths]
+
+
 def untrack_command(path: str) -> str:
     """The command that stops Git tracking `path` (and what is below it), keeping the files."""
     return f"git rm -r --cached -- {literal_pathspec(path)}"
@@ -483,7 +489,7 @@ class Git:
         """Files Git tracks at or below any of `relpaths` (repo-relative)."""
         if not relpaths:
             return []
-        return self.ls_files("--", *[":(literal)" + p for p in relpaths])
+        return self.ls_files("--", *literal(relpaths))
 
     def ignore_rules(self, relpaths: list[str]) -> dict[str, str]:
         """{path: the .gitignore rule that ignores it} for those of `relpaths` Git ignores."""
@@ -512,7 +518,7 @@ class Git:
         """Those of `relpaths` whose workspace content differs from the index (or that Git
         does not track yet and does not ignore), in the order given."""
         out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
-                        *[":(literal)" + p for p in relpaths])
+                        *literal(relpaths))
         found: set[str] = set()
         records = out.split(b"\0")
         index = 0
@@ -747,7 +753,7 @@ class Git:
         modes: dict[str, str] = {}
         for start in range(0, len(relpaths), 1000):  # a command line of bounded length
             out = self._run("ls-tree", "-z", "--full-tree", commit, "--",
-                            *relpaths[start:start + 1000])
+                            *literal(relpaths[start:start + 1000]))
             for item in out.split(b"\0"):
                 meta, _, path = item.partition(b"\t")
                 if path:
@@ -788,7 +794,7 @@ class Git:
         an older commit may have recorded it."""
         try:
             out = self._run("log", "--all", "--reverse", "--format=%h%x00%an%x00%H", "-S",
-                            text, "--", relpath)
+                            text, "--", *literal([relpath]))
         except DvxError:
             return None
         fields = out.decode("utf-8", "replace").partition("\n")[0].split("\0")
@@ -842,7 +848,7 @@ class Git:
                      if os.path.isfile(os.path.join(self.root, p))}
             small = [p for p, size in sizes.items() if size <= largest_new_file]
             if small:
-                self._run("add", "--", *[":(literal)" + p for p in small], env=env)
+                self._run("add", "--", *literal(small), env=env)
             tree = self._run("write-tree", env=env).decode().strip()
         commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
         return commit, sorted(p for p in sizes if p not in small)
@@ -884,9 +890,10 @@ class Git:
         removed = [p for p in relpaths if p not in existing]
         sparse = ["--sparse"] if self.sparse_checkout() else []
         if existing:
-            self._run("add", *sparse, "--", *existing)
+            self._run("add", *sparse, "--", *literal(existing))
         if removed:
-            self._run("rm", *sparse, "--cached", "--ignore-unmatch", "-q", "--", *removed)
+            self._run("rm", *sparse, "--cached", "--ignore-unmatch", "-q", "--",
+                      *literal(removed))
 
     def sparse_checkout(self) -> bool:
         """Whether this work tree is a sparse checkout: `git add` of a path outside its

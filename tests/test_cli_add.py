@@ -688,3 +688,17 @@ def test_a_name_starting_with_a_colon_is_tracked_and_its_gitignore_entry_seen(re
     status = dvx("status")
     assert status.code == 0 and "not ignored by Git" not in status.output, status.output
     assert git(repo, "check-ignore", "--no-index", "--", "./" + name).strip() == "./" + name
+
+
+def test_autostage_of_a_name_with_glob_characters_stages_that_pointer_only(repo, dvx):
+    assert dvx("config", "core.autostage", "true").code == 0
+    write(repo / "x", "1")
+    write(repo / "[x]", "2")
+    assert dvx("add", "x", "[x]").code == 0
+    git(repo, "commit", "-qm", "track x and [x]")
+    with open(repo / "x.dvx", "a") as f:
+        f.write("desc: my draft, not ready\n")  # an edit of another pointer, left unstaged
+    write(repo / "[x]", "changed")
+    assert dvx("commit", "--", "[x]").code == 0
+    staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
+    assert staged == ["[x].dvx", ""]

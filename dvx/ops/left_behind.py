@@ -36,6 +36,7 @@ from dvx.outputs import Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
+from dvx.scm import literal
 from dvx.workspace import file_state, prune_empty_dirs
 
 log = get_logger(__name__)
@@ -242,7 +243,7 @@ def _in_a_commit(repo: Repo, path: str) -> bool:
             # --full-history: a merge that deleted the pointer hides, by default, the commits
             # of the side that changed it.
             commits = git.run("log", "--all", "--full-history", "--format=%H",
-                              f"-n{HISTORY_DEPTH}", "--", file).decode().split()
+                              f"-n{HISTORY_DEPTH}", "--", *literal([file])).decode().split()
             for commit in commits:
                 if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, synced.oid,
                             repo.algo):
