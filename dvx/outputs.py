@@ -307,6 +307,16 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
 OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
 
 
+# Why a name of the form dvx gives its temporaries cannot be data (see fsutil.temp_target).
+TEMPORARY_NAME = ("is named like dvx's own temporary files (.NAME.dvx-<12 hex digits>.tmp), "
+                  "which are never data: dvx skips such a file inside a tracked directory and "
+                  "deletes one beside tracked data as what an interrupted command left")
+
+
+def named_like_a_temporary(rel: str) -> bool:
+    return fsutil.temp_target(rel.rpartition("/")[2]) is not None
+
+
 def check_data_path(repo: Repo, rel: str, display: str) -> None:
     try:
         rel.encode("utf-8")
@@ -317,6 +327,8 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     check_no_symlinked_parent(repo.root, rel)
     if rel.endswith(POINTER_SUFFIX):
         raise PathError(f"'{display}' is a dvx pointer file; dvx tracks the data it names.")
+    if named_like_a_temporary(rel):
+        raise PathError(f"'{display}' {TEMPORARY_NAME}.", "Rename it, then track it.")
     if rel.rpartition("/")[2] in OWN_NAMES:
         raise PathError(f"'{display}' tells Git or dvx how to treat the files beside it, so "
                         "it cannot be data itself.", "Commit it with Git instead.")

@@ -307,9 +307,13 @@ def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
             entries = list(os.scandir(directory))
         except OSError:
             continue
+        # One with a pointer of its own is data a user tracked (as older dvx let them): kept.
+        pointed = {e.name.removesuffix(POINTER_SUFFIX) for e in entries
+                   if e.name.endswith(POINTER_SUFFIX)}
         for entry in entries:
             if (fsutil.temp_target(entry.name) is not None
                     and any(fsutil.is_temp_for(entry.name, n) for n in names)
+                    and entry.name not in pointed
                     and not entry.is_dir(follow_symlinks=False)):
                 found.append(entry.path)
     return found

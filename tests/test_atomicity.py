@@ -346,3 +346,22 @@ def test_push_withholds_a_manifest_whose_files_did_not_all_upload(repo, dvx, tmp
     assert "manifest" in message and "not pushed" in message, message
     on_remote = local_spec(store, str(store), {}).oids()
     assert on_remote == {xxhash.xxh3_128_hexdigest(b"a")}  # the file, never the manifest
+
+
+def test_a_file_named_like_a_temporary_is_refused_and_one_tracked_before_is_kept(repo, dvx):
+    """Such a name is never data: `add` says so instead of tracking what a later command would
+    delete; one an older dvx let a user track (it has a pointer) is never deleted."""
+    name = ".q.dvx-0123456789ab.tmp"
+    write(repo / name, b"precious")
+    refused = dvx("add", name)
+    assert refused.code == 2 and "named like dvx's own temporary files" in refused.stderr
+    assert not (repo / (name + ".dvx")).exists()
+    write(repo / "x", b"precious")
+    assert dvx("add", "x").code == 0
+    os.rename(repo / "x", repo / name)
+    os.rename(repo / "x.dvx", repo / (name + ".dvx"))
+    stamp = (repo / name).stat().st_mtime - 2 * 3600
+    os.utime(repo / name, (stamp, stamp))
+    write(repo / "q", b"q")
+    assert dvx("add", "q").code == 0
+    assert (repo / name).read_bytes() == b"precious"

@@ -161,3 +161,12 @@ def test_an_output_named_like_pathspec_magic_leaves_status_working(repo, dvx):
     assert ran.code == 0, ran.output
     status = dvx("status")
     assert status.code == 0 and "up to date" in status.stdout, status.output
+
+
+def test_an_output_named_like_a_dvx_temporary_is_refused(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo o > .q.dvx-0123456789ab.tmp\n"
+                             "    outs: [.q.dvx-0123456789ab.tmp]\n")
+    refused = dvx("repro")
+    assert refused.code == 1, refused.output
+    assert "named like dvx's own temporary files" in refused.stderr
+    assert not (repo / ".q.dvx-0123456789ab.tmp").exists()

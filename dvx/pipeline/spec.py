@@ -24,7 +24,13 @@ from typing import Any
 
 from dvx.errors import DvxError, FormatError, MergeConflictError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
-from dvx.outputs import OWN_NAMES, pipeline_outputs, pointer_files
+from dvx.outputs import (
+    OWN_NAMES,
+    TEMPORARY_NAME,
+    named_like_a_temporary,
+    pipeline_outputs,
+    pointer_files,
+)
 from dvx.paths import (
     POINTER_SUFFIX,
     check_no_symlinked_parent,
@@ -529,6 +535,10 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
                              "Outputs cannot be nested; make one stage write both, or use "
                              "separate directories.")
             parent = parent.rpartition("/")[0]
+    for path, name in owner.items():
+        if named_like_a_temporary(path):
+            raise _error(f"Stage '{name}': output '{path}' {TEMPORARY_NAME}.",
+                         "Choose another output path.")
     pointers = pointer_files(repo)
     for path, name in owner.items():
         own = _own_file_under(path, pointers)
