@@ -20,7 +20,7 @@ from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath, from_here
 from dvx.scm import literal_pathspec
-from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
+from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
 
 LOCK_FILE = "dvx.lock"
 PIPELINE_FILE = "dvx.yaml"  # the pipeline whose runs it records
@@ -118,8 +118,8 @@ _STAGES_LINE = "stages:\n"
 def _dump(doc: Any) -> str:
     import yaml
 
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False,
-                          width=1 << 30, indent=2)
+    return yaml.dump(doc, Dumper=safe_dumper(), sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=1 << 30, indent=2)
 
 
 class LockWriter:

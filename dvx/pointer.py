@@ -8,7 +8,6 @@ preserved as they are.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,7 +15,7 @@ from dvx.errors import FormatError, MergeConflictError
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec
-from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml
+from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
 MAX_POINTER_BYTES = 64 * 1024
@@ -72,15 +71,15 @@ class Pointer:
             lines.append("exec: true\n")
         if self.source is not None:
             lines.append("source:\n")
-            lines += [f"  {key}: {json.dumps(value, ensure_ascii=False)}\n"
+            lines += [f"  {key}: {json_scalar(value)}\n"
                       for key, value in self.source]
         if self.desc is not None:
-            lines.append(f"desc: {json.dumps(self.desc, ensure_ascii=False)}\n")
+            lines.append(f"desc: {json_scalar(self.desc)}\n")
         if self.meta is not None:
             import yaml
 
-            lines.append(yaml.safe_dump({"meta": self.meta}, sort_keys=True,
-                                        allow_unicode=True, default_flow_style=False))
+            lines.append(yaml.dump({"meta": self.meta}, Dumper=safe_dumper(), sort_keys=True,
+                                   allow_unicode=True, default_flow_style=False))
         return "".join(lines).encode("utf-8")
 
 

@@ -194,3 +194,51 @@ def has_conflict_markers(data: bytes) -> bool:
     lines = data.splitlines()
     return any(line.startswith(b"<<<<<<<") for line in lines) and any(
         line.startswith(b">>>>>>>") for line in lines)
+
+
+# Characters YAML 1.1 (PyYAML, which reads dvx's files) takes for line breaks besides "\n" and
+# "\r". Emitters let them stand as breaks inside a quoted scalar, and a reader folds a break
+# there to a space: a name holding one would read back as another name. Written as escapes
+# (`\N`, `\L`, `\P`) in a double-quoted scalar, they read back as themselves.
+YAML_1_1_BREAKS = "\x85\u2028\u2029"
+
+
+def represent_str(representer: Any, text: str) -> Any:
+    """A string as PyYAML's and ruamel.yaml's representers write it, but double-quoted (so
+    escaped) when it holds one of YAML_1_1_BREAKS."""
+    style = '"' if any(c in text for c in YAML_1_1_BREAKS) else None
+    return representer.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+@functools.cache
+def safe_dumper() -> Any:
+    """PyYAML's safe dumper, writing strings by `represent_str`."""
+    import yaml
+
+    class SafeDumper(yaml.SafeDumper):
+        pass
+
+    SafeDumper.add_representer(str, represent_str)
+    return SafeDumper
+
+
+@functools.cache
+def round_trip_representer() -> Any:
+    """ruamel.yaml's round-trip representer, writing new strings by `represent_str`."""
+    from ruamel.yaml.representer import RoundTripRepresenter
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    Representer.add_representer(str, represent_str)
+    return Representer
+
+
+def json_scalar(value: Any) -> str:
+    """`value` as JSON, which YAML reads as the same value, with YAML_1_1_BREAKS escaped."""
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    for c in YAML_1_1_BREAKS:
+        text = text.replace(c, f"\\u{ord(c):04x}")
+    return text

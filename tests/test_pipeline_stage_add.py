@@ -209,3 +209,21 @@ def test_dag_without_stages_prints_the_empty_graph_in_the_format_asked(repo, dvx
         missing = dvx("dag", "nosuchstage")
         assert missing.code == 2 and "no stage named 'nosuchstage'" in missing.stderr, (
             missing.output)
+
+
+def test_names_with_yaml_1_1_line_breaks_run_and_are_recorded_as_written(repo, dvx):
+    """NEL, U+2028 and U+2029 are line breaks to YAML 1.1, folded to a space inside a quoted
+    scalar: dvx.yaml and dvx.lock hold them escaped, so the stage writes the name asked for."""
+    names = ["nel\x85x", "ls\u2028x", "ps\u2029x"]
+    args = [arg for name in names for arg in ("-o", name)]
+    command = " && ".join(f"echo o > '{name}'" for name in names)
+    added = dvx("stage", "add", "-n", "s", *args, "--desc", "a\x85b", command)
+    assert added.code == 0, added.output
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    for name in names:
+        assert (repo / name).read_text() == "o\n"
+    assert not any(" x" in p.name for p in repo.iterdir())
+    listed = json.loads(dvx("stage", "list", "--json").stdout)
+    assert listed[0]["desc"] == "a\x85b" and [o["path"] for o in listed[0]["outs"]] == names
+    assert dvx("status", "-q").code == 0

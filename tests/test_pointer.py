@@ -85,3 +85,12 @@ def test_oids_that_yaml_would_read_as_numbers_round_trip(oid):
     pointer = Pointer("file", "xxh128", oid, 5)
     assert parse_pointer(pointer.to_bytes(), "x.dvx") == pointer
     assert _parse_canonical(pointer.to_bytes()) is not None  # dvx's own layout: the quick path
+
+
+def test_yaml_1_1_line_breaks_in_desc_and_meta_read_back_as_written():
+    """NEL, U+2028 and U+2029 would be folded to a space if written raw in a quoted scalar."""
+    odd = "a\x85b\u2028c\u2029d"
+    pointer = Pointer("file", "xxh128", OID, 5, desc=odd, meta={odd: [odd]})
+    again = parse_pointer(pointer.to_bytes(), "x.dvx")
+    assert again.desc == odd and again.meta == {odd: [odd]}
+    assert again.to_bytes() == pointer.to_bytes()

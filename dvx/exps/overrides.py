@@ -22,7 +22,13 @@ from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
-from dvx.yamlio import DuplicateKeyError, TooLongIntError, has_conflict_markers, strict_loader
+from dvx.yamlio import (
+    DuplicateKeyError,
+    TooLongIntError,
+    has_conflict_markers,
+    round_trip_representer,
+    strict_loader,
+)
 
 
 @dataclass(frozen=True)
@@ -272,9 +278,7 @@ def _yaml_1_1_reads_as_other(text: str) -> bool:
 
 @functools.cache
 def _representer_class() -> Any:
-    from ruamel.yaml.representer import RoundTripRepresenter
-
-    class Representer(RoundTripRepresenter):
+    class Representer(round_trip_representer()):  # type: ignore[misc]
         pass
 
     Representer.add_representer(_Float, lambda representer, value: representer.represent_scalar(

@@ -22,7 +22,7 @@ from dvx.errors import FormatError, PathError, UsageError
 from dvx.pipeline.graph import build_dag
 from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path, refuse_conflicted
 from dvx.repo import Repo
-from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
+from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml, round_trip_representer
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -136,6 +136,7 @@ def _yaml(text: str) -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip
+    yaml.Representer = round_trip_representer()
     yaml.preserve_quotes = True
     yaml.width = 4096
     mapping, offset = guess_indent(text)
