@@ -47,8 +47,11 @@ def relpath_problem(rel: str) -> str | None:
         return "it contains a backslash"
     if "\n" in rel or "\r" in rel:
         return "it contains a line break"
-    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":"):
+    if rel.startswith("/"):
         return "it is absolute"
+    if len(rel) > 1 and rel[1] == ":":
+        return (f"it starts with '{rel[:2]}', as a Windows drive does ('C:'), and dvx records "
+                "no path that starts so, so that no reader takes it for an absolute path")
     for part in rel.split("/"):
         if part in ("", ".", ".."):
             return "it has an empty, '.' or '..' component"

@@ -702,3 +702,12 @@ def test_autostage_of_a_name_with_glob_characters_stages_that_pointer_only(repo,
     assert dvx("commit", "--", "[x]").code == 0
     staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
     assert staged == ["[x].dvx", ""]
+
+
+def test_a_name_with_a_colon_second_says_it_looks_like_a_windows_drive(repo, dvx):
+    write(repo / "a:b", "x")
+    write(repo / "logs" / "1:30.log", "x")
+    for target, shown in (("a:b", "'a:'"), ("logs", "'1:'")):
+        refused = dvx("add", target)
+        assert refused.code != 0 and "Windows drive" in refused.stderr, refused.output
+        assert shown in refused.stderr and "it is absolute" not in refused.stderr

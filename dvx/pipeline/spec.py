@@ -33,6 +33,7 @@ from dvx.outputs import (
 )
 from dvx.paths import (
     POINTER_SUFFIX,
+    RESERVED_NAMES,
     check_no_symlinked_parent,
     check_relpath,
     for_command,
@@ -392,8 +393,10 @@ def _resolve(repo: Repo, path: Any, wdir: str, key: str, name: str | None) -> st
     try:
         check_relpath(rel)
     except FormatError as exc:
+        reserved = any(part.casefold() in RESERVED_NAMES for part in rel.split("/"))
         raise PathError(f"{where}: {exc.message}",
-                        "dvx never reads or writes .git or .dvx from a pipeline.") from None
+                        "dvx never reads or writes .git or .dvx from a pipeline." if reserved
+                        else "Rename it, and the path in the stage.") from None
     try:
         check_no_symlinked_parent(repo.root, rel)
     except PathError as exc:
