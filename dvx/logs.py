@@ -80,6 +80,28 @@ def quoted(name: str) -> str:
     return repr(name)
 
 
+_C_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+              "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def shown_path(path: str) -> str:
+    """A path in human output (a list of files), as Git prints one: as it is, unless it holds
+    a character a terminal acts on (ESC, BEL, any control character); then in double quotes,
+    with C escapes and the UTF-8 bytes of other such characters in octal
+    (`"d/p\\033]0;x\\aq"`), so a name can neither drive the terminal nor show as another."""
+    if all(ch.isprintable() or "\udc80" <= ch <= "\udcff" for ch in path):
+        return path
+    return '"' + "".join(_escaped(ch) for ch in path) + '"'
+
+
+def _escaped(ch: str) -> str:
+    if ch in _C_ESCAPES:
+        return _C_ESCAPES[ch]
+    if ch.isprintable() or "\udc80" <= ch <= "\udcff":
+        return ch  # a byte that is not UTF-8: `printable` writes it as Git does
+    return "".join(f"\\{byte:03o}" for byte in ch.encode("utf-8", "surrogatepass"))
+
+
 def shell_quote(text: str) -> str:
     r"""`text` quoted for a POSIX shell, as `shlex.quote` does; a name with bytes that are not
     UTF-8 as `$'...'` with each such byte as `\ooo`, so that the pasted command names the

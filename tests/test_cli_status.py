@@ -7,7 +7,7 @@ import time
 import pytest
 
 from dvx.hashing import hash_file
-from tests.conftest import write
+from tests.conftest import git, write
 
 
 def _status_json(dvx, *args):
@@ -370,3 +370,20 @@ def test_status_of_a_directory_whose_files_come_and_go_says_modified(repo, dvx, 
     [output] = doc["outputs"]
     assert output["workspace"] == "modified" and output["deleted"] == ["b"]
     assert output["added"] == []
+
+
+def test_names_a_terminal_acts_on_are_shown_quoted_as_git_shows_them(repo, dvx):
+    write(repo / "d" / "a", "a")
+    write(repo / "d" / "x\x1b[2K\x1b[1Ainnocent.csv", "x")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d")
+    write(repo / "d" / "p\x1b]0;pwned\x07q", "z")
+    quoted = '"p\\033]0;pwned\\aq"'
+    status = dvx("status")
+    assert f"added: {quoted}" in status.stdout and "\x1b" not in status.stdout, status.stdout
+    diff = dvx("diff")
+    assert '"d/p\\033]0;pwned\\aq"' in diff.stdout and "\x1b" not in diff.stdout, diff.stdout
+    listed = dvx("ls", ".", "d")
+    assert '"d/x\\033[2K\\033[1Ainnocent.csv"' in listed.stdout, listed.stdout
+    assert "p\\u001b]0;pwned\\u0007q" in dvx("status", "--json").stdout  # JSON: the name

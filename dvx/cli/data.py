@@ -22,6 +22,7 @@ from dvx.cli.common import (
     warn_if_merge_driver_missing,
 )
 from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
+from dvx.logs import shown_path
 from dvx.paths import for_command
 
 if TYPE_CHECKING:
@@ -235,11 +236,12 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
 
 def _diff_rows(result: Any) -> list[tuple[str, str, str]]:
     """(change, path, size) rows, in the order the text output lists them."""
-    rows = [("added", p, human_size(size)) for p, _, size in result.added]
-    rows += [("deleted", p, human_size(size)) for p, _, size in result.deleted]
-    rows += [("modified", m.path, f"{human_size(m.old[1])} -> {human_size(m.new[1])}")
-             for m in result.modified]
-    rows += [("renamed", f"{r.old} -> {r.new}", human_size(r.size)) for r in result.renamed]
+    rows = [("added", shown_path(p), human_size(size)) for p, _, size in result.added]
+    rows += [("deleted", shown_path(p), human_size(size)) for p, _, size in result.deleted]
+    rows += [("modified", shown_path(m.path),
+              f"{human_size(m.old[1])} -> {human_size(m.new[1])}") for m in result.modified]
+    rows += [("renamed", f"{shown_path(r.old)} -> {shown_path(r.new)}", human_size(r.size))
+             for r in result.renamed]
     return rows
 
 
@@ -336,17 +338,17 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
                           "not pulled")
         elif not o.in_cache:
             states.append("not in cache")
-        out(f"{o.path}: {', '.join(states)}")
+        out(f"{shown_path(o.path)}: {', '.join(states)}")
         for label, paths in (("added", o.added), ("modified", o.modified),
                              ("deleted", o.deleted)):
             for path in paths:
-                out(f"    {label}: {path}")
+                out(f"    {label}: {shown_path(path)}")
     for path in result.unignored:
-        out(f"{path}: not ignored by Git (its .gitignore entry is gone), so `git add` would "
-            f"take the data itself; `dvx commit {for_command(root, path)}` writes the entry "
-            "again")
+        out(f"{shown_path(path)}: not ignored by Git (its .gitignore entry is gone), so `git add` "
+            f"would take the data itself; `dvx commit {for_command(root, path)}` writes the "
+            "entry again")
     for path, why_kept in result.left_behind:
-        out(f"{path}: no longer tracked, its pointer left Git" + (
+        out(f"{shown_path(path)}: no longer tracked, its pointer left Git" + (
             f"; {why_kept}" if why_kept else ""))
     if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
            for o in result.outputs):

@@ -12,6 +12,7 @@ from dvx.cli import ui
 from dvx.cli.common import PATH, common_options, example, is_quiet, open_repo
 from dvx.cli.data import report_checkout
 from dvx.cli.ui import emit_json, human_size, out, report_staging, warn
+from dvx.logs import shown_path
 
 if TYPE_CHECKING:
     from dvx.ops.imports import Updated
@@ -72,7 +73,7 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
     else:
         for info in chosen:
             mark = "dvx" if info.get("dvx") else "git" if info["type"] == "file" else ""
-            shown = info["name"] + ("/" if info["type"] == "directory" else "")
+            shown = shown_path(info["name"]) + ("/" if info["type"] == "directory" else "")
             size = human_size(info["size"]) if info["type"] == "file" else ""
             if "unreadable" in info:
                 size, shown = "?", f"{shown} (unreadable)"
