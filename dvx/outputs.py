@@ -141,7 +141,7 @@ def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
         try:
             outputs.append(load_output(repo, pointer))
         except DvxError as exc:
-            broken.append(Broken(pointer, _with_fix(repo.root, exc, pointer)))
+            broken.append(Broken(pointer, _with_fix(repo, exc, pointer)))
     if os.path.exists(os.path.join(repo.root, LOCK_FILE)):
         try:
             outputs += _refuse_doubly_tracked(repo.root, pipeline_outputs(repo), outputs)
@@ -150,10 +150,16 @@ def scan_outputs(repo: Repo) -> tuple[list[Output], list[Broken]]:
     return outputs, broken
 
 
-def _with_fix(root: str, exc: DvxError, pointer: str) -> DvxError:
-    """The error, with the usual ways out when it names none."""
-    if exc.hint is None:
-        spec = literal_pathspec(from_here(root, pointer))
+def _with_fix(repo: Repo, exc: DvxError, pointer: str) -> DvxError:
+    """The error, with the usual ways out when it names none: for a pointer Git tracks,
+    restoring or removing it; for a file Git does not track, renaming it (a file of the
+    user's named *.dvx, which dvx takes for a pointer)."""
+    if exc.hint is None and (repo.git is None or not repo.git.tracked_under([pointer])):
+        exc.hint = (f"Git does not track it: if it is a file of yours rather than a dvx "
+                    f"pointer, rename it (`mv -- {for_command(repo.root, pointer)} NEW-NAME`), "
+                    "as dvx takes every file named *.dvx for a pointer.")
+    elif exc.hint is None:
+        spec = literal_pathspec(from_here(repo.root, pointer))
         exc.hint = (f"Restore it from Git (`git checkout -- {spec}`), or remove it "
                     f"(`git rm -- {spec}`) if its data need not be tracked any more.")
     return exc
@@ -326,7 +332,9 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     check_relpath(rel)
     check_no_symlinked_parent(repo.root, rel)
     if rel.endswith(POINTER_SUFFIX):
-        raise PathError(f"'{display}' is a dvx pointer file; dvx tracks the data it names.")
+        raise PathError(f"'{display}' ends in '{POINTER_SUFFIX}', as dvx's pointer files do, so "
+                        "it cannot be data itself.", "If it is a pointer, name the data it "
+                        "tracks (without the suffix); else rename it, then track it.")
     if named_like_a_temporary(rel):
         raise PathError(f"'{display}' {TEMPORARY_NAME}.", "Rename it, then track it.")
     if rel.rpartition("/")[2] in OWN_NAMES:

@@ -711,3 +711,18 @@ def test_a_name_with_a_colon_second_says_it_looks_like_a_windows_drive(repo, dvx
         refused = dvx("add", target)
         assert refused.code != 0 and "Windows drive" in refused.stderr, refused.output
         assert shown in refused.stderr and "it is absolute" not in refused.stderr
+
+
+def test_a_stray_file_named_like_a_pointer_is_said_to_need_a_new_name(repo, dvx):
+    write(repo / "x.dvx", "my notes, not a pointer\n")
+    write(repo / "other.csv", "a\n")
+    added = dvx("add", "other.csv")
+    assert (repo / "other.csv.dvx").exists()
+    assert "Git does not track it" in added.stderr and "rename it" in added.stderr
+    assert "Restore it from Git" not in added.stderr
+    git(repo, "add", "x.dvx")  # a pointer Git tracks, broken: Git has the way back
+    status = dvx("status")
+    assert status.code == 1 and "Restore it from Git" in status.stderr, status.output
+    write(repo / "m.dvx" / "f", "1")
+    refused = dvx("add", "m.dvx")
+    assert refused.code == 2 and "ends in '.dvx'" in refused.stderr and "rename" in refused.stderr

@@ -16,6 +16,7 @@ def test_a_bad_pointer_blocks_only_the_commands_that_touch_it(repo, dvx, tmp_pat
     write(repo / "bad.csv", "bad\n")
     assert dvx("add", "good.csv", "bad.csv").code == 0
     assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    git(repo, "add", "bad.csv.dvx")  # Git has the pointer: restoring it is the way out
     (repo / "bad.csv.dvx").write_text("dvx: 1\ntype: file\n  oid: [unclosed\n")
 
     everything = dvx("status")
