@@ -704,6 +704,26 @@ def test_autostage_of_a_name_with_glob_characters_stages_that_pointer_only(repo,
     assert staged == ["[x].dvx", ""]
 
 
+def test_the_printed_git_add_of_names_git_reads_as_globs_or_magic_stages_those_only(
+        repo, dvx):
+    write(repo / "x", "1")
+    write(repo / "[x]", "2")
+    write(repo / ":data", "3")
+    assert dvx("add", "x", "[x]", ":data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "track them")
+    with open(repo / "x.dvx", "a") as f:
+        f.write("desc: my draft, not ready\n")  # an edit of another pointer, left unstaged
+    write(repo / "[x]", "changed")
+    write(repo / ":data", "changed")
+    committed = dvx("commit", "--", "[x]", ":data")
+    hint = committed.stdout.splitlines()[-1].strip()
+    assert hint.startswith("git add "), committed.output
+    subprocess.run(hint, shell=True, cwd=repo, check=True)  # as the user pastes it
+    staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
+    assert sorted(staged) == ["", ":data.dvx", "[x].dvx"]
+
+
 def test_a_name_with_a_colon_second_says_it_looks_like_a_windows_drive(repo, dvx):
     write(repo / "a:b", "x")
     write(repo / "logs" / "1:30.log", "x")

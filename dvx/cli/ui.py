@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from dvx.logs import printable
-from dvx.paths import for_command
+from dvx.paths import from_here
 
 
 def out(message: str = "", nl: bool = True) -> None:
@@ -82,18 +82,18 @@ def git_add(root: str, paths: list[str]) -> str:
     relative to the current directory (as Git prints paths), quoted for the shell; when the
     command deleted the current directory (`dvx remove --outs` of the data around it), a
     `git -C ROOT add` of the paths as they are in the repository. Paths with nothing to
-    record are left out (`recordable`)."""
-    from dvx.scm import Git
+    record are left out (`recordable`); names Git would read as globs or magic are literal."""
+    from dvx.scm import Git, literal_pathspec
 
-    paths = recordable(root, paths)
+    # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
+    shown = " ".join(literal_pathspec(from_here(root, p)) for p in recordable(root, paths))
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
     try:
         os.getcwd()
-    except FileNotFoundError:  # for_command names them from the root then
-        return f"git -C {shlex.quote(root)} {add} " + " ".join(for_command(root, p)
-                                                              for p in paths)
-    return f"git {add} " + " ".join(for_command(root, p) for p in paths)
+    except FileNotFoundError:  # from_here names them from the root then
+        return f"git -C {shlex.quote(root)} {add} {shown}"
+    return f"git {add} {shown}"
 
 
 def kept_untracked(paths: list[str]) -> str:
