@@ -86,10 +86,12 @@ _C_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "
 
 def shown_path(path: str) -> str:
     """A path in human output (a list of files), as Git prints one: as it is, unless it holds
-    a character a terminal acts on (ESC, BEL, any control character); then in double quotes,
-    with C escapes and the UTF-8 bytes of other such characters in octal
-    (`"d/p\\033]0;x\\aq"`), so a name can neither drive the terminal nor show as another."""
-    if all(ch.isprintable() or "\udc80" <= ch <= "\udcff" for ch in path):
+    a character a terminal acts on (ESC, BEL, any control character), a double quote or a
+    backslash; then in double quotes, with C escapes and the UTF-8 bytes of other such
+    characters in octal (`"d/p\\033]0;x\\aq"`), so a name can neither drive the terminal nor
+    show as another (`tab<TAB>x` and a name written `"tab\\tx"` differ)."""
+    if all((ch.isprintable() and ch not in '"\\') or "\udc80" <= ch <= "\udcff"
+           for ch in path):
         return path
     return '"' + "".join(_escaped(ch) for ch in path) + '"'
 

@@ -360,6 +360,23 @@ def test_an_unreadable_file_is_one_error_paragraph(repo):
         assert "Permission denied" in result.stderr and path in result.stderr
 
 
+def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
+    """A cache or .dvx/tmp dvx may not write (a shared cache, another user's repository):
+    the rest of the report is still given, and no link type is said not to work."""
+    cache, tmp = repo / ".dvx" / "cache", repo / ".dvx" / "tmp"
+    for read_only in (cache, tmp):
+        for folder in (cache, tmp):
+            folder.chmod(0o755)
+        shutil.rmtree(cache / "tmp", ignore_errors=True)
+        read_only.chmod(0o555)
+        done = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "doctor"],
+                              cwd=repo, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "dvx: " in done.stdout and f"cache: {cache}" in done.stdout
+        assert "link types here: unknown (no test file could be written: " in done.stdout
+        assert "copy no" not in done.stdout
+
+
 def test_a_command_started_in_a_deleted_directory_says_so(repo):
     (repo / "gone").mkdir()
     script = f"cd gone && rmdir ../gone && exec {sys.executable} -m dvx status"

@@ -214,7 +214,7 @@ def _print_repository(about: Repository) -> None:
         out(f"cache filesystem: {about.cache_filesystem or 'unknown'}")
         out(f"cache.type: {','.join(about.cache_type)}")
         if about.link_types is None:
-            out("link types here: unknown (the cache does not exist yet)")
+            out(f"link types here: unknown ({about.link_types_unknown})")
         else:
             out("link types here: " + ", ".join(
                 f"{name} {'yes' if works else 'no'}" for name, works in about.link_types.items()))

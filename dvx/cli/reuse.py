@@ -125,7 +125,8 @@ def du(url: str, path: str, rev: str | None, summarize: bool, dvx_only: bool,
                    for row in rows])
     else:
         for row in rows:
-            out(f"{human_size(row.size) + ('+?' if row.unreadable else ''):>10}  {row.path}")
+            size = human_size(row.size) + ("+?" if row.unreadable else "")
+            out(f"{size:>10}  {shown_path(row.path)}")
     _report_unreadable([entries[name] for name in sorted({
         name for row in rows for name in row.unreadable})])
 

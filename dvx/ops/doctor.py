@@ -4,8 +4,9 @@ A report to paste into a bug report or to read when a transfer or a checkout is 
 expected: the versions of dvx and of the libraries it runs on, which remote kinds can be used
 (their package is installed), and, inside a repository, where its cache is, on which
 filesystems the cache and the workspace live, which link types work between them here, and
-which remotes are configured. Nothing in the repository changes: the link types are found by
-linking a temporary file of the cache's to a temporary name in `.dvx/tmp`, both removed.
+which remotes are configured. Nothing the repository holds changes: the link types are found
+by linking a temporary file of the cache's to a temporary name in `.dvx/tmp` (dvx's own
+folder, made as by any command), both removed.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ class Repository:
     cache: str | None = None  # None: the cache's place could not be found out
     cache_filesystem: str | None = None
     cache_type: list[str] = field(default_factory=list)  # as configured, in order
-    link_types: dict[str, bool] | None = None  # None: the cache does not exist yet
+    link_types: dict[str, bool] | None = None  # None: not known, `link_types_unknown` says why
+    link_types_unknown: str | None = None
     remotes: list[Remote] = field(default_factory=list)
 
 
@@ -54,12 +56,9 @@ class Report:
     problems: list[str] = field(default_factory=list)  # what could not be found out, and why
 
     def as_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {**self.versions, "supports": self.supports}
-        if self.repository is not None:
-            found["repository"] = asdict(self.repository)
-        if self.problems:
-            found["problems"] = self.problems
-        return found
+        return {**self.versions, "supports": self.supports,
+                "repository": asdict(self.repository) if self.repository is not None else None,
+                "problems": self.problems}
 
 
 def versions() -> dict[str, str | None]:
@@ -112,9 +111,18 @@ def _repository(repo: Repo, problems: list[str]) -> Repository:
         about.cache = repo.cache_dir
         about.cache_filesystem = filesystem_of(about.cache)
         about.cache_type = list(repo.link_types)
-        about.link_types = working_link_types(os.path.join(about.cache, "tmp"), repo.tmp_dir)
     except DvxError as exc:
         problems.append(f"The cache: {exc.message}")
+    else:
+        try:
+            about.link_types = working_link_types(os.path.join(about.cache, "tmp"),
+                                                  repo.tmp_dir)
+        except (DvxError, OSError) as exc:
+            why = exc.message if isinstance(exc, DvxError) else exc.strerror or str(exc)
+            about.link_types_unknown = f"no test file could be written: {why}"
+        else:
+            if about.link_types is None:
+                about.link_types_unknown = "the cache does not exist yet"
     try:
         about.remotes = [Remote(info.name, info.url, info.is_default)
                          for info in list_remotes(repo)]
@@ -126,7 +134,9 @@ def _repository(repo: Repo, problems: list[str]) -> Repository:
 def working_link_types(source_dir: str, target_dir: str) -> dict[str, bool] | None:
     """Which link types can place a file of `source_dir` (the cache's) in `target_dir` (the
     workspace's): each tried once on a temporary file. None when either folder does not
-    exist yet (a cache is made by the first command that stores something in it)."""
+    exist yet (a cache is made by the first command that stores something in it); OSError
+    when the test itself cannot be made (a folder dvx may not write), which tells nothing
+    of the link types."""
     if not os.path.isdir(os.path.dirname(source_dir)) or not os.path.isdir(target_dir):
         return None
     made = not os.path.isdir(source_dir)
@@ -141,7 +151,9 @@ def working_link_types(source_dir: str, target_dir: str) -> dict[str, bool] | No
             try:
                 fsutil.LINKERS[link_type](source, target)
                 works[link_type] = True
-            except OSError:
+            except OSError as exc:
+                if exc.errno not in fsutil.UNSUPPORTED_ERRNOS and link_type != "reflink":
+                    raise  # not the link type's failure: the test's (as place() tells them)
                 works[link_type] = False
             finally:
                 fsutil.remove_quietly(target)
