@@ -5,6 +5,7 @@ broken by the order of dvx.yaml. Also draws the graph (ASCII, Graphviz dot, Merm
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ class Dag:
     upstream: dict[str, set[str]] = field(default_factory=dict)
     downstream: dict[str, set[str]] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def index(self) -> dict[str, int]:
+        """Each stage's place in dvx.yaml (the stages never change once the DAG is built)."""
         return {name: i for i, name in enumerate(self.stages)}
 
     def order(self, names: Iterable[str] | None = None) -> list[str]:

@@ -577,6 +577,7 @@ class _Scheduler:
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         self.runner = Runner()
         self.results: dict[str, StageResult] = {}
+        self.unsuccessful: set[str] = set()  # of results: failed or skipped stages
         self.lock_written = False
         self.touched: list[str] = []  # files to stage in Git
 
@@ -636,12 +637,14 @@ class _Scheduler:
                 and all(u in self.results for u in self.dag.upstream[n] & chosen)]
 
     def _skip_after_failures(self, chosen: set[str], running: set[str]) -> None:
+        if not self.unsuccessful:  # the usual pass: one per finished stage, so it stays cheap
+            return
         for name in self.selected:
             if name in self.results or name in running:
                 continue
-            bad = [u for u in self.dag.order(self.dag.upstream[name] & chosen)
-                   if self.results.get(u) is not None and self.results[u].outcome not in OK]
-            if bad:
+            upstream_bad = self.dag.upstream[name] & chosen & self.unsuccessful
+            if upstream_bad:
+                bad = self.dag.order(upstream_bad)
                 what = "failed" if self.results[bad[0]].outcome == FAILED else "was skipped"
                 self._finish(StageResult(name, SKIPPED,
                                          error=f"upstream stage '{bad[0]}' {what}"))
@@ -841,6 +844,8 @@ class _Scheduler:
 
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
+        if result.outcome not in OK:
+            self.unsuccessful.add(result.name)
         if result.lock is not None:
             stage = self.dag.stages[result.name]
             self._update_gitignore(stage)

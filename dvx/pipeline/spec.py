@@ -509,13 +509,33 @@ def overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
+def _folders_above(path: str) -> Iterator[str]:
+    """'a/b/c' -> 'a/b', 'a'."""
+    folder = path.rpartition("/")[0]
+    while folder:
+        yield folder
+        folder = folder.rpartition("/")[0]
+
+
 def _check_within_stage(name: str, deps: tuple[str, ...], outs: tuple[Out, ...]) -> None:
+    """No dependency is, contains or lies inside an output of the same stage (the first
+    dependency that does is named). Each path's folders are looked up rather than every pair
+    compared: a stage may list thousands of each."""
+    first_dep: dict[str, int] = {}  # a dependency -> its first place
+    first_at_or_below: dict[str, int] = {}  # a dependency or a folder above one -> first place
+    for i, dep in enumerate(deps):
+        first_dep.setdefault(dep, i)
+        for path in (dep, *_folders_above(dep)):
+            first_at_or_below.setdefault(path, i)
     for out in outs:
-        for dep in deps:
-            if overlaps(dep, out.path):
-                raise _error(f"Stage '{name}' depends on its own output: dependency '{dep}' "
-                             f"and output '{out.path}' overlap (a cycle).",
-                             "A stage cannot read what it writes; split it into two stages.")
+        found = [first_dep[folder] for folder in _folders_above(out.path) if folder in first_dep]
+        if out.path in first_at_or_below:
+            found.append(first_at_or_below[out.path])
+        if found:
+            dep = deps[min(found)]
+            raise _error(f"Stage '{name}' depends on its own output: dependency '{dep}' and "
+                         f"output '{out.path}' overlap (a cycle).",
+                         "A stage cannot read what it writes; split it into two stages.")
 
 
 def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
