@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from dvx import fsutil
@@ -75,12 +76,16 @@ def stopped_command(tmp_dir: str) -> str | None:
 
 
 class RepoLock:
-    def __init__(self, tmp_dir: str, wait_seconds: float) -> None:
+    def __init__(self, tmp_dir: str, wait_seconds: float,
+                 on_acquire: Callable[[], None] | None = None) -> None:
+        """`on_acquire`: called once this process has taken the lock (not when it already
+        held it), to drop what was read of the repository's state before."""
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
         self.stopped_path = os.path.join(tmp_dir, STOPPED_FILE)
         self.wait_seconds = wait_seconds
+        self.on_acquire = on_acquire
         self._fd: int | None = None
         self._nested = False
 
@@ -121,6 +126,8 @@ class RepoLock:
             log.debug("lock holder not recorded: %s", exc)
         with _held_guard:
             _held[self.path] = 1
+        if self.on_acquire is not None:
+            self.on_acquire()
 
     def _try_lock(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

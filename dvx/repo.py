@@ -355,10 +355,18 @@ class Repo:
         from dvx.lock import RepoLock
 
         self.exclude_temporaries()
-        lock = RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0))
+        lock = RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0),
+                        on_acquire=self._reread_after_locking)
         if stages_in_git:
             _ = self.autostage
         return lock
+
+    def _reread_after_locking(self) -> None:
+        """What this command read of the sync records before it held the lock (a pipeline
+        loading its stages, say) is read again: the command it waited for may have changed
+        them, and writing back the older copy would undo that command's records."""
+        if "syncstate" in self.__dict__:
+            self.syncstate.reload()
 
     @functools.cached_property
     def autostage(self) -> bool:

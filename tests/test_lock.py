@@ -182,3 +182,36 @@ def test_a_writer_acts_on_the_pointers_as_they_are_once_it_holds_the_lock(repo, 
     assert status.code == 0, status.output  # every pointer names what its path holds
     data = repo / ("moved.csv" if command.startswith("move") else "data.csv")
     assert data.read_text() == "v2\n"
+
+
+def test_a_repro_that_waited_for_an_add_keeps_the_add_s_sync_record(repo, dvx, dvx_proc):
+    """`repro` reads the sync records to load its stages before it waits for the lock: once
+    it holds it, it works from the records the `add` it waited for wrote, never writing its
+    older copy back (the next `add` of the path would call the new pointer a change from Git
+    and refuse, its advice discarding the user's edit)."""
+    write(repo / "data.csv", "v1\n")
+    assert dvx("add", "data.csv").code == 0
+    assert dvx("stage", "add", "-n", "copy", "-d", "data.csv", "-o", "out.csv",
+               "cp data.csv out.csv").code == 0
+    assert dvx("repro").code == 0
+    write(repo / "data.csv", "v2\n")
+    adding = stopped_at("cache.before_publish", "add data.csv", repo)
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo, text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert waiter.stderr is not None
+        assert "Waiting" in waiter.stderr.readline()
+    finally:
+        adding.send_signal(signal.SIGCONT)
+    assert adding.wait(timeout=60) == 0
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, out + err
+    assert (repo / "out.csv").read_text() == "v2\n"
+
+    write(repo / "data.csv", "v3\n")
+    status = dvx_proc("status", cwd=repo)
+    assert "changed in Git" not in status.output
+    added = dvx_proc("add", "data.csv", cwd=repo)
+    assert added.code == 0, added.output
+    assert (repo / "data.csv").read_text() == "v3\n"

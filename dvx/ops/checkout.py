@@ -113,7 +113,6 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     result = CheckoutResult()
     with repo.lock():
         if callable(targets):
-            repo.syncstate.reload()  # another command may have synced meanwhile
             targets = targets()
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         try:
