@@ -37,11 +37,29 @@ log = get_logger(__name__)
 
 _held_guard = threading.Lock()
 _held: dict[str, int] = {}  # lock path -> how many times this process holds it
+_held_fds: set[int] = set()  # the descriptors holding this process's flocks
 POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
+NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record itself
 
 
 HOLDER_FILE = "lock.holder"
 STOPPED_FILE = "lock.stopped"  # the holder record of a command killed before it finished
+
+
+def _let_go_in_child() -> None:
+    """A forked child (a worker of dvx/processes.py) shares its parent's flock through the
+    descriptor it inherits: it closes it, so that once the parent has ended nothing holds the
+    repository locked in its name (the parent's own descriptor keeps the lock while it runs).
+    The child holds no lock."""
+    for fd in _held_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held_fds.clear()
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_in_child)
 
 
 def _holder_record(path: str) -> dict[str, object] | None:
@@ -53,6 +71,22 @@ def _holder_record(path: str) -> dict[str, object] | None:
     return info if isinstance(info, dict) and {"pid", "host", "command"} <= set(info) else None
 
 
+def _has_ended(info: dict[str, object]) -> bool:
+    """Is the process a holder record names known to be gone (on this host, no such pid)?
+    Another host's cannot be checked from here."""
+    pid = info["pid"]
+    if info["host"] != os.uname().nodename or not isinstance(pid, int) or pid <= 0 \
+            or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        pass  # alive, another user's
+    return False
+
+
 def stopped_command(tmp_dir: str) -> str | None:
     """A command that held the lock of the repository whose temporary directory is `tmp_dir`
     and was stopped before it released it (its process is gone), not run again since, if
@@ -61,18 +95,7 @@ def stopped_command(tmp_dir: str) -> str | None:
     if kept is not None:
         return str(kept["command"])
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
-    if info is None or info["host"] != os.uname().nodename:
-        return None
-    pid = info["pid"]
-    if not isinstance(pid, int) or pid <= 0 or pid == os.getpid():
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return str(info["command"])
-    except OSError:
-        pass  # alive, another user's
-    return None
+    return str(info["command"]) if info is not None and _has_ended(info) else None
 
 
 class RepoLock:
@@ -90,10 +113,20 @@ class RepoLock:
         self._nested = False
 
     def holder(self) -> str:
+        """Who holds the lock, as its record says. A record naming a process that has ended
+        is the last holder's, killed, while a command that has just taken the lock has yet
+        to write its own: that one is waited for, briefly."""
         info = _holder_record(self.holder_path)
+        deadline = time.monotonic() + NEW_HOLDER_SECONDS
+        while info is not None and _has_ended(info) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            info = _holder_record(self.holder_path)
         if info is None:
             return "another dvx process"
-        return f"pid {info['pid']} on {info['host']} ({info['command']})"
+        who = f"pid {info['pid']} on {info['host']} ({info['command']})"
+        if _has_ended(info):
+            return f"another process (the lock's record names {who}, which has ended)"
+        return who
 
 
     def acquire(self) -> None:
@@ -140,6 +173,7 @@ class RepoLock:
             os.close(fd)
             raise
         self._fd = fd
+        _held_fds.add(fd)
         return True
 
     def _busy(self, who: str) -> LockError:
@@ -162,6 +196,7 @@ class RepoLock:
             fsutil.remove_quietly(self.stopped_path)
         fsutil.remove_quietly(self.holder_path)
         if self._fd is not None:
+            _held_fds.discard(self._fd)
             os.close(self._fd)  # closing the only descriptor releases the flock
             self._fd = None
 

@@ -15,7 +15,9 @@ instead (`map_in_threads`).
 
 A worker changes nothing but files: state it builds in memory (caches, counters) dies with
 it, so `fn` returns everything the caller must record. A worker killed or failing stops the
-others (by SIGKILL: every operation is safe to kill at any point) and the call raises.
+others (by SIGKILL: every operation is safe to kill at any point) and the call raises. Workers
+die with their parent, however it dies: none goes on changing files once the next command may
+hold the repository lock (which they do not hold, dvx/lock.py).
 """
 
 from __future__ import annotations
@@ -86,12 +88,15 @@ class _Pool(Generic[T, R]):
     def run(self) -> list[R]:
         selector = selectors.DefaultSelector()
         queue = self._fill_queue()
+        die_with_parent = _death_signal_setter()
+        parent = os.getpid()
         try:
             for index in range(self.workers):
                 read_fd, write_fd = os.pipe()
                 pid = os.fork()
                 if pid == 0:  # the worker: never returns
                     os.close(read_fd)
+                    die_with_parent(parent)
                     _work(self.fn, self.chunks, queue, write_fd)
                 os.close(write_fd)
                 self.pids.append(pid)
@@ -182,6 +187,26 @@ class _Pool(Generic[T, R]):
             if pid:
                 os.waitpid(pid, 0)
                 self.pids[index] = 0
+
+
+def _death_signal_setter() -> Callable[[int], None]:
+    """What a worker calls first to be killed (SIGKILL) when its parent `pid` ends (Linux
+    prctl(PR_SET_PDEATHSIG)), or ends at once if the parent already has. Found before the
+    fork, so that each worker does not load it again."""
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # no prctl: workers end when their work does
+        return lambda pid: None
+    set_death_signal = 1  # PR_SET_PDEATHSIG
+
+    def die_with_parent(pid: int) -> None:
+        prctl(set_death_signal, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != pid:  # the parent died before the signal was set
+            os._exit(1)
+
+    return die_with_parent
 
 
 def _work(fn: Callable[[T], R], chunks: list[Sequence[T]], queue: int, write_fd: int) -> None:

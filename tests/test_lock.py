@@ -215,3 +215,59 @@ def test_a_repro_that_waited_for_an_add_keeps_the_add_s_sync_record(repo, dvx, d
     added = dvx_proc("add", "data.csv", cwd=repo)
     assert added.code == 0, added.output
     assert (repo / "data.csv").read_text() == "v3\n"
+
+
+FORK_THEN_DIE = """
+import os, signal, sys, time
+from dvx.lock import RepoLock
+lock = RepoLock(".dvx/tmp", 0)
+lock.acquire()
+child = os.fork()
+if child == 0:
+    time.sleep(60)  # a helper outliving its parent
+    os._exit(0)
+print(child, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_forked_child_of_a_killed_holder_does_not_keep_the_repository_locked(repo, dvx_proc):
+    """A process forked by the lock's holder (a worker, dvx/processes.py) shares the flock
+    through the descriptor it inherits unless it lets it go: after `kill -9` of the holder
+    it would keep the repository locked in the dead holder's name."""
+    assert dvx_proc("config", "core.lock_wait", "0", cwd=repo).code == 0
+    holder = subprocess.Popen([sys.executable, "-c", FORK_THEN_DIE], cwd=repo, text=True,
+                              stdout=subprocess.PIPE)
+    assert holder.stdout is not None
+    child = int(holder.stdout.readline())
+    try:
+        assert holder.wait(timeout=10) == -signal.SIGKILL
+        os.kill(child, 0)  # still running
+        write(repo / "data.csv", "a\n")
+        result = dvx_proc("add", "data.csv", cwd=repo)
+        assert result.code == 0, result.output
+        assert "locked" not in result.stderr
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
+def _ended_pid() -> int:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait(timeout=10)
+    return ended.pid
+
+
+def test_a_holder_record_of_an_ended_process_is_not_named_as_the_holder(repo, dvx_proc, holder):
+    """While the lock is held, its record may still be that of a killed holder (the command
+    that has just taken the lock has yet to write its own): the refusal never names the dead
+    process as holding the lock."""
+    dead = _ended_pid()
+    (repo / ".dvx/tmp/lock.holder").write_text(
+        f'{{"pid": {dead}, "host": "{os.uname().nodename}", "command": "dvx add data"}}')
+    assert dvx_proc("config", "core.lock_wait", "0", cwd=repo).code == 0
+    write(repo / "data.csv", "a\n")
+    result = dvx_proc("add", "data.csv", cwd=repo)
+    said = " ".join(result.stderr.split())
+    assert result.code == 3
+    assert f"locked by pid {dead}" not in said
+    assert f"the lock's record names pid {dead} on" in said and "which has ended" in said

@@ -2,8 +2,12 @@
 back with their type and hint, and a worker that dies stops the call with a clear error and
 leaves no process behind."""
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -84,3 +88,51 @@ def test_workers_never_repeat_a_temporary_name():
                              min_items=1)
     names += [temp_name_for("/d/obj") for _ in range(10)]
     assert len(set(names)) == len(names)
+
+
+DIE_WHILE_WORKING = """
+import os, signal, sys, threading, time
+from dvx.processes import map_in_processes
+
+def work(x):
+    if x % 64 == 0:  # the first item of each chunk
+        print(os.getpid(), flush=True)
+        time.sleep(60)
+    return x
+
+def die_once_both_work():
+    sys.stdin.readline()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+threading.Thread(target=die_once_both_work, daemon=True).start()
+map_in_processes(work, list(range(128)), workers=2, min_items=1)
+"""
+
+
+def test_workers_die_with_their_parent_however_it_dies():
+    """`kill -9` of a command leaves none of its workers changing files behind it."""
+    parent = subprocess.Popen([sys.executable, "-c", DIE_WHILE_WORKING], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert parent.stdin is not None and parent.stdout is not None
+    workers = [int(parent.stdout.readline()) for _ in range(2)]
+    try:
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        assert parent.wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+            time.sleep(0.05)
+        assert not any(_running(pid) for pid in workers)
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Is `pid` a process that can still run (not gone, not a zombie awaiting its reaper)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
