@@ -11,7 +11,8 @@ command that takes the lock keeps it aside (lock.stopped) until that command has
 to its end (a Git hook: any run of that hook); until then every command that takes the
 lock, and `dvx status`, say which command was stopped before it finished (an `add` killed
 between its .gitignore entry and its pointer leaves a file Git ignores and dvx does not
-track, which nothing else would show).
+track, which nothing else would show). A record from another host (a repository copied while
+a command ran there) is named with its host: from here, dvx cannot tell whether it finished.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -87,15 +88,17 @@ def _has_ended(info: dict[str, object]) -> bool:
     return False
 
 
-def stopped_command(tmp_dir: str) -> str | None:
-    """A command that held the lock of the repository whose temporary directory is `tmp_dir`
-    and was stopped before it released it (its process is gone), not run again since, if
+def stopped_notice(tmp_dir: str) -> str | None:
+    """What to say of a command that held the lock of the repository whose temporary
+    directory is `tmp_dir` and was stopped before it released it, not run again since, if
     any: for a reader that takes no lock (`dvx status`)."""
     kept = _holder_record(os.path.join(tmp_dir, STOPPED_FILE))
     if kept is not None:
-        return str(kept["command"])
+        return stopped_message(kept, STOPPED_FILE)
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
-    return str(info["command"]) if info is not None and _has_ended(info) else None
+    if info is not None and _has_ended(info):
+        return stopped_message(info, HOLDER_FILE)
+    return None
 
 
 class RepoLock:
@@ -151,7 +154,7 @@ class RepoLock:
                 os.replace(self.holder_path, self.stopped_path)
         stopped = _holder_record(self.stopped_path)
         if stopped is not None:
-            log.warning("%s", stopped_message(str(stopped["command"])))
+            log.warning("%s", stopped_message(stopped, STOPPED_FILE))
         info = {"pid": os.getpid(), "host": os.uname().nodename, "command": _this_command()}
         try:
             fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
@@ -220,7 +223,15 @@ def _same_command(command: str) -> str:
     return " ".join(words[:3]) if words[1:2] == ["git-hook"] else command
 
 
-def stopped_message(command: str) -> str:
+def stopped_message(info: dict[str, object], file: str) -> str:
+    """What to say of the holder record `info`, kept in .dvx/tmp/`file`, of a command that
+    no longer holds the lock and never released it."""
+    command, host = info["command"], info["host"]
+    seen_to = f"(or delete .dvx/tmp/{file} once you have seen to it)"
+    if host != os.uname().nodename:
+        return (f"The repository lock was last taken by `{command}` on the host '{host}' and "
+                "never released (the repository was copied from there while it ran, or that "
+                "host stopped): dvx cannot tell from here whether it finished. If it did not, "
+                f"run it again to finish what it left half-done {seen_to}.")
     return (f"The last `{command}` in this repository was stopped before it finished (its "
-            "process is gone): run it again to finish what it left half-done (or delete "
-            f".dvx/tmp/{STOPPED_FILE} once you have seen to it).")
+            f"process is gone): run it again to finish what it left half-done {seen_to}.")

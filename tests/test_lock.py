@@ -271,3 +271,38 @@ def test_a_holder_record_of_an_ended_process_is_not_named_as_the_holder(repo, dv
     assert result.code == 3
     assert f"locked by pid {dead}" not in said
     assert f"the lock's record names pid {dead} on" in said and "which has ended" in said
+
+
+def test_a_killed_holder_is_named_with_the_file_that_holds_its_record(repo, dvx_proc):
+    """`status` right after a writer was killed (its record still in lock.holder) names the
+    file there is to delete; after the next writer it is lock.stopped."""
+    write(repo / "data.csv", "a\n")
+    killed = subprocess.run([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": "cache.before_publish"},
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert "`dvx add data.csv` in this repository was stopped before it finished" in said
+    assert "delete .dvx/tmp/lock.holder once" in said
+    assert (repo / ".dvx/tmp/lock.holder").exists()
+    write(repo / "other.txt", "b\n")
+    assert dvx_proc("add", "other.txt", cwd=repo).code == 0
+    said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert "delete .dvx/tmp/lock.stopped once" in said
+    assert (repo / ".dvx/tmp/lock.stopped").exists()
+
+
+def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_proc):
+    """A repository copied while a command ran on another host keeps that command's record:
+    the next writer names the host, and never claims to know whether the command finished."""
+    (repo / ".dvx/tmp/lock.holder").write_text(
+        '{"pid": 4242, "host": "otherbox", "command": "dvx pull"}')
+    assert "dvx pull" not in dvx_proc("status", cwd=repo).stderr  # it may be running there
+    write(repo / "data.csv", "a\n")
+    result = dvx_proc("add", "data.csv", cwd=repo)
+    said = " ".join(result.stderr.split())
+    assert result.code == 0, result.output
+    assert "`dvx pull` on the host 'otherbox'" in said
+    assert "cannot tell from here whether it finished" in said
+    assert "process is gone" not in said
+    assert "cannot tell from here" in " ".join(dvx_proc("status", cwd=repo).stderr.split())

@@ -118,11 +118,11 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
 def _name_a_stopped_command(repo: Repo) -> None:
     """A writing command killed half-way may leave what no state shows (a file Git ignores
     and no pointer tracks yet): say which one, so it is run again."""
-    from dvx.lock import stopped_command, stopped_message
+    from dvx.lock import stopped_notice
 
-    command = stopped_command(repo.tmp_dir)
-    if command is not None:
-        log.warning("%s", stopped_message(command))
+    notice = stopped_notice(repo.tmp_dir)
+    if notice is not None:
+        log.warning("%s", notice)
 
 
 def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
