@@ -157,18 +157,12 @@ def test_concurrent_writers_both_succeed_one_after_the_other(repo):
     assert sorted(gitignore) == ["/a.bin", "/b.bin", "/c.bin"]  # no lost update
 
 
-@pytest.mark.parametrize("command", ["checkout", "checkout data.csv", "move data.csv moved.csv"])
-def test_a_writer_acts_on_the_pointers_as_they_are_once_it_holds_the_lock(repo, dvx, command):
-    """`dvx add` of new data holds the lock while another command starts and waits for it:
-    that command then works from the new pointer, never from the one it would have read
-    before the add wrote it (a checkout would put the older data back under it)."""
-    write(repo / "data.csv", "v1\n")
-    assert dvx("add", "data.csv").code == 0
-    (repo / "data.csv").unlink()
-    write(repo / "data.csv", "v2\n")
+def _run_behind_a_stopped_add(repo, args: list[str]) -> None:
+    """`dvx add data.csv` stopped inside the lock, just before it stores the new data; `dvx
+    ARGS` started then, which must wait for it; both let run to their end, successfully."""
     adding = stopped_at("cache.before_publish", "add data.csv", repo)
-    waiter = subprocess.Popen([sys.executable, "-m", "dvx", *command.split()], cwd=repo,
-                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=repo, text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)
     try:
         assert waiter.stderr is not None
@@ -178,6 +172,18 @@ def test_a_writer_acts_on_the_pointers_as_they_are_once_it_holds_the_lock(repo, 
     assert adding.wait(timeout=60) == 0
     out, err = waiter.communicate(timeout=60)
     assert waiter.returncode == 0, out + err
+
+
+@pytest.mark.parametrize("command", ["checkout", "checkout data.csv", "move data.csv moved.csv"])
+def test_a_writer_acts_on_the_pointers_as_they_are_once_it_holds_the_lock(repo, dvx, command):
+    """`dvx add` of new data holds the lock while another command starts and waits for it:
+    that command then works from the new pointer, never from the one it would have read
+    before the add wrote it (a checkout would put the older data back under it)."""
+    write(repo / "data.csv", "v1\n")
+    assert dvx("add", "data.csv").code == 0
+    (repo / "data.csv").unlink()
+    write(repo / "data.csv", "v2\n")
+    _run_behind_a_stopped_add(repo, command.split())
     status = dvx("status", "-q")
     assert status.code == 0, status.output  # every pointer names what its path holds
     data = repo / ("moved.csv" if command.startswith("move") else "data.csv")
@@ -195,18 +201,7 @@ def test_a_repro_that_waited_for_an_add_keeps_the_add_s_sync_record(repo, dvx, d
                "cp data.csv out.csv").code == 0
     assert dvx("repro").code == 0
     write(repo / "data.csv", "v2\n")
-    adding = stopped_at("cache.before_publish", "add data.csv", repo)
-    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo, text=True,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    try:
-        assert waiter.stderr is not None
-        assert "Waiting" in waiter.stderr.readline()
-    finally:
-        adding.send_signal(signal.SIGCONT)
-    assert adding.wait(timeout=60) == 0
-    out, err = waiter.communicate(timeout=60)
-    assert waiter.returncode == 0, out + err
+    _run_behind_a_stopped_add(repo, ["repro"])
     assert (repo / "out.csv").read_text() == "v2\n"
 
     write(repo / "data.csv", "v3\n")
