@@ -510,3 +510,58 @@ def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo,
     assert "pointer left Git" not in dvx("status").output
     assert dvx("checkout").code == 0
     assert (repo / "run.log").read_text() == "1\n"
+
+
+_TWO_OUTS = ("stages:\n  a:\n    cmd: cp in.txt x.out && cp in.txt y.out\n    deps: [in.txt]\n"
+             "    outs: [x.out, y.out]\n")
+_MOVED = ("stages:\n  a:\n    cmd: cp in.txt x.out\n    deps: [in.txt]\n    outs: [x.out]\n"
+          "  b:\n    cmd: cp in.txt y.out\n    deps: [in.txt]\n    outs: [y.out]\n")
+
+
+def test_an_output_moved_to_a_stage_not_run_yet_is_never_data_left_behind(repo, dvx):
+    """y.out moved from stage a to a new stage b, and only a run: dvx.lock no longer records
+    it, but dvx.yaml declares it, so checkout keeps it and status names the stage to run."""
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    write(repo / "dvx.yaml", _MOVED)
+    assert dvx("repro", "a").code == 0
+
+    status = dvx("status")
+    assert "pointer left Git" not in status.output
+    assert "y.out: an output of stage 'b'" in status.output and "`dvx repro b`" in status.output
+    assert json.loads(dvx("status", "--json").stdout)["unrecorded"] == [
+        {"path": "y.out", "stage": "b"}]
+    checkout = dvx("checkout")
+    assert checkout.code == 0 and "removed" not in checkout.output
+    assert (repo / "y.out").read_text() == "1\n"
+    assert dvx("repro").code == 0
+    assert "y.out" not in dvx("status").output and (repo / "y.out").read_text() == "1\n"
+
+
+def test_a_branch_switch_keeps_the_outputs_the_new_dvx_yaml_declares(repo, dvx):
+    """With the hooks, `git checkout` of a branch whose dvx.yaml declares the output (in a
+    stage not run there) keeps it; of one whose dvx.yaml does not, removes it as before."""
+    assert dvx("install").code == 0
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    git(repo, "checkout", "-qb", "moved")
+    write(repo / "dvx.yaml", _MOVED)
+    assert dvx("repro", "a").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "y.out moved to b, not run")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-qb", "gone")
+    write(repo / "dvx.yaml", _MOVED.split("  b:")[0])
+    assert dvx("repro").code == 0
+    (repo / "y.out").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "y.out dropped")
+    git(repo, "checkout", "-q", "main")
+
+    assert (repo / "y.out").read_text() == "1\n"
+    git(repo, "checkout", "-q", "moved")
+    assert (repo / "y.out").read_text() == "1\n"
+    assert dvx("checkout").code == 0 and (repo / "y.out").exists()
+    git(repo, "checkout", "-q", "main")
+    git(repo, "checkout", "-q", "gone")
+    assert not (repo / "y.out").exists()

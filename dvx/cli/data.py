@@ -149,8 +149,11 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     result = do_status(repo, resolved)
     if not targets:
         from dvx.ops.left_behind import find_left_behind
+        from dvx.pipeline.spec import declared_outputs
 
-        result.left_behind = [(x.path, x.why_kept) for x in find_left_behind(repo)]
+        found = find_left_behind(repo, lambda: declared_outputs(repo))
+        result.left_behind = [(x.path, x.why_kept) for x in found if x.declared_by is None]
+        result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
     checks = _check_imports(repo, resolved)
@@ -350,6 +353,9 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     for path, why_kept in result.left_behind:
         out(f"{shown_path(path)}: no longer tracked, its pointer left Git" + (
             f"; {why_kept}" if why_kept else ""))
+    for path, stage in result.unrecorded:
+        out(f"{shown_path(path)}: an output of stage '{stage}' in dvx.yaml, which has not "
+            f"recorded it in dvx.lock yet (`dvx repro {stage}` does)")
     if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
            for o in result.outputs):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
@@ -404,11 +410,12 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
     """Make the workspace match the pointer files, linking data from the cache."""
     from dvx.ops.checkout import checkout as do_checkout
     from dvx.outputs import resolve_targets
+    from dvx.pipeline.spec import declared_outputs
 
     repo = open_repo()
     with holding_lock(repo):
         result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
-                             settle=not targets)
+                             settle=None if targets else lambda: declared_outputs(repo))
     if as_json:
         emit_json(result.to_json())
     else:

@@ -97,13 +97,15 @@ def _checkout_quietly() -> None:
     from dvx.errors import DvxError
     from dvx.ops.checkout import checkout
     from dvx.outputs import resolve_targets
+    from dvx.pipeline.spec import declared_outputs
 
     try:
         repo = _repo_of_hook()
         if repo is None:
             return
         with holding_lock(repo):
-            result = checkout(repo, resolve_targets(repo, []), settle=True)
+            result = checkout(repo, resolve_targets(repo, []),
+                              settle=lambda: declared_outputs(repo))
         report_checkout(result)
     except DvxError as exc:
         warn(f"dvx checkout: {exc}")

@@ -437,12 +437,14 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
     checked out)."""
     from dvx.ops.sync import pull as do_pull
     from dvx.outputs import resolve_targets
+    from dvx.pipeline.spec import declared_outputs
 
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
                                           revs, last_n)
     result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
-                     settle=not targets, targets_now=lambda: resolve_targets(repo, targets))
+                     settle=None if targets else lambda: declared_outputs(repo),
+                     targets_now=lambda: resolve_targets(repo, targets))
     _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
 
 

@@ -25,7 +25,7 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
-from dvx.ops.left_behind import settle_left_behind
+from dvx.ops.left_behind import DeclaredOutputs, settle_left_behind
 from dvx.ops.sync_layers import kept_as_placed, placed_whole
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import for_command, join_posix, safe_dir_join, walk_directory
@@ -101,7 +101,7 @@ NOT_CACHED = "it has changes that are not in the cache (use --force to discard t
 
 
 def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
-             force: bool = False, relink: bool = False, settle: bool = False
+             force: bool = False, relink: bool = False, settle: DeclaredOutputs | None = None
              ) -> CheckoutResult:
     """`targets`, or a function that reads them once the repository lock is held (what the
     pointers name may have changed since the caller last read them).
@@ -109,7 +109,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     cache.type now says (after it changed: a symlink becomes a copy, a copy a link); those
     placed so already are left as they are.
     `settle` (the targets are every output): data whose pointer left Git goes too, when that
-    loses nothing (dvx/ops/left_behind.py)."""
+    loses nothing (dvx/ops/left_behind.py), but for the outputs it says dvx.yaml declares."""
     result = CheckoutResult()
     with repo.lock():
         if callable(targets):
@@ -151,8 +151,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
-            if settle:
-                result.removed += settle_left_behind(repo)
+            if settle is not None:
+                result.removed += settle_left_behind(repo, settle)
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()

@@ -12,8 +12,11 @@ placed go (a file .dvxignore keeps out of the directory stays). Anything else st
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
 Git still has (in the index: deleted by hand, not by Git), or that a stage outputs for Git to
 track (`cache: false` in dvx.lock), is not data left behind, nor is a path inside
-what dvx tracks now. A directory that now holds files Git tracks or paths dvx tracks (`data/`
-moved into Git, `data/x.bin` tracked on its own) is judged by the files dvx placed in it apart
+what dvx tracks now. Nor is an output a stage of the workspace's dvx.yaml declares but dvx.lock
+does not record yet (moved to a new stage, which has not run; or on a branch whose stage has
+not run): it stays, and `dvx status` names the stage that records it. A directory that now
+holds files Git tracks or paths dvx tracks (`data/` moved into Git, `data/x.bin` tracked on
+its own) is judged by the files dvx placed in it apart
 from those, and only they go; data dvx found already there rather than placed (a file `dvx
 remove` kept, then checked out at an older commit; not one dvx had placed as an output of its
 own) stays. `dvx remove` forgets the record
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Set
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -48,6 +51,10 @@ HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at fo
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
 
+# The outputs the workspace's dvx.yaml declares, each with the stage declaring it; None when
+# dvx.yaml cannot be read (then nothing counts as left behind). The pipeline layer reads it.
+DeclaredOutputs = Callable[[], Mapping[str, str] | None]
+
 
 @dataclass(frozen=True)
 class LeftBehind:
@@ -55,24 +62,31 @@ class LeftBehind:
     why_kept: str | None  # None: checkout removes it
     # Paths in the directory that Git or dvx track now (files, or tracked data): never removed.
     tracked_inside: frozenset[str] = frozenset()
+    # The stage of dvx.yaml that declares it as its output but has not recorded it in
+    # dvx.lock yet: not left behind at all, it stays for that stage.
+    declared_by: str | None = None
 
     @property
     def removable(self) -> bool:
-        return self.why_kept is None
+        return self.why_kept is None and self.declared_by is None
 
 
-def find_left_behind(repo: Repo) -> list[LeftBehind]:
-    """The synced data in the workspace that no pointer or dvx.lock entry names any more.
-    Nothing when a pointer or dvx.lock cannot be read: what they name is then unknown."""
-    return _scan(repo)[0]
+def find_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[LeftBehind]:
+    """The synced data in the workspace that no pointer or dvx.lock entry names any more
+    (with the outputs dvx.yaml declares that dvx.lock does not record yet, `declared_by` their
+    stage). Nothing when a pointer, dvx.lock or dvx.yaml cannot be read: what they name is
+    then unknown."""
+    return _scan(repo, declared)[0]
 
 
-def settle_left_behind(repo: Repo) -> list[str]:
+def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
     """Remove the data left behind that can go without loss, forget the records of what is
     gone or Git tracks itself, and return the removed paths. Under the repository lock."""
-    left, stale = _scan(repo)
+    left, stale = _scan(repo, declared)
     removed = []
     for item in left:
+        if item.declared_by is not None:
+            continue  # its stage's next run records it
         if not item.removable:
             log.warning("%s: its pointer is no longer in Git, but %s, so it stays. %s",
                         item.path, item.why_kept, _what_to_do(repo.root, item))
@@ -142,7 +156,7 @@ def remove_placed(repo: Repo, path: str, oid: str,
     _prune_empty_parents(repo, path)
 
 
-def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
+def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list[str]]:
     """(the data left behind, the records that name nothing to look after any more)."""
     # A record whose pointer file is there names tracked data: one stat each spares status
     # a second scan of every pointer when nothing was left behind.
@@ -163,6 +177,10 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
         candidates = [p for p in candidates if not _is_or_inside(p, current)]
     if not candidates or repo.git is None:
         return [], []
+    declared_now = declared()
+    if declared_now is None:
+        return [], []
+    current |= set(declared_now)  # a directory holding one keeps it, as any tracked path
     git_has = set(repo.git.tracked_under([*candidates,
                                           *(p + POINTER_SUFFIX for p in candidates)]))
     shared = _cache_is_shared(repo)
@@ -172,6 +190,10 @@ def _scan(repo: Repo) -> tuple[list[LeftBehind], list[str]]:
             continue  # the pointer was deleted by hand, not by Git: it may come back
         if path in git_has or not os.path.lexists(repo.abspath(path)):
             stale.append(path)  # Git's own file now, or gone
+            continue
+        stage = _declaring_stage(path, declared_now)
+        if stage is not None:
+            left.append(LeftBehind(path, None, declared_by=stage))
             continue
         inside = frozenset(t for t in git_has | current if t.startswith(path + "/"))
         if inside and all(_is_or_inside(f, inside) for f in _all_files_in(repo, path)):
@@ -222,9 +244,8 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
 
 def _outputs_for_git(repo: Repo) -> set[str]:
     """The outputs Git is to track (`cache: false`) that dvx.lock records: a stage's output,
-    never data left behind. (One dvx.yaml declares but no run recorded yet is not: it is
-    data an older run placed, in the cache and recorded by a commit, like any other.) Read
-    only when records remain once the cached outputs are set apart, so seldom."""
+    never data left behind. Read only when records remain once the cached outputs are set
+    apart, so seldom."""
     return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
             if not o.cache}
 
@@ -260,6 +281,15 @@ def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> b
         return any(out.path == path and out.oid == oid
                    for stage in parse_lock(data, algo).values() for out in stage.outs)
     return parse_pointer(data, file).oid == oid
+
+
+def _declaring_stage(path: str, declared: Mapping[str, str]) -> str | None:
+    """The stage declaring `path`, or the directory holding it, as its output."""
+    while path:
+        if path in declared:
+            return declared[path]
+        path = path.rpartition("/")[0]
+    return None
 
 
 def _all_files_in(repo: Repo, path: str) -> set[str]:

@@ -89,6 +89,9 @@ class StatusResult:
     # Data whose pointer left Git, still in the workspace: (path, why it is kept, or None
     # when checkout removes it)
     left_behind: list[tuple[str, str | None]] = field(default_factory=list)
+    # Data an earlier run placed that a stage of dvx.yaml now declares but dvx.lock does not
+    # record yet (an output moved to a stage that has not run): (path, that stage)
+    unrecorded: list[tuple[str, str]] = field(default_factory=list)
     # Temporary files an interrupted dvx command left beside the outputs (never data)
     temporaries: list[str] = field(default_factory=list)
     # Tracked data in the workspace that Git does not ignore (its .gitignore entry is gone)
@@ -97,12 +100,13 @@ class StatusResult:
     @property
     def changed(self) -> bool:
         return (any(o.changed for o in self.outputs) or bool(self.left_behind)
-                or bool(self.unignored))
+                or bool(self.unrecorded) or bool(self.unignored))
 
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
                 "left_behind": [{"path": p, "removable": why is None, "kept_because": why}
                                 for p, why in self.left_behind],
+                "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored}
 
 

@@ -15,6 +15,7 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
+from dvx.ops.left_behind import DeclaredOutputs
 from dvx.ops.remote import (
     default_remote,
     lock_remote,
@@ -533,7 +534,8 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
 
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None,
-         settle: bool = False, targets_now: Callable[[], list[Target]] | None = None
+         settle: DeclaredOutputs | None = None,
+         targets_now: Callable[[], list[Target]] | None = None
          ) -> SyncResult:
     """Fetch `targets` (and `also_fetch`: other revisions' data), then check out what
     `targets_now` (default: `targets`) finds once the repository lock is held (with `settle`,

@@ -150,6 +150,18 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
     return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
 
 
+def declared_outputs(repo: Repo) -> dict[str, str] | None:
+    """Each output the workspace's dvx.yaml declares, and the stage declaring it; None when
+    dvx.yaml cannot be read (what it declares is then unknown)."""
+    try:
+        pipeline = load_pipeline(repo)
+    except DvxError:
+        return None
+    if pipeline is None:
+        return {}
+    return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
+
+
 def refuse_conflicted(data: bytes, root: str) -> None:
     """dvx.yaml still holding Git's conflict markers is named as the merge conflict it is
     (Git merges it line by line: dvx's merge driver leaves it alone). The commands its hint
