@@ -22,10 +22,12 @@ from dvx.scm import (
     Git,
     common_git_dir_of,
     find_git_root,
+    git_directory_holding,
     left_out_of_workspace,
     main_worktree_of,
     tracked_in,
     untrack_command,
+    work_tree_seeing,
 )
 from dvx.syncstate import SyncState
 
@@ -171,7 +173,12 @@ class Repo:
         path = self.cache_dir_of(configured, level)
         if level == "project" and not self.is_inside(path):
             self._check_confirmed(configured, path)
-        return self._outside_git(path, "cache directory (cache.dir)")
+        path = self._outside_git(path, "cache directory (cache.dir)")
+        self.refuse_where_other_git_sees(
+            path, f"cache directory (cache.dir) '{path}'", "Point cache.dir at a folder "
+            "outside any Git work tree, or one Git ignores there (`dvx config --unset "
+            "cache.dir` for the default).")
+        return path
 
     def cache_dir_of(self, configured: str, level: str | None = "project") -> str:
         """Where a cache.dir value set at `level` leads: a relative one starts at the folder
@@ -263,6 +270,24 @@ class Repo:
                               ".dvx/cache (`dvx config --unset cache.dir` for the default), or "
                               "replace the symbolic link with a real directory.")
         return path
+
+    def refuse_where_other_git_sees(self, path: str, shown: str, hint: str) -> None:
+        """A folder outside this repository (a cache.dir) that leads into a Git directory,
+        or into another repository's work tree that does not ignore it
+        (scm.work_tree_seeing, the rule directory remotes follow too), is refused: that
+        repository's `git add -A` would commit every object."""
+        if self.is_inside(path):
+            return  # place_git_sees says where Git sees it here
+        git_dir = git_directory_holding(path)
+        if git_dir is not None:
+            raise ConfigError(f"The {shown} leads into the Git directory '{git_dir}'; dvx "
+                              "never writes there.", hint)
+        work_tree = work_tree_seeing(path)
+        if work_tree is not None:
+            raise ConfigError(f"The {shown} leads into the work tree of another Git "
+                              f"repository ('{work_tree}'), which does not ignore it: Git "
+                              "would see every object there (git add -A would commit the "
+                              "data itself).", hint)
 
     def place_git_sees(self, path: str, home: str = "cache") -> str | None:
         """Where `path` leads if Git would see what dvx writes there: "git" (the Git

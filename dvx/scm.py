@@ -164,6 +164,39 @@ def find_git_root(start: str) -> str | None:
         current = parent
 
 
+def git_directory_holding(path: str) -> str | None:
+    """The Git directory (a folder named .git, any repository's) that `path` leads into, if
+    any: Git's own, never a place for dvx's files."""
+    parts = os.path.realpath(path).split(os.sep)
+    for depth, part in enumerate(parts):
+        if part.lower() == ".git":
+            return os.sep.join(parts[:depth + 1])
+    return None
+
+
+def work_tree_seeing(folder: str) -> str | None:
+    """The Git work tree whose `git add -A` would take the files dvx writes in `folder` (a
+    cache or a directory remote): the innermost one holding it, unless Git ignores the
+    folder there (a rule of its .gitignore files, .git/info/exclude or core.excludesFile,
+    as `git check-ignore` says); None when no work tree would, as in a Git directory (which
+    git_directory_holding finds). The folder need not exist yet. When Git cannot tell, the
+    work tree counts as seeing it."""
+    real = os.path.realpath(folder)
+    if git_directory_holding(real) is not None:
+        return None
+    top = find_git_root(real)
+    if top is None:
+        return None
+    rel = os.path.relpath(real, top).replace(os.sep, "/")
+    if rel == ".":
+        return top
+    try:
+        ignored = Git(top).ignore_rules([rel + "/"])  # the slash: a folder, for `data/` rules
+    except (DvxError, OSError):
+        return top
+    return None if ignored else top
+
+
 def common_git_dir_of(root: str) -> str | None:
     """The Git directory every worktree shares when `root` is a linked worktree (`git
     worktree add`), else None. Read from the files Git keeps, without running Git: every

@@ -149,8 +149,33 @@ def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define
 
 def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     (repo / "sub").mkdir()
-    assert dvx("remote", "add", "s", "../store", cwd=repo / "sub").code == 0
-    assert "url = store" in (repo / ".dvx" / "config").read_text()
+    assert dvx("remote", "add", "s", "../../store", cwd=repo / "sub").code == 0
+    assert "url = ../store" in (repo / ".dvx" / "config").read_text()
+
+
+def test_a_directory_remote_where_a_git_work_tree_sees_it_is_refused(repo, dvx, tmp_path):
+    """In this repository's work tree or another's, `git add -A` would commit every object
+    pushed: refused when added and (a cloned or hand-written config) when opened, unless Git
+    ignores that folder there."""
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", str(other))
+    for url in ("storage", str(other / "store")):
+        refused = dvx("remote", "add", "-d", "store", url)
+        assert refused.code == 2 and "where Git would see every object" in refused.stderr
+        assert "store" not in (repo / ".dvx" / "config").read_text()
+    assert "a line `/storage/` in" in refused.stderr or "`/store/`" in refused.stderr
+    write(repo / "x.bin", "x")
+    assert dvx("add", "x.bin").code == 0
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write('[remote "cloned"]\nurl = storage\n')
+    opened = dvx("push", "-r", "cloned")
+    assert opened.code == 2 and "dvx remote modify cloned url DIR" in opened.stderr
+    assert not (repo / "storage").exists()
+
+    write(repo / ".gitignore", "/storage/\n")
+    assert dvx("remote", "add", "-d", "store", "storage").code == 0
+    assert dvx("push").code == 0 and any((repo / "storage").rglob("*"))
+    assert git(repo, "status", "--porcelain", "--untracked-files=all", "storage") == ""
 
 
 def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):

@@ -5,6 +5,7 @@ import pytest
 
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
+from tests.conftest import git
 
 
 def test_levels_merge_most_specific_last(tmp_path, monkeypatch):
@@ -140,6 +141,29 @@ def test_cache_dir_is_refused_in_the_git_directory_and_where_git_sees_it(repo, d
     seen = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", ".dvx"],
                           cwd=repo, capture_output=True, text=True, check=True).stdout
     assert sorted(seen.splitlines()) == ["?? .dvx/.gitignore", "?? .dvx/config"]
+
+
+def test_cache_dir_in_another_repositorys_work_tree_is_refused_unless_ignored(repo, dvx,
+                                                                            tmp_path):
+    """Another repository's `git add -A` would commit the objects, as this one's would: its
+    work tree (unless Git ignores the folder there) and its Git directory are refused, when
+    set and when a config written by hand names them."""
+    other = tmp_path / "other"
+    git(tmp_path, "init", "-q", str(other))
+    for value, words in ((other / "objects", "the work tree of another Git repository"),
+                         (other / ".git" / "cache", "leads into the Git directory")):
+        refused = dvx("config", "--local", "cache.dir", str(value))
+        assert refused.code == 2 and words in refused.stderr, refused.output
+    (repo / "x.txt").write_text("x")
+    with open(repo / ".dvx" / "config.local", "a") as f:
+        f.write(f"[cache]\ndir = {other / 'objects'}\n")
+    by_hand = dvx("add", "x.txt")
+    assert by_hand.code == 2 and "does not ignore it" in by_hand.stderr, by_hand.output
+    assert not (other / "objects").exists()
+
+    (other / ".gitignore").write_text("objects/\n")
+    assert dvx("add", "x.txt").code == 0 and any((other / "objects").rglob("*"))
+    assert git(other, "status", "--porcelain", "--untracked-files=all") == "?? .gitignore\n"
 
 
 def test_core_remote_must_name_a_remote_and_numbers_are_numbers(repo, dvx):

@@ -110,9 +110,10 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
 
 def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
     """A cache in the Git directory, or in the workspace anywhere but .dvx/cache (the folder
-    .dvx/.gitignore ignores), is refused before it is written down: Git would see every
-    object. The tracked config's value is also checked where a plain clone puts it (its own
-    .dvx/), as every clone reads it."""
+    .dvx/.gitignore ignores), or in another Git repository's (unless Git ignores it there),
+    is refused before it is written down: Git would see every object. The tracked config's
+    value is also checked where a plain clone puts it (its own .dvx/), as every clone reads
+    it."""
     paths = [repo.cache_dir_of(value, level)]
     if level == "project":
         paths.append(os.path.join(repo.dvx_dir, os.path.expanduser(value)))
@@ -128,6 +129,12 @@ def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
                              f"({os.path.realpath(path)}) outside .dvx/cache, where Git would "
                              "see every object (git add -A would commit the data itself).",
                              hint)
+        real = os.path.realpath(path)
+        shown = f"cache.dir '{value}'" + (f" ({real})" if real != value else "")
+        repo.refuse_where_other_git_sees(
+            path, shown, "Name a folder outside any Git work tree, or one Git ignores there "
+            "(a relative path is relative to .dvx/; `dvx config --unset cache.dir` for the "
+            "default).")
 
 
 def _confirm_here(config: Config, value: str, repo: Repo) -> str | None:

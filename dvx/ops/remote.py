@@ -7,6 +7,7 @@ config: given for that level, they go to .dvx/config.local instead, with a notic
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from dvx.remote.fs import (
 from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
+from dvx.scm import work_tree_seeing
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
                                  "Give the remote a directory of its own.")
         _refuse_the_cache(repo, path, f"remote URL '{url}'", "Give the remote a directory of "
                           "its own.")
+        _refuse_where_git_sees(path, f"remote URL '{url}'", "Give the remote a folder outside "
+                               "any Git work tree, or one Git ignores there")
     if _is_relative_path(url):
         # Typed relative to the current directory; stored relative to the repository root.
         return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")
@@ -84,6 +88,24 @@ def _refuse_the_cache(repo: Repo, path: str, shown: str, hint: str) -> None:
                           f"('{cache}'): a remote must be a copy of its own, or `dvx gc` would "
                           "delete from the cache the only copy of what it takes the remote to "
                           "hold.", hint)
+
+
+def _refuse_where_git_sees(path: str, shown: str, hint: str) -> None:
+    """A directory remote is never where a Git work tree sees it (this repository's or
+    another's; scm.work_tree_seeing, the rule cache.dir follows outside the repository):
+    `git add -A` there would commit every object pushed. A folder Git ignores there is
+    fine. A configuration error (exit 2), wherever the URL came from. `hint`: what to do
+    instead, to which the .gitignore rule that would do is added."""
+    work_tree = work_tree_seeing(path)
+    if work_tree is None:
+        return
+    real = os.path.realpath(path)
+    rel = os.path.relpath(real, work_tree).replace(os.sep, "/")
+    rule = "" if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", rel) or rel == "." else (
+        f" (a line `/{rel}/` in {os.path.join(work_tree, '.gitignore')})")
+    raise ConfigError(f"The {shown} is the directory '{real}', in the Git work tree "
+                      f"'{work_tree}', where Git would see every object pushed (git add -A "
+                      "would commit the data itself).", f"{hint}{rule}.")
 
 
 def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None,
@@ -422,9 +444,14 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None
     located = locate(url, name)
     if is_local_url(located):
-        _refuse_the_cache(repo, local_path(located, repo.root), f"remote '{name}' ({url})",
+        path = local_path(located, repo.root)
+        _refuse_the_cache(repo, path, f"remote '{name}' ({url})",
                           f"Point the remote at a directory of its own: `dvx remote modify "
                           f"{name} url DIR`.")
+        if index_base is None:  # another repository's remote (a source) is only read
+            _refuse_where_git_sees(path, f"remote '{name}' ({url})", "Point the remote at "
+                                   "a folder outside any Git work tree (`dvx remote modify "
+                                   f"{name} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base)
 
 
