@@ -41,6 +41,21 @@ def test_check_ignore_says_what_ignores_a_path(repo, dvx):
                     "pattern": None}]
 
 
+def test_check_ignore_quotes_names_a_terminal_acts_on_as_status_does(repo, dvx):
+    """ESC and BEL in a name never reach the terminal, with or without -d, and a name holding
+    a backslash is quoted so it never shows as another; --json keeps the names as given."""
+    write(repo / ".dvxignore", "*.tmp\n")
+    evil, slash = "evil\033]0;pwned\a.tmp", "\\377.tmp"
+    plain = dvx("check-ignore", evil, slash)
+    assert plain.code == 0 and plain.stdout == '"evil\\033]0;pwned\\a.tmp"\n"\\\\377.tmp"\n'
+    detailed = dvx("check-ignore", "-d", "-n", evil, "ok\033.txt")
+    assert detailed.stdout == ('.dvxignore:1:*.tmp\t"evil\\033]0;pwned\\a.tmp"\n'
+                               '::\t"ok\\033.txt"\n')
+    assert "\033" not in plain.stdout + detailed.stdout
+    doc = json.loads(dvx("check-ignore", "--json", evil).stdout)
+    assert doc[0]["path"] == evil
+
+
 def test_check_ignore_names_the_rule_that_takes_a_path_back_in_as_git_does(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n!keep.tmp\n")
     write(repo / ".gitignore", "*.tmp\n!keep.tmp\n")

@@ -598,15 +598,21 @@ def check_ignore(targets: tuple[str, ...], details: bool, non_matching: bool,
         emit_json([{"path": t, "ignored": m is not None and m.ignores,
                     "source": m and m.source, "line": m and m.line,
                     "pattern": m and m.pattern} for t, m in rows])
-    elif not is_quiet():
+    elif not is_quiet():  # names quoted as status shows them (the JSON keeps them as given)
         for target, match in rows:
             if match is not None and (match.ignores or non_matching):
-                out(f"{match.source}:{match.line}:{match.pattern}\t{target}" if details
-                    else target)
+                out(f"{shown_path(match.source)}:{match.line}:{_shown_pattern(match.pattern)}"
+                    f"\t{shown_path(target)}" if details else shown_path(target))
             elif details and non_matching:
-                out(f"::\t{target}")
+                out(f"::\t{shown_path(target)}")
     if not any(m is not None and m.ignores for _, m in rows):
         sys.exit(1)
+
+
+def _shown_pattern(pattern: str) -> str:
+    """A .dvxignore pattern as written (its backslashes are its own escapes), quoted only
+    when it holds a character a terminal acts on."""
+    return pattern if pattern.isprintable() else shown_path(pattern)
 
 
 COMMANDS = [add, status, diff, commit, checkout, remove, move, unprotect, check_ignore]
