@@ -4,6 +4,7 @@ resolving command-line targets to them."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -28,6 +29,11 @@ from dvx.repo import Repo
 from dvx.scm import literal_pathspec
 
 log = get_logger(__name__)
+
+# The outputs the workspace's dvx.yaml declares, each with the stage declaring it; None when
+# dvx.yaml cannot be read. The pipeline layer reads it (pipeline/spec.py declared_outputs);
+# the operations below it that need it are handed this.
+DeclaredOutputs = Callable[[], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,26 @@ def test_stage_outputs_refuse_add_remove_move_and_commit_records_them(ml, dvx):
     assert runs(ml)[done:] == ["evaluate"]
 
 
+def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_frees_it(
+        repo, dvx):
+    """dvx.lock still records the output of a stage deleted from dvx.yaml (or moved to
+    another stage): the refusal names `dvx repro`, which drops (or moves) the entry, never
+    `dvx repro GONE`, which fails; after it, the add works."""
+    write(repo / "in.txt", "1\n")
+    _run_and_commit(repo, dvx, _TWO_OUTS, "a makes both")
+    write(repo / "dvx.yaml", _MOVED)
+    moved = dvx("add", "y.out")
+    assert moved.code == 2 and "now declares it in stage 'b'" in moved.stderr, moved.output
+    assert "Run `dvx repro`, which" in moved.stderr and "dvx repro a" not in moved.stderr
+    write(repo / "dvx.yaml", "stages: {}\n")
+    gone = dvx("add", "x.out")
+    assert gone.code == 2 and "dvx.yaml no longer declares it" in gone.stderr, gone.output
+    assert "Run `dvx repro`, which drops it from dvx.lock" in gone.stderr
+    assert "dvx repro a" not in gone.stderr and "dvx commit" not in gone.stderr
+    assert dvx("repro").code == 0
+    assert dvx("add", "x.out").code == 0
+
+
 def test_the_run_cache_gives_back_what_commit_recorded_not_the_command_s_output(ml, dvx):
     assert dvx("repro", "train").code == 0
     (ml / "model.json").chmod(0o644)

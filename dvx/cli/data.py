@@ -66,10 +66,11 @@ dvx add data/images models/model.pt
 def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Track files or directories: store them in the cache and write PATH.dvx pointers."""
     from dvx.ops.add import add as do_add
+    from dvx.pipeline.spec import declared_outputs
 
     repo = open_repo()
     with holding_lock(repo):
-        result = do_add(repo, list(paths), force)
+        result = do_add(repo, list(paths), force, lambda: declared_outputs(repo))
     _report_added(repo.root, result, as_json)
 
 

@@ -25,13 +25,16 @@ from dvx.ops.data_places import (
     refuse_overlap,
 )
 from dvx.ops.status import output_status
-from dvx.outputs import Output, check_data_path, scan_outputs, skip_broken
+from dvx.outputs import DeclaredOutputs, Output, check_data_path, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, symlink_error
 
 
-def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> AddResult:
+def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
+        declared: DeclaredOutputs | None = None) -> AddResult:
+    """`declared` (what dvx.yaml declares) lets the refusal of a stage's output name the
+    stage that rebuilds it now, or `dvx repro` when dvx.yaml no longer declares it."""
     if not paths:
         raise UsageError("Nothing to add.", "Name the files or directories to track.")
     rels = [_check_addable(repo, p) for p in paths]
@@ -43,7 +46,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False) -> 
     skip_broken(repo, broken)
     outputs = {o.path: o for o in found}
     for rel, display in zip(rels, paths, strict=True):
-        _refuse_stage_output(repo.root, outputs.get(rel), display)
+        _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
         refuse_overlap(repo.root, rel, display, outputs)
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
@@ -85,11 +88,22 @@ def _check_addable(repo: Repo, path: str) -> str:
     return rel
 
 
-def _refuse_stage_output(root: str, output: Output | None, display: str) -> None:
-    if output is not None and output.stage is not None:
-        raise PathError(f"'{display}' is an output of the pipeline stage '{output.stage}' "
-                        "(recorded in dvx.lock), not data to add.", f"Run `dvx repro "
-                        f"{output.stage}` to rebuild it, or `dvx commit "
-                        f"{for_command(root, output.path)}` to record it as it is now.")
+def _refuse_stage_output(root: str, output: Output | None, display: str,
+                         declared: DeclaredOutputs | None) -> None:
+    if output is None or output.stage is None:
+        return
+    what = (f"'{display}' is an output of the pipeline stage '{output.stage}' (recorded in "
+            "dvx.lock), not data to add")
+    now = declared() if declared is not None else None
+    stage = now.get(output.path) if now is not None else output.stage
+    if stage is None:  # the stage is gone from dvx.yaml, or no longer outputs it
+        raise PathError(f"{what}, though dvx.yaml no longer declares it.",
+                        "Run `dvx repro`, which drops it from dvx.lock, then `dvx add "
+                        f"{for_command(root, output.path)}` again.")
+    if stage != output.stage:  # moved to another stage: both stages' entries change
+        raise PathError(f"{what}; dvx.yaml now declares it in stage '{stage}'.",
+                        "Run `dvx repro`, which records it as that stage's output.")
+    raise PathError(f"{what}.", f"Run `dvx repro {stage}` to rebuild it, or `dvx commit "
+                    f"{for_command(root, output.path)}` to record it as it is now.")
 
 

@@ -25,9 +25,9 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
-from dvx.ops.left_behind import DeclaredOutputs, settle_left_behind
+from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import kept_as_placed, placed_whole
-from dvx.outputs import Output, Target, load_tree
+from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
 from dvx.paths import for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress

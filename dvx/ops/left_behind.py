@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -35,7 +35,7 @@ from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
-from dvx.outputs import Output, load_tree, scan_outputs
+from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
@@ -50,10 +50,6 @@ NEVER_COMMITTED = "no commit records it (its pointer was never committed): it ma
 HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
-
-# The outputs the workspace's dvx.yaml declares, each with the stage declaring it; None when
-# dvx.yaml cannot be read (then nothing counts as left behind). The pipeline layer reads it.
-DeclaredOutputs = Callable[[], Mapping[str, str] | None]
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
-from dvx.ops.left_behind import DeclaredOutputs
 from dvx.ops.remote import (
     default_remote,
     lock_remote,
@@ -23,7 +22,7 @@ from dvx.ops.remote import (
     remote_jobs,
     remote_retries,
 )
-from dvx.outputs import Target, load_output, load_tree
+from dvx.outputs import DeclaredOutputs, Target, load_output, load_tree
 from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
