@@ -248,14 +248,43 @@ stages:
     for command in (("push",), ("status", "-c"), ("fetch",)):
         failed = dvx(*command)
         assert failed.code != 0, (command, failed.output)
-        assert "There is no remote named 'archive', which stage 'mk' sends its output " \
-               "big.bin to" in failed.stderr, (command, failed.stderr)
+        assert "There is no remote named 'archive', which dvx.yaml sends outputs to " \
+               in failed.stderr, (command, failed.stderr)
+        assert "stage 'mk' sends 'big.bin'." in failed.stderr, (command, failed.stderr)
+        assert "(`dvx repro mk`)" in failed.stderr
         assert "Traceback" not in failed.output
     assert dvx("push", "small.bin").code == 0  # data sent to the default remote still goes
     assert dvx("remote", "rename", "cold", "archive").code == 0
     removed = dvx("remote", "remove", "archive")
     assert removed.code == 0 and "'archive'" in removed.stderr, removed.output
     assert "to another remote, or remove them" in removed.stderr
+
+
+def test_outputs_of_several_stages_sent_to_a_removed_remote_are_named_by_stage(
+        repo, dvx, tmp_path):
+    """Each stage is named with its own outputs (never one stage with the others' counted
+    as its own), and the rerun hint names every stage."""
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    assert dvx("remote", "add", "other", str(tmp_path / "other-store")).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  mk:
+    foreach: [a, b]
+    do:
+      cmd: echo ${item} > out_${item}.txt; echo ${item} > more_${item}.txt
+      outs:
+      - out_${item}.txt: {remote: other}
+      - more_${item}.txt: {remote: other}
+""")
+    assert dvx("repro").code == 0
+    assert dvx("remote", "remove", "other").code == 0
+    for command in (("push",), ("fetch",)):
+        failed = dvx(*command)
+        assert failed.code == 1, failed.output
+        assert ("stage 'mk@a' sends 'more_a.txt', 'out_a.txt'; stage 'mk@b' sends "
+                "'more_b.txt', 'out_b.txt'.") in failed.stderr, failed.stderr
+        assert "other output" not in failed.stderr
+        assert "(`dvx repro mk@a mk@b`)" in failed.stderr
 
 
 def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo, dvx,

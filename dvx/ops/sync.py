@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dvx import faults
 from dvx.errors import DvxError, FormatError, Interrupted, RemoteError
 from dvx.lockfile import LOCK_FILE
-from dvx.logs import get_logger
+from dvx.logs import get_logger, quoted
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.checkout import CheckoutResult, checkout
@@ -225,22 +225,45 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
     return groups or {remote_name: []}
 
 
+NAMED_STAGES = 3  # stages an error about outputs sent nowhere names, each with its outputs
+
+
 def _refuse_outputs_sent_nowhere(repo: Repo, targets: list[Target]) -> None:
     """An output whose own remote (`remote:`) no remote is called (renamed or removed since)
-    is named, with the stage that sends it there, before anything is transferred."""
+    is named, with the stage that sends it there, before anything is transferred: the first
+    few stages sending outputs to the first such remote, each with its own outputs."""
     known = set(repo.config.remote_names())
-    lost = {t.output.remote: t.output for t in targets
-            if t.output.remote is not None and t.output.remote not in known}
+    lost: dict[str, dict[str, list[str]]] = {}  # remote -> stage -> its outputs sent there
+    for target in targets:
+        output = target.output
+        if output.remote is not None and output.remote not in known:
+            stages = lost.setdefault(output.remote, {})
+            stages.setdefault(output.stage or "?", []).append(output.path)
     if not lost:
         return
-    name, output = next(iter(lost.items()))
-    others = sum(1 for t in targets if t.output.remote == name) - 1
-    also = f" and {others} other output(s)" if others > 0 else ""
+    name, by_stage = next(iter(lost.items()))
+    senders = [f"stage '{stage}' sends {_some(paths)}"
+               for stage, paths in list(by_stage.items())[:NAMED_STAGES]]
+    more = len(by_stage) - len(senders)
+    if more:
+        senders.append(f"{more} other stage(s) send theirs")
+    rerun = (f"`dvx repro {' '.join(by_stage)}`" if not more
+             else "`dvx repro` of those stages")
+    others = [f"'{other}'" for other in lost if other != name]
+    also = f" No remote is named {', '.join(others)} either." if others else ""
     raise RemoteError(
-        f"There is no remote named '{name}', which stage '{output.stage}' sends its output "
-        f"{output.path}{also} to (`remote:` in dvx.yaml, as {LOCK_FILE} records it).",
+        f"There is no remote named '{name}', which dvx.yaml sends outputs to (`remote:`, as "
+        f"{LOCK_FILE} records it): {'; '.join(senders)}.{also}",
         f"Add a remote named '{name}' (`dvx remote add`), or change that `remote:` and rerun "
-        f"the stage (`dvx repro {output.stage}`); -r NAME sends everything to one remote.")
+        f"the stage{'s' if len(by_stage) > 1 else ''} ({rerun}); -r NAME sends everything to "
+        "one remote.")
+
+
+def _some(paths: list[str], shown: int = 3) -> str:
+    """The first `shown` of `paths`, and how many more."""
+    more = len(paths) - shown
+    return ", ".join(quoted(p) for p in paths[:shown]) + (
+        f" and {more} more" if more > 0 else "")
 
 
 def pushed(targets: list[Target]) -> list[Target]:
