@@ -60,6 +60,13 @@ class Entry:
     error: str | None = None
     worktree: str | None = None  # where it runs, while it runs
 
+    @property
+    def queued_as(self) -> tuple[str, float]:
+        """Which queuing of its name this entry is. Not the snapshot: the same name queued
+        again from an unchanged workspace within a second has the very same snapshot commit
+        (its -S values are kept beside it), yet it is another entry, to be run again."""
+        return self.name, self.queued_at
+
 
 def _dir(repo: Repo) -> str:
     return os.path.join(repo.tmp_dir, "queue")
@@ -191,14 +198,14 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
     running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
-    taken_up: set[tuple[str, str]] = set()  # (name, snapshot): a name queued again is new
+    taken_up: set[tuple[str, float]] = set()  # entries' queued_as: a name queued again is new
     while True:
         while len(running) < jobs:
             entry = next((e for e in _recorded(repo) if e.state == QUEUED
-                          and (e.name, e.snapshot) not in taken_up), None)
+                          and e.queued_as not in taken_up), None)
             if entry is None:
                 break
-            taken_up.add((entry.name, entry.snapshot))
+            taken_up.add(entry.queued_as)
             unavailable = _fetch_missing_inputs(repo, entry)
             if unavailable:  # not run: it stays queued, its snapshot kept, for the next start
                 kept = _keep_queued(repo, entry.name, unavailable)
@@ -253,7 +260,7 @@ def _keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:
 
 def _launch_if_queued(repo: Repo, name: str
                       ) -> tuple[Entry, subprocess.Popen[bytes]] | None:
-    """Start the entry `name` if it is still queued with its snapshot (`queue stop` and
+    """Start the entry `name` if it is still the one queued, with its snapshot (`queue stop` and
     `queue remove` drop entries while `queue start` runs others); None if not."""
     entry = _load(repo, name)
     if entry is None or entry.state != QUEUED:
@@ -261,8 +268,8 @@ def _launch_if_queued(repo: Repo, name: str
     worktree = _make_worktree(repo, entry)  # before the lock: it can take a while
     with _changing(repo):
         current = _load(repo, name)
-        if current is None or current.state != QUEUED or current.snapshot != entry.snapshot \
-                or not _snapshot_kept(repo, current):
+        if current is None or current.state != QUEUED or current.queued_as != entry.queued_as \
+                or current.snapshot != entry.snapshot or not _snapshot_kept(repo, current):
             _remove_worktree(repo, worktree)
             return None
         entry = current
