@@ -106,15 +106,25 @@ def _escaped(ch: str) -> str:
 
 def shell_quote(text: str) -> str:
     r"""`text` quoted for a POSIX shell, as `shlex.quote` does; a name with bytes that are not
-    UTF-8 as `$'...'` with each such byte as `\ooo`, so that the pasted command names the
-    very bytes (a plain quote would hold the four characters `printable` writes)."""
+    UTF-8 or with characters a terminal acts on (ESC, BEL, any control character) as `$'...'`
+    with each such byte as `\ooo`, so that the pasted command names the very bytes (a plain
+    quote would hold the four characters `printable` writes) and printing it drives no
+    terminal."""
     import shlex
 
-    if not _UNDECODABLE.search(text):
+    if not _UNDECODABLE.search(text) and text.isprintable():
         return shlex.quote(text)
-    escaped = "".join(f"\\{ord(ch) - 0xDC00:03o}" if 0xDC80 <= ord(ch) <= 0xDCFF
-                      else "\\" + ch if ch in "'\\" else ch for ch in text)
-    return f"$'{escaped}'"
+    return f"$'{''.join(_shell_escaped(ch) for ch in text)}'"
+
+
+def _shell_escaped(ch: str) -> str:
+    if 0xDC80 <= ord(ch) <= 0xDCFF:  # a byte that is not UTF-8, as surrogateescape keeps it
+        return f"\\{ord(ch) - 0xDC00:03o}"
+    if ch in "'\\":
+        return "\\" + ch
+    if ch.isprintable():
+        return ch
+    return "".join(f"\\{byte:03o}" for byte in ch.encode("utf-8", "surrogatepass"))
 
 
 def get_logger(name: str) -> Logger:

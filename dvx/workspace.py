@@ -307,7 +307,7 @@ def temporaries_beside(root: str, relpaths: Iterable[str]) -> list[str]:
             entries = list(os.scandir(directory))
         except OSError:
             continue
-        # One with a pointer of its own is data a user tracked (as older dvx let them): kept.
+        # One with a pointer of its own is data a user tracked, never a temporary: kept.
         pointed = {e.name.removesuffix(POINTER_SUFFIX) for e in entries
                    if e.name.endswith(POINTER_SUFFIX)}
         for entry in entries:

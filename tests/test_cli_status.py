@@ -2,6 +2,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -387,3 +388,16 @@ def test_names_a_terminal_acts_on_are_shown_quoted_as_git_shows_them(repo, dvx):
     listed = dvx("ls", ".", "d")
     assert '"d/x\\033[2K\\033[1Ainnocent.csv"' in listed.stdout, listed.stdout
     assert "p\\u001b]0;pwned\\u0007q" in dvx("status", "--json").stdout  # JSON: the name
+
+
+def test_add_names_a_file_a_terminal_acts_on_quoted_and_its_git_add_stages_it(repo, dvx):
+    name = "e\x1b]0;pwned\x07q"
+    write(repo / name, "x")
+    added = dvx("add", name)
+    assert added.code == 0 and "\x1b" not in added.stdout + added.stderr, added.output
+    assert 'Tracked "e\\033]0;pwned\\aq"' in added.stdout
+    hint = added.stdout.splitlines()[-1].strip()
+    assert hint == "git add $'e\\033]0;pwned\\007q.dvx' .gitignore", hint
+    subprocess.run(["bash", "-c", hint], cwd=repo, check=True)  # as the user pastes it
+    staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
+    assert sorted(staged) == ["", ".gitignore", name + ".dvx"]

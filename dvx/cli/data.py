@@ -41,15 +41,15 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
         emit_json(result.to_json())
         return
     for path in result.behind:
-        warn(f"Not recorded {path}: its pointer changed in Git since this workspace was "
-             f"synced, and the workspace still holds the data from before; `dvx checkout "
+        warn(f"Not recorded {shown_path(path)}: its pointer changed in Git since this workspace "
+             f"was synced, and the workspace still holds the data from before; `dvx checkout "
              f"{for_command(root, path)}` (or `dvx pull`) brings the data the pointer names.")
     if not is_quiet():
         for added in result.added:
             p = added.pointer
             what = f"{p.nfiles} file{'' if p.nfiles == 1 else 's'}, " if p.is_dir else ""
             verb = "Tracked" if added.changed else "Unchanged"
-            out(f"{verb} {added.path} ({what}{human_size(p.size)})")
+            out(f"{verb} {shown_path(added.path)} ({what}{human_size(p.size)})")
     report_staging(root, result.staged, result.to_stage)
 
 

@@ -176,10 +176,18 @@ def filesystem_of(path: str) -> str | None:
     real = os.path.realpath(path)
     best: tuple[int, str] | None = None
     for mount_point, fs_type in table:
-        mount_point = mount_point.replace("\\040", " ")  # the table's escape for a space
+        mount_point = _unescaped(mount_point)
         if _within(real, mount_point) and (best is None or len(mount_point) > best[0]):
             best = (len(mount_point), fs_type)
     return best[1] if best else None
+
+
+def _unescaped(field: str) -> str:
+    """A field of the mount table, whose space, tab, newline and backslash are written as
+    octal escapes (`\\040`)."""
+    import re
+
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def _within(path: str, folder: str) -> bool:
