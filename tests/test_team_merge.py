@@ -74,6 +74,20 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
 
 
+def test_the_hook_script_is_pinned_so_hooks_installed_earlier_stay_dvx_s():
+    """A changed `_script` without its present form kept in WRITTEN_SCRIPTS would make every
+    hook installed before it look edited by its user, and install refuse to replace it."""
+    from dvx.ops.install import WRITTEN_SCRIPTS, _as_dvx_wrote_it, _script
+
+    marker = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it.\n"
+    assert _script("post-checkout", "DVX") == (
+        '#!/bin/sh\n' + marker + 'if [ -x "$0.dvx-chained" ]; then\n'
+        '    "$0.dvx-chained" "$@" || exit $?\nfi\nexec DVX git-hook post-checkout "$@"\n')
+    assert _script in WRITTEN_SCRIPTS
+    for script in WRITTEN_SCRIPTS:
+        assert _as_dvx_wrote_it(script("pre-push", "/opt/venv/bin/dvx").encode(), "pre-push")
+
+
 def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):
     assert dvx("install").code == 0
     hook = repo / ".git" / "hooks" / "post-merge"

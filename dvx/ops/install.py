@@ -25,6 +25,7 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx import fsutil
@@ -225,12 +226,13 @@ def _is_ours(path: str) -> bool:
 
 
 def _as_dvx_wrote_it(data: bytes, name: str) -> bool:
-    """Is `data` dvx's hook `name` with nothing of the user's in it? Any Python may run dvx
-    there (another virtual environment ran `dvx install` before); every dvx wrote the same
-    script around it."""
+    """Is `data` dvx's hook `name` with nothing of the user's in it: a script some dvx wrote
+    (`WRITTEN_SCRIPTS`), with any Python running dvx there (another virtual environment ran
+    `dvx install` before)?"""
     placeholder = "DVXCOMMAND"  # re.escape leaves it as it is
-    pattern = re.escape(_script(name, placeholder)).replace(placeholder, "[^\n]+")
-    return re.fullmatch(pattern, data.decode(errors="surrogateescape")) is not None
+    text = data.decode(errors="surrogateescape")
+    return any(re.fullmatch(re.escape(script(name, placeholder)).replace(placeholder, "[^\n]+"),
+                            text) is not None for script in WRITTEN_SCRIPTS)
 
 
 def _script(name: str, command: str | None = None) -> str:
@@ -244,3 +246,10 @@ def _script(name: str, command: str | None = None) -> str:
     return (f"#!/bin/sh\n{MARKER}\n"
             f"if [ -x {chained} ]; then\n    {chained} \"$@\" || exit $?\nfi\n"
             f"exec {run} \"$@\"\n")
+
+
+# Every hook script a dvx has written, as functions of (hook name, command): a hook that is
+# one of them holds nothing of the user's, and install/--uninstall replace or remove it. Before
+# `_script` changes, keep its present form here (tests/test_team_merge.py pins it), or every hook
+# installed earlier would be taken for one the user edited, and refused.
+WRITTEN_SCRIPTS: tuple[Callable[[str, str | None], str], ...] = (_script,)
