@@ -1,7 +1,7 @@
 """The `dvx` command's entry point, kept apart from the command line so that a Ctrl-C while the
 commands' modules load ends as one anywhere else does: `ERROR: Interrupted.` and exit status
 130, not a Python traceback. It also sets up the process before anything else runs: Python's
-UTF-8 mode, and standard streams that never fail on a character."""
+UTF-8 mode, the standard streams (open, and never failing on a character)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ EXIT_FAILED = 1
 
 
 def main() -> None:
+    _open_closed_standard_streams()
     _run_in_utf8_mode()
     _write_any_character()
     try:
@@ -45,6 +46,29 @@ def _run_in_utf8_mode() -> None:
 def _reads_names_as_utf8() -> bool:
     return (codecs.lookup(sys.getfilesystemencoding()).name == "utf-8"
             and sys.getfilesystemencodeerrors() == "surrogateescape")
+
+
+def _open_closed_standard_streams() -> None:
+    """A standard stream closed by the caller (`2>&-`, `<&-`) is opened on /dev/null, as Git
+    does: otherwise the next file dvx opens takes its number, and Git, or a stage command,
+    would read its input from that file or write its messages into it. Python reading or
+    writing it then sees an empty input, or output that goes nowhere, never a terminal."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _open_devnull_as(fd)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115 - the process keeps it
+
+
+def _open_devnull_as(fd: int) -> None:
+    opened = os.open(os.devnull, os.O_RDWR)  # the lowest free number: fd itself, mostly
+    if opened == fd:
+        os.set_inheritable(fd, True)  # for Git and stage commands, as the caller's would be
+    else:
+        os.dup2(opened, fd)
+        os.close(opened)
 
 
 def _write_any_character() -> None:

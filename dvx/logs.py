@@ -48,7 +48,7 @@ class Logger:
         self._write(WARNING, message, args)
 
     def _write(self, level: int, message: str, args: tuple[object, ...]) -> None:
-        if level < _level:
+        if level < _level or sys.stderr is None:  # None: the caller closed stderr
             return
         text = printable(message % args if args else message)
         sys.stderr.write(f"{self.name}: {text}\n" if _with_names else text + "\n")

@@ -1,6 +1,6 @@
 """What dvx's process starts with, checked through the real `python -m dvx`: a locale whose
-encoding is not UTF-8, standard streams that cannot hold every character. Names are recorded
-as UTF-8, and commands work and report as they do anywhere else."""
+encoding is not UTF-8, standard streams that cannot hold every character or that the caller
+closed. Names are recorded as UTF-8, and commands work and report as they do anywhere else."""
 
 from __future__ import annotations
 
@@ -64,3 +64,26 @@ def test_output_the_stream_cannot_encode_is_escaped_not_a_crash(repo):
     assert "Tracked \\u65e5\\u672c.bin" in added.stdout
     shown = run_dvx_proc("params", "show", cwd=repo, env=env)
     assert shown.code == 0 and "snow \\u2603" in shown.stdout, shown.output
+
+
+def _with_closed(redirect: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m dvx ARGS` with a standard stream closed by the shell (`2>&-`, `<&-`)."""
+    return subprocess.run(["sh", "-c", f'exec "$@" {redirect}', "sh", sys.executable, "-m",
+                           "dvx", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_commands_work_with_stderr_closed(repo):
+    write(repo / "f.txt", "hi\n")
+    added = _with_closed("2>&-", "add", "f.txt", cwd=repo)
+    assert added.returncode == 0 and "Tracked f.txt" in added.stdout
+    assert (repo / "f.txt.dvx").is_file()
+    status = _with_closed("2>&-", "status", cwd=repo)
+    assert status.returncode == 0 and "up to date" in status.stdout
+
+
+def test_gc_with_stdin_closed_asks_for_f_as_with_no_terminal(repo):
+    write(repo / "a.txt", "a\n")
+    assert run_dvx_proc("add", "a.txt", cwd=repo).code == 0
+    result = _with_closed("<&-", "gc", "-w", cwd=repo)
+    assert result.returncode == 2
+    assert "gc deletes data and needs confirmation. Pass -f" in result.stderr

@@ -21,7 +21,7 @@ from dvx.cli.common import (
 )
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
-from dvx.cli.ui import emit_json, human_size, objects, out, warn
+from dvx.cli.ui import emit_json, human_size, is_terminal, objects, out, warn
 
 if TYPE_CHECKING:
     from dvx.ops.gc import GcResult
@@ -610,7 +610,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
                   reflogs=all_commits, all_experiments=all_experiments)
     repo = open_repo()
-    if not dry_run and not force and not sys.stdin.isatty():
+    if not dry_run and not force and not is_terminal(sys.stdin):
         raise UsageError("gc deletes data and needs confirmation.",
                          "Pass -f to confirm, or --dry-run to only list what would go.")
     confirm = None if dry_run or force else _confirm_gc

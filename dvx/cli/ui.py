@@ -9,6 +9,7 @@ import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator
+from typing import IO
 
 import click
 
@@ -153,4 +154,9 @@ def _terminal_width() -> int:
 
 
 def progress_for(quiet: bool) -> TqdmProgress:
-    return TqdmProgress(enabled=not quiet and sys.stderr.isatty())
+    return TqdmProgress(enabled=not quiet and is_terminal(sys.stderr))
+
+
+def is_terminal(stream: IO[str] | None) -> bool:
+    """Is `stream` a terminal? A stream the caller closed (Python's None) is not."""
+    return stream is not None and stream.isatty()
