@@ -777,7 +777,16 @@ def publish(tmp: str, final: str) -> bool:
     return True
 
 
+def workspace_mode(executable: bool) -> int:
+    """The mode of a file dvx writes into the workspace, as Git gives the files it checks
+    out: 0666 (0777 if executable) less the umask's bits."""
+    return (0o777 if executable else 0o666) & ~process_umask()
+
+
 def process_umask() -> int:
+    """The umask, read once per process: from /proc, which any thread may read; elsewhere by
+    setting it and back, which is done as this module is imported, before any thread of
+    dvx's writes a file that could be created meanwhile with the wrong mode."""
     global _umask
     if _umask is None:
         try:
@@ -785,11 +794,13 @@ def process_umask() -> int:
                 line = next((x for x in f if x.startswith("Umask:")), "")
             _umask = int(line.split()[1], 8)
         except (OSError, IndexError, ValueError):
-            _umask = 0o777  # unknown: always chmod, which is correct whatever the umask
+            _umask = os.umask(0o077)
+            os.umask(_umask)
     return _umask
 
 
 _umask: int | None = None
+process_umask()
 
 LINKERS: dict[str, Callable[[str, str], None]] = {
     "reflink": reflink,
@@ -834,7 +845,7 @@ def place(src: str, dst: str, link_types: tuple[str, ...], *, exec_bit: bool = F
 def _place(src: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
            unsupported: dict[str, str] | None, on_bytes: Callable[[int], None] | None) -> str:
     last_error: OSError | str | None = None
-    mode = 0o755 if exec_bit else 0o644
+    mode = workspace_mode(exec_bit)
     for link_type in link_types:
         if unsupported is not None and link_type in unsupported and link_type != "copy":
             last_error = unsupported[link_type]

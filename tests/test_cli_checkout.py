@@ -154,6 +154,33 @@ def test_checkout_fixes_executable_bit(repo, dvx):
     assert os.stat(repo / "run.sh").st_mode & stat.S_IXUSR
 
 
+@pytest.mark.parametrize("umask, plain, executable", [(0o077, 0o600, 0o700),
+                                                       (0o002, 0o664, 0o775)])
+def test_checked_out_copies_follow_the_umask_as_git_s_files_do(repo, dvx, umask, plain,
+                                                                executable):
+    """A private umask keeps placed data private; a group one makes it group-writable. The
+    cache's objects keep their read-only mode."""
+    import subprocess
+    import sys
+
+    write(repo / "small.csv", "records\n")
+    write(repo / "large.bin", os.urandom(3 << 20))  # copied by the kernel, not unnamed
+    write(repo / "run.sh", "#!/bin/sh\n")
+    os.chmod(repo / "run.sh", 0o755)
+    assert dvx("config", "cache.type", "copy").code == 0
+    assert dvx("add", "small.csv", "large.bin", "run.sh").code == 0
+    for name in ("small.csv", "large.bin", "run.sh"):
+        os.unlink(repo / name)
+    proc = subprocess.run([sys.executable, "-m", "dvx", "checkout"], cwd=repo,
+                          capture_output=True, text=True, umask=umask)
+    assert proc.returncode == 0, proc.stderr
+    modes = {n: stat.S_IMODE(os.stat(repo / n).st_mode) for n in ("small.csv", "large.bin",
+                                                                    "run.sh")}
+    assert modes == {"small.csv": plain, "large.bin": plain, "run.sh": executable}
+    objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]
+    assert objects and all(not os.stat(p).st_mode & 0o222 for p in objects)
+
+
 def test_checkout_of_many_files_by_worker_processes_links_and_records_them(repo, dvx):
     """Above processes.MIN_ITEMS files, checkout forks workers; links are made as configured
     and the stat cache learns every placed file (status then hashes nothing)."""

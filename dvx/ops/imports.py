@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from dvx import gitignore
+from dvx import fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.logs import quoted
 from dvx.objects.tree import Tree, TreeEntry
@@ -121,7 +121,7 @@ def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         source.copy_object(oid, dst)  # checked against its oid as it is copied
         if executable:
-            os.chmod(dst, 0o755)
+            os.chmod(dst, fsutil.workspace_mode(True))
 
 
 def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> None:
@@ -145,7 +145,7 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
                 continue
             _write_file(dst, content)
             if mode == "100755":
-                os.chmod(dst, 0o755)
+                os.chmod(dst, fsutil.workspace_mode(True))
         _copy_objects(source, data, built)
 
     _put_in_place(target, copy_files)
