@@ -13,10 +13,13 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvx.errors import DvxError, UsageError
 from dvx.logs import shell_quote
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def literal_pathspec(path: str) -> str:
@@ -450,6 +453,22 @@ class _CatFile:
         self._end()
 
 
+_ADVICE_LINES = 8  # of a failed Git command's stderr, the lines kept after its first
+
+
+def git_failure(command: str, proc: subprocess.CompletedProcess[bytes]) -> DvxError:
+    """The error of a Git command that failed: its first line, and Git's advice after it
+    (`git config --global --add safe.directory ...`) as the hint, on one line each."""
+    lines = [" ".join(line.split()) for line in proc.stderr.decode(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return DvxError(f"git {command} failed: exit status {proc.returncode}.")
+    advice = lines[1:1 + _ADVICE_LINES] + (["..."] if len(lines) > 1 + _ADVICE_LINES else [])
+    ended = lines[0].endswith((".", "!", "?"))
+    return DvxError(f"git {command} failed: {lines[0]}{'' if ended else '.'}",
+                    " ".join(advice) or None)
+
+
 _STDERR_LINES = 5  # of a `git cat-file`'s stderr, the last ones kept
 _STDERR_LINE_BYTES = 1000  # of each, the first ones kept
 
@@ -490,18 +509,21 @@ class Git:
 
     def _run(self, *args: str, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> bytes:
+        proc = self._completed(*args, stdin=stdin, env=env)
+        if proc.returncode != 0:
+            raise git_failure(args[0], proc)
+        return proc.stdout
+
+    def _completed(self, *args: str, stdin: bytes | None = None,
+                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
         import subprocess
 
         try:
-            proc = subprocess.run(["git", "-C", self.root, *args], capture_output=True,
+            return subprocess.run(["git", "-C", self.root, *args], capture_output=True,
                                   check=False, input=stdin, env=git_environ(env, self.root))
         except FileNotFoundError:
             raise DvxError("The 'git' program was not found.", "Install Git, or use "
                            "`dvx init --no-scm` for a repository without Git.") from None
-        if proc.returncode != 0:
-            detail = proc.stderr.decode(errors="replace").strip().splitlines()
-            raise DvxError(f"git {args[0]} failed: {detail[0] if detail else proc.returncode}")
-        return proc.stdout
 
     def ls_files(self, *args: str) -> list[str]:
         out = self._run("ls-files", "-z", "--full-name", *args)
@@ -678,10 +700,14 @@ class Git:
             self._run("config", "--local", "--remove-section", section)
 
     def head(self) -> str | None:
-        try:
-            return self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}").decode().strip()
-        except DvxError:
-            return None  # no commit yet
+        """The commit HEAD is at; None while its branch has no commit yet. Any other failure
+        (a repository Git refuses, say) is Git's error, not "no commit"."""
+        proc = self._completed("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        if proc.returncode == 1 and not proc.stderr.strip():  # --quiet: no such commit
+            return None
+        if proc.returncode != 0:
+            raise git_failure("rev-parse", proc)
+        return proc.stdout.decode().strip()
 
     def is_shallow(self) -> bool:
         """Whether this clone's history stops at a boundary (`git clone --depth`): commits

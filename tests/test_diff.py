@@ -221,3 +221,16 @@ def test_a_file_replaced_by_a_directory_and_the_reverse(tmp_path, repo, dvx):
     write(repo / "d", "now a file\n")
     assert _summary(_diff(repo)) == {"added": ["d", "f/inside"], "deleted": ["d/x", "f"],
                                      "modified": [], "renamed": []}
+
+
+def test_diff_in_a_repository_git_refuses_relays_git_s_error(repo, dvx, monkeypatch):
+    """Not "no commit yet": Git's reason (safe.directory) and its advice."""
+    write(repo / "f.txt", "hi\n")
+    dvx("add", "f.txt")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "f")
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # as another user's repository
+    result = dvx("diff")
+    assert result.code == 1
+    assert "detected dubious ownership" in result.stderr and "safe.directory" in result.stderr
+    assert "no commit" not in result.stderr

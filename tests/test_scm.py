@@ -52,3 +52,25 @@ def test_a_reader_that_stops_says_why_in_git_s_own_words(tmp_path):
         assert "from promisor remote" in str(stopped.value)
     finally:
         reader.close()
+
+
+def test_head_is_none_only_before_the_first_commit_and_else_git_s_error(tmp_path, monkeypatch):
+    """A repository Git refuses (owned by another user: safe.directory) has no HEAD to read,
+    which is Git's error with its advice, not "no commit yet"."""
+    import pytest
+
+    from dvx.errors import DvxError
+
+    root = make_git_repo(tmp_path / "repo")
+    assert Git(str(root)).head() is None
+    write(root / "a.txt", "a\n")
+    git(root, "add", "a.txt")
+    git(root, "commit", "-qm", "a")
+    assert Git(str(root)).head() == git(root, "rev-parse", "HEAD").strip()
+    monkeypatch.setenv("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")  # as Git's own tests do
+    with pytest.raises(DvxError) as refused:
+        Git(str(root)).head()
+    assert refused.value.message.startswith("git rev-parse failed: fatal: detected dubious "
+                                            "ownership in repository at ")
+    assert refused.value.hint == ("To add an exception for this directory, call: git config "
+                                  f"--global --add safe.directory {root}")
