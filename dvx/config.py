@@ -170,8 +170,8 @@ class ConfigFile:
         try:
             with open(path, encoding="utf-8") as f:
                 parser.read_file(f, path)
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)
         except (configparser.Error, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"Cannot parse the config file '{path}': {detail}",

@@ -59,6 +59,43 @@ def test_unparsable_file_is_a_clear_error(tmp_path):
         Config(str(dvx_dir))
 
 
+@pytest.mark.parametrize("home", ["dev-null", "xdg-file"])
+def test_a_global_config_path_through_a_file_is_no_config_as_for_git(repo, dvx, monkeypatch,
+                                                                      tmp_path, home):
+    """HOME=/dev/null (services, build sandboxes), or XDG_CONFIG_HOME naming a file: there
+    can be no global config there, so there is none, as Git sees it for its own."""
+    if home == "dev-null":
+        monkeypatch.setenv("HOME", "/dev/null")
+        monkeypatch.delenv("XDG_CONFIG_HOME")
+    else:
+        (tmp_path / "a-file").write_text("")
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "a-file"))
+    (repo / "f.txt").write_text("hi\n")
+    added = dvx("add", "f.txt")
+    assert added.code == 0, added.output
+    assert dvx("status").code == 0
+    assert Config(None).get("cache", "type") is None
+
+
+@pytest.mark.parametrize("problem", ["unreadable", "a-directory"])
+def test_a_global_config_that_cannot_be_read_is_an_error(tmp_path, monkeypatch, problem):
+    import os
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    config = tmp_path / "dvx" / "config"
+    if problem == "a-directory":
+        config.mkdir(parents=True)
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root reads any file")
+        config.parent.mkdir()
+        config.write_text("[cache]\ntype = copy\n")
+        config.chmod(0)
+    why = "Is a directory" if problem == "a-directory" else "Permission denied"
+    with pytest.raises(ConfigError, match=f"Cannot read the config file .*: {why}"):
+        Config(None)
+
+
 def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
     default = dvx("config", "cache.type")
     assert (default.stdout, default.stderr) == ("reflink,copy\n", "(the default)\n")
