@@ -912,6 +912,22 @@ class Git:
         commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
         return commit, sorted(p for p in sizes if p not in small)
 
+    def require_identity(self, commits: str) -> None:
+        """Refuse (UsageError), before the work whose result `commits` makes a commit of,
+        when Git would refuse that commit: it knows no author or committer identity here."""
+        for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+            proc = self._completed("var", who)
+            if proc.returncode == 0:
+                continue
+            said = [line.strip() for line in proc.stderr.decode(errors="replace").splitlines()]
+            why = next((line.removeprefix("fatal: ") for line in reversed(said)
+                        if line.startswith("fatal: ")), said[0] if said else "")
+            raise UsageError(
+                f"Git knows no identity to make {commits} by" + (f": {why}." if why else "."),
+                "Tell Git who you are, as it asks: `git config --global user.email "
+                "\"you@example.com\"` and `git config --global user.name \"Your Name\"` "
+                "(without --global: for this repository only); nothing was run or changed.")
+
     def set_ref(self, ref: str, commit: str) -> None:
         self._run("update-ref", ref, commit)
 

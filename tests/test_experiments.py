@@ -270,6 +270,29 @@ def test_a_failed_run_records_nothing_and_bad_input_is_refused(project):
     assert saved.code == 2 and "Invalid experiment name" in saved.stderr, saved.output
 
 
+def test_without_a_git_identity_run_save_and_queue_refuse_before_running(project, monkeypatch):
+    """Git would refuse the experiment's commit (a fresh CI runner, a container): said before
+    the pipeline runs, with Git's advice, and the params file is left as it was."""
+    for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                 "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    if subprocess.run(["git", "var", "GIT_AUTHOR_IDENT"], cwd=project,
+                      capture_output=True).returncode == 0:
+        pytest.skip("Git finds an identity on this machine (its host name has a domain)")
+    params = (project / "params.yaml").read_bytes()
+    for args in (("run", "-S", "train.lr=0.2"), ("run", "--queue", "-S", "train.lr=0.2"),
+                 ("save",)):
+        result = run_dvx("exp", *args, cwd=project)
+        assert result.code == 2, result.output
+        assert result.stderr.startswith("ERROR: Git knows no identity to make the ")
+        assert 'git config --global user.email "you@example.com"' in result.stderr
+        assert "Running stage" not in result.output
+    assert (project / "params.yaml").read_bytes() == params
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "for-each-ref", "refs/exps") == ""
+
+
 def test_set_param_sets_a_list_element_by_its_index(project):
     write(project / "params.yaml", "train:\n  lr: 0.1  # step size\n  epochs: 3\n"
                                    "  layers: [8, 4]\n")

@@ -157,6 +157,7 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
     baseline = head(repo)
     refuse_unmerged(repo)
+    git_of(repo).require_identity("the queued experiment's snapshot")
     known = {e.name: e for e in entries(repo)}
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:

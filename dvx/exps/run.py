@@ -57,6 +57,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     the experiment's results; nothing is committed to the branch."""
     parent = head(repo)
     refuse_unmerged(repo)
+    git_of(repo).require_identity("the experiment's commit")
     baseline = baseline or parent
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:
@@ -115,6 +116,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
     with repo.lock():
         baseline = head(repo)
         refuse_unmerged(repo)
+        git_of(repo).require_identity("the experiment's commit")
         taken = {e.name for e in experiments(repo, baseline)}
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
