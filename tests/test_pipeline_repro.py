@@ -5,11 +5,13 @@ run-cache, records a byte-stable dvx.lock, and `dvx status` says what changed.""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, write
+from conftest import git, stopped_at, write
 from pipeline_kit import make_ml_repo, runs
 
 from dvx.lockfile import read_lock
@@ -250,35 +252,98 @@ def test_a_dry_run_says_a_stage_would_fail_when_its_dependency_s_stage_is_left_o
     assert "Would run stage 'train'" in dry.stdout and "fail" not in dry.stdout
 
 
+_STAGE = "  {0}:\n    cmd: echo {1} > {1}.txt\n    outs: [{1}.txt]\n"
+
+
 def test_repro_drops_the_lock_entries_of_stages_gone_from_dvx_yaml(repo, dvx):
-    stage = "  {0}:\n    cmd: echo {1} > {1}.txt\n    outs: [{1}.txt]\n"
+    """Only a run of the whole pipeline drops them; their outputs stay ignored by Git, so a
+    `git add -A` never commits that data."""
     group = ("  build:\n    foreach: [{}]\n    do:\n      cmd: echo ${{item}} > ${{item}}.txt\n"
              "      outs: ['${{item}}.txt']\n")
-    write(repo / "dvx.yaml", "stages:\n" + stage.format("keep", "k") + stage.format("gone", "g")
-          + stage.format("old", "o") + group.format("us, eu"))
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("keep", "k") + _STAGE.format("gone", "g")
+          + _STAGE.format("old", "o") + group.format("us, eu"))
     assert dvx("repro").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
     lock = (repo / "dvx.lock").read_bytes()
+    ignored = (repo / ".gitignore").read_text()
     write(repo / "dvx.yaml", "stages:\n  keep: [\n")  # unreadable: nothing is dropped
     assert dvx("repro").code != 0 and (repo / "dvx.lock").read_bytes() == lock
-    write(repo / "dvx.yaml", "stages:\n" + stage.format("keep", "k")
-          + stage.format("renamed", "o") + group.format("us"))
-    dropping = ("dvx.lock entries of 'build@eu', 'gone', 'old', no longer in dvx.yaml; Git "
-                "{} their outputs again: eu.txt, g.txt.")
-    dry = dvx("repro", "--dry", "keep")
-    assert f"Would drop the {dropping.format('would see')}" in dry.stdout
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("keep", "k")
+          + _STAGE.format("renamed", "o") + group.format("us"))
+    dropping = "dvx.lock entries of 'build@eu', 'gone', 'old', no longer in dvx.yaml."
+    left = ("No stage outputs eu.txt, g.txt any longer: they {} in the workspace, still "
+            "ignored by Git, so `git add -A` leaves them out (delete them, or remove their "
+            "lines from .gitignore to let Git see them).")
+    assert "drop" not in dvx("repro", "--dry", "keep").stdout
+    dry = dvx("repro", "--dry")
+    assert f"Would drop the {dropping}" in dry.stdout and left.format("would stay") in dry.stdout
     assert (repo / "dvx.lock").read_bytes() == lock
-    result = dvx("repro", "keep")
+    result = dvx("repro")
     assert result.code == 0, result.output
-    assert f"Dropped the {dropping.format('sees')}" in result.stdout
-    assert "git add dvx.lock .gitignore" in result.stdout
-    assert sorted(read_lock(str(repo), "xxh128")) == ["build@us", "keep"]
-    assert (repo / ".gitignore").read_text().split() == ["/k.txt", "/o.txt", "/us.txt"]
+    assert f"Dropped the {dropping}" in result.stdout and left.format("stay") in result.stdout
+    assert result.stdout.endswith("git add dvx.lock\n")
+    assert sorted(read_lock(str(repo), "xxh128")) == ["build@us", "keep", "renamed"]
+    assert (repo / ".gitignore").read_text() == ignored
+    assert git(repo, "status", "--short", "--", "g.txt", "eu.txt") == ""
     assert (repo / "g.txt").read_text() == "g\n" and (repo / "eu.txt").exists()
     (repo / "g.txt").unlink()
     assert "g.txt" not in dvx("status").output
     assert dvx("checkout").code == 0 and not (repo / "g.txt").exists()
+    assert (repo / "eu.txt").exists()
+
+
+def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, dvx):
+    """A stage taken out of dvx.yaml while debugging another keeps its dvx.lock entry
+    through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the
+    old name's entry when it is recorded, as dvx.lock records an output once."""
+    pipeline = "stages:\n" + _STAGE.format("small", "s") + _STAGE.format("big", "b")
+    write(repo / "dvx.yaml", pipeline)
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("small", "s").replace("echo", "echo  "))
+    result = dvx("repro", "small")
+    assert result.code == 0, result.output
+    assert "Dropped" not in result.stdout and "No stage outputs" not in result.stdout
+    assert sorted(read_lock(str(repo), "xxh128")) == ["big", "small"]
+    assert git(repo, "status", "--short", "--", "b.txt", ".gitignore") == ""
+    write(repo / "dvx.yaml", pipeline)
+    assert "big: " not in dvx("status").output
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("small", "s")
+          + _STAGE.format("large", "b"))
+    result = dvx("repro", "large")
+    assert result.code == 0, result.output
+    assert "Dropped the dvx.lock entry of 'big', no longer in dvx.yaml." in result.stdout
+    assert "No stage outputs" not in result.stdout  # large has them
+    assert sorted(read_lock(str(repo), "xxh128")) == ["large", "small"]
+    assert dvx("status").code == 0
+
+
+def test_a_repro_that_waited_for_the_lock_judges_gone_stages_from_dvx_yaml_as_it_is_then(
+        repo, dvx):
+    """`repro` waits for a command holding the lock while dvx.yaml gets its stage back: it
+    reads dvx.yaml once it holds the lock, so that stage's entry is kept."""
+    pipeline = "stages:\n" + _STAGE.format("small", "s") + _STAGE.format("big", "b")
+    write(repo / "dvx.yaml", pipeline)
+    write(repo / "data.csv", "1\n")
+    assert dvx("repro").code == 0
+    lock = (repo / "dvx.lock").read_bytes()
+    write(repo / "dvx.yaml", "stages:\n" + _STAGE.format("small", "s"))
+    adding = stopped_at("cache.before_publish", "add data.csv", repo)
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo, text=True,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    try:
+        assert waiter.stderr is not None
+        assert "Waiting" in waiter.stderr.readline()
+        write(repo / "dvx.yaml", pipeline)
+    finally:
+        adding.send_signal(signal.SIGCONT)
+    assert adding.wait(timeout=60) == 0
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, out + err
+    assert "Dropped" not in out and (repo / "dvx.lock").read_bytes() == lock
 
 
 def test_a_stage_may_be_named_as_in_dvc_with_its_file(ml, dvx):

@@ -126,7 +126,8 @@ stages:
 """
 
 
-def test_an_output_a_replaced_stage_drops_is_git_s_again_once_repro_records_it(repo, dvx):
+def test_an_output_a_replaced_stage_drops_stays_ignored_by_git_once_repro_records_it(
+        repo, dvx):
     write(repo / "raw.txt", "r\n")
     assert dvx("stage", "add", "-n", "a", "-d", "raw.txt", "-o", "old.txt",
                "cp raw.txt old.txt").code == 0
@@ -139,10 +140,14 @@ def test_an_output_a_replaced_stage_drops_is_git_s_again_once_repro_records_it(r
     assert "a: changed command; missing outs: new.txt; dropped outs: old.txt" in status
     result = dvx("repro")
     assert result.code == 0, result.output
-    assert "git add .gitignore dvx.lock" in result.stdout
-    assert (repo / ".gitignore").read_text().split() == ["/new.txt"]
-    assert git(repo, "status", "--short", "old.txt") == "?? old.txt\n"  # the user's to delete
+    assert ("No stage outputs old.txt any longer: it stays in the workspace, still ignored by "
+            "Git, so `git add -A` leaves it out (delete it, or remove its line from .gitignore "
+            "to let Git see it).") in result.stdout
+    assert "git add .gitignore dvx.lock" in result.stdout  # new.txt's entry
+    assert (repo / ".gitignore").read_text().split() == ["/old.txt", "/new.txt"]
+    assert git(repo, "status", "--short", "old.txt") == ""  # no git add -A commits the data
     assert "old.txt" not in dvx("status").output
+    assert dvx("checkout").code == 0 and (repo / "old.txt").exists()
 
 
 def test_dag_ascii_dot_and_mermaid(repo, dvx):

@@ -368,6 +368,8 @@ def _print_dry(result: ReproResult) -> None:
         out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
     if result.dropped:
         out(_dropped(result, dry=True))
+    if result.left_ignored:
+        out(_left_ignored(result.left_ignored, dry=True))
     for s in result.stages:
         why = f": {'; '.join(s.reasons)}" if s.reasons else ""
         if s.outcome == "would-run":
@@ -393,18 +395,26 @@ def _print_dry(result: ReproResult) -> None:
 
 def _dropped(result: ReproResult, dry: bool) -> str:
     """What dropping the dvx.lock entries of stages gone from dvx.yaml does (or would do)."""
-    entries, its = ("entry", "its") if len(result.dropped) == 1 else ("entries", "their")
-    text = (f"{'Would drop' if dry else 'Dropped'} the dvx.lock {entries} of "
-            f"{', '.join(repr(n) for n in result.dropped)}, no longer in dvx.yaml")
-    if result.unignored:
-        text += (f"; Git {'would see' if dry else 'sees'} {its} outputs again: "
-                 f"{', '.join(result.unignored)}")
-    return text + "."
+    entries = "entry" if len(result.dropped) == 1 else "entries"
+    return (f"{'Would drop' if dry else 'Dropped'} the dvx.lock {entries} of "
+            f"{', '.join(repr(n) for n in result.dropped)}, no longer in dvx.yaml.")
+
+
+def _left_ignored(paths: list[str], dry: bool) -> str:
+    """Outputs no stage has any longer: no longer dvx's data, but still ignored by Git."""
+    one = len(paths) == 1
+    they, them, lines = ("it", "it", "its line") if one else ("they", "them", "their lines")
+    stay = "would stay" if dry else "stays" if one else "stay"
+    return (f"No stage outputs {', '.join(paths)} any longer: {they} {stay} in the workspace, "
+            f"still ignored by Git, so `git add -A` leaves {them} out (delete {them}, or "
+            f"remove {lines} from .gitignore to let Git see {them}).")
 
 
 def _print_summary(root: str, result: ReproResult) -> None:
     if result.dropped:
         out(_dropped(result, dry=False))
+    if result.left_ignored:
+        out(_left_ignored(result.left_ignored, dry=False))
     if result.ok and all(s.outcome in ("up-to-date", "frozen") and not s.missing
                          for s in result.stages):
         out("Data and pipelines are up to date.")

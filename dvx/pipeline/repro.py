@@ -111,10 +111,10 @@ class ReproResult:
     pulled: Any = None  # the SyncResult of --pull
     problems: list[str] = field(default_factory=list)
     committed: list[str] = field(default_factory=list)  # tracked inputs recorded (--dry: to be)
-    # the dvx.lock entries of stages gone from dvx.yaml, and their outputs Git sees again
-    # (--dry: to be)
+    # the dvx.lock entries of stages gone from dvx.yaml (--dry: to be), and the outputs no
+    # stage has any longer, left in the workspace and still ignored by Git
     dropped: list[str] = field(default_factory=list)
-    unignored: list[str] = field(default_factory=list)
+    left_ignored: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -204,11 +204,12 @@ def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
 
 def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
     reporter = reporter or SilentReporter()
-    dag = _load(repo)
-    selected = dag.select(options.targets, options.single, options.downstream)
-    check_params(repo, Pipeline(tuple(dag.stages.values())))
     result = ReproResult()
     with repo.lock(stages_in_git=True):
+        # Read under the lock, as dvx.lock is: a command waited for may have changed both.
+        dag = _load(repo)
+        selected = dag.select(options.targets, options.single, options.downstream)
+        check_params(repo, Pipeline(tuple(dag.stages.values())))
         locks = read_lock(repo.root, repo.algo)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
@@ -229,15 +230,20 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         _refuse_outputs_in_git(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected)
         result.committed = [o.path for o in inputs]
-        result.dropped = sorted(n for n in locks if n not in dag.stages)
-        result.unignored = _outputs_of_gone(dag, locks, result.dropped)
+        if not options.targets:  # only the whole pipeline's run: a stage commented out while
+            # another runs keeps its entry
+            result.dropped = sorted(n for n in locks if n not in dag.stages)
         if options.dry:
+            result.left_ignored = _outputs_of_gone(dag, locks, result.dropped)
             result.stages = _dry_run(repo, dag, selected, locks, options)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
         if result.dropped:
-            touched += _drop_gone(repo, locks, result.dropped, result.unignored)
-            result.lock_written = True
+            result.left_ignored = _drop_entries(dag, locks, result.dropped)
+            if LockWriter(repo.root, repo.algo, repo.fsync).write(locks):
+                touched.append(LOCK_FILE)
+                result.lock_written = True
+            _no_longer_data(repo, result.left_ignored)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched)
@@ -247,6 +253,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             repo.statcache.flush()
             repo.syncstate.flush()
         result.lock_written = result.lock_written or scheduler.lock_written
+        result.dropped = sorted(result.dropped + scheduler.dropped)
+        result.left_ignored = sorted({*result.left_ignored, *scheduler.left_ignored})
         _stage_in_git(repo, touched + scheduler.touched, result)
     return result
 
@@ -365,22 +373,25 @@ def _outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> 
                    if o.cache and o.path not in outputs})
 
 
-def _drop_gone(repo: Repo, locks: dict[str, StageLock], gone: list[str], unignored: list[str]
-               ) -> list[str]:
-    """Take out of dvx.lock (and `locks`) the entries of stages gone from dvx.yaml (which
-    loaded: a dvx.yaml that does not load stops repro before this), as `dvx stage remove`
-    does: their outputs `unignored` stay in the workspace, no longer ignored by Git. The
-    files to stage in Git."""
+def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
+    """Take out of `locks` the entries of stages `gone` from dvx.yaml (which loaded: a
+    dvx.yaml that does not load stops repro before this); the caller writes dvx.lock, then
+    passes the outputs returned, which no stage has any longer, to _no_longer_data."""
+    left = _outputs_of_gone(dag, locks, gone)
     for name in gone:
         del locks[name]
-    LockWriter(repo.root, repo.algo, repo.fsync).write(locks)
-    touched = [LOCK_FILE]  # its bytes changed: it named them
-    for path in unignored:
-        if gitignore.remove_entry(repo.abspath(path)):
-            touched.append(posixpath.join(posixpath.dirname(path), ".gitignore"))
+    return left
+
+
+def _no_longer_data(repo: Repo, paths: list[str]) -> None:
+    """Outputs dvx.lock no longer records are no longer dvx's data (no checkout takes them
+    for data left behind), but stay in the workspace and keep their .gitignore entries: a
+    `git add -A` must not commit that data."""
+    if not paths:
+        return
+    for path in paths:
         repo.syncstate.forget(path)
     repo.syncstate.flush()
-    return touched
 
 
 def _load(repo: Repo) -> Dag:
@@ -580,6 +591,10 @@ class _Scheduler:
         self.unsuccessful: set[str] = set()  # of results: failed or skipped stages
         self.lock_written = False
         self.touched: list[str] = []  # files to stage in Git
+        self.declared = {o.path for s in dag.stages.values() for o in s.outs}
+        self.gone = [n for n in locks if n not in dag.stages]  # entries kept (some stages run)
+        self.dropped: list[str] = []  # of those, replaced
+        self.left_ignored: list[str] = []  # outputs no stage has any longer
 
     def run(self) -> list[StageResult]:
         chosen = set(self.selected)
@@ -830,17 +845,25 @@ class _Scheduler:
             if changed:
                 self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
 
-    def _release_dropped(self, stage: Stage, old: StageLock | None) -> None:
-        """Once dvx.lock no longer records them: the cached outputs `old` recorded that the
-        stage dropped (and no stage of dvx.yaml has) lose their .gitignore entries, as with
-        `dvx stage remove`, so Git sees them again."""
-        outputs = {o.path for s in self.dag.stages.values() for o in s.outs}
-        for out in old.outs if old is not None else ():
-            if not out.cache or out.path in outputs:
-                continue
-            if gitignore.remove_entry(self.repo.abspath(out.path)):
-                self.touched.append(posixpath.join(posixpath.dirname(out.path), ".gitignore"))
-            self.repo.syncstate.forget(out.path)
+    def _dropped_outs(self, old: StageLock | None) -> list[str]:
+        """The cached outputs `old` recorded that its stage no longer has (nor any stage of
+        dvx.yaml)."""
+        return [o.path for o in (old.outs if old is not None else ())
+                if o.cache and o.path not in self.declared]
+
+    def _drop_replaced(self, new: StageLock) -> list[str]:
+        """The entries of stages gone from dvx.yaml (kept by a run of some stages) that
+        record an output `new` now records (a stage renamed) are dropped: dvx.lock never
+        records an output twice. Their outputs no stage has any longer."""
+        recorded = {o.path for o in new.outs}
+        replaced = [n for n in self.gone if any(o.path in recorded for o in self.locks[n].outs)]
+        if not replaced:
+            return []
+        self.gone = [n for n in self.gone if n not in replaced]
+        self.dropped += replaced
+        left = _drop_entries(self.dag, self.locks, replaced)
+        self.produced = {p: o for p, o in self.produced.items() if p not in left}
+        return left
 
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
@@ -865,12 +888,13 @@ class _Scheduler:
             if not self.lock_writer.same_entry(result.name, old, result.lock):
                 self._record_outputs(old, result.lock)
                 self.locks[result.name] = result.lock
-                kept = {n: self.locks[n] for n in sorted(self.locks) if n in self.dag.stages}
+                left = self._drop_replaced(result.lock) + self._dropped_outs(old)
                 faults.point("repro.before_lock_write")
-                if self.lock_writer.write(kept):
+                if self.lock_writer.write(self.locks):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
-                self._release_dropped(stage, old)
+                _no_longer_data(self.repo, left)
+                self.left_ignored += left
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)
             link_stored(self.repo, result.to_link)
