@@ -274,8 +274,9 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     if params:
         reasons.append(_listed("changed params", params))
     missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked)
-    dropped_outs = [p for p in changed_outs if p not in stage.out_paths]  # not outputs now
-    changed_outs = [p for p in changed_outs if p in stage.out_paths]
+    declared = set(stage.out_paths)
+    dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
+    changed_outs = [p for p in changed_outs if p in declared]
     if missing_outs:
         reasons.append(_listed("missing outs", missing_outs))
     if changed_outs:
