@@ -571,7 +571,8 @@ class Git:
 
     def changed(self, relpaths: list[str]) -> list[str]:
         """Those of `relpaths` whose workspace content differs from the index (or that Git
-        does not track yet and does not ignore), in the order given."""
+        does not track yet and does not ignore), in the order given. A directory is changed
+        when a file below it is (changed, new or deleted): Git names those files only."""
         out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
                         *literal(relpaths))
         found: set[str] = set()
@@ -584,7 +585,7 @@ class Git:
                 if record[:1] in (b"R", b"C"):  # a rename: its origin follows
                     index += 1
             index += 1
-        return [p for p in relpaths if p in found]
+        return [p for p in relpaths if p in found or _holds_any(p, found)]
 
     def pointer_files(self) -> list[str]:
         """Pointer files Git tracks or would track (untracked but not ignored)."""
@@ -967,7 +968,7 @@ class Git:
         if existing:
             self._run("add", *sparse, "--", *literal(existing))
         if removed:
-            self._run("rm", *sparse, "--cached", "--ignore-unmatch", "-q", "--",
+            self._run("rm", *sparse, "-r", "--cached", "--ignore-unmatch", "-q", "--",
                       *literal(removed))
 
     def sparse_checkout(self) -> bool:
@@ -975,6 +976,12 @@ class Git:
         sparse set then needs `--sparse`."""
         return (self.get_config("core.sparseCheckout") or "").lower() in ("true", "yes", "on",
                                                                            "1")
+
+
+def _holds_any(directory: str, paths: set[str]) -> bool:
+    """Whether any of `paths` is below `directory`."""
+    prefix = directory.rstrip("/") + "/"
+    return any(p.startswith(prefix) for p in paths)
 
 
 def _narrowed(refspecs: list[str]) -> bool:

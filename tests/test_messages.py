@@ -83,6 +83,34 @@ def test_updated_dvx_lock_only_when_it_changed_and_the_hint_lists_what_git_track
     assert "Updated dvx.lock" not in again.stdout and "git add" not in again.stdout
 
 
+def test_the_hint_and_autostage_take_a_plots_directory_repro_changed(repo, dvx):
+    # Git names the files below a directory only: a new, changed or deleted plot is a change
+    # of the directory output, which the commit must hold with the dvx.lock recording it.
+    write(repo / "n.txt", "1")
+    script = ('mkdir -p plots; rm -f plots/*; n=$(cat n.txt); echo $n > plots/p.csv; '
+              'echo x > plots/only$n.csv')
+    assert dvx("stage", "add", "-n", "ev", "-d", "n.txt", "--plots", "plots", script).code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "n.txt", "2")
+    git(repo, "commit", "-qam", "n=2")
+    hinted = dvx("repro")
+    assert "To record this in Git, run:\n    git add plots dvx.lock" in hinted.stdout, \
+        hinted.stdout
+    _run_hint(hinted.stdout, repo)
+    assert sorted(git(repo, "status", "--porcelain", "--no-renames").splitlines()) == [
+        "A  plots/only2.csv", "D  plots/only1.csv", "M  dvx.lock", "M  plots/p.csv"]
+    git(repo, "commit", "-qm", "v2")
+    assert dvx("config", "core.autostage", "true").code == 0
+    write(repo / "n.txt", "3")
+    git(repo, "commit", "-qam", "n=3")
+    staged = dvx("repro")
+    assert "Staged in Git: plots dvx.lock" in staged.stdout, staged.stdout
+    assert sorted(git(repo, "status", "--porcelain", "--no-renames").splitlines()) == [
+        "A  plots/only3.csv", "D  plots/only2.csv", "M  dvx.lock", "M  plots/p.csv"]
+
+
 def _run_hint(output: str, cwd) -> str:
     """Run the `git add ...` command a hint prints, as a user copying it would."""
     command = next(line.strip() for line in output.splitlines()
