@@ -427,6 +427,35 @@ def test_apply_brings_the_metrics_of_the_outputs_it_checks_out(repo):
     assert run_dvx("status", "-q", cwd=repo).code == 0
 
 
+def _plots_pipeline(repo, script: str) -> None:
+    """A stage writing a plots directory (cache: false, Git tracks it) from the param n."""
+    write(repo / "params.yaml", "n: 1\n")
+    write(repo / "plot.sh", "n=$(grep n: params.yaml | cut -d' ' -f2); mkdir -p plots\n"
+          + script)
+    must("stage", "add", "-n", "ev", "-p", "n", "-d", "plot.sh", "--plots", "plots",
+         "sh plot.sh", cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+
+
+def test_apply_over_a_file_the_workspace_lacks_loses_nothing_and_goes_ahead(repo):
+    _plots_pipeline(repo, "rm -f plots/*; echo $n > plots/p$n.csv\n")
+    must("exp", "run", "-S", "n=2", "-n", "e2", cwd=repo)
+    must("exp", "run", "-S", "n=3", "-n", "e3", cwd=repo)  # deletes the baseline's p1.csv
+    assert not (repo / "plots" / "p1.csv").exists()
+    applied = run_dvx("exp", "apply", "e2", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert (repo / "plots" / "p2.csv").read_text() == "2\n"
+
+    git(repo, "checkout", "-q", "--", ".")
+    git(repo, "clean", "-qfd", "plots")
+    (repo / "params.yaml").unlink()  # by hand: HEAD has it, nothing to lose
+    applied = run_dvx("exp", "apply", "e3", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert (repo / "params.yaml").read_text() == "n: 3\n"
+
+
 def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")

@@ -354,7 +354,8 @@ def _file_or_link(full: str) -> bool:
 def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
     """Those of the `changed` workspace files whose content neither `applied` (the commit being
     applied), HEAD, any experiment of HEAD nor the cache holds (a file as an `exp run` left
-    it is saved in that experiment: it may be replaced)."""
+    it is saved in that experiment: it may be replaced). A file that is not there holds
+    nothing to lose, deleted by hand or by a run: the apply writes the experiment's."""
     if not changed:
         return []
     git = git_of(repo)
@@ -367,6 +368,8 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
             blob = git.hash_bytes(os.fsencode(os.readlink(full)))
         elif os.path.isfile(full):
             blob = git.run("hash-object", "--", full).decode().strip()
+        elif not os.path.lexists(full):
+            continue
         else:
             unsaved.append(rel)
             continue
