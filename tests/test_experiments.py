@@ -456,6 +456,27 @@ def test_apply_over_a_file_the_workspace_lacks_loses_nothing_and_goes_ahead(repo
     assert (repo / "params.yaml").read_text() == "n: 3\n"
 
 
+def test_apply_leaves_a_plots_directory_as_the_experiment_has_it(repo):
+    _plots_pipeline(repo, "echo base > plots/base.csv; [ $n = 1 ] || echo $n > plots/p$n.csv\n")
+    must("exp", "run", "-S", "n=2", "-n", "e2", cwd=repo)
+    must("exp", "run", "-S", "n=3", "-n", "e3", cwd=repo)
+    applied = run_dvx("exp", "apply", "e2", cwd=repo)
+    assert applied.code == 0, applied.output
+    assert sorted(os.listdir(repo / "plots")) == ["base.csv", "p2.csv"]  # e3's p3.csv: gone
+    assert run_dvx("status", "-q", cwd=repo).code == 0  # the plots dvx.lock records
+
+    write(repo / "plots" / "mine.csv", "no run made me\n")
+    for args in ((), ("--force",)):
+        refused = run_dvx("exp", "apply", "e3", *args, cwd=repo)
+        assert refused.code == 2 and "plots/mine.csv" in refused.stderr, refused.output
+        assert "n: 2" in (repo / "params.yaml").read_text()  # nothing was written
+    assert (repo / "plots" / "mine.csv").read_text() == "no run made me\n"
+    (repo / "plots" / "mine.csv").unlink()
+    assert run_dvx("exp", "apply", "e3", cwd=repo).code == 0
+    assert sorted(os.listdir(repo / "plots")) == ["base.csv", "p3.csv"]
+    assert run_dvx("status", "-q", cwd=repo).code == 0
+
+
 def test_apply_never_undoes_what_head_changed_since_the_experiment(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")

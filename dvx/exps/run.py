@@ -26,7 +26,7 @@ from dvx.history import History
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
-from dvx.paths import walk_sorted
+from dvx.paths import walk_directory, walk_sorted
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.repro import (
     Reporter,
@@ -170,7 +170,9 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     current = head(repo)
     if exp.baseline != current:
         files = _since_baseline(git, exp, current, files)
-    files += _uncached_outputs_behind(repo, git, exp, files)
+    uncached = _uncached_outputs(repo, git, exp, files)
+    files += _uncached_outputs_behind(git, exp, files, uncached)
+    files += _strays_in_uncached_directories(repo, git, exp, files, uncached)
     modes = git.modes_at(exp.commit, files) if files else {}
     clashes = _clashes(repo, files, set(modes))
     if clashes:
@@ -289,28 +291,60 @@ def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[T
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
 
 
-def _uncached_outputs_behind(repo: Repo, git: Git, exp: Experiment, files: list[str]
-                             ) -> list[str]:
-    """The files of the outputs the experiment's dvx.lock records with `cache: false`
-    (metrics, plots: Git holds them) that the workspace has otherwise than the experiment,
-    when the apply writes that dvx.lock (it is among `files`): they are written with it, as
-    its cached outputs are checked out, so the metrics agree with the outputs (another
-    experiment's run may have left its own). Those the experiment's commit lacks are not
-    removed."""
+def _uncached_outputs(repo: Repo, git: Git, exp: Experiment, files: list[str]) -> list[str]:
+    """The outputs the experiment's dvx.lock records with `cache: false` (metrics, plots: Git
+    holds them), when the apply writes that dvx.lock (it is among `files`): they are written
+    with it, as its cached outputs are checked out, so the metrics agree with the outputs
+    (another experiment's run may have left its own)."""
     if LOCK_FILE not in files:
         return []
     data = git.blob_at(exp.commit, LOCK_FILE, MAX_LOCK_BYTES)
     if data is None:
         return []
-    paths = sorted({o.path for lock in parse_lock(data, repo.algo).values()
-                    for o in lock.outs if not o.cache})
-    if not paths:
+    return sorted({o.path for lock in parse_lock(data, repo.algo).values()
+                   for o in lock.outs if not o.cache})
+
+
+def _uncached_outputs_behind(git: Git, exp: Experiment, files: list[str], uncached: list[str]
+                             ) -> list[str]:
+    """The files of the `uncached` outputs that the workspace has otherwise than the
+    experiment, and that the experiment's commit has (to write)."""
+    if not uncached:
         return []
     out = git.run("diff", "--name-only", "-z", "--no-renames", exp.commit, "--",
-                  *[":(literal)" + p for p in paths])
+                  *[":(literal)" + p for p in uncached])
     differing = [os.fsdecode(p) for p in out.split(b"\0") if p and os.fsdecode(p) not in files]
     held = git.modes_at(exp.commit, differing) if differing else {}
     return [rel for rel in differing if rel in held]
+
+
+def _strays_in_uncached_directories(repo: Repo, git: Git, exp: Experiment, files: list[str],
+                                    uncached: list[str]) -> list[str]:
+    """The files in the directories among the `uncached` outputs that the experiment's commit
+    lacks (to remove: another experiment's plot, say), so the directory is what its dvx.lock
+    records. Files .dvxignore keeps out are not the output's and stay. A file that neither
+    HEAD, an experiment of HEAD nor the cache holds is nobody's run to redo: refused, even
+    with --force, rather than deleted."""
+    directories = [p for p in uncached if os.path.isdir(repo.abspath(p))
+                   and not os.path.islink(repo.abspath(p))]
+    if not directories:
+        return []
+    out = git.run("ls-tree", "-r", "-z", "--name-only", "--full-tree", exp.commit, "--",
+                  *[":(literal)" + p for p in directories])
+    kept = {os.fsdecode(p) for p in out.split(b"\0") if p} | set(files)
+    strays = []
+    for top in directories:
+        recorded = {rel.removeprefix(top + "/") for rel in kept if rel.startswith(top + "/")}
+        walk = repo.dvxignore.filter_walk(top, walk_directory(repo.abspath(top)), recorded)
+        found = [e.relpath for e in walk.files] + walk.symlinks
+        strays += [f"{top}/{rel}" for rel in found if f"{top}/{rel}" not in kept]
+    unsaved = _unsaved(repo, strays, exp.commit)
+    if unsaved:
+        raise UsageError(f"Applying '{exp.name}' would leave files in its outputs that it does "
+                         f"not have, and neither Git nor any experiment holds them, so they "
+                         f"are not deleted: {_some(unsaved)}.",
+                         "Move them out of the way first (--force does not delete them).")
+    return sorted(strays)
 
 
 def _how_to_get(exp: Experiment, absent: list[Output]) -> str:
