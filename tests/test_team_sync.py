@@ -1299,6 +1299,40 @@ def test_data_whose_pointer_was_never_committed_is_never_taken(team):
     assert (alice / "data/a.txt").read_text() == "the only copy\n"
 
 
+def test_data_of_a_commit_git_reset_dropped_is_kept_and_named_for_what_recorded_it(team):
+    """`git reset --hard HEAD~1` drops the commit that added a stage (or a pointer): only the
+    reflog reaches it, so gc keeps nothing for the data, which stays; the messages say the
+    dvx.lock entry (or the pointer's commit) is gone, and give no `dvx add` for an output."""
+    alice = team.founder()
+    write(alice / "in.txt", "a\n")
+    commit(alice, "input")
+    must("stage", "add", "-n", "rep", "-d", "in.txt", "-o", "report.txt", "cp in.txt report.txt",
+         cwd=alice)
+    must("repro", cwd=alice)
+    commit(alice, "report stage")
+    git(alice, "reset", "-q", "--hard", "HEAD~1")
+    listed = run_dvx("status", cwd=alice).stdout
+    assert ("report.txt: no longer tracked, the dvx.lock entry that recorded it is not in the "
+            "checked-out commit; no branch, tag or experiment holds a commit with that entry "
+            "any more (only Git's reflog does)") in listed, listed
+    assert "pointer" not in listed and "dvx add" not in listed
+    done = run_dvx("checkout", cwd=alice)
+    assert done.code == 0 and "removed" not in done.stdout, done.output
+    assert "report.txt: the dvx.lock entry that recorded it is not in the checked-out" \
+        in done.stderr and "dvx add" not in done.stderr, done.stderr
+    assert (alice / "report.txt").read_text() == "a\n"
+
+    write(alice / "d.txt", "d\n")
+    must("add", "d.txt", cwd=alice)
+    commit(alice, "d")
+    git(alice, "reset", "-q", "--hard", "HEAD~1")
+    listed = run_dvx("status", cwd=alice).stdout
+    assert ("d.txt: no longer tracked, its pointer left Git; no branch, tag or experiment "
+            "holds the commit of its pointer any more") in listed, listed
+    assert "never committed" not in listed
+    assert (alice / "d.txt").read_text() == "d\n"
+
+
 def test_data_committed_on_a_side_a_merge_moved_away_is_removed_as_after_a_pull(team):
     """Alice moves d to e; Bob changes d and commits; Bob's merge keeps his change at e. His
     commit records d's data (Git's log hides it by default once the merge deleted d.dvx), so

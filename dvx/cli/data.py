@@ -153,7 +153,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         from dvx.pipeline.spec import declared_outputs
 
         found = find_left_behind(repo, lambda: declared_outputs(repo))
-        result.left_behind = [(x.path, x.why_kept) for x in found if x.declared_by is None]
+        result.left_behind = [(x.path, x.why_kept, x.stage_output) for x in found
+                              if x.declared_by is None]
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
     stale = [s for s in stages if s.reasons]
@@ -315,6 +316,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
 
 
 def _print_status(root: str, result: object, has_stages: bool = False) -> None:
+    from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
 
     assert isinstance(result, StatusResult)
@@ -351,8 +353,9 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out(f"{shown_path(path)}: not ignored by Git (its .gitignore entry is gone), so `git add` "
             f"would take the data itself; `dvx commit {for_command(root, path)}` writes the "
             "entry again")
-    for path, why_kept in result.left_behind:
-        out(f"{shown_path(path)}: no longer tracked, its pointer left Git" + (
+    for path, why_kept, stage_output in result.left_behind:
+        gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
+        out(f"{shown_path(path)}: no longer tracked, {gone}" + (
             f"; {why_kept}" if why_kept else ""))
     for path, stage in result.unrecorded:
         out(f"{shown_path(path)}: an output of stage '{stage}' in dvx.yaml, which has not "
@@ -388,10 +391,14 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
                 "which `dvx pull` cannot when no remote has it)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
-    if any(why is None for _, why in result.left_behind):
-        out("(`dvx checkout` removes data whose pointer left Git, as it is in the cache)")
-    if any(why is not None for _, why in result.left_behind):
+    if any(why is None for _, why, _ in result.left_behind):
+        out("(`dvx checkout` removes data whose pointer or dvx.lock entry left Git, as it is in "
+            "the cache)")
+    if any(why is not None and not output for _, why, output in result.left_behind):
         out("(delete what you no longer need, or `dvx add` it again: Git no longer ignores it)")
+    if any(why is not None and output for _, why, output in result.left_behind):
+        out("(delete the stage outputs you no longer need, or bring back a commit that records "
+            "them, which `git reflog` may list: Git no longer ignores them)")
 
 
 @click.command(epilog=example("""

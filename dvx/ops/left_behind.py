@@ -1,5 +1,6 @@
 """Data whose pointer left Git: `git checkout` of a branch without it, a `git pull` or merge
-that deleted or moved it (`dvx move` on another branch), `git rm X.dvx`. Git removes the
+that deleted or moved it (`dvx move` on another branch), `git rm X.dvx`; and a stage's output
+whose dvx.lock entry left Git the same ways. Git removes the
 pointer (and the .gitignore entry), but the data stays in the workspace, no longer ignored,
 where the next `git add -A` would put it into Git.
 
@@ -26,6 +27,7 @@ before it deletes the pointer.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
@@ -39,7 +41,7 @@ from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
-from dvx.scm import literal
+from dvx.scm import Git, literal
 from dvx.workspace import file_state, prune_empty_dirs
 
 log = get_logger(__name__)
@@ -47,6 +49,12 @@ log = get_logger(__name__)
 CHANGED = "changed since dvx placed it"
 FOUND = "it was there before dvx synced it (dvx did not place it)"
 NEVER_COMMITTED = "no commit records it (its pointer was never committed): it may be the only copy"
+# Committed, but the commit was dropped (`git reset`, a rebase): only a reflog still reaches it.
+POINTER_DROPPED = ("no branch, tag or experiment holds the commit of its pointer any more (only "
+                   "Git's reflog does): it may be the only copy")
+LOCK_ENTRY_DROPPED = ("no branch, tag or experiment holds a commit with that entry any more (only "
+                      "Git's reflog does): it may be the only copy")
+LOCK_ENTRY_GONE = "the dvx.lock entry that recorded it is not in the checked-out commit"
 HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
@@ -61,6 +69,9 @@ class LeftBehind:
     # The stage of dvx.yaml that declares it as its output but has not recorded it in
     # dvx.lock yet: not left behind at all, it stays for that stage.
     declared_by: str | None = None
+    # A stage's output that a dvx.lock entry recorded (in a commit a ref or a reflog reaches),
+    # not data a pointer tracked: `dvx add` is no advice for it.
+    stage_output: bool = False
 
     @property
     def removable(self) -> bool:
@@ -84,8 +95,9 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
         if item.declared_by is not None:
             continue  # its stage's next run records it
         if not item.removable:
-            log.warning("%s: its pointer is no longer in Git, but %s, so it stays. %s",
-                        item.path, item.why_kept, _what_to_do(repo.root, item))
+            log.warning("%s: %s, but %s, so it stays. %s", item.path,
+                        LOCK_ENTRY_GONE if item.stage_output else "its pointer is no longer in Git",
+                        item.why_kept, _what_to_do(repo.root, item))
             if item.why_kept == FOUND:
                 stale.append(item.path)  # the user's own, said once: no longer dvx's business
             continue
@@ -101,6 +113,9 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
 
 def _what_to_do(root: str, item: LeftBehind) -> str:
     typed = for_command(root, item.path)  # the commands run where the user is
+    if item.stage_output:
+        return ("Delete it once you no longer need it; a commit that `git reflog` lists may "
+                "still record it.")
     if item.tracked_inside:  # deleting the whole directory would take theirs too
         return ("Delete the files in it that Git and dvx do not track (`git status "
                 f"{typed}` lists them), or track them with `dvx add`.")
@@ -180,6 +195,7 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list
     git_has = set(repo.git.tracked_under([*candidates,
                                           *(p + POINTER_SUFFIX for p in candidates)]))
     shared = _cache_is_shared(repo)
+    outputs_in_history = _LockHistory(repo)
     left, stale = [], []
     for path in candidates:
         if path + POINTER_SUFFIX in git_has:
@@ -199,9 +215,12 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list
                else holds_what_was_synced(repo, path))
         if why is None and shared:
             why = SHARED_CACHE
+        stage_output = outputs_in_history.records(path)
         if why is None and not _in_a_commit(repo, path):
-            why = NEVER_COMMITTED
-        left.append(LeftBehind(path, why, inside))
+            why = (LOCK_ENTRY_DROPPED if stage_output
+                   else POINTER_DROPPED if _in_a_commit(repo, path, ("--reflog",))
+                   else NEVER_COMMITTED)
+        left.append(LeftBehind(path, why, inside, stage_output=stage_output))
     return left, stale
 
 
@@ -246,21 +265,18 @@ def _outputs_for_git(repo: Repo) -> set[str]:
             if not o.cache}
 
 
-def _in_a_commit(repo: Repo, path: str) -> bool:
+def _in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
     """Does a commit some ref reaches (a branch, a tag, a stash, an experiment) record the
     data synced at `path`, in its pointer or in dvx.lock? If not, the pointer was only ever
     staged (and `git reset --hard` took it away): nothing but the workspace names the data,
-    and gc would not keep its objects."""
+    and gc would not keep its objects. `scope` ("--reflog",): a commit a reflog reaches."""
     synced = repo.syncstate.get(path)
     git = repo.git
     if synced is None or git is None:
         return False
     for file in (path + POINTER_SUFFIX, LOCK_FILE):
         try:
-            # --full-history: a merge that deleted the pointer hides, by default, the commits
-            # of the side that changed it.
-            commits = git.run("log", "--all", "--full-history", "--format=%H",
-                              f"-n{HISTORY_DEPTH}", "--", *literal([file])).decode().split()
+            commits = _commits_changing(git, file, scope)
             for commit in commits:
                 if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, synced.oid,
                             repo.algo):
@@ -268,6 +284,42 @@ def _in_a_commit(repo: Repo, path: str) -> bool:
         except DvxError:
             continue  # unreadable history counts as none
     return False
+
+
+def _commits_changing(git: Git, file: str, scope: tuple[str, ...]) -> list[str]:
+    """The latest commits of `scope` ("--all", "--reflog", or both) that changed `file`."""
+    # --full-history: a merge that deleted the pointer hides, by default, the commits of the
+    # side that changed it.
+    return git.run("log", *scope, "--full-history", "--format=%H",
+                   f"-n{HISTORY_DEPTH}", "--", *literal([file])).decode().split()
+
+
+class _LockHistory:
+    """The outputs (path, oid) that dvx.lock recorded in its latest commits a ref or a reflog
+    reaches: whether data left behind was a stage's output. Read once, when first asked."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def records(self, path: str) -> bool:
+        synced = self.repo.syncstate.get(path)
+        return synced is not None and (path, synced.oid) in self._outputs
+
+    @functools.cached_property
+    def _outputs(self) -> set[tuple[str, str]]:
+        git = self.repo.git
+        found: set[tuple[str, str]] = set()
+        if git is None:
+            return found
+        try:
+            for commit in _commits_changing(git, LOCK_FILE, ("--all", "--reflog")):
+                data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
+                if data is not None:
+                    found |= {(out.path, out.oid) for stage in
+                              parse_lock(data, self.repo.algo).values() for out in stage.outs}
+        except DvxError:
+            pass  # unreadable history counts as none
+        return found
 
 
 def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> bool:
