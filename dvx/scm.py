@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dvx.errors import DvxError, UsageError
+from dvx.errors import ConfigError, DvxError, UsageError
 from dvx.logs import shell_quote
 
 if TYPE_CHECKING:
@@ -182,8 +182,9 @@ def work_tree_seeing(folder: str) -> str | None:
     cache or a directory remote): the innermost one holding it, unless Git ignores the
     folder there (a rule of its .gitignore files, .git/info/exclude or core.excludesFile,
     as `git check-ignore` says); None when no work tree would, as in a Git directory (which
-    git_directory_holding finds). The folder need not exist yet. When Git cannot tell, the
-    work tree counts as seeing it."""
+    git_directory_holding finds). The folder need not exist yet. When Git refuses to say
+    (a repository it does not trust: another user's), a ConfigError relays why and Git's
+    advice; when it cannot be run, the work tree counts as seeing it."""
     real = os.path.realpath(folder)
     if git_directory_holding(real) is not None:
         return None
@@ -195,7 +196,11 @@ def work_tree_seeing(folder: str) -> str | None:
         return top
     try:
         ignored = Git(top).ignore_rules([rel + "/"])  # the slash: a folder, for `data/` rules
-    except (DvxError, OSError):
+    except DvxError as exc:
+        raise ConfigError(f"dvx cannot tell whether Git ignores '{real}', where it would write "
+                          f"objects, in the work tree '{top}': {exc.message}",
+                          exc.hint) from None  # Git's advice is in its message
+    except OSError:
         return top
     return None if ignored else top
 

@@ -178,6 +178,20 @@ def test_a_directory_remote_where_a_git_work_tree_sees_it_is_refused(repo, dvx, 
     assert git(repo, "status", "--porcelain", "--untracked-files=all", "storage") == ""
 
 
+def test_a_remote_in_a_work_tree_git_will_not_read_names_why_with_git_s_advice(
+        repo, dvx_proc, tmp_path):
+    """Another user's repository that Git does not trust: Git refuses to say whether it
+    ignores the folder, and the refusal says that (with Git's safe.directory advice), not
+    that the folder is not ignored."""
+    shared = tmp_path / "shared"
+    git(tmp_path, "init", "-q", str(shared))
+    write(shared / ".gitignore", "/store/\n")
+    refused = dvx_proc("remote", "add", "r", str(shared / "store"), cwd=repo,
+                       env={"GIT_TEST_ASSUME_DIFFERENT_OWNER": "1"})
+    assert refused.code == 2 and "cannot tell whether Git ignores" in refused.stderr
+    assert "safe.directory" in refused.stderr and "would see every object" not in refused.stderr
+
+
 def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     _dataset(repo)
     store = tmp_path / "store"

@@ -401,3 +401,6 @@ def test_add_names_a_file_a_terminal_acts_on_quoted_and_its_git_add_stages_it(re
     subprocess.run(["bash", "-c", hint], cwd=repo, check=True)  # as the user pastes it
     staged = git(repo, "diff", "--cached", "--name-only", "-z").split("\0")
     assert sorted(staged) == ["", ".gitignore", name + ".dvx"]
+    for args in (["unprotect", name], ["move", name, "y" + name], ["remove", "y" + name + ".dvx"]):
+        said = dvx(*args)
+        assert said.code == 0 and "\x1b" not in said.output and "033]0;pwned" in said.stdout

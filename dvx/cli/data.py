@@ -443,9 +443,9 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
         parts.append(f"{result.unchanged} unchanged")
         out("Checkout: " + ", ".join(parts) + ".")
     for path, why in result.skipped:
-        warn(f"Skipped {path}: {why.rstrip('.')}.")  # some reasons are whole sentences
+        warn(f"Skipped {shown_path(path)}: {why.rstrip('.')}.")  # some reasons are sentences
     if result.missing:
-        shown = result.missing[:20]
+        shown = [shown_path(path) for path in result.missing[:20]]
         more = f" and {len(result.missing) - 20} more" if len(result.missing) > 20 else ""
         warn(f"Not in the cache ({missing_hint}): " + ", ".join(shown) + more + ".")
 
@@ -488,7 +488,7 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
         return
     if not is_quiet():
         for path in removed:
-            out(f"Stopped tracking {path}" + (" and deleted it" if outs else ""))
+            out(f"Stopped tracking {shown_path(path)}" + (" and deleted it" if outs else ""))
     if changed.kept:
         warn(kept_untracked(changed.kept))
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
@@ -551,7 +551,7 @@ def move(src: str, dst: str, as_json: bool) -> None:
         emit_json({"from": target.output.path, "to": new_path, **changed.to_json()})
         return
     if not is_quiet():
-        out(f"Moved {target.output.path} to {new_path}")
+        out(f"Moved {shown_path(target.output.path)} to {shown_path(new_path)}")
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 
@@ -572,7 +572,7 @@ def unprotect(targets: tuple[str, ...]) -> None:
         done = do_unprotect(repo, outputs)
     for path in done:
         if not is_quiet():
-            out(f"Unprotected {path}; `dvx add` or `dvx commit` it after editing.")
+            out(f"Unprotected {shown_path(path)}; `dvx add` or `dvx commit` it after editing.")
 
 
 @click.command("check-ignore", epilog=example("""
