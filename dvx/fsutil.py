@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator
 
 from dvx import faults
@@ -781,6 +782,40 @@ def workspace_mode(executable: bool) -> int:
     """The mode of a file dvx writes into the workspace, as Git gives the files it checks
     out: 0666 (0777 if executable) less the umask's bits."""
     return (0o777 if executable else 0o666) & ~process_umask()
+
+
+def link_open_file(fd: int, final: str) -> bool | None:
+    """Give the file open at `fd` the name `final` (creating its directory), as `publish`
+    does: False if something has that name already. Linked through the descriptor
+    (linkat(2) of /proc/self/fd/N), so it is the very file open, whatever names it has now.
+    None where it cannot be linked so (no /proc, another filesystem, no name left to it,
+    hard links refused): the caller links it by a name, which tells why."""
+    if not sys.platform.startswith("linux"):
+        return None
+    source = f"/proc/self/fd/{fd}"
+    # A dir_fd makes CPython call linkat(2), whose AT_SYMLINK_FOLLOW reaches the file open
+    # (link(2) would link /proc's own entry); with an absolute source the kernel ignores it.
+    def link() -> None:
+        os.link(source, final, src_dir_fd=fd, follow_symlinks=True)
+
+    try:
+        try:
+            link()
+        except FileNotFoundError:
+            if os.path.isdir(os.path.dirname(final)):
+                return None
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            link()
+    except FileExistsError:
+        _check_is_file(final)
+        return False
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in UNSUPPORTED_ERRNOS:
+            return None
+        raise
+    return True
 
 
 def process_umask() -> int:

@@ -746,3 +746,38 @@ def test_a_stray_file_named_like_a_pointer_is_said_to_need_a_new_name(repo, dvx)
     write(repo / "m.dvx" / "f", "1")
     refused = dvx("add", "m.dvx")
     assert refused.code == 2 and "ends in '.dvx'" in refused.stderr and "rename" in refused.stderr
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_hard_linking_a_file_into_the_cache_links_it_once_with_no_temporary(tmp_path,
+                                                                         monkeypatch):
+    """Each file hashed is linked as its object through the descriptor it was read by: one
+    link per file, no temporary name to make and remove, and the cache's tmp folder made
+    at most once."""
+    from dvx import fsutil
+    from dvx.objects.cache import LocalCache
+
+    cache = LocalCache(str(tmp_path / "cache"), "xxh128")
+    files = []
+    for i in range(5):
+        files.append(tmp_path / f"f{i}")
+        files[-1].write_bytes(f"content {i}".encode())
+    links: list[str] = []
+    real_link = os.link
+
+    def link(src: str, dst: str, **kw: object) -> None:
+        real_link(src, dst, **kw)
+        links.append(dst)
+
+    monkeypatch.setattr(os, "link", link)
+    temps: list[str] = []
+    monkeypatch.setattr(fsutil, "temp_name_for", lambda *a: temps.append("") or "unused")
+    for f in files:
+        ingested = cache.add_file(str(f), ("hardlink",))
+        assert ingested.link_type == "hardlink"
+        assert os.path.samestat(os.stat(f), os.stat(cache.oid_path(ingested.oid)))
+        assert not os.stat(f).st_mode & 0o222
+    assert links == [cache.oid_path(xxhash.xxh3_128_hexdigest(f.read_bytes()))
+                     for f in files]
+    assert temps == []
+

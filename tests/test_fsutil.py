@@ -181,3 +181,36 @@ def test_a_small_file_written_to_while_it_is_read_is_one_version_or_an_error(tmp
         fsutil.read_small_file(str(path), 1 << 20, one_version=True)
     monkeypatch.setattr(os, "read", append_then_read)
     assert fsutil.read_small_file(str(path), 1 << 20) == b"first version, and more, and more"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/fd is Linux's")
+def test_link_open_file_links_the_file_open_not_what_its_name_became(tmp_path):
+    """The file held open is the one linked, even once it was renamed and a new file took
+    its name; its folder is made if missing, and an existing name is kept (False)."""
+    path = tmp_path / "f"
+    path.write_bytes(b"hashed")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.rename(path, tmp_path / "f.old")
+        path.write_bytes(b"saved since")
+        final = tmp_path / "objects" / "ab" / "cd"
+        assert fsutil.link_open_file(fd, str(final)) is True
+        assert final.read_bytes() == b"hashed"
+        assert os.path.samestat(os.stat(final), os.fstat(fd))
+        assert fsutil.link_open_file(fd, str(tmp_path / "f")) is False
+        assert path.read_bytes() == b"saved since"
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/fd is Linux's")
+def test_link_open_file_of_a_file_with_no_name_left_is_for_the_caller_to_do(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        path.unlink()
+        assert fsutil.link_open_file(fd, str(tmp_path / "g")) is None
+        assert not (tmp_path / "g").exists()
+    finally:
+        os.close(fd)

@@ -81,6 +81,7 @@ class LocalCache(ObjectStore):
         # edit made through one has no other copy). Returns the paths so kept.
         self.on_set_aside: Callable[[dict[str, str]], list[str]] | None = None
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
+        self._tmp_dir_made = False  # dvx never removes it: made once per cache object
 
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
@@ -346,12 +347,17 @@ class LocalCache(ObjectStore):
         no name reaches it, and it vanishes when closed or when the process dies."""
         import tempfile
 
-        os.makedirs(self.tmp_dir, exist_ok=True)
+        self._make_tmp_dir()
         return tempfile.TemporaryFile(dir=self.tmp_dir, buffering=0)
+
+    def _make_tmp_dir(self) -> None:
+        if not self._tmp_dir_made:
+            os.makedirs(self.tmp_dir, exist_ok=True)
+            self._tmp_dir_made = True
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
         # Once per large file or download: small ones have no temporary.
-        os.makedirs(self.tmp_dir, exist_ok=True)
+        self._make_tmp_dir()
         return fsutil.track_temporary(fsutil.temp_name_for(os.path.join(self.tmp_dir,
                                                                      oid_hint or "object")))
 
@@ -466,20 +472,32 @@ class LocalCache(ObjectStore):
     def _link_hashed(self, path: str, fd: int, opened: os.stat_result, oid: str, size: int
                      ) -> tuple[str, int] | None:
         """Make the file open at `fd` (its fstat when opened: `opened`), just hashed as `oid`,
-        the object, and `path` a link to it. The file is linked by its name, so to a
-        temporary name first, published only if that is the inode held open: a new version
-        renamed over `path` meanwhile (as editors save) is never stored under the oid of the
-        bytes hashed, and the held descriptor keeps the inode's number from being given to
-        another file. None if `path` no longer names those bytes: they are stored as the next
-        link type says. OpenForWriting if another process has the file open for writing:
-        sharing or replacing its inode would lose what it writes next."""
+        the object, and `path` a link to it. The file is linked through the descriptor held
+        open (`fsutil.link_open_file`), else by its name to a temporary name first, published
+        only if that is the inode held open: either way, a new version renamed over `path`
+        meanwhile (as editors save) is never stored under the oid of the bytes hashed, and
+        the held descriptor keeps the inode's number from being given to another file. None
+        if `path` no longer names those bytes: they are stored as the next link type says.
+        OpenForWriting if another process has the file open for writing: sharing or
+        replacing its inode would lose what it writes next."""
         if fsutil.open_for_writing_elsewhere(fd):
             raise OpenForWriting(path)
         held = os.fstat(fd)
+        if (held.st_size, held.st_mtime_ns) != (opened.st_size, opened.st_mtime_ns):
+            return None  # written to since it was hashed
         final = self.oid_path(oid)
         if held.st_nlink > 1 and not self._is_object(final, held):
             return self._add_shared_inode(path, held, oid, size)
         faults.point("cache.hardlink.before_link")
+        linked = fsutil.link_open_file(fd, final)
+        if linked is None:
+            return self._link_by_name(path, fd, held, oid, size)
+        return self._publish_hashed(path, held, oid, size, linked,
+                                    lambda: fsutil.link_open_file(fd, final))
+
+    def _link_by_name(self, path: str, fd: int, held: os.stat_result, oid: str, size: int
+                      ) -> tuple[str, int] | None:
+        """`_link_hashed` where the file cannot be linked through its descriptor."""
         tmp = self._temp_for()
         try:
             try:
@@ -493,24 +511,37 @@ class LocalCache(ObjectStore):
                 raise
             now = os.fstat(fd)
             if not os.path.samestat(os.lstat(tmp), held) or (now.st_size, now.st_mtime_ns) != (
-                    opened.st_size, opened.st_mtime_ns):
+                    held.st_size, held.st_mtime_ns):
                 return None  # replaced or written to since it was hashed
-            return self._publish_hashed(path, tmp, held, oid, size)
+            final = self.oid_path(oid)
+            return self._publish_hashed(path, held, oid, size, fsutil.publish(tmp, final),
+                                        lambda: fsutil.publish(tmp, final))
         finally:
             fsutil.drop_temporary(tmp)
 
-    def _publish_hashed(self, path: str, tmp: str, held: os.stat_result, oid: str, size: int
+    def _publish_hashed(self, path: str, held: os.stat_result, oid: str, size: int,
+                        linked: bool | None, link_again: Callable[[], bool | None]
                         ) -> tuple[str, int] | None:
-        """`_link_hashed`, once `tmp` is a link to the hashed inode `held`."""
+        """`_link_hashed`, once the hashed inode `held` was linked as the object (`linked`) or
+        found something already there; `link_again` links it again (False: something is
+        there; None: it cannot be linked any more), when the object was taken out
+        meanwhile."""
         final = self.oid_path(oid)
         while True:
-            if fsutil.publish(tmp, final):
+            if linked is None:
+                return None
+            if linked:
                 faults.point("cache.hardlink.after_link")
-                fsutil.make_readonly(final)
-                return oid, size
+                if held.st_mode & fsutil.WRITE_BITS:
+                    os.chmod(final, stat.S_IMODE(held.st_mode) & ~fsutil.WRITE_BITS)
+                # Linked through its descriptor, the object holds the bytes hashed even if
+                # a new version was renamed over `path` since; that one is stored as the
+                # next link type says.
+                return (oid, size) if _names(path, held) else None
             try:
                 cached = os.stat(final)
             except FileNotFoundError:  # taken out by gc since: the file becomes the object
+                linked = link_again()
                 continue
             if os.path.samestat(cached, held):
                 return oid, size
@@ -520,6 +551,7 @@ class LocalCache(ObjectStore):
             if not self._holds(oid, size):
                 if self.exists(oid):
                     self._set_aside_damaged(oid, path)
+                linked = link_again()
                 continue
             if not _names(path, held):
                 return None  # replaced since it was hashed: never by the object
@@ -528,6 +560,7 @@ class LocalCache(ObjectStore):
             except FileNotFoundError:
                 if self.exists(oid):
                     raise
+                linked = link_again()
                 continue  # taken out by gc meanwhile
             except OSError as exc:
                 if exc.errno in fsutil.UNSUPPORTED_ERRNOS:

@@ -55,8 +55,9 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         for rel in dict.fromkeys(rels):
             if rel in outputs:
                 refuse_if_behind(repo.root, output_status(repo, outputs[rel]), force)
-        check_storable(repo, dict.fromkeys(rels))
-        prepared = [prepare(repo, rel, outputs.get(rel)) for rel in dict.fromkeys(rels)]
+        scans = check_storable(repo, dict.fromkeys(rels))
+        prepared = [prepare(repo, rel, outputs.get(rel), scanned=scans.get(rel))
+                    for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared))
 
 

@@ -91,6 +91,14 @@ class ToLink:
 
 
 @dataclass(frozen=True)
+class Scanned:
+    """A directory's lstat and then its walk (with every entry's lstat), taken before any of
+    it was read: what `check_storable` found, for its ingest to use rather than walk again."""
+    top: os.stat_result
+    walk: Walk
+
+
+@dataclass(frozen=True)
 class Stored:
     pointer: Pointer
     to_link: list[ToLink]  # for `link_stored`, once the pointer is recorded
@@ -299,15 +307,17 @@ class Prepared:
 
 
 def prepare(repo: Repo, rel: str, existing: Output | None,
-            status: OutputStatus | None = None) -> Prepared:
+            status: OutputStatus | None = None, scanned: Scanned | None = None) -> Prepared:
     """Store the data at `rel` and work out its new pointer; `status`: the output's status,
-    when the caller has just worked it out."""
+    when the caller has just worked it out; `scanned`: the directory's walk, when
+    `check_storable` has just taken it."""
     synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None
     stored = store(repo, rel, keep=held.keep, replace=held.replace, recorded=recorded or (),
-                   was=recorded or (existing.pointer if existing is not None else None))
+                   was=recorded or (existing.pointer if existing is not None else None),
+                   scanned=scanned)
     pointer = stored.pointer if existing is None else existing.pointer.with_data(
         stored.pointer.kind, stored.pointer.oid, stored.pointer.size, stored.pointer.nfiles,
         stored.pointer.executable)
@@ -410,7 +420,7 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
           replace: Collection[str] = (), recorded: Container[str] = (),
-          was: Pointer | Tree | None = None) -> Stored:
+          was: Pointer | Tree | None = None, scanned: Scanned | None = None) -> Stored:
     """Store the file or directory at `rel` in the cache, as `track` does, without writing a
     pointer (pipeline outputs are recorded in dvx.lock); a pointer to what was stored, and the
     files to link once it is recorded. `keep`:
@@ -418,13 +428,14 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     place of its files at `replace`; `recorded`: the paths of its recorded manifest, which
     stay tracked though .dvxignore now ignores them; `was`: what was recorded for `rel` (a
     file's pointer, a directory's manifest), whose objects a file still hard-linked to them
-    may have changed (`_note_changed_object`)."""
+    may have changed (`_note_changed_object`); `scanned`: the directory's walk, if taken
+    already."""
     keep_links_on_set_aside(repo)
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint, to_link = _ingest_directory(
             repo, full, rel, recorded,
-            was if isinstance(was, Tree) and was.algo == repo.algo else None)
+            was if isinstance(was, Tree) and was.algo == repo.algo else None, scanned)
         if keep or replace:
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
@@ -590,18 +601,26 @@ def _store_file(repo: Repo, full: str, st: os.stat_result, link_types: tuple[str
         oid, size, to_symlink = ingested.oid, ingested.size, ingested.to_symlink
         if ingested.open_for_writing:
             _warn_open_for_writing(os.path.relpath(full, repo.root), link_types[0])
-        if ingested.link_type == "hardlink":
-            make_readonly(full)
         if ingested.link_type in ("copy", "reflink"):
             # The file was only read, so the stat taken before reading still describes it
             # (and if it changed while being read, that stat no longer matches: it is hashed
             # again).
             seen = stat_key(st)
         elif ingested.link_type == "hardlink":  # linking and chmod moved its ctime
-            seen = stat_key(os.lstat(full))
+            seen = stat_key(_made_readonly(full))
     if executable and st.st_nlink > 1 and repo.cache.unshare(full, oid):
         seen = stat_key(os.lstat(full))  # a copy of its own now
     return oid, size, executable, seen, to_symlink
+
+
+def _made_readonly(full: str) -> os.stat_result:
+    """The lstat of the file `full`, made read-only first if it is not (a link to an object
+    mostly is already)."""
+    st = os.lstat(full)
+    if st.st_mode & fsutil.WRITE_BITS and not stat.S_ISLNK(st.st_mode):
+        make_readonly(full)
+        st = os.lstat(full)
+    return st
 
 
 def _warn_open_for_writing(rel: str, link_type: str) -> None:
@@ -632,26 +651,42 @@ def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
                             "separately.")
 
 
-def check_storable(repo: Repo, rels: Iterable[str]) -> None:
+def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
     """Refuse now (PathError), before any of the targets `rels` is stored, what storing a
     directory among them would refuse part-way, an unreadable file or folder included. Only
     where storing changes the workspace (hardlink mode: each file stored becomes a read-only
     link into the cache), as a refusal half-way would leave files so with nothing tracked;
-    elsewhere what was stored is only in the cache."""
+    elsewhere what was stored is only in the cache. The walk of each directory checked, for
+    `prepare` to store it by."""
     if repo.link_types[0] != "hardlink":
-        return
+        return {}
+    scans: dict[str, Scanned] = {}
     for rel in rels:
         full = repo.abspath(rel)
-        if not os.path.isdir(full) or os.path.islink(full):
+        try:
+            top = os.lstat(full)
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISDIR(top.st_mode):
             continue
         try:
-            scan = repo.dvxignore.filter_walk(rel, walk_directory(full))
+            scanned = Scanned(top, walk_directory(full, with_dirs=True))
         except PermissionError as exc:
             raise unreadable_error(_display(repo, exc, rel), is_dir=True) from None
+        scan = repo.dvxignore.filter_walk(rel, scanned.walk)
         _refuse_unstorable(repo, full, rel, scan)
+        euid = os.geteuid()
         for entry in scan.files:
-            if not os.access(entry.path, os.R_OK):
+            if not _readable(entry.stat, euid) and not os.access(entry.path, os.R_OK):
                 raise unreadable_error(f"{rel}/{entry.relpath}")
+        scans[rel] = scanned
+    return scans
+
+
+def _readable(st: os.stat_result, euid: int) -> bool:
+    """Is a file so described readable by the user `euid` as far as its owner's mode bits
+    tell (they are the owner's access, ACLs or not)? False: ask access(2)."""
+    return st.st_uid == euid and bool(st.st_mode & stat.S_IRUSR)
 
 
 def _display(repo: Repo, exc: OSError, rel: str) -> str:
@@ -662,18 +697,20 @@ def _display(repo: Repo, exc: OSError, rel: str) -> str:
 
 
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
-                      was: Tree | None = None) -> tuple[Tree, Fingerprint, list[ToLink]]:
+                      was: Tree | None = None, scanned: Scanned | None = None
+                      ) -> tuple[Tree, Fingerprint, list[ToLink]]:
     """The directory's manifest, with its files stored, and its fingerprint as it was before
     anything was read: any change made while adding moves it, so a stat-cache record made
     with it can only ever vouch for the content that was actually stored. `was`: its
-    recorded manifest."""
+    recorded manifest; `scanned`: its walk, if taken already (before anything was read)."""
 
     def was_oid(relpath: str) -> str | None:
         entry = was.get(relpath) if was is not None else None
         return entry.oid if entry is not None else None
 
-    top_stat = os.lstat(full)
-    scan_before = walk_directory(full, with_dirs=True)
+    if scanned is None:
+        scanned = Scanned(os.lstat(full), walk_directory(full, with_dirs=True))
+    top_stat, scan_before = scanned.top, scanned.walk
     fingerprint = fingerprint_of_walk(top_stat, scan_before)
     scan_before = repo.dvxignore.filter_walk(rel, scan_before, recorded)
     if scan_before.temps:
