@@ -781,3 +781,30 @@ def test_hard_linking_a_file_into_the_cache_links_it_once_with_no_temporary(tmp_
                      for f in files]
     assert temps == []
 
+
+@pytest.mark.parametrize("replaced_by", ["fifo", "nothing"])
+def test_in_symlink_mode_a_file_replaced_right_after_it_was_stored_does_not_abort_the_add(
+        repo, dvx, replaced_by):
+    """A file deleted, or replaced by a FIFO, once its bytes are in the cache and before it
+    becomes a symlink: the add records what it stored, leaves what is there now alone, and
+    exits 0, as for any file that changes while it is added."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "stored")
+    adding = stopped_at("cache.copy.after_temp_write", "add f", repo)
+    os.unlink(repo / "f")
+    if replaced_by == "fifo":
+        os.mkfifo(repo / "f")
+    os.kill(adding.pid, signal.SIGCONT)
+    out, err = adding.communicate(timeout=60)
+    assert adding.returncode == 0, out + err
+    assert "Traceback" not in err
+    oid = pointer_field(repo / "f.dvx", "oid")
+    assert object_path(repo, oid).read_bytes() == b"stored"
+    if replaced_by == "fifo":
+        assert stat.S_ISFIFO(os.lstat(repo / "f").st_mode)
+    else:
+        assert not os.path.lexists(repo / "f")

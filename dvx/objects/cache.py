@@ -406,9 +406,7 @@ class LocalCache(ObjectStore):
             if oid_size is None:
                 continue
             oid, size = oid_size
-            if link_type == "symlink":
-                if is_open_for_writing(path):
-                    return Ingested(oid, size, "copy", open_for_writing=True)
+            if link_type == "symlink":  # left a copy then if another program writes to it
                 return Ingested(oid, size, "copy", to_symlink=True)
             return Ingested(oid, size, link_type)
         oid, size = self._add_by_copy(path, on_bytes)
