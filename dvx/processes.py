@@ -17,7 +17,9 @@ A worker changes nothing but files: state it builds in memory (caches, counters)
 it, so `fn` returns everything the caller must record. A worker killed or failing stops the
 others (by SIGKILL: every operation is safe to kill at any point) and the call raises. Workers
 die with their parent, however it dies: none goes on changing files once the next command may
-hold the repository lock (which they do not hold, dvx/lock.py).
+hold the repository lock (which they do not hold, dvx/lock.py). Where the kernel cannot end
+them with it (prctl(PR_SET_PDEATHSIG) is Linux's, and may be refused), they end before their
+next chunk instead.
 """
 
 from __future__ import annotations
@@ -96,8 +98,9 @@ class _Pool(Generic[T, R]):
                 pid = os.fork()
                 if pid == 0:  # the worker: never returns
                     os.close(read_fd)
-                    die_with_parent(parent)
-                    _work(self.fn, self.chunks, queue, write_fd)
+                    dies_with_parent = die_with_parent(parent)
+                    _work(self.fn, self.chunks, queue, write_fd,
+                          None if dies_with_parent else parent)
                 os.close(write_fd)
                 self.pids.append(pid)
                 selector.register(read_fd, selectors.EVENT_READ, (index, bytearray()))
@@ -189,36 +192,47 @@ class _Pool(Generic[T, R]):
                 self.pids[index] = 0
 
 
-def _death_signal_setter() -> Callable[[int], None]:
+def _death_signal_setter() -> Callable[[int], bool]:
     """What a worker calls first to be killed (SIGKILL) when its parent `pid` ends (Linux
-    prctl(PR_SET_PDEATHSIG)), or ends at once if the parent already has. Found before the
-    fork, so that each worker does not load it again."""
+    prctl(PR_SET_PDEATHSIG)), or ends at once if the parent already has. False where the
+    signal cannot be set (another system, or prctl refused): the worker then looks for its
+    parent before each chunk instead (`_work`). Found before the fork, so that each worker
+    does not load it again."""
+    if not sys.platform.startswith("linux"):
+        return lambda pid: False
     import ctypes
 
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # no prctl: workers end when their work does
-        return lambda pid: None
+    except (OSError, AttributeError):
+        return lambda pid: False
     set_death_signal = 1  # PR_SET_PDEATHSIG
+    unused = ctypes.c_ulong(0)
 
-    def die_with_parent(pid: int) -> None:
-        prctl(set_death_signal, signal.SIGKILL, 0, 0, 0)
+    def die_with_parent(pid: int) -> bool:
+        is_set = prctl(set_death_signal, ctypes.c_ulong(signal.SIGKILL), unused, unused,
+                       unused) == 0
         if os.getppid() != pid:  # the parent died before the signal was set
             os._exit(1)
+        return is_set
 
     return die_with_parent
 
 
-def _work(fn: Callable[[T], R], chunks: list[Sequence[T]], queue: int, write_fd: int) -> None:
+def _work(fn: Callable[[T], R], chunks: list[Sequence[T]], queue: int, write_fd: int,
+          parent: int | None = None) -> None:
     """The body of a worker process: take chunks from the queue until it is empty, run, report,
     and leave without running the parent's exit handlers or flushing its buffers (they belong
-    to the parent)."""
+    to the parent). `parent`: the pid to end with, before the next chunk, where the kernel
+    does not end the worker with it (`_death_signal_setter`)."""
     code = 0
     try:
         # Ctrl-C reaches the whole process group: the parent decides, and stops the workers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not ours
         while raw := os.read(queue, _INDEX.size):
+            if parent is not None and os.getppid() != parent:
+                os._exit(1)  # the parent ended: the next command may hold the lock
             (chunk_index,) = _INDEX.unpack(raw)
             _send(write_fd, _RESULTS, (chunk_index, [fn(item) for item in chunks[chunk_index]]))
         _send(write_fd, _DONE, None)

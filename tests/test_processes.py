@@ -96,7 +96,7 @@ from dvx.processes import map_in_processes
 
 def work(x):
     if x % 64 == 0:  # the first item of each chunk
-        print(os.getpid(), flush=True)
+        os.write(1, f"{os.getpid()}\\n".encode())  # one write: workers share stdout
         time.sleep(60)
     return x
 
@@ -136,3 +136,58 @@ def _running(pid: int) -> bool:
             return f.read().rpartition(")")[2].split()[0] not in ("Z", "X")
     except FileNotFoundError:
         return False
+
+
+PRCTL_REFUSED = """
+import ctypes, os, signal, sys, threading, time
+from dvx.processes import map_in_processes
+
+class Refusing:  # a system where prctl(PR_SET_PDEATHSIG) fails (EPERM)
+    def __init__(self, *args, **kwargs):
+        pass
+    def prctl(self, *args):
+        ctypes.set_errno(1)
+        return -1
+
+ctypes.CDLL = Refusing
+starts = sys.argv[1]
+
+def work(x):
+    if x % 64 == 0:  # the first item of each chunk
+        with open(starts, "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        os.write(1, f"{os.getpid()}\\n".encode())  # one write: workers share stdout
+        time.sleep(3)
+    return x
+
+def die_once_both_work():
+    sys.stdin.readline()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+threading.Thread(target=die_once_both_work, daemon=True).start()
+map_in_processes(work, list(range(64 * 64)), workers=2, min_items=1)
+"""
+
+
+def test_workers_the_kernel_cannot_end_with_their_parent_start_no_chunk_after_it_died(
+        tmp_path):
+    """Where prctl(PR_SET_PDEATHSIG) is refused, a worker still starts no more work once its
+    parent is gone: it finishes the chunk at hand and ends."""
+    starts = tmp_path / "starts"
+    parent = subprocess.Popen([sys.executable, "-c", PRCTL_REFUSED, str(starts)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert parent.stdin is not None and parent.stdout is not None
+    workers = [int(parent.stdout.readline()) for _ in range(2)]
+    try:
+        parent.stdin.write("\n")
+        parent.stdin.flush()
+        assert parent.wait(timeout=10) == -signal.SIGKILL
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+            time.sleep(0.05)
+        assert not any(_running(pid) for pid in workers)
+        assert sorted(map(int, starts.read_text().split())) == sorted(workers)
+    finally:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
