@@ -96,6 +96,7 @@ class Scanned:
     it was read: what `check_storable` found, for its ingest to use rather than walk again."""
     top: os.stat_result
     walk: Walk
+    checked: Walk | None = None  # what `check_storable` found storable (`walk`, filtered)
 
 
 @dataclass(frozen=True)
@@ -679,7 +680,7 @@ def check_storable(repo: Repo, rels: Iterable[str]) -> dict[str, Scanned]:
         for entry in scan.files:
             if not _readable(entry.stat, euid) and not os.access(entry.path, os.R_OK):
                 raise unreadable_error(f"{rel}/{entry.relpath}")
-        scans[rel] = scanned
+        scans[rel] = replace(scanned, checked=scan)
     return scans
 
 
@@ -716,7 +717,8 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
     if scan_before.temps:
         remove_temporaries(full, scan_before.temps,
                            {e.relpath for e in scan_before.files} | set(scan_before.symlinks))
-    _refuse_unstorable(repo, full, rel, scan_before)
+    if scan_before is not scanned.checked:  # the same walk, unless .dvxignore rules apply
+        _refuse_unstorable(repo, full, rel, scan_before)
     entries: list[TreeEntry] = []
     to_link: list[ToLink] = []
     # Small files are mostly system calls, which only worker processes spread over the cores;
