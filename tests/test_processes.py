@@ -111,15 +111,24 @@ map_in_processes(work, list(range(128)), workers=2, min_items=1)
 
 def test_workers_die_with_their_parent_however_it_dies():
     """`kill -9` of a command leaves none of its workers changing files behind it."""
-    parent = subprocess.Popen([sys.executable, "-c", DIE_WHILE_WORKING], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    _kill_the_parent_and_wait_for_its_workers([sys.executable, "-c", DIE_WHILE_WORKING],
+                                               seconds=10)
+
+
+def _kill_the_parent_and_wait_for_its_workers(command: list[str], seconds: float
+                                              ) -> list[int]:
+    """Run `command`, whose two workers print their pids and whose main process kills itself
+    with SIGKILL once told (a line on its stdin); the workers' pids, once both have ended
+    (within `seconds`, or the test fails)."""
+    parent = subprocess.Popen(command, text=True, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE)
     assert parent.stdin is not None and parent.stdout is not None
     workers = [int(parent.stdout.readline()) for _ in range(2)]
     try:
         parent.stdin.write("\n")
         parent.stdin.flush()
         assert parent.wait(timeout=10) == -signal.SIGKILL
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline and any(_running(pid) for pid in workers):
             time.sleep(0.05)
         assert not any(_running(pid) for pid in workers)
@@ -127,6 +136,7 @@ def test_workers_die_with_their_parent_however_it_dies():
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+    return workers
 
 
 def _running(pid: int) -> bool:
@@ -174,20 +184,6 @@ def test_workers_the_kernel_cannot_end_with_their_parent_start_no_chunk_after_it
     """Where prctl(PR_SET_PDEATHSIG) is refused, a worker still starts no more work once its
     parent is gone: it finishes the chunk at hand and ends."""
     starts = tmp_path / "starts"
-    parent = subprocess.Popen([sys.executable, "-c", PRCTL_REFUSED, str(starts)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert parent.stdin is not None and parent.stdout is not None
-    workers = [int(parent.stdout.readline()) for _ in range(2)]
-    try:
-        parent.stdin.write("\n")
-        parent.stdin.flush()
-        assert parent.wait(timeout=10) == -signal.SIGKILL
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(_running(pid) for pid in workers):
-            time.sleep(0.05)
-        assert not any(_running(pid) for pid in workers)
-        assert sorted(map(int, starts.read_text().split())) == sorted(workers)
-    finally:
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    workers = _kill_the_parent_and_wait_for_its_workers(
+        [sys.executable, "-c", PRCTL_REFUSED, str(starts)], seconds=20)
+    assert sorted(map(int, starts.read_text().split())) == sorted(workers)
