@@ -33,6 +33,14 @@ TARGETS = click.argument("targets", nargs=-1, type=PATH)
 
 
 
+def _declared_outputs(repo: Repo) -> dict[str, str] | None:
+    """What the workspace's dvx.yaml declares (pipeline.spec.declared_outputs), for the
+    operations that ask only when they must: the pipeline code is loaded then, not before."""
+    from dvx.pipeline.spec import declared_outputs
+
+    return declared_outputs(repo)
+
+
 def _report_added(root: str, result: object, as_json: bool = False) -> None:
     from dvx.ops.commit import AddResult
 
@@ -66,11 +74,10 @@ dvx add data/images models/model.pt
 def add(paths: tuple[str, ...], force: bool, as_json: bool) -> None:
     """Track files or directories: store them in the cache and write PATH.dvx pointers."""
     from dvx.ops.add import add as do_add
-    from dvx.pipeline.spec import declared_outputs
 
     repo = open_repo()
     with holding_lock(repo):
-        result = do_add(repo, list(paths), force, lambda: declared_outputs(repo))
+        result = do_add(repo, list(paths), force, lambda: _declared_outputs(repo))
     _report_added(repo.root, result, as_json)
 
 
@@ -150,9 +157,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     result = do_status(repo, resolved)
     if not targets:
         from dvx.ops.left_behind import find_left_behind
-        from dvx.pipeline.spec import declared_outputs
 
-        found = find_left_behind(repo, lambda: declared_outputs(repo))
+        found = find_left_behind(repo, lambda: _declared_outputs(repo))
         result.left_behind = [(x.path, x.why_kept, x.stage_output) for x in found
                               if x.declared_by is None]
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
@@ -418,12 +424,11 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
     """Make the workspace match the pointer files, linking data from the cache."""
     from dvx.ops.checkout import checkout as do_checkout
     from dvx.outputs import resolve_targets
-    from dvx.pipeline.spec import declared_outputs
 
     repo = open_repo()
     with holding_lock(repo):
         result = do_checkout(repo, resolve_targets(repo, targets), force=force, relink=relink,
-                             settle=None if targets else lambda: declared_outputs(repo))
+                             settle=None if targets else lambda: _declared_outputs(repo))
     if as_json:
         emit_json(result.to_json())
     else:
