@@ -90,6 +90,16 @@ def test_workers_never_repeat_a_temporary_name():
     assert len(set(names)) == len(names)
 
 
+# The end of a script whose two workers print their pids: its main process kills itself
+# with SIGKILL once told (a line on its stdin) while they work.
+DIE_ONCE_TOLD = """
+def die_once_both_work():
+    sys.stdin.readline()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+threading.Thread(target=die_once_both_work, daemon=True).start()
+"""
+
 DIE_WHILE_WORKING = """
 import os, signal, sys, threading, time
 from dvx.processes import map_in_processes
@@ -99,12 +109,7 @@ def work(x):
         os.write(1, f"{os.getpid()}\\n".encode())  # one write: workers share stdout
         time.sleep(60)
     return x
-
-def die_once_both_work():
-    sys.stdin.readline()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-threading.Thread(target=die_once_both_work, daemon=True).start()
+""" + DIE_ONCE_TOLD + """
 map_in_processes(work, list(range(128)), workers=2, min_items=1)
 """
 
@@ -169,12 +174,7 @@ def work(x):
         os.write(1, f"{os.getpid()}\\n".encode())  # one write: workers share stdout
         time.sleep(3)
     return x
-
-def die_once_both_work():
-    sys.stdin.readline()
-    os.kill(os.getpid(), signal.SIGKILL)
-
-threading.Thread(target=die_once_both_work, daemon=True).start()
+""" + DIE_ONCE_TOLD + """
 map_in_processes(work, list(range(64 * 64)), workers=2, min_items=1)
 """
 

@@ -777,11 +777,15 @@ def test_a_full_pull_skipping_only_edits_made_here_leaves_one_record_past_the_li
     assert "base" not in record and "placed" not in record, record
     seen = status_of(bob, "d")
     assert (seen["workspace"], seen["modified"]) == ("modified", ["c/2.txt"]), seen
-    must("commit", "d", cwd=bob)
-    share(bob, "bob's c2")
-    carol = team.clone("carol")
-    assert _tree_of(carol, "d")["a/1.txt"] == "a1 v11\n"
-    assert _tree_of(carol, "d")["c/2.txt"] == "c2 by bob\n"
+    seen_by_carol = _committed_shared_and_cloned(team, bob, "bob's c2")
+    assert seen_by_carol["a/1.txt"] == "a1 v11\n" and seen_by_carol["c/2.txt"] == "c2 by bob\n"
+
+
+def _committed_shared_and_cloned(team, who, message: str) -> dict[str, str]:
+    """`who` commits d and shares it; d's files as a new clone (carol's) pulls them."""
+    must("commit", "d", cwd=who)
+    share(who, message)
+    return _tree_of(team.clone("carol"), "d")
 
 
 def test_a_full_pull_skipping_a_file_changed_on_both_sides_keeps_it_a_conflict(team):
@@ -917,11 +921,9 @@ def test_a_directory_changed_here_and_in_git_asks_for_the_new_manifest_first(tea
         assert refused.code != 0 and "`dvx fetch d`" in refused.stderr, refused.output
         assert "--force" not in refused.stderr
     must("fetch", "d", cwd=bob)
-    must("commit", "d", cwd=bob)
-    share(bob, "bob's c1")
-    carol = team.clone("carol")
-    assert _tree_of(carol, "d")["a/1.txt"] == "a1 by alice\n"
-    assert _tree_of(carol, "d")["c/1.txt"] == "c1 by bob\n"
+    seen_by_carol = _committed_shared_and_cloned(team, bob, "bob's c1")
+    assert seen_by_carol["a/1.txt"] == "a1 by alice\n"
+    assert seen_by_carol["c/1.txt"] == "c1 by bob\n"
 
 
 def test_a_file_git_deleted_and_changed_here_is_refused_with_advice_to_delete_it(team):

@@ -32,8 +32,10 @@ def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:
         return
     if staged:
         out("Staged in Git: " + " ".join(staged))
-    elif recordable(root, to_stage):
-        out(f"To record this in Git, run:\n    {git_add(root, to_stage)}")
+        return
+    paths = recordable(root, to_stage)  # one `git ls-files` for both: the test and the command
+    if paths:
+        out(f"To record this in Git, run:\n    {_git_add_of(root, paths)}")
 
 
 def is_quiet() -> bool:
@@ -84,10 +86,15 @@ def git_add(root: str, paths: list[str]) -> str:
     command deleted the current directory (`dvx remove --outs` of the data around it), a
     `git -C ROOT add` of the paths as they are in the repository. Paths with nothing to
     record are left out (`recordable`); names Git would read as globs or magic are literal."""
+    return _git_add_of(root, recordable(root, paths))
+
+
+def _git_add_of(root: str, paths: list[str]) -> str:
+    """`git_add` of paths already found recordable."""
     from dvx.scm import Git, literal_pathspec
 
     # Each names that file only: a `[x].dvx` pasted bare would stage `x.dvx` too.
-    shown = " ".join(literal_pathspec(from_here(root, p)) for p in recordable(root, paths))
+    shown = " ".join(literal_pathspec(from_here(root, p)) for p in paths)
     # A sparse checkout's `git add` refuses a path outside its sparse set without --sparse.
     add = "add --sparse" if Git(root).sparse_checkout() else "add"
     try:
