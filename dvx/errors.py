@@ -6,6 +6,7 @@
     ├── ConfigError               exit 2  unreadable or invalid configuration
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
+    │   └── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
@@ -60,6 +61,24 @@ class PathError(DvxError):
 
 class FormatError(DvxError):
     pass
+
+
+class NewerFormatError(FormatError):
+    """A file whose format number is higher than this dvx knows. Only upgrading dvx helps:
+    deleting or repairing the file would lose what the newer dvx recorded in it."""
+
+    @classmethod
+    def of(cls, what: str, version: int) -> NewerFormatError:
+        """`what` ("The pointer file 'a.dvx'") says it is in format `version`."""
+        return cls(f"{what} was written by a newer dvx (format {version}).",
+                   "Upgrade dvx to read it.")
+
+
+def unknown_keys_hint(otherwise: str) -> str:
+    """The hint for a file holding keys this dvx does not know: a newer dvx may have written
+    them, so the way out named first is an upgrade, then `otherwise` (never a deletion that
+    would drop what the newer dvx recorded)."""
+    return f"It may come from a newer dvx; upgrade dvx, or {otherwise}."
 
 
 class InvalidOidError(FormatError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import FormatError, MergeConflictError
+from dvx.errors import FormatError, MergeConflictError, NewerFormatError, unknown_keys_hint
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath, from_here
 from dvx.scm import literal_pathspec
@@ -212,13 +212,12 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
         raise _bad("it is not a YAML mapping")
     version = doc.get("dvx")
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-        raise FormatError(f"{LOCK_FILE} was written by a newer dvx (format {version}).",
-                          "Upgrade dvx to read it.")
+        raise NewerFormatError.of(LOCK_FILE, version)
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise _bad(f"it has no valid 'dvx: {FORMAT_VERSION}' line")
     unknown = set(doc) - {"dvx", "algo", "stages"}
     if unknown:
-        raise _bad(f"unknown keys {', '.join(sorted(map(str, unknown)))}")
+        raise _unknown(unknown)
     if doc.get("algo") not in ALGORITHMS:
         raise _bad(f"unknown hash algorithm {doc.get('algo')!r}")
     if doc["algo"] != algo:
@@ -242,12 +241,20 @@ def _bad(why: str, stage: str | None = None) -> FormatError:
                        "stage again.")
 
 
+def _unknown(keys: set[object], stage: str | None = None, of: str = "") -> FormatError:
+    """Keys this dvx does not know (`of`: in what, within the stage): a newer dvx may have
+    written them, so deleting dvx.lock, which would drop them, is not suggested."""
+    where = f"{LOCK_FILE} (stage '{stage}')" if stage else LOCK_FILE
+    return FormatError(f"{where} has {of}unknown keys: {', '.join(sorted(map(str, keys)))}.",
+                       unknown_keys_hint("restore it from Git"))
+
+
 def _parse_stage(name: str, entry: object, algo: str) -> StageLock:
     if not isinstance(entry, dict):
         raise _bad("the entry is not a mapping", name)
     unknown = set(entry) - _STAGE_KEYS
     if unknown:
-        raise _bad(f"unknown keys {', '.join(sorted(map(str, unknown)))}", name)
+        raise _unknown(unknown, name)
     cmd = entry.get("cmd")
     if isinstance(cmd, str):
         cmd = [cmd]
@@ -284,8 +291,7 @@ def _parse_paths(items: object, key: str, stage: str, algo: str) -> tuple[Locked
             raise _bad(f"an entry of '{key}' is not a mapping", stage)
         unknown = set(item) - (_OUT_KEYS if is_out else _DEP_KEYS)
         if unknown:
-            raise _bad(f"an entry of '{key}' has unknown keys "
-                       f"{', '.join(sorted(map(str, unknown)))}", stage)
+            raise _unknown(unknown, stage, f"an entry of '{key}' with ")
         path = _check_path(item.get("path"), stage)
         try:
             oid = check_oid(item.get("oid"), algo)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import FormatError, MergeConflictError
+from dvx.errors import FormatError, MergeConflictError, NewerFormatError, unknown_keys_hint
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec
@@ -179,14 +179,13 @@ def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
     version = doc.get("dvx")
     if version != FORMAT_VERSION or isinstance(version, bool):
         if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
-            raise FormatError(f"The pointer file '{where}' was written by a newer dvx "
-                              f"(format {version}).", "Upgrade dvx to read it.")
+            raise NewerFormatError.of(f"The pointer file '{where}'", version)
         raise FormatError(f"The pointer file '{where}' has no valid 'dvx: {FORMAT_VERSION}' line.")
     unknown = set(doc) - KNOWN_KEYS
     if unknown:
         raise FormatError(
             f"The pointer file '{where}' has unknown keys: {', '.join(sorted(map(str, unknown)))}.",
-            "It may come from a newer dvx; upgrade dvx, or remove the keys.",
+            unknown_keys_hint("remove the keys"),
         )
     kind, algo = doc.get("type"), doc.get("algo")
     if kind not in ("file", "dir"):

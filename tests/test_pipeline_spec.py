@@ -305,6 +305,25 @@ def test_a_hostile_lock_file_is_refused(repo: Path, dvx):
     assert "newer dvx" in dvx("status").stderr
 
 
+@pytest.mark.parametrize("where", ["top", "stage", "output"])
+def test_unknown_keys_in_the_lock_file_ask_for_a_newer_dvx_not_a_deletion(repo: Path, dvx,
+                                                                          where):
+    """A newer dvx may have written them: deleting dvx.lock would drop what it recorded."""
+    write(repo / "dvx.yaml", stage("cmd: echo hi > o.txt\nouts: [o.txt]"))
+    assert dvx("repro").code == 0
+    text = (repo / "dvx.lock").read_text()
+    anchor = {"top": "stages:", "stage": "    cmd:", "output": "      oid:"}[where]
+    indent = anchor[:len(anchor) - len(anchor.lstrip())]
+    write(repo / "dvx.lock", text.replace(anchor, f"{indent}future_key: 1\n{anchor}", 1))
+    for command in (("status",), ("repro",)):
+        result = dvx(*command)
+        message = " ".join(result.stderr.split())
+        assert result.code != 0, command
+        assert "unknown keys: future_key" in message, message
+        assert "may come from a newer dvx; upgrade dvx" in message, message
+        assert "restore it from Git" in message and "delete" not in message, message
+
+
 def test_a_lock_output_below_a_symlinked_directory_is_never_written(repo, dvx, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
