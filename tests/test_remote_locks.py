@@ -148,6 +148,22 @@ def test_an_unreadable_lock_counts_as_live_until_it_is_old(tmp_path):
         _lock(store, PUSH).acquire()
 
 
+def test_a_lock_of_a_kind_only_a_newer_dvx_knows_keeps_gc_out_until_it_is_stale(tmp_path):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    planted = _planted(store, "mirror", pid=1, space="another-machine", written=time.time())
+    with pytest.raises(LockError, match="in use by a dvx mirror"):
+        _lock(store, GC).acquire()
+    with _lock(store, PUSH):  # shared, as a push is
+        assert len(store.names(LOCKS_DIR)) == 2
+    long_ago = time.time() - locks.STALE_SECONDS - 60
+    os.utime(store.path(f"{LOCKS_DIR}/{planted}"), (long_ago, long_ago))
+    old = planted.replace(planted.split("-")[1], f"{int(long_ago):010d}")
+    os.rename(store.path(f"{LOCKS_DIR}/{planted}"), store.path(f"{LOCKS_DIR}/{old}"))
+    with _lock(store, GC) as gc:
+        assert [h.name for h in gc.stale] == [old]
+    assert store.names(LOCKS_DIR) == []  # gc removed it, as it removes any stale lock
+
+
 class _InterruptedListing(DirectoryBlobs):
     """A store whose second listing is cut short by Ctrl-C (the first finds no bucket
     missing): the moment between writing a lock and looking at the others."""

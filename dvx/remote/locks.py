@@ -89,6 +89,9 @@ def _pid_is_gone(pid: int) -> bool:
 
 
 def conflicts(ours: str, theirs: str) -> bool:
+    """Whether a lock of kind `ours` gives way to a live one of kind `theirs`. A kind this dvx
+    does not know (a newer dvx's) counts as shared, like push: gc never runs beside it. (A
+    newer dvx that needs a remote to itself takes a gc lock, which every version respects.)"""
     return GC in (ours, theirs)
 
 
@@ -287,9 +290,11 @@ class RemoteLock:
 
 
 def _parse_name(name: str) -> tuple[str | None, float]:
+    """The kind and time in a lock's name; (None, 0) for a name no dvx writes. Kinds other
+    than push and gc are kept: a newer dvx may write them (`conflicts`)."""
     kind, _, rest = name.partition("-")
     stamp = rest.split("-", 1)[0]
-    if kind not in (PUSH, GC) or not name.endswith(".lock") or not stamp.isdigit():
+    if not kind or not name.endswith(".lock") or not stamp.isdigit():
         return None, 0.0
     return kind, float(stamp)
 
