@@ -15,7 +15,7 @@ import pytest
 import xxhash
 from fsspec.implementations.memory import MemoryFileSystem
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, NewerFormatError
 from dvx.remote import packs
 from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
@@ -87,7 +87,7 @@ def test_an_index_round_trips_and_places_every_object_in_its_pack():
 
 
 HOSTILE = {
-    "wrong header": lambda oid, name: f"dvx pack index 9 {ALGO}\npack {name} 100\n{oid} 44 1\n",
+    "wrong header": lambda oid, name: f"dvx pack index 0 {ALGO}\npack {name} 100\n{oid} 44 1\n",
     "past the end": lambda oid, name: f"dvx pack index 1 {ALGO}\npack {name} 100\n{oid} 90 20\n",
     "overlapping": lambda oid, name: (f"dvx pack index 1 {ALGO}\npack {name} 100\n{oid} 44 10\n"
                                       f"{oid} 50 10\n"),
@@ -109,6 +109,17 @@ def test_a_hostile_index_is_refused_with_a_clear_error(kind):
     with pytest.raises(FormatError, match="damaged or hostile") as refused:
         packs.check_index(text.splitlines(keepends=True), ALGO, "test.idx")
     assert "test.idx" in refused.value.message
+
+
+@pytest.mark.parametrize("header", ["dvx pack index 2 xxh128", "dvx pack index 17 blake3"])
+def test_an_index_of_a_newer_format_asks_for_a_newer_dvx(header):
+    text = f"{header}\nwhatever the newer format says\n".encode()
+    with pytest.raises(NewerFormatError) as refused:
+        packs.check_index(text.splitlines(keepends=True), ALGO, "test.idx")
+    version = header.split()[3]
+    assert refused.value.message == (f"The pack index test.idx was written by a newer dvx "
+                                      f"(format {version}).")
+    assert refused.value.hint == "Upgrade dvx to read it."
 
 
 def test_absurd_counts_are_refused(monkeypatch):
@@ -371,6 +382,51 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert refused.code == 1 and "Nothing was deleted from the remote" in refused.stderr
     assert sorted(p.name for p in store.rglob("*")) == before
     assert real.exists()
+
+
+def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo, dvx,
+                                                                            tmp_path):
+    """A teammate's newer dvx wrote the only index of the remote: it is not damaged, and its
+    packs are not left over; gc deletes nothing there (not even loose objects nothing needs)
+    until dvx can read it."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "gone.bin", b"not needed any more")
+    assert dvx("add", "gone.bin").code == 0 and dvx("push").code == 0
+    (repo / "gone.bin.dvx").unlink()
+    (repo / "gone.bin").unlink()
+    write(repo / "d" / "a.bin", b"a" * 300)
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    for index in (store / "indexes").iterdir():  # as the newer dvx wrote them
+        text = index.read_bytes().replace(b"dvx pack index 1 ", b"dvx pack index 2 ", 1)
+        index.unlink()
+        (store / "indexes" / (oid_of(text) + ".idx")).write_bytes(text)
+    newer = sorted(p.name for p in (store / "indexes").iterdir())
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    pulled = run_dvx("pull", cwd=clone)
+    assert pulled.code == 1, pulled.output
+    said = " ".join(pulled.stderr.split())
+    assert "was written by a newer dvx (format 2)" in said and "Upgrade dvx" in said, said
+    found = run_dvx("fsck", "--remote", "s", "--json", cwd=clone)
+    assert found.code == 1, found.output
+    report = json.loads(found.stdout)
+    assert [row["index"] for row in report["newer_indexes"]] == newer
+    assert report["damaged_indexes"] == []
+    shown = run_dvx("fsck", "--remote", "s", cwd=clone)
+    said = " ".join(shown.stderr.split())
+    assert "upgrade dvx to check it" in said and "gc --remote` deletes them" not in said, said
+    before = sorted(str(p.relative_to(store)) for p in store.rglob("*") if "locks" not in p.parts)
+    refused = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")  # the clone whose cache has d
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted from the remote" in said, said
+    assert "written by a newer dvx (format 2)" in said and "Upgrade dvx" in said, said
+    assert sorted(str(p.relative_to(store)) for p in store.rglob("*")
+                  if "locks" not in p.parts) == before
+    for told in (pulled, found, shown, refused):
+        assert "damaged" not in told.stderr and "move it out" not in told.stderr
 
 
 def _assert_a_clone_pulls_d(repo: Path, tmp_path: Path) -> None:

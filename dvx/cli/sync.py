@@ -280,7 +280,13 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
             f"[remote '{result.remote}'].")
     for line in failure_lines(t.failed, result.paths.lookup(t.failed)):
         warn(line)
-    if result.never_pushed and result.refused_indexes:
+    if result.never_pushed and result.newer_indexes:
+        named = "; ".join(map(str, result.never_pushed))
+        warn(f"No pack index of the remote '{result.remote}' that this dvx can read names "
+             f"that data ({named}), but some were written by a newer dvx "
+             f"({', '.join(result.newer_indexes)}): the data is most likely in a pack they "
+             "name. Upgrade dvx to read them.")
+    elif result.never_pushed and result.refused_indexes:
         named = "; ".join(map(str, result.never_pushed))
         damaged = ", ".join(result.refused_indexes)
         warn(f"No usable pack index of the remote '{result.remote}' names that data "
@@ -521,7 +527,13 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     for name, why in sorted(result.damaged_indexes.items()):
         warn(f"Damaged pack index {name}: {why} Nothing it names was used; move it out of "
              "the remote's indexes/ folder once its packs are accounted for.")
-    if result.unindexed_packs:
+    for _, why in sorted(result.newer_indexes.items()):
+        warn(f"{why} Nothing it names was checked: upgrade dvx to check it (leave it where "
+             "it is: the packs it names are a newer dvx's data).")
+    if result.unindexed_packs and result.newer_indexes:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index this dvx "
+             "can read: most likely by the newer dvx's index above.")
+    elif result.unindexed_packs:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
              "an interrupted push, or holding only copies taken out of the indexes as "
              "damaged); `dvx gc --remote` deletes them after the grace period.")
@@ -531,7 +543,10 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "`dvx push --repair`).")
     elif result.corrupt and remote_name:
         warn("Run `dvx push --repair -r " + remote_name + "` to upload verified copies.")
-    if result.missing and remote_name:
+    if result.missing and result.newer_indexes:
+        warn("What is missing may be in a pack that only the newer dvx's index names: "
+             "upgrade dvx, then check again.")
+    elif result.missing and remote_name:
         warn(f"Run {_push_to(remote_name, result.read_only)} from a clone whose cache has "
              "them (with the same -a/-T/-A/--rev options) to upload them.")
     if result.lost and remote_name:

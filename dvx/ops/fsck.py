@@ -47,13 +47,16 @@ class FsckResult:
     not_objects: dict[str, str] = field(default_factory=dict)
     retired: set[str] = field(default_factory=set)  # corrupt packed oids the indexes dropped
     damaged_indexes: dict[str, str] = field(default_factory=dict)  # index name -> why
+    # Indexes a newer dvx wrote (index name -> what it says): what they name went unchecked,
+    # and may be what is reported missing or the packs no index names.
+    newer_indexes: dict[str, str] = field(default_factory=dict)
     unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
     read_only: bool = False  # a remote dvx cannot write to: problems reported, none repaired
 
     @property
     def ok(self) -> bool:
         return not (self.corrupt or self.missing or self.lost or self.not_objects
-                    or self.damaged_indexes)
+                    or self.damaged_indexes or self.newer_indexes)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
@@ -70,6 +73,8 @@ class FsckResult:
                                 for oid, path in sorted(self.not_objects.items())],
                 "damaged_indexes": [{"index": name, "problem": why}
                                     for name, why in sorted(self.damaged_indexes.items())],
+                "newer_indexes": [{"index": name, "problem": why}
+                                  for name, why in sorted(self.newer_indexes.items())],
                 "unindexed_packs": self.unindexed_packs, "kept": self.kept}
 
 
@@ -128,7 +133,11 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
     result = FsckResult(f"remote {name}", checked=len(loose) + len(in_packs.checked),
-                        damaged_indexes=dict(remote.inventory.refused),
+                        damaged_indexes={name: why for name, why
+                                         in remote.inventory.refused.items()
+                                         if name not in remote.inventory.newer},
+                        newer_indexes={name: remote.inventory.refused[name]
+                                       for name in remote.inventory.newer},
                         unindexed_packs=len(in_packs.unindexed_packs),
                         read_only=remote.read_only)
     if fast:

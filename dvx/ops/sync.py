@@ -126,6 +126,8 @@ class SyncResult:
     # The remote's pack indexes refused as damaged, when data was not found: it may be in a
     # pack one of them names, rather than never pushed.
     refused_indexes: list[str] = field(default_factory=list)
+    # The same, for indexes a newer dvx wrote: upgrading dvx reads them.
+    newer_indexes: list[str] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -290,6 +292,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.lost += r.lost
         merged.cut_short += r.cut_short
         merged.refused_indexes += r.refused_indexes
+        merged.newer_indexes += r.newer_indexes
     return merged
 
 
@@ -350,7 +353,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
         never = remote.inventory.absent(unnamed)
         result.never_pushed = _recorded_with_change(repo, result, never)
-        result.refused_indexes = _refused_if_any(remote, never)
+        _note_refused_indexes(remote, never, result)
         if not repair:  # --repair named those its indexes only claim (_held_intact)
             result.lost += _recorded_with_change(repo, result, unnamed - never)
     if repair:
@@ -484,7 +487,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
                  if in_a_pack_cut_short(why)}
     result.cut_short = _recorded_with_change(repo, result, cut_short)
     result.never_pushed = _recorded_with_change(repo, result, never)
-    result.refused_indexes = _refused_if_any(remote, never)
+    _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
 
@@ -497,9 +500,13 @@ def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
             failed[oid] = NOT_AN_OBJECT
 
 
-def _refused_if_any(remote: RemoteStore, never: set[str]) -> list[str]:
-    """The indexes refused as damaged, when no index named `never`: they may name it."""
-    return sorted(remote.inventory.refused) if never else []
+def _note_refused_indexes(remote: RemoteStore, never: set[str], result: SyncResult) -> None:
+    """The indexes refused (as damaged, or as a newer dvx's), when no index named `never`:
+    they may name it."""
+    if never:
+        newer = remote.inventory.newer
+        result.refused_indexes = sorted(set(remote.inventory.refused) - newer)
+        result.newer_indexes = sorted(newer)
 
 
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named

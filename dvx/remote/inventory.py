@@ -4,9 +4,11 @@ Indexes are immutable and named by their hash, so each is downloaded once, check
 (packs.read_index) and kept in a local directory; learning what a remote holds costs one
 listing of its `indexes/` prefix plus the indexes not seen before, never a listing of every
 object. An index that fails its checks is refused: nothing it names is used, and the
-commands that must see every index (gc --remote) stop with its error. A local copy is trusted
-as the remote's own bytes; only `recheck` (fsck --remote, push --repair) downloads every index
-again, to find one damaged on the remote after this repository kept its copy.
+commands that must see every index (gc --remote) stop with its error. So is one written by a
+newer dvx (a higher format number), which is not damaged: only upgrading dvx reads it. A local
+copy is trusted as the remote's own bytes; only `recheck` (fsck --remote, push --repair)
+downloads every index again, to find one damaged on the remote after this repository kept its
+copy.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from dvx import fsutil
-from dvx.errors import CorruptObjectError, DvxError, FormatError, RemoteError
+from dvx.errors import CorruptObjectError, DvxError, FormatError, NewerFormatError, RemoteError
 from dvx.logs import get_logger
 from dvx.remote.backends import network_failure
 from dvx.remote.blobs import Blobs
@@ -37,6 +39,7 @@ class Inventory:
         self.cache_dir = cache_dir  # the checked indexes, by name
         self._names: list[str] | None = None
         self.refused: dict[str, str] = {}  # index name -> why it was not used
+        self.newer: set[str] = set()  # those of `refused` written by a newer dvx
 
     def index_names(self, refresh: bool = False) -> list[str]:
         """The usable indexes on the remote (listed once per command unless `refresh`)."""
@@ -113,7 +116,11 @@ class Inventory:
         except (FormatError, CorruptObjectError) as exc:
             self.refused[name] = exc.message
             fsutil.remove_quietly(os.path.join(self.cache_dir, name))  # a copy kept earlier
-            log.warning("%s Nothing it names is used.", exc.message)
+            if isinstance(exc, NewerFormatError):
+                self.newer.add(name)
+                log.warning("%s Nothing it names is used: upgrade dvx to read it.", exc.message)
+            else:
+                log.warning("%s Nothing it names is used.", exc.message)
             return True
         except DvxError:
             raise

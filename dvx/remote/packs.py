@@ -22,13 +22,14 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from dvx.errors import FormatError
+from dvx.errors import FormatError, NewerFormatError
 from dvx.fsutil import BytesLike
 from dvx.hashing import get_algorithm, hash_bytes, is_valid_oid
 
 PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
 PACK_HEADER_SIZE = len(PACK_MAGIC) + 33
-INDEX_HEADER = "dvx pack index 1"
+INDEX_VERSION = 1
+INDEX_HEADER = f"dvx pack index {INDEX_VERSION}"
 PACKS_DIR = "packs"
 INDEXES_DIR = "indexes"
 PACK_SUFFIX = ".pack"
@@ -154,6 +155,9 @@ def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterat
     numbered = enumerate(lines, 1)
     first = next(numbered, (1, b""))[1].rstrip(b"\n").decode("ascii", "replace")
     if first != f"{INDEX_HEADER} {algo}":
+        version = _newer_version(first)
+        if version is not None:
+            raise NewerFormatError.of(f"The pack index {name}", version)
         raise bad(1, f"is {first[:60]!r}, not the header {INDEX_HEADER!r} with the "
                      f"algorithm {algo}")
     section: Section | None = None
@@ -222,6 +226,17 @@ def read_index(lines: Iterable[bytes], algo: str, name: str = "index") -> Iterat
         end = offset + length
     if section is not None and (section.entries or section.pack is not None):
         yield section
+
+
+_HEADER_VERSION = re.compile(r"dvx pack index ([1-9][0-9]{0,8})(?: .*)?")
+
+
+def _newer_version(header: str) -> int | None:
+    """The format number of an index header a newer dvx wrote; None for any other line. Such
+    an index is not damaged: taking it away would orphan the packs the newer dvx wrote."""
+    matched = _HEADER_VERSION.fullmatch(header)
+    version = int(matched[1]) if matched else 0
+    return version if version > INDEX_VERSION else None
 
 
 _ENTRY_PATTERNS: dict[str, re.Pattern[bytes]] = {}

@@ -63,6 +63,11 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     pack younger than `cutoff`); `dead_loose` are the loose objects gc deletes."""
     inventory = remote.inventory
     result = RepackPlan(indexes=inventory.index_names(refresh=True))
+    if inventory.newer:  # what its packs hold cannot be told from what nothing needs
+        name = min(inventory.newer)
+        raise DvxError(f"Nothing was deleted from the remote. {inventory.refused[name]} Until "
+                       "dvx can read that index, gc cannot tell what it names from what "
+                       "nothing needs.", "Upgrade dvx to run gc on this remote.")
     if inventory.refused:
         name, why = next(iter(inventory.refused.items()))
         raise DvxError(f"Nothing was deleted from the remote: its pack index {name} cannot be "
