@@ -353,20 +353,50 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
 
 
 def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:
-    """A path inside a Git repository of its own below the root (a submodule, a clone): its
-    pointer and .gitignore entry would be committed there, where this repository's dvx never
-    looks, so a teammate's clone would not know the data and its `gc` would delete it from
-    the remote."""
+    """A path inside a Git repository of its own below the root (a submodule, a clone), or
+    that repository itself, seen on disk by its `.git`. A submodule not checked out has no
+    `.git`: Git's index names it (ops/data_places.py refuse_git_tracked)."""
     if repo.git is None:
         return
-    folder = rel.rpartition("/")[0]
+    folder = nested_repository_at(repo, rel)
+    if folder is not None:
+        raise nested_repository_error(repo, rel, display, folder)
+
+
+def nested_repository_at(repo: Repo, rel: str) -> str | None:
+    """`rel`, or the folder above it, that is a Git repository of its own (it has a `.git`)."""
+    folder = rel
     while folder:
         if os.path.lexists(os.path.join(repo.abspath(folder), ".git")):
-            raise PathError(
-                f"'{display}' is inside '{folder}', a Git repository of its own (a submodule, "
-                "say): its pointer would be committed there, where the dvx of this repository "
-                f"('{repo.root}') never looks, so a teammate would not get the data and their "
-                "`dvx gc` could delete it from the remote.",
-                f"Track it with dvx in that repository: run `dvx init` in '{folder}', then "
-                "dvx there; or choose a path outside it.")
+            return folder
         folder = folder.rpartition("/")[0]
+    return None
+
+
+def nested_repository_error(repo: Repo, rel: str, display: str, folder: str,
+                            in_index: bool = False) -> PathError:
+    """Data in a Git repository of its own below the root (a submodule, a clone) is not
+    this repository's to track: a pointer there would be committed in that repository, where
+    this repository's dvx never looks, so a teammate's clone would not know the data and its
+    `gc` would delete it from the remote. `folder` is that repository: `rel` itself, above
+    it, or inside it; `in_index`: Git's index names it, as a submodule, checked out or not."""
+    checked_out = os.path.lexists(os.path.join(repo.abspath(folder), ".git"))
+    what = "a Git repository of its own (a submodule, say)"
+    if in_index:
+        what = ("a Git repository of its own (a submodule)" if checked_out else
+                "a submodule of this Git repository, not checked out")
+    there = f"run `dvx init` in '{folder}'"
+    if not checked_out:
+        there = (f"check it out (git submodule update --init -- {literal_pathspec(folder)}) "
+                 f"and run `dvx init` in '{folder}'")
+    hint = (f"Track data there with dvx in that repository: {there}, then dvx there; or "
+            "choose a path outside it.")
+    if rel == folder or folder.startswith(rel + "/"):
+        place = (f"'{display}' is {what}" if rel == folder else
+                 f"'{display}' holds '{folder}', {what}")
+        return PathError(f"{place}: its files are that repository's to track, not this one's "
+                         f"('{repo.root}').", hint)
+    return PathError(
+        f"'{display}' is inside '{folder}', {what}: its pointer would be committed there, "
+        f"where the dvx of this repository ('{repo.root}') never looks, so a teammate would "
+        "not get the data and their `dvx gc` could delete it from the remote.", hint)

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     import subprocess
 
 
+# The mode of a submodule's entry in Git's index and trees (a "gitlink": the commit it is at).
+GITLINK_MODE = "160000"
+
+
 def literal_pathspec(path: str) -> str:
     """`path` for a Git command line a user copies from a message (after `--`): shell-quoted,
     and with Git's literal magic where the name has glob or magic characters, so it matches
@@ -550,6 +554,19 @@ class Git:
         if not relpaths:
             return []
         return self.ls_files("--", *literal(relpaths))
+
+    def index_modes(self, relpaths: list[str]) -> dict[str, str]:
+        """{path: mode} of the entries Git's index holds at or below any of `relpaths`:
+        files, and submodules (GITLINK_MODE), recorded whether or not they are checked out."""
+        if not relpaths:
+            return {}
+        out = self._run("ls-files", "-z", "--full-name", "--stage", "--", *literal(relpaths))
+        modes = {}
+        for record in out.split(b"\0"):
+            if record:  # "<mode> <object> <stage>\t<path>"
+                meta, _, path = record.partition(b"\t")
+                modes[os.fsdecode(path)] = meta.partition(b" ")[0].decode()
+        return modes
 
     def ignore_rules(self, relpaths: list[str]) -> dict[str, str]:
         """{path: the .gitignore rule that ignores it} for those of `relpaths` Git ignores."""

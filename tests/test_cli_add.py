@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import xxhash
 
-from tests.conftest import git, make_git_repo, write
+from tests.conftest import git, make_git_repo, run_dvx, write
 
 OBJECTS = os.path.join(".dvx", "cache", "files", "xxh128")
 
@@ -209,7 +209,8 @@ def test_many_small_files_are_added_by_worker_processes(repo, dvx, link_type):
     (lambda r: os.symlink("/etc/hostname", r / "link"), "link", "symbolic link"),
     (lambda r: (write(r / "d" / "f", "x"), os.symlink("/etc", r / "d" / "etc")), "d",
      "symbolic link"),
-    (lambda r: (write(r / "d" / ".git" / "config", "x")), "d", "'.git'"),
+    (lambda r: (write(r / "d" / ".git" / "config", "x")), "d", "a Git repository of its own"),
+    (lambda r: (write(r / "d" / "e" / ".git" / "config", "x")), "d", "'.git'"),
     (lambda r: write(r / "x.dvx", "dvx: 1\n"), "x.dvx", "pointer file"),
 ])
 def test_add_refuses_with_a_clear_message(repo, dvx, setup, target, message):
@@ -534,6 +535,69 @@ def test_add_and_move_refuse_a_path_inside_a_nested_git_repository(repo, dvx, tm
         assert "dvx init" in refused.stderr
     assert sorted(p.name for p in lib.rglob("*") if ".git" not in p.parts) == ["big.bin", "sub"]
     assert (repo / "mine.bin.dvx").exists()
+
+
+def _with_submodule(repo, tmp_path, dvx_init_in_it=False):
+    """`repo` with the Git repository 'libs/sub' added as a submodule, committed."""
+    sub = make_git_repo(tmp_path / "sub")
+    write(sub / "README", "sub\n")
+    if dvx_init_in_it:
+        assert run_dvx("init", cwd=sub).code == 0
+        write(sub / "a.txt", "a\n")
+        assert run_dvx("add", "a.txt", cwd=sub).code == 0
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "sub")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "libs/sub")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "with a submodule")
+    return repo
+
+
+def test_add_and_move_refuse_a_path_inside_a_submodule_not_checked_out(repo, dvx, tmp_path):
+    """A clone made without --recurse-submodules has an empty folder where the submodule
+    goes, with no .git: Git's index still names it (a gitlink), and Git would refuse the
+    pointer, and the submodule's checkout the folder, had dvx written there."""
+    _with_submodule(repo, tmp_path)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    lib = clone / "libs" / "sub"
+    assert lib.is_dir() and not (lib / ".git").exists()
+    write(lib / "x", "data\n")
+    write(clone / "mine.bin", "mine\n")
+    assert dvx("add", "mine.bin", cwd=clone).code == 0
+    for args, cwd in ((("add", "libs/sub/x"), clone), (("add", "x"), lib),
+                      (("add", "libs/sub/x", "mine.bin"), clone),
+                      (("move", "mine.bin", "libs/sub/"), clone)):
+        refused = dvx(*args, cwd=cwd)
+        assert refused.code == 2, refused.output
+        assert ("inside 'libs/sub', a submodule of this Git repository, not checked out"
+                in refused.stderr)
+        assert "git submodule update --init -- libs/sub" in refused.stderr
+    refused = dvx("add", "libs/sub", cwd=clone)
+    assert refused.code == 2 and "'libs/sub' is a submodule" in refused.stderr
+    assert "git rm" not in refused.stderr
+    assert sorted(p.name for p in lib.iterdir()) == ["x"]
+    assert (clone / "mine.bin.dvx").exists()
+    os.remove(lib / "x")
+    git(clone, "-c", "protocol.file.allow=always", "submodule", "update", "-q", "--init")
+    assert (lib / "README").read_text() == "sub\n"
+
+
+def test_add_of_a_submodule_or_of_a_folder_holding_one_says_it_is_a_repository_of_its_own(
+        repo, dvx, tmp_path):
+    """Not that Git tracks it, with `git rm -r --cached` advice: that would unregister the
+    submodule, and its checkout would still be refused."""
+    _with_submodule(repo, tmp_path)
+    write(repo / "libs" / "notes.txt", "notes\n")
+    for target, said in (("libs/sub", "'libs/sub' is a Git repository of its own (a submodule"),
+                         ("libs", "'libs' holds 'libs/sub', a Git repository of its own")):
+        refused = dvx("add", target)
+        assert refused.code == 2, refused.output
+        assert said in refused.stderr
+        assert "dvx init` in 'libs/sub'" in refused.stderr and "git rm" not in refused.stderr
+    git(repo, "rm", "-q", "-r", "--cached", "--", "libs/sub")  # a clone of its own now
+    refused = dvx("add", "libs/sub")
+    assert refused.code == 2 and "'libs/sub' is a Git repository of its own" in refused.stderr
 
 
 def test_a_new_name_for_a_file_while_it_is_hashed_is_no_change(repo, dvx):

@@ -4,22 +4,37 @@
 from __future__ import annotations
 
 from dvx.errors import PathError
-from dvx.outputs import Output
-from dvx.paths import POINTER_SUFFIX, for_command
+from dvx.outputs import Output, nested_repository_error
+from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
-from dvx.scm import untrack_command
+from dvx.scm import GITLINK_MODE, untrack_command
 
 
 def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[str, ...]
                        ) -> None:
+    """Refuse a path Git tracks, and one that is, holds or is inside a submodule: Git's
+    index records a submodule (a gitlink) even when it is not checked out, an empty folder
+    with no `.git` then. Git is asked once, about the top folders of the paths, which holds
+    their parent folders too."""
     if repo.git is None:
         return
-    tracked = repo.git.tracked_under(rels)
+    modes = repo.git.index_modes(sorted({rel.partition("/")[0] for rel in rels}))
+    submodules = {path: path for path, mode in modes.items() if mode == GITLINK_MODE}
+    for rel, display in zip(rels, displays, strict=True):
+        folder = nearest_parent_in(rel, submodules)
+        if folder is not None:
+            raise nested_repository_error(repo, rel, display, folder, in_index=True)
+    display_of = dict(zip(rels, displays, strict=True))
+    given = {rel: rel for rel in rels}
+    tracked = sorted((path, owner) for path in modes
+                     if (owner := given.get(path) or nearest_parent_in(path, given)))
+    held = [(path, rel) for path, rel in tracked if path in submodules]
+    if held:  # `git rm --cached` would unregister the submodule: not the advice to give
+        folder, rel = held[0]
+        raise nested_repository_error(repo, rel, display_of[rel], folder, in_index=True)
     if tracked:
-        first = tracked[0]
-        owners = (d for r, d in zip(rels, displays, strict=True)
-                  if first == r or first.startswith(r + "/"))
-        owner = next(owners, first)
+        first, rel = tracked[0]
+        owner = display_of[rel]
         raise PathError(
             f"'{owner}' is tracked by Git ('{first}' is in the Git index), so dvx will not take it "
             "over.",
