@@ -259,11 +259,25 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
         if inside:
             resolved.extend(Target(o) for o in inside)
             continue
+        _refuse_other_repositorys_path(repo, rel, target)
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
+
+
+def _refuse_other_repositorys_path(repo: Repo, rel: str, target: str) -> None:
+    """A path in a Git repository of its own below the root (a submodule, a clone) is that
+    repository's: this one's dvx never reads its pointers, which are neither unreadable nor
+    missing."""
+    folder = nested_repository_at(repo, rel) if repo.git is not None else None
+    if folder is None:
+        return
+    place = "is" if folder == rel else f"is inside '{folder}',"
+    raise PathError(f"'{target}' {place} a Git repository of its own (a submodule, say), "
+                    f"whose data the dvx of this repository ('{repo.root}') does not track.",
+                    f"Run the command in that repository (cd {for_command(repo.root, folder)}).")
 
 
 def _unique(targets: list[Target]) -> list[Target]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dvx.hashing import hash_file
-from tests.conftest import git, write
+from tests.conftest import git, make_git_repo, write
 
 
 def _status_json(dvx, *args):
@@ -83,6 +83,22 @@ def test_status_targets(repo, dvx):
     write(repo / "b", "changed")
     assert dvx("status", "-q", "a").code == 0
     assert dvx("status", "-q", "b.dvx").code == 1
+
+
+def test_a_target_in_a_repository_of_its_own_below_the_root_says_so(repo, dvx):
+    """A submodule's (or a nested clone's) pointer is that repository's: named from here
+    it is neither unreadable nor untracked, it is elsewhere's."""
+    lib = make_git_repo(repo / "libs" / "sub")
+    assert dvx("init", cwd=lib).code == 0
+    write(lib / "a.txt", "a\n")
+    assert dvx("add", "a.txt", cwd=lib).code == 0
+    for target, cwd in (("libs/sub/a.txt.dvx", repo), ("libs/sub/a.txt", repo),
+                        ("sub/a.txt.dvx", repo / "libs")):
+        result = dvx("status", target, cwd=cwd)
+        assert result.code == 2, result.output
+        assert "inside 'libs/sub', a Git repository of its own" in result.stderr
+        assert "not a readable" not in result.stderr
+    assert dvx("status", "a.txt.dvx", cwd=lib).code == 0
 
 
 def test_unchanged_files_are_not_rehashed(repo, dvx, monkeypatch):
