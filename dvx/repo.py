@@ -84,6 +84,17 @@ def tracked_but_absent(git_root: str) -> NotARepoError | None:
         f"{fix} (`dvx init` would write a new, empty configuration over the team's.)")
 
 
+def not_at_the_top(root: str, git_root: str) -> NotARepoError:
+    return NotARepoError(
+        f"The dvx project '{root}' is inside the Git repository '{git_root}' but not at its "
+        "top, and its config does not say it works without Git: dvx works with Git only at "
+        "the top of a work tree, so here it could neither refuse what Git tracks nor stage "
+        "what it writes (and `git add -A` would commit the data itself).",
+        f"Put the project at the top of a Git repository (its own, or move its .dvx to "
+        f"'{git_root}'); or, if it is meant to work without Git, run `dvx config core.no_scm "
+        "true` in it (what `dvx init --no-scm` sets).")
+
+
 class Repo:
     def __init__(self, root: str, progress: Progress | None = None,
                  read_only: bool = False) -> None:
@@ -357,12 +368,34 @@ class Repo:
         parse serves a fetch and the checkout after it (`pull`)."""
         return {}
 
-    @functools.cached_property
+    @property
     def git(self) -> Git | None:
+        """Git, for a project at the top of its work tree; None for one without Git (no Git
+        repository holds it, or its config says so: core.no_scm). A project below the top
+        of a Git work tree (`git subtree add` of a dvx repository, a project folder moved
+        into another repository) is refused: what Git tracks and what dvx stages are paths
+        from the top, and dvx without Git there would let `git add -A` commit the data."""
+        git, git_root = self._git_and_top
+        if git is None and git_root is not None:
+            raise not_at_the_top(self.root, git_root)
+        return git
+
+    def below_the_top_of_git(self) -> bool:
+        """Does `git` refuse this project? `dvx config` asks, to work there all the same: it
+        is how to say the project works without Git."""
+        git, git_root = self._git_and_top
+        return git is None and git_root is not None
+
+    @functools.cached_property
+    def _git_and_top(self) -> tuple[Git | None, str | None]:
+        """(Git, None) at the top of a work tree; (None, its top) below it; (None, None)
+        without Git."""
         if self.config.get_bool("core", "no_scm"):
-            return None
+            return None, None
         git_root = find_git_root(self.root)
-        return Git(git_root) if git_root == self.root else None
+        if git_root is None:
+            return None, None
+        return (Git(git_root), None) if git_root == self.root else (None, git_root)
 
     @functools.cached_property
     def link_types(self) -> tuple[str, ...]:
@@ -403,7 +436,7 @@ class Repo:
         leaves behind), in the clone's own exclude file, never a tracked one: checked once
         per command. Whether the file was changed. Best effort: a Git directory that cannot
         be written only costs that protection."""
-        if self._temporaries_excluded or self.git is None:
+        if self._temporaries_excluded or self.below_the_top_of_git() or self.git is None:
             return False
         self._temporaries_excluded = True
         try:

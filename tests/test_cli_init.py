@@ -74,6 +74,55 @@ def test_init_in_a_git_subdirectory_points_to_the_top(tmp_path, dvx):
     assert result.code != 0 and str(root) in result.stderr
 
 
+def _project_moved_below_the_top(tmp_path, dvx):
+    """A dvx project committed in its own Git repository, then copied into a folder of
+    another one and committed there (as `git subtree add` does)."""
+    import shutil
+
+    project = make_git_repo(tmp_path / "A")
+    assert dvx("init", cwd=project).code == 0
+    write(project / "a.bin", "v1\n")
+    assert dvx("add", "a.bin", cwd=project).code == 0
+    mono = make_git_repo(tmp_path / "mono")
+    shutil.copytree(project, mono / "projA", ignore=shutil.ignore_patterns(".git", "cache", "tmp"))
+    write(mono / "projA" / "t.csv", "code\n")
+    git(mono, "add", "-A")
+    git(mono, "commit", "-qm", "projA moved in")
+    return mono
+
+
+def test_a_project_below_the_top_of_its_git_repository_is_refused_unless_it_works_without_git(
+        tmp_path, dvx):
+    """Not used without Git in silence: what Git tracks would not be refused, nothing staged,
+    and `git add -A` would commit the data."""
+    mono = _project_moved_below_the_top(tmp_path, dvx)
+    sub = mono / "projA"
+    write(sub / "n.bin", "new\n")
+    for args in (["add", "t.csv"], ["add", "n.bin"], ["status"], ["install"]):
+        refused = dvx(*args, cwd=sub)
+        assert refused.code == 2, refused.output
+        message = " ".join(refused.stderr.split())
+        assert (f"The dvx project '{sub}' is inside the Git repository '{mono}' but not at its "
+                "top") in message
+        assert "dvx config core.no_scm true" in message
+    assert not (sub / "t.csv.dvx").exists() and not (sub / "n.bin.dvx").exists()
+    report = dvx("doctor", cwd=sub)
+    assert report.code == 0 and "not at its top" in report.stdout
+    assert dvx("config", "core.no_scm", "true", cwd=sub).code == 0
+    assert dvx("add", "n.bin", cwd=sub).code == 0
+    assert dvx("status", cwd=sub).code == 0
+
+
+def test_init_at_the_top_of_a_git_repository_holding_a_dvx_project_names_it(tmp_path, dvx):
+    mono = _project_moved_below_the_top(tmp_path, dvx)
+    refused = dvx("init", cwd=mono)
+    assert refused.code == 2, refused.output
+    assert "holds the dvx project 'projA'" in refused.stderr
+    assert not (mono / ".dvx").exists()
+    git(mono, "rm", "-q", "-r", "--cached", "projA/.dvx")  # not committed: refused all the same
+    assert dvx("init", cwd=mono).code == 2 and not (mono / ".dvx").exists()
+
+
 def test_python_dash_m_and_version(repo, dvx_proc):
     result = dvx_proc("--version", cwd=repo)
     assert result.code == 0 and "dvx" in result.stdout

@@ -78,7 +78,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
 
     repo = None
     try:
-        repo = open_repo()
+        repo = open_repo(configuring=True)
         cfg = repo.config
     except NotARepoError:
         if level != "global":

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dvx.errors import NotARepoError, UsageError
 from dvx.repo import DVX_DIR, IGNORE_EVERYTHING, Repo, tracked_but_absent
-from dvx.scm import find_git_root, refuse_other_repository
+from dvx.scm import Git, find_git_root, refuse_other_repository
 
 # Keeps everything but the shared config out of Git, whatever each is (a link too).
 DVX_GITIGNORE = "/config.local\n/tmp\n/cache\n"
@@ -44,6 +44,7 @@ def init(path: str, no_scm: bool = False) -> InitResult:
             raise UsageError(f"'{root}' is not the top of its Git repository ({git_root}).",
                              f"Run `dvx init` in {git_root}.")
         refuse_other_repository(root)
+        _refuse_projects_inside(root)
     # Build .dvx/ under a temporary name and rename it into place: never half-initialized.
     staging = os.path.join(root, f".dvx.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -62,3 +63,21 @@ def init(path: str, no_scm: bool = False) -> InitResult:
     to_stage = [] if no_scm else [f"{DVX_DIR}/config", f"{DVX_DIR}/.gitignore"]
     Repo(root).exclude_temporaries()
     return InitResult(root, True, no_scm, to_stage)
+
+
+def _refuse_projects_inside(root: str) -> None:
+    """A dvx project in a folder of this Git work tree (`git subtree add` of a dvx repository,
+    a project folder moved in) keeps its own .dvx: a project here would take its pointer
+    files for its own. Git lists them, committed or not, and none in a submodule."""
+    config = f"{DVX_DIR}/config"
+    found = Git(root).ls_files("--cached", "--others", "--exclude-standard", "--",
+                               f":(glob)**/{config}")
+    inside = sorted({path[:-len(config) - 1] for path in found if path.endswith("/" + config)})
+    if inside:
+        raise UsageError(
+            f"'{root}' holds the dvx project '{inside[0]}' (it has a {DVX_DIR} folder), so a "
+            "dvx project here would take that project's pointer files and data for its own.",
+            f"Keep using dvx in '{inside[0]}' (set `dvx config core.no_scm true` there, or make "
+            "it the top of a Git repository of its own); or, to make its data this project's, "
+            f"push its data to a remote this project will use and remove '{inside[0]}/{DVX_DIR}' "
+            "before `dvx init` here.")
