@@ -81,6 +81,25 @@ def test_du_counts_data_not_pulled_by_entry_and_in_total(source, project):
     assert missing.code != 0 and "is not in" in missing.stderr
 
 
+def test_ls_and_du_of_a_local_folder_below_the_top_read_its_repository_from_that_folder(
+        source, project):
+    """`dvx ls .` in data/ lists data/, as `git ls-files` does; a PATH given too is below
+    that folder."""
+    _, alice = source
+    listed = json.loads(run_dvx("ls", ".", "--json", cwd=alice / "images").stdout)
+    assert [e["path"] for e in listed] == ["images/0.png", "images/1.png", "images/2.png"]
+    named = json.loads(run_dvx("ls", str(alice / "raw"), "train.csv", "--json",
+                               cwd=project).stdout)
+    assert [(e["path"], e["dvx"]) for e in named] == [("raw/train.csv", True)]
+    rows = json.loads(run_dvx("du", ".", "-s", "--json", cwd=alice / "images").stdout)
+    assert rows == [{"path": "images", "size": 3 * 8, "files": 3}]
+    missing = run_dvx("ls", ".", "nothing-here", cwd=alice / "images")
+    assert missing.code == 2 and "'images/nothing-here' is not in" in missing.stderr
+    vendor = make_git_repo(alice / "vendor")  # another Git repository: not alice's folder
+    other = run_dvx("ls", ".", cwd=vendor)
+    assert other.code == 2 and "not the top of a dvx repository" in other.stderr
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -51,11 +51,13 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
        as_json: bool) -> None:
     """List the files and directories of the repository at URL (a Git URL or a local path),
     at PATH, marking what dvx tracks. Nothing is checked out or downloaded but the manifests
-    of tracked directories."""
+    of tracked directories. A local path to a folder inside a repository (not its top) stands
+    for that repository and PATH starts in that folder: `dvx ls .` in data/ lists data/."""
     import posixpath
 
     from dvx.ops.source import Source
 
+    url, path = _from_the_top(url, path)
     entries = Source(url, rev).listing()
     top = _check_listed(entries, path, url)
     if top and (entries[top]["type"] == "file" or "unreadable" in entries[top]):
@@ -81,6 +83,16 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
     _report_unreadable(chosen)
 
 
+def _from_the_top(url: str, path: str) -> tuple[str, str]:
+    """URL and PATH with a local URL inside a dvx repository (not its top) read as that
+    repository and, as PATH's start, the folder URL names: `dvx ls .` in data/ lists data/,
+    `dvx ls . raw` there lists data/raw, as Git takes the current folder."""
+    from dvx.ops.source import local_top_and_below, source_path
+
+    top, below = local_top_and_below(url)
+    return (top, f"{below}/{source_path(path)}".rstrip("/")) if below else (url, path)
+
+
 def _check_listed(entries: dict[str, dict[str, Any]], path: str, url: str) -> str:
     """PATH as a key of `entries` ("" for the top), or the error saying why it is not one."""
     from dvx.errors import DvxError, PathError
@@ -96,7 +108,7 @@ def _check_listed(entries: dict[str, dict[str, Any]], path: str, url: str) -> st
 
 
 @click.command("du", epilog=example("""
-dvx du .                       # this repository, by top-level entry
+dvx du .                       # this repository (from a subfolder: that folder), by entry
 dvx du . data --dvx-only       # what dvx tracks in data/, by entry
 dvx du https://github.com/org/project -s --rev v1
 """))
@@ -112,10 +124,13 @@ def du(url: str, path: str, rev: str | None, summarize: bool, dvx_only: bool,
     """Show how much the files of the repository at URL (a Git URL or a local path) take: each
     entry of PATH, then PATH's total, counting Git's files and dvx's tracked data as Git and
     the pointers record them. Nothing is checked out or downloaded but the manifests of
-    tracked directories, so data not pulled counts too."""
+    tracked directories, so data not pulled counts too. A local path to a folder inside a
+    repository (not its top) stands for that repository and PATH starts in that folder:
+    `dvx du .` in data/ shows data/."""
     from dvx.ops.source import Source
     from dvx.ops.usage import disk_usage
 
+    url, path = _from_the_top(url, path)
     entries = Source(url, rev).listing()
     rows = disk_usage(entries, _check_listed(entries, path, url), summarize=summarize,
                       dvx_only=dvx_only)

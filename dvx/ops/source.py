@@ -723,9 +723,32 @@ def _local_root(url: str) -> str | None:
     root = os.path.abspath(url)
     if os.path.isdir(os.path.join(root, DVX_DIR)):
         return root
-    if os.path.isfile(os.path.join(root, "HEAD")) and os.path.isdir(os.path.join(root, "objects")):
+    if _is_bare(root):
         return None  # a bare Git repository: cloned like any URL
     raise UsageError(f"'{url}' is not the top of a dvx repository (it has no {DVX_DIR}).")
+
+
+def local_top_and_below(url: str) -> tuple[str, str]:
+    """A local path inside a dvx repository but not at its top (`.` in its data/ folder) as
+    (the path of that top, the path below it: 'data'), as Git takes the current folder;
+    (url, "") for anything else: a top, a Git URL, a bare repository, a folder of another Git
+    work tree below the dvx repository (a submodule), a path in no dvx repository."""
+    path = url[len("file://"):] if url.startswith("file://") else url
+    if "://" in path or not os.path.isdir(path) or _is_bare(path):
+        return url, ""
+    here = folder = os.path.abspath(path)
+    while not os.path.isdir(os.path.join(folder, DVX_DIR)):
+        if os.path.lexists(os.path.join(folder, ".git")) or os.path.dirname(folder) == folder:
+            return url, ""  # the top of a Git work tree with no dvx, or of the filesystem
+        folder = os.path.dirname(folder)
+    if folder == here:
+        return url, ""
+    return folder, os.path.relpath(here, folder).replace(os.sep, "/")
+
+
+def _is_bare(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "HEAD")) and os.path.isdir(os.path.join(path,
+                                                                                    "objects"))
 
 
 def _clone_url(url: str) -> str:
