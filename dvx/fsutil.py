@@ -25,6 +25,7 @@ _FICLONE = 0x40049409  # ioctl number from <linux/fs.h>
 
 
 NAME_MAX = 255  # bytes in one file name, on every filesystem dvx supports
+PATH_MAX = 4096  # bytes in a whole path the system takes (Linux), its final NUL included
 _TEMP_MARK = "dvx-"  # before the digits: no file of a user's is taken for one of dvx's
 _TEMP_EXTRA = 22  # what a temporary's name adds: ".", ".dvx-", 12 hex digits, ".tmp"
 STALE_TEMP_SECONDS = 3600  # temporaries this old, and held by no process, belong to no command
@@ -547,7 +548,18 @@ def describe(exc: OSError) -> str:
         return str(exc.strerror or exc)
     if exc.errno in FULL_DISK_ERRNOS:
         return write_failure(exc, exc.filename)
+    if path_too_long(exc):
+        return f"the full path is longer than the system allows ({PATH_MAX} bytes): {exc.filename}"
     return f"{exc.strerror or exc} ({exc.filename})"
+
+
+def path_too_long(exc: OSError) -> bool:
+    """Was a path refused for its whole length, each of its names fitting? Then it is where
+    the repository is that makes it too long: from a shorter place it fits."""
+    if exc.errno != errno.ENAMETOOLONG or not isinstance(exc.filename, str):
+        return False
+    encoded = os.fsencode(os.path.abspath(exc.filename))
+    return len(encoded) >= PATH_MAX and max(map(len, encoded.split(b"/"))) <= NAME_MAX
 
 
 def write_failure(exc: OSError, path: str) -> str:

@@ -57,6 +57,43 @@ def test_a_name_too_long_for_its_pointer_is_refused_and_nothing_is_written(repo,
     assert (repo / name).read_bytes() == b"model"
 
 
+def _tree_just_past_path_max(top: Path) -> None:
+    """`top`/.../leaf.txt whose path from `top` fits in PATH_MAX and whose full path is a few
+    bytes over it: made through directory descriptors, as no full path reaches the leaf."""
+    from dvx.fsutil import PATH_MAX
+
+    names, length = [], len(os.fsencode(str(top)))
+    while length + 201 + len("/leaf.txt") < PATH_MAX:
+        names.append("d" * 200)
+        length += 201
+    names.append("e" * (PATH_MAX - length - len("/leaf.txt") + 4))  # 4 bytes too many
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for name in names:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        leaf = os.open("leaf.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(leaf, b"leaf\n")
+        os.close(leaf)
+    finally:
+        os.close(fd)
+
+
+def test_a_full_path_past_path_max_is_named_with_where_to_move_the_repository(repo, dvx):
+    """The names fit, and the paths from the top: it is where the repository is that makes
+    them too long, so 'fix the cause' would not say which."""
+    _tree_just_past_path_max(repo / "data")
+    refused = dvx("add", "data")
+    assert refused.code == 1, refused.output
+    message = " ".join(refused.stderr.split())
+    assert "the full path is longer than the system allows (4096 bytes)" in message
+    assert "move the repository to a folder with a shorter path" in message
+    assert "fix the cause" not in message and not (repo / "data.dvx").exists()
+
+
 @pytest.fixture
 def deep_cleanup(repo):
     """Removes the deep directory afterwards: pytest's own clean-up (shutil.rmtree) recurses

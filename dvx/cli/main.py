@@ -87,11 +87,12 @@ class DvxGroup(click.Group):
                   "Nothing was left half-written; fix its permissions (or those of the folder "
                   "holding it), or move it out of the way, and run the command again.", 1)
         except OSError as exc:
-            from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe
+            from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe, path_too_long
 
             cure = "make room there" if exc.errno in FULL_DISK_ERRNOS else \
                 "wait until nothing writes to it" if isinstance(exc, FileChangedError) else \
-                "fix the cause"
+                "move the repository to a folder with a shorter path (or clone it there)" \
+                if path_too_long(exc) else "fix the cause"
             _fail(f"A filesystem operation failed: {describe(exc)}.",
                   f"Nothing was left half-written; {cure} and run the command again.", 1)
         except Terminated:

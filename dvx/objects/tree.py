@@ -24,6 +24,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 from typing import IO, NamedTuple, overload
 
 from dvx.errors import FormatError, InvalidOidError
+from dvx.fsutil import NAME_MAX, PATH_MAX
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.paths import RESERVED_NAMES, check_relpath
 
@@ -425,8 +426,6 @@ def _sorted_contains(paths: Sequence[str], path: str) -> bool:
     return index < len(paths) and paths[index] == path
 
 
-PATH_MAX = 4096  # bytes in a whole path (Linux), and in a name:
-NAME_MAX = 255
 _SURELY_SHORT = NAME_MAX // 4  # characters: at most 4 bytes each in UTF-8
 
 
