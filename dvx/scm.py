@@ -677,14 +677,16 @@ class Git:
         return out.decode().split()
 
     def commits_to_push(self, local: str, remote_sha: str | None, remote: str) -> list[str]:
-        """The commits a push of `local` sends: those the remote's ref (`remote_sha`) lacks,
-        or for a new ref, or one whose tip this clone never fetched (a forced push over a
-        teammate's), those no ref of `remote` has yet."""
-        known = remote_sha is not None and self._batch(headers_only=True).header(
-            f"{remote_sha}^{{commit}}") is not None
-        exclude = [f"^{remote_sha}"] if known else [f"--remotes={remote}"]
-        out = self._run("rev-list", local, "--not", *exclude, "--")
+        """The commits a push of `local` sends: those neither the remote's ref (`remote_sha`)
+        nor any remote-tracking branch of `remote` has; for a new ref, or one whose tip this
+        clone never fetched (a forced push over a teammate's), those no ref of `remote` has."""
+        # Everything after --not is excluded as it stands: a `^` there would include it again.
+        exclude = [remote_sha] if remote_sha is not None and self._has_commit(remote_sha) else []
+        out = self._run("rev-list", local, "--not", *exclude, f"--remotes={remote}", "--")
         return out.decode().split()
+
+    def _has_commit(self, sha: str) -> bool:
+        return self._batch(headers_only=True).header(f"{sha}^{{commit}}") is not None
 
     def git_path(self, name: str) -> str:
         """Where Git keeps `name` (hooks, ...), core.hooksPath and worktrees respected."""

@@ -10,6 +10,7 @@ import sys
 import pytest
 import xxhash
 
+from dvx.scm import Git
 from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
@@ -547,6 +548,42 @@ def test_a_forced_push_over_a_tip_this_clone_never_fetched_pushes_its_data(tmp_p
     assert "bad object" not in pushed.stderr
     assert xxhash.xxh3_128_hexdigest(b"bob's rewrite\n") in local_spec(team.store, "",
                                                                          {}).oids()
+    assert git(team.origin, "rev-parse", "main") == git(bob, "rev-parse", "main")
+
+
+def test_a_push_to_an_existing_branch_sends_only_the_data_of_its_new_commits(tmp_path):
+    """After `dvx gc -w` dropped an old version from the remote, pushing a code commit neither
+    uploads that version again nor stops a teammate whose cache never had it."""
+    team, alice = _installed_team(tmp_path)
+    edit(alice, "raw.csv", "v2\n")
+    must("add", "raw.csv", cwd=alice)
+    commit(alice, "v2")
+    git(alice, "push", "-q", "origin", "main")  # the hook sends v2
+    must("gc", "-w", "-c", "shared", "--grace", "0", "-f", cwd=alice)
+    old = xxhash.xxh3_128_hexdigest(b"v1\n")
+    assert old not in local_spec(team.store, "", {}).oids()
+    write(alice / "train.py", "print('training')\n")
+    commit(alice, "code only")
+    reader = Git(str(alice))
+    try:  # what the hook counts as sent: the one new commit, not the whole history
+        sent = reader.commits_to_push("HEAD", git(alice, "rev-parse", "origin/main").strip(),
+                                      "origin")
+    finally:
+        reader.close()
+    assert sent == [git(alice, "rev-parse", "HEAD").strip()]
+    pushed = subprocess.run(["git", "push", "origin", "main"], cwd=alice, capture_output=True,
+                            text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Pushed 0 objects" in pushed.stdout
+    assert old not in local_spec(team.store, "", {}).oids()  # what gc removed stays removed
+
+    bob = team.clone("bob")  # gets v2; v1 is in no cache of his nor on the remote
+    must("install", cwd=bob)
+    write(bob / "train.py", "print('more training')\n")
+    commit(bob, "bob's code")
+    pushed = subprocess.run(["git", "push", "origin", "main"], cwd=bob, capture_output=True,
+                            text=True)
+    assert pushed.returncode == 0, pushed.stderr
     assert git(team.origin, "rev-parse", "main") == git(bob, "rev-parse", "main")
 
 
