@@ -53,6 +53,11 @@ class Output:
         """The file that records this output, for messages."""
         return f"{LOCK_FILE} (stage '{self.stage}')" if self.stage else f"'{self.pointer_path}'"
 
+    @property
+    def record_file(self) -> str:
+        """The file that records this output: its pointer file, or dvx.lock for a stage's."""
+        return LOCK_FILE if self.stage else self.pointer_path
+
 
 @dataclass(frozen=True)
 class Target:

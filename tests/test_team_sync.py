@@ -1086,6 +1086,36 @@ def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(tea
     assert f"imgs.dvx, recorded by commit {bobs}" in pulled.stderr, pulled.stderr
 
 
+def test_data_missing_from_a_branch_not_checked_out_names_its_pointer_and_each_author(team):
+    """Bob and then Carol committed versions of x.bin on a branch without pushing their data.
+    A clone on main has no x.bin.dvx: fetching the branch names the pointer the branch has,
+    and fetching every commit names each version's own commit and author."""
+    alice = team.founder()
+    write(alice / "base.csv", "base\n")
+    must("add", "base.csv", cwd=alice)
+    share(alice, "base")
+    git(alice, "checkout", "-q", "-b", "feat")
+    for content, author in (("bob's\n", "Bob <bob@example.com>"),
+                            ("carol's\n", "Carol <carol@example.com>")):
+        write(alice / "x.bin", content)
+        must("add", "x.bin", cwd=alice)
+        git(alice, "add", "-A")
+        git(alice, "commit", "-qm", f"x.bin, {author}", "--author", author)
+    git(alice, "push", "-q", "origin", "feat")  # neither ran `dvx push`
+    dave = team.clone("dave", pull=False)  # on main: no x.bin.dvx here, no dvx.lock anywhere
+    carols, bobs = git(dave, "log", "--format=%h (%an)", "origin/feat", "-2").split("\n")[:2]
+
+    fetched = run_dvx("fetch", "--rev", "origin/feat", cwd=dave)
+    assert fetched.code == 1 and "not on the remote" in fetched.stderr
+    assert f"x.bin.dvx, recorded by commit {carols}" in fetched.stderr, fetched.stderr
+    assert "dvx.lock" not in fetched.stderr and "in no commit" not in fetched.stderr
+    git(dave, "checkout", "-q", "feat")  # x.bin.dvx here now, naming Carol's version
+    fetched = run_dvx("fetch", "-A", cwd=dave)
+    assert fetched.code == 1
+    assert f"x.bin.dvx, recorded by commit {bobs}" in fetched.stderr, fetched.stderr
+    assert f"x.bin.dvx, recorded by commit {carols}" in fetched.stderr, fetched.stderr
+
+
 def test_a_shallow_clone_does_not_blame_the_commit_where_its_history_stops(team):
     """Bob committed data without pushing it; Carol then committed code only. A `--depth 1`
     clone sees Carol's commit as the one that put everything there: it names no author."""

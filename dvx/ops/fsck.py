@@ -162,7 +162,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     result.lost |= in_packs.lost
     result.corrupt.update(in_packs.corrupt)
     for t in targets:
-        wanted.paths.add(t.output.pointer.oid, t.output.path)
+        wanted.paths.add(t.output)
     lacking = sorted(set(needed) - loose - in_packs.checked)
     paths = wanted.paths.lookup(lacking)
     result.lost -= loose | set(lacking)  # a loose copy is there, or listed as missing

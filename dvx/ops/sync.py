@@ -22,7 +22,7 @@ from dvx.ops.remote import (
     remote_jobs,
     remote_retries,
 )
-from dvx.outputs import DeclaredOutputs, Target, load_output, load_tree
+from dvx.outputs import DeclaredOutputs, Output, Target, load_output, load_tree
 from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
@@ -35,42 +35,44 @@ log = get_logger(__name__)
 
 
 class PathsOf:
-    """Which workspace path needs an oid, for messages. A directory's files are looked up in
-    its manifest only when asked (after a failure), not kept per file: a directory of a
-    million files would otherwise cost a million strings to name the few that failed."""
+    """Which workspace path needs an oid, and which output records it, for messages. A
+    directory's files are looked up in its manifest only when asked (after a failure), not
+    kept per file: a directory of a million files would otherwise cost a million strings to
+    name the few that failed."""
 
     def __init__(self) -> None:
-        self._named: dict[str, str] = {}
-        # (directory, its manifest's oid, the manifest, subpath)
-        self._trees: list[tuple[str, str, Tree, str | None]] = []
+        self._named: dict[str, Output] = {}  # by its pointer's oid
+        self._trees: list[tuple[Output, Tree, str | None]] = []  # (directory, manifest, subpath)
 
-    def add(self, oid: str, path: str) -> None:
-        self._named.setdefault(oid, path)
+    def add(self, output: Output) -> None:
+        self._named.setdefault(output.pointer.oid, output)
 
-    def add_tree(self, directory: str, manifest: str, tree: Tree, subpath: str | None) -> None:
-        self._trees.append((directory, manifest, tree, subpath))
+    def add_tree(self, directory: Output, tree: Tree, subpath: str | None) -> None:
+        self._trees.append((directory, tree, subpath))
 
     def merge(self, other: PathsOf) -> None:
-        for oid, path in other._named.items():
-            self.add(oid, path)
+        for output in other._named.values():
+            self.add(output)
         self._trees += other._trees
 
     def lookup(self, oids: Iterable[str]) -> dict[str, str]:
         """{oid: path} for those of `oids` something here needs (one pass over the trees)."""
         return {oid: path for oid, (path, _) in self.recorded(oids).items()}
 
-    def recorded(self, oids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """{oid: (path, the oid a pointer file names for it)} for those of `oids` something
-        here needs: for a file of a tracked directory, its directory's manifest."""
+    def recorded(self, oids: Iterable[str]) -> dict[str, tuple[str, Output]]:
+        """{oid: (path, the output whose pointer or dvx.lock entry names it)} for those of
+        `oids` something here needs: for a file of a tracked directory, its directory (which
+        names the manifest). The output is the revision's, not the workspace's (fetch --rev)."""
         wanted = set(oids)
-        found = {oid: (self._named[oid], oid) for oid in wanted if oid in self._named}
+        found = {oid: (self._named[oid].path, self._named[oid])
+                 for oid in wanted if oid in self._named}
         missing = wanted - found.keys()
-        for directory, manifest, tree, subpath in self._trees:
+        for directory, tree, subpath in self._trees:
             if not missing:
                 break
             for index, oid in enumerate(tree.oids()):
                 if oid in missing and _in_scope(tree.paths[index], subpath):
-                    found[oid] = (f"{directory}/{tree.paths[index]}", manifest)
+                    found[oid] = (f"{directory.path}/{tree.paths[index]}", directory)
                     missing.discard(oid)
         return found
 
@@ -179,7 +181,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
         output, pointer = target.output, target.output.pointer
         if not pointer.is_dir:
             wanted.files[pointer.oid] = pointer.size
-            wanted.paths.add(pointer.oid, output.path)
+            wanted.paths.add(output)
             continue
         try:
             tree = load_tree(repo, pointer, output.recorded_in)
@@ -188,7 +190,7 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
             continue
         if tree is None:
             wanted.missing_manifests.add(pointer.oid)
-            wanted.paths.add(pointer.oid, output.path)
+            wanted.paths.add(output)
             problems.append(f"{output.path}: its manifest is in neither the cache nor the "
                             "remote" if fetched else f"{output.path}: its manifest is not in "
                             "the cache")
@@ -197,13 +199,13 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
         if target.subpath is None:
             files.update(zip(tree.oids(), tree.sizes(), strict=True))
             wanted.trees[pointer.oid] = tree
-            wanted.paths.add(pointer.oid, output.path)
+            wanted.paths.add(output)
         else:
             for entry in tree.entries:
                 if _in_scope(entry.path, target.subpath):
                     files[entry.oid] = entry.size
                     wanted.parts.add(entry.oid)
-        wanted.paths.add_tree(output.path, pointer.oid, tree, target.subpath)
+        wanted.paths.add_tree(output, tree, target.subpath)
     return wanted
 
 
@@ -466,7 +468,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
-        result.paths.add(t.output.pointer.oid, t.output.path)
+        result.paths.add(t.output)
     result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
@@ -517,15 +519,16 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     """The files that record the data `missing` on the remote, each with the commit that
     first recorded that data there: its author committed the pointer, and perhaps never ran
     `dvx push`."""
-    recorded: dict[str, str] = {}  # file: an oid it names for the missing data
-    for path, named in sorted(result.paths.recorded(missing).values()):
-        recorded.setdefault(_recorded_in(repo, path), named)
+    # Each (file, oid it names) once: a pointer that names other data in other revisions
+    # (fetch -A) was recorded by other commits, perhaps other authors.
+    recorded = {(output.record_file, output.pointer.oid)
+                for _, output in result.paths.recorded(missing).values()}
     notes = []
     git = repo.git
-    for record in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
-        change = None if git is None else git.first_with(record, recorded[record])
+    for record, named in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
+        change = None if git is None else git.first_with(record, named)
         commit, author = change if change is not None else (None, None)
-        notes.append(Recorded(record, recorded[record], commit, author, git is not None,
+        notes.append(Recorded(record, named, commit, author, git is not None,
                               _update_target(repo, record)))
     return notes
 
@@ -540,16 +543,6 @@ def _update_target(repo: Repo, record: str) -> str | None:
     except DvxError:
         return None  # gone from the workspace, or unreadable: status and pull name that
     return for_command(repo.root, record) if output.pointer.source is not None else None
-
-
-def _recorded_in(repo: Repo, path: str) -> str:
-    """The pointer file of `path` or of the tracked directory holding it, else dvx.lock."""
-    candidate = path
-    while candidate:
-        if os.path.isfile(repo.abspath(candidate + POINTER_SUFFIX)):
-            return candidate + POINTER_SUFFIX
-        candidate = candidate.rpartition("/")[0]
-    return LOCK_FILE
 
 
 def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
@@ -636,7 +629,7 @@ def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
         pointer = target.output.pointer
         if pointer.is_dir and not repo.cache.exists(pointer.oid):
             everything[pointer.oid] = 0
-            wanted.paths.add(pointer.oid, target.output.path)
+            wanted.paths.add(target.output)
     settings = settings_for(repo, name, remote, jobs)
     not_on_remote = transfer.absent_from(remote, everything, settings)
     not_in_cache = set(repo.cache.missing(everything))
