@@ -319,7 +319,10 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     logs = list((store / "logs/push").iterdir())
     assert len(logs) == 1 and oid in logs[0].read_text()
     assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0
-    assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
+    dry = run_dvx("gc", "-w", "--remote", "s", "--dry-run", cwd=first)
+    assert "from the remote 's'; kept 0 in use and 1 newer than the grace period." in dry.stdout
+    collected = run_dvx("gc", "-w", "--remote", "s", "-f", "--json", cwd=first)
+    assert collected.code == 0 and json.loads(collected.stdout)[1]["kept_young"] == 1
     assert obj.exists() and oid in remote.oids()  # the push log kept it
     stamp, _, rest = logs[0].name.partition("-")
     logs[0].rename(logs[0].with_name(f"{int(stamp) - 7200:010d}-{rest}"))  # a log of long ago

@@ -403,7 +403,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.bytes_freed += size
     result.removed = list(result.loose_removed)
     if isinstance(remote, RemoteStore):
-        packs = repack.plan(remote, keep | pushed, cutoff, set(result.loose_removed))
+        packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed)
         result.kept_young += packs.young
         result.removed = sorted(set(result.removed) | packs.dead.keys())
         result.sizes.update(packs.dead)
@@ -438,7 +438,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         from dvx.ops.sync import settings_for
 
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
-        packs = repack.plan(remote, result.keep | pushed, cutoff, set(loose))
+        packs = repack.plan(remote, result.keep, cutoff, set(loose), pushed)
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
         dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), records_needing)
         if dead:

@@ -49,7 +49,7 @@ class RepackPlan:
     rewrite: list[Section] = field(default_factory=list)  # their live entries only
     delete_packs: list[str] = field(default_factory=list)
     dead: dict[str, int] = field(default_factory=dict)  # packed oid -> bytes freed
-    young: int = 0  # dead objects kept because their pack is recent
+    young: int = 0  # dead objects kept because their pack, or a push logging them, is recent
     loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
 
     @property
@@ -58,9 +58,10 @@ class RepackPlan:
 
 
 def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
-         dead_loose: Collection[str]) -> RepackPlan:
-    """What gc would do to the packs of `remote`, keeping `live` oids (and whatever sits in a
-    pack younger than `cutoff`); `dead_loose` are the loose objects gc deletes."""
+         dead_loose: Collection[str], pushed: Collection[str] = frozenset()) -> RepackPlan:
+    """What gc would do to the packs of `remote`, keeping `live` oids, and as young the
+    `pushed` ones (a push newer than `cutoff` logged them) and whatever sits in a pack younger
+    than `cutoff`; `dead_loose` are the loose objects gc deletes."""
     inventory = remote.inventory
     result = RepackPlan(indexes=inventory.index_names(refresh=True))
     if inventory.newer:  # what its packs hold cannot be told from what nothing needs
@@ -75,6 +76,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
                        "index out of the remote's indexes/ folder once its packs are "
                        "accounted for.")
     packs_listed = remote.blobs.details(PACKS_DIR)
+    young: set[str] = set()
     merged: dict[str, Section] = {}
     for _, section in inventory.sections(result.indexes):
         if section.pack is None:
@@ -88,9 +90,9 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         entries = deduplicated(section).entries
         size_and_time = packs_listed.get(pack)
         recent = size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff
-        kept = [e for e in entries if e[0] in live or recent]
-        dead = [e for e in entries if not (e[0] in live or recent)]
-        result.young += sum(1 for e in entries if recent and e[0] not in live)
+        kept = [e for e in entries if e[0] in live or e[0] in pushed or recent]
+        dead = [e for e in entries if not (e[0] in live or e[0] in pushed or recent)]
+        young.update(e[0] for e in kept if e[0] not in live)
         live_bytes = sum(e[2] for e in kept)
         if size_and_time is None:  # named, but gone: nothing to copy from
             result.keep.append(Section(pack, section.size, entries))
@@ -108,8 +110,9 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         if pack not in merged and mtime is not None and mtime <= cutoff:
             result.delete_packs.append(pack)  # left by an interrupted push or repack
     for oid in list(result.dead):  # an object also in a kept pack is not freed
-        if oid in live:
+        if oid in live or oid in young:
             del result.dead[oid]
+    result.young = len(young)
     return result
 
 
