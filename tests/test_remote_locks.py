@@ -113,6 +113,31 @@ def test_a_lock_whose_process_is_gone_is_ignored_and_gc_removes_it(blobs):  # no
         _lock(blobs, GC).acquire()
 
 
+def test_a_dead_lock_is_named_once_while_another_holder_keeps_us_waiting(tmp_path, monkeypatch,
+                                                                         capsys):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    planted = _planted(store, PUSH, pid=gone.pid, space=locks.process_space(),
+                       written=time.time())
+    live = _lock(store, PUSH)
+    live.acquire()
+    polls = []
+
+    def poll(seconds: float) -> None:  # the live push ends after gc looked three times
+        polls.append(seconds)
+        if len(polls) == 3:
+            live.release()
+
+    monkeypatch.setattr(locks.time, "sleep", poll)
+    with _lock(store, GC, wait=60) as gc:
+        assert [h.name for h in gc.stale] == [planted]
+    assert len(polls) == 3
+    said = capsys.readouterr().err
+    assert said.count("Ignoring a lock") == 1 and "its process is gone" in said, said
+    assert said.count("Waiting up to") == 1
+
+
 def test_a_lock_not_renewed_for_half_an_hour_is_stale(tmp_path):
     store = DirectoryBlobs(str(tmp_path / "store"))
     long_ago = time.time() - locks.STALE_SECONDS - 60

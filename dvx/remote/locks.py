@@ -106,6 +106,7 @@ class RemoteLock:
         self.wait_seconds = wait_seconds
         self.name: str | None = None
         self.stale: list[Holder] = []  # locks of dead holders found while taking ours
+        self._named_stale: set[str] = set()  # those said to be ignored: once, not every poll
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._left_behind: list[str] = []  # our own earlier locks a renewal could not delete
@@ -225,8 +226,10 @@ class RemoteLock:
                 continue  # released meanwhile
             why_stale = self._why_stale(holder, now)
             if why_stale:
-                log.warning("Ignoring a lock on remote %s left by %s: %s.", self.remote,
-                            holder.describe(), why_stale)
+                if name not in self._named_stale:
+                    self._named_stale.add(name)
+                    log.warning("Ignoring a lock on remote %s left by %s: %s.", self.remote,
+                                holder.describe(), why_stale)
                 self.stale.append(holder)
                 continue
             return holder
