@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
-from dvx.lockfile import LOCK_FILE, parse_lock
+from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
 from dvx.outputs import Broken, Output, Target, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, check_relpath
-from dvx.pointer import Pointer, data_path_of, parse_pointer
+from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git
 
@@ -176,9 +176,8 @@ class History:
             try:
                 locks = parse_lock(self.git.object_data(sha)[1], self.repo.algo)
                 self._locks[sha] = [
-                    Output(out.path, Pointer("dir" if out.is_dir else "file", self.repo.algo,
-                                             out.oid, out.size, out.nfiles, out.executable),
-                           name, out.push, out.remote)
+                    Output(out.path, _pointer_of(out, self.repo.algo), name, out.push,
+                           out.remote)
                     for name, lock in sorted(locks.items()) for out in lock.outs if out.cache]
             except DvxError as exc:
                 self._locks[sha] = DvxError(f"{where}: {exc.message}", exc.hint)
@@ -210,6 +209,60 @@ class History:
                     files.append((name, child))
             self._files[sha] = files
         return self._files[root]
+
+
+def _pointer_of(out: LockedPath, algo: str) -> Pointer:
+    """The pointer a cached output's dvx.lock entry amounts to."""
+    return Pointer("dir" if out.is_dir else "file", algo, out.oid, out.size, out.nfiles,
+                   out.executable)
+
+
+# How many moves of HEAD (its reflog) `recorded_lately` looks back on.
+HEAD_MOVES = 10
+
+
+def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
+    """What the commits HEAD was at lately (HEAD, before each of its last HEAD_MOVES moves,
+    and ORIG_HEAD) recorded for the data at `path`: in its pointer file, or with `in_lock`
+    in its dvx.lock entry; each version once, newest first. These are the versions a
+    workspace with no record of what it was synced to (dvx/syncstate.py) may still hold
+    after `git pull` or `git checkout` moved the pointer. A file Git cannot give or dvx
+    cannot read counts as none. Cheap: one `git log -g` per command, then Git's objects
+    through the running `git cat-file`, each blob parsed once per command."""
+    git = repo.git
+    if git is None:
+        return []
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    found: list[Pointer] = []
+    try:
+        for commit in git.recent_heads(HEAD_MOVES):
+            sha = git.blob_id_at(commit, file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
+            pointer = None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+            if pointer is not None and pointer not in found:
+                found.append(pointer)
+    except DvxError:
+        pass  # what was found so far stands
+    return found
+
+
+def _recorded_in(repo: Repo, git: Git, file: str, sha: str) -> dict[str, Pointer]:
+    """{data path: pointer} of the pointer file or dvx.lock `file` whose blob is `sha`
+    (empty if it does not parse), parsed once per command."""
+    key = (file, sha)
+    if key not in repo.recorded_in_blobs:
+        data = git.object_data(sha)[1]
+        try:
+            if file == LOCK_FILE:
+                recorded = {out.path: _pointer_of(out, repo.algo)
+                            for lock in parse_lock(data, repo.algo).values()
+                            for out in lock.outs if out.cache}
+            else:
+                pointer = parse_pointer(data, file)
+                recorded = {data_path_of(file): pointer} if pointer.algo == repo.algo else {}
+        except DvxError:
+            recorded = {}
+        repo.recorded_in_blobs[key] = recorded
+    return repo.recorded_in_blobs[key]
 
 
 def _parse_tree(data: bytes) -> list[tuple[bool, str, str]]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from dvx.ignore import DvxIgnore
     from dvx.lock import RepoLock
     from dvx.objects.tree import Tree
+    from dvx.pointer import Pointer
     from dvx.remote.store import RemoteStore
 
 log = get_logger(__name__)
@@ -366,6 +367,13 @@ class Repo:
     def loaded_trees(self) -> dict[tuple[str, str], Tree]:
         """Manifests this command has read, by (algo, oid): an object never changes, so one
         parse serves a fetch and the checkout after it (`pull`)."""
+        return {}
+
+    @functools.cached_property
+    def recorded_in_blobs(self) -> dict[tuple[str, str], dict[str, Pointer]]:
+        """What the pointer and dvx.lock blobs this command read from Git's history record,
+        by (file, blob id): {data path: pointer}. A blob never changes, so each is parsed
+        once (dvx/history.py recorded_lately)."""
         return {}
 
     @property

@@ -515,6 +515,7 @@ class Git:
         self.root = root
         self._batches: dict[bool, _CatFile] = {}  # headers_only -> its cat-file
         self._batches_lock = threading.Lock()
+        self._recent_heads: dict[int, list[str]] = {}  # moves -> recent_heads(moves)
 
     def _run(self, *args: str, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> bytes:
@@ -734,6 +735,22 @@ class Git:
             raise git_failure("rev-parse", proc)
         return proc.stdout.decode().strip()
 
+    def recent_heads(self, moves: int) -> list[str]:
+        """The commits HEAD was at lately, newest first, each once: HEAD, where it was before
+        each of its last `moves` moves (its reflog: HEAD@{1}, HEAD@{2}, ...), and ORIG_HEAD
+        (where the last pull, merge, rebase or reset moved it from). Read once per Git
+        object (one command). Empty before the first commit."""
+        if moves not in self._recent_heads:
+            try:
+                out = self._run("log", "-g", "--format=%H", f"-n{moves + 1}", "HEAD", "--")
+            except DvxError:
+                out = b""  # no commit yet
+            batch = self._batch(headers_only=True)
+            head, orig = batch.header("HEAD^{commit}"), batch.header("ORIG_HEAD^{commit}")
+            self._recent_heads[moves] = list(dict.fromkeys(
+                [*(head[:1] if head else ()), *out.decode().split(), *(orig[:1] if orig else ())]))
+        return self._recent_heads[moves]
+
     def is_shallow(self) -> bool:
         """Whether this clone's history stops at a boundary (`git clone --depth`): commits
         beyond it exist elsewhere but not here."""
@@ -795,6 +812,12 @@ class Git:
         """The content of the file `relpath` in `commit`, or None if the commit has no file
         there; read from Git's objects (never a checkout). A file larger than `max_bytes` is
         refused before it is read."""
+        sha = self.blob_id_at(commit, relpath, max_bytes)
+        return None if sha is None else self.object_data(sha)[1]
+
+    def blob_id_at(self, commit: str, relpath: str, max_bytes: int) -> str | None:
+        """The id of the blob `blob_at` reads (None: no file there), asked of the running
+        `git cat-file`: a reader that parses what it reads parses each blob once."""
         if "\n" in relpath or "\r" in relpath or relpath.startswith("-"):
             raise DvxError(f"Cannot look up {relpath!r} in Git: it is not a plain path.")
         header = self._batch(headers_only=True).header(f"{commit}:{relpath}")
@@ -806,7 +829,7 @@ class Git:
         if size > max_bytes:
             raise DvxError(f"'{relpath}' in commit {commit[:10]} is larger than {max_bytes} "
                            "bytes; refusing to read it.")
-        return self.object_data(sha)[1]
+        return sha
 
     def mode_at(self, commit: str, relpath: str) -> str | None:
         """The Git mode of `relpath` in `commit` ("100644", "100755", "120000" for a symlink,

@@ -19,8 +19,9 @@ still compared with that older version, so the data a teammate changed is never 
 change made here (ops/sync_layers.py).
 
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
-atomically under the repository lock. Losing it loses nothing but the distinction: every
-output then compares as before (workspace against pointer).
+atomically under the repository lock. Losing it loses little: a path with no record is
+compared with the versions HEAD's recent commits recorded for it (ops/status.py,
+history.py `recorded_lately`).
 
 A clone's own pointer write must never look like a change from Git, even when dvx dies right
 after it: before `add` or `commit` writes pointers, it records each one's new record as

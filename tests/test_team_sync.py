@@ -120,6 +120,85 @@ def test_checking_out_an_older_commit_then_back_is_not_a_change(team):
     assert (carol / "data.csv").read_text() == "v2\n"
 
 
+def _bob_s_change_pulled_by_alice_without_record(team) -> tuple[Path, Path]:
+    """Alice's workspace with no record of what it was synced to (as after an upgrade from a
+    dvx that kept none, or `rm .dvx/tmp/synced.json`) when `git pull` brings bob's new
+    data.txt, imgs/ and the run of the stage reading data.txt."""
+    alice = team.founder()
+    write(alice / "data.txt", "v1\n")
+    for i in range(3):
+        write(alice / "imgs" / f"{i}.png", f"png {i}\n")
+    must("add", "data.txt", "imgs", cwd=alice)
+    must("stage", "add", "-n", "copy", "-d", "data.txt", "-o", "out.txt",
+         "cat data.txt > out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "data.txt", "v2 by bob\n")
+    edit(bob, "imgs/1.png", "png 1 by bob\n")
+    must("add", "data.txt", "imgs", cwd=bob)
+    must("repro", cwd=bob)
+    share(bob, "v2")
+    (alice / ".dvx/tmp/synced.json").unlink()
+    git(alice, "pull", "-q", "origin", "main")
+    return alice, bob
+
+
+def test_without_the_record_status_and_commit_take_a_pointer_git_pull_moved_for_outdated(team):
+    """What HEAD's recent commits recorded stands in for the record: the workspace still
+    holding the pointer's version from before `git pull` is outdated, never recorded."""
+    alice, _ = _bob_s_change_pulled_by_alice_without_record(team)
+    for rel in ("data.txt", "imgs", "out.txt"):
+        seen = status_of(alice, rel)
+        assert seen["workspace"] == "outdated", seen
+        assert seen["pointer_oid"] != seen["synced_oid"] is not None, seen
+    text = run_dvx("status", cwd=alice).stdout
+    assert "data.txt: pointer changed in Git, data not checked out" in text
+    assert "outputs not checked out: out.txt" in text and "changed outs" not in text
+
+    skipped = run_dvx("commit", cwd=alice)
+    assert skipped.code == 0, skipped.output
+    for rel in ("data.txt", "imgs", "out.txt"):
+        assert f"Not recorded {rel}" in skipped.stderr
+    refused = run_dvx("commit", "data.txt", cwd=alice)
+    assert refused.code == 1 and "dvx checkout data.txt" in refused.stderr, refused.output
+    assert git(alice, "status", "--porcelain") == ""  # bob's pointers and dvx.lock stand
+    must("pull", cwd=alice)
+    assert (alice / "imgs/1.png").read_text() == "png 1 by bob\n"
+    assert (alice / "out.txt").read_text() == "v2 by bob\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
+def test_without_the_record_repro_never_records_older_data_over_a_pointer_git_pull_moved(team):
+    alice, _ = _bob_s_change_pulled_by_alice_without_record(team)
+    refused = run_dvx("repro", cwd=alice)
+    assert refused.code == 1, refused.output
+    assert "'data.txt' changed in Git since this workspace was synced" in refused.stderr
+    assert git(alice, "status", "--porcelain") == ""
+    assert (alice / "out.txt").read_text() == "v1\n"  # nothing ran
+    must("pull", cwd=alice)
+    must("repro", cwd=alice)
+    assert (alice / "out.txt").read_text() == "v2 by bob\n"
+    assert git(alice, "status", "--porcelain") == ""
+
+
+def test_without_the_record_an_edit_made_here_is_still_committed(team):
+    """Only a version HEAD's recent commits recorded is taken for outdated: new data is a
+    change, which commit and repro record."""
+    alice, bob = _bob_s_change_pulled_by_alice_without_record(team)
+    for rel in ("data.txt", "imgs/0.png"):
+        edit(alice, rel, f"{rel} by alice\n")
+    assert status_of(alice, "data.txt")["workspace"] == "modified"
+    must("repro", cwd=alice)  # commits the changed input, then runs on it
+    assert (alice / "out.txt").read_text() == "data.txt by alice\n"
+    (alice / ".dvx/tmp/synced.json").unlink()
+    seen = status_of(alice, "imgs")
+    assert seen["workspace"] == "modified" and seen["synced_oid"] is None, seen
+    must("commit", cwd=alice)
+    commit(alice, "alice's")
+    assert git(alice, "show", "HEAD:imgs.dvx") != git(bob, "show", "HEAD:imgs.dvx")
+
+
 def test_a_change_made_both_here_and_in_git_needs_force(team):
     alice = team.founder()
     write(alice / "data.csv", "v1\n")

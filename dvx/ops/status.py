@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
 from dvx.fsutil import FileChangedError, describe
+from dvx.history import recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
@@ -180,6 +181,35 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:
     synced = repo.syncstate.get(output.path)
+    result = _status_against(repo, output, synced)
+    if synced is None and result.workspace == MODIFIED:
+        result = _synced_earlier(repo, output) or result
+    return result
+
+
+def _record_of(pointer: Pointer) -> Synced:
+    return Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
+
+
+def _synced_earlier(repo: Repo, output: Output) -> OutputStatus | None:
+    """With no record of what the workspace was synced to (.dvx/tmp/synced.json deleted, or
+    last synced by a dvx that kept none), a path that holds what its pointer recorded at one
+    of HEAD's recent commits (before `git pull`, `git checkout` or `git merge` moved it) is
+    outdated, as with that record: the data the pointer names must be fetched, never the
+    older data recorded over it. Its status so, or None when it holds no such version (a
+    change made here, which `commit` records)."""
+    for earlier in recorded_lately(repo, output.path, in_lock=output.stage is not None):
+        record = _record_of(earlier)
+        if record == _record_of(output.pointer):
+            continue
+        found = _status_against(repo, output, record)
+        if found.workspace == OUTDATED:
+            return found
+    return None
+
+
+def _status_against(repo: Repo, output: Output, synced: Synced | None) -> OutputStatus:
+    """The output's status, `synced` being the record of what the workspace was synced to."""
     # The record of the data the workspace was synced to, if the pointer moved away from it.
     synced_before = synced if synced is not None and _moved_since(output.pointer, synced) \
         else None

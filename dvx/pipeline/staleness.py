@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import FormatError
+from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
@@ -108,9 +109,13 @@ def only_outdated(reasons: list[str]) -> bool:
 
 def _placed_elsewhere(repo: Repo, recorded: LockedPath) -> bool:
     """Did dvx place at the path some other version than dvx.lock records? (Sync records
-    only: the cheap first half of `_outdated`.)"""
+    only, or with no record for the path, the versions HEAD's recent commits recorded:
+    the cheap first half of `_outdated`, which hashes nothing.)"""
     synced = repo.syncstate.get(recorded.path)
-    return synced is not None and any(layer.oid != recorded.oid for layer in synced.layers())
+    if synced is None:
+        return any(earlier.oid != recorded.oid for earlier in recorded_lately(
+            repo, recorded.path, in_lock=True))
+    return any(layer.oid != recorded.oid for layer in synced.layers())
 
 
 def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
@@ -118,11 +123,15 @@ def _outdated(repo: Repo, current: LockedPath, recorded: LockedPath) -> bool:
     (a teammate's run came with `git pull`)? A directory placed in part (`dvx pull
     outdir/f1`, a checkout stopped half-way) counts when each file in it is a version a
     checkout placed, as the data status reads it (ops/sync_layers.py), and some of them are
-    of another version than dvx.lock records (one that only lacks files is not pulled)."""
+    of another version than dvx.lock records (one that only lacks files is not pulled).
+    With no record of what the workspace was synced to (dvx/syncstate.py), when it holds
+    what dvx.lock recorded at one of HEAD's recent commits, as status judges it."""
     synced = repo.syncstate.get(current.path)
-    if (synced is None or current.oid == recorded.oid
-            or not _placed_elsewhere(repo, recorded)):
+    if current.oid == recorded.oid or not _placed_elsewhere(repo, recorded):
         return False
+    if synced is None:
+        return any(earlier.oid == current.oid for earlier in recorded_lately(
+            repo, current.path, in_lock=True))
     if synced.placed is None and synced.base is None:
         return synced.oid == current.oid
     full = repo.abspath(current.path)
