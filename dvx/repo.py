@@ -413,16 +413,17 @@ class Repo:
     def fsync(self) -> bool:
         return self.config.get_bool("core", "fsync", default=True)
 
-    def lock(self, stages_in_git: bool = False) -> RepoLock:
+    def lock(self, stages_in_git: bool = False, wait: bool = True) -> RepoLock:
         """The repository lock, which every command that writes the workspace takes (and so
         Git is told first to ignore the temporaries it may write there). A command that
         `git add`s its files at its end (`stages_in_git`, core.autostage) reads that setting
-        first: an invalid value stops it before it writes anything."""
+        first: an invalid value stops it before it writes anything. Without `wait`, taking
+        it fails at once (LockError) when another process holds it."""
         from dvx.lock import RepoLock
 
         self.exclude_temporaries()
-        lock = RepoLock(self.tmp_dir, self.config.get_float("core", "lock_wait", 30.0),
-                        on_acquire=self._reread_after_locking)
+        wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
+        lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking)
         if stages_in_git:
             _ = self.autostage
         return lock

@@ -21,7 +21,7 @@ change made here (ops/sync_layers.py).
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
 atomically under the repository lock. Losing it loses little: a path with no record is
 compared with the versions HEAD's recent commits recorded for it (ops/status.py,
-history.py `recorded_lately`).
+history.py `recorded_lately`) until a command records it again (below).
 
 A clone's own pointer write must never look like a change from Git, even when dvx dies right
 after it: before `add` or `commit` writes pointers, it records each one's new record as
@@ -31,6 +31,12 @@ before it stands (the write never happened, or Git moved the pointer since). A p
 output's record (`repro`, `commit` of a stage output) is pending in the same way until
 dvx.lock records that output as the data the record names (`expect_in_lock`): each output is
 checked against its own entry, so later writes of dvx.lock by other stages leave it settled.
+
+A workspace that no dvx of this version synced (last synced by a dvx that kept no record, or
+whose record was deleted) is recorded as it is seen: a command that finds a path holding what
+its pointer records, with no record for it, notes that (`note_in_sync`), and the next `flush`
+(under the lock) records it, marked `found` (dvx did not place it), if there is still no
+record for it and its pointer file (or dvx.lock entry) still records that data.
 
 `dvx remove` marks each path it is about to stop tracking as being removed, before it deletes
 anything, and clears the mark when done: a remove killed half-way is told by that mark alone,
@@ -42,7 +48,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError
@@ -50,6 +56,7 @@ from dvx.hashing import is_valid_oid
 from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.paths import POINTER_SUFFIX, check_relpath
+from dvx.pointer import MAX_POINTER_BYTES, parse_pointer
 
 log = get_logger(__name__)
 
@@ -140,6 +147,9 @@ class SyncState:
         # path -> record, and the digest of its pointer's bytes (None: recorded in dvx.lock)
         self._pending: dict[str, tuple[Synced, str | None]] = {}
         self._removing: set[str] = set()  # paths a `dvx remove` began to stop tracking
+        # path -> (what the workspace was found to hold, matching its pointer, with no record;
+        # whether dvx.lock records it): recorded by `flush` if still true (`note_in_sync`)
+        self._in_sync: dict[str, tuple[Synced, bool]] = {}
         self._changed = False  # by this process: record, expect, forget, move
         self._settled = False  # pending records read and settled: the next flush writes them
 
@@ -222,6 +232,7 @@ class SyncState:
 
     def record(self, output_path: str, synced: Synced) -> None:
         records = self._load()
+        self._in_sync.pop(output_path, None)
         if self._pending.pop(output_path, None) is not None:
             self._changed = True
         self.end_removal(output_path)  # tracked again
@@ -245,7 +256,19 @@ class SyncState:
         self._pending[output_path] = (synced, None)
         self._changed = True
 
+    def note_in_sync(self, output_path: str, synced: Synced, in_lock: bool) -> None:
+        """The workspace was found holding `synced`, the data the pointer of `output_path`
+        (with `in_lock`, its dvx.lock entry) records, and there is no record for it: the next
+        `flush` records it, as data dvx found there, if there is still none and the pointer
+        still records that data. Any command may note, lock held or not."""
+        self._in_sync[output_path] = (synced, in_lock)
+
+    @property
+    def noted_in_sync(self) -> bool:
+        return bool(self._in_sync)
+
     def forget(self, output_path: str) -> None:
+        self._in_sync.pop(output_path, None)
         if self._load().pop(output_path, None) is not None:
             self._changed = True
 
@@ -270,6 +293,7 @@ class SyncState:
 
     def move(self, old: str, new: str) -> None:
         records = self._load()
+        self._in_sync.pop(old, None)
         if old in records:
             records[new] = records.pop(old)
             self._changed = True
@@ -278,6 +302,7 @@ class SyncState:
         """Write the records if they changed (the caller holds the repository lock). A write
         that fails is warned about, or raised if `required` (the caller goes on only once
         the records are on disk)."""
+        self._record_in_sync()
         if not (self._changed or self._settled) or self._records is None:
             return
         outputs = {path: _entry(synced) for path, synced in sorted(self._records.items())}
@@ -300,6 +325,41 @@ class SyncState:
                         fsutil.describe(exc))
             return
         self._changed = self._settled = False
+
+    def _record_in_sync(self) -> None:
+        """Record each path noted in sync (`note_in_sync`) that still has no record, is not
+        pending nor being removed, and whose pointer (or dvx.lock entry) still records what
+        was found: the caller holds the lock, so only Git can move it from here on, and the
+        record stays true of what the workspace held."""
+        noted, self._in_sync = self._in_sync, {}
+        if not noted:
+            return
+        records = self._load()
+        locked: dict[str, Synced] | None = None
+        for path, (synced, in_lock) in noted.items():
+            if path in records or path in self._pending or path in self._removing:
+                continue
+            if in_lock:
+                locked = self._locked_outputs() if locked is None else locked
+                still = locked.get(path) == synced
+            else:
+                still = self._pointer_records(path) == synced
+            if still:
+                records[path] = replace(synced, found=True)
+                self._changed = True
+
+    def _pointer_records(self, path: str) -> Synced | None:
+        """The record the pointer file of `path` names now (None: none, or unreadable)."""
+        where = path + POINTER_SUFFIX
+        try:
+            data = fsutil.read_small_file(os.path.join(self.root, where), MAX_POINTER_BYTES + 1,
+                                          follow_links=False)
+            pointer = None if data is None else parse_pointer(data, where)
+        except (OSError, DvxError):
+            return None
+        if pointer is None or pointer.algo != self.algo:
+            return None
+        return Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
 
 
 def _digest(pointer: bytes) -> str:

@@ -125,6 +125,27 @@ def test_readers_are_not_blocked_by_a_writer(repo, dvx, dvx_proc, holder):
     assert result.code == 0, result.output
 
 
+def test_status_records_what_it_finds_in_sync_only_when_no_writer_holds_the_lock(repo, dvx):
+    """A workspace with no record of what it was synced to is recorded by `status` as it
+    finds it, but status never waits for a writer (core.lock_wait is 30 s here): it leaves
+    the record to a later command."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    assert dvx("add", "data.csv").code == 0
+    record = repo / ".dvx/tmp/synced.json"
+    record.unlink()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK], cwd=repo, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        result = dvx("status")
+        assert result.code == 0 and "Waiting" not in result.stderr, result.output
+        assert not record.exists()
+    finally:
+        release(holder)
+    assert dvx("status").code == 0
+    assert '"data.csv"' in record.read_text()
+
+
 @pytest.mark.parametrize("fault", ["cache.before_publish", "atomic_write.before_rename:2"])
 def test_a_lock_left_by_a_killed_process_does_not_block(repo, dvx, fault):
     assert dvx("config", "core.lock_wait", "0").code == 0

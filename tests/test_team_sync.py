@@ -199,6 +199,33 @@ def test_without_the_record_an_edit_made_here_is_still_committed(team):
     assert git(alice, "show", "HEAD:imgs.dvx") != git(bob, "show", "HEAD:imgs.dvx")
 
 
+def test_status_records_what_it_finds_in_sync_so_a_later_git_pull_is_recognised(team):
+    """A workspace no dvx of this version synced is recorded as `dvx status` finds it
+    (holding what its pointers record), so a pointer `git pull` moves afterwards is
+    outdated even once Git's reflog no longer tells what HEAD was at before."""
+    alice = team.founder()
+    write(alice / "data.txt", "v1\n")
+    must("add", "data.txt", cwd=alice)
+    share(alice, "v1")
+    old = pointer_oid(alice / "data.txt.dvx")
+    bob = team.clone("bob")
+    edit(bob, "data.txt", "v2 by bob\n")
+    must("add", "data.txt", cwd=bob)
+    share(bob, "v2")
+
+    (alice / ".dvx/tmp/synced.json").unlink()
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    record = json.loads((alice / ".dvx/tmp/synced.json").read_text())["outputs"]
+    assert record["data.txt"]["oid"] == old
+    git(alice, "pull", "-q", "origin", "main")
+    git(alice, "reflog", "expire", "--expire=now", "--all")
+    git(alice, "update-ref", "-d", "ORIG_HEAD")
+    seen = status_of(alice, "data.txt")
+    assert (seen["workspace"], seen["synced_oid"]) == ("outdated", old)
+    assert run_dvx("commit", cwd=alice).code == 0
+    assert git(alice, "status", "--porcelain") == ""
+
+
 def test_a_change_made_both_here_and_in_git_needs_force(team):
     alice = team.founder()
     write(alice / "data.csv", "v1\n")

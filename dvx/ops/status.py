@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.errors import FormatError, PathError
+from dvx.errors import FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe
 from dvx.history import recorded_lately
 from dvx.logs import get_logger
@@ -113,22 +113,39 @@ class StatusResult:
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
-    _name_a_stopped_command(repo)
+    stopped = _name_a_stopped_command(repo)
     results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
                if r is not None]
     repo.statcache.flush()
+    if not stopped:
+        _record_what_is_in_sync(repo)
     return StatusResult(results, temporaries=_temporaries(repo, targets),
                         unignored=_unignored(repo, targets))
 
 
-def _name_a_stopped_command(repo: Repo) -> None:
+def _name_a_stopped_command(repo: Repo) -> bool:
     """A writing command killed half-way may leave what no state shows (a file Git ignores
-    and no pointer tracks yet): say which one, so it is run again."""
+    and no pointer tracks yet): say which one, so it is run again. Whether one was named."""
     from dvx.lock import stopped_notice
 
     notice = stopped_notice(repo.tmp_dir)
     if notice is not None:
         log.warning("%s", notice)
+    return notice is not None
+
+
+def _record_what_is_in_sync(repo: Repo) -> None:
+    """Record the paths found holding what their pointers record that had no record of what
+    the workspace was synced to (dvx/syncstate.py), so that a pointer `git pull` moves later
+    is told from a change made here. Status waits for no one: with the lock held by another
+    command, or a repository it may not write, that is left to the next command."""
+    if not repo.syncstate.noted_in_sync:
+        return
+    try:
+        with repo.lock(wait=False):
+            repo.syncstate.flush()
+    except (LockError, OSError) as exc:
+        log.debug("what is in sync not recorded: %s", exc)
 
 
 def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
@@ -182,7 +199,10 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
 def output_status(repo: Repo, output: Output) -> OutputStatus:
     synced = repo.syncstate.get(output.path)
     result = _status_against(repo, output, synced)
-    if synced is None and result.workspace == MODIFIED:
+    if synced is None and result.workspace == UNCHANGED:
+        repo.syncstate.note_in_sync(output.path, _record_of(output.pointer),
+                                    in_lock=output.stage is not None)
+    elif synced is None and result.workspace == MODIFIED:
         result = _synced_earlier(repo, output) or result
     return result
 

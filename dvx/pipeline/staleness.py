@@ -24,6 +24,7 @@ from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, s
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.syncstate import Synced
 from dvx.workspace import file_state, scan_directory
 
 
@@ -314,8 +315,20 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None
             outdated_outs.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
+        elif current.cache:
+            _note_in_sync(repo, current, old)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
     return missing_outs, changed_outs, outdated_outs
+
+
+def _note_in_sync(repo: Repo, current: LockedPath, recorded: LockedPath) -> None:
+    """An output found holding what dvx.lock records, with no record of what the workspace
+    was synced to: noted, for the next write of the records to record it (dvx/syncstate.py);
+    it was hashed already."""
+    if repo.syncstate.get(current.path) is None and current.executable == recorded.executable:
+        repo.syncstate.note_in_sync(
+            current.path, Synced.whole(recorded.oid, recorded.is_dir, recorded.executable),
+            in_lock=True)
 
 
 def _missing_now(stage: Stage, state: StageState, recorded: Any) -> set[tuple[str, str]]:
