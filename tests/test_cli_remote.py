@@ -97,6 +97,27 @@ def test_remote_modify_refuses_a_level_that_does_not_define_the_remote(repo, dvx
     assert dvx("remote", "modify", "--local", "near", "--unset", "jobs").code == 0
 
 
+def test_remote_modify_takes_u_anywhere_for_unset_and_refuses_other_options_as_values(
+        repo, dvx, tmp_path):
+    """-u is --unset, as in DVC, wherever it is given; an option the command lacks is refused
+    by name, never stored as the VALUE; a negative number is still a VALUE."""
+    assert dvx("remote", "add", "-d", "s3r", "s3://bucket/path").code == 0
+    for key in ("region", "profile", "jobs"):
+        assert dvx("remote", "modify", "s3r", key, "1").code == 0
+    assert dvx("remote", "modify", "s3r", "region", "-u").code == 0
+    assert dvx("remote", "modify", "-u", "s3r", "profile").code == 0
+    config = (repo / ".dvx" / "config").read_text()
+    assert "region" not in config and "profile" not in config and "jobs = 1" in config
+    for word in ("--system", "-x"):
+        refused = dvx("remote", "modify", "s3r", "jobs", word)
+        assert refused.code == 2 and f"No such option '{word}'" in refused.stderr, refused.output
+    negative = dvx("remote", "modify", "s3r", "jobs", "-5")
+    assert negative.code == 2 and "Invalid value '-5'" in negative.stderr, negative.output
+    assert (repo / ".dvx" / "config").read_text() == config
+    assert dvx("remote", "default", "-u").code == 0
+    assert "remote = s3r" not in (repo / ".dvx" / "config").read_text()
+
+
 def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define_it(
         repo, dvx, tmp_path):
     """As in DVC: the level given (the project config without one), refused where it does

@@ -124,6 +124,26 @@ def test_json_prints_one_value_read_and_is_refused_with_a_value_to_write(repo, d
         assert refused.code == 2 and "--json" in refused.stderr, refused.output
     assert "copy" in (repo / ".dvx" / "config.local").read_text()
 
+def test_u_unsets_anywhere_and_other_options_are_refused_not_stored_as_values(repo, dvx):
+    """-u is --unset, as in DVC; `--system` (DVC has it, dvx does not) or a mistyped option
+    is refused by name instead of becoming the VALUE; -5 and -1e-3 stay values."""
+    assert dvx("config", "core.lock_wait", "7").code == 0
+    assert dvx("config", "core.autostage", "true").code == 0
+    assert dvx("config", "core.lock_wait", "-u").code == 0
+    assert dvx("config", "-u", "core.autostage").code == 0
+    config = (repo / ".dvx" / "config").read_text()
+    assert "lock_wait" not in config and "autostage" not in config
+    for args in (("core.remote", "--system"), ("--system", "core.remote", "x"),
+                 ("core.remote", "-x")):
+        refused = dvx("config", *args)
+        word = next(a for a in args if a.startswith("-"))
+        assert refused.code == 2 and f"No such option '{word}'" in refused.stderr, refused.output
+    for number in ("-5", "-1e-3"):
+        negative = dvx("config", "core.lock_wait", number)
+        assert negative.code == 2 and f"Invalid value '{number}'" in negative.stderr
+    assert (repo / ".dvx" / "config").read_text() == config
+
+
 def test_setting_an_outside_cache_dir_here_confirms_it_for_this_clone_only(repo, dvx, tmp_path):
     shared = tmp_path / "shared-cache"
     result = dvx("config", "cache.dir", str(shared))

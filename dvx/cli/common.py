@@ -59,6 +59,38 @@ class FiniteFloat(click.FloatRange):
         return number
 
 
+class NumbersAsValues(click.Command):
+    """A command whose VALUE may be a negative number (`dvx config core.lock_wait -1`), which
+    click would take for an option. Before click parses them, the words up to `--` that start
+    with '-' and are no number go first, as options, and the others after a `--`, as
+    arguments in the order given: click then refuses, by name, an option the command lacks
+    (`--system`, a mistyped `-x`) instead of taking it for a VALUE. Only for commands whose
+    options are all flags, so that no option's value can be taken for an argument."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        taking_values = [p.name for p in self.params
+                         if isinstance(p, click.Option) and not (p.is_flag or p.count)]
+        if taking_values:
+            raise TypeError(f"{self.name}: options {taking_values} take a value")
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        end = args.index("--") if "--" in args else len(args)
+        options = [word for word in args[:end] if _is_option(word)]
+        values = [word for word in args[:end] if not _is_option(word)]
+        return super().parse_args(ctx, [*options, "--", *values, *args[end + 1:]])
+
+
+def _is_option(word: str) -> bool:
+    if not word.startswith("-") or word == "-":
+        return False
+    try:
+        float(word)  # -5, -1e-3: a value
+    except ValueError:
+        return True
+    return False
+
+
 class RemoteName(click.ParamType):
     """The name of a remote, never an option: `gc -c --dry-run` forgot the name, and taking
     `--dry-run` for it would lose the option too (no remote's name starts with '-')."""

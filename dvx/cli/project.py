@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
+from dvx.cli.common import (
+    NumbersAsValues,
+    common_options,
+    example,
+    is_quiet,
+    one_of,
+    open_repo,
+)
 from dvx.cli.ui import emit_json, out, warn
 
 if TYPE_CHECKING:
@@ -46,17 +53,17 @@ level_options = one_of(
     ("--local", "local", "Use .dvx/config.local (not tracked: for credentials)."))
 
 
-@click.command(context_settings={"ignore_unknown_options": True},  # a VALUE may be -5
-               epilog=example("""
+@click.command(cls=NumbersAsValues, epilog=example("""
 dvx config cache.type hardlink,copy
 dvx config core.autostage true
 dvx config --local remote.storage.url /mnt/fast-store
 dvx config cache.type          # the value in effect, and where it comes from
+dvx config -u core.remote      # remove it (--unset)
 dvx config --list --show-origin
 """))
 @click.argument("key", required=False)
 @click.argument("value", required=False)
-@click.option("--unset", is_flag=True, help="Remove the option.")
+@click.option("-u", "--unset", is_flag=True, help="Remove the option.")
 @click.option("-l", "--list", "list_all", is_flag=True, help="List all options that are set.")
 @click.option("--show-origin", is_flag=True,
               help="With --list: also show which config file each value comes from.")
@@ -70,7 +77,8 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
 
     Reading prints the value in effect (or that of the level given) on stdout, and where it
     comes from (a config file, or the default) on stderr; writing goes to the project config
-    unless --local or --global says otherwise.
+    unless --local or --global says otherwise. A VALUE may be a negative number; any other
+    VALUE that starts with '-' goes after `--`.
     """
     from dvx.config import Config, check_option_name, split_key
     from dvx.errors import NotARepoError, UsageError
@@ -97,7 +105,6 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         return
     if key is None:
         raise UsageError("Name an option, or use --list.", "Example: dvx config cache.type")
-    _refuse_unknown_options(key, value)
     section, option = split_key(key)
     if value is None and not unset:
         check_option_name(section, option)  # reading an option no dvx has is a mistake too
@@ -127,21 +134,6 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
             notice = _join(notice, _cache_left_behind(repo, old_cache))
     if notice:
         warn(notice)
-
-
-def _refuse_unknown_options(key: str, value: str | None) -> None:
-    """An option this command does not have, taken for KEY (or for VALUE, when it starts with
-    `--`: no option's value does), is refused as click refuses one: VALUE may be negative, so
-    click is told to pass what it does not know through."""
-    import difflib
-
-    for word in (key, value):
-        if word is not None and word.startswith("--" if word is value else "-"):
-            ctx = click.get_current_context()
-            known = [o for param in ctx.command.params for o in getattr(param, "opts", [])
-                     if o.startswith("-")]
-            raise click.NoSuchOption(word.partition("=")[0], ctx=ctx,
-                                     possibilities=difflib.get_close_matches(word, known))
 
 
 def _cache_dir_or_none(repo: Repo | None) -> str | None:

@@ -11,6 +11,7 @@ import click
 from dvx.cli.common import (
     PATH,
     FiniteFloat,
+    NumbersAsValues,
     RemoteName,
     common_options,
     example,
@@ -92,8 +93,7 @@ def remote_list(as_json: bool) -> None:
         out(f"{info.name}\t{info.url}" + ("\t(default)" if info.is_default else ""))
 
 
-@remote.command("modify", context_settings={"ignore_unknown_options": True},  # VALUE may be -1
-                epilog=example("""
+@remote.command("modify", cls=NumbersAsValues, epilog=example("""
 dvx remote modify storage endpointurl http://127.0.0.1:9000
 dvx remote modify --local storage secret_access_key "$SECRET"
 dvx remote modify storage jobs 16
@@ -102,7 +102,7 @@ dvx remote modify storage jobs --unset
 @click.argument("name")
 @click.argument("key")
 @click.argument("value", required=False)
-@click.option("--unset", is_flag=True, help="Remove the option.")
+@click.option("-u", "--unset", is_flag=True, help="Remove the option.")
 @level_options
 @common_options
 def remote_modify(name: str, key: str, value: str | None, unset: bool, level: str | None
@@ -119,7 +119,8 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
     All:   url, jobs, retries, timeout (seconds without progress before a request fails),
            pack_threshold (objects below this many bytes go in packs; 0: none), pack_size
     Secrets (*) are written to .dvx/config.local (or, with --global, to your own config),
-    never to the tracked config.
+    never to the tracked config. A VALUE may be a negative number; any other VALUE that
+    starts with '-' goes after `--`.
     """
     from dvx.errors import UsageError
     from dvx.ops.remote import modify_remote
@@ -158,7 +159,7 @@ dvx remote default storage    # set it
 dvx remote default --unset
 """))
 @click.argument("name", required=False)
-@click.option("--unset", is_flag=True,
+@click.option("-u", "--unset", is_flag=True,
               help="Remove the default from the level given (without one: .dvx/config).")
 @level_options
 @common_options
