@@ -420,3 +420,32 @@ def test_add_names_a_file_a_terminal_acts_on_quoted_and_its_git_add_stages_it(re
     for args in (["unprotect", name], ["move", name, "y" + name], ["remove", "y" + name + ".dvx"]):
         said = dvx(*args)
         assert said.code == 0 and "\x1b" not in said.output and "033]0;pwned" in said.stdout
+
+
+def test_remote_takes_a_configured_remotes_name_and_leaves_any_other_word_a_target(
+        repo, dvx, tmp_path):
+    """`status --remote NAME` compares with remote NAME, as in DVC, even where a tracked path
+    has that name; `--remote` alone is -c with the default remote; a word after it that no
+    remote is named is a target, as before."""
+    write(repo / "models" / "m.bin", "w")
+    write(repo / "other.bin", "o")
+    assert dvx("add", "models", "other.bin").code == 0
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    assert dvx("remote", "add", "models", str(tmp_path / "models-store")).code == 0
+    assert dvx("push").code == 0
+    named = dvx("status", "--remote", "models", "--json")
+    assert named.code == 0, named.output
+    lacking = json.loads(named.stdout)
+    assert lacking["remote"] == "models"
+    assert {row["path"] for row in lacking["missing_on_remote"]} >= {"models", "other.bin"}
+    assert dvx("status", "--remote=models", "-q").code == 1
+    assert dvx("status", "--remote", "storage", "-q").code == 0
+    assert dvx("status", "--remote", "-q").code == 0  # the default remote
+    assert dvx("status", "-c", "-r", "models", "-q").code == 1
+    target = json.loads(dvx("status", "--remote", "-r", "models", "other.bin", "--json").stdout)
+    assert [row["path"] for row in target["missing_on_remote"]] == ["other.bin"]
+    as_target = json.loads(dvx("status", "--remote", "other.bin", "-r", "models",
+                               "--json").stdout)
+    assert [row["path"] for row in as_target["missing_on_remote"]] == ["other.bin"]
+    two = dvx("status", "--remote", "models", "-r", "storage")
+    assert two.code == 2 and "--remote models and -r storage name two remotes" in two.stderr

@@ -116,24 +116,51 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
     _report_added(repo.root, result, as_json)
 
 
+# `--remote` alone: compare with the default remote (no remote can have this name).
+_DEFAULT_REMOTE = "\0default"
+
+
+def _remote_or_target(repo: Repo, word: str, remote_name: str | None,
+                      targets: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+    """The remote and targets of `status --remote WORD`: WORD names the remote when one is
+    configured by that name, as `dvc status --remote NAME` does; `--remote` is also dvx's
+    switch (as -c), so click hands over the word after it whatever it is, and any other word
+    is a target again (`dvx status --remote data/x`)."""
+    if word == _DEFAULT_REMOTE:
+        return remote_name, targets
+    if word not in repo.config.remote_names():
+        return remote_name, (word, *targets)
+    if remote_name not in (None, word):
+        from dvx.errors import UsageError
+
+        raise UsageError(f"--remote {word} and -r {remote_name} name two remotes.",
+                         "Name one remote.")
+    return word, targets
+
+
 @click.command(epilog=example("""
 dvx status
 dvx status data/images --json
 dvx status -q || echo "data changed"
+dvx status --remote backup     # what remote 'backup' and the cache lack (-c -r backup)
 """))
 @TARGETS
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
-@click.option("--remote", "-c", "--cloud", "compare_remote", is_flag=True,
-              help="Compare the cache with a remote instead: what each one lacks (-c and "
-                   "--cloud as in DVC).")
+@click.option("-c", "--cloud", "compare_remote", is_flag=True,
+              help="Compare the cache with a remote instead: what each one lacks (as in DVC).")
+@click.option("--remote", "remote_word", is_flag=False, flag_value=_DEFAULT_REMOTE,
+              metavar="[NAME]",
+              help="As -c; a NAME after it that is a configured remote is the one compared "
+                   "with (as -r NAME, and as in DVC), any other word is a target.")
 @click.option("-r", "remote_name", type=RemoteName(), metavar="NAME",
-              help="The remote for --remote.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (--remote).")
+              help="The remote for -c/--remote (without it: the default remote).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (-c).")
 @revision_options
 @common_options
 def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
-           remote_name: str | None, jobs: int | None, all_branches: bool, all_tags: bool,
-           all_commits: bool, revs: tuple[str, ...], last_n: int | None) -> None:
+           remote_word: str | None, remote_name: str | None, jobs: int | None,
+           all_branches: bool, all_tags: bool, all_commits: bool, revs: tuple[str, ...],
+           last_n: int | None) -> None:
     """Show tracked data that is modified, deleted, not pulled or missing from the cache, and
     pipeline stages that are stale (what changed since `dvx repro` recorded them in dvx.lock).
 
@@ -144,6 +171,9 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
 
     repo = open_repo()
     revisions = (all_branches, all_tags, all_commits, revs, last_n)
+    if remote_word is not None:
+        compare_remote = True
+        remote_name, targets = _remote_or_target(repo, remote_word, remote_name, targets)
     if compare_remote or remote_name:
         _remote_status(repo, targets, remote_name, jobs, as_json, revisions)
         return
