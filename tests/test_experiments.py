@@ -149,7 +149,10 @@ def test_diff_apply_branch_and_remove(project):
     changed = diff["params"]["params.yaml"]
     assert list(changed) == ["train.lr"]
     assert (changed["train.lr"]["old"], changed["train.lr"]["new"]) == (0.01, 0.3)
-    assert "accuracy" in run_dvx("exp", "diff", "low", cwd=project).stdout  # vs baseline
+    # One experiment: against the workspace, which holds high's results (as in DVC)
+    lr = json.loads(run_dvx("exp", "diff", "low", "--json", cwd=project).stdout)["params"]
+    assert (lr["params.yaml"]["train.lr"]["old"], lr["params.yaml"]["train.lr"]["new"]) == (
+        0.01, 0.3)
     tables = run_dvx("exp", "diff", "low", "high", "--md", cwd=project).stdout.split("\n\n")
     assert [t.splitlines()[0].split(" | ")[1] for t in tables] == ["Param", "Metric"], tables
     same = run_dvx("exp", "diff", "low", "low", "--md", cwd=project)  # header alone, note aside
@@ -526,6 +529,19 @@ def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):
     assert json.loads(diff.stdout)["params"]["params.yaml"]["train.lr"]["new"] == 0.2
 
 
+def test_exp_diff_compares_head_with_the_workspace_without_revisions_as_dvc_does(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)  # the workspace: low's
+    diff = run_dvx("exp", "diff", cwd=project)
+    assert diff.code == 0, diff.output
+    assert "HEAD" in diff.stdout and "workspace" in diff.stdout
+    lr = json.loads(run_dvx("exp", "diff", "--json", cwd=project).stdout)["params"]
+    assert (lr["params.yaml"]["train.lr"]["old"], lr["params.yaml"]["train.lr"]["new"]) == (
+        0.1, 0.01)
+    same = run_dvx("exp", "diff", "low", cwd=project)
+    assert same.code == 0 and "No params or metrics changed between low and workspace" in \
+        same.stdout, same.output
+
+
 def test_exp_diff_takes_workspace_as_either_side(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
@@ -564,7 +580,7 @@ def test_an_experiment_never_takes_a_branch_or_tag_name_and_a_branch_wins_over_o
         same.stdout, same.output
     ref = git(project, "for-each-ref", "--format=%(refname)", "refs/exps").strip()
     by_ref = json.loads(run_dvx("exp", "diff", ref, "--json", cwd=project).stdout)
-    assert by_ref["params"]["params.yaml"]["train.lr"]["new"] == 0.5  # vs its baseline
+    assert by_ref["params"]["params.yaml"]["train.lr"]["old"] == 0.5  # vs the workspace
 
 
 def test_an_experiment_never_takes_a_name_git_reads_as_a_commit(project):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
-from typing import Any
 
 import click
 
@@ -121,48 +119,26 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_
             warn(f"WARNING: {row.name}: {error}")
 
 
-def _diff_side(repo: Any, rev: str) -> tuple[str, Any]:
-    """The revision `diff` reads for one side of `exp diff`, and the experiment it is, if
-    one; `workspace` is the workspace, as `dvx metrics diff` reads it."""
-    from dvx.experiment_refs import resolve
-    from dvx.metrics.revisions import WORKSPACE
-
-    return (WORKSPACE, None) if rev == WORKSPACE else resolve(repo, rev)
-
-
 @exp.command("diff", epilog=example("""
 dvx exp diff low-lr longer
-dvx exp diff low-lr            # against the baseline
+dvx exp diff low-lr            # against the workspace
+dvx exp diff                   # HEAD against the workspace
 """))
-@click.argument("a")
+@click.argument("a", required=False)
 @click.argument("b", required=False)
 @click.option("--all", "show_all", is_flag=True, help="Also what did not change.")
 @one_of("fmt", JSON, MD)
 @common_options
-def exp_diff(a: str, b: str | None, show_all: bool, fmt: str | None) -> None:
-    """Compare the params and metrics of two experiments (B default: A's baseline). A and B
-    may also be any Git revision, or `workspace` (B default: the workspace, when A is not an
-    experiment); a branch, tag or commit wins over an experiment of the same name."""
+def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> None:
+    """Compare the params and metrics of A (default: HEAD) with those of B (default: the
+    workspace), as DVC does. A and B are each an experiment, any Git revision, or
+    `workspace`; a branch, tag or commit wins over an experiment of the same name."""
     from dvx.metrics.tables import diff_table
     from dvx.metrics.values import METRICS, PARAMS, diff
 
     repo = open_repo()
-    commit_a, exp_a = _diff_side(repo, a)
-    label_a = exp_a.name if exp_a else a
-    commit_b: str | None
-    if b is not None:
-        commit_b, exp_b = _diff_side(repo, b)
-        label_b = exp_b.name if exp_b else b
-    elif exp_a is not None:  # against its baseline
-        commit_a, label_a, commit_b, label_b = exp_a.baseline, exp_a.baseline[:7], \
-            exp_a.commit, exp_a.name
-    else:  # a Git revision, against the workspace (as `dvx params diff` compares)
-        commit_b, label_b = None, "workspace"
-    results = []
-    for kind in (PARAMS, METRICS):
-        result = diff(repo, kind, commit_a, commit_b, show_all=show_all)
-        results.append(replace(result, a=replace(result.a, label=label_a),
-                               b=replace(result.b, label=label_b)))
+    results = [diff(repo, kind, a, b, show_all=show_all) for kind in (PARAMS, METRICS)]
+    label_a, label_b = results[0].a.label, results[0].b.label
     if fmt == "json":
         emit_json({r.kind: r.to_json() for r in results})
         return
