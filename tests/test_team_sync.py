@@ -1173,6 +1173,33 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     assert status_of(alice, "raw.csv")["workspace"] == "deleted"
 
 
+
+def test_pull_allow_missing_exits_0_when_only_data_the_remote_lacks_failed(team):
+    """As DVC's --allow-missing: data a teammate never pushed is still named (stderr), the rest
+    is pulled, and the exit status is 0; any other failure still exits 1."""
+    alice = team.founder()
+    write(alice / "base.csv", "base\n")
+    must("add", "base.csv", cwd=alice)
+    share(alice, "base")
+    _commits_data_without_pushing(team.clone("bob"), {"raw.csv": "bob's\n",
+                                                      "imgs/a.bin": "bob's image\n"})
+    git(alice, "pull", "-q", "origin", "main")
+    (alice / "base.csv").unlink()
+    assert run_dvx("pull", cwd=alice).code == 1
+    (alice / "base.csv").unlink()
+    allowed = run_dvx("pull", "--allow-missing", cwd=alice)
+    assert allowed.code == 0, allowed.output
+    assert (alice / "base.csv").read_text() == "base\n"
+    assert "raw.csv" in allowed.stderr and "not on the remote" in allowed.stderr
+    assert ("WARNING: 2 objects the remote 'shared' does not have were left out, as "
+            "--allow-missing asks") in allowed.stderr
+    assert json.loads(run_dvx("pull", "--allow-missing", "--json", cwd=alice).stdout)[
+        "never_pushed"]
+    edit(alice, "base.csv", "mine, in no cache\n")  # a change a pull never overwrites
+    skipped = run_dvx("pull", "--allow-missing", cwd=alice)
+    assert skipped.code == 1 and "Skipped base.csv" in skipped.stderr, skipped.output
+    assert (alice / "base.csv").read_text() == "mine, in no cache\n"
+
 def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(team):
     """Bob committed v1 of a file and of a directory without pushing their data; Alice
     committed and pushed v2. Pulling the older revision names Bob's commit, not Alice's."""

@@ -257,7 +257,8 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
 
 
 def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
-            remote_name: str | None, jobs: int | None, as_json: bool) -> None:
+            remote_name: str | None, jobs: int | None, as_json: bool,
+            allow_missing: bool = False) -> None:
     """The common end of push, fetch and pull: the run-cache if asked, the report, the exit."""
     if run_cache:
         _with_runs(repo, result, push, remote_name, jobs, as_json)
@@ -266,8 +267,15 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
              if oid in result.repaired_missing else
              f"Repaired {oid}: the remote copy was corrupt and was replaced.")
     report_sync("Pushed" if push else "Fetched", result, as_json)
-    if not result.ok:
-        sys.exit(1)
+    if result.ok:
+        return
+    if allow_missing and result.ok_but_for_absent():
+        absent = len(result.absent_on_remote())
+        warn(f"WARNING: {absent} object{'' if absent == 1 else 's'} the remote "
+             f"'{result.remote}' does not have {'was' if absent == 1 else 'were'} left out, "
+             "as --allow-missing asks (named above); the rest was pulled.")
+        return
+    sys.exit(1)
 
 
 def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
@@ -426,6 +434,7 @@ def fetch(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 git clone URL project && cd project && dvx pull
 dvx pull data/images/cat.png      # one file of a tracked directory
 dvx pull --run-cache && dvx repro # restore a colleague's runs instead of running them
+dvx pull --allow-missing          # CI: what the remote lacks is a warning, not a failure
 """))
 @TARGETS
 @REMOTE
@@ -435,10 +444,13 @@ dvx pull --run-cache && dvx repro # restore a colleague's runs instead of runnin
 @revision_options
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite workspace changes that are not in the cache.")
+@click.option("--allow-missing", is_flag=True,
+              help="Exit 0 when the only failures are data the remote does not have (still "
+                   "named on stderr), as in DVC; any other failure still exits 1.")
 @common_options
 def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as_json: bool,
          run_cache: bool, all_branches: bool, all_tags: bool, all_commits: bool,
-         revs: tuple[str, ...], last_n: int | None, force: bool) -> None:
+         revs: tuple[str, ...], last_n: int | None, force: bool, allow_missing: bool) -> None:
     """Fetch data from the remote, then check it out into the workspace (with
     -a/-T/-A/--rev/-n, other revisions' data is fetched too, and only the workspace's is
     checked out)."""
@@ -452,7 +464,7 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
     result = do_pull(repo, workspace, remote_name, jobs, force, also_fetch=history,
                      settle=None if targets else lambda: declared_outputs(repo),
                      targets_now=lambda: resolve_targets(repo, targets))
-    _finish(repo, result, False, run_cache, remote_name, jobs, as_json)
+    _finish(repo, result, False, run_cache, remote_name, jobs, as_json, allow_missing)
 
 
 @click.command(epilog=example("""

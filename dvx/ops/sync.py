@@ -141,6 +141,27 @@ class SyncResult:
         return not self.problems and not self.transfer.failed and (
             self.checkout is None or self.checkout.ok)
 
+    def absent_on_remote(self) -> dict[str, str]:
+        """{oid: path} of the objects that did not transfer because the remote does not
+        have them (never pushed, or gone from it since), and of nothing else."""
+        return self.paths.lookup(oid for oid, why in self.transfer.failed.items()
+                                 if why == transfer.NOT_ON_REMOTE or lost_with_its_pack(why))
+
+    def ok_but_for_absent(self) -> bool:
+        """As `ok`, but for the data the remote does not have (`pull --allow-missing`): what
+        failed is only downloads of objects absent there, and paths checkout could not place
+        for want of them; anything else (a download cut short, a damaged object, a problem,
+        a file checkout skipped) still counts."""
+        absent = self.absent_on_remote()
+        if self.problems or self.transfer.failed.keys() - absent.keys():
+            return False
+        if self.checkout is None:
+            return True
+        lacking = set(absent.values())
+        return not self.checkout.skipped and all(
+            any(_same_or_within(path, other) for other in lacking)
+            for path in self.checkout.missing)
+
     def to_json(self) -> dict[str, object]:
         named = self.paths.lookup(self.transfer.failed)
         doc: dict[str, object] = {
@@ -166,6 +187,11 @@ class Wanted:
     # The files of directories pushed in part (a target inside a tracked directory): their
     # manifest is not pushed, so a push log names these files one by one.
     parts: set[str] = field(default_factory=set)
+
+
+def _same_or_within(path: str, other: str) -> bool:
+    """Is one of two workspace paths the other, or inside it (a directory and its file)?"""
+    return path == other or path.startswith(other + "/") or other.startswith(path + "/")
 
 
 def _in_scope(path: str, subpath: str | None) -> bool:
