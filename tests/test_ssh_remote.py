@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -176,3 +177,82 @@ def test_a_remote_folder_that_does_not_exist_is_named_not_taken_for_empty(repo, 
             result.stderr
         assert "not on the remote" not in result.output and "Missing" not in result.output
     assert not (tmp_path / "stor").exists()
+
+
+def _pushing_without_known_hosts_option(repo, dvx, sshd, store: Path):
+    """A remote whose host key is checked against the user's own files (no known_hosts
+    option), and a first push to it."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{store}"
+    assert dvx("remote", "add", "-d", "s", url).code == 0
+    assert dvx("remote", "modify", "s", "keyfile", sshd["keyfile"]).code == 0
+    return dvx("push")
+
+
+def _user_known_hosts(text: str) -> None:
+    ssh = Path(os.environ["HOME"]) / ".ssh"
+    ssh.mkdir(parents=True, exist_ok=True)
+    (ssh / "known_hosts").write_text(text)
+
+
+def _impostor_known_hosts(tmp_path, sshd) -> None:
+    """~/.ssh/known_hosts records another key for the server: what ssh shows when someone
+    intercepts the connection."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
+                   check=True)
+    kind, key = (tmp_path / "other.pub").read_text().split()[:2]
+    _user_known_hosts(f"[{sshd['host']}]:{sshd['port']} {kind} {key}\n")
+
+
+def test_a_host_key_other_than_the_one_recorded_is_refused(repo, dvx, tmp_path, sshd):
+    _impostor_known_hosts(tmp_path, sshd)
+    result = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")
+    assert result.code == 1, result.output
+    assert result.stderr.startswith(f"ERROR: Refused the SSH server {sshd['host']} (port "
+                                    f"{sshd['port']}): its host key cannot be verified"), \
+        result.stderr
+    assert "not the one recorded for it" in result.stderr
+    assert f"ssh-keygen -R '[{sshd['host']}]:{sshd['port']}'" in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_unknown_host_key_is_refused_with_the_ways_to_trust_it(repo, dvx, tmp_path, sshd):
+    """As on a CI runner: no ~/.ssh/known_hosts at all. A source URL is refused as well."""
+    result = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")
+    assert result.code == 1, result.output
+    assert "its host key cannot be verified" in result.stderr, result.stderr
+    assert f"ssh-keyscan -p {sshd['port']} {sshd['host']} >> ~/.ssh/known_hosts" in \
+        result.stderr
+    assert "`dvx remote modify s known_hosts FILE`" in result.stderr
+    assert "`dvx remote modify s known_hosts ignore` turns the check off, which lets anyone " \
+        "who can intercept the connection read and change" in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.stderr
+    assert not (tmp_path / "store").exists()
+    (tmp_path / "src").write_text("data\n")
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/src"
+    refused = dvx("import-url", url, "a")
+    assert refused.code == 1 and "its host key cannot be verified" in refused.stderr, \
+        refused.output
+    assert not (repo / "a").exists()
+
+
+def test_a_host_key_recorded_in_the_users_known_hosts_is_trusted(repo, dvx, tmp_path, sshd):
+    _user_known_hosts(Path(sshd["known_hosts"]).read_text())
+    result = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")
+    assert result.code == 0, result.output
+    assert (tmp_path / "store" / "indexes").is_dir()
+
+
+def test_known_hosts_ignore_turns_the_check_off(repo, dvx, tmp_path, sshd):
+    _impostor_known_hosts(tmp_path, sshd)
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store"
+    assert dvx("remote", "add", "-d", "s", url).code == 0
+    assert dvx("remote", "modify", "s", "keyfile", sshd["keyfile"]).code == 0
+    assert dvx("remote", "modify", "s", "known_hosts", "ignore").code == 0
+    result = dvx("push")
+    assert result.code == 0, result.output
+    assert (tmp_path / "store" / "indexes").is_dir()

@@ -203,10 +203,7 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
         kwargs["client_keys"] = [os.path.expanduser(options["keyfile"])]
     if "password" in options:
         kwargs["password"] = options["password"]
-    known_hosts = options.get("known_hosts")
-    if known_hosts is not None:
-        # "ignore" turns host-key checking off explicitly; anything else is a file.
-        kwargs["known_hosts"] = None if known_hosts == "ignore" else os.path.expanduser(known_hosts)
+    kwargs["known_hosts"] = known_hosts_arg(options.get("known_hosts"))
     # The TCP connection, the handshake and the login: a server that accepts the connection
     # and then says nothing would otherwise hold the command for asyncssh's two minutes.
     kwargs["connect_timeout"] = seconds_option(options, "connect_timeout", timeout)
@@ -215,6 +212,79 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     kwargs["keepalive_count_max"] = 3
     root = unquote(parts.path) or "."
     return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
+
+
+# Where OpenSSH looks for the host keys it trusts (without a UserKnownHostsFile in ~/.ssh/config).
+OPENSSH_KNOWN_HOSTS = ("~/.ssh/known_hosts", "/etc/ssh/ssh_known_hosts")
+
+
+def known_hosts_files(option: str | None) -> list[str] | None:
+    """The files an SSH server's host key is checked against: the file the remote's
+    `known_hosts` option names, None when it is 'ignore' (no check), else those of OpenSSH's
+    that can be read (none: every server is unknown, and refused, as by ssh)."""
+    if option == "ignore":
+        return None
+    if option is not None:
+        return [os.path.expanduser(option)]
+    found = (os.path.expanduser(path) for path in OPENSSH_KNOWN_HOSTS)
+    return [path for path in found if os.path.isfile(path) and os.access(path, os.R_OK)]
+
+
+def known_hosts_arg(option: str | None) -> Any:
+    """asyncssh's `known_hosts` for the option: always given, since sshfs would otherwise pass
+    None, which checks no host key at all (a man in the middle would go unnoticed)."""
+    files = known_hosts_files(option)
+    if files is None:
+        return None
+    if len(files) == 1:
+        return files[0]  # a file that cannot be read is named by its OSError
+    return files or b""  # b"": an empty list of trusted keys
+
+
+def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
+                     name: str | None) -> RemoteError | None:
+    """The error for an SSH server whose host key is not trusted, or None if `exc` is
+    another failure. `name`: the remote's (None: a source URL, which takes no options)."""
+    if not any(cls.__name__ == "HostKeyNotVerifiable" for cls in type(exc).__mro__):
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = int(options.get("port") or parts.port or 22)
+    files = known_hosts_files(options.get("known_hosts")) or []
+    where = " and ".join(files)
+    shown = host if port == 22 else f"{host} (port {port})"
+    scan = f"ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} >> ~/.ssh/known_hosts"
+    option = f"`dvx remote modify {name or 'NAME'} known_hosts"
+    if _recorded_host_keys(files, host, port):
+        why = (f"the key it presented is not the one recorded for it in {where}: someone may "
+               "be intercepting the connection, or the server's key was changed")
+        entry = host if port == 22 else f"[{host}]:{port}"
+        record = (f"If the server's key did change (ask its administrator), forget the old one "
+                  f"with `ssh-keygen -R '{entry}'` and record the new one with `{scan}`")
+    else:
+        why = f"no key is recorded for it in {where}" if files else \
+            f"there is no known_hosts file ({' or '.join(OPENSSH_KNOWN_HOSTS)})"
+        record = (f"If it is the server you expect, record its key with `{scan}` (compare its "
+                  "fingerprint with the one its administrator gives)")
+    way_out = f"{record}." if name is None else (
+        f"{record}, or name a file that holds it with {option} FILE`. {option} ignore` turns "
+        "the check off, which lets anyone who can intercept the connection read and change "
+        "what dvx sends and receives.")
+    return RemoteError(f"Refused the SSH server {shown}: its host key cannot be verified, "
+                       f"since {why}.", way_out)
+
+
+def _recorded_host_keys(files: list[str], host: str, port: int) -> bool:
+    """Whether any key is recorded for the host in the known_hosts `files`."""
+    if not files:
+        return False
+    from asyncssh import match_known_hosts
+
+    try:
+        trusted = match_known_hosts(files, host, host, None if port == 22 else port)
+    except (OSError, ValueError):
+        return False
+    return bool(trusted[0] or trusted[1])  # host keys, or CA keys
 
 
 def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -473,10 +543,16 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
         raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
                          f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
                          "with that character.")
-    fs, path = fsspec.core.url_to_fs(url, **options)
-    if backend is not None and backend.name == "ssh":
-        return fs, unquote(path)
-    return fs, path  # HTTP sends the URL as written
+    if backend is None or backend.name != "ssh":
+        return fsspec.core.url_to_fs(url, **options)  # HTTP sends the URL as written
+    try:  # the server's host key is checked as for a remote without options
+        fs, path = fsspec.core.url_to_fs(url, known_hosts=known_hosts_arg(None), **options)
+    except Exception as exc:
+        refused = host_key_refusal(exc, url, {}, None)
+        if refused is None:
+            raise
+        raise refused from None
+    return fs, unquote(path)
 
 
 def accepts_any_option(backend: Backend) -> bool:

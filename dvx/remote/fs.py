@@ -19,6 +19,7 @@ from dvx.remote.backends import (
     DEFAULT_TIMEOUT,
     backend_for,
     bucket_of,
+    host_key_refusal,
     is_secret,
     network_failure,
     redact_url,
@@ -208,6 +209,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         except Exception as exc:  # a client library's own failure on an unusual URL
             if is_credentials_error(exc):  # found when the client is built (S3)
                 raise no_credentials(shown, name, describe(exc)) from None
+            refused = host_key_refusal(exc, url, own_options, name or "NAME")
+            if refused is not None:  # found when the client connects (SSH)
+                raise refused from None
             raise RemoteError(f"Cannot set up the {shown}: {type(exc).__name__}: {exc}.",
                               "Check the URL with `dvx remote list`.") from None
 
