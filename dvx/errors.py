@@ -6,7 +6,8 @@
     ├── ConfigError               exit 2  unreadable or invalid configuration
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
-    │   └── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
+    │   ├── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
+    │   └── CorruptManifestError  exit 1  a manifest whose bytes hash to another oid than its own
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
     ├── MissingObjectError        exit 1  an object needed but absent from the cache
@@ -83,6 +84,10 @@ def unknown_keys_hint(otherwise: str) -> str:
 
 class InvalidOidError(FormatError):
     pass
+
+
+class CorruptManifestError(FormatError):
+    """Damaged bytes, not a malformed manifest: a good copy may be fetched again."""
 
 
 class CorruptObjectError(DvxError):

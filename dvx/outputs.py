@@ -311,9 +311,9 @@ def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | 
     except FormatError as exc:
         if where is None:
             raise
-        raise FormatError(f"{where} names the directory manifest {pointer.oid}, which is "
-                          f"invalid: {exc.message}", exc.hint or "Restore the pointer from "
-                          "Git, or `dvx fetch` the manifest again.") from None
+        raise type(exc)(f"{where} names the directory manifest {pointer.oid}, which is "
+                        f"invalid: {exc.message}", exc.hint or "Restore the pointer from "
+                        "Git, or `dvx fetch` the manifest again.") from None
     if not known_good:
         repo.statcache.mark_valid_tree(pointer.oid)
     repo.loaded_trees[key] = tree

@@ -321,6 +321,34 @@ def test_corrupt_and_missing_remote_objects_never_enter_the_cache(repo, dvx, tmp
     assert not list((clone / ".dvx/cache/tmp").glob("*"))  # no temp files left behind
 
 
+def test_pull_downloads_again_a_directory_manifest_damaged_in_the_cache(repo, dvx, tmp_path):
+    """A manifest damaged in the cache (one a CI job restored, say) is moved aside and
+    downloaded again, not found already there and failed on at every fetch and pull."""
+    write(repo / "d" / "a", "1")
+    write(repo / "d" / "b", "2")
+    assert dvx("add", "d").code == 0
+    _add_directory_remote(dvx, tmp_path / "store")
+    assert dvx("push").code == 0
+    oid = next(line.split(": ")[1] for line in (repo / "d.dvx").read_text().splitlines()
+               if line.startswith("oid: "))
+    manifest = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    os.chmod(manifest, 0o644)
+    with open(manifest, "r+b") as f:
+        f.truncate(20)
+    shutil.rmtree(repo / "d")
+    result = dvx("pull")
+    assert result.code == 0, result.output
+    assert result.stdout.startswith("Fetched 1 object (")
+    assert "; 2 already there; 0 failed" in result.stdout
+    assert f"The directory manifest {oid} is corrupt" in result.stderr
+    assert "downloading it again" in result.stderr
+    assert (repo / "d" / "a").read_text() == "1" and (repo / "d" / "b").read_text() == "2"
+    assert xxhash.xxh3_128_hexdigest(manifest.read_bytes()) == oid
+    assert len(list((repo / ".dvx/cache/quarantine").iterdir())) == 1  # moved aside, kept
+    again = dvx("fetch")
+    assert again.code == 0 and "Fetched 0 objects" in again.stdout, again.output
+
+
 def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_path):
     write(repo / "d" / "a", "a")
     write(repo / "d" / "b", "b")

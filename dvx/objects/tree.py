@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) quotes with
 from typing import IO, NamedTuple, overload
 
-from dvx.errors import FormatError, InvalidOidError
+from dvx.errors import CorruptManifestError, FormatError, InvalidOidError
 from dvx.fsutil import NAME_MAX, PATH_MAX
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.paths import RESERVED_NAMES, check_relpath
@@ -233,8 +233,8 @@ class Tree:
                     failure = exc  # reported only if the bytes are what the oid says
         actual = hasher.hexdigest()
         if actual != expected_oid:
-            raise FormatError(f"The {where} is corrupt: its bytes hash to {actual}.",
-                              "Run `dvx fetch` to download it again.")
+            raise CorruptManifestError(f"The {where} is corrupt: its bytes hash to {actual}.",
+                                       "Run `dvx fetch` to download it again.")
         if failure is not None:
             raise failure
         return parser.finish()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import DvxError, FormatError, Interrupted, RemoteError
+from dvx.errors import CorruptManifestError, DvxError, FormatError, Interrupted, RemoteError
 from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger, quoted
 from dvx.objects.odb import ObjectStore
@@ -487,6 +487,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
+    _set_aside_corrupt_manifests(repo, targets)
     # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
     # (a cache not made yet has no generation of its own).
     os.makedirs(repo.cache.root, exist_ok=True)
@@ -518,6 +519,26 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
+
+
+def _set_aside_corrupt_manifests(repo: Repo, targets: list[Target]) -> None:
+    """Move aside, as fsck does, each directory manifest in the cache whose bytes no longer
+    hash to its oid (damaged on disk, or in a cache a CI job restored): this fetch then
+    downloads it again, rather than find it already there and fail on it every time. A
+    sound one stays loaded for what follows (`load_tree` keeps it)."""
+    for target in targets:
+        pointer = target.output.pointer
+        if not pointer.is_dir:
+            continue
+        try:
+            load_tree(repo, pointer)
+        except CorruptManifestError as exc:
+            repo.cache.new_generation()  # an object leaves the cache
+            with contextlib.suppress(FileNotFoundError):  # another fetch moved it first
+                moved = repo.cache.quarantine(pointer.oid)
+                log.warning("%s Moved it to %s; downloading it again.", exc.message, moved)
+        except FormatError:
+            pass  # sound bytes, but no manifest: wanted_objects reports it
 
 
 def _name_directories(remote: RemoteStore, failed: dict[str, str]) -> None:
