@@ -472,7 +472,7 @@ def test_checkout_force_never_links_back_an_object_edited_through_a_link(repo, d
         f.write(b"ORIGINAL\n")  # same size: only its bytes tell
     done = dvx("checkout", "--force", "f")
     assert done.code == 1 and "was changed through a link to it" in done.output, done.output
-    assert "Not in the cache (run `dvx pull`): f" in done.output and "1 restored" not in done.output
+    assert "`dvx pull` fetches it again): f." in done.output and "1 restored" not in done.output
     assert (repo / "f").read_text() == "ORIGINAL\n"  # the edit stays, in a file of its own
     assert "up to date" not in dvx("status").output
     assert dvx("push").code == 1  # the recorded bytes are nowhere: nothing goes under their oid
@@ -491,8 +491,10 @@ def test_checkout_never_places_an_object_that_is_not_its_recorded_size(repo, dvx
     with open(objects[0], "a") as f:
         f.write("appended through another link\n")
     done = dvx("checkout", "d")
-    assert done.code == 1 and "was changed through a link to it" in done.output, done.output
-    assert "Not in the cache (run `dvx pull`): d/a" in done.output
+    assert done.code == 1 and "was changed or damaged after it was stored" in done.output, \
+        done.output
+    assert "`dvx pull` fetches it again): d/a." in done.output
+    assert "Not in the cache" not in done.output
     assert not (repo / "d" / "a").exists() and not objects[0].exists()
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
 

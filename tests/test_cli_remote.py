@@ -349,6 +349,60 @@ def test_pull_downloads_again_a_directory_manifest_damaged_in_the_cache(repo, dv
     assert again.code == 0 and "Fetched 0 objects" in again.stdout, again.output
 
 
+def _damaged_in_the_cache(repo, dvx, tmp_path, damage):
+    """A file pushed, its object then damaged in the cache by `damage` (as in a cache a CI
+    job restored) and the file gone from the workspace: what a pull then says."""
+    write(repo / "f", "recorded content\n")
+    assert dvx("add", "f").code == 0
+    _add_directory_remote(dvx, tmp_path / "store")
+    assert dvx("push").code == 0
+    obj = repo / ".dvx/cache/files/xxh128" / OID_F[:2] / OID_F[2:]
+    os.chmod(obj, 0o644)
+    damage(obj)
+    (repo / "f").unlink()
+    return dvx("pull")
+
+
+OID_F = xxhash.xxh3_128_hexdigest(b"recorded content\n")
+
+
+def test_pull_downloads_again_an_object_cut_short_in_the_cache(repo, dvx, tmp_path):
+    def cut_short(obj):
+        with open(obj, "r+b") as f:
+            f.truncate(5)
+
+    result = _damaged_in_the_cache(repo, dvx, tmp_path, cut_short)
+    assert result.code == 0, result.output
+    assert result.stdout.startswith("Fetched 1 object (17 B); 0 already there; 0 failed")
+    assert f"The cached object {OID_F} was damaged (5 bytes, where 17 are recorded" in \
+        result.stderr
+    assert "Checkout: 1 restored" in result.stdout
+    assert (repo / "f").read_text() == "recorded content\n"
+    assert len(list((repo / ".dvx/cache/quarantine").iterdir())) == 1  # moved aside, kept
+
+
+def test_a_pull_that_sets_aside_an_object_changed_through_a_link_says_so(repo, dvx, tmp_path):
+    """An object changed through a symlink to it (same size: the fetch cannot tell) is moved
+    aside by the checkout: named as changed, not as missing on the remote, which has it."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f", "recorded content\n")
+    assert dvx("add", "f").code == 0
+    _add_directory_remote(dvx, tmp_path / "store")
+    assert dvx("push").code == 0
+    obj = repo / ".dvx/cache/files/xxh128" / OID_F[:2] / OID_F[2:]
+    os.chmod(obj, 0o644)
+    with open(repo / "f", "r+b") as f:
+        f.write(b"RECORDED")
+    result = dvx("pull", "--force")
+    assert result.code == 1, result.output
+    assert f"The cached object {OID_F} of 'f' was changed through a link to it" in result.stderr
+    assert "`dvx pull` fetches it again): f." in result.stderr
+    assert "not on the remote" not in result.output
+    assert (repo / "f").read_text() == "RECORDED content\n"  # the edit stays, a file now
+    assert dvx("pull", "--force").code == 0
+    assert (repo / "f").read_text() == "recorded content\n"
+
+
 def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_path):
     write(repo / "d" / "a", "a")
     write(repo / "d" / "b", "b")

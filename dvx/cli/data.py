@@ -479,10 +479,17 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
         out("Checkout: " + ", ".join(parts) + ".")
     for path, why in result.skipped:
         warn(f"Skipped {shown_path(path)}: {why.rstrip('.')}.")  # some reasons are sentences
-    if result.missing:
-        shown = [shown_path(path) for path in result.missing[:20]]
-        more = f" and {len(result.missing) - 20} more" if len(result.missing) > 20 else ""
-        warn(f"Not in the cache ({missing_hint}): " + ", ".join(shown) + more + ".")
+    damaged = set(result.damaged)
+    if absent := [path for path in result.missing if path not in damaged]:
+        warn(f"Not in the cache ({missing_hint}): {_some_paths(absent)}.")
+    if result.damaged:  # in the cache, but not its bytes: the remote may well have them
+        warn("Not placed (its object in the cache was changed or damaged, and is moved aside, "
+             f"above; `dvx pull` fetches it again): {_some_paths(result.damaged)}.")
+
+
+def _some_paths(paths: list[str], shown: int = 20) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(shown_path(path) for path in paths[:shown]) + more
 
 
 @click.command(epilog=example("""

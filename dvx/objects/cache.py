@@ -59,6 +59,15 @@ class OpenForWriting(Exception):
 _UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables are copies
 
 
+def _file_size(path: str) -> int | None:
+    """The size of the regular file at `path`; None if there is none."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def _directories(path: str) -> list[os.DirEntry[str]]:
     """The directories in `path` (none if it is gone)."""
     try:
@@ -86,13 +95,15 @@ class LocalCache(ObjectStore):
     # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
 
     def existing(self, oids: Iterable[str]) -> set[str]:
-        return {oid for oid, there in self._presence(oids) if there}
+        return {oid for oid, size in self.sizes(oids) if size is not None}
 
     def missing(self, oids: Iterable[str]) -> list[str]:
         """Those of `oids` the cache lacks, in their order (only these are kept)."""
-        return [oid for oid, there in self._presence(oids) if not there]
+        return [oid for oid, size in self.sizes(oids) if size is None]
 
-    def _presence(self, oids: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    def sizes(self, oids: Iterable[str]) -> Iterator[tuple[str, int | None]]:
+        """Each of `oids` with the size of its file in the cache, None if the cache lacks it:
+        one stat each."""
         shards: dict[str, bool] = {}  # shard directory -> does it exist
         for oid in oids:
             path = self.oid_path(oid)
@@ -102,7 +113,7 @@ class LocalCache(ObjectStore):
                 # One stat per missing shard instead of one per object: a fresh clone's pull
                 # asks about every object of a dataset while the cache has almost none.
                 there = shards[shard] = os.path.isdir(shard)
-            yield oid, there and os.path.isfile(path)
+            yield oid, _file_size(path) if there else None
 
     def size(self, oid: str) -> int:
         return os.path.getsize(self.oid_path(oid))

@@ -83,6 +83,9 @@ class CheckoutResult:
     unchanged_found: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     missing: list[str] = field(default_factory=list)  # paths whose data is not in the cache
+    # Of those, the paths whose object was in it, found damaged and moved aside (the remote
+    # may well have it: `dvx pull` fetches it again).
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -366,16 +369,21 @@ def _warn_if_size_recorded_wrong(root: str, display: str, recorded_in: str, outp
                 placed[1], for_command(root, output_path))
 
 
-def _set_aside_changed_object(repo: Repo, oid: str, display: str) -> None:
+def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: CheckoutResult,
+                              through_link: bool = False) -> None:
     """Move aside the object `oid` of `display`, found changed after it was stored, so it is
-    never placed again; the workspace files linked to it keep its changed bytes."""
+    never placed again; the workspace files linked to it keep its changed bytes. `through_link`:
+    `display` links to it (else it may as well have been damaged where it is stored)."""
     keep_links_on_set_aside(repo)
+    result.missing.append(display)
+    result.damaged.append(display)
+    how = "was changed through a link to it" if through_link else \
+        "was changed or damaged after it was stored"
     with contextlib.suppress(FileNotFoundError):  # set aside already
         moved, kept = repo.cache.set_aside(oid)
-        log.warning("The cached object %s of '%s' was changed through a link to it, so it no "
-                    "longer holds the bytes its oid names: moved to %s, and not placed again "
-                    "(`dvx pull` fetches the recorded version).%s", oid, display, moved,
-                    kept_message(kept))
+        log.warning("The cached object %s of '%s' %s, so it no longer holds the bytes its oid "
+                    "names: moved to %s, and not placed (`dvx pull` fetches the recorded "
+                    "version again).%s", oid, display, how, moved, kept_message(kept))
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
@@ -407,14 +415,15 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     if why:
         result.skipped.append((output.path, why))
         return
+    through_link = False
     try:
-        if _changed_through_link(repo, full, state, pointer.oid):
+        through_link = _changed_through_link(repo, full, state, pointer.oid)
+        if through_link:
             raise CorruptObjectError(f"'{output.path}' links to its object, changed since.")
         fsutil.makedirs(os.path.dirname(full))
         placed = _place(repo, pointer.oid, full, pointer.executable, pointer.size, output.path)
     except CorruptObjectError:
-        _set_aside_changed_object(repo, pointer.oid, output.path)
-        result.missing.append(output.path)
+        _set_aside_changed_object(repo, pointer.oid, output.path, result, through_link)
         return
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
@@ -608,8 +617,8 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             result.missing.append(f"{display}/{rel}")
         elif not why and rel in current and _changed_through_link(
                 repo, current[rel][0], state, tree.oid_at(index)):
-            _set_aside_changed_object(repo, tree.oid_at(index), f"{display}/{rel}")
-            result.missing.append(f"{display}/{rel}")
+            _set_aside_changed_object(repo, tree.oid_at(index), f"{display}/{rel}", result,
+                                      through_link=True)
         elif why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
@@ -677,8 +686,8 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         for index, (error, placed) in zip(indices, outcomes, strict=True):
             if error == CHANGED_OBJECT:
                 _set_aside_changed_object(repo, tree.oid_at(index),
-                                          f"{display}/{tree.paths[index]}")
-            if error in (CHANGED_OBJECT, OBJECT_MISSING):
+                                          f"{display}/{tree.paths[index]}", result)
+            elif error == OBJECT_MISSING:
                 result.missing.append(f"{display}/{tree.paths[index]}")
             elif error:
                 result.skipped.append((f"{display}/{tree.paths[index]}", error))

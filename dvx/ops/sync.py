@@ -487,6 +487,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
+    keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
     _set_aside_corrupt_manifests(repo, targets)
     # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
     # (a cache not made yet has no generation of its own).

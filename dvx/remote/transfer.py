@@ -12,6 +12,7 @@ never holds a manifest whose files are missing. Memory stays bounded by the numb
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
@@ -29,7 +30,8 @@ from dvx.errors import (
 )
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
-from dvx.objects.cache import LocalCache
+from dvx.logs import get_logger
+from dvx.objects.cache import LocalCache, kept_message
 from dvx.objects.odb import ObjectStore
 from dvx.remote.packs import PACKS_DIR
 from dvx.remote.retry import describe, is_timeout, with_retries
@@ -49,6 +51,8 @@ from dvx.remote.transfer_result import (
     set_aside_changed,
 )
 from dvx.remote.workers import FirstTries, in_processes, interrupted, redacted, run_each
+
+log = get_logger(__name__)
 
 SMALL_OBJECT = 4 << 20  # fetched in one request and hashed in memory; larger ones stream
 BATCHED_OBJECT = 1 << 20  # sent in a batch of requests (a batch's bytes are all in memory)
@@ -302,7 +306,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     come in one request, and lets a truncated object be named as such."""
     known = sizes or {}
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
-    todo = sorted(cache.missing(unique))
+    todo = sorted(_not_held_whole(cache, unique, known))
     already_there = len(unique) - len(todo)
     result = TransferResult()
     if isinstance(remote, RemoteStore) and todo:
@@ -315,6 +319,28 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     result.merge(_download_loose(remote, cache, todo, settings, known))
     result.already_there = already_there
     return result
+
+
+def _not_held_whole(cache: LocalCache, oids: Iterable[str], sizes: Mapping[str, int]
+                    ) -> list[str]:
+    """Those of `oids` the cache lacks, and those it holds damaged: not the size `sizes`
+    records and no longer hashing to their oid (cut short in a cache a CI job restored,
+    appended to through a link), which are moved aside, as a push moves them, to be
+    downloaded again rather than found already there. One stat each; only an object of
+    another size is hashed (one intact, whose recorded size is wrong, stays)."""
+    lacking = []
+    for oid, size in cache.sizes(oids):
+        if size is not None and (size == sizes.get(oid, size) or _still_intact(cache, oid)):
+            continue
+        if size is not None:
+            with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                moved, kept = cache.set_aside(oid)
+                log.warning("The cached object %s was damaged (%d bytes, where %d are "
+                            "recorded, that no longer hash to its oid): moved to %s, and "
+                            "downloaded again.%s", oid, size, sizes[oid], moved,
+                            kept_message(kept))
+        lacking.append(oid)
+    return lacking
 
 
 def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
