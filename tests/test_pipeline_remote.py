@@ -69,6 +69,29 @@ def test_repro_pull_fetches_data_and_runs_first(repo, dvx, tmp_path):
     assert not (ci / "stats.json").exists()  # not a target
 
 
+def test_an_output_sent_as_data_and_with_its_run_is_counted_once(repo, dvx, tmp_path):
+    """With dvx.lock committed, the outputs of the runs are the commit's data too: the
+    run-cache's transfer does not count them again, as found already there."""
+    make_ml_repo(repo)
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    pushed = dvx("push", "--run-cache")
+    assert pushed.code == 0, pushed.output
+    objects = len(local_spec(store, str(store), {}).oids())
+    assert f"Pushed {objects} objects (" in pushed.stdout, pushed.stdout
+    assert "; 0 already there; 0 failed" in pushed.stdout
+    for command in (("repro", "--pull"), ("pull", "--run-cache")):  # into an empty cache
+        ci = clone(repo, tmp_path / command[0])
+        fetched = dvx(*command, cwd=ci)
+        assert fetched.code == 0, fetched.output
+        assert "objects (" in fetched.stdout and "; 0 already there; 0 failed" in \
+            fetched.stdout, (command, fetched.stdout)
+        assert runs(ci) == []
+
+
 def test_outputs_in_the_lock_are_pushed_and_pulled_like_tracked_data(repo, dvx, tmp_path):
     origin_with_remote(repo, dvx, tmp_path, commit_lock=True)
     ci = clone(repo, tmp_path / "ci")

@@ -239,9 +239,10 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
     from dvx.pipeline import runcache
 
     if push:
-        runs = runcache.push_runs(repo, remote_name, jobs)
+        runs = runcache.push_runs(repo, remote_name, jobs, result)
     else:
-        runs = runcache.fetch_runs(repo, remote_name, jobs, runcache.pipeline_stage_keys(repo))
+        runs = runcache.fetch_runs(repo, remote_name, jobs, runcache.pipeline_stage_keys(repo),
+                                   result)
     if runs.sync is not None:
         result.transfer.merge(runs.sync.transfer)
         result.paths.merge(runs.sync.paths)

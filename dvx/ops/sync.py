@@ -325,7 +325,9 @@ def _merged(results: list[SyncResult]) -> SyncResult:
 
 
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
-         jobs: int | None = None, repair: bool = False) -> SyncResult:
+         jobs: int | None = None, repair: bool = False, earlier: SyncResult | None = None
+         ) -> SyncResult:
+    """`earlier`: a push of this command before this one (`_done_before`)."""
     targets = pushed(targets)
     groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
@@ -344,6 +346,10 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _fetch_manifests(repo, remote, targets, settings)
     wanted = wanted_objects(repo, targets, result.problems, fetched=True)
     result.paths = wanted.paths
+    done = _done_before(earlier, name, [*wanted.files, *wanted.trees])
+    for oid in done:
+        wanted.files.pop(oid, None)
+        wanted.trees.pop(oid, None)
     remote.blobs.prepare(create=True)
     with lock_remote(repo, name, remote, locks.PUSH):
         _push_wanted(repo, remote, wanted, targets, settings, repair, result)
@@ -477,7 +483,8 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
-          jobs: int | None = None) -> SyncResult:
+          jobs: int | None = None, earlier: SyncResult | None = None) -> SyncResult:
+    """`earlier`: a fetch of this command before this one (`_done_before`)."""
     targets = pushed(targets)
     groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
@@ -497,13 +504,16 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
         result.paths.add(t.output)
-    result.transfer.merge(transfer.download(remote, repo.cache, manifests, settings))
+    result.transfer.merge(transfer.download(
+        remote, repo.cache, manifests - _done_before(earlier, name, manifests), settings))
     reachable = [t for t in targets if t.output.pointer.oid not in result.transfer.failed]
     wanted = wanted_objects(repo, reachable, result.problems)
     result.paths.merge(wanted.paths)
     faults.point("fetch.before_files")
-    result.transfer.merge(transfer.download(remote, repo.cache, wanted.files, settings,
-                                            sizes=wanted.files))
+    done = _done_before(earlier, name, wanted.files)
+    files = {oid: size for oid, size in wanted.files.items() if oid not in done} if done \
+        else wanted.files
+    result.transfer.merge(transfer.download(remote, repo.cache, files, settings, sizes=files))
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
     _name_directories(remote, result.transfer.failed)
@@ -520,6 +530,16 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
+
+
+def _done_before(earlier: SyncResult | None, remote: str, oids: Iterable[str]) -> set[str]:
+    """Those of `oids` a transfer earlier in this command, with the same remote, moved or
+    found already there (`earlier`: its result): a run record's outputs are most often the
+    data that command just pushed or fetched, and each object is transferred and counted
+    once. What failed there is tried again, and fails here too, holding back what needs it."""
+    if earlier is None or earlier.remote != remote:
+        return set()
+    return {oid for oid in earlier.paths.lookup(oids) if oid not in earlier.transfer.failed}
 
 
 def _set_aside_corrupt_manifests(repo: Repo, targets: list[Target]) -> None:

@@ -425,7 +425,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     result = pull(repo, targets)
     keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
             for s in (dag.stages[n] for n in selected)}
-    runs = runcache.fetch_runs(repo, None, None, keys)
+    runs = runcache.fetch_runs(repo, None, None, keys, result)
     if runs.sync is not None:
         result.transfer.merge(runs.sync.transfer)
         result.paths.merge(runs.sync.paths)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dvx import fsutil
 from dvx.errors import FormatError
@@ -38,6 +38,9 @@ from dvx.pointer import Pointer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import NOT_ON_REMOTE, TransferResult, lost_with_its_pack
 from dvx.repo import Repo
+
+if TYPE_CHECKING:
+    from dvx.ops.sync import SyncResult
 
 log = get_logger(__name__)
 
@@ -299,7 +302,10 @@ def _remote_entries(remote: RemoteStore, algo: str) -> set[tuple[str, str]]:
     return found
 
 
-def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTransfer:
+def push_runs(repo: Repo, remote_name: str | None, jobs: int | None,
+              data: SyncResult | None = None) -> RunsTransfer:
+    """Upload the records the remote lacks, with their outputs. `data`: the push of data
+    this command made before, whose objects are not pushed or counted again."""
     from dvx.ops.remote import open_remote
     from dvx.ops.sync import push
     from dvx.remote.retry import describe
@@ -318,7 +324,7 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None) -> RunsTran
         else:
             result.held_back += 1
     targets = [t for record, _ in records for t in targets_for(record)]
-    result.sync = push(repo, targets, name, jobs)
+    result.sync = push(repo, targets, name, jobs, earlier=data)
     failed = set(result.sync.transfer.failed)
     on_remote = _remote_entries(remote, repo.algo) if records else set()
     runs_dir = _remote_runs_dir(repo.algo)
@@ -364,8 +370,10 @@ def _may_go_to(record: RunRecord, rules: Mapping[str, Out], name: str, explicit:
 
 
 def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
-               stage_keys: set[str]) -> RunsTransfer:
-    """Download the records of these stages that the cache lacks, with their outputs."""
+               stage_keys: set[str], data: SyncResult | None = None) -> RunsTransfer:
+    """Download the records of these stages that the cache lacks, with their outputs.
+    `data`: the fetch of data this command made before, whose objects are not fetched or
+    counted again."""
     from dvx.ops.remote import open_remote
     from dvx.ops.sync import fetch
     from dvx.remote.retry import describe
@@ -396,7 +404,8 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
             records.append(outcome)
         else:
             result.problems.append(f"run record {entry[1]}: {describe(outcome)}")
-    result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs)
+    result.sync = fetch(repo, [t for r in records for t in targets_for(r)], name, jobs,
+                        earlier=data)
     _forget_absent(result.sync.transfer)
     for record in records:
         if objects_of(repo, record) is not None and save(repo, record):
