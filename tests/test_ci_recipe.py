@@ -98,3 +98,22 @@ def test_allow_missing_runs_the_stages_whose_outputs_could_not_be_fetched(tmp_pa
     assert ran.code == 0, ran.output
     assert "its outputs could not be fetched: data/prepared" in ran.stdout
     assert ran.stdout.index("Fetched") < ran.stdout.index("Running stage")
+
+
+def test_with_an_always_changed_stage_the_data_gate_is_status_of_dot(repo):
+    """docs/ci.md: `dvx status -q` never passes with an always_changed stage; `dvx status -q .`
+    checks the data alone, and still fails on data that changed."""
+    (repo / "in.txt").write_text("in\n")
+    must("add", "in.txt", cwd=repo)
+    must("stage", "add", "-n", "ext", "--always-changed", "-o", "ext.txt", "echo same > ext.txt",
+         cwd=repo)
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    must("repro", cwd=repo)
+    assert git(repo, "status", "--porcelain") == ""
+    assert run_dvx("status", "-q", cwd=repo).code == 1
+    assert run_dvx("status", "-q", ".", cwd=repo).code == 0
+    os.chmod(repo / "in.txt", 0o644)
+    (repo / "in.txt").write_text("changed\n")
+    assert run_dvx("status", "-q", ".", cwd=repo).code == 1
