@@ -360,3 +360,28 @@ stages:
     assert ran.code == 0, ran.output
     assert "Running stage 'train'" in ran.stdout
     assert (bob / "model.bin").read_text() == "raw\n0.2\n"
+
+
+def test_a_remote_run_record_whose_output_size_disagrees_with_its_object_is_refused(
+        repo, dvx, tmp_path):
+    """A run record from a remote is untrusted: one giving an output a size its object denies
+    is not kept (restoring it would put that size into dvx.lock), and pull says which."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "main", str(store)).code == 0
+    write(repo / "raw.txt", "raw\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat raw.txt > model.bin\n"
+                             "    deps: [raw.txt]\n    outs: [model.bin]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train")
+    assert dvx("push", "--run-cache").code == 0
+    [record] = (store / "runs" / "xxh128").glob("*/*")
+    record.write_text(record.read_text().replace('"size":4', '"size":99'))  # still its name
+
+    bob = clone(repo, tmp_path / "bob")
+    pulled = dvx("pull", "--run-cache", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    assert f"run record {record.name} on remote 'main' refused: it gives 99 bytes as the " \
+           "size of the output 'model.bin'" in pulled.output
+    assert "Fetched 0 run records of the run-cache." in pulled.stdout
+    assert not list((bob / ".dvx" / "cache" / "runs").glob("*/*/*"))

@@ -519,6 +519,35 @@ def test_a_wrong_size_in_dvx_lock_never_gets_an_intact_object_moved_aside(repo, 
     assert not (repo / ".dvx" / "cache" / "quarantine").exists()
 
 
+def test_a_run_record_whose_output_size_disagrees_with_its_object_is_not_restored(repo,
+                                                                                    dvx):
+    """A run record may come from a remote (`fetch --run-cache`): one giving an output a size
+    its object denies would put that size into dvx.lock. It is ignored, naming the record;
+    the stage runs, and its run replaces the record."""
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                             "model\n    deps: [in.txt]\n    outs: [model]\n")
+    assert dvx("repro").code == 0
+    [record] = (repo / ".dvx" / "cache" / "runs" / "xxh128").glob("*/*")
+    record.write_text(record.read_text().replace('"size":2', '"size":99'))  # still its name
+    write(repo / "in.txt", "yy\n")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "x\n")
+
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Restored" not in result.stdout
+    assert f"Ignoring the run record '{record}': it gives 99 bytes as the size of the output " \
+           "'model', but its object" in result.stderr
+    assert (repo / "runs.log").read_text().split() == ["run", "run", "run"]
+    assert read_lock(repo, "xxh128")["train"].outs[0].size == 2
+    write(repo / "in.txt", "yy\n")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "x\n")
+    again = dvx("repro")
+    assert "Restored 'train' from the run-cache" in again.stdout and not again.stderr
+
+
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("repro", "train").code == 0
     git(ml, "add", "-A")

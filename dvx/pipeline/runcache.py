@@ -203,29 +203,40 @@ def _valid_key(name: str, algo: str) -> bool:
 
 
 def lookup(repo: Repo, skey: str, rkey: str) -> RunRecord | None:
+    record, unusable = _read_local(repo, skey, rkey)
+    if unusable is not None:
+        log.warning("%s", unusable)
+    return record
+
+
+def _read_local(repo: Repo, skey: str, rkey: str) -> tuple[RunRecord | None, str | None]:
+    """The local cache's record of this run, or None and why it cannot be used (None too
+    when there is none)."""
     path = os.path.join(runs_root(repo), skey, rkey)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_RECORD_BYTES + 1)
     except FileNotFoundError:
-        return None
+        return None, None
     try:
         record = parse_record(data, repo.algo, f"'{path}'")
     except FormatError as exc:
-        log.warning("Ignoring a damaged run record: %s", exc.message)
-        return None
+        return None, f"Ignoring a damaged run record: {exc.message}"
     if (record.stage_key, record.run_key) != (skey, rkey):
-        log.warning("Ignoring the run record '%s': its content does not match its name.", path)
-        return None
-    return record
+        return None, f"Ignoring the run record '{path}': its content does not match its name."
+    wrong = wrong_size(repo, record)
+    if wrong is not None:
+        return None, f"Ignoring the run record '{path}': {wrong}."
+    return record, None
 
 
 def save(repo: Repo, record: RunRecord, replace: bool = False) -> bool:
-    """Store `record` unless a record of the same run is already there (both are valid), or
-    in its place with `replace`."""
+    """Store `record` unless a usable record of the same run is already there (both are
+    valid), or in its place with `replace`. One a reader rejects is replaced, so that it is
+    not rejected again at every run."""
     directory = os.path.join(runs_root(repo), record.stage_key)
     path = os.path.join(directory, record.run_key)
-    if os.path.exists(path) and not replace:
+    if not replace and _read_local(repo, record.stage_key, record.run_key)[0] is not None:
         return False
     os.makedirs(directory, exist_ok=True)
     fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync)
@@ -255,6 +266,30 @@ def targets_for(record: RunRecord) -> list[Target]:
     return [Target(Output(o.path, Pointer("dir" if o.is_dir else "file", record.algo, o.oid,
                                           o.size, o.nfiles, o.executable)))
             for o in record.outs]
+
+
+def wrong_size(repo: Repo, record: RunRecord) -> str | None:
+    """How an output of the run gives a size (or a number of files) its object in the cache
+    denies, or None. A record comes from anyone who can push to a remote: restoring from one
+    with a wrong size would record that size in dvx.lock. An object the cache lacks, an
+    invalid manifest or an object changed in the cache (its bytes no longer hash to its oid)
+    is not the record's fault: checkout and `objects_of` deal with those."""
+    for out in record.outs:
+        if out.is_dir:
+            try:
+                tree = load_tree(repo, Pointer("dir", record.algo, out.oid, out.size, out.nfiles))
+            except FormatError:
+                continue
+            if tree is not None and (tree.size, tree.nfiles) != (out.size, out.nfiles):
+                return (f"it gives {out.size} bytes in {out.nfiles} files for the output "
+                        f"'{out.path}', but its manifest {out.oid} lists {tree.size} bytes in "
+                        f"{tree.nfiles} files")
+        elif repo.cache.exists(out.oid):
+            size = repo.cache.size(out.oid)
+            if size != out.size and repo.cache.verify(out.oid):  # else the object changed
+                return (f"it gives {out.size} bytes as the size of the output '{out.path}', "
+                        f"but its object {out.oid} is {size} bytes")
+    return None
 
 
 def objects_of(repo: Repo, record: RunRecord) -> set[str] | None:
@@ -408,7 +443,11 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
                         earlier=data)
     _forget_absent(result.sync.transfer)
     for record in records:
-        if objects_of(repo, record) is not None and save(repo, record):
+        wrong = wrong_size(repo, record)
+        if wrong is not None:
+            result.problems.append(f"run record {record.run_key} on remote '{name}' refused: "
+                                   f"{wrong}")
+        elif objects_of(repo, record) is not None and save(repo, record):
             result.records += 1
     return result
 
