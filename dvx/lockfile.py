@@ -32,6 +32,8 @@ HEADER = "# dvx lock file: what each stage of dvx.yaml last ran with and produce
 
 _STAGE_KEYS = frozenset({"cmd", "deps", "params", "outs"})
 _DEP_KEYS = frozenset({"path", "oid", "size", "nfiles"})
+# Where dvx.lock holds object ids, read as the text they are written as (yamlio.as_text).
+_OIDS = (("stages", "*", "deps", "*", "oid"), ("stages", "*", "outs", "*", "oid"))
 _OUT_KEYS = _DEP_KEYS | {"exec", "cache", "push", "remote"}
 
 
@@ -205,7 +207,7 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
             "`dvx install` sets up a merge driver that merges the entries of different stages "
             "by itself.")
     # Read by the YAML 1.1 rules PyYAML wrote it by, so every value reads back as written.
-    doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES, YAML_1_1)
+    doc = parse_yaml(data, LOCK_FILE, MAX_LOCK_BYTES, YAML_1_1, text_at=_OIDS)
     if doc is None:
         return {}
     if not isinstance(doc, dict):

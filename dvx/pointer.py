@@ -173,7 +173,8 @@ def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")
-        doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES, YAML_1_1)
+        doc = parse_yaml(data, f"pointer file '{where}'", MAX_POINTER_BYTES, YAML_1_1,
+                         text_at=(("oid",),))
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
     version = doc.get("dvx")

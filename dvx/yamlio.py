@@ -133,8 +133,14 @@ def read_yaml_file(path: str, what: str, max_bytes: int = DEFAULT_MAX_BYTES) -> 
     return parse_yaml(data, f"{what} '{path}'", max_bytes)
 
 
+# A path to values in a document: mapping keys, "*" for any key or any item of a sequence.
+TextPath = tuple[str, ...]
+
+
 def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
-               version: str = YAML_1_2) -> Any:
+               version: str = YAML_1_2, text_at: tuple[TextPath, ...] = ()) -> Any:
+    """The document `data`, with every scalar at a path of `text_at` read as the text it is
+    written as (`as_text`)."""
     if len(data) > max_bytes:
         raise FormatError(f"The {what} is larger than {max_bytes} bytes; refusing to parse it.")
     try:
@@ -146,7 +152,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
     loader = strict_loader(version)
     try:
         _check_events(text, what, loader)
-        return yaml.load(text, Loader=loader)
+        return _load(text, loader, text_at)
     except FormatError:
         raise
     except DuplicateKeyError as exc:
@@ -163,6 +169,44 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
         raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
     except RecursionError:
         raise FormatError(f"The {what} is nested too deeply.") from None
+
+
+def _load(text: str, loader_class: Any, text_at: tuple[TextPath, ...]) -> Any:
+    """yaml.load, with the scalars at `text_at` made strings before they are constructed."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        for path in text_at:
+            as_text(node, path)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def as_text(node: Any, path: TextPath) -> None:
+    """Read every scalar at `path` below `node` as a string: the text it is written as. An
+    object id is text, whatever YAML would make of it: `oid: 01234567012345670123456701234567`
+    (decimal digits only) is no integer, and `oid: 00000000000000000000000000000012` no
+    YAML 1.1 octal 10. Any other node there (a mapping, a list) is left as it is, for the
+    reader to refuse."""
+    import yaml
+
+    if not path:
+        if isinstance(node, yaml.ScalarNode):
+            node.tag = "tag:yaml.org,2002:str"
+        return
+    key, rest = path[0], path[1:]
+    if isinstance(node, yaml.SequenceNode) and key == "*":
+        for item in node.value:
+            as_text(item, rest)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: {oid: ...}` sets keys too
+                as_text(value_node, path)
+            elif isinstance(key_node, yaml.ScalarNode) and key in ("*", key_node.value):
+                as_text(value_node, rest)
 
 
 def _check_events(text: str, what: str, loader: Any) -> None:

@@ -100,3 +100,17 @@ def test_a_writer_that_remembers_entries_still_writes_what_changed(tmp_path):
         data = (tmp_path / "dvx.lock").read_bytes()
         assert data == whole_dump(stages)
         assert set(parse_lock(data, "xxh128")) == set(stages)
+
+
+def test_an_oid_written_unquoted_is_its_text_never_a_number():
+    """As in pointers (formats.md): an oid of decimal digits written without quotes is the
+    text of the scalar, not an integer (nor YAML 1.1's octal); a param named `oid` keeps its
+    value."""
+    digits, octal = "70392752177682696296731627434175", "00000000000000000000000000000012"
+    data = (HEADER + "dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: make\n    deps:\n"
+            f"    - path: in\n      oid: {octal}\n      size: 1\n    params:\n"
+            "      params.yaml:\n        oid: 012\n    outs:\n"
+            f"    - path: out\n      oid: {digits}\n      size: 8\n").encode()
+    stage = parse_lock(data, "xxh128")["s"]
+    assert [d.oid for d in stage.deps] == [octal] and [o.oid for o in stage.outs] == [digits]
+    assert stage.params == {"params.yaml": {"oid": 10}}

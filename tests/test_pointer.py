@@ -87,6 +87,18 @@ def test_oids_that_yaml_would_read_as_numbers_round_trip(oid):
     assert _parse_canonical(pointer.to_bytes()) is not None  # dvx's own layout: the quick path
 
 
+@pytest.mark.parametrize("oid", ["70392752177682696296731627434175",
+                                 "00000000000000000000000000000012",  # YAML 1.1: octal 10
+                                 "0b" + "01" * 15])
+def test_an_oid_written_unquoted_is_its_text_never_a_number(oid):
+    """formats.md, pointer rule 4: written as its template shows (`oid: <oid>`, no quotes),
+    an oid YAML would read as a number is still the text of the scalar. A key `oid` inside
+    `meta` is the user's, and keeps its YAML value."""
+    text = f"dvx: 1\ntype: file\nalgo: xxh128\noid: {oid}\nsize: 5\nmeta:\n  oid: 012\n"
+    pointer = parse_pointer(text.encode(), "x.dvx")
+    assert pointer.oid == oid and pointer.meta == {"oid": 10}
+
+
 def test_yaml_1_1_line_breaks_in_desc_and_meta_read_back_as_written():
     """NEL, U+2028 and U+2029 would be folded to a space if written raw in a quoted scalar."""
     odd = "a\x85b\u2028c\u2029d"
