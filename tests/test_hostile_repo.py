@@ -227,6 +227,8 @@ HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
     "longer than any filesystem holds": lambda base: manifest([row("d/" * 2100 + "f")]),
     "a name longer than any filesystem holds": lambda base: manifest([row("n" * 300)]),
     "wrong header": lambda base: manifest([row("a")]).replace(b'"version":1', b'"version":9'),
+    "a dvx temporary's name": lambda base: manifest([row("sub/.a.dvx-0123456789ab.tmp")]),
+    "a dvx temporary's cut name": lambda base: manifest([row(".a~dvx-0123456789ab.tmp")]),
     "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
 }
 

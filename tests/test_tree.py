@@ -48,6 +48,14 @@ def test_names_with_a_colon_after_the_first_character_are_ordinary():
     assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
 
 
+def test_names_like_temporaries_of_older_versions_or_of_a_directory_are_data():
+    """Only a file named as dvx names its temporaries now is never data (formats.md):
+    a name without the `dvx-` mark, or a directory named so, is a user's."""
+    tree = Tree.build("xxh128", [TreeEntry(".a.0123456789ab.tmp", A, 1),
+                                 TreeEntry(".d.dvx-0123456789ab.tmp/f", B, 2)])
+    assert Tree.from_bytes(tree.to_bytes(), "xxh128", tree.oid()) == tree
+
+
 @pytest.mark.parametrize("rows, message", [
     ([["../evil", A, 1, False]], "'..'"),
     ([["/etc/passwd", A, 1, False]], "absolute"),
@@ -70,6 +78,8 @@ def test_names_with_a_colon_after_the_first_character_are_ordinary():
     ([["a", A, 2**63, False]], "malformed"),  # larger than any file
     ([["a", A, 1, "yes"]], "malformed"),
     ([["a", A, 1]], "malformed"),
+    ([[".a.dvx-0123456789ab.tmp", A, 1, False]], "temporary files"),
+    ([["d/.a~dvx-0123456789ab.tmp", A, 1, False]], "temporary files"),
 ])
 def test_hostile_manifests_are_rejected(rows, message):
     data, oid = _manifest(rows)

@@ -24,7 +24,7 @@ from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False
 from typing import IO, NamedTuple, overload
 
 from dvx.errors import CorruptManifestError, FormatError, InvalidOidError
-from dvx.fsutil import NAME_MAX, PATH_MAX
+from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
 from dvx.paths import RESERVED_NAMES, check_relpath
 
@@ -395,6 +395,7 @@ def _check_entries(entries: list[TreeEntry], algo: str) -> None:
     for e in entries:
         if checked_each:
             check_relpath(e.path, "path in a directory manifest")
+            _refuse_temporary_name(e.path)
             try:
                 check_oid(e.oid, algo)
             except InvalidOidError as exc:
@@ -402,6 +403,16 @@ def _check_entries(entries: list[TreeEntry], algo: str) -> None:
                                   f"object id: {exc.message}") from None
         if len(e.path) > _SURELY_SHORT:
             _check_length(e.path)
+
+
+def _refuse_temporary_name(path: str) -> None:
+    """A file named as dvx names its temporaries is never data (a workspace walk skips it, a
+    checkout deletes it as an interrupted write's): listed, it would be placed and then
+    found missing by every status."""
+    if temp_target(path.rpartition("/")[2]) is not None:
+        raise FormatError(f"A directory manifest lists '{path}', named as dvx names its "
+                          "temporary files (.NAME.dvx-<12 hex digits>.tmp), which are never "
+                          "data.")
 
 
 def _note_parents(path: str, parents: set[str]) -> None:
@@ -440,13 +451,15 @@ def _check_length(path: str) -> None:
                           f"'{path[:60]}...'.")
 
 
-_UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../")
+# ".tmp/": a file name ending in .tmp, which may be one dvx gives its temporaries.
+_UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../", ".tmp/")
 
 
 def _paths_look_ordinary(paths: list[str]) -> bool:
-    """True if every path surely passes `check_relpath`: with all paths joined by '/', and
-    '/' around them, an empty, '.', '..' or reserved component shows up as '//', '/./',
-    '/../' or '/.git/'. Anything unusual (a ':' too, for drive letters) returns False."""
+    """True if every path surely passes `check_relpath` and `_refuse_temporary_name`: with
+    all paths joined by '/', and '/' around them, an empty, '.', '..' or reserved component
+    shows up as '//', '/./', '/../' or '/.git/'. Anything unusual (a ':' too, for drive
+    letters, or a name ending in '.tmp') returns False."""
     try:
         joined = "/" + "/".join(paths) + "/"
     except TypeError:  # a path that is not a string
