@@ -644,6 +644,36 @@ def test_gc_remote_writes_an_object_packed_twice_into_its_new_pack_once(repo, dv
     assert dvx("fsck", "--remote", "s").code == 0
 
 
+@pytest.mark.parametrize("packed_copy", ["damaged", "gone"])
+def test_a_packed_object_whose_packed_copy_fails_is_read_from_its_loose_copy(
+        repo, dvx, tmp_path, packed_copy):
+    """A reader looks in the indexes first and then for a loose object (formats.md): a
+    remote that holds an object both in a pack that fails (damaged, or gone) and loose, as a
+    dvx from before packs pushes it, still gives it, and fsck --remote counts the loose copy
+    as another copy."""
+    store = tmp_path / "store"
+    if packed_copy == "damaged":
+        _, bad = _pushed_with_one_damaged(repo, dvx, store)
+        loose = [bad]
+    else:
+        _pushed_directory(repo, dvx, store, 5, 1000)
+        max((store / "packs").iterdir(), key=lambda p: p.stat().st_size).unlink()
+        loose = [oid_of(p.read_bytes()) for p in (repo / "d").iterdir()]
+    for oid in loose:
+        write(store / "files" / ALGO / oid[:2] / oid[2:],
+              (repo / ".dvx/cache/files" / ALGO / oid[:2] / oid[2:]).read_bytes())
+    os.rename(repo / ".dvx" / "cache", tmp_path / "cache-before")
+    fetched = dvx("fetch")
+    assert fetched.code == 0, fetched.output
+
+    checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
+    assert "0 corrupt, 0 missing, 0 lost" in checked.stdout
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    _assert_a_clone_pulls_d(repo, tmp_path)
+
+
 def test_a_pull_names_the_pack_that_is_gone(repo, dvx, tmp_path):
     store = tmp_path / "store"
     _pushed_directory(repo, dvx, store, 5, 1000)

@@ -123,16 +123,18 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     faults.point("fsck.after_listing_indexes")  # where another clone's gc may repack
     in_packs = pack_reads.verify(remote, settings, fast)  # what the indexes place in packs
     gone: set[str] = set()  # loose objects the indexes name that are not there
+    # A loose copy is checked where no packed copy is whole: it is a copy of its own.
+    packed_whole = in_packs.checked - in_packs.corrupt.keys()
     if remote.can_list:
         listed = set(remote.list_loose())
-        loose = listed - in_packs.checked
+        loose = listed - packed_whole
         gone = _named_loose(remote) - listed
     else:  # e.g. HTTP: only what this workspace refers to can be named
-        loose = transfer.present_on(remote, set(needed), settings) - in_packs.checked
+        loose = transfer.present_on(remote, set(needed), settings) - packed_whole
     for oid in loose - sizes.keys():  # sizes of local copies stand in where none is recorded
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
-    result = FsckResult(f"remote {name}", checked=len(loose) + len(in_packs.checked),
+    result = FsckResult(f"remote {name}", checked=len(loose | in_packs.checked),
                         damaged_indexes={name: why for name, why
                                          in remote.inventory.refused.items()
                                          if name not in remote.inventory.newer},
@@ -143,6 +145,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     if fast:
         result.unchecked = len(loose - sizes.keys())
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
+    loose_whole = loose - problems_found.keys()
     # A read-only remote (HTTP) is only reported on: dvx moves nothing there, and takes no
     # lock on it, as nothing writes to it through dvx.
     repairs = not result.read_only
@@ -156,11 +159,12 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     if repairs and (in_packs.corrupt or in_packs.lost or in_packs.bad_copies
                     or moved_but_indexed):
         in_packs = _settle(repo, name, remote, settings, fast, in_packs, moved_but_indexed,
-                           result)
+                           loose_whole, result)
     else:
         result.lost |= gone
     result.lost |= in_packs.lost
-    result.corrupt.update(in_packs.corrupt)
+    result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()
+                          if oid not in loose_whole)
     for t in targets:
         wanted.paths.add(t.output)
     lacking = sorted(set(needed) - loose - in_packs.checked)
@@ -199,12 +203,13 @@ def _named_loose(remote: RemoteStore) -> set[str]:
 
 def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Settings,
             fast: bool, found: pack_reads.PackCheck, loose_moved: set[str],
-            result: FsckResult) -> pack_reads.PackCheck:
+            loose_whole: set[str], result: FsckResult) -> pack_reads.PackCheck:
     """Check the packed problems `found` again under the remote's gc lock, with indexes and
     packs listed anew, and only then take the bad copies (and the loose objects moved aside
     or gone) out of the indexes: a gc in another clone may have repacked since the first
     look, and what looked lost or unreadable then is in a new pack now. Without the lock (a
-    push or gc holds it), nothing is taken out and the first look is reported."""
+    push or gc holds it), nothing is taken out and the first look is reported. `loose_whole`:
+    the objects whose loose copy is whole, another copy of a packed one."""
     suspects = set(found.corrupt) | found.lost | {oid for _, oid, _ in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
@@ -229,10 +234,11 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     by_pack: dict[str, set[str]] = {}
     for pack, oid, _ in again.bad_copies:
         by_pack.setdefault(str(pack), set()).add(oid)
-        if oid in again.corrupt:
+        if oid in again.corrupt and oid not in loose_whole:
             result.retired.add(oid)  # listed with its damage by the command
     for pack, oids in sorted(by_pack.items()):
-        whole = sum(oid not in again.corrupt and oid not in again.lost for oid in oids)
+        whole = sum(oid in loose_whole or (oid not in again.corrupt and oid not in again.lost)
+                    for oid in oids)
         gone = "is gone" if pack in again.missing_packs else "holds damaged copies"
         log.warning("Pack %s %s: %d of its objects were taken out of the pack indexes; %s.",
                     pack, gone, len(oids), "another copy of each is whole" if whole == len(

@@ -314,9 +314,18 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
 
         rest = set(todo)
         result = pack_reads.download(remote, cache, rest, settings)
+        # A reader looks in the indexes first and then for a loose object (formats.md): one
+        # whose packed copies failed (damaged, or their pack gone) may have a loose copy.
+        rest |= result.failed.keys()
         if len(rest) < len(todo):
             todo = [oid for oid in todo if oid in rest]
-    result.merge(_download_loose(remote, cache, todo, settings, known))
+    loose = _download_loose(remote, cache, todo, settings, known)
+    for oid in list(result.failed):
+        if oid in loose.failed:
+            del loose.failed[oid]  # its packed copy's failure says more than a loose one's
+        else:
+            del result.failed[oid]  # its loose copy came
+    result.merge(loose)
     result.already_there = already_there
     return result
 
@@ -496,11 +505,14 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
               sizes: dict[str, int] | None = None, fast: bool = False) -> dict[str, str]:
     """Check objects on the remote: download and hash each (or, `fast`, compare sizes).
     Returns {oid: problem} for those that are corrupt, or whose every pack named is gone
-    and that have no loose copy either (`lost_with_its_pack` of the problem); nothing is
-    stored locally."""
+    (`lost_with_its_pack` of the problem), and whose loose copy, if any, is no better: as a
+    reader looks in the indexes first and then for a loose object (formats.md), an object
+    is whole if either copy is. Nothing is stored locally."""
     known = sizes or {}
     problems: dict[str, str] = {}
-    gone: dict[str, str] = {}  # packed oids whose every pack is gone: why, if no loose copy
+    # Packed oids with no whole packed copy (damaged, or every pack gone): why, if no loose
+    # copy either.
+    no_packed_copy: dict[str, str] = {}
 
     def judge(oid: str, actual_oid: str, size: int) -> int:
         # Bytes that hash to their oid are the object, whatever size a pointer gave it.
@@ -524,9 +536,9 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
         try:
             return check_copy(oid, on_bytes)
         except FileNotFoundError:
-            if oid not in gone:  # no index named it there either: for the caller to judge
+            if oid not in no_packed_copy:  # no index named it there either: for the caller
                 raise
-            problems[oid] = gone[oid]
+            problems[oid] = no_packed_copy[oid]
             return 0
 
     todo = sorted(set(oids))
@@ -537,10 +549,12 @@ def verify_on(remote: ObjectStore, oids: Iterable[str], settings: Settings,
         packed_oids = remote.in_packs(todo)
         if packed_oids:
             in_packs = pack_reads.verify(remote, settings, fast, only=packed_oids)
-            problems.update(in_packs.corrupt)
-            gone = {oid: pack_not_on_remote(pack) for pack, oid, _ in in_packs.bad_copies
-                    if oid in in_packs.lost and pack in in_packs.missing_packs}
-            todo = [oid for oid in todo if oid not in in_packs.checked]
+            no_packed_copy = {oid: pack_not_on_remote(pack)
+                              for pack, oid, _ in in_packs.bad_copies
+                              if oid in in_packs.lost and pack in in_packs.missing_packs}
+            no_packed_copy.update(in_packs.corrupt)
+            todo = [oid for oid in todo
+                    if oid not in in_packs.checked or oid in in_packs.corrupt]
     result = run_each(todo, check, settings, "Verifying", None, remote)
     for oid, reason in result.failed.items():
         problems.setdefault(oid, f"could not be read: {reason}")
