@@ -520,6 +520,27 @@ def test_a_pointer_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(
     assert "0 corrupt" in dvx("fsck").output
 
 
+def test_a_directory_pointer_giving_a_wrong_size_or_file_count_is_warned_about(repo, dvx):
+    """As for a file pointer with a wrong size: the data is placed as its manifest names it,
+    and a warning says the pointer's totals are wrong and how to record the right ones."""
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "d").code == 0
+    shutil.rmtree(repo / "d")
+    pointer = (repo / "d.dvx").read_text()
+    (repo / "d.dvx").write_text(pointer.replace("size: 4\n", "size: 999\n")
+                                .replace("nfiles: 2\n", "nfiles: 7\n"))  # mis-merged
+    done = dvx("checkout")
+    assert done.code == 0 and "2 restored" in done.output, done.output
+    assert "'d.dvx' gives 999 bytes in 7 files as the size of 'd', but its manifest" in \
+        done.stderr and "lists 4 bytes in 2 files" in done.stderr
+    assert (repo / "d" / "b").read_text() == "b\n"
+    assert dvx("commit", "d").code == 0 and (repo / "d.dvx").read_text() == pointer
+    shutil.rmtree(repo / "d")
+    again = dvx("checkout")
+    assert again.code == 0 and "gives" not in again.stderr, again.output
+
+
 def test_a_manifest_giving_a_wrong_size_never_gets_its_intact_object_moved_aside(repo, dvx):
     assert dvx("config", "cache.type", "hardlink").code == 0
     write(repo / "d" / "a", "a\n")

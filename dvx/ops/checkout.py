@@ -513,7 +513,23 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
                      relink, placed_before)
     _apply(repo, output.path, top, tree, plan, result)
+    if plan.place:
+        _warn_if_totals_recorded_wrong(repo.root, output, tree)
     return True
+
+
+def _warn_if_totals_recorded_wrong(root: str, output: Output, tree: Tree) -> None:
+    """Warn if the directory's pointer (or dvx.lock) gives it a size or a number of files
+    its manifest denies, as `_warn_if_size_recorded_wrong` does for a file."""
+    pointer = output.pointer
+    if (pointer.size, pointer.nfiles) == (tree.size, tree.nfiles):
+        return
+    log.warning("%s gives %d bytes in %s files as the size of '%s', but its manifest %s lists "
+                "%d bytes in %d files: the size recorded is wrong (edited by hand or "
+                "mis-merged?), not the data, which was placed as its manifest names it. "
+                "`dvx commit %s` records the right size.", output.recorded_in, pointer.size,
+                pointer.nfiles, output.path, pointer.oid, tree.size, tree.nfiles,
+                for_command(root, output.path))
 
 
 @dataclass
