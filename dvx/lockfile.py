@@ -213,9 +213,9 @@ def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, Sta
     if not isinstance(doc, dict):
         raise _bad("it is not a YAML mapping")
     version = doc.get("dvx")
-    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+    if type(version) is int and version > FORMAT_VERSION:
         raise NewerFormatError.of(LOCK_FILE, version)
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if type(version) is not int or version != FORMAT_VERSION:  # not 1.0 nor true, "equal" to 1
         raise _bad(f"it has no valid 'dvx: {FORMAT_VERSION}' line")
     unknown = set(doc) - {"dvx", "algo", "stages"}
     if unknown:

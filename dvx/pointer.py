@@ -178,8 +178,9 @@ def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
     if not isinstance(doc, dict):
         raise FormatError(f"The pointer file '{where}' is not a YAML mapping.")
     version = doc.get("dvx")
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+    # The integer 1: not 1.0 nor true, which Python calls equal to it.
+    if type(version) is not int or version != FORMAT_VERSION:
+        if type(version) is int and version > FORMAT_VERSION:
             raise NewerFormatError.of(f"The pointer file '{where}'", version)
         raise FormatError(f"The pointer file '{where}' has no valid 'dvx: {FORMAT_VERSION}' line.")
     unknown = set(doc) - KNOWN_KEYS

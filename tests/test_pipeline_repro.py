@@ -548,6 +548,24 @@ def test_a_run_record_whose_output_size_disagrees_with_its_object_is_not_restore
     assert "Restored 'train' from the run-cache" in again.stdout and not again.stderr
 
 
+@pytest.mark.parametrize("version", ["1.0", "true"])
+def test_a_run_record_whose_version_is_not_the_integer_1_is_not_restored(repo, dvx, version):
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                             "model\n    deps: [in.txt]\n    outs: [model]\n")
+    assert dvx("repro").code == 0
+    [record] = (repo / ".dvx" / "cache" / "runs" / "xxh128").glob("*/*")
+    record.write_text(record.read_text().replace('"version":1', f'"version":{version}'))
+    write(repo / "in.txt", "yy\n")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "x\n")
+
+    result = dvx("repro")
+    assert result.code == 0 and "Restored" not in result.stdout, result.output
+    assert "unknown format, version or algorithm" in result.stderr
+    assert (repo / "runs.log").read_text().split() == ["run", "run", "run"]
+
+
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("repro", "train").code == 0
     git(ml, "add", "-A")

@@ -305,6 +305,17 @@ def test_a_hostile_lock_file_is_refused(repo: Path, dvx):
     assert "newer dvx" in dvx("status").stderr
 
 
+@pytest.mark.parametrize("version", ["1.0", "!!float 1", "true"])
+def test_a_lock_file_version_that_is_not_the_integer_1_is_refused(repo: Path, dvx, version):
+    """formats.md: `dvx` is the integer 1; Python calls 1.0 and true equal to it."""
+    write(repo / "dvx.yaml", stage("cmd: echo hi > o.txt\nouts: [o.txt]"))
+    assert dvx("repro").code == 0
+    text = (repo / "dvx.lock").read_text()
+    write(repo / "dvx.lock", text.replace("\ndvx: 1\n", f"\ndvx: {version}\n"))
+    result = dvx("status")
+    assert result.code != 0 and "no valid 'dvx: 1' line" in result.stderr, result.output
+
+
 @pytest.mark.parametrize("where", ["top", "stage", "output"])
 def test_unknown_keys_in_the_lock_file_ask_for_a_newer_dvx_not_a_deletion(repo: Path, dvx,
                                                                           where):

@@ -24,6 +24,9 @@ def test_file_pointer_layout_is_stable():
 @pytest.mark.parametrize("text, message", [
     (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\nfuture: 1\n", "unknown keys"),
     (f"dvx: 2\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n", "newer dvx"),
+    (f"dvx: 1.0\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n", "no valid 'dvx: 1'"),
+    (f"dvx: !!float 1\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n", "no valid 'dvx: 1'"),
+    (f"dvx: true\ntype: file\nalgo: xxh128\noid: {OID}\nsize: 5\n", "no valid 'dvx: 1'"),
     (f"dvx: 1\ntype: link\nalgo: xxh128\noid: {OID}\nsize: 5\n", "invalid type"),
     (f"dvx: 1\ntype: file\nalgo: md5\noid: {OID}\nsize: 5\n", "unknown hash"),
     (f"dvx: 1\ntype: file\nalgo: xxh128\noid: {OID.upper()}\nsize: 5\n", "Invalid xxh128"),

@@ -150,7 +150,8 @@ def parse_record(data: bytes, algo: str, where: str) -> RunRecord:
     if not isinstance(doc, dict) or set(doc) != {"format", "version", "algo", "cmd", "deps",
                                                  "params", "outs"}:
         raise bad("it does not have exactly the expected keys")
-    if (doc["format"], doc["version"], doc["algo"]) != (FORMAT, VERSION, algo):
+    if (doc["format"], doc["version"], doc["algo"]) != (FORMAT, VERSION, algo) or type(
+            doc["version"]) is not int:  # 1.0 and true are "equal" to 1
         raise bad("unknown format, version or algorithm")
     cmd, deps, params, outs = doc["cmd"], doc["deps"], doc["params"], doc["outs"]
     if not isinstance(cmd, list) or not cmd or not all(isinstance(c, str) for c in cmd):
