@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import xxhash
 from conftest import git, stopped_at, write
 from pipeline_kit import make_ml_repo, runs
 
@@ -564,6 +565,20 @@ def test_a_run_record_whose_version_is_not_the_integer_1_is_not_restored(repo, d
     assert result.code == 0 and "Restored" not in result.stdout, result.output
     assert "unknown format, version or algorithm" in result.stderr
     assert (repo / "runs.log").read_text().split() == ["run", "run", "run"]
+
+
+def test_a_run_cache_stage_key_is_what_formats_md_says(repo, dvx):
+    """The hash of the canonical JSON without a trailing LF, its cmd a list even for a
+    command written as one string: the example of formats.md, found under that name."""
+    key = "92d4fee40a57b6cbfbf903b28b92568a"
+    canonical = b'{"cmd":["cat in.txt > out.txt"],"deps":["in.txt"],"outs":["out.txt"]}'
+    assert xxhash.xxh3_128_hexdigest(canonical) == key
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cat in.txt > out.txt\n"
+                             "    deps: [in.txt]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    [record] = (repo / ".dvx" / "cache" / "runs" / "xxh128").glob("*/*")
+    assert record.parent.name == key
 
 
 def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
