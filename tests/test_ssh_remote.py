@@ -218,6 +218,30 @@ def test_a_host_key_other_than_the_one_recorded_is_refused(repo, dvx, tmp_path, 
     assert not (tmp_path / "store").exists()
 
 
+def test_a_changed_host_key_behind_an_ssh_config_alias_is_refused_as_changed(
+        repo, dvx, tmp_path, sshd):
+    """~/.ssh/config names the server by an alias: its key is looked up, and the advice given,
+    for the host and port the alias leads to, as for the connection itself."""
+    _impostor_known_hosts(tmp_path, sshd)
+    (Path(os.environ["HOME"]) / ".ssh" / "config").write_text(
+        f"Host databox\n  HostName {sshd['host']}\n  Port {sshd['port']}\n"
+        f"  User {sshd['user']}\n  IdentityFile {sshd['keyfile']}\n")
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "s", f"ssh://databox{tmp_path}/store").code == 0
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert result.stderr.startswith(f"ERROR: Refused the SSH server databox ({sshd['host']}, "
+                                    f"port {sshd['port']}): its host key cannot be verified, "
+                                    "since the key it presented is not the one recorded"), \
+        result.stderr
+    assert f"ssh-keygen -R '[{sshd['host']}]:{sshd['port']}'" in result.stderr
+    assert f"ssh-keyscan -p {sshd['port']} {sshd['host']} >> ~/.ssh/known_hosts" in \
+        result.stderr
+    assert "no key is recorded" not in result.stderr and "keyscan databox" not in result.stderr
+    assert not (tmp_path / "store").exists()
+
+
 def test_an_unknown_host_key_is_refused_with_the_ways_to_trust_it(repo, dvx, tmp_path, sshd):
     """As on a CI runner: no ~/.ssh/known_hosts at all. A source URL is refused as well."""
     result = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")

@@ -15,10 +15,12 @@ config and out of every message. Credentials can also come from each library's u
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -248,17 +250,18 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
     if not any(cls.__name__ == "HostKeyNotVerifiable" for cls in type(exc).__mro__):
         return None
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = int(options.get("port") or parts.port or 22)
+    named = parts.hostname or ""
+    user = options.get("user") or (unquote(parts.username) if parts.username else None)
+    host, port, key_name = _ssh_destination(named, options.get("port") or parts.port, user)
     files = known_hosts_files(options.get("known_hosts")) or []
     where = " and ".join(files)
-    shown = host if port == 22 else f"{host} (port {port})"
+    shown = _shown_server(named, host, port)
     scan = f"ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} >> ~/.ssh/known_hosts"
     option = f"`dvx remote modify {name or 'NAME'} known_hosts"
-    if _recorded_host_keys(files, host, port):
+    if _recorded_host_keys(files, key_name, port):
         why = (f"the key it presented is not the one recorded for it in {where}: someone may "
                "be intercepting the connection, or the server's key was changed")
-        entry = host if port == 22 else f"[{host}]:{port}"
+        entry = key_name if port == 22 else f"[{key_name}]:{port}"
         record = (f"If the server's key did change (ask its administrator), forget the old one "
                   f"with `ssh-keygen -R '{entry}'` and record the new one with `{scan}`")
     else:
@@ -272,6 +275,34 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
         "what dvx sends and receives.")
     return RemoteError(f"Refused the SSH server {shown}: its host key cannot be verified, "
                        f"since {why}.", way_out)
+
+
+def _ssh_destination(host: str, port: str | int | None, user: str | None
+                     ) -> tuple[str, int, str]:
+    """The host and port an SSH connection to `host` reaches, and the name its key is looked up
+    by in known_hosts: ~/.ssh/config's HostName, Port and HostKeyAlias for it, applied as
+    asyncssh applies them for the real check (a port in the URL or the remote's options wins
+    over Port). Looking up the alias itself would call a changed key unrecorded."""
+    from asyncssh.config import SSHClientConfig
+
+    config_file = Path("~", ".ssh", "config").expanduser()
+    try:
+        config = SSHClientConfig.load(
+            None, [config_file] if os.access(config_file, os.R_OK) else [], False, False, False,
+            getpass.getuser(), user or (), host, int(port) if port else ())
+        resolved = str(config.get("Hostname", host))
+        resolved_port = int(str(config.get("Port") or 22))
+        alias = config.get("HostKeyAlias")
+    except (OSError, ValueError, KeyError):  # an unreadable or invalid config: as asyncssh fails
+        return host, int(port or 22), host
+    return resolved, resolved_port, str(alias) if alias else resolved
+
+
+def _shown_server(named: str, host: str, port: int) -> str:
+    """The server as a message names it: the URL's host, and where an alias leads."""
+    where = [host] if host != named else []
+    where += [f"port {port}"] if port != 22 else []
+    return f"{named} ({', '.join(where)})" if where else named
 
 
 def _recorded_host_keys(files: list[str], host: str, port: int) -> bool:
