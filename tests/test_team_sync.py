@@ -1518,3 +1518,26 @@ def test_data_committed_on_a_side_a_merge_moved_away_is_removed_as_after_a_pull(
     assert not (bob / "d").exists()
     assert (bob / "e/f2").read_text() == "bob\n"
     assert git(bob, "status", "--porcelain") == ""
+
+
+def test_status_that_cannot_record_what_it_finds_in_sync_says_nothing_of_it(team):
+    """Status records what it finds in sync only when it can: on a full disk it reports as
+    ever, and the record is left to the next command (checkout still warns that it could
+    not record what it checked out)."""
+    alice = team.founder()
+    write(alice / "data.txt", "v1\n")
+    must("add", "data.txt", cwd=alice)
+    share(alice, "v1")
+    record = alice / ".dvx/tmp/synced.json"
+    record.unlink()
+    quiet = run_with_file_size_limit(["status"], alice, 0)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "Data and pointers are up to date.\n" and quiet.stderr == "", \
+        quiet.stderr
+    assert not record.exists()
+    warned = run_with_file_size_limit(["checkout"], alice, 0)
+    assert warned.returncode == 0, warned.stderr
+    assert "Could not record what was checked out" in warned.stderr, warned.stderr
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+    assert json.loads(record.read_text())["outputs"]["data.txt"]["oid"] == \
+        pointer_oid(alice / "data.txt.dvx")

@@ -143,7 +143,7 @@ def _record_what_is_in_sync(repo: Repo) -> None:
         return
     try:
         with repo.lock(wait=False):
-            repo.syncstate.flush()
+            repo.syncstate.flush(required=True)  # raised, not warned about: see above
     except (LockError, OSError) as exc:
         log.debug("what is in sync not recorded: %s", exc)
 
