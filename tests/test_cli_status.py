@@ -449,3 +449,33 @@ def test_remote_takes_a_configured_remotes_name_and_leaves_any_other_word_a_targ
     assert [row["path"] for row in as_target["missing_on_remote"]] == ["other.bin"]
     two = dvx("status", "--remote", "models", "-r", "storage")
     assert two.code == 2 and "--remote models and -r storage name two remotes" in two.stderr
+
+
+def test_remote_followed_by_a_word_that_is_neither_a_remote_nor_a_path_names_the_remotes(
+        repo, dvx, tmp_path):
+    """A mistyped remote's name after --remote is no target to `dvx add`: it is refused as a
+    remote, naming those configured; tracked data not checked out, or tracked only in the
+    revisions asked for, stays a target."""
+    write(repo / "gone", "old")
+    assert dvx("add", "gone").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "gone")
+    git(repo, "tag", "v1")
+    assert dvx("remove", "--outs", "gone.dvx").code == 0
+    assert not (repo / "gone").exists()
+    write(repo / "f", "x")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    assert dvx("remote", "add", "backup", str(tmp_path / "backup")).code == 0
+    typo = dvx("status", "--remote", "bakup")
+    assert typo.code == 2, typo.output
+    assert typo.stderr.startswith("ERROR: There is no remote named 'bakup'"), typo.stderr
+    assert "The remotes are backup, storage" in typo.stderr
+    assert "not tracked" not in typo.stderr and "dvx add" not in typo.stderr
+    (repo / "f").unlink()  # its pointer still names it: a target, as before
+    absent = dvx("status", "--remote", "f", "--json")
+    assert absent.code == 0, absent.output
+    assert [row["path"] for row in json.loads(absent.stdout)["missing_on_remote"]] == ["f"]
+    removed = dvx("status", "--remote", "gone", "-T", "--json")
+    assert removed.code == 0, removed.output
+    assert [row["path"] for row in json.loads(removed.stdout)["missing_on_remote"]] == ["gone"]

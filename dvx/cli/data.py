@@ -121,21 +121,46 @@ _DEFAULT_REMOTE = "\0default"
 
 
 def _remote_or_target(repo: Repo, word: str, remote_name: str | None,
-                      targets: tuple[str, ...]) -> tuple[str | None, tuple[str, ...]]:
+                      targets: tuple[str, ...], revisions: tuple[Any, ...]
+                      ) -> tuple[str | None, tuple[str, ...]]:
     """The remote and targets of `status --remote WORD`: WORD names the remote when one is
     configured by that name, as `dvc status --remote NAME` does; `--remote` is also dvx's
     switch (as -c), so click hands over the word after it whatever it is, and any other word
-    is a target again (`dvx status --remote data/x`)."""
+    is a target again (`dvx status --remote data/x`). A word that is neither a remote nor a
+    path here (nor tracked in the `revisions` asked for) is a remote's name mistyped far more
+    often than a path: it is refused as one."""
+    from dvx.errors import UsageError
+
     if word == _DEFAULT_REMOTE:
         return remote_name, targets
-    if word not in repo.config.remote_names():
+    remotes = repo.config.remote_names()
+    if word not in remotes:
+        if not _names_a_path(repo, word, revisions):
+            listed = (f"The remotes are {', '.join(sorted(remotes))}" if remotes
+                      else "No remote is configured")
+            raise UsageError(f"There is no remote named '{word}', nor a path of that name that "
+                             "dvx tracks.", f"{listed} (`dvx remote list`).")
         return remote_name, (word, *targets)
     if remote_name not in (None, word):
-        from dvx.errors import UsageError
-
         raise UsageError(f"--remote {word} and -r {remote_name} name two remotes.",
                          "Name one remote.")
     return word, targets
+
+
+def _names_a_path(repo: Repo, word: str, revisions: tuple[Any, ...]) -> bool:
+    """Whether `word` is a path here, or names tracked data not checked out (a clone before
+    its first pull) or tracked in the `revisions` asked for (a file since removed)."""
+    import os
+
+    from dvx.errors import UsageError
+
+    if os.path.lexists(word):
+        return True
+    try:
+        targets_in_scope(repo, (word,), *revisions)
+    except UsageError:
+        return False
+    return True
 
 
 @click.command(epilog=example("""
@@ -151,7 +176,8 @@ dvx status --remote backup     # what remote 'backup' and the cache lack (-c -r 
 @click.option("--remote", "remote_word", is_flag=False, flag_value=_DEFAULT_REMOTE,
               metavar="[NAME]",
               help="As -c; a NAME after it that is a configured remote is the one compared "
-                   "with (as -r NAME, and as in DVC), any other word is a target.")
+                   "with (as -r NAME, and as in DVC), any other word is a target, and one "
+                   "that names no path either is refused as an unknown remote.")
 @click.option("-r", "remote_name", type=RemoteName(), metavar="NAME",
               help="The remote for -c/--remote (without it: the default remote).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Checks at once (-c).")
@@ -173,7 +199,8 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
     revisions = (all_branches, all_tags, all_commits, revs, last_n)
     if remote_word is not None:
         compare_remote = True
-        remote_name, targets = _remote_or_target(repo, remote_word, remote_name, targets)
+        remote_name, targets = _remote_or_target(repo, remote_word, remote_name, targets,
+                                                 revisions)
     if compare_remote or remote_name:
         _remote_status(repo, targets, remote_name, jobs, as_json, revisions)
         return
