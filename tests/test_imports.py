@@ -100,6 +100,21 @@ def test_ls_and_du_of_a_local_folder_below_the_top_read_its_repository_from_that
     assert other.code == 2 and "not the top of a dvx repository" in other.stderr
 
 
+def test_ls_and_du_from_a_subfolder_reach_its_siblings_through_dot_dot(source):
+    """A PATH is normalised as Git normalises a pathspec: `../raw` from images/ is raw/, and
+    only a PATH that leaves the repository is refused."""
+    _, alice = source
+    listed = json.loads(run_dvx("ls", ".", "../raw", "--json", cwd=alice / "images").stdout)
+    assert ("raw/train.csv", True) in [(e["path"], e["dvx"]) for e in listed]
+    assert all(e["path"].startswith("raw/") for e in listed), listed
+    rows = json.loads(run_dvx("du", ".", "../raw", "-s", "--json", cwd=alice / "images").stdout)
+    assert [row["path"] for row in rows] == ["raw"]
+    top = json.loads(run_dvx("ls", ".", "..", "--json", cwd=alice / "images").stdout)
+    assert {"images", "raw"} <= {e["path"] for e in top}
+    outside = run_dvx("ls", ".", "../..", cwd=alice / "images")
+    assert outside.code == 2 and f"'..' is not in '{alice}'" in outside.stderr, outside.stderr
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -86,11 +86,16 @@ def ls(url: str, path: str, rev: str | None, recursive: bool, dvx_only: bool,
 def _from_the_top(url: str, path: str) -> tuple[str, str]:
     """URL and PATH with a local URL inside a dvx repository (not its top) read as that
     repository and, as PATH's start, the folder URL names: `dvx ls .` in data/ lists data/,
-    `dvx ls . raw` there lists data/raw, as Git takes the current folder."""
+    `dvx ls . raw` there lists data/raw, as Git takes the current folder. PATH is normalised
+    as Git normalises a pathspec, so `..` from data/ reaches its siblings (`dvx ls . ../src`);
+    only a PATH that leaves the repository keeps a leading `..`, which is not in it."""
+    import posixpath
+
     from dvx.ops.source import local_top_and_below, source_path
 
     top, below = local_top_and_below(url)
-    return (top, f"{below}/{source_path(path)}".rstrip("/")) if below else (url, path)
+    joined = posixpath.normpath(posixpath.join(below, source_path(path)))
+    return (top if below else url), ("" if joined == "." else joined)
 
 
 def _check_listed(entries: dict[str, dict[str, Any]], path: str, url: str) -> str:
