@@ -16,6 +16,7 @@ import io
 import math
 import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -201,14 +202,25 @@ class ConfigFile:
     def remove_section(self, section: str) -> bool:
         return self.parser.remove_section(section)
 
-    def save(self) -> None:
+    def save(self, mode: int | None = None) -> None:
+        """Write the file, with the permissions `mode` if given, else with those of the file
+        it replaces: a config.local its owner made private (it may hold credentials) stays
+        private."""
         if self.before_save is not None:
             self.before_save()
         buffer = io.StringIO()
         self.parser.write(buffer)
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._remove_leftover_temporaries()
-        fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"))
+        fsutil.atomic_write(self.path, buffer.getvalue().encode("utf-8"),
+                            mode=self._mode() if mode is None else mode)
+
+    def _mode(self) -> int | None:
+        """The permissions of the file as it is (None: there is none yet)."""
+        try:
+            return stat.S_IMODE(os.stat(self.path).st_mode)
+        except OSError:
+            return None
 
     def _remove_leftover_temporaries(self) -> None:
         """Delete the temporaries a killed write of this file left beside it (they may hold a

@@ -173,10 +173,11 @@ def fsync_file(path: str) -> None:
 
 
 @contextlib.contextmanager
-def _held_new_file(path: str) -> Iterator[int]:
-    """Create `path` (it must not exist) and hold it (see `hold`) until the block ends: a
-    descriptor of its own keeps the hold while a duplicate is written and closed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+def _held_new_file(path: str, mode: int = 0o666) -> Iterator[int]:
+    """Create `path` (it must not exist) with `mode` (less the umask) and hold it (see `hold`)
+    until the block ends: a descriptor of its own keeps the hold while a duplicate is written
+    and closed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         hold(fd)
         yield fd
@@ -185,19 +186,21 @@ def _held_new_file(path: str) -> Iterator[int]:
 
 
 def atomic_write(path: str, data: bytes, *, fsync: bool = True, mode: int | None = None) -> None:
-    """Replace `path` by a file holding `data`. The temporary is written, flushed and closed
-    (and fsynced if `fsync`) before it is renamed: a write that fails (full disk, quota, file
-    size limit) leaves the old `path` whole."""
+    """Replace `path` by a file holding `data`, with the permissions `mode` if given. The
+    temporary is written, flushed and closed (and fsynced if `fsync`) before it is renamed: a
+    write that fails (full disk, quota, file size limit) leaves the old `path` whole. It is
+    created with `mode`, so a private file's content is never readable by others, not even
+    for a moment."""
     tmp = temp_name_for(path)
     try:
-        with writing(path), _held_new_file(tmp) as held:
+        with writing(path), _held_new_file(tmp, 0o666 if mode is None else mode) as held:
             with open(os.dup(held), "wb") as f:
                 f.write(data)
                 faults.point("atomic_write.after_temp_write")
                 f.flush()
                 if fsync:
                     os.fsync(f.fileno())
-            if mode is not None:
+            if mode is not None:  # exactly `mode`, whatever the umask took away
                 os.chmod(tmp, mode)
             faults.point("atomic_write.before_rename")
             os.replace(tmp, path)

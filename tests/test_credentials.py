@@ -60,3 +60,11 @@ def test_a_password_never_lands_in_the_tracked_config(repo, dvx):
     result = dvx("remote", "add", "s", URL)  # the project level: tracked by Git
     assert "Traceback" not in result.output and SECRET not in result.output
     assert SECRET not in (repo / ".dvx/config").read_text()
+
+
+def test_a_local_config_made_private_stays_private_when_dvx_rewrites_it(repo, dvx):
+    assert dvx("remote", "add", "--local", "s", URL).code == 0
+    local = repo / ".dvx/config.local"
+    local.chmod(0o600)
+    assert dvx("remote", "modify", "--local", "s", "timeout", "5").code == 0
+    assert "timeout = 5" in local.read_text() and local.stat().st_mode & 0o777 == 0o600

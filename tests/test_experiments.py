@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, run_dvx, run_dvx_proc, write
 from tests.team import Team, must, share
 
 TRAIN = """
@@ -846,6 +846,60 @@ def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     assert states[0]["state"] == "done", states  # its experiment was recorded
     assert "orphan" in _show(project)
     assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+
+
+def _private_temporary(tmp_path, monkeypatch) -> Path:
+    """A temporary folder for the queue's worktrees, in this process and in dvx processes."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    return temporary
+
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_a_queued_run_s_copy_of_the_local_config_is_readable_by_its_owner_alone(
+        project, tmp_path, monkeypatch):
+    """The local config holds credentials; the worktree lies in a temporary folder that
+    every user of the machine can read."""
+    _private_temporary(tmp_path, monkeypatch)
+    must("remote", "add", "--local", "st", "s3://bucket/store", cwd=project)
+    must("remote", "modify", "st", "secret_access_key", "SEKRIT-123", cwd=project)
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "waits", cwd=project)
+    runner = _queue_started(project, "waits")
+    try:
+        worktree = Path(json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)[0][
+            "worktree"])
+        copy = worktree / ".dvx" / "config.local"
+        assert "SEKRIT-123" in copy.read_text()
+        assert _mode(copy) == 0o600 and _mode(worktree.parent) == 0o700
+        go.touch()
+        assert runner.wait(timeout=60) == 0
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    assert not worktree.parent.exists()
+
+
+def test_a_worktree_a_killed_queue_start_left_unrecorded_goes_with_the_next_start(
+        project, tmp_path, monkeypatch):
+    temporary = _private_temporary(tmp_path, monkeypatch)
+    must("remote", "add", "--local", "mine", str(tmp_path / "store"), cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "once", cwd=project)
+    killed = run_dvx_proc("queue", "start", cwd=project,
+                          env={"DVX_FAULT": "queue.worktree_made"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = temporary.iterdir()  # made, with its copy of the local config, and not recorded
+    assert (left / "worktree" / ".dvx" / "config.local").exists()
+    assert _queue_states(project) == {"once": "queued"}
+    assert run_dvx("queue", "start", cwd=project).code == 0
+    assert _queue_states(project) == {"once": "done"}
+    assert list(temporary.iterdir()) == []
     assert len(git(project, "worktree", "list").splitlines()) == 1
 
 

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
+from dvx import faults
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     QUEUE_REFS,
@@ -197,6 +199,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     cannot be fetched stays queued, for the next start. `say` hears when each starts and
     ends."""
     entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
+    _remove_unrecorded_worktrees(repo)
     running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
     taken_up: set[tuple[str, float]] = set()  # entries' queued_as: a name queued again is new
@@ -267,6 +270,7 @@ def _launch_if_queued(repo: Repo, name: str
     if entry is None or entry.state != QUEUED:
         return None
     worktree = _make_worktree(repo, entry)  # before the lock: it can take a while
+    faults.point("queue.worktree_made")
     with _changing(repo):
         current = _load(repo, name)
         if current is None or current.state != QUEUED or current.queued_as != entry.queued_as \
@@ -351,6 +355,7 @@ def remove(repo: Repo, names: list[str], finished: bool = False) -> list[Entry]:
 
 def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
     found = {e.name: e for e in entries(repo)}
+    _remove_unrecorded_worktrees(repo)
     unknown = [n for n in names if n not in found]
     if unknown:
         raise UsageError(f"Nothing called {', '.join(unknown)} in the queue.",
@@ -381,26 +386,38 @@ def _load(repo: Repo, name: str) -> Entry | None:
         return None
 
 
+# A worktree is made at FOLDER/worktree, FOLDER a new folder of the system's temporary
+# directory that only its owner can enter (mkdtemp makes it 0700): the worktree holds a copy of
+# config.local, which may hold credentials, and /tmp is shared. FOLDER's name holds the entry's
+# name and the id of the process that made it: a `queue start` killed before it recorded the
+# worktree in the entry leaves it to the next one to remove (`_remove_unrecorded_worktrees`).
+WORKTREE = "worktree"
+_FOLDER = re.compile(r"dvx-exp-(.+)-([0-9]+)-[a-z0-9_]{8}")  # mkdtemp adds 8 such characters
+
+
 def _make_worktree(repo: Repo, entry: Entry) -> str:
     """A worktree of the entry's snapshot whose dvx cache is this repository's."""
-    worktree = tempfile.mkdtemp(prefix=f"dvx-exp-{entry.name}-")
-    os.rmdir(worktree)  # git worktree add makes it
-    git_of(repo).run("worktree", "add", "--detach", "--quiet", worktree, entry.snapshot)
-    local = os.path.join(repo.dvx_dir, "config.local")
-    text = ""
-    if os.path.exists(local):  # the user's own settings (credentials) apply there too
-        with open(local, encoding="utf-8") as f:
-            text = f.read()
+    folder = tempfile.mkdtemp(prefix=f"dvx-exp-{entry.name}-{os.getpid()}-")
+    worktree = os.path.join(folder, WORKTREE)
+    try:
+        git_of(repo).run("worktree", "add", "--detach", "--quiet", worktree, entry.snapshot)
+        _copy_local_config(repo, worktree)
+    except BaseException:
+        _remove_worktree(repo, worktree)
+        raise
+    return worktree
+
+
+def _copy_local_config(repo: Repo, worktree: str) -> None:
+    """The user's own settings (credentials) apply in the worktree too, and its cache is this
+    repository's. The copy is created readable by its owner alone, whatever the original's
+    permissions."""
     from dvx.config import ConfigFile
 
-    os.makedirs(os.path.join(worktree, ".dvx"), exist_ok=True)
-    target = os.path.join(worktree, ".dvx", "config.local")
-    with open(target, "w", encoding="utf-8") as f:
-        f.write(text)
-    config = ConfigFile.load(target)
+    config = ConfigFile.load(os.path.join(repo.dvx_dir, "config.local"))
+    config.path = os.path.join(worktree, ".dvx", "config.local")
     config.set("cache", "dir", repo.cache_dir)
-    config.save()
-    return worktree
+    config.save(mode=0o600)
 
 
 def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
@@ -421,6 +438,7 @@ def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
 
 
 def _remove_worktree(repo: Repo, worktree: str) -> None:
+    """Remove a worktree `_make_worktree` made, and the private folder around it."""
     try:
         git_of(repo).run("worktree", "remove", "--force", worktree)
     except DvxError:
@@ -428,3 +446,52 @@ def _remove_worktree(repo: Repo, worktree: str) -> None:
 
         shutil.rmtree(worktree, ignore_errors=True)
         git_of(repo).run("worktree", "prune")
+    if _made_for(worktree) is not None:  # not an older dvx's worktree, right in /tmp
+        with contextlib.suppress(OSError):
+            os.rmdir(os.path.dirname(worktree))
+
+
+def _made_for(worktree: str) -> tuple[str, int] | None:
+    """The entry's name and the id of the process that made `worktree`, if `_make_worktree`
+    made it; else None."""
+    found = _FOLDER.fullmatch(os.path.basename(os.path.dirname(worktree)))
+    if found is None or os.path.basename(worktree) != WORKTREE:
+        return None
+    return found.group(1), int(found.group(2))
+
+
+def _remove_unrecorded_worktrees(repo: Repo) -> None:
+    """Remove the worktrees (and their copy of config.local) that a `queue start` killed
+    between making one and recording it in its entry left behind: those of this queue's
+    entries (their name and snapshot; the worktrees of a Git repository's other worktrees'
+    queues are theirs) that no running entry names and whose maker is gone."""
+    recorded = _recorded(repo)
+    snapshots = {(e.name, e.snapshot) for e in recorded}
+    running = {os.path.realpath(e.worktree) for e in recorded
+               if e.state == RUNNING and e.worktree is not None}
+    for worktree, commit in _worktrees(repo):
+        made = _made_for(worktree)
+        if made is not None and (made[0], commit) in snapshots and not _alive(made[1]) \
+                and os.path.realpath(worktree) not in running:
+            _remove_worktree(repo, worktree)
+
+
+def _worktrees(repo: Repo) -> list[tuple[str, str]]:
+    """The Git repository's worktrees: (path, the commit checked out)."""
+    found = []
+    listed = git_of(repo).run("worktree", "list", "--porcelain").decode()
+    for block in listed.split("\n\n"):
+        fields = dict(line.partition(" ")[::2] for line in block.splitlines())
+        if "worktree" in fields:
+            found.append((fields["worktree"], fields.get("HEAD", "")))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
