@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, run_dvx, run_dvx_proc, write
+from tests.servers import free_port
 from tests.team import Team, must, share
 
 TRAIN = """
@@ -1031,6 +1032,27 @@ def test_queued_experiments_run_on_a_dask_cluster_through_the_remotes(tmp_path):
     assert "exps-queue" not in git(alice, "ls-remote", str(team.origin))  # cleaned up
     assert run_dvx("exp", "apply", "d0.3", cwd=alice).code == 0  # data came back
     assert (alice / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
+
+
+def test_the_token_of_the_git_remote_s_url_never_lands_in_a_dask_run_s_log(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    team = Team(tmp_path)
+    alice = team.founder()
+    _pipeline(alice)
+    git(alice, "push", "-q", "origin", "main")
+    # The workers clone a URL with a token (a server that is not there: the clone fails);
+    # the snapshot is pushed to the origin.
+    url = f"http://alice:GITTOKEN-4242@127.0.0.1:{free_port()}/project.git"
+    git(alice, "remote", "set-url", "origin", url)
+    git(alice, "remote", "set-url", "--push", "origin", str(team.origin))
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "tok", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        started = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
+    assert started.code == 1 and "'tok' failed" in started.stdout, started.output
+    log = run_dvx("queue", "logs", "tok", cwd=alice).stdout
+    assert "$ git clone" in log and "http://***@127.0.0.1" in log, log
+    assert "GITTOKEN" not in log
 
 
 def test_new_code_goes_into_an_experiment_and_large_new_files_do_not(project):

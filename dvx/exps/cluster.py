@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dvx import fsutil
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import git_of
 from dvx.exps.queue import DONE, FAILED, QUEUE_REFS, QUEUED, RUNNING, Entry, entries, log_path
@@ -26,6 +27,7 @@ from dvx.exps.queue import _save as save_entry
 from dvx.exps.share import pull_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push
+from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
 
 
@@ -70,7 +72,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
             except Exception as exc:  # a worker that died, a task that could not start
                 outcome = {"ok": False, "log": f"the task failed: {exc}\n"}
             with open(log_path(repo, entry.name), "w", encoding="utf-8") as f:
-                f.write(outcome["log"])
+                f.write(redact_urls(outcome["log"]))  # a worker of an older dvx did not
             entry.state = DONE if outcome["ok"] else FAILED
             entry.error = None if outcome["ok"] else f"see `dvx queue logs {entry.name}`"
             entry.finished_at = time.time()
@@ -124,7 +126,8 @@ def _identity(repo: Repo) -> dict[str, str]:
 def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[str],
              settings: str, env: dict[str, str]) -> dict[str, Any]:
     """One queued experiment, on a Dask worker: clone, check the snapshot out, pull its
-    inputs, run, push the experiment back. {"ok": bool, "log": the commands' output}."""
+    inputs, run, push the experiment back. {"ok": bool, "log": the commands and their output,
+    with the credentials of any URL in them (the Git remote's token) hidden}."""
     work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-")
     log: list[str] = []
     environ = {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"}
@@ -141,12 +144,12 @@ def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[s
     try:
         for index, argv in enumerate(steps):
             if index == 3:  # the submitter's own settings (credentials), as config.local
-                with open(os.path.join(work, ".dvx", "config.local"), "w",
-                          encoding="utf-8") as f:
-                    f.write(settings)
+                fsutil.atomic_write(os.path.join(work, ".dvx", "config.local"),
+                                    settings.encode("utf-8"), mode=0o600)
             done = subprocess.run(argv, cwd=work if index else None, env=environ,
                                   capture_output=True, text=True)
-            log.append(f"$ {subprocess.list2cmdline(argv)}\n{done.stdout}{done.stderr}")
+            log.append(redact_urls(f"$ {subprocess.list2cmdline(argv)}\n{done.stdout}"
+                                   f"{done.stderr}"))
             if done.returncode != 0:
                 return {"ok": False, "log": "".join(log)}
         return {"ok": True, "log": "".join(log)}
