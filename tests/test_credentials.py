@@ -68,3 +68,22 @@ def test_a_local_config_made_private_stays_private_when_dvx_rewrites_it(repo, dv
     local.chmod(0o600)
     assert dvx("remote", "modify", "--local", "s", "timeout", "5").code == 0
     assert "timeout = 5" in local.read_text() and local.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("url", "options"), [
+    (f"s3://AKIDEXAMPLE:{SECRET}@bucket/store", "access_key_id ...` and `... secret_access_key"),
+    (f"azure://devacct:{SECRET}@container/store", "account_name ...` and `... account_key"),
+], ids=["s3", "azure"])
+def test_credentials_in_a_bucket_s_url_are_refused_naming_the_options_that_take_them(
+        repo, dvx, url, options):
+    """A bucket's URL names the bucket where a host's names a login: 'KEY:SECRET@' would
+    be taken for part of the bucket's name, never used."""
+    refused = dvx("remote", "add", "--local", "store", url)
+    assert refused.code == 2, refused.output
+    assert "holds credentials" in refused.stderr, refused.stderr
+    assert f"`dvx remote modify --local store {options} ...`" in refused.stderr
+    assert SECRET not in refused.output and "store" not in dvx("remote", "list").stdout
+    (repo / ".dvx/config.local").write_text(f'[remote "store"]\nurl = {url}\n')  # by hand
+    pushed = dvx("push", "-r", "store")
+    assert pushed.code != 0 and "holds credentials" in pushed.stderr, pushed.output
+    assert SECRET not in pushed.output

@@ -280,3 +280,32 @@ def test_known_hosts_ignore_turns_the_check_off(repo, dvx, tmp_path, sshd):
     result = dvx("push")
     assert result.code == 0, result.output
     assert (tmp_path / "store" / "indexes").is_dir()
+
+def _password_remote(dvx, server, password: str, path) -> None:
+    url = f"ssh://{server['user']}:{password}@{server['host']}:{server['port']}{path}"
+    assert dvx("remote", "add", "--local", "-d", "p", url).code == 0
+    assert dvx("remote", "modify", "--local", "p", "known_hosts", "ignore").code == 0
+
+
+def test_the_password_of_a_url_given_with_local_logs_in(repo, dvx, tmp_path, password_sshd):
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    # '/' and '@' in a URL's password are written percent-encoded
+    _password_remote(dvx, password_sshd, "pa55%2Fw%40rd", tmp_path / "store")
+    pushed = dvx("push")
+    assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
+    assert any((tmp_path / "store").rglob("*"))
+
+
+def test_a_refused_login_names_the_user_and_host_not_the_network(repo, dvx, tmp_path,
+                                                                 password_sshd):
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    _password_remote(dvx, password_sshd, "not-the-password", tmp_path / "store")
+    refused = dvx("push")
+    assert refused.code == 1, refused.output
+    assert "refused the login" in refused.stderr and "for user alice on host 127.0.0.1" \
+        in refused.stderr, refused.stderr
+    assert "`dvx remote modify --local p password ...`" in refused.stderr
+    assert "Cannot reach" not in refused.stderr and "network" not in refused.stderr
+    assert "not-the-password" not in refused.output

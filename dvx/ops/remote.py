@@ -58,7 +58,7 @@ def _check_name(name: str) -> None:
 
 def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
     url = validate(_section(name), "url", url)
-    check_url(url)  # refuses unknown schemes and malformed URLs now, not at the first push
+    check_url(url, name)  # refuses unknown schemes and malformed URLs now, not at the first push
     if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
                           "text.", "Give the URL without it and set the password with "
@@ -428,7 +428,7 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
                           f"Set it with `dvx remote modify {name} url URL`.")
     backend_for(url)  # an unknown kind of URL is an error of its own
     try:  # as `remote add` would: a URL it refuses names no store dvx can find again
-        check_url(url)
+        check_url(url, name)
     except ConfigError as exc:
         raise RemoteError(f"Remote '{name}': {exc.message}",
                           f"{exc.hint} Fix it with `dvx remote modify {name} url URL`."

@@ -59,6 +59,11 @@ class Backend:
     checks: dict[str, Callable[[str], str]] = field(default_factory=dict)
     query_string: bool = False  # a '?' in the URL starts a query string sent with each request
     decodes_path: bool = False  # '%23' in the URL's path names a '#' (so '%3F' a '?')
+    # The options that hold its credentials, which a hint names (a URL's user:password part
+    # is taken by the kinds whose URL names a host, never by a bucket's).
+    credential_options: tuple[str, ...] = ()
+    # What to check when its server refuses the login ({name}: the remote's name).
+    login_check: str = "the remote's credentials"
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -203,8 +208,11 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
         kwargs["username"] = user
     if "keyfile" in options:
         kwargs["client_keys"] = [os.path.expanduser(options["keyfile"])]
-    if "password" in options:
-        kwargs["password"] = options["password"]
+    # The URL's password is taken as its user name is (a URL holding one is stored in the
+    # local config only); the option, like `user`, wins.
+    password = options.get("password") or (unquote(parts.password) if parts.password else None)
+    if password:
+        kwargs["password"] = password
     kwargs["known_hosts"] = known_hosts_arg(options.get("known_hosts"))
     # The TCP connection, the handshake and the login: a server that accepts the connection
     # and then says nothing would otherwise hold the command for asyncssh's two minutes.
@@ -443,29 +451,36 @@ BACKENDS = [
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
-            {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint}),
+            {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint},
+            credential_options=("access_key_id", "secret_access_key")),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
              "connect_timeout": "seconds to wait for a connection"},
             frozenset({"password"}), False, False, _build_ssh,
-            checks={"port": _port, "connect_timeout": _seconds}, decodes_path=True),
+            checks={"port": _port, "connect_timeout": _seconds}, decodes_path=True,
+            credential_options=("password",),
+            login_check="the user name and the password (the URL's, or the `user` and "
+                        "`password` options: `dvx remote modify --local {name} password "
+                        "...`), the `keyfile` option, and the keys of your SSH agent and "
+                        "~/.ssh"),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true or false"},
             frozenset({"password"}), True, True, _build_http, query_string=True,
-            decodes_path=True),
+            decodes_path=True, credential_options=("password",)),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs, bucket_kind="bucket",
-            checks={"endpointurl": _endpoint}),
+            checks={"endpointurl": _endpoint}, credential_options=("credentialpath",)),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
             frozenset({"account_key", "connection_string", "sas_token"}), False, True,
-            _build_azure, bucket_kind="container"),
+            _build_azure, bucket_kind="container",
+            credential_options=("account_name", "account_key")),
     Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
@@ -513,9 +528,9 @@ _NEEDS = {"s3": "a bucket (s3://BUCKET/PREFIX)", "gs": "a bucket (gs://BUCKET/PR
           "http": "a host (http(s)://HOST/PATH)"}
 
 
-def check_url(url: str) -> Backend:
+def check_url(url: str, name: str = "NAME") -> Backend:
     """The backend of `url`, if it is a well-formed URL of a kind dvx knows, naming what that
-    kind needs; else a ConfigError saying what is wrong."""
+    kind needs; else a ConfigError saying what is wrong (`name`: the remote's, for a hint)."""
     backend = backend_for(url)
     if backend.name == "local":
         return backend
@@ -525,12 +540,27 @@ def check_url(url: str) -> Backend:
     except ValueError as exc:
         raise ConfigError(f"'{url}' is not a valid URL: {exc}.",
                           "Check the brackets, the port and the characters in it.") from None
+    if backend.bucket_kind and (parts.username is not None or parts.password is not None):
+        # Its first part names the bucket: credentials before it would be taken for the
+        # bucket's name, never for credentials.
+        raise ConfigError(f"The remote URL '{redact_url(url)}' holds credentials (a "
+                          f"'USER:PASSWORD@' part), which remotes of type {backend.name} never "
+                          "read from the URL.",
+                          f"Give the URL without them, and the credentials with "
+                          f"{credentials_commands(backend, name)}.")
     needs = _NEEDS.get(backend.name)
     if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
         raise ConfigError(f"The remote URL '{url}' names no {needs.split(' (')[0][2:]}.",
                           f"Its URL needs {needs}.")
     _refuse_cut_off_path(url, backend)
     return backend
+
+
+def credentials_commands(backend: Backend, name: str) -> str:
+    """The commands that give the remote `name` its credentials in the local config."""
+    first, *others = backend.credential_options or ("password",)
+    return " and ".join([f"`dvx remote modify --local {name} {first} ...`",
+                         *[f"`... {option} ...`" for option in others]])
 
 
 def _cut_off_at(url: str, backend: Backend) -> int:

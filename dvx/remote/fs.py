@@ -17,6 +17,7 @@ from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
+    Backend,
     backend_for,
     bucket_of,
     host_key_refusal,
@@ -97,6 +98,16 @@ def no_credentials(shown: str, name: str, reason: str) -> RemoteError:
         f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
         f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
         f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
+
+
+def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str
+                  ) -> RemoteError:
+    """The server was reached and refused the login (an SSH server the credentials it was
+    given, the client's PermissionError naming the user and the host): no network problem."""
+    reason = str(exc.strerror or exc)
+    return RemoteError(f"The server of the {shown} refused the login: {reason}.",
+                       f"Check {backend.login_check.format(name=name or 'NAME')} "
+                       "(`dvx remote list` shows the URL).")
 
 
 def request_retries(options: dict[str, str]) -> int:
@@ -193,6 +204,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                     f"Cannot set up the {shown}: its {unread} '{exc.filename}' cannot be read "
                     f"({exc.strerror or exc}).",
                     f"Fix it with `dvx remote modify {name or 'NAME'} {unread} PATH`.") from None
+            if isinstance(exc, PermissionError) and exc.filename is None:
+                raise login_refused(shown, exc, backend, name) from None
             seconds = seconds_option(own_options, "connect_timeout", timeout)
             raise RemoteError(f"Cannot reach the {shown}: "
                               f"{network_failure(exc, url, seconds=seconds)}.",
