@@ -87,8 +87,14 @@ def _url(value: str) -> str:
         # An empty folder name: object stores disagree on it (SeaweedFS drops it when it
         # stores a key, so what is pushed would never be found under this URL again).
         raise ValueError(f"its path has an empty folder name ('//'); write "
-                         f"{scheme}://{_without_empty_folders(rest)}")
+                         f"{_redact_url(scheme + '://' + _without_empty_folders(rest))}")
     return value
+
+
+def _redact_url(url: str) -> str:
+    from dvx.remote.backends import redact_url
+
+    return redact_url(url)
 
 
 def _without_empty_folders(rest: str) -> str:
@@ -147,7 +153,8 @@ def validate(section: str, key: str, value: str) -> str:
     try:
         return validator(value)
     except ValueError as exc:
-        raise ConfigError(f"Invalid value {value!r} for {section}.{key}: {exc}.") from None
+        shown = _redact_url(value) if validator is _url else value  # a password, a token
+        raise ConfigError(f"Invalid value {shown!r} for {section}.{key}: {exc}.") from None
 
 
 def _new_parser() -> configparser.ConfigParser:

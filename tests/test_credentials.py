@@ -87,3 +87,22 @@ def test_credentials_in_a_bucket_s_url_are_refused_naming_the_options_that_take_
     pushed = dvx("push", "-r", "store")
     assert pushed.code != 0 and "holds credentials" in pushed.stderr, pushed.output
     assert SECRET not in pushed.output
+
+
+def test_a_password_holding_an_at_sign_or_a_slash_is_hidden_whole(repo, dvx):
+    """Unencoded, as users type them: urlsplit reads up to the last '@' of the host part, and
+    a '/' ends that part (the URL is refused, without showing it)."""
+    port = closed_port()
+    at = f"ssh://alice:FIRSTHALF@{SECRET}@127.0.0.1:{port}/store"
+    assert dvx("remote", "add", "--local", "-d", "at", at).code == 0
+    outputs = [dvx("remote", "list"), dvx("config", "--list"), dvx("push", "-v")]
+    assert f"at\tssh://***@127.0.0.1:{port}/store" in outputs[0].stdout, outputs[0].output
+    assert outputs[2].code == 1 and "Cannot reach the remote 'at'" in outputs[2].stderr
+    slash = dvx("remote", "add", "--local", "sl", f"ssh://alice:FIRSTHALF/{SECRET}@127.0.0.1/s")
+    assert slash.code == 2 and "ssh://***@127.0.0.1/s' is not a valid URL" in slash.stderr, \
+        slash.output
+    assert "percent-encoded" in slash.stderr
+    folders = dvx("remote", "add", "--local", "e", f"ssh://alice:{SECRET}@127.0.0.1//a//b")
+    assert folders.code == 2 and "write ssh://***@127.0.0.1/a/b" in folders.stderr
+    for result in [*outputs, slash, folders]:
+        assert "FIRSTHALF" not in result.output and SECRET not in result.output, result.output

@@ -221,11 +221,12 @@ def _scrub_secrets(text: str) -> str:
             secrets += url_secrets(options.get("url", ""))
     except Exception:  # no repository, or an unreadable config: nothing more to hide
         pass
-    text = redact_urls(text)
-    for secret in secrets:
+    # The known values first, longest first: a URL redacted first could leave only a part
+    # of one (a password holding '@' or '/' that a message quotes apart from its URL).
+    for secret in sorted(set(secrets), key=len, reverse=True):
         if len(secret) >= 4:
             text = text.replace(secret, "***")
-    return text
+    return redact_urls(text)
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

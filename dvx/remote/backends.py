@@ -87,7 +87,8 @@ def s3_root(url: str) -> str:
     """`bucket/prefix` from s3://bucket/prefix."""
     parts = urlsplit(url)
     if not parts.netloc:
-        raise ConfigError(f"The S3 URL '{url}' has no bucket.", "Use s3://BUCKET/PREFIX.")
+        raise ConfigError(f"The S3 URL '{redact_url(url)}' has no bucket.",
+                          "Use s3://BUCKET/PREFIX.")
     return (parts.netloc + parts.path).rstrip("/")
 
 
@@ -198,7 +199,8 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     sshfs = _import("sshfs", "ssh")
     parts = urlsplit(url)
     if not parts.hostname:
-        raise ConfigError(f"The SSH URL '{url}' has no host.", "Use ssh://[USER@]HOST[:PORT]/PATH.")
+        raise ConfigError(f"The SSH URL '{redact_url(url)}' has no host.",
+                          "Use ssh://[USER@]HOST[:PORT]/PATH.")
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     port = options.get("port") or parts.port
     if port:
@@ -538,7 +540,15 @@ def check_url(url: str, name: str = "NAME") -> Backend:
         parts = urlsplit(url)
         host, _ = parts.hostname, parts.port  # both parse (and refuse) the network part
     except ValueError as exc:
-        raise ConfigError(f"'{url}' is not a valid URL: {exc}.",
+        userinfo = _split_userinfo(url)
+        if userinfo is not None and re.search(r"[/?#]", userinfo[1]):
+            # urlsplit took its part before the '/' for a host and a port, and says so
+            # quoting that "port": a piece of the password
+            raise ConfigError(f"'{redact_url(url)}' is not a valid URL: its user name or "
+                              "password holds a '/', '?' or '#', which ends the host part of "
+                              "a URL.", "Write them percent-encoded: '%2F', '%3F', '%23' (and "
+                              "an '@' as '%40').") from None
+        raise ConfigError(f"'{redact_url(url)}' is not a valid URL: {exc}.",
                           "Check the brackets, the port and the characters in it.") from None
     if backend.bucket_kind and (parts.username is not None or parts.password is not None):
         # Its first part names the bucket: credentials before it would be taken for the
@@ -550,7 +560,8 @@ def check_url(url: str, name: str = "NAME") -> Backend:
                           f"{credentials_commands(backend, name)}.")
     needs = _NEEDS.get(backend.name)
     if needs and not (host if backend.name in ("ssh", "http") else parts.netloc):
-        raise ConfigError(f"The remote URL '{url}' names no {needs.split(' (')[0][2:]}.",
+        raise ConfigError(f"The remote URL '{redact_url(url)}' names no "
+                          f"{needs.split(' (')[0][2:]}.",
                           f"Its URL needs {needs}.")
     _refuse_cut_off_path(url, backend)
     return backend
@@ -646,14 +657,40 @@ def is_secret(option: str) -> bool:
     return option in SECRET_OPTIONS
 
 
-_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*)@")
+_AUTHORITY = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
 _QUERY_VALUE = re.compile(r"([?&][^=&#]*=)[^&#]*")
+
+
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    """(`scheme://`, the user:password part, what follows its '@') of a URL that has one,
+    else None. As urlsplit reads it: up to the last '@' of the authority (a password may hold
+    an unencoded '@'). One that holds an unencoded '/' (or '?', '#') cuts the authority short
+    at it, into a host:port whose port is no number: then up to the URL's last '@'."""
+    found = _AUTHORITY.match(url)
+    if found is None:
+        return None
+    scheme, authority, rest = found.groups()
+    if "@" in authority:
+        userinfo, _, host = authority.rpartition("@")
+        return scheme, userinfo, host + rest
+    if "@" in rest and not _is_host_and_port(authority):
+        userinfo, _, after = (authority + rest).rpartition("@")
+        return scheme, userinfo, after
+    return None
+
+
+def _is_host_and_port(authority: str) -> bool:
+    port = authority.rpartition(":")[2] if ":" in authority.rpartition("]")[2] else ""
+    return port.isdigit() or port == ""
 
 
 def redact_url(url: str) -> str:
     """The URL as dvx shows it: any user:password part and every query value (a token, a
     signature) hidden."""
-    return _QUERY_VALUE.sub(r"\1***", _USERINFO.sub(lambda m: m.group(1) + "***@", url))
+    parts = _split_userinfo(url)
+    if parts is not None:
+        url = f"{parts[0]}***@{parts[2]}"
+    return _QUERY_VALUE.sub(r"\1***", url)
 
 
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
@@ -667,13 +704,11 @@ def redact_urls(text: str) -> str:
 def url_secrets(url: str) -> tuple[str, ...]:
     """The password and the query values of `url`: never to show, wherever a message puts
     them (a library may quote them on their own, or decoded)."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return ()
-    values = [value for _, value in parse_qsl(parts.query, keep_blank_values=True)]
-    values += [raw.partition("=")[2] for raw in parts.query.split("&")]
+    query = url.partition("?")[2].partition("#")[0]
+    values = [value for _, value in parse_qsl(query, keep_blank_values=True)]
+    values += [raw.partition("=")[2] for raw in query.split("&")]
+    userinfo = _split_userinfo(url)
+    password = userinfo[1].partition(":")[2] if userinfo is not None else ""
     if password:
         values += [password, unquote(password)]
     return tuple(value for value in dict.fromkeys(values) if value)

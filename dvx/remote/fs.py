@@ -45,7 +45,8 @@ def local_path(url: str, repo_root: str) -> str:
         if path.startswith("localhost/"):
             path = path[len("localhost"):]
         if not path.startswith("/"):
-            raise RemoteError(f"The URL '{url}' names a host; file:// URLs must be local.",
+            raise RemoteError(f"The URL '{redact_url(url)}' names a host; file:// URLs must be "
+                              "local.",
                               "Use file:///absolute/path or a plain path.")
     path = os.path.expanduser(path)
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(repo_root, path))
