@@ -59,6 +59,7 @@ def test_the_local_config_holding_it_is_never_tracked(repo, dvx):
 def test_a_password_never_lands_in_the_tracked_config(repo, dvx):
     result = dvx("remote", "add", "s", URL)  # the project level: tracked by Git
     assert "Traceback" not in result.output and SECRET not in result.output
+    assert result.code == 2 and "`dvx remote modify --local s password ...`" in result.stderr
     assert SECRET not in (repo / ".dvx/config").read_text()
 
 
@@ -78,10 +79,12 @@ def test_credentials_in_a_bucket_s_url_are_refused_naming_the_options_that_take_
         repo, dvx, url, options):
     """A bucket's URL names the bucket where a host's names a login: 'KEY:SECRET@' would
     be taken for part of the bucket's name, never used."""
-    refused = dvx("remote", "add", "--local", "store", url)
-    assert refused.code == 2, refused.output
-    assert "holds credentials" in refused.stderr, refused.stderr
-    assert f"`dvx remote modify --local store {options} ...`" in refused.stderr
+    for level in ("--local", "--project"):
+        refused = dvx("remote", "add", level, "store", url)
+        assert refused.code == 2, refused.output
+        assert "holds credentials" in refused.stderr, refused.stderr
+        assert f"`dvx remote modify --local store {options} ...`" in refused.stderr
+        assert "password" not in refused.stderr.replace("USER:PASSWORD", "")
     assert SECRET not in refused.output and "store" not in dvx("remote", "list").stdout
     (repo / ".dvx/config.local").write_text(f'[remote "store"]\nurl = {url}\n')  # by hand
     pushed = dvx("push", "-r", "store")

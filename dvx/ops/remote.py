@@ -21,6 +21,7 @@ from dvx.remote.backends import (
     check_option,
     check_option_value,
     check_url,
+    credentials_commands,
     is_secret,
     redact_url,
 )
@@ -58,11 +59,13 @@ def _check_name(name: str) -> None:
 
 def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
     url = validate(_section(name), "url", url)
-    check_url(url, name)  # refuses unknown schemes and malformed URLs now, not at the first push
+    backend = check_url(url, name)  # unknown schemes, malformed URLs: now, not at a push
     if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
-                          "text.", "Give the URL without it and set the password with "
-                          "`dvx remote modify --local NAME password ...`.")
+                          "text in the config Git tracks.",
+                          "Give the URL without it and the password with "
+                          f"{credentials_commands(backend, name)}, or give the URL with "
+                          "--local (.dvx/config.local, never tracked).")
     if is_local_url(url):  # refused by every command that opens it: refused now
         path = local_path(url, os.getcwd())
         refuse_private_directory(path, f"remote URL '{url}'", name,

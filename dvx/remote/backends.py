@@ -470,7 +470,7 @@ BACKENDS = [
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true or false"},
             frozenset({"password"}), True, True, _build_http, query_string=True,
-            decodes_path=True, credential_options=("password",)),
+            decodes_path=True, credential_options=("user", "password")),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
