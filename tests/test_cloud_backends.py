@@ -3,6 +3,9 @@ suite runs both against emulators: fake-gcs-server and Azurite)."""
 
 from __future__ import annotations
 
+import http.server
+import socket
+import threading
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -38,6 +41,59 @@ def test_an_azure_remote_passes_its_timeout_to_the_client():
     fs, root = backend_for(url).build(url, {"account_name": "a", "account_key": "a2V5"}, 45.0)
     assert root == "container/project"
     assert fs._timeout_kwargs == {"connection_timeout": 30, "read_timeout": 45}
+
+
+def _azure_remote_at(dvx, port: int) -> None:
+    assert dvx("remote", "add", "-d", "az", "azure://container/project").code == 0
+    assert dvx("remote", "modify", "az", "connection_string", (
+        "DefaultEndpointsProtocol=http;AccountName=devacct;AccountKey=a2V5;"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devacct")).code == 0
+    assert dvx("remote", "modify", "az", "retries", "2").code == 0
+
+
+def test_an_azure_store_that_refuses_the_connection_is_named_as_the_others_are(repo, dvx):
+    """Not an internal error: the host that did not accept the connection, as for S3."""
+    pytest.importorskip("adlfs")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    _azure_remote_at(dvx, port)
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    for command in (["push"], ["status", "--remote"]):
+        result = dvx(*command)
+        assert result.code == 1, (command, result.output)
+        assert f"remote 'az' (azure://container/project): 127.0.0.1:{port} did not accept the " \
+               "connection" in result.stderr, (command, result.stderr)
+        assert "internal error" not in result.stderr and "a2V5" not in result.output
+
+
+def test_an_azure_request_is_tried_as_often_as_the_remote_s_retries_say(repo, dvx):
+    """The Azure client retries nothing itself: its own three retries, 15 seconds and more
+    apart, of each of dvx's attempts would make a store that is down take minutes."""
+    pytest.importorskip("adlfs")
+    asked = []
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(503)  # a passing error, which every client retries
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _azure_remote_at(dvx, server.server_address[1])
+        (repo / "f").write_text("f")
+        assert dvx("add", "f").code == 0
+        result = dvx("push")
+        server.shutdown()
+    assert result.code == 1 and "remote 'az'" in result.stderr, result.output
+    assert "internal error" not in result.stderr
+    assert len(asked) == 2, asked  # `retries 2`: the one request (a listing), tried twice
 
 
 @pytest.mark.parametrize("kind", ["seaweedfs", "moto", "gs", "azure"])

@@ -109,3 +109,18 @@ def test_a_password_holding_an_at_sign_or_a_slash_is_hidden_whole(repo, dvx):
     assert folders.code == 2 and "write ssh://***@127.0.0.1/a/b" in folders.stderr
     for result in [*outputs, slash, folders]:
         assert "FIRSTHALF" not in result.output and SECRET not in result.output, result.output
+
+
+def test_the_traceback_of_an_internal_error_is_scrubbed_too(repo, dvx, monkeypatch):
+    """-v shows an unexpected error's traceback, which may quote a URL or a secret."""
+    assert dvx("remote", "add", "--local", "-d", "s", URL).code == 0
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"a library quoting {URL} and {SECRET}")
+
+    monkeypatch.setattr("dvx.ops.sync.push", broken)
+    for flags in ((), ("-v",)):
+        result = dvx(*flags, "push")
+        assert result.code == 255 and "Unexpected internal error: RuntimeError" in result.stderr
+        assert ("Traceback" in result.stderr) == bool(flags), result.stderr
+        assert SECRET not in result.output and "ssh://***@127.0.0.1" in result.stderr

@@ -106,10 +106,15 @@ class DvxGroup(click.Group):
         except Exception as exc:
             from dvx import logs
 
-            if logs.is_enabled_for(logs.INFO):
-                raise
-            _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.",
-                  "Please report it; run again with -v to see the traceback.", EXIT_INTERNAL)
+            hint = "Please report it; run again with -v to see the traceback."
+            if logs.is_enabled_for(logs.INFO):  # asked for: scrubbed as every message is
+                import traceback
+
+                click.echo(printable(_scrub_secrets("".join(
+                    traceback.format_exception(exc)).rstrip("\n"))), err=True)
+                hint = "Please report it, with the traceback above."
+            _fail(f"Unexpected internal error: {type(exc).__name__}: {exc}.", hint,
+                  EXIT_INTERNAL)
         finally:
             _in_command = False
         if _report_unreadable(ctx):

@@ -64,6 +64,9 @@ class Backend:
     credential_options: tuple[str, ...] = ()
     # What to check when its server refuses the login ({name}: the remote's name).
     login_check: str = "the remote's credentials"
+    # The host its client speaks to, from its options, where the URL does not name it (a
+    # bucket's URL names a bucket): named when it cannot be reached.
+    server_of: Callable[[Mapping[str, str]], str | None] = lambda options: None
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -383,7 +386,50 @@ def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
     kwargs["connection_timeout"] = int(max(min(timeout, 30.0), 1))
     kwargs["read_timeout"] = int(max(timeout, 1))
     parts = urlsplit(url)
-    return adlfs.AzureBlobFileSystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+    filesystem = _azure_filesystem(adlfs, {"retry_total": 0, **{
+        key: kwargs[key] for key in ("connection_timeout", "read_timeout")}})
+    return filesystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+
+
+def _azure_filesystem(adlfs: Any, client_settings: dict[str, Any]) -> Any:
+    """adlfs's filesystem, its Azure client made with `client_settings`. adlfs makes the
+    client with the SDK's defaults: 3 retries of its own, 15 to 40 seconds apart, of every
+    request dvx already retries (the remote's `retries`), and the timeouts on a few calls
+    only. The client it made is made again, from the endpoint and credential it found, with
+    the settings every Azure client takes."""
+
+    base: Any = adlfs.AzureBlobFileSystem
+
+    class AzureFileSystem(base):
+        service_client: Any
+
+        def do_connect(self) -> None:
+            super().do_connect()
+            made = self.service_client
+            self.service_client = type(made)(
+                made.url, credential=made.credential,
+                secondary_hostname=made.secondary_hostname or None, **client_settings)
+
+    return AzureFileSystem
+
+
+def _endpoint_host(options: Mapping[str, str]) -> str | None:
+    """The host and port of an `endpointurl` option."""
+    return urlsplit(options["endpointurl"]).netloc or None if "endpointurl" in options else None
+
+
+def _azure_host(options: Mapping[str, str]) -> str | None:
+    """The host an Azure client speaks to: a connection string's BlobEndpoint, or its
+    account's (the account_name option's) on Azure itself."""
+    fields = dict(field.partition("=")[::2] for field in
+                  options.get("connection_string", "").split(";") if "=" in field)
+    fields = {key.strip().lower(): value.strip() for key, value in fields.items()}
+    if fields.get("blobendpoint"):
+        return urlsplit(fields["blobendpoint"]).netloc or None
+    account = fields.get("accountname") or options.get("account_name")
+    if not account:
+        return None
+    return f"{account}.blob.{fields.get('endpointsuffix') or 'core.windows.net'}"
 
 
 def _build_local(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -454,7 +500,7 @@ BACKENDS = [
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
             {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint},
-            credential_options=("access_key_id", "secret_access_key")),
+            credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
@@ -476,13 +522,14 @@ BACKENDS = [
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs, bucket_kind="bucket",
-            checks={"endpointurl": _endpoint}, credential_options=("credentialpath",)),
+            checks={"endpointurl": _endpoint}, credential_options=("credentialpath",),
+            server_of=_endpoint_host),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
             frozenset({"account_key", "connection_string", "sas_token"}), False, True,
             _build_azure, bucket_kind="container",
-            credential_options=("account_name", "account_key")),
+            credential_options=("account_name", "account_key"), server_of=_azure_host),
     Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}

@@ -24,7 +24,7 @@ from dvx.objects.blobs import (
     Sink,
     relative_names,
 )
-from dvx.remote.backends import redact_url
+from dvx.remote.backends import redact_url, redact_urls
 
 log = get_logger(__name__)
 
@@ -336,6 +336,88 @@ def _sftp_error(exc: Any, path: str | None) -> Exception:
     where = f" ({path})" if path else ""
     return RemoteError(f"The SSH server refused: {reason}{where}.",
                        "Check the remote's path and what the SSH user may do there.")
+
+
+class AzureBlobs(FsspecBlobs):
+    """Azure Blob Storage (adlfs). The Azure SDK's errors for a request that never reached the
+    service, or got no whole answer, are raised as the errors the other stores' clients raise
+    for that (_AzureErrors): a store that cannot be reached is one error naming it, as theirs
+    is, never an internal error."""
+
+    def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(root, lambda: _AzureErrors(make_fs()), **kwargs)
+
+
+class _AzureErrors:
+    """An adlfs filesystem whose calls raise the Azure SDK's errors that adlfs passes on as
+    the errors the rest of dvx knows: ServiceRequestError (no request sent: the connection
+    failed) and ServiceResponseError (the connection failed during the answer) as the
+    built-in error at their root (ConnectionRefusedError, socket.gaierror, a timeout...),
+    else as ConnectionError or TimeoutError, tried again as those are and reported with the
+    host that did not answer; an answer that is an error (HttpResponseError) by its status,
+    as the lean S3 client does."""
+
+    def __init__(self, fs: Any) -> None:
+        self._fs = fs
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._fs, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            from azure.core.exceptions import (
+                HttpResponseError,
+                ServiceRequestError,
+                ServiceResponseError,
+            )
+
+            try:
+                return attr(*args, **kwargs)
+            except (ServiceRequestError, ServiceResponseError) as exc:
+                raise _connection_failure(exc) from None
+            except HttpResponseError as exc:
+                path = args[0] if args and isinstance(args[0], str) else None
+                raise _azure_answer(exc, path) from None
+
+        return call
+
+
+def _azure_answer(exc: Any, path: str | None) -> Exception:
+    """The error an Azure answer that is one stands for, by its HTTP status."""
+    import errno
+
+    status = exc.status_code or 0
+    reason = f"the store answered {status} {exc.reason or ''}".rstrip()
+    if status == 404:
+        return FileNotFoundError(errno.ENOENT, "not on the remote", path)
+    if status in (401, 403):
+        return PermissionError(errno.EACCES, f"{reason}: access denied", path)
+    if status in (408, 429) or status >= 500:
+        return ConnectionError(f"{reason}, a passing error")
+    where = f" ({path})" if path else ""
+    return RemoteError(f"The Azure store refused a request: {reason}{where}.",
+                       "Check the remote's URL and options with `dvx remote list`.")
+
+
+def _connection_failure(exc: Exception) -> OSError:
+    import socket
+
+    from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseTimeoutError
+
+    root: BaseException | None = exc
+    seen: set[int] = set()
+    while root is not None and id(root) not in seen:  # what the SDK's and aiohttp's wrap
+        if isinstance(root, OSError) and type(root) in (
+                ConnectionRefusedError, ConnectionResetError, ConnectionAbortedError,
+                TimeoutError, socket.gaierror, OSError) and root.args:
+            return root
+        seen.add(id(root))
+        root = root.__cause__ or getattr(root, "inner_exception", None)
+    reason = redact_urls(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return TimeoutError(reason)
+    return ConnectionError(reason)
 
 
 class HttpBlobs(FsspecBlobs):

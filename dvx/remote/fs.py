@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from dvx.errors import ConfigError, DvxError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
@@ -29,7 +28,7 @@ from dvx.remote.backends import (
     seconds_option,
     url_secrets,
 )
-from dvx.remote.blobs import FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
+from dvx.remote.blobs import AzureBlobs, FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
 from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore, index_dir_for
 
@@ -248,12 +247,12 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         fast = FastS3(lambda: blobs.fs, s3_access(own_options, os.environ),
                       connections=FAST_S3_CONNECTIONS, timeout=timeout)
         blobs = S3Blobs(s3_root(url), lambda: build()[0], fast, **settings)
-        if own_options.get("endpointurl"):  # s3://BUCKET names no host
-            blobs.server = urlsplit(own_options["endpointurl"]).netloc or None
     else:
         fs, root = build()
-        kind = {"ssh": SftpBlobs, "http": HttpBlobs}.get(backend.name, FsspecBlobs)
+        kind = {"ssh": SftpBlobs, "http": HttpBlobs, "azure": AzureBlobs}.get(backend.name,
+                                                                             FsspecBlobs)
         blobs = kind(root, lambda: fs, **settings)
+    blobs.server = backend.server_of(own_options)  # s3://BUCKET names no host
     store = RemoteStore(blobs, algo, url=redact_url(url),
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v)
                         + url_secrets(url),
