@@ -124,3 +124,17 @@ def test_the_traceback_of_an_internal_error_is_scrubbed_too(repo, dvx, monkeypat
         assert result.code == 255 and "Unexpected internal error: RuntimeError" in result.stderr
         assert ("Traceback" in result.stderr) == bool(flags), result.stderr
         assert SECRET not in result.output and "ssh://***@127.0.0.1" in result.stderr
+
+
+def test_a_query_string_written_to_the_tracked_config_is_warned_of(repo, dvx):
+    """It is stored as given (a signed URL's token goes with every request)."""
+    url = f"https://127.0.0.1:{closed_port()}/store?token={SECRET}"
+    added = dvx("remote", "add", "h", url)
+    assert added.code == 0 and "may hold a credential" in added.stderr, added.output
+    assert "`dvx remote remove h`" in added.stderr and "--local" in added.stderr
+    assert "?token=***" in added.stderr and SECRET not in added.output
+    modified = dvx("remote", "modify", "h", "url", url.replace("store", "other"))
+    assert "may hold a credential" in modified.stderr, modified.output
+    for quiet in (("remote", "add", "--local", "l", url),
+                  ("remote", "add", "plain", "https://127.0.0.1/store")):
+        assert dvx(*quiet).stderr == ""

@@ -123,7 +123,22 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
     target.save()
-    return set_default(repo, name, level) if default else None
+    notices = [_query_notice(name, url, level), set_default(repo, name, level) if default
+               else None]
+    return "\n".join(notice for notice in notices if notice) or None
+
+
+def _query_notice(name: str, url: str, level: str | None) -> str | None:
+    """A warning for a URL whose query string goes to the tracked config: stored as given, as
+    the store needs it on every request, it may hold a token that Git would then share."""
+    if level not in (None, "project") or is_local_url(url) or not urlsplit(url).query \
+            or not backend_for(url).query_string:
+        return None
+    return (f"WARNING: The query string of the URL of remote '{name}' ({redact_url(url)}) "
+            "may hold a credential (a token, a signature): it was written as given to "
+            ".dvx/config, which Git tracks. If it does, remove it from there before you commit "
+            f"(`dvx remote remove {name}`) and add the remote with --local "
+            "(.dvx/config.local, never tracked).")
 
 
 def list_remotes(repo: Repo) -> list[RemoteInfo]:
@@ -156,6 +171,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         return None
     if key == "url":
         value = _stored_url(repo, name, value, level)
+        notice = _query_notice(name, value, level)
     else:
         url = config.remote_options(name).get("url", "")
         check_option(url, key)
