@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 from dvx import faults
@@ -230,7 +231,8 @@ def pwrite_all(fd: int, data: BytesLike, offset: int) -> None:
 
 def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
                 exact_mode: bool = False, temp_dir: str | None = None,
-                before_name: Callable[[], None] = lambda: None) -> None:
+                before_name: Callable[[], None] = lambda: None,
+                mtime_before_ctime: bool = False) -> None:
     """Make `path` a file holding `data` with permissions `mode`, never seen half-written.
 
     Written as an unnamed file (O_TMPFILE) and then linked to `path`: no temporary name to
@@ -238,11 +240,30 @@ def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
     no unnamed files, written at a temporary name (in `temp_dir`, default beside `path`) that
     is then renamed or linked. An existing `path` is replaced if `replace`, else kept as it
     is (objects are never replaced). A missing parent directory is created. `exact_mode`:
-    `mode` exactly, whatever the umask; `before_name` runs between writing and naming.
+    `mode` exactly, whatever the umask; `before_name` runs between writing and naming;
+    `mtime_before_ctime`: see `set_mtime_before_ctime`.
     """
+    def fill(fd: int) -> None:
+        write_all(fd, data)
+        if mtime_before_ctime:
+            set_mtime_before_ctime(fd)
+
     with writing(path):
-        _create_whole(path, lambda fd: write_all(fd, data), mode, replace, exact_mode,
-                      temp_dir, before_name)
+        _create_whole(path, fill, mode, replace, exact_mode, temp_dir, before_name)
+
+
+# A second: more than the kernel's file clock (one tick) lags the clock `time` reads.
+_BEFORE_NOW_NS = 1_000_000_000
+
+
+def set_mtime_before_ctime(target: int | str) -> None:
+    """Set the file's modification time (and access time) to a second before now: the
+    change of its inode time the kernel records for it becomes now, later, while a write
+    to the file since, in place, sets both to the same time. So a file whose mtime is not
+    before its ctime was written after this, or by something else (`target`: an open
+    descriptor or a path)."""
+    then = time.time_ns() - _BEFORE_NOW_NS
+    os.utime(target, ns=(then, then))
 
 
 def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode: bool = False,

@@ -479,6 +479,24 @@ def test_checkout_force_never_links_back_an_object_edited_through_a_link(repo, d
     assert not [p for p in (tmp_path / "remote").rglob("*") if p.is_file()]
 
 
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_checkout_never_places_elsewhere_an_object_rewritten_through_a_link(repo, dvx, link):
+    """Same size: only the object's stat (written since it was stored) casts the doubt that
+    has it hashed before another path gets it."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "f", "original\n")
+    assert dvx("add", "f").code == 0
+    os.chmod(repo / "f", 0o644)  # the user's `chmod u+w`: the object's mode
+    with open(repo / "f", "r+b") as f:
+        f.write(b"ORIGINAL\n")
+    shutil.copy(repo / "f.dvx", repo / "copy.dvx")  # the same data under another name
+    done = dvx("checkout", "copy.dvx")
+    assert done.code == 1 and "was changed or damaged after it was stored" in done.output, \
+        done.output
+    assert not (repo / "copy").exists()
+    assert (repo / "f").read_text() == "ORIGINAL\n"  # the edit stays, in a file of its own
+
+
 def test_checkout_never_places_an_object_that_is_not_its_recorded_size(repo, dvx):
     assert dvx("config", "cache.type", "hardlink").code == 0
     write(repo / "d" / "a", "a\n")

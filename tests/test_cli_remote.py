@@ -8,6 +8,7 @@ import xxhash
 
 from dvx.config import global_config_path
 from dvx.errors import RemoteError
+from dvx.objects.cache import written_since_stored
 from dvx.remote.backends import seconds_option
 from tests.conftest import git, tree_bytes, write
 from tests.remotes import local_spec
@@ -644,17 +645,47 @@ def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
 
 
 @pytest.mark.parametrize("packs", [True, False])
-def test_push_refuses_an_object_rewritten_in_place_through_a_hard_link(repo, dvx, tmp_path, packs):
+@pytest.mark.parametrize("cache_type", ["copy", "symlink"])
+def test_objects_dvx_stores_never_look_written_since_they_were_stored(repo, dvx, tmp_path,
+                                                                      packs, cache_type):
+    """Push hashes again an object whose stat says it was written after it was stored (below);
+    every way dvx stores one (add, add again, pull, loose or from a pack) leaves it with its
+    mtime before its ctime, so a push trusts it on one stat."""
+    dvx("config", "cache.type", cache_type)
+    write(repo / "big.bin", os.urandom(3 << 20))  # stored through a temporary file
+    write(repo / "small.csv", "a,b\n1,2\n")  # written unnamed, then named
+    write(repo / "data" / "x.txt", "x\n")
+    assert dvx("add", "big.bin", "small.csv", "data").code == 0
+    assert dvx("add", "big.bin", "small.csv", "data").code == 0  # marks the objects used
+    objects = repo / ".dvx" / "cache" / "files"
+
+    def looking_written() -> list[bool]:  # one for each object: 3 files and data's manifest
+        return [written_since_stored(os.stat(path)) for path in objects.rglob("*")
+                if path.is_file()]
+
+    assert looking_written() == [False] * 4
+    _add_directory_remote(dvx, tmp_path / "store", packs)
+    assert dvx("push").code == 0
+    shutil.rmtree(objects)
+    assert dvx("pull").code == 0
+    assert looking_written() == [False] * 4
+
+
+@pytest.mark.parametrize("packs", [True, False])
+@pytest.mark.parametrize("cache_type", ["hardlink", "symlink"])
+def test_push_refuses_an_object_rewritten_in_place_through_a_link(repo, dvx, tmp_path, packs,
+                                                                   cache_type):
     """Same size, so only the stat says it was written since it was stored: as by a process
-    that held the file open while dvx linked it into the cache."""
-    dvx("config", "cache.type", "hardlink")
+    that held the file open while dvx linked it into the cache, or a user who made the link
+    writable (`chmod u+w`) and wrote through it."""
+    dvx("config", "cache.type", cache_type)
     write(repo / "model.bin", b"\1" * 70000)
     write(repo / "other", "other\n")
     assert dvx("add", "model.bin", "other").code == 0
     store = tmp_path / "store"
     _add_directory_remote(dvx, store, packs)
     os.chmod(repo / "model.bin", 0o644)  # what an open descriptor or root gets through
-    fd = os.open(repo / "model.bin", os.O_WRONLY)
+    fd = os.open(repo / "model.bin", os.O_WRONLY)  # a symlink: into the object it names
     try:
         os.pwrite(fd, b"\2" * 1000, 5000)  # into the cache object: the same inode
     finally:

@@ -550,8 +550,10 @@ def test_push_repair_fails_when_the_local_copy_is_corrupt_too(repo, dvx, tmp_pat
     store = tmp_path / "store"
     _, bad = _pushed_with_one_damaged(repo, dvx, store)
     cached = repo / ".dvx/cache/files/xxh128" / bad[:2] / bad[2:]
+    stored = os.stat(cached)
     os.chmod(cached, 0o644)
     cached.write_bytes(b"\1" * 1000)  # damaged here as well: nothing can replace it
+    os.utime(cached, ns=(stored.st_atime_ns, stored.st_mtime_ns))  # as by the disk: no write
     repaired = dvx("push", "--repair", "--json")
     assert repaired.code == 1, repaired.output
     found = json.loads(repaired.stdout)

@@ -276,6 +276,7 @@ class LocalCache(ObjectStore):
         """Move a verified temporary file into place as `oid`, never replacing an object. The
         caller removes `tmp` afterwards (it may already be gone: renamed into place)."""
         final = self.oid_path(oid)
+        fsutil.set_mtime_before_ctime(tmp)  # see `written_since_stored`
         fsutil.make_readonly(tmp)
         faults.point("cache.before_publish")
         while not fsutil.publish(tmp, final) and not self.refresh(oid):
@@ -299,7 +300,7 @@ class LocalCache(ObjectStore):
         sharing this cache does not collect what this one has just started to use. False if
         the object is not there (gc took it out): the caller stores it again."""
         try:
-            os.utime(self.oid_path(oid))
+            fsutil.set_mtime_before_ctime(self.oid_path(oid))  # not a write: `written_since_stored`
         except FileNotFoundError:
             return False
         except OSError:
@@ -383,7 +384,8 @@ class LocalCache(ObjectStore):
 
         # Created read-only (the object's final mode, no chmod), unnamed until complete.
         fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
-                           temp_dir=self.tmp_dir, before_name=before_name)
+                           temp_dir=self.tmp_dir, before_name=before_name,
+                           mtime_before_ctime=True)  # see `written_since_stored`
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data, self.algo)
@@ -673,14 +675,17 @@ class LocalCache(ObjectStore):
 
     def changed_size(self, oid: str, size: int) -> bool:
         """Was the object changed after it was stored (written in place through a link to it,
-        say): there, not the `size` bytes recorded for it, and no longer hashing to `oid`?
-        What is checked before an object is placed in the workspace again: one stat when the
-        size matches. One of another size is hashed, as push does: a size recorded wrong (a
-        pointer edited by hand or mis-merged) must never get an intact object moved aside."""
+        say): there, not the `size` bytes recorded for it or written since it was stored
+        (`written_since_stored`), and no longer hashing to `oid`? What is checked before an
+        object is placed in the workspace again: one stat when the size matches and the
+        stat's times cast no doubt. One in doubt is hashed, as push does: a size recorded
+        wrong (a pointer edited by hand or mis-merged) must never get an intact object moved
+        aside."""
         try:
-            return os.stat(self.oid_path(oid)).st_size != size and not self.verify(oid)
+            st = os.stat(self.oid_path(oid))
         except FileNotFoundError:
             return False
+        return (st.st_size != size or written_since_stored(st)) and not self.verify(oid)
 
     def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
                 on_bytes: OnBytes | None = None, size: int | None = None
@@ -743,6 +748,19 @@ def _names(path: str, st: os.stat_result) -> bool:
         return os.path.samestat(os.lstat(path), st)
     except FileNotFoundError:
         return False
+
+
+def written_since_stored(st: os.stat_result) -> bool:
+    """Was the object whose stat is `st` written after it was stored (in place, through a
+    symbolic or hard link to it from the workspace, say, or by a process that held the file
+    open)? The cache stores an object (`_publish`, `_store_bytes`) and marks it used
+    (`refresh`) with its mtime before its ctime (`fsutil.set_mtime_before_ctime`); a write
+    since sets both to the same time, whatever the link type. An object the cache did not
+    store so (the user's own file, linked in hardlink mode in the tick it was written; a
+    cache copied with plain `cp`) may have them equal untouched: it is only hashed once more.
+    Objects restored with their times (tar, `cp -p`, rsync) had their mtime set after
+    their bytes were written, so it is before their ctime."""
+    return st.st_mtime_ns >= st.st_ctime_ns
 
 
 def kept_message(kept: list[str], linked_to: str = "it") -> str:

@@ -31,7 +31,7 @@ from dvx.errors import (
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.logs import get_logger
-from dvx.objects.cache import LocalCache, kept_message
+from dvx.objects.cache import LocalCache, kept_message, written_since_stored
 from dvx.objects.odb import ObjectStore
 from dvx.remote.packs import PACKS_DIR
 from dvx.remote.retry import describe, is_timeout, with_retries
@@ -231,11 +231,11 @@ def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int]
                  changed: dict[str, str]) -> dict[str, int]:
     """The size of each of `oids` as the cache holds it: one stat each, no hashing (a push
     trusts the cache) unless that stat casts doubt. An object that is not the size `recorded`
-    for it was changed after it was stored (an append through a hard link to it, say), and one
-    that shares its inode with another link and was written when or after its inode last
-    changed may have been (`_maybe_written_through_a_link`): unless its bytes still hash to its
-    oid, it is moved aside and named in `changed` with the reason, never uploaded under an oid
-    its bytes no longer hash to."""
+    for it was changed after it was stored (an append through a link to it, say), and one
+    written since it was stored may have been (`written_since_stored`: a same-size write in
+    place through a symbolic or hard link): unless its bytes still hash to its oid, it is
+    moved aside and named in `changed` with the reason, never uploaded under an oid its
+    bytes no longer hash to."""
     sizes: dict[str, int] = {}
     for oid in oids:
         expected = recorded.get(oid)
@@ -247,20 +247,12 @@ def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int]
             sizes[oid] = expected  # gone since it was looked for: its upload fails, and says so
             continue
         doubtful = ((expected is not None and st.st_size != expected)
-                    or _maybe_written_through_a_link(st))
+                    or written_since_stored(st))
         if doubtful and not _still_intact(cache, oid):
             changed[oid] = set_aside_changed(cache, oid)
             continue
         sizes[oid] = st.st_size
     return sizes
-
-
-def _maybe_written_through_a_link(st: os.stat_result) -> bool:
-    """Storing or linking an object changes its inode after its bytes were last written, so
-    its mtime is older than its ctime; a write since (through a hard link from the workspace,
-    by a process that held the file open) sets both to the same time. Within one tick of the
-    clock the two can be equal untouched too: such an object is only hashed once more."""
-    return st.st_nlink > 1 and st.st_mtime_ns >= st.st_ctime_ns
 
 
 def _still_intact(cache: LocalCache, oid: str) -> bool:
