@@ -214,6 +214,29 @@ def test_a_remote_in_a_work_tree_git_will_not_read_names_why_with_git_s_advice(
     assert "safe.directory" in refused.stderr and "would see every object" not in refused.stderr
 
 
+def test_push_and_pull_name_commit_for_data_the_cache_lost_and_the_workspace_holds(repo, dvx,
+                                                                                  tmp_path):
+    """v2 committed, never pushed, then `rm -rf .dvx/cache`: no teammate is to blame, and
+    `dvx commit PATH` (not a pull) gets the data back into the cache for the push."""
+    _add_directory_remote(dvx, tmp_path / "store")
+    write(repo / "data.csv", "a,b\n1,2\n")
+    assert dvx("add", "data.csv").code == 0 and dvx("push").code == 0
+    write(repo / "data.csv", "a,b\n1,2\n3,4\n")
+    assert dvx("add", "data.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+    shutil.rmtree(repo / ".dvx" / "cache")
+    for verb in ("push", "pull"):
+        result = dvx(verb)
+        assert result.code == 1
+        assert "the workspace still holds it unchanged: `dvx commit data.csv` stores it in " \
+            "the cache again" in result.stderr, result.output
+        assert "without running `dvx push`" not in result.stderr
+    pushed = dvx("push", "--json")
+    assert json.loads(pushed.stdout)["never_pushed"][0]["only_in_workspace"] is True
+    assert dvx("commit", "data.csv").code == 0 and dvx("push").code == 0
+
+
 def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     _dataset(repo)
     store = tmp_path / "store"

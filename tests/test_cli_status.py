@@ -76,6 +76,36 @@ def test_not_in_cache_is_reported(repo, dvx):
     assert "not in cache" in dvx("status").stdout
 
 
+@pytest.mark.parametrize("cache_type", ["copy", "hardlink"])
+def test_data_the_cache_lost_and_the_workspace_holds_is_stored_again_by_commit(repo, dvx,
+                                                                               cache_type):
+    """`rm -rf .dvx/cache` before a push: the workspace still holds the recorded bytes, so
+    status names `dvx commit` (not a `dvx pull` no remote can serve), plain `dvx commit`
+    stores them again, and `dvx remove --outs` says why it refuses."""
+    assert dvx("config", "cache.type", cache_type).code == 0
+    write(repo / "f", "x\n")
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "f", "d").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    result = dvx("status")
+    assert "d: not in cache (the workspace holds it)\n" in result.stdout, result.output
+    assert "f: not in cache (the workspace holds it)\n" in result.stdout
+    assert "`dvx commit` stores in the cache again" in result.stdout
+    assert "dvx pull" not in result.stdout
+    states = {o["path"]: (o["workspace"], o["in_cache"], o["only_in_workspace"])
+              for o in _status_json(dvx)["outputs"]}
+    assert states == {"d": ("unchanged", False, True), "f": ("unchanged", False, True)}
+    refused = dvx("remove", "--outs", "f.dvx")
+    assert refused.code == 2 and "'f' is unchanged, but the cache has lost it" in refused.stderr
+    assert "`dvx commit f`" in refused.stderr and "has changes" not in refused.stderr
+    committed = dvx("commit")
+    assert committed.code == 0, committed.output
+    assert "Stored f (2 B) in the cache again, from the workspace" in committed.stdout
+    assert "Stored d (1 file, 2 B) in the cache again" in committed.stdout
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+    assert dvx("fsck").code == 0
+
+
 def test_status_targets(repo, dvx):
     write(repo / "a", "a")
     write(repo / "b", "b")

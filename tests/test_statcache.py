@@ -1,4 +1,5 @@
 import os
+import shutil
 import time
 
 from dvx.objects.statcache import StatCache
@@ -93,3 +94,18 @@ def test_records_below_a_directory_come_in_path_order_a_batch_at_a_time(tmp_path
         cache.put(f"{top}/new-{len(walked)}", st, OID)
         cache.flush()
     assert walked[:3] == sorted(inside)[:3] and set(sorted(inside)) <= set(walked)
+
+
+def test_a_cache_deleted_and_made_again_is_a_new_generation(tmp_path):
+    """Facts remembered about a cache's contents (a directory's files all in it) hold for
+    one generation: `rm -rf .dvx/cache` starts another, even where the folder made again
+    gets the inode number the old one freed."""
+    from dvx.objects.cache import LocalCache
+
+    root = tmp_path / "cache"
+    seen = set()
+    for _ in range(5):
+        root.mkdir()
+        seen.add(LocalCache(str(root), "xxh128").generation())
+        shutil.rmtree(root)
+    assert len(seen) == 5

@@ -1153,7 +1153,8 @@ def test_data_a_teammate_committed_but_never_pushed_is_not_pulled_and_named(team
     fetched = json.loads(run_dvx("fetch", "--json", cwd=alice).stdout)
     commit, author = git(alice, "log", "-1", "--format=%h %an", "--", "raw.csv.dvx").split()
     assert {"pointer": "raw.csv.dvx", "oid": pointer_oid(bob / "raw.csv.dvx"),
-            "commit": commit, "author": author} in fetched["never_pushed"]
+            "commit": commit, "author": author, "only_in_workspace": False} in fetched[
+        "never_pushed"]
     assert fetched["lost"] == []
     assert json.loads(run_dvx("fetch", "base.csv", "--json", cwd=alice).stdout)[
         "never_pushed"] == []

@@ -56,8 +56,11 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
         for added in result.added:
             p = added.pointer
             what = f"{p.nfiles} file{'' if p.nfiles == 1 else 's'}, " if p.is_dir else ""
-            verb = "Tracked" if added.changed else "Unchanged"
-            out(f"{verb} {shown_path(added.path)} ({what}{human_size(p.size)})")
+            shown = f"{shown_path(added.path)} ({what}{human_size(p.size)})"
+            if added.path in result.stored_again:
+                out(f"Stored {shown} in the cache again, from the workspace")
+                continue
+            out(f"{'Tracked' if added.changed else 'Unchanged'} {shown}")
     report_staging(root, result.staged, result.to_stage)
 
 
@@ -405,6 +408,8 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         if o.not_pulled:
             states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
                           "not pulled")
+        elif o.only_in_workspace:
+            states.append("not in cache (the workspace holds it)")
         elif not o.in_cache:
             states.append("not in cache")
         out(f"{shown_path(o.path)}: {', '.join(states)}")
@@ -442,12 +447,16 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
-    if any(not o.in_cache and not o.pushed for o in result.outputs):
+    if any(not o.in_cache and not o.pushed and not o.only_in_workspace for o in result.outputs):
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
-    if any(not o.in_cache and o.workspace != "outdated" and o.pushed for o in result.outputs):
+    if any(o.only_in_workspace for o in result.outputs):
+        out("(`dvx commit` stores in the cache again the data the workspace holds)")
+    if any(not o.in_cache and o.workspace != "outdated" and o.pushed and not o.only_in_workspace
+           for o in result.outputs):
         out("(`dvx pull` fetches what is not in the cache)")
         imports = [o.path for o in result.outputs
-                   if not o.in_cache and o.workspace != "outdated" and o.imported]
+                   if not o.in_cache and o.workspace != "outdated" and o.imported
+                   and not o.only_in_workspace]
         if imports:
             pointers = " ".join(for_command(root, p + '.dvx') for p in imports)
             out(f"(`dvx update {pointers}` fetches the data of an import from its source, "

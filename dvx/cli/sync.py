@@ -306,14 +306,7 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              f"-r {result.remote}` from a clone whose cache has the data uploads again what "
              "only a damaged index names.")
     elif result.never_pushed:
-        named = "; ".join(map(str, result.never_pushed))
-        warn(f"The remote '{result.remote}' does not have that data "
-             f"({named}). Either whoever committed it pushed the "
-             "commit to Git without running `dvx push` (ask them to run it in their clone; "
-             "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
-             "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
-             "from a clone whose cache still has it uploads it again)."
-             + _imports_note(result.never_pushed))
+        _report_never_pushed(result.remote, result.never_pushed)
     if result.lost:
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
@@ -331,6 +324,28 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if result.checkout is not None and not as_json:
         report_checkout(result.checkout, "the download failed, above" if t.failed
                         else "not on the remote either")
+
+
+def _report_never_pushed(remote: str, never_pushed: list[Recorded]) -> None:
+    """Data no pack index of the remote names: held by the workspace here, where the cache
+    lost it, it is stored again by `dvx commit`; else, most likely, it was never pushed by
+    whoever committed it."""
+    held = [r for r in never_pushed if r.held_here is not None]
+    if held:
+        paths = " ".join(str(r.held_here) for r in held)
+        warn(f"The remote '{remote}' does not have that data ({'; '.join(map(str, held))}), "
+             "and the cache here has lost it, but the workspace still holds it unchanged: "
+             f"`dvx commit {paths}` stores it in the cache again, and `dvx push` then "
+             "uploads it.")
+    others = [r for r in never_pushed if r.held_here is None]
+    if others:
+        warn(f"The remote '{remote}' does not have that data "
+             f"({'; '.join(map(str, others))}). Either whoever committed it pushed the "
+             "commit to Git without running `dvx push` (ask them to run it in their clone; "
+             "`dvx install` makes their `git push` push the data too), or a `dvx gc --remote` "
+             "whose scope left out that commit deleted it from the remote (then `dvx push -A` "
+             "from a clone whose cache still has it uploads it again)."
+             + _imports_note(others))
 
 
 def _imports_note(never_pushed: list[Recorded]) -> str:

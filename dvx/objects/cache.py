@@ -126,6 +126,10 @@ class LocalCache(ObjectStore):
     # fsck), before any is. Facts remembered about the cache's contents are valid for one
     # generation only.
     def generation(self) -> str:
+        found = self._written_generation()
+        return found if found is not None else self._first_generation()
+
+    def _written_generation(self) -> str | None:
         try:
             with open(self._generation_path(), "rb") as f:
                 value = f.read(64).strip()
@@ -134,13 +138,21 @@ class LocalCache(ObjectStore):
                 # Emptied on a full disk (_new_generation_in_place): its mtime tells them apart.
                 return f"0.{os.fstat(f.fileno()).st_mtime_ns}"
         except FileNotFoundError:
-            # None written yet: the cache folder itself tells one cache from another, so
-            # facts about a cache deleted and made again are not taken for facts about it.
-            try:
-                st = os.stat(self.root)
-            except FileNotFoundError:
-                return "0"
-            return f"0.{st.st_dev}.{st.st_ino}"
+            return None
+
+    def _first_generation(self) -> str:
+        """The generation of a cache with none written yet, written now: facts about a cache
+        deleted and made again (`rm -rf .dvx/cache`) are never taken for facts about it,
+        even where its folder gets the inode number the old one freed. Where none can be
+        written (a cache this user may only read), its folder tells one cache from another."""
+        try:
+            st = os.stat(self.root)
+        except FileNotFoundError:
+            return "0"  # no cache, no facts
+        with contextlib.suppress(OSError):
+            self.new_generation()
+        found = self._written_generation()
+        return found if found is not None else f"0.{st.st_dev}.{st.st_ino}"
 
     def new_generation(self) -> None:
         import uuid

@@ -111,13 +111,16 @@ class AddResult:
     staged: list[str]  # paths `git add`ed (core.autostage)
     to_stage: list[str]  # paths the user should `git add`
     behind: list[str] = field(default_factory=list)  # not recorded: the pointer moved in Git
+    # Unchanged, stored in the cache again: the cache had lost them, the workspace had not
+    stored_again: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"added": [{"path": a.path, "changed": a.changed, "type": a.pointer.kind,
                            "oid": a.pointer.oid, "size": a.pointer.size,
                            **({"nfiles": a.pointer.nfiles} if a.pointer.is_dir else {})}
                           for a in self.added],
-                "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind}
+                "staged": self.staged, "to_stage": self.to_stage, "behind": self.behind,
+                "stored_again": self.stored_again}
 
 
 def commit(repo: Repo, outputs: list[Output], force: bool = False,
@@ -126,7 +129,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     outputs: in dvx.lock). Data whose pointer moved in Git since the workspace was synced is
     never recorded over it without `force`: named outputs raise ConflictError, and with
     `only_changed` (no targets given) the ones whose data only needs fetching are skipped
-    and listed in `behind`."""
+    and listed in `behind`. `only_changed` records the outputs changed here, and stores again
+    those the cache lost that the workspace still holds (`OutputStatus.only_in_workspace`)."""
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
         chosen, behind = [], []
@@ -136,7 +140,7 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             if only_changed and status.workspace == OUTDATED and not force:
                 behind.append(output.path)
                 continue
-            if only_changed and status.workspace != MODIFIED:
+            if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
                 continue
             refuse_if_behind(repo.root, status, force)
             chosen.append(output)
@@ -154,6 +158,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
         results += record_all(repo, prepared)
         result = finish(repo, results)
         result.behind.extend(behind)
+        result.stored_again.extend(a.path for a in result.added
+                                   if not a.changed and statuses[a.path].only_in_workspace)
         return result
 
 

@@ -15,6 +15,7 @@ from dvx.ops.data_places import (
     refuse_overlap,
 )
 from dvx.ops.left_behind import remove_placed
+from dvx.ops.status import UNCHANGED, OutputStatus, output_status
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -54,10 +55,31 @@ def _gitignore_rel(data_rel: str) -> str:
 
 def _is_recoverable(repo: Repo, output: Output) -> bool:
     """The workspace data is exactly what the pointer records, and all of it is cached."""
-    from dvx.ops.status import output_status
+    return _recoverable(output_status(repo, output))
 
+
+def _recoverable(status: OutputStatus) -> bool:
+    return status.workspace == UNCHANGED and status.in_cache
+
+
+def _refuse_unrecoverable_deletion(repo: Repo, output: Output) -> None:
+    """Refuse to delete workspace data unless it is exactly what the pointer records, and all
+    of it is cached: else it could not be got back."""
     status = output_status(repo, output)
-    return status.workspace == "unchanged" and status.in_cache
+    if _recoverable(status):
+        return
+    keep = "Use --force to delete anyway, or run without --outs to keep the data."
+    if status.only_in_workspace:
+        raise PathError(f"'{output.path}' is unchanged, but the cache has lost it: the "
+                        "workspace holds the only copy here; refusing to delete it.",
+                        f"`dvx commit {for_command(repo.root, output.path)}` stores it in the "
+                        f"cache again; then run this again. {keep}")
+    if status.workspace == UNCHANGED:
+        raise PathError(f"'{output.path}' is not all in the cache; refusing to delete it.",
+                        f"`dvx pull {for_command(repo.root, output.path)}` fetches it; then "
+                        f"run this again. {keep}")
+    raise PathError(f"'{output.path}' has changes that are not in the cache; refusing to "
+                    "delete it.", keep)
 
 
 def _refuse_stage_output(output: Output, verb: str) -> None:
@@ -98,11 +120,8 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             touched += _finish_removal(repo, rel, remove_data, force, kept)
         for output in outputs:
             full = repo.abspath(output.path)
-            if remove_data and not force and os.path.lexists(full) and not _is_recoverable(
-                    repo, output):
-                raise PathError(f"'{output.path}' has changes that are not in the cache; "
-                                "refusing to delete it.", "Use --force to delete anyway, "
-                                "or run without --outs to keep the data.")
+            if remove_data and not force and os.path.lexists(full):
+                _refuse_unrecoverable_deletion(repo, output)
             if not remove_data and os.path.lexists(full):
                 # Untracked data must be the user's own: a link into the cache would follow
                 # the object (gc deletes it; an edit through a hard link changes history).

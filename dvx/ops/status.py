@@ -13,7 +13,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
-from dvx.paths import Fingerprint, fingerprint_directory, join_posix
+from dvx.paths import Fingerprint, fingerprint_directory, join_posix, walk_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
@@ -63,6 +63,9 @@ class OutputStatus:
     # A directory changed here whose pointer moved in Git to a version whose manifest is not
     # in the cache: which changes are whose cannot be told until it is fetched
     new_manifest_missing: bool = False
+    # Not in the cache, but the workspace holds all of it, unchanged (the cache was deleted,
+    # say): `dvx commit` stores it again, where `dvx pull` needs a remote that has it
+    only_in_workspace: bool = False
 
     @property
     def changed(self) -> bool:
@@ -77,7 +80,8 @@ class OutputStatus:
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
                                   "workspace": self.workspace, "in_cache": self.in_cache,
-                                  "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid}
+                                  "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid,
+                                  "only_in_workspace": self.only_in_workspace}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated)
@@ -249,7 +253,19 @@ def _status_against(repo: Repo, output: Output, synced: Synced | None) -> Output
     result.imported = output.pointer.source is not None
     if synced_before is not None and not result.by_file:
         result.synced_oid = synced_before.oid
+    result.only_in_workspace = (not result.in_cache and result.workspace == UNCHANGED
+                                and not result.not_pulled
+                                and _holds_its_bytes(repo.abspath(output.path)))
     return result
+
+
+def _holds_its_bytes(full: str) -> bool:
+    """Does the data at `full`, found to be what its pointer records, hold its bytes: no cache
+    link in it (cache.type symlink) leads to an object gone from the cache?"""
+    if os.path.islink(full) or not os.path.isdir(full):
+        return os.path.exists(full)
+    return all(os.path.exists(join_posix(full, rel))
+               for rel in walk_directory(full).symlinks)
 
 
 def _file_by_file(repo: Repo, output: Output, synced_before: Synced) -> OutputStatus | None:

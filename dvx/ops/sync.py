@@ -22,7 +22,15 @@ from dvx.ops.remote import (
     remote_jobs,
     remote_retries,
 )
-from dvx.outputs import DeclaredOutputs, Output, Target, load_output, load_tree
+from dvx.ops.status import output_status
+from dvx.outputs import (
+    DeclaredOutputs,
+    Output,
+    Target,
+    load_output,
+    load_tree,
+    pipeline_outputs,
+)
 from dvx.paths import POINTER_SUFFIX, for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
@@ -95,6 +103,9 @@ class Recorded:
     # For an import's pointer (it has a `source:`): the pointer as a command run here names
     # it, for the `dvx update` that fetches its data from its source, which no remote needs.
     update: str | None = None
+    # The data as a command run here names it, when the cache here lost it and the workspace
+    # still holds it (`OutputStatus.only_in_workspace`): `dvx commit PATH` stores it again.
+    held_here: str | None = None
 
     def __str__(self) -> str:
         if self.commit is not None and self.author is None:
@@ -106,7 +117,7 @@ class Recorded:
 
     def to_json(self) -> dict[str, object]:
         return {"pointer": self.pointer, "oid": self.oid, "commit": self.commit,
-                "author": self.author}
+                "author": self.author, "only_in_workspace": self.held_here is not None}
 
 
 @dataclass
@@ -589,16 +600,34 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
     `dvx push`."""
     # Each (file, oid it names) once: a pointer that names other data in other revisions
     # (fetch -A) was recorded by other commits, perhaps other authors.
-    recorded = {(output.record_file, output.pointer.oid)
+    recorded = {(output.record_file, output.pointer.oid): output
                 for _, output in result.paths.recorded(missing).values()}
     notes = []
     git = repo.git
-    for record, named in sorted(recorded)[:SHOWN_NEVER_PUSHED]:
+    for (record, named), output in sorted(recorded.items())[:SHOWN_NEVER_PUSHED]:
         change = None if git is None else git.first_with(record, named)
         commit, author = change if change is not None else (None, None)
         notes.append(Recorded(record, named, commit, author, git is not None,
-                              _update_target(repo, record)))
+                              _update_target(repo, record), _held_here(repo, output)))
     return notes
+
+
+def _held_here(repo: Repo, output: Output) -> str | None:
+    """The path of `output` (a revision's, perhaps) as a command run here names it, if the
+    workspace records the same data there and holds all of it, unchanged, though the cache
+    lost it (`rm -rf .dvx/cache` before a push): then no teammate is to blame, and `dvx
+    commit PATH` stores it again."""
+    try:
+        if output.stage is None:
+            here: Output | None = load_output(repo, output.record_file)
+        else:
+            here = next((o for o in pipeline_outputs(repo) if o.path == output.path), None)
+        if here is None or here.pointer.oid != output.pointer.oid:
+            return None
+        held = output_status(repo, here).only_in_workspace
+    except (DvxError, OSError):
+        return None  # unreadable here: status names why
+    return for_command(repo.root, output.path) if held else None
 
 
 def _update_target(repo: Repo, record: str) -> str | None:
