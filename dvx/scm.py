@@ -41,6 +41,23 @@ def literal(relpaths: list[str]) -> list[str]:
     return [":(literal)" + p for p in relpaths]
 
 
+# Characters of paths given to one git command: far below any system's limit (ARG_MAX).
+_PATHS_PER_COMMAND = 64 << 10
+
+
+def _command_line_batches(args: list[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for arg in args:
+        if batch and size + len(arg) > _PATHS_PER_COMMAND:
+            yield batch
+            batch, size = [], 0
+        batch.append(arg)
+        size += len(arg) + 1
+    if batch:
+        yield batch
+
+
 def untrack_command(path: str) -> str:
     """The command that stops Git tracking `path` (and what is below it), keeping the files."""
     return f"git rm -r --cached -- {literal_pathspec(path)}"
@@ -551,10 +568,13 @@ class Git:
         return files
 
     def tracked_under(self, relpaths: list[str]) -> list[str]:
-        """Files Git tracks at or below any of `relpaths` (repo-relative)."""
-        if not relpaths:
-            return []
-        return self.ls_files("--", *literal(relpaths))
+        """Files Git tracks at or below any of `relpaths` (repo-relative): one `git ls-files`,
+        or one per batch of paths that fits a command line (`status` asks about every
+        tracked output)."""
+        found: list[str] = []
+        for batch in _command_line_batches(literal(relpaths)):
+            found += self.ls_files("--", *batch)
+        return found
 
     def index_modes(self, relpaths: list[str]) -> dict[str, str]:
         """{path: mode} of the entries Git's index holds at or below any of `relpaths`:

@@ -31,7 +31,7 @@ def test_json_has_every_key_whatever_there_is_to_report(repo, dvx):
     write(repo / "f", "x")
     dvx("add", "f")
     keys = {"changed", "outputs", "stages", "imports", "unreadable", "unignored",
-            "left_behind", "unrecorded", "temporaries"}
+            "left_behind", "unrecorded", "temporaries", "tracked_by_git"}
     for args in ((), ("f",)):  # no dvx.yaml; a target (stages are not looked at)
         doc = _status_json(dvx, *args)
         assert set(doc) == keys and doc["stages"] == doc["unreadable"] == [], doc
@@ -341,6 +341,37 @@ def test_tracked_data_git_would_see_is_reported(repo, dvx):
     assert doc["changed"] and doc["unignored"] == ["z.csv"]
     assert "z.csv: not ignored by Git" in dvx("status").stdout
     assert dvx("commit", "z.csv").code == 0
+    assert dvx("status", "-q").code == 0
+
+
+def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
+    """`git add -f` put the data itself into Git beside its pointer: status says so (one
+    `git ls-files` for all outputs) with the `git rm --cached` that undoes it, and commit
+    refuses as add does, until Git no longer tracks it."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    write(repo / "d" / "a.bin", "a\n")
+    assert dvx("add", "data.csv", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "add", "-f", "data.csv", "d/a.bin")
+    git(repo, "commit", "-qm", "data into Git too")
+    doc = _status_json(dvx)
+    assert doc["changed"] and doc["tracked_by_git"] == ["d", "data.csv"]
+    assert doc["unignored"] == []
+    text = dvx("status").stdout
+    assert "data.csv: tracked by Git too (it is in the Git index" in text, text
+    assert "d: tracked by Git too ('d/a.bin' is in the Git index" in text
+    assert "`git rm -r --cached -- data.csv` stops that" in text
+    assert dvx("status", "-q").code == 1
+    pointer = (repo / "data.csv.dvx").read_text()
+    write(repo / "data.csv", "a,b\n1,2\n3,4\n")
+    for args in (("commit",), ("commit", "data.csv")):
+        refused = dvx(*args)
+        assert refused.code == 2 and "'data.csv' is tracked by Git too" in refused.stderr
+        assert "git rm -r --cached -- data.csv && git commit" in refused.stderr
+    assert (repo / "data.csv.dvx").read_text() == pointer
+    git(repo, "rm", "-q", "-r", "--cached", "--", "data.csv", "d")
+    git(repo, "commit", "-qm", "data out of Git")
+    assert dvx("commit").code == 0
     assert dvx("status", "-q").code == 0
 
 

@@ -74,3 +74,14 @@ def test_head_is_none_only_before_the_first_commit_and_else_git_s_error(tmp_path
                                             "ownership in repository at ")
     assert refused.value.hint == ("To add an exception for this directory, call: git config "
                                   f"--global --add safe.directory {root}")
+
+
+def test_tracked_under_asks_about_more_paths_than_one_command_line_holds(tmp_path):
+    """`status` asks about every tracked output at once: past what one command line holds,
+    Git is asked in batches, and every tracked path is still found."""
+    repo = make_git_repo(tmp_path / "repo")
+    names = [f"{'x' * 240}{i:05d}" for i in range(10000)]  # 2.5 MB: more than ARG_MAX
+    for name in names[::1000]:
+        write(repo / name, "x\n")
+    git(repo, "add", "-A")
+    assert sorted(Git(str(repo)).tracked_under(names)) == names[::1000]

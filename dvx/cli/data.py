@@ -384,6 +384,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
 def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
+    from dvx.scm import untrack_command
 
     assert isinstance(result, StatusResult)
     if not result.outputs and not has_stages and not result.left_behind:
@@ -421,6 +422,11 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out(f"{shown_path(path)}: not ignored by Git (its .gitignore entry is gone), so `git add` "
             f"would take the data itself; `dvx commit {for_command(root, path)}` writes the "
             "entry again")
+    for path, indexed in sorted(result.tracked_by_git.items()):
+        where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
+        out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
+            f"so Git versions the data itself; `{untrack_command(for_command(root, path))}` "
+            "stops that and keeps the file (then `git commit`)")
     for path, why_kept, stage_output in result.left_behind:
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
         out(f"{shown_path(path)}: no longer tracked, {gone}" + (

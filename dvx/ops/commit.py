@@ -24,6 +24,7 @@ from dvx.logs import get_logger
 from dvx.objects.cache import OpenForWriting
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.data_places import refuse_tracked_by_git
 from dvx.ops.status import (
     DELETED,
     MODIFIED,
@@ -144,6 +145,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
                 continue
             refuse_if_behind(repo.root, status, force)
             chosen.append(output)
+        refuse_tracked_by_git(repo, [o.path for o in chosen],
+                              [for_command(repo.root, o.path) for o in chosen])
         results = []
         staged = [o for o in chosen if o.stage is not None]
         if staged:  # pipeline outputs are recorded in dvx.lock, not in pointer files

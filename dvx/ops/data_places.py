@@ -42,6 +42,34 @@ def refuse_git_tracked(repo: Repo, rels: list[str], displays: list[str] | tuple[
         )
 
 
+def tracked_by_git(repo: Repo, rels: list[str]) -> dict[str, str]:
+    """{rel: the first path at or below it that Git's index holds} for those of `rels` (the
+    data of tracked outputs) that Git tracks too, as `git add -f` puts them there: Git then
+    versions the data itself, beside its pointer. Git is asked once, about all of them."""
+    if repo.git is None or not rels:
+        return {}
+    given = {rel: rel for rel in rels}
+    found: dict[str, str] = {}
+    for path in sorted(repo.git.tracked_under(sorted(given))):
+        owner = given.get(path) or nearest_parent_in(path, given)
+        if owner is not None:
+            found.setdefault(owner, path)
+    return found
+
+
+def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> None:
+    """Refuse to record data Git tracks too (`tracked_by_git`), as `dvx add` refuses to take
+    it over (`refuse_git_tracked`)."""
+    tracked = tracked_by_git(repo, rels)
+    for rel, display in zip(rels, displays, strict=True):
+        if rel in tracked:
+            raise PathError(
+                f"'{display}' is tracked by Git too ('{tracked[rel]}' is in the Git index, "
+                "put there by `git add -f`, say), so Git versions the data itself beside its "
+                "pointer; dvx will not record it so.",
+                f"Stop tracking it in Git first: {untrack_command(display)} && git commit.")
+
+
 def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
     """A pointer Git would ignore would never be committed: teammates would never see it."""
     if repo.git is None:

@@ -10,6 +10,7 @@ from dvx.fsutil import FileChangedError, describe
 from dvx.history import recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
+from dvx.ops.data_places import tracked_by_git
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
 from dvx.outputs import Output, Target, load_tree
@@ -101,11 +102,14 @@ class StatusResult:
     temporaries: list[str] = field(default_factory=list)
     # Tracked data in the workspace that Git does not ignore (its .gitignore entry is gone)
     unignored: list[str] = field(default_factory=list)
+    # Tracked data that Git's index holds too ({path: the first path of it there}): put
+    # into Git with `git add -f`, Git versions the data itself
+    tracked_by_git: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
         return (any(o.changed for o in self.outputs) or bool(self.left_behind)
-                or bool(self.unrecorded) or bool(self.unignored))
+                or bool(self.unrecorded) or bool(self.unignored) or bool(self.tracked_by_git))
 
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
@@ -113,7 +117,8 @@ class StatusResult:
                                  "stage_output": stage_output}
                                 for p, why, stage_output in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
-                "temporaries": self.temporaries, "unignored": self.unignored}
+                "temporaries": self.temporaries, "unignored": self.unignored,
+                "tracked_by_git": sorted(self.tracked_by_git)}
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
@@ -123,8 +128,10 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
     repo.statcache.flush()
     if not stopped:
         _record_what_is_in_sync(repo)
+    tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
     return StatusResult(results, temporaries=_temporaries(repo, targets),
-                        unignored=_unignored(repo, targets))
+                        unignored=[p for p in _unignored(repo, targets) if p not in tracked],
+                        tracked_by_git=tracked)
 
 
 def _name_a_stopped_command(repo: Repo) -> bool:
