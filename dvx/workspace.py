@@ -89,10 +89,18 @@ def cache_link_target(repo: Repo, path: str, display: str) -> str:
     target = os.path.join(os.path.dirname(path), os.readlink(path))
     oid = repo.cache.object_for_symlink(target)
     if oid is None:
-        if stale_link_oid(repo, path) is not None:
-            raise stale_link_error(display, os.path.normpath(target))
-        raise symlink_error(display)
+        raise untrackable_link_error(repo, path, display)
     return oid
+
+
+def untrackable_link_error(repo: Repo, path: str, display: str) -> PathError:
+    """Why the symbolic link at `path`, not into this repository's cache, is not tracked: a
+    link into another dvx cache (a moved or copied repository's) is relinked, any other is
+    the user's own."""
+    if stale_link_oid(repo, path) is not None:
+        target = os.path.join(os.path.dirname(path), os.readlink(path))
+        return stale_link_error(display, os.path.normpath(target))
+    return symlink_error(display)
 
 
 def stale_link_oid(repo: Repo, path: str) -> str | None:

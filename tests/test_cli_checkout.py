@@ -350,26 +350,43 @@ def test_a_directory_of_dvx_s_own_cache_links_is_replaced_without_force(repo, dv
     assert os.path.islink(repo / "f" / "mine")
 
 
-@pytest.mark.parametrize("relink", [True, False])
+@pytest.mark.parametrize(("relink", "how"), [(True, "move"), (False, "move"), (True, "copy")])
 def test_links_of_a_moved_repository_are_named_and_linked_again(repo, dvx, tmp_path,
-                                                                  monkeypatch, relink):
+                                                                  monkeypatch, relink, how):
+    """Unchanged data whose links lead into the cache where the repository was: status
+    gives it its own state with the relink on stdout, never `modified` (which would send
+    the user to a commit that refuses, or a `checkout --force`); commit and add refuse it,
+    naming the relink."""
     assert dvx("config", "cache.type", "symlink").code == 0
     write(repo / "t.txt", "top\n")
     write(repo / "d" / "a", "in the directory\n")
+    write(repo / "d" / "b", "b\n")
     assert dvx("add", "t.txt", "d").code == 0
     _commit(repo, "v1")
     moved = tmp_path / "moved"
-    shutil.move(repo, moved)
+    shutil.move(repo, moved) if how == "move" else shutil.copytree(repo, moved, symlinks=True)
     monkeypatch.chdir(moved)
     assert str(repo) in os.readlink(moved / "t.txt")  # absolute: into the old cache
 
     status = dvx("status")
-    assert "'t.txt' is a symbolic link to" in status.output, status.output
-    assert "another dvx cache" in status.output and "dvx checkout --relink" in status.output
-    refused = dvx("commit")
-    assert refused.code != 0 and "another dvx cache" in refused.output, refused.output
+    assert "t.txt: linked to another dvx cache" in status.stdout, status.output
+    assert "d: linked to another dvx cache" in status.stdout
+    assert "(`dvx checkout --relink` links the data to this repository's cache)" in \
+        status.stdout
+    assert "modified" not in status.output and "dvx commit" not in status.output
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert {o["path"]: o["workspace"] for o in doc["outputs"]} == {
+        "d": "linked_elsewhere", "t.txt": "linked_elsewhere"}
+    assert dvx("status", "-q").code == 1
+    assert dvx("commit").code == 0  # nothing here to record
+    for refused in (dvx("commit", "t.txt"), dvx("add", "t.txt"), dvx("add", "d")):
+        assert refused.code == 2 and "another dvx cache" in refused.stderr, refused.output
+        assert "dvx checkout --relink" in refused.stderr
+    write(moved / "d" / "c", "new\n")  # a change too: that is what it is
+    assert "d: modified" in dvx("status").stdout
+    os.unlink(moved / "d" / "c")
     done = dvx("checkout", "--relink") if relink else dvx("checkout")
-    assert done.code == 0 and "2 restored" in done.output, done.output
+    assert done.code == 0 and "3 restored" in done.output, done.output
     for path in (moved / "t.txt", moved / "d" / "a"):
         assert os.readlink(path).startswith(str(moved / ".dvx" / "cache"))
     assert (moved / "t.txt").read_text() == "top\n"

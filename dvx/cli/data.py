@@ -402,6 +402,8 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
                                               if o.pointer_moved else []),
                   "not_pulled": ["not pulled yet" if not o.in_cache
                                  else "not checked out yet"],
+                  "linked_elsewhere": ["linked to another dvx cache (a moved or copied "
+                                       "repository's)"],
                   }.get(o.workspace, [o.workspace])
         if o.outdated:
             states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
@@ -453,6 +455,11 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
+    if any(o.workspace == "linked_elsewhere" for o in result.outputs):
+        out("(`dvx checkout --relink` links the data to this repository's cache"
+            + (", once `dvx pull` has fetched what it lacks)" if any(
+                not o.in_cache and o.workspace == "linked_elsewhere" for o in result.outputs)
+               else ")"))
     if any(not o.in_cache and not o.pushed and not o.only_in_workspace for o in result.outputs):
         out("(`dvx repro` rebuilds the stage outputs with `push: false`: no remote holds them)")
     if any(o.only_in_workspace for o in result.outputs):

@@ -28,7 +28,7 @@ from dvx.ops.status import output_status
 from dvx.outputs import DeclaredOutputs, Output, check_data_path, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
 from dvx.repo import Repo
-from dvx.workspace import remove_temporaries_beside, symlink_error
+from dvx.workspace import remove_temporaries_beside, untrackable_link_error
 
 
 def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
@@ -76,7 +76,7 @@ def _check_addable(repo: Repo, path: str) -> str:
         raise PathError(f"'{path}' does not exist.") from None
     if stat.S_ISLNK(st.st_mode):
         if repo.cache.object_for_symlink(os.path.realpath(full)) is None:
-            raise symlink_error(path)
+            raise untrackable_link_error(repo, full, path)
     elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         raise PathError(f"'{path}' is not a regular file or directory.")
     refuse_dvxignored(repo, rel, stat.S_ISDIR(st.st_mode), path, "Change that rule to track "

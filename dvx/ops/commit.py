@@ -60,8 +60,8 @@ from dvx.workspace import (
     keep_links_on_set_aside,
     remove_temporaries,
     remove_temporaries_beside,
-    symlink_error,
     unreadable_error,
+    untrackable_link_error,
 )
 
 log = get_logger(__name__)
@@ -649,7 +649,7 @@ def _refuse_unstorable(repo: Repo, full: str, rel: str, scan: Walk) -> None:
     for link in scan.symlinks:
         link_path = join_posix(full, link)
         if repo.cache.object_for_symlink(os.path.realpath(link_path)) is None:
-            raise symlink_error(f"{rel}/{link}")
+            raise untrackable_link_error(repo, link_path, f"{rel}/{link}")
     if scan.others:
         raise PathError(f"'{rel}/{scan.others[0]}' is not a regular file, which dvx "
                         "cannot track.", "Move it out of the directory.")

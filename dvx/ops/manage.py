@@ -15,7 +15,7 @@ from dvx.ops.data_places import (
     refuse_overlap,
 )
 from dvx.ops.left_behind import remove_placed
-from dvx.ops.status import UNCHANGED, OutputStatus, output_status
+from dvx.ops.status import LINKED_ELSEWHERE, UNCHANGED, OutputStatus, output_status
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -59,7 +59,8 @@ def _is_recoverable(repo: Repo, output: Output) -> bool:
 
 
 def _recoverable(status: OutputStatus) -> bool:
-    return status.workspace == UNCHANGED and status.in_cache
+    """Links to another cache's objects (LINKED_ELSEWHERE) hold nothing of their own."""
+    return status.workspace in (UNCHANGED, LINKED_ELSEWHERE) and status.in_cache
 
 
 def _refuse_unrecoverable_deletion(repo: Repo, output: Output) -> None:

@@ -22,6 +22,7 @@ from dvx.workspace import (
     FileState,
     file_state,
     scan_directory,
+    stale_link_oid,
     temporaries_beside,
     unreadable_error,
 )
@@ -35,13 +36,17 @@ OUTDATED = "outdated"
 # Absent, and never placed in this workspace (a fresh clone, a teammate's new data): not a
 # deletion; `dvx pull` brings it.
 NOT_PULLED = "not_pulled"
+# What the pointer records, through symbolic links to the objects of another dvx cache, as a
+# repository moved or copied with cache.type symlink keeps: `dvx checkout --relink` links
+# them to this repository's cache.
+LINKED_ELSEWHERE = "linked_elsewhere"
 
 
 @dataclass
 class OutputStatus:
     path: str
     kind: str
-    workspace: str  # UNCHANGED, MODIFIED, DELETED, OUTDATED or NOT_PULLED
+    workspace: str  # UNCHANGED, MODIFIED, DELETED, OUTDATED, NOT_PULLED or LINKED_ELSEWHERE
     in_cache: bool  # the recorded data (and, for a directory, all of its files) is cached
     added: list[str] = field(default_factory=list)
     modified: list[str] = field(default_factory=list)
@@ -207,9 +212,55 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
                         repo.cache.exists(output.pointer.oid), pointer_oid=output.pointer.oid)
 
 
+def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
+    """The status of an output that holds what its pointer records only through symbolic
+    links to the objects of another dvx cache (`stale_link_oid`), which dvx reads nothing
+    through: LINKED_ELSEWHERE, or None if it holds anything else, or that cannot be told
+    (its manifest is not in the cache)."""
+    pointer = output.pointer
+    full = repo.abspath(output.path)
+    status = OutputStatus(output.path, "dir" if pointer.is_dir else "file", LINKED_ELSEWHERE,
+                          repo.cache.exists(pointer.oid), pointer_oid=pointer.oid)
+    if os.path.islink(full):
+        return status if not pointer.is_dir and stale_link_oid(repo, full) == pointer.oid \
+            else None
+    tree = load_tree(repo, pointer, output.recorded_in) if pointer.is_dir else None
+    if tree is None or not os.path.isdir(full):
+        return None
+    elsewhere: dict[str, str | None] = {}  # repo-relative path: the oid its link names
+
+    def untrackable(where: str, _: PathError) -> None:
+        path = repo.abspath(where)
+        elsewhere[where] = stale_link_oid(repo, path) if os.path.islink(path) else None
+
+    try:
+        scanned = scan_directory(repo, full, output.path, recorded=tree,
+                                 on_untrackable=untrackable)
+    except (PathError, OSError):  # said by the warning that status gives it then
+        return None
+    held = {path: (entry.oid, entry.executable) for path, entry in scanned.items()}
+    for where, oid in elsewhere.items():
+        if oid is None:
+            return None
+        held[where[len(output.path) + 1:]] = (oid, False)
+    if held != {e.path: (e.oid, e.executable) for e in tree.entries}:
+        return None
+    status.in_cache = _all_files_cached(repo, pointer.oid, tree)
+    return status
+
+
 def output_status(repo: Repo, output: Output) -> OutputStatus:
+    """The output's status. PathError for a path dvx will not read (a symbolic link of the
+    user's, a special file), unless it holds what the pointer records through links to
+    another dvx cache's objects (LINKED_ELSEWHERE)."""
     synced = repo.syncstate.get(output.path)
-    result = _status_against(repo, output, synced)
+    try:
+        result = _status_against(repo, output, synced)
+    except PathError:
+        elsewhere = _linked_to_another_cache(repo, output)
+        if elsewhere is None:
+            raise
+        return elsewhere
     if synced is None and result.workspace == UNCHANGED:
         repo.syncstate.note_in_sync(output.path, _record_of(output.pointer),
                                     in_lock=output.stage is not None)
