@@ -1103,6 +1103,30 @@ def test_data_whose_pointer_left_git_is_removed_when_in_the_cache_else_named(tea
     assert (alice / "secret.csv").read_text() == "secret\n"
 
 
+def test_data_whose_pointer_git_clean_deleted_is_named_as_git_still_ignores_it(repo, dvx):
+    """`git clean -fd` deletes a pointer never committed and keeps the .gitignore entry that
+    was: the data stays, named by status, which says that Git no longer ignores it only
+    once Git's rules no longer do."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "init")
+    write(repo / "new.bin", "data\n")
+    assert dvx("add", "new.bin").code == 0
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    git(repo, "clean", "-qfd")
+    assert not (repo / "new.bin.dvx").exists() and (repo / "new.bin").exists()
+    said = dvx("status").stdout
+    assert "new.bin: no longer tracked" in said, said
+    assert "(delete what you no longer need, or `dvx add` it again)" in said
+    assert "no longer ignores" not in said
+    left = json.loads(dvx("status", "--json").stdout)["left_behind"]
+    assert [(e["path"], e["ignored_by_git"]) for e in left] == [("new.bin", True)]
+    write(repo / ".gitignore", "")  # now Git would take it
+    assert "`dvx add` it again: Git no longer ignores it)" in dvx("status").stdout
+    left = json.loads(dvx("status", "--json").stdout)["left_behind"]
+    assert [(e["path"], e["ignored_by_git"]) for e in left] == [("new.bin", False)]
+
+
 def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
     alice = team.founder()
     write(alice / "base.csv", "base\n")

@@ -219,7 +219,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         from dvx.ops.left_behind import find_left_behind
 
         found = find_left_behind(repo, lambda: _declared_outputs(repo))
-        result.left_behind = [(x.path, x.why_kept, x.stage_output) for x in found
+        result.left_behind = [(x.path, x.why_kept, x.stage_output, x.ignored) for x in found
                               if x.declared_by is None]
         result.unrecorded = [(x.path, x.declared_by) for x in found if x.declared_by is not None]
     stages = _stage_statuses(repo) if not targets and "dvx.lock" not in repo.unreadable else []
@@ -429,7 +429,7 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
             f"so Git versions the data itself; `{untrack_command(for_command(root, path))}` "
             "stops that and keeps the file (then `git commit`)")
-    for path, why_kept, stage_output in result.left_behind:
+    for path, why_kept, stage_output, _ in result.left_behind:
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
         out(f"{shown_path(path)}: no longer tracked, {gone}" + (
             f"; {why_kept}" if why_kept else ""))
@@ -476,14 +476,19 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
                 "which `dvx pull` cannot when no remote has it)")
     elif any(o.not_pulled for o in result.outputs):
         out("(`dvx checkout PATH` places the files not pulled)")
-    if any(why is None for _, why, _ in result.left_behind):
+    kept = [(output, ignored) for _, why, output, ignored in result.left_behind
+            if why is not None]
+    if any(why is None for _, why, _, _ in result.left_behind):
         out("(`dvx checkout` removes data whose pointer or dvx.lock entry left Git, as it is in "
             "the cache)")
-    if any(why is not None and not output for _, why, output in result.left_behind):
+    if (False, False) in kept:
         out("(delete what you no longer need, or `dvx add` it again: Git no longer ignores it)")
-    if any(why is not None and output for _, why, output in result.left_behind):
+    if (False, True) in kept:  # its pointer went, its .gitignore entry stayed
+        out("(delete what you no longer need, or `dvx add` it again)")
+    if any(output for output, _ in kept):
         out("(delete the stage outputs you no longer need, or bring back a commit that records "
-            "them, which `git reflog` may list: Git no longer ignores them)")
+            "them, which `git reflog` may list" + (": Git no longer ignores them)" if (
+                True, False) in kept else ")"))
 
 
 @click.command(epilog=example("""

@@ -1,8 +1,8 @@
 """Data whose pointer left Git: `git checkout` of a branch without it, a `git pull` or merge
 that deleted or moved it (`dvx move` on another branch), `git rm X.dvx`; and a stage's output
 whose dvx.lock entry left Git the same ways. Git removes the
-pointer (and the .gitignore entry), but the data stays in the workspace, no longer ignored,
-where the next `git add -A` would put it into Git.
+pointer (and mostly the .gitignore entry), but the data stays in the workspace, no longer
+ignored, where the next `git add -A` would put it into Git.
 
 The sync record (dvx/syncstate.py) still names such a path. As Git removes a file the new
 commit no longer has, `dvx checkout` removes this data when that loses nothing: it still holds
@@ -30,7 +30,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError
@@ -72,6 +72,9 @@ class LeftBehind:
     # A stage's output that a dvx.lock entry recorded (in a commit a ref or a reflog reaches),
     # not data a pointer tracked: `dvx add` is no advice for it.
     stage_output: bool = False
+    # Git's rules still ignore it, as when its pointer went (by hand, by `git clean`) and its
+    # .gitignore entry stayed: `git add -A` would not take it. Known for what is kept only.
+    ignored: bool = False
 
     @property
     def removable(self) -> bool:
@@ -221,7 +224,10 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list
                    else POINTER_DROPPED if _in_a_commit(repo, path, ("--reflog",))
                    else NEVER_COMMITTED)
         left.append(LeftBehind(path, why, inside, stage_output=stage_output))
-    return left, stale
+    kept = [item.path for item in left if item.why_kept is not None]
+    ignored = repo.git.ignore_rules(kept) if kept else {}
+    return [replace(item, ignored=True) if item.path in ignored else item
+            for item in left], stale
 
 
 def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozenset[str]

@@ -98,8 +98,9 @@ class OutputStatus:
 class StatusResult:
     outputs: list[OutputStatus]
     # Data whose pointer (or dvx.lock entry) left Git, still in the workspace: (path, why it
-    # is kept, or None when checkout removes it, whether a stage's dvx.lock entry recorded it)
-    left_behind: list[tuple[str, str | None, bool]] = field(default_factory=list)
+    # is kept, or None when checkout removes it, whether a stage's dvx.lock entry recorded it,
+    # whether Git's rules still ignore it)
+    left_behind: list[tuple[str, str | None, bool, bool]] = field(default_factory=list)
     # Data an earlier run placed that a stage of dvx.yaml now declares but dvx.lock does not
     # record yet (an output moved to a stage that has not run): (path, that stage)
     unrecorded: list[tuple[str, str]] = field(default_factory=list)
@@ -119,8 +120,8 @@ class StatusResult:
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
                 "left_behind": [{"path": p, "removable": why is None, "kept_because": why,
-                                 "stage_output": stage_output}
-                                for p, why, stage_output in self.left_behind],
+                                 "stage_output": stage_output, "ignored_by_git": ignored}
+                                for p, why, stage_output, ignored in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
                 "tracked_by_git": sorted(self.tracked_by_git)}
