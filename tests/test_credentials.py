@@ -138,3 +138,21 @@ def test_a_query_string_written_to_the_tracked_config_is_warned_of(repo, dvx):
     for quiet in (("remote", "add", "--local", "l", url),
                   ("remote", "add", "plain", "https://127.0.0.1/store")):
         assert dvx(*quiet).stderr == ""
+
+
+def test_a_password_of_digits_and_a_slash_is_refused_as_ambiguous_and_hidden(repo, dvx):
+    """urlsplit reads 'alice:2024/s3cret@host' as the host 'alice', port 2024 and a path: the
+    password would go to the tracked config and be shown as a path."""
+    url = "https://alice:2024/s3cret@host.example/store"
+    refused = dvx("remote", "add", "leak", url)
+    assert refused.code == 2 and "is ambiguous" in refused.stderr, refused.output
+    assert "'%2F', '%40'" in refused.stderr and "--local leak" in refused.stderr
+    assert "https://***@host.example/store" in refused.stderr
+    assert "s3cret" not in refused.output and "leak" not in dvx("remote", "list").stdout
+    assert "s3cret" not in (repo / ".dvx/config").read_text()
+    (repo / ".dvx/config.local").write_text(f'[remote "leak"]\nurl = {url}\n')  # by hand
+    outputs = [dvx("remote", "list"), dvx("config", "--list"), dvx("fetch", "-r", "leak")]
+    assert "leak\thttps://***@host.example/store" in outputs[0].stdout, outputs[0].output
+    assert outputs[2].code != 0 and "is ambiguous" in outputs[2].stderr, outputs[2].output
+    for result in outputs:
+        assert "s3cret" not in result.output, result.output

@@ -597,6 +597,16 @@ def check_url(url: str, name: str = "NAME") -> Backend:
                               "an '@' as '%40').") from None
         raise ConfigError(f"'{redact_url(url)}' is not a valid URL: {exc}.",
                           "Check the brackets, the port and the characters in it.") from None
+    if _at_in_first_segment(url):
+        raise ConfigError(
+            f"The remote URL '{redact_url(url)}' is ambiguous: the first folder of its path "
+            "holds an unencoded '@', so its part before that '@' may be a user and a password "
+            "holding a '/' (USER:PASS/WORD@HOST), which would be stored and shown as a host, "
+            "a port and a path.",
+            "Write a '/' and an '@' of a password percent-encoded ('%2F', '%40'), or give the "
+            f"URL without the password and the password with {credentials_commands(backend, name)}"
+            + (". Write an '@' of a folder's name as '%40'." if backend.decodes_path else
+               ". Choose a folder name without '@'."))
     if backend.bucket_kind and (parts.username is not None or parts.password is not None):
         # Its first part names the bucket: credentials before it would be taken for the
         # bucket's name, never for credentials.
@@ -717,13 +727,28 @@ def _split_userinfo(url: str) -> tuple[str, str, str] | None:
     if found is None:
         return None
     scheme, authority, rest = found.groups()
-    if "@" in authority:
-        userinfo, _, host = authority.rpartition("@")
-        return scheme, userinfo, host + rest
-    if "@" in rest and not _is_host_and_port(authority):
+    if "@" not in authority and "@" in rest and not _is_host_and_port(authority):
         userinfo, _, after = (authority + rest).rpartition("@")
         return scheme, userinfo, after
+    # An '@' in the first folder: a password may hold a '/' after digits, which urlsplit
+    # reads as a port (check_url refuses such a URL). Up to that '@' is shown as one.
+    segment = _first_segment(rest) if "@" in _first_segment(rest) else ""
+    head = authority + segment
+    if "@" in head:
+        userinfo, _, host = head.rpartition("@")
+        return scheme, userinfo, host + rest[len(segment):]
     return None
+
+
+def _first_segment(rest: str) -> str:
+    """The first folder of what follows a URL's authority, with its leading '/' ('' if none)."""
+    found = re.match(r"/[^/?#]*", rest)
+    return found.group(0) if found else ""
+
+
+def _at_in_first_segment(url: str) -> bool:
+    found = _AUTHORITY.match(url)
+    return found is not None and "@" in _first_segment(found.group(3))
 
 
 def _is_host_and_port(authority: str) -> bool:
