@@ -43,6 +43,25 @@ def test_an_azure_remote_passes_its_timeout_to_the_client():
     assert fs._timeout_kwargs == {"connection_timeout": 30, "read_timeout": 45}
 
 
+def test_an_azure_url_naming_its_account_after_the_container_reaches_the_container(
+        repo, dvx, tmp_path, request):
+    """azure://CONTAINER@ACCOUNT.blob.core.windows.net/PATH, as adlfs reads it: the part
+    before the '@' is the container, no credential, so it is taken, kept and shown."""
+    spec = remote_for("azure", request, tmp_path)
+    container = urlsplit(spec.url).netloc
+    spec.url = f"azure://{container}@devstoreaccount1.blob.core.windows.net/project"
+    make_dataset(repo)
+    assert dvx("add", "data").code == 0
+    configure(dvx, repo, spec)
+    assert f"r\t{spec.url}" in dvx("remote", "list").stdout
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert spec.list_keys() and f"{container}@" not in "".join(spec.list_keys())
+    refused = dvx("remote", "add", "pw", spec.url.replace("@", ":s3cr3t@", 1))
+    assert refused.code == 2 and "holds credentials" in refused.stderr, refused.output
+    assert f"azure://{container}:***@" in refused.stderr and "s3cr3t" not in refused.output
+
+
 def _azure_remote_at(dvx, port: int) -> None:
     assert dvx("remote", "add", "-d", "az", "azure://container/project").code == 0
     assert dvx("remote", "modify", "az", "connection_string", (

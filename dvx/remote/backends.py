@@ -71,6 +71,13 @@ class Backend:
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
 
+    @property
+    def url_user_is_login(self) -> bool:
+        """Whether a URL's user part (before its '@') is a login, a credential to hide. A
+        bucket's URL takes none: there it names no login (adlfs reads
+        azure://CONTAINER@ACCOUNT.blob.core.windows.net/PATH as CONTAINER/PATH)."""
+        return not self.bucket_kind
+
 
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("true", "yes", "1", "on")
@@ -607,9 +614,9 @@ def check_url(url: str, name: str = "NAME") -> Backend:
             f"URL without the password and the password with {credentials_commands(backend, name)}"
             + (". Write an '@' of a folder's name as '%40'." if backend.decodes_path else
                ". Choose a folder name without '@'."))
-    if backend.bucket_kind and (parts.username is not None or parts.password is not None):
-        # Its first part names the bucket: credentials before it would be taken for the
-        # bucket's name, never for credentials.
+    if not backend.url_user_is_login and parts.password is not None:
+        # Its first part names the bucket (an Azure URL's user part its container): a
+        # password there would be dropped or taken for the bucket's name, never used.
         raise ConfigError(f"The remote URL '{redact_url(url)}' holds credentials (a "
                           f"'USER:PASSWORD@' part), which remotes of type {backend.name} never "
                           "read from the URL.",
@@ -761,8 +768,18 @@ def redact_url(url: str) -> str:
     signature) hidden."""
     parts = _split_userinfo(url)
     if parts is not None:
-        url = f"{parts[0]}***@{parts[2]}"
+        url = f"{parts[0]}{_hidden_userinfo(url, parts[1])}@{parts[2]}"
     return _QUERY_VALUE.sub(r"\1***", url)
+
+
+def _hidden_userinfo(url: str, userinfo: str) -> str:
+    """A URL's user:password part as shown: all of it as ***, but on a URL whose user part
+    is no login (an Azure container) only its password."""
+    backend = _BY_SCHEME.get(scheme_of(url))
+    if backend is None or backend.url_user_is_login:
+        return "***"
+    user, colon, _ = userinfo.partition(":")
+    return f"{user}:***" if colon else user
 
 
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
