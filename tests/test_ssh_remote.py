@@ -309,3 +309,26 @@ def test_a_refused_login_names_the_user_and_host_not_the_network(repo, dvx, tmp_
     assert "`dvx remote modify --local p password ...`" in refused.stderr
     assert "Cannot reach" not in refused.stderr and "network" not in refused.stderr
     assert "not-the-password" not in refused.output
+
+
+def test_an_ssh_config_that_asyncssh_cannot_read_leaves_the_url_s_host_in_the_refusal(
+        monkeypatch):
+    """The host key refusal reads ~/.ssh/config through asyncssh for its advice: whatever
+    that fails with (another asyncssh changed a private signature) gives the URL's host and
+    port, not an internal error."""
+    import asyncssh
+    from asyncssh.config import SSHClientConfig
+
+    from dvx.remote.backends import host_key_refusal
+
+    def changed(*args, **kwargs):
+        raise TypeError("load() takes 5 positional arguments but 9 were given")
+
+    (Path(os.environ["HOME"]) / ".ssh").mkdir(exist_ok=True)
+    (Path(os.environ["HOME"]) / ".ssh" / "config").write_text("Host databox\n  Port 2200\n")
+    monkeypatch.setattr(SSHClientConfig, "load", classmethod(changed))
+    refused = host_key_refusal(asyncssh.HostKeyNotVerifiable("no key"),
+                               "ssh://alice@databox:2222/store", {}, "s")
+    assert refused is not None and "Refused the SSH server databox (port 2222)" in \
+        refused.message, refused.message
+    assert "ssh-keyscan -p 2222 databox >> ~/.ssh/known_hosts" in refused.hint

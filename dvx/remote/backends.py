@@ -15,16 +15,15 @@ config and out of every message. Credentials can also come from each library's u
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError, UsageError
+from dvx.logs import get_logger
 
 if TYPE_CHECKING:
     from dvx.remote.s3fast import Access
@@ -36,6 +35,7 @@ COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at onc
                                     "packs (default 1048576; 0: every object alone)",
                   "pack_size": "bytes at which a pack is closed (default 16777216)"}
 DEFAULT_TIMEOUT = 60.0
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -300,20 +300,21 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
 def _ssh_destination(host: str, port: str | int | None, user: str | None
                      ) -> tuple[str, int, str]:
     """The host and port an SSH connection to `host` reaches, and the name its key is looked up
-    by in known_hosts: ~/.ssh/config's HostName, Port and HostKeyAlias for it, applied as
-    asyncssh applies them for the real check (a port in the URL or the remote's options wins
-    over Port). Looking up the alias itself would call a changed key unrecorded."""
-    from asyncssh.config import SSHClientConfig
+    by in known_hosts: ~/.ssh/config's HostName, Port and HostKeyAlias for it, as asyncssh's
+    connection options (which read ~/.ssh/config) apply them for the real check (a port in
+    the URL or the remote's options wins over Port). Looking up the alias itself would call a
+    changed key unrecorded. Only a message depends on it: whatever fails in reading the
+    config (an invalid one, another asyncssh) leaves the URL's host and port."""
+    import asyncssh
 
-    config_file = Path("~", ".ssh", "config").expanduser()
     try:
-        config = SSHClientConfig.load(
-            None, [config_file] if os.access(config_file, os.R_OK) else [], False, False, False,
-            getpass.getuser(), user or (), host, int(port) if port else ())
-        resolved = str(config.get("Hostname", host))
-        resolved_port = int(str(config.get("Port") or 22))
-        alias = config.get("HostKeyAlias")
-    except (OSError, ValueError, KeyError):  # an unreadable or invalid config: as asyncssh fails
+        options = asyncssh.SSHClientConnectionOptions(  # config=(): ~/.ssh/config, as connect's
+            config=(), host=host, port=int(port) if port else (), username=user or (),
+            known_hosts=None, client_keys=None, agent_path=None)  # none of them loaded
+        resolved, resolved_port = str(options.host), int(options.port)
+        alias = options.host_key_alias
+    except Exception as exc:
+        log.debug("~/.ssh/config not applied to %s: %s: %s", host, type(exc).__name__, exc)
         return host, int(port or 22), host
     return resolved, resolved_port, str(alias) if alias else resolved
 
