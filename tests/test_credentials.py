@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,21 @@ def test_a_password_never_lands_in_the_tracked_config(repo, dvx):
     assert "Traceback" not in result.output and SECRET not in result.output
     assert result.code == 2 and "`dvx remote modify --local s password ...`" in result.stderr
     assert SECRET not in (repo / ".dvx/config").read_text()
+
+
+def test_a_password_in_a_url_is_taken_by_the_global_config_as_by_the_local_one(repo, dvx):
+    """The global config is the user's own, outside any repository: never tracked, and it
+    takes secret options already."""
+    from dvx.config import global_config_path
+
+    added = dvx("remote", "add", "--global", "gx", URL)
+    assert added.code == 0 and "Git tracks" not in added.stderr, added.output
+    assert SECRET in Path(global_config_path()).read_text()
+    assert SECRET not in (repo / ".dvx/config").read_text()
+    listed = dvx("remote", "list")
+    assert "gx\tssh://***@127.0.0.1" in listed.stdout and SECRET not in listed.output
+    refused = dvx("remote", "add", "px", URL)
+    assert refused.code == 2 and "--global (your own config" in refused.stderr, refused.output
 
 
 def test_a_local_config_made_private_stays_private_when_dvx_rewrites_it(repo, dvx):

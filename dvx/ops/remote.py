@@ -60,12 +60,16 @@ def _check_name(name: str) -> None:
 def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
     url = validate(_section(name), "url", url)
     backend = check_url(url, name)  # unknown schemes, malformed URLs: now, not at a push
-    if level != "local" and not is_local_url(url) and urlsplit(url).password is not None:
+    # Only the project config is tracked: the local and the global one (yours, outside any
+    # repository) take a password, as they take a secret option.
+    if level in (None, "project") and not is_local_url(url) \
+            and urlsplit(url).password is not None:
         raise ConfigError("The remote URL contains a password, which would be stored in plain "
                           "text in the config Git tracks.",
                           "Give the URL without it and the password with "
                           f"{credentials_commands(backend, name)}, or give the URL with "
-                          "--local (.dvx/config.local, never tracked).")
+                          "--local (.dvx/config.local, never tracked) or --global (your own "
+                          "config, outside any repository).")
     if is_local_url(url):  # refused by every command that opens it: refused now
         path = local_path(url, os.getcwd())
         refuse_private_directory(path, f"remote URL '{url}'", name,
