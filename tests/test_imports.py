@@ -115,6 +115,31 @@ def test_ls_and_du_from_a_subfolder_reach_its_siblings_through_dot_dot(source):
     assert outside.code == 2 and f"'..' is not in '{alice}'" in outside.stderr, outside.stderr
 
 
+def test_get_and_import_of_a_local_folder_below_the_top_read_its_repository_from_that_folder(
+        source, project, tmp_path):
+    """As ls and du: `dvx get . 0.png` in images/ gets images/0.png, and an import from
+    raw/ records the repository's top and the path from it. The Python API, whose paths are
+    from the top wherever it runs, names that top instead."""
+    import dvx.api
+    from dvx.errors import UsageError
+
+    _, alice = source
+    got = run_dvx("get", ".", "0.png", "-o", str(tmp_path / "got.png"), cwd=alice / "images")
+    assert got.code == 0 and (tmp_path / "got.png").read_text() == "image 0\n", got.output
+    sibling = run_dvx("get", ".", "../raw/train.csv", "-o", str(tmp_path / "t.csv"),
+                      cwd=alice / "images")
+    assert sibling.code == 0 and (tmp_path / "t.csv").read_text() == "a,b\n1,2\n", \
+        sibling.output
+    imported = run_dvx("import", str(alice / "raw"), "train.csv", cwd=project)
+    assert imported.code == 0, imported.output
+    recorded = (project / "train.csv.dvx").read_text()
+    assert 'path: "raw/train.csv"' in recorded and "alice/raw" not in recorded, recorded
+    assert run_dvx("update", cwd=project).code == 0
+    with pytest.raises(UsageError) as refused:
+        dvx.api.read("0.png", repo=str(alice / "images"))
+    assert f"the dvx repository '{alice}'" in str(refused.value.hint), refused.value.hint
+
+
 def test_get_downloads_untracked_data_and_git_files(source, project, tmp_path):
     team, _ = source
     out = tmp_path / "got"

@@ -168,10 +168,13 @@ dvx get ../other-project models/model.pt -o model.pt --rev v2
 @_from_a_repository
 def get(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
     """Download a file or directory that the repository at URL tracks (with dvx or Git),
-    without tracking it here. It is read from that repository's remote and checked by hash."""
+    without tracking it here. It is read from that repository's remote and checked by hash.
+    A local path to a folder inside a repository (not its top) stands for that repository and
+    PATH starts in that folder: `dvx get . raw.csv` in data/ gets data/raw.csv."""
     from dvx.ops.imports import get_repo
 
-    written = get_repo(url, path, out, rev, force)
+    url, path = _from_the_top(url, path)
+    written = get_repo(url, path or ".", out, rev, force)
     if not is_quiet():
         ui.out(f"Downloaded {path} to {written}")
 
@@ -186,11 +189,14 @@ def import_(url: str, path: str, out: str | None, rev: str | None, force: bool) 
     """Download a file or directory that the repository at URL tracks, and track it here. Its
     pointer records the source (URL, path, the revision asked for and the commit it resolved
     to), so `dvx status` tells when the source moved and `dvx update` brings it up to date.
-    The data goes to this repository's cache: `dvx push` sends it to your remote."""
+    The data goes to this repository's cache: `dvx push` sends it to your remote. A local
+    path to a folder inside a repository (not its top) stands for that repository and PATH
+    starts in that folder, as for `dvx get`."""
     from dvx.ops.imports import import_repo
 
     repo = open_repo()
-    result = import_repo(repo, url, path, out, rev, force)
+    url, path = _from_the_top(url, path)
+    result = import_repo(repo, url, path or ".", out, rev, force)
     _report_import(result)
     report_staging(repo.root, result.added.staged, result.added.to_stage)
 

@@ -725,7 +725,10 @@ def _local_root(url: str) -> str | None:
         return root
     if _is_bare(root):
         return None  # a bare Git repository: cloned like any URL
-    raise UsageError(f"'{url}' is not the top of a dvx repository (it has no {DVX_DIR}).")
+    top, below = local_top_and_below(url)  # the commands read such a folder from its top
+    raise UsageError(f"'{url}' is not the top of a dvx repository (it has no {DVX_DIR}).",
+                     f"It is the folder '{below}' of the dvx repository '{top}': name that, "
+                     f"with paths from its top ('{below}/...')." if below else None)
 
 
 def local_top_and_below(url: str) -> tuple[str, str]:
