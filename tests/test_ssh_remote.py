@@ -332,3 +332,25 @@ def test_an_ssh_config_that_asyncssh_cannot_read_leaves_the_url_s_host_in_the_re
     assert refused is not None and "Refused the SSH server databox (port 2222)" in \
         refused.message, refused.message
     assert "ssh-keyscan -p 2222 databox >> ~/.ssh/known_hosts" in refused.hint
+
+
+def test_a_source_url_of_any_kind_that_logs_in_by_ssh_has_its_host_key_checked(monkeypatch):
+    """What import-url and get-url read is checked as a remote is, by what its kind declares,
+    not by its name: another kind speaking SSH (a second scheme) is checked too."""
+    from dataclasses import replace
+
+    from dvx.remote import backends
+
+    ssh = backends.backend_for("ssh://host/path")
+    monkeypatch.setitem(backends._BY_SCHEME, "ssh2", replace(ssh, name="ssh2",
+                                                             schemes=("ssh2",)))
+    asked = []
+
+    def url_to_fs(url, **options):
+        asked.append(options)
+        return object(), url.partition("://")[2].partition("/")[2]
+
+    monkeypatch.setattr("fsspec.core.url_to_fs", url_to_fs)
+    backends.source_fs("ssh2://host/data.csv")
+    backends.source_fs("https://host/data.csv")
+    assert "known_hosts" in asked[0] and "known_hosts" not in asked[1], asked

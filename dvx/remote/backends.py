@@ -67,6 +67,10 @@ class Backend:
     # The host its client speaks to, from its options, where the URL does not name it (a
     # bucket's URL names a bucket): named when it cannot be reached.
     server_of: Callable[[Mapping[str, str]], str | None] = lambda options: None
+    # Whether its client logs in to an SSH server, whose host key dvx then has it check
+    # against known_hosts (a source URL's too). Declared by every kind, never defaulted: a
+    # kind that spoke SSH without it would trust any server.
+    verifies_host_keys: bool = field(kw_only=True)
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -508,7 +512,8 @@ BACKENDS = [
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
             {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint},
-            credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host),
+            credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host,
+            verifies_host_keys=False),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
@@ -519,26 +524,29 @@ BACKENDS = [
             login_check="the user name and the password (the URL's, or the `user` and "
                         "`password` options: `dvx remote modify --local {name} password "
                         "...`), the `keyfile` option, and the keys of your SSH agent and "
-                        "~/.ssh"),
+                        "~/.ssh", verifies_host_keys=True),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true or false"},
             frozenset({"password"}), True, True, _build_http, query_string=True,
-            decodes_path=True, credential_options=("user", "password")),
+            decodes_path=True, credential_options=("user", "password"),
+            verifies_host_keys=False),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs, bucket_kind="bucket",
             checks={"endpointurl": _endpoint}, credential_options=("credentialpath",),
-            server_of=_endpoint_host),
+            server_of=_endpoint_host, verifies_host_keys=False),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
             frozenset({"account_key", "connection_string", "sas_token"}), False, True,
             _build_azure, bucket_kind="container",
-            credential_options=("account_name", "account_key"), server_of=_azure_host),
-    Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local),
+            credential_options=("account_name", "account_key"), server_of=_azure_host,
+            verifies_host_keys=False),
+    Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local,
+            verifies_host_keys=False),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
 SECRET_OPTIONS = frozenset().union(*(b.secrets for b in BACKENDS))
@@ -564,7 +572,7 @@ def _generic(scheme: str) -> Backend | None:
     if scheme not in known_implementations and scheme not in registry:
         return None
     return Backend(f"fsspec-{scheme}", (scheme,), "fsspec", scheme, {}, frozenset(), False,
-                   False, _build_generic)
+                   False, _build_generic, verifies_host_keys=False)  # options as given
 
 
 def backend_for(url: str) -> Backend:
@@ -680,7 +688,7 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
         raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
                          f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
                          "with that character.")
-    if backend is None or backend.name != "ssh":
+    if backend is None or not backend.verifies_host_keys:
         return fsspec.core.url_to_fs(url, **options)  # HTTP sends the URL as written
     try:  # the server's host key is checked as for a remote without options
         fs, path = fsspec.core.url_to_fs(url, known_hosts=known_hosts_arg(None), **options)
