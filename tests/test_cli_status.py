@@ -279,6 +279,45 @@ def test_only_changed_folders_are_compared_and_nothing_is_missed(repo, dvx, chan
         assert (doc["added"], doc["modified"], doc["deleted"]) == (added, modified, deleted)
 
 
+def test_a_directory_changed_here_with_no_sync_record_is_listed_once_not_per_version(
+        repo, dvx, monkeypatch):
+    """With no record of what the workspace was synced to, a directory changed here is
+    compared with the versions HEAD's recent commits recorded by its oid, which the first
+    comparison gives: it is not listed again for each of them, on every status (a path
+    changed here never gets a record). Holding one of them is still outdated."""
+    for i in range(4):
+        write(repo / "d" / f"{i}.txt", f"{i}\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v0")
+    for version in range(1, 4):
+        write(repo / "d" / "0.txt", f"version {version}\n")
+        assert dvx("commit", "d").code == 0
+        git(repo, "commit", "-qam", f"v{version}")
+    write(repo / "d" / "3.txt", "mine\n")
+    (repo / ".dvx/tmp/synced.json").unlink()
+    import dvx.ops.status as status_module
+
+    listed: list[str] = []
+
+    def counted(name, real):
+        def listing(*args, **kwargs):
+            listed.append(name)
+            return real(*args, **kwargs)
+        return listing
+
+    for name in ("scan_directory", "compare_with_tree", "compare_folders"):
+        monkeypatch.setattr(status_module, name, counted(name, getattr(status_module, name)))
+    doc = _status_json(dvx)["outputs"][0]
+    assert (doc["workspace"], doc["modified"], doc["synced_oid"]) == ("modified", ["3.txt"],
+                                                                      None)
+    assert len(listed) == 1, listed
+    write(repo / "d" / "3.txt", "3\n")
+    write(repo / "d" / "0.txt", "version 1\n")
+    doc = _status_json(dvx)["outputs"][0]
+    assert doc["workspace"] == "outdated" and doc["synced_oid"] is not None, doc
+
+
 def test_a_tracked_file_replaced_by_a_foreign_symlink_is_modified_and_the_rest_reported(
         repo, dvx, tmp_path):
     write(repo / "f", "hi\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dvx.errors import FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe
@@ -266,7 +266,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         repo.syncstate.note_in_sync(output.path, _record_of(output.pointer),
                                     in_lock=output.stage is not None)
     elif synced is None and result.workspace == MODIFIED:
-        result = _synced_earlier(repo, output) or result
+        earlier = _synced_earlier(repo, output, result)
+        result = result if earlier is None else earlier[1]
     return result
 
 
@@ -274,21 +275,69 @@ def _record_of(pointer: Pointer) -> Synced:
     return Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
 
 
-def _synced_earlier(repo: Repo, output: Output) -> OutputStatus | None:
+def _synced_earlier(repo: Repo, output: Output, first: OutputStatus
+                    ) -> tuple[Synced, OutputStatus] | None:
     """With no record of what the workspace was synced to (.dvx/tmp/synced.json deleted, or
     last synced by a dvx that kept none), a path that holds what its pointer recorded at one
     of HEAD's recent commits (before `git pull`, `git checkout` or `git merge` moved it) is
     outdated, as with that record: the data the pointer names must be fetched, never the
-    older data recorded over it. Its status so, or None when it holds no such version (a
-    change made here, which `commit` records)."""
-    for earlier in recorded_lately(repo, output.path, in_lock=output.stage is not None):
-        record = _record_of(earlier)
-        if record == _record_of(output.pointer):
+    older data recorded over it. That version's record and the path's status so, or None
+    when it holds no such version (a change made here, which `commit` records). `first` is
+    its status found changed with no record: only a version whose oid is that of what the
+    workspace holds is looked at, and a directory is not listed again (a path changed here,
+    which keeps no record, would otherwise have it listed again for each version on every
+    status)."""
+    versions = [record for record in (_record_of(earlier) for earlier in recorded_lately(
+        repo, output.path, in_lock=output.stage is not None))
+        if record != _record_of(output.pointer)]
+    held = _oid_held(repo, output, first) if versions else None
+    for record in versions:
+        if record.oid != held:
             continue
+        if record.executable is None:  # a directory's version, held exactly: nothing to list
+            return record, replace(first, workspace=OUTDATED, current_oid=held, synced_oid=held,
+                                   added=[], modified=[], deleted=[])
         found = _status_against(repo, output, record)
         if found.workspace == OUTDATED:
-            return found
+            return record, found
     return None
+
+
+def _oid_held(repo: Repo, output: Output, first: OutputStatus) -> str | None:
+    """The oid of what the workspace holds at the output's path, which `first` (its status
+    with no record) found changed: a file's is in `first`; a directory's manifest is built
+    from the pointer's with the files `first` found added, modified and deleted, reading
+    only those (from the stat cache). None when not known (unreadable, gone since)."""
+    if first.current_oid is not None:
+        return first.current_oid
+    full = repo.abspath(output.path)
+    is_dir = os.path.isdir(full) and not os.path.islink(full)
+    try:
+        if is_dir and output.pointer.is_dir:
+            tree = load_tree(repo, output.pointer, output.recorded_in)
+            return None if tree is None else _tree_oid_now(repo, output, tree, first)
+        if is_dir:  # a directory where Git now has a file
+            return _manifest_oid(repo, scan_directory(repo, full, output.path))
+        state = file_state(repo, full, output.path)  # a file where Git now has a directory
+    except PathError:
+        return None
+    return None if state is None else state.oid
+
+
+def _tree_oid_now(repo: Repo, output: Output, tree: Tree, first: OutputStatus) -> str | None:
+    """The oid of the directory's manifest as it is now: `tree` (its pointer's) with the
+    changes `first` found, each file's entry as `scan_directory` makes it."""
+    full = repo.abspath(output.path)
+    entries = tree.by_path()
+    for rel in first.deleted + first.not_pulled:
+        entries.pop(rel, None)
+    for rel in first.added + first.modified:
+        state = file_state(repo, join_posix(full, rel), f"{output.path}/{rel}")
+        if state is None:
+            return None  # deleted since
+        entries[rel] = TreeEntry(rel, state.oid, state.size,
+                                 state.executable and not state.is_cache_link)
+    return _manifest_oid(repo, entries)
 
 
 def _status_against(repo: Repo, output: Output, synced: Synced | None) -> OutputStatus:
