@@ -182,6 +182,27 @@ def test_without_the_record_repro_never_records_older_data_over_a_pointer_git_pu
     assert git(alice, "status", "--porcelain") == ""
 
 
+def test_without_the_record_a_moved_path_stays_outdated(team):
+    """`dvx move` of data that holds the version from before `git pull` takes along what
+    Git's history of the old path told (the new path has none): the new path is outdated
+    too, never recorded over bob's pointer."""
+    alice, bob = _bob_s_change_pulled_by_alice_without_record(team)
+    must("move", "data.txt", "moved.txt", cwd=alice)
+    must("move", "imgs", "pics", cwd=alice)
+    for rel in ("moved.txt", "pics"):
+        seen = status_of(alice, rel)
+        assert seen["workspace"] == "outdated", seen
+    skipped = run_dvx("commit", cwd=alice)
+    assert skipped.code == 0 and "Not recorded moved.txt" in skipped.stderr, skipped.output
+    refused = run_dvx("commit", "moved.txt", cwd=alice)
+    assert refused.code == 1 and "dvx checkout moved.txt" in refused.stderr, refused.output
+    for old, new in (("data.txt", "moved.txt"), ("imgs", "pics")):
+        assert pointer_oid(alice / f"{new}.dvx") == pointer_oid(bob / f"{old}.dvx")
+    must("pull", "moved.txt", "pics", cwd=alice)
+    assert (alice / "moved.txt").read_text() == "v2 by bob\n"
+    assert (alice / "pics/1.png").read_text() == "png 1 by bob\n"
+
+
 def test_without_the_record_an_edit_made_here_is_still_committed(team):
     """Only a version HEAD's recent commits recorded is taken for outdated: new data is a
     change, which commit and repro record."""

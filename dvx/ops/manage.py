@@ -15,7 +15,13 @@ from dvx.ops.data_places import (
     refuse_overlap,
 )
 from dvx.ops.left_behind import remove_placed
-from dvx.ops.status import LINKED_ELSEWHERE, UNCHANGED, OutputStatus, output_status
+from dvx.ops.status import (
+    LINKED_ELSEWHERE,
+    UNCHANGED,
+    OutputStatus,
+    output_status,
+    synced_lately,
+)
 from dvx.outputs import Output, check_data_path, load_tree, scan_outputs, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -239,6 +245,13 @@ def _finish_move(repo: Repo, output: Output, dst: str) -> Changed:
 
 def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
     src_full, dst_full = repo.abspath(output.path), repo.abspath(dst)
+    # Data with no sync record whose pointer moved in Git since is outdated by what Git's
+    # history of its path recorded; the new path has none: the record goes along instead,
+    # written before the data moves (an interrupted move finishes with it).
+    synced = synced_lately(repo, output) if os.path.lexists(src_full) else None
+    if synced is not None:
+        repo.syncstate.record(output.path, synced)
+        repo.syncstate.flush()
     gitignore.add_entry(dst_full)
     if os.path.lexists(src_full) and not os.path.lexists(dst_full):
         os.rename(src_full, dst_full)

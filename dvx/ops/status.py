@@ -275,6 +275,23 @@ def _record_of(pointer: Pointer) -> Synced:
     return Synced.whole(pointer.oid, pointer.is_dir, pointer.executable)
 
 
+def synced_lately(repo: Repo, output: Output) -> Synced | None:
+    """With no sync record for the output's path, the record status takes for one: the
+    version HEAD's recent commits recorded that the workspace holds, its pointer having
+    moved since (`_synced_earlier`), marked `found` (dvx may not have placed it). None if
+    the path has a record, holds no such version, or cannot be read. A command that moves
+    the data to another path records it there: Git's history of the new path tells
+    nothing."""
+    if repo.syncstate.get(output.path) is not None:
+        return None
+    try:
+        first = _status_against(repo, output, None)
+        earlier = _synced_earlier(repo, output, first) if first.workspace == MODIFIED else None
+    except (PathError, OSError):  # nothing status would take for outdated either
+        return None
+    return None if earlier is None else replace(earlier[0], found=True)
+
+
 def _synced_earlier(repo: Repo, output: Output, first: OutputStatus
                     ) -> tuple[Synced, OutputStatus] | None:
     """With no record of what the workspace was synced to (.dvx/tmp/synced.json deleted, or
