@@ -21,7 +21,8 @@ change made here (ops/sync_layers.py).
 Stored in `.dvx/tmp/synced.json` (this clone's own state, never tracked), rewritten
 atomically under the repository lock. Losing it loses little: a path with no record is
 compared with the versions HEAD's recent commits recorded for it (ops/status.py,
-history.py `recorded_lately`) until a command records it again (below).
+history.py `recorded_lately`) until a command records it again (below). A record of another
+format version (a newer dvx's) counts as none and is never written over (`flush`).
 
 A clone's own pointer write must never look like a change from Git, even when dvx dies right
 after it: before `add` or `commit` writes pointers, it records each one's new record as
@@ -152,6 +153,10 @@ class SyncState:
         self._in_sync: dict[str, tuple[Synced, bool]] = {}
         self._changed = False  # by this process: record, expect, forget, move
         self._settled = False  # pending records read and settled: the next flush writes them
+        # The format version of a record this dvx does not know (a newer dvx's), which it
+        # reads as no record and never overwrites (`flush`); None: its own, or no record
+        self._foreign_version: object = None
+        self._foreign_told = False
 
     def _load(self) -> dict[str, Synced]:
         if self._records is None:
@@ -160,6 +165,7 @@ class SyncState:
 
     def _read(self) -> dict[str, Synced]:
         self._removing = set()
+        self._foreign_version = None
         try:
             with open(self.path, "rb") as f:
                 doc = json.loads(f.read(MAX_BYTES + 1))
@@ -170,6 +176,9 @@ class SyncState:
                         self.path, exc)
             return {}
         records: dict[str, Synced] = {}
+        if isinstance(doc, dict) and doc.get("version", FORMAT_VERSION) != FORMAT_VERSION:
+            self._foreign_version = doc["version"]
+            return records
         if not isinstance(doc, dict) or doc.get("version") != FORMAT_VERSION \
                 or doc.get("algo") != self.algo or not isinstance(doc.get("outputs"), dict):
             return records
@@ -265,7 +274,8 @@ class SyncState:
 
     @property
     def noted_in_sync(self) -> bool:
-        return bool(self._in_sync)
+        """Has a path been noted in sync that `flush` would record?"""
+        return bool(self._in_sync) and self._foreign_version is None
 
     def forget(self, output_path: str) -> None:
         self._in_sync.pop(output_path, None)
@@ -301,7 +311,11 @@ class SyncState:
     def flush(self, *, required: bool = False) -> None:
         """Write the records if they changed (the caller holds the repository lock). A write
         that fails is warned about, or raised if `required` (the caller goes on only once
-        the records are on disk)."""
+        the records are on disk). A record of a format this dvx does not know is left as it
+        is, said once if there was anything to record (`_leave_foreign_record`)."""
+        if self._foreign_version is not None:
+            self._leave_foreign_record()
+            return
         self._record_in_sync()
         if not (self._changed or self._settled) or self._records is None:
             return
@@ -325,6 +339,21 @@ class SyncState:
                         fsutil.describe(exc))
             return
         self._changed = self._settled = False
+
+    def _leave_foreign_record(self) -> None:
+        """Keep a record written by a newer dvx (another format version) as it is: written
+        over in this version's format, it would lose what that dvx keeps in it. Nothing is
+        recorded meanwhile; paths with no record are compared with what HEAD's recent
+        commits recorded (ops/status.py), as in a workspace with no record."""
+        if (self._changed or self._in_sync) and not self._foreign_told:
+            log.warning(
+                "'%s' (the record of what this workspace was synced to) was written by a "
+                "newer dvx (format version %s), so this dvx leaves it as it is and records "
+                "nothing in it; upgrade dvx to keep it up to date, or delete the file to "
+                "have this dvx start a record of its own.",
+                os.path.relpath(self.path, self.root), self._foreign_version)
+            self._foreign_told = True
+        self._in_sync = {}
 
     def _record_in_sync(self) -> None:
         """Record each path noted in sync (`note_in_sync`) that still has no record, is not

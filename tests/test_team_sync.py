@@ -318,6 +318,39 @@ def test_records_read_before_the_lock_are_read_again_once_it_is_held(tmp_path):
     assert json.loads(path.read_text())["outputs"]["d"]["oid"] == new
 
 
+def test_a_record_written_by_a_newer_dvx_is_left_as_it_is(team):
+    """A synced.json of another format version (a newer dvx's) is read as no record and
+    never written over: status says nothing of it, a writing command says once that it
+    leaves it alone, and what HEAD's recent commits recorded still tells a pointer `git
+    pull` moved."""
+    alice = team.founder()
+    write(alice / "data.txt", "v1\n")
+    must("add", "data.txt", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(bob, "data.txt", "v2 by bob\n")
+    must("add", "data.txt", cwd=bob)
+    share(bob, "v2")
+    record = alice / ".dvx/tmp/synced.json"
+    newer = json.dumps({"version": 2, "algo": "xxh128", "outputs": {}, "more": ["kept"]})
+    record.write_text(newer)
+
+    quiet = run_dvx("status", cwd=alice)  # finds data.txt in sync, which it would record
+    assert quiet.code == 0 and quiet.stderr == "", quiet.output
+    assert record.read_text() == newer
+    git(alice, "pull", "-q", "origin", "main")
+    assert status_of(alice, "data.txt")["workspace"] == "outdated"
+    write(alice / "other.txt", "mine\n")
+    added = run_dvx("add", "other.txt", cwd=alice)
+    assert added.code == 0, added.output
+    assert added.stderr.count("written by a newer dvx (format version 2)") == 1, added.stderr
+    refused = run_dvx("commit", "data.txt", cwd=alice)
+    assert refused.code == 1 and "dvx checkout data.txt" in refused.stderr, refused.output
+    must("pull", cwd=alice)
+    assert (alice / "data.txt").read_text() == "v2 by bob\n"
+    assert record.read_text() == newer
+
+
 @pytest.mark.parametrize("point", ["atomic_write.before_rename:2", "commit.after_pointer"])
 def test_a_pointer_this_clone_wrote_is_never_a_change_from_git_after_a_kill(team, point):
     """`dvx add a.txt data` killed before it writes any pointer (after it recorded them as
