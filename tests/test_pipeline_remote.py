@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import git, write
+from conftest import git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo, runs
 from remotes import local_spec
 
@@ -308,6 +308,36 @@ stages:
                 "'more_b.txt', 'out_b.txt'.") in failed.stderr, failed.stderr
         assert "other output" not in failed.stderr
         assert "(`dvx repro mk@a mk@b`)" in failed.stderr
+
+
+def test_a_run_record_goes_to_the_remote_only_with_the_manifest_of_its_directory(
+        repo, dvx, tmp_path):
+    """A directory output whose file failed in the push of data has its manifest held back:
+    the push of the run-cache that follows in the same command tries both again, so the
+    record reaches the remote only with every object it needs, and a clone restores it."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "main", str(store)).code == 0
+    assert dvx("remote", "modify", "main", "pack_threshold", "0").code == 0
+    write(repo / "in.txt", "in\n")
+    write(repo / ".gitignore", "dvx.lock\n")
+    assert dvx("stage", "add", "-n", "make", "-d", "in.txt", "-o", "out",
+               "mkdir -p out && cp in.txt out/a").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    pushed = run_dvx_proc("push", "--run-cache", "-j", "1", cwd=repo, env={
+        "DVX_FAULT": "transfer.after_object", "DVX_FAULT_ACTION": "enospc"})  # out/a fails
+    assert "out: its manifest was not pushed" in pushed.stderr, pushed.output
+    assert "Pushed 1 run record of the run-cache." in pushed.stdout, pushed.output
+    manifest = read_lock(repo, "xxh128")["make"].outs[0].oid
+    assert manifest in local_spec(store, str(store), {}).oids()
+    ci = clone(repo, tmp_path / "ci")
+    pulled = dvx("pull", "--run-cache", cwd=ci)
+    assert "Fetched 1 run record of the run-cache." in pulled.stdout, pulled.output
+    restored = dvx("repro", cwd=ci)
+    assert restored.code == 0, restored.output
+    assert "Restored 'make' from the run-cache (never run)." in restored.stdout
+    assert (ci / "out" / "a").read_text() == "in\n"
 
 
 def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo, dvx,

@@ -141,6 +141,10 @@ class SyncResult:
     refused_indexes: list[str] = field(default_factory=list)
     # The same, for indexes a newer dvx wrote: upgrading dvx reads them.
     newer_indexes: list[str] = field(default_factory=list)
+    # Manifests a push needed and did not put on the remote, though none of them failed:
+    # held back because some of their files failed, or in neither the cache nor the remote
+    # (a problem each). Not done, so a later push of the same command tries them again.
+    manifests_held_back: set[str] = field(default_factory=set)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -332,6 +336,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.cut_short += r.cut_short
         merged.refused_indexes += r.refused_indexes
         merged.newer_indexes += r.newer_indexes
+        merged.manifests_held_back |= r.manifests_held_back
     return merged
 
 
@@ -414,6 +419,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     for oid in sorted(set(wanted.trees) - set(complete)):
         result.problems.append(f"{wanted.paths.get(oid)}: its manifest was not pushed, because "
                                "some of its files failed")
+    result.manifests_held_back |= (set(wanted.trees) - set(complete)) | wanted.missing_manifests
     faults.point("push.before_manifests")
     if repair:
         _quarantine_corrupt(repo, remote, set(complete), {}, settings, result)
@@ -547,10 +553,12 @@ def _done_before(earlier: SyncResult | None, remote: str, oids: Iterable[str]) -
     """Those of `oids` a transfer earlier in this command, with the same remote, moved or
     found already there (`earlier`: its result): a run record's outputs are most often the
     data that command just pushed or fetched, and each object is transferred and counted
-    once. What failed there is tried again, and fails here too, holding back what needs it."""
+    once. What failed there, or was held back (a manifest some of whose files failed), is
+    tried again, and fails here too, holding back what needs it."""
     if earlier is None or earlier.remote != remote:
         return set()
-    return {oid for oid in earlier.paths.lookup(oids) if oid not in earlier.transfer.failed}
+    return {oid for oid in earlier.paths.lookup(oids)
+            if oid not in earlier.transfer.failed and oid not in earlier.manifests_held_back}
 
 
 def _set_aside_corrupt_manifests(repo: Repo, targets: list[Target]) -> None:

@@ -361,7 +361,9 @@ def push_runs(repo: Repo, remote_name: str | None, jobs: int | None,
             result.held_back += 1
     targets = [t for record, _ in records for t in targets_for(record)]
     result.sync = push(repo, targets, name, jobs, earlier=data)
-    failed = set(result.sync.transfer.failed)
+    # A record goes only with every object it needs on the remote: none failed, and no
+    # manifest held back (its files failed, or it is nowhere to be had).
+    failed = set(result.sync.transfer.failed) | result.sync.manifests_held_back
     on_remote = _remote_entries(remote, repo.algo) if records else set()
     runs_dir = _remote_runs_dir(repo.algo)
     todo = [r for r, needed in records
