@@ -325,8 +325,7 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     collected = run_dvx("gc", "-w", "--remote", "s", "-f", "--json", cwd=first)
     assert collected.code == 0 and json.loads(collected.stdout)[1]["kept_young"] == 1
     assert obj.exists() and oid in remote.oids()  # the push log kept it
-    stamp, _, rest = logs[0].name.partition("-")
-    logs[0].rename(logs[0].with_name(f"{int(stamp) - 7200:010d}-{rest}"))  # a log of long ago
+    _age(logs[0])  # a log of long ago (by the time the remote gave it)
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
     assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == []
     assert not obj.exists()  # it held nothing else
@@ -393,6 +392,61 @@ def test_a_push_log_too_long_for_one_read_is_written_as_several(tmp_path, monkey
     assert found.files == files and found.manifests == {manifest}
 
 
+def test_a_push_log_is_as_old_as_the_remote_says_whatever_the_pusher_s_clock(tmp_path,
+                                                                             monkeypatch):
+    """A pusher whose clock runs two hours behind names its log two hours in the past: the
+    log still protects what it names for the grace period, counted from when the remote stored
+    it. From a store whose listing gives no times, the name's seconds count, with the clock
+    skew allowed for."""
+    from dvx.objects.odb import ObjectStore
+    from dvx.remote import pushlog
+    from dvx.remote.locks import CLOCK_SKEW
+
+    remote = ObjectStore(DirectoryBlobs(str(tmp_path / "store")), "xxh128")
+    oid = xxhash.xxh3_128_hexdigest(b"found on the remote")
+    pushlog.record(remote, [oid], [], now=time.time() - 7200)
+    assert pushlog.recent(remote, time.time() - 3600).files == {oid}
+    (log,) = (tmp_path / "store/logs/push").iterdir()
+    _age(log)
+    assert pushlog.recent(remote, time.time() - 3600).expired == [log.name]
+    untimed = {log.name: (1, None)}
+    monkeypatch.setattr(remote.blobs, "details", lambda directory: untimed)
+    named = int(log.name.split("-")[0])
+    assert pushlog.recent(remote, named + CLOCK_SKEW).files == {oid}
+    assert pushlog.recent(remote, named + CLOCK_SKEW + 1).expired == [log.name]
+
+
+@pytest.mark.parametrize("size", [5000, 1_500_000], ids=["packed", "loose"])
+def test_remote_gc_on_a_machine_whose_clock_runs_ahead_keeps_what_was_just_pushed(
+        tmp_path, monkeypatch, size):
+    """gc --remote runs where the clock is two hours ahead of the remote's: an object pushed
+    a moment ago is young on the remote's clock, which gc reads there, so neither the dry run
+    nor the real run deletes it. The cache's ages stay on this machine's clock."""
+    from dvx.history import Scope
+    from dvx.ops.gc import gc
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "first")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    data = os.urandom(size)
+    write(first / "model.bin", data)
+    assert run_dvx("add", "model.bin", cwd=first).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0  # used by nothing now
+    oid, remote = xxhash.xxh3_128_hexdigest(data), local_spec(store, str(store), {})
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 7200)
+    repo = Repo.find(str(first))
+    dry = gc(repo, Scope(), "s", dry_run=True)
+    done = gc(repo, Scope(), "s")
+    assert dry[1].removed == done[1].removed == [] and done[1].kept_young == 1
+    assert oid in remote.oids()
+    assert done[0].removed == [oid]  # two hours old in the cache, by this machine's clock
+    assert not list((store / "locks").iterdir())  # the probe of the remote's clock is gone
+
+
 def test_a_logged_manifest_nobody_has_holds_up_only_a_gc_that_would_delete(tmp_path):
     """A push log names a directory manifest that is in neither the cache nor the remote
     (written so by an older dvx after a partial push): which files that push relied on is
@@ -412,7 +466,7 @@ def test_a_logged_manifest_nobody_has_holds_up_only_a_gc_that_would_delete(tmp_p
     assert "From the clone that pushed it" in refused.stderr
     assert "in about 60 minutes" in refused.stderr
     assert old in remote.oids()
-    log.rename(log.with_name(f"{int(time.time()) - 7200:010d}-{'0' * 16}.log"))
+    _age(log)
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
     assert old not in remote.oids() and not list((store / "logs/push").iterdir())
 

@@ -166,6 +166,51 @@ def test_a_lock_named_far_in_the_future_goes_stale_by_its_time_of_writing(tmp_pa
         _lock(store, PUSH).acquire()
 
 
+def test_a_lock_s_age_is_measured_on_the_store_s_clock_whatever_the_reader_s(tmp_path,
+                                                                            monkeypatch):
+    """A gc on a machine whose clock runs two hours ahead finds a push's lock written a
+    moment ago: live, not two hours stale (gc would delete it and run beside the push).
+    Running two hours behind, it finds a lock left 40 minutes ago: stale, not from the future."""
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    real_time = time.time
+    live = _planted(store, PUSH, pid=1, space="another-machine", written=real_time())
+    monkeypatch.setattr(time, "time", lambda: real_time() + 7200)
+    with pytest.raises(LockError, match=r"in use by a dvx push .* written \d+ s ago"):
+        _lock(store, GC).acquire()
+    assert store.names(LOCKS_DIR) == [live]
+    store.delete([f"{LOCKS_DIR}/{live}"])
+    left = real_time() - 40 * 60
+    dead = _planted(store, PUSH, pid=1, space="another-machine", written=left)
+    os.utime(store.path(f"{LOCKS_DIR}/{dead}"), (left, left))
+    monkeypatch.setattr(time, "time", lambda: real_time() - 7200)
+    with _lock(store, GC) as gc:
+        assert [h.name for h in gc.stale] == [dead]
+
+
+def test_the_store_s_clock_is_read_from_a_probe_that_leaves_nothing(blobs):  # noqa: F811
+    before = time.time()
+    now = locks.store_time(blobs, "'r'")
+    assert now is not None and abs(now - before) < 300  # the same machine's clock, here
+    assert blobs.names(LOCKS_DIR) == []
+
+
+def test_a_clock_probe_left_behind_holds_nobody_up_and_gc_removes_it_once_stale(tmp_path):
+    store = DirectoryBlobs(str(tmp_path / "store"))
+    probe = f"{LOCKS_DIR}/{locks.PROBE_PREFIX}{'0' * 16}{locks.PROBE_SUFFIX}"
+    store.put(probe, b"dvx clock probe\n")  # its gc was killed while reading the clock
+    with _lock(store, GC) as gc:
+        assert gc.stale == []
+    assert store.exists(probe)  # young: another gc's, reading the clock right now, perhaps
+    long_ago = time.time() - locks.STALE_SECONDS - 60
+    os.utime(store.path(probe), (long_ago, long_ago))
+    with _lock(store, PUSH):
+        pass
+    assert store.exists(probe)  # only gc tidies up
+    with _lock(store, GC):
+        pass
+    assert store.names(LOCKS_DIR) == []
+
+
 def test_an_unreadable_lock_counts_as_live_until_it_is_old(tmp_path):
     store = DirectoryBlobs(str(tmp_path / "store"))
     store.put(f"{LOCKS_DIR}/gc-{int(time.time()):010d}-{'0' * 16}.lock", b"\x00garbage")

@@ -625,7 +625,8 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--grace", type=FiniteFloat(min=0), default=3600, metavar="SECONDS",
               show_default=True,
-              help="Keep objects written less than this many seconds ago.")
+              help="Keep objects written less than this many seconds ago (on a remote, "
+                   "by the remote's own clock).")
 @click.option("-p", "--projects", multiple=True, metavar="PATH",
               help="Also keep what the repository at PATH uses in the same scope (one that "
                    "shares the cache or the remote); repeatable.")

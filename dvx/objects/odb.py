@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
-from dvx.objects.blobs import Blobs, OnBytes
+from dvx.objects.blobs import Blobs, Details, OnBytes
 
 
 class ObjectStore:
@@ -94,8 +94,9 @@ class ObjectStore:
         """Store a new, uniquely named log record (never overwriting one)."""
         self.blobs.put(f"logs/{kind}/{name}", data)
 
-    def list_logs(self, kind: str) -> list[str]:
-        return self.blobs.names(f"logs/{kind}")
+    def list_logs(self, kind: str) -> Details:
+        """{name: (size, the time the store wrote it, or None if its listing gives none)}."""
+        return self.blobs.details(f"logs/{kind}")
 
     def read_log(self, kind: str, name: str, limit: int) -> bytes:
         return self.blobs.get(f"logs/{kind}/{name}", 0, limit + 1)

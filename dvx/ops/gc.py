@@ -5,7 +5,9 @@ experiments or given revisions): gc refuses to run without one. The index, stash
 experiments' snapshots are always in it. Everything in scope is read first; if any
 pointer or directory manifest in scope cannot be read, nothing at all is deleted. Objects
 younger than the grace period are kept, so an object that another process or another
-repository sharing the cache has just written, and not yet recorded anywhere, survives.
+repository sharing the cache has just written, and not yet recorded anywhere, survives. Ages
+in the cache are on this machine's clock; on a remote, on the remote's own, which dated what
+it holds (a machine whose clock runs ahead would find everything just pushed old).
 
 gc never deletes a last copy by itself: an object outside the scope that some commit of the
 repository still uses is deleted from the cache only when the remote it belongs to holds it
@@ -122,8 +124,10 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         refuse_if_unreadable(reach)
         cutoff = time.time() - grace_seconds
         results = []
+        remote_cutoff = cutoff
         if remote is not None:
-            results.append(_plan_remote(remote, name, reach.oids, cutoff, scope, repo))
+            remote_cutoff = _store_now(remote, name) - grace_seconds
+            results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo))
         cache = _plan_cache(repo, reach.oids, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy))
@@ -152,8 +156,15 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             from dvx.ops.remote import lock_remote
 
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
-                _delete_from_remote(repo, remote, results[1], cutoff, records_needing)
+                _delete_from_remote(repo, remote, results[1], remote_cutoff, records_needing)
     return results
+
+
+def _store_now(remote: RemoteStore, name: str) -> float:
+    """The remote's own clock, on which it dates its objects, packs and push logs: this
+    machine's may run hours ahead (an object pushed a minute ago would look old) or behind.
+    The same time serves the deletion under the lock, later: younger only keeps more."""
+    return locks.store_time(remote.retried, f"'{name}' ({remote.url})") or time.time()
 
 
 def _history_scopes(scope: Scope) -> list[str]:
@@ -326,8 +337,8 @@ class _RecentPushes:
     used: set[str]
     expired: list[str]
     unreadable: list[str] = field(default_factory=list)  # why, for each such manifest
-    # When the latest log naming one of those was written (None: a log name without a time).
-    unreadable_logged: int | None = 0
+    # When the latest log naming one of those was written (None: a log of unknown time).
+    unreadable_logged: float | None = 0
 
 
 def _recently_pushed(repo: Repo, remote: ObjectStore, cutoff: float) -> _RecentPushes:

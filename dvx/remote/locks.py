@@ -17,6 +17,10 @@ and ignored, once its process is known to be gone (the same machine and pid name
 such pid) or once it has not been renewed for STALE_SECONDS: a holder writes a new lock (and
 deletes its old one) every RENEW_SECONDS from a background thread. gc deletes the stale locks
 it ignored. The format is in docs/formats.md.
+
+Every age here is measured on the store's own clock, never on this machine's, which may run
+hours ahead or behind: "now" is the time the store's listing gives the file just written (our
+lock, or the probe `store_time` writes), and a lock's age is the time the store gave it.
 """
 
 from __future__ import annotations
@@ -42,10 +46,11 @@ LOCKS_DIR = "locks"
 PUSH, GC = "push", "gc"
 RENEW_SECONDS = 300.0
 STALE_SECONDS = 1800.0
-CLOCK_SKEW = 300.0  # a lock's name may be this far ahead of this machine's clock
+CLOCK_SKEW = 300.0  # a name's seconds (its writer's clock) may be this far off the store's
 POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
 RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
 MAX_LOCK_BYTES = 4096
+PROBE_PREFIX, PROBE_SUFFIX = "clock-", ".probe"  # `store_time`'s files: no reader's lock
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,9 @@ class RemoteLock:
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self._left_behind: list[str] = []  # our own earlier locks a renewal could not delete
+        self._old_probes: list[str] = []  # `store_time` probes a killed process left
         self._space = process_space()
+        self._store_now = 0.0  # the store's clock as of the latest listing
 
     def __enter__(self) -> RemoteLock:
         self.acquire()
@@ -137,7 +144,7 @@ class RemoteLock:
                 self.release(RELEASE_WAIT)
                 raise
             if not blocking:
-                if self.kind == GC and self.stale:
+                if self.kind == GC:
                     self._remove_stale()
                 return
             self._delete(self.name)
@@ -145,7 +152,7 @@ class RemoteLock:
             if time.monotonic() >= deadline:
                 raise LockError(
                     f"Remote {self.remote} is in use by {blocking.describe()}, whose lock was "
-                    f"written {_ago(blocking.renewed)}; {self._why()}.",
+                    f"written {_ago(blocking.renewed, self._store_now)}; {self._why()}.",
                     "Try again when it has finished (core.lock_wait sets how long dvx waits). "
                     f"A lock not renewed for {STALE_SECONDS / 60:.0f} minutes, or whose "
                     "process is gone, is ignored.")
@@ -213,10 +220,12 @@ class RemoteLock:
     def _blocking(self) -> Holder | None:
         """A live lock that keeps ours from going ahead (stale ones noted in `self.stale`)."""
         listed = self._listed()
-        self.stale = []
-        now = time.time()
+        self.stale, self._old_probes = [], []
+        now = self._store_now = _store_clock(listed, self.name)
         for name, (_, mtime) in sorted(listed.items()):
             kind, stamp = _parse_name(name)
+            if _is_probe(name) and mtime is not None and now - mtime > STALE_SECONDS:
+                self._old_probes.append(name)
             if name == self.name or kind is None or not conflicts(self.kind, kind):
                 continue
             if stamp > now + CLOCK_SKEW:  # a clock far ahead, or a forged name: the store's
@@ -236,15 +245,7 @@ class RemoteLock:
         return None
 
     def _listed(self) -> Details:
-        try:
-            return self.blobs.details(LOCKS_DIR)
-        except OSError as exc:
-            from dvx.remote.backends import network_failure
-
-            raise RemoteError(f"Could not list the locks on remote {self.remote}: "
-                              f"{network_failure(exc, self.remote, self.blobs.server)}.",
-                              "Check the URL, the credentials and the network, then try "
-                              "again.") from exc
+        return _list_locks(self.blobs, self.remote)
 
     def _read(self, name: str, kind: str, renewed: float) -> Holder | None:
         try:
@@ -267,12 +268,12 @@ class RemoteLock:
                 and _pid_is_gone(holder.pid):
             return "its process is gone"
         if now - holder.renewed > STALE_SECONDS:
-            return f"not renewed since {_ago(holder.renewed)}"
+            return f"not renewed since {_ago(holder.renewed, now)}"
         return None
 
     def _remove_stale(self) -> None:
-        for holder in self.stale:
-            self._delete(holder.name)
+        for name in [holder.name for holder in self.stale] + self._old_probes:
+            self._delete(name)
 
     def _delete_all(self, names: list[str]) -> None:
         for name in names:
@@ -292,6 +293,56 @@ class RemoteLock:
         return True
 
 
+def store_time(blobs: Blobs, remote: str) -> float | None:
+    """The store's clock now: the time its listing gives a probe written to locks/ (and
+    deleted at once), so that gc measures the age of what the store holds on the clock that
+    dated it. None when the store's listings give no times. A probe a killed process leaves
+    is no lock to any reader, and gc deletes it once it is stale."""
+    _list_locks(blobs, remote)  # a listing names a missing bucket; a write might create one
+    name = f"{PROBE_PREFIX}{os.urandom(8).hex()}{PROBE_SUFFIX}"
+    try:
+        blobs.put(f"{LOCKS_DIR}/{name}", b"dvx clock probe\n")
+    except OSError as exc:
+        raise RemoteError(f"Could not write to remote {remote} (a probe of its clock, in "
+                          f"{LOCKS_DIR}/): {describe(exc)}.",
+                          "Check the credentials and the network, then try again.") from exc
+    try:
+        _, written = _list_locks(blobs, remote).get(name, (0, None))
+    finally:
+        _delete_quietly(blobs, name, remote)
+    return written
+
+
+def _list_locks(blobs: Blobs, remote: str) -> Details:
+    try:
+        return blobs.details(LOCKS_DIR)
+    except OSError as exc:
+        from dvx.remote.backends import network_failure
+
+        raise RemoteError(f"Could not list the locks on remote {remote}: "
+                          f"{network_failure(exc, remote, blobs.server)}.",
+                          "Check the URL, the credentials and the network, then try "
+                          "again.") from exc
+
+
+def _delete_quietly(blobs: Blobs, name: str, remote: str) -> None:
+    try:
+        blobs.delete([f"{LOCKS_DIR}/{name}"])
+    except Exception as exc:  # left, it goes stale
+        log.warning("Could not remove %s from remote %s: %s", name, remote, exc)
+
+
+def _store_clock(listed: Details, ours: str | None) -> float:
+    """The store's clock as of `listed`: the time it gives `ours`, written just before;
+    this machine's clock when it gives none."""
+    _, written = listed.get(ours, (0, None)) if ours else (0, None)
+    return written if written is not None else time.time()
+
+
+def _is_probe(name: str) -> bool:
+    return name.startswith(PROBE_PREFIX) and name.endswith(PROBE_SUFFIX)
+
+
 def _parse_name(name: str) -> tuple[str | None, float]:
     """The kind and time in a lock's name; (None, 0) for a name no dvx writes. Kinds other
     than push and gc are kept: a newer dvx may write them (`conflicts`)."""
@@ -302,8 +353,8 @@ def _parse_name(name: str) -> tuple[str | None, float]:
     return kind, float(stamp)
 
 
-def _ago(when: float) -> str:
-    seconds = max(0, int(time.time() - when))
+def _ago(when: float, now: float) -> str:
+    seconds = max(0, round(now - when))
     if seconds < 120:
         return f"{seconds} s ago"
     return f"{seconds // 60} minutes ago"

@@ -7,6 +7,10 @@ naming the data it pushed (files, and directories by their manifests), and `gc -
 whatever a log younger than its grace period names: a remote shared by several repositories
 never loses data one of them has just started to use. Logs older than the grace period protect
 nothing any more, and gc deletes them. The format is in docs/formats.md.
+
+A log's age is the time the store gave it, on the store's clock as gc's cutoff is; the seconds
+in its name are the pusher's clock, trusted (with CLOCK_SKEW to spare) only from a store whose
+listing gives no times.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx.hashing import is_valid_oid
 from dvx.objects.odb import ObjectStore
+from dvx.remote.locks import CLOCK_SKEW
 
 KIND = "push"
 HEADER = b"dvx push log 1\n"
@@ -53,22 +58,21 @@ class Recent:
     files: set[str] = field(default_factory=set)
     manifests: set[str] = field(default_factory=set)
     expired: list[str] = field(default_factory=list)  # logs older than the cutoff
-    # For each manifest, the time of the latest log naming it (None: a log name without one).
-    manifests_logged: dict[str, int | None] = field(default_factory=dict)
+    # For each manifest, the time of the latest log naming it (None: a log of unknown time).
+    manifests_logged: dict[str, float | None] = field(default_factory=dict)
 
 
 def recent(remote: ObjectStore, since: float) -> Recent:
-    """What the logs written at or after `since` name; and the names of the older logs. A
-    log that cannot be read or parsed is treated as recent and names nothing it cannot prove
-    (its oids are still kept when valid)."""
+    """What the logs written at or after `since` (the store's clock) name; and the names of
+    the older logs. A log that cannot be read or parsed is treated as recent and names
+    nothing it cannot prove (its oids are still kept when valid)."""
     found = Recent()
-    for name in remote.list_logs(KIND):
-        stamp = name.split("-", 1)[0]
-        if stamp.isdigit() and int(stamp) < since:
+    for name, (_, stored) in sorted(remote.list_logs(KIND).items()):
+        written = _written(name, stored)
+        if written is not None and written < since:
             found.expired.append(name)
             continue
         data = remote.read_log(KIND, name, MAX_LOG_BYTES)
-        written = int(stamp) if stamp.isdigit() else None
         for line in data[len(HEADER):].decode("ascii", "replace").splitlines():
             kind, _, oid = line.partition(" ")
             if not is_valid_oid(oid, remote.algo):
@@ -81,3 +85,13 @@ def recent(remote: ObjectStore, since: float) -> Recent:
             found.manifests_logged[oid] = (None if written is None or before is None
                                            else max(written, before))
     return found
+
+
+def _written(name: str, stored: float | None) -> float | None:
+    """When the log `name` was written, on the store's clock: the time the store gave it; else
+    its name's seconds, written by the pusher's clock and so taken as CLOCK_SKEW later (a
+    pusher whose clock runs behind loses no protection); None if it has neither."""
+    if stored is not None:
+        return stored
+    stamp = name.split("-", 1)[0]
+    return int(stamp) + CLOCK_SKEW if stamp.isdigit() else None
