@@ -15,7 +15,7 @@ import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from dvx import faults
 
@@ -43,6 +43,28 @@ def temp_name_for(path: str) -> str:
         return os.path.join(head, f".{tail}.{unique}.tmp")
     cut = os.fsdecode(encoded[:NAME_MAX - _TEMP_EXTRA])
     return os.path.join(head, f".{cut}~{unique}.tmp")
+
+
+def spellings_of_one_file(folder: str, name: str, others: Sequence[str]) -> list[str]:
+    """Those of `others` (names that differ from `name` in letter case or Unicode
+    normalisation only) that the filesystem holding `folder` takes for `name`: one of them
+    would overwrite the other there. Probed with a temporary named after `name`, looked up by
+    each other spelling, then deleted (one a killed process leaves stands in for `name`, and
+    the next checkout removes it). Names too long for that are probed by letter case."""
+    probe = temp_name_for(os.path.join(folder, name))
+    tail = os.path.basename(probe)
+    if any(len(os.fsencode(n)) + _TEMP_EXTRA > NAME_MAX for n in (name, *others)):
+        spelled = [tail.swapcase() for _ in others]
+    else:
+        unique = tail[len(name) + 2:]  # after ".NAME.": "dvx-<12 hex digits>.tmp"
+        spelled = [f".{other}.{unique}" for other in others]
+    with open(probe, "xb"):
+        pass
+    try:
+        return [other for other, lookup in zip(others, spelled, strict=True)
+                if os.path.lexists(os.path.join(folder, lookup))]
+    finally:
+        remove_quietly(probe)
 
 
 def _new_temp_prefix() -> None:

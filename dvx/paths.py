@@ -9,9 +9,11 @@ NUL. `safe_join` is the only way such a path becomes a filesystem path.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
@@ -126,6 +128,68 @@ def nearest_parent_in(rel: str, by_path: Mapping[str, V]) -> V | None:
             return by_path[parent]
         parent = parent.rpartition("/")[0]
     return None
+
+
+def fold_name(name: str) -> str:
+    """`name` as a filesystem that tells neither letter case nor Unicode normalisation apart
+    sees it (exFAT, FAT, NTFS, APFS and HFS+ by default, ext4 with casefold)."""
+    if name.isascii():
+        return name.lower()
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
+def alike_paths(paths: Sequence[str]) -> list[list[str]]:
+    """The groups of spellings, among the sorted `paths` and the folders they go through, that
+    name one file to such a filesystem: in the same folder, names that differ only in case
+    (or normalisation), e.g. ['cs/A.txt', 'cs/a.txt'] or ['Data', 'data']. Each group
+    sorted, the groups too. Two spellings fold to the same path only if, where they first
+    differ, two names of one folder do; so the paths are folded whole, at once, and grouped
+    by folder and name only if two of them are then equal."""
+    joined = "\x00".join(paths)  # no path holds a NUL
+    folded = fold_name(joined)
+    if folded == joined:
+        return []  # a fold changes no name: no two can become one
+    folders: set[str] = set()
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent and parent not in folders:
+            folders.add(parent)
+            parent = parent.rpartition("/")[0]
+    ordered = list(folders)
+    everything = folded.split("\x00") + [fold_name(folder) for folder in ordered]
+    del joined, folded
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for path in everything:
+        (twice if path in seen else seen).add(path)
+    del seen
+    spellings: dict[tuple[str, str], set[str]] = {}
+    for path, folded_path in zip(itertools.chain(paths, ordered), everything, strict=True):
+        if folded_path in twice:
+            parent, _, name = path.rpartition("/")
+            spellings.setdefault((parent, fold_name(name)), set()).add(path)
+    return sorted(sorted(found) for found in spellings.values() if len(found) > 1)
+
+
+def listed_spelling(top: str, rel: str) -> str | None:
+    """The path, relative to `top`, under which the folders list what `rel` opens, when
+    that is there at all: `rel` itself, or on a case-insensitive filesystem perhaps another
+    spelling ('A.txt' opens 'a.txt'). None if nothing is there. One lstat when nothing is;
+    the folders are listed only when something is."""
+    if not os.path.lexists(join_posix(top, rel)):
+        return None
+    spelled = []
+    folder = top
+    for name in rel.split("/"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return None
+        if name not in names:
+            name = next((n for n in names if fold_name(n) == fold_name(name)), name)
+        spelled.append(name)
+        folder = join_posix(folder, name)
+    return "/".join(spelled)
 
 
 def to_posix(path: str) -> str:

@@ -596,3 +596,96 @@ def test_a_manifest_giving_a_wrong_size_never_gets_its_intact_object_moved_aside
     assert "The manifest of 'd' gives 3 bytes as the size of 'd/a'" in done.output
     assert (repo / "d" / "a").read_text() == (repo / "f").read_text() == "a\n"
     assert not (repo / ".dvx" / "cache" / "quarantine").exists()
+
+
+def _as_a_filesystem_that_folds_case(monkeypatch) -> None:
+    """This filesystem tells letter case apart. What one that does not (exFAT, NTFS, APFS by
+    default) answers instead: the probe finds the other spellings there, and a name opens
+    what the folder lists under another spelling."""
+    from dvx import fsutil
+    from dvx.ops import tree_compare
+
+    def listed_spelling(top: str, rel: str) -> str | None:
+        spelled, folder = [], top
+        for name in rel.split("/"):
+            names = os.listdir(folder) if os.path.isdir(folder) else []
+            found = [n for n in names if n.lower() == name.lower()]
+            if not found:
+                return None
+            spelled.append(name if name in found else found[0])
+            folder = os.path.join(folder, spelled[-1])
+        return "/".join(spelled)
+
+    monkeypatch.setattr(fsutil, "spellings_of_one_file", lambda folder, name, others: others,
+                        raising=False)
+    monkeypatch.setattr(tree_compare, "listed_spelling", listed_spelling, raising=False)
+
+
+def test_names_alike_but_for_case_are_placed_once_where_the_filesystem_folds_case(
+        repo, dvx, tmp_path, monkeypatch):
+    """A directory made where letter case counts holds cs/A.txt and cs/a.txt. Pulled where it
+    does not, the second would overwrite the first, reported restored, and a commit would
+    record the first deleted. The first is placed alone, the second named as skipped (exit
+    1); status calls it not pulled, and a commit keeps it. Where case counts, both are."""
+    write(repo / "cs" / "A.txt", "upper")
+    write(repo / "cs" / "a.txt", "lower")
+    write(repo / "cs" / "b.txt", "other")
+    assert dvx("add", "cs").code == 0
+    assert dvx("remote", "add", "-d", "r", str(tmp_path / "remote")).code == 0
+    _commit(repo, "cs")
+    assert dvx("push").code == 0
+    here, there = tmp_path / "here", tmp_path / "there"
+    for clone in (here, there):
+        git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("pull", cwd=here).code == 0  # this filesystem tells them apart
+    assert tree_bytes(here / "cs") == tree_bytes(repo / "cs")
+    _as_a_filesystem_that_folds_case(monkeypatch)
+    pulled = dvx("pull", cwd=there)
+    assert pulled.code == 1
+    assert ("Skipped cs/a.txt: its name differs from 'cs/A.txt' in letter case only"
+            in pulled.stderr), pulled.output
+    assert tree_bytes(there / "cs") == {"A.txt": b"upper", "b.txt": b"other"}
+    (found,) = json.loads(dvx("status", "--json", cwd=there).stdout)["outputs"]
+    assert (found["deleted"], found["not_pulled"]) == ([], ["a.txt"])
+    write(there / "cs" / "b.txt", "changed")
+    assert dvx("commit", "cs", cwd=there).code == 0
+    listed = dvx("ls", "cs", cwd=there).stdout
+    assert all(f"cs/{name}" in listed for name in ("A.txt", "a.txt", "b.txt")), listed
+    again = dvx("checkout", cwd=there)
+    assert again.code == 1 and "Skipped cs/a.txt" in again.stderr
+
+
+def test_a_file_held_under_another_spelling_of_its_manifest_is_no_deletion(repo, dvx,
+                                                                          monkeypatch):
+    """cs/A.txt is not listed where the filesystem folds case, for cs/a.txt holds its name
+    (placed over it by an older dvx): status calls it not pulled, not deleted, a commit
+    records nothing, and checkout does not place it over cs/a.txt."""
+    write(repo / "cs" / "A.txt", "upper")
+    write(repo / "cs" / "a.txt", "lower")
+    assert dvx("add", "cs").code == 0
+    _commit(repo, "cs")
+    (repo / "cs" / "A.txt").unlink()
+    _as_a_filesystem_that_folds_case(monkeypatch)
+    (found,) = json.loads(dvx("status", "--json").stdout)["outputs"]
+    assert (found["workspace"], found["deleted"], found["not_pulled"]) == (
+        "unchanged", [], ["A.txt"])
+    assert dvx("commit", "cs").code == 0
+    assert git(repo, "status", "--porcelain") == ""  # nothing recorded
+    checked = dvx("checkout")
+    assert checked.code == 1 and "Skipped cs/A.txt" in checked.stderr
+    assert "'cs/a.txt'" in checked.stderr and tree_bytes(repo / "cs") == {"a.txt": b"lower"}
+
+
+def test_tracked_files_alike_but_for_case_are_placed_once_where_the_filesystem_folds_case(
+        repo, dvx, monkeypatch):
+    write(repo / "A.bin", "upper")
+    write(repo / "a.bin", "lower")
+    assert dvx("add", "A.bin", "a.bin").code == 0
+    _commit(repo, "two files")
+    for name in ("A.bin", "a.bin"):
+        (repo / name).unlink()
+    _as_a_filesystem_that_folds_case(monkeypatch)
+    checked = dvx("checkout")
+    assert checked.code == 1
+    assert "Skipped a.bin: its name differs from 'A.bin' in letter case only" in checked.stderr
+    assert (repo / "A.bin").read_text() == "upper" and not (repo / "a.bin").exists()

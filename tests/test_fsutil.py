@@ -214,3 +214,20 @@ def test_link_open_file_of_a_file_with_no_name_left_is_for_the_caller_to_do(tmp_
         assert not (tmp_path / "g").exists()
     finally:
         os.close(fd)
+
+
+def test_spellings_of_one_file_are_probed_and_nothing_is_left(tmp_path, monkeypatch):
+    """On this filesystem letter case counts: no other spelling is the same file. Where a
+    name opens another spelling's file (as on exFAT), the probe says so."""
+    long = "L" * 250  # too long for a temporary named after it: probed by letter case
+    for name, others in (("A.txt", ["a.txt", "A.TXT"]), (long, [long.lower()])):
+        assert fsutil.spellings_of_one_file(str(tmp_path), name, others) == []
+    assert list(tmp_path.iterdir()) == []
+
+    def folding_case(path: str) -> bool:
+        folder, name = os.path.split(path)
+        return any(n.lower() == name.lower() for n in os.listdir(folder))
+
+    monkeypatch.setattr(os.path, "lexists", folding_case)
+    assert fsutil.spellings_of_one_file(str(tmp_path), "A.txt", ["a.TXT"]) == ["a.TXT"]
+    assert list(tmp_path.iterdir()) == []

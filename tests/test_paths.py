@@ -5,6 +5,7 @@ import pytest
 
 from dvx.errors import FormatError, PathError
 from dvx.paths import (
+    alike_paths,
     check_relpath,
     for_command,
     repo_relpath,
@@ -159,3 +160,12 @@ def test_walks_skip_what_is_deleted_once_listed(tmp_path, monkeypatch):
                                                             "sub/keep"]
     recreate()
     assert fingerprint_directory(str(tmp_path)).parts.keys() == {"", "sub", "emptied"}
+
+
+def test_names_a_case_folding_filesystem_takes_for_one_are_grouped_by_folder():
+    paths = sorted(["cs/A.txt", "cs/a.txt", "cs/b.txt", "Data/x", "data/y", "other/A.txt",
+                    "e\u0301.png", "\u00e9.png", "Stra\u00dfe/1", "strasse/2"])
+    assert alike_paths(paths) == [["Data", "data"], ["Stra\u00dfe", "strasse"],
+                                  ["cs/A.txt", "cs/a.txt"], ["e\u0301.png", "\u00e9.png"]]
+    assert alike_paths(["cs/A.txt", "cs/b.txt", "other/a.txt"]) == []  # other folders
+    assert alike_paths(["a", "b/c"]) == []

@@ -28,7 +28,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import kept_as_placed, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
-from dvx.paths import for_command, join_posix, safe_dir_join, walk_directory
+from dvx.paths import alike_paths, for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
 from dvx.progress import byte_progress
 from dvx.repo import Repo
@@ -118,6 +118,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
         if callable(targets):
             targets = targets()
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
+        targets = _hold_back_alike_targets(repo, targets, result)
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
@@ -512,6 +513,8 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
                      relink, placed_before)
+    if plan.place:
+        _hold_back_alike_entries(output.path, top, tree, plan, result)
     _apply(repo, output.path, top, tree, plan, result)
     if plan.place:
         _warn_if_totals_recorded_wrong(repo.root, output, tree)
@@ -648,6 +651,103 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
         else:
             plan.delete.append(rel)
     return plan
+
+
+def _hold_back_alike_entries(display: str, top: str, tree: Tree, plan: _DirPlan,
+                             result: CheckoutResult) -> None:
+    """Take out of the plan the entries a case-insensitive filesystem would place over
+    another one of the manifest's (see `_held_back`), and report them skipped."""
+    held: dict[str, str] = {}  # relpath held back -> the spelling placed instead
+    for group in sorted(alike_paths(tree.paths), key=lambda g: g[0].count("/")):
+        if _held_under(group[0], held) is None and any(
+                _placing(tree, plan.place, member) for member in group):
+            held.update(_held_back(top, group))
+    if not held:
+        return
+    place = array("l")
+    for index in plan.place:
+        rel = _held_under(tree.paths[index], held)
+        if rel is None:
+            place.append(index)
+        else:
+            result.skipped.append((f"{display}/{tree.paths[index]}",
+                                   _alike_why(f"{display}/{rel}", f"{display}/{held[rel]}")))
+    plan.place = place
+
+
+def _hold_back_alike_targets(repo: Repo, targets: list[Target], result: CheckoutResult
+                             ) -> list[Target]:
+    """The targets but those a case-insensitive filesystem would place over another target
+    (`A.txt` and `a.txt`, tracked on their own), reported skipped."""
+    paths = sorted({target.output.path for target in targets})
+    held: dict[str, str] = {}
+    for group in sorted(alike_paths(paths), key=lambda g: g[0].count("/")):
+        held.update(_held_back(repo.root, group))
+    kept = []
+    for target in targets:
+        rel = _held_under(target.output.path, held)
+        if rel is None:
+            kept.append(target)
+            continue
+        shown = target.output.path if target.subpath is None else \
+            f"{target.output.path}/{target.subpath}"
+        result.skipped.append((shown, _alike_why(rel, held[rel])))
+    return kept
+
+
+def _held_back(top: str, group: list[str]) -> dict[str, str]:
+    """Of `group`, spellings (relative to `top`, in one folder) that differ in letter case or
+    Unicode normalisation only: those this folder's filesystem takes for another one of them,
+    each with the one that is placed instead, which is the one there already, else the first.
+    Placed too, the second would overwrite the first while both were reported restored, and
+    a commit would then record the first as deleted. Only such names are ever probed."""
+    parent = group[0].rpartition("/")[0]
+    folder = join_posix(top, parent) if parent else top
+    names = [rel.rpartition("/")[2] for rel in group]
+    try:
+        listed = set(os.listdir(folder)) & set(names)
+    except FileNotFoundError:
+        listed = set()
+    except OSError:
+        return {}  # no folder to place them in: placing fails, and says so
+    if len(listed) > 1:
+        return {}  # both are there: this filesystem tells them apart
+    kept = next(iter(listed)) if listed else names[0]
+    others = [name for name in names if name != kept]
+    try:
+        fsutil.makedirs(folder)
+        alike = fsutil.spellings_of_one_file(folder, kept, others)
+    except OSError:
+        return {}
+    prefix = f"{parent}/" if parent else ""
+    return {prefix + name: prefix + kept for name in alike}
+
+
+def _held_under(path: str, held: Mapping[str, str]) -> str | None:
+    """The spelling in `held` that `path` is, or is below; None if none."""
+    while path:
+        if path in held:
+            return path
+        path = path.rpartition("/")[0]
+    return None
+
+
+def _placing(tree: Tree, place: Sequence[int], rel: str) -> bool:
+    """Does the plan `place` (indices, in path order) place `rel` or anything below it?"""
+    def path(i: int) -> str:
+        return tree.paths[i]
+
+    index = bisect_left(place, rel, key=path)
+    if index < len(place) and path(place[index]) == rel:
+        return True
+    index = bisect_left(place, rel + "/", key=path)  # after 'rel.txt', say
+    return index < len(place) and path(place[index]).startswith(rel + "/")
+
+
+def _alike_why(path: str, kept: str) -> str:
+    return (f"its name differs from '{kept}' in letter case only, and this filesystem does not "
+            f"tell the two apart: it holds '{kept}' alone (use a case-sensitive filesystem, or "
+            "rename one of them)")
 
 
 def _count_unchanged(result: CheckoutResult, rel: str, placed_before: tuple[str, ...]) -> None:

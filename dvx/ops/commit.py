@@ -41,6 +41,7 @@ from dvx.paths import (
     Fingerprint,
     Walk,
     WalkEntry,
+    alike_paths,
     fingerprint_of_walk,
     for_command,
     join_posix,
@@ -399,7 +400,7 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
         return HeldBack()
     moved = synced.oid != existing.pointer.oid
     if synced.placed is None and not moved:
-        return HeldBack()
+        return _kept_as_alike(repo, existing, status)
     typed = for_command(repo.root, existing.path)
     tree = load_tree(repo, existing.pointer, existing.recorded_in)
     if tree is None:
@@ -426,6 +427,18 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
             if (entry := tree.get(path)) is not None]
     return HeldBack(keep, frozenset(found.outdated),
                     (*found.added, *found.modified, *found.deleted), layered)
+
+
+def _kept_as_alike(repo: Repo, existing: Output, status: OutputStatus | None) -> HeldBack:
+    """A directory synced whole may lack files only because a case-insensitive filesystem
+    holds them under another spelling its manifest lists too ('A.txt' and 'a.txt'; checkout
+    places one): status finds them not pulled, not deleted, and the commit keeps them as
+    recorded. Only a manifest that lists such names is compared for it."""
+    tree = load_tree(repo, existing.pointer, existing.recorded_in)
+    if tree is None or not alike_paths(tree.paths):
+        return HeldBack()
+    found = status if status is not None else output_status(repo, existing)
+    return HeldBack([entry for path in found.not_pulled if (entry := tree.get(path)) is not None])
 
 
 def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,

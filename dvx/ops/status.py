@@ -12,7 +12,7 @@ from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import tracked_by_git
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
-from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree
+from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
 from dvx.outputs import Output, Target, load_tree
 from dvx.paths import Fingerprint, fingerprint_directory, join_posix, walk_directory
 from dvx.pointer import Pointer
@@ -548,7 +548,8 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
             result.modified.append(path)
     for path in recorded:
         if path not in current:
-            placed_here = synced is None or synced.covers(path)
+            placed_here = (synced is None or synced.covers(path)) and not held_as_alike(
+                full, path, tree)
             (result.deleted if placed_here else result.not_pulled).append(path)
     result.added.sort()
     result.modified.sort()

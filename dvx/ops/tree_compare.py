@@ -22,7 +22,7 @@ from dvx.ignore import IGNORE_FILE
 from dvx.logs import get_logger
 from dvx.objects.statcache import Entry, trusted_oid
 from dvx.objects.tree import Tree
-from dvx.paths import walk_sorted
+from dvx.paths import listed_spelling, walk_sorted
 from dvx.repo import Repo
 from dvx.syncstate import Synced
 from dvx.threads import map_in_threads
@@ -51,7 +51,7 @@ def compare_with_tree(repo: Repo, top: str, display: str, tree: Tree,
     it in its error)."""
     if repo.dvxignore.any_rules(display):
         return None
-    return _merge(repo, display, tree, synced, walk_sorted(top), enumerate(tree.paths),
+    return _merge(repo, top, display, tree, synced, walk_sorted(top), enumerate(tree.paths),
                   repo.statcache.oids_below(top))
 
 
@@ -79,7 +79,16 @@ def compare_folders(repo: Repo, top: str, display: str, tree: Tree, synced: Sync
     walked.sort()
     entries.sort(key=lambda pair: pair[1])
     records.sort()
-    return _merge(repo, display, tree, synced, iter(walked), iter(entries), iter(records))
+    return _merge(repo, top, display, tree, synced, iter(walked), iter(entries), iter(records))
+
+
+def held_as_alike(top: str, rel: str, tree: Tree) -> bool:
+    """Is `rel`, which the walk did not list, there all the same as another spelling the
+    manifest lists too? A case-insensitive filesystem holds 'A.txt' and 'a.txt' as one file,
+    and checkout places one of them only: the other is not a deletion, which a commit would
+    record."""
+    listed = listed_spelling(top, rel)
+    return listed is not None and listed != rel and listed in tree
 
 
 def _children(tree: Tree, prefix: str) -> Iterator[int]:
@@ -91,7 +100,7 @@ def _children(tree: Tree, prefix: str) -> Iterator[int]:
     return (i for i in range(start, end) if "/" not in tree.paths[i][len(prefix):])
 
 
-def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
+def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None,
            walked: Iterator[tuple[str, str]], entries: Iterator[tuple[int, str]],
            records: Iterator[tuple[str, Entry]]) -> Differences | None:
     """The workspace's files (`walked`: (relpath, path)), the manifest's entries ((index,
@@ -102,7 +111,8 @@ def _merge(repo: Repo, display: str, tree: Tree, synced: Synced | None,
     index, entry = next(entries, (0, None))  # entry: the manifest's next path (None: no more)
 
     def gone(rel: str) -> None:
-        placed_here = synced is None or synced.covers(rel)
+        placed_here = (synced is None or synced.covers(rel)) and not held_as_alike(
+            top, rel, tree)
         (found.deleted if placed_here else found.not_pulled).append(rel)
 
     def compare(i: int, oid: str | None, executable: bool) -> None:
