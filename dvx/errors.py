@@ -16,8 +16,8 @@
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
-    └── Interrupted               exit 130  Ctrl-C (143: SIGTERM): what was complete, and that a
-                                            rerun finishes
+    └── Interrupted               exit 130  Ctrl-C (143: SIGTERM, 129: SIGHUP): what was complete,
+                                            and that a rerun finishes
 
 Only the CLI turns these into text; code below it raises them with a message that says what
 failed and a hint that says what to do about it.
@@ -169,6 +169,7 @@ class PartialFailure(DvxError):
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_HUNG_UP = 129  # 128 + SIGHUP
 
 
 class Interrupted(DvxError):
@@ -182,14 +183,34 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill PID`, a CI timeout), raised where Ctrl-C is (the CLI's handler), so the
     same clean-up follows: stage commands stopped, partial downloads removed, locks released."""
 
+    exit_code = EXIT_TERMINATED
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed, an ssh connection dropped): stopped as SIGTERM stops a
+    command, reported with its own word and exit status."""
+
+    exit_code = EXIT_HUNG_UP
+
+
+# What each way of stopping a command is called in its `ERROR:` line, by its exit status.
+STOPPED_BY = {EXIT_INTERRUPTED: "Interrupted", EXIT_TERMINATED: "Terminated",
+              EXIT_HUNG_UP: "Hung up"}
+
+
+def stop_status(by: BaseException) -> int:
+    """The exit status of a command stopped by `by`: Ctrl-C's (a KeyboardInterrupt), the
+    signal's (Terminated, HungUp), or that of the Interrupted made for one of them."""
+    code = getattr(by, "exit_code", EXIT_INTERRUPTED)
+    return code if code in STOPPED_BY else EXIT_INTERRUPTED
 
 
 def interruption(by: BaseException, detail: str) -> Interrupted:
-    """What a Ctrl-C, or a SIGTERM (`by` is Terminated, or an Interrupted made for one),
-    stopped: "Interrupted" or "Terminated" then `detail`, with that signal's exit status."""
-    terminated = isinstance(by, Terminated) or getattr(by, "exit_code", None) == EXIT_TERMINATED
-    exc = Interrupted(("Terminated" if terminated else "Interrupted") + detail,
+    """What a Ctrl-C, a SIGTERM or a SIGHUP (`by`: a KeyboardInterrupt, Terminated or HungUp,
+    or an Interrupted made for one) stopped: "Interrupted", "Terminated" or "Hung up" then
+    `detail`, with that signal's exit status."""
+    code = stop_status(by)
+    exc = Interrupted(STOPPED_BY[code] + detail,
                       "Nothing was left half-written; run the command again to finish.")
-    if terminated:
-        exc.exit_code = EXIT_TERMINATED
+    exc.exit_code = code
     return exc

@@ -227,8 +227,10 @@ def _work(fn: Callable[[T], R], chunks: list[Sequence[T]], queue: int, write_fd:
     does not end the worker with it (`_death_signal_setter`)."""
     code = 0
     try:
-        # Ctrl-C reaches the whole process group: the parent decides, and stops the workers.
+        # Ctrl-C, and a closing terminal's SIGHUP, reach the whole process group: the parent
+        # decides, and stops the workers.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's handler is not ours
         while raw := os.read(queue, _INDEX.size):
             if parent is not None and os.getppid() != parent:

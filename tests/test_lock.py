@@ -78,10 +78,12 @@ def test_a_second_writer_waits_for_the_holder_then_proceeds(repo, holder):
 
 
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Interrupted."),
-                                                  (signal.SIGTERM, 143, "Terminated.")])
+                                                  (signal.SIGTERM, 143, "Terminated."),
+                                                  (signal.SIGHUP, 129, "Hung up.")])
 def test_ctrl_c_or_sigterm_while_waiting_for_the_lock_stops_cleanly(repo, holder, signum, code,
                                                                      said):
-    """Ctrl-C, `kill PID` or a CI timeout: a message, its exit status, nothing written."""
+    """Ctrl-C, `kill PID`, a CI timeout or the terminal closing: a message, its exit status,
+    nothing written."""
     write(repo / "data.csv", "a,b\n1,2\n")
     waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
                               text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -96,16 +98,18 @@ def test_ctrl_c_or_sigterm_while_waiting_for_the_lock_stops_cleanly(repo, holder
     assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
 
 
-@pytest.mark.parametrize("command", ["status", "add data.csv"])
-def test_sigterm_after_the_command_ended_exits_143_quietly(repo, command):
+@pytest.mark.parametrize("command, signum", [("status", signal.SIGTERM),
+                                             ("add data.csv", signal.SIGTERM),
+                                             ("add data.csv", signal.SIGHUP)])
+def test_sigterm_after_the_command_ended_exits_143_quietly(repo, command, signum):
     """SIGTERM once the command has done its work (while Python exits): exit status 143,
-    never 0, and no traceback."""
+    never 0, and no traceback (SIGHUP: 129)."""
     write(repo / "data.csv", "a,b\n1,2\n")
     ended = stopped_at("main.after_command", command, repo)
-    ended.send_signal(signal.SIGTERM)
+    ended.send_signal(signum)
     ended.send_signal(signal.SIGCONT)
     _, err = ended.communicate(timeout=60)
-    assert ended.returncode == 143, err
+    assert ended.returncode == 128 + signum, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
 
 

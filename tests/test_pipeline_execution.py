@@ -4,7 +4,10 @@ it does not run; an interrupted repro (kill -9) leaves dvx.lock whole and a reru
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
+import select
 import shutil
 import signal
 import subprocess
@@ -281,16 +284,21 @@ def processes_in(directory: Path) -> list[int]:
     return found
 
 
+SAID = {signal.SIGINT: "Interrupted.", signal.SIGTERM: "Terminated.", signal.SIGHUP: "Hung up."}
+
+
 @pytest.mark.parametrize("signum, stage_ignores_it", [
-    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)])
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True),
+    (signal.SIGHUP, False)])  # the terminal closed, an ssh connection dropped
 def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
         repo, dvx, signum, stage_ignores_it):
-    """Ctrl-C or SIGTERM sent to dvx alone (not to the stage's processes) is passed on to the
-    stage's whole process group, and a command ignoring it is killed: no output appears
-    later."""
+    """Ctrl-C, SIGTERM or SIGHUP sent to dvx alone (not to the stage's processes) is passed on
+    to the stage's whole process group, and a command ignoring it is killed: no output
+    appears later."""
     write(repo / "in.txt", "data\n")
     trap = ("trap '' INT TERM; " if stage_ignores_it else
-            "trap 'echo INT > got; exit 1' INT; trap 'echo TERM > got; exit 1' TERM; ")
+            "trap 'echo INT > got; exit 1' INT; trap 'echo TERM > got; exit 1' TERM; "
+            "trap 'echo HUP > got; exit 1' HUP; ")
     work = 5 if stage_ignores_it else 2  # seconds; longer than the grace before SIGKILL
     write(repo / "dvx.yaml", f"""\
 stages:
@@ -312,9 +320,8 @@ stages:
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 128 + signum  # 130 Interrupted, 143 Terminated
-    said = "Interrupted." if signum == signal.SIGINT else "Terminated."
-    assert said in stderr and "Traceback" not in stderr
+    assert proc.returncode == 128 + signum  # 130 Interrupted, 143 Terminated, 129 Hung up
+    assert SAID[signum] in stderr and "Traceback" not in stderr
     # the stage's output, if it wrote any, stays: never "nothing was left half-written"
     assert "Stopped stage 'train'" in stderr and "maybe partial" in stderr, stderr
     assert "half-written" not in stderr
@@ -327,6 +334,38 @@ stages:
     (repo / "started").unlink()
     assert dvx("repro").code == 0
     assert (repo / "model.bin").read_text() == "data\n"
+
+
+def test_closing_the_terminal_stops_the_stage_command_as_sigterm_does(repo, dvx):
+    """The terminal dvx runs on closes (a terminal window, an ssh connection): dvx stops the
+    stage, which is not in the terminal's session, before it ends with status 129 (writing
+    to the closed terminal fails, yet the stop stays clean); no output appears later, and
+    the next command finds a clean stop, not one killed half-way."""
+    write(repo / "dvx.yaml", """\
+stages:
+  train:
+    cmd: echo $$ > started; sleep 3; echo late > model.bin
+    outs: [model.bin]
+""")
+    pid, leader = pty.fork()  # dvx leads a session whose controlling terminal is the pty
+    if pid == 0:
+        os.chdir(repo)
+        os.execv(sys.executable, [sys.executable, "-m", "dvx", "repro"])
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "started").exists() or not (repo / "started").read_text():
+            assert time.monotonic() < deadline, "the stage never started"
+            with contextlib.suppress(OSError):
+                if select.select([leader], [], [], 0.02)[0]:
+                    os.read(leader, 65536)
+    finally:
+        os.close(leader)  # the terminal hangs up: SIGHUP to dvx
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 129
+    assert processes_in(repo) == []
+    time.sleep(3.5)  # the stage would have written its output by now
+    assert not (repo / "model.bin").exists()
+    assert "stopped before it finished" not in dvx("status").stderr
 
 
 FILL_IN_PLACE = """\

@@ -193,6 +193,7 @@ def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, cod
 @pytest.mark.parametrize("backend, signum, code", [
     ("dir", signal.SIGINT, 130), ("s3", signal.SIGINT, 130),
     ("dir", signal.SIGTERM, 143),  # `kill PID`: the same, reported as Terminated
+    ("dir", signal.SIGHUP, 129),  # the terminal closed: the same, reported as Hung up
 ])
 def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_moto,
                                                         backend, signum, code):
@@ -239,7 +240,7 @@ def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_
     finally:
         os.kill(own_moto["pid"], signal.SIGCONT)
     assert proc.returncode == code, out + err
-    assert ("Interrupted" if code == 130 else "Terminated") in err
+    assert {130: "Interrupted", 143: "Terminated", 129: "Hung up"}[code] in err
     assert "Traceback" not in err
     assert list(tmp_dir.iterdir()) == []
     assert not (target / "big.bin").exists()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dvx import __version__
-from dvx.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
+from dvx.errors import EXIT_INTERRUPTED, STOPPED_BY
 from dvx.logs import printable
 
 EXIT_INTERNAL = 255
@@ -95,9 +95,9 @@ class DvxGroup(click.Group):
                 if path_too_long(exc) else "fix the cause"
             _fail(f"A filesystem operation failed: {describe(exc)}.",
                   f"Nothing was left half-written; {cure} and run the command again.", 1)
-        except Terminated:
-            _fail("Terminated.", "Nothing was left half-written; run the command again to "
-                  "finish.", EXIT_TERMINATED)
+        except Terminated as exc:  # SIGTERM or SIGHUP
+            _fail(f"{STOPPED_BY[exc.exit_code]}.", "Nothing was left half-written; run the "
+                  "command again to finish.", exc.exit_code)
         except KeyboardInterrupt:
             _fail("Interrupted.", "Nothing was left half-written; run the command again to "
                   "finish.", EXIT_INTERRUPTED)
@@ -181,7 +181,7 @@ def _quiet_end_of_pipe() -> None:
 def _fail(message: str, hint: str | None, code: int) -> None:
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
     click.echo(printable(_scrub_secrets(text)), err=True)
-    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
+    if code in STOPPED_BY:
         _stop_now(code)
     sys.exit(code)
 
@@ -190,10 +190,10 @@ _standalone = False  # set by main(): this process is the `dvx` command, not a c
 
 
 def _stop_now(code: int) -> None:
-    """After Ctrl-C or SIGTERM: remove the temporaries in flight and end the process at once,
-    without waiting for threads that are still sending or receiving (they would finish, or
-    time out, first; one blocked for ever in a read of a hung mount never would). Everything
-    dvx writes is complete or not there, so nothing is lost."""
+    """After Ctrl-C, SIGTERM or SIGHUP: remove the temporaries in flight and end the process
+    at once, without waiting for threads that are still sending or receiving (they would
+    finish, or time out, first; one blocked for ever in a read of a hung mount never would).
+    Everything dvx writes is complete or not there, so nothing is lost."""
     from dvx import fsutil
 
     fsutil.remove_temporaries_in_flight()
@@ -290,24 +290,50 @@ def main() -> None:
     global _standalone
     _standalone = True
     signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # `nohup dvx ...` keeps running
+        signal.signal(signal.SIGHUP, _terminate)
     try:
         cli(prog_name="dvx")
-    except Terminated:  # raised as the command ended, past its own reporting
-        _stop_now(EXIT_TERMINATED)
+    except Terminated as exc:  # raised as the command ended, past its own reporting
+        _stop_now(exc.exit_code)
     finally:
         faults.point("main.after_command")
 
 
 # SIGTERM stops a running command as an exception, which it reports ("Terminated.") on its
-# way out. Before or after the command runs (while Python exits, say) nothing is left to
-# report: the process ends at once with status 143, quietly, never with exit status 0 or a
-# complaint from the interpreter.
+# way out; so does SIGHUP, the terminal closing ("Hung up."). Before or after the command runs
+# (while Python exits, say) nothing is left to report: the process ends at once with status
+# 143 (129), quietly, never with exit status 0 or a complaint from the interpreter.
 _in_command = False
 
 
 def _terminate(signum: int, frame: object) -> None:
-    from dvx.errors import Terminated
+    import signal
 
+    from dvx.errors import HungUp, Terminated
+
+    hung_up = signum == signal.SIGHUP
+    if hung_up:
+        _leave_a_closed_terminal()
+    stop = HungUp() if hung_up else Terminated()
     if _in_command:
-        raise Terminated()
-    _stop_now(EXIT_TERMINATED)
+        raise stop
+    _stop_now(stop.exit_code)
+
+
+def _leave_a_closed_terminal() -> None:
+    """Once the terminal has closed, writing to it fails (EIO): that would turn a clean stop
+    into a filesystem error half-way through it. Standard streams on a terminal that hung up
+    are pointed at /dev/null; a terminal still there (`kill -HUP PID`) still gets the
+    message."""
+    import errno
+    import termios
+
+    for fd in (0, 1, 2):
+        try:
+            termios.tcgetattr(fd)
+        except termios.error as exc:
+            if exc.args[0] == errno.EIO:  # a hung-up terminal; ENOTTY: no terminal at all
+                devnull = os.open(os.devnull, os.O_RDWR)
+                os.dup2(devnull, fd)
+                os.close(devnull)

@@ -32,13 +32,13 @@ from typing import Any, Protocol
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import (
-    EXIT_TERMINATED,
+    STOPPED_BY,
     DvxError,
     Interrupted,
     MissingObjectError,
     PathError,
-    Terminated,
     UsageError,
+    stop_status,
 )
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
@@ -632,19 +632,18 @@ class _Scheduler:
         return [self.results[n] for n in self.selected]
 
     def _stopped(self, exc: KeyboardInterrupt, names: list[str]) -> Interrupted:
-        """What Ctrl-C or SIGTERM during stages says: their outputs stay as the commands
-        left them, possibly half-written, and nothing of them is recorded."""
-        terminated = isinstance(exc, Terminated)
+        """What Ctrl-C, SIGTERM or SIGHUP during stages says: their outputs stay as the
+        commands left them, possibly half-written, and nothing of them is recorded."""
+        code = stop_status(exc)
         outs = [o for n in names for o in self.dag.stages[n].out_paths]
         which, command = ("stage", "command") if len(names) == 1 else ("stages", "commands")
         which += " " + ", ".join(f"'{n}'" for n in names)
         stopped = Interrupted(
-            f"{'Terminated' if terminated else 'Interrupted'}. Stopped {which}, whose "
+            f"{STOPPED_BY[code]}. Stopped {which}, whose "
             f"outputs stay as the {command} left them, maybe partial, and are not recorded in "
             f"dvx.lock or the cache: {', '.join(outs)}.",
             "`dvx repro` runs the stopped stages again; the stages done before are recorded.")
-        if terminated:
-            stopped.exit_code = EXIT_TERMINATED
+        stopped.exit_code = code
         return stopped
 
     def _ready(self, chosen: set[str], running: set[str]) -> list[str]:

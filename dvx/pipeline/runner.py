@@ -5,12 +5,13 @@ Output either goes straight to dvx's own stdout and stderr (one stage at a time:
 stays a terminal, so progress bars work), or is read line by line and handed to a callback
 (parallel stages: the CLI prefixes each line with the stage name).
 
-Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C or SIGTERM
-to dvx) stops everything it started too, and a stage never goes on writing its outputs after
-dvx has ended. Ctrl-C on a terminal reaches dvx only, which then passes it on to the commands.
-A command is done only once its whole group is gone: what it leaves running (a job started with
-`&` and not waited for) has LEFTOVER_GRACE seconds to end, then is stopped, and the command
-counts as failed, as that process may still have been writing the stage's outputs.
+Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C, SIGTERM
+or SIGHUP to dvx) stops everything it started too, and a stage never goes on writing its
+outputs after dvx has ended. Ctrl-C on a terminal reaches dvx only, which then passes it on
+to the commands. A command is done only once its whole group is gone: what it leaves running
+(a job started with `&` and not waited for) has LEFTOVER_GRACE seconds to end, then is
+stopped, and the command counts as failed, as that process may still have been writing the
+stage's outputs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from dvx.errors import EXIT_HUNG_UP, stop_status
 
 SHELL = "/bin/sh"
 STOP_GRACE = 3.0  # seconds a stopped command has to end before it gets SIGKILL
@@ -222,5 +225,8 @@ def _shorten(argv: bytes) -> str:
 
 
 def signal_of(exc: BaseException) -> int:
-    """The signal to pass on to the commands when `exc` stops dvx."""
-    return signal.SIGINT if type(exc) is KeyboardInterrupt else signal.SIGTERM
+    """The signal to pass on to the commands when `exc` stops dvx: the one dvx got (SIGINT
+    for Ctrl-C, SIGHUP for a closed terminal), SIGTERM for anything else."""
+    if type(exc) is KeyboardInterrupt:
+        return signal.SIGINT
+    return signal.SIGHUP if stop_status(exc) == EXIT_HUNG_UP else signal.SIGTERM
