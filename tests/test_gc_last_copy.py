@@ -10,6 +10,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -219,11 +220,13 @@ def test_a_repository_without_commits_has_no_last_copies(tmp_path):
     assert result[0]["removed_oids"] == [_oid("first")]
 
 
-def _answer_prompt(cwd: Path, answer: bytes, *args: str) -> tuple[int, str]:
-    """Run dvx on a pseudo-terminal, answer its question; exit status and the screen."""
+def _answer_prompt(cwd: Path, answer: bytes | signal.Signals, *args: str,
+                   stdout: int | None = None) -> tuple[int, str]:
+    """Run dvx on a pseudo-terminal (its stdout too, unless `stdout`), answer its question
+    (or send it the signal `answer` then); exit status and the screen."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, stdin=follower,
-                            stdout=follower, stderr=follower)
+                            stdout=follower if stdout is None else stdout, stderr=follower)
     os.close(follower)
     seen = b""
     answered = False
@@ -239,7 +242,10 @@ def _answer_prompt(cwd: Path, answer: bytes, *args: str) -> tuple[int, str]:
             break
         seen += chunk
         if not answered and b"[y/N]" in seen:
-            os.write(leader, answer + b"\n")
+            if isinstance(answer, bytes):
+                os.write(leader, answer + b"\n")
+            else:
+                proc.send_signal(answer)
             answered = True
     os.close(leader)
     return proc.wait(), seen.decode("utf-8", "replace")
@@ -260,6 +266,18 @@ def test_the_question_names_counts_bytes_and_the_remotes_other_users(history, tm
     assert (_cache(repo), sorted(store.rglob("*"))) == before
     code, screen = _answer_prompt(repo, b"y", "gc", "-T", "--remote", "s", "--grace", "0")
     assert code == 0 and "Removed 4 objects" in screen
+
+
+def test_the_question_goes_to_the_terminal_and_stdout_stays_json(history, tmp_path):
+    """`dvx gc --json | jq` on a terminal: the question is on stderr, where the user sees
+    it, and what the pipe gets is the JSON alone."""
+    repo, _ = history
+    piped = tmp_path / "stdout.json"
+    with open(piped, "wb") as stdout:
+        code, screen = _answer_prompt(repo, b"y", "gc", "-w", "--grace", "0", "--json",
+                                      stdout=stdout.fileno())
+    assert code == 0 and "[y/N]" in screen
+    assert json.loads(piped.read_text())[0]["removed_oids"]
 
 
 def test_a_kept_file_of_an_old_directory_stays_protected_on_every_later_gc(tmp_path):

@@ -750,7 +750,7 @@ def _confirm_gc(plan: list[GcResult]) -> bool:
     note = (f" Other repositories that share the {shared[0]} are not consulted: what only "
             "they use is deleted too." if shared else "")
     note += "".join(f" {_used_outside_scope(r, True)}" for r in plan[1:] if r.used_outside_scope)
-    return click.confirm(f"Delete {' and '.join(parts)}?{note}", abort=True)
+    return click.confirm(f"Delete {' and '.join(parts)}?{note}", abort=True, err=True)
 
 
 COMMANDS = [remote, push, fetch, pull, fsck, gc]
