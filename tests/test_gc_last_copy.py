@@ -280,6 +280,20 @@ def test_the_question_goes_to_the_terminal_and_stdout_stays_json(history, tmp_pa
     assert json.loads(piped.read_text())[0]["removed_oids"]
 
 
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Interrupted."),
+                                                (signal.SIGTERM, 143, "Terminated."),
+                                                (signal.SIGHUP, 129, "Hung up.")])
+def test_ctrl_c_or_sigterm_at_the_question_stops_as_anywhere_else(history, signum, code, said):
+    """Not click's "Aborted!" and exit status 1: the message and status of that signal, on a
+    line of its own, and nothing deleted."""
+    repo, _ = history
+    before = _cache(repo)
+    stopped, screen = _answer_prompt(repo, signum, "gc", "-w", "--grace", "0")
+    assert stopped == code, screen
+    assert f"[y/N]: \r\nERROR: {said}" in screen and "Aborted" not in screen
+    assert _cache(repo) == before
+
+
 def test_a_kept_file_of_an_old_directory_stays_protected_on_every_later_gc(tmp_path):
     # The remote holds the old directory's manifest but lost one of its files: the manifest
     # stays in the cache with that file, or the next gc no longer knows the file is used.

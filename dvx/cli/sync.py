@@ -22,7 +22,7 @@ from dvx.cli.common import (
 )
 from dvx.cli.data import report_checkout
 from dvx.cli.project import level_options
-from dvx.cli.ui import emit_json, human_size, is_terminal, objects, out, warn
+from dvx.cli.ui import confirm, emit_json, human_size, is_terminal, objects, out, warn
 
 if TYPE_CHECKING:
     from dvx.ops.gc import GcResult
@@ -750,7 +750,9 @@ def _confirm_gc(plan: list[GcResult]) -> bool:
     note = (f" Other repositories that share the {shared[0]} are not consulted: what only "
             "they use is deleted too." if shared else "")
     note += "".join(f" {_used_outside_scope(r, True)}" for r in plan[1:] if r.used_outside_scope)
-    return click.confirm(f"Delete {' and '.join(parts)}?{note}", abort=True, err=True)
+    if not confirm(f"Delete {' and '.join(parts)}?{note}"):
+        raise click.Abort()  # "Aborted!", exit status 1
+    return True
 
 
 COMMANDS = [remote, push, fetch, pull, fsck, gc]

@@ -38,6 +38,29 @@ def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:
         out(f"To record this in Git, run:\n    {_git_add_of(root, paths)}")
 
 
+def confirm(question: str) -> bool:
+    """Ask `question [y/N]` on stderr, as every message goes, so that stdout stays the
+    command's output (`--json | jq`); True only for yes, False for no or end of input
+    (Ctrl-D). Ctrl-C, SIGTERM or SIGHUP at the question stop the command as they do anywhere
+    else (click's own confirm turns them into "Aborted!" and exit status 1)."""
+    while True:
+        click.echo(printable(f"{question} [y/N]: "), nl=False, err=True)
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:  # its ERROR: paragraph starts on a line of its own
+            click.echo(err=True)
+            raise
+        if not answer:
+            click.echo(err=True)
+            return False
+        answer = answer.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Please answer y or n.", err=True)
+
+
 def is_quiet() -> bool:
     """-q: print only errors."""
     ctx = click.get_current_context()
