@@ -44,8 +44,8 @@ def confirm(question: str) -> bool:
     (Ctrl-D). Ctrl-C, SIGTERM or SIGHUP at the question stop the command as they do anywhere
     else (click's own confirm turns them into "Aborted!" and exit status 1)."""
     while True:
-        click.echo(printable(f"{question} [y/N]: "), nl=False, err=True)
         try:
+            click.echo(printable(f"{question} [y/N]: "), nl=False, err=True)
             answer = sys.stdin.readline()
         except KeyboardInterrupt:  # its ERROR: paragraph starts on a line of its own
             click.echo(err=True)
