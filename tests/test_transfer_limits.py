@@ -5,11 +5,13 @@ download behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -272,3 +274,70 @@ def test_a_push_killed_mid_multipart_upload_is_finished_by_a_rerun(repo, dvx, tm
     assert again.code == 0 and "NoSuchUpload" not in again.output, again.output
     oid = xxhash.xxh3_128_hexdigest(data)
     assert spec.read_raw(oid) == data
+
+
+def _multipart_push(dvx, repo: Path, server: dict[str, object], request
+                    ) -> Callable[[], dict[str, int]]:
+    """A repository whose push of one 120 MiB file to a fresh bucket on `server` is a
+    multipart upload of 24 parts; what gives the unfinished uploads in that bucket (each
+    key with the number of parts stored)."""
+    import boto3
+
+    from tests.remotes import _s3_spec
+
+    spec = _s3_spec(server, request)
+    write(repo / "big.bin", os.urandom(120 * MiB))
+    assert dvx("add", "big.bin").code == 0
+    configure(dvx, repo, spec)
+    assert dvx("remote", "modify", "r", "chunksize", str(5 * MiB)).code == 0
+    client = boto3.client("s3", endpoint_url=server["endpoint_url"],
+                          aws_access_key_id=server["key"],
+                          aws_secret_access_key=server["secret"], region_name="us-east-1")
+    bucket = spec.url.split("/")[2]
+
+    def unfinished() -> dict[str, int]:
+        uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        return {u["Key"]: len(client.list_parts(Bucket=bucket, Key=u["Key"], UploadId=u[
+            "UploadId"]).get("Parts", [])) for u in uploads}
+
+    return unfinished
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_push_aborts_its_multipart_upload(repo, dvx, request, seaweed_s3, signum,
+                                                         code):
+    """Ctrl-C or SIGTERM during a multipart upload: the push stops at once, but first aborts
+    the upload, so the store keeps (and bills) none of its parts."""
+    unfinished = _multipart_push(dvx, repo, seaweed_s3, request)
+    proc = _dvx_process(repo, "push")
+    deadline = time.monotonic() + 60
+    while not any(unfinished().values()):  # a part is stored
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err
+    assert unfinished() == {}
+    assert dvx("status", "-c").stdout  # the push was stopped, not finished: still to push
+
+
+def test_gc_remote_aborts_the_multipart_uploads_killed_pushes_left(repo, dvx, request,
+                                                                   seaweed_s3):
+    """A push killed with kill -9 cannot abort its upload: `gc --remote` does, once it is
+    older than the grace period, and says so. (SeaweedFS: moto gives every upload the same
+    start time, years ago.)"""
+    unfinished = _multipart_push(dvx, repo, seaweed_s3, request)
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "s3.multipart.after_part:2"})
+    assert killed.code == -9, killed.output
+    assert len(unfinished()) == 1
+    young = dvx("gc", "-w", "--remote", "r", "-f")  # the default grace period: an hour
+    assert young.code == 0 and "unfinished upload" not in young.output, young.output
+    assert len(unfinished()) == 1
+    planned = dvx("gc", "-w", "--remote", "r", "--dry-run", "--grace", "0")
+    assert "Would abort 1 unfinished upload on the remote 'r'" in planned.stdout
+    assert len(unfinished()) == 1
+    done = dvx("gc", "-w", "--remote", "r", "-f", "--grace", "0", "--json")
+    assert done.code == 0, done.output
+    assert [r.get("uploads_aborted") for r in json.loads(done.stdout)] == [None, 1]
+    assert unfinished() == {}

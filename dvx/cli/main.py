@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -198,9 +199,24 @@ def _stop_now(code: int) -> None:
 
     fsutil.remove_temporaries_in_flight()
     if _standalone:
+        _tell_the_stores()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+STORE_CLEANUP_SECONDS = 2.0  # at most, for what a stopped command must still tell its stores
+
+
+def _tell_the_stores() -> None:
+    """Before the process ends at once: abort the multipart uploads in flight (a store keeps,
+    and bills, their parts until then; `dvx gc --remote` aborts those this could not), for
+    STORE_CLEANUP_SECONDS at most. Another Ctrl-C cuts it short."""
+    aio = sys.modules.get("dvx.remote.aio")  # not loaded: no store was spoken to
+    if aio is None:
+        return
+    with contextlib.suppress(KeyboardInterrupt):  # Terminated and HungUp too
+        aio.run_stop_cleanups(STORE_CLEANUP_SECONDS)
 
 
 SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",

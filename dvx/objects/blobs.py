@@ -12,6 +12,8 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     walk(directory)               the names of every blob below a directory (a listing)
     walk_details(directory)       the same, with size and mtime
     move(name, to) / delete(names)     (a name already gone is no error for delete)
+    unfinished_uploads() / abort_uploads(uploads)   uploads begun and never finished (S3's
+                                  multipart uploads, whose parts the store keeps until aborted)
 
 and declares what it suits: `jobs` (transfers in flight), `batch` (objects per task handed to
 a worker thread), `concurrent_batch` (requests `put_many` sends at once),
@@ -34,6 +36,7 @@ import posixpath
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any, Protocol, TypeVar
 
@@ -48,6 +51,15 @@ Details = dict[str, tuple[int, float | None]]  # name -> (size, mtime or None)
 Arrived = Callable[[int, "bytes | Exception"], bool]  # (index, blob or failure) -> go on?
 STREAM_BLOCK = 8 << 20  # bytes per read of a large object
 DEFAULT_JOBS = 16  # requests in flight on a network store: latency-bound, so more than cores
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An upload begun and neither completed nor aborted (an S3 multipart upload left by a
+    killed push): the store keeps, and bills, the parts it received until it is aborted."""
+    name: str  # of the blob it was to make
+    upload_id: str
+    started: float | None  # a POSIX time; None if the store does not say
 
 
 class Sink(Protocol):
@@ -169,6 +181,14 @@ class Blobs(ABC):
 
     @abstractmethod
     def delete(self, names: list[str]) -> None: ...
+
+    def unfinished_uploads(self) -> list[Upload]:
+        """The uploads begun under the store's root and neither completed nor aborted; only a
+        store that keeps the parts of an upload until it ends has any."""
+        return []
+
+    def abort_uploads(self, uploads: list[Upload]) -> None:  # noqa: B027 (most have none)
+        """Abort each of `uploads` (of `unfinished_uploads`): the store drops their parts."""
 
 
 class DirectoryBlobs(Blobs):

@@ -27,6 +27,7 @@ from dvx import faults
 from dvx.errors import DvxError, UsageError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
+from dvx.objects.blobs import Upload
 from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
@@ -60,6 +61,9 @@ class GcResult:
     # manifest the cache lacks, only the manifest counts).
     used_outside_scope: list[str] = field(default_factory=list)
     run_records_removed: int = 0  # a remote's: run records that needed a removed object
+    # A remote's: uploads begun before the grace period and never finished (an S3 multipart
+    # upload of a killed push), aborted so that the store drops the parts it kept.
+    uploads_aborted: int = 0
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
@@ -72,6 +76,7 @@ class GcResult:
         if self.where != "cache":
             found["used_outside_scope_oids"] = self.used_outside_scope
             found["run_records_removed"] = self.run_records_removed
+            found["uploads_aborted"] = self.uploads_aborted
         return found
 
 
@@ -413,6 +418,7 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.sizes[oid] = size
         result.bytes_freed += size
     result.removed = list(result.loose_removed)
+    result.uploads_aborted = len(_abandoned_uploads(remote, cutoff))
     if isinstance(remote, RemoteStore):
         packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed)
         result.kept_young += packs.young
@@ -465,3 +471,26 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         remote.delete(loose)
     if result.expired_logs:
         remote.delete_logs(pushlog.KIND, result.expired_logs)
+    abandoned = _abandoned_uploads(remote, cutoff)  # listed again: one may have ended since
+    try:
+        remote.blobs.abort_uploads(abandoned)
+    except PermissionError as exc:
+        log.warning("Could not abort the %d unfinished uploads on the %s: %s. Their parts "
+                    "stay stored until they are aborted (or a lifecycle rule of the bucket "
+                    "removes them).", len(abandoned), remote.blobs.shown, exc.strerror)
+        return
+    result.uploads_aborted = len(abandoned)
+
+
+def _abandoned_uploads(remote: ObjectStore, cutoff: float) -> list[Upload]:
+    """The remote's uploads begun before `cutoff` and never finished: a push killed before
+    it could abort its multipart upload (kill -9, a lost machine) leaves one, whose parts
+    the store keeps, and bills, until it is aborted. One of unknown age counts as young;
+    a store that does not let them be listed has none to abort."""
+    try:
+        uploads = remote.blobs.unfinished_uploads()
+    except PermissionError as exc:
+        log.info("Unfinished uploads not listed: %s", exc)
+        return []
+    return [upload for upload in uploads
+            if upload.started is not None and upload.started <= cutoff]

@@ -22,6 +22,7 @@ from dvx.objects.blobs import (
     Details,
     OnBytes,
     Sink,
+    Upload,
     relative_names,
 )
 from dvx.remote.backends import redact_url, redact_urls
@@ -655,6 +656,45 @@ class S3Blobs(FsspecBlobs):
             yield from super().walk(directory)
             return
         yield from relative_names(done[0], self.root)
+
+    def unfinished_uploads(self) -> list[Upload]:
+        done = self._fast(lambda fast: fast.unfinished_uploads(self.root))
+        found = done[0] if done is not None else self._unfinished_by_s3fs()
+        prefix = self.root.rstrip("/") + "/"
+        return [Upload(path[len(prefix):], upload_id, started)
+                for path, upload_id, started in found if path.startswith(prefix)]
+
+    def _unfinished_by_s3fs(self) -> list[tuple[str, str, float | None]]:
+        from dvx.remote.s3fast import key_prefix
+
+        bucket, _, folder = self.root.partition("/")
+        found: list[tuple[str, str, float | None]] = []
+        markers: dict[str, str] = {}
+        while True:
+            page = self.fs.call_s3("list_multipart_uploads", Bucket=bucket,
+                                   Prefix=key_prefix(folder), **markers)
+            found += [(f"{bucket}/{item['Key']}", item["UploadId"],
+                       mtime_of({"created": item.get("Initiated")}))
+                      for item in page.get("Uploads", [])]
+            if not page.get("IsTruncated") or not page.get("NextKeyMarker"):
+                return found
+            markers = {"KeyMarker": page["NextKeyMarker"],
+                       "UploadIdMarker": page.get("NextUploadIdMarker", "")}
+
+    def abort_uploads(self, uploads: list[Upload]) -> None:
+        paths = [(self.path(upload.name), upload.upload_id) for upload in uploads]
+        done = self._fast(lambda fast: _each(fast.abort_upload(path, upload_id)
+                                             for path, upload_id in paths))
+        if done is None:
+            for path, upload_id in paths:
+                bucket, _, key = path.partition("/")
+                with contextlib.suppress(FileNotFoundError):  # NoSuchUpload: gone already
+                    self.fs.call_s3("abort_multipart_upload", Bucket=bucket, Key=key,
+                                    UploadId=upload_id)
+            return
+        failures = [answer for answer in done[0] if isinstance(answer, Exception)]
+        if failures:
+            raise failures[0]
 
 
 async def _each(requests: Iterable[Awaitable[Any]]) -> list[Any]:

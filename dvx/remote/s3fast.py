@@ -31,6 +31,7 @@ from dvx import faults
 from dvx.errors import DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike
 from dvx.logs import get_logger
+from dvx.remote import aio
 from dvx.remote.http1 import HttpPool, Response
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
@@ -122,16 +123,17 @@ class FastS3:
 
     def _pool(self, url: str) -> tuple[HttpPool, str]:
         """The connection pool for `url`'s origin, and the request target (path and query)."""
-        scheme, rest = url.split("://", 1)
-        netloc, slash, target = rest.partition("/")
+        netloc = url.split("://", 1)[1].partition("/")[0]
         pool = self._pools.get(netloc)
         if pool is None:
-            parts = urlsplit(url)
-            port = parts.port or (443 if scheme == "https" else 80)
-            pool = HttpPool(parts.hostname or "", port, self.connections,
-                            self._ssl_context if scheme == "https" else None, self.timeout)
-            self._pools[netloc] = pool
-        return pool, slash + target
+            pool = self._pools[netloc] = self._new_pool(url, self.connections)
+        return pool, self._target(url)
+
+    def _new_pool(self, url: str, connections: int) -> HttpPool:
+        parts = urlsplit(url)
+        https = parts.scheme == "https"
+        return HttpPool(parts.hostname or "", parts.port or (443 if https else 80), connections,
+                        self._ssl_context if https else None, self.timeout)
 
     def _url(self, path: str) -> str:
         bucket, _, key = path.partition("/")
@@ -275,14 +277,83 @@ class FastS3:
         appears only when the upload completes; a failed or interrupted one is aborted, and
         the next attempt starts a new upload."""
         upload_id = await self._start_upload(path)
+        task = asyncio.current_task()
+
+        async def abort_at_stop() -> None:  # the process is ending, this task with it
+            if task is not None:
+                task.cancel()  # its parts in flight are dropped, and no other starts
+                await asyncio.sleep(0)
+            await self.abort_upload(path, upload_id)
+
+        with aio.cleaned_up_on_stop(abort_at_stop):
+            try:
+                etags = await self._put_parts(path, upload_id, local_path, part_size, on_bytes)
+                await self._complete_upload(path, upload_id, etags)
+            except BaseException:
+                with contextlib.suppress(Exception):  # else `dvx gc --remote` aborts it
+                    await asyncio.wait_for(self.abort_upload(path, upload_id), ABORT_WAIT)
+                raise
+
+    async def abort_upload(self, path: str, upload_id: str) -> None:
+        """Abort the multipart upload `upload_id` of `path`: the store deletes its parts. A
+        part the store was still receiving can land after the abort and bring the upload
+        back (S3 says to abort again then), so it is aborted until it stays gone (ABORT_TRIES
+        times at most). Sent over a connection of its own, as the pool's may all be busy
+        sending the upload's parts, or closed as the command ends."""
+        url = f"{self._url(path)}?{_upload(upload_id)}"
+        pool = self._new_pool(url, 1)
         try:
-            etags = await self._put_parts(path, upload_id, local_path, part_size, on_bytes)
-            await self._complete_upload(path, upload_id, etags)
-        except BaseException:
-            with contextlib.suppress(Exception):  # best effort: the store expires it anyway
-                await asyncio.wait_for(self._request("DELETE", path, query=_upload(upload_id)),
-                                       ABORT_WAIT)
-            raise
+            for _ in range(ABORT_TRIES):
+                response = await pool.request("DELETE", self._target(url),
+                                              self._signed("DELETE", url, None, {}))
+                if response.status not in (200, 204) and b"NoSuchUpload" not in response.body:
+                    raise _error(response.status, response.body, path)
+                await asyncio.sleep(ABORT_SETTLE)
+                listed = f"{url}&max-parts=1"  # ListParts: is it there still?
+                response = await pool.request("GET", self._target(listed),
+                                              self._signed("GET", listed, None, {}))
+                if response.status == 404 or b"NoSuchUpload" in response.body:
+                    return
+                if response.status != 200:
+                    raise _error(response.status, response.body, path)
+        finally:
+            pool.close()
+
+    async def unfinished_uploads(self, prefix_path: str) -> list[tuple[str, str, float | None]]:
+        """The multipart uploads under `bucket/prefix/` that were neither completed nor
+        aborted, page by page (ListMultipartUploads): (`bucket/key`, upload id, when it
+        started)."""
+        bucket, _, prefix = prefix_path.partition("/")
+        params = {"uploads": "", "prefix": key_prefix(prefix)}
+        found: list[tuple[str, str, float | None]] = []
+        while True:
+            query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}"
+                             for k, v in sorted(params.items()))
+            response = await self._request("GET", bucket + "/", query=query)
+            if response.status != 200:
+                raise _error(response.status, response.body, prefix_path)
+            root = _xml_root(response.body)
+            namespace = root.tag[: root.tag.index("}") + 1] \
+                if root is not None and root.tag.startswith("{") else ""
+            if root is None or root.tag != f"{namespace}ListMultipartUploadsResult":
+                raise self._not_s3(f"a listing of the uploads in bucket '{bucket}' came back "
+                                   "as", response, "not as S3's ListMultipartUploadsResult")
+            for item in root.iter(f"{namespace}Upload"):
+                key, upload_id = (item.findtext(f"{namespace}Key"),
+                                  item.findtext(f"{namespace}UploadId"))
+                if key and upload_id:
+                    found.append((f"{bucket}/{key}", upload_id,
+                                  _timestamp(item.findtext(f"{namespace}Initiated"))))
+            markers = {"key-marker": root.findtext(f"{namespace}NextKeyMarker") or "",
+                       "upload-id-marker": root.findtext(f"{namespace}NextUploadIdMarker") or ""}
+            if root.findtext(f"{namespace}IsTruncated") != "true" or not markers["key-marker"]:
+                return found
+            params.update(markers)
+
+    @staticmethod
+    def _target(url: str) -> str:
+        """The request target (path and query) of `url`."""
+        return "/" + url.split("://", 1)[1].partition("/")[2]
 
     async def _start_upload(self, path: str) -> str:
         response = await self._request("POST", path, query="uploads")
@@ -351,6 +422,14 @@ class FastS3:
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 ABORT_WAIT = 5.0  # seconds given to aborting a failed upload
+ABORT_SETTLE = 0.25  # seconds after an abort for the parts still arriving to land, if they do
+ABORT_TRIES = 4
+
+
+def key_prefix(folder: str) -> str:
+    """The prefix of the keys in `folder` of a bucket ("" for the whole bucket)."""
+    folder = folder.strip("/")
+    return f"{folder}/" if folder else ""
 
 
 def _upload(upload_id: str) -> str:
