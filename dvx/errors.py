@@ -177,6 +177,7 @@ class Interrupted(DvxError):
 
     exit_code = EXIT_INTERRUPTED
     done = 0  # objects a transfer completed before it stopped
+    total: int | None = None  # of the objects it was to move, where known
 
 
 class Terminated(KeyboardInterrupt):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from tests.conftest import run_dvx_proc, tree_bytes, write
+from tests.conftest import run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import clone, commit_all, configure
 from tests.servers import BIN, _die_with_parent, _http_status, _skip_if_disabled, free_port
 
@@ -186,10 +186,27 @@ def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, cod
         os.kill(own_moto["pid"], signal.SIGCONT)
     assert proc.returncode == code, out + err
     assert took < 5
-    assert said in err and "of 8 objects were uploaded" in err  # the manifest: later
+    assert said in err and "of 9 objects were uploaded" in err  # with the manifest to come
     assert "Traceback" not in err
     again = dvx("push")
     assert again.code == 0, again.output
+
+
+def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp_path):
+    """Stopped while its one large file goes up, a push of 12 objects (10 small files for a
+    pack, the large one, and their directory's manifest) says how many of the 12 were
+    uploaded, not of the one large file in hand."""
+    for i in range(10):
+        write(repo / "data" / f"small{i}.txt", f"file {i}\n")
+    write(repo / "data" / "big.bin", os.urandom(4 * MiB))  # above the pack threshold
+    assert dvx("add", "data").code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    pushing = stopped_at("transfer.after_object", "push", repo)  # the large one is up
+    pushing.send_signal(signal.SIGINT)
+    pushing.send_signal(signal.SIGCONT)
+    _, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 130, err
+    assert "of 12 objects were uploaded before it stopped" in err, err
 
 
 @pytest.mark.parametrize("backend, signum, code", [

@@ -408,9 +408,14 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
             result.lost += _recorded_with_change(repo, result, unnamed - never)
     if repair:
         _quarantine_corrupt(repo, remote, cached, wanted.files, settings, result)
-    uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
-                               sizes=files)
+    try:
+        uploaded = transfer.upload(repo.cache, remote, cached, settings, verify_local=repair,
+                                   sizes=files)
+    except Interrupted as exc:  # counted over the push: its manifests were still to go
+        raise interrupted("Uploading", exc.done, _plus(exc.total, len(wanted.trees)),
+                          by=exc) from None
     result.transfer.merge(uploaded)
+    files_to_upload = uploaded.transferred + len(uploaded.failed)
     # Manifests last, and only those whose every file is now on the remote: each file was
     # uploaded, found there, or failed (and failures are all listed).
     failed = result.transfer.failed
@@ -428,7 +433,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                               verify_local=repair))
     except Interrupted as exc:  # the files went up before: counted too
         raise interrupted("Uploading", result.transfer.transferred + exc.done,
-                          by=exc) from None
+                          _plus(exc.total, files_to_upload), by=exc) from None
     # Repaired only once a verified local copy went up: a corrupt one too is a failure.
     result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:
@@ -438,6 +443,12 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
             packed.consolidate_if_many(remote, settings)
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
+
+
+def _plus(total: int | None, more: int) -> int | None:
+    """The objects a whole command was to move: those of the step it stopped in (`total`;
+    None: not known) and `more`, of its other steps."""
+    return None if total is None else total + more
 
 
 def _log_push(remote: ObjectStore, targets: list[Target], wanted: Wanted,

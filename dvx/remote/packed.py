@@ -178,7 +178,7 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
         except KeyboardInterrupt as exc:
             stopped = interruption(exc, f": {result.transferred} of {len(oids)} objects were "
                                    "uploaded and indexed before it stopped.")
-            stopped.done = result.transferred
+            stopped.done, stopped.total = result.transferred, len(oids)
             raise stopped from None
         if finished or loose:
             faults.point("packs.before_index")

@@ -209,15 +209,15 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
                 small.append(oid)
             else:
                 large.append((oid, size))
-        result = _upload_loose(cache, remote, [oid for oid, _ in large], settings, verify_local,
-                               size_of)
-        failed = result.failed
-        # An index records what was stored, not what a pointer claims.
-        indexed = [(oid, size) for oid, size in large if oid not in failed]
-        try:
+        result = TransferResult()
+        try:  # counted over both kinds, whichever was going when it stopped
+            result.merge(_upload_loose(cache, remote, [oid for oid, _ in large], settings,
+                                       verify_local, size_of))
+            # An index records what was stored, not what a pointer claims.
+            indexed = [(oid, size) for oid, size in large if oid not in result.failed]
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
-        except Interrupted as exc:  # counted over both kinds
+        except Interrupted as exc:
             raise interrupted("Uploading", result.transferred + exc.done, len(todo),
                               exc) from None
     else:

@@ -57,7 +57,7 @@ def interrupted(desc: str, done: int, total: int | None = None,
     of = f" of {total}" if total is not None else ""
     exc = interruption(by or KeyboardInterrupt(), f": {done}{of} objects were "
                        f"{_PAST.get(desc, 'done')} before it stopped; the others were not.")
-    exc.done = done
+    exc.done, exc.total = done, total
     return exc
 
 
