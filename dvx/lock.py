@@ -8,7 +8,9 @@ a waiting process can say whom it is waiting for.
 
 The holder's record outlives a holder that was killed (it is removed on release). The next
 command that takes the lock keeps it aside (lock.stopped) until that command has run again
-to its end (a Git hook: any run of that hook); until then every command that takes the
+to its end: the same subcommand on the same targets, however written (`dvx add -q data/`
+after `dvx add data`; the CLI says what is the same, `Command`), or the very same command
+line; a Git hook: any run of that hook. Until then every command that takes the
 lock, and `dvx status`, say which command was stopped before it finished (an `add` killed
 between its .gitignore entry and its pointer leaves a file Git ignores and dvx does not
 track, which nothing else would show). A record from another host (a repository copied while
@@ -28,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 from dvx import fsutil
@@ -45,6 +48,22 @@ NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record
 
 HOLDER_FILE = "lock.holder"
 STOPPED_FILE = "lock.stopped"  # the holder record of a command killed before it finished
+
+
+@dataclass(frozen=True)
+class Command:
+    """The command holding the lock: as its record shows it (`shown`, its command line), and
+    what another run must have to be the same command (`same_as`), which finishes what this
+    one left half-done if it was stopped."""
+    shown: str
+    same_as: str
+
+
+def this_command() -> Command:
+    """This process's command, the same as another only with the same command line (a Git
+    hook: any run of that hook); the CLI knows better (`Repo.command`)."""
+    shown = " ".join(["dvx", *sys.argv[1:]])[:200]
+    return Command(shown, _same_command(shown))
 
 
 def _let_go_in_child() -> None:
@@ -103,9 +122,12 @@ def stopped_notice(tmp_dir: str) -> str | None:
 
 class RepoLock:
     def __init__(self, tmp_dir: str, wait_seconds: float,
-                 on_acquire: Callable[[], None] | None = None) -> None:
+                 on_acquire: Callable[[], None] | None = None,
+                 command: Command | None = None) -> None:
         """`on_acquire`: called once this process has taken the lock (not when it already
-        held it), to drop what was read of the repository's state before."""
+        held it), to drop what was read of the repository's state before. `command`: the
+        command taking it (default: `this_command()`)."""
+        self.command = command or this_command()
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
@@ -155,7 +177,8 @@ class RepoLock:
         stopped = _holder_record(self.stopped_path)
         if stopped is not None:
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
-        info = {"pid": os.getpid(), "host": os.uname().nodename, "command": _this_command()}
+        info = {"pid": os.getpid(), "host": os.uname().nodename,
+                "command": self.command.shown, "same_as": self.command.same_as}
         try:
             fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
         except OSError as exc:  # only for messages (a full disk must not stop the command)
@@ -194,8 +217,7 @@ class RepoLock:
                 return
             del _held[self.path]
         stopped = _holder_record(self.stopped_path)
-        if finished and stopped is not None and _same_command(
-                str(stopped["command"])) == _same_command(_this_command()):  # ran again
+        if finished and stopped is not None and self._runs_again(stopped):
             fsutil.remove_quietly(self.stopped_path)
         fsutil.remove_quietly(self.holder_path)
         if self._fd is not None:
@@ -212,8 +234,12 @@ class RepoLock:
         self.release(finished=exc_type is None)
 
 
-def _this_command() -> str:
-    return " ".join(["dvx", *sys.argv[1:]])[:200]
+    def _runs_again(self, stopped: dict[str, object]) -> bool:
+        """Is this command the one the record `stopped` names, run again (so, now finished,
+        it finished what that one left half-done)? The same by what the CLI says makes it
+        so, or, for a record of an older dvx that says nothing of it, by command line."""
+        return stopped.get("same_as") == self.command.same_as or \
+            _same_command(str(stopped["command"])) == _same_command(self.command.shown)
 
 
 def _same_command(command: str) -> str:

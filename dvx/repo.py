@@ -33,7 +33,7 @@ from dvx.syncstate import SyncState
 
 if TYPE_CHECKING:
     from dvx.ignore import DvxIgnore
-    from dvx.lock import RepoLock
+    from dvx.lock import Command, RepoLock
     from dvx.objects.tree import Tree
     from dvx.pointer import Pointer
     from dvx.remote.store import RemoteStore
@@ -104,6 +104,9 @@ class Repo:
         self.progress: Progress = progress or NoProgress()
         # Read as another repository's source (ops/source.py): dvx writes nothing there.
         self.read_only = read_only
+        # The command this repository was opened for, as its lock records it (the CLI says
+        # what makes another run the same command); None: this process's command line.
+        self.command: Command | None = None
         self._temporaries_excluded = False
         self._private_files_checked = False
 
@@ -423,7 +426,8 @@ class Repo:
 
         self.exclude_temporaries()
         wait_seconds = self.config.get_float("core", "lock_wait", 30.0) if wait else 0.0
-        lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking)
+        lock = RepoLock(self.tmp_dir, wait_seconds, on_acquire=self._reread_after_locking,
+                        command=self.command)
         if stages_in_git:
             _ = self.autostage
         return lock

@@ -312,6 +312,25 @@ def test_a_killed_holder_is_named_with_the_file_that_holds_its_record(repo, dvx_
     assert (repo / ".dvx/tmp/lock.stopped").exists()
 
 
+def test_the_same_command_written_otherwise_finishes_a_stopped_one(repo, dvx_proc):
+    """`dvx add data` killed half-way is named until an add of the same targets ends, however
+    written: options left out (`-q`), the path normalized (`../data/` from a subfolder).
+    An add of other targets finishes nothing of it."""
+    write(repo / "data" / "a.csv", "a\n")
+    killed = subprocess.run([sys.executable, "-m", "dvx", "add", "data"], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": "cache.before_publish"},
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    said = "`dvx add data` in this repository was stopped before it finished"
+    write(repo / "other.txt", "b\n")
+    assert dvx_proc("add", "other.txt", cwd=repo).code == 0
+    assert said in " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    (repo / "sub").mkdir()
+    again = dvx_proc("add", "-q", "../data/", cwd=repo / "sub")
+    assert again.code == 0, again.output
+    assert "stopped before it finished" not in dvx_proc("status", cwd=repo).stderr
+
+
 def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_proc):
     """A repository copied while a command ran on another host keeps that command's record:
     the next writer names the host, and never claims to know whether the command finished."""

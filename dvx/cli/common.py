@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import functools
+import json
 import math
+import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from dvx.cli.ui import is_quiet
+
+if TYPE_CHECKING:
+    from dvx.lock import Command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,10 +149,34 @@ def open_repo(configuring: bool = False) -> Any:
         refuse_other_repository(repo.root)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
+        repo.command = command_of(ctx)
         root = ctx.find_root()
         if root.obj is not None:
             root.obj.setdefault("repos", []).append(repo)
     return repo
+
+
+def command_of(ctx: click.Context) -> Command:
+    """The running command as the repository lock records it: what makes another run the same
+    command is its subcommand and its arguments, paths made absolute and normalized (`data`,
+    `./data/` and, from a subfolder, `../data` are one target; several, in any order), and
+    not its options (`-q`, `-j 4`). A Git hook's arguments change with every call: any run
+    of that hook is the same."""
+    from dvx.lock import Command, this_command
+
+    same_as: list[object] = [ctx.command_path]
+    if not ctx.command_path.startswith("dvx git-hook "):
+        for param in ctx.command.params:
+            if isinstance(param, click.Argument):
+                same_as.append(_as_target(param, ctx.params.get(param.name or "")))
+    return Command(this_command().shown, json.dumps(same_as))
+
+
+def _as_target(param: click.Argument, value: Any) -> Any:
+    values = value if isinstance(value, tuple) else (value,)
+    if not isinstance(param.type, click.Path):
+        return list(values)
+    return sorted({os.path.normpath(os.path.abspath(v)) for v in values if v is not None})
 
 
 def holding_lock(repo: Any) -> Any:
