@@ -150,6 +150,14 @@ def objects(count: int, size: int | None = None) -> str:
     return shown if size is None else f"{shown} ({human_size(size)})"
 
 
+# Columns a bar leaves free at the end of its line: the terminal's echo of Ctrl-C (`^C`) fits
+# there, so the bar's line does not wrap and clearing it leaves nothing of it on the screen.
+ECHO_ROOM = 2
+DESC_SHARE = 0.3  # of the width, at most, for a bar's description (a long path is shortened)
+DESC_MIN = 20
+UNSIZED = (80, 24)  # a terminal that reports no size (some emulators, `script`)
+
+
 class TqdmProgress:
     """Progress bars on stderr, drawn only when stderr is a terminal."""
 
@@ -164,13 +172,43 @@ class TqdmProgress:
             return
         from tqdm import tqdm
 
-        # A terminal that reports no size (some emulators, `script`) still gets a bar.
-        sized = _terminal_width() > 0
-        with tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False,
-                  dynamic_ncols=sized, ncols=None if sized else 80, nrows=None if sized else 24,
-                  unit_scale=unit == "B", unit_divisor=1024 if unit == "B" else 1000,
-                  mininterval=0.2, maxinterval=1.0) as bar:
-            yield bar.update
+        width, lines = _bar_shape(sys.stderr)
+        try:
+            with tqdm(total=total, desc=_fitted(desc, width), unit=unit, file=sys.stderr,
+                      leave=False, ncols=width, nrows=lines, unit_scale=unit == "B",
+                      unit_divisor=1024 if unit == "B" else 1000, mininterval=0.2,
+                      maxinterval=1.0) as bar:
+                if _terminal_width() > 0:
+                    bar.dynamic_ncols = _bar_shape  # follows the terminal as it is resized
+                yield bar.update
+        except KeyboardInterrupt:
+            with contextlib.suppress(OSError):  # a terminal gone meanwhile
+                sys.stderr.write("\x1b[K")  # the bar is cleared: the echoed ^C after it too
+            raise
+
+
+def _bar_shape(stream: IO[str]) -> tuple[int, int]:
+    """The columns and lines a bar on the terminal `stream` may use."""
+    import os
+
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except OSError:
+        return UNSIZED
+    if size.columns <= ECHO_ROOM or size.lines <= 0:
+        return UNSIZED
+    return size.columns - ECHO_ROOM, size.lines - 1
+
+
+def _fitted(desc: str, width: int) -> str:
+    """`desc` (`Adding <path>`), shortened in its middle to a share of the bar's width, so
+    that a long path leaves room for the percentage, the sizes and the rate; the end, where
+    the file's name is, keeps more."""
+    room = max(DESC_MIN, int(width * DESC_SHARE))
+    if len(desc) <= room:
+        return desc
+    tail = (room - 3) * 2 // 3
+    return f"{desc[:room - 3 - tail]}...{desc[-tail:]}"
 
 
 def _terminal_width() -> int:
