@@ -53,7 +53,13 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
                         "GIT_CONFIG_NOSYSTEM": "1"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("DVX_FAULT", raising=False)
+    # A command run in this process (-q, -v) sets the log level for the process: each test
+    # starts from the default, whatever the one before it ran.
+    from dvx import logs
+
+    logs.set_level(logs.WARNING)
     yield
+    logs.set_level(logs.WARNING)
     shutil.rmtree(home, ignore_errors=True)
 
 
