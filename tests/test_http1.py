@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from dvx.remote.http1 import HttpPool
+from tests.servers import self_signed_cert
 
 
 class Script:
@@ -238,41 +239,13 @@ def test_an_error_raised_by_the_sink_reaches_the_caller_unchanged():
         run(script, lambda pool: pool.request("GET", "/", {}, sink=full_disk))
 
 
-def _self_signed(tmp_path):
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
-
-
 @pytest.mark.parametrize("trusted", [True, False])
 def test_tls_is_verified_against_the_given_bundle(tmp_path, trusted):
     import ssl
 
-    from dvx.remote.s3fast import _ssl_context
+    from dvx.remote.http1 import ssl_context
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     script = Script([OK_HELLO])
@@ -280,7 +253,7 @@ def test_tls_is_verified_against_the_given_bundle(tmp_path, trusted):
     async def main():
         server = await asyncio.start_server(script.handle, "127.0.0.1", 0, ssl=server_context)
         port = server.sockets[0].getsockname()[1]
-        client_context = _ssl_context(cert if trusted else True, None)
+        client_context = ssl_context(cert if trusted else True)
         pool = HttpPool("127.0.0.1", port, limit=1, ssl_context=client_context)
         try:
             return await pool.request("GET", "/", {"Host": f"127.0.0.1:{port}"})

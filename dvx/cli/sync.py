@@ -111,7 +111,7 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
 
     \b
     S3:    endpointurl, region, profile, access_key_id, secret_access_key*, session_token*,
-           ssl_verify
+           ssl_verify (true, false, or a CA bundle file; relative: to the repository root)
     SSH:   user, port, keyfile, password*, known_hosts (a file, or 'ignore'), connect_timeout
     HTTP:  user, password*, ssl_verify
     GS:    projectname, credentialpath, endpointurl, anonymous (true: no credentials)

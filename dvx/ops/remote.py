@@ -180,7 +180,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         url = config.remote_options(name).get("url", "")
         check_option(url, key)
         value = validate(_section(name), key, value)
-        value = check_option_value(url, _section(name), key, value)
+        value = check_option_value(url, _section(name), key, value, repo.root)
     target_level = level or "project"
     if is_secret(key) and target_level == "project":  # local and global: never in Git
         target_level = "local"
@@ -461,7 +461,7 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
             if key in REMOTE_KEYS:
                 validate(_section(name), key, value)
             if key != "url":
-                check_option_value(url, _section(name), key, value)
+                check_option_value(url, _section(name), key, value, repo.root)
         except ConfigError as exc:
             raise RemoteError(f"Remote '{name}': {exc.message}",
                               f"Fix it with `dvx remote modify {name} {key} VALUE`.") from None

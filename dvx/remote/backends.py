@@ -55,8 +55,9 @@ class Backend:
     # What the URL's first path component names, on stores where it must exist: "bucket",
     # "container" (else "").
     bucket_kind: str = ""
-    # option -> its check: the value as kept, or ValueError saying what it must be
-    checks: dict[str, Callable[[str], str]] = field(default_factory=dict)
+    # option -> its check of (value, repository root): the value as kept, or ValueError
+    # saying what it must be (the root: where a relative path in a value is taken from)
+    checks: dict[str, Callable[[str, str], str]] = field(default_factory=dict)
     query_string: bool = False  # a '?' in the URL starts a query string sent with each request
     decodes_path: bool = False  # '%23' in the URL's path names a '#' (so '%3F' a '?')
     # The options that hold its credentials, which a hint names (a URL's user:password part
@@ -83,8 +84,12 @@ class Backend:
         return not self.bucket_kind
 
 
+TRUE_WORDS = ("true", "yes", "1", "on")
+FALSE_WORDS = ("false", "no", "0", "off")
+
+
 def _bool(value: str) -> bool:
-    return value.strip().lower() in ("true", "yes", "1", "on")
+    return value.strip().lower() in TRUE_WORDS
 
 
 def _import(module: str, extra: str) -> Any:
@@ -111,8 +116,49 @@ def bucket_of(url: str) -> str:
     return urlsplit(url).netloc
 
 
-def _ssl_verify(value: str) -> bool | str:
-    return value if os.path.exists(value) else _bool(value)
+def ssl_verify_setting(value: str, root: str | None) -> bool | str:
+    """What the `ssl_verify` option asks for: True (check the server's certificate against
+    the system's CAs), False (no check), or the absolute path of the CA bundle file to check
+    it against. A relative path is taken from the repository root `root`, wherever dvx runs
+    (None: the value must be absolute already, as resolve_ssl_verify leaves it). ValueError
+    for anything else: a typo, or a bundle that is not there, must never turn the check off."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    path = os.path.expanduser(value.strip())
+    if not os.path.isabs(path):
+        if root is None:
+            raise ValueError(f"the CA bundle path '{value}' is not absolute")
+        path = os.path.join(root, path)
+    if not os.path.isfile(path):
+        problem = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError("it must be true, false or the path of a CA bundle file (a relative "
+                         f"one is taken from the repository root), and '{path}' {problem}")
+    return path
+
+
+def resolve_ssl_verify(options: dict[str, str], root: str) -> dict[str, str]:
+    """The options with `ssl_verify` (if any) as `true`, `false` or an absolute path: the
+    client libraries would take a relative path from the current directory."""
+    if "ssl_verify" not in options:
+        return options
+    verify = ssl_verify_setting(options["ssl_verify"], root)
+    return {**options, "ssl_verify": verify if isinstance(verify, str) else str(verify).lower()}
+
+
+def _check_ssl_verify(value: str, root: str) -> str:
+    import ssl
+
+    bundle = ssl_verify_setting(value, root)
+    if isinstance(bundle, str):
+        try:
+            ssl.create_default_context(cafile=bundle)
+        except (ssl.SSLError, OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"'{bundle}' is no CA bundle: it holds no certificate in PEM form "
+                             f"({getattr(exc, 'reason', None) or exc})") from None
+    return value.strip()  # as given: a relative path stays the repository's
 
 
 def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -134,7 +180,7 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
     if "region" in options:
         client_kwargs["region_name"] = options["region"]
     if "ssl_verify" in options:
-        client_kwargs["verify"] = _ssl_verify(options["ssl_verify"])
+        client_kwargs["verify"] = ssl_verify_setting(options["ssl_verify"], None)
     if client_kwargs:
         kwargs["client_kwargs"] = client_kwargs
     # botocore's own retries stay off: dvx retries every transfer itself (remote.retries)
@@ -192,7 +238,7 @@ def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | N
         return None
     verify: bool | str = environ.get("AWS_CA_BUNDLE") or environ.get("REQUESTS_CA_BUNDLE") or True
     if "ssl_verify" in options:
-        verify = _ssl_verify(options["ssl_verify"])
+        verify = ssl_verify_setting(options["ssl_verify"], None)
     region = options.get("region") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Access(endpoint, region, key, secret, token or None, verify)
 
@@ -470,7 +516,7 @@ def seconds_option(options: Mapping[str, str], key: str, default: float, name: s
     return seconds
 
 
-def _port(value: str) -> str:
+def _port(value: str, root: str) -> str:
     try:
         number = int(value.strip())
     except ValueError:
@@ -480,7 +526,7 @@ def _port(value: str) -> str:
     return str(number)
 
 
-def _endpoint(value: str) -> str:
+def _endpoint(value: str, root: str) -> str:
     try:
         parts = urlsplit(value.strip())
         parts.port  # noqa: B018 (parsing it refuses a bad one)
@@ -491,7 +537,7 @@ def _endpoint(value: str) -> str:
     return value.strip()
 
 
-def _seconds(value: str) -> str:
+def _seconds(value: str, root: str) -> str:
     try:
         seconds = float(value)
     except ValueError:
@@ -511,7 +557,8 @@ BACKENDS = [
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
-            {"max_concurrency": 1}, bucket_kind="bucket", checks={"endpointurl": _endpoint},
+            {"max_concurrency": 1}, bucket_kind="bucket",
+            checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify},
             credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host,
             verifies_host_keys=False),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
@@ -714,14 +761,15 @@ def check_option(url: str, option: str) -> Backend:
     return backend
 
 
-def check_option_value(url: str, section: str, option: str, value: str) -> str:
+def check_option_value(url: str, section: str, option: str, value: str, root: str) -> str:
     """`value` as kept for `option` of the remote at `url`, if that kind of remote takes it;
-    else a ConfigError in the style of config.validate."""
+    else a ConfigError in the style of config.validate. `root`: the repository's, where a
+    relative path in the value is taken from."""
     check = backend_for(url).checks.get(option)
     if check is None:
         return value
     try:
-        return check(value)
+        return check(value, root)
     except ValueError as exc:
         raise ConfigError(f"Invalid value {value!r} for {section}.{option}: {exc}.") from None
 
@@ -819,6 +867,9 @@ def network_failure(exc: OSError, url: str, server: str | None = None,
     import socket
 
     host = server or _named_host(url)
+    refused = certificate_refusal(exc)
+    if refused is not None:
+        return refused
     why = str(exc.strerror or exc)
     if isinstance(exc, TimeoutError) and not why:  # asyncio's timeouts say nothing
         why = f"timed out after {seconds:g} s" if seconds else "timed out"
@@ -842,3 +893,25 @@ def _named_host(url: str) -> str | None:
         return urlsplit(url).hostname
     except (ConfigError, ValueError):
         return None
+
+
+def certificate_refusal(exc: BaseException) -> str | None:
+    """Why the server's TLS certificate was refused, with the way to trust a certificate
+    of one's own CA, if that is what `exc` (or the failure under it: client libraries wrap
+    it in errors of their own) is; else None."""
+    import ssl
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            wrapped = getattr(cause, "certificate_error", None)  # aiohttp's wrapper
+            if isinstance(wrapped, ssl.SSLCertVerificationError):
+                cause = wrapped
+            why = getattr(cause, "verify_message", None) or "certificate verify failed"
+            return (f"the server's TLS certificate could not be verified ({why}); a store "
+                    "whose certificate comes from a CA of your own needs that CA's bundle in "
+                    "the remote's ssl_verify option (a file path)")
+        cause = cause.__cause__ or cause.__context__
+    return None

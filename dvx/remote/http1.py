@@ -15,6 +15,7 @@ request's bytes taken by the network: a stalled server is noticed, however large
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 import sys
 import termios
@@ -372,3 +373,24 @@ class HttpPool:
         for connection in list(self._open):
             self._discard(connection)
         self._idle.clear()
+
+
+def ssl_context(verify: object, cert_file: object = None) -> ssl.SSLContext:
+    """TLS settings as a client was given them (the `ssl_verify` option, or what botocore
+    resolved): `verify` is False, True or a CA bundle (file or directory); `cert_file` an
+    optional client certificate."""
+    if verify is False:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif isinstance(verify, str) and os.path.isdir(verify):
+        context = ssl.create_default_context(capath=verify)
+    elif isinstance(verify, str):
+        context = ssl.create_default_context(cafile=verify)
+    else:
+        context = ssl.create_default_context()
+    if isinstance(cert_file, str):
+        context.load_cert_chain(cert_file)
+    elif isinstance(cert_file, tuple):
+        context.load_cert_chain(*cert_file)
+    return context

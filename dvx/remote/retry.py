@@ -16,7 +16,7 @@ from typing import IO, TypeVar
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
-from dvx.remote.backends import redact_urls
+from dvx.remote.backends import certificate_refusal, redact_urls
 
 log = get_logger(__name__)
 
@@ -36,6 +36,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, CorruptObjectError):
         return True
     if any(cls.__name__ in PERMANENT_NAMES for cls in type(exc).__mro__):
+        return False
+    if certificate_refusal(exc) is not None:  # the same certificate comes back every time
         return False
     return not isinstance(exc, (*PERMANENT, DvxError))
 
@@ -92,6 +94,9 @@ def describe(exc: BaseException) -> str:
     message it goes into punctuates it once."""
     if isinstance(exc, DvxError):
         return exc.message.rstrip(".")
+    refused = certificate_refusal(exc)
+    if refused is not None:
+        return refused
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, TimeoutError) and str(exc):

@@ -32,7 +32,7 @@ from dvx.errors import DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike
 from dvx.logs import get_logger
 from dvx.remote import aio
-from dvx.remote.http1 import HttpPool, Response
+from dvx.remote.http1 import HttpPool, Response, ssl_context
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
 log = get_logger(__name__)
@@ -108,7 +108,7 @@ class FastS3:
         if _proxied(self._endpoint):
             raise Unsupported("a proxy is configured")
         if self._ssl_context is None and self._https:  # loading the CA store takes a while
-            self._ssl_context = _ssl_context(access.verify, access.cert_file)
+            self._ssl_context = ssl_context(access.verify, access.cert_file)
         self._part_slots = asyncio.Semaphore(PART_BUFFERS)
 
     async def existing(self, paths: list[str]) -> set[str]:
@@ -478,26 +478,6 @@ def _proxied(url: str) -> bool:
     scheme = url.split("://", 1)[0]
     host = urlsplit(url).hostname or ""
     return scheme in getproxies() and not proxy_bypass(host)
-
-
-def _ssl_context(verify: object, cert_file: object) -> ssl.SSLContext:
-    """TLS settings as the general client resolved them: `verify` is False, True or a CA
-    bundle (file or directory); `cert_file` an optional client certificate."""
-    if verify is False:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    elif isinstance(verify, str) and os.path.isdir(verify):
-        context = ssl.create_default_context(capath=verify)
-    elif isinstance(verify, str):
-        context = ssl.create_default_context(cafile=verify)
-    else:
-        context = ssl.create_default_context()
-    if isinstance(cert_file, str):
-        context.load_cert_chain(cert_file)
-    elif isinstance(cert_file, tuple):
-        context.load_cert_chain(*cert_file)
-    return context
 
 
 def _timestamp(text: str | None) -> float | None:
