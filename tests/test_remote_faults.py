@@ -22,7 +22,7 @@ import xxhash
 from tests.conftest import git, tree_bytes, write
 from tests.faulty_fs import FaultyFileSystem
 from tests.remotes import commit_all, local_spec
-from tests.servers import serving
+from tests.servers import self_signed_cert, serving, tls_in_front
 
 fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
 
@@ -154,6 +154,34 @@ def test_an_http_remote_that_does_not_answer_is_an_error_not_an_empty_remote(rep
         assert result.code == 1, (args, result.output)
         assert "Cannot reach the HTTP remote" in result.stderr, (args, result.output)
         assert "not on the remote" not in result.output
+
+
+def test_an_https_remote_checks_the_certificate_against_the_ssl_verify_bundle(repo, dvx,
+                                                                             tmp_path,
+                                                                             http_server):
+    """Only `false` turns the check off: a CA bundle that does not trust the server's
+    certificate is refused as no bundle is, and a value that is neither is refused outright."""
+    write(repo / "f", "x")
+    assert dvx("add", "f").code == 0
+    served = http_server["root"] / "tls"
+    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("push", "-r", "local").code == 0
+    port = int(http_server["url"].rsplit(":", 1)[1])
+    with tls_in_front(port, tmp_path / "tls") as (tls_port, cert):
+        assert dvx("remote", "add", "-d", "web", f"https://127.0.0.1:{tls_port}/tls").code == 0
+        other, _ = self_signed_cert(tmp_path / "other")
+        for verify in (None, other):
+            if verify is not None:
+                assert dvx("remote", "modify", "web", "ssl_verify", verify).code == 0
+            refused = dvx("status", "-c")
+            assert refused.code == 1, (verify, refused.output)
+            assert "self-signed certificate" in refused.stderr, refused.stderr
+            assert "ssl_verify" in refused.stderr and "in sync" not in refused.stdout
+        assert dvx("remote", "modify", "web", "ssl_verify", "ture").code == 2
+        for verify in (cert, "false"):
+            assert dvx("remote", "modify", "web", "ssl_verify", verify).code == 0
+            in_sync = dvx("status", "-c")
+            assert in_sync.code == 0 and "in sync" in in_sync.stdout, (verify, in_sync.output)
 
 
 def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server):

@@ -113,7 +113,7 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
     S3:    endpointurl, region, profile, access_key_id, secret_access_key*, session_token*,
            ssl_verify (true, false, or a CA bundle file; relative: to the repository root)
     SSH:   user, port, keyfile, password*, known_hosts (a file, or 'ignore'), connect_timeout
-    HTTP:  user, password*, ssl_verify
+    HTTP:  user, password*, ssl_verify (as for S3)
     GS:    projectname, credentialpath, endpointurl, anonymous (true: no credentials)
     Azure: account_name, account_key*, connection_string*, sas_token*
     All:   url, jobs, retries, timeout (seconds without progress before a request fails),

@@ -399,8 +399,12 @@ def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIME
     if "user" in options:
         client_kwargs["auth"] = aiohttp.BasicAuth(options["user"], options.get("password", ""))
     kwargs: dict[str, Any] = {"skip_instance_cache": True, "client_kwargs": client_kwargs}
-    if "ssl_verify" in options and not _bool(options["ssl_verify"]):
-        kwargs["ssl"] = False
+    if "ssl_verify" in options:
+        from dvx.remote.http1 import ssl_context
+
+        verify = ssl_verify_setting(options["ssl_verify"], None)
+        if verify is not True:  # fsspec passes `ssl` to aiohttp with each request
+            kwargs["ssl"] = ssl_context(verify)
     return HTTPFileSystem(**kwargs), url.rstrip("/")
 
 
@@ -574,10 +578,10 @@ BACKENDS = [
                         "~/.ssh", verifies_host_keys=True),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
-             "ssl_verify": "true or false"},
+             "ssl_verify": "true, false, or a CA bundle path"},
             frozenset({"password"}), True, True, _build_http, query_string=True,
-            decodes_path=True, credential_options=("user", "password"),
-            verifies_host_keys=False),
+            decodes_path=True, checks={"ssl_verify": _check_ssl_verify},
+            credential_options=("user", "password"), verifies_host_keys=False),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",

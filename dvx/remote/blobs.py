@@ -25,7 +25,7 @@ from dvx.objects.blobs import (
     Upload,
     relative_names,
 )
-from dvx.remote.backends import redact_url, redact_urls
+from dvx.remote.backends import certificate_refusal, redact_url, redact_urls
 
 log = get_logger(__name__)
 
@@ -462,8 +462,8 @@ class HttpBlobs(FsspecBlobs):
             failure = exc
         if failure is None or isinstance(failure, aiohttp.ClientResponseError):
             return  # the server answered (a folder's URL may well be a 404)
-        raise RemoteError(f"Cannot reach the HTTP remote {redact_url(self.root)}: "
-                          f"{str(failure) or type(failure).__name__}.",
+        why = certificate_refusal(failure) or str(failure) or type(failure).__name__
+        raise RemoteError(f"Cannot reach the HTTP remote {redact_url(self.root)}: {why}.",
                           "Check the URL with `dvx remote list`, and the network.")
 
 
