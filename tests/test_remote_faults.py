@@ -3,9 +3,11 @@ filesystem (tests/faulty_fs.py), a read-only HTTP remote, and an S3 endpoint tha
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import json
+import os
 import shutil
 import socket
 import threading
@@ -392,6 +394,99 @@ def test_get_url_names_the_url_it_downloaded_without_its_secrets(repo, dvx, tmp_
             result.stdout
         assert "SECRET" not in result.output
     assert (tmp_path / "g0").read_text() == (tmp_path / "g1").read_text() == "data"
+
+
+class _Guarded(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory with access rules: `refuse` 401 (it asks for credentials, and
+    takes user dvx, password pw) or 403 to every request; without `lists`, 403 to a folder's
+    URL and the files served (nginx without autoindex)."""
+    refuse = 0
+    lists = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        granted = "Basic " + base64.b64encode(b"dvx:pw").decode()
+        if self.refuse == 401 and self.headers.get("Authorization") != granted:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="store"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        folder = os.path.isdir(self.translate_path(self.path))
+        if self.refuse == 403 or (folder and not self.lists):
+            return self.send_error(403)
+        return super().do_GET()
+
+    do_HEAD = do_GET
+
+
+def _served_clone(repo, dvx, tmp_path) -> tuple[Path, Path]:
+    """A clone of `repo` (a file and a directory, committed and pushed, loose, to the
+    folder www/store) without the data: the clone and www."""
+    write(repo / "f", "f\n")
+    write(repo / "d" / "a", "a\n")
+    assert dvx("add", "f", "d").code == 0
+    served = tmp_path / "www"
+    assert dvx("remote", "add", "local", str(served / "store")).code == 0
+    assert dvx("remote", "modify", "local", "pack_threshold", "0").code == 0
+    assert dvx("push", "-r", "local").code == 0
+    commit_all(repo, "v1")
+    return _clone(repo, tmp_path), served
+
+
+@pytest.mark.parametrize("refuse", [401, 403])
+def test_an_http_remote_that_refuses_dvx_is_an_error_naming_the_credentials(repo, dvx,
+                                                                          tmp_path, refuse):
+    """Not an empty remote, nor data a teammate did not push: the server said no."""
+    target, served = _served_clone(repo, dvx, tmp_path)
+    handler = type("Handler", (_Guarded,), {"refuse": refuse})
+    with serving(handler, served) as url:
+        assert dvx("remote", "add", "-d", "web", f"{url}/store", cwd=target).code == 0
+        for args in (("status", "-c"), ("pull",)):
+            refused = dvx(*args, cwd=target)
+            assert refused.code == 1, (args, refused.output)
+            assert "The web server of the remote 'web'" in refused.stderr, refused.stderr
+            assert "refused" in refused.stderr and f"({refuse} " in refused.stderr
+            assert "user and password options" in refused.stderr
+            assert "not on the remote" not in refused.output
+            assert "whoever committed" not in refused.output
+        if refuse == 401:
+            assert dvx("remote", "modify", "web", "user", "dvx", cwd=target).code == 0
+            assert dvx("remote", "modify", "web", "password", "pw", cwd=target).code == 0
+            pulled = dvx("pull", cwd=target)
+            assert pulled.code == 0, pulled.output
+            assert (target / "f").read_text() == "f\n"
+
+
+def test_an_http_remote_that_lists_no_folder_serves_its_objects(repo, dvx, tmp_path):
+    target, served = _served_clone(repo, dvx, tmp_path)
+    with serving(type("Handler", (_Guarded,), {"lists": False}), served) as url:
+        assert dvx("remote", "add", "-d", "web", f"{url}/store", cwd=target).code == 0
+        in_cache = dvx("status", "-c", cwd=target)
+        assert in_cache.code == 0 and "not on the remote" not in in_cache.output
+        pulled = dvx("pull", cwd=target)
+    assert pulled.code == 0, pulled.output
+    assert (target / "d" / "a").read_text() == "a\n"
+
+
+def test_an_http_remote_url_with_nothing_behind_it_is_a_wrong_url_not_unpushed_data(
+        repo, dvx, tmp_path, http_server):
+    """A 404 to every request, its indexes' listing included: a typo in the URL, most
+    likely, as a missing folder of a directory or SSH remote is."""
+    target, served = _served_clone(repo, dvx, tmp_path)
+    shutil.copytree(served / "store", http_server["root"] / "typo")
+    assert dvx("remote", "add", "-d", "web", f"{http_server['url']}/tpyo", cwd=target).code == 0
+    for args in (("status", "-c"), ("pull",)):
+        result = dvx(*args, cwd=target)
+        assert result.code == 1, (args, result.output)
+        assert "Nothing was found at the URL of the remote 'web'" in result.stderr
+        assert "dvx remote modify web url URL" in result.stderr
+        assert "whoever committed" not in result.output
+    assert dvx("remote", "modify", "web", "url", f"{http_server['url']}/typo",
+               cwd=target).code == 0
+    assert dvx("pull", cwd=target).code == 0
 
 
 class _WebPage(http.server.BaseHTTPRequestHandler):

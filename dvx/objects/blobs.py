@@ -109,6 +109,12 @@ class Blobs(ABC):
         """Raise RemoteError if the store cannot be reached: for a store whose client would
         report every object as missing instead."""
 
+    def found_nothing(self) -> bool:
+        """Whether every request so far found nothing there, on a store that cannot tell a
+        wrong URL from an empty folder (a web server: a 404 is all either gives). Stores that
+        can tell say so themselves (prepare): False."""
+        return False
+
     @abstractmethod
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes: ...
 

@@ -547,6 +547,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _name_directories(remote, result.transfer.failed)
     missing = {oid for oid, why in result.transfer.failed.items()
                if why == transfer.NOT_ON_REMOTE}
+    _refuse_nothing_found(remote, missing)
     # Named by an index: pushed once, and gone since; else perhaps never pushed.
     never = remote.inventory.absent(missing) if missing else set()
     lost = {oid for oid, why in result.transfer.failed.items()  # a pack deleted by hand
@@ -558,6 +559,21 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
+
+
+def _refuse_nothing_found(remote: RemoteStore, missing: Collection[str]) -> None:
+    """A remote that cannot tell a wrong URL from an empty folder (a web server), where
+    nothing at all was found: no listing of its pack indexes, and not one of the objects
+    asked for. A 404 to everything is what a wrong URL gives: not data nobody pushed."""
+    if not missing or not remote.blobs.found_nothing():
+        return
+    count = len(missing)
+    raise RemoteError(f"Nothing was found at the URL of the {remote.blobs.shown}: no listing "
+                      f"of its pack indexes, and none of the {count} object"
+                      f"{'' if count == 1 else 's'} asked for (404 Not Found to every request).",
+                      "The URL may be wrong: check it with `dvx remote list`, and fix it with "
+                      f"`dvx remote modify {remote.name or 'NAME'} url URL`. If it is right, "
+                      "nothing was pushed yet to the store it serves.")
 
 
 def _done_before(earlier: SyncResult | None, remote: str, oids: Iterable[str]) -> set[str]:
@@ -748,6 +764,7 @@ def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
             wanted.paths.add(target.output)
     settings = settings_for(repo, name, remote, jobs)
     not_on_remote = transfer.absent_from(remote, everything, settings)
+    _refuse_nothing_found(remote, not_on_remote)
     not_in_cache = set(repo.cache.missing(everything))
     problems = [p for p in problems if "manifest is not in the cache" not in p]
     return RemoteStatus(name, _named(wanted.paths, not_on_remote),

@@ -174,13 +174,6 @@ class FsspecBlobs(Blobs):
         except FileNotFoundError:
             self._nothing_listed()
             return {}
-        except Exception as exc:
-            if not self.read_only or isinstance(exc, (ConnectionError, TimeoutError)):
-                raise
-            # A web server that shows no directory listing (403, ...): it has no packs to
-            # offer, and its loose objects are read as before.
-            log.info("No listing of %s (%s): reading loose objects only", directory, exc)
-            return {}
         found: Details = {}
         unsized: list[str] = []  # a listing that gives no sizes (a web server's page)
         for info in infos:
@@ -420,16 +413,66 @@ def _connection_failure(exc: Exception) -> OSError:
         return TimeoutError(reason)
     return ConnectionError(reason)
 
+class Refused(RemoteError):
+    """A web server refused dvx's request: 401 (it asks for credentials) or 403."""
+
+    def __init__(self, message: str, hint: str | None = None, status: int = 0) -> None:
+        super().__init__(message, hint)
+        self.status = status
+
 
 class HttpBlobs(FsspecBlobs):
     """HTTP(S), read-only. fsspec reports a server it cannot reach as a missing file, which
     would make the remote look empty: the server is asked once, first, whether it answers.
+    A refusal (401, 403) is an error naming the options that give credentials, never a
+    missing object; a 404 to every request (a wrong URL, most likely) is noted (found_nothing).
     A query string in the URL (a signed URL's token) goes on every request, after the path
     of the object or folder asked for."""
 
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
         base, _, self.query = root.partition("?")
-        super().__init__(base.rstrip("/"), make_fs, **kwargs)
+        super().__init__(base.rstrip("/"), lambda: _HttpAnswers(make_fs(), self), **kwargs)
+        self.answered = False  # some request found something (_HttpAnswers)
+
+    def found_nothing(self) -> bool:
+        return not self.answered
+
+    def refused(self, status: int) -> Refused:
+        name = self.remote_name or "NAME"
+        options = "which dvx sends from the remote's user and password options"
+        if status == 401:
+            message = (f"The web server of the {self.shown} refused dvx (401 Unauthorized): "
+                       f"it asks for credentials, {options}.")
+        else:
+            message = (f"The web server of the {self.shown} refused to serve an object "
+                       f"(403 Forbidden): it may need credentials, {options}.")
+        expired = " If the URL is a signed one, its token may have expired." if self.query \
+            else ""
+        return Refused(message, f"Set them with `dvx remote modify {name} user USER` and "
+                                f"`dvx remote modify {name} password PASSWORD` (a secret: kept "
+                                f"in .dvx/config.local), or correct them.{expired}", status)
+
+    def exists(self, name: str) -> bool:
+        # strict: only a 404 is "not there"; fsspec's own answer is False for any error
+        return bool(self.fs.exists(self.path(name), strict=True))
+
+    def details(self, directory: str) -> Details:
+        import aiohttp
+
+        try:
+            return super().details(directory)
+        except aiohttp.ClientResponseError as exc:
+            if exc.status >= 500:  # the server failed (tried again): no refusal to list
+                raise ConnectionError(f"the server answered {exc.status} ({exc.message}) to "
+                                      f"the listing of {directory}") from exc
+            # A web server that shows no directory listing (403, ...): it has no packs to
+            # offer, and its loose objects are read as before.
+            log.info("No listing of %s (%s): reading loose objects only", directory, exc)
+            return {}
+        except TimeoutError:
+            raise
+        except aiohttp.ClientError as exc:  # a dropped connection, as aiohttp names it
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     def path(self, name: str) -> str:
         path = super().path(name)
@@ -456,6 +499,10 @@ class HttpBlobs(FsspecBlobs):
         try:
             self.fs.info(self.path(""))
             return
+        except Refused as exc:
+            if exc.status == 401:
+                raise
+            return  # a folder it declines to list (403): its objects may still be served
         except FileNotFoundError as exc:
             failure: BaseException | None = exc.__cause__
         except (OSError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -465,6 +512,49 @@ class HttpBlobs(FsspecBlobs):
         why = certificate_refusal(failure) or str(failure) or type(failure).__name__
         raise RemoteError(f"Cannot reach the HTTP remote {redact_url(self.root)}: {why}.",
                           "Check the URL with `dvx remote list`, and the network.")
+
+
+def _refusal_status(exc: BaseException) -> int | None:
+    """401 or 403 if `exc`, or the error fsspec turned into a missing file, is a web
+    server's refusal; else None."""
+    import aiohttp
+
+    for failure in (exc, exc.__cause__):
+        if isinstance(failure, aiohttp.ClientResponseError) and failure.status in (401, 403):
+            return failure.status
+    return None
+
+
+_LISTINGS = frozenset({"ls", "find", "walk", "glob"})  # a 403 there: no listing offered
+
+
+class _HttpAnswers:
+    """An fsspec HTTP filesystem whose calls raise a refusal as the remote's Refused (a
+    403 to a listing excepted: servers decline to list folders they serve files from), and
+    that tells its HttpBlobs when a call found something (`answered`)."""
+
+    def __init__(self, fs: Any, blobs: HttpBlobs) -> None:
+        self._fs = fs
+        self._blobs = blobs
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._fs, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = attr(*args, **kwargs)
+            except Exception as exc:
+                status = _refusal_status(exc)
+                if status is None or (status == 403 and name in _LISTINGS):
+                    raise
+                raise self._blobs.refused(status) from None
+            if result or name not in ("exists", *_LISTINGS):  # not "nothing there"
+                self._blobs.answered = True
+            return result
+
+        return call
 
 
 class S3Blobs(FsspecBlobs):
