@@ -6,20 +6,32 @@ download behind."""
 from __future__ import annotations
 
 import json
+
+import http.client
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import xxhash
 
 from tests.conftest import run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import clone, commit_all, configure
-from tests.servers import BIN, _die_with_parent, _http_status, _skip_if_disabled, free_port
+from tests.servers import (
+    BIN,
+    _die_with_parent,
+    _http_status,
+    _skip_if_disabled,
+    free_port,
+    serving,
+)
 
 MiB = 1 << 20
 
@@ -358,3 +370,83 @@ def test_gc_remote_aborts_the_multipart_uploads_killed_pushes_left(repo, dvx, re
     assert done.code == 0, done.output
     assert [r.get("uploads_aborted") for r in json.loads(done.stdout)] == [None, 1]
     assert unfinished() == {}
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """Passes each request on to the S3 server at `upstream`, counting those received and
+    not yet answered: `peak` is the most at once. A request leaves the count before its
+    answer goes out, so a client that waits for each answer is never counted twice."""
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+    lock = threading.Lock()
+    counts: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, *args: object, directory: str = "") -> None:  # serving() passes one
+        super().__init__(*args)  # type: ignore[arg-type]
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.counts["now"] += 1
+            self.counts["peak"] = max(self.counts["peak"], self.counts["now"])
+        try:
+            connection = http.client.HTTPConnection(self.upstream, timeout=60)
+            connection.request(self.command, self.path, body, dict(self.headers.items()))
+            answer = connection.getresponse()
+            data = answer.read()
+            connection.close()
+        finally:
+            with self.lock:
+                self.counts["now"] -= 1
+        self.send_response(answer.status)
+        for name, value in answer.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(name, value)
+        length = answer.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = forward
+
+
+@pytest.mark.parametrize("how", ["-j", "jobs option"])
+def test_jobs_bounds_the_requests_in_flight_on_s3(repo, dvx, moto_s3, how):
+    """-j (or the remote's `jobs`) is requests in flight, on the lean S3 client too, whose
+    existence checks, batches of small uploads and downloads go out together: a server or
+    proxy that takes one request at a time is never sent two."""
+    import boto3
+
+    boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], aws_access_key_id="testing",
+                 aws_secret_access_key="testing", region_name="us-east-1"
+                 ).create_bucket(Bucket="one-at-a-time")
+    for i in range(40):
+        write(repo / "data" / f"{i:02d}.txt", f"file {i}\n")
+    assert dvx("add", "data").code == 0
+    counts = {"now": 0, "peak": 0}
+    handler = type("Handler", (_Counting,), {
+        "upstream": moto_s3["endpoint_url"].split("://")[1], "counts": counts})
+    with serving(handler, repo) as url:
+        for args in (("remote", "add", "-d", "s3", "s3://one-at-a-time/p"),
+                     ("remote", "modify", "s3", "endpointurl", url),
+                     ("remote", "modify", "s3", "pack_threshold", "0"),  # a request each
+                     ("remote", "modify", "--local", "s3", "access_key_id", "testing"),
+                     ("remote", "modify", "--local", "s3", "secret_access_key", "testing")):
+            assert dvx(*args).code == 0
+        one = ("-j", "1") if how == "-j" else ()
+        if how == "jobs option":
+            assert dvx("remote", "modify", "s3", "jobs", "1").code == 0
+        commit_all(repo)
+        for args in (("push", *one), ("status", "-c", *one)):
+            result = dvx(*args)
+            assert result.code == 0, result.output
+        target = clone(repo, repo.parent, "clone")
+        pulled = dvx("pull", *one, cwd=target)
+        assert pulled.code == 0, pulled.output
+        assert counts["peak"] == 1, counts
+        if how == "jobs option":
+            assert dvx("remote", "modify", "--unset", "s3", "jobs").code == 0
+        assert dvx("status", "-c").code == 0  # the default: many at once
+    assert counts["peak"] > 1, counts

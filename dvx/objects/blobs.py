@@ -74,6 +74,9 @@ class Blobs(ABC):
     read_only = False
     can_list = True
     stalled: str | None = None  # why the store is taken for gone (remote/retry.py)
+    # Requests in flight at most, as -j or the remote's `jobs` option asks (settings_for);
+    # None: `jobs`, what suits the store.
+    request_limit: int | None = None
     server: str | None = None  # the host spoken to, where the URL does not name it (S3)
 
     def __init__(self, root: str) -> None:
@@ -84,6 +87,12 @@ class Blobs(ABC):
     def jobs(self) -> int:
         """Transfers in flight that suit this store, when the user gives no -j."""
         return DEFAULT_JOBS
+
+    @property
+    def in_flight(self) -> int:
+        """Requests this store's own concurrent work (existence checks, reads of many
+        blobs) may have in flight at once."""
+        return self.request_limit or self.jobs
 
     @property
     def batch(self) -> int:
@@ -138,7 +147,7 @@ class Blobs(ABC):
         `arrived` returns False: then no more are asked for, and those not handed over are
         left (reads in flight may still be). No retries: the caller tries again what failed
         or was left."""
-        reads = map_in_threads(partial(_outcome, self.get), names, threads=self.jobs)
+        reads = map_in_threads(partial(_outcome, self.get), names, threads=self.in_flight)
         with contextlib.closing(reads):
             for index, outcome in enumerate(reads):
                 if not arrived(index, outcome):

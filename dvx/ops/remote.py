@@ -507,12 +507,18 @@ def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
 
 
 def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
-    if jobs is not None:
-        return max(1, jobs)
-    configured = repo.config.remote_options(name).get("jobs", "").strip()
-    if configured.isdigit():  # anything else was refused when it was set
-        return max(1, int(configured))
-    return store.blobs.jobs  # what suits the store
+    """Objects in flight at once: `jobs` (-j), else the remote's `jobs` option, else what
+    suits the store. Either of the first two also bounds the store's own concurrent
+    requests (Blobs.request_limit): -j 1 means one request at a time."""
+    if jobs is None:
+        configured = repo.config.remote_options(name).get("jobs", "").strip()
+        if configured.isdigit():  # anything else was refused when it was set
+            jobs = int(configured)
+    if jobs is None:
+        store.blobs.request_limit = None
+        return store.blobs.jobs  # what suits the store
+    store.blobs.request_limit = max(1, jobs)
+    return store.blobs.request_limit
 
 
 def remote_retries(repo: Repo, name: str) -> int:

@@ -30,6 +30,7 @@ from dvx.remote.backends import certificate_refusal, redact_url, redact_urls
 log = get_logger(__name__)
 
 FAST_S3_BATCH = 16  # objects per batch of requests sent together
+FAST_S3_CONNECTIONS = 64  # the lean S3 client's connections, and so its requests in flight
 FEW_DELETES = 16  # up to this many: one DELETE each on the lean client (locks, push's own)
 
 
@@ -151,7 +152,7 @@ class FsspecBlobs(Blobs):
         asked = list(names)
         if len(asked) <= 1:
             return super().existing(asked)
-        with ThreadPoolExecutor(min(self.jobs, len(asked))) as pool:
+        with ThreadPoolExecutor(min(self.in_flight, len(asked))) as pool:
             found = list(pool.map(self.exists, asked))
         return {name for name, there in zip(asked, found, strict=True) if there}
 
@@ -183,7 +184,7 @@ class FsspecBlobs(Blobs):
                 if info.get("size") is None:
                     unsized.append(name)
         if unsized:
-            with ThreadPoolExecutor(min(self.jobs, len(unsized))) as pool:
+            with ThreadPoolExecutor(min(self.in_flight, len(unsized))) as pool:
                 sizes = pool.map(lambda name: self.size(posixpath.join(directory, name)),
                                  unsized)
                 for name, size in zip(unsized, sizes, strict=True):
@@ -413,6 +414,7 @@ def _connection_failure(exc: Exception) -> OSError:
         return TimeoutError(reason)
     return ConnectionError(reason)
 
+
 class Refused(RemoteError):
     """A web server refused dvx's request: 401 (it asks for credentials) or 403."""
 
@@ -576,7 +578,7 @@ class S3Blobs(FsspecBlobs):
     @property
     def jobs(self) -> int:
         # As many as the lean client has connections: a coroutine per request is cheap.
-        return self.fast.connections if self.fast is not None else super().jobs
+        return FAST_S3_CONNECTIONS if self.fast is not None else super().jobs
 
     # The lean client sends a batch's requests together from the I/O loop: one handover
     # between threads per batch instead of one per object.
@@ -592,6 +594,8 @@ class S3Blobs(FsspecBlobs):
         with self._lock:
             fast = self.fast
             if self._depth == 0 and fast is not None:
+                # Its requests wait for one of its connections: as many as -j allows.
+                fast.connections = self.in_flight
                 try:
                     aio.run(fast.start)
                     self._live = fast
@@ -684,7 +688,7 @@ class S3Blobs(FsspecBlobs):
                         stop[0] = StopIteration()
                         return
 
-            await asyncio.gather(*(reader() for _ in range(min(self.jobs, len(names)))))
+            await asyncio.gather(*(reader() for _ in range(min(self.in_flight, len(names)))))
             if isinstance(stop[0], Unsupported):
                 raise stop[0]
 

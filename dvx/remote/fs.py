@@ -29,7 +29,14 @@ from dvx.remote.backends import (
     seconds_option,
     url_secrets,
 )
-from dvx.remote.blobs import AzureBlobs, FsspecBlobs, HttpBlobs, S3Blobs, SftpBlobs
+from dvx.remote.blobs import (
+    FAST_S3_CONNECTIONS,
+    AzureBlobs,
+    FsspecBlobs,
+    HttpBlobs,
+    S3Blobs,
+    SftpBlobs,
+)
 from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore, index_dir_for
 
@@ -71,9 +78,6 @@ def refuse_private_directory(path: str, shown: str, name: str, hint: str | None 
                               "lives there, and dvx never writes or deletes there for one.",
                               hint or "Point the remote at a directory of its own: `dvx remote "
                               f"modify {name} url DIR`.")
-
-
-FAST_S3_CONNECTIONS = 64  # at most this many requests in flight (S3Blobs.jobs keeps as many)
 
 
 def _option_naming(options: dict[str, str], filename: object) -> str | None:
