@@ -445,3 +445,53 @@ def tls_in_front(port: int, directory: Path) -> Iterator[tuple[int, str]]:
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
         listener.close()
+
+
+@contextlib.contextmanager
+def connect_proxy() -> Iterator[tuple[str, list[str]]]:
+    """An HTTPS proxy on 127.0.0.1 (its URL yielded, with the targets of the CONNECT requests
+    it tunnelled, as they come): what HTTPS_PROXY names in an office network."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    targets: list[str] = []
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(1 << 16):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def tunnel(client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = client.recv(1 << 16)
+            if not data:
+                client.close()
+                return
+            head += data
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
+        if method != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            client.close()
+            return
+        targets.append(target)
+        host, port = target.rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=tunnel, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", targets
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()

@@ -15,7 +15,7 @@ from fsspec.asyn import sync
 from dvx.remote.backends import _build_s3, s3_access
 from dvx.remote.s3fast import Access, _access_of
 from tests.conftest import git, make_git_repo, run_dvx_proc, tree_bytes, write
-from tests.servers import self_signed_cert, tls_in_front
+from tests.servers import connect_proxy, self_signed_cert, tls_in_front
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing is sent: resolving credentials needs no network
 KEYS = {"endpointurl": ENDPOINT, "access_key_id": "AKIDOPTION", "secret_access_key": "opt-secret"}
@@ -201,22 +201,28 @@ def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3,
         monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
 
 
-@pytest.mark.parametrize("lean", [True, False])
+@pytest.mark.parametrize("way", ["lean", "botocore", "proxy"])
 def test_an_s3_store_over_tls_is_checked_against_the_ssl_verify_bundle(repo, dvx, moto_s3,
                                                                       tmp_path, monkeypatch,
-                                                                      lean):
-    """A store whose certificate no system CA signed is refused, however ssl_verify names a
-    bundle that does not trust it; a relative bundle path is the repository's, from any
-    folder. Both ways to the store (the lean path, and botocore: an AWS config file) agree."""
+                                                                      way):
+    """A store whose certificate no system CA signed is refused at once (no retries),
+    however ssl_verify names a bundle that does not trust it; a relative bundle path is the
+    repository's, from any folder. Every way to the store agrees: the lean path with the
+    options' settings or botocore's (an AWS config file), and the general client (a proxy)."""
     import boto3
 
-    if not lean:
+    if way == "botocore":
         monkeypatch.setenv("AWS_CONFIG_FILE", str(write(tmp_path / "aws-config", "")))
     boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], aws_access_key_id="testing",
                  aws_secret_access_key="testing", region_name="us-east-1"
                  ).create_bucket(Bucket="tls-bkt")
     moto_port = int(moto_s3["endpoint_url"].rsplit(":", 1)[1])
-    with tls_in_front(moto_port, tmp_path / "tls") as (port, cert):
+    with connect_proxy() as (proxy_url, tunnelled), \
+            tls_in_front(moto_port, tmp_path / "tls") as (port, cert):
+        if way == "proxy":
+            monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
         write(repo / "certs" / "ca.pem", Path(cert).read_text())
         other, _ = self_signed_cert(tmp_path / "other")
         write(repo / "certs" / "other.pem", Path(other).read_text())
@@ -227,9 +233,10 @@ def test_an_s3_store_over_tls_is_checked_against_the_ssl_verify_bundle(repo, dvx
                      ("remote", "modify", "--local", "s", "access_key_id", "testing"),
                      ("remote", "modify", "--local", "s", "secret_access_key", "testing")):
             assert dvx(*args).code == 0
-        refused = dvx("push")
+        refused = dvx("push", "-v")
         assert refused.code == 1, refused.output
         assert "self-signed certificate" in refused.stderr and "ssl_verify" in refused.stderr
+        assert "Retrying" not in refused.stderr
         assert dvx("remote", "modify", "s", "ssl_verify", "certs/ca.pem").code == 0
         pushed = dvx("push")
         assert pushed.code == 0 and "Pushed 1 object" in pushed.stdout, pushed.output
@@ -244,3 +251,4 @@ def test_an_s3_store_over_tls_is_checked_against_the_ssl_verify_bundle(repo, dvx
         assert missing.code == 2 and "does not exist" in missing.stderr, missing.output
         assert dvx("remote", "modify", "s", "ssl_verify", "false").code == 0
         assert dvx("status", "-c", cwd=repo / "sub").code == 0
+    assert bool(tunnelled) == (way == "proxy")

@@ -73,9 +73,8 @@ def confirmed_on(store: ObjectStore, oids: Iterable[str], settings: Settings) ->
     wanted = set(oids)
     if not isinstance(store, RemoteStore) or not wanted:
         return present_on(store, wanted, settings)
-    try:
-        packs = with_retries(lambda: _packs_holding(store, wanted), settings.retries,
-                             "reading the pack indexes")
+    try:  # the inventory retries each of its requests: no second layer of retries here
+        packs = _packs_holding(store, wanted)
         sizes = _pack_sizes(store, {pack: size for pack, (size, _) in packs.items()}, settings)
     except Exception as exc:
         raise unreachable(store, exc) from None
@@ -124,9 +123,8 @@ def absent_from(store: ObjectStore, oids: Collection[str], settings: Settings) -
     if not oids:
         return set()
     if isinstance(store, RemoteStore):  # what its indexes name is there: no request per object
-        try:
-            oids = with_retries(lambda: store.inventory.absent(oids), settings.retries,
-                                "reading the pack indexes")
+        try:  # the inventory retries each of its requests: no second layer of retries here
+            oids = store.inventory.absent(oids)
         except Exception as exc:
             raise unreachable(store, exc) from None
         if not oids:
