@@ -210,21 +210,29 @@ def test_fsck_of_an_http_remote_reports_and_moves_nothing(repo, dvx, http_server
     shutil.rmtree(served)
 
 
-def test_fsck_of_an_http_remote_lacking_an_object_names_a_push_that_works(repo, dvx,
-                                                                            http_server):
+def test_fsck_and_status_of_an_http_remote_lacking_an_object_name_a_push_that_works(
+        repo, dvx, http_server):
+    """fsck --remote and status --remote alike (and, with a default remote elsewhere, the
+    line of each missing object): never `dvx push -r web`, which is refused."""
     served = http_server["root"] / "fsck-missing"
-    assert dvx("remote", "add", "local", str(served)).code == 0
+    assert dvx("remote", "add", "-d", "local", str(served)).code == 0
     assert dvx("remote", "add", "web", f"{http_server['url']}/fsck-missing").code == 0
     write(repo / "a.txt", "a")
     assert dvx("add", "a.txt").code == 0 and dvx("push", "-r", "local").code == 0
     write(repo / "b.txt", "b")
     assert dvx("add", "b.txt").code == 0
     result = dvx("fsck", "--remote", "web")
+    status = dvx("status", "-c", "-r", "web")
     assert result.code == 1 and "b.txt needs it" in result.stderr, result.output
-    assert "dvx push -r web" not in result.stderr  # refused: the remote is read-only
-    assert "`dvx push -r NAME`, NAME being the remote that writes to the store 'web' " \
-           "serves (it is read-only)" in result.stderr
+    assert "`dvx push` sends it to the default remote local" in result.stderr
+    assert "1 object(s) not on the remote" in status.stdout and "b.txt" in status.stdout
+    for told in (result.stderr, status.stdout):
+        assert "dvx push -r web" not in told  # refused: the remote is read-only
+        assert "`dvx push -r NAME`, NAME being the remote that writes to the store" in told
+    assert "'web' serves (it is read-only)" in result.stderr
+    assert "'web' is read-only" in status.stdout
     assert "dvx push -r local" in dvx("fsck", "--remote", "local").stderr
+    assert "(`dvx push -r local`)" in dvx("status", "-c", "-r", "local").stdout
     shutil.rmtree(served)
 
 

@@ -366,11 +366,17 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
         if result.in_sync:
             out(f"Cache and remote '{result.remote}' are in sync.")
         named = f" -r {remote_name}" if remote_name else ""
+        push = f"`dvx push{named}`"
+        if result.read_only:  # it refuses a push: the store it serves is written elsewhere
+            served = " and ".join(f"'{name}'" for name in result.read_only)
+            push = (f"{served} {'is' if len(result.read_only) == 1 else 'are'} read-only: "
+                    "`dvx push -r NAME`, NAME being the remote that writes to the store "
+                    f"{'it serves' if len(result.read_only) == 1 else 'each serves'}")
         for label, found, hint in (
-                ("not on the remote", result.missing_on_remote, f"dvx push{named}"),
-                ("not in the cache", result.missing_in_cache, f"dvx fetch{named}")):
+                ("not on the remote", result.missing_on_remote, push),
+                ("not in the cache", result.missing_in_cache, f"`dvx fetch{named}`")):
             if found:
-                out(f"{len(found)} object(s) {label} (`{hint}`):")
+                out(f"{len(found)} object(s) {label} ({hint}):")
                 for path in sorted(found.values())[:50]:
                     out(f"    {path}")
                 if len(found) > 50:

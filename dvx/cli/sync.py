@@ -532,10 +532,11 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     if result.kept:
         warn(kept_message(result.kept, "a corrupt object").strip())
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
-        if oid in result.sent_elsewhere:
+        if remote_name and oid in result.sent_elsewhere:
             warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not have "
                  f"it: `dvx push` sends it to the default remote {result.default_remote} "
-                 f"(where it may be), `dvx push -r {remote_name}` uploads it here.")
+                 f"(where it may be), {_push_to(remote_name, result.read_only)} uploads it "
+                 "here.")
         else:
             warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:

@@ -715,6 +715,8 @@ class RemoteStatus:
     missing_on_remote: dict[str, str]  # oid -> workspace path
     missing_in_cache: dict[str, str]
     problems: list[str]
+    # Remotes (of those compared) that take no push (HTTP): another remote writes the store
+    read_only: list[str] = field(default_factory=list)
 
     @property
     def in_sync(self) -> bool:
@@ -745,6 +747,7 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
         merged.missing_on_remote.update(result.missing_on_remote)
         merged.missing_in_cache.update(result.missing_in_cache)
         merged.problems += result.problems
+        merged.read_only += result.read_only
     return merged
 
 
@@ -768,7 +771,8 @@ def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
     not_in_cache = set(repo.cache.missing(everything))
     problems = [p for p in problems if "manifest is not in the cache" not in p]
     return RemoteStatus(name, _named(wanted.paths, not_on_remote),
-                        _named(wanted.paths, not_in_cache), problems)
+                        _named(wanted.paths, not_in_cache), problems,
+                        [name] if remote.read_only else [])
 
 
 def _named(paths: PathsOf, oids: set[str]) -> dict[str, str]:
