@@ -275,6 +275,28 @@ def test_an_s3_endpoint_that_does_not_answer_is_named_not_the_bucket(repo, dvx):
         assert "my-bucket did not" not in result.stderr
 
 
+def test_an_s3_endpoint_that_accepts_and_never_answers_is_said_to_have_stopped_answering(
+        repo, dvx):
+    import socket
+
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    with socket.socket() as silent:  # accepts the connection (the kernel does), says nothing
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        for args in (("remote", "add", "-d", "s3", "s3://my-bucket/proj"),
+                     ("remote", "modify", "s3", "endpointurl", f"http://127.0.0.1:{port}"),
+                     ("remote", "modify", "s3", "timeout", "1"),
+                     ("remote", "modify", "--local", "s3", "access_key_id", "k"),
+                     ("remote", "modify", "--local", "s3", "secret_access_key", "s")):
+            assert dvx(*args).code == 0
+        result = dvx("status", "--remote")
+    assert result.code == 1, result.output
+    assert f"127.0.0.1:{port} stopped answering (no byte moved in time)" in result.stderr
+    assert "did not accept" not in result.stderr
+
+
 def test_a_missing_ssh_keyfile_is_named_with_its_option(repo, dvx, tmp_path):
     write(repo / "a.txt", "a")
     assert dvx("add", "a.txt").code == 0

@@ -881,8 +881,12 @@ def network_failure(exc: OSError, url: str, server: str | None = None,
         if not host:
             return f"the host of its storage service was not found ({why})"
         return f"its host '{host}' was not found ({why})"
-    if isinstance(exc, (ConnectionRefusedError, TimeoutError)) and host:
+    if isinstance(exc, ConnectionRefusedError) and host:
         return f"{host} did not accept the connection ({why})"
+    if isinstance(exc, TimeoutError) and host:  # connected or not: no answer came in time
+        if "stopped answering" in why:  # the lean S3 client's own words
+            return f"{host} {why[why.index('stopped answering'):]}"
+        return f"{host} stopped answering ({why})"
     return why
 
 
