@@ -5,10 +5,9 @@ download behind."""
 
 from __future__ import annotations
 
-import json
-
 import http.client
 import http.server
+import json
 import os
 import signal
 import subprocess
