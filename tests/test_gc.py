@@ -447,6 +447,42 @@ def test_remote_gc_on_a_machine_whose_clock_runs_ahead_keeps_what_was_just_pushe
     assert not list((store / "locks").iterdir())  # the probe of the remote's clock is gone
 
 
+def test_a_dry_run_on_a_remote_this_user_may_only_read_lists_what_gc_would_delete(
+        tmp_path, monkeypatch, capsys):
+    """The remote refuses every write (a read-only filesystem): the dry run cannot write its
+    probe of the remote's clock, so it measures the grace period on this machine's clock and
+    says so; the real run, which could not delete there anyway, stops and says why."""
+    import errno
+
+    from dvx.errors import RemoteError
+    from dvx.history import Scope
+    from dvx.ops.gc import gc
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    first = make_git_repo(tmp_path / "first")
+    assert run_dvx("init", cwd=first).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=first).code == 0
+    write(first / "model.bin", "unused soon")
+    assert run_dvx("add", "model.bin", cwd=first).code == 0
+    assert run_dvx("push", cwd=first).code == 0
+    assert run_dvx("remove", "model.bin.dvx", cwd=first).code == 0  # used by nothing now
+    oid = xxhash.xxh3_128_hexdigest(b"unused soon")
+
+    def refused(self, path, data):
+        raise OSError(errno.EROFS, "Read-only file system", path)
+
+    monkeypatch.setattr(DirectoryBlobs, "put", refused)
+    repo = Repo.find(str(first))
+    dry = gc(repo, Scope(), "s", dry_run=True, grace_seconds=0)
+    assert dry[1].removed == [oid] and dry[1].dry_run
+    assert "measured on this machine's clock" in capsys.readouterr().err
+    with pytest.raises(RemoteError) as real:
+        gc(repo, Scope(), "s", grace_seconds=0)
+    assert "cannot write there" in real.value.hint and "network" not in real.value.hint
+    assert oid in local_spec(store, str(store), {}).oids()
+
+
 def test_a_logged_manifest_nobody_has_holds_up_only_a_gc_that_would_delete(tmp_path):
     """A push log names a directory manifest that is in neither the cache nor the remote
     (written so by an older dvx after a partial push): which files that push relied on is

@@ -131,7 +131,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         results = []
         remote_cutoff = cutoff
         if remote is not None:
-            remote_cutoff = _store_now(remote, name) - grace_seconds
+            remote_cutoff = _store_now(remote, name, dry_run) - grace_seconds
             results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo))
         cache = _plan_cache(repo, reach.oids, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
@@ -165,11 +165,20 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     return results
 
 
-def _store_now(remote: RemoteStore, name: str) -> float:
+def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
     """The remote's own clock, on which it dates its objects, packs and push logs: this
     machine's may run hours ahead (an object pushed a minute ago would look old) or behind.
-    The same time serves the deletion under the lock, later: younger only keeps more."""
-    return locks.store_time(remote.retried, f"'{name}' ({remote.url})") or time.time()
+    The same time serves the deletion under the lock, later: younger only keeps more. A dry
+    run on a remote this user may only read cannot write the probe: it needs no write
+    otherwise, so it goes on with this machine's clock (a real run could not delete there)."""
+    try:
+        return locks.store_time(remote.retried, f"'{name}' ({remote.url})") or time.time()
+    except locks.WriteRefused:
+        if not dry_run:
+            raise
+        log.warning("dvx cannot write to remote '%s' to read its clock: the grace period is "
+                    "measured on this machine's clock.", name)
+        return time.time()
 
 
 def _history_scopes(scope: Scope) -> list[str]:

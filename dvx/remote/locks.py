@@ -25,6 +25,7 @@ lock, or the probe `store_time` writes), and a lock's age is the time the store 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -51,6 +52,11 @@ POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitt
 RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
 MAX_LOCK_BYTES = 4096
 PROBE_PREFIX, PROBE_SUFFIX = "clock-", ".probe"  # `store_time`'s files: no reader's lock
+
+
+class WriteRefused(RemoteError):
+    """The store refused a write (no permission, or a read-only filesystem): this user may
+    only read there, which no retry or network changes."""
 
 
 @dataclass(frozen=True)
@@ -297,14 +303,19 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     """The store's clock now: the time its listing gives a probe written to locks/ (and
     deleted at once), so that gc measures the age of what the store holds on the clock that
     dated it. None when the store's listings give no times. A probe a killed process leaves
-    is no lock to any reader, and gc deletes it once it is stale."""
+    is no lock to any reader, and gc deletes it once it is stale. WriteRefused when this
+    user may only read the store."""
     _list_locks(blobs, remote)  # a listing names a missing bucket; a write might create one
     name = f"{PROBE_PREFIX}{os.urandom(8).hex()}{PROBE_SUFFIX}"
     try:
         blobs.put(f"{LOCKS_DIR}/{name}", b"dvx clock probe\n")
     except OSError as exc:
-        raise RemoteError(f"Could not write to remote {remote} (a probe of its clock, in "
-                          f"{LOCKS_DIR}/): {describe(exc)}.",
+        message = (f"Could not write to remote {remote} (a probe of its clock, in "
+                   f"{LOCKS_DIR}/): {describe(exc)}.")
+        if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+            raise WriteRefused(message, "dvx cannot write there: gc deletes from a remote "
+                                        "only with write access to it.") from exc
+        raise RemoteError(message,
                           "Check the credentials and the network, then try again.") from exc
     try:
         _, written = _list_locks(blobs, remote).get(name, (0, None))
