@@ -331,6 +331,27 @@ def test_the_same_command_written_otherwise_finishes_a_stopped_one(repo, dvx_pro
     assert "stopped before it finished" not in dvx_proc("status", cwd=repo).stderr
 
 
+def test_a_command_with_other_options_finishes_nothing_of_a_stopped_one(repo, dvx_proc):
+    """`dvx checkout --relink` killed half-way is named until a checkout with --relink ends:
+    a plain checkout, which relinks nothing, leaves the files it did not reach as copies, so
+    the notice stays. Options that change only the output (-q) make no difference."""
+    for i in range(5):
+        write(repo / "data" / f"f{i}", f"c{i}\n")
+    assert dvx_proc("add", "data", cwd=repo).code == 0
+    assert dvx_proc("config", "cache.type", "symlink", cwd=repo).code == 0
+    killed = subprocess.run([sys.executable, "-m", "dvx", "checkout", "--relink"], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": "checkout.after_file:2"},
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    said = "`dvx checkout --relink` in this repository was stopped before it finished"
+    assert dvx_proc("checkout", cwd=repo).code == 0
+    assert said in " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert len([p for p in (repo / "data").iterdir() if p.is_symlink()]) < 5
+    assert dvx_proc("checkout", "-q", "--relink", cwd=repo).code == 0
+    assert "stopped before it finished" not in dvx_proc("status", cwd=repo).stderr
+    assert all(p.is_symlink() for p in (repo / "data").iterdir())
+
+
 def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_proc):
     """A repository copied while a command ran on another host keeps that command's record:
     the next writer names the host, and never claims to know whether the command finished."""

@@ -156,27 +156,38 @@ def open_repo(configuring: bool = False) -> Any:
     return repo
 
 
+# Options that change only what a command prints or how fast it runs, never what it does.
+OUTPUT_ONLY_OPTIONS = frozenset({"quiet", "verbose", "as_json", "fmt_json", "fmt_csv", "fmt_md",
+                                 "fmt_dot", "fmt_mermaid", "precision", "jobs"})
+
+
 def command_of(ctx: click.Context) -> Command:
     """The running command as the repository lock records it: what makes another run the same
-    command is its subcommand and its arguments, paths made absolute and normalized (`data`,
-    `./data/` and, from a subfolder, `../data` are one target; several, in any order), and
-    not its options (`-q`, `-j 4`). A Git hook's arguments change with every call: any run
-    of that hook is the same."""
+    command is its subcommand, its arguments in their order (`move a b` undoes `move b a`) and
+    every option that changes what it does, with its value (`checkout --relink` relinks what
+    a plain checkout leaves): paths made absolute and normalized (`data`, `./data/` and, from a
+    subfolder, `../data` are one target), options that change only the output (`-q`, `-j 4`)
+    left out. A Git hook's arguments change with every call: any run of that hook is the
+    same."""
     from dvx.lock import Command, this_command
 
     same_as: list[object] = [ctx.command_path]
     if not ctx.command_path.startswith("dvx git-hook "):
         for param in ctx.command.params:
-            if isinstance(param, click.Argument):
-                same_as.append(_as_target(param, ctx.params.get(param.name or "")))
+            name = param.name or ""
+            if name in OUTPUT_ONLY_OPTIONS or param.expose_value is False:
+                continue
+            value = _as_target(param, ctx.params.get(name))
+            same_as.append(value if isinstance(param, click.Argument) else [name, value])
     return Command(this_command().shown, json.dumps(same_as))
 
 
-def _as_target(param: click.Argument, value: Any) -> Any:
-    values = value if isinstance(value, tuple) else (value,)
+def _as_target(param: click.Parameter, value: Any) -> Any:
+    values = value if isinstance(value, (tuple, list)) else (value,)
     if not isinstance(param.type, click.Path):
-        return list(values)
-    return sorted({os.path.normpath(os.path.abspath(v)) for v in values if v is not None})
+        return [v if v is None or isinstance(v, (bool, int, float)) else str(v)
+                for v in values]
+    return [os.path.normpath(os.path.abspath(v)) if v is not None else None for v in values]
 
 
 def holding_lock(repo: Any) -> Any:
