@@ -615,9 +615,11 @@ class Git:
     def changed(self, relpaths: list[str]) -> list[str]:
         """Those of `relpaths` whose workspace content differs from the index (or that Git
         does not track yet and does not ignore), in the order given. A directory is changed
-        when a file below it is (changed, new or deleted): Git names those files only."""
-        out = self._run("status", "--porcelain=v1", "-z", "--untracked-files=all", "--",
-                        *literal(relpaths))
+        when a file below it is (changed, new or deleted): Git names those files only. One
+        `git status` per batch of paths that fits a command line."""
+        out = b"".join(self._run("status", "--porcelain=v1", "-z", "--untracked-files=all",
+                                 "--", *batch)
+                       for batch in _command_line_batches(literal(relpaths)))
         found: set[str] = set()
         records = out.split(b"\0")
         index = 0

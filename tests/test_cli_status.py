@@ -106,6 +106,21 @@ def test_data_the_cache_lost_and_the_workspace_holds_is_stored_again_by_commit(r
     assert dvx("fsck").code == 0
 
 
+def test_storing_lost_data_again_asks_nothing_of_git(repo, dvx):
+    """The pointers and .gitignore are committed when the cache is lost: `dvx commit` stores
+    the data again and changes no file Git records, so it names none to `git add`."""
+    write(repo / "f", "x\n")
+    assert dvx("add", "f").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "f")
+    shutil.rmtree(repo / ".dvx" / "cache")
+    committed = dvx("commit")
+    assert committed.code == 0, committed.output
+    assert "Stored f (2 B) in the cache again" in committed.stdout
+    assert "git add" not in committed.output
+    assert git(repo, "status", "--porcelain") == ""
+
+
 def test_status_targets(repo, dvx):
     write(repo / "a", "a")
     write(repo / "b", "b")

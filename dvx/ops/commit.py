@@ -258,8 +258,10 @@ def finish(repo: Repo, results: list[Added]) -> AddResult:
             recorded_in = "dvx.lock"
         touched += [recorded_in, ignore_file]
     touched = list(dict.fromkeys(touched))
+    if repo.git is not None and touched:  # data stored again changes nothing Git records
+        touched = repo.git.changed(touched)
     staged: list[str] = []
-    if repo.autostage and repo.git is not None:
+    if repo.autostage and repo.git is not None and touched:
         repo.git.stage(touched)
         staged = touched
     to_stage = [] if staged or repo.git is None else touched
