@@ -303,10 +303,13 @@ class Fingerprint:
     directory's mtime; so any change moves the sums. `newest` is the latest mtime or ctime
     seen, for the racy-clean rule. `parts` has the same summary of each folder's own
     entries, by its path relative to the top ("" for the top): a change shows in the folder
-    it happened in (fingerprint_directory only)."""
+    it happened in (fingerprint_directory only). `device` is the filesystem (st_dev) of
+    everything summed, None if it spans several (a disk mounted below it, links into a cache
+    elsewhere): the racy-clean rule needs to know whose clock ticked."""
     digest: str
     newest: int
     parts: dict[str, str] = field(default_factory=dict, compare=False)
+    device: int | None = field(default=None, compare=False)
 
 
 def fingerprint_directory(top: str) -> Fingerprint:
@@ -314,6 +317,7 @@ def fingerprint_directory(top: str) -> Fingerprint:
     top_stat = os.lstat(top)
     count = inodes = sizes = mtimes = ctimes = newest = 0
     parts: dict[str, str] = {}
+    devices = {top_stat.st_dev}  # a file is on its folder's: only folders and targets differ
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
@@ -326,9 +330,12 @@ def fingerprint_directory(top: str) -> Fingerprint:
                     continue  # deleted since the listing
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
+                    devices.add(st.st_dev)
                 stats.append(st)
                 if entry.is_symlink():
-                    stats.extend(_target_stat(entry.path))
+                    targets = _target_stat(entry.path)
+                    stats.extend(targets)
+                    devices.update(target.st_dev for target in targets)
         part = _sums(stats)
         parts[rel] = ":".join(map(str, part[:5]))
         count, inodes, sizes = count + part[0], inodes + part[1], sizes + part[2]
@@ -336,7 +343,11 @@ def fingerprint_directory(top: str) -> Fingerprint:
     top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
     return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
-                       parts)
+                       parts, _only(devices))
+
+
+def _only(devices: set[int]) -> int | None:
+    return next(iter(devices)) if len(devices) == 1 else None
 
 
 def _scandir_below(directory: str, rel: str) -> contextlib.AbstractContextManager[
@@ -381,11 +392,13 @@ def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
     return _fingerprint(top_stat, walk.stats)
 
 
-def _fingerprint(top_stat: os.stat_result, stats: Iterable[os.stat_result]) -> Fingerprint:
+def _fingerprint(top_stat: os.stat_result, stats: list[os.stat_result]) -> Fingerprint:
     count, inodes, sizes, mtimes, ctimes, newest = _sums(stats)
     top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
     newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
-    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest)
+    devices = {top_stat.st_dev, *(st.st_dev for st in stats)}
+    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
+                       device=_only(devices))
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, str]]:

@@ -75,6 +75,24 @@ def test_a_walk_with_directories_gives_the_same_fingerprint(tmp_path):
     assert len(walk.stats) == 10  # every entry, and what the link points at
 
 
+def test_a_fingerprint_names_its_filesystem_unless_it_spans_several(tmp_path):
+    """The racy-clean rule asks whose clock a directory's times come from: none single when
+    a link below leads to another filesystem (as a disk mounted below would be)."""
+    from dvx.paths import fingerprint_directory, fingerprint_of_walk, walk_directory
+
+    elsewhere = "/dev/shm"
+    if not os.path.isdir(elsewhere) or os.stat(elsewhere).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs a folder on another filesystem")
+    top = tmp_path / "d"
+    (top / "sub").mkdir(parents=True)
+    (top / "sub" / "f").write_text("f")
+    assert fingerprint_directory(str(top)).device == os.stat(tmp_path).st_dev
+    os.symlink(elsewhere, top / "sub" / "link")
+    assert fingerprint_directory(str(top)).device is None
+    walk = walk_directory(str(top), with_dirs=True)
+    assert fingerprint_of_walk(os.lstat(top), walk).device is None
+
+
 def test_a_sorted_walk_lists_paths_in_manifest_order(tmp_path):
     from dvx.paths import walk_sorted
 

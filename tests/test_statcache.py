@@ -1,8 +1,10 @@
 import os
 import shutil
 import time
+from types import SimpleNamespace
 
 from dvx.objects.statcache import StatCache
+from dvx.paths import Fingerprint
 
 OID = "b5e9c1ad071b3e7fc779cfaa5e523818"
 
@@ -109,3 +111,47 @@ def test_a_cache_deleted_and_made_again_is_a_new_generation(tmp_path):
         seen.add(LocalCache(str(root), "xxh128").generation())
         shutil.rmtree(root)
     assert len(seen) == 5
+
+def _stat_on_another_filesystem(path, changed_ns):
+    """The stat of `path` as a disk mounted inside the workspace with whole-second
+    timestamps (ext4 with small inodes, exFAT) would give it: another device than .dvx/tmp's,
+    and a last change at the start of the second `changed_ns` falls in."""
+    st = os.stat(path)
+    tick = changed_ns - changed_ns % 1_000_000_000
+    return SimpleNamespace(st_ino=st.st_ino, st_size=st.st_size, st_mtime_ns=tick,
+                           st_ctime_ns=tick, st_dev=st.st_dev + 1)
+
+
+def test_entry_of_a_file_on_a_coarser_filesystem_is_racy_for_its_whole_tick(tmp_path):
+    """.dvx/tmp's clock ticks in nanoseconds, the data disk's in seconds: a file rewritten
+    (same size) later in the second its entry was recorded keeps the recorded stat, so the
+    entry must not be trusted until that second is surely over."""
+    path = _aged_file(tmp_path / "f")
+    cache = _fresh_cache(tmp_path)
+    # written at the start of this second, recorded a moment later in the same second
+    st = _stat_on_another_filesystem(path, time.time_ns())
+    cache.put(str(path), st, OID)
+    cache.flush()
+    assert _fresh_cache(tmp_path).get(str(path), st) is None
+    # changed 3 s before the record: that tick was over, on any filesystem's clock
+    st = _stat_on_another_filesystem(path, time.time_ns() - 3_000_000_000)
+    cache.put(str(path), st, OID)
+    cache.flush()
+    assert _fresh_cache(tmp_path).get(str(path), st) == OID
+
+
+def test_directory_on_a_coarser_filesystem_is_racy_for_its_whole_tick(tmp_path):
+    """As for files: a directory whose fingerprint spans another filesystem than .dvx/tmp's
+    (None: several) is trusted only once its newest change is 2 s (FAT's tick) older."""
+    top = tmp_path / "d"
+    top.mkdir()
+    cache = _fresh_cache(tmp_path)
+    here = os.stat(tmp_path).st_dev  # .dvx/tmp's, as the stamp's
+    for device, age_ns, trusted in ((here, 1_000_000, True), (here + 1, 500_000_000, False),
+                                    (None, 500_000_000, False), (here + 1, 3_000_000_000, True)):
+        fingerprint = Fingerprint(f"digest {device} {age_ns}", time.time_ns() - age_ns,
+                                  device=device)
+        cache.put_dir(str(top), fingerprint, OID)
+        cache.flush()
+        recorded = _fresh_cache(tmp_path).get_dir(str(top), fingerprint.digest)
+        assert recorded == (OID if trusted else None), (device, age_ns)

@@ -6,8 +6,11 @@ trusted only when it is not "racily clean" (git's rule): entries are written tog
 timestamp read from the filesystem itself (the mtime of a stamp file touched at that moment,
 so it has the same clock and granularity as the files), and a file whose last change (max of
 mtime and ctime) is not strictly older than that stamp could have been rewritten within the
-same timestamp tick, so it is hashed again next time. The cache is a sqlite database under
-.dvx/tmp; it is only an accelerator, so a damaged or unwritable database is rebuilt or
+same timestamp tick, so it is hashed again next time. The stamp lives on .dvx/tmp's
+filesystem; a file on another one (a disk mounted inside the workspace) may tick far more
+coarsely (1 s for ext4 with small inodes, 2 s for FAT), so its entry is trusted only if its
+last change is at least COARSEST_TICK_NS older than the stamp. The cache is a sqlite database
+under .dvx/tmp; it is only an accelerator, so a damaged or unwritable database is rebuilt or
 bypassed, never trusted.
 """
 
@@ -20,30 +23,29 @@ import sqlite3
 from collections.abc import Iterator
 
 from dvx.logs import get_logger
+from dvx.paths import Fingerprint
 
 log = get_logger(__name__)
 
-StatKey = tuple[int, int, int, int]  # inode, size, mtime_ns, ctime_ns
+StatKey = tuple[int, int, int, int, int]  # inode, size, mtime_ns, ctime_ns, device
 
 
 def stat_key(st: os.stat_result) -> StatKey:
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_dev)
 
 
-def _is_racy(key: StatKey, recorded_ns: int) -> bool:
-    _, _, mtime_ns, ctime_ns = key
-    return max(mtime_ns, ctime_ns) >= recorded_ns
+# FAT's mtime granularity, the coarsest of any filesystem: a file on another filesystem than
+# the stamp's is trusted only once its timestamp tick is surely over by the stamp's clock.
+COARSEST_TICK_NS = 2_000_000_000
 
-
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 5's entries of files on another filesystem may vouch for lost bytes
 Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
-
 
 
 def trusted_oid(entry: Entry, st: os.stat_result) -> str | None:
     """The entry's oid if the file still has exactly the recorded stat and the record was
     made after its last change (not racy), else None."""
-    # Written out rather than via stat_key/_is_racy: this runs once per file per status.
+    # Written out rather than via stat_key: this runs once per file per status.
     if (entry[1] != st.st_ino or entry[2] != st.st_size or entry[3] != st.st_mtime_ns
             or entry[4] != st.st_ctime_ns or max(entry[3], entry[4]) >= entry[6]):
         return None
@@ -65,10 +67,10 @@ class StatCache:
         self._entries: dict[str, Entry] | None = None
         self._valid_trees: set[str] | None = None
         self._complete_trees: set[tuple[str, str]] = set()  # (oid, cache generation)
-        self._pending: list[tuple[str, int, int, int, int, str]] = []
+        self._pending: list[tuple[str, int, int, int, int, int, str]] = []
         self._pending_trees: list[str] = []
         self._pending_complete: list[tuple[str, str]] = []
-        self._pending_dirs: list[tuple[str, str, int, str, str | None]] = []
+        self._pending_dirs: list[tuple[str, str, int, str, str | None, int | None]] = []
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -237,17 +239,23 @@ class StatCache:
             return None
         return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
-    def put_dir(self, path: str, digest: str, newest: int, tree_oid: str,
-                parts: dict[str, str] | None = None) -> None:
-        self._pending_dirs.append((path, digest, newest, tree_oid,
-                                   json.dumps(parts, sort_keys=True) if parts else None))
+    def put_dir(self, path: str, fingerprint: Fingerprint, tree_oid: str,
+                with_parts: bool = False) -> None:
+        """Record that the directory at `path` matched the manifest `tree_oid` when its
+        fingerprint was `fingerprint` (`with_parts`: and each of its folders' own)."""
+        parts = fingerprint.parts if with_parts else None
+        self._pending_dirs.append((path, fingerprint.digest, fingerprint.newest, tree_oid,
+                                   json.dumps(parts, sort_keys=True) if parts else None,
+                                   fingerprint.device))
 
-    def _filesystem_now(self) -> int:
+    def _filesystem_now(self) -> tuple[int, int]:
+        """The time now by the clock of the stamp's filesystem, and that filesystem."""
         stamp = self.db_path + ".stamp"
         with open(stamp, "ab"):
             pass
         os.utime(stamp)  # the kernel's file clock, with the filesystem's granularity
-        return os.stat(stamp).st_mtime_ns
+        st = os.stat(stamp)
+        return st.st_mtime_ns, st.st_dev
 
     def flush(self) -> None:
         if not (self._pending or self._pending_trees or self._pending_complete
@@ -260,18 +268,27 @@ class StatCache:
         dirs, self._pending_dirs = self._pending_dirs, []
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
-            recorded_ns = self._filesystem_now()
+            recorded_ns, stamp_device = self._filesystem_now()
+            # The stamp each entry is recorded with: a file's last change must be strictly
+            # older for it to be trusted; on another filesystem (or several: device None),
+            # older by the coarsest tick.
+            elsewhere_ns = recorded_ns - COARSEST_TICK_NS
             with contextlib.closing(self._connect()) as conn, conn:
                 conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                 ((*row, recorded_ns, self.algo) for row in rows))
+                                 ((path, ino, size, mtime, ctime, oid,
+                                   recorded_ns if device == stamp_device else elsewhere_ns,
+                                   self.algo)
+                                  for path, ino, size, mtime, ctime, device, oid in rows))
                 conn.executemany("INSERT OR IGNORE INTO valid_tree VALUES (?, ?)",
                                  [(oid, self.algo) for oid in trees])
                 conn.executemany("INSERT OR IGNORE INTO complete_tree VALUES (?, ?, ?)",
                                  [(oid, self.algo, gen) for oid, gen in complete])
                 conn.executemany("INSERT OR REPLACE INTO dir_state VALUES "
                                  "(?, ?, ?, ?, ?, ?, ?)",
-                                 [(path, digest, newest, tree, self.algo, recorded_ns, parts)
-                                  for path, digest, newest, tree, parts in dirs])
+                                 [(path, digest, newest, tree, self.algo,
+                                   recorded_ns if device == stamp_device else elsewhere_ns,
+                                   parts)
+                                  for path, digest, newest, tree, parts, device in dirs])
         except sqlite3.DatabaseError as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()

@@ -465,7 +465,7 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
             tree = _with_kept(repo.algo, tree, keep or [], replace)
         oid = repo.cache.add_bytes(tree.to_bytes())
         if not (keep or replace):  # else the workspace does not hold what was recorded
-            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, oid)
+            repo.statcache.put_dir(full, fingerprint, oid)
         # Built here, from files all just stored: valid by construction, and complete unless
         # it keeps entries never fetched here (a partial pull's).
         repo.statcache.mark_valid_tree(oid)

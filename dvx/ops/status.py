@@ -501,8 +501,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
             full, fingerprint.digest) == pointer.oid:
         # Not a single stat has changed since this directory last matched the pointer.
         if repo.statcache.get_dir_parts(full, pointer.oid) is None:  # recorded by `add`
-            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid,
-                                   fingerprint.parts)
+            repo.statcache.put_dir(full, fingerprint, pointer.oid, with_parts=True)
         return OutputStatus(output.path, "dir", UNCHANGED, _dir_in_cache(repo, pointer))
     tree = load_tree(repo, pointer, output.recorded_in)
     in_cache = tree is not None and _all_files_cached(repo, pointer.oid, tree)
@@ -523,8 +522,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
         if found.changed:
             result.workspace = MODIFIED
         elif not found.not_pulled:
-            repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid,
-                                   fingerprint.parts)
+            repo.statcache.put_dir(full, fingerprint, pointer.oid, with_parts=True)
         return result
     # Without the recorded manifest, or to tell an outdated directory from a changed one, the
     # directory's current entries are needed whole.
@@ -557,7 +555,7 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
         result.workspace = MODIFIED
         _check_outdated(repo, result, current, synced_before)
     elif not result.not_pulled:
-        repo.statcache.put_dir(full, fingerprint.digest, fingerprint.newest, pointer.oid)
+        repo.statcache.put_dir(full, fingerprint, pointer.oid)
     return result
 
 
