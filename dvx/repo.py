@@ -109,6 +109,9 @@ class Repo:
         self.command: Command | None = None
         self._temporaries_excluded = False
         self._private_files_checked = False
+        # What the workspace's pointer files and dvx.lock record, by data path, read once
+        # where the executable bit is not read from files (workspace.py recorded_executable).
+        self.recorded_pointers: dict[str, Pointer] | None = None
 
     @classmethod
     def find(cls, start: str | None = None, progress: Progress | None = None) -> Repo:
@@ -407,6 +410,15 @@ class Repo:
         if git_root is None:
             return None, None
         return (Git(git_root), None) if git_root == self.root else (None, git_root)
+
+    @functools.cached_property
+    def reads_exec_bit(self) -> bool:
+        """Is a file's executable bit read from the filesystem? Not where Git's core.filemode
+        is false (a filesystem that keeps none: exFAT, FAT): a tracked file then keeps the bit
+        its pointer or manifest records, as Git keeps its index's, and a new one is not
+        executable (workspace.py `recorded_executable`)."""
+        git = self._git_and_top[0]
+        return git is None or git.filemode()
 
     @functools.cached_property
     def link_types(self) -> tuple[str, ...]:

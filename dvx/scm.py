@@ -729,6 +729,15 @@ class Git:
         except DvxError:
             return None
 
+    def filemode(self) -> bool:
+        """core.filemode, as Git reads it (true when unset): false where `git clone` or `git
+        init` found that the filesystem keeps no executable bit (exFAT, FAT: every file
+        reads as executable there), and Git then takes a file's bit from its index."""
+        try:
+            return self._run("config", "--type=bool", "--get", "core.filemode") != b"false\n"
+        except DvxError:  # not set, or set to what Git reads as no boolean: Git's default
+            return True
+
     def attribute(self, relpath: str, name: str) -> str | None:
         """The value of the Git attribute `name` for `relpath` (.gitattributes), or None
         when it is unspecified."""

@@ -146,7 +146,39 @@ def file_state(repo: Repo, path: str, display: str,
                 return None
             return FileState(linked, 0, False, True, linked, dangling=True)
         repo.statcache.put(path, st, oid)
-    return FileState(oid, st.st_size, is_executable(st.st_mode), linked is not None, linked)
+    executable = is_executable(st.st_mode) if repo.reads_exec_bit else \
+        recorded_executable(repo, display)
+    return FileState(oid, st.st_size, executable, linked is not None, linked)
+
+
+def recorded_executable(repo: Repo, rel: str) -> bool:
+    """The executable bit that the workspace's pointer files (or dvx.lock) record for the
+    repository path `rel`: a tracked file's, or its entry's in the manifest of the tracked
+    directory holding it; False for a path none records. What dvx reads for a file where
+    the filesystem keeps no such bit (`Repo.reads_exec_bit`), as Git reads its index's."""
+    if repo.recorded_pointers is None:
+        repo.recorded_pointers = {o.path: o.pointer for o in all_outputs(repo)}
+    pointer = repo.recorded_pointers.get(rel)
+    if pointer is not None:
+        return pointer.executable
+    top = rel.rpartition("/")[0]
+    while top and top not in repo.recorded_pointers:
+        top = top.rpartition("/")[0]
+    pointer = repo.recorded_pointers.get(top) if top else None
+    tree = load_tree(repo, pointer) if pointer is not None and pointer.is_dir else None
+    entry = tree.get(rel[len(top) + 1:]) if tree is not None else None
+    return entry is not None and entry.executable
+
+
+def with_recorded_exec_bits(repo: Repo, display: str, entries: Iterable[TreeEntry]
+                            ) -> list[TreeEntry]:
+    """The entries, read below the directory at the repository path `display`, with the
+    executable bits recorded for them where the filesystem keeps none (`Repo.reads_exec_bit`);
+    as they are elsewhere."""
+    if repo.reads_exec_bit:
+        return list(entries)
+    return [TreeEntry(e.path, e.oid, e.size, recorded_executable(repo, f"{display}/{e.path}"))
+            for e in entries]
 
 
 def not_regular_error(display: str, hint: str) -> PathError:
@@ -255,7 +287,7 @@ def scan_directory(repo: Repo, path: str, display: str,
 
     entries.extend(e for e in map_in_threads(hash_one, to_hash, size_of=walked_size)
                    if e is not None)
-    return {e.path: e for e in entries}
+    return {e.path: e for e in with_recorded_exec_bits(repo, display, entries)}
 
 
 _MOVE_OUT = "Move it out of the directory."

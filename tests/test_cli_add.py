@@ -454,6 +454,40 @@ def test_a_symlinked_file_made_executable_is_modified_and_add_records_its_bit(re
     assert dvx("status", "-q").code == 0
 
 
+def test_where_git_reads_no_exec_bit_the_recorded_bits_are_kept_and_new_files_not_executable(
+        repo, dvx):
+    """On exFAT or FAT every file reads as executable, and `git clone` sets core.filemode
+    false there: dvx then reads no executable bit either, as Git does, so a fresh clone is
+    not all "modified" and a commit records no `exec: true` for a teammate on Linux."""
+    for name, mode in (("run.sh", 0o755), ("data.txt", 0o644), ("d/x.sh", 0o755),
+                       ("d/a", 0o644)):
+        write(repo / name, name)
+        os.chmod(repo / name, mode)
+    assert dvx("add", "run.sh", "data.txt", "d").code == 0
+    git(repo, "config", "core.filemode", "false")
+    for name in ("run.sh", "data.txt", "d/x.sh", "d/a"):
+        os.chmod(repo / name, 0o777)  # as exFAT reads every file
+    assert dvx("status", "-q").code == 0
+    assert dvx("checkout", "--force").code == 0 and dvx("status", "-q").code == 0
+    for name in ("run.sh", "data.txt", "d/a"):
+        write(repo / name, "edited")
+    os.chmod(repo / "run.sh", 0o644)  # the recorded bit stands, whatever the file reads
+    for name in ("d/new", "new.txt"):
+        write(repo / name, "new")
+        os.chmod(repo / name, 0o777)
+    assert dvx("commit").code == 0 and dvx("add", "new.txt").code == 0
+    assert pointer_field(repo / "run.sh.dvx", "exec") == "true"
+    assert pointer_field(repo / "data.txt.dvx", "exec") is None
+    assert pointer_field(repo / "new.txt.dvx", "exec") is None
+    oid = pointer_field(repo / "d.dvx", "oid")
+    rows = [json.loads(line) for line in object_path(repo, oid).read_text().splitlines()[1:]]
+    assert {path: executable for path, _, _, executable in rows} == {
+        "a": False, "new": False, "x.sh": True}
+    assert dvx("status", "-q").code == 0
+    git(repo, "config", "core.filemode", "true")  # where the bits are read again
+    assert dvx("status", "-q").code == 1
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

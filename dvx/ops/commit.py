@@ -59,10 +59,12 @@ from dvx.workspace import (
     check_entry_name,
     file_state,
     keep_links_on_set_aside,
+    recorded_executable,
     remove_temporaries,
     remove_temporaries_beside,
     unreadable_error,
     untrackable_link_error,
+    with_recorded_exec_bits,
 )
 
 log = get_logger(__name__)
@@ -478,6 +480,8 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
         and was.algo == repo.algo else None
     with byte_progress(repo.progress, f"Adding {rel}", st.st_size) as on_bytes:
         oid, size, executable, seen = _ingest_file(repo, full, rel, st, on_bytes, was_oid)
+    if not repo.reads_exec_bit:
+        executable = recorded_executable(repo, rel)
     repo.cache.set_aside_damaged(rel)
     return Stored(Pointer("file", repo.algo, oid, size, None, executable),
                   [ToLink(full, oid, size, seen)] if seen else [])
@@ -784,4 +788,5 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
         entries.append(TreeEntry(link, oid, size, executable))
         if seen:  # taken back from a changed object
             to_link.append(ToLink(link_path, oid, size, seen))
-    return Tree.build(repo.algo, entries), fingerprint, to_link
+    return Tree.build(repo.algo, with_recorded_exec_bits(repo, rel, entries)), fingerprint, \
+        to_link

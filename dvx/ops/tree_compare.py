@@ -109,6 +109,7 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
     record = next(records, None)
     to_hash: list[tuple[int, str, os.stat_result, bool]] = []
     index, entry = next(entries, (0, None))  # entry: the manifest's next path (None: no more)
+    reads_exec_bit = repo.reads_exec_bit  # else the manifest's bits are kept, as Git does
 
     def gone(rel: str) -> None:
         placed_here = (synced is None or synced.covers(rel)) and not held_as_alike(
@@ -145,14 +146,14 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
             continue
         i = index
         index, entry = next(entries, (0, None))
-        executable = is_executable(st.st_mode)
         if linked is not None:
             try:
                 st = os.stat(path)  # its object's, which an edit through a link changes
             except FileNotFoundError:  # its object left the cache: it stands for it still
                 compare(i, linked, False)
                 continue
-            executable = is_executable(st.st_mode)  # read-only, unless chmodded through a link
+        # a link's object is read-only, unless chmodded through a link
+        executable = is_executable(st.st_mode) if reads_exec_bit else tree.executable_at(i)
         while record is not None and record[0] < path:
             record = next(records, None)
         oid = trusted_oid(record[1], st) if record is not None and record[0] == path else None
