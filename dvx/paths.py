@@ -13,6 +13,7 @@ import itertools
 import os
 import stat
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
@@ -285,13 +286,30 @@ def walked_size(entry: WalkEntry) -> int:
     return entry.stat.st_size
 
 
+class FolderSums(NamedTuple):
+    """The lstat of a folder's own entries, summed (`_folder_sums`)."""
+    entries: int
+    inodes: int
+    sizes: int
+    mtimes: int
+    ctimes: int
+    names: int  # a hash of the folder's path and its entries' names and inodes, as listed
+    newest: int  # the latest mtime or ctime
+
+    def digest(self) -> str:
+        return f"{self.entries}:{self.inodes}:{self.sizes}:{self.mtimes}:{self.ctimes}:{self.names}"
+
+
 @dataclass(frozen=True)
 class Walk:
     files: list[WalkEntry]
     symlinks: list[str]  # relpaths of symbolic links met (never followed)
     others: list[str]  # sockets, fifos, devices: never tracked
     temps: list[str] = field(default_factory=list)  # dvx's own in-flight files: never data
-    stats: list[os.stat_result] = field(default_factory=list)  # every entry's (with_dirs)
+    # with_dirs: each folder's FolderSums, by its path relative to the top ("" for the top),
+    # and the devices of the folders below and of what links point at (`fingerprint_of_walk`)
+    folders: dict[str, FolderSums] = field(default_factory=dict)
+    devices: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -300,12 +318,13 @@ class Fingerprint:
     included, and of the stat of what its symbolic links point at (an edit through a link
     into the cache changes only the object). Any change to a file (its content, mode or
     links) moves its ctime; adding, removing or renaming an entry moves its parent
-    directory's mtime; so any change moves the sums. `newest` is the latest mtime or ctime
-    seen, for the racy-clean rule. `parts` has the same summary of each folder's own
-    entries, by its path relative to the top ("" for the top): a change shows in the folder
-    it happened in (fingerprint_directory only). `device` is the filesystem (st_dev) of
-    everything summed, None if it spans several (a disk mounted below it, links into a cache
-    elsewhere): the racy-clean rule needs to know whose clock ticked."""
+    directory's mtime, and the hash of which names each folder lists with which inodes (a
+    move or rename that moves no time, as on exFAT through FUSE, moves that); so any change
+    moves the sums. `newest` is the latest mtime or ctime seen, for the racy-clean rule.
+    `parts` has the same summary of each folder's own entries, by its path relative to the
+    top ("" for the top): a change shows in the folder it happened in. `device` is the
+    filesystem (st_dev) of everything summed, None if it spans several (a disk mounted below
+    it, links into a cache elsewhere): the racy-clean rule needs to know whose clock ticked."""
     digest: str
     newest: int
     parts: dict[str, str] = field(default_factory=dict, compare=False)
@@ -315,13 +334,13 @@ class Fingerprint:
 def fingerprint_directory(top: str) -> Fingerprint:
     """One lstat per entry and a few additions: the cheapest full look at a directory."""
     top_stat = os.lstat(top)
-    count = inodes = sizes = mtimes = ctimes = newest = 0
-    parts: dict[str, str] = {}
-    devices = {top_stat.st_dev}  # a file is on its folder's: only folders and targets differ
+    folders: dict[str, FolderSums] = {}
+    devices: set[int] = set()  # a file is on its folder's: only folders and targets differ
     pending = [(top, "")]
     while pending:
         directory, rel = pending.pop()
-        stats = []
+        names: list[str] = []
+        stats: list[os.stat_result] = []
         with _scandir_below(directory, rel) as entries:
             for entry in entries:
                 try:
@@ -331,23 +350,22 @@ def fingerprint_directory(top: str) -> Fingerprint:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{rel}/{entry.name}" if rel else entry.name))
                     devices.add(st.st_dev)
+                names.append(entry.name)
                 stats.append(st)
                 if entry.is_symlink():
-                    targets = _target_stat(entry.path)
-                    stats.extend(targets)
-                    devices.update(target.st_dev for target in targets)
-        part = _sums(stats)
-        parts[rel] = ":".join(map(str, part[:5]))
-        count, inodes, sizes = count + part[0], inodes + part[1], sizes + part[2]
-        mtimes, ctimes, newest = mtimes + part[3], ctimes + part[4], max(newest, part[5])
-    top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
-    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
-    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
-                       parts, _only(devices))
+                    _add_target(entry.path, stats, devices)
+        folders[rel] = _folder_sums(rel, names, stats)
+    return _fingerprint(top_stat, folders, devices)
 
 
-def _only(devices: set[int]) -> int | None:
-    return next(iter(devices)) if len(devices) == 1 else None
+def _add_target(link: str, stats: list[os.stat_result], devices: set[int]) -> None:
+    """Add the stat of what the symlink `link` points at (if anything), and its device."""
+    try:
+        st = os.stat(link)
+    except OSError:
+        return
+    stats.append(st)
+    devices.add(st.st_dev)
 
 
 def _scandir_below(directory: str, rel: str) -> contextlib.AbstractContextManager[
@@ -362,16 +380,11 @@ def _scandir_below(directory: str, rel: str) -> contextlib.AbstractContextManage
         return contextlib.nullcontext(iter(()))
 
 
-def _target_stat(link: str) -> list[os.stat_result]:
-    """The stat of what the symlink `link` points at (none if nothing)."""
-    try:
-        return [os.stat(link)]
-    except OSError:
-        return []
+def _folder_sums(rel: str, names: list[str], stats: list[os.stat_result]) -> FolderSums:
+    """The sums of the folder `rel`'s entries: `names` and their `stats` (each link's
+    followed by its target's), as listed."""
+    import xxhash  # loaded on first use: keeps `dvx --help` fast
 
-
-def _sums(stats: Iterable[os.stat_result]) -> tuple[int, int, int, int, int, int]:
-    """(count, and the sums of inode, size, mtime and ctime, and the newest time) of stats."""
     count = inodes = sizes = mtimes = ctimes = newest = 0
     for st in stats:
         count += 1
@@ -383,22 +396,33 @@ def _sums(stats: Iterable[os.stat_result]) -> tuple[int, int, int, int, int, int
             newest = st.st_ctime_ns
         if st.st_mtime_ns > newest:
             newest = st.st_mtime_ns
-    return count, inodes, sizes, mtimes, ctimes, newest
+    # Which name has which inode, where: sums alone miss a file moved or renamed where the
+    # filesystem moves no time (FUSE's exFAT leaves the folders' mtimes alone). In listing
+    # order, which only a change to the folder alters; hashed whole, a pass in C.
+    listed = xxhash.xxh3_64("\0".join([rel, *names]).encode("utf-8", "surrogateescape"))
+    listed.update(array("Q", [st.st_ino for st in stats]))
+    return FolderSums(count, inodes, sizes, mtimes, ctimes, listed.intdigest(), newest)
 
 
 def fingerprint_of_walk(top_stat: os.stat_result, walk: Walk) -> Fingerprint:
     """What `fingerprint_directory` returns, from a `walk_directory(top, with_dirs=True)`
     taken after `top_stat`: adding a directory needs one walk, not two."""
-    return _fingerprint(top_stat, walk.stats)
+    return _fingerprint(top_stat, walk.folders, walk.devices)
 
 
-def _fingerprint(top_stat: os.stat_result, stats: list[os.stat_result]) -> Fingerprint:
-    count, inodes, sizes, mtimes, ctimes, newest = _sums(stats)
+def _fingerprint(top_stat: os.stat_result, folders: dict[str, FolderSums],
+                 devices: set[int]) -> Fingerprint:
+    count = inodes = sizes = mtimes = ctimes = names = 0
+    newest = max(top_stat.st_mtime_ns, top_stat.st_ctime_ns)
+    for part in folders.values():
+        count, inodes, sizes = count + part.entries, inodes + part.inodes, sizes + part.sizes
+        mtimes, ctimes, names = mtimes + part.mtimes, ctimes + part.ctimes, names + part.names
+        newest = max(newest, part.newest)
     top_times = f"{top_stat.st_ino}:{top_stat.st_mtime_ns}:{top_stat.st_ctime_ns}"
-    newest = max(newest, top_stat.st_mtime_ns, top_stat.st_ctime_ns)
-    devices = {top_stat.st_dev, *(st.st_dev for st in stats)}
-    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{top_times}", newest,
-                       device=_only(devices))
+    on = devices | {top_stat.st_dev}
+    return Fingerprint(f"{count}:{inodes}:{sizes}:{mtimes}:{ctimes}:{names}:{top_times}",
+                       newest, {rel: part.digest() for rel, part in folders.items()},
+                       next(iter(on)) if len(on) == 1 else None)
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, str]]:
@@ -436,11 +460,14 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
     symlinks: list[str] = []
     others: list[str] = []
     temps: list[str] = []
-    stats: list[os.stat_result] = []
+    folders: dict[str, FolderSums] = {}
+    devices: set[int] = set()
     is_regular, is_link = stat.S_ISREG, stat.S_ISLNK
     pending = [(top, "")]
     while pending:
         directory, prefix = pending.pop()
+        names: list[str] = []  # with_dirs: this folder's entries, for its FolderSums
+        stats: list[os.stat_result] = []
         with _scandir_below(directory, prefix) as entries:
             for entry in entries:
                 name = entry.name
@@ -449,16 +476,20 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     pending.append((entry.path, relpath + "/"))
                     if with_dirs:
                         with contextlib.suppress(FileNotFoundError):
-                            stats.append(entry.stat(follow_symlinks=False))
+                            st = entry.stat(follow_symlinks=False)
+                            names.append(name)
+                            stats.append(st)
+                            devices.add(st.st_dev)
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # deleted since the listing
                 if with_dirs:
+                    names.append(name)
                     stats.append(st)
                     if is_link(st.st_mode):
-                        stats.extend(_target_stat(entry.path))
+                        _add_target(entry.path, stats, devices)
                 if name[0] == "." and name.endswith(".tmp") and temp_target(name) is not None:
                     temps.append(relpath)
                 elif is_regular(st.st_mode):
@@ -467,4 +498,6 @@ def walk_directory(top: str, with_dirs: bool = False) -> Walk:
                     symlinks.append(relpath)
                 else:
                     others.append(relpath)
-    return Walk(files, symlinks, others, temps, stats)
+        if with_dirs:
+            folders[prefix[:-1]] = _folder_sums(prefix[:-1], names, stats)
+    return Walk(files, symlinks, others, temps, folders, devices)

@@ -1,5 +1,6 @@
 import contextlib
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -71,8 +72,9 @@ def test_a_walk_with_directories_gives_the_same_fingerprint(tmp_path):
     os.mkfifo(top / "fifo")
     top_stat = os.lstat(top)
     walk = walk_directory(str(top), with_dirs=True)
-    assert fingerprint_of_walk(top_stat, walk) == fingerprint_directory(str(top))
-    assert len(walk.stats) == 10  # every entry, and what the link points at
+    walked, listed = fingerprint_of_walk(top_stat, walk), fingerprint_directory(str(top))
+    assert walked == listed and walked.parts == listed.parts
+    assert sum(f.entries for f in walk.folders.values()) == 10  # and what the link points at
 
 
 def test_a_fingerprint_names_its_filesystem_unless_it_spans_several(tmp_path):
@@ -91,6 +93,51 @@ def test_a_fingerprint_names_its_filesystem_unless_it_spans_several(tmp_path):
     assert fingerprint_directory(str(top)).device is None
     walk = walk_directory(str(top), with_dirs=True)
     assert fingerprint_of_walk(os.lstat(top), walk).device is None
+
+
+class _TimelessEntry:
+    """A directory entry whose stat has the times of none of its changes, as exFAT through
+    FUSE gives after a rename: neither the file's ctime nor its folders' mtimes move."""
+
+    def __init__(self, entry):
+        self.name, self.path, self._entry = entry.name, entry.path, entry
+
+    def is_dir(self, follow_symlinks=True):
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def is_symlink(self):
+        return self._entry.is_symlink()
+
+    def stat(self, follow_symlinks=True):
+        return _timeless(self._entry.stat(follow_symlinks=follow_symlinks))
+
+
+def _timeless(st):
+    return SimpleNamespace(st_ino=st.st_ino, st_size=st.st_size, st_dev=st.st_dev,
+                           st_mode=st.st_mode, st_mtime_ns=0, st_ctime_ns=0)
+
+
+def test_a_move_or_rename_that_moves_no_time_still_moves_the_fingerprint(tmp_path, monkeypatch):
+    from dvx.paths import fingerprint_directory
+
+    top = tmp_path / "d"
+    for name in ("cat/1.png", "dog/2.png", "a", "b"):
+        (top / name).parent.mkdir(parents=True, exist_ok=True)
+        (top / name).write_text(name[-1])  # all the same size
+    scandir, lstat = os.scandir, os.lstat
+    monkeypatch.setattr(os, "scandir", lambda path: contextlib.nullcontext(
+        [_TimelessEntry(e) for e in scandir(path)]))
+    monkeypatch.setattr(os, "lstat", lambda path: _timeless(lstat(path)))
+    before = fingerprint_directory(str(top))
+    os.rename(top / "cat" / "1.png", top / "dog" / "1.png")  # relabelled
+    moved = fingerprint_directory(str(top))
+    assert moved.digest != before.digest
+    assert sorted(f for f in before.parts if before.parts[f] != moved.parts[f]) == ["cat", "dog"]
+    for was, now in (("a", "t"), ("b", "a"), ("t", "b")):  # a and b swap names
+        os.rename(top / was, top / now)
+    swapped = fingerprint_directory(str(top))
+    assert swapped.digest != moved.digest
+    assert [f for f in moved.parts if moved.parts[f] != swapped.parts[f]] == [""]
 
 
 def test_a_sorted_walk_lists_paths_in_manifest_order(tmp_path):
