@@ -365,6 +365,13 @@ class Repo:
         return {}
 
     @functools.cached_property
+    def warned_copies(self) -> set[tuple[int, int]]:
+        """(workspace device, cache device) pairs this command has warned about: files
+        stored from the one stay copies, as no configured link reaches the other
+        (dvx/ops/commit.py)."""
+        return set()
+
+    @functools.cached_property
     def warned_ignored(self) -> set[str]:
         """Pointer files Git ignores that this command has warned about (dvx/outputs.py)."""
         return set()

@@ -488,6 +488,35 @@ def test_where_git_reads_no_exec_bit_the_recorded_bits_are_kept_and_new_files_no
     assert dvx("status", "-q").code == 1
 
 
+def test_hard_links_to_a_cache_on_another_filesystem_warn_once_that_the_files_stay_copies(
+        repo, dvx):
+    """cache.type hardlink with the cache on another filesystem: checkout refuses, and add,
+    which stores the data safely all the same, says that the files stay copies, once."""
+    import shutil
+    import tempfile
+
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(repo).st_dev:
+        pytest.skip("needs a folder on another filesystem")
+    elsewhere = tempfile.mkdtemp(dir="/dev/shm")
+    try:
+        cache = os.path.join(elsewhere, "cache")
+        assert dvx("config", "cache.dir", cache).code == 0
+        assert dvx("config", "cache.type", "hardlink").code == 0
+        write(repo / "a.bin", os.urandom(1000))
+        write(repo / "d" / "b.bin", os.urandom(1000))
+        result = dvx("add", "a.bin", "d")
+        assert result.code == 0, result.output
+        assert result.stderr.count("stays a copy of its own") == 1, result.stderr
+        assert f"the cache ({cache}) on the one mounted at /dev/shm" in result.stderr
+        assert "cache.type to symlink, or to hardlink,copy" in result.stderr
+        assert os.stat(repo / "a.bin").st_nlink == os.stat(repo / "d" / "b.bin").st_nlink == 1
+        assert dvx("config", "cache.type", "hardlink,copy").code == 0
+        write(repo / "c.bin", "c")
+        assert "stays a copy" not in dvx("add", "c.bin").stderr
+    finally:
+        shutil.rmtree(elsewhere)
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

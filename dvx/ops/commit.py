@@ -459,6 +459,7 @@ def store(repo: Repo, rel: str, keep: list[TreeEntry] | None = None,
     already."""
     keep_links_on_set_aside(repo)
     full = repo.abspath(rel)
+    _warn_if_no_link_reaches(repo, rel, full)
     if os.path.isdir(full) and not os.path.islink(full):
         tree, fingerprint, to_link = _ingest_directory(
             repo, full, rel, recorded,
@@ -650,6 +651,34 @@ def _made_readonly(full: str) -> os.stat_result:
         make_readonly(full)
         st = os.lstat(full)
     return st
+
+
+def _warn_if_no_link_reaches(repo: Repo, rel: str, full: str) -> None:
+    """Warn, once per command and pair of filesystems, that the files of `rel` (at `full`)
+    stay copies of their own, the cache holding a second copy: cache.type names only hard
+    links and reflinks, which cannot join the workspace's filesystem to the cache's
+    (checkout refuses then; add stores the data safely all the same)."""
+    types = repo.link_types
+    if "copy" in types or "symlink" in types:
+        return
+    try:
+        here = os.lstat(full).st_dev
+    except FileNotFoundError:
+        return
+    cache = repo.cache.root
+    while not os.path.exists(cache):  # made by the first object stored
+        cache = os.path.dirname(cache)
+    there = os.stat(cache).st_dev
+    if here == there or (here, there) in repo.warned_copies:
+        return
+    repo.warned_copies.add((here, there))
+    links = " or ".join("a hard link" if t == "hardlink" else "a reflink" for t in types)
+    log.warning("'%s' stays a copy of its own, and the cache holds a second copy: cache.type is "
+                "%s, and %s cannot join two filesystems, while '%s' is on the one mounted at %s "
+                "and the cache (%s) on the one mounted at %s. Set cache.dir to a folder on the "
+                "first, or cache.type to symlink, or to %s,copy to keep the copies without "
+                "this warning.", rel, ",".join(types), links, rel, fsutil.mount_point(full),
+                repo.cache.root, fsutil.mount_point(repo.cache.root), ",".join(types))
 
 
 def _warn_open_for_writing(rel: str, link_type: str) -> None:
