@@ -250,7 +250,30 @@ class SftpBlobs(FsspecBlobs):
             return b"".join(pieces)
 
 
-class _SftpErrors:
+class _TranslatedFs:
+    """An fsspec filesystem whose every method call goes through `_call`, where a subclass
+    turns what its client raises into the errors the rest of dvx knows; its other
+    attributes are the filesystem's own."""
+
+    def __init__(self, fs: Any) -> None:
+        self._fs = fs
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._fs, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._call(name, attr, args, kwargs)
+
+        return call
+
+    def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+class _SftpErrors(_TranslatedFs):
     """An sshfs filesystem whose calls raise asyncssh's SFTP errors as built-in OSErrors
     (FileNotFoundError, PermissionError, NotADirectoryError, ... with the path), a dropped
     connection however it shows (asyncssh's ConnectionLost, sshfs's pool that can open no
@@ -259,36 +282,30 @@ class _SftpErrors:
     RemoteError naming the path."""
 
     def __init__(self, fs: Any, shown: str) -> None:
-        self._fs = fs
+        super().__init__(fs)
         self._shown = shown
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._fs, name)
-        if not callable(attr):
-            return attr
+    def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+        from asyncssh import ChannelOpenError, ConnectionLost
+        from asyncssh.sftp import SFTPConnectionLost, SFTPError, SFTPNoConnection
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            from asyncssh import ChannelOpenError, ConnectionLost
-            from asyncssh.sftp import SFTPConnectionLost, SFTPError, SFTPNoConnection
-
-            try:
-                return attr(*args, **kwargs)
-            except (SFTPConnectionLost, SFTPNoConnection, ConnectionLost,
-                    ChannelOpenError) as exc:
-                raise self._lost(name, args, str(exc.reason or type(exc).__name__)) from None
-            except SFTPError as exc:
-                path = args[0] if args and isinstance(args[0], str) else None
-                raise _sftp_error(exc, path) from None
-            except LostConnection:
+        try:
+            return method(*args, **kwargs)
+        except (SFTPConnectionLost, SFTPNoConnection, ConnectionLost,
+                ChannelOpenError) as exc:
+            raise self._lost(name, args, str(exc.reason or type(exc).__name__)) from None
+        except SFTPError as exc:
+            path = args[0] if args and isinstance(args[0], str) else None
+            raise _sftp_error(exc, path) from None
+        except LostConnection:
+            raise
+        except ConnectionError as exc:
+            raise self._lost(name, args, str(exc.strerror or exc)) from None
+        except ValueError as exc:
+            if "SFTP connections" not in str(exc):  # sshfs: no session could be opened
                 raise
-            except ConnectionError as exc:
-                raise self._lost(name, args, str(exc.strerror or exc)) from None
-            except ValueError as exc:
-                if "SFTP connections" not in str(exc):  # sshfs: no session could be opened
-                    raise
-                raise self._lost(name, args, "no SFTP session could be opened") from None
-
-        return call
+            raise self._lost(name, args, "no SFTP session could be opened") from None
 
     def _lost(self, call: str, args: tuple[Any, ...], reason: str) -> LostConnection:
         doing = _DOING.get(call, "asking it about")
@@ -343,7 +360,7 @@ class AzureBlobs(FsspecBlobs):
         super().__init__(root, lambda: _AzureErrors(make_fs()), **kwargs)
 
 
-class _AzureErrors:
+class _AzureErrors(_TranslatedFs):
     """An adlfs filesystem whose calls raise the Azure SDK's errors that adlfs passes on as
     the errors the rest of dvx knows: ServiceRequestError (no request sent: the connection
     failed) and ServiceResponseError (the connection failed during the answer) as the
@@ -352,30 +369,21 @@ class _AzureErrors:
     host that did not answer; an answer that is an error (HttpResponseError) by its status,
     as the lean S3 client does."""
 
-    def __init__(self, fs: Any) -> None:
-        self._fs = fs
+    def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._fs, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            from azure.core.exceptions import (
-                HttpResponseError,
-                ServiceRequestError,
-                ServiceResponseError,
-            )
-
-            try:
-                return attr(*args, **kwargs)
-            except (ServiceRequestError, ServiceResponseError) as exc:
-                raise _connection_failure(exc) from None
-            except HttpResponseError as exc:
-                path = args[0] if args and isinstance(args[0], str) else None
-                raise _azure_answer(exc, path) from None
-
-        return call
+        try:
+            return method(*args, **kwargs)
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise _connection_failure(exc) from None
+        except HttpResponseError as exc:
+            path = args[0] if args and isinstance(args[0], str) else None
+            raise _azure_answer(exc, path) from None
 
 
 def _azure_answer(exc: Any, path: str | None) -> Exception:
@@ -530,33 +538,27 @@ def _refusal_status(exc: BaseException) -> int | None:
 _LISTINGS = frozenset({"ls", "find", "walk", "glob"})  # a 403 there: no listing offered
 
 
-class _HttpAnswers:
+class _HttpAnswers(_TranslatedFs):
     """An fsspec HTTP filesystem whose calls raise a refusal as the remote's Refused (a
     403 to a listing excepted: servers decline to list folders they serve files from), and
     that tells its HttpBlobs when a call found something (`answered`)."""
 
     def __init__(self, fs: Any, blobs: HttpBlobs) -> None:
-        self._fs = fs
+        super().__init__(fs)
         self._blobs = blobs
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._fs, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                result = attr(*args, **kwargs)
-            except Exception as exc:
-                status = _refusal_status(exc)
-                if status is None or (status == 403 and name in _LISTINGS):
-                    raise
-                raise self._blobs.refused(status) from None
-            if result or name not in ("exists", *_LISTINGS):  # not "nothing there"
-                self._blobs.answered = True
-            return result
-
-        return call
+    def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+        try:
+            result = method(*args, **kwargs)
+        except Exception as exc:
+            status = _refusal_status(exc)
+            if status is None or (status == 403 and name in _LISTINGS):
+                raise
+            raise self._blobs.refused(status) from None
+        if result or name not in ("exists", *_LISTINGS):  # not "nothing there"
+            self._blobs.answered = True
+        return result
 
 
 class S3Blobs(FsspecBlobs):
