@@ -335,6 +335,8 @@ class Repo:
         # The folders objects and temporaries are written to may be links of their own.
         self._outside_git(cache.files_root, "cache's object directory")
         self._outside_git(cache.tmp_dir, "cache's temporary directory")
+        if not self.read_only:
+            cache.keep_a_generation()  # so that gc on a full disk need not make one
         return cache
 
     @functools.cached_property

@@ -80,8 +80,7 @@ def test_gc_frees_space_on_a_full_disk_and_still_moves_the_cache_generation(repo
     write(repo / "f", "v2")
     assert dvx("add", "f").code == 0
     seen = [cache().generation()]
-    (repo / ".dvx/cache/generation").unlink()  # written by that first look: none yet again
-    for version in ("v3", "v4", "v5"):  # no generation file yet, an emptied one, a full one
+    for version in ("v3", "v4", "v5"):  # rewritten in place, twice, then after a whole new one
         if version == "v5":
             assert dvx(*gc).code == 0  # room again: a whole new generation file
             seen.append(cache().generation())
@@ -93,6 +92,52 @@ def test_gc_frees_space_on_a_full_disk_and_still_moves_the_cache_generation(repo
         seen.append(cache().generation())
     assert len(set(seen)) == len(seen), seen
     assert dvx("status", "-q").code == 0
+
+
+def test_a_cache_has_its_generation_file_from_the_first_command_that_uses_it(repo, dvx):
+    """Made while there is room, so that a gc on a full disk only rewrites it in place: on
+    XFS, making a file takes space even when it is empty."""
+    generation = repo / ".dvx" / "cache" / "generation"
+    write(repo / "f", "v1")
+    assert dvx("add", "f").code == 0
+    assert generation.is_file()
+    generation.unlink()  # a cache an older dvx made, and never gc'ed
+    assert dvx("status", "-q").code == 0
+    assert generation.is_file()
+
+
+def test_without_room_for_a_generation_file_a_new_generation_moves_the_cache_folder(
+        tmp_path, monkeypatch):
+    """A cache with no generation file, on a full disk where none can be made: gc still
+    moves the cache to a new generation (facts remembered about its contents must expire
+    before an object goes), without taking space, and so can free some."""
+    import errno
+
+    from dvx import fsutil
+    from dvx.objects.cache import LocalCache
+
+    cache = LocalCache(str(tmp_path / "cache"), "xxh128")
+    cache.add_bytes(b"data")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    real_open = os.open
+    monkeypatch.setattr(fsutil, "atomic_write", full_disk)
+    monkeypatch.setattr(fsutil, "write_whole", full_disk)
+    monkeypatch.setattr(os, "open", lambda path, flags, *args: full_disk() if (
+        str(path).endswith("generation") and flags & os.O_CREAT) else real_open(path, flags,
+                                                                                 *args))
+    seen = [cache.generation()]
+    assert cache.generation() == seen[0]  # a read moves nothing
+    for _ in range(2):
+        cache.new_generation()
+        seen.append(cache.generation())
+    monkeypatch.undo()
+    assert not os.path.exists(tmp_path / "cache" / "generation")
+    cache.new_generation()  # room again
+    seen.append(cache.generation())
+    assert len(set(seen)) == len(seen) == 4, seen
 
 
 def test_history_scopes_keep_what_old_commits_need(repo, dvx):

@@ -68,6 +68,17 @@ def _file_size(path: str) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
+def _move_mtime(target: str | int, st: os.stat_result | None = None) -> None:
+    """Set the mtime of the file or folder `target` (a path or an open fd; `st`: its stat)
+    later than it was, and at least a tick of the coarsest filesystem clock (FAT's 2 s)
+    later, so that it surely reads as another time."""
+    import time
+
+    st = st or os.stat(target)
+    moved = max(time.time_ns(), st.st_mtime_ns + 2_000_000_000)
+    os.utime(target, ns=(moved, moved))
+
+
 def _directories(path: str) -> list[os.DirEntry[str]]:
     """The directories in `path` (none if it is gone)."""
     try:
@@ -144,15 +155,27 @@ class LocalCache(ObjectStore):
         """The generation of a cache with none written yet, written now: facts about a cache
         deleted and made again (`rm -rf .dvx/cache`) are never taken for facts about it,
         even where its folder gets the inode number the old one freed. Where none can be
-        written (a cache this user may only read), its folder tells one cache from another."""
+        written (a cache this user may only read, a full disk), its folder tells one cache
+        from another, with its mtime, which a new generation moves where it can make no file
+        (`_new_generation_in_place`); a read never moves it."""
+        import uuid
+
         try:
             st = os.stat(self.root)
         except FileNotFoundError:
             return "0"  # no cache, no facts
         with contextlib.suppress(OSError):
-            self.new_generation()
+            fsutil.write_whole(self._generation_path(), uuid.uuid4().hex.encode("ascii"), 0o666,
+                               replace=False)
         found = self._written_generation()
-        return found if found is not None else f"0.{st.st_dev}.{st.st_ino}"
+        return found if found is not None else f"0.{st.st_dev}.{st.st_ino}.{st.st_mtime_ns}"
+
+    def keep_a_generation(self) -> None:
+        """Write the cache's first generation if it has none, while there is room (a cache
+        just made, or made by a dvx that wrote none until its first gc): a new generation
+        then only rewrites the file in place, which a full disk allows."""
+        if not os.path.lexists(self._generation_path()):
+            self.generation()
 
     def new_generation(self) -> None:
         import uuid
@@ -170,19 +193,25 @@ class LocalCache(ObjectStore):
     def _new_generation_in_place(self, value: bytes) -> None:
         """On a full disk, where a new file cannot be written, change the one there without
         taking space, so that gc can still free some: its bytes overwritten with as many, or
-        (too short, or none yet) it is emptied and its mtime moved on."""
-        fd = os.open(self._generation_path(), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        (too short) it is emptied and its mtime moved on. Where there is none and none can be
+        made (a new inode takes space on XFS), the cache folder's mtime is moved on, which
+        the generation of a cache without the file includes."""
+        try:
+            fd = os.open(self._generation_path(), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
+                         0o644)
+        except OSError as exc:
+            if exc.errno not in fsutil.FULL_DISK_ERRNOS:
+                raise
+            _move_mtime(self.root)
+            return
         try:
             st = os.fstat(fd)
             if st.st_size >= len(value):
                 fsutil.pwrite_all(fd, value, 0)
                 os.ftruncate(fd, len(value))
             else:
-                import time
-
                 os.ftruncate(fd, 0)
-                moved = max(time.time_ns(), st.st_mtime_ns + 1_000_000_000)
-                os.utime(fd, ns=(moved, moved))
+                _move_mtime(fd, st)
         finally:
             os.close(fd)
 
