@@ -63,6 +63,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     shutil.rmtree(home, ignore_errors=True)
 
 
+# A suite started under nohup (some CI runners) would pass an ignored SIGHUP on to every dvx
+# it starts; the tests of what closing a terminal does need its default disposition.
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def git(cwd: Path, *args: str) -> str:
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
     return proc.stdout

@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -414,23 +415,33 @@ def tls_in_front(port: int, directory: Path) -> Iterator[tuple[int, str]]:
     context.load_cert_chain(cert, key)
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def pump(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(1 << 16):
-                sink.sendall(data)
-        for end in (source, sink):  # either side closing ends the connection
-            with contextlib.suppress(OSError):
-                end.close()
-
     def forward(client: socket.socket) -> None:
+        # One thread both ways: an SSL socket read and written by two threads at once loses
+        # bytes now and then, and a listing cut short reads as an empty one.
         try:
             secured = context.wrap_socket(client, server_side=True)
         except OSError:  # the client refused the certificate
             client.close()
             return
         upstream = socket.create_connection(("127.0.0.1", port))
-        threading.Thread(target=pump, args=(upstream, secured), daemon=True).start()
-        pump(secured, upstream)
+        other = {secured: upstream, upstream: secured}
+        try:
+            while True:
+                ready = [secured] if secured.pending() else \
+                    select.select([secured, upstream], [], [], 60)[0]
+                if not ready:
+                    return
+                for source in ready:
+                    data = source.recv(1 << 16)
+                    if not data:  # either side closing ends the connection
+                        return
+                    other[source].sendall(data)
+        except OSError:
+            return
+        finally:
+            for end in (secured, upstream):
+                with contextlib.suppress(OSError):
+                    end.close()
 
     def accept() -> None:
         with contextlib.suppress(OSError):  # the listener closed
