@@ -373,16 +373,21 @@ def test_pull_downloads_again_a_directory_manifest_damaged_in_the_cache(repo, dv
     assert again.code == 0 and "Fetched 0 objects" in again.stdout, again.output
 
 
-def _damaged_in_the_cache(repo, dvx, tmp_path, damage):
-    """A file pushed, its object then damaged in the cache by `damage` (as in a cache a CI
-    job restored) and the file gone from the workspace: what a pull then says."""
+def _pushed_and_made_writable(repo, dvx, tmp_path):
+    """The cache object of a file `f` pushed to a directory remote, made writable."""
     write(repo / "f", "recorded content\n")
     assert dvx("add", "f").code == 0
     _add_directory_remote(dvx, tmp_path / "store")
     assert dvx("push").code == 0
     obj = repo / ".dvx/cache/files/xxh128" / OID_F[:2] / OID_F[2:]
     os.chmod(obj, 0o644)
-    damage(obj)
+    return obj
+
+
+def _damaged_in_the_cache(repo, dvx, tmp_path, damage):
+    """A file pushed, its object then damaged in the cache by `damage` (as in a cache a CI
+    job restored) and the file gone from the workspace: what a pull then says."""
+    damage(_pushed_and_made_writable(repo, dvx, tmp_path))
     (repo / "f").unlink()
     return dvx("pull")
 
@@ -409,12 +414,7 @@ def test_a_pull_that_sets_aside_an_object_changed_through_a_link_says_so(repo, d
     """An object changed through a symlink to it (same size: the fetch cannot tell) is moved
     aside by the checkout: named as changed, not as missing on the remote, which has it."""
     assert dvx("config", "cache.type", "symlink").code == 0
-    write(repo / "f", "recorded content\n")
-    assert dvx("add", "f").code == 0
-    _add_directory_remote(dvx, tmp_path / "store")
-    assert dvx("push").code == 0
-    obj = repo / ".dvx/cache/files/xxh128" / OID_F[:2] / OID_F[2:]
-    os.chmod(obj, 0o644)
+    _pushed_and_made_writable(repo, dvx, tmp_path)
     with open(repo / "f", "r+b") as f:
         f.write(b"RECORDED")
     result = dvx("pull", "--force")
