@@ -136,17 +136,46 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
     binary = BIN / "weed"
     _skip_if_disabled(binary)
     d = tmp_path_factory.mktemp("seaweed")
-    (d / "data").mkdir()
-    (d / "logs").mkdir()
     key, secret = "dvxkey", "dvxsecret"
     (d / "s3.json").write_text(json.dumps({"identities": [{
         "name": "dvx", "credentials": [{"accessKey": key, "secretKey": secret}],
         "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]}))
+    for attempt in range(3):
+        proc, ports, endpoint = _start_weed(binary, d / f"try{attempt}", d / "s3.json")
+
+        def ready(endpoint: str = endpoint) -> bool:  # a signed write, not just an open port
+            import boto3
+
+            client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
+                                  aws_secret_access_key=secret, region_name="us-east-1")
+            client.create_bucket(Bucket="readiness")
+            client.put_object(Bucket="readiness", Key="k", Body=b"x")
+            return True
+
+        try:
+            _wait_until(ready, proc, 90, "weed mini", d / f"try{attempt}" / "weed.log")
+            break
+        except Exception as exc:
+            _stop_weed(proc, ports)
+            # Another process took one of the free ports before weed bound it: other ports.
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+    try:
+        yield {"name": "seaweedfs", "endpoint_url": endpoint, "key": key, "secret": secret,
+               "pid": proc.pid}
+    finally:
+        _stop_weed(proc, ports)
+
+
+def _start_weed(binary: Path, d: Path, config: Path
+                ) -> tuple[subprocess.Popen[bytes], dict[str, int], str]:
+    (d / "data").mkdir(parents=True)
+    (d / "logs").mkdir()
     base = free_port_block(5, twin_offset=10000)  # gRPC ports are HTTP ports + 10000
     ports = {"master.port": base, "volume.port": base + 1, "filer.port": base + 2,
              "s3.port": base + 3, "admin.port": base + 4}
     args = [str(binary), f"-logdir={d / 'logs'}", "mini", f"-dir={d / 'data'}",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={d / 's3.json'}",
+            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={config}",
             f"-s3.localSocket={d / 's3.sock'}", "-master.telemetry=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
             # small volumes: the number of volume slots is the free disk over the volume
@@ -154,32 +183,19 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
             # 20 GB free only 20 buckets)
             "-master.volumeSizeLimitMB=64",
             *[f"-{name}={port}" for name, port in ports.items()]]
-    log = d / "weed.log"
-    with open(log, "wb") as out:
+    with open(d / "weed.log", "wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
                                 preexec_fn=_die_with_parent,
                                 env={**os.environ, "GOMEMLIMIT": "512MiB"})
-    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    return proc, ports, f"http://127.0.0.1:{ports['s3.port']}"
 
-    def ready() -> bool:  # a signed write must succeed, not just an open port
-        import boto3
 
-        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=key,
-                              aws_secret_access_key=secret, region_name="us-east-1")
-        client.create_bucket(Bucket="readiness")
-        client.put_object(Bucket="readiness", Key="k", Body=b"x")
-        return True
-
-    try:
-        _wait_until(ready, proc, 90, "weed mini", log)
-        yield {"name": "seaweedfs", "endpoint_url": endpoint, "key": key, "secret": secret,
-               "pid": proc.pid}
-    finally:
-        proc.kill()  # a throwaway store: no need to wait for its flush
-        proc.wait()
-        for port in [*ports.values(), *(p + 10000 for p in ports.values())]:
-            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-                sock.unlink(missing_ok=True)
+def _stop_weed(proc: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
+    proc.kill()  # a throwaway store: no need to wait for its flush
+    proc.wait()
+    for port in [*ports.values(), *(p + 10000 for p in ports.values())]:
+        for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+            sock.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
