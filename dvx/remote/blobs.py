@@ -5,6 +5,7 @@ with s3fs as its fallback). A backend's difference lives in its class, nowhere e
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import posixpath
 import threading
@@ -250,7 +251,7 @@ class SftpBlobs(FsspecBlobs):
             return b"".join(pieces)
 
 
-class _TranslatedFs:
+class _TranslatedFs(abc.ABC):
     """An fsspec filesystem whose every method call goes through `_call`, where a subclass
     turns what its client raises into the errors the rest of dvx knows; its other
     attributes are the filesystem's own."""
@@ -268,9 +269,11 @@ class _TranslatedFs:
 
         return call
 
+    @abc.abstractmethod
     def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """`method` (the filesystem's `name`) called with `args` and `kwargs`, its client's
+        errors raised as dvx's."""
 
 
 class _SftpErrors(_TranslatedFs):
