@@ -176,7 +176,8 @@ class ConfigFile:
     def load(cls, path: str) -> ConfigFile:
         parser = _new_parser()
         try:
-            with open(path, encoding="utf-8") as f:
+            # utf-8-sig: a byte order mark an editor put first is skipped, as Git skips it
+            with open(path, encoding="utf-8-sig") as f:
                 parser.read_file(f, path)
         except (FileNotFoundError, NotADirectoryError):
             pass  # as Git has it: none there, or none can be (HOME=/dev/null: a path via a file)

@@ -112,6 +112,17 @@ def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
 
 
 
+def test_a_config_an_editor_began_with_a_byte_order_mark_is_read_and_rewritten(repo, dvx):
+    """Windows' Notepad saves a byte order mark first, which Git skips in its own config."""
+    config = repo / ".dvx" / "config"
+    config.write_bytes(b"\xef\xbb\xbf[cache]\r\ntype = copy\r\n")
+    assert dvx("config", "cache.type").stdout == "copy\n"
+    assert dvx("status").code == 0
+    assert dvx("config", "core.autostage", "true").code == 0  # rewritten without the mark
+    assert dvx("config", "--list").stdout.splitlines() == ["cache.type=copy",
+                                                           "core.autostage=true"]
+
+
 def test_json_prints_one_value_read_and_is_refused_with_a_value_to_write(repo, dvx):
     assert json.loads(dvx("config", "--json", "cache.type").stdout) == {
         "key": "cache.type", "value": "reflink,copy", "level": "default", "origin": "default"}
