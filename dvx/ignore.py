@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from dvx.errors import PathError
 from dvx.paths import Walk, join_posix
+from dvx.textfile import BOM, encode_like
 from dvx.wildmatch import Rule, parse_rule
 
 IGNORE_FILE = ".dvxignore"
@@ -32,9 +33,6 @@ def git_lines(data: bytes) -> list[str]:
     if lines[-1] == "":
         lines.pop()  # the end of the last line, not an empty line after it
     return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-BOM = "\ufeff"  # a byte order mark some editors put first; Git skips it
 
 
 def read_git_file(path: str) -> bytes | None:
@@ -67,9 +65,7 @@ def linked_git_file_error(path: str) -> PathError:
 def encode_git_lines(lines: list[str], like: bytes = b"") -> bytes:
     """`lines` as a file Git reads, with the line end (Windows' if it uses it) and the byte
     order mark of `like`, the file's current content."""
-    end = "\r\n" if b"\r\n" in like else "\n"
-    bom = BOM if like.startswith(BOM.encode()) else ""
-    return (bom + "".join(line + end for line in lines)).encode("utf-8", "surrogateescape")
+    return encode_like("".join(line + "\n" for line in lines), like, "surrogateescape")
 
 
 @dataclass(frozen=True)

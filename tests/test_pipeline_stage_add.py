@@ -92,6 +92,26 @@ def test_stage_add_keeps_comments_and_layout(repo, dvx):
     assert text.endswith("      - metrics.json\n# end of pipeline\n")
 
 
+def test_stage_add_and_remove_keep_windows_line_ends_and_a_byte_order_mark(repo, dvx):
+    """A dvx.yaml committed from Windows changes by the lines of the edit only."""
+    def windows(text):
+        return b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode()
+
+    write(repo / "dvx.yaml", windows(USER_FILE))
+    assert dvx("stage", "add", "-n", "evaluate", "-d", "model.pkl", "python evaluate.py"
+               ).code == 0
+    added = USER_FILE.replace("# end of pipeline\n", """\
+  evaluate:
+    cmd: python evaluate.py
+    deps:
+      - model.pkl
+# end of pipeline
+""")
+    assert (repo / "dvx.yaml").read_bytes() == windows(added)
+    assert dvx("stage", "remove", "evaluate").code == 0
+    assert (repo / "dvx.yaml").read_bytes() == windows(USER_FILE)
+
+
 def test_stage_add_in_a_subdirectory_sets_wdir(repo, dvx):
     write(repo / "sub" / "in.txt", "x\n")
     assert dvx("stage", "add", "-n", "copy", "-d", "in.txt", "-o", "out.txt", "cp in.txt out.txt",

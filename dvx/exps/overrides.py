@@ -22,6 +22,7 @@ from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
 from dvx.repo import Repo
+from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
     DuplicateKeyError,
     TooLongIntError,
@@ -217,8 +218,9 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     yaml.Representer = _representer_class()
     doc: Any = {}
     try:
-        with open(full, encoding="utf-8") as f:
-            text = f.read()
+        with open(full, "rb") as f:
+            data = f.read()
+        text = plain_text(data)
         mapping, offset = guess_indent(text)  # the file's own indents, not ruamel's
         yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
         doc = yaml.load(text) or {}
@@ -231,7 +233,7 @@ def _edit_yaml(full: str, changes: list[Override], write: bool) -> None:
     if write:
         out = io.StringIO()
         yaml.dump(doc, out)
-        _write(full, out.getvalue())
+        _write(full, encode_like(out.getvalue(), data))
 
 
 class _Float(float):
@@ -289,8 +291,9 @@ def _representer_class() -> Any:
 def _edit_json(full: str, changes: list[Override], write: bool) -> None:
     doc: Any = {}
     try:
-        with open(full, encoding="utf-8") as f:
-            doc = load_json(f.read())
+        with open(full, "rb") as f:
+            data = f.read()
+        doc = load_json(plain_text(data))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError,
             TooLongIntError) as exc:
         raise _unreadable(changes[0].file, full, exc) from None
@@ -299,7 +302,7 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> None:
     for change in changes:
         _set(doc, change)
     if write:
-        _write(full, json.dumps(doc, indent=2) + "\n")
+        _write(full, encode_like(json.dumps(doc, indent=2) + "\n", data))
 
 
 def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
@@ -312,8 +315,8 @@ def _unreadable(file: str, full: str, exc: BaseException) -> UsageError:
                       "Fix the file (resolve the merge, if any) and run again.")
 
 
-def _write(full: str, text: str) -> None:
+def _write(full: str, data: bytes) -> None:
     from dvx import fsutil
 
     os.makedirs(os.path.dirname(full), exist_ok=True)
-    fsutil.atomic_write(full, text.encode("utf-8"))
+    fsutil.atomic_write(full, data)

@@ -22,6 +22,7 @@ from dvx.errors import FormatError, PathError, UsageError
 from dvx.pipeline.graph import build_dag
 from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path, refuse_conflicted
 from dvx.repo import Repo
+from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml, round_trip_representer
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -53,12 +54,10 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
     path = pipeline_path(repo)
     if os.path.islink(path):
         raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
-    text = _read(path, repo.root)
+    data = _read(path, repo.root)
     with repo.lock():
-        updated, replaced = _edit(text, new, force)
-        parsed = parse_yaml(updated.encode("utf-8"), PIPELINE_FILE)
-        build_dag(parse_pipeline(repo, parsed))  # never write a pipeline that cannot load
-        fsutil.atomic_write(path, updated.encode("utf-8"), fsync=repo.fsync)
+        updated, replaced = _edit(plain_text(data), new, force)
+        _write(repo, path, encode_like(updated, data))
     return replaced
 
 
@@ -100,8 +99,9 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
     path = pipeline_path(repo)
     if os.path.islink(path):
         raise PathError(f"Refusing to edit {PIPELINE_FILE}: it is a symbolic link.")
-    text = _read(path, repo.root)
+    data = _read(path, repo.root)
     with repo.lock():
+        text = plain_text(data)
         yaml = _yaml(text)
         doc = yaml.load(text) if text.strip() else None
         stages = doc.get("stages") if isinstance(doc, CommentedMap) else None
@@ -115,21 +115,25 @@ def _change_stage(repo: Repo, name: str, change: Any) -> bool:
             return False
         buffer = io.StringIO()
         yaml.dump(doc, buffer)
-        updated = buffer.getvalue()
-        build_dag(parse_pipeline(repo, parse_yaml(updated.encode("utf-8"), PIPELINE_FILE)))
-        fsutil.atomic_write(path, updated.encode("utf-8"), fsync=repo.fsync)
+        _write(repo, path, encode_like(buffer.getvalue(), data))
     return True
 
 
-def _read(path: str, root: str) -> str:
+def _read(path: str, root: str) -> bytes:
     try:
         with open(path, "rb") as f:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
-        return ""
+        return b""
     refuse_conflicted(data, root)
     parse_yaml(data, PIPELINE_FILE)  # safe, limited parse first: refuse what it refuses
-    return data.decode("utf-8")
+    return data
+
+
+def _write(repo: Repo, path: str, data: bytes) -> None:
+    """Replace dvx.yaml with `data`, never with a pipeline that cannot load."""
+    build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
+    fsutil.atomic_write(path, data, fsync=repo.fsync)
 
 
 def _yaml(text: str) -> Any:
