@@ -969,8 +969,9 @@ class Git:
 
     def snapshot(self, parent: str, message: str,
                  largest_new_file: int = 1 << 20) -> tuple[str, list[str]]:
-        """A commit of the workspace, child of `parent`: tracked files as they are now, and
-        files Git does not track yet and does not ignore (new code, say) up to
+        """A commit of the workspace, child of `parent`: tracked files as they are now (those
+        in the user's index too, staged new), and files Git does not track yet and does not
+        ignore (new code, say) up to
         `largest_new_file` bytes; made with an index of its own, so the user's index, branch
         and HEAD are untouched. Returns the commit and the new files left out (too large to
         go into Git)."""
@@ -980,6 +981,7 @@ class Git:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._run("read-tree", parent, env=env)
             self._run("add", "-u", "--", ".", env=env)
+            self._add_staged_new_files(env)
             new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
             paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
             sizes = {p: os.path.getsize(os.path.join(self.root, p)) for p in paths
@@ -990,6 +992,19 @@ class Git:
             tree = self._run("write-tree", env=env).decode().strip()
         commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
         return commit, sorted(p for p in sizes if p not in small)
+
+    def _add_staged_new_files(self, env: dict[str, str]) -> None:
+        """Add to the index `env` names the files the user's index holds and that index
+        lacks (new files staged with `git add`), as the workspace has them. They are tracked:
+        `add -u` sees only the parent's files and `ls-files --others` leaves out one a
+        .gitignore rule matches (staged with `git add -f`), yet the stage may read it."""
+        users, ours = (self._run("ls-files", "-z", env=index) for index in (None, env))
+        staged = {os.fsdecode(p) for p in users.split(b"\0") if p} - {
+            os.fsdecode(p) for p in ours.split(b"\0") if p}
+        present = sorted(p for p in staged if os.path.islink(os.path.join(self.root, p))
+                         or os.path.isfile(os.path.join(self.root, p)))  # never a folder's files
+        for batch in _command_line_batches(literal(present)):
+            self._run("add", "-f", "--", *batch, env=env)
 
     def require_identity(self, commits: str) -> None:
         """Refuse (UsageError), before the work whose result `commits` makes a commit of,

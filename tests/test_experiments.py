@@ -1077,6 +1077,18 @@ def test_new_code_goes_into_an_experiment_and_large_new_files_do_not(project):
     assert git(project, "status", "--porcelain", "--", "src") == "?? src/\n"  # index untouched
 
 
+def test_a_new_file_staged_over_an_ignore_rule_goes_into_experiments_and_snapshots(project):
+    write(project / ".gitignore", "*.cfg\n")
+    write(project / "extra.cfg", "factor: 2\n")
+    git(project, "add", "-f", "extra.cfg")  # tracked now, though a rule matches it
+    must("exp", "save", "-n", "with-cfg", cwd=project)
+    must("exp", "run", "--queue", "-n", "queued-cfg", cwd=project)
+    for ref in ("refs/exps/*/with-cfg", "refs/exps-queue/queued-cfg"):
+        commit = git(project, "for-each-ref", "--format=%(objectname)", ref).strip()
+        assert git(project, "show", f"{commit}:extra.cfg") == "factor: 2\n", ref
+    assert git(project, "status", "--porcelain", "--", "extra.cfg") == "A  extra.cfg\n"
+
+
 def test_a_queued_experiment_runs_on_the_data_the_workspace_had_when_queued(project):
     os.chmod(project / "data" / "raw.csv", 0o644)
     write(project / "data" / "raw.csv", "a\nb\nc\nd\ne\n")  # changed, not yet `dvx add`ed
