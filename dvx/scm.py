@@ -1043,6 +1043,13 @@ class Git:
         out = self._run("diff", "--name-only", "-z", "--no-renames", a, b)
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def changed_since(self, commit: str) -> list[str]:
+        """Files Git tracks (in `commit` or in the index) that the workspace has otherwise
+        than `commit`: changed, deleted, or new in the index. Submodules are not looked at."""
+        out = self._run("diff", "--name-only", "-z", "--no-renames", "--ignore-submodules",
+                        commit, "--")
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
     def run(self, *args: str) -> bytes:
         """Any other git command, in this repository."""
         return self._run(*args)

@@ -182,6 +182,31 @@ def test_apply_keeps_changes_no_experiment_saved(project):
     assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
 
 
+def test_apply_sets_back_the_code_another_experiment_changed_and_keeps_unsaved_edits(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "A", cwd=project)  # params only
+    git(project, "checkout", "-q", "--", "params.yaml")
+    write(project / "train.py", TRAIN.replace("model lr=", "model v2 lr="))  # code only
+    must("exp", "run", "-n", "B", cwd=project)
+    applied = run_dvx("exp", "apply", "A", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "set back as committed, as the experiment does not change them: train.py" \
+        in applied.stdout
+    assert (project / "train.py").read_text() == TRAIN  # A's code, not B's
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+    assert run_dvx("status", "-q", cwd=project).code == 0  # no stage is stale
+
+    must("exp", "apply", "B", cwd=project)
+    with open(project / "dvx.yaml", "a") as spec:
+        spec.write("# my notes\n")  # saved nowhere, in a file neither experiment changes
+    refused = run_dvx("exp", "apply", "A", cwd=project)
+    assert refused.code == 2 and "dvx.yaml" in refused.stderr, refused.output
+    assert "model v2 lr=" in (project / "train.py").read_text()  # nothing was written
+    assert run_dvx("exp", "apply", "A", "--force", cwd=project).code == 0
+    assert (project / "dvx.yaml").read_text() == DVX_YAML
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == " M dvx.lock\n" \
+        " M metrics.json\n M params.yaml\n"
+
+
 def test_apply_keeps_a_file_git_ignores_that_no_experiment_saved(project):
     write(project / "notes.md", "the experiment's notes\n")  # untracked: recorded
     write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")
@@ -390,7 +415,7 @@ def test_a_params_file_that_cannot_be_read_is_one_clear_error(project):
     assert conflicted.code == 2 and "conflict markers" in conflicted.stderr
 
 
-def test_apply_writes_only_what_the_experiment_changed(project):
+def test_apply_leaves_data_git_does_not_track_and_keeps_unsaved_outputs(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", ".")
     must("checkout", cwd=project)
@@ -527,11 +552,10 @@ def test_apply_makes_links_and_modes_as_git_does_and_never_writes_through_a_link
     os.unlink(project / "cfg.yaml")
     os.symlink("a.yaml", project / "cfg.yaml")
     os.chmod(project / "run.sh", 0o644)
-    write(project / "a.yaml", "lr: 1  # my notes\n")  # not committed
     assert run_dvx("exp", "apply", "switched", cwd=project).code == 0
     assert os.readlink(project / "cfg.yaml") == "b.yaml"
     assert os.access(project / "run.sh", os.X_OK)
-    assert (project / "a.yaml").read_text() == "lr: 1  # my notes\n"
+    assert (project / "a.yaml").read_text() == "lr: 1\n"  # not written through the old link
 
 
 def test_exp_diff_of_a_revision_compares_it_with_the_workspace(project):

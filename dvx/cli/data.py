@@ -541,13 +541,13 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
         warn(f"Skipped {shown_path(path)}: {why.rstrip('.')}.")  # some reasons are sentences
     damaged = set(result.damaged)
     if absent := [path for path in result.missing if path not in damaged]:
-        warn(f"Not in the cache ({missing_hint}): {_some_paths(absent)}.")
+        warn(f"Not in the cache ({missing_hint}): {some_paths(absent)}.")
     if result.damaged:  # in the cache, but not its bytes: the remote may well have them
         warn("Not placed (its object in the cache was changed or damaged, and is moved aside, "
-             f"above; `dvx pull` fetches it again): {_some_paths(result.damaged)}.")
+             f"above; `dvx pull` fetches it again): {some_paths(result.damaged)}.")
 
 
-def _some_paths(paths: list[str], shown: int = 20) -> str:
+def some_paths(paths: list[str], shown: int = 20) -> str:
     more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
     return ", ".join(shown_path(path) for path in paths[:shown]) + more
 

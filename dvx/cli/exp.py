@@ -7,7 +7,7 @@ import sys
 import click
 
 from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
-from dvx.cli.data import report_checkout
+from dvx.cli.data import report_checkout, some_paths
 from dvx.cli.ui import emit_json, out, say_nothing, warn
 
 JSON = ("--json", "json", "Output as JSON.")
@@ -153,17 +153,21 @@ def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> N
 @exp.command("apply", epilog=example("dvx exp apply low-lr && git commit -am 'low lr'"))
 @click.argument("name")
 @click.option("-f", "--force", is_flag=True,
-              help="Overwrite changes that neither Git nor the cache holds (in the files and "
-                   "outputs the experiment changes).")
+              help="Overwrite changes that neither Git, an experiment of HEAD nor the cache "
+                   "holds, in the files and outputs the apply writes.")
 @common_options
 def exp_apply(name: str, force: bool) -> None:
-    """Bring an experiment's params, code, dvx.lock and metrics into the workspace and check
-    its outputs out, ready to commit."""
+    """Make the workspace the experiment: its params, code, dvx.lock and metrics, the files
+    Git tracks that it does not change as committed, and its outputs checked out, ready to
+    commit."""
     from dvx.exps.run import apply
 
     applied = apply(open_repo(), name, force)
     if not is_quiet():
-        out(f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s).")
+        out(f"Applied experiment '{applied.experiment.name}': {len(applied.files)} file(s)"
+            + ("; set back as committed, as the experiment does not change them: "
+               f"{some_paths(applied.set_back)}."
+               if applied.set_back else "."))
     report_checkout(applied.checkout)
     if not applied.checkout.ok:
         sys.exit(1)

@@ -153,17 +153,19 @@ def _refuse_queued(repo: Repo, name: str | None) -> set[str]:
 @dataclass
 class Applied:
     experiment: Experiment
-    files: list[str]  # workspace files written or removed
+    files: list[str]  # workspace files written or removed as the experiment has them
+    set_back: list[str]  # of those, the files it did not change that the workspace had
     checkout: CheckoutResult
 
 
 def apply(repo: Repo, name: str, force: bool = False) -> Applied:
-    """Bring the experiment's own changes (the files it changed against its baseline: params,
-    code, dvx.lock, metrics) into the workspace and check out the outputs they change.
-    Refused, before anything is written, when HEAD has moved on from the experiment's
-    baseline and changed the same files (applying would undo those changes), and, unless
-    `force`, when it would overwrite workspace files with changes that neither Git nor the
-    cache holds."""
+    """Make the workspace the experiment for every file Git tracks: the files it changed
+    against its baseline (params, code, dvx.lock, metrics) as it has them, the other files
+    the workspace changed as HEAD has them (another experiment's run left its code, say),
+    and check out the outputs they record. Refused, before anything is written, when HEAD
+    has moved on from the experiment's baseline and changed the same files (applying would
+    undo those changes), and, unless `force`, when it would overwrite workspace files with
+    changes that neither Git, an experiment of HEAD nor the cache holds."""
     exp = find(repo, name)
     git = git_of(repo)
     files = git.changed_between(exp.baseline, exp.commit)
@@ -173,17 +175,22 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     uncached = _uncached_outputs(repo, git, exp, files)
     files += _uncached_outputs_behind(git, exp, files, uncached)
     files += _strays_in_uncached_directories(repo, git, exp, files, uncached)
-    modes = git.modes_at(exp.commit, files) if files else {}
-    clashes = _clashes(repo, files, set(modes))
+    ours = set(files)
+    set_back = [rel for rel in git.changed_since(current) if rel not in ours]
+    sources = dict.fromkeys(files, exp.commit) | dict.fromkeys(set_back, current)
+    modes = {rel: mode for commit in (exp.commit, current)
+             for rel, mode in _modes_at(git, commit, sources).items()}
+    clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
                          f"something else: {_some(clashes)}.",
                          "Move those out of the way first (--force does not replace them).")
-    dirty = _unsaved(repo, _may_hold_changes(git, files), exp.commit)
+    dirty = _unsaved(repo, _may_hold_changes(git, list(sources)), exp.commit)
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
-    targets = _outputs_changed_by(repo, exp, files)
+    targets = (_outputs_recorded_in(repo, exp.commit, files, exp.baseline)
+               + _outputs_recorded_in(repo, current, set_back, current))
     absent = [t.output for t in targets if not in_cache(repo, t.output)]
     if absent:
         raise UsageError(f"Applying '{exp.name}' needs data that is not in the cache: "
@@ -193,13 +200,19 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
                          f"not in the cache: {_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
-    for rel in sorted(files, key=lambda rel: rel in modes):  # removals first: a file may
+    for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         _write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
-                         git.blob_at(exp.commit, rel, 1 << 30) if rel in modes else None,
+                         git.blob_at(sources[rel], rel, 1 << 30) if rel in modes else None,
                          modes.get(rel))
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
-    return Applied(exp, files, checkout(repo, written, force=force))
+    return Applied(exp, list(sources), set_back, checkout(repo, written, force=force))
+
+
+def _modes_at(git: Git, commit: str, sources: dict[str, str]) -> dict[str, str]:
+    """{path: mode} of those of the `sources` paths taken from `commit` that it has."""
+    mine = [rel for rel, source in sources.items() if source == commit]
+    return git.modes_at(commit, mine) if mine else {}
 
 
 def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
@@ -275,17 +288,18 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
     return [rel for rel in files if rel not in moved]
 
 
-def _outputs_changed_by(repo: Repo, exp: Experiment, files: list[str]) -> list[Target]:
-    """The outputs that the experiment's `files` (its pointers, its dvx.lock) record, except
-    those that neither the experiment changed nor the workspace's records differ in (an
-    unrelated stage's outputs are left as they are)."""
+def _outputs_recorded_in(repo: Repo, commit: str, files: list[str], since: str
+                         ) -> list[Target]:
+    """The outputs that `commit`'s versions of `files` (pointers, dvx.lock) record, except
+    those that neither changed since the commit `since` nor the workspace's records differ
+    in (an unrelated stage's outputs are left as they are)."""
     written = set(files)
     if not written:
         return []
     now = {o.path: o.pointer.oid for o in scan_outputs(repo)[0]}
     with History(repo) as history:
-        before = {o.path: o.pointer.oid for o in history.at(exp.baseline).outputs}
-        outputs = history.at(exp.commit).outputs
+        before = {o.path: o.pointer.oid for o in history.at(since).outputs}
+        outputs = history.at(commit).outputs
     return [Target(o) for o in outputs
             if (LOCK_FILE if o.stage else o.pointer_path) in written
             and not now.get(o.path) == before.get(o.path) == o.pointer.oid]
