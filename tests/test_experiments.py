@@ -113,6 +113,10 @@ def test_show_formats_sorting_and_only_changed_columns(project):
     assert rows[0][:4] == ["Experiment", "Created", "train.lr", "accuracy"]  # epochs: same
     assert "train.epochs" not in rows[0] and "rows" not in rows[0]
     assert [r[0] for r in rows[1:]] == ["workspace", "main", "lr-0.01", "lr-0.05", "lr-0.2"]
+    hidden = run_dvx("exp", "show", "--only-changed", "--sort-by", "train.epochs", "--csv",
+                     cwd=project)  # a column that exists, the same in every row
+    assert hidden.code == 0, hidden.output
+    assert next(csv.reader(io.StringIO(hidden.stdout))) == rows[0]
     text = run_dvx("exp", "show", cwd=project).stdout
     assert text.splitlines()[0].split()[:2] == ["Experiment", "Created"]
     assert "\n  lr-0.2 " in text  # indented under its baseline, for people only

@@ -103,17 +103,22 @@ def table(rows: list[Row], only_changed: bool = False, sort_by: str | None = Non
     """The rows as a table; with `indent`, for people to read, each experiment's name is
     indented under its baseline's (a table for programs, as CSV, keeps names plain)."""
     cols = columns(rows)
+    if sort_by is not None:  # before --only-changed: a column it hides still orders the rows
+        rows = _sorted(rows, cols, _titles(cols), sort_by, descending)
     if only_changed:
         cols = [c for c in cols if len({repr(_value(r, c)) for r in rows}) > 1]
-    keys = [c[2] for c in cols]
-    titles = [key if keys.count(key) == 1 else f"{file}:{key}" for _, file, key in cols]
-    if sort_by is not None:
-        rows = _sorted(rows, cols, titles, sort_by, descending)
+    titles = _titles(cols)
     headers = ["Experiment", "Created", *titles]
     body = [[("  " if indent and r.baseline and r.name != WORKSPACE else "") + r.name,
              _short_time(r.created), *(format_value(_value(r, c), precision) for c in cols)]
             for r in rows]
     return Table(headers, body)
+
+
+def _titles(cols: list[tuple[str, str, str]]) -> list[str]:
+    """Each column's header: its key, or FILE:KEY where two files share the key."""
+    keys = [c[2] for c in cols]
+    return [key if keys.count(key) == 1 else f"{file}:{key}" for _, file, key in cols]
 
 
 def _value(row: Row, column: tuple[str, str, str]) -> Any:
