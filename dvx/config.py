@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from dvx import fsutil
 from dvx.errors import ConfigError
+from dvx.yamlio import has_conflict_markers
 
 LEVELS = ("global", "project", "local")
 REMOTE_SECTION = re.compile(r'remote "([^"]+)"')
@@ -157,6 +158,21 @@ def validate(section: str, key: str, value: str) -> str:
         raise ConfigError(f"Invalid value {shown!r} for {section}.{key}: {exc}.") from None
 
 
+def _how_to_fix(path: str) -> str:
+    """What to do about a config file that cannot be parsed: one a merge left conflict
+    markers in (Git merges .dvx/config line by line) is resolved, not trimmed line by line."""
+    try:
+        with open(path, "rb") as f:
+            conflicted = has_conflict_markers(f.read())
+    except OSError:
+        conflicted = False
+    if conflicted:
+        return ("It holds an unresolved Git merge conflict: edit it to keep what each side "
+                "needs and remove the conflict markers (<<<<<<<, =======, >>>>>>>), then "
+                "`git add` it.")
+    return "Fix or remove the offending line."
+
+
 def _new_parser() -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None, delimiters=("=",),
                                        comment_prefixes=("#", ";"), strict=True)
@@ -184,7 +200,7 @@ class ConfigFile:
         except (configparser.Error, UnicodeDecodeError) as exc:
             detail = str(exc).replace("\n", " ")
             raise ConfigError(f"Cannot parse the config file '{path}': {detail}",
-                              "Fix or remove the offending line.") from None
+                              _how_to_fix(path)) from None
         except OSError as exc:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
         return cls(path, parser)

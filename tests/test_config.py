@@ -59,6 +59,16 @@ def test_unparsable_file_is_a_clear_error(tmp_path):
         Config(str(dvx_dir))
 
 
+def test_a_config_left_with_merge_conflict_markers_says_to_resolve_the_conflict(tmp_path):
+    dvx_dir = tmp_path / ".dvx"
+    dvx_dir.mkdir()
+    (dvx_dir / "config").write_text("<<<<<<< HEAD\n[core]\nremote = a\n=======\n[core]\n"
+                                    "remote = b\n>>>>>>> other\n")
+    with pytest.raises(ConfigError, match="unresolved Git merge conflict") as raised:
+        Config(str(dvx_dir))
+    assert "`git add`" in str(raised.value)
+
+
 @pytest.mark.parametrize("home", ["dev-null", "xdg-file"])
 def test_a_global_config_path_through_a_file_is_no_config_as_for_git(repo, dvx, monkeypatch,
                                                                       tmp_path, home):
