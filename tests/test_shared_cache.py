@@ -113,6 +113,69 @@ def test_git_worktrees_share_the_main_worktrees_cache_and_local_config(tmp_path)
     assert (main / "data.csv").read_text() == "v2\n"
 
 
+def test_gc_deletes_nothing_while_a_worktree_sharing_the_cache_has_an_unreadable_config(
+        tmp_path):
+    """A worktree whose .dvx/config cannot be parsed (a typo, a merge's conflict markers) may
+    use this cache: what its index and workspace use is unknown, so gc, in the cache and on a
+    remote alike, deletes nothing and says which worktree to fix."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    git(main, "checkout", "-q", "-b", "other")
+    assert run_dvx("remote", "add", "one", str(tmp_path / "one"), cwd=main).code == 0
+    _commit_all(main, "remote one")
+    git(main, "checkout", "-q", "main")
+    assert run_dvx("remote", "add", "--local", "store", str(tmp_path / "store"),
+                   cwd=main).code == 0
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "feature")
+    assert run_dvx("remote", "add", "two", str(tmp_path / "two"), cwd=linked).code == 0
+    _commit_all(linked, "remote two")
+    write(linked / "model.bin", "precious\n")  # in the workspace alone
+    assert run_dvx("add", "model.bin", cwd=linked).code == 0
+    assert run_dvx("push", "-r", "store", "model.bin", cwd=linked).code == 0
+    subprocess.run(["git", "-C", str(linked), "merge", "-q", "other"], capture_output=True)
+    assert git(linked, "status", "--porcelain", ".dvx/config").startswith("UU")
+
+    pushed = sorted((tmp_path / "store").rglob("*"))
+    for scope in (["-w"], ["-w", "-c", "store"]):
+        refused = run_dvx("gc", *scope, "-f", "--grace", "0", cwd=main)
+        assert refused.code == 1 and "Nothing was deleted" in refused.stderr, refused.output
+        assert str(linked) in refused.stderr and "merge conflict" in refused.stderr
+        assert len(store_objects(main / ".dvx" / "cache")) == 1
+        assert sorted((tmp_path / "store").rglob("*")) == pushed
+
+    (linked / ".dvx" / "config").write_text("[core]\n")  # resolved
+    assert run_dvx("gc", "-w", "-c", "store", "-f", "--grace", "0", cwd=main).code == 0
+    assert (linked / "model.bin").read_text() == "precious\n"
+    assert run_dvx("status", "-q", cwd=linked).code == 0
+
+
+def test_gc_skips_a_worktree_before_dvx_init_and_refuses_one_whose_dvx_is_left_out(tmp_path):
+    """A worktree on a commit from before `dvx init` uses no cache; one whose sparse checkout
+    leaves out .dvx has dvx set up with a config gc cannot read there."""
+    main = make_git_repo(tmp_path / "main")
+    write(main / "code.py", "code\n")
+    _commit_all(main, "before dvx")
+    git(main, "branch", "old")
+    assert run_dvx("init", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    write(main / "gone.bin", "unused\n")
+    assert run_dvx("add", "gone.bin", cwd=main).code == 0
+    (main / "gone.bin.dvx").unlink()
+    git(main, "worktree", "add", "-q", str(tmp_path / "old"), "old")
+    swept = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert swept.code == 0 and "Removed 1 object" in swept.stdout, swept.output
+
+    sparse = tmp_path / "sparse"
+    git(main, "worktree", "add", "-q", str(sparse), "-b", "sparse")
+    git(sparse, "sparse-checkout", "set", "--no-cone", "/*", "!/.dvx/")
+    assert not (sparse / ".dvx").exists()
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert refused.code == 1 and str(sparse) in refused.stderr, refused.output
+    assert "git sparse-checkout add .dvx" in refused.stderr
+
+
 def _commit_all(repo, message):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)

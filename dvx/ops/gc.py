@@ -36,7 +36,7 @@ from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
 from dvx.remote.store import RemoteStore
-from dvx.repo import Repo
+from dvx.repo import DVX_DIR, Repo, tracked_but_absent
 
 log = get_logger(__name__)
 
@@ -249,16 +249,36 @@ def _worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
     for path in git.worktrees():
         if os.path.realpath(path) == os.path.realpath(repo.root):
             continue
-        if not os.path.isdir(os.path.join(path, ".dvx")):
-            continue
-        other = Repo(path)
-        try:
-            shares = os.path.realpath(other.cache_dir) == cache
-        except DvxError:
-            shares = False  # its config refuses its cache: it uses none, so not this one
-        if shares:
+        other = _worktree(path)
+        if other is not None and os.path.realpath(other.cache_dir) == cache:
             found.append(other)
     return found
+
+
+def _worktree(path: str) -> Repo | None:
+    """The worktree at `path`, its cache known; None where dvx is not set up (a commit from
+    before `dvx init` is checked out: nothing there uses a cache). One whose cache cannot be
+    known (its config cannot be read, as after a merge that left conflict markers in it) may
+    use this one: gc refuses, as it does for anything in scope that it cannot read."""
+    if not os.path.isdir(os.path.join(path, DVX_DIR)):
+        absent = tracked_but_absent(path)  # its index has dvx set up: a sparse checkout
+        if absent is not None:
+            raise _unreadable_worktree(path, absent)
+        return None
+    other = Repo(path)
+    try:
+        other.cache_dir  # noqa: B018 -- read now: the error is the worktree's
+    except DvxError as exc:
+        raise _unreadable_worktree(path, exc) from None
+    return other
+
+
+def _unreadable_worktree(path: str, exc: DvxError) -> DvxError:
+    return DvxError(
+        f"Nothing was deleted: gc keeps what every worktree of this Git repository uses, and "
+        f"the dvx configuration of the worktree '{path}' cannot be read ({as_clause(exc.message)}"
+        "), so which cache it uses, and what it needs there, is unknown.",
+        f"{exc.hint or 'Fix it there.'} Then run gc again.")
 
 
 def _outside(path: str, root: str) -> bool:
