@@ -593,12 +593,26 @@ class Git:
         """{path: the .gitignore rule that ignores it} for those of `relpaths` Git ignores."""
         if not relpaths:
             return {}
+        # --no-index: a path Git tracks is matched against the rules too (Git's own check
+        # calls it never ignored). But in a sparse checkout, Git reads a .gitignore the
+        # checkout leaves out of the workspace from the index, which only the check that reads
+        # the index does too: it answers for the rest. It refuses a path inside a submodule,
+        # which the first answers: its failure leaves the first answer.
+        found = self._check_ignore(relpaths, "--no-index")
+        rest = [p for p in relpaths if p not in found]
+        if rest and _has_sparse_patterns(self.root):
+            with contextlib.suppress(DvxError):
+                found.update(self._check_ignore(rest))
+        return found
+
+    def _check_ignore(self, relpaths: list[str], *options: str) -> dict[str, str]:
+        """`git check-ignore` (with `options`) of `relpaths`: {path: the rule ignoring it}."""
         import subprocess
 
         # check-ignore reads its paths as pathspecs and refuses `:(literal)`: a leading "./"
         # keeps a name that starts with ":" from being read as magic (":!x", ":data").
         asked = {"./" + p: p for p in relpaths}
-        proc = subprocess.run(["git", "-C", self.root, "check-ignore", "--no-index", "-v", "-z",
+        proc = subprocess.run(["git", "-C", self.root, "check-ignore", *options, "-v", "-z",
                                "--stdin"], input=b"\0".join(os.fsencode(p) for p in asked),
                               capture_output=True, check=False, env=git_environ(root=self.root))
         if proc.returncode not in (0, 1):  # 1: nothing ignored

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from dvx.hashing import hash_file
-from tests.conftest import git, make_git_repo, write
+from tests.conftest import git, make_git_repo, run_dvx, write
 
 
 def _status_json(dvx, *args):
@@ -396,6 +396,32 @@ def test_tracked_data_git_would_see_is_reported(repo, dvx):
     assert "z.csv: not ignored by Git" in dvx("status").stdout
     assert dvx("commit", "z.csv").code == 0
     assert dvx("status", "-q").code == 0
+
+
+def test_an_output_in_a_folder_a_sparse_checkout_leaves_out_is_ignored_by_its_gitignore(
+        tmp_path):
+    """Git reads the .gitignore of a folder a sparse checkout leaves out from its index: a
+    pipeline output pulled there is ignored, and status says nothing of it."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "A" / "x.txt", "a1\n")
+    must("add", "A/x.txt", cwd=alice)
+    (alice / "B").mkdir()
+    must("stage", "add", "-n", "s", "-d", "A/x.txt", "-o", "B/res.txt",
+         "cat A/x.txt > B/res.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "pipeline")
+    sparse = team.clone("sparse", pull=False)
+    git(sparse, "sparse-checkout", "set", "--no-cone", "/*", "!/B/")
+    must("pull", cwd=sparse)
+    assert not (sparse / "B" / ".gitignore").exists()
+    assert (sparse / "B" / "res.txt").read_text() == "a1\n"
+    assert git(sparse, "status", "--porcelain", "--untracked-files=all") == ""
+    status = run_dvx("status", cwd=sparse)
+    assert status.code == 0 and "not ignored by Git" not in status.output, status.output
+    assert run_dvx("status", "-q", cwd=sparse).code == 0
 
 
 def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
