@@ -267,9 +267,53 @@ def resolve_targets(repo: Repo, targets: list[str] | tuple[str, ...]) -> list[Ta
         _refuse_other_repositorys_path(repo, rel, target)
         if rel.endswith(POINTER_SUFFIX) and os.path.exists(repo.abspath(rel)):
             raise FormatError(f"'{target}' is not a readable dvx pointer file.")
+        _refuse_left_out_by_sparse_checkout(repo, rel, target)
         raise UsageError(f"'{target}' is not tracked by dvx.",
                          "Run `dvx status` to list what is tracked, or `dvx add` to track it.")
     return _unique(resolved)
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What Git's index holds at a path that the sparse checkout leaves out of the workspace."""
+    files: list[str]  # the index's files there (pointers, or files Git tracks)
+    folder: str  # the one `git sparse-checkout add` brings back
+
+    @property
+    def pointers(self) -> list[str]:
+        return [p for p in self.files if p.endswith(POINTER_SUFFIX)]
+
+    def adding(self, root: str) -> str:
+        return f"`git sparse-checkout add {for_command(root, self.folder)}`"
+
+
+def left_out_by_sparse_checkout(repo: Repo, path: str) -> LeftOut | None:
+    """The index's files at or below the data path `path`, and at its pointer, when this
+    sparse checkout leaves them out of the workspace; else None."""
+    files = repo.git.left_out([path, path + POINTER_SUFFIX]) if repo.git is not None else []
+    if not files:
+        return None
+    own = files in ([path], [path + POINTER_SUFFIX])  # else: files below the folder `path`
+    return LeftOut(files, os.path.dirname(path) or files[0] if own else path)
+
+
+def _refuse_left_out_by_sparse_checkout(repo: Repo, rel: str, target: str) -> None:
+    """A path whose pointer Git's index holds, while the sparse checkout leaves it out of the
+    workspace, is tracked: the folder to add to the sparse set is named, and the fetch that
+    reads the pointer from the commit instead (what gc needs of it)."""
+    path = data_path_of(rel) if rel.endswith(POINTER_SUFFIX) else rel
+    left_out = left_out_by_sparse_checkout(repo, path)
+    if left_out is None or not left_out.pointers:
+        return
+    pointers = left_out.pointers
+    which = (f"its pointer file '{pointers[0]}' is" if pointers == [path + POINTER_SUFFIX]
+             else f"the pointer files of its data ({', '.join(pointers[:3])}"
+                  f"{', ...' if len(pointers) > 3 else ''}) are")
+    raise UsageError(
+        f"'{target}' is tracked by dvx, but {which} in Git's index only: this sparse checkout "
+        "leaves it out of the workspace, where dvx reads pointers.",
+        f"Add it to the sparse checkout: {left_out.adding(repo.root)}. (`dvx fetch --rev HEAD "
+        f"{for_command(repo.root, path)}` fetches its data into the cache without that.)")
 
 
 def _refuse_other_repositorys_path(repo: Repo, rel: str, target: str) -> None:

@@ -556,6 +556,16 @@ class Git:
         out = self._run("ls-files", "-z", "--full-name", *args)
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def left_out(self, relpaths: list[str]) -> list[str]:
+        """The files at or below `relpaths` that Git's index holds and this sparse checkout
+        leaves out of the workspace (marked skip-worktree): the repository's, though the
+        workspace has none of them. None outside a sparse checkout."""
+        if not _has_sparse_patterns(self.root):
+            return []
+        out = self._run("ls-files", "-z", "-v", "--full-name", "--", *literal(relpaths))
+        return sorted(os.fsdecode(record[2:]) for record in out.split(b"\0")
+                      if record.startswith(b"S "))
+
     def ls_tree_files(self, commit: str) -> list[tuple[str, int]]:
         """(path, size) of every file in `commit`'s tree (a submodule's size is 0)."""
         out = self._run("ls-tree", "-r", "-z", "-l", "--full-tree", commit)

@@ -186,6 +186,48 @@ def test_unreadable_scope_deletes_nothing(repo, dvx):
     assert _objects(repo) >= before
 
 
+def test_data_whose_pointer_a_sparse_checkout_leaves_out_is_named_with_what_brings_it(
+        tmp_path):
+    """gc's scope holds the index's pointers, those a sparse checkout leaves out too: the
+    `dvx fetch` of such a path that gc suggests, a `dvx pull` of it and a stage reading it
+    say that the sparse checkout leaves it out, and what they name works."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "A" / "x.txt", "a1\n")
+    write(alice / "B" / "y.txt", "b1\n")
+    write(alice / "B" / "dir" / "f", "bd\n")
+    must("add", "A/x.txt", "B/y.txt", "B/dir", cwd=alice)
+    must("stage", "add", "-n", "s1", "-d", "B/y.txt", "-o", "A/out.txt",
+         "cat B/y.txt > A/out.txt", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "data")
+    sparse = team.clone("sparse", pull=False)
+    git(sparse, "sparse-checkout", "set", "--cone", "A", ".dvx")
+    must("pull", cwd=sparse)
+
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=sparse)
+    assert refused.code == 1 and "B/dir: its directory manifest" in refused.stderr
+    for command in (["fetch", "B/dir"], ["pull", "B/y.txt"]):
+        left_out = run_dvx(*command, cwd=sparse)
+        assert left_out.code == 2 and "not tracked" not in left_out.stderr, left_out.output
+        assert "this sparse checkout leaves it out" in left_out.stderr
+        assert "`git sparse-checkout add B`" in left_out.stderr
+    fetch = left_out.stderr.split("(`")[1].split("`")[0]
+    assert fetch == "dvx fetch --rev HEAD B/y.txt"
+    must("fetch", "--rev", "HEAD", "B/dir", cwd=sparse)
+    assert run_dvx("gc", "-w", "-f", "--grace", "0", cwd=sparse).code == 0
+
+    stage = run_dvx("repro", "s1", cwd=sparse)
+    assert stage.code == 2 and "leaves it out of the workspace" in stage.stderr, stage.output
+    assert "`git sparse-checkout add B`, then `dvx pull B/y.txt`" in stage.stderr
+    git(sparse, "sparse-checkout", "add", "B")
+    must("pull", "B/y.txt", cwd=sparse)
+    must("repro", "s1", cwd=sparse)
+    assert (sparse / "A" / "out.txt").read_text() == "b1\n"
+
+
 def test_bad_revision_is_refused(repo, dvx):
     _two_versions(repo, dvx)
     for rev in ("-oops", "no-such-branch"):

@@ -45,8 +45,15 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
-from dvx.outputs import Output, Target, all_outputs, load_tree, refuse_broken
-from dvx.paths import from_here, join_posix, walk_directory
+from dvx.outputs import (
+    Output,
+    Target,
+    all_outputs,
+    left_out_by_sparse_checkout,
+    load_tree,
+    refuse_broken,
+)
+from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
@@ -408,9 +415,23 @@ def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str]) -> None:
         for dep in dag.stages[name].deps:
             if os.path.lexists(repo.abspath(dep)) or any(overlaps(dep, p) for p in produced):
                 continue
+            _refuse_left_out_dependency(repo, name, dep)
             raise PathError(f"Stage '{name}': the dependency '{dep}' does not exist, and no "
                             "stage produces it.", "Create it, fetch it with `dvx pull` (or "
                             "`dvx repro --pull`), or fix the stage's deps.")
+
+
+def _refuse_left_out_dependency(repo: Repo, name: str, dep: str) -> None:
+    """A dependency that Git's index holds (its pointer, or the file itself) while the
+    sparse checkout leaves it out is there to bring back: pulling it alone cannot."""
+    left_out = left_out_by_sparse_checkout(repo, dep)
+    if left_out is None:
+        return
+    pull = f", then `dvx pull {for_command(repo.root, dep)}`" if left_out.pointers else ""
+    raise PathError(f"Stage '{name}': the dependency '{dep}' is in Git's index ("
+                    f"{', '.join(left_out.files[:3])}{', ...' if len(left_out.files) > 3 else ''}"
+                    "), but this sparse checkout leaves it out of the workspace.",
+                    f"Add it to the sparse checkout: {left_out.adding(repo.root)}{pull}.")
 
 
 # -- --pull ----------------------------------------------------------------------------------
