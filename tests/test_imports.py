@@ -577,6 +577,39 @@ def test_an_import_from_the_repository_itself_names_a_revision_its_commits_do_no
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_an_import_from_the_repository_itself_is_refused_at_any_revision_counted_from_head(
+        project):
+    """What decides is the name a revision starts from, not its spelling: HEAD~0, main~0,
+    @ and HEAD^{commit} name HEAD as HEAD and main do, and HEAD~1 moves with each commit too.
+    An import made at one before (HEAD~0) is not updated, and status says it cannot be
+    checked, rather than call it moved after every update."""
+    write(project / "raw.csv", "v1\n")
+    must("add", "raw.csv", cwd=project)
+    commit(project, "data")
+    write(project / "notes.txt", "more\n")
+    commit(project, "more")
+    for rev in ("HEAD~0", "main~0", "@", "@~1", "HEAD^{commit}", "refs/heads/main~1",
+                "main@{0}"):
+        refused = run_dvx("import", ".", "raw.csv", "-o", "copy.csv", "--rev", rev,
+                          cwd=project)
+        assert refused.code == 2, (rev, refused.output)
+        assert f"this repository itself at '{rev}' (counted from" in refused.stderr
+        assert not (project / "copy.csv.dvx").exists()
+    head = git(project, "rev-parse", "HEAD").strip()  # the same commit, named by itself
+    for out in ("pinned.csv", "copy.csv"):
+        assert run_dvx("import", ".", "raw.csv", "-o", out, "--rev", head,
+                       cwd=project).code == 0
+    pointer = project / "copy.csv.dvx"  # as made before HEAD~0 was refused
+    pointer.write_text(pointer.read_text().replace(f'rev: "{head}"', 'rev: "HEAD~0"'))
+    commit(project, "imports")
+    status = run_dvx("status", cwd=project)
+    assert status.code == 0 and "moved" not in status.output, status.output
+    assert "WARNING: copy.csv: its source could not be checked" in status.stderr
+    updated = run_dvx("update", cwd=project)
+    assert updated.code == 1 and "'HEAD~0' (counted from HEAD)" in updated.output
+    assert git(project, "status", "--porcelain") == ""
+
+
 def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_revision(
         source):
     """The Git remote this clone pushes to is the repository itself: at HEAD or the branch
@@ -587,7 +620,9 @@ def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_r
     names = [origin, origin + "/", f"file://{origin}/",
              os.path.relpath(origin, alice)]
     for url, rev in [(url, ()) for url in names] + [(origin, ("--rev", "HEAD")),
-                                                    (origin, ("--rev", "main"))]:
+                                                    (origin, ("--rev", "main")),
+                                                    (origin, ("--rev", "main~0")),
+                                                    (origin, ("--rev", "HEAD^{commit}"))]:
         refused = run_dvx("import", url, "raw/train.csv", "-o", "copy.csv", *rev, cwd=alice)
         assert refused.code == 2, (url, rev, refused.output)
         assert "this repository itself (its Git remote 'origin')" in refused.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -223,13 +224,33 @@ def _refuse_own_moving_revision(repo: Repo, source: Source, rev: str | None) -> 
 
 
 def _own_moving_revision(repo: Repo, rev: str | None) -> str | None:
-    """How the revision `rev` of this repository is named if its own commits move it."""
+    """How the revision `rev` of this repository is named if its own commits move it: it
+    starts from HEAD or the branch checked out (`main`, `HEAD~2`, `main^{commit}`, `@`)."""
     head = _branch_of(repo, "HEAD")
     if rev is None:
         return "HEAD (no --rev)"
-    if head and _branch_of(repo, rev) == head:
-        return "HEAD" if rev == "HEAD" else f"'{rev}' (the branch checked out)"
-    return None
+    base = _revision_base(rev)
+    if not head or _branch_of(repo, base) != head:
+        return None
+    if rev == "HEAD":
+        return "HEAD"
+    if rev == base:
+        return f"'{rev}' (the branch checked out)"
+    return f"'{rev}' (counted from {'HEAD' if base == 'HEAD' else 'the branch checked out'})"
+
+
+def _revision_base(rev: str) -> str:
+    """The name the revision expression `rev` starts from, which decides whether commits move
+    it: `main` of `main~2`, `main^{commit}`, `main@{1}` and `main:path` (a ref's name holds
+    none of ~^: nor @{); HEAD of `@`, `@~1` and of `@{1}` or `@{u}` (the branch checked
+    out's); `@{-1}` itself (the branch checked out before); HEAD of `:/text`, which searches
+    back from every ref, HEAD too."""
+    if rev.startswith(":/"):
+        return "HEAD"
+    if rev.startswith("@{-") and "}" in rev:
+        return rev[:rev.index("}") + 1]
+    base = re.split(r"[~^:]|@\{", rev, maxsplit=1)[0]
+    return base if base not in ("", "@") else "HEAD"
 
 
 def _remote_moving_revision(repo: Repo, remote: str, rev: str | None, remote_head: str
@@ -242,11 +263,12 @@ def _remote_moving_revision(repo: Repo, remote: str, rev: str | None, remote_hea
     merge = _git_config(repo, f"branch.{branch}.merge") if branch else ""
     if not branch or upstream != remote or not merge.startswith("refs/heads/"):
         return None
-    named = {None: "HEAD (no --rev)", "HEAD": "HEAD"}
-    if rev in named and remote_head == merge:
-        return f"{named[rev]}, the branch that '{branch}' tracks there"
-    if rev is not None and rev in (merge, merge.removeprefix("refs/heads/")):
-        return f"'{rev}' (the branch that '{branch}' tracks there)"
+    base = "HEAD" if rev is None else _revision_base(rev)
+    named = {None: "HEAD (no --rev)", "HEAD": "HEAD"}.get(rev, f"'{rev}'")
+    if base == "HEAD" and remote_head == merge:
+        return f"{named}, the branch that '{branch}' tracks there"
+    if base in (merge, merge.removeprefix("refs/heads/")):
+        return f"{named} (the branch that '{branch}' tracks there)"
     return None
 
 
