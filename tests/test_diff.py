@@ -197,6 +197,42 @@ def test_a_partial_pull_is_not_a_deletion(tmp_path):
         "data/images/0.png"]
 
 
+def test_data_not_pulled_yet_counts_as_its_pointer_records_not_as_deleted(tmp_path):
+    """As `dvx status` says: data a fresh clone never pulled is not pulled yet, so the
+    workspace side holds what the pointers record; once placed here, removing it is a
+    deletion."""
+    team, _ = _two_versions(tmp_path)
+    bob = team.clone("bob", pull=False)
+    assert "not pulled yet" in run_dvx("status", cwd=bob).stdout
+    nothing = {"added": [], "deleted": [], "modified": [], "renamed": []}
+    assert _summary(_diff(bob)) == nothing
+    quiet = run_dvx("diff", "-q", cwd=bob)
+    assert quiet.code == 0 and quiet.output == ""
+    assert _summary(_diff(bob, "v1")) == _summary(_diff(bob, "v1", "HEAD"))
+    must("pull", "model.pt", cwd=bob)
+    (bob / "model.pt").unlink()
+    assert _summary(_diff(bob)) == {**nothing, "deleted": ["model.pt"]}
+
+
+def test_data_not_pulled_whose_manifest_no_one_has_is_left_out_not_deleted(tmp_path):
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "d" / "a", "a\n")
+    must("add", "d", cwd=alice)
+    share(alice, "c1")
+    git(alice, "tag", "c1")
+    git(alice, "push", "-q", "origin", "c1")
+    write(alice / "d" / "b", "b\n")
+    must("add", "d", cwd=alice)
+    commit(alice, "c2")
+    git(alice, "push", "-q", "origin", "HEAD")  # c2's manifest of d never reaches the remote
+    bob = team.clone("bob", pull=False)
+    doc = _diff(bob, "c1")
+    assert len(doc["problems"]) == 1 and "manifest" in doc["problems"][0], doc["problems"]
+    assert _summary(doc) == {"added": [], "deleted": [], "modified": [], "renamed": []}
+    assert run_dvx("diff", "-q", "c1", cwd=bob).code == 1  # not compared: may differ
+
+
 def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
     result = dvx("diff")
     assert result.code != 0 and "no commit yet" in result.stderr

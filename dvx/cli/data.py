@@ -285,7 +285,8 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
 
     A and B are any Git revisions, or `workspace`. Revisions are read from Git's objects,
     never checked out; manifests the cache lacks are downloaded from the default remote
-    (never the data). With -q, print nothing and exit with status 1 if anything changed, or
+    (never the data). Data not pulled here yet counts as what its pointer records, not as
+    deleted. With -q, print nothing and exit with status 1 if anything changed, or
     if something could not be compared (a warning names it).
     """
     from dvx.ops.diff import diff as do_diff

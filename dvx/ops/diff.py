@@ -7,8 +7,9 @@ it out. A directory's files come from its manifest, from the cache or else the d
 (only the manifest is downloaded, never the data). A directory whose pointer is the same on
 both sides is not opened at all, so comparing two versions of a large dataset costs the
 manifests of the directories that changed. The workspace side is what is on disk, as `dvx
-status` sees it: missing data is deleted, except the files of a directory that a partial pull
-never placed here, which count as what the pointer records.
+status` sees it: missing data is deleted, except data never placed here (not pulled yet) and
+the files of a directory that a partial pull never placed, which count as what the pointer
+records.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote
+from dvx.ops.status import never_placed
 from dvx.ops.sync import settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import fingerprint_directory
@@ -104,11 +106,12 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         ids_a = {o.path: sides.content_id(o, a) for o in outputs_a}
         ids_b = {o.path: sides.content_id(o, b) for o in outputs_b}
         same = {path for path, cid in ids_a.items() if cid is not None and ids_b.get(path) == cid}
-        # A revision's directory whose manifest cannot be had (a problem is noted) is left
-        # out on both sides: its files are not known, so they are neither added nor deleted.
+        # A directory whose files are what its pointer records (a revision's, or one not
+        # pulled yet) and whose manifest cannot be had (a problem is noted) is left out on
+        # both sides: its files are not known, so they are neither added nor deleted.
         unknown = {o.path for side, outputs in ((a, outputs_a), (b, outputs_b))
-                   if side != WORKSPACE for o in outputs
-                   if o.path not in same and o.pointer.is_dir
+                   for o in outputs
+                   if o.path not in same and o.pointer.is_dir and sides.as_recorded(o, side)
                    and sides.known_tree(o, side) is None}
         outputs_a = [o for o in outputs_a if o.path not in same | unknown]
         outputs_b = [o for o in outputs_b if o.path not in same | unknown]
@@ -263,6 +266,8 @@ class _Sides:
             return output.pointer.oid
         full = self.repo.abspath(output.path)
         pointer = output.pointer
+        if self._not_pulled(output):
+            return pointer.oid
         is_dir = os.path.isdir(full) and not os.path.islink(full)
         if not pointer.is_dir:
             if is_dir:
@@ -327,6 +332,8 @@ class _Sides:
     def _workspace_files(self, output: Output) -> Files:
         """What the workspace holds at the output's path, whatever the pointer's kind: a file
         replaced by a directory shows as that directory's files, and the reverse."""
+        if self._not_pulled(output):
+            return self._recorded_files(output, output.path)
         full = self.repo.abspath(output.path)
         found: Files = {}
         if os.path.isdir(full) and not os.path.islink(full):
@@ -358,6 +365,17 @@ class _Sides:
         comparison on both sides, with a warning, rather than stopping it."""
         self.left_out.add(path)
         self.problems.append(f"left out: {refusal.message}")
+
+    def as_recorded(self, output: Output, side: str) -> bool:
+        """Are the output's files on `side` what its pointer records: a revision's, or data
+        not pulled yet?"""
+        return side != WORKSPACE or self._not_pulled(output)
+
+    def _not_pulled(self, output: Output) -> bool:
+        """Is the output absent from the workspace and never placed here? `dvx status` says
+        not pulled yet: it holds what the pointer records, not a deletion."""
+        return not os.path.lexists(self.repo.abspath(output.path)) and never_placed(
+            self.repo, output)
 
     def _partly_placed(self, output: Output) -> bool:
         synced = self.repo.syncstate.get(output.path)

@@ -485,9 +485,14 @@ def _holds_synced_file(repo: Repo, display: str, full: str, synced: Synced) -> b
 
 
 def _absent(repo: Repo, output: Output) -> str:
-    """An absent path was deleted if this workspace ever held it (its sync record says so),
-    else it was never pulled here."""
-    return DELETED if repo.syncstate.get(output.path) is not None else NOT_PULLED
+    """An absent path was deleted, unless it was never pulled here (`never_placed`)."""
+    return NOT_PULLED if never_placed(repo, output) else DELETED
+
+
+def never_placed(repo: Repo, output: Output) -> bool:
+    """Was the output's data, absent from the workspace, never placed here (a fresh clone, a
+    teammate's new data: its sync record says so)? Then it is not pulled yet, not deleted."""
+    return repo.syncstate.get(output.path) is None
 
 
 def _dir_status(repo: Repo, output: Output, synced: Synced | None,
