@@ -82,6 +82,24 @@ def unknown_keys_hint(otherwise: str) -> str:
     return f"It may come from a newer dvx; upgrade dvx, or {otherwise}."
 
 
+def install_extra_hint(extra: str) -> str:
+    """The hint for an optional part of dvx that is not installed: the packages of dvx's
+    `extra`, read from dvx's own metadata. Never `pip install 'dvx[EXTRA]'`: where dvx came
+    from a checkout or a Git URL, that fetches PyPI's `dvx`, which is another project."""
+    from importlib import metadata
+
+    try:
+        requires = metadata.requires("dvx") or []
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        requires = []
+    packages = [r.split(";")[0].strip() for r in requires
+                if r.split(";")[-1].replace(" ", "") == f'extra=="{extra}"']
+    if not packages:
+        return f"Install dvx's '{extra}' extra: `pip install -e '.[{extra}]'` in a dvx checkout."
+    quoted = " ".join(f"'{package}'" for package in packages)
+    return f"Install dvx's '{extra}' extra where dvx is installed: `pip install {quoted}`."
+
+
 class InvalidOidError(FormatError):
     pass
 

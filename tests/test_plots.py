@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import git, write
 
-pytest.importorskip("vl_convert", reason="vl-convert-python (dvx[plots]) is not installed")
+pytest.importorskip("vl_convert", reason="vl-convert-python (dvx's plots extra) is not installed")
 
 PIPELINE = """\
 stages:

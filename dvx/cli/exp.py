@@ -304,7 +304,7 @@ dvx queue start --dask tcp://scheduler:8786
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Experiments run at once (on this machine).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
-              help="Run them as tasks on the Dask cluster at ADDRESS instead (extra dvx[dask]).")
+              help="Run them as tasks on the Dask cluster at ADDRESS instead (dvx's dask extra).")
 @click.option("--git-remote", default="origin", show_default=True,
               help="With --dask: the Git remote the workers clone and push experiments to.")
 @common_options

@@ -1,4 +1,4 @@
-"""Queued experiments on a Dask cluster (`dvx queue start --dask ADDRESS`, extra `dvx[dask]`).
+"""Queued experiments on a Dask cluster (`dvx queue start --dask ADDRESS`, dvx's extra `dask`).
 
 Nothing depends on a shared disk: before submitting, the queued snapshots' inputs go to the
 dvx remote and the snapshots themselves (refs/exps-queue/<name>) to the Git remote. Each task
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, UsageError, install_extra_hint
 from dvx.experiment_refs import git_of
 from dvx.exps.queue import DONE, FAILED, QUEUE_REFS, QUEUED, RUNNING, Entry, entries, log_path
 from dvx.exps.queue import _save as save_entry
@@ -37,7 +37,7 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         from dask.distributed import Client, as_completed
     except ImportError:
         raise UsageError("Running experiments on Dask needs dask.distributed.",
-                         "Install it with `pip install 'dvx[dask]'`.") from None
+                         install_extra_hint("dask")) from None
     queued = [e for e in entries(repo) if e.state == QUEUED]
     if not queued:
         return []

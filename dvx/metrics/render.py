@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvx.errors import DvxError, UsageError
+from dvx.errors import DvxError, UsageError, install_extra_hint
 from dvx.fsutil import atomic_write, makedirs
 from dvx.metrics.plots import PlotData, spec
 
@@ -40,7 +40,7 @@ def vl_convert() -> Any:
         import vl_convert
     except ImportError:
         raise UsageError("Drawing plots needs the vl-convert-python package, which is not "
-                         "installed.", "Install it with `pip install 'dvx[plots]'`.") from None
+                         "installed.", install_extra_hint("plots")) from None
     return vl_convert
 
 

@@ -4,8 +4,8 @@ filesystem. Adding a backend is adding an entry here; the transfer engine does n
     s3://bucket/prefix          S3 and S3-compatible stores (s3fs)
     ssh://[user@]host[:port]/path   SFTP (sshfs/asyncssh)
     http(s)://host/path         read-only (fsspec's HTTP filesystem)
-    gs://bucket/prefix          Google Cloud Storage (gcsfs, extra `dvx[gs]`)
-    azure://container/prefix    Azure Blob Storage (adlfs, extra `dvx[azure]`)
+    gs://bucket/prefix          Google Cloud Storage (gcsfs, dvx's extra `gs`)
+    azure://container/prefix    Azure Blob Storage (adlfs, dvx's extra `azure`)
     /path, file:///path         a local or mounted directory
 
 Options whose values are secrets are listed in `secrets`: dvx keeps them out of the tracked
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from dvx.errors import ConfigError, RemoteError, UsageError
+from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class Backend:
     name: str
     schemes: tuple[str, ...]
     module: str  # the Python package that implements it
-    extra: str  # pip extra that installs it: dvx[extra]
+    extra: str  # dvx's extra that installs it (pyproject.toml)
     options: dict[str, str]  # option -> what it means
     secrets: frozenset[str]
     read_only: bool
@@ -99,7 +99,7 @@ def _import(module: str, extra: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise RemoteError(f"This remote needs the Python package '{module}', which is not "
-                          "installed.", f"Install it with: pip install 'dvx[{extra}]'.") from None
+                          "installed.", install_extra_hint(extra)) from None
 
 
 def s3_root(url: str) -> str:
