@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -236,8 +237,8 @@ def test_a_changed_host_key_behind_an_ssh_config_alias_is_refused_as_changed(
                                     "since the key it presented is not the one recorded"), \
         result.stderr
     assert f"ssh-keygen -R '[{sshd['host']}]:{sshd['port']}'" in result.stderr
-    assert f"ssh-keyscan -p {sshd['port']} {sshd['host']} >> ~/.ssh/known_hosts" in \
-        result.stderr
+    assert f"`mkdir -p ~/.ssh && ssh-keyscan -p {sshd['port']} {sshd['host']} >> " \
+        "~/.ssh/known_hosts`" in result.stderr
     assert "no key is recorded" not in result.stderr and "keyscan databox" not in result.stderr
     assert not (tmp_path / "store").exists()
 
@@ -247,8 +248,8 @@ def test_an_unknown_host_key_is_refused_with_the_ways_to_trust_it(repo, dvx, tmp
     result = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")
     assert result.code == 1, result.output
     assert "its host key cannot be verified" in result.stderr, result.stderr
-    assert f"ssh-keyscan -p {sshd['port']} {sshd['host']} >> ~/.ssh/known_hosts" in \
-        result.stderr
+    assert f"`mkdir -p ~/.ssh && ssh-keyscan -p {sshd['port']} {sshd['host']} >> " \
+        "~/.ssh/known_hosts`" in result.stderr
     assert "`dvx remote modify s known_hosts FILE`" in result.stderr
     assert "`dvx remote modify s known_hosts ignore` turns the check off, which lets anyone " \
         "who can intercept the connection read and change" in result.stderr
@@ -260,6 +261,22 @@ def test_an_unknown_host_key_is_refused_with_the_ways_to_trust_it(repo, dvx, tmp
     assert refused.code == 1 and "its host key cannot be verified" in refused.stderr, \
         refused.output
     assert not (repo / "a").exists()
+
+
+def test_the_advised_keyscan_works_as_pasted_on_a_machine_without_ssh_folder(repo, dvx,
+                                                                            tmp_path, sshd):
+    """A fresh CI runner has no ~/.ssh: the command the refusal gives makes it, records the
+    key, and the push then goes through."""
+    home = Path(os.environ["HOME"])
+    assert not (home / ".ssh").exists()
+    refused = _pushing_without_known_hosts_option(repo, dvx, sshd, tmp_path / "store")
+    assert refused.code == 1, refused.output
+    advice = re.search(r"`(mkdir -p ~/.ssh && ssh-keyscan [^`]*)`", refused.stderr)
+    assert advice, refused.stderr
+    subprocess.run(["bash", "-c", advice.group(1)], check=True, capture_output=True)
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert (tmp_path / "store" / "indexes").is_dir()
 
 
 def test_a_host_key_recorded_in_the_users_known_hosts_is_trusted(repo, dvx, tmp_path, sshd):
@@ -331,7 +348,7 @@ def test_an_ssh_config_that_asyncssh_cannot_read_leaves_the_url_s_host_in_the_re
                                "ssh://alice@databox:2222/store", {}, "s")
     assert refused is not None and "Refused the SSH server databox (port 2222)" in \
         refused.message, refused.message
-    assert "ssh-keyscan -p 2222 databox >> ~/.ssh/known_hosts" in refused.hint
+    assert "mkdir -p ~/.ssh && ssh-keyscan -p 2222 databox >> ~/.ssh/known_hosts" in refused.hint
 
 
 def test_a_source_url_of_any_kind_that_logs_in_by_ssh_has_its_host_key_checked(monkeypatch):

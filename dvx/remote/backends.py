@@ -326,7 +326,9 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
     files = known_hosts_files(options.get("known_hosts")) or []
     where = " and ".join(files)
     shown = _shown_server(named, host, port)
-    scan = f"ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} >> ~/.ssh/known_hosts"
+    # mkdir first: a fresh machine (a CI runner) has no ~/.ssh, where `>>` cannot create the file
+    scan = (f"mkdir -p ~/.ssh && ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} "
+            ">> ~/.ssh/known_hosts")
     option = f"`dvx remote modify {name or 'NAME'} known_hosts"
     if _recorded_host_keys(files, key_name, port):
         why = (f"the key it presented is not the one recorded for it in {where}: someone may "
