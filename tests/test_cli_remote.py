@@ -604,6 +604,8 @@ def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_pa
     ("s3://bkt/p", "endpointurl", "not a url"),
     ("s3://bkt/p", "endpointurl", "http://host:99999"),
     ("gs://bkt/p", "endpointurl", "ftp://host"),
+    ("s3://bkt/p", "chunksize", str((5 << 20) - 1)),  # below S3's smallest multipart part
+    ("s3://bkt/p", "chunksize", "8MiB"),
     ("s3://bkt/p", "ssl_verify", "ts"),  # neither a boolean nor a file: never "no check"
     ("s3://bkt/p", "ssl_verify", "/etc/ssl/no-such-ca.pem"),
     ("https://127.0.0.1/store", "ssl_verify", "ture"),
@@ -629,8 +631,10 @@ def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "modify", "s", "port", "2222").code == 0
     assert dvx("remote", "add", "b", "s3://bkt/p").code == 0
     assert dvx("remote", "modify", "b", "endpointurl", "https://minio.lan:9000").code == 0
+    assert dvx("remote", "modify", "b", "chunksize", str(5 << 20)).code == 0
     config = (repo / ".dvx" / "config").read_text()
     assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config
+    assert f"chunksize = {5 << 20}" in config
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])

@@ -244,14 +244,30 @@ def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | N
 
 
 S3_PART_SIZE = 8 << 20  # objects below twice this go in one PUT, read into memory once
+S3_MIN_PART_SIZE = 5 << 20  # S3 refuses a smaller multipart part (but the last)
+
+
+def _chunksize(value: str, root: str = "") -> str:
+    """The S3 option chunksize, checked by `remote modify` and before any use (the one rule:
+    the store would refuse every multipart upload with smaller parts)."""
+    try:
+        part = int(value)
+    except ValueError:
+        raise ValueError("not a whole number of bytes") from None
+    if part < S3_MIN_PART_SIZE:
+        raise ValueError(f"it must be at least {S3_MIN_PART_SIZE} (5 MiB), S3's smallest "
+                         "multipart part")
+    return value
 
 
 def _s3_put_options(options: dict[str, str]) -> dict[str, Any]:
-    part = int(options.get("chunksize", S3_PART_SIZE))
-    if part < 5 << 20:
-        raise ConfigError("The S3 option chunksize must be at least 5242880 (5 MiB), "
-                          "S3's smallest multipart part.")
-    return {"chunksize": part}
+    value = options.get("chunksize")
+    if value is None:
+        return {"chunksize": S3_PART_SIZE}
+    try:
+        return {"chunksize": int(_chunksize(value))}
+    except ValueError as exc:
+        raise ConfigError(f"Invalid value {value!r} for the S3 option chunksize: {exc}.") from None
 
 
 def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -564,7 +580,8 @@ BACKENDS = [
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
             {"max_concurrency": 1}, bucket_kind="bucket",
-            checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify},
+            checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify,
+                    "chunksize": _chunksize},
             credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host,
             verifies_host_keys=False),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
