@@ -237,6 +237,26 @@ def test_push_and_pull_name_commit_for_data_the_cache_lost_and_the_workspace_hol
     assert dvx("commit", "data.csv").code == 0 and dvx("push").code == 0
 
 
+def test_the_commit_advised_for_more_lost_files_than_named_stores_them_all(repo, dvx, tmp_path):
+    """Five files the cache lost and the workspace holds, three named: naming just those
+    three would leave a failing push, so the advice is a `dvx commit` of everything."""
+    _add_directory_remote(dvx, tmp_path / "store")
+    names = [f"f{i}" for i in range(1, 6)]
+    for name in names:
+        write(repo / name, name * 2)
+    assert dvx("add", *names).code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    pushed = dvx("push")
+    assert pushed.code == 1
+    assert "the workspace still holds it unchanged: `dvx commit`, with no path, stores it " \
+        "in the cache again, with all else the workspace holds that the cache lost (2 more " \
+        "files than named here record data the remote does not have)" in pushed.stderr, \
+        pushed.output
+    assert dvx("commit").code == 0  # as advised
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+
+
 def test_push_clone_pull_gives_identical_bytes(repo, dvx, tmp_path):
     _dataset(repo)
     store = tmp_path / "store"

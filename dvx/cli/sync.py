@@ -306,7 +306,7 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              f"-r {result.remote}` from a clone whose cache has the data uploads again what "
              "only a damaged index names.")
     elif result.never_pushed:
-        _report_never_pushed(result.remote, result.never_pushed)
+        _report_never_pushed(result.remote, result.never_pushed, result.never_pushed_unnamed)
     if result.lost:
         named = "; ".join(map(str, result.lost))
         warn(f"The remote '{result.remote}' lost that data ({named}): its "
@@ -326,17 +326,23 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
                         else "not on the remote either")
 
 
-def _report_never_pushed(remote: str, never_pushed: list[Recorded]) -> None:
+def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:
     """Data no pack index of the remote names: held by the workspace here, where the cache
     lost it, it is stored again by `dvx commit`; else, most likely, it was never pushed by
-    whoever committed it."""
+    whoever committed it. `unnamed`: how many more files record such data."""
     held = [r for r in never_pushed if r.held_here is not None]
     if held:
-        paths = " ".join(str(r.held_here) for r in held)
+        # Naming only the few paths shown would leave the others failing the next push;
+        # a plain `dvx commit` stores again all that the workspace holds.
+        stores = f"`dvx commit {' '.join(str(r.held_here) for r in held)}` stores it in the " \
+            "cache again" if not unnamed else (
+                "`dvx commit`, with no path, stores it in the cache again, with all else the "
+                f"workspace holds that the cache lost ({unnamed} more "
+                f"file{'s' if unnamed > 1 else ''} than named here record data the remote "
+                "does not have)")
         warn(f"The remote '{remote}' does not have that data ({'; '.join(map(str, held))}), "
              "and the cache here has lost it, but the workspace still holds it unchanged: "
-             f"`dvx commit {paths}` stores it in the cache again, and `dvx push` then "
-             "uploads it.")
+             f"{stores}, and `dvx push` then uploads it.")
     others = [r for r in never_pushed if r.held_here is None]
     if others:
         warn(f"The remote '{remote}' does not have that data "

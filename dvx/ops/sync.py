@@ -132,6 +132,8 @@ class SyncResult:
     # For data the remote does not have: the file recording it and the commit that
     # recorded it ("raw.csv.dvx, recorded by commit 1a2b3c4 (Bob)"), a few of them.
     never_pushed: list[Recorded] = field(default_factory=list)
+    # How many more files record such data than `never_pushed` names (it names a few).
+    never_pushed_unnamed: int = 0
     # The same, for data the remote's indexes name (it was pushed) but it no longer holds.
     lost: list[Recorded] = field(default_factory=list)
     # The same, for data whose pack on the remote is shorter than its index says.
@@ -332,6 +334,7 @@ def _merged(results: list[SyncResult]) -> SyncResult:
         merged.repaired_missing |= r.repaired_missing
         merged.paths.merge(r.paths)
         merged.never_pushed += r.never_pushed
+        merged.never_pushed_unnamed += r.never_pushed_unnamed
         merged.lost += r.lost
         merged.cut_short += r.cut_short
         merged.refused_indexes += r.refused_indexes
@@ -402,7 +405,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
     unnamed = nowhere | wanted.missing_manifests
     if unnamed:  # a teammate's data, most likely: name who recorded it, as pull does
         never = remote.inventory.absent(unnamed)
-        result.never_pushed = _recorded_with_change(repo, result, never)
+        _note_never_pushed(repo, result, never)
         _note_refused_indexes(remote, never, result)
         if not repair:  # --repair named those its indexes only claim (_held_intact)
             result.lost += _recorded_with_change(repo, result, unnamed - never)
@@ -555,7 +558,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     cut_short = {oid for oid, why in result.transfer.failed.items()
                  if in_a_pack_cut_short(why)}
     result.cut_short = _recorded_with_change(repo, result, cut_short)
-    result.never_pushed = _recorded_with_change(repo, result, never)
+    _note_never_pushed(repo, result, never)
     _note_refused_indexes(remote, never, result)
     result.lost = _recorded_with_change(repo, result, missing - never | lost)
     return result
@@ -628,18 +631,31 @@ def _note_refused_indexes(remote: RemoteStore, never: set[str], result: SyncResu
 SHOWN_NEVER_PUSHED = 3  # `git log` runs once per file named
 
 
+def _note_never_pushed(repo: Repo, result: SyncResult, never: Collection[str]) -> None:
+    """Names a few of the files recording the data `never` the remote has never had, and
+    counts the others: advice that named only those few would leave the rest failing."""
+    result.never_pushed = _recorded_with_change(repo, result, never)
+    result.never_pushed_unnamed = len(_files_recording(result, never)) - len(result.never_pushed)
+
+
+def _files_recording(result: SyncResult, missing: Collection[str]
+                     ) -> dict[tuple[str, str], Output]:
+    """(file, oid it names) -> its output, for the data `missing`: each pair once, since a
+    pointer that names other data in other revisions (fetch -A) was recorded by other
+    commits, perhaps other authors."""
+    return {(output.record_file, output.pointer.oid): output
+            for _, output in result.paths.recorded(missing).values()}
+
+
 def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[str]
                           ) -> list[Recorded]:
-    """The files that record the data `missing` on the remote, each with the commit that
-    first recorded that data there: its author committed the pointer, and perhaps never ran
-    `dvx push`."""
-    # Each (file, oid it names) once: a pointer that names other data in other revisions
-    # (fetch -A) was recorded by other commits, perhaps other authors.
-    recorded = {(output.record_file, output.pointer.oid): output
-                for _, output in result.paths.recorded(missing).values()}
+    """A few of the files that record the data `missing` on the remote, each with the commit
+    that first recorded that data there: its author committed the pointer, and perhaps never
+    ran `dvx push`."""
     notes = []
     git = repo.git
-    for (record, named), output in sorted(recorded.items())[:SHOWN_NEVER_PUSHED]:
+    for (record, named), output in sorted(
+            _files_recording(result, missing).items())[:SHOWN_NEVER_PUSHED]:
         change = None if git is None else git.first_with(record, named)
         commit, author = change if change is not None else (None, None)
         notes.append(Recorded(record, named, commit, author, git is not None,
