@@ -22,6 +22,7 @@ from dvx.paths import (
     names_the_root,
     nearest_parent_in,
     refuse_empty,
+    relpath_problem,
     repo_relpath,
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer
@@ -398,7 +399,9 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     except UnicodeEncodeError:  # as a file inside a directory is (workspace.check_entry_name)
         raise PathError(f"{quoted(display)} has a name that is not valid UTF-8.",
                         "Rename it; dvx records names as UTF-8.") from None
-    check_relpath(rel)
+    problem = relpath_problem(rel)
+    if problem:  # a name the user gave: a refused path, where a file dvx read is malformed
+        raise PathError(f"Invalid path {quoted(display)}: {problem}.", "Use another name.")
     check_no_symlinked_parent(repo.root, rel)
     if rel.endswith(POINTER_SUFFIX):
         raise PathError(f"'{display}' ends in '{POINTER_SUFFIX}', as dvx's pointer files do, so "

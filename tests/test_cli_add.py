@@ -1,6 +1,7 @@
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 
@@ -856,8 +857,28 @@ def test_a_name_with_a_colon_second_says_it_looks_like_a_windows_drive(repo, dvx
     write(repo / "logs" / "1:30.log", "x")
     for target, shown in (("a:b", "'a:'"), ("logs", "'1:'")):
         refused = dvx("add", target)
-        assert refused.code != 0 and "Windows drive" in refused.stderr, refused.output
+        assert refused.code == 2 and "Windows drive" in refused.stderr, refused.output
         assert shown in refused.stderr and "it is absolute" not in refused.stderr
+
+
+@pytest.mark.parametrize("name, why", [("a\\b", "it contains a backslash"),
+                                       ("a:b", "as a Windows drive does"),
+                                       ("a\nb", "it contains a line break")])
+def test_a_name_dvx_cannot_record_given_to_add_or_move_is_a_refused_path(repo, dvx, name, why):
+    """The user's own name is a refused path (exit 2, as a FIFO or a symlink is); a pointer
+    file of that name that dvx reads stays a malformed file (exit 1)."""
+    write(repo / name, "x")
+    write(repo / "ok", "ok")
+    assert dvx("add", "ok").code == 0
+    for command in (("add", name), ("move", "ok", name.replace("a", "m"))):
+        refused = dvx(*command)
+        assert refused.code == 2, (command, refused.output)
+        assert refused.stderr.startswith("ERROR: Invalid path ") and why in refused.stderr, \
+            refused.stderr
+    assert not (repo / f"{name}.dvx").exists() and (repo / "ok.dvx").exists()
+    shutil.copy(repo / "ok.dvx", repo / f"{name}.dvx")
+    read = dvx("checkout", name)
+    assert read.code == 1 and "Invalid pointer path" in read.stderr, read.output
 
 
 def test_a_stray_file_named_like_a_pointer_is_said_to_need_a_new_name(repo, dvx):
