@@ -383,6 +383,26 @@ def test_content_added_while_another_repository_s_gc_deletes_it_survives(
     assert not list((shared / "tmp").iterdir())  # nothing left aside
 
 
+def test_the_objects_gc_says_it_kept_are_those_the_place_holds(repo, dvx, tmp_path):
+    """Four files in use: a remote holding none of them keeps 0, not 4; once pushed (packed,
+    and one large file loose) it keeps all of them, as does a cache that lost one."""
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    (tmp_path / "store").mkdir()
+    for name in ("a", "b", "c"):
+        write(repo / name, name)
+    write(repo / "big", os.urandom(3 << 20).hex())  # above the pack threshold: loose
+    assert dvx("add", "a", "b", "c", "big").code == 0
+    empty = dvx("gc", "-w", "--remote", "s", "-f")
+    assert empty.code == 0, empty.output
+    assert "from the cache; kept 4 in use." in empty.stdout
+    assert "Removed 0 objects (0 B) from the remote 's'; kept 0 in use." in empty.stdout
+    assert dvx("push").code == 0
+    (repo / ".dvx/cache/files/xxh128" / _oid("a")[:2] / _oid("a")[2:]).unlink()
+    full = dvx("gc", "-w", "--remote", "s", "-f", "--json")
+    assert [(r["where"], r["reachable"]) for r in json.loads(full.stdout)] == [
+        ("cache", 3), ("remote 's'", 4)]
+
+
 def _model_pushed_long_ago(tmp_path, data: bytes):
     """Two repositories sharing a directory remote, both tracking the same model.bin, which
     the first pushed long ago: (first, second, store, remote, oid, the pack holding it)."""

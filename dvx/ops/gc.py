@@ -287,9 +287,16 @@ def _outside(path: str, root: str) -> bool:
 
 
 def _plan_cache(repo: Repo, keep: set[str], cutoff: float, scope: Scope) -> GcResult:
-    result = GcResult("cache", scope.describe(), reachable=len(keep))
+    result = GcResult("cache", scope.describe())
     # The listing is filtered as it comes: a cache of millions is never held as one set.
-    for oid in sorted(oid for oid in repo.cache.list_oids() if oid not in keep):
+    # What is kept counts only what the cache holds, not all that the scope uses.
+    unused = []
+    for oid in repo.cache.list_oids():
+        if oid in keep:
+            result.reachable += 1
+        else:
+            unused.append(oid)
+    for oid in sorted(unused):
         try:
             st = os.lstat(repo.cache.oid_path(oid))
         except FileNotFoundError:
@@ -432,12 +439,14 @@ class _RemotePlan(GcResult):
 
 def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, scope: Scope,
                  repo: Repo) -> GcResult:
-    result = _RemotePlan(f"remote '{name}'", scope.describe(), reachable=len(keep), keep=keep)
+    result = _RemotePlan(f"remote '{name}'", scope.describe(), keep=keep)
     faults.point("gc.plan.before_push_logs")
     recent = _recently_pushed(repo, remote, cutoff)
     pushed, result.expired_logs = recent.used, recent.expired
+    held = set()  # what is kept counts only what the remote holds, not all the scope uses
     for oid, (size, mtime) in sorted(remote.list_with_details().items()):
         if oid in keep:
+            held.add(oid)
             continue
         if mtime is None or mtime > cutoff or oid in pushed:
             result.kept_young += 1  # an unknown age counts as young: never guess old
@@ -451,9 +460,11 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
     if isinstance(remote, RemoteStore):
         packs = repack.plan(remote, keep, cutoff, set(result.loose_removed), pushed)
         result.kept_young += packs.young
+        held |= packs.held_live
         result.removed = sorted(set(result.removed) | packs.dead.keys())
         result.sizes.update(packs.dead)
         result.bytes_freed += sum(packs.dead.values())
+    result.reachable = len(held)
     _refuse_if_unknown(recent, len(result.removed), cutoff)
     return result
 

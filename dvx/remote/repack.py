@@ -51,6 +51,7 @@ class RepackPlan:
     dead: dict[str, int] = field(default_factory=dict)  # packed oid -> bytes freed
     young: int = 0  # dead objects kept because their pack, or a push logging them, is recent
     loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
+    held_live: set[str] = field(default_factory=set)  # live oids in a pack that is there
 
     @property
     def changes(self) -> bool:
@@ -97,6 +98,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         if size_and_time is None:  # named, but gone: nothing to copy from
             result.keep.append(Section(pack, section.size, entries))
             continue
+        result.held_live.update(e[0] for e in entries if e[0] in live)
         payload = section.size - PACK_HEADER_SIZE
         if not dead and (recent or live_bytes >= SPARSE * payload):
             result.keep.append(Section(pack, section.size, entries))
