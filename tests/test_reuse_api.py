@@ -137,6 +137,29 @@ def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_pa
         assert "keeps its first copy" in str(refused.value)  # simplecache:: goes stale
 
 
+def test_a_copy_cut_short_is_refused_by_the_read_of_its_size(project, tmp_path, monkeypatch):
+    team, alice = project
+    must("remote", "modify", "shared", "pack_threshold", "0", cwd=alice)  # stored whole
+    data = bytes(range(256)) * 64
+    write(alice / "model.bin", data)
+    must("add", "model.bin", cwd=alice)
+    share(alice, "model")
+    oid = xxhash.xxh3_128_hexdigest(data)
+    bob = team.clone("bob", pull=False)
+    stored = local_spec(team.store, str(team.store), {})
+    stored.write_raw(oid, data[:1000])  # the remote's copy, cut short
+    _damage(alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:], data[:1000])  # a cached one
+    for reader in (bob, alice):  # streamed from the remote, and read from the cache
+        monkeypatch.chdir(reader)
+        with dvx.api.open("model.bin") as f, pytest.raises(DvxError, match="corrupt"):
+            f.read(len(data))
+        with dvx.api.open("model.bin") as f, pytest.raises(DvxError, match="corrupt"):
+            f.readinto(bytearray(len(data)))
+        with fsspec.open("dvx://model.bin", repo=".") as f, pytest.raises(OSError,
+                                                                          match="corrupt"):
+            f.read(len(data))
+
+
 def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_path,
                                                                 monkeypatch):
     _, alice = project

@@ -649,17 +649,33 @@ class _Verified(io.BufferedIOBase):
         self._corrupt = corrupt or (lambda actual: _corrupt_remote_copy(oid, actual))
 
     def read(self, size: int | None = -1) -> bytes:
-        data = self._src.read(-1 if size is None else size)
+        wanted = -1 if size is None else size
+        data = self._src.read(wanted)
         if self._trusted:
             return data
+        ended = wanted < 0 or not data
+        if not ended and len(data) < wanted:  # short: the stream's end, or more to come
+            data, ended = self._fill(data, wanted)
         self._hasher.update(data)
         if data and self._checked:  # bytes past an end that matched: not the object's
             raise self._corrupt(self._hasher.hexdigest())
         self._hashed += len(data)
-        if (not data or size is None or size < 0
-                or (self.size is not None and self._hashed >= self.size)):
+        if ended or (self.size is not None and self._hashed >= self.size):
             self._check()
         return data
+
+    def _fill(self, data: bytes, wanted: int) -> tuple[bytes, bool]:
+        """`data` read on up to `wanted` bytes, and whether the stream ended first: a read
+        returns fewer bytes than asked only at the end, which is where the object is checked
+        (a copy cut short ends before its size, and must not pass unchecked)."""
+        parts, got = [data], len(data)
+        while got < wanted:
+            more = self._src.read(wanted - got)
+            if not more:
+                return b"".join(parts), True
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts), False
 
     read1 = read
 
