@@ -160,6 +160,18 @@ def test_a_copy_cut_short_is_refused_by_the_read_of_its_size(project, tmp_path, 
             f.read(len(data))
 
 
+def test_a_read_of_no_bytes_is_no_end_of_the_file(project, tmp_path, monkeypatch):
+    team, alice = project
+    bob = team.clone("bob", pull=False)
+    for reader in (alice, bob):  # read from the cache, and streamed from the remote
+        monkeypatch.chdir(reader)
+        for opened in (dvx.api.open("data/train.csv"),
+                       fsspec.open("dvx://data/train.csv", repo=".").open()):
+            with opened as f:
+                assert f.read(0) == b"" and f.readinto(bytearray()) == 0
+                assert f.read() == CSV_V2.encode()
+
+
 def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_path,
                                                                 monkeypatch):
     _, alice = project
