@@ -75,6 +75,14 @@ class _File(io.BufferedIOBase):
 
     read1 = read
 
+    def readline(self, size: int | None = -1) -> bytes:
+        """The reader's own (buffered) readline: io's default reads a byte at a time, and is
+        what iterating the lines of a file calls (once a line: no context manager here)."""
+        try:
+            return self._raw.readline(-1 if size is None else size)
+        except DvxError as exc:
+            raise _io_error(exc) from None
+
     def readable(self) -> bool:
         return True
 

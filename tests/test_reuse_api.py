@@ -172,6 +172,51 @@ def test_a_read_of_no_bytes_is_no_end_of_the_file(project, tmp_path, monkeypatch
                 assert f.read() == CSV_V2.encode()
 
 
+def test_lines_are_read_from_the_object_in_blocks_not_a_byte_at_a_time(project, monkeypatch):
+    """Iterating a binary file's lines reads the object a block at a time (io's default
+    readline reads one byte a call: a large file took minutes); still checked at its end."""
+    from dvx.ops import source
+
+    _, alice = project
+    rows = b"".join(b'{"id": %d}\n' % i for i in range(5000))  # 60 KB
+    write(alice / "rows.jsonl", rows)
+    must("add", "rows.jsonl", cwd=alice)
+    monkeypatch.chdir(alice)
+    reads: list[int] = []
+
+    class Counted(io.BufferedReader):
+        def read(self, size: int | None = -1) -> bytes:
+            reads.append(1)
+            return super().read(size)
+
+    opened = source._open_cached
+    monkeypatch.setattr(source, "_open_cached",
+                        lambda oid, path: Counted(opened(oid, path).detach()))
+    def api_lines() -> list[bytes]:
+        with dvx.api.open("rows.jsonl") as f:
+            return list(f)
+
+    def fsspec_lines() -> list[bytes]:
+        with fsspec.open("dvx://rows.jsonl", repo=".") as f:
+            return f.readlines()
+
+    for lines in (api_lines, fsspec_lines):
+        reads.clear()
+        assert lines() == rows.splitlines(keepends=True)
+        assert len(reads) <= 3, len(reads)
+    oid = xxhash.xxh3_128_hexdigest(rows)
+    _damage(alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:], rows.replace(b"7", b"8"))
+    with pytest.raises(DvxError, match="corrupt"):
+        api_lines()
+    with pytest.raises(OSError, match="corrupt"):
+        fsspec_lines()
+    with dvx.api.open("rows.jsonl") as f:  # once refused, refused for good: not an end
+        with pytest.raises(DvxError, match="corrupt"):
+            f.read()
+        with pytest.raises(DvxError, match="corrupt"):
+            f.read()
+
+
 def test_a_cached_file_can_seek_once_the_whole_of_it_is_checked(project, tmp_path,
                                                                 monkeypatch):
     _, alice = project

@@ -22,7 +22,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, Any
 
 from dvx import fsutil
 from dvx.config import Config
@@ -518,10 +518,9 @@ class Source:
         path = self.cached_path(oid)
         if path is not None:
             cached = path
-            return cast(IO[bytes], _Verified(_open_cached(oid, path), oid, self.repo.algo, size,
-                                             lambda actual: self._corrupt_copy(oid, cached,
-                                                                               actual),
-                                             local=True))
+            return _VerifiedReader(_Verified(
+                _open_cached(oid, path), oid, self.repo.algo, size,
+                lambda actual: self._corrupt_copy(oid, cached, actual), local=True))
         _, store = self.remote()
         try:
             stream = store.open(oid)
@@ -530,7 +529,7 @@ class Source:
                            "Its data may not have been pushed.") from None
         except Exception as exc:  # named with the remote and the way out
             raise transfer.unreachable(store, exc) from None
-        return cast(IO[bytes], _Verified(stream, oid, self.repo.algo, size))
+        return _VerifiedReader(_Verified(stream, oid, self.repo.algo, size))
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""
@@ -627,12 +626,16 @@ def _corrupt_remote_copy(oid: str, actual: str) -> DvxError:
                     "Push a good copy from a repository that has it.")
 
 
-class _Verified(io.BufferedIOBase):
-    """A reader that hashes what it reads and refuses bytes that do not hash to the expected
-    oid (`corrupt`: the error, given the oid they hash to) with the read that reaches the
-    object's `size` (or its end), so a caller that reads exactly its size never gets corrupt
-    bytes. A cached object (`local`: `src` is a file on this machine) can seek: the first seek
-    away from where hashing stands checks the whole file first, then reads go unhashed."""
+_READ_AHEAD = 1 << 17  # what a verified reader reads at a time for small reads and lines
+
+
+class _Verified(io.RawIOBase):
+    """The bytes of an object, hashed as they are read, refusing those that do not hash to the
+    expected oid (`corrupt`: the error, given the oid they hash to) with the read that reaches
+    the object's `size` (or its end), so a caller that reads exactly its size never gets
+    corrupt bytes; once refused, every later read is refused too. A cached object (`local`:
+    `src` is a file on this machine) can seek: the first seek away from where hashing stands
+    checks the whole file first, then reads go unhashed. Read through `_VerifiedReader`."""
 
     def __init__(self, src: IO[bytes], oid: str, algo: str, size: int | None,
                  corrupt: Callable[[str], DvxError] | None = None, local: bool = False
@@ -644,49 +647,40 @@ class _Verified(io.BufferedIOBase):
         self._hasher = ALGORITHMS[algo].new()
         self._hashed = 0  # bytes hashed, in order from the start: the position until a seek
         self._checked = False  # their hash was compared (and matched: else it raised)
+        self._failed: DvxError | None = None  # why the object was refused
         self._local = local
         self._trusted = False  # the whole file was checked (before a seek)
         self._corrupt = corrupt or (lambda actual: _corrupt_remote_copy(oid, actual))
 
-    def read(self, size: int | None = -1) -> bytes:
-        wanted = -1 if size is None else size
-        if wanted == 0:  # asks for nothing: not the end of the stream, nothing to check
-            return b""
-        data = self._src.read(wanted)
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if not view:  # asks for nothing: not the end of the stream, nothing to check
+            return 0
+        if self._failed is not None:
+            raise self._failed
+        data = self._src.read(len(view))
+        view[:len(data)] = data
         if self._trusted:
-            return data
-        ended = wanted < 0 or not data
-        if not ended and len(data) < wanted:  # short: the stream's end, or more to come
-            data, ended = self._fill(data, wanted)
+            return len(data)
         self._hasher.update(data)
         if data and self._checked:  # bytes past an end that matched: not the object's
-            raise self._corrupt(self._hasher.hexdigest())
+            self._refuse(self._hasher.hexdigest())
         self._hashed += len(data)
-        if ended or (self.size is not None and self._hashed >= self.size):
+        # An empty read is the end: a copy cut short ends there, before its size.
+        if not data or (self.size is not None and self._hashed >= self.size):
             self._check()
-        return data
-
-    def _fill(self, data: bytes, wanted: int) -> tuple[bytes, bool]:
-        """`data` read on up to `wanted` bytes, and whether the stream ended first: a read
-        returns fewer bytes than asked only at the end, which is where the object is checked
-        (a copy cut short ends before its size, and must not pass unchecked)."""
-        parts, got = [data], len(data)
-        while got < wanted:
-            more = self._src.read(wanted - got)
-            if not more:
-                return b"".join(parts), True
-            parts.append(more)
-            got += len(more)
-        return b"".join(parts), False
-
-    read1 = read
+        return len(data)
 
     def _check(self) -> None:
         if not self._checked:
             self._checked = True
             actual = self._hasher.hexdigest()
             if actual != self._oid:
-                raise self._corrupt(actual)
+                self._refuse(actual)
+
+    def _refuse(self, actual: str) -> None:
+        self._failed = self._corrupt(actual)
+        raise self._failed
 
     def readable(self) -> bool:
         return True
@@ -699,11 +693,7 @@ class _Verified(io.BufferedIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if not self._local:
-            raise io.UnsupportedOperation(
-                "A file streamed from a remote cannot seek: read it whole "
-                "(`io.BytesIO(f.read())`), or bring it into a cache first (`dvx fetch`, `dvx "
-                "get`). fsspec's `simplecache::dvx://...` can seek too, but keeps its first copy "
-                "for the rest of the process: a later change is not seen through it.")
+            raise _no_seek()
         if not self._trusted:
             here = {io.SEEK_SET: 0, io.SEEK_CUR: self._hashed}.get(whence)
             if here is not None and here + offset == self._hashed:
@@ -716,18 +706,49 @@ class _Verified(io.BufferedIOBase):
         out of order could not be checked as they stream."""
         from dvx.hashing import ALGORITHMS, CHUNK_SIZE
 
+        if self._failed is not None:
+            raise self._failed
         hasher, fd, at = ALGORITHMS[self._algo].new(), self._src.fileno(), 0
         while chunk := os.pread(fd, CHUNK_SIZE, at):
             hasher.update(chunk)
             at += len(chunk)
         actual = hasher.hexdigest()
         if actual != self._oid:
-            raise self._corrupt(actual)
+            self._refuse(actual)
         self._trusted = True
 
     def close(self) -> None:
         self._src.close()
         super().close()
+
+
+class _VerifiedReader(io.BufferedReader):
+    """A `_Verified` object read through a buffer, so that lines and small reads take few
+    reads of the object (a line at a time through a raw stream would read a byte at a
+    time). Bytes read ahead are hashed as they are read: the read that makes it reach the
+    object's size or end is checked, and raises if it is corrupt."""
+
+    raw: _Verified
+
+    def __init__(self, raw: _Verified) -> None:
+        super().__init__(raw, _READ_AHEAD)
+
+    @property
+    def size(self) -> int | None:
+        return self.raw.size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if not self.raw.seekable():  # said with the way out, not as Python's generic error
+            raise _no_seek()
+        return super().seek(offset, whence)
+
+
+def _no_seek() -> io.UnsupportedOperation:
+    return io.UnsupportedOperation(
+        "A file streamed from a remote cannot seek: read it whole "
+        "(`io.BytesIO(f.read())`), or bring it into a cache first (`dvx fetch`, `dvx "
+        "get`). fsspec's `simplecache::dvx://...` can seek too, but keeps its first copy "
+        "for the rest of the process: a later change is not seen through it.")
 
 
 def _local_root(url: str) -> str | None:
