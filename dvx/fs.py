@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 import posixpath
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
+from fsspec.callbacks import DEFAULT_CALLBACK
 from fsspec.spec import AbstractFileSystem
+from fsspec.utils import isfilelike
 
-from dvx import api
+from dvx import api, fsutil
 from dvx.errors import DvxError
 
 
@@ -195,6 +198,24 @@ class DvxFileSystem(AbstractFileSystem):
             if self._unreadable(path) is not None:
                 raise _io_error(exc, UnreadableError) from None
             raise _io_error(exc) from None
+
+    def get_file(self, rpath: str, lpath: Any = None, callback: Any = DEFAULT_CALLBACK,
+                 outfile: Any = None, **kwargs: Any) -> None:
+        """Copy a file to `lpath` through a temporary beside it, renamed there once read
+        whole and checked: a file that fails its check, or a read that fails, leaves nothing
+        at `lpath` (or what was there before), as `dvx get` does, never its bytes so far."""
+        if outfile is not None or isfilelike(lpath) or self.isdir(rpath):
+            return super().get_file(rpath, lpath, callback, outfile, **kwargs)
+        lpath = os.fspath(lpath)
+        os.makedirs(os.path.dirname(lpath) or ".", exist_ok=True)
+        temporary = fsutil.temp_name_for(lpath)
+        try:
+            super().get_file(rpath, temporary, callback, **kwargs)
+            os.replace(temporary, lpath)
+        except BaseException:
+            fsutil.remove_quietly(temporary)
+            raise
+        return None
 
     def cat_file(self, path: str, start: int | None = None, end: int | None = None,
                  **kwargs: Any) -> bytes:

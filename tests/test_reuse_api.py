@@ -264,6 +264,29 @@ def test_a_dvx_file_that_fails_its_check_raises_oserror_where_dvx_api_raises_dvx
         dvx.api.read("data/train.csv")
 
 
+def test_a_file_that_fails_its_check_is_never_left_where_get_writes_it(project, tmp_path,
+                                                                      monkeypatch):
+    _, alice = project
+    data = bytes(range(256)) * 2000  # 512 KB: copied in several reads, as a large file is
+    write(alice / "data.bin", data)
+    must("add", "data.bin", cwd=alice)
+    oid = xxhash.xxh3_128_hexdigest(data)
+    _damage(alice / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:], data[:-1] + b"X")
+    monkeypatch.chdir(alice)
+    fs = fsspec.filesystem("dvx", repo=".")
+    fs.blocksize = 1 << 16
+    got = tmp_path / "out"
+    with pytest.raises(OSError, match="corrupt"):
+        fs.get("data.bin", str(got / "data.bin"))
+    assert os.listdir(got) == []  # neither the bytes read before the check nor a temporary
+    write(got / "data.bin", "kept\n")
+    with pytest.raises(OSError, match="corrupt"):
+        fs.get("data.bin", str(got / "data.bin"))
+    assert os.listdir(got) == ["data.bin"] and (got / "data.bin").read_text() == "kept\n"
+    fs.get("data/train.csv", str(got / "train.csv"))  # a good one is written
+    assert (got / "train.csv").read_text() == CSV_V2
+
+
 def test_fsspec_s_blockcache_of_a_dvx_file_is_refused_with_the_way_out(project, tmp_path,
                                                                        monkeypatch):
     _, alice = project
