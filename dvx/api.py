@@ -82,6 +82,7 @@ def _in_repository(path: str, source: Source) -> str:
     import os
 
     from dvx.errors import PathError
+    from dvx.ops.source import readable_path
 
     if os.path.isabs(path):
         # The folder's links resolved, not the file's: a tracked file may link into the cache.
@@ -93,6 +94,12 @@ def _in_repository(path: str, source: Source) -> str:
                         f"Pass '{os.path.relpath(real, top)}' instead." if inside else None)
     while path.startswith("./"):
         path = path[2:]
+    if path and not readable_path(path):
+        raise PathError(f"'{path}' is inside a '.dvx' or '.git' folder, which dvx.api and the "
+                        "dvx:// filesystem never read (nor list): dvx's own configuration is "
+                        "no data of the repository.",
+                        "Read it from Git (`git show REV:PATH` in a clone), or name a path "
+                        "that `dvx ls URL -R` lists.")
     return path
 
 

@@ -350,6 +350,28 @@ def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkey
         fs.info("data/missing.csv")
 
 
+def test_what_is_listed_can_be_read_and_dvx_s_own_folder_is_neither(project, tmp_path,
+                                                                    monkeypatch):
+    """Git tracks .dvx/config and .dvx/.gitignore, but they are dvx's own, never read by
+    path: left out of listings, as DVC's DVCFileSystem leaves out .dvc/, so a whole
+    revision can be copied."""
+    team, _ = project
+    monkeypatch.chdir(tmp_path)
+    fs = fsspec.filesystem("dvx", repo=str(team.origin), rev="v1")
+    listed = fs.find("")
+    assert "params.yaml" in listed and not [p for p in listed if p.startswith(".dvx")]
+    with pytest.raises(FileNotFoundError):
+        fs.info(".dvx/config")
+    fs.get("", str(tmp_path / "copy") + "/", recursive=True)
+    assert sorted(p.relative_to(tmp_path / "copy").as_posix()
+                  for p in (tmp_path / "copy").rglob("*") if p.is_file()) == sorted(listed)
+    with pytest.raises(PathError, match="never read"):
+        dvx.api.read(".dvx/config", repo=str(team.origin))
+    shown = run_dvx("ls", str(team.origin), "-R", cwd=tmp_path)
+    assert shown.code == 0 and "params.yaml" in shown.stdout
+    assert not re.search(r"\s\.dvx/", shown.stdout), shown.stdout
+
+
 def test_each_dvx_url_opened_sees_the_workspace_and_the_branch_as_they_are_now(
         project, tmp_path, monkeypatch):
     team, alice = project

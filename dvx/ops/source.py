@@ -34,7 +34,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.remote import open_source_remote
 from dvx.ops.sync import settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
-from dvx.paths import check_relpath
+from dvx.paths import RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
@@ -49,6 +49,13 @@ def source_path(path: str) -> str:
     while path == "." or path.startswith("./"):
         path = path[2:].lstrip("/")
     return path
+
+
+def readable_path(path: str) -> bool:
+    """Is `path` one a source's files are read by? Not one in its `.dvx/` (dvx's own
+    configuration, never data), nor any other with a reserved component: listings leave them
+    out, as DVC's leave out `.dvc/`, so that all that is listed can be read."""
+    return not any(part.casefold() in RESERVED_NAMES for part in path.split("/"))
 
 
 def user_cache_dir() -> str:
@@ -282,6 +289,8 @@ class Source:
         with "unreadable": why, and nothing below it, so that the rest is still listed."""
         entries: dict[str, dict[str, Any]] = {}
         for path, size in self.git_files():
+            if not readable_path(path):
+                continue
             entries[path] = {"name": path, "type": "file", "size": size, "dvx": False}
         for output in self.outputs():
             try:
