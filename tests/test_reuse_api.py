@@ -330,6 +330,21 @@ def test_a_damaged_copy_is_named_where_it_is_and_the_source_s_cache_falls_back_t
     assert "dvx fsck --remote shared" in got.stderr and "was pushed" not in got.stderr
 
 
+def test_a_manifest_damaged_in_the_reader_s_cache_is_set_aside_and_read_again(
+        project, tmp_path, monkeypatch):
+    team, alice = project
+    monkeypatch.chdir(tmp_path)  # not inside any repository: the user-level cache
+    assert dvx.api.read("data/images/1.png", repo=str(team.origin)) == "image 1\n"
+    manifest = re.search(r"[0-9a-f]{32}", (alice / "data/images.dvx").read_text())
+    assert manifest is not None
+    cache = tmp_path / "user-cache" / "dvx" / "cache"
+    _damage(cache / "files" / "xxh128" / manifest[0][:2] / manifest[0][2:], b'["x"]\n')
+    assert dvx.api.read("data/images/1.png", repo=str(team.origin)) == "image 1\n"
+    assert fsspec.filesystem("dvx", repo=str(team.origin)).ls("data/images", detail=False) == \
+        [f"data/images/{i}.png" for i in range(3)]
+    assert [p.name.split(".")[0] for p in (cache / "quarantine").iterdir()] == [manifest[0]]
+
+
 def test_the_dvx_filesystem_lists_and_reads_a_revision(project, tmp_path, monkeypatch):
     team, _ = project
     monkeypatch.chdir(tmp_path)

@@ -26,9 +26,17 @@ from typing import IO, Any
 
 from dvx import fsutil
 from dvx.config import Config
-from dvx.errors import CorruptObjectError, DvxError, PathError, RemoteError, UsageError
+from dvx.errors import (
+    CorruptManifestError,
+    CorruptObjectError,
+    DvxError,
+    PathError,
+    RemoteError,
+    UsageError,
+)
 from dvx.hashing import hash_bytes, hash_copy
 from dvx.history import History
+from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
 from dvx.ops.remote import open_source_remote
@@ -39,6 +47,8 @@ from dvx.remote import transfer
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import git_environ
+
+log = get_logger(__name__)
 
 
 def source_path(path: str) -> str:
@@ -362,11 +372,23 @@ class Source:
                 try:
                     with cache.open(pointer.oid) as src:
                         return Tree.from_stream(src, pointer.algo, pointer.oid)
+                except CorruptManifestError as exc:
+                    if cache is not self.cache:
+                        return self._tree_from_remote(output, exc)  # the source's own copy
+                    self._set_aside(pointer.oid, exc)  # then read from elsewhere, as pull does
                 except DvxError as exc:
                     if cache is self.cache:
-                        raise
-                    return self._tree_from_remote(output, exc)  # the source's own copy
+                        raise  # its bytes are the oid's: a new download would bring the same
+                    return self._tree_from_remote(output, exc)
         return load_tree(self.repo, pointer) if self.is_local else None
+
+    def _set_aside(self, oid: str, damaged: DvxError) -> None:
+        """Move aside, as `dvx fsck` and `dvx fetch` do, the object `oid` of the reader's cache
+        whose bytes no longer hash to it (`damaged`), for a good copy to take its place."""
+        self.cache.new_generation()  # an object leaves the cache
+        with suppress(FileNotFoundError):  # another reader moved it first
+            moved = self.cache.quarantine(oid)
+            log.warning("%s Moved it to %s; reading it again.", damaged.message, moved)
 
     def _tree_from_remote(self, output: Output, damaged: DvxError) -> Tree:
         """The manifest of `output` downloaded from the source's remote, its copy in the
