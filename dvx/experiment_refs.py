@@ -134,13 +134,13 @@ def head(repo: Repo) -> str:
 def find(repo: Repo, name: str) -> Experiment:
     """The experiment called `name` (of the current baseline first, else of any), or its
     full ref or commit."""
-    found = _named(repo, name)
+    found = named(repo, name)
     if found is None:
         raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
     return found
 
 
-def _named(repo: Repo, name: str) -> Experiment | None:
+def named(repo: Repo, name: str) -> Experiment | None:
     """`find`'s experiment, or None if there is none; several of that name and none of the
     current baseline is an error naming them."""
     everything = experiments(repo)
@@ -166,7 +166,7 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
     except UsageError:
         if rev.startswith("-"):
             raise  # never an option, nor an experiment's name
-        found = _named(repo, rev)
+        found = named(repo, rev)
         if found is None:
             raise UsageError(f"Unknown revision {rev!r}.",
                              "Name a branch, tag or commit of this repository, or an "

@@ -61,6 +61,22 @@ def test_read_any_revision_of_a_local_repository(project, tmp_path, monkeypatch)
         dvx.api.read("data/nothing.csv", repo=str(alice))
 
 
+def test_an_experiment_is_read_by_its_name_as_a_revision(project, tmp_path, monkeypatch):
+    _, alice = project
+    edit(alice, "data/train.csv", "a,b\n7,7\n")
+    must("add", "data/train.csv", cwd=alice)
+    must("exp", "save", "-n", "fast", cwd=alice)
+    monkeypatch.chdir(tmp_path)
+    assert dvx.api.read("data/train.csv", repo=str(alice), rev="fast") == "a,b\n7,7\n"
+    assert fsspec.filesystem("dvx", repo=str(alice), rev="fast").cat("data/train.csv") == \
+        b"a,b\n7,7\n"
+    must("get", str(alice), "data/train.csv", "--rev", "fast", "-o", "got.csv", cwd=tmp_path)
+    assert (tmp_path / "got.csv").read_text() == "a,b\n7,7\n"
+    with pytest.raises(DvxError, match="Unknown revision 'slow'") as unknown:
+        dvx.api.read("data/train.csv", repo=str(alice), rev="slow")
+    assert "experiment" in (unknown.value.hint or "")
+
+
 def test_a_git_url_is_cloned_once_and_data_streams_from_the_remote(project, tmp_path,
                                                                     monkeypatch):
     team, alice = project

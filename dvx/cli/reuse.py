@@ -24,8 +24,8 @@ OUT = click.option("-o", "--out", type=PATH,
                    help="Where to put it (default: its name, here).")
 FORCE = click.option("-f", "--force", is_flag=True, help="Replace what is at the output path.")
 REV = click.option("--rev", metavar="REV",
-                   help="A branch, tag or commit of the source (default: its default branch; "
-                        "for a local path, its workspace).")
+                   help="A branch, tag or commit of the source, or an experiment of a local "
+                        "one (default: its default branch; for a local path, its workspace).")
 
 
 def _from_a_repository(func: F) -> F:

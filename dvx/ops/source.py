@@ -24,7 +24,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import IO, Any
 
-from dvx import fsutil
+from dvx import experiment_refs, fsutil
 from dvx.config import Config
 from dvx.errors import (
     CorruptManifestError,
@@ -991,6 +991,9 @@ def _git_error(stderr: str) -> str:
 
 
 def _resolve(repo: Repo, rev: str, url: str) -> str:
+    """The commit `rev` names in the source: a Git revision (a branch of a clone's source
+    too), else the name of an experiment made there, as the commands take one (`dvx metrics
+    show --rev`, DVC's `dvc.api.open(rev=...)`)."""
     git = repo.git
     assert git is not None
     for candidate in (rev, f"origin/{rev}"):
@@ -998,5 +1001,9 @@ def _resolve(repo: Repo, rev: str, url: str) -> str:
             return git.resolve_revision(candidate)
         except UsageError:
             continue
+    experiment = None if rev.startswith("-") else experiment_refs.named(repo, rev)
+    if experiment is not None:
+        return experiment.commit
     raise UsageError(f"Unknown revision {rev!r} in '{url}'.",
-                     "Name a branch, tag or commit of that repository.")
+                     "Name a branch, tag or commit of that repository, or an experiment of "
+                     "it (`dvx exp show -A` there lists them).")
