@@ -4,6 +4,7 @@ network, and a headless browser with the network off draws every chart in it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -226,6 +227,31 @@ def test_only_plain_ascii_numbers_in_a_csv_are_drawn_as_numbers(repo, dvx, tmp_p
     pairs = ['"x": "1_0", "y": 0.5', '"x": 10, "y": 0.7', '"x": "2023_01", "y": 0.1',
              '"x": "\\u0661\\u0662", "y": -0.5', '"x": "inf", "y": 1', '"x": "1e999", "y": 2']
     assert [pair in page for pair in pairs] == [True] * len(pairs)
+
+
+def drawn_points(markup: str) -> set[tuple[str, str, str]]:
+    """(x, y, series) of every point Vega drew, from the points' aria-labels."""
+    return set(re.findall(r'aria-label="\w+: ([^;]*); [^:]*: ([^;]*); series: ([^;"]*)',
+                          markup))
+
+
+def test_an_empty_or_text_cell_on_the_y_axis_is_no_point(repo, dvx, tmp_path):
+    # A logger writes val_loss every other step and leaves the other cells empty.
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - log.csv: {x: step, y: [train, val]}\n")
+    write(repo / "log.csv", "step,train,val\n0,0.9,\n1,0.8,0.85\n2,0.7, \n3,0.6,0.65\n"
+                            "4,0.5,0x10\n5,0.4,Infinity\n")
+    out = tmp_path / "out"
+    result = dvx("plots", "show", "-o", str(out))
+    assert result.code == 0, result.output
+    assert "WARNING: log.csv at workspace: 2 values of 'val' are not numbers (such as " \
+           "'0x10'), so they are not drawn" in result.stderr
+    val = {("1", "0.85", "val"), ("3", "0.65", "val")}
+    points = drawn_points((out / "log.csv.svg").read_text())
+    assert {p for p in points if p[2] == "val"} == val
+    assert len(points) == 8
+    dom = offline_dom(out / "index.html", tmp_path / "profile")  # the page draws the same
+    assert {p for p in drawn_points(dom) if p[2] == "val"} == val
 
 
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):

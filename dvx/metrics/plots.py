@@ -111,8 +111,8 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
 
 def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
                ) -> list[dict[str, Any]]:
-    """The records of a CSV/TSV, JSON or YAML plots file (a CSV/TSV cell that reads as a
-    number becomes one, if `numbers`)."""
+    """The records of a CSV/TSV, JSON or YAML plots file (if `numbers`, a CSV/TSV cell that
+    reads as a number becomes one, and an empty cell None: it holds no value)."""
     lower = path.lower()
     if lower.endswith((".csv", ".tsv")):
         try:
@@ -150,9 +150,12 @@ _FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?", re.A
 
 def _number(text: str) -> Any:
     """A cell written as a plain ASCII number (`-3`, `0.5`, `1e-3`, spaces around allowed)
-    as that number; any other cell as its text: `1_0`, `١٢`, `inf` or a float too large to
+    as that number; an empty one as None (a logger leaves a cell empty in a row where it
+    has no value); any other cell as its text: `1_0`, `١٢`, `inf` or a float too large to
     be finite are labels, not numbers as Python's int() and float() would read them."""
     plain = text.strip(" \t")
+    if not plain:
+        return None
     if _INT.fullmatch(plain) and len(plain) <= MAX_INT_DIGITS:
         return int(plain)
     if _FLOAT.fullmatch(plain):
@@ -178,20 +181,30 @@ def spec(data: PlotData) -> dict[str, Any] | None:
     several_revs, several_ys = data.overlay or len(data.tables) > 1, len(ys) > 1
     data.tables = _with_x(data)
     values = []
+    not_numbers: dict[tuple[str, str], list[Any]] = {}  # (revision, y field) -> values
     for revision, rows in data.tables:
         for index, row in enumerate(rows):
-            if x not in row and x != INDEX_FIELD:
-                continue  # a row without x has no place on the axis
+            if x == INDEX_FIELD and x not in row:
+                x_value = index
+            elif row.get(x) is None:
+                continue  # a row without x (or with an empty cell) has no place on the axis
+            else:
+                x_value = _label_or_number(row[x])
             for y in ys:
-                if y not in row:
+                if row.get(y) is None:
+                    continue  # an empty cell is no point, not a 0
+                y_value = _finite_number(row[y])
+                if y_value is None:  # Vega would read "0x10" as 16, "" as 0: never guess
+                    not_numbers.setdefault((revision.label, y), []).append(row[y])
                     continue
                 series = ": ".join([revision.label] * several_revs + [y] * several_ys) \
                     or revision.label
-                values.append({"x": index if x == INDEX_FIELD and x not in row else row.get(x),
-                               "y": row[y], "rev": revision.label, "field": y,
+                values.append({"x": x_value, "y": y_value, "rev": revision.label, "field": y,
                                "series": series})
+    data.errors += [(rev, _not_numbers_message(y, found)) for (rev, y), found in
+                    not_numbers.items()]
     if not values:
-        raise FormatError(f"The plots file '{data.plot.path}' has no rows with "
+        raise FormatError(f"The plots file '{data.plot.path}' has no rows with a number in "
                           + " or ".join(f"'{y}'" for y in ys) + ".")
     for revision, rows in data.tables:  # a field one revision lacks is said, not just left out
         present = {key for row in rows for key in row}
@@ -293,3 +306,36 @@ def _confusion(data: PlotData) -> dict[str, Any]:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_EXACT_IN_JAVASCRIPT = 2 ** 53  # larger integers are doubles in Vega (and vl-convert's JSON)
+
+
+def _finite_number(value: Any) -> int | float | None:
+    """`value` as a number Vega draws as it is, or None if it is no finite number (text,
+    true/false, an integer too large for a double)."""
+    if not _is_number(value):
+        return None
+    if isinstance(value, int) and abs(value) > _EXACT_IN_JAVASCRIPT:
+        try:
+            value = float(value)
+        except OverflowError:
+            return None
+    return value if math.isfinite(value) else None
+
+
+def _label_or_number(value: Any) -> Any:
+    """An x value as a finite number, text or true/false; anything else (a YAML date or
+    set, an infinite float) as its text, a label on the axis."""
+    number = _finite_number(value)
+    if number is not None or isinstance(value, (str, bool)):
+        return value if number is None else number
+    return str(value)
+
+
+def _not_numbers_message(y: str, found: list[Any]) -> str:
+    shown = repr(found[0]) if len(repr(found[0])) <= 40 else repr(found[0])[:37] + "..."
+    if len(found) == 1:
+        return f"1 value of '{y}' is not a number ({shown}), so it is not drawn"
+    return f"{len(found)} values of '{y}' are not numbers (such as {shown}), so they are " \
+        "not drawn"
