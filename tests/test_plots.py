@@ -254,6 +254,24 @@ def test_an_empty_or_text_cell_on_the_y_axis_is_no_point(repo, dvx, tmp_path):
     assert {p for p in drawn_points(dom) if p[2] == "val"} == val
 
 
+def test_a_revision_named_twice_is_drawn_once(repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - preds.csv: {template: confusion, x: actual, y: predicted}\n")
+    write(repo / "preds.csv", "actual,predicted\ncat,cat\ndog,dog\ndog,cat\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "v1")
+    for revs, drawn in ((["workspace"], ["workspace"]), (["HEAD", "HEAD"], ["HEAD"]),
+                        (["HEAD", "v1", "workspace"], ["HEAD, v1", "workspace"])):
+        out = tmp_path / "-".join(revs)
+        result = dvx("plots", "diff", *revs, "--json", "-o", str(out))
+        assert result.code == 0, result.output
+        assert json.loads(result.stdout)["plots"][0]["revisions"] == drawn
+        counts = re.findall(r'aria-label="predicted: [^"]*count: (\d+)"',
+                            (out / "preds.csv.svg").read_text())
+        assert counts and set(counts) == {"1"}, counts  # each row counted once
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

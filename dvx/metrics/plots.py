@@ -23,7 +23,7 @@ from typing import Any
 
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
-from dvx.metrics.revisions import Reader, Revision
+from dvx.metrics.revisions import Reader, Revision, distinct
 from dvx.metrics.values import CACHED_NOTE
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
@@ -54,7 +54,8 @@ def collect(repo: Repo, revs: list[str] | None = None,
     the first revision that declares each; limited to `targets` (paths or directories)."""
     wanted = list(targets)
     with Reader(repo) as reader:
-        revisions = [reader.resolve(r) for r in revs or ["workspace"]]
+        # a revision named twice is read once: twice would count a confusion matrix's rows twice
+        revisions = distinct([reader.resolve(r) for r in revs or ["workspace"]])
         by_path: dict[str, PlotData] = {}
         # plots file -> the revisions that declare it, and whether as `cache: true`
         declaring: dict[str, list[tuple[Revision, bool]]] = {}

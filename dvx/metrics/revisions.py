@@ -141,6 +141,19 @@ class Reader:
                 for sha, when, subject in self.history.git.commit_log(list(labels))]
 
 
+def distinct(revisions: list[Revision]) -> list[Revision]:
+    """Each revision once, in the order first named: names of one commit (`HEAD main`, when
+    main is HEAD) become one revision labelled with both, as `-a` labels a commit."""
+    merged: dict[str | None, Revision] = {}
+    for revision in revisions:
+        first = merged.get(revision.commit)
+        if first is None:
+            merged[revision.commit] = revision
+        elif revision.label not in first.label.split(", "):
+            merged[revision.commit] = replace(first, label=f"{first.label}, {revision.label}")
+    return list(merged.values())
+
+
 _MAX_LINKS = 40  # as Linux follows at most
 
 
