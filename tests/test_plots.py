@@ -272,6 +272,29 @@ def test_a_revision_named_twice_is_drawn_once(repo, dvx, tmp_path):
         assert counts and set(counts) == {"1"}, counts  # each row counted once
 
 
+def test_values_json_cannot_hold_are_one_plots_error(repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - good.csv: {x: step, y: loss}\n"
+                             "    - ids.csv: {x: sample_id, y: score}\n"
+                             "    - odd.yaml: {x: step, y: loss}\n"
+                             "    - keys.yaml\n")
+    write(repo / "good.csv", "step,loss\n0,1\n1,0.5\n")
+    write(repo / "ids.csv", f"sample_id,score\n{2**64},0.5\n{2**64 + 1},{2**64}\n")
+    write(repo / "odd.yaml", "- {step: 0, loss: !!binary aGVsbG8=}\n"
+                             "- {step: !!set {a}, loss: 2}\n")
+    write(repo / "keys.yaml", "- {1: 0, 2: 0.5}\n- {1: 1, 2: 0.25}\n")
+    out = tmp_path / "out"
+    result = dvx("plots", "show", "-o", str(out))
+    assert result.code == 0, result.output
+    assert "WARNING: odd.yaml at workspace: 1 value of 'loss' is not a number (b'hello')" \
+        in result.stderr
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "good.csv.svg", "ids.csv.svg", "index.html", "keys.yaml.svg", "odd.yaml.svg"]
+    assert "18,446,744,073,709,551,616" in svg_texts(out / "ids.csv.svg")
+    assert '"x": "{\'a\'}", "y": 2' in (out / "index.html").read_text()
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

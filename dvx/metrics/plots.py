@@ -142,7 +142,8 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
         raise FormatError(f"The plots file '{path}' is not a list of records (or a mapping "
                           "holding one list of records).")
-    return doc
+    # YAML's keys may be numbers (`{1: 0.5}`); field names are text, as in dvx.yaml's x and y
+    return [{k if isinstance(k, str) else str(k): v for k, v in r.items()} for r in doc]
 
 
 _INT = re.compile(r"[-+]?[0-9]+", re.ASCII)

@@ -65,24 +65,16 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     result = Rendered(os.path.join(out_dir, HTML_NAME))
     sections, charts = [], []
     for number, (data, name) in enumerate(zip(plots, image_names, strict=True)):
-        try:
-            chart = spec(data)
-        except DvxError as exc:  # in the plot's errors too, for --json
-            chart = None
-            data.errors.append(("all revisions", exc.message))
-        errors = list(data.errors)
-        result.errors += [(data.plot.path, rev, msg) for rev, msg in errors]
-        body = ""
-        if chart is not None:
+        body, drawn = "", _drawn(vlc, data, image_format)
+        if drawn is not None:
+            chart, image = drawn
             charts.append((f"chart{number}", chart))
             body = f'<div class="chart" id="chart{number}"></div>'
             path = os.path.join(out_dir, name)
-            if image_format == "svg":
-                atomic_write(path, vlc.vegalite_to_svg(chart, allowed_base_urls=[]).encode())
-            else:
-                atomic_write(path, bytes(vlc.vegalite_to_png(chart, scale=2,
-                                                             allowed_base_urls=[])))
+            atomic_write(path, image)
             result.images.append(path)
+        errors = list(data.errors)
+        result.errors += [(data.plot.path, rev, msg) for rev, msg in errors]
         body += "".join(_figure(data.plot.path, rev.label, raw) for rev, raw in data.images)
         body += "".join(f'<p class="error">{html.escape(rev)}: {html.escape(msg)}</p>'
                         for rev, msg in errors)
@@ -90,6 +82,24 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     page = _page(title, sections, charts, vlc.javascript_bundle() if charts else "")
     atomic_write(result.html, page.encode())
     return result
+
+
+def _drawn(vlc: Any, data: PlotData, image_format: str) -> tuple[str, bytes] | None:
+    """The chart of a table plot as JSON for the page and as an image, or None (for images,
+    or when it cannot be drawn: then the reason is one of the plot's errors, for --json)."""
+    try:
+        chart = spec(data)
+        if chart is None:
+            return None
+        chart_json = _script_json(chart)
+        if image_format == "svg":
+            return chart_json, vlc.vegalite_to_svg(chart, allowed_base_urls=[]).encode()
+        return chart_json, bytes(vlc.vegalite_to_png(chart, scale=2, allowed_base_urls=[]))
+    except DvxError as exc:
+        data.errors.append(("all revisions", exc.message))
+    except (TypeError, ValueError) as exc:  # a value JSON or Vega cannot hold: one plot's
+        data.errors.append(("all revisions", f"it cannot be drawn: {exc}"))  # error only
+    return None
 
 
 def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
@@ -124,14 +134,14 @@ def _figure(path: str, rev: str, raw: bytes) -> str:
 
 def _script_json(value: Any) -> str:
     """JSON that cannot end the <script> element it is written into."""
-    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e") \
+    return json.dumps(value, allow_nan=False).replace("<", "\\u003c").replace(">", "\\u003e") \
         .replace("&", "\\u0026")
 
 
-def _page(title: str, sections: list[str], charts: list[tuple[str, dict[str, Any]]],
-          bundle: str) -> str:
+def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle: str) -> str:
+    """The page; `charts` are (element id, the chart's spec as _script_json wrote it)."""
     embeds = "\n".join(
-        f"vegaEmbed('#{name}', {_script_json(chart)}, {{renderer: 'svg', actions: false}})"
+        f"vegaEmbed('#{name}', {chart}, {{renderer: 'svg', actions: false}})"
         f".catch(function (e) {{ var el = document.getElementById('{name}'); "
         f"el.setAttribute('data-failed', 'yes'); "
         f"el.textContent = 'This chart could not be drawn: ' + e; }});"
