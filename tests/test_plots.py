@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import xml.etree.ElementTree as ET
@@ -14,7 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import git, write
+from conftest import git, run_dvx_proc, stopped_at, write
 
 pytest.importorskip("vl_convert", reason="vl-convert-python (dvx's plots extra) is not installed")
 
@@ -336,6 +337,32 @@ def test_files_an_earlier_run_did_not_write_are_never_replaced(plotted, dvx):
     assert (site / "logs__loss.csv.svg").read_text().startswith("<svg")
     assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
     assert dvx("plots", "diff", "HEAD", "--targets", "logs/loss.csv", "-o", "site").code == 0
+
+
+def test_a_run_killed_at_any_write_leaves_files_the_next_run_replaces(plotted, dvx, tmp_path):
+    out = tmp_path / "out"
+    expected = ["eval__f1.tsv.svg", "eval__points.yaml.svg", "eval__preds.json.svg",
+                "index.html", "logs__loss.csv.svg"]
+    for write_number in range(1, len(expected) + 1):  # the page, then each image
+        shutil.rmtree(out, ignore_errors=True)
+        killed = run_dvx_proc("plots", "show", "-o", str(out), cwd=plotted,
+                              env={"DVX_FAULT": f"atomic_write.before_rename:{write_number}"})
+        assert killed.code == -signal.SIGKILL, killed.output
+        result = dvx("plots", "show", "-o", str(out))
+        assert result.code == 0, result.output
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == expected
+
+
+def test_ctrl_c_while_writing_says_some_images_may_be_an_earlier_runs(plotted, tmp_path):
+    out = tmp_path / "out"
+    proc = stopped_at("atomic_write.before_rename:2", f"plots show -o {out}", plotted)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"ERROR: Interrupted while writing the plots into '{out}'. Some images there may " \
+           "still be an earlier run's" in stderr
+    assert "Nothing was left half-written" not in stderr
 
 
 # -- in a real browser, offline ---------------------------------------------------------------

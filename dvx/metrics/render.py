@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvx.errors import DvxError, UsageError, install_extra_hint
-from dvx.fsutil import atomic_write, makedirs
+from dvx.errors import DvxError, UsageError, install_extra_hint, interruption
+from dvx.fsutil import atomic_write, describe, makedirs
 from dvx.metrics.plots import PlotData, spec
 
 IMAGE_FORMATS = ("svg", "png")
@@ -61,18 +61,15 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     if not force:
         _refuse_foreign_files(out_dir, [HTML_NAME, *image_names])
     vlc = vl_convert()
-    makedirs(out_dir)
     result = Rendered(os.path.join(out_dir, HTML_NAME))
-    sections, charts = [], []
+    sections, charts, images = [], [], {}
     for number, (data, name) in enumerate(zip(plots, image_names, strict=True)):
         body, drawn = "", _drawn(vlc, data, image_format)
         if drawn is not None:
-            chart, image = drawn
+            chart, images[name] = drawn
             charts.append((f"chart{number}", chart))
             body = f'<div class="chart" id="chart{number}"></div>'
-            path = os.path.join(out_dir, name)
-            atomic_write(path, image)
-            result.images.append(path)
+            result.images.append(os.path.join(out_dir, name))
         errors = list(data.errors)
         result.errors += [(data.plot.path, rev, msg) for rev, msg in errors]
         body += "".join(_figure(data.plot.path, rev.label, raw) for rev, raw in data.images)
@@ -80,8 +77,30 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
                         for rev, msg in errors)
         sections.append(f"<section><h2>{html.escape(data.plot.path)}</h2>{body}</section>")
     page = _page(title, sections, charts, vlc.javascript_bundle() if charts else "")
-    atomic_write(result.html, page.encode())
+    _publish(out_dir, page, images)
     return result
+
+
+def _publish(out_dir: str, page: str, images: dict[str, bytes]) -> None:
+    """Write the page, then the images (all drawn by now: a run stopped while drawing has
+    written nothing). The page goes first because it marks the directory as dvx's: a run
+    stopped after it leaves files the next run replaces, never ones it refuses as a user's."""
+    makedirs(out_dir)
+    try:
+        atomic_write(os.path.join(out_dir, HTML_NAME), page.encode())
+        for name, image in images.items():
+            atomic_write(os.path.join(out_dir, name), image)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
+        stopped = interruption(exc, f" while writing the plots into '{out_dir}'.")
+        stopped.hint = _HALF_WRITTEN
+        raise stopped from None
+    except OSError as exc:
+        raise DvxError(f"Cannot write the plots into '{out_dir}': {describe(exc)}.",
+                       _HALF_WRITTEN) from None
+
+
+_HALF_WRITTEN = ("Some images there may still be an earlier run's; run the command again to "
+                 "write them all.")
 
 
 def _drawn(vlc: Any, data: PlotData, image_format: str) -> tuple[str, bytes] | None:
