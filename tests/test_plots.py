@@ -339,6 +339,31 @@ def test_files_an_earlier_run_did_not_write_are_never_replaced(plotted, dvx):
     assert dvx("plots", "diff", "HEAD", "--targets", "logs/loss.csv", "-o", "site").code == 0
 
 
+def test_images_of_plots_no_longer_drawn_are_removed_and_only_those(plotted, dvx, tmp_path):
+    out = tmp_path / "out"
+    assert dvx("plots", "show", "-o", str(out)).code == 0
+    write(out / "mine.svg", "<svg/>\n")  # the user's, beside dvx's
+    write(out / "notes.txt", "mine\n")
+    write(plotted / "logs" / "loss.csv", "epoch,val_loss\n0,9\n1,8\n")  # no `train` nor `val`
+    write(plotted / "dvx.yaml", PIPELINE.replace("    - eval/f1.tsv: {template: bar, x: cls, "
+                                                 "y: f1}\n", ""))
+    result = dvx("plots", "show", "-o", str(out), "--json")
+    assert result.code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "eval__points.yaml.svg", "eval__preds.json.svg", "index.html", "mine.svg", "notes.txt"]
+    # A run killed before it removed them leaves them listed: the next run removes them.
+    assert dvx("plots", "show", "-o", str(out), "--image-format", "png").code == 0
+    write(plotted / "logs" / "loss.csv", "epoch,train,val\n0,1,2\n")
+    killed = run_dvx_proc("plots", "show", "-o", str(out), cwd=plotted,
+                          env={"DVX_FAULT": "atomic_write.before_rename:4"})  # the last svg
+    assert killed.code == -signal.SIGKILL, killed.output
+    assert "eval__points.yaml.png" in (p.name for p in out.iterdir())
+    assert dvx("plots", "show", "-o", str(out)).code == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "eval__points.yaml.svg", "eval__preds.json.svg", "index.html", "logs__loss.csv.svg",
+        "mine.svg", "notes.txt"]
+
+
 def test_a_run_killed_at_any_write_leaves_files_the_next_run_replaces(plotted, dvx, tmp_path):
     out = tmp_path / "out"
     expected = ["eval__f1.tsv.svg", "eval__points.yaml.svg", "eval__preds.json.svg",

@@ -13,11 +13,12 @@ import html
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import DvxError, UsageError, install_extra_hint, interruption
-from dvx.fsutil import atomic_write, describe, makedirs
+from dvx.fsutil import atomic_write, describe, makedirs, remove_quietly
 from dvx.metrics.plots import PlotData, spec
 
 IMAGE_FORMATS = ("svg", "png")
@@ -76,20 +77,33 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
         body += "".join(f'<p class="error">{html.escape(rev)}: {html.escape(msg)}</p>'
                         for rev, msg in errors)
         sections.append(f"<section><h2>{html.escape(data.plot.path)}</h2>{body}</section>")
-    page = _page(title, sections, charts, vlc.javascript_bundle() if charts else "")
-    _publish(out_dir, page, images)
+    bundle = vlc.javascript_bundle() if charts else ""
+    _publish(out_dir, lambda listed: _page(title, sections, charts, bundle, listed), images)
     return result
 
 
-def _publish(out_dir: str, page: str, images: dict[str, bytes]) -> None:
+def _publish(out_dir: str, page: Callable[[list[str]], str], images: dict[str, bytes]
+             ) -> None:
     """Write the page, then the images (all drawn by now: a run stopped while drawing has
-    written nothing). The page goes first because it marks the directory as dvx's: a run
-    stopped after it leaves files the next run replaces, never ones it refuses as a user's."""
+    written nothing), then remove the images an earlier run wrote that this one did not (a
+    plot that can no longer be drawn, or is no longer declared, leaves no stale chart to be
+    published). The page goes first because it marks the directory as dvx's and lists every
+    image dvx may have left there: a run stopped at any point leaves files the next run
+    replaces or removes, never ones it refuses as a user's. `page` makes the page listing
+    the images it is given."""
+    index = os.path.join(out_dir, HTML_NAME)
+    stale = [n for n in _images_listed_by(index) if n not in images]
     makedirs(out_dir)
     try:
-        atomic_write(os.path.join(out_dir, HTML_NAME), page.encode())
+        atomic_write(index, page([*images, *stale]).encode())
         for name, image in images.items():
             atomic_write(os.path.join(out_dir, name), image)
+        for name in stale:
+            path = os.path.join(out_dir, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                remove_quietly(path)
+        if stale:
+            atomic_write(index, page(list(images)).encode())
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP
         stopped = interruption(exc, f" while writing the plots into '{out_dir}'.")
         stopped.hint = _HALF_WRITTEN
@@ -135,12 +149,34 @@ def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
 
 
 def _written_by_dvx(page: str) -> bool:
+    return _head_of_dvx_page(page) is not None
+
+
+def _images_listed_by(page: str) -> list[str]:
+    """The images an earlier page lists as written beside it (none for a page that is not
+    dvx's, or from a version that did not list them). Only names dvx gives are taken, so a
+    page edited by hand cannot make dvx remove anything else."""
+    head = _head_of_dvx_page(page)
+    found = _IMAGE_LIST.search(head or "")
+    return [n for n in found.group(1).split() if _IMAGE_NAME.fullmatch(n)] if found else []
+
+
+def _head_of_dvx_page(page: str) -> str | None:
+    """The start of `page` (its head, with the list of images) if dvx wrote it: it carries
+    GENERATOR near its top."""
+    if os.path.islink(page):
+        return None
     try:
         with open(page, "rb") as f:
-            head = f.read(1024)
+            head = f.read(_HEAD_BYTES)
     except OSError:
-        return False
-    return GENERATOR.encode() in head and not os.path.islink(page)
+        return None
+    return head.decode("utf-8", "replace") if GENERATOR.encode() in head[:1024] else None
+
+
+_HEAD_BYTES = 1 << 20  # the list of images comes before the styles, the data and scripts
+_IMAGE_LIST = re.compile(r'<meta name="dvx-plots-images" content="([^"]*)">')
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.(svg|png)", re.ASCII)
 
 
 def _figure(path: str, rev: str, raw: bytes) -> str:
@@ -157,8 +193,10 @@ def _script_json(value: Any) -> str:
         .replace("&", "\\u0026")
 
 
-def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle: str) -> str:
-    """The page; `charts` are (element id, the chart's spec as _script_json wrote it)."""
+def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle: str,
+          images: list[str]) -> str:
+    """The page; `charts` are (element id, the chart's spec as _script_json wrote it),
+    `images` the names of the image files dvx writes beside it (_images_listed_by)."""
     embeds = "\n".join(
         f"vegaEmbed('#{name}', {chart}, {{renderer: 'svg', actions: false}})"
         f".catch(function (e) {{ var el = document.getElementById('{name}'); "
@@ -174,6 +212,7 @@ def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle
 <head>
 <meta charset="utf-8">
 {GENERATOR}
+<meta name="dvx-plots-images" content="{html.escape(" ".join(images))}">
 <title>{html.escape(title)}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }}
