@@ -308,6 +308,21 @@ def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     assert "a confusion plot needs 'x' (the actual class) and one 'y'" in result.stderr
 
 
+def test_a_dvx_yaml_status_refuses_is_refused_by_plots_and_metrics_too(repo, dvx):
+    write(repo / "loss.csv", "epoch,loss\n0,1\n1,0.5\n")
+    typo = "stages:\n  s:\n    cmd: 'true'\n    plot:\n    - loss.csv\n"
+    top_level = "stages:\n  s:\n    cmd: 'true'\nplots:\n- loss.csv: {x: epoch, y: loss}\n"
+    for pipeline, error in ((typo, "ERROR: Stage 's': unknown key 'plot'."),
+                            (top_level, "ERROR: dvx.yaml has a top-level 'plots' section, "
+                                        "which dvx does not support")):
+        write(repo / "dvx.yaml", pipeline)
+        for args in (("status",), ("plots", "show"), ("metrics", "show"), ("params", "show")):
+            result = dvx(*args)
+            assert result.code == 1, result.output
+            assert result.stderr.startswith(error), result.stderr
+    assert not (repo / "dvx_plots").exists()
+
+
 def test_unknown_targets_and_outputs_are_user_errors(plotted, dvx):
     result = dvx("plots", "show", "nope.csv")
     assert result.code == 2

@@ -3,8 +3,9 @@
 Each revision is read with its own dvx.yaml, so a metrics file that moved, or a stage added
 later, is found where that revision had it. Only what these commands need is taken from it
 (the stages' `wdir`, `params`, `metrics` and `plots`, after `foreach`/`matrix` expansion and
-`${...}` interpolation with the revision's own params.yaml and `vars`); the whole pipeline
-is validated by the commands that run it. Paths are checked like every repository path.
+`${...}` interpolation with the revision's own params.yaml and `vars`); the keys are checked
+as every command checks them (a typo such as `plot:` must not hide a declaration), the rest
+of the pipeline by the commands that run it. Paths are checked like every repository path.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from dvx.errors import DvxError, FormatError
 from dvx.paths import check_relpath
 from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, parse_params
-from dvx.pipeline.spec import PIPELINE_FILE, PlotOptions, expand_stage, plot_options
+from dvx.pipeline.spec import (
+    PIPELINE_FILE,
+    PlotOptions,
+    check_stage_keys,
+    check_top_keys,
+    expand_stage,
+    plot_options,
+)
 from dvx.yamlio import parse_yaml
 
 ReadFile = Callable[[str], bytes | None]  # repo-relative path -> bytes, None if absent
@@ -69,6 +77,7 @@ def declared(read: ReadFile) -> Declared:
         return found
     if not isinstance(doc, dict) or not isinstance(doc.get("stages") or {}, dict):
         raise FormatError(f"{PIPELINE_FILE} is not a mapping with a 'stages' mapping.")
+    check_top_keys(doc)  # as every command checks them: a typo must not hide a declaration
     context.update(_vars(doc.get("vars"), read))
     for name, definition in (doc.get("stages") or {}).items():
         for full_name, body, ctx, _ in expand_stage(str(name), definition, context):
@@ -96,6 +105,7 @@ def _vars(entries: Any, read: ReadFile) -> dict[str, Any]:
 def _take_stage(found: Declared, name: str, body: Any, context: dict[str, Any]) -> None:
     if not isinstance(body, dict):
         raise FormatError(f"Stage '{name}' is not a mapping of keys.")
+    check_stage_keys(name, body)
     where = f"Stage '{name}'"
     wanted = {k: interpolate(body[k], context, f"{where}, key '{k}'")
               for k in ("wdir", "params", "metrics", "plots") if k in body}

@@ -181,10 +181,7 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
         return Pipeline(())
     if not isinstance(doc, dict):
         raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
-    unknown = [k for k in doc if k not in TOP_KEYS]
-    if unknown:
-        raise _error(f"{PIPELINE_FILE} has an unknown top-level key '{unknown[0]}' "
-                     f"(known: {', '.join(TOP_KEYS)}).")
+    check_top_keys(doc)
     context = _context(repo, doc.get("vars"))
     definitions = doc.get("stages") or {}
     if not isinstance(definitions, dict):
@@ -202,6 +199,30 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
     pipeline = Pipeline(tuple(stages))
     _check_across_stages(repo, pipeline)
     return pipeline
+
+
+def check_top_keys(doc: dict[Any, Any]) -> None:
+    """Refuse a top-level key dvx does not know (every command reading dvx.yaml does: one
+    that ignored it would silently miss what it declares)."""
+    unknown = [k for k in doc if k not in TOP_KEYS]
+    if "plots" in unknown:
+        raise _error(f"{PIPELINE_FILE} has a top-level 'plots' section, which dvx does not "
+                     "support (DVC's plots made of several files).",
+                     "Declare each plots file, with its options (x, y, template, ...), under "
+                     "the `plots` of the stage that writes it (see docs/metrics.md).")
+    if unknown:
+        raise _error(f"{PIPELINE_FILE} has an unknown top-level key '{unknown[0]}' "
+                     f"(known: {', '.join(TOP_KEYS)}).")
+
+
+def check_stage_keys(name: str, body: dict[Any, Any]) -> None:
+    """Refuse a key a stage does not have (a typo such as `plot:` or `metric:`)."""
+    unknown = [k for k in body if k not in STAGE_KEYS]
+    if unknown:
+        hint = ("'foreach' needs 'do', and 'matrix' cannot be combined with them."
+                if unknown[0] in ("foreach", "do", "matrix") else
+                f"The keys of a stage are: {', '.join(STAGE_KEYS)}.")
+        raise _error(f"Stage '{name}': unknown key '{unknown[0]}'.", hint)
 
 
 def _error(message: str, hint: str | None = None) -> FormatError:
@@ -338,12 +359,7 @@ def _generated(name: str, key: str, pairs: list[tuple[str, dict[str, Any]]], bod
 
 def _build_stage(repo: Repo, name: str, body: dict[str, Any], context: dict[str, Any],
                  group: str | None) -> Stage:
-    unknown = [k for k in body if k not in STAGE_KEYS]
-    if unknown:
-        hint = ("'foreach' needs 'do', and 'matrix' cannot be combined with them."
-                if unknown[0] in ("foreach", "do", "matrix") else
-                f"The keys of a stage are: {', '.join(STAGE_KEYS)}.")
-        raise _error(f"Stage '{name}': unknown key '{unknown[0]}'.", hint)
+    check_stage_keys(name, body)
     values = {key: interpolate(value, context, f"Stage '{name}', key '{key}'")
               for key, value in body.items() if key != "meta"}
     if "cmd" not in values:
