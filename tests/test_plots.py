@@ -197,6 +197,28 @@ def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, d
         assert '"x": null' not in page and '"x": 1, "y": 0.4' in page
 
 
+def test_a_revision_without_a_confusion_plots_field_is_reported_and_the_others_drawn(
+        repo, dvx, tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - preds.csv: {template: confusion, x: actual, y: predicted}\n")
+    write(repo / "preds.csv", "actual,pred\ncat,cat\ndog,cat\n")  # an older column name
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "preds.csv", "actual,predicted\ncat,cat\ndog,dog\n")
+    result = dvx("plots", "diff", "--json", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    (plot,) = json.loads(result.stdout)["plots"]
+    assert plot["revisions"] == ["workspace"]
+    assert [(e["rev"], e["msg"]) for e in plot["errors"]] == [
+        ("HEAD", "it has no field 'predicted' there (it has: actual, pred), so it is not drawn")]
+    result = dvx("plots", "diff", "-o", str(tmp_path / "out"))
+    assert "WARNING: preds.csv at HEAD: it has no field 'predicted' there" in result.stderr
+    write(repo / "preds.csv", "truth,predicted\ncat,cat\n")  # no revision has `actual`
+    result = dvx("plots", "diff", "-o", str(tmp_path / "out"))
+    assert "WARNING: preds.csv at all revisions: The plots file 'preds.csv' has no field " \
+           "'predicted' (it has: actual, pred)." in result.stderr  # HEAD's, the first's
+
+
 def test_a_revision_whose_dvx_yaml_is_broken_is_reported_whichever_comes_first(repo, dvx,
                                                                                 tmp_path):
     pipeline = "stages:\n  s:\n    cmd: 'true'\n    plots:\n    - loss.csv\n"

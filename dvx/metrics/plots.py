@@ -253,27 +253,33 @@ def _fields(data: PlotData) -> tuple[str, list[str]]:
 
 
 def _with_x(data: PlotData) -> list[tuple[Revision, list[dict[str, Any]]]]:
-    """The tables that have the x field dvx.yaml names, each revision checked on its own (a
-    log's columns change between revisions); those without it are errors of their revision,
-    or a FormatError when no revision has it."""
+    """The tables that have the x field dvx.yaml names (see _with_fields)."""
     x = data.plot.options.x
-    if not x:
-        return data.tables
-    def has_x(rows: list[dict[str, Any]]) -> bool:
-        return not rows or any(x in row for row in rows)
-    lacking = [(r, rows) for r, rows in data.tables if not has_x(rows)]
-    drawn = [(r, rows) for r, rows in data.tables if has_x(rows)]
+    return _with_fields(data, [x]) if x else data.tables
+
+
+def _with_fields(data: PlotData, names: list[str]) -> list[tuple[Revision, list[dict[str, Any]]]]:
+    """The tables that have every field in `names`, each revision checked on its own (a
+    log's columns change between revisions); those without one are errors of their
+    revision, or a FormatError when no revision has them."""
+    def lacks(rows: list[dict[str, Any]]) -> str | None:
+        return next((n for n in names if rows and not any(n in row for row in rows)), None)
+    lacking = [(r, rows, lacks(rows)) for r, rows in data.tables if lacks(rows)]
+    drawn = [(r, rows) for r, rows in data.tables if not lacks(rows)]
     if lacking and not any(rows for _, rows in drawn):
-        raise FormatError(f"The plots file '{data.plot.path}' has no field '{x}' "
-                          f"(it has: {', '.join(lacking[0][1][0])}).", "Fix 'x' in dvx.yaml.")
-    data.errors += [(r.label, f"it has no field '{x}' there (it has: {', '.join(rows[0])}), "
-                              "so it is not drawn") for r, rows in lacking]
+        _, rows, name = lacking[0]
+        key = "x" if name == data.plot.options.x else "y"
+        raise FormatError(f"The plots file '{data.plot.path}' has no field '{name}' "
+                          f"(it has: {', '.join(rows[0])}).", f"Fix '{key}' in dvx.yaml.")
+    data.errors += [(r.label, f"it has no field '{name}' there (it has: {', '.join(rows[0])}), "
+                              "so it is not drawn") for r, rows, name in lacking]
     return drawn
 
 
 def _confusion(data: PlotData) -> dict[str, Any]:
     options = data.plot.options
     actual, predicted = options.x or "", options.y[0]
+    data.tables = _with_fields(data, [actual, predicted])
     values = [{"actual": str(row.get(actual)), "predicted": str(row.get(predicted)),
                "rev": revision.label}
               for revision, rows in data.tables for row in rows
