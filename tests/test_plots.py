@@ -318,6 +318,23 @@ def test_values_json_cannot_hold_are_one_plots_error(repo, dvx, tmp_path):
     assert '"x": "{\'a\'}", "y": 2' in (out / "index.html").read_text()
 
 
+def test_a_chart_with_more_values_than_can_be_drawn_is_refused_and_the_others_drawn(
+        plotted, dvx, tmp_path):
+    # 100,001 rows of two y fields: 200,002 values, past what dvx draws in one chart (more
+    # would exhaust the memory of the JavaScript engine vl-convert runs, ending dvx).
+    write(plotted / "logs" / "loss.csv", "epoch,train,val\n" + "".join(
+        f"{e},0.5,0.25\n" for e in range(100_001)))
+    out = tmp_path / "out"
+    result = dvx("plots", "show", "-o", str(out))
+    assert result.code == 0, result.output
+    assert "WARNING: logs/loss.csv at all revisions: The plots file 'logs/loss.csv' has " \
+           "200,002 values to draw (one per row, y field and revision), more than the " \
+           "200,000 dvx draws in one chart" in result.stderr
+    assert sorted(p.name for p in out.glob("*.svg")) == [
+        "eval__f1.tsv.svg", "eval__points.yaml.svg", "eval__preds.json.svg"]
+    assert "has 200,002 values to draw" in (out / "index.html").read_text()
+
+
 def test_bad_plot_options_are_refused_by_every_command(plotted, dvx):
     write(plotted / "dvx.yaml", PIPELINE.replace("template: bar", "template: pie"))
     for args in (("plots", "show"), ("status",)):

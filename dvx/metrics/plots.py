@@ -29,6 +29,10 @@ from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
 
 MAX_PLOT_BYTES = 64 << 20  # training logs can be long; images too
+# vl-convert's JavaScript engine has a heap of about 1.4 GB and ends the whole process when
+# it is exhausted: a line chart of 1,200,000 values did, a scatter plot of 600,000 (400,000
+# were drawn). A chart with more values than this is refused, with a margin.
+MAX_CHART_VALUES = 200_000
 WIDTH, HEIGHT = 480, 300
 INDEX_FIELD = "step"  # DVC's x when none is given: the row's position
 
@@ -208,6 +212,7 @@ def spec(data: PlotData) -> dict[str, Any] | None:
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with a number in "
                           + " or ".join(f"'{y}'" for y in ys) + ".")
+    _check_drawable(data, len(values))
     for revision, rows in data.tables:  # a field one revision lacks is said, not just left out
         present = {key for row in rows for key in row}
         data.errors += [(revision.label, f"it has no field '{y}' there, so that line is not "
@@ -236,6 +241,14 @@ def spec(data: PlotData) -> dict[str, Any] | None:
         mark = {"type": "line", "point": len(values) <= 200}
     return {"title": options.title or data.plot.path, "width": WIDTH, "height": HEIGHT,
             "data": {"values": values}, "mark": mark, "encoding": encoding}
+
+
+def _check_drawable(data: PlotData, values: int) -> None:
+    if values > MAX_CHART_VALUES:
+        raise FormatError(f"The plots file '{data.plot.path}' has {values:,} values to draw "
+                          "(one per row, y field and revision), more than the "
+                          f"{MAX_CHART_VALUES:,} dvx draws in one chart: log fewer points "
+                          "(every n-th step), or compare fewer revisions.")
 
 
 def _fields(data: PlotData) -> tuple[str, list[str]]:
@@ -287,6 +300,7 @@ def _confusion(data: PlotData) -> dict[str, Any]:
     if not values:
         raise FormatError(f"The plots file '{data.plot.path}' has no rows with both "
                           f"'{actual}' and '{predicted}'.")
+    _check_drawable(data, len(values))
     normalized = options.template == "confusion_normalized"
     transform: list[dict[str, Any]] = [
         {"aggregate": [{"op": "count", "as": "n"}], "groupby": ["rev", "actual", "predicted"]}]
