@@ -155,3 +155,58 @@ def test_directory_on_a_coarser_filesystem_is_racy_for_its_whole_tick(tmp_path):
         cache.flush()
         recorded = _fresh_cache(tmp_path).get_dir(str(top), fingerprint.digest)
         assert recorded == (OID if trusted else None), (device, age_ns)
+
+
+def _recorded_below(root, folder):
+    """The repository paths the stat cache of the repository at `root` holds below `folder`."""
+    from dvx.repo import Repo
+
+    cache = Repo(str(root)).statcache
+    return sorted(os.path.relpath(path, root) for path, _ in cache.oids_below(str(root / folder)))
+
+
+def _daily_dump(root, day, files=30):
+    """A folder whose file names change every day, as a daily export's do."""
+    shutil.rmtree(root / "data", ignore_errors=True)
+    (root / "data").mkdir()
+    for i in range(files):
+        (root / "data" / f"day{day}_{i}.txt").write_text(f"{day} {i}\n")
+    return sorted(f"data/day{day}_{i}.txt" for i in range(files))
+
+
+def test_entries_of_files_gone_from_a_tracked_folder_are_dropped(repo, dvx):
+    """A folder whose names change keeps, in the stat cache, only the entries of the files it
+    holds: an `add` of it, and a `status` that looks inside it, drop the others, which would
+    otherwise pile up for every status to read."""
+    for day in range(4):
+        names = _daily_dump(repo, day)
+        assert dvx("add", "data").code == 0
+        assert _recorded_below(repo, "data") == names
+    for i in range(15):  # half the files renamed, not added yet
+        os.rename(repo / "data" / f"day3_{i}.txt", repo / "data" / f"renamed_{i}.txt")
+    assert dvx("status").code == 0
+    assert _recorded_below(repo, "data") == sorted(f"data/day3_{i}.txt" for i in range(15, 30))
+
+
+def test_gc_keeps_in_the_stat_cache_only_what_is_still_of_use(repo, dvx):
+    """gc drops the entries of paths gone from the workspace, which no walk meets again, and
+    what it knew of manifests it deleted or of the cache's older generations."""
+    from dvx.pointer import read_pointer
+    from dvx.repo import Repo
+
+    _daily_dump(repo, 1)
+    assert dvx("add", "data").code == 0
+    first = read_pointer(str(repo / "data.dvx"), "data.dvx").oid
+    old_generation = Repo(str(repo)).cache.generation()
+    _daily_dump(repo, 2)
+    assert dvx("add", "data").code == 0
+    latest = read_pointer(str(repo / "data.dvx"), "data.dvx").oid
+    before = Repo(str(repo)).statcache
+    assert before.is_valid_tree(first) and before.is_complete_tree(latest, old_generation)
+    shutil.rmtree(repo / "data")  # deleted by hand, its pointer kept
+    assert len(_recorded_below(repo, "data")) == 30
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert _recorded_below(repo, "data") == []
+    after = Repo(str(repo)).statcache
+    assert not after.is_valid_tree(first) and after.is_valid_tree(latest)
+    assert not after.is_complete_tree(latest, old_generation)

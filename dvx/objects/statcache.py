@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from dvx.logs import get_logger
 from dvx.paths import Fingerprint
@@ -71,6 +71,7 @@ class StatCache:
         self._pending_trees: list[str] = []
         self._pending_complete: list[tuple[str, str]] = []
         self._pending_dirs: list[tuple[str, str, int, str, str | None, int | None]] = []
+        self._pending_forget: list[tuple[str, int]] = []  # (path, recorded_ns) of rows to drop
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -192,6 +193,23 @@ class StatCache:
         if self._entries is not None:
             self._entries.pop(path, None)
 
+    def forget(self, stale: Iterable[Entry]) -> None:
+        """Drop, at the next flush, these entries of paths found gone: a folder whose file
+        names change (a daily dump) would otherwise pile up rows that every look inside it
+        reads. Only the row as it was read goes: one written again since (the path made anew,
+        recorded by another process meanwhile) stays, so no process need hold a lock for this."""
+        for entry in stale:
+            self._pending_forget.append((entry[0], entry[6]))
+            if self._entries is not None:
+                self._entries.pop(entry[0], None)
+
+    def forget_missing_below(self, top: str, present: Collection[str]) -> None:
+        """Drop the entries below the directory `top` of paths not among `present`, every
+        path a walk of it has just found."""
+        below = top + "/"
+        self.forget([entry for path, entry in self._load().items()
+                     if path.startswith(below) and path not in present])
+
     def is_valid_tree(self, oid: str) -> bool:
         return oid in self._load_trees()
 
@@ -248,6 +266,36 @@ class StatCache:
                                    json.dumps(parts, sort_keys=True) if parts else None,
                                    fingerprint.device))
 
+    def prune(self, removed: Iterable[str], generation: str) -> None:
+        """Keep only what can still be of use once gc has taken the objects `removed` out of
+        the cache and moved it to `generation`: no manifest among them is known valid any
+        more, none is known complete in an older generation, and no entry stays of a path
+        gone from the workspace (a directory deleted, a file a checkout took away: no walk
+        meets such a path to drop it). As `forget`, only rows as they were read go."""
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                gone_files = [(path, recorded) for path, recorded in conn.execute(
+                    "SELECT path, recorded_ns FROM stat") if not os.path.lexists(path)]
+                gone_dirs = [(path, recorded) for path, recorded in conn.execute(
+                    "SELECT path, recorded_ns FROM dir_state") if not os.path.lexists(path)]
+                with conn:
+                    conn.executemany("DELETE FROM valid_tree WHERE oid = ?",
+                                     [(oid,) for oid in removed])
+                    conn.execute("DELETE FROM complete_tree WHERE generation != ?",
+                                 (generation,))
+                    conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns = ?",
+                                     gone_files)
+                    conn.executemany("DELETE FROM dir_state WHERE path = ? AND recorded_ns = ?",
+                                     gone_dirs)
+        except sqlite3.DatabaseError as exc:
+            log.debug("stat cache unreadable (%s); rebuilding it", exc)
+            self._reset()
+        except OSError as exc:
+            log.debug("stat cache not pruned (%s)", exc)
+        self._entries = None  # read again if needed: what was read may be gone
+        self._valid_trees = None
+        self._complete_trees = set()
+
     def _filesystem_now(self) -> tuple[int, int]:
         """The time now by the clock of the stamp's filesystem, and that filesystem."""
         stamp = self.db_path + ".stamp"
@@ -259,8 +307,9 @@ class StatCache:
 
     def flush(self) -> None:
         if not (self._pending or self._pending_trees or self._pending_complete
-                or self._pending_dirs):
+                or self._pending_dirs or self._pending_forget):
             return
+        forget, self._pending_forget = self._pending_forget, []
         rows, self._pending = self._pending, []
         rows.sort()  # by path: in key order, sqlite inserts 100,000 rows about 3× faster
         trees, self._pending_trees = self._pending_trees, []
@@ -274,6 +323,8 @@ class StatCache:
             # older by the coarsest tick.
             elsewhere_ns = recorded_ns - COARSEST_TICK_NS
             with contextlib.closing(self._connect()) as conn, conn:
+                conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns = ?",
+                                 sorted(forget))
                 conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                  ((path, ino, size, mtime, ctime, oid,
                                    recorded_ns if device == stamp_device else elsewhere_ns,

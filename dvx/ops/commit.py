@@ -754,6 +754,11 @@ def _display(repo: Repo, exc: OSError, rel: str) -> str:
     return os.path.relpath(exc.filename, repo.root).replace(os.sep, "/")
 
 
+def _walked_paths(full: str, walk: Walk) -> set[str]:
+    """The paths of the files and symbolic links that `walk`, of the directory `full`, found."""
+    return {entry.path for entry in walk.files} | {join_posix(full, link) for link in walk.symlinks}
+
+
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
                       was: Tree | None = None, scanned: Scanned | None = None
                       ) -> tuple[Tree, Fingerprint, list[ToLink]]:
@@ -789,6 +794,7 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
             return _store_file(repo, entry.path, entry.stat, link_types)
 
         repo.statcache.load()  # read once here, shared by the workers
+        repo.statcache.forget_missing_below(full, _walked_paths(full, scanned.walk))
         stored = map_in_processes(store_small, small, advance, size_of=walked_size)
         for entry, (oid, size, executable, seen, to_symlink) in zip(small, stored,
                                                                     strict=True):

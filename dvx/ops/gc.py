@@ -157,6 +157,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if dry_run or (confirm is not None and not confirm(results)):
             return results
         _delete_from_cache(repo, cache, cutoff)
+        repo.statcache.prune(cache.removed, repo.cache.generation())
         if remote is not None:
             from dvx.ops.remote import lock_remote
 

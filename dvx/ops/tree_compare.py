@@ -120,7 +120,15 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
         if oid != tree.oid_at(i) or executable != tree.executable_at(i):
             found.modified.append(tree.paths[i])
 
+    stale: list[Entry] = []  # records of paths the walk did not find: gone
     for rel, path in walked:
+        while record is not None and record[0] < path:
+            stale.append(record[1])
+            record = next(records, None)
+        if record is not None and record[0] == path:
+            matched, record = record, next(records, None)
+        else:
+            matched = None
         name = rel.rpartition("/")[2]
         if name == IGNORE_FILE:
             return None
@@ -154,9 +162,7 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
                 continue
         # a link's object is read-only, unless chmodded through a link
         executable = is_executable(st.st_mode) if reads_exec_bit else tree.executable_at(i)
-        while record is not None and record[0] < path:
-            record = next(records, None)
-        oid = trusted_oid(record[1], st) if record is not None and record[0] == path else None
+        oid = trusted_oid(matched[1], st) if matched is not None else None
         if oid is None:
             to_hash.append((i, path, st, executable))
         else:
@@ -164,6 +170,10 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
     while entry is not None:
         gone(entry)
         index, entry = next(entries, (0, None))
+    if record is not None:
+        stale.append(record[1])
+    stale += [each for _, each in records]
+    repo.statcache.forget(stale)
 
     def hash_one(item: tuple[int, str, os.stat_result, bool]) -> str | None:
         """The file's oid; None if it is gone, no longer a regular file, or changed while it
