@@ -7,14 +7,16 @@ each such command's start. The holder writes its pid, host and command beside th
 a waiting process can say whom it is waiting for.
 
 The holder's record outlives a holder that was killed (it is removed on release). The next
-command that takes the lock keeps it aside (lock.stopped) until that command has run again
-to its end: the same subcommand on the same targets, however written (`dvx add -q data/`
-after `dvx add data`; the CLI says what is the same, `Command`), or the very same command
-line; a Git hook: any run of that hook. Until then every command that takes the
-lock, and `dvx status`, say which command was stopped before it finished (an `add` killed
-between its .gitignore entry and its pointer leaves a file Git ignores and dvx does not
-track, which nothing else would show). A record from another host (a repository copied while
-a command ran there) is named with its host: from here, dvx cannot tell whether it finished.
+command that takes the lock keeps it aside (lock.stopped, with those of the commands stopped
+before it, the last STOPPED_KEPT distinct ones) until that command has run again to its end:
+the same subcommand on the same targets, however written (`dvx add -q data/` after `dvx add
+data`; the CLI says what is the same, `Command`), or the very same command line; a Git hook:
+any run of that hook. Until then every command that takes the lock, and `dvx status`, say
+which commands were stopped before they finished (an `add` killed between its .gitignore
+entry and its pointer leaves a file Git ignores and dvx does not track, which nothing else
+would show; a second command killed must not make the first forgotten). A record from
+another host (a repository copied while a command ran there) is named with its host: from
+here, dvx cannot tell whether it finished.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -47,7 +49,9 @@ NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record
 
 
 HOLDER_FILE = "lock.holder"
-STOPPED_FILE = "lock.stopped"  # the holder record of a command killed before it finished
+STOPPED_FILE = "lock.stopped"  # the holder records of commands killed before they finished
+STOPPED_KEPT = 8  # distinct stopped commands named at most, the latest ones
+EARLIER = "earlier"  # lock.stopped's key for the records before its own (see _write_stopped)
 
 
 @dataclass(frozen=True)
@@ -107,17 +111,48 @@ def _has_ended(info: dict[str, object]) -> bool:
     return False
 
 
-def stopped_notice(tmp_dir: str) -> str | None:
-    """What to say of a command that held the lock of the repository whose temporary
-    directory is `tmp_dir` and was stopped before it released it, not run again since, if
-    any: for a reader that takes no lock (`dvx status`)."""
-    kept = _holder_record(os.path.join(tmp_dir, STOPPED_FILE))
-    if kept is not None:
-        return stopped_message(kept, STOPPED_FILE)
+def _stopped_records(path: str) -> list[dict[str, object]]:
+    """The records lock.stopped keeps, the latest first: its own (the one record an older
+    dvx wrote and reads) and those under EARLIER."""
+    latest = _holder_record(path)
+    if latest is None:
+        return []
+    earlier = latest.pop(EARLIER, [])
+    if not isinstance(earlier, list):
+        return [latest]
+    return [latest, *(info for info in earlier
+                      if isinstance(info, dict) and {"pid", "host", "command"} <= set(info))]
+
+
+def _write_stopped(path: str, records: list[dict[str, object]]) -> None:
+    """Keep `records` (the latest first) in lock.stopped: the latest as the file's own record,
+    which is all an older dvx reads, the others under EARLIER. None: no file."""
+    if not records:
+        fsutil.remove_quietly(path)
+        return
+    latest = {**records[0], EARLIER: records[1:]} if len(records) > 1 else records[0]
+    fsutil.atomic_write(path, json.dumps(latest).encode(), fsync=False)
+
+
+def _same_run(one: dict[str, object], other: dict[str, object]) -> bool:
+    """Do the records `one` and `other` name the same command (a run of one finishes the
+    other)?"""
+    if "same_as" in one and "same_as" in other:
+        return one["same_as"] == other["same_as"]
+    return _same_command(str(one["command"])) == _same_command(str(other["command"]))
+
+
+def stopped_notices(tmp_dir: str) -> list[str]:
+    """What to say of the commands that held the lock of the repository whose temporary
+    directory is `tmp_dir` and were stopped before they released it, not run again since:
+    for a reader that takes no lock (`dvx status`)."""
+    notices = []
+    kept = _stopped_records(os.path.join(tmp_dir, STOPPED_FILE))
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
-    if info is not None and _has_ended(info):
-        return stopped_message(info, HOLDER_FILE)
-    return None
+    if info is not None and _has_ended(info):  # the latest, not yet kept aside
+        notices.append(stopped_message(info, HOLDER_FILE))
+        kept = [each for each in kept if not _same_run(each, info)]
+    return notices + [stopped_message(each, STOPPED_FILE) for each in kept]
 
 
 class RepoLock:
@@ -171,11 +206,10 @@ class RepoLock:
                 if time.monotonic() >= deadline:
                     raise self._busy(self.holder())
                 time.sleep(POLL_SECONDS)
-        if _holder_record(self.holder_path) is not None:  # we hold the lock: its holder died
-            with contextlib.suppress(OSError):
-                os.replace(self.holder_path, self.stopped_path)
-        stopped = _holder_record(self.stopped_path)
-        if stopped is not None:
+        died = _holder_record(self.holder_path)
+        if died is not None:  # we hold the lock: its holder died
+            self._keep_aside(died)
+        for stopped in _stopped_records(self.stopped_path):
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
         info = {"pid": os.getpid(), "host": os.uname().nodename,
                 "command": self.command.shown, "same_as": self.command.same_as}
@@ -187,6 +221,21 @@ class RepoLock:
             _held[self.path] = 1
         if self.on_acquire is not None:
             self.on_acquire()
+
+    def _keep_aside(self, died: dict[str, object]) -> None:
+        """Keep the record of the holder that died in lock.stopped, the latest, with those of
+        the other commands stopped before (a run of the same command replaces its older
+        record)."""
+        earlier = [each for each in _stopped_records(self.stopped_path)
+                   if not _same_run(each, died)]
+        try:
+            _write_stopped(self.stopped_path, [died, *earlier][:STOPPED_KEPT])
+        except OSError as exc:  # a full disk: the latest at least, which takes no space
+            log.debug("stopped commands not all kept: %s", exc)
+            with contextlib.suppress(OSError):
+                os.replace(self.holder_path, self.stopped_path)
+            return
+        fsutil.remove_quietly(self.holder_path)
 
     def _try_lock(self) -> bool:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -216,9 +265,8 @@ class RepoLock:
                 self._nested = False
                 return
             del _held[self.path]
-        stopped = _holder_record(self.stopped_path)
-        if finished and stopped is not None and self._runs_again(stopped):
-            fsutil.remove_quietly(self.stopped_path)
+        if finished:
+            self._finish_stopped()
         fsutil.remove_quietly(self.holder_path)
         if self._fd is not None:
             _held_fds.discard(self._fd)
@@ -233,6 +281,18 @@ class RepoLock:
                  tb: TracebackType | None) -> None:
         self.release(finished=exc_type is None)
 
+
+    def _finish_stopped(self) -> None:
+        """This command ended without an error: it finished what a stopped run of it left
+        half-done, whose record goes; the others' stay."""
+        stopped = _stopped_records(self.stopped_path)
+        left = [each for each in stopped if not self._runs_again(each)]
+        if len(left) == len(stopped):
+            return
+        try:
+            _write_stopped(self.stopped_path, left)
+        except OSError as exc:  # they stay named: better than forgotten
+            log.debug("lock.stopped not updated: %s", exc)
 
     def _runs_again(self, stopped: dict[str, object]) -> bool:
         """Is this command the one the record `stopped` names, run again (so, now finished,

@@ -352,6 +352,70 @@ def test_a_command_with_other_options_finishes_nothing_of_a_stopped_one(repo, dv
     assert all(p.is_symlink() for p in (repo / "data").iterdir())
 
 
+def _killed_add(repo: Path, path: str) -> None:
+    killed = subprocess.run([sys.executable, "-m", "dvx", "add", path], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": "cache.before_publish"},
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+
+
+def _named_stopped(repo: Path, dvx_proc) -> list[str]:
+    """The commands `dvx status` names as stopped before they finished."""
+    said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    return sorted(part.partition("`")[0] for part in said.split("The last `")[1:]
+                  if "was stopped before it finished" in part)
+
+
+def test_every_command_stopped_is_named_until_it_runs_again(repo, dvx_proc):
+    """Two commands killed one after the other are both named, by status and by the next
+    writer; each until that command runs again to its end, whatever ran in between."""
+    write(repo / "a.csv", "a\n")
+    write(repo / "b.csv", "b\n")
+    _killed_add(repo, "a.csv")
+    _killed_add(repo, "b.csv")
+    assert _named_stopped(repo, dvx_proc) == ["dvx add a.csv", "dvx add b.csv"]
+    again = dvx_proc("add", "b.csv", cwd=repo)
+    assert again.code == 0, again.output
+    said = " ".join(again.stderr.split())
+    assert "`dvx add a.csv` in this repository was stopped" in said
+    assert "`dvx add b.csv` in this repository was stopped" in said
+    assert _named_stopped(repo, dvx_proc) == ["dvx add a.csv"]
+    write(repo / "b.csv", "b, changed\n")
+    _killed_add(repo, "b.csv")  # killed again: named once
+    write(repo / "c.csv", "c\n")
+    assert dvx_proc("add", "c.csv", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == ["dvx add a.csv", "dvx add b.csv"]
+    assert dvx_proc("add", "a.csv", cwd=repo).code == 0
+    assert dvx_proc("add", "b.csv", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+    assert not (repo / ".dvx/tmp/lock.stopped").exists()
+
+
+def test_stopped_commands_are_kept_in_a_file_older_dvx_reads(repo, dvx_proc):
+    """lock.stopped keeps the latest stopped command as its one record, which is what an
+    older dvx wrote and reads, and the others beside it; a record an older dvx left is
+    named as before; only the latest STOPPED_KEPT commands are kept."""
+    import json
+
+    from dvx.lock import STOPPED_KEPT, Command, RepoLock
+
+    stopped = repo / ".dvx/tmp/lock.stopped"
+    stopped.write_text(json.dumps({"pid": 4242, "host": os.uname().nodename,
+                                   "command": "dvx pull"}))  # an older dvx's
+    assert _named_stopped(repo, dvx_proc) == ["dvx pull"]
+    for i in range(STOPPED_KEPT + 1):  # each killed: its record left in lock.holder
+        (repo / ".dvx/tmp/lock.holder").write_text(json.dumps(
+            {"pid": _ended_pid(), "host": os.uname().nodename, "command": f"dvx add f{i}",
+             "same_as": f"add f{i}"}))
+        lock = RepoLock(str(repo / ".dvx/tmp"), 0, command=Command("dvx status", "status"))
+        lock.acquire()
+        lock.release(finished=True)
+    latest = json.loads(stopped.read_text())
+    assert latest["command"] == f"dvx add f{STOPPED_KEPT}"  # what an older dvx names
+    assert _named_stopped(repo, dvx_proc) == sorted(
+        f"dvx add f{i}" for i in range(1, STOPPED_KEPT + 1))
+
+
 def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_proc):
     """A repository copied while a command ran on another host keeps that command's record:
     the next writer names the host, and never claims to know whether the command finished."""

@@ -128,7 +128,7 @@ class StatusResult:
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
-    stopped = _name_a_stopped_command(repo)
+    stopped = _name_stopped_commands(repo)
     results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
                if r is not None]
     repo.statcache.flush()
@@ -140,15 +140,15 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
                         tracked_by_git=tracked)
 
 
-def _name_a_stopped_command(repo: Repo) -> bool:
+def _name_stopped_commands(repo: Repo) -> bool:
     """A writing command killed half-way may leave what no state shows (a file Git ignores
-    and no pointer tracks yet): say which one, so it is run again. Whether one was named."""
-    from dvx.lock import stopped_notice
+    and no pointer tracks yet): say which ones, so they are run again. Whether any was named."""
+    from dvx.lock import stopped_notices
 
-    notice = stopped_notice(repo.tmp_dir)
-    if notice is not None:
+    notices = stopped_notices(repo.tmp_dir)
+    for notice in notices:
         log.warning("%s", notice)
-    return notice is not None
+    return bool(notices)
 
 
 def _record_what_is_in_sync(repo: Repo) -> None:
