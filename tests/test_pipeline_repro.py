@@ -400,6 +400,43 @@ def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(rep
     assert (repo / "runs.log").read_text().split() == ["run", "run"]
 
 
+def test_gc_deletes_the_run_records_whose_outputs_it_deletes_from_the_cache(repo, dvx,
+                                                                             tmp_path):
+    """Local gc, like `gc --remote`, deletes the run records that need an object it deletes
+    (first: a store holds a record only with all its objects), and those whose objects the
+    cache lacks already (as an older dvx's gc left them); the run records of what it keeps
+    stay, and a stage whose record went simply runs again."""
+    import shutil
+
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: echo run >> runs.log; cat params.yaml "
+                             "> out.txt\n    params: [n]\n    outs: [out.txt]\n")
+    for value in ("1", "2", "3"):
+        write(repo / "params.yaml", f"n: {value}\n")
+        assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "n 3")
+    records = repo / ".dvx" / "cache" / "runs" / "xxh128"
+    shutil.copytree(records, tmp_path / "records-before-gc")
+    assert len(list(records.glob("*/*"))) == 3
+    planned = dvx("gc", "-w", "--dry-run", "--grace", "0")
+    assert "Would remove 2 run records of the run-cache from the cache" in planned.stdout
+    assert len(list(records.glob("*/*"))) == 3
+    collected = dvx("gc", "-w", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert "Removed 2 run records of the run-cache from the cache" in collected.stdout
+    assert len(list(records.glob("*/*"))) == 1
+    shutil.copytree(tmp_path / "records-before-gc", records, dirs_exist_ok=True)
+    again = dvx("gc", "-w", "-f", "--grace", "0")  # objects gone already: records go too
+    assert "Removed 2 run records of the run-cache from the cache" in again.stdout
+    assert len(list(records.glob("*/*"))) == 1
+    write(repo / "params.yaml", "n: 1\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "run record" not in ran.output
+    assert runs(repo) == ["run"] * 4
+    assert (repo / "out.txt").read_text() == "n: 1\n"
+
+
 def test_a_param_gone_from_its_file_is_reported_missing_once(repo, dvx):
     write(repo / "params.yaml", "layers: [1, 2]\nlr: 1\n")
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo x > out.txt\n"

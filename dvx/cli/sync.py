@@ -652,9 +652,9 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     """
     from dvx.errors import UsageError
     from dvx.history import Scope
-    from dvx.ops.gc import SCOPE_OPTIONS
+    from dvx.ops.gc import SCOPE_OPTIONS, RunRecords
     from dvx.ops.gc import gc as do_gc
-    from dvx.pipeline.runcache import records_needing
+    from dvx.pipeline.runcache import cached_records_needing, records_needing
 
     if not (workspace or all_branches or all_tags or all_commits or all_experiments or revs):
         raise UsageError("gc needs an explicit scope of what to keep.", SCOPE_OPTIONS)
@@ -667,7 +667,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                          "Pass -f to confirm, or --dry-run to only list what would go.")
     confirm = None if dry_run or force else _confirm_gc
     results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm,
-                    projects, records_needing)
+                    projects, RunRecords(cached_records_needing, records_needing))
     if as_json:
         emit_json([r.to_json() for r in results])
     elif not is_quiet():

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from dvx import faults
+from dvx import faults, fsutil
 from dvx.errors import DvxError, UsageError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
@@ -60,42 +60,48 @@ class GcResult:
     # A remote's: removed objects that commits outside the scope use (of a directory whose
     # manifest the cache lacks, only the manifest counts).
     used_outside_scope: list[str] = field(default_factory=list)
-    run_records_removed: int = 0  # a remote's: run records that needed a removed object
     # A remote's: uploads begun before the grace period and never finished (an S3 multipart
     # upload of a killed push), aborted so that the store drops the parts it kept.
     uploads_aborted: int = 0
+    run_records_removed: int = 0  # run records that needed a removed (or missing) object
 
     def to_json(self) -> dict[str, object]:
         found: dict[str, object] = {
             "where": self.where, "scope": self.scope, "dry_run": self.dry_run,
             "reachable": self.reachable, "removed": len(self.removed),
             "removed_oids": self.removed, "bytes_freed": self.bytes_freed,
-            "kept_young": self.kept_young}
+            "kept_young": self.kept_young, "run_records_removed": self.run_records_removed}
         if self.last_copies is not None:
             found.update(self.last_copies.to_json())
         if self.where != "cache":
             found["used_outside_scope_oids"] = self.used_outside_scope
-            found["run_records_removed"] = self.run_records_removed
             found["uploads_aborted"] = self.uploads_aborted
         return found
 
 
 Confirm = Callable[[list[GcResult]], bool]  # shown the plan; False: delete nothing
-# The names of a remote's run records that need one of the given objects (the run-cache's).
-RecordsNeeding = Callable[[Repo, RemoteStore, set[str]], list[str]]
+
+
+@dataclass(frozen=True)
+class RunRecords:
+    """Which run records need one of the objects gc deletes (the run-cache's rule): in the
+    cache, their paths (and those of records whose objects the cache lacks already); on a
+    remote, their names."""
+    in_cache: Callable[[Repo, set[str]], list[str]]
+    on_remote: Callable[[Repo, RemoteStore, set[str]], list[str]]
 
 
 def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool = False,
        grace_seconds: float = DEFAULT_GRACE_SECONDS, force_last_copy: bool = False,
        confirm: Confirm | None = None, projects: tuple[str, ...] = (),
-       records_needing: RecordsNeeding | None = None) -> list[GcResult]:
+       run_records: RunRecords | None = None) -> list[GcResult]:
     """Delete what `scope` does not use from the cache (and from the remote `remote_name`),
     keeping too what the other repositories `projects` (sharing the cache or the remote) use
     in the same scope. `confirm` sees the plan before anything is deleted; with `dry_run`
-    nothing is. The remote's run records that `records_needing` names for the objects
-    deleted from it go first: a store holds a record only with all its objects. (The run-cache
-    is the pipeline's, which builds on these operations: its rule comes in as a function, and
-    a caller that passes none leaves the records, which readers then take for no record.)"""
+    nothing is. The run records that `run_records` names for the objects deleted from a
+    store go first: a store holds a record only with all its objects. (The run-cache is the
+    pipeline's, which builds on these operations: its rule comes in as functions, and a
+    caller that passes none leaves the records, which readers then take for no record.)"""
     if not scope.workspace:
         raise UsageError("gc needs an explicit scope of what to keep.",
                          SCOPE_OPTIONS)
@@ -151,18 +157,20 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
                         "too. Name them with --projects to keep theirs.", repo.cache_dir)
         for result in results:
             result.dry_run = dry_run
-        if dry_run and remote is not None:  # what the real run deletes, records included
+        if dry_run:  # what the real run deletes, records included
+            cache.run_records_removed = len(_cached_records_needing(repo, cache, run_records))
+        if dry_run and remote is not None:
             results[1].run_records_removed = len(_records_needing(
-                repo, remote, set(results[1].removed), records_needing))
+                repo, remote, set(results[1].removed), run_records))
         if dry_run or (confirm is not None and not confirm(results)):
             return results
-        _delete_from_cache(repo, cache, cutoff)
+        _delete_from_cache(repo, cache, cutoff, run_records)
         repo.statcache.prune(cache.removed, repo.cache.generation())
         if remote is not None:
             from dvx.ops.remote import lock_remote
 
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
-                _delete_from_remote(repo, remote, results[1], remote_cutoff, records_needing)
+                _delete_from_remote(repo, remote, results[1], remote_cutoff, run_records)
     return results
 
 
@@ -354,7 +362,18 @@ def _drop(result: GcResult, kept: set[str]) -> None:
     result.bytes_freed -= sum(sizes.get(oid, 0) for oid in kept)
 
 
-def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float) -> None:
+def _cached_records_needing(repo: Repo, result: GcResult, run_records: RunRecords | None
+                            ) -> list[str]:
+    """The cache's run records that need an object gc deletes from it, or one it lacks."""
+    return [] if run_records is None else run_records.in_cache(repo, set(result.removed))
+
+
+def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float,
+                       run_records: RunRecords | None) -> None:
+    dead = _cached_records_needing(repo, result, run_records)
+    for path in dead:
+        fsutil.remove_quietly(path)
+    result.run_records_removed = len(dead)
     repo.cache.new_generation()
     deleted = []
     for oid in result.removed:
@@ -471,16 +490,16 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 
 
 def _records_needing(repo: Repo, remote: ObjectStore, gone: set[str],
-                     records_needing: RecordsNeeding | None) -> list[str]:
+                     run_records: RunRecords | None) -> list[str]:
     """The remote's run records that need an object of `gone`: none to look for (and no
     record read) when nothing is deleted from the remote."""
-    if not gone or records_needing is None or not isinstance(remote, RemoteStore):
+    if not gone or run_records is None or not isinstance(remote, RemoteStore):
         return []
-    return records_needing(repo, remote, gone)
+    return run_records.on_remote(repo, remote, gone)
 
 
 def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutoff: float,
-                        records_needing: RecordsNeeding | None) -> None:
+                        run_records: RunRecords | None) -> None:
     assert isinstance(result, _RemotePlan)
     # Under the lock now, which forgot the indexes of the plan: what is decided here rests on
     # the indexes listed from here on (a push since then added indexes naming its manifests).
@@ -498,7 +517,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
         packs = repack.plan(remote, result.keep, cutoff, set(loose), pushed)
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)
-        dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), records_needing)
+        dead = _records_needing(repo, remote, set(loose) | packs.dead.keys(), run_records)
         if dead:
             remote.retried.delete(dead)
         result.run_records_removed = len(dead)

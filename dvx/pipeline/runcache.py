@@ -479,6 +479,23 @@ def _each(work: Any, items: list[Any], jobs: int | None, keep_result: bool = Fal
         return list(zip(items, pool.map(attempt, items), strict=True))
 
 
+def cached_records_needing(repo: Repo, gone: set[str]) -> list[str]:
+    """The paths of the local cache's run records whose outputs need an object of `gone`
+    (which gc deletes from the cache) or one the cache lacks already (taken by an older dvx's
+    gc, or by that of a repository sharing the cache), to delete first: as on a remote, a
+    store holds a record only with all its objects, and one that lost them is no record to
+    any reader. A record that cannot be used otherwise stays: every reader rejects it."""
+    found = []
+    for skey, rkey in local_entries(repo):
+        record, _ = _read_local(repo, skey, rkey)
+        if record is None:
+            continue
+        needed = objects_of(repo, record)
+        if needed is None or not needed.isdisjoint(gone):
+            found.append(os.path.join(runs_root(repo), skey, rkey))
+    return found
+
+
 def records_needing(repo: Repo, remote: RemoteStore, gone: set[str]) -> list[str]:
     """The names of the remote's run records whose outputs need an object of `gone` (which
     `gc --remote` deletes from it), to delete first: a store holds a record only with all its
