@@ -66,6 +66,22 @@ def test_workspace_scope_removes_only_unused_objects(repo, dvx):
     assert (repo / "f").read_text() == "v2"
 
 
+def test_gc_deletes_what_killed_commands_left_in_the_cache_s_tmp_once_an_hour_old(repo, dvx):
+    """A killed add of a large file leaves its temporary in .dvx/cache/tmp: gc deletes the
+    ones an hour old, as fetch and pull do, and leaves the younger ones (a command may be
+    writing them) and what is not named as dvx names its temporaries."""
+    tmp = repo / ".dvx" / "cache" / "tmp"
+    left = write(tmp / ".big.bin.dvx-0123456789ab.tmp", "half an object")
+    young = write(tmp / ".big.bin.dvx-ba9876543210.tmp", "being written")
+    mine = write(tmp / "notes.txt", "not dvx's")
+    two_hours_ago = time.time() - 7200
+    for path in (left, mine):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    assert dvx("gc", "-w", "-f").code == 0
+    assert not left.exists()
+    assert young.exists() and mine.exists()
+
+
 def test_gc_frees_space_on_a_full_disk_and_still_moves_the_cache_generation(repo, dvx):
     """gc moves the cache to a new generation before deleting anything (facts remembered
     about the cache's contents then no longer hold); on a full disk, where no file can be

@@ -388,6 +388,7 @@ def _delete_from_cache(repo: Repo, result: GcResult, cutoff: float,
         deleted.append(oid)
     result.removed = deleted
     log.info("gc: %d objects removed from the cache", len(result.removed))
+    repo.cache.remove_stale_temporaries()  # what killed adds left, an hour old, as fetch does
 
 
 @dataclass
