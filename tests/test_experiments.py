@@ -393,10 +393,10 @@ def test_set_param_keeps_windows_line_ends_and_a_byte_order_mark(project):
     """A params file committed from Windows changes by the one line -S sets."""
     crlf = "\ufeff# how to train\r\ntrain:\r\n  lr: 0.1  # step size\r\n  epochs: 3\r\n"
     write(project / "params.yaml", crlf)
-    write(project / "p.json", '{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n')
+    write(project / "p.json", '\ufeff{\r\n  "a": 1,\r\n  "b": 2\r\n}\r\n')
     must("exp", "run", "-S", "train.lr=0.2", "-S", "p.json:a=3", "-n", "windows", cwd=project)
     assert (project / "params.yaml").read_bytes() == crlf.replace("0.1", "0.2").encode()
-    assert (project / "p.json").read_bytes() == b'{\r\n  "a": 3,\r\n  "b": 2\r\n}\r\n'
+    assert (project / "p.json").read_bytes() == b'\xef\xbb\xbf{\r\n  "a": 3,\r\n  "b": 2\r\n}\r\n'
     assert _show(project)["windows"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 

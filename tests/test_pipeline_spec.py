@@ -120,6 +120,34 @@ def test_an_empty_value_is_null_as_dvc_and_the_stages_pyyaml_read_it(repo, dvx):
         {"params.yaml": {"lr": {"old": 1, "new": None}}}
 
 
+def test_json_files_an_editor_began_with_a_byte_order_mark_are_read_as_yaml_ones_are(
+        repo, dvx, tmp_path):
+    """A Windows editor may begin a JSON file with a byte order mark and end its lines with
+    CRLF (and -S keeps both): stage params, metrics and plots read it as they read YAML."""
+    def windows(doc):
+        return b"\xef\xbb\xbf" + json.dumps(doc, indent=2).replace("\n", "\r\n").encode()
+
+    write(repo / "p.json", windows({"wd": 0.5}))
+    write(repo / "m.src", windows({"acc": 0.9}))  # what the stage writes
+    write(repo / "curve.src", windows([{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}]))
+    write(repo / "dvx.yaml", "vars: [p.json]\n" + stage("cmd: echo ${wd} > o.txt; "
+                                                       "cp m.src m.json; cp curve.src curve.json\n"
+                                                       "params: [{p.json: [wd]}]\n"
+                                                       "outs: [o.txt]\n"
+                                                       "metrics: [{m.json: {cache: false}}]\n"
+                                                       "plots: [{curve.json: {x: step}}]"))
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "o.txt").read_text() == "0.5\n"
+    assert "wd: 0.5" in (repo / "dvx.lock").read_text()
+    assert json.loads(dvx("params", "show", "--json").stdout)["workspace"]["data"][
+        "p.json"]["data"] == {"wd": 0.5}
+    assert json.loads(dvx("metrics", "show", "--json").stdout)["workspace"]["data"][
+        "m.json"]["data"] == {"acc": 0.9}
+    plots = dvx("plots", "show", "-o", str(tmp_path / "plots"))
+    assert plots.code == 0 and "curve.json" not in plots.stderr, plots.output
+
+
 def test_a_key_twice_in_a_yaml_or_json_file_is_refused(repo, dvx):
     """Two branches that each add a stage 'evaluate' merge cleanly into a dvx.yaml that has
     it twice; read last-one-wins, one of the stages would silently be gone."""

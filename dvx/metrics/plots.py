@@ -26,6 +26,7 @@ from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
 from dvx.metrics.values import CACHED_NOTE
 from dvx.repo import Repo
+from dvx.textfile import plain_text
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
 
 MAX_PLOT_BYTES = 64 << 20  # training logs can be long; images too
@@ -135,7 +136,7 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
                 for line in lines[1 if header else 0:]]
     if lower.endswith(".json"):
         try:
-            doc = json.loads(raw.decode("utf-8"))
+            doc = json.loads(plain_text(raw))  # a byte order mark is skipped, as in CSV
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"The plots file '{path}' is not valid JSON: {exc}.") from None
     else:

@@ -9,6 +9,7 @@ from typing import Any
 
 from dvx.errors import FormatError
 from dvx.paths import check_read_stays_inside, join_posix
+from dvx.textfile import plain_text
 from dvx.yamlio import (
     DEFAULT_MAX_BYTES,
     MAX_DEPTH,
@@ -83,8 +84,8 @@ def _check_depth(doc: dict[str, Any], display: str, what: str) -> None:
 
 
 def _parse_json(data: bytes, display: str, what: str) -> Any:
-    try:
-        return load_json(data.decode("utf-8"))
+    try:  # a byte order mark is skipped, as in YAML (an editor's, which -S keeps)
+        return load_json(plain_text(data))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid JSON: {exc}.") from None
     except TooLongIntError as exc:
