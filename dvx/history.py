@@ -21,7 +21,7 @@ from dvx.errors import DvxError, FormatError, UsageError
 from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
-from dvx.outputs import Broken, Output, Target, scan_outputs, skip_broken
+from dvx.outputs import Broken, Output, Target, pointers_left_out, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, check_relpath
 from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
@@ -136,6 +136,15 @@ class History:
         staged = self.git.staged_blobs((POINTER_SUFFIX, LOCK_FILE))
         return self._revision("index", [(p, s) for p, s in staged
                                         if p == LOCK_FILE or p.endswith(POINTER_SUFFIX)])
+
+    def left_out(self) -> Revision:
+        """The outputs of the pointers (and dvx.lock) that Git's index holds and the sparse
+        checkout leaves out of the workspace: tracked still, at the index's version."""
+        paths = set(pointers_left_out(self.repo))
+        if not paths:
+            return Revision("index")
+        return self._revision("index", [(p, s) for p, s in self.git.staged_blobs(
+            (POINTER_SUFFIX, LOCK_FILE)) if p in paths])
 
     def _revision(self, name: str, files: _TreeFiles) -> Revision:
         revision = Revision(name)

@@ -298,6 +298,13 @@ def left_out_by_sparse_checkout(repo: Repo, path: str) -> LeftOut | None:
     return LeftOut(files, os.path.dirname(path) or files[0] if own else path)
 
 
+def pointers_left_out(repo: Repo) -> list[str]:
+    """The pointer files (and dvx.lock) that Git's index holds and the sparse checkout leaves
+    out of the workspace: the data they track is tracked still."""
+    files = repo.git.left_out(["."]) if repo.git is not None else []
+    return [p for p in files if p == LOCK_FILE or p.endswith(POINTER_SUFFIX)]
+
+
 def _refuse_left_out_by_sparse_checkout(repo: Repo, rel: str, target: str) -> None:
     """A path whose pointer Git's index holds, while the sparse checkout leaves it out of the
     workspace, is tracked: the folder to add to the sparse set is named, and the fetch that

@@ -424,6 +424,26 @@ def test_an_output_in_a_folder_a_sparse_checkout_leaves_out_is_ignored_by_its_gi
     assert run_dvx("status", "-q", cwd=sparse).code == 0
 
 
+def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_nothing(
+        repo, dvx):
+    """The pointers are in Git's index, outside the sparse set: status says so, and what
+    brings them back, rather than that nothing is tracked yet."""
+    write(repo / "README", "hi\n")
+    write(repo / "other" / "d.csv", "x\n")
+    assert dvx("add", "other/d.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/other/")
+    status = dvx("status")
+    assert status.code == 0, status.output
+    assert "No data is tracked yet" not in status.stdout
+    assert "this sparse checkout leaves out the pointer files that Git's index holds " \
+           "(other/d.csv.dvx)" in status.stdout
+    assert "`git sparse-checkout add other`" in status.stdout
+    git(repo, "sparse-checkout", "add", "other")
+    assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
 def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
     """`git add -f` put the data itself into Git beside its pointer: status says so (one
     `git ls-files` for all outputs) with the `git rm --cached` that undoes it, and commit

@@ -2,6 +2,7 @@
 inside tracked directories too, on a fresh clone as well (manifests come from the remote)."""
 
 import json
+import shutil
 import socket
 
 from tests.conftest import git, run_dvx, write
@@ -231,6 +232,27 @@ def test_data_not_pulled_whose_manifest_no_one_has_is_left_out_not_deleted(tmp_p
     assert len(doc["problems"]) == 1 and "manifest" in doc["problems"][0], doc["problems"]
     assert _summary(doc) == {"added": [], "deleted": [], "modified": [], "renamed": []}
     assert run_dvx("diff", "-q", "c1", cwd=bob).code == 1  # not compared: may differ
+
+
+def test_data_whose_pointer_a_sparse_checkout_leaves_out_counts_as_the_index_records_it(
+        tmp_path):
+    """Its pointer is in Git's index only: the data is tracked still, so the workspace side
+    holds what the index records, whether or not the data is on disk, never a deletion."""
+    team, _ = _two_versions(tmp_path)
+    bob = team.clone("bob")
+    git(bob, "sparse-checkout", "set", "--no-cone", "/*", "!/data/")
+    assert not (bob / "data" / "train.csv.dvx").exists()
+    assert (bob / "data" / "train.csv").exists()  # ignored: Git leaves it
+    nothing = {"added": [], "deleted": [], "modified": [], "renamed": []}
+    assert _summary(_diff(bob)) == nothing
+    assert _summary(_diff(bob, "v1")) == _summary(_diff(bob, "v1", "HEAD"))
+    for path in ("data/train.csv", "data/images"):
+        quiet = run_dvx("diff", "-q", "--targets", path, cwd=bob)
+        assert quiet.code == 0 and quiet.output == "", quiet.output
+    shutil.rmtree(bob / "data")
+    assert _summary(_diff(bob)) == nothing
+    (bob / "model.pt").unlink()  # a pointer in the workspace: its data is deleted
+    assert _summary(_diff(bob)) == {**nothing, "deleted": ["model.pt"]}
 
 
 def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):

@@ -286,8 +286,9 @@ def diff(a_rev: str | None, b_rev: str | None, targets: tuple[str, ...],
     A and B are any Git revisions, or `workspace`. Revisions are read from Git's objects,
     never checked out; manifests the cache lacks are downloaded from the default remote
     (never the data). Data not pulled here yet counts as what its pointer records, not as
-    deleted. With -q, print nothing and exit with status 1 if anything changed, or
-    if something could not be compared (a warning names it).
+    deleted, as does data whose pointer a sparse checkout leaves out. With -q, print nothing
+    and exit with status 1 if anything changed, or if something could not be compared (a
+    warning names it).
     """
     from dvx.ops.diff import diff as do_diff
 
@@ -388,6 +389,19 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
         sys.exit(1)
 
 
+def _nothing_tracked(root: str, left_out: list[str]) -> str:
+    """What status says of a workspace with no pointer: none yet, or all of them left out by
+    the sparse checkout (the data is tracked still)."""
+    if not left_out:
+        return "No data is tracked yet; track some with `dvx add PATH`."
+    import os
+
+    folders = sorted({os.path.dirname(p) or p for p in left_out})
+    return ("No data is tracked in this workspace: this sparse checkout leaves out the pointer "
+            f"files that Git's index holds ({some_paths(left_out, 3)}). `git sparse-checkout "
+            f"add {' '.join(for_command(root, f) for f in folders)}` brings them back.")
+
+
 def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
@@ -395,7 +409,7 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
 
     assert isinstance(result, StatusResult)
     if not result.outputs and not has_stages and not result.left_behind:
-        out("No data is tracked yet; track some with `dvx add PATH`.")
+        out(_nothing_tracked(root, result.left_out))
         return
     if not result.changed:
         out("Data, pointers and pipelines are up to date." if has_stages

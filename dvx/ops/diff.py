@@ -9,7 +9,7 @@ both sides is not opened at all, so comparing two versions of a large dataset co
 manifests of the directories that changed. The workspace side is what is on disk, as `dvx
 status` sees it: missing data is deleted, except data never placed here (not pulled yet) and
 the files of a directory that a partial pull never placed, which count as what the pointer
-records.
+records; data whose pointer a sparse checkout leaves out counts as what Git's index records.
 """
 
 from __future__ import annotations
@@ -220,6 +220,7 @@ class _Sides:
     def __init__(self, repo: Repo, problems: list[str]) -> None:
         self.repo, self.problems = repo, problems
         self.left_out: set[str] = set()  # workspace paths dvx cannot track
+        self._left_out_pointers: set[str] = set()  # outputs the sparse checkout leaves out
         self._history: History | None = None
         self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
         self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
@@ -241,17 +242,32 @@ class _Sides:
         if side == WORKSPACE:
             outputs, broken = scan_outputs(self.repo)
             self._note_broken(broken, "")
-            return outputs
-        if self._history is None:
-            self._history = History(self.repo)
-        git = self._history.git
+            return outputs + self._left_out_outputs({o.path for o in outputs})
+        git = self._open_history().git
         if side == "HEAD" and git.head() is None:
             raise UsageError("This repository has no commit yet to compare with.",
                              "Commit first, or name the revisions to compare.")
         commit = git.resolve_revision(side)
-        revision = self._history.at(commit)
+        revision = self._open_history().at(commit)
         self._note_broken(revision.broken, f"{commit[:10]}:")
         return revision.outputs
+
+    def _open_history(self) -> History:
+        if self._history is None:
+            self._history = History(self.repo)
+        return self._history
+
+    def _left_out_outputs(self, in_workspace: set[str]) -> list[Output]:
+        """The outputs whose pointer (or dvx.lock) the sparse checkout leaves out of the
+        workspace: still tracked (Git's index holds the pointer), so the workspace side holds
+        what the index records, as gc's scope does, rather than a deletion."""
+        if self.repo.git is None:
+            return []
+        revision = self._open_history().left_out()
+        self._note_broken(revision.broken, "index:")
+        outputs = [o for o in revision.outputs if o.path not in in_workspace]
+        self._left_out_pointers.update(o.path for o in outputs)
+        return outputs
 
     def _note_broken(self, broken: list[Broken], prefix: str) -> None:
         """`prefix`: how the side's files are named in `broken` ("<commit>:", or none)."""
@@ -266,7 +282,7 @@ class _Sides:
             return output.pointer.oid
         full = self.repo.abspath(output.path)
         pointer = output.pointer
-        if self._not_pulled(output):
+        if self._as_recorded_here(output):
             return pointer.oid
         is_dir = os.path.isdir(full) and not os.path.islink(full)
         if not pointer.is_dir:
@@ -332,7 +348,7 @@ class _Sides:
     def _workspace_files(self, output: Output) -> Files:
         """What the workspace holds at the output's path, whatever the pointer's kind: a file
         replaced by a directory shows as that directory's files, and the reverse."""
-        if self._not_pulled(output):
+        if self._as_recorded_here(output):
             return self._recorded_files(output, output.path)
         full = self.repo.abspath(output.path)
         found: Files = {}
@@ -369,7 +385,12 @@ class _Sides:
     def as_recorded(self, output: Output, side: str) -> bool:
         """Are the output's files on `side` what its pointer records: a revision's, or data
         not pulled yet?"""
-        return side != WORKSPACE or self._not_pulled(output)
+        return side != WORKSPACE or self._as_recorded_here(output)
+
+    def _as_recorded_here(self, output: Output) -> bool:
+        """Does the workspace hold what the output's pointer records, whatever is on disk:
+        its pointer is left out by the sparse checkout, or its data was never pulled?"""
+        return output.path in self._left_out_pointers or self._not_pulled(output)
 
     def _not_pulled(self, output: Output) -> bool:
         """Is the output absent from the workspace and never placed here? `dvx status` says

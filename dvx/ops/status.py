@@ -13,7 +13,7 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import tracked_by_git
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
-from dvx.outputs import Output, Target, load_tree
+from dvx.outputs import Output, Target, load_tree, pointers_left_out
 from dvx.paths import Fingerprint, fingerprint_directory, join_posix, walk_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
@@ -111,6 +111,9 @@ class StatusResult:
     # Tracked data that Git's index holds too ({path: the first path of it there}): put
     # into Git with `git add -f`, Git versions the data itself
     tracked_by_git: dict[str, str] = field(default_factory=dict)
+    # With no pointer in the workspace: those Git's index holds that the sparse checkout
+    # leaves out (the data is tracked still, elsewhere than in this workspace)
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -137,7 +140,8 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
     tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
     return StatusResult(results, temporaries=_temporaries(repo, targets),
                         unignored=[p for p in _unignored(repo, targets) if p not in tracked],
-                        tracked_by_git=tracked)
+                        tracked_by_git=tracked,
+                        left_out=[] if targets else pointers_left_out(repo))
 
 
 def _name_stopped_commands(repo: Repo) -> bool:
