@@ -994,20 +994,24 @@ class Git:
     def snapshot(self, parent: str, message: str,
                  largest_new_file: int = 1 << 20) -> tuple[str, list[str]]:
         """A commit of the workspace, child of `parent`: tracked files as they are now (those
-        in the user's index too, staged new), and files Git does not track yet and does not
-        ignore (new code, say) up to
-        `largest_new_file` bytes; made with an index of its own, so the user's index, branch
-        and HEAD are untouched. Returns the commit and the new files left out (too large to
-        go into Git)."""
+        in the user's index: staged new ones too, and not the parent's that it dropped, with
+        `git rm --cached` say), and files Git does not track yet and does not ignore (new
+        code, say) up to `largest_new_file` bytes; made with an index of its own, so the
+        user's index, branch and HEAD are untouched. Returns the commit and the new files
+        left out (too large to go into Git)."""
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="dvx-index-") as tmp:
             env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
             self._run("read-tree", parent, env=env)
+            users, ours = self._index_paths(), self._index_paths(env)
+            dropped = ours - users  # staged deletions (`git rm --cached`): not the user's
+            self._remove_from_index(sorted(dropped), env)
             self._run("add", "-u", "--", ".", env=env)
-            self._add_staged_new_files(env)
+            self._add_staged_new_files(sorted(users - ours), env)
             new = self._run("ls-files", "-z", "--others", "--exclude-standard", env=env)
-            paths = [os.fsdecode(p) for p in new.split(b"\0") if p]
+            paths = [path for path in (os.fsdecode(p) for p in new.split(b"\0") if p)
+                     if path not in dropped]
             sizes = {p: os.path.getsize(os.path.join(self.root, p)) for p in paths
                      if os.path.isfile(os.path.join(self.root, p))}
             small = [p for p, size in sizes.items() if size <= largest_new_file]
@@ -1017,16 +1021,27 @@ class Git:
         commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
         return commit, sorted(p for p in sizes if p not in small)
 
-    def _add_staged_new_files(self, env: dict[str, str]) -> None:
-        """Add to the index `env` names the files the user's index holds and that index
-        lacks (new files staged with `git add`), as the workspace has them. They are tracked:
-        `add -u` sees only the parent's files and `ls-files --others` leaves out one a
-        .gitignore rule matches (staged with `git add -f`), yet the stage may read it."""
-        users, ours = (self._run("ls-files", "-z", env=index) for index in (None, env))
-        staged = {os.fsdecode(p) for p in users.split(b"\0") if p} - {
-            os.fsdecode(p) for p in ours.split(b"\0") if p}
-        present = sorted(p for p in staged if os.path.islink(os.path.join(self.root, p))
-                         or os.path.isfile(os.path.join(self.root, p)))  # never a folder's files
+    def _index_paths(self, env: dict[str, str] | None = None) -> set[str]:
+        """The paths of the entries of the user's index, or of the index `env` names: those
+        a sparse checkout leaves out of the workspace too, and new files staged with
+        `git add -N`."""
+        out = self._run("ls-files", "-z", "--full-name", env=env)
+        return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+    def _remove_from_index(self, relpaths: list[str], env: dict[str, str]) -> None:
+        """Take `relpaths` out of the index `env` names (the files stay on disk)."""
+        if relpaths:
+            self._run("update-index", "-z", "--force-remove", "--stdin", env=env,
+                      stdin=b"".join(os.fsencode(p) + b"\0" for p in relpaths))
+
+    def _add_staged_new_files(self, staged: list[str], env: dict[str, str]) -> None:
+        """Add to the index `env` names the `staged` files (those the user's index holds
+        and that index lacks: new files staged with `git add`), as the workspace has them.
+        They are tracked: `add -u` sees only the parent's files and `ls-files --others`
+        leaves out one a .gitignore rule matches (staged with `git add -f`), yet the stage
+        may read it."""
+        present = [p for p in staged if os.path.islink(os.path.join(self.root, p))
+                   or os.path.isfile(os.path.join(self.root, p))]  # never a folder's files
         for batch in _command_line_batches(literal(present)):
             self._run("add", "-f", "--", *batch, env=env)
 

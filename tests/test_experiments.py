@@ -1117,6 +1117,27 @@ def test_a_new_file_staged_over_an_ignore_rule_goes_into_experiments_and_snapsho
     assert git(project, "status", "--porcelain", "--", "extra.cfg") == "A  extra.cfg\n"
 
 
+def test_a_file_git_rm_cached_took_out_of_the_index_stays_out_of_experiments(project):
+    write(project / "creds.env", "token=CHANGEME\n")
+    write(project / "notes.txt", "mine\n")
+    git(project, "add", "creds.env", "notes.txt")
+    git(project, "commit", "-qm", "creds")
+    git(project, "rm", "-q", "--cached", "creds.env", "notes.txt")  # notes.txt: not ignored
+    write(project / ".gitignore", "creds.env\n")
+    write(project / "creds.env", "token=REAL-SECRET\n")
+    write(project / "new.py", "X = 1\n")
+    git(project, "add", "-N", "new.py")  # intent to add: tracked, as a staged new file
+    must("exp", "save", "-n", "saved", cwd=project)
+    must("exp", "run", "--queue", "-n", "queued", cwd=project)
+    for ref in ("refs/exps/*/saved", "refs/exps-queue/queued"):
+        commit = git(project, "for-each-ref", "--format=%(objectname)", ref).strip()
+        files = git(project, "ls-tree", "-r", "--name-only", commit).split()
+        assert "creds.env" not in files and "notes.txt" not in files, ref
+        assert "new.py" in files and "train.py" in files, ref
+    assert git(project, "status", "--porcelain", "--", "creds.env", "new.py") == \
+        "D  creds.env\n A new.py\n"
+
+
 def test_a_queued_experiment_runs_on_the_data_the_workspace_had_when_queued(project):
     os.chmod(project / "data" / "raw.csv", 0o644)
     write(project / "data" / "raw.csv", "a\nb\nc\nd\ne\n")  # changed, not yet `dvx add`ed
