@@ -211,6 +211,24 @@ def test_apply_sets_back_the_code_another_experiment_changed_and_keeps_unsaved_e
         " M metrics.json\n M params.yaml\n"
 
 
+def test_apply_keeps_a_mode_change_no_experiment_saved(project):
+    write(project / "deploy.sh", "echo deploy\n")
+    git(project, "add", "deploy.sh")
+    git(project, "commit", "-qm", "deploy")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    os.chmod(project / "deploy.sh", 0o755)  # saved nowhere
+    refused = run_dvx("exp", "apply", "low", cwd=project)
+    assert refused.code == 2 and "deploy.sh" in refused.stderr, refused.output
+    assert os.access(project / "deploy.sh", os.X_OK)
+    git(project, "config", "core.filemode", "false")  # Git sees no change: nothing to set back
+    assert run_dvx("exp", "apply", "low", cwd=project).code == 0
+    assert os.access(project / "deploy.sh", os.X_OK)
+    git(project, "config", "core.filemode", "true")
+    must("exp", "save", "-n", "executable", cwd=project)  # saved now: it may be set back
+    assert run_dvx("exp", "apply", "low", cwd=project).code == 0
+    assert not os.access(project / "deploy.sh", os.X_OK)
+
+
 def test_apply_keeps_a_file_git_ignores_that_no_experiment_saved(project):
     write(project / "notes.md", "the experiment's notes\n")  # untracked: recorded
     write(project / "params.yaml", "train:\n  lr: 0.5\n  epochs: 3\n")

@@ -4,6 +4,7 @@ result as an experiment; `exp apply`, `exp branch` and `exp remove` act on recor
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from typing import Any
 
@@ -400,15 +401,17 @@ def _file_or_link(full: str) -> bool:
 
 
 def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
-    """Those of the `changed` workspace files whose content neither `applied` (the commit being
-    applied), HEAD, any experiment of HEAD nor the cache holds (a file as an `exp run` left
-    it is saved in that experiment: it may be replaced). A file that is not there holds
+    """Those of the `changed` workspace files whose content, with its mode as Git records it
+    (a `chmod +x` is a change), neither `applied` (the commit being applied), HEAD, any
+    experiment of HEAD nor the cache holds (a file as an `exp run` left it is saved in that
+    experiment: it may be replaced). A file that is not there holds
     nothing to lose, deleted by hand or by a run: the apply writes the experiment's."""
     if not changed:
         return []
     git = git_of(repo)
     current = head(repo)
     commits = [applied, current] + [e.commit for e in experiments(repo, current)]
+    filemode = git.filemode()
     unsaved = []
     for rel in changed:
         full = repo.abspath(rel)
@@ -421,10 +424,29 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
         else:
             unsaved.append(rel)
             continue
-        if not any(_blob_in(git, commit, rel) == blob for commit in commits) \
-                and not held_by_cache(repo, full, rel):
+        mode = _workspace_mode(full)
+        if not any(_blob_in(git, commit, rel) == blob
+                   and _same_mode(git.mode_at(commit, rel), mode, filemode)
+                   for commit in commits) and not held_by_cache(repo, full, rel):
             unsaved.append(rel)
     return unsaved
+
+
+def _workspace_mode(full: str) -> str:
+    """The mode Git records for the file at `full`: a symlink, or a file executable (by its
+    owner, as Git reads the bit) or not."""
+    if os.path.islink(full):
+        return "120000"
+    return "100755" if os.stat(full).st_mode & stat.S_IXUSR else "100644"
+
+
+def _same_mode(recorded: str | None, mode: str, filemode: bool) -> bool:
+    """Whether a commit's `recorded` mode is the workspace's `mode`: with core.filemode
+    false Git takes no executable bit from the workspace, so a file is a file either way
+    (a `chmod +x` there changes nothing Git would commit)."""
+    if filemode:
+        return recorded == mode
+    return (recorded == "120000") == (mode == "120000")
 
 
 def _blob_in(git: Git, commit: str, rel: str) -> str | None:
