@@ -4,6 +4,7 @@ and one pattern in the clone's own exclude file for the temporaries dvx writes b
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from dvx import fsutil
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
@@ -44,6 +45,25 @@ def add_entry(data_path: str) -> str | None:
         return None
     _write(gitignore, [*lines, entry], old)
     return gitignore
+
+
+def keeping_entries(written: bytes, current: bytes, directory: str,
+                    stays: Callable[[str], bool]) -> bytes:
+    """`written`, a version of the .gitignore in `directory` that replaces `current`, with
+    the entries of `current` it lacks for the names in `directory` that are there and that
+    `stays` says stay (Git will not track them): replacing the file never lets `git add -A`
+    take in data the workspace keeps."""
+    lost = set(git_lines(current)) - set(git_lines(written))
+    if not lost:
+        return written
+    try:
+        present = {_entry(name): name for name in os.listdir(directory)}
+    except OSError:  # no such folder: nothing there to keep ignored
+        return written
+    kept = [line for line in dict.fromkeys(git_lines(current))
+            if line in lost and line in present and stays(present[line])]
+    return encode_git_lines([*git_lines(written), *kept], written or current) if kept \
+        else written
 
 
 def check_readable(data_path: str) -> None:

@@ -211,6 +211,28 @@ def test_apply_sets_back_the_code_another_experiment_changed_and_keeps_unsaved_e
         " M metrics.json\n M params.yaml\n"
 
 
+def test_apply_keeps_ignored_the_data_the_workspace_tracks_and_keeps_its_settings(
+        project, tmp_path):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "B", cwd=project)
+    write(project / "first.bin", "tracked before E")
+    must("add", "first.bin", cwd=project)
+    must("exp", "save", "-n", "E", cwd=project)  # changes .gitignore: /first.bin
+    write(project / "raw.bin", "raw data, tracked since")
+    must("add", "raw.bin", cwd=project)
+    must("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=project)  # uncommitted
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "C", cwd=project)  # saves both
+
+    for name in ("B", "E"):  # a .gitignore set back, and one the experiment changed
+        applied = run_dvx("exp", "apply", name, cwd=project)
+        assert applied.code == 0, applied.output
+        assert ".gitignore" not in applied.stdout and ".dvx" not in applied.stdout
+        assert "?? raw.bin\n" not in git(project, "status", "--porcelain"), name
+        assert git(project, "check-ignore", "raw.bin", "first.bin").split() == [
+            "raw.bin", "first.bin"], name
+        assert "store" in (project / ".dvx" / "config").read_text(), name
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"  # E's
+
+
 def test_apply_keeps_a_mode_change_no_experiment_saved(project):
     write(project / "deploy.sh", "echo deploy\n")
     git(project, "add", "deploy.sh")

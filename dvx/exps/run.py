@@ -4,11 +4,13 @@ result as an experiment; `exp apply`, `exp branch` and `exp remove` act on recor
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dvx import fsutil
+from dvx import fsutil, gitignore
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     Experiment,
@@ -40,7 +42,7 @@ from dvx.pipeline.repro import (
     repro,
 )
 from dvx.pipeline.spec import Stage
-from dvx.repo import Repo
+from dvx.repo import DVX_DIR, Repo
 from dvx.scm import Git
 
 
@@ -151,6 +153,11 @@ def _refuse_queued(repo: Repo, name: str | None) -> set[str]:
     return set(queued)
 
 
+# This workspace's settings (a remote added, say), not an experiment's: the apply writes
+# them only as an experiment that changed them has them, and never sets them back.
+SETTINGS = f"{DVX_DIR}/config"
+
+
 @dataclass
 class Applied:
     experiment: Experiment
@@ -177,10 +184,13 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     files += _uncached_outputs_behind(git, exp, files, uncached)
     files += _strays_in_uncached_directories(repo, git, exp, files, uncached)
     ours = set(files)
-    set_back = [rel for rel in git.changed_since(current) if rel not in ours]
+    set_back = [rel for rel in git.changed_since(current)
+                if rel not in ours and rel != SETTINGS]  # the workspace's, not a run's
     sources = dict.fromkeys(files, exp.commit) | dict.fromkeys(set_back, current)
     modes = {rel: mode for commit in (exp.commit, current)
              for rel, mode in _modes_at(git, commit, sources).items()}
+    ignores = _ignore_files_keeping_data(repo, git, sources, modes)
+    set_back = [rel for rel in set_back if rel in sources]
     clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
@@ -203,8 +213,9 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
                          "`dvx commit` or move them first, or use --force.")
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         _write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
-                         git.blob_at(sources[rel], rel, 1 << 30) if rel in modes else None,
-                         modes.get(rel))
+                         ignores[rel] if rel in ignores
+                         else git.blob_at(sources[rel], rel, 1 << 30) if rel in modes
+                         else None, modes.get(rel))
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
     return Applied(exp, list(sources), set_back, checkout(repo, written, force=force))
@@ -214,6 +225,48 @@ def _modes_at(git: Git, commit: str, sources: dict[str, str]) -> dict[str, str]:
     """{path: mode} of those of the `sources` paths taken from `commit` that it has."""
     mine = [rel for rel, source in sources.items() if source == commit]
     return git.modes_at(commit, mine) if mine else {}
+
+
+def _ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
+                               modes: dict[str, str]) -> dict[str, bytes | None]:
+    """What the apply writes for each .gitignore among the `sources` ({path: the commit it
+    is taken from}; `modes` as that commit has them): that commit's version, with the
+    workspace's dvx entries for data the workspace keeps that the commit does not hold in
+    Git (added with `dvx add` since, an output of another experiment's run), so that no data
+    is left for `git add -A` to take into Git. A .gitignore that comes out as the workspace
+    has it is taken out of `sources` (nothing to write); `modes` gains a new one's."""
+    written: dict[str, bytes | None] = {}
+    for rel, commit in list(sources.items()):
+        full = repo.abspath(rel)
+        if os.path.basename(rel) != ".gitignore" or modes.get(rel) == "120000":
+            continue
+        ours = _regular_file_bytes(full)
+        theirs = git.blob_at(commit, rel, 1 << 30) if rel in modes else None
+        kept = gitignore.keeping_entries(theirs or b"", ours or b"", os.path.dirname(full),
+                                         _not_in(git, commit, posixpath.dirname(rel)))
+        data = kept if kept or theirs is not None else None
+        if data == ours and (ours is not None or not os.path.lexists(full)):
+            del sources[rel]
+            continue
+        written[rel] = data
+        if data is None:
+            modes.pop(rel, None)
+        else:
+            modes.setdefault(rel, "100644")
+    return written
+
+
+def _not_in(git: Git, commit: str, folder: str) -> Callable[[str], bool]:
+    """Whether `commit` lacks a name in `folder` (a file or a folder)."""
+    return lambda name: git.mode_at(commit, posixpath.join(folder, name)) is None
+
+
+def _regular_file_bytes(full: str) -> bytes | None:
+    """The bytes of the file at `full`, None if no regular file is there."""
+    if os.path.islink(full) or not os.path.isfile(full):
+        return None
+    with open(full, "rb") as f:
+        return f.read()
 
 
 def _write_as_in_git(full: str, data: bytes | None, mode: str | None) -> None:
