@@ -393,6 +393,33 @@ def test_files_an_earlier_run_did_not_write_are_never_replaced(plotted, dvx):
     assert dvx("plots", "diff", "HEAD", "--targets", "logs/loss.csv", "-o", "site").code == 0
 
 
+def test_a_file_put_beside_dvxs_page_is_neither_replaced_nor_removed(plotted, dvx):
+    site = plotted / "site"
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
+    write(site / "eval__f1.tsv.svg", "my own diagram\n")  # the name a plot declared later gets
+    result = dvx("plots", "show", "logs/loss.csv", "eval/f1.tsv", "-o", "site")
+    assert result.code == 2 and "'site/eval__f1.tsv.svg' already exists and was not written " \
+        "by `dvx plots`" in result.stderr, result.output
+    assert (site / "eval__f1.tsv.svg").read_text() == "my own diagram\n"
+    # Never on a page's list, it is left alone when the plot is gone again.
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
+    assert (site / "eval__f1.tsv.svg").read_text() == "my own diagram\n"
+    # A page from a dvx that did not list its images vouches for none of them.
+    page = site / "index.html"
+    page.write_text(re.sub(r'<meta name="dvx-plots-images"[^>]*>\n', "", page.read_text()))
+    result = dvx("plots", "show", "logs/loss.csv", "-o", "site")
+    assert result.code == 2 and "'site/logs__loss.csv.svg' already exists, and the page " \
+        "there, written by an older dvx, does not list the images it wrote" in result.stderr, \
+        result.output
+    assert "dvx-plots-images" not in page.read_text()
+    # --force replaces them; from then on the page lists what it wrote.
+    assert dvx("plots", "show", "logs/loss.csv", "eval/f1.tsv", "-o", "site",
+               "--force").code == 0
+    assert (site / "eval__f1.tsv.svg").read_text().startswith("<svg")
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "logs__loss.csv.svg"]
+
+
 def test_images_of_plots_no_longer_drawn_are_removed_and_only_those(plotted, dvx, tmp_path):
     out = tmp_path / "out"
     assert dvx("plots", "show", "-o", str(out)).code == 0

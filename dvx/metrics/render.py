@@ -50,8 +50,8 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     """Write `out_dir`/index.html and one image per table plot; return their paths.
 
     Files in `out_dir` are replaced only if an earlier run wrote them (its page carries
-    GENERATOR) or with `force`; anything else there is the user's and refused before any
-    write."""
+    GENERATOR and lists the images) or with `force`; anything else there is the user's and
+    refused before any write."""
     if image_format not in IMAGE_FORMATS:
         raise UsageError(f"Unknown image format {image_format!r} (known: svg, png).")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -92,7 +92,7 @@ def _publish(out_dir: str, page: Callable[[list[str]], str], images: dict[str, b
     replaces or removes, never ones it refuses as a user's. `page` makes the page listing
     the images it is given."""
     index = os.path.join(out_dir, HTML_NAME)
-    stale = [n for n in _images_listed_by(index) if n not in images]
+    stale = [n for n in _images_listed_by(index) or [] if n not in images]
     makedirs(out_dir)
     try:
         atomic_write(index, page([*images, *stale]).encode())
@@ -136,14 +136,25 @@ def _drawn(vlc: Any, data: PlotData, image_format: str) -> tuple[str, bytes] | N
 
 
 def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
-    """Refuse when a file to be written exists and no earlier run of dvx wrote it."""
-    existing = [n for n in names if os.path.lexists(os.path.join(out_dir, n))]
-    if not existing or _written_by_dvx(os.path.join(out_dir, HTML_NAME)):
+    """Refuse when a file to be written exists and no earlier run of dvx wrote it: only
+    dvx's page, and the images it lists, are dvx's. A page from a dvx that did not list its
+    images vouches for none of them: a file of the user's may have been put beside it."""
+    page = os.path.join(out_dir, HTML_NAME)
+    dvx_page, listed = _written_by_dvx(page), _images_listed_by(page)
+    ours = ([HTML_NAME] if dvx_page else []) + (listed or [])
+    existing = [n for n in names if n not in ours and os.path.lexists(os.path.join(out_dir, n))]
+    if not existing:
         return
-    listed = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
+    named = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
     more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+    if dvx_page and listed is None:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise UsageError(f"{named}{more} already {verb}, and the page there, written by an "
+                         "older dvx, does not list the images it wrote, so nothing was "
+                         "written.", "If they are that page's images, pass --force to replace "
+                         "them; or name a new directory with -o.")
     verbs = "exists and was" if len(existing) == 1 else "exist and were"
-    raise UsageError(f"{listed}{more} already {verbs} not written by `dvx plots`, so "
+    raise UsageError(f"{named}{more} already {verbs} not written by `dvx plots`, so "
                      "nothing was written.",
                      "Name a new directory with -o, or pass --force to replace them.")
 
@@ -152,13 +163,15 @@ def _written_by_dvx(page: str) -> bool:
     return _head_of_dvx_page(page) is not None
 
 
-def _images_listed_by(page: str) -> list[str]:
-    """The images an earlier page lists as written beside it (none for a page that is not
-    dvx's, or from a version that did not list them). Only names dvx gives are taken, so a
-    page edited by hand cannot make dvx remove anything else."""
+def _images_listed_by(page: str) -> list[str] | None:
+    """The images an earlier page of dvx's lists as written beside it; none for a page that
+    is not dvx's, None for one from a version that did not list them. Only names dvx gives
+    are taken, so a page edited by hand cannot make dvx replace or remove anything else."""
     head = _head_of_dvx_page(page)
-    found = _IMAGE_LIST.search(head or "")
-    return [n for n in found.group(1).split() if _IMAGE_NAME.fullmatch(n)] if found else []
+    if head is None:
+        return []
+    found = _IMAGE_LIST.search(head)
+    return [n for n in found.group(1).split() if _IMAGE_NAME.fullmatch(n)] if found else None
 
 
 def _head_of_dvx_page(page: str) -> str | None:
