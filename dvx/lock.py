@@ -142,17 +142,26 @@ def _same_run(one: dict[str, object], other: dict[str, object]) -> bool:
     return _same_command(str(one["command"])) == _same_command(str(other["command"]))
 
 
+def _kept_with(died: dict[str, object], stopped: list[dict[str, object]]
+               ) -> list[dict[str, object]]:
+    """The records lock.stopped keeps once the holder that died is kept aside, the latest
+    first: its own, then the others stopped before (a run of the same command replaces its
+    older record), STOPPED_KEPT in all."""
+    return [died, *(each for each in stopped if not _same_run(each, died))][:STOPPED_KEPT]
+
+
 def stopped_notices(tmp_dir: str) -> list[str]:
     """What to say of the commands that held the lock of the repository whose temporary
     directory is `tmp_dir` and were stopped before they released it, not run again since:
-    for a reader that takes no lock (`dvx status`)."""
-    notices = []
+    for a reader that takes no lock (`dvx status`). A holder that died is named with what
+    the next writer keeps (_kept_with), so status names no command that writer forgets."""
     kept = _stopped_records(os.path.join(tmp_dir, STOPPED_FILE))
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
-    if info is not None and _has_ended(info):  # the latest, not yet kept aside
-        notices.append(stopped_message(info, HOLDER_FILE))
-        kept = [each for each in kept if not _same_run(each, info)]
-    return notices + [stopped_message(each, STOPPED_FILE) for each in kept]
+    if info is None or not _has_ended(info):
+        return [stopped_message(each, STOPPED_FILE) for each in kept]
+    died, *earlier = _kept_with(info, kept)  # the latest, not yet kept aside
+    return [stopped_message(died, HOLDER_FILE),
+            *(stopped_message(each, STOPPED_FILE) for each in earlier)]
 
 
 class RepoLock:
@@ -223,13 +232,11 @@ class RepoLock:
             self.on_acquire()
 
     def _keep_aside(self, died: dict[str, object]) -> None:
-        """Keep the record of the holder that died in lock.stopped, the latest, with those of
-        the other commands stopped before (a run of the same command replaces its older
-        record)."""
-        earlier = [each for each in _stopped_records(self.stopped_path)
-                   if not _same_run(each, died)]
+        """Keep the record of the holder that died in lock.stopped, with those of the other
+        commands stopped before (_kept_with)."""
         try:
-            _write_stopped(self.stopped_path, [died, *earlier][:STOPPED_KEPT])
+            _write_stopped(self.stopped_path,
+                           _kept_with(died, _stopped_records(self.stopped_path)))
         except OSError as exc:  # a full disk: the latest at least, which takes no space
             log.debug("stopped commands not all kept: %s", exc)
             with contextlib.suppress(OSError):

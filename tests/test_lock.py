@@ -416,6 +416,29 @@ def test_stopped_commands_are_kept_in_a_file_older_dvx_reads(repo, dvx_proc):
         f"dvx add f{i}" for i in range(1, STOPPED_KEPT + 1))
 
 
+def test_status_names_exactly_the_stopped_commands_the_next_writer_keeps(repo, dvx_proc):
+    """With STOPPED_KEPT commands kept in lock.stopped and one more killed (its record still
+    in lock.holder), status names the latest STOPPED_KEPT, which are what the next writer
+    keeps: no command status names is forgotten by a writer that is not that command."""
+    import json
+
+    from dvx.lock import STOPPED_KEPT, Command, RepoLock
+
+    for i in range(STOPPED_KEPT + 1):
+        if i:  # a writer keeps the previous killed command's record aside
+            lock = RepoLock(str(repo / ".dvx/tmp"), 0, command=Command("dvx status", "status"))
+            lock.acquire()
+            lock.release(finished=True)
+        (repo / ".dvx/tmp/lock.holder").write_text(json.dumps(
+            {"pid": _ended_pid(), "host": os.uname().nodename, "command": f"dvx add f{i}",
+             "same_as": f"add f{i}"}))
+    latest = sorted(f"dvx add f{i}" for i in range(1, STOPPED_KEPT + 1))
+    assert _named_stopped(repo, dvx_proc) == latest
+    write(repo / "other.txt", "b\n")
+    assert dvx_proc("add", "other.txt", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == latest
+
+
 def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_proc):
     """A repository copied while a command ran on another host keeps that command's record:
     the next writer names the host, and never claims to know whether the command finished."""
