@@ -6,8 +6,9 @@ only in part (`dvx pull data/images/cat.png`), also which parts were placed. Wit
 pointer that moved in Git since (`git pull`, `git checkout`) is told apart from a change made
 in the workspace: the workspace still holding the synced data means "the data must be
 fetched", not "record this data", so no command writes the old data over a teammate's new
-pointer. And entries of a directory that were never placed here are "not pulled", not
-deleted, so a partial pull never shrinks a directory when it is committed.
+pointer. And entries of a directory that were never placed here (all of them, with no record)
+are "not pulled", not deleted, so a partial pull, or none, never shrinks a directory when it
+is committed (`placed_here`).
 
 For a file, the record keeps its executable bit too: a pointer whose bit alone changed in Git is
 outdated, like one whose data changed.
@@ -137,6 +138,15 @@ class Synced:
         if self.oid == oid and self.placed == ():
             return base
         return self if base is self.base else Synced(self.oid, self.placed, base)
+
+
+def placed_here(synced: Synced | None, relpath: str) -> bool:
+    """Was `relpath`, inside the directory whose record is `synced`, placed in this
+    workspace? With no record, nothing of it was as far as this clone knows (a clone that
+    never pulled the directory, where files were then put by hand), as a whole output with
+    no record is not pulled (ops/status.py `never_placed`): its absent files are a
+    teammate's, not deletions a commit would record."""
+    return synced is not None and synced.covers(relpath)
 
 
 class SyncState:

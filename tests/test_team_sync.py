@@ -215,6 +215,10 @@ def test_without_the_record_an_edit_made_here_is_still_committed(team):
     (alice / ".dvx/tmp/synced.json").unlink()
     seen = status_of(alice, "imgs")
     assert seen["workspace"] == "modified" and seen["synced_oid"] is None, seen
+    # bob's manifest is not here: which of its files alice lacks cannot be told, nor kept
+    refused = run_dvx("commit", cwd=alice)
+    assert refused.code == 1 and "dvx fetch imgs/" in refused.stderr, refused.output
+    must("fetch", "imgs/0.png", cwd=alice)
     must("commit", cwd=alice)
     commit(alice, "alice's")
     assert git(alice, "show", "HEAD:imgs.dvx") != git(bob, "show", "HEAD:imgs.dvx")
@@ -826,8 +830,38 @@ def test_a_file_added_to_a_partly_pulled_directory_can_be_deleted_later(team):
     assert status_of(bob, "d")["deleted"] == ["b/new.txt"]
     must("commit", cwd=bob)
     assert "nfiles: 6" in (bob / "d.dvx").read_text()
-    (bob / ".dvx/tmp/synced.json").unlink()  # without the record: compared as before
-    assert status_of(bob, "d")["deleted"] != []
+    (bob / ".dvx/tmp/synced.json").unlink()  # without the record: nothing counts as placed
+    seen = status_of(bob, "d")
+    assert (seen["deleted"], len(seen["not_pulled"])) == ([], 4), seen
+
+
+@pytest.mark.parametrize("command", ["commit", "add"])
+def test_a_file_put_in_a_directory_never_pulled_keeps_the_teammate_s_files(team, command):
+    """carol never pulled d, then put a file of her own in it: no checkout placed alice's
+    files there, so they are not pulled, never deletions her commit would record."""
+    alice = _six_files(team)
+    carol = team.clone("carol", pull=False)
+    write(carol / "d/b/new.txt", "carol's\n")
+    refused = run_dvx(command, "d", cwd=carol)  # d's manifest was never fetched here
+    assert refused.code == 1 and "`dvx fetch d/<a file in it>`" in refused.stderr, \
+        refused.output
+    assert "nfiles: 6" in (carol / "d.dvx").read_text()
+    diff = json.loads(must("diff", "--json", cwd=carol))
+    assert ([a["path"] for a in diff["added"]], diff["deleted"]) == (["d/b/new.txt"], [])
+    must("fetch", "d/a/1.txt", cwd=carol)
+    seen = status_of(carol, "d")
+    assert (seen["added"], seen["deleted"], len(seen["not_pulled"])) == (
+        ["b/new.txt"], [], 6), seen
+    must(command, "d", cwd=carol)
+    assert "nfiles: 7" in (carol / "d.dvx").read_text()
+    assert len(status_of(carol, "d")["not_pulled"]) == 6
+    share(carol, "carol's file")
+    must("pull", cwd=carol)
+    git(alice, "pull", "-q", "origin", "main")
+    must("pull", cwd=alice)
+    assert _tree_of(alice, "d") == _tree_of(carol, "d")
+    assert _tree_of(alice, "d")["b/new.txt"] == "carol's\n"
+    assert len(_tree_of(alice, "d")) == 7
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
@@ -1288,6 +1322,9 @@ def test_data_missing_at_an_older_revision_names_the_commit_that_recorded_it(tea
     git(alice, "pull", "-q", "origin", "main")
     write(alice / "data.csv", "v2\n")
     write(alice / "imgs/a.bin", "a2\n")
+    unknown = run_dvx("add", "data.csv", "imgs", cwd=alice)  # which files of bob's to keep?
+    assert unknown.code == 1 and "`dvx remove imgs.dvx` then `dvx add imgs`" in unknown.stderr
+    must("remove", "imgs.dvx", cwd=alice)
     must("add", "data.csv", "imgs", cwd=alice)
     share(alice, "v2")
     carol = team.clone("carol", pull=False)

@@ -392,16 +392,24 @@ class HeldBack:
 def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
               status: OutputStatus | None = None) -> HeldBack:
     """A commit keeps, as they are recorded, the entries of a tracked directory checked out
-    only in part that were never placed in this workspace (a partial pull never shrinks a
-    directory), and those whose file still holds an older version a checkout placed, when
+    only in part, or never (no record of it: files were put by hand in a folder never
+    pulled), that were never placed in this workspace (a partial pull, or none, never shrinks
+    a directory), and those whose file still holds an older version a checkout placed, when
     the pointer's version of it was never checked out (`git pull` then a partial pull or a
     commit never undoes a teammate's change). A file placed here and deleted since is a
     deletion. A directory whose pointer moved in Git since it was synced, whole or in part,
     is compared file by file as if a checkout had placed none of the pointer's version: only
     the files changed here are recorded from the workspace (with `--force`, also those
     changed both here and in Git)."""
-    if existing is None or not existing.pointer.is_dir or synced is None:
+    if existing is None or not existing.pointer.is_dir:
         return HeldBack()
+    never_synced = synced is None
+    if synced is None:
+        found = status if status is not None else output_status(repo, existing)
+        if found.workspace == UNCHANGED and not found.not_pulled:
+            return HeldBack()  # all of it is there as recorded: nothing to keep
+        # No checkout placed any of it: every recorded file absent here is a teammate's.
+        synced = Synced(existing.pointer.oid, placed=())
     moved = synced.oid != existing.pointer.oid
     if synced.placed is None and not moved:
         return _kept_as_alike(repo, existing, status)
@@ -410,11 +418,16 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
     if tree is None:
         raise MissingObjectError(
             f"'{existing.path}' " + ("changed in Git since this workspace was synced" if moved
+                                     else "was never checked out here at the version its "
+                                     "pointer records" if never_synced
                                      else "was checked out only in part")
             + ", and its manifest is not in the cache, so what the rest of it holds is "
             "unknown here.",
             f"Fetch it first: `dvx fetch {typed}/<a file in it>` brings the manifest "
-            "with that one file (`dvx fetch` of the whole directory brings every file).")
+            "with that one file (`dvx fetch` of the whole directory brings every file). If no "
+            "remote has it (its data was never pushed), `dvx remove "
+            f"{for_command(repo.root, existing.path + POINTER_SUFFIX)}` then `dvx add {typed}` "
+            "records what the workspace holds alone.")
     if moved:
         layered = behind(synced, existing.pointer)
         if layered is None:

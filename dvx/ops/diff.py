@@ -31,6 +31,7 @@ from dvx.paths import fingerprint_directory
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
+from dvx.syncstate import placed_here
 from dvx.workspace import file_state, scan_directory
 
 WORKSPACE = "workspace"
@@ -368,11 +369,11 @@ class _Sides:
         if not output.pointer.is_dir:
             return found
         synced = self.repo.syncstate.get(output.path)
-        if synced is not None and synced.placed is not None:
-            # After a partial pull, the files never placed here are not deletions.
+        if synced is None or synced.placed is not None:
+            # After a partial pull, or none, the files never placed here are not deletions.
             skip = len(output.path) + 1
             for path, value in self._recorded_files(output, output.path).items():
-                if path not in found and not synced.covers(path[skip:]):
+                if path not in found and not placed_here(synced, path[skip:]):
                     found[path] = value
         return found
 

@@ -17,7 +17,7 @@ from dvx.outputs import Output, Target, load_tree, pointers_left_out
 from dvx.paths import Fingerprint, fingerprint_directory, join_posix, walk_directory
 from dvx.pointer import Pointer
 from dvx.repo import Repo
-from dvx.syncstate import Synced
+from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
     file_state,
@@ -266,7 +266,8 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         if elsewhere is None:
             raise
         return elsewhere
-    if synced is None and result.workspace == UNCHANGED:
+    if synced is None and result.workspace == UNCHANGED and not result.not_pulled:
+        # Not with files never pulled here: a whole record would make them deletions.
         repo.syncstate.note_in_sync(output.path, _record_of(output.pointer),
                                     in_lock=output.stage is not None)
     elif synced is None and result.workspace == MODIFIED:
@@ -555,9 +556,8 @@ def _dir_status(repo: Repo, output: Output, synced: Synced | None,
             result.modified.append(path)
     for path in recorded:
         if path not in current:
-            placed_here = (synced is None or synced.covers(path)) and not held_as_alike(
-                full, path, tree)
-            (result.deleted if placed_here else result.not_pulled).append(path)
+            deleted = placed_here(synced, path) and not held_as_alike(full, path, tree)
+            (result.deleted if deleted else result.not_pulled).append(path)
     result.added.sort()
     result.modified.sort()
     if result.added or result.modified or result.deleted:

@@ -24,7 +24,7 @@ from dvx.objects.statcache import Entry, trusted_oid
 from dvx.objects.tree import Tree
 from dvx.paths import listed_spelling, walk_sorted
 from dvx.repo import Repo
-from dvx.syncstate import Synced
+from dvx.syncstate import Synced, placed_here
 from dvx.threads import map_in_threads
 from dvx.workspace import cache_link_target
 
@@ -112,9 +112,8 @@ def _merge(repo: Repo, top: str, display: str, tree: Tree, synced: Synced | None
     reads_exec_bit = repo.reads_exec_bit  # else the manifest's bits are kept, as Git does
 
     def gone(rel: str) -> None:
-        placed_here = (synced is None or synced.covers(rel)) and not held_as_alike(
-            top, rel, tree)
-        (found.deleted if placed_here else found.not_pulled).append(rel)
+        deleted = placed_here(synced, rel) and not held_as_alike(top, rel, tree)
+        (found.deleted if deleted else found.not_pulled).append(rel)
 
     def compare(i: int, oid: str | None, executable: bool) -> None:
         if oid != tree.oid_at(i) or executable != tree.executable_at(i):
