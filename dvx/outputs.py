@@ -285,7 +285,13 @@ class LeftOut:
         return [p for p in self.files if p.endswith(POINTER_SUFFIX)]
 
     def adding(self, root: str) -> str:
-        return f"`git sparse-checkout add {for_command(root, self.folder)}`"
+        return adding_to_sparse_checkout(root, [self])
+
+
+def adding_to_sparse_checkout(root: str, left_out: list[LeftOut]) -> str:
+    """The `git sparse-checkout add` that brings back what each of `left_out` names."""
+    folders = sorted({item.folder for item in left_out})
+    return f"`git sparse-checkout add {' '.join(for_command(root, f) for f in folders)}`"
 
 
 def left_out_by_sparse_checkout(repo: Repo, path: str) -> LeftOut | None:
@@ -296,6 +302,37 @@ def left_out_by_sparse_checkout(repo: Repo, path: str) -> LeftOut | None:
         return None
     own = files in ([path], [path + POINTER_SUFFIX])  # else: files below the folder `path`
     return LeftOut(files, os.path.dirname(path) or files[0] if own else path)
+
+
+def tracked_data_left_out(repo: Repo, paths: list[str]) -> dict[str, LeftOut]:
+    """The data paths of `paths` tracked by a pointer that Git's index holds while this sparse
+    checkout leaves it out of the workspace (its own pointer, that of a directory holding it,
+    or those of data below it), with those pointers: what is on disk there is no version dvx
+    can tell (Git leaves the ignored data of a folder it leaves out, another branch's, say).
+    One Git process for all of them; none outside a sparse checkout."""
+    if repo.git is None or not paths:
+        return {}
+    asked = sorted({p for path in paths for p in (path, *_pointers_tracking(path))})
+    pointers = [p for p in repo.git.left_out(asked) if p.endswith(POINTER_SUFFIX)]
+    found: dict[str, LeftOut] = {}
+    for path in paths:
+        own = set(_pointers_tracking(path))
+        below = "" if path == "." else path + "/"
+        mine = [p for p in pointers if p in own or p.startswith(below)]
+        if mine:
+            folders = {os.path.dirname(p) or p for p in mine}
+            found[path] = LeftOut(mine, folders.pop() if len(folders) == 1 else path)
+    return found
+
+
+def _pointers_tracking(path: str) -> list[str]:
+    """The pointer files that may track the data path `path`: its own, and those of the
+    directories holding it."""
+    if path == ".":
+        return []
+    parts = path.split("/")
+    return [path + POINTER_SUFFIX] + ["/".join(parts[:i]) + POINTER_SUFFIX
+                                      for i in range(1, len(parts))]
 
 
 def pointers_left_out(repo: Repo) -> list[str]:

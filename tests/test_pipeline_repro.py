@@ -749,3 +749,46 @@ def test_a_branch_switch_keeps_the_outputs_the_new_dvx_yaml_declares(repo, dvx):
     git(repo, "checkout", "-q", "main")
     git(repo, "checkout", "-q", "gone")
     assert not (repo / "y.out").exists()
+
+
+def test_a_dependency_whose_pointer_a_sparse_checkout_leaves_out_is_refused_though_on_disk(
+        repo, dvx):
+    """Git leaves the ignored data of a folder the sparse checkout leaves out, so after a
+    branch switch it is the other branch's: a stage reading it is never run on it (nor is
+    that recorded in dvx.lock), status says why, and what both name brings the branch's."""
+    assert dvx("install").code == 0
+    write(repo / "data" / "in.txt", "v1\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
+               "cp data/in.txt out.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "main")
+    git(repo, "checkout", "-qb", "feat")
+    (repo / "data" / "in.txt").unlink()
+    write(repo / "data" / "in.txt", "v2\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feat")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/data/")
+    git(repo, "checkout", "-q", "feat")
+    assert (repo / "data" / "in.txt").read_text() == "v1\n"  # main's, left there
+    lock = (repo / "dvx.lock").read_text()
+
+    status = dvx("status").stdout
+    assert ("s: deps left out by the sparse checkout: data/in.txt (`git sparse-checkout add "
+            "data` brings their pointers back)") in status, status
+    assert "changed deps" not in status
+    for args in (("repro",), ("repro", "-f"), ("repro", "--dry")):
+        refused = dvx(*args)
+        assert refused.code == 2, refused.output
+        assert "may not be what its pointer records" in refused.stderr
+        assert "`git sparse-checkout add data`, then `dvx pull data/in.txt`" in refused.stderr
+    assert (repo / "dvx.lock").read_text() == lock
+    assert (repo / "out.txt").read_text() == "v2\n"
+    git(repo, "sparse-checkout", "add", "data")
+    assert dvx("checkout", "data/in.txt").code == 0  # the cache has it: no remote to pull from
+    assert (repo / "data" / "in.txt").read_text() == "v2\n"
+    assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"

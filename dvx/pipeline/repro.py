@@ -28,7 +28,7 @@ import stat
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from dvx import faults, fsutil, gitignore
 from dvx.errors import (
@@ -46,12 +46,14 @@ from dvx.objects.cache import kept_message
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
+    LeftOut,
     Output,
     Target,
     all_outputs,
     left_out_by_sparse_checkout,
     load_tree,
     refuse_broken,
+    tracked_data_left_out,
 )
 from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
@@ -411,26 +413,35 @@ def _load(repo: Repo) -> Dag:
 
 def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str]) -> None:
     produced = [o.path for s in dag.stages.values() for o in s.outs]
+    deps = list(dict.fromkeys(dep for name in selected for dep in dag.stages[name].deps))
+    # Present or not: what a folder the sparse checkout leaves out holds is another
+    # branch's data, say, which Git leaves there as dvx's data is ignored.
+    left_out = tracked_data_left_out(repo, deps)
     for name in selected:
         for dep in dag.stages[name].deps:
+            if dep in left_out:
+                _refuse_left_out_dependency(repo, name, dep, left_out[dep])
             if os.path.lexists(repo.abspath(dep)) or any(overlaps(dep, p) for p in produced):
                 continue
-            _refuse_left_out_dependency(repo, name, dep)
+            git_s = left_out_by_sparse_checkout(repo, dep)  # files Git tracks itself
+            if git_s is not None:
+                _refuse_left_out_dependency(repo, name, dep, git_s)
             raise PathError(f"Stage '{name}': the dependency '{dep}' does not exist, and no "
                             "stage produces it.", "Create it, fetch it with `dvx pull` (or "
                             "`dvx repro --pull`), or fix the stage's deps.")
 
 
-def _refuse_left_out_dependency(repo: Repo, name: str, dep: str) -> None:
+def _refuse_left_out_dependency(repo: Repo, name: str, dep: str, left_out: LeftOut
+                                ) -> NoReturn:
     """A dependency that Git's index holds (its pointer, or the file itself) while the
     sparse checkout leaves it out is there to bring back: pulling it alone cannot."""
-    left_out = left_out_by_sparse_checkout(repo, dep)
-    if left_out is None:
-        return
     pull = f", then `dvx pull {for_command(repo.root, dep)}`" if left_out.pointers else ""
+    stale = left_out.pointers and os.path.lexists(repo.abspath(dep))
+    there = (", so what is on disk there may not be what its pointer records (another "
+             "branch's data, say)") if stale else ""
     raise PathError(f"Stage '{name}': the dependency '{dep}' is in Git's index ("
                     f"{', '.join(left_out.files[:3])}{', ...' if len(left_out.files) > 3 else ''}"
-                    "), but this sparse checkout leaves it out of the workspace.",
+                    f"), but this sparse checkout leaves it out of the workspace{there}.",
                     f"Add it to the sparse checkout: {left_out.adding(repo.root)}{pull}.")
 
 
@@ -1030,6 +1041,8 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
     locks = read_lock(repo.root, repo.algo)
     reader = ParamsReader(repo.root)
     produced = produced_outputs(locks)
+    left_out = tracked_data_left_out(
+        repo, list(dict.fromkeys(dep for stage in dag.stages.values() for dep in stage.deps)))
     statuses = []
     for name in dag.order():
         stage = dag.stages[name]
@@ -1037,7 +1050,7 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
             statuses.append(StageStatus(name, [], frozen=True))
             continue
         state = stage_state(repo, stage, reader)
-        reasons = stale_reasons(repo, stage, locks.get(name), state, produced)
+        reasons = stale_reasons(repo, stage, locks.get(name), state, produced, left_out)
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))
     repo.statcache.flush()

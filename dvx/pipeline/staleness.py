@@ -18,7 +18,7 @@ from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
-from dvx.outputs import load_tree
+from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_tree
 from dvx.paths import nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
@@ -253,17 +253,29 @@ def _listed(label: str, paths: list[str]) -> str:
 
 
 def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
-                  produced: Mapping[str, LockedPath] | None = None) -> list[str]:
+                  produced: Mapping[str, LockedPath] | None = None,
+                  left_out: Mapping[str, LeftOut] | None = None) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
     date. Frozen stages are the caller's business. With `produced` (`produced_outputs` of all
     of dvx.lock), a dependency another stage produced that is not checked out compares as
     that stage's dvx.lock entry records it (what checking it out brings), not as the
-    workspace holds it."""
+    workspace holds it. `left_out` (`tracked_data_left_out`): dependencies whose pointers the
+    sparse checkout leaves out, named as such rather than compared (`dvx repro` refuses them:
+    what is on disk there is no version dvx can tell)."""
     if produced:
         state = deps_as_checked_out(repo, state, produced)
+    shut = {dep: left_out[dep] for dep in stage.deps if left_out and dep in left_out}
+    if shut:
+        state = replace(state, deps=tuple(d for d in state.deps if d.path not in shut),
+                        missing_deps=[d for d in state.missing_deps if d not in shut],
+                        unknown_deps=[d for d in state.unknown_deps if d not in shut])
     reasons: list[str] = []
     if stage.always_changed:
         reasons.append("always changed")
+    if shut:
+        reasons.append(_listed("deps left out by the sparse checkout", list(shut)) + " ("
+                       f"{adding_to_sparse_checkout(repo.root, list(shut.values()))} brings "
+                       "their pointers back)")
     if state.missing_deps:
         reasons.append(_listed("missing deps", state.missing_deps))
     if state.missing_params:
