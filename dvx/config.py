@@ -76,6 +76,13 @@ def _any(value: str) -> str:
     return value
 
 
+def _shared(value: str) -> str:
+    if value.strip() not in fsutil.SHARED_VALUES:
+        raise ValueError(f"expected {' or '.join(fsutil.SHARED_VALUES)} (unset it for a cache "
+                         "only its user writes to)")
+    return value.strip()
+
+
 def _url(value: str) -> str:
     if not value.strip():  # would be the current directory: the workspace itself
         raise ValueError("it is empty")
@@ -107,7 +114,7 @@ def _without_empty_folders(rest: str) -> str:
 SCHEMA = {
     "core": {"remote": _any, "autostage": _bool, "no_scm": _bool, "hash": _hash,
              "lock_wait": _positive_number, "fsync": _bool},
-    "cache": {"type": _link_types, "dir": _any},
+    "cache": {"type": _link_types, "dir": _any, "shared": _shared},
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are
 # checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
@@ -346,6 +353,18 @@ class Config:
             if config_file and config_file.parser.has_section(section):
                 options.update(config_file.parser.items(section))
         return options
+
+    def cache_shared(self) -> bool:
+        """Is the cache used by the users of a group (cache.shared group)?"""
+        value = self.get("cache", "shared")
+        if value is None:
+            return False
+        try:
+            return _shared(value) == "group"
+        except ValueError as exc:
+            raise ConfigError(f"Invalid value {value!r} for cache.shared: {exc}.",
+                              "Fix it with `dvx config cache.shared group`, or unset it "
+                              "with `dvx config --unset cache.shared`.") from None
 
     def link_types(self) -> tuple[str, ...]:
         value = self.get("cache", "type")

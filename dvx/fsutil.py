@@ -637,9 +637,11 @@ def remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def makedirs(path: str) -> None:
+def makedirs(path: str, mode: int | None = None) -> None:
     """`os.makedirs(path, exist_ok=True)` without recursion: a directory may be nested deeper
-    than Python's recursion limit (a tracked directory 1,000 levels deep)."""
+    than Python's recursion limit (a tracked directory 1,000 levels deep). Each directory it
+    makes gets exactly `mode` if given, whatever the umask (one another process made
+    meanwhile is left as it is)."""
     missing = []
     current = os.path.abspath(path)
     while not os.path.isdir(current):
@@ -649,8 +651,12 @@ def makedirs(path: str) -> None:
             break
         current = parent
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        try:
             os.mkdir(directory)
+        except FileExistsError:
+            continue
+        if mode is not None:
+            os.chmod(directory, mode)  # mkdir(2) takes the umask's bits away, and the setgid bit
     if missing and not os.path.isdir(path):  # something other than a directory is in the way
         os.mkdir(path)
 
@@ -678,6 +684,15 @@ def rmtree(top: str) -> None:
                     os.unlink(entry.path)
     for directory in reversed(found):  # deepest first
         os.rmdir(directory)
+
+
+# --- modes in a store several users share (cache.shared, a directory remote's `shared`) -----
+
+# Every user of the group adds and removes entries; new entries take the folder's group.
+SHARED_FOLDER_MODE = 0o2775
+SHARED_FILE_MODE = 0o444  # objects and records: read by everyone, written by no one
+SHARED_REWRITTEN_MODE = 0o664  # a file rewritten in place (the cache's generation)
+SHARED_VALUES = ("group",)  # what cache.shared and the `shared` option of a remote take
 
 
 # --- read-only protection --------------------------------------------------------------------

@@ -330,7 +330,7 @@ class Repo:
 
     @functools.cached_property
     def cache(self) -> LocalCache:
-        cache = LocalCache(self.cache_dir, self.algo)
+        cache = LocalCache(self.cache_dir, self.algo, shared=self.config.cache_shared())
         self._hide_cache_from_git()
         # The folders objects and temporaries are written to may be links of their own.
         self._outside_git(cache.files_root, "cache's object directory")

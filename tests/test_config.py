@@ -35,7 +35,8 @@ def test_unknown_keys_survive_a_rewrite(tmp_path):
 
 
 @pytest.mark.parametrize("key, value", [
-    ("cache.type", "teleport"), ("core.autostage", "maybe"), ("core.hash", "md5"),
+    ("cache.type", "teleport"), ("cache.shared", "everyone"), ("core.autostage", "maybe"),
+    ("core.hash", "md5"),
     ("core.lock_wait", "-1"), ("core.lock_wait", "nan"), ("core.lock_wait", "inf"),
     ("core.nonsense", "1"), ("remote.r.jobs", "-3"), ("remote.r.jobs", "2.5"),
     ("remote.r.retries", "inf"), ("remote.r.timeout", "nan"),

@@ -4,8 +4,10 @@ content, and both repositories are clean afterwards (SPEC §4, concurrency)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -365,3 +367,51 @@ def test_worktrees_inside_the_folder_of_the_main_one_or_of_a_bare_git_dir_work(t
     assert added.code == 0, added.output
     assert len(store_objects(bare / "dvx" / "cache")) == 1
     assert not (tmp_path / "proj2" / ".dvx").exists()
+
+
+def _dvx_with_umask(umask: int, *args: str, cwd: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "dvx", *args], cwd=cwd, capture_output=True,
+                          text=True, umask=umask, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _modes(top: Path) -> dict[str, set[int]]:
+    """{"folders": modes, "files": modes} of everything below `top`, `top` included."""
+    found: dict[str, set[int]] = {"folders": {stat.S_IMODE(top.stat().st_mode)}, "files": set()}
+    for path in top.rglob("*"):
+        found["folders" if path.is_dir() else "files"].add(stat.S_IMODE(path.lstat().st_mode))
+    return found
+
+
+def test_a_cache_and_a_directory_remote_shared_by_a_group_stay_its_whatever_the_umask(tmp_path):
+    """cache.shared group (and a directory remote's `shared group`): every folder dvx makes
+    there is the group's to write in (setgid: new entries take its group), every object and
+    record is readable by all and written by none, the generation the group rewrites is the
+    group's, even when the user's umask is 077 and a file added in hardlink mode was
+    private."""
+    repo = make_git_repo(tmp_path / "repo")
+    cache, store = tmp_path / "team" / "cache", tmp_path / "team" / "store"
+    for args in (["init"], ["config", "cache.shared", "group"],
+                 ["config", "cache.dir", str(cache)], ["config", "cache.type", "hardlink,copy"],
+                 ["remote", "add", "-d", "store", str(store)],
+                 ["remote", "modify", "store", "shared", "group"]):
+        assert run_dvx(*args, cwd=repo).code == 0
+    for key, value in (("cache.shared", "everyone"), ("remote.store.shared", "true")):
+        refused = run_dvx("config", key, value, cwd=repo)
+        assert refused.code == 2 and "expected group" in refused.stderr, refused.output
+    write(repo / "private.csv", "a private file\n")
+    os.chmod(repo / "private.csv", 0o600)
+    write(repo / "data" / "big.bin", random.Random(1).randbytes(3 << 20))  # a large copy
+    write(repo / "data" / "small.txt", "small\n")
+    _dvx_with_umask(0o077, "add", "private.csv", cwd=repo)
+    assert run_dvx("config", "cache.type", "copy", cwd=repo).code == 0
+    _dvx_with_umask(0o077, "add", "data", cwd=repo)
+    _dvx_with_umask(0o077, "push", cwd=repo)
+
+    in_cache = _modes(cache)
+    assert in_cache["folders"] == {0o2775}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (cache / "files").rglob("*")
+            if p.is_file()} == {0o444}
+    assert stat.S_IMODE((cache / "generation").stat().st_mode) == 0o664
+    assert _modes(store) == {"folders": {0o2775}, "files": {0o444}}
+    assert len(store_objects(cache)) == 4  # the file, the directory's manifest and two files

@@ -212,6 +212,27 @@ class DirectoryBlobs(Blobs):
     processes = True  # system calls spread over the cores only from worker processes
     reads_in_flight = 1  # no latency to hide: a read costs less than handing it over
 
+    def __init__(self, root: str, shared: bool = False) -> None:
+        super().__init__(root)
+        # Used by the users of a group (cache.shared, a directory remote's `shared` option):
+        # every folder made here lets the group add and remove entries, and every blob is
+        # readable by all, whatever each user's umask (fsutil.SHARED_*_MODE).
+        self.shared = shared
+        self._folders_made: set[str] = set()  # by this process: not looked for again
+
+    def make_folder(self, path: str) -> None:
+        """Make the folder `path` (a full path) and those above it that are missing, shared
+        with the group if the store is."""
+        if path not in self._folders_made:
+            fsutil.makedirs(path, fsutil.SHARED_FOLDER_MODE if self.shared else None)
+            self._folders_made.add(path)
+
+    def _ready_for(self, path: str) -> None:
+        """In a shared store, make the folder of `path` first, shared: else it is made as
+        the blob is written, with the umask's mode."""
+        if self.shared:
+            self.make_folder(os.path.dirname(path))
+
     @property
     def jobs(self) -> int:
         return 4 * (os.cpu_count() or 2)
@@ -223,7 +244,7 @@ class DirectoryBlobs(Blobs):
     def prepare(self, create: bool) -> None:
         self.check_reachable()
         if create:
-            os.makedirs(self.root, exist_ok=True)
+            self.make_folder(self.root)
         elif not os.path.isdir(self.root):
             raise RemoteError(f"The remote directory '{self.root}' does not exist.",
                               "Check the remote's URL with `dvx remote list`; `dvx push` "
@@ -252,28 +273,33 @@ class DirectoryBlobs(Blobs):
         return open(self.path(name), "rb", buffering=block_size or -1)
 
     def put(self, name: str, data: BytesLike) -> None:
+        path = self.path(name)
+        self._ready_for(path)
         # Content-addressed or uniquely named: a blob already there has these very bytes.
-        fsutil.write_whole(self.path(name), data, 0o444, replace=False)
+        fsutil.write_whole(path, data, 0o444, replace=False, exact_mode=self.shared)
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
         final = self.path(name)
+        self._ready_for(final)
 
         def before_name() -> None:
             faults.point("copy.after_temp_write")
             faults.point("odb.put.before_rename")
 
-        if fsutil.copy_small_file(local_path, final, 0o666, replace=False,
-                                  before_name=before_name):
+        mode = fsutil.SHARED_FILE_MODE if self.shared else 0o666
+        if fsutil.copy_small_file(local_path, final, mode, replace=False,
+                                  exact_mode=self.shared, before_name=before_name):
             return
         tmp = fsutil.temp_name_for(final)  # a large file: copied by the kernel, then linked
+        exact = fsutil.SHARED_FILE_MODE if self.shared else None
         try:
             try:
-                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
+                fsutil.copy(local_path, tmp, mode=exact, on_bytes=on_bytes)
             except FileNotFoundError:
                 if not os.path.exists(local_path):
                     raise
                 os.makedirs(os.path.dirname(final), exist_ok=True)
-                fsutil.copy(local_path, tmp, mode=None, on_bytes=on_bytes)
+                fsutil.copy(local_path, tmp, mode=exact, on_bytes=on_bytes)
             faults.point("odb.put.before_rename")
             fsutil.publish(tmp, final)
         finally:
@@ -330,7 +356,7 @@ class DirectoryBlobs(Blobs):
 
     def move(self, name: str, to: str) -> None:
         target = self.path(to)
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self.make_folder(os.path.dirname(target))
         shutil.move(self.path(name), target)
 
     def delete(self, names: list[str]) -> None:

@@ -89,8 +89,13 @@ def _directories(path: str) -> list[os.DirEntry[str]]:
 
 
 class LocalCache(ObjectStore):
-    def __init__(self, root: str, algo: str) -> None:
-        super().__init__(DirectoryBlobs(os.path.abspath(root)), algo)
+    def __init__(self, root: str, algo: str, shared: bool = False) -> None:
+        # `shared` (cache.shared group): used by the users of a group, so every folder made
+        # here is the group's to write in and every object readable by all, whatever the
+        # umask or the mode of the file an object was stored from.
+        self.dir_blobs = DirectoryBlobs(os.path.abspath(root), shared)
+        self.shared = shared
+        super().__init__(self.dir_blobs, algo)
         # Link types that failed here, with why: not retried.
         self.unsupported_links: dict[str, str] = {}
         # Objects found changed through a link to them, whose bytes were stored anew from a
@@ -165,8 +170,9 @@ class LocalCache(ObjectStore):
         except FileNotFoundError:
             return "0"  # no cache, no facts
         with contextlib.suppress(OSError):
-            fsutil.write_whole(self._generation_path(), uuid.uuid4().hex.encode("ascii"), 0o666,
-                               replace=False)
+            fsutil.write_whole(self._generation_path(), uuid.uuid4().hex.encode("ascii"),
+                               self._generation_mode or 0o666, replace=False,
+                               exact_mode=self.shared)
         found = self._written_generation()
         return found if found is not None else f"0.{st.st_dev}.{st.st_ino}.{st.st_mtime_ns}"
 
@@ -181,10 +187,11 @@ class LocalCache(ObjectStore):
         import uuid
 
         value = uuid.uuid4().hex.encode("ascii")
-        os.makedirs(self.root, exist_ok=True)
+        self.make_folder(self.root)
         try:
             faults.point("cache.generation.before_write")
-            fsutil.atomic_write(self._generation_path(), value, fsync=False)
+            fsutil.atomic_write(self._generation_path(), value, fsync=False,
+                                mode=self._generation_mode)
         except OSError as exc:
             if exc.errno not in fsutil.FULL_DISK_ERRNOS:
                 raise
@@ -198,7 +205,7 @@ class LocalCache(ObjectStore):
         the generation of a cache without the file includes."""
         try:
             fd = os.open(self._generation_path(), os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC,
-                         0o644)
+                         self._generation_mode or 0o644)
         except OSError as exc:
             if exc.errno not in fsutil.FULL_DISK_ERRNOS:
                 raise
@@ -217,6 +224,37 @@ class LocalCache(ObjectStore):
 
     def _generation_path(self) -> str:
         return os.path.join(self.root, "generation")
+
+    @property
+    def _generation_mode(self) -> int | None:
+        """Exactly this, in a shared cache: every user rewrites it (in place on a full disk)."""
+        return fsutil.SHARED_REWRITTEN_MODE if self.shared else None
+
+    @property
+    def record_mode(self) -> int | None:
+        """The exact mode of a record dvx writes in the cache (a run record), None: as the
+        umask makes it. Readable by all in a shared cache; replaced by renaming, never in
+        place, so written by no one."""
+        return fsutil.SHARED_FILE_MODE if self.shared else None
+
+    def make_folder(self, path: str) -> None:
+        """Make the folder `path` in the cache (and those above it that are missing): the
+        group's to write in, in a shared cache."""
+        self.dir_blobs.make_folder(path)
+
+    def _ready_to_store(self, oid: str) -> None:
+        """In a shared cache, make the folder of object `oid` and the temporaries' folder
+        first, the group's to write in (else they are made as the object is written, with
+        the umask's mode)."""
+        if self.shared:
+            self._make_tmp_dir()
+            self.make_folder(self.oid_path(oid).rpartition("/")[0])
+
+    def _share(self, path: str) -> None:
+        """Give the object (or its temporary) at `path` the mode of a shared cache's objects,
+        whatever mode the file it was stored from had (a private 0600 one, in hardlink mode)."""
+        if self.shared and stat.S_IMODE(os.stat(path).st_mode) != fsutil.SHARED_FILE_MODE:
+            os.chmod(path, fsutil.SHARED_FILE_MODE)
 
     def remove_stale_temporaries(self, older_than: float = fsutil.STALE_TEMP_SECONDS) -> None:
         """Delete what killed dvx processes left in `<cache>/tmp`: only names of dvx's own
@@ -238,7 +276,7 @@ class LocalCache(ObjectStore):
         import time
 
         target_dir = os.path.join(self.root, "quarantine")
-        os.makedirs(target_dir, exist_ok=True)
+        self.make_folder(target_dir)
         target = os.path.join(target_dir, f"{oid}.{time.time_ns()}")
         os.rename(self.oid_path(oid), target)
         return target
@@ -319,6 +357,8 @@ class LocalCache(ObjectStore):
         final = self.oid_path(oid)
         fsutil.set_mtime_before_ctime(tmp)  # see `written_since_stored`
         fsutil.make_readonly(tmp)
+        self._share(tmp)
+        self._ready_to_store(oid)
         faults.point("cache.before_publish")
         while not fsutil.publish(tmp, final) and not self.refresh(oid):
             pass  # taken out by gc between the two: published again
@@ -391,7 +431,7 @@ class LocalCache(ObjectStore):
         except FileNotFoundError:
             if not os.path.lexists(path):
                 return None
-            os.makedirs(self.tmp_dir, exist_ok=True)
+            self.make_folder(self.tmp_dir)
             os.rename(path, aside)
         return aside
 
@@ -405,7 +445,7 @@ class LocalCache(ObjectStore):
 
     def _make_tmp_dir(self) -> None:
         if not self._tmp_dir_made:
-            os.makedirs(self.tmp_dir, exist_ok=True)
+            self.make_folder(self.tmp_dir)
             self._tmp_dir_made = True
 
     def _temp_for(self, oid_hint: str | None = None) -> str:
@@ -424,8 +464,10 @@ class LocalCache(ObjectStore):
             faults.point("cache.before_publish")
 
         # Created read-only (the object's final mode, no chmod), unnamed until complete.
+        self._ready_to_store(oid)
         fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
-                           temp_dir=self.tmp_dir, before_name=before_name,
+                           exact_mode=self.shared, temp_dir=self.tmp_dir,
+                           before_name=before_name,
                            mtime_before_ctime=True)  # see `written_since_stored`
 
     def add_bytes(self, data: bytes) -> str:
@@ -540,6 +582,7 @@ class LocalCache(ObjectStore):
         final = self.oid_path(oid)
         if held.st_nlink > 1 and not self._is_object(final, held):
             return self._add_shared_inode(path, held, oid, size)
+        self._ready_to_store(oid)
         faults.point("cache.hardlink.before_link")
         linked = fsutil.link_open_file(fd, final)
         if linked is None:
@@ -584,7 +627,9 @@ class LocalCache(ObjectStore):
                 return None
             if linked:
                 faults.point("cache.hardlink.after_link")
-                if held.st_mode & fsutil.WRITE_BITS:
+                if self.shared:
+                    self._share(final)
+                elif held.st_mode & fsutil.WRITE_BITS:
                     os.chmod(final, stat.S_IMODE(held.st_mode) & ~fsutil.WRITE_BITS)
                 # Linked through its descriptor, the object holds the bytes hashed even if
                 # a new version was renamed over `path` since; that one is stored as the

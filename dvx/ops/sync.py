@@ -4,7 +4,6 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -529,7 +528,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     _set_aside_corrupt_manifests(repo, targets)
     # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
     # (a cache not made yet has no generation of its own).
-    os.makedirs(repo.cache.root, exist_ok=True)
+    repo.cache.make_folder(repo.cache.root)
     generation = repo.cache.generation()
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}

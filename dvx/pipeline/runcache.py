@@ -239,8 +239,8 @@ def save(repo: Repo, record: RunRecord, replace: bool = False) -> bool:
     path = os.path.join(directory, record.run_key)
     if not replace and _read_local(repo, record.stage_key, record.run_key)[0] is not None:
         return False
-    os.makedirs(directory, exist_ok=True)
-    fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync)
+    repo.cache.make_folder(directory)
+    fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync, mode=repo.cache.record_mode)
     return True
 
 

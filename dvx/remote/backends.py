@@ -538,6 +538,15 @@ def seconds_option(options: Mapping[str, str], key: str, default: float, name: s
     return seconds
 
 
+def _shared(value: str, root: str) -> str:
+    from dvx.fsutil import SHARED_VALUES
+
+    if value.strip() not in SHARED_VALUES:
+        raise ValueError(f"expected {' or '.join(SHARED_VALUES)} (unset it for a remote "
+                         "only its owner writes to)")
+    return value.strip()
+
+
 def _port(value: str, root: str) -> str:
     try:
         number = int(value.strip())
@@ -615,7 +624,10 @@ BACKENDS = [
             _build_azure, bucket_kind="container",
             credential_options=("account_name", "account_key"), server_of=_azure_host,
             verifies_host_keys=False),
-    Backend("local", ("file", ""), "fsspec", "", {}, frozenset(), False, False, _build_local,
+    Backend("local", ("file", ""), "fsspec", "",
+            {"shared": "group: folders the group writes in, files all read, whatever the "
+                       "umask (a remote several users push to)"},
+            frozenset(), False, False, _build_local, checks={"shared": _shared},
             verifies_host_keys=False),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}

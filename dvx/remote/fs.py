@@ -19,6 +19,7 @@ from dvx.remote.backends import (
     Backend,
     backend_for,
     bucket_of,
+    check_option_value,
     host_key_refusal,
     is_secret,
     network_failure,
@@ -191,7 +192,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         path = local_path(url, repo_root)
         refuse_private_directory(path, shown, name or "NAME")
-        local = RemoteStore(DirectoryBlobs(path), algo, **packing)
+        shared = options.get("shared")
+        if shared is not None:  # as a config file written by hand may have it
+            check_option_value(url, f'remote "{name or "NAME"}"', "shared", shared, repo_root)
+        local = RemoteStore(DirectoryBlobs(path, shared=shared is not None), algo, **packing)
         local.name = name
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
