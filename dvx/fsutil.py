@@ -414,7 +414,21 @@ def _link_unnamed(fd: int, path: str) -> None:
     # linkat(2) following the /proc link to the open file. Python calls linkat (not link,
     # which would link the /proc entry itself) only when given a directory fd; the source
     # path is absolute, so the fd passed is never used.
-    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+    with _refusal_names_folder(path):
+        os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+
+
+@contextlib.contextmanager
+def _refusal_names_folder(target: str) -> Iterator[None]:
+    """A link(2) to `target` refused for want of permission (EACCES: its folder may not be
+    written, or searched) names that folder: link(2)'s error names the source, a
+    /proc/self/fd entry or a temporary, which tells a user nothing."""
+    try:
+        yield
+    except PermissionError as exc:
+        if exc.errno != errno.EACCES:
+            raise
+        raise PermissionError(exc.errno, exc.strerror, os.path.dirname(target)) from exc
 
 
 def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: bool,
@@ -814,13 +828,14 @@ _SPARSE_SEEKS = hasattr(os, "SEEK_DATA") and hasattr(os, "SEEK_HOLE")
 def link_creating_parent(source: str, target: str) -> None:
     """link(2) `source` to `target`, creating the target's directory only when it is missing
     (asking first would cost a syscall per file)."""
-    try:
-        os.link(source, target)
-    except FileNotFoundError:
-        if not os.path.exists(source):
-            raise
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        os.link(source, target)
+    with _refusal_names_folder(target):
+        try:
+            os.link(source, target)
+        except FileNotFoundError:
+            if not os.path.exists(source):
+                raise
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.link(source, target)
 
 
 def _check_is_file(path: str) -> None:
@@ -865,11 +880,9 @@ def link_open_file(fd: int, final: str) -> bool | None:
     hard links refused): the caller links it by a name, which tells why."""
     if not sys.platform.startswith("linux"):
         return None
-    source = f"/proc/self/fd/{fd}"
-    # A dir_fd makes CPython call linkat(2), whose AT_SYMLINK_FOLLOW reaches the file open
-    # (link(2) would link /proc's own entry); with an absolute source the kernel ignores it.
+
     def link() -> None:
-        os.link(source, final, src_dir_fd=fd, follow_symlinks=True)
+        _link_unnamed(fd, final)  # through /proc/self/fd/N to the very file open
 
     try:
         try:

@@ -427,6 +427,29 @@ def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
         assert "copy no" not in done.stdout
 
 
+def test_add_into_a_cache_folder_it_may_not_write_names_that_folder(repo, dvx):
+    """A shard folder of a shared cache another user made without group write: the error
+    names that folder (in hardlink mode, linked through /proc/self/fd/N, it once named
+    that), and the file stays the user's own."""
+    data = write(repo / "data.csv", "records\n")
+    oid = xxhash.xxh3_128_hexdigest(b"records\n")
+    shard = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2]
+    shard.mkdir(parents=True)
+    shard.chmod(0o555)
+    try:
+        for types in ("hardlink,copy", "copy"):
+            assert dvx("config", "cache.type", types).code == 0
+            done = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "add",
+                                   "data.csv"], cwd=repo, capture_output=True, text=True,
+                                  timeout=60)
+            assert done.returncode == 1, done.stderr
+            assert f"'{shard}' may not be read or changed (Permission denied)" in done.stderr
+            assert "/proc/self" not in done.stderr
+            assert data.stat().st_nlink == 1 and data.stat().st_mode & stat.S_IWUSR
+    finally:
+        shard.chmod(0o755)
+
+
 def test_a_command_started_in_a_deleted_directory_says_so(repo):
     (repo / "gone").mkdir()
     script = f"cd gone && rmdir ../gone && exec {sys.executable} -m dvx status"
