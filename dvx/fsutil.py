@@ -675,6 +675,21 @@ def makedirs(path: str, mode: int | None = None) -> None:
         os.mkdir(path)
 
 
+def unsearchable_folder(path: str) -> str:
+    """The first folder on the way to `path` that this user may not enter (search): the one
+    that made a stat of `path` fail with EACCES. `path`'s own folder if none is found."""
+    folders = []
+    current = os.path.dirname(os.path.abspath(path))
+    while True:
+        folders.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    return next((folder for folder in reversed(folders) if not os.access(folder, os.X_OK)),
+                os.path.dirname(os.path.abspath(path)))
+
+
 def delete(path: str) -> None:
     """Delete the file, symbolic link or directory tree at `path` (never following a link)."""
     if os.path.isdir(path) and not os.path.islink(path):

@@ -126,6 +126,16 @@ def stopped_at(point: str, command: str, cwd: Path) -> subprocess.Popen[str]:
     raise AssertionError(f"dvx {command} did not stop at {point}: {proc.communicate()}")
 
 
+def unprivileged() -> list[str]:
+    """A command prefix under which file modes apply: root reads any file, unless its
+    capabilities are dropped."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("root reads any file, and setpriv is not here to drop that")
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
 def make_git_repo(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", "main")

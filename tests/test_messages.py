@@ -12,7 +12,7 @@ import pytest
 import xxhash
 from pipeline_kit import make_ml_repo
 
-from tests.conftest import git, run_dvx_proc, write
+from tests.conftest import git, run_dvx_proc, unprivileged, write
 
 
 def test_a_failed_pull_names_paths_and_does_not_suggest_pull_again(repo, dvx, tmp_path):
@@ -388,22 +388,12 @@ def test_a_pointer_that_cannot_be_replaced_is_named_not_its_temporary(repo, dvx)
     assert ".tmp" not in result.stderr
 
 
-def _unprivileged() -> list[str]:
-    """A command prefix under which file modes apply: root reads any file, unless its
-    capabilities are dropped."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        pytest.skip("root reads any file, and setpriv is not here to drop that")
-    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
-
-
 def test_an_unreadable_file_is_one_error_paragraph(repo):
     secret = write(repo / "secret.bin", "x")
     secret.chmod(0)
     write(repo / "d" / "a", "x").chmod(0)
     for path in ("secret.bin", "d"):  # named, or inside a directory named: the same error
-        result = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "add", path],
+        result = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add", path],
                                 cwd=repo, capture_output=True, text=True, timeout=60)
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("ERROR:") and "Usage:" not in result.stderr
@@ -419,7 +409,7 @@ def test_doctor_where_dvx_may_not_write_says_the_link_types_are_unknown(repo):
             folder.chmod(0o755)
         shutil.rmtree(cache / "tmp", ignore_errors=True)
         read_only.chmod(0o555)
-        done = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "doctor"],
+        done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "doctor"],
                               cwd=repo, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "dvx: " in done.stdout and f"cache: {cache}" in done.stdout
@@ -439,7 +429,7 @@ def test_add_into_a_cache_folder_it_may_not_write_names_that_folder(repo, dvx):
     try:
         for types in ("hardlink,copy", "copy"):
             assert dvx("config", "cache.type", types).code == 0
-            done = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "add",
+            done = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "add",
                                    "data.csv"], cwd=repo, capture_output=True, text=True,
                                   timeout=60)
             assert done.returncode == 1, done.stderr
@@ -476,7 +466,7 @@ def test_a_refused_hardlink_mode_add_leaves_every_target_as_it_was(repo, dvx):
                              ("d3", 1, "'d3/s' cannot be read: permission denied"),
                              ("d4", 1, "'d4/sub' cannot be read: permission denied")):
         refused = subprocess.run(
-            [*_unprivileged(), sys.executable, "-m", "dvx", "add", "big.bin", "d1", last],
+            [*unprivileged(), sys.executable, "-m", "dvx", "add", "big.bin", "d1", last],
             cwd=repo, capture_output=True, text=True, timeout=60)
         assert refused.returncode == code, refused.stderr
         assert said in refused.stderr and "Traceback" not in refused.stderr
@@ -496,13 +486,13 @@ def test_status_reports_the_rest_and_names_an_unreadable_file_of_a_tracked_direc
     assert dvx("add", "d", "other.bin").code == 0
     write(repo / "other.bin", "changed")
     (repo / "d" / "s").chmod(0)
-    checked = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "status"],
+    checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "status"],
                              cwd=repo, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 1, checked.stderr
     assert "other.bin: modified" in checked.stdout
     assert "'d/s' cannot be read: permission denied" in checked.stderr
     assert "filesystem operation failed" not in checked.stderr
-    committed = subprocess.run([*_unprivileged(), sys.executable, "-m", "dvx", "commit", "-f",
+    committed = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "commit", "-f",
                                 "d"], cwd=repo, capture_output=True, text=True, timeout=60)
     assert committed.returncode == 1, committed.stderr
     assert committed.stderr.startswith(f"ERROR: '{repo / 'd' / 's'}' may not be read")

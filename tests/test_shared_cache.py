@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import xxhash
-from conftest import git, make_git_repo, run_dvx, write
+from conftest import git, make_git_repo, run_dvx, unprivileged, write
 from test_crash import store_objects
 
 from dvx.pointer import parse_pointer
@@ -415,3 +415,59 @@ def test_a_cache_and_a_directory_remote_shared_by_a_group_stay_its_whatever_the_
     assert stat.S_IMODE((cache / "generation").stat().st_mode) == 0o664
     assert _modes(store) == {"folders": {0o2775}, "files": {0o444}}
     assert len(store_objects(cache)) == 4  # the file, the directory's manifest and two files
+
+
+def _dvx_unprivileged(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", *args], cwd=cwd,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def test_what_a_teammate_kept_private_in_a_shared_cache_is_named_and_the_rest_still_done(
+        tmp_path):
+    """An object this user may not read (stored from a teammate's private file) is named by
+    checkout, fsck and push, which do the rest; a cache folder this user may not enter is
+    named as such, never taken for objects not pulled yet."""
+    repo = make_git_repo(tmp_path / "repo")
+    store = tmp_path / "store"
+    for args in (["init"], ["remote", "add", "-d", "store", str(store)]):
+        assert run_dvx(*args, cwd=repo).code == 0
+    write(repo / "public.txt", "for everyone\n")
+    write(repo / "private.bin", "weights\n")
+    assert run_dvx("add", "public.txt", "private.bin", cwd=repo).code == 0
+    assert run_dvx("config", "cache.type", "symlink,copy", cwd=repo).code == 0
+    shard = repo / ".dvx" / "cache" / "files" / "xxh128" / xxhash.xxh3_128_hexdigest(
+        b"weights\n")[:2]
+    private = next(shard.iterdir())
+    private.chmod(0)
+    (repo / "public.txt").unlink()
+    (repo / "private.bin").unlink()
+    try:
+        checkout = _dvx_unprivileged("checkout", cwd=repo)
+        assert checkout.returncode == 1, checkout.stderr
+        assert (f"Skipped private.bin: its object in the cache may not be read: Permission "
+                f"denied ({private})") in checkout.stderr
+        assert (repo / "public.txt").read_text() == "for everyone\n"
+        assert not os.path.lexists(repo / "private.bin")  # no link it could not read through
+
+        fsck = _dvx_unprivileged("fsck", cwd=repo)
+        assert fsck.returncode == 1, fsck.stderr
+        assert "Checked 2 objects in the cache: 0 corrupt, 1 unreadable." in fsck.stdout
+        assert f"Unreadable {private.parent.name}{private.name}: Permission denied" in fsck.stderr
+
+        push = _dvx_unprivileged("push", cwd=repo)
+        assert push.returncode == 1, push.stderr
+        assert "Pushed 1 object" in push.stdout, push.stdout
+        assert "Failed private.bin" in push.stderr
+        assert "its object in the cache may not be read" in push.stderr
+
+        files = repo / ".dvx" / "cache" / "files"
+        files.chmod(0)
+        for command in ("status", "checkout"):
+            refused = _dvx_unprivileged(command, cwd=repo)
+            assert refused.returncode == 1, refused.stderr
+            assert f"The cache folder '{files}'" in refused.stderr
+            assert "may not be entered (Permission denied)" in refused.stderr
+            assert "not pulled" not in refused.stdout + refused.stderr
+    finally:
+        (repo / ".dvx" / "cache" / "files").chmod(0o755)
+        private.chmod(0o444)

@@ -529,14 +529,19 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         extra = f", {result.unchecked} not checked (size unknown)" if result.unchecked else ""
         missing = f", {len(result.missing)} missing, {len(result.lost)} lost" \
             if remote_name else ""
+        unreadable = f", {len(result.unreadable)} unreadable" if result.unreadable else ""
         out(f"Checked {result.checked} objects in the {result.where}: "
-            f"{len(result.corrupt)} corrupt{missing}{extra}.")
+            f"{len(result.corrupt)} corrupt{missing}{unreadable}{extra}.")
     for oid, why in sorted(result.corrupt.items()):
         moved = result.quarantined.get(oid)
         retired = "; taken out of the pack indexes" if oid in result.retired else ""
         warn(f"Corrupt {oid}: {why}" + (f"; moved to {moved}" if moved else retired))
     if result.kept:
         warn(kept_message(result.kept, "a corrupt object").strip())
+    for oid, why in sorted(result.unreadable.items()):
+        warn(f"Unreadable {oid}: {why}; not checked. Its owner can make it readable "
+             "(`chmod a+r`), as `dvx config cache.shared group` makes every object stored "
+             "from then on.")
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
         if remote_name and oid in result.sent_elsewhere:
             warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not have "

@@ -11,6 +11,7 @@ link(2), which never replaces an existing object, and are made read-only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import stat
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from dvx import faults, fsutil
-from dvx.errors import CorruptObjectError
+from dvx.errors import CorruptObjectError, DvxError
 from dvx.hashing import (
     CHUNK_SIZE,
     OnBytes,
@@ -60,12 +61,50 @@ _UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables 
 
 
 def _file_size(path: str) -> int | None:
-    """The size of the regular file at `path`; None if there is none."""
+    """The size of the regular file at `path`; None if there is none. A folder on the way this
+    user may not enter is an error: what it holds is unknown, not missing."""
     try:
         st = os.stat(path)
+    except PermissionError as exc:
+        raise folder_refused(path, exc) from None
     except (OSError, ValueError):
         return None
     return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _is_folder(path: str) -> bool:
+    """Is there a folder at `path`? As `_file_size`, one this user may not reach is an error."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except PermissionError as exc:
+        raise folder_refused(path, exc) from None
+    except OSError:
+        return False
+
+
+def folder_refused(path: str, exc: PermissionError) -> DvxError:
+    """The error of a cache object (or folder) at `path` that a folder on the way, which this
+    user may not enter, hides: another user's, in a cache they share, made with a private
+    umask."""
+    folder = fsutil.unsearchable_folder(path)
+    return DvxError(
+        f"The cache folder '{folder}'{_owned_by(folder)} may not be entered "
+        f"({exc.strerror or 'permission denied'}): whether it holds the objects asked for "
+        "cannot be told.",
+        "Its owner can open it, and the folders in it, to the others sharing the cache "
+        f"(`find {folder} -type d -exec chmod 2775 {{}} +`); "
+        "`dvx config cache.shared group` makes every folder dvx creates there so.")
+
+
+def _owned_by(path: str) -> str:
+    """' (owned by NAME)', or nothing when that cannot be told."""
+    import pwd
+
+    try:
+        uid = os.stat(path).st_uid
+        return f" (owned by {pwd.getpwuid(uid).pw_name})"
+    except (OSError, KeyError):
+        return ""
 
 
 def _move_mtime(target: str | int, st: os.stat_result | None = None) -> None:
@@ -108,7 +147,10 @@ class LocalCache(ObjectStore):
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
         self._tmp_dir_made = False  # dvx never removes it: made once per cache object
 
-    # -- queries (direct os calls: these sit on hot paths; `exists` is ObjectStore's) --------
+    # -- queries (direct os calls: these sit on hot paths) ---------------------------------------
+
+    def exists(self, oid: str) -> bool:
+        return _file_size(self.oid_path(oid)) is not None
 
     def existing(self, oids: Iterable[str]) -> set[str]:
         return {oid for oid, size in self.sizes(oids) if size is not None}
@@ -128,7 +170,7 @@ class LocalCache(ObjectStore):
             if there is None:
                 # One stat per missing shard instead of one per object: a fresh clone's pull
                 # asks about every object of a dataset while the cache has almost none.
-                there = shards[shard] = os.path.isdir(shard)
+                there = shards[shard] = _is_folder(shard)
             yield oid, _file_size(path) if there else None
 
     def size(self, oid: str) -> int:
@@ -788,6 +830,8 @@ class LocalCache(ObjectStore):
                                      "for it: it was changed after it was stored.")
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
+        if "symlink" in link_types:
+            self._check_readable(oid)
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
                             unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
@@ -799,6 +843,14 @@ class LocalCache(ObjectStore):
             self._protect(dst)
             placed = os.lstat(dst)
         return used, placed
+
+    def _check_readable(self, oid: str) -> None:
+        """PermissionError, naming the object, if this user may not read it (a teammate's,
+        kept private, in a shared cache): a symlink to it would be placed all the same, and
+        read as nothing."""
+        path = self.oid_path(oid)
+        if not os.access(path, os.R_OK) and os.path.exists(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
 
     @staticmethod
     def _protect(path: str) -> None:
@@ -861,6 +913,14 @@ def kept_message(kept: list[str], linked_to: str = "it") -> str:
             f"{'it' if one else 'them'} modified, `dvx add` records the change, `dvx checkout "
             "--force` puts back what the pointer names (fetched by `dvx pull` first, if the "
             "cache lacks it).")
+
+
+def unreadable_object(exc: OSError) -> str:
+    """Why an object of the cache this user may not read (a teammate's, kept private, in a
+    shared cache: `exc` names it) was not placed or uploaded."""
+    return (f"its object in the cache may not be read: {fsutil.describe(exc)}; its owner can "
+            "make it readable (`chmod a+r`), as `dvx config cache.shared group` makes every "
+            "object stored from then on")
 
 
 def is_open_for_writing(path: str) -> bool:

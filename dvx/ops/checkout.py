@@ -9,6 +9,7 @@ removed, and directories left empty by that are pruned.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import os
 import stat
@@ -22,7 +23,7 @@ from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
-from dvx.objects.cache import kept_message
+from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.left_behind import settle_left_behind
@@ -430,11 +431,20 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
         if isinstance(exc, FileNotFoundError) and not repo.cache.exists(pointer.oid):
             result.missing.append(output.path)
         else:
-            result.skipped.append((output.path, fsutil.write_failure(exc, full)))
+            result.skipped.append((output.path, _placement_failure(repo, exc, pointer.oid,
+                                                                   full)))
         return
     _warn_if_size_recorded_wrong(repo.root, output.path, output.recorded_in, output.path,
                                  pointer.oid, pointer.size, placed)
     result.restored.append(output.path)
+
+
+def _placement_failure(repo: Repo, exc: OSError, oid: str, full: str) -> str:
+    """Why object `oid` could not be placed at `full`: it may not be read, or `full` not be
+    written."""
+    if exc.errno == errno.EACCES and exc.filename == repo.cache.oid_path(oid):
+        return unreadable_object(exc)  # not EPERM: a chmod of another user's object refused
+    return fsutil.write_failure(exc, full)
 
 
 def _holds(state: FileState | None, oid: str) -> TypeGuard[FileState]:
@@ -795,7 +805,7 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
                 return OBJECT_MISSING, None
-            return fsutil.write_failure(exc, join_posix(top, entry.path)), None
+            return _placement_failure(repo, exc, entry.oid, join_posix(top, entry.path)), None
 
     def record(indices: Sequence[int],
                outcomes: Iterable[tuple[str | None, StatKey | None]]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import LockError
+from dvx.fsutil import describe
 from dvx.logs import get_logger
 from dvx.ops.remote import default_remote, lock_remote, open_remote
 from dvx.ops.sync import belonging_on, settings_for, wanted_objects
@@ -51,12 +52,15 @@ class FsckResult:
     # and may be what is reported missing or the packs no index names.
     newer_indexes: dict[str, str] = field(default_factory=dict)
     unindexed_packs: int = 0  # packs no index names (an interrupted push left them)
+    # oid -> why: objects of the cache this user may not read (a teammate's, kept private in
+    # a shared cache), so not checked
+    unreadable: dict[str, str] = field(default_factory=dict)
     read_only: bool = False  # a remote dvx cannot write to: problems reported, none repaired
 
     @property
     def ok(self) -> bool:
         return not (self.corrupt or self.missing or self.lost or self.not_objects
-                    or self.damaged_indexes or self.newer_indexes)
+                    or self.damaged_indexes or self.newer_indexes or self.unreadable)
 
     def to_json(self) -> dict[str, object]:
         return {"where": self.where, "checked": self.checked, "unchecked": self.unchecked,
@@ -75,7 +79,9 @@ class FsckResult:
                                     for name, why in sorted(self.damaged_indexes.items())],
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
-                "unindexed_packs": self.unindexed_packs, "kept": self.kept}
+                "unindexed_packs": self.unindexed_packs, "kept": self.kept,
+                "unreadable": [{"oid": oid, "problem": why}
+                               for oid, why in sorted(self.unreadable.items())]}
 
 
 def fsck_cache(repo: Repo) -> FsckResult:
@@ -84,13 +90,18 @@ def fsck_cache(repo: Repo) -> FsckResult:
     result = FsckResult("cache", checked=len(oids))
     with repo.lock(), repo.progress.task("Checking the cache", len(oids), "object") as advance:
 
-        def check(oid: str) -> bool:
-            good = cache.verify(oid)
+        def check(oid: str) -> bool | PermissionError:
+            try:
+                good: bool | PermissionError = cache.verify(oid)
+            except PermissionError as exc:  # reported, and the others still checked
+                good = exc
             advance(1)
             return good
 
         for oid, good in zip(oids, map_in_threads(check, oids), strict=True):
-            if not good:
+            if isinstance(good, PermissionError):
+                result.unreadable[oid] = describe(good)
+            elif not good:
                 if not result.corrupt:
                     cache.new_generation()
                 result.corrupt[oid] = "its bytes do not hash to its oid"

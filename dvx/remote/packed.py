@@ -19,7 +19,7 @@ from dvx import faults
 from dvx.errors import interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
-from dvx.objects.cache import LocalCache
+from dvx.objects.cache import LocalCache, unreadable_object
 from dvx.remote.packs import (
     INDEXES_DIR,
     PACK_HEADER_SIZE,
@@ -33,7 +33,11 @@ from dvx.remote.packs import (
 )
 from dvx.remote.retry import describe
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import Settings, TransferResult, set_aside_changed
+from dvx.remote.transfer_result import (
+    Settings,
+    TransferResult,
+    set_aside_changed,
+)
 from dvx.remote.workers import bounded
 
 log = get_logger(__name__)
@@ -97,25 +101,34 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
     spare: list[bytearray] = []  # buffers of packs sent, for the next packs to reuse
     largest = max((group.size for group in groups), default=0)
 
+    def add(builder: PackBuilder, oid: str, length: int) -> str | None:
+        """Add object `oid` (`length` bytes) to the pack; why it was not, if it was not."""
+        if verify_local:
+            data = cache.read_bytes(oid)
+            if hash_bytes(data, cache.algo) != oid:
+                return f"the local copy of {oid} is corrupt too; not uploaded"
+            builder.add(oid, data)
+        elif not builder.add_read(oid, length, partial(cache.read_into, oid)):
+            # Not the size it had a moment ago: sent only if it is still the object.
+            data = cache.read_bytes(oid)
+            if hash_bytes(data, cache.algo) != oid:
+                return set_aside_changed(cache, oid)
+            builder.add(oid, data)
+        return None
+
     def packs() -> Iterator[_Built]:
         for group in groups:
             buffer = spare.pop() if spare else bytearray(PACK_HEADER_SIZE + largest)
             builder = PackBuilder(group.size, buffer)
             built = _Built(group, Section(None))
             for oid, length in zip(group, group.lengths, strict=True):
-                if verify_local:
-                    data = cache.read_bytes(oid)
-                    if hash_bytes(data, cache.algo) != oid:
-                        built.failed[oid] = f"the local copy of {oid} is corrupt too; not uploaded"
-                        continue
-                    builder.add(oid, data)
-                elif not builder.add_read(oid, length, partial(cache.read_into, oid)):
-                    # Not the size it had a moment ago: sent only if it is still the object.
-                    data = cache.read_bytes(oid)
-                    if hash_bytes(data, cache.algo) != oid:
-                        built.failed[oid] = set_aside_changed(cache, oid)
-                        continue
-                    builder.add(oid, data)
+                try:
+                    failure = add(builder, oid, length)
+                except PermissionError as exc:  # the others are still sent
+                    failure = unreadable_object(exc)
+                if failure is not None:
+                    built.failed[oid] = failure
+                    continue
                 built.bytes += builder.entries[-1][2]
             if builder.entries:
                 with builder.finish() as pack:

@@ -22,6 +22,7 @@ from functools import partial
 from dvx import faults
 from dvx.errors import (
     CorruptObjectError,
+    DvxError,
     Interrupted,
     MissingBucketError,
     MissingObjectError,
@@ -31,7 +32,12 @@ from dvx.errors import (
 from dvx.fsutil import read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.logs import get_logger
-from dvx.objects.cache import LocalCache, kept_message, written_since_stored
+from dvx.objects.cache import (
+    LocalCache,
+    kept_message,
+    unreadable_object,
+    written_since_stored,
+)
 from dvx.objects.odb import ObjectStore
 from dvx.remote.packs import PACKS_DIR
 from dvx.remote.retry import describe, is_timeout, with_retries
@@ -265,9 +271,14 @@ def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], setti
 
     def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
-        if verify_local and not cache.verify(oid):
-            raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
-        remote.blobs.put_file(remote.oid_name(oid), path, on_bytes)
+        try:
+            if verify_local and not cache.verify(oid):
+                raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
+            remote.blobs.put_file(remote.oid_name(oid), path, on_bytes)
+        except PermissionError as exc:
+            if exc.filename != path:  # the remote's refusal
+                raise
+            raise DvxError(unreadable_object(exc)) from exc
         return os.path.getsize(path)
 
     def put_first(batch: list[str]) -> dict[str, int | Exception]:
