@@ -19,6 +19,8 @@ import pytest
 import xxhash
 import yaml
 
+from dvx.remote.backends import backend_for
+from dvx.remote.fs import store_location
 from tests.conftest import git, make_git_repo, run_dvx, write
 
 CONTENTS = ("old_main", "dir_entry", "tagged", "branch_tip", "reflog_only", "tip_main",
@@ -209,6 +211,62 @@ def test_what_gc_deletes_from_the_remote_does_not_count_as_held(history, tmp_pat
     assert not gone_from_remote & on_remote
     assert gone_from_remote <= _cache(repo)  # the cache keeps the copies now the only ones
     assert "that no remote holds" in result.stderr
+
+
+@pytest.mark.parametrize("other", ["a relative path", "a global remote of the same URL"])
+def test_a_store_gc_deletes_from_under_another_name_does_not_count_as_held(tmp_path, other):
+    # `storage` and the remote gc deletes from lead to one folder: storage's copy of v1,
+    # which an older commit uses, is the one this gc deletes, so the cache keeps its own.
+    repo = make_git_repo(tmp_path / "repo")
+    store = tmp_path / "store"
+    store.mkdir()
+    assert run_dvx("init", cwd=repo).code == 0
+    assert run_dvx("remote", "add", "-d", "storage", str(store), cwd=repo).code == 0
+    alias = (("remote", "add", "alias", "../store") if other == "a relative path" else
+             ("remote", "add", "--global", "alias", str(store)))
+    assert run_dvx(*alias, cwd=repo).code == 0
+    for label in ("v1", "v2"):
+        _version(repo, label)
+        _commit(repo, label)
+        assert run_dvx("push", cwd=repo).code == 0
+    gc = ["gc", "-w", "-c", "alias", "--grace", "0", "--json"]
+    dry = json.loads(run_dvx(*gc, "--dry-run", cwd=repo).stdout)
+    real = run_dvx(*gc, "-f", cwd=repo)
+    assert real.code == 0, real.output
+    for planned, done in zip(dry, json.loads(real.stdout), strict=True):
+        assert planned["removed_oids"] == done["removed_oids"]
+    assert dry[0]["removed_oids"] == [] and dry[1]["removed_oids"] == [_oid("v1")]
+    assert dry[0]["kept_last_copy_oids"] == [_oid("v1")]
+    assert _oid("v1") in _cache(repo)
+    git(repo, "checkout", "-q", "HEAD~1")
+    assert run_dvx("pull", cwd=repo).code == 0
+    assert (repo / "f").read_text() == "v1"
+
+
+@pytest.mark.parametrize("one, other, options", [
+    ("s3://bkt/team/", "s3://bkt//team", {}),
+    ("ssh://bob@host.example/srv/data", "sftp://HOST.example:22/srv/data/", {}),
+    ("ssh://host/srv/data", "ssh://host:2222/srv/data", {"port": "2222"}),
+    ("azure://box@acct.blob.core.windows.net/p", "azure://box/p", {"account_name": "acct"})])
+def test_every_spelling_of_one_network_store_is_one_location(one, other, options):
+    assert _location(one, options) == _location(other, options)
+
+
+@pytest.mark.parametrize("one, other", [("s3://bkt/team", "s3://bkt/teams"),
+                                        ("s3://bkt/team", "s3://other/team"),
+                                        ("ssh://host/srv/data", "ssh://host:2222/srv/data")])
+def test_other_network_stores_are_other_locations(one, other):
+    assert _location(one, {}) != _location(other, {})
+
+
+def test_other_endpoints_are_other_locations():
+    url = "s3://bkt/team"
+    assert (_location(url, {"endpointurl": "http://a.example:9000"})
+            != _location(url, {"endpointurl": "http://b.example:9000"}))
+
+
+def _location(url: str, options: dict[str, str]) -> str:
+    return store_location(url, backend_for(url), options)
 
 
 def test_a_repository_without_commits_has_no_last_copies(tmp_path):

@@ -25,6 +25,9 @@ class ObjectStore:
         self.root = blobs.root
         self.url = url or self.root  # for messages: the URL as configured, secrets hidden
         self.name = ""  # the remote's name, for messages (set by the code that opens it)
+        # Where its objects are, the same for every remote name and URL spelling that leads
+        # there (set by the code that opens it: remote/fs.py store_location).
+        self.location = self.root
         self.algo = algo
         self.secrets = secrets  # values never to show in messages
         self.files_dir = f"files/{algo}"

@@ -143,7 +143,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy))
         if cache.removed and not force_last_copy:
-            leaving = {name: set(results[0].removed)} if remote is not None else {}
+            leaving = {remote.location: set(results[0].removed)} if remote is not None else {}
             cache.last_copies = find_last_copies(repo, history, set(cache.removed), leaving)
             _drop(cache, cache.last_copies.kept)
         for planned in results:  # the remote's

@@ -3,7 +3,8 @@
 An object outside gc's scope may still be used by some commit of the repository (an old
 tag, another branch, a commit only a reflog reaches). Deleting the cache's copy is safe only
 if the remote that output belongs to (its `remote:` in dvx.yaml, else the default remote)
-holds the object, and keeps holding it after this gc. The remote's indexes alone are not
+holds the object, and keeps holding it after this gc (through whatever remote name gc
+deletes from that store: ObjectStore.location). The remote's indexes alone are not
 believed (they still name a copy deleted by hand): a loose object must exist, and a pack
 holding one must be there with the size its index gives. Anything that cannot be confirmed so,
 because no remote is set, the remote cannot be reached or it lacks the object, is a last
@@ -82,8 +83,8 @@ def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
                      leaving: dict[str, set[str]]) -> LastCopies:
     """The `candidates` (objects gc would delete from the cache) that some commit uses and
     that no remote confirms holding. `history` was read for (at least) the candidates.
-    `leaving`: per remote name, what this gc deletes from it, which therefore does not
-    count as held."""
+    `leaving`: per store location (ObjectStore.location), what this gc deletes there, which
+    therefore does not count as held, whichever remote name leads to that store."""
     found = LastCopies(notes=list(history.notes))
     by_remote: dict[str, set[str]] = {}
     for oid, remotes in history.remotes.items():
@@ -170,4 +171,6 @@ def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]]
     except DvxError as exc:
         notes.append(f"remote '{remote_name}' could not be asked: {exc.message}")
         return set()
-    return present - leaving.get(opened, set())
+    # By the store, not the name: two remotes (a relative path and an absolute one, a global
+    # remote of the same URL) may lead to the one store this gc deletes from.
+    return present - leaving.get(store.location, set())

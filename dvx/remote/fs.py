@@ -8,8 +8,10 @@ relative to the repository root. Every other scheme is built by its backend
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import posixpath
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from dvx.errors import ConfigError, DvxError, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
@@ -197,6 +199,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             check_option_value(url, f'remote "{name or "NAME"}"', "shared", shared, repo_root)
         local = RemoteStore(DirectoryBlobs(path, shared=shared is not None), algo, **packing)
         local.name = name
+        local.location = os.path.realpath(path)
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
     timeout = request_timeout(options)
@@ -270,4 +273,26 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                         + url_secrets(url),
                         **packing)
     store.name = name
+    store.location = store_location(url, backend, own_options)
     return store
+
+
+def store_location(url: str, backend: Backend, options: Mapping[str, str]) -> str:
+    """Where a network store keeps its objects, one string for every URL that leads there:
+    its kind, the host it speaks to (an endpoint option's, else the URL's, without a login
+    or a default port), its bucket and its path without doubled or trailing slashes. Two
+    remotes of one location are one store: gc must not count one's copy of an object while
+    it deletes that object through the other. Stores taken for one when they are not only
+    make gc keep more in the cache; the reverse would lose data, so this errs that way."""
+    parts = urlsplit(url)
+    try:
+        port = int(options.get("port") or parts.port or 0)
+    except ValueError:
+        port = 0
+    host = (parts.hostname or "") + (f":{port}" if port not in (0, 22, 80, 443) else "")
+    where = posixpath.normpath("/" + unquote(parts.path).lstrip("/")).strip("/")
+    if backend.bucket_kind:  # an Azure container may come as CONTAINER@ACCOUNT's host
+        bucket, at, account = parts.netloc.rpartition("@")
+        bucket, host = (bucket, account.lower()) if at else (account, "")
+        where = f"{bucket}/{where}"
+    return f"{backend.name}://{backend.server_of(options) or host}/{where}".rstrip("/")
