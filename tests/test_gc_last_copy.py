@@ -269,6 +269,48 @@ def _location(url: str, options: dict[str, str]) -> str:
     return store_location(url, backend_for(url), options)
 
 
+def _history_with_an_unreadable_pointer(tmp_path: Path, how: str) -> tuple[Path, str]:
+    """A clone whose cache holds v1, which only an older commit uses and no remote holds,
+    and whose pointer of v1 this dvx cannot read; the pointer file's name with its commit."""
+    up = make_git_repo(tmp_path / "up")
+    for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
+        assert run_dvx(*args, cwd=up).code == 0
+    _version(up, "v1")
+    if how == "written by a newer dvx":
+        pointer = up / "f.dvx"
+        pointer.write_text(pointer.read_text().replace("dvx: 1", "dvx: 2"))
+    _commit(up, "v1")
+    old = git(up, "rev-parse", "HEAD").strip()
+    (up / "f.dvx").unlink()  # this dvx records v2 afresh
+    _version(up, "v2")
+    _commit(up, "v2")
+    assert run_dvx("push", cwd=up).code == 0  # v2 only
+    if how == "written by a newer dvx":
+        return up, f"{old[:10]}:f.dvx"
+    git(up, "config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", f"file://{up}", str(clone)],
+                   check=True)
+    shutil.copytree(up / ".dvx/cache", clone / ".dvx/cache")
+    git(clone, "remote", "set-url", "origin", f"file://{tmp_path / 'offline'}")
+    return clone, f"{old[:10]}:f.dvx"
+
+
+@pytest.mark.parametrize("how", ["written by a newer dvx", "a partial clone offline"])
+def test_a_commit_whose_pointer_cannot_be_read_makes_gc_delete_nothing(tmp_path, how):
+    repo, pointer = _history_with_an_unreadable_pointer(tmp_path, how)
+    for extra in ("--dry-run", "-f"):
+        result = run_dvx("gc", "-w", "--grace", "0", extra, cwd=repo)
+        assert result.code == 1, result.output
+        said = " ".join(result.stderr.split())
+        assert "Nothing was deleted: what a commit outside the scope uses is unknown" in said
+        assert pointer in said and "--force-last-copy" in said
+        assert ("Upgrade dvx" if how == "written by a newer dvx" else "partial clone") in said
+        assert _oid("v1") in _cache(repo)
+    assert run_dvx("gc", "-w", "--grace", "0", "-f", "--force-last-copy", cwd=repo).code == 0
+    assert _cache(repo) == {_oid("v2")}
+
+
 def test_a_repository_without_commits_has_no_last_copies(tmp_path):
     repo = make_git_repo(tmp_path / "fresh")
     assert run_dvx("init", cwd=repo).code == 0

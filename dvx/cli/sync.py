@@ -653,7 +653,8 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
     read, nothing is deleted. A cached object that a commit outside the scope uses is
     deleted only if its remote holds it (else it is kept and reported), unless
-    --force-last-copy.
+    --force-last-copy; without it, a pointer of such a commit that cannot be read stops
+    gc too, as what that commit uses is unknown.
     """
     from dvx.errors import UsageError
     from dvx.history import Scope

@@ -10,9 +10,9 @@ in the cache are on this machine's clock; on a remote, on the remote's own, whic
 it holds (a machine whose clock runs ahead would find everything just pushed old).
 
 gc never deletes a last copy by itself: an object outside the scope that some commit of the
-repository still uses is deleted from the cache only when the remote it belongs to holds it
-(`last_copy.py`). The work is planned first, shown for confirmation, then done: a dry run
-lists exactly what the real run deletes.
+repository still uses is deleted from the cache only when the remote it belongs to holds it,
+and nothing is if what some commit uses is unknown (`last_copy.py`). The work is planned
+first, shown for confirmation, then done: a dry run lists exactly what the real run deletes.
 """
 
 from __future__ import annotations

@@ -15,6 +15,11 @@ A directory manifest stays while any file it lists is kept as a last copy, even 
 remote holds the manifest: the files of a directory are known only from its cached manifest,
 so a later gc could otherwise no longer tell that they are used.
 
+A pointer file (or dvx.lock) of the history that cannot be read (written by a newer dvx,
+damaged, or a blob a partial clone cannot fetch offline) uses objects nobody can name: any
+object gc would delete may be its last copy, so gc deletes nothing, as it does for an
+unreadable pointer in its scope, and says which file and how to go on.
+
 The same one reading of the history tells `gc --remote` which of the objects it deletes there
 commits outside its scope use, so that it can say so.
 """
@@ -28,6 +33,8 @@ from dvx.errors import DvxError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
+from dvx.ops.gc_scope import as_clause
+from dvx.outputs import Broken
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -64,6 +71,7 @@ class UsedByHistory:
     remotes: dict[str, set[str]] = field(default_factory=dict)  # oid -> its outputs' remotes
     listed: dict[str, set[str]] = field(default_factory=dict)  # manifest -> the oids it lists
     notes: list[str] = field(default_factory=list)
+    unreadable: list[Broken] = field(default_factory=list)  # what these use is unknown
 
     @property
     def oids(self) -> set[str]:
@@ -75,7 +83,7 @@ def used_by_history(repo: Repo, oids: set[str]) -> UsedByHistory:
     manifest only: one the cache lacks adds its manifest, not its files."""
     used = UsedByHistory()
     if repo.git is not None and oids:  # no commits: nothing outside the workspace refers
-        used.remotes = _used_by_history(repo, oids, used.listed, used.notes)
+        used.remotes = _used_by_history(repo, oids, used)
     return used
 
 
@@ -84,7 +92,10 @@ def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
     """The `candidates` (objects gc would delete from the cache) that some commit uses and
     that no remote confirms holding. `history` was read for (at least) the candidates.
     `leaving`: per store location (ObjectStore.location), what this gc deletes there, which
-    therefore does not count as held, whichever remote name leads to that store."""
+    therefore does not count as held, whichever remote name leads to that store. Refuses
+    if a pointer file of some commit cannot be read: any candidate may be what it uses."""
+    if history.unreadable:
+        raise _unknown_use(history.unreadable)
     found = LastCopies(notes=list(history.notes))
     by_remote: dict[str, set[str]] = {}
     for oid, remotes in history.remotes.items():
@@ -104,13 +115,15 @@ def find_last_copies(repo: Repo, history: UsedByHistory, candidates: set[str],
     return found
 
 
-def _used_by_history(repo: Repo, candidates: set[str], listed: dict[str, set[str]],
-                     notes: list[str]) -> dict[str, set[str]]:
+def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
+                     ) -> dict[str, set[str]]:
     """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
-    Fills `listed`: candidate manifest -> the candidates it lists."""
+    Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
+    `found.unreadable`."""
     everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
-    targets, broken = scope_targets(repo, everything, strict=True)
-    for item in broken:
+    targets, found.unreadable = scope_targets(repo, everything, strict=True)
+    listed, notes = found.listed, found.notes
+    for item in found.unreadable:
         log.info("gc: %s cannot be read, so what it uses is not known: %s", item.path,
                  item.error)
     used: dict[str, set[str]] = {}
@@ -131,6 +144,22 @@ def _used_by_history(repo: Repo, candidates: set[str], listed: dict[str, set[str
             if oid in candidates:
                 used.setdefault(oid, set()).add(belongs)
     return used
+
+
+def _unknown_use(unreadable: list[Broken]) -> DvxError:
+    first = unreadable[0]
+    said = as_clause(first.error.message)
+    if first.path not in said:  # Git's own words name the blob, not the commit and file
+        said = f"{first.path}: {said}"
+    more = f" (and {len(unreadable) - 1} more such files)" if len(unreadable) > 1 else ""
+    # No hint of its own: Git could not give the file, which a partial clone fetches.
+    way = first.error.hint or ("In a partial clone, run gc again where its Git remote can be "
+                               "reached: Git fetches the file then.")
+    return DvxError(
+        f"Nothing was deleted: what a commit outside the scope uses is unknown ({said}){more}, "
+        "and any object gc would delete from the cache may be its only copy.",
+        f"{way} Or pass --force-last-copy: gc then deletes what the scope does not use, "
+        "whether or not a remote holds it.")
 
 
 def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree | None:
