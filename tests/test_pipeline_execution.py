@@ -5,6 +5,7 @@ it does not run; an interrupted repro (kill -9) leaves dvx.lock whole and a reru
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pty
 import select
@@ -299,11 +300,15 @@ def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
     trap = ("trap '' INT TERM; " if stage_ignores_it else
             "trap 'echo INT > got; exit 1' INT; trap 'echo TERM > got; exit 1' TERM; "
             "trap 'echo HUP > got; exit 1' HUP; ")
-    work = 5 if stage_ignores_it else 2  # seconds; longer than the grace before SIGKILL
+    # The stage's child writes its output once it reads a line from a FIFO, which only the
+    # test writes, after dvx has stopped: a child that outlived dvx would write it then,
+    # however slow the machine is. It blocks in one call, so no child of its own can take
+    # the signal for it.
+    os.mkfifo(repo / "go")
     write(repo / "dvx.yaml", f"""\
 stages:
   train:
-    cmd: {trap}echo $$ > started; sh -c 'sleep {work}; cp in.txt model.bin'
+    cmd: {trap}echo $$ > started; sh -c 'read line < go; cp in.txt model.bin'
     deps: [in.txt]
     outs: [model.bin]
 """)
@@ -328,10 +333,19 @@ stages:
     assert processes_in(repo) == []
     if not stage_ignores_it:
         assert (repo / "got").read_text() == signal.Signals(signum).name[3:] + "\n"
-    time.sleep(work + 0.5)  # the stage would have written its output by now
+    try:
+        fifo = os.open(repo / "go", os.O_WRONLY | os.O_NONBLOCK)  # ENXIO: no one reads it
+    except OSError as exc:
+        assert exc.errno == errno.ENXIO
+    else:
+        os.write(fifo, b"go\n")
+        os.close(fifo)
+        time.sleep(1)  # the child still alive would have written the output by now
     assert not (repo / "model.bin").exists()
     assert "train" not in read_lock(str(repo), "xxh128")
     (repo / "started").unlink()
+    (repo / "go").unlink()
+    write(repo / "go", "go\n")  # the rerun's stage reads its line at once
     assert dvx("repro").code == 0
     assert (repo / "model.bin").read_text() == "data\n"
 
