@@ -626,6 +626,8 @@ def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_pa
     ("gs://bkt/p", "endpointurl", "ftp://host"),
     ("s3://bkt/p", "chunksize", str((5 << 20) - 1)),  # below S3's smallest multipart part
     ("s3://bkt/p", "chunksize", "8MiB"),
+    ("s3://bkt/p", "chunksize", str((5 << 30) + 1)),  # above S3's largest part and single PUT
+    ("s3://bkt/p", "chunksize", str(100 << 30)),
     ("s3://bkt/p", "ssl_verify", "ts"),  # neither a boolean nor a file: never "no check"
     ("s3://bkt/p", "ssl_verify", "/etc/ssl/no-such-ca.pem"),
     ("https://127.0.0.1/store", "ssl_verify", "ture"),
@@ -652,9 +654,11 @@ def test_good_backend_option_values_are_kept(repo, dvx):
     assert dvx("remote", "add", "b", "s3://bkt/p").code == 0
     assert dvx("remote", "modify", "b", "endpointurl", "https://minio.lan:9000").code == 0
     assert dvx("remote", "modify", "b", "chunksize", str(5 << 20)).code == 0
+    assert dvx("remote", "add", "c", "s3://bkt/q").code == 0
+    assert dvx("remote", "modify", "c", "chunksize", str(5 << 30)).code == 0
     config = (repo / ".dvx" / "config").read_text()
     assert "port = 2222" in config and "endpointurl = https://minio.lan:9000" in config
-    assert f"chunksize = {5 << 20}" in config
+    assert f"chunksize = {5 << 20}" in config and f"chunksize = {5 << 30}" in config
 
 
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])

@@ -245,11 +245,12 @@ def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | N
 
 S3_PART_SIZE = 8 << 20  # objects below twice this go in one PUT, read into memory once
 S3_MIN_PART_SIZE = 5 << 20  # S3 refuses a smaller multipart part (but the last)
+S3_MAX_PART_SIZE = 5 << 30  # S3 refuses a larger part, and a larger single PUT
 
 
 def _chunksize(value: str, root: str = "") -> str:
     """The S3 option chunksize, checked by `remote modify` and before any use (the one rule:
-    the store would refuse every multipart upload with smaller parts)."""
+    the store would refuse every multipart upload with smaller parts, or larger)."""
     try:
         part = int(value)
     except ValueError:
@@ -257,6 +258,9 @@ def _chunksize(value: str, root: str = "") -> str:
     if part < S3_MIN_PART_SIZE:
         raise ValueError(f"it must be at least {S3_MIN_PART_SIZE} (5 MiB), S3's smallest "
                          "multipart part")
+    if part > S3_MAX_PART_SIZE:
+        raise ValueError(f"it must be at most {S3_MAX_PART_SIZE} (5 GiB), S3's largest "
+                         "multipart part and single upload")
     return value
 
 
@@ -584,7 +588,7 @@ BACKENDS = [
              "profile": "AWS profile from ~/.aws", "access_key_id": "access key id",
              "secret_access_key": "secret access key", "session_token": "session token",
              "ssl_verify": "true, false, or a CA bundle path",
-             "chunksize": "multipart part size in bytes (default 8 MiB)"},
+             "chunksize": "multipart part size in bytes, 5 MiB to 5 GiB (default 8 MiB)"},
             frozenset({"secret_access_key", "session_token"}), False, True, _build_s3,
             _s3_put_options,
             # one GET per object: without this, s3fs first asks for the size with a HEAD
