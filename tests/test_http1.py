@@ -4,11 +4,13 @@ connection, a silent server, malformed answers, and a sink that fails. (The S3 c
 test_remote_contract.py run it against SeaweedFS and moto.)"""
 
 import asyncio
+import os
 import socket
 
 import pytest
 
-from dvx.remote.http1 import HttpPool
+from dvx.fsutil import FileChangedError
+from dvx.remote.http1 import PIECE, FileSpan, HttpPool
 from tests.servers import self_signed_cert
 
 
@@ -158,6 +160,61 @@ def test_a_connection_dropped_mid_body_is_a_connection_error():
         run(script, lambda pool: pool.request("GET", "/", {}))
 
 
+def test_a_file_span_goes_as_it_is_read_and_whole_again_on_a_fresh_connection(tmp_path):
+    """The second request finds its kept-alive connection closed by the server: it is sent
+    again from the span's start on a new one."""
+    data = os.urandom(3 * PIECE + 5000)
+    (tmp_path / "f").write_bytes(data)
+    span = FileSpan(str(tmp_path / "f"), 1000, 2 * PIECE + 7)  # not piece-aligned
+    script = Script([OK_HELLO, OK_HELLO], close_after_each=True)
+
+    async def exchange(pool):
+        first = await pool.request("PUT", "/b/k", {}, span)
+        await asyncio.sleep(0.05)  # the server has closed the kept-alive connection by now
+        return first, await pool.request("PUT", "/b/k", {}, span)
+
+    first, second = run(script, exchange)
+    assert first.status == second.status == 200 and script.connections == 2
+    for head, body in script.requests:
+        assert f"Content-Length: {span.length}".encode() in head
+        assert body == data[1000:1000 + span.length]
+
+
+def test_a_file_shorter_than_its_span_fails_the_request_as_changed(tmp_path):
+    (tmp_path / "f").write_bytes(os.urandom(PIECE + 10))
+    span = FileSpan(str(tmp_path / "f"), 0, 2 * PIECE)  # the file shrank since its size was taken
+    with pytest.raises(FileChangedError):
+        run(Script([OK_HELLO]), lambda pool: pool.request("PUT", "/b/k", {}, span))
+
+
+def test_an_answer_before_the_whole_body_went_closes_the_connection():
+    """A store may refuse an upload as soon as it has read the head: the rest of the body is
+    not sent, and the connection, out of step, is not used again."""
+    connections = []
+
+    async def handle(reader, writer):
+        connections.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        if len(connections) == 1:
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            while await reader.read(1 << 16):  # until the client closes the connection
+                pass
+            return
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    async def exchange(pool):
+        body = b"z" * (16 << 20)  # more than the socket buffers hold
+        return [await pool.request("PUT", "/b/k", {}, body),
+                await pool.request("PUT", "/b/k", {}, b"small")]
+
+    refused, stored = _raw_server(handle)(exchange, timeout=5)
+    assert (refused.status, stored.status, len(connections)) == (403, 200, 2)
+
+
 def test_a_silent_server_times_out():
     async def answer(writer):
         await asyncio.sleep(1)
@@ -249,6 +306,9 @@ def test_tls_is_verified_against_the_given_bundle(tmp_path, trusted):
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     script = Script([OK_HELLO])
+    data = os.urandom(12 * PIECE)  # an upload streamed over TLS, a piece at a time
+    (tmp_path / "f").write_bytes(data)
+    span = FileSpan(str(tmp_path / "f"), 0, len(data))
 
     async def main():
         server = await asyncio.start_server(script.handle, "127.0.0.1", 0, ssl=server_context)
@@ -256,13 +316,13 @@ def test_tls_is_verified_against_the_given_bundle(tmp_path, trusted):
         client_context = ssl_context(cert if trusted else True)
         pool = HttpPool("127.0.0.1", port, limit=1, ssl_context=client_context)
         try:
-            return await pool.request("GET", "/", {"Host": f"127.0.0.1:{port}"})
+            return await pool.request("PUT", "/", {"Host": f"127.0.0.1:{port}"}, span)
         finally:
             pool.close()
             server.close()
 
     if trusted:
-        assert asyncio.run(main()).body == b"hello"
+        assert asyncio.run(main()).body == b"hello" and script.requests[0][1] == data
     else:
         with pytest.raises(ssl.SSLCertVerificationError):
             asyncio.run(main())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import os
 import posixpath
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,13 @@ from dvx.objects.blobs import (
     Upload,
     relative_names,
 )
-from dvx.remote.backends import certificate_refusal, redact_url, redact_urls
+from dvx.remote.backends import (
+    S3_MAX_PART_SIZE,
+    S3_PART_SIZE,
+    certificate_refusal,
+    redact_url,
+    redact_urls,
+)
 
 log = get_logger(__name__)
 
@@ -578,7 +585,7 @@ class S3Blobs(FsspecBlobs):
         self._depth = 0
         self._live: Any = None  # the lean client while a session is open
         # A multipart upload above twice this; a single PUT below it.
-        self.part_size = int(self.put_options.get("chunksize", 4 << 20))
+        self.part_size = int(self.put_options.get("chunksize", S3_PART_SIZE))
 
     @property
     def jobs(self) -> int:
@@ -708,16 +715,21 @@ class S3Blobs(FsspecBlobs):
         return super().put_many(blobs) if done is None else list(done[0])
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+        """A single PUT below twice the chunksize (5 GiB at most), else a multipart upload in
+        parts of the chunksize. The lean client reads the file as it sends it; s3fs holds a
+        single PUT's body, and up to 10 parts, in memory."""
+        from dvx.remote.http1 import FileSpan
+
         path = self.path(name)
-        data = fsutil.read_small_file(local_path, 2 * self.part_size)
-        if data is not None:
-            if self._fast(lambda fast: fast.put(path, data)) is None:
-                super().put(name, data)
-            elif on_bytes is not None:
-                on_bytes(len(data))
-            return
-        if self._fast(lambda fast: fast.put_file(path, local_path, self.part_size,
-                                                 on_bytes)) is None:
+        size = os.path.getsize(local_path)
+        if size < min(2 * self.part_size, S3_MAX_PART_SIZE):  # s3fs's own rule
+            done = self._fast(lambda fast: fast.put(path, FileSpan(local_path, 0, size)))
+            if done is not None and on_bytes is not None:
+                on_bytes(size)
+        else:
+            done = self._fast(lambda fast: fast.put_file(path, local_path, self.part_size,
+                                                         on_bytes))
+        if done is None:
             super().put_file(name, local_path, on_bytes)
 
     def existing(self, names: Iterable[str]) -> set[str]:

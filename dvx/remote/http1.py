@@ -3,13 +3,16 @@
 A transfer of many small objects is mostly per-request client work, and a general-purpose
 client (aiohttp) spends about 200 µs of CPU per request on itself; this one spends a few tens.
 It does only what whole-object S3 requests need: persistent connections (keep-alive) in a
-bounded pool, a request with its whole body, and a response body delimited by Content-Length,
-by chunked transfer coding or by the end of the connection, over plain TCP or TLS. A reused
-connection that the server had already closed is retried once on a new one (before any byte of
-a response arrived, so nothing is delivered twice); every other transport failure surfaces as
-a ConnectionError or TimeoutError, which the transfer engine retries with backoff. A request
-fails with TimeoutError once `timeout` seconds pass with no byte received and none of the
-request's bytes taken by the network: a stalled server is noticed, however large the object.
+bounded pool, a request with a body of known length, and a response body delimited by
+Content-Length, by chunked transfer coding or by the end of the connection, over plain TCP or
+TLS. A large body (a span of a file, or bytes above a piece) is handed to the transport a piece
+at a time, as the network takes them: the transport never copies it whole, and a file is never
+in memory whole, however large. A reused connection that the server had already closed is
+retried once on a new one (before any byte of a response arrived, so nothing is delivered
+twice); every other transport failure surfaces as a ConnectionError or TimeoutError, which the
+transfer engine retries with backoff. A request fails with TimeoutError once `timeout` seconds
+pass with no byte received and none of the request's bytes taken by the network: a stalled
+server is noticed, however large the object.
 """
 
 from __future__ import annotations
@@ -19,13 +22,60 @@ import os
 import ssl
 import sys
 import termios
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 
+from dvx.fsutil import BytesLike, changed_while_read
+
 MAX_HEAD = 64 << 10  # a response head larger than this is not from an S3 server
+PIECE = 256 << 10  # bytes of a large body handed to the transport at a time
 
 Sink = Callable[[bytes], object]
-Body = bytes | bytearray | memoryview  # a request's body: bytes, or a view of a buffer
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """`length` bytes of the file at `path` from `start`, as a request's body: read as it is
+    sent, a piece at a time, and again whole for each attempt."""
+    path: str
+    start: int
+    length: int
+
+    def pieces(self) -> Iterator[bytes]:
+        """The span's bytes, PIECE at a time. A file that ends before the span has changed
+        since its size was taken: FileChangedError."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            offset, end = self.start, self.start + self.length
+            while offset < end:
+                piece = os.pread(fd, min(PIECE, end - offset), offset)
+                if not piece:
+                    raise changed_while_read(self.path)
+                offset += len(piece)
+                yield piece
+        finally:
+            os.close(fd)
+
+
+Body = BytesLike | FileSpan  # a request's body: bytes, a view of a buffer, or a file's span
+
+
+def body_length(body: Body) -> int:
+    return body.length if isinstance(body, FileSpan) else len(body)
+
+
+def _streamed(body: Body) -> bool:
+    """Is `body` sent a piece at a time (by `_Connection.stream`), not written at once?"""
+    return isinstance(body, FileSpan) or len(body) > PIECE
+
+
+def _pieces(body: Body) -> Generator[BytesLike, None, None]:
+    if isinstance(body, FileSpan):
+        yield from body.pieces()
+        return
+    view = memoryview(body)
+    for start in range(0, len(view), PIECE):
+        yield view[start:start + PIECE]
 
 
 class _Malformed(Exception):
@@ -75,6 +125,9 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.got_bytes = False  # of the current response
         self.last_activity = 0.0  # loop time of the last byte received or sent
+        self.written = 0  # bytes handed to the transport, ever
+        self.writable = asyncio.Event()  # cleared while the transport asks for no more bytes
+        self.writable.set()
 
     # -- asyncio callbacks ------------------------------------------------------------------
 
@@ -101,8 +154,15 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost finishes the work
 
+    def pause_writing(self) -> None:  # the transport holds more than its high-water mark
+        self.writable.clear()
+
+    def resume_writing(self) -> None:
+        self.writable.set()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.writable.set()  # a body being streamed stops
         exchange = self.exchange
         if exchange is not None and exchange.state == "close":
             self._finish()  # a body delimited by the end of the connection
@@ -111,7 +171,7 @@ class _Connection(asyncio.Protocol):
 
     # -- one request and its response --------------------------------------------------------
 
-    def send(self, head: bytes, body: Body, head_only: bool, sink: Sink | None
+    def send(self, head: bytes, body: BytesLike, head_only: bool, sink: Sink | None
              ) -> asyncio.Future[Response]:
         assert self.transport is not None and self.exchange is None
         self.exchange = _Exchange(head_only, sink)
@@ -122,7 +182,30 @@ class _Connection(asyncio.Protocol):
         self.transport.write(head)
         if body:
             self.transport.write(body)
+        self.written += len(head) + len(body)
         return self.waiter
+
+    async def stream(self, body: Body) -> None:
+        """Send `body`, after the head `send` wrote, a piece at a time as the transport takes
+        them: it asks to pause above its high-water mark, so it holds about a piece at most.
+        Stops once the response came or the request failed; a file that cannot be read fails
+        the request with that error."""
+        assert self.transport is not None
+        exchange = self.exchange
+        pieces = _pieces(body)
+        try:
+            for piece in pieces:
+                await self.writable.wait()
+                if self.closed or self.exchange is not exchange:
+                    return
+                self.transport.write(piece)
+                self.written += len(piece)
+        except Exception as exc:
+            if self.exchange is exchange:
+                self._fail(exc)
+            self.close()
+        finally:
+            pieces.close()
 
     def close(self) -> None:
         self.closed = True
@@ -133,12 +216,12 @@ class _Connection(asyncio.Protocol):
         self._fail(TimeoutError("the store stopped answering (no byte moved in time)"))
         self.close()
 
-    def unsent(self) -> int:
-        """Bytes of the request not yet taken by the other side: in this side's buffer, and
-        (Linux) in the kernel's send queue, not yet acknowledged."""
+    def taken(self) -> int:
+        """Bytes the other side has taken: those handed to the transport, but those still in
+        this side's buffer and (Linux) in the kernel's send queue, not yet acknowledged."""
         if self.transport is None:
             return 0
-        return self.transport.get_write_buffer_size() + _kernel_unacked(
+        return self.written - self.transport.get_write_buffer_size() - _kernel_unacked(
             self.transport.get_extra_info("socket"))
 
     @property
@@ -279,7 +362,7 @@ class _Watchdog:
     def __init__(self, connection: _Connection, timeout: float) -> None:
         self.connection, self.timeout = connection, timeout
         self.loop = asyncio.get_running_loop()
-        self.unsent = connection.unsent()
+        self.taken = connection.taken()
         self.timer = self.loop.call_later(self._interval(), self.check)
 
     def _interval(self) -> float:
@@ -287,9 +370,9 @@ class _Watchdog:
 
     def check(self) -> None:
         connection = self.connection
-        unsent = connection.unsent()
-        if unsent < self.unsent:  # the network took more of the request
-            self.unsent = unsent
+        taken = connection.taken()
+        if taken > self.taken:  # the network took more of the request
+            self.taken = taken
             connection.last_activity = self.loop.time()
         if self.loop.time() >= connection.last_activity + self.timeout:
             connection.time_out()
@@ -318,8 +401,9 @@ class HttpPool:
         by piece instead of it being collected."""
         lines = [f"{method} {target} HTTP/1.1"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        if body or method in ("PUT", "POST"):
-            lines.append(f"Content-Length: {len(body)}")
+        length = body_length(body)
+        if length or method in ("PUT", "POST"):
+            lines.append(f"Content-Length: {length}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         async with self._slots:
             for attempt in (1, 2):
@@ -358,12 +442,20 @@ class HttpPool:
 
     async def _exchange(self, connection: _Connection, head: bytes, body: Body,
                         head_only: bool, sink: Sink | None) -> Response:
-        waiter = connection.send(head, body, head_only, sink)
+        if _streamed(body):
+            waiter = connection.send(head, b"", head_only, sink)
+            sender: asyncio.Future[None] | None = asyncio.ensure_future(connection.stream(body))
+        else:
+            assert not isinstance(body, FileSpan)
+            waiter, sender = connection.send(head, body, head_only, sink), None
         watchdog = _Watchdog(connection, self.timeout)
         try:
             return await waiter
         finally:
             watchdog.cancel()
+            if sender is not None and not sender.done():
+                sender.cancel()
+                connection.close()  # answered before its body was all sent: out of step
 
     def _discard(self, connection: _Connection) -> None:
         connection.close()

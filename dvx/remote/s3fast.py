@@ -1,16 +1,17 @@
 """A lean S3 data path: whole-object GET and PUT as signed HTTP requests.
 
-Moving many small objects is dominated by per-request client overhead, and the general
-purpose client (botocore, behind s3fs) spends most of a small transfer's time on itself. For
-the hot path only, dvx signs each request itself (sigv4.py) and sends it over its own small
-HTTP/1.1 client (http1.py), several times cheaper per object. Large objects go up as
-multipart uploads over the same client, whose requests time out when no byte moves either
-way, so a stalled store is noticed however large the object. Credentials, region and endpoint
-are the remote's own options when they give all of them (backends.s3_access); otherwise they
-come from s3fs's client, so that botocore resolves them exactly as everywhere else. Everything
-else (deletes of many objects, copies, and any request after a fallback) stays with s3fs. Any
-answer this path does not expect (a region redirect, an unknown error) turns it off for the
-rest of the run, and s3fs takes over.
+Moving many small objects is dominated by per-request client overhead, and the general purpose
+client (botocore, behind s3fs) spends most of a small transfer's time on itself. For the hot
+path only, dvx signs each request itself (sigv4.py) and sends it over its own small HTTP/1.1
+client (http1.py), several times cheaper per object. Large objects go up as multipart uploads
+over the same client, whose requests time out when no byte moves either way, so a stalled store
+is noticed however large the object. A local file goes up as it is read, never whole in memory:
+it is read once for its checksums (which precede the body) and once as it is sent, a piece at a
+time. Credentials, region and endpoint are the remote's own options when they give all of them
+(backends.s3_access); otherwise they come from s3fs's client, so that botocore resolves them
+exactly as everywhere else. Everything else (deletes of many objects, copies, and any request
+after a fallback) stays with s3fs. Any answer this path does not expect (a region redirect, an
+unknown error) turns it off for the rest of the run, and s3fs takes over.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from dvx.errors import DvxError, MissingBucketError, RemoteError
 from dvx.fsutil import BytesLike
 from dvx.logs import get_logger
 from dvx.remote import aio
-from dvx.remote.http1 import HttpPool, Response, ssl_context
+from dvx.remote.http1 import Body, FileSpan, HttpPool, Response, ssl_context
 from dvx.remote.sigv4 import EMPTY_SHA256, UNSIGNED_PAYLOAD, SigV4Signer
 
 log = get_logger(__name__)
 
 LIST_PAGE = 1000  # keys per listing request, S3's maximum
-PART_BUFFERS = 8  # multipart parts in memory at once, across every upload of a run
+PARTS_IN_FLIGHT = 8  # multipart parts being sent at once, across every upload of a run
 CHECKSUM_HEADER = "x-amz-checksum-crc32"
 USER_AGENT = "dvx"
 
@@ -109,7 +110,7 @@ class FastS3:
             raise Unsupported("a proxy is configured")
         if self._ssl_context is None and self._https:  # loading the CA store takes a while
             self._ssl_context = ssl_context(access.verify, access.cert_file)
-        self._part_slots = asyncio.Semaphore(PART_BUFFERS)
+        self._part_slots = asyncio.Semaphore(PARTS_IN_FLIGHT)
 
     async def existing(self, paths: list[str]) -> set[str]:
         """Which of `paths` exist: a HEAD request each, all at once."""
@@ -144,22 +145,30 @@ class FastS3:
         return f"{self._endpoint}/{quote(bucket)}/{key}"
 
     def _signed(self, method: str, url: str, body: BytesLike | None,
-                headers: dict[str, str]) -> dict[str, str]:
+                headers: dict[str, str], payload: str | None = None) -> dict[str, str]:
+        """The headers of a signed request. `payload`: what is signed for the body, when the
+        caller worked it out (a file's span, read once for it); else it is worked out here."""
         assert self._signer is not None, "start() first"
-        if not body:
-            payload = EMPTY_SHA256
-        elif self._https and CHECKSUM_HEADER in headers:
-            payload = UNSIGNED_PAYLOAD  # TLS and the checksum protect the body, as botocore does
-        else:
-            payload = hashlib.sha256(body).hexdigest()
+        if payload is None:
+            payload = self._payload(body, headers)
         signed = self._signer.sign(method, url, headers, payload)
         signed["User-Agent"] = USER_AGENT
         return signed
 
-    async def _request(self, method: str, path: str, body: BytesLike | None = None,
-                       headers: dict[str, str] | None = None, query: str = "") -> Response:
+    def _payload(self, body: BytesLike | None, headers: dict[str, str]) -> str:
+        if not body:
+            return EMPTY_SHA256
+        if self._https and CHECKSUM_HEADER in headers:
+            return UNSIGNED_PAYLOAD  # TLS and the checksum protect the body, as botocore does
+        return hashlib.sha256(body).hexdigest()
+
+    async def _request(self, method: str, path: str, body: Body | None = None,
+                       headers: dict[str, str] | None = None, query: str = "",
+                       payload: str | None = None) -> Response:
         url = self._url(path) + (f"?{query}" if query else "")
-        signed = self._signed(method, url, body, headers or {})
+        assert payload is not None or not isinstance(body, FileSpan), "a span's digest first"
+        signed = self._signed(method, url, None if isinstance(body, FileSpan) else body,
+                              headers or {}, payload)
         pool, target = self._pool(url)
         return await pool.request(method, target, signed, body or b"")
 
@@ -249,11 +258,19 @@ class FastS3:
         if status not in (200, 204) and not (status == 404 and b"NoSuchKey" in body):
             raise _error(status, body, path)
 
-    async def put(self, path: str, data: BytesLike) -> None:
+    async def put(self, path: str, data: BytesLike | FileSpan) -> None:
+        """Store `data` as `path` in one request: bytes, or a span of a local file (read as it
+        is sent)."""
         # The store checks this on arrival and refuses a damaged body (BadDigest). CRC32 is what
         # current AWS SDKs send by default instead of Content-MD5, at a fraction of MD5's cost.
-        crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
-        response = await self._request("PUT", path, data, {CHECKSUM_HEADER: crc})
+        payload = None
+        if isinstance(data, FileSpan):  # in a thread: the file is read to compute them
+            crc, sha = await asyncio.to_thread(_digests, data, True, not self._https)
+            payload = sha or UNSIGNED_PAYLOAD  # as `_payload`: over TLS, the checksum does
+        else:
+            crc = _crc32(zlib.crc32(data))
+        response = await self._request("PUT", path, data, {CHECKSUM_HEADER: crc},
+                                       payload=payload)
         if response.status != 200:
             raise _error(response.status, response.body, path)
         if "etag" not in response.headers:
@@ -273,9 +290,9 @@ class FastS3:
 
     async def put_file(self, path: str, local_path: str, part_size: int,
                        on_bytes: Callable[[int], None] | None = None) -> None:
-        """Upload the file at `local_path` as `path` in parts of `part_size` bytes. The object
-        appears only when the upload completes; a failed or interrupted one is aborted, and
-        the next attempt starts a new upload."""
+        """Upload the file at `local_path` as `path` in parts of `part_size` bytes, each read
+        as it is sent. The object appears only when the upload completes; a failed or
+        interrupted one is aborted, and the next attempt starts a new upload."""
         upload_id = await self._start_upload(path)
         task = asyncio.current_task()
 
@@ -373,10 +390,12 @@ class FastS3:
         count = max(1, -(-size // part_size))
         etags = [""] * count
 
-        async def put_part(number: int, data: bytes) -> None:
-            try:
+        async def put_part(number: int, part: FileSpan) -> None:
+            try:  # signed with its SHA-256: S3 refuses a part damaged on the way
+                _, payload = await asyncio.to_thread(_digests, part, False, True)
                 response = await self._request(
-                    "PUT", path, data, query=f"partNumber={number}&{_upload(upload_id)}")
+                    "PUT", path, part, query=f"partNumber={number}&{_upload(upload_id)}",
+                    payload=payload)
                 if response.status != 200:
                     raise _error(response.status, response.body, path)
                 etag = response.headers.get("etag")
@@ -386,20 +405,20 @@ class FastS3:
                 etags[number - 1] = etag
                 faults.point("s3.multipart.after_part")
                 if on_bytes is not None:
-                    on_bytes(len(data))
+                    on_bytes(part.length)
             finally:
                 slots.release()
 
         in_flight: set[asyncio.Task[None]] = set()
         try:
-            with open(local_path, "rb") as f:
-                for number in range(1, count + 1):
-                    await slots.acquire()
-                    data = f.read(part_size)
-                    in_flight.add(asyncio.ensure_future(put_part(number, data)))
-                    for task in [t for t in in_flight if t.done()]:
-                        in_flight.discard(task)
-                        task.result()  # a failed part fails the upload now
+            for number in range(1, count + 1):
+                await slots.acquire()
+                start = (number - 1) * part_size
+                part = FileSpan(local_path, start, min(part_size, size - start))
+                in_flight.add(asyncio.ensure_future(put_part(number, part)))
+                for task in [t for t in in_flight if t.done()]:
+                    in_flight.discard(task)
+                    task.result()  # a failed part fails the upload now
             await asyncio.gather(*in_flight)
         finally:
             for task in in_flight:
@@ -424,6 +443,23 @@ S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 ABORT_WAIT = 5.0  # seconds given to aborting a failed upload
 ABORT_SETTLE = 0.25  # seconds after an abort for the parts still arriving to land, if they do
 ABORT_TRIES = 4
+
+
+def _crc32(crc: int) -> str:
+    """A CRC32 as the x-amz-checksum-crc32 header gives it: big-endian, in base64."""
+    return base64.b64encode(crc.to_bytes(4, "big")).decode()
+
+
+def _digests(span: FileSpan, crc32: bool, sha256: bool) -> tuple[str, str | None]:
+    """The CRC32 (as `_crc32`; "" unless asked) and the SHA-256 (hex; None unless asked) of
+    a file's span, read through once."""
+    crc, sha = 0, hashlib.sha256() if sha256 else None
+    for piece in span.pieces():
+        if crc32:
+            crc = zlib.crc32(piece, crc)
+        if sha is not None:
+            sha.update(piece)
+    return _crc32(crc) if crc32 else "", sha.hexdigest() if sha is not None else None
 
 
 def key_prefix(folder: str) -> str:
