@@ -13,16 +13,19 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
+from dvx.errors import RemoteError
 from dvx.hashing import hash_bytes
 from dvx.objects.blobs import Blobs, DirectoryBlobs
 from dvx.objects.cache import LocalCache
 from dvx.progress import NoProgress
 from dvx.remote import transfer
+from dvx.remote.backends import S3_MAX_PARTS, S3_MIN_PART_SIZE, S3_PART_SIZE, s3_part_size
 from dvx.remote.blobs import FsspecBlobs
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings
@@ -46,18 +49,23 @@ def _faulty_blobs(tmp_path: Path, faults: Path) -> FsspecBlobs:
     return FsspecBlobs(str(tmp_path / "faulty-store"), lambda: fs, atomic_put=False)
 
 
-def _s3_blobs(request: pytest.FixtureRequest, tmp_path: Path) -> Blobs:
+def _s3_client(server: dict[str, str]) -> Any:
     import boto3
 
+    return boto3.client("s3", endpoint_url=server["endpoint_url"],
+                        aws_access_key_id=server["key"], aws_secret_access_key=server["secret"],
+                        region_name="us-east-1")
+
+
+def _s3_blobs(request: pytest.FixtureRequest, tmp_path: Path, server_name: str = "seaweed_s3",
+              **options: str) -> Any:
     from dvx.remote.fs import open_store
 
-    server = request.getfixturevalue("seaweed_s3")
+    server = request.getfixturevalue(server_name)
     bucket = f"stores-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=server["endpoint_url"], aws_access_key_id=server["key"],
-                 aws_secret_access_key=server["secret"],
-                 region_name="us-east-1").create_bucket(Bucket=bucket)
-    options = {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
-               "secret_access_key": server["secret"], "region": "us-east-1"}
+    _s3_client(server).create_bucket(Bucket=bucket)
+    options |= {"endpointurl": server["endpoint_url"], "access_key_id": server["key"],
+                "secret_access_key": server["secret"], "region": "us-east-1"}
     return open_store(f"s3://{bucket}/root", options, str(tmp_path), "xxh128").blobs
 
 
@@ -98,6 +106,61 @@ def test_a_local_file_is_published_whole_with_its_progress(blobs, tmp_path):
             assert blobs.get(f"files/x/{size}") == data
         assert sum(told) in (0, size)  # stores that report progress report all of it
     assert sorted(blobs.walk("files")) == ["files/x/0", "files/x/1000", f"files/x/{9 << 20}"]
+
+
+MiB, GiB, TiB = 1 << 20, 1 << 30, 1 << 40
+
+
+@pytest.mark.parametrize("size, chunksize, part", [
+    (12 * MiB, S3_PART_SIZE, S3_PART_SIZE),
+    (10_000 * S3_PART_SIZE, S3_PART_SIZE, S3_PART_SIZE),  # 10,000 parts exactly
+    (10_000 * S3_PART_SIZE + 1, S3_PART_SIZE, 9 * MiB),  # 78.1 GiB and a byte
+    (100 * GiB, S3_PART_SIZE, 11 * MiB),
+    (49 * GiB, S3_MIN_PART_SIZE, 6 * MiB),
+    (5 * TiB, S3_PART_SIZE, 525 * MiB),  # S3's largest object
+    (5 * TiB, 5 * GiB, 5 * GiB),
+])
+def test_a_multipart_upload_takes_at_most_s3s_10000_parts(size, chunksize, part):
+    """The chunksize, or the fewest whole MiB that keep the parts within 10,000."""
+    assert s3_part_size(size, chunksize) == part
+    assert -(-size // part) <= S3_MAX_PARTS
+
+
+@pytest.mark.parametrize("server", ["moto_s3", "seaweed_s3"])
+@pytest.mark.parametrize("client", ["lean", "s3fs"])
+def test_a_file_needing_more_parts_than_s3_takes_goes_up_in_larger_parts(request, tmp_path,
+                                                                         server, client):
+    """A 3-part limit stands for S3's 10,000 (no test file of 78 GiB): a 16 MiB file in 5 MiB
+    parts would need 4, and goes in 3 parts of 6 MiB, which the store takes (both refuse a
+    part below 5 MiB but the last, as S3 does)."""
+    blobs = _s3_blobs(request, tmp_path, server, chunksize=str(5 * MiB))
+    blobs.max_parts = 3
+    if client == "s3fs":
+        blobs.fast = None  # as once the lean client declined the store
+    data = os.urandom(16 * MiB)
+    (tmp_path / "big").write_bytes(data)
+    told: list[int] = []
+    with blobs.session():
+        blobs.put_file("files/big", str(tmp_path / "big"), told.append)
+        assert blobs.get("files/big") == data
+    assert sum(told) == len(data)
+    bucket, _, root = blobs.root.partition("/")
+    head = _s3_client(request.getfixturevalue(server)).head_object(
+        Bucket=bucket, Key=f"{root}/files/big", PartNumber=1)
+    assert head["PartsCount"] == 3 and head["ContentLength"] == 6 * MiB
+
+
+def test_a_file_larger_than_s3s_largest_object_is_refused_before_any_upload(request, tmp_path):
+    huge = tmp_path / "huge"
+    huge.touch()
+    try:
+        os.truncate(huge, 5 * TiB + 1)  # sparse: nothing is written, and nothing read
+    except OSError:
+        pytest.skip("this file system holds no file of 5 TiB")
+    blobs = _s3_blobs(request, tmp_path)
+    with blobs.session(), pytest.raises(RemoteError, match="more than the 5 TiB S3 stores"):
+        blobs.put_file("files/huge", str(huge))
+    assert blobs.unfinished_uploads() == [] and list(blobs.walk("files")) == []
 
 
 def test_listing_existence_moving_and_deleting(blobs, request):

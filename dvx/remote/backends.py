@@ -243,9 +243,11 @@ def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | N
     return Access(endpoint, region, key, secret, token or None, verify)
 
 
-S3_PART_SIZE = 8 << 20  # objects below twice this go in one PUT, read into memory once
+S3_PART_SIZE = 8 << 20  # objects below twice this (the chunksize) go in one PUT
 S3_MIN_PART_SIZE = 5 << 20  # S3 refuses a smaller multipart part (but the last)
 S3_MAX_PART_SIZE = 5 << 30  # S3 refuses a larger part, and a larger single PUT
+S3_MAX_PARTS = 10_000  # S3 refuses part 10,001 of a multipart upload
+S3_MAX_OBJECT_SIZE = 5 << 40  # S3 stores no larger object
 
 
 def _chunksize(value: str, root: str = "") -> str:
@@ -262,6 +264,17 @@ def _chunksize(value: str, root: str = "") -> str:
         raise ValueError(f"it must be at most {S3_MAX_PART_SIZE} (5 GiB), S3's largest "
                          "multipart part and single upload")
     return value
+
+
+def s3_part_size(size: int, chunksize: int, max_parts: int = S3_MAX_PARTS) -> int:
+    """The part size of a multipart upload of `size` bytes: `chunksize`, or, when that would
+    take more than `max_parts` parts (S3's 10,000), the smallest whole number of MiB that
+    takes no more, as boto3's transfer manager does (it needs a file above 78 GiB at the
+    default chunksize; at S3's largest object, 5 TiB, it is 525 MiB)."""
+    fewest = -(-size // max_parts)
+    if fewest <= chunksize:
+        return chunksize
+    return -(-fewest // (1 << 20)) << 20
 
 
 def _s3_put_options(options: dict[str, str]) -> dict[str, Any]:

@@ -28,11 +28,14 @@ from dvx.objects.blobs import (
     relative_names,
 )
 from dvx.remote.backends import (
+    S3_MAX_OBJECT_SIZE,
     S3_MAX_PART_SIZE,
+    S3_MAX_PARTS,
     S3_PART_SIZE,
     certificate_refusal,
     redact_url,
     redact_urls,
+    s3_part_size,
 )
 
 log = get_logger(__name__)
@@ -125,7 +128,11 @@ class FsspecBlobs(Blobs):
         self._publish(name, lambda target: self.fs.pipe_file(target, whole))
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
-        options = dict(self.put_options)
+        self._put_local(name, local_path, on_bytes, self.put_options)
+
+    def _put_local(self, name: str, local_path: str, on_bytes: OnBytes | None,
+                   put_options: dict[str, Any]) -> None:
+        options = dict(put_options)
         if on_bytes is not None:
             options["callback"] = _callback(on_bytes)
         self._publish(name, lambda target: self.fs.put_file(local_path, target, **options))
@@ -586,6 +593,7 @@ class S3Blobs(FsspecBlobs):
         self._live: Any = None  # the lean client while a session is open
         # A multipart upload above twice this; a single PUT below it.
         self.part_size = int(self.put_options.get("chunksize", S3_PART_SIZE))
+        self.max_parts = S3_MAX_PARTS  # tests lower it, rather than send 10,001 parts
 
     @property
     def jobs(self) -> int:
@@ -716,21 +724,29 @@ class S3Blobs(FsspecBlobs):
 
     def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
         """A single PUT below twice the chunksize (5 GiB at most), else a multipart upload in
-        parts of the chunksize. The lean client reads the file as it sends it; s3fs holds a
-        single PUT's body, and up to 10 parts, in memory."""
+        parts of the chunksize, or larger when it takes more than S3's 10,000 parts. The lean
+        client reads the file as it sends it; s3fs holds a single PUT's body, and up to 10
+        parts, in memory."""
         from dvx.remote.http1 import FileSpan
 
         path = self.path(name)
         size = os.path.getsize(local_path)
+        if size > S3_MAX_OBJECT_SIZE:
+            raise RemoteError(  # before a byte of it goes, not after hours of parts
+                f"It is {size} bytes, more than the 5 TiB S3 stores as one object: the "
+                f"{self.shown} cannot take it.",
+                "Split the file into smaller ones, or keep it on a remote of another kind.")
+        part_size = s3_part_size(size, self.part_size, self.max_parts)
         if size < min(2 * self.part_size, S3_MAX_PART_SIZE):  # s3fs's own rule
             done = self._fast(lambda fast: fast.put(path, FileSpan(local_path, 0, size)))
             if done is not None and on_bytes is not None:
                 on_bytes(size)
         else:
-            done = self._fast(lambda fast: fast.put_file(path, local_path, self.part_size,
+            done = self._fast(lambda fast: fast.put_file(path, local_path, part_size,
                                                          on_bytes))
-        if done is None:
-            super().put_file(name, local_path, on_bytes)
+        if done is None:  # s3fs, in parts of the same size
+            self._put_local(name, local_path, on_bytes,
+                            {**self.put_options, "chunksize": part_size})
 
     def existing(self, names: Iterable[str]) -> set[str]:
         by_path = {self.path(name): name for name in names}

@@ -290,9 +290,10 @@ class FastS3:
 
     async def put_file(self, path: str, local_path: str, part_size: int,
                        on_bytes: Callable[[int], None] | None = None) -> None:
-        """Upload the file at `local_path` as `path` in parts of `part_size` bytes, each read
-        as it is sent. The object appears only when the upload completes; a failed or
-        interrupted one is aborted, and the next attempt starts a new upload."""
+        """Upload the file at `local_path` as `path` in parts of `part_size` bytes (the
+        caller keeps them within S3's 10,000), each read as it is sent. The object appears
+        only when the upload completes; a failed or interrupted one is aborted, and the next
+        attempt starts a new upload."""
         upload_id = await self._start_upload(path)
         task = asyncio.current_task()
 
