@@ -65,7 +65,7 @@ def get_url(path: str, repo: str | None = None, rev: str | None = None,
     if len(files) != 1 or files[0][0] != "":
         raise PathError(f"'{path}' is a directory; get_url names one file's object.")
     oid = files[0][1]
-    _, store = source.remote()
+    _, store = source.remote(found.output.remote)
     pack, offset, length = store.locate([oid]).get(oid, (None, 0, 0))
     if pack is not None:
         raise PathError(f"'{path}' is stored inside a pack on the remote (packs/{pack}, "
@@ -131,7 +131,7 @@ def _open_binary(source: Source, path: str) -> IO[bytes]:
     files = list(source.files_below(found))
     if len(files) != 1 or files[0][0] != "":
         raise PathError(f"'{path}' is a directory in {source.describe()}; open one of its files.")
-    return source.open_object(files[0][1], files[0][2])
+    return source.open_object(files[0][1], files[0][2], found.output.remote)
 
 
 def params_show(repo: str | None = None, revs: list[str] | None = None) -> dict[str, Any]:

@@ -348,6 +348,50 @@ def test_an_import_of_one_file_of_a_directory_and_its_data_is_pushed_with_ours(
         xxhash.xxh3_128_hexdigest(b"image 1\n")}
 
 
+def test_a_pipeline_output_with_a_remote_of_its_own_is_read_from_that_remote(
+        source, project, tmp_path, monkeypatch):
+    """An output of the source's dvx.yaml with `remote: archive` was pushed there, not to the
+    default remote: get, import and dvx.api read it from there (docs/reuse.md); an output
+    naming a remote the source no longer has is read from its default remote."""
+    import dvx.api
+
+    team, alice = source
+    must("remote", "add", "archive", str(tmp_path / "archive"), cwd=alice)
+    must("remote", "modify", "archive", "pack_threshold", "0", cwd=alice)  # URLs of their own
+    write(alice / "dvx.yaml", """\
+stages:
+  train:
+    cmd: mkdir -p feats && echo weights > model.bin && echo f > feats/a.txt
+    outs:
+    - model.bin: {remote: archive}
+    - feats: {remote: archive}
+""")
+    must("repro", cwd=alice)
+    share(alice, "model")  # model.bin and feats go to 'archive' only
+    weights = xxhash.xxh3_128_hexdigest(b"weights\n")
+    assert weights not in local_spec(team.store, "", {}).oids()
+    origin = str(team.origin)  # read through a clone of its own, whose cache is empty
+    imported = run_dvx("import", origin, "model.bin", cwd=project)
+    assert imported.code == 0, imported.output
+    assert (project / "model.bin").read_text() == "weights\n"
+    got = run_dvx("get", origin, "feats", "-o", "got", cwd=project)
+    assert got.code == 0, got.output
+    assert (project / "got" / "a.txt").read_text() == "f\n"
+    monkeypatch.chdir(tmp_path)  # the user's cache: nothing read before
+    assert dvx.api.read("feats/a.txt", repo=origin) == "f\n"
+    assert dvx.api.get_url("model.bin", repo=origin).startswith(str(tmp_path / "archive"))
+
+    # Renamed in the source's config since: its outputs naming 'archive' are read from the
+    # default remote, where its push now sends them too.
+    must("remote", "rename", "archive", "cold", cwd=alice)
+    must("push", "-r", "shared", cwd=alice)
+    commit(alice, "renamed")
+    git(alice, "push", "-q", "origin", "HEAD")
+    got = run_dvx("get", origin, "model.bin", "-o", "again.bin", cwd=project)
+    assert got.code == 0, got.output
+    assert (project / "again.bin").read_text() == "weights\n"
+
+
 def test_import_refuses_to_overwrite(source, project):
     team, _ = source
     write(project / "images" / "mine.txt", "mine")

@@ -90,12 +90,14 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
         _put_in_place(target, lambda built: _write_file(built, data))
         return target
     files = list(source.files_below(found))
-    source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files})
+    own_remote = found.output.remote
+    source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
+                 own_remote)
 
     def copy_files(built: str) -> None:
         if not files:  # an empty directory
             os.mkdir(built)
-        _copy_objects(source, files, built)
+        _copy_objects(source, files, built, own_remote)
 
     _put_in_place(target, copy_files)
     return target
@@ -115,12 +117,14 @@ def _named_in_source(path: str) -> str:
     return named
 
 
-def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built: str) -> None:
-    """Write each file (path relative to `built`, oid, size, executable) from the cache."""
+def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built: str,
+                  own_remote: str | None) -> None:
+    """Write each file (path relative to `built`, oid, size, executable) from the cache
+    (`own_remote`: the remote their output names, read if the source's copy is damaged)."""
     for rel, oid, _, executable in files:
         dst = safe_join(built, rel) if rel else built
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        source.copy_object(oid, dst)  # checked against its oid as it is copied
+        source.copy_object(oid, dst, own_remote)  # checked against its oid as it is copied
         if executable:
             os.chmod(dst, fsutil.workspace_mode(True))
 
@@ -130,10 +134,14 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
     them at the revision (executable bits kept, a symbolic link written as the link), and
     the data of what dvx tracks inside it."""
     top = directory.path + "/"
-    data = [(f"{o.path[len(top):]}/{rel}" if rel else o.path[len(top):], oid, size, executable)
-            for o in directory.outputs
-            for rel, oid, size, executable in source.files_below(Found(o, None))]
-    source.fetch([oid for _, oid, _, _ in data], {oid: size for _, oid, size, _ in data})
+    data: dict[str | None, list[tuple[str, str, int, bool]]] = {}  # by the outputs' remote
+    for o in directory.outputs:
+        data.setdefault(o.remote, []).extend(
+            (f"{o.path[len(top):]}/{rel}" if rel else o.path[len(top):], oid, size, executable)
+            for rel, oid, size, executable in source.files_below(Found(o, None)))
+    for own_remote, files in data.items():
+        source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
+                     own_remote)
 
     def copy_files(built: str) -> None:
         os.mkdir(built)
@@ -147,7 +155,8 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
             _write_file(dst, content)
             if mode == "100755":
                 os.chmod(dst, fsutil.workspace_mode(True))
-        _copy_objects(source, data, built)
+        for own_remote, files in data.items():
+            _copy_objects(source, files, built, own_remote)
 
     _put_in_place(target, copy_files)
 
@@ -340,7 +349,8 @@ def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Po
         raise UsageError(f"{source.describe()} hashes with {source.repo.algo}, this "
                          f"repository with {repo.algo}: its data cannot be imported as is.")
     files = list(source.files_below(found))
-    source.bring([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files})
+    source.bring([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
+                 found.output.remote)
     provenance = tuple(sorted(info.items()))
     if len(files) == 1 and files[0][0] == "" and not _is_dir(source, found):
         _, oid, size, executable = files[0]
