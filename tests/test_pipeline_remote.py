@@ -283,6 +283,58 @@ stages:
     assert "to another remote, or remove them" in removed.stderr
 
 
+def test_after_a_rename_older_commits_sending_data_to_the_old_name_go_to_the_default_remote(
+        repo, dvx, tmp_path):
+    """The documented way out of a rename (change `remote:`, `dvx repro`, commit) leaves the
+    older commits' dvx.lock naming the old remote for good: -A sends their data to the
+    default remote, with a warning naming the commit, instead of failing for ever; gc's
+    advice (`dvx push -A`) then works."""
+    main, cloud = tmp_path / "main-store", tmp_path / "cloud-store"
+    assert dvx("remote", "add", "-d", "main", str(main)).code == 0
+    assert dvx("remote", "add", "cloud", str(cloud)).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  mk:
+    cmd: cp in.txt big.bin
+    deps: [in.txt]
+    outs:
+    - big.bin: {remote: cloud}
+""")
+    write(repo / "in.txt", "one\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    v1 = git(repo, "rev-parse", "--short", "HEAD").strip()
+    assert dvx("remote", "rename", "cloud", "archive").code == 0
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("cloud", "archive"))
+    write(repo / "in.txt", "two\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+
+    status = dvx("status", "-c", "-A")
+    assert status.code == 0, status.output
+    pushed = dvx("push", "-A", "--json")
+    assert pushed.code == 0, pushed.output
+    assert (f"Other commits' dvx.lock sends 'big.bin' (stage 'mk', commit {v1}) to the remote "
+            "'cloud', which no longer exists") in pushed.stderr, pushed.stderr
+    assert "use the default remote 'main' for that data instead" in pushed.stderr
+    assert json.loads(pushed.stdout)["transferred"] == 2  # v1's to 'main', v2's to 'archive'
+    assert len(local_spec(main, "", {}).oids()) == 1  # v1's
+    assert len(local_spec(cloud, "", {}).oids()) == 1  # v2's, through 'archive'
+    assert dvx("status", "-c", "-A", "-q").code == 0
+    kept = dvx("gc", "-w", "--grace", "0", "--dry-run")
+    assert kept.code == 0 and "no remote" not in kept.stderr, kept.output
+    shutil.rmtree(repo / ".dvx" / "cache")
+    fetched = dvx("fetch", "-A")
+    assert fetched.code == 0 and "Fetched 2 objects" in fetched.stdout, fetched.output
+
+    # The workspace's own dvx.lock naming a remote that is gone is still refused.
+    assert dvx("remote", "rename", "archive", "cold").code == 0
+    refused = dvx("push", "-A")
+    assert refused.code == 1 and "There is no remote named 'archive'" in refused.stderr
+
+
 def test_outputs_of_several_stages_sent_to_a_removed_remote_are_named_by_stage(
         repo, dvx, tmp_path):
     """Each stage is named with its own outputs (never one stage with the others' counted

@@ -219,7 +219,8 @@ def _warn_of_outputs_sent_to(repo: Repo, name: str, new: str | None) -> None:
     warn(f"WARNING: dvx.yaml sends {shown} to the remote '{name}' (`remote:`), which no "
          "longer exists: push, fetch, pull and status -c of that data fail until a remote "
          f"has that name again. Change those `remote:` entries {instead}; `dvx repro` then "
-         "records the change in dvx.lock, running those stages again.")
+         "records the change in dvx.lock, running those stages again. (Older commits' "
+         "dvx.lock keep the name: their data goes to the default remote.)")
 
 
 TARGETS = click.argument("targets", nargs=-1, type=PATH)

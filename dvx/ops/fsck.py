@@ -119,7 +119,8 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     name, remote = open_remote(repo, remote_name)
     remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
-    targets = belonging_on(resolve_targets(repo, []) if targets is None else targets, name)
+    targets = belonging_on(repo, resolve_targets(repo, []) if targets is None else targets,
+                           name)
     # The remote's own index bytes, not this repository's copies of them: one damaged there
     # since is refused here as in a clone that never saw it, and by the commands after.
     remote.inventory.recheck()
@@ -200,7 +201,7 @@ def _note_sent_elsewhere(repo: Repo, name: str, targets: list[Target],
         return
     result.default_remote = default
     for oid, path in result.missing.items():
-        if any(t.output.remote is None and (path == t.output.path
+        if any(t.output.remote != name and (path == t.output.path  # the default's
                                             or path.startswith(t.output.path + "/"))
                for t in targets):
             result.sent_elsewhere.add(oid)

@@ -120,9 +120,12 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
     """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
     Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
     `found.unreadable`."""
+    from dvx.ops.sync import own_remote
+
     everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
     targets, found.unreadable = scope_targets(repo, everything, strict=True)
     listed, notes = found.listed, found.notes
+    known = set(repo.config.remote_names())
     for item in found.unreadable:
         log.info("gc: %s cannot be read, so what it uses is not known: %s", item.path,
                  item.error)
@@ -132,7 +135,7 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
         pointer = output.pointer
         if not output.push or pointer.algo != repo.algo:
             continue
-        belongs = output.remote or _DEFAULT
+        belongs = own_remote(output, known) or _DEFAULT  # where `dvx push -A` sends it
         oids = [pointer.oid]
         if pointer.is_dir:
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)

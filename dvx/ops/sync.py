@@ -263,28 +263,48 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
     a remote is given explicitly; the rest go to the default remote (one group with the
     outputs that name it)."""
     default = remote_name or default_remote(repo.config)
+    known = set(repo.config.remote_names())
+    if remote_name is None:
+        _refuse_outputs_sent_nowhere(repo, targets, known)
     groups: dict[str | None, list[Target]] = {}
     for target in targets:
-        groups.setdefault(remote_name or target.output.remote or default, []).append(target)
-    if remote_name is None:
-        _refuse_outputs_sent_nowhere(repo, targets)
+        groups.setdefault(remote_name or own_remote(target.output, known) or default,
+                          []).append(target)
     return groups or {remote_name: []}
+
+
+def own_remote(output: Output, known: Collection[str]) -> str | None:
+    """The remote `output` belongs on by its own `remote:` (None: the default remote's). One
+    no remote is called any more (`known`: the names there are) is the default remote's: only
+    other revisions' dvx.lock still names it (`_refuse_outputs_sent_nowhere`)."""
+    return output.remote if output.remote in known else None
 
 
 NAMED_STAGES = 3  # stages an error about outputs sent nowhere names, each with its outputs
 
 
-def _refuse_outputs_sent_nowhere(repo: Repo, targets: list[Target]) -> None:
-    """An output whose own remote (`remote:`) no remote is called (renamed or removed since)
-    is named, with the stage that sends it there, before anything is transferred: the first
-    few stages sending outputs to the first such remote, each with its own outputs."""
-    known = set(repo.config.remote_names())
+def _refuse_outputs_sent_nowhere(repo: Repo, targets: list[Target], known: set[str]
+                                 ) -> None:
+    """An output of the workspace's dvx.lock whose own remote (`remote:`) no remote is called
+    (renamed or removed since) is named, with the stage that sends it there, before anything
+    is transferred: the first few stages sending outputs to the first such remote, each with
+    its own outputs. Other revisions' dvx.lock keep naming it for good (the workspace's was
+    changed since, with `dvx repro`): their outputs go to the default remote, with a warning."""
+    lost = [t.output for t in targets
+            if t.output.remote is not None and t.output.remote not in known]
+    if not lost:
+        return
+    here = {(o.path, o.remote) for o in pipeline_outputs(repo)}
+    _refuse_sent_nowhere_here([o for o in lost if (o.path, o.remote) in here])
+    _warn_of_history_sent_to_default(repo, [o for o in lost if (o.path, o.remote) not in here])
+
+
+def _refuse_sent_nowhere_here(outputs: list[Output]) -> None:
     lost: dict[str, dict[str, list[str]]] = {}  # remote -> stage -> its outputs sent there
-    for target in targets:
-        output = target.output
-        if output.remote is not None and output.remote not in known:
-            stages = lost.setdefault(output.remote, {})
-            stages.setdefault(output.stage or "?", []).append(output.path)
+    for output in outputs:
+        assert output.remote is not None
+        stages = lost.setdefault(output.remote, {})
+        stages.setdefault(output.stage or "?", []).append(output.path)
     if not lost:
         return
     name, by_stage = next(iter(lost.items()))
@@ -305,6 +325,33 @@ def _refuse_outputs_sent_nowhere(repo: Repo, targets: list[Target]) -> None:
         "one remote.")
 
 
+SHOWN_HISTORY_OUTPUTS = 3  # `git log` runs once per output named
+
+
+def _warn_of_history_sent_to_default(repo: Repo, outputs: list[Output]) -> None:
+    """Other revisions' outputs whose `remote:` names a remote that no longer exists: sent to
+    (and read from) the default remote, as data without a `remote:` is, and said so, naming
+    a few and the commits that recorded them, so none of them is left on no remote."""
+    if not outputs:
+        return
+    names = sorted({o.remote for o in outputs if o.remote is not None})
+    shown = []
+    for output in outputs[:SHOWN_HISTORY_OUTPUTS]:
+        found = None if repo.git is None else repo.git.first_with(LOCK_FILE,
+                                                                  output.pointer.oid)
+        commit = f", commit {found[0]}" if found is not None else ""
+        shown.append(f"{quoted(output.path)} (stage '{output.stage}'{commit})")
+    more = len(outputs) - len(shown)
+    listed = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+    default = default_remote(repo.config)
+    instead = f"the default remote '{default}'" if default else "the default remote"
+    log.warning("Other commits' %s sends %s to the remote %s, which no longer exists (renamed "
+                "or removed): push, fetch and status -c use %s for that data instead. What "
+                "was pushed there before is reached with `-r NAME`, NAME being that remote's "
+                "name now.",
+                LOCK_FILE, listed, " and ".join(f"'{n}'" for n in names), instead)
+
+
 def _some(paths: list[str], shown: int = 3) -> str:
     """The first `shown` of `paths`, and how many more."""
     more = len(paths) - shown
@@ -317,11 +364,12 @@ def pushed(targets: list[Target]) -> list[Target]:
     return [t for t in targets if t.output.push]
 
 
-def belonging_on(targets: list[Target], remote_name: str) -> list[Target]:
+def belonging_on(repo: Repo, targets: list[Target], remote_name: str) -> list[Target]:
     """The targets whose data belongs on the remote `remote_name`, when that remote is named
     to be checked (`status --remote -r`, `fsck --remote`): not `push: false` outputs, nor
     outputs whose own remote (`remote:` in dvx.yaml) is another; `push -r` uploads them all."""
-    return [t for t in pushed(targets) if t.output.remote in (None, remote_name)]
+    known = set(repo.config.remote_names())
+    return [t for t in pushed(targets) if own_remote(t.output, known) in (None, remote_name)]
 
 
 def _merged(results: list[SyncResult]) -> SyncResult:
@@ -752,7 +800,7 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     that data; without a name, each output is compared with the remote a plain `dvx push`
     sends it to (its own, else the default one)."""
     if remote_name is not None:
-        return _status_on(repo, belonging_on(targets, remote_name), remote_name, jobs)
+        return _status_on(repo, belonging_on(repo, targets, remote_name), remote_name, jobs)
     groups = _by_remote(repo, pushed(targets), None)
     results = [_status_on(repo, group, name, jobs) for name, group in groups.items()]
     if len(results) == 1:
