@@ -169,6 +169,45 @@ def test_remote_remove_and_rename_act_on_one_level_and_name_the_ones_that_define
     assert "home" not in [r["name"] for r in json.loads(dvx("remote", "list", "--json").stdout)]
 
 
+def test_local_options_and_default_a_teammate_s_rename_left_behind_are_named_with_the_fix(
+        repo, dvx, tmp_path):
+    """A teammate renamed 'cloud' to 'archive' in the tracked config (this clone's `git pull`
+    brought it): this clone's config.local override of 'cloud' (jobs) and its local default
+    'cloud' name no remote. Listed at the local level, they are named, with the way out
+    (the hint the error gave before, `dvx remote modify cloud url`, was refused)."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "cloud", str(store)).code == 0
+    assert dvx("remote", "modify", "--local", "cloud", "jobs", "3").code == 0
+    assert dvx("remote", "default", "--local", "cloud").code == 0
+    config = repo / ".dvx" / "config"
+    config.write_text(config.read_text().replace('"cloud"', '"archive"')
+                      .replace("remote = cloud", "remote = archive"))
+
+    listed = json.loads(dvx("remote", "list", "--json").stdout)
+    assert {"name": "cloud", "url": "", "default": True, "level": "local"} in listed
+    shown = dvx("remote", "list")
+    assert "cloud\t(no URL)\t(default)" in shown.stdout, shown.stdout
+    assert ("Remote 'cloud' has no URL: only the local config (.dvx/config.local) sets "
+            "options of it (jobs)") in shown.stderr, shown.stderr
+    named = dvx("push", "-r", "cloud")
+    assert named.code == 1 and "`dvx remote remove --local cloud`" in named.stderr
+    assert "`dvx remote modify cloud url" not in named.stderr  # refused at that level
+    assert dvx("remote", "remove", "--local", "cloud").code == 0  # the fix it names
+
+    assert dvx("remote", "default", "--local", "archive").code == 0
+    config.write_text(config.read_text().replace('"archive"', '"fast"')
+                      .replace("remote = archive", "remote = fast"))  # a second rename
+    gone = dvx("pull")
+    assert gone.code == 1, gone.output
+    assert ("There is no remote named 'archive', the default remote that the local config "
+            "(.dvx/config.local) sets") in gone.stderr, gone.stderr
+    assert ("`dvx remote default --unset --local` (the project config's default, 'fast', "
+            "then applies)") in gone.stderr
+    assert "the default remote that the local config" in dvx("remote", "default").stderr
+    assert dvx("remote", "default", "--unset", "--local").code == 0
+    assert dvx("push").code == 0
+
+
 def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     (repo / "sub").mkdir()
     assert dvx("remote", "add", "s", "../../store", cwd=repo / "sub").code == 0

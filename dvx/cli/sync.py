@@ -82,15 +82,20 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, level: str 
 @common_options
 def remote_list(as_json: bool) -> None:
     """List remotes (credentials in URLs are hidden)."""
-    from dvx.ops.remote import list_remotes
+    from dvx.ops.remote import dangling_default, list_remotes
 
-    infos = list_remotes(open_repo())
+    repo = open_repo()
+    infos = list_remotes(repo)
     if as_json:
         emit_json([{"name": i.name, "url": i.url, "default": i.is_default, "level": i.level}
                    for i in infos])
-        return
-    for info in infos:
-        out(f"{info.name}\t{info.url}" + ("\t(default)" if info.is_default else ""))
+    else:
+        for info in infos:
+            out(f"{info.name}\t{info.url or '(no URL)'}"
+                + ("\t(default)" if info.is_default else ""))
+    for problem in [*(i.problem for i in infos), dangling_default(repo.config)]:
+        if problem is not None:
+            warn(f"WARNING: {problem}")
 
 
 @remote.command("modify", cls=NumbersAsValues, epilog=example("""
@@ -166,7 +171,7 @@ dvx remote default --unset
 def remote_default(name: str | None, unset: bool, level: str | None) -> None:
     """Show or set the default remote."""
     from dvx.errors import UsageError
-    from dvx.ops.remote import default_remote, set_default
+    from dvx.ops.remote import dangling_default, default_remote, set_default
 
     repo = open_repo()
     if unset or name:
@@ -178,6 +183,9 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
         if current is None:
             raise UsageError("No default remote is set.", "Set one with `dvx remote default NAME`.")
         out(current)
+        problem = dangling_default(repo.config)
+        if problem is not None:
+            warn(f"WARNING: {problem}")
 
 
 @remote.command("rename", epilog=example("""

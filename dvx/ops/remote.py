@@ -44,7 +44,8 @@ class RemoteInfo:
     name: str
     url: str  # secrets redacted
     is_default: bool
-    level: str
+    level: str  # the config that gives its URL; of one without: the one setting its options
+    problem: RemoteError | None = None  # why it cannot be used (no URL), and the way out
 
 
 def _section(name: str) -> str:
@@ -151,9 +152,42 @@ def list_remotes(repo: Repo) -> list[RemoteInfo]:
     infos = []
     for name in config.remote_names():
         url = config.remote_options(name).get("url", "")
-        level = config.where(_section(name), "url") or "project"
-        infos.append(RemoteInfo(name, redact_url(url), name == default, level))
+        level = config.where(_section(name), "url") or _levels_defining(config, name)[0]
+        infos.append(RemoteInfo(name, redact_url(url), name == default, level,
+                                None if url else _without_url(config, name)))
     return infos
+
+
+def _levels_defining(config: Config, name: str) -> list[str]:
+    """The levels whose config has a section of the remote `name`, the most specific first."""
+    return [lv for lv in reversed(LEVELS) if _defines(config, lv, name)]
+
+
+def _without_url(config: Config, name: str) -> RemoteError:
+    """The error for the remote `name`, which no level gives a URL. Where only a level that
+    overrides options has it (config.local's `jobs`, credentials), the remote it overrode was
+    renamed or removed in the tracked config (by a teammate, most likely): those options name
+    no remote any more, and the way out is at that level."""
+    levels = _levels_defining(config, name)
+    if "project" in levels or not levels:
+        return RemoteError(f"Remote '{name}' has no URL.",
+                           f"Set it with `dvx remote modify {name} url URL`.")
+    where = levels[0]
+    keys = ", ".join(sorted(config.files[where].parser.options(_section(name))))
+    return RemoteError(
+        f"Remote '{name}' has no URL: only the {where} config ({_file_of(config, where)}) sets "
+        f"options of it ({keys}), as it does once the remote it overrode was renamed or "
+        "removed in .dvx/config (by a teammate, say).",
+        f"Remove those options with `dvx remote remove --{where} {name}` and set them for the "
+        f"remote's new name, if it has one (`dvx remote list`), with `dvx remote modify "
+        f"--{where} NAME KEY VALUE`; or give '{name}' a URL of its own with `dvx remote modify "
+        f"--{where} {name} url URL`.")
+
+
+def _file_of(config: Config, level: str) -> str:
+    """How a message names the file of a config level."""
+    return {"project": ".dvx/config", "local": ".dvx/config.local"}.get(
+        level, config.files[level].path if level in config.files else "the global config")
 
 
 def modify_remote(repo: Repo, name: str, key: str, value: str | None,
@@ -438,6 +472,8 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
             raise RemoteError("No remote given and no default remote is set.",
                               "Pass -r NAME, or set one with `dvx remote default NAME`.")
     if name not in config.remote_names():
+        if name == default_remote(config):
+            raise _default_gone(config, name)
         raise RemoteError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
     options = config.remote_options(name)
     for other in also_from:  # the reader's own settings for a remote with the same URL
@@ -447,8 +483,7 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
                 options.update({k: v for k, v in mine.items() if k != "url"})
     url = options.get("url")
     if not url:
-        raise RemoteError(f"Remote '{name}' has no URL.",
-                          f"Set it with `dvx remote modify {name} url URL`.")
+        raise _without_url(config, name)
     backend_for(url)  # an unknown kind of URL is an error of its own
     try:  # as `remote add` would: a URL it refuses names no store dvx can find again
         check_url(url, name)
@@ -476,6 +511,32 @@ def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...]
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base)
+
+
+def dangling_default(config: Config) -> RemoteError | None:
+    """The error every use of the default remote meets when `core.remote` names no remote."""
+    name = default_remote(config)
+    return None if name is None or name in config.remote_names() else _default_gone(config,
+                                                                                  name)
+
+
+def _default_gone(config: Config, name: str) -> RemoteError:
+    """The error for a default remote (`core.remote`) that names no remote: renamed or
+    removed since, at another level than the default (a teammate's rename in .dvx/config
+    leaves this clone's config.local default behind)."""
+    where = config.where("core", "remote") or "project"
+    flag = "" if where == "project" else f" --{where}"
+    below = next((lv for lv in reversed(LEVELS[:LEVELS.index(where)]) if lv in config.files
+                  and config.files[lv].get("core", "remote")), None)
+    then = (f" (the {below} config's default, '{config.files[below].get('core', 'remote')}',"
+            " then applies)" if below is not None else "")
+    return RemoteError(
+        f"There is no remote named '{name}', the default remote that the {where} config "
+        f"({_file_of(config, where)}) sets: it was renamed or removed since (by a teammate, "
+        "say).",
+        f"`dvx remote list` names the remotes there are; make one the default with `dvx "
+        f"remote default{flag} NAME`, or clear this default with `dvx remote default --unset"
+        f"{flag}`{then}.")
 
 
 def _is_relative_path(url: str) -> bool:
