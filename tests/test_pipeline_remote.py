@@ -124,7 +124,9 @@ stages:
     assert "tmp.bin" in (repo / "dvx.lock").read_text()
     result = dvx("push")
     assert result.code == 0, result.output
-    assert "[remote 'main, models']" in result.stdout
+    assert "Pushed 1 object (3 B); 0 already there; 0 failed [remote 'main']." in result.stdout
+    assert "Pushed 1 object (6 B); 0 already there; 0 failed [remote 'models']." \
+        in result.stdout, result.stdout
 
     def objects(store: Path) -> int:
         return len(local_spec(store, str(store), {}).oids())
@@ -141,6 +143,52 @@ stages:
     assert (other / "m.bin").read_text() == "model\n"  # from its own remote
     assert not (other / "tmp.bin").exists()  # never pushed, so not pulled
     assert "s: missing outs: tmp.bin" in dvx("status", cwd=other).stdout
+
+
+def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(
+        repo, dvx, tmp_path):
+    """The first remote got its objects: that is reported (and in --json, beside the
+    failure), and the error names the remote that failed."""
+    main = tmp_path / "main-store"
+    (tmp_path / "a-file").write_text("not a folder\n")
+    assert dvx("remote", "add", "-d", "main", str(main)).code == 0
+    assert dvx("remote", "add", "models", str(tmp_path / "a-file" / "store")).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: echo model > m.bin
+    outs:
+    - m.bin: {remote: models}
+""")
+    assert dvx("repro").code == 0
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 1, pushed.output
+    assert "Pushed 1 object (2 B); 0 already there; 0 failed [remote 'main']." in pushed.stdout
+    assert "[remote 'models']" not in pushed.stdout
+    assert pushed.stderr.startswith("ERROR: Cannot create the folder of the remote 'models' "), \
+        pushed.stderr
+    assert "Not a directory" in pushed.stderr
+    shutil.rmtree(main)
+    as_json = dvx("push", "--json")
+    assert as_json.code == 1, as_json.output
+    doc = json.loads(as_json.stdout)
+    assert doc["transferred"] == 1
+    assert [e["remote"] for e in doc["remote_errors"]] == ["models"]
+    assert "Cannot create the folder of the remote 'models'" in doc["remote_errors"][0]["error"]
+
+    (tmp_path / "a-file").unlink()  # a remote that is not there: named by fetch
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    ci = clone(repo, tmp_path / "ci")
+    fetched = dvx("fetch", cwd=ci)
+    assert fetched.code == 1, fetched.output
+    assert "Fetched 1 object (2 B); 0 already there; 0 failed [remote 'main']." \
+        in fetched.stdout
+    assert "ERROR: Could not fetch from the remote 'models': The remote directory " \
+        in fetched.stderr, fetched.stderr
+    assert (ci / ".dvx" / "cache").exists()
 
 
 def test_push_run_cache_sends_a_run_only_where_all_its_outputs_may_go(repo, dvx, tmp_path):
@@ -327,7 +375,10 @@ stages:
     assert kept.code == 0 and "no remote" not in kept.stderr, kept.output
     shutil.rmtree(repo / ".dvx" / "cache")
     fetched = dvx("fetch", "-A")
-    assert fetched.code == 0 and "Fetched 2 objects" in fetched.stdout, fetched.output
+    assert fetched.code == 0, fetched.output
+    for remote in ("main", "archive"):
+        assert f"Fetched 1 object (4 B); 0 already there; 0 failed [remote '{remote}']." \
+            in fetched.stdout, fetched.stdout
 
     # The workspace's own dvx.lock naming a remote that is gone is still refused.
     assert dvx("remote", "rename", "archive", "cold").code == 0

@@ -168,6 +168,9 @@ def pre_push(remote_name: str, url: str | None) -> None:
     except OSError as exc:
         _stop_push(_what_failed(exc))
     report_sync("Pushed", result, False)
+    failure = result.remote_failure()
+    if failure is not None:  # one remote of several: what the others got is reported above
+        _stop_push(str(failure))
     if not result.ok:
         _stop_push("some of it failed (listed above).")
 

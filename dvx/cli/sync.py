@@ -253,9 +253,7 @@ def _with_runs(repo: Repo, result: SyncResult, push: bool, remote_name: str | No
         runs = runcache.fetch_runs(repo, remote_name, jobs, runcache.pipeline_stage_keys(repo),
                                    result)
     if runs.sync is not None:
-        result.transfer.merge(runs.sync.transfer)
-        result.paths.merge(runs.sync.paths)
-        result.problems += runs.sync.problems
+        result.add_transfer(runs.sync)
     result.problems += runs.problems
     if not is_quiet() and not as_json:
         out(f"{'Pushed' if push else 'Fetched'} {runs.records} run record"
@@ -277,6 +275,9 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
              if oid in result.repaired_missing else
              f"Repaired {oid}: the remote copy was corrupt and was replaced.")
     report_sync("Pushed" if push else "Fetched", result, as_json)
+    failure = result.remote_failure()
+    if failure is not None:  # after the report of what the other remotes got
+        raise failure
     if result.ok:
         return
     if allow_missing and result.ok_but_for_absent():
@@ -289,8 +290,22 @@ def _finish(repo: Repo, result: SyncResult, push: bool, run_cache: bool,
 
 
 def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
+    """What a push or fetch did: per remote, when it was split over several, then its
+    problems and its checkout (pull). The remotes whose transfer stopped are the caller's
+    to name (`SyncResult.remote_failure`)."""
     if as_json:
         emit_json(result.to_json())
+    for part in result.parts or [result]:
+        _report_remote(verb, part, as_json)
+    for problem in result.problems:
+        warn(f"Problem: {problem}")
+    if result.checkout is not None and not as_json:
+        report_checkout(result.checkout, "the download failed, above" if result.transfer.failed
+                        else "not on the remote either")
+
+
+def _report_remote(verb: str, result: SyncResult, as_json: bool) -> None:
+    """What the transfer with one remote did, and what failed there."""
     t = result.transfer
     if not as_json and not is_quiet():
         count = t.transferred
@@ -328,11 +343,6 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
              "shorter than the pack index says (cut short outside dvx). Run `dvx fsck "
              f"--remote {result.remote}`, then `dvx push` from a clone whose cache has the "
              "data (or `dvx push --repair` there, which does both).")
-    for problem in result.problems:
-        warn(f"Problem: {problem}")
-    if result.checkout is not None and not as_json:
-        report_checkout(result.checkout, "the download failed, above" if t.failed
-                        else "not on the remote either")
 
 
 def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int) -> None:

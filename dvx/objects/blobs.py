@@ -212,8 +212,10 @@ class DirectoryBlobs(Blobs):
     processes = True  # system calls spread over the cores only from worker processes
     reads_in_flight = 1  # no latency to hide: a read costs less than handing it over
 
-    def __init__(self, root: str, shared: bool = False) -> None:
+    def __init__(self, root: str, shared: bool = False, shown: str = "") -> None:
         super().__init__(root)
+        if shown:
+            self.shown = shown
         # Used by the users of a group (cache.shared, a directory remote's `shared` option):
         # every folder made here lets the group add and remove entries, and every blob is
         # readable by all, whatever each user's umask (fsutil.SHARED_*_MODE).
@@ -244,7 +246,15 @@ class DirectoryBlobs(Blobs):
     def prepare(self, create: bool) -> None:
         self.check_reachable()
         if create:
-            self.make_folder(self.root)
+            try:
+                self.make_folder(self.root)
+            except OSError as exc:  # a file on its way, no permission: the remote's to fix
+                where = "" if exc.filename in (None, self.root) else f" ('{exc.filename}')"
+                raise RemoteError(f"Cannot create the folder of the {self.shown}: "
+                                  f"{exc.strerror or exc}{where}.",
+                                  "Check the remote's URL with `dvx remote list`: something "
+                                  "on its path may be a file, or a folder you may not write "
+                                  "to.") from None
         elif not os.path.isdir(self.root):
             raise RemoteError(f"The remote directory '{self.root}' does not exist.",
                               "Check the remote's URL with `dvx remote list`; `dvx push` "

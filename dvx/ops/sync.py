@@ -8,7 +8,15 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 from dvx import faults
-from dvx.errors import CorruptManifestError, DvxError, FormatError, Interrupted, RemoteError
+from dvx.errors import (
+    CorruptManifestError,
+    DvxError,
+    FormatError,
+    Interrupted,
+    LostConnection,
+    RemoteError,
+)
+from dvx.fsutil import describe
 from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger, quoted
 from dvx.objects.odb import ObjectStore
@@ -146,6 +154,12 @@ class SyncResult:
     # held back because some of their files failed, or in neither the cache nor the remote
     # (a problem each). Not done, so a later push of the same command tries them again.
     manifests_held_back: set[str] = field(default_factory=set)
+    # A transfer split over several remotes (outputs with a `remote:` of their own): each
+    # remote's own result, in the totals above too, and the remotes whose transfer stopped
+    # as a whole (its folder could not be made, its bucket is missing), each with the error
+    # naming it; the others' transfers were still made.
+    parts: list[SyncResult] = field(default_factory=list)
+    remote_errors: list[tuple[str | None, DvxError]] = field(default_factory=list)
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -154,8 +168,46 @@ class SyncResult:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.transfer.failed and (
+        return not self.problems and not self.transfer.failed and not self.remote_errors and (
             self.checkout is None or self.checkout.ok)
+
+    def remote_failure(self) -> DvxError | None:
+        """The one error to end the command with for the remotes whose transfer stopped."""
+        if len(self.remote_errors) <= 1:
+            return self.remote_errors[0][1] if self.remote_errors else None
+        errors = [error for _, error in self.remote_errors]
+        joined = RemoteError(" ".join(e.message for e in errors),
+                             " ".join(dict.fromkeys(e.hint for e in errors if e.hint)) or None)
+        joined.exit_code = max(e.exit_code for e in errors)
+        return joined
+
+    def add_transfer(self, other: SyncResult) -> None:
+        """Count in the objects `other`, a later transfer of the same command (the
+        run-cache's), moved or failed to move, with those of its remote's part when this
+        one is split over several remotes."""
+        part = next((p for p in self.parts if p.remote == other.remote), None)
+        if part is None and self.parts:  # a remote the data did not go to
+            part = SyncResult(other.remote)
+            self.parts.append(part)
+        for counted in [self] if part is None else [self, part]:
+            counted.transfer.merge(other.transfer)
+            counted.paths.merge(other.paths)
+        self.problems += other.problems
+
+    def tally(self, other: SyncResult) -> None:
+        """Count `other` in the totals here."""
+        self.transfer.merge(other.transfer)
+        self.problems += other.problems
+        self.repaired += other.repaired
+        self.repaired_missing |= other.repaired_missing
+        self.paths.merge(other.paths)
+        self.never_pushed += other.never_pushed
+        self.never_pushed_unnamed += other.never_pushed_unnamed
+        self.lost += other.lost
+        self.cut_short += other.cut_short
+        self.refused_indexes += other.refused_indexes
+        self.newer_indexes += other.newer_indexes
+        self.manifests_held_back |= other.manifests_held_back
 
     def absent_on_remote(self) -> dict[str, str]:
         """{oid: path} of the objects that did not transfer because the remote does not
@@ -187,7 +239,9 @@ class SyncResult:
                        for o, r in sorted(self.transfer.failed.items())],
             "problems": self.problems, "repaired": self.repaired,
             "never_pushed": [r.to_json() for r in self.never_pushed],
-            "lost": [r.to_json() for r in self.lost]}
+            "lost": [r.to_json() for r in self.lost],
+            "remote_errors": [{"remote": name, "error": str(error)}
+                              for name, error in self.remote_errors]}
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
@@ -372,22 +426,39 @@ def belonging_on(repo: Repo, targets: list[Target], remote_name: str) -> list[Ta
     return [t for t in pushed(targets) if own_remote(t.output, known) in (None, remote_name)]
 
 
-def _merged(results: list[SyncResult]) -> SyncResult:
-    merged = SyncResult(", ".join(r.remote for r in results))
-    for r in results:
-        merged.transfer.merge(r.transfer)
-        merged.problems += r.problems
-        merged.repaired += r.repaired
-        merged.repaired_missing |= r.repaired_missing
-        merged.paths.merge(r.paths)
-        merged.never_pushed += r.never_pushed
-        merged.never_pushed_unnamed += r.never_pushed_unnamed
-        merged.lost += r.lost
-        merged.cut_short += r.cut_short
-        merged.refused_indexes += r.refused_indexes
-        merged.newer_indexes += r.newer_indexes
-        merged.manifests_held_back |= r.manifests_held_back
+def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
+                  transfer_to: Callable[[str | None, list[Target]], SyncResult]
+                  ) -> SyncResult:
+    """One transfer per remote (`transfer_to`), and their results together. A remote whose
+    transfer stops as a whole does not stop the others: its error, naming it, is kept
+    (`remote_errors`) beside what they did, which the command reports before it fails."""
+    merged = SyncResult(", ".join(name or "?" for name in groups))
+    for name, group in groups.items():
+        try:
+            part = transfer_to(name, group)
+        except Interrupted:
+            raise
+        except (DvxError, OSError) as exc:
+            merged.remote_errors.append((name, _naming_remote(name, doing, exc)))
+        else:
+            merged.parts.append(part)
+            merged.tally(part)
     return merged
+
+
+def _naming_remote(name: str | None, doing: str, exc: DvxError | OSError) -> DvxError:
+    """The error that stopped the transfer with the remote `name`, one of several: named,
+    since what stopped it may not say which (a filesystem error, a missing bucket)."""
+    if isinstance(exc, OSError):
+        why = f"{exc.strerror}" if isinstance(exc, LostConnection) else describe(exc)
+        return RemoteError(f"Could not {doing} the remote '{name}': {why}.",
+                           "Nothing was left half-written; fix the cause and run the command "
+                           "again.")
+    if name is None or f"'{name}'" in exc.message:
+        return exc
+    named = RemoteError(f"Could not {doing} the remote '{name}': {exc.message}", exc.hint)
+    named.exit_code = exc.exit_code
+    return named
 
 
 def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
@@ -397,7 +468,8 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     targets = pushed(targets)
     groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
-        return _merged([push(repo, group, name, jobs, repair) for name, group in groups.items()])
+        return _over_remotes(groups, "push to", lambda name, group: push(
+            repo, group, name, jobs, repair, earlier))
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
     if remote.read_only:
         raise RemoteError(f"Remote '{name}' ({remote.url}) is read-only.",
@@ -566,7 +638,8 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     targets = pushed(targets)
     groups = _by_remote(repo, targets, remote_name)
     if len(groups) > 1:
-        return _merged([fetch(repo, group, name, jobs) for name, group in groups.items()])
+        return _over_remotes(groups, "fetch from", lambda name, group: fetch(
+            repo, group, name, jobs, earlier))
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
     remote.blobs.prepare(create=False)
     repo.cache.remove_stale_temporaries()
@@ -632,6 +705,8 @@ def _done_before(earlier: SyncResult | None, remote: str, oids: Iterable[str]) -
     data that command just pushed or fetched, and each object is transferred and counted
     once. What failed there, or was held back (a manifest some of whose files failed), is
     tried again, and fails here too, holding back what needs it."""
+    if earlier is not None and earlier.parts:  # split over several remotes: that one's
+        earlier = next((part for part in earlier.parts if part.remote == remote), None)
     if earlier is None or earlier.remote != remote:
         return set()
     return {oid for oid in earlier.paths.lookup(oids)

@@ -459,9 +459,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
             for s in (dag.stages[n] for n in selected)}
     runs = runcache.fetch_runs(repo, None, None, keys, result)
     if runs.sync is not None:
-        result.transfer.merge(runs.sync.transfer)
-        result.paths.merge(runs.sync.paths)
-        result.problems += runs.sync.problems
+        result.add_transfer(runs.sync)
     return result, runs.problems
 
 

@@ -197,7 +197,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         shared = options.get("shared")
         if shared is not None:  # as a config file written by hand may have it
             check_option_value(url, f'remote "{name or "NAME"}"', "shared", shared, repo_root)
-        local = RemoteStore(DirectoryBlobs(path, shared=shared is not None), algo, **packing)
+        local = RemoteStore(DirectoryBlobs(path, shared=shared is not None, shown=shown), algo,
+                            **packing)
         local.name = name
         local.location = os.path.realpath(path)
         return local
