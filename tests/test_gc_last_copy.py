@@ -152,7 +152,7 @@ def test_what_the_remote_holds_goes_and_the_rest_is_reported(history, tmp_path):
     assert run_dvx("push", "--all-commits", cwd=repo).code == 0  # reflogs are not pushed
     result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo)
     assert result.code == 0
-    assert "Kept 1 object (11 B) that no remote holds" in result.stderr
+    assert "Kept 1 object (11 B) that their remote does not hold" in result.stderr
     assert "--force-last-copy" in result.stderr
     assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
 
@@ -210,7 +210,31 @@ def test_what_gc_deletes_from_the_remote_does_not_count_as_held(history, tmp_pat
                                                    "branch_tip"}}
     assert not gone_from_remote & on_remote
     assert gone_from_remote <= _cache(repo)  # the cache keeps the copies now the only ones
-    assert "that no remote holds" in result.stderr
+    assert "that their remote does not hold" in result.stderr
+
+
+def test_a_copy_on_another_remote_than_its_own_is_no_copy_and_is_named_so(tmp_path):
+    """An output with `remote: archive` pushed to the default remote only (`push -r main`):
+    a pull of its commit reads 'archive', so gc keeps it, and says that its remote, not
+    every remote, lacks it."""
+    repo = make_git_repo(tmp_path / "p")
+    assert run_dvx("init", cwd=repo).code == 0
+    for name, default in (("main", ("-d",)), ("archive", ())):
+        assert run_dvx("remote", "add", *default, name, str(tmp_path / name),
+                       cwd=repo).code == 0
+    write(repo / "dvx.yaml", "stages:\n  mk:\n    cmd: cp in.txt big.bin\n"
+          "    deps: [in.txt]\n    outs:\n    - big.bin: {remote: archive}\n")
+    for version in ("one", "two"):
+        write(repo / "in.txt", version)
+        assert run_dvx("repro", cwd=repo).code == 0
+        _commit(repo, version)
+        assert run_dvx("push", "-r", "main", cwd=repo).code == 0
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo)
+    assert result.code == 0, result.output
+    assert "that no remote holds" not in result.stderr
+    assert ("Kept 1 object (3 B) that their remote does not hold (their output's `remote:`, "
+            "else the default remote)") in result.stderr, result.stderr
+    assert _oid("one") in _cache(repo)
 
 
 @pytest.mark.parametrize("other", ["a relative path", "a global remote of the same URL"])

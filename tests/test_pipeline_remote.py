@@ -132,6 +132,10 @@ stages:
         return len(local_spec(store, str(store), {}).oids())
 
     assert (objects(main), objects(models)) == (1, 1)
+    for command in (("push",), ("fetch",), ("status", "-c")):  # `remote` joins the names
+        doc = json.loads(dvx(*command, "--json").stdout)
+        assert (doc["remote"], doc["remotes"]) == ("main, models", ["main", "models"])
+    assert json.loads(dvx("push", "a.txt", "--json").stdout)["remotes"] == ["main"]
     result = dvx("push", "-r", "main", "m.bin")  # an explicit remote wins
     assert result.code == 0 and objects(main) == 2
 
@@ -175,6 +179,7 @@ stages:
     assert as_json.code == 1, as_json.output
     doc = json.loads(as_json.stdout)
     assert doc["transferred"] == 1
+    assert (doc["remote"], doc["remotes"]) == ("main, models", ["main", "models"])
     assert [e["remote"] for e in doc["remote_errors"]] == ["models"]
     assert "Cannot create the folder of the remote 'models'" in doc["remote_errors"][0]["error"]
 

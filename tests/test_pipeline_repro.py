@@ -632,7 +632,7 @@ def test_gc_keeps_the_outputs_that_a_commit_s_dvx_lock_records(ml, dvx):
     assert dvx("checkout").code == 0
     assert (ml / "model.json").read_bytes() == v1
     kept = dvx("gc", "--workspace", "--grace", "0", "-f")
-    assert kept.code == 0 and "that no remote holds" in kept.stderr  # main's v2 is kept
+    assert kept.code == 0 and "that their remote does not hold" in kept.stderr  # main's v2 is kept
     assert dvx("gc", "--workspace", "--grace", "0", "-f", "--force-last-copy").code == 0
     git(ml, "checkout", "-q", "main")
     result = dvx("checkout")

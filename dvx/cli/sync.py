@@ -650,8 +650,8 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 @click.option("-c", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
               help="Also delete unused objects from this remote.")
 @click.option("--force-last-copy", is_flag=True,
-              help="Also delete cached objects that commits outside the scope use and no "
-                   "remote holds (their only copy).")
+              help="Also delete cached objects that commits outside the scope use and "
+                   "their remote does not hold (the only copy a pull of them could get).")
 @click.option("--dry-run", is_flag=True, help="Only list what would be deleted.")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--grace", type=FiniteFloat(min=0), default=3600, metavar="SECONDS",
@@ -722,8 +722,10 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     if last is not None and last.oids:
         why = f" ({'; '.join(last.notes)})" if last.notes else ""
         kept = "Would keep" if dry_run else "Kept"
-        warn(f"{kept} {objects(len(last.oids), last.bytes)} that no remote holds"
-             f"{why}: commits outside the scope use them and the cache has their only copy. "
+        # "Their remote": another remote may hold a copy, which no pull of them reads.
+        warn(f"{kept} {objects(len(last.oids), last.bytes)} that their remote does not hold "
+             f"(their output's `remote:`, else the default remote){why}: commits outside the "
+             "scope use them, and a `dvx pull` of those commits could get them nowhere else. "
              "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway."
              + _manifests_kept(last.manifests, dry_run))
 

@@ -1,4 +1,4 @@
-"""Which objects gc must not delete from the cache because no remote holds them.
+"""Which objects gc must not delete from the cache because their remote does not hold them.
 
 An object outside gc's scope may still be used by some commit of the repository (an old
 tag, another branch, a commit only a reflog reaches). Deleting the cache's copy is safe only

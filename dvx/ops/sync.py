@@ -171,6 +171,14 @@ class SyncResult:
         return not self.problems and not self.transfer.failed and not self.remote_errors and (
             self.checkout is None or self.checkout.ok)
 
+    @property
+    def remotes(self) -> list[str]:
+        """The remotes this command transferred with, or was to (`remote` joins them)."""
+        if not self.parts and not self.remote_errors:
+            return [self.remote]
+        return list(dict.fromkeys([*(p.remote for p in self.parts),
+                                   *(name for name, _ in self.remote_errors if name)]))
+
     def remote_failure(self) -> DvxError | None:
         """The one error to end the command with for the remotes whose transfer stopped."""
         if len(self.remote_errors) <= 1:
@@ -233,7 +241,8 @@ class SyncResult:
     def to_json(self) -> dict[str, object]:
         named = self.paths.lookup(self.transfer.failed)
         doc: dict[str, object] = {
-            "remote": self.remote, "transferred": self.transfer.transferred,
+            "remote": self.remote, "remotes": self.remotes,
+            "transferred": self.transfer.transferred,
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
             "failed": [{"oid": o, "path": named.get(o), "reason": r}
                        for o, r in sorted(self.transfer.failed.items())],
@@ -855,6 +864,11 @@ class RemoteStatus:
     problems: list[str]
     # Remotes (of those compared) that take no push (HTTP): another remote writes the store
     read_only: list[str] = field(default_factory=list)
+    remotes: list[str] = field(default_factory=list)  # compared with (`remote` joins them)
+
+    def __post_init__(self) -> None:
+        if not self.remotes:
+            self.remotes = [self.remote]
 
     @property
     def in_sync(self) -> bool:
@@ -864,7 +878,7 @@ class RemoteStatus:
         def rows(found: dict[str, str]) -> list[dict[str, str]]:
             return [{"oid": oid, "path": path} for oid, path in sorted(found.items(),
                                                                        key=lambda kv: kv[1])]
-        return {"remote": self.remote, "in_sync": self.in_sync,
+        return {"remote": self.remote, "remotes": self.remotes, "in_sync": self.in_sync,
                 "missing_on_remote": rows(self.missing_on_remote),
                 "missing_in_cache": rows(self.missing_in_cache), "problems": self.problems}
 
@@ -880,7 +894,8 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     results = [_status_on(repo, group, name, jobs) for name, group in groups.items()]
     if len(results) == 1:
         return results[0]
-    merged = RemoteStatus(", ".join(dict.fromkeys(r.remote for r in results)), {}, {}, [])
+    names = list(dict.fromkeys(r.remote for r in results))
+    merged = RemoteStatus(", ".join(names), {}, {}, [], remotes=names)
     for result in results:
         merged.missing_on_remote.update(result.missing_on_remote)
         merged.missing_in_cache.update(result.missing_in_cache)
