@@ -404,20 +404,55 @@ def test_a_file_put_beside_dvxs_page_is_neither_replaced_nor_removed(plotted, dv
     # Never on a page's list, it is left alone when the plot is gone again.
     assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
     assert (site / "eval__f1.tsv.svg").read_text() == "my own diagram\n"
-    # A page from a dvx that did not list its images vouches for none of them.
-    page = site / "index.html"
-    page.write_text(re.sub(r'<meta name="dvx-plots-images"[^>]*>\n', "", page.read_text()))
-    result = dvx("plots", "show", "logs/loss.csv", "-o", "site")
-    assert result.code == 2 and "'site/logs__loss.csv.svg' already exists, and the page " \
-        "there, written by an older dvx, does not list the images it wrote" in result.stderr, \
-        result.output
-    assert "dvx-plots-images" not in page.read_text()
-    # --force replaces them; from then on the page lists what it wrote.
+    # --force replaces it; from then on the page lists it as dvx's.
     assert dvx("plots", "show", "logs/loss.csv", "eval/f1.tsv", "-o", "site",
                "--force").code == 0
     assert (site / "eval__f1.tsv.svg").read_text().startswith("<svg")
     assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 0
     assert sorted(p.name for p in site.iterdir()) == ["index.html", "logs__loss.csv.svg"]
+
+
+def page_of_an_older_dvx(charted: list[str], shown: list[str]) -> str:
+    """index.html as a dvx that did not list its images wrote it (render._page up to 25ad713):
+    no dvx-plots-images, a section per plot, holding a chart for each plot in `charted` (it
+    wrote an image of those) and an image as a data: URL for those in `shown`."""
+    charts = "".join(f'<section><h2>{path}</h2><div class="chart" id="chart{number}"></div>'
+                     "</section>" for number, path in enumerate(charted))
+    figures = "".join(f'<section><h2>{path}</h2><figure><img src="data:image/png;base64,iVBO" '
+                      f'alt="{path} at workspace"><figcaption>workspace</figcaption></figure>'
+                      "</section>" for path in shown)
+    return ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            '<meta name="generator" content="dvx plots">\n<title>dvx plots</title>\n'
+            "<style>\nbody { font-family: sans-serif; margin: 2em; }\n</style>\n</head>\n"
+            f"<body>\n<h1>dvx plots</h1>\n{charts}{figures}\n<script>\n</script>\n</body>\n"
+            "</html>\n")
+
+
+def test_the_images_an_older_dvxs_page_shows_are_replaced_and_only_those(plotted, dvx):
+    site = plotted / "site"
+    write(site / "index.html", page_of_an_older_dvx(["logs/loss.csv", "eval/f1.tsv"],
+                                                    ["eval/roc.png"]))
+    write(site / "logs__loss.csv.svg", "<svg>an older chart</svg>\n")
+    write(site / "eval__f1.tsv.svg", "<svg>an older chart</svg>\n")
+    write(site / "eval__points.yaml.svg", "my own diagram\n")  # no chart of the page's
+    # The page shows no chart of eval/points.yaml: that file is yours, and refused.
+    result = dvx("plots", "show", "logs/loss.csv", "eval/points.yaml", "-o", "site")
+    assert result.code == 2 and "'site/eval__points.yaml.svg' already exists, and the page " \
+        "there, written by an older dvx, does not show it among its images" in result.stderr, \
+        result.output
+    assert (site / "logs__loss.csv.svg").read_text() == "<svg>an older chart</svg>\n"
+    # Its own charts are replaced unasked, or removed when no longer drawn; yours stays.
+    result = dvx("plots", "show", "logs/loss.csv", "eval/roc.png", "-o", "site")
+    assert result.code == 0, result.output
+    assert sorted(p.name for p in site.iterdir()) == [
+        "eval__points.yaml.svg", "index.html", "logs__loss.csv.svg"]
+    assert "<svg>an older chart</svg>" not in (site / "logs__loss.csv.svg").read_text()
+    assert (site / "eval__points.yaml.svg").read_text() == "my own diagram\n"
+    # The page does not say in which format it drew: with both there, neither is taken.
+    write(site / "index.html", page_of_an_older_dvx(["logs/loss.csv"], []))
+    write(site / "logs__loss.csv.png", "my own picture\n")
+    assert dvx("plots", "show", "logs/loss.csv", "-o", "site").code == 2
+    assert (site / "logs__loss.csv.png").read_text() == "my own picture\n"
 
 
 def test_images_of_plots_no_longer_drawn_are_removed_and_only_those(plotted, dvx, tmp_path):

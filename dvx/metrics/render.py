@@ -50,7 +50,7 @@ def render(plots: list[PlotData], out_dir: str, image_format: str = "svg",
     """Write `out_dir`/index.html and one image per table plot; return their paths.
 
     Files in `out_dir` are replaced only if an earlier run wrote them (its page carries
-    GENERATOR and lists the images) or with `force`; anything else there is the user's and
+    GENERATOR and names the images) or with `force`; anything else there is the user's and
     refused before any write."""
     if image_format not in IMAGE_FORMATS:
         raise UsageError(f"Unknown image format {image_format!r} (known: svg, png).")
@@ -92,7 +92,7 @@ def _publish(out_dir: str, page: Callable[[list[str]], str], images: dict[str, b
     replaces or removes, never ones it refuses as a user's. `page` makes the page listing
     the images it is given."""
     index = os.path.join(out_dir, HTML_NAME)
-    stale = [n for n in _images_listed_by(index) or [] if n not in images]
+    stale = [n for n in _images_of_dvx(index) if n not in images]
     makedirs(out_dir)
     try:
         atomic_write(index, page([*images, *stale]).encode())
@@ -137,22 +137,21 @@ def _drawn(vlc: Any, data: PlotData, image_format: str) -> tuple[str, bytes] | N
 
 def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
     """Refuse when a file to be written exists and no earlier run of dvx wrote it: only
-    dvx's page, and the images it lists, are dvx's. A page from a dvx that did not list its
-    images vouches for none of them: a file of the user's may have been put beside it."""
+    dvx's page, and the images it names, are dvx's."""
     page = os.path.join(out_dir, HTML_NAME)
-    dvx_page, listed = _written_by_dvx(page), _images_listed_by(page)
-    ours = ([HTML_NAME] if dvx_page else []) + (listed or [])
+    dvx_page = _written_by_dvx(page)
+    ours = ([HTML_NAME] if dvx_page else []) + _images_of_dvx(page)
     existing = [n for n in names if n not in ours and os.path.lexists(os.path.join(out_dir, n))]
     if not existing:
         return
     named = ", ".join(f"'{os.path.join(out_dir, n)}'" for n in existing[:3])
     more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-    if dvx_page and listed is None:
-        verb = "exists" if len(existing) == 1 else "exist"
+    if dvx_page and _images_listed_by(page) is None:
+        verb, it = ("exists", "it") if len(existing) == 1 else ("exist", "them")
         raise UsageError(f"{named}{more} already {verb}, and the page there, written by an "
-                         "older dvx, does not list the images it wrote, so nothing was "
-                         "written.", "If they are that page's images, pass --force to replace "
-                         "them; or name a new directory with -o.")
+                         f"older dvx, does not show {it} among its images, so nothing was "
+                         "written.", f"If an older dvx wrote {it}, pass --force to replace "
+                         f"{it}; or name a new directory with -o.")
     verbs = "exists and was" if len(existing) == 1 else "exist and were"
     raise UsageError(f"{named}{more} already {verbs} not written by `dvx plots`, so "
                      "nothing was written.",
@@ -161,6 +160,13 @@ def _refuse_foreign_files(out_dir: str, names: list[str]) -> None:
 
 def _written_by_dvx(page: str) -> bool:
     return _head_of_dvx_page(page) is not None
+
+
+def _images_of_dvx(page: str) -> list[str]:
+    """The images an earlier run of dvx wrote beside `page`, as far as the page tells: those
+    it lists, or for a page from a version that did not list them, those it shows."""
+    listed = _images_listed_by(page)
+    return _images_shown_by_older_page(page) if listed is None else listed
 
 
 def _images_listed_by(page: str) -> list[str] | None:
@@ -172,6 +178,28 @@ def _images_listed_by(page: str) -> list[str] | None:
         return []
     found = _IMAGE_LIST.search(head)
     return [n for n in found.group(1).split() if _IMAGE_NAME.fullmatch(n)] if found else None
+
+
+def _images_shown_by_older_page(page: str) -> list[str]:
+    """The images beside a page of dvx's from a version that did not list them: it has a
+    section per plot, in order, headed by the plot's path, and a chart in it for each plot it
+    wrote an image of, named as `render` names it. The page does not say in which format, so
+    only a name of which the other format is absent is taken: when both are there, one may be
+    the user's (or an earlier run's of another format), and neither is replaced unasked."""
+    try:
+        with open(page, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return []
+    out_dir, images = os.path.dirname(page), []
+    used: dict[str, set[str]] = {fmt: set() for fmt in IMAGE_FORMATS}
+    for path, chart in _OLDER_SECTION.findall(text):
+        names = [_unique(_slug(html.unescape(path)) + "." + fmt, used[fmt])
+                 for fmt in IMAGE_FORMATS]
+        there = [n for n in names if os.path.lexists(os.path.join(out_dir, n))]
+        if chart and len(there) == 1 and _IMAGE_NAME.fullmatch(there[0]):
+            images += there
+    return images
 
 
 def _head_of_dvx_page(page: str) -> str | None:
@@ -190,6 +218,8 @@ def _head_of_dvx_page(page: str) -> str | None:
 _HEAD_BYTES = 1 << 20  # the list of images comes before the styles, the data and scripts
 _IMAGE_LIST = re.compile(r'<meta name="dvx-plots-images" content="([^"]*)">')
 _IMAGE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*\.(svg|png)", re.ASCII)
+# A plot's section on a page: its path (escaped, so holding no "<") and the chart, if drawn.
+_OLDER_SECTION = re.compile(r'<section><h2>([^<]*)</h2>(<div class="chart" id="chart\d+">)?')
 
 
 def _figure(path: str, rev: str, raw: bytes) -> str:
@@ -209,7 +239,8 @@ def _script_json(value: Any) -> str:
 def _page(title: str, sections: list[str], charts: list[tuple[str, str]], bundle: str,
           images: list[str]) -> str:
     """The page; `charts` are (element id, the chart's spec as _script_json wrote it),
-    `images` the names of the image files dvx writes beside it (_images_listed_by)."""
+    `images` the names of the image files dvx writes beside it (_images_listed_by). Pages
+    of older versions do not list them; _images_shown_by_older_page reads their sections."""
     embeds = "\n".join(
         f"vegaEmbed('#{name}', {chart}, {{renderer: 'svg', actions: false}})"
         f".catch(function (e) {{ var el = document.getElementById('{name}'); "
