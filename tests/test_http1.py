@@ -4,6 +4,7 @@ connection, a silent server, malformed answers, and a sink that fails. (The S3 c
 test_remote_contract.py run it against SeaweedFS and moto.)"""
 
 import asyncio
+import contextlib
 import os
 import socket
 
@@ -16,13 +17,15 @@ from tests.servers import self_signed_cert
 
 class Script:
     """A loopback server answering each request with the next scripted bytes (or None: close
-    the connection without answering). It records the requests it read."""
+    the connection without answering). It records the requests it read, and sets `closed`
+    once it has closed a connection."""
 
     def __init__(self, answers, close_after_each=False):
         self.answers = list(answers)
         self.close_after_each = close_after_each
         self.requests = []
         self.connections = 0
+        self.closed = asyncio.Event()
 
     async def handle(self, reader, writer):
         self.connections += 1
@@ -49,6 +52,17 @@ class Script:
             pass
         finally:
             writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+            self.closed.set()
+
+
+async def until_the_client_saw_it_close(script, pool):
+    """Until the server has closed its end of the kept-alive connection and the pool has read
+    that close: its next request must take a fresh connection, not find out by sending."""
+    await script.closed.wait()
+    while not all(connection.closed for connection in pool._idle):
+        await asyncio.sleep(0)  # one turn of the loop: it reads what the socket got
 
 
 def run(script, exchange, **pool_options):
@@ -141,7 +155,7 @@ def test_an_idle_connection_the_server_closed_is_replaced_transparently():
 
     async def exchange(pool):
         first = await pool.request("GET", "/", {})
-        await asyncio.sleep(0.05)  # the server has closed the kept-alive connection by now
+        await until_the_client_saw_it_close(script, pool)
         return first, await pool.request("GET", "/", {})
 
     first, second = run(script, exchange)
@@ -161,20 +175,21 @@ def test_a_connection_dropped_mid_body_is_a_connection_error():
 
 
 def test_a_file_span_goes_as_it_is_read_and_whole_again_on_a_fresh_connection(tmp_path):
-    """The second request finds its kept-alive connection closed by the server: it is sent
-    again from the span's start on a new one."""
+    """The second request is sent on the kept-alive connection, and the server closes it
+    without answering (as when it closed the idle connection just as the request went): it is
+    sent again from the span's start on a new one."""
     data = os.urandom(3 * PIECE + 5000)
     (tmp_path / "f").write_bytes(data)
     span = FileSpan(str(tmp_path / "f"), 1000, 2 * PIECE + 7)  # not piece-aligned
-    script = Script([OK_HELLO, OK_HELLO], close_after_each=True)
+    script = Script([OK_HELLO, None, OK_HELLO])
 
     async def exchange(pool):
         first = await pool.request("PUT", "/b/k", {}, span)
-        await asyncio.sleep(0.05)  # the server has closed the kept-alive connection by now
         return first, await pool.request("PUT", "/b/k", {}, span)
 
     first, second = run(script, exchange)
     assert first.status == second.status == 200 and script.connections == 2
+    assert len(script.requests) == 3  # the second one sent twice, once on each connection
     for head, body in script.requests:
         assert f"Content-Length: {span.length}".encode() in head
         assert body == data[1000:1000 + span.length]
