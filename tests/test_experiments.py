@@ -202,13 +202,15 @@ def test_apply_sets_back_the_code_another_experiment_changed_and_keeps_unsaved_e
     must("exp", "apply", "B", cwd=project)
     with open(project / "dvx.yaml", "a") as spec:
         spec.write("# my notes\n")  # saved nowhere, in a file neither experiment changes
-    refused = run_dvx("exp", "apply", "A", cwd=project)
-    assert refused.code == 2 and "dvx.yaml" in refused.stderr, refused.output
-    assert "model v2 lr=" in (project / "train.py").read_text()  # nothing was written
-    assert run_dvx("exp", "apply", "A", "--force", cwd=project).code == 0
-    assert (project / "dvx.yaml").read_text() == DVX_YAML
-    assert git(project, "status", "--porcelain", "--untracked-files=no") == " M dvx.lock\n" \
-        " M metrics.json\n M params.yaml\n"
+    for args in ((), ("--force",)):  # kept either way: --force is for A's own files
+        kept = run_dvx("exp", "apply", "A", *args, cwd=project)
+        assert kept.code == 0, kept.output
+        assert "WARNING: kept your unsaved changes to dvx.yaml; the workspace is not " \
+            "exactly the experiment there." in kept.stderr
+        assert (project / "dvx.yaml").read_text() == DVX_YAML + "# my notes\n"
+        assert (project / "train.py").read_text() == TRAIN  # the rest is set back
+        assert git(project, "status", "--porcelain", "--untracked-files=no") == \
+            " M dvx.lock\n M dvx.yaml\n M metrics.json\n M params.yaml\n"
 
 
 def test_apply_keeps_ignored_the_data_the_workspace_tracks_and_keeps_its_settings(
@@ -239,9 +241,10 @@ def test_apply_keeps_a_mode_change_no_experiment_saved(project):
     git(project, "commit", "-qm", "deploy")
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     os.chmod(project / "deploy.sh", 0o755)  # saved nowhere
-    refused = run_dvx("exp", "apply", "low", cwd=project)
-    assert refused.code == 2 and "deploy.sh" in refused.stderr, refused.output
-    assert os.access(project / "deploy.sh", os.X_OK)
+    for args in ((), ("--force",)):
+        kept = run_dvx("exp", "apply", "low", *args, cwd=project)
+        assert kept.code == 0 and "unsaved changes to deploy.sh" in kept.stderr, kept.output
+        assert os.access(project / "deploy.sh", os.X_OK)
     git(project, "config", "core.filemode", "false")  # Git sees no change: nothing to set back
     assert run_dvx("exp", "apply", "low", cwd=project).code == 0
     assert os.access(project / "deploy.sh", os.X_OK)
@@ -249,6 +252,48 @@ def test_apply_keeps_a_mode_change_no_experiment_saved(project):
     must("exp", "save", "-n", "executable", cwd=project)  # saved now: it may be set back
     assert run_dvx("exp", "apply", "low", cwd=project).code == 0
     assert not os.access(project / "deploy.sh", os.X_OK)
+
+
+def test_apply_force_keeps_a_new_data_version_and_a_hand_edit_no_experiment_holds(project):
+    write(project / "notes.md", "# notes\n")
+    git(project, "add", "notes.md")
+    git(project, "commit", "-qm", "notes")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "e2", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    write(project / "data" / "raw.csv", "a\nb\nc\nd\n")  # a new version, pointer not committed
+    must("add", "data/raw.csv", cwd=project)
+    pointer = (project / "data" / "raw.csv.dvx").read_text()
+    write(project / "notes.md", "# notes\nmine, saved nowhere\n")
+    write(project / "params.yaml", "train:\n  lr: 0.7\n  epochs: 3\n")  # in e2's own file
+    refused = run_dvx("exp", "apply", "e2", cwd=project)
+    assert refused.code == 2 and "params.yaml" in refused.stderr, refused.output
+    applied = run_dvx("exp", "apply", "-f", "e2", cwd=project)
+    assert applied.code == 0, applied.output
+    assert "set back" not in applied.stdout
+    assert "kept your unsaved changes to data/raw.csv.dvx, notes.md; the workspace is not " \
+        "exactly the experiment there." in applied.stderr
+    assert (project / "data" / "raw.csv").read_text() == "a\nb\nc\nd\n"
+    assert (project / "data" / "raw.csv.dvx").read_text() == pointer
+    assert (project / "notes.md").read_text() == "# notes\nmine, saved nowhere\n"
+    assert "lr: 0.01" in (project / "params.yaml").read_text()  # --force: e2's own file
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+
+
+def test_apply_force_keeps_data_edited_since_another_experiment_recorded_it(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "A", cwd=project)
+    git(project, "checkout", "-q", "--", "params.yaml")
+    write(project / "data" / "raw.csv", "a\nb\n")
+    must("exp", "run", "-n", "B", cwd=project)  # records that version: its pointer is saved
+    pointer = (project / "data" / "raw.csv.dvx").read_text()
+    write(project / "data" / "raw.csv", "a\nb\nmine\n")  # the cache does not hold this
+    for args in ((), ("--force",)):
+        applied = run_dvx("exp", "apply", "A", *args, cwd=project)
+        assert applied.code == 0, applied.output
+        assert "kept your unsaved changes to data/raw.csv;" in applied.stderr
+        assert (project / "data" / "raw.csv").read_text() == "a\nb\nmine\n"
+        assert (project / "data" / "raw.csv.dvx").read_text() == pointer  # still records B's
+        assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
 def test_apply_keeps_a_file_git_ignores_that_no_experiment_saved(project):

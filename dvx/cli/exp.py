@@ -154,12 +154,14 @@ def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> N
 @click.argument("name")
 @click.option("-f", "--force", is_flag=True,
               help="Overwrite changes that neither Git, an experiment of HEAD nor the cache "
-                   "holds, in the files and outputs the apply writes.")
+                   "holds, in the files and outputs the experiment changed. Such changes to "
+                   "the other files are kept, with or without it.")
 @common_options
 def exp_apply(name: str, force: bool) -> None:
     """Make the workspace the experiment: its params, code, dvx.lock and metrics, the files
     Git tracks that it does not change as committed, and its outputs checked out, ready to
-    commit."""
+    commit. A file it does not change that holds your unsaved work (a `dvx add` of a new
+    version, an edit no commit or experiment holds) is kept as it is, with a warning."""
     from dvx.exps.run import apply
 
     applied = apply(open_repo(), name, force)
@@ -168,6 +170,9 @@ def exp_apply(name: str, force: bool) -> None:
             + ("; set back as committed, as the experiment does not change them: "
                f"{some_paths(applied.set_back)}."
                if applied.set_back else "."))
+    if applied.kept:
+        warn(f"WARNING: kept your unsaved changes to {some_paths(applied.kept)}; the "
+             "workspace is not exactly the experiment there.")
     report_checkout(applied.checkout)
     if not applied.checkout.ok:
         sys.exit(1)

@@ -163,6 +163,7 @@ class Applied:
     experiment: Experiment
     files: list[str]  # workspace files written or removed as the experiment has them
     set_back: list[str]  # of those, the files it did not change that the workspace had
+    kept: list[str]  # files and outputs it did not change, kept for their unsaved changes
     checkout: CheckoutResult
 
 
@@ -172,8 +173,10 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     the workspace changed as HEAD has them (another experiment's run left its code, say),
     and check out the outputs they record. Refused, before anything is written, when HEAD
     has moved on from the experiment's baseline and changed the same files (applying would
-    undo those changes), and, unless `force`, when it would overwrite workspace files with
-    changes that neither Git, an experiment of HEAD nor the cache holds."""
+    undo those changes), and, unless `force`, when it would overwrite the experiment's files
+    or outputs with changes that neither Git, an experiment of HEAD nor the cache holds.
+    Such changes to the files it did not change (a `dvx add` of a new version, a hand edit)
+    are kept, `force` or not, and named in `kept`: they are the user's work, not a run's."""
     exp = find(repo, name)
     git = git_of(repo)
     files = git.changed_between(exp.baseline, exp.commit)
@@ -191,12 +194,22 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
              for rel, mode in _modes_at(git, commit, sources).items()}
     ignores = _ignore_files_keeping_data(repo, git, sources, modes)
     set_back = [rel for rel in set_back if rel in sources]
+    # Work no commit or experiment holds in files the experiment did not change is kept,
+    # --force or not: a `dvx add` of a new version, a hand edit (they are not a run's).
+    kept = _unsaved(repo, _may_hold_changes(git, set_back), exp.commit)
+    set_back = [rel for rel in set_back if rel not in kept]
+    kept_outputs, recording = _unsaved_outputs_set_back(repo, current, set_back)
+    for rel in kept + recording:
+        sources.pop(rel, None)
+        modes.pop(rel, None)
+    set_back = [rel for rel in set_back if rel in sources]
     clashes = _clashes(repo, list(sources), set(modes))
     if clashes:
         raise UsageError(f"Applying '{exp.name}' would write files where the workspace has "
                          f"something else: {_some(clashes)}.",
                          "Move those out of the way first (--force does not replace them).")
-    dirty = _unsaved(repo, _may_hold_changes(git, list(sources)), exp.commit)
+    dirty = _unsaved(repo, _may_hold_changes(git, [rel for rel in sources if rel in ours]),
+                     exp.commit)
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
@@ -218,7 +231,23 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
                          else None, modes.get(rel))
     paths = {t.output.path for t in targets}
     written = [Target(o) for o in all_outputs(repo) if o.path in paths]
-    return Applied(exp, list(sources), set_back, checkout(repo, written, force=force))
+    return Applied(exp, list(sources), set_back, sorted(kept + kept_outputs),
+                   checkout(repo, written, force=force))
+
+
+def _unsaved_outputs_set_back(repo: Repo, current: str, set_back: list[str]
+                              ) -> tuple[list[str], list[str]]:
+    """The outputs that setting back `set_back` (the files the experiment did not change, as
+    HEAD `current` has them) would check out over changes the cache does not hold, and the
+    pointers (or dvx.lock) of those that record them: both kept, --force or not, as the
+    files are (--force is for the experiment's own files and outputs only)."""
+    targets = _outputs_recorded_in(repo, current, set_back, current)
+    skipped = [path for path, _ in blocked(repo, targets)]  # a directory's: files in it
+    stuck = [t.output for t in targets
+             if any(path == t.output.path or path.startswith(t.output.path + "/")
+                    for path in skipped)]
+    return (sorted({o.path for o in stuck}),
+            sorted({LOCK_FILE if o.stage else o.pointer_path for o in stuck}))
 
 
 def _modes_at(git: Git, commit: str, sources: dict[str, str]) -> dict[str, str]:
