@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -1026,6 +1027,49 @@ def test_a_worktree_a_killed_queue_start_left_unrecorded_goes_with_the_next_star
     assert _queue_states(project) == {"once": "done"}
     assert list(temporary.iterdir()) == []
     assert len(git(project, "worktree", "list").splitlines()) == 1
+
+
+def _state_file(project, name: str) -> Path:
+    return project / ".dvx" / "tmp" / "queue" / f"{name}.json"
+
+
+def _dead_pid() -> int:
+    """The id of a process (and its process group) that has ended."""
+    ended = subprocess.Popen(["true"], start_new_session=True)
+    ended.wait()
+    return ended.pid
+
+
+@pytest.mark.parametrize("target", ["a folder of the user's", "the repository",
+                                    "a Git worktree of the user's",
+                                    "a folder of the queue's form Git does not list"])
+def test_a_queue_entry_never_has_a_folder_removed_that_dvx_did_not_make_for_its_run(
+        project, tmp_path, monkeypatch, target):
+    """An entry whose runner died has its worktree removed: the state file naming it is a
+    file anyone can edit, so the folder it names is removed only if it is one `queue start`
+    made, as Git lists it."""
+    temporary = _private_temporary(tmp_path, monkeypatch)
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    folder = {"a folder of the user's": tmp_path / "thesis",
+              "the repository": project,
+              "a Git worktree of the user's": tmp_path / "feature",
+              "a folder of the queue's form Git does not list":
+                  temporary / f"dvx-exp-q1-{_dead_pid()}-abcdefgh" / "worktree"}[target]
+    if target == "a Git worktree of the user's":
+        git(project, "worktree", "add", "-q", "--detach", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "thesis.txt").write_text("years of work")
+    state = _state_file(project, "q1")
+    state.write_text(json.dumps({**json.loads(state.read_text()), "state": "running",
+                                 "pid": _dead_pid(), "worktree": str(folder)}))
+    listed = run_dvx("queue", "status", cwd=project)
+    assert listed.code == 0, listed.output
+    assert (folder / "thesis.txt").read_text() == "years of work"
+    assert (project / ".git").is_dir() and (project / "dvx.yaml").is_file()
+    assert f"Left {folder} as it is" in listed.stderr and str(state) in listed.stderr
+    assert re.search(r"q1 +failed .*which `dvx queue start` did not make", listed.stdout)
+    assert run_dvx("queue", "remove", "q1", cwd=project).code == 0
+    assert (folder / "thesis.txt").read_text() == "years of work"
 
 
 def _shared_pipeline(tmp_path):

@@ -147,10 +147,18 @@ def _settle_orphan(repo: Repo, entry: Entry) -> None:
 
 
 def _clean_up(repo: Repo, entry: Entry) -> None:
-    """Remove what an entry no longer needs once it is not queued: its worktree, its ref."""
+    """Remove what an entry no longer needs once it is not queued: its worktree, its ref. A
+    worktree is removed only if it is one a `queue start` made, as Git lists it: the entry's
+    state file may name any folder (edited by hand, or damaged), and what else it names is
+    left as it is, the entry failed."""
     if entry.worktree is not None:
-        if os.path.isdir(entry.worktree):
-            _remove_worktree(repo, entry.worktree)
+        if os.path.isdir(entry.worktree) and not (
+                _registered(repo, entry.worktree) and _remove_worktree(repo, entry.worktree)):
+            log.warning("Left %s as it is: the queue entry '%s' names it as its worktree (in "
+                        "%s), yet it is not one `dvx queue start` made.", entry.worktree,
+                        entry.name, _path(repo, entry.name))
+            entry.state, entry.error = FAILED, f"its state file named {entry.worktree} as its " \
+                "worktree, which `dvx queue start` did not make: left as it is"
         entry.worktree = None
     git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
@@ -437,8 +445,11 @@ def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def _remove_worktree(repo: Repo, worktree: str) -> None:
-    """Remove a worktree `_make_worktree` made, and the private folder around it."""
+def _remove_worktree(repo: Repo, worktree: str) -> bool:
+    """Remove a worktree `_make_worktree` made, and the private folder around it; False,
+    removing nothing, if `worktree` is not in such a folder (`_in_queue_folder`)."""
+    if not _in_queue_folder(repo, worktree):
+        return False
     try:
         git_of(repo).run("worktree", "remove", "--force", worktree)
     except DvxError:
@@ -446,9 +457,26 @@ def _remove_worktree(repo: Repo, worktree: str) -> None:
 
         shutil.rmtree(worktree, ignore_errors=True)
         git_of(repo).run("worktree", "prune")
-    if _made_for(worktree) is not None:  # not an older dvx's worktree, right in /tmp
-        with contextlib.suppress(OSError):
-            os.rmdir(os.path.dirname(worktree))
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(worktree))
+    return True
+
+
+def _in_queue_folder(repo: Repo, worktree: str) -> bool:
+    """Is `worktree`, symbolic links resolved, FOLDER/worktree with FOLDER a folder of the
+    form `_make_worktree` makes right in the temporary directory, and neither this repository
+    nor a folder holding it? Nothing else is ever removed as a queued run's worktree."""
+    real = os.path.realpath(worktree)
+    root = os.path.realpath(repo.root)
+    return _made_for(real) is not None \
+        and os.path.dirname(os.path.dirname(real)) == os.path.realpath(tempfile.gettempdir()) \
+        and root != real and not root.startswith(real + os.sep)
+
+
+def _registered(repo: Repo, worktree: str) -> bool:
+    """Does Git list `worktree` among the Git repository's linked worktrees?"""
+    real = os.path.realpath(worktree)
+    return any(os.path.realpath(path) == real for path, _ in _worktrees(repo)[1:])
 
 
 def _made_for(worktree: str) -> tuple[str, int] | None:
@@ -477,7 +505,7 @@ def _remove_unrecorded_worktrees(repo: Repo) -> None:
 
 
 def _worktrees(repo: Repo) -> list[tuple[str, str]]:
-    """The Git repository's worktrees: (path, the commit checked out)."""
+    """The Git repository's worktrees: (path, the commit checked out), the main one first."""
     found = []
     listed = git_of(repo).run("worktree", "list", "--porcelain").decode()
     for block in listed.split("\n\n"):
