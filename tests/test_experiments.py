@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -1070,6 +1071,75 @@ def test_a_queue_entry_never_has_a_folder_removed_that_dvx_did_not_make_for_its_
     assert re.search(r"q1 +failed .*which `dvx queue start` did not make", listed.stdout)
     assert run_dvx("queue", "remove", "q1", cwd=project).code == 0
     assert (folder / "thesis.txt").read_text() == "years of work"
+
+
+def _cut_short(state: Path) -> None:
+    state.write_bytes(state.read_bytes()[:20])
+
+
+def _replace(data: bytes) -> Callable[[Path], None]:
+    return lambda state: state.write_bytes(data)
+
+
+def _fifo(state: Path) -> None:
+    state.unlink()
+    os.mkfifo(state)
+
+
+def _link_to_dev_zero(state: Path) -> None:
+    state.unlink()
+    state.symlink_to("/dev/zero")
+
+
+def _retyped(state: Path) -> None:
+    state.write_text(json.dumps({**json.loads(state.read_text()), "sets": "train.lr=0.2"}))
+
+
+DAMAGES = {"cut short": _cut_short, "empty": _replace(b""),
+           "not UTF-8": _replace(b'{"name": "q1\xff"}'),
+           "a NUL": _replace(b'{"name": "q1\x00"}'), "a list": _replace(b"[1, 2]"),
+           "a 5000-digit number": _replace(b'{"pid": ' + b"9" * 5000 + b"}"),
+           "deep nesting": _replace(b"[" * 100_000 + b"]" * 100_000),
+           "a field of the wrong type": _retyped, "a FIFO": _fifo,
+           "a link to /dev/zero": _link_to_dev_zero}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_queue_entry_is_listed_as_such_and_removed_by_name(project, damage):
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-n", "q2", cwd=project)
+    state = _state_file(project, "q1")
+    DAMAGES[damage](state)
+    listed = run_dvx_proc("queue", "status", cwd=project, timeout=60)  # a FIFO never blocks
+    assert listed.code == 0, listed.output
+    assert re.search(rf"q1 +damaged .*its state file {re.escape(str(state))} cannot be used",
+                     listed.stdout), listed.stdout
+    assert re.search(r"q2 +queued +train.lr=0.3", listed.stdout), listed.stdout
+    taken = run_dvx("exp", "run", "--queue", "-n", "q1", cwd=project)
+    assert taken.code == 2 and "The queue entry 'q1' is damaged" in taken.stderr, taken.output
+    removed = run_dvx("queue", "remove", "q1", cwd=project)
+    assert removed.code == 0, removed.output
+    assert not os.path.lexists(state)
+    assert _queue_states(project) == {"q2": "queued"}
+    assert git(project, "for-each-ref", "--format=%(refname)", "refs/exps-queue") == \
+        "refs/exps-queue/q2\n"
+
+
+def test_queue_start_skips_a_damaged_entry_and_reads_a_bom_and_keys_it_does_not_know(project):
+    for name in ("cut", "bom", "newer"):
+        must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", name, cwd=project)
+    cut = _state_file(project, "cut")
+    _cut_short(cut)
+    bom = _state_file(project, "bom")
+    bom.write_bytes(b"\xef\xbb\xbf" + bom.read_bytes())
+    newer = _state_file(project, "newer")
+    newer.write_text(json.dumps({"priority": 3, **json.loads(newer.read_text())}))
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 0, started.output
+    assert f"Skipped the queue entry 'cut': its state file {cut} cannot be used" in \
+        started.stderr
+    assert _queue_states(project) == {"cut": "damaged", "bom": "done", "newer": "done"}
+    assert {"bom", "newer"} <= set(_show(project))
 
 
 def _shared_pipeline(tmp_path):

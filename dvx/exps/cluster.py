@@ -22,7 +22,17 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import DvxError, UsageError, install_extra_hint
 from dvx.experiment_refs import git_of
-from dvx.exps.queue import DONE, FAILED, QUEUE_REFS, QUEUED, RUNNING, Entry, entries, log_path
+from dvx.exps.queue import (
+    DONE,
+    FAILED,
+    QUEUE_REFS,
+    QUEUED,
+    RUNNING,
+    Entry,
+    entries,
+    log_path,
+    warn_damaged,
+)
 from dvx.exps.queue import _save as save_entry
 from dvx.exps.share import pull_experiments
 from dvx.history import Scope, scope_targets
@@ -38,7 +48,9 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     except ImportError:
         raise UsageError("Running experiments on Dask needs dask.distributed.",
                          install_extra_hint("dask")) from None
-    queued = [e for e in entries(repo) if e.state == QUEUED]
+    found = entries(repo)
+    warn_damaged(found)
+    queued = [e for e in found if e.state == QUEUED]
     if not queued:
         return []
     git = git_of(repo)

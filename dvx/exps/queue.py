@@ -4,28 +4,34 @@ this repository's cache (and so its run-cache), then removes the worktree.
 
 A queued experiment is a snapshot of the workspace as it was when queued (a commit under
 refs/exps-queue/<name>, so uncommitted changes run too) plus the params to set. Its state, a
-JSON file, and its log live in .dvx/tmp/queue/.
+JSON file (docs/formats.md), and its log live in .dvx/tmp/queue/. A state file is read as
+untrusted: one that does not validate is a DAMAGED entry, listed and removable, never run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
+import math
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
-from dvx import faults
+from dvx import faults, fsutil
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     QUEUE_REFS,
+    check_name,
     check_new_name,
     experiments,
     git_of,
@@ -47,6 +53,11 @@ log = get_logger(__name__)
 # first stops its stage (runner.STOP_GRACE, then runner.KILL_WAIT) and then records its state.
 END_GRACE = 15.0
 QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
+STATES = (QUEUED, RUNNING, DONE, FAILED, STOPPED)
+# Not a state any file records: the entry's state file cannot be read as an entry (`_load`).
+# It is listed (its error says why), never run or stopped, and `queue remove NAME` deletes it.
+DAMAGED = "damaged"
+MAX_STATE_BYTES = 1 << 20  # a state file dvx writes holds well under 1 KiB
 
 
 @dataclass
@@ -83,8 +94,6 @@ def log_path(repo: Repo, name: str) -> str:
 
 
 def _save(repo: Repo, entry: Entry) -> None:
-    from dvx import fsutil
-
     os.makedirs(_dir(repo), exist_ok=True)
     fsutil.atomic_write(_path(repo, entry.name), json.dumps(asdict(entry)).encode())
 
@@ -108,9 +117,17 @@ def _recorded(repo: Repo) -> list[Entry]:
         return []
     for file in names:
         if file.endswith(".json"):
-            with open(os.path.join(_dir(repo), file), encoding="utf-8") as f:
-                found.append(Entry(**json.load(f)))
+            entry = _load(repo, file.removesuffix(".json"))
+            if entry is not None:  # None: removed since the listing
+                found.append(entry)
     return sorted(found, key=lambda e: e.queued_at)
+
+
+def warn_damaged(found: list[Entry]) -> None:
+    """Say which entries are damaged: a command that runs or stops the queue leaves them."""
+    for entry in found:
+        if entry.state == DAMAGED:
+            log.warning("Skipped the queue entry '%s': %s.", entry.name, entry.error)
 
 
 @contextlib.contextmanager
@@ -160,7 +177,8 @@ def _clean_up(repo: Repo, entry: Entry) -> None:
             entry.state, entry.error = FAILED, f"its state file named {entry.worktree} as its " \
                 "worktree, which `dvx queue start` did not make: left as it is"
         entry.worktree = None
-    git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+    if _is_name(entry.name):  # a damaged entry's file name may not be one a ref can have
+        git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
@@ -179,6 +197,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
                          f"{'running' if known[name].state == RUNNING else 'waiting to run'}.",
                          "Pick another -n" + ("." if known[name].state == RUNNING else
                                               f", or `dvx queue remove {name}` it first."))
+    if name is not None and name in known and known[name].state == DAMAGED:
+        raise _damaged_name(known[name])
     name = name or new_name(taken | set(known))
     commit_changed_inputs(repo)  # the snapshot must name the data the workspace has now
     git = git_of(repo)
@@ -190,6 +210,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
         if current is not None and current.state in (QUEUED, RUNNING):
             raise UsageError(f"A queued experiment called '{name}' was queued meanwhile.",
                              "Pick another -n.")
+        if current is not None and current.state == DAMAGED:
+            raise _damaged_name(current)
         if current is not None:  # finished: it gives its name (and its log) to the new entry
             log.warning("The %s queue entry '%s' and its log are replaced by this one.",
                         current.state, name)
@@ -199,6 +221,12 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     return entry
 
 
+def _damaged_name(entry: Entry) -> UsageError:
+    """A damaged entry keeps its name: what its file held (a run going on?) is not known."""
+    return UsageError(f"The queue entry '{entry.name}' is damaged: {entry.error}.",
+                      "Pick another -n, or remove it first.")
+
+
 def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: None
           ) -> list[Entry]:
     """Run the queued entries, `jobs` at a time, until none is left (those queued meanwhile
@@ -206,7 +234,8 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
     that `queue stop` or `queue remove` dropped meanwhile never starts. An entry whose data
     cannot be fetched stays queued, for the next start. `say` hears when each starts and
     ends."""
-    entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
+    found = entries(repo)  # settles the runs of a `queue start` that died (none of ours run yet)
+    warn_damaged(found)
     _remove_unrecorded_worktrees(repo)
     running: dict[str, tuple[Entry, subprocess.Popen[bytes]]] = {}
     done: list[Entry] = []
@@ -339,7 +368,9 @@ def stop(repo: Repo) -> list[Entry]:
 
 def _stop(repo: Repo) -> list[Entry]:
     stopped = []
-    for entry in entries(repo):
+    found = entries(repo)
+    warn_damaged(found)
+    for entry in found:
         if entry.state == RUNNING and entry.pid is not None:
             entry.state = STOPPED
             _save(repo, entry)
@@ -379,19 +410,98 @@ def _remove(repo: Repo, names: list[str], finished: bool) -> list[Entry]:
 
 
 def _forget(repo: Repo, entry: Entry) -> None:
-    """Remove a finished or queued entry: its worktree, its ref, its state and its log."""
+    """Remove a finished, queued or damaged entry: its worktree, its ref, its state and its
+    log."""
     _clean_up(repo, entry)
     for path in (_path(repo, entry.name), log_path(repo, entry.name)):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:  # a damaged entry's "file" may be a folder
+            raise DvxError(f"Could not remove {path}: {exc.strerror or exc}.",
+                           "Remove it yourself.") from None
 
 
 def _load(repo: Repo, name: str) -> Entry | None:
+    """The entry `name` as its state file records it (None: it has none), or a DAMAGED entry
+    saying why the file records none: a file anyone may have edited or cut short (a full
+    disk) never stops the queue's other entries, nor makes dvx act on what it names. Only a
+    small regular file is read (never a FIFO, device or symbolic link put there)."""
+    path = _path(repo, name)
     try:
-        with open(_path(repo, name), encoding="utf-8") as f:
-            return Entry(**json.load(f))
+        data = fsutil.read_small_file(path, MAX_STATE_BYTES + 1, follow_links=False)
+        if data is None:
+            raise ValueError(f"it is larger than {MAX_STATE_BYTES} bytes")
+        return _parse(name, data)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        why = "it is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror or str(exc)
+    except ValueError as exc:
+        why = str(exc)
+    return Entry(name, "", "", state=DAMAGED,
+                 error=f"its state file {path} cannot be used: {why}; `dvx queue remove "
+                       f"{shlex.quote(name)}` deletes it")
+
+
+def _parse(name: str, data: bytes) -> Entry:
+    """The entry `name` that a state file's bytes record, or ValueError saying why they record
+    none. Keys this version does not know are ignored (formats.md: a newer dvx's)."""
+    from dvx.pipeline.params import load_json
+
+    try:
+        doc = load_json(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ValueError("it is not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("it nests too deep") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"it is not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("it is not a JSON object")
+    known = {f.name: doc[f.name] for f in fields(Entry) if f.name in doc}
+    for key in ("name", "baseline", "snapshot"):
+        if key not in known:
+            raise ValueError(f"it has no {key!r}")
+    for key, value in known.items():
+        valid, what = _FIELDS[key]
+        if not valid(value):
+            raise ValueError(f"its {key!r} is not {what}")
+    if known["name"] != name:
+        raise ValueError(f"it names another entry, {known['name']!r}")
+    return Entry(**known)
+
+
+def _is_name(value: Any) -> bool:
+    try:
+        check_name(value)
+    except DvxError:
+        return False
+    return True
+
+
+def _is_time(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)
+
+
+_OID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 Git commit ids
+# Every field of Entry: what a state file must hold there, and the words an error says it with.
+# Each value goes on to paths, refs, command lines and signals, hence no NUL, no '/' in a name.
+_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "name": (lambda v: isinstance(v, str) and _is_name(v), "an experiment name"),
+    "baseline": (lambda v: isinstance(v, str) and _OID.fullmatch(v) is not None, "a commit id"),
+    "snapshot": (lambda v: isinstance(v, str) and _OID.fullmatch(v) is not None, "a commit id"),
+    "sets": (lambda v: isinstance(v, list)
+             and all(isinstance(s, str) and "\0" not in s for s in v), "a list of texts"),
+    "state": (lambda v: isinstance(v, str) and v in STATES, f"one of {', '.join(STATES)}"),
+    "pid": (lambda v: v is None or (type(v) is int and 1 < v < 1 << 31), "a process id"),
+    "queued_at": (_is_time, "a time"),
+    "finished_at": (lambda v: v is None or _is_time(v), "a time"),
+    "error": (lambda v: v is None or isinstance(v, str), "a text"),
+    "worktree": (lambda v: v is None or (isinstance(v, str) and "\0" not in v
+                                         and os.path.isabs(v)), "an absolute path"),
+}
 
 
 # A worktree is made at FOLDER/worktree, FOLDER a new folder of the system's temporary
