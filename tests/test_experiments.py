@@ -799,6 +799,16 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project, tmp_pat
     assert (project / "model.bin").read_text() == "model lr=0.4 epochs=3 rows=3"
 
 
+def test_a_queued_value_reaches_its_run_as_written_and_no_shell_reads_it(project, tmp_path):
+    marker = tmp_path / "ran"
+    value = f"costs $HOME `touch {marker}` \"q\" 'r' ; $(touch {marker})"
+    must("exp", "run", "--queue", "-S", f"+train.note={value}", "-n", "quoted", cwd=project)
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 0, started.output
+    assert _show(project)["quoted"]["params"]["params.yaml"]["train.note"] == value
+    assert not marker.exists()
+
+
 def test_a_name_waiting_in_the_queue_is_not_taken_by_a_run_or_a_save(project):
     must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "foo", cwd=project)
     for args in (("run", "-S", "train.lr=0.4"), ("save",)):

@@ -545,8 +545,9 @@ def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
     run = [*dvx, "exp", "run", "-n", entry.name, "--baseline", entry.baseline]
     for text in entry.sets:
         run += ["-S", text]
-    script = (f"{subprocess.list2cmdline([*dvx, 'checkout', '-q'])} ; "
-              f"{subprocess.list2cmdline(run)}")
+    # shlex, not list2cmdline (Windows' quoting): sh must pass each -S value on as written,
+    # never expand a $ or run a `...` in it
+    script = f"{shlex.join([*dvx, 'checkout', '-q'])} ; {shlex.join(run)}"
     log = open(log_path(repo, entry.name), "wb")  # noqa: SIM115 - the child owns it
     try:
         return subprocess.Popen(["/bin/sh", "-c", script], cwd=worktree, stdout=log,
