@@ -487,7 +487,7 @@ def open_regular(path: str, follow_links: bool = True) -> tuple[int, os.stat_res
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _not_regular(path)
+            raise _not_regular(path, st.st_mode)
     except BaseException:
         os.close(fd)
         raise
@@ -517,9 +517,9 @@ def open_for_writing_elsewhere(fd: int) -> bool:
     return False
 
 
-def _not_regular(path: str) -> NotRegularFileError:
-    return NotRegularFileError(errno.ENXIO, "not a regular file (a FIFO, socket or device)",
-                               path)
+def _not_regular(path: str, mode: int = 0) -> NotRegularFileError:
+    what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+    return NotRegularFileError(errno.ENXIO, f"not a regular file ({what})", path)
 
 
 def check_unchanged(fd: int, before: os.stat_result, read: int, path: str) -> None:

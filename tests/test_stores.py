@@ -9,6 +9,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -234,6 +236,37 @@ def test_a_missing_blob_is_file_not_found(blobs):
                      lambda: blobs.read_into("no/such", io.BytesIO())):
             with pytest.raises(FileNotFoundError):
                 read()
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "folder", "link to /dev/zero"])
+def test_what_is_no_file_where_a_blob_should_be_is_refused_by_every_read(tmp_path, kind):
+    """A directory store (the cache, a directory remote) reads only regular files: a FIFO is
+    never waited on, a device never read without end, whether a read is whole, ranged or a
+    stream."""
+    pack = tmp_path / "store" / "packs" / "a.pack"
+    pack.parent.mkdir(parents=True)
+    if kind == "FIFO":
+        os.mkfifo(pack)
+    elif kind == "folder":
+        pack.mkdir()
+    else:
+        pack.symlink_to("/dev/zero")
+    code = ("import io\nfrom dvx import fsutil\nfrom dvx.objects.blobs import DirectoryBlobs\n"
+            f"blobs = DirectoryBlobs({str(pack.parent.parent)!r})\n"
+            "for read in (lambda: blobs.get('packs/a.pack'), lambda: blobs.get('packs/a.pack', "
+            "0, 48), lambda: blobs.get('packs/a.pack', 5),\n"
+            "             lambda: blobs.read_into('packs/a.pack', io.BytesIO())):\n"
+            "    try:\n        read()\n"
+            "    except fsutil.NotRegularFileError as exc:\n        print('refused:', exc)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"a read waited on, or read without end, a {kind}")
+    said = proc.stdout.splitlines()
+    assert len(said) == 4 and all(line.startswith("refused: ") for line in said), (
+        proc.stdout + proc.stderr)
+    assert ("a folder" in said[0]) == (kind == "folder")
 
 
 def test_a_put_never_leaves_a_temporary_behind(tmp_path):

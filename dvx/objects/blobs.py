@@ -274,13 +274,16 @@ class DirectoryBlobs(Blobs):
             data = fsutil.read_small_file(path, fsutil.SMALL_FILE)  # four syscalls, no buffer
             if data is not None:
                 return data
-        with open(path, "rb") as f:
+        with self.open(name) as f:
             if start:
                 f.seek(start)
             return f.read() if end is None else f.read(end - start)
 
     def open(self, name: str, block_size: int | None = None) -> IO[bytes]:
-        return open(self.path(name), "rb", buffering=block_size or -1)
+        # A FIFO put where a blob should be would block the open forever, a device be read
+        # without end: only a regular file is a blob.
+        fd, _ = fsutil.open_regular(self.path(name))
+        return open(fd, "rb", buffering=block_size or -1)
 
     def put(self, name: str, data: BytesLike) -> None:
         path = self.path(name)

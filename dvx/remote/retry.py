@@ -8,12 +8,14 @@ retried too: a truncated transfer looks exactly like that.
 from __future__ import annotations
 
 import contextlib
+import errno
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
+from dvx.fsutil import NotRegularFileError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
 from dvx.remote.backends import certificate_refusal, redact_urls
@@ -35,6 +37,8 @@ MAX_DELAY = 2.0
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, CorruptObjectError):
         return True
+    if isinstance(exc, NotRegularFileError) or getattr(exc, "errno", None) == errno.ELOOP:
+        return False  # a FIFO, a folder or a loop of links where a blob should be stays so
     if any(cls.__name__ in PERMANENT_NAMES for cls in type(exc).__mro__):
         return False
     if certificate_refusal(exc) is not None:  # the same certificate comes back every time
