@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 from collections import Counter
 from pathlib import Path
@@ -384,6 +385,92 @@ def test_a_hostile_index_on_the_remote_names_nothing_and_stops_gc(repo, dvx, tmp
     assert real.exists()
 
 
+def _hostile_entry(path: Path, kind: str) -> None:
+    """Put at `path` something other than a file that can be read."""
+    path.unlink()
+    if kind == "a link to nothing":
+        path.symlink_to(path.parent / "nonexistent")
+    elif kind == "a link loop":
+        path.symlink_to(path.name)
+    elif kind == "a link to /dev/zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "a folder":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+
+
+UNREADABLE = ["a link to nothing", "a link loop", "a link to /dev/zero", "a folder", "a FIFO"]
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_an_index_that_cannot_be_read_stops_gc_and_keeps_its_pack(repo, dvx, tmp_path, kind):
+    """An index the remote's listing names but that cannot be read is damaged, not gone: gc
+    deletes nothing (not the packs only it names, which it would take for left over), and
+    names the index and what to do."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "d" / "a.bin", b"a" * 300)
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    d_indexes = sorted((store / "indexes").iterdir())  # d's files, then its manifest
+    d_packs = sorted((store / "packs").iterdir())
+    write(repo / "o.txt", "other")  # another index and pack, which nothing needs after
+    assert dvx("add", "o.txt").code == 0 and dvx("push").code == 0
+    assert dvx("remove", "o.txt").code == 0
+    shutil.rmtree(repo / ".dvx" / "tmp" / "indexes")  # as in a clone that never read them
+    saved = [index.read_bytes() for index in d_indexes]
+    for index in d_indexes:
+        _hostile_entry(index, kind)
+    before = sorted(str(p.relative_to(store)) for p in store.rglob("*") if "locks" not in p.parts)
+    refused = run_dvx_proc("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=repo, timeout=60)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted from the remote" in said, refused.output
+    assert any(index.name in said for index in d_indexes), said
+    assert "dvx fsck --remote" in said, said
+    assert sorted(str(p.relative_to(store)) for p in store.rglob("*")
+                  if "locks" not in p.parts) == before
+    assert all(pack.exists() for pack in d_packs)
+    found = run_dvx_proc("fsck", "--remote", "s", "--json", cwd=repo, timeout=60)
+    assert found.code == 1, found.output
+    assert [row["index"] for row in json.loads(found.stdout)["damaged_indexes"]] == [
+        index.name for index in d_indexes]
+    shown = " ".join(run_dvx_proc("fsck", "--remote", "s", cwd=repo, timeout=60).stderr.split())
+    assert "perhaps by the damaged index above" in shown, shown  # not "gc deletes them"
+    for index, data in zip(d_indexes, saved, strict=True):  # put back: nothing of d was lost
+        index.rmdir() if index.is_dir() and not index.is_symlink() else index.unlink()
+        index.write_bytes(data)
+    _assert_a_clone_pulls_d(repo, tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["a file", "a link to nothing"])
+def test_an_indexes_folder_that_cannot_be_listed_stops_gc(repo, dvx, tmp_path, kind):
+    """The remote's indexes/ folder replaced: no index is no empty remote, and gc deletes
+    none of the packs, which it would take for left over."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "d" / "a.bin", b"a" * 300)
+    assert dvx("add", "d").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    shutil.rmtree(repo / ".dvx" / "tmp" / "indexes")  # as in a clone that never read them
+    (store / "indexes").rename(tmp_path / "indexes")
+    if kind == "a file":
+        write(store / "indexes", "not a folder")
+    else:
+        (store / "indexes").symlink_to(tmp_path / "nothing")
+    d_packs = sorted((store / "packs").iterdir())
+    refused = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Could not list the pack indexes" in said, refused.output
+    assert "Put back the remote's indexes/ folder" in said, said
+    assert sorted((store / "packs").iterdir()) == d_packs
+    (store / "indexes").unlink()
+    (tmp_path / "indexes").rename(store / "indexes")
+    _assert_a_clone_pulls_d(repo, tmp_path)
+
+
 def test_an_index_of_a_newer_dvx_asks_for_an_upgrade_and_gc_deletes_nothing(repo, dvx,
                                                                             tmp_path):
     """A teammate's newer dvx wrote the only index of the remote: it is not damaged, and its
@@ -753,6 +840,32 @@ def test_an_index_merged_away_while_it_is_listed_is_found_in_its_successor(tmp_p
     assert inventory.index_names() == [packs.index_name(merged, ALGO)]
     assert inventory.absent([oid_of(b"one"), oid_of(b"three"), oid_of(b"four")]) == {
         oid_of(b"four")}
+
+
+def test_an_index_a_read_missed_once_is_read_again_while_it_is_listed(tmp_path):
+    """A read that finds nothing while the listings still name the index (a store whose
+    listing lags, an index published again) is tried again before the index is refused."""
+    from dvx.objects.blobs import DirectoryBlobs
+    from dvx.remote.inventory import Inventory
+
+    section, _ = _section(b"one")
+    text = write_index([section], ALGO)
+    indexes = tmp_path / "remote" / "indexes"
+    indexes.mkdir(parents=True)
+    (indexes / packs.index_name(text, ALGO)).write_bytes(text)
+    reads = []
+
+    class MissedOnce(DirectoryBlobs):
+        def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
+            reads.append(name)
+            if len(reads) == 1:
+                raise FileNotFoundError(name)
+            return super().get(name, start, end)
+
+    inventory = Inventory(MissedOnce(str(tmp_path / "remote")), ALGO, str(tmp_path / "local"))
+    assert inventory.index_names() == [packs.index_name(text, ALGO)]
+    assert len(reads) == 2 and not inventory.refused
+    assert inventory.absent([oid_of(b"one")]) == set()
 
 
 def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):

@@ -150,11 +150,11 @@ def test_what_the_pack_indexes_hold_is_asked_with_one_layer_of_retries(tmp_path,
     remote = open_store(str(tmp_path / "remote"), {"retries": "3"}, str(tmp_path), "xxh128", "r")
     listings = []
 
-    def failing(directory: str) -> dict:
+    def failing(directory: str) -> list[str]:
         listings.append(directory)
         raise OSError(errno.EIO, "Input/output error")  # transient, and no ConnectionError
 
-    monkeypatch.setattr(remote.blobs, "details", failing)
+    monkeypatch.setattr(remote.blobs, "names", failing)
     with pytest.raises(Exception, match="Input/output error"):
         transfer.absent_from(remote, {"0" * 32}, transfer.Settings(1, 3, NoProgress()))
     assert listings == ["indexes"] * 3

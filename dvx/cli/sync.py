@@ -593,6 +593,10 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
     if result.unindexed_packs and result.newer_indexes:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index this dvx "
              "can read: most likely by the newer dvx's index above.")
+    elif result.unindexed_packs and result.damaged_indexes:
+        warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index dvx can "
+             "read: perhaps by the damaged index above, whose data they may hold. `dvx gc "
+             "--remote` deletes nothing until that index is out of the indexes/ folder.")
     elif result.unindexed_packs:
         warn(f"{result.unindexed_packs} pack(s) on the remote are named by no index (left by "
              "an interrupted push, or holding only copies taken out of the indexes as "

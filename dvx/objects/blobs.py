@@ -180,6 +180,9 @@ class Blobs(ABC):
         return False
 
     def names(self, directory: str) -> list[str]:
+        """The names in `directory`, for a reader that must see every blob there: a directory
+        store names whatever stands where a blob should (a folder, a link to nothing, a
+        FIFO) too, so that the reader refuses it rather than never learn of it."""
         return sorted(self.details(directory))
 
     @abstractmethod
@@ -341,6 +344,16 @@ class DirectoryBlobs(Blobs):
                     st = entry.stat(follow_symlinks=False)
                     found[entry.name] = (st.st_size, st.st_mtime)
         return found
+
+    def names(self, directory: str) -> list[str]:
+        path = self.path(directory)
+        try:
+            found = os.listdir(path)
+        except FileNotFoundError:
+            if os.path.lexists(path):  # a link to nothing where the folder should be
+                raise
+            return []
+        return sorted(name for name in found if not name.startswith("."))  # not a temporary
 
     def walk(self, directory: str) -> Iterator[str]:
         # Straight from the directories: a million objects cost one scandir entry each.

@@ -4,16 +4,19 @@ Indexes are immutable and named by their hash, so each is downloaded once, check
 (packs.read_index) and kept in a local directory; learning what a remote holds costs one
 listing of its `indexes/` prefix plus the indexes not seen before, never a listing of every
 object. An index that fails its checks is refused: nothing it names is used, and the
-commands that must see every index (gc --remote) stop with its error. So is one written by a
-newer dvx (a higher format number), which is not damaged: only upgrading dvx reads it. A local
-copy is trusted as the remote's own bytes; only `recheck` (fsck --remote, push --repair)
-downloads every index again, to find one damaged on the remote after this repository kept its
-copy.
+commands that must see every index (gc --remote) stop with its error. So is one the listing
+names but that cannot be read (a folder, a link to nothing): it is damaged, not gone. So is
+one written by a newer dvx (a higher format number), which is not damaged: only upgrading dvx
+reads it. A local copy is trusted as the remote's own bytes; only `recheck` (fsck --remote,
+push --repair) downloads every index again, to find one damaged on the remote after this
+repository kept its copy.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+from collections import Counter
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +32,7 @@ log = get_logger(__name__)
 
 INDEX_DOWNLOADS = 8  # new indexes fetched at once
 RELISTS = 5  # listings of the indexes, while some vanish before they are downloaded
+MISSES = 2  # reads of a listed index that find nothing before it is taken for damaged
 
 
 class Inventory:
@@ -73,24 +77,39 @@ class Inventory:
                               f"{network_failure(exc, self.blobs.root, self.blobs.server)}.",
                               "Check the network and the server, then run the command "
                               "again.") from exc
+        except (FileNotFoundError, NotADirectoryError) as exc:  # a file, a link to nothing
+            raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
+                              f"{describe(exc)} ({INDEXES_DIR}/).",
+                              f"Put back the remote's {INDEXES_DIR}/ folder as it was (every "
+                              "index in it names packs the data is in).") from None
 
     def _refresh(self, again: bool = False) -> list[str]:
         # An index deleted between the listing and its download was merged into one
-        # published before it went (gc, consolidation): listing again finds that one.
+        # published before it went (gc, consolidation): listing again finds that one. One
+        # the listings still name after two reads found nothing is no index gone but one
+        # that cannot be read (a link to nothing): damaged, never taken for gone, which
+        # would leave its packs to gc as left over.
         # `again`: every index listed is downloaded, not only those without a local copy.
         fetched: set[str] = set()
+        misses: Counter[str] = Counter()  # reads that found nothing, by index
         for _ in range(RELISTS):
             names = self._listed()
             listed = [n for n in names if is_index_name(n, self.algo)]
+            for name in listed:
+                if misses[name] >= MISSES and name not in self.refused:
+                    self._refuse(name, CorruptObjectError(
+                        f"The pack index {name} is damaged: the remote lists it, yet reading "
+                        "it finds nothing there (a link to nothing?)."))
             have = set(os.listdir(self.cache_dir)) if os.path.isdir(self.cache_dir) else set()
             new = [name for name in listed if (again or name not in have)
                    and name not in self.refused and name not in fetched]
-            vanished = False
-            if new:
-                with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
-                    vanished = not all(pool.map(self._download, new))
-                fetched.update(new)
-            if not vanished:
+            if not new:
+                break
+            with ThreadPoolExecutor(min(INDEX_DOWNLOADS, len(new))) as pool:
+                found = dict(zip(new, pool.map(self._download, new), strict=True))
+            fetched.update(name for name, there in found.items() if there)
+            misses.update(name for name, there in found.items() if not there)
+            if all(found.values()):
                 break
         for gone in have - set(listed):  # deleted on the remote (merged into another)
             if is_index_name(gone, self.algo):
@@ -114,24 +133,38 @@ class Inventory:
         except FileNotFoundError:
             return False
         except (FormatError, CorruptObjectError) as exc:
-            self.refused[name] = exc.message
-            fsutil.remove_quietly(os.path.join(self.cache_dir, name))  # a copy kept earlier
-            if isinstance(exc, NewerFormatError):
-                self.newer.add(name)
-                log.warning("%s Nothing it names is used: upgrade dvx to read it.", exc.message)
-            else:
-                log.warning("%s Nothing it names is used.", exc.message)
+            self._refuse(name, exc)
             return True
         except DvxError:
             raise
+        except OSError as exc:
+            if not _unreadable(exc):
+                raise self._unread(name, exc) from None
+            self._refuse(name, CorruptObjectError(
+                f"The pack index {name} is damaged: the remote lists it, but it cannot be "
+                f"read: {describe(exc)}."))
+            return True
         except Exception as exc:  # the server's error, a cut-off answer, a timeout
-            # Going on without it would take what it names for missing.
-            raise RemoteError(f"The pack index {INDEXES_DIR}/{name} could not be read from the "
-                              f"remote: {describe(exc)}.",
-                              "Check the server and the network, then run the command "
-                              "again.") from None
+            raise self._unread(name, exc) from None
         self.keep_copy(name, data, replace=True)  # over a copy damaged here (fsck's recheck)
         return True
+
+    @staticmethod
+    def _unread(name: str, exc: Exception) -> RemoteError:
+        # Going on without it would take what it names for missing.
+        return RemoteError(f"The pack index {INDEXES_DIR}/{name} could not be read from the "
+                           f"remote: {describe(exc)}.",
+                           "Check the server and the network, then run the command again.")
+
+    def _refuse(self, name: str, exc: FormatError | CorruptObjectError) -> None:
+        """Use nothing the index `name` names, and say so."""
+        self.refused[name] = exc.message
+        fsutil.remove_quietly(os.path.join(self.cache_dir, name))  # a copy kept earlier
+        if isinstance(exc, NewerFormatError):
+            self.newer.add(name)
+            log.warning("%s Nothing it names is used: upgrade dvx to read it.", exc.message)
+        else:
+            log.warning("%s Nothing it names is used.", exc.message)
 
     def keep_copy(self, name: str, data: bytes, replace: bool = False) -> None:
         """Keep the local copy of a checked index (one this process wrote needs no download);
@@ -160,3 +193,10 @@ class Inventory:
             for entry in section.entries:
                 remaining.discard(entry[0])
         return remaining
+
+
+def _unreadable(exc: OSError) -> bool:
+    """Whether what stands under a listed name can never be read as a blob, however often it
+    is asked: a folder, a FIFO or device, a loop of links (on a directory remote)."""
+    return (isinstance(exc, (IsADirectoryError, fsutil.NotRegularFileError))
+            or exc.errno == errno.ELOOP)
