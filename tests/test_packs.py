@@ -908,8 +908,7 @@ def test_gc_remote_keeps_live_objects_of_a_pack_and_drops_the_rest(repo, dvx, tm
 def test_an_index_rewritten_to_the_same_bytes_is_not_deleted(repo, dvx, tmp_path):
     """Merging one index into one index gives the same bytes, so the same name: the old one
     must not be deleted after the new one is written (it is the new one)."""
-    from dvx.ops.remote import open_remote
-    from dvx.ops.sync import settings_for
+    from dvx.ops.remote import open_remote, settings_for
     from dvx.remote.packed import rewrite_indexes
     from dvx.repo import Repo
 

@@ -23,9 +23,8 @@ from dvx.history import History
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.ops.remote import default_remote, open_remote
+from dvx.ops.remote import default_remote, open_remote, settings_for
 from dvx.ops.status import never_placed
-from dvx.ops.sync import settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import fingerprint_directory
 from dvx.pointer import data_path_of

@@ -13,8 +13,8 @@ from dvx import faults
 from dvx.errors import LockError
 from dvx.fsutil import describe
 from dvx.logs import get_logger
-from dvx.ops.remote import default_remote, lock_remote, open_remote
-from dvx.ops.sync import belonging_on, settings_for, wanted_objects
+from dvx.ops.remote import default_remote, lock_remote, open_remote, settings_for
+from dvx.ops.sync import belonging_on, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
 from dvx.remote.store import RemoteStore

@@ -33,6 +33,7 @@ from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
+from dvx.ops.remote import lock_remote, open_remote, settings_for
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
 from dvx.remote.store import RemoteStore
@@ -112,8 +113,6 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     remote = None
     name = ""
     if remote_name is not None:
-        from dvx.ops.remote import open_remote
-
         name, remote = open_remote(repo, remote_name)
         if remote.read_only:
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
@@ -167,8 +166,6 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         _delete_from_cache(repo, cache, cutoff, run_records)
         repo.statcache.prune(cache.removed, repo.cache.generation())
         if remote is not None:
-            from dvx.ops.remote import lock_remote
-
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
                 _delete_from_remote(repo, remote, results[1], remote_cutoff, run_records)
     return results
@@ -513,8 +510,6 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
     # The bytes follow what is really removed, not the plan.
     result.bytes_freed = sum(result.loose_sizes[oid] for oid in loose)
     if isinstance(remote, RemoteStore):
-        from dvx.ops.sync import settings_for
-
         # Planned again with the latest push logs: a pack is rewritten from what is there now.
         packs = repack.plan(remote, result.keep, cutoff, set(loose), pushed)
         _refuse_if_unknown(recent, len(set(loose) | packs.dead.keys()), cutoff)

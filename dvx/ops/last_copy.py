@@ -34,7 +34,10 @@ from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause
+from dvx.ops.remote import default_remote, open_remote, own_remote, settings_for
 from dvx.outputs import Broken
+from dvx.remote.store import RemoteStore
+from dvx.remote.transfer import confirmed_on
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -120,8 +123,6 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
     """candidate oid -> the remotes (names; _DEFAULT) its outputs in any commit belong to.
     Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
     `found.unreadable`."""
-    from dvx.ops.sync import own_remote
-
     everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
     targets, found.unreadable = scope_targets(repo, everything, strict=True)
     listed, notes = found.listed, found.notes
@@ -135,7 +136,7 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
         pointer = output.pointer
         if not output.push or pointer.algo != repo.algo:
             continue
-        belongs = own_remote(output, known) or _DEFAULT  # where `dvx push -A` sends it
+        belongs = own_remote(output.remote, known) or _DEFAULT  # where `dvx push -A` sends it
         oids = [pointer.oid]
         if pointer.is_dir:
             tree = _cached_manifest(repo, pointer.oid, output.path, notes)
@@ -182,11 +183,6 @@ def _cached_manifest(repo: Repo, oid: str, where: str, notes: list[str]) -> Tree
 def _held_by(repo: Repo, name: str, oids: set[str], leaving: dict[str, set[str]],
              notes: list[str]) -> set[str]:
     """The `oids` the remote `name` (_DEFAULT: the default one) holds and keeps."""
-    from dvx.ops.remote import default_remote, open_remote
-    from dvx.ops.sync import settings_for
-    from dvx.remote.store import RemoteStore
-    from dvx.remote.transfer import confirmed_on
-
     remote_name = name or default_remote(repo.config)
     if remote_name is None:
         notes.append("no default remote is set")

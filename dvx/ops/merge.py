@@ -263,8 +263,7 @@ def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
 
 
 def _fetch_manifest(repo: Repo, pointer: Pointer) -> None:
-    from dvx.ops.remote import default_remote, open_remote
-    from dvx.ops.sync import settings_for
+    from dvx.ops.remote import default_remote, open_remote, settings_for
     from dvx.remote import transfer
 
     if default_remote(repo.config) is None:

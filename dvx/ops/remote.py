@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
 from dvx.errors import ConfigError, RemoteError, UsageError
 from dvx.objects.odb import ObjectStore
+from dvx.remote import transfer
 from dvx.remote.backends import (
     backend_for,
     check_option,
@@ -401,6 +402,15 @@ def default_remote(config: Config) -> str | None:
     return config.get("core", "remote")
 
 
+def own_remote(named: str | None, known: Collection[str]) -> str | None:
+    """The remote an output's data belongs on by the one it names itself (`named`: its
+    `remote:` in dvx.yaml, as dvx.lock records it; None: the default remote's). push, fetch,
+    status -c, gc and a source's readers all ask here. One no remote is called any more
+    (`known`: the names there are) is the default remote's: only other revisions' dvx.lock
+    still names it, renamed or removed since."""
+    return named if named in known else None
+
+
 @contextmanager
 def lock_remote(repo: Repo, name: str, remote: RemoteStore, kind: str) -> Iterator[RemoteLock]:
     """The remote's push or gc lock (remote/locks.py), held for a `with` block; it waits
@@ -584,3 +594,10 @@ def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> 
 
 def remote_retries(repo: Repo, name: str) -> int:
     return request_retries(repo.config.remote_options(name))
+
+
+def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
+                 ) -> transfer.Settings:
+    """How a transfer with the remote `name` runs: its jobs and retries, with progress."""
+    return transfer.Settings(remote_jobs(repo, name, remote, jobs), remote_retries(repo, name),
+                             repo.progress)

@@ -39,8 +39,7 @@ from dvx.history import History
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
-from dvx.ops.remote import open_source_remote
-from dvx.ops.sync import settings_for
+from dvx.ops.remote import open_source_remote, own_remote, settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
@@ -332,9 +331,9 @@ class Source:
         return entries
 
     def bring(self, oids: list[str], sizes: dict[str, int] | None = None,
-              own_remote: str | None = None) -> None:
+              output_remote: str | None = None) -> None:
         """Put `oids` into the reader's cache: copied, verified, from the source's own cache
-        when it has them, else downloaded from the source's remote (`own_remote`: the one
+        when it has them, else downloaded from the source's remote (`output_remote`: the one
         their output names, `_remote_to_read`)."""
         missing = self.cache.missing(dict.fromkeys(oids))
         downloads = []
@@ -349,7 +348,7 @@ class Source:
                 except CorruptObjectError:
                     downloads.append(oid)  # the source's own copy: its remote may have one
         if downloads:
-            self._download(downloads, sizes, own_remote)
+            self._download(downloads, sizes, output_remote)
 
     def describe(self) -> str:
         at = f" at {self.requested_rev}" if self.requested_rev else ""
@@ -360,7 +359,7 @@ class Source:
     def tree(self, output: Output) -> Tree:
         tree = self._load_tree(output)
         if tree is None:
-            self.fetch([output.pointer.oid], own_remote=output.remote)
+            self.fetch([output.pointer.oid], output_remote=output.remote)
             tree = self._load_tree(output)
         if tree is None:
             raise DvxError(f"The directory manifest of '{output.path}' in {self.describe()} "
@@ -397,7 +396,7 @@ class Source:
         source's own cache having failed its checks (`damaged`)."""
         pointer = output.pointer
         try:
-            self._download([pointer.oid], own_remote=output.remote)
+            self._download([pointer.oid], output_remote=output.remote)
         except DvxError as exc:
             raise DvxError(f"The directory manifest of '{output.path}' in the cache of "
                            f"{self.describe()} cannot be used: {damaged.message} Nor could it "
@@ -439,11 +438,11 @@ class Source:
                                   f"('{path}') is corrupt: its bytes hash to {actual}.",
                                   self._own_cache_hint())
 
-    def copy_object(self, oid: str, dst: str, own_remote: str | None = None) -> None:
+    def copy_object(self, oid: str, dst: str, output_remote: str | None = None) -> None:
         """Write the object `oid`, from a cache that has it, to the new file `dst`, hashed as
         it is copied (one pass); bytes that do not hash to `oid` are refused. A source's cache
         is as untrusted as its remote, and never followed through a symbolic link.
-        `own_remote`: the remote its output names (`_remote_to_read`)."""
+        `output_remote`: the remote its output names (`_remote_to_read`)."""
         path = self.cached_path(oid)
         assert path is not None
         try:
@@ -454,7 +453,7 @@ class Source:
             with suppress(FileNotFoundError):  # the source's own copy: try its remote's
                 os.unlink(dst)
             try:
-                self._download([oid], own_remote=own_remote)
+                self._download([oid], output_remote=output_remote)
             except DvxError as exc:
                 raise CorruptObjectError(f"{damaged.message} Nor could it be read from the "
                                          f"source's remote: {exc.message}",
@@ -481,18 +480,18 @@ class Source:
             raise self._corrupt_copy(oid, path, actual)
 
     def fetch(self, oids: list[str], sizes: dict[str, int] | None = None,
-              own_remote: str | None = None) -> None:
+              output_remote: str | None = None) -> None:
         """Bring `oids` into the reader's cache (copied from the source's cache when it has
-        them, else downloaded from its remote: `own_remote`, see `_remote_to_read`);
+        them, else downloaded from its remote: `output_remote`, see `_remote_to_read`);
         DvxError naming what failed."""
         wanted = [oid for oid in dict.fromkeys(oids) if self.cached_path(oid) is None]
         if wanted:
-            self._download(wanted, sizes, own_remote)
+            self._download(wanted, sizes, output_remote)
 
     def _download(self, oids: list[str], sizes: dict[str, int] | None = None,
-                  own_remote: str | None = None) -> None:
+                  output_remote: str | None = None) -> None:
         """Download `oids` from the source's remote into the reader's cache."""
-        name, store = self.remote(own_remote)
+        name, store = self.remote(output_remote)
         result = transfer.download(store, self.cache, oids, settings_for(
             self.repo, name, store, None), sizes=sizes)
         if result.failed:
@@ -501,11 +500,11 @@ class Source:
                            f"'{name}' of {self.describe()}: {oid}: {why}.",
                            _download_hint(name, why))
 
-    def remote(self, own_remote: str | None = None) -> tuple[str, RemoteStore]:
-        """The source's remote that holds the data of an output naming `own_remote` (its
+    def remote(self, output_remote: str | None = None) -> tuple[str, RemoteStore]:
+        """The source's remote that holds the data of an output naming `output_remote` (its
         `remote:` in dvx.yaml, as dvx.lock records it; None: none), its directory checked to
         exist (a missing one is named as missing, not as an object the remote lacks)."""
-        name = self._remote_to_read(own_remote)
+        name = self._remote_to_read(output_remote)
         if name not in self._stores:
             try:
                 if self.is_local and self.reader is None:  # its own config, read in place
@@ -522,16 +521,13 @@ class Source:
             self._stores[name] = opened
         return self._stores[name]
 
-    def _remote_to_read(self, own_remote: str | None) -> str | None:
+    def _remote_to_read(self, output_remote: str | None) -> str | None:
         """The remote to read an output's data from (None: the source's default): the one
-        the caller asked for (`remote=`), else the one the output names, where `dvx push`
-        in the source sent it, unless the source no longer has a remote of that name
-        (renamed or removed: its push sends such history to the default remote too)."""
+        the caller asked for (`remote=`), else the one the output belongs on in the source,
+        where its `dvx push` sent it."""
         if self.remote_name is not None:
             return self.remote_name
-        if own_remote is not None and own_remote in self.repo.config.remote_names():
-            return own_remote
-        return None
+        return own_remote(output_remote, self.repo.config.remote_names())
 
     def _unknown_remote_hint(self) -> str | None:
         """The hint where the caller named a remote the source does not have (`remote=`,
@@ -561,10 +557,10 @@ class Source:
         path = _clone_url(self.url)
         return path if os.path.isabs(path) else None
 
-    def open_object(self, oid: str, size: int | None = None, own_remote: str | None = None
+    def open_object(self, oid: str, size: int | None = None, output_remote: str | None = None
                     ) -> IO[bytes]:
         """A reader of the object `oid` (of `size` bytes, if known): from a cache, seekable,
-        else streamed from the remote (`own_remote`: the one its output names,
+        else streamed from the remote (`output_remote`: the one its output names,
         `_remote_to_read`); read to its size or its end, it is checked against the oid."""
         path = self.cached_path(oid)
         if path is not None:
@@ -572,7 +568,7 @@ class Source:
             return _VerifiedReader(_Verified(
                 _open_cached(oid, path), oid, self.repo.algo, size,
                 lambda actual: self._corrupt_copy(oid, cached, actual), local=True))
-        _, store = self.remote(own_remote)
+        _, store = self.remote(output_remote)
         try:
             stream = store.open(oid)
         except FileNotFoundError:

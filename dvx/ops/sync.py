@@ -26,8 +26,8 @@ from dvx.ops.remote import (
     default_remote,
     lock_remote,
     open_remote,
-    remote_jobs,
-    remote_retries,
+    own_remote,
+    settings_for,
 )
 from dvx.ops.status import output_status
 from dvx.outputs import (
@@ -314,12 +314,6 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
     return wanted
 
 
-def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
-              ) -> transfer.Settings:
-    return transfer.Settings(remote_jobs(repo, name, remote, jobs), remote_retries(repo, name),
-                             repo.progress)
-
-
 def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
                ) -> dict[str | None, list[Target]]:
     """Pipeline outputs that name their own remote (`remote:` in dvx.yaml) go there, unless
@@ -331,16 +325,9 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
         _refuse_outputs_sent_nowhere(repo, targets, known)
     groups: dict[str | None, list[Target]] = {}
     for target in targets:
-        groups.setdefault(remote_name or own_remote(target.output, known) or default,
+        groups.setdefault(remote_name or own_remote(target.output.remote, known) or default,
                           []).append(target)
     return groups or {remote_name: []}
-
-
-def own_remote(output: Output, known: Collection[str]) -> str | None:
-    """The remote `output` belongs on by its own `remote:` (None: the default remote's). One
-    no remote is called any more (`known`: the names there are) is the default remote's: only
-    other revisions' dvx.lock still names it (`_refuse_outputs_sent_nowhere`)."""
-    return output.remote if output.remote in known else None
 
 
 NAMED_STAGES = 3  # stages an error about outputs sent nowhere names, each with its outputs
@@ -432,7 +419,8 @@ def belonging_on(repo: Repo, targets: list[Target], remote_name: str) -> list[Ta
     to be checked (`status --remote -r`, `fsck --remote`): not `push: false` outputs, nor
     outputs whose own remote (`remote:` in dvx.yaml) is another; `push -r` uploads them all."""
     known = set(repo.config.remote_names())
-    return [t for t in pushed(targets) if own_remote(t.output, known) in (None, remote_name)]
+    return [t for t in pushed(targets)
+            if own_remote(t.output.remote, known) in (None, remote_name)]
 
 
 def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
