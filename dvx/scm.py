@@ -254,30 +254,31 @@ def main_worktree_of(common_dir: str) -> str | None:
     folder of its worktrees), or one made with --separate-git-dir, which Git itself cannot
     name either."""
     config_path = os.path.join(common_dir, "config")
-    if _core_setting(config_path, "bare").lower() in ("true", "yes", "on", "1"):
+    if _config_setting(config_path, "core", "bare").lower() in ("true", "yes", "on", "1"):
         return None
     if os.path.basename(common_dir) == ".git":
         return os.path.dirname(common_dir)
-    worktree = _core_setting(config_path, "worktree")
+    worktree = _config_setting(config_path, "core", "worktree")
     return os.path.normpath(os.path.join(common_dir, worktree)) if worktree else None
 
 
-def _core_setting(config_path: str, key: str) -> str:
-    """core.KEY in the Git config file at `config_path` (includes are not followed): the last
-    value set, "true" for the key written alone (as Git reads it), "" when not set."""
+def _config_setting(config_path: str, section: str, key: str) -> str:
+    """SECTION.KEY (both lowercase) in the Git config file at `config_path` (includes are not
+    followed): the last value set, "true" for the key written alone (as Git reads it), ""
+    when not set."""
     try:
         with open(config_path, encoding="utf-8") as f:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return ""
-    section, found = "", ""
+    in_section, found = "", ""
     for line in lines:
         line = line.strip()
         if line.startswith("["):
-            section = line[1:line.find("]")].strip().lower()
+            in_section = line[1:line.find("]")].strip().lower()
             continue
         name, sep, value = line.partition("=")
-        if section == "core" and name.strip().lower() == key:
+        if in_section == section and name.strip().lower() == key:
             found = value.strip().strip('"') if sep else "true"
     return found
 
@@ -359,7 +360,7 @@ def left_out_of_workspace(path: str) -> bytes | None:
     directory = os.path.dirname(path)
     while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
         directory = os.path.dirname(directory)  # a folder the sparse checkout left out
-    if not _has_sparse_patterns(directory):
+    if not is_sparse_checkout(directory):
         return None  # no sparse checkout: no Git process for each new .gitignore
     try:
         listed = subprocess.run(["git", "-C", directory, "ls-files", "-s", "-v", "-z", "--",
@@ -379,17 +380,34 @@ def left_out_of_workspace(path: str) -> bytes | None:
     return blob.stdout
 
 
-def _has_sparse_patterns(directory: str) -> bool:
-    """Whether the Git worktree around `directory` has sparse-checkout patterns (the file
-    `git sparse-checkout` writes into its Git directory), read without running Git: only a
-    sparse checkout leaves a tracked file out of the workspace."""
+def is_sparse_checkout(directory: str) -> bool:
+    """Whether the Git worktree around `directory` is a sparse checkout: it has
+    sparse-checkout patterns (the file `git sparse-checkout` writes into its Git directory),
+    and its config does not turn them off (`git sparse-checkout disable` leaves the file and
+    sets core.sparseCheckout false). Read from Git's files without running Git: only a
+    sparse checkout leaves a tracked file out of the workspace, and every command asks."""
     top = find_git_root(directory)
     if top is None:
         return False
     dot_git = os.path.join(top, ".git")
     git_dir = dot_git if os.path.isdir(dot_git) else _linked_git_dir(dot_git)
-    return git_dir is not None and os.path.isfile(os.path.join(git_dir, "info",
-                                                               "sparse-checkout"))
+    if git_dir is None or not os.path.isfile(os.path.join(git_dir, "info", "sparse-checkout")):
+        return False
+    return _sparse_checkout_setting(top, git_dir).lower() not in ("false", "no", "off", "0")
+
+
+def _sparse_checkout_setting(top: str, git_dir: str) -> str:
+    """core.sparseCheckout as the worktree at `top` (its Git directory: `git_dir`) sets it:
+    in its config.worktree (where `git sparse-checkout` writes it) when the repository reads
+    those, else in the config its worktrees share; "" when neither sets it (a global config
+    may: the patterns then decide)."""
+    shared = os.path.join(common_git_dir_of(top) or git_dir, "config")
+    value = ""
+    if _config_setting(shared, "extensions", "worktreeconfig").lower() in ("true", "yes", "on",
+                                                                           "1"):
+        value = _config_setting(os.path.join(git_dir, "config.worktree"), "core",
+                                "sparsecheckout")
+    return value or _config_setting(shared, "core", "sparsecheckout")
 
 
 class _CatFile:
@@ -533,6 +551,9 @@ class Git:
         self._batches: dict[bool, _CatFile] = {}  # headers_only -> its cat-file
         self._batches_lock = threading.Lock()
         self._recent_heads: dict[int, list[str]] = {}  # moves -> recent_heads(moves)
+        self._sparse: bool | None = None  # sparse_checkout(), read once
+        # left_out(relpaths) by its relpaths: the index's stamp it was read at, and the answer
+        self._left_out: dict[tuple[str, ...], tuple[tuple[int, ...], list[str]]] = {}
 
     def _run(self, *args: str, stdin: bytes | None = None,
              env: dict[str, str] | None = None) -> bytes:
@@ -559,12 +580,22 @@ class Git:
     def left_out(self, relpaths: list[str]) -> list[str]:
         """The files at or below `relpaths` that Git's index holds and this sparse checkout
         leaves out of the workspace (marked skip-worktree): the repository's, though the
-        workspace has none of them. None outside a sparse checkout."""
-        if not _has_sparse_patterns(self.root):
+        workspace has none of them. None outside a sparse checkout. Asked again while the
+        index is unchanged (status and repro ask for their stages' deps), Git's answer is
+        reused."""
+        if not self.sparse_checkout():
             return []
+        asked = tuple(relpaths)
+        stamp = _index_stamp(self.root)
+        known = self._left_out.get(asked)
+        if stamp is not None and known is not None and known[0] == stamp:
+            return list(known[1])
         out = self._run("ls-files", "-z", "-v", "--full-name", "--", *literal(relpaths))
-        return sorted(os.fsdecode(record[2:]) for record in out.split(b"\0")
-                      if record.startswith(b"S "))
+        found = sorted(os.fsdecode(record[2:]) for record in out.split(b"\0")
+                       if record.startswith(b"S "))
+        if stamp is not None:
+            self._left_out[asked] = stamp, found
+        return list(found)
 
     def ls_tree_files(self, commit: str) -> list[tuple[str, int]]:
         """(path, size) of every file in `commit`'s tree (a submodule's size is 0)."""
@@ -610,7 +641,7 @@ class Git:
         # which the first answers: its failure leaves the first answer.
         found = self._check_ignore(relpaths, "--no-index")
         rest = [p for p in relpaths if p not in found]
-        if rest and _has_sparse_patterns(self.root):
+        if rest and self.sparse_checkout():
             with contextlib.suppress(DvxError):
                 found.update(self._check_ignore(rest))
         return found
@@ -1111,10 +1142,12 @@ class Git:
                       *literal(removed))
 
     def sparse_checkout(self) -> bool:
-        """Whether this work tree is a sparse checkout: `git add` of a path outside its
-        sparse set then needs `--sparse`."""
-        return (self.get_config("core.sparseCheckout") or "").lower() in ("true", "yes", "on",
-                                                                           "1")
+        """Whether this work tree is a sparse checkout (`is_sparse_checkout`), read once: `git
+        add` of a path outside its sparse set then needs `--sparse`, and the index may hold
+        files it leaves out of the workspace."""
+        if self._sparse is None:
+            self._sparse = is_sparse_checkout(self.root)
+        return self._sparse
 
 
 def _holds_any(directory: str, paths: set[str]) -> bool:

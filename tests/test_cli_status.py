@@ -8,6 +8,7 @@ import time
 import pytest
 
 from dvx.hashing import hash_file
+from dvx.scm import Git
 from tests.conftest import git, make_git_repo, run_dvx, write
 
 
@@ -442,6 +443,44 @@ def test_a_sparse_checkout_that_leaves_out_every_pointer_is_not_said_to_track_no
     assert "`git sparse-checkout add other`" in status.stdout
     git(repo, "sparse-checkout", "add", "other")
     assert dvx("status").stdout == "Data and pointers are up to date.\n"
+
+
+def test_a_sparse_checkout_disabled_asks_git_for_nothing_left_out(repo, dvx, tmp_path,
+                                                                 monkeypatch):
+    """`git sparse-checkout disable` leaves its patterns file, with core.sparseCheckout
+    false: status and repro then ask Git for no files left out of the workspace, as where
+    the checkout was never sparse. While it is sparse, one `git ls-files` answers a question
+    asked again (while the index is unchanged)."""
+    write(repo / "data" / "in.txt", "v1\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
+               "cp data/in.txt out.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+
+    def left_out_asked(run):
+        trace = tmp_path / "trace"
+        trace.unlink(missing_ok=True)
+        monkeypatch.setenv("GIT_TRACE", str(trace))
+        run()
+        monkeypatch.delenv("GIT_TRACE")
+        return trace.read_text().count("git ls-files -z -v") if trace.exists() else 0
+
+    def command(name):
+        def run():
+            result = dvx(name)
+            assert result.code == 0, result.output
+        return run
+
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/other/")
+    assert [left_out_asked(command(c)) for c in ("status", "repro")] == [1, 1]
+    git_of_a_command = Git(str(repo))
+    assert left_out_asked(lambda: [git_of_a_command.left_out(["data"]) for _ in range(3)]) == 1
+    git(repo, "sparse-checkout", "disable")
+    assert (repo / ".git" / "info" / "sparse-checkout").exists()
+    assert [left_out_asked(command(c)) for c in ("status", "repro")] == [0, 0]
+    assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"
 
 
 def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
