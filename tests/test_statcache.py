@@ -98,6 +98,32 @@ def test_records_below_a_directory_come_in_path_order_a_batch_at_a_time(tmp_path
     assert walked[:3] == sorted(inside)[:3] and set(sorted(inside)) <= set(walked)
 
 
+def test_forgetting_what_a_walk_missed_reads_and_drops_only_the_rows_below_its_directory(
+        tmp_path, monkeypatch):
+    """An `add` of many directories forgets, for each, the entries of files its walk no longer
+    found: only that directory's rows are read (not every entry, once per directory) and
+    dropped; a path beside it, or one it holds, stays."""
+    cache = _fresh_cache(tmp_path)
+    st = os.stat(_aged_file(tmp_path / "f"))
+    top = str(tmp_path / "d")
+    inside = [f"{top}/{name}" for name in ("a", "a-b", "b/c/d", "é", "z")]
+    beside = [f"{top}-x/a", f"{top}0", f"{top}.dvx", f"{tmp_path}/c", top]
+    for path in [*inside, *beside]:
+        cache.put(path, st, OID)
+    cache.flush()
+
+    def whole_table_read():
+        raise AssertionError("every entry was read to forget those below one directory")
+
+    walked = _fresh_cache(tmp_path)
+    monkeypatch.setattr(walked, "_load", whole_table_read)
+    walked.forget_missing_below(top, {f"{top}/a", f"{top}/z"})
+    walked.flush()
+    monkeypatch.undo()
+    recorded = [path for path, _ in _fresh_cache(tmp_path).oids_below(str(tmp_path))]
+    assert recorded == sorted([f"{top}/a", f"{top}/z", *beside])
+
+
 def test_a_cache_deleted_and_made_again_is_a_new_generation(tmp_path):
     """Facts remembered about a cache's contents (a directory's files all in it) hold for
     one generation: `rm -rf .dvx/cache` starts another, even where the folder made again

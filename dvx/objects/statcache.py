@@ -205,10 +205,10 @@ class StatCache:
 
     def forget_missing_below(self, top: str, present: Collection[str]) -> None:
         """Drop the entries below the directory `top` of paths not among `present`, every
-        path a walk of it has just found."""
-        below = top + "/"
-        self.forget([entry for path, entry in self._load().items()
-                     if path.startswith(below) and path not in present])
+        path a walk of it has just found. Only the rows below `top` are read (a range of the
+        path index, `oids_below`): an `add` of many directories reads each one's rows, never
+        every entry once per directory."""
+        self.forget([entry for path, entry in self.oids_below(top) if path not in present])
 
     def is_valid_tree(self, oid: str) -> bool:
         return oid in self._load_trees()
