@@ -8,15 +8,18 @@ a waiting process can say whom it is waiting for.
 
 The holder's record outlives a holder that was killed (it is removed on release). The next
 command that takes the lock keeps it aside (lock.stopped, with those of the commands stopped
-before it, the last STOPPED_KEPT distinct ones) until that command has run again to its end:
-the same subcommand on the same targets, however written (`dvx add -q data/` after `dvx add
-data`; the CLI says what is the same, `Command`), or the very same command line; a Git hook:
-any run of that hook. Until then every command that takes the lock, and `dvx status`, say
-which commands were stopped before they finished (an `add` killed between its .gitignore
-entry and its pointer leaves a file Git ignores and dvx does not track, which nothing else
-would show; a second command killed must not make the first forgotten). A record from
-another host (a repository copied while a command ran there) is named with its host: from
-here, dvx cannot tell whether it finished.
+before it, the last STOPPED_KEPT distinct ones) until a command that ends without an error
+finishes what it left half-done: that command run again (the same subcommand on the same
+targets, however written: `dvx add -q data/` after `dvx add data`; the CLI says what is the
+same, `Command`; or the very same command line; a Git hook: any run of that hook), or one
+whose `Work` covers its own (a checkout of the whole workspace after a stopped `checkout
+data`; an `add a.txt` after a stopped `remove a.txt.dvx`, which running that remove again
+would undo). Until then every command that takes the lock, and `dvx status`, say which
+commands were stopped before they finished (an `add` killed between its .gitignore entry and
+its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
+a second command killed must not make the first forgotten). A record from another host (a
+repository copied while a command ran there) is named with its host: from here, dvx cannot
+tell whether it finished.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -54,13 +57,64 @@ STOPPED_KEPT = 8  # distinct stopped commands named at most, the latest ones
 EARLIER = "earlier"  # lock.stopped's key for the records before its own (see _write_stopped)
 
 
+WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
+TRACKING = "tracking"  # Work.state of add, remove, commit and move
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a command changes, by which one that ends without an error finishes what another,
+    stopped, left half-done (`covers`): the `state` it brings its paths to (WORKSPACE: the
+    workspace's files matching their pointers, with the options that change how, such as
+    `--relink`; TRACKING: each path tracked or not, with its pointer and .gitignore entry
+    agreeing), and those `paths` (absolute, a pointer file named by its data; None: every
+    tracked path). `settles`: run to its end, it leaves those paths in that state whatever a
+    stopped command left them in (a move moves only what is tracked: it settles nothing).
+    `names_everything`: for paths given, whether they hold every tracked path (asked only
+    when a stopped command worked on every one)."""
+    state: str
+    paths: tuple[str, ...] | None
+    settles: bool = True
+    names_everything: Callable[[], bool] | None = None
+
+    def covers(self, stopped: Work) -> bool:
+        """Does this work, done, leave what the stopped one was changing as it would have
+        left it: the same state, on the same paths or paths that hold them?"""
+        if not self.settles or stopped.state != self.state:
+            return False
+        if self.paths is None:
+            return True
+        if stopped.paths is None:
+            return self.names_everything is not None and self.names_everything()
+        return all(any(path == mine or path.startswith(mine.rstrip(os.sep) + os.sep)
+                       for mine in self.paths) for path in stopped.paths)
+
+    def as_record(self) -> dict[str, object]:
+        return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}
+
+
+def _work_of(record: dict[str, object]) -> Work | None:
+    """The work a holder record names (None: it names none, or an older dvx wrote it)."""
+    work = record.get("work")
+    if not isinstance(work, dict) or not isinstance(work.get("state"), str):
+        return None
+    paths = work.get("paths")
+    if paths is None:
+        return Work(work["state"], None)
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        return None
+    return Work(work["state"], tuple(paths))
+
+
 @dataclass(frozen=True)
 class Command:
-    """The command holding the lock: as its record shows it (`shown`, its command line), and
+    """The command holding the lock: as its record shows it (`shown`, its command line),
     what another run must have to be the same command (`same_as`), which finishes what this
-    one left half-done if it was stopped."""
+    one left half-done if it was stopped, and the `work` it does, by which a run of another
+    command can finish it too, or it another."""
     shown: str
     same_as: str
+    work: Work | None = None
 
 
 def this_command() -> Command:
@@ -220,8 +274,11 @@ class RepoLock:
             self._keep_aside(died)
         for stopped in _stopped_records(self.stopped_path):
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
-        info = {"pid": os.getpid(), "host": os.uname().nodename,
-                "command": self.command.shown, "same_as": self.command.same_as}
+        info: dict[str, object] = {"pid": os.getpid(), "host": os.uname().nodename,
+                                   "command": self.command.shown,
+                                   "same_as": self.command.same_as}
+        if self.command.work is not None:
+            info["work"] = self.command.work.as_record()
         try:
             fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
         except OSError as exc:  # only for messages (a full disk must not stop the command)
@@ -290,16 +347,27 @@ class RepoLock:
 
 
     def _finish_stopped(self) -> None:
-        """This command ended without an error: it finished what a stopped run of it left
-        half-done, whose record goes; the others' stay."""
+        """This command ended without an error: the records of the stopped commands whose
+        work it finished go (_finishes); the others' stay."""
         stopped = _stopped_records(self.stopped_path)
-        left = [each for each in stopped if not self._runs_again(each)]
+        left = [each for each in stopped if not self._finishes(each)]
         if len(left) == len(stopped):
             return
         try:
             _write_stopped(self.stopped_path, left)
         except OSError as exc:  # they stay named: better than forgotten
             log.debug("lock.stopped not updated: %s", exc)
+
+    def _finishes(self, stopped: dict[str, object]) -> bool:
+        """Has this command, ended without an error, finished what the stopped one whose
+        record is `stopped` left half-done? It has when it is that command run again, or
+        when its work covers that one's: then that one, run again, would only undo what this
+        one did (an `add a.txt` after a stopped `remove a.txt.dvx`), or do it over (a
+        checkout of the whole workspace after a stopped `checkout data`)."""
+        if self._runs_again(stopped):
+            return True
+        work, stopped_work = self.command.work, _work_of(stopped)
+        return work is not None and stopped_work is not None and work.covers(stopped_work)
 
     def _runs_again(self, stopped: dict[str, object]) -> bool:
         """Is this command the one the record `stopped` names, run again (so, now finished,
@@ -318,13 +386,26 @@ def _same_command(command: str) -> str:
 
 def stopped_message(info: dict[str, object], file: str) -> str:
     """What to say of the holder record `info`, kept in .dvx/tmp/`file`, of a command that
-    no longer holds the lock and never released it."""
+    no longer holds the lock and never released it: what it may have left half-done, and
+    that running it again is the user's choice (a later command may have made that moot)."""
     command, host = info["command"], info["host"]
-    seen_to = f"(or delete .dvx/tmp/{file} once you have seen to it)"
+    left = _left_half_done(_work_of(info))
+    choice = ("`dvx status` names it until it, or a later command that does its work, ends "
+              "without an error. Run it again if you still want it done (or delete "
+              f".dvx/tmp/{file} once you have seen to it).")
     if host != os.uname().nodename:
         return (f"The repository lock was last taken by `{command}` on the host '{host}' and "
                 "never released (the repository was copied from there while it ran, or that "
                 "host stopped): dvx cannot tell from here whether it finished. If it did not, "
-                f"run it again to finish what it left half-done {seen_to}.")
+                f"{left}. {choice}")
     return (f"The last `{command}` in this repository was stopped before it finished (its "
-            f"process is gone): run it again to finish what it left half-done {seen_to}.")
+            f"process is gone), so {left}. {choice}")
+
+
+def _left_half_done(work: Work | None) -> str:
+    if work is not None and work.state == TRACKING:
+        return ("the pointers and .gitignore entries of its paths may be left half-changed "
+                "(a file Git ignores that dvx does not track, say)")
+    if work is not None and work.state.startswith(WORKSPACE):
+        return "only some of its files may have been placed in the workspace"
+    return "what it was changing may be left half-done"

@@ -5,6 +5,7 @@ blocked; and a lock held by a process that was killed never blocks the next comm
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -352,6 +353,73 @@ def test_a_command_with_other_options_finishes_nothing_of_a_stopped_one(repo, dv
     assert all(p.is_symlink() for p in (repo / "data").iterdir())
 
 
+def _killed(repo: Path, command: str, point: str) -> None:
+    killed = subprocess.run([sys.executable, "-m", "dvx", *command.split()], cwd=repo,
+                            env={**os.environ, "DVX_FAULT": point},
+                            capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+
+
+def test_a_later_command_that_settles_the_same_paths_finishes_a_stopped_one(repo, dvx_proc):
+    """`dvx remove a.txt.dvx` killed once it deleted the pointer, then `dvx add a.txt` (the
+    user changed their mind): the remove is no longer named, since running it again would
+    untrack what the user tracked again. Until then the notice says what may be half-done and
+    leaves running it again to the user. A stopped add is finished by a remove of its path,
+    never by an add of another path."""
+    write(repo / "a.txt", "hello\n")
+    assert dvx_proc("add", "a.txt", cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a")
+    _killed(repo, "remove a.txt.dvx", "remove.before_stage")
+    said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert "`dvx remove a.txt.dvx` in this repository was stopped before it finished" in said
+    assert "the pointers and .gitignore entries of its paths may be left half-changed" in said
+    assert "Run it again if you still want it done" in said
+    assert "run it again to finish" not in said
+    write(repo / "b.txt", "b\n")
+    assert dvx_proc("add", "b.txt", cwd=repo).code == 0  # another path: still named
+    assert _named_stopped(repo, dvx_proc) == ["dvx remove a.txt.dvx"]
+    again = dvx_proc("add", "a.txt", cwd=repo)
+    assert again.code == 0, again.output
+    assert _named_stopped(repo, dvx_proc) == []
+    assert (repo / "a.txt.dvx").exists()
+
+    write(repo / "b.txt", "b, changed\n")
+    _killed_add(repo, "b.txt")
+    assert _named_stopped(repo, dvx_proc) == ["dvx add b.txt"]
+    assert dvx_proc("remove", "./b.txt.dvx", cwd=repo).code == 0  # no longer tracked
+    assert _named_stopped(repo, dvx_proc) == []
+    assert "/b.txt" not in (repo / ".gitignore").read_text()
+
+
+def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_proc):
+    """A checkout killed half-way is finished by a checkout (or pull) that ends on the same
+    paths or more: `dvx checkout imgs` once imgs is all that is tracked; one of a part of
+    them (`dvx checkout imgs` beside other.txt) finishes nothing of it."""
+    for i in range(8):
+        write(repo / "imgs" / f"{i}", f"v{i}\n")
+    write(repo / "other.txt", "o\n")
+    assert dvx_proc("add", "imgs", "other.txt", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    (repo / "other.txt").unlink()
+    _killed(repo, "checkout", "checkout.after_file:3")
+    assert _named_stopped(repo, dvx_proc) == ["dvx checkout"]
+    said = " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert "only some of its files may have been placed in the workspace" in said
+    assert dvx_proc("checkout", "imgs", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == ["dvx checkout"]  # other.txt is not placed
+    assert not (repo / "other.txt").exists()
+    assert dvx_proc("checkout", "imgs", "other.txt.dvx", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+    assert dvx_proc("remove", "other.txt.dvx", cwd=repo).code == 0
+    shutil.rmtree(repo / "imgs")
+    _killed(repo, "checkout", "checkout.after_file:3")
+    assert dvx_proc("checkout", "imgs/", cwd=repo).code == 0  # all that is tracked now
+    assert _named_stopped(repo, dvx_proc) == []
+    assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
+
+
 def _killed_add(repo: Path, path: str) -> None:
     killed = subprocess.run([sys.executable, "-m", "dvx", "add", path], cwd=repo,
                             env={**os.environ, "DVX_FAULT": "cache.before_publish"},
@@ -366,9 +434,11 @@ def _named_stopped(repo: Path, dvx_proc) -> list[str]:
                   if "was stopped before it finished" in part)
 
 
-def test_every_command_stopped_is_named_until_it_runs_again(repo, dvx_proc):
+def test_every_command_stopped_is_named_until_its_work_is_done(repo, dvx_proc):
     """Two commands killed one after the other are both named, by status and by the next
-    writer; each until that command runs again to its end, whatever ran in between."""
+    writer; each until that command runs again to its end (or another that does its work:
+    test_a_later_command_that_settles_the_same_paths_finishes_a_stopped_one), whatever else
+    ran in between."""
     write(repo / "a.csv", "a\n")
     write(repo / "b.csv", "b\n")
     _killed_add(repo, "a.csv")
@@ -419,7 +489,7 @@ def test_stopped_commands_are_kept_in_a_file_older_dvx_reads(repo, dvx_proc):
 def test_status_names_exactly_the_stopped_commands_the_next_writer_keeps(repo, dvx_proc):
     """With STOPPED_KEPT commands kept in lock.stopped and one more killed (its record still
     in lock.holder), status names the latest STOPPED_KEPT, which are what the next writer
-    keeps: no command status names is forgotten by a writer that is not that command."""
+    keeps: no command status names is forgotten by a writer that does not do its work."""
     import json
 
     from dvx.lock import STOPPED_KEPT, Command, RepoLock

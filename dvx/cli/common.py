@@ -14,7 +14,8 @@ import click
 from dvx.cli.ui import is_quiet
 
 if TYPE_CHECKING:
-    from dvx.lock import Command
+    from dvx.lock import Command, Work
+    from dvx.repo import Repo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -149,7 +150,7 @@ def open_repo(configuring: bool = False) -> Any:
         refuse_other_repository(repo.root)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # for the end of the command: what it could not read (main.py)
-        repo.command = command_of(ctx)
+        repo.command = command_of(ctx, repo)
         root = ctx.find_root()
         if root.obj is not None:
             root.obj.setdefault("repos", []).append(repo)
@@ -161,14 +162,14 @@ OUTPUT_ONLY_OPTIONS = frozenset({"quiet", "verbose", "as_json", "fmt_json", "fmt
                                  "fmt_dot", "fmt_mermaid", "precision", "jobs"})
 
 
-def command_of(ctx: click.Context) -> Command:
+def command_of(ctx: click.Context, repo: Repo) -> Command:
     """The running command as the repository lock records it: what makes another run the same
     command is its subcommand, its arguments in their order (`move a b` undoes `move b a`) and
     every option that changes what it does, with its value (`checkout --relink` relinks what
     a plain checkout leaves): paths made absolute and normalized (`data`, `./data/` and, from a
     subfolder, `../data` are one target), options that change only the output (`-q`, `-j 4`)
     left out. A Git hook's arguments change with every call: any run of that hook is the
-    same."""
+    same. And the work it does (_work_of), by which another command can finish it."""
     from dvx.lock import Command, this_command
 
     same_as: list[object] = [ctx.command_path]
@@ -179,7 +180,58 @@ def command_of(ctx: click.Context) -> Command:
                 continue
             value = _as_target(param, ctx.params.get(name))
             same_as.append(value if isinstance(param, click.Argument) else [name, value])
-    return Command(this_command().shown, json.dumps(same_as))
+    return Command(this_command().shown, json.dumps(same_as), _work_of(ctx, repo))
+
+
+def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
+    """The work of a command whose run to its end settles its paths whatever a stopped one
+    left there (lock.Work): checkout and pull place their files as the pointers say, with
+    --force and --relink as they change that; add, remove and commit leave each path tracked
+    or not, whatever options they have. A move only moves what is tracked, and a commit
+    without targets records only what changed of it: a stopped one is finished by those
+    others, but they finish no other command. None: a command of no such work."""
+    from dvx.lock import TRACKING, WORKSPACE, Work
+
+    if ctx.parent is None or ctx.parent.parent is not None:  # `dvx exp pull`: another work
+        return None
+    name, params = ctx.command.name, ctx.params
+    if name in ("checkout", "pull"):
+        state = " ".join([WORKSPACE, *(f"--{flag}" for flag in ("force", "relink")
+                                       if params.get(flag))])
+        targets = params["targets"]
+        if not targets:
+            return Work(state, None)
+        return Work(state, _data_paths(targets),
+                    names_everything=lambda: _name_every_output(repo, targets))
+    if name in ("add", "remove", "commit", "move"):
+        paths = (params["src"], params["dst"]) if name == "move" else \
+            params.get("paths") or params["targets"]
+        if not paths:  # a commit of every tracked path that changed
+            return Work(TRACKING, None, settles=False)
+        return Work(TRACKING, _data_paths(paths), settles=name != "move")
+    return None
+
+
+def _data_paths(paths: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Paths as the repository lock compares them: absolute and normalized, a pointer file
+    named by its data."""
+    from dvx.paths import POINTER_SUFFIX
+
+    absolute = (os.path.normpath(os.path.abspath(p)) for p in paths)
+    return tuple(p[:-len(POINTER_SUFFIX)] if p.endswith(POINTER_SUFFIX) else p for p in absolute)
+
+
+def _name_every_output(repo: Repo, targets: tuple[str, ...]) -> bool:
+    """Do `targets` name every tracked path of `repo` as a whole (`dvx checkout data` where
+    data is all that is tracked)?"""
+    from dvx.errors import DvxError
+    from dvx.outputs import resolve_targets, scan_outputs
+
+    try:
+        named = {t.output.path for t in resolve_targets(repo, targets) if t.subpath is None}
+        return {o.path for o in scan_outputs(repo)[0]} <= named
+    except DvxError:
+        return False
 
 
 def _as_target(param: click.Parameter, value: Any) -> Any:
