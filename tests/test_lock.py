@@ -99,12 +99,64 @@ def test_ctrl_c_or_sigterm_while_waiting_for_the_lock_stops_cleanly(repo, holder
     assert (repo / "data.csv").read_text() == "a,b\n1,2\n"
 
 
+def test_a_second_ctrl_c_while_the_command_stops_cuts_nothing_short(repo, holder):
+    """An impatient second Ctrl-C, while the command is stopping for the first (saying so,
+    removing its temporaries), is ignored: it ends as one Ctrl-C does, never with click's
+    "Aborted!" and exit status 1."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    waiter = subprocess.Popen([sys.executable, "-m", "dvx", "add", "data.csv"], cwd=repo,
+                              text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE,
+                              env={**os.environ, "DVX_FAULT": "main.stopping",
+                                   "DVX_FAULT_ACTION": "stop"})
+    assert waiter.stderr is not None
+    assert "Waiting" in waiter.stderr.readline()
+    waiter.send_signal(signal.SIGINT)
+    _wait_until_stopped(waiter)  # at main.stopping: its clean-up ahead
+    waiter.send_signal(signal.SIGINT)
+    waiter.send_signal(signal.SIGCONT)
+    _, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 130, err
+    assert err.startswith("ERROR: Interrupted.") and err.count("ERROR:") == 1, err
+    assert "Aborted!" not in err and "Traceback" not in err
+    assert not (repo / "data.csv.dvx").exists()
+
+
+def _wait_until_stopped(proc: subprocess.Popen) -> None:
+    """Until `proc` has stopped itself at a fault point (DVX_FAULT_ACTION=stop)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(f"/proc/{proc.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "T":
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"pid {proc.pid} did not stop: {proc.poll()}")
+
+
+def test_ctrl_c_just_before_the_command_runs_ends_as_any_ctrl_c_does(repo):
+    """Ctrl-C once the command line is read, just before the command starts: `ERROR:
+    Interrupted.` and exit status 130, never click's "Aborted!" and 1."""
+    write(repo / "data.csv", "a,b\n1,2\n")
+    starting = stopped_at("main.before_command", "add data.csv", repo)
+    starting.send_signal(signal.SIGINT)
+    starting.send_signal(signal.SIGCONT)
+    _, err = starting.communicate(timeout=60)
+    assert starting.returncode == 130, err
+    assert err.lstrip("\n").startswith("ERROR: Interrupted.")  # after click's line break
+    assert "Aborted!" not in err
+    assert "Traceback" not in err
+    assert not (repo / "data.csv.dvx").exists()
+
+
 @pytest.mark.parametrize("command, signum", [("status", signal.SIGTERM),
                                              ("add data.csv", signal.SIGTERM),
-                                             ("add data.csv", signal.SIGHUP)])
+                                             ("add data.csv", signal.SIGHUP),
+                                             ("add data.csv", signal.SIGINT)])
 def test_sigterm_after_the_command_ended_exits_143_quietly(repo, command, signum):
     """SIGTERM once the command has done its work (while Python exits): exit status 143,
-    never 0, and no traceback (SIGHUP: 129)."""
+    never 0, and no traceback (SIGHUP: 129; Ctrl-C: 130)."""
     write(repo / "data.csv", "a,b\n1,2\n")
     ended = stopped_at("main.after_command", command, repo)
     ended.send_signal(signum)

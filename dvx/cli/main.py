@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from dvx import __version__
-from dvx.errors import EXIT_INTERRUPTED, STOPPED_BY
+from dvx import __version__, faults
+from dvx.errors import STOPPED_BY, stop_status
 from dvx.logs import printable
 
 EXIT_INTERNAL = 255
@@ -40,9 +40,13 @@ class DvxGroup(click.Group):
                   f"See `{where} --help`.", exc.exit_code)
         except click.ClickException as exc:
             _fail(exc.format_message(), None, exc.exit_code)
-        except click.Abort:  # a question answered no, or Ctrl-D at it
-            click.echo("Aborted!", err=True)
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # click's, for one outside invoke
+                _stopped_by(exc.__cause__)
+            click.echo("Aborted!", err=True)  # a question answered no, or Ctrl-D at it
             sys.exit(1)
+        except KeyboardInterrupt as exc:  # while click turned an earlier one into Abort
+            _stopped_by(exc)
         sys.exit(result if isinstance(result, int) else 0)  # --help, --version: their status
 
     def _command_path(self, args: Any) -> str:
@@ -62,10 +66,11 @@ class DvxGroup(click.Group):
         return " ".join(path)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from dvx.errors import DvxError, LostConnection, Terminated
+        from dvx.errors import DvxError, LostConnection
 
         global _in_command
         _refuse_a_deleted_current_directory()
+        faults.point("main.before_command")
         try:
             _in_command = True
             result = super().invoke(ctx)
@@ -96,12 +101,8 @@ class DvxGroup(click.Group):
                 if path_too_long(exc) else "fix the cause"
             _fail(f"A filesystem operation failed: {describe(exc)}.",
                   f"Nothing was left half-written; {cure} and run the command again.", 1)
-        except Terminated as exc:  # SIGTERM or SIGHUP
-            _fail(f"{STOPPED_BY[exc.exit_code]}.", "Nothing was left half-written; run the "
-                  "command again to finish.", exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("Interrupted.", "Nothing was left half-written; run the command again to "
-                  "finish.", EXIT_INTERRUPTED)
+        except KeyboardInterrupt as exc:  # Ctrl-C; Terminated: SIGTERM or SIGHUP
+            _stopped_by(exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
@@ -121,6 +122,15 @@ class DvxGroup(click.Group):
         if _report_unreadable(ctx):
             sys.exit(1)
         return result
+
+
+def _stopped_by(exc: KeyboardInterrupt) -> None:
+    """End the command stopped by Ctrl-C (`exc`), SIGTERM or SIGHUP (Terminated, HungUp),
+    wherever it landed: in the command, or just before it started (parsing its command
+    line, where click would turn it into "Aborted!" and exit status 1)."""
+    code = stop_status(exc)
+    _fail(f"{STOPPED_BY[code]}.", "Nothing was left half-written; run the command again to "
+          "finish.", code)
 
 
 def _refuse_a_deleted_current_directory() -> None:
@@ -180,6 +190,8 @@ def _quiet_end_of_pipe() -> None:
 
 
 def _fail(message: str, hint: str | None, code: int) -> None:
+    if code in STOPPED_BY:
+        _ignore_ctrl_c()
     text = f"ERROR: {message}" + (f" {hint}" if hint else "")
     click.echo(printable(_scrub_secrets(text)), err=True)
     if code in STOPPED_BY:
@@ -197,12 +209,31 @@ def _stop_now(code: int) -> None:
     Everything dvx writes is complete or not there, so nothing is lost."""
     from dvx import fsutil
 
+    _ignore_ctrl_c()
+    faults.point("main.stopping")
     fsutil.remove_temporaries_in_flight()
     if _standalone:
         _tell_the_stores()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+_ctrl_c_interrupted = False  # before _ignore_ctrl_c, Ctrl-C raised KeyboardInterrupt
+
+
+def _ignore_ctrl_c() -> None:
+    """The `dvx` process is stopping (saying why, removing its temporaries): another Ctrl-C,
+    an impatient one, must cut neither short. Raised in the middle of them, it would leave
+    the temporaries behind and end the process with click's "Aborted!" and exit status 1.
+    A caller's own process (not `dvx`: tests, the API) keeps its Ctrl-C."""
+    import signal
+    import threading
+
+    global _ctrl_c_interrupted
+    if _standalone and threading.current_thread() is threading.main_thread():
+        before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _ctrl_c_interrupted = _ctrl_c_interrupted or before is signal.default_int_handler
 
 
 STORE_CLEANUP_SECONDS = 2.0  # at most, for what a stopped command must still tell its stores
@@ -212,11 +243,18 @@ def _tell_the_stores() -> None:
     """Before the process ends at once: abort the multipart uploads in flight (a store keeps,
     and bills, their parts until then; `dvx gc --remote` aborts those this could not), for
     STORE_CLEANUP_SECONDS at most. Another Ctrl-C cuts it short."""
+    import signal
+
     aio = sys.modules.get("dvx.remote.aio")  # not loaded: no store was spoken to
     if aio is None:
         return
     with contextlib.suppress(KeyboardInterrupt):  # Terminated and HungUp too
-        aio.run_stop_cleanups(STORE_CLEANUP_SECONDS)
+        try:
+            if _ctrl_c_interrupted:  # ignored meanwhile (_ignore_ctrl_c)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            aio.run_stop_cleanups(STORE_CLEANUP_SECONDS)
+        finally:
+            _ignore_ctrl_c()
 
 
 SECRET_ENVIRONMENT = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_KEY",
@@ -300,26 +338,26 @@ _register_commands()
 def main() -> None:
     import signal
 
-    from dvx import faults
-    from dvx.errors import Terminated
-
     global _standalone
     _standalone = True
     signal.signal(signal.SIGTERM, _terminate)
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # `nohup dvx ...` keeps running
         signal.signal(signal.SIGHUP, _terminate)
     try:
-        cli(prog_name="dvx")
-    except Terminated as exc:  # raised as the command ended, past its own reporting
-        _stop_now(exc.exit_code)
-    finally:
-        faults.point("main.after_command")
+        try:
+            cli(prog_name="dvx")
+        finally:
+            _stop_quietly_on_ctrl_c()
+            faults.point("main.after_command")
+    except KeyboardInterrupt as exc:  # Terminated too: as the command ended, past its report
+        _stop_now(stop_status(exc))
 
 
 # SIGTERM stops a running command as an exception, which it reports ("Terminated.") on its
 # way out; so does SIGHUP, the terminal closing ("Hung up."). Before or after the command runs
 # (while Python exits, say) nothing is left to report: the process ends at once with status
-# 143 (129), quietly, never with exit status 0 or a complaint from the interpreter.
+# 143 (129), quietly, never with exit status 0 or a complaint from the interpreter. Ctrl-C
+# too, once the command has ended (130); before it, it is said as in the command.
 _in_command = False
 
 
@@ -331,10 +369,21 @@ def _terminate(signum: int, frame: object) -> None:
     hung_up = signum == signal.SIGHUP
     if hung_up:
         _leave_a_closed_terminal()
-    stop = HungUp() if hung_up else Terminated()
+    stop = HungUp() if hung_up else Terminated() if signum == signal.SIGTERM \
+        else KeyboardInterrupt()
     if _in_command:
         raise stop
-    _stop_now(stop.exit_code)
+    _stop_now(stop_status(stop))
+
+
+def _stop_quietly_on_ctrl_c() -> None:
+    """Once the command has ended: a Ctrl-C while the process exits ends it as SIGTERM then
+    does (_terminate), not with a traceback or exit status 0; one that `nohup` or the
+    shell made the process ignore stays ignored."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _terminate)
 
 
 def _leave_a_closed_terminal() -> None:
