@@ -223,14 +223,15 @@ def _data_paths(paths: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def _name_every_output(repo: Repo, targets: tuple[str, ...]) -> bool:
     """Do `targets` name every tracked path of `repo` as a whole (`dvx checkout data` where
-    data is all that is tracked)?"""
+    data is all that is tracked)? Asked as the command ends: what cannot be read says no,
+    never fails the command."""
     from dvx.errors import DvxError
     from dvx.outputs import resolve_targets, scan_outputs
 
     try:
         named = {t.output.path for t in resolve_targets(repo, targets) if t.subpath is None}
         return {o.path for o in scan_outputs(repo)[0]} <= named
-    except DvxError:
+    except (DvxError, OSError):
         return False
 
 
