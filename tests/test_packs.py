@@ -402,18 +402,23 @@ def _hostile_entry(path: Path, kind: str) -> None:
 
 UNREADABLE = ["a link to nothing", "a link loop", "a link to /dev/zero", "a folder", "a FIFO"]
 
-
-@pytest.mark.parametrize("kind", UNREADABLE)
-def test_an_index_that_cannot_be_read_stops_gc_and_keeps_its_pack(repo, dvx, tmp_path, kind):
-    """An index the remote's listing names but that cannot be read is damaged, not gone: gc
-    deletes nothing (not the packs only it names, which it would take for left over), and
-    names the index and what to do."""
+def _push_and_commit_d(repo, dvx, tmp_path):
+    """A directory remote holding the folder d, pushed and committed; the remote's path."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0
     write(repo / "d" / "a.bin", b"a" * 300)
     assert dvx("add", "d").code == 0 and dvx("push").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
+    return store
+
+
+@pytest.mark.parametrize("kind", UNREADABLE)
+def test_an_index_that_cannot_be_read_stops_gc_and_keeps_its_pack(repo, dvx, tmp_path, kind):
+    """An index the remote's listing names but that cannot be read is damaged, not gone: gc
+    deletes nothing (not the packs only it names, which it would take for left over), and
+    names the index and what to do."""
+    store = _push_and_commit_d(repo, dvx, tmp_path)
     d_indexes = sorted((store / "indexes").iterdir())  # d's files, then its manifest
     d_packs = sorted((store / "packs").iterdir())
     write(repo / "o.txt", "other")  # another index and pack, which nothing needs after
@@ -448,12 +453,7 @@ def test_an_index_that_cannot_be_read_stops_gc_and_keeps_its_pack(repo, dvx, tmp
 def test_an_indexes_folder_that_cannot_be_listed_stops_gc(repo, dvx, tmp_path, kind):
     """The remote's indexes/ folder replaced: no index is no empty remote, and gc deletes
     none of the packs, which it would take for left over."""
-    store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    write(repo / "d" / "a.bin", b"a" * 300)
-    assert dvx("add", "d").code == 0 and dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "data")
+    store = _push_and_commit_d(repo, dvx, tmp_path)
     shutil.rmtree(repo / ".dvx" / "tmp" / "indexes")  # as in a clone that never read them
     (store / "indexes").rename(tmp_path / "indexes")
     if kind == "a file":
