@@ -26,5 +26,5 @@ def point(name: str) -> None:
         _remaining[name] -= 1
         if _remaining[name] == 0 and _action == "enospc":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        if _remaining[name] <= 0 and _action != "enospc":
+        if _remaining[name] == 0 and _action != "enospc":  # once: a stopped one goes on
             os.kill(os.getpid(), _signal)

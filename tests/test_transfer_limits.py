@@ -125,10 +125,11 @@ def _s3_repo(dvx, repo: Path, server: dict[str, object], timeout: str) -> None:
         assert dvx(*args, cwd=repo).code == 0
 
 
-def _dvx_process(cwd: Path, *args: str) -> subprocess.Popen[str]:
+def _dvx_process(cwd: Path, *args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
 def _wait_for_bytes(path: Path, at_least: int, proc: subprocess.Popen[str]) -> None:
@@ -238,34 +239,18 @@ def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_
     assert dvx("push").code == 0
     commit_all(repo)
     target = clone(repo, tmp_path)
-    feeder = None
-    if backend == "dir":  # a remote disk that delivers 2 MiB and then stalls: a FIFO
-        import threading
-
-        import xxhash
-
-        oid = xxhash.xxh3_128_hexdigest(data)
-        obj = store / "files" / "xxh128" / oid[:2] / oid[2:]
-        obj.unlink()
-        os.mkfifo(obj)
-        stop = threading.Event()
-
-        def feed() -> None:
-            with open(obj, "wb") as fifo:
-                fifo.write(data[:2 * MiB])
-                fifo.flush()
-                stop.wait(60)
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
+    # A remote disk that delivers 2 MiB and then stalls: the process reading it stops there
+    # (a worker, or dvx itself) until it is killed, or let go on after the signal.
+    stall = {"DVX_FAULT": "read_into.after_block:2", "DVX_FAULT_ACTION": "stop"}
     tmp_dir = target / ".dvx" / "cache" / "tmp"
-    proc = _dvx_process(target, "pull")
+    proc = _dvx_process(target, "pull", env=stall if backend == "dir" else None)
     _wait_for_bytes(tmp_dir, 1 * MiB, proc)  # mid-download
     if backend == "s3":
         os.kill(own_moto["pid"], signal.SIGSTOP)  # and stuck there
     try:
         time.sleep(0.2)
         proc.send_signal(signum)
+        proc.send_signal(signal.SIGCONT)  # were dvx itself the reader stopped
         out, err = proc.communicate(timeout=30)
     finally:
         os.kill(own_moto["pid"], signal.SIGCONT)
@@ -274,10 +259,6 @@ def test_ctrl_c_during_pull_leaves_no_partial_download(repo, dvx, tmp_path, own_
     assert "Traceback" not in err
     assert list(tmp_dir.iterdir()) == []
     assert not (target / "big.bin").exists()
-    if feeder is not None:
-        stop.set()
-        obj.unlink()
-        write(obj, data)
     again = dvx("pull", cwd=target)
     assert again.code == 0, again.output
     assert (target / "big.bin").read_bytes() == data

@@ -139,6 +139,7 @@ class Blobs(ABC):
                 size += len(chunk)
                 if on_bytes is not None:
                     on_bytes(len(chunk))
+                faults.point("read_into.after_block")
         return size
 
     def get_each(self, names: Sequence[str], arrived: Arrived) -> None:
