@@ -3,8 +3,9 @@
 Set DVX_FAULT=NAME (optionally NAME:N to fire at the N-th pass) and the process kills itself
 with SIGKILL when it reaches that point, exactly as a power cut or `kill -9` would stop it.
 With DVX_FAULT_ACTION=stop it stops itself instead (SIGSTOP), like a process that is slow
-right there, until a test lets it go on with SIGCONT. With DVX_FAULT_ACTION=enospc it raises
-the OSError a full disk gives instead, once, as a write there would.
+right there, until a test lets it go on with SIGCONT (once: later passes go on). With
+DVX_FAULT_ACTION=enospc it raises the OSError a full disk gives instead, once, as a write
+there would.
 In normal runs a point costs one dictionary lookup.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import threading
 
 _spec = os.environ.get("DVX_FAULT", "")
 _target, _, _count = _spec.partition(":")
@@ -22,9 +24,13 @@ _signal = signal.SIGSTOP if _action == "stop" else signal.SIGKILL
 
 
 def point(name: str) -> None:
-    if name in _remaining:
-        _remaining[name] -= 1
-        if _remaining[name] == 0 and _action == "enospc":
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        if _remaining[name] == 0 and _action != "enospc":  # once: a stopped one goes on
-            os.kill(os.getpid(), _signal)
+    if name not in _remaining:
+        return
+    _remaining[name] -= 1
+    if _remaining[name] != 0:  # the N-th pass only: a process let go on is not stopped again
+        return
+    if _action == "enospc":
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    # To this thread: a signal to the process goes to its main thread first, and a worker
+    # thread that reached the point would go on past it until that one stops.
+    signal.pthread_kill(threading.get_ident(), _signal)
