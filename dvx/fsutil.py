@@ -16,6 +16,7 @@ import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from dvx import faults
 
@@ -532,6 +533,28 @@ def check_unchanged(fd: int, before: os.stat_result, read: int, path: str) -> No
     if read != before.st_size or (after.st_size, after.st_mtime_ns) != (before.st_size,
                                                                         before.st_mtime_ns):
         raise changed_while_read(path)
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """Which bytes a file holds, as far as a stat tells: a write changes its size or its
+    modification time, a new file at its path its inode. Not its ctime (`check_unchanged`).
+    Bytes read after a stat gave this version, and before a stat that still gives it, are
+    this version's, however often they were read."""
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> FileVersion:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def check(self, path: str, fd: int | None = None) -> None:
+        """FileChangedError unless the file at `path` (the one open at `fd`, if given) is
+        still this version."""
+        if FileVersion.of(os.stat(path) if fd is None else os.fstat(fd)) != self:
+            raise changed_while_read(path)
 
 
 def read_small_file(path: str, limit: int, follow_links: bool = True,

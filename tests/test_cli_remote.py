@@ -1,6 +1,7 @@
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from dvx.config import global_config_path
 from dvx.errors import RemoteError
 from dvx.objects.cache import written_since_stored
 from dvx.remote.backends import seconds_option
-from tests.conftest import git, tree_bytes, write
-from tests.remotes import local_spec
+from tests.conftest import git, stopped_at, tree_bytes, write
+from tests.remotes import configure, local_spec, remote_for
 
 
 def _objects(store):
@@ -791,3 +792,48 @@ def test_push_refuses_an_object_rewritten_in_place_through_a_link(repo, dvx, tmp
     assert old not in stored  # never under an oid its bytes do not hash to
     assert xxhash.xxh3_128_hexdigest(b"other\n") in stored
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+
+
+@pytest.mark.parametrize(("kind", "size", "point"), [
+    ("dir", 70_000, "odb.put.before_rename"),  # copied whole, then named
+    ("dir", 3 << 20, "odb.put.before_rename"),  # copied by the kernel, then linked
+    ("ssh", 70_000, "put_file.before_check"),  # written to a temporary name, then renamed
+    ("gs", 70_000, "put_file.before_check"),  # published as it is written: deleted again
+    ("moto", 3 << 20, "s3.put.after_digests"),  # one PUT: its checksum read, then its body
+    ("moto", 11 << 20, "s3.put.after_digests"),  # multipart: each part read twice too
+    ("seaweedfs", 3 << 20, "s3.put.after_digests"),
+])
+@pytest.mark.parametrize("rewrite", ["same size", "cut short"])
+def test_an_object_written_to_while_push_sends_it_is_never_stored_under_its_oid(
+        repo, dvx, tmp_path, request, kind, size, point, rewrite):
+    """Written through its link between the reads a push makes of it (for its checksum and as
+    it sends it), or between its upload and its publication: the object fails, is moved aside,
+    and no retry sends the new bytes under the old oid."""
+    spec = remote_for(kind, request, tmp_path)
+    spec.options["pack_threshold"] = "1000"  # `other` goes in a pack, sent after `big`
+    if kind in ("moto", "seaweedfs"):
+        spec.options["chunksize"] = str(5 << 20)  # S3's smallest part
+    configure(dvx, repo, spec)
+    dvx("config", "cache.type", "hardlink")
+    data = os.urandom(size)
+    write(repo / "big", data)
+    write(repo / "other", "other\n")
+    assert dvx("add", "big", "other").code == 0
+    old = xxhash.xxh3_128_hexdigest(data)
+    push = stopped_at(point, "push", repo)
+    try:
+        os.chmod(repo / "big", 0o644)  # the workspace's link is the cache's object
+        with open(repo / "big", "r+b") as f:  # in place: the same inode
+            if rewrite == "same size":
+                f.write(b"X" * size)
+            else:
+                f.truncate(size // 2)
+    finally:
+        os.kill(push.pid, signal.SIGCONT)
+    _, stderr = push.communicate(timeout=120)
+    assert push.returncode == 1, stderr
+    assert f"Failed big ({old}): its object in the cache changed" in stderr
+    assert old not in spec.oids()  # nothing stored under it, however many attempts
+    assert xxhash.xxh3_128_hexdigest(b"other\n") in spec.oids()
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+    assert (repo / "big").read_bytes() != data  # the edit stays in the workspace

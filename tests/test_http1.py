@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from dvx.fsutil import FileChangedError
+from dvx.fsutil import FileChangedError, FileVersion
 from dvx.remote.http1 import PIECE, FileSpan, HttpPool
 from tests.servers import self_signed_cert
 
@@ -200,6 +200,21 @@ def test_a_file_shorter_than_its_span_fails_the_request_as_changed(tmp_path):
     span = FileSpan(str(tmp_path / "f"), 0, 2 * PIECE)  # the file shrank since its size was taken
     with pytest.raises(FileChangedError):
         run(Script([OK_HELLO]), lambda pool: pool.request("PUT", "/b/k", {}, span))
+
+
+def test_a_span_of_a_file_written_to_since_its_version_never_reaches_the_store_whole(tmp_path):
+    """The same size, so only its stat tells: the request fails before its last piece goes,
+    and the store, short of the Content-Length, has no body to keep."""
+    path = tmp_path / "f"
+    path.write_bytes(os.urandom(2 * PIECE + 10))
+    span = FileSpan(str(path), 0, 2 * PIECE + 10, FileVersion.of(os.stat(path)))
+    with open(path, "r+b") as f:  # in place, after the version was taken
+        f.write(b"X" * 10)
+    os.utime(path, ns=(0, os.stat(path).st_mtime_ns + 1))  # a tick later, however coarse
+    script = Script([OK_HELLO])
+    with pytest.raises(FileChangedError):
+        run(script, lambda pool: pool.request("PUT", "/b/k", {}, span))
+    assert script.requests == []  # no whole body ever arrived
 
 
 def test_an_answer_before_the_whole_body_went_closes_the_connection():

@@ -6,7 +6,9 @@ immutable files (objects, packs, indexes, logs, run records) and offers a few op
     read_into(name, sink)         stream a blob into `sink.write(chunk)` (large objects)
     open(name)                    a readable file of the blob (`dvx.api.open`, manifests)
     put(name, data)               publish a complete blob: a reader never sees part of one
-    put_file(name, path)          the same, from a local file, telling `on_bytes` its progress
+    put_file(name, path)          the same, from a local file, telling `on_bytes` its progress;
+                                  given the file's `version`, nothing is published if what
+                                  was read of it may be another (FileChangedError)
     exists(name) / existing(names) / size(name) / is_directory(name)
     details(directory)            the blobs directly in a directory, with size and mtime
     walk(directory)               the names of every blob below a directory (a listing)
@@ -42,7 +44,7 @@ from typing import IO, Any, Protocol, TypeVar
 
 from dvx import faults, fsutil
 from dvx.errors import RemoteError
-from dvx.fsutil import BytesLike
+from dvx.fsutil import BytesLike, FileVersion
 from dvx.hashing import CHUNK_SIZE, OnBytes
 from dvx.threads import map_in_threads
 
@@ -164,7 +166,11 @@ class Blobs(ABC):
         return [_outcome(self.put, name, data) for name, data in blobs]
 
     @abstractmethod
-    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None: ...
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
+        """Publish the file at `local_path` whole as `name`. With `version`, only bytes read
+        while the file was that version are published: the file is checked once they are all
+        read, before they are (FileChangedError)."""
 
     @abstractmethod
     def exists(self, name: str) -> bool: ...
@@ -295,13 +301,16 @@ class DirectoryBlobs(Blobs):
         # Content-addressed or uniquely named: a blob already there has these very bytes.
         fsutil.write_whole(path, data, 0o444, replace=False, exact_mode=self.shared)
 
-    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
         final = self.path(name)
         self._ready_for(final)
 
         def before_name() -> None:
             faults.point("copy.after_temp_write")
             faults.point("odb.put.before_rename")
+            if version is not None:
+                version.check(local_path)
 
         mode = fsutil.SHARED_FILE_MODE if self.shared else 0o666
         if fsutil.copy_small_file(local_path, final, mode, replace=False,
@@ -318,6 +327,8 @@ class DirectoryBlobs(Blobs):
                 os.makedirs(os.path.dirname(final), exist_ok=True)
                 fsutil.copy(local_path, tmp, mode=exact, on_bytes=on_bytes)
             faults.point("odb.put.before_rename")
+            if version is not None:
+                version.check(local_path)
             fsutil.publish(tmp, final)
         finally:
             fsutil.remove_quietly(tmp)

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from dvx import faults, fsutil
 from dvx.errors import LostConnection, MissingBucketError, RemoteError
+from dvx.fsutil import FileVersion
 from dvx.logs import get_logger
 from dvx.objects.blobs import (
     Arrived,
@@ -127,28 +128,50 @@ class FsspecBlobs(Blobs):
         whole = data if isinstance(data, bytes) else bytes(data)  # what every fsspec backend takes
         self._publish(name, lambda target: self.fs.pipe_file(target, whole))
 
-    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
-        self._put_local(name, local_path, on_bytes, self.put_options)
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
+        self._put_local(name, local_path, on_bytes, self.put_options, version)
 
     def _put_local(self, name: str, local_path: str, on_bytes: OnBytes | None,
-                   put_options: dict[str, Any]) -> None:
+                   put_options: dict[str, Any], version: FileVersion | None) -> None:
         options = dict(put_options)
         if on_bytes is not None:
             options["callback"] = _callback(on_bytes)
-        self._publish(name, lambda target: self.fs.put_file(local_path, target, **options))
 
-    def _publish(self, name: str, write: Callable[[str], None]) -> None:
+        def read_as_found() -> None:
+            faults.point("put_file.before_check")
+            if version is not None:
+                version.check(local_path)
+
+        self._publish(name, lambda target: self.fs.put_file(local_path, target, **options),
+                      read_as_found)
+
+    def _publish(self, name: str, write: Callable[[str], None],
+                 still_right: Callable[[], None] | None = None) -> None:
         """`write(target)`, at `name` itself where a put is atomic, else at a temporary name
-        then renamed: a reader never sees part of a blob."""
+        then renamed: a reader never sees part of a blob. `still_right()`, once it is
+        written, raises if what was written may be wrong (a local file that changed while it
+        was read): then nothing is renamed, or the blob a put published is deleted."""
         fs, final = self.fs, self.path(name)
         if self.atomic_put:
             write(final)
+            if still_right is not None:
+                try:
+                    still_right()
+                except Exception:
+                    # The store took it as it came. Content-addressed: a blob of this name
+                    # with the wrong bytes is worse than none, which the next push uploads.
+                    with contextlib.suppress(Exception):
+                        fs.rm_file(final)
+                    raise
             return
         fs.makedirs(posixpath.dirname(final), exist_ok=True)
         tmp = fsutil.temp_name_for(final)
         try:
             write(tmp)
             faults.point("odb.put.before_rename")
+            if still_right is not None:
+                still_right()
             try:
                 fs.mv(tmp, final)
             except OSError:
@@ -722,15 +745,17 @@ class S3Blobs(FsspecBlobs):
                                              for name, data in blobs))
         return super().put_many(blobs) if done is None else list(done[0])
 
-    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
         """A single PUT below twice the chunksize (5 GiB at most), else a multipart upload in
         parts of the chunksize, or larger when it takes more than S3's 10,000 parts. The lean
-        client reads the file as it sends it; s3fs holds a single PUT's body, and up to 10
-        parts, in memory."""
+        client reads the file as it sends it (its digests first), and checks `version` at the
+        end of each read, before the last of its bytes go; s3fs holds a single PUT's body,
+        and up to 10 parts, in memory."""
         from dvx.remote.http1 import FileSpan
 
         path = self.path(name)
-        size = os.path.getsize(local_path)
+        size = version.size if version is not None else os.path.getsize(local_path)
         if size > S3_MAX_OBJECT_SIZE:
             raise RemoteError(  # before a byte of it goes, not after hours of parts
                 f"It is {size} bytes, more than the 5 TiB S3 stores as one object: the "
@@ -738,15 +763,16 @@ class S3Blobs(FsspecBlobs):
                 "Split the file into smaller ones, or keep it on a remote of another kind.")
         part_size = s3_part_size(size, self.part_size, self.max_parts)
         if size < min(2 * self.part_size, S3_MAX_PART_SIZE):  # s3fs's own rule
-            done = self._fast(lambda fast: fast.put(path, FileSpan(local_path, 0, size)))
+            done = self._fast(lambda fast: fast.put(path, FileSpan(local_path, 0, size,
+                                                                   version)))
             if done is not None and on_bytes is not None:
                 on_bytes(size)
         else:
-            done = self._fast(lambda fast: fast.put_file(path, local_path, part_size,
-                                                         on_bytes))
+            done = self._fast(lambda fast: fast.put_file(path, local_path, size, part_size,
+                                                         on_bytes, version))
         if done is None:  # s3fs, in parts of the same size
             self._put_local(name, local_path, on_bytes,
-                            {**self.put_options, "chunksize": part_size})
+                            {**self.put_options, "chunksize": part_size}, version)
 
     def existing(self, names: Iterable[str]) -> set[str]:
         by_path = {self.path(name): name for name in names}

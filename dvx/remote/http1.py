@@ -25,7 +25,7 @@ import termios
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 
-from dvx.fsutil import BytesLike, changed_while_read
+from dvx.fsutil import BytesLike, FileVersion, changed_while_read
 
 MAX_HEAD = 64 << 10  # a response head larger than this is not from an S3 server
 PIECE = 256 << 10  # bytes of a large body handed to the transport at a time
@@ -36,14 +36,18 @@ Sink = Callable[[bytes], object]
 @dataclass(frozen=True)
 class FileSpan:
     """`length` bytes of the file at `path` from `start`, as a request's body: read as it is
-    sent, a piece at a time, and again whole for each attempt."""
+    sent, a piece at a time, and again whole for each attempt. With `version`, every read
+    is of that version of the file, or fails before its last piece is handed on."""
     path: str
     start: int
     length: int
+    version: FileVersion | None = None
 
     def pieces(self) -> Iterator[bytes]:
-        """The span's bytes, PIECE at a time. A file that ends before the span has changed
-        since its size was taken: FileChangedError."""
+        """The span's bytes, PIECE at a time. A file that ends before the span, or is no
+        longer `version` once the last piece is read, has changed since its size was taken:
+        FileChangedError, raised before that piece is yielded, so that a request whose body
+        it is never ends whole (the store keeps nothing of it)."""
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             offset, end = self.start, self.start + self.length
@@ -52,6 +56,8 @@ class FileSpan:
                 if not piece:
                     raise changed_while_read(self.path)
                 offset += len(piece)
+                if offset >= end and self.version is not None:
+                    self.version.check(self.path, fd)
                 yield piece
         finally:
             os.close(fd)

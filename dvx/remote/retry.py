@@ -1,8 +1,8 @@
 """Bounded retries with jittered exponential backoff, for transient remote errors.
 
-A missing object, a permission problem or a usage error never gets better by trying again;
-dropped connections, timeouts, throttling and server errors often do. A corrupt download is
-retried too: a truncated transfer looks exactly like that.
+A missing object, a permission problem, a usage error or a local file that changed while it was
+read never gets better by trying again; dropped connections, timeouts, throttling and server
+errors often do. A corrupt download is retried too: a truncated transfer looks exactly like that.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
-from dvx.fsutil import NotRegularFileError
+from dvx.fsutil import FileChangedError, FileVersion, NotRegularFileError
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
 from dvx.remote.backends import certificate_refusal, redact_urls
@@ -24,8 +24,11 @@ log = get_logger(__name__)
 
 T = TypeVar("T")
 
+# A local file that changed while it was read (FileChangedError) is another version on the
+# next attempt: never the bytes an upload is named for.
 PERMANENT = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
-             FileExistsError, NotImplementedError, ValueError, TypeError, KeyboardInterrupt)
+             FileExistsError, NotImplementedError, ValueError, TypeError, KeyboardInterrupt,
+             FileChangedError)
 # Library errors (named, to avoid importing every backend) that no retry can fix.
 PERMANENT_NAMES = frozenset({"NoCredentialsError", "PartialCredentialsError",
                              "InvalidConfigError", "ProfileNotFound", "PermissionDenied",
@@ -144,8 +147,9 @@ class Retrying(Blobs):
     def put(self, name: str, data: BytesLike) -> None:
         self._retried(lambda: self.inner.put(name, data), name)
 
-    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None) -> None:
-        self._retried(lambda: self.inner.put_file(name, local_path, on_bytes), name)
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
+        self._retried(lambda: self.inner.put_file(name, local_path, on_bytes, version), name)
 
     def exists(self, name: str) -> bool:
         return self._retried(lambda: self.inner.exists(name), name)

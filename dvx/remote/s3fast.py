@@ -7,11 +7,13 @@ client (http1.py), several times cheaper per object. Large objects go up as mult
 over the same client, whose requests time out when no byte moves either way, so a stalled store
 is noticed however large the object. A local file goes up as it is read, never whole in memory:
 it is read once for its checksums (which precede the body) and once as it is sent, a piece at a
-time. Credentials, region and endpoint are the remote's own options when they give all of them
-(backends.s3_access); otherwise they come from s3fs's client, so that botocore resolves them
-exactly as everywhere else. Everything else (deletes of many objects, copies, and any request
-after a fallback) stays with s3fs. Any answer this path does not expect (a region redirect, an
-unknown error) turns it off for the rest of the run, and s3fs takes over.
+time; each read ends with a check that the file is still the version the push found, before its
+last piece goes, so bytes written to it meanwhile are never stored. Credentials, region and
+endpoint are the remote's own options when they give all of them (backends.s3_access);
+otherwise they come from s3fs's client, so that botocore resolves them exactly as everywhere
+else. Everything else (deletes of many objects, copies, and any request after a fallback) stays
+with s3fs. Any answer this path does not expect (a region redirect, an unknown error) turns it
+off for the rest of the run, and s3fs takes over.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import os
 import ssl
 import zlib
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from dvx import faults
 from dvx.errors import DvxError, MissingBucketError, RemoteError
-from dvx.fsutil import BytesLike
+from dvx.fsutil import BytesLike, FileVersion
 from dvx.logs import get_logger
 from dvx.remote import aio
 from dvx.remote.http1 import Body, FileSpan, HttpPool, Response, ssl_context
@@ -267,6 +268,7 @@ class FastS3:
         if isinstance(data, FileSpan):  # in a thread: the file is read to compute them
             crc, sha = await asyncio.to_thread(_digests, data, True, not self._https)
             payload = sha or UNSIGNED_PAYLOAD  # as `_payload`: over TLS, the checksum does
+            faults.point("s3.put.after_digests")
         else:
             crc = _crc32(zlib.crc32(data))
         response = await self._request("PUT", path, data, {CHECKSUM_HEADER: crc},
@@ -288,10 +290,12 @@ class FastS3:
 
     # -- multipart upload: large objects, a part at a time ---------------------------------
 
-    async def put_file(self, path: str, local_path: str, part_size: int,
-                       on_bytes: Callable[[int], None] | None = None) -> None:
-        """Upload the file at `local_path` as `path` in parts of `part_size` bytes (the
-        caller keeps them within S3's 10,000), each read as it is sent. The object appears
+    async def put_file(self, path: str, local_path: str, size: int, part_size: int,
+                       on_bytes: Callable[[int], None] | None = None,
+                       version: FileVersion | None = None) -> None:
+        """Upload the `size` bytes of the file at `local_path` as `path` in parts of
+        `part_size` bytes (the caller keeps them within S3's 10,000), each read as it is
+        sent, and each read of `version` of the file, if given (FileSpan). The object appears
         only when the upload completes; a failed or interrupted one is aborted, and the next
         attempt starts a new upload."""
         upload_id = await self._start_upload(path)
@@ -305,7 +309,8 @@ class FastS3:
 
         with aio.cleaned_up_on_stop(abort_at_stop):
             try:
-                etags = await self._put_parts(path, upload_id, local_path, part_size, on_bytes)
+                etags = await self._put_parts(path, upload_id, local_path, size, part_size,
+                                              on_bytes, version)
                 await self._complete_upload(path, upload_id, etags)
             except BaseException:
                 with contextlib.suppress(Exception):  # else `dvx gc --remote` aborts it
@@ -383,17 +388,18 @@ class FastS3:
                                "without the UploadId of S3's answer")
         return upload_id
 
-    async def _put_parts(self, path: str, upload_id: str, local_path: str, part_size: int,
-                         on_bytes: Callable[[int], None] | None) -> list[str]:
+    async def _put_parts(self, path: str, upload_id: str, local_path: str, size: int,
+                         part_size: int, on_bytes: Callable[[int], None] | None,
+                         version: FileVersion | None) -> list[str]:
         assert self._part_slots is not None, "start() first"
         slots = self._part_slots
-        size = os.path.getsize(local_path)
         count = max(1, -(-size // part_size))
         etags = [""] * count
 
         async def put_part(number: int, part: FileSpan) -> None:
             try:  # signed with its SHA-256: S3 refuses a part damaged on the way
                 _, payload = await asyncio.to_thread(_digests, part, False, True)
+                faults.point("s3.put.after_digests")
                 response = await self._request(
                     "PUT", path, part, query=f"partNumber={number}&{_upload(upload_id)}",
                     payload=payload)
@@ -415,7 +421,7 @@ class FastS3:
             for number in range(1, count + 1):
                 await slots.acquire()
                 start = (number - 1) * part_size
-                part = FileSpan(local_path, start, min(part_size, size - start))
+                part = FileSpan(local_path, start, min(part_size, size - start), version)
                 in_flight.add(asyncio.ensure_future(put_part(number, part)))
                 for task in [t for t in in_flight if t.done()]:
                     in_flight.discard(task)

@@ -29,7 +29,7 @@ from dvx.errors import (
     RemoteError,
     interruption,
 )
-from dvx.fsutil import read_small_file
+from dvx.fsutil import FileChangedError, FileVersion, read_small_file
 from dvx.hashing import OnBytes, hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import (
@@ -193,15 +193,22 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
            ) -> TransferResult:
     """Upload what the remote lacks of `oids`: small objects in packs where the remote takes
     them, the rest one by one. An object whose size is not the one `sizes` (from pointers
-    and manifests) records for it fails and is moved aside (`stored_sizes`)."""
+    and manifests) records for it fails and is moved aside (`stored_versions`), and so does
+    one written to while it is sent (`_upload_loose`)."""
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
     todo = sorted(absent_from(remote, unique, settings))
     changed: dict[str, str] = {}
-    stored = stored_sizes(cache, todo, sizes or {}, changed)
+    recorded = sizes or {}
+    versions = stored_versions(cache, todo, recorded, changed)
     already_there = len(unique) - len(todo)
     if changed:
         todo = [oid for oid in todo if oid not in changed]
-    size_of = stored.__getitem__
+
+    def size_of(oid: str) -> int:
+        version = versions.get(oid)
+        # None: gone since it was looked for; its upload fails, and says so
+        return version.size if version is not None else recorded[oid]
+
     if isinstance(remote, RemoteStore) and remote.packs_enabled() and todo:
         from dvx.remote import packed
 
@@ -216,7 +223,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         result = TransferResult()
         try:  # counted over both kinds, whichever was going when it stopped
             result.merge(_upload_loose(cache, remote, [oid for oid, _ in large], settings,
-                                       verify_local, size_of))
+                                       verify_local, size_of, versions))
             # An index records what was stored, not what a pointer claims.
             indexed = [(oid, size) for oid, size in large if oid not in result.failed]
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
@@ -225,22 +232,23 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             raise interrupted("Uploading", result.transferred + exc.done, len(todo),
                               exc) from None
     else:
-        result = _upload_loose(cache, remote, todo, settings, verify_local, size_of)
+        result = _upload_loose(cache, remote, todo, settings, verify_local, size_of, versions)
     result.failed.update(changed)
     result.already_there = already_there
     return result
 
 
-def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
-                 changed: dict[str, str]) -> dict[str, int]:
-    """The size of each of `oids` as the cache holds it: one stat each, no hashing (a push
-    trusts the cache) unless that stat casts doubt. An object that is not the size `recorded`
-    for it was changed after it was stored (an append through a link to it, say), and one
-    written since it was stored may have been (`written_since_stored`: a same-size write in
-    place through a symbolic or hard link): unless its bytes still hash to its oid, it is
-    moved aside and named in `changed` with the reason, never uploaded under an oid its
-    bytes no longer hash to."""
-    sizes: dict[str, int] = {}
+def stored_versions(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
+                    changed: dict[str, str]) -> dict[str, FileVersion]:
+    """The version (size and modification time) of each of `oids` as the cache holds it,
+    which is what its upload sends: one stat each, no hashing (a push trusts the cache)
+    unless that stat casts doubt. An object that is not the size `recorded` for it was
+    changed after it was stored (an append through a link to it, say), and one written
+    since it was stored may have been (`written_since_stored`: a same-size write in place
+    through a symbolic or hard link): unless its bytes still hash to its oid, it is moved
+    aside and named in `changed` with the reason, never uploaded under an oid its bytes no
+    longer hash to. One gone since it was looked for has no version."""
+    versions: dict[str, FileVersion] = {}
     for oid in oids:
         expected = recorded.get(oid)
         try:
@@ -248,15 +256,14 @@ def stored_sizes(cache: LocalCache, oids: list[str], recorded: Mapping[str, int]
         except FileNotFoundError:
             if expected is None:
                 raise
-            sizes[oid] = expected  # gone since it was looked for: its upload fails, and says so
             continue
         doubtful = ((expected is not None and st.st_size != expected)
                     or written_since_stored(st))
         if doubtful and not _still_intact(cache, oid):
             changed[oid] = set_aside_changed(cache, oid)
             continue
-        sizes[oid] = st.st_size
-    return sizes
+        versions[oid] = FileVersion.of(st)
+    return versions
 
 
 def _still_intact(cache: LocalCache, oid: str) -> bool:
@@ -267,38 +274,68 @@ def _still_intact(cache: LocalCache, oid: str) -> bool:
 
 
 def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], settings: Settings,
-                  verify_local: bool, size_of: Callable[[str], int]) -> TransferResult:
+                  verify_local: bool, size_of: Callable[[str], int],
+                  versions: Mapping[str, FileVersion]) -> TransferResult:
+    """Each of `todo` as a file of its own. Every attempt sends the version of the object
+    the push found (`versions`), or fails: a retry after a write to the object (through a
+    link to it) would otherwise send the new bytes under the old oid. An object found
+    written to is then moved aside, unless it still hashes to its oid."""
 
     def put(oid: str, on_bytes: OnBytes) -> int:
         path = cache.oid_path(oid)
+        version = versions.get(oid)
         try:
+            if version is not None:
+                version.check(path)  # no attempt at another version, however far it goes
             if verify_local and not cache.verify(oid):
                 raise CorruptObjectError(f"the local copy of {oid} is corrupt too; not uploaded")
-            remote.blobs.put_file(remote.oid_name(oid), path, on_bytes)
+            remote.blobs.put_file(remote.oid_name(oid), path, on_bytes, version)
         except PermissionError as exc:
             if exc.filename != path:  # the remote's refusal
                 raise
             raise DvxError(unreadable_object(exc)) from exc
-        return os.path.getsize(path)
+        return size_of(oid)
 
     def put_first(batch: list[str]) -> dict[str, int | Exception]:
         """The small objects of a batch, sent together; the rest are left to `put`."""
         small = []
+        tried: dict[str, int | Exception] = {}
         for oid in batch:
-            data = read_small_file(cache.oid_path(oid), BATCHED_OBJECT)
-            if data is not None and not (verify_local and hash_bytes(data, cache.algo) != oid):
-                small.append((oid, data))
+            path = cache.oid_path(oid)
+            data = read_small_file(path, BATCHED_OBJECT)
+            version = versions.get(oid)
+            if data is None or version is None or (
+                    verify_local and hash_bytes(data, cache.algo) != oid):
+                continue
+            try:
+                version.check(path)  # what was read is the object as the push found it
+            except FileChangedError as exc:
+                tried[oid] = exc
+                continue
+            small.append((oid, data))
         failures = remote.blobs.put_many([(remote.oid_name(oid), data) for oid, data in small])
-        return {oid: len(data) if failure is None else failure
-                for (oid, data), failure in zip(small, failures, strict=True)}
+        tried.update({oid: len(data) if failure is None else failure
+                      for (oid, data), failure in zip(small, failures, strict=True)})
+        return tried
 
     def small(oid: str) -> bool:
         return size_of(oid) <= BATCHED_OBJECT
 
     # Progress in bytes, except in worker processes, which report objects.
     sizes = None if in_processes(remote, todo) else sum(size_of(oid) for oid in todo)
-    return run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True,
-                    first_tries=FirstTries(put_first, small))
+    result = run_each(todo, put, settings, "Uploading", sizes, remote, file_work=True,
+                      first_tries=FirstTries(put_first, small))
+    for oid in result.failed.keys() & versions.keys():
+        if _written_since(cache.oid_path(oid), versions[oid]) and not _still_intact(cache, oid):
+            result.failed[oid] = set_aside_changed(cache, oid)
+    return result
+
+
+def _written_since(path: str, version: FileVersion) -> bool:
+    try:
+        return FileVersion.of(os.stat(path)) != version
+    except FileNotFoundError:  # moved aside already, or deleted: nothing to move
+        return False
 
 
 def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settings: Settings,
