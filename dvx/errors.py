@@ -7,6 +7,7 @@
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
     ├── FormatError               exit 1  a pointer, manifest or YAML file that fails validation
     │   ├── NewerFormatError      exit 1  one written in a format of a newer dvx: upgrade dvx
+    │   ├── UnknownKeysError      exit 1  one with keys this dvx does not know (a newer dvx's?)
     │   └── CorruptManifestError  exit 1  a manifest whose bytes hash to another oid than its own
     ├── InvalidOidError           exit 1  a hash that is not the algorithm's lowercase hex
     ├── CorruptObjectError        exit 1  bytes whose hash differs from their oid
@@ -73,6 +74,11 @@ class NewerFormatError(FormatError):
         """`what` ("The pointer file 'a.dvx'") says it is in format `version`."""
         return cls(f"{what} was written by a newer dvx (format {version}).",
                    "Upgrade dvx to read it.")
+
+
+class UnknownKeysError(FormatError):
+    """A file holding keys this dvx does not know: a newer dvx may have written them, so,
+    as with NewerFormatError, an upgrade may read what it records."""
 
 
 def unknown_keys_hint(otherwise: str) -> str:

@@ -188,8 +188,8 @@ class History:
                     Output(out.path, _pointer_of(out, self.repo.algo), name, out.push,
                            out.remote)
                     for name, lock in sorted(locks.items()) for out in lock.outs if out.cache]
-            except DvxError as exc:
-                self._locks[sha] = DvxError(f"{where}: {exc.message}", exc.hint)
+            except DvxError as exc:  # of its kind: gc tells a newer dvx's from a damaged one
+                self._locks[sha] = type(exc)(f"{where}: {exc.message}", exc.hint)
         return self._locks[sha]
 
     def _tree_files(self, root: str) -> _TreeFiles:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil
-from dvx.errors import FormatError, MergeConflictError, NewerFormatError, unknown_keys_hint
+from dvx.errors import (
+    FormatError,
+    MergeConflictError,
+    NewerFormatError,
+    UnknownKeysError,
+    unknown_keys_hint,
+)
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import check_relpath, from_here
 from dvx.scm import literal_pathspec
@@ -243,12 +249,13 @@ def _bad(why: str, stage: str | None = None) -> FormatError:
                        "stage again.")
 
 
-def _unknown(keys: set[object], stage: str | None = None, of: str = "") -> FormatError:
+def _unknown(keys: set[object], stage: str | None = None, of: str = "") -> UnknownKeysError:
     """Keys this dvx does not know (`of`: in what, within the stage): a newer dvx may have
     written them, so deleting dvx.lock, which would drop them, is not suggested."""
     where = f"{LOCK_FILE} (stage '{stage}')" if stage else LOCK_FILE
-    return FormatError(f"{where} has {of}unknown keys: {', '.join(sorted(map(str, keys)))}.",
-                       unknown_keys_hint("restore it from Git"))
+    return UnknownKeysError(f"{where} has {of}unknown keys: "
+                            f"{', '.join(sorted(map(str, keys)))}.",
+                            unknown_keys_hint("restore it from Git"))
 
 
 def _parse_stage(name: str, entry: object, algo: str) -> StageLock:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import FormatError, MergeConflictError, NewerFormatError, unknown_keys_hint
+from dvx.errors import (
+    FormatError,
+    MergeConflictError,
+    NewerFormatError,
+    UnknownKeysError,
+    unknown_keys_hint,
+)
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec
@@ -185,7 +191,7 @@ def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
         raise FormatError(f"The pointer file '{where}' has no valid 'dvx: {FORMAT_VERSION}' line.")
     unknown = set(doc) - KNOWN_KEYS
     if unknown:
-        raise FormatError(
+        raise UnknownKeysError(
             f"The pointer file '{where}' has unknown keys: {', '.join(sorted(map(str, unknown)))}.",
             unknown_keys_hint("remove the keys"),
         )

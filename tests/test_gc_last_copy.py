@@ -300,16 +300,18 @@ def _history_with_an_unreadable_pointer(tmp_path: Path, how: str) -> tuple[Path,
     for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
         assert run_dvx(*args, cwd=up).code == 0
     _version(up, "v1")
+    pointer = up / "f.dvx"
     if how == "written by a newer dvx":
-        pointer = up / "f.dvx"
         pointer.write_text(pointer.read_text().replace("dvx: 1", "dvx: 2"))
+    elif how == "with keys a newer dvx may have written":
+        pointer.write_text(pointer.read_text() + "origin: camera 7\n")
     _commit(up, "v1")
     old = git(up, "rev-parse", "HEAD").strip()
     (up / "f.dvx").unlink()  # this dvx records v2 afresh
     _version(up, "v2")
     _commit(up, "v2")
     assert run_dvx("push", cwd=up).code == 0  # v2 only
-    if how == "written by a newer dvx":
+    if how != "a partial clone offline":
         return up, f"{old[:10]}:f.dvx"
     git(up, "config", "uploadpack.allowFilter", "true")
     clone = tmp_path / "clone"
@@ -320,7 +322,8 @@ def _history_with_an_unreadable_pointer(tmp_path: Path, how: str) -> tuple[Path,
     return clone, f"{old[:10]}:f.dvx"
 
 
-@pytest.mark.parametrize("how", ["written by a newer dvx", "a partial clone offline"])
+@pytest.mark.parametrize("how", ["written by a newer dvx", "with keys a newer dvx may have written",
+                                 "a partial clone offline"])
 def test_a_commit_whose_pointer_cannot_be_read_makes_gc_delete_nothing(tmp_path, how):
     repo, pointer = _history_with_an_unreadable_pointer(tmp_path, how)
     for extra in ("--dry-run", "-f"):
@@ -329,10 +332,46 @@ def test_a_commit_whose_pointer_cannot_be_read_makes_gc_delete_nothing(tmp_path,
         said = " ".join(result.stderr.split())
         assert "Nothing was deleted: what a commit outside the scope uses is unknown" in said
         assert pointer in said and "--force-last-copy" in said
-        assert ("Upgrade dvx" if how == "written by a newer dvx" else "partial clone") in said
+        assert ("partial clone" if how == "a partial clone offline" else "pgrade dvx") in said
         assert _oid("v1") in _cache(repo)
     assert run_dvx("gc", "-w", "--grace", "0", "-f", "--force-last-copy", cwd=repo).code == 0
     assert _cache(repo) == {_oid("v2")}
+
+
+@pytest.mark.parametrize(("name", "damage"), [
+    ("f.dvx", "garbage\n"),
+    ("f.dvx", "dvx: 1\ntype: file\nalgo: xxh128\noid: x\n"),
+    ("f.dvx", "<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> b\n"),  # each side: a parent's
+    ("dvx.lock", "garbage\n"),
+])
+def test_a_damaged_pointer_in_an_old_commit_names_no_data_and_gc_goes_on(tmp_path, name, damage):
+    """Committed damaged, and mended in the next commit: what it named can never be known, by
+    any dvx, after any fetch, so it never stops gc. Everything else is judged as ever: an
+    object only an older commit uses, which no remote holds, stays."""
+    repo = make_git_repo(tmp_path / "r")
+    for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
+        assert run_dvx(*args, cwd=repo).code == 0
+    _version(repo, "v0")
+    _commit(repo, "v0, never pushed")
+    _version(repo, "v1")
+    _commit(repo, "v1")
+    mended = (repo / name).read_text() if name == "f.dvx" else None
+    (repo / name).write_text(damage)
+    _commit(repo, "a damaged pointer")
+    damaged = git(repo, "rev-parse", "HEAD").strip()
+    if mended is None:
+        (repo / name).unlink()
+    else:
+        (repo / name).write_text(mended)
+    _commit(repo, "the pointer mended")
+    assert run_dvx("push", cwd=repo).code == 0  # v1
+    write(repo / "s", "scratch")  # an object no commit uses
+    assert run_dvx("add", "s", cwd=repo).code == 0
+    (repo / "s.dvx").unlink()
+    result = run_dvx("-v", "gc", "-w", "--grace", "0", "-f", cwd=repo)
+    assert result.code == 0, result.output
+    assert _cache(repo) == {_oid("v0"), _oid("v1")}  # v0: its last copy
+    assert f"{damaged[:10]}:{name} is damaged and names no data" in result.stderr
 
 
 def test_a_repository_without_commits_has_no_last_copies(tmp_path):

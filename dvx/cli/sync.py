@@ -676,8 +676,9 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
     read, nothing is deleted. A cached object that a commit outside the scope uses is
     deleted only if its remote holds it (else it is kept and reported), unless
-    --force-last-copy; without it, a pointer of such a commit that cannot be read stops
-    gc too, as what that commit uses is unknown.
+    --force-last-copy; without it, a pointer of such a commit that cannot be read yet (a
+    newer dvx's, or one a partial clone cannot fetch) stops gc too, as what that commit
+    uses is unknown. A damaged one names nothing: gc goes on without it (-v names it).
     """
     from dvx.errors import UsageError
     from dvx.history import Scope

@@ -15,10 +15,12 @@ A directory manifest stays while any file it lists is kept as a last copy, even 
 remote holds the manifest: the files of a directory are known only from its cached manifest,
 so a later gc could otherwise no longer tell that they are used.
 
-A pointer file (or dvx.lock) of the history that cannot be read (written by a newer dvx,
-damaged, or a blob a partial clone cannot fetch offline) uses objects nobody can name: any
-object gc would delete may be its last copy, so gc deletes nothing, as it does for an
-unreadable pointer in its scope, and says which file and how to go on.
+A pointer file (or dvx.lock) of the history that cannot be read yet (written by a newer dvx,
+or a blob a partial clone cannot fetch offline) uses objects nobody can name now: any object
+gc would delete may be its last copy, so gc deletes nothing, as it does for an unreadable
+pointer in its scope, and says which file and how to go on. One whose content is damaged
+(not YAML, no valid oid, ...) names no data that anyone will ever know or fetch: gc goes on
+without it, as every other command does, and says so with -v.
 
 The same one reading of the history tells `gc --remote` which of the objects it deletes there
 commits outside its scope use, so that it can say so.
@@ -29,7 +31,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError
+from dvx.errors import (
+    ConflictError,
+    DvxError,
+    FormatError,
+    NewerFormatError,
+    PathError,
+    UnknownKeysError,
+)
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
@@ -124,12 +133,17 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
     Fills `found.listed` (candidate manifest -> the candidates it lists), `found.notes` and
     `found.unreadable`."""
     everything = Scope(workspace=False, all_commits=True, reflogs=True, stashes=True)
-    targets, found.unreadable = scope_targets(repo, everything, strict=True)
+    targets, broken = scope_targets(repo, everything, strict=True)
     listed, notes = found.listed, found.notes
     known = set(repo.config.remote_names())
-    for item in found.unreadable:
-        log.info("gc: %s cannot be read, so what it uses is not known: %s", item.path,
-                 item.error)
+    for item in broken:
+        if _damaged(item.error):
+            log.info("gc: %s is damaged and names no data, so gc goes on without it: %s",
+                     item.path, item.error)
+        else:
+            log.info("gc: %s cannot be read, so what it uses is not known: %s", item.path,
+                     item.error)
+            found.unreadable.append(item)
     used: dict[str, set[str]] = {}
     for target in targets:
         output = target.output
@@ -148,6 +162,16 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
             if oid in candidates:
                 used.setdefault(oid, set()).add(belongs)
     return used
+
+
+def _damaged(error: DvxError) -> bool:
+    """Is `error` that of a file whose content is damaged, rather than one a newer dvx wrote
+    (upgrading dvx reads it) or one Git could not give (a partial clone fetches it)? What a
+    damaged file named can never be known, by any dvx after any fetch: stopping gc for it
+    would stop every gc for good. A committed merge conflict is damaged too: each of its
+    sides is in a parent commit, read as any other."""
+    return isinstance(error, (FormatError, ConflictError, PathError)) and not isinstance(
+        error, (NewerFormatError, UnknownKeysError))
 
 
 def _unknown_use(unreadable: list[Broken]) -> DvxError:
