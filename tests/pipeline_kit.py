@@ -8,7 +8,7 @@ import random
 import sys
 from pathlib import Path
 
-from conftest import write
+from conftest import git, write
 
 PY = sys.executable
 
@@ -137,3 +137,14 @@ def make_ml_repo(root: Path) -> None:
 def runs(root: Path) -> list[str]:
     log = root / "runs.log"
     return log.read_text().split() if log.exists() else []
+
+
+def commit_copy_stage(repo: Path, dvx, message: str) -> None:
+    """Tracked data/in.txt ("v1") and a stage `s` copying it to out.txt, run and committed."""
+    write(repo / "data" / "in.txt", "v1\n")
+    assert dvx("add", "data/in.txt").code == 0
+    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
+               "cp data/in.txt out.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", message)

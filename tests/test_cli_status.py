@@ -10,6 +10,7 @@ import pytest
 from dvx.hashing import hash_file
 from dvx.scm import Git
 from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.pipeline_kit import commit_copy_stage
 
 
 def _status_json(dvx, *args):
@@ -451,13 +452,7 @@ def test_a_sparse_checkout_disabled_asks_git_for_nothing_left_out(repo, dvx, tmp
     false: status and repro then ask Git for no files left out of the workspace, as where
     the checkout was never sparse. While it is sparse, one `git ls-files` answers a question
     asked again (while the index is unchanged)."""
-    write(repo / "data" / "in.txt", "v1\n")
-    assert dvx("add", "data/in.txt").code == 0
-    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
-               "cp data/in.txt out.txt").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "base")
+    commit_copy_stage(repo, dvx, "base")
 
     def left_out_asked(run):
         trace = tmp_path / "trace"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import git, stopped_at, write
-from pipeline_kit import make_ml_repo, runs
+from pipeline_kit import commit_copy_stage, make_ml_repo, runs
 
 from dvx.lockfile import read_lock
 
@@ -757,13 +757,7 @@ def test_a_dependency_whose_pointer_a_sparse_checkout_leaves_out_is_refused_thou
     branch switch it is the other branch's: a stage reading it is never run on it (nor is
     that recorded in dvx.lock), status says why, and what both name brings the branch's."""
     assert dvx("install").code == 0
-    write(repo / "data" / "in.txt", "v1\n")
-    assert dvx("add", "data/in.txt").code == 0
-    assert dvx("stage", "add", "-n", "s", "-d", "data/in.txt", "-o", "out.txt",
-               "cp data/in.txt out.txt").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "main")
+    commit_copy_stage(repo, dvx, "main")
     git(repo, "checkout", "-qb", "feat")
     (repo / "data" / "in.txt").unlink()
     write(repo / "data" / "in.txt", "v2\n")
