@@ -405,8 +405,8 @@ def held_back(repo: Repo, existing: Output | None, synced: Synced | None,
         return HeldBack()
     never_synced = synced is None
     if synced is None:
-        found = status if status is not None else output_status(repo, existing)
-        if found.workspace == UNCHANGED and not found.not_pulled:
+        status = status if status is not None else output_status(repo, existing)
+        if status.workspace == UNCHANGED and not status.not_pulled:
             return HeldBack()  # all of it is there as recorded: nothing to keep
         # No checkout placed any of it: every recorded file absent here is a teammate's.
         synced = Synced(existing.pointer.oid, placed=())
