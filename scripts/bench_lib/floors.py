@@ -54,7 +54,7 @@ def f_tar_unpack(workload: str) -> str:
 # GET; "unpack": the GET streamed into `tar -x`, which creates the workload's files, as a pull
 # must); prints the seconds of the transfer alone.
 TAR_TRANSFER_SRC = r"""
-import asyncio, subprocess, sys, time
+import asyncio, os, subprocess, sys, time
 from dvx.remote.s3fast import Access, FastS3
 endpoint, key, secret, target, path, mode = sys.argv[1:7]
 fast = FastS3(lambda: None, Access(endpoint, "us-east-1", key, secret, None), 64, 60.0)
@@ -63,7 +63,7 @@ async def main():
     try:
         t = time.perf_counter()
         if mode == "put":
-            await fast.put_file(target, path, 8 << 20)
+            await fast.put_file(target, path, os.path.getsize(path), 8 << 20)
         elif mode == "unpack":
             tar = subprocess.Popen(["tar", "-x", "-C", path], stdin=subprocess.PIPE)
             await fast.stream(target, tar.stdin)
