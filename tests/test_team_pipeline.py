@@ -169,6 +169,19 @@ def test_a_teammates_push_false_output_is_rebuilt_not_asked_for(tmp_path):
     assert (bob / "big").read_text() == "2\n" and runs(bob) == ["s", "s"]
 
 
+def test_dry_run_says_a_teammates_run_the_cache_lacks_would_fail_as_repro_does(tmp_path):
+    bob = _teammate_reran(tmp_path, "stages:\n  s:\n    cmd: cp n.txt out.txt; echo s >> "
+                          "runs.log\n    deps: [n.txt]\n    outs: [out.txt]\n")
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert dry.stdout.startswith("Would fail stage 's': dvx.lock records outputs of another "
+                                 "run"), dry.output
+    assert "`dvx pull`" in dry.stdout and "Would check out" not in dry.stdout
+    refused = run_dvx("repro", cwd=bob)
+    assert refused.code == 1 and "`dvx pull`" in refused.stderr and runs(bob) == []
+    must("fetch", cwd=bob)
+    assert run_dvx("repro", "--dry", cwd=bob).stdout.startswith("Would check out")
+
+
 def dir_team(tmp_path) -> Path:
     """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,
     then she runs it again and shares that."""

@@ -50,6 +50,7 @@ from dvx.outputs import (
     Output,
     Target,
     all_outputs,
+    in_cache,
     left_out_by_sparse_checkout,
     load_tree,
     refuse_broken,
@@ -497,8 +498,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_FAIL, reasons, error=_missing_inputs(
                 dag, selected, locks, stage, lacking))
         elif (not options.force and only_outdated(reasons)
-              and _recorded_outputs(repo, stage) is not None):
-            results[name] = StageResult(name, WOULD_CHECK_OUT, reasons)
+              and (targets := _recorded_outputs(repo, stage)) is not None):
+            results[name] = _would_check_out(repo, stage, locks[name], targets, reasons,
+                                             options.pull)
         elif (not busy_upstream and not options.force and options.run_cache
               and _restorable_record(repo, stage, state) is not None):
             results[name] = StageResult(name, WOULD_RESTORE, reasons)
@@ -506,6 +508,18 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
             results[name] = StageResult(name, WOULD_RUN, reasons)
     repo.statcache.flush()
     return [results[n] for n in selected]
+
+
+def _would_check_out(repo: Repo, stage: Stage, locked: StageLock, targets: list[Target],
+                     reasons: list[str], pull: bool) -> StageResult:
+    """A stage up to date but for outputs not checked out: failing, as the real run fails it,
+    when the cache lacks them (`--pull` fetches them first, or stops the run naming them)."""
+    outdated = set(compare_outs(repo, stage, locked)[2])
+    uncached = [] if pull else [t.output.path for t in targets
+                                if t.output.path in outdated and not in_cache(repo, t.output)]
+    if uncached:
+        return StageResult(stage.name, WOULD_FAIL, reasons, error=_not_checked_out(uncached))
+    return StageResult(stage.name, WOULD_CHECK_OUT, reasons)
 
 
 def _lacking_in_dry_run(dag: Dag, selected: list[str], results: dict[str, StageResult],
@@ -583,6 +597,13 @@ def _recorded_outputs(repo: Repo, stage: Stage) -> list[Target] | None:
     if any(not t.output.push and not repo.cache.exists(t.output.pointer.oid) for t in targets):
         return None
     return targets
+
+
+def _not_checked_out(lacking: list[str]) -> str:
+    return (f"dvx.lock records outputs of another run (from Git) that could not be checked "
+            f"out: {', '.join(lacking)}; the command was not run over them. Fetch them with "
+            "`dvx pull` (or `dvx repro --pull`), or run `dvx repro --force` to replace that "
+            "run with a new one")
 
 
 def _restorable_record(repo: Repo, stage: Stage, state: StageState
@@ -754,12 +775,8 @@ class _Scheduler:
         _set_aside_changed(self.repo, stage, targets)
         done = checkout(self.repo, targets)
         if not done.ok:
-            lacking = ", ".join([*done.missing, *(p for p, _ in done.skipped)])
-            return StageResult(stage.name, FAILED, reasons, error=(
-                f"dvx.lock records outputs of another run (from Git) that could not be "
-                f"checked out: {lacking}; the command was not run over them. Fetch them with "
-                "`dvx pull` (or `dvx repro --pull`), or run `dvx repro --force` to replace "
-                "that run with a new one"))
+            return StageResult(stage.name, FAILED, reasons, error=_not_checked_out(
+                [*done.missing, *(p for p, _ in done.skipped)]))
         return StageResult(stage.name, CHECKED_OUT, reasons, lock=locked)
 
     def _restore(self, stage: Stage, state: StageState, reasons: list[str]
