@@ -10,7 +10,7 @@ from pathlib import Path
 from pipeline_kit import make_ml_repo, runs
 
 from tests.conftest import git, run_dvx
-from tests.team import Team, commit, must, share
+from tests.team import Team, commit, edit, must, share
 
 
 def pointer_oid(path) -> str:
@@ -181,6 +181,40 @@ def test_dry_run_says_a_teammates_run_the_cache_lacks_would_fail_as_repro_does(t
     must("fetch", cwd=bob)
     assert run_dvx("repro", "--dry", cwd=bob).stdout.startswith("Would check out")
 
+
+PERSISTENT = ("stages:\n  train:\n    cmd: cat n.txt >> ckpt; echo train >> runs.log\n"
+              "    deps: [n.txt]\n    outs:\n      - ckpt:\n          persist: true\n")
+
+
+def test_a_teammates_persistent_output_is_checked_out_before_the_command_continues_from_it(
+        tmp_path):
+    """A `persist: true` output is what the next run continues from (a checkpoint): after `git
+    pull`, the command continues from the teammate's run dvx.lock records, never from the
+    older copy here, which would silently drop her run."""
+    bob = _teammate_reran(tmp_path, PERSISTENT)  # alice's ckpt: 1, 2; bob's copy: 1
+    (bob / "n.txt").write_text("3\n")
+    dry = run_dvx("repro", "--dry", cwd=bob)
+    assert dry.stdout.startswith("Would fail stage 'train'") and "`dvx pull`" in dry.stdout, \
+        dry.output
+    refused = run_dvx("repro", cwd=bob)  # the cache lacks alice's ckpt
+    assert refused.code == 1 and "`dvx pull`" in refused.stderr, refused.output
+    assert runs(bob) == [] and (bob / "ckpt").read_text() == "1\n"
+
+    must("fetch", cwd=bob)
+    assert run_dvx("repro", "--dry", cwd=bob).stdout.startswith("Would run stage 'train'")
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0, repro.output
+    assert runs(bob) == ["train"] and (bob / "ckpt").read_text() == "1\n2\n3\n"
+    assert not json.loads(run_dvx("status", "--json", cwd=bob).stdout)["changed"]
+
+
+def test_a_persistent_output_edited_by_hand_after_git_pull_is_continued_from(tmp_path):
+    bob = _teammate_reran(tmp_path, PERSISTENT)
+    edit(bob, "ckpt", "1\nmine\n")  # an unsaved edit, not what dvx placed: never replaced
+    (bob / "n.txt").write_text("3\n")
+    repro = run_dvx("repro", cwd=bob)
+    assert repro.code == 0 and "changed outs: ckpt" in repro.stdout, repro.output
+    assert (bob / "ckpt").read_text() == "1\nmine\n3\n"
 
 def dir_team(tmp_path) -> Path:
     """alice runs a stage writing outdir/f1..f3 from n.txt; bob has her first run checked out,

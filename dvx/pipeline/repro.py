@@ -10,8 +10,10 @@ For each selected stage, once every stage it depends on is done:
                                 -> those outputs are checked out (refused if not cached)
     stale, and a past run with the same inputs is in the run-cache
                                 -> its outputs are checked out from the cache
-    stale                       -> its non-persistent outputs are removed, its commands run;
-                                   on success the outputs are cached and the run recorded
+    stale                       -> its persistent outputs not checked out are checked out
+                                   (refused if not cached), its other outputs removed, its
+                                   commands run; on success the outputs are cached and the
+                                   run recorded
 
 Independent stages run in parallel with jobs > 1. A failing stage leaves its dvx.lock entry
 unchanged and its outputs uncached; the stages after it are skipped, and (unless keep_going)
@@ -505,7 +507,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
               and _restorable_record(repo, stage, state) is not None):
             results[name] = StageResult(name, WOULD_RESTORE, reasons)
         else:
-            results[name] = StageResult(name, WOULD_RUN, reasons)
+            results[name] = _would_run(repo, stage, locks.get(name), reasons, options.pull)
     repo.statcache.flush()
     return [results[n] for n in selected]
 
@@ -520,6 +522,18 @@ def _would_check_out(repo: Repo, stage: Stage, locked: StageLock, targets: list[
     if uncached:
         return StageResult(stage.name, WOULD_FAIL, reasons, error=_not_checked_out(uncached))
     return StageResult(stage.name, WOULD_CHECK_OUT, reasons)
+
+
+def _would_run(repo: Repo, stage: Stage, locked: StageLock | None, reasons: list[str],
+               pull: bool) -> StageResult:
+    """A stage to run: failing, as the real run fails it, when the cache lacks persistent
+    outputs it checks out first (_persisted_to_check_out; `--pull` fetches them first)."""
+    persisted = [] if pull else _persisted_to_check_out(repo, stage, locked, set())
+    uncached = [t.output.path for t in persisted if not in_cache(repo, t.output)]
+    if uncached:
+        return StageResult(stage.name, WOULD_FAIL, reasons,
+                           error=_persisted_not_checked_out(uncached))
+    return StageResult(stage.name, WOULD_RUN, reasons)
 
 
 def _lacking_in_dry_run(dag: Dag, selected: list[str], results: dict[str, StageResult],
@@ -589,14 +603,38 @@ def _recorded_outputs(repo: Repo, stage: Stage) -> list[Target] | None:
     outputs not checked out; None when they include `push: false` outputs this cache lacks,
     which no remote holds, so the stage must run to rebuild them. The dry run and the real
     one both decide by it."""
-    from dvx.outputs import pipeline_outputs
-
-    cached = {o.path for o in stage.outs if o.cache}
-    targets = [Target(o) for o in pipeline_outputs(repo)
-               if o.stage == stage.name and o.path in cached]
+    targets = _cached_outputs(repo, stage)
     if any(not t.output.push and not repo.cache.exists(t.output.pointer.oid) for t in targets):
         return None
     return targets
+
+
+def _cached_outputs(repo: Repo, stage: Stage) -> list[Target]:
+    """The stage's cached outputs as dvx.lock records them."""
+    from dvx.outputs import pipeline_outputs
+
+    cached = {o.path for o in stage.outs if o.cache}
+    return [Target(o) for o in pipeline_outputs(repo)
+            if o.stage == stage.name and o.path in cached]
+
+
+def _persisted_to_check_out(repo: Repo, stage: Stage, locked: StageLock | None,
+                            unfetched: set[str]) -> list[Target]:
+    """The stage's `persist: true` outputs not checked out (dvx.lock moved in Git: a
+    teammate's run came with `git pull`, while the workspace holds what dvx placed before; an
+    output edited by hand is a change, kept). Its command continues from them, so they are
+    checked out before it runs: continued from the older copy here, the teammate's run would
+    be lost. Left out are those the cache lacks and no remote can bring (`push: false`, or not
+    fetched by `repro --pull --allow-missing`): the command continues from the copy here, as
+    other stages rebuild such outputs."""
+    persisted = {o.path for o in stage.outs if o.persist and o.cache}
+    if locked is None or not persisted:
+        return []
+    outdated = set(compare_outs(repo, stage, locked)[2]) & persisted
+    if not outdated:
+        return []
+    return [t for t in _cached_outputs(repo, stage) if t.output.path in outdated and (
+        (t.output.push and t.output.path not in unfetched) or in_cache(repo, t.output))]
 
 
 def _not_checked_out(lacking: list[str]) -> str:
@@ -604,6 +642,13 @@ def _not_checked_out(lacking: list[str]) -> str:
             f"out: {', '.join(lacking)}; the command was not run over them. Fetch them with "
             "`dvx pull` (or `dvx repro --pull`), or run `dvx repro --force` to replace that "
             "run with a new one")
+
+
+def _persisted_not_checked_out(lacking: list[str]) -> str:
+    return (f"dvx.lock records outputs of another run (from Git) that could not be checked "
+            f"out: {', '.join(lacking)}; they persist from run to run, and the command was not "
+            "run to continue from the older copies here. Fetch them with `dvx pull` (or "
+            "`dvx repro --pull`), or delete them to have the command start them anew")
 
 
 def _restorable_record(repo: Repo, stage: Stage, state: StageState
@@ -750,7 +795,8 @@ class _Scheduler:
             restored = self._restore(stage, state, reasons)
             if restored is not None:
                 return restored
-        return self._run(stage, state, reasons)
+        return self._check_out_persisted(stage, locked, reasons) or self._run(
+            stage, state, reasons)
 
     def _record_of_current(self, stage: Stage, state: StageState, locked: StageLock | None
                            ) -> runcache.RunRecord | None:
@@ -778,6 +824,22 @@ class _Scheduler:
             return StageResult(stage.name, FAILED, reasons, error=_not_checked_out(
                 [*done.missing, *(p for p, _ in done.skipped)]))
         return StageResult(stage.name, CHECKED_OUT, reasons, lock=locked)
+
+    def _check_out_persisted(self, stage: Stage, locked: StageLock | None,
+                             reasons: list[str]) -> StageResult | None:
+        """Before the stage runs, check out its persistent outputs dvx.lock records since `git
+        pull` (_persisted_to_check_out). The failed stage if the cache lacks them."""
+        from dvx.ops.checkout import checkout
+
+        targets = _persisted_to_check_out(self.repo, stage, locked, self.unfetched)
+        if not targets:
+            return None
+        _set_aside_changed(self.repo, stage, targets)
+        done = checkout(self.repo, targets)
+        if done.ok:
+            return None
+        return StageResult(stage.name, FAILED, reasons, error=_persisted_not_checked_out(
+            [*done.missing, *(p for p, _ in done.skipped)]))
 
     def _restore(self, stage: Stage, state: StageState, reasons: list[str]
                  ) -> StageResult | None:
