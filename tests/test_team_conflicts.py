@@ -7,6 +7,8 @@ import re
 import shlex
 import subprocess
 
+import pytest
+
 from tests.conftest import git, run_dvx, write
 from tests.team import Team, edit, must, share
 
@@ -180,6 +182,43 @@ def test_a_conflicted_dvx_yaml_is_named_and_the_data_still_reported(repo, dvx):
     for args in (("repro",), ("stage", "list")):
         refused = dvx(*args)
         assert refused.code == 1 and "unresolved Git merge conflict" in refused.stderr, args
+
+
+@pytest.mark.parametrize(("params", "ours", "theirs"), [
+    ("params.yaml", "a: 1\nb: 2\n", "a: 2\nb: 1\n"),
+    ("params.json", '{"a": 1,\n "b": 2}\n', '{"a": 2,\n "b": 1}\n')])
+def test_a_conflicted_params_file_is_named_and_the_data_still_reported(repo, dvx, params,
+                                                                         ours, theirs):
+    write(repo / "raw.csv", "raw\n")
+    assert dvx("add", "raw.csv").code == 0
+    write(repo / params, ours.replace("2", "1"))
+    assert dvx("stage", "add", "-n", "s", "-p", f"{params}:a,b", "-o", "o.txt",
+               "echo ran > o.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "A")
+    write(repo / params, theirs)
+    git(repo, "commit", "-qam", "A")
+    git(repo, "checkout", "-q", "-")
+    write(repo / params, ours)
+    git(repo, "commit", "-qam", "B")
+    merged = subprocess.run(["git", "merge", "-q", "A"], cwd=repo, capture_output=True)
+    assert merged.returncode != 0  # both changed neighbouring lines of the params file
+    edit(repo, "raw.csv", "changed\n")
+
+    status = dvx("status")
+    assert status.code == 1
+    assert "raw.csv" in status.stdout and "modified" in status.stdout
+    assert f"Skipped {params}: {params} holds an unresolved Git merge conflict" in (
+        status.stderr)
+    assert f"git checkout --ours {params}" in status.stderr and f"git add {params}" in (
+        status.stderr)
+    assert "not valid" not in status.stderr and "dvx install" not in status.stderr
+    refused = dvx("repro")
+    assert refused.code == 1 and f"{params} holds an unresolved Git merge conflict" in (
+        refused.stderr)
+    assert not refused.stdout
 
 
 def test_gc_refusing_a_conflicted_pointer_says_why_in_one_clean_paragraph(tmp_path):

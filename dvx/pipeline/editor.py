@@ -20,7 +20,8 @@ from typing import Any
 from dvx import fsutil
 from dvx.errors import FormatError, PathError, UsageError
 from dvx.pipeline.graph import build_dag
-from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path, refuse_conflicted
+from dvx.pipeline.params import refuse_conflicted
+from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path
 from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml, round_trip_representer
@@ -125,7 +126,7 @@ def _read(path: str, root: str) -> bytes:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except FileNotFoundError:
         return b""
-    refuse_conflicted(data, root)
+    refuse_conflicted(data, root, PIPELINE_FILE)
     parse_yaml(data, PIPELINE_FILE)  # safe, limited parse first: refuse what it refuses
     return data
 

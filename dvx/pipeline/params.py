@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from dvx.errors import FormatError
-from dvx.paths import check_read_stays_inside, join_posix
+from dvx.errors import FormatError, MergeConflictError
+from dvx.paths import check_read_stays_inside, from_here, join_posix
+from dvx.scm import literal_pathspec
 from dvx.textfile import plain_text
 from dvx.yamlio import (
     DEFAULT_MAX_BYTES,
@@ -17,6 +18,7 @@ from dvx.yamlio import (
     DuplicateKeyError,
     TooLongIntError,
     check_int_digits,
+    has_conflict_markers,
     parse_yaml,
 )
 
@@ -45,7 +47,23 @@ def read_params(root: str, rel: str) -> dict[str, Any]:
                           "Create it, or remove the params that name it.") from None
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
+    refuse_conflicted(data, root, rel)
     return parse_params(data, display)
+
+
+def refuse_conflicted(data: bytes, root: str, rel: str) -> None:
+    """dvx.yaml or a params file (`rel`) still holding Git's conflict markers is named as the
+    merge conflict it is, not as a file that cannot be parsed (Git merges these files of yours
+    line by line: dvx's merge driver leaves them alone). The commands its hint suggests name
+    the file at `root` from the current directory."""
+    if has_conflict_markers(data):
+        spec = literal_pathspec(from_here(root, rel))
+        raise MergeConflictError(
+            f"{rel} holds an unresolved Git merge conflict: both sides changed it.",
+            f"Edit it to keep what each side needs and remove the conflict markers "
+            f"(<<<<<<<, =======, >>>>>>>), or keep one side with `git checkout --ours "
+            f"{spec}` (or --theirs); then `git add {spec}`, and `dvx status` "
+            "says which stages must run again.", rel)
 
 
 def parse_params(data: bytes, display: str, what: str = "params file") -> dict[str, Any]:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import DvxError, FormatError, MergeConflictError, PathError, UsageError
+from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
 from dvx.outputs import (
     OWN_NAMES,
@@ -37,14 +37,17 @@ from dvx.paths import (
     check_no_symlinked_parent,
     check_relpath,
     for_command,
-    from_here,
 )
 from dvx.pipeline.interpolate import interpolate
-from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, read_params
+from dvx.pipeline.params import (
+    DEFAULT_PARAMS_FILE,
+    check_params_file_name,
+    read_params,
+    refuse_conflicted,
+)
 from dvx.pointer import data_path_of
 from dvx.repo import Repo
-from dvx.scm import literal_pathspec
-from dvx.yamlio import DEFAULT_MAX_BYTES, has_conflict_markers, parse_yaml
+from dvx.yamlio import DEFAULT_MAX_BYTES, parse_yaml
 
 TOP_KEYS = ("stages", "vars")
 STAGE_KEYS = ("cmd", "wdir", "deps", "params", "outs", "metrics", "plots", "frozen",
@@ -146,7 +149,7 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except OSError as exc:
         raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
-    refuse_conflicted(data, repo.root)
+    refuse_conflicted(data, repo.root, PIPELINE_FILE)
     return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
 
 
@@ -160,20 +163,6 @@ def declared_outputs(repo: Repo) -> dict[str, str] | None:
     if pipeline is None:
         return {}
     return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
-
-
-def refuse_conflicted(data: bytes, root: str) -> None:
-    """dvx.yaml still holding Git's conflict markers is named as the merge conflict it is
-    (Git merges it line by line: dvx's merge driver leaves it alone). The commands its hint
-    suggests name the dvx.yaml at `root` from the current directory."""
-    if has_conflict_markers(data):
-        spec = literal_pathspec(from_here(root, PIPELINE_FILE))
-        raise MergeConflictError(
-            f"{PIPELINE_FILE} holds an unresolved Git merge conflict: both sides changed it.",
-            f"Edit it to keep what each side needs and remove the conflict markers "
-            f"(<<<<<<<, =======, >>>>>>>), or keep one side with `git checkout --ours "
-            f"{spec}` (or --theirs); then `git add {spec}`, and `dvx status` "
-            "says which stages must run again.", PIPELINE_FILE)
 
 
 def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
