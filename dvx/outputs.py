@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
 from dvx.ignore import IGNORE_FILE
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILES, read_lock
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, PIPELINE_FILES, read_lock
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree
 from dvx.paths import (
@@ -67,14 +67,21 @@ class Target:
 
 
 def pointer_files(repo: Repo) -> list[str]:
+    # The same listing (or walk) notes, at no extra cost, any dvx.yaml below the root, which
+    # dvx never reads: pipeline_files_not_read says so.
     if repo.git is None:
-        return _walk_for_pointers(repo.root)
-    found = repo.git.pointer_files()
+        found, pipelines = _walk_for_pointers(repo.root)
+        repo.pipeline_files_below.update(pipelines)
+        return found
+    listed = repo.git.workspace_files(f"*{POINTER_SUFFIX}", f"*/{PIPELINE_FILE}")
+    repo.pipeline_files_below.update(p for p in listed if p.endswith("/" + PIPELINE_FILE))
+    found = [p for p in listed if p.rpartition("/")[2].endswith(POINTER_SUFFIX)
+             and p.rpartition("/")[2] != POINTER_SUFFIX]
     # A pointer Git ignores (a .gitignore rule added later) is still dvx's: the paths this
     # workspace synced tell it apart, so it never silently drops out of status, push or gc.
-    listed = set(found)
+    listed_pointers = set(found)
     ignored = sorted(p + POINTER_SUFFIX for p in repo.syncstate.paths()
-                     if p + POINTER_SUFFIX not in listed
+                     if p + POINTER_SUFFIX not in listed_pointers
                      and os.path.isfile(repo.abspath(p + POINTER_SUFFIX)))
     for pointer in ignored:
         if pointer not in repo.warned_ignored:
@@ -82,11 +89,13 @@ def pointer_files(repo: Repo) -> list[str]:
             log.warning("Warning: %s is ignored by Git (a .gitignore rule), so Git will not "
                         "commit it; `git check-ignore -v %s` names the rule.", pointer,
                         for_command(repo.root, pointer))
-    return sorted(listed | set(ignored))
+    return sorted(listed_pointers | set(ignored))
 
 
-def _walk_for_pointers(root: str) -> list[str]:
+def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
+    """The pointer files below `root`, and the dvx.yaml files below it."""
     found: list[str] = []
+    pipelines: list[str] = []
     stack = [("", root)]
     while stack:
         prefix, directory = stack.pop()
@@ -103,7 +112,65 @@ def _walk_for_pointers(root: str) -> list[str]:
                     stack.append((prefix + entry.name + "/", entry.path))
             elif entry.name.endswith(POINTER_SUFFIX) and entry.name != POINTER_SUFFIX:
                 found.append(prefix + entry.name)
-    return sorted(found)
+            elif entry.name == PIPELINE_FILE and prefix:
+                pipelines.append(prefix + entry.name)
+    return sorted(found), pipelines
+
+
+def pipeline_files_not_read(repo: Repo, search: bool = False) -> list[str]:
+    """The dvx.yaml files below the repository root, which dvx never reads (one dvx.yaml per
+    repository, at its root): those in the current directory and the folders above it, and
+    those a listing of pointer files came across; with `search`, every one Git would track
+    (a Git process: for an error, not for the commands that go on)."""
+    found = set(repo.pipeline_files_below) | _pipeline_files_above_here(repo.root)
+    if search and repo.git is not None:
+        found.update(repo.git.workspace_files(f"*/{PIPELINE_FILE}"))
+    elif search:
+        found.update(_walk_for_pointers(repo.root)[1])
+    # The dvx.yaml of a dvx project of its own, nested in this one, is that project's.
+    return sorted(p for p in found if p.endswith("/" + PIPELINE_FILE)
+                  and not os.path.isdir(repo.abspath(p.rpartition("/")[0] + "/.dvx")))
+
+
+def _pipeline_files_above_here(root: str) -> set[str]:
+    """The dvx.yaml files in the current directory and its parents below `root`."""
+    try:
+        here = os.path.relpath(os.getcwd(), root).replace(os.sep, "/")
+    except (OSError, ValueError):  # no current directory, or one on another drive
+        return set()
+    found: set[str] = set()
+    while here not in (".", "") and not here.startswith("../") and here != "..":
+        if os.path.isfile(os.path.join(root, here, PIPELINE_FILE)):
+            found.add(f"{here}/{PIPELINE_FILE}")
+        here = here.rpartition("/")[0]
+    return found
+
+
+def warn_of_pipeline_files_not_read(repo: Repo, search: bool = False) -> None:
+    """Once per command that reads the pipeline: a dvx.yaml below the root is never read,
+    which would otherwise pass without a word (its stages never run, status says nothing).
+    `search`: as in pipeline_files_not_read."""
+    unread = [p for p in pipeline_files_not_read(repo, search)
+              if p not in repo.warned_pipelines]
+    if unread:
+        repo.warned_pipelines.update(unread)
+        log.warning("WARNING: %s %s", *not_read_message(unread))
+
+
+def not_read_message(paths: list[str]) -> tuple[str, str]:
+    """Why the dvx.yaml files `paths` below the root do nothing, and where their stages go."""
+    if len(paths) == 1:
+        return (f"{paths[0]} is not read: dvx reads one {PIPELINE_FILE} per repository, the "
+                "one at its root.",
+                f"Move its stages into {PIPELINE_FILE} at the root, each with "
+                f"`wdir: {paths[0].rpartition('/')[0]}` so that their paths name the same "
+                "files.")
+    shown = paths[:3] + ([f"{len(paths) - 3} more"] if len(paths) > 3 else [])
+    names = ", ".join(shown[:-1]) + f" and {shown[-1]}"
+    return (f"{names} are not read: dvx reads one {PIPELINE_FILE} per repository, the one at "
+            "its root.",
+            f"Move their stages into {PIPELINE_FILE} at the root, each with `wdir:` set to the "
+            "folder it came from so that their paths name the same files.")
 
 
 def load_output(repo: Repo, pointer_relpath: str) -> Output:

@@ -379,6 +379,17 @@ class Repo:
         return set()
 
     @functools.cached_property
+    def pipeline_files_below(self) -> set[str]:
+        """The dvx.yaml files below the root that a listing of pointer files came across:
+        dvx reads only the root's (dvx/outputs.py pipeline_files_not_read)."""
+        return set()
+
+    @functools.cached_property
+    def warned_pipelines(self) -> set[str]:
+        """The dvx.yaml files below the root this command has warned about (dvx/outputs.py)."""
+        return set()
+
+    @functools.cached_property
     def loaded_trees(self) -> dict[tuple[str, str], Tree]:
         """Manifests this command has read, by (algo, oid): an object never changes, so one
         parse serves a fetch and the checkout after it (`pull`)."""

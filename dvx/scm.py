@@ -687,12 +687,12 @@ class Git:
             index += 1
         return [p for p in relpaths if p in found or _holds_any(p, found)]
 
-    def pointer_files(self) -> list[str]:
-        """Pointer files Git tracks or would track (untracked but not ignored)."""
-        found = self.ls_files("--cached", "--others", "--exclude-standard", "--", "*.dvx")
-        # A pointer deleted from the workspace but still in the index is no longer tracked.
-        return sorted({p for p in found if p.endswith(".dvx") and not p.endswith("/.dvx")
-                       and p != ".dvx" and os.path.lexists(os.path.join(self.root, p))})
+    def workspace_files(self, *patterns: str) -> list[str]:
+        """The files matching the pathspecs `patterns` that Git tracks or would track
+        (untracked but not ignored) and the workspace holds: one deleted from the workspace
+        but still in the index is no longer tracked."""
+        found = self.ls_files("--cached", "--others", "--exclude-standard", "--", *patterns)
+        return sorted({p for p in found if os.path.lexists(os.path.join(self.root, p))})
 
     # -- history, for gc: which pointer files the commits in a scope hold ----------------------
 

@@ -320,6 +320,26 @@ def test_status_and_repro_without_a_pipeline(repo, dvx):
     assert "No stages yet" in dvx("stage", "list").stdout
 
 
+def test_a_dvx_yaml_below_the_root_is_named_as_not_read(repo, dvx):
+    write(repo / "sub" / "dvx.yaml", stage("cmd: echo hi > o.txt\nouts: [o.txt]"))
+    for cwd in (repo / "sub", repo):  # found where the user is, or by asking Git
+        missing = dvx("repro", cwd=cwd)
+        assert missing.code == 2 and "There is no dvx.yaml in" in missing.stderr
+        assert "sub/dvx.yaml is not read: dvx reads one dvx.yaml per repository" in (
+            missing.stderr) and "`wdir: sub`" in missing.stderr
+    assert "sub/dvx.yaml is not read" in dvx("status").stderr
+
+    write(repo / "dvx.yaml", stage("cmd: echo r > r.txt\nouts: [r.txt]", "r"))
+    for cwd in (repo / "sub", repo):
+        ran = dvx("repro", cwd=cwd)
+        assert ran.code == 0 and ran.stderr.count("WARNING: sub/dvx.yaml is not read") == 1
+        status = dvx("status", cwd=cwd)
+        assert status.stderr.count("WARNING: sub/dvx.yaml is not read") == 1
+    assert (repo / "r.txt").exists() and not (repo / "sub" / "o.txt").exists()
+    (repo / "sub" / "dvx.yaml").unlink()
+    assert "WARNING" not in dvx("repro").stderr
+
+
 def test_a_hostile_lock_file_is_refused(repo: Path, dvx):
     write(repo / "dvx.yaml", stage("cmd: x\nouts: [o.txt]"))
     write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: x\n    outs:\n"

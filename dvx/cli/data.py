@@ -345,6 +345,9 @@ def _stage_statuses(repo: Repo) -> list[Any]:
     import os
 
     if not os.path.exists(os.path.join(repo.root, "dvx.yaml")):
+        from dvx.outputs import warn_of_pipeline_files_not_read
+
+        warn_of_pipeline_files_not_read(repo)  # what was meant for the pipeline, if any
         return []  # and no pipeline code to import
     from dvx.errors import MergeConflictError
     from dvx.pipeline.repro import pipeline_status

@@ -125,9 +125,13 @@ dvx stage list --json
 @common_options
 def stage_list(as_json: bool) -> None:
     """List the stages of dvx.yaml, with their commands, dependencies and outputs."""
+    from dvx.outputs import warn_of_pipeline_files_not_read
     from dvx.pipeline.graph import load_dag
 
-    dag = load_dag(open_repo())
+    repo = open_repo()
+    dag = load_dag(repo)
+    if dag is None:  # with a dvx.yaml below the root, that one is what was meant
+        warn_of_pipeline_files_not_read(repo, search=True)
     stages = [] if dag is None else [dag.stages[n] for n in dag.stages]
     if as_json:
         emit_json([s.to_json() for s in stages])
@@ -437,14 +441,17 @@ dvx dag --json
 @common_options
 def dag(target: str | None, fmt: str | None) -> None:
     """Draw the pipeline: each stage below the stages whose outputs it depends on."""
-    from dvx.errors import UsageError
+    from dvx.outputs import warn_of_pipeline_files_not_read
     from dvx.pipeline.graph import Dag, edges, load_dag, to_ascii, to_dot, to_mermaid
+    from dvx.pipeline.spec import no_pipeline_error
 
     repo = open_repo()
     graph = load_dag(repo)
     if graph is None and target:
-        raise UsageError(f"There is no stage named '{target}': there is no dvx.yaml in "
-                         f"{repo.root}.", "Add a stage with `dvx stage add`.")
+        raise no_pipeline_error(repo, f"There is no stage named '{target}': there is no "
+                                f"dvx.yaml in {repo.root}.", "Add a stage with `dvx stage add`.")
+    if graph is None:  # with a dvx.yaml below the root, that one is what was meant
+        warn_of_pipeline_files_not_read(repo, search=True)
     graph = graph or Dag({})  # without dvx.yaml, the empty graph in the format asked for
     names = graph.select([target] if target else [])
     if fmt == "json":

@@ -63,7 +63,14 @@ from dvx.pipeline import runcache
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
-from dvx.pipeline.spec import PIPELINE_FILE, Pipeline, Stage, check_params, overlaps
+from dvx.pipeline.spec import (
+    PIPELINE_FILE,
+    Pipeline,
+    Stage,
+    check_params,
+    no_pipeline_error,
+    overlaps,
+)
 from dvx.pipeline.staleness import (
     StageState,
     compare_outs,
@@ -409,8 +416,8 @@ def _no_longer_data(repo: Repo, paths: list[str]) -> None:
 def _load(repo: Repo) -> Dag:
     dag = load_dag(repo)
     if dag is None:
-        raise UsageError(f"There is no {PIPELINE_FILE} in {repo.root}.",
-                         "Add a stage with `dvx stage add -n NAME -d DEP -o OUT COMMAND`.")
+        raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.",
+                                "Add a stage with `dvx stage add -n NAME -d DEP -o OUT COMMAND`.")
     return dag
 
 

@@ -28,8 +28,11 @@ from dvx.outputs import (
     OWN_NAMES,
     TEMPORARY_NAME,
     named_like_a_temporary,
+    not_read_message,
+    pipeline_files_not_read,
     pipeline_outputs,
     pointer_files,
+    warn_of_pipeline_files_not_read,
 )
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -153,6 +156,17 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
     return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
 
 
+def no_pipeline_error(repo: Repo, message: str, hint: str | None) -> UsageError:
+    """The error `message` (there is no dvx.yaml at the root) for a command that needs one:
+    where a dvx.yaml below the root is what the user meant, it names that file, which dvx
+    does not read, and where its stages go, instead of `hint`."""
+    unread = pipeline_files_not_read(repo, search=True)
+    if not unread:
+        return UsageError(message, hint)
+    why, fix = not_read_message(unread)
+    return UsageError(f"{message} {why}", fix)
+
+
 def declared_outputs(repo: Repo) -> dict[str, str] | None:
     """Each output the workspace's dvx.yaml declares, and the stage declaring it; None when
     dvx.yaml cannot be read (what it declares is then unknown)."""
@@ -186,7 +200,8 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
             if len(stages) > MAX_STAGES:
                 raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
     pipeline = Pipeline(tuple(stages))
-    _check_across_stages(repo, pipeline)
+    _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
+    warn_of_pipeline_files_not_read(repo)  # below the root, whose stages are not these
     return pipeline
 
 

@@ -12,7 +12,7 @@ from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock, write_lock
 from dvx.pipeline import editor
 from dvx.pipeline.graph import load_dag
-from dvx.pipeline.spec import PIPELINE_FILE, Stage, stage_target
+from dvx.pipeline.spec import PIPELINE_FILE, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
 from dvx.workspace import delete_tracked_data
@@ -30,7 +30,7 @@ def _stages_named(repo: Repo, name: str) -> list[Stage]:
     """The stage `name`, or every item of the foreach/matrix stage `name`."""
     dag = load_dag(repo)
     if dag is None:
-        raise UsageError(f"There is no {PIPELINE_FILE} here.")
+        raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.", None)
     found = [s for n, s in dag.stages.items() if n == name or n.partition("@")[0] == name]
     if not found:
         raise UsageError(f"There is no stage '{name}' in {PIPELINE_FILE}.",
