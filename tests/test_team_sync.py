@@ -1535,6 +1535,51 @@ def test_data_left_behind_beside_what_git_and_dvx_track_now_is_removed(team):
     assert "data: no longer tracked, its pointer left Git; changed since" in listed.stdout
 
 
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_data_left_behind_in_a_linked_workspace_becomes_files_of_its_own(team, link):
+    """A teammate's `dvx remove`, pulled where a file of one's own keeps the directory: the
+    checkout leaves it as `dvx remove` does, each linked file a copy of its own, so `gc -w`
+    never takes its bytes, an edit never reaches the cache, and `dvx add` tracks it again.
+    A file that is no link is never copied, nor is a copy made again."""
+    alice = team.founder()
+    images = {f"{i}.png": f"img{i}\n" for i in (1, 2, 3)}
+    for name, content in images.items():
+        write(alice / "data/imgs" / name, content)
+    must("add", "data/imgs", cwd=alice)
+    share(alice, "images")
+    bob = team.clone("bob", pull=False)
+    must("config", "--local", "cache.type", link, cwd=bob)
+    must("pull", cwd=bob)
+    one = bob / "data/imgs/1.png"
+    assert one.is_symlink() if link == "symlink" else one.stat().st_nlink == 2
+    must("remove", "data/imgs.dvx", cwd=alice)
+    git(alice, "add", "data/imgs.dvx", "data/.gitignore")  # the images stay out of Git
+    git(alice, "commit", "-qm", "images no longer tracked")
+    git(alice, "push", "-q", "origin", "main")
+    mine = write(bob / "data/imgs/mine.txt", "mine\n")
+    inode = mine.stat().st_ino
+    git(bob, "pull", "-q", "origin", "main")
+    kept = run_dvx("checkout", cwd=bob)
+    assert kept.code == 0 and "data/imgs: its pointer is no longer in Git" in kept.stderr
+    for name in images:
+        placed = bob / "data/imgs" / name
+        assert not placed.is_symlink() and placed.stat().st_nlink == 1, name
+    assert mine.stat().st_ino == inode
+    copied = one.stat().st_ino
+    must("checkout", cwd=bob)
+    assert one.stat().st_ino == copied
+
+    with open(bob / "data/imgs/3.png", "w") as rewritten:  # in place, as programs write
+        rewritten.write("edited\n")
+    cached = {p.read_text() for p in (bob / ".dvx/cache/files").rglob("*") if p.is_file()}
+    assert "img3\n" in cached and "edited\n" not in cached
+    must("gc", "--workspace", "-f", "--grace", "0", cwd=bob)
+    assert {p.name: p.read_text() for p in (bob / "data/imgs").iterdir()} == {
+        **images, "3.png": "edited\n", "mine.txt": "mine\n"}
+    must("add", "data/imgs", cwd=bob)
+    assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
 def test_files_dvx_placed_in_a_directory_go_on_the_round_trip_from_a_branch_splitting_it(team):
     """On `split`, `data/small.txt` is in Git and `data/big.bin` (also in `data` on main)
     tracked on its own. Switched to main and back, what dvx placed at `data` on main goes:

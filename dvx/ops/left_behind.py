@@ -8,7 +8,8 @@ The sync record (dvx/syncstate.py) still names such a path. As Git removes a fil
 commit no longer has, `dvx checkout` removes this data when that loses nothing: it still holds
 exactly what was synced, every object of it is in this repository's own cache (not a cache
 shared with other repositories, whose gc could take the only copy), and only the files dvx
-placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, and
+placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, its
+links into the cache made copies of their own (`_make_own_copies`), and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
 Git still has (in the index: deleted by hand, not by Git), or that a stage outputs for Git to
@@ -29,7 +30,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Mapping, Set
+import stat
+from collections.abc import Iterator, Mapping, Set
 from dataclasses import dataclass, replace
 
 from dvx import fsutil
@@ -98,6 +100,7 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
         if item.declared_by is not None:
             continue  # its stage's next run records it
         if not item.removable:
+            _make_own_copies(repo, item.path, item.tracked_inside)
             log.warning("%s: %s, but %s, so it stays. %s", item.path,
                         LOCK_ENTRY_GONE if item.stage_output else "its pointer is no longer in Git",
                         item.why_kept, _what_to_do(repo.root, item))
@@ -112,6 +115,58 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
         repo.syncstate.forget(path)
     repo.syncstate.flush()
     return removed
+
+
+def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> None:
+    """Make the data at `path`, which stays in the workspace untracked, the user's own, as
+    `dvx remove` does: each file of it that is a cache object itself (a symlink into the
+    cache, a hard link of an object's inode) becomes a copy of that object, so a gc taking
+    the object leaves the file whole and an edit of the file never reaches the cache. Copies
+    and the user's own files are not copied again; those in `tracked_inside` are tracked now."""
+    for file, oid in _cache_objects_in(repo, path, tracked_inside, hard_links=True):
+        source = repo.cache.oid_path(oid)
+        if os.path.exists(source):  # else a dangling link: nothing left to copy
+            fsutil.place(source, file, ("copy",),
+                         exec_bit=fsutil.is_executable(os.stat(source).st_mode))
+
+
+def _cache_objects_in(repo: Repo, path: str, tracked_inside: frozenset[str],
+                      hard_links: bool) -> Iterator[tuple[str, str]]:
+    """(file, oid) for each file of the data at `path` (but those in `tracked_inside`) that
+    is the cache's object `oid` itself: a symbolic link into the cache or, with `hard_links`,
+    a file sharing an object's inode (its oid from the stat cache, or hashed). A file that
+    is neither (a copy, the user's own) is never read, only its stat."""
+    full = repo.abspath(path)
+    top = os.lstat(full)
+    files: list[tuple[str, os.stat_result]] = [(path, top)]
+    if stat.S_ISDIR(top.st_mode):
+        walk = walk_directory(full)
+        files = [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
+        files += [(f"{path}/{rel}", os.lstat(join_posix(full, rel))) for rel in walk.symlinks]
+    for rel, st in files:
+        if _is_or_inside(rel, tracked_inside):
+            continue
+        file = repo.abspath(rel)
+        oid = None
+        if stat.S_ISLNK(st.st_mode):
+            oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(file),
+                                                             os.readlink(file)))
+        elif hard_links and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            oid = _object_sharing_inode(repo, file, rel, st)
+        if oid is not None:
+            yield file, oid
+
+
+def _object_sharing_inode(repo: Repo, file: str, rel: str, st: os.stat_result) -> str | None:
+    """The oid of the cache object the file `file` is a hard link of, if it is one."""
+    try:
+        state = file_state(repo, file, rel, st)
+        if state is None:
+            return None
+        found = os.stat(repo.cache.oid_path(state.oid))
+    except (DvxError, OSError):
+        return None  # not an object of the cache's
+    return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
 
 
 def _what_to_do(root: str, item: LeftBehind) -> str:
