@@ -43,6 +43,24 @@ def test_gc_refuses_without_a_scope_or_confirmation(repo, dvx):
     assert _objects(repo) == before
 
 
+def test_gc_workspace_keeps_what_links_in_data_left_behind_lead_to(repo, dvx):
+    """Data whose pointer left Git with no `dvx checkout` since (which would make it files of
+    its own) may still be symbolic links into the cache: gc -w keeps their objects, so the
+    links never dangle and `dvx add` tracks the data again."""
+    assert dvx("config", "--local", "cache.type", "symlink").code == 0
+    write(repo / "d" / "a", "a1")
+    write(repo / "d" / "b", "b1")
+    dvx("add", "d")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d")
+    git(repo, "rm", "-q", "d.dvx")  # as a pulled `dvx remove` takes it away
+    git(repo, "commit", "-qm", "d no longer tracked")
+    assert (repo / "d" / "a").is_symlink()
+    assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
+    assert (repo / "d" / "a").read_text() == "a1" and (repo / "d" / "b").read_text() == "b1"
+    assert dvx("add", "d").code == 0
+
+
 @pytest.mark.parametrize("grace", ["nan", "inf", "-1"])
 def test_a_grace_period_that_is_not_a_finite_number_is_refused(repo, dvx, grace):
     _two_versions(repo, dvx)

@@ -1,5 +1,6 @@
 """What a gc scope uses: every object its pointers, dvx.lock entries and directory
-manifests name. If any of it cannot be read, gc deletes nothing."""
+manifests name, and in the workspace, what links in data tracked no more still lead to. If
+any of it cannot be read, gc deletes nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dvx.errors import DvxError
 from dvx.history import Scope, scope_targets
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
+from dvx.ops.left_behind import objects_linked_from_untracked_data
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 
@@ -21,7 +23,8 @@ class Reachable:
 
 def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable:
     """The objects `scope` uses: the workspace's, the index's (both sides of a conflict) and
-    those of every commit in scope; what cannot be read is a problem."""
+    those of every commit in scope; what cannot be read is a problem. The workspace's include
+    those that links in its data left behind (tracked no more) lead to."""
     reach = Reachable()
     targets, broken = scope_targets(repo, scope, strict=True)
     reach.problems += [f"{item.path}: {item.error}" for item in broken]
@@ -35,6 +38,8 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
             tree = manifest(repo, pointer, remote, output.path, reach.problems)
             if tree is not None:
                 reach.oids.update(tree.oids())
+    if scope.workspace:
+        reach.oids |= objects_linked_from_untracked_data(repo)
     return reach
 
 

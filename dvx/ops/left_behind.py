@@ -130,6 +130,25 @@ def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> N
                          exec_bit=fsutil.is_executable(os.stat(source).st_mode))
 
 
+def objects_linked_from_untracked_data(repo: Repo) -> set[str]:
+    """The objects that symbolic links in data no pointer or dvx.lock entry tracks any more
+    still lead to (data left behind by a `git pull` that no `dvx checkout` followed, which
+    would make it files of its own): gc keeps them, or those links would dangle. Only the
+    paths synced once and tracked no more are walked."""
+    untracked = [p for p in repo.syncstate.paths()
+                 if not os.path.lexists(repo.abspath(p) + POINTER_SUFFIX)
+                 and os.path.lexists(repo.abspath(p))]
+    if untracked:  # mostly a stage's outputs, which dvx.lock names
+        try:
+            staged = {o.path for lock in read_lock(repo.root, repo.algo).values()
+                      for o in lock.outs}
+        except DvxError:
+            staged = set()  # gc refuses an unreadable dvx.lock anyway
+        untracked = [p for p in untracked if p not in staged]
+    return {oid for path in untracked
+            for _, oid in _cache_objects_in(repo, path, frozenset(), hard_links=False)}
+
+
 def _cache_objects_in(repo: Repo, path: str, tracked_inside: frozenset[str],
                       hard_links: bool) -> Iterator[tuple[str, str]]:
     """(file, oid) for each file of the data at `path` (but those in `tracked_inside`) that
