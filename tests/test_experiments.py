@@ -1198,6 +1198,31 @@ def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path)
     assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def _new_baseline(clone: Path) -> str:
+    """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
+    write(clone / "NOTES.md", "notes\n")
+    git(clone, "add", "NOTES.md")
+    git(clone, "commit", "-qm", "notes")
+    return git(clone, "rev-parse", "HEAD").strip()
+
+
+def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tmp_path):
+    _, alice = _shared_pipeline(tmp_path)
+    for lr in ("0.2", "0.3"):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", f"lr{lr}", cwd=alice)
+    git(alice, "checkout", "-q", "--", ".")
+    head = _new_baseline(alice)  # as a `git pull` moves HEAD
+
+    pushed = run_dvx("exp", "push", "origin", cwd=alice)
+    assert pushed.code == 2, pushed.output
+    assert f"HEAD ({head[:7]}) has no experiments to push" in pushed.stderr
+    assert re.search(r"2 experiment\(s\) of other baselines: lr0\.\d, lr0\.\d\.", pushed.stderr)
+    hinted = re.search(r"`dvx (exp push origin lr0\.\d lr0\.\d)`", pushed.stderr)
+    assert hinted, pushed.stderr
+    assert run_dvx(*hinted.group(1).split(), cwd=alice).code == 0
+    assert git(alice, "ls-remote", "origin", "refs/exps/*").count("/lr0.") == 2
+
+
 def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_path):
     _, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.7", "-n", "bad-idea", cwd=alice)

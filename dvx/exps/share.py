@@ -3,6 +3,7 @@ their data (the outputs their dvx.lock records) through the dvx remote."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
     (nothing is pushed) unless `force`, which replaces it."""
     chosen = [find(repo, n) for n in names] if names else experiments(repo, head(repo))
     if not chosen:
-        raise UsageError("There are no experiments to push.", "Run `dvx exp run` first.")
+        raise _nothing_to_push(repo, git_remote)
     theirs = _remote_experiments(repo, git_remote)
     clash = [e for e in chosen if theirs.get(e.ref, e.commit) != e.commit]
     if clash and not force:
@@ -43,6 +44,30 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
     refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in chosen]
     _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
     return Shared([e.name for e in chosen], data)
+
+
+def _nothing_to_push(repo: Repo, git_remote: str) -> UsageError:
+    """Why a push of HEAD's experiments has nothing to push: none was run, or those there are
+    belong to other baselines (HEAD moved on since, by a `git pull` say); then how to push
+    them."""
+    others = experiments(repo)
+    if not others:
+        return UsageError("There are no experiments to push.", "Run `dvx exp run` first.")
+    labels = _labels(others)
+    more = f" (and {len(labels) - 5} more: `dvx exp show -A` lists them)" if len(labels) > 5 \
+        else ""
+    return UsageError(
+        f"HEAD ({head(repo)[:7]}) has no experiments to push (without names, `dvx exp push` "
+        f"pushes HEAD's); this clone has {len(others)} experiment(s) of other baselines: "
+        f"{', '.join(labels[:5])}{more}.",
+        f"Push them by name: `dvx exp push {shlex.quote(git_remote)} {' '.join(labels[:5])}`.")
+
+
+def _labels(found: list[Experiment]) -> list[str]:
+    """How to name each experiment on a command line: its name, or its full ref where several
+    baselines have one of that name."""
+    names = [e.name for e in found]
+    return [e.name if names.count(e.name) == 1 else e.ref for e in found]
 
 
 def pull_experiments(repo: Repo, git_remote: str, names: list[str],
