@@ -1206,6 +1206,37 @@ def _new_baseline(clone: Path) -> str:
     return git(clone, "rev-parse", "HEAD").strip()
 
 
+def test_pull_takes_a_full_ref_and_leaves_out_only_what_would_replace_yours(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    first = git(alice, "rev-parse", "HEAD").strip()
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    second = _new_baseline(alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)  # bob's, of the first
+    mine, theirs = f"refs/exps/{first}/tuned", f"refs/exps/{second}/tuned"
+    bobs = git(bob, "rev-parse", mine).strip()
+
+    by_ref = run_dvx("exp", "pull", "origin", theirs, cwd=bob)
+    assert by_ref.code == 0 and "Pulled 1 experiment(s): tuned." in by_ref.stdout, \
+        by_ref.output
+    assert git(bob, "rev-parse", theirs) == git(alice, "rev-parse", theirs)
+    git(bob, "update-ref", "-d", theirs)
+
+    by_name = run_dvx("exp", "pull", "origin", "tuned", cwd=bob)  # both baselines' tuned
+    assert by_name.code == 1 and "Pulled 1 experiment(s): tuned." in by_name.stdout, \
+        by_name.output
+    assert f"Not pulled from 'origin': {mine}, of the same baseline" in by_name.stderr
+    assert f"`dvx exp pull origin --force {mine}`" in by_name.stderr
+    assert git(bob, "rev-parse", mine).strip() == bobs
+    assert git(bob, "rev-parse", theirs) == git(alice, "rev-parse", theirs)
+
+    assert run_dvx("exp", "pull", "origin", "--force", mine, cwd=bob).code == 0
+    assert git(bob, "rev-parse", mine) == git(alice, "rev-parse", mine)
+
+
 def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tmp_path):
     _, alice = _shared_pipeline(tmp_path)
     for lr in ("0.2", "0.3"):

@@ -249,16 +249,21 @@ def exp_push(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
     _report_shared(shared, "Pushed")
 
 
-@exp.command("pull", epilog=example("dvx exp pull origin"))
+@exp.command("pull", epilog=example("""
+dvx exp pull origin
+dvx exp pull origin refs/exps/<baseline>/tuned   # one of several called tuned
+"""))
 @click.argument("git_remote")
 @click.argument("names", nargs=-1)
 @click.option("-r", "--remote", "dvx_remote", metavar="NAME", help="The dvx remote for data.")
 @click.option("-f", "--force", is_flag=True,
-              help="Replace your experiments of the same name with GIT_REMOTE's.")
+              help="Replace your experiments of the same baseline and name with "
+                   "GIT_REMOTE's.")
 @common_options
 def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
              force: bool) -> None:
-    """Get experiments from GIT_REMOTE (all, or those named), and their data."""
+    """Get experiments from GIT_REMOTE (all, or those named: by name, full ref or commit),
+    and their data. One that would replace yours is left out, and named."""
     from dvx.exps.share import pull_experiments
 
     shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote, force)
@@ -288,6 +293,9 @@ def _report_shared(shared: object, verb: str) -> None:
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
+    if shared.left_out is not None:
+        warn(f"ERROR: {shared.left_out}")
+        sys.exit(1)
 
 
 @click.group(epilog=example("""

@@ -21,7 +21,7 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import DvxError, UsageError, install_extra_hint
-from dvx.experiment_refs import git_of
+from dvx.experiment_refs import git_of, ref_of
 from dvx.exps.queue import (
     DONE,
     FAILED,
@@ -92,7 +92,9 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
             say(f"'{entry.name}' {entry.state}.")
             done.append(entry)
     _unpublish(repo, git_remote, queued)
-    finished = [e.name for e in done if e.state == DONE]
+    # by full ref: only what ran here, not the remote's experiments of the same name on
+    # other baselines
+    finished = [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
     if finished:
         pull_experiments(repo, git_remote, finished)
     return done

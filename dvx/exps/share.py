@@ -19,6 +19,7 @@ from dvx.repo import Repo
 class Shared:
     experiments: list[str]  # names
     data: SyncResult | None  # the data push or fetch (None: no data to move)
+    left_out: UsageError | None = None  # a pull's experiments not taken, and why
 
 
 def push_experiments(repo: Repo, git_remote: str, names: list[str],
@@ -73,36 +74,62 @@ def _labels(found: list[Experiment]) -> list[str]:
 def pull_experiments(repo: Repo, git_remote: str, names: list[str],
                      dvx_remote: str | None = None, force: bool = False) -> Shared:
     """Fetch experiment refs from `git_remote` (the named ones, or all of them), then their
-    data from the dvx remote. An experiment of the same baseline and name as one of ours but
-    another commit is refused (nothing is fetched) unless `force`, which replaces ours: Git
-    keeps no record of a replaced ref, so ours would be gone."""
+    data from the dvx remote. A name is an experiment's (every one of that name the remote
+    has), its full ref or its commit. An experiment of the same baseline and name as one of
+    ours but another commit is left out unless `force`, which replaces ours: Git keeps no
+    record of a replaced ref, so ours would be gone. What is left out is in `left_out`; if
+    that is everything asked for, nothing is pulled and it is raised."""
     theirs = _remote_experiments(repo, git_remote)
-    wanted = {ref: commit for ref, commit in theirs.items()
-              if not names or ref.rsplit("/", 1)[1] in names}
-    missing = set(names) - {ref.rsplit("/", 1)[1] for ref in wanted}
-    if missing:
-        raise UsageError(f"'{git_remote}' has no experiment called "
-                         f"{', '.join(sorted(missing))}.")
+    wanted = _wanted(git_remote, theirs, names)
     ours = {e.ref: e.commit for e in experiments(repo)}
     clash = sorted(ref for ref, commit in wanted.items() if ours.get(ref, commit) != commit)
-    if clash and not force:
-        raise UsageError(
-            f"'{git_remote}' has other experiments under the names of yours: "
-            f"{', '.join(ref.rsplit('/', 1)[1] for ref in clash)} (of the same baseline). "
-            "Pulling would replace yours.",
-            "Pull the others by name (`dvx exp pull REMOTE NAME...`), or pull with --force to "
-            "replace yours with theirs.")
-    new = [ref for ref in wanted if ref not in ours or ref in clash]
+    refused = [] if force else clash
+    left_out = _left_out(git_remote, refused)
+    if left_out is not None and len(refused) == len(wanted):
+        raise left_out
+    taken = {ref: commit for ref, commit in wanted.items() if ref not in refused}
+    new = [ref for ref in taken if ref not in ours or ref in clash]
     if new:  # never forced but where asked: a ref of ours made meanwhile is kept
         _git(repo, "fetch", "--quiet", "--", git_remote,
              *[f"{'+' if ref in clash else ''}{ref}:{ref}" for ref in new])
     after = experiments(repo)
-    fetched = [e for e in after if e.ref in (wanted if names else new)]
+    fetched = [e for e in after if e.ref in (taken if names else new)]
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
     # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
-    everything = [e for e in after if e.ref in wanted]
+    everything = [e for e in after if e.ref in taken]
     data = _sync(repo, everything, dvx_remote, fetch) if everything else None
-    return Shared([e.name for e in fetched], data)
+    return Shared([e.name for e in fetched], data, left_out)
+
+
+def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
+    """The experiments of the remote's (ref -> commit) that `names` name (none: all): each
+    name is an experiment's, its full ref or its commit."""
+    if not names:
+        return dict(theirs)
+    wanted = {ref: commit for ref, commit in theirs.items()
+              if any(name in (ref, commit, ref.rsplit("/", 1)[1]) for name in names)}
+    missing = [name for name in names if not any(
+        name in (ref, commit, ref.rsplit("/", 1)[1]) for ref, commit in wanted.items())]
+    if missing:
+        raise UsageError(f"'{git_remote}' has no experiment called {', '.join(missing)}.",
+                         f"See `git ls-remote {shlex.quote(git_remote)} '{PREFIX}/*'`.")
+    return wanted
+
+
+def _left_out(git_remote: str, clash: list[str]) -> UsageError | None:
+    """Why the remote's experiments `clash` (refs whose name and baseline one of ours has,
+    with another commit) are not pulled, and how to get them; None if there are none."""
+    if not clash:
+        return None
+    remote = shlex.quote(git_remote)
+    why, what_to_do = [], []
+    if clash:
+        why.append(f"{', '.join(clash)}, of the same baseline and name as yours but another "
+                   "commit (pulling would replace yours)")
+        what_to_do.append(f"To replace yours with theirs, pull by full ref with --force: "
+                          f"`dvx exp pull {remote} --force {' '.join(clash)}`.")
+    return UsageError(f"Not pulled from '{git_remote}': {'; '.join(why)}.",
+                      " ".join(what_to_do))
 
 
 @dataclass
