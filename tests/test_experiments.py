@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, run_dvx, run_dvx_proc, write
+from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
 from tests.servers import free_port
 from tests.team import Team, must, share
 
@@ -1252,6 +1252,48 @@ def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tm
     assert hinted, pushed.stderr
     assert run_dvx(*hinted.group(1).split(), cwd=alice).code == 0
     assert git(alice, "ls-remote", "origin", "refs/exps/*").count("/lr0.") == 2
+
+
+def test_pull_leaves_a_queued_experiment_its_name_and_a_taken_name_keeps_it_queued(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    write(alice / "NOTES.md", "only in the snapshot\n")
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "shared", cwd=alice)
+    os.unlink(alice / "NOTES.md")
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "shared", cwd=bob)
+    must("exp", "push", "origin", "shared", cwd=bob)
+    ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/shared"
+
+    for force in ((), ("--force",)):
+        pulled = run_dvx("exp", "pull", "origin", *force, cwd=alice)
+        assert pulled.code == 2, pulled.output
+        assert f"Not pulled from 'origin': {ref}, whose name and baseline a queued " \
+               "experiment waits to take" in pulled.stderr
+        assert "`dvx queue remove shared`" in pulled.stderr
+        assert git(alice, "for-each-ref", "refs/exps") == ""
+
+    git(alice, "fetch", "-q", "origin", f"{ref}:{ref}")  # Git does not ask the queue
+    started = run_dvx("queue", "start", cwd=alice)
+    assert started.code == 1 and "'shared' not started" in started.stdout, started.output
+    assert f"`dvx exp remove {ref}`" in started.stdout
+    assert _queue_states(alice) == {"shared": "queued"}
+    must("exp", "remove", ref, cwd=alice)
+
+    # Taken once the queue looked, before its run did: the run fails, the entry is kept.
+    starting = stopped_at("queue.worktree_made", "queue start", alice)
+    git(alice, "fetch", "-q", "origin", f"{ref}:{ref}")
+    starting.send_signal(signal.SIGCONT)
+    out, err = starting.communicate(timeout=120)
+    assert starting.returncode == 1 and "'shared' not recorded" in out, out + err
+    assert _queue_states(alice) == {"shared": "queued"}
+    snapshot = git(alice, "rev-parse", "refs/exps-queue/shared").strip()
+    assert git(alice, "show", f"{snapshot}:NOTES.md") == "only in the snapshot\n"
+    assert "See `dvx queue status`" in run_dvx("queue", "logs", "shared", cwd=alice).stdout
+    assert "Pick another -n" not in run_dvx("queue", "logs", "shared", cwd=alice).stdout
+
+    must("exp", "remove", ref, cwd=alice)
+    assert run_dvx("queue", "start", cwd=alice).code == 0
+    assert _show(alice)["shared"]["params"]["params.yaml"]["train.lr"] == 0.5
 
 
 def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_path):

@@ -263,7 +263,8 @@ dvx exp pull origin refs/exps/<baseline>/tuned   # one of several called tuned
 def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
              force: bool) -> None:
     """Get experiments from GIT_REMOTE (all, or those named: by name, full ref or commit),
-    and their data. One that would replace yours is left out, and named."""
+    and their data. One that would replace yours, or take a queued experiment's name, is left
+    out, and named."""
     from dvx.exps.share import pull_experiments
 
     shared = pull_experiments(open_repo(), git_remote, list(names), dvx_remote, force)

@@ -37,6 +37,7 @@ from dvx.experiment_refs import (
     git_of,
     head,
     new_name,
+    ref_of,
     refuse_unmerged,
     warn_left_out,
 )
@@ -164,10 +165,16 @@ def _settle_orphan(repo: Repo, entry: Entry) -> None:
 
 
 def _clean_up(repo: Repo, entry: Entry) -> None:
-    """Remove what an entry no longer needs once it is not queued: its worktree, its ref. A
-    worktree is removed only if it is one a `queue start` made, as Git lists it: the entry's
-    state file may name any folder (edited by hand, or damaged), and what else it names is
-    left as it is, the entry failed."""
+    """Remove what an entry no longer needs once it is not queued: its worktree, its ref."""
+    _remove_worktree_of(repo, entry)
+    if _is_name(entry.name):  # a damaged entry's file name may not be one a ref can have
+        git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+
+
+def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
+    """Remove the entry's worktree, if it is one a `queue start` made, as Git lists it: the
+    entry's state file may name any folder (edited by hand, or damaged), and what else it
+    names is left as it is, the entry failed."""
     if entry.worktree is not None:
         if os.path.isdir(entry.worktree) and not (
                 _registered(repo, entry.worktree) and _remove_worktree(repo, entry.worktree)):
@@ -177,8 +184,6 @@ def _clean_up(repo: Repo, entry: Entry) -> None:
             entry.state, entry.error = FAILED, f"its state file named {entry.worktree} as its " \
                 "worktree, which `dvx queue start` did not make: left as it is"
         entry.worktree = None
-    if _is_name(entry.name):  # a damaged entry's file name may not be one a ref can have
-        git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
@@ -247,8 +252,15 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             if entry is None:
                 break
             taken_up.add(entry.queued_as)
+            taken = _name_taken(repo, entry)
+            if taken:  # not run: it stays queued, its snapshot kept, for the next start
+                kept = _keep_queued(repo, entry.name, taken)
+                if kept is not None:
+                    say(f"'{entry.name}' not started: {taken} {_once_free(entry)}")
+                    done.append(kept)
+                continue
             unavailable = _fetch_missing_inputs(repo, entry)
-            if unavailable:  # not run: it stays queued, its snapshot kept, for the next start
+            if unavailable:  # as above
                 kept = _keep_queued(repo, entry.name, unavailable)
                 if kept is not None:
                     say(f"'{entry.name}' not started: {unavailable} It stays queued: `dvx "
@@ -276,15 +288,42 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                     entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
                 elif code == 0:
                     entry.state = DONE
+                elif taken := _name_taken(repo, entry):  # since it started: kept, to run again
+                    entry.state, entry.error = QUEUED, taken
                 else:
                     entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
                                                       f"logs {name}`)"
-                entry.finished_at, entry.pid = time.time(), None
-                _clean_up(repo, entry)
+                entry.pid = None
+                _remove_worktree_of(repo, entry)  # which may fail the entry
+                if entry.state != QUEUED:
+                    entry.finished_at = time.time()
+                    _clean_up(repo, entry)
                 _save(repo, entry)
-            say(f"'{name}' {entry.state}." if entry.state != FAILED
-                else f"'{name}' failed: {entry.error}")
+            if entry.state == QUEUED:
+                say(f"'{name}' not recorded: {entry.error} {_once_free(entry)}")
+            else:
+                say(f"'{name}' {entry.state}." if entry.state != FAILED
+                    else f"'{name}' failed: {entry.error}")
             done.append(entry)
+
+
+def _name_taken(repo: Repo, entry: Entry) -> str | None:
+    """Why the entry's run could not record its experiment, if an experiment of its name and
+    baseline exists (fetched with Git since it was queued, say: the dvx commands that make or
+    pull one leave a queued name alone); None if none does."""
+    ref = ref_of(entry.baseline, entry.name)
+    if not any(e.ref == ref for e in experiments(repo, entry.baseline)):
+        return None
+    return f"an experiment of its name and baseline exists already ({ref}), so its run " \
+        "could not record it."
+
+
+def _once_free(entry: Entry) -> str:
+    """What to do about an entry kept queued because its name is taken."""
+    ref = ref_of(entry.baseline, entry.name)
+    return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
+        f"it (`dvx exp branch {ref} BRANCH`), remove it (`dvx exp remove {ref}`), and `dvx " \
+        f"queue start` runs this one (`dvx queue remove {entry.name}` drops it)."
 
 
 def _keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:

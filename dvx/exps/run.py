@@ -61,9 +61,14 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     parent = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the experiment's commit")
+    queued = baseline is not None  # only a queued run names its baseline
     baseline = baseline or parent
     taken = {e.name for e in experiments(repo, baseline)}
     if name is not None and check_new_name(repo, name) in taken:
+        if queued:  # the queue keeps the entry, and says what to do
+            raise UsageError(f"An experiment called '{name}' of this run's baseline exists "
+                             "already (made since the run was queued), so the run could "
+                             "not record its own.", "See `dvx queue status`.")
         raise UsageError(f"An experiment called '{name}' of this baseline exists already.",
                          "Pick another -n, or `dvx exp remove` it first.")
     taken |= _refuse_queued(repo, name)

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
-from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head
+from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head, ref_of
+from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import SyncResult, fetch, push
 from dvx.outputs import Target
@@ -77,14 +78,20 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     data from the dvx remote. A name is an experiment's (every one of that name the remote
     has), its full ref or its commit. An experiment of the same baseline and name as one of
     ours but another commit is left out unless `force`, which replaces ours: Git keeps no
-    record of a replaced ref, so ours would be gone. What is left out is in `left_out`; if
-    that is everything asked for, nothing is pulled and it is raised."""
+    record of a replaced ref, so ours would be gone. One whose name and baseline a queued
+    experiment is to take is left out even with `force`: its run would fail. What is left
+    out is in `left_out`; if that is everything asked for, nothing is pulled and it is
+    raised."""
     theirs = _remote_experiments(repo, git_remote)
     wanted = _wanted(git_remote, theirs, names)
     ours = {e.ref: e.commit for e in experiments(repo)}
-    clash = sorted(ref for ref, commit in wanted.items() if ours.get(ref, commit) != commit)
-    refused = [] if force else clash
-    left_out = _left_out(git_remote, refused)
+    queued = {ref_of(e.baseline, e.name): e.name for e in waiting(repo).values()}
+    held = sorted(ref for ref, commit in wanted.items()
+                  if ref in queued and ours.get(ref) != commit)
+    clash = sorted(ref for ref, commit in wanted.items()
+                   if ours.get(ref, commit) != commit and ref not in queued)
+    refused = held + ([] if force else clash)
+    left_out = _left_out(git_remote, [] if force else clash, {ref: queued[ref] for ref in held})
     if left_out is not None and len(refused) == len(wanted):
         raise left_out
     taken = {ref: commit for ref, commit in wanted.items() if ref not in refused}
@@ -116,10 +123,11 @@ def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[s
     return wanted
 
 
-def _left_out(git_remote: str, clash: list[str]) -> UsageError | None:
+def _left_out(git_remote: str, clash: list[str], held: dict[str, str]) -> UsageError | None:
     """Why the remote's experiments `clash` (refs whose name and baseline one of ours has,
-    with another commit) are not pulled, and how to get them; None if there are none."""
-    if not clash:
+    with another commit) and `held` (ref -> the name of the queued experiment that is to
+    take it) are not pulled, and how to get them; None if there are none."""
+    if not clash and not held:
         return None
     remote = shlex.quote(git_remote)
     why, what_to_do = [], []
@@ -128,6 +136,12 @@ def _left_out(git_remote: str, clash: list[str]) -> UsageError | None:
                    "commit (pulling would replace yours)")
         what_to_do.append(f"To replace yours with theirs, pull by full ref with --force: "
                           f"`dvx exp pull {remote} --force {' '.join(clash)}`.")
+    if held:
+        why.append(f"{', '.join(held)}, whose name and baseline a queued experiment waits "
+                   "to take (`dvx queue status`; its run would fail)")
+        what_to_do.append("Pull it once `dvx queue start` has recorded the queued one (with "
+                          "--force then, to replace it), or take that one out of the queue "
+                          f"first: `dvx queue remove {' '.join(sorted(set(held.values())))}`.")
     return UsageError(f"Not pulled from '{git_remote}': {'; '.join(why)}.",
                       " ".join(what_to_do))
 
