@@ -188,10 +188,13 @@ def _thread_buffer() -> bytearray:
 
 
 def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnBytes | None = None,
-              follow_links: bool = True) -> tuple[str, int]:
+              follow_links: bool = True, changed_is_error: bool = True) -> tuple[str, int]:
     """Copy the file at `path` into the new, empty file `dst_fd` (open for reading and writing)
     and return the (oid, size) of the copy. Without `follow_links`, a symbolic link at `path`
-    is an OSError (ELOOP), never read through.
+    is an OSError (ELOOP), never read through. A file whose size or mtime moved while it was
+    copied is a FileChangedError; without `changed_is_error` (a cache object, whose copy the
+    caller checks against its oid: another process marking it used moves its mtime, and no
+    byte) the oid of the bytes copied is returned all the same.
 
     The copy is what gets hashed, from its own pages: the oid describes exactly the bytes
     stored even if the source is written to meanwhile (hashing the source, then writing it,
@@ -242,7 +245,8 @@ def hash_copy(path: str, dst_fd: int, algo: str = DEFAULT_ALGO, on_bytes: OnByte
         finally:
             stop.set()
             copier.join()
-        check_unchanged(src, before, size, path)  # a copy of one version, or none at all
+        if changed_is_error:
+            check_unchanged(src, before, size, path)  # a copy of one version, or none at all
     except FileChangedError as exc:
         raise changed_while_read(path) from exc
     finally:

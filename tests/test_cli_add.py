@@ -699,6 +699,7 @@ def test_add_of_a_file_rewritten_while_it_is_copied_is_refused_never_recorded_as
     out, err = adding.communicate(timeout=60)
     assert adding.returncode == 1, out + err
     assert "changed while it was being read" in err and "data.bin" in err
+    assert "let any program writing to it finish and run the command again" in err
     assert "Traceback" not in err
     assert not (repo / "data.bin.dvx").exists()
     objects = [p for p in (repo / ".dvx" / "cache" / "files").rglob("*") if p.is_file()]

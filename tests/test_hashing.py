@@ -135,6 +135,33 @@ def test_hashing_a_file_that_changes_meanwhile_is_a_change_never_a_crash(tmp_pat
     assert hash_file(str(path))[1] == os.path.getsize(path)  # unchanged since: hashed whole
 
 
+def test_a_copy_of_a_cache_object_marked_used_meanwhile_is_the_object(tmp_path):
+    """Marking a cached object used (`LocalCache.refresh`: adding content already cached
+    does it, in any repository sharing the cache) moves its mtime and no byte. A copy that
+    its caller checks by the oid takes it; one of a file no oid vouches for calls it a
+    change."""
+    import os
+
+    from dvx.objects.cache import LocalCache
+
+    cache = LocalCache(str(tmp_path / "cache"), "xxh128")
+    data = os.urandom(3 << 20)
+    oid = cache.add_bytes(data)
+
+    def copy_while_marked_used(name: str, changed_is_error: bool) -> tuple[str, int]:
+        fd = os.open(tmp_path / name, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+        try:
+            return hash_copy(cache.oid_path(oid), fd, on_bytes=lambda _: cache.refresh(oid),
+                             changed_is_error=changed_is_error)
+        finally:
+            os.close(fd)
+
+    assert copy_while_marked_used("checked", changed_is_error=False) == (oid, len(data))
+    assert (tmp_path / "checked").read_bytes() == data
+    with pytest.raises(fsutil.FileChangedError):
+        copy_while_marked_used("unchecked", changed_is_error=True)
+
+
 @pytest.mark.parametrize("read", [
     "hashing.hash_file(path)",
     "hashing.hash_copy(path, os.open(path + '.copy', os.O_RDWR | os.O_CREAT))",

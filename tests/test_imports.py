@@ -216,6 +216,28 @@ def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, pr
     assert here.code != 0 and "current directory" in here.stderr
 
 
+def test_a_get_copying_an_object_another_command_marks_used_meanwhile_succeeds(source,
+                                                                                project):
+    """Adding content already cached marks its object used (a new mtime, for gc's grace
+    period), and changes no byte: a get copying that object from the same cache meanwhile
+    (a repository sharing it, or two gets at once into the user's cache) goes on."""
+    import signal
+
+    from tests.conftest import stopped_at
+
+    _, alice = source
+    data = os.urandom(3 << 20)  # large: copied and hashed in one pass from the source's cache
+    write(alice / "big.bin", data)
+    must("add", "big.bin", cwd=alice)
+    commit(alice, "big")
+    getting = stopped_at("hash_copy.after_open", f"get {alice} big.bin -o got.bin", project)
+    must("add", "big.bin", cwd=alice)  # already cached: its object is marked used
+    os.kill(getting.pid, signal.SIGCONT)
+    out, err = getting.communicate(timeout=60)
+    assert getting.returncode == 0, out + err
+    assert (project / "got.bin").read_bytes() == data
+
+
 def test_bare_sources_of_the_same_relative_name_in_two_projects_are_two_sources(
         tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))

@@ -96,7 +96,7 @@ class DvxGroup(click.Group):
             from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, describe, path_too_long
 
             cure = "make room there" if exc.errno in FULL_DISK_ERRNOS else \
-                "wait until nothing writes to it" if isinstance(exc, FileChangedError) else \
+                "let any program writing to it finish" if isinstance(exc, FileChangedError) else \
                 "move the repository to a folder with a shorter path (or clone it there)" \
                 if path_too_long(exc) else "fix the cause"
             _fail(f"A filesystem operation failed: {describe(exc)}.",

@@ -471,7 +471,10 @@ class Source:
                     actual = hash_bytes(data, algo)
                     fsutil.write_all(fd, data)
                 else:
-                    actual, _ = hash_copy(path, fd, algo, follow_links=False)
+                    # Checked by its oid below, not its mtime: a use of the object (by a
+                    # repository sharing the cache) moves that, and no byte.
+                    actual, _ = hash_copy(path, fd, algo, follow_links=False,
+                                          changed_is_error=False)
             finally:
                 os.close(fd)
         except OSError as exc:
