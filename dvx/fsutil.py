@@ -553,8 +553,12 @@ class FileVersion:
     def check(self, path: str, fd: int | None = None) -> None:
         """FileChangedError unless the file at `path` (the one open at `fd`, if given) is
         still this version."""
-        if FileVersion.of(os.stat(path) if fd is None else os.fstat(fd)) != self:
+        if not self.describes(os.stat(path) if fd is None else os.fstat(fd)):
             raise changed_while_read(path)
+
+    def describes(self, st: os.stat_result) -> bool:
+        """Is the file whose stat is `st` this version? (As a subclass tells versions.)"""
+        return self.of(st) == self
 
 
 def read_small_file(path: str, limit: int, follow_links: bool = True,

@@ -11,7 +11,7 @@ from dvx.config import global_config_path
 from dvx.errors import RemoteError
 from dvx.objects.cache import written_since_stored
 from dvx.remote.backends import seconds_option
-from tests.conftest import git, stopped_at, tree_bytes, write
+from tests.conftest import git, run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import configure, local_spec, remote_for
 
 
@@ -837,3 +837,29 @@ def test_an_object_written_to_while_push_sends_it_is_never_stored_under_its_oid(
     assert xxhash.xxh3_128_hexdigest(b"other\n") in spec.oids()
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
     assert (repo / "big").read_bytes() != data  # the edit stays in the workspace
+
+
+@pytest.mark.parametrize(("kind", "point"), [
+    ("dir", "odb.put.before_rename"),  # copied by the kernel, then checked and named
+    ("moto", "s3.put.after_digests"),  # its checksum read, then its body
+])
+def test_an_object_marked_used_while_push_sends_it_is_pushed(repo, dvx, tmp_path, request,
+                                                             kind, point):
+    """Adding content already cached (here, or in a repository sharing the cache) marks its
+    object used for gc's grace period: its mtime moves, and no byte. A push sending the
+    object meanwhile stores it, instead of failing it as written to."""
+    spec = remote_for(kind, request, tmp_path)
+    configure(dvx, repo, spec)
+    data = os.urandom(3 << 20)
+    write(repo / "big", data)
+    assert dvx("add", "big").code == 0
+    push = stopped_at(point, "push", repo)
+    try:
+        added = run_dvx_proc("add", "big", cwd=repo)  # already cached: marked used
+        assert added.code == 0, added.output
+    finally:
+        os.kill(push.pid, signal.SIGCONT)
+    out, err = push.communicate(timeout=120)
+    assert push.returncode == 0, out + err
+    assert xxhash.xxh3_128_hexdigest(data) in spec.oids()
+    assert not (repo / ".dvx" / "cache" / "quarantine").exists()

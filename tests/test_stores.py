@@ -458,6 +458,35 @@ def test_an_object_whose_pointer_gives_another_size_is_packed_whole(tmp_path):
     assert fresh.read_bytes(odd) == cache.read_bytes(odd)
 
 
+@pytest.mark.parametrize("meanwhile", ["marked used", "written to"])
+def test_an_object_only_marked_used_while_it_is_sent_is_uploaded(tmp_path, monkeypatch,
+                                                                  meanwhile):
+    """Marking a cached object used (`LocalCache.refresh`, as another repository sharing
+    the cache does when it adds the same content) moves its mtime and no byte: the upload
+    goes on. A write in place through a link to it is a new version: it fails."""
+    cache, sizes = _cache_with(tmp_path, "a", 0, big=1)
+    (oid,) = sizes
+    remote = _remote(_memory_blobs(), tmp_path, 0)
+    put_file = remote.blobs.put_file
+
+    def put_file_while_another_process_uses_it(name, local_path, on_bytes, version=None):
+        if meanwhile == "marked used":
+            assert cache.refresh(oid)
+        else:
+            os.chmod(local_path, 0o644)
+            with open(local_path, "r+b") as f:
+                f.write(b"X")
+        put_file(name, local_path, on_bytes, version)
+
+    monkeypatch.setattr(remote.blobs, "put_file", put_file_while_another_process_uses_it)
+    pushed = transfer.upload(cache, remote, sizes, _settings(), sizes=sizes)
+    if meanwhile == "marked used":
+        assert pushed.transferred == 1 and not pushed.failed
+        assert remote.exists(oid)
+    else:
+        assert list(pushed.failed) == [oid] and not remote.exists(oid)
+
+
 def _staging_at_a_test_s_size(monkeypatch) -> list[int]:
     """Pulls of ten objects or more stage their tiny objects, in rounds of 8000 bytes, and
     store them in two worker processes; the sizes of the rounds stored are listed."""

@@ -901,6 +901,19 @@ def written_since_stored(st: os.stat_result) -> bool:
     return st.st_mtime_ns >= st.st_ctime_ns
 
 
+@dataclass(frozen=True)
+class ObjectVersion(fsutil.FileVersion):
+    """The version of a cached object, as a push checks it while it sends it. Marking it
+    used (`LocalCache.refresh`, which another repository sharing the cache may do at any
+    time) moves its mtime, to before its ctime, and no byte: the same version. A write in
+    place is a new one, unless the object was marked used after it (`written_since_stored`
+    has the same limit)."""
+
+    def describes(self, st: os.stat_result) -> bool:
+        return (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size) and (
+            st.st_mtime_ns == self.mtime_ns or not written_since_stored(st))
+
+
 def kept_message(kept: list[str], linked_to: str = "it") -> str:
     """What became of the workspace files linked to objects that were set aside (`linked_to`
     names them)."""

@@ -34,6 +34,7 @@ from dvx.hashing import OnBytes, hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import (
     LocalCache,
+    ObjectVersion,
     kept_message,
     unreadable_object,
     written_since_stored,
@@ -240,7 +241,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
 
 def stored_versions(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
                     changed: dict[str, str]) -> dict[str, FileVersion]:
-    """The version (size and modification time) of each of `oids` as the cache holds it,
+    """The version (`ObjectVersion`) of each of `oids` as the cache holds it,
     which is what its upload sends: one stat each, no hashing (a push trusts the cache)
     unless that stat casts doubt. An object that is not the size `recorded` for it was
     changed after it was stored (an append through a link to it, say), and one written
@@ -262,7 +263,7 @@ def stored_versions(cache: LocalCache, oids: list[str], recorded: Mapping[str, i
         if doubtful and not _still_intact(cache, oid):
             changed[oid] = set_aside_changed(cache, oid)
             continue
-        versions[oid] = FileVersion.of(st)
+        versions[oid] = ObjectVersion.of(st)
     return versions
 
 
@@ -333,7 +334,7 @@ def _upload_loose(cache: LocalCache, remote: ObjectStore, todo: list[str], setti
 
 def _written_since(path: str, version: FileVersion) -> bool:
     try:
-        return FileVersion.of(os.stat(path)) != version
+        return not version.describes(os.stat(path))
     except FileNotFoundError:  # moved aside already, or deleted: nothing to move
         return False
 
