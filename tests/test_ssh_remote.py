@@ -10,7 +10,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,11 +56,79 @@ def test_sftp_failures_become_errors_dvx_reports():
         error = _sftp_error(exc, path)
         assert isinstance(error, kind), (exc, error)
         if isinstance(error, OSError) and not isinstance(error, ConnectionError):
-            assert error.filename == path and error.strerror == exc.reason
+            # The path is the server's: no filename, which dvx reads as a local file's.
+            assert error.filename is None
+            assert error.strerror == f"{exc.reason} (on the server: {path})"
     for exc in (sftp.SFTPNoSpaceOnFilesystem("No space left"), sftp.SFTPFailure("Failure")):
         error = _sftp_error(exc, path)
         assert isinstance(error, RemoteError) and path in error.message
-        assert exc.reason in error.message
+        assert exc.reason in error.message and "space" not in error.hint
+    written = _sftp_error(sftp.SFTPFailure("Failure"), path, writing=True)
+    assert isinstance(written, RemoteError)
+    assert f"refused to write {path}: Failure (perhaps no space is left" in written.message
+
+
+@pytest.fixture
+def reachable(unprivileged_sshd) -> Iterator[Path]:
+    """A folder the unprivileged SSH user can reach (pytest's are this user's alone)."""
+    folder = Path(tempfile.mkdtemp(prefix="dvx-test-"))
+    folder.chmod(0o755)
+    yield folder
+    subprocess.run(["chmod", "-R", "u+rwx", str(folder)], check=True)
+    shutil.rmtree(folder)
+
+
+def test_a_server_folder_the_ssh_user_may_not_write_is_named_not_the_cached_object(
+        repo, dvx, unprivileged_sshd, reachable):
+    write(repo / "big.bin", os.urandom(2_000_000))  # sent as a file of its own
+    assert dvx("add", "big.bin").code == 0
+    oid = re.search(r"[0-9a-f]{32}", (repo / "big.bin.dvx").read_text()).group(0)
+    store = reachable / "store"
+    store.mkdir()
+    store.chmod(0o777)
+    refused = store / "files" / "xxh128" / oid[:2]
+    refused.mkdir(parents=True)
+    refused.chmod(0o555)
+    _ssh_remote(dvx, unprivileged_sshd, store)
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"Failed big.bin ({oid}): Permission denied (on the server: {refused}/{oid[2:]})" \
+        in result.stderr
+    assert "in the cache may not be read" not in result.stderr and ".dvx/cache" not in \
+        result.stderr
+
+
+def test_a_remote_folder_under_one_the_ssh_user_may_not_write_is_refused_by_name(
+        repo, dvx, unprivileged_sshd, reachable):
+    """The server's refusal of the first folder push creates, not a missing folder below
+    it (asyncssh passes over a refusal of every folder but the last)."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    parent = reachable / "parent"
+    parent.mkdir()
+    parent.chmod(0o555)
+    _ssh_remote(dvx, unprivileged_sshd, parent / "sub" / "store")
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert "Could not write a lock on remote 's'" in result.stderr
+    assert f"Permission denied (on the server: {parent}/sub)" in result.stderr
+    assert "No such file" not in result.stderr
+    assert list(parent.iterdir()) == []
+
+
+def test_a_full_disk_on_the_server_names_the_path_there_and_says_it_may_be_full(
+        repo, dvx, sshd, small_disk):
+    for i in range(5):  # 10 MB for an 8 MiB disk
+        write(repo / f"b{i}.bin", os.urandom(2_000_000))
+    assert dvx("add", *(f"b{i}.bin" for i in range(5))).code == 0
+    store = small_disk / "store"
+    _ssh_remote(dvx, sshd, store)
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"The SSH server refused to write {store}/files/xxh128/" in result.stderr
+    assert "(perhaps no space is left on its disk, or the SSH user's quota is used up)" in \
+        result.stderr
+    assert ".dvx/cache" not in result.stderr and ".tmp" not in result.stderr
 
 
 @pytest.mark.parametrize("option", ["timeout", "connect_timeout"])

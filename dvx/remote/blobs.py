@@ -315,11 +315,13 @@ class _TranslatedFs(abc.ABC):
 
 class _SftpErrors(_TranslatedFs):
     """An sshfs filesystem whose calls raise asyncssh's SFTP errors as built-in OSErrors
-    (FileNotFoundError, PermissionError, NotADirectoryError, ... with the path), a dropped
-    connection however it shows (asyncssh's ConnectionLost, sshfs's pool that can open no
-    session, a reset or broken socket) as LostConnection naming the remote (`shown`) and
-    what was being done (tried again), and any other refusal of the server as one
-    RemoteError naming the path."""
+    (FileNotFoundError, PermissionError, NotADirectoryError, ... whose reason names the
+    path: `_on_the_server`), a dropped connection however it shows (asyncssh's
+    ConnectionLost, sshfs's pool that can open no session, a reset or broken socket) as
+    LostConnection naming the remote (`shown`) and what was being done (tried again), and
+    any other refusal of the server as one RemoteError naming the path. The path named is
+    the one on the server (never the local file an upload reads); a temporary written in a
+    blob's place is named by the blob."""
 
     def __init__(self, fs: Any, shown: str) -> None:
         super().__init__(fs)
@@ -336,8 +338,14 @@ class _SftpErrors(_TranslatedFs):
                 ChannelOpenError) as exc:
             raise self._lost(name, args, str(exc.reason or type(exc).__name__)) from None
         except SFTPError as exc:
-            path = args[0] if args and isinstance(args[0], str) else None
-            raise _sftp_error(exc, path) from None
+            raise _sftp_error(exc, _server_path(name, args), name in _WRITES) from None
+        except FileNotFoundError as exc:  # sshfs's, for asyncssh's SFTPNoSuchFile: no path
+            if exc.filename is not None:  # a local file's
+                raise
+            path = _server_path(name, args)
+            if name == "makedirs" and path is not None:
+                return self._make_folders_one_by_one(path)
+            raise FileNotFoundError(exc.errno, _on_the_server(str(exc.strerror), path)) from None
         except LostConnection:
             raise
         except ConnectionError as exc:
@@ -347,10 +355,21 @@ class _SftpErrors(_TranslatedFs):
                 raise
             raise self._lost(name, args, "no SFTP session could be opened") from None
 
+    def _make_folders_one_by_one(self, path: str) -> None:
+        """Make `path` and the folders above it that are missing, one at a time, so that a
+        refusal is the server's own, naming its folder: asyncssh's makedirs passes over a
+        refused folder but the last, whose creation then fails for a missing parent."""
+        missing = []
+        while path not in ("", "/") and not self.isdir(path):
+            missing.append(path)
+            path = posixpath.dirname(path)
+        for folder in reversed(missing):
+            self.mkdir(folder, create_parents=False)
+
     def _lost(self, call: str, args: tuple[Any, ...], reason: str) -> LostConnection:
         doing = _DOING.get(call, "asking it about")
-        target = args[0] if args else None
-        what = target if isinstance(target, str) else \
+        target = _server_argument(call, args)
+        what = _server_path(call, args) if isinstance(target, str) else \
             f"{len(target)} files" if isinstance(target, list) else "its files"
         return LostConnection(self._shown, f"the connection was lost while {doing} {what} "
                                            f"({reason})")
@@ -364,7 +383,36 @@ _DOING = {"ls": "listing", "find": "listing", "walk": "listing", "glob": "listin
           "isdir": "looking up", "isfile": "looking up"}
 
 
-def _sftp_error(exc: Any, path: str | None) -> Exception:
+# The calls that write a file, and those of them whose first argument is the local file
+# read (the path on the server comes second).
+_WRITES = frozenset({"put_file", "put", "pipe_file"})
+_LOCAL_FIRST = frozenset({"put_file", "put"})
+
+
+def _server_argument(call: str, args: tuple[Any, ...]) -> Any:
+    """What a filesystem call works on on the server: a path, or a list of them."""
+    at = 1 if call in _LOCAL_FIRST else 0
+    return args[at] if len(args) > at else None
+
+
+def _server_path(call: str, args: tuple[Any, ...]) -> str | None:
+    """The path on the server a filesystem call works on, a temporary written in a blob's
+    place named by the blob (it is gone by the time the message is read)."""
+    path = _server_argument(call, args)
+    if not isinstance(path, str):
+        return None
+    folder, name = posixpath.split(path)
+    target = fsutil.temp_target(name)
+    return path if target is None else posixpath.join(folder, target)
+
+
+def _on_the_server(reason: str, path: str | None) -> str:
+    """An SSH server's reason for refusing `path`, naming it. The path is no OSError's
+    filename, which dvx takes for a local file's (whose disk, whose permissions)."""
+    return f"{reason} (on the server: {path})" if path else reason
+
+
+def _sftp_error(exc: Any, path: str | None, writing: bool = False) -> Exception:
     import errno
 
     from asyncssh import sftp
@@ -380,12 +428,18 @@ def _sftp_error(exc: Any, path: str | None) -> Exception:
         (sftp.SFTPFileAlreadyExists, FileExistsError, errno.EEXIST)]
     for sftp_kind, kind, number in kinds:
         if isinstance(exc, sftp_kind):
-            return kind(number, reason, path)
+            return kind(number, _on_the_server(reason, path))
     if reason.endswith("is not a directory"):  # OpenSSH says it with a plain failure
-        return NotADirectoryError(errno.ENOTDIR, reason, path)
+        return NotADirectoryError(errno.ENOTDIR, _on_the_server(reason, path))
     if isinstance(exc, (sftp.SFTPConnectionLost, sftp.SFTPNoConnection)):
         return ConnectionError(reason)
     where = f" ({path})" if path else ""
+    if writing and isinstance(exc, sftp.SFTPFailure) and reason == "Failure":
+        # OpenSSH's server says no more than this of a full disk or a quota used up.
+        return RemoteError(f"The SSH server refused to write {path}: {reason} (perhaps no "
+                           "space is left on its disk, or the SSH user's quota is used up).",
+                           "Check the free space and quota on the server (`df -h`, "
+                           "`quota`), free some, then run the command again.")
     return RemoteError(f"The SSH server refused: {reason}{where}.",
                        "Check the remote's path and what the SSH user may do there.")
 
