@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 
 from dvx import fsutil
+from dvx.errors import PathError
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.scm import left_out_of_workspace
 
@@ -45,6 +46,25 @@ def add_entry(data_path: str) -> str | None:
         return None
     _write(gitignore, [*lines, entry], old)
     return gitignore
+
+
+def lacking_entry(data_paths: list[str]) -> list[str]:
+    """Those of `data_paths` whose folder's .gitignore in the workspace has no entry for them
+    (each .gitignore read once). One dvx may not read (a symbolic link) is left to `status`."""
+    lines_in: dict[str, set[str] | None] = {}
+    lacking = []
+    for data_path in data_paths:
+        directory, name = os.path.split(data_path)
+        if directory not in lines_in:
+            try:
+                found = read_git_file(os.path.join(directory, ".gitignore"))
+                lines_in[directory] = set(git_lines(found or b""))
+            except PathError:
+                lines_in[directory] = None
+        lines = lines_in[directory]
+        if lines is not None and _entry(name) not in lines:
+            lacking.append(data_path)
+    return lacking
 
 
 def keeping_entries(written: bytes, current: bytes, directory: str,

@@ -632,6 +632,13 @@ class Git:
 
     def ignore_rules(self, relpaths: list[str]) -> dict[str, str]:
         """{path: the .gitignore rule that ignores it} for those of `relpaths` Git ignores."""
+        return {path: rule for path, (rule, ignores) in self.matching_rules(relpaths).items()
+                if ignores}
+
+    def matching_rules(self, relpaths: list[str]) -> dict[str, tuple[str, bool]]:
+        """{path: (the last .gitignore rule matching it, whether that rule ignores it)} for
+        those of `relpaths` a rule matches: one that does not ignore it is a `!` rule, which
+        takes the path back in on purpose."""
         if not relpaths:
             return {}
         # --no-index: a path Git tracks is matched against the rules too (Git's own check
@@ -640,14 +647,15 @@ class Git:
         # the index does too: it answers for the rest. It refuses a path inside a submodule,
         # which the first answers: its failure leaves the first answer.
         found = self._check_ignore(relpaths, "--no-index")
-        rest = [p for p in relpaths if p not in found]
+        rest = [p for p in relpaths if not found.get(p, ("", False))[1]]
         if rest and self.sparse_checkout():
             with contextlib.suppress(DvxError):
                 found.update(self._check_ignore(rest))
         return found
 
-    def _check_ignore(self, relpaths: list[str], *options: str) -> dict[str, str]:
-        """`git check-ignore` (with `options`) of `relpaths`: {path: the rule ignoring it}."""
+    def _check_ignore(self, relpaths: list[str], *options: str) -> dict[str, tuple[str, bool]]:
+        """`git check-ignore` (with `options`) of `relpaths`: {path: (the rule matching it,
+        whether it ignores it)}."""
         import subprocess
 
         # check-ignore reads its paths as pathspecs and refuses `:(literal)`: a leading "./"
@@ -663,8 +671,9 @@ class Git:
         found = {}
         for start in range(0, len(fields) - 3, 4):  # source, line, pattern, path
             source, line, pattern, path = (os.fsdecode(f) for f in fields[start:start + 4])
-            if pattern and not pattern.startswith("!"):
-                found[asked.get(path, path)] = f"'{pattern}' in {source}:{line}"
+            if pattern:
+                found[asked.get(path, path)] = (f"'{pattern}' in {source}:{line}",
+                                                not pattern.startswith("!"))
         return found
 
     def changed(self, relpaths: list[str]) -> list[str]:

@@ -689,3 +689,33 @@ def test_tracked_files_alike_but_for_case_are_placed_once_where_the_filesystem_f
     assert checked.code == 1
     assert "Skipped a.bin: its name differs from 'A.bin' in letter case only" in checked.stderr
     assert (repo / "A.bin").read_text() == "upper" and not (repo / "a.bin").exists()
+
+
+def test_checkout_writes_again_the_gitignore_entry_a_git_mv_of_a_pointer_left_behind(repo, dvx):
+    """`git mv` moves a pointer but not its .gitignore entry: the checkout that places the
+    data at the new path writes the entry there, and says so, so `git add -A` never takes
+    the data into Git. Data a `!` rule takes back in on purpose is left as it is."""
+    write(repo / "data" / "a.csv", "a\n")
+    write(repo / "shown" / "s.csv", "s\n")
+    assert dvx("add", "data/a.csv", "shown/s.csv").code == 0
+    write(repo / "shown" / ".gitignore", "!/s.csv\n")  # the user's choice
+    git(repo, "add", ".dvx", "data", "shown/s.csv.dvx", "shown/.gitignore")
+    git(repo, "commit", "-qm", "track")
+    (repo / "raw").mkdir()
+    git(repo, "mv", "data/a.csv.dvx", "raw/a.csv.dvx")
+    git(repo, "commit", "-qm", "moved with git mv")
+    (repo / "shown" / "s.csv").unlink()
+
+    placed = dvx("checkout")
+    assert placed.code == 0, placed.output
+    assert (repo / "raw" / "a.csv").read_text() == "a\n"
+    assert (repo / "shown" / "s.csv").read_text() == "s\n"
+    assert placed.stdout.splitlines()[1:] == [
+        "Wrote again the .gitignore entry a merge or `git mv` dropped, so that `git add` leaves "
+        "the data out of Git (commit the .gitignore): raw/a.csv."]
+    assert (repo / "raw" / ".gitignore").read_text() == "/a.csv\n"
+    assert (repo / "shown" / ".gitignore").read_text() == "!/s.csv\n"
+    assert git(repo, "status", "--porcelain").splitlines() == ["?? raw/.gitignore",
+                                                               "?? shown/s.csv"]
+    again = dvx("checkout", "--json")
+    assert json.loads(again.stdout)["ignored_again"] == []

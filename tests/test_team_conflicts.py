@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from tests.conftest import git, run_dvx, write
-from tests.team import Team, edit, must, share
+from tests.team import Team, commit, edit, must, share
 
 
 def test_a_bad_pointer_blocks_only_the_commands_that_touch_it(repo, dvx, tmp_path):
@@ -227,3 +227,34 @@ def test_gc_refusing_a_conflicted_pointer_says_why_in_one_clean_paragraph(tmp_pa
     assert refused.code != 0 and "Nothing was deleted" in refused.stderr, refused.output
     assert "'data.csv.dvx' holds an unresolved Git merge conflict" in refused.stderr
     assert ".." not in refused.stderr and ".;" not in refused.stderr, refused.stderr
+
+
+def test_a_pointer_kept_after_one_side_removed_it_gets_its_gitignore_entry_back(tmp_path):
+    """bob removed a file alice changed; Git's merge drops its .gitignore entry (only bob's
+    side changed that file, so no merge driver runs), and keeping alice's pointer leaves the
+    data for `git add -A` to take into Git, unless the pull that places it writes the entry."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a.csv", "v1\n")
+    must("add", "data/a.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "data/a.csv", "alice's\n")
+    must("add", "data/a.csv", cwd=alice)
+    share(alice, "alice's version")
+    must("remove", "--outs", "data/a.csv.dvx", cwd=bob)
+    commit(bob, "no more a.csv")
+    merged = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+                            cwd=bob, capture_output=True, text=True)
+    assert "CONFLICT (modify/delete)" in merged.stdout + merged.stderr
+    git(bob, "add", "data/a.csv.dvx")  # keep alice's, as Git's message suggests
+    git(bob, "commit", "-qm", "keep alice's a.csv")
+
+    pulled = must("pull", cwd=bob)
+    assert (bob / "data" / "a.csv").read_text() == "alice's\n"
+    assert "Wrote again the .gitignore entry a merge or `git mv` dropped" in pulled
+    assert pulled.rstrip().endswith("(commit the .gitignore): data/a.csv.")
+    assert run_dvx("status", "-q", cwd=bob).code == 0  # not "not ignored by Git"
+    git(bob, "add", "-A")
+    assert git(bob, "ls-files", "data").split() == ["data/.gitignore", "data/a.csv.dvx"]
+

@@ -555,6 +555,10 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
             parts.append(f"{len(result.removed)} removed")
         parts.append(f"{result.unchanged} unchanged")
         out("Checkout: " + ", ".join(parts) + ".")
+    if result.ignored_again and not is_quiet():
+        out("Wrote again the .gitignore entry a merge or `git mv` dropped, so that `git add` "
+            f"leaves the data out of Git (commit the .gitignore): "
+            f"{some_paths(result.ignored_again)}.")
     for path, why in result.skipped:
         warn(f"Skipped {shown_path(path)}: {why.rstrip('.')}.")  # some reasons are sentences
     damaged = set(result.damaged)

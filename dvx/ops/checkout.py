@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
-from dvx import faults, fsutil
+from dvx import faults, fsutil, gitignore
 from dvx.errors import CorruptObjectError, PathError
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message, unreadable_object
 from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
+from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
 from dvx.ops.sync_layers import kept_as_placed, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
@@ -87,6 +88,8 @@ class CheckoutResult:
     # Of those, the paths whose object was in it, found damaged and moved aside (the remote
     # may well have it: `dvx pull` fetches it again).
     damaged: list[str] = field(default_factory=list)
+    # Outputs placed whose .gitignore entry was gone, written again (`_ignore_placed`)
+    ignored_again: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,7 +99,7 @@ class CheckoutResult:
         return {"restored": list(self.restored), "removed": self.removed,
                 "unchanged": self.unchanged,
                 "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-                "missing": self.missing}
+                "missing": self.missing, "ignored_again": self.ignored_again}
 
 
 OBJECT_MISSING = "its object is not in the cache"
@@ -136,7 +139,9 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     records_before[target] = repo.syncstate.get(target.output.path)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
+            placed = []
             for target in targets:
+                restored = len(result.restored)
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
                 found = result.unchanged_found
@@ -156,12 +161,34 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
+                if len(result.restored) > restored:
+                    placed.append(target.output.path)
+            result.ignored_again = _ignore_placed(repo, placed)
             if settle is not None:
                 result.removed += settle_left_behind(repo, settle)
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
     return result
+
+
+def _ignore_placed(repo: Repo, placed: list[str]) -> list[str]:
+    """Write again the .gitignore entries of the outputs `placed` that lack one, where Git
+    ignores their data no other way; those outputs. Git drops an entry when it merges a
+    .gitignore without dvx's merge driver (one side removed the pointer, the other changed
+    it) or a `git mv` moves a pointer, and `git add -A` would
+    then take the data itself into Git. Data a `!` rule takes back in on purpose, and data
+    Git tracks already, are left as they are. Only what was placed is looked at: a checkout
+    that places nothing reads no .gitignore."""
+    lacking = [os.path.relpath(full, repo.root).replace(os.sep, "/") for full in
+               gitignore.lacking_entry([repo.abspath(path) for path in placed])]
+    exposed = [path for path, on_purpose in not_ignored(repo, lacking).items()
+               if not on_purpose]
+    tracked = tracked_by_git(repo, exposed)
+    written = [path for path in exposed if path not in tracked]
+    for path in written:
+        gitignore.add_entry(repo.abspath(path))
+    return written
 
 
 def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:

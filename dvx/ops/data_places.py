@@ -1,5 +1,6 @@
 """Where data may be tracked: the checks a new place for a tracked path passes, whether
-`dvx add` tracks it there or `dvx move` takes it there."""
+`dvx add` tracks it there or `dvx move` takes it there, and whether Git keeps out the data
+placed there."""
 
 from __future__ import annotations
 
@@ -68,6 +69,18 @@ def refuse_tracked_by_git(repo: Repo, rels: list[str], displays: list[str]) -> N
                 "put there by `git add -f`, say), so Git versions the data itself beside its "
                 "pointer; dvx will not record it so.",
                 f"Stop tracking it in Git first: {untrack_command(display)} && git commit.")
+
+
+def not_ignored(repo: Repo, rels: list[str]) -> dict[str, bool]:
+    """{rel: whether a `!` rule takes it back in, on purpose} for those of `rels` (the data
+    of tracked outputs, in the workspace) that Git's rules do not ignore: their .gitignore
+    entry went (a merge Git made without dvx's merge driver, `git reset --hard` after an
+    uncommitted add, a hand edit), and but for data Git tracks already (`tracked_by_git`),
+    `git add -A` would take the data itself into Git. Git is asked once, about all of them."""
+    if repo.git is None or not rels:
+        return {}
+    rules = repo.git.matching_rules(rels)
+    return {rel: rel in rules for rel in rels if not rules.get(rel, ("", False))[1]}
 
 
 def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:

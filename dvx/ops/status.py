@@ -10,7 +10,7 @@ from dvx.fsutil import FileChangedError, describe
 from dvx.history import recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
-from dvx.ops.data_places import tracked_by_git
+from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
 from dvx.outputs import Output, Target, load_tree, pointers_left_out
@@ -170,15 +170,10 @@ def _record_what_is_in_sync(repo: Repo) -> None:
 
 
 def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
-    """The tracked data in the workspace that Git does not ignore: its .gitignore entry went
-    (`git reset --hard` after an uncommitted add, a hand edit), and `git add -A` would put
-    the data itself into Git."""
+    """The tracked data in the workspace that Git does not ignore (`not_ignored`)."""
     present = sorted({t.output.path for t in targets
                       if os.path.lexists(repo.abspath(t.output.path))})
-    if repo.git is None or not present:
-        return []
-    ignored = repo.git.ignore_rules(present)
-    return [path for path in present if path not in ignored]
+    return list(not_ignored(repo, present))
 
 
 def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
