@@ -85,7 +85,8 @@ class History:
         self.repo = repo
         self.git: Git = repo.git
         self._files: dict[str, _TreeFiles] = {}  # tree sha -> its pointer and lock files
-        self._parsed: dict[str, Pointer | DvxError] = {}  # pointer blob sha -> pointer
+        self._parsed: dict[str, Pointer] = {}  # pointer blob sha -> pointer
+        self._broken: dict[tuple[str, str], DvxError] = {}  # (blob sha, where) -> why not
         self._locks: dict[str, list[Output] | DvxError] = {}  # dvx.lock blob sha -> outputs
 
     def __enter__(self) -> History:
@@ -157,28 +158,37 @@ class History:
                 else:
                     revision.outputs += outputs
             else:
-                pointer = self._pointer(sha, path, where)
+                pointer = self._pointer(sha, path, where, in_index=name == "index")
                 if isinstance(pointer, DvxError):
                     revision.broken.append(Broken(where, pointer))
                 else:
                     revision.outputs.append(Output(data_path_of(path), pointer))
         return revision
 
-    def _pointer(self, sha: str, path: str, where: str) -> Pointer | DvxError:
+    def _pointer(self, sha: str, path: str, where: str, in_index: bool = False
+                 ) -> Pointer | DvxError:
+        """`in_index`: a pointer staged in Git's index, which the commands a conflict's hint
+        suggests name by its path in the workspace."""
         try:  # the path's own: pointers of other paths may have the very same bytes (`sha`)
             check_relpath(path, "pointer path")
         except DvxError as exc:
             return exc
-        if sha not in self._parsed:
+        if sha in self._parsed:
+            return self._parsed[sha]
+        # An error names the path it was found at: the same bytes at another path (both new
+        # names of a rename/rename conflict) are that path's error.
+        if (sha, where) not in self._broken:
             try:
-                pointer = parse_pointer(self.git.object_data(sha)[1], where)
+                pointer = parse_pointer(self.git.object_data(sha)[1], where,
+                                        *((self.repo.root, path) if in_index else ()))
                 if pointer.algo != self.repo.algo:
                     raise FormatError(f"The pointer file '{where}' uses {pointer.algo}, but "
                                       f"this repository hashes with {self.repo.algo}.")
                 self._parsed[sha] = pointer
+                return pointer
             except DvxError as exc:
-                self._parsed[sha] = exc
-        return self._parsed[sha]
+                self._broken[sha, where] = exc
+        return self._broken[sha, where]
 
     def _lock_outputs(self, sha: str, where: str) -> list[Output] | DvxError:
         if sha not in self._locks:

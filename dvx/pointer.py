@@ -20,7 +20,7 @@ from dvx.errors import (
 )
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
-from dvx.scm import literal_pathspec
+from dvx.scm import literal_pathspec, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
@@ -153,29 +153,60 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
 MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our other changes")
 
 
-def _how_to_resolve(data: bytes, where: str, root: str | None) -> str:
-    data_path = for_command(root, data_path_of(where))
-    pointer = literal_pathspec(from_here(root, where))
+def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
+    data_path = for_command(root, data_path_of(path))
+    pointer = literal_pathspec(from_here(root, path))
+    others = _resolved_with(root, path)
+    staged = f"git add {pointer}" + (" && git rm " + " ".join(
+        literal_pathspec(from_here(root, other)) for other in others) if others else "")
     if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "
                 f"other and the marker lines), then `dvx checkout {data_path}` and "
-                f"`git add {pointer}`. (`git checkout --theirs`/`--ours` would instead take "
+                f"`{staged}`. (`git checkout --theirs`/`--ours` would instead take "
                 f"that side's whole pointer, without the other side's other changes.)")
+    if others is not None:
+        renamed = " (both sides renamed it, each to a name of its own)" if others else ""
+        return (f"Git's index holds no side of it to check out{renamed}. Edit it to keep one "
+                f"side's oid and size (the markers show both; delete the other side and the "
+                f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
     return (f"Keep one side: `git checkout --theirs {pointer} && dvx checkout {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
 
 
-def parse_pointer(data: bytes, where: str, root: str | None = None) -> Pointer:
+def _resolved_with(root: str | None, path: str) -> list[str] | None:
+    """When Git's index holds no ours and theirs of the conflicted pointer `path` (so
+    `git checkout --theirs`/`--ours` cannot resolve it), the entries `git rm` resolves with
+    it: a rename/rename conflict stores the merged file, markers and all, as the one side of
+    each new name, and the old name as the merge base's alone. None when the index holds
+    both sides (or Git cannot say)."""
+    entries = unmerged_entries(root) if root is not None else None
+    if entries is None:
+        return None
+    sides: dict[str, dict[int, str]] = {}  # path -> {stage: blob}
+    for other, stage, blob in entries:
+        sides.setdefault(other, {})[stage] = blob
+    own = sides.pop(path, {})
+    if {2, 3} <= own.keys():
+        return None
+    if not own:
+        return []  # not in conflict in the index (committed with its markers): edit, add
+    return sorted(other for other, stages in sides.items() if other.endswith(POINTER_SUFFIX)
+                  and (set(stages.values()) & set(own.values()) or stages.keys() == {1}))
+
+
+def parse_pointer(data: bytes, where: str, root: str | None = None,
+                  path: str | None = None) -> Pointer:
     """The pointer `data` read from `where`: with the `root` of the repository it is in (a
     pointer in the workspace), the commands a conflict's hint suggests name it from the
-    current directory."""
+    current directory, by its `path` in the repository where `where` names it otherwise
+    (`index:PATH`)."""
     doc = _parse_canonical(data)
     if doc is None:
         if has_conflict_markers(data):
             raise MergeConflictError(
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
-                "sides changed it.", _how_to_resolve(data, where, root), where,
+                "sides changed it.", _how_to_resolve(data, path or where, root), path or where,
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")

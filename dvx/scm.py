@@ -380,6 +380,29 @@ def left_out_of_workspace(path: str) -> bytes | None:
     return blob.stdout
 
 
+def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
+    """(path relative to `root`, stage, blob sha) of each entry at or below `root` that Git's
+    index holds in conflict (`git ls-files -u`: stage 1 the merge base's, 2 ours, 3 theirs);
+    None where Git cannot say (no Git, no work tree). Runs Git directly: asked only about a
+    pointer found holding conflict markers, whose resolution depends on it."""
+    import subprocess
+
+    try:
+        listed = subprocess.run(["git", "-C", root, "ls-files", "-u", "-z"],
+                                capture_output=True, check=False, env=git_environ(root=root))
+    except FileNotFoundError:
+        return None
+    if listed.returncode != 0:
+        return None
+    found = []
+    for record in listed.stdout.split(b"\0"):
+        meta, _, path = record.partition(b"\t")
+        fields = meta.split()  # "<mode> <blob> <stage>"
+        if len(fields) == 3 and fields[2].isdigit():
+            found.append((os.fsdecode(path), int(fields[2]), fields[1].decode()))
+    return found
+
+
 def is_sparse_checkout(directory: str) -> bool:
     """Whether the Git worktree around `directory` is a sparse checkout: it has
     sparse-checkout patterns (the file `git sparse-checkout` writes into its Git directory),

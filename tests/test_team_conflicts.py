@@ -258,3 +258,58 @@ def test_a_pointer_kept_after_one_side_removed_it_gets_its_gitignore_entry_back(
     git(bob, "add", "-A")
     assert git(bob, "ls-files", "data").split() == ["data/.gitignore", "data/a.csv.dvx"]
 
+
+def _the_hint_for(pointer: str, stderr: str) -> str:
+    line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
+    return line.partition("; ")[0] if line.startswith(" index:") else line
+
+
+def test_a_pointer_both_sides_renamed_and_changed_names_the_commands_that_resolve_it(tmp_path):
+    """alice renamed a.csv to x.csv, bob to y.csv, and both changed its data: Git stores the
+    pointer with conflict markers as the one side of each new name, so `git checkout
+    --theirs` brings the markers back. The message says to edit it, and which names to
+    `git rm`; gc names each name's own pointer, by its path in its commands."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("install", cwd=alice)  # the driver merges data/.gitignore, which both sides changed
+    write(alice / "data" / "a.csv", "v1\n")
+    write(alice / "data" / "b.csv", "other\n")
+    must("add", "data/a.csv", "data/b.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    for clone, name, text in ((alice, "x", "alice's\n"), (bob, "y", "bob's\n")):
+        edit(clone, "data/a.csv", text)
+        must("add", "data/a.csv", cwd=clone)
+        must("move", "data/a.csv", f"data/{name}.csv", cwd=clone)
+    share(alice, "to x")
+    commit(bob, "to y")
+    merged = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+                            cwd=bob, capture_output=True, text=True)
+    assert "CONFLICT (rename/rename)" in merged.stdout + merged.stderr
+
+    status = run_dvx("status", cwd=bob)
+    assert status.code == 1 and "git checkout --theirs" not in status.stderr, status.output
+    hint = _the_hint_for("data/x.csv.dvx", status.stderr)
+    assert "Git's index holds no side of it to check out" in hint
+    found = re.search(r"then `([^`]*)` and `([^`]*)`\.", hint)
+    assert found is not None, hint
+    assert found.groups() == ("git add data/x.csv.dvx && git rm data/a.csv.dvx data/y.csv.dvx",
+                              "dvx pull data/x.csv")
+    gc = run_dvx("gc", "-w", "--dry-run", cwd=bob)
+    for name in ("x", "y"):
+        named = _the_hint_for(f"index:data/{name}.csv.dvx", gc.stderr)
+        assert f" index:data/{name}.csv.dvx: The pointer file 'index:data/{name}.csv.dvx'" in (
+            named), gc.stderr
+        assert f"`git add data/{name}.csv.dvx && git rm" in named
+    assert "`git add index:" not in gc.stderr and "--theirs index:" not in gc.stderr
+
+    conflicted = (bob / "data" / "x.csv.dvx").read_text()
+    theirs = conflicted.split("=======\n")[1].split(">>>>>>>")[0]
+    (bob / "data" / "x.csv.dvx").write_text(theirs)  # alice's side, as the hint says
+    _pasted(found.group(1), bob)
+    git(bob, "commit", "-qm", "alice's name and data")
+    _pasted(found.group(2), bob)
+    assert (bob / "data" / "x.csv").read_text() == "alice's\n"
+    must("checkout", cwd=bob)  # bob's y.csv, whose pointer went, is in the cache: it goes
+    assert run_dvx("status", "-q", cwd=bob).code == 0
