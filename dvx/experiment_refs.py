@@ -18,7 +18,8 @@ log = get_logger(__name__)
 
 PREFIX = "refs/exps"
 QUEUE_REFS = "refs/exps-queue"  # queued experiments' snapshots (exps/queue.py), one per name
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_NAME = 100
+NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME - 1}}}")
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _ADJECTIVES = ("amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hazy", "icy",
                "jolly", "keen", "lucid", "mellow", "nimble", "oaken", "plush", "quiet", "rapid",
@@ -177,10 +178,19 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
     return commit, next((e for e in experiments(repo) if rev in (e.ref, e.commit)), None)
 
 
-def record(repo: Repo, baseline: str, name: str) -> Experiment:
-    """Commit the workspace as the experiment `name` of `baseline`, a child of it."""
-    git = git_of(repo)
-    commit, left_out = git.snapshot(baseline, f"dvx experiment {name}")
+def snapshot(repo: Repo, baseline: str, name: str) -> str:
+    """Commit the workspace as the experiment `name` of `baseline` holds it, a child of
+    `baseline`; no ref names the commit yet (`claim` makes one)."""
+    commit, left_out = git_of(repo).snapshot(baseline, f"dvx experiment {name}")
     warn_left_out(left_out)
-    git.set_ref(ref_of(baseline, name), commit)
+    return commit
+
+
+def claim(repo: Repo, baseline: str, name: str, commit: str) -> Experiment | None:
+    """Record `commit` as the experiment `name` of `baseline`, if no experiment has that name
+    and baseline; None, recording nothing, if one has. Git creates the ref only if it does
+    not exist, in one step: an experiment of that name made since the caller looked (by
+    another `exp run -n`, an `exp pull`, a `git fetch`) is never replaced."""
+    if not git_of(repo).create_ref(ref_of(baseline, name), commit):
+        return None
     return next(e for e in experiments(repo, baseline) if e.name == name)

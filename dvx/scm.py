@@ -1127,6 +1127,17 @@ class Git:
     def set_ref(self, ref: str, commit: str) -> None:
         self._run("update-ref", ref, commit)
 
+    def create_ref(self, ref: str, commit: str) -> bool:
+        """Make the ref `ref`, naming `commit`, if it does not exist; False, changing nothing,
+        if it does. Git checks and creates it in one step (the empty old value means "must
+        not exist"), so a ref another process made meanwhile is never replaced."""
+        proc = self._completed("update-ref", ref, commit, "")
+        if proc.returncode == 0:
+            return True
+        if self._completed("rev-parse", "--verify", "--quiet", ref).returncode == 0:
+            return False
+        raise git_failure("update-ref", proc)
+
     def delete_ref(self, ref: str) -> None:
         self._run("update-ref", "-d", ref)
 

@@ -1,6 +1,7 @@
 """Experiments: exp run/show/diff/apply/branch/remove/save, the queue in parallel worktrees,
 and sharing through a Git remote and a dvx remote; never touching the user's branch."""
 
+import contextlib
 import csv
 import io
 import json
@@ -1198,6 +1199,29 @@ def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path)
     assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.2
 
 
+def test_a_name_taken_while_a_run_goes_on_is_kept_and_the_run_takes_the_next_free_one(
+        tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
+    must("exp", "push", "origin", "tuned", cwd=bob)
+    git(alice, "branch", "tuned-2")  # never an experiment's name
+    # Its stage has run, so its name was checked: then bob's of the same name comes in.
+    running = stopped_at("repro.after_command", "exp run -S train.lr=0.2 -n tuned", alice)
+    pulled = run_dvx("exp", "pull", "origin", "tuned", cwd=alice)
+    assert pulled.code == 0, pulled.output
+    running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 0, out + err
+    assert "an experiment called 'tuned' of this baseline was made while this run went on" \
+        in err and "this run is recorded as 'tuned-3'" in err, err
+    assert "Ran experiment 'tuned-3'" in out
+    rows = _show(alice)
+    assert rows["tuned"]["params"]["params.yaml"]["train.lr"] == 0.7  # bob's, kept
+    assert rows["tuned-3"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert "tuned-2" not in rows
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")
@@ -1293,6 +1317,57 @@ def test_pull_leaves_a_queued_experiment_its_name_and_a_taken_name_keeps_it_queu
 
     must("exp", "remove", ref, cwd=alice)
     assert run_dvx("queue", "start", cwd=alice).code == 0
+    assert _show(alice)["shared"]["params"]["params.yaml"]["train.lr"] == 0.5
+
+
+def _stopped_run(project) -> int:
+    """The process of the queued run that `queue start` (with DVX_FAULT, DVX_FAULT_ACTION=stop)
+    launched, once it stopped at the fault point."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
+        worktree = status[0]["worktree"] if status else None
+        for pid, cmdline in _processes_in(worktree).items() if worktree else ():
+            with contextlib.suppress(OSError):
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if "exp\0run" in cmdline and state == "T":
+                    return pid
+        time.sleep(0.1)
+    raise AssertionError("the queued run never stopped at its fault point")
+
+
+def test_a_queued_run_whose_name_is_taken_while_it_runs_stays_queued_and_loses_nothing(
+        tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "shared", cwd=bob)
+    must("exp", "push", "origin", "shared", cwd=bob)
+    ref = f"refs/exps/{git(bob, 'rev-parse', 'HEAD').strip()}/shared"
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "shared", cwd=alice)
+    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=alice,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "DVX_FAULT": "repro.after_command",
+                                   "DVX_FAULT_ACTION": "stop"})
+    try:
+        run = _stopped_run(alice)  # its stage has run; it has not recorded yet
+        git(alice, "fetch", "-q", "origin", f"{ref}:{ref}")  # Git does not ask the queue
+        os.kill(run, signal.SIGCONT)
+        out, err = runner.communicate(timeout=120)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 1 and "'shared' not recorded" in out, out + err
+    assert f"`dvx exp remove {ref}`" in out
+    assert _queue_states(alice) == {"shared": "queued"}
+    assert _show(alice)["shared"]["params"]["params.yaml"]["train.lr"] == 0.7  # bob's, kept
+    log = run_dvx("queue", "logs", "shared", cwd=alice).stdout
+    assert "was made while the run went on" in log, log
+    must("exp", "branch", ref, "bobs-shared", cwd=alice)
+    must("exp", "remove", ref, cwd=alice)
+    again = run_dvx("queue", "start", cwd=alice)  # from its snapshot, kept
+    assert again.code == 0, again.output
+    assert "Restored 'train' from the run-cache" in \
+        run_dvx("queue", "logs", "shared", cwd=alice).stdout  # what it ran is not run again
     assert _show(alice)["shared"]["params"]["params.yaml"]["train.lr"] == 0.5
 
 

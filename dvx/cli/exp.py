@@ -69,10 +69,21 @@ def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, que
                  "worktree, which is removed with what the run made; fix the cause and queue "
                  "it again with `dvx exp run --queue`.")
         sys.exit(1)
+    _say_if_renamed(name, result.experiment.name, "this run")
     if not is_quiet():
         out(f"Ran experiment '{result.experiment.name}' ({result.experiment.commit[:7]}). "
             f"Compare with `dvx exp show`; keep it with `dvx exp apply "
             f"{result.experiment.name}`.")
+
+
+def _say_if_renamed(asked: str | None, recorded: str, what: str) -> None:
+    """Warn when the experiment is recorded under another name than -n gave: an experiment of
+    that name and baseline was made while it ran, and is kept as it is."""
+    if asked is not None and recorded != asked:
+        warn(f"WARNING: an experiment called '{asked}' of this baseline was made while {what} "
+             f"went on (another `exp run -n {asked}`, an `exp pull`, a `git fetch`), so "
+             f"{what} is recorded as '{recorded}' and that one is kept as it is. Compare them "
+             f"with `dvx exp diff {asked} {recorded}`.")
 
 
 @exp.command("save", epilog=example("dvx exp save -n hand-tuned"))
@@ -83,6 +94,7 @@ def exp_save(name: str | None) -> None:
     from dvx.exps.run import save
 
     saved = save(open_repo(), name)
+    _say_if_renamed(name, saved.name, "this save")
     if not is_quiet():
         out(f"Saved experiment '{saved.name}' ({saved.commit[:7]}).")
 

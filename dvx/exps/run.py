@@ -3,6 +3,7 @@ result as an experiment; `exp apply`, `exp branch` and `exp remove` act on recor
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import stat
@@ -13,15 +14,17 @@ from typing import Any
 from dvx import fsutil, gitignore
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
+    MAX_NAME,
     Experiment,
     check_new_name,
+    claim,
     experiments,
     find,
     git_of,
     head,
     new_name,
-    record,
     refuse_unmerged,
+    snapshot,
 )
 from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
@@ -86,7 +89,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     if not result.ok:
         return RunResult(None, result)
     # A child of its baseline, also when run from a queue's snapshot of the workspace.
-    return RunResult(record(repo, baseline, name or new_name(taken)), result)
+    return RunResult(_record(repo, baseline, name, taken, queued), result)
 
 
 class _Watched:
@@ -130,7 +133,45 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
         _record_data(repo)
-        return record(repo, baseline, name or new_name(taken))
+        return _record(repo, baseline, name, taken)
+
+
+def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
+            queued: bool = False) -> Experiment:
+    """Record the workspace as the experiment `name` (None: a generated name, not among
+    `taken`) of `baseline`. Should an experiment of that name and baseline have been made
+    since the name was checked (while the pipeline ran: another `exp run -n`, an `exp pull`,
+    a `git fetch`), it stays as it is, and this one is recorded as the first free of
+    NAME-2, NAME-3... (the caller tells the user), never lost. A `queued` run fails
+    instead: its queue entry stays queued with its snapshot (`queue.start`), as when its
+    name is taken before it starts."""
+    chosen = name or new_name(taken)
+    commit = snapshot(repo, baseline, chosen)
+    while (recorded := claim(repo, baseline, chosen, commit)) is None:
+        if queued and name is not None:
+            raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
+                             "while the run went on, so the run could not record its own.",
+                             "See `dvx queue status`.")
+        chosen = _free_name(repo, baseline, name) if name else new_name(
+            taken | {e.name for e in experiments(repo, baseline)})
+    return recorded
+
+
+def _free_name(repo: Repo, baseline: str, name: str) -> str:
+    """The first of NAME-2, NAME-3... that a new experiment of `baseline` may take: neither
+    an experiment of it nor a queued one has it, and Git does not read it as a revision."""
+    taken = {e.name for e in experiments(repo, baseline)} | set(waiting(repo))
+    numbered = (f"{name[:MAX_NAME - len(str(n)) - 1]}-{n}" for n in itertools.count(2))
+    return next(candidate for candidate in numbered
+                if candidate not in taken and _may_be_new(repo, candidate))
+
+
+def _may_be_new(repo: Repo, name: str) -> bool:
+    try:
+        check_new_name(repo, name)
+    except UsageError:  # a branch's or a tag's name, say
+        return False
+    return True
 
 
 def _record_data(repo: Repo) -> None:
