@@ -1455,6 +1455,53 @@ def test_queued_experiments_run_on_a_dask_cluster_through_the_remotes(tmp_path):
     assert (alice / "model.bin").read_text() == "model lr=0.3 epochs=3 rows=3"
 
 
+def test_a_dask_run_whose_name_the_git_remote_has_stays_queued_with_its_snapshot(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    go = tmp_path / "go"
+    for name, lr in (("early", "0.7"), ("late", "0.8")):
+        must("exp", "run", "-S", f"train.lr={lr}", "-n", name, cwd=bob)
+    must("exp", "push", "origin", "early", cwd=bob)  # before alice's runs: "late" during
+    bobs = git(bob, "for-each-ref", "--format=%(objectname)", "refs/exps/*/late").strip()
+    for name, lr in (("early", "0.2"), ("late", "0.3")):
+        must("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", f"+train.wait_for={go}",
+             "-n", name, cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "dvx", "queue", "start", "--dask", cluster.scheduler_address],
+            cwd=alice, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while _queue_states(alice).get("late") != "running":  # submitted: name checked
+                assert time.monotonic() < deadline and runner.poll() is None, \
+                    runner.communicate()
+                time.sleep(0.1)
+            must("exp", "push", "origin", "late", cwd=bob)
+            go.touch()
+            out, err = runner.communicate(timeout=300)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+        assert runner.returncode == 1, out + err
+        assert "'early' not started: 'origin' has an experiment of its name and baseline " \
+               "already" in out, out
+        assert "'late' not recorded: 'origin' has an experiment of its name and baseline " \
+               "already" in out, out
+        assert "`dvx exp remove -g origin refs/exps/" in out
+        assert _queue_states(alice) == {"early": "queued", "late": "queued"}
+        assert git(alice, "for-each-ref", "--format=%(refname)", "refs/exps-queue").split() == \
+            ["refs/exps-queue/early", "refs/exps-queue/late"]  # their snapshots, kept
+        assert bobs in git(alice, "ls-remote", "origin", "refs/exps/*/late")  # bob's, kept
+        must("exp", "remove", "-g", "origin", "early", "late", cwd=alice)
+        again = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
+    assert again.code == 0, again.output
+    rows = _show(alice)
+    assert rows["early"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert rows["late"]["params"]["params.yaml"]["train.lr"] == 0.3
+
+
 def test_the_token_of_the_git_remote_s_url_never_lands_in_a_dask_run_s_log(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     team = Team(tmp_path)

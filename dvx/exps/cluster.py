@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,11 +31,14 @@ from dvx.exps.queue import (
     RUNNING,
     Entry,
     entries,
+    keep_queued,
     log_path,
+    name_taken,
+    once_free,
     warn_damaged,
 )
 from dvx.exps.queue import _save as save_entry
-from dvx.exps.share import pull_experiments
+from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push
 from dvx.remote.backends import redact_urls
@@ -59,6 +63,10 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     except DvxError:
         raise UsageError(f"There is no Git remote '{git_remote}' for the workers to clone.",
                          "Pass --git-remote NAME.") from None
+    done: list[Entry] = []
+    queued = _not_taken(repo, git_remote, queued, done, say)
+    if not queued:
+        return done
     _publish(repo, git_remote, queued)
     env = _identity(repo)
     local = os.path.join(repo.dvx_dir, "config.local")
@@ -66,7 +74,6 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     if os.path.exists(local):
         with open(local, encoding="utf-8") as f:
             settings = f.read()
-    done: list[Entry] = []
     with Client(address, timeout="30s") as client:
         futures = {}
         for entry in queued:
@@ -85,11 +92,17 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
                 outcome = {"ok": False, "log": f"the task failed: {exc}\n"}
             with open(log_path(repo, entry.name), "w", encoding="utf-8") as f:
                 f.write(redact_urls(outcome["log"]))  # a worker of an older dvx did not
-            entry.state = DONE if outcome["ok"] else FAILED
-            entry.error = None if outcome["ok"] else f"see `dvx queue logs {entry.name}`"
-            entry.finished_at = time.time()
+            taken = None if outcome["ok"] else _taken_on(
+                git_remote, entry, _experiments_on(repo, git_remote))
+            if taken:  # since it was submitted: kept, to run again, as `queue start` keeps it
+                entry.state, entry.error = QUEUED, taken
+                say(f"'{entry.name}' not recorded: {taken} {_once_free_on(git_remote, entry)}")
+            else:
+                entry.state = DONE if outcome["ok"] else FAILED
+                entry.error = None if outcome["ok"] else f"see `dvx queue logs {entry.name}`"
+                entry.finished_at = time.time()
+                say(f"'{entry.name}' {entry.state}.")
             save_entry(repo, entry)
-            say(f"'{entry.name}' {entry.state}.")
             done.append(entry)
     _unpublish(repo, git_remote, queued)
     # by full ref: only what ran here, not the remote's experiments of the same name on
@@ -98,6 +111,56 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     if finished:
         pull_experiments(repo, git_remote, finished)
     return done
+
+
+def _not_taken(repo: Repo, git_remote: str, queued: list[Entry], kept: list[Entry],
+               say: Callable[[str], None]) -> list[Entry]:
+    """The `queued` entries whose name and baseline no experiment has, here or on
+    `git_remote` (their runs could not record or push theirs); the others stay queued with
+    their snapshots, as `queue.start` keeps them, added to `kept`."""
+    theirs = _experiments_on(repo, git_remote)
+    free = []
+    for entry in queued:
+        here = name_taken(repo, entry)
+        taken = here or _taken_on(git_remote, entry, theirs)
+        if not taken:
+            free.append(entry)
+            continue
+        what_to_do = once_free(entry) if here else _once_free_on(git_remote, entry)
+        waiting = keep_queued(repo, entry.name, taken)
+        if waiting is not None:  # None: removed from the queue meanwhile
+            say(f"'{entry.name}' not started: {taken} {what_to_do}")
+            kept.append(waiting)
+    return free
+
+
+def _experiments_on(repo: Repo, git_remote: str) -> dict[str, str]:
+    """The experiments `git_remote` holds (ref -> commit); none if it cannot be listed (the
+    workers may reach it where this machine does not: their logs say if they do not)."""
+    try:
+        return remote_experiments(repo, git_remote)
+    except DvxError:
+        return {}
+
+
+def _taken_on(git_remote: str, entry: Entry, theirs: dict[str, str]) -> str | None:
+    """Why the entry's run could not push its experiment, if `git_remote`, holding the
+    experiments `theirs`, has one of its name and baseline; None if it has none."""
+    ref = ref_of(entry.baseline, entry.name)
+    if ref not in theirs:
+        return None
+    return f"'{git_remote}' has an experiment of its name and baseline already ({ref}), so " \
+        "its run could not push it."
+
+
+def _once_free_on(git_remote: str, entry: Entry) -> str:
+    """What to do about an entry kept queued because `git_remote` has an experiment of its
+    name and baseline (a teammate's, say)."""
+    ref, remote = ref_of(entry.baseline, entry.name), shlex.quote(git_remote)
+    return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
+        f"it (`git fetch {remote} {ref}:refs/heads/BRANCH`), remove it from '{git_remote}' " \
+        f"(`dvx exp remove -g {remote} {ref}`), and `dvx queue start --dask` runs this one " \
+        f"(`dvx queue remove {entry.name}` drops it)."
 
 
 def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
@@ -119,7 +182,8 @@ def _unpublish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
         git.run("push", "--quiet", "--", git_remote,
                 *[f":{QUEUE_REFS}/{e.name}" for e in queued])
     for entry in queued:
-        git.delete_ref(f"{QUEUE_REFS}/{entry.name}")
+        if entry.state != QUEUED:  # one kept queued keeps its snapshot, to run again
+            git.delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
 
 def _identity(repo: Repo) -> dict[str, str]:

@@ -252,16 +252,16 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
             if entry is None:
                 break
             taken_up.add(entry.queued_as)
-            taken = _name_taken(repo, entry)
+            taken = name_taken(repo, entry)
             if taken:  # not run: it stays queued, its snapshot kept, for the next start
-                kept = _keep_queued(repo, entry.name, taken)
+                kept = keep_queued(repo, entry.name, taken)
                 if kept is not None:
-                    say(f"'{entry.name}' not started: {taken} {_once_free(entry)}")
+                    say(f"'{entry.name}' not started: {taken} {once_free(entry)}")
                     done.append(kept)
                 continue
             unavailable = _fetch_missing_inputs(repo, entry)
             if unavailable:  # as above
-                kept = _keep_queued(repo, entry.name, unavailable)
+                kept = keep_queued(repo, entry.name, unavailable)
                 if kept is not None:
                     say(f"'{entry.name}' not started: {unavailable} It stays queued: `dvx "
                         f"queue start` runs it once its data can be fetched (`dvx queue "
@@ -288,7 +288,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                     entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
                 elif code == 0:
                     entry.state = DONE
-                elif taken := _name_taken(repo, entry):  # since it started: kept, to run again
+                elif taken := name_taken(repo, entry):  # since it started: kept, to run again
                     entry.state, entry.error = QUEUED, taken
                 else:
                     entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
@@ -300,14 +300,14 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                     _clean_up(repo, entry)
                 _save(repo, entry)
             if entry.state == QUEUED:
-                say(f"'{name}' not recorded: {entry.error} {_once_free(entry)}")
+                say(f"'{name}' not recorded: {entry.error} {once_free(entry)}")
             else:
                 say(f"'{name}' {entry.state}." if entry.state != FAILED
                     else f"'{name}' failed: {entry.error}")
             done.append(entry)
 
 
-def _name_taken(repo: Repo, entry: Entry) -> str | None:
+def name_taken(repo: Repo, entry: Entry) -> str | None:
     """Why the entry's run could not record its experiment, if an experiment of its name and
     baseline exists (fetched with Git since it was queued, say: the dvx commands that make or
     pull one leave a queued name alone); None if none does."""
@@ -318,7 +318,7 @@ def _name_taken(repo: Repo, entry: Entry) -> str | None:
         "could not record it."
 
 
-def _once_free(entry: Entry) -> str:
+def once_free(entry: Entry) -> str:
     """What to do about an entry kept queued because its name is taken."""
     ref = ref_of(entry.baseline, entry.name)
     return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
@@ -326,7 +326,7 @@ def _once_free(entry: Entry) -> str:
         f"queue start` runs this one (`dvx queue remove {entry.name}` drops it)."
 
 
-def _keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:
+def keep_queued(repo: Repo, name: str, unavailable: str) -> Entry | None:
     """Note on the entry `name`, if it is still queued, why it was not started; the entry
     (None: dropped meanwhile)."""
     with _changing(repo):

@@ -32,7 +32,7 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
     chosen = [find(repo, n) for n in names] if names else experiments(repo, head(repo))
     if not chosen:
         raise _nothing_to_push(repo, git_remote)
-    theirs = _remote_experiments(repo, git_remote)
+    theirs = remote_experiments(repo, git_remote)
     clash = [e for e in chosen if theirs.get(e.ref, e.commit) != e.commit]
     if clash and not force:
         raise UsageError(
@@ -82,7 +82,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     experiment is to take is left out even with `force`: its run would fail. What is left
     out is in `left_out`; if that is everything asked for, nothing is pulled and it is
     raised."""
-    theirs = _remote_experiments(repo, git_remote)
+    theirs = remote_experiments(repo, git_remote)
     wanted = _wanted(git_remote, theirs, names)
     ours = {e.ref: e.commit for e in experiments(repo)}
     queued = {ref_of(e.baseline, e.name): e.name for e in waiting(repo).values()}
@@ -161,7 +161,7 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
     others are a teammate's that this clone never saw (or replaced since), left and listed
     unless `force`. All are deleted or none: a ref the remote moved meanwhile fails the
     whole push."""
-    theirs = _remote_experiments(repo, git_remote)
+    theirs = remote_experiments(repo, git_remote)
     left: list[str] = []
     if everything:
         prefix = f"{PREFIX}/{head(repo)}/"
@@ -194,7 +194,7 @@ def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) 
                      f"See `git ls-remote {git_remote} '{PREFIX}/*'`.")
 
 
-def _remote_experiments(repo: Repo, git_remote: str) -> dict[str, str]:
+def remote_experiments(repo: Repo, git_remote: str) -> dict[str, str]:
     """The experiments `git_remote` holds: ref -> commit."""
     listed = _git(repo, "ls-remote", "--refs", "--", git_remote, f"{PREFIX}/*")
     found = {}
