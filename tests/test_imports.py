@@ -414,6 +414,21 @@ stages:
     assert (project / "again.bin").read_text() == "weights\n"
 
 
+def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_source(
+        source, project):
+    team, alice = source
+    _new_version(alice)
+    git(alice, "tag", "v2")
+    git(alice, "push", "-q", "origin", "v2")
+    assert run_dvx("import", str(team.origin), "images", "--rev", "v1", cwd=project).code == 0
+    assert run_dvx("import", f"file://{team.origin}/", "raw/train.csv", "--rev", "v1",
+                   cwd=project).code == 0
+    updated = run_dvx("update", "images.dvx", "train.csv.dvx", "--rev", "v2", cwd=project)
+    assert updated.code == 0, updated.output
+    assert (project / "images" / "3.png").read_text() == "image 3\n"
+    assert 'rev: "v2"' in (project / "train.csv.dvx").read_text()
+
+
 def test_import_refuses_to_overwrite(source, project):
     team, _ = source
     write(project / "images" / "mine.txt", "mine")

@@ -28,7 +28,14 @@ from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
 from dvx.ops.data_places import refuse_git_tracked
-from dvx.ops.source import Found, GitDirectory, Source, fetching_once, source_path
+from dvx.ops.source import (
+    Found,
+    GitDirectory,
+    Source,
+    clone_url,
+    fetching_once,
+    source_path,
+)
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
 from dvx.paths import (
     POINTER_SUFFIX,
@@ -597,7 +604,8 @@ def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
     infos = [o.pointer.source_info or {} for o in imports]
     if any("repo" not in info for info in infos):
         raise UsageError("--rev applies to imports from repositories, not from URLs.")
-    sources = sorted({_location(repo, info["repo"]) for info in infos})
+    # one repository, however it is named (a path, a file:// URL), is one source
+    sources = sorted({clone_url(_location(repo, info["repo"])) for info in infos})
     if len(sources) > 1:
         raise UsageError(f"--rev names a revision of one source, and these imports come from "
                          f"{len(sources)}: {', '.join(repr(s) for s in sources)}.",

@@ -101,7 +101,7 @@ class Source:
         self.remote_name = remote
         root = _local_root(url)
         self.is_local = root is not None
-        self.repo = Repo(root if root is not None else _cached_clone(_clone_url(url), rev),
+        self.repo = Repo(root if root is not None else _cached_clone(clone_url(url), rev),
                          read_only=True)
         if self.repo.git is None:
             raise UsageError(f"'{url}' is not a Git repository.")
@@ -557,7 +557,7 @@ class Source:
         a source elsewhere, whose relative remote names nothing here."""
         if self.is_local:
             return self.repo.root
-        path = _clone_url(self.url)
+        path = clone_url(self.url)
         return path if os.path.isabs(path) else None
 
     def open_object(self, oid: str, size: int | None = None, output_remote: str | None = None
@@ -843,10 +843,12 @@ def _is_bare(path: str) -> bool:
                                                                                     "objects"))
 
 
-def _clone_url(url: str) -> str:
-    """What identifies a repository that is cloned: its absolute path if it is on this
-    machine (a bare repository), so that 'data.git' typed in two projects names two
-    repositories, else the URL as given."""
+def clone_url(url: str) -> str:
+    """What identifies a repository that is cloned (and picks its clone): its absolute path
+    if it is on this machine (a bare repository, named by path or `file://` URL), so that
+    'data.git' typed in two projects names two repositories, else the URL as given. A local
+    repository read in place is named by its absolute path too: the same repository, however
+    it is typed, gives the same answer."""
     path = url[len("file://"):] if url.startswith("file://") else url
     return os.path.abspath(path) if "://" not in path and os.path.isdir(path) else url
 
