@@ -212,6 +212,18 @@ class ConfigFile:
             raise ConfigError(f"Cannot read the config file '{path}': {exc.strerror}.") from None
         return cls(path, parser)
 
+    @classmethod
+    def parse(cls, data: bytes, path: str, hint: str) -> ConfigFile:
+        """A config file's content as Git holds it at a revision, read only: `path` names it
+        in errors, and `hint` says what to do about one that cannot be parsed."""
+        parser = _new_parser()
+        try:
+            parser.read_string(data.decode("utf-8-sig"), path)
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            detail = str(exc).replace("\n", " ")
+            raise ConfigError(f"Cannot parse the config file {path}: {detail}", hint) from None
+        return cls(path, parser)
+
     def get(self, section: str, key: str) -> str | None:
         if self.parser.has_option(section, key):
             return self.parser.get(section, key)
@@ -293,6 +305,15 @@ class Config:
         self.files = {level: ConfigFile.load(path) for level, path in self.paths.items()}
         for config_file in self.files.values():
             config_file.before_save = before_save
+
+    @classmethod
+    def of_files(cls, files: dict[str, ConfigFile]) -> Config:
+        """The merged view of these levels' files only: another repository's settings as it
+        is read (ops/source.py), without the reader's global config."""
+        config = cls.__new__(cls)
+        config.paths = {level: f.path for level, f in files.items()}
+        config.files = dict(files)
+        return config
 
     def file(self, level: str) -> ConfigFile:
         if level not in self.files:

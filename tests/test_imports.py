@@ -276,7 +276,8 @@ def test_a_bare_source_s_relative_remote_is_read_from_beside_it(tmp_path, monkey
     assert missing.code == 1, missing.output
     assert f"The remote directory '{team.store}' does not exist" in missing.stderr
     with pytest.raises(RemoteError, match=r"relative directory '\.\./store'"):
-        open_source_remote(Repo(str(alice)), None, (), None,  # a source on another machine
+        source = Repo(str(alice))
+        open_source_remote(source, source.config, None, (), None,  # a source elsewhere
                            str(tmp_path / "indexes"))
 
 
@@ -412,6 +413,59 @@ stages:
     got = run_dvx("get", origin, "model.bin", "-o", "again.bin", cwd=project)
     assert got.code == 0, got.output
     assert (project / "again.bin").read_text() == "weights\n"
+
+
+def test_a_revision_is_read_from_the_remotes_its_own_config_names(source, project,
+                                                                   tmp_path):
+    """A branch that gave a stage's output a remote of its own, and one that made another
+    remote the default, pushed their data there: get and import read each revision from the
+    remotes its own committed .dvx/config names, not from those of the source's default
+    branch (a clone) or workspace (a local source), both on main here."""
+    team, alice = source
+    git(alice, "checkout", "-q", "-b", "feat")
+    must("remote", "add", "other", str(tmp_path / "other"), cwd=alice)
+    write(alice / "dvx.yaml", """\
+stages:
+  mk:
+    cmd: echo feat > out.bin
+    outs:
+    - out.bin: {remote: other}
+""")
+    must("repro", cwd=alice)
+    share(alice, "out.bin on its own remote")
+    git(alice, "checkout", "-q", "main")
+    git(alice, "checkout", "-q", "-b", "moved")
+    must("remote", "add", "-d", "newstore", str(tmp_path / "newstore"), cwd=alice)
+    write(alice / "moved.txt", "moved\n")
+    must("add", "moved.txt", cwd=alice)
+    share(alice, "a new default remote")  # moved.txt goes there only
+    git(alice, "checkout", "-q", "main")
+    shutil.rmtree(alice / ".dvx" / "cache")  # read from the remotes, not from alice's cache
+    for n, where in enumerate((str(team.origin), str(alice))):
+        got = run_dvx("get", where, "out.bin", "--rev", "feat", "-o", f"out{n}.bin",
+                      cwd=tmp_path)
+        assert got.code == 0, got.output
+        assert (tmp_path / f"out{n}.bin").read_text() == "feat\n"
+        imported = run_dvx("import", where, "moved.txt", "--rev", "moved", "-o",
+                           f"moved{n}.txt", cwd=project)
+        assert imported.code == 0, imported.output
+        assert (project / f"moved{n}.txt").read_text() == "moved\n"
+        shutil.rmtree(project / ".dvx" / "cache")  # the next source is read afresh
+
+
+def test_a_revision_whose_committed_config_is_a_symbolic_link_is_refused(source, project,
+                                                                         tmp_path):
+    team, alice = source
+    write(tmp_path / "elsewhere.ini", f'[core]\nremote = mine\n[remote "mine"]\nurl = {tmp_path}\n')
+    git(alice, "checkout", "-q", "-b", "linked")
+    (alice / ".dvx" / "config").unlink()
+    (alice / ".dvx" / "config").symlink_to(tmp_path / "elsewhere.ini")
+    commit(alice, "a config from elsewhere")
+    git(alice, "push", "-q", "origin", "linked")
+    refused = run_dvx("get", str(team.origin), "raw/train.csv", "--rev", "linked", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "'.dvx/config' of" in refused.stderr and "symbolic link" in refused.stderr
+    assert not (project / "train.csv").exists()
 
 
 def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_source(

@@ -130,6 +130,30 @@ def test_tail_relative_and_absolute_paths_and_a_remote_the_source_lacks(project,
     assert refused.value.hint == "Pass 'data/train.csv' instead."
 
 
+def test_a_remote_is_one_of_the_source_s_at_the_revision_read_never_one_of_the_reader_s(
+        project, tmp_path, monkeypatch):
+    """The source's remotes are those its .dvx/config names at the revision read: a branch's
+    new default remote is read there, and the reader's own global remotes are none of them,
+    even under a name the source uses; `remote=` refuses them, naming the source's."""
+    team, alice = project
+    git(alice, "checkout", "-q", "-b", "moved")
+    must("remote", "add", "-d", "newstore", str(tmp_path / "newstore"), cwd=alice)
+    edit(alice, "data/train.csv", "a,b\n5,6\n")
+    must("add", "data/train.csv", cwd=alice)
+    share(alice, "a new default remote")  # its data goes there only
+    git(alice, "checkout", "-q", "main")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    must("remote", "add", "--global", "mybackup", str(tmp_path / "mine"), cwd=outside)
+    must("remote", "add", "--global", "shared", str(tmp_path / "mine"), cwd=outside)
+    monkeypatch.chdir(outside)
+    assert dvx.api.read("data/train.csv", repo=str(team.origin), rev="moved") == "a,b\n5,6\n"
+    assert dvx.api.read("data/train.csv", repo=str(team.origin), rev="v1") == CSV_V1
+    with pytest.raises(DvxError, match="no remote named 'mybackup'") as refused:
+        dvx.api.read("data/train.csv", repo=str(team.origin), remote="mybackup")
+    assert "its remotes are 'shared'." in refused.value.hint
+
+
 def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
                                                                  monkeypatch):
     team, _ = project

@@ -436,15 +436,17 @@ def open_remote(repo: Repo, name: str | None) -> tuple[str, RemoteStore]:
 
 def _open_remote(repo: Repo, name: str | None, also_from: tuple[Config, ...] = (),
                  locate: Callable[[str, str], str] = lambda url, name: url,
-                 index_base: str | None = None) -> tuple[str, RemoteStore]:
+                 index_base: str | None = None, config: Config | None = None
+                 ) -> tuple[str, RemoteStore]:
     """`locate`: the URL (and the remote's name) as it is read from here; `index_base`: see
-    open_store."""
+    open_store; `config`: the settings naming the remote (default: the repository's)."""
+    config = repo.config if config is None else config
     try:
-        return _open_configured(repo, name, also_from, locate, index_base)
+        return _open_configured(repo, config, name, also_from, locate, index_base)
     except RemoteError as exc:
-        name = name or default_remote(repo.config)
+        name = name or default_remote(config)
         if name is not None:
-            exc.hint = _at_its_level(exc.hint, name, _levels_of(repo.config, name))
+            exc.hint = _at_its_level(exc.hint, name, _levels_of(config, name))
         raise
 
 
@@ -472,10 +474,9 @@ def _at_its_level(hint: str | None, name: str, levels: dict[str, str]) -> str | 
     return hint
 
 
-def _open_configured(repo: Repo, name: str | None, also_from: tuple[Config, ...],
-                     locate: Callable[[str, str], str], index_base: str | None
-                     ) -> tuple[str, RemoteStore]:
-    config = repo.config
+def _open_configured(repo: Repo, config: Config, name: str | None,
+                     also_from: tuple[Config, ...], locate: Callable[[str, str], str],
+                     index_base: str | None) -> tuple[str, RemoteStore]:
     if name is None:
         name = default_remote(config)
         if name is None:
@@ -554,12 +555,14 @@ def _is_relative_path(url: str) -> bool:
         os.path.expanduser(url))
 
 
-def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...],
-                       root: str | None, index_base: str) -> tuple[str, RemoteStore]:
+def open_source_remote(repo: Repo, config: Config, name: str | None,
+                       readers: tuple[Config, ...], root: str | None, index_base: str
+                       ) -> tuple[str, RemoteStore]:
     """The remote `name` (None: the default) of another repository read as a source
-    (ops/source.py), with the options that the reader's configurations (`readers`: the user's
-    global one, the reading repository's) give for a remote of the same URL, under any
-    name: credentials stay with the user, never in the source. A relative directory URL is
+    (ops/source.py), as its settings at the revision read (`config`) name it, with the
+    options that the reader's configurations (`readers`: the user's global one, the reading
+    repository's) give for a remote of the same URL, under any name: credentials stay with
+    the user, never in the source. A relative directory URL is
     resolved from `root`, where the source is on this machine; for a source that is not
     (None: a clone of a URL), it is refused, as it names nothing here. Copies of its pack
     indexes are kept below `index_base`, the reader's: a source is never written to."""
@@ -574,15 +577,15 @@ def open_source_remote(repo: Repo, name: str | None, readers: tuple[Config, ...]
                               "not a URL), or give it a remote with an absolute path or a URL.")
         return local_path(url, root)  # absolute: another repository's, not this one's
 
-    return _open_remote(repo, name, readers, locate, index_base)
+    return _open_remote(repo, name, readers, locate, index_base, config)
 
 
-def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> int:
-    """Objects in flight at once: `jobs` (-j), else the remote's `jobs` option, else what
-    suits the store. Either of the first two also bounds the store's own concurrent
-    requests (Blobs.request_limit): -j 1 means one request at a time."""
+def remote_jobs(options: dict[str, str], store: ObjectStore, jobs: int | None) -> int:
+    """Objects in flight at once: `jobs` (-j), else the remote's `jobs` option (in its
+    `options`), else what suits the store. Either of the first two also bounds the store's
+    own concurrent requests (Blobs.request_limit): -j 1 means one request at a time."""
     if jobs is None:
-        configured = repo.config.remote_options(name).get("jobs", "").strip()
+        configured = options.get("jobs", "").strip()
         if configured.isdigit():  # anything else was refused when it was set
             jobs = int(configured)
     if jobs is None:
@@ -592,12 +595,10 @@ def remote_jobs(repo: Repo, name: str, store: ObjectStore, jobs: int | None) -> 
     return store.blobs.request_limit
 
 
-def remote_retries(repo: Repo, name: str) -> int:
-    return request_retries(repo.config.remote_options(name))
-
-
-def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None
-                 ) -> transfer.Settings:
-    """How a transfer with the remote `name` runs: its jobs and retries, with progress."""
-    return transfer.Settings(remote_jobs(repo, name, remote, jobs), remote_retries(repo, name),
+def settings_for(repo: Repo, name: str, remote: ObjectStore, jobs: int | None,
+                 config: Config | None = None) -> transfer.Settings:
+    """How a transfer with the remote `name` runs: its jobs and retries, as `config` (default:
+    the repository's) sets them, with progress."""
+    options = (repo.config if config is None else config).remote_options(name)
+    return transfer.Settings(remote_jobs(options, remote, jobs), request_retries(options),
                              repo.progress)

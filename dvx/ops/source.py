@@ -13,6 +13,7 @@ goes into the reader's cache: the source repository is never written to.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import os
@@ -25,8 +26,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from dvx import experiment_refs, fsutil
-from dvx.config import Config
+from dvx.config import Config, ConfigFile
 from dvx.errors import (
+    ConfigError,
     CorruptManifestError,
     CorruptObjectError,
     DvxError,
@@ -496,7 +498,7 @@ class Source:
         """Download `oids` from the source's remote into the reader's cache."""
         name, store = self.remote(output_remote)
         result = transfer.download(store, self.cache, oids, settings_for(
-            self.repo, name, store, None), sizes=sizes)
+            self.repo, name, store, None, self.config), sizes=sizes)
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
             raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
@@ -510,12 +512,10 @@ class Source:
         name = self._remote_to_read(output_remote)
         if name not in self._stores:
             try:
-                if self.is_local and self.reader is None:  # its own config, read in place
-                    readers: tuple[Config, ...] = ()
-                else:
-                    readers = (Config(None),) if self.reader is None else (self.reader.config,)
-                opened = open_source_remote(self.repo, name, readers, self._home(),
-                                            self._index_base())
+                # the reader's remotes of the same URL lend it their options (credentials)
+                reader = Config(None) if self.reader is None else self.reader.config
+                opened = open_source_remote(self.repo, self.config, name, (reader,),
+                                            self._home(), self._index_base())
                 opened[1].blobs.prepare(create=False)
             except RemoteError as exc:
                 raise RemoteError(f"Cannot read the remote of {self.describe()}: {exc.message}",
@@ -530,14 +530,44 @@ class Source:
         where its `dvx push` sent it."""
         if self.remote_name is not None:
             return self.remote_name
-        return own_remote(output_remote, self.repo.config.remote_names())
+        return own_remote(output_remote, self.config.remote_names())
+
+    @functools.cached_property
+    def config(self) -> Config:
+        """The source's settings as read at its revision, which name its remotes: the
+        .dvx/config committed there (the workspace's, read without one), and a local
+        source's own config.local (a clone has none). Not the reader's global config: its
+        remotes are none of the source's, and lend their options only to one of the same
+        URL (`remote`)."""
+        own = self.repo.config.files
+        files = {"project": own["project"] if self.commit is None else self._config_at()}
+        if self.is_local:
+            files["local"] = own["local"]
+        return Config.of_files(files)
+
+    def _config_at(self) -> ConfigFile:
+        """The .dvx/config committed at the revision (none there: no settings)."""
+        git = self.repo.git
+        assert git is not None and self.commit is not None
+        path = f"{DVX_DIR}/config"
+        named = f"'{path}' of {self.describe()}"
+        fix = "It must be fixed in the source repository, and committed there."
+        if git.mode_at(self.commit, path) == _LINK:  # as Config refuses one in a workspace
+            raise ConfigError(f"The config file {named} is a symbolic link: dvx reads a "
+                              "repository's tracked config only from a regular file.", fix)
+        try:
+            data = git.blob_at(self.commit, path, _MAX_CONFIG_BYTES)
+        except DvxError as exc:  # a directory there, or too large to be a config
+            raise ConfigError(f"Cannot read the config file {named}: {exc.message}",
+                              fix) from None
+        return ConfigFile.parse(data or b"", named, fix)
 
     def _unknown_remote_hint(self) -> str | None:
         """The hint where the caller named a remote the source does not have (`remote=`,
         `--remote`): the names it has, not where the source's own config names one."""
         if self.remote_name is None:
             return None
-        names = self.repo.config.remote_names()
+        names = self.config.remote_names()
         if self.remote_name in names:
             return None
         has = (f"its remotes are {', '.join(repr(n) for n in names)}" if names else
@@ -615,6 +645,7 @@ def _unprefixed(error: DvxError, prefix: str) -> DvxError:
 
 
 _LINK, _SUBMODULE = "120000", "160000"  # Git's modes of a symbolic link and a submodule
+_MAX_CONFIG_BYTES = 1 << 20  # a tracked .dvx/config larger than this is no config
 _MAX_LINK_HOPS = 40  # as the kernel's limit on links followed in one path
 
 
@@ -939,9 +970,10 @@ def _refuse_empty_source(target: str, url: str) -> None:
 
 def _detach(target: str, url: str, rev: str | None) -> None:
     """Check out the clone's origin/HEAD, detached, and delete its local branches. Without an
-    origin/HEAD (the source has no default branch), check out `rev` instead, for the source's
-    settings (its remote) to be read from it; without that either, leave the clone's HEAD
-    naming a branch that does not exist, so that no stale commit is read as the source's."""
+    origin/HEAD (the source has no default branch), check out `rev` instead, for the settings
+    of its work tree (core.hash) to be read from it; without that either, leave the clone's
+    HEAD naming a branch that does not exist, so that no stale commit is read as the
+    source's. Its remotes are read from the revision's own .dvx/config (`Source.config`)."""
     commit = "origin/HEAD" if _has_default_branch(target) else _commit_of(target, rev)
     if commit is not None:
         _git(["git", "-C", target, "checkout", "-q", "--force", "--detach", commit],
