@@ -131,7 +131,7 @@ def _open_binary(source: Source, path: str) -> IO[bytes]:
     files = list(source.files_below(found))
     if len(files) != 1 or files[0][0] != "":
         raise PathError(f"'{path}' is a directory in {source.describe()}; open one of its files.")
-    return source.open_object(files[0][1], files[0][2], found.output.remote)
+    return source.open_object(files[0][1], files[0][2], found.output.remote, found.path)
 
 
 def params_show(repo: str | None = None, revs: list[str] | None = None) -> dict[str, Any]:

@@ -468,6 +468,21 @@ def test_a_revision_whose_committed_config_is_a_symbolic_link_is_refused(source,
     assert not (project / "train.csv").exists()
 
 
+def test_an_object_missing_on_the_source_s_remote_is_named_by_its_path(source, project,
+                                                                        tmp_path):
+    team, alice = source
+    must("remote", "modify", "shared", "pack_threshold", "0", cwd=alice)  # stored whole
+    for i in range(2):
+        write(alice / "scans" / f"{i}.png", f"scan {i}\n")
+    must("add", "scans", cwd=alice)
+    share(alice, "scans")
+    local_spec(team.store, "", {}).delete_raw(xxhash.xxh3_128_hexdigest(b"scan 1\n"))
+    for command in ("get", "import"):
+        failed = run_dvx(command, str(team.origin), "scans", cwd=project)
+        assert failed.code == 1, failed.output
+        assert "'scans/1.png' (" in failed.stderr and "not on the remote" in failed.stderr
+
+
 def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_source(
         source, project):
     team, alice = source

@@ -154,6 +154,22 @@ def test_a_remote_is_one_of_the_source_s_at_the_revision_read_never_one_of_the_r
     assert "its remotes are 'shared'." in refused.value.hint
 
 
+def test_a_file_missing_on_the_remote_is_named_with_the_remote(project, tmp_path,
+                                                               monkeypatch):
+    team, alice = project
+    must("remote", "modify", "shared", "pack_threshold", "0", cwd=alice)  # stored whole
+    write(alice / "model.bin", "weights\n")
+    must("add", "model.bin", cwd=alice)
+    share(alice, "model")
+    oid = xxhash.xxh3_128_hexdigest(b"weights\n")
+    local_spec(team.store, "", {}).delete_raw(oid)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DvxError) as missing:
+        dvx.api.read("model.bin", repo=str(team.origin), mode="rb")
+    assert missing.value.message.startswith(
+        f"'model.bin' (object {oid}) is not on the remote 'shared' of ")
+
+
 def test_a_corrupt_remote_object_is_refused_when_read_to_the_end(project, tmp_path,
                                                                  monkeypatch):
     team, _ = project

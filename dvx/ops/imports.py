@@ -31,9 +31,11 @@ from dvx.ops.data_places import refuse_git_tracked
 from dvx.ops.source import (
     Found,
     GitDirectory,
+    Names,
     Source,
     clone_url,
     fetching_once,
+    objects_of,
     source_path,
 )
 from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
@@ -98,13 +100,13 @@ def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None
         return target
     files = list(source.files_below(found))
     own_remote = found.output.remote
-    source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
-                 own_remote)
+    oids, sizes, names = objects_of(found.path, files)
+    source.fetch(oids, sizes, own_remote, names)
 
     def copy_files(built: str) -> None:
         if not files:  # an empty directory
             os.mkdir(built)
-        _copy_objects(source, files, built, own_remote)
+        _copy_objects(source, files, built, own_remote, names)
 
     _put_in_place(target, copy_files)
     return target
@@ -125,13 +127,14 @@ def _named_in_source(path: str) -> str:
 
 
 def _copy_objects(source: Source, files: list[tuple[str, str, int, bool]], built: str,
-                  own_remote: str | None) -> None:
+                  own_remote: str | None, names: Names) -> None:
     """Write each file (path relative to `built`, oid, size, executable) from the cache
-    (`own_remote`: the remote their output names, read if the source's copy is damaged)."""
+    (`own_remote`: the remote their output names, read if the source's copy is damaged;
+    `names`: what each is in the source, `objects_of`)."""
     for rel, oid, _, executable in files:
         dst = safe_join(built, rel) if rel else built
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        source.copy_object(oid, dst, own_remote)  # checked against its oid as it is copied
+        source.copy_object(oid, dst, own_remote, names)  # checked as it is copied
         if executable:
             os.chmod(dst, fsutil.workspace_mode(True))
 
@@ -146,9 +149,11 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
         data.setdefault(o.remote, []).extend(
             (f"{o.path[len(top):]}/{rel}" if rel else o.path[len(top):], oid, size, executable)
             for rel, oid, size, executable in source.files_below(Found(o, None)))
+    names: Names = {}  # what each object is in the source, for an error to name it
     for own_remote, files in data.items():
-        source.fetch([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
-                     own_remote)
+        oids, sizes, named = objects_of(directory.path, files)
+        names.update(named)
+        source.fetch(oids, sizes, own_remote, named)
 
     def copy_files(built: str) -> None:
         os.mkdir(built)
@@ -163,7 +168,7 @@ def _get_git_directory(source: Source, directory: GitDirectory, target: str) -> 
             if mode == "100755":
                 os.chmod(dst, fsutil.workspace_mode(True))
         for own_remote, files in data.items():
-            _copy_objects(source, files, built, own_remote)
+            _copy_objects(source, files, built, own_remote, names)
 
     _put_in_place(target, copy_files)
 
@@ -356,8 +361,8 @@ def _bring(repo: Repo, source: Source, found: Found, info: dict[str, str]) -> Po
         raise UsageError(f"{source.describe()} hashes with {source.repo.algo}, this "
                          f"repository with {repo.algo}: its data cannot be imported as is.")
     files = list(source.files_below(found))
-    source.bring([oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files},
-                 found.output.remote)
+    oids, sizes, names = objects_of(found.path, files)
+    source.bring(oids, sizes, found.output.remote, names)
     provenance = tuple(sorted(info.items()))
     if len(files) == 1 and files[0][0] == "" and not _is_dir(source, found):
         _, oid, size, executable = files[0]

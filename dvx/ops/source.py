@@ -74,6 +74,9 @@ def user_cache_dir() -> str:
     return os.path.join(base, "dvx")
 
 
+Names = dict[str, str]  # what each object is in the source, by oid: "'images/2.png'"
+
+
 @dataclass(frozen=True)
 class Found:
     """A path of the source: the output holding it, and where inside a tracked directory."""
@@ -333,10 +336,10 @@ class Source:
         return entries
 
     def bring(self, oids: list[str], sizes: dict[str, int] | None = None,
-              output_remote: str | None = None) -> None:
+              output_remote: str | None = None, names: Names | None = None) -> None:
         """Put `oids` into the reader's cache: copied, verified, from the source's own cache
         when it has them, else downloaded from the source's remote (`output_remote`: the one
-        their output names, `_remote_to_read`)."""
+        their output names, `_remote_to_read`; `names`: see `_download`)."""
         missing = self.cache.missing(dict.fromkeys(oids))
         downloads = []
         for oid in missing:
@@ -350,7 +353,7 @@ class Source:
                 except CorruptObjectError:
                     downloads.append(oid)  # the source's own copy: its remote may have one
         if downloads:
-            self._download(downloads, sizes, output_remote)
+            self._download(downloads, sizes, output_remote, names)
 
     def describe(self) -> str:
         at = f" at {self.requested_rev}" if self.requested_rev else ""
@@ -361,7 +364,8 @@ class Source:
     def tree(self, output: Output) -> Tree:
         tree = self._load_tree(output)
         if tree is None:
-            self.fetch([output.pointer.oid], output_remote=output.remote)
+            self.fetch([output.pointer.oid], output_remote=output.remote,
+                       names=_manifest_of(output))
             tree = self._load_tree(output)
         if tree is None:
             raise DvxError(f"The directory manifest of '{output.path}' in {self.describe()} "
@@ -398,7 +402,8 @@ class Source:
         source's own cache having failed its checks (`damaged`)."""
         pointer = output.pointer
         try:
-            self._download([pointer.oid], output_remote=output.remote)
+            self._download([pointer.oid], output_remote=output.remote,
+                           names=_manifest_of(output))
         except DvxError as exc:
             raise DvxError(f"The directory manifest of '{output.path}' in the cache of "
                            f"{self.describe()} cannot be used: {damaged.message} Nor could it "
@@ -440,11 +445,13 @@ class Source:
                                   f"('{path}') is corrupt: its bytes hash to {actual}.",
                                   self._own_cache_hint())
 
-    def copy_object(self, oid: str, dst: str, output_remote: str | None = None) -> None:
+    def copy_object(self, oid: str, dst: str, output_remote: str | None = None,
+                    names: Names | None = None) -> None:
         """Write the object `oid`, from a cache that has it, to the new file `dst`, hashed as
         it is copied (one pass); bytes that do not hash to `oid` are refused. A source's cache
         is as untrusted as its remote, and never followed through a symbolic link.
-        `output_remote`: the remote its output names (`_remote_to_read`)."""
+        `output_remote`: the remote its output names (`_remote_to_read`); `names`: see
+        `_download`."""
         path = self.cached_path(oid)
         assert path is not None
         try:
@@ -455,7 +462,7 @@ class Source:
             with suppress(FileNotFoundError):  # the source's own copy: try its remote's
                 os.unlink(dst)
             try:
-                self._download([oid], output_remote=output_remote)
+                self._download([oid], output_remote=output_remote, names=names)
             except DvxError as exc:
                 raise CorruptObjectError(f"{damaged.message} Nor could it be read from the "
                                          f"source's remote: {exc.message}",
@@ -485,24 +492,27 @@ class Source:
             raise self._corrupt_copy(oid, path, actual)
 
     def fetch(self, oids: list[str], sizes: dict[str, int] | None = None,
-              output_remote: str | None = None) -> None:
+              output_remote: str | None = None, names: Names | None = None) -> None:
         """Bring `oids` into the reader's cache (copied from the source's cache when it has
         them, else downloaded from its remote: `output_remote`, see `_remote_to_read`);
-        DvxError naming what failed."""
+        DvxError naming what failed (`names`: see `_download`)."""
         wanted = [oid for oid in dict.fromkeys(oids) if self.cached_path(oid) is None]
         if wanted:
-            self._download(wanted, sizes, output_remote)
+            self._download(wanted, sizes, output_remote, names)
 
     def _download(self, oids: list[str], sizes: dict[str, int] | None = None,
-                  output_remote: str | None = None) -> None:
-        """Download `oids` from the source's remote into the reader's cache."""
+                  output_remote: str | None = None, names: Names | None = None) -> None:
+        """Download `oids` from the source's remote into the reader's cache; one that fails
+        is named by what it is in the source (`names`: by oid, from `objects_of`), as the
+        user knows it, and its oid."""
         name, store = self.remote(output_remote)
         result = transfer.download(store, self.cache, oids, settings_for(
             self.repo, name, store, None, self.config), sizes=sizes)
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
+            what = f"{names[oid]} ({oid})" if names and oid in names else oid
             raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
-                           f"'{name}' of {self.describe()}: {oid}: {why}.",
+                           f"'{name}' of {self.describe()}: {what}: {why}.",
                            _download_hint(name, why))
 
     def remote(self, output_remote: str | None = None) -> tuple[str, RemoteStore]:
@@ -590,22 +600,24 @@ class Source:
         path = clone_url(self.url)
         return path if os.path.isabs(path) else None
 
-    def open_object(self, oid: str, size: int | None = None, output_remote: str | None = None
-                    ) -> IO[bytes]:
-        """A reader of the object `oid` (of `size` bytes, if known): from a cache, seekable,
-        else streamed from the remote (`output_remote`: the one its output names,
-        `_remote_to_read`); read to its size or its end, it is checked against the oid."""
-        path = self.cached_path(oid)
-        if path is not None:
-            cached = path
+    def open_object(self, oid: str, size: int | None = None, output_remote: str | None = None,
+                    path: str | None = None) -> IO[bytes]:
+        """A reader of the object `oid` (of `size` bytes, if known; `path`: the file of the
+        source it is, to name it), from a cache, seekable, else streamed from the remote
+        (`output_remote`: the one its output names, `_remote_to_read`); read to its size or
+        its end, it is checked against the oid."""
+        cached = self.cached_path(oid)
+        if cached is not None:
+            at = cached
             return _VerifiedReader(_Verified(
-                _open_cached(oid, path), oid, self.repo.algo, size,
-                lambda actual: self._corrupt_copy(oid, cached, actual), local=True))
-        _, store = self.remote(output_remote)
+                _open_cached(oid, at), oid, self.repo.algo, size,
+                lambda actual: self._corrupt_copy(oid, at, actual), local=True))
+        name, store = self.remote(output_remote)
         try:
             stream = store.open(oid)
         except FileNotFoundError:
-            raise DvxError(f"Object {oid} is not on the remote of {self.describe()}.",
+            what = f"'{path}' (object {oid})" if path is not None else f"Object {oid}"
+            raise DvxError(f"{what} is not on the remote '{name}' of {self.describe()}.",
                            "Its data may not have been pushed.") from None
         except Exception as exc:  # named with the remote and the way out
             raise transfer.unreachable(store, exc) from None
@@ -627,6 +639,20 @@ class Source:
         for entry in tree.entries:
             if entry.path.startswith(prefix):
                 yield entry.path[len(prefix):], entry.oid, entry.size, entry.executable
+
+
+def objects_of(top: str, files: list[tuple[str, str, int, bool]]
+               ) -> tuple[list[str], dict[str, int], Names]:
+    """The oids of `files` (below the path `top` of the source, as `files_below` gives them),
+    their sizes, and the file of the source each is, for an error to name it."""
+    names: Names = {}
+    for rel, oid, _, _ in files:
+        names.setdefault(oid, f"'{top}/{rel}'" if rel else f"'{top}'")
+    return [oid for _, oid, _, _ in files], {oid: size for _, oid, size, _ in files}, names
+
+
+def _manifest_of(output: Output) -> Names:
+    return {output.pointer.oid: f"the directory manifest of '{output.path}'"}
 
 
 def _source_hint(hint: str | None) -> str | None:
