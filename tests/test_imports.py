@@ -453,6 +453,25 @@ stages:
         shutil.rmtree(project / ".dvx" / "cache")  # the next source is read afresh
 
 
+def test_a_revision_committed_before_the_source_had_a_remote_is_read_from_today_s(source,
+                                                                                   project):
+    """A commit whose .dvx/config names no remote (made before the team set one up; its data
+    pushed later): read from the remote of the source's default branch."""
+    team, alice = source
+    git(alice, "checkout", "-q", "-b", "early")
+    must("remote", "remove", "shared", cwd=alice)
+    write(alice / "early.txt", "from before the remote\n")
+    must("add", "early.txt", cwd=alice)
+    commit(alice, "no remote yet")
+    must("remote", "add", "--local", "shared", str(team.store), cwd=alice)
+    must("push", "-r", "shared", cwd=alice)
+    git(alice, "push", "-q", "origin", "early")
+    shutil.rmtree(alice / ".dvx" / "cache")
+    got = run_dvx("get", str(team.origin), "early.txt", "--rev", "early", cwd=project)
+    assert got.code == 0, got.output
+    assert (project / "early.txt").read_text() == "from before the remote\n"
+
+
 def test_a_revision_whose_committed_config_is_a_symbolic_link_is_refused(source, project,
                                                                          tmp_path):
     team, alice = source

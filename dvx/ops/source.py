@@ -553,7 +553,12 @@ class Source:
         files = {"project": own["project"] if self.commit is None else self._config_at()}
         if self.is_local:
             files["local"] = own["local"]
-        return Config.of_files(files)
+        config = Config.of_files(files)
+        if self.commit is not None and not config.remote_names():
+            # A revision committed before the source had a remote: its data went to the
+            # remote that later commits name (`dvx push -A`), so the checked-out config's.
+            config = Config.of_files({**files, "project": own["project"]})
+        return config
 
     def _config_at(self) -> ConfigFile:
         """The .dvx/config committed at the revision (none there: no settings)."""
