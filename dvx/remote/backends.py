@@ -68,6 +68,9 @@ class Backend:
     # The host its client speaks to, from its options, where the URL does not name it (a
     # bucket's URL names a bucket): named when it cannot be reached.
     server_of: Callable[[Mapping[str, str]], str | None] = lambda options: None
+    # The environment variables its client takes its endpoint from when no option gives one,
+    # the first set one winning (botocore's, gcsfs's).
+    endpoint_variables: tuple[str, ...] = ()
     # Whether its client logs in to an SSH server, whose host key dvx then has it check
     # against known_hosts (a source URL's too). Declared by every kind, never defaulted: a
     # kind that spoke SSH without it would trust any server.
@@ -515,6 +518,34 @@ def _endpoint_host(options: Mapping[str, str]) -> str | None:
     return urlsplit(options["endpointurl"]).netloc or None if "endpointurl" in options else None
 
 
+def endpoint_of(backend: Backend, options: Mapping[str, str], environ: Mapping[str, str]
+                ) -> str | None:
+    """The endpoint a bucket's client speaks to, in one spelling: its `endpointurl` option,
+    else the environment's (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, STORAGE_EMULATOR_HOST), as
+    its client takes them; None: the kind's own service (or one a profile sets)."""
+    endpoint = options.get("endpointurl") if "endpointurl" in backend.options else None
+    endpoint = endpoint or next((environ[key] for key in backend.endpoint_variables
+                                 if environ.get(key)), None)
+    return normal_endpoint(endpoint) if endpoint else None
+
+
+def normal_endpoint(endpoint: str) -> str:
+    """One spelling of an endpoint URL: scheme and host in lower case, no login, no default
+    port, no trailing slash (HTTP://S3.Example:80/ is http://s3.example). A bare HOST[:PORT]
+    (as STORAGE_EMULATOR_HOST may be) is taken for http://HOST[:PORT]."""
+    parts = urlsplit(endpoint.strip() if "://" in endpoint else f"http://{endpoint.strip()}")
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a port: kept as written, so it still tells endpoints apart
+        return endpoint.strip()
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    if port is not None and port != {"http": 80, "https": 443}.get(scheme):
+        host += f":{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
 def _azure_host(options: Mapping[str, str]) -> str | None:
     """The host an Azure client speaks to: a connection string's BlobEndpoint, or its
     account's (the account_name option's) on Azure itself."""
@@ -609,6 +640,7 @@ BACKENDS = [
             checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify,
                     "chunksize": _chunksize},
             credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host,
+            endpoint_variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             verifies_host_keys=False),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
@@ -633,7 +665,8 @@ BACKENDS = [
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs, bucket_kind="bucket",
             checks={"endpointurl": _endpoint}, credential_options=("credentialpath",),
-            server_of=_endpoint_host, verifies_host_keys=False),
+            server_of=_endpoint_host, endpoint_variables=("STORAGE_EMULATOR_HOST",),
+            verifies_host_keys=False),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},

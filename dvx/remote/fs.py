@@ -22,6 +22,7 @@ from dvx.remote.backends import (
     backend_for,
     bucket_of,
     check_option_value,
+    endpoint_of,
     host_key_refusal,
     is_secret,
     network_failure,
@@ -188,21 +189,25 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)
     packs = pack_settings(options)
-    packing: dict[str, Any] = {**packs, "index_dir": index_dir_for(
-        index_base or os.path.join(repo_root, ".dvx", "tmp"), url),
-                               "retries": request_retries(options)}
+    index_base = index_base or os.path.join(repo_root, ".dvx", "tmp")
+    packing: dict[str, Any] = {**packs, "retries": request_retries(options)}
     if backend.name == "local":  # plain os calls; fsspec's LocalFileSystem only if needed
         path = local_path(url, repo_root)
         refuse_private_directory(path, shown, name or "NAME")
         shared = options.get("shared")
         if shared is not None:  # as a config file written by hand may have it
             check_option_value(url, f'remote "{name or "NAME"}"', "shared", shared, repo_root)
+        location = os.path.realpath(path)
         local = RemoteStore(DirectoryBlobs(path, shared=shared is not None, shown=shown), algo,
-                            **packing)
+                            index_dir=index_dir_for(index_base, location), **packing)
         local.name = name
-        local.location = os.path.realpath(path)
+        local.location = location
         return local
     own_options = {k: v for k, v in options.items() if k not in COMMON_OPTIONS}
+    # By the store, not the URL: the same s3:// URL on two endpoints names two stores, whose
+    # index copies must never mix (a refresh deletes the copies its store does not list).
+    packing["index_dir"] = index_dir_for(index_base, store_identity(url, backend, own_options,
+                                                                    os.environ))
     timeout = request_timeout(options)
 
     def set_up(step: Callable[[], _T]) -> _T:
@@ -285,6 +290,29 @@ def store_location(url: str, backend: Backend, options: Mapping[str, str]) -> st
     remotes of one location are one store: gc must not count one's copy of an object while
     it deletes that object through the other. Stores taken for one when they are not only
     make gc keep more in the cache; the reverse would lose data, so this errs that way."""
+    host, where = _host_and_place(url, backend, options)
+    return f"{backend.name}://{host}/{where}".rstrip("/")
+
+
+def store_identity(url: str, backend: Backend, options: Mapping[str, str],
+                   environ: Mapping[str, str]) -> str:
+    """One string for each network store, for what two stores must never share (the copies
+    of their indexes, index_dir_for): as store_location, with a bucket's server, whose client
+    speaks to the endpoint that endpoint_of gives, else to the one an AWS profile may set,
+    else to its account's (Azure). Erring is safe here the other way: a store spelt two ways
+    costs a second download of its indexes, never a mix of two stores' indexes."""
+    host, where = _host_and_place(url, backend, options)
+    if backend.bucket_kind:
+        endpoint = endpoint_of(backend, options, environ)
+        if endpoint is None and "profile" in backend.options:
+            endpoint = f"profile:{options.get('profile') or environ.get('AWS_PROFILE', '')}"
+        host = endpoint or host
+    return f"{backend.name}://{host}/{where}".rstrip("/")
+
+
+def _host_and_place(url: str, backend: Backend, options: Mapping[str, str]) -> tuple[str, str]:
+    """The host a network store's client speaks to (from its options, else its URL; for a
+    bucket, as the options name it or its Azure account) and its bucket and path."""
     parts = urlsplit(url)
     try:
         port = int(options.get("port") or parts.port or 0)
@@ -296,4 +324,4 @@ def store_location(url: str, backend: Backend, options: Mapping[str, str]) -> st
         bucket, at, account = parts.netloc.rpartition("@")
         bucket, host = (bucket, account.lower()) if at else (account, "")
         where = f"{bucket}/{where}"
-    return f"{backend.name}://{backend.server_of(options) or host}/{where}".rstrip("/")
+    return (backend.server_of(options) or "").lower() or host, where

@@ -9,7 +9,9 @@ names but that cannot be read (a folder, a link to nothing): it is damaged, not 
 one written by a newer dvx (a higher format number), which is not damaged: only upgrading dvx
 reads it. A local copy is trusted as the remote's own bytes; only `recheck` (fsck --remote,
 push --repair) downloads every index again, to find one damaged on the remote after this
-repository kept its copy.
+repository kept its copy. Copies are kept per store (store.index_dir_for), and a listing
+deletes those of indexes its remote no longer lists: a command that listed one before reads
+it from the remote again, or stops if it is gone there too (sections).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import os
 from collections import Counter
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO
 
-from dvx import fsutil
+from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError, DvxError, FormatError, NewerFormatError, RemoteError
 from dvx.logs import get_logger
 from dvx.remote.backends import network_failure
@@ -50,6 +53,7 @@ class Inventory:
         if self._names is None or refresh:
             with self.blobs.session():
                 self._names = self._refresh()
+            faults.point("inventory.listed")  # the copies of these are read from here on
         return self._names
 
     def listed(self) -> bool:
@@ -176,13 +180,35 @@ class Inventory:
         """(index name, section) for every section of every usable index, read a line at a
         time from the local copies."""
         for name in self.index_names() if names is None else names:
-            try:
-                f = open(os.path.join(self.cache_dir, name), "rb")  # noqa: SIM115
-            except FileNotFoundError:
-                continue  # removed by a refresh in between
-            with f:
+            with self._open_copy(name) as f:
                 for section in read_index(f, self.algo, name):
                     yield name, section
+
+    def _open_copy(self, name: str) -> IO[bytes]:
+        """The local copy of the listed index `name`. One gone since the listing (deleted by
+        another command's refresh, its remote no longer listing it then, or by hand) is
+        downloaded again: going on without it would take what it names for missing, and gc
+        the packs it names for packs no index names. One the remote lost too was merged into
+        another index since the listing, which this command has not read: it stops."""
+        path = os.path.join(self.cache_dir, name)
+        try:
+            return open(path, "rb")
+        except FileNotFoundError:
+            pass
+        with self.blobs.session():
+            there = self._download(name)
+        if name in self.refused:  # damaged on the remote since this command listed it
+            raise RemoteError(self.refused[name], "Look at it with `dvx fsck --remote`.")
+        if there:
+            try:
+                return open(path, "rb")
+            except FileNotFoundError:  # deleted again: by a refresh that no longer listed it
+                pass
+        raise RemoteError(f"The pack index {INDEXES_DIR}/{name} is gone from the "
+                          f"{self.blobs.shown}: a gc or a push merged it into another index "
+                          "while this command read them.",
+                          "Run the command again: it then reads the indexes the remote has "
+                          "now.")
 
     def absent(self, oids: Collection[str]) -> set[str]:
         """Those of `oids` that no index names."""

@@ -109,10 +109,11 @@ class RemoteStore(ObjectStore):
         return super().list_oids()
 
 
-def index_dir_for(base: str, url: str) -> str:
-    """Where the copies of the indexes of the remote at `url` are kept, below `base` (a
+def index_dir_for(base: str, identity: str) -> str:
+    """Where the copies of the indexes of the store `identity` (one per store, never shared
+    by two: fs.store_identity, a directory's real path) are kept, below `base` (a
     repository's .dvx/tmp, say)."""
     from dvx.hashing import hash_bytes
 
-    key = hash_bytes(url.encode("utf-8"), "xxh128")[:16]
+    key = hash_bytes(identity.encode("utf-8"), "xxh128")[:16]
     return os.path.join(base, "indexes", key)
