@@ -285,13 +285,15 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
 
 def store_location(url: str, backend: Backend, options: Mapping[str, str]) -> str:
     """Where a network store keeps its objects, one string for every URL that leads there:
-    its kind, the host it speaks to (an endpoint option's, else the URL's, without a login
-    or a default port), its bucket and its path without doubled or trailing slashes. Two
-    remotes of one location are one store: gc must not count one's copy of an object while
-    it deletes that object through the other. Stores taken for one when they are not only
-    make gc keep more in the cache; the reverse would lose data, so this errs that way."""
+    its kind, the host it speaks to (without a login or a default port), its bucket and its
+    path without doubled or trailing slashes. Two remotes of one location are one store: gc
+    must not count one's copy of an object while it deletes that object through the other.
+    Stores taken for one when they are not only make gc keep more in the cache; the reverse
+    would lose data, so this errs that way: a bucket's location names no host at all, as one
+    endpoint has many spellings (a host's case, its address, AWS_ENDPOINT_URL for the option)
+    and the same bucket and prefix on two endpoints (a store being moved) are one store here."""
     host, where = _host_and_place(url, backend, options)
-    return f"{backend.name}://{host}/{where}".rstrip("/")
+    return f"{backend.name}://{'' if backend.bucket_kind else host}/{where}".rstrip("/")
 
 
 def store_identity(url: str, backend: Backend, options: Mapping[str, str],
