@@ -4,17 +4,23 @@ loaded), else from botocore. Both ways must reach the same answer, and both must
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import uuid
 from functools import partial
 from pathlib import Path
 
+import fsspec
 import pytest
 from fsspec.asyn import sync
 
+import dvx.api
+from dvx.errors import RemoteError
 from dvx.remote.backends import _build_s3, s3_access
 from dvx.remote.s3fast import Access, _access_of
 from tests.conftest import git, make_git_repo, run_dvx_proc, tree_bytes, write
+from tests.remotes import _s3_spec, clone
 from tests.servers import connect_proxy, self_signed_cert, tls_in_front
 
 ENDPOINT = "http://127.0.0.1:9"  # nothing is sent: resolving credentials needs no network
@@ -166,6 +172,55 @@ def test_a_key_id_without_its_secret_is_the_same_clear_error(repo, dvx, tmp_path
                                         "(s3://bkt/proj): PartialCredentialsError"), \
             (args, result.stderr)
         assert "secret_access_key" in result.stderr
+
+
+def test_a_wrong_secret_is_the_remote_s_refusal_for_every_command(tmp_path, seaweed_s3,
+                                                                  request, monkeypatch):
+    """A store that refuses the credentials (a wrong secret: a 403) is named as the remote
+    that refused them by every command that meets it, and by the reading of another
+    repository's data from it, as status --remote names it: never as a local file whose
+    permissions are to be fixed."""
+    spec = _s3_spec(seaweed_s3, request)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx_proc("init", cwd=repo).code == 0
+    for args in (("remote", "add", "-d", "s3", spec.url),
+                 ("remote", "modify", "s3", "endpointurl", spec.options["endpointurl"]),
+                 *(("remote", "modify", "--local", "s3", key, spec.options[key])
+                   for key in ("access_key_id", "secret_access_key"))):
+        assert run_dvx_proc(*args, cwd=repo).code == 0
+    write(repo / "data.csv", "a,b\n1,2\n")
+    for args in (("add", "data.csv"), ("push",)):
+        assert run_dvx_proc(*args, cwd=repo).code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    mine = clone(repo, tmp_path)  # a teammate's, whose secret is wrong
+    assert run_dvx_proc("remote", "modify", "s3", "secret_access_key", "wrong-secret",
+                        cwd=mine).code == 0
+    write(mine / "new.csv", "c\n")
+    assert run_dvx_proc("add", "new.csv", cwd=mine).code == 0
+    project = make_git_repo(tmp_path / "project")
+    assert run_dvx_proc("init", cwd=project).code == 0
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", spec.options["access_key_id"])  # a reader's own
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    refused = f"The remote 's3' ({spec.url}) refused access: "
+    for args, cwd in ((("status", "--remote"), mine), (("pull",), mine), (("fetch",), mine),
+                      (("push",), mine), (("gc", "-w", "-c", "s3", "-f"), mine),
+                      (("fsck", "--remote", "s3"), mine), (("get", str(origin), "data.csv",
+                                                           "-o", "got.csv"), tmp_path),
+                      (("import", str(origin), "data.csv"), project)):
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 1, (args, result.output)
+        assert result.stderr.startswith(f"ERROR: {refused}"), (args, result.stderr)
+        assert "Check that the credentials may read and write there." in result.stderr
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RemoteError, match=re.escape(refused)):
+        dvx.api.read("data.csv", repo=str(origin))
+    with pytest.raises(OSError, match=re.escape(refused)) as failed:
+        fsspec.filesystem("dvx", repo=str(origin)).cat("data.csv")
+    assert failed.value.errno == errno.EIO
 
 
 def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3, monkeypatch):

@@ -80,6 +80,7 @@ class Blobs(ABC):
     # None: `jobs`, what suits the store.
     request_limit: int | None = None
     server: str | None = None  # the host spoken to, where the URL does not name it (S3)
+    on_this_machine = False  # a directory: what refuses access is a file's permissions
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"
@@ -220,6 +221,7 @@ class DirectoryBlobs(Blobs):
     """A local or mounted directory, with plain os calls (no fsspec import)."""
 
     processes = True  # system calls spread over the cores only from worker processes
+    on_this_machine = True
     reads_in_flight = 1  # no latency to hide: a read costs less than handing it over
 
     def __init__(self, root: str, shared: bool = False, shown: str = "") -> None:

@@ -26,6 +26,7 @@ from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
 
 if TYPE_CHECKING:
+    from dvx.objects.blobs import Blobs
     from dvx.remote.s3fast import Access
 
 COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
@@ -969,6 +970,23 @@ def network_failure(exc: OSError, url: str, server: str | None = None,
             return f"{host} {why[why.index('stopped answering'):]}"
         return f"{host} stopped answering ({why})"
     return why
+
+
+def access_refused(blobs: Blobs, exc: PermissionError, shown: str | None = None,
+                   reason: str | None = None) -> RemoteError:
+    """The one error for the remote of `blobs` (`shown`: how to name it, else as `blobs`
+    does) refusing a request (`exc`; `reason`: its words, if the caller hid more secrets in
+    them), whichever command's request met it: named as the remote's, never as a local
+    file's permissions. A directory on this machine refused the file or folder `exc` names,
+    whose permissions are the way out; any other store refused the credentials (S3's 403)."""
+    reason = reason or redact_urls(str(exc.strerror or exc))
+    shown = shown or blobs.shown
+    if blobs.on_this_machine and isinstance(exc.filename, str):
+        return RemoteError(f"The {shown} refused access: {reason} ('{exc.filename}').",
+                           "Check that you may read and write there (the permissions of that "
+                           "file or folder), then run the command again.")
+    return RemoteError(f"The {shown} refused access: {reason}.",
+                       "Check that the credentials may read and write there.")
 
 
 def _named_host(url: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import IO
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError, DvxError, FormatError, NewerFormatError, RemoteError
 from dvx.logs import get_logger
-from dvx.remote.backends import network_failure
+from dvx.remote.backends import access_refused, network_failure
 from dvx.remote.blobs import Blobs
 from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
 from dvx.remote.retry import Retrying, describe, with_retries
@@ -76,6 +76,8 @@ class Inventory:
         naming the remote and what was being done."""
         try:
             return Retrying(self.blobs, self.retries).names(INDEXES_DIR)
+        except PermissionError as exc:  # the store's, not a local file's
+            raise access_refused(self.blobs, exc) from None
         except (ConnectionError, TimeoutError) as exc:
             raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
                               f"{network_failure(exc, self.blobs.root, self.blobs.server)}.",
@@ -141,6 +143,8 @@ class Inventory:
             return True
         except DvxError:
             raise
+        except PermissionError as exc:
+            raise access_refused(self.blobs, exc) from None
         except OSError as exc:
             if not _unreadable(exc):
                 raise self._unread(name, exc) from None

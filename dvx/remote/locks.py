@@ -327,6 +327,10 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
 def _list_locks(blobs: Blobs, remote: str) -> Details:
     try:
         return blobs.details(LOCKS_DIR)
+    except PermissionError as exc:  # the store's, not a local file's
+        from dvx.remote.backends import access_refused
+
+        raise access_refused(blobs, exc, f"remote {remote}") from None
     except OSError as exc:
         from dvx.remote.backends import network_failure
 

@@ -123,7 +123,7 @@ class Retrying(Blobs):
         super().__init__(inner.root)
         self.inner, self.attempts = inner, attempts
         self.read_only, self.can_list = inner.read_only, inner.can_list
-        self.server = inner.server
+        self.server, self.on_this_machine = inner.server, inner.on_this_machine
 
     def _retried(self, call: Callable[[], T], what: str) -> T:
         check_answering(self.inner)

@@ -167,7 +167,7 @@ def _absent_loose(store: ObjectStore, oids: Collection[str], settings: Settings)
 
 def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     """One error for a remote that could not be asked anything, naming it and the way out."""
-    from dvx.remote.backends import network_failure
+    from dvx.remote.backends import access_refused, network_failure
     from dvx.remote.fs import is_credentials_error, no_credentials
 
     shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
@@ -180,8 +180,7 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
     if isinstance(exc, RemoteError):  # says all already (the client could not be set up)
         return exc
     if isinstance(exc, PermissionError):
-        return RemoteError(f"The {shown} refused access: {redacted(describe(exc), store)}.",
-                           "Check that the credentials may read and write there.")
+        return access_refused(store.blobs, exc, shown, redacted(describe(exc), store))
     reason = network_failure(exc, store.url, store.blobs.server) if isinstance(
         exc, OSError) and not isinstance(exc, TimeoutError) else describe(exc)
     return RemoteError(f"Could not find out what the {shown} holds: "
