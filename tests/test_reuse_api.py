@@ -7,6 +7,7 @@ import gc
 import io
 import os
 import re
+import signal
 import threading
 import zipfile
 from pathlib import Path
@@ -585,3 +586,42 @@ def test_a_source_on_s3_is_read_with_the_readers_own_credentials_for_its_url(
 
     assert spec.options["secret_access_key"] in Path(global_config_path()).read_text()
     assert dvx.api.read("data.csv", repo=str(team.origin)) == CSV_V1
+
+
+@pytest.mark.parametrize("server", ["stops answering", "goes away"])
+def test_a_read_from_a_remote_that_fails_after_the_open_is_dvx_s_error_naming_where(
+        tmp_path, monkeypatch, own_moto, server):
+    """A file of a source streamed from its S3 remote, whose server stops answering (SIGSTOP)
+    or goes away (killed) once the file is open: the read raises dvx's error naming the
+    remote, the source and its revision, with what to do (a DvxError from dvx.api, an OSError
+    with errno EIO from dvx://), never the S3 client library's own exception."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    team = Team(tmp_path)
+    alice = team.clone("alice", pull=False)
+    must("init", cwd=alice)
+    for args in (("remote", "add", "-d", "s3", "s3://stalls/project"),
+                 ("remote", "modify", "s3", "endpointurl", own_moto["endpoint"]),
+                 ("remote", "modify", "s3", "timeout", "1"),
+                 ("remote", "modify", "--local", "s3", "access_key_id", "testing"),
+                 ("remote", "modify", "--local", "s3", "secret_access_key", "testing")):
+        must(*args, cwd=alice)
+    write(alice / "model.bin", os.urandom(3 << 20))  # above the pack threshold: streamed
+    must("add", "model.bin", cwd=alice)
+    share(alice, "model")
+    git(alice, "tag", "v1")
+    git(alice, "push", "-q", "origin", "v1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")  # the reader's own credentials
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.chdir(tmp_path)
+    url = str(team.origin)
+    from_api = dvx.api.open("model.bin", repo=url, rev="v1")
+    from_fs = fsspec.open("dvx://model.bin", "rb", repo=url, rev="v1").open()
+    os.kill(own_moto["pid"], signal.SIGSTOP if server == "stops answering" else signal.SIGKILL)
+    with pytest.raises(DvxError) as failed:
+        from_api.read()
+    with pytest.raises(OSError) as failed_too:
+        from_fs.read()
+    assert failed_too.value.errno == errno.EIO
+    for said in (str(failed.value), str(failed_too.value)):
+        assert f"of '{url}' at v1 from the remote 's3' (s3://stalls/project)" in said, said
+        assert "Check the network and the server" in said, said

@@ -23,14 +23,7 @@ import xxhash
 
 from tests.conftest import run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import clone, commit_all, configure
-from tests.servers import (
-    BIN,
-    _die_with_parent,
-    _http_status,
-    _skip_if_disabled,
-    free_port,
-    serving,
-)
+from tests.servers import serving
 
 MiB = 1 << 20
 
@@ -86,34 +79,6 @@ def test_ten_thousand_small_objects_go_through_at_any_jobs(repo, dvx, tmp_path, 
 
 
 # -- a server that stops answering, and Ctrl-C --------------------------------------------------
-
-
-@pytest.fixture
-def own_moto(tmp_path):
-    """A moto server of this test's own, so stopping it (SIGSTOP) disturbs no other test."""
-    binary = BIN / "moto_server"
-    _skip_if_disabled(binary)
-    port = free_port()
-    with open(tmp_path / "moto.log", "wb") as log:
-        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=log,
-                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _http_status(endpoint + "/moto-api/") == 200:
-                break
-        except OSError:
-            time.sleep(0.05)
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
-                 aws_secret_access_key="testing", region_name="us-east-1"
-                 ).create_bucket(Bucket="stalls")
-    yield {"endpoint": endpoint, "pid": proc.pid}
-    os.kill(proc.pid, signal.SIGCONT)
-    proc.kill()
-    proc.wait()
 
 
 def _s3_repo(dvx, repo: Path, server: dict[str, object], timeout: str) -> None:

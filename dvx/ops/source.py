@@ -23,6 +23,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 
 from dvx import experiment_refs, fsutil
@@ -625,8 +626,15 @@ class Source:
             raise DvxError(f"{what} is not on the remote '{name}' of {self.describe()}.",
                            "Its data may not have been pushed.") from None
         except Exception as exc:  # named with the remote and the way out
-            raise transfer.unreachable(store, exc) from None
-        return _VerifiedReader(_Verified(stream, oid, self.repo.algo, size))
+            raise self._unreadable(store, oid, exc) from None
+        return _VerifiedReader(_Verified(stream, oid, self.repo.algo, size,
+                                         unreadable=partial(self._unreadable, store, oid)))
+
+    def _unreadable(self, store: RemoteStore, oid: str, exc: Exception) -> RemoteError:
+        """The error for the object `oid` that the source's remote `store` failed to open, or
+        to go on streaming (a server that stopped answering, or went away, half-way), for
+        `exc`: naming the remote, the source and its revision, and the way out."""
+        return transfer.unreachable(store, exc, f"the object {oid} of {self.describe()}")
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""
@@ -750,12 +758,13 @@ class _Verified(io.RawIOBase):
     checks the whole file first, then reads go unhashed. Read through `_VerifiedReader`."""
 
     def __init__(self, src: IO[bytes], oid: str, algo: str, size: int | None,
-                 corrupt: Callable[[str], DvxError] | None = None, local: bool = False
-                 ) -> None:
+                 corrupt: Callable[[str], DvxError] | None = None, local: bool = False,
+                 unreadable: Callable[[Exception], DvxError] | None = None) -> None:
         from dvx.hashing import ALGORITHMS
 
         super().__init__()
         self._src, self._oid, self._algo, self.size = src, oid, algo, size
+        self._unreadable = unreadable  # the error for a read of `src` that failed, if given
         self._hasher = ALGORITHMS[algo].new()
         self._hashed = 0  # bytes hashed, in order from the start: the position until a seek
         self._checked = False  # their hash was compared (and matched: else it raised)
@@ -770,7 +779,7 @@ class _Verified(io.RawIOBase):
             return 0
         if self._failed is not None:
             raise self._failed
-        data = self._src.read(len(view))
+        data = self._read(len(view))
         view[:len(data)] = data
         if self._trusted:
             return len(data)
@@ -782,6 +791,20 @@ class _Verified(io.RawIOBase):
         if not data or (self.size is not None and self._hashed >= self.size):
             self._check()
         return len(data)
+
+    def _read(self, size: int) -> bytes:
+        """Up to `size` bytes of `src`. A read that fails (a remote's client library raising
+        its own exceptions when the server stalls or goes away) is `unreadable`'s error, and
+        so is every later read: bytes after a failed read may not follow those before."""
+        try:
+            return self._src.read(size)
+        except DvxError:
+            raise
+        except Exception as exc:
+            if self._unreadable is None:
+                raise
+            self._failed = self._unreadable(exc)
+            raise self._failed from None
 
     def _check(self) -> None:
         if not self._checked:

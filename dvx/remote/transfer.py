@@ -165,8 +165,10 @@ def _absent_loose(store: ObjectStore, oids: Collection[str], settings: Settings)
         raise unreachable(store, exc) from None
 
 
-def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
-    """One error for a remote that could not be asked anything, naming it and the way out."""
+def unreachable(store: ObjectStore, exc: Exception, reading: str | None = None) -> RemoteError:
+    """One error for a remote that could not be asked anything, naming it and the way out;
+    `reading`: what was being read from it (an object, named with its source), whose stream
+    may also have stopped half-way."""
     from dvx.remote.backends import access_refused, network_failure
     from dvx.remote.fs import is_credentials_error, no_credentials
 
@@ -183,6 +185,10 @@ def unreachable(store: ObjectStore, exc: Exception) -> RemoteError:
         return access_refused(store.blobs, exc, shown, redacted(describe(exc), store))
     reason = network_failure(exc, store.url, store.blobs.server) if isinstance(
         exc, OSError) and not isinstance(exc, TimeoutError) else describe(exc)
+    if reading is not None:
+        return RemoteError(f"Could not read {reading} from the {shown}: "
+                           f"{redacted(reason, store)}.",
+                           "Check the network and the server, then try again.")
     return RemoteError(f"Could not find out what the {shown} holds: "
                        f"{redacted(reason, store)}.",
                        "Check the URL, the credentials and the network, then try again.")
