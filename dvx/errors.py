@@ -169,6 +169,24 @@ class MissingBucketError(RemoteError):
                 f"`dvx remote modify {remote} url ...`.")
 
 
+class MissingCredentials(RemoteError):
+    """No credentials were found for a remote (S3). How to give them depends on whose remote
+    it is: `hint` says it for the repository's own remote (`dvx remote modify`), `for_source`
+    for a source's, which the reader cannot modify (ops/source.py)."""
+
+    def __init__(self, message: str, hint: str | None = None, source_hint: str | None = None
+                 ) -> None:
+        super().__init__(message, hint)
+        self.source_hint = source_hint
+
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        return type(self), (self.message, self.hint, self.source_hint)  # type: ignore[return-value]
+
+    def for_source(self) -> RemoteError:
+        """The same error met reading another repository's remote, with the way out there."""
+        return RemoteError(self.message, self.source_hint or self.hint)
+
+
 class LostConnection(ConnectionError):
     """A remote's connection failed under a command: `shown` names the remote, the message
     says what was being done. A ConnectionError, not a DvxError, so that it is tried again

@@ -223,6 +223,51 @@ def test_a_wrong_secret_is_the_remote_s_refusal_for_every_command(tmp_path, seaw
     assert failed.value.errno == errno.EIO
 
 
+def test_no_credentials_for_a_source_s_remote_say_how_its_reader_gives_them(tmp_path,
+                                                                            monkeypatch):
+    """Reading another repository's S3 remote without credentials (get, import, dvx.api):
+    the way out is one its reader can take (the environment, or a remote of the same URL in
+    their own config), never `dvx remote modify` of a remote that is the source's; and,
+    taken, it gives the remote its credentials."""
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to ask for
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    source = make_git_repo(tmp_path / "source")
+    assert run_dvx_proc("init", cwd=source).code == 0
+    for args in (("remote", "add", "-d", "s3", "s3://bkt/proj"),
+                 ("remote", "modify", "s3", "endpointurl", ENDPOINT)):
+        assert run_dvx_proc(*args, cwd=source).code == 0
+    write(source / "data.csv", "a,b\n")
+    assert run_dvx_proc("add", "data.csv", cwd=source).code == 0
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "data")
+    origin = tmp_path / "origin.git"  # no cache of its own: its data is on its remote only
+    git(tmp_path, "clone", "-q", "--bare", str(source), str(origin))
+    project = make_git_repo(tmp_path / "project")
+    assert run_dvx_proc("init", cwd=project).code == 0
+    way_out = "`dvx remote add --global NAME s3://bkt/proj`, then `dvx remote modify --global"
+    reads = ((("get", str(origin), "data.csv", "-o", "got.csv"), tmp_path),
+             (("import", str(origin), "data.csv"), project))
+    for args, cwd in reads:
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 1, (args, result.output)
+        assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
+                                        "(s3://bkt/proj)"), (args, result.stderr)
+        assert way_out in result.stderr and "AWS_ACCESS_KEY_ID" in result.stderr
+        assert "dvx remote modify --local s3" not in result.stderr, result.stderr
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RemoteError) as failed:
+        dvx.api.read("data.csv", repo=str(origin))
+    assert way_out in failed.value.hint and "Give them" not in failed.value.message
+    for args in (("remote", "add", "--global", "mine", "s3://bkt/proj"),
+                 ("remote", "modify", "--global", "mine", "access_key_id", "AKIDMINE"),
+                 ("remote", "modify", "--global", "mine", "secret_access_key", "my-secret")):
+        assert run_dvx_proc(*args, cwd=tmp_path).code == 0
+    for args, cwd in reads:  # credentials now: the request is sent (to nothing on port 9)
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 1 and "No credentials" not in result.stderr, result.stderr
+        assert "127.0.0.1:9 did not accept the connection" in result.stderr, result.stderr
+
+
 def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3, monkeypatch):
     """An import's source is read with the environment's credentials: without the secret (or
     any key), import-url, get-url and update say so as push does, and status warns."""

@@ -33,6 +33,7 @@ from dvx.errors import (
     CorruptManifestError,
     CorruptObjectError,
     DvxError,
+    MissingCredentials,
     PathError,
     RemoteError,
     UsageError,
@@ -507,8 +508,11 @@ class Source:
         is named by what it is in the source (`names`: by oid, from `objects_of`), as the
         user knows it, and its oid."""
         name, store = self.remote(output_remote)
-        result = transfer.download(store, self.cache, oids, settings_for(
-            self.repo, name, store, None, self.config), sizes=sizes)
+        try:
+            result = transfer.download(store, self.cache, oids, settings_for(
+                self.repo, name, store, None, self.config), sizes=sizes)
+        except MissingCredentials as exc:
+            raise exc.for_source() from None
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
             what = f"{names[oid]} ({oid})" if names and oid in names else oid
@@ -634,7 +638,8 @@ class Source:
         """The error for the object `oid` that the source's remote `store` failed to open, or
         to go on streaming (a server that stopped answering, or went away, half-way), for
         `exc`: naming the remote, the source and its revision, and the way out."""
-        return transfer.unreachable(store, exc, f"the object {oid} of {self.describe()}")
+        error = transfer.unreachable(store, exc, f"the object {oid} of {self.describe()}")
+        return error.for_source() if isinstance(error, MissingCredentials) else error
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""

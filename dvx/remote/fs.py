@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from dvx.errors import ConfigError, DvxError, RemoteError
+from dvx.errors import ConfigError, DvxError, MissingCredentials, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -99,14 +99,22 @@ def is_credentials_error(exc: BaseException) -> bool:
     return any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__)
 
 
-def no_credentials(shown: str, name: str, reason: str) -> RemoteError:
-    """The one error for an S3 remote without credentials, whichever request found it."""
+def no_credentials(shown: str, name: str, reason: str, url: str) -> MissingCredentials:
+    """The one error for an S3 remote without credentials, whichever request found it, with
+    the way out for the repository's own remote `name`, and for a source's remote at `url`
+    (its options cannot be modified from the reader: a remote of the reader's own with the
+    same URL lends it its options, as docs/reuse.md says)."""
     name = name or "NAME"
-    return RemoteError(
+    return MissingCredentials(
         f"No credentials for the {shown}: {reason}.",
         f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
         f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
-        f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).")
+        f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).",
+        "Give them with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (or "
+        "AWS_PROFILE naming an AWS profile), or in your own config, to a remote of the same "
+        f"URL, whose options apply to it: `dvx remote add --global NAME {url}`, then `dvx "
+        "remote modify --global NAME access_key_id ...` and `... secret_access_key ...` (or "
+        "`... profile PROFILE`).")
 
 
 def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str
@@ -239,7 +247,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             raise
         except Exception as exc:  # a client library's own failure on an unusual URL
             if is_credentials_error(exc):  # found when the client is built (S3)
-                raise no_credentials(shown, name, describe(exc)) from None
+                raise no_credentials(shown, name, describe(exc), redact_url(url)) from None
             refused = host_key_refusal(exc, url, own_options, name or "NAME")
             if refused is not None:  # found when the client connects (SSH)
                 raise refused from None

@@ -174,7 +174,7 @@ def unreachable(store: ObjectStore, exc: Exception, reading: str | None = None) 
 
     shown = f"remote '{store.name}' ({store.url})" if store.name else f"remote at '{store.url}'"
     if is_credentials_error(exc):
-        return no_credentials(shown, store.name, redacted(describe(exc), store))
+        return no_credentials(shown, store.name, redacted(describe(exc), store), store.url)
     if isinstance(exc, MissingBucketError):
         return RemoteError(f"The {shown} names a {exc.kind} that does not exist "
                            f"('{exc.bucket}').",
