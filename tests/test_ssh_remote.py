@@ -227,6 +227,33 @@ def test_a_connection_dropped_mid_command_names_the_remote(repo, dvx, tmp_path, 
     assert "internal error" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", ["push", "pull"])
+def test_a_connection_lost_mid_transfer_ends_it_as_one_error(repo, dvx, tmp_path, sshd,
+                                                             command):
+    """Every object not yet sent would fail on the lost connection, each in a folder of its
+    own: not a line of failures per folder, but the one error that says what happened."""
+    for i in range(60):
+        write(repo / "d" / f"{i}", f"content {i}")
+    assert dvx("add", "d").code == 0
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("remote", "modify", "s", "pack_threshold", "0").code == 0
+    assert dvx("remote", "modify", "s", "retries", "1").code == 0
+    if command == "pull":
+        assert dvx("push").code == 0
+        shutil.rmtree(repo / ".dvx" / "cache")
+    # a pull gets the folder's manifest first: the point's fifth pass is among its files
+    proc = stopped_at("transfer.after_object:5", command, repo)
+    _drop_sessions(sshd)
+    proc.send_signal(signal.SIGCONT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    error = err[err.index("ERROR: "):]
+    assert error.startswith("ERROR: Cannot reach the remote 's' (ssh://"), err
+    assert "the connection was lost while" in error and error.count("\n") == 1, err
+    assert "Failed" not in out + err and "failed" not in out + err, (out, err)
+    assert "Traceback" not in err and "[Errno" not in err
+
+
 def test_a_remote_folder_that_does_not_exist_is_named_not_taken_for_empty(repo, dvx, tmp_path,
                                                                            sshd):
     """A typo in the path would otherwise read as an empty remote: pull would blame a

@@ -294,7 +294,7 @@ class RemoteLock:
             self.blobs.delete([f"{LOCKS_DIR}/{name}"])
         except Exception as exc:
             log.warning("Could not remove the lock %s from remote %s: %s", name, self.remote,
-                        exc)
+                        describe(exc) if isinstance(exc, OSError) else exc)
             return False
         return True
 

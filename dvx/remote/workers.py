@@ -7,9 +7,11 @@ errors, sized and shaped by the store (`Blobs.jobs`, `.batch`, `.processes`).
     bounded(items, work, ...)   `work(item)` for each item of an iterator, at most `jobs` in
                                 flight (packs: built one at a time, sent while the next is made)
 
-Nothing stops at the first failure: every failure comes back with its oid and reason. Memory
-stays bounded by the window of work in flight, however many objects there are. Ctrl-C stops
-at once, raising Interrupted with what was complete.
+Nothing stops at the first failure: every failure comes back with its oid and reason, but for
+a lost connection (LostConnection: an SSH server's, which every later object would fail on
+too), which ends the transfer as that one error. Memory stays bounded by the window of work in
+flight, however many objects there are. Ctrl-C stops at once, raising Interrupted with what
+was complete.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from dvx import faults
-from dvx.errors import Interrupted, interruption
+from dvx.errors import Interrupted, LostConnection, interruption
 from dvx.hashing import OnBytes
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs
@@ -72,7 +74,9 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
             done: Callable[[T, R | BaseException], None], window_size: int = 0) -> None:
     """`work(item)` for each item, `jobs` at a time, each outcome (a result, or the exception)
     handed to `done` in the order the items came; at most `window_size` (default `jobs`)
-    items taken from `items` and not yet done. Ctrl-C stops it at once."""
+    items taken from `items` and not yet done. Ctrl-C stops it at once. A lost connection
+    is raised once the items in flight are over: the items not started would each fail on
+    it, and be reported each on its own (a folder or a pack apiece)."""
     jobs = max(1, jobs)
     window_size = max(jobs, window_size)
     pool = ThreadPoolExecutor(jobs)
@@ -81,7 +85,9 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
     def settle(item: T, future: Future[R]) -> None:
         try:
             outcome: R | BaseException = future.result()
-        except Exception as exc:  # every failure is reported, none aborts the rest
+        except LostConnection:
+            raise
+        except Exception as exc:  # every other failure is reported, none aborts the rest
             outcome = exc
         done(item, outcome)
 
@@ -94,6 +100,9 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
             settle(*window.popleft())
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    except LostConnection:
+        pool.shutdown(wait=True, cancel_futures=True)  # no thread left writing to the cache
         raise
     pool.shutdown(wait=True)
 
@@ -216,13 +225,16 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
                     break
                 try:
                     outcomes.append((oid, attempt(oid, tried), None))
-                except Exception as exc:  # every failure is reported, none aborts the batch
+                except LostConnection:  # after its retries: the other objects would fail too
+                    stopping.set()
+                    raise
+                except Exception as exc:  # every other failure is reported
                     stall.note(exc)
                     outcomes.append((oid, 0, exc))
             return outcomes
 
         def collect(_: list[str], outcomes: list[Outcome] | BaseException) -> None:
-            assert not isinstance(outcomes, BaseException)  # attempt_each catches them
+            assert not isinstance(outcomes, BaseException)  # caught, or raised by `bounded`
             _collect(outcomes, result, store)
 
         # `jobs` objects in flight: a thread each (several objects per task on a local disk),
