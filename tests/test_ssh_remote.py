@@ -395,6 +395,52 @@ def test_known_hosts_ignore_turns_the_check_off(repo, dvx, tmp_path, sshd):
     assert result.code == 0, result.output
     assert (tmp_path / "store" / "indexes").is_dir()
 
+def _via_jump_host(sshd, jump_sshd) -> None:
+    """~/.ssh/config names the remote's server `target`, reached through `jumpbox`."""
+    (Path(os.environ["HOME"]) / ".ssh").mkdir(exist_ok=True)
+    (Path(os.environ["HOME"]) / ".ssh" / "config").write_text(
+        f"Host jumpbox\n  HostName {jump_sshd['host']}\n  Port {jump_sshd['port']}\n"
+        f"  User {jump_sshd['user']}\n  IdentityFile {jump_sshd['keyfile']}\n"
+        f"Host target\n  HostName {sshd['host']}\n  Port {sshd['port']}\n"
+        f"  User {sshd['user']}\n  IdentityFile {sshd['keyfile']}\n  ProxyJump jumpbox\n")
+
+
+def test_a_jump_host_s_key_is_checked_as_the_remote_s_and_named_when_refused(
+        repo, dvx, tmp_path, sshd, jump_sshd):
+    """The jump host's key is checked against the files the remote's is, and a refusal of
+    it names the jump host, never the remote's server, whose recorded key is right."""
+    _via_jump_host(sshd, jump_sshd)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
+                   check=True)
+    kind, key = (tmp_path / "other.pub").read_text().split()[:2]
+    jump = f"[{jump_sshd['host']}]:{jump_sshd['port']}"
+    _user_known_hosts(Path(sshd["known_hosts"]).read_text() + f"{jump} {kind} {key}\n")
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "s", f"ssh://target{tmp_path}/store").code == 0
+    refused = dvx("push")
+    assert refused.code == 1, refused.output
+    assert refused.stderr.startswith(
+        f"ERROR: Refused the SSH server jumpbox ({jump_sshd['host']}, port {jump_sshd['port']}), "
+        "the ProxyJump host on the way to target: its host key cannot be verified, since the "
+        "key it presented is not the one recorded"), refused.stderr
+    assert f"ssh-keygen -R '{jump}'" in refused.stderr
+    assert str(sshd["port"]) not in refused.stderr
+    assert not (tmp_path / "store").exists()
+    (tmp_path / "src").write_text("data\n")  # a source URL's jump host, checked the same
+    fetched = dvx("get-url", f"ssh://target{tmp_path}/src", str(tmp_path / "copy"))
+    assert fetched.code == 1 and fetched.stderr.startswith(
+        "ERROR: Refused the SSH server jumpbox"), fetched.output
+    assert not (tmp_path / "copy").exists()
+    both = tmp_path / "both_known_hosts"  # the remote's known_hosts: the jump host's too
+    both.write_text(Path(sshd["known_hosts"]).read_text()
+                    + Path(jump_sshd["known_hosts"]).read_text())
+    assert dvx("remote", "modify", "s", "known_hosts", str(both)).code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert (tmp_path / "store" / "indexes").is_dir()
+
+
 def _password_remote(dvx, server, password: str, path) -> None:
     url = f"ssh://{server['user']}:{password}@{server['host']}:{server['port']}{path}"
     assert dvx("remote", "add", "--local", "-d", "p", url).code == 0

@@ -24,6 +24,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
+from dvx.remote.ssh import (
+    config_options,
+    jump_host_of,
+    jump_hosts,
+)
 
 if TYPE_CHECKING:
     from dvx.objects.blobs import Blobs
@@ -312,15 +317,26 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     password = options.get("password") or (unquote(parts.password) if parts.password else None)
     if password:
         kwargs["password"] = password
-    kwargs["known_hosts"] = known_hosts_arg(options.get("known_hosts"))
-    # The TCP connection, the handshake and the login: a server that accepts the connection
-    # and then says nothing would otherwise hold the command for asyncssh's two minutes.
-    kwargs["connect_timeout"] = seconds_option(options, "connect_timeout", timeout)
-    # A server that stops answering is noticed by keep-alive probes: three missed ones.
-    kwargs["keepalive_interval"] = max(timeout / 3, 1.0)
-    kwargs["keepalive_count_max"] = 3
+    settings = _server_settings(options, timeout)
+    kwargs.update(settings)
+    jumps = jump_hosts(parts.hostname, port, user, settings)
+    if jumps is not None:
+        kwargs["tunnel"] = jumps
     root = unquote(parts.path) or "."
     return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
+
+
+def _server_settings(options: Mapping[str, str], timeout: float) -> dict[str, Any]:
+    """asyncssh's arguments for each SSH server on the way to a remote (a ProxyJump host
+    too): the check of its host key, and how long it may take to answer."""
+    return {
+        "known_hosts": known_hosts_arg(options.get("known_hosts")),
+        # The TCP connection, the handshake and the login: a server that accepts the
+        # connection and then says nothing would otherwise hold the command for asyncssh's
+        # two minutes.
+        "connect_timeout": seconds_option(options, "connect_timeout", timeout),
+        # A server that stops answering is noticed by keep-alive probes: three missed ones.
+        "keepalive_interval": max(timeout / 3, 1.0), "keepalive_count_max": 3}
 
 
 # Where OpenSSH looks for the host keys it trusts (without a UserKnownHostsFile in ~/.ssh/config).
@@ -353,16 +369,23 @@ def known_hosts_arg(option: str | None) -> Any:
 def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
                      name: str | None) -> RemoteError | None:
     """The error for an SSH server whose host key is not trusted, or None if `exc` is
-    another failure. `name`: the remote's (None: a source URL, which takes no options)."""
+    another failure. `name`: the remote's (None: a source URL, which takes no options). The
+    server refused may be a ProxyJump host on the way, checked against the same files."""
     if not any(cls.__name__ == "HostKeyNotVerifiable" for cls in type(exc).__mro__):
         return None
     parts = urlsplit(url)
     named = parts.hostname or ""
     user = options.get("user") or (unquote(parts.username) if parts.username else None)
-    host, port, key_name = _ssh_destination(named, options.get("port") or parts.port, user)
+    asked: str | int | None = options.get("port") or parts.port
+    jump = jump_host_of(exc)
+    if jump is not None:
+        named, asked, user = jump
+    host, port, key_name = _ssh_destination(named, asked, user)
     files = known_hosts_files(options.get("known_hosts")) or []
     where = " and ".join(files)
     shown = _shown_server(named, host, port)
+    if jump is not None:
+        shown += f", the ProxyJump host on the way to {parts.hostname}"
     # mkdir first: a fresh machine (a CI runner) has no ~/.ssh, where `>>` cannot create the file
     scan = (f"mkdir -p ~/.ssh && ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} "
             ">> ~/.ssh/known_hosts")
@@ -394,18 +417,11 @@ def _ssh_destination(host: str, port: str | int | None, user: str | None
     the URL or the remote's options wins over Port). Looking up the alias itself would call a
     changed key unrecorded. Only a message depends on it: whatever fails in reading the
     config (an invalid one, another asyncssh) leaves the URL's host and port."""
-    import asyncssh
-
-    try:
-        options = asyncssh.SSHClientConnectionOptions(  # config=(): ~/.ssh/config, as connect's
-            config=(), host=host, port=int(port) if port else (), username=user or (),
-            known_hosts=None, client_keys=None, agent_path=None)  # none of them loaded
-        resolved, resolved_port = str(options.host), int(options.port)
-        alias = options.host_key_alias
-    except Exception as exc:
-        log.debug("~/.ssh/config not applied to %s: %s: %s", host, type(exc).__name__, exc)
+    options = config_options(host, port, user)
+    if options is None:
         return host, int(port or 22), host
-    return resolved, resolved_port, str(alias) if alias else resolved
+    resolved, alias = str(options.host), options.host_key_alias
+    return resolved, int(options.port), str(alias) if alias else resolved
 
 
 def _shown_server(named: str, host: str, port: int) -> str:
@@ -823,14 +839,24 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
                          "with that character.")
     if backend is None or not backend.verifies_host_keys:
         return fsspec.core.url_to_fs(url, **options)  # HTTP sends the URL as written
-    try:  # the server's host key is checked as for a remote without options
-        fs, path = fsspec.core.url_to_fs(url, known_hosts=known_hosts_arg(None), **options)
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **_source_ssh_args(url), **options)
     except Exception as exc:
         refused = host_key_refusal(exc, url, {}, None)
         if refused is None:
             raise
         raise refused from None
     return fs, unquote(path)
+
+
+def _source_ssh_args(url: str) -> dict[str, Any]:
+    """asyncssh's arguments for a source URL: its server's host key, and those of the
+    ProxyJump hosts on the way, checked as for a remote without options."""
+    settings: dict[str, Any] = {"known_hosts": known_hosts_arg(None)}
+    parts = urlsplit(url)
+    user = unquote(parts.username) if parts.username else None
+    jumps = jump_hosts(parts.hostname or "", parts.port, user, settings)
+    return settings if jumps is None else {**settings, "tunnel": jumps}
 
 
 def accepts_any_option(backend: Backend) -> bool:

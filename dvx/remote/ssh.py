@@ -1,0 +1,105 @@
+"""What an SSH connection takes beyond the URL, where asyncssh's defaults differ from what
+`ssh` does with the same settings:
+
+    jump_hosts(host, ...)       the ProxyJump hosts ~/.ssh/config names for a host, connected
+                                to with the remote's own host-key check, timeouts and
+                                keep-alive; a jump host refused is named (jump_host_of)
+    config_options(host, ...)   ~/.ssh/config applied to a host, as asyncssh applies it
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dvx.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def config_options(host: str, port: str | int | None, user: str | None) -> Any | None:
+    """asyncssh's connection options for `host` with ~/.ssh/config applied (HostName, Port,
+    HostKeyAlias, ProxyJump), as its connect applies them, with no key, agent or known_hosts
+    file loaded. None when the config cannot be read (an invalid one, another asyncssh): a
+    message then names the URL's host, and asyncssh's own connect says what is wrong."""
+    import asyncssh
+
+    try:
+        return asyncssh.SSHClientConnectionOptions(  # config=(): ~/.ssh/config, as connect's
+            config=(), host=host, port=int(port) if port else (), username=user or (),
+            known_hosts=None, client_keys=None, agent_path=None)  # none of them loaded
+    except Exception as exc:
+        log.debug("~/.ssh/config not applied to %s: %s: %s", host, type(exc).__name__, exc)
+        return None
+
+
+_JUMP_HOST = "dvx_jump_host"  # the attribute naming the jump host an exception came from
+
+
+def jump_host_of(exc: BaseException) -> tuple[str, int | None, str | None] | None:
+    """The ProxyJump host (host, port, user as ~/.ssh/config's ProxyJump gives them) whose
+    connection failed with `exc`; None if it was the remote's own."""
+    return getattr(exc, _JUMP_HOST, None)
+
+
+def jump_hosts(host: str, port: str | int | None, user: str | None,
+               settings: dict[str, Any], seen: frozenset[str] = frozenset()
+               ) -> JumpHosts | None:
+    """The tunnel through the ProxyJump hosts ~/.ssh/config names for `host`, connected to
+    with `settings` (asyncssh's known_hosts, timeouts, keep-alive); None if it names none.
+    asyncssh alone would connect to them with its defaults: only ~/.ssh/known_hosts, no
+    timeout, and a jump host's refused key read as the remote's. `seen`: the hosts on the
+    way already (a loop of ProxyJumps ends there, at a direct connection)."""
+    if host in seen:
+        return None
+    hops = getattr(config_options(host, port, user), "tunnel", None)
+    if not isinstance(hops, str):
+        return None
+    return JumpHosts(hops, settings, seen | {host})
+
+
+class JumpHosts:
+    """asyncssh's tunnel (an object with its `create_connection`) through the hops of a
+    ProxyJump, `[USER@]HOST[:PORT]` separated by commas, as asyncssh reads them."""
+
+    def __init__(self, hops: str, settings: dict[str, Any], seen: frozenset[str]) -> None:
+        self.hops, self.settings, self.seen = hops, settings, seen
+
+    def __repr__(self) -> str:
+        return f"JumpHosts({self.hops!r})"
+
+    async def create_connection(self, session_factory: Any, host: str, port: int
+                                ) -> tuple[Any, Any]:
+        conn: Any = None
+        try:
+            for hop in self.hops.split(","):
+                conn = await self._connect(conn, *_parse_hop(hop))
+            channel, session = await conn.create_connection(session_factory, host, port)
+        except BaseException:
+            if conn is not None:
+                conn.close()  # and the hops before it, each the tunnel of the next
+            raise
+        session.set_tunnel(conn)  # closed with the connection it carries
+        return channel, session
+
+    async def _connect(self, before: Any, host: str, port: int | None, user: str | None
+                       ) -> Any:
+        import asyncssh
+
+        tunnel = before or jump_hosts(host, port, user, self.settings, self.seen)
+        try:
+            conn = await asyncssh.connect(host, port or (), username=user or (),
+                                          tunnel=tunnel, **self.settings)
+        except Exception as exc:
+            if jump_host_of(exc) is None:  # the innermost hop that failed
+                setattr(exc, _JUMP_HOST, (host, port, user))
+            raise
+        conn.set_tunnel(before)
+        return conn
+
+
+def _parse_hop(hop: str) -> tuple[str, int | None, str | None]:
+    user, at, host = hop.rpartition("@")
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit():
+        host = name
+    return host, int(port) if colon and port.isdigit() else None, user if at else None
