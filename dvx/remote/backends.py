@@ -28,6 +28,8 @@ from dvx.remote.ssh import (
     config_options,
     jump_host_of,
     jump_hosts,
+    keyfile_args,
+    refused_through_agent,
 )
 
 if TYPE_CHECKING:
@@ -310,8 +312,9 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     user = options.get("user") or (unquote(parts.username) if parts.username else None)
     if user:
         kwargs["username"] = user
-    if "keyfile" in options:
-        kwargs["client_keys"] = [os.path.expanduser(options["keyfile"])]
+    keyfile = os.path.expanduser(options["keyfile"]) if "keyfile" in options else None
+    if keyfile is not None:
+        kwargs.update(keyfile_args(keyfile))
     # The URL's password is taken as its user name is (a URL holding one is stored in the
     # local config only); the option, like `user`, wins.
     password = options.get("password") or (unquote(parts.password) if parts.password else None)
@@ -323,7 +326,13 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
     if jumps is not None:
         kwargs["tunnel"] = jumps
     root = unquote(parts.path) or "."
-    return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
+    try:
+        return sshfs.SSHFileSystem(parts.hostname, **kwargs), root
+    except PermissionError as exc:  # the login refused (sshfs's, from asyncssh's)
+        if keyfile is None or not kwargs.get("ignore_encrypted") or exc.filename is not None \
+                or jump_host_of(exc.__cause__ or exc):
+            raise
+        raise refused_through_agent(keyfile, exc) from None
 
 
 def _server_settings(options: Mapping[str, str], timeout: float) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from dvx.remote.blobs import (
     SftpBlobs,
 )
 from dvx.remote.retry import describe
+from dvx.remote.ssh import KeyfileNeedsAgent
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
@@ -125,6 +126,17 @@ def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str
     return RemoteError(f"The server of the {shown} refused the login: {reason}.",
                        f"Check {backend.login_check.format(name=name or 'NAME')} "
                        "(`dvx remote list` shows the URL).")
+
+
+def keyfile_needs_agent(shown: str, exc: KeyfileNeedsAgent, name: str) -> RemoteError:
+    """The SSH login with an encrypted `keyfile` failed: dvx has no passphrase to ask for,
+    so the key signs through ssh-agent, as it does for `ssh -i`."""
+    return RemoteError(
+        f"Cannot log in to the {shown}: its keyfile '{exc.path}' is protected by a "
+        f"passphrase, which dvx cannot ask for, so the login goes through ssh-agent's copy "
+        f"of the key, as with ssh, and {exc.why}.",
+        f"{exc.fix}, or drop the option to log in with the agent's other keys and those of "
+        f"~/.ssh: `dvx remote modify {name or 'NAME'} keyfile --unset`.")
 
 
 def request_retries(options: dict[str, str]) -> int:
@@ -245,6 +257,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                               "extras.") from None
         except DvxError:  # already said for a person (a backend's missing package)
             raise
+        except KeyfileNeedsAgent as exc:
+            raise keyfile_needs_agent(shown, exc, name) from None
         except Exception as exc:  # a client library's own failure on an unusual URL
             if is_credentials_error(exc):  # found when the client is built (S3)
                 raise no_credentials(shown, name, describe(exc), redact_url(url)) from None

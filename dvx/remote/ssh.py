@@ -1,6 +1,8 @@
 """What an SSH connection takes beyond the URL, where asyncssh's defaults differ from what
 `ssh` does with the same settings:
 
+    keyfile_args(path)          a `keyfile` protected by a passphrase (which dvx has no way to
+                                ask for) signs through ssh-agent's copy of it, as `ssh -i` does
     jump_hosts(host, ...)       the ProxyJump hosts ~/.ssh/config names for a host, connected
                                 to with the remote's own host-key check, timeouts and
                                 keep-alive; a jump host refused is named (jump_host_of)
@@ -30,6 +32,65 @@ def config_options(host: str, port: str | int | None, user: str | None) -> Any |
     except Exception as exc:
         log.debug("~/.ssh/config not applied to %s: %s: %s", host, type(exc).__name__, exc)
         return None
+
+
+class KeyfileNeedsAgent(Exception):
+    """The remote's `keyfile` is protected by a passphrase, which dvx has no way to ask for,
+    so the login goes through ssh-agent's copy of the key; `why` that did not work, `fix`
+    the first thing to do about it."""
+
+    def __init__(self, path: str, why: str, fix: str) -> None:
+        super().__init__(why)
+        self.path, self.why, self.fix = path, why, fix
+
+
+def keyfile_args(path: str) -> dict[str, Any]:
+    """asyncssh's arguments for the `keyfile` option. asyncssh refuses to load a key
+    protected by a passphrase without one: such a key signs through ssh-agent instead, its
+    copy there found by the key's public half, as `ssh -i` does (the other keys of the agent
+    are not offered)."""
+    import asyncssh
+
+    try:
+        asyncssh.read_private_key(path)  # an unreadable file: the OSError names it
+    except asyncssh.KeyImportError as exc:
+        if not str(exc).startswith("Passphrase"):  # how asyncssh itself tells an encrypted key
+            raise
+    else:
+        return {"client_keys": [path]}
+    public = _public_key_of(path)
+    if public is None:
+        raise KeyfileNeedsAgent(
+            path, f"its public key, by which ssh-agent's copy is found, is neither in it nor "
+                  f"in '{path}.pub'",
+            f"Write it there with `ssh-keygen -y -f {path} > {path}.pub` (which asks for the "
+            "passphrase), add the key to ssh-agent")
+    # ignore_encrypted: asyncssh leaves the key out instead of failing, and signs with the
+    # agent's copy, the only one it offers
+    return {"client_keys": [path], "ignore_encrypted": True, "agent_identities": [public]}
+
+
+def _public_key_of(path: str) -> Any | None:
+    """The public key of the private key file `path`: in it (OpenSSH's format keeps it
+    unencrypted), else in `path`.pub, where ssh looks for it; None if in neither."""
+    import asyncssh
+
+    for where in (path, f"{path}.pub"):
+        try:
+            return asyncssh.read_public_key(where)
+        except (OSError, asyncssh.KeyImportError):
+            continue
+    return None
+
+
+def refused_through_agent(path: str, exc: PermissionError) -> KeyfileNeedsAgent:
+    """The login with the agent's copy of the encrypted `keyfile` was refused: the agent
+    does not hold the key (asyncssh then offers nothing), or the server does not take it."""
+    return KeyfileNeedsAgent(
+        path, f"the server refused it ({exc.strerror or exc}): the agent does not hold the "
+              "key, or the server does not take it",
+        f"Add the key to ssh-agent with `ssh-add {path}` (`ssh-add -l` lists the keys it "
+        "holds)")
 
 
 _JUMP_HOST = "dvx_jump_host"  # the attribute naming the jump host an exception came from
