@@ -466,9 +466,12 @@ def test_pushing_what_a_remote_has_protects_it_from_another_repository_s_gc(tmp_
     collected = run_dvx("gc", "-w", "--remote", "s", "-f", "--json", cwd=first)
     assert collected.code == 0 and json.loads(collected.stdout)[1]["kept_young"] == 1
     assert obj.exists() and oid in remote.oids()  # the push log kept it
-    _age(logs[0])  # a log of long ago (by the time the remote gave it)
+    notes = store / "logs/push/README"  # not dvx's: never read, never deleted
+    write(notes, "what these logs are\n")
+    for old in (logs[0], notes):
+        _age(old)  # of long ago (by the time the remote gave it)
     assert run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first).code == 0
-    assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == []
+    assert oid not in remote.oids() and list((store / "logs/push").iterdir()) == [notes]
     assert not obj.exists()  # it held nothing else
 
 

@@ -199,3 +199,36 @@ def test_gc_remote_keeps_what_the_workspace_needs_and_frees_the_rest(repo, dvx, 
     target = clone(repo, tmp_path)
     assert dvx("pull", cwd=target).code == 0
     assert tree_bytes(target / "data") == tree_bytes(repo / "data")
+
+
+def test_gc_and_fsck_leave_the_files_that_are_not_dvx_s_alone(repo, dvx, remote):
+    """Files others put in the remote's folders (a README, an S3 console's folder key) are
+    neither counted nor deleted, and the dry run lists what the real run deletes; a pack no
+    index names (a killed push's) still goes."""
+    write(repo / "small.txt", b"hello\n")
+    dvx("add", "small.txt")
+    configure(dvx, repo, remote)
+    commit_all(repo)
+    assert dvx("push").code == 0
+    foreign = ["packs/README.md", "logs/push/README", "indexes/README", "locks/README",
+               "files/README", "files/xxh128/ab/README"]
+    if remote.url.startswith("s3://"):
+        foreign += ["packs/", "logs/push/", "files/"]  # the keys a console makes for folders
+    for key in foreign:
+        remote.put_key(key, b"" if key.endswith("/") else b"not dvx's\n")
+    orphan = f"packs/{xxhash.xxh3_128_hexdigest(b'left by a killed push')}.pack"
+    remote.put_key(orphan, b"dvx pack 1 " + b"0" * 32 + b"\n")
+
+    checked = dvx("fsck", "--remote", "r", "--json")
+    assert checked.code == 0, checked.output
+    assert json.loads(checked.stdout)["unindexed_packs"] == 1  # the orphan alone
+    planned = dvx("gc", "-w", "-c", "r", "--grace", "0", "--dry-run", "--json")
+    assert planned.code == 0, planned.output
+    assert {orphan, *foreign} <= set(remote.list_raw())
+    done = dvx("gc", "-w", "-c", "r", "--grace", "0", "-f", "--json")
+    assert done.code == 0, done.output
+    assert json.loads(done.stdout)[1]["removed_oids"] == json.loads(
+        planned.stdout)[1]["removed_oids"]
+    left = set(remote.list_raw())
+    assert set(foreign) <= left and orphan not in left
+    assert dvx("fsck", "--remote", "r").code == 0

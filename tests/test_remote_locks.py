@@ -13,6 +13,7 @@ import time
 import pytest
 
 from dvx.errors import LockError
+from dvx.objects import layout
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote import locks
 from dvx.remote.locks import GC, LOCKS_DIR, PUSH, RemoteLock
@@ -196,7 +197,7 @@ def test_the_store_s_clock_is_read_from_a_probe_that_leaves_nothing(blobs):  # n
 
 def test_a_clock_probe_left_behind_holds_nobody_up_and_gc_removes_it_once_stale(tmp_path):
     store = DirectoryBlobs(str(tmp_path / "store"))
-    probe = f"{LOCKS_DIR}/{locks.PROBE_PREFIX}{'0' * 16}{locks.PROBE_SUFFIX}"
+    probe = f"{LOCKS_DIR}/{layout.probe_name('0' * 16)}"
     store.put(probe, b"dvx clock probe\n")  # its gc was killed while reading the clock
     with _lock(store, GC) as gc:
         assert gc.stale == []

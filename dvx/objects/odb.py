@@ -14,7 +14,8 @@ import posixpath
 from collections.abc import Iterator
 from typing import IO
 
-from dvx.hashing import DEFAULT_ALGO, check_oid, is_valid_oid
+from dvx.hashing import DEFAULT_ALGO, check_oid
+from dvx.objects import layout
 from dvx.objects.blobs import Blobs, Details, OnBytes
 
 
@@ -30,7 +31,7 @@ class ObjectStore:
         self.location = self.root
         self.algo = algo
         self.secrets = secrets  # values never to show in messages
-        self.files_dir = f"files/{algo}"
+        self.files_dir = layout.files_dir(algo)
         self.files_root = posixpath.join(self.root, self.files_dir)
 
     def __repr__(self) -> str:
@@ -46,8 +47,7 @@ class ObjectStore:
 
     def oid_name(self, oid: str) -> str:
         """The object's name in its store (relative to the root)."""
-        check_oid(oid, self.algo)
-        return f"{self.files_dir}/{oid[:2]}/{oid[2:]}"
+        return layout.object_name(check_oid(oid, self.algo), self.algo)
 
     def oid_path(self, oid: str) -> str:
         check_oid(oid, self.algo)
@@ -64,11 +64,7 @@ class ObjectStore:
 
     def _oid_of(self, name: str) -> str | None:
         """The oid an object's name stands for; None for temporaries and strays."""
-        shard, _, rest = name[len(self.files_dir) + 1:].partition("/")
-        if len(shard) != 2 or rest.startswith("."):
-            return None
-        oid = shard + rest
-        return oid if is_valid_oid(oid, self.algo) else None
+        return layout.oid_of(name, self.algo)
 
     def quarantine(self, oid: str) -> str:
         """Move a corrupt object aside (never delete it): <root>/quarantine/<oid>.<time>."""
@@ -95,17 +91,17 @@ class ObjectStore:
 
     def write_log(self, kind: str, name: str, data: bytes) -> None:
         """Store a new, uniquely named log record (never overwriting one)."""
-        self.blobs.put(f"logs/{kind}/{name}", data)
+        self.blobs.put(f"{layout.LOGS_DIR}/{kind}/{name}", data)
 
     def list_logs(self, kind: str) -> Details:
         """{name: (size, the time the store wrote it, or None if its listing gives none)}."""
-        return self.blobs.details(f"logs/{kind}")
+        return self.blobs.details(f"{layout.LOGS_DIR}/{kind}")
 
     def read_log(self, kind: str, name: str, limit: int) -> bytes:
-        return self.blobs.get(f"logs/{kind}/{name}", 0, limit + 1)
+        return self.blobs.get(f"{layout.LOGS_DIR}/{kind}/{name}", 0, limit + 1)
 
     def delete_logs(self, kind: str, names: list[str]) -> None:
-        self.blobs.delete([f"logs/{kind}/{name}" for name in names])
+        self.blobs.delete([f"{layout.LOGS_DIR}/{kind}/{name}" for name in names])
 
     def size(self, oid: str) -> int:
         return self.blobs.size(self.oid_name(oid))

@@ -840,9 +840,13 @@ class S3Blobs(FsspecBlobs):
         if done is None:
             return super().details(directory)
         prefix = self.path(directory).rstrip("/") + "/"
-        return {path[len(prefix):]: (size, mtime) for path, size, mtime in done[0]
-                if path.startswith(prefix) and "/" not in path[len(prefix):]
-                and not path[len(prefix):].startswith(".")}
+        found: Details = {}
+        for path, size, mtime in done[0]:
+            name = path[len(prefix):] if path.startswith(prefix) else ""
+            # "": the folder's own key (one an S3 console makes), no blob in it
+            if name and "/" not in name and not name.startswith("."):
+                found[name] = (size, mtime)
+        return found
 
     def delete(self, names: list[str]) -> None:
         if len(names) > FEW_DELETES:  # s3fs deletes a thousand per request

@@ -26,9 +26,10 @@ from typing import IO
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError, DvxError, FormatError, NewerFormatError, RemoteError
 from dvx.logs import get_logger
+from dvx.objects.layout import INDEXES_DIR, is_index_name
 from dvx.remote.backends import access_refused, network_failure
 from dvx.remote.blobs import Blobs
-from dvx.remote.packs import INDEXES_DIR, Section, index_name, is_index_name, read_index
+from dvx.remote.packs import Section, index_name, read_index
 from dvx.remote.retry import Retrying, describe, with_retries
 
 log = get_logger(__name__)

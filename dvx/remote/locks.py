@@ -40,10 +40,10 @@ from dvx.errors import LockError, RemoteError
 from dvx.fsutil import describe
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, Details
+from dvx.objects.layout import LOCKS_DIR, is_probe_name, lock_kind_and_time, lock_name, probe_name
 
 log = get_logger(__name__)
 
-LOCKS_DIR = "locks"
 PUSH, GC = "push", "gc"
 RENEW_SECONDS = 300.0
 STALE_SECONDS = 1800.0
@@ -51,7 +51,6 @@ CLOCK_SKEW = 300.0  # a name's seconds (its writer's clock) may be this far off 
 POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
 RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
 MAX_LOCK_BYTES = 4096
-PROBE_PREFIX, PROBE_SUFFIX = "clock-", ".probe"  # `store_time`'s files: no reader's lock
 
 
 class WriteRefused(RemoteError):
@@ -212,7 +211,7 @@ class RemoteLock:
 
     def _write(self) -> None:
         now = time.time()
-        name = f"{self.kind}-{int(now):010d}-{os.urandom(8).hex()}.lock"
+        name = lock_name(self.kind, int(now), os.urandom(8).hex())
         record = {"kind": self.kind, "host": socket.gethostname(), "space": self._space,
                   "pid": os.getpid(), "command": " ".join(["dvx", *sys.argv[1:]])[:200],
                   "written": now}
@@ -229,9 +228,10 @@ class RemoteLock:
         self.stale, self._old_probes = [], []
         now = self._store_now = _store_clock(listed, self.name)
         for name, (_, mtime) in sorted(listed.items()):
-            kind, stamp = _parse_name(name)
-            if _is_probe(name) and mtime is not None and now - mtime > STALE_SECONDS:
+            if is_probe_name(name) and mtime is not None and now - mtime > STALE_SECONDS:
                 self._old_probes.append(name)
+            # A name of no lock's form is not dvx's: neither waited for nor deleted.
+            kind, stamp = lock_kind_and_time(name) or (None, 0.0)
             if name == self.name or kind is None or not conflicts(self.kind, kind):
                 continue
             if stamp > now + CLOCK_SKEW:  # a clock far ahead, or a forged name: the store's
@@ -306,7 +306,7 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     is no lock to any reader, and gc deletes it once it is stale. WriteRefused when this
     user may only read the store."""
     _list_locks(blobs, remote)  # a listing names a missing bucket; a write might create one
-    name = f"{PROBE_PREFIX}{os.urandom(8).hex()}{PROBE_SUFFIX}"
+    name = probe_name(os.urandom(8).hex())
     try:
         blobs.put(f"{LOCKS_DIR}/{name}", b"dvx clock probe\n")
     except OSError as exc:
@@ -352,20 +352,6 @@ def _store_clock(listed: Details, ours: str | None) -> float:
     this machine's clock when it gives none."""
     _, written = listed.get(ours, (0, None)) if ours else (0, None)
     return written if written is not None else time.time()
-
-
-def _is_probe(name: str) -> bool:
-    return name.startswith(PROBE_PREFIX) and name.endswith(PROBE_SUFFIX)
-
-
-def _parse_name(name: str) -> tuple[str | None, float]:
-    """The kind and time in a lock's name; (None, 0) for a name no dvx writes. Kinds other
-    than push and gc are kept: a newer dvx may write them (`conflicts`)."""
-    kind, _, rest = name.partition("-")
-    stamp = rest.split("-", 1)[0]
-    if not kind or not name.endswith(".lock") or not stamp.isdigit():
-        return None, 0.0
-    return kind, float(stamp)
 
 
 def _ago(when: float, now: float) -> str:

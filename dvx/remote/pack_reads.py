@@ -19,9 +19,10 @@ from functools import partial
 from dvx.errors import CorruptObjectError, interruption
 from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
+from dvx.objects.layout import PACKS_DIR
 from dvx.processes import MIN_ITEMS, map_in_processes
 from dvx.remote.packed import PACKS_IN_FLIGHT, Copy
-from dvx.remote.packs import PACKS_DIR, Section, Span, coalesce
+from dvx.remote.packs import Section, Span, coalesce
 from dvx.remote.retry import describe, with_retries
 from dvx.remote.staging import in_rounds, staging_for, store_verified
 from dvx.remote.store import RemoteStore
@@ -264,7 +265,7 @@ def verify(remote: RemoteStore, settings: Settings, fast: bool = False,
     """Check every pack the indexes name: its size, and (unless `fast`) every object's hash;
     with `only`, just the packed objects among those."""
     check = PackCheck()
-    on_remote = remote.retried.details(PACKS_DIR)
+    on_remote = remote.list_packs()
     spans: list[Span] = []
     named: set[str] = set()
     wrong: dict[str, str] = {}  # oid -> what is wrong with a copy of it

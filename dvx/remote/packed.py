@@ -20,10 +20,9 @@ from dvx.errors import interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache, unreadable_object
+from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
 from dvx.remote.packs import (
-    INDEXES_DIR,
     PACK_HEADER_SIZE,
-    PACKS_DIR,
     PackBuilder,
     Section,
     index_bytes,

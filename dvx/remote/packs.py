@@ -25,15 +25,12 @@ from dataclasses import dataclass, field
 from dvx.errors import FormatError, NewerFormatError
 from dvx.fsutil import BytesLike
 from dvx.hashing import get_algorithm, hash_bytes, is_valid_oid
+from dvx.objects.layout import INDEX_SUFFIX, PACK_SUFFIX, is_pack_name
 
 PACK_MAGIC = b"dvx pack 1 "  # then 32 random hex digits and a newline: no two packs alike
 PACK_HEADER_SIZE = len(PACK_MAGIC) + 33
 INDEX_VERSION = 1
 INDEX_HEADER = f"dvx pack index {INDEX_VERSION}"
-PACKS_DIR = "packs"
-INDEXES_DIR = "indexes"
-PACK_SUFFIX = ".pack"
-INDEX_SUFFIX = ".idx"
 
 DEFAULT_THRESHOLD = 1 << 20  # objects below this size go into packs
 DEFAULT_PACK_SIZE = 16 << 20  # a pack is closed once it reaches this size
@@ -128,14 +125,6 @@ def section_bytes(section: Section) -> bytes:
 
 def _offset(entry: tuple[str, int, int]) -> int:
     return entry[1]
-
-
-def is_pack_name(name: str, algo: str) -> bool:
-    return name.endswith(PACK_SUFFIX) and is_valid_oid(name[:-len(PACK_SUFFIX)], algo)
-
-
-def is_index_name(name: str, algo: str) -> bool:
-    return name.endswith(INDEX_SUFFIX) and is_valid_oid(name[:-len(INDEX_SUFFIX)], algo)
 
 
 LOOSE_BATCH = 10_000  # loose entries per Section yielded: a long list is never held whole

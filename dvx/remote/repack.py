@@ -22,17 +22,10 @@ from dvx import faults
 from dvx.errors import DvxError
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
+from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
 from dvx.remote.pack_reads import READ_GAP, read_span
 from dvx.remote.packed import PACK_ENTRIES, deduplicated, publish_index
-from dvx.remote.packs import (
-    INDEXES_DIR,
-    PACK_HEADER_SIZE,
-    PACKS_DIR,
-    PackBuilder,
-    Section,
-    coalesce,
-    pack_name,
-)
+from dvx.remote.packs import PACK_HEADER_SIZE, PackBuilder, Section, coalesce, pack_name
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import Settings
 
@@ -76,7 +69,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
                        f"used ({why})", "Look at it with `dvx fsck --remote`; move the damaged "
                        "index out of the remote's indexes/ folder once its packs are "
                        "accounted for.")
-    packs_listed = remote.blobs.details(PACKS_DIR)
+    packs_listed = remote.list_packs()
     young: set[str] = set()
     merged: dict[str, Section] = {}
     for _, section in inventory.sections(result.indexes):

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import IO, Any
 
+from dvx.objects.blobs import Details
+from dvx.objects.layout import PACKS_DIR, is_pack_name
 from dvx.objects.odb import ObjectStore
 from dvx.remote.inventory import Inventory
-from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD, PACKS_DIR
+from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 from dvx.remote.retry import Retrying
 
 Location = tuple[str | None, int, int]  # (pack name or None for loose, offset, length)
@@ -107,6 +109,13 @@ class RemoteStore(ObjectStore):
 
     def list_loose(self) -> Iterator[str]:
         return super().list_oids()
+
+    def list_packs(self) -> Details:
+        """{pack name: (size, mtime or None)} of every pack on the remote. Only a pack's name
+        counts: a README in packs/, or the key an S3 console makes for the folder, is no
+        pack dvx may count, read or delete."""
+        return {name: details for name, details in self.retried.details(PACKS_DIR).items()
+                if is_pack_name(name, self.algo)}
 
 
 def index_dir_for(base: str, identity: str) -> str:

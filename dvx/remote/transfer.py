@@ -39,8 +39,8 @@ from dvx.objects.cache import (
     unreadable_object,
     written_since_stored,
 )
+from dvx.objects.layout import PACKS_DIR
 from dvx.objects.odb import ObjectStore
-from dvx.remote.packs import PACKS_DIR
 from dvx.remote.retry import describe, is_timeout, with_retries
 from dvx.remote.staging import (
     STAGED_OBJECT,
@@ -109,7 +109,7 @@ def _pack_sizes(store: RemoteStore, expected: Mapping[str, int], settings: Setti
     if not expected:
         return {}
     if len(expected) > LISTING_THRESHOLD and store.can_list:
-        listed = store.retried.details(PACKS_DIR)
+        listed = store.list_packs()
         return {pack: listed[pack][0] for pack in expected if pack in listed}
 
     def size(pack: str) -> int | None:

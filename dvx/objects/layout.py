@@ -1,0 +1,103 @@
+"""The names dvx gives what it writes in an object store, in one place (docs/formats.md is
+their specification):
+
+    files/<algo>/<2 hex digits>/<the oid's other digits>    objects (cache and remotes)
+    packs/<hex>.pack        indexes/<hex>.idx                 packs and their indexes
+    logs/push/<10 digits>-<16 hex>.log                        push logs
+    locks/<kind>-<10 digits>-<16 hex>.lock                    remote locks
+    locks/clock-<16 hex>.probe                                probes of a remote's clock
+
+A store's folders may hold files that are not dvx's: a README an operator put there, the empty
+key an S3 console makes for a folder, another tool's upload under the same prefix. dvx reads,
+counts, deletes and aborts only what has a name of these forms: every listing of one of its
+folders is filtered by the rule for that folder here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dvx.hashing import is_valid_oid
+
+FILES_DIR = "files"
+PACKS_DIR = "packs"
+INDEXES_DIR = "indexes"
+PACK_SUFFIX = ".pack"
+INDEX_SUFFIX = ".idx"
+LOGS_DIR = "logs"
+LOCKS_DIR = "locks"
+
+_PUSH_LOG = re.compile(r"[0-9]{10}-[0-9a-f]{16}\.log")
+_LOCK = re.compile(r"([a-z][a-z0-9_]*)-([0-9]{10})-[0-9a-f]{16}\.lock")
+_PROBE = re.compile(r"clock-[0-9a-f]{16}\.probe")
+
+
+def files_dir(algo: str) -> str:
+    return f"{FILES_DIR}/{algo}"
+
+
+def object_name(oid: str, algo: str) -> str:
+    """The name of object `oid` (already checked) in its store."""
+    return f"{files_dir(algo)}/{oid[:2]}/{oid[2:]}"
+
+
+def oid_of(name: str, algo: str) -> str | None:
+    """The oid that `name` (relative to the store's root) is the object of; None for any
+    other name (a temporary, starting with '.', included)."""
+    prefix = files_dir(algo) + "/"
+    if not name.startswith(prefix):
+        return None
+    shard, _, rest = name[len(prefix):].partition("/")
+    oid = shard + rest
+    return oid if len(shard) == 2 and is_valid_oid(oid, algo) else None
+
+
+def is_pack_name(name: str, algo: str) -> bool:
+    """A pack's name in packs/: its content's hash and `.pack`."""
+    return name.endswith(PACK_SUFFIX) and is_valid_oid(name[:-len(PACK_SUFFIX)], algo)
+
+
+def is_index_name(name: str, algo: str) -> bool:
+    """A pack index's name in indexes/: its content's hash and `.idx`."""
+    return name.endswith(INDEX_SUFFIX) and is_valid_oid(name[:-len(INDEX_SUFFIX)], algo)
+
+
+def push_log_name(seconds: int, random_hex: str) -> str:
+    return f"{seconds:010d}-{random_hex}.log"
+
+
+def is_push_log_name(name: str) -> bool:
+    """A push log's name in logs/push/."""
+    return _PUSH_LOG.fullmatch(name) is not None
+
+
+def lock_name(kind: str, seconds: int, random_hex: str) -> str:
+    return f"{kind}-{seconds:010d}-{random_hex}.lock"
+
+
+def lock_kind_and_time(name: str) -> tuple[str, float] | None:
+    """The kind and the seconds in the name of a lock in locks/ (a kind other than push and
+    gc is a newer dvx's); None for a name no dvx gives a lock."""
+    matched = _LOCK.fullmatch(name)
+    return (matched[1], float(matched[2])) if matched else None
+
+
+def probe_name(random_hex: str) -> str:
+    return f"clock-{random_hex}.probe"
+
+
+def is_probe_name(name: str) -> bool:
+    """A clock probe's name in locks/."""
+    return _PROBE.fullmatch(name) is not None
+
+
+def is_upload_name(name: str, algo: str) -> bool:
+    """Whether dvx may have begun an upload in parts of `name` (relative to the store's
+    root): an object, a pack or an index; another tool's upload under the same prefix is
+    not dvx's to abort."""
+    folder, _, base = name.partition("/")
+    if folder == PACKS_DIR:
+        return is_pack_name(base, algo)
+    if folder == INDEXES_DIR:
+        return is_index_name(base, algo)
+    return oid_of(name, algo) is not None
