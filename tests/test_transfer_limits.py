@@ -316,6 +316,42 @@ def test_gc_remote_aborts_the_multipart_uploads_killed_pushes_left(repo, dvx, re
     assert [r.get("uploads_aborted") for r in json.loads(done.stdout)] == [None, 1]
     assert unfinished() == {}
 
+
+def test_gc_remote_aborts_only_the_uploads_of_names_dvx_writes(repo, dvx, request, moto_s3):
+    """Another tool uploading in parts under the remote's prefix (a backup, beside packs/)
+    keeps its upload; a dvx object's, pack's or index's abandoned upload is aborted. (moto
+    gives every upload a start years ago: each is older than the grace period.)"""
+    import boto3
+
+    from tests.remotes import _s3_spec
+
+    spec = _s3_spec(moto_s3, request)
+    write(repo / "a.txt", "hi\n")
+    assert dvx("add", "a.txt").code == 0
+    configure(dvx, repo, spec)
+    commit_all(repo)
+    assert dvx("push").code == 0
+    client = boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    bucket = spec.url.split("/")[2]
+    oid = "ab" * 16
+    ours = [f"project/files/xxh128/{oid[:2]}/{oid[2:]}", f"project/packs/{oid}.pack",
+            f"project/indexes/{oid}.idx"]
+    others = ["project/backups/nightly-db-dump.tar", "project/packs/notes.pack",
+              f"project/files/xxh128/{oid[:2]}/{oid[2:]}.tar", "elsewhere/files/a"]
+    for key in ours + others:
+        client.create_multipart_upload(Bucket=bucket, Key=key)
+
+    def unfinished() -> set[str]:
+        return {u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])}
+
+    planned = dvx("gc", "-w", "--remote", "r", "--dry-run", "--json")
+    assert [r.get("uploads_aborted") for r in json.loads(planned.stdout)] == [None, 3]
+    done = dvx("gc", "-w", "--remote", "r", "-f")
+    assert done.code == 0, done.output
+    assert "Aborted 3 unfinished uploads on the remote 'r'" in done.stdout
+    assert unfinished() == set(others)
+
 class _Counting(http.server.BaseHTTPRequestHandler):
     """Passes each request on to the S3 server at `upstream`, counting those received and
     not yet answered: `peak` is the most at once. A request leaves the count before its

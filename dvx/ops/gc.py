@@ -27,6 +27,7 @@ from dvx import faults, fsutil
 from dvx.errors import DvxError, UsageError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
+from dvx.objects import layout
 from dvx.objects.blobs import Upload
 from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
@@ -541,12 +542,13 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
 def _abandoned_uploads(remote: ObjectStore, cutoff: float) -> list[Upload]:
     """The remote's uploads begun before `cutoff` and never finished: a push killed before
     it could abort its multipart upload (kill -9, a lost machine) leaves one, whose parts
-    the store keeps, and bills, until it is aborted. One of unknown age counts as young;
-    a store that does not let them be listed has none to abort."""
+    the store keeps, and bills, until it is aborted. Only an upload of a name dvx gives an
+    object, pack or index is dvx's: another tool's under the same prefix is left alone. One
+    of unknown age counts as young; a store that does not let them be listed has none."""
     try:
         uploads = remote.blobs.unfinished_uploads()
     except PermissionError as exc:
         log.info("Unfinished uploads not listed: %s", exc)
         return []
-    return [upload for upload in uploads
-            if upload.started is not None and upload.started <= cutoff]
+    return [upload for upload in uploads if layout.is_upload_name(upload.name, remote.algo)
+            and upload.started is not None and upload.started <= cutoff]
