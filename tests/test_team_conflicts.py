@@ -259,6 +259,45 @@ def test_a_pointer_kept_after_one_side_removed_it_gets_its_gitignore_entry_back(
     assert git(bob, "ls-files", "data").split() == ["data/.gitignore", "data/a.csv.dvx"]
 
 
+def test_the_side_that_kept_its_changed_pointer_gets_the_gitignore_entry_back_too(tmp_path):
+    """bob removed a file alice changed, and pushed first; alice's pull conflicts and she
+    keeps her pointer, with bob's .gitignore. Her data matches the pointer already, so the
+    checkout places nothing: it writes the entry of the data it finds there all the same."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data" / "a.csv", "v1\n")
+    write(alice / "data" / "b.csv", "b\n")
+    must("add", "data/a.csv", "data/b.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("remove", "--outs", "data/a.csv.dvx", cwd=bob)
+    commit(bob, "no more a.csv")
+    git(bob, "push", "-q", "origin", "main")
+    edit(alice, "data/a.csv", "alice's\n")
+    must("add", "data/a.csv", cwd=alice)
+    commit(alice, "alice's version")
+    must("push", cwd=alice)
+    merged = subprocess.run(["git", "pull", "-q", "--no-rebase", "--no-edit", "origin", "main"],
+                            cwd=alice, capture_output=True, text=True)
+    assert "CONFLICT (modify/delete)" in merged.stdout + merged.stderr
+    git(alice, "add", "data/a.csv.dvx")  # keep hers, as Git's message suggests
+    git(alice, "commit", "-qm", "keep alice's a.csv")
+    assert git(alice, "status", "--porcelain").splitlines() == ["?? data/a.csv"]
+
+    checked = must("checkout", cwd=alice)
+    assert checked.splitlines() == [
+        "Checkout: 0 restored, 2 unchanged.",
+        "Wrote again the .gitignore entry a merge or `git mv` dropped, so that `git add` "
+        "leaves the data out of Git (commit the .gitignore): data/a.csv."]
+    assert (alice / "data" / "a.csv").read_text() == "alice's\n"
+    assert (alice / "data" / ".gitignore").read_text() == "/b.csv\n/a.csv\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0  # not "not ignored by Git"
+    assert must("pull", cwd=alice).splitlines()[-1] == "Checkout: 0 restored, 2 unchanged."
+    git(alice, "add", "-A")
+    assert git(alice, "ls-files", "data").split() == [
+        "data/.gitignore", "data/a.csv.dvx", "data/b.csv.dvx"]
+
+
 def _the_hint_for(pointer: str, stderr: str) -> str:
     line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
     return line.partition("; ")[0] if line.startswith(" index:") else line

@@ -88,7 +88,7 @@ class CheckoutResult:
     # Of those, the paths whose object was in it, found damaged and moved aside (the remote
     # may well have it: `dvx pull` fetches it again).
     damaged: list[str] = field(default_factory=list)
-    # Outputs placed whose .gitignore entry was gone, written again (`_ignore_placed`)
+    # Outputs in the workspace whose .gitignore entry was gone, written again (`_ignore_again`)
     ignored_again: list[str] = field(default_factory=list)
 
     @property
@@ -139,9 +139,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     records_before[target] = repo.syncstate.get(target.output.path)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
-            placed = []
             for target in targets:
-                restored = len(result.restored)
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
                 found = result.unchanged_found
@@ -161,9 +159,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target in found_there and result.unchanged_found > found:
                     # Some of it was there, matching (a folder that was there is not enough)
                     _mark_found(repo, target.output)
-                if len(result.restored) > restored:
-                    placed.append(target.output.path)
-            result.ignored_again = _ignore_placed(repo, placed)
+            result.ignored_again = _ignore_again(
+                repo, list(dict.fromkeys(t.output.path for t in targets)))
             if settle is not None:
                 result.removed += settle_left_behind(repo, settle)
         finally:
@@ -172,16 +169,20 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
     return result
 
 
-def _ignore_placed(repo: Repo, placed: list[str]) -> list[str]:
-    """Write again the .gitignore entries of the outputs `placed` that lack one, where Git
-    ignores their data no other way; those outputs. Git drops an entry when it merges a
-    .gitignore without dvx's merge driver (one side removed the pointer, the other changed
-    it) or a `git mv` moves a pointer, and `git add -A` would
-    then take the data itself into Git. Data a `!` rule takes back in on purpose, and data
-    Git tracks already, are left as they are. Only what was placed is looked at: a checkout
-    that places nothing reads no .gitignore."""
+def _ignore_again(repo: Repo, outputs: list[str]) -> list[str]:
+    """Write again the .gitignore entries of those of `outputs` whose data is in the
+    workspace, placed or found there, that lack one, where Git ignores their data no other
+    way; those outputs. Git drops an entry when it merges a .gitignore without dvx's merge
+    driver (one side removed the pointer, the other changed it: the side that kept it has
+    the data already, and nothing is placed) or a `git mv` moves a pointer, and `git add -A`
+    would then take the data itself into Git. Data a `!` rule takes back in on purpose, and
+    data Git tracks already, are left as they are. Cheap when nothing lacks an entry: each
+    folder's .gitignore is read once, and Git is asked only about the outputs lacking one."""
+    if repo.git is None:
+        return []
     lacking = [os.path.relpath(full, repo.root).replace(os.sep, "/") for full in
-               gitignore.lacking_entry([repo.abspath(path) for path in placed])]
+               gitignore.lacking_entry([repo.abspath(path) for path in outputs])
+               if os.path.lexists(full)]
     exposed = [path for path, on_purpose in not_ignored(repo, lacking).items()
                if not on_purpose]
     tracked = tracked_by_git(repo, exposed)
