@@ -3,8 +3,9 @@ resolving command-line targets to them."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -27,7 +28,7 @@ from dvx.paths import (
 )
 from dvx.pointer import Pointer, data_path_of, read_pointer
 from dvx.repo import Repo
-from dvx.scm import literal_pathspec
+from dvx.scm import literal, literal_pathspec
 
 log = get_logger(__name__)
 
@@ -117,19 +118,49 @@ def _walk_for_pointers(root: str) -> tuple[list[str], list[str]]:
     return sorted(found), pipelines
 
 
-def pipeline_files_not_read(repo: Repo, search: bool = False) -> list[str]:
+def pipeline_files_not_read(repo: Repo, search: bool = False,
+                            stage_outputs: Iterable[str] = ()) -> list[str]:
     """The dvx.yaml files below the repository root, which dvx never reads (one dvx.yaml per
     repository, at its root): those in the current directory and the folders above it, and
     those a listing of pointer files came across; with `search`, every one Git would track
-    (a Git process: for an error, not for the commands that go on)."""
-    found = set(repo.pipeline_files_below) | _pipeline_files_above_here(repo.root)
+    (a Git process: for an error, not for the commands that go on). `stage_outputs`: the
+    outputs dvx.yaml declares, when the caller has read it."""
+    listed = set(repo.pipeline_files_below)
     if search and repo.git is not None:
-        found.update(repo.git.workspace_files(f"*/{PIPELINE_FILE}"))
+        listed.update(repo.git.workspace_files(f"*/{PIPELINE_FILE}"))
     elif search:
-        found.update(_walk_for_pointers(repo.root)[1])
+        listed.update(_walk_for_pointers(repo.root)[1])
+    here = _pipeline_files_above_here(repo.root) - listed
     # The dvx.yaml of a dvx project of its own, nested in this one, is that project's.
-    return sorted(p for p in found if p.endswith("/" + PIPELINE_FILE)
-                  and not os.path.isdir(repo.abspath(p.rpartition("/")[0] + "/.dvx")))
+    found = {p for p in listed | here if p.endswith("/" + PIPELINE_FILE)
+             and not os.path.isdir(repo.abspath(p.rpartition("/")[0] + "/.dvx"))}
+    if found:  # rare: only then is it worth asking what else the file may be
+        found = _not_data(repo, found, stage_outputs)
+    unlisted = sorted(found & here)
+    if unlisted and repo.git is not None:
+        # Where the user is, Git was not asked: by its rules, as in the listing, a dvx.yaml
+        # it ignores (a virtualenv's, a build folder's) is not one meant for the pipeline.
+        found -= set(unlisted) - set(repo.git.workspace_files(*literal(unlisted)))
+    return sorted(found)
+
+
+def _not_data(repo: Repo, paths: set[str], stage_outputs: Iterable[str]) -> set[str]:
+    """Those of `paths` outside the data dvx tracks: a dvx.yaml inside a folder `dvx add`
+    tracks, or inside a stage's output, is data (a template, say), not a pipeline file."""
+    outputs = set(stage_outputs)
+    with contextlib.suppress(DvxError):  # a dvx.lock that cannot be read names no outputs
+        outputs.update(out.path for lock in read_lock(repo.root, repo.algo).values()
+                       for out in lock.outs)
+
+    def is_data(path: str) -> bool:
+        folder = path
+        while folder:
+            if folder in outputs or os.path.isfile(repo.abspath(folder + POINTER_SUFFIX)):
+                return True
+            folder = folder.rpartition("/")[0]
+        return False
+
+    return {p for p in paths if not is_data(p)}
 
 
 def _pipeline_files_above_here(root: str) -> set[str]:
@@ -146,11 +177,12 @@ def _pipeline_files_above_here(root: str) -> set[str]:
     return found
 
 
-def warn_of_pipeline_files_not_read(repo: Repo, search: bool = False) -> None:
+def warn_of_pipeline_files_not_read(repo: Repo, search: bool = False,
+                                    stage_outputs: Iterable[str] = ()) -> None:
     """Once per command that reads the pipeline: a dvx.yaml below the root is never read,
     which would otherwise pass without a word (its stages never run, status says nothing).
-    `search`: as in pipeline_files_not_read."""
-    unread = [p for p in pipeline_files_not_read(repo, search)
+    `search` and `stage_outputs`: as in pipeline_files_not_read."""
+    unread = [p for p in pipeline_files_not_read(repo, search, stage_outputs)
               if p not in repo.warned_pipelines]
     if unread:
         repo.warned_pipelines.update(unread)

@@ -340,6 +340,39 @@ def test_a_dvx_yaml_below_the_root_is_named_as_not_read(repo, dvx):
     assert "WARNING" not in dvx("repro").stderr
 
 
+# A stage writing a folder of project templates: its dvx.yaml is the stage's data.
+TEMPLATES_STAGE = stage("""cmd: "mkdir -p out/tmpl && printf 'stages: {}\\n' > out/tmpl/dvx.yaml"
+outs: [out]""", "gen")
+
+
+def test_a_dvx_yaml_that_is_data_is_not_named_as_not_read(repo, tmp_path, dvx):
+    """Inside a folder `dvx add` tracks, a stage's output or a folder Git ignores (a
+    virtualenv's), a dvx.yaml is data, not a pipeline file: no warning, wherever dvx runs."""
+    write(repo / "templates" / "proj1" / "dvx.yaml", "stages: {}\n")
+    assert dvx("add", "templates").code == 0
+    write(repo / "venv" / "lib" / "pkg" / "dvx.yaml", "stages: {}\n")
+    with open(repo / ".gitignore", "a") as f:
+        f.write("venv/\n")
+    write(repo / "dvx.yaml", TEMPLATES_STAGE)
+    assert dvx("repro").code == 0 and (repo / "out" / "tmpl" / "dvx.yaml").exists()
+    for cwd in (repo, repo / "templates" / "proj1", repo / "out" / "tmpl",
+                repo / "venv" / "lib" / "pkg"):
+        status = dvx("status", cwd=cwd)
+        assert status.code == 0 and "not read" not in status.stderr, (cwd, status.stderr)
+    assert "not read" not in dvx("repro", cwd=repo / "out" / "tmpl").stderr
+
+    plain = tmp_path / "plain"  # without Git, every command walks the workspace
+    plain.mkdir()
+    assert dvx("init", "--no-scm", cwd=plain).code == 0
+    write(plain / "dvx.yaml", TEMPLATES_STAGE)
+    assert dvx("repro", cwd=plain).code == 0
+    for cwd in (plain, plain / "out" / "tmpl"):
+        status = dvx("status", cwd=cwd)
+        assert status.code == 0 and "not read" not in status.stderr, (cwd, status.stderr)
+    write(plain / "sub" / "dvx.yaml", "stages: {}\n")  # one meant for the pipeline still is
+    assert "WARNING: sub/dvx.yaml is not read" in dvx("status", cwd=plain).stderr
+
+
 def test_a_hostile_lock_file_is_refused(repo: Path, dvx):
     write(repo / "dvx.yaml", stage("cmd: x\nouts: [o.txt]"))
     write(repo / "dvx.lock", "dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: x\n    outs:\n"

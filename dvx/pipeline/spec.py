@@ -201,7 +201,8 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
                 raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
     pipeline = Pipeline(tuple(stages))
     _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
-    warn_of_pipeline_files_not_read(repo)  # below the root, whose stages are not these
+    # below the root, whose stages are not these (one inside their outputs is their data)
+    warn_of_pipeline_files_not_read(repo, stage_outputs=[o.path for s in stages for o in s.outs])
     return pipeline
 
 
