@@ -3,6 +3,7 @@ that touch them, with one clear message that names the file and how to fix it.""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -179,7 +180,8 @@ def test_a_conflicted_dvx_yaml_is_named_and_the_data_still_reported(repo, dvx):
     from_sub = run_dvx("status", cwd=repo / "sub")
     assert "git checkout --ours ../dvx.yaml" in from_sub.stderr and "git add ../dvx.yaml" in (
         from_sub.stderr)
-    for args in (("repro",), ("stage", "list")):
+    for args in (("repro",), ("stage", "list"), ("params", "diff"), ("metrics", "show"),
+                 ("exp", "show"), ("plots", "show")):
         refused = dvx(*args)
         assert refused.code == 1 and "unresolved Git merge conflict" in refused.stderr, args
 
@@ -219,6 +221,49 @@ def test_a_conflicted_params_file_is_named_and_the_data_still_reported(repo, dvx
     assert refused.code == 1 and f"{params} holds an unresolved Git merge conflict" in (
         refused.stderr)
     assert not refused.stdout
+
+
+def test_params_diff_show_and_exp_show_name_a_conflicted_params_file(repo, dvx):
+    """As for any params file they cannot read, its row shows why and the command goes on
+    (exit 0); but the why is the merge to finish, not YAML that cannot be parsed."""
+    write(repo / "params.yaml", "lr: 1\nepochs: 1\n")
+    write(repo / "other.yaml", "depth: 1\n")
+    assert dvx("stage", "add", "-n", "train", "-p", "lr,epochs", "-p", "other.yaml:depth",
+               "-o", "out.txt", "cat params.yaml other.yaml > out.txt").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-q", "-b", "A")
+    write(repo / "params.yaml", "lr: 2\nepochs: 1\n")
+    write(repo / "other.yaml", "depth: 2\n")
+    git(repo, "commit", "-qam", "A")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "params.yaml", "lr: 3\nepochs: 1\n")
+    git(repo, "commit", "-qam", "B")
+    merged = subprocess.run(["git", "merge", "-q", "A"], cwd=repo, capture_output=True)
+    assert merged.returncode != 0  # both changed lr; other.yaml merged cleanly
+
+    conflict = "params.yaml holds an unresolved Git merge conflict: both sides changed it."
+    resolve = "git checkout --ours params.yaml"
+    diff = dvx("params", "diff")
+    assert diff.code == 0 and re.search(r"other\.yaml +depth +1 +2 ", diff.stdout)
+    assert f"workspace: {conflict}" in diff.stdout and resolve in diff.stdout
+    shown = dvx("params", "show", "--json")
+    assert shown.code == 0
+    workspace = json.loads(shown.stdout)["workspace"]["data"]
+    assert workspace["other.yaml"] == {"data": {"depth": 2}}
+    assert workspace["params.yaml"]["error"]["msg"].startswith(conflict)
+    exps = dvx("exp", "show")
+    assert exps.code == 0 and "main" in exps.stdout
+    assert f"WARNING: workspace: params.yaml: {conflict}" in exps.stderr
+    assert resolve in exps.stderr
+    for run in (diff, shown, exps):
+        assert "not valid YAML" not in run.output
+
+    # A dvx.yaml that takes values from it cannot be read: that command stops, naming it.
+    write(repo / "dvx.yaml", (repo / "dvx.yaml").read_text().replace("out.txt", "${lr}.txt"))
+    refused = dvx("params", "diff")
+    assert refused.code == 1 and conflict in refused.stderr and resolve in refused.stderr
 
 
 def test_gc_refusing_a_conflicted_pointer_says_why_in_one_clean_paragraph(tmp_path):

@@ -15,10 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvx.errors import DvxError, FormatError
+from dvx.errors import DvxError, FormatError, MergeConflictError
 from dvx.paths import check_relpath
 from dvx.pipeline.interpolate import interpolate
-from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, parse_params
+from dvx.pipeline.params import (
+    DEFAULT_PARAMS_FILE,
+    check_params_file_name,
+    parse_params,
+    refuse_conflicted,
+)
 from dvx.pipeline.spec import (
     PIPELINE_FILE,
     PlotOptions,
@@ -57,35 +62,40 @@ class Declared:
     cached: set[str] = field(default_factory=set)
 
 
-def declared(read: ReadFile) -> Declared:
-    """What the dvx.yaml that `read` reads declares; raises FormatError if it cannot be read."""
+def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
+    """What the dvx.yaml that `read` reads declares; raises FormatError if it cannot be read
+    (MergeConflictError if, read from the workspace of the repository at `workspace_root`, it
+    or a file it takes values from holds Git's conflict markers)."""
     found = Declared()
     root_params = read(DEFAULT_PARAMS_FILE)
     context: dict[str, Any] = {}
-    unreadable: FormatError | None = None
+    unreadable: DvxError | None = None
     if root_params is not None:
         found.params.append(DEFAULT_PARAMS_FILE)
         try:
-            context.update(parse_params(root_params, DEFAULT_PARAMS_FILE))
-        except FormatError as exc:  # its row shows the error, unless dvx.yaml needs its values
-            unreadable = exc
+            context.update(parse_params(root_params, DEFAULT_PARAMS_FILE,
+                                        workspace_root=workspace_root))
+        except (FormatError, MergeConflictError) as exc:  # its row shows the error, unless
+            unreadable = exc  # dvx.yaml needs its values
     data = read(PIPELINE_FILE)
     if unreadable is not None and data is not None and b"${" in data:
         raise unreadable
+    if workspace_root is not None and data is not None:
+        refuse_conflicted(data, workspace_root, PIPELINE_FILE)
     doc = parse_yaml(data, f"pipeline file '{PIPELINE_FILE}'") if data is not None else None
     if doc is None:
         return found
     if not isinstance(doc, dict) or not isinstance(doc.get("stages") or {}, dict):
         raise FormatError(f"{PIPELINE_FILE} is not a mapping with a 'stages' mapping.")
     check_top_keys(doc)  # as every command checks them: a typo must not hide a declaration
-    context.update(_vars(doc.get("vars"), read))
+    context.update(_vars(doc.get("vars"), read, workspace_root))
     for name, definition in (doc.get("stages") or {}).items():
         for full_name, body, ctx, _ in expand_stage(str(name), definition, context):
             _take_stage(found, full_name, body, ctx)
     return found
 
 
-def _vars(entries: Any, read: ReadFile) -> dict[str, Any]:
+def _vars(entries: Any, read: ReadFile, workspace_root: str | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict):
@@ -96,7 +106,7 @@ def _vars(entries: Any, read: ReadFile) -> dict[str, Any]:
             data = read(rel)
             if data is None:
                 raise FormatError(f"{PIPELINE_FILE}: vars: '{rel}' does not exist.")
-            doc = parse_params(data, rel)
+            doc = parse_params(data, rel, workspace_root=workspace_root)
             wanted = [k.strip() for k in keys.split(",") if k.strip()] or list(doc)
             values.update({k: doc[k] for k in wanted if k in doc})
     return values

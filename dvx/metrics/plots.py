@@ -69,7 +69,7 @@ def collect(repo: Repo, revs: list[str] | None = None,
             def read(rel: str, revision: Revision = revision) -> bytes | None:
                 return reader.read(revision, rel, DEFAULT_MAX_BYTES)
             try:
-                found = declared(read)
+                found = declared(read, reader.workspace_root(revision))
             except DvxError as exc:
                 if revision.commit is None:
                     raise

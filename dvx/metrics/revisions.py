@@ -57,6 +57,11 @@ class Reader:
             self._history = History(self.repo)
         return self._history
 
+    def workspace_root(self, revision: Revision) -> str | None:
+        """The repository's root when `revision` is its workspace, where a file still holding
+        Git's conflict markers is a merge to finish (dvx/pipeline/params.py parse_params)."""
+        return self.repo.root if revision.commit is None else None
+
     def read(self, revision: Revision, rel: str, max_bytes: int) -> bytes | None:
         """The bytes of the file `rel` in `revision`, or None if it has no such file."""
         check_relpath(rel)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvx.errors import DvxError
+from dvx.errors import DvxError, MergeConflictError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
@@ -95,7 +95,8 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
                   targets: list[str] | None = None) -> RevisionValues:
     result = RevisionValues(revision)
     try:
-        found = declared(lambda rel: reader.read(revision, rel, DEFAULT_MAX_BYTES))
+        found = declared(lambda rel: reader.read(revision, rel, DEFAULT_MAX_BYTES),
+                         reader.workspace_root(revision))
     except DvxError as exc:
         if revision.commit is None:
             raise  # the workspace's own dvx.yaml: the user can fix it now
@@ -122,7 +123,10 @@ def read_values(reader: Reader, revision: Revision, path: str, kind: str,
         if data is None:
             where = "the workspace" if revision.commit is None else revision.label
             return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
-        return FileValues(path, normalize(parse_params(data, path, what)))
+        return FileValues(path, normalize(parse_params(data, path, what,
+                                                       reader.workspace_root(revision))))
+    except MergeConflictError as exc:  # with how to resolve it: the user can do it now
+        return FileValues(path, error=str(exc), error_type=INVALID_TYPE)
     except DvxError as exc:
         return FileValues(path, error=exc.message, error_type=INVALID_TYPE)
 

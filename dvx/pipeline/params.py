@@ -47,8 +47,7 @@ def read_params(root: str, rel: str) -> dict[str, Any]:
                           "Create it, or remove the params that name it.") from None
     except OSError as exc:
         raise FormatError(f"Cannot read the params file '{display}': {exc.strerror}.") from None
-    refuse_conflicted(data, root, rel)
-    return parse_params(data, display)
+    return parse_params(data, display, workspace_root=root)
 
 
 def refuse_conflicted(data: bytes, root: str, rel: str) -> None:
@@ -66,9 +65,14 @@ def refuse_conflicted(data: bytes, root: str, rel: str) -> None:
             "says which stages must run again.", rel)
 
 
-def parse_params(data: bytes, display: str, what: str = "params file") -> dict[str, Any]:
+def parse_params(data: bytes, display: str, what: str = "params file",
+                 workspace_root: str | None = None) -> dict[str, Any]:
     """The top-level mapping of a YAML, JSON or TOML document (by the suffix of `display`);
-    `what` names the kind of file in errors."""
+    `what` names the kind of file in errors. `workspace_root`: the repository whose workspace
+    the file `display` is from, where Git's conflict markers are a merge in progress, named
+    as such (in a commit, they are a file that cannot be parsed)."""
+    if workspace_root is not None:
+        refuse_conflicted(data, workspace_root, display)
     if len(data) > DEFAULT_MAX_BYTES:
         raise FormatError(f"The {what} '{display}' is larger than {DEFAULT_MAX_BYTES} "
                           "bytes; refusing to parse it.")
