@@ -181,9 +181,19 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
 def snapshot(repo: Repo, baseline: str, name: str) -> str:
     """Commit the workspace as the experiment `name` of `baseline` holds it, a child of
     `baseline`; no ref names the commit yet (`claim` makes one)."""
-    commit, left_out = git_of(repo).snapshot(baseline, f"dvx experiment {name}")
+    commit, left_out = git_of(repo).snapshot(baseline, _message(name))
     warn_left_out(left_out)
     return commit
+
+
+def renamed(repo: Repo, commit: str, name: str) -> str:
+    """The snapshot `commit` to record as the experiment `name` instead (the name it was
+    made for was taken meanwhile): the same files, its message naming `name`."""
+    return git_of(repo).reworded(commit, _message(name))
+
+
+def _message(name: str) -> str:
+    return f"dvx experiment {name}"
 
 
 def claim(repo: Repo, baseline: str, name: str, commit: str) -> Experiment | None:

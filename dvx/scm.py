@@ -1084,6 +1084,12 @@ class Git:
         commit = self._run("commit-tree", tree, "-p", parent, "-m", message).decode().strip()
         return commit, sorted(p for p in sizes if p not in small)
 
+    def reworded(self, commit: str, message: str) -> str:
+        """A commit of `commit`'s tree and parents whose message is `message`."""
+        tree, *parents = self._run("show", "-s", "--format=%T %P", commit).decode().split()
+        return self._run("commit-tree", tree, *(a for p in parents for a in ("-p", p)),
+                         "-m", message).decode().strip()
+
     def _index_paths(self, env: dict[str, str] | None = None) -> set[str]:
         """The paths of the entries of the user's index, or of the index `env` names: those
         a sparse checkout leaves out of the workspace too, and new files staged with

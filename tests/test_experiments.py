@@ -1220,6 +1220,9 @@ def test_a_name_taken_while_a_run_goes_on_is_kept_and_the_run_takes_the_next_fre
     assert rows["tuned"]["params"]["params.yaml"]["train.lr"] == 0.7  # bob's, kept
     assert rows["tuned-3"]["params"]["params.yaml"]["train.lr"] == 0.2
     assert "tuned-2" not in rows
+    baseline = git(alice, "rev-parse", "HEAD").strip()
+    assert git(alice, "log", "-1", "--format=%s%n%P", f"refs/exps/{baseline}/tuned-3"
+               ).split() == ["dvx", "experiment", "tuned-3", baseline]
 
 
 def _new_baseline(clone: Path) -> str:

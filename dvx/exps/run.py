@@ -24,6 +24,7 @@ from dvx.experiment_refs import (
     head,
     new_name,
     refuse_unmerged,
+    renamed,
     snapshot,
 )
 from dvx.exps import overrides as params
@@ -154,6 +155,7 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
                              "See `dvx queue status`.")
         chosen = _free_name(repo, baseline, name) if name else new_name(
             taken | {e.name for e in experiments(repo, baseline)})
+        commit = renamed(repo, commit, chosen)  # `git log` names it as `exp show` does
     return recorded
 
 
