@@ -1264,6 +1264,60 @@ def test_pull_takes_a_full_ref_and_leaves_out_only_what_would_replace_yours(tmp_
     assert git(bob, "rev-parse", mine) == git(alice, "rev-parse", mine)
 
 
+def test_pull_takes_an_abbreviated_commit_as_git_does_and_refuses_an_ambiguous_one(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    baseline = git(alice, "rev-parse", "HEAD").strip()
+    ref = f"refs/exps/{baseline}/tuned"
+    commit = git(alice, "rev-parse", ref).strip()
+
+    too_short = run_dvx("exp", "pull", "origin", commit[:3], cwd=bob)
+    assert too_short.code == 2 and "has no experiment called" in too_short.stderr
+    pulled = run_dvx("exp", "pull", "origin", commit[:7].upper(), cwd=bob)
+    assert pulled.code == 0 and "Pulled 1 experiment(s): tuned." in pulled.stdout, pulled.output
+    assert git(bob, "rev-parse", ref).strip() == commit
+
+    first, second = _commits_sharing_their_first_4_digits(alice)
+    for name, other in (("x1", first), ("x2", second)):
+        git(alice, "push", "-q", "origin", f"{other}:refs/exps/{baseline}/{name}")
+    refused = run_dvx("exp", "pull", "origin", first[:4], cwd=bob)
+    assert refused.code == 2 and "several experiments whose commit starts with" in (
+        refused.stderr)
+    assert f"refs/exps/{baseline}/x1 ({first[:12]})" in refused.stderr
+    assert f"refs/exps/{baseline}/x2 ({second[:12]})" in refused.stderr
+    assert "x1" not in git(bob, "for-each-ref", "refs/exps")
+    assert run_dvx("exp", "pull", "origin", first[:12], cwd=bob).code == 0
+    assert f"refs/exps/{baseline}/x1" in git(bob, "for-each-ref", "refs/exps")
+
+    removed = run_dvx("exp", "remove", "-g", "origin", second[:10], cwd=alice)
+    assert removed.code == 0, removed.output
+    assert "/x2" not in git(alice, "ls-remote", "origin", "refs/exps/*")
+
+
+def _commits_sharing_their_first_4_digits(repo: Path) -> tuple[str, str]:
+    """Two commits of HEAD's files, written to `repo`, whose ids start with the same 4 hex
+    digits (a few hundred tries: hashed here, only the two written)."""
+    import hashlib
+
+    def written(body: bytes) -> str:
+        return subprocess.run(["git", "hash-object", "-t", "commit", "-w", "--stdin"],
+                              cwd=repo, input=body, capture_output=True, check=True
+                              ).stdout.decode().strip()
+
+    tree = git(repo, "rev-parse", "HEAD^{tree}").strip()
+    seen: dict[str, bytes] = {}
+    for n in range(1 << 17):  # past 65536 tries, two must share their first 4 digits
+        body = (f"tree {tree}\nauthor T <t@example.com> 0 +0000\n"
+                f"committer T <t@example.com> 0 +0000\n\ntry {n}\n").encode()
+        prefix = hashlib.sha1(b"commit %d\0" % len(body) + body).hexdigest()[:4]
+        if prefix in seen:
+            return written(seen[prefix]), written(body)
+        seen[prefix] = body
+    raise AssertionError("unreachable")
+
+
 def test_push_without_names_says_how_to_push_the_experiments_of_an_older_head(tmp_path):
     _, alice = _shared_pipeline(tmp_path)
     for lr in ("0.2", "0.3"):

@@ -3,6 +3,7 @@ their data (the outputs their dvx.lock records) through the dvx remote."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,9 @@ from dvx.history import Scope, scope_targets
 from dvx.ops.sync import SyncResult, fetch, push
 from dvx.outputs import Target
 from dvx.repo import Repo
+
+# An abbreviated commit id, as Git takes one (core.abbrev's least).
+_ABBREVIATED = re.compile(r"[0-9a-fA-F]{4,64}")
 
 
 @dataclass
@@ -109,18 +113,35 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
-    """The experiments of the remote's (ref -> commit) that `names` name (none: all): each
-    name is an experiment's, its full ref or its commit."""
+    """The experiments of the remote's (ref -> commit) that `names` name (none: all), as
+    `_named` reads each."""
     if not names:
         return dict(theirs)
-    wanted = {ref: commit for ref, commit in theirs.items()
-              if any(name in (ref, commit, ref.rsplit("/", 1)[1]) for name in names)}
-    missing = [name for name in names if not any(
-        name in (ref, commit, ref.rsplit("/", 1)[1]) for ref, commit in wanted.items())]
+    chosen = {name: _named(git_remote, theirs, name) for name in names}
+    missing = [name for name, refs in chosen.items() if not refs]
     if missing:
         raise UsageError(f"'{git_remote}' has no experiment called {', '.join(missing)}.",
                          f"See `git ls-remote {shlex.quote(git_remote)} '{PREFIX}/*'`.")
-    return wanted
+    named = {ref for refs in chosen.values() for ref in refs}
+    return {ref: commit for ref, commit in theirs.items() if ref in named}
+
+
+def _named(git_remote: str, theirs: dict[str, str], name: str) -> list[str]:
+    """The experiments of the remote's (refs) that `name` names: those of that name, its
+    full ref or its commit; else, as Git reads a revision, the one whose commit starts with
+    `name` (at least 4 hex digits), refused when the commits of several do."""
+    exact = [ref for ref, commit in theirs.items()
+             if name in (ref, commit, ref.rsplit("/", 1)[1])]
+    if exact or not _ABBREVIATED.fullmatch(name):
+        return exact
+    starting = sorted(ref for ref, commit in theirs.items() if commit.startswith(name.lower()))
+    if len({theirs[ref] for ref in starting}) > 1:
+        shown = [f"{ref} ({theirs[ref][:12]})" for ref in starting]
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise UsageError(f"'{git_remote}' has several experiments whose commit starts with "
+                         f"{name}: {', '.join(shown[:5])}{more}.",
+                         "Name one by more digits of its commit, or by its full ref.")
+    return starting
 
 
 def _left_out(git_remote: str, clash: list[str], held: dict[str, str]) -> UsageError | None:
@@ -181,8 +202,7 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
 
 
 def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) -> str:
-    matches = [ref for ref, commit in theirs.items()
-               if name in (ref, commit, ref.rsplit("/", 1)[1])]
+    matches = _named(git_remote, theirs, name)
     ours = [ref for ref in matches if ref.split("/")[2] == git_of(repo).head()]
     if ours or len(matches) == 1:
         return (ours or matches)[0]
