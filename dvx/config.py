@@ -224,6 +224,19 @@ class ConfigFile:
             raise ConfigError(f"Cannot parse the config file {path}: {detail}", hint) from None
         return cls(path, parser)
 
+    def with_remotes_of(self, other: ConfigFile) -> ConfigFile:
+        """A copy of this file that takes from `other` the default remote (`core.remote`)
+        and the remotes this one does not name; those it names keep their own options."""
+        parser = _new_parser()
+        parser.read_dict(self.parser)
+        for section in other.parser.sections():
+            if REMOTE_SECTION.fullmatch(section) and not parser.has_section(section):
+                parser.read_dict({section: dict(other.parser.items(section))})
+        default = other.get("core", "remote")
+        if default is not None:
+            parser.read_dict({"core": {"remote": default}})
+        return ConfigFile(self.path, parser)
+
     def get(self, section: str, key: str) -> str | None:
         if self.parser.has_option(section, key):
             return self.parser.get(section, key)

@@ -472,6 +472,30 @@ def test_a_revision_committed_before_the_source_had_a_remote_is_read_from_today_
     assert (project / "early.txt").read_text() == "from before the remote\n"
 
 
+def test_a_revision_naming_remotes_but_no_default_reads_the_default_set_later(
+        source, project, tmp_path):
+    """A commit whose .dvx/config names a remote but sets no default (its data pushed with
+    -r), that later commits make the default: read from that remote, by path and by URL."""
+    team, alice = source
+    git(alice, "checkout", "-q", "-b", "early")
+    must("remote", "remove", "shared", cwd=alice)
+    must("remote", "add", "st", str(tmp_path / "st"), cwd=alice)  # not the default yet
+    write(alice / "early.txt", "pushed with -r\n")
+    must("add", "early.txt", cwd=alice)
+    commit(alice, "a remote, no default")
+    must("push", "-r", "st", cwd=alice)
+    git(alice, "push", "-q", "origin", "early")
+    git(alice, "checkout", "-q", "main")
+    must("remote", "add", "-d", "st", str(tmp_path / "st"), cwd=alice)
+    share(alice, "st is the default now")
+    shutil.rmtree(alice / ".dvx" / "cache")
+    for n, where in enumerate((str(team.origin), str(alice))):
+        got = run_dvx("get", where, "early.txt", "--rev", "early", "-o", f"early{n}.txt",
+                      cwd=project)
+        assert got.code == 0, got.output
+        assert (project / f"early{n}.txt").read_text() == "pushed with -r\n"
+
+
 def test_a_revision_whose_committed_config_is_a_symbolic_link_is_refused(source, project,
                                                                          tmp_path):
     team, alice = source

@@ -7,6 +7,7 @@ import gc
 import io
 import os
 import re
+import shutil
 import signal
 import threading
 import zipfile
@@ -19,7 +20,7 @@ import xxhash
 import dvx.api
 from dvx.errors import CorruptObjectError, DvxError, PathError
 from dvx.fs import UnreadableError
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
 
@@ -153,6 +154,35 @@ def test_a_remote_is_one_of_the_source_s_at_the_revision_read_never_one_of_the_r
     with pytest.raises(DvxError, match="no remote named 'mybackup'") as refused:
         dvx.api.read("data/train.csv", repo=str(team.origin), remote="mybackup")
     assert "its remotes are 'shared'." in refused.value.hint
+
+
+def test_a_repository_whose_default_remote_is_the_user_s_global_one_is_read_as_pull_reads_it(
+        tmp_path, monkeypatch):
+    """A repository on this machine is read with the levels `dvx pull` there uses: a default
+    remote set in the user's global config is its default, for dvx.api in its own workspace
+    and at a revision as for `dvx get` of its path; a clone of its URL has only its committed
+    config, which names none."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    mine = make_git_repo(tmp_path / "mine")
+    must("init", cwd=mine)
+    must("remote", "add", "--global", "-d", "mystore", str(tmp_path / "store"), cwd=mine)
+    write(mine / "a.txt", "hello\n")
+    must("add", "a.txt", cwd=mine)
+    commit(mine, "data")
+    must("push", cwd=mine)
+    shutil.rmtree(mine / ".dvx" / "cache")  # as in a fresh clone: read from the remote
+    monkeypatch.chdir(mine)
+    assert dvx.api.read("a.txt") == "hello\n"
+    assert dvx.api.read("a.txt", rev="HEAD") == "hello\n"
+    monkeypatch.chdir(tmp_path)
+    assert dvx.api.read("a.txt", repo="mine") == "hello\n"
+    got = run_dvx("get", "mine", "a.txt", "-o", "got.txt", cwd=tmp_path)
+    assert got.code == 0, got.output
+    assert (tmp_path / "got.txt").read_text() == "hello\n"
+    git(tmp_path, "clone", "-q", "--bare", str(mine), "mine.git")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-cache"))  # none read yet
+    with pytest.raises(DvxError, match="no default remote is set"):
+        dvx.api.read("a.txt", repo=str(tmp_path / "mine.git"))
 
 
 def test_a_file_missing_on_the_remote_is_named_with_the_remote(project, tmp_path,

@@ -43,7 +43,7 @@ from dvx.history import History
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache
 from dvx.objects.tree import Tree
-from dvx.ops.remote import open_source_remote, own_remote, settings_for
+from dvx.ops.remote import default_remote, open_source_remote, own_remote, settings_for
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
@@ -550,19 +550,23 @@ class Source:
     @functools.cached_property
     def config(self) -> Config:
         """The source's settings as read at its revision, which name its remotes: the
-        .dvx/config committed there (the workspace's, read without one), and a local
-        source's own config.local (a clone has none). Not the reader's global config: its
-        remotes are none of the source's, and lend their options only to one of the same
-        URL (`remote`)."""
+        .dvx/config committed there (the workspace's, read without one). A local source (the
+        same user's repository on this machine) is read with the levels a `dvx pull` there
+        uses: the user's global config and its own config.local too. A clone is read with
+        its committed config only: the reader's global remotes are none of its own, and lend
+        their options only to one of the same URL (`remote`)."""
         own = self.repo.config.files
         files = {"project": own["project"] if self.commit is None else self._config_at()}
         if self.is_local:
-            files["local"] = own["local"]
+            files["global"], files["local"] = own["global"], own["local"]
         config = Config.of_files(files)
-        if self.commit is not None and not config.remote_names():
-            # A revision committed before the source had a remote: its data went to the
-            # remote that later commits name (`dvx push -A`), so the checked-out config's.
-            config = Config.of_files({**files, "project": own["project"]})
+        if self.commit is not None and default_remote(config) is None:
+            # A revision that sets no default remote could not push its data by itself
+            # (before the source had a remote, or with `-r`): it went where a later config
+            # sends it, so the current one (the workspace's, or the default branch's) gives
+            # the default and the remotes the revision does not name.
+            files["project"] = files["project"].with_remotes_of(own["project"])
+            config = Config.of_files(files)
         return config
 
     def _config_at(self) -> ConfigFile:
