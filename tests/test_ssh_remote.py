@@ -63,9 +63,10 @@ def test_sftp_failures_become_errors_dvx_reports():
         error = _sftp_error(exc, path)
         assert isinstance(error, RemoteError) and path in error.message
         assert exc.reason in error.message and "space" not in error.hint
-    written = _sftp_error(sftp.SFTPFailure("Failure"), path, writing=True)
+    written = _sftp_error(sftp.SFTPFailure("Failure"), path, writing="write")
     assert isinstance(written, RemoteError)
-    assert f"refused to write {path}: Failure (perhaps no space is left" in written.message
+    assert f"refused to write {path}: Failure (perhaps its filesystem is read-only, no space" \
+        in written.message
 
 
 @pytest.fixture
@@ -126,9 +127,36 @@ def test_a_full_disk_on_the_server_names_the_path_there_and_says_it_may_be_full(
     result = dvx("push")
     assert result.code == 1, result.output
     assert f"The SSH server refused to write {store}/files/xxh128/" in result.stderr
-    assert "(perhaps no space is left on its disk, or the SSH user's quota is used up)" in \
-        result.stderr
+    assert "(perhaps its filesystem is read-only, no space or inodes are left on its disk, or " \
+        "the SSH user's quota is used up)" in result.stderr
     assert ".dvx/cache" not in result.stderr and ".tmp" not in result.stderr
+
+
+@pytest.fixture
+def read_only_disk(tmp_path) -> Iterator[Path]:
+    """A real tmpfs mounted read-only (root only)."""
+    mount = tmp_path / "read-only"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_remote_folder_the_server_cannot_create_is_its_refusal_not_something_in_the_way(
+        repo, dvx, sshd, read_only_disk):
+    """OpenSSH says only `Failure` of a folder it cannot create on a read-only filesystem
+    (or with no inode left), which asyncssh's makedirs takes for a file in the way."""
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    store = read_only_disk / "store"
+    _ssh_remote(dvx, sshd, store)
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f"The SSH server refused to create the folder {store}: Failure (perhaps its " \
+           "filesystem is read-only" in result.stderr
+    assert "is not a directory" not in result.stderr
 
 
 @pytest.mark.parametrize("option", ["timeout", "connect_timeout"])

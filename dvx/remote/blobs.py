@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import os
 import posixpath
 import threading
@@ -409,7 +410,13 @@ class _SftpErrors(_TranslatedFs):
                 ChannelOpenError) as exc:
             raise self._lost(name, args, str(exc.reason or type(exc).__name__)) from None
         except SFTPError as exc:
-            raise _sftp_error(exc, _server_path(name, args), name in _WRITES) from None
+            path = _server_path(name, args)
+            error = _sftp_error(exc, path, _REFUSED_WRITES.get(name))
+            if name == "makedirs" and path is not None and isinstance(error, NotADirectoryError):
+                # asyncssh's makedirs says so of a folder the server failed to create for
+                # any reason (a read-only filesystem, no inode left): find out which.
+                return self._make_folders_one_by_one(path)
+            raise error from None
         except FileNotFoundError as exc:  # sshfs's, for asyncssh's SFTPNoSuchFile: no path
             if exc.filename is not None:  # a local file's
                 raise
@@ -447,11 +454,16 @@ class _SftpErrors(_TranslatedFs):
     def _make_folders_one_by_one(self, path: str) -> None:
         """Make `path` and the folders above it that are missing, one at a time, so that a
         refusal is the server's own, naming its folder: asyncssh's makedirs passes over a
-        refused folder but the last, whose creation then fails for a missing parent."""
-        missing = []
-        while path not in ("", "/") and not self.isdir(path):
-            missing.append(path)
-            path = posixpath.dirname(path)
+        refused folder but the last, whose creation then fails for a missing parent, and
+        takes any other failure for something there that is not a directory. Something that
+        is on the way is named as such."""
+        missing, folder = [], path
+        while folder not in ("", "/") and not self.isdir(folder):
+            if self.exists(folder):
+                raise NotADirectoryError(errno.ENOTDIR, _on_the_server(
+                    f"{folder} is not a directory", path))
+            missing.append(folder)
+            folder = posixpath.dirname(folder)
         for folder in reversed(missing):
             self.mkdir(folder, create_parents=False)
 
@@ -475,9 +487,10 @@ _DOING = {"ls": "listing", "find": "listing", "walk": "listing", "glob": "listin
           "isdir": "looking up", "isfile": "looking up"}
 
 
-# The calls that write a file, and those of them whose first argument is the local file
-# read (the path on the server comes second).
-_WRITES = frozenset({"put_file", "put", "pipe_file"})
+# The calls that write on the server (what each does, for its refusal to say), and those
+# whose first argument is the local file read (the path on the server comes second).
+_REFUSED_WRITES = {"put_file": "write", "put": "write", "pipe_file": "write",
+                   "mkdir": "create the folder"}
 _LOCAL_FIRST = frozenset({"put_file", "put"})
 
 
@@ -504,9 +517,9 @@ def _on_the_server(reason: str, path: str | None) -> str:
     return f"{reason} (on the server: {path})" if path else reason
 
 
-def _sftp_error(exc: Any, path: str | None, writing: bool = False) -> Exception:
-    import errno
-
+def _sftp_error(exc: Any, path: str | None, writing: str | None = None) -> Exception:
+    """The error dvx reports for asyncssh's SFTP error `exc` about `path` on the server, of a
+    call that writes there (`writing`: what it does, "write" or "create the folder")."""
     from asyncssh import sftp
 
     reason = str(exc.reason or type(exc).__name__)
@@ -527,11 +540,14 @@ def _sftp_error(exc: Any, path: str | None, writing: bool = False) -> Exception:
         return ConnectionError(reason)
     where = f" ({path})" if path else ""
     if writing and isinstance(exc, sftp.SFTPFailure) and reason == "Failure":
-        # OpenSSH's server says no more than this of a full disk or a quota used up.
-        return RemoteError(f"The SSH server refused to write {path}: {reason} (perhaps no "
-                           "space is left on its disk, or the SSH user's quota is used up).",
-                           "Check the free space and quota on the server (`df -h`, "
-                           "`quota`), free some, then run the command again.")
+        # OpenSSH's server says no more than this of a read-only filesystem, a full disk or
+        # a quota used up.
+        return RemoteError(f"The SSH server refused to {writing} {path}: {reason} (perhaps "
+                           "its filesystem is read-only, no space or inodes are left on its "
+                           "disk, or the SSH user's quota is used up).",
+                           "Check on the server that the filesystem is mounted read-write, "
+                           "its free space and inodes, and the quota (`df -h`, `df -i`, "
+                           "`quota`); free some, then run the command again.")
     return RemoteError(f"The SSH server refused: {reason}{where}.",
                        "Check the remote's path and what the SSH user may do there.")
 
@@ -574,8 +590,6 @@ class _AzureErrors(_TranslatedFs):
 
 def _azure_answer(exc: Any, path: str | None) -> Exception:
     """The error an Azure answer that is one stands for, by its HTTP status."""
-    import errno
-
     status = exc.status_code or 0
     reason = f"the store answered {status} {exc.reason or ''}".rstrip()
     if status == 404:
