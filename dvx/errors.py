@@ -16,6 +16,7 @@
     │   └── MergeConflictError    exit 1  a file dvx reads still holds Git's conflict markers
     ├── LockError                 exit 3  another dvx process holds the repository lock
     ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
+    │   └── CredentialsError      exit 1  its credentials are missing or refused
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
     └── Interrupted               exit 130  Ctrl-C (143: SIGTERM, 129: SIGHUP): what was complete,
                                             and that a rerun finishes
@@ -169,10 +170,11 @@ class MissingBucketError(RemoteError):
                 f"`dvx remote modify {remote} url ...`.")
 
 
-class MissingCredentials(RemoteError):
-    """No credentials were found for a remote (S3). How to give them depends on whose remote
-    it is: `hint` says it for the repository's own remote (`dvx remote modify`), `for_source`
-    for a source's, which the reader cannot modify (ops/source.py)."""
+class CredentialsError(RemoteError):
+    """A remote's credentials are missing (S3) or refused (an SSH login, a web server's 401
+    or 403). How to give them depends on whose remote it is: `hint` says it for the
+    repository's own remote (`dvx remote modify`), `for_source` for a source's, which the
+    reader cannot modify (ops/source.py)."""
 
     def __init__(self, message: str, hint: str | None = None, source_hint: str | None = None
                  ) -> None:
@@ -182,9 +184,11 @@ class MissingCredentials(RemoteError):
     def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
         return type(self), (self.message, self.hint, self.source_hint)  # type: ignore[return-value]
 
-    def for_source(self) -> RemoteError:
-        """The same error met reading another repository's remote, with the way out there."""
-        return RemoteError(self.message, self.source_hint or self.hint)
+    def for_source(self, source: str) -> RemoteError:
+        """The same error met reading the remote of another repository (`source`: it and its
+        revision, as the user named them), with the way out there."""
+        return RemoteError(f"Cannot read the remote of {source}: {self.message}",
+                           self.source_hint or self.hint)
 
 
 class LostConnection(ConnectionError):

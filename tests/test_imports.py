@@ -10,6 +10,8 @@ from collections.abc import Iterator
 import pytest
 import xxhash
 
+import dvx.api
+from dvx.errors import DvxError
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
 from tests.servers import serving
@@ -686,12 +688,14 @@ def test_a_url_s_query_string_is_no_part_of_the_name_it_is_downloaded_to(project
 class _BasicAuth(http.server.SimpleHTTPRequestHandler):
     """Serves a directory to requests that log in as bob with PASSW0RD."""
 
+    refusal = 401  # the answer to any other request
+
     def log_message(self, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
         if self.headers.get("Authorization") != "Basic Ym9iOlBBU1NXMFJE":  # bob:PASSW0RD
-            self.send_response(401)
+            self.send_response(self.refusal)
             self.send_header("WWW-Authenticate", 'Basic realm="data"')
             self.end_headers()
             return
@@ -721,6 +725,48 @@ def test_import_url_refuses_a_password_in_the_url_and_reads_netrc_instead(
         write(root / "data.csv", "v2 and more\n")
         assert run_dvx("update", cwd=project).code == 0
         assert (project / "data.csv").read_text() == "v2 and more\n"
+
+
+class _Forbids(_BasicAuth):
+    """As _BasicAuth, but answering any other request with 403, as servers that ask for no
+    login do."""
+
+    refusal = 403
+
+
+@pytest.mark.parametrize("handler", [_BasicAuth, _Forbids])
+def test_a_source_s_web_server_refusing_its_reader_says_how_they_give_their_login(
+        handler, tmp_path, project, monkeypatch):
+    """The way out is a remote of the same URL in the reader's own config (the source's is
+    not theirs to modify), named with the source; given there, the login is used."""
+    source = make_git_repo(tmp_path / "source")
+    must("init", cwd=source)
+    must("remote", "add", "store", str(tmp_path / "www"), cwd=source)
+    write(source / "a.txt", "served\n")
+    must("add", "a.txt", cwd=source)
+    must("push", "-r", "store", cwd=source)
+    with serving(handler, tmp_path / "www") as url:
+        must("remote", "add", "-d", "web", url, cwd=source)
+        commit(source, "data on the web")
+        git(tmp_path, "clone", "-q", "--bare", str(source), "source.git")
+        origin = str(tmp_path / "source.git")
+        way_out = f"`dvx remote add --global NAME {url}`, then `dvx remote modify --global NAME"
+        refused = run_dvx("get", origin, "a.txt", "-o", "got.txt", cwd=project)
+        assert refused.code == 1, refused.output
+        assert f"of '{origin}'" in refused.stderr, refused.stderr  # the source, by name
+        assert way_out in refused.stderr and "dvx remote modify web" not in refused.stderr
+        monkeypatch.chdir(project)
+        with pytest.raises(DvxError) as failed:
+            dvx.api.read("a.txt", repo=origin)
+        assert failed.value.message.startswith(f"Cannot read the remote of '{origin}': ")
+        assert way_out + " user ...` and `... password ...`." in failed.value.hint
+        for args in (("add", "--global", "mine", url), ("modify", "--global", "mine", "user",
+                     "bob"), ("modify", "--global", "mine", "password", "PASSW0RD")):
+            must("remote", *args, cwd=project)
+        got = run_dvx("get", origin, "a.txt", "-o", "got.txt", cwd=project)
+        assert got.code == 0, got.output
+        assert (project / "got.txt").read_text() == "served\n"
+        assert dvx.api.read("a.txt", repo=origin) == "served\n"
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(

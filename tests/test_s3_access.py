@@ -250,8 +250,9 @@ def test_no_credentials_for_a_source_s_remote_say_how_its_reader_gives_them(tmp_
     for args, cwd in reads:
         result = run_dvx_proc(*args, cwd=cwd)
         assert result.code == 1, (args, result.output)
-        assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
-                                        "(s3://bkt/proj)"), (args, result.stderr)
+        assert result.stderr.startswith(f"ERROR: Cannot read the remote of '{origin}': No "
+                                        "credentials for the remote 's3' (s3://bkt/proj)"), (
+            args, result.stderr)
         assert way_out in result.stderr and "AWS_ACCESS_KEY_ID" in result.stderr
         assert "dvx remote modify --local s3" not in result.stderr, result.stderr
     monkeypatch.chdir(tmp_path)

@@ -19,6 +19,8 @@ import pytest
 
 from tests.conftest import git, stopped_at, tree_bytes, write
 
+from tests.conftest import git, make_git_repo, stopped_at, write
+
 
 def _ssh_remote(dvx, sshd, path) -> None:
     url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{path}"
@@ -130,6 +132,43 @@ def test_a_full_disk_on_the_server_names_the_path_there_and_says_it_may_be_full(
     assert "(perhaps its filesystem is read-only, no space or inodes are left on its disk, or " \
         "the SSH user's quota is used up)" in result.stderr
     assert ".dvx/cache" not in result.stderr and ".tmp" not in result.stderr
+
+
+def test_a_source_s_ssh_remote_refusing_its_reader_s_login_says_how_they_give_their_key(
+        tmp_path, dvx, sshd, monkeypatch):
+    """The way out is a remote of the same URL in the reader's own config, which its user
+    name may be left out of (the messages hide it), not the source's remote or its push."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # no agent's key logs the reader in
+    known = Path(os.environ["HOME"], ".ssh", "known_hosts")  # the server is known: not its key
+    write(known, Path(sshd["known_hosts"]).read_text())
+    source = make_git_repo(tmp_path / "source")
+    assert dvx("init", cwd=source).code == 0
+    where = f"{sshd['host']}:{sshd['port']}{tmp_path / 'store'}"
+    assert dvx("remote", "add", "-d", "s", f"ssh://{sshd['user']}@{where}", cwd=source).code == 0
+    assert dvx("remote", "modify", "--local", "s", "keyfile", sshd["keyfile"],
+               cwd=source).code == 0
+    write(source / "f", "hi\n")
+    for args in (("add", "f"), ("push",)):
+        assert dvx(*args, cwd=source).code == 0
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "data")
+    git(tmp_path, "clone", "-q", "--bare", str(source), "source.git")
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    origin = str(tmp_path / "source.git")
+    refused = dvx("get", origin, "f", cwd=reader)
+    assert refused.code == 1, refused.output
+    assert refused.stderr.startswith(f"ERROR: Cannot read the remote of '{origin}': The server "
+                                     "of the remote 's' ("), refused.stderr
+    assert f"`dvx remote add --global NAME ssh://{where}`, then `dvx remote modify --global NAME " \
+           "keyfile KEYFILE`" in refused.stderr
+    assert "pushed there from a clone" not in refused.stderr
+    assert dvx("remote", "add", "--global", "mine", f"ssh://{where}", cwd=reader).code == 0
+    assert dvx("remote", "modify", "--global", "mine", "keyfile", sshd["keyfile"],
+               cwd=reader).code == 0
+    got = dvx("get", origin, "f", cwd=reader)
+    assert got.code == 0, got.output
+    assert (reader / "f").read_text() == "hi\n"
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from dvx.remote.backends import (
     credentials_commands,
     is_secret,
     redact_url,
+    url_without_login,
 )
 from dvx.remote.fs import (
     check_settings,
@@ -490,7 +491,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     for other in also_from:  # the reader's own settings for a remote with the same URL
         for other_name in other.remote_names():
             mine = other.remote_options(other_name)
-            if options.get("url") and mine.get("url") == options.get("url"):
+            if options.get("url") and _same_store(mine.get("url"), options["url"]):
                 options.update({k: v for k, v in mine.items() if k != "url"})
     url = options.get("url")
     if not url:
@@ -522,6 +523,13 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base)
+
+
+def _same_store(mine: str | None, url: str) -> bool:
+    """Is `mine`, a URL of the reader's own remote, the URL `url` of a source's? Whatever
+    login either names (`ssh://USER@host/...`): the reader's credentials are for the store,
+    and a URL can be typed without the source's user, which error messages hide."""
+    return mine is not None and url_without_login(mine) == url_without_login(url)
 
 
 def dangling_default(config: Config) -> RemoteError | None:

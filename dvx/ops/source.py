@@ -32,8 +32,8 @@ from dvx.errors import (
     ConfigError,
     CorruptManifestError,
     CorruptObjectError,
+    CredentialsError,
     DvxError,
-    MissingCredentials,
     PathError,
     RemoteError,
     UsageError,
@@ -47,6 +47,7 @@ from dvx.ops.remote import default_remote, open_source_remote, own_remote, setti
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
 from dvx.paths import RESERVED_NAMES, check_relpath
 from dvx.remote import transfer
+from dvx.remote.backends import url_without_login
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import git_environ
@@ -511,14 +512,14 @@ class Source:
         try:
             result = transfer.download(store, self.cache, oids, settings_for(
                 self.repo, name, store, None, self.config), sizes=sizes)
-        except MissingCredentials as exc:
-            raise exc.for_source() from None
+        except CredentialsError as exc:
+            raise exc.for_source(self.describe()) from None
         if result.failed:
             oid, why = next(iter(sorted(result.failed.items())))
             what = f"{names[oid]} ({oid})" if names and oid in names else oid
             raise DvxError(f"Could not download {len(result.failed)} object(s) from the remote "
                            f"'{name}' of {self.describe()}: {what}: {why}.",
-                           _download_hint(name, why))
+                           _download_hint(name, why, store.url))
 
     def remote(self, output_remote: str | None = None) -> tuple[str, RemoteStore]:
         """The source's remote that holds the data of an output naming `output_remote` (its
@@ -532,6 +533,8 @@ class Source:
                 opened = open_source_remote(self.repo, self.config, name, (reader,),
                                             self._home(), self._index_base())
                 opened[1].blobs.prepare(create=False)
+            except CredentialsError as exc:  # the way out is the reader's, not the source's
+                raise exc.for_source(self.describe()) from None
             except RemoteError as exc:
                 raise RemoteError(f"Cannot read the remote of {self.describe()}: {exc.message}",
                                   self._unknown_remote_hint() or _source_hint(exc.hint)
@@ -643,7 +646,8 @@ class Source:
         to go on streaming (a server that stopped answering, or went away, half-way), for
         `exc`: naming the remote, the source and its revision, and the way out."""
         error = transfer.unreachable(store, exc, f"the object {oid} of {self.describe()}")
-        return error.for_source() if isinstance(error, MissingCredentials) else error
+        return error.for_source(self.describe()) if isinstance(error, CredentialsError) \
+            else error
 
     def files_below(self, found: Found) -> Iterator[tuple[str, str, int, bool]]:
         """(path relative to `found`, oid, size, executable) of every file it holds."""
@@ -740,14 +744,17 @@ def _linked_object(exc: OSError, oid: str, path: str) -> Exception:
         "read through it.", "Fix or re-push it at the source.")
 
 
-def _download_hint(remote: str, why: str) -> str:
-    """What to do when an object could not be downloaded from a source's remote for `why`."""
+def _download_hint(remote: str, why: str, url: str) -> str:
+    """What to do when an object could not be downloaded from a source's remote `remote` (at
+    `url`, as shown) for `why`."""
     if "corrupt" in why or "truncated" in why:  # there, and readable, but damaged
         return (f"The source's remote '{remote}' holds a damaged copy: `dvx fsck --remote "
                 f"{remote}` in a clone of the source sets it aside, and `dvx push` from a "
                 "repository that has a good copy replaces it.")
-    return ("Check that the source's data was pushed and that you may read its remote "
-            "(credentials in the environment or your global config).")
+    return ("Check that the source's data was pushed and that you may read its remote: your "
+            "credentials for it come from the environment, or from a remote of the same URL in "
+            f"your own config (`dvx remote add --global NAME {url_without_login(url)}`, then "
+            "`dvx remote modify --global NAME OPTION VALUE`).")
 
 
 def _corrupt_remote_copy(oid: str, actual: str) -> DvxError:
@@ -807,10 +814,11 @@ class _Verified(io.RawIOBase):
         so is every later read: bytes after a failed read may not follow those before."""
         try:
             return self._src.read(size)
-        except DvxError:
-            raise
         except Exception as exc:
-            if self._unreadable is None:
+            # dvx's own errors say all already, but credentials a remote refused (HTTP's
+            # 403 to the read), whose way out is the reader's
+            if self._unreadable is None or (isinstance(exc, DvxError)
+                                            and not isinstance(exc, CredentialsError)):
                 raise
             self._failed = self._unreadable(exc)
             raise self._failed from None

@@ -73,6 +73,9 @@ class Backend:
     credential_options: tuple[str, ...] = ()
     # What to check when its server refuses the login ({name}: the remote's name).
     login_check: str = "the remote's credentials"
+    # The commands that give a remote of the reader's own the login to another repository's
+    # remote of its URL ({name}: that remote's; default: its credential_options set).
+    login_commands: str = ""
     # The host its client speaks to, from its options, where the URL does not name it (a
     # bucket's URL names a bucket): named when it cannot be reached.
     server_of: Callable[[Mapping[str, str]], str | None] = lambda options: None
@@ -675,6 +678,9 @@ BACKENDS = [
             frozenset({"password"}), False, False, _build_ssh,
             checks={"port": _port, "connect_timeout": _seconds}, decodes_path=True,
             credential_options=("password",),
+            login_commands="`dvx remote modify --global {name} keyfile KEYFILE` (or `... "
+                           "password ...`, and `... user USER` to log in as another user "
+                           "than the URL's)",
             login_check="the user name and the password (the URL's, or the `user` and "
                         "`password` options: `dvx remote modify --local {name} password "
                         "...`), the `keyfile` option, and the keys of your SSH agent and "
@@ -803,6 +809,22 @@ def credentials_commands(backend: Backend, name: str) -> str:
     first, *others = backend.credential_options or ("password",)
     return " and ".join([f"`dvx remote modify --local {name} {first} ...`",
                          *[f"`... {option} ...`" for option in others]])
+
+
+def credentials_for_source(backend: Backend, url: str) -> str:
+    """How the reader of another repository gives their credentials for its remote at `url`,
+    whose options are not theirs to modify: to a remote of the same URL in their own config,
+    whose options apply to it (ops/remote.py). The URL is shown without its login part,
+    which that match leaves aside, so that it is shown whole and can be copied."""
+    first, *others = backend.credential_options or ("password",)
+    commands = backend.login_commands or " and ".join(
+        [f"`dvx remote modify --global {{name}} {first} ...`",
+         *[f"`... {option} ...`" for option in others]])
+    plain = url_without_login(url)
+    matched = " (URLs are matched without their user name)" if plain != url else ""
+    return ("Give your credentials to a remote of the same URL in your own config, whose "
+            f"options apply to the source's{matched}: `dvx remote add --global NAME "
+            f"{redact_url(plain)}`, then {commands.format(name='NAME')}.")
 
 
 def _cut_off_at(url: str, backend: Backend) -> int:
@@ -948,6 +970,17 @@ def redact_url(url: str) -> str:
     if parts is not None:
         url = f"{parts[0]}{_hidden_userinfo(url, parts[1])}@{parts[2]}"
     return _QUERY_VALUE.sub(r"\1***", url)
+
+
+def url_without_login(url: str) -> str:
+    """The URL without its user:password part where that is a login (SSH, HTTP): the store
+    it names, whoever logs in to it. A bucket's URL is kept whole (its user part names the
+    container)."""
+    parts = _split_userinfo(url)
+    backend = _BY_SCHEME.get(scheme_of(url))
+    if parts is None or (backend is not None and not backend.url_user_is_login):
+        return url
+    return f"{parts[0]}{parts[2]}"
 
 
 def _hidden_userinfo(url: str, userinfo: str) -> str:

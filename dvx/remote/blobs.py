@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from dvx import faults, fsutil
-from dvx.errors import LostConnection, MissingBucketError, RemoteError
+from dvx.errors import CredentialsError, DvxError, LostConnection, MissingBucketError, RemoteError
 from dvx.fsutil import FileVersion
 from dvx.logs import get_logger
 from dvx.objects.blobs import (
@@ -34,7 +34,9 @@ from dvx.remote.backends import (
     S3_MAX_PART_SIZE,
     S3_MAX_PARTS,
     S3_PART_SIZE,
+    backend_for,
     certificate_refusal,
+    credentials_for_source,
     redact_url,
     redact_urls,
     s3_part_size,
@@ -623,12 +625,17 @@ def _connection_failure(exc: Exception) -> OSError:
     return ConnectionError(reason)
 
 
-class Refused(RemoteError):
+class Refused(CredentialsError):
     """A web server refused dvx's request: 401 (it asks for credentials) or 403."""
 
-    def __init__(self, message: str, hint: str | None = None, status: int = 0) -> None:
-        super().__init__(message, hint)
+    def __init__(self, message: str, hint: str | None = None, source_hint: str | None = None,
+                 status: int = 0) -> None:
+        super().__init__(message, hint, source_hint)
         self.status = status
+
+    def __reduce__(self) -> tuple[type[DvxError], tuple[str, str | None]]:
+        return type(self), (self.message, self.hint, self.source_hint,  # type: ignore[return-value]
+                            self.status)
 
 
 class HttpBlobs(FsspecBlobs):
@@ -658,9 +665,11 @@ class HttpBlobs(FsspecBlobs):
                        f"(403 Forbidden): it may need credentials, {options}.")
         expired = " If the URL is a signed one, its token may have expired." if self.query \
             else ""
+        url = f"{self.root}?{self.query}" if self.query else self.root
         return Refused(message, f"Set them with `dvx remote modify {name} user USER` and "
                                 f"`dvx remote modify {name} password PASSWORD` (a secret: kept "
-                                f"in .dvx/config.local), or correct them.{expired}", status)
+                                f"in .dvx/config.local), or correct them.{expired}",
+                       f"{credentials_for_source(backend_for(url), url)}{expired}", status)
 
     def exists(self, name: str) -> bool:
         # strict: only a 404 is "not there"; fsspec's own answer is False for any error

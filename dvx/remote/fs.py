@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from dvx.errors import ConfigError, DvxError, LostConnection, MissingCredentials, RemoteError
+from dvx.errors import ConfigError, CredentialsError, DvxError, LostConnection, RemoteError
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -22,6 +22,7 @@ from dvx.remote.backends import (
     backend_for,
     bucket_of,
     check_option_value,
+    credentials_for_source,
     endpoint_of,
     host_key_refusal,
     is_secret,
@@ -100,13 +101,13 @@ def is_credentials_error(exc: BaseException) -> bool:
     return any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__)
 
 
-def no_credentials(shown: str, name: str, reason: str, url: str) -> MissingCredentials:
+def no_credentials(shown: str, name: str, reason: str, url: str) -> CredentialsError:
     """The one error for an S3 remote without credentials, whichever request found it, with
     the way out for the repository's own remote `name`, and for a source's remote at `url`
     (its options cannot be modified from the reader: a remote of the reader's own with the
     same URL lends it its options, as docs/reuse.md says)."""
     name = name or "NAME"
-    return MissingCredentials(
+    return CredentialsError(
         f"No credentials for the {shown}: {reason}.",
         f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
         f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
@@ -118,14 +119,16 @@ def no_credentials(shown: str, name: str, reason: str, url: str) -> MissingCrede
         "`... profile PROFILE`).")
 
 
-def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str
-                  ) -> RemoteError:
+def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str, url: str
+                  ) -> CredentialsError:
     """The server was reached and refused the login (an SSH server the credentials it was
-    given, the client's PermissionError naming the user and the host): no network problem."""
+    given, the client's PermissionError naming the user and the host): no network problem.
+    The way out for a source's remote at `url` is a remote of the reader's own."""
     reason = str(exc.strerror or exc)
-    return RemoteError(f"The server of the {shown} refused the login: {reason}.",
-                       f"Check {backend.login_check.format(name=name or 'NAME')} "
-                       "(`dvx remote list` shows the URL).")
+    return CredentialsError(f"The server of the {shown} refused the login: {reason}.",
+                            f"Check {backend.login_check.format(name=name or 'NAME')} "
+                            "(`dvx remote list` shows the URL).",
+                            credentials_for_source(backend, url))
 
 
 def keyfile_needs_agent(shown: str, exc: KeyfileNeedsAgent, name: str) -> RemoteError:
@@ -246,7 +249,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                     f"({exc.strerror or exc}).",
                     f"Fix it with `dvx remote modify {name or 'NAME'} {unread} PATH`.") from None
             if isinstance(exc, PermissionError) and exc.filename is None:
-                raise login_refused(shown, exc, backend, name) from None
+                raise login_refused(shown, exc, backend, name, url) from None
             seconds = seconds_option(own_options, "connect_timeout", timeout)
             why = network_failure(exc, url, seconds=seconds)
             if again:  # the cause kept: a timeout tells that the server stopped answering
