@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, stopped_at, tree_bytes, write
-
-from tests.conftest import git, make_git_repo, stopped_at, write
+from tests.conftest import git, make_git_repo, stopped_at, tree_bytes, write
 
 
 def _ssh_remote(dvx, sshd, path) -> None:
