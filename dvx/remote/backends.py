@@ -15,6 +15,7 @@ config and out of every message. Credentials can also come from each library's u
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -456,6 +457,17 @@ def _recorded_host_keys(files: list[str], host: str, port: int) -> bool:
     return bool(trusted[0] or trusted[1])  # host keys, or CA keys
 
 
+def _basic_auth(user: str, password: str) -> str:
+    """HTTP Basic credentials as aiohttp's deprecated BasicAuth sent them (Latin-1), or UTF-8
+    where Latin-1 cannot hold them (RFC 7617's charset)."""
+    pair = f"{user}:{password}"
+    try:
+        raw = pair.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = pair.encode("utf-8")
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
 def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
                 ) -> tuple[Any, str]:
     aiohttp = _import("aiohttp", "http")
@@ -463,8 +475,9 @@ def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIME
 
     client_kwargs: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(
         sock_connect=min(timeout, 30.0), sock_read=timeout)}
-    if "user" in options:
-        client_kwargs["auth"] = aiohttp.BasicAuth(options["user"], options.get("password", ""))
+    if "user" in options:  # aiohttp drops the header on a redirect to another origin
+        client_kwargs["headers"] = {"Authorization": _basic_auth(options["user"],
+                                                                 options.get("password", ""))}
     kwargs: dict[str, Any] = {"skip_instance_cache": True, "client_kwargs": client_kwargs}
     if "ssl_verify" in options:
         from dvx.remote.http1 import ssl_context
