@@ -14,6 +14,7 @@ PyYAML writes, are read back by the YAML 1.1 rules it writes them by (`YAML_1_1`
 from __future__ import annotations
 
 import functools
+import math
 import re
 from typing import Any
 
@@ -40,7 +41,12 @@ _CORE_SCHEMA = (
 )
 
 
-class TooLongIntError(ValueError):
+class UnwritableValueError(ValueError):
+    """A value a file may hold but dvx cannot write out again (to dvx.lock, a run-cache key,
+    JSON output), so refuses on reading it (`check_values`)."""
+
+
+class TooLongIntError(UnwritableValueError):
     """An integer of more than MAX_INT_DIGITS digits."""
 
     def __init__(self, digits: int) -> None:
@@ -54,6 +60,66 @@ def check_int_digits(text: str) -> str:
     if digits > MAX_INT_DIGITS:
         raise TooLongIntError(digits)
     return text
+
+
+class NotUnicodeTextError(UnwritableValueError):
+    """Text holding half of a UTF-16 surrogate pair (JSON's `"\\ud800"`), which is no
+    character: UTF-8 cannot write it. `path`: the keys leading to the text (or to the
+    mapping that has it as a key, if `is_key`)."""
+
+    def __init__(self, text: str, path: tuple[str, ...], is_key: bool) -> None:
+        surrogate = next(c for c in text if "\ud800" <= c <= "\udfff")
+        dotted = ".".join(path)
+        if is_key:
+            where = f"the key '{_escaped(text)}'" + (f" in '{dotted}'" if path else "")
+        else:
+            where = "the text" + (f" at '{dotted}'" if path else "")
+        super().__init__(f"{where} holds {_escaped(surrogate)}, half of a UTF-16 surrogate "
+                         "pair, which is no character (UTF-8 cannot write it)")
+
+
+def _escaped(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_INT_LIMIT = 10 ** MAX_INT_DIGITS  # the smallest integer of MAX_INT_DIGITS + 1 digits
+
+
+def check_values(doc: Any) -> None:
+    """Refuse what a parsed document may hold but dvx cannot write out again, at any depth:
+    an integer of more than MAX_INT_DIGITS digits (a few thousand hex digits, `0xfff...`,
+    which TOML and YAML read without Python's limit on decimal digits, make one), and text
+    or a key that is not Unicode (`NotUnicodeTextError`). Every params, metrics, plots and
+    YAML file is checked so, whatever its format: nothing later meets such a value."""
+    stack: list[tuple[Any, tuple[str, ...]]] = [(doc, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict):
+            for key in value:
+                _check_scalar(key, path, is_key=True)
+            stack.extend((v, (*path, str(k))) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((v, (*path, str(i))) for i, v in reversed(list(enumerate(value))))
+        else:
+            _check_scalar(value, path, is_key=False)
+
+
+def _check_scalar(value: Any, path: tuple[str, ...], is_key: bool) -> None:
+    if isinstance(value, int) and abs(value) >= _INT_LIMIT:
+        raise TooLongIntError(_decimal_digits(value))
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise NotUnicodeTextError(value, path, is_key) from None
+
+
+def _decimal_digits(number: int) -> int:
+    """How many decimal digits `number` has, counted without writing it out (Python refuses
+    to, past MAX_INT_DIGITS): its bit length gives the count or one less."""
+    number = abs(number)
+    digits = int((number.bit_length() - 1) * math.log10(2)) + 1
+    return digits + (number >= 10 ** digits)
 
 
 class DuplicateKeyError(ValueError):
@@ -163,7 +229,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
                           "guess which one is meant.", "Keep one of them, or rename one: a "
                           "Git merge of two branches that each added that key leaves both."
                           ) from None
-    except ValueError as exc:  # TooLongIntError, or Python refusing a YAML 1.1 integer
+    except ValueError as exc:  # UnwritableValueError, or Python refusing a YAML 1.1 integer
         raise FormatError(f"The {what} cannot be read: {exc}.") from None
     except yaml.YAMLError as exc:
         raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
@@ -180,7 +246,9 @@ def _load(text: str, loader_class: Any, text_at: tuple[TextPath, ...]) -> Any:
             return None
         for path in text_at:
             as_text(node, path)
-        return loader.construct_document(node)
+        doc = loader.construct_document(node)
+        check_values(doc)
+        return doc
     finally:
         loader.dispose()
 

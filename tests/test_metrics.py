@@ -489,6 +489,47 @@ def test_a_huge_number_is_an_error_row_or_a_change_json_can_hold(repo, dvx):
     assert "p.toml' cannot be read: it has an integer of more than 4300 digits" in params.stdout
 
 
+def test_a_long_hex_integer_or_a_lone_surrogate_is_refused_by_name_in_every_format(repo, dvx):
+    # Valid TOML, YAML and JSON, but dvx could not write these values to dvx.lock: a
+    # 4817-digit integer in 4002 characters, and half of a UTF-16 surrogate pair.
+    write(repo / "dvx.yaml", "stages:\n  s:\n"
+                             "    cmd: for m in m.yaml k.json ok.json; do cp f1.json $m; done\n"
+                             "    params: [{p.toml: [seed]}, {p.json: [name]}]\n"
+                             "    metrics: [m.yaml, k.json, ok.json]\n")
+    write(repo / "p.toml", "seed = 1\n")
+    write(repo / "p.json", '{"name": "a"}')
+    write(repo / "f1.json", '{"f1": 0.7}')
+    assert dvx("repro").code == 0
+    commit(repo, "v1")
+    hex_digits = "f" * 4000  # 16 ** 4000 - 1: 4817 digits
+    write(repo / "p.toml", f"seed = 0x{hex_digits}\n")
+    write(repo / "m.yaml", f"acc: 0x{hex_digits}\n")
+    write(repo / "p.json", '{"name": "x\\ud800y"}')
+    write(repo / "k.json", '{"run": {"a\\udfffb": 1}}')
+    too_long = "cannot be read: it has an integer of 4817 digits (dvx reads at most 4300)."
+    not_unicode = "holds \\ud800, half of a UTF-16 surrogate pair, which is no character"
+    for command in ("status", "repro"):
+        result = dvx(command)
+        assert result.code == 1 and "Unexpected" not in result.output, result.output
+        assert f"The params file 'p.toml' {too_long}" in result.stderr
+    write(repo / "p.toml", "seed = 1\n")
+    result = dvx("repro")
+    assert result.code == 1, result.output
+    assert f"The params file 'p.json' cannot be read: the text at 'name' {not_unicode}" \
+        in result.stderr
+    write(repo / "p.toml", f"seed = 0x{hex_digits}\n")
+    params = dvx("params", "show")
+    assert params.code == 0, params.output
+    rows = {line.split()[0]: line for line in params.stdout.splitlines()[1:]}
+    assert too_long in rows["p.toml"] and not_unicode in rows["p.json"]
+    metrics = dvx("metrics", "show")
+    assert metrics.code == 0, metrics.output
+    rows = {line.split()[0]: line for line in metrics.stdout.splitlines()[1:]}
+    assert f"The metrics file 'm.yaml' {too_long}" in rows["m.yaml"]
+    assert "cannot be read: the key 'a\\udfffb' in 'run' holds \\udfff" in rows["k.json"]
+    assert rows["ok.json"].split() == ["ok.json", "0.7"]
+
+
 def test_a_file_nested_too_deeply_is_an_error_row_in_every_format(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    params: [{cfg.json: [a]}]\n"
                              "    metrics: [m.json, m.toml, ok.json]\n")

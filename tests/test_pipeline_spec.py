@@ -261,6 +261,8 @@ INVALID = [
     ("huge matrix", stage("matrix:\n  a: ${big}\n  b: ${big}\ncmd: x"),
      ["key 'matrix'", "more than 10000 stages"]),
     ("not a mapping", "- just\n- a list\n", ["not a mapping"]),
+    ("a long hex integer", "vars:\n- seed: 0x" + "f" * 4000 + "\n" + stage("cmd: echo ${seed}"),
+     ["cannot be read: it has an integer of 4817 digits (dvx reads at most 4300)"]),
     ("a stage twice", "stages:\n  s: {cmd: x}\n  t: {cmd: y}\n  s: {cmd: z}\n",
      ["has the key 's' twice in one mapping (on line 2 and on line 4)"]),
     ("a key twice in a stage", stage("cmd: x\nouts: [a.txt]\nouts: [b.txt]"),

@@ -318,6 +318,30 @@ def test_values_json_cannot_hold_are_one_plots_error(repo, dvx, tmp_path):
     assert '"x": "{\'a\'}", "y": 2' in (out / "index.html").read_text()
 
 
+def test_a_plots_file_dvx_could_not_write_out_is_one_plots_error(repo, dvx, tmp_path):
+    # Valid JSON and YAML: a 5001-digit integer, half of a UTF-16 surrogate pair, and a
+    # 4817-digit integer in 4002 characters.
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots:\n"
+                             "    - good.csv: {x: step, y: loss}\n"
+                             "    - long.json: {x: step, y: loss}\n"
+                             "    - text.json: {x: step, y: loss}\n"
+                             "    - hex.yaml: {x: step, y: loss}\n")
+    write(repo / "good.csv", "step,loss\n0,1\n1,0.5\n")
+    write(repo / "long.json", '[{"step": 0, "loss": 1' + "0" * 5000 + "}]")
+    write(repo / "text.json", '[{"step": 0, "loss": 1, "note": "x\\ud800"}]')
+    write(repo / "hex.yaml", "- {step: 0, loss: 0x" + "f" * 4000 + "}\n")
+    out = tmp_path / "out"
+    result = dvx("plots", "show", "-o", str(out))
+    assert result.code == 0 and "Unexpected" not in result.output, result.output
+    assert "WARNING: long.json at workspace: The plots file 'long.json' cannot be read: it " \
+           "has an integer of 5001 digits (dvx reads at most 4300)." in result.stderr
+    assert "WARNING: text.json at workspace: The plots file 'text.json' cannot be read: the " \
+           "text at '0.note' holds \\ud800" in result.stderr
+    assert "The plots file 'hex.yaml' cannot be read: it has an integer of 4817 digits" \
+        in result.stderr
+    assert (out / "good.csv.svg").exists()
+
+
 def test_a_chart_with_more_values_than_can_be_drawn_is_refused_and_the_others_drawn(
         plotted, dvx, tmp_path):
     # 100,001 rows of two y fields: 200,002 values, past what dvx draws in one chart (more

@@ -25,7 +25,8 @@ from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
     DuplicateKeyError,
-    TooLongIntError,
+    UnwritableValueError,
+    check_values,
     has_conflict_markers,
     round_trip_representer,
     strict_loader,
@@ -67,7 +68,8 @@ def parse(text: str) -> Override:
 
     try:
         value = yaml.load(raw, Loader=strict_loader()) if raw.strip() else ""
-    except (yaml.YAMLError, DuplicateKeyError, TooLongIntError):
+        check_values(value)
+    except (yaml.YAMLError, DuplicateKeyError, UnwritableValueError):
         raise UsageError(f"-S {text!r}: the value {raw!r} is not valid YAML.",
                          "Quote a string that YAML would misread: -S 'key=\"[x\"'.") from None
     if not _is_plain_data(value):
@@ -295,7 +297,7 @@ def _edit_json(full: str, changes: list[Override], write: bool) -> None:
             data = f.read()
         doc = load_json(plain_text(data))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, DuplicateKeyError,
-            TooLongIntError) as exc:
+            UnwritableValueError) as exc:
         raise _unreadable(changes[0].file, full, exc) from None
     if not isinstance(doc, dict):
         raise UsageError(f"'{changes[0].file}' is not a mapping of params.")

@@ -27,7 +27,14 @@ from dvx.metrics.revisions import Reader, Revision, distinct
 from dvx.metrics.values import CACHED_NOTE
 from dvx.repo import Repo
 from dvx.textfile import plain_text
-from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS, parse_yaml
+from dvx.yamlio import (
+    DEFAULT_MAX_BYTES,
+    MAX_INT_DIGITS,
+    UnwritableValueError,
+    check_int_digits,
+    check_values,
+    parse_yaml,
+)
 
 MAX_PLOT_BYTES = 64 << 20  # training logs can be long; images too
 # vl-convert's JavaScript engine has a heap of about 1.4 GB and ends the whole process when
@@ -136,9 +143,14 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
                 for line in lines[1 if header else 0:]]
     if lower.endswith(".json"):
         try:
-            doc = json.loads(plain_text(raw))  # a byte order mark is skipped, as in CSV
+            # a byte order mark is skipped, as in CSV
+            doc = json.loads(plain_text(raw),
+                             parse_int=lambda digits: int(check_int_digits(digits)))
+            check_values(doc)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"The plots file '{path}' is not valid JSON: {exc}.") from None
+        except UnwritableValueError as exc:
+            raise FormatError(f"The plots file '{path}' cannot be read: {exc}.") from None
     else:
         doc = parse_yaml(raw, f"plots file '{path}'", MAX_PLOT_BYTES)
     if isinstance(doc, dict):  # {"train": [...]}: the one list of records it holds

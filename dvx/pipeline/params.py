@@ -16,8 +16,9 @@ from dvx.yamlio import (
     MAX_DEPTH,
     MAX_INT_DIGITS,
     DuplicateKeyError,
-    TooLongIntError,
+    UnwritableValueError,
     check_int_digits,
+    check_values,
     has_conflict_markers,
     parse_yaml,
 )
@@ -110,7 +111,7 @@ def _parse_json(data: bytes, display: str, what: str) -> Any:
         return load_json(plain_text(data))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid JSON: {exc}.") from None
-    except TooLongIntError as exc:
+    except UnwritableValueError as exc:
         raise FormatError(f"The {what} '{display}' cannot be read: {exc}.") from None
     except DuplicateKeyError as exc:
         raise FormatError(f"The {what} '{display}' has the key '{exc.key}' twice in one "
@@ -120,9 +121,11 @@ def _parse_json(data: bytes, display: str, what: str) -> Any:
 
 def load_json(text: str) -> Any:
     """`json.loads`, refusing a key twice in one object (as YAML files are refused) where
-    `json.loads` would keep the last."""
-    return json.loads(text, object_pairs_hook=_unique_keys,
-                      parse_int=lambda digits: int(check_int_digits(digits)))
+    `json.loads` would keep the last, and what `check_values` refuses (JSON's `"\\ud800"`)."""
+    doc = json.loads(text, object_pairs_hook=_unique_keys,
+                     parse_int=lambda digits: int(check_int_digits(digits)))
+    check_values(doc)
+    return doc
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -140,9 +143,13 @@ def _parse_toml(data: bytes, display: str, what: str) -> Any:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        doc = tomllib.loads(data.decode("utf-8"))
+        check_values(doc)  # tomllib reads `0xfff...` of any length
+        return doc
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise FormatError(f"The {what} '{display}' is not valid TOML: {exc}.") from None
+    except UnwritableValueError as exc:
+        raise FormatError(f"The {what} '{display}' cannot be read: {exc}.") from None
     except ValueError:  # tomllib's only other error: Python's limit on converting an integer
         raise FormatError(f"The {what} '{display}' cannot be read: it has an integer of more "
                           f"than {MAX_INT_DIGITS} digits.") from None
