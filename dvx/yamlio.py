@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from typing import Any
 
 from dvx.errors import FormatError
@@ -232,7 +233,7 @@ def parse_yaml(data: bytes, what: str, max_bytes: int = DEFAULT_MAX_BYTES,
     except ValueError as exc:  # UnwritableValueError, or Python refusing a YAML 1.1 integer
         raise FormatError(f"The {what} cannot be read: {exc}.") from None
     except yaml.YAMLError as exc:
-        raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc)}).") from None
+        raise FormatError(f"The {what} is not valid YAML ({_where_and_why(exc, text)}).") from None
     except RecursionError:
         raise FormatError(f"The {what} is nested too deeply.") from None
 
@@ -292,13 +293,32 @@ def _check_events(text: str, what: str, loader: Any) -> None:
             depth -= 1
 
 
-def _where_and_why(exc: Exception) -> str:
-    """'line 3: found a mapping where none can start', from a PyYAML error, without the
-    parser's internals (its context marks and the quoted source)."""
+def _where_and_why(exc: Exception, text: str) -> str:
+    """'line 3: found a mapping where none can start', from a PyYAML error in `text`, without
+    the parser's internals (its context marks and the quoted source)."""
+    import yaml
+
+    if isinstance(exc, yaml.reader.ReaderError):
+        return _forbidden_character(exc.character, text)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or "unreadable"
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "somewhere"
     return f"{where}: {problem}"
+
+
+def _forbidden_character(code: int, text: str) -> str:
+    """Where and what the character YAML forbids is (an ESC pasted from a terminal's colours,
+    a NUL). PyYAML names it by its offset, in characters or (its C reader) in bytes: the
+    first such character is the one it stopped at, as it reads from the start."""
+    character = chr(code)
+    offset = text.find(character)
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    kind = "control character" if unicodedata.category(character) == "Cc" else "character"
+    escape = f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+    where = f"line {line}, column {column}: " if offset >= 0 else ""
+    return (f"{where}the {kind} U+{code:04X} is not allowed: remove it, or write {escape} "
+            "in a double-quoted string")
 
 
 def has_conflict_markers(data: bytes) -> bool:

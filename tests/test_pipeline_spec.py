@@ -261,6 +261,10 @@ INVALID = [
     ("huge matrix", stage("matrix:\n  a: ${big}\n  b: ${big}\ncmd: x"),
      ["key 'matrix'", "more than 10000 stages"]),
     ("not a mapping", "- just\n- a list\n", ["not a mapping"]),
+    ("a terminal's colour code", stage("cmd: echo \x1b[31mred"),
+     ["not valid YAML (line 3, column 15: the control character U+001B is not allowed: "
+      "remove it, or write \\x1b in a double-quoted string)"]),
+    ("a NUL", stage("cmd: x\0"), ["(line 3, column 11: the control character U+0000 is not"]),
     ("a long hex integer", "vars:\n- seed: 0x" + "f" * 4000 + "\n" + stage("cmd: echo ${seed}"),
      ["cannot be read: it has an integer of 4817 digits (dvx reads at most 4300)"]),
     ("a stage twice", "stages:\n  s: {cmd: x}\n  t: {cmd: y}\n  s: {cmd: z}\n",
