@@ -853,6 +853,14 @@ class Git:
             raise git_failure("rev-parse", proc)
         return proc.stdout.decode().strip()
 
+    def head_is_a_merge(self) -> bool:
+        """Has the commit HEAD is at a second parent?"""
+        return self._completed("rev-parse", "-q", "--verify", "HEAD^2").returncode == 0
+
+    def rebasing(self) -> bool:
+        """Is a `git rebase` under way here (replaying commits, or stopped on a conflict)?"""
+        return any(os.path.isdir(self.git_path(name)) for name in ("rebase-merge", "rebase-apply"))
+
     def recent_heads(self, moves: int) -> list[str]:
         """The commits HEAD was at lately, newest first, each once: HEAD, where it was before
         each of its last `moves` moves (its reflog: HEAD@{1}, HEAD@{2}, ...), and ORIG_HEAD

@@ -343,6 +343,51 @@ def test_the_side_that_kept_its_changed_pointer_gets_the_gitignore_entry_back_to
         "data/.gitignore", "data/a.csv.dvx", "data/b.csv.dvx"]
 
 
+def test_the_commit_concluding_a_conflicted_merge_checks_the_data_out(tmp_path):
+    """Git runs no post-merge hook for a merge stopped by a conflict: dvx's post-commit hook
+    checks out after the commit that concludes it, placing the other side's new data and
+    writing the .gitignore entry the merge dropped, and after no other commit."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("install", cwd=alice)
+    write(alice / "data" / "a.csv", "v1\n")
+    write(alice / "data" / "b.csv", "b\n")
+    must("add", "data/a.csv", "data/b.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    must("remove", "--outs", "data/a.csv.dvx", cwd=bob)
+    edit(bob, "data/b.csv", "bob's b\n")
+    must("add", "data/b.csv", cwd=bob)
+    share(bob, "no more a.csv, bob's b.csv")
+    edit(alice, "data/a.csv", "alice's\n")
+    must("add", "data/a.csv", cwd=alice)
+    commit(alice, "alice's version")
+    git(alice, "fetch", "-q", "origin")
+    must("fetch", "--rev", "origin/main", cwd=alice)  # bob's b.csv, into the cache
+    merged = subprocess.run(["git", "merge", "--no-edit", "origin/main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert "CONFLICT (modify/delete)" in merged.stdout + merged.stderr
+    assert "Checkout:" not in merged.stdout + merged.stderr  # Git ran no hook
+    git(alice, "add", "data/a.csv.dvx")  # keep hers, as Git's message suggests
+
+    concluded = subprocess.run(["git", "commit", "--no-edit"], cwd=alice, capture_output=True,
+                               text=True)
+    assert concluded.returncode == 0, concluded.stderr
+    assert "Checkout: 1 restored, 1 unchanged." in concluded.stderr
+    assert (alice / "data" / "b.csv").read_text() == "bob's b\n"
+    assert (alice / "data" / ".gitignore").read_text() == "/b.csv\n/a.csv\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0  # nothing left for a hand checkout
+
+    (alice / "data" / "b.csv").unlink()  # a checkout would bring it back
+    write(alice / "notes.txt", "notes\n")
+    git(alice, "add", "notes.txt")
+    ordinary = subprocess.run(["git", "commit", "-m", "notes"], cwd=alice, capture_output=True,
+                              text=True)
+    assert ordinary.returncode == 0 and "Checkout:" not in ordinary.stdout + ordinary.stderr
+    assert not (alice / "data" / "b.csv").exists()
+
+
 def _the_hint_for(pointer: str, stderr: str) -> str:
     line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
     return line.partition("; ")[0] if line.startswith(" index:") else line

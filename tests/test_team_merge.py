@@ -63,15 +63,17 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     attributes = (repo / ".gitattributes").read_text()
     assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n.gitignore merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
-    for name in ("post-checkout", "post-merge", "post-rewrite", "pre-push"):
+    for name in ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-push"):
         assert os.access(hooks / name, os.X_OK)
+    os.unlink(hooks / "post-commit")  # a clone set up by a dvx that had no such hook
+    assert dvx("install").stdout.startswith("Installed: hooks/post-commit\n")
     git(repo, "commit", "-q", "--allow-empty", "-m", "one")
     git(repo, "checkout", "-q", "-b", "other")
     assert (repo / ".git" / "mine").read_text().count("\n") == 1  # the user's hook ran
     assert dvx("install", "--uninstall").code == 0
     assert not (repo / ".gitattributes").exists()
     assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
-    assert not (hooks / "pre-push").exists()
+    assert not (hooks / "pre-push").exists() and not (hooks / "post-commit").exists()
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
 
 
@@ -84,9 +86,15 @@ def test_the_hook_script_is_pinned_so_hooks_installed_earlier_stay_dvx_s():
     assert _script("post-checkout", "DVX") == (
         '#!/bin/sh\n' + marker + 'if [ -x "$0.dvx-chained" ]; then\n'
         '    "$0.dvx-chained" "$@" || exit $?\nfi\nexec DVX git-hook post-checkout "$@"\n')
+    assert _script("post-commit", "DVX") == (
+        '#!/bin/sh\n' + marker + 'if [ -x "$0.dvx-chained" ]; then\n'
+        '    "$0.dvx-chained" "$@" || exit $?\nfi\n'
+        "git rev-parse -q --verify 'HEAD^2' >/dev/null || exit 0\n"
+        'exec DVX git-hook post-commit "$@"\n')
     assert _script in WRITTEN_SCRIPTS
     for script in WRITTEN_SCRIPTS:
-        assert _as_dvx_wrote_it(script("pre-push", "/opt/venv/bin/dvx").encode(), "pre-push")
+        for name in ("pre-push", "post-commit"):
+            assert _as_dvx_wrote_it(script(name, "/opt/venv/bin/dvx").encode(), name)
 
 
 def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):
@@ -494,6 +502,34 @@ def test_git_pull_rebase_checks_out_the_data_of_the_replayed_commits(tmp_path):
     amended = subprocess.run(["git", "commit", "-q", "--amend", "-m", "bob's f1"], cwd=bob,
                              capture_output=True, text=True)
     assert amended.returncode == 0 and "dvx" not in amended.stderr  # an amend changes no file
+
+
+def test_a_merge_a_rebase_replays_is_checked_out_once_when_the_rebase_ends(repo, dvx):
+    """`git rebase --rebase-merges` commits the merge it replays, which runs post-commit: the
+    rebase's post-rewrite checks out where it ends, so post-commit leaves that merge alone."""
+    assert dvx("install").code == 0
+    write(repo / "a.csv", "a\n")
+    assert dvx("add", "a.csv").code == 0
+    commit(repo, "base")
+    git(repo, "checkout", "-q", "-b", "side")
+    write(repo / "b.csv", "b\n")
+    assert dvx("add", "b.csv").code == 0
+    commit(repo, "b.csv")
+    git(repo, "checkout", "-q", "-b", "upstream", "main")
+    write(repo / "notes.txt", "notes\n")
+    commit(repo, "notes")
+    git(repo, "checkout", "-q", "main")
+    write(repo / "m.txt", "m\n")
+    commit(repo, "m")
+    assert _merge_local(repo, "side").returncode == 0
+
+    rebased = subprocess.run(["git", "rebase", "-q", "--rebase-merges", "upstream"], cwd=repo,
+                             capture_output=True, text=True)
+    assert rebased.returncode == 0, rebased.stderr
+    assert [line for line in rebased.stderr.splitlines() if "Checkout:" in line] == [
+        "Checkout: 0 restored, 1 removed, 1 unchanged.",  # post-checkout of upstream
+        "Checkout: 1 restored, 1 unchanged."]  # post-rewrite: b.csv, merged in again
+    assert (repo / "b.csv").read_text() == "b\n"
 
 
 def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from dvx.cli.common import common_options, example, holding_lock, is_quiet, open_repo
 from dvx.cli.ui import git_add, out, warn
+
+if TYPE_CHECKING:
+    from dvx.scm import Git
 
 
 @click.command(epilog=example("""
@@ -25,7 +29,8 @@ dvx install --uninstall
 def install(uninstall: bool, no_hooks: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
     hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
-    and push the data of the commits that `git push` sends (or stop the push if it cannot).
+    (and the commit concluding a merge stopped by a conflict) and push the data of the
+    commits that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back. The hooks go where Git runs hooks from (core.hooksPath); a folder shared
@@ -82,6 +87,15 @@ def post_merge(args: tuple[str, ...]) -> None:
     _checkout_quietly()
 
 
+@git_hook.command("post-commit")
+@click.argument("args", nargs=-1)
+def post_commit(args: tuple[str, ...]) -> None:
+    # Git runs no post-merge for a merge stopped by a conflict (or by --no-commit): the commit
+    # concluding it is where a hook first hears of it. A rebase commits merges too (with
+    # --rebase-merges), and its post-rewrite checks out where it ends.
+    _checkout_quietly(when=lambda git: git.head_is_a_merge() and not git.rebasing())
+
+
 @git_hook.command("post-rewrite")
 @click.argument("args", nargs=-1)
 def post_rewrite(args: tuple[str, ...]) -> None:
@@ -90,9 +104,9 @@ def post_rewrite(args: tuple[str, ...]) -> None:
     _checkout_quietly()
 
 
-def _checkout_quietly() -> None:
-    """`dvx checkout` after Git changed the pointers; its problems are printed, but never
-    fail the Git command that already happened."""
+def _checkout_quietly(when: Callable[[Git], bool] = lambda git: True) -> None:
+    """`dvx checkout` after Git changed the pointers (`when` its Git says so); its problems
+    are printed, but never fail the Git command that already happened."""
     from dvx.cli.data import report_checkout
     from dvx.errors import DvxError
     from dvx.ops.checkout import checkout
@@ -101,7 +115,7 @@ def _checkout_quietly() -> None:
 
     try:
         repo = _repo_of_hook()
-        if repo is None:
+        if repo is None or not when(repo.git):
             return
         with holding_lock(repo):
             result = checkout(repo, resolve_targets(repo, []),

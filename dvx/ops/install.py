@@ -6,6 +6,8 @@
                                Git does not take commands from a cloned repository)
     hooks/post-checkout        `dvx checkout` after `git checkout` / `git switch`
     hooks/post-merge           `dvx checkout` after `git pull` / `git merge`
+    hooks/post-commit          `dvx checkout` after the `git commit` concluding a merge that
+                               stopped on a conflict (Git runs no post-merge for that merge)
     hooks/post-rewrite         `dvx checkout` after `git rebase` / `git pull --rebase` (their
                                replayed commits change pointers, and no other hook runs then)
     hooks/pre-push             push the data of the commits being pushed, or stop the push
@@ -39,7 +41,7 @@ CHAINED = ".dvx-chained"
 # .gitignore too: dvx adds a line there per tracked path, so two branches that each track a
 # file in one directory would otherwise conflict there (ops/merge.py merges it line by line).
 ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx")
-HOOKS = ("post-checkout", "post-merge", "post-rewrite", "pre-push")
+HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-push")
 HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard input
 
 
@@ -238,6 +240,11 @@ def _as_dvx_wrote_it(data: bytes, name: str) -> bool:
 def _script(name: str, command: str | None = None) -> str:
     run = f"{command or dvx_command()} git-hook {name}"
     chained = f'"$0{CHAINED}"'
+    if name == "post-commit":  # a commit of a merge only: no Python starts for any other
+        return (f"#!/bin/sh\n{MARKER}\n"
+                f"if [ -x {chained} ]; then\n    {chained} \"$@\" || exit $?\nfi\n"
+                f"git rev-parse -q --verify 'HEAD^2' >/dev/null || exit 0\n"
+                f"exec {run} \"$@\"\n")
     if name in HOOKS_WITH_INPUT:  # the input (refs pushed, commits rewritten) goes to both
         return (f"#!/bin/sh\n{MARKER}\ninput=$(cat)\n"
                 f"if [ -x {chained} ]; then\n"
