@@ -178,22 +178,37 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
     return commit, next((e for e in experiments(repo) if rev in (e.ref, e.commit)), None)
 
 
-def snapshot(repo: Repo, baseline: str, name: str) -> str:
+def snapshot(repo: Repo, baseline: str, name: str, queued_from: str | None = None) -> str:
     """Commit the workspace as the experiment `name` of `baseline` holds it, a child of
-    `baseline`; no ref names the commit yet (`claim` makes one)."""
-    commit, left_out = git_of(repo).snapshot(baseline, _message(name))
+    `baseline`; no ref names the commit yet (`claim` makes one). A queued run names the
+    snapshot it ran from (`queued_from`) in the message (`queued_snapshot`)."""
+    commit, left_out = git_of(repo).snapshot(baseline, _message(name, queued_from))
     warn_left_out(left_out)
     return commit
 
 
-def renamed(repo: Repo, commit: str, name: str) -> str:
+def renamed(repo: Repo, commit: str, name: str, queued_from: str | None = None) -> str:
     """The snapshot `commit` to record as the experiment `name` instead (the name it was
     made for was taken meanwhile): the same files, its message naming `name`."""
-    return git_of(repo).reworded(commit, _message(name))
+    return git_of(repo).reworded(commit, _message(name, queued_from))
 
 
-def _message(name: str) -> str:
-    return f"dvx experiment {name}"
+# The trailer of a queued run's experiment commit naming the queue snapshot it ran from: a
+# Dask task that pushed its experiment is known by it when its result never came back.
+QUEUED_FROM = "Dvx-Queued-Snapshot"
+_QUEUED_FROM = re.compile(rf"^{QUEUED_FROM}: ([0-9a-f]{{40}}|[0-9a-f]{{64}})$", re.MULTILINE)
+
+
+def _message(name: str, queued_from: str | None = None) -> str:
+    trailer = f"\n\n{QUEUED_FROM}: {queued_from}" if queued_from else ""
+    return f"dvx experiment {name}{trailer}"
+
+
+def queued_snapshot(message: str) -> str | None:
+    """The queue snapshot the experiment commit whose message is `message` ran from; None
+    if it did not run from one (or a dvx that did not say so made it)."""
+    found = _QUEUED_FROM.search(message)
+    return found.group(1) if found else None
 
 
 def claim(repo: Repo, baseline: str, name: str, commit: str) -> Experiment | None:

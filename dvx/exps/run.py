@@ -89,8 +89,9 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
         raise
     if not result.ok:
         return RunResult(None, result)
-    # A child of its baseline, also when run from a queue's snapshot of the workspace.
-    return RunResult(_record(repo, baseline, name, taken, queued), result)
+    # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
+    # here, which its message names).
+    return RunResult(_record(repo, baseline, name, taken, parent if queued else None), result)
 
 
 class _Watched:
@@ -138,24 +139,24 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
 
 
 def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
-            queued: bool = False) -> Experiment:
+            queued_from: str | None = None) -> Experiment:
     """Record the workspace as the experiment `name` (None: a generated name, not among
     `taken`) of `baseline`. Should an experiment of that name and baseline have been made
     since the name was checked (while the pipeline ran: another `exp run -n`, an `exp pull`,
     a `git fetch`), it stays as it is, and this one is recorded as the first free of
-    NAME-2, NAME-3... (the caller tells the user), never lost. A `queued` run fails
-    instead: its queue entry stays queued with its snapshot (`queue.start`), as when its
-    name is taken before it starts."""
+    NAME-2, NAME-3... (the caller tells the user), never lost. A queued run (from the
+    snapshot `queued_from`) fails instead: its queue entry stays queued with its snapshot
+    (`queue.start`), as when its name is taken before it starts."""
     chosen = name or new_name(taken)
-    commit = snapshot(repo, baseline, chosen)
+    commit = snapshot(repo, baseline, chosen, queued_from)
     while (recorded := claim(repo, baseline, chosen, commit)) is None:
-        if queued and name is not None:
+        if queued_from is not None and name is not None:
             raise UsageError(f"An experiment called '{name}' of this run's baseline was made "
                              "while the run went on, so the run could not record its own.",
                              "See `dvx queue status`.")
         chosen = _free_name(repo, baseline, name) if name else new_name(
             taken | {e.name for e in experiments(repo, baseline)})
-        commit = renamed(repo, commit, chosen)  # `git log` names it as `exp show` does
+        commit = renamed(repo, commit, chosen, queued_from)  # named as `exp show` names it
     return recorded
 
 
