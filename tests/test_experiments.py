@@ -1559,6 +1559,171 @@ def test_a_dask_run_whose_name_the_git_remote_has_stays_queued_with_its_snapshot
     assert rows["late"]["params"]["params.yaml"]["train.lr"] == 0.3
 
 
+def _running_on_dask(project, name: str, address: str,
+                     env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`dvx queue start --dask address` in a process of its own, once the queued `name` runs
+    on the cluster."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dvx", "queue", "start", "--dask", address], cwd=project,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 120
+    while _queue_states(project).get(name) != "running":
+        if time.monotonic() > deadline or runner.poll() is not None:
+            runner.kill()
+            raise AssertionError(runner.communicate())
+        time.sleep(0.1)
+    return runner
+
+
+def test_the_same_name_queued_in_two_clones_runs_each_on_one_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    write(bob / "NOTES.md", "bob's baseline\n")
+    git(bob, "add", "NOTES.md")
+    git(bob, "commit", "-qm", "notes")
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", "train.lr=0.3", "-S", f"+train.wait_for={go}",
+         "-n", "tuned", cwd=alice)
+    must("exp", "run", "--queue", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
+    alices = git(alice, "rev-parse", "refs/exps-queue/tuned").strip()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _running_on_dask(alice, "tuned", cluster.scheduler_address)
+        try:  # alice's task waits for go: bob's must neither get its result nor its snapshot
+            bobs = run_dvx_proc("queue", "start", "--dask", cluster.scheduler_address, cwd=bob,
+                                timeout=300)
+            assert bobs.code == 0 and "'tuned' done." in bobs.stdout, bobs.output
+            assert alices in git(alice, "ls-remote", "origin", "refs/exps-queue/*")
+            go.touch()
+            out, err = runner.communicate(timeout=300)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+    assert runner.returncode == 0, out + err
+    assert _show(alice)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.3
+    assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.7
+    assert len(git(alice, "ls-remote", "origin", "refs/exps/*").splitlines()) == 2
+    assert "exps-queue" not in git(alice, "ls-remote", "origin")  # cleaned up
+
+
+def test_an_interrupted_dask_queue_start_is_finished_by_running_it_again(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-S", f"+train.wait_for={go}",
+         "-n", "slow", cwd=alice)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+        runner = _running_on_dask(alice, "slow", cluster.scheduler_address)
+        runner.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = runner.communicate(timeout=120)
+        assert runner.returncode == 130 and "run the command again to finish" in err, out + err
+        status = run_dvx("queue", "status", cwd=alice).stdout
+        assert "slow                 queued" in status and "ended before its task" in status
+        go.touch()
+        again = run_dvx_proc("queue", "start", "--dask", cluster.scheduler_address, cwd=alice,
+                             timeout=300)
+    assert again.code == 0 and "'slow' done" in again.stdout, again.output
+    assert _queue_states(alice) == {"slow": "done"}
+    assert _show(alice)["slow"]["params"]["params.yaml"]["train.lr"] == 0.2  # pulled
+    assert git(alice, "for-each-ref", "refs/exps-queue") == ""
+    assert "exps-queue" not in git(alice, "ls-remote", "origin")
+    queued = run_dvx("exp", "run", "--queue", "-n", "slow", cwd=alice)  # the name is free
+    assert queued.code == 2 and "'slow' of this baseline exists already" in queued.stderr
+
+
+def _dask_process(tmp_path, role: str, *args: str, env: dict[str, str] | None = None
+                  ) -> subprocess.Popen:
+    """A Dask scheduler or worker (`role`) in a process of its own."""
+    log = open(tmp_path / f"{role}.log", "w")  # noqa: SIM115 - the child owns it
+    try:
+        return subprocess.Popen([sys.executable, "-m", f"distributed.cli.dask_{role}", *args],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, **(env or {})}, cwd=tmp_path)
+    finally:
+        log.close()
+
+
+def _stopped(proc: subprocess.Popen) -> bool:
+    with open(f"/proc/{proc.pid}/stat") as f:
+        return f.read().rpartition(")")[2].split()[0] == "T"
+
+
+def test_a_dask_run_whose_scheduler_is_lost_after_its_push_is_done_and_pulled(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "--queue", "-S", "train.lr=0.4", "-n", "lost", cwd=alice)
+    address = f"tcp://127.0.0.1:{free_port()}"
+    scheduler = _dask_process(tmp_path, "scheduler", "--host", "127.0.0.1", "--port",
+                              address.rsplit(":", 1)[1], "--no-dashboard")
+    # The worker stops (SIGSTOP) once its task pushed the experiment, before it reports.
+    worker = _dask_process(tmp_path, "worker", address, "--no-nanny", "--nthreads", "1",
+                           "--host", "127.0.0.1", "--no-dashboard",
+                           env={"DVX_FAULT": "dask.pushed", "DVX_FAULT_ACTION": "stop"})
+    try:
+        with distributed.Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+        runner = _running_on_dask(alice, "lost", address,
+                                  env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"})
+        deadline = time.monotonic() + 120
+        while not _stopped(worker):
+            assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
+            time.sleep(0.1)
+        scheduler.kill()
+        out, err = runner.communicate(timeout=120)
+    finally:
+        for proc in (scheduler, worker):
+            proc.kill()
+            proc.wait()
+    assert runner.returncode == 0, out + err
+    assert "'lost' done: its task pushed its experiment to 'origin', though its outcome " \
+           "never came back" in out, out
+    assert "distributed" not in err, err  # Dask's own log lines stay out of dvx's output
+    assert _queue_states(alice) == {"lost": "done"}
+    assert _show(alice)["lost"]["params"]["params.yaml"]["train.lr"] == 0.4  # pulled
+
+
+def test_a_dask_task_whose_worker_dies_after_its_push_is_done_and_not_run_again(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "--queue", "-S", "train.lr=0.6", "-n", "twice", cwd=alice)
+    scratch = tmp_path / "worker-tmp"
+    scratch.mkdir()
+    # The worker is killed once its task pushed the experiment; its nanny starts another,
+    # and Dask runs the task again there.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                                  env={"DVX_FAULT": "dask.pushed", "TMPDIR": str(scratch)}
+                                  ) as cluster:
+        started = run_dvx_proc("queue", "start", "--dask", cluster.scheduler_address,
+                               cwd=alice, timeout=300)
+    assert started.code == 0 and "'twice' done." in started.stdout, started.output
+    log = run_dvx("queue", "logs", "twice", cwd=alice).stdout
+    assert "by an earlier run of this task: not run again" in log, log
+    assert "exp run" not in log
+    assert _show(alice)["twice"]["params"]["params.yaml"]["train.lr"] == 0.6
+    # the killed worker's clone, with its copy of config.local, went with the next task
+    assert not [p for p in os.listdir(scratch) if p.startswith("dvx-dask-")]
+
+
+def test_a_bad_or_unreachable_dask_address_is_refused_before_anything_is_pushed(tmp_path):
+    pytest.importorskip("dask.distributed")
+    _, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "a1", cwd=alice)
+    for address, code, said in (
+            ("tcp://127.0.0.1:8786x", 2, "its port '8786x' is not a port number"),
+            ("http://127.0.0.1:8787", 2, "Dask knows no scheme 'http'"),
+            (f"tcp://127.0.0.1:{free_port()}", 1, "Could not connect to the Dask scheduler")):
+        started = run_dvx_proc("queue", "start", "--dask", address, cwd=alice,
+                               env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+        assert started.code == code and said in started.stderr, started.output
+        assert address in started.stderr and "internal error" not in started.stderr
+        assert "exps-queue" not in git(alice, "ls-remote", "origin")  # nothing pushed
+        assert _queue_states(alice) == {"a1": "queued"}
+
+
 def test_the_token_of_the_git_remote_s_url_never_lands_in_a_dask_run_s_log(tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     team = Team(tmp_path)
@@ -1574,7 +1739,11 @@ def test_the_token_of_the_git_remote_s_url_never_lands_in_a_dask_run_s_log(tmp_p
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
         started = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
-    assert started.code == 1 and "'tok' failed" in started.stdout, started.output
+    # never started (the clone failed): kept queued with its snapshot, as on this machine
+    assert started.code == 1 and "'tok' not started: its task could not clone" in \
+        started.stdout, started.output
+    assert _queue_states(alice) == {"tok": "queued"}
+    assert git(alice, "for-each-ref", "refs/exps-queue/tok")
     log = run_dvx("queue", "logs", "tok", cwd=alice).stdout
     assert "$ git clone" in log and "http://***@127.0.0.1" in log, log
     assert "GITTOKEN" not in log

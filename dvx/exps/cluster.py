@@ -1,62 +1,75 @@
 """Queued experiments on a Dask cluster (`dvx queue start --dask ADDRESS`, dvx's extra `dask`).
 
 Nothing depends on a shared disk: before submitting, the queued snapshots' inputs go to the
-dvx remote and the snapshots themselves (refs/exps-queue/<name>) to the Git remote. Each task
-clones the Git remote on its worker, checks the snapshot out, pulls its inputs, runs
+dvx remote and the snapshots themselves (refs/exps-queue/<snapshot>/<name>) to the Git remote.
+Each task clones the Git remote on its worker, checks the snapshot out, pulls its inputs, runs
 `dvx exp run`, and `dvx exp push`es the experiment (data, then ref) back. When the tasks are
 done, the submitting repository pulls the experiments like any others (`dvx exp pull`).
+
+An experiment a queued run records names the snapshot it ran from (`queued_snapshot`), so an
+outcome that never came back (the client interrupted, the scheduler lost, a worker killed
+after its push) is read from the Git remote: the entry is done if the remote has its
+experiment, else it stays queued with its snapshot.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+import secrets
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from dvx import fsutil
+from dvx import faults, fsutil
 from dvx.errors import DvxError, UsageError, install_extra_hint
-from dvx.experiment_refs import git_of, ref_of
+from dvx.experiment_refs import experiments, git_of, queued_snapshot, ref_of
 from dvx.exps.queue import (
     DONE,
     FAILED,
     QUEUE_REFS,
     QUEUED,
-    RUNNING,
+    STOPPED,
     Entry,
+    dask_waiting,
     entries,
     keep_queued,
+    load_entry,
     log_path,
+    mark_running_elsewhere,
     name_taken,
     once_free,
+    record_outcome,
     warn_damaged,
 )
-from dvx.exps.queue import _save as save_entry
 from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push
 from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
+from dvx.scm import Git
 
 
 def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
                   say: Callable[[str], None] = lambda text: None) -> list[Entry]:
     try:
-        from dask.distributed import Client, as_completed
+        import distributed
     except ImportError:
         raise UsageError("Running experiments on Dask needs dask.distributed.",
                          install_extra_hint("dask")) from None
-    found = entries(repo)
+    _check_address(address)
+    found = entries(repo)  # puts back those a `queue start --dask` that died left running
     warn_damaged(found)
     queued = [e for e in found if e.state == QUEUED]
     if not queued:
         return []
+    handled = list(queued)
     git = git_of(repo)
     try:
         url = git.run("remote", "get-url", "--", git_remote).decode().strip()
@@ -64,47 +77,13 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
         raise UsageError(f"There is no Git remote '{git_remote}' for the workers to clone.",
                          "Pass --git-remote NAME.") from None
     done: list[Entry] = []
-    queued = _not_taken(repo, git_remote, queued, done, say)
-    if not queued:
-        return done
-    _publish(repo, git_remote, queued)
-    env = _identity(repo)
-    local = os.path.join(repo.dvx_dir, "config.local")
-    settings = ""
-    if os.path.exists(local):
-        with open(local, encoding="utf-8") as f:
-            settings = f.read()
-    with Client(address, timeout="30s") as client:
-        futures = {}
-        for entry in queued:
-            future = client.submit(run_task, url, entry.name, entry.snapshot, entry.baseline,
-                                   entry.sets, settings, env, key=f"dvx-exp-{entry.name}",
-                                   pure=False)
-            futures[future] = entry
-            entry.state = RUNNING
-            save_entry(repo, entry)
-            say(f"Submitted '{entry.name}'.")
-        for future in as_completed(list(futures)):
-            entry = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # a worker that died, a task that could not start
-                outcome = {"ok": False, "log": f"the task failed: {exc}\n"}
-            with open(log_path(repo, entry.name), "w", encoding="utf-8") as f:
-                f.write(redact_urls(outcome["log"]))  # a worker of an older dvx did not
-            taken = None if outcome["ok"] else _taken_on(
-                git_remote, entry, _experiments_on(repo, git_remote))
-            if taken:  # since it was submitted: kept, to run again, as `queue start` keeps it
-                entry.state, entry.error = QUEUED, taken
-                say(f"'{entry.name}' not recorded: {taken} {_once_free_on(git_remote, entry)}")
-            else:
-                entry.state = DONE if outcome["ok"] else FAILED
-                entry.error = None if outcome["ok"] else f"see `dvx queue logs {entry.name}`"
-                entry.finished_at = time.time()
-                say(f"'{entry.name}' {entry.state}.")
-            save_entry(repo, entry)
-            done.append(entry)
-    _unpublish(repo, git_remote, queued)
+    with _quiet(distributed):
+        queued = _not_taken(repo, git_remote, queued, done, say)
+        if queued:
+            with _connected(distributed, address) as client, dask_waiting(repo):
+                _publish(repo, git_remote, queued)
+                _run_tasks(repo, client, distributed, url, git_remote, queued, done, say)
+        _unpublish(repo, git_remote, handled)
     # by full ref: only what ran here, not the remote's experiments of the same name on
     # other baselines
     finished = [ref_of(e.baseline, e.name) for e in done if e.state == DONE]
@@ -113,14 +92,206 @@ def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
     return done
 
 
+def _check_address(address: str) -> None:
+    """Refuse a scheduler address that Dask cannot read (a typo, a dashboard's http:// URL),
+    before anything is pushed."""
+    why = _unreadable(address)
+    if why is not None:
+        raise UsageError(f"'{address}' is not the address of a Dask scheduler: {why}.",
+                         "Pass the scheduler's address, SCHEME://HOST:PORT such as "
+                         "tcp://scheduler:8786 (not its dashboard's http:// URL).")
+
+
+def _unreadable(address: str) -> str | None:
+    """Why Dask cannot read `address` as a scheduler's; None if it can."""
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address
+
+    try:
+        scheme, location = parse_address(address)
+        backend = registry.get_backend(scheme)
+    except ValueError:
+        scheme = address.partition("://")[0]
+        return f"Dask knows no scheme '{scheme}' (it knows {', '.join(registry.backends)})"
+    if scheme == "inproc":
+        return None
+    _, colon, port = location.rpartition(":")
+    if not colon or location.endswith("]") or not port:  # [::1] alone is an IPv6 host
+        return "it names no port"
+    if not port.isdigit() or not 0 < int(port) < 1 << 16:
+        return f"its port '{port}' is not a port number"
+    try:
+        backend.get_address_host_port(location)
+    except ValueError as exc:
+        return str(exc)
+    except NotImplementedError:  # a scheme whose backend gives no host and port (ucx)
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def _connected(distributed: Any, address: str) -> Iterator[Any]:
+    """A client of the scheduler at `address`, connected before anything is pushed for it;
+    DvxError if it cannot be reached (within Dask's connect timeout)."""
+    try:
+        client = distributed.Client(address)
+    except (OSError, TimeoutError) as exc:
+        raise DvxError(f"Could not connect to the Dask scheduler at {address}: {exc}.",
+                       "Check that the scheduler runs and that this machine can reach it; "
+                       "nothing was pushed or submitted.") from None
+    with client:
+        yield client
+
+
+@contextlib.contextmanager
+def _quiet(distributed: Any) -> Iterator[None]:
+    """Keep dask.distributed's own log lines (a lost scheduler, say) out of dvx's output: dvx
+    says what became of each experiment."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name == "distributed" or name.startswith("distributed.")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _run_tasks(repo: Repo, client: Any, distributed: Any, url: str, git_remote: str,
+               queued: list[Entry], done: list[Entry], say: Callable[[str], None]) -> None:
+    """Submit a task for each entry and record how each ended, in `done`."""
+    env = _identity(repo)
+    local = os.path.join(repo.dvx_dir, "config.local")
+    settings = ""
+    if os.path.exists(local):
+        with open(local, encoding="utf-8") as f:
+            settings = f.read()
+    submission = secrets.token_hex(8)
+    futures = {}
+    for entry in queued:
+        if not mark_running_elsewhere(repo, entry):  # dropped meanwhile
+            continue
+        # A key of its own: the scheduler hands a task's result to whoever submits its key,
+        # and another project on the cluster may queue the same name.
+        key = f"dvx-exp-{entry.name}-{entry.snapshot[:12]}-{submission}"
+        futures[client.submit(run_task, url, entry.name, entry.snapshot, entry.baseline,
+                              entry.sets, settings, env, _published(entry), key=key,
+                              pure=False)] = entry
+        say(f"Submitted '{entry.name}'.")
+    for entry, outcome in _outcomes(repo, client, distributed, futures):
+        recorded = _record(repo, git_remote, entry, outcome, say)
+        if recorded is not None:
+            done.append(recorded)
+
+
+def _outcomes(repo: Repo, client: Any, distributed: Any, futures: dict[Any, Entry]
+              ) -> Iterator[tuple[Entry, dict[str, Any] | str]]:
+    """Each entry as its task ends, with its task's outcome, or why the outcome never came
+    (the scheduler lost, a worker that died too often). The task of an entry `queue stop`
+    stopped meanwhile is cancelled, and the entry left stopped."""
+    pending = dict(futures)
+    while pending:
+        failure: Exception | None = None
+        try:
+            distributed.wait(list(pending), timeout=1, return_when="FIRST_COMPLETED")
+        except distributed.TimeoutError:
+            pass
+        except Exception as exc:  # futures cancelled (the scheduler lost), the client closed
+            failure = exc
+        for future in [f for f in pending if f.done()] or (list(pending) if failure else []):
+            entry = pending.pop(future)
+            if not future.done():
+                yield entry, _why(failure)
+                continue
+            try:
+                yield entry, future.result()
+            except Exception as exc:  # whatever kept the outcome from us
+                yield entry, _why(exc)
+        stopped = [f for f, e in pending.items()
+                   if (current := load_entry(repo, e.name)) is None or current.state == STOPPED]
+        if stopped:
+            client.cancel(stopped)
+            for future in stopped:
+                del pending[future]
+
+
+def _why(exc: BaseException | None) -> str:
+    said = str(exc).strip().splitlines()
+    return type(exc).__name__ + (f": {said[0]}" if said else "")
+
+
+def _record(repo: Repo, git_remote: str, entry: Entry, outcome: dict[str, Any] | str,
+            say: Callable[[str], None]) -> Entry | None:
+    """Record how the entry's task ended (`outcome`: what it reported, or why it reported
+    nothing) and say so; the entry as recorded (None: removed meanwhile)."""
+    report = outcome if isinstance(outcome, dict) else None
+    state, error, said = _outcome_of(repo, git_remote, entry, report, outcome)
+    recorded = record_outcome(repo, entry, state, error)
+    if recorded is None:
+        return None
+    _write_log(repo, entry, report["log"] if report is not None else
+               f"The outcome of its task on the Dask cluster never came back ({outcome}).\n")
+    if recorded.state == state:
+        say(said)
+    return recorded
+
+
+def _write_log(repo: Repo, entry: Entry, text: str) -> None:
+    with open(log_path(repo, entry.name), "w", encoding="utf-8") as f:
+        f.write(redact_urls(text))  # a worker of an older dvx did not
+
+
+def _outcome_of(repo: Repo, git_remote: str, entry: Entry, report: dict[str, Any] | None,
+                lost: object) -> tuple[str, str | None, str]:
+    """The entry's state, error and what to say, from its task's `report`, or, when that
+    never came (None; `lost` says why), from what the Git remote holds."""
+    name = entry.name
+    if report is not None and report["ok"]:
+        return DONE, None, f"'{name}' done."
+    theirs = _experiments_on(repo, git_remote)  # what the task did, the Git remote may tell
+    if _ran_from_snapshot(repo, git_remote, entry, theirs):
+        return DONE, None, f"'{name}' done: its task pushed its experiment to " \
+            f"'{git_remote}'" + ("." if report else f", though its outcome never came back "
+                                                  f"({lost}).")
+    if taken := _taken_on(git_remote, entry, theirs):
+        return QUEUED, taken, f"'{name}' not recorded: {taken} {_once_free_on(git_remote, entry)}"
+    if report is None:
+        error = f"its task's outcome never came back ({lost}), and '{git_remote}' has no " \
+            "experiment of it"
+        return QUEUED, error, f"'{name}' not recorded: {error}. It stays queued with its " \
+            "snapshot: `dvx queue start --dask` records it as done if its task pushes it " \
+            f"meanwhile, else runs it again (`dvx queue remove {name}` drops it)."
+    if not report.get("started", True):  # a worker of an older dvx does not say
+        error = "its task could not clone the Git remote, check its snapshot out or pull its " \
+            f"inputs (see `dvx queue logs {name}`)"
+        return QUEUED, error, f"'{name}' not started: {error}. It stays queued with its " \
+            "snapshot: `dvx queue start --dask` runs it once the workers can (`dvx queue " \
+            f"remove {name}` drops it)."
+    return FAILED, f"see `dvx queue logs {name}`", f"'{name}' failed."
+
+
 def _not_taken(repo: Repo, git_remote: str, queued: list[Entry], kept: list[Entry],
                say: Callable[[str], None]) -> list[Entry]:
     """The `queued` entries whose name and baseline no experiment has, here or on
-    `git_remote` (their runs could not record or push theirs); the others stay queued with
-    their snapshots, as `queue.start` keeps them, added to `kept`."""
+    `git_remote` (their runs could not record or push theirs); the others are added to
+    `kept`: done if that experiment ran from the entry's snapshot (its task pushed it, and
+    the `queue start --dask` that submitted it never learned so), else kept queued with
+    their snapshots, as `queue.start` keeps them."""
     theirs = _experiments_on(repo, git_remote)
     free = []
     for entry in queued:
+        if _ran_from_snapshot(repo, git_remote, entry, theirs):
+            recorded = record_outcome(repo, entry, DONE)
+            if recorded is not None and recorded.state == DONE:
+                _write_log(repo, entry, f"Its task on the Dask cluster pushed its experiment "
+                           f"to '{git_remote}'; its output never came back (the `dvx queue "
+                           f"start --dask` that submitted it ended first).\n")
+                say(f"'{entry.name}' done: its task had pushed its experiment to "
+                    f"'{git_remote}'.")
+                kept.append(recorded)
+            continue
         here = name_taken(repo, entry)
         taken = here or _taken_on(git_remote, entry, theirs)
         if not taken:
@@ -132,6 +303,34 @@ def _not_taken(repo: Repo, git_remote: str, queued: list[Entry], kept: list[Entr
             say(f"'{entry.name}' not started: {taken} {what_to_do}")
             kept.append(waiting)
     return free
+
+
+def _ran_from_snapshot(repo: Repo, git_remote: str, entry: Entry, theirs: dict[str, str]
+                       ) -> bool:
+    """Is the experiment of the entry's name and baseline, here or on `git_remote` (holding
+    the experiments `theirs`), one that ran from the entry's snapshot (its commit message
+    says so)? Then it is the entry's run: a task whose outcome never came back, or that ran
+    twice, pushed it."""
+    git, ref = git_of(repo), ref_of(entry.baseline, entry.name)
+    commits = [e.commit for e in experiments(repo, entry.baseline) if e.ref == ref]
+    if ref in theirs and theirs[ref] not in commits:
+        commits.append(theirs[ref])
+    return any(_queued_from(git, git_remote, ref, c) == entry.snapshot for c in commits)
+
+
+def _queued_from(git: Git, git_remote: str, ref: str, commit: str) -> str | None:
+    """The queue snapshot the experiment `commit` ran from (None: none it names), fetched
+    from `git_remote`'s `ref` if this repository lacks it."""
+    for attempt in range(2):
+        try:
+            return queued_snapshot(git.run("show", "-s", "--format=%B", commit).decode(
+                errors="replace"))
+        except DvxError:
+            if attempt:
+                return None
+            with contextlib.suppress(DvxError):
+                git.run("fetch", "--quiet", "--", git_remote, ref)
+    return None
 
 
 def _experiments_on(repo: Repo, git_remote: str) -> dict[str, str]:
@@ -163,6 +362,12 @@ def _once_free_on(git_remote: str, entry: Entry) -> str:
         f"(`dvx queue remove {entry.name}` drops it)."
 
 
+def _published(entry: Entry) -> str:
+    """The ref the entry's snapshot is pushed to for its task: named by the snapshot too, so
+    teammates sharing a Git remote never replace each other's snapshots of the same name."""
+    return f"{QUEUE_REFS}/{entry.snapshot}/{entry.name}"
+
+
 def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
     targets, _ = scope_targets(repo, Scope(workspace=False,
                                            revs=tuple(e.snapshot for e in queued)))
@@ -172,18 +377,18 @@ def _publish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
             raise DvxError("The inputs of the queued experiments could not all be pushed to "
                            "the dvx remote, so the workers could not get them.",
                            "Run `dvx push` and look at what fails.")
-    refs = [f"{QUEUE_REFS}/{e.name}:{QUEUE_REFS}/{e.name}" for e in queued]
-    git_of(repo).run("push", "--quiet", "--force", "--", git_remote, *refs)
+    # Never forced: a ref of that name names that very snapshot, or it is not one of ours.
+    refs = [f"{QUEUE_REFS}/{e.name}:{_published(e)}" for e in queued]
+    git_of(repo).run("push", "--quiet", "--", git_remote, *refs)
 
 
-def _unpublish(repo: Repo, git_remote: str, queued: list[Entry]) -> None:
-    git = git_of(repo)
+def _unpublish(repo: Repo, git_remote: str, handled: list[Entry]) -> None:
+    """Delete the snapshots published for the `handled` entries from the Git remote (one an
+    interrupted `queue start --dask` left too); the next start publishes those still
+    queued again."""
     with contextlib.suppress(DvxError):  # if left on the remote: harmless, replaced next time
-        git.run("push", "--quiet", "--", git_remote,
-                *[f":{QUEUE_REFS}/{e.name}" for e in queued])
-    for entry in queued:
-        if entry.state != QUEUED:  # one kept queued keeps its snapshot, to run again
-            git.delete_ref(f"{QUEUE_REFS}/{entry.name}")
+        git_of(repo).run("push", "--quiet", "--", git_remote,
+                         *[f":{_published(e)}" for e in handled])
 
 
 def _identity(repo: Repo) -> dict[str, str]:
@@ -201,35 +406,114 @@ def _identity(repo: Repo) -> dict[str, str]:
     return env
 
 
+# A task's clone is made at TMP/dvx-dask-NAME-PID-XXXXXXXX (mkdtemp: 0700), PID the worker
+# process's: one a killed worker left (with its copy of config.local) is removed by the next
+# task on that machine.
+_CLONE = re.compile(r"dvx-dask-.+-([0-9]+)-[a-z0-9_]{8}")
+
+
 def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[str],
-             settings: str, env: dict[str, str]) -> dict[str, Any]:
-    """One queued experiment, on a Dask worker: clone, check the snapshot out, pull its
-    inputs, run, push the experiment back. {"ok": bool, "log": the commands and their output,
-    with the credentials of any URL in them (the Git remote's token) hidden}."""
-    work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-")
-    log: list[str] = []
-    environ = {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"}
+             settings: str, env: dict[str, str], published: str | None = None
+             ) -> dict[str, Any]:
+    """One queued experiment, on a Dask worker: clone, check the snapshot (published at
+    `published`) out, pull its inputs, run, push the experiment back. Dask runs a task again
+    when its worker dies, so one whose experiment the Git remote has already (from this
+    snapshot) is not run again. {"ok": bool, "started": whether it got as far as running
+    (a task that could not clone, fetch or pull leaves the entry queued), "log": the
+    commands and their output, with the credentials of any URL in them (the Git remote's
+    token) hidden}."""
+    _remove_abandoned_clones()
+    work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-{os.getpid()}-")
+    task = _Task(work, {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"})
     dvx = [sys.executable, "-m", "dvx"]
-    steps = [
-        ["git", "clone", "--quiet", "--no-checkout", "--", git_url, work],
-        ["git", "fetch", "--quiet", "origin", f"+{QUEUE_REFS}/{name}:{QUEUE_REFS}/{name}"],
-        ["git", "checkout", "--quiet", "--detach", snapshot],
-        [*dvx, "pull", "-q"],
-        [*dvx, "exp", "run", "-n", name, "--baseline", baseline,
-         *[arg for text in sets for arg in ("-S", text)]],
-        [*dvx, "exp", "push", "origin", name],
-    ]
+    published = published or f"{QUEUE_REFS}/{name}"  # as earlier versions of dvx published it
     try:
-        for index, argv in enumerate(steps):
-            if index == 3:  # the submitter's own settings (credentials), as config.local
-                fsutil.atomic_write(os.path.join(work, ".dvx", "config.local"),
-                                    settings.encode("utf-8"), mode=0o600)
-            done = subprocess.run(argv, cwd=work if index else None, env=environ,
-                                  capture_output=True, text=True)
-            log.append(redact_urls(f"$ {subprocess.list2cmdline(argv)}\n{done.stdout}"
-                                   f"{done.stderr}"))
-            if done.returncode != 0:
-                return {"ok": False, "log": "".join(log)}
-        return {"ok": True, "log": "".join(log)}
+        for argv in (["git", "clone", "--quiet", "--no-checkout", "--", git_url, work],
+                     ["git", "fetch", "--quiet", "origin", f"+{published}:{published}"],
+                     ["git", "checkout", "--quiet", "--detach", snapshot]):
+            if not task.run(argv):
+                return task.outcome(ok=False, started=False)
+        pushed = task.pushed_from(ref_of(baseline, name))
+        if pushed == snapshot:
+            task.note("'origin' has this experiment already, run from this snapshot by an "
+                      "earlier run of this task: not run again.\n")
+            return task.outcome(ok=True, started=True)
+        if pushed is not None:  # another experiment has its name: the client says so
+            return task.outcome(ok=False, started=False)
+        # the submitter's own settings (credentials), as config.local
+        fsutil.atomic_write(os.path.join(work, ".dvx", "config.local"),
+                            settings.encode("utf-8"), mode=0o600)
+        if not task.run([*dvx, "pull", "-q"]):
+            return task.outcome(ok=False, started=False)
+        if not task.run([*dvx, "exp", "run", "-n", name, "--baseline", baseline,
+                         *[arg for text in sets for arg in ("-S", text)]]):
+            return task.outcome(ok=False, started=True)
+        if task.run([*dvx, "exp", "push", "origin", name]):
+            faults.point("dask.pushed")
+            return task.outcome(ok=True, started=True)
+        if task.pushed_from(ref_of(baseline, name)) == snapshot:  # this snapshot's run again
+            task.note("'origin' has an experiment of this name run from this snapshot (this "
+                      "task ran twice): that one is kept.\n")
+            return task.outcome(ok=True, started=True)
+        return task.outcome(ok=False, started=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+class _Task:
+    """The commands of a task, run in its clone, and its log."""
+
+    def __init__(self, work: str, environ: dict[str, str]) -> None:
+        self.work, self.environ, self.log = work, environ, []  # type: ignore[var-annotated]
+
+    def run(self, argv: list[str]) -> bool:
+        """Run `argv` (in the clone once it exists), logged; did it succeed?"""
+        return self._run(argv, logged=True).returncode == 0
+
+    def _run(self, argv: list[str], logged: bool) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(argv, cwd=self.work if os.path.isdir(os.path.join(
+            self.work, ".git")) else None, env=self.environ, capture_output=True, text=True)
+        if logged:
+            self.note(f"$ {subprocess.list2cmdline(argv)}\n{done.stdout}{done.stderr}")
+        return done
+
+    def note(self, text: str) -> None:
+        self.log.append(redact_urls(text))
+
+    def pushed_from(self, ref: str) -> str | None:
+        """The snapshot the experiment 'origin' holds at `ref` ran from: "" if it names
+        none, None if 'origin' has no such experiment (or cannot say)."""
+        listed = self._run(["git", "ls-remote", "--refs", "origin", ref], logged=False)
+        if listed.returncode != 0 or not listed.stdout.strip():
+            return None
+        if not self.run(["git", "fetch", "--quiet", "origin", ref]):
+            return None
+        shown = self._run(["git", "show", "-s", "--format=%B", "FETCH_HEAD"], logged=False)
+        return (queued_snapshot(shown.stdout) or "") if shown.returncode == 0 else None
+
+    def outcome(self, ok: bool, started: bool) -> dict[str, Any]:
+        return {"ok": ok, "started": started, "log": "".join(self.log)}
+
+
+def _remove_abandoned_clones() -> None:
+    """Remove the clones (and their copy of config.local) of tasks whose worker process is
+    gone (killed: Dask runs its task again elsewhere)."""
+    top = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(top):
+            found = _CLONE.fullmatch(name)
+            path = os.path.join(top, name)
+            if found and not _alive(int(found.group(1))) \
+                    and os.lstat(path).st_uid == os.geteuid() and os.path.isdir(path) \
+                    and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True

@@ -105,7 +105,59 @@ def entries(repo: Repo) -> list[Entry]:
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
         if entry.state == RUNNING and entry.pid is not None and not group_alive(entry.pid):
             _settle_orphan(repo, entry)
+    if any(e.state == RUNNING and e.pid is None for e in found):
+        _requeue_abandoned_dask_runs(repo, found)
     return found
+
+
+# A `queue start --dask` holds this file's flock(2), shared, while its entries run on the
+# cluster (they record no process of this machine): the kernel drops it when that command
+# ends, however it ends.
+DASK_CLIENTS = "dask.lock"
+ABANDONED = "its `dvx queue start --dask` ended before its task on the Dask cluster reported " \
+    "back; `dvx queue start --dask` records it as done if that task pushed its experiment " \
+    "to the Git remote, else runs it again"
+
+
+@contextlib.contextmanager
+def dask_waiting(repo: Repo) -> Iterator[None]:
+    """Held by `queue start --dask` from before it marks entries running on the cluster
+    until it has recorded how each ended."""
+    fd = _open_dask_clients(repo)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _open_dask_clients(repo: Repo) -> int:
+    os.makedirs(_dir(repo), exist_ok=True)
+    return os.open(os.path.join(_dir(repo), DASK_CLIENTS),
+                   os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def _requeue_abandoned_dask_runs(repo: Repo, found: list[Entry]) -> None:
+    """Put back in the queue, with their snapshots, the entries running on a Dask cluster
+    (no pid) once no `queue start --dask` waits for them any more (Ctrl-C, killed, its
+    machine restarted): whether their tasks pushed their experiments, only the Git remote
+    tells, and the next `queue start --dask` asks it (`cluster.start_on_dask`). Done while
+    holding the lock exclusively, so no `queue start --dask` marks or settles an entry
+    meanwhile."""
+    fd = _open_dask_clients(repo)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # a `queue start --dask` waits for them
+            return
+        for entry in found:
+            current = _load(repo, entry.name)  # as recorded now that none can change it
+            if entry.state == RUNNING and entry.pid is None and current is not None \
+                    and current.state == RUNNING and current.pid is None:
+                entry.state, entry.error = QUEUED, ABANDONED
+                _save(repo, entry)
+    finally:
+        os.close(fd)
 
 
 def _recorded(repo: Repo) -> list[Entry]:
@@ -361,6 +413,40 @@ def _launch_if_queued(repo: Repo, name: str
         return entry, proc
 
 
+def mark_running_elsewhere(repo: Repo, entry: Entry) -> bool:
+    """Mark the entry running with no process here (its task is on a Dask cluster), if it is
+    still the one queued with its snapshot; False, changing nothing, if `queue stop` or
+    `queue remove` dropped it meanwhile."""
+    with _changing(repo):
+        current = _load(repo, entry.name)
+        if current is None or current.state != QUEUED or current.queued_as != entry.queued_as \
+                or current.snapshot != entry.snapshot or not _snapshot_kept(repo, current):
+            return False
+        entry.state, entry.pid, entry.error = RUNNING, None, None
+        _save(repo, entry)
+        return True
+
+
+def record_outcome(repo: Repo, entry: Entry, state: str, error: str | None = None
+                   ) -> Entry | None:
+    """Record how the entry's run elsewhere (a Dask task) ended, if the entry is still the
+    one queued or running: `state`, and its snapshot ref deleted unless it stays QUEUED. The
+    entry as it is then (one `queue stop` stopped meanwhile stays stopped), or None if it
+    was removed meanwhile."""
+    with _changing(repo):
+        current = _load(repo, entry.name)
+        if current is None or current.queued_as != entry.queued_as:
+            return None
+        if current.state not in (QUEUED, RUNNING):
+            return current
+        current.state, current.error, current.pid = state, error, None
+        if state != QUEUED:
+            current.finished_at = time.time()
+            _clean_up(repo, current)
+        _save(repo, current)
+        return current
+
+
 def _snapshot_kept(repo: Repo, entry: Entry) -> bool:
     """Does the entry's queue ref still name its snapshot (removing the entry deletes it)?"""
     try:
@@ -416,6 +502,11 @@ def _stop(repo: Repo) -> list[Entry]:
             with contextlib.suppress(ProcessLookupError):  # it just ended
                 os.killpg(entry.pid, signal.SIGTERM)
             stopped.append(entry)
+        elif entry.state == RUNNING:  # on a Dask cluster: its `queue start` cancels its task
+            entry.state, entry.error = STOPPED, "stopped by `dvx queue stop`"
+            _save(repo, entry)
+            git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
+            stopped.append(entry)
         elif entry.state == QUEUED:
             entry.state, entry.error = STOPPED, "removed from the queue by `dvx queue stop`"
             _save(repo, entry)
@@ -460,6 +551,11 @@ def _forget(repo: Repo, entry: Entry) -> None:
         except OSError as exc:  # a damaged entry's "file" may be a folder
             raise DvxError(f"Could not remove {path}: {exc.strerror or exc}.",
                            "Remove it yourself.") from None
+
+
+def load_entry(repo: Repo, name: str) -> Entry | None:
+    """The entry `name` as its state file records it now (None: it has none)."""
+    return _load(repo, name)
 
 
 def _load(repo: Repo, name: str) -> Entry | None:
