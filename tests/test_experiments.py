@@ -987,6 +987,85 @@ def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
     assert len(git(project, "worktree", "list").splitlines()) == 1
 
 
+def _unrelated_group() -> subprocess.Popen:
+    """A program of the user's leading a process group of its own (a tmux session, a job
+    started with setsid), the kind that may be given the id of a queue runner that died."""
+    return subprocess.Popen(["sleep", "300"], start_new_session=True)
+
+
+def _started(pid: int) -> int:
+    """When the process `pid` started, in clock ticks after boot (/proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+
+
+def _run_by(project, name: str, pid: int, **fields) -> None:
+    """Make the entry `name` record itself running in the process group `pid`."""
+    state = _state_file(project, name)
+    state.write_text(json.dumps({**json.loads(state.read_text()), "state": "running",
+                                 "pid": pid, **fields}))
+
+
+@pytest.mark.parametrize("recorded", ["its id given to another process since",
+                                      "before the machine restarted", "by an older dvx"])
+def test_a_process_given_a_dead_runner_s_id_is_never_stopped_nor_keeps_its_entry_running(
+        project, recorded):
+    """A runner that died leaves its entry running; its process id may then belong to an
+    unrelated process group, which `queue stop` must leave alone."""
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "q1", cwd=project)
+    victim = _unrelated_group()
+    try:
+        worktree = os.path.join(tempfile.gettempdir(), "dvx-exp-q1-999-abcdefgh", "worktree")
+        _run_by(project, "q1", victim.pid, worktree=worktree, **{
+            "its id given to another process since": {
+                "pid_started": _started(victim.pid) - 1,
+                "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip()},
+            "before the machine restarted": {
+                "pid_started": _started(victim.pid),
+                "boot_id": "00000000-0000-4000-8000-000000000000"},
+            "by an older dvx": {}}[recorded])
+        listed = run_dvx("queue", "status", cwd=project)
+        assert listed.code == 0, listed.output
+        assert re.search(r"q1 +failed .*its run ended without reporting", listed.stdout)
+        stopped = run_dvx("queue", "stop", cwd=project)
+        assert stopped.code == 0, stopped.output
+        assert "Stopped 0 experiment(s)." in stopped.stdout
+        assert victim.poll() is None, "dvx signalled an unrelated process group"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_a_running_queue_entry_is_told_from_a_process_given_its_runner_s_id_later(project,
+                                                                                  tmp_path):
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "slow", cwd=project)
+    runner = _queue_started(project, "slow")
+    try:
+        state = _state_file(project, "slow")
+        recorded = json.loads(state.read_text())
+        assert _queue_states(project) == {"slow": "running"}
+        # as an older dvx recorded it: its process group is still known by its worktree
+        state.write_text(json.dumps({k: v for k, v in recorded.items()
+                                     if k not in ("pid_started", "boot_id")}))
+        assert _queue_states(project) == {"slow": "running"}
+        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 1 experiment(s).\n"
+        assert runner.wait(timeout=30) == 1
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGKILL)
+    assert _queue_states(project) == {"slow": "stopped"}
+    # the entry as its runner left it when it died, and its process id given to another one
+    victim = _unrelated_group()
+    try:
+        state.write_text(json.dumps({**recorded, "pid": victim.pid}))
+        assert _queue_states(project) == {"slow": "failed"}
+        assert run_dvx("queue", "stop", cwd=project).stdout == "Stopped 0 experiment(s).\n"
+        assert victim.poll() is None, "dvx signalled an unrelated process group"
+    finally:
+        victim.kill()
+        victim.wait()
+
+
 def _private_temporary(tmp_path, monkeypatch) -> Path:
     """A temporary folder for the queue's worktrees, in this process and in dvx processes."""
     temporary = tmp_path / "tmp"

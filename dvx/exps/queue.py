@@ -45,7 +45,14 @@ from dvx.exps import overrides
 from dvx.logs import get_logger
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
-from dvx.pipeline.runner import end_group, group_alive
+from dvx.pipeline.runner import (
+    boot_id,
+    end_group,
+    group_alive,
+    group_works_in,
+    proc_shows_ours,
+    process_started,
+)
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -73,6 +80,10 @@ class Entry:
     finished_at: float | None = None
     error: str | None = None
     worktree: str | None = None  # where it runs, while it runs
+    # what tells its runner (the process `pid`) from a process given the same id later: when
+    # it started (clock ticks after boot) and the machine's boot id; None where /proc is not
+    pid_started: int | None = None
+    boot_id: str | None = None
 
     @property
     def queued_as(self) -> tuple[str, float]:
@@ -80,6 +91,14 @@ class Entry:
         again from an unchanged workspace within a second has the very same snapshot commit
         (its -S values are kept beside it), yet it is another entry, to be run again."""
         return self.name, self.queued_at
+
+    def run_by(self, pid: int | None) -> None:
+        """Record the process group that runs the entry on this machine (None: none does),
+        with what `_runner_alive` tells it by. Read at once: the process is this one's
+        child, so its id is not given to another one before it is waited for."""
+        self.pid = pid
+        self.pid_started = None if pid is None else process_started(pid)
+        self.boot_id = None if self.pid_started is None else boot_id()
 
 
 def _dir(repo: Repo) -> str:
@@ -103,7 +122,7 @@ def entries(repo: Repo) -> list[Entry]:
     """Every queued, running and finished entry, oldest first."""
     found = _recorded(repo)
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
-        if entry.state == RUNNING and entry.pid is not None and not group_alive(entry.pid):
+        if entry.state == RUNNING and entry.pid is not None and not _runner_alive(entry):
             _settle_orphan(repo, entry)
     if any(e.state == RUNNING and e.pid is None for e in found):
         _requeue_abandoned_dask_runs(repo, found)
@@ -135,6 +154,28 @@ def _open_dask_clients(repo: Repo) -> int:
     os.makedirs(_dir(repo), exist_ok=True)
     return os.open(os.path.join(_dir(repo), DASK_CLIENTS),
                    os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+
+def _runner_alive(entry: Entry) -> bool:
+    """Is the process group the running entry names still its runner's? Its id alone does not
+    say: once the runner died (the machine restarted, say), another process (a tmux session)
+    may be given that id and lead a group of its own, which must never be signalled nor keep
+    the entry running. Its leader's start time and the boot id tell (Linux); with its leader
+    gone (its shell killed, the run going on) or for an entry an older dvx recorded without
+    them, a process of the group working in the entry's worktree does. Where /proc does not
+    tell (macOS), the id is trusted."""
+    assert entry.pid is not None
+    if not group_alive(entry.pid):
+        return False
+    if not proc_shows_ours():
+        return True
+    if entry.pid_started is not None:
+        if entry.boot_id != boot_id():
+            return False
+        started = process_started(entry.pid)
+        if started is not None:
+            return started == entry.pid_started
+    return entry.worktree is not None and group_works_in(entry.pid, entry.worktree)
 
 
 def _requeue_abandoned_dask_runs(repo: Repo, found: list[Entry]) -> None:
@@ -211,7 +252,8 @@ def _settle_orphan(repo: Repo, entry: Entry) -> None:
         entry.state, entry.error = DONE, None
     else:
         entry.state, entry.error = FAILED, "its run ended without reporting"
-    entry.finished_at, entry.pid = entry.finished_at or time.time(), None
+    entry.finished_at = entry.finished_at or time.time()
+    entry.run_by(None)
     _clean_up(repo, entry)
     _save(repo, entry)
 
@@ -345,7 +387,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                 else:
                     entry.state, entry.error = FAILED, f"exit status {code} (see `dvx queue " \
                                                       f"logs {name}`)"
-                entry.pid = None
+                entry.run_by(None)
                 _remove_worktree_of(repo, entry)  # which may fail the entry
                 if entry.state != QUEUED:
                     entry.finished_at = time.time()
@@ -408,7 +450,8 @@ def _launch_if_queued(repo: Repo, name: str
         entry = current
         entry.error = None
         proc = _launch(repo, entry, worktree)
-        entry.state, entry.pid, entry.worktree = RUNNING, proc.pid, worktree
+        entry.state, entry.worktree = RUNNING, worktree
+        entry.run_by(proc.pid)
         _save(repo, entry)
         return entry, proc
 
@@ -422,7 +465,8 @@ def mark_running_elsewhere(repo: Repo, entry: Entry) -> bool:
         if current is None or current.state != QUEUED or current.queued_as != entry.queued_as \
                 or current.snapshot != entry.snapshot or not _snapshot_kept(repo, current):
             return False
-        entry.state, entry.pid, entry.error = RUNNING, None, None
+        entry.state, entry.error = RUNNING, None
+        entry.run_by(None)
         _save(repo, entry)
         return True
 
@@ -439,7 +483,8 @@ def record_outcome(repo: Repo, entry: Entry, state: str, error: str | None = Non
             return None
         if current.state not in (QUEUED, RUNNING):
             return current
-        current.state, current.error, current.pid = state, error, None
+        current.state, current.error = state, error
+        current.run_by(None)
         if state != QUEUED:
             current.finished_at = time.time()
             _clean_up(repo, current)
@@ -636,6 +681,9 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "error": (lambda v: v is None or isinstance(v, str), "a text"),
     "worktree": (lambda v: v is None or (isinstance(v, str) and "\0" not in v
                                          and os.path.isabs(v)), "an absolute path"),
+    "pid_started": (lambda v: v is None or (type(v) is int and 0 <= v < 1 << 63),
+                    "a number of clock ticks"),
+    "boot_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 100), "a boot id"),
 }
 
 

@@ -178,10 +178,10 @@ def group_alive(group: int, leader: subprocess.Popen[bytes] | None = None) -> bo
     except PermissionError:
         return True
     # an orphan nobody reaps (as under a PID 1 that does not) stays a zombie: it writes nothing
-    return _members(group) != [] if _proc_shows_ours() else True
+    return _members(group) != [] if proc_shows_ours() else True
 
 
-def _proc_shows_ours() -> bool:
+def proc_shows_ours() -> bool:
     """Does /proc list this process's namespace (so a process missing from it has ended)?"""
     try:
         return os.readlink(os.path.join(PROC, "self")) == str(os.getpid())
@@ -193,21 +193,73 @@ def _members(group: int) -> list[tuple[int, bytes]]:
     """The pid and command line of each process of `group` that is not a zombie, as /proc
     (Linux) tells; empty where there is no /proc."""
     found = []
+    for pid in _member_ids(group):
+        try:
+            with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as f:
+                found.append((pid, f.read()))
+        except OSError:
+            continue  # ended meanwhile
+    return found
+
+
+def _member_ids(group: int) -> list[int]:
+    """The id of each process of `group` that is not a zombie, as /proc tells."""
+    found = []
     with contextlib.suppress(OSError):
         for name in os.listdir(PROC):
             if not name.isdigit():
                 continue
             try:
-                with open(os.path.join(PROC, name, "stat"), "rb") as f:
-                    stat = f.read()
-                state, _ppid, pgrp = stat[stat.rindex(b")") + 2:].split()[:3]
-                if int(pgrp) != group or state == b"Z":
-                    continue
-                with open(os.path.join(PROC, name, "cmdline"), "rb") as f:
-                    found.append((int(name), f.read()))
+                state, _ppid, pgrp = _stat(int(name))[:3]
             except (OSError, ValueError):
                 continue  # ended meanwhile
+            if int(pgrp) == group and state != b"Z":
+                found.append(int(name))
     return found
+
+
+def _stat(pid: int) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command's name (which may hold spaces and
+    parentheses): the process's state first, its 22nd field at index 19."""
+    with open(os.path.join(PROC, str(pid), "stat"), "rb") as f:
+        stat = f.read()
+    return stat[stat.rindex(b")") + 2:].split()
+
+
+def process_started(pid: int) -> int | None:
+    """When the process `pid` started, in clock ticks after the machine booted (the 22nd
+    field of /proc/PID/stat): with `boot_id`, what tells it from a process given the same id
+    later. None if it has ended, or where /proc does not tell (macOS)."""
+    if not proc_shows_ours():
+        return None
+    try:
+        return int(_stat(pid)[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def boot_id() -> str | None:
+    """The id Linux gives each boot of the machine; None where there is none to read."""
+    try:
+        with open(os.path.join(PROC, "sys", "kernel", "random", "boot_id"), "rb") as f:
+            return f.read(100).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def group_works_in(group: int, folder: str) -> bool:
+    """Does a process of `group` (a zombie aside) work in `folder` or below, as /proc tells?
+    False where it does not tell, and for another user's processes."""
+    real = os.path.realpath(folder)
+    for pid in _member_ids(group):
+        try:
+            cwd = os.readlink(os.path.join(PROC, str(pid), "cwd"))
+        except OSError:
+            continue
+        cwd = cwd.removesuffix(" (deleted)")
+        if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
+            return True
+    return False
 
 
 def _describe_members(group: int) -> list[str]:
