@@ -400,6 +400,25 @@ class Config:
                               "Fix it with `dvx config cache.shared group`, or unset it "
                               "with `dvx config --unset cache.shared`.") from None
 
+    def hash_algo(self) -> str:
+        """core.hash, checked when read: a name written by hand that is no algorithm (XXH128)
+        would otherwise make every pointer and dvx.lock look hashed with another one."""
+        from dvx.hashing import DEFAULT_ALGO
+
+        value = self.get("core", "hash")
+        if value is None:
+            return DEFAULT_ALGO
+        try:
+            return _hash(value)
+        except ValueError as exc:
+            level = self.where("core", "hash")
+            flag = "" if level == "project" else f" --{level}"
+            raise ConfigError(f"Invalid value {value!r} for core.hash in the config file "
+                              f"'{self.paths.get(level or '', '?')}': {exc}.",
+                              f"Set the algorithm the repository's data was added with "
+                              f"(`dvx config{flag} core.hash {DEFAULT_ALGO}`, the default), or "
+                              f"unset it (`dvx config{flag} --unset core.hash`).") from None
+
     def link_types(self) -> tuple[str, ...]:
         value = self.get("cache", "type")
         if value is None:

@@ -168,7 +168,7 @@ class Repo:
     # does not change while a command runs.
     @functools.cached_property
     def algo(self) -> str:
-        return self.config.get("core", "hash") or "xxh128"
+        return self.config.hash_algo()
 
     @functools.cached_property
     def tmp_dir(self) -> str:

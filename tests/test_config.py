@@ -267,6 +267,40 @@ def test_an_invalid_value_written_by_hand_stops_a_command_before_it_writes(repo,
         assert dvx(*unaffected).code == 0, unaffected
 
 
+def test_a_core_hash_written_by_hand_that_names_no_algorithm_is_refused_naming_the_file(
+        repo, dvx):
+    """A typo (`XXH128`) is not another algorithm: every pointer and dvx.lock would look
+    hashed with the wrong one, and `dvx repro --force` be advised for a typo."""
+    (repo / "a.txt").write_text("hello\n")
+    assert dvx("add", "a.txt").code == 0
+    with open(repo / ".dvx" / "config", "a") as f:
+        f.write("[core]\nhash = XXH128\n")
+    for command in (("status",), ("fsck",), ("checkout",), ("add", "a.txt")):
+        refused = dvx(*command)
+        assert refused.code == 2, (command, refused.output)
+        assert (f"Invalid value 'XXH128' for core.hash in the config file "
+                f"'{repo / '.dvx' / 'config'}': expected one of sha256, xxh128."
+                in refused.stderr), refused.output
+        assert "repro --force" not in refused.stderr and "pointer" not in refused.stderr
+    doctor = dvx("doctor")
+    assert doctor.code == 0 and "core.hash: not valid" in doctor.stdout
+    assert "WARNING: The hash algorithm: Invalid value 'XXH128'" in doctor.stderr
+    assert dvx("config", "core.hash", "xxh128").code == 0  # the fix it names works
+    assert dvx("status", "-q").code == 0
+
+
+def test_fsck_names_the_objects_of_another_algorithm_it_does_not_check(repo, dvx):
+    (repo / "a.txt").write_text("hello\n")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("config", "core.hash", "sha256").code == 0
+    fsck = dvx("fsck")
+    assert fsck.code == 0 and "Checked 0 objects in the cache: 0 corrupt." in fsck.stdout
+    assert ("Not checked: 1 object of the cache hashed with xxh128. This repository hashes "
+            "with sha256 (core.hash)" in fsck.stderr), fsck.output
+    assert "`dvx config core.hash xxh128`" in fsck.stderr
+    assert json.loads(dvx("fsck", "--json").stdout)["other_algorithms"] == {"xxh128": 1}
+
+
 def test_a_tracked_config_that_is_a_symbolic_link_is_refused_and_never_copied(repo, dvx,
                                                                               tmp_path):
     elsewhere = tmp_path / "elsewhere.cfg"

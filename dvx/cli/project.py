@@ -201,6 +201,7 @@ def version(as_json: bool) -> None:
 def _print_repository(about: Repository) -> None:
     out(f"repository: {about.root}" + ("" if about.git else " (without Git)"))
     out(f"workspace filesystem: {about.workspace_filesystem or 'unknown'}")
+    out(f"core.hash: {about.hash or 'not valid'}")
     if about.cache is not None:
         out(f"cache: {about.cache}")
         out(f"cache filesystem: {about.cache_filesystem or 'unknown'}")

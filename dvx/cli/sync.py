@@ -551,6 +551,11 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         unreadable = f", {len(result.unreadable)} unreadable" if result.unreadable else ""
         out(f"Checked {result.checked} objects in the {result.where}: "
             f"{len(result.corrupt)} corrupt{missing}{unreadable}{extra}.")
+    for algo, count in result.other_algorithms.items():
+        warn(f"Not checked: {count} object{'s' if count != 1 else ''} of the cache hashed with "
+             f"{algo}. This repository hashes with {result.algo} (core.hash), so fsck checks "
+             f"only those; if its data was added with {algo}, set it back (`dvx config "
+             f"core.hash {algo}`).")
     for oid, why in sorted(result.corrupt.items()):
         moved = result.quarantined.get(oid)
         retired = "; taken out of the pack indexes" if oid in result.retired else ""

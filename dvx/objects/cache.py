@@ -335,6 +335,18 @@ class LocalCache(ObjectStore):
                     found[shard.name + entry.name] = entry.path
         return found
 
+    def objects_of_other_algorithms(self) -> dict[str, int]:
+        """{algorithm: how many objects} of the algorithms other than this cache's that have
+        objects here (a repository whose core.hash was changed): what `fsck` does not check."""
+        from dvx.hashing import ALGORITHMS
+
+        found = {}
+        for algo in sorted(ALGORITHMS.keys() - {self.algo}):
+            count = sum(1 for _ in LocalCache(self.root, algo).list_oids())
+            if count:
+                found[algo] = count
+        return found
+
     def verify(self, oid: str) -> bool:
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
         return hash_file(self.oid_path(oid), self.algo, changed_is_error=False)[0] == oid

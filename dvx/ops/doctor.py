@@ -46,6 +46,7 @@ class Repository:
     link_types: dict[str, bool] | None = None  # None: not known, `link_types_unknown` says why
     link_types_unknown: str | None = None
     remotes: list[Remote] = field(default_factory=list)
+    hash: str | None = None  # core.hash; None: its value is not valid, `problems` says why
 
 
 @dataclass
@@ -123,6 +124,10 @@ def _repository(repo: Repo, problems: list[str]) -> Repository:
         else:
             if about.link_types is None:
                 about.link_types_unknown = "the cache does not exist yet"
+    try:
+        about.hash = repo.algo
+    except DvxError as exc:
+        problems.append(f"The hash algorithm: {exc.message}")
     try:
         about.remotes = [Remote(info.name, info.url, info.is_default)
                          for info in list_remotes(repo)]

@@ -56,6 +56,10 @@ class FsckResult:
     # a shared cache), so not checked
     unreadable: dict[str, str] = field(default_factory=dict)
     read_only: bool = False  # a remote dvx cannot write to: problems reported, none repaired
+    algo: str = ""  # the algorithm of the objects checked (core.hash)
+    # In the cache: {algorithm: how many objects} of the other algorithms' objects, not
+    # checked (core.hash names the one in use)
+    other_algorithms: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,6 +84,7 @@ class FsckResult:
                 "newer_indexes": [{"index": name, "problem": why}
                                   for name, why in sorted(self.newer_indexes.items())],
                 "unindexed_packs": self.unindexed_packs, "kept": self.kept,
+                "algo": self.algo, "other_algorithms": self.other_algorithms,
                 "unreadable": [{"oid": oid, "problem": why}
                                for oid, why in sorted(self.unreadable.items())]}
 
@@ -87,7 +92,8 @@ class FsckResult:
 def fsck_cache(repo: Repo) -> FsckResult:
     cache = repo.cache
     oids = sorted(cache.list_oids())
-    result = FsckResult("cache", checked=len(oids))
+    result = FsckResult("cache", checked=len(oids), algo=cache.algo,
+                        other_algorithms=cache.objects_of_other_algorithms())
     with repo.lock(), repo.progress.task("Checking the cache", len(oids), "object") as advance:
 
         def check(oid: str) -> bool | PermissionError:
@@ -153,7 +159,7 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
                         newer_indexes={name: remote.inventory.refused[name]
                                        for name in remote.inventory.newer},
                         unindexed_packs=len(in_packs.unindexed_packs),
-                        read_only=remote.read_only)
+                        read_only=remote.read_only, algo=remote.algo)
     if fast:
         result.unchecked = len(loose - sizes.keys())
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
