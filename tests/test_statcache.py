@@ -1,7 +1,12 @@
+import contextlib
+import json
 import os
 import shutil
+import sqlite3
 import time
 from types import SimpleNamespace
+
+import pytest
 
 from dvx.objects.statcache import StatCache
 from dvx.paths import Fingerprint
@@ -236,3 +241,70 @@ def test_gc_keeps_in_the_stat_cache_only_what_is_still_of_use(repo, dvx):
     after = Repo(str(repo)).statcache
     assert not after.is_valid_tree(first) and after.is_valid_tree(latest)
     assert not after.is_complete_tree(latest, old_generation)
+
+
+def _damaged_rows(db):
+    """The rows of the stat cache at `db` that are not as dvx writes them."""
+    from dvx.hashing import is_valid_oid
+    from dvx.objects.statcache import oid_check
+
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.text_factory = bytes
+        files = conn.execute("SELECT path, oid, recorded_ns, oid_check FROM stat").fetchall()
+        dirs = conn.execute("SELECT path, tree_oid, recorded_ns, parts FROM dir_state").fetchall()
+    damaged = [row for row in files if not (
+        isinstance(row[1], bytes) and is_valid_oid(row[1].decode(errors="replace"))
+        and oid_check(row[1].decode()) == row[3] and isinstance(row[2], int))]
+    for row in dirs:
+        try:
+            assert isinstance(row[2], int) and isinstance(json.loads(row[3] or b"{}"), dict)
+        except (AssertionError, ValueError):
+            damaged.append(row)
+    return damaged
+
+
+# What one flipped bit, or a damaged page, can leave in a row (a stat cache written by dvx)
+DAMAGE = {
+    "not an oid": "UPDATE stat SET oid = substr(oid, 1, 3) || '!' || substr(oid, 5)",
+    "another oid": "UPDATE stat SET oid = "
+                   "(CASE WHEN substr(oid, 1, 1) = '0' THEN '1' ELSE '0' END) || substr(oid, 2)",
+    "stamp of another type": "UPDATE stat SET recorded_ns = 'x' || recorded_ns",
+    "stamp gone": "UPDATE stat SET recorded_ns = NULL",
+    "path of another type": "UPDATE stat SET path = CAST(path AS BLOB)",
+    "text not UTF-8": "UPDATE stat SET oid = CAST(X'ff' AS TEXT) || oid",
+    "folder digests not JSON": "UPDATE dir_state SET parts = '{\"' || char(1) || substr(parts, 3)",
+    "folder digests not a mapping": "UPDATE dir_state SET parts = '[1]'",
+    "folder digest of another type": "UPDATE dir_state SET parts = '{\"\": 1}'",
+    "manifest not an oid": "UPDATE dir_state SET tree_oid = 'z' || substr(tree_oid, 2)",
+    "directory stamp of another type": "UPDATE dir_state SET recorded_ns = 1.5",
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE.values(), ids=DAMAGE.keys())
+def test_a_damaged_row_is_a_miss_dropped_never_an_error_or_a_change(repo, dvx, damage):
+    """The stat cache is an accelerator: a value in it that dvx did not write (a bit flipped
+    on disk) is not trusted, fails no command, and shows no change; the row goes."""
+    from dvx.pointer import read_pointer
+
+    (repo / "data" / "dir" / "sub").mkdir(parents=True)
+    (repo / "data" / "a.txt").write_text("hello\n")
+    (repo / "data" / "dir" / "x").write_text("1\n")
+    (repo / "data" / "dir" / "sub" / "y").write_text("2\n")
+    assert dvx("add", "data/a.txt", "data/dir").code == 0
+    time.sleep(0.05)  # the files' last change strictly before the stat cache's stamp
+    assert dvx("status").code == 0 and dvx("status").code == 0
+    db = str(repo / ".dvx" / "tmp" / "statcache.db")
+    a_txt = str(repo / "data" / "a.txt")
+    oid = read_pointer(str(repo / "data" / "a.txt.dvx"), "a.txt.dvx").oid
+    assert StatCache(db, "xxh128").get(a_txt, os.stat(a_txt)) == oid  # trusted: it is used
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
+        assert conn.execute("SELECT count(*) FROM dir_state WHERE parts IS NOT NULL"
+                            ).fetchone()[0] == 1
+        assert conn.execute(damage).rowcount > 0
+    for command in (("status",), ("add", "data/a.txt", "data/dir"), ("commit",), ("checkout",),
+                    ("status",)):
+        result = dvx(*command)
+        assert result.code == 0 and result.stderr == "", (command, result.output)
+        assert "modified" not in result.stdout, (command, result.output)
+    assert _damaged_rows(db) == []
+    assert StatCache(db, "xxh128").get(a_txt, os.stat(a_txt)) == oid

@@ -11,7 +11,9 @@ filesystem; a file on another one (a disk mounted inside the workspace) may tick
 coarsely (1 s for ext4 with small inodes, 2 s for FAT), so its entry is trusted only if its
 last change is at least COARSEST_TICK_NS older than the stamp. The cache is a sqlite database
 under .dvx/tmp; it is only an accelerator, so a damaged or unwritable database is rebuilt or
-bypassed, never trusted.
+bypassed, never trusted. So is a damaged row (a bit flipped on disk): every value read is
+checked (its type, an oid's form and a CRC-32 stored beside it, a folder digest's JSON), and a
+row that fails is a miss, deleted at the next write.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import contextlib
 import json
 import os
 import sqlite3
+import zlib
 from collections.abc import Collection, Iterable, Iterator
 
+from dvx.hashing import ALGORITHMS, is_valid_oid
 from dvx.logs import get_logger
 from dvx.paths import Fingerprint
 
@@ -38,8 +42,39 @@ def stat_key(st: os.stat_result) -> StatKey:
 # the stamp's is trusted only once its timestamp tick is surely over by the stamp's clock.
 COARSEST_TICK_NS = 2_000_000_000
 
-SCHEMA_VERSION = 6  # 5's entries of files on another filesystem may vouch for lost bytes
-Entry = tuple[str, int, int, int, int, str, int]  # path, ino, size, mtime, ctime, oid, stamp
+SCHEMA_VERSION = 7  # 6's rows have no check of their oid, whose bits may have flipped
+# path, ino, size, mtime, ctime, oid, stamp, oid_check
+Entry = tuple[str, int, int, int, int, str, int, int]
+ENTRY_COLUMNS = "path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns, oid_check"
+
+
+def oid_check(oid: str) -> int:
+    """The CRC-32 stored beside an oid: a bit flipped on disk that leaves another well-formed
+    oid (a '0' made a '1') would make an unchanged file look modified, and no check of the
+    oid's form finds it."""
+    return zlib.crc32(oid.encode("ascii"))
+
+
+def _path_text(row: tuple[object, object]) -> str:
+    """A row's path as text, to sort by: a damaged row's may be of another type."""
+    return str(row[0])
+
+
+def _exists(path: object) -> bool:
+    """Is there something at a row's path? Not at a damaged row's that is no text."""
+    return isinstance(path, str) and os.path.lexists(path)
+
+
+def _folder_digests(text: str) -> dict[str, str] | None:
+    """The folder digests (Fingerprint.parts) stored as JSON; None if damaged."""
+    try:
+        parts = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parts, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in parts.items()):
+        return None
+    return parts
 
 
 def trusted_oid(entry: Entry, st: os.stat_result) -> str | None:
@@ -51,6 +86,10 @@ def trusted_oid(entry: Entry, st: os.stat_result) -> str | None:
         return None
     return entry[5]
 
+
+# What reading a damaged database raises: SQLite's errors, and Python's where the damaged text
+# is one of SQLite's own messages (a schema's, quoted)
+UNREADABLE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 ROWS_AT_ONCE = 10_000  # read from the database per query by oids_below
 PENDING_ROWS = 50_000  # new entries held before they are written out
@@ -72,6 +111,7 @@ class StatCache:
         self._pending_complete: list[tuple[str, str]] = []
         self._pending_dirs: list[tuple[str, str, int, str, str | None, int | None]] = []
         self._pending_forget: list[tuple[str, int]] = []  # (path, recorded_ns) of rows to drop
+        self._pending_forget_dirs: list[tuple[str, object]] = []  # the same, of dir_state rows
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -83,7 +123,7 @@ class StatCache:
                 conn.execute(
                     "CREATE TABLE stat (path TEXT PRIMARY KEY, ino INTEGER, size INTEGER, "
                     "mtime_ns INTEGER, ctime_ns INTEGER, oid TEXT, recorded_ns INTEGER, "
-                    "algo TEXT) WITHOUT ROWID")
+                    "algo TEXT, oid_check INTEGER) WITHOUT ROWID")
                 conn.execute("CREATE TABLE valid_tree (oid TEXT PRIMARY KEY, algo TEXT) "
                              "WITHOUT ROWID")
                 conn.execute("DROP TABLE IF EXISTS complete_tree")
@@ -103,13 +143,12 @@ class StatCache:
             self._entries = {}
             try:
                 with contextlib.closing(self._connect()) as conn:
-                    rows = conn.execute(
-                        "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
-                        "WHERE algo = ?", (self.algo,)).fetchall()
-                self._entries = {row[0]: row for row in rows}
+                    rows = conn.execute(f"SELECT {ENTRY_COLUMNS} FROM stat WHERE algo = ?",
+                                        (self.algo,)).fetchall()
+                self._entries = {row[0]: row for row in self._sound(rows)}
                 for pending in self._pending:
                     self._entries.pop(pending[0], None)
-            except sqlite3.DatabaseError as exc:
+            except UNREADABLE as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
         return self._entries
@@ -125,10 +164,25 @@ class StatCache:
                                             "algo = ?", (self.algo,)).fetchall()
                 self._valid_trees = {row[0] for row in trees}
                 self._complete_trees |= {(row[0], row[1]) for row in complete}
-            except sqlite3.DatabaseError as exc:
+            except UNREADABLE as exc:
                 log.debug("stat cache unreadable (%s); rebuilding it", exc)
                 self._reset()
         return self._valid_trees
+
+    def _sound(self, rows: list[Entry]) -> list[Entry]:
+        """The rows as dvx wrote them: path, oid and stamp of their types, the oid well formed
+        and matching its check; the others are forgotten. A damaged database may hold any
+        value in any column: a stat value of another type only fails to match a file's."""
+        matches, crc32 = ALGORITHMS[self.algo].pattern.fullmatch, zlib.crc32
+        sound = [row for row in rows
+                 if type(row[0]) is str and type(row[5]) is str and type(row[6]) is int
+                 and matches(row[5]) and crc32(row[5].encode("ascii")) == row[7]]
+        if len(sound) < len(rows):
+            kept = set(map(id, sound))
+            damaged = [row for row in rows if id(row) not in kept]
+            log.debug("stat cache: %d damaged rows ignored and dropped", len(damaged))
+            self.forget(damaged)
+        return sound
 
     def _reset(self) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -151,15 +205,15 @@ class StatCache:
             with contextlib.closing(self._connect()) as conn:
                 while True:
                     rows = conn.execute(
-                        "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
+                        f"SELECT {ENTRY_COLUMNS} FROM stat "
                         "WHERE algo = ? AND path > ? AND path < ? ORDER BY path LIMIT ?",
                         (self.algo, last, end, ROWS_AT_ONCE)).fetchall()
-                    for row in rows:
+                    for row in self._sound(rows):
                         yield row[0], row
                     if len(rows) < ROWS_AT_ONCE:
                         return
                     last = rows[-1][0]
-        except sqlite3.DatabaseError as exc:
+        except UNREADABLE as exc:
             log.debug("stat cache unreadable (%s)", exc)  # nothing more is trusted
 
     def oids_in(self, directory: str) -> list[tuple[str, Entry]]:
@@ -169,13 +223,13 @@ class StatCache:
         try:
             with contextlib.closing(self._connect()) as conn:
                 rows = conn.execute(
-                    "SELECT path, ino, size, mtime_ns, ctime_ns, oid, recorded_ns FROM stat "
+                    f"SELECT {ENTRY_COLUMNS} FROM stat "
                     "WHERE algo = ? AND path > ? AND path < ? AND instr(substr(path, ?), '/') = 0 "
                     "ORDER BY path", (self.algo, start, directory + "0", len(start) + 1)
                 ).fetchall()
-        except sqlite3.DatabaseError:
+        except UNREADABLE:
             return []
-        return [(row[0], row) for row in rows]
+        return [(row[0], row) for row in self._sound(rows)]
 
     def load(self) -> None:
         """Read the per-file entries now, e.g. before forking workers that will share them."""
@@ -244,18 +298,28 @@ class StatCache:
         row = self._dir_row(path)
         if row is None or row[2] != tree_oid or row[1] >= row[3] or not row[4]:
             return None
-        parts: dict[str, str] = json.loads(row[4])
+        parts = _folder_digests(row[4])
+        if parts is None:
+            self._pending_forget_dirs.append((path, row[3]))
         return parts
 
     def _dir_row(self, path: str) -> tuple[str, int, str, int, str | None] | None:
+        """The directory's row, if there is one as dvx wrote it: a damaged one is forgotten."""
         try:
             with contextlib.closing(self._connect()) as conn:
                 row = conn.execute("SELECT digest, newest, tree_oid, recorded_ns, parts FROM "
                                    "dir_state WHERE path = ? AND algo = ?",
                                    (path, self.algo)).fetchone()
-        except sqlite3.DatabaseError:
+        except UNREADABLE:
             return None
-        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+        if row is None:
+            return None
+        digest, newest, tree_oid, recorded, parts = row
+        if (type(digest) is str and type(newest) is int and is_valid_oid(tree_oid, self.algo)
+                and type(recorded) is int and (parts is None or type(parts) is str)):
+            return digest, newest, tree_oid, recorded, parts
+        self._pending_forget_dirs.append((path, recorded))
+        return None
 
     def put_dir(self, path: str, fingerprint: Fingerprint, tree_oid: str,
                 with_parts: bool = False) -> None:
@@ -275,19 +339,19 @@ class StatCache:
         try:
             with contextlib.closing(self._connect()) as conn:
                 gone_files = [(path, recorded) for path, recorded in conn.execute(
-                    "SELECT path, recorded_ns FROM stat") if not os.path.lexists(path)]
+                    "SELECT path, recorded_ns FROM stat") if not _exists(path)]
                 gone_dirs = [(path, recorded) for path, recorded in conn.execute(
-                    "SELECT path, recorded_ns FROM dir_state") if not os.path.lexists(path)]
+                    "SELECT path, recorded_ns FROM dir_state") if not _exists(path)]
                 with conn:
                     conn.executemany("DELETE FROM valid_tree WHERE oid = ?",
                                      [(oid,) for oid in removed])
                     conn.execute("DELETE FROM complete_tree WHERE generation != ?",
                                  (generation,))
-                    conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns = ?",
+                    conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns IS ?",
                                      gone_files)
-                    conn.executemany("DELETE FROM dir_state WHERE path = ? AND recorded_ns = ?",
+                    conn.executemany("DELETE FROM dir_state WHERE path = ? AND recorded_ns IS ?",
                                      gone_dirs)
-        except sqlite3.DatabaseError as exc:
+        except UNREADABLE as exc:
             log.debug("stat cache unreadable (%s); rebuilding it", exc)
             self._reset()
         except OSError as exc:
@@ -307,9 +371,10 @@ class StatCache:
 
     def flush(self) -> None:
         if not (self._pending or self._pending_trees or self._pending_complete
-                or self._pending_dirs or self._pending_forget):
+                or self._pending_dirs or self._pending_forget or self._pending_forget_dirs):
             return
         forget, self._pending_forget = self._pending_forget, []
+        forget_dirs, self._pending_forget_dirs = self._pending_forget_dirs, []
         rows, self._pending = self._pending, []
         rows.sort()  # by path: in key order, sqlite inserts 100,000 rows about 3× faster
         trees, self._pending_trees = self._pending_trees, []
@@ -322,13 +387,16 @@ class StatCache:
             # older for it to be trusted; on another filesystem (or several: device None),
             # older by the coarsest tick.
             elsewhere_ns = recorded_ns - COARSEST_TICK_NS
+            forget.sort(key=_path_text)
             with contextlib.closing(self._connect()) as conn, conn:
-                conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns = ?",
-                                 sorted(forget))
-                conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                # IS: a damaged row's stamp may be NULL
+                conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns IS ?", forget)
+                conn.executemany("DELETE FROM dir_state WHERE path = ? AND recorded_ns IS ?",
+                                 forget_dirs)
+                conn.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                  ((path, ino, size, mtime, ctime, oid,
                                    recorded_ns if device == stamp_device else elsewhere_ns,
-                                   self.algo)
+                                   self.algo, oid_check(oid))
                                   for path, ino, size, mtime, ctime, device, oid in rows))
                 conn.executemany("INSERT OR IGNORE INTO valid_tree VALUES (?, ?)",
                                  [(oid, self.algo) for oid in trees])
@@ -340,7 +408,7 @@ class StatCache:
                                    recorded_ns if device == stamp_device else elsewhere_ns,
                                    parts)
                                   for path, digest, newest, tree, parts, device in dirs])
-        except sqlite3.DatabaseError as exc:
+        except UNREADABLE as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()
         except OSError as exc:
