@@ -41,6 +41,28 @@ class Experiment:
         return ref_of(self.baseline, self.name)
 
 
+@dataclass(frozen=True)
+class DamagedRef:
+    """A ref where an experiment's goes that names no commit: a tree, a blob, a tag of one,
+    or an object missing from the repository (a fetch cut short, a ref made by hand)."""
+    name: str
+    baseline: str
+    names: str  # what it names instead, for messages (RefTarget.names)
+
+    @property
+    def ref(self) -> str:
+        return ref_of(self.baseline, self.name)
+
+    @property
+    def problem(self) -> str:
+        return f"The experiment ref {self.ref} names {self.names}, not an experiment's commit."
+
+    @property
+    def remedy(self) -> str:
+        return (f"Remove it with `dvx exp remove {self.ref}` (or `git update-ref -d "
+                f"{self.ref}`).")
+
+
 def ref_of(baseline: str, name: str) -> str:
     return f"{PREFIX}/{baseline}/{name}"
 
@@ -75,7 +97,7 @@ def check_new_name(repo: Repo, name: str) -> str:
     check_name(name)
     git = git_of(repo)
     for prefix, kind in (("refs/heads", "branch"), ("refs/tags", "tag")):
-        if any(ref == f"{prefix}/{name}" for ref, _, _ in git.refs_with_commits(prefix)):
+        if f"{prefix}/{name}" in git.ref_names(prefix):
             raise UsageError(f"'{name}' is the name of a {kind} of this repository; an "
                              "experiment of the same name could not be told from it.",
                              "Pick another name.")
@@ -114,14 +136,37 @@ def warn_left_out(paths: list[str]) -> None:
 
 
 def experiments(repo: Repo, baseline: str | None = None) -> list[Experiment]:
-    """The experiments of `baseline` (None: of every baseline), newest first."""
+    """The experiments of `baseline` (None: of every baseline), newest first; a ref that
+    names an annotated tag is the experiment of the commit it tags, as for Git."""
+    return [e for e in experiments_and_damaged(repo, baseline) if isinstance(e, Experiment)]
+
+
+def damaged(repo: Repo, baseline: str | None = None) -> list[DamagedRef]:
+    """The refs of `baseline`'s experiments (None: of every baseline) that name no commit."""
+    return [e for e in experiments_and_damaged(repo, baseline) if isinstance(e, DamagedRef)]
+
+
+def taken_names(repo: Repo, baseline: str) -> set[str]:
+    """The names of `baseline`'s experiments, damaged refs included: no new one can take
+    them."""
+    return {e.name for e in experiments_and_damaged(repo, baseline)}
+
+
+def experiments_and_damaged(repo: Repo, baseline: str | None
+                            ) -> list[Experiment | DamagedRef]:
+    """`experiments`, then the refs of `damaged`."""
     prefix = f"{PREFIX}/{baseline}" if baseline else PREFIX
-    found = []
-    for ref, commit, created in git_of(repo).refs_with_commits(prefix):
-        parts = ref.split("/")
-        if len(parts) == 4:  # refs/exps/<baseline>/<name>
-            found.append(Experiment(parts[3], parts[2], commit, created))
-    return sorted(found, key=lambda e: (-e.created, e.name))
+    found: list[Experiment | DamagedRef] = []
+    for target in git_of(repo).ref_targets(prefix):
+        parts = target.ref.split("/")
+        if len(parts) != 4:  # refs/exps/<baseline>/<name>
+            continue
+        if target.commit is None:
+            found.append(DamagedRef(parts[3], parts[2], target.names))
+        else:
+            found.append(Experiment(parts[3], parts[2], target.commit, target.created))
+    return sorted(found, key=lambda e: (isinstance(e, DamagedRef),
+                                        -e.created if isinstance(e, Experiment) else 0, e.name))
 
 
 def head(repo: Repo) -> str:
@@ -143,10 +188,20 @@ def find(repo: Repo, name: str) -> Experiment:
 
 def named(repo: Repo, name: str) -> Experiment | None:
     """`find`'s experiment, or None if there is none; several of that name and none of the
-    current baseline is an error naming them."""
-    everything = experiments(repo)
+    current baseline is an error naming them, and so is a damaged ref of that name."""
+    found = named_or_damaged(repo, name)
+    if isinstance(found, DamagedRef):
+        raise UsageError(found.problem, found.remedy)
+    return found
+
+
+def named_or_damaged(repo: Repo, name: str) -> Experiment | DamagedRef | None:
+    """The experiment, or the damaged ref where one goes, called `name` (of the current
+    baseline first, else of any), or its full ref or commit: what `exp remove` deletes."""
+    everything = experiments_and_damaged(repo, None)
     current = git_of(repo).head()
-    matches = [e for e in everything if name in (e.name, e.ref, e.commit)]
+    matches = [e for e in everything
+               if name in (e.name, e.ref) or (isinstance(e, Experiment) and name == e.commit)]
     ours = [e for e in matches if e.baseline == current]
     if ours or len(matches) == 1:
         return (ours or matches)[0]

@@ -21,11 +21,14 @@ from dvx.errors import DvxError, FormatError, UsageError
 from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
+from dvx.logs import get_logger
 from dvx.outputs import Broken, Output, Target, pointers_left_out, scan_outputs, skip_broken
 from dvx.paths import POINTER_SUFFIX, check_relpath
 from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ class History:
         for prefix, wanted in ((EXPERIMENT_REFS, scope.all_experiments),
                                (QUEUE_REFS, scope.queued)):
             if wanted:
-                found += [commit for _, commit, _ in self.git.refs_with_commits(prefix)]
+                found += self._ref_commits(prefix)
         if not scope.has_revisions:
             return sorted(set(found))
         revs = scope.revs
@@ -117,6 +120,19 @@ class History:
         return sorted(set(found) | set(self.git.commits(
             scope.all_branches, scope.all_tags, scope.all_commits, scope.reflogs,
             scope.last_n, revs, scope.remote_branches)))
+
+    def _ref_commits(self, prefix: str) -> list[str]:
+        """The commits the refs under `prefix` name; a ref naming none (a blob, an object
+        missing) keeps no data, and is named so that it can be removed."""
+        found = []
+        for target in self.git.ref_targets(prefix):
+            if target.commit is None:
+                log.warning("Skipped %s: it names %s, not a commit, so it keeps no data. "
+                            "Remove it with `git update-ref -d %s`.", target.ref, target.names,
+                            target.ref)
+            else:
+                found.append(target.commit)
+        return found
 
     def _parents(self, commit: str) -> list[str]:
         _, data = self.git.object_data(commit)

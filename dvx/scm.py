@@ -13,6 +13,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvx.errors import ConfigError, DvxError, UsageError
@@ -566,6 +567,32 @@ def _end_cat_file(proc: Any) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@dataclass(frozen=True)
+class RefTarget:
+    """What a ref names: a commit, directly or through annotated tags as Git peels them
+    (`REF^{commit}`), or else nothing a commit's reader can use (`commit` None)."""
+    ref: str  # the full ref name
+    kind: str  # the type of the object it names ("commit", "tag", "tree", "blob"), or "missing"
+    commit: str | None
+    created: int = 0  # the commit's committer time, Unix seconds
+
+    @property
+    def names(self) -> str:
+        """What a ref that names no commit names, for messages."""
+        if self.kind == "missing":
+            return "an object missing from the repository"
+        return "an annotated tag of no commit" if self.kind == "tag" else f"a {self.kind}"
+
+
+def _committer_time(commit: bytes) -> int:
+    """The committer time of a commit object's bytes (0 if it has none, as Git shows)."""
+    for line in commit.split(b"\n\n", 1)[0].split(b"\n"):
+        if line.startswith(b"committer "):
+            fields = line.rsplit(b" ", 2)
+            return int(fields[1]) if len(fields) == 3 and fields[1].isdigit() else 0
+    return 0
 
 
 class Git:
@@ -1156,14 +1183,35 @@ class Git:
         self._run("update-ref", "-d", ref)
 
     def refs_with_commits(self, prefix: str) -> list[tuple[str, str, int]]:
-        """(full ref name, commit, committer time) of every ref under `prefix`."""
-        out = self._run("for-each-ref", "--format=%(refname)%00%(objectname)%00"
-                        "%(committerdate:unix)", prefix)
+        """(full ref name, commit, committer time) of every ref under `prefix` that names a
+        commit (`ref_targets` has the others too)."""
+        return [(t.ref, t.commit, t.created) for t in self.ref_targets(prefix)
+                if t.commit is not None]
+
+    def ref_targets(self, prefix: str) -> list[RefTarget]:
+        """What each ref under `prefix` names. The objects are read one by one from the
+        running `git cat-file`: for-each-ref asked for their types or dates stops at the first
+        ref whose object is missing (a fetch cut short, a ref pushed by hand), failing every
+        command that lists them."""
+        out = self._run("for-each-ref", "--format=%(refname)%00%(objectname)", prefix)
+        headers = self._batch(headers_only=True)
         found = []
         for line in out.decode("utf-8", "replace").splitlines():
-            ref, sha, when = line.split("\0")
-            found.append((ref, sha, int(when or 0)))
+            ref, sha = line.split("\0")
+            header = headers.header(sha)
+            kind = "missing" if header is None else header[1]
+            commit = headers.header(f"{sha}^{{commit}}") if kind == "tag" else header
+            if commit is None or commit[1] != "commit":
+                found.append(RefTarget(ref, kind, None))
+            else:
+                created = _committer_time(self.object_data(commit[0])[1])
+                found.append(RefTarget(ref, kind, commit[0], created))
         return found
+
+    def ref_names(self, prefix: str) -> list[str]:
+        """The full name of every ref under `prefix`, whatever it names."""
+        out = self._run("for-each-ref", "--format=%(refname)", prefix)
+        return out.decode("utf-8", "replace").splitlines()
 
     def changed_between(self, a: str, b: str) -> list[str]:
         """Paths that differ between the trees of commits `a` and `b`."""

@@ -179,6 +179,46 @@ def test_diff_apply_branch_and_remove(project):
     assert missing.code != 0 and "No experiment called 'high'" in missing.stderr
 
 
+def test_an_experiment_ref_naming_a_tag_is_its_commit_and_one_naming_none_is_damaged(project):
+    """A ref under refs/exps made by hand or pushed by a teammate: an annotated tag is read
+    as the commit it tags, as Git reads it; a tree, a blob, or an object missing from the
+    repository is listed as damaged and refused by name, with how to remove it, which
+    `exp remove` does, and blocks no other command."""
+    head = git(project, "rev-parse", "HEAD").strip()
+    git(project, "tag", "-a", "-m", "a tag", "t1", head)
+    exps = f"refs/exps/{head}"
+    for name, rev in (("tagged", "t1"), ("tree", "HEAD^{tree}"), ("blob", "HEAD:params.yaml")):
+        git(project, "update-ref", f"{exps}/{name}", git(project, "rev-parse", rev).strip())
+    gone = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=project, input=b"gone",
+                          capture_output=True, check=True).stdout.decode().strip()
+    git(project, "update-ref", f"{exps}/gone", gone)
+    os.remove(project / ".git" / "objects" / gone[:2] / gone[2:])
+    rows = _show(project)
+    baseline = next(row for row in rows.values() if row["rev"] == head and not row["baseline"])
+    assert rows["tagged"]["rev"] == head and rows["tagged"]["created"] == baseline["created"]
+    assert rows["tagged"]["params"] == baseline["params"] and rows["tagged"]["errors"] == []
+    for name, what in (("tree", "a tree"), ("blob", "a blob"),
+                       ("gone", "an object missing from the repository")):
+        assert rows[name]["errors"] == [
+            f"The experiment ref {exps}/{name} names {what}, not an experiment's commit. "
+            f"Remove it with `dvx exp remove {exps}/{name}` (or `git update-ref -d "
+            f"{exps}/{name}`)."]
+    for command in (("exp", "diff", "tagged"), ("params", "diff", "tagged"),
+                    ("metrics", "diff", "HEAD", "tagged")):
+        assert run_dvx(*command, cwd=project).code == 0, command
+    for command in (("exp", "diff", "blob"), ("params", "diff", "gone"),
+                    ("metrics", "diff", "HEAD", f"{exps}/tree"), ("exp", "apply", "gone")):
+        refused = run_dvx(*command, cwd=project)
+        assert refused.code == 2 and f"`git update-ref -d {exps}/" in refused.stderr, (
+            command, refused.output)
+    gc = run_dvx("gc", "-w", "--all-experiments", "--dry-run", cwd=project)
+    assert gc.code == 0 and f"Skipped {exps}/gone: it names an object missing" in gc.stderr
+    removed = run_dvx("exp", "remove", "gone", "blob", f"{exps}/tree", cwd=project)
+    assert removed.code == 0 and "Removed 3 experiment(s)." in removed.stdout, removed.output
+    assert git(project, "for-each-ref", "--format=%(refname)", "refs/exps").split() == [
+        f"{exps}/tagged"]
+
+
 def test_apply_keeps_changes_no_experiment_saved(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
     git(project, "checkout", "-q", "--", "params.yaml")

@@ -15,17 +15,21 @@ from dvx import fsutil, gitignore
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     MAX_NAME,
+    DamagedRef,
     Experiment,
     check_new_name,
     claim,
     experiments,
+    experiments_and_damaged,
     find,
     git_of,
     head,
+    named_or_damaged,
     new_name,
     refuse_unmerged,
     renamed,
     snapshot,
+    taken_names,
 )
 from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
@@ -67,7 +71,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     git_of(repo).require_identity("the experiment's commit")
     queued = baseline is not None  # only a queued run names its baseline
     baseline = baseline or parent
-    taken = {e.name for e in experiments(repo, baseline)}
+    taken = taken_names(repo, baseline)
     if name is not None and check_new_name(repo, name) in taken:
         if queued:  # the queue keeps the entry, and says what to do
             raise UsageError(f"An experiment called '{name}' of this run's baseline exists "
@@ -130,7 +134,7 @@ def save(repo: Repo, name: str | None = None) -> Experiment:
         baseline = head(repo)
         refuse_unmerged(repo)
         git_of(repo).require_identity("the experiment's commit")
-        taken = {e.name for e in experiments(repo, baseline)}
+        taken = taken_names(repo, baseline)
         if name is not None and check_new_name(repo, name) in taken:
             raise UsageError(f"An experiment called '{name}' of this baseline exists already.")
         taken |= _refuse_queued(repo, name)
@@ -155,7 +159,7 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
                              "while the run went on, so the run could not record its own.",
                              "See `dvx queue status`.")
         chosen = _free_name(repo, baseline, name) if name else new_name(
-            taken | {e.name for e in experiments(repo, baseline)})
+            taken | taken_names(repo, baseline))
         commit = renamed(repo, commit, chosen, queued_from)  # named as `exp show` names it
     return recorded
 
@@ -163,7 +167,7 @@ def _record(repo: Repo, baseline: str, name: str | None, taken: set[str],
 def _free_name(repo: Repo, baseline: str, name: str) -> str:
     """The first of NAME-2, NAME-3... that a new experiment of `baseline` may take: neither
     an experiment of it nor a queued one has it, and Git does not read it as a revision."""
-    taken = {e.name for e in experiments(repo, baseline)} | set(waiting(repo))
+    taken = taken_names(repo, baseline) | set(waiting(repo))
     numbered = (f"{name[:MAX_NAME - len(str(n)) - 1]}-{n}" for n in itertools.count(2))
     return next(candidate for candidate in numbered
                 if candidate not in taken and _may_be_new(repo, candidate))
@@ -596,10 +600,20 @@ def branch(repo: Repo, name: str, branch_name: str) -> Experiment:
     return exp
 
 
-def remove(repo: Repo, names: list[str], everything: bool = False) -> list[Experiment]:
-    """Delete experiments (their refs; their data stays in the cache until `dvx gc`)."""
-    chosen = experiments(repo, head(repo)) if everything else [find(repo, n) for n in names]
+def remove(repo: Repo, names: list[str], everything: bool = False
+           ) -> list[Experiment | DamagedRef]:
+    """Delete experiments (their refs; their data stays in the cache until `dvx gc`), and
+    refs where one goes that name no commit, which no other command can use."""
+    chosen = (experiments_and_damaged(repo, head(repo)) if everything
+              else [_removable(repo, n) for n in names])
     git = git_of(repo)
     for exp in chosen:
         git.delete_ref(exp.ref)
     return chosen
+
+
+def _removable(repo: Repo, name: str) -> Experiment | DamagedRef:
+    found = named_or_damaged(repo, name)
+    if found is None:
+        raise UsageError(f"No experiment called {name!r}.", "See `dvx exp show -A`.")
+    return found

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvx.errors import UsageError
-from dvx.experiment_refs import Experiment, experiments, git_of
+from dvx.experiment_refs import DamagedRef, Experiment, experiments_and_damaged, git_of
 from dvx.metrics.revisions import WORKSPACE, Reader, Revision
 from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
 from dvx.metrics.values import METRICS, PARAMS, flatten, read_revision
@@ -36,7 +36,7 @@ def show(repo: Repo, all_baselines: bool = False) -> list[Row]:
     commit that has experiments) the baseline and its experiments, newest first."""
     git = git_of(repo)
     current = git.head()
-    found = experiments(repo, None if all_baselines else current)
+    found = experiments_and_damaged(repo, None if all_baselines else current)
     first = [current] if current and not all_baselines else []
     baselines = list(dict.fromkeys(first + [e.baseline for e in found]))  # each once, in order
     names = _branch_names(repo)
@@ -49,12 +49,18 @@ def show(repo: Repo, all_baselines: bool = False) -> list[Row]:
             rows.append(_row(reader, Row(names.get(baseline, baseline[:7]), baseline, None,
                                          when[0][1] if when else None)))
             for exp in (e for e in found if e.baseline == baseline):
-                rows.append(_row(reader, _exp_row(exp)))
+                rows.append(_row(reader, _exp_row(exp)) if isinstance(exp, Experiment)
+                            else _damaged_row(exp))
     return rows
 
 
 def _exp_row(exp: Experiment) -> Row:
     return Row(exp.name, exp.commit, exp.baseline, exp.created)
+
+
+def _damaged_row(ref: DamagedRef) -> Row:
+    """A row, with no values, that says what is wrong with the ref and how to remove it."""
+    return Row(ref.name, None, ref.baseline, None, errors=[f"{ref.problem} {ref.remedy}"])
 
 
 def _row(reader: Reader, row: Row) -> Row:
