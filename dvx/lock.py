@@ -141,12 +141,20 @@ if hasattr(os, "register_at_fork"):
 
 
 def _holder_record(path: str) -> dict[str, object] | None:
+    """The record in `path`; None if there is none dvx can read, damaged however it is (JSON
+    nested too deep to read, a value of another type): a notice is never worth an error."""
     try:
         with open(path, encoding="utf-8") as f:
             info = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
-    return info if isinstance(info, dict) and {"pid", "host", "command"} <= set(info) else None
+    return info if _is_record(info) else None
+
+
+def _is_record(info: object) -> bool:
+    """A holder record as dvx writes one: an object naming a pid, a host and a command."""
+    return (isinstance(info, dict) and "pid" in info and isinstance(info.get("host"), str)
+            and isinstance(info.get("command"), str))
 
 
 def _has_ended(info: dict[str, object]) -> bool:
@@ -174,8 +182,7 @@ def _stopped_records(path: str) -> list[dict[str, object]]:
     earlier = latest.pop(EARLIER, [])
     if not isinstance(earlier, list):
         return [latest]
-    return [latest, *(info for info in earlier
-                      if isinstance(info, dict) and {"pid", "host", "command"} <= set(info))]
+    return [latest, *(info for info in earlier if _is_record(info))]
 
 
 def _write_stopped(path: str, records: list[dict[str, object]]) -> None:

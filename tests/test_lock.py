@@ -575,3 +575,22 @@ def test_a_holder_record_from_another_host_is_named_with_that_host(repo, dvx_pro
     assert "cannot tell from here whether it finished" in said
     assert "process is gone" not in said
     assert "cannot tell from here" in " ".join(dvx_proc("status", cwd=repo).stderr.split())
+
+
+@pytest.mark.parametrize("damaged", [
+    b"[" * 100_000,  # JSON nested deeper than a reader recurses
+    b'{"pid": 4242, "host": 7, "command": "dvx pull"}',
+    b'{"pid": 4242, "host": "box", "command": ["dvx", "pull"]}',
+    b'{"pid": 4242, "host": "box", "command": "dvx pull", "earlier": [' + b"[" * 100_000,
+    b"\xff\xfe not UTF-8",
+], ids=["deep", "host", "command", "deep-earlier", "not-utf-8"])
+@pytest.mark.parametrize("file", ["lock.stopped", "lock.holder"])
+def test_a_damaged_holder_record_is_no_notice_and_no_error(repo, dvx_proc, file, damaged):
+    """dvx writes these files itself, but reads them as what they may have become (a disk's
+    damage, an edit): a record it cannot read names no command, and fails none."""
+    (repo / ".dvx/tmp" / file).write_bytes(damaged)
+    write(repo / "data.csv", "a\n")
+    for command in (("status",), ("add", "data.csv"), ("status",)):
+        result = dvx_proc(*command, cwd=repo)
+        assert result.code == 0 and "Unexpected" not in result.stderr, (command, result.output)
+        assert "stopped" not in result.stderr and "lock was last taken" not in result.stderr

@@ -604,6 +604,33 @@ def test_a_run_record_whose_version_is_not_the_integer_1_is_not_restored(repo, d
     assert (repo / "runs.log").read_text().split() == ["run", "run", "run"]
 
 
+def test_a_run_record_that_is_a_directory_is_a_damaged_record_ignored_and_named(repo, dvx,
+                                                                               tmp_path):
+    """A directory where a record goes (made by hand, or by a disk's damage) is no record:
+    repro runs the stage and names it, as other damaged records; push and gc go on."""
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo run >> runs.log; cat in.txt > "
+                             "model\n    deps: [in.txt]\n    outs: [model]\n")
+    assert dvx("repro").code == 0
+    [record] = (repo / ".dvx" / "cache" / "runs" / "xxh128").glob("*/*")
+    record.unlink()
+    record.mkdir()
+    write(repo / "in.txt", "yy\n")
+    assert dvx("repro").code == 0
+    write(repo / "in.txt", "x\n")
+
+    result = dvx("repro")
+    assert result.code == 0 and "Restored" not in result.stdout, result.output
+    assert f"Ignoring a damaged run record: '{record}' is not a file." in result.stderr
+    assert f"Not recording the run in the run-cache: '{record}' is a directory" in result.stderr
+    assert (repo / "runs.log").read_text().split() == ["run", "run", "run"]
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    pushed = dvx("push", "--run-cache")
+    assert pushed.code == 0 and "Pushed 1 run record of" in pushed.stdout, pushed.output
+    assert dvx("gc", "-w", "-f").code == 0
+    assert record.is_dir()  # not dvx's to delete: named, left as it is
+
+
 def test_a_run_cache_stage_key_is_what_formats_md_says(repo, dvx):
     """The hash of the canonical JSON without a trailing LF, its cmd a list even for a
     command written as one string: the example of formats.md, found under that name."""

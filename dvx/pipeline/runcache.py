@@ -215,10 +215,13 @@ def _read_local(repo: Repo, skey: str, rkey: str) -> tuple[RunRecord | None, str
     when there is none)."""
     path = os.path.join(runs_root(repo), skey, rkey)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_RECORD_BYTES + 1)
+        fd, _ = fsutil.open_regular(path)
     except FileNotFoundError:
         return None, None
+    except fsutil.NotRegularFileError:  # a directory made there, say: damaged as any other
+        return None, f"Ignoring a damaged run record: '{path}' is not a file."
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_RECORD_BYTES + 1)
     try:
         record = parse_record(data, repo.algo, f"'{path}'")
     except FormatError as exc:
@@ -238,6 +241,11 @@ def save(repo: Repo, record: RunRecord, replace: bool = False) -> bool:
     directory = os.path.join(runs_root(repo), record.stage_key)
     path = os.path.join(directory, record.run_key)
     if not replace and _read_local(repo, record.stage_key, record.run_key)[0] is not None:
+        return False
+    if os.path.isdir(path) and not os.path.islink(path):  # no rename replaces it
+        log.warning("Not recording the run in the run-cache: '%s' is a directory, where its "
+                    "record goes (a damaged record). Delete it, and the next run is recorded.",
+                    path)
         return False
     repo.cache.make_folder(directory)
     fsutil.atomic_write(path, record.to_bytes(), fsync=repo.fsync, mode=repo.cache.record_mode)
