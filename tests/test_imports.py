@@ -770,9 +770,10 @@ def test_a_source_s_web_server_refusing_its_reader_says_how_they_give_their_logi
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(
-        source, project, tmp_path):
+        source, project, tmp_path, monkeypatch):
     """A cloned repository's pointers can name any file or repository of the user's, which
-    `update` would read (docs/guarantees.md §5, Limits): status says which, before that."""
+    `update` would read (docs/guarantees.md §5, Limits): status says which, before that, a
+    path or a file:// URL (`~` in one is the home folder, as fsspec reads it)."""
     _, alice = source
     victim = write(tmp_path / "home" / ".aws" / "credentials", "secret\n")
     zero = "f" * 32
@@ -781,9 +782,14 @@ def test_status_names_a_committed_import_s_local_source_outside_the_repository(
     write(project / "p.txt.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {zero}\nsize: 1\n'
           f'source:\n  path: "raw/train.csv"\n  repo: "../datasets/alice"\n'
           f'  rev_lock: "{"0" * 40}"\n')
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name, url in (("by-url", f"file://{victim}"), ("by-home", "file://~/.aws/credentials")):
+        write(project / f"{name}.txt.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {zero}\n'
+              f'size: 1\nsource:\n  etag: "0"\n  url: "{url}"\n')
     status = run_dvx("status", cwd=project).stdout
-    assert (f"creds.txt: its source URL has a new version; it is the local path '{victim}', "
-            "outside this repository") in status
+    for name in ("creds", "by-url", "by-home"):
+        assert (f"{name}.txt: its source URL has a new version; it is the local path "
+                f"'{victim}', outside this repository") in status, status
     assert f"it is the local path '{alice}', outside this repository" in status
     assert "(`dvx update p.txt.dvx` brings it)" in status
 

@@ -774,14 +774,29 @@ def _is_local(location: str) -> bool:
         ":" in location.split("/", 1)[0] and not os.path.exists(location))  # not host:path
 
 
+def _local_path(location: str, root: str = "") -> str | None:
+    """The path on this machine that reading a source reads: a path (relative to `root`),
+    or a file:// URL's path as fsspec reads it (`file://~/x` is in your home); None for a
+    source on another machine."""
+    if location.startswith("file://"):
+        from fsspec.core import strip_protocol
+
+        return strip_protocol(location)
+    if not _is_local(location):
+        return None
+    return os.path.join(root, location)
+
+
 def _local_outside(repo: Repo, recorded: str) -> str:
-    """Names a recorded source that is a local path outside the repository, where `update`
-    will read: a pointer from a repository you cloned can name any file of yours
-    (docs/guarantees.md §5, Limits); "" for any other source."""
-    location = os.path.realpath(_location(repo, recorded))  # through links too
+    """Names a recorded source that is a local path (or file:// URL) outside the repository,
+    where `update` will read: a pointer from a repository you cloned can name any file of
+    yours (docs/guarantees.md §5, Limits); "" for any other source."""
+    path = _local_path(recorded, repo.root)
+    if path is None:
+        return ""
+    location = os.path.realpath(path)  # through links too
     root = os.path.realpath(repo.root)
-    if not _is_local(recorded) or location == root or location.startswith(
-            root.rstrip(os.sep) + os.sep):
+    if location == root or location.startswith(root.rstrip(os.sep) + os.sep):
         return ""
     return f"; it is the local path '{location}', outside this repository"
 
