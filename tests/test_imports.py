@@ -1,6 +1,7 @@
 """dvx ls, get, import, update, import-url and get-url: reusing data of other repositories
 (a local path or a Git URL, each with its own remote) and of plain URLs."""
 
+import email.utils
 import http.server
 import json
 import os
@@ -626,6 +627,47 @@ def test_a_same_size_change_at_an_http_url_is_seen_by_its_modification_time(
     updated = run_dvx("update", cwd=project)
     assert updated.code == 0 and "data.csv: new version" in updated.stdout
     assert (project / "data.csv").read_text() == "version2\n"
+
+
+class _FixedTime(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory with the Last-Modified `stamp` for every file, and no ETag (as
+    python -m http.server does)."""
+
+    stamp = ""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def send_header(self, keyword: str, value: str) -> None:
+        super().send_header(keyword, self.stamp if keyword.lower() == "last-modified" else value)
+
+
+def test_a_same_size_change_in_the_second_of_the_download_is_never_taken_as_up_to_date(
+        project, tmp_path):
+    """A Last-Modified (whole seconds) that is not older than the download cannot tell a
+    rewrite of the same size within that second, as Git's racy entries: the version is
+    recorded as none, so status warns and update compares the data, then records the time
+    once it is old enough to tell."""
+    root = tmp_path / "www"
+    served = write(root / "prices.csv", "price=100\n")
+    handler = type("Now", (_FixedTime,), {"stamp": email.utils.formatdate(usegmt=True)})
+    with serving(handler, root) as url:
+        assert run_dvx("import-url", f"{url}/prices.csv", cwd=project).code == 0
+        assert 'etag: "10-None"' in (project / "prices.csv.dvx").read_text()
+        write(served, "price=999\n")  # rewritten by its producer within the same second
+        status = run_dvx("status", "-q", cwd=project)
+        assert status.code == 0, status.output
+        assert ("prices.csv: whether its source URL changed cannot be told (its pointer "
+                "records neither an ETag nor a modification time older than its download)"
+                ) in status.stderr, status.output
+        handler.stamp = "Sun, 09 Sep 2001 01:46:40 GMT"  # its time, now old enough to tell
+        updated = run_dvx("update", cwd=project)
+        assert updated.code == 0 and "prices.csv: downloaded again to compare" in \
+            updated.stdout, updated.output
+        assert (project / "prices.csv").read_text() == "price=999\n"
+        assert 'etag: "10-Sun, 09 Sep 2001 01:46:40 GMT"' in \
+            (project / "prices.csv.dvx").read_text()
+        assert run_dvx("update", cwd=project).stdout == "prices.csv: up to date\n"
 
 
 class _NoVersion(http.server.SimpleHTTPRequestHandler):

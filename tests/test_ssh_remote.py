@@ -243,6 +243,7 @@ def test_a_source_url_reads_a_hash_as_a_remote_url_does(repo, dvx, tmp_path, ssh
     shutil.copy(sshd["keyfile"], ssh / "id_ed25519")
     shutil.copy(sshd["known_hosts"], ssh / "known_hosts")
     (tmp_path / "x#y").write_text("hashy\n")
+    os.utime(tmp_path / "x#y", (1_000_000_000, 1_000_000_000))  # a time that tells a change
     base = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}"
     for command in (("import-url", f"{base}/x#y", "a"), ("import-url", f"{base}/x?y", "b"),
                     ("get-url", f"{base}/x#y", "c")):
@@ -255,6 +256,27 @@ def test_a_source_url_reads_a_hash_as_a_remote_url_does(repo, dvx, tmp_path, ssh
     assert dvx("update", "a.dvx").stdout == "a: up to date\n"
     assert dvx("get-url", f"{base}/x%23y", str(tmp_path / "c")).code == 0
     assert (tmp_path / "c").read_text() == "hashy\n"
+
+
+def test_an_sftp_time_not_older_than_the_download_is_recorded_as_no_version(
+        repo, dvx, tmp_path, sshd):
+    """SFTP's modification times are in whole seconds: the one of a file written just
+    before its download cannot tell a rewrite of the same size within that second, so it is
+    recorded as none (status warns, update compares), until it is old enough to tell."""
+    ssh = Path(os.environ["HOME"]) / ".ssh"
+    ssh.mkdir(parents=True)
+    shutil.copy(sshd["keyfile"], ssh / "id_ed25519")
+    shutil.copy(sshd["known_hosts"], ssh / "known_hosts")
+    served = write(tmp_path / "data.csv", "v1\n")
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{served}"
+    assert dvx("import-url", url, "data.csv").code == 0
+    assert 'etag: "3-None"' in (repo / "data.csv.dvx").read_text()
+    assert "whether its source URL changed cannot be told" in dvx("status").stderr
+    os.utime(served, (1_000_000_000, 1_000_000_000))  # as seen long after
+    updated = dvx("update")
+    assert updated.code == 0 and "the data is the same" in updated.stdout, updated.output
+    assert 'etag: "3-2001-09-09 01:46:40+00:00"' in (repo / "data.csv.dvx").read_text()
+    assert dvx("update").stdout == "data.csv: up to date\n"
 
 
 def _drop_sessions(sshd) -> None:

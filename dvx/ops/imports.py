@@ -11,11 +11,14 @@ workspace copy is replaced only under checkout's safety rule (its content is in 
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import os
 import posixpath
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -462,8 +465,59 @@ def _untold(recorded: str | None, reported: str) -> str:
     if not _tells_changes(reported):
         return "its server reports neither an ETag nor a modification time"
     if not _tells_changes(recorded):
-        return "its pointer records neither an ETag nor a modification time"
+        return ("its pointer records neither an ETag nor a modification time older than its "
+                "download")
     return ""
+
+
+# How far the clock of a source's server may be from ours, in seconds: a modification time
+# it reports is judged against our clock (fsspec passes on no Date header to compare with).
+_CLOCK_SKEW = 5.0
+
+
+def _recordable(version: str, url: str, started: float) -> str:
+    """The version to record for data downloaded after `started` (our clock, read before the
+    version was asked for). A modification time not strictly older than that moment tells
+    nothing, as Git's index calls such an entry racy: the source may be written again after
+    the download within the same second (HTTP's Last-Modified and SFTP's times are in whole
+    seconds), at the same size, and report the same version. It is recorded as no version
+    (`<size>-None`), so `status` warns and `update` downloads again to compare, and records
+    the version once it is old enough to tell. A time from our own clock (a local file's)
+    needs no allowance for skew."""
+    stamp = _version_time(version)
+    if stamp is None:
+        return version  # an ETag or checksum, or no time at all
+    when, resolution = stamp
+    skew = 0.0 if _local_path(url) is not None else _CLOCK_SKEW
+    if when + resolution + skew < started:
+        return version
+    return f"{version.partition('-')[0]}{_NO_MARKER}"
+
+
+def _version_time(version: str) -> tuple[float, float] | None:
+    """(seconds since the epoch, resolution) of the modification time in a `<size>-<mtime>`
+    version as `url_version` writes it: a local file's (a float), SFTP's (ISO 8601) or an
+    HTTP Last-Modified (RFC 9110); None for any other version."""
+    size, _, text = version.partition("-")
+    if not (size.isdigit() or size == "None") or not text:
+        return None
+    try:
+        when = float(text)
+    except ValueError:
+        try:
+            when = _parsed_date(text).timestamp()
+        except (ValueError, TypeError, IndexError):
+            return None
+    return when, 1.0 if when.is_integer() else 0.0
+
+
+def _parsed_date(text: str) -> datetime.datetime:
+    """A date as ISO 8601 or as an HTTP date; one without a time zone is in UTC."""
+    try:
+        parsed = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def _no_credentials(shown: str, exc: Exception) -> DvxError:
@@ -514,11 +568,13 @@ def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
 def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
     _refuse_password(url)
+    started = time.time()
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path), origin)
     replaced = _refuse_taken(repo, rel, origin, force, "OUT")
-    pointer = _download_url(repo, fs, path, _recorded_location(repo, url), version)
+    pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
+                            _recordable(version, url, started))
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
 
 
@@ -637,12 +693,14 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
         detail = f"now at {commit[:7]}" + (" and its workspace" if source.commit is None
                                            else "")
     else:
+        started = time.time()
         fs, path, version = url_version(_location(repo, info["url"]))
         untold = _untold(info.get("etag"), version)
         current = not untold and version == info.get("etag")
         if current and repo.cache.exists(output.pointer.oid):
             return _restore(repo, output, "up to date", force)
-        pointer = _download_url(repo, fs, path, info["url"], version)
+        pointer = _download_url(repo, fs, path, info["url"],
+                                _recordable(version, info["url"], started))
         if current and pointer.oid == output.pointer.oid:  # was missing from the cache
             return _restore(repo, output, "up to date", force)
         detail = (f"downloaded again to compare ({untold})" if untold
