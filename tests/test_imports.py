@@ -670,6 +670,19 @@ def test_a_same_size_change_in_the_second_of_the_download_is_never_taken_as_up_t
         assert run_dvx("update", cwd=project).stdout == "prices.csv: up to date\n"
 
 
+def test_a_url_naming_no_file_asks_for_out(project, tmp_path, http_server):
+    """`http://host/` names no file to call the download after: OUT gives the name."""
+    for command, where in (("import-url", project), ("get-url", tmp_path)):
+        for url in (f"{http_server['url']}/", http_server["url"]):
+            refused = run_dvx(command, url, cwd=where)
+            assert refused.code == 2, refused.output
+            assert refused.stderr == (f"ERROR: The URL '{url}' names no file name to download "
+                                      "it to. Give OUT, the path of the file to download it "
+                                      "to.\n"), refused.stderr
+    assert run_dvx("get-url", f"{http_server['url']}/", "index.html", cwd=tmp_path).code == 0
+    assert "Directory listing" in (tmp_path / "index.html").read_text()
+
+
 class _NoVersion(http.server.SimpleHTTPRequestHandler):
     """Serves a directory with neither ETag nor Last-Modified (as many generated files are)."""
 

@@ -571,7 +571,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     started = time.time()
     fs, path, version = url_version(url)
     origin = {"url": _recorded_location(repo, url)}
-    rel = _out_path(repo, out, _url_name(url, path), origin)
+    rel = _out_path(repo, out, _url_name(url, path, out), origin)
     replaced = _refuse_taken(repo, rel, origin, force, "OUT")
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
                             _recordable(version, url, started))
@@ -580,19 +580,24 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
 
 def get_url(url: str, out: str | None = None, force: bool = False) -> str:
     fs, path, _ = url_version(url, "get-url")
-    target = _get_target(out, _url_name(url, path), force, "OUT")
+    target = _get_target(out, _url_name(url, path, out), force, "OUT")
     _put_in_place(target, lambda built: _download(fs, path, url, built))
     return target
 
 
-def _url_name(url: str, path: str) -> str:
+def _url_name(url: str, path: str, out: str | None) -> str:
     """The name of the file at `url` (`path` of its filesystem), which it is downloaded to
-    without OUT: the last part of its path, as DVC names it. An HTTP URL's query string is no
-    part of it: a token there would be shown, and written into .gitignore and the pointer's
-    name, and a signature makes too long a name."""
+    without OUT (or into an OUT that is a directory): the last part of its path, as DVC names
+    it. An HTTP URL's query string is no part of it: a token there would be shown, and
+    written into .gitignore and the pointer's name, and a signature makes too long a name.
+    A URL whose path names no file (`http://host/`) has no such name: OUT gives one."""
     if urlsplit(url).scheme.lower() in ("http", "https"):
         path = urlsplit(path).path
-    return posixpath.basename(path.rstrip("/"))
+    name = posixpath.basename(path.rstrip("/"))
+    if not name and (out is None or os.path.isdir(out)):
+        raise UsageError(f"The URL '{redact_url(url)}' names no file name to download it to.",
+                         "Give OUT, the path of the file to download it to.")
+    return name
 
 
 def _download(fs: Any, path: str, url: str, local: str) -> None:
