@@ -1114,6 +1114,24 @@ def test_pull_and_status_name_update_for_an_import_the_remote_lacks(source, proj
     assert sorted(os.listdir(mate / "data" / "images")) == ["0.png", "1.png", "2.png"]
 
 
+def test_pull_names_update_for_an_import_when_the_remote_folder_was_never_made(
+        source, project, tmp_path):
+    """Nothing was ever pushed (the remote's folder does not exist): pull's error says so, and
+    that `dvx update` fetches an import's data from its source all the same."""
+    team, _ = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "never-pushed"), cwd=project)
+    assert run_dvx("import", str(team.origin), "images", "-o", "data/images",
+                   cwd=project).code == 0
+    commit(project, "import images")
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    pulled = run_dvx("pull", cwd=mate / "data")
+    assert pulled.code == 1, pulled.output
+    assert "does not exist" in pulled.stderr and ("images.dvx is an import: `dvx update "
+                                                  "images.dvx` fetches its data from its "
+                                                  "source.") in pulled.stderr, pulled.stderr
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

@@ -376,14 +376,10 @@ def _report_never_pushed(remote: str, never_pushed: list[Recorded], unnamed: int
 def _imports_note(never_pushed: list[Recorded]) -> str:
     """For imports among the pointers whose data no remote has: that `dvx update` fetches it
     from their source (pull reads only the remote)."""
-    imports = [r for r in never_pushed if r.update is not None]
-    if not imports:
-        return ""
-    names = ", ".join(r.pointer for r in imports)
-    command = "dvx update " + " ".join(str(r.update) for r in imports)
-    if len(imports) == 1:
-        return f" {names} is an import: `{command}` fetches its data from its source."
-    return f" {names} are imports: `{command}` fetches their data from their sources."
+    from dvx.ops.sync import imports_note
+
+    note = imports_note([(r.pointer, r.update) for r in never_pushed if r.update is not None])
+    return f" {note}" if note else ""
 
 
 SHOWN_FAILURES = 50  # lines; --json lists every failure

@@ -638,7 +638,11 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
         return _over_remotes(groups, "fetch from", lambda name, group: fetch(
             repo, group, name, jobs, earlier))
     name, remote = open_remote(repo, remote_name or next(iter(groups)))
-    remote.blobs.prepare(create=False)
+    try:
+        remote.blobs.prepare(create=False)
+    except RemoteError as exc:  # no folder there (never pushed to), say
+        exc.hint = " ".join(filter(None, (exc.hint, _imports_note_of(repo, targets))))
+        raise
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
@@ -798,6 +802,27 @@ def _held_here(repo: Repo, output: Output) -> str | None:
     except (DvxError, OSError):
         return None  # unreadable here: status names why
     return for_command(repo.root, output.path) if held else None
+
+
+def imports_note(imports: list[tuple[str, str]]) -> str:
+    """For imports whose data no remote gives, each as (its pointer file as named, as a
+    command run here names it): that `dvx update` fetches it from their sources, which pull
+    never reads."""
+    if not imports:
+        return ""
+    names = ", ".join(named for named, _ in imports)
+    command = "dvx update " + " ".join(target for _, target in imports)
+    if len(imports) == 1:
+        return f"{names} is an import: `{command}` fetches its data from its source."
+    return f"{names} are imports: `{command}` fetches their data from their sources."
+
+
+def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
+    """`imports_note` of the imports among `targets` whose data the cache lacks (a few)."""
+    pointers = sorted({t.output.record_file for t in targets if t.output.pointer.source
+                       is not None and not repo.cache.exists(t.output.pointer.oid)})
+    return imports_note([(record, for_command(repo.root, record))
+                         for record in pointers[:SHOWN_NEVER_PUSHED]])
 
 
 def _update_target(repo: Repo, record: str) -> str | None:
