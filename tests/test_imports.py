@@ -594,6 +594,22 @@ def test_import_refuses_to_replace_another_import_without_force(source, project,
     assert (project / "train.csv").read_text() == "other,data\n"
 
 
+def test_import_never_replaces_data_dvx_tracks_that_is_not_an_import_even_with_force(
+        source, project, tmp_path):
+    """Replacing it would drop its record (docs/reuse.md): refused, --force or not."""
+    team, _ = source
+    upstream = write(tmp_path / "u.txt", "imported\n")
+    write(project / "mine.txt", "mine\n")
+    must("add", "mine.txt", cwd=project)
+    for args in (("import-url", str(upstream), "mine.txt", "--force"),
+                 ("import", str(team.origin), "raw/train.csv", "-o", "mine.txt", "--force")):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, (args, refused.output)
+        assert "'mine.txt' is already tracked (not an import)" in refused.stderr
+    assert (project / "mine.txt").read_text() == "mine\n"
+    assert "source" not in (project / "mine.txt.dvx").read_text()
+
+
 def test_import_url_records_the_version_and_update_downloads_a_new_one(project, tmp_path):
     upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
     assert run_dvx("import-url", str(upstream), "data.csv", cwd=project).code == 0
