@@ -1213,6 +1213,13 @@ class Git:
         out = self._run("for-each-ref", "--format=%(refname)", prefix)
         return out.decode("utf-8", "replace").splitlines()
 
+    def staged_additions(self) -> list[str]:
+        """The files the commit being made adds or changes: those Git's index holds otherwise
+        than HEAD (every one before the first commit). A renamed file is one added."""
+        out = self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
+                        "--diff-filter=AM")
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
     def changed_between(self, a: str, b: str) -> list[str]:
         """Paths that differ between the trees of commits `a` and `b`."""
         out = self._run("diff", "--name-only", "-z", "--no-renames", a, b)

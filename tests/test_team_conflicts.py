@@ -388,6 +388,48 @@ def test_the_commit_concluding_a_conflicted_merge_checks_the_data_out(tmp_path):
     assert not (alice / "data" / "b.csv").exists()
 
 
+def test_git_add_a_of_data_whose_entry_a_merge_dropped_is_refused_by_the_pre_commit_hook(
+        tmp_path):
+    """Bob removed a pointer alice changed: the merge conflicts and drops its .gitignore
+    entry, and `git add -A` to resolve it stages alice's data too. Her `git commit` is
+    refused, naming the data and the way out, which leaves it out of Git."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    must("install", cwd=alice)
+    write(alice / "data" / "a.csv", "v1\n")
+    must("add", "data/a.csv", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    must("remove", "--outs", "data/a.csv.dvx", cwd=bob)
+    share(bob, "no more a.csv")
+    edit(alice, "data/a.csv", "alice's\n")
+    must("add", "data/a.csv", cwd=alice)
+    commit(alice, "alice's version")
+    git(alice, "fetch", "-q", "origin")
+    merged = subprocess.run(["git", "merge", "--no-edit", "origin/main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert "CONFLICT (modify/delete)" in merged.stdout + merged.stderr
+    git(alice, "add", "-A")  # keep hers, and everything else
+    assert "data/a.csv" in git(alice, "diff", "--cached", "--name-only").split()
+
+    refused = subprocess.run(["git", "commit", "--no-edit"], cwd=alice, capture_output=True,
+                             text=True)
+    assert refused.returncode == 1 and "dvx stopped the commit" in refused.stderr
+    assert "    data/a.csv: the data of data/a.csv.dvx\n" in refused.stderr
+    assert "`git rm -r --cached -- data/a.csv`" in refused.stderr
+    assert "`dvx checkout data/a.csv`" in refused.stderr
+    git(alice, "rm", "-q", "--cached", "--", "data/a.csv")  # the way out it names
+    must("checkout", "data/a.csv", cwd=alice)
+    git(alice, "add", "-A")
+    concluded = subprocess.run(["git", "commit", "--no-edit"], cwd=alice, capture_output=True,
+                               text=True)
+    assert concluded.returncode == 0, concluded.stderr
+    assert git(alice, "ls-tree", "-r", "--name-only", "HEAD", "data").split() == [
+        "data/.gitignore", "data/a.csv.dvx"]
+    assert (alice / "data" / "a.csv").read_text() == "alice's\n"
+
+
 def _the_hint_for(pointer: str, stderr: str) -> str:
     line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
     return line.partition("; ")[0] if line.startswith(" index:") else line

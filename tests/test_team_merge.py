@@ -63,7 +63,8 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     attributes = (repo / ".gitattributes").read_text()
     assert attributes == "*.dvx merge=dvx\n/dvx.lock merge=dvx\n.gitignore merge=dvx\n"
     assert "git-hook merge-driver" in git(repo, "config", "merge.dvx.driver")
-    for name in ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-push"):
+    for name in ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit",
+                 "pre-push"):
         assert os.access(hooks / name, os.X_OK)
     os.unlink(hooks / "post-commit")  # a clone set up by a dvx that had no such hook
     assert dvx("install").stdout.startswith("Installed: hooks/post-commit\n")
@@ -74,6 +75,7 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     assert not (repo / ".gitattributes").exists()
     assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
     assert not (hooks / "pre-push").exists() and not (hooks / "post-commit").exists()
+    assert not (hooks / "pre-commit").exists()
     assert subprocess.run(["git", "config", "merge.dvx.driver"], cwd=repo).returncode == 1
 
 
@@ -91,10 +93,117 @@ def test_the_hook_script_is_pinned_so_hooks_installed_earlier_stay_dvx_s():
         '    "$0.dvx-chained" "$@" || exit $?\nfi\n'
         "git rev-parse -q --verify 'HEAD^2' >/dev/null || exit 0\n"
         'exec DVX git-hook post-commit "$@"\n')
+    assert _script("pre-commit", "DVX") == (
+        '#!/bin/sh\n' + marker + 'if [ -x "$0.dvx-chained" ]; then\n'
+        '    "$0.dvx-chained" "$@" || exit $?\nfi\nexec DVX git-hook pre-commit "$@"\n')
     assert _script in WRITTEN_SCRIPTS
     for script in WRITTEN_SCRIPTS:
-        for name in ("pre-push", "post-commit"):
+        for name in ("pre-push", "post-commit", "pre-commit"):
             assert _as_dvx_wrote_it(script(name, "/opt/venv/bin/dvx").encode(), name)
+
+
+def _git_commit(clone, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "commit", *args], cwd=clone, capture_output=True, text=True)
+
+
+def test_pre_commit_refuses_data_git_no_longer_ignores_and_passes_code(repo, dvx):
+    """Data whose .gitignore entries went (a hand edit here), taken by `git add -A` or `git
+    commit -a`, is refused, each tracked path named with the way out; a commit of code
+    passes, and so does --no-verify."""
+    assert dvx("install").code == 0
+    write(repo / "data" / "a.csv", "a\n")
+    for i in range(1, 6):
+        write(repo / "images" / f"f{i}.png", f"{i}\n")
+    assert dvx("add", "data/a.csv", "images").code == 0
+    write(repo / "train.py", "print('v1')\n")
+    commit(repo, "v1")  # pointers, .gitignore files and code
+    write(repo / "train.py", "print('v2')\n")
+    assert _git_commit(repo, "-qam", "code").returncode == 0
+
+    (repo / "data" / ".gitignore").write_text("")
+    (repo / ".gitignore").write_text("")
+    git(repo, "add", "-A")
+    before = git(repo, "rev-parse", "HEAD")
+    refused = _git_commit(repo, "-m", "oops")
+    assert refused.returncode == 1 and git(repo, "rev-parse", "HEAD") == before
+    assert "dvx stopped the commit" in refused.stderr
+    assert "    data/a.csv: the data of data/a.csv.dvx\n" in refused.stderr
+    assert ("    images: the data of images.dvx; staged: images/f1.png, images/f2.png, "
+            "images/f3.png and 2 more\n") in refused.stderr
+    assert "`git rm -r --cached -- data/a.csv images`" in refused.stderr
+    assert "`dvx checkout data/a.csv images`" in refused.stderr
+    assert "`git commit --no-verify`" in refused.stderr
+
+    git(repo, "rm", "-r", "-q", "--cached", "--", "data/a.csv", "images")  # the way out
+    checkout = dvx("checkout", "data/a.csv", "images")
+    assert checkout.code == 0 and "Wrote again the .gitignore entry" in checkout.output
+    git(repo, "add", "-A")
+    assert git(repo, "status", "--porcelain") == ""  # as committed: nothing for Git
+
+    git(repo, "add", "-f", "data/a.csv")  # on purpose: contradicts the pointer all the same
+    assert "data/a.csv.dvx" in _git_commit(repo, "-m", "forced").stderr
+    assert _git_commit(repo, "-q", "--no-verify", "-m", "forced").returncode == 0
+    assert git(repo, "ls-files", "data").split() == ["data/.gitignore", "data/a.csv",
+                                                     "data/a.csv.dvx"]
+    edit(repo, "data/a.csv", "a, changed\n")
+    refused = _git_commit(repo, "-am", "a changed")  # Git tracks it now: -a stages it
+    assert refused.returncode == 1 and "data/a.csv: the data of" in refused.stderr
+
+
+def test_pre_commit_refuses_cached_stage_outputs_and_passes_those_git_keeps(repo, dvx):
+    """A stage's cached output (recorded in dvx.lock, or declared in dvx.yaml by a stage not
+    run yet) is data dvx keeps; a `cache: false` one is Git's."""
+    assert dvx("install").code == 0
+    write(repo / "in.txt", "1\n")
+    write(repo / "dvx.yaml",
+          "stages:\n  a:\n    cmd: cp in.txt model.bin && cp in.txt metrics.json\n"
+          "    deps: [in.txt]\n    outs: [model.bin, {metrics.json: {cache: false}}]\n"
+          "  b:\n    cmd: cp in.txt later.bin\n    deps: [in.txt]\n    outs: [later.bin]\n")
+    assert dvx("repro", "a").code == 0
+    commit(repo, "a ran")
+    assert "metrics.json" in git(repo, "ls-files").split()
+    write(repo / "metrics.json", "2\n")  # Git's, changed
+    assert _git_commit(repo, "-qam", "metrics").returncode == 0
+
+    write(repo / "later.bin", "by hand\n")  # b's, made without dvx
+    (repo / ".gitignore").write_text("")
+    git(repo, "add", "-A")
+    refused = _git_commit(repo, "-m", "oops")
+    assert refused.returncode == 1
+    assert "    model.bin: an output of stage 'a' (dvx.lock)\n" in refused.stderr
+    assert "    later.bin: an output of stage 'b' (dvx.yaml)\n" in refused.stderr
+    assert "metrics.json" not in refused.stderr
+    assert "`dvx checkout model.bin` (or" in refused.stderr
+    assert "`dvx repro b`, which records its outputs" in refused.stderr
+
+
+def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx):
+    """`dvx remove` keeps the data and drops its pointer and .gitignore entry: committing
+    the data with the pointer's removal moves it into Git."""
+    assert dvx("install").code == 0
+    write(repo / "data" / "a.csv", "a\n")
+    assert dvx("add", "data/a.csv").code == 0
+    commit(repo, "tracked by dvx")
+    assert dvx("remove", "data/a.csv.dvx").code == 0
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "into Git")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "ls-files", "data").split() == ["data/a.csv"]  # the .gitignore went too
+
+
+def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, dvx):
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    write(hook, "#!/bin/sh\ntest ! -e STOP || { echo 'mine: stopped' >&2; exit 1; }\n")
+    os.chmod(hook, 0o755)
+    installed = dvx("install")
+    assert "Your existing pre-commit hook still runs" in installed.stdout
+    write(repo / "STOP", "")
+    git(repo, "add", "STOP")
+    refused = _git_commit(repo, "-m", "stop")
+    assert refused.returncode == 1 and "mine: stopped" in refused.stderr
+    assert dvx("install", "--uninstall").code == 0
+    assert "mine: stopped" in hook.read_text() and not hook.with_name(
+        "pre-commit.dvx-chained").exists()
 
 
 def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):

@@ -14,6 +14,7 @@ from dvx.cli.common import common_options, example, holding_lock, is_quiet, open
 from dvx.cli.ui import git_add, out, warn
 
 if TYPE_CHECKING:
+    from dvx.ops.staged_data import StagedData
     from dvx.scm import Git
 
 
@@ -29,8 +30,9 @@ dvx install --uninstall
 def install(uninstall: bool, no_hooks: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
     hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
-    (and the commit concluding a merge stopped by a conflict) and push the data of the
-    commits that `git push` sends (or stop the push if it cannot).
+    (and the commit concluding a merge stopped by a conflict), stop a commit that would put
+    data dvx tracks into Git, and push the data of the commits that `git push` sends (or
+    stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back. The hooks go where Git runs hooks from (core.hooksPath); a folder shared
@@ -137,6 +139,67 @@ def _repo_of_hook() -> Any:
         return None
     repo = open_repo()
     return repo if repo.git is not None else None  # core.no_scm: Git is not dvx's business
+
+
+@git_hook.command("pre-commit")
+@click.argument("args", nargs=-1)
+def pre_commit(args: tuple[str, ...]) -> None:
+    """Stop a commit that would put into Git data dvx keeps out of it (ops/staged_data.py).
+    dvx's own failure to tell (a config it cannot read) is said, and the commit goes on."""
+    from dvx.errors import DvxError
+    from dvx.ops.staged_data import staged_data
+    from dvx.pipeline.spec import caching_declared
+
+    try:
+        repo = _repo_of_hook()
+        if repo is None:
+            return
+        found = staged_data(repo, lambda: caching_declared(repo))
+    except DvxError as exc:
+        warn(f"WARNING: dvx could not check whether this commit puts data it tracks into Git: "
+             f"{exc}")
+        return
+    if found:
+        warn(_staged_data_message(repo.root, found))
+        sys.exit(1)
+
+
+_LISTED = 10  # tracked paths a refused commit names, and files of each
+
+
+def _staged_data_message(root: str, found: list[StagedData]) -> str:
+    from dvx.paths import for_command
+    from dvx.scm import literal_pathspec
+
+    lines = ["ERROR: dvx stopped the commit: it would put into Git data that dvx tracks and "
+             "keeps out of Git, which Git no longer ignores (a merge or a hand edit dropped "
+             "its .gitignore entry; or a `!` rule or `git add -f` took it in):"]
+    for item in found[:_LISTED]:
+        holder = item.holder
+        files = item.files if item.files != [holder.path] else []
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        what = (f"the data of {holder.pointer}" if holder.pointer is not None else
+                f"an output of stage '{holder.stage}' ({holder.recorded_in})")
+        lines.append(f"    {holder.path}: {what}" + (f"; staged: {shown}" if files else ""))
+    if len(found) > _LISTED:
+        lines.append(f"    and {len(found) - _LISTED} more")
+    paths = [item.holder.path for item in found]
+    recorded = [item.holder.path for item in found if item.holder.recorded]
+    unrecorded = sorted({str(item.holder.stage) for item in found if not item.holder.recorded})
+    again = []
+    if recorded:
+        checkout = " ".join(for_command(root, p) for p in recorded)
+        again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, to record the data "
+                     "as it is now)")
+    if unrecorded:
+        again.append(f"`dvx repro {' '.join(unrecorded)}`, which records "
+                     f"{'its outputs' if len(unrecorded) == 1 else 'their outputs'}")
+    lines.append(
+        "Take it out of the commit with `git rm -r --cached -- "
+        f"{' '.join(literal_pathspec(p) for p in paths)}`, write its .gitignore entries again "
+        f"with {' and '.join(again)}, `git add` the .gitignore files they change, and commit "
+        "again (from the top of the repository). `git commit --no-verify` commits it as it is.")
+    return "\n".join(lines)
 
 
 @git_hook.command("pre-push")

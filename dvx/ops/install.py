@@ -10,6 +10,8 @@
                                stopped on a conflict (Git runs no post-merge for that merge)
     hooks/post-rewrite         `dvx checkout` after `git rebase` / `git pull --rebase` (their
                                replayed commits change pointers, and no other hook runs then)
+    hooks/pre-commit           stop a commit that would put into Git data dvx keeps out of it
+                               (its .gitignore entry went: ops/staged_data.py)
     hooks/pre-push             push the data of the commits being pushed, or stop the push
 
 Installing is idempotent. A hook that was there before is kept working: it moves aside to
@@ -41,7 +43,7 @@ CHAINED = ".dvx-chained"
 # .gitignore too: dvx adds a line there per tracked path, so two branches that each track a
 # file in one directory would otherwise conflict there (ops/merge.py merges it line by line).
 ATTRIBUTES = ("*.dvx merge=dvx", "/dvx.lock merge=dvx", ".gitignore merge=dvx")
-HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-push")
+HOOKS = ("post-checkout", "post-commit", "post-merge", "post-rewrite", "pre-commit", "pre-push")
 HOOKS_WITH_INPUT = ("post-rewrite", "pre-push")  # Git writes to their standard input
 
 

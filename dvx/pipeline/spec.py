@@ -144,6 +144,10 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return None
+    return parse_pipeline(repo, _read_pipeline_file(path, repo.root))
+
+
+def _read_pipeline_file(path: str, root: str) -> Any:
     if os.path.islink(path):
         raise PathError(f"Refusing to read {PIPELINE_FILE}: it is a symbolic link.",
                         "Replace the link with the file itself.")
@@ -152,8 +156,8 @@ def load_pipeline(repo: Repo) -> Pipeline | None:
             data = f.read(DEFAULT_MAX_BYTES + 1)
     except OSError as exc:
         raise FormatError(f"Cannot read {PIPELINE_FILE}: {exc.strerror}.") from None
-    refuse_conflicted(data, repo.root, PIPELINE_FILE)
-    return parse_pipeline(repo, parse_yaml(data, f"pipeline file '{path}'"))
+    refuse_conflicted(data, root, PIPELINE_FILE)
+    return parse_yaml(data, f"pipeline file '{path}'")
 
 
 def no_pipeline_error(repo: Repo, message: str, hint: str | None) -> UsageError:
@@ -179,9 +183,36 @@ def declared_outputs(repo: Repo) -> dict[str, str] | None:
     return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
 
 
+def caching_declared(repo: Repo) -> dict[str, tuple[str, bool]] | None:
+    """Each output the workspace's dvx.yaml declares: the stage declaring it, and whether
+    the cache keeps it (else Git does); None when dvx.yaml cannot be read. Each stage is read
+    as load_pipeline reads it, without the checks across stages, which list the pointer files
+    of the whole workspace: the pre-commit hook asks this at every commit."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return {}
+    try:
+        stages = _stages(repo, _read_pipeline_file(path, repo.root))
+    except DvxError:
+        return None
+    return {out.path: (stage.name, out.cache) for stage in stages for out in stage.outs}
+
+
 def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
     if doc is None:
         return Pipeline(())
+    pipeline = Pipeline(tuple(_stages(repo, doc)))
+    _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
+    # below the root, whose stages are not these (one inside their outputs is their data)
+    warn_of_pipeline_files_not_read(
+        repo, stage_outputs=[o.path for s in pipeline.stages for o in s.outs])
+    return pipeline
+
+
+def _stages(repo: Repo, doc: Any) -> list[Stage]:
+    """The stages of the dvx.yaml document `doc`, each validated on its own."""
+    if doc is None:
+        return []
     if not isinstance(doc, dict):
         raise _error(f"{PIPELINE_FILE} is not a mapping with a 'stages' key.")
     check_top_keys(doc)
@@ -199,11 +230,7 @@ def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
             stages.append(_build_stage(repo, full_name, body, ctx, group))
             if len(stages) > MAX_STAGES:
                 raise _error(f"{PIPELINE_FILE} defines more than {MAX_STAGES} stages.")
-    pipeline = Pipeline(tuple(stages))
-    _check_across_stages(repo, pipeline)  # which lists the pointers, and so any dvx.yaml
-    # below the root, whose stages are not these (one inside their outputs is their data)
-    warn_of_pipeline_files_not_read(repo, stage_outputs=[o.path for s in stages for o in s.outs])
-    return pipeline
+    return stages
 
 
 def check_top_keys(doc: dict[Any, Any]) -> None:

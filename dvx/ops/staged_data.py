@@ -1,0 +1,131 @@
+"""Data staged for a commit: files Git's index adds or changes that are data dvx keeps out of
+Git. The pre-commit hook of `dvx install` refuses such a commit.
+
+Git ignores the data of every pointer by a `.gitignore` entry dvx writes. When the entry goes
+(a merge Git made without dvx's merge driver, one resolved by hand, a hand edit), `git add -A`,
+`git add .` and `git commit -a` take the data itself into Git, beside its pointer, until a
+`dvx checkout` or `dvx pull` writes the entry again; `git add -f` and a `!` rule do it on
+purpose, which contradicts the pointer all the same. Data here is: the file a pointer file in
+the index or the workspace tracks (`PATH` of `PATH.dvx`), a file inside a directory one
+tracks, and a cached output of a stage (dvx.lock records it, or dvx.yaml declares it, with
+`cache: false` in dvx.yaml making it Git's). A pointer the commit removes (`dvx remove`, then
+`git add -A`) is in neither the index nor the workspace: its data is Git's from then on.
+
+It runs at every commit, so it is cheap: Git is asked for the files the index adds or
+changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and each staged
+file and the folders above it are looked up in those (with one stat per folder, for a
+pointer file beside it that is not staged yet). Nothing is hashed, and the workspace is never
+walked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from dvx.errors import DvxError
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
+from dvx.outputs import OWN_NAMES, named_like_a_temporary
+from dvx.paths import POINTER_SUFFIX
+from dvx.repo import Repo
+
+# Each output dvx.yaml declares: the stage declaring it, and whether the cache keeps it (else
+# Git does); None when dvx.yaml cannot be read (pipeline/spec.py caching_declared).
+DeclaredCaching = Callable[[], Mapping[str, tuple[str, bool]] | None]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Tracked data that files staged for a commit are, or are inside of."""
+    path: str  # the tracked path: a pointer's data, or a stage's output
+    pointer: str | None = None  # the pointer file tracking it
+    stage: str | None = None  # else the stage that outputs it
+    recorded: bool = True  # the stage's: dvx.lock records it (else dvx.yaml only declares it)
+
+    @property
+    def recorded_in(self) -> str:
+        if self.pointer is not None:
+            return self.pointer
+        return LOCK_FILE if self.recorded else PIPELINE_FILE
+
+
+@dataclass(frozen=True)
+class StagedData:
+    holder: Holder
+    files: list[str]  # the files staged: the holder's path, or files inside it
+
+
+def staged_data(repo: Repo, declared: DeclaredCaching) -> list[StagedData]:
+    """The tracked data that the commit being made would put into Git, with the files of it
+    that Git's index adds or changes, in the order of their paths."""
+    if repo.git is None:
+        return []
+    staged = [path for path in repo.git.staged_additions() if _may_be_data(path)]
+    if not staged:
+        return []
+    finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")),
+                           _stage_outputs(repo, declared))
+    found: dict[Holder, list[str]] = {}
+    for path in sorted(staged):
+        holder = finder.holder_of(path)
+        if holder is not None:
+            found.setdefault(holder, []).append(path)
+    return [StagedData(holder, files) for holder, files in found.items()]
+
+
+def _may_be_data(path: str) -> bool:
+    """Pointer files, the files that tell Git or dvx how to treat the others, and dvx's
+    temporaries are never data."""
+    name = path.rpartition("/")[2]
+    return not (name.endswith(POINTER_SUFFIX) or name in OWN_NAMES
+                or named_like_a_temporary(path))
+
+
+def _stage_outputs(repo: Repo, declared: DeclaredCaching) -> dict[str, Holder]:
+    """The cached outputs of stages: those dvx.lock records (but for one dvx.yaml now
+    declares with `cache: false`, which the next run gives to Git), and those dvx.yaml
+    declares that no run recorded yet. A file that cannot be read names none."""
+    caching = declared()
+    outputs: dict[str, Holder] = {}
+    with contextlib.suppress(DvxError):  # conflict markers of a merge, say
+        for name, lock in read_lock(repo.root, repo.algo).items():
+            for out in lock.outs:
+                if out.cache and (caching or {}).get(out.path, (name, True))[1]:
+                    outputs[out.path] = Holder(out.path, stage=name)
+    for path, (name, cache) in (caching or {}).items():
+        if cache and path not in outputs:
+            outputs[path] = Holder(path, stage=name, recorded=False)
+    return outputs
+
+
+class _HolderFinder:
+    """The tracked data a staged file is, or is inside of; each folder looked at once."""
+
+    def __init__(self, repo: Repo, pointers: set[str], outputs: dict[str, Holder]) -> None:
+        self.repo = repo
+        self.pointers = pointers  # the pointer files of Git's index
+        self.outputs = outputs
+        self.known: dict[str, Holder | None] = {}  # path -> what tracks it, as data
+
+    def holder_of(self, path: str) -> Holder | None:
+        at = path
+        while at:
+            holder = self._tracking(at)
+            if holder is not None:
+                inside = at != path
+                if inside and self.repo.dvxignore.check(path) is not None:
+                    return None  # .dvxignore keeps it out of the tracked directory
+                return holder
+            at = at.rpartition("/")[0]
+        return None
+
+    def _tracking(self, path: str) -> Holder | None:
+        if path not in self.known:
+            pointer = path + POINTER_SUFFIX
+            if pointer in self.pointers or os.path.isfile(self.repo.abspath(pointer)):
+                self.known[path] = Holder(path, pointer=pointer)
+            else:
+                self.known[path] = self.outputs.get(path)
+        return self.known[path]
