@@ -3,6 +3,7 @@ branches or pulls, and pushes the data of what it pushes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -204,6 +205,19 @@ def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, 
     assert dvx("install", "--uninstall").code == 0
     assert "mine: stopped" in hook.read_text() and not hook.with_name(
         "pre-commit.dvx-chained").exists()
+
+
+def test_doctor_names_the_hooks_a_clone_set_up_by_an_older_dvx_lacks(repo, dvx):
+    assert "hooks missing" not in dvx("doctor").stdout  # no dvx hooks here: none named
+    assert dvx("install").code == 0
+    assert "hooks missing" not in dvx("doctor").stdout
+    for name in ("post-commit", "pre-commit"):  # an older dvx had neither
+        os.unlink(repo / ".git" / "hooks" / name)
+    assert ("hooks missing: post-commit, pre-commit (`dvx install` adds them)\n"
+            in dvx("doctor").stdout)
+    report = json.loads(dvx("doctor", "--json").stdout)
+    assert report["repository"]["missing_hooks"] == ["post-commit", "pre-commit"]
+    assert dvx("install").code == 0 and "hooks missing" not in dvx("doctor").stdout
 
 
 def test_lines_added_to_dvx_s_hook_are_never_dropped_by_install_or_uninstall(repo, dvx):

@@ -173,7 +173,8 @@ dvx doctor --json      # the same report
 def version(as_json: bool) -> None:
     """Show the versions of dvx, Python and key libraries, the remote kinds this installation
     can use and, inside a repository, its cache, the filesystems of cache and workspace, the
-    link types that work between them, and its remotes (`dvx doctor` is the same command)."""
+    link types that work between them, its remotes, and the hooks of `dvx install` that a
+    clone set up by an older dvx lacks (`dvx doctor` is the same command)."""
     from dvx.errors import DvxError
     from dvx.ops.doctor import report
 
@@ -213,6 +214,9 @@ def _print_repository(about: Repository) -> None:
                 f"{name} {'yes' if works else 'no'}" for name, works in about.link_types.items()))
     for remote in about.remotes:
         out(f"remote: {remote.name} {remote.url}" + (" (default)" if remote.default else ""))
+    if about.missing_hooks:
+        out(f"hooks missing: {', '.join(about.missing_hooks)} (`dvx install` adds "
+            f"{'it' if len(about.missing_hooks) == 1 else 'them'})")
 
 
 @click.command(epilog=example("""

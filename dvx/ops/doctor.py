@@ -3,10 +3,11 @@
 A report to paste into a bug report or to read when a transfer or a checkout is slower than
 expected: the versions of dvx and of the libraries it runs on, which remote kinds can be used
 (their package is installed), and, inside a repository, where its cache is, on which
-filesystems the cache and the workspace live, which link types work between them here, and
-which remotes are configured. Nothing the repository holds changes: the link types are found
-by linking a temporary file of the cache's to a temporary name in `.dvx/tmp` (dvx's own
-folder, made as by any command), both removed.
+filesystems the cache and the workspace live, which link types work between them here,
+which remotes are configured, and which hooks of `dvx install` a clone that has others of
+them lacks (one set up by an older dvx). Nothing the repository holds changes: the link
+types are found by linking a temporary file of the cache's to a temporary name in
+`.dvx/tmp` (dvx's own folder, made as by any command), both removed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class Repository:
     link_types_unknown: str | None = None
     remotes: list[Remote] = field(default_factory=list)
     hash: str | None = None  # core.hash; None: its value is not valid, `problems` says why
+    # The hooks `dvx install` sets up that this clone, which has others of them, lacks
+    missing_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,9 +108,11 @@ def report(repo: Repo | None) -> Report:
 
 def _repository(repo: Repo, problems: list[str]) -> Repository:
     from dvx.errors import DvxError
+    from dvx.ops.install import missing_hooks
     from dvx.ops.remote import list_remotes
 
     about = Repository(repo.root, repo.git is not None, filesystem_of(repo.root))
+    about.missing_hooks = missing_hooks(repo)
     try:
         about.cache = repo.cache_dir
         about.cache_filesystem = filesystem_of(about.cache)

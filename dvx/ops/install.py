@@ -93,6 +93,17 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
     return result
 
 
+def missing_hooks(repo: Repo) -> list[str]:
+    """The hooks `dvx install` sets up that this clone lacks, where it has some of dvx's (a
+    clone set up by an older dvx, which had fewer: `dvx install` adds them); none where it
+    has none of them (hooks were never installed here, or `--no-hooks`)."""
+    if repo.git is None:
+        return []
+    hooks_dir = repo.git.git_path("hooks")
+    ours = [name for name in HOOKS if _is_ours(os.path.join(hooks_dir, name))]
+    return [name for name in HOOKS if name not in ours] if ours else []
+
+
 def merges_with_dvx(repo: Repo, relpath: str) -> bool:
     """Does Git hand `relpath` to dvx's merge driver in this clone (the attribute, and the
     driver it names)?"""
