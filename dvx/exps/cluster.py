@@ -51,6 +51,7 @@ from dvx.exps.queue import (
 from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push
+from dvx.pipeline.runner import process_alive
 from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
 from dvx.scm import Git
@@ -503,17 +504,8 @@ def _remove_abandoned_clones() -> None:
         for name in os.listdir(top):
             found = _CLONE.fullmatch(name)
             path = os.path.join(top, name)
-            if found and not _alive(int(found.group(1))) \
+            if found and not process_alive(int(found.group(1))) \
                     and os.lstat(path).st_uid == os.geteuid() and os.path.isdir(path) \
                     and not os.path.islink(path):
                 shutil.rmtree(path, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True

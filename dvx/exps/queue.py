@@ -51,6 +51,7 @@ from dvx.pipeline.runner import (
     group_alive,
     group_works_in,
     proc_shows_ours,
+    process_alive,
     process_started,
 )
 from dvx.repo import Repo
@@ -793,7 +794,7 @@ def _remove_unrecorded_worktrees(repo: Repo) -> None:
                if e.state == RUNNING and e.worktree is not None}
     for worktree, commit in _worktrees(repo):
         made = _made_for(worktree)
-        if made is not None and (made[0], commit) in snapshots and not _alive(made[1]) \
+        if made is not None and (made[0], commit) in snapshots and not process_alive(made[1]) \
                 and os.path.realpath(worktree) not in running:
             _remove_worktree(repo, worktree)
 
@@ -808,12 +809,3 @@ def _worktrees(repo: Repo) -> list[tuple[str, str]]:
             found.append((fields["worktree"], fields.get("HEAD", "")))
     return found
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True

@@ -165,6 +165,17 @@ def _wait_for_groups(groups: dict[int, subprocess.Popen[bytes]], seconds: float)
         time.sleep(0.02)
 
 
+def process_alive(pid: int) -> bool:
+    """Is there a process `pid` (another user's counts)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 def group_alive(group: int, leader: subprocess.Popen[bytes] | None = None) -> bool:
     """Is any process of the process group `group` left (a zombie aside)? Its `leader`, when
     this process started it, counts until it is reaped (by the thread waiting for it), as its
