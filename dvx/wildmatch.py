@@ -4,11 +4,15 @@ Git reads each line as a `wildmatch` glob over bytes (`?` is one byte, not one c
 its bracket expressions its own way: `]` first in a set is literal, a backslash escapes, the
 POSIX classes (`[[:alpha:]]`, ...) are ASCII only, and a set that is never closed or names an
 unknown class matches nothing. A rule is translated here into a regular expression over bytes
-with every set spelled out byte by byte, so no glob syntax reaches `re` unread.
+with every set spelled out byte by byte, so no glob syntax reaches `re` unread, and arranged so
+that `re` goes over a name a few times at most (see `_regex`): a rule is repository content, and
+with a plain `[^/]*` for each `*`, `*a*a*a*a*a*a*a*a*b` makes `re` try every way of splitting a
+long name among the `*`s, for hours.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,12 +91,80 @@ def translate(glob: bytes) -> bytes:
     """The regular expression (over bytes, for `fullmatch`) that matches what Git's
     wildmatch matches with `glob` when a path's slashes are special (WM_PATHNAME)."""
     try:
-        return b"".join(_pieces(glob))
+        tokens = list(_tokens(glob))
     except _Unmatchable:
         return NEVER
+    return _regex(tokens, itertools.count())
 
 
-def _pieces(glob: bytes) -> Iterator[bytes]:
+# A rule read as tokens: a "/" (written so or escaped), another byte (a literal, `?` or a set,
+# none matching "/"), a `*` (any bytes but "/"), or a gap across directories: `**/` (no
+# directory or any number of them) or another `**` that is a whole component (any bytes).
+SLASH, BYTE, STAR, ANY, DIRS = "slash", "byte", "star", "any", "dirs"
+Token = tuple[str, bytes]  # kind, and the regular expression of a SLASH or BYTE
+_GAP = {ANY: b".*", DIRS: b"(?:.*/)?"}
+_SHORTEST_GAP = {ANY: b".*?", DIRS: b"(?:[^/]*/)*?"}
+
+
+def _regex(tokens: list[Token], names: Iterator[int]) -> bytes:
+    """The regular expression of a rule's tokens, built so that `re` tries each `*` and gap
+    a few times over the name, not once for every way of matching those before it.
+
+    The gaps split the rule into pieces of `*`s and bytes. A piece followed by another gap
+    ends with "/" (Git's `**` is a gap only as a whole component), so the later it starts, the
+    later it ends: kept at the first place it fits, it leaves the gap after it the most to
+    take, which could reach any later place too. Only the last gap tries every place, as the
+    last piece must end the name. Within a piece, a `*` is kept at the fewest bytes that let
+    what follows it (up to the next `*` or the piece's end) fit: a later place would leave
+    the next `*`, which stops at "/" as this one does, no more to take. Only the rule's last
+    `*` tries every length."""
+    pieces: list[list[Token]] = [[]]
+    gaps: list[str] = []
+    for kind, regex in tokens:
+        if kind in _GAP:
+            gaps.append(kind)
+            pieces.append([])
+        else:
+            pieces[-1].append((kind, regex))
+    parts = [_piece_regex(pieces[0], not gaps, names)]
+    for number, (gap, piece) in enumerate(zip(gaps, pieces[1:], strict=True), 1):
+        if number == len(gaps):
+            parts.append(_GAP[gap] + _piece_regex(piece, True, names))
+        else:
+            parts.append(_kept(_SHORTEST_GAP[gap] + _piece_regex(piece, False, names), names))
+    return b"".join(parts)
+
+
+def _piece_regex(piece: list[Token], ends_rule: bool, names: Iterator[int]) -> bytes:
+    """A piece's regular expression: each `*` with what follows it up to the next `*`, kept
+    at its first fit, but for the last `*` of the rule (`ends_rule`), which tries them all,
+    and a `*` followed by a "/", which can only end at the name's next "/" (so trying others
+    costs a step each, nothing more)."""
+    following: list[tuple[bytes, bool]] = [(b"", False)]  # after each `*`: regex, holds "/"
+    for kind, regex in piece:
+        if kind == STAR:
+            following.append((b"", False))
+        else:
+            text, slash = following[-1]
+            following[-1] = text + regex, slash or kind == SLASH
+    parts = [following[0][0]]
+    for number, (text, slash) in enumerate(following[1:], 1):
+        if slash or (ends_rule and number == len(following) - 1):
+            parts.append(b"[^/]*" + text)
+        else:
+            parts.append(_kept(b"[^/]*?" + text, names))
+    return b"".join(parts)
+
+
+def _kept(regex: bytes, names: Iterator[int]) -> bytes:
+    """`regex` matched at its first fit and never tried again: an atomic group, spelled as a
+    lookahead (which `re` never backtracks into) and a backreference, as Python 3.10 has no
+    `(?>...)`."""
+    name = b"k%d" % next(names)
+    return b"(?=(?P<" + name + b">" + regex + b"))(?P=" + name + b")"
+
+
+def _tokens(glob: bytes) -> Iterator[Token]:
     i, n = 0, len(glob)
     # Git compares the literal start of a rule on its own and hands wildmatch the rest, where
     # a `**` just after that start counts as a whole component ("a**/b" ignores "a/b").
@@ -106,24 +178,25 @@ def _pieces(glob: bytes) -> Iterator[bytes]:
             whole_component = (j - i >= 2 and (i == literal_start or glob[i - 1:i] == b"/")
                                and (j == n or glob[j:j + 1] == b"/" or glob[j:j + 2] == b"\\/"))
             if whole_component and glob[j:j + 1] == b"/":
-                yield b"(?:.*/)?"  # "**/": no directory or any number of them
+                yield DIRS, b""  # "**/": no directory or any number of them
                 i = j + 1
             else:
-                yield b".*" if whole_component else b"[^/]*"
+                yield (ANY if whole_component else STAR), b""
                 i = j
         elif c == b"?":
-            yield b"[^/]"
+            yield BYTE, b"[^/]"
             i += 1
         elif c == b"\\":
             if i + 1 == n:
                 raise _Unmatchable  # a backslash that escapes nothing
-            yield re.escape(glob[i + 1:i + 2])
+            escaped = glob[i + 1:i + 2]
+            yield (SLASH if escaped == b"/" else BYTE), re.escape(escaped)
             i += 2
         elif c == b"[":
             matched, i = _bracket(glob, i + 1)
-            yield _byte_set(matched - {ord("/")})
+            yield BYTE, _byte_set(matched - {ord("/")})
         else:
-            yield re.escape(c)
+            yield (SLASH if c == b"/" else BYTE), re.escape(c)
             i += 1
 
 

@@ -148,3 +148,28 @@ def test_dvxignore_rules_ignore_exactly_what_git_ignores(tmp_path):
         by_dvx = {p for p in paths
                   if DvxIgnore(str(root)).check(p, is_dir=p == "d/q-dir") is not None}
         assert by_dvx == by_git, f"rules {rules!r}"
+
+
+# Rules a teammate can commit that make a matcher trying every way of splitting a name among
+# the `*`s run for hours on a long name or a deep path: `re` with a `[^/]*` per `*` on all
+# three, and Git's own wildmatch (2.39) on the two with `**/` (so Git is not asked here; it
+# ignores the same paths when the names are short).
+HOSTILE_RULES = [
+    "*a*a*a*a*a*a*a*a*a*a*a*a*b",
+    "**/a*/**/a*/**/a*/**/a*/**/a*/**/a*/**/a*/**/b",
+    "d/a*a*a*a*a*a*a*a/**/*a*a*a*a*a*a*a*b",
+]
+
+
+def test_rules_with_many_stars_are_matched_without_stalling(repo, dvx_proc):
+    long, deep = "a" * 200, "/".join(["aa"] * 120)
+    kept = [f"d/{long}", f"d/{deep}/x", f"d/{long}a/{long}"]
+    ignored = [f"d/{long}b", f"d/{deep}/b", f"d/{long}a/{long}b"]
+    for path in kept + ignored:
+        write(repo / path, "x")
+    write(repo / ".dvxignore", "\n".join(HOSTILE_RULES) + "\n")
+    added = dvx_proc("add", "d", "--json", cwd=repo)  # bounded by run_dvx_proc's timeout
+    assert added.code == 0, added.output
+    assert json.loads(added.stdout)["added"][0]["nfiles"] == len(kept)
+    listed = dvx_proc("check-ignore", *kept, *ignored, cwd=repo)
+    assert listed.stdout.splitlines() == ignored
