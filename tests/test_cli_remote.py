@@ -799,6 +799,8 @@ def test_push_refuses_an_object_rewritten_in_place_through_a_link(repo, dvx, tmp
     ("dir", 3 << 20, "odb.put.before_rename"),  # copied by the kernel, then linked
     ("ssh", 70_000, "put_file.before_check"),  # written to a temporary name, then renamed
     ("gs", 70_000, "put_file.before_check"),  # published as it is written: deleted again
+    ("azure", 70_000, "put_file.before_check"),  # read whole, checked, then sent
+    ("azure", 9 << 20, "put_file.before_check"),  # its blocks staged, checked, then committed
     ("moto", 3 << 20, "s3.put.after_digests"),  # one PUT: its checksum read, then its body
     ("moto", 11 << 20, "s3.put.after_digests"),  # multipart: each part read twice too
     ("seaweedfs", 3 << 20, "s3.put.after_digests"),

@@ -4,7 +4,9 @@ suite runs both against emulators: fake-gcs-server and Azurite)."""
 from __future__ import annotations
 
 import http.server
+import os
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -115,6 +117,50 @@ def test_an_azure_request_is_tried_as_often_as_the_remote_s_retries_say(repo, dv
     assert len(asked) == 2, asked  # `retries 2`: the one request (a listing), tried twice
 
 
+def test_an_azure_upload_reads_the_file_in_blocks_as_it_sends_them(tmp_path, request,
+                                                                   monkeypatch):
+    """A push's memory grows with neither the file's size nor its number of blocks: adlfs
+    hands the Azure SDK the open file with up to 2,500 blocks in flight, all read at once.
+    The blob is published, made of those blocks, once the file is checked."""
+    from azure.storage.blob import BlobServiceClient
+
+    from dvx.fsutil import FileVersion
+    from dvx.remote import azure
+    from dvx.remote.fs import open_store
+
+    spec = remote_for("azure", request, tmp_path)
+    data = os.urandom(2 * azure.BLOCK_SIZE + 1000)
+    path = tmp_path / "model.bin"
+    path.write_bytes(data)
+    asked: list[int] = []
+
+    class Counted:  # the file an upload opens, counting what is asked of it
+        def __init__(self, name: str, mode: str) -> None:
+            self.file = open(name, mode)  # noqa: SIM115 (closed by __exit__)
+
+        def read(self, size: int = -1) -> bytes:
+            asked.append(size)
+            return bytes(self.file.read(size))
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.file.close()
+
+    monkeypatch.setattr(azure, "open", Counted, raising=False)
+    blobs = open_store(spec.url, spec.options, str(tmp_path), "xxh128", "az").blobs
+    sent: list[int] = []
+    blobs.put_file("model.bin", str(path), sent.append, FileVersion.of(os.stat(path)))
+    assert asked == [azure.BLOCK_SIZE] * 4  # three blocks, and the end of the file
+    assert sum(sent) == len(data) and spec.get_key("model.bin") == data
+    container = urlsplit(spec.url).netloc
+    blob = BlobServiceClient.from_connection_string(spec.options["connection_string"]) \
+        .get_blob_client(container, "project/model.bin")
+    committed, _ = blob.get_block_list("committed")
+    assert [block.size for block in committed] == [azure.BLOCK_SIZE] * 2 + [1000]
+
+
 @pytest.mark.parametrize("kind", ["seaweedfs", "moto", "gs", "azure"])
 def test_a_remote_in_a_bucket_that_does_not_exist_is_named_as_such(repo, dvx, tmp_path, request,
                                                                    kind):
@@ -155,3 +201,84 @@ def test_a_missing_client_package_is_named_with_its_install_command(repo, dvx, m
     assert pushed.stderr == f"ERROR: This remote needs the Python package '{package}', which " \
                             f"is not installed. Install dvx's '{extra}' extra where dvx is " \
                             f"installed: `pip install '{package}>=2024.2'`.\n"
+
+
+def test_an_azure_account_key_that_is_not_base64_is_named_as_such(repo, dvx, tmp_path,
+                                                                  request):
+    """A key with a character lost in a copy: the client cannot sign a request with it, so
+    none is sent, and no store answered anything."""
+    spec = remote_for("azure", request, tmp_path)
+    key = spec.extra["secret"]
+    spec.options["connection_string"] = spec.options["connection_string"].replace(
+        f"AccountKey={key}", f"AccountKey={key[1:]}")
+    configure(dvx, repo, spec)
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    for command in (["push"], ["status", "--remote"]):
+        result = dvx(*command)
+        assert result.code == 1, (command, result.output)
+        assert result.stderr.startswith(
+            "ERROR: The account key of the remote 'r' (azure://"), result.stderr
+        assert "is not valid, so no request could be signed with it: Invalid base64" \
+               in result.stderr and "`dvx remote modify --local r account_key ...`" \
+               in result.stderr, result.stderr
+        assert "answered" not in result.stderr and key[1:] not in result.output
+
+
+def test_an_azure_remote_without_credentials_says_where_to_give_them(repo, dvx, tmp_path,
+                                                                     monkeypatch):
+    """As an S3 remote without credentials does: for the repository's own remote, and for
+    another repository's, read by `dvx get`, whose options are not the reader's."""
+    pytest.importorskip("adlfs")
+    for variable in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_NAME"):
+        monkeypatch.delenv(variable, raising=False)
+    assert dvx("remote", "add", "-d", "az", "azure://container/project").code == 0
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    commit_all(repo)
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert result.stderr == (
+        "ERROR: No credentials for the remote 'az' (azure://container/project): neither its "
+        "options nor the environment give a connection_string or an account_name. Give them "
+        "with `dvx remote modify --local az connection_string ...` (or `... account_name ...` "
+        "and `... account_key ...`, or `... sas_token ...`), or AZURE_STORAGE_CONNECTION_STRING "
+        "in the environment.\n")
+    origin = tmp_path / "origin.git"  # a repository without a cache: read from its remote
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(origin)], check=True)
+    got = dvx("get", str(origin), "f", "-o", str(tmp_path / "f"), cwd=tmp_path)
+    assert got.code == 1, got.output
+    assert "No credentials for the remote 'az'" in got.stderr, got.stderr
+    assert "Give them with AZURE_STORAGE_CONNECTION_STRING in the environment, or in your " \
+           "own config, to a remote of the same URL, whose options apply to it: `dvx remote " \
+           "add --global NAME azure://container/project`, then `dvx remote modify --global " \
+           "NAME connection_string ...`" in got.stderr, got.stderr
+
+
+def test_a_push_with_a_container_s_sas_prints_no_client_warning(repo, tmp_path, request):
+    """adlfs warns, on every push, that a container's SAS cannot read the container's
+    properties: Python prints that with its source line. dvx reports what matters itself."""
+    import datetime
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    from tests.conftest import run_dvx_proc
+
+    spec = remote_for("azure", request, tmp_path)
+    container = urlsplit(spec.url).netloc
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sas = generate_container_sas(
+        "devstoreaccount1", container, account_key=spec.extra["secret"],
+        permission=ContainerSasPermissions(read=True, write=True, delete=True, list=True,
+                                           add=True, create=True),
+        start=now - datetime.timedelta(hours=1), expiry=now + datetime.timedelta(hours=1))
+    endpoint = spec.options["connection_string"].split("BlobEndpoint=")[1].rstrip(";")
+    for args in (("remote", "add", "-d", "az", spec.url),
+                 ("remote", "modify", "--local", "az", "connection_string",
+                  f"BlobEndpoint={endpoint};SharedAccessSignature={sas}")):
+        assert run_dvx_proc(*args, cwd=repo).code == 0
+    (repo / "f").write_text("f")
+    assert run_dvx_proc("add", "f", cwd=repo).code == 0
+    pushed = run_dvx_proc("push", cwd=repo)
+    assert pushed.code == 0, pushed.output
+    assert pushed.stderr == "" and "Pushed 1 object" in pushed.stdout, pushed.output

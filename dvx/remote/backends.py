@@ -74,6 +74,12 @@ class Backend:
     credential_options: tuple[str, ...] = ()
     # What to check when its server refuses the login ({name}: the remote's name).
     login_check: str = "the remote's credentials"
+    # Where to give credentials when none are found (MissingCredentials, botocore's
+    # NoCredentialsError): to the remote {name} of one's own, and for the remote at {url} of
+    # another repository, whose options are not the reader's (default: from the
+    # credential_options).
+    credentials_hint: str = ""
+    source_credentials_hint: str = ""
     # The commands that give a remote of the reader's own the login to another repository's
     # remote of its URL ({name}: that remote's; default: its credential_options set).
     login_commands: str = ""
@@ -97,6 +103,11 @@ class Backend:
         bucket's URL takes none: there it names no login (adlfs reads
         azure://CONTAINER@ACCOUNT.blob.core.windows.net/PATH as CONTAINER/PATH)."""
         return not self.bucket_kind
+
+
+class MissingCredentials(Exception):
+    """Neither a remote's options nor the environment give its client credentials it cannot
+    work without (why, in the message): found before any request, when it is built."""
 
 
 TRUE_WORDS = ("true", "yes", "1", "on")
@@ -518,7 +529,12 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
 
 def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
                  ) -> tuple[Any, str]:
+    from dvx.remote.azure import azure_filesystem
+
     adlfs = _import("adlfs", "azure")
+    lacking = _azure_lacks_credentials(options, os.environ)
+    if lacking is not None:  # adlfs would say only "Must provide either a connection_string..."
+        raise MissingCredentials(lacking)
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     for option, arg in (("account_name", "account_name"), ("account_key", "account_key"),
                         ("connection_string", "connection_string"), ("sas_token", "sas_token")):
@@ -528,31 +544,24 @@ def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
     kwargs["connection_timeout"] = int(max(min(timeout, 30.0), 1))
     kwargs["read_timeout"] = int(max(timeout, 1))
     parts = urlsplit(url)
-    filesystem = _azure_filesystem(adlfs, {"retry_total": 0, **{
+    filesystem = azure_filesystem(adlfs, {"retry_total": 0, **{
         key: kwargs[key] for key in ("connection_timeout", "read_timeout")}})
     return filesystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
 
 
-def _azure_filesystem(adlfs: Any, client_settings: dict[str, Any]) -> Any:
-    """adlfs's filesystem, its Azure client made with `client_settings`. adlfs makes the
-    client with the SDK's defaults: 3 retries of its own, 15 to 40 seconds apart, of every
-    request dvx already retries (the remote's `retries`), and the timeouts on a few calls
-    only. The client it made is made again, from the endpoint and credential it found, with
-    the settings every Azure client takes."""
-
-    base: Any = adlfs.AzureBlobFileSystem
-
-    class AzureFileSystem(base):
-        service_client: Any
-
-        def do_connect(self) -> None:
-            super().do_connect()
-            made = self.service_client
-            self.service_client = type(made)(
-                made.url, credential=made.credential,
-                secondary_hostname=made.secondary_hostname or None, **client_settings)
-
-    return AzureFileSystem
+def _azure_lacks_credentials(options: Mapping[str, str], environ: Mapping[str, str]
+                             ) -> str | None:
+    """Why an Azure client would have no account to speak to: neither the options nor
+    adlfs's environment variables give a connection string or an account name (a name
+    alone reads a public container); None when they do."""
+    if any(options.get(option) or environ.get(variable) for option, variable in (
+            ("connection_string", "AZURE_STORAGE_CONNECTION_STRING"),
+            ("account_name", "AZURE_STORAGE_ACCOUNT_NAME"))):
+        return None
+    given = [option for option in ("account_key", "sas_token") if options.get(option)]
+    without = f" (its {given[0]} is for an account it does not name)" if given else ""
+    return ("neither its options nor the environment give a connection_string or an "
+            f"account_name{without}")
 
 
 def _endpoint_host(options: Mapping[str, str]) -> str | None:
@@ -681,7 +690,19 @@ BACKENDS = [
             {"max_concurrency": 1}, bucket_kind="bucket",
             checks={"endpointurl": _endpoint, "ssl_verify": _check_ssl_verify,
                     "chunksize": _chunksize},
-            credential_options=("access_key_id", "secret_access_key"), server_of=_endpoint_host,
+            credential_options=("access_key_id", "secret_access_key"),
+            credentials_hint="Give them with `dvx remote modify --local {name} access_key_id "
+                             "...` and `... secret_access_key ...`, or AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY in the environment, or an AWS profile "
+                             "(`dvx remote modify {name} profile NAME`).",
+            source_credentials_hint="Give them with AWS_ACCESS_KEY_ID and "
+                                    "AWS_SECRET_ACCESS_KEY in the environment (or AWS_PROFILE "
+                                    "naming an AWS profile), or in your own config, to a "
+                                    "remote of the same URL, whose options apply to it: `dvx "
+                                    "remote add --global NAME {url}`, then `dvx remote modify "
+                                    "--global NAME access_key_id ...` and `... "
+                                    "secret_access_key ...` (or `... profile PROFILE`).",
+            server_of=_endpoint_host,
             endpoint_variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             verifies_host_keys=False),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
@@ -717,8 +738,18 @@ BACKENDS = [
              "connection_string": "connection string", "sas_token": "SAS token"},
             frozenset({"account_key", "connection_string", "sas_token"}), False, True,
             _build_azure, bucket_kind="container",
-            credential_options=("account_name", "account_key"), server_of=_azure_host,
-            verifies_host_keys=False),
+            credential_options=("account_name", "account_key"),
+            credentials_hint="Give them with `dvx remote modify --local {name} "
+                             "connection_string ...` (or `... account_name ...` and `... "
+                             "account_key ...`, or `... sas_token ...`), or "
+                             "AZURE_STORAGE_CONNECTION_STRING in the environment.",
+            source_credentials_hint="Give them with AZURE_STORAGE_CONNECTION_STRING in the "
+                                    "environment, or in your own config, to a remote of the "
+                                    "same URL, whose options apply to it: `dvx remote add "
+                                    "--global NAME {url}`, then `dvx remote modify --global "
+                                    "NAME connection_string ...` (or `... account_name ...` "
+                                    "and `... account_key ...`).",
+            server_of=_azure_host, verifies_host_keys=False),
     Backend("local", ("file", ""), "fsspec", "",
             {"shared": "group: folders the group writes in, files all read, whatever the "
                        "umask (a remote several users push to)"},

@@ -74,9 +74,10 @@ class FsspecBlobs(Blobs):
                  read_only: bool = False, put_options: dict[str, Any] | None = None,
                  read_options: dict[str, Any] | None = None,
                  bucket: tuple[str, str] | None = None, remote_name: str = "",
-                 shown: str = "") -> None:
+                 shown: str = "", url: str = "") -> None:
         super().__init__(root)
         self.remote_name = remote_name  # for the hints of messages
+        self.url = url  # the remote's, as shown (redacted): for the hints of messages
         if shown:
             self.shown = shown
         self._make_fs = make_fs
@@ -141,14 +142,15 @@ class FsspecBlobs(Blobs):
         options = dict(put_options)
         if on_bytes is not None:
             options["callback"] = _callback(on_bytes)
-
-        def read_as_found() -> None:
-            faults.point("put_file.before_check")
-            if version is not None:
-                version.check(local_path)
-
         self._publish(name, lambda target: self.fs.put_file(local_path, target, **options),
-                      read_as_found)
+                      lambda: self._still_as_found(local_path, version))
+
+    def _still_as_found(self, local_path: str, version: FileVersion | None) -> None:
+        """Raise FileChangedError if the file read for an upload is not the `version` the
+        push found (it changed while it was read)."""
+        faults.point("put_file.before_check")
+        if version is not None:
+            version.check(local_path)
 
     def _publish(self, name: str, write: Callable[[str], None],
                  still_right: Callable[[], None] | None = None) -> None:
@@ -555,13 +557,48 @@ def _sftp_error(exc: Any, path: str | None, writing: str | None = None) -> Excep
 
 
 class AzureBlobs(FsspecBlobs):
-    """Azure Blob Storage (adlfs). The Azure SDK's errors for a request that never reached the
-    service, or got no whole answer, are raised as the errors the other stores' clients raise
-    for that (_AzureErrors): a store that cannot be reached is one error naming it, as theirs
-    is, never an internal error."""
+    """Azure Blob Storage (adlfs, through dvx/remote/azure.py). The Azure SDK's errors for a
+    request that never reached the service, or got no whole answer, are raised as the
+    errors the other stores' clients raise for that (_AzureErrors): a store that cannot be
+    reached is one error naming it, as theirs is, never an internal error."""
 
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
-        super().__init__(root, lambda: _AzureErrors(make_fs()), **kwargs)
+        super().__init__(root, lambda: _AzureErrors(make_fs(), self), **kwargs)
+
+    def put_file(self, name: str, local_path: str, on_bytes: OnBytes | None = None,
+                 version: FileVersion | None = None) -> None:
+        """A file of one block goes up in one request, read whole first; a larger one as
+        blocks staged as they are read (a few blocks in memory, whatever its size), then
+        committed. Either way it is checked to be the `version` the push found once read,
+        before the blob is published: a blob is never there with other bytes."""
+        from dvx.remote.azure import BLOCK_SIZE, block_size_for
+
+        target = self.path(name)
+        size = version.size if version is not None else os.path.getsize(local_path)
+        if size <= BLOCK_SIZE:
+            with open(local_path, "rb") as f:
+                data = f.read()
+            self._still_as_found(local_path, version)
+            self.fs.pipe_file(target, data)
+            if on_bytes is not None:
+                on_bytes(len(data))
+            return
+        blocks = self.fs.stage_file(local_path, target, block_size_for(size), on_bytes)
+        self._still_as_found(local_path, version)
+        self.fs.commit_blocks(target, blocks)
+
+    def bad_key(self, exc: Exception) -> CredentialsError:
+        """The Azure client could not sign a request with the remote's account key (not
+        base64: a character lost or added in a copy): no request was sent."""
+        name = self.remote_name or "NAME"
+        reason = redact_urls(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+        return CredentialsError(
+            f"The account key of the {self.shown} is not valid, so no request could be "
+            f"signed with it: {reason}.",
+            "An account key is the base64 text (88 characters, ending in '==') that the Azure "
+            "portal shows under Access keys. Copy it again into `dvx remote modify --local "
+            f"{name} account_key ...` (or the AccountKey of `... connection_string ...`).",
+            credentials_for_source(backend_for(self.url), self.url) if self.url else None)
 
 
 class _AzureErrors(_TranslatedFs):
@@ -571,7 +608,12 @@ class _AzureErrors(_TranslatedFs):
     built-in error at their root (ConnectionRefusedError, socket.gaierror, a timeout...),
     else as ConnectionError or TimeoutError, tried again as those are and reported with the
     host that did not answer; an answer that is an error (HttpResponseError) by its status,
-    as the lean S3 client does."""
+    as the lean S3 client does; an account key that signs nothing as the remote's
+    CredentialsError."""
+
+    def __init__(self, fs: Any, blobs: AzureBlobs) -> None:
+        super().__init__(fs)
+        self._blobs = blobs
 
     def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
@@ -586,14 +628,26 @@ class _AzureErrors(_TranslatedFs):
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise _connection_failure(exc) from None
         except HttpResponseError as exc:
+            if type(exc).__name__ == "AzureSigningError":  # raised before anything is sent
+                raise self._blobs.bad_key(exc) from None
             path = args[0] if args and isinstance(args[0], str) else None
             raise _azure_answer(exc, path) from None
 
 
 def _azure_answer(exc: Any, path: str | None) -> Exception:
     """The error an Azure answer that is one stands for, by its HTTP status."""
-    status = exc.status_code or 0
-    reason = f"the store answered {status} {exc.reason or ''}".rstrip()
+    if exc.status_code is None:  # no answer: the client itself refused to send the request
+        reason = redact_urls(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+        return RemoteError(f"The Azure client could not send a request: {reason}.",
+                           "Check the remote's credentials with `dvx remote list`.")
+    return _store_answer("Azure", exc.status_code, exc.reason or "", path)
+
+
+def _store_answer(store: str, status: int, words: str, path: str | None) -> Exception:
+    """The error an answer of a `store` ("Azure", "GCS") with the HTTP `status` (and its
+    `words`) stands for: a missing object, a refusal, a passing error (tried again), or
+    a request the store refused."""
+    reason = f"the store answered {status} {words}".rstrip()
     if status == 404:
         return FileNotFoundError(errno.ENOENT, "not on the remote", path)
     if status in (401, 403):
@@ -601,7 +655,7 @@ def _azure_answer(exc: Any, path: str | None) -> Exception:
     if status in (408, 429) or status >= 500:
         return ConnectionError(f"{reason}, a passing error")
     where = f" ({path})" if path else ""
-    return RemoteError(f"The Azure store refused a request: {reason}{where}.",
+    return RemoteError(f"The {store} store refused a request: {reason}{where}.",
                        "Check the remote's URL and options with `dvx remote list`.")
 
 

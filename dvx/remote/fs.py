@@ -19,9 +19,11 @@ from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
     Backend,
+    MissingCredentials,
     backend_for,
     bucket_of,
     check_option_value,
+    credentials_commands,
     credentials_for_source,
     endpoint_of,
     host_key_refusal,
@@ -102,21 +104,18 @@ def is_credentials_error(exc: BaseException) -> bool:
 
 
 def no_credentials(shown: str, name: str, reason: str, url: str) -> CredentialsError:
-    """The one error for an S3 remote without credentials, whichever request found it, with
-    the way out for the repository's own remote `name`, and for a source's remote at `url`
-    (its options cannot be modified from the reader: a remote of the reader's own with the
-    same URL lends it its options, as docs/reuse.md says)."""
+    """The one error for a remote without credentials (an S3 or Azure remote whose client
+    found none), whichever request found it, with the way out for the repository's own
+    remote `name`, and for a source's remote at `url` (its options cannot be modified from
+    the reader: a remote of the reader's own with the same URL lends it its options, as
+    docs/reuse.md says)."""
     name = name or "NAME"
-    return CredentialsError(
-        f"No credentials for the {shown}: {reason}.",
-        f"Give them with `dvx remote modify --local {name} access_key_id ...` and "
-        f"`... secret_access_key ...`, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in "
-        f"the environment, or an AWS profile (`dvx remote modify {name} profile NAME`).",
-        "Give them with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment (or "
-        "AWS_PROFILE naming an AWS profile), or in your own config, to a remote of the same "
-        f"URL, whose options apply to it: `dvx remote add --global NAME {url}`, then `dvx "
-        "remote modify --global NAME access_key_id ...` and `... secret_access_key ...` (or "
-        "`... profile PROFILE`).")
+    backend = backend_for(url)
+    hint = backend.credentials_hint.format(name=name) or \
+        f"Give them with {credentials_commands(backend, name)}."
+    source_hint = backend.source_credentials_hint.format(url=url) or \
+        credentials_for_source(backend, url)
+    return CredentialsError(f"No credentials for the {shown}: {reason}.", hint, source_hint)
 
 
 def login_refused(shown: str, exc: PermissionError, backend: Backend, name: str, url: str
@@ -189,11 +188,18 @@ def pack_settings(options: dict[str, str], name: str = "") -> dict[str, int]:
     return {"pack_threshold": threshold, "pack_size": size}
 
 
-def _quiet_client_logs() -> None:
+# The client libraries dvx hands a remote's requests to (by module name, as `warnings` sees it)
+CLIENT_LIBRARIES = r"(adlfs|azure|gcsfs|google|s3fs|aiobotocore|botocore|sshfs|asyncssh)(\.|$)"
+
+
+def _quiet_client_libraries() -> None:
     """Client libraries (gcsfs, adlfs, s3fs) log their retries and failures, tracebacks and
-    all, through `logging`, which prints them on stderr when nothing handles them. dvx reports
-    every failure itself, in one message: their records are dropped, except with -vv."""
+    all, through `logging`, which prints them on stderr when nothing handles them, and warn
+    through `warnings` (adlfs: that it cannot tell whether a container exists, for every
+    push with a container's SAS), which prints the warning with its source line. dvx reports
+    every failure itself, in one message: both are dropped, except with -vv."""
     import logging
+    import warnings
 
     from dvx.logs import DEBUG, is_enabled_for
 
@@ -201,6 +207,8 @@ def _quiet_client_logs() -> None:
     if not root.handlers:
         root.addHandler(logging.StreamHandler() if is_enabled_for(DEBUG)
                         else logging.NullHandler())
+    if not is_enabled_for(DEBUG):
+        warnings.filterwarnings("ignore", module=CLIENT_LIBRARIES)
 
 
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
@@ -239,6 +247,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         going on (LostConnection, tried again), not a remote that cannot be set up."""
         try:
             return step()
+        except MissingCredentials as exc:  # found before any request (Azure)
+            raise no_credentials(shown, name, str(exc), redact_url(url)) from None
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
@@ -282,14 +292,15 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         own_options = set_up(lambda: resolve_ssl_verify(own_options, repo_root))
 
     def build(again: bool = False) -> tuple[Any, str]:
-        _quiet_client_logs()
+        _quiet_client_libraries()
         return set_up(lambda: backend.build(url, own_options, timeout), again)
 
     settings: dict[str, Any] = {
         "atomic_put": backend.atomic_put, "read_only": backend.read_only,
         "bucket": (bucket_of(url), backend.bucket_kind) if backend.bucket_kind else None,
         "put_options": set_up(lambda: backend.put_options(own_options)),
-        "read_options": backend.read_options, "remote_name": name, "shown": shown}
+        "read_options": backend.read_options, "remote_name": name, "shown": shown,
+        "url": redact_url(url)}
     blobs: FsspecBlobs
     if backend.name == "s3":
         # s3fs (and botocore under it) is imported only when needed, which the lean path is
