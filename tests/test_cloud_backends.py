@@ -26,7 +26,7 @@ def test_a_gs_remote_with_an_endpoint_speaks_the_json_api_only(fake_gcs):
     url = "gs://probe/project"
     fs, root = backend_for(url).build(
         url, {"endpointurl": fake_gcs["endpoint_url"], "anonymous": "true"}, 60.0)
-    assert type(fs) is gcsfs.core.GCSFileSystem and root == "probe/project"
+    assert type(fs).__bases__ == (gcsfs.core.GCSFileSystem,) and root == "probe/project"
     assert fs.credentials.token == "anon"  # no credential lookup, no metadata server asked
     assert (fs.requests_timeout.sock_connect, fs.requests_timeout.sock_read) == (30, 60)
     start = time.monotonic()
@@ -72,6 +72,13 @@ def _azure_remote_at(dvx, port: int) -> None:
     assert dvx("remote", "modify", "az", "retries", "2").code == 0
 
 
+def _gs_remote_at(dvx, port: int) -> None:
+    assert dvx("remote", "add", "-d", "g", "gs://bucket/project").code == 0
+    assert dvx("remote", "modify", "g", "endpointurl", f"http://127.0.0.1:{port}").code == 0
+    assert dvx("remote", "modify", "g", "anonymous", "true").code == 0
+    assert dvx("remote", "modify", "g", "retries", "2").code == 0
+
+
 def test_an_azure_store_that_refuses_the_connection_is_named_as_the_others_are(repo, dvx):
     """Not an internal error: the host that did not accept the connection, as for S3."""
     pytest.importorskip("adlfs")
@@ -89,10 +96,14 @@ def test_an_azure_store_that_refuses_the_connection_is_named_as_the_others_are(r
         assert "internal error" not in result.stderr and "a2V5" not in result.output
 
 
-def test_an_azure_request_is_tried_as_often_as_the_remote_s_retries_say(repo, dvx):
-    """The Azure client retries nothing itself: its own three retries, 15 seconds and more
-    apart, of each of dvx's attempts would make a store that is down take minutes."""
-    pytest.importorskip("adlfs")
+@pytest.mark.parametrize(("kind", "package", "remote_at"), [("gs", "gcsfs", _gs_remote_at),
+                                                            ("azure", "adlfs", _azure_remote_at)])
+def test_a_request_is_tried_as_often_as_the_remote_s_retries_say(repo, dvx, kind, package,
+                                                                 remote_at):
+    """The client retries nothing itself: the Azure client's three retries, 15 seconds and
+    more apart, or gcsfs's five, up to 32 seconds apart, of each of dvx's attempts would make
+    a store that is down take minutes."""
+    pytest.importorskip(package)
     asked = []
 
     class Unavailable(http.server.BaseHTTPRequestHandler):
@@ -107,12 +118,13 @@ def test_an_azure_request_is_tried_as_often_as_the_remote_s_retries_say(repo, dv
 
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        _azure_remote_at(dvx, server.server_address[1])
+        remote_at(dvx, server.server_address[1])
         (repo / "f").write_text("f")
         assert dvx("add", "f").code == 0
         result = dvx("push")
         server.shutdown()
-    assert result.code == 1 and "remote 'az'" in result.stderr, result.output
+    assert result.code == 1 and ("remote 'az'" if kind == "azure" else "remote 'g'") \
+        in result.stderr, result.output
     assert "internal error" not in result.stderr
     assert len(asked) == 2, asked  # `retries 2`: the one request (a listing), tried twice
 

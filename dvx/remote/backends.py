@@ -524,7 +524,34 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
         core = getattr(gcsfs, "core", None)
         filesystem = getattr(core, "GCSFileSystem", filesystem)
     parts = urlsplit(url)
-    return filesystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+    return _without_retries(filesystem)(**kwargs), (parts.netloc + parts.path).rstrip("/")
+
+
+# The bytes of a file sent per request of a resumable upload (a multiple of 256 KiB, as GCS
+# asks), each read whole into memory: gcsfs's own 50 MiB would hold 200 MB per upload.
+GCS_CHUNK_SIZE = 16 << 20
+
+
+# gcsfs's methods that retry what fails (its retry_request decorator)
+GCSFS_RETRYING = ("_request", "_get_file_request", "_get_file_concurrent")
+
+
+def _without_retries(filesystem: Any) -> Any:
+    """gcsfs's filesystem class `filesystem`, each request tried once. gcsfs tries a request
+    that fails for the connection, a timeout or a 5xx up to 6 times, up to 32 s apart: under
+    each of dvx's own attempts (the remote's `retries`), a store that is down would hold
+    every command for minutes. Its retrying methods are decorated again, from the
+    undecorated function, with one attempt."""
+    from gcsfs.retry import retry_request
+
+    class TriedOnce(filesystem):
+        pass
+
+    for name in GCSFS_RETRYING:
+        undecorated = getattr(getattr(filesystem, name, None), "__wrapped__", None)
+        if undecorated is not None:
+            setattr(TriedOnce, name, retry_request(retries=1)(undecorated))
+    return TriedOnce
 
 
 def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -729,7 +756,8 @@ BACKENDS = [
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
-            frozenset(), False, True, _build_gs, bucket_kind="bucket",
+            frozenset(), False, True, _build_gs, lambda options: {"chunksize": GCS_CHUNK_SIZE},
+            bucket_kind="bucket",
             checks={"endpointurl": _endpoint}, credential_options=("credentialpath",),
             server_of=_endpoint_host, endpoint_variables=("STORAGE_EMULATOR_HOST",),
             verifies_host_keys=False),

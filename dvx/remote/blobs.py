@@ -659,6 +659,42 @@ def _store_answer(store: str, status: int, words: str, path: str | None) -> Exce
                        "Check the remote's URL and options with `dvx remote list`.")
 
 
+class GcsBlobs(FsspecBlobs):
+    """Google Cloud Storage (gcsfs). gcsfs raises an answer that is an error as its own
+    HttpError, and a connection dropped during an answer as aiohttp's error: both are raised
+    as the errors the other stores' clients raise for that (_GcsErrors), so that a store
+    that fails is tried again and named as theirs is, never an internal error."""
+
+    def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
+        super().__init__(root, lambda: _GcsErrors(make_fs()), **kwargs)
+
+
+class _GcsErrors(_TranslatedFs):
+    """A gcsfs filesystem whose calls raise gcsfs's HttpError by its status (as Azure's
+    answers are), and aiohttp's errors that are no OSError (a server that disconnected, an
+    answer cut short) as ConnectionError."""
+
+    def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> Any:
+        import aiohttp
+        from gcsfs.retry import HttpError
+
+        try:
+            return method(*args, **kwargs)
+        except HttpError as exc:
+            path = args[0] if args and isinstance(args[0], str) else None
+            words = str(exc.message or "").rsplit(f", {exc.code}", 1)[0]
+            if not isinstance(exc.code, int):
+                raise RemoteError(f"The GCS store refused a request: {words or exc}.",
+                                  "Check the remote's URL and options with `dvx remote "
+                                  "list`.") from None
+            raise _store_answer("GCS", exc.code, redact_urls(words), path) from None
+        except aiohttp.ClientError as exc:
+            if isinstance(exc, OSError):  # a connection refused, a name not found
+                raise
+            raise ConnectionError(f"{type(exc).__name__}: {redact_urls(str(exc))}") from None
+
+
 def _connection_failure(exc: Exception) -> OSError:
     import socket
 

@@ -40,6 +40,7 @@ from dvx.remote.blobs import (
     FAST_S3_CONNECTIONS,
     AzureBlobs,
     FsspecBlobs,
+    GcsBlobs,
     HttpBlobs,
     S3Blobs,
     SftpBlobs,
@@ -317,7 +318,8 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             blobs = SftpBlobs(root, lambda: fs, connect_again=lambda: build(again=True)[0],
                               **settings)
         else:
-            kind = {"http": HttpBlobs, "azure": AzureBlobs}.get(backend.name, FsspecBlobs)
+            kind = {"http": HttpBlobs, "azure": AzureBlobs, "gs": GcsBlobs}.get(backend.name,
+                                                                                FsspecBlobs)
             blobs = kind(root, lambda: fs, **settings)
     blobs.server = backend.server_of(own_options)  # s3://BUCKET names no host
     store = RemoteStore(blobs, algo, url=redact_url(url),
