@@ -671,6 +671,7 @@ def test_remote_options_written_by_hand_are_checked_before_use(repo, dvx, tmp_pa
     ("s3://bkt/p", "ssl_verify", "ts"),  # neither a boolean nor a file: never "no check"
     ("s3://bkt/p", "ssl_verify", "/etc/ssl/no-such-ca.pem"),
     ("https://127.0.0.1/store", "ssl_verify", "ture"),
+    ("gs://bkt/p", "credentialpath", "keys/sa.json"),  # no such file: never taken for a token
 ])
 def test_backend_option_values_are_checked_when_set_and_before_use(repo, dvx, url, key, value):
     write(repo / "f", "f")

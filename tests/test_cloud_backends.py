@@ -215,6 +215,35 @@ def test_a_missing_client_package_is_named_with_its_install_command(repo, dvx, m
                             f"installed: `pip install '{package}>=2024.2'`.\n"
 
 
+def test_a_gs_credentials_file_is_read_from_the_repository_root_and_named_when_unusable(
+        repo, dvx):
+    """gcsfs takes a `credentialpath` that is no file for an access token (then blames the
+    network), and says of one that is no JSON only what the parser says. A relative path is
+    the repository's, wherever dvx runs, as ssl_verify's is."""
+    pytest.importorskip("gcsfs")
+    (repo / "f").write_text("f")
+    assert dvx("add", "f").code == 0
+    assert dvx("remote", "add", "-d", "g", "gs://bucket/project").code == 0
+    missing = dvx("remote", "modify", "g", "credentialpath", "keys/sa.json")
+    assert missing.code == 2, missing.output
+    assert f"'{repo / 'keys' / 'sa.json'}' does not exist" in missing.stderr
+    (repo / "keys").mkdir()
+    (repo / "keys" / "sa.json").write_text("{'type': 'service_account'}")  # not JSON's quotes
+    assert dvx("remote", "modify", "g", "credentialpath", "keys/sa.json").code == 2
+    (repo / ".dvx" / "config").write_text(  # by hand: checked before use
+        '[remote "g"]\nurl = gs://bucket/project\ncredentialpath = keys/sa.json\n'
+        '[core]\nremote = g\n')
+    (repo / "sub").mkdir()
+    for where in (repo, repo / "sub"):
+        pushed = dvx("push", cwd=where)
+        assert pushed.code == 1, pushed.output
+        assert f"the credentials file '{repo / 'keys' / 'sa.json'}' is not valid JSON " \
+               "(Expecting property name enclosed in double quotes" in pushed.stderr, \
+            pushed.stderr
+        assert "dvx remote modify g credentialpath VALUE" in pushed.stderr
+        assert "network" not in pushed.stderr
+
+
 def test_an_azure_account_key_that_is_not_base64_is_named_as_such(repo, dvx, tmp_path,
                                                                   request):
     """A key with a character lost in a copy: the client cannot sign a request with it, so

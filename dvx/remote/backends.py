@@ -146,7 +146,7 @@ def ssl_verify_setting(value: str, root: str | None) -> bool | str:
     """What the `ssl_verify` option asks for: True (check the server's certificate against
     the system's CAs), False (no check), or the absolute path of the CA bundle file to check
     it against. A relative path is taken from the repository root `root`, wherever dvx runs
-    (None: the value must be absolute already, as resolve_ssl_verify leaves it). ValueError
+    (None: the value must be absolute already, as resolve_paths leaves it). ValueError
     for anything else: a typo, or a bundle that is not there, must never turn the check off."""
     word = value.strip().lower()
     if word in TRUE_WORDS:
@@ -165,13 +165,54 @@ def ssl_verify_setting(value: str, root: str | None) -> bool | str:
     return path
 
 
-def resolve_ssl_verify(options: dict[str, str], root: str) -> dict[str, str]:
-    """The options with `ssl_verify` (if any) as `true`, `false` or an absolute path: the
-    client libraries would take a relative path from the current directory."""
-    if "ssl_verify" not in options:
-        return options
-    verify = ssl_verify_setting(options["ssl_verify"], root)
-    return {**options, "ssl_verify": verify if isinstance(verify, str) else str(verify).lower()}
+def credentials_file(value: str, root: str | None) -> str:
+    """The absolute path of the credentials file (a service account's JSON key) that a GS
+    remote's `credentialpath` names, a relative one taken from the repository root `root`
+    (None: it must be absolute already, as resolve_paths leaves it). ValueError naming the
+    file if it is not there or holds no JSON object: gcsfs would take a path that is no
+    file for an access token, and report a file that is no JSON without naming it."""
+    import json
+
+    path = os.path.expanduser(value.strip())
+    if not os.path.isabs(path):
+        if root is None:
+            raise ValueError(f"the credentials file path '{value}' is not absolute")
+        path = os.path.join(root, path)
+    if not os.path.isfile(path):
+        problem = "is a directory" if os.path.isdir(path) else "does not exist"
+        raise ValueError("it must be the path of a service account's JSON key file (a "
+                         f"relative one is taken from the repository root), and '{path}' "
+                         f"{problem}")
+    try:
+        with open(path, "rb") as f:
+            key = json.load(f)
+    except OSError as exc:
+        raise ValueError(f"the credentials file '{path}' cannot be read "
+                         f"({exc.strerror or exc})") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"the credentials file '{path}' is not valid JSON ({exc})") from None
+    if not isinstance(key, dict):
+        raise ValueError(f"the credentials file '{path}' holds no JSON object (a service "
+                         "account's key is one)")
+    return path
+
+
+def _check_credentials_file(value: str, root: str) -> str:
+    credentials_file(value, root)
+    return value.strip()  # as given: a relative path stays the repository's
+
+
+def resolve_paths(backend: Backend, options: dict[str, str], root: str) -> dict[str, str]:
+    """The options with each local file the backend's options name (a CA bundle, a
+    credentials file) as an absolute path, a relative one taken from the repository root
+    `root`: the client libraries would take it from the current directory."""
+    resolved = dict(options)
+    if "ssl_verify" in backend.options and "ssl_verify" in options:
+        verify = ssl_verify_setting(options["ssl_verify"], root)
+        resolved["ssl_verify"] = verify if isinstance(verify, str) else str(verify).lower()
+    if "credentialpath" in backend.options and "credentialpath" in options:
+        resolved["credentialpath"] = credentials_file(options["credentialpath"], root)
+    return resolved
 
 
 def _check_ssl_verify(value: str, root: str) -> str:
@@ -505,8 +546,8 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     if "projectname" in options:
         kwargs["project"] = options["projectname"]
-    if "credentialpath" in options:
-        kwargs["token"] = os.path.expanduser(options["credentialpath"])
+    if "credentialpath" in options:  # gcsfs takes a path that is no file for a token
+        kwargs["token"] = credentials_file(options["credentialpath"], None)
     if _bool(options.get("anonymous", "false")):
         kwargs["token"] = "anon"  # no credentials: public buckets, emulators
     import aiohttp  # gcsfs's own HTTP client
@@ -758,7 +799,8 @@ BACKENDS = [
              "anonymous": "true: connect without credentials (public buckets, emulators)"},
             frozenset(), False, True, _build_gs, lambda options: {"chunksize": GCS_CHUNK_SIZE},
             bucket_kind="bucket",
-            checks={"endpointurl": _endpoint}, credential_options=("credentialpath",),
+            checks={"endpointurl": _endpoint, "credentialpath": _check_credentials_file},
+            credential_options=("credentialpath",),
             server_of=_endpoint_host, endpoint_variables=("STORAGE_EMULATOR_HOST",),
             verifies_host_keys=False),
     Backend("azure", ("azure", "az"), "adlfs", "azure",

@@ -30,7 +30,7 @@ from dvx.remote.backends import (
     is_secret,
     network_failure,
     redact_url,
-    resolve_ssl_verify,
+    resolve_paths,
     s3_access,
     s3_root,
     seconds_option,
@@ -289,8 +289,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             raise RemoteError(f"Cannot set up the {shown}: {type(exc).__name__}: {exc}.",
                               "Check the URL with `dvx remote list`.") from None
 
-    if "ssl_verify" in backend.options:  # a relative CA bundle is the repository's
-        own_options = set_up(lambda: resolve_ssl_verify(own_options, repo_root))
+    own_options = set_up(lambda: resolve_paths(backend, own_options, repo_root))
 
     def build(again: bool = False) -> tuple[Any, str]:
         _quiet_client_libraries()
