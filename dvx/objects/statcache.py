@@ -25,7 +25,7 @@ import sqlite3
 import zlib
 from collections.abc import Collection, Iterable, Iterator
 
-from dvx.hashing import ALGORITHMS, is_valid_oid
+from dvx.hashing import is_valid_oid
 from dvx.logs import get_logger
 from dvx.paths import Fingerprint
 
@@ -170,13 +170,16 @@ class StatCache:
         return self._valid_trees
 
     def _sound(self, rows: list[Entry]) -> list[Entry]:
-        """The rows as dvx wrote them: path, oid and stamp of their types, the oid well formed
-        and matching its check; the others are forgotten. A damaged database may hold any
-        value in any column: a stat value of another type only fails to match a file's."""
-        matches, crc32 = ALGORITHMS[self.algo].pattern.fullmatch, zlib.crc32
+        """The rows as dvx wrote them: path, oid and stamp of their types, the oid matching
+        its check (dvx writes well-formed oids only, so a damaged one fails the check but one
+        time in 2**32); the others are forgotten. A damaged database may hold any value in
+        any column: a stat value of another type only fails to match a file's. Every row of
+        a large folder is read here, so the check is the CRC alone, not the oid's pattern
+        too."""
+        crc32 = zlib.crc32
         sound = [row for row in rows
                  if type(row[0]) is str and type(row[5]) is str and type(row[6]) is int
-                 and matches(row[5]) and crc32(row[5].encode("ascii")) == row[7]]
+                 and crc32(row[5].encode("utf-8", "replace")) == row[7]]
         if len(sound) < len(rows):
             kept = set(map(id, sound))
             damaged = [row for row in rows if id(row) not in kept]
