@@ -66,6 +66,12 @@ def _positive_number(value: str) -> str:
     return value
 
 
+def _seconds(value: str) -> str:
+    if not 0 < float(_positive_number(value)) < math.inf:
+        raise ValueError("expected a number of seconds, more than 0")
+    return value
+
+
 def _count(value: str) -> str:
     if not value.strip().isdigit():
         raise ValueError("expected a whole number, 0 or more")
@@ -113,7 +119,7 @@ def _without_empty_folders(rest: str) -> str:
 # section -> key -> validator (returns the normalized value or raises ValueError)
 SCHEMA = {
     "core": {"remote": _any, "autostage": _bool, "no_scm": _bool, "hash": _hash,
-             "lock_wait": _positive_number, "fsync": _bool},
+             "lock_wait": _positive_number, "fsync": _bool, "url_timeout": _seconds},
     "cache": {"type": _link_types, "dir": _any, "shared": _shared},
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are

@@ -6,6 +6,7 @@ import http.server
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -838,6 +839,80 @@ def test_a_source_s_web_server_refusing_its_reader_says_how_they_give_their_logi
         assert got.code == 0, got.output
         assert (project / "got.txt").read_text() == "served\n"
         assert dvx.api.read("a.txt", repo=origin) == "served\n"
+
+
+class _Stalling(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory, but takes each request of a method in `stalled` and never answers
+    it, as a server whose machine stalled does (its kernel still accepts the connection),
+    until `released` is set."""
+
+    stalled: set[str]
+    released: threading.Event
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if not self._stalls():
+            super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if not self._stalls():
+            super().do_HEAD()
+
+    def _stalls(self) -> bool:
+        if self.command not in self.stalled:
+            return False
+        self.released.wait()
+        return True
+
+
+@pytest.fixture
+def stalling_server(tmp_path) -> Iterator[tuple[str, os.PathLike[str], set[str]]]:
+    """(its URL, the directory it serves, the methods it stops answering)."""
+    handler = type("Stalling", (_Stalling,), {"stalled": set(), "released": threading.Event()})
+    root = tmp_path / "www"
+    root.mkdir()
+    with serving(handler, root) as url:
+        try:
+            yield url, root, handler.stalled
+        finally:
+            handler.released.set()
+
+
+def test_a_source_url_that_stops_answering_fails_after_its_timeout(project, tmp_path,
+                                                                    stalling_server):
+    """A server that takes the request and then says nothing holds no command: after
+    `core.url_timeout` seconds without an answer, status warns and goes on, and update,
+    import-url and get-url fail saying so, whether the first request got no answer or the
+    download after it (docs/guarantees.md)."""
+    url, root, stalled = stalling_server
+    write(root / "data.csv", "x\n1\n")
+    assert run_dvx("import-url", f"{url}/data.csv", cwd=project).code == 0
+    must("config", "core.url_timeout", "1", cwd=project)
+    stalled.add("GET")
+    cut = run_dvx_proc("import-url", f"{url}/data.csv", "again.csv", cwd=project, timeout=60)
+    assert cut.code == 1, cut.output
+    assert cut.stderr.startswith(f"ERROR: Could not download '{url}/data.csv': its server "
+                                 "stopped answering (timed out)."), cut.stderr
+    assert "`core.url_timeout` sets how many seconds dvx waits for an answer (default 60)" \
+        in cut.stderr
+    assert not (project / "again.csv").exists() and not (project / "again.csv.dvx").exists()
+    stalled.add("HEAD")
+    no_answer = f"Cannot reach '{url}/data.csv': its server stopped answering (timed out)."
+    status = run_dvx_proc("status", cwd=project, timeout=60)
+    assert status.code == 0, status.output
+    assert f"WARNING: data.csv: its source could not be checked: {no_answer}" \
+        in status.stderr, status.stderr
+    updated = run_dvx_proc("update", cwd=project, timeout=60)
+    assert updated.code == 1 and f"data.csv: not updated: {no_answer}" in updated.stderr, \
+        updated.output
+    assert (project / "data.csv").read_text() == "x\n1\n"
+    must("config", "--global", "core.url_timeout", "1", cwd=project)  # outside a repository
+    got = run_dvx_proc("get-url", f"{url}/data.csv", "got.csv", cwd=tmp_path, timeout=60)
+    assert got.code == 1 and got.stderr.startswith(f"ERROR: {no_answer}"), got.output
+    refused = run_dvx("config", "core.url_timeout", "0", cwd=project)
+    assert refused.code == 2 and "more than 0" in refused.stderr, refused.output
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(

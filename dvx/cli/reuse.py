@@ -15,6 +15,7 @@ from dvx.cli.ui import emit_json, human_size, out, report_staging, warn
 from dvx.logs import shown_path
 
 if TYPE_CHECKING:
+    from dvx.config import Config
     from dvx.ops.imports import Updated
     from dvx.repo import Repo
 
@@ -233,11 +234,24 @@ dvx get-url https://example.com/data.zip data.zip
 def get_url(url: str, out: str | None, force: bool) -> None:
     """Download the file at URL (any protocol fsspec reaches), untracked."""
     from dvx.ops.imports import get_url as do_get_url
+    from dvx.ops.imports import url_timeout
     from dvx.remote.backends import redact_url
 
-    written = do_get_url(url, out, force)
+    written = do_get_url(url, out, force, url_timeout(_config_here()))
     if not is_quiet():  # the URL may hold a password, shown as elsewhere: ***
         ui.out(f"Downloaded {redact_url(url)} to {written}")
+
+
+def _config_here() -> Config:
+    """The settings of the repository here, else the global ones: get-url needs none."""
+    from dvx.config import Config
+    from dvx.errors import NotARepoError
+    from dvx.repo import Repo
+
+    try:
+        return Repo.find().config
+    except NotARepoError:
+        return Config(None)
 
 
 @click.command("update", epilog=example("""

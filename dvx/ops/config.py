@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 DEFAULTS = {
     ("core", "autostage"): "false", ("core", "no_scm"): "false", ("core", "hash"): "xxh128",
     ("core", "lock_wait"): "30", ("core", "fsync"): "true",
+    ("core", "url_timeout"): f"{DEFAULT_TIMEOUT:g}",
     ("cache", "type"): "reflink,copy", ("cache", "dir"): "cache",
 }
 REMOTE_DEFAULTS = {"retries": "5", "timeout": f"{DEFAULT_TIMEOUT:g}"}

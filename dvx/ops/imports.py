@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dvx import fsutil, gitignore
+from dvx.config import Config, validate
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.logs import quoted
 from dvx.objects.tree import Tree, TreeEntry
@@ -52,8 +53,8 @@ from dvx.paths import (
     safe_join,
 )
 from dvx.pointer import Pointer
-from dvx.remote.backends import redact_url, redact_urls, source_fs
-from dvx.remote.retry import describe
+from dvx.remote.backends import DEFAULT_TIMEOUT, redact_url, redact_urls, source_fs
+from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
 
@@ -405,17 +406,26 @@ _TIME_MARKERS = ("mtime", "LastModified", "last_modified", "Last-Modified")
 _NO_MARKER = "-None"  # the suffix of `<size>-<mtime>` when the server reports no mtime
 
 
-def url_version(url: str, command: str = "import-url") -> tuple[Any, str, str]:
+def url_timeout(config: Config) -> float:
+    """Seconds a request to a source URL may wait for an answer, or for the next byte of
+    one, before it fails (`core.url_timeout`), as `remote.NAME.timeout` is a remote's."""
+    value = config.get("core", "url_timeout")
+    return DEFAULT_TIMEOUT if value is None else float(validate("core", "url_timeout", value))
+
+
+def url_version(url: str, command: str = "import-url", timeout: float = DEFAULT_TIMEOUT
+                ) -> tuple[Any, str, str]:
     """(filesystem, path, version) of the file at `url`: the version is what its server
     reports to tell one content from another (an ETag, a checksum, or size and mtime;
-    `<size>-None` when it reports none of them, see `_tells_changes`)."""
+    `<size>-None` when it reports none of them, see `_tells_changes`). Its client gives up
+    on a request after `timeout` seconds without an answer (`url_timeout`)."""
     refuse_empty(url)
-    fs, path = source_fs(url, **_url_options(url))
     shown = redact_url(url)
     try:
+        fs, path = source_fs(url, timeout, **_url_options(url))  # SSH logs in here
         info = fs.info(path)
-    except FileNotFoundError as exc:
-        raise _not_found(shown, exc) from None
+    except DvxError:
+        raise
     except Exception as exc:  # a client library's own failure, as a download's (below)
         raise _failed_request(shown, exc, "Cannot reach") from None
     if info.get("type") == "directory":
@@ -531,10 +541,15 @@ def _no_credentials(shown: str, exc: Exception) -> DvxError:
 def _failed_request(shown: str, exc: Exception, failed: str) -> DvxError:
     """The one error for a request to a source URL that failed, whatever client library
     raised it (aiohttp's errors, for one, are no OSError): `failed` begins the sentence
-    ("Cannot reach", "Could not download") when neither a missing file, a server's answer nor
-    missing credentials explain it."""
+    ("Cannot reach", "Could not download") when neither a missing file, a server's answer,
+    missing credentials nor a server that stopped answering explain it."""
     from dvx.remote.fs import is_credentials_error
 
+    if _timed_out(exc):
+        return DvxError(f"{failed} '{shown}': its server stopped answering (timed out).",
+                        "Check the URL and the network, or try again later; "
+                        "`core.url_timeout` sets how many seconds dvx waits for an answer "
+                        f"(default {DEFAULT_TIMEOUT:g}).")
     if isinstance(exc, FileNotFoundError):
         return _not_found(shown, exc)
     if is_credentials_error(exc):  # S3 without a key or its secret
@@ -544,6 +559,13 @@ def _failed_request(shown: str, exc: Exception, failed: str) -> DvxError:
         return _answered(shown, exc)
     return DvxError(f"{failed} '{shown}': {describe(exc)}.",
                     "Check the URL and the network, or try again later.")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether the request got no answer, or no next byte of it, in time: fsspec's HTTP
+    client reports that as a missing file (`_not_found`), the timeout its cause."""
+    return is_timeout(exc) or (isinstance(exc, FileNotFoundError)
+                               and exc.__cause__ is not None and is_timeout(exc.__cause__))
 
 
 def _answered(shown: str, answer: BaseException) -> DvxError:
@@ -569,7 +591,7 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
                ) -> ImportResult:
     _refuse_password(url)
     started = time.time()
-    fs, path, version = url_version(url)
+    fs, path, version = url_version(url, timeout=url_timeout(repo.config))
     origin = {"url": _recorded_location(repo, url)}
     rel = _out_path(repo, out, _url_name(url, path, out), origin)
     replaced = _refuse_taken(repo, rel, origin, force, "OUT")
@@ -578,8 +600,9 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
 
 
-def get_url(url: str, out: str | None = None, force: bool = False) -> str:
-    fs, path, _ = url_version(url, "get-url")
+def get_url(url: str, out: str | None = None, force: bool = False,
+            timeout: float = DEFAULT_TIMEOUT) -> str:
+    fs, path, _ = url_version(url, "get-url", timeout)
     target = _get_target(out, _url_name(url, path, out), force, "OUT")
     _put_in_place(target, lambda built: _download(fs, path, url, built))
     return target
@@ -699,7 +722,8 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
                                            else "")
     else:
         started = time.time()
-        fs, path, version = url_version(_location(repo, info["url"]))
+        fs, path, version = url_version(_location(repo, info["url"]),
+                                        timeout=url_timeout(repo.config))
         untold = _untold(info.get("etag"), version)
         current = not untold and version == info.get("etag")
         if current and repo.cache.exists(output.pointer.oid):
@@ -785,7 +809,8 @@ def check_sources(repo: Repo, outputs: list[Output]) -> list[SourceCheck]:
                         f"its source's workspace holds other data (not committed there yet)"
                         f"{where}")))
             else:
-                version = url_version(_location(repo, info["url"]))[2]
+                version = url_version(_location(repo, info["url"]),
+                                      timeout=url_timeout(repo.config))[2]
                 untold = _untold(info.get("etag"), version)
                 if untold:
                     found.append(SourceCheck(output.path, False, (

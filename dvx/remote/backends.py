@@ -93,6 +93,11 @@ class Backend:
     # against known_hosts (a source URL's too). Declared by every kind, never defaulted: a
     # kind that spoke SSH without it would trust any server.
     verifies_host_keys: bool = field(kw_only=True)
+    # (url, fsspec's options, timeout) -> (fs, path) of a source URL of this kind (import-url
+    # reads one): its client waits for an answer as a remote's of this kind does. A kind that
+    # verifies host keys is opened by `source_fs` itself.
+    open_source: Callable[[str, dict[str, Any], float], tuple[Any, str]] = \
+        field(default=lambda url, options, timeout: _url_to_fs(url, options), kw_only=True)
 
     def all_options(self) -> dict[str, str]:
         return {**COMMON_OPTIONS, **self.options}
@@ -250,14 +255,33 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
         client_kwargs["verify"] = ssl_verify_setting(options["ssl_verify"], None)
     if client_kwargs:
         kwargs["client_kwargs"] = client_kwargs
-    # botocore's own retries stay off: dvx retries every transfer itself (remote.retries)
-    kwargs["config_kwargs"] = {"connect_timeout": min(timeout, 30.0), "read_timeout": timeout,
-                               "retries": {"max_attempts": 1}}
-    fs = s3fs.S3FileSystem(**kwargs)
-    fs.retries = 1  # s3fs's own loop too: each of its retries would wait out the timeout again
+    kwargs["config_kwargs"] = _s3_client_config(timeout)
+    fs = _one_try(s3fs.S3FileSystem(**kwargs))
     if not fs.anon:
         _check_s3_credentials(fs, explicit="key" in kwargs)
     return fs, root
+
+
+def _s3_client_config(timeout: float) -> dict[str, Any]:
+    """botocore's settings: `timeout` seconds without a byte before a request fails, and its
+    own retries off (dvx retries every transfer itself: remote.retries)."""
+    return {"connect_timeout": min(timeout, 30.0), "read_timeout": timeout,
+            "retries": {"max_attempts": 1}}
+
+
+def _one_try(fs: Any) -> Any:
+    """s3fs's filesystem `fs` without s3fs's own loop of retries, each of which would wait
+    out the timeout again."""
+    fs.retries = 1
+    return fs
+
+
+def _open_s3_source(url: str, options: dict[str, Any], timeout: float) -> tuple[Any, str]:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, skip_instance_cache=True,
+                                     config_kwargs=_s3_client_config(timeout), **options)
+    return _one_try(fs), path
 
 
 def _check_s3_credentials(fs: Any, explicit: bool) -> None:
@@ -525,8 +549,7 @@ def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIME
     aiohttp = _import("aiohttp", "http")
     from fsspec.implementations.http import HTTPFileSystem
 
-    client_kwargs: dict[str, Any] = {"timeout": aiohttp.ClientTimeout(
-        sock_connect=min(timeout, 30.0), sock_read=timeout)}
+    client_kwargs: dict[str, Any] = {"timeout": _aiohttp_timeout(aiohttp, timeout)}
     if "user" in options:  # aiohttp drops the header on a redirect to another origin
         client_kwargs["headers"] = {"Authorization": _basic_auth(options["user"],
                                                                  options.get("password", ""))}
@@ -538,6 +561,21 @@ def _build_http(url: str, options: dict[str, str], timeout: float = DEFAULT_TIME
         if verify is not True:  # fsspec passes `ssl` to aiohttp with each request
             kwargs["ssl"] = ssl_context(verify)
     return HTTPFileSystem(**kwargs), url.rstrip("/")
+
+
+def _aiohttp_timeout(aiohttp: Any, timeout: float) -> Any:
+    """aiohttp's timeouts (fsspec's HTTP client, gcsfs's): seconds to connect, and without a
+    byte read, before a request fails."""
+    return aiohttp.ClientTimeout(sock_connect=min(timeout, 30.0), sock_read=timeout)
+
+
+def _open_http_source(url: str, options: dict[str, Any], timeout: float) -> tuple[Any, str]:
+    import fsspec
+
+    aiohttp = _import("aiohttp", "http")
+    client_kwargs = {**options.get("client_kwargs", {}),
+                     "timeout": _aiohttp_timeout(aiohttp, timeout)}
+    return fsspec.core.url_to_fs(url, **{**options, "client_kwargs": client_kwargs})
 
 
 def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -552,9 +590,7 @@ def _build_gs(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
         kwargs["token"] = "anon"  # no credentials: public buckets, emulators
     import aiohttp  # gcsfs's own HTTP client
 
-    # seconds to connect, and without a byte read, before a request fails
-    kwargs["requests_timeout"] = aiohttp.ClientTimeout(sock_connect=min(timeout, 30.0),
-                                                       sock_read=timeout)
+    kwargs["requests_timeout"] = _aiohttp_timeout(aiohttp, timeout)
     filesystem = gcsfs.GCSFileSystem
     if "endpointurl" in options:
         kwargs["endpoint_url"] = options["endpointurl"]
@@ -595,6 +631,17 @@ def _without_retries(filesystem: Any) -> Any:
     return TriedOnce
 
 
+def _open_gs_source(url: str, options: dict[str, Any], timeout: float) -> tuple[Any, str]:
+    """As fsspec's url_to_fs opens a gs:// URL, each request tried once as a remote's is
+    (`_without_retries`)."""
+    import aiohttp  # gcsfs's own HTTP client
+
+    gcsfs = _import("gcsfs", "gs")
+    filesystem = _without_retries(gcsfs.GCSFileSystem)
+    return (filesystem(requests_timeout=_aiohttp_timeout(aiohttp, timeout), **options),
+            filesystem._strip_protocol(url))
+
+
 def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
                  ) -> tuple[Any, str]:
     from dvx.remote.azure import azure_filesystem
@@ -608,13 +655,29 @@ def _build_azure(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
                         ("connection_string", "connection_string"), ("sas_token", "sas_token")):
         if option in options:
             kwargs[arg] = options[option]
-    # seconds to connect, and without a byte read, before a request fails
-    kwargs["connection_timeout"] = int(max(min(timeout, 30.0), 1))
-    kwargs["read_timeout"] = int(max(timeout, 1))
+    kwargs.update(_azure_timeouts(timeout))
     parts = urlsplit(url)
-    filesystem = azure_filesystem(adlfs, {"retry_total": 0, **{
-        key: kwargs[key] for key in ("connection_timeout", "read_timeout")}})
+    filesystem = azure_filesystem(adlfs, {"retry_total": 0, **_azure_timeouts(timeout)})
     return filesystem(**kwargs), (parts.netloc + parts.path).rstrip("/")
+
+
+def _azure_timeouts(timeout: float) -> dict[str, int]:
+    """Seconds to connect, and without a byte read, before a request fails."""
+    return {"connection_timeout": int(max(min(timeout, 30.0), 1)),
+            "read_timeout": int(max(timeout, 1))}
+
+
+def _open_azure_source(url: str, options: dict[str, Any], timeout: float
+                       ) -> tuple[Any, str]:
+    """As fsspec's url_to_fs opens an az:// URL (adlfs knows no azure://), with the Azure
+    client a remote's has (see `azure_filesystem`), which url_to_fs cannot be asked for."""
+    from dvx.remote.azure import azure_filesystem
+
+    adlfs = _import("adlfs", "azure")
+    filesystem = azure_filesystem(adlfs, {"retry_total": 0, **_azure_timeouts(timeout)})
+    url = "az://" + url.partition("://")[2]
+    kwargs = {**filesystem._get_kwargs_from_urls(url), **_azure_timeouts(timeout), **options}
+    return filesystem(skip_instance_cache=True, **kwargs), filesystem._strip_protocol(url)
 
 
 def _azure_lacks_credentials(options: Mapping[str, str], environ: Mapping[str, str]
@@ -772,7 +835,7 @@ BACKENDS = [
                                     "secret_access_key ...` (or `... profile PROFILE`).",
             server_of=_endpoint_host,
             endpoint_variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-            verifies_host_keys=False),
+            verifies_host_keys=False, open_source=_open_s3_source),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
@@ -792,7 +855,8 @@ BACKENDS = [
              "ssl_verify": "true, false, or a CA bundle path"},
             frozenset({"password"}), True, True, _build_http, query_string=True,
             decodes_path=True, checks={"ssl_verify": _check_ssl_verify},
-            credential_options=("user", "password"), verifies_host_keys=False),
+            credential_options=("user", "password"), verifies_host_keys=False,
+            open_source=_open_http_source),
     Backend("gs", ("gs", "gcs"), "gcsfs", "gs",
             {"projectname": "Google Cloud project", "credentialpath": "service-account JSON",
              "endpointurl": "custom endpoint (spoken to through the JSON API only)",
@@ -802,7 +866,7 @@ BACKENDS = [
             checks={"endpointurl": _endpoint, "credentialpath": _check_credentials_file},
             credential_options=("credentialpath",),
             server_of=_endpoint_host, endpoint_variables=("STORAGE_EMULATOR_HOST",),
-            verifies_host_keys=False),
+            verifies_host_keys=False, open_source=_open_gs_source),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
@@ -819,7 +883,7 @@ BACKENDS = [
                                     "--global NAME {url}`, then `dvx remote modify --global "
                                     "NAME connection_string ...` (or `... account_name ...` "
                                     "and `... account_key ...`).",
-            server_of=_azure_host, verifies_host_keys=False),
+            server_of=_azure_host, verifies_host_keys=False, open_source=_open_azure_source),
     Backend("local", ("file", ""), "fsspec", "",
             {"shared": "group: folders the group writes in, files all read, whatever the "
                        "umask (a remote several users push to)"},
@@ -832,6 +896,13 @@ SECRET_OPTIONS = frozenset().union(*(b.secrets for b in BACKENDS))
 
 def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def _url_to_fs(url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """A source URL of a kind whose client takes no timeouts (a local path)."""
+    import fsspec
+
+    return fsspec.core.url_to_fs(url, **options)
 
 
 def _build_generic(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOUT
@@ -969,11 +1040,14 @@ def _refuse_cut_off_path(url: str, backend: Backend) -> None:
                       f"Choose a path without '{char}'{encoded}.")
 
 
-def source_fs(url: str, **options: Any) -> tuple[Any, str]:
+def source_fs(url: str, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> tuple[Any, str]:
     """The filesystem and path of the file `import-url` or `get-url` reads, its URL read as
     a remote's is: where the path is a URL's path (SSH, HTTP), a '#' (or '?', but in HTTP)
     in it is refused, since it would be cut off there (or handed to the client as an
-    option), and in an SSH path '%23' names a '#'. A bucket's key keeps all its characters."""
+    option), and in an SSH path '%23' names a '#'. A bucket's key keeps all its characters.
+    Its client gives up on a request as a remote's of its kind does, after `timeout` seconds
+    without an answer or a byte (remote.NAME.timeout), so a server that stops answering
+    fails the command rather than hold it."""
     import fsspec
 
     backend = _BY_SCHEME.get(scheme_of(url))
@@ -982,10 +1056,12 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
         raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
                          f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
                          "with that character.")
-    if backend is None or not backend.verifies_host_keys:
-        return fsspec.core.url_to_fs(url, **options)  # HTTP sends the URL as written
+    if backend is None:
+        return fsspec.core.url_to_fs(url, **options)
+    if not backend.verifies_host_keys:
+        return backend.open_source(url, options, timeout)  # HTTP sends the URL as written
     try:
-        fs, path = fsspec.core.url_to_fs(url, **_source_ssh_args(url), **options)
+        fs, path = fsspec.core.url_to_fs(url, **_source_ssh_args(url, timeout), **options)
     except Exception as exc:
         refused = host_key_refusal(exc, url, {}, None)
         if refused is None:
@@ -994,10 +1070,11 @@ def source_fs(url: str, **options: Any) -> tuple[Any, str]:
     return fs, unquote(path)
 
 
-def _source_ssh_args(url: str) -> dict[str, Any]:
+def _source_ssh_args(url: str, timeout: float) -> dict[str, Any]:
     """asyncssh's arguments for a source URL: its server's host key, and those of the
-    ProxyJump hosts on the way, checked as for a remote without options."""
-    settings: dict[str, Any] = {"known_hosts": known_hosts_arg(None)}
+    ProxyJump hosts on the way, checked as for a remote without options, and how long each
+    may take to answer."""
+    settings = _server_settings({}, timeout)
     parts = urlsplit(url)
     user = unquote(parts.username) if parts.username else None
     jumps = jump_hosts(parts.hostname or "", parts.port, user, settings)
