@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -913,6 +914,29 @@ def test_a_source_url_that_stops_answering_fails_after_its_timeout(project, tmp_
     assert got.code == 1 and got.stderr.startswith(f"ERROR: {no_answer}"), got.output
     refused = run_dvx("config", "core.url_timeout", "0", cwd=project)
     assert refused.code == 2 and "more than 0" in refused.stderr, refused.output
+
+
+def test_a_download_killed_midway_leaves_what_gc_removes_once_an_hour_old(project,
+                                                                           tmp_path):
+    """import-url downloads into the cache's tmp/, where what a killed command left is
+    removed by a later fetch, pull or gc once it is an hour old (docs/guarantees.md)."""
+    upstream = write(tmp_path / "upstream" / "big.bin", "x" * (3 << 20))
+    killed = run_dvx_proc("import-url", str(upstream), cwd=project,
+                          env={"DVX_FAULT": "import_url.after_block"})
+    assert killed.code == -9, killed.output
+    tmp = project / ".dvx" / "cache" / "tmp"
+    left = [path for path in tmp.iterdir() if path.name.startswith(".import-url.dvx-")]
+    assert len(left) == 1 and left[0].stat().st_size > 0, list(tmp.iterdir())
+    assert not [p for p in (project / ".dvx" / "tmp").iterdir() if "import-url" in p.name]
+    must("gc", "-w", "-f", cwd=project)
+    assert left[0].exists()  # a command may still be writing it
+    two_hours_ago = time.time() - 7200
+    os.utime(left[0], (two_hours_ago, two_hours_ago))
+    must("gc", "-w", "-f", cwd=project)
+    assert not left[0].exists()
+    assert run_dvx("import-url", str(upstream), cwd=project).code == 0
+    assert (project / "big.bin").read_bytes() == upstream.read_bytes()
+    assert not list(tmp.iterdir())
 
 
 def test_status_names_a_committed_import_s_local_source_outside_the_repository(

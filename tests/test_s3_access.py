@@ -302,6 +302,53 @@ def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3,
         monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
 
 
+def test_an_s3_source_is_downloaded_in_blocks_never_held_whole(repo, moto_s3, tmp_path,
+                                                                monkeypatch):
+    """import-url and get-url read an S3 object in blocks of a bounded size, as pull does,
+    never the whole object into memory: the peak memory of the command grows by much less
+    than the object's size (s3fs's own download held it whole)."""
+    import boto3
+
+    size = 96 << 20
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_s3["endpoint_url"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    request_body = tmp_path / "large.bin"
+    with open(request_body, "wb") as f:
+        f.truncate(size)
+    client.upload_file(str(request_body), bucket, "large.bin")
+    client.put_object(Bucket=bucket, Key="small.bin", Body=b"x")
+    try:
+        base = _peak_memory("import-url", f"s3://{bucket}/small.bin", cwd=repo)
+        for args in (("import-url", f"s3://{bucket}/large.bin"),
+                     ("get-url", f"s3://{bucket}/large.bin", str(tmp_path / "got.bin"))):
+            assert _peak_memory(*args, cwd=repo) - base < size // 2, args
+        assert os.path.getsize(repo / "large.bin") == size
+        assert (tmp_path / "got.bin").read_bytes() == request_body.read_bytes()
+    finally:
+        for key in ("large.bin", "small.bin"):
+            client.delete_object(Bucket=bucket, Key=key)
+        client.delete_bucket(Bucket=bucket)
+
+
+def _peak_memory(*args: str, cwd: Path) -> int:
+    """The peak resident memory, in bytes, of `dvx args` run to success in a process of its
+    own."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "-q", *args], cwd=cwd,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, args
+    return usage.ru_maxrss * 1024  # KiB on Linux
+
+
 @pytest.mark.parametrize("way", ["lean", "botocore", "proxy"])
 def test_an_s3_store_over_tls_is_checked_against_the_ssl_verify_bundle(repo, dvx, moto_s3,
                                                                       tmp_path, monkeypatch,

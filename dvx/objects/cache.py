@@ -502,6 +502,12 @@ class LocalCache(ObjectStore):
             self.make_folder(self.tmp_dir)
             self._tmp_dir_made = True
 
+    def temporary(self, name: str) -> str:
+        """A new name in the cache's tmp/ for a file on its way in (a download), tracked so
+        Ctrl-C removes it; one a killed process leaves is removed by
+        `remove_stale_temporaries`, as long as no process holds it (`fsutil.hold`)."""
+        return self._temp_for(name)
+
     def _temp_for(self, oid_hint: str | None = None) -> str:
         # Once per large file or download: small ones have no temporary.
         self._make_tmp_dir()

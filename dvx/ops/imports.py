@@ -19,15 +19,17 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from dvx import fsutil, gitignore
+from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
 from dvx.errors import DvxError, PathError, UsageError
+from dvx.hashing import CHUNK_SIZE
 from dvx.logs import quoted
+from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
 from dvx.ops.commit import Added, AddResult, finish
@@ -53,7 +55,7 @@ from dvx.paths import (
     safe_join,
 )
 from dvx.pointer import Pointer
-from dvx.remote.backends import DEFAULT_TIMEOUT, redact_url, redact_urls, source_fs
+from dvx.remote.backends import DEFAULT_TIMEOUT, redact_url, redact_urls, scheme_of, source_fs
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -624,19 +626,37 @@ def _url_name(url: str, path: str, out: str | None) -> str:
 
 
 def _download(fs: Any, path: str, url: str, local: str) -> None:
-    """Download the file at `url` (`path` of `fs`) to `local`; any failure (an error answer
-    after a good HEAD, a body cut short) is a DvxError naming the URL, and what `local`
-    holds then is for the caller to discard, never to use."""
+    """Download the file at `url` (`path` of `fs`) to `local`, held (`fsutil.hold`) while it
+    is written; any failure to read it (an error answer after a good HEAD, a body cut short)
+    is a DvxError naming the URL, and what `local` holds then is for the caller to discard,
+    never to use. A failure to write `local` is an OSError naming it."""
+    with open(local, "wb") as sink:
+        fsutil.hold(sink.fileno())
+        for block in _blocks(fs, path, url):
+            with fsutil.writing(local):
+                sink.write(block)
+            faults.point("import_url.after_block")
+
+
+def _blocks(fs: Any, path: str, url: str) -> Iterator[bytes]:
+    """The file's bytes, read as a remote's objects are (`Blobs.read_into`): blocks of a
+    bounded size, so a large file never sits in memory whole (s3fs's get_file holds up to
+    ten parts of 50 MiB at once). An HTTP server is read as one stream: it may take no
+    ranges."""
+    block_size = 0 if scheme_of(url) in ("http", "https") else STREAM_BLOCK
     try:
-        fs.get_file(path, local)
+        with fs.open(path, "rb", block_size=block_size) as source:
+            while block := source.read(CHUNK_SIZE):
+                yield block
     except Exception as exc:
         raise _failed_request(redact_url(url), exc, "Could not download") from None
 
 
 def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Pointer:
-    """Download the file into the cache (through a temporary file of the repository's)."""
-    os.makedirs(repo.tmp_dir, exist_ok=True)
-    tmp = os.path.join(repo.tmp_dir, f"import-url-{os.getpid()}.tmp")
+    """Download the file into the cache, through a temporary in the cache's tmp/: one a
+    killed command leaves there is removed by a later fetch, pull or gc once an hour old
+    (`remove_stale_temporaries`), as are those of the other commands."""
+    tmp = repo.cache.temporary("import-url")
     try:
         _download(fs, path, _location(repo, url), tmp)
         keep_links_on_set_aside(repo)
@@ -645,8 +665,7 @@ def _download_url(repo: Repo, fs: Any, path: str, url: str, version: str) -> Poi
         raise DvxError(f"Could not add the download of '{redact_url(url)}' to the cache: "
                        f"{redact_urls(str(exc))}.") from None
     finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        fsutil.drop_temporary(tmp)
     return Pointer("file", repo.algo, ingested.oid, ingested.size,
                    source=tuple(sorted({"url": url, "etag": version}.items())))
 
