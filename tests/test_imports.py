@@ -916,6 +916,34 @@ def test_a_source_url_that_stops_answering_fails_after_its_timeout(project, tmp_
     assert refused.code == 2 and "more than 0" in refused.stderr, refused.output
 
 
+class _NoHttpAnswer(http.server.SimpleHTTPRequestHandler):
+    """Answers HEAD as a web server does, and GET with bytes that are no HTTP answer: what
+    the client reads after an answer whose server sent more than its Content-Length."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.wfile.write(bytes(range(256)) * 2000)
+
+
+def test_an_answer_that_is_no_http_is_named_so_without_its_bytes(project, tmp_path):
+    """What the client library could not read is no answer of the server's (its parse
+    error's 400 is its own): one short paragraph says so, and none of the bytes is shown."""
+    write(tmp_path / "www" / "data.bin", "data\n")
+    with serving(_NoHttpAnswer, tmp_path / "www") as url:
+        for args, cwd in ((("import-url", f"{url}/data.bin"), project),
+                          (("get-url", f"{url}/data.bin"), tmp_path)):
+            failed = run_dvx_proc(*args, cwd=cwd)
+            assert failed.code == 1, failed.output
+            assert failed.stderr.startswith(f"ERROR: The answer of the server of "
+                                            f"'{url}/data.bin' could not be read: Bad status "
+                                            "line. "), failed.stderr
+            assert len(failed.stderr) < 400 and failed.stderr.count("\n") == 1, failed.stderr
+            assert "400" not in failed.stderr and "\\x" not in failed.stderr
+    assert not (project / "data.bin.dvx").exists() and not (tmp_path / "data.bin").exists()
+
+
 def test_a_download_killed_midway_leaves_what_gc_removes_once_an_hour_old(project,
                                                                            tmp_path):
     """import-url downloads into the cache's tmp/, where what a killed command left is

@@ -570,10 +570,33 @@ def _timed_out(exc: BaseException) -> bool:
                                and exc.__cause__ is not None and is_timeout(exc.__cause__))
 
 
+_SHOWN_OF_AN_ANSWER = 100  # characters of what could not be read as a server's answer
+
+
 def _answered(shown: str, answer: BaseException) -> DvxError:
-    status = f"{getattr(answer, 'status', '')} {getattr(answer, 'message', '')}".strip()
+    """The server's answer, an error. One that could not be read as an answer at all is
+    aiohttp's parse error (its status 400 is aiohttp's own, not the server's), whose text
+    quotes the bytes it could not read: only its first line is shown."""
+    message = str(getattr(answer, "message", ""))
+    if _unreadable(answer):
+        line = message.splitlines()[0] if message else ""
+        why = "".join(c if c.isprintable() else "?" for c in line).rstrip(": ")
+        if len(why) > _SHOWN_OF_AN_ANSWER:
+            why = why[:_SHOWN_OF_AN_ANSWER] + "..."
+        return DvxError(f"The answer of the server of '{shown}' could not be read: "
+                        f"{why or 'not HTTP'}.",
+                        "A server that sends more bytes than its Content-Length says does "
+                        "this; try again later, or ask its owner.")
+    status = f"{getattr(answer, 'status', '')} {message}".strip()
     return DvxError(f"The server of '{shown}' answered {status}.",
                     "Check the URL and its credentials, or try again later.")
+
+
+def _unreadable(answer: BaseException) -> bool:
+    """Whether `answer` is aiohttp's failure to parse what the server sent (an
+    HttpProcessingError, or the ClientResponseError it raises from one)."""
+    return any(type(error).__module__ == "aiohttp.http_exceptions"
+               for error in (answer, answer.__cause__) if error is not None)
 
 
 def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
