@@ -302,6 +302,32 @@ def test_an_s3_import_without_credentials_is_the_same_clear_error(repo, moto_s3,
         monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
 
 
+def test_a_wrong_secret_for_an_s3_source_is_its_server_s_refusal(repo, seaweed_s3, request,
+                                                                   monkeypatch):
+    """A store that refuses the credentials an import's source is read with (a wrong secret:
+    a 403) is named as refusing them, with where they come from: never as a network
+    problem."""
+    spec = _s3_spec(seaweed_s3, request)
+    spec.put_key("x.bin", b"x")
+    url = f"{spec.url}/x.bin"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", spec.options["endpointurl"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", spec.options["access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", spec.options["secret_access_key"])
+    assert run_dvx_proc("import-url", url, "y", cwd=repo).code == 0
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")
+    refused = f"The server of '{url}' refused access: "
+    for args in (("update", "y.dvx"), ("import-url", url, "w"), ("get-url", url, "z")):
+        result = run_dvx_proc(*args, cwd=repo)
+        assert result.code == 1, (args, result.output)
+        assert refused in result.stderr, (args, result.stderr)
+        assert "Check the credentials and that they may read it; they are taken from " \
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in result.stderr, result.stderr
+        assert "network" not in result.stderr and "wrong-secret" not in result.stderr
+    status = run_dvx_proc("status", cwd=repo)
+    assert status.code == 0, status.output
+    assert f"WARNING: y: its source could not be checked: {refused}" in status.stderr
+
+
 def test_an_s3_source_is_downloaded_in_blocks_never_held_whole(repo, moto_s3, tmp_path,
                                                                 monkeypatch):
     """import-url and get-url read an S3 object in blocks of a bounded size, as pull does,

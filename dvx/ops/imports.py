@@ -532,19 +532,39 @@ def _parsed_date(text: str) -> datetime.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
+_AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, or "
+                    "~/.aws/credentials (AWS_PROFILE names a profile)")
+# Where the client of a source URL's kind takes its credentials from (a pointer records none).
+_CREDENTIALS_FROM = {"s3": _AWS_CREDENTIALS, "ssh": "your SSH agent and ~/.ssh",
+                     "sftp": "your SSH agent and ~/.ssh"}
+
+
 def _no_credentials(shown: str, exc: Exception) -> DvxError:
     """The one error for a source URL read without credentials (as `no_credentials` is for
     a remote): a pointer records no options, so they come from where the client looks."""
     return DvxError(f"No credentials for '{shown}': {describe(exc)}.",
-                    "Give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
-                    "environment, or in ~/.aws/credentials (AWS_PROFILE names a profile).")
+                    f"Give them as {_AWS_CREDENTIALS}.")
+
+
+def _refused(shown: str, exc: PermissionError) -> DvxError:
+    """A store that refused the request (S3's 403: a wrong secret, a key that may not read
+    there): its credentials are the way out, never the network; a local file's permissions
+    are that file's."""
+    if _is_local(shown) or scheme_of(shown) == "file":
+        return DvxError(f"'{shown}' may not be read ({describe(exc)}).",
+                        "Check its permissions, and those of the folders above it.")
+    reason = redact_urls(str(exc.strerror or exc))
+    given = _CREDENTIALS_FROM.get(scheme_of(shown), "where its client library looks")
+    return DvxError(f"The server of '{shown}' refused access: {reason}.",
+                    f"Check the credentials and that they may read it; they are taken from "
+                    f"{given}.")
 
 
 def _failed_request(shown: str, exc: Exception, failed: str) -> DvxError:
     """The one error for a request to a source URL that failed, whatever client library
     raised it (aiohttp's errors, for one, are no OSError): `failed` begins the sentence
     ("Cannot reach", "Could not download") when neither a missing file, a server's answer,
-    missing credentials nor a server that stopped answering explain it."""
+    missing or refused credentials nor a server that stopped answering explain it."""
     from dvx.remote.fs import is_credentials_error
 
     if _timed_out(exc):
@@ -556,6 +576,8 @@ def _failed_request(shown: str, exc: Exception, failed: str) -> DvxError:
         return _not_found(shown, exc)
     if is_credentials_error(exc):  # S3 without a key or its secret
         return _no_credentials(shown, exc)
+    if isinstance(exc, PermissionError):
+        return _refused(shown, exc)
     status = getattr(exc, "status", None)
     if isinstance(status, int):  # the server answered, with an error
         return _answered(shown, exc)
@@ -608,6 +630,8 @@ def _not_found(shown: str, exc: FileNotFoundError) -> DvxError:
         return PathError(f"Nothing at '{shown}'.")
     if status is not None:
         return _answered(shown, cause)
+    if isinstance(cause, PermissionError):
+        return _refused(shown, cause)
     return DvxError(f"Cannot reach '{shown}': {describe(cause)}.",
                     "Check the URL and the network.")
 
