@@ -7,6 +7,7 @@ import http.server
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -323,3 +324,34 @@ def test_a_push_with_a_container_s_sas_prints_no_client_warning(repo, tmp_path, 
     pushed = run_dvx_proc("push", cwd=repo)
     assert pushed.code == 0, pushed.output
     assert pushed.stderr == "" and "Pushed 1 object" in pushed.stdout, pushed.output
+
+
+@pytest.mark.parametrize("kind", ["gs", "azure"])
+def test_get_url_reads_a_file_of_a_gs_or_azure_url_as_the_remotes_reach_it(
+        kind, tmp_path, monkeypatch, request):
+    """A source URL of either scheme dvx's remotes take is read through the client a remote
+    of that kind has (gcsfs's requests tried once, the Azure client's settings)."""
+    data = b"a source file\n" * 1000
+    if kind == "gs":
+        server = request.getfixturevalue("fake_gcs")
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", server["endpoint_url"])
+        fs, _ = backend_for("gs://srcbucket/x").build(
+            "gs://srcbucket/x", {"endpointurl": server["endpoint_url"], "anonymous": "true"},
+            60.0)
+        fs.mkdir("srcbucket")
+        fs.pipe("srcbucket/raw/data.csv", data)
+        url = "gs://srcbucket/raw/data.csv"
+    else:
+        server = request.getfixturevalue("azurite")
+        monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", server["connection_string"])
+        from azure.storage.blob import BlobServiceClient
+
+        service = BlobServiceClient.from_connection_string(server["connection_string"])
+        service.create_container("srcbox")
+        service.get_blob_client("srcbox", "raw/data.csv").upload_blob(data)
+        url = "azure://srcbox/raw/data.csv"
+    got = subprocess.run([sys.executable, "-m", "dvx", "get-url", url, "got.csv"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "got.csv").read_bytes() == data
+    assert "Traceback" not in got.stderr and "Could not determine" not in got.stderr

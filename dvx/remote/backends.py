@@ -637,7 +637,12 @@ def _open_gs_source(url: str, options: dict[str, Any], timeout: float) -> tuple[
     import aiohttp  # gcsfs's own HTTP client
 
     gcsfs = _import("gcsfs", "gs")
-    filesystem = _without_retries(gcsfs.GCSFileSystem)
+    filesystem = gcsfs.GCSFileSystem
+    if "endpoint_url" in options or os.environ.get("STORAGE_EMULATOR_HOST"):
+        # as for a remote with an endpoint (`_build_gs`): no gRPC question a server that
+        # speaks the JSON API only would hold for a minute
+        filesystem = getattr(getattr(gcsfs, "core", None), "GCSFileSystem", filesystem)
+    filesystem = _without_retries(filesystem)
     return (filesystem(requests_timeout=_aiohttp_timeout(aiohttp, timeout), **options),
             filesystem._strip_protocol(url))
 
@@ -1040,6 +1045,29 @@ def _refuse_cut_off_path(url: str, backend: Backend) -> None:
                       f"Choose a path without '{char}'{encoded}.")
 
 
+# The client libraries dvx hands a remote's requests to (by module name, as `warnings` sees it)
+CLIENT_LIBRARIES = r"(adlfs|azure|gcsfs|google|s3fs|aiobotocore|botocore|sshfs|asyncssh)(\.|$)"
+
+
+def quiet_client_libraries() -> None:
+    """Client libraries (gcsfs, adlfs, s3fs) log their retries and failures, tracebacks and
+    all, through `logging`, which prints them on stderr when nothing handles them, and warn
+    through `warnings` (adlfs: that it cannot tell whether a container exists, for every
+    push with a container's SAS), which prints the warning with its source line. dvx reports
+    every failure itself, in one message: both are dropped, except with -vv."""
+    import logging
+    import warnings
+
+    from dvx.logs import DEBUG, is_enabled_for
+
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler() if is_enabled_for(DEBUG)
+                        else logging.NullHandler())
+    if not is_enabled_for(DEBUG):
+        warnings.filterwarnings("ignore", module=CLIENT_LIBRARIES)
+
+
 def source_fs(url: str, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> tuple[Any, str]:
     """The filesystem and path of the file `import-url` or `get-url` reads, its URL read as
     a remote's is: where the path is a URL's path (SSH, HTTP), a '#' (or '?', but in HTTP)
@@ -1050,6 +1078,7 @@ def source_fs(url: str, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> tup
     fails the command rather than hold it."""
     import fsspec
 
+    quiet_client_libraries()
     backend = _BY_SCHEME.get(scheme_of(url))
     cut = _cut_off_at(url, backend) if backend is not None and backend.decodes_path else -1
     if cut >= 0:

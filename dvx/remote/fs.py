@@ -29,6 +29,7 @@ from dvx.remote.backends import (
     host_key_refusal,
     is_secret,
     network_failure,
+    quiet_client_libraries,
     redact_url,
     resolve_paths,
     s3_access,
@@ -189,29 +190,6 @@ def pack_settings(options: dict[str, str], name: str = "") -> dict[str, int]:
     return {"pack_threshold": threshold, "pack_size": size}
 
 
-# The client libraries dvx hands a remote's requests to (by module name, as `warnings` sees it)
-CLIENT_LIBRARIES = r"(adlfs|azure|gcsfs|google|s3fs|aiobotocore|botocore|sshfs|asyncssh)(\.|$)"
-
-
-def _quiet_client_libraries() -> None:
-    """Client libraries (gcsfs, adlfs, s3fs) log their retries and failures, tracebacks and
-    all, through `logging`, which prints them on stderr when nothing handles them, and warn
-    through `warnings` (adlfs: that it cannot tell whether a container exists, for every
-    push with a container's SAS), which prints the warning with its source line. dvx reports
-    every failure itself, in one message: both are dropped, except with -vv."""
-    import logging
-    import warnings
-
-    from dvx.logs import DEBUG, is_enabled_for
-
-    root = logging.getLogger()
-    if not root.handlers:
-        root.addHandler(logging.StreamHandler() if is_enabled_for(DEBUG)
-                        else logging.NullHandler())
-    if not is_enabled_for(DEBUG):
-        warnings.filterwarnings("ignore", module=CLIENT_LIBRARIES)
-
-
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
                name: str = "", index_base: str | None = None) -> RemoteStore:
     """The object store of the remote `name` at `url` (some clients connect right away).
@@ -292,7 +270,7 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
     own_options = set_up(lambda: resolve_paths(backend, own_options, repo_root))
 
     def build(again: bool = False) -> tuple[Any, str]:
-        _quiet_client_libraries()
+        quiet_client_libraries()
         return set_up(lambda: backend.build(url, own_options, timeout), again)
 
     settings: dict[str, Any] = {
