@@ -158,15 +158,23 @@ def ssl_verify_setting(value: str, root: str | None) -> bool | str:
         return True
     if word in FALSE_WORDS:
         return False
+    return _option_file(value, root, "CA bundle",
+                        "true, false or the path of a CA bundle file")
+
+
+def _option_file(value: str, root: str | None, what: str, must_be: str) -> str:
+    """The absolute path of the file an option names, a relative one taken from the
+    repository root `root` (None: it must be absolute already); ValueError saying what the
+    option `must_be` when it is no regular file there."""
     path = os.path.expanduser(value.strip())
     if not os.path.isabs(path):
         if root is None:
-            raise ValueError(f"the CA bundle path '{value}' is not absolute")
+            raise ValueError(f"the {what} path '{value}' is not absolute")
         path = os.path.join(root, path)
     if not os.path.isfile(path):
         problem = "is a directory" if os.path.isdir(path) else "does not exist"
-        raise ValueError("it must be true, false or the path of a CA bundle file (a relative "
-                         f"one is taken from the repository root), and '{path}' {problem}")
+        raise ValueError(f"it must be {must_be} (a relative one is taken from the repository "
+                         f"root), and '{path}' {problem}")
     return path
 
 
@@ -178,16 +186,8 @@ def credentials_file(value: str, root: str | None) -> str:
     file for an access token, and report a file that is no JSON without naming it."""
     import json
 
-    path = os.path.expanduser(value.strip())
-    if not os.path.isabs(path):
-        if root is None:
-            raise ValueError(f"the credentials file path '{value}' is not absolute")
-        path = os.path.join(root, path)
-    if not os.path.isfile(path):
-        problem = "is a directory" if os.path.isdir(path) else "does not exist"
-        raise ValueError("it must be the path of a service account's JSON key file (a "
-                         f"relative one is taken from the repository root), and '{path}' "
-                         f"{problem}")
+    path = _option_file(value, root, "credentials file",
+                        "the path of a service account's JSON key file")
     try:
         with open(path, "rb") as f:
             key = json.load(f)
