@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, make_git_repo, stopped_at, tree_bytes, write
+from tests.conftest import git, make_git_repo, mounted_tmpfs, stopped_at, tree_bytes, write
 
 
 def _ssh_remote(dvx, sshd, path) -> None:
@@ -172,13 +172,7 @@ def test_a_source_s_ssh_remote_refusing_its_reader_s_login_says_how_they_give_th
 @pytest.fixture
 def read_only_disk(tmp_path) -> Iterator[Path]:
     """A real tmpfs mounted read-only (root only)."""
-    mount = tmp_path / "read-only"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    yield from mounted_tmpfs(tmp_path / "read-only", "ro,size=1m")
 
 
 def test_a_remote_folder_the_server_cannot_create_is_its_refusal_not_something_in_the_way(
