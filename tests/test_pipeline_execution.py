@@ -303,12 +303,14 @@ def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
     # The stage's child writes its output once it reads a line from a FIFO, which only the
     # test writes, after dvx has stopped: a child that outlived dvx would write it then,
     # however slow the machine is. It blocks in one call, so no child of its own can take
-    # the signal for it.
+    # the signal for it. It says it started once it runs as its own program: a signal that
+    # came while the shell was still forking it would reach it under the shell's trap, which
+    # the new program then drops, and it would wait for the SIGKILL instead of ending.
     os.mkfifo(repo / "go")
     write(repo / "dvx.yaml", f"""\
 stages:
   train:
-    cmd: {trap}echo $$ > started; sh -c 'read line < go; cp in.txt model.bin'
+    cmd: {trap}sh -c 'echo $$ > started; read line < go; cp in.txt model.bin'
     deps: [in.txt]
     outs: [model.bin]
 """)
