@@ -646,10 +646,12 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
     if subpath is not None and not scope:
         raise PathError(f"'{display}/{subpath}' is not in the tracked directory '{display}'.")
     missing_objects = _missing_objects(repo, tree_oid, tree, scope, subpath is None)
+    found = 0  # of the manifest's paths in scope, those there now
     for index in scope:
         rel = tree.paths[index]
         why = None
         if rel in current:
+            found += 1
             entry = tree.entry(index)
             path, st = current[rel]
             try:
@@ -680,6 +682,8 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
             result.skipped.append((f"{display}/{rel}", why))
         else:
             plan.place.append(index)
+    if subpath is None and found == len(current):
+        return plan  # every path there is the manifest's: nothing to delete
     for rel, (path, _) in current.items():
         if not _in_scope(rel, subpath) or rel in tree:
             continue
