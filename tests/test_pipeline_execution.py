@@ -22,11 +22,19 @@ from conftest import write
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
 
+# Each stage says it started, then waits until the other has too: they end only if they run
+# at the same time, however long either takes to start on a busy machine (run one after the
+# other, the first would give up waiting and fail).
 TIMESTAMPED = """\
-import sys, time
+import os, sys, time
 name, out = sys.argv[1], sys.argv[2]
 start = time.time()
-time.sleep(0.4)
+open(f"{name}.here", "w").close()
+deadline = time.monotonic() + 60
+while not (os.path.exists("left.here") and os.path.exists("right.here")):
+    if time.monotonic() > deadline:
+        sys.exit(f"{name} ran alone")
+    time.sleep(0.01)
 print(f"{name} working", flush=True)
 open(out, "w").write(f"{start} {time.time()}\\n")
 """
