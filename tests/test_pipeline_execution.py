@@ -400,10 +400,12 @@ for i in range(steps):
 
 def background_writer_stage(repo: Path, steps: int) -> None:
     """A stage whose command ends while a job it started in the background still writes its
-    output (the sleep lets the writer create the file first)."""
+    output (the command ends once the writer has created the file, however long the writer
+    takes to start)."""
     write(repo / "fill.py", FILL_IN_PLACE)
     write(repo / "dvx.yaml", f"stages:\n  gen:\n    cmd: {sys.executable} fill.py out.bin "
-                             f"{steps} & sleep 0.1\n    deps: [fill.py]\n    outs: [out.bin]\n")
+                             f"{steps} & until [ -e out.bin ]; do sleep 0.01; done\n"
+                             "    deps: [fill.py]\n    outs: [out.bin]\n")
 
 
 def filled(steps: int) -> bytes:
