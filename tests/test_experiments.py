@@ -954,8 +954,10 @@ def test_queue_stop_ends_a_running_experiment_and_its_stage_command(project):
     assert "slow" not in _show(project)
 
 
-def test_entries_dropped_while_the_queue_runs_never_start(project):
-    must("exp", "run", "--queue", "-S", "+train.sleep=3", "-n", "slow", cwd=project)
+def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
+    # slow waits for a file nobody makes: it is still running when the queue is stopped
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={tmp_path / 'never'}", "-n", "slow",
+         cwd=project)
     for name in ("q2", "q3"):
         must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", name, cwd=project)
     runner = _queue_started(project, "slow")
@@ -1010,11 +1012,13 @@ def test_a_name_queued_again_while_the_queue_runs_is_run_again(project, tmp_path
     assert states == {"tryit": "done", "slow": "done"}, states
 
 
-def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project):
-    must("exp", "run", "--queue", "-S", "+train.sleep=2", "-n", "orphan", cwd=project)
+def test_a_run_whose_runner_was_killed_is_settled_and_cleaned_up(project, tmp_path):
+    go = tmp_path / "go"
+    must("exp", "run", "--queue", "-S", f"+train.wait_for={go}", "-n", "orphan", cwd=project)
     runner = _queue_started(project, "orphan")
     runner.send_signal(signal.SIGKILL)  # the runner dies; its run goes on alone
     runner.wait()
+    go.touch()  # only now can the run end: never before its runner died
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
