@@ -78,16 +78,16 @@ def test_of_many_starting_together_at_most_one_holds_gc(blobs):  # noqa: F811
 def test_the_waiting_side_goes_ahead_once_the_holder_is_done(blobs):  # noqa: F811
     gc = _lock(blobs, GC)
     gc.acquire()
-    released = threading.Event()
+    releasing = threading.Event()
 
     def finish_gc() -> None:
         time.sleep(1.5)
+        releasing.set()  # before: once gc has let go, the waiting side may go ahead at once
         gc.release()
-        released.set()
 
     threading.Thread(target=finish_gc).start()
     with _lock(blobs, PUSH, wait=60):
-        assert released.is_set()  # it went ahead only after gc had let go
+        assert releasing.is_set()  # it went ahead only once gc was letting go
         assert [n.split("-")[0] for n in blobs.names(LOCKS_DIR)] == [PUSH]
 
 
