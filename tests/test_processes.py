@@ -28,14 +28,18 @@ def test_results_come_back_in_order_and_progress_adds_up():
     assert len({r[1] for r in results}) <= 2
 
 
-def test_workers_share_the_work_when_some_items_cost_more():
+def test_workers_share_the_work_when_some_items_cost_more(tmp_path):
     """The first half of the items is slow: with one fixed half per worker, one worker would do
     all of it. Taking chunks from a shared queue, both do some."""
-    import time
+    seen = tmp_path / "seen"
 
     def work(x):
-        if x < 2000:
-            time.sleep(0.0002)
+        if x < 2000:  # slow until both workers work on the first half, however late one starts
+            with open(seen, "a") as f:
+                f.write(f"{os.getpid()}\n")
+            deadline = time.monotonic() + 60
+            while len(set(seen.read_text().split())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
         return os.getpid()
 
     pids = map_in_processes(work, list(range(4000)), workers=2, min_items=1)
@@ -169,10 +173,12 @@ starts = sys.argv[1]
 
 def work(x):
     if x % 64 == 0:  # the first item of each chunk
+        parent = os.getppid()  # before the test can have it killed
         with open(starts, "a") as f:
             f.write(f"{os.getpid()}\\n")
         os.write(1, f"{os.getpid()}\\n".encode())  # one write: workers share stdout
-        time.sleep(3)
+        while os.getppid() == parent:  # the chunk at hand lasts until the parent died
+            time.sleep(0.05)
     return x
 """ + DIE_ONCE_TOLD + """
 map_in_processes(work, list(range(64 * 64)), workers=2, min_items=1)
