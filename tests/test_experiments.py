@@ -31,6 +31,10 @@ if p.get("sleep"):
     import time; time.sleep(p["sleep"])
 while p.get("wait_for") and not os.path.exists(p["wait_for"]):  # until the test says go
     time.sleep(0.05)
+if p.get("meet"):  # say it runs, then wait (a minute at most) until another run does too
+    open(os.path.join(p["meet"], str(p["lr"])), "w").close()
+while p.get("meet") and len(os.listdir(p["meet"])) < 2 and time.time() < started + 60:
+    time.sleep(0.05)
 if p.get("fail"):
     raise SystemExit(3)
 json.dump({"accuracy": round(1 - p["lr"] / (p["epochs"] + 1), 4), "rows": len(rows),
@@ -811,9 +815,13 @@ def test_the_queue_runs_in_parallel_worktrees_sharing_the_cache(project, tmp_pat
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # where the worktrees go
     head = git(project, "rev-parse", "HEAD")
+    # Each run waits for another to run too: the first two end only if they run at once,
+    # however far apart a busy machine starts them.
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
     for lr in ("0.2", "0.3", "0.4"):
-        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", "+train.sleep=1",
-                         "-n", f"q{lr}", cwd=project)
+        queued = run_dvx("exp", "run", "--queue", "-S", f"train.lr={lr}", "-S",
+                         f"+train.meet={meeting}", "-n", f"q{lr}", cwd=project)
         assert queued.code == 0, queued.output
     # queued, not run: nothing changed in the workspace
     assert "lr: 0.1" in (project / "params.yaml").read_text()
