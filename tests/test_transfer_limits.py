@@ -283,12 +283,12 @@ def test_an_interrupted_push_aborts_its_multipart_upload(repo, dvx, request, sea
     """Ctrl-C or SIGTERM during a multipart upload: the push stops at once, but first aborts
     the upload, so the store keeps (and bills) none of its parts."""
     unfinished = _multipart_push(dvx, repo, seaweed_s3, request)
-    proc = _dvx_process(repo, "push")
-    deadline = time.monotonic() + 60
-    while not any(unfinished().values()):  # a part is stored
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    # stopped once a part is stored: a push left to run could store every part (and finish)
+    # before the test saw the first one
+    proc = stopped_at("s3.multipart.after_part", "push", repo)
+    assert any(unfinished().values())
     proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert "Traceback" not in err
