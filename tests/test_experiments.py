@@ -1781,6 +1781,17 @@ def _dask_process(tmp_path, role: str, *args: str, env: dict[str, str] | None = 
         log.close()
 
 
+def _scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen) -> str:
+    """The address a Dask scheduler listens on, once it says so: it binds a port of its own
+    choosing, which no other process can take first as it could a free port picked here."""
+    deadline = time.monotonic() + 60
+    while True:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return str(json.loads(scheduler_file.read_text())["address"])
+        assert time.monotonic() < deadline and scheduler.poll() is None, "no scheduler"
+        time.sleep(0.1)
+
+
 def _stopped(proc: subprocess.Popen) -> bool:
     with open(f"/proc/{proc.pid}/stat") as f:
         return f.read().rpartition(")")[2].split()[0] == "T"
@@ -1790,9 +1801,9 @@ def test_a_dask_run_whose_scheduler_is_lost_after_its_push_is_done_and_pulled(tm
     distributed = pytest.importorskip("dask.distributed")
     _, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "--queue", "-S", "train.lr=0.4", "-n", "lost", cwd=alice)
-    address = f"tcp://127.0.0.1:{free_port()}"
-    scheduler = _dask_process(tmp_path, "scheduler", "--host", "127.0.0.1", "--port",
-                              address.rsplit(":", 1)[1], "--no-dashboard")
+    scheduler = _dask_process(tmp_path, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                              "--no-dashboard", "--scheduler-file", "scheduler.json")
+    address = _scheduler_address(tmp_path / "scheduler.json", scheduler)
     # The worker stops (SIGSTOP) once its task pushed the experiment, before it reports.
     worker = _dask_process(tmp_path, "worker", address, "--no-nanny", "--nthreads", "1",
                            "--host", "127.0.0.1", "--no-dashboard",
