@@ -48,17 +48,36 @@ AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
                "K1SZFPTOtr/KBHBeksoGMGw==")
 
 
+def _ephemeral_ports() -> tuple[int, int]:
+    """The range the kernel gives ports from to a socket bound to port 0, and to every
+    outgoing connection (Linux's default where /proc does not say)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _port_range(span: int) -> range:
+    """Where to pick a server's ports (up to `span` apart): below the ephemeral range, so no
+    outgoing connection (of the many the tests make) is given one before the server binds it;
+    above it where little is left below."""
+    low, high = _ephemeral_ports()
+    below = range(10000, low - span)
+    return below if len(below) >= 1000 else range(high + 1, 65536 - span)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing uses now; the server told to listen on it binds it a moment later."""
+    return free_port_block(1, twin_offset=0)
 
 
 def free_port_block(count: int, twin_offset: int) -> int:
     """A base port such that base..base+count-1 and their +twin_offset twins are all free."""
+    ports = _port_range(count + twin_offset)
     for _ in range(200):
-        base = random.randrange(20000, 45000)
-        wanted = [base + i for i in range(count)] + [base + twin_offset + i for i in range(count)]
+        base = random.choice(ports)
+        wanted = {base + i for i in range(count)} | {base + twin_offset + i for i in range(count)}
         sockets = []
         try:
             for port in wanted:
