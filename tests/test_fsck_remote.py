@@ -56,7 +56,8 @@ def test_history_is_checked_with_revision_options(repo, dvx, tmp_path):
     assert dvx("add", "f").code == 0
     commit_all(repo, "new")
     assert dvx("push").code == 0  # the workspace's only
-    assert dvx("fsck", "--remote", "s").code == 0
+    checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 0 and "Checked 1 object in the remote" in checked.stdout
     tagged = dvx("fsck", "--remote", "s", "-T", "--json")
     assert tagged.code == 1
     assert [row["path"] for row in json.loads(tagged.stdout)["missing"]] == ["f"]

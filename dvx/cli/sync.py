@@ -545,7 +545,7 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
         missing = f", {len(result.missing)} missing, {len(result.lost)} lost" \
             if remote_name else ""
         unreadable = f", {len(result.unreadable)} unreadable" if result.unreadable else ""
-        out(f"Checked {result.checked} objects in the {result.where}: "
+        out(f"Checked {objects(result.checked)} in the {result.where}: "
             f"{len(result.corrupt)} corrupt{missing}{unreadable}{extra}.")
     for algo, count in result.other_algorithms.items():
         warn(f"Not checked: {count} object{'s' if count != 1 else ''} of the cache hashed with "
