@@ -242,6 +242,8 @@ def test_hooks_in_a_folder_shared_with_other_repositories_do_nothing_where_dvx_i
     git(repo, "config", "--global", "core.hooksPath", str(shared))  # every repository's
     installed = dvx("install")
     assert installed.code == 0 and str(shared) in installed.stderr
+    assert f", {shared / 'pre-push'}" in installed.stdout  # where they went, not .git/hooks
+    assert " hooks/" not in installed.stdout
     assert "outside it" in installed.stderr and (shared / "pre-push").exists()
     origin = tmp_path / "plain.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))

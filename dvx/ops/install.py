@@ -86,8 +86,9 @@ def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallR
             git.set_config("merge.dvx.name", "dvx: pointers and dvx.lock, merged entry by entry")
             git.set_config("merge.dvx.driver", driver)
             result.changed.append(".git/config [merge \"dvx\"]")
+    shown = _as_shown(repo, hooks_dir)
     for name in HOOKS if hooks else ():
-        _hook(os.path.join(hooks_dir, name), name, uninstall, result)
+        _hook(os.path.join(hooks_dir, name), f"{shown}/{name}", uninstall, result)
     if not uninstall and repo.exclude_temporaries():
         result.changed.append(".git/info/exclude (dvx's temporary files)")
     return result
@@ -125,6 +126,17 @@ def driver_not_set_up(repo: Repo) -> bool:
     named = any("merge=dvx" in line.split()[1:] for line in git_lines(data or b"")
                 if not line.lstrip().startswith("#"))
     return named and repo.git.get_config("merge.dvx.driver") is None
+
+
+def _as_shown(repo: Repo, hooks_dir: str) -> str:
+    """How `changed` names the hooks folder: `hooks`, Git's own (in .git), else the folder
+    core.hooksPath names, from the top of the repository where it is inside it."""
+    assert repo.git is not None
+    real = os.path.realpath(hooks_dir)
+    if real == os.path.realpath(os.path.join(repo.git.common_dir(), "hooks")):
+        return "hooks"
+    return os.path.normpath(hooks_dir) if _outside(real, (repo.root,)) else os.path.relpath(
+        real, os.path.realpath(repo.root))
 
 
 def _outside(path: str, folders: tuple[str, ...]) -> bool:
@@ -206,13 +218,14 @@ def _attributes(repo: Repo, uninstall: bool, result: InstallResult) -> None:
     result.to_stage.append(".gitattributes")
 
 
-def _hook(path: str, name: str, uninstall: bool, result: InstallResult) -> None:
+def _hook(path: str, shown: str, uninstall: bool, result: InstallResult) -> None:
+    name = os.path.basename(path)
     ours = _is_ours(path)
     chained = path + CHAINED
     if uninstall:
         if ours:
             os.unlink(path)
-            result.changed.append(f"hooks/{name}")
+            result.changed.append(shown)
             if os.path.exists(chained):
                 os.rename(chained, path)
         return
@@ -225,7 +238,7 @@ def _hook(path: str, name: str, uninstall: bool, result: InstallResult) -> None:
     if ours and _read(path) == script:
         return  # installed already, as it is now
     fsutil.atomic_write(path, script, mode=0o755)
-    result.changed.append(f"hooks/{name}")
+    result.changed.append(shown)
 
 
 def _read(path: str) -> bytes | None:
