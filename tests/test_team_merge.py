@@ -178,6 +178,49 @@ def test_pre_commit_refuses_cached_stage_outputs_and_passes_those_git_keeps(repo
     assert "`dvx repro b`, which records its outputs" in refused.stderr
 
 
+def test_pre_commit_says_why_a_stage_output_not_run_yet_is_refused(repo, dvx):
+    """The output of a stage no run recorded never had a .gitignore entry to lose."""
+    assert dvx("install").code == 0
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo w > model.bin\n"
+          "    outs: [model.bin]\n")
+    commit(repo, "pipeline")
+    write(repo / "model.bin", "made by hand\n")
+    git(repo, "add", "model.bin")
+    refused = _git_commit(repo, "-m", "model")
+    assert refused.returncode == 1
+    assert ("it would put into Git outputs of stages that no run recorded yet, which dvx keeps "
+            "out of Git all the same (it writes the .gitignore entry of a stage's output when "
+            "the stage runs):\n") in refused.stderr
+    assert "dropped its .gitignore entry" not in refused.stderr
+    assert "write its .gitignore entries with `dvx repro train`" in refused.stderr
+
+
+def test_pre_commit_warns_and_lets_the_commit_go_on_when_it_cannot_read_dvx_yaml_or_lock(
+        repo, dvx):
+    """Where dvx cannot tell what is a stage's output, it says so and stops nothing."""
+    assert dvx("install").code == 0
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: echo w > model.bin\n"
+          "    deps: [train.py\n    outs: [model.bin]\n")  # the bracket left open
+    commit(repo, "pipeline")
+    write(repo / "model.bin", "made by hand\n")
+    git(repo, "add", "model.bin")
+    done = _git_commit(repo, "-qm", "model")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith(
+        "WARNING: dvx could not read dvx.yaml, so it did not check whether this commit puts "
+        "into Git the stage outputs dvx.yaml declares: The pipeline file ")
+    assert "is not valid YAML" in done.stderr and done.stderr.count("\n") == 1
+    assert "model.bin" in git(repo, "ls-tree", "--name-only", "HEAD").split()
+
+    write(repo / "dvx.lock", "<<<<<<< HEAD\nschema: '2.0'\n=======\n>>>>>>> other\n")
+    write(repo / "model.bin", "made again\n")
+    git(repo, "add", "model.bin")
+    done = _git_commit(repo, "-qm", "model again")
+    assert done.returncode == 0, done.stderr
+    assert "WARNING: dvx could not read dvx.lock, " in done.stderr
+    assert "dvx.lock holds an unresolved Git merge conflict" in done.stderr
+
+
 def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx):
     """`dvx remove` keeps the data and drops its pointer and .gitignore entry: committing
     the data with the pointer's removal moves it into Git."""

@@ -145,8 +145,10 @@ def _repo_of_hook() -> Any:
 @click.argument("args", nargs=-1)
 def pre_commit(args: tuple[str, ...]) -> None:
     """Stop a commit that would put into Git data dvx keeps out of it (ops/staged_data.py).
-    dvx's own failure to tell (a config it cannot read) is said, and the commit goes on."""
+    dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
+    the commit goes on as far as it depends on that."""
     from dvx.errors import DvxError
+    from dvx.lockfile import PIPELINE_FILE
     from dvx.ops.staged_data import staged_data
     from dvx.pipeline.spec import caching_declared
 
@@ -154,13 +156,17 @@ def pre_commit(args: tuple[str, ...]) -> None:
         repo = _repo_of_hook()
         if repo is None:
             return
-        found = staged_data(repo, lambda: caching_declared(repo))
+        check = staged_data(repo, lambda: caching_declared(repo))
     except DvxError as exc:
         warn(f"WARNING: dvx could not check whether this commit puts data it tracks into Git: "
              f"{exc}")
         return
-    if found:
-        warn(_staged_data_message(repo.root, found))
+    for name, why in check.unread.items():
+        names = "declares" if name == PIPELINE_FILE else "records"
+        warn(f"WARNING: dvx could not read {name}, so it did not check whether this commit "
+             f"puts into Git the stage outputs {name} {names}: {why.message}")
+    if check.found:
+        warn(_staged_data_message(repo.root, check.found))
         sys.exit(1)
 
 
@@ -171,9 +177,7 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
     from dvx.paths import for_command
     from dvx.scm import literal_pathspec
 
-    lines = ["ERROR: dvx stopped the commit: it would put into Git data that dvx tracks and "
-             "keeps out of Git, which Git no longer ignores (a merge or a hand edit dropped "
-             "its .gitignore entry; or a `!` rule or `git add -f` took it in):"]
+    lines = [f"ERROR: dvx stopped the commit: it would put into Git {_what_was_staged(found)}:"]
     for item in found[:_LISTED]:
         holder = item.holder
         files = item.files if item.files != [holder.path] else []
@@ -196,10 +200,27 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
                      f"{'its outputs' if len(unrecorded) == 1 else 'their outputs'}")
     lines.append(
         "Take it out of the commit with `git rm -r --cached -- "
-        f"{' '.join(literal_pathspec(p) for p in paths)}`, write its .gitignore entries again "
+        f"{' '.join(literal_pathspec(p) for p in paths)}`, write its .gitignore entries "
         f"with {' and '.join(again)}, `git add` the .gitignore files they change, and commit "
         "again (from the top of the repository). `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
+
+
+def _what_was_staged(found: list[StagedData]) -> str:
+    """The data a refused commit would put into Git, and how it got in, by what tracks it: a
+    pointer or dvx.lock wrote its .gitignore entry, which went; the output of a stage not run
+    yet never had one."""
+    went = ("data that dvx tracks and keeps out of Git, which Git no longer ignores (a merge "
+            "or a hand edit dropped its .gitignore entry; or a `!` rule or `git add -f` took "
+            "it in)")
+    never = ("outputs of stages that no run recorded yet, which dvx keeps out of Git all the "
+             "same (it writes the .gitignore entry of a stage's output when the stage runs)")
+    recorded = {item.holder.recorded for item in found}
+    if recorded == {True}:
+        return went
+    if recorded == {False}:
+        return never
+    return f"{went}, and {never}"
 
 
 @git_hook.command("pre-push")

@@ -10,6 +10,9 @@ the index or the workspace tracks (`PATH` of `PATH.dvx`), a file inside a direct
 tracks, and a cached output of a stage (dvx.lock records it, or dvx.yaml declares it, with
 `cache: false` in dvx.yaml making it Git's). A pointer the commit removes (`dvx remove`, then
 `git add -A`) is in neither the index nor the workspace: its data is Git's from then on.
+Where dvx.lock or dvx.yaml cannot be read (a syntax error, a merge's conflict markers), the
+outputs of stages it names cannot be told from the rest: the check says so, and goes on
+without them.
 
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
 changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and each staged
@@ -20,10 +23,9 @@ walked.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
@@ -32,8 +34,8 @@ from dvx.paths import POINTER_SUFFIX
 from dvx.repo import Repo
 
 # Each output dvx.yaml declares: the stage declaring it, and whether the cache keeps it (else
-# Git does); None when dvx.yaml cannot be read (pipeline/spec.py caching_declared).
-DeclaredCaching = Callable[[], Mapping[str, tuple[str, bool]] | None]
+# Git does); a DvxError when dvx.yaml cannot be read (pipeline/spec.py caching_declared).
+DeclaredCaching = Callable[[], Mapping[str, tuple[str, bool]]]
 
 
 @dataclass(frozen=True)
@@ -57,22 +59,32 @@ class StagedData:
     files: list[str]  # the files staged: the holder's path, or files inside it
 
 
-def staged_data(repo: Repo, declared: DeclaredCaching) -> list[StagedData]:
+@dataclass
+class StagedCheck:
+    found: list[StagedData] = field(default_factory=list)
+    # dvx.yaml or dvx.lock, where it could not be read, and why: the outputs of stages it
+    # names were not looked for among the files staged.
+    unread: dict[str, DvxError] = field(default_factory=dict)
+
+
+def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
     """The tracked data that the commit being made would put into Git, with the files of it
     that Git's index adds or changes, in the order of their paths."""
+    check = StagedCheck()
     if repo.git is None:
-        return []
+        return check
     staged = [path for path in repo.git.staged_additions() if _may_be_data(path)]
     if not staged:
-        return []
+        return check
     finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")),
-                           _stage_outputs(repo, declared))
+                           _stage_outputs(repo, declared, check.unread))
     found: dict[Holder, list[str]] = {}
     for path in sorted(staged):
         holder = finder.holder_of(path)
         if holder is not None:
             found.setdefault(holder, []).append(path)
-    return [StagedData(holder, files) for holder, files in found.items()]
+    check.found = [StagedData(holder, files) for holder, files in found.items()]
+    return check
 
 
 def _may_be_data(path: str) -> bool:
@@ -83,18 +95,28 @@ def _may_be_data(path: str) -> bool:
                 or named_like_a_temporary(path))
 
 
-def _stage_outputs(repo: Repo, declared: DeclaredCaching) -> dict[str, Holder]:
+def _stage_outputs(repo: Repo, declared: DeclaredCaching,
+                   unread: dict[str, DvxError]) -> dict[str, Holder]:
     """The cached outputs of stages: those dvx.lock records (but for one dvx.yaml now
     declares with `cache: false`, which the next run gives to Git), and those dvx.yaml
-    declares that no run recorded yet. A file that cannot be read names none."""
-    caching = declared()
+    declares that no run recorded yet. A file that cannot be read names none, and goes into
+    `unread` with the reason."""
+    caching: Mapping[str, tuple[str, bool]] = {}
+    try:
+        caching = declared()
+    except DvxError as exc:  # a syntax error, conflict markers of a merge
+        unread[PIPELINE_FILE] = exc
     outputs: dict[str, Holder] = {}
-    with contextlib.suppress(DvxError):  # conflict markers of a merge, say
-        for name, lock in read_lock(repo.root, repo.algo).items():
-            for out in lock.outs:
-                if out.cache and (caching or {}).get(out.path, (name, True))[1]:
-                    outputs[out.path] = Holder(out.path, stage=name)
-    for path, (name, cache) in (caching or {}).items():
+    try:
+        recorded = read_lock(repo.root, repo.algo)
+    except DvxError as exc:
+        unread[LOCK_FILE] = exc
+        recorded = {}
+    for name, lock in recorded.items():
+        for out in lock.outs:
+            if out.cache and caching.get(out.path, (name, True))[1]:
+                outputs[out.path] = Holder(out.path, stage=name)
+    for path, (name, cache) in caching.items():
         if cache and path not in outputs:
             outputs[path] = Holder(path, stage=name, recorded=False)
     return outputs

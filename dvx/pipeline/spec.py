@@ -183,18 +183,15 @@ def declared_outputs(repo: Repo) -> dict[str, str] | None:
     return {out.path: stage.name for stage in pipeline.stages for out in stage.outs}
 
 
-def caching_declared(repo: Repo) -> dict[str, tuple[str, bool]] | None:
+def caching_declared(repo: Repo) -> dict[str, tuple[str, bool]]:
     """Each output the workspace's dvx.yaml declares: the stage declaring it, and whether
-    the cache keeps it (else Git does); None when dvx.yaml cannot be read. Each stage is read
-    as load_pipeline reads it, without the checks across stages, which list the pointer files
-    of the whole workspace: the pre-commit hook asks this at every commit."""
+    the cache keeps it (else Git does); a DvxError says why dvx.yaml cannot be read. Each
+    stage is read as load_pipeline reads it, without the checks across stages, which list the
+    pointer files of the whole workspace: the pre-commit hook asks this at every commit."""
     path = pipeline_path(repo)
     if not os.path.lexists(path):
         return {}
-    try:
-        stages = _stages(repo, _read_pipeline_file(path, repo.root))
-    except DvxError:
-        return None
+    stages = _stages(repo, _read_pipeline_file(path, repo.root))
     return {out.path: (stage.name, out.cache) for stage in stages for out in stage.outs}
 
 
