@@ -72,7 +72,9 @@ def test_install_is_idempotent_keeps_existing_hooks_and_uninstalls(repo, dvx):
     git(repo, "commit", "-q", "--allow-empty", "-m", "one")
     git(repo, "checkout", "-q", "-b", "other")
     assert (repo / ".git" / "mine").read_text().count("\n") == 1  # the user's hook ran
-    assert dvx("install", "--uninstall").code == 0
+    uninstalled = dvx("install", "--uninstall")
+    assert uninstalled.code == 0
+    assert "git add" not in uninstalled.stdout  # .gitattributes never committed: nothing to add
     assert not (repo / ".gitattributes").exists()
     assert "echo" in (hooks / "post-checkout").read_text()  # the user's own hook is back
     assert not (hooks / "pre-push").exists() and not (hooks / "post-commit").exists()

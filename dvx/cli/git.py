@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from dvx.cli.common import common_options, example, holding_lock, is_quiet, open_repo
-from dvx.cli.ui import git_add, out, warn
+from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
 
 if TYPE_CHECKING:
     from dvx.ops.staged_data import StagedData
@@ -50,10 +50,11 @@ def install(uninstall: bool, no_hooks: bool) -> None:
     out(f"{verb}: " + (", ".join(result.changed) if result.changed else "nothing to change"))
     for hook in result.chained:
         out(f"Your existing {hook} hook still runs, before dvx's.")
-    if result.to_stage:
+    to_stage = recordable(repo.root, result.to_stage)  # a file never committed: nothing to record
+    if to_stage:
         out(("To record the change in Git, run:" if uninstall else
              "To share the merge driver with your team, run:")
-            + f"\n    {git_add(repo.root, result.to_stage)}")
+            + f"\n    {git_add_of_recordable(repo.root, to_stage)}")
 
 
 def _warn_of_shared_hooks(folder: str, uninstall: bool) -> None:

@@ -35,7 +35,7 @@ def report_staging(root: str, staged: list[str], to_stage: list[str]) -> None:
         return
     paths = recordable(root, to_stage)  # one `git ls-files` for both: the test and the command
     if paths:
-        out(f"To record this in Git, run:\n    {_git_add_of(root, paths)}")
+        out(f"To record this in Git, run:\n    {git_add_of_recordable(root, paths)}")
 
 
 def confirm(question: str) -> bool:
@@ -109,10 +109,10 @@ def git_add(root: str, paths: list[str]) -> str:
     command deleted the current directory (`dvx remove --outs` of the data around it), a
     `git -C ROOT add` of the paths as they are in the repository. Paths with nothing to
     record are left out (`recordable`); names Git would read as globs or magic are literal."""
-    return _git_add_of(root, recordable(root, paths))
+    return git_add_of_recordable(root, recordable(root, paths))
 
 
-def _git_add_of(root: str, paths: list[str]) -> str:
+def git_add_of_recordable(root: str, paths: list[str]) -> str:
     """`git_add` of paths already found recordable."""
     from dvx.scm import Git, literal_pathspec
 
