@@ -579,6 +579,38 @@ stages:
     assert f"WARNING: loss.csv at HEAD: loss.csv does not exist there: {note}" in plots.stderr
 
 
+def test_a_cached_metrics_file_not_pulled_is_an_error_never_an_empty_file(repo, dvx, tmp_path):
+    write(repo / "src.json", '{"acc": 0.9}')
+    commit(repo, "before the stage")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp src.json m.json && cp src.json "
+                             "p.json\n    metrics:\n    - m.json: {cache: true}\n"
+                             "    plots:\n    - p.json: {cache: true}\n")
+    assert dvx("repro", "-q").code == 0
+    commit(repo, "v1")
+    git(tmp_path, "clone", "-q", str(repo), "fresh")
+    fresh = tmp_path / "fresh"
+    why = "no such file in the workspace: it is not pulled yet (`dvx pull m.json` fetches it)"
+    assert why in dvx("metrics", "show", cwd=fresh).stdout
+    diff = dvx("metrics", "diff", "HEAD~1", cwd=fresh)
+    assert diff.code == 0 and why in diff.stdout, diff.output
+    assert "No metrics changed" not in diff.output, "an absent file is no empty one"
+    as_json = dvx("metrics", "diff", "HEAD~1", "--json", cwd=fresh)
+    assert f"WARNING: m.json at workspace: {why}" in as_json.stderr
+    (workspace, *_) = json.loads(dvx("exp", "show", "--json", cwd=fresh).stdout)
+    assert workspace["errors"] == [f"m.json: {why}"]
+    plots = dvx("plots", "show", "-o", str(tmp_path / "out"), cwd=fresh)
+    assert "p.json does not exist there: it is not pulled yet (`dvx pull p.json` fetches " \
+           "it)" in plots.stderr
+    (repo / "m.json").unlink()  # placed here, then deleted
+    assert "it was deleted since it was placed (`dvx checkout m.json` puts it back)" in \
+        dvx("metrics", "diff", "HEAD~1").stdout
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp src.json m.json\n"
+                             "    metrics:\n    - n.json: {cache: true}\n")
+    unrun = dvx("metrics", "diff", "--json")
+    assert unrun.stdout.strip() == "{}" and "n.json" not in unrun.stderr, \
+        "a stage not run yet has written nothing: no error"
+
+
 def test_precision_rounds_as_dvc_and_0_digits_show_no_point(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    metrics: [m.json]\n")
     write(repo / "m.json", '{"a": 0.125, "b": 0.375, "c": 2.5, "d": 3.5, "e": -2.7}')

@@ -129,6 +129,8 @@ def test_plots_show_writes_png_files(plotted, dvx, tmp_path):
     assert [p["path"] for p in doc["plots"]] == ["eval/preds.json", "eval/f1.tsv",
                                                  "eval/points.yaml", "eval/roc.png"]
     assert all(p["revisions"] == ["workspace"] and p["errors"] == [] for p in doc["plots"])
+    assert doc["plots"][-1]["template"] is None, "an image is shown as it is, by no template"
+    assert doc["plots"][0]["template"] == "confusion"
     assert len(doc["images"]) == 3
     for image in doc["images"]:
         width, height = is_png(Path(image).read_bytes())

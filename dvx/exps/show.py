@@ -11,7 +11,7 @@ from dvx.errors import UsageError
 from dvx.experiment_refs import DamagedRef, Experiment, experiments_and_damaged, git_of
 from dvx.metrics.revisions import WORKSPACE, Reader, Revision
 from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
-from dvx.metrics.values import METRICS, PARAMS, flatten, read_revision
+from dvx.metrics.values import METRICS, MISSING_TYPE, PARAMS, FileValues, flatten, read_revision
 from dvx.repo import Repo
 
 
@@ -72,9 +72,18 @@ def _row(reader: Reader, row: Row) -> Row:
         for f in values.files:
             if f.data is not None:
                 into[f.path] = flatten(f.data)
-            elif f.error and f.error_type != "missing":  # not run yet: no error
+            elif f.error and _worth_a_warning(f, row):
                 row.errors.append(f"{f.path}: {f.error}")
     return row
+
+
+def _worth_a_warning(file: FileValues, row: Row) -> bool:
+    """A file missing from a row is no error when its stage has not run there yet, nor when
+    it is declared `cache: true` and the row is a commit (which never holds it); one the
+    workspace has not pulled (or deleted) is, as is a file that cannot be parsed."""
+    if file.error_type != MISSING_TYPE:
+        return True
+    return file.cached and row.commit is None
 
 
 def _branch_names(repo: Repo) -> dict[str, str]:

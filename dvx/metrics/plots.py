@@ -54,7 +54,8 @@ class PlotData:
     overlay: bool = False  # several revisions were asked for: name them in the legend
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.plot.path, "template": self.plot.options.template,
+        template = None if self.plot.is_image else self.plot.options.template  # none drew it
+        return {"path": self.plot.path, "template": template,
                 "revisions": [r.label for r, _ in self.tables] + [r.label for r, _ in
                                                                    self.images],
                 "errors": [{"rev": rev, "msg": msg} for rev, msg in self.errors]}
@@ -110,8 +111,8 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
     try:
         raw = reader.read(revision, path, MAX_PLOT_BYTES)
         if raw is None:
-            why = f": {CACHED_NOTE}" if cached and revision.commit is not None else ""
-            data.errors.append((revision.label, f"{path} does not exist there{why}"))
+            data.errors.append((revision.label, f"{path} does not exist there"
+                                f"{_why_absent(reader, revision, path, cached)}"))
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:
@@ -120,6 +121,14 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
                 raw, path, options.header, numbers=not options.template.startswith("confusion"))))
     except DvxError as exc:
         data.errors.append((revision.label, exc.message))
+
+
+def _why_absent(reader: Reader, revision: Revision, path: str, cached: bool) -> str:
+    """': why', when dvx's cache holds the absent plots file (metrics/values.py `_absent`)."""
+    if revision.commit is not None:
+        return f": {CACHED_NOTE}" if cached else ""
+    why = reader.why_absent(revision, path)
+    return f": {why}" if why else ""
 
 
 def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True

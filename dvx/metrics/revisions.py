@@ -16,8 +16,10 @@ from dataclasses import dataclass, replace
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.history import History, Scope
-from dvx.paths import check_read_stays_inside, check_relpath, join_posix
+from dvx.lockfile import read_lock
+from dvx.paths import check_read_stays_inside, check_relpath, for_command, join_posix
 from dvx.repo import Repo
+from dvx.syncstate import placed_here
 
 WORKSPACE = "workspace"
 
@@ -68,6 +70,28 @@ class Reader:
         if revision.commit is None:
             return self._read_workspace(rel, max_bytes)
         return self._read_commit(revision.commit, rel, max_bytes)
+
+    def why_absent(self, revision: Revision, rel: str) -> str | None:
+        """Why the workspace has no file `rel` though dvx.lock records its data in dvx's
+        cache (an output, or a file of one, never pulled into this clone, or deleted since):
+        then it is no file a stage has yet to write, and never to be read as empty. None
+        for any other absent file, and for a commit (which never holds cached data)."""
+        if revision.commit is not None:
+            return None
+        try:
+            stages = read_lock(self.repo.root, self.repo.algo)
+        except DvxError:  # a broken dvx.lock records nothing to read here; status names it
+            return None
+        for out in (o for lock in stages.values() for o in lock.outs if o.cache):
+            inside = rel[len(out.path) + 1:] if rel.startswith(out.path + "/") else None
+            if rel != out.path and inside is None:
+                continue
+            typed = for_command(self.repo.root, rel)
+            synced = self.repo.syncstate.get(out.path)
+            if synced is None or (inside is not None and not placed_here(synced, inside)):
+                return f"it is not pulled yet (`dvx pull {typed}` fetches it)"
+            return f"it was deleted since it was placed (`dvx checkout {typed}` puts it back)"
+        return None
 
     def _read_commit(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
         """The file `rel` of `commit`, following a symbolic link as the workspace does: to

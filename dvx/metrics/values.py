@@ -35,7 +35,9 @@ class FileValues:
     data: dict[str, Any] | None = None
     error: str | None = None
     error_type: str | None = None  # MISSING_TYPE or INVALID_TYPE
-    cached: bool = False  # missing from a commit as dvx's cache, not Git, holds it
+    # missing though dvx's cache, not Git, holds it (from every commit; from a workspace that
+    # has not pulled it): never read as an empty file
+    cached: bool = False
 
     def to_json(self) -> dict[str, Any]:
         if self.data is not None:
@@ -117,18 +119,28 @@ def read_values(reader: Reader, revision: Revision, path: str, kind: str,
     what = "params file" if kind == PARAMS else "metrics file"
     try:
         data = reader.read(revision, path, DEFAULT_MAX_BYTES)
-        if data is None and cached and revision.commit is not None:
-            return FileValues(path, error=f"no such file in {revision.label}: {CACHED_NOTE}",
-                              error_type=MISSING_TYPE, cached=True)
         if data is None:
-            where = "the workspace" if revision.commit is None else revision.label
-            return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
+            return _absent(reader, revision, path, cached)
         return FileValues(path, normalize(parse_params(data, path, what,
                                                        reader.workspace_root(revision))))
     except MergeConflictError as exc:  # with how to resolve it: the user can do it now
         return FileValues(path, error=str(exc), error_type=INVALID_TYPE)
     except DvxError as exc:
         return FileValues(path, error=exc.message, error_type=INVALID_TYPE)
+
+
+def _absent(reader: Reader, revision: Revision, path: str, cached: bool) -> FileValues:
+    """A file `revision` does not have: one dvx's cache holds (a commit never has it, a
+    workspace that has not pulled it lacks it) says why, and is never read as empty."""
+    where = "the workspace" if revision.commit is None else revision.label
+    if revision.commit is not None:
+        why = CACHED_NOTE if cached else None
+    else:
+        why = reader.why_absent(revision, path)
+    if why is None:  # not written yet (its stage has not run), or added or removed
+        return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
+    return FileValues(path, error=f"no such file in {where}: {why}", error_type=MISSING_TYPE,
+                      cached=True)
 
 
 # -- diff ------------------------------------------------------------------------------------
