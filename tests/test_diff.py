@@ -5,6 +5,8 @@ import json
 import shutil
 import socket
 
+import pytest
+
 from tests.conftest import git, run_dvx, write
 from tests.team import Team, commit, edit, must, share
 
@@ -87,6 +89,31 @@ def test_a_manifest_no_one_has_leaves_its_directory_out_on_both_sides(tmp_path):
     doc = _diff(bob, "c1", "main")
     assert len(doc["problems"]) == 1 and "c1:d" in doc["problems"][0]
     assert _summary(doc) == {"added": [], "deleted": [], "modified": ["f.csv"], "renamed": []}
+
+
+@pytest.mark.parametrize("down", ["moved away", "s3 not answering"])
+def test_a_remote_that_cannot_be_read_names_each_manifest_left_out_and_why(tmp_path, down):
+    team, _ = _two_versions(tmp_path)
+    bob = team.clone("bob", pull=False)
+    if down == "moved away":
+        team.store.rename(tmp_path / "elsewhere")
+        why = f"the default remote cannot be opened: The remote directory '{team.store}' " \
+              "does not exist."
+    else:
+        pytest.importorskip("s3fs")
+        with socket.socket() as closed:  # nothing listens there
+            closed.bind(("127.0.0.1", 0))
+            port = closed.getsockname()[1]
+        must("remote", "add", "--local", "-d", "s3r", "s3://bucket/p", cwd=bob)
+        for key, value in (("endpointurl", f"http://127.0.0.1:{port}"),
+                           ("access_key_id", "key"), ("secret_access_key", "secret")):
+            must("remote", "modify", "--local", "s3r", key, value, cwd=bob)
+        why = f"remote 's3r' could not be read: Could not list the pack indexes on the remote " \
+              f"'s3r' (s3://bucket/p): 127.0.0.1:{port} did not accept the connection"
+    problems = _diff(bob, "v1", "main")["problems"]
+    assert [p.split(":")[0] for p in problems] == ["v1", "main"], problems
+    assert all(p.startswith(f"{side}:data/images: its directory manifest ") and why in p
+               for side, p in zip(("v1", "main"), problems, strict=True)), problems
 
 
 def test_an_unreadable_pointer_is_a_problem_not_a_change(repo, dvx):

@@ -222,7 +222,9 @@ class _Sides:
         self.left_out: set[str] = set()  # workspace paths dvx cannot track
         self._left_out_pointers: set[str] = set()  # outputs the sparse checkout leaves out
         self._history: History | None = None
-        self._remote: tuple[str, ObjectStore] | None = None  # (name, store), once opened
+        # (name, store) once opened, or why no manifest can be fetched (no remote is set, it
+        # cannot be opened or read: not tried again for the next); None: not tried yet
+        self._remote: tuple[str, ObjectStore] | str | None = None
         self._trees: dict[str, Tree | None] = {}  # manifest oid -> manifest (None: unknown)
         self._broken: set[str] = set()  # the pointer files and dvx.lock unreadable on a side
 
@@ -406,24 +408,33 @@ class _Sides:
         """Download the manifest `oid` (only it) from the default remote into the cache."""
         if self._remote is None:
             self._remote = self._open_remote()
-        if self._remote is None:
+        if isinstance(self._remote, str):
             self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "
-                                 "and no remote is set to fetch it from")
+                                 f"and {self._remote}")
             return False
         name, store = self._remote
-        result = transfer.download(store, self.repo.cache, [oid],
-                                   settings_for(self.repo, name, store, None))
+        try:
+            result = transfer.download(store, self.repo.cache, [oid],
+                                       settings_for(self.repo, name, store, None))
+        except DvxError as exc:  # the remote as a whole failed (unreachable, say)
+            self._remote = f"remote '{name}' could not be read: {exc.message}"
+            self.problems.append(f"{where}: its directory manifest {oid} is not in the cache "
+                                 f"and {self._remote}")
+            return False
         if result.failed:
             self.problems.append(f"{where}: its directory manifest {oid} could not be fetched "
                                  f"from remote '{name}': {result.failed[oid]}")
             return False
         return True
 
-    def _open_remote(self) -> tuple[str, ObjectStore] | None:
+    def _open_remote(self) -> tuple[str, ObjectStore] | str:
+        """The default remote, its folder checked to exist (a missing one is named as
+        missing, not as lacking each manifest); else why it cannot be had."""
         if default_remote(self.repo.config) is None:
-            return None
+            return "no remote is set to fetch it from"
         try:
-            return open_remote(self.repo, None)
+            name, store = open_remote(self.repo, None)
+            store.blobs.prepare(create=False)
         except DvxError as exc:
-            self.problems.append(f"the default remote cannot be opened: {exc.message}")
-            return None
+            return f"the default remote cannot be opened: {exc.message}"
+        return name, store
