@@ -5,6 +5,7 @@ revision, from the cache or streamed from the remote and checked by hash."""
 import errno
 import gc
 import io
+import json
 import os
 import re
 import shutil
@@ -523,6 +524,8 @@ def test_a_tracked_directory_that_cannot_be_read_is_an_error_not_an_empty_one(
     monkeypatch.chdir(tmp_path)
     fs = fsspec.filesystem("dvx", repo=str(team.origin))
     assert "unreadable" in fs.info("unpushed")  # listed from its parent, marked
+    (listed,) = json.loads(run_dvx("ls", str(team.origin), "unpushed", "--json").stdout)
+    assert "unreadable" in listed and listed["size"] == 12, "the size its pointer records"
     for call in (lambda: fs.ls("unpushed"), lambda: fs.find("unpushed"),
                  lambda: fs.cat("unpushed/1.txt"), lambda: fs.info("unpushed/1.txt"),
                  lambda: fs.get("unpushed", str(tmp_path / "got"), recursive=True)):

@@ -312,10 +312,10 @@ class Source:
         for output in self.outputs():
             try:
                 files = list(self.files_below(Found(output, None)))
-            except DvxError as exc:
-                entries[output.path] = {"name": output.path, "type": "directory", "size": 0,
-                                        "dvx": True, "oid": output.pointer.oid,
-                                        "unreadable": exc.message}
+            except DvxError as exc:  # its files are not known; its size, the pointer's, is
+                entries[output.path] = {"name": output.path, "type": "directory",
+                                        "size": output.pointer.size, "dvx": True,
+                                        "oid": output.pointer.oid, "unreadable": exc.message}
                 continue
             for rel, oid, size, _ in files:
                 path = f"{output.path}/{rel}" if rel else output.path
