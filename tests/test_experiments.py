@@ -1609,7 +1609,9 @@ def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     assert refused.code == 2 and "not in the cache: model.bin" in refused.stderr
     assert "lr: 0.1" in (bob / "params.yaml").read_text()  # nothing was written
     must("exp", "push", "origin", "low", cwd=alice)  # the data follows
-    assert run_dvx("exp", "pull", "origin", cwd=bob).code == 0
+    late = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert late.code == 0 and "Fetched the missing data of 1 experiment(s) pulled before: " \
+        "low." in late.stdout, late.output
     assert run_dvx("exp", "apply", "low", cwd=bob).code == 0
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 

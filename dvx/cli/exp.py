@@ -306,6 +306,9 @@ def _report_shared(shared: object, verb: str) -> None:
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
+        if shared.completed:
+            out(f"Fetched the missing data of {len(shared.completed)} experiment(s) pulled "
+                f"before: {', '.join(shared.completed)}.")
     if shared.left_out is not None:
         warn(f"ERROR: {shared.left_out}")
         sys.exit(1)

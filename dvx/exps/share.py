@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head, ref_of
@@ -25,6 +25,9 @@ class Shared:
     experiments: list[str]  # names
     data: SyncResult | None  # the data push or fetch (None: no data to move)
     left_out: UsageError | None = None  # a pull's experiments not taken, and why
+    # A pull's experiments already here (names), whose missing data it fetched: an earlier
+    # pull got their refs but not all of their data
+    completed: list[str] = field(default_factory=list)
 
 
 def push_experiments(repo: Repo, git_remote: str, names: list[str],
@@ -109,7 +112,9 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
     everything = [e for e in after if e.ref in taken]
     data = _sync(repo, everything, dvx_remote, fetch) if everything else None
-    return Shared([e.name for e in fetched], data, left_out)
+    got_data = data is not None and data.transfer.transferred > 0
+    completed = [e.name for e in everything if got_data and e not in fetched]
+    return Shared([e.name for e in fetched], data, left_out, completed)
 
 
 def _wanted(git_remote: str, theirs: dict[str, str], names: list[str]) -> dict[str, str]:
