@@ -178,14 +178,52 @@ def own_moto(tmp_path: Path) -> Iterator[dict[str, Any]]:
         proc.wait()
 
 
-def _start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
+# The users of `moto_iam`, and the S3 actions each may take on its bucket.
+IAM_USERS = {"admin": ["s3:*"],
+             "nodelete": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],  # an append-only key
+             "readonly": ["s3:GetObject", "s3:ListBucket"]}
+
+
+@pytest.fixture(scope="session")
+def moto_iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A moto server that enforces IAM policies, with the bucket `iam` and a key pair for
+    each of IAM_USERS: {"endpoint_url", "bucket", "keys": {user: (key, secret)}}. moto takes
+    requests unsigned only for the first INITIAL_NO_AUTH_ACTION_COUNT: exactly those that
+    set the users up."""
+    import boto3
+
+    setup_calls = 1 + 3 * len(IAM_USERS)  # the bucket; each user, its policy and its key
+    proc, endpoint = _start_moto(tmp_path_factory.mktemp("moto-iam") / "moto.log",
+                                 {"INITIAL_NO_AUTH_ACTION_COUNT": str(setup_calls)})
+    try:
+        kw = {"endpoint_url": endpoint, "aws_access_key_id": "setup",
+              "aws_secret_access_key": "setup", "region_name": "us-east-1"}
+        boto3.client("s3", **kw).create_bucket(Bucket="iam")
+        iam = boto3.client("iam", **kw)
+        keys = {}
+        for user, actions in IAM_USERS.items():
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Action": actions,
+                    "Resource": ["arn:aws:s3:::iam", "arn:aws:s3:::iam/*"]}]}))
+            made = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (made["AccessKeyId"], made["SecretAccessKey"])
+        yield {"endpoint_url": endpoint, "bucket": "iam", "keys": keys}
+    finally:
+        _stop(proc)
+
+
+def _start_moto(log: Path, env: dict[str, str] | None = None
+                ) -> tuple[subprocess.Popen[bytes], str]:
     """A moto server on a free port, once it serves: (its process, its endpoint)."""
     binary = BIN / "moto_server"
     _skip_if_disabled(binary)
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                                env={**os.environ, **(env or {})})
     endpoint = f"http://127.0.0.1:{port}"
     try:
         _wait_until(lambda: _http_status(endpoint + "/moto-api/") == 200, proc, 30, "moto", log)

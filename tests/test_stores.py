@@ -194,6 +194,29 @@ def test_listing_existence_moving_and_deleting(blobs, request):
         assert list(blobs.walk("nothing")) == [] and blobs.details("nothing") == {}
 
 
+@pytest.mark.parametrize("count", [3, 40])  # one DELETE each; one DeleteObjects request
+def test_deletes_the_credentials_may_not_make_are_refused_not_counted_done(tmp_path, moto_iam,
+                                                                             count):
+    """DeleteObjects answers 200 when it deleted nothing, naming each refused key among its
+    Errors (as AWS does for a key without s3:DeleteObject): that is a refusal too."""
+    from dvx.remote.fs import open_store
+
+    def blobs_of(user: str) -> Any:
+        key, secret = moto_iam["keys"][user]
+        return open_store(f"s3://{moto_iam['bucket']}/del-{uuid.uuid4().hex[:8]}",
+                          {"endpointurl": moto_iam["endpoint_url"], "access_key_id": key,
+                           "secret_access_key": secret, "region": "us-east-1"},
+                          str(tmp_path), "xxh128").blobs
+
+    appending = blobs_of("nodelete")
+    names = [f"d/{i}" for i in range(count)]
+    with appending.session():
+        appending.put_many([(name, b"x") for name in names])
+        with pytest.raises(PermissionError):
+            appending.delete(names)
+        assert appending.existing(names) == set(names)
+
+
 def test_a_batch_of_blobs_goes_and_comes_back_with_each_ones_outcome(blobs):
     items = [(f"b/{i}", os.urandom(i * 100)) for i in range(20)]
     got: dict[int, bytes | Exception] = {}

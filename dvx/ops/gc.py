@@ -37,6 +37,7 @@ from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.ops.remote import lock_remote, open_remote, settings_for
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
+from dvx.remote.backends import delete_refused
 from dvx.remote.store import RemoteStore
 from dvx.repo import DVX_DIR, Repo, tracked_but_absent
 
@@ -168,7 +169,11 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         repo.statcache.prune(cache.removed, repo.cache.generation())
         if remote is not None:
             with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
-                _delete_from_remote(repo, remote, results[1], remote_cutoff, run_records)
+                try:
+                    _delete_from_remote(repo, remote, results[1], remote_cutoff, run_records)
+                except PermissionError as exc:  # the probe wrote there: a delete was refused
+                    raise delete_refused(remote.blobs, exc, f"remote '{name}' ({remote.url})"
+                                         ) from exc
     return results
 
 
@@ -177,7 +182,9 @@ def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
     machine's may run hours ahead (an object pushed a minute ago would look old) or behind.
     The same time serves the deletion under the lock, later: younger only keeps more. A dry
     run on a remote this user may only read cannot write the probe: it needs no write
-    otherwise, so it goes on with this machine's clock (a real run could not delete there)."""
+    otherwise, so it goes on with this machine's clock (a real run could not delete there).
+    A real run stops here, before it deletes anything anywhere, when the remote refuses to
+    delete the probe: credentials that may write but not delete."""
     try:
         return locks.store_time(remote.retried, f"'{name}' ({remote.url})") or time.time()
     except locks.WriteRefused:
@@ -186,6 +193,11 @@ def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
         log.warning("dvx cannot write to remote '%s' to read its clock: the grace period is "
                     "measured on this machine's clock.", name)
         return time.time()
+    except locks.DeleteRefused as exc:
+        if not dry_run:
+            raise
+        log.warning("%s A real run would stop there.", exc.message)
+        return exc.written or time.time()
 
 
 def _history_scopes(scope: Scope) -> list[str]:

@@ -1054,17 +1054,31 @@ class S3Blobs(FsspecBlobs):
         return found
 
     def delete(self, names: list[str]) -> None:
-        if len(names) > FEW_DELETES:  # s3fs deletes a thousand per request
-            super().delete(names)
-            return
-        paths = [self.path(name) for name in names]
-        done = self._fast(lambda fast: _each(fast.delete(path) for path in paths))
-        if done is None:
-            super().delete(names)
-            return
-        failures = [answer for answer in done[0] if isinstance(answer, Exception)]
-        if failures:
-            raise failures[0]
+        if len(names) <= FEW_DELETES:
+            paths = [self.path(name) for name in names]
+            done = self._fast(lambda fast: _each(fast.delete(path) for path in paths))
+            if done is not None:
+                failures = [answer for answer in done[0] if isinstance(answer, Exception)]
+                if failures:
+                    raise failures[0]
+                return
+        self._delete_in_bulk(names)
+
+    def _delete_in_bulk(self, names: list[str]) -> None:
+        """A thousand keys per request (DeleteObjects), whose answer is a success even when
+        it deleted none: each key the store would not delete (AccessDenied, for credentials
+        that may not delete) is named among its Errors, which s3fs's rm drops."""
+        bucket = self.root.partition("/")[0]
+        keys = [self.path(name).partition("/")[2] for name in names]
+        for start in range(0, len(keys), 1000):
+            batch = keys[start:start + 1000]
+            answer = self.fs.call_s3("delete_objects", Bucket=bucket, Delete={
+                "Objects": [{"Key": key} for key in batch], "Quiet": True})
+            for folder in {posixpath.dirname(key) for key in batch}:
+                self.fs.invalidate_cache(f"{bucket}/{folder}")
+            refusals = answer.get("Errors") or []
+            if refusals:
+                raise _not_deleted(bucket, refusals, len(batch))
 
     def walk(self, directory: str) -> Iterator[str]:
         done = self._fast(lambda fast: fast.list_keys(self.path(directory)))
@@ -1111,6 +1125,18 @@ class S3Blobs(FsspecBlobs):
         failures = [answer for answer in done[0] if isinstance(answer, Exception)]
         if failures:
             raise failures[0]
+
+
+def _not_deleted(bucket: str, refusals: list[dict[str, str]], asked: int) -> OSError:
+    """The error for the keys of a DeleteObjects request that the store did not delete
+    (`refusals`, its answer's Errors): PermissionError when it was refused access to them."""
+    first = refusals[0]
+    path = f"{bucket}/{first.get('Key', '')}"
+    why = f"{len(refusals)} of {asked} objects not deleted: {first.get('Code', 'an error')}" \
+          f" ({first.get('Message', 'no reason given')})"
+    if first.get("Code") == "AccessDenied":
+        return PermissionError(errno.EACCES, why, path)
+    return OSError(errno.EIO, why, path)  # a passing error (InternalError, SlowDown): retried
 
 
 async def _each(requests: Iterable[Awaitable[Any]]) -> list[Any]:

@@ -58,6 +58,16 @@ class WriteRefused(RemoteError):
     only read there, which no retry or network changes."""
 
 
+class DeleteRefused(RemoteError):
+    """The store refused a delete to credentials that may write there (an append-only key):
+    gc cannot run, and locks and probes written stay until they go stale. `written`: the
+    store's clock, read by the probe whose delete was refused."""
+
+    def __init__(self, refusal: RemoteError, written: float | None = None) -> None:
+        super().__init__(refusal.message, refusal.hint)
+        self.written = written
+
+
 @dataclass(frozen=True)
 class Holder:
     """Another lock found on the remote: who wrote it, and when it was last renewed."""
@@ -123,6 +133,7 @@ class RemoteLock:
         self._old_probes: list[str] = []  # `store_time` probes a killed process left
         self._space = process_space()
         self._store_now = 0.0  # the store's clock as of the latest listing
+        self._delete_refused = False  # the store refused to delete one of our locks
 
     def __enter__(self) -> RemoteLock:
         self.acquire()
@@ -292,11 +303,29 @@ class RemoteLock:
             return True
         try:
             self.blobs.delete([f"{LOCKS_DIR}/{name}"])
+        except PermissionError as exc:
+            self._refused_delete(name, exc)
+            return False
         except Exception as exc:
             log.warning("Could not remove the lock %s from remote %s: %s", name, self.remote,
                         describe(exc) if isinstance(exc, OSError) else exc)
             return False
         return True
+
+    def _refused_delete(self, name: str, exc: PermissionError) -> None:
+        """Say, once, that the store refuses to delete our locks, and what the ones left
+        there hold up."""
+        if self._delete_refused:
+            return
+        self._delete_refused = True
+        from dvx.remote.backends import delete_refused
+
+        held_up = "`dvx gc --remote` from another machine waits for them" if self.kind == PUSH \
+            else "a push from another machine waits for them"
+        log.warning("Could not remove the lock %s: %s Left there, %s until they are %.0f "
+                    "minutes old (on this machine, until this process has exited).", name,
+                    delete_refused(self.blobs, exc, f"remote {self.remote}").message,
+                    held_up, STALE_SECONDS / 60)
 
 
 def store_time(blobs: Blobs, remote: str) -> float | None:
@@ -304,7 +333,8 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     deleted at once), so that gc measures the age of what the store holds on the clock that
     dated it. None when the store's listings give no times. A probe a killed process leaves
     is no lock to any reader, and gc deletes it once it is stale. WriteRefused when this
-    user may only read the store."""
+    user may only read the store; DeleteRefused when it may write there but not delete
+    (the probe stays, and goes stale)."""
     _list_locks(blobs, remote)  # a listing names a missing bucket; a write might create one
     name = probe_name(os.urandom(8).hex())
     try:
@@ -319,8 +349,19 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
                           "Check the credentials and the network, then try again.") from exc
     try:
         _, written = _list_locks(blobs, remote).get(name, (0, None))
-    finally:
+    except BaseException:
         _delete_quietly(blobs, name, remote)
+        raise
+    try:
+        blobs.delete([f"{LOCKS_DIR}/{name}"])
+    except PermissionError as exc:
+        from dvx.remote.backends import delete_refused
+
+        raise DeleteRefused(delete_refused(
+            blobs, exc, f"remote {remote}",
+            "Nothing was deleted: `dvx gc --remote` needs that right."), written) from exc
+    except Exception as exc:  # left, it goes stale
+        log.warning("Could not remove %s from remote %s: %s", name, remote, exc)
     return written
 
 

@@ -1,0 +1,94 @@
+"""Remotes whose credentials allow only part of what dvx does (an append-only CI key that may
+not delete, a read-only key), on a moto server that enforces IAM policies: a command refused
+a step says so as the remote's refusal, and leaves nothing half-done behind."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import git, run_dvx, write
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_aws(monkeypatch):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+
+
+class Bucket:
+    """The remote's folder in moto_iam's bucket, seen with the admin's key."""
+
+    def __init__(self, server: dict[str, Any]) -> None:
+        import boto3
+
+        key, secret = server["keys"]["admin"]
+        self.client = boto3.client("s3", endpoint_url=server["endpoint_url"],
+                                   aws_access_key_id=key, aws_secret_access_key=secret,
+                                   region_name="us-east-1")
+        self.name = server["bucket"]
+        self.prefix = f"p-{uuid.uuid4().hex[:12]}"
+
+    def listed(self, folder: str = "") -> list[str]:
+        found = self.client.list_objects_v2(Bucket=self.name, Prefix=f"{self.prefix}/{folder}")
+        return sorted(item["Key"][len(self.prefix) + 1:] for item in found.get("Contents", []))
+
+
+def _remote(repo: Path, server: dict[str, Any], user: str, bucket: Bucket) -> None:
+    """The default remote `storage`, used with the key of `user`."""
+    for args in (("remote", "add", "-d", "storage", f"s3://{bucket.name}/{bucket.prefix}"),
+                 ("remote", "modify", "storage", "endpointurl", server["endpoint_url"])):
+        assert run_dvx(*args, cwd=repo).code == 0
+    _use_key(repo, server, user)
+
+
+def _use_key(repo: Path, server: dict[str, Any], user: str) -> None:
+    key, secret = server["keys"][user]
+    for option, value in (("access_key_id", key), ("secret_access_key", secret)):
+        assert run_dvx("remote", "modify", "--local", "storage", option, value,
+                       cwd=repo).code == 0
+
+
+def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, dvx,
+                                                                          moto_iam):
+    bucket = Bucket(moto_iam)
+    _remote(repo, moto_iam, "admin", bucket)
+    assert dvx("remote", "modify", "storage", "pack_threshold", "0").code == 0  # loose
+    for i in range(20):  # more than are deleted one request each
+        write(repo / f"f{i}.txt", f"old {i}")
+    assert dvx("add", *[f"f{i}.txt" for i in range(20)]).code == 0
+    assert dvx("push").code == 0
+    for i in range(20):
+        assert dvx("remove", f"f{i}.txt.dvx").code == 0
+        (repo / f"f{i}.txt").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "nothing tracked")
+    cached = sorted((repo / ".dvx/cache").rglob("*"))
+    before = bucket.listed()
+    _use_key(repo, moto_iam, "nodelete")
+
+    refused = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
+    assert refused.code == 1, refused.output
+    assert "The remote 'storage'" in refused.stderr and "refused access" in refused.stderr
+    assert "may not delete" in refused.stderr and "Nothing was deleted" in refused.stderr
+    assert "permissions" not in refused.stderr  # no local file's
+    # Nothing deleted anywhere, and no gc lock or index of its own left on the remote: only
+    # the clock probe it could not delete (which goes stale, like a lock).
+    assert sorted((repo / ".dvx/cache").rglob("*")) == cached
+    after = bucket.listed()
+    assert [key for key in after if key not in before
+            ] == [key for key in after if key.startswith("locks/clock-")]
+    assert len(after) == len(before) + 1
+
+    dry = dvx("gc", "-w", "-c", "storage", "--grace", "0", "--dry-run")
+    assert dry.code == 0 and "may not delete" in dry.stderr and "20" in dry.stdout
+    _use_key(repo, moto_iam, "admin")
+    done = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
+    assert done.code == 0, done.output
+    assert [key for key in bucket.listed() if key.startswith("files/")] == []
