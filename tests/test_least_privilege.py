@@ -92,3 +92,31 @@ def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, 
     done = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
     assert done.code == 0, done.output
     assert [key for key in bucket.listed() if key.startswith("files/")] == []
+
+
+def test_a_push_with_a_key_that_may_not_delete_merges_no_indexes_and_says_so(repo, dvx,
+                                                                             moto_iam,
+                                                                             monkeypatch):
+    """A merge publishes one index for all, then deletes those it replaces: refused that,
+    every push would add a copy of all the others. And the push's own lock, which it may not
+    delete either, is named as left behind for that reason."""
+    from dvx.remote import packed
+
+    bucket = Bucket(moto_iam)
+    _remote(repo, moto_iam, "nodelete", bucket)
+    for i in range(3):
+        write(repo / f"f{i}.txt", f"pushed {i}")
+        assert dvx("add", f"f{i}.txt").code == 0
+        assert dvx("push").code == 0
+    indexes = bucket.listed("indexes/")
+    monkeypatch.setattr(packed, "MAX_INDEXES", 2)
+    write(repo / "last.txt", "last")
+    assert dvx("add", "last.txt").code == 0
+
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert "may not delete there" in pushed.stderr and "not merged" in pushed.stderr
+    added = [name for name in bucket.listed("indexes/") if name not in indexes]
+    assert len(added) == 1  # the push's own, and no merged copy of them all
+    left = [line for line in pushed.stderr.splitlines() if "Left the lock" in line]
+    assert len(left) == 1 and "may not delete" in left[0] and "gc --remote" in left[0]

@@ -320,10 +320,10 @@ class RemoteLock:
         self._delete_refused = True
         from dvx.remote.backends import delete_refused
 
-        held_up = "`dvx gc --remote` from another machine waits for them" if self.kind == PUSH \
-            else "a push from another machine waits for them"
-        log.warning("Could not remove the lock %s: %s Left there, %s until they are %.0f "
-                    "minutes old (on this machine, until this process has exited).", name,
+        held_up = "`dvx gc --remote`" if self.kind == PUSH else "a push"
+        log.warning("Left the lock %s behind: %s It keeps %s on other machines from running "
+                    "until it is %.0f minutes old (on this machine, until this process has "
+                    "exited).", name,
                     delete_refused(self.blobs, exc, f"remote {self.remote}").message,
                     held_up, STALE_SECONDS / 60)
 

@@ -11,16 +11,18 @@ At most PACKS_IN_FLIGHT packs are in memory at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
 from dvx import faults
-from dvx.errors import interruption
+from dvx.errors import RemoteError, interruption
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.cache import LocalCache, unreadable_object
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
+from dvx.remote.backends import delete_refused
 from dvx.remote.packs import (
     PACK_HEADER_SIZE,
     PackBuilder,
@@ -282,9 +284,29 @@ def deduplicated(section: Section) -> Section:
 
 
 def consolidate_if_many(remote: RemoteStore, settings: Settings) -> bool:
-    """Merge the indexes into one when there are more than MAX_INDEXES."""
-    if len(remote.inventory.index_names()) <= MAX_INDEXES or remote.inventory.refused:
+    """Merge the indexes into one when there are more than MAX_INDEXES, unless the store
+    refuses this user deletes: the merged index would then be one more, a copy of all the
+    others, on every push."""
+    count = len(remote.inventory.index_names())
+    if count <= MAX_INDEXES or remote.inventory.refused:
+        return False
+    refusal = _delete_refusal(remote)
+    if refusal is not None:
+        log.warning("%s Its %d pack indexes, which every command reading it downloads, were "
+                    "not merged into one (a merge deletes those it replaces); a push with "
+                    "credentials that may delete there merges them.", refusal.message, count)
         return False
     rewrite_indexes(remote, settings, lambda pack, oid, offset: True)
     return True
+
+
+def _delete_refusal(remote: RemoteStore) -> RemoteError | None:
+    """The store's refusal to let this user delete in indexes/, found by deleting a name
+    never written there (one request, which leaves nothing behind: an object store checks
+    the right to delete before whether there is anything to delete); None if it lets it."""
+    try:
+        remote.retried.delete([f"{INDEXES_DIR}/.delete-probe-{os.urandom(8).hex()}"])
+    except PermissionError as exc:
+        return delete_refused(remote.blobs, exc)
+    return None
 
