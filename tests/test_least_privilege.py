@@ -4,19 +4,26 @@ a step says so as the remote's refusal, and leaves nothing half-done behind."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import xxhash
 
-from tests.conftest import git, run_dvx, write
+from tests.conftest import git, run_dvx, unprivileged, write
+
+
+def oid_of(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
 
 
 @pytest.fixture(autouse=True)
 def _no_ambient_aws(monkeypatch):
-    import os
-
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
@@ -120,3 +127,59 @@ def test_a_push_with_a_key_that_may_not_delete_merges_no_indexes_and_says_so(rep
     assert len(added) == 1  # the push's own, and no merged copy of them all
     left = [line for line in pushed.stderr.splitlines() if "Left the lock" in line]
     assert len(left) == 1 and "may not delete" in left[0] and "gc --remote" in left[0]
+
+
+def test_fsck_with_a_read_only_key_reports_a_damaged_pack_and_changes_nothing(repo, dvx,
+                                                                             moto_iam):
+    bucket = Bucket(moto_iam)
+    _remote(repo, moto_iam, "admin", bucket)
+    write(repo / "small.txt", "packed")
+    assert dvx("add", "small.txt").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    [pack] = bucket.listed("packs/")
+    key = f"{bucket.prefix}/{pack}"
+    data = bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"].read()
+    bucket.client.put_object(Bucket=bucket.name, Key=key, Body=data[:-3] + b"XXX")  # bit rot
+    before = bucket.listed()
+    _use_key(repo, moto_iam, "readonly")
+
+    checked = dvx("fsck", "--remote", "storage", "--json")
+    assert checked.code == 1, checked.output
+    assert [c["oid"] for c in json.loads(checked.stdout)["corrupt"]] == [oid_of(b"packed")]
+    assert bucket.listed() == before  # no lock, no index rewritten
+
+    told = dvx("fsck", "--remote", "storage")
+    assert told.code == 1 and f"Corrupt {oid_of(b'packed')}" in told.stderr
+    assert "nothing was moved aside" in told.stderr
+
+
+def test_fsck_of_a_folder_this_user_may_only_read_reports_a_corrupt_object(repo, dvx,
+                                                                         tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    write(repo / "big.bin", os.urandom(1_500_000))  # a loose object on the remote
+    assert dvx("add", "big.bin").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    [loose] = (store / "files").rglob("*/*/*")
+    with open(loose, "r+b") as f:  # bit rot
+        f.seek(100)
+        f.write(b"XXXX")
+    oid = loose.parent.name + loose.name
+    subprocess.run(["chmod", "-R", "a-w", str(store)], check=True)  # a read-only share
+    try:
+        checked = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "fsck",
+                                  "--remote", "storage", "--json"], cwd=repo,
+                                 capture_output=True, text=True)
+        told = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "fsck",
+                               "--remote", "storage"], cwd=repo, capture_output=True,
+                              text=True)
+    finally:
+        subprocess.run(["chmod", "-R", "u+w", str(store)], check=True)
+    assert checked.returncode == 1, checked.stderr
+    assert [c["oid"] for c in json.loads(checked.stdout)["corrupt"]] == [oid]
+    assert f"Corrupt {oid}" in told.stderr and "nothing was moved aside" in told.stderr
+    assert told.returncode == 1 and loose.exists() and not (store / "quarantine").exists()

@@ -7,6 +7,7 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -165,12 +166,17 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     problems_found = transfer.verify_on(remote, loose, settings, sizes, fast=fast)
     loose_whole = loose - problems_found.keys()
     # A read-only remote (HTTP) is only reported on: dvx moves nothing there, and takes no
-    # lock on it, as nothing writes to it through dvx.
+    # lock on it, as nothing writes to it through dvx. So is one this user may only read (a
+    # read-only share or key), found when the first move is refused.
     repairs = not result.read_only
     for oid, why in sorted(problems_found.items()):
         result.corrupt[oid] = why
         if repairs and not why.startswith("could not be read") and not lost_with_its_pack(why):
-            result.quarantined[oid] = remote.quarantine(oid)
+            moved = _moved_aside(remote, oid)
+            if moved is None:
+                result.read_only, repairs = True, False
+            else:
+                result.quarantined[oid] = moved
     # An index that names a loose object moved aside, or deleted by hand, would make push
     # count it as there.
     moved_but_indexed = packed.indexed_loose(remote, result.quarantined) | gone
@@ -196,6 +202,18 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
             result.missing[oid] = path
     _note_sent_elsewhere(repo, name, targets, result)
     return result
+
+
+def _moved_aside(remote: RemoteStore, oid: str) -> str | None:
+    """Where the corrupt loose object `oid` was moved (RemoteStore.quarantine); None when
+    the remote refuses the move because this user may only read there."""
+    try:
+        return remote.quarantine(oid)
+    except OSError as exc:
+        if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+            raise
+        log.info("Corrupt %s not moved aside: %s", oid, describe(exc))
+        return None
 
 
 def _note_sent_elsewhere(repo: Repo, name: str, targets: list[Target],
@@ -242,6 +260,11 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
                 packed.retire_copies(remote, settings, copies)
     except LockError as exc:
         log.warning("Nothing was taken out of the remote's indexes: %s", exc.message)
+        result.lost |= loose_moved - result.quarantined.keys()
+        return found
+    except locks.WriteRefused as exc:  # this user may only read there: reported only
+        log.info("Nothing was taken out of the remote's indexes: %s", exc.message)
+        result.read_only = True
         result.lost |= loose_moved - result.quarantined.keys()
         return found
     if lost := absent - result.quarantined.keys():

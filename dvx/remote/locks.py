@@ -229,8 +229,11 @@ class RemoteLock:
         try:
             self.blobs.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
         except OSError as exc:
-            raise RemoteError(f"Could not write a lock on remote {self.remote}: "
-                              f"{describe(exc)}.") from exc
+            message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
+            if _refuses_writes(exc):
+                raise WriteRefused(message, "dvx cannot write there: it changes a remote "
+                                            "only with write access to it.") from exc
+            raise RemoteError(message) from exc
         self.name = name
 
     def _blocking(self) -> Holder | None:
@@ -342,7 +345,7 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     except OSError as exc:
         message = (f"Could not write to remote {remote} (a probe of its clock, in "
                    f"{LOCKS_DIR}/): {describe(exc)}.")
-        if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
+        if _refuses_writes(exc):
             raise WriteRefused(message, "dvx cannot write there: gc deletes from a remote "
                                         "only with write access to it.") from exc
         raise RemoteError(message,
@@ -363,6 +366,12 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     except Exception as exc:  # left, it goes stale
         log.warning("Could not remove %s from remote %s: %s", name, remote, exc)
     return written
+
+
+def _refuses_writes(exc: OSError) -> bool:
+    """Whether a write failed because this user may only read the store (no permission, or
+    a read-only filesystem), which no retry changes."""
+    return isinstance(exc, PermissionError) or exc.errno == errno.EROFS
 
 
 def _list_locks(blobs: Blobs, remote: str) -> Details:
