@@ -183,3 +183,23 @@ def test_fsck_of_a_folder_this_user_may_only_read_reports_a_corrupt_object(repo,
     assert [c["oid"] for c in json.loads(checked.stdout)["corrupt"]] == [oid]
     assert f"Corrupt {oid}" in told.stderr and "nothing was moved aside" in told.stderr
     assert told.returncode == 1 and loose.exists() and not (store / "quarantine").exists()
+
+
+def test_a_push_refused_a_folder_of_the_remote_names_that_folder(repo, dvx, tmp_path):
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    write(repo / "a.bin", os.urandom(1_500_000))
+    assert dvx("add", "a.bin").code == 0
+    assert dvx("push").code == 0
+    objects = store / "files" / "xxh128"
+    write(repo / "b.bin", os.urandom(1_500_000))  # a loose object, in a folder of its own
+    assert dvx("add", "b.bin").code == 0
+    objects.chmod(0o555)  # nobody may add to it
+    try:
+        pushed = subprocess.run([*unprivileged(), sys.executable, "-m", "dvx", "push"],
+                                cwd=repo, capture_output=True, text=True)
+    finally:
+        objects.chmod(0o755)
+    assert pushed.returncode == 1
+    [failed] = [line for line in pushed.stderr.splitlines() if line.startswith("Failed b.bin")]
+    assert "Permission denied" in failed and str(objects) in failed, failed

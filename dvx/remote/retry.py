@@ -16,6 +16,7 @@ from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
 from dvx.fsutil import FileChangedError, FileVersion, NotRegularFileError
+from dvx.fsutil import describe as describe_os_error
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
 from dvx.remote.backends import certificate_refusal, redact_urls
@@ -104,6 +105,9 @@ def describe(exc: BaseException) -> str:
     refused = certificate_refusal(exc)
     if refused is not None:
         return refused
+    if isinstance(exc, OSError) and exc.strerror and isinstance(exc.filename, str):
+        # Which file or folder: a remote's refusing it reads like a local file's otherwise.
+        return redact_urls(describe_os_error(exc))
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     if isinstance(exc, TimeoutError) and str(exc):
