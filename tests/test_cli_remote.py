@@ -79,6 +79,20 @@ def test_remote_default_unset_acts_on_one_level_and_names_the_one_that_sets_it(
     assert dvx("remote", "default", "--unset").code == 0  # no default anywhere: nothing to do
 
 
+def test_remote_default_with_a_level_shows_that_level_s_own_default(repo, dvx, tmp_path):
+    """As `dvx config --LEVEL core.remote` does: with a level, the default that level's config
+    sets, not the one in effect from another level; none set there is said so."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s")).code == 0
+    assert dvx("remote", "add", "--local", "-d", "mine", str(tmp_path / "m")).code == 0
+    assert dvx("remote", "default").stdout == "mine\n"
+    assert dvx("remote", "default", "--local").stdout == "mine\n"
+    assert dvx("remote", "default", "--project").stdout == "storage\n"
+    none = dvx("remote", "default", "--global")
+    assert (none.code, none.stdout) == (2, "")
+    assert none.stderr == ("ERROR: No default remote is set in the global config. Set one with "
+                           "`dvx remote default --global NAME`.\n")
+
+
 def test_remote_modify_refuses_a_level_that_does_not_define_the_remote(repo, dvx, tmp_path):
     """An option alone in the tracked config would give every teammate a remote without a
     URL; a secret still goes to config.local, beside the remote it belongs to."""

@@ -160,6 +160,7 @@ def remote_remove(name: str, level: str | None) -> None:
 
 @remote.command("default", epilog=example("""
 dvx remote default            # show it
+dvx remote default --project  # show the one .dvx/config sets
 dvx remote default storage    # set it
 dvx remote default --unset
 """))
@@ -169,23 +170,28 @@ dvx remote default --unset
 @level_options
 @common_options
 def remote_default(name: str | None, unset: bool, level: str | None) -> None:
-    """Show or set the default remote."""
+    """Show or set the default remote. Shown without a level: the one in effect; with
+    --global, --project or --local: the one that level's config sets."""
     from dvx.errors import UsageError
     from dvx.ops.remote import dangling_default, default_remote, set_default
 
-    repo = open_repo()
+    repo = _repo_for(level)
     if unset or name:
         notice = set_default(repo, None if unset else name, level)
         if notice:
             warn(notice)
-    else:
-        current = default_remote(repo.config)
-        if current is None:
-            raise UsageError("No default remote is set.", "Set one with `dvx remote default NAME`.")
-        out(current)
-        problem = dangling_default(repo.config)
-        if problem is not None:
-            warn(f"WARNING: {problem}")
+        return
+    # With a level: that level's own default, as `dvx config --LEVEL core.remote` shows it.
+    current = default_remote(repo.config, level)
+    if current is None:
+        where = f" in the {level} config" if level else ""
+        flag = f" --{level}" if level else ""
+        raise UsageError(f"No default remote is set{where}.",
+                         f"Set one with `dvx remote default{flag} NAME`.")
+    out(current)
+    problem = dangling_default(repo.config)
+    if problem is not None and current == default_remote(repo.config):
+        warn(f"WARNING: {problem}")
 
 
 @remote.command("rename", epilog=example("""

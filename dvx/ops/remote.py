@@ -399,7 +399,10 @@ def _refuse_unset_elsewhere(config: Config, chosen: str) -> None:
             f"Unset it there with `dvx remote default --unset --{elsewhere}`.")
 
 
-def default_remote(config: Config) -> str | None:
+def default_remote(config: Config, level: str | None = None) -> str | None:
+    """The default remote in effect, or (with `level`) the one that level's config sets."""
+    if level is not None:
+        return config.file(level).get("core", "remote")
     return config.get("core", "remote")
 
 
