@@ -69,6 +69,68 @@ def test_repro_pull_fetches_data_and_runs_first(repo, dvx, tmp_path):
     assert not (ci / "stats.json").exists()  # not a target
 
 
+def test_repro_dry_pull_plans_with_the_data_the_remote_holds_as_the_real_run_does(
+        repo, dvx, tmp_path):
+    """In a fresh clone, `repro --dry --pull` asks the remote what it holds (downloading
+    nothing) and says what the real `repro --pull` does: fetch and check out the data, run
+    nothing. So with outputs deleted since. Data the remote lacks is refused as the real run
+    refuses it."""
+    origin_with_remote(repo, dvx, tmp_path, commit_lock=True)
+    ci = clone(repo, tmp_path / "ci")
+    dry = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert dry.code == 0, dry.output
+    assert dry.stdout.startswith("Would fetch from the remote and check out: data/features, "
+                                 "data/prepared, stats.json, model.json.\n")
+    assert "Would run" not in dry.stdout and "missing" not in dry.output, dry.output
+    assert dry.stdout.endswith("No stage would run: every stage is up to date once that data "
+                               "is in place.\n")
+    assert not (ci / "model.json").exists() and not list((ci / ".dvx" / "cache").rglob("*/*"))
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 0, real.output
+    assert runs(ci) == [] and (ci / "model.json").exists()
+
+    (ci / "model.json").unlink()
+    shutil.rmtree(ci / ".dvx" / "cache")
+    dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)
+    assert dry.code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert planned["would_pull"] == [{"path": "model.json", "fetched": True}]
+    assert {s["outcome"] for s in planned["stages"]} == {"up-to-date"}
+    assert "Would run stage 'train': missing outs: model.json\n" in dvx(
+        "repro", "--dry", cwd=ci).stdout  # without --pull: it runs
+
+    (tmp_path / "empty").mkdir()
+    assert dvx("remote", "add", "--local", "-d", "empty", str(tmp_path / "empty"),
+               cwd=ci).code == 0
+    refused = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert refused.code == 1
+    assert refused.stderr.startswith("ERROR: `repro --pull` could not fetch the data of "
+                                     "model.json: neither the cache nor the remote holds it")
+
+
+def test_repro_dry_pull_counts_a_tracked_dependency_the_remote_holds_as_there(
+        repo, dvx, tmp_path):
+    """A `dvx add`ed dependency missing in a fresh clone: the dry run of --pull does not
+    refuse it as missing (the real run fetches it first)."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "raw.csv", "hello\n")
+    assert dvx("add", "raw.csv").code == 0
+    assert dvx("stage", "add", "-n", "prep", "-d", "raw.csv", "-o", "out.txt",
+               "cat raw.csv > out.txt").code == 0
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    ci = clone(repo, tmp_path / "ci")
+    dry = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert dry.code == 0, dry.output
+    assert dry.stdout == ("Would fetch from the remote and check out: raw.csv, out.txt.\n"
+                          "Stage 'prep' is up to date.\n"
+                          "No stage would run: every stage is up to date once that data is in "
+                          "place.\n")
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 0 and "Stage 'prep' is up to date." in real.stdout, real.output
+
+
 def test_an_output_sent_as_data_and_with_its_run_is_counted_once(repo, dvx, tmp_path):
     """With dvx.lock committed, the outputs of the runs are the commit's data too: the
     run-cache's transfer does not count them again, as found already there."""

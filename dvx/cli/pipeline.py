@@ -304,7 +304,9 @@ dvx repro -j 4 -k             # independent stages in parallel; keep going after
 dvx repro --pull              # in CI: fetch data and past runs first
 """))
 @click.argument("targets", nargs=-1)
-@click.option("--dry", is_flag=True, help="Only show what would run, and why.")
+@click.option("--dry", is_flag=True,
+              help="Only show what would run, and why (with --pull: also what would be "
+                   "fetched, asking the remote what it holds).")
 @click.option("-f", "--force", is_flag=True,
               help="Run the stages even if nothing changed (not from the run-cache).")
 @click.option("-s", "--single-item", "single", is_flag=True,
@@ -368,6 +370,12 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
 
 
 def _print_dry(result: ReproResult) -> None:
+    fetched = [p for p, remote in result.would_pull.items() if remote]
+    cached = [p for p, remote in result.would_pull.items() if not remote]
+    if fetched:
+        out(f"Would fetch from the remote and check out: {', '.join(fetched)}.")
+    if cached:
+        out(f"Would check out from the cache: {', '.join(cached)}.")
     for path in result.committed:
         out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
     if result.dropped:
@@ -394,7 +402,8 @@ def _print_dry(result: ReproResult) -> None:
             out(f"Stage '{s.name}' is up to date.")
     if not result.dropped and all(s.outcome in ("up-to-date", "frozen") and not s.missing
                                   for s in result.stages):
-        out("Nothing to do: every stage is up to date.")
+        out("No stage would run: every stage is up to date once that data is in place."
+            if result.would_pull else "Nothing to do: every stage is up to date.")
 
 
 def _dropped(result: ReproResult, dry: bool) -> str:

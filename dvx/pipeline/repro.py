@@ -27,7 +27,7 @@ import contextlib
 import os
 import posixpath
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
@@ -134,6 +134,9 @@ class ReproResult:
     # stage has any longer, left in the workspace and still ignored by Git
     dropped: list[str] = field(default_factory=list)
     left_ignored: list[str] = field(default_factory=list)
+    # --dry --pull: the tracked data missing from the workspace that --pull would bring,
+    # each with whether it is fetched from the remote first (else the cache holds it)
+    would_pull: dict[str, bool] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -144,7 +147,9 @@ class ReproResult:
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
                 "committed_inputs": self.committed, "dropped_stages": self.dropped,
                 "problems": self.problems,
-                **({"pulled": self.pulled.to_json()} if self.pulled is not None else {})}
+                **({"pulled": self.pulled.to_json()} if self.pulled is not None else {}),
+                **({"would_pull": [{"path": p, "fetched": f} for p, f in
+                                   self.would_pull.items()]} if self.would_pull else {})}
 
 
 @dataclass(frozen=True)
@@ -233,7 +238,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
-        if options.pull and not options.dry:
+        pulled: dict[str, LockedPath] = {}
+        if options.pull and options.dry:
+            pulled, result.would_pull = _would_pull(repo, dag, selected, options.allow_missing)
+        elif options.pull:
             result.pulled, problems = _pull(repo, dag, selected)
             result.problems += problems
             reporter.pulled(result.pulled)
@@ -245,7 +253,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     f"`repro --pull` could not fetch the data of {shown} (listed above), so "
                     "nothing was run.", "Push it from the clone where it was made, or pass "
                     "--allow-missing to run the stages that need it instead.")
-        _check_deps_exist(repo, dag, selected)
+        _check_deps_exist(repo, dag, selected, pulled)
         _refuse_outputs_in_git(repo, dag, selected)
         inputs = _changed_inputs(repo, dag, selected)
         result.committed = [o.path for o in inputs]
@@ -254,7 +262,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             result.dropped = sorted(n for n in locks if n not in dag.stages)
         if options.dry:
             result.left_ignored = _outputs_of_gone(dag, locks, result.dropped)
-            result.stages = _dry_run(repo, dag, selected, locks, options)
+            result.stages = _dry_run(repo, dag, selected, locks, options, pulled)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
         if result.dropped:
@@ -421,8 +429,11 @@ def _load(repo: Repo) -> Dag:
     return dag
 
 
-def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str]) -> None:
-    produced = [o.path for s in dag.stages.values() for o in s.outs]
+def _check_deps_exist(repo: Repo, dag: Dag, selected: list[str],
+                      pulled: Collection[str] = ()) -> None:
+    """Refuse a dependency missing that no stage produces (nor, with `pulled`, the dry run
+    of --pull would bring)."""
+    produced = [o.path for s in dag.stages.values() for o in s.outs] + list(pulled)
     deps = list(dict.fromkeys(dep for name in selected for dep in dag.stages[name].deps))
     # Present or not: what a folder the sparse checkout leaves out holds is another
     # branch's data, say, which Git leaves there as dvx's data is ignored.
@@ -462,9 +473,7 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     past runs, from the default remote."""
     from dvx.ops.sync import pull
 
-    paths = [p for n in selected for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)]
-    targets = [Target(o) for o in all_outputs(repo) if any(overlaps(o.path, p) for p in paths)]
-    result = pull(repo, targets)
+    result = pull(repo, _pulled_targets(repo, dag, selected))
     keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
             for s in (dag.stages[n] for n in selected)}
     runs = runcache.fetch_runs(repo, None, None, keys, result)
@@ -473,10 +482,60 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     return result, runs.problems
 
 
+def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
+    """The tracked data --pull fetches and checks out: what the selected stages read and
+    write."""
+    paths = [p for n in selected for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)]
+    return [Target(o) for o in all_outputs(repo) if any(overlaps(o.path, p) for p in paths)]
+
+
+def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
+                ) -> tuple[dict[str, LockedPath], dict[str, bool]]:
+    """--dry --pull: the tracked data missing from the workspace that the real run's pull
+    would check out, as its pointer or dvx.lock records it (the dry run plans with it in
+    place), and whether each is fetched from the remote first. The remote is asked which
+    objects it holds; nothing is downloaded. Data neither the cache nor the remote holds is
+    refused as the real run refuses it (unless `allow_missing`); `push: false` data the
+    cache lacks is not sought (the real run leaves it to the stage that makes it)."""
+    from dvx.ops.sync import remote_status
+
+    missing = [t.output for t in _pulled_targets(repo, dag, selected)
+               if not os.path.lexists(repo.abspath(t.output.path))]
+    lacking = {o.path for o in missing if not in_cache(repo, o)}
+    asked = [o for o in missing if o.path in lacking and o.push]
+    absent: list[str] = []
+    if asked:
+        status = remote_status(repo, [Target(o) for o in asked])
+        gone = status.missing_on_remote.keys() & status.missing_in_cache.keys()
+        absent = [o.path for o in asked if _needs_any(repo, o, gone)]
+    if absent and not allow_missing:
+        shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
+                                          if len(absent) > 10 else "")
+        raise MissingObjectError(
+            f"`repro --pull` could not fetch the data of {shown}: neither the cache nor the "
+            "remote holds it, so the real run would run nothing.", "Push it from the clone "
+            "where it was made, or pass --allow-missing to run the stages that need it "
+            "instead.")
+    brought = [o for o in missing if o.path not in absent and (o.push or o.path not in lacking)]
+    pulled = {o.path: LockedPath(o.path, o.pointer.oid, o.pointer.size, o.pointer.nfiles,
+                                 o.pointer.executable) for o in brought}
+    return pulled, {o.path: o.path in lacking for o in brought}
+
+
+def _needs_any(repo: Repo, output: Output, oids: Collection[str]) -> bool:
+    """Does checking out `output` need one of `oids` (its own, or one its manifest names)?"""
+    if output.pointer.oid in oids:
+        return True
+    tree = load_tree(repo, output.pointer, output.recorded_in) if output.pointer.is_dir else None
+    return tree is not None and any(oid in oids for oid in tree.oids())
+
+
 # -- dry run ---------------------------------------------------------------------------------
 
 def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
-             options: ReproOptions) -> list[StageResult]:
+             options: ReproOptions, pulled: dict[str, LockedPath]) -> list[StageResult]:
+    """What the real run would do with each stage; with --pull, once `pulled` (_would_pull)
+    is in place."""
     results: dict[str, StageResult] = {}
     produced = produced_outputs(locks)
     for name in selected:
@@ -494,9 +553,9 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
                        if results[u].outcome == WOULD_CHECK_OUT}
         state = deps_as_checked_out(repo, stage_state(repo, stage),
-                                    produced_outputs(checked_out))
-        reasons = ["forced"] if options.force else stale_reasons(repo, stage, locks.get(name),
-                                                                 state, produced)
+                                    produced_outputs(checked_out), pulled)
+        reasons = ["forced"] if options.force else stale_reasons(
+            repo, stage, locks.get(name), state, produced, pulled=pulled)
         busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
                          if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]

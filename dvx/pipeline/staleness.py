@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -147,21 +147,23 @@ def produced_outputs(locks: Mapping[str, StageLock]) -> dict[str, LockedPath]:
     return {o.path: o for lock in locks.values() for o in lock.outs if o.cache}
 
 
-def deps_as_checked_out(repo: Repo, state: StageState, produced: Mapping[str, LockedPath]
-                        ) -> StageState:
+def deps_as_checked_out(repo: Repo, state: StageState, produced: Mapping[str, LockedPath],
+                        pulled: Mapping[str, LockedPath] | None = None) -> StageState:
     """`state` with each dependency that holds an output another stage produced
     (`produced_outputs`) that is not checked out (that stage's dvx.lock entry moved in Git)
     as checking that output out makes it: the output as dvx.lock records it, a path inside it
     as its recorded manifest has it (missing if it lacks it; unknown, so changed, if the
     cache lacks the manifest), a directory around it with its recorded data in place. That is
-    what this stage compares, and would run with."""
+    what this stage compares, and would run with. `pulled`: tracked data missing from the
+    workspace that `repro --pull` fetches and checks out first (`repro --dry --pull`), by
+    path as its pointer or dvx.lock records it, taken as in place the same way."""
     deps: list[LockedPath] = []
     missing: list[str] = []
     unknown = list(state.unknown_deps)
     now: dict[str, LockedPath | None] = {d.path: d for d in state.deps}
     now.update(dict.fromkeys(state.missing_deps))
     for rel, current in now.items():
-        found = _dep_as_checked_out(repo, rel, current, produced)
+        found = _dep_as_checked_out(repo, rel, current, produced, pulled or {})
         if found is _UNKNOWN:
             unknown.append(rel)
         elif found is None:
@@ -176,9 +178,12 @@ _UNKNOWN = object()  # what a checkout brings is not known: the cache lacks the 
 
 
 def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
-                        produced: Mapping[str, LockedPath]) -> LockedPath | object | None:
+                        produced: Mapping[str, LockedPath], pulled: Mapping[str, LockedPath]
+                        ) -> LockedPath | object | None:
     """The dependency `rel` (`current`: as the workspace holds it, None if missing) as
-    checking out the produced outputs it is, is inside or holds makes it."""
+    checking out the produced outputs (and pulled data) it is, is inside or holds makes it."""
+    if current is None and rel in pulled:
+        return _as_recorded(pulled[rel])
     if rel in produced:
         out = produced[rel]
         return _as_recorded(out) if current is not None and _outdated(repo, current,
@@ -186,12 +191,17 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
     around = nearest_parent_in(rel, produced)
     if around is not None:
         return _recorded_at(repo, rel, around) if _not_checked_out(repo, around) else current
+    around = nearest_parent_in(rel, pulled) if current is None else None
+    if around is not None:
+        return _recorded_at(repo, rel, around)
     inside = ([o for path, o in produced.items() if path.startswith(rel + "/")]
               if current is not None and current.is_dir else [])
     outdated = [o for o in inside if _not_checked_out(repo, o)]
+    outdated += [o for path, o in pulled.items()
+                 if path.startswith(rel + "/") and (current is None or current.is_dir)]
     if not outdated:
         return current
-    files = scan_directory(repo, repo.abspath(rel), rel)
+    files = scan_directory(repo, repo.abspath(rel), rel) if current is not None else {}
     for out in outdated:
         below = out.path[len(rel) + 1:]
         files = {p: e for p, e in files.items() if p != below and not p.startswith(below + "/")}
@@ -254,14 +264,16 @@ def _listed(label: str, paths: list[str]) -> str:
 
 def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
                   produced: Mapping[str, LockedPath] | None = None,
-                  left_out: Mapping[str, LeftOut] | None = None) -> list[str]:
+                  left_out: Mapping[str, LeftOut] | None = None,
+                  pulled: Collection[str] = ()) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
     date. Frozen stages are the caller's business. With `produced` (`produced_outputs` of all
     of dvx.lock), a dependency another stage produced that is not checked out compares as
     that stage's dvx.lock entry records it (what checking it out brings), not as the
     workspace holds it. `left_out` (`tracked_data_left_out`): dependencies whose pointers the
     sparse checkout leaves out, named as such rather than compared (`dvx repro` refuses them:
-    what is on disk there is no version dvx can tell)."""
+    what is on disk there is no version dvx can tell). `pulled`: outputs missing from the
+    workspace that `repro --pull` checks out as dvx.lock records them first, so not missing."""
     if produced:
         state = deps_as_checked_out(repo, state, produced)
     shut = {dep: left_out[dep] for dep in stage.deps if left_out and dep in left_out}
@@ -296,6 +308,7 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     if params:
         reasons.append(_listed("changed params", params))
     missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked)
+    missing_outs = [p for p in missing_outs if p not in pulled]
     declared = set(stage.out_paths)
     dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
     changed_outs = [p for p in changed_outs if p in declared]
