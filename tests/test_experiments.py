@@ -183,6 +183,27 @@ def test_diff_apply_branch_and_remove(project):
     assert missing.code != 0 and "No experiment called 'high'" in missing.stderr
 
 
+def test_contradictory_or_idle_options_are_refused_and_nothing_is_removed(project):
+    """`exp remove --all NAME` removed every experiment of HEAD although one was named; and
+    options that would be ignored (--sort-order without --sort-by, the table's --sort-by and
+    --only-changed with --json, --git-remote without --dask) are refused, not passed over."""
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)
+    refs = git(project, "for-each-ref", "refs/exps")
+    for args, words in [
+            (("exp", "remove", "--all", "low"), "--all removes every experiment of HEAD, not "
+             "only low: name the experiments, or use --all, not both."),
+            (("exp", "show", "--sort-order", "desc"), "--sort-order goes with --sort-by"),
+            (("exp", "show", "--json", "--sort-by", "accuracy"), "--sort-by shapes the table"),
+            (("exp", "show", "--json", "--only-changed"), "--only-changed shapes the table"),
+            (("queue", "start", "--git-remote", "origin"), "--git-remote goes with --dask")]:
+        refused = run_dvx(*args, cwd=project)
+        assert (refused.code, refused.stdout) == (2, ""), (args, refused.output)
+        assert refused.stderr.startswith("ERROR: " + words), (args, refused.stderr)
+    assert git(project, "for-each-ref", "refs/exps") == refs
+    assert set(_show(project)) == {"workspace", "main", "low", "high"}
+
+
 def test_an_experiment_ref_naming_a_tag_is_its_commit_and_one_naming_none_is_damaged(project):
     """A ref under refs/exps made by hand or pushed by a teammate: an annotated tag is read
     as the commit it tags, as Git reads it; a tree, a blob, or an object missing from the

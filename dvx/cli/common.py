@@ -29,6 +29,9 @@ def _verbose(ctx: click.Context, _param: click.Parameter, value: int) -> int:
         from dvx import logs
 
         logs.set_level(logs.DEBUG if value > 1 else logs.INFO, with_names=value > 1)
+        if ctx.obj is not None:
+            ctx.obj["verbose"] = max(value, ctx.obj.get("verbose") or 0)
+        refuse_quiet_with_verbose(ctx)
     return value
 
 
@@ -39,13 +42,26 @@ def _quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
         logs.set_level(logs.ERROR)
         if ctx.obj is not None:
             ctx.obj["quiet"] = True
+        refuse_quiet_with_verbose(ctx)
     return value
+
+
+def refuse_quiet_with_verbose(ctx: click.Context) -> None:
+    """-q and -v given together (before or after the command's name), as DVC refuses them:
+    one asks for less output, the other for more, and neither may silently win."""
+    if ctx.obj and ctx.obj.get("quiet") and ctx.obj.get("verbose"):
+        raise click.UsageError("-q (--quiet) and -v (--verbose) cannot be used together.", ctx)
+
+
+# -q's help, on every command. Most commands then print nothing but errors; those run for a
+# report (`dvx exp show`, `dvx metrics diff`, `dvx ls`, ...) still print the report itself.
+QUIET_HELP = "No messages but errors (a command run for its report still prints the report)."
 
 
 def common_options(func: F) -> F:
     """-v/-q on every command, so they work after the command name too."""
     func = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_quiet,
-                        help="Print only errors.")(func)
+                        help=QUIET_HELP)(func)
     func = click.option("-v", "--verbose", count=True, expose_value=False, callback=_verbose,
                         help="Show what dvx is doing (-vv: more).")(func)
     return func

@@ -590,6 +590,9 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     from dvx.ops.manage import unfinished_removal
     from dvx.outputs import resolve_targets
 
+    if force and not outs:  # without --outs nothing is deleted, so nothing to force
+        raise UsageError("-f (--force) goes with --outs: it deletes the data even with unsaved "
+                         "changes, and without --outs the data stays.")
     repo = open_repo()
     with holding_lock(repo):
         # A remove killed half-way, run again: what is left of it is finished.

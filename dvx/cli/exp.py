@@ -109,16 +109,26 @@ dvx exp show -A --csv > experiments.csv
 @click.option("--only-changed", is_flag=True, help="Only the columns whose values differ.")
 @click.option("--sort-by", metavar="NAME", help="Sort each baseline's experiments by this "
                                                 "param or metric.")
-@click.option("--sort-order", type=click.Choice(["asc", "desc"]), default="asc",
-              show_default=True)
+@click.option("--sort-order", type=click.Choice(["asc", "desc"]),
+              help="With --sort-by: ascending (the default) or descending.")
 @click.option("--precision", type=click.IntRange(min=0), default=5, show_default=True)
 @one_of("fmt", JSON, CSV, MD)
 @common_options
-def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None, sort_order: str,
-             precision: int, fmt: str | None) -> None:
-    """Show the workspace, the baseline and its experiments, a column per param and metric."""
+def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None,
+             sort_order: str | None, precision: int, fmt: str | None) -> None:
+    """Show the workspace, the baseline and its experiments, a column per param and metric.
+    --only-changed and --sort-by shape the table (text, --csv, --md); --json gives every
+    experiment with all of its params and metrics, for a program to pick from."""
+    from dvx.errors import UsageError
     from dvx.exps.show import show, table
 
+    if sort_order is not None and sort_by is None:
+        raise UsageError("--sort-order goes with --sort-by NAME (the column to sort by).")
+    if fmt == "json" and (sort_by is not None or only_changed):
+        shaping = "--sort-by" if sort_by is not None else "--only-changed"
+        raise UsageError(f"{shaping} shapes the table, and --json gives every experiment with "
+                         "all of its params and metrics.", "Use --csv or --md for a table "
+                         "shaped so, or pick from the JSON (with jq, say).")
     rows = show(open_repo(), all_baselines)
     if fmt == "json":
         emit_json([r.to_json() for r in rows])
@@ -225,6 +235,9 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
 
     if not names and not everything:
         raise UsageError("Name the experiments to remove, or use --all.")
+    if names and everything:  # which was meant is not known: all of them is no small mistake
+        raise UsageError(f"--all removes every experiment of HEAD, not only {', '.join(names)}: "
+                         "name the experiments, or use --all, not both.")
     if force and git_remote is None:
         raise UsageError("--force goes with -g GIT_REMOTE (a teammate's experiments there).")
     if git_remote is not None:
@@ -334,21 +347,27 @@ dvx queue start --dask tcp://scheduler:8786
               help="Experiments run at once (on this machine).")
 @click.option("--dask", "dask_address", metavar="ADDRESS",
               help="Run them as tasks on the Dask cluster at ADDRESS instead (dvx's dask extra).")
-@click.option("--git-remote", default="origin", show_default=True,
-              help="With --dask: the Git remote the workers clone and push experiments to.")
+@click.option("--git-remote", metavar="GIT_REMOTE",
+              help="With --dask: the Git remote the workers clone and push experiments to "
+                   "(default: origin).")
 @common_options
-def queue_start(jobs: int, dask_address: str | None, git_remote: str) -> None:
+def queue_start(jobs: int, dask_address: str | None, git_remote: str | None) -> None:
     """Run every queued experiment until the queue is empty: JOBS at a time in temporary
     worktrees here, or with --dask as tasks on a Dask cluster, each starting from the Git
     remote and the dvx remote and pushing its experiment back (no shared disk needed)."""
+    from dvx.errors import UsageError
     from dvx.exps.queue import DONE, start
 
+    if git_remote is not None and not dask_address:  # the runs here push nowhere
+        raise UsageError("--git-remote goes with --dask ADDRESS: it names the Git remote the "
+                         "Dask workers clone from; experiments run here are recorded in this "
+                         "repository itself.")
     repo = open_repo()
     say = (lambda text: None) if is_quiet() else out
     if dask_address:
         from dvx.exps.cluster import start_on_dask
 
-        ran = start_on_dask(repo, dask_address, git_remote, say)
+        ran = start_on_dask(repo, dask_address, git_remote or "origin", say)
     else:
         ran = start(repo, jobs, say)
     if not ran and not is_quiet():

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from dvx import __version__, faults
+from dvx.cli.common import QUIET_HELP, refuse_quiet_with_verbose
 from dvx.errors import STOPPED_BY, stop_status
 from dvx.logs import printable
 
@@ -305,7 +306,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.group(cls=DvxGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="dvx")
 @click.option("-v", "--verbose", count=True, help="Show what dvx is doing (-vv: more).")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option("-q", "--quiet", is_flag=True, help=QUIET_HELP)
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Version large data and model files together with code in Git.
@@ -318,8 +319,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       dvx remote add -d storage /mnt/share/dvx-store
       dvx push
     """
-    _setup_logging(verbose, quiet)
     ctx.obj = {"quiet": quiet, "verbose": verbose}
+    refuse_quiet_with_verbose(ctx)
+    _setup_logging(verbose, quiet)
 
 
 def _register_commands() -> None:

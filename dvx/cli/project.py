@@ -92,6 +92,12 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
         if level != "global":
             raise
         cfg = Config(None)
+    if list_all and key is not None:  # refused as DVC refuses it: the KEY would be ignored
+        raise UsageError("--list lists every option: give it no KEY.",
+                         f"`dvx config {key}` reads that one.")
+    if unset and value is not None:
+        raise UsageError("-u (--unset) removes KEY: give it no VALUE.",
+                         f"`dvx config {key} VALUE` sets it instead.")
     if list_all:
         settings = list_options(cfg, level)
         if as_json:
