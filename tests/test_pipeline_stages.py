@@ -125,6 +125,41 @@ def test_stage_remove_prints_the_git_add_that_records_it(repo, dvx):
         in removed.stdout
 
 
+def test_stage_remove_outs_of_a_metrics_file_git_tracks_records_its_deletion(repo, dvx):
+    """A `cache: false` output Git tracks: committed as it is, Git keeps it, so --outs deletes
+    it as it deletes a cached output the cache keeps, and the `git add` printed (and --json's
+    to_stage) records its deletion; with changes Git has not committed, or untracked, it is
+    kept nowhere else, and that is what the refusal says."""
+    write(repo / "raw.txt", "r\n")
+    assert dvx("stage", "add", "-n", "a", "-d", "raw.txt", "-o", "model.bin", "-m", "m.json",
+               "-m", "loose.json", "cp raw.txt model.bin; echo '{\"x\": 1}' | tee m.json "
+               "> loose.json").code == 0
+    assert dvx("repro").code == 0
+    write(repo / ".gitignore", (repo / ".gitignore").read_text() + "/loose.json\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    refused = dvx("stage", "remove", "--outs", "a")
+    assert refused.code == 2
+    assert refused.stderr.startswith(
+        "ERROR: 'loose.json', an output of stage 'a', is kept nowhere else: Git does not track "
+        "it, and dvx keeps no copy of it (cache: false); refusing to delete it."), refused.stderr
+    (repo / "loose.json").unlink()
+    write(repo / "m.json", '{"x": 2}\n')
+    refused = dvx("stage", "remove", "--outs", "a")
+    assert refused.code == 2
+    assert "'m.json', an output of stage 'a', has changes Git has not committed, and dvx keeps "\
+        "no copy of it (cache: false); refusing" in refused.stderr, refused.stderr
+    git(repo, "checkout", "--", "m.json")
+    removed = dvx("stage", "remove", "--outs", "--json", "a")
+    assert removed.code == 0, removed.output
+    assert json.loads(removed.stdout)["to_stage"] == ["dvx.yaml", "dvx.lock", ".gitignore",
+                                                      "m.json"]
+    assert not (repo / "m.json").exists() and not (repo / "model.bin").exists()
+    git(repo, "add", "dvx.yaml", "dvx.lock", ".gitignore", "m.json")  # as printed
+    git(repo, "commit", "-qm", "no stage a")
+    assert git(repo, "status", "--porcelain") == "" and git(repo, "ls-files", "m.json") == ""
+
+
 def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
                              "      cmd: echo ${item} > ${item}.txt\n"

@@ -15,6 +15,7 @@ from dvx.pipeline.graph import load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
+from dvx.scm import literal
 from dvx.workspace import delete_tracked_data
 
 
@@ -53,7 +54,9 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
            ) -> Changed:
     """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs are no
     longer ignored by Git (or, with `delete_outputs`, deleted: only if they are as recorded
-    and in the cache, unless `force`; files .dvxignore keeps out of them stay)."""
+    and in the cache, or for a `cache: false` one committed in Git as it is, unless `force`;
+    files .dvxignore keeps out of them stay). A deleted output Git tracks is among the files
+    to record in Git (`git add` of it records its deletion)."""
     name = stage_target(name)
     stages = _stages_named(repo, name)
     changed = Changed([s.name for s in stages])
@@ -64,6 +67,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                 _refuse_unsaved(repo, stage, locks.get(stage.name), force)
         manifests = {o.path: o.oid for s in stages if s.name in locks
                      for o in locks[s.name].outs if o.nfiles is not None}
+        in_git = _tracked_by_git(repo, [o.path for s in stages for o in s.outs if not o.cache])
         editor.remove_stage(repo, name)
         changed.touched.append(PIPELINE_FILE)
         if any(s.name in locks for s in stages):
@@ -81,6 +85,8 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                 if delete_outputs and os.path.lexists(full):
                     changed.kept += delete_tracked_data(repo, out.path, manifests.get(out.path))
                     changed.deleted.append(out.path)
+                    if out.path in in_git:
+                        changed.touched.append(out.path)
         repo.syncstate.flush()
     changed.touched = list(dict.fromkeys(changed.touched))
     return changed
@@ -95,11 +101,31 @@ def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, force: bool) -> No
             continue
         current = out_state(repo, out)
         known = recorded.get(out.path)
-        if current is None or known is None or not current.same_data(known) or not (
-                out.cache and repo.cache.exists(current.oid)):
-            why = "is kept nowhere else (cache: false)" if not out.cache and current is not None \
-                and known is not None and current.same_data(known) else \
-                "is not as dvx.lock records it in the cache"
-            raise PathError(f"'{out.path}', an output of stage '{stage.name}', {why}; refusing "
-                            "to delete it.", "Use --force to delete anyway, or remove the "
-                                             "stage without --outs to keep its outputs.")
+        if not out.cache:  # Git's to keep, or nobody's
+            if _committed_as_it_is(repo, out.path):
+                continue  # `git checkout HEAD -- PATH` brings it back
+            why = ("has changes Git has not committed, and dvx keeps no copy of it (cache: "
+                   "false)" if _tracked_by_git(repo, [out.path]) else "is kept nowhere else: "
+                   "Git does not track it, and dvx keeps no copy of it (cache: false)")
+        elif current is not None and current.same_data(known) and repo.cache.exists(current.oid):
+            continue
+        else:
+            why = "is not as dvx.lock records it in the cache"
+        raise PathError(f"'{out.path}', an output of stage '{stage.name}', {why}; refusing "
+                        "to delete it.", "Use --force to delete anyway, or remove the stage "
+                                         "without --outs to keep its outputs.")
+
+
+def _tracked_by_git(repo: Repo, paths: list[str]) -> set[str]:
+    """Those of `paths` Git's index holds (a directory: files below it)."""
+    if not paths or repo.git is None:
+        return set()
+    indexed = repo.git.ls_files("--", *literal(paths))
+    return {p for p in paths if any(i == p or i.startswith(p + "/") for i in indexed)}
+
+
+def _committed_as_it_is(repo: Repo, path: str) -> bool:
+    """Does Git's HEAD hold `path` as the workspace has it (tracked, with nothing changed or
+    staged since)? Git keeps it then, as the cache keeps a cached output."""
+    return path in _tracked_by_git(repo, [path]) and repo.git is not None \
+        and not repo.git.changed([path])
