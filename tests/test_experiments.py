@@ -896,6 +896,9 @@ def test_a_name_waiting_in_the_queue_is_not_taken_by_a_run_or_a_save(project):
 def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project):
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "bad", cwd=project)
     must("exp", "run", "--queue", "-S", "train.lr=0.5", "-n", "good", cwd=project)
+    waiting = run_dvx("queue", "logs", "good", cwd=project)
+    assert (waiting.code, waiting.stderr) == (2, "ERROR: No log for 'good': it has not started. "
+                                                 "See `dvx queue status`.\n")
     started = run_dvx("queue", "start", cwd=project)
     assert started.code == 1 and "'bad' failed" in started.stdout
     states = _queue_states(project)
@@ -904,8 +907,9 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
     assert "good" in _show(project) and "bad" not in _show(project)
     assert run_dvx("queue", "remove", "--finished", cwd=project).code == 0
     assert json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout) == []
-    gone = run_dvx("queue", "logs", "bad", cwd=project)
-    assert gone.code != 0 and "has not started" in gone.stderr
+    gone = run_dvx("queue", "logs", "bad", cwd=project)  # as `queue remove` says it
+    assert (gone.code, gone.stderr) == (2, "ERROR: Nothing called bad in the queue. See `dvx "
+                                           "queue status`.\n")
 
 
 def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):

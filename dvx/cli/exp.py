@@ -401,15 +401,9 @@ def queue_status(as_json: bool) -> None:
 @common_options
 def queue_logs(name: str) -> None:
     """Print the output of a queued experiment's run."""
-    from dvx.errors import UsageError
-    from dvx.exps.queue import log_path
+    from dvx.exps.queue import read_log
 
-    try:
-        with open(log_path(open_repo(), name), "rb") as f:
-            sys.stdout.buffer.write(f.read())
-    except FileNotFoundError:
-        raise UsageError(f"No log for '{name}': it has not started.",
-                         "See `dvx queue status`.") from None
+    sys.stdout.buffer.write(read_log(open_repo(), name))
 
 
 @queue.command("stop", epilog=example("dvx queue stop"))

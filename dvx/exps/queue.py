@@ -114,6 +114,19 @@ def log_path(repo: Repo, name: str) -> str:
     return os.path.join(_dir(repo), f"{name}.log")
 
 
+def read_log(repo: Repo, name: str) -> bytes:
+    """The output of the run of queue entry `name` so far. A name the queue has no entry of
+    is refused as such (as `queue remove` refuses it), one that has not started as that."""
+    if name not in {e.name for e in entries(repo)}:
+        raise UsageError(f"Nothing called {name} in the queue.", "See `dvx queue status`.")
+    try:
+        with open(log_path(repo, name), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise UsageError(f"No log for '{name}': it has not started.",
+                         "See `dvx queue status`.") from None
+
+
 def _save(repo: Repo, entry: Entry) -> None:
     os.makedirs(_dir(repo), exist_ok=True)
     fsutil.atomic_write(_path(repo, entry.name), json.dumps(asdict(entry)).encode())
