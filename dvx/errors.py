@@ -15,7 +15,8 @@
     ├── ConflictError             exit 1  a pointer changed both in Git and in the workspace
     │   └── MergeConflictError    exit 1  a file dvx reads still holds Git's conflict markers
     ├── LockError                 exit 3  another dvx process holds the repository lock
-    ├── RemoteError               exit 1  a remote is unknown, unreachable or misconfigured
+    ├── RemoteError               exit 1  a remote is unreachable or misconfigured
+    │   ├── UnknownRemoteError    exit 2  a remote named on the command line that none is
     │   └── CredentialsError      exit 1  its credentials are missing or refused
     ├── PartialFailure            exit 1  a command finished, but some items failed (listed)
     └── Interrupted               exit 130  Ctrl-C (143: SIGTERM, 129: SIGHUP): what was complete,
@@ -149,6 +150,13 @@ class LockError(DvxError):
 
 class RemoteError(DvxError):
     pass
+
+
+class UnknownRemoteError(RemoteError):
+    """A remote named on the command line (-r, -c, --remote) that no config level defines:
+    a bad argument, with the exit status of every usage error."""
+
+    exit_code = 2
 
 
 class MissingBucketError(RemoteError):

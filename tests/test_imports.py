@@ -544,6 +544,12 @@ def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_so
     assert updated.code == 0, updated.output
     assert (project / "images" / "3.png").read_text() == "image 3\n"
     assert 'rev: "v2"' in (project / "train.csv.dvx").read_text()
+    before = (project / "images.dvx").read_text(), (project / "train.csv.dvx").read_text()
+    unknown = run_dvx("update", "images.dvx", "train.csv.dvx", "--rev", "nope", cwd=project)
+    assert unknown.code == 2, unknown.output  # a bad argument, as `push --rev nope` exits
+    assert unknown.stderr.startswith("ERROR: Unknown revision 'nope' in ")
+    assert ((project / "images.dvx").read_text(),
+            (project / "train.csv.dvx").read_text()) == before
 
 
 def test_import_refuses_to_overwrite(source, project):
@@ -1014,9 +1020,9 @@ def test_an_import_from_the_repository_itself_names_a_revision_its_commits_do_no
     assert status.code == 0, status.output
     assert "up to date" in run_dvx("update", cwd=project).stdout
     assert git(project, "status", "--porcelain") == ""
-    for rev in ("main", "HEAD"):  # update --rev is refused the same way
+    for rev in ("main", "HEAD"):  # update --rev is refused the same way, a bad argument
         moved = run_dvx("update", "copy.csv.dvx", "--rev", rev, cwd=project)
-        assert moved.code == 1 and "this repository itself" in moved.stderr, moved.output
+        assert moved.code == 2 and "this repository itself" in moved.stderr, moved.output
     assert git(project, "status", "--porcelain") == ""
 
 

@@ -157,6 +157,39 @@ CASES = [
 ]
 
 
+# The same mistake exits with the same status whatever command meets it: 2, a bad argument.
+SAME_MISTAKE = [
+    ["push", "-r", "nope"], ["pull", "-r", "nope"], ["fetch", "-r", "nope"],
+    ["status", "-c", "-r", "nope"], ["fsck", "--remote", "nope"], ["gc", "-w", "-c", "nope", "-f"],
+    ["status", "--remote", "nope"], ["remote", "default", "nope"],
+    ["remote", "modify", "nope", "url", "/x"], ["config", "remote.nope.jobs", "3"],
+    ["push", "--rev", "nope"], ["gc", "--rev", "nope", "-f"], ["diff", "nope"],
+    ["stage", "add", "-n", "s", "-o", "data/a.csv", "echo"],
+]
+
+
+@pytest.mark.parametrize("args", SAME_MISTAKE, ids=" ".join)
+def test_an_unknown_remote_or_revision_exits_2_from_every_command(args, tmp_path):
+    prepare(tmp_path)
+    before = snapshot(tmp_path)
+    result = run_dvx(*args, cwd=tmp_path / "repo")
+    assert result.code == 2, result.output
+    assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output
+    assert snapshot(tmp_path) == before
+
+
+def test_dvc_s_recursive_option_is_refused_saying_a_directory_covers_what_is_below(tmp_path):
+    prepare(tmp_path)
+    for command in ("push", "status", "add", "commit", "checkout"):
+        for flag in ("-R", "--recursive"):
+            refused = run_dvx(command, flag, "data", cwd=tmp_path / "repo")
+            assert refused.code == 2
+            assert refused.stderr == (
+                f"ERROR: No such option '{flag}'. A directory given as a target covers "
+                "everything below it, so DVC's -R is not needed: name the directory. See "
+                f"`dvx {command} --help`.\n")
+
+
 def snapshot(base: Path) -> dict[str, bytes]:
     """Everything a failed command must leave alone (the stat cache may be refreshed)."""
     found = {}

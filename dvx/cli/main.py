@@ -35,10 +35,16 @@ class DvxGroup(click.Group):
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else self._command_path(
                 kwargs.get("args", args[0] if args else None))
+            hint = f"See `{where} --help`."
             message = " ".join(exc.format_message().split())  # click's lists: one line
+            if isinstance(exc, click.NoSuchOption) and exc.option_name in ("-R", "--recursive"):
+                # DVC's -R, a habit its users bring: dvx's commands have no such option (`ls`
+                # aside), since a directory given as a target covers everything below it.
+                message = f"No such option '{exc.option_name}'"  # not click's `--rev` guess
+                hint = ("A directory given as a target covers everything below it, so DVC's "
+                        f"-R is not needed: name the directory. {hint}")
             ended = message.endswith((".", "?", ".)", "?)"))  # click's "(Did you mean ...?)"
-            _fail(message if ended else message + ".",
-                  f"See `{where} --help`.", exc.exit_code)
+            _fail(message if ended else message + ".", hint, exc.exit_code)
         except click.ClickException as exc:
             _fail(exc.format_message(), None, exc.exit_code)
         except click.Abort as exc:

@@ -736,8 +736,8 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
     """Bring each import up to date. One whose source has nothing new is still finished: what
     the cache lacks is fetched from the source and what the workspace lacks is checked out
     (a clone whose imports were never pushed, an update cut short), so a rerun completes.
-    One that fails (its source gone, its revision unknown) is reported as failed and the
-    others are still updated, as `pull` goes on past a file it cannot get."""
+    One that fails (its source gone, the revision it records unknown) is reported as failed
+    and the others are still updated, as `pull` goes on past a file it cannot get."""
     imports = _imports(repo, targets)
     _check_rev(repo, imports, rev)
     results = []
@@ -745,6 +745,10 @@ def update(repo: Repo, targets: list[str] | None = None, rev: str | None = None,
         try:
             results.append(_update_one(repo, output, rev, force))
         except DvxError as exc:
+            if rev is not None and isinstance(exc, UsageError):
+                # --rev names a revision of their one source (_check_rev): refused for one
+                # (unknown, say), it is refused for each, a bad argument of the command's.
+                raise
             why = f"{exc.message} {exc.hint}" if exc.hint else exc.message
             results.append(Updated(output.path, False, f"not updated: {why}", ok=False,
                                    failed=True))

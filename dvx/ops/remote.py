@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
-from dvx.errors import ConfigError, RemoteError, UsageError
+from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
 from dvx.objects.odb import ObjectStore
 from dvx.remote import transfer
 from dvx.remote.backends import (
@@ -489,7 +489,8 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     if name not in config.remote_names():
         if name == default_remote(config):
             raise _default_gone(config, name)
-        raise RemoteError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
+        raise UnknownRemoteError(f"There is no remote named '{name}'.",
+                                 "See `dvx remote list`.")
     options = config.remote_options(name)
     for other in also_from:  # the reader's own settings for a remote with the same URL
         for other_name in other.remote_names():

@@ -58,8 +58,24 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
     data = _read(path, repo.root)
     with repo.lock():
         updated, replaced = _edit(plain_text(data), new, force)
-        _write(repo, path, encode_like(updated, data))
+        try:
+            _write(repo, path, encode_like(updated, data))
+        except FormatError as exc:
+            if not _loads(repo, data):
+                raise  # dvx.yaml itself is wrong: what to fix is there
+            # The pipeline loaded until this stage joined it: what is wrong is in the options
+            # given (an output another stage or `dvx add` has, say), a bad argument.
+            raise UsageError(exc.message, exc.hint) from None
     return replaced
+
+
+def _loads(repo: Repo, data: bytes) -> bool:
+    """Does the pipeline of dvx.yaml's bytes `data` load?"""
+    try:
+        build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
+    except FormatError:
+        return False
+    return True
 
 
 def set_frozen(repo: Repo, name: str, frozen: bool) -> bool:
