@@ -177,3 +177,27 @@ def test_dvx_run_by_git_from_a_subfolder_of_a_linked_worktree_works_on_it(repo, 
                       {"GIT_DIR": git_dir, "GIT_WORK_TREE": str(repo)}):
         refused = dvx_proc("status", "-q", cwd=linked / "sub", env=elsewhere)
         assert refused.code == 2 and "GIT_DIR=" in refused.stderr, refused.output
+
+
+def test_quiet_means_the_same_on_every_command_and_a_report_is_still_printed(repo, dvx,
+                                                                             tmp_path):
+    """One definition of -q's help, true of every command: no messages but errors; a command
+    run for its report prints the report (status -q and diff -q, gates, say so themselves)."""
+    import click
+
+    from dvx.cli.common import QUIET_HELP
+    from dvx.cli.main import cli
+
+    def options(command: click.Command, path: str) -> list[tuple[str, str | None]]:
+        found = [(path, p.help) for p in command.params
+                 if isinstance(p, click.Option) and "-q" in p.opts]
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                found += options(sub, f"{path} {name}")
+        return found
+
+    helps = options(cli, "dvx")
+    assert len(helps) > 60 and {h for _, h in helps} == {QUIET_HELP}, helps
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s")).code == 0
+    listed = dvx("remote", "list", "-q")
+    assert listed.code == 0 and listed.stdout.startswith("storage\t"), listed.output

@@ -155,6 +155,8 @@ def test_what_the_remote_holds_goes_and_the_rest_is_reported(history, tmp_path):
     assert "Kept 1 object (11 B) that their remote does not hold" in result.stderr
     assert "--force-last-copy" in result.stderr
     assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
+    quiet = run_dvx("gc", "-w", "-f", "--grace", "0", "-q", cwd=repo)  # a notice, no error
+    assert (quiet.code, quiet.stdout, quiet.stderr) == (0, "", "")
 
 
 @pytest.mark.parametrize("damage", ["loose deleted", "pack deleted", "pack truncated"])

@@ -727,6 +727,8 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 out(f"{verb} {n} run record{'' if n == 1 else 's'} of the run-cache from the "
                     f"{r.where}: {'its' if n == 1 else 'their'} outputs "
                     f"{'would be' if dry_run else 'were'} removed.")
+    if is_quiet():
+        return  # what gc kept and why are notices, not errors
     for r in results[1:]:
         if r.used_outside_scope:
             warn(_used_outside_scope(r, dry_run))
