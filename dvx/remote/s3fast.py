@@ -198,7 +198,12 @@ class FastS3:
         url = self._url(path)
         signed = self._signed("GET", url, None, {})
         pool, target = self._pool(url)
-        response = await pool.request("GET", target, signed, sink=sink.write)
+
+        def write(piece: bytes) -> None:
+            sink.write(piece)
+            faults.point("s3.stream.after_piece")  # a download caught midway, for tests
+
+        response = await pool.request("GET", target, signed, sink=write)
         if response.status != 200:
             raise _error(response.status, response.body, path)
 
