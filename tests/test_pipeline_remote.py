@@ -510,6 +510,34 @@ def test_a_run_record_goes_to_the_remote_only_with_the_manifest_of_its_directory
     assert (ci / "out" / "a").read_text() == "in\n"
 
 
+def test_a_colleagues_run_of_a_cached_directory_is_not_restored_once_git_tracks_it(
+        repo, dvx, tmp_path):
+    """The colleague's run was recorded while `out` was cached; here dvx.yaml has Git track it
+    (`cache: false`), which the run-cache cannot give back for a directory: the stage runs,
+    and `out` is there, not deleted and called restored."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "main", str(store)).code == 0
+    write(repo / "in.txt", "in\n")
+    write(repo / ".gitignore", "dvx.lock\n")
+    assert dvx("stage", "add", "-n", "make", "-d", "in.txt", "-o", "out",
+               "mkdir -p out && cp in.txt out/a").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    assert dvx("push", "--run-cache").code == 0
+    ci = clone(repo, tmp_path / "ci")
+    write(ci / "dvx.yaml", (ci / "dvx.yaml").read_text().replace(
+        "- out\n", "- out:\n        cache: false\n"))
+    assert "cache: false" in (ci / "dvx.yaml").read_text()
+    pulled = dvx("pull", "--run-cache", cwd=ci)
+    assert "Fetched 1 run record of the run-cache." in pulled.stdout, pulled.output
+    result = dvx("repro", cwd=ci)
+    assert result.code == 0, result.output
+    assert "Restored" not in result.output and "Running stage 'make'" in result.stdout
+    assert (ci / "out" / "a").read_text() == "in\n"
+    assert dvx("status", "-q", cwd=ci).code == 0
+
+
 def test_a_run_whose_outputs_gc_took_from_the_remote_is_no_record_and_runs(repo, dvx,
                                                                           tmp_path):
     """`gc --remote` deletes the run records that need an object it deletes (first: a store

@@ -707,6 +707,27 @@ def test_an_output_switched_to_cache_false_is_left_to_git_and_back(repo, dvx):
     assert _ignored(repo, "c.txt") and (repo / "c.txt").read_text() == "1\n"
 
 
+def test_an_output_directory_switched_to_cache_false_runs_its_stage_not_the_run_cache(
+        repo, dvx):
+    """The run-cache holds the run made while outdir was cached, but Git is to track it now
+    and the run-cache cannot give back a directory Git tracks: the stage runs (a dry run says
+    so too), outdir is there to `git add`, and the pipeline is up to date after."""
+    write(repo / "in.txt", "data\n")
+    stage = ("stages:\n  gen:\n    cmd: mkdir -p outdir && cp in.txt outdir/a.txt\n"
+             "    deps: [in.txt]\n")
+    _run_and_commit(repo, dvx, stage + "    outs: [outdir]\n", "outdir cached")
+    write(repo / "dvx.yaml", stage + "    outs: [{outdir: {cache: false}}]\n")
+
+    assert "would run" in dvx("repro", "--dry").stdout.lower()
+    result = dvx("repro")
+    assert result.code == 0, result.output
+    assert "Restored" not in result.output and "Running stage 'gen'" in result.stdout
+    assert (repo / "outdir" / "a.txt").read_text() == "data\n"
+    assert "git add .gitignore outdir dvx.lock" in result.stdout
+    assert dvx("status", "-q").code == 0
+    assert "is up to date" in dvx("repro").stdout
+
+
 def test_a_cache_false_output_git_does_not_track_is_never_data_left_behind(repo, dvx):
     """Back from a branch where it was cached to one where it is `cache: false` (and ignored
     by a rule of the user's own): it is still the stage's output, so checkout keeps it."""

@@ -722,7 +722,8 @@ def _restorable_record(repo: Repo, stage: Stage, state: StageState
     if not runcache.cacheable(stage) or state.missing_deps or state.missing_params:
         return None
     record = runcache.lookup(repo, *runcache.keys_for(repo, stage, state))
-    if record is None or runcache.objects_of(repo, record) is None:
+    if record is None or not runcache.fits(stage, record) or runcache.objects_of(
+            repo, record) is None:
         return None
     return record
 
@@ -927,7 +928,10 @@ class _Scheduler:
                              exec_bit=pointer.executable)
         done = checkout(self.repo, [t for t in targets if flags[t.output.path].cache],
                         force=True)
-        if not done.ok:
+        # Every output the stage declares must be back, or the stage was not restored: one
+        # left out would stay missing while dvx.lock records it.
+        absent = [p for p in stage.out_paths if not os.path.lexists(self.repo.abspath(p))]
+        if not done.ok or absent:
             log.warning("Could not restore '%s' from the run-cache; running it.", stage.name)
             return None
         outs = tuple(replace(o, cache=flags[o.path].cache, push=flags[o.path].push,

@@ -98,6 +98,15 @@ def cacheable(stage: Stage) -> bool:
         and all(not o.persist for o in stage.outs)
 
 
+def fits(stage: Stage, record: RunRecord) -> bool:
+    """Can the run be restored as the stage declares its outputs now? The stage key names
+    output paths, not options, so a run made while an output was cached is found after it
+    became one Git tracks (`cache: false`): restored as such, it is copied out of the cache,
+    which a directory cannot be (only its files are objects there)."""
+    uncached = {o.path for o in stage.outs if not o.cache}
+    return not any(o.is_dir and o.path in uncached for o in record.outs)
+
+
 @dataclass(frozen=True)
 class RunRecord:
     algo: str
