@@ -497,6 +497,25 @@ def test_set_param_sets_a_list_element_by_its_index(project):
     assert "layers: [32, 2]" in (project / "params.yaml").read_text()
 
 
+def test_a_run_that_takes_a_foreach_item_away_says_it_dropped_its_entry(repo):
+    """-S takes 'eu' out of the items: exp run drops build@eu's dvx.lock entry as repro does,
+    and says so, naming the output left in the workspace and still ignored by Git."""
+    write(repo / "in.txt", "hi\n")
+    write(repo / "params.yaml", "regions: [us, eu]\n")
+    write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: ${regions}\n    do:\n"
+                             "      cmd: echo ${item} > out-${item}.txt\n      deps: [in.txt]\n"
+                             "      outs: [\"out-${item}.txt\"]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two regions")
+    result = run_dvx("exp", "run", "-S", "regions=[us]", cwd=repo)
+    assert result.code == 0, result.output
+    assert "Dropped the dvx.lock entry of 'build@eu', no longer in dvx.yaml." in result.stdout
+    assert "No stage outputs out-eu.txt any longer" in result.stdout
+    assert "build@eu" not in (repo / "dvx.lock").read_text()
+    assert (repo / "out-eu.txt").exists()
+
+
 def test_set_param_adds_a_param_to_a_named_file_with_plus_before_the_key(project):
     write(project / "p.json", '{"j": {"lr": 0.5}}')
     git(project, "add", "p.json")

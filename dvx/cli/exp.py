@@ -53,11 +53,13 @@ def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, que
         if not is_quiet():
             out(f"Queued experiment '{entry.name}'. Run the queue with `dvx queue start`.")
         return
-    from dvx.cli.pipeline import _Reporter
+    from dvx.cli.pipeline import _Reporter, report_dropped
     from dvx.exps.run import run
 
     result = run(open_repo(), list(sets), name, force, jobs,
                  _Reporter(capture=jobs > 1, to_stderr=False), baseline)
+    if not is_quiet():
+        report_dropped(result.repro, dry=False, in_workspace=baseline is None)
     if result.experiment is None:
         failed = [s.name for s in result.repro.stages if s.outcome == "failed"]
         stages = f"stage {', '.join(failed)} failed"

@@ -378,10 +378,7 @@ def _print_dry(result: ReproResult) -> None:
         out(f"Would check out from the cache: {', '.join(cached)}.")
     for path in result.committed:
         out(f"Would commit {path}: it changed since it was recorded, and stages read it.")
-    if result.dropped:
-        out(_dropped(result, dry=True))
-    if result.left_ignored:
-        out(_left_ignored(result.left_ignored, dry=True))
+    report_dropped(result, dry=True)
     for s in result.stages:
         why = f": {'; '.join(s.reasons)}" if s.reasons else ""
         if s.outcome == "would-run":
@@ -423,11 +420,18 @@ def _left_ignored(paths: list[str], dry: bool) -> str:
             f"remove {lines} from .gitignore to let Git see {them}).")
 
 
-def _print_summary(root: str, result: ReproResult) -> None:
+def report_dropped(result: ReproResult, dry: bool, in_workspace: bool = True) -> None:
+    """Say which dvx.lock entries a run of the whole pipeline (repro, exp run) dropped, and
+    which outputs it left in the workspace, still ignored by Git (--dry: would); not those
+    of a run in a temporary worktree (a queued experiment), removed with them."""
     if result.dropped:
-        out(_dropped(result, dry=False))
-    if result.left_ignored:
-        out(_left_ignored(result.left_ignored, dry=False))
+        out(_dropped(result, dry))
+    if result.left_ignored and in_workspace:
+        out(_left_ignored(result.left_ignored, dry))
+
+
+def _print_summary(root: str, result: ReproResult) -> None:
+    report_dropped(result, dry=False)
     if result.ok and all(s.outcome in ("up-to-date", "frozen") and not s.missing
                          for s in result.stages):
         out("Data and pipelines are up to date.")
