@@ -294,6 +294,23 @@ def test_repro_drops_the_lock_entries_of_stages_gone_from_dvx_yaml(repo, dvx):
     assert (repo / "eu.txt").exists()
 
 
+def test_repro_json_names_the_outputs_of_dropped_entries_left_ignored_in_the_workspace(repo,
+                                                                                    dvx):
+    """What the text output says of them a script reads: the outputs no stage has any
+    longer, which stay in the workspace still ignored by Git (--dry: would stay)."""
+    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+             "      cmd: echo ${{item}} > ${{item}}.txt\n      outs: ['${{item}}.txt']\n")
+    write(repo / "dvx.yaml", group.format("us, eu"))
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", group.format("us"))
+    for args in (("--dry",), ()):
+        result = dvx("repro", "--json", *args)
+        assert result.code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert (doc["dropped_stages"], doc["left_ignored"]) == (["build@eu"], ["eu.txt"]), args
+    assert (repo / "eu.txt").exists() and _ignored(repo, "eu.txt")
+
+
 def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, dvx):
     """A stage taken out of dvx.yaml while debugging another keeps its dvx.lock entry
     through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the

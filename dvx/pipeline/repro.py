@@ -146,7 +146,7 @@ class ReproResult:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
                 "lock_written": self.lock_written, "to_stage": self.to_stage,
                 "committed_inputs": self.committed, "dropped_stages": self.dropped,
-                "problems": self.problems,
+                "left_ignored": self.left_ignored, "problems": self.problems,
                 **({"pulled": self.pulled.to_json()} if self.pulled is not None else {}),
                 **({"would_pull": [{"path": p, "fetched": f} for p, f in
                                    self.would_pull.items()]} if self.would_pull else {})}
