@@ -417,6 +417,32 @@ def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(rep
     assert (repo / "runs.log").read_text().split() == ["run", "run"]
 
 
+def test_a_restore_from_the_run_cache_has_git_add_the_gitignore_it_wrote(repo, dvx):
+    """As after a run, the .gitignore made for the restored output is in the `git add` hint
+    and staged under core.autostage, with the dvx.lock recording that output."""
+    write(repo / "in.txt", "a\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p models && cp in.txt "
+                             "models/m.bin\n    deps: [in.txt]\n    outs: [models/m.bin]\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline, not run yet")
+    assert dvx("repro").code == 0  # into the run-cache
+
+    def clean() -> None:  # back to the commit, keeping the cache and its run records
+        git(repo, "clean", "-qfdx", "-e", ".dvx")
+
+    clean()
+    restored = dvx("repro")
+    assert "Restored 's' from the run-cache" in restored.stdout, restored.output
+    assert "git add models/.gitignore dvx.lock" in restored.stdout, restored.stdout
+    clean()
+    assert dvx("config", "core.autostage", "true").code == 0
+    staged = dvx("repro")
+    assert "Restored 's' from the run-cache" in staged.stdout, staged.output
+    assert "Staged in Git: models/.gitignore dvx.lock" in staged.stdout, staged.stdout
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["dvx.lock",
+                                                                    "models/.gitignore"]
+
+
 def test_gc_deletes_the_run_records_whose_outputs_it_deletes_from_the_cache(repo, dvx,
                                                                              tmp_path):
     """Local gc, like `gc --remote`, deletes the run records that need an object it deletes

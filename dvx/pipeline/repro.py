@@ -115,6 +115,8 @@ class StageResult:
     note: str | None = None  # said after the stage (why its run is not kept, ...)
     to_link: list[ToLink] = field(default_factory=list)  # once dvx.lock names their objects
     missing: list[str] = field(default_factory=list)  # outputs a frozen stage lacks
+    # outputs whose .gitignore entry the checkout that restored them wrote (for `git add`)
+    ignored_again: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "outcome": self.outcome, "reasons": self.reasons,
@@ -890,7 +892,8 @@ class _Scheduler:
         if not done.ok:
             return StageResult(stage.name, FAILED, reasons, error=_not_checked_out(
                 [*done.missing, *(p for p, _ in done.skipped)]))
-        return StageResult(stage.name, CHECKED_OUT, reasons, lock=locked)
+        return StageResult(stage.name, CHECKED_OUT, reasons, lock=locked,
+                           ignored_again=done.ignored_again)
 
     def _check_out_persisted(self, stage: Stage, locked: StageLock | None,
                              reasons: list[str]) -> StageResult | None:
@@ -937,7 +940,8 @@ class _Scheduler:
         outs = tuple(replace(o, cache=flags[o.path].cache, push=flags[o.path].push,
                              remote=flags[o.path].remote) for o in record.outs)
         lock = StageLock(stage.cmd, state.deps, state.params, outs)
-        return StageResult(stage.name, RESTORED, reasons, lock=lock)
+        return StageResult(stage.name, RESTORED, reasons, lock=lock,
+                           ignored_again=done.ignored_again)
 
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
@@ -1007,16 +1011,18 @@ class _Scheduler:
         produced.update((o.path, o) for o in new.outs if o.cache)
         self.produced = produced
 
-    def _update_gitignore(self, stage: Stage) -> None:
+    def _update_gitignore(self, stage: Stage, ignored_again: list[str]) -> None:
         """Git ignores the cached outputs; an output switched to `cache: false` (dvx.lock
         still records it cached: the entry is the one dvx wrote) is Git's again, and no
-        longer data dvx placed (so no checkout takes it for data left behind)."""
+        longer data dvx placed (so no checkout takes it for data left behind). The entries
+        of `ignored_again` were written by the checkout that placed the outputs: changed
+        too, for `git add`, though found here."""
         for out in stage.outs:
             full = self.repo.abspath(out.path)
             if out.cache:
-                changed = gitignore.add_entry(full)
+                changed = bool(gitignore.add_entry(full)) or out.path in ignored_again
             elif out.path in self.produced:
-                changed = gitignore.remove_entry(full)
+                changed = gitignore.remove_entry(full) is not None
                 self.repo.syncstate.forget(out.path)
             else:
                 continue
@@ -1049,7 +1055,7 @@ class _Scheduler:
             self.unsuccessful.add(result.name)
         if result.lock is not None:
             stage = self.dag.stages[result.name]
-            self._update_gitignore(stage)
+            self._update_gitignore(stage, result.ignored_again)
             # The workspace holds what dvx.lock is about to record: pending records, written
             # before dvx.lock is, so that a run killed between the two never makes an output
             # look changed in Git (dvx/syncstate.py).
