@@ -22,6 +22,10 @@ def test_interpolation_rules():
     assert interpolate("${models}", ctx, "w") == ["a"]  # a whole string keeps the type
     assert interpolate("${ name }-${train.on}", ctx, "w") == "m-true"
     assert interpolate("\\${name} ${name}", ctx, "w") == "${name} m"
+    # \${ is a literal ${ whether or not a } closes it
+    assert interpolate("a\\${X", ctx, "w") == "a${X"
+    assert interpolate("\\${", ctx, "w") == "${"
+    assert interpolate("\\${a{b}} ${name}", ctx, "w") == "${a{b}} m"
     assert interpolate({"${name}.pt": ["${name}"]}, ctx, "w") == {"m.pt": ["m"]}
     for bad, message in (("${train.lr", "malformed"), ("${}", "not a valid reference"),
                          ("${train..lr}", "not a valid reference"),

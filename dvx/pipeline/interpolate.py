@@ -15,7 +15,8 @@ from typing import Any
 
 from dvx.errors import FormatError
 
-_EXPR = re.compile(r"\\?\$\{([^{}]*)\}")
+# `\${` alone, closed or not, is a literal `${` (group 1 is None); else an expression.
+_EXPR = re.compile(r"\\\$\{|\$\{([^{}]*)\}")
 _PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*|[0-9]+")
 _INDEX = re.compile(r"\[([0-9]+)\]")
 
@@ -91,12 +92,12 @@ def interpolate_string(text: str, context: Mapping[str, Any], where: str) -> Any
         return text
     _check_balanced(text, where)
     whole = _EXPR.fullmatch(text)
-    if whole is not None and not text.startswith("\\"):
+    if whole is not None and whole.group(1) is not None:
         return lookup(context, whole.group(1), where)
 
     def replace(match: re.Match[str]) -> str:
-        if match.group(0).startswith("\\"):
-            return match.group(0)[1:]
+        if match.group(1) is None:
+            return "${"
         return _as_text(lookup(context, match.group(1), where), match.group(0), where)
 
     return _EXPR.sub(replace, text)
