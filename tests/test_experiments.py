@@ -516,6 +516,28 @@ def test_a_run_that_takes_a_foreach_item_away_says_it_dropped_its_entry(repo):
     assert (repo / "out-eu.txt").exists()
 
 
+def test_a_run_of_named_stages_runs_only_them_and_those_they_depend_on(repo):
+    """As DVC's `exp run TARGET`, and `repro TARGET`: the other stages stay as they were; an
+    unknown stage is refused with the params put back, and the queue takes no stage names."""
+    write(repo / "params.yaml", "n: 1\n")
+    stage = "  {0}:\n    cmd: echo ${{n}} > {0}.txt\n    params: [n]\n    outs: [{0}.txt]\n"
+    write(repo / "dvx.yaml", "stages:\n" + stage.format("a") + stage.format("b"))
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "n=1")
+    result = run_dvx("exp", "run", "-S", "n=2", "b", "-n", "only-b", cwd=repo)
+    assert result.code == 0, result.output
+    assert "Running stage 'b'" in result.stdout and "'a'" not in result.stdout
+    assert (repo / "b.txt").read_text() == "2\n" and (repo / "a.txt").read_text() == "1\n"
+    assert "only-b" in _show(repo)
+    unknown = run_dvx("exp", "run", "-S", "n=3", "nope", cwd=repo)
+    assert unknown.code != 0 and "nope" in unknown.stderr, unknown.output
+    assert (repo / "params.yaml").read_text() == "n: 2\n"
+    queued = run_dvx("exp", "run", "-S", "n=4", "--queue", "b", cwd=repo)
+    assert queued.code == 2 and "--queue takes no stage names (b)" in queued.stderr
+    assert run_dvx("queue", "status", cwd=repo).stdout.count("n=4") == 0
+
+
 def test_set_param_adds_a_param_to_a_named_file_with_plus_before_the_key(project):
     write(project / "p.json", '{"j": {"lr": 0.5}}')
     git(project, "add", "p.json")

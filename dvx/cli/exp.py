@@ -32,7 +32,9 @@ def exp() -> None:
 @exp.command("run", epilog=example("""
 dvx exp run -S train.lr=0.01 -S train.epochs=20 -n longer
 dvx exp run -S params.yaml:seed=7 --queue     # run later: dvx queue start -j 2
+dvx exp run -S train.lr=0.1 train             # only train and the stages it depends on
 """))
+@click.argument("targets", nargs=-1)
 @SET_PARAM
 @click.option("-n", "--name", help="The experiment's name (default: a generated one).")
 @click.option("-f", "--force", is_flag=True, help="Run every stage, even those up to date.")
@@ -41,11 +43,22 @@ dvx exp run -S params.yaml:seed=7 --queue     # run later: dvx queue start -j 2
 @click.option("--queue", is_flag=True, help="Queue it instead of running it now.")
 @click.option("--baseline", hidden=True)  # a queued run names the commit it started from
 @common_options
-def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, queue: bool,
-            baseline: str | None) -> None:
+def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, force: bool,
+            jobs: int, queue: bool, baseline: str | None) -> None:
     """Set params (-S), reproduce the pipeline in the workspace and record the result as an
     experiment of HEAD. The workspace keeps the results; your branch, index and HEAD do not
-    change. `dvx exp apply` and `git commit` keep an experiment for good."""
+    change. `dvx exp apply` and `git commit` keep an experiment for good.
+
+    TARGETS are stage names, as for `dvx repro`: only they and the stages they depend on run
+    (without targets, every stage).
+    """
+    if queue and targets:
+        from dvx.errors import UsageError
+
+        raise UsageError(f"A queued experiment runs the whole pipeline, so --queue takes no "
+                         f"stage names ({' '.join(targets)}); nothing was queued.",
+                         "Queue it without them, or run it now: `dvx exp run` with the stage "
+                         "names and without --queue.")
     if queue:
         from dvx.exps.queue import enqueue
 
@@ -57,7 +70,7 @@ def exp_run(sets: tuple[str, ...], name: str | None, force: bool, jobs: int, que
     from dvx.exps.run import run
 
     result = run(open_repo(), list(sets), name, force, jobs,
-                 _Reporter(capture=jobs > 1, to_stderr=False), baseline)
+                 _Reporter(capture=jobs > 1, to_stderr=False), baseline, targets)
     if not is_quiet():
         report_dropped(result.repro, dry=False, in_workspace=baseline is None)
     if result.experiment is None:

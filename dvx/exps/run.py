@@ -61,11 +61,12 @@ class RunResult:
 
 
 def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
-        jobs: int = 1, reporter: Reporter | None = None, baseline: str | None = None
-        ) -> RunResult:
-    """Set the params `sets` ([FILE:]KEY=VALUE), reproduce the pipeline in the workspace and
-    record the workspace as an experiment of `baseline` (default: HEAD). The workspace keeps
-    the experiment's results; nothing is committed to the branch."""
+        jobs: int = 1, reporter: Reporter | None = None, baseline: str | None = None,
+        targets: tuple[str, ...] = ()) -> RunResult:
+    """Set the params `sets` ([FILE:]KEY=VALUE), reproduce the pipeline in the workspace (only
+    the stages `targets` and those they depend on, as `repro TARGET`) and record the workspace
+    as an experiment of `baseline` (default: HEAD). The workspace keeps the experiment's
+    results; nothing is committed to the branch."""
     parent = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the experiment's commit")
@@ -86,7 +87,7 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
     try:
-        result = repro(repo, ReproOptions(force=force, jobs=jobs), watched)
+        result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs), watched)
     except BaseException:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)
