@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import xxhash
-from conftest import git, make_git_repo, run_dvx, write
+from conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 
 PAYLOAD = b"#!/bin/sh\necho pwned\n"
 PAYLOAD_OID = xxhash.xxh3_128_hexdigest(PAYLOAD)
@@ -532,6 +533,35 @@ def test_remote_url_starting_with_a_dash_is_refused(tmp_path):
     (message,) = assert_refused(hostile, [("pull",)])
     assert message.startswith("ERROR:") and "-oProxyCommand" in message and "'-'" in message
     assert not (tmp_path / "clone/pwned").exists()
+
+
+@pytest.mark.parametrize("url", ["fd::0", "ext::sh -c touch% pwned", "x-helper::anything"])
+def test_an_import_s_source_reached_by_another_git_transport_is_refused(url, tmp_path):
+    """An import's source is read over a path, file, git, http, https or ssh only: a URL from a
+    clone's pointer that names Git's `fd::` transport (the user's terminal), `ext::` (a
+    command) or a remote helper is refused with Git's reason, and no Git process it starts
+    reads dvx's standard input (docs/guarantees.md)."""
+    source = make_git_repo(tmp_path / "source")
+    assert run_dvx("init", cwd=source).code == 0
+    write(source / "d.txt", "data\n")
+    assert run_dvx("add", "d.txt", cwd=source).code == 0
+    git(source, "add", "-A")
+    git(source, "commit", "-qm", "data")
+    hostile = Hostile(tmp_path)
+    assert run_dvx("import", str(source), "d.txt", cwd=hostile.origin).code == 0
+    pointer = (hostile.origin / "d.txt.dvx").read_text()
+    hostile.commit({"d.txt.dvx": re.sub(r"(?m)^  repo: .*$", f"  repo: {json.dumps(url)}",
+                                        pointer)})
+    clone = hostile.clone()
+    name = url.split("::")[0]
+    status = run_dvx_proc("status", cwd=clone)
+    assert status.code == 0, status.output
+    assert (f"WARNING: d.txt: its source could not be checked: Could not fetch the repository "
+            f"'{url}': transport '{name}' not allowed.") in status.stderr, status.stderr
+    updated = run_dvx_proc("update", cwd=clone)
+    assert updated.code == 1 and f"transport '{name}' not allowed" in updated.stderr, \
+        updated.output
+    assert not (clone / "pwned").exists() and not (clone / "d.txt").exists()
 
 
 def commit_symlink(repo: Path, rel: str, target: str) -> None:

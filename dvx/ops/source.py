@@ -1017,23 +1017,19 @@ def _follow_default_branch(target: str, url: str) -> None:
     renamed), or remove it when the source's HEAD names a branch the source does not have
     (a bare repository made on `master` that only `main` was pushed to): then only a
     revision that is asked for can be read."""
-    done = subprocess.run(["git", "-C", target, "remote", "set-head", "origin", "-a"],
-                          capture_output=True, text=True,
-                          env=git_environ({"GIT_TERMINAL_PROMPT": "0"}))
+    done = _run_git(["git", "-C", target, "remote", "set-head", "origin", "-a"])
     if done.returncode == 0:
         return
     if "Cannot determine remote HEAD" not in done.stderr:
         _git(["git", "-C", target, "remote", "set-head", "origin", "-a"], url)
-    subprocess.run(["git", "-C", target, "remote", "set-head", "origin", "-d"],
-                   capture_output=True, env=git_environ())
+    _run_git(["git", "-C", target, "remote", "set-head", "origin", "-d"])
 
 
 def _refuse_empty_source(target: str, url: str) -> None:
     """A source repository without a branch or tag (a new bare one) has no commit to read:
     said so, as for a local source without commits, rather than as a broken clone."""
-    refs = subprocess.run(["git", "-C", target, "for-each-ref", "--count=1", "--format=x",
-                           "refs/remotes/origin/", "refs/tags/"],
-                          capture_output=True, text=True, env=git_environ()).stdout
+    refs = _run_git(["git", "-C", target, "for-each-ref", "--count=1", "--format=x",
+                     "refs/remotes/origin/", "refs/tags/"]).stdout
     if not refs.strip():
         raise UsageError(f"The source '{url}' has no commits yet: there is nothing to read.",
                          "Push a commit there first.")
@@ -1052,9 +1048,8 @@ def _detach(target: str, url: str, rev: str | None) -> None:
     else:
         _git(["git", "-C", target, "symbolic-ref", "HEAD", "refs/heads/HEAD-of-the-source"],
              url, "update the clone of")
-    branches = subprocess.run(["git", "-C", target, "for-each-ref", "--format=delete %(refname)",
-                               "refs/heads/"], capture_output=True, text=True,
-                              env=git_environ()).stdout
+    branches = _run_git(["git", "-C", target, "for-each-ref", "--format=delete %(refname)",
+                         "refs/heads/"]).stdout
     if branches:
         _git(["git", "-C", target, "update-ref", "--stdin"], url, "update the clone of",
              branches)
@@ -1065,18 +1060,16 @@ def _commit_of(target: str, rev: str | None) -> str | None:
     if rev is None or rev.startswith("-"):
         return None
     for candidate in (rev, f"origin/{rev}"):
-        done = subprocess.run(["git", "-C", target, "rev-parse", "-q", "--verify",
-                               "--end-of-options", f"{candidate}^{{commit}}"],
-                              capture_output=True, text=True, env=git_environ())
+        done = _run_git(["git", "-C", target, "rev-parse", "-q", "--verify",
+                         "--end-of-options", f"{candidate}^{{commit}}"])
         if done.returncode == 0:
             return done.stdout.strip()
     return None
 
 
 def _has_default_branch(target: str) -> bool:
-    return subprocess.run(["git", "-C", target, "rev-parse", "-q", "--verify",
-                           "refs/remotes/origin/HEAD"], capture_output=True,
-                          env=git_environ()).returncode == 0
+    return _run_git(["git", "-C", target, "rev-parse", "-q", "--verify",
+                     "refs/remotes/origin/HEAD"]).returncode == 0
 
 
 def _default_commit(repo: Repo, url: str) -> str:
@@ -1084,9 +1077,8 @@ def _default_commit(repo: Repo, url: str) -> str:
     HEAD names a branch it does not have, and which branches it has."""
     if _has_default_branch(repo.root):
         return _resolve(repo, "origin/HEAD", url)
-    branches = subprocess.run(["git", "-C", repo.root, "for-each-ref", "--format=%(refname)",
-                               "refs/remotes/origin/"], capture_output=True, text=True,
-                              env=git_environ()).stdout.split()
+    branches = _run_git(["git", "-C", repo.root, "for-each-ref", "--format=%(refname)",
+                         "refs/remotes/origin/"]).stdout.split()
     names = ", ".join(b.removeprefix("refs/remotes/origin/") for b in branches)
     raise UsageError(f"The source '{url}' has no default branch to read: its HEAD names a "
                      "branch it does not have.",
@@ -1094,9 +1086,37 @@ def _default_commit(repo: Repo, url: str) -> str:
                      if names else "Pass --rev with one of its tags or commits.")
 
 
+# The transports Git may use to reach a source (docs/reuse.md: a path, `file://`, `https://`,
+# `ssh://`, `git@host:path`; `http://` and `git://` too). Its URL comes from repository content
+# (an import's pointer, a `dvx://` URL in a committed script), so no other: not `ext::`, which
+# runs a command, nor `fd::`, which talks over the user's terminal, nor any remote helper.
+SOURCE_TRANSPORTS = ("file", "git", "http", "https", "ssh")
+
+
+def _source_git_environ() -> dict[str, str]:
+    """The environment of a Git process that reads a source: only SOURCE_TRANSPORTS allowed
+    (GIT_ALLOW_PROTOCOL overrides any `protocol.*.allow` configuration; one the user set
+    narrows it further), each as if the URL came from a repository rather than the user
+    (GIT_PROTOCOL_FROM_USER=0), and never a prompt for a password."""
+    allowed = [name for name in SOURCE_TRANSPORTS
+               if name in os.environ.get("GIT_ALLOW_PROTOCOL", name).split(":")]
+    return git_environ({"GIT_ALLOW_PROTOCOL": ":".join(allowed),
+                        "GIT_PROTOCOL_FROM_USER": "0", "GIT_TERMINAL_PROMPT": "0"})
+
+
+def _run_git(argv: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run Git on a source's clone (or to make one), its output captured: `stdin` as its
+    input, else none at all; never the user's terminal, which a transport could read from
+    (and wait on forever)."""
+    if stdin is None:
+        return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              env=_source_git_environ())
+    return subprocess.run(argv, capture_output=True, text=True, input=stdin,
+                          env=_source_git_environ())
+
+
 def _git(argv: list[str], url: str, doing: str = "fetch", stdin: str | None = None) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, input=stdin,
-                          env=git_environ({"GIT_TERMINAL_PROMPT": "0"}))
+    done = _run_git(argv, stdin)
     if done.returncode != 0:
         raise UsageError(f"Could not {doing} the repository '{url}': "
                          f"{_git_error(done.stderr)}.", "Check the URL and your access to it."
