@@ -104,18 +104,26 @@ def check_no_symlinked_parent(root: str, rel: str) -> None:
 
 def check_read_stays_inside(root: str, rel: str) -> None:
     """Refuse to read the file `rel` of the repository at `root` through a symbolic link (its
-    own, or a parent folder that is one) leading outside the repository: what such a link holds
-    is no file of the repository's, yet would be shown, or recorded in dvx.lock, as one. A link
-    to a file inside the repository is read through."""
+    own, or a parent folder that is one) leading outside the repository, or into its `.git` or
+    `.dvx` (or a nested repository's): what such a link holds is no file of the repository's
+    (`.dvx/config.local` holds the clone's credentials), yet would be shown, or recorded in
+    dvx.lock, as one. A link to any other file inside the repository is read through."""
     check_no_symlinked_parent(root, rel)
     path = join_posix(root, rel)
     if not os.path.islink(path):
         return
-    real_root = os.path.realpath(root)
-    if os.path.commonpath([os.path.realpath(path), real_root]) != real_root:
+    real_root, real_path = os.path.realpath(root), os.path.realpath(path)
+    if os.path.commonpath([real_path, real_root]) != real_root:
         raise PathError(f"'{rel}' is a symbolic link to a file outside the repository; "
                         "refusing to read it.",
                         "Put the file itself in the repository, or link to a file inside it.")
+    private = [part for part in os.path.relpath(real_path, real_root).split(os.sep)
+               if part.casefold() in RESERVED_NAMES]
+    if private:
+        raise PathError(f"'{rel}' is a symbolic link to a file in '{private[0]}', which holds "
+                        "Git's or dvx's own files, not the repository's; refusing to read it.",
+                        "Put the file itself in the repository, or link to a file of the "
+                        "repository outside '.git' and '.dvx'.")
 
 
 V = TypeVar("V")

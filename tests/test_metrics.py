@@ -3,6 +3,7 @@ and what scripts get from --json and dvx.api."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -314,6 +315,37 @@ def test_a_symlink_leading_outside_is_not_read(formats, tmp_path, dvx):
     assert "1234" not in result.output
 
 
+def test_a_symlink_into_git_or_dvx_is_not_read(formats, tmp_path, dvx):
+    """A committed link to `.dvx/config.local` (the clone's credentials) or into `.git` is no
+    file of the repository: metrics, params and plots refuse it as they refuse a link leading
+    outside, and no page, table or JSON shows what it holds (docs/guarantees.md)."""
+    write(formats / ".dvx" / "config.local",
+          "['remote \"s\"']\nsecret_access_key = VERY-SECRET-KEY\n")
+    for rel, target in (("metrics.json", ".dvx/config.local"),
+                        ("eval/scores.yaml", "../.git/config"),
+                        ("config/model.toml", "../.dvx/config.local"),
+                        ("logs/loss.svg", "../.dvx/config.local")):
+        (formats / rel).unlink(missing_ok=True)
+        (formats / rel).parent.mkdir(exist_ok=True)
+        os.symlink(target, formats / rel)
+    write(formats / "dvx.yaml", PIPELINE + "    plots:\n    - logs/loss.svg: {cache: false}\n")
+    metrics = dvx("metrics", "show", "--json")
+    errors = {rel: doc["error"]["msg"] for rel, doc in
+              json.loads(metrics.stdout)["workspace"]["data"].items() if "error" in doc}
+    assert "'.dvx', which holds Git's or dvx's own files" in errors["metrics.json"], errors
+    assert "'.git', which holds Git's or dvx's own files" in errors["eval/scores.yaml"], errors
+    params = dvx("params", "show")
+    assert "config/model.toml" in params.output and "refusing to read it" in params.output
+    plots = dvx("plots", "show", "-o", str(tmp_path / "out"))
+    assert "'logs/loss.svg' is a symbolic link to a file in '.dvx'" in plots.stderr, \
+        plots.output
+    page = (tmp_path / "out" / "index.html").read_text()
+    secret = (formats / ".dvx" / "config.local").read_bytes()
+    assert base64.b64encode(secret).decode() not in page and "VERY-SECRET" not in page
+    for shown in (metrics, params, plots):
+        assert "VERY-SECRET" not in shown.output and "[core]" not in shown.output
+
+
 def test_a_symlink_inside_the_repository_is_followed_in_every_revision(formats, dvx):
     (formats / "metrics.json").unlink()
     write(formats / "results" / "m.json", '{"loss": 0.5}')
@@ -330,7 +362,8 @@ def test_a_symlink_inside_the_repository_is_followed_in_every_revision(formats, 
         (0.5, 0.25)
 
     for target, error in (("../secret.json", "outside the repository"),
-                          (".git/config", "no file of the repository")):
+                          (".git/config", "no file of the repository"),
+                          (".dvx/config", "no file of the repository")):
         (formats / "metrics.json").unlink()
         os.symlink(target, formats / "metrics.json")
         rev = commit(formats, f"a link to {target}")
