@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -23,6 +23,33 @@ HASH_THREADS = max(2, os.cpu_count() or 2)
 BATCH_ITEMS = 64  # per batch: enough to make the handshake negligible for 1 KiB files
 BATCH_BYTES = 4 << 20  # ...but big files go alone or in small batches, so both threads get work
 BATCHES_IN_FLIGHT_PER_THREAD = 4
+
+# The kernel may hand a signal sent to dvx (Ctrl-C, SIGTERM, SIGHUP) to any of its threads.
+# Python runs the handler in the main thread, but only once that thread wakes: one blocked
+# on a future with no timeout would not stop before the work ends (a stage, hours later).
+# So the main thread waits on work in slices this long.
+SIGNAL_SLICE = 0.2
+
+
+def result_of(future: Future[R]) -> R:
+    """`future.result()`, waited for in slices so that a signal reaches its handler at once."""
+    from concurrent.futures import wait
+
+    while not future.done():
+        wait([future], timeout=SIGNAL_SLICE)
+    return future.result()
+
+
+def first_done(futures: Iterable[Future[R]]) -> set[Future[R]]:
+    """The futures done, once at least one is (`wait(..., FIRST_COMPLETED)`), waited for in
+    slices as `result_of` does."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending = list(futures)
+    while True:
+        done, _ = wait(pending, timeout=SIGNAL_SLICE, return_when=FIRST_COMPLETED)
+        if done or not pending:
+            return done
 
 
 def _batches(items: Sequence[T], size_of: Callable[[T], int] | None) -> Iterator[Sequence[T]]:
@@ -65,7 +92,7 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], threads: int = HASH
             if len(in_flight) >= threads * BATCHES_IN_FLIGHT_PER_THREAD:
                 break
         while in_flight:
-            results = in_flight.popleft().result()
+            results = result_of(in_flight.popleft())
             following = next(batches, None)
             if following is not None:
                 in_flight.append(pool.submit(run, following))

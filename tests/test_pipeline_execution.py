@@ -355,6 +355,39 @@ stages:
     assert (repo / "model.bin").read_text() == "data\n"
 
 
+def test_a_signal_the_kernel_gives_a_worker_thread_stops_repro_at_once(repo, dvx):
+    """A signal sent to dvx may reach any of its threads (here the one waiting for the stage,
+    by its thread id); its handler runs in the main thread all the same, at once, not once the
+    stage has ended by itself (this one never would)."""
+    write(repo / "in.txt", "data\n")
+    os.mkfifo(repo / "go")
+    write(repo / "dvx.yaml", """\
+stages:
+  train:
+    cmd: sh -c 'echo $$ > started; read line < go; cp in.txt model.bin'
+    deps: [in.txt]
+    outs: [model.bin]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "started").exists() or not (repo / "started").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.02)
+        workers = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
+        assert workers
+        os.kill(workers[0], signal.SIGTERM)  # Linux hands it to that thread first
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143 and "Terminated." in stderr, stderr
+    assert "Stopped stage 'train'" in stderr
+    assert processes_in(repo) == []
+
+
 def test_closing_the_terminal_stops_the_stage_command_as_sigterm_does(repo, dvx):
     """The terminal dvx runs on closes (a terminal window, an ssh connection): dvx stops the
     stage, which is not in the terminal's session, before it ends with status 129 (writing

@@ -28,7 +28,7 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Collection
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
 
@@ -84,6 +84,7 @@ from dvx.pipeline.staleness import (
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
+from dvx.threads import first_done
 from dvx.workspace import (
     delete_tracked_data,
     keep_links_on_set_aside,
@@ -777,7 +778,7 @@ class _Scheduler:
                             running[pool.submit(self._work, name)] = name
                     if not running:
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done = first_done(running)
                     for future in done:
                         result = future.result()
                         del running[future]

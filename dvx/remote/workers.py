@@ -39,6 +39,7 @@ from dvx.remote.retry import (
     with_retries,
 )
 from dvx.remote.transfer_result import Settings, TransferResult
+from dvx.threads import result_of
 
 log = get_logger(__name__)
 
@@ -84,7 +85,7 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
 
     def settle(item: T, future: Future[R]) -> None:
         try:
-            outcome: R | BaseException = future.result()
+            outcome: R | BaseException = result_of(future)
         except LostConnection:
             raise
         except Exception as exc:  # every other failure is reported, none aborts the rest
