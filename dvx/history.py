@@ -15,6 +15,7 @@ experiment and every queued experiment's snapshot.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, FormatError, UsageError
@@ -324,8 +325,9 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
                   ) -> tuple[list[Target], list[Broken]]:
     """The targets of a command over `scope`: the workspace's (`targets`, already resolved;
     None: every output), then every output of the revisions in scope (only those at or
-    below `paths`, if given), each distinct (path, oid) once. With `strict`, unreadable
-    pointers in scope are returned, not skipped (gc)."""
+    below `paths`, if given), each distinct (path, oid) once, with the revisions recording
+    it (`Target.revisions`). With `strict`, unreadable pointers in scope are returned, not
+    skipped (gc)."""
     chosen: list[Target] = list(targets or []) if scope.workspace else []
     broken: list[Broken] = []
     if scope.workspace and targets is None:
@@ -339,6 +341,8 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
             if scope.index:
                 revisions.append(history.index())
             revisions += [history.at(commit) for commit in history.commits(scope)]
+    # Each distinct output once, with every revision that records it (messages name them)
+    recorded: dict[tuple[str, str, None], tuple[Output, list[str]]] = {}
     for revision in revisions:
         broken += revision.broken
         for output in revision.outputs:
@@ -346,8 +350,8 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
                 continue
             key = (output.path, output.pointer.oid, None)
             if key not in seen:
-                seen.add(key)
-                chosen.append(Target(output))
+                recorded.setdefault(key, (output, []))[1].append(revision.name)
+    chosen += [Target(output, revisions=tuple(names)) for output, names in recorded.values()]
     if not strict:
         skip_broken(repo, broken)
     return chosen, broken
@@ -355,3 +359,28 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
 
 def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def revision_labels(repo: Repo, names: set[str]) -> dict[str, str]:
+    """How messages name each of `names` (commits, "index", "workspace"): a commit by its
+    short hash and the branches and tags at it ("3f2a1b0c9d (v1, main)"), so that versions of
+    one path found in several revisions can be told apart."""
+    labels = {"workspace": "the workspace", "index": "the index"}
+    refs: dict[str, list[str]] = {}
+    if repo.git is not None and names - labels.keys():
+        for prefix in ("refs/heads", "refs/tags"):
+            for ref, commit in repo.git.ref_tips(prefix):
+                refs.setdefault(commit, []).append(ref)
+    found = {}
+    for name in names:
+        at = f" ({', '.join(refs[name])})" if name in refs else ""
+        found[name] = labels.get(name) or f"{name[:10]}{at}"
+    return found
+
+
+def found_in(labels: dict[str, str], names: Iterable[str]) -> str:
+    """' (in 3f2a1b0c9d (v1), 8e7d6c5b4a and 2 more)': the first three of `names` by their
+    `labels`, those a branch or tag names first (the easiest to recognise); '' for none."""
+    shown = sorted((labels[name] for name in names), key=lambda label: "(" not in label)
+    more = f" and {len(shown) - 3} more" if len(shown) > 3 else ""
+    return f" (in {', '.join(shown[:3])}{more})" if shown else ""

@@ -65,6 +65,9 @@ class Output:
 class Target:
     output: Output
     subpath: str | None = None  # a file or folder inside a tracked directory
+    # The revisions in scope that record it (commits, or "index"), for messages; () for the
+    # workspace's (scope_targets)
+    revisions: tuple[str, ...] = ()
 
 
 def pointer_files(repo: Repo) -> list[str]:

@@ -646,6 +646,43 @@ def test_remote_takes_a_configured_remotes_name_and_leaves_any_other_word_a_targ
     assert two.code == 2 and "--remote models and -r storage name two remotes" in two.stderr
 
 
+def test_remote_over_revisions_hints_commands_of_that_scope_and_names_each_revision(
+        repo, dvx, tmp_path):
+    """With -A (or -a, -T, --rev, -n) the hints are `dvx push -A` and `dvx fetch -A`: a plain
+    push sends the workspace's data only, so it would leave the status as it was. Each missing
+    object names the revisions needing it, so versions of one path can be told apart."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    commits = []
+    for version in ("one", "two", "three"):
+        write(repo / "model.bin", version)
+        assert dvx("add", "model.bin").code == 0
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", version)
+        commits.append(git(repo, "rev-parse", "HEAD").strip())
+    git(repo, "tag", "v1", commits[0])
+    assert dvx("push").code == 0
+
+    lacking = dvx("status", "-c", "-A")
+    assert lacking.code == 0, lacking.output
+    assert "2 object(s) not on the remote (`dvx push -A`):" in lacking.stdout, lacking.stdout
+    assert f"    model.bin  (in {commits[0][:10]} (v1))" in lacking.stdout
+    assert f"    model.bin  (in {commits[1][:10]})" in lacking.stdout
+    rows = json.loads(dvx("status", "-c", "-A", "--json").stdout)["missing_on_remote"]
+    assert sorted(row["revisions"] for row in rows) == sorted([[commits[0]], [commits[1]]])
+    assert [row["revisions_total"] for row in rows] == [1, 1]
+    narrowed = dvx("status", "-c", "-T", "--rev", commits[1][:10], "-r", "storage")
+    assert "(`dvx push -T --rev " + commits[1][:10] + " -r storage`)" in narrowed.stdout
+
+    assert dvx("push").code == 0  # the workspace's only: nothing changes
+    assert dvx("status", "-c", "-A", "-q").code == 1
+    assert dvx("push", "-A").code == 0  # the command the hint names
+    assert "are in sync" in dvx("status", "-c", "-A").stdout
+    shutil.rmtree(repo / ".dvx" / "cache")
+    absent = dvx("status", "-c", "-a", "-n", "2")
+    assert "2 object(s) not in the cache (`dvx fetch -a -n 2`):" in absent.stdout, absent.stdout
+    assert "model.bin  (in the workspace)" in absent.stdout
+
+
 def test_remote_followed_by_a_word_that_is_neither_a_remote_nor_a_path_names_the_remotes(
         repo, dvx, tmp_path):
     """A mistyped remote's name after --remote is no target to `dvx add`: it is refused as a

@@ -370,26 +370,51 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
     elif not is_quiet():
         if result.in_sync:
             out(f"Cache and remote '{result.remote}' are in sync.")
-        named = f" -r {remote_name}" if remote_name else ""
-        push = f"`dvx push{named}`"
+        # The hints take the scope compared: a plain `dvx push` sends the workspace's only
+        scope = _scope_options(revisions)
+        named = f" -r {for_command(repo.root, remote_name)}" if remote_name else ""
+        push = f"`dvx push{scope}{named}`"
         if result.read_only:  # it refuses a push: the store it serves is written elsewhere
             served = " and ".join(f"'{name}'" for name in result.read_only)
             push = (f"{served} {'is' if len(result.read_only) == 1 else 'are'} read-only: "
-                    "`dvx push -r NAME`, NAME being the remote that writes to the store "
-                    f"{'it serves' if len(result.read_only) == 1 else 'each serves'}")
+                    f"`dvx push{scope} -r NAME`, NAME being the remote that writes to the "
+                    f"store {'it serves' if len(result.read_only) == 1 else 'each serves'}")
+        labels = _revision_labels(repo, result) if scope else {}
         for label, found, hint in (
                 ("not on the remote", result.missing_on_remote, push),
-                ("not in the cache", result.missing_in_cache, f"`dvx fetch{named}`")):
+                ("not in the cache", result.missing_in_cache, f"`dvx fetch{scope}{named}`")):
             if found:
                 out(f"{len(found)} object(s) {label} ({hint}):")
-                for path in sorted(found.values())[:50]:
-                    out(f"    {path}")
+                rows = sorted((path, labels.get(oid, "")) for oid, path in found.items())
+                for path, needed_by in rows[:50]:
+                    out(f"    {path}{needed_by}")
                 if len(found) > 50:
                     out(f"    ... and {len(found) - 50} more")
         for problem in result.problems:
             warn(f"Problem: {problem}")
     if is_quiet() and not result.in_sync:
         sys.exit(1)
+
+
+def _scope_options(revisions: tuple[Any, ...]) -> str:
+    """The -a/-T/-A/--rev/-n options of `revisions` as a command takes them (' -A')."""
+    import shlex
+
+    all_branches, all_tags, all_commits, revs, last_n = revisions
+    flags = [flag for flag, given in (("-a", all_branches), ("-T", all_tags),
+                                      ("-A", all_commits)) if given]
+    flags += [f"--rev {shlex.quote(rev)}" for rev in revs]
+    flags += [f"-n {last_n}"] if last_n else []
+    return "".join(f" {flag}" for flag in flags)
+
+
+def _revision_labels(repo: Repo, result: Any) -> dict[str, str]:
+    """For each missing object, the revisions that need it (' (in 3f2a1b0c9d (v1))'): one
+    path may be missing in several versions."""
+    from dvx.history import found_in, revision_labels
+
+    names = revision_labels(repo, {n for found in result.revisions.values() for n in found})
+    return {oid: " " + found_in(names, found) for oid, found in result.revisions.items()}
 
 
 def _nothing_tracked(root: str, left_out: list[str]) -> str:

@@ -91,6 +91,10 @@ class PathsOf:
                     missing.discard(oid)
         return found
 
+    def manifests(self) -> dict[str, Tree]:
+        """The directory manifests read, by their oid."""
+        return {directory.pointer.oid: tree for directory, tree, _ in self._trees}
+
     def get(self, oid: str, default: str | None = None) -> str | None:
         return self.lookup([oid]).get(oid, default)
 
@@ -869,6 +873,9 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     return result
 
 
+SHOWN_REVISIONS = 10  # of those that need a missing object, in `status --remote --json`
+
+
 @dataclass
 class RemoteStatus:
     remote: str
@@ -878,6 +885,8 @@ class RemoteStatus:
     # Remotes (of those compared) that take no push (HTTP): another remote writes the store
     read_only: list[str] = field(default_factory=list)
     remotes: list[str] = field(default_factory=list)  # compared with (`remote` joins them)
+    # Of those missing: the revisions in scope that need each (commits, "index", "workspace")
+    revisions: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.remotes:
@@ -888,9 +897,13 @@ class RemoteStatus:
         return not self.missing_on_remote and not self.missing_in_cache and not self.problems
 
     def to_json(self) -> dict[str, object]:
-        def rows(found: dict[str, str]) -> list[dict[str, str]]:
-            return [{"oid": oid, "path": path} for oid, path in sorted(found.items(),
-                                                                       key=lambda kv: kv[1])]
+        def rows(found: dict[str, str]) -> list[dict[str, object]]:
+            # The first revisions only: a directory's files missing in every one of a
+            # thousand commits would otherwise list each commit once per file
+            return [{"oid": oid, "path": path,
+                     "revisions": self.revisions.get(oid, [])[:SHOWN_REVISIONS],
+                     "revisions_total": len(self.revisions.get(oid, []))}
+                    for oid, path in sorted(found.items(), key=lambda kv: kv[1])]
         return {"remote": self.remote, "remotes": self.remotes, "in_sync": self.in_sync,
                 "missing_on_remote": rows(self.missing_on_remote),
                 "missing_in_cache": rows(self.missing_in_cache), "problems": self.problems}
@@ -914,6 +927,7 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
         merged.missing_in_cache.update(result.missing_in_cache)
         merged.problems += result.problems
         merged.read_only += result.read_only
+        merged.revisions.update(result.revisions)
     return merged
 
 
@@ -938,7 +952,30 @@ def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
     problems = [p for p in problems if "manifest is not in the cache" not in p]
     return RemoteStatus(name, _named(wanted.paths, not_on_remote),
                         _named(wanted.paths, not_in_cache), problems,
-                        [name] if remote.read_only else [])
+                        [name] if remote.read_only else [],
+                        revisions=_needed_in(targets, wanted.paths,
+                                             not_on_remote | not_in_cache))
+
+
+def _needed_in(targets: list[Target], paths: PathsOf, oids: set[str]) -> dict[str, list[str]]:
+    """The revisions (commits, "index", "workspace") in which the output each of `oids` is
+    named by (its path in the messages) needs it, so that versions of one path can be told
+    apart: one pass over the manifests, and only for what is missing."""
+    named = {oid: output.path for oid, (_, output) in paths.recorded(oids).items()}
+    manifests = paths.manifests() if oids else {}
+    found: dict[str, dict[str, None]] = {}
+    for target in targets if oids else []:
+        pointer = target.output.pointer
+        needs = {pointer.oid} & oids
+        tree = manifests.get(pointer.oid) if pointer.is_dir else None
+        if tree is not None:
+            needs.update(oid for index, oid in enumerate(tree.oids())
+                         if oid in oids and _in_scope(tree.paths[index], target.subpath))
+        for oid in needs:
+            if named.get(oid) == target.output.path:
+                found.setdefault(oid, {}).update(
+                    dict.fromkeys(target.revisions or ("workspace",)))
+    return {oid: list(names) for oid, names in found.items()}
 
 
 def _named(paths: PathsOf, oids: set[str]) -> dict[str, str]:
