@@ -220,6 +220,46 @@ def test_unreadable_scope_deletes_nothing(repo, dvx):
     assert _objects(repo) >= before
 
 
+def test_a_manifest_only_an_old_commit_needs_is_named_with_that_commit_and_a_fetch_of_it(
+        tmp_path):
+    """In a fresh clone, gc -A lacks the manifests of older directory versions: it names the
+    commit (and its tag) recording each, and a fetch of that revision that brings it; one no
+    clone pushed is named as well, the advice covering that case (this gc asks no remote)."""
+    from tests.team import Team, commit, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "imgs" / "a", "1\n")
+    must("add", "imgs", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    v1 = git(alice, "rev-parse", "HEAD").strip()
+    write(alice / "imgs" / "b", "2\n")
+    must("add", "imgs", cwd=alice)
+    commit(alice, "v2, never pushed")
+    unpushed = git(alice, "rev-parse", "HEAD").strip()
+    write(alice / "imgs" / "c", "3\n")
+    must("add", "imgs", cwd=alice)
+    share(alice, "v3")
+    git(alice, "push", "-q", "origin", "v1")
+    bob = team.clone("bob")
+
+    refused = run_dvx("gc", "-A", "--dry-run", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert f"imgs (in {v1[:10]} (v1)): its directory manifest" in refused.stderr
+    assert f"imgs (in {unpushed[:10]}): its directory manifest" in refused.stderr
+    assert "this gc asks no remote" in refused.stderr
+    assert "else only a clone whose cache has it can upload it, with `dvx push --rev " in (
+        refused.stderr)
+    must("fetch", "--rev", v1[:10], "imgs", cwd=bob)  # the command it names, as given
+    assert f"`dvx fetch --rev {v1[:10]} imgs` brings it" in refused.stderr
+    again = run_dvx("gc", "-A", "--dry-run", cwd=bob)
+    assert again.code == 1 and f"(in {v1[:10]} (v1))" not in again.stderr, again.output
+    must("push", "--rev", unpushed[:10], "imgs", cwd=alice)  # what it says alice can do
+    must("fetch", "--rev", unpushed[:10], "imgs", cwd=bob)
+    assert run_dvx("gc", "-A", "--dry-run", cwd=bob).code == 0
+
+
 def test_data_whose_pointer_a_sparse_checkout_leaves_out_is_named_with_what_brings_it(
         tmp_path):
     """gc's scope holds the index's pointers, those a sparse checkout leaves out too: the
@@ -242,7 +282,8 @@ def test_data_whose_pointer_a_sparse_checkout_leaves_out_is_named_with_what_brin
     must("pull", cwd=sparse)
 
     refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=sparse)
-    assert refused.code == 1 and "B/dir: its directory manifest" in refused.stderr
+    assert refused.code == 1 and "B/dir (in the index): its directory manifest" in refused.stderr
+    assert "`dvx fetch B/dir` brings it" in refused.stderr  # the index's pointer: its path
     for command in (["fetch", "B/dir"], ["pull", "B/y.txt"]):
         left_out = run_dvx(*command, cwd=sparse)
         assert left_out.code == 2 and "not tracked" not in left_out.stderr, left_out.output
