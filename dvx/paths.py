@@ -102,17 +102,22 @@ def check_no_symlinked_parent(root: str, rel: str) -> None:
             )
 
 
-def check_read_stays_inside(root: str, rel: str) -> None:
+def check_read_stays_inside(root: str, rel: str, cache_files: str | None = None) -> None:
     """Refuse to read the file `rel` of the repository at `root` through a symbolic link (its
     own, or a parent folder that is one) leading outside the repository, or into its `.git` or
     `.dvx` (or a nested repository's): what such a link holds is no file of the repository's
     (`.dvx/config.local` holds the clone's credentials), yet would be shown, or recorded in
-    dvx.lock, as one. A link to any other file inside the repository is read through."""
+    dvx.lock, as one. A link to any other file inside the repository is read through, and so
+    is one to a cache object (tracked data placed as a link, `cache.type symlink`): in the
+    cache's object folder, `.dvx/cache/files` or `cache_files` when the cache is elsewhere."""
     check_no_symlinked_parent(root, rel)
     path = join_posix(root, rel)
     if not os.path.islink(path):
         return
     real_root, real_path = os.path.realpath(root), os.path.realpath(path)
+    for objects in (os.path.join(real_root, ".dvx", "cache", "files"), cache_files):
+        if objects is not None and _inside(real_path, os.path.realpath(objects)):
+            return
     if os.path.commonpath([real_path, real_root]) != real_root:
         raise PathError(f"'{rel}' is a symbolic link to a file outside the repository; "
                         "refusing to read it.",
@@ -124,6 +129,10 @@ def check_read_stays_inside(root: str, rel: str) -> None:
                         "Git's or dvx's own files, not the repository's; refusing to read it.",
                         "Put the file itself in the repository, or link to a file of the "
                         "repository outside '.git' and '.dvx'.")
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
 
 
 V = TypeVar("V")

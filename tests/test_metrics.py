@@ -346,6 +346,44 @@ def test_a_symlink_into_git_or_dvx_is_not_read(formats, tmp_path, dvx):
         assert "VERY-SECRET" not in shown.output and "[core]" not in shown.output
 
 
+@pytest.mark.parametrize("elsewhere", [False, True], ids=["cache-in-dvx", "cache-dir-elsewhere"])
+def test_outputs_placed_as_links_into_the_cache_are_read(repo, dvx, tmp_path, elsewhere):
+    """With cache.type symlink, a cache: true metrics, params or plots output is a link to
+    its cache object: data dvx placed, read as any output is (not refused as a link into
+    `.dvx` or outside the repository), wherever the cache is."""
+    if elsewhere:
+        assert dvx("config", "cache.dir", str(tmp_path / "cache")).code == 0
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "gen.py", "import json\n"
+          "open('p.csv', 'w').write('x,y\\n1,2\\n2,3\\n')\n"
+          "json.dump({'acc': 0.9}, open('m.json', 'w'))\n"
+          "open('hp.yaml', 'w').write('lr: 0.1\\n')\n")
+    write(repo / "dvx.yaml", f"""\
+stages:
+  train:
+    cmd: {sys.executable} gen.py
+    deps: [gen.py]
+    outs: [hp.yaml]
+    metrics: [{{m.json: {{cache: true}}}}]
+    plots: [{{p.csv: {{cache: true}}}}]
+""" + ("" if elsewhere else """\
+  use:
+    cmd: echo used > used.txt
+    params: [{hp.yaml: [lr]}]
+    outs: [used.txt]
+"""))
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert os.path.islink(repo / "m.json") and os.path.islink(repo / "hp.yaml")
+    shown = json.loads(dvx("metrics", "show", "--json").stdout)["workspace"]["data"]
+    assert shown["m.json"]["data"] == {"acc": 0.9}
+    plots = json.loads(dvx("plots", "show", "--json", "-o", str(tmp_path / "out")).stdout)
+    assert [p["errors"] for p in plots["plots"]] == [[]]
+    if not elsewhere:  # a params file read through a link to a cache elsewhere: refused
+        params = dvx("params", "show")
+        assert "0.1" in params.output and "refusing" not in params.output
+
+
 def test_a_symlink_inside_the_repository_is_followed_in_every_revision(formats, dvx):
     (formats / "metrics.json").unlink()
     write(formats / "results" / "m.json", '{"loss": 0.5}')

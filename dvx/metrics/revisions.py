@@ -108,7 +108,7 @@ class Reader:
                        "symbolic links; refusing to follow them.")
 
     def _read_workspace(self, rel: str, max_bytes: int) -> bytes | None:
-        check_read_stays_inside(self.repo.root, rel)
+        check_read_stays_inside(self.repo.root, rel, self.repo.cache.files_root)
         path = join_posix(self.repo.root, rel)
         try:
             with open(path, "rb") as f:
