@@ -386,13 +386,52 @@ class Config:
         return [m.group(1) for s in self.section_names() if (m := REMOTE_SECTION.fullmatch(s))]
 
     def remote_options(self, name: str) -> dict[str, str]:
-        section = f'remote "{name}"'
+        """The options of the remote `name` in effect, merged key by key (local over project
+        over global), but for those `set_aside_options` names: never the user's own options
+        of another store, nor a tracked choice of which servers to trust."""
         options: dict[str, str] = {}
-        for level in LEVELS:
-            config_file = self.files.get(level)
-            if config_file and config_file.parser.has_section(section):
-                options.update(config_file.parser.items(section))
+        for level, own in self._remote_levels(name).items():
+            options.update({key: value for key, value in own.items()
+                            if not self._set_aside(name, level, key, value)})
         return options
+
+    def set_aside_options(self, name: str) -> list[tuple[str, str]]:
+        """The (level, option) pairs of the remote `name` that remote_options leaves out:
+
+        - the global config's, where its URL for the remote is not the store in effect: a
+          remote is matched by its name at every level, and a cloned .dvx/config naming a
+          remote as the user's global one is named, at another URL, must not get the user's
+          credentials for it sent there. (The local config is the user's own, for this clone:
+          its options apply by name.)
+        - the tracked config's choices of which servers to trust (`known_hosts`, `ssl_verify
+          false`: backends.is_trust_setting), which a clone would make to turn the check of
+          the server's identity off."""
+        return [(level, key) for level, own in self._remote_levels(name).items()
+                for key, value in own.items() if self._set_aside(name, level, key, value)]
+
+    def _remote_levels(self, name: str) -> dict[str, dict[str, str]]:
+        """The options each level gives the remote `name`, the least specific first."""
+        section = f'remote "{name}"'
+        return {level: dict(config_file.parser.items(section)) for level in LEVELS
+                if (config_file := self.files.get(level)) is not None
+                and config_file.parser.has_section(section)}
+
+    def _set_aside(self, name: str, level: str, key: str, value: str) -> bool:
+        from dvx.remote.backends import is_trust_setting, same_store
+
+        if level == "global" and key != "url":
+            own_url = self.files["global"].get(f'remote "{name}"', "url")
+            return own_url is None or not same_store(own_url, self._remote_url(name))
+        return level == "project" and is_trust_setting(key, value)
+
+    def _remote_url(self, name: str) -> str:
+        """The URL of the remote `name` in effect (the most specific level's)."""
+        for level in reversed(LEVELS):
+            config_file = self.files.get(level)
+            url = config_file.get(f'remote "{name}"', "url") if config_file else None
+            if url is not None:
+                return url
+        return ""
 
     def cache_shared(self) -> bool:
         """Is the cache used by the users of a group (cache.shared group)?"""

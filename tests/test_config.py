@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 
 import pytest
@@ -338,3 +339,60 @@ def test_a_config_write_killed_before_its_rename_leaves_git_nothing_to_stage(
                cwd=clone).code == 0
     assert sorted(p.name for p in (clone / ".dvx").iterdir()) == [
         ".gitignore", "config", "config.local"]
+
+
+def _remote_levels(tmp_path, **levels: str):
+    """A Config whose levels (global, project, local) give the remote 'storage' these lines."""
+    dvx_dir = tmp_path / ".dvx"
+    dvx_dir.mkdir()
+    paths = {"global": global_config_path(), "project": str(dvx_dir / "config"),
+             "local": str(dvx_dir / "config.local")}
+    for level, lines in levels.items():
+        os.makedirs(os.path.dirname(paths[level]), exist_ok=True)
+        with open(paths[level], "w") as f:
+            f.write(f'[remote "storage"]\n{lines}\n')
+    return Config(str(dvx_dir))
+
+
+@pytest.mark.parametrize(("levels", "used", "aside"), [
+    # the global remote of another URL lends nothing to the tracked one of its name
+    ({"global": "url = https://mine.example/store\npassword = pw\njobs = 3",
+      "project": "url = http://theirs.example/store"},
+     {"url": "http://theirs.example/store"}, [("global", "jobs"), ("global", "password")]),
+    # of the same URL (another login), it does; the tracked config's options win
+    ({"global": "url = https://alice@mine.example/store\npassword = pw\njobs = 3",
+      "project": "url = https://mine.example/store\njobs = 8"},
+     {"url": "https://mine.example/store", "password": "pw", "jobs": "8"}, []),
+    # a global section without a URL names no store: nothing of it is lent
+    ({"global": "password = pw", "project": "url = http://theirs.example/store"},
+     {"url": "http://theirs.example/store"}, [("global", "password")]),
+    # the local config is the user's own: its options apply by name, its URL too
+    ({"global": "url = https://mine.example/store\npassword = pw",
+      "project": "url = http://theirs.example/store",
+      "local": "url = https://mine.example/store\nuser = alice"},
+     {"url": "https://mine.example/store", "password": "pw", "user": "alice"}, []),
+    # turning the check of a server's identity off is never the tracked config's to say
+    ({"project": "url = ssh://host/store\nknown_hosts = ignore\nssl_verify = No"},
+     {"url": "ssh://host/store"}, [("project", "known_hosts"), ("project", "ssl_verify")]),
+    ({"project": "url = https://host/store\nknown_hosts = ignore",
+      "local": "known_hosts = ignore"},
+     {"url": "https://host/store", "known_hosts": "ignore"}, [("project", "known_hosts")]),
+    # a CA bundle, a file of host keys: still a check, which a project shares
+    ({"project": "url = https://host/store\nssl_verify = certs/ca.pem\nknown_hosts = hosts"},
+     {"url": "https://host/store", "ssl_verify": "certs/ca.pem", "known_hosts": "hosts"}, []),
+])
+def test_a_remote_s_options_from_the_global_config_apply_only_to_the_same_url(
+        tmp_path, levels, used, aside):
+    config = _remote_levels(tmp_path, **levels)
+    assert config.remote_options("storage") == used
+    assert sorted(config.set_aside_options("storage")) == aside
+
+
+def test_a_setting_that_turns_off_the_server_check_goes_to_the_local_config(repo, dvx):
+    assert dvx("remote", "add", "s", "https://host.example/store").code == 0
+    result = dvx("remote", "modify", "s", "ssl_verify", "false")
+    assert result.code == 0 and "written to .dvx/config.local" in result.output, result.output
+    assert "ssl_verify" not in (repo / ".dvx" / "config").read_text()
+    assert "ssl_verify = false" in (repo / ".dvx" / "config.local").read_text()
+    assert dvx("remote", "modify", "s", "ssl_verify", "true").code == 0  # a check: shared
+    assert "ssl_verify = true" in (repo / ".dvx" / "config").read_text()

@@ -11,7 +11,9 @@ included), stays byte-identical.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -23,6 +25,8 @@ from pathlib import Path
 import pytest
 import xxhash
 from conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
+
+from tests.servers import serving
 
 PAYLOAD = b"#!/bin/sh\necho pwned\n"
 PAYLOAD_OID = xxhash.xxh3_128_hexdigest(PAYLOAD)
@@ -709,6 +713,49 @@ def test_a_directory_remote_that_is_the_cache_is_refused(tmp_path):
 
     for message in assert_refused(hostile, commands, prepare=use_that_cache):
         assert "this repository's cache" in message, message
+
+
+def test_a_cloned_remote_named_as_a_global_one_never_gets_its_credentials(tmp_path):
+    """Remotes are matched by name across the levels, so a cloned .dvx/config naming its
+    remote as the user's global one is named would be lent that remote's credentials, and
+    send them to the clone's server: the global options apply only where the URL is theirs."""
+    sent: list[str | None] = []
+
+    class Recording(http.server.SimpleHTTPRequestHandler):
+        def send_head(self):  # type: ignore[no-untyped-def]
+            sent.append(self.headers.get("Authorization"))
+            return super().send_head()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    with serving(Recording, hostile.remote) as url:
+        hostile.commit({".dvx/config": f'[core]\nremote = storage\n[remote "storage"]\n'
+                                       f"url = {url}\n"})
+        clone = hostile.clone()
+        for args in (("add", "--global", "storage", "https://data.example.com/store"),
+                     ("modify", "--global", "storage", "user", "alice"),
+                     ("modify", "--global", "storage", "password", "S3cretGlobalPW")):
+            assert run_dvx("remote", *args, cwd=tmp_path).code == 0  # the user's, before
+        pulled = run_dvx("pull", cwd=clone)
+        assert pulled.code == 0, pulled.output
+        assert sent and set(sent) == {None}, "the user's credentials went to the clone's server"
+        assert (clone / "data.bin").read_bytes() == b"data"
+        assert " ".join(pulled.stderr.split()).startswith(
+            "The global config's remote 'storage' has another URL "
+            "(https://data.example.com/store), so its options (password, user) are not used "
+            f"for this repository's remote 'storage' ({url})")
+        # The global remote of that very URL lends its options, as it always did.
+        assert run_dvx("remote", "modify", "--global", "storage", "url", url,
+                       cwd=clone).code == 0
+        (clone / "data.bin").unlink()
+        sent.clear()
+        pulled = run_dvx("pull", cwd=clone)
+        assert pulled.code == 0 and "another URL" not in pulled.stderr, pulled.output
+        assert sent and set(sent) == {"Basic " + base64.b64encode(b"alice:S3cretGlobalPW")
+                                      .decode()}
 
 
 def test_unparsable_config_is_a_clear_error(tmp_path):

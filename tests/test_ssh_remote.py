@@ -561,6 +561,26 @@ def test_known_hosts_ignore_turns_the_check_off(repo, dvx, tmp_path, sshd):
     assert result.code == 0, result.output
     assert (tmp_path / "store" / "indexes").is_dir()
 
+def test_known_hosts_from_the_tracked_config_is_not_used(repo, dvx, tmp_path, sshd):
+    """A cloned .dvx/config cannot turn the check off: the server is checked as without the
+    option, and dvx says that the option was not used and how to set it for this clone."""
+    _impostor_known_hosts(tmp_path, sshd)
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store"
+    write(repo / ".dvx" / "config", f'[core]\nremote = s\n[remote "s"]\nurl = {url}\n'
+                                    f"keyfile = {sshd['keyfile']}\nknown_hosts = ignore\n")
+    result = dvx("push")
+    assert result.code == 1, result.output
+    said = " ".join(result.stderr.split())
+    assert said.startswith("The tracked .dvx/config sets known_hosts = ignore for remote 's', "
+                           "which would turn off the check of the server's identity: not "
+                           "used"), said
+    assert "`dvx remote modify --local s known_hosts ignore`" in said
+    assert f"ERROR: Refused the SSH server {sshd['host']}" in said
+    assert not (tmp_path / "store").exists()
+
+
 def _via_jump_host(sshd, jump_sshd) -> None:
     """~/.ssh/config names the remote's server `target`, reached through `jumpbox`."""
     (Path(os.environ["HOME"]) / ".ssh").mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
 from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
+from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.remote import transfer
 from dvx.remote.backends import (
@@ -24,8 +25,9 @@ from dvx.remote.backends import (
     check_url,
     credentials_commands,
     is_secret,
+    is_trust_setting,
     redact_url,
-    url_without_login,
+    same_store,
 )
 from dvx.remote.fs import (
     check_settings,
@@ -39,6 +41,8 @@ from dvx.remote.locks import RemoteLock
 from dvx.remote.store import RemoteStore
 from dvx.repo import Repo
 from dvx.scm import work_tree_seeing
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,11 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         target_level = "local"
         notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
                   "by Git) instead of the shared config.")
+    elif is_trust_setting(key, value) and target_level == "project":  # not used from there
+        target_level = "local"
+        notice = (f"'{key} {value}' turns off the check of the server's identity, which only "
+                  "your own config may do (a tracked one's is not used), so it was written to "
+                  ".dvx/config.local instead of the shared config.")
     _refuse_level_without(config, name, key, target_level)
     _refuse_unusable(config, name, key, value, target_level)
     target = config.file(target_level)
@@ -492,10 +501,11 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
         raise UnknownRemoteError(f"There is no remote named '{name}'.",
                                  "See `dvx remote list`.")
     options = config.remote_options(name)
+    _warn_set_aside(config, name)
     for other in also_from:  # the reader's own settings for a remote with the same URL
         for other_name in other.remote_names():
             mine = other.remote_options(other_name)
-            if options.get("url") and _same_store(mine.get("url"), options["url"]):
+            if options.get("url") and same_store(mine.get("url", ""), options["url"]):
                 options.update({k: v for k, v in mine.items() if k != "url"})
     url = options.get("url")
     if not url:
@@ -529,11 +539,25 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     return name, open_store(located, options, repo.root, repo.algo, name, index_base)
 
 
-def _same_store(mine: str | None, url: str) -> bool:
-    """Is `mine`, a URL of the reader's own remote, the URL `url` of a source's? Whatever
-    login either names (`ssh://USER@host/...`): the reader's credentials are for the store,
-    and a URL can be typed without the source's user, which error messages hide."""
-    return mine is not None and url_without_login(mine) == url_without_login(url)
+def _warn_set_aside(config: Config, name: str) -> None:
+    """Say which options of the remote `name` its configuration gives and are not used
+    (Config.set_aside_options), and how to have them used if they should be."""
+    aside = config.set_aside_options(name)
+    lent = sorted(key for level, key in aside if level == "global")
+    if lent:
+        own_url = config.files["global"].get(_section(name), "url")
+        other = f"another URL ({redact_url(own_url)})" if own_url else "no URL"
+        log.warning("The global config's remote '%s' has %s, so its options (%s) are not used "
+                    "for this repository's remote '%s' (%s): your settings for one store never "
+                    "go to another. If they should, give them to this one with `dvx remote "
+                    "modify --local %s KEY VALUE`.", name, other, ", ".join(lent), name,
+                    redact_url(config.remote_options(name).get("url", "")), name)
+    for key in sorted(key for level, key in aside if level == "project"):
+        value = config.files["project"].get(_section(name), key)
+        log.warning("The tracked .dvx/config sets %s = %s for remote '%s', which would turn "
+                    "off the check of the server's identity: not used, the server is checked. "
+                    "If you trust the network to it, set it in your own config: `dvx remote "
+                    "modify --local %s %s %s`.", key, value, name, name, key, value)
 
 
 def dangling_default(config: Config) -> RemoteError | None:

@@ -1203,6 +1203,22 @@ def url_without_login(url: str) -> str:
     return f"{parts[0]}{parts[2]}"
 
 
+def same_store(mine: str, url: str) -> bool:
+    """Is `mine`, the URL of a remote of the user's own, the URL `url` of the remote in use?
+    Whatever login either names (`ssh://USER@host/...`): the user's credentials are for the
+    store, and a URL can be typed without the user, which error messages hide."""
+    return url_without_login(mine) == url_without_login(url)
+
+
+def is_trust_setting(option: str, value: str) -> bool:
+    """Whether `option` set to `value` turns off the check of a server's identity, as only the
+    user's own config may: `known_hosts ignore`, `ssl_verify false`. A file of host keys or a
+    CA bundle still checks (a project shares those)."""
+    if option == "known_hosts":
+        return value == "ignore"  # as known_hosts_files reads it
+    return option == "ssl_verify" and value.strip().lower() in FALSE_WORDS
+
+
 def _hidden_userinfo(url: str, userinfo: str) -> str:
     """A URL's user:password part as shown: all of it as ***, but on a URL whose user part
     is no login (an Azure container) only its password."""
