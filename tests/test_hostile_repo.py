@@ -674,10 +674,14 @@ def test_dvx_init_makes_git_ignore_its_private_files_whatever_they_are(repo):
                 and p != ".dvx/.gitignore"]
 
 
-@pytest.mark.parametrize("where", ["another project's cache", "the clone's .git"])
+@pytest.mark.parametrize("where", ["another project's cache", "the clone's .git",
+                                   "the clone's .git, by local://",
+                                   "another project's cache, by asynclocal://",
+                                   "another project's cache, by FILE://"])
 def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
     """No remote lives in a repository's .dvx (its cache) or .git: a tracked config naming one
-    could make `gc --remote` delete another project's objects, or `push` write into .git."""
+    could make `gc --remote` delete another project's objects, or `push` write into .git.
+    Every spelling of a directory (fsspec's local://) is a directory remote, so checked."""
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
     mine = make_git_repo(hostile.outside / "mine")
@@ -685,7 +689,10 @@ def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
     write(mine / "precious.txt", "my data\n")
     assert run_dvx("add", "precious.txt", cwd=mine).code == 0
     url = {"another project's cache": f"file://{mine}/.dvx/cache",
-           "the clone's .git": ".git/dvx"}[where]
+           "the clone's .git": ".git/dvx",
+           "the clone's .git, by local://": "local://.git/dvx",
+           "another project's cache, by asynclocal://": f"asynclocal://{mine}/.dvx/cache",
+           "another project's cache, by FILE://": f"FILE://{mine}/.dvx/cache"}[where]
     refused = run_dvx("remote", "add", "-d", "storage", url, cwd=hostile.origin)
     assert refused.code == 2 and "private directory" in refused.stderr, refused.output
     hostile.commit({".dvx/config": f'[core]\nremote = storage\n[remote "storage"]\nurl = {url}\n'})
@@ -696,14 +703,15 @@ def test_a_directory_remote_in_a_private_directory_is_refused(where, tmp_path):
     assert (mine / "precious.txt").read_text() == "my data\n"
 
 
-def test_a_directory_remote_that_is_the_cache_is_refused(tmp_path):
+@pytest.mark.parametrize("scheme", ["", "local://"])
+def test_a_directory_remote_that_is_the_cache_is_refused(scheme, tmp_path):
     """With the cache outside the repository (`cache.dir`), a remote naming that folder would
     be the cache itself: gc would delete from the cache what it takes the remote to hold."""
     hostile = Hostile(tmp_path)
     tracked_file(hostile, "data.bin", b"data")
     cache = tmp_path / "shared-cache"
     hostile.commit({".dvx/config": f'[core]\nremote = storage\n[remote "storage"]\n'
-                                   f"url = {cache}\n"})
+                                   f"url = {scheme}{cache}\n"})
     commands = [("push",), ("fetch",), ("gc", "-w", "-c", "storage", "-f", "--grace", "0")]
 
     def use_that_cache(clone: Path) -> None:
@@ -756,6 +764,56 @@ def test_a_cloned_remote_named_as_a_global_one_never_gets_its_credentials(tmp_pa
         assert pulled.code == 0 and "another URL" not in pulled.stderr, pulled.output
         assert sent and set(sent) == {"Basic " + base64.b64encode(b"alice:S3cretGlobalPW")
                                       .decode()}
+
+
+@pytest.mark.parametrize("remote", [
+    # fsspec's caches write where their options say: the user's ~/.ssh, say
+    "url = simplecache://{store}\ntarget_protocol = file\ncache_storage = {outside}/planted",
+    "url = filecache::file://{store}",  # a chain of filesystems
+    "url = dask://127.0.0.1:8786/store",  # a Dask client takes pickles from its scheduler
+    "url = memory://store",  # this process's memory: no store at all
+    "url = reference://{store}\nfo = {outside}/refs.json",
+    "url = zip://data.zip\nfo = {outside}/data.zip",  # an archive of the user's
+    "url = dir://{store}\ntarget_protocol = file",
+])
+def test_a_remote_of_a_protocol_that_caches_wraps_or_computes_is_refused(remote, tmp_path):
+    """Only fsspec's storage protocols make remotes: the others its registry knows would write
+    where the cloned config says, read the user's files, or speak pickle to a server."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    options = remote.format(store=hostile.remote, outside=hostile.outside)
+    url = options.splitlines()[0].removeprefix("url = ")
+    refused = run_dvx("remote", "add", "other", url, cwd=hostile.origin)
+    assert refused.code == 2 and "Use a directory path or one of: " in refused.stderr
+    hostile.commit({".dvx/config": f'[core]\nremote = s\n[remote "s"]\n{options}\n'})
+    for message in assert_refused(hostile, [("pull",), ("push",), ("fetch",)]):
+        assert ("no kind of store dvx opens as a remote" in message
+                or "chains filesystems ('::')" in message), message
+        assert "webdav://" in message  # the protocols it takes
+
+
+def test_a_generic_remote_takes_its_client_s_options_from_the_user_s_config_only(tmp_path):
+    """A generic fsspec remote hands its options to its client as given, where one may name a
+    folder to write in or a file to read: the tracked config's are refused, the user's own
+    (.dvx/config.local, where `remote modify` writes them) are used."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    hostile.commit({".dvx/config": '[core]\nremote = s\n[remote "s"]\n'
+                                   "url = ftp://127.0.0.1:1/store\njobs = 2\n"
+                                   f"tempdir = {hostile.outside}\n"})
+    for message in assert_refused(hostile, [("pull",), ("push",), ("fetch",)]):
+        assert message.startswith("ERROR: Remote 's' (ftp://127.0.0.1:1/store) gets options of "
+                                  "its client from the tracked .dvx/config (tempdir)"), message
+        assert "`dvx remote modify --local s tempdir VALUE`" in message
+    clone = hostile.base / "clone"
+    set_here = run_dvx("remote", "modify", "s", "timeout", "5", cwd=clone)  # dvx's own
+    assert set_here.code == 0 and "timeout = 5" in (clone / ".dvx" / "config").read_text()
+    moved = run_dvx("remote", "modify", "s", "tempdir", "/tmp", cwd=clone)
+    assert moved.code == 0 and "written to .dvx/config.local" in moved.output, moved.output
+    assert "tempdir = /tmp" in (clone / ".dvx" / "config.local").read_text()
+    unreachable = run_dvx("fetch", cwd=clone)  # the user's own option wins: the server tried
+    assert unreachable.code == 1 and "Cannot reach the remote 's'" in unreachable.stderr, \
+        unreachable.output
 
 
 def test_unparsable_config_is_a_clear_error(tmp_path):

@@ -187,7 +187,7 @@ def test_remote_add_checks_the_url(repo, dvx, url, words):
 
 @pytest.mark.parametrize("url, words", [
     ("webdav://host/x", "webdav4"),  # fsspec knows it; its client is not installed
-    ("dir://x", "Cannot set up the remote 'r'"),  # a client failing on an unusual URL
+    ("abfs://x", "Cannot set up the remote 'r'"),  # a client failing without its options
 ])
 def test_a_remote_whose_client_cannot_be_set_up_says_so(repo, dvx, url, words):
     write(repo / "f.txt", "x")

@@ -63,8 +63,12 @@ def faulty(request, repo, dvx, tmp_path):
 
 
 def _clone(repo, tmp_path):
+    """A clone of `repo`, with its user's own settings there too (.dvx/config.local: a faulty
+    store's `faults` option, which a generic remote takes from the user's config only)."""
     target = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(target))
+    if (repo / ".dvx" / "config.local").exists():
+        shutil.copy(repo / ".dvx" / "config.local", target / ".dvx" / "config.local")
     return target
 
 

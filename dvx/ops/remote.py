@@ -19,6 +19,8 @@ from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
 from dvx.remote import transfer
 from dvx.remote.backends import (
+    COMMON_OPTIONS,
+    accepts_any_option,
     backend_for,
     check_option,
     check_option_value,
@@ -28,12 +30,14 @@ from dvx.remote.backends import (
     is_trust_setting,
     redact_url,
     same_store,
+    scheme_of,
 )
 from dvx.remote.fs import (
     check_settings,
     is_local_url,
     local_path,
     open_store,
+    path_of_local_url,
     refuse_private_directory,
     request_retries,
 )
@@ -87,7 +91,8 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
                                "any Git work tree, or one Git ignores there")
     if _is_relative_path(url):
         # Typed relative to the current directory; stored relative to the repository root.
-        return os.path.relpath(os.path.abspath(url), repo.root).replace(os.sep, "/")
+        return os.path.relpath(os.path.abspath(path_of_local_url(url)),
+                               repo.root).replace(os.sep, "/")
     return url
 
 
@@ -214,7 +219,7 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
             config.file(lv).save()
         return None
     if key == "url":
-        value = _stored_url(repo, name, value, level)
+        url = value = _stored_url(repo, name, value, level)
         notice = _query_notice(name, value, level)
     else:
         url = config.remote_options(name).get("url", "")
@@ -226,6 +231,11 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         target_level = "local"
         notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
                   "by Git) instead of the shared config.")
+    elif _is_client_option(url, key) and target_level == "project":  # refused from there
+        target_level = "local"
+        notice = (f"'{key}' goes to the client of its kind of remote as given, which dvx takes "
+                  "only from your own config, so it was written to .dvx/config.local instead "
+                  "of the shared config.")
     elif is_trust_setting(key, value) and target_level == "project":  # not used from there
         target_level = "local"
         notice = (f"'{key} {value}' turns off the check of the server's identity, which only "
@@ -517,6 +527,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
         raise RemoteError(f"Remote '{name}': {exc.message}",
                           f"{exc.hint} Fix it with `dvx remote modify {name} url URL`."
                           ) from None
+    _refuse_tracked_client_options(config, name, url)
     for key, value in options.items():
         try:  # the config comes with the repository (or was edited): check it before use
             if key in REMOTE_KEYS:
@@ -537,6 +548,28 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
     return name, open_store(located, options, repo.root, repo.algo, name, index_base)
+
+
+def _is_client_option(url: str, key: str) -> bool:
+    """Is `key` an option that the client of the remote at `url` is handed as given (a generic
+    fsspec remote's own), where it may name a folder to write in, a file to read, or another
+    filesystem to open?"""
+    return key not in COMMON_OPTIONS and accepts_any_option(backend_for(url))
+
+
+def _refuse_tracked_client_options(config: Config, name: str, url: str) -> None:
+    """A generic fsspec remote takes its client's options from the user's own config only: a
+    cloned .dvx/config would choose where that client writes and what it reads."""
+    tracked = sorted(key for key, level in _levels_of(config, name).items()
+                     if level == "project" and _is_client_option(url, key))
+    if tracked:
+        raise RemoteError(
+            f"Remote '{name}' ({redact_url(url)}) gets options of its client from the tracked "
+            f".dvx/config ({', '.join(tracked)}): its kind of remote hands them to its client "
+            "as given, where one may name a folder to write in or a file to read, so dvx takes "
+            "them only from your own config.",
+            f"If you trust them, set each in .dvx/config.local, which wins over the tracked "
+            f"config: `dvx remote modify --local {name} {tracked[0]} VALUE`.")
 
 
 def _warn_set_aside(config: Config, name: str) -> None:
@@ -587,8 +620,8 @@ def _default_gone(config: Config, name: str) -> RemoteError:
 
 
 def _is_relative_path(url: str) -> bool:
-    return is_local_url(url) and not url.startswith("file://") and not os.path.isabs(
-        os.path.expanduser(url))
+    return is_local_url(url) and scheme_of(url) != "file" and not os.path.isabs(
+        os.path.expanduser(path_of_local_url(url)))
 
 
 def open_source_remote(repo: Repo, config: Config, name: str | None,

@@ -889,13 +889,16 @@ BACKENDS = [
                                     "NAME connection_string ...` (or `... account_name ...` "
                                     "and `... account_key ...`).",
             server_of=_azure_host, verifies_host_keys=False, open_source=_open_azure_source),
-    Backend("local", ("file", ""), "fsspec", "",
+    # fsspec's own names for the local filesystem are the same directories, with the same
+    # checks (fs.local_path reads each spelling): never a way past them.
+    Backend("local", ("file", "", "local", "asynclocal"), "fsspec", "",
             {"shared": "group: folders the group writes in, files all read, whatever the "
                        "umask (a remote several users push to)"},
             frozenset(), False, False, _build_local, checks={"shared": _shared},
             verifies_host_keys=False),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
+LOCAL_SCHEMES = _BY_SCHEME[""].schemes  # a directory on this machine
 SECRET_OPTIONS = frozenset().union(*(b.secrets for b in BACKENDS))
 
 
@@ -918,26 +921,52 @@ def _build_generic(url: str, options: dict[str, str], timeout: float = DEFAULT_T
     return fs, path
 
 
+# The other fsspec protocols a remote may use: stores on another machine, each reached by
+# its own client. Not the others fsspec knows: those that cache, unpack or wrap another
+# filesystem (simplecache, zip, reference, dir, ...) read and write where their options say,
+# local paths included, and those that run in this process or on a cluster (memory, dask)
+# are no store, or speak pickle to a server, which runs what it is sent.
+FSSPEC_SCHEMES = frozenset({"abfs", "abfss", "ftp", "hdfs", "smb", "webdav", "webhdfs"})
+
+
 def _generic(scheme: str) -> Backend | None:
-    """Any other protocol fsspec knows: options go to its filesystem as given, and objects
-    are written under a temporary name and renamed, the safe choice for unknown stores."""
+    """A protocol of FSSPEC_SCHEMES that fsspec knows, or one that the program using dvx
+    registered itself (a filesystem class of its own, in its process, which no config can
+    bring): options go to its filesystem as given, and objects are written under a temporary
+    name and renamed, the safe choice for unknown stores."""
     from fsspec.registry import known_implementations, registry
 
-    if scheme not in known_implementations and scheme not in registry:
+    registered_here = scheme in registry and scheme not in known_implementations
+    known = scheme in known_implementations or scheme in registry
+    if not registered_here and not (scheme in FSSPEC_SCHEMES and known):
         return None
     return Backend(f"fsspec-{scheme}", (scheme,), "fsspec", scheme, {}, frozenset(), False,
                    False, _build_generic, verifies_host_keys=False)  # options as given
 
 
 def backend_for(url: str) -> Backend:
+    """The backend of `url`: the one place a URL becomes a kind of store, so whatever a URL
+    says leads through the checks of that kind (a directory remote's among them)."""
     scheme = scheme_of(url)
     backend = _BY_SCHEME.get(scheme) or _generic(scheme)
-    if backend is None:
-        known = ", ".join(sorted(s + "://" for s in _BY_SCHEME if s))
-        raise ConfigError(f"Unsupported remote URL scheme '{scheme}://'.",
-                          f"Use a directory path or one of: {known} (or another fsspec "
-                          "protocol).")
-    return backend
+    if backend is not None and (not accepts_any_option(backend) or "::" not in url):
+        return backend
+    known = ", ".join(sorted([*(s + "://" for s in _BY_SCHEME if s),
+                              *(s + "://" for s in FSSPEC_SCHEMES)]))
+    fix = f"Use a directory path or one of: {known}."
+    if "::" in url:
+        raise ConfigError(f"The remote URL '{redact_url(url)}' chains filesystems ('::'), as "
+                          "fsspec's caching and wrapping protocols do: dvx opens a remote on "
+                          "one store, named by one URL.", fix)
+    from fsspec.registry import known_implementations
+
+    if scheme in known_implementations:
+        raise ConfigError(f"The remote URL scheme '{scheme}://' is fsspec's, but no kind of "
+                          "store dvx opens as a remote: fsspec's caching, archive and wrapping "
+                          "protocols read and write where their options say, and its "
+                          "in-process and compute ones (memory, dask) hold nothing or run "
+                          "what a server sends.", fix)
+    raise ConfigError(f"Unsupported remote URL scheme '{scheme}://'.", fix)
 
 
 # What a URL of each kind must name besides its scheme (the rest is optional).

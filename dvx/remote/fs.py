@@ -18,6 +18,7 @@ from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
     DEFAULT_TIMEOUT,
+    LOCAL_SCHEMES,
     Backend,
     MissingCredentials,
     backend_for,
@@ -34,6 +35,7 @@ from dvx.remote.backends import (
     resolve_paths,
     s3_access,
     s3_root,
+    scheme_of,
     seconds_option,
     url_secrets,
 )
@@ -51,21 +53,36 @@ from dvx.remote.ssh import KeyfileNeedsAgent
 from dvx.remote.store import RemoteStore, index_dir_for
 
 _T = TypeVar("_T")
+
+
 def is_local_url(url: str) -> bool:
-    return "://" not in url or url.startswith("file://")
+    """Is `url` a directory on this machine: a path, or a URL of any scheme of the local
+    filesystem (file://, fsspec's local://), in any letter case?"""
+    return scheme_of(url) in LOCAL_SCHEMES
 
 
-def local_path(url: str, repo_root: str) -> str:
-    path = url
-    if url.startswith("file://"):
-        path = url[len("file://"):]
+def path_of_local_url(url: str) -> str:
+    """The path a directory remote's URL names, as written (relative or not): a file:// URL's
+    (which names no host), or what follows the scheme of another spelling (local://DIR, as
+    fsspec reads it)."""
+    scheme = scheme_of(url)
+    if not scheme:
+        return url
+    path = url.split("://", 1)[1]
+    if scheme == "file":
         if path.startswith("localhost/"):
             path = path[len("localhost"):]
         if not path.startswith("/"):
             raise RemoteError(f"The URL '{redact_url(url)}' names a host; file:// URLs must be "
                               "local.",
                               "Use file:///absolute/path or a plain path.")
-    path = os.path.expanduser(path)
+    return path
+
+
+def local_path(url: str, repo_root: str) -> str:
+    """The absolute path of the directory remote at `url`, a relative one taken from
+    `repo_root`."""
+    path = os.path.expanduser(path_of_local_url(url))
     return os.path.normpath(path if os.path.isabs(path) else os.path.join(repo_root, path))
 
 
