@@ -67,7 +67,8 @@ dvx remote add backup file:///srv/backup/project
 def remote_add(name: str, url: str, make_default: bool, force: bool, level: str | None
                ) -> None:
     """Add a remote NAME at URL: a directory, file://, s3://, ssh://, http(s)://, gs://,
-    azure://, or another fsspec protocol."""
+    azure://, or one of fsspec's storage protocols abfs://, ftp://, hdfs://, smb://,
+    webdav:// and webhdfs://."""
     from dvx.ops.remote import add_remote
 
     notice = add_remote(_repo_for(level), name, url, make_default, level, force)
