@@ -645,8 +645,29 @@ def path_too_long(exc: OSError) -> bool:
     the repository is that makes it too long: from a shorter place it fits."""
     if exc.errno != errno.ENAMETOOLONG or not isinstance(exc.filename, str):
         return False
-    encoded = os.fsencode(os.path.abspath(exc.filename))
+    return too_long_here(exc.filename)
+
+
+def too_long_here(path: str) -> bool:
+    """Is `path`, each of its names fitting, longer as a whole than the system takes? Then no
+    file can be placed or read there, though from a shorter folder it could."""
+    encoded = os.fsencode(os.path.abspath(path))
     return len(encoded) >= PATH_MAX and max(map(len, encoded.split(b"/"))) <= NAME_MAX
+
+
+def absent(path: str) -> bool:
+    """Is nothing at `path`? False when something is, and when it cannot be looked at (a
+    path longer than the system allows, a folder that may not be read): os.path.lexists
+    answers False to those too, and a file taken for gone would be dropped without a word
+    (a pointer counted as deleted, its data never placed), where trying to read it says why
+    it cannot be."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def write_failure(exc: OSError, path: str) -> str:

@@ -26,7 +26,7 @@ from dvx.paths import (
     relpath_problem,
     repo_relpath,
 )
-from dvx.pointer import Pointer, data_path_of, read_pointer
+from dvx.pointer import Pointer, data_path_of, read_pointer, unreadable_pointer
 from dvx.repo import Repo
 from dvx.scm import literal, literal_pathspec
 
@@ -212,7 +212,10 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
     check_relpath(pointer_relpath, "pointer path")
     # `..dvx` would track '.', `.git.dvx` the Git directory: a checkout would replace them.
     check_relpath(data_path_of(pointer_relpath), "data path")
-    check_no_symlinked_parent(repo.root, pointer_relpath)
+    try:
+        check_no_symlinked_parent(repo.root, pointer_relpath)
+    except OSError as exc:  # a folder above it cannot be looked at (its path too long)
+        raise unreadable_pointer(pointer_relpath, exc) from None
     if os.path.islink(repo.abspath(pointer_relpath)):
         raise PathError(f"Refusing to read the pointer file '{pointer_relpath}': it is a symbolic "
                         "link, which could lead outside the repository.",

@@ -12,12 +12,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dvx.errors import (
+    DvxError,
     FormatError,
     MergeConflictError,
     NewerFormatError,
+    PathError,
     UnknownKeysError,
     unknown_keys_hint,
 )
+from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
 from dvx.scm import literal_pathspec, unmerged_entries
@@ -274,5 +277,16 @@ def read_pointer(path: str, where: str, root: str | None = None) -> Pointer:
         with open(path, "rb") as f:
             data = f.read(MAX_POINTER_BYTES + 1)
     except OSError as exc:
-        raise FormatError(f"Cannot read the pointer file '{where}': {exc.strerror}.") from None
+        raise unreadable_pointer(where, exc) from None
     return parse_pointer(data, where, root)
+
+
+def unreadable_pointer(where: str, exc: OSError) -> DvxError:
+    """The error for the pointer file `where` that could not be opened (`exc`)."""
+    if path_too_long(exc):  # a clone under a longer folder: the same pointer fits elsewhere
+        return PathError(f"Cannot read the pointer file '{where}': {exc.strerror} (its full "
+                         f"path is longer than the system allows, {PATH_MAX} bytes), so its "
+                         "data cannot be placed either.",
+                         "Move the repository to a folder with a shorter path (or clone it "
+                         "there) and run the command again.")
+    return FormatError(f"Cannot read the pointer file '{where}': {exc.strerror}.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dvx.errors import ConfigError, DvxError, UsageError
+from dvx.fsutil import absent
 from dvx.logs import shell_quote
 
 if TYPE_CHECKING:
@@ -749,9 +750,10 @@ class Git:
     def workspace_files(self, *patterns: str) -> list[str]:
         """The files matching the pathspecs `patterns` that Git tracks or would track
         (untracked but not ignored) and the workspace holds: one deleted from the workspace
-        but still in the index is no longer tracked."""
+        but still in the index is no longer tracked. One that cannot be looked at (its full
+        path too long) is kept: reading it tells why it cannot be used."""
         found = self.ls_files("--cached", "--others", "--exclude-standard", "--", *patterns)
-        return sorted({p for p in found if os.path.lexists(os.path.join(self.root, p))})
+        return sorted({p for p in found if not absent(os.path.join(self.root, p))})
 
     # -- history, for gc: which pointer files the commits in a scope hold ----------------------
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError, PathError
-from dvx.fsutil import is_executable
+from dvx.fsutil import PATH_MAX, is_executable
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import TreeEntry
@@ -71,6 +71,15 @@ def unreadable_error(display: str, is_dir: bool = False) -> DvxError:
         f"'{display}' cannot be read: permission denied.",
         f"Fix its permissions (`chmod u+{'rx' if is_dir else 'r'}`, as its owner) or move it "
         "out of the tracked directory, then run the command again.",
+    )
+
+
+def too_long_error(display: str) -> DvxError:
+    return DvxError(
+        f"'{display}' cannot be placed or read here: File name too long (its full path is "
+        f"longer than the system allows, {PATH_MAX} bytes).",
+        "Move the repository to a folder with a shorter path (or clone it there) and run the "
+        "command again.",
     )
 
 

@@ -231,3 +231,12 @@ def test_spellings_of_one_file_are_probed_and_nothing_is_left(tmp_path, monkeypa
     monkeypatch.setattr(os.path, "lexists", folding_case)
     assert fsutil.spellings_of_one_file(str(tmp_path), "A.txt", ["a.TXT"]) == ["a.TXT"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_absent_tells_nothing_there_from_a_path_that_cannot_be_looked_at(tmp_path):
+    (tmp_path / "file").write_bytes(b"x")
+    assert fsutil.absent(str(tmp_path / "gone"))
+    assert fsutil.absent(str(tmp_path / "file" / "below"))
+    assert not fsutil.absent(str(tmp_path / "file"))
+    too_long = str(tmp_path) + ("/" + "d" * 200) * (fsutil.PATH_MAX // 200 + 1)
+    assert not os.path.lexists(too_long) and not fsutil.absent(too_long)  # not known gone

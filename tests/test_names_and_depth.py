@@ -130,3 +130,60 @@ def test_a_directory_1000_levels_deep_round_trips(repo, dvx, tmp_path, deep_clea
     removed = dvx("remove", "--outs", "data.dvx", cwd=target)
     assert removed.code == 0, removed.output[-300:]
     assert not (target / "data").exists()
+
+
+def _path_that_fits_only_in_the_repo(repo: Path, clone_root: Path, top: str) -> str:
+    """A repo-relative path below `top` whose full path fits under `repo` (with room for a
+    temporary beside it) and is past PATH_MAX under `clone_root`."""
+    from dvx.fsutil import PATH_MAX
+
+    length = PATH_MAX - len(os.fsencode(str(repo))) - 100
+    assert len(os.fsencode(str(clone_root))) + length > PATH_MAX + 8
+    names, used = [top], len(top)
+    while length - used > 250:
+        names.append("d" * 200)
+        used += 201
+    names.append("f" * (length - used - 1 - len(".dvx")))
+    return "/".join(names)
+
+
+def _cloned_where_it_is_too_long(repo: Path, tmp_path: Path, dvx, add: str) -> Path:
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("add", add).code == 0
+    assert dvx("push").code == 0
+    _commit(repo)
+    return clone(repo, tmp_path, name="L" * 150 + "/clone")
+
+
+def test_a_pointer_past_path_max_in_a_clone_is_named_and_fails_pull_status_and_checkout(
+        repo, dvx, tmp_path):
+    """Cloned under a longer folder, a pointer whose full path no longer fits is not taken
+    for a deleted one (its data silently never placed): each command names it and fails."""
+    rel = _path_that_fits_only_in_the_repo(repo, tmp_path / ("L" * 150) / "clone", "data")
+    write(repo / "small.txt", b"small\n")
+    write(repo / rel, b"deep\n")
+    assert dvx("add", "small.txt").code == 0
+    target = _cloned_where_it_is_too_long(repo, tmp_path, dvx, rel)
+    for args in [("pull",), ("status",), ("checkout",)]:
+        result = dvx(*args, cwd=target)
+        message = " ".join(result.stderr.split())
+        assert result.code == 1, f"{args}: {result.output}"
+        assert f"Skipped {rel}.dvx: " in message and "File name too long" in message, args
+        assert "move the repository to a folder with a shorter path" in message.lower(), args
+        assert "No data is tracked yet" not in result.output, args
+    assert (target / "small.txt").read_bytes() == b"small\n"  # the rest is still placed
+
+
+def test_a_file_of_a_directory_past_path_max_in_a_clone_is_named_by_status(repo, dvx, tmp_path):
+    rel = _path_that_fits_only_in_the_repo(repo, tmp_path / ("L" * 150) / "clone", "data")
+    write(repo / rel, b"deep\n")
+    write(repo / "data" / "small.txt", b"small\n")
+    target = _cloned_where_it_is_too_long(repo, tmp_path, dvx, "data")
+    pulled = dvx("pull", cwd=target)
+    assert pulled.code == 1 and "File name too long" in pulled.stderr, pulled.output
+    assert (target / "data" / "small.txt").read_bytes() == b"small\n"
+    for args in [("status",), ("status", "data"), ("checkout",)]:
+        result = dvx(*args, cwd=target)
+        message = " ".join(result.stderr.split())
+        assert result.code == 1, f"{args}: {result.output}"
+        assert f"Skipped {rel}: " in message and "File name too long" in message, args

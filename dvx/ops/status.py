@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from dvx.errors import FormatError, LockError, PathError
-from dvx.fsutil import FileChangedError, describe
+from dvx.fsutil import FileChangedError, describe, too_long_here
 from dvx.history import recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
@@ -24,6 +24,7 @@ from dvx.workspace import (
     scan_directory,
     stale_link_oid,
     temporaries_beside,
+    too_long_error,
     unreadable_error,
 )
 
@@ -196,7 +197,7 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
     folder dvx may not read is left out, and named at the end (`Repo.unreadable`: the
     command then exits with status 1), as an unreadable pointer is."""
     try:
-        return output_status(repo, output)
+        result = output_status(repo, output)
     except PathError as exc:
         log.warning("%s %s", exc.message, exc.hint or "")
     except FileChangedError as exc:
@@ -208,8 +209,24 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
         repo.unreadable[where] = unreadable_error(
             where, isinstance(exc.filename, str) and os.path.isdir(exc.filename))
         return None
+    else:
+        _name_paths_too_long(repo, result)
+        return result
     return OutputStatus(output.path, "dir" if output.pointer.is_dir else "file", MODIFIED,
                         repo.cache.exists(output.pointer.oid), pointer_oid=output.pointer.oid)
+
+
+def _name_paths_too_long(repo: Repo, result: OutputStatus) -> None:
+    """The files of `result` absent because their full path is longer than the system takes
+    (a clone under a longer folder): no checkout can place them there, so each is named at
+    the end with why, as an unreadable file is (`Repo.unreadable`), not only as not pulled."""
+    if result.kind == "dir":
+        absent = [f"{result.path}/{rel}" for rel in result.not_pulled + result.deleted]
+    else:
+        absent = [result.path] if result.workspace in (NOT_PULLED, DELETED) else []
+    for path in absent:
+        if too_long_here(repo.abspath(path)):
+            repo.unreadable.setdefault(path, too_long_error(path))
 
 
 def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
