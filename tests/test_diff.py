@@ -135,6 +135,24 @@ def test_an_unreadable_pointer_is_a_problem_not_a_change(repo, dvx):
 
 
 
+def test_among_many_pointers_only_the_changed_ones_are_listed(repo, dvx):
+    """Outputs the same on both sides are set aside (once, whatever their number) before
+    any of their files is listed: what changed is still listed, and nothing else."""
+    for i in range(40):
+        write(repo / "many" / f"f{i:02d}.txt", f"{i}\n")
+    write(repo / "dir" / "x", "x\n")
+    assert dvx("add", "dir", *(f"many/f{i:02d}.txt" for i in range(40))).code == 0
+    commit(repo, "c1")
+    edit(repo, "many/f07.txt", "seven\n")
+    edit(repo, "dir/x", "x2\n")
+    (repo / "many" / "f30.txt").unlink()
+    write(repo / "many" / "new.txt", "new\n")
+    assert dvx("add", "many/new.txt").code == 0
+    assert _summary(_diff(repo)) == {
+        "added": ["many/new.txt"], "deleted": ["many/f30.txt"],
+        "modified": ["dir/x", "many/f07.txt"], "renamed": []}
+
+
 def test_quiet_diff_fails_when_a_conflicted_pointer_was_left_out(repo, dvx):
     write(repo / "a", "a\n")
     assert dvx("add", "a").code == 0

@@ -113,8 +113,9 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
                    for o in outputs
                    if o.path not in same and o.pointer.is_dir and sides.as_recorded(o, side)
                    and sides.known_tree(o, side) is None}
-        outputs_a = [o for o in outputs_a if o.path not in same | unknown]
-        outputs_b = [o for o in outputs_b if o.path not in same | unknown]
+        settled = same | unknown  # built once: per output, the union made diff quadratic
+        outputs_a = [o for o in outputs_a if o.path not in settled]
+        outputs_b = [o for o in outputs_b if o.path not in settled]
         # A directory whose manifest is known on both sides: its two sorted runs of entries
         # are merged, with no table of its files.
         trees_a = {o.path: t for o in outputs_a if (t := sides.known_tree(o, a)) is not None}
