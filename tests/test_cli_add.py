@@ -518,6 +518,20 @@ def test_hard_links_to_a_cache_on_another_filesystem_warn_once_that_the_files_st
         shutil.rmtree(elsewhere)
 
 
+def test_what_lies_inside_a_folder_is_told_from_paths_that_only_start_like_it(repo, dvx):
+    """Tracked paths sort as 'd-x', 'd.y', 'd/...', 'd0': only those below 'd/' are inside."""
+    for path in ("d-x/f", "d.y", "d0/f", "dd/f", "e-x", "e/deep/f", "e0"):
+        write(repo / path, path)
+    assert dvx("add", "d-x/f", "d.y", "d0/f", "dd/f", "e-x", "e/deep/f", "e0").code == 0
+    write(repo / "d" / "f", "new")
+    assert dvx("add", "d").code == 0
+    write(repo / "e" / "other", "new")
+    refused = dvx("add", "e")
+    assert refused.code != 0 and "'e' contains 'e/deep/f'" in refused.stderr
+    again = dvx("add", "d", "d-x/f", "d.y", "d0/f", "dd/f", "e-x", "e/deep/f", "e0")
+    assert again.code == 0, again.output  # every tracked path added again in one call
+
+
 def test_add_refuses_nesting_in_either_direction(repo, dvx):
     write(repo / "d" / "inner" / "f", "x")
     assert dvx("add", "d/inner").code == 0

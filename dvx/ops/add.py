@@ -18,6 +18,7 @@ from dvx.ops.commit import (
     refuse_if_behind,
 )
 from dvx.ops.data_places import (
+    TrackedPaths,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -45,9 +46,10 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
             raise item.error
     skip_broken(repo, broken)
     outputs = {o.path: o for o in found}
+    tracked = TrackedPaths(outputs)
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
-        refuse_overlap(repo.root, rel, display, outputs)
+        refuse_overlap(repo.root, rel, display, tracked)
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):

@@ -4,8 +4,11 @@ placed there."""
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
+
 from dvx.errors import PathError
-from dvx.outputs import Output, nested_repository_error
+from dvx.outputs import nested_repository_error
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
 from dvx.scm import GITLINK_MODE, untrack_command
@@ -98,18 +101,40 @@ def refuse_ignored_pointers(repo: Repo, rels: list[str]) -> None:
             "directory un-ignored too).")
 
 
-def refuse_overlap(root: str, rel: str, display: str, outputs: dict[str, Output]) -> None:
+class TrackedPaths:
+    """The paths of the tracked outputs, for `refuse_overlap` of many targets at once (an add
+    of every file again): a parent is one set lookup, and what lies inside a path one binary
+    search in the sorted paths, never a scan of every output per target."""
+
+    def __init__(self, paths: Iterable[str]) -> None:
+        self._paths = set(paths)
+        self._sorted = sorted(self._paths)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._paths
+
+    def first_inside(self, rel: str) -> str | None:
+        """The first (in sorted order) tracked path inside the folder `rel`, if any: those
+        starting with `rel/` sort together, from where `rel/` would go."""
+        prefix = rel + "/"
+        at = bisect.bisect_left(self._sorted, prefix)
+        if at < len(self._sorted) and self._sorted[at].startswith(prefix):
+            return self._sorted[at]
+        return None
+
+
+def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> None:
     parent = rel.rpartition("/")[0]
     while parent:
-        if parent in outputs:
+        if parent in tracked:
             raise PathError(f"'{display}' is inside '{parent}', which dvx already tracks.",
                             f"Run `dvx commit {for_command(root, parent)}` to record changes "
                             "inside it.")
         parent = parent.rpartition("/")[0]
-    inside = [p for p in outputs if p.startswith(rel + "/")]
-    if inside:
-        raise PathError(f"'{display}' contains '{inside[0]}', which dvx already tracks on its "
-                        "own.", f"Run `dvx remove {for_command(root, inside[0] + POINTER_SUFFIX)}`"
+    inside = tracked.first_inside(rel)
+    if inside is not None:
+        raise PathError(f"'{display}' contains '{inside}', which dvx already tracks on its "
+                        "own.", f"Run `dvx remove {for_command(root, inside + POINTER_SUFFIX)}`"
                         " first to track the whole directory instead.")
 
 

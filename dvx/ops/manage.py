@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from dvx import faults, fsutil, gitignore
 from dvx.errors import DvxError, PathError, UsageError
 from dvx.ops.data_places import (
+    TrackedPaths,
     refuse_dvxignored,
     refuse_git_tracked,
     refuse_ignored_pointers,
@@ -266,7 +267,7 @@ def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
     in Git, not ignored by .dvxignore, and a pointer Git will see (else the moved data would
     drop out of the repository for everyone who clones it); and no file where a folder of
     the path goes."""
-    others = {o.path: o for o in scan_outputs(repo)[0] if o.path != output.path}
+    others = TrackedPaths(o.path for o in scan_outputs(repo)[0] if o.path != output.path)
     try:
         refuse_overlap(repo.root, dst, dst, others)
     except PathError as exc:  # the same refusal as add's, with move's way out
