@@ -45,6 +45,9 @@ def literal(relpaths: list[str]) -> list[str]:
 
 # Characters of paths given to one git command: far below any system's limit (ARG_MAX).
 _PATHS_PER_COMMAND = 64 << 10
+# Past this many paths asked about, Git's index is listed whole and matched here: Git matches
+# every index entry against every pathspec, which for `status` of N pointers is N x N.
+_PATHSPECS_WORTH_MATCHING = 100
 
 
 def _command_line_batches(args: list[str]) -> Iterator[list[str]]:
@@ -660,13 +663,16 @@ class Git:
         return files
 
     def tracked_under(self, relpaths: list[str]) -> list[str]:
-        """Files Git tracks at or below any of `relpaths` (repo-relative): one `git ls-files`,
-        or one per batch of paths that fits a command line (`status` asks about every
-        tracked output)."""
-        found: list[str] = []
-        for batch in _command_line_batches(literal(relpaths)):
-            found += self.ls_files("--", *batch)
-        return found
+        """Files Git tracks at or below any of `relpaths` (repo-relative), in the index's
+        order: one `git ls-files` of them, or of the whole index when they are many
+        (`status` asks about every tracked output), its entries at or below one of them kept
+        here, name for name as a literal pathspec matches them."""
+        if not relpaths:
+            return []
+        if len(relpaths) <= _PATHSPECS_WORTH_MATCHING:
+            return self.ls_files("--", *literal(relpaths))
+        asked = set(relpaths)
+        return [p for p in self.ls_files() if _at_or_below_any(p, asked)]
 
     def index_modes(self, relpaths: list[str]) -> dict[str, str]:
         """{path: mode} of the entries Git's index holds at or below any of `relpaths`:
@@ -1262,6 +1268,15 @@ class Git:
         if self._sparse is None:
             self._sparse = is_sparse_checkout(self.root)
         return self._sparse
+
+
+def _at_or_below_any(path: str, folders: set[str]) -> bool:
+    """Is `path` one of `folders`, or below one?"""
+    while path:
+        if path in folders:
+            return True
+        path = path.rpartition("/")[0]
+    return False
 
 
 def _holds_any(directory: str, paths: set[str]) -> bool:

@@ -76,6 +76,33 @@ def test_head_is_none_only_before_the_first_commit_and_else_git_s_error(tmp_path
                                   f"--global --add safe.directory {root}")
 
 
+def test_tracked_under_finds_the_same_files_asked_about_few_paths_or_many(tmp_path):
+    """Asked about a few paths, Git matches them; about many, its index is listed whole and
+    matched here: either way, names of glob or magic characters are names, a folder holds
+    what is below it only, a file a sparse checkout leaves out is still tracked, and a
+    submodule is its own entry with nothing of Git's below it."""
+    sub = make_git_repo(tmp_path / "sub")
+    write(sub / "inner.txt", "inner\n")
+    git(sub, "add", "-A")
+    git(sub, "commit", "-qm", "sub")
+    repo = make_git_repo(tmp_path / "repo")
+    tracked = ["*.csv", ":magic", "[ab].txt", "-dash", "d/x y", "d/é.txt", "dd/z", "d-x/w",
+               "out/a", "out/b/c"]
+    for name in [*tracked, "a.txt", "other/kept"]:
+        write(repo / name, "x\n")
+    git(repo, "add", "-A")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "libs/sub")
+    git(repo, "commit", "-qm", "files")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/*", "!/out/")
+    assert not (repo / "out").exists()
+    asked = ["*.csv", ":magic", "[ab].txt", "-dash", "d", "dd/z", "out", "libs/sub",
+             "libs/sub/inner.txt", "x.csv", "nothing"]
+    expected = sorted([*(p for p in tracked if p != "d-x/w"), "libs/sub"])
+    few = Git(str(repo)).tracked_under(asked)
+    many = Git(str(repo)).tracked_under([*asked, *(f"absent/{i}" for i in range(200))])
+    assert sorted(few) == sorted(many) == expected
+
+
 def test_tracked_under_asks_about_more_paths_than_one_command_line_holds(tmp_path):
     """`status` asks about every tracked output at once: past what one command line holds,
     Git is asked in batches, and every tracked path is still found."""
