@@ -296,6 +296,34 @@ def processes_in(directory: Path) -> list[int]:
 SAID = {signal.SIGINT: "Interrupted.", signal.SIGTERM: "Terminated.", signal.SIGHUP: "Hung up."}
 
 
+def _repro_waiting_on_a_fifo(repo: Path, before: str = "") -> subprocess.Popen[str]:
+    """`dvx repro` of a stage (`before` its command: traps, say) whose child writes its output
+    once it reads a line from the FIFO `go`, which only the test writes, after dvx has stopped:
+    a child that outlived dvx would write it then, however slow the machine is. It blocks in
+    one call, so no child of its own can take a signal for it. Returned once the child says
+    it started, which it does once it runs as its own program: a signal that came while the
+    shell was still forking it would reach it under the shell's trap, which the new program
+    then drops, and it would wait for the SIGKILL instead of ending."""
+    os.mkfifo(repo / "go")
+    write(repo / "dvx.yaml", f"""\
+stages:
+  train:
+    cmd: {before}sh -c 'echo $$ > started; read line < go; cp in.txt model.bin'
+    deps: [in.txt]
+    outs: [model.bin]
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while not (repo / "started").exists() or not (repo / "started").read_text():
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            raise AssertionError("the stage never started")
+        time.sleep(0.02)
+    return proc
+
+
 @pytest.mark.parametrize("signum, stage_ignores_it", [
     (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True),
     (signal.SIGHUP, False)])  # the terminal closed, an ssh connection dropped
@@ -308,28 +336,8 @@ def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
     trap = ("trap '' INT TERM; " if stage_ignores_it else
             "trap 'echo INT > got; exit 1' INT; trap 'echo TERM > got; exit 1' TERM; "
             "trap 'echo HUP > got; exit 1' HUP; ")
-    # The stage's child writes its output once it reads a line from a FIFO, which only the
-    # test writes, after dvx has stopped: a child that outlived dvx would write it then,
-    # however slow the machine is. It blocks in one call, so no child of its own can take
-    # the signal for it. It says it started once it runs as its own program: a signal that
-    # came while the shell was still forking it would reach it under the shell's trap, which
-    # the new program then drops, and it would wait for the SIGKILL instead of ending.
-    os.mkfifo(repo / "go")
-    write(repo / "dvx.yaml", f"""\
-stages:
-  train:
-    cmd: {trap}sh -c 'echo $$ > started; read line < go; cp in.txt model.bin'
-    deps: [in.txt]
-    outs: [model.bin]
-""")
-    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = _repro_waiting_on_a_fifo(repo, trap)
     try:
-        deadline = time.monotonic() + 60
-        while not (repo / "started").exists() or not (repo / "started").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
-            time.sleep(0.02)
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -360,22 +368,8 @@ def test_a_signal_the_kernel_gives_a_worker_thread_stops_repro_at_once(repo, dvx
     by its thread id); its handler runs in the main thread all the same, at once, not once the
     stage has ended by itself (this one never would)."""
     write(repo / "in.txt", "data\n")
-    os.mkfifo(repo / "go")
-    write(repo / "dvx.yaml", """\
-stages:
-  train:
-    cmd: sh -c 'echo $$ > started; read line < go; cp in.txt model.bin'
-    deps: [in.txt]
-    outs: [model.bin]
-""")
-    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
+    proc = _repro_waiting_on_a_fifo(repo)
     try:
-        deadline = time.monotonic() + 60
-        while not (repo / "started").exists() or not (repo / "started").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
-            time.sleep(0.02)
         workers = [int(t) for t in os.listdir(f"/proc/{proc.pid}/task") if int(t) != proc.pid]
         assert workers
         os.kill(workers[0], signal.SIGTERM)  # Linux hands it to that thread first

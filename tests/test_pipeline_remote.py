@@ -480,6 +480,18 @@ stages:
         assert "(`dvx repro mk@a mk@b`)" in failed.stderr
 
 
+def _commit_a_run_making_a_directory(repo, dvx) -> None:
+    """A stage `make` whose output is the folder `out`, run and committed (dvx.lock, which
+    the run-cache alone is to bring to a clone, kept out of Git)."""
+    write(repo / "in.txt", "in\n")
+    write(repo / ".gitignore", "dvx.lock\n")
+    assert dvx("stage", "add", "-n", "make", "-d", "in.txt", "-o", "out",
+               "mkdir -p out && cp in.txt out/a").code == 0
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+
+
 def test_a_run_record_goes_to_the_remote_only_with_the_manifest_of_its_directory(
         repo, dvx, tmp_path):
     """A directory output whose file failed in the push of data has its manifest held back:
@@ -488,13 +500,7 @@ def test_a_run_record_goes_to_the_remote_only_with_the_manifest_of_its_directory
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "main", str(store)).code == 0
     assert dvx("remote", "modify", "main", "pack_threshold", "0").code == 0
-    write(repo / "in.txt", "in\n")
-    write(repo / ".gitignore", "dvx.lock\n")
-    assert dvx("stage", "add", "-n", "make", "-d", "in.txt", "-o", "out",
-               "mkdir -p out && cp in.txt out/a").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    _commit_a_run_making_a_directory(repo, dvx)
     pushed = run_dvx_proc("push", "--run-cache", "-j", "1", cwd=repo, env={
         "DVX_FAULT": "transfer.after_object", "DVX_FAULT_ACTION": "enospc"})  # out/a fails
     assert "out: its manifest was not pushed" in pushed.stderr, pushed.output
@@ -517,13 +523,7 @@ def test_a_colleagues_run_of_a_cached_directory_is_not_restored_once_git_tracks_
     and `out` is there, not deleted and called restored."""
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "main", str(store)).code == 0
-    write(repo / "in.txt", "in\n")
-    write(repo / ".gitignore", "dvx.lock\n")
-    assert dvx("stage", "add", "-n", "make", "-d", "in.txt", "-o", "out",
-               "mkdir -p out && cp in.txt out/a").code == 0
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "pipeline")
+    _commit_a_run_making_a_directory(repo, dvx)
     assert dvx("push", "--run-cache").code == 0
     ci = clone(repo, tmp_path / "ci")
     write(ci / "dvx.yaml", (ci / "dvx.yaml").read_text().replace(
