@@ -1682,6 +1682,19 @@ def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
+def test_a_pull_names_as_completed_only_the_earlier_experiments_whose_data_was_missing(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    must("exp", "push", "origin", "low", cwd=alice)
+    bob = team.clone("bob")
+    must("exp", "pull", "origin", cwd=bob)  # low and all of its data
+    must("exp", "run", "-S", "train.lr=0.02", "-n", "lower", cwd=alice)
+    must("exp", "push", "origin", "lower", cwd=alice)
+    second = run_dvx("exp", "pull", "origin", cwd=bob)  # lower's data comes, low's was here
+    assert second.code == 0 and "Pulled 1 experiment(s): lower." in second.stdout, second.output
+    assert "pulled before" not in second.stdout, second.output
+
+
 def test_the_api_returns_what_exp_show_json_prints(project):
     import dvx.api
 

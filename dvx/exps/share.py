@@ -12,7 +12,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head, ref_of
 from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
-from dvx.ops.sync import SyncResult, fetch, push
+from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
 from dvx.repo import Repo
 
@@ -111,9 +111,12 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     # The data of every experiment pulled, new or not: a pull that could not fetch it before
     # (pushed refs first, say) finishes the job (objects the cache has cost nothing).
     everything = [e for e in after if e.ref in taken]
+    # Only those pulled before whose own data the cache lacked, and has now, were completed:
+    # not every one of them whenever a new experiment's data came.
+    incomplete = _lacking_data(repo, [e for e in everything if e not in fetched])
     data = _sync(repo, everything, dvx_remote, fetch) if everything else None
-    got_data = data is not None and data.transfer.transferred > 0
-    completed = [e.name for e in everything if got_data and e not in fetched]
+    still = _lacking_data(repo, incomplete)
+    completed = [e.name for e in incomplete if e not in still]
     return Shared([e.name for e in fetched], data, left_out, completed)
 
 
@@ -238,6 +241,22 @@ def _sync(repo: Repo, chosen: list[Experiment], remote: str | None, move: Move
     targets, _ = scope_targets(repo, Scope(workspace=False,
                                            revs=tuple(e.commit for e in chosen)))
     return move(repo, targets, remote) if targets else None
+
+
+def _lacking_data(repo: Repo, chosen: list[Experiment]) -> list[Experiment]:
+    """Those of `chosen` some of whose data the cache lacks: of the objects a fetch of them
+    asks for, a manifest not in the cache, or a file not there (one stat each)."""
+    if not chosen:
+        return []
+    targets, _ = scope_targets(repo, Scope(workspace=False,
+                                           revs=tuple(e.commit for e in chosen)))
+    lacking: set[str] = set()  # commits
+    for target in pushed(targets):
+        problems: list[str] = []
+        wanted = wanted_objects(repo, [target], problems)
+        if problems or any(size is None for _, size in repo.cache.sizes(wanted.files)):
+            lacking.update(target.revisions)
+    return [e for e in chosen if e.commit in lacking]
 
 
 def _git(repo: Repo, *args: str) -> bytes:
