@@ -552,6 +552,24 @@ def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_so
             (project / "train.csv.dvx").read_text()) == before
 
 
+def test_a_percent_encoded_file_url_names_the_folder_git_reads(source, project):
+    """A file:// URL's percent-escapes are decoded as Git decodes them (`%20`: a space), for
+    a work tree read in place and a bare repository cloned alike."""
+    team, _ = source
+    team.clone("data sets")
+    git(team.base, "clone", "-q", "--bare", str(team.origin), "bare sets.git")
+    for name in ("data sets", "bare sets.git"):
+        url = "file://" + str(team.base / name).replace(" ", "%20")
+        listed = run_dvx("ls", url, "raw", cwd=project)
+        assert listed.code == 0 and "train.csv" in listed.stdout, listed.output
+        out = name.split()[0] + ".csv"
+        imported = run_dvx("import", url, "raw/train.csv", "-o", out, cwd=project)
+        assert imported.code == 0, imported.output
+        assert (project / out).read_text() == "a,b\n1,2\n"
+        assert "up to date" in must("update", f"{out}.dvx", cwd=project)
+        assert dvx.api.read("raw/train.csv", repo=url) == "a,b\n1,2\n"
+
+
 def test_import_refuses_to_overwrite(source, project):
     team, _ = source
     write(project / "images" / "mine.txt", "mine")

@@ -41,6 +41,7 @@ from dvx.ops.source import (
     Source,
     clone_url,
     fetching_once,
+    file_url_path,
     objects_of,
     source_path,
 )
@@ -320,7 +321,7 @@ def _comparable_url(url: str, base: str) -> str:
     """`url` as two names of one repository compare equal: a local path (relative to
     `base`) made absolute and real, without a trailing slash or `.git` suffix (nor the `.git`
     folder of a work tree)."""
-    path = url.removeprefix("file://")
+    path = file_url_path(url)
     if _is_local(path):
         path = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
     path = path.rstrip("/")

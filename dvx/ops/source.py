@@ -25,6 +25,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import IO, Any
+from urllib.parse import unquote_to_bytes
 
 from dvx import experiment_refs, fsutil
 from dvx.config import Config, ConfigFile
@@ -903,10 +904,18 @@ def _no_seek() -> io.UnsupportedOperation:
         "for the rest of the process: a later change is not seen through it.")
 
 
+def file_url_path(url: str) -> str:
+    """The path a `file://` URL names, its percent-escapes decoded as Git decodes them
+    (`file:///srv/my%20repo` is the folder 'my repo'; a `%` not followed by two hex digits
+    stays), so that dvx reads the folder Git would; any other `url` as it is."""
+    if not url.startswith("file://"):
+        return url
+    return os.fsdecode(unquote_to_bytes(url[len("file://"):]))
+
+
 def _local_root(url: str) -> str | None:
     """The root of the dvx repository at the local path `url`, or None for a Git URL."""
-    if url.startswith("file://"):
-        url = url[len("file://"):]
+    url = file_url_path(url)
     if "://" in url or (":" in url.split("/", 1)[0] and not os.path.exists(url)):
         return None  # https://..., ssh://..., git@host:path
     if not os.path.isdir(url):
@@ -927,7 +936,7 @@ def local_top_and_below(url: str) -> tuple[str, str]:
     (the path of that top, the path below it: 'data'), as Git takes the current folder;
     (url, "") for anything else: a top, a Git URL, a bare repository, a folder of another Git
     work tree below the dvx repository (a submodule), a path in no dvx repository."""
-    path = url[len("file://"):] if url.startswith("file://") else url
+    path = file_url_path(url)
     if "://" in path or not os.path.isdir(path) or _is_bare(path):
         return url, ""
     here = folder = os.path.abspath(path)
@@ -951,7 +960,7 @@ def clone_url(url: str) -> str:
     'data.git' typed in two projects names two repositories, else the URL as given. A local
     repository read in place is named by its absolute path too: the same repository, however
     it is typed, gives the same answer."""
-    path = url[len("file://"):] if url.startswith("file://") else url
+    path = file_url_path(url)
     return os.path.abspath(path) if "://" not in path and os.path.isdir(path) else url
 
 
