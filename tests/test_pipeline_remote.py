@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo, runs
-from remotes import local_spec
+from remotes import local_spec, pointer_oid
 
 from dvx.lockfile import read_lock
 
@@ -35,6 +35,11 @@ def origin_with_remote(repo: Path, dvx, tmp_path: Path, commit_lock: bool) -> Pa
     assert "Pushed 5 run records of the run-cache." in result.stdout
     assert len(list((store / "runs" / "xxh128").glob("*/*"))) == 5
     return store
+
+
+def cached_oids(repo: Path) -> set[str]:
+    return {f"{p.parent.name}{p.name}" for p in (repo / ".dvx" / "cache").rglob("*")
+            if p.is_file() and len(p.parent.name) == 2}
 
 
 def clone(origin: Path, where: Path) -> Path:
@@ -72,9 +77,9 @@ def test_repro_pull_fetches_data_and_runs_first(repo, dvx, tmp_path):
 def test_repro_dry_pull_plans_with_the_data_the_remote_holds_as_the_real_run_does(
         repo, dvx, tmp_path):
     """In a fresh clone, `repro --dry --pull` asks the remote what it holds (downloading
-    nothing) and says what the real `repro --pull` does: fetch and check out the data, run
-    nothing. So with outputs deleted since. Data the remote lacks is refused as the real run
-    refuses it."""
+    only the manifests of its directories) and says what the real `repro --pull` does: fetch
+    and check out the data, run nothing. So with outputs deleted since. Data the remote lacks
+    is refused as the real run refuses it."""
     origin_with_remote(repo, dvx, tmp_path, commit_lock=True)
     ci = clone(repo, tmp_path / "ci")
     dry = dvx("repro", "--dry", "--pull", cwd=ci)
@@ -84,7 +89,10 @@ def test_repro_dry_pull_plans_with_the_data_the_remote_holds_as_the_real_run_doe
     assert "Would run" not in dry.stdout and "missing" not in dry.output, dry.output
     assert dry.stdout.endswith("No stage would run: every stage is up to date once that data "
                                "is in place.\n")
-    assert not (ci / "model.json").exists() and not list((ci / ".dvx" / "cache").rglob("*/*"))
+    assert not (ci / "model.json").exists()
+    manifests = {o.oid for lock in read_lock(ci, "xxh128").values() for o in lock.outs
+                 if o.is_dir}
+    assert cached_oids(ci) == manifests and len(manifests) == 2
     real = dvx("repro", "--pull", cwd=ci)
     assert real.code == 0, real.output
     assert runs(ci) == [] and (ci / "model.json").exists()
@@ -129,6 +137,92 @@ def test_repro_dry_pull_counts_a_tracked_dependency_the_remote_holds_as_there(
                           "place.\n")
     real = dvx("repro", "--pull", cwd=ci)
     assert real.code == 0 and "Stage 'prep' is up to date." in real.stdout, real.output
+
+
+def test_repro_dry_pull_reads_a_file_inside_a_tracked_directory_of_a_fresh_clone(
+        repo, dvx, tmp_path):
+    """A dependency inside a `dvx add`ed directory of a fresh clone: the dry run fetches the
+    directory's manifest to know the file the real run's pull brings, so it agrees with the
+    real run (the stage is up to date), and downloads nothing more."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "raw" / "f1", "a\n")
+    write(repo / "raw" / "f2", "b\n")
+    assert dvx("add", "raw").code == 0
+    assert dvx("stage", "add", "-n", "s", "-d", "raw/f1", "-o", "o.txt",
+               "cat raw/f1 > o.txt").code == 0
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    ci = clone(repo, tmp_path / "ci")
+    dry = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert dry.code == 0, dry.output
+    assert dry.stdout == ("Would fetch from the remote and check out: raw, o.txt.\n"
+                          "Stage 's' is up to date.\n"
+                          "No stage would run: every stage is up to date once that data is in "
+                          "place.\n")
+    assert cached_oids(ci) == {pointer_oid(ci / "raw.dvx")}
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 0 and "Stage 's' is up to date." in real.stdout, real.output
+
+
+def test_repro_dry_pull_plans_a_directory_pulled_in_part_as_its_checkout_completes_it(
+        repo, dvx, tmp_path):
+    """An output directory some of whose files were deleted: the real run's pull restores
+    them, and runs nothing, so the dry run says so (not that both stages would run)."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "raw" / "f1", "r1\n")
+    write(repo / "raw" / "f2", "r2\n")
+    assert dvx("add", "raw").code == 0
+    assert dvx("stage", "add", "-n", "prep", "-d", "raw", "-o", "feat",
+               "mkdir -p feat && cp raw/* feat/").code == 0
+    assert dvx("stage", "add", "-n", "train", "-d", "feat", "-o", "model.txt",
+               "cat feat/* > model.txt").code == 0
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    ci = clone(repo, tmp_path / "ci")
+    assert dvx("pull", "feat", cwd=ci).code == 0
+    (ci / "feat" / "f1").unlink()
+    dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)
+    assert dry.code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert {"path": "feat", "fetched": False} in planned["would_pull"]
+    assert [s["outcome"] for s in planned["stages"]] == ["up-to-date", "up-to-date"]
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 0, real.output
+    assert runs(ci) == [] and (ci / "feat" / "f1").read_text() == "r1\n"
+
+
+def test_repro_dry_pull_counts_bytes_one_remote_holds_for_an_output_of_another(
+        repo, dvx, tmp_path):
+    """An output whose own remote lacks its bytes, which the default remote holds for a
+    tracked input with the same content: the real run's fetch from the default remote brings
+    them for both, and the dry run, asking each remote in turn, agrees."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s1")).code == 0
+    assert dvx("remote", "add", "archive", str(tmp_path / "s2")).code == 0
+    write(repo / "raw.txt", "raw\n")
+    assert dvx("add", "raw.txt").code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  make:
+    cmd: cat raw.txt > copy.bin
+    deps: [raw.txt]
+    outs:
+    - copy.bin: {remote: archive}
+""")
+    assert dvx("repro").code == 0
+    assert dvx("push", "-r", "storage", "raw.txt").code == 0  # copy.bin never pushed
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    ci = clone(repo, tmp_path / "ci")
+    dry = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert dry.code == 0, dry.output
+    assert dry.stdout == ("Would fetch from the remote and check out: raw.txt, copy.bin.\n"
+                          "Stage 'make' is up to date.\n"
+                          "No stage would run: every stage is up to date once that data is in "
+                          "place.\n")
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 0 and "Stage 'make' is up to date." in real.stdout, real.output
 
 
 def test_an_output_sent_as_data_and_with_its_run_is_counted_once(repo, dvx, tmp_path):

@@ -916,8 +916,7 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     sends it to (its own, else the default one)."""
     if remote_name is not None:
         return _status_on(repo, belonging_on(repo, targets, remote_name), remote_name, jobs)
-    groups = _by_remote(repo, pushed(targets), None)
-    results = [_status_on(repo, group, name, jobs) for name, group in groups.items()]
+    results = [status for _, status in remote_status_by_remote(repo, targets, jobs)]
     if len(results) == 1:
         return results[0]
     names = list(dict.fromkeys(r.remote for r in results))
@@ -929,6 +928,27 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
         merged.read_only += result.read_only
         merged.revisions.update(result.revisions)
     return merged
+
+
+def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None
+                            ) -> list[tuple[list[Target], RemoteStatus]]:
+    """`remote_status` of each remote a plain `dvx fetch` asks (an output's own, else the
+    default one), with the targets asked of it, in the order the fetch asks them: what one
+    remote lacks, another may hold for an output with the same bytes."""
+    groups = _by_remote(repo, pushed(targets), None)
+    return [(group, _status_on(repo, group, name, jobs)) for name, group in groups.items()]
+
+
+def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None) -> None:
+    """Bring into the cache, from the remote each is fetched from, the manifests of the
+    directories of `targets` the cache lacks, and nothing else: small, they say which files
+    each directory holds (for a plan made before anything is fetched: `repro --dry --pull`).
+    One no remote holds stays missing."""
+    lacking = [t for t in pushed(targets)
+               if t.output.pointer.is_dir and not repo.cache.exists(t.output.pointer.oid)]
+    for name, group in (_by_remote(repo, lacking, None) if lacking else {}).items():
+        name, remote = open_remote(repo, name)
+        _fetch_manifests(repo, remote, group, settings_for(repo, name, remote, jobs))
 
 
 def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,

@@ -45,6 +45,7 @@ from dvx.errors import (
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
+from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -77,6 +78,7 @@ from dvx.pipeline.staleness import (
     deps_as_checked_out,
     only_outdated,
     out_state,
+    path_state,
     produced_outputs,
     stage_state,
     stale_reasons,
@@ -494,23 +496,27 @@ def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
 
 def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
                 ) -> tuple[dict[str, LockedPath], dict[str, bool]]:
-    """--dry --pull: the tracked data missing from the workspace that the real run's pull
-    would check out, as its pointer or dvx.lock records it (the dry run plans with it in
-    place), and whether each is fetched from the remote first. The remote is asked which
-    objects it holds; nothing is downloaded. Data neither the cache nor the remote holds is
-    refused as the real run refuses it (unless `allow_missing`); `push: false` data the
-    cache lacks is not sought (the real run leaves it to the stage that makes it)."""
-    from dvx.ops.sync import remote_status
+    """--dry --pull: the tracked data the real run's pull would check out, as its pointer or
+    dvx.lock records it (the dry run plans with it in place), and whether each is fetched
+    from the remote first. The remote is asked which objects it holds; only the manifests of
+    directories the cache lacks are downloaded (small, they say what a directory holds).
+    Data neither the cache nor the remote holds is refused as the real run refuses it
+    (unless `allow_missing`); `push: false` data the cache lacks is not sought (the real run
+    leaves it to the stage that makes it)."""
+    from dvx.ops.sync import fetch_manifests, remote_status_by_remote
 
-    missing = [t.output for t in _pulled_targets(repo, dag, selected)
-               if not os.path.lexists(repo.abspath(t.output.path))]
-    lacking = {o.path for o in missing if not in_cache(repo, o)}
-    asked = [o for o in missing if o.path in lacking and o.push]
+    targets = _pulled_targets(repo, dag, selected)
+    fetch_manifests(repo, targets)
+    changing = [t.output for t in targets if _checkout_would_change(repo, t)]
+    lacking = {o.path for o in changing if not in_cache(repo, o)}
+    asked = [o for o in changing if o.path in lacking and o.push]
     absent: list[str] = []
-    if asked:
-        status = remote_status(repo, [Target(o) for o in asked])
-        gone = status.missing_on_remote.keys() & status.missing_in_cache.keys()
-        absent = [o.path for o in asked if _needs_any(repo, o, gone)]
+    brought: set[str] = set()  # by a remote asked before: the fetch asks them in turn
+    for group, status in remote_status_by_remote(repo, [Target(o) for o in asked]
+                                                 ) if asked else []:
+        gone = (status.missing_on_remote.keys() & status.missing_in_cache.keys()) - brought
+        brought |= status.missing_in_cache.keys() - status.missing_on_remote.keys()
+        absent += [t.output.path for t in group if _needs_any(repo, t.output, gone)]
     if absent and not allow_missing:
         shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
                                           if len(absent) > 10 else "")
@@ -519,10 +525,27 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
             "remote holds it, so the real run would run nothing.", "Push it from the clone "
             "where it was made, or pass --allow-missing to run the stages that need it "
             "instead.")
-    brought = [o for o in missing if o.path not in absent and (o.push or o.path not in lacking)]
+    placing = [o for o in changing
+                     if o.path not in absent and (o.push or o.path not in lacking)]
     pulled = {o.path: LockedPath(o.path, o.pointer.oid, o.pointer.size, o.pointer.nfiles,
-                                 o.pointer.executable) for o in brought}
-    return pulled, {o.path: o.path in lacking for o in brought}
+                                 o.pointer.executable) for o in placing}
+    return pulled, {o.path: o.path in lacking for o in placing}
+
+
+def _checkout_would_change(repo: Repo, target: Target) -> bool:
+    """Would the real run's pull put `target` in place as its pointer records? Yes when it
+    is missing, or holds something else that the checkout replaces without losing anything
+    (a directory lacking files, a version the cache holds), as its checkout decides it; not
+    when it is in place already, nor for a change of the user's that the checkout keeps."""
+    output = target.output
+    full = repo.abspath(output.path)
+    if not os.path.lexists(full):
+        return True
+    if os.path.isdir(full) == output.pointer.is_dir and not os.path.islink(full):
+        now = path_state(repo, output.path)
+        if now is not None and now.oid == output.pointer.oid:
+            return False
+    return not checkout_blocked(repo, [target])
 
 
 def _needs_any(repo: Repo, output: Output, oids: Collection[str]) -> bool:

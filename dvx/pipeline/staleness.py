@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -154,9 +154,10 @@ def deps_as_checked_out(repo: Repo, state: StageState, produced: Mapping[str, Lo
     as checking that output out makes it: the output as dvx.lock records it, a path inside it
     as its recorded manifest has it (missing if it lacks it; unknown, so changed, if the
     cache lacks the manifest), a directory around it with its recorded data in place. That is
-    what this stage compares, and would run with. `pulled`: tracked data missing from the
-    workspace that `repro --pull` fetches and checks out first (`repro --dry --pull`), by
-    path as its pointer or dvx.lock records it, taken as in place the same way."""
+    what this stage compares, and would run with. `pulled`: tracked data that `repro --pull`
+    fetches and checks out first (`repro --dry --pull`: missing from the workspace, or
+    holding what its checkout replaces), by path as its pointer or dvx.lock records it, taken
+    as in place the same way."""
     deps: list[LockedPath] = []
     missing: list[str] = []
     unknown = list(state.unknown_deps)
@@ -182,8 +183,11 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
                         ) -> LockedPath | object | None:
     """The dependency `rel` (`current`: as the workspace holds it, None if missing) as
     checking out the produced outputs (and pulled data) it is, is inside or holds makes it."""
-    if current is None and rel in pulled:
+    if rel in pulled:
         return _as_recorded(pulled[rel])
+    around = nearest_parent_in(rel, pulled)
+    if around is not None:
+        return _recorded_at(repo, rel, around)
     if rel in produced:
         out = produced[rel]
         return _as_recorded(out) if current is not None and _outdated(repo, current,
@@ -191,9 +195,6 @@ def _dep_as_checked_out(repo: Repo, rel: str, current: LockedPath | None,
     around = nearest_parent_in(rel, produced)
     if around is not None:
         return _recorded_at(repo, rel, around) if _not_checked_out(repo, around) else current
-    around = nearest_parent_in(rel, pulled) if current is None else None
-    if around is not None:
-        return _recorded_at(repo, rel, around)
     inside = ([o for path, o in produced.items() if path.startswith(rel + "/")]
               if current is not None and current.is_dir else [])
     outdated = [o for o in inside if _not_checked_out(repo, o)]
@@ -265,15 +266,15 @@ def _listed(label: str, paths: list[str]) -> str:
 def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: StageState,
                   produced: Mapping[str, LockedPath] | None = None,
                   left_out: Mapping[str, LeftOut] | None = None,
-                  pulled: Collection[str] = ()) -> list[str]:
+                  pulled: Mapping[str, LockedPath] | None = None) -> list[str]:
     """Why `stage` must run, as short phrases ("changed deps: data/x.csv"); [] if it is up to
     date. Frozen stages are the caller's business. With `produced` (`produced_outputs` of all
     of dvx.lock), a dependency another stage produced that is not checked out compares as
     that stage's dvx.lock entry records it (what checking it out brings), not as the
     workspace holds it. `left_out` (`tracked_data_left_out`): dependencies whose pointers the
     sparse checkout leaves out, named as such rather than compared (`dvx repro` refuses them:
-    what is on disk there is no version dvx can tell). `pulled`: outputs missing from the
-    workspace that `repro --pull` checks out as dvx.lock records them first, so not missing."""
+    what is on disk there is no version dvx can tell). `pulled`: outputs that `repro --pull`
+    checks out as dvx.lock records them first (see compare_outs)."""
     if produced:
         state = deps_as_checked_out(repo, state, produced)
     shut = {dep: left_out[dep] for dep in stage.deps if left_out and dep in left_out}
@@ -307,8 +308,7 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
                              _missing_now(stage, state, locked.params))
     if params:
         reasons.append(_listed("changed params", params))
-    missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked)
-    missing_outs = [p for p in missing_outs if p not in pulled]
+    missing_outs, changed_outs, outdated_outs = compare_outs(repo, stage, locked, pulled)
     declared = set(stage.out_paths)
     dropped_outs = [p for p in changed_outs if p not in declared]  # not outputs now
     changed_outs = [p for p in changed_outs if p in declared]
@@ -323,15 +323,20 @@ def stale_reasons(repo: Repo, stage: Stage, locked: StageLock | None, state: Sta
     return reasons
 
 
-def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None
+def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
+                 pulled: Mapping[str, LockedPath] | None = None
                  ) -> tuple[list[str], list[str], list[str]]:
     """The stage's outputs that are missing, changed, and not checked out (OUTDATED_OUTS)
     against its dvx.lock entry `locked` (None: never recorded, so each output there is
-    changed). An output dvx.lock records that the stage no longer has counts as changed."""
+    changed). An output dvx.lock records that the stage no longer has counts as changed.
+    `pulled` (`repro --dry --pull`): outputs compared as the pull's checkout leaves them, as
+    recorded, rather than as the workspace holds them now."""
     recorded_outs = {o.path: o for o in locked.outs} if locked is not None else {}
+    pulled = pulled or {}
     missing_outs, changed_outs, outdated_outs = [], [], []
     for out in stage.outs:
-        current = out_state(repo, out)
+        current = (_with_flags(pulled[out.path], out) if out.path in pulled
+                   else out_state(repo, out))
         old = recorded_outs.get(out.path)
         if current is None:
             missing_outs.append(out.path)
@@ -340,10 +345,15 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None
             outdated_outs.append(out.path)
         elif old is None or not current.same_data(old) or _flags(current) != _flags(old):
             changed_outs.append(out.path)
-        elif current.cache:
+        elif current.cache and out.path not in pulled:
             _note_in_sync(repo, current, old)
     changed_outs += sorted(set(recorded_outs) - set(stage.out_paths))
     return missing_outs, changed_outs, outdated_outs
+
+
+def _with_flags(recorded: LockedPath, out: Out) -> LockedPath:
+    return LockedPath(recorded.path, recorded.oid, recorded.size, recorded.nfiles,
+                      recorded.executable, out.cache, out.push, out.remote)
 
 
 def _note_in_sync(repo: Repo, current: LockedPath, recorded: LockedPath) -> None:
