@@ -683,6 +683,19 @@ def test_remote_over_revisions_hints_commands_of_that_scope_and_names_each_revis
     assert "model.bin  (in the workspace)" in absent.stdout
 
 
+def test_remote_hint_from_a_subdirectory_names_the_remote_as_typed(repo, dvx, tmp_path):
+    """The remote of -r is a name, not a path: run from a subdirectory, the hint names it as
+    it is, and the command it names works there."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "sub" / "d.txt", "x")
+    assert dvx("add", "sub/d.txt").code == 0
+    for scope in ((), ("-A",)):
+        lacking = dvx("status", "-c", "-r", "storage", *scope, cwd=repo / "sub")
+        assert (f"1 object(s) not on the remote (`dvx push{''.join(' ' + o for o in scope)}"
+                " -r storage`):") in lacking.stdout, lacking.stdout
+    assert dvx("push", "-r", "storage", cwd=repo / "sub").code == 0
+
+
 def test_remote_followed_by_a_word_that_is_neither_a_remote_nor_a_path_names_the_remotes(
         repo, dvx, tmp_path):
     """A mistyped remote's name after --remote is no target to `dvx add`: it is refused as a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -372,7 +373,7 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
             out(f"Cache and remote '{result.remote}' are in sync.")
         # The hints take the scope compared: a plain `dvx push` sends the workspace's only
         scope = _scope_options(revisions)
-        named = f" -r {for_command(repo.root, remote_name)}" if remote_name else ""
+        named = f" -r {shlex.quote(remote_name)}" if remote_name else ""  # a name, no path
         push = f"`dvx push{scope}{named}`"
         if result.read_only:  # it refuses a push: the store it serves is written elsewhere
             served = " and ".join(f"'{name}'" for name in result.read_only)
