@@ -920,6 +920,22 @@ def test_a_queued_value_reaches_its_run_as_written_and_no_shell_reads_it(project
     assert not marker.exists()
 
 
+def test_a_queued_run_takes_the_force_and_jobs_it_was_queued_with(project):
+    """`exp run --queue -f -j 2`: the run forces every stage, two at a time, as `exp run -f
+    -j 2` would now; one queued without -f runs nothing up to date."""
+    must("exp", "run", "--queue", "-f", "-j", "2", "-n", "forced", cwd=project)
+    must("exp", "run", "--queue", "-n", "plain", cwd=project)
+    status = {e["name"]: e for e in json.loads(run_dvx("queue", "status", "--json",
+                                                       cwd=project).stdout)}
+    assert (status["forced"]["force"], status["forced"]["jobs"]) == (True, 2)
+    assert (status["plain"]["force"], status["plain"]["jobs"]) == (False, 1)
+    must("queue", "start", cwd=project)
+    forced = must("queue", "logs", "forced", cwd=project)
+    assert "(forced)" in forced and "is up to date" not in forced, forced
+    plain = must("queue", "logs", "plain", cwd=project)
+    assert "(forced)" not in plain and "is up to date" in plain, plain
+
+
 def test_a_name_waiting_in_the_queue_is_not_taken_by_a_run_or_a_save(project):
     must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "foo", cwd=project)
     for args in (("run", "-S", "train.lr=0.4"), ("save",)):

@@ -62,7 +62,7 @@ def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, f
     if queue:
         from dvx.exps.queue import enqueue
 
-        entry = enqueue(open_repo(), list(sets), name)
+        entry = enqueue(open_repo(), list(sets), name, force, jobs)
         if not is_quiet():
             out(f"Queued experiment '{entry.name}'. Run the queue with `dvx queue start`.")
         return

@@ -178,8 +178,8 @@ def _run_tasks(repo: Repo, client: Any, distributed: Any, url: str, git_remote: 
         # and another project on the cluster may queue the same name.
         key = f"dvx-exp-{entry.name}-{entry.snapshot[:12]}-{submission}"
         futures[client.submit(run_task, url, entry.name, entry.snapshot, entry.baseline,
-                              entry.sets, settings, env, _published(entry), key=key,
-                              pure=False)] = entry
+                              entry.sets, settings, env, _published(entry),
+                              entry.run_options(), key=key, pure=False)] = entry
         say(f"Submitted '{entry.name}'.")
     for entry, outcome in _outcomes(repo, client, distributed, futures):
         recorded = _record(repo, git_remote, entry, outcome, say)
@@ -414,15 +414,15 @@ _CLONE = re.compile(r"dvx-dask-.+-([0-9]+)-[a-z0-9_]{8}")
 
 
 def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[str],
-             settings: str, env: dict[str, str], published: str | None = None
-             ) -> dict[str, Any]:
+             settings: str, env: dict[str, str], published: str | None = None,
+             options: list[str] | None = None) -> dict[str, Any]:
     """One queued experiment, on a Dask worker: clone, check the snapshot (published at
     `published`) out, pull its inputs, run, push the experiment back. Dask runs a task again
     when its worker dies, so one whose experiment the Git remote has already (from this
     snapshot) is not run again. {"ok": bool, "started": whether it got as far as running
     (a task that could not clone, fetch or pull leaves the entry queued), "log": the
     commands and their output, with the credentials of any URL in them (the Git remote's
-    token) hidden}."""
+    token) hidden}. `options`: the `exp run` options queued with it (Entry.run_options)."""
     _remove_abandoned_clones()
     work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-{os.getpid()}-")
     task = _Task(work, {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"})
@@ -447,7 +447,7 @@ def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[s
         if not task.run([*dvx, "pull", "-q"]):
             return task.outcome(ok=False, started=False)
         if not task.run([*dvx, "exp", "run", "-n", name, "--baseline", baseline,
-                         *[arg for text in sets for arg in ("-S", text)]]):
+                         *[arg for text in sets for arg in ("-S", text)], *(options or [])]):
             return task.outcome(ok=False, started=True)
         if task.run([*dvx, "exp", "push", "origin", name]):
             faults.point("dask.pushed")

@@ -85,6 +85,12 @@ class Entry:
     # it started (clock ticks after boot) and the machine's boot id; None where /proc is not
     pid_started: int | None = None
     boot_id: str | None = None
+    force: bool = False  # `exp run --queue -f`: the run forces every stage
+    jobs: int = 1  # `exp run --queue -j N`: stages the run runs at once
+
+    def run_options(self) -> list[str]:
+        """The options of `exp run` queued with it, that its run takes too."""
+        return ["-f"] * self.force + (["-j", str(self.jobs)] if self.jobs != 1 else [])
 
     @property
     def queued_as(self) -> tuple[str, float]:
@@ -294,7 +300,8 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
         entry.worktree = None
 
 
-def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
+def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
+            jobs: int = 1) -> Entry:
     overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
     baseline = head(repo)
     refuse_unmerged(repo)
@@ -317,7 +324,8 @@ def enqueue(repo: Repo, sets: list[str], name: str | None = None) -> Entry:
     git = git_of(repo)
     snapshot, left_out = git.snapshot(baseline, f"dvx queued experiment {name}")
     warn_left_out(left_out)
-    entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time())
+    entry = Entry(name, baseline, snapshot, list(sets), queued_at=time.time(), force=force,
+                  jobs=jobs)
     with _changing(repo):
         current = _load(repo, name)  # another `exp run --queue -n` may have taken it since
         if current is not None and current.state in (QUEUED, RUNNING):
@@ -698,6 +706,8 @@ _FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "pid_started": (lambda v: v is None or (type(v) is int and 0 <= v < 1 << 63),
                     "a number of clock ticks"),
     "boot_id": (lambda v: v is None or (isinstance(v, str) and len(v) <= 100), "a boot id"),
+    "force": (lambda v: isinstance(v, bool), "true or false"),
+    "jobs": (lambda v: type(v) is int and 1 <= v <= 1 << 16, "a number of jobs"),
 }
 
 
@@ -739,7 +749,8 @@ def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
     """`dvx checkout` (the inputs, from the shared cache) then `dvx exp run` in the worktree,
     in a process group of its own (so `queue stop` ends all of it), output to the log."""
     dvx = [sys.executable, "-m", "dvx"]
-    run = [*dvx, "exp", "run", "-n", entry.name, "--baseline", entry.baseline]
+    run = [*dvx, "exp", "run", "-n", entry.name, "--baseline", entry.baseline,
+           *entry.run_options()]
     for text in entry.sets:
         run += ["-S", text]
     # shlex, not list2cmdline (Windows' quoting): sh must pass each -S value on as written,
