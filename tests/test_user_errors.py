@@ -93,6 +93,18 @@ CASES = [
      "-q (--quiet) and -v (--verbose) cannot be used together"),
     ("remove force without outs", ["remove", "-f", "data/a.csv"], "repo",
      "-f (--force) goes with --outs"),
+    *[(name, args, "repo", words) for name, args, words in [
+        ("stage remove force without outs", ["stage", "remove", "s", "-f"],
+         "-f (--force) goes with --outs"),
+        ("config list and unset", ["config", "--list", "--unset"],
+         "--list lists every option and -u (--unset) removes one"),
+        ("config set showing the origin", ["config", "--show-origin", "core.autostage", "true"],
+         "--show-origin goes with --list"),
+        ("config unset showing the origin", ["config", "--show-origin", "-u", "core.remote"],
+         "--show-origin goes with --list"),
+        ("remote default named and unset", ["remote", "default", "store", "--unset"],
+         "give it no NAME (store)"),
+    ]],
     ("config read unknown option", ["config", "core.jobs"], "repo",
      "Unknown config option 'jobs' in section [core]"),
     ("config unknown flag", ["config", "--system", "cache.type"], "repo",
@@ -175,6 +187,19 @@ def test_an_unknown_remote_or_revision_exits_2_from_every_command(args, tmp_path
     result = run_dvx(*args, cwd=tmp_path / "repo")
     assert result.code == 2, result.output
     assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("args", [
+    ["stage", "remove", "s", "-f"], ["config", "--list", "--unset"],
+    ["config", "--show-origin", "core.autostage", "true"],
+    ["remote", "default", "store", "--unset"], ["remove", "-f", "data/a.csv"],
+], ids=" ".join)
+def test_options_that_contradict_or_would_be_ignored_exit_2_and_change_nothing(args, tmp_path):
+    prepare(tmp_path)
+    before = snapshot(tmp_path)
+    result = run_dvx(*args, cwd=tmp_path / "repo")
+    assert result.code == 2 and result.stderr.startswith("ERROR:"), result.output
     assert snapshot(tmp_path) == before
 
 

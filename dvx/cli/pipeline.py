@@ -155,8 +155,12 @@ dvx stage remove --outs featurize      # and delete its outputs
 def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     """Take stage NAME (or every item of a foreach/matrix stage NAME) out of dvx.yaml and
     dvx.lock; its outputs stay in the workspace, no longer ignored by Git, unless --outs."""
+    from dvx.errors import UsageError
     from dvx.pipeline.stages import remove
 
+    if force and not outs:  # without --outs no output is deleted, so nothing to force
+        raise UsageError("-f (--force) goes with --outs: it deletes the outputs even when "
+                         "they are not as recorded, and without --outs they stay.")
     repo = open_repo()
     changed = remove(repo, name, outs, force)
     if as_json:

@@ -98,6 +98,13 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     if unset and value is not None:
         raise UsageError("-u (--unset) removes KEY: give it no VALUE.",
                          f"`dvx config {key} VALUE` sets it instead.")
+    if list_all and unset:
+        raise UsageError("--list lists every option and -u (--unset) removes one: use one "
+                         "of them.", "`dvx config -u KEY` removes the option KEY.")
+    if show_origin and not list_all and (unset or value is not None):
+        raise UsageError("--show-origin goes with --list (reading one KEY shows where its "
+                         "value comes from anyway); it shows nothing when setting or "
+                         "removing an option.", "Drop --show-origin.")
     if list_all:
         settings = list_options(cfg, level)
         if as_json:

@@ -176,6 +176,9 @@ def remote_default(name: str | None, unset: bool, level: str | None) -> None:
     from dvx.errors import UsageError
     from dvx.ops.remote import dangling_default, default_remote, set_default
 
+    if unset and name:
+        raise UsageError(f"-u (--unset) removes the default remote: give it no NAME ({name}).",
+                         f"`dvx remote default {name}` makes it the default instead.")
     repo = _repo_for(level)
     if unset or name:
         notice = set_default(repo, None if unset else name, level)
