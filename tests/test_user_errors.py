@@ -205,7 +205,7 @@ def test_options_that_contradict_or_would_be_ignored_exit_2_and_change_nothing(a
 
 def test_dvc_s_recursive_option_is_refused_saying_a_directory_covers_what_is_below(tmp_path):
     prepare(tmp_path)
-    for command in ("push", "status", "add", "commit", "checkout"):
+    for command in ("push", "status", "add", "commit", "checkout", "remove"):
         for flag in ("-R", "--recursive"):
             refused = run_dvx(command, flag, "data", cwd=tmp_path / "repo")
             assert refused.code == 2
@@ -213,6 +213,27 @@ def test_dvc_s_recursive_option_is_refused_saying_a_directory_covers_what_is_bel
                 f"ERROR: No such option '{flag}'. A directory given as a target covers "
                 "everything below it, so DVC's -R is not needed: name the directory. See "
                 f"`dvx {command} --help`.\n")
+
+
+def test_dvc_s_recursive_option_on_stages_or_commands_without_targets_names_no_directory(
+        tmp_path):
+    """repro and exp run take stage names: -R there is answered with what runs every stage,
+    and other commands say no more than that the option does not exist."""
+    prepare(tmp_path)
+    for command in (["repro"], ["exp", "run"]):
+        refused = run_dvx(*command, "-R", "data", cwd=tmp_path / "repo")
+        shown = " ".join(["dvx", *command])
+        assert refused.code == 2
+        assert refused.stderr == (
+            f"ERROR: No such option '-R'. The targets of `{shown}` are stages, not "
+            "directories. DVC's -R ran the pipelines of every dvc.yaml below a directory; dvx "
+            f"has one dvx.yaml, and `{shown}` without targets runs all of its stages (name "
+            f"stages to run only them and what they depend on). See `{shown} --help`.\n")
+    for command in (["gc", "-w"], ["init"], ["remote", "list"], ["metrics", "show"], ["dag"]):
+        refused = run_dvx(*command, "-R", cwd=tmp_path / "repo")
+        shown = " ".join(["dvx", *[w for w in command if not w.startswith("-")]])
+        assert refused.code == 2
+        assert refused.stderr == f"ERROR: No such option '-R'. See `{shown} --help`.\n"
 
 
 def snapshot(base: Path) -> dict[str, bytes]:

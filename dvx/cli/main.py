@@ -17,6 +17,27 @@ from dvx.logs import printable
 EXIT_INTERNAL = 255
 
 
+# Commands whose targets may be directories, each covering everything tracked below it.
+_DIRECTORY_TARGETS = {"add", "commit", "status", "checkout", "push", "pull", "fetch", "remove",
+                      "unprotect"}
+_STAGE_TARGETS = {"repro", "exp run"}  # targets are stage names
+
+
+def _instead_of_recursive(where: str) -> str | None:
+    """What a DVC user's -R on the command `where` ("dvx repro") is done with in dvx; None
+    where the command takes no targets it would apply to."""
+    command = where.removeprefix("dvx ")
+    if command in _DIRECTORY_TARGETS:
+        return ("A directory given as a target covers everything below it, so DVC's -R is "
+                "not needed: name the directory.")
+    if command in _STAGE_TARGETS:
+        return (f"The targets of `{where}` are stages, not directories. DVC's -R ran the "
+                f"pipelines of every dvc.yaml below a directory; dvx has one dvx.yaml, and "
+                f"`{where}` without targets runs all of its stages (name stages to run only "
+                "them and what they depend on).")
+    return None
+
+
 class DvxGroup(click.Group):
     """Turns every error into one clear paragraph and an exit code; never a traceback
     unless -v asks for one on an unexpected internal error."""
@@ -39,10 +60,9 @@ class DvxGroup(click.Group):
             message = " ".join(exc.format_message().split())  # click's lists: one line
             if isinstance(exc, click.NoSuchOption) and exc.option_name in ("-R", "--recursive"):
                 # DVC's -R, a habit its users bring: dvx's commands have no such option (`ls`
-                # aside), since a directory given as a target covers everything below it.
+                # aside); what to do instead depends on what the command's targets are.
                 message = f"No such option '{exc.option_name}'"  # not click's `--rev` guess
-                hint = ("A directory given as a target covers everything below it, so DVC's "
-                        f"-R is not needed: name the directory. {hint}")
+                hint = " ".join(filter(None, (_instead_of_recursive(where), hint)))
             ended = message.endswith((".", "?", ".)", "?)"))  # click's "(Did you mean ...?)"
             _fail(message if ended else message + ".", hint, exc.exit_code)
         except click.ClickException as exc:
