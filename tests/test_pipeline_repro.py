@@ -311,6 +311,32 @@ def test_repro_json_names_the_outputs_of_dropped_entries_left_ignored_in_the_wor
     assert (repo / "eu.txt").exists() and _ignored(repo, "eu.txt")
 
 
+def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to_stay(
+        repo, dvx):
+    """An output of a dropped entry that was deleted, or whose .gitignore line is gone, is
+    not named as staying in the workspace still ignored by Git; one that does stay is."""
+    group = ("stages:\n  build:\n    foreach: [{}]\n    do:\n"
+             "      cmd: echo ${{item}} > ${{item}}.txt\n      outs: ['${{item}}.txt']\n")
+    write(repo / "dvx.yaml", group.format("us, eu, fr, de"))
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", group.format("us"))
+    (repo / "eu.txt").unlink()
+    gitignore = (repo / ".gitignore").read_text()
+    write(repo / ".gitignore", gitignore.replace("/fr.txt\n", ""))
+    for args in (("--dry",), ()):
+        result = dvx("repro", "--json", *args)
+        assert result.code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["dropped_stages"] == ["build@de", "build@eu", "build@fr"], args
+        assert doc["left_ignored"] == ["de.txt"], args
+    write(repo / "dvx.yaml", group.format("us, de"))
+    assert dvx("repro").code == 0
+    write(repo / "dvx.yaml", group.format("us"))
+    (repo / "de.txt").unlink()
+    text = dvx("repro")
+    assert text.code == 0 and "stay" not in text.output, text.output
+
+
 def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, dvx):
     """A stage taken out of dvx.yaml while debugging another keeps its dvx.lock entry
     through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the

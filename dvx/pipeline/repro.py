@@ -266,16 +266,18 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             # another runs keeps its entry
             result.dropped = sorted(n for n in locks if n not in dag.stages)
         if options.dry:
-            result.left_ignored = _outputs_of_gone(dag, locks, result.dropped)
+            result.left_ignored = _left_ignored(repo, _outputs_of_gone(dag, locks,
+                                                                       result.dropped))
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
+        no_longer: list[str] = []
         if result.dropped:
-            result.left_ignored = _drop_entries(dag, locks, result.dropped)
+            no_longer = _drop_entries(dag, locks, result.dropped)
             if LockWriter(repo.root, repo.algo, repo.fsync).write(locks):
                 touched.append(LOCK_FILE)
                 result.lock_written = True
-            _no_longer_data(repo, result.left_ignored)
+            _no_longer_data(repo, no_longer)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched)
@@ -286,7 +288,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             repo.syncstate.flush()
         result.lock_written = result.lock_written or scheduler.lock_written
         result.dropped = sorted(result.dropped + scheduler.dropped)
-        result.left_ignored = sorted({*result.left_ignored, *scheduler.left_ignored})
+        result.left_ignored = _left_ignored(repo, sorted({*no_longer,
+                                                          *scheduler.left_ignored}))
         _stage_in_git(repo, touched + scheduler.touched, result)
     return result
 
@@ -403,6 +406,17 @@ def _outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> 
     outputs = {o.path for s in dag.stages.values() for o in s.outs}
     return sorted({o.path for n in gone for o in locks[n].outs
                    if o.cache and o.path not in outputs})
+
+
+def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
+    """Those of `paths` (outputs no longer dvx's data) still in the workspace that Git still
+    ignores, which a `git add -A` leaves out: not one deleted, nor one whose .gitignore line
+    is gone (`dvx stage remove` takes them out)."""
+    there = [p for p in paths if os.path.lexists(repo.abspath(p))]
+    if not there or repo.git is None:
+        return there
+    rules = repo.git.ignore_rules(there)
+    return [p for p in there if p in rules]
 
 
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
