@@ -1438,6 +1438,22 @@ def test_a_name_taken_while_a_run_goes_on_is_kept_and_the_run_takes_the_next_fre
                ).split() == ["dvx", "experiment", "tuned-3", baseline]
 
 
+def test_exp_pull_and_push_with_an_unknown_dvx_remote_change_nothing(tmp_path):
+    """`-r NAME` no remote is called is refused (exit 2) before Git fetches or pushes any
+    experiment: nothing changes on either side."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
+    must("exp", "push", "origin", "tuned", cwd=bob)
+    refused = run_dvx("exp", "pull", "origin", "tuned", "-r", "nope", cwd=alice)
+    assert refused.code == 2 and "no remote named 'nope'" in refused.stderr, refused.output
+    assert git(alice, "for-each-ref", "refs/exps") == ""
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "mine", cwd=alice)
+    refused = run_dvx("exp", "push", "origin", "mine", "-r", "nope", cwd=alice)
+    assert refused.code == 2 and "no remote named 'nope'" in refused.stderr, refused.output
+    assert "/mine" not in git(alice, "ls-remote", "origin")
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")
