@@ -561,6 +561,47 @@ def test_a_param_changed_to_a_value_python_calls_equal_is_recorded_as_changed(re
     assert "up to date" in dvx("status").stdout
 
 
+def test_a_params_file_a_stage_writes_is_read_as_it_left_it_by_the_stages_after_it(repo, dvx):
+    """One repro reads a params file once, but again once a stage rewrote it: the stages after
+    that one are decided on, and record, what it wrote, whether the file is its declared
+    output or its command rewrote it unasked (to the same size: `lr: 2` over `lr: 1`)."""
+    write(repo / "in.txt", "3\n")
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", """stages:
+  early:
+    cmd: echo x > early.txt
+    params: [lr]
+    outs: [early.txt]
+  bump:
+    cmd: "echo 'lr: 2' > params.yaml && echo x > bump.txt"
+    deps: [early.txt]
+    outs: [bump.txt]
+  late:
+    cmd: echo x > late.txt
+    deps: [bump.txt]
+    params: [lr]
+    outs: [late.txt]
+  gen:
+    cmd: 'echo "n: $(cat in.txt)" > gen.yaml'
+    deps: [in.txt]
+    outs: [gen.yaml]
+  use:
+    cmd: echo x > use.txt
+    params: [{gen.yaml: [n]}]
+    outs: [use.txt]
+""")
+    assert dvx("repro").code == 0
+    locks = read_lock(str(repo), "xxh128")
+    assert locks["early"].params == {"params.yaml": {"lr": 1}}
+    assert locks["late"].params == {"params.yaml": {"lr": 2}}
+    assert locks["use"].params == {"gen.yaml": {"n": 3}}
+    write(repo / "in.txt", "4\n")
+    ran = dvx("repro")
+    assert "Running stage 'use' (changed params: n)" in ran.stdout, ran.output
+    assert read_lock(str(repo), "xxh128")["use"].params == {"gen.yaml": {"n": 4}}
+    assert "up to date" in dvx("status").stdout
+
+
 @pytest.mark.parametrize(("text", "number"), [("inf", ".inf"), ("-inf", "-.inf"),
                                               ("nan", ".nan")])
 def test_a_param_changed_between_a_non_finite_float_and_its_text_is_a_change(repo, dvx,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 from typing import Any
 
@@ -199,16 +200,30 @@ def normalize(value: Any, keep_non_finite: bool = False) -> Any:
 
 
 class ParamsReader:
-    """Reads each params file once per command."""
+    """Reads each params file once per command, and again only when it changed: a command
+    sharing one reader across stages (repro) sees what a stage run before wrote there, in an
+    output that is a params file or not."""
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self._docs: dict[str, dict[str, Any]] = {}
+        self._docs: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {}
 
     def doc(self, rel: str) -> dict[str, Any]:
-        if rel not in self._docs:
-            self._docs[rel] = read_params(self.root, rel)
-        return self._docs[rel]
+        seen = _stat_key(join_posix(self.root, rel))
+        cached = self._docs.get(rel)
+        if seen is not None and cached is not None and cached[0] == seen:
+            return cached[1]
+        doc = read_params(self.root, rel)  # stat first: a change while it reads is seen next
+        if seen is not None:
+            self._docs[rel] = (seen, doc)
+        return doc
 
-    def forget(self, rel: str) -> None:
-        self._docs.pop(rel, None)
+
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """What changes when the file (or the file a link leads to) is rewritten or replaced;
+    None if it cannot be read (read_params says why)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -238,7 +238,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         # Read under the lock, as dvx.lock is: a command waited for may have changed both.
         dag = _load(repo)
         selected = dag.select(options.targets, options.single, options.downstream)
-        check_params(repo, Pipeline(tuple(dag.stages.values())))
+        # One reader for the command: it reads a params file again once it changed (a stage
+        # wrote it, say), and only then.
+        params = ParamsReader(repo.root)
+        check_params(repo, Pipeline(tuple(dag.stages.values())), params)
         locks = read_lock(repo.root, repo.algo)
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
@@ -268,7 +271,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if options.dry:
             result.left_ignored = _left_ignored(repo, _outputs_of_gone(dag, locks,
                                                                        result.dropped))
-            result.stages = _dry_run(repo, dag, selected, locks, options, pulled)
+            result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
         no_longer: list[str] = []
@@ -280,7 +283,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             _no_longer_data(repo, no_longer)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
-        scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched)
+        scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
+                               params)
         try:
             result.stages = scheduler.run()
         finally:
@@ -573,7 +577,8 @@ def _needs_any(repo: Repo, output: Output, oids: Collection[str]) -> bool:
 # -- dry run ---------------------------------------------------------------------------------
 
 def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
-             options: ReproOptions, pulled: dict[str, LockedPath]) -> list[StageResult]:
+             options: ReproOptions, pulled: dict[str, LockedPath], params: ParamsReader
+             ) -> list[StageResult]:
     """What the real run would do with each stage; with --pull, once `pulled` (_would_pull)
     is in place."""
     results: dict[str, StageResult] = {}
@@ -592,7 +597,7 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
         # What the real run finds once the upstream stages' outputs are checked out.
         checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
                        if results[u].outcome == WOULD_CHECK_OUT}
-        state = deps_as_checked_out(repo, stage_state(repo, stage),
+        state = deps_as_checked_out(repo, stage_state(repo, stage, params),
                                     produced_outputs(checked_out), pulled)
         reasons = ["forced"] if options.force else stale_reasons(
             repo, stage, locks.get(name), state, produced, pulled=pulled)
@@ -781,7 +786,8 @@ def _left_running(cmd: str | None, left: tuple[str, ...]) -> str:
 
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
-                 options: ReproOptions, reporter: Reporter, unfetched: set[str]) -> None:
+                 options: ReproOptions, reporter: Reporter, unfetched: set[str],
+                 params: ParamsReader) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
         # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
@@ -790,6 +796,7 @@ class _Scheduler:
         self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         self.runner = Runner()
+        self.params = params  # reads a params file again once a stage has rewritten it
         self.results: dict[str, StageResult] = {}
         self.unsuccessful: set[str] = set()  # of results: failed or skipped stages
         self.lock_written = False
@@ -880,7 +887,7 @@ class _Scheduler:
     def _decide_and_do(self, stage: Stage) -> StageResult:
         if stage.frozen:
             return _frozen(self.repo, stage, self.locks.get(stage.name))
-        state = stage_state(self.repo, stage, ParamsReader(self.repo.root))
+        state = stage_state(self.repo, stage, self.params)
         locked = self.locks.get(stage.name)
         reasons = ["forced"] if self.options.force else stale_reasons(
             self.repo, stage, locked, state, self.produced)

@@ -44,7 +44,10 @@ from dvx.paths import (
 from dvx.pipeline.interpolate import interpolate
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
+    MISSING,
+    ParamsReader,
     check_params_file_name,
+    get_param,
     read_params,
     refuse_conflicted,
 )
@@ -664,12 +667,10 @@ def _tracked_overlap(path: str, tracked: list[str], tracked_set: set[str]) -> st
     return None
 
 
-def check_params(repo: Repo, pipeline: Pipeline) -> None:
+def check_params(repo: Repo, pipeline: Pipeline, reader: ParamsReader | None = None) -> None:
     """Every params key exists, in files that no stage writes (those are read when used)."""
-    from dvx.pipeline.params import MISSING, ParamsReader, get_param
-
     produced = [o.path for s in pipeline.stages for o in s.outs]
-    reader = ParamsReader(repo.root)
+    reader = reader or ParamsReader(repo.root)
     for stage in pipeline.stages:
         for dep in stage.params:
             if any(overlaps(dep.file, p) for p in produced):
