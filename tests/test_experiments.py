@@ -133,6 +133,25 @@ def test_show_formats_sorting_and_only_changed_columns(project):
     assert bad.code != 0 and "No column 'nothing'" in bad.stderr
 
 
+def test_show_names_a_key_two_files_share_by_file_and_sorts_rows_without_the_column_last(
+        project):
+    write(project / "other.yaml", "train:\n  lr: 1\n")
+    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
+                                                 "params: [train, {other.yaml: }]"))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a second params file")
+    must("exp", "run", "-n", "none", cwd=project)
+    must("exp", "run", "-S", "+other.yaml:extra=2", "-n", "two", cwd=project)
+    must("exp", "run", "-S", "other.yaml:extra=1", "-n", "one", cwd=project)
+    table = run_dvx("exp", "show", "--sort-by", "extra", "--csv", cwd=project)
+    assert table.code == 0, table.output
+    rows = list(csv.reader(io.StringIO(table.stdout)))
+    assert rows[0][2:5] == ["params.yaml:train.lr", "train.epochs", "other.yaml:train.lr"]
+    assert "extra" in rows[0]
+    assert [r[0] for r in rows[1:]] == ["workspace", "main", "one", "two", "none"]
+
+
 def test_show_all_lists_each_baseline_once_with_its_experiments(project):
     import dvx.api
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -76,8 +77,8 @@ def _nothing_to_push(repo: Repo, git_remote: str) -> UsageError:
 def _labels(found: list[Experiment]) -> list[str]:
     """How to name each experiment on a command line: its name, or its full ref where several
     baselines have one of that name."""
-    names = [e.name for e in found]
-    return [e.name if names.count(e.name) == 1 else e.ref for e in found]
+    counts = Counter(e.name for e in found)
+    return [e.name if counts[e.name] == 1 else e.ref for e in found]
 
 
 def pull_experiments(repo: Repo, git_remote: str, names: list[str],

@@ -4,6 +4,7 @@ with a column per param and per metric (read from Git's objects: no checkout).""
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,8 +133,8 @@ def table(rows: list[Row], only_changed: bool = False, sort_by: str | None = Non
 
 def _titles(cols: list[tuple[str, str, str]]) -> list[str]:
     """Each column's header: its key, or FILE:KEY where two files share the key."""
-    keys = [c[2] for c in cols]
-    return [key if keys.count(key) == 1 else f"{file}:{key}" for _, file, key in cols]
+    counts = Counter(c[2] for c in cols)
+    return [key if counts[key] == 1 else f"{file}:{key}" for _, file, key in cols]
 
 
 def _value(row: Row, column: tuple[str, str, str]) -> Any:
@@ -156,7 +157,8 @@ def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str]
 
     def flush() -> None:
         present = [r for r in group if isinstance(_value(r, column), (int, float))]
-        absent = [r for r in group if r not in present]
+        ids = {id(r) for r in present}  # not `in present`: rows compare all their values
+        absent = [r for r in group if id(r) not in ids]
         out.extend(sorted(present, key=lambda r: _value(r, column), reverse=descending))
         out.extend(absent)
         group.clear()
