@@ -10,6 +10,7 @@ read it.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -197,6 +198,14 @@ def read_lock(root: str, algo: str) -> dict[str, StageLock]:
         return {}
     except OSError as exc:
         raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
+    return dict(_parsed_lock(data, algo, root))  # a dict of its own: callers change theirs
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed_lock(data: bytes, algo: str, root: str) -> dict[str, StageLock]:
+    """parse_lock, once for the same bytes: a command reads dvx.lock in several places (its
+    targets' outputs, the stages' records, the data left behind), and parsing is most of the
+    cost of a large one. Keyed on the whole content, so any change is parsed anew."""
     return parse_lock(data, algo, root)
 
 

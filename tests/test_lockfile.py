@@ -17,6 +17,7 @@ from dvx.lockfile import (
     encode_lock,
     entry_document,
     parse_lock,
+    read_lock,
 )
 from dvx.yamlio import safe_dumper
 
@@ -100,6 +101,25 @@ def test_a_writer_that_remembers_entries_still_writes_what_changed(tmp_path):
         data = (tmp_path / "dvx.lock").read_bytes()
         assert data == whole_dump(stages)
         assert set(parse_lock(data, "xxh128")) == set(stages)
+
+
+def test_read_lock_hands_each_caller_its_own_stages_and_reads_a_changed_file_anew(tmp_path):
+    """dvx.lock is parsed once for the same bytes (a command reads it in several places): a
+    caller changing the stages it got changes no other caller's, and a file rewritten, to the
+    same size even, is read as it is now."""
+    def stage(cmd: str) -> StageLock:
+        return StageLock((cmd,), (), {"params.yaml": {"lr": 1}},
+                         (LockedPath("out.txt", OID, 3),))
+
+    LockWriter(str(tmp_path), "xxh128", fsync=False).write({"a": stage("make a"),
+                                                           "b": stage("make b")})
+    first = read_lock(str(tmp_path), "xxh128")
+    del first["a"]
+    first["c"] = stage("make c")
+    assert read_lock(str(tmp_path), "xxh128") == {"a": stage("make a"), "b": stage("make b")}
+    path = tmp_path / "dvx.lock"
+    path.write_bytes(path.read_bytes().replace(b"make b", b"make B"))
+    assert read_lock(str(tmp_path), "xxh128")["b"] == stage("make B")
 
 
 def test_an_oid_written_unquoted_is_its_text_never_a_number():

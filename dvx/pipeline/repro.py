@@ -24,6 +24,7 @@ thread only, while the repository lock is held for the whole command.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 import posixpath
 import stat
@@ -583,28 +584,28 @@ def _dry_run(repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLo
     is in place."""
     results: dict[str, StageResult] = {}
     produced = produced_outputs(locks)
+    chosen = set(selected)
     for name in selected:
         stage = dag.stages[name]
         if stage.frozen:
             results[name] = _frozen(repo, stage, locks.get(name))
             continue
-        blocked = [u for u in dag.order(dag.upstream[name] & set(selected))
-                   if results[u].outcome in (WOULD_FAIL, WOULD_SKIP)]
+        upstream = dag.order(dag.upstream[name] & chosen)
+        blocked = [u for u in upstream if results[u].outcome in (WOULD_FAIL, WOULD_SKIP)]
         if blocked:
             results[name] = StageResult(name, WOULD_SKIP, error=f"upstream stage '{blocked[0]}' "
                                         "would fail")
             continue
         # What the real run finds once the upstream stages' outputs are checked out.
-        checked_out = {u: locks[u] for u in dag.upstream[name] & set(selected)
+        checked_out = {u: locks[u] for u in dag.upstream[name] & chosen
                        if results[u].outcome == WOULD_CHECK_OUT}
         state = deps_as_checked_out(repo, stage_state(repo, stage, params),
                                     produced_outputs(checked_out), pulled)
         reasons = ["forced"] if options.force else stale_reasons(
             repo, stage, locks.get(name), state, produced, pulled=pulled)
-        busy_upstream = [u for u in dag.order(dag.upstream[name] & set(selected))
-                         if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
+        busy_upstream = [u for u in upstream if results[u].outcome in (WOULD_RUN, WOULD_RESTORE)]
         reasons += [f"upstream stage '{u}' would run first" for u in busy_upstream]
-        lacking = _lacking_in_dry_run(dag, selected, results, stage, state)
+        lacking = _lacking_in_dry_run(dag, chosen, results, stage, state)
         if not reasons:
             results[name] = StageResult(name, UP_TO_DATE)
         elif lacking is not None:
@@ -647,11 +648,11 @@ def _would_run(repo: Repo, stage: Stage, locked: StageLock | None, reasons: list
     return StageResult(stage.name, WOULD_RUN, reasons)
 
 
-def _lacking_in_dry_run(dag: Dag, selected: list[str], results: dict[str, StageResult],
+def _lacking_in_dry_run(dag: Dag, chosen: set[str], results: dict[str, StageResult],
                         stage: Stage, state: StageState) -> StageState | None:
     """The inputs the stage would still lack when its turn came (missing now, and no selected
     stage before it would make them): the real run would fail it. None if it lacks none."""
-    made = [o for u in dag.upstream[stage.name] & set(selected)
+    made = [o for u in dag.upstream[stage.name] & chosen
             if results[u].outcome in (WOULD_RUN, WOULD_RESTORE, WOULD_CHECK_OUT)
             for o in dag.stages[u].out_paths]
     deps = [d for d in state.missing_deps if not any(overlaps(d, o) for o in made)]
@@ -798,6 +799,13 @@ class _Scheduler:
         self.runner = Runner()
         self.params = params  # reads a params file again once a stage has rewritten it
         self.results: dict[str, StageResult] = {}
+        # The stages not started whose selected upstream stages have all finished, by their
+        # place in `selected` (the first start first), and how many each other one waits
+        # for: a finished stage updates its own downstream stages, not a pass over them all.
+        self.chosen = set(selected)
+        self.place = {name: i for i, name in enumerate(selected)}
+        self.waiting = {name: len(dag.upstream[name] & self.chosen) for name in selected}
+        self.ready = [(self.place[n], n) for n in selected if not self.waiting[n]]
         self.unsuccessful: set[str] = set()  # of results: failed or skipped stages
         self.lock_written = False
         self.touched: list[str] = []  # files to stage in Git
@@ -807,7 +815,7 @@ class _Scheduler:
         self.left_ignored: list[str] = []  # outputs no stage has any longer
 
     def run(self) -> list[StageResult]:
-        chosen = set(self.selected)
+        chosen = self.chosen
         _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
         running: dict[Future[StageResult], str] = {}
         stopped_by: str | None = None
@@ -815,11 +823,11 @@ class _Scheduler:
             try:
                 while True:
                     self._skip_after_failures(chosen, set(running.values()))
-                    if stopped_by is None:
-                        for name in self._ready(chosen, set(running.values())):
-                            if len(running) >= max(1, self.options.jobs):
-                                break
-                            running[pool.submit(self._work, name)] = name
+                    while stopped_by is None and len(running) < max(1, self.options.jobs):
+                        name = self._next_ready()
+                        if name is None:
+                            break
+                        running[pool.submit(self._work, name)] = name
                     if not running:
                         break
                     done = first_done(running)
@@ -856,9 +864,14 @@ class _Scheduler:
         stopped.exit_code = code
         return stopped
 
-    def _ready(self, chosen: set[str], running: set[str]) -> list[str]:
-        return [n for n in self.selected if n not in self.results and n not in running
-                and all(u in self.results for u in self.dag.upstream[n] & chosen)]
+    def _next_ready(self) -> str | None:
+        """The first stage (in order) not started whose selected upstream stages have all
+        finished; None if there is none now. Stages skipped meanwhile are passed over."""
+        while self.ready:
+            _, name = heapq.heappop(self.ready)
+            if name not in self.results:
+                return name
+        return None
 
     def _skip_after_failures(self, chosen: set[str], running: set[str]) -> None:
         if not self.unsuccessful:  # the usual pass: one per finished stage, so it stays cheap
@@ -1096,6 +1109,10 @@ class _Scheduler:
 
     def _finish(self, result: StageResult) -> None:
         self.results[result.name] = result
+        for child in self.dag.downstream[result.name] & self.chosen:
+            self.waiting[child] -= 1
+            if not self.waiting[child]:
+                heapq.heappush(self.ready, (self.place[child], child))
         if result.outcome not in OK:
             self.unsuccessful.add(result.name)
         if result.lock is not None:

@@ -632,7 +632,7 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
     tracked = sorted(data_path_of(p) for p in pointers)
     tracked_set = set(tracked)
     for path, name in owner.items():
-        data = _tracked_overlap(path, tracked, tracked_set)
+        data = _overlap_in(path, tracked, tracked_set)
         if data is not None:
             raise _error(f"Stage '{name}': output '{path}' overlaps '{data}', which is "
                          f"tracked by the pointer file '{data}.dvx' (dvx add).",
@@ -654,26 +654,29 @@ def _own_file_under(path: str, pointers: list[str]) -> str | None:
     return None
 
 
-def _tracked_overlap(path: str, tracked: list[str], tracked_set: set[str]) -> str | None:
-    """A path tracked by a pointer that is `path`, contains it or is inside it."""
+def _overlap_in(path: str, paths: list[str], path_set: set[str]) -> str | None:
+    """A path of `paths` (sorted; `path_set` holds the same) that is `path`, contains it or is
+    inside it: what `overlaps` finds, by looking up the folders above `path` and bisecting for
+    those below it, rather than comparing with each path."""
     current = path
     while current:
-        if current in tracked_set:
+        if current in path_set:
             return current
         current = current.rpartition("/")[0]
-    i = bisect.bisect_left(tracked, path + "/")
-    if i < len(tracked) and tracked[i].startswith(path + "/"):
-        return tracked[i]
+    i = bisect.bisect_left(paths, path + "/")
+    if i < len(paths) and paths[i].startswith(path + "/"):
+        return paths[i]
     return None
 
 
 def check_params(repo: Repo, pipeline: Pipeline, reader: ParamsReader | None = None) -> None:
     """Every params key exists, in files that no stage writes (those are read when used)."""
-    produced = [o.path for s in pipeline.stages for o in s.outs]
+    produced = sorted({o.path for s in pipeline.stages for o in s.outs})
+    produced_set = set(produced)
     reader = reader or ParamsReader(repo.root)
     for stage in pipeline.stages:
         for dep in stage.params:
-            if any(overlaps(dep.file, p) for p in produced):
+            if _overlap_in(dep.file, produced, produced_set) is not None:
                 continue
             where = f"Stage '{stage.name}', key 'params'"
             try:
