@@ -484,17 +484,19 @@ def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
     refuses as add does, until Git no longer tracks it."""
     write(repo / "data.csv", "a,b\n1,2\n")
     write(repo / "d" / "a.bin", "a\n")
-    assert dvx("add", "data.csv", "d").code == 0
+    write(repo / "my d.csv", "c\n")
+    assert dvx("add", "data.csv", "d", "my d.csv").code == 0
     git(repo, "add", "-A")
-    git(repo, "add", "-f", "data.csv", "d/a.bin")
+    git(repo, "add", "-f", "data.csv", "d/a.bin", "my d.csv")
     git(repo, "commit", "-qm", "data into Git too")
     doc = _status_json(dvx)
-    assert doc["changed"] and doc["tracked_by_git"] == ["d", "data.csv"]
+    assert doc["changed"] and doc["tracked_by_git"] == ["d", "data.csv", "my d.csv"]
     assert doc["unignored"] == []
     text = dvx("status").stdout
     assert "data.csv: tracked by Git too (it is in the Git index" in text, text
     assert "d: tracked by Git too ('d/a.bin' is in the Git index" in text
     assert "`git rm -r --cached -- data.csv` stops that" in text
+    assert "`git rm -r --cached -- 'my d.csv'` stops that" in text  # quoted once, pasteable
     assert dvx("status", "-q").code == 1
     pointer = (repo / "data.csv.dvx").read_text()
     write(repo / "data.csv", "a,b\n1,2\n3,4\n")
@@ -503,7 +505,7 @@ def test_tracked_data_git_tracks_too_is_reported_and_never_committed(repo, dvx):
         assert refused.code == 2 and "'data.csv' is tracked by Git too" in refused.stderr
         assert "git rm -r --cached -- data.csv && git commit" in refused.stderr
     assert (repo / "data.csv.dvx").read_text() == pointer
-    git(repo, "rm", "-q", "-r", "--cached", "--", "data.csv", "d")
+    git(repo, "rm", "-q", "-r", "--cached", "--", "data.csv", "d", "my d.csv")
     git(repo, "commit", "-qm", "data out of Git")
     assert dvx("commit").code == 0
     assert dvx("status", "-q").code == 0

@@ -24,7 +24,7 @@ from dvx.cli.common import (
 )
 from dvx.cli.ui import emit_json, human_size, kept_untracked, out, report_staging, warn
 from dvx.logs import shown_path
-from dvx.paths import for_command
+from dvx.paths import for_command, from_here
 
 if TYPE_CHECKING:
     from dvx.errors import UsageError
@@ -477,7 +477,7 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     for path, indexed in sorted(result.tracked_by_git.items()):
         where = "it is" if indexed == path else f"'{shown_path(indexed)}' is"
         out(f"{shown_path(path)}: tracked by Git too ({where} in the Git index: `git add -f`?), "
-            f"so Git versions the data itself; `{untrack_command(for_command(root, path))}` "
+            f"so Git versions the data itself; `{untrack_command(from_here(root, path))}` "
             "stops that and keeps the file (then `git commit`)")
     for path, why_kept, stage_output, _ in result.left_behind:
         gone = LOCK_ENTRY_GONE if stage_output else "its pointer left Git"
