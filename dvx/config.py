@@ -417,21 +417,33 @@ class Config:
                 and config_file.parser.has_section(section)}
 
     def _set_aside(self, name: str, level: str, key: str, value: str) -> bool:
-        from dvx.remote.backends import is_trust_setting, same_store
+        from dvx.remote.backends import is_trust_setting
 
         if level == "global" and key != "url":
-            own_url = self.files["global"].get(f'remote "{name}"', "url")
-            return own_url is None or not same_store(own_url, self._remote_url(name))
+            return not self.global_lends(name)
         return level == "project" and is_trust_setting(key, value)
 
-    def _remote_url(self, name: str) -> str:
-        """The URL of the remote `name` in effect (the most specific level's)."""
-        for level in reversed(LEVELS):
-            config_file = self.files.get(level)
-            url = config_file.get(f'remote "{name}"', "url") if config_file else None
-            if url is not None:
-                return url
-        return ""
+    def global_lends(self, name: str) -> bool:
+        """Does the global config's remote `name` name the store in effect: its URL and the
+        options that choose the server (backends.store_of), each as the global config sets
+        it, those of the remote as all levels merged set them? Only then are its options
+        (credentials) used: a cloned config naming the same bucket at another endpoint must
+        not get them sent there."""
+        from dvx.remote.backends import same_store
+
+        levels = self._remote_levels(name)
+        own = levels.get("global", {})
+        merged: dict[str, str] = {}
+        for options in levels.values():
+            merged.update(options)
+        return "url" in own and same_store(own["url"], own, merged["url"], merged,
+                                           self.repo_root())
+
+    def repo_root(self) -> str | None:
+        """The root of the repository whose config this is (a relative directory remote is
+        taken from there), if it is one on this machine."""
+        project = self.paths.get("project")
+        return os.path.dirname(os.path.dirname(os.path.abspath(project))) if project else None
 
     def cache_shared(self) -> bool:
         """Is the cache used by the users of a group (cache.shared group)?"""

@@ -380,12 +380,54 @@ def _remote_levels(tmp_path, **levels: str):
     # a CA bundle, a file of host keys: still a check, which a project shares
     ({"project": "url = https://host/store\nssl_verify = certs/ca.pem\nknown_hosts = hosts"},
      {"url": "https://host/store", "ssl_verify": "certs/ca.pem", "known_hosts": "hosts"}, []),
+    # the same bucket at another endpoint (or the global's at AWS itself) is another store
+    ({"global": "url = s3://company/dvx\naccess_key_id = AK\nsession_token = T",
+      "project": "url = s3://company/dvx\nendpointurl = http://127.0.0.1:9000"},
+     {"url": "s3://company/dvx", "endpointurl": "http://127.0.0.1:9000"},
+     [("global", "access_key_id"), ("global", "session_token")]),
+    ({"global": "url = gs://b/p\nendpointurl = https://mine.example\ncredentialpath = k",
+      "project": "url = gs://b/p\nendpointurl = https://theirs.example"},
+     {"url": "gs://b/p", "endpointurl": "https://theirs.example"},
+     [("global", "credentialpath"), ("global", "endpointurl")]),
+    ({"global": "url = azure://c/p\naccount_name = mine\naccount_key = K",
+      "project": "url = azure://c/p\naccount_name = theirs"},
+     {"url": "azure://c/p", "account_name": "theirs"},
+     [("global", "account_key"), ("global", "account_name")]),
+    ({"global": "url = ssh://host/store\npassword = pw",
+      "project": "url = ssh://host/store\nport = 2222"},
+     {"url": "ssh://host/store", "port": "2222"}, [("global", "password")]),
+    # the same store in another spelling: a trailing slash, letter case, a default port, an
+    # endpoint's; the options that choose the server as the global config sets them
+    ({"global": "url = s3://bkt/r1/\nendpointurl = HTTP://S3.example:80/\naccess_key_id = AK",
+      "project": "url = s3://bkt/r1"},
+     {"url": "s3://bkt/r1", "endpointurl": "HTTP://S3.example:80/", "access_key_id": "AK"}, []),
+    ({"global": "url = s3://bkt/r1\nendpointurl = http://s3.example\naccess_key_id = AK",
+      "project": "url = s3://bkt/r1/\nendpointurl = HTTP://S3.example:80/"},
+     {"url": "s3://bkt/r1/", "endpointurl": "HTTP://S3.example:80/", "access_key_id": "AK"},
+     []),
+    ({"global": "url = SSH://Host:22/store/\npassword = pw",
+      "project": "url = sftp://bob@host/store"},
+     {"url": "sftp://bob@host/store", "password": "pw"}, []),
+    ({"global": "url = ssh://host/store\nport = 2222\npassword = pw",
+      "project": "url = ssh://host:2222/store"},
+     {"url": "ssh://host:2222/store", "port": "2222", "password": "pw"}, []),
 ])
-def test_a_remote_s_options_from_the_global_config_apply_only_to_the_same_url(
+def test_a_remote_s_options_from_the_global_config_apply_only_to_the_same_store(
         tmp_path, levels, used, aside):
     config = _remote_levels(tmp_path, **levels)
     assert config.remote_options("storage") == used
     assert sorted(config.set_aside_options("storage")) == aside
+
+
+@pytest.mark.parametrize(("project", "lent"), [
+    ("url = st6", True), ("url = ./st6/", True), (f"url = file://{os.sep}ST6", False),
+    ("url = ../st6", False)])
+def test_a_directory_remote_s_global_options_apply_to_its_path_from_the_repo_root(
+        tmp_path, project, lent):
+    """A relative directory remote is taken from the repository's root, as dvx opens it."""
+    config = _remote_levels(tmp_path, **{"global": f"url = {tmp_path / 'st6'}/\nshared = group",
+                                         "project": project})
+    assert ("shared" in config.remote_options("storage")) is lent
 
 
 def test_a_setting_that_turns_off_the_server_check_goes_to_the_local_config(repo, dvx):

@@ -766,6 +766,45 @@ def test_a_cloned_remote_named_as_a_global_one_never_gets_its_credentials(tmp_pa
                                       .decode()}
 
 
+def test_a_cloned_remote_at_the_global_one_s_url_but_its_own_endpoint_gets_no_credentials(
+        tmp_path, monkeypatch):
+    """The same bucket URL at an endpoint a cloned .dvx/config chooses is another store: the
+    user's global credentials for the bucket (signed requests name the key id, and carry the
+    session token) must not go to that server."""
+    seen: list[str] = []
+
+    class Recording(http.server.SimpleHTTPRequestHandler):
+        def _record(self) -> None:
+            seen.append(str(self.headers))
+            self.send_error(403)
+
+        do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _record
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "data.bin", b"data")
+    for args in (("add", "--global", "storage", "s3://company-bucket/dvx"),
+                 ("modify", "--global", "storage", "access_key_id", "AKIAUSERKEY"),
+                 ("modify", "--global", "storage", "secret_access_key", "usersecret"),
+                 ("modify", "--global", "storage", "session_token", "USER-SESSION-TOKEN")):
+        assert run_dvx("remote", *args, cwd=tmp_path).code == 0  # the user's, before
+    with serving(Recording, hostile.remote) as url:
+        hostile.commit({".dvx/config": '[core]\nremote = storage\n[remote "storage"]\n'
+                                       f"url = s3://company-bucket/dvx\nendpointurl = {url}\n"})
+        clone = hostile.clone()
+        for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                         "AWS_PROFILE"):
+            monkeypatch.delenv(variable, raising=False)
+        pushed = run_dvx("push", cwd=clone)
+    assert pushed.code != 0
+    assert not [h for h in seen if "AKIAUSERKEY" in h or "USER-SESSION-TOKEN" in h], seen
+    assert ("has the same URL but another server (chosen by endpointurl), so its options "
+            "(access_key_id, secret_access_key, session_token) are not used"
+            in " ".join(pushed.stderr.split())), pushed.output
+
+
 @pytest.mark.parametrize("remote", [
     # fsspec's caches write where their options say: the user's ~/.ssh, say
     "url = simplecache://{store}\ntarget_protocol = file\ncache_storage = {outside}/planted",

@@ -31,6 +31,7 @@ from dvx.remote.backends import (
     redact_url,
     same_store,
     scheme_of,
+    store_of,
 )
 from dvx.remote.fs import (
     check_settings,
@@ -512,10 +513,11 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                                  "See `dvx remote list`.")
     options = config.remote_options(name)
     _warn_set_aside(config, name)
-    for other in also_from:  # the reader's own settings for a remote with the same URL
+    for other in also_from:  # the reader's own settings for a remote of the same store
         for other_name in other.remote_names():
             mine = other.remote_options(other_name)
-            if options.get("url") and same_store(mine.get("url", ""), options["url"]):
+            if options.get("url") and "url" in mine and same_store(mine["url"], mine,
+                                                                   options["url"], options):
                 options.update({k: v for k, v in mine.items() if k != "url"})
     url = options.get("url")
     if not url:
@@ -579,7 +581,8 @@ def _warn_set_aside(config: Config, name: str) -> None:
     lent = sorted(key for level, key in aside if level == "global")
     if lent:
         own_url = config.files["global"].get(_section(name), "url")
-        other = f"another URL ({redact_url(own_url)})" if own_url else "no URL"
+        other = _other_store(own_url, config.remote_options(name).get("url", ""),
+                             config.repo_root())
         log.warning("The global config's remote '%s' has %s, so its options (%s) are not used "
                     "for this repository's remote '%s' (%s): your settings for one store never "
                     "go to another. If they should, give them to this one with `dvx remote "
@@ -591,6 +594,19 @@ def _warn_set_aside(config: Config, name: str) -> None:
                     "off the check of the server's identity: not used, the server is checked. "
                     "If you trust the network to it, set it in your own config: `dvx remote "
                     "modify --local %s %s %s`.", key, value, name, name, key, value)
+
+
+def _other_store(own_url: str | None, url: str, root: str | None) -> str:
+    """How the global config's remote, at `own_url`, names another store than `url`."""
+    if not own_url:
+        return "no URL"
+    if store_of(own_url, {}, root) != store_of(url, {}, root):
+        return f"another URL ({redact_url(own_url)})"
+    try:
+        chosen_by = ", ".join(backend_for(url).server_options) or "its options"
+    except ConfigError:  # an unknown kind of URL, refused where it is opened
+        chosen_by = "its options"
+    return f"the same URL but another server (chosen by {chosen_by})"
 
 
 def dangling_default(config: Config) -> RemoteError | None:

@@ -93,6 +93,9 @@ class Backend:
     # against known_hosts (a source URL's too). Declared by every kind, never defaulted: a
     # kind that spoke SSH without it would trust any server.
     verifies_host_keys: bool = field(kw_only=True)
+    # The options that choose which server is spoken to, besides the URL: with the URL they
+    # name the store (store_of), and the user's options for one store never go to another.
+    server_options: tuple[str, ...] = field(default=(), kw_only=True)
     # (url, fsspec's options, timeout) -> (fs, path) of a source URL of this kind (import-url
     # reads one): its client waits for an answer as a remote's of this kind does. A kind that
     # verifies host keys is opened by `source_fs` itself.
@@ -840,7 +843,8 @@ BACKENDS = [
                                     "secret_access_key ...` (or `... profile PROFILE`).",
             server_of=_endpoint_host,
             endpoint_variables=("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
-            verifies_host_keys=False, open_source=_open_s3_source),
+            verifies_host_keys=False, open_source=_open_s3_source,
+            server_options=("endpointurl",)),
     Backend("ssh", ("ssh", "sftp"), "sshfs", "ssh",
             {"user": "login name", "port": "port (default 22)", "keyfile": "private key file",
              "password": "password", "known_hosts": "known_hosts file, or 'ignore'",
@@ -854,7 +858,7 @@ BACKENDS = [
             login_check="the user name and the password (the URL's, or the `user` and "
                         "`password` options: `dvx remote modify --local {name} password "
                         "...`), the `keyfile` option, and the keys of your SSH agent and "
-                        "~/.ssh", verifies_host_keys=True),
+                        "~/.ssh", verifies_host_keys=True, server_options=("port",)),
     Backend("http", ("http", "https"), "aiohttp", "http",
             {"user": "basic-auth user", "password": "basic-auth password",
              "ssl_verify": "true, false, or a CA bundle path"},
@@ -871,7 +875,8 @@ BACKENDS = [
             checks={"endpointurl": _endpoint, "credentialpath": _check_credentials_file},
             credential_options=("credentialpath",),
             server_of=_endpoint_host, endpoint_variables=("STORAGE_EMULATOR_HOST",),
-            verifies_host_keys=False, open_source=_open_gs_source),
+            verifies_host_keys=False, open_source=_open_gs_source,
+            server_options=("endpointurl",)),
     Backend("azure", ("azure", "az"), "adlfs", "azure",
             {"account_name": "storage account", "account_key": "account key",
              "connection_string": "connection string", "sas_token": "SAS token"},
@@ -888,7 +893,8 @@ BACKENDS = [
                                     "--global NAME {url}`, then `dvx remote modify --global "
                                     "NAME connection_string ...` (or `... account_name ...` "
                                     "and `... account_key ...`).",
-            server_of=_azure_host, verifies_host_keys=False, open_source=_open_azure_source),
+            server_of=_azure_host, verifies_host_keys=False, open_source=_open_azure_source,
+            server_options=("account_name", "connection_string")),
     # fsspec's own names for the local filesystem are the same directories, with the same
     # checks (fs.local_path reads each spelling): never a way past them.
     Backend("local", ("file", "", "local", "asynclocal"), "fsspec", "",
@@ -1232,11 +1238,55 @@ def url_without_login(url: str) -> str:
     return f"{parts[0]}{parts[2]}"
 
 
-def same_store(mine: str, url: str) -> bool:
-    """Is `mine`, the URL of a remote of the user's own, the URL `url` of the remote in use?
-    Whatever login either names (`ssh://USER@host/...`): the user's credentials are for the
-    store, and a URL can be typed without the user, which error messages hide."""
-    return url_without_login(mine) == url_without_login(url)
+def same_store(mine: str, my_options: Mapping[str, str], url: str,
+               options: Mapping[str, str], root: str | None = None) -> bool:
+    """Is the remote at `mine` with `my_options`, a remote of the user's own, the store of the
+    remote in use (`url`, `options`)? The same URL, in any spelling (store_of), and the same
+    server-choosing options: the user's credentials for a bucket must not go to another
+    endpoint that a cloned config names for the same bucket."""
+    return store_of(mine, my_options, root) == store_of(url, options, root)
+
+
+_DEFAULT_PORTS = {"ssh": 22, "sftp": 22, "http": 80, "https": 443}
+
+
+def store_of(url: str, options: Mapping[str, str], root: str | None = None) -> tuple[str, ...]:
+    """The store a remote's URL and options name, in one spelling: scheme and host in lower
+    case, no login (SSH, HTTP: the store is the same whoever logs in), no default port, no
+    trailing slash, a directory's path absolute (a relative one taken from `root`, the
+    repository's, as dvx opens it), and its kind's server_options (an SSH `port` as the
+    port of the URL, which it overrides)."""
+    backend = _BY_SCHEME.get(scheme_of(url))
+    if backend is None:  # another fsspec protocol, whose options may all choose the server
+        return (url_without_login(url).rstrip("/"), *sorted(
+            f"{key}={value}" for key, value in options.items() if key not in COMMON_OPTIONS))
+    if backend.name == "local":
+        from dvx.remote.fs import path_of_local_url
+
+        try:
+            path = os.path.expanduser(path_of_local_url(url))
+        except RemoteError:  # a file:// URL naming a host: refused where it is opened
+            return (url,)
+        if root is not None and not os.path.isabs(path):
+            path = os.path.join(root, path)
+        return ("local", os.path.normpath(path))
+    parts = urlsplit(url_without_login(url))
+    scheme = backend.name if backend.name != "http" else parts.scheme.lower()
+    netloc = parts.netloc
+    if not backend.bucket_kind:  # a host, in any letter case (a bucket's name is kept)
+        given = options.get("port") if "port" in backend.server_options else None
+        try:
+            port = int(given or parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 0))
+        except ValueError:  # refused where it is opened
+            port = 0
+        host = (parts.hostname or "").lower()
+        host = f"[{host}]" if ":" in host else host
+        netloc = host if port == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    query = f"?{parts.query}" if parts.query else ""
+    servers = [normal_endpoint(options[key]) if key == "endpointurl" and options.get(key)
+               else options.get(key, "").strip() for key in backend.server_options
+               if key != "port" or backend.bucket_kind]
+    return (f"{scheme}://{netloc}{parts.path.rstrip('/')}{query}", *servers)
 
 
 def is_trust_setting(option: str, value: str) -> bool:
