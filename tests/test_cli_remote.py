@@ -880,3 +880,22 @@ def test_an_object_marked_used_while_push_sends_it_is_pushed(repo, dvx, tmp_path
     assert push.returncode == 0, out + err
     assert xxhash.xxh3_128_hexdigest(data) in spec.oids()
     assert not (repo / ".dvx" / "cache" / "quarantine").exists()
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    # fsspec's (s3a) and Hadoop's (s3n) other names for S3: the one spelling dvx reads
+    ("s3a://bucket/prefix", "is another name for 's3://'"),
+    ("s3n://bucket/prefix", "is another name for 's3://'"),
+    # a protocol fsspec knows, but no store dvx opens: said plainly, with those it does
+    ("hf://datasets/x", "'hf://' (fsspec knows it) is not among the stores dvx opens"),
+    ("oci://bucket/p", "'oci://' (fsspec knows it) is not among the stores dvx opens"),
+])
+def test_a_url_scheme_dvx_does_not_open_is_refused_with_the_one_to_use(repo, dvx, url, says):
+    result = dvx("remote", "add", "storage", url)
+    message = " ".join(result.output.split())
+    assert result.code != 0 and says in message, message
+    assert "caching" not in message
+    if url.startswith("s3"):
+        assert "Use s3://bucket/prefix." in message
+    else:
+        assert "s3://, sftp://" in message

@@ -966,13 +966,46 @@ def backend_for(url: str) -> Backend:
                           "one store, named by one URL.", fix)
     from fsspec.registry import known_implementations
 
-    if scheme in known_implementations:
+    alias = _alias_of(scheme)
+    if alias is not None:
+        rest = url.split("://", 1)[1]
+        raise ConfigError(f"The remote URL scheme '{scheme}://' is another name for "
+                          f"'{alias}://', which dvx spells one way only.",
+                          f"Use {redact_url(f'{alias}://{rest}')}.")
+    if scheme in WRAPPING_SCHEMES:
         raise ConfigError(f"The remote URL scheme '{scheme}://' is fsspec's, but no kind of "
                           "store dvx opens as a remote: fsspec's caching, archive and wrapping "
                           "protocols read and write where their options say, and its "
                           "in-process and compute ones (memory, dask) hold nothing or run "
                           "what a server sends.", fix)
-    raise ConfigError(f"Unsupported remote URL scheme '{scheme}://'.", fix)
+    known_here = " (fsspec knows it)" if scheme in known_implementations else ""
+    raise ConfigError(f"The remote URL scheme '{scheme}://'{known_here} is not among the "
+                      "stores dvx opens as remotes.", fix)
+
+
+# fsspec's protocols that cache, unpack or wrap another filesystem, or hold nothing / run
+# code (see FSSPEC_SCHEMES): refused with that reason.
+WRAPPING_SCHEMES = frozenset({"async_wrapper", "asyncwrapper", "blockcache", "cached", "dask",
+                              "dir", "filecache", "generic", "libarchive", "memory",
+                              "reference", "simplecache", "tar", "zip"})
+
+
+HADOOP_NAMES = {"s3n": "s3"}  # Hadoop's older name for S3 buckets, which fsspec lacks
+
+
+def _alias_of(scheme: str) -> str | None:
+    """The scheme of a kind dvx has that `scheme` is fsspec's other name for (s3a: s3), by
+    the filesystem class fsspec opens for each."""
+    from fsspec.registry import known_implementations
+
+    if scheme in HADOOP_NAMES:
+        return HADOOP_NAMES[scheme]
+    spec = known_implementations.get(scheme)
+    if spec is None or not scheme:
+        return None
+    return next((backend.schemes[0] for backend in BACKENDS if backend.name != "local"
+                 for own in backend.schemes
+                 if known_implementations.get(own, {}).get("class") == spec["class"]), None)
 
 
 # What a URL of each kind must name besides its scheme (the rest is optional).
