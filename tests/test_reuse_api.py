@@ -613,7 +613,7 @@ def test_a_source_on_s3_is_read_with_the_readers_own_credentials_for_its_url(
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     must("remote", "add", "--global", "team-bucket", spec.url, cwd=outside)
-    for key in ("access_key_id", "secret_access_key"):
+    for key in ("endpointurl", "access_key_id", "secret_access_key"):  # the same store
         must("remote", "modify", "--global", "team-bucket", key, spec.options[key], cwd=outside)
     from dvx.config import global_config_path
 

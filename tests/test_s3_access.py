@@ -263,6 +263,11 @@ def test_no_credentials_for_a_source_s_remote_say_how_its_reader_gives_them(tmp_
                  ("remote", "modify", "--global", "mine", "access_key_id", "AKIDMINE"),
                  ("remote", "modify", "--global", "mine", "secret_access_key", "my-secret")):
         assert run_dvx_proc(*args, cwd=tmp_path).code == 0
+    for args, cwd in reads:  # the source's remote is at its own endpoint: another store
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 1 and "No credentials" in result.stderr, result.stderr
+    assert run_dvx_proc("remote", "modify", "--global", "mine", "endpointurl", ENDPOINT,
+                        cwd=tmp_path).code == 0
     for args, cwd in reads:  # credentials now: the request is sent (to nothing on port 9)
         result = run_dvx_proc(*args, cwd=cwd)
         assert result.code == 1 and "No credentials" not in result.stderr, result.stderr

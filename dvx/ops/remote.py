@@ -516,9 +516,11 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     for other in also_from:  # the reader's own settings for a remote of the same store
         for other_name in other.remote_names():
             mine = other.remote_options(other_name)
-            if options.get("url") and "url" in mine and same_store(mine["url"], mine,
-                                                                   options["url"], options):
-                options.update({k: v for k, v in mine.items() if k != "url"})
+            lent = {k: v for k, v in mine.items() if k != "url"}
+            # the store in effect once lent: the source's endpoint, say, where mine sets none
+            if options.get("url") and "url" in mine and same_store(
+                    mine["url"], mine, options["url"], {**options, **lent}):
+                options.update(lent)
     url = options.get("url")
     if not url:
         raise _without_url(config, name)

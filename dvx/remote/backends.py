@@ -837,7 +837,8 @@ BACKENDS = [
             source_credentials_hint="Give them with AWS_ACCESS_KEY_ID and "
                                     "AWS_SECRET_ACCESS_KEY in the environment (or AWS_PROFILE "
                                     "naming an AWS profile), or in your own config, to a "
-                                    "remote of the same URL, whose options apply to it: `dvx "
+                                    "remote of the same URL (and endpointurl, where the "
+                                    "source's names one), whose options apply to it: `dvx "
                                     "remote add --global NAME {url}`, then `dvx remote modify "
                                     "--global NAME access_key_id ...` and `... "
                                     "secret_access_key ...` (or `... profile PROFILE`).",
