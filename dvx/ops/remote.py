@@ -28,6 +28,7 @@ from dvx.remote.backends import (
     credentials_commands,
     is_secret,
     is_trust_setting,
+    path_of_local_url,
     redact_url,
     same_store,
     scheme_of,
@@ -38,7 +39,6 @@ from dvx.remote.fs import (
     is_local_url,
     local_path,
     open_store,
-    path_of_local_url,
     refuse_private_directory,
     request_retries,
 )

@@ -909,6 +909,24 @@ LOCAL_SCHEMES = _BY_SCHEME[""].schemes  # a directory on this machine
 SECRET_OPTIONS = frozenset().union(*(b.secrets for b in BACKENDS))
 
 
+def path_of_local_url(url: str) -> str:
+    """The path a directory remote's URL names, as written (relative or not): a file:// URL's
+    (which names no host), or what follows the scheme of another spelling (local://DIR, as
+    fsspec reads it)."""
+    scheme = scheme_of(url)
+    if not scheme:
+        return url
+    path = url.split("://", 1)[1]
+    if scheme == "file":
+        if path.startswith("localhost/"):
+            path = path[len("localhost"):]
+        if not path.startswith("/"):
+            raise RemoteError(f"The URL '{redact_url(url)}' names a host; file:// URLs must be "
+                              "local.",
+                              "Use file:///absolute/path or a plain path.")
+    return path
+
+
 def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
@@ -1295,8 +1313,6 @@ def store_of(url: str, options: Mapping[str, str], root: str | None = None) -> t
         return (url_without_login(url).rstrip("/"), *sorted(
             f"{key}={value}" for key, value in options.items() if key not in COMMON_OPTIONS))
     if backend.name == "local":
-        from dvx.remote.fs import path_of_local_url
-
         try:
             path = os.path.expanduser(path_of_local_url(url))
         except RemoteError:  # a file:// URL naming a host: refused where it is opened

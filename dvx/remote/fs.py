@@ -30,6 +30,7 @@ from dvx.remote.backends import (
     host_key_refusal,
     is_secret,
     network_failure,
+    path_of_local_url,
     quiet_client_libraries,
     redact_url,
     resolve_paths,
@@ -59,24 +60,6 @@ def is_local_url(url: str) -> bool:
     """Is `url` a directory on this machine: a path, or a URL of any scheme of the local
     filesystem (file://, fsspec's local://), in any letter case?"""
     return scheme_of(url) in LOCAL_SCHEMES
-
-
-def path_of_local_url(url: str) -> str:
-    """The path a directory remote's URL names, as written (relative or not): a file:// URL's
-    (which names no host), or what follows the scheme of another spelling (local://DIR, as
-    fsspec reads it)."""
-    scheme = scheme_of(url)
-    if not scheme:
-        return url
-    path = url.split("://", 1)[1]
-    if scheme == "file":
-        if path.startswith("localhost/"):
-            path = path[len("localhost"):]
-        if not path.startswith("/"):
-            raise RemoteError(f"The URL '{redact_url(url)}' names a host; file:// URLs must be "
-                              "local.",
-                              "Use file:///absolute/path or a plain path.")
-    return path
 
 
 def local_path(url: str, repo_root: str) -> str:
