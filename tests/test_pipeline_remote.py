@@ -116,6 +116,15 @@ def test_repro_dry_pull_plans_with_the_data_the_remote_holds_as_the_real_run_doe
                                      "model.json: neither the cache nor the remote holds it")
 
 
+def _run_push_commit_and_clone(repo: Path, dvx, tmp_path: Path) -> Path:
+    """The pipeline run, its data pushed and all committed: a fresh clone of that, as CI
+    gets it."""
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    return clone(repo, tmp_path / "ci")
+
+
 def test_repro_dry_pull_counts_a_tracked_dependency_the_remote_holds_as_there(
         repo, dvx, tmp_path):
     """A `dvx add`ed dependency missing in a fresh clone: the dry run of --pull does not
@@ -125,10 +134,7 @@ def test_repro_dry_pull_counts_a_tracked_dependency_the_remote_holds_as_there(
     assert dvx("add", "raw.csv").code == 0
     assert dvx("stage", "add", "-n", "prep", "-d", "raw.csv", "-o", "out.txt",
                "cat raw.csv > out.txt").code == 0
-    assert dvx("repro").code == 0 and dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    ci = clone(repo, tmp_path / "ci")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
     dry = dvx("repro", "--dry", "--pull", cwd=ci)
     assert dry.code == 0, dry.output
     assert dry.stdout == ("Would fetch from the remote and check out: raw.csv, out.txt.\n"
@@ -150,10 +156,7 @@ def test_repro_dry_pull_reads_a_file_inside_a_tracked_directory_of_a_fresh_clone
     assert dvx("add", "raw").code == 0
     assert dvx("stage", "add", "-n", "s", "-d", "raw/f1", "-o", "o.txt",
                "cat raw/f1 > o.txt").code == 0
-    assert dvx("repro").code == 0 and dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    ci = clone(repo, tmp_path / "ci")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
     dry = dvx("repro", "--dry", "--pull", cwd=ci)
     assert dry.code == 0, dry.output
     assert dry.stdout == ("Would fetch from the remote and check out: raw, o.txt.\n"
@@ -177,10 +180,7 @@ def test_repro_dry_pull_plans_a_directory_pulled_in_part_as_its_checkout_complet
                "mkdir -p feat && cp raw/* feat/").code == 0
     assert dvx("stage", "add", "-n", "train", "-d", "feat", "-o", "model.txt",
                "cat feat/* > model.txt").code == 0
-    assert dvx("repro").code == 0 and dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    ci = clone(repo, tmp_path / "ci")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
     assert dvx("pull", "feat", cwd=ci).code == 0
     (ci / "feat" / "f1").unlink()
     dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)
