@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -343,19 +344,26 @@ def test_the_side_that_kept_its_changed_pointer_gets_the_gitignore_entry_back_to
         "data/.gitignore", "data/a.csv.dvx", "data/b.csv.dvx"]
 
 
-def test_the_commit_concluding_a_conflicted_merge_checks_the_data_out(tmp_path):
-    """Git runs no post-merge hook for a merge stopped by a conflict: dvx's post-commit hook
-    checks out after the commit that concludes it, placing the other side's new data and
-    writing the .gitignore entry the merge dropped, and after no other commit."""
+def _installed_pair_sharing_two_files(tmp_path: Path, b_text: str) -> tuple[Path, Path]:
+    """Alice and Bob, hooks and merge driver installed, sharing data/a.csv ("v1") and
+    data/b.csv (`b_text`)."""
     team = Team(tmp_path)
     alice = team.founder()
     must("install", cwd=alice)
     write(alice / "data" / "a.csv", "v1\n")
-    write(alice / "data" / "b.csv", "b\n")
+    write(alice / "data" / "b.csv", b_text)
     must("add", "data/a.csv", "data/b.csv", cwd=alice)
     share(alice, "v1")
     bob = team.clone("bob")
     must("install", cwd=bob)
+    return alice, bob
+
+
+def test_the_commit_concluding_a_conflicted_merge_checks_the_data_out(tmp_path):
+    """Git runs no post-merge hook for a merge stopped by a conflict: dvx's post-commit hook
+    checks out after the commit that concludes it, placing the other side's new data and
+    writing the .gitignore entry the merge dropped, and after no other commit."""
+    alice, bob = _installed_pair_sharing_two_files(tmp_path, "b\n")
     must("remove", "--outs", "data/a.csv.dvx", cwd=bob)
     edit(bob, "data/b.csv", "bob's b\n")
     must("add", "data/b.csv", cwd=bob)
@@ -440,15 +448,8 @@ def test_a_pointer_both_sides_renamed_and_changed_names_the_commands_that_resolv
     pointer with conflict markers as the one side of each new name, so `git checkout
     --theirs` brings the markers back. The message says to edit it, and which names to
     `git rm`; gc names each name's own pointer, by its path in its commands."""
-    team = Team(tmp_path)
-    alice = team.founder()
-    must("install", cwd=alice)  # the driver merges data/.gitignore, which both sides changed
-    write(alice / "data" / "a.csv", "v1\n")
-    write(alice / "data" / "b.csv", "other\n")
-    must("add", "data/a.csv", "data/b.csv", cwd=alice)
-    share(alice, "v1")
-    bob = team.clone("bob")
-    must("install", cwd=bob)
+    # install: the driver merges data/.gitignore, which both sides changed
+    alice, bob = _installed_pair_sharing_two_files(tmp_path, "other\n")
     for clone, name, text in ((alice, "x", "alice's\n"), (bob, "y", "bob's\n")):
         edit(clone, "data/a.csv", text)
         must("add", "data/a.csv", cwd=clone)
