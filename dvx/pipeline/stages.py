@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, read_lock, write_lock
+from dvx.ops.data_places import tracked_by_git
 from dvx.pipeline import editor
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
-from dvx.scm import literal
 from dvx.workspace import delete_tracked_data
 
 
@@ -62,12 +62,14 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     changed = Changed([s.name for s in stages])
     with repo.lock():
         locks = read_lock(repo.root, repo.algo)
-        if delete_outputs:
+        in_git = set(tracked_by_git(repo, [o.path for s in stages for o in s.outs
+                                           if not o.cache]))
+        if delete_outputs and not force:
+            committed = _committed_as_they_are(repo, in_git)
             for stage in stages:
-                _refuse_unsaved(repo, stage, locks.get(stage.name), force)
+                _refuse_unsaved(repo, stage, locks.get(stage.name), in_git, committed)
         manifests = {o.path: o.oid for s in stages if s.name in locks
                      for o in locks[s.name].outs if o.nfiles is not None}
-        in_git = _tracked_by_git(repo, [o.path for s in stages for o in s.outs if not o.cache])
         editor.remove_stage(repo, name)
         changed.touched.append(PIPELINE_FILE)
         if any(s.name in locks for s in stages):
@@ -92,40 +94,36 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
     return changed
 
 
-def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, force: bool) -> None:
-    if force:
-        return
+def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, in_git: set[str],
+                    committed: set[str]) -> None:
+    """`in_git`: the stages' cache: false outputs Git's index holds; `committed`: those of
+    them HEAD holds as the workspace has them."""
     recorded = {o.path: o for o in getattr(locked, "outs", ())}
     for out in stage.outs:
         if not os.path.lexists(repo.abspath(out.path)):
             continue
-        current = out_state(repo, out)
-        known = recorded.get(out.path)
         if not out.cache:  # Git's to keep, or nobody's
-            if _committed_as_it_is(repo, out.path):
+            if out.path in committed:
                 continue  # `git checkout HEAD -- PATH` brings it back
             why = ("has changes Git has not committed, and dvx keeps no copy of it (cache: "
-                   "false)" if _tracked_by_git(repo, [out.path]) else "is kept nowhere else: "
+                   "false)" if out.path in in_git else "is kept nowhere else: "
                    "Git does not track it, and dvx keeps no copy of it (cache: false)")
-        elif current is not None and current.same_data(known) and repo.cache.exists(current.oid):
-            continue
         else:
+            current = out_state(repo, out)
+            if current is not None and current.same_data(recorded.get(out.path)) \
+                    and repo.cache.exists(current.oid):
+                continue
             why = "is not as dvx.lock records it in the cache"
         raise PathError(f"'{out.path}', an output of stage '{stage.name}', {why}; refusing "
                         "to delete it.", "Use --force to delete anyway, or remove the stage "
                                          "without --outs to keep its outputs.")
 
 
-def _tracked_by_git(repo: Repo, paths: list[str]) -> set[str]:
-    """Those of `paths` Git's index holds (a directory: files below it)."""
+def _committed_as_they_are(repo: Repo, paths: set[str]) -> set[str]:
+    """Those of `paths` (which Git's index holds) that HEAD holds as the workspace has them,
+    nothing changed or staged since: Git keeps them then, as the cache keeps a cached
+    output. One `git status` for all."""
     if not paths or repo.git is None:
         return set()
-    indexed = repo.git.ls_files("--", *literal(paths))
-    return {p for p in paths if any(i == p or i.startswith(p + "/") for i in indexed)}
+    return paths - set(repo.git.changed(sorted(paths)))
 
-
-def _committed_as_it_is(repo: Repo, path: str) -> bool:
-    """Does Git's HEAD hold `path` as the workspace has it (tracked, with nothing changed or
-    staged since)? Git keeps it then, as the cache keeps a cached output."""
-    return path in _tracked_by_git(repo, [path]) and repo.git is not None \
-        and not repo.git.changed([path])
