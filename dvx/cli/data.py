@@ -399,8 +399,6 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
 
 def _scope_options(revisions: tuple[Any, ...]) -> str:
     """The -a/-T/-A/--rev/-n options of `revisions` as a command takes them (' -A')."""
-    import shlex
-
     all_branches, all_tags, all_commits, revs, last_n = revisions
     flags = [flag for flag, given in (("-a", all_branches), ("-T", all_tags),
                                       ("-A", all_commits)) if given]

@@ -24,7 +24,6 @@ from typing import Any
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
-from dvx.metrics.values import CACHED_NOTE
 from dvx.repo import Repo
 from dvx.textfile import plain_text
 from dvx.yamlio import (
@@ -112,7 +111,7 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
         raw = reader.read(revision, path, MAX_PLOT_BYTES)
         if raw is None:
             data.errors.append((revision.label, f"{path} does not exist there"
-                                f"{_why_absent(reader, revision, path, cached)}"))
+                                f"{_said(reader.why_absent(revision, path, cached))}"))
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:
@@ -123,11 +122,7 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
         data.errors.append((revision.label, exc.message))
 
 
-def _why_absent(reader: Reader, revision: Revision, path: str, cached: bool) -> str:
-    """': why', when dvx's cache holds the absent plots file (metrics/values.py `_absent`)."""
-    if revision.commit is not None:
-        return f": {CACHED_NOTE}" if cached else ""
-    why = reader.why_absent(revision, path)
+def _said(why: str | None) -> str:
     return f": {why}" if why else ""
 
 

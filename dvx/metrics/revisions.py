@@ -35,6 +35,11 @@ class Revision:
         return {"commit": self.commit, "timestamp": self.timestamp, "message": self.subject}
 
 
+# Why a file declared `cache: true` is missing from every commit.
+CACHED_NOTE = ("it is declared with `cache: true`, so dvx's cache holds it rather than Git, "
+               "and dvx reads past revisions from Git only (drop `cache: true` to keep it in "
+               "Git)")
+
 class Reader:
     """Reads the files of the workspace and of commits of one repository; close() ends the
     `git cat-file` it may have started."""
@@ -71,13 +76,14 @@ class Reader:
             return self._read_workspace(rel, max_bytes)
         return self._read_commit(revision.commit, rel, max_bytes)
 
-    def why_absent(self, revision: Revision, rel: str) -> str | None:
-        """Why the workspace has no file `rel` though dvx.lock records its data in dvx's
-        cache (an output, or a file of one, never pulled into this clone, or deleted since):
-        then it is no file a stage has yet to write, and never to be read as empty. None
-        for any other absent file, and for a commit (which never holds cached data)."""
+    def why_absent(self, revision: Revision, rel: str, cached: bool) -> str | None:
+        """Why `revision` has no file `rel` though dvx's cache holds it: a commit never holds
+        one declared `cache: true` (`cached`); the workspace lacks one dvx.lock records
+        (an output, or a file of one, never pulled into this clone, or deleted since). Then
+        it is no file a stage has yet to write, and never to be read as empty. None for any
+        other absent file."""
         if revision.commit is not None:
-            return None
+            return CACHED_NOTE if cached else None
         try:
             stages = read_lock(self.repo.root, self.repo.algo)
         except DvxError:  # a broken dvx.lock records nothing to read here; status names it

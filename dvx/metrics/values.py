@@ -21,10 +21,6 @@ from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
 
 PARAMS, METRICS = "params", "metrics"
-# Why a file declared `cache: true` is missing from every commit.
-CACHED_NOTE = ("it is declared with `cache: true`, so dvx's cache holds it rather than Git, "
-               "and dvx reads past revisions from Git only (drop `cache: true` to keep it in "
-               "Git)")
 MISSING_TYPE, INVALID_TYPE = "missing", "invalid"
 
 
@@ -133,10 +129,7 @@ def _absent(reader: Reader, revision: Revision, path: str, cached: bool) -> File
     """A file `revision` does not have: one dvx's cache holds (a commit never has it, a
     workspace that has not pulled it lacks it) says why, and is never read as empty."""
     where = "the workspace" if revision.commit is None else revision.label
-    if revision.commit is not None:
-        why = CACHED_NOTE if cached else None
-    else:
-        why = reader.why_absent(revision, path)
+    why = reader.why_absent(revision, path, cached)
     if why is None:  # not written yet (its stage has not run), or added or removed
         return FileValues(path, error=f"no such file in {where}", error_type=MISSING_TYPE)
     return FileValues(path, error=f"no such file in {where}: {why}", error_type=MISSING_TYPE,

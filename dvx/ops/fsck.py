@@ -7,7 +7,6 @@ from a verified local copy by `dvx push --repair` (or by a plain push, now that 
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -210,7 +209,7 @@ def _moved_aside(remote: RemoteStore, oid: str) -> str | None:
     try:
         return remote.quarantine(oid)
     except OSError as exc:
-        if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+        if not locks.refuses_writes(exc):
             raise
         log.info("Corrupt %s not moved aside: %s", oid, describe(exc))
         return None

@@ -83,6 +83,7 @@ from dvx.pipeline.staleness import (
     produced_outputs,
     stage_state,
     stale_reasons,
+    with_declared_flags,
 )
 from dvx.repo import Repo
 from dvx.scm import untrack_command
@@ -995,8 +996,7 @@ class _Scheduler:
         if not done.ok or absent:
             log.warning("Could not restore '%s' from the run-cache; running it.", stage.name)
             return None
-        outs = tuple(replace(o, cache=flags[o.path].cache, push=flags[o.path].push,
-                             remote=flags[o.path].remote) for o in record.outs)
+        outs = tuple(with_declared_flags(o, flags[o.path]) for o in record.outs)
         lock = StageLock(stage.cmd, state.deps, state.params, outs)
         return StageResult(stage.name, RESTORED, reasons, lock=lock,
                            ignored_again=done.ignored_again)

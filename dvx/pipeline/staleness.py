@@ -335,7 +335,7 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
     pulled = pulled or {}
     missing_outs, changed_outs, outdated_outs = [], [], []
     for out in stage.outs:
-        current = (_with_flags(pulled[out.path], out) if out.path in pulled
+        current = (with_declared_flags(pulled[out.path], out) if out.path in pulled
                    else out_state(repo, out))
         old = recorded_outs.get(out.path)
         if current is None:
@@ -351,9 +351,9 @@ def compare_outs(repo: Repo, stage: Stage, locked: StageLock | None,
     return missing_outs, changed_outs, outdated_outs
 
 
-def _with_flags(recorded: LockedPath, out: Out) -> LockedPath:
-    return LockedPath(recorded.path, recorded.oid, recorded.size, recorded.nfiles,
-                      recorded.executable, out.cache, out.push, out.remote)
+def with_declared_flags(recorded: LockedPath, out: Out) -> LockedPath:
+    """`recorded` with the cache, push and remote options dvx.yaml now gives its output."""
+    return replace(recorded, cache=out.cache, push=out.push, remote=out.remote)
 
 
 def _note_in_sync(repo: Repo, current: LockedPath, recorded: LockedPath) -> None:

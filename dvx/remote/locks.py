@@ -230,7 +230,7 @@ class RemoteLock:
             self.blobs.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
         except OSError as exc:
             message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
-            if _refuses_writes(exc):
+            if refuses_writes(exc):
                 raise WriteRefused(message, "dvx cannot write there: it changes a remote "
                                             "only with write access to it.") from exc
             raise RemoteError(message) from exc
@@ -345,7 +345,7 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     except OSError as exc:
         message = (f"Could not write to remote {remote} (a probe of its clock, in "
                    f"{LOCKS_DIR}/): {describe(exc)}.")
-        if _refuses_writes(exc):
+        if refuses_writes(exc):
             raise WriteRefused(message, "dvx cannot write there: gc deletes from a remote "
                                         "only with write access to it.") from exc
         raise RemoteError(message,
@@ -368,7 +368,7 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     return written
 
 
-def _refuses_writes(exc: OSError) -> bool:
+def refuses_writes(exc: OSError) -> bool:
     """Whether a write failed because this user may only read the store (no permission, or
     a read-only filesystem), which no retry changes."""
     return isinstance(exc, PermissionError) or exc.errno == errno.EROFS
