@@ -389,11 +389,7 @@ class Config:
         """The options of the remote `name` in effect, merged key by key (local over project
         over global), but for those `set_aside_options` names: never the user's own options
         of another store, nor a tracked choice of which servers to trust."""
-        options: dict[str, str] = {}
-        for level, own in self._remote_levels(name).items():
-            options.update({key: value for key, value in own.items()
-                            if not self._set_aside(name, level, key, value)})
-        return options
+        return self._options_and_set_aside(name)[0]
 
     def set_aside_options(self, name: str) -> list[tuple[str, str]]:
         """The (level, option) pairs of the remote `name` that remote_options leaves out:
@@ -406,8 +402,25 @@ class Config:
         - the tracked config's choices of which servers to trust (`known_hosts`, `ssl_verify
           false`: backends.is_trust_setting), which a clone would make to turn the check of
           the server's identity off."""
-        return [(level, key) for level, own in self._remote_levels(name).items()
-                for key, value in own.items() if self._set_aside(name, level, key, value)]
+        return self._options_and_set_aside(name)[1]
+
+    def _options_and_set_aside(self, name: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The options of the remote `name` in effect, and the (level, option) pairs set
+        aside, from one reading of the levels."""
+        from dvx.remote.backends import is_trust_setting
+
+        levels = self._remote_levels(name)
+        lends = "global" not in levels or self._lends(levels)
+        options: dict[str, str] = {}
+        set_aside: list[tuple[str, str]] = []
+        for level, own in levels.items():
+            for key, value in own.items():
+                if (level == "global" and key != "url" and not lends) or (
+                        level == "project" and is_trust_setting(key, value)):
+                    set_aside.append((level, key))
+                else:
+                    options[key] = value
+        return options, set_aside
 
     def _remote_levels(self, name: str) -> dict[str, dict[str, str]]:
         """The options each level gives the remote `name`, the least specific first."""
@@ -416,22 +429,18 @@ class Config:
                 if (config_file := self.files.get(level)) is not None
                 and config_file.parser.has_section(section)}
 
-    def _set_aside(self, name: str, level: str, key: str, value: str) -> bool:
-        from dvx.remote.backends import is_trust_setting
-
-        if level == "global" and key != "url":
-            return not self.global_lends(name)
-        return level == "project" and is_trust_setting(key, value)
-
     def global_lends(self, name: str) -> bool:
         """Does the global config's remote `name` name the store in effect: its URL and the
         options that choose the server (backends.store_of), each as the global config sets
         it, those of the remote as all levels merged set them? Only then are its options
         (credentials) used: a cloned config naming the same bucket at another endpoint must
         not get them sent there."""
+        return self._lends(self._remote_levels(name))
+
+    def _lends(self, levels: dict[str, dict[str, str]]) -> bool:
+        """global_lends of the remote whose options by level are `levels`."""
         from dvx.remote.backends import same_store
 
-        levels = self._remote_levels(name)
         own = levels.get("global", {})
         merged: dict[str, str] = {}
         for options in levels.values():
