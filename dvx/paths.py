@@ -14,7 +14,7 @@ import os
 import stat
 import unicodedata
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import NamedTuple, TypeVar
 
@@ -136,6 +136,15 @@ def _inside(path: str, folder: str) -> bool:
 
 
 V = TypeVar("V")
+
+
+def at_or_below_any(rel: str, folders: Set[str]) -> bool:
+    """Is the POSIX path `rel` one of `folders`, or below one?"""
+    while rel:
+        if rel in folders:
+            return True
+        rel = rel.rpartition("/")[0]
+    return False
 
 
 def nearest_parent_in(rel: str, by_path: Mapping[str, V]) -> V | None:

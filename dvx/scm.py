@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dvx.errors import ConfigError, DvxError, UsageError
 from dvx.fsutil import absent
 from dvx.logs import shell_quote
+from dvx.paths import at_or_below_any
 
 if TYPE_CHECKING:
     import subprocess
@@ -672,7 +673,7 @@ class Git:
         if len(relpaths) <= _PATHSPECS_WORTH_MATCHING:
             return self.ls_files("--", *literal(relpaths))
         asked = set(relpaths)
-        return [p for p in self.ls_files() if _at_or_below_any(p, asked)]
+        return [p for p in self.ls_files() if at_or_below_any(p, asked)]
 
     def index_modes(self, relpaths: list[str]) -> dict[str, str]:
         """{path: mode} of the entries Git's index holds at or below any of `relpaths`:
@@ -1268,15 +1269,6 @@ class Git:
         if self._sparse is None:
             self._sparse = is_sparse_checkout(self.root)
         return self._sparse
-
-
-def _at_or_below_any(path: str, folders: set[str]) -> bool:
-    """Is `path` one of `folders`, or below one?"""
-    while path:
-        if path in folders:
-            return True
-        path = path.rpartition("/")[0]
-    return False
 
 
 def _holds_any(directory: str, paths: set[str]) -> bool:

@@ -26,7 +26,7 @@ from dvx.objects.tree import Tree
 from dvx.ops.remote import default_remote, open_remote, settings_for
 from dvx.ops.status import never_placed
 from dvx.outputs import Broken, Output, load_tree, scan_outputs
-from dvx.paths import fingerprint_directory
+from dvx.paths import at_or_below_any, fingerprint_directory
 from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.repo import Repo
@@ -129,7 +129,7 @@ def diff(repo: Repo, a: str | None = None, b: str | None = None,
         sides.close()
     if sides.left_out:  # on both sides, with every file below a directory left out
         for files in (files_a, files_b):
-            for path in [p for p in files if _at_or_below_any(p, sides.left_out)]:
+            for path in [p for p in files if at_or_below_any(p, sides.left_out)]:
                 del files[path]
     _compare(files_a, files_b, changes)
     if targets is not None:
@@ -205,14 +205,6 @@ def _overlaps(a: str, b: str) -> bool:
 
 def _below(path: str, target: str) -> bool:
     return path == target or path.startswith(target + "/")
-
-
-def _at_or_below_any(path: str, paths: set[str]) -> bool:
-    while path not in paths:
-        path, slash, _ = path.rpartition("/")
-        if not slash:
-            return False
-    return True
 
 
 class _Sides:
