@@ -72,7 +72,7 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
 def _loads(repo: Repo, data: bytes) -> bool:
     """Does the pipeline of dvx.yaml's bytes `data` load?"""
     try:
-        build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
+        _check_loads(repo, data)
     except FormatError:
         return False
     return True
@@ -149,8 +149,13 @@ def _read(path: str, root: str) -> bytes:
 
 def _write(repo: Repo, path: str, data: bytes) -> None:
     """Replace dvx.yaml with `data`, never with a pipeline that cannot load."""
-    build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
+    _check_loads(repo, data)
     fsutil.atomic_write(path, data, fsync=repo.fsync)
+
+
+def _check_loads(repo: Repo, data: bytes) -> None:
+    """Raise the error that makes the pipeline of dvx.yaml's bytes `data` unable to load."""
+    build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
 
 
 def _yaml(text: str) -> Any:
