@@ -389,6 +389,12 @@ class Config:
         """The options of the remote `name` in effect, merged key by key (local over project
         over global), but for those `set_aside_options` names: never the user's own options
         of another store, nor a tracked choice of which servers to trust."""
+        return {key: value for key, (_, value) in self.remote_settings(name).items()}
+
+    def remote_settings(self, name: str) -> dict[str, tuple[str, str]]:
+        """Each option of the remote `name` in effect (remote_options), with the level it
+        comes from: (level, value). Not always the most specific level that sets it, which
+        may be one set aside (`dvx config` shows what the commands use)."""
         return self._options_and_set_aside(name)[0]
 
     def set_aside_options(self, name: str) -> list[tuple[str, str]]:
@@ -404,14 +410,15 @@ class Config:
           the server's identity off."""
         return self._options_and_set_aside(name)[1]
 
-    def _options_and_set_aside(self, name: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-        """The options of the remote `name` in effect, and the (level, option) pairs set
-        aside, from one reading of the levels."""
+    def _options_and_set_aside(self, name: str
+                               ) -> tuple[dict[str, tuple[str, str]], list[tuple[str, str]]]:
+        """The options of the remote `name` in effect, each with its level, and the (level,
+        option) pairs set aside, from one reading of the levels."""
         from dvx.remote.backends import is_trust_setting
 
         levels = self._remote_levels(name)
         lends = "global" not in levels or self._lends(levels)
-        options: dict[str, str] = {}
+        options: dict[str, tuple[str, str]] = {}
         set_aside: list[tuple[str, str]] = []
         for level, own in levels.items():
             for key, value in own.items():
@@ -419,7 +426,7 @@ class Config:
                         level == "project" and is_trust_setting(key, value)):
                     set_aside.append((level, key))
                 else:
-                    options[key] = value
+                    options[key] = (level, value)
         return options, set_aside
 
     def _remote_levels(self, name: str) -> dict[str, dict[str, str]]:

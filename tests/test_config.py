@@ -1,12 +1,13 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
-from tests.conftest import git
+from tests.conftest import git, write
 
 
 def test_levels_merge_most_specific_last(tmp_path, monkeypatch):
@@ -438,3 +439,76 @@ def test_a_setting_that_turns_off_the_server_check_goes_to_the_local_config(repo
     assert "ssl_verify = false" in (repo / ".dvx" / "config.local").read_text()
     assert dvx("remote", "modify", "s", "ssl_verify", "true").code == 0  # a check: shared
     assert "ssl_verify = true" in (repo / ".dvx" / "config").read_text()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_config_shows_a_global_remote_s_options_only_where_they_are_lent(repo, dvx):
+    """A cloned .dvx/config naming its remote as your global one is named, at another URL,
+    does not get that remote's credentials: `dvx config` shows them as not in effect, as
+    every command that opens the remote says, and never prints them."""
+    for args in (("add", "--global", "storage", "https://mine.example/store"),
+                 ("modify", "--global", "storage", "password", "S3cretGlobalPW"),
+                 ("modify", "--global", "storage", "jobs", "3")):
+        assert dvx("remote", *args).code == 0
+    write(repo / ".dvx" / "config", '[remote "storage"]\nurl = http://theirs.example/store\n')
+    said = ("The global config's remote 'storage' has another URL (https://mine.example/store), "
+            "so its options (jobs, password) are not used for this repository's remote "
+            "'storage' (http://theirs.example/store)")
+
+    listed = dvx("config", "--list", "--show-origin")
+    assert listed.stdout.splitlines() == [".dvx/config\tremote.storage.url=http://theirs.example"
+                                          "/store"], listed.output
+    assert _one_line(listed.stderr).startswith(said), listed.stderr
+    as_json = dvx("config", "--list", "--json")
+    assert json.loads(as_json.stdout) == {"remote.storage.url": "http://theirs.example/store"}
+    read = dvx("config", "remote.storage.password")
+    assert (read.code, read.stdout) == (2, "")
+    assert _one_line(read.stderr).startswith(
+        f"ERROR: 'remote.storage.password' is not in effect. {said}"), read.stderr
+    assert "`dvx remote modify --local storage KEY VALUE`" in _one_line(read.stderr)
+    own = dvx("config", "--global", "remote.storage.jobs")  # the global file's own, noted
+    assert own.stdout == "3\n" and said in _one_line(own.stderr), own.output
+    assert not any("S3cretGlobalPW" in run.output for run in (listed, as_json, read, own))
+
+    # The global remote of this very store (in another spelling) lends its options again.
+    assert dvx("remote", "modify", "--global", "storage", "url",
+               "HTTP://Theirs.example:80/store/").code == 0
+    read = dvx("config", "remote.storage.password")
+    assert (read.stdout, read.stderr) == ("***\n", f"(from {global_config_path()})\n")
+    assert dvx("config", "--list").stdout.splitlines() == [
+        "remote.storage.jobs=3", "remote.storage.password=***",
+        "remote.storage.url=http://theirs.example/store"]
+
+
+@pytest.mark.parametrize(("url", "key", "value"), [
+    ("ssh://host.example/store", "known_hosts", "ignore"),
+    ("https://host.example/store", "ssl_verify", "false")])
+def test_config_shows_a_tracked_choice_to_skip_the_server_check_as_not_in_effect(
+        repo, dvx, url, key, value):
+    """A tracked `known_hosts ignore` or `ssl_verify false` is not used: `dvx config` shows
+    the value in effect (the user's own, or none) and names the one set aside on stderr."""
+    write(repo / ".dvx" / "config", f'[remote "s"]\nurl = {url}\n{key} = {value}\n')
+    said = (f"The tracked .dvx/config sets {key} = {value} for remote 's', which would turn "
+            "off the check of the server's identity: not used, the server is checked. If you "
+            f"trust the network to it, set it in your own config: `dvx remote modify --local "
+            f"s {key} {value}`.")
+
+    listed = dvx("config", "--list", "--show-origin")
+    assert listed.stdout.splitlines() == [f".dvx/config\tremote.s.url={url}"], listed.output
+    assert _one_line(listed.stderr) == said
+    read = dvx("config", f"remote.s.{key}")
+    assert (read.code, read.stdout) == (2, "")
+    assert _one_line(read.stderr) == f"ERROR: 'remote.s.{key}' is not in effect. {said}"
+    assert dvx("config", "--project", f"remote.s.{key}").stdout == f"{value}\n"  # the file's
+
+    # The user's own global remote of this store: its check is the one in effect.
+    checked = str(write(repo.parent / ("hosts" if key == "known_hosts" else "ca.pem"), ""))
+    write(Path(global_config_path()), f'[remote "s"]\nurl = {url}\n{key} = {checked}\n')
+    read = dvx("config", f"remote.s.{key}")
+    assert read.stdout == f"{checked}\n", read.output
+    assert _one_line(read.stderr) == f"(from {global_config_path()}) {said}"
+    assert dvx("config", "--list").stdout.splitlines() == [f"remote.s.{key}={checked}",
+                                                           f"remote.s.url={url}"]

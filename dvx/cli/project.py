@@ -18,7 +18,9 @@ from dvx.cli.common import (
 from dvx.cli.ui import emit_json, out, warn
 
 if TYPE_CHECKING:
+    from dvx.errors import UsageError
     from dvx.ops.doctor import Repository
+    from dvx.ops.remote import SetAside
     from dvx.repo import Repo
 
 
@@ -64,7 +66,9 @@ dvx config --list --show-origin
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @click.option("-u", "--unset", is_flag=True, help="Remove the option.")
-@click.option("-l", "--list", "list_all", is_flag=True, help="List all options that are set.")
+@click.option("-l", "--list", "list_all", is_flag=True,
+              help="List all options that are set and in effect (a remote's that dvx sets "
+                   "aside are named on stderr).")
 @click.option("--show-origin", is_flag=True,
               help="With --list: also show which config file each value comes from.")
 @click.option("--json", "as_json", is_flag=True,
@@ -82,7 +86,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     """
     from dvx.config import Config, check_option_name, split_key
     from dvx.errors import NotARepoError, UsageError
-    from dvx.ops.config import get_option, list_options, set_option
+    from dvx.ops.config import get_option, list_options, set_aside_of, set_option
 
     repo = None
     try:
@@ -115,6 +119,7 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
             for s in settings:
                 origin = f"{s.origin}\t" if show_origin else ""
                 out(f"{origin}{s.key}={_shown(s.key, s.value)}")
+        _say_set_aside(set_aside_of(cfg, level=level))
         return
     if key is None:
         raise UsageError("Name an option, or use --list.", "Example: dvx config cache.type")
@@ -122,15 +127,18 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
     if value is None and not unset:
         check_option_name(section, option)  # reading an option no dvx has is a mistake too
         setting = get_option(cfg, key, level)
+        aside = set_aside_of(cfg, key, level)
         if setting is None:
-            raise UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
+            raise _not_set(key, level, aside)
         if as_json:
             emit_json({"key": key, "value": _shown(key, setting.value),
                        "level": setting.level, "origin": setting.origin})
-            return
-        out(_shown(key, setting.value))
-        if not is_quiet():
-            warn(f"({'the default' if setting.level == 'default' else 'from ' + setting.origin})")
+        else:
+            out(_shown(key, setting.value))
+            if not is_quiet():
+                warn("(the default)" if setting.level == "default"
+                     else f"(from {setting.origin})")
+        _say_set_aside(aside)
         return
     if as_json:
         raise UsageError("--json prints what is read: use it with --list, or with a KEY and "
@@ -147,6 +155,26 @@ def config(key: str | None, value: str | None, unset: bool, list_all: bool, show
             notice = _join(notice, _cache_left_behind(repo, old_cache))
     if notice:
         warn(notice)
+
+
+def _not_set(key: str, level: str | None, aside: list[SetAside]) -> UsageError:
+    """The error for a KEY that has no value to print: none is set, or (with no level
+    given) only one that dvx sets aside, which it then names with the reason."""
+    from dvx.errors import UsageError
+
+    if aside:
+        return UsageError(f"'{key}' is not in effect. "
+                          + " ".join(dict.fromkeys(a.reason for a in aside)),
+                          " ".join(dict.fromkeys(a.remedy for a in aside)))
+    return UsageError(f"'{key}' is not set" + (f" in the {level} config." if level else "."))
+
+
+def _say_set_aside(aside: list[SetAside]) -> None:
+    """Name the options shown or left out that dvx does not use, on stderr, so that stdout
+    (a value, key=value lines, --json) stays what scripts read."""
+    if not is_quiet():
+        for options in aside:
+            warn(options.notice)
 
 
 def _cache_dir_or_none(repo: Repo | None) -> str | None:

@@ -13,13 +13,14 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dvx.config import Config, global_config_path, split_key, validate
+from dvx.config import REMOTE_SECTION, Config, global_config_path, split_key, validate
 from dvx.errors import UsageError
 from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
 from dvx.remote.backends import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
+    from dvx.ops.remote import SetAside
     from dvx.repo import Repo
 
 # What dvx uses when no level sets an option (remote jobs depend on the kind of remote).
@@ -52,26 +53,59 @@ def get_option(config: Config, key: str, level: str | None = None) -> Setting | 
     if level is not None:
         value = config.file(level).get(section, option)
         return Setting(key, value, level) if value is not None else None
-    where = config.where(section, option)
-    if where is not None:
-        value = config.get(section, option)
-        assert value is not None
-        return Setting(key, value, where)
+    in_effect = _in_effect(config, section, option)
+    if in_effect is not None:
+        return Setting(key, in_effect[1], in_effect[0])
     default = DEFAULTS.get((section, option))
     if default is None and section in (f'remote "{n}"' for n in config.remote_names()):
         default = REMOTE_DEFAULTS.get(option)
     return Setting(key, default, "default") if default is not None else None
 
 
+def _in_effect(config: Config, section: str, option: str) -> tuple[str, str] | None:
+    """(level, value) of the option dvx uses: a remote's as every command that opens the
+    remote reads it (Config.remote_settings), without the options it sets aside."""
+    remote = REMOTE_SECTION.fullmatch(section)
+    if remote is not None:
+        return config.remote_settings(remote.group(1)).get(option)
+    where = config.where(section, option)
+    value = config.get(section, option)
+    return (where, value) if where is not None and value is not None else None
+
+
 def list_options(config: Config, level: str | None = None) -> list[Setting]:
+    """The options the levels set (or `level` alone), merged as dvx uses them: one set only
+    where it is set aside is left out (set_aside_of names it), not shown as its default."""
     found = []
     for section in config.section_names():
         name = section.replace('remote "', "remote.").rstrip('"')
         for option in _options(config, section, level):
             setting = get_option(config, f"{name}.{option}", level)
-            if setting is not None:
+            if setting is not None and setting.level != "default":
                 found.append(setting)
     return sorted(found, key=lambda s: s.key)
+
+
+def set_aside_of(config: Config, key: str | None = None,
+                 level: str | None = None) -> list[SetAside]:
+    """The remote options that the config gives and dvx does not use (ops/remote.set_aside):
+    of every remote, or of `key` alone; with `level`, those of that level. Outside a
+    repository there is none: options are set aside for a repository's remote."""
+    if "project" not in config.files:
+        return []
+    if key is None:
+        names, option = config.remote_names(), None
+    else:
+        section, option = split_key(key)
+        remote = REMOTE_SECTION.fullmatch(section)
+        names = [remote.group(1)] if remote is not None else []
+    if not names:
+        return []
+    from dvx.ops.remote import set_aside  # its transfers and stores: only for a remote
+
+    return [aside for name in names for aside in set_aside(config, name)
+            if (level is None or aside.level == level)
+            and (option is None or option in aside.keys)]
 
 
 def _options(config: Config, section: str, level: str | None) -> list[str]:

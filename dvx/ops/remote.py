@@ -576,26 +576,54 @@ def _refuse_tracked_client_options(config: Config, name: str, url: str) -> None:
             f"config: `dvx remote modify --local {name} {tracked[0]} VALUE`.")
 
 
-def _warn_set_aside(config: Config, name: str) -> None:
-    """Say which options of the remote `name` its configuration gives and are not used
-    (Config.set_aside_options), and how to have them used if they should be."""
+@dataclass(frozen=True)
+class SetAside:
+    """Options of a remote that one level of its configuration gives and dvx does not use
+    (Config.set_aside_options): why, and how to have them used if they should be. Neither
+    names the value of a secret."""
+    level: str  # "global" or "project"
+    keys: tuple[str, ...]
+    reason: str
+    remedy: str
+
+    @property
+    def notice(self) -> str:
+        return f"{self.reason} {self.remedy}"
+
+
+def set_aside(config: Config, name: str) -> list[SetAside]:
+    """What every command that opens the remote `name` says it does not use (and `dvx config`
+    shows as not in effect): the global config's options lent to another store, and each
+    tracked choice that would turn off the check of the server's identity."""
     aside = config.set_aside_options(name)
-    lent = sorted(key for level, key in aside if level == "global")
+    found = []
+    url = config.remote_options(name).get("url", "")
+    lent = tuple(sorted(key for level, key in aside if level == "global"))
     if lent:
         own_url = config.files["global"].get(_section(name), "url")
-        other = _other_store(own_url, config.remote_options(name).get("url", ""),
-                             config.repo_root())
-        log.warning("The global config's remote '%s' has %s, so its options (%s) are not used "
-                    "for this repository's remote '%s' (%s): your settings for one store never "
-                    "go to another. If they should, give them to this one with `dvx remote "
-                    "modify --local %s KEY VALUE`.", name, other, ", ".join(lent), name,
-                    redact_url(config.remote_options(name).get("url", "")), name)
+        other = _other_store(own_url, url, config.repo_root())
+        found.append(SetAside(
+            "global", lent,
+            f"The global config's remote '{name}' has {other}, so its options "
+            f"({', '.join(lent)}) are not used for this repository's remote '{name}' "
+            f"({redact_url(url)}): your settings for one store never go to another.",
+            f"If they should, give them to this one with `dvx remote modify --local {name} "
+            "KEY VALUE`."))
     for key in sorted(key for level, key in aside if level == "project"):
-        value = config.files["project"].get(_section(name), key)
-        log.warning("The tracked .dvx/config sets %s = %s for remote '%s', which would turn "
-                    "off the check of the server's identity: not used, the server is checked. "
-                    "If you trust the network to it, set it in your own config: `dvx remote "
-                    "modify --local %s %s %s`.", key, value, name, name, key, value)
+        value = config.files["project"].get(_section(name), key)  # never a secret's
+        found.append(SetAside(
+            "project", (key,),
+            f"The tracked .dvx/config sets {key} = {value} for remote '{name}', which would "
+            "turn off the check of the server's identity: not used, the server is checked.",
+            "If you trust the network to it, set it in your own config: `dvx remote modify "
+            f"--local {name} {key} {value}`."))
+    return found
+
+
+def _warn_set_aside(config: Config, name: str) -> None:
+    """Say, as each command opens the remote `name`, what of its configuration is not used."""
+    for options in set_aside(config, name):
+        log.warning("%s", options.notice)
 
 
 def _other_store(own_url: str | None, url: str, root: str | None) -> str:
