@@ -7,6 +7,7 @@ import pytest
 
 from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
+from dvx.remote.backends import BACKENDS
 from tests.conftest import git, write
 
 
@@ -123,6 +124,30 @@ def test_a_value_is_shown_with_where_it_comes_from(repo, dvx):
     globally = dvx("config", "--list", "--show-origin").stdout.splitlines()
     assert f"{global_config_path()}\tcore.lock_wait=5" in globally  # its file, as the others
 
+
+
+REMOTE_TABLE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+
+
+def test_a_remote_option_no_level_sets_shows_its_default_as_the_docs_give_it(repo, dvx):
+    """remotes.md documents a default for each of these: `dvx config` prints it, marked as
+    the default, and configuration.md's remote table names every option a remote takes."""
+    assert dvx("remote", "add", "-d", "storage", str(repo.parent / "store")).code == 0
+    shown = {key: dvx("config", f"remote.storage.{key}")
+             for key in ("retries", "timeout", "pack_threshold", "pack_size")}
+    assert {key: (run.code, run.stdout, run.stderr) for key, run in shown.items()} == {
+        "retries": (0, "5\n", "(the default)\n"), "timeout": (0, "60\n", "(the default)\n"),
+        "pack_threshold": (0, "1048576\n", "(the default)\n"),
+        "pack_size": (0, "16777216\n", "(the default)\n")}
+    text = REMOTE_TABLE.read_text(encoding="utf-8")
+    section = text[text.index('### `remote "NAME"`'):text.index("## File syntax")]
+    rows = {cells[1].strip(" `"): (cells[2], cells[3].strip()) for cells in
+            (line.split("|") for line in section.splitlines() if line.startswith("| `remote."))}
+    for key, run in shown.items():
+        assert rows[f"remote.NAME.{key}"][1].startswith(run.stdout.strip()), key
+    options = {option for backend in BACKENDS for option in backend.all_options()}
+    assert [o for o in sorted(options) if f"remote.NAME.{o}" not in rows
+            and f"`{o}`" not in rows["remote.NAME.*"][0]] == []
 
 
 def test_a_config_an_editor_began_with_a_byte_order_mark_is_read_and_rewritten(repo, dvx):

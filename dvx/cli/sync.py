@@ -117,11 +117,13 @@ def remote_modify(name: str, key: str, value: str | None, unset: bool, level: st
 
     \b
     S3:    endpointurl, region, profile, access_key_id, secret_access_key*, session_token*,
-           ssl_verify (true, false, or a CA bundle file; relative: to the repository root)
+           ssl_verify (true, false, or a CA bundle file; relative: to the repository root),
+           chunksize (multipart part size in bytes)
     SSH:   user, port, keyfile, password*, known_hosts (a file, or 'ignore'), connect_timeout
     HTTP:  user, password*, ssl_verify (as for S3)
     GS:    projectname, credentialpath, endpointurl, anonymous (true: no credentials)
     Azure: account_name, account_key*, connection_string*, sas_token*
+    Dir:   shared (group: a directory several users of one Unix group push to)
     All:   url, jobs, retries, timeout (seconds without progress before a request fails),
            pack_threshold (objects below this many bytes go in packs; 0: none), pack_size
     Secrets (*) are written to .dvx/config.local (or, with --global, to your own config),

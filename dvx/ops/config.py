@@ -17,7 +17,8 @@ from dvx.config import REMOTE_SECTION, Config, global_config_path, split_key, va
 from dvx.errors import UsageError
 from dvx.logs import shell_quote
 from dvx.objects.cache import LocalCache
-from dvx.remote.backends import DEFAULT_TIMEOUT
+from dvx.remote.backends import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:
     from dvx.ops.remote import SetAside
@@ -30,7 +31,9 @@ DEFAULTS = {
     ("core", "url_timeout"): f"{DEFAULT_TIMEOUT:g}",
     ("cache", "type"): "reflink,copy", ("cache", "dir"): "cache",
 }
-REMOTE_DEFAULTS = {"retries": "5", "timeout": f"{DEFAULT_TIMEOUT:g}"}
+# Taken from the code that applies them, so what is printed is what a remote uses.
+REMOTE_DEFAULTS = {"retries": str(DEFAULT_RETRIES), "timeout": f"{DEFAULT_TIMEOUT:g}",
+                   "pack_threshold": str(DEFAULT_THRESHOLD), "pack_size": str(DEFAULT_PACK_SIZE)}
 FILES = {"project": ".dvx/config", "local": ".dvx/config.local"}  # the global one: its path
 
 

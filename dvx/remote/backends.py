@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from dvx.errors import ConfigError, RemoteError, UsageError, install_extra_hint
 from dvx.logs import get_logger
+from dvx.remote.packs import DEFAULT_PACK_SIZE, DEFAULT_THRESHOLD
 from dvx.remote.ssh import (
     config_options,
     jump_host_of,
@@ -37,13 +38,16 @@ if TYPE_CHECKING:
     from dvx.objects.blobs import Blobs
     from dvx.remote.s3fast import Access
 
-COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
-                  "retries": "attempts for a failing transfer (default 5)",
-                  "timeout": "seconds without progress before a request fails (default 60)",
-                  "pack_threshold": "objects smaller than this many bytes are pushed inside "
-                                    "packs (default 1048576; 0: every object alone)",
-                  "pack_size": "bytes at which a pack is closed (default 16777216)"}
+DEFAULT_RETRIES = 5
 DEFAULT_TIMEOUT = 60.0
+COMMON_OPTIONS = {"url": "the remote's URL", "jobs": "objects transferred at once",
+                  "retries": f"attempts for a failing transfer (default {DEFAULT_RETRIES})",
+                  "timeout": "seconds without progress before a request fails "
+                             f"(default {DEFAULT_TIMEOUT:g})",
+                  "pack_threshold": "objects smaller than this many bytes are pushed inside "
+                                    f"packs (default {DEFAULT_THRESHOLD}; 0: every object "
+                                    "alone)",
+                  "pack_size": f"bytes at which a pack is closed (default {DEFAULT_PACK_SIZE})"}
 log = get_logger(__name__)
 
 

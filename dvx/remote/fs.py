@@ -17,6 +17,7 @@ from dvx.errors import ConfigError, CredentialsError, DvxError, LostConnection, 
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.backends import (
     COMMON_OPTIONS,
+    DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     LOCAL_SCHEMES,
     Backend,
@@ -146,9 +147,9 @@ def keyfile_needs_agent(shown: str, exc: KeyfileNeedsAgent, name: str) -> Remote
 def request_retries(options: dict[str, str]) -> int:
     """Attempts for a failing request (the remote's `retries` option)."""
     try:
-        return max(1, int(float(options.get("retries", "5"))))
+        return max(1, int(float(options.get("retries", DEFAULT_RETRIES))))
     except (ValueError, OverflowError):
-        return 5
+        return DEFAULT_RETRIES
 
 
 def request_timeout(options: dict[str, str], name: str = "") -> float:
