@@ -334,6 +334,42 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     assert old in _objects(repo)  # tag v1 uses it: the cache now has its last copy
 
 
+@pytest.mark.parametrize("spelling", [
+    ("-c", "-r", "s"), ("--cloud", "--remote", "s"), ("-c",), ("--cloud",),  # DVC's
+    ("-c", "s"), ("--cloud", "s"), ("--remote", "s"), ("-r", "s"), ("-c", "s", "-r", "s"),
+], ids=" ".join)
+def test_dvc_s_cloud_switch_and_a_remote_s_name_both_have_gc_clean_that_remote(
+        repo, dvx, tmp_path, spelling):
+    dvx("remote", "add", "-d", "s", str(tmp_path / "store"))
+    dvx("remote", "add", "other", str(tmp_path / "other"))
+    _two_versions(repo, dvx)
+    assert dvx("push", "-A").code == 0 and dvx("push", "-A", "-r", "other").code == 0
+    git(repo, "tag", "-d", "v1")  # v1's objects are now unused
+    planned = dvx("gc", "-w", *spelling, "--dry-run", "--grace", "0")
+    assert planned.code == 0, planned.output
+    assert "from the remote 's'" in planned.stdout and "'other'" not in planned.stdout
+    done = dvx("gc", "-w", *spelling, "-f", "--grace", "0")
+    assert done.code == 0, done.output
+    old = xxhash.xxh3_128_hexdigest(b"v1")
+    assert old not in local_spec(tmp_path / "store", str(tmp_path / "store"), {}).oids()
+    assert old in local_spec(tmp_path / "other", str(tmp_path / "other"), {}).oids()
+
+
+def test_gc_refuses_two_remotes_or_a_cloud_switch_with_no_default_remote(repo, dvx, tmp_path):
+    dvx("remote", "add", "s", str(tmp_path / "store"))
+    dvx("remote", "add", "other", str(tmp_path / "other"))
+    _two_versions(repo, dvx)
+    git(repo, "tag", "-d", "v1")
+    before = _objects(repo)
+    two = dvx("gc", "-w", "-c", "s", "-r", "other", "-f", "--grace", "0")
+    assert two.code == 2 and "-c s and -r other name two remotes" in two.stderr, two.output
+    no_default = dvx("gc", "-w", "-c", "-f", "--grace", "0")
+    assert no_default.code == 1, no_default.output
+    assert "no default remote is set" in no_default.stderr
+    assert "dvx remote default NAME" in no_default.stderr
+    assert _objects(repo) == before
+
+
 def test_grace_protects_what_another_repository_just_wrote(tmp_path):
     shared = tmp_path / "shared-cache"
     first, second = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")

@@ -160,7 +160,7 @@ CASES = [
      "Option '-j' requires an argument. See `dvx push --help`"),
     ("a missing choice", ["completion"], "repo", "Choose from: bash, zsh, fish. See `dvx "
      "completion --help`"),
-    ("an option taken for a remote's name", ["gc", "-a", "-c", "--dry-run"], "repo",
+    ("an option taken for a remote's name", ["gc", "-a", "-r", "--dry-run"], "repo",
      "it needs a remote's name, and '--dry-run' is an option"),
     ("an unknown subcommand", ["remote", "bogus"], "repo",
      "No such command 'bogus'. See `dvx remote --help`"),

@@ -114,7 +114,7 @@ def _is_option(word: str) -> bool:
 
 
 class RemoteName(click.ParamType):
-    """The name of a remote, never an option: `gc -c --dry-run` forgot the name, and taking
+    """The name of a remote, never an option: `gc -r --dry-run` forgot the name, and taking
     `--dry-run` for it would lose the option too (no remote's name starts with '-')."""
 
     name = "remote name"
@@ -125,6 +125,11 @@ class RemoteName(click.ParamType):
             self.fail(f"it needs a remote's name, and {value!r} is an option: name the remote "
                       "first.", param, ctx)
         return value
+
+
+# What an option taking a remote's name gets when given without one (`status --remote`,
+# `gc -c`): the default remote. No remote can have this name.
+DEFAULT_REMOTE = "\0default"
 
 
 def one_of(dest: str, *flags: tuple[str, str, str]) -> Callable[[F], F]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dvx.cli.common import (
+    DEFAULT_REMOTE,
     PATH,
     RemoteName,
     common_options,
@@ -120,10 +121,6 @@ def commit(targets: tuple[str, ...], force: bool, as_json: bool) -> None:
     _report_added(repo.root, result, as_json)
 
 
-# `--remote` alone: compare with the default remote (no remote can have this name).
-_DEFAULT_REMOTE = "\0default"
-
-
 def _remote_or_target(repo: Repo, word: str, remote_name: str | None,
                       targets: tuple[str, ...], revisions: tuple[Any, ...]
                       ) -> tuple[str | None, tuple[str, ...]]:
@@ -135,7 +132,7 @@ def _remote_or_target(repo: Repo, word: str, remote_name: str | None,
     often than a path: it is refused as one."""
     from dvx.errors import UsageError
 
-    if word == _DEFAULT_REMOTE:
+    if word == DEFAULT_REMOTE:
         return remote_name, targets
     remotes = repo.config.remote_names()
     if word not in remotes:
@@ -177,7 +174,7 @@ dvx status --remote backup     # what remote 'backup' and the cache lack (-c -r 
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @click.option("-c", "--cloud", "compare_remote", is_flag=True,
               help="Compare the cache with a remote instead: what each one lacks (as in DVC).")
-@click.option("--remote", "remote_word", is_flag=False, flag_value=_DEFAULT_REMOTE,
+@click.option("--remote", "remote_word", is_flag=False, flag_value=DEFAULT_REMOTE,
               metavar="[NAME]",
               help="As -c; a NAME after it that is a configured remote is the one compared "
                    "with (as -r NAME, and as in DVC), any other word is a target, and one "

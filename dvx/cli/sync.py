@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dvx.cli.common import (
+    DEFAULT_REMOTE,
     PATH,
     FiniteFloat,
     NumbersAsValues,
@@ -648,6 +649,7 @@ def _push_to(remote_name: str, read_only: bool, options: str = "") -> str:
 dvx gc --workspace --dry-run         # what would go: objects the workspace does not use
 dvx gc --all-branches --all-tags -f  # keep what any branch or tag needs
 dvx gc --all-commits --remote storage -f
+dvx gc -w -c -r storage -f           # DVC's spelling; -c alone: the default remote
 dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 """))
 @click.option("-w", "--workspace", is_flag=True,
@@ -664,8 +666,12 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
               help="Keep what every experiment this clone has uses (`dvx exp show -A`); "
                    "teammates' pushed experiments count once `dvx exp pull` brought them.")
 @click.option("--rev", "revs", multiple=True, metavar="REV", help="Keep what REV uses.")
-@click.option("-c", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
-              help="Also delete unused objects from this remote.")
+@click.option("-c", "--cloud", "cloud", is_flag=False, flag_value=DEFAULT_REMOTE,
+              type=RemoteName(), metavar="[NAME]",
+              help="Also delete unused objects from remote NAME; without NAME, from the "
+                   "remote -r names, else the default remote (as DVC's -c).")
+@click.option("-r", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
+              help="Also delete unused objects from this remote (the remote of -c).")
 @click.option("--force-last-copy", is_flag=True,
               help="Also delete cached objects that commits outside the scope use and "
                    "their remote does not hold (the only copy a pull of them could get).")
@@ -681,10 +687,10 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 @JSON
 @common_options
 def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
-       all_experiments: bool, revs: tuple[str, ...], remote_name: str | None,
-       force_last_copy: bool, dry_run: bool, force: bool, grace: float,
+       all_experiments: bool, revs: tuple[str, ...], cloud: str | None,
+       remote_name: str | None, force_last_copy: bool, dry_run: bool, force: bool, grace: float,
        projects: tuple[str, ...], as_json: bool) -> None:
-    """Delete cached (and, with --remote, remote) objects that nothing in scope uses.
+    """Delete cached (and, with -c or -r, a remote's) objects that nothing in scope uses.
 
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
     read, nothing is deleted. A cached object that a commit outside the scope uses is
@@ -705,6 +711,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
                   reflogs=all_commits, all_experiments=all_experiments)
     repo = open_repo()
+    remote_name = _remote_to_clean(repo, cloud, remote_name)
     if not dry_run and not force and not is_terminal(sys.stdin):
         raise UsageError("gc deletes data and needs confirmation.",
                          "Pass -f to confirm, or --dry-run to only list what would go.")
@@ -748,6 +755,22 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
              "scope use them, and a `dvx pull` of those commits could get them nowhere else. "
              "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway."
              + _manifests_kept(last.manifests, dry_run))
+
+
+def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None) -> str | None:
+    """The remote gc also deletes from: dvx's `-c NAME` and `--remote NAME`, or DVC's
+    `-c -r NAME`, where `-c` alone is a switch meaning the default remote."""
+    from dvx.errors import UsageError
+    from dvx.ops.remote import required_default_remote
+
+    if cloud is None:
+        return remote_name
+    if cloud == DEFAULT_REMOTE:
+        return remote_name or required_default_remote(repo.config)
+    if remote_name not in (None, cloud):
+        raise UsageError(f"-c {cloud} and -r {remote_name} name two remotes; gc cleans one.",
+                         "Name one remote: -c NAME, or -c -r NAME as in DVC.")
+    return cloud
 
 
 def _manifests_kept(manifests: set[str], dry_run: bool) -> str:

@@ -426,6 +426,15 @@ def default_remote(config: Config, level: str | None = None) -> str | None:
     return config.get("core", "remote")
 
 
+def required_default_remote(config: Config) -> str:
+    """The default remote, for a command that names none: an error if none is set."""
+    name = default_remote(config)
+    if name is None:
+        raise RemoteError("No remote given and no default remote is set.",
+                          "Pass -r NAME, or set one with `dvx remote default NAME`.")
+    return name
+
+
 def own_remote(named: str | None, known: Collection[str]) -> str | None:
     """The remote an output's data belongs on by the one it names itself (`named`: its
     `remote:` in dvx.yaml, as dvx.lock records it; None: the default remote's). push, fetch,
@@ -502,10 +511,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                      also_from: tuple[Config, ...], locate: Callable[[str, str], str],
                      index_base: str | None) -> tuple[str, RemoteStore]:
     if name is None:
-        name = default_remote(config)
-        if name is None:
-            raise RemoteError("No remote given and no default remote is set.",
-                              "Pass -r NAME, or set one with `dvx remote default NAME`.")
+        name = required_default_remote(config)
     if name not in config.remote_names():
         if name == default_remote(config):
             raise _default_gone(config, name)
