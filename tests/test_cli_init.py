@@ -1,4 +1,6 @@
 import os
+import re
+from pathlib import Path
 
 from tests.conftest import git, make_git_repo, write
 
@@ -43,6 +45,17 @@ def test_a_commit_from_before_dvx_init_keeps_dvx_s_private_files_out_of_git(tmp_
     assert dvx("add", "model.bin", cwd=root).code == 0
     assert (root / ".dvx/cache/.gitignore").read_text().endswith("\n*\n")
     assert (root / ".dvx/tmp/.gitignore").read_text().endswith("\n*\n")
+
+
+def test_the_cache_and_tmp_ignore_files_hold_the_bytes_formats_md_shows(tmp_path, dvx):
+    root = make_git_repo(tmp_path / "r")
+    assert dvx("init", cwd=root).code == 0
+    formats = Path(__file__).resolve().parent.parent / "docs" / "formats.md"
+    shown = re.search(r'\.gitignore +exactly "([^"]*)"', formats.read_text(encoding="utf-8"))
+    assert shown is not None
+    for private in ("cache", "tmp"):
+        ignore = root / ".dvx" / private / ".gitignore"
+        assert ignore.read_bytes() == shown.group(1).replace("\\n", "\n").encode()
 
 
 def test_init_twice_changes_nothing(tmp_path, dvx):
