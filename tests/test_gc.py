@@ -336,7 +336,8 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
 
 @pytest.mark.parametrize("spelling", [
     ("-c", "-r", "s"), ("--cloud", "--remote", "s"), ("-c",), ("--cloud",),  # DVC's
-    ("-c", "s"), ("--cloud", "s"), ("--remote", "s"), ("-r", "s"), ("-c", "s", "-r", "s"),
+    ("-c", "s"), ("--cloud", "s"), ("--remote", "s"), ("-c", "s", "-r", "s"),
+    ("--cloud", "--remote", "s"),
 ], ids=" ".join)
 def test_dvc_s_cloud_switch_and_a_remote_s_name_both_have_gc_clean_that_remote(
         repo, dvx, tmp_path, spelling):
@@ -363,11 +364,30 @@ def test_gc_refuses_two_remotes_or_a_cloud_switch_with_no_default_remote(repo, d
     before = _objects(repo)
     two = dvx("gc", "-w", "-c", "s", "-r", "other", "-f", "--grace", "0")
     assert two.code == 2 and "-c s and -r other name two remotes" in two.stderr, two.output
+    also = dvx("gc", "-w", "--remote", "s", "-r", "other", "-f", "--grace", "0")
+    assert also.code == 2 and "--remote s and -r other name two remotes" in also.stderr
     no_default = dvx("gc", "-w", "-c", "-f", "--grace", "0")
     assert no_default.code == 1, no_default.output
     assert "no default remote is set" in no_default.stderr
     assert "dvx remote default NAME" in no_default.stderr
     assert _objects(repo) == before
+
+
+def test_dvc_s_remote_option_alone_is_refused_deleting_nothing(repo, dvx, tmp_path):
+    """`dvc gc -w -r NAME` cleans the cache alone; dvx's --remote NAME also cleans the
+    remote: the short spelling alone is refused, so neither reading surprises anyone."""
+    dvx("remote", "add", "-d", "s", str(tmp_path / "store"))
+    _two_versions(repo, dvx)
+    assert dvx("push", "-A").code == 0
+    git(repo, "tag", "-d", "v1")
+    cached, stored = _objects(repo), local_spec(tmp_path / "store", str(tmp_path / "store"),
+                                                {}).oids()
+    alone = dvx("gc", "-w", "-r", "s", "-f", "--grace", "0")
+    assert alone.code == 2, alone.output
+    assert "-r s names the remote that -c cleans" in alone.stderr
+    assert "Add -c" in alone.stderr and "Traceback" not in alone.output
+    assert _objects(repo) == cached
+    assert local_spec(tmp_path / "store", str(tmp_path / "store"), {}).oids() == stored
 
 
 def test_grace_protects_what_another_repository_just_wrote(tmp_path):

@@ -670,8 +670,10 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
               type=RemoteName(), metavar="[NAME]",
               help="Also delete unused objects from remote NAME; without NAME, from the "
                    "remote -r names, else the default remote (as DVC's -c).")
-@click.option("-r", "--remote", "remote_name", type=RemoteName(), metavar="NAME",
-              help="Also delete unused objects from this remote (the remote of -c).")
+@click.option("--remote", "remote_name", type=RemoteName(), metavar="NAME",
+              help="Also delete unused objects from this remote.")
+@click.option("-r", "dvc_remote", type=RemoteName(), metavar="NAME",
+              help="The remote -c cleans, as in DVC; refused without -c.")
 @click.option("--force-last-copy", is_flag=True,
               help="Also delete cached objects that commits outside the scope use and "
                    "their remote does not hold (the only copy a pull of them could get).")
@@ -688,9 +690,9 @@ dvx exp pull origin && dvx gc -a -T --all-experiments -c storage -f
 @common_options
 def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
        all_experiments: bool, revs: tuple[str, ...], cloud: str | None,
-       remote_name: str | None, force_last_copy: bool, dry_run: bool, force: bool, grace: float,
-       projects: tuple[str, ...], as_json: bool) -> None:
-    """Delete cached (and, with -c or -r, a remote's) objects that nothing in scope uses.
+       remote_name: str | None, dvc_remote: str | None, force_last_copy: bool,
+       dry_run: bool, force: bool, grace: float, projects: tuple[str, ...], as_json: bool) -> None:
+    """Delete cached (and, with -c or --remote, a remote's) objects nothing in scope uses.
 
     The scope must be explicit. If any pointer or directory manifest in scope cannot be
     read, nothing is deleted. A cached object that a commit outside the scope uses is
@@ -711,7 +713,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     scope = Scope(True, all_branches, all_tags, all_commits, revs, index=True, stashes=True,
                   reflogs=all_commits, all_experiments=all_experiments)
     repo = open_repo()
-    remote_name = _remote_to_clean(repo, cloud, remote_name)
+    remote_name = _remote_to_clean(repo, cloud, remote_name, dvc_remote)
     if not dry_run and not force and not is_terminal(sys.stdin):
         raise UsageError("gc deletes data and needs confirmation.",
                          "Pass -f to confirm, or --dry-run to only list what would go.")
@@ -757,20 +759,33 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
              + _manifests_kept(last.manifests, dry_run))
 
 
-def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None) -> str | None:
+def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None,
+                     dvc_remote: str | None) -> str | None:
     """The remote gc also deletes from: dvx's `-c NAME` and `--remote NAME`, or DVC's
-    `-c -r NAME`, where `-c` alone is a switch meaning the default remote."""
+    `-c -r NAME`, where `-c` alone is a switch meaning the default remote. DVC's `-r NAME`
+    without `-c` only chooses a remote and deletes nothing from it, so it is refused rather
+    than read either way: one reading deletes what a DVC user meant to keep."""
     from dvx.errors import UsageError
     from dvx.ops.remote import required_default_remote
 
-    if cloud is None:
-        return remote_name
-    if cloud == DEFAULT_REMOTE:
-        return remote_name or required_default_remote(repo.config)
-    if remote_name not in (None, cloud):
-        raise UsageError(f"-c {cloud} and -r {remote_name} name two remotes; gc cleans one.",
-                         "Name one remote: -c NAME, or -c -r NAME as in DVC.")
-    return cloud
+    given = [(flag, name) for flag, name in (("-c", cloud), ("--remote", remote_name),
+                                             ("-r", dvc_remote))
+             if name not in (None, DEFAULT_REMOTE)]
+    if len({name for _, name in given}) > 1:
+        first, other = given[0], next(g for g in given if g[1] != given[0][1])
+        raise UsageError(f"{first[0]} {first[1]} and {other[0]} {other[1]} name two remotes; "
+                         "gc cleans one.",
+                         "Name one remote: -c NAME, --remote NAME, or -c -r NAME as in DVC.")
+    if dvc_remote is not None and cloud is None and remote_name is None:
+        raise UsageError(f"-r {dvc_remote} names the remote that -c cleans, and no -c is "
+                         "given: dvx cleans no remote on -r alone (in DVC it chooses the "
+                         "remote and deletes nothing from it).",
+                         f"Add -c to also delete unused objects from '{dvc_remote}' "
+                         "(`-c -r NAME`, or `--remote NAME`), or leave -r out to clean only "
+                         "the cache.")
+    if given:
+        return given[0][1]
+    return required_default_remote(repo.config) if cloud == DEFAULT_REMOTE else None
 
 
 def _manifests_kept(manifests: set[str], dry_run: bool) -> str:
