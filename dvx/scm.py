@@ -734,13 +734,16 @@ class Git:
                                                 not pattern.startswith("!"))
         return found
 
-    def changed(self, relpaths: list[str]) -> list[str]:
+    def changed(self, relpaths: list[str], ignored: bool = False) -> list[str]:
         """Those of `relpaths` whose workspace content differs from the index (or that Git
-        does not track yet and does not ignore), in the order given. A directory is changed
-        when a file below it is (changed, new or deleted): Git names those files only. One
-        `git status` per batch of paths that fits a command line."""
+        does not track yet and does not ignore; with `ignored`, ignores too: a file Git
+        ignores is kept nowhere by Git), in the order given. A directory is changed when a
+        file below it is (changed, new or deleted): Git names those files only. One `git
+        status` per batch of paths that fits a command line."""
+        # --ignored with --untracked-files=all names each ignored file, never just a folder
+        also_ignored = ("--ignored",) if ignored else ()
         out = b"".join(self._run("status", "--porcelain=v1", "-z", "--untracked-files=all",
-                                 "--", *batch)
+                                 *also_ignored, "--", *batch)
                        for batch in _command_line_batches(literal(relpaths)))
         found: set[str] = set()
         records = out.split(b"\0")

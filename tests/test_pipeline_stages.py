@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from pipeline_kit import make_ml_repo, runs
 
 from tests.conftest import git, write
@@ -158,6 +159,37 @@ def test_stage_remove_outs_of_a_metrics_file_git_tracks_records_its_deletion(rep
     git(repo, "add", "dvx.yaml", "dvx.lock", ".gitignore", "m.json")  # as printed
     git(repo, "commit", "-qm", "no stage a")
     assert git(repo, "status", "--porcelain") == "" and git(repo, "ls-files", "m.json") == ""
+
+
+@pytest.mark.parametrize("rule_in", [".gitignore", "info/exclude", "core.excludesFile"])
+def test_stage_remove_outs_keeps_a_cache_false_folder_holding_a_file_git_ignores(repo, dvx,
+                                                                               rule_in):
+    """A file Git ignores in a committed `cache: false` output folder is kept by neither Git
+    nor dvx, wherever the rule is: the folder is not committed as it is, so --outs refuses
+    to delete it without -f."""
+    write(repo / "in.txt", "x\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p nd && cp in.txt nd/b\n"
+                             "    deps: [in.txt]\n    outs:\n    - nd: {cache: false}\n")
+    if rule_in == ".gitignore":
+        write(repo / ".gitignore", "*.log\n")
+    elif rule_in == "info/exclude":
+        write(repo / ".git" / "info" / "exclude", "*.log\n")
+    else:
+        git(repo, "config", "core.excludesFile",
+            str(write(repo.parent / "excludes", "*.log\n")))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "nd" / "notes.log", "my precious notes\n")
+    refused = dvx("stage", "remove", "--outs", "s")
+    assert refused.code == 2
+    assert "ERROR: 'nd', an output of stage 's', has changes Git has not committed, and dvx " \
+        "keeps no copy of it (cache: false); refusing to delete it." in refused.stderr
+    assert "s:" in (repo / "dvx.yaml").read_text()
+    assert dvx("gc", "-w", "-f", "--grace", "0").code == 0
+    assert (repo / "nd" / "notes.log").read_text() == "my precious notes\n"
+    forced = dvx("stage", "remove", "--outs", "-f", "s")
+    assert forced.code == 0 and not (repo / "nd").exists(), forced.output
 
 
 def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):

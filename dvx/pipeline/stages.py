@@ -121,9 +121,10 @@ def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, in_git: set[str],
 
 def _committed_as_they_are(repo: Repo, paths: set[str]) -> set[str]:
     """Those of `paths` (which Git's index holds) that HEAD holds as the workspace has them,
-    nothing changed or staged since: Git keeps them then, as the cache keeps a cached
-    output. One `git status` for all."""
+    every file of a folder in it, nothing changed or staged since: Git keeps them then, as
+    the cache keeps a cached output. A file Git ignores in a folder is kept by nobody, so
+    the folder is not. One `git status` for all."""
     if not paths or repo.git is None:
         return set()
-    return paths - set(repo.git.changed(sorted(paths)))
+    return paths - set(repo.git.changed(sorted(paths), ignored=True))
 
