@@ -192,6 +192,51 @@ def test_stage_remove_outs_keeps_a_cache_false_folder_holding_a_file_git_ignores
     assert forced.code == 0 and not (repo / "nd").exists(), forced.output
 
 
+_OUTPUT_A = "stages:\n  s:\n    cmd: cat in > {0}\n    deps: [in]\n    outs: [{0}]\n"
+
+
+def _run_then_rename_output(repo, dvx):
+    """Stage s made A and was committed; then dvx.yaml renames its output B, not run since:
+    dvx.lock still records A."""
+    write(repo / "in", "in\n")
+    write(repo / "dvx.yaml", _OUTPUT_A.format("A"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", _OUTPUT_A.format("B"))
+
+
+def test_stage_remove_outs_deletes_an_output_dvx_lock_records_and_dvx_yaml_no_longer_declares(
+        repo, dvx):
+    _run_then_rename_output(repo, dvx)
+    write(repo / "A", "edited\n")
+    refused = dvx("stage", "remove", "--outs", "s")
+    assert refused.code == 2
+    assert "'A', an output of stage 's', is not as dvx.lock records it in the cache" \
+        in refused.stderr
+    assert (repo / "A").read_text() == "edited\n" and "s:" in (repo / "dvx.yaml").read_text()
+    write(repo / "A", "in\n")
+    removed = dvx("stage", "remove", "--outs", "--json", "s")
+    assert removed.code == 0, removed.output
+    assert json.loads(removed.stdout)["deleted"] == ["A"]
+    assert not (repo / "A").exists() and not (repo / ".gitignore").exists()
+
+
+def test_stage_remove_lets_git_see_an_output_dvx_lock_records_and_dvx_yaml_no_longer_declares(
+        repo, dvx):
+    _run_then_rename_output(repo, dvx)
+    removed = dvx("stage", "remove", "s")
+    assert removed.code == 0, removed.output
+    assert "A, which dvx.lock recorded as an output but dvx.yaml no longer declared, stays in " \
+        "the workspace, no longer ignored by Git." in removed.stdout
+    assert git(repo, "status", "--short", "--", "A") == "?? A\n"
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no stage s")
+    assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
+    assert (repo / "A").read_text() == "in\n"
+    assert dvx("status", "-q").code == 0
+
+
 def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):
     write(repo / "dvx.yaml", "stages:\n  build:\n    foreach: [us, eu]\n    do:\n"
                              "      cmd: echo ${item} > ${item}.txt\n"

@@ -165,15 +165,26 @@ def stage_remove(name: str, outs: bool, force: bool, as_json: bool) -> None:
     changed = remove(repo, name, outs, force)
     if as_json:
         emit_json({"removed": changed.stages, "deleted": changed.deleted,
-                   "kept": changed.kept, "to_stage": changed.touched})
+                   "kept": changed.kept, "undeclared": changed.undeclared,
+                   "to_stage": changed.touched})
         return
     if not is_quiet():
         out(f"Removed stage{'s' if len(changed.stages) > 1 else ''} "
             + ", ".join(f"'{n}'" for n in changed.stages)
             + (f" and deleted {', '.join(changed.deleted)}" if changed.deleted else "") + ".")
+        if changed.undeclared:
+            out(_undeclared_left(changed.undeclared))
     if changed.kept:
         warn(kept_untracked(changed.kept))
     report_staging(repo.root, [], changed.touched)
+
+
+def _undeclared_left(paths: list[str]) -> str:
+    """Outputs dvx.lock recorded that dvx.yaml no longer declared, which nothing else names."""
+    one = len(paths) == 1
+    return (f"{', '.join(paths)}, which dvx.lock recorded as {'an output' if one else 'outputs'}"
+            f" but dvx.yaml no longer declared, {'stays' if one else 'stay'} in the workspace, "
+            "no longer ignored by Git.")
 
 
 @click.command(epilog=example("""

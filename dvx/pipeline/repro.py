@@ -271,8 +271,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             # another runs keeps its entry
             result.dropped = sorted(n for n in locks if n not in dag.stages)
         if options.dry:
-            result.left_ignored = _left_ignored(repo, _outputs_of_gone(dag, locks,
-                                                                       result.dropped))
+            result.left_ignored = _left_ignored(repo, outputs_of_gone(dag, locks,
+                                                                      result.dropped))
             result.stages = _dry_run(repo, dag, selected, locks, options, pulled, params)
             return result
         touched = _commit_inputs(repo, inputs, reporter)
@@ -406,7 +406,7 @@ def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list
     return touched
 
 
-def _outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
+def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
     """The cached outputs the dvx.lock entries of stages `gone` from dvx.yaml record, and no
     stage of dvx.yaml has: once the entries are dropped, no longer dvx's data."""
     outputs = {o.path for s in dag.stages.values() for o in s.outs}
@@ -429,7 +429,7 @@ def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> lis
     """Take out of `locks` the entries of stages `gone` from dvx.yaml (which loaded: a
     dvx.yaml that does not load stops repro before this); the caller writes dvx.lock, then
     passes the outputs returned, which no stage has any longer, to _no_longer_data."""
-    left = _outputs_of_gone(dag, locks, gone)
+    left = outputs_of_gone(dag, locks, gone)
     for name in gone:
         del locks[name]
     return left

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
-from dvx.lockfile import LOCK_FILE, read_lock, write_lock
+from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git
 from dvx.pipeline import editor
-from dvx.pipeline.graph import load_dag
-from dvx.pipeline.spec import PIPELINE_FILE, Stage, no_pipeline_error, stage_target
+from dvx.pipeline.graph import Dag, load_dag
+from dvx.pipeline.repro import outputs_of_gone
+from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
 from dvx.workspace import delete_tracked_data
@@ -25,10 +26,12 @@ class Changed:
     deleted: list[str] = field(default_factory=list)  # outputs deleted from the workspace
     kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of them
     touched: list[str] = field(default_factory=list)  # files Git tracks that changed
+    # outputs dvx.lock recorded that dvx.yaml no longer declared, left in the workspace
+    undeclared: list[str] = field(default_factory=list)
 
 
-def _stages_named(repo: Repo, name: str) -> list[Stage]:
-    """The stage `name`, or every item of the foreach/matrix stage `name`."""
+def _stages_named(repo: Repo, name: str) -> tuple[Dag, list[Stage]]:
+    """The pipeline, and its stage `name` or every item of the foreach/matrix stage `name`."""
     dag = load_dag(repo)
     if dag is None:
         raise no_pipeline_error(repo, f"There is no {PIPELINE_FILE} in {repo.root}.", None)
@@ -36,7 +39,7 @@ def _stages_named(repo: Repo, name: str) -> list[Stage]:
     if not found:
         raise UsageError(f"There is no stage '{name}' in {PIPELINE_FILE}.",
                          "`dvx stage list` lists them.")
-    return found
+    return dag, found
 
 
 def freeze(repo: Repo, name: str, frozen: bool = True) -> bool:
@@ -52,22 +55,25 @@ def check_named(repo: Repo, name: str) -> None:
 
 def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = False
            ) -> Changed:
-    """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs are no
-    longer ignored by Git (or, with `delete_outputs`, deleted: only if they are as recorded
-    and in the cache, or for a `cache: false` one committed in Git as it is, unless `force`;
-    files .dvxignore keeps out of them stay). A deleted output Git tracks is among the files
-    to record in Git (`git add` of it records its deletion)."""
+    """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs (those
+    dvx.lock records that dvx.yaml no longer declares too) are no longer ignored by Git (or,
+    with `delete_outputs`, deleted: only if they are as recorded and in the cache, or for a
+    `cache: false` one committed in Git as it is, unless `force`; files .dvxignore keeps out
+    of them stay). A deleted output Git tracks is among the files to record in Git (`git
+    add` of it records its deletion)."""
     name = stage_target(name)
-    stages = _stages_named(repo, name)
+    dag, stages = _stages_named(repo, name)
     changed = Changed([s.name for s in stages])
     with repo.lock():
         locks = read_lock(repo.root, repo.algo)
-        in_git = set(tracked_by_git(repo, [o.path for s in stages for o in s.outs
+        outs = _outputs_of(dag, stages, locks)
+        in_git = set(tracked_by_git(repo, [o.path for s in stages for o in outs[s.name]
                                            if not o.cache]))
         if delete_outputs and not force:
             committed = _committed_as_they_are(repo, in_git)
             for stage in stages:
-                _refuse_unsaved(repo, stage, locks.get(stage.name), in_git, committed)
+                _refuse_unsaved(repo, stage, outs[stage.name], locks.get(stage.name), in_git,
+                                committed)
         manifests = {o.path: o.oid for s in stages if s.name in locks
                      for o in locks[s.name].outs if o.nfiles is not None}
         editor.remove_stage(repo, name)
@@ -78,7 +84,7 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
             write_lock(repo.root, locks, repo.algo, fsync=repo.fsync)
             changed.touched.append(LOCK_FILE)
         for stage in stages:
-            for out in stage.outs:
+            for out in outs[stage.name]:
                 full = repo.abspath(out.path)
                 if out.cache and gitignore.remove_entry(full):
                     changed.touched.append(posixpath.join(posixpath.dirname(out.path),
@@ -89,17 +95,32 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                     changed.deleted.append(out.path)
                     if out.path in in_git:
                         changed.touched.append(out.path)
+                elif out not in stage.outs and os.path.lexists(full):
+                    changed.undeclared.append(out.path)
         repo.syncstate.flush()
     changed.touched = list(dict.fromkeys(changed.touched))
     return changed
 
 
-def _refuse_unsaved(repo: Repo, stage: Stage, locked: object, in_git: set[str],
-                    committed: set[str]) -> None:
+def _outputs_of(dag: Dag, stages: list[Stage], locks: dict[str, StageLock]
+                ) -> dict[str, list[Out]]:
+    """{stage name: its outputs}: those dvx.yaml declares, and the cached ones its dvx.lock
+    entry records that no stage declares (dvx.yaml edited, the stage not run since), which
+    are as much its data, in the workspace and ignored by Git."""
+    outs = {s.name: list(s.outs) for s in stages}
+    recorded = [s.name for s in stages if s.name in locks]
+    gone = set(outputs_of_gone(dag, locks, recorded))
+    for name in recorded:
+        outs[name] += [Out(o.path) for o in locks[name].outs if o.path in gone]
+    return outs
+
+
+def _refuse_unsaved(repo: Repo, stage: Stage, outs: list[Out], locked: StageLock | None,
+                    in_git: set[str], committed: set[str]) -> None:
     """`in_git`: the stages' cache: false outputs Git's index holds; `committed`: those of
     them HEAD holds as the workspace has them."""
-    recorded = {o.path: o for o in getattr(locked, "outs", ())}
-    for out in stage.outs:
+    recorded = {o.path: o for o in locked.outs} if locked is not None else {}
+    for out in outs:
         if not os.path.lexists(repo.abspath(out.path)):
             continue
         if not out.cache:  # Git's to keep, or nobody's
