@@ -5,6 +5,7 @@ run-cache, records a byte-stable dvx.lock, and `dvx status` says what changed.""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -335,6 +336,32 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     (repo / "de.txt").unlink()
     text = dvx("repro")
     assert text.code == 0 and "stay" not in text.output, text.output
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+@pytest.mark.parametrize("edit", ["stage deleted", "output renamed"])
+def test_an_output_of_a_dropped_entry_stays_a_file_of_its_own_not_a_link_into_the_cache(
+        repo, dvx, link, edit):
+    """The output a dvx.lock entry recorded and no stage has any longer stays in the
+    workspace: a copy of its own, so gc taking its object never takes its bytes."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "in", "in\n")
+    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
+    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
+          else stage.format("renamed.bin", "other-bytes"))
+    ran = dvx("repro")
+    assert ran.code == 0 and "No stage outputs model.bin any longer" in ran.stdout, ran.output
+    model = repo / "model.bin"
+    assert not model.is_symlink() and os.stat(model).st_nlink == 1
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", edit)
+    collected = dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy")
+    assert collected.code == 0 and "Removed 1 object" in collected.stdout, collected.output
+    assert model.read_text() == "model-bytes\n"
 
 
 def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, dvx):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from pipeline_kit import make_ml_repo, runs
@@ -235,6 +236,30 @@ def test_stage_remove_lets_git_see_an_output_dvx_lock_records_and_dvx_yaml_no_lo
     assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
     assert (repo / "A").read_text() == "in\n"
     assert dvx("status", "-q").code == 0
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_stage_remove_leaves_its_outputs_files_of_their_own_not_links_into_the_cache(
+        repo, dvx, link):
+    """Without --outs the outputs stay for Git to commit: a link into the cache would be
+    committed as a link, and gc would take the bytes it leads to."""
+    assert dvx("config", "cache.type", link).code == 0
+    write(repo / "in", "in\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo model-bytes > model.bin; mkdir -p d;"
+                             " echo f > d/f\n    deps: [in]\n    outs: [model.bin, d]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    assert dvx("stage", "remove", "s").code == 0
+    for path in (repo / "model.bin", repo / "d" / "f"):
+        assert not path.is_symlink() and os.stat(path).st_nlink == 1, path
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "no stage s")
+    assert git(repo, "ls-tree", "HEAD", "model.bin").startswith("100644 blob")
+    collected = dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy")
+    assert collected.code == 0 and "Removed 3 objects" in collected.stdout, collected.output
+    assert (repo / "model.bin").read_text() == "model-bytes\n"
+    assert (repo / "d" / "f").read_text() == "f\n"
 
 
 def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):

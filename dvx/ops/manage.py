@@ -130,11 +130,8 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
             full = repo.abspath(output.path)
             if remove_data and not force and os.path.lexists(full):
                 _refuse_unrecoverable_deletion(repo, output)
-            if not remove_data and os.path.lexists(full):
-                # Untracked data must be the user's own: a link into the cache would follow
-                # the object (gc deletes it; an edit through a hard link changes history).
-                for path in _data_files(full):
-                    _own_copy(repo, path, output.path, missing_ok=True)
+            if not remove_data:
+                make_own_copies(repo, output.path)
             gitignore.check_readable(full)  # before anything is deleted
             # The record goes first: a remove killed after it never leaves one by which a
             # later checkout would take data whose pointer is gone (dvx/ops/left_behind.py);
@@ -316,6 +313,17 @@ def _refuse_foreign_link(repo: Repo, path: str) -> None:
                         "holds none of the tracked data and dvx does not follow it.",
                         f"`dvx checkout --force {for_command(repo.root, path)}` replaces the "
                         "link with the tracked data.")
+
+
+def make_own_copies(repo: Repo, path: str) -> None:
+    """Make the data at `path`, which stays in the workspace untracked, the user's own: a
+    link into the cache would follow the object (gc deletes it; an edit through a hard link
+    changes history), so each becomes a copy of its object (`_own_copy`). Nothing if it is
+    not there."""
+    full = repo.abspath(path)
+    if os.path.lexists(full):
+        for file in _data_files(full):
+            _own_copy(repo, file, path, missing_ok=True)
 
 
 def _data_files(full: str) -> list[str]:

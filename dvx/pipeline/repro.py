@@ -48,6 +48,7 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
+from dvx.ops.manage import make_own_copies
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
     LeftOut,
@@ -282,7 +283,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             if LockWriter(repo.root, repo.algo, repo.fsync).write(locks):
                 touched.append(LOCK_FILE)
                 result.lock_written = True
-            _no_longer_data(repo, no_longer)
+            no_longer_data(repo, no_longer)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
@@ -428,20 +429,22 @@ def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
     """Take out of `locks` the entries of stages `gone` from dvx.yaml (which loaded: a
     dvx.yaml that does not load stops repro before this); the caller writes dvx.lock, then
-    passes the outputs returned, which no stage has any longer, to _no_longer_data."""
+    passes the outputs returned, which no stage has any longer, to no_longer_data."""
     left = outputs_of_gone(dag, locks, gone)
     for name in gone:
         del locks[name]
     return left
 
 
-def _no_longer_data(repo: Repo, paths: list[str]) -> None:
+def no_longer_data(repo: Repo, paths: list[str]) -> None:
     """Outputs dvx.lock no longer records are no longer dvx's data (no checkout takes them
     for data left behind), but stay in the workspace and keep their .gitignore entries: a
-    `git add -A` must not commit that data."""
+    `git add -A` must not commit that data. They become the user's own, as `dvx remove`
+    leaves data: a link into the cache would dangle once gc takes its object."""
     if not paths:
         return
     for path in paths:
+        make_own_copies(repo, path)
         repo.syncstate.forget(path)
     repo.syncstate.flush()
 
@@ -1139,7 +1142,7 @@ class _Scheduler:
                 if self.lock_writer.write(self.locks):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
-                _no_longer_data(self.repo, left)
+                no_longer_data(self.repo, left)
                 self.left_ignored += left
             for path, record in synced.items():
                 self.repo.syncstate.record(path, record)

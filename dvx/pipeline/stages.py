@@ -13,7 +13,7 @@ from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git
 from dvx.pipeline import editor
 from dvx.pipeline.graph import Dag, load_dag
-from dvx.pipeline.repro import outputs_of_gone
+from dvx.pipeline.repro import no_longer_data, outputs_of_gone
 from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
@@ -56,11 +56,11 @@ def check_named(repo: Repo, name: str) -> None:
 def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = False
            ) -> Changed:
     """Take a stage out of dvx.yaml and its entry out of dvx.lock; its cached outputs (those
-    dvx.lock records that dvx.yaml no longer declares too) are no longer ignored by Git (or,
-    with `delete_outputs`, deleted: only if they are as recorded and in the cache, or for a
-    `cache: false` one committed in Git as it is, unless `force`; files .dvxignore keeps out
-    of them stay). A deleted output Git tracks is among the files to record in Git (`git
-    add` of it records its deletion)."""
+    dvx.lock records that dvx.yaml no longer declares too) are no longer ignored by Git, and
+    files of their own, no links into the cache (or, with `delete_outputs`, deleted: only if
+    they are as recorded and in the cache, or for a `cache: false` one committed in Git as
+    it is, unless `force`; files .dvxignore keeps out of them stay). A deleted output Git
+    tracks is among the files to record in Git (`git add` of it records its deletion)."""
     name = stage_target(name)
     dag, stages = _stages_named(repo, name)
     changed = Changed([s.name for s in stages])
@@ -74,6 +74,8 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
             for stage in stages:
                 _refuse_unsaved(repo, stage, outs[stage.name], locks.get(stage.name), in_git,
                                 committed)
+        if not delete_outputs:  # first: a copy that cannot be made stops it here
+            no_longer_data(repo, [o.path for s in stages for o in outs[s.name] if o.cache])
         manifests = {o.path: o.oid for s in stages if s.name in locks
                      for o in locks[s.name].outs if o.nfiles is not None}
         editor.remove_stage(repo, name)
