@@ -554,6 +554,30 @@ def serving(handler: Callable[..., Any], directory: Path) -> Iterator[str]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def recording_listener() -> Iterator[tuple[int, list[socket.socket]]]:
+    """A TCP port on 127.0.0.1 that accepts connections and says nothing, for as long as the
+    block runs: its number, and each connection accepted, as they come (what a client that
+    must never connect there would have opened)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield int(listener.getsockname()[1]), accepted
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        listener.close()
+        for client in accepted:
+            client.close()
+
+
 def self_signed_cert(directory: Path) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 (its own CA) and its key: the paths of
     `directory`/cert.pem and `directory`/key.pem."""

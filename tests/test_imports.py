@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 import xxhash
@@ -17,7 +18,7 @@ import dvx.api
 from dvx.errors import DvxError
 from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, write
 from tests.remotes import local_spec
-from tests.servers import serving
+from tests.servers import recording_listener, serving
 from tests.team import Team, commit, edit, must, share
 
 
@@ -1014,6 +1015,105 @@ def test_status_names_a_committed_import_s_local_source_outside_the_repository(
                 f"'{victim}', outside this repository") in status, status
     assert f"it is the local path '{alice}', outside this repository" in status
     assert "(`dvx update p.txt.dvx` brings it)" in status
+
+
+def _url_import_pointer(project, name: str, url: str) -> None:
+    """The pointer of an import of `url` to `name`, as a cloned repository (or an older dvx)
+    may have written it: its data in no cache."""
+    write(project / f"{name}.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {"f" * 32}\n'
+          f'size: 1\nsource:\n  etag: "0"\n  url: "{url}"\n')
+
+
+# fsspec protocols that are no store: a Dask client connects to the scheduler its URL names,
+# which sends it pickles to run; the others read and write where their options say, or hold
+# nothing ({port}: a listener recording connections, {victim}: a file of the user's).
+_NO_STORE_URLS = ("dask://127.0.0.1:{port}/data.csv", "dask://127.0.0.1:{port}::file://{victim}",
+                  "memory://data.csv", "simplecache::s3://bucket/data.csv",
+                  "filecache::file://{victim}", "reference://data.csv", "zip::file://{victim}",
+                  "tar://data.csv", "libarchive://data.csv", "dir://{victim}")
+
+
+def _refusal_of(url: str) -> str:
+    """The start of the error refusing `url` as a source URL."""
+    if "::" in url:
+        return f"The source URL '{url}' chains filesystems ('::')"
+    return f"The source URL scheme '{url.split('://')[0]}://' is fsspec's, but no kind of store"
+
+
+def test_a_pointer_s_source_url_of_a_protocol_that_is_no_store_is_never_opened(project,
+                                                                               tmp_path):
+    """A source URL is accepted by the rule of remote URLs: status, update and pull never open
+    one of another fsspec protocol, whoever wrote its pointer, and no client connects."""
+    victim = write(tmp_path / "home" / "secret.txt", "secret\n")
+    with recording_listener() as (port, accepted):
+        urls = [url.format(port=port, victim=victim) for url in _NO_STORE_URLS]
+        for i, url in enumerate(urls):
+            _url_import_pointer(project, f"p{i}.txt", url)
+        status = run_dvx_proc("status", cwd=project)
+        updated = run_dvx_proc("update", cwd=project)
+        pulled = run_dvx_proc("pull", cwd=project)
+    assert accepted == []
+    assert updated.code == 1 and pulled.code != 0, updated.output + pulled.output
+    for i, url in enumerate(urls):
+        assert f"p{i}.txt: its source could not be checked: {_refusal_of(url)}" in status.stderr
+        assert f"ERROR: p{i}.txt: not updated: {_refusal_of(url)}" in updated.stderr
+        assert not (project / f"p{i}.txt").exists()
+    assert "Use a local path or one of: " in updated.stderr and "s3://" in updated.stderr
+    assert not any("Traceback" in run.output for run in (status, updated, pulled))
+
+
+def test_import_url_and_get_url_refuse_a_protocol_that_is_no_store(project, tmp_path):
+    with recording_listener() as (port, accepted):
+        dask = f"dask://127.0.0.1:{port}/data.csv"
+        imported = run_dvx_proc("import-url", dask, "data.csv", cwd=project)
+        got = run_dvx_proc("get-url", dask, str(tmp_path / "got.csv"), cwd=project)
+    assert accepted == []
+    for refused in (imported, got):
+        assert refused.code == 2 and refused.stderr.startswith(f"ERROR: {_refusal_of(dask)}")
+        assert "Use a local path or one of: " in refused.stderr and "Traceback" not in \
+            refused.output, refused.output
+    chained = run_dvx("import-url", "simplecache::s3://bucket/data.csv", cwd=project)
+    assert chained.code == 2 and "chains filesystems ('::')" in chained.stderr
+    alias = run_dvx("import-url", "s3a://bucket/data.csv", cwd=project)
+    assert alias.code == 2 and "Use s3://bucket/data.csv." in alias.stderr, alias.output
+    assert not (project / "data.csv.dvx").exists() and not (tmp_path / "got.csv").exists()
+
+
+def test_a_local_source_path_holding_a_double_colon_is_that_file(project, tmp_path):
+    """fsspec would read the path as a chain of filesystems, and open the part before '::'."""
+    upstream = write(tmp_path / "upstream" / "simplecache::data.csv", "x\n1\n")
+    write(tmp_path / "upstream" / "simplecache", "not this\n")
+    imported = run_dvx("import-url", str(upstream), "data.csv", cwd=project)
+    assert imported.code == 0, imported.output
+    assert (project / "data.csv").read_text() == "x\n1\n"
+    assert "data.csv: up to date" in run_dvx("update", cwd=project).stdout
+
+
+def test_a_source_url_of_a_protocol_the_program_registered_is_read(tmp_path):
+    """A program using dvx may register a filesystem of its own with fsspec, as for a
+    remote: its source URLs are read, while fsspec's own memory:// is refused."""
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from dvx.ops.imports import get_url
+
+    class Served(MemoryFileSystem):
+        """fsspec's in-memory filesystem, under a protocol of the program's own."""
+        protocol = "dvxtestserved"
+        store: ClassVar[dict[str, Any]] = {}
+        pseudo_dirs: ClassVar[list[str]] = [""]
+
+        @classmethod
+        def _strip_protocol(cls, path):
+            return super()._strip_protocol(path.removeprefix("dvxtestserved://"))
+
+    fsspec.register_implementation("dvxtestserved", Served, clobber=True)
+    Served().pipe("/data.csv", b"x\n1\n")
+    assert get_url("dvxtestserved://data.csv", str(tmp_path / "got.csv")) == str(
+        tmp_path / "got.csv")
+    assert (tmp_path / "got.csv").read_bytes() == b"x\n1\n"
+    with pytest.raises(DvxError, match="The source URL scheme 'memory://' is fsspec's"):
+        get_url("memory://data.csv", str(tmp_path / "other.csv"))
 
 
 def test_an_import_from_the_repository_itself_names_a_revision_its_commits_do_not_move(

@@ -761,6 +761,19 @@ def _build_local(url: str, options: dict[str, str], timeout: float = DEFAULT_TIM
     return LocalFileSystem(auto_mkdir=True), url  # the caller resolves the path
 
 
+def _open_local_source(url: str, options: dict[str, Any], timeout: float
+                       ) -> tuple[Any, str]:
+    """A local source as the one file its path names, in any of the local kind's spellings:
+    never through fsspec's URL parsing, which takes a '::' in a path for a chain of
+    filesystems (`simplecache::/x` would open a cache, `dir::/x` a wrapper)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    # each scheme of the kind spelled file://, which fsspec reads (`file://~/x` is in the
+    # home folder) in any letter case
+    path = f"file://{url.split('://', 1)[1]}" if scheme_of(url) else url
+    return LocalFileSystem(), LocalFileSystem._strip_protocol(path)
+
+
 def seconds_option(options: Mapping[str, str], key: str, default: float, name: str = ""
                    ) -> float:
     """A remote option that is a number of seconds: more than 0 and finite. `name`: the
@@ -906,7 +919,7 @@ BACKENDS = [
             {"shared": "group: folders the group writes in, files all read, whatever the "
                        "umask (a remote several users push to)"},
             frozenset(), False, False, _build_local, checks={"shared": _shared},
-            verifies_host_keys=False),
+            verifies_host_keys=False, open_source=_open_local_source),
 ]
 _BY_SCHEME = {scheme: backend for backend in BACKENDS for scheme in backend.schemes}
 LOCAL_SCHEMES = _BY_SCHEME[""].schemes  # a directory on this machine
@@ -936,7 +949,7 @@ def scheme_of(url: str) -> str:
 
 
 def _url_to_fs(url: str, options: dict[str, Any]) -> tuple[Any, str]:
-    """A source URL of a kind whose client takes no timeouts (a local path)."""
+    """A source URL of a kind whose client takes no timeouts (a generic fsspec store's)."""
     import fsspec
 
     return fsspec.core.url_to_fs(url, **options)
@@ -973,37 +986,65 @@ def _generic(scheme: str) -> Backend | None:
                    False, _build_generic, verifies_host_keys=False)  # options as given
 
 
-def backend_for(url: str) -> Backend:
-    """The backend of `url`: the one place a URL becomes a kind of store, so whatever a URL
-    says leads through the checks of that kind (a directory remote's among them)."""
+def _kind_of(url: str) -> Backend | None:
+    """The kind of store `url` names, by the one rule for remote and source URLs alike: a kind
+    dvx has (a path names a directory or file), one of FSSPEC_SCHEMES, or a protocol the
+    program using dvx registered itself; None for any other, and for a generic kind's URL
+    that chains filesystems ('::'), which fsspec would open as one."""
     scheme = scheme_of(url)
     backend = _BY_SCHEME.get(scheme) or _generic(scheme)
     if backend is not None and (not accepts_any_option(backend) or "::" not in url):
         return backend
+    return None
+
+
+def backend_for(url: str) -> Backend:
+    """The backend of `url`: the one place a URL becomes a kind of store, so whatever a URL
+    says leads through the checks of that kind (a directory remote's among them)."""
+    backend = _kind_of(url)
+    if backend is None:
+        raise ConfigError(*_not_a_store(url, "remote"))
+    return backend
+
+
+def source_backend(url: str) -> Backend:
+    """The backend of the URL `import-url`, `get-url`, `update` and `status` read, accepted
+    by the rule of remote URLs (`_kind_of`): a pointer of a cloned repository, whichever dvx
+    wrote it, makes dvx neither speak to a Dask scheduler (pickle: it runs what it is sent)
+    nor read or write where a caching or wrapping protocol's options say. A usage error
+    (exit 2): the URL is the command's argument, or a pointer's, never the config's."""
+    backend = _kind_of(url)
+    if backend is None:
+        raise UsageError(*_not_a_store(url, "source"))
+    return backend
+
+
+def _not_a_store(url: str, role: str) -> tuple[str, str]:
+    """The message and the hint refusing `url` as the URL of a `role` ("remote", or
+    "source" of import-url), which `_kind_of` finds no kind of store for."""
+    scheme = scheme_of(url)
     known = ", ".join(sorted([*(s + "://" for s in _BY_SCHEME if s),
                               *(s + "://" for s in FSSPEC_SCHEMES)]))
-    fix = f"Use a directory path or one of: {known}."
+    fix = f"Use {'a directory path' if role == 'remote' else 'a local path'} or one of: {known}."
     if "::" in url:
-        raise ConfigError(f"The remote URL '{redact_url(url)}' chains filesystems ('::'), as "
-                          "fsspec's caching and wrapping protocols do: dvx opens a remote on "
-                          "one store, named by one URL.", fix)
+        return (f"The {role} URL '{redact_url(url)}' chains filesystems ('::'), as fsspec's "
+                f"caching and wrapping protocols do: dvx opens a {role} on one store, named by "
+                "one URL.", fix)
     from fsspec.registry import known_implementations
 
     alias = _alias_of(scheme)
     if alias is not None:
         rest = url.split("://", 1)[1]
-        raise ConfigError(f"The remote URL scheme '{scheme}://' is another name for "
-                          f"'{alias}://', which dvx spells one way only.",
-                          f"Use {redact_url(f'{alias}://{rest}')}.")
+        return (f"The {role} URL scheme '{scheme}://' is another name for '{alias}://', which "
+                "dvx spells one way only.", f"Use {redact_url(f'{alias}://{rest}')}.")
     if scheme in WRAPPING_SCHEMES:
-        raise ConfigError(f"The remote URL scheme '{scheme}://' is fsspec's, but no kind of "
-                          "store dvx opens as a remote: fsspec's caching, archive and wrapping "
-                          "protocols read and write where their options say, and its "
-                          "in-process and compute ones (memory, dask) hold nothing or run "
-                          "what a server sends.", fix)
+        return (f"The {role} URL scheme '{scheme}://' is fsspec's, but no kind of store dvx "
+                f"opens as a {role}: fsspec's caching, archive and wrapping protocols read "
+                "and write where their options say, and its in-process and compute ones "
+                "(memory, dask) hold nothing or run what a server sends.", fix)
     known_here = " (fsspec knows it)" if scheme in known_implementations else ""
-    raise ConfigError(f"The remote URL scheme '{scheme}://'{known_here} is not among the "
-                      "stores dvx opens as remotes.", fix)
+    return (f"The {role} URL scheme '{scheme}://'{known_here} is not among the stores dvx "
+            f"opens as {role}s.", fix)
 
 
 # fsspec's protocols that cache, unpack or wrap another filesystem, or hold nothing / run
@@ -1170,14 +1211,12 @@ def source_fs(url: str, timeout: float = DEFAULT_TIMEOUT, **options: Any) -> tup
     import fsspec
 
     quiet_client_libraries()
-    backend = _BY_SCHEME.get(scheme_of(url))
-    cut = _cut_off_at(url, backend) if backend is not None and backend.decodes_path else -1
+    backend = source_backend(url)  # refused before any client is made, so none connects
+    cut = _cut_off_at(url, backend) if backend.decodes_path else -1
     if cut >= 0:
         raise UsageError(f"{_cut_off_sentence(url, cut, 'URL')}.",
                          f"Write it percent-encoded ('%{ord(url[cut]):02X}') to name a file "
                          "with that character.")
-    if backend is None:
-        return fsspec.core.url_to_fs(url, **options)
     if not backend.verifies_host_keys:
         return backend.open_source(url, options, timeout)  # HTTP sends the URL as written
     try:
