@@ -211,10 +211,10 @@ dvx import-url https://example.com/data.zip
 @FORCE
 @common_options
 def import_url(url: str, out: str | None, force: bool) -> None:
-    """Download the file at URL (s3://, gs://, https://, a local path, anything fsspec
-    reaches) and track it here, recording the version its server reports (ETag or checksum,
-    else size and modification time), so `dvx update` downloads it again only when it
-    changed."""
+    """Download the file at URL (a local path, s3://, gs://, https://, ssh://, azure://, or
+    any kind of store a remote may be on) and track it here, recording the version its
+    server reports (ETag or checksum, else size and modification time), so `dvx update`
+    downloads it again only when it changed."""
     from dvx.ops.imports import import_url as do_import_url
 
     repo = open_repo()
@@ -232,7 +232,8 @@ dvx get-url https://example.com/data.zip data.zip
 @FORCE
 @common_options
 def get_url(url: str, out: str | None, force: bool) -> None:
-    """Download the file at URL (any protocol fsspec reaches), untracked."""
+    """Download the file at URL (a local path, or any kind of store a remote may be on),
+    untracked."""
     from dvx.ops.imports import get_url as do_get_url
     from dvx.ops.imports import url_timeout
     from dvx.remote.backends import redact_url

@@ -1,5 +1,6 @@
 """Data from elsewhere: `dvx get` / `dvx import` from another dvx repository (ops/source.py),
-`dvx get-url` / `dvx import-url` from any URL fsspec reaches, and `dvx update`.
+`dvx get-url` / `dvx import-url` from a path or a URL of a kind a remote may be on
+(`backends.source_backend`), and `dvx update`.
 
 An import is tracked like added data (its objects in the cache, a pointer, a .gitignore entry),
 and its pointer records where it came from (`source:` in docs/formats.md): the repository,
