@@ -11,7 +11,7 @@ from dvx.config import global_config_path
 from dvx.errors import RemoteError
 from dvx.objects.cache import written_since_stored
 from dvx.remote.backends import seconds_option
-from tests.conftest import git, run_dvx_proc, stopped_at, tree_bytes, write
+from tests.conftest import git, make_git_repo, run_dvx_proc, stopped_at, tree_bytes, write
 from tests.remotes import configure, local_spec, remote_for
 
 
@@ -227,6 +227,37 @@ def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     (repo / "sub").mkdir()
     assert dvx("remote", "add", "s", "../../store", cwd=repo / "sub").code == 0
     assert "url = ../store" in (repo / ".dvx" / "config").read_text()
+
+
+def test_remote_add_refuses_a_name_only_at_the_level_written_and_notes_the_other(
+        repo, dvx, tmp_path):
+    """As in DVC: your global remote of a project remote's name (for your credentials) is
+    added, and so is a project's remote named as your global one; a note says which URL is
+    in effect. --force replaces only at the level written, and so the refusal says."""
+    assert dvx("remote", "add", "-d", "storage", "s3://team/proj").code == 0
+    tracked = (repo / ".dvx" / "config").read_text()
+    added = dvx("remote", "add", "--global", "storage", "s3://team/proj")
+    assert added.code == 0, added.output
+    assert ("Note: the project config (s3://team/proj) also defines a remote 'storage'; its "
+            "URL is the one in effect in this repository") in " ".join(added.stderr.split())
+    assert (repo / ".dvx" / "config").read_text() == tracked
+    assert '[remote "storage"]' in Path(global_config_path()).read_text()
+    again = dvx("remote", "add", "--global", "storage", "s3://team/other")
+    assert again.code == 2 and again.stderr == (
+        "ERROR: A remote named 'storage' already exists in the global config. Use --force to "
+        "replace it there, or `dvx remote modify --global storage KEY VALUE` to change it.\n")
+    assert dvx("remote", "add", "--global", "--force", "storage", "s3://team/other").code == 0
+    assert "s3://team/other" in Path(global_config_path()).read_text()
+
+    new = make_git_repo(tmp_path / "new")
+    assert dvx("init", cwd=new).code == 0
+    quickstart = dvx("remote", "add", "-d", "storage", str(tmp_path / "store"), cwd=new)
+    assert quickstart.code == 0, quickstart.output
+    assert ("Note: the global config (s3://team/other) also defines a remote 'storage'; this "
+            "one's URL is the one in effect") in " ".join(quickstart.stderr.split())
+    listed = json.loads(dvx("remote", "list", "--json", cwd=new).stdout)
+    assert listed == [{"name": "storage", "url": str(tmp_path / "store"), "default": True,
+                       "level": "project"}]
 
 
 def test_a_directory_remote_where_a_git_work_tree_sees_it_is_refused(repo, dvx, tmp_path):

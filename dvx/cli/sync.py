@@ -62,14 +62,16 @@ dvx remote add backup file:///srv/backup/project
 @click.argument("name")
 @click.argument("url")
 @click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default.")
-@click.option("-f", "--force", is_flag=True, help="Replace a remote of the same name.")
+@click.option("-f", "--force", is_flag=True,
+              help="Replace a remote of the same name in the config written.")
 @level_options
 @common_options
 def remote_add(name: str, url: str, make_default: bool, force: bool, level: str | None
                ) -> None:
     """Add a remote NAME at URL: a directory, file://, s3://, ssh://, http(s)://, gs://,
     azure://, or one of fsspec's storage protocols abfs://, ftp://, hdfs://, smb://,
-    webdav:// and webhdfs://."""
+    webdav:// and webhdfs://. A remote of the same name at another config level is noted,
+    with which URL is in effect."""
     from dvx.ops.remote import add_remote
 
     notice = add_remote(_repo_for(level), name, url, make_default, level, force)

@@ -133,16 +133,49 @@ def add_remote(repo: Repo, name: str, url: str, default: bool, level: str | None
     """Returns a notice for the user, if any (set_default's)."""
     _check_name(name)
     config = repo.config
-    if name in config.remote_names() and not force:
-        raise ConfigError(f"A remote named '{name}' already exists.",
-                          "Use --force to replace it, or `dvx remote modify` to change it.")
-    target = config.file(level or "project")
+    chosen = level or "project"
+    # As in DVC, a name is taken per level: the same name at another level is the way to
+    # give a remote your own URL (--local) or credentials (--global), and --force would
+    # replace nothing there.
+    if _defines(config, chosen, name) and not force:
+        flag = "" if level is None else f" --{level}"
+        raise ConfigError(f"A remote named '{name}' already exists in the {chosen} config.",
+                          f"Use --force to replace it there, or `dvx remote modify{flag} "
+                          f"{name} KEY VALUE` to change it.")
+    target = config.file(chosen)
     target.remove_section(_section(name))
     target.set(_section(name), "url", _stored_url(repo, name, url, level))
     target.save()
-    notices = [_query_notice(name, url, level), set_default(repo, name, level) if default
-               else None]
+    notices = [_query_notice(name, url, level), _also_defined(config, name, chosen),
+               set_default(repo, name, level) if default else None]
     return "\n".join(notice for notice in notices if notice) or None
+
+
+def _also_defined(config: Config, name: str, chosen: str) -> str | None:
+    """A note for a remote just added at level `chosen` that another level gives a URL too:
+    which level's URL is the one in effect here (the most specific one's)."""
+    others = [lv for lv in reversed(LEVELS) if lv != chosen and _gives_url(config, lv, name)]
+    if not others:
+        return None
+    in_effect = config.where(_section(name), "url") or chosen
+    where = " and ".join(f"the {lv} config ({redact_url(_url_at(config, lv, name) or '')})"
+                         for lv in others)
+    which = ("this one's URL" if in_effect == chosen else "its URL" if len(others) == 1
+             else f"the {in_effect} config's URL")
+    lends = ("" if "global" not in (chosen, *others) or in_effect == "global" else
+             " The global config's options of it (credentials) go to the one in effect only "
+             "while both name the same store.")
+    return (f"Note: {where} also define{'s' if len(others) == 1 else ''} a remote '{name}'; "
+            f"{which} is the one in effect in this repository, as the most specific "
+            f"config's is (local, then project, then global).{lends}")
+
+
+def _gives_url(config: Config, level: str, name: str) -> bool:
+    return _url_at(config, level, name) is not None
+
+
+def _url_at(config: Config, level: str, name: str) -> str | None:
+    return config.files[level].get(_section(name), "url") if level in config.files else None
 
 
 def _query_notice(name: str, url: str, level: str | None) -> str | None:
