@@ -229,6 +229,52 @@ def test_relative_remote_path_is_stored_relative_to_repo_root(repo, dvx):
     assert "url = ../store" in (repo / ".dvx" / "config").read_text()
 
 
+def test_a_relative_path_for_the_global_config_is_stored_absolute_for_every_repository(
+        repo, dvx, tmp_path):
+    """Every repository reads the global config: a relative path stored there would be taken
+    from each one's root, and each project would push to another folder. It is the folder
+    typed, from the current directory, wherever it is used."""
+    assert dvx("remote", "add", "--global", "-d", "backup", "../backup-store").code == 0
+    assert f"url = {tmp_path / 'backup-store'}\n" in Path(global_config_path()).read_text()
+    other = make_git_repo(tmp_path / "team" / "other")
+    assert dvx("init", cwd=other).code == 0
+    write(other / "b.txt", "b")
+    assert dvx("add", "b.txt", cwd=other).code == 0
+    pushed = dvx("push", cwd=other)
+    assert pushed.code == 0, pushed.output
+    assert any((tmp_path / "backup-store").iterdir())
+    assert not (tmp_path / "team" / "backup-store").exists()
+    assert dvx("remote", "modify", "--global", "backup", "url", "../b2", cwd=other).code == 0
+    assert f"url = {tmp_path / 'team' / 'b2'}\n" in Path(global_config_path()).read_text()
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert dvx("remote", "add", "--global", "mine", "store", cwd=outside).code == 0
+    assert f"url = {outside / 'store'}\n" in Path(global_config_path()).read_text()
+
+
+def test_a_relative_path_already_in_the_global_config_is_refused_with_the_fix(
+        repo, dvx, tmp_path):
+    """Written by hand, or by a dvx that stored it as typed: no repository pushes to a folder
+    of its own under it; each says so, and `remote list` warns."""
+    write(Path(global_config_path()), '[remote "backup"]\nurl = ../backup-store\n'
+          "[core]\nremote = backup\n")
+    write(repo / "a.txt", "a")
+    assert dvx("add", "a.txt").code == 0
+    refused = dvx("push")
+    message = " ".join(refused.stderr.split())
+    assert refused.code == 1, refused.output
+    assert ("Remote 'backup' has the relative path '../backup-store' as its URL in the global "
+            "config") in message
+    assert f"(from this repository: '{tmp_path / 'backup-store'}')" in message
+    assert "`dvx remote modify --global backup url PATH`" in message
+    assert not (tmp_path / "backup-store").exists()
+    listed = dvx("remote", "list")
+    assert listed.code == 0 and "WARNING: Remote 'backup' has the relative path" in listed.stderr
+    assert dvx("remote", "modify", "--global", "backup", "url", "../backup-store").code == 0
+    assert dvx("push").code == 0
+    assert any((tmp_path / "backup-store").iterdir())
+
+
 def test_remote_add_refuses_a_name_only_at_the_level_written_and_notes_the_other(
         repo, dvx, tmp_path):
     """As in DVC: your global remote of a project remote's name (for your credentials) is

@@ -70,8 +70,9 @@ def remote_add(name: str, url: str, make_default: bool, force: bool, level: str 
                ) -> None:
     """Add a remote NAME at URL: a directory, file://, s3://, ssh://, http(s)://, gs://,
     azure://, or one of fsspec's storage protocols abfs://, ftp://, hdfs://, smb://,
-    webdav:// and webhdfs://. A remote of the same name at another config level is noted,
-    with which URL is in effect."""
+    webdav:// and webhdfs://. A relative directory path is taken from the current directory,
+    and stored relative to the repository root (with --global: absolute). A remote of the
+    same name at another config level is noted, with which URL is in effect."""
     from dvx.ops.remote import add_remote
 
     notice = add_remote(_repo_for(level), name, url, make_default, level, force)

@@ -90,11 +90,18 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
                           "its own.")
         _refuse_where_git_sees(path, f"remote URL '{url}'", "Give the remote a folder outside "
                                "any Git work tree, or one Git ignores there")
-    if _is_relative_path(url):
-        # Typed relative to the current directory; stored relative to the repository root.
-        return os.path.relpath(os.path.abspath(path_of_local_url(url)),
-                               repo.root).replace(os.sep, "/")
-    return url
+    return _stored_path(repo, url, level) if _is_relative_path(url) else url
+
+
+def _stored_path(repo: Repo, url: str, level: str | None) -> str:
+    """A relative directory path, typed relative to the current directory, as it is stored:
+    relative to the repository root in the repository's own configs, so it works from every
+    clone; absolute in the global config, which every repository reads and would take a
+    relative path from its own root (another folder for each)."""
+    typed = os.path.abspath(path_of_local_url(url))
+    if level == "global":
+        return typed.replace(os.sep, "/")
+    return os.path.relpath(typed, repo.root).replace(os.sep, "/")
 
 
 def _refuse_the_cache(repo: Repo, path: str, shown: str, hint: str) -> None:
@@ -199,7 +206,8 @@ def list_remotes(repo: Repo) -> list[RemoteInfo]:
         url = config.remote_options(name).get("url", "")
         level = config.where(_section(name), "url") or _levels_defining(config, name)[0]
         infos.append(RemoteInfo(name, redact_url(url), name == default, level,
-                                None if url else _without_url(config, name)))
+                                _relative_in_global(config, name) if url
+                                else _without_url(config, name)))
     return infos
 
 
@@ -227,6 +235,26 @@ def _without_url(config: Config, name: str) -> RemoteError:
         f"remote's new name, if it has one (`dvx remote list`), with `dvx remote modify "
         f"--{where} NAME KEY VALUE`; or give '{name}' a URL of its own with `dvx remote modify "
         f"--{where} {name} url URL`.")
+
+
+def _relative_in_global(config: Config, name: str) -> RemoteError | None:
+    """The error for a remote whose URL in effect is a relative directory path in the global
+    config (written by hand, or by a dvx that stored it as typed): every repository reads that
+    config and would take the path from its own root, each pushing to another folder, so no
+    repository uses it until it names one folder."""
+    url = _url_at(config, "global", name)
+    if url is None or config.where(_section(name), "url") != "global" \
+            or not _is_relative_path(url):
+        return None
+    root = config.repo_root()
+    here = "" if root is None else (
+        f" (from this repository: '{local_path(url, root)}')")
+    return RemoteError(
+        f"Remote '{name}' has the relative path '{url}' as its URL in the global config "
+        f"({_file_of(config, 'global')}), which every repository reads: each would take it "
+        f"from its own root and use another folder{here}.",
+        f"Give it the folder you mean: `dvx remote modify --global {name} url PATH` (a "
+        "relative PATH is taken from the current directory and stored absolute).")
 
 
 def _file_of(config: Config, level: str) -> str:
@@ -563,6 +591,9 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
     url = options.get("url")
     if not url:
         raise _without_url(config, name)
+    relative = _relative_in_global(config, name)
+    if relative is not None:
+        raise relative
     backend_for(url)  # an unknown kind of URL is an error of its own
     try:  # as `remote add` would: a URL it refuses names no store dvx can find again
         check_url(url, name)
