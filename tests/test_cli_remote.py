@@ -306,6 +306,43 @@ def test_remote_add_refuses_a_name_only_at_the_level_written_and_notes_the_other
                        "level": "project"}]
 
 
+# What a level between says of options a more specific level sets without a URL: they stay
+# with a remote that level still defines, and follow one that goes.
+@pytest.mark.parametrize("verb", ["remove", "rename"])
+@pytest.mark.parametrize(("chosen", "setup", "local_follows"), [
+    ("global", {"global": "url", "project": "url"}, False),
+    ("global", {"global": "url", "project": "options"}, True),
+    ("global", {"global": "url"}, True),
+    ("project", {"global": "url", "project": "url"}, True),
+    ("project", {"project": "url"}, True),
+])
+def test_remote_remove_and_rename_leave_config_local_options_of_a_remote_still_defined(
+        repo, dvx, verb, chosen, setup, local_follows):
+    """`remote remove --global storage` in a clone whose project defines `storage` too, with
+    its secret in config.local: the secret is the project remote's, and stays."""
+    if "global" in setup:
+        assert dvx("remote", "add", "--global", "storage", "s3://mine/old").code == 0
+    if setup.get("project") == "url":
+        assert dvx("remote", "add", "-d", "storage", "s3://team/proj").code == 0
+    elif setup.get("project") == "options":
+        assert dvx("remote", "modify", "storage", "jobs", "3").code == 0
+    assert dvx("remote", "modify", "--local", "storage", "secret_access_key", "s3cr3t").code == 0
+    local = repo / ".dvx" / "config.local"
+    before = local.read_text()
+    args = ["remote", verb, f"--{chosen}", "storage"] + (["old"] if verb == "rename" else [])
+    done = dvx(*args)
+    assert done.code == 0, done.output
+    if not local_follows:
+        assert local.read_text() == before
+        assert "The local config's options of it stay with it." in done.stderr
+        assert dvx("config", "remote.storage.secret_access_key").code == 0
+        return
+    assert '[remote "storage"]' not in local.read_text()
+    assert ('[remote "old"]' in local.read_text()) == (verb == "rename")
+    if setup.get("project") == "options":  # the project's options went along too
+        assert ('[remote "storage"]' in (repo / ".dvx" / "config").read_text()) is False
+
+
 def test_a_directory_remote_where_a_git_work_tree_sees_it_is_refused(repo, dvx, tmp_path):
     """In this repository's work tree or another's, `git add -A` would commit every object
     pushed: refused when added and (a cloned or hand-written config) when opened, unless Git

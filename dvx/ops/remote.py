@@ -405,6 +405,12 @@ def _defines(config: Config, level: str, name: str) -> bool:
     return level in config.files and config.files[level].parser.has_section(_section(name))
 
 
+def _defined_between(config: Config, name: str, low: str, high: str) -> bool:
+    """Does a level between `low` and `high` (neither included) give remote `name` a URL?"""
+    return any(_gives_url(config, lv, name)
+               for lv in LEVELS[LEVELS.index(low) + 1:LEVELS.index(high)])
+
+
 def _move_section(config_file: ConfigFile, old: str, new: str) -> None:
     items = config_file.parser.items(_section(old))
     config_file.remove_section(_section(old))
@@ -417,16 +423,23 @@ def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | Non
     names it at `chosen` and at the levels overriding it along, and save them: options there
     that only override the remote's (a section without a URL), and a default naming it, at
     `chosen` always, at an overriding level only when no level defines `old` any more (else
-    that default still names a remote). A notice when another level still defines `old`."""
+    that default still names a remote). Options overriding a remote that a level in between
+    still defines stay: they are its (config.local's credentials of the project's remote
+    when the global one of that name goes). A notice when another level still defines `old`."""
     overriding = [lv for lv in LEVELS[LEVELS.index(chosen) + 1:] if lv in config.files]
     changed = {chosen}
+    kept = []
     for lv in overriding:
         config_file = config.files[lv]
-        if _defines(config, lv, old) and config_file.get(_section(old), "url") is None:
-            if new is None:
-                config_file.remove_section(_section(old))
-            else:
-                _move_section(config_file, old, new)
+        if not _defines(config, lv, old) or config_file.get(_section(old), "url") is not None:
+            continue
+        if _defined_between(config, old, chosen, lv):
+            kept.append(lv)
+        elif new is None:
+            config_file.remove_section(_section(old))
+            changed.add(lv)
+        else:
+            _move_section(config_file, old, new)
             changed.add(lv)
     still = [lv for lv in reversed(LEVELS) if _defines(config, lv, old)]
     for lv in [chosen, *overriding]:
@@ -441,10 +454,11 @@ def _follow(config: Config, old: str, new: str | None, chosen: str) -> str | Non
         config.files[lv].save()
     if not still:
         return None
-    command = (f"remove --{still[0]} {old}" if new is None
-               else f"rename --{still[0]} {old} NEW")
-    return (f"The {still[0]} config still defines a remote '{old}' (`dvx remote {command}` "
-            f"{'removes' if new is None else 'renames'} it there).")
+    where = next((lv for lv in still if _gives_url(config, lv, old)), still[0])
+    command = (f"remove --{where} {old}" if new is None else f"rename --{where} {old} NEW")
+    stay = "".join(f" The {lv} config's options of it stay with it." for lv in kept)
+    return (f"The {where} config still defines a remote '{old}' (`dvx remote {command}` "
+            f"{'removes' if new is None else 'renames'} it there).{stay}")
 
 
 def set_default(repo: Repo, name: str | None, level: str | None) -> str | None:
