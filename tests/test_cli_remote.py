@@ -306,6 +306,27 @@ def test_remote_add_refuses_a_name_only_at_the_level_written_and_notes_the_other
                        "level": "project"}]
 
 
+@pytest.mark.parametrize("command", [["remote", "add", "x"],
+                                     ["remote", "modify", "x", "url"]])
+def test_a_file_url_naming_a_host_is_a_configuration_error(repo, dvx, tmp_path, command):
+    assert dvx("remote", "add", "-d", "x", str(tmp_path / "ok")).code == 0
+    if command[1] == "add":
+        assert dvx("remote", "remove", "x").code == 0
+    refused = dvx(*command, "file://server/share/store")
+    assert refused.code == 2, refused.output
+    assert "names a host; file:// URLs must be local" in refused.stderr
+    assert "server" not in (repo / ".dvx" / "config").read_text()
+
+
+def test_a_file_url_naming_a_host_written_by_hand_is_refused_where_it_is_used(repo, dvx):
+    write(repo / ".dvx" / "config", '[remote "x"]\nurl = file://server/share/store\n'
+          "[core]\nremote = x\n")
+    refused = dvx("push")
+    assert refused.code == 1, refused.output
+    assert "Remote 'x': The URL 'file://server/share/store' names a host" in refused.stderr
+    assert "Fix it with `dvx remote modify x url URL`." in refused.stderr
+
+
 # What a level between says of options a more specific level sets without a URL: they stay
 # with a remote that level still defines, and follow one that goes.
 @pytest.mark.parametrize("verb", ["remove", "rename"])

@@ -944,6 +944,16 @@ def path_of_local_url(url: str) -> str:
     return path
 
 
+def _refuse_a_host(url: str) -> None:
+    """A file:// URL naming a host (file://server/share) names no directory here: set as a
+    remote's URL, a configuration error like any other URL refused (path_of_local_url's
+    RemoteError is for one read where the remote is opened)."""
+    try:
+        path_of_local_url(url)
+    except RemoteError as exc:
+        raise ConfigError(exc.message, exc.hint) from None
+
+
 def scheme_of(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else ""
 
@@ -1084,6 +1094,7 @@ def check_url(url: str, name: str = "NAME") -> Backend:
     kind needs; else a ConfigError saying what is wrong (`name`: the remote's, for a hint)."""
     backend = backend_for(url)
     if backend.name == "local":
+        _refuse_a_host(url)
         return backend
     try:
         parts = urlsplit(url)
