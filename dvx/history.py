@@ -281,6 +281,19 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
+def committed_at_head(repo: Repo, path: str, in_lock: bool) -> Pointer | None:
+    """What HEAD's commit records for the data at `path`, in its pointer file (or with
+    `in_lock` in its dvx.lock entry): None when it records none there (no Git, no commit
+    yet, a pointer never committed, one dvx cannot read). DvxError when Git will not give
+    the file (a folder there, one too large)."""
+    git = repo.git
+    if git is None:
+        return None
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    sha = git.blob_id_at("HEAD", file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
+    return None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+
+
 def _recorded_in(repo: Repo, git: Git, file: str, sha: str) -> dict[str, Pointer]:
     """{data path: pointer} of the pointer file or dvx.lock `file` whose blob is `sha`
     (empty if it does not parse), parsed once per command."""

@@ -674,6 +674,44 @@ def test_git_pull_rebase_checks_out_the_data_of_the_replayed_commits(tmp_path):
     assert amended.returncode == 0 and "dvx" not in amended.stderr  # an amend changes no file
 
 
+@pytest.mark.parametrize("pull", [
+    [["git", "pull", "-q", "--rebase", "--autostash"]],
+    [["git", "pull", "-q", "--no-rebase", "--autostash"]],
+    [["git", "stash", "-q"], ["git", "pull", "-q", "--rebase"], ["git", "stash", "pop", "-q"]],
+], ids=["rebase-autostash", "merge-autostash", "stash-pull-pop"])
+def test_an_uncommitted_add_a_pull_stashes_is_a_change_outside_a_commit_not_git_s(
+        tmp_path, pull):
+    """An uncommitted `dvx add` is stashed during `git pull --autostash` (or by hand): the
+    hooks check out HEAD's data, then Git applies the stashed pointer, which no hook sees.
+    status names that pointer changed outside a commit, never in Git (a teammate's change),
+    add refuses to record the older data over it, and `dvx checkout` brings the new data."""
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob")
+    write(bob / "code.txt", "bob's code\n")
+    commit(bob, "bob's code")
+    git(bob, "push", "-q", "origin", "main")
+    write(alice / "notes.txt", "alice's notes\n")
+    commit(alice, "alice's notes")  # a local commit: the pull rebases or merges it
+    edit(alice, "raw.csv", "my new data\n")
+    must("add", "raw.csv", cwd=alice)
+
+    for command in pull:
+        done = subprocess.run(command, cwd=alice, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    assert (alice / "code.txt").read_text() == "bob's code\n"
+    assert (alice / "raw.csv").read_text() == "v1\n"  # the hooks ran with the pointer stashed
+    status = run_dvx("status", cwd=alice)
+    assert "raw.csv: pointer changed outside a commit (a stash applied" in status.stdout
+    assert "in Git" not in status.stdout, status.stdout
+    refused = run_dvx("add", "raw.csv", cwd=alice)
+    assert refused.code == 1 and "'raw.csv' changed outside a commit" in refused.stderr
+    assert "--force" in refused.stderr and "in Git" not in refused.stderr
+
+    must("checkout", "raw.csv", cwd=alice)
+    assert (alice / "raw.csv").read_text() == "my new data\n"
+    assert run_dvx("status", cwd=alice).stdout.strip() == "Data and pointers are up to date."
+
+
 def test_a_merge_a_rebase_replays_is_checked_out_once_when_the_rebase_ends(repo, dvx):
     """`git rebase --rebase-merges` commits the merge it replays, which runs post-commit: the
     rebase's post-rewrite checks out where it ends, so post-commit leaves that merge alone."""

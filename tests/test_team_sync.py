@@ -49,6 +49,7 @@ def test_after_git_pull_the_moved_pointer_is_recognised_and_never_undone(team):
     seen = status_of(alice, "data.csv")
     assert seen["workspace"] == "outdated"
     assert (seen["pointer_oid"], seen["synced_oid"]) == (new, old)
+    assert seen["moved_in_workspace"] is False
     text = run_dvx("status", cwd=alice)
     assert "pointer changed in Git, data not checked out" in text.stdout
     assert "dvx checkout" in text.stdout and "dvx commit`" not in text.stdout
@@ -70,6 +71,32 @@ def test_after_git_pull_the_moved_pointer_is_recognised_and_never_undone(team):
     assert status_of(alice, "data.csv")["workspace"] == "modified"
     must("commit", cwd=alice)
     assert pointer_oid(alice / "data.csv.dvx") not in (old, new)
+
+
+def test_a_pointer_file_checked_out_from_another_commit_is_changed_outside_a_commit(team):
+    """`git checkout REV -- X.dvx` moves a pointer as a stash applied does: in the workspace,
+    where no hook checks its data out. status says so instead of blaming Git, until that
+    pointer is committed."""
+    alice = team.founder()
+    write(alice / "data.csv", "v1\n")
+    must("add", "data.csv", cwd=alice)
+    commit(alice, "v1")
+    edit(alice, "data.csv", "v2\n")
+    must("add", "data.csv", cwd=alice)
+    commit(alice, "v2")
+
+    git(alice, "checkout", "HEAD~1", "--", "data.csv.dvx")
+    seen = status_of(alice, "data.csv")
+    assert (seen["workspace"], seen["moved_in_workspace"]) == ("outdated", True)
+    text = run_dvx("status", cwd=alice).stdout
+    assert "data.csv: pointer changed outside a commit (a stash applied, the pointer file " \
+           "checked out or edited), data not checked out" in text
+    assert "in Git" not in text
+    git(alice, "commit", "-qm", "back to v1")
+    assert "data.csv: pointer changed in Git, data not checked out" in run_dvx(
+        "status", cwd=alice).stdout
+    must("checkout", "data.csv", cwd=alice)
+    assert (alice / "data.csv").read_text() == "v1\n"
 
 
 def test_a_failed_write_of_the_record_keeps_the_teammate_s_change_from_being_undone(team):

@@ -51,7 +51,8 @@ def _report_added(root: str, result: object, as_json: bool = False) -> None:
         emit_json(result.to_json())
         return
     for path in result.behind:
-        warn(f"Not recorded {shown_path(path)}: its pointer changed in Git since this workspace "
+        warn(f"Not recorded {shown_path(path)}: its pointer changed "
+             f"{result.moved_where.get(path, 'in Git')} since this workspace "
              f"was synced, and the workspace still holds the data from before; `dvx checkout "
              f"{for_command(root, path)}` (or `dvx pull`) brings the data the pointer names.")
     if not is_quiet():
@@ -442,8 +443,9 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     for o in result.outputs:
         if not o.changed:
             continue
-        states = {"unchanged": [], "outdated": ["pointer changed in Git, data not checked out"],
-                  "modified": ["modified"] + (["and its pointer changed in Git"]
+        states = {"unchanged": [],
+                  "outdated": [f"pointer changed {o.moved_where}, data not checked out"],
+                  "modified": ["modified"] + ([f"and its pointer changed {o.moved_where}"]
                                               if o.pointer_moved else []),
                   "not_pulled": ["not pulled yet" if not o.in_cache
                                  else "not checked out yet"],
@@ -488,10 +490,14 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
            for o in result.outputs):  # perhaps left half-written by a stopped stage
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
-    if any(o.workspace == "modified" and o.pointer_moved and not o.new_manifest_missing
-           for o in result.outputs):
+    if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
+           and not o.new_manifest_missing for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
+    if any(o.workspace == "modified" and o.moved_in_workspace and not o.new_manifest_missing
+           for o in result.outputs):
+        out("(data and pointer both changed here: `dvx commit --force PATH` keeps the data, "
+            "`dvx checkout --force PATH` takes the pointer's)")
     unsorted = [for_command(root, o.path) for o in result.outputs if o.new_manifest_missing]
     if unsorted:
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "

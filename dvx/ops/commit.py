@@ -115,6 +115,8 @@ class AddResult:
     staged: list[str]  # paths `git add`ed (core.autostage)
     to_stage: list[str]  # paths the user should `git add`
     behind: list[str] = field(default_factory=list)  # not recorded: the pointer moved in Git
+    # Of each path in `behind`: where its pointer moved (OutputStatus.moved_where)
+    moved_where: dict[str, str] = field(default_factory=dict)
     # Unchanged, stored in the cache again: the cache had lost them, the workspace had not
     stored_again: list[str] = field(default_factory=list)
 
@@ -137,12 +139,13 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
     those the cache lost that the workspace still holds (`OutputStatus.only_in_workspace`)."""
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [o.path for o in outputs])
-        chosen, behind = [], []
+        chosen: list[Output] = []
+        behind: list[OutputStatus] = []
         statuses: dict[str, OutputStatus] = {}
         for output in outputs:
             status = statuses[output.path] = output_status(repo, output)
             if only_changed and status.workspace == OUTDATED and not force:
-                behind.append(output.path)
+                behind.append(status)
                 continue
             if only_changed and status.workspace != MODIFIED and not status.only_in_workspace:
                 continue
@@ -163,7 +166,8 @@ def commit(repo: Repo, outputs: list[Output], force: bool = False,
             prepared.append(prepare(repo, output.path, output, statuses[output.path]))
         results += record_all(repo, prepared)
         result = finish(repo, results)
-        result.behind.extend(behind)
+        result.behind.extend(found.path for found in behind)
+        result.moved_where.update((found.path, found.moved_where) for found in behind)
         result.stored_again.extend(a.path for a in result.added
                                    if not a.changed and statuses[a.path].only_in_workspace)
         return result
@@ -182,16 +186,17 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
     record_anyway = "`--force`" if own_force else f"`dvx commit --force {typed}`"
     if status.workspace == OUTDATED and now == then:  # the executable bit alone changed
         raise ConflictError(
-            f"'{path}' changed in Git since this workspace was synced: its pointer now "
-            f"records another executable bit for the same data ({now}), and the workspace "
-            "file still has the mode it had before. Recording it would undo that change.",
+            f"'{path}' changed {status.moved_where} since this workspace was synced: its "
+            f"pointer now records another executable bit for the same data ({now}), and the "
+            "workspace file still has the mode it had before. Recording it would undo that "
+            "change.",
             f"Run `dvx checkout {typed}` to give it the mode the pointer records; "
             f"{record_anyway} records the older mode anyway.")
     if status.workspace == OUTDATED:
         raise ConflictError(
-            f"'{path}' changed in Git since this workspace was synced: its pointer now names "
-            f"{now}, and the workspace still holds {then}, the data it had before. Recording "
-            "it would undo that change.",
+            f"'{path}' changed {status.moved_where} since this workspace was synced: its "
+            f"pointer now names {now}, and the workspace still holds {then}, the data it had "
+            "before. Recording it would undo that change.",
             f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
             "names" + ("." if status.kind == "dir" else  # whose files --force never undoes
                        f"; {record_anyway} records the older data anyway."))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 
-from dvx.errors import FormatError, LockError, PathError
+from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import recorded_lately
+from dvx.history import committed_at_head, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
@@ -58,6 +58,9 @@ class OutputStatus:
     outdated: list[str] = field(default_factory=list)
     pointer_oid: str = ""
     synced_oid: str | None = None  # set when the pointer moved since the workspace was synced
+    # That move is not Git's (HEAD records other data than the pointer): a stash applied, the
+    # pointer file checked out or edited (`moved_in_workspace`)
+    moved_in_workspace: bool = False
     current_oid: str | None = None  # what the workspace holds, when known and not the pointer's
     pushed: bool = True  # False: a `push: false` stage output, which no remote holds
     stage: str | None = None  # the pipeline stage whose output it is
@@ -84,10 +87,18 @@ class OutputStatus:
     def pointer_moved(self) -> bool:
         return self.synced_oid is not None
 
+    @property
+    def moved_where(self) -> str:
+        """Where the pointer moved since the workspace was synced, as messages say it: never
+        "in Git" (a teammate's change, to a user) for the user's own uncommitted one."""
+        return ("outside a commit (a stash applied, the pointer file checked out or edited)"
+                if self.moved_in_workspace else "in Git")
+
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {"path": self.path, "type": self.kind,
                                   "workspace": self.workspace, "in_cache": self.in_cache,
                                   "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid,
+                                  "moved_in_workspace": self.moved_in_workspace,
                                   "only_in_workspace": self.only_in_workspace}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
@@ -285,7 +296,23 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     elif synced is None and result.workspace == MODIFIED:
         earlier = _synced_earlier(repo, output, result)
         result = result if earlier is None else earlier[1]
+    if result.pointer_moved:
+        result.moved_in_workspace = moved_in_workspace(repo, output)
     return result
+
+
+def moved_in_workspace(repo: Repo, output: Output) -> bool:
+    """Is the pointer's data other than what HEAD's commit records for it? Then a move of the
+    pointer since the workspace was synced is not Git's (a pull, a merge or a checkout of a
+    commit runs a hook, and brings HEAD's pointer) but one in the workspace that no hook
+    sees: a stash applied (`git stash pop`, `git pull --autostash` re-applying an
+    uncommitted `dvx add` after the hooks checked out HEAD's data), `git checkout -- X.dvx`,
+    an edit. False when Git cannot say."""
+    try:
+        committed = committed_at_head(repo, output.path, in_lock=output.stage is not None)
+    except DvxError:
+        return False
+    return committed is None or _record_of(committed) != _record_of(output.pointer)
 
 
 def _record_of(pointer: Pointer) -> Synced:
