@@ -157,6 +157,9 @@ MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our oth
 
 
 def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
+    """The commands that resolve a conflicted pointer. The data of the side kept is placed
+    with `dvx pull`, not `dvx checkout`: the other side is most often a teammate's, whose
+    data this cache never fetched, and pull fetches only what the cache lacks."""
     data_path = for_command(root, data_path_of(path))
     pointer = literal_pathspec(from_here(root, path))
     others = _resolved_with(root, path)
@@ -165,7 +168,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "
-                f"other and the marker lines), then `dvx checkout {data_path}` and "
+                f"other and the marker lines), then `dvx pull {data_path}` and "
                 f"`{staged}`. (`git checkout --theirs`/`--ours` would instead take "
                 f"that side's whole pointer, without the other side's other changes.)")
     if others is not None:
@@ -173,7 +176,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
         return (f"Git's index holds no side of it to check out{renamed}. Edit it to keep one "
                 f"side's oid and size (the markers show both; delete the other side and the "
                 f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
-    return (f"Keep one side: `git checkout --theirs {pointer} && dvx checkout {data_path}` "
+    return (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
 
 

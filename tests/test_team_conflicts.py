@@ -70,20 +70,25 @@ def _diverge(team: Team, installed: bool = False, path: str = "data.csv") -> tup
     return alice, bob
 
 
-def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path):
+@pytest.mark.parametrize("side", ["theirs", "ours"])
+def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path, side):
+    """The command printed keeps either side, though this cache never fetched bob's data
+    (theirs): `dvx pull` fetches what it lacks, where `dvx checkout` would fail."""
     alice, _ = _diverge(Team(tmp_path))
     status = run_dvx("status", cwd=alice)
     assert status.code == 1
     assert "'data.csv.dvx' holds an unresolved Git merge conflict" in status.stderr
     assert status.stdout == "Everything else is up to date.\n"
-    assert "git checkout --theirs data.csv.dvx && dvx checkout data.csv" in status.stderr
+    keep = "git checkout --theirs data.csv.dvx && dvx pull data.csv"
+    assert f"Keep one side: `{keep}` (or --ours), then `git add data.csv.dvx`." in status.stderr
     assert "other.csv" not in status.stdout  # unchanged, and still checked
     assert run_dvx("status", "other.csv", cwd=alice).code == 0
-    assert run_dvx("checkout", "data.csv", cwd=alice).code == 1
+    for args in (("checkout", "data.csv"), ("add", "data.csv"), ("fetch", "data.csv")):
+        refused = run_dvx(*args, cwd=alice)
+        assert refused.code == 1 and f"Keep one side: `{keep}`" in refused.stderr, args
 
-    git(alice, "checkout", "--theirs", "data.csv.dvx")
-    must("pull", "data.csv", cwd=alice)
-    assert (alice / "data.csv").read_text() == "bob's\n"
+    _pasted(keep.replace("--theirs", f"--{side}"), alice)
+    assert (alice / "data.csv").read_text() == {"theirs": "bob's\n", "ours": "alice's\n"}[side]
     git(alice, "add", "data.csv.dvx")
     git(alice, "commit", "-qm", "take bob's data")
     assert run_dvx("status", "-q", cwd=alice).code == 0
@@ -104,13 +109,11 @@ def test_the_conflict_hint_names_a_pointer_from_the_current_directory_quoted(tmp
     """Run in a folder whose name has a space, the commands a conflicted pointer's message
     suggests name it from there, quoted, and pasted as they are they resolve it."""
     alice, _ = _diverge(Team(tmp_path), path="d d/x y.txt")
-    fetched = run_dvx("fetch", "--rev", "origin/bob", cwd=alice)  # for the checkout pasted
-    assert "Fetched 1 object" in fetched.stdout, fetched.output  # (and names the conflict)
     status = run_dvx("status", cwd=alice / "d d")
     assert status.code == 1 and "'d d/x y.txt.dvx' holds an unresolved" in status.stderr
     keep = re.search(r"Keep one side: `([^`]*)`", status.stderr)
     assert keep is not None
-    assert keep.group(1) == "git checkout --theirs 'x y.txt.dvx' && dvx checkout 'x y.txt'"
+    assert keep.group(1) == "git checkout --theirs 'x y.txt.dvx' && dvx pull 'x y.txt'"
     _pasted(keep.group(1), alice / "d d")
     assert (alice / "d d" / "x y.txt").read_text() == "bob's\n"
 

@@ -402,10 +402,11 @@ def test_a_directory_conflict_offers_two_versions_each_with_every_other_change(t
     assert merged.returncode != 0 and "each with every other change" in merged.stderr
     status = run_dvx("status", cwd=alice)
     assert status.code == 1 and "Keep one version" in status.stderr
+    assert "then `dvx pull images` and `git add images.dvx`" in status.stderr
     lines = (alice / "images.dvx").read_text().splitlines(keepends=True)
     middle = lines.index("=======\n")
     (alice / "images.dvx").write_text("".join(lines[middle + 1:-1]))  # Bob's version
-    must("pull", cwd=alice)
+    must("pull", "images", cwd=alice)  # Bob's f3 and f6: not in this cache
     expected = {"f1.txt": "alice's f1\n", "f2.txt": "bob's f2\n", "f3.txt": "bob's f3\n",
                 "f4.txt": "image 4\n", "f5.txt": "image 5\n", "f6.txt": "bob's f6\n"}
     assert {p.name: p.read_text() for p in (alice / "images").iterdir()} == expected
