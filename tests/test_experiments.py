@@ -152,6 +152,21 @@ def test_show_names_a_key_two_files_share_by_file_and_sorts_rows_without_the_col
     assert [r[0] for r in rows[1:]] == ["workspace", "main", "one", "two", "none"]
 
 
+def test_show_and_set_name_a_dotted_key_as_the_pipeline_does(project):
+    write(project / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\ntrain.lr: 7\n"
+                                   "opt.decay: 0.5\n")
+    git(project, "commit", "-qam", "a key with a dot in it")
+    must("exp", "run", "-S", "opt.decay=0.25", "-n", "decay", cwd=project)
+    text = (project / "params.yaml").read_text()
+    assert "opt.decay: 0.25" in text and "train.lr: 7" in text  # the key as written
+    shown = run_dvx("exp", "show", "--json", cwd=project)
+    rows = {row["name"]: row["params"]["params.yaml"] for row in json.loads(shown.stdout)}
+    assert rows["decay"] == {"train.lr": 0.1, "train.epochs": 3, "opt.decay": 0.25}
+    assert shown.stderr.count("WARNING: ") == 1
+    assert "params.yaml at workspace, main, decay: two values are named 'train.lr' " \
+           "('train' > 'lr' and 'train.lr')" in shown.stderr
+
+
 def test_show_all_lists_each_baseline_once_with_its_experiments(project):
     import dvx.api
 

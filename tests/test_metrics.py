@@ -236,6 +236,61 @@ def test_params_diff_deps_keeps_only_what_stages_depend_on(formats, dvx):
                                                           "rel": 0.25}}}
 
 
+@pytest.mark.parametrize("params", ["a:\n  b: 2\na.b: 9\n", "a.b: 9\na:\n  b: 2\n"])
+def test_a_dotted_key_beside_the_nested_one_is_left_out_by_name_as_the_pipeline_does(
+        repo, dvx, params):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    params: [a.b]\n")
+    write(repo / "params.yaml", "a:\n  b: 2\n")
+    assert dvx("repro", "-q").code == 0
+    commit(repo, "v1")
+    write(repo / "params.yaml", params)  # in either order, a.b names the nested 2
+    assert dvx("status").stdout == "Data, pointers and pipelines are up to date.\n"
+    warning = ("WARNING: params.yaml at workspace: two values are named 'a.b' ('a' > 'b' and "
+               "'a.b'): dvx reads 'a' > 'b' by that name")
+    diff = dvx("params", "diff", "--json")
+    assert (diff.code, json.loads(diff.stdout)) == (0, {})
+    assert warning in diff.stderr and "leaves 'a.b' out" in diff.stderr
+    shown = dvx("params", "show")
+    assert shown.stdout.splitlines() == ["Path         a.b", "params.yaml  2"]
+    assert warning in shown.stderr
+    quiet = dvx("params", "diff", "--all", "HEAD", "HEAD")  # no such file: no warning
+    assert quiet.stderr == "" and "2     2" in quiet.stdout
+
+
+def test_a_dotted_key_alone_is_its_name_for_the_pipeline_and_the_tables(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    params: [opt.lr]\n"
+                             "  ev:\n    cmd: 'true'\n    metrics: [m.json]\n")
+    write(repo / "params.yaml", "opt.lr: 0.1\nopt:\n  momentum: 0.9\n")
+    write(repo / "m.json", '{"val.loss": 0.3, "val": {"acc": 0.8}}')
+    result = dvx("repro", "-q", "s")
+    assert result.code == 0, result.output
+    assert "opt.lr: 0.1" in (repo / "dvx.lock").read_text()
+    commit(repo, "v1")
+    write(repo / "params.yaml", "opt.lr: 0.2\nopt:\n  momentum: 0.9\n")
+    assert "changed params: opt.lr" in dvx("status").stdout
+    diff = json.loads(dvx("params", "diff", "--json").stdout)
+    assert list(diff["params.yaml"]) == ["opt.lr"]
+    metrics = dvx("metrics", "show", "--csv")
+    assert metrics.stdout.splitlines() == ["Path,val.loss,val.acc", "m.json,0.3,0.8"]
+    assert metrics.stderr == ""
+
+
+def test_a_metric_two_keys_name_is_shown_once_with_a_warning_naming_both(repo, dvx):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    metrics: [m.json]\n")
+    write(repo / "m.json", '{"acc.top1": 0.1, "acc": {"top1": 0.8, "top5": 0.9}}')
+    commit(repo, "v1")
+    write(repo / "m.json", '{"acc.top1": 0.2, "acc": {"top1": 0.7, "top5": 0.9}}')
+    shown = dvx("metrics", "show", "-a", "--csv")
+    assert shown.stdout.splitlines() == ["Revision,Path,acc.top1,acc.top5",
+                                         "workspace,m.json,0.7,0.9", "main,m.json,0.8,0.9"]
+    assert shown.stderr.count("WARNING: ") == 1  # one line for both revisions
+    assert ("WARNING: m.json at workspace, main: two values are named 'acc.top1' ('acc' > "
+            "'top1' and 'acc.top1')") in shown.stderr
+    diff = dvx("metrics", "diff", "--json")
+    assert json.loads(diff.stdout)["m.json"]["acc.top1"]["new"] == 0.7
+    assert "m.json at HEAD, workspace: two values are named 'acc.top1'" in diff.stderr
+
+
 def test_each_revision_is_read_with_its_own_dvx_yaml(formats, dvx):
     os.rename(formats / "metrics.json", formats / "eval" / "main.json")
     write(formats / "dvx.yaml", PIPELINE.replace("- metrics.json", "- eval/main.json"))

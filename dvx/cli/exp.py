@@ -135,7 +135,7 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None,
     --only-changed and --sort-by shape the table (text, --csv, --md); --json gives every
     experiment with all of its params and metrics, for a program to pick from."""
     from dvx.errors import UsageError
-    from dvx.exps.show import show, table
+    from dvx.exps.show import show, table, warnings
 
     if sort_order is not None and sort_by is None:
         raise UsageError("--sort-order goes with --sort-by NAME (the column to sort by).")
@@ -145,6 +145,8 @@ def exp_show(all_baselines: bool, only_changed: bool, sort_by: str | None,
                          "all of its params and metrics.", "Use --csv or --md for a table "
                          "shaped so, or pick from the JSON (with jq, say).")
     rows = show(open_repo(), all_baselines)
+    for warning in warnings(rows):  # values left out of their columns
+        warn(f"WARNING: {warning}")
     if fmt == "json":
         emit_json([r.to_json() for r in rows])
         return
@@ -175,6 +177,8 @@ def exp_diff(a: str | None, b: str | None, show_all: bool, fmt: str | None) -> N
 
     repo = open_repo()
     results = [diff(repo, kind, a, b, show_all=show_all) for kind in (PARAMS, METRICS)]
+    for warning in (w for r in results for w in r.warnings):  # values left out
+        warn(f"WARNING: {warning}")
     label_a, label_b = results[0].a.label, results[0].b.label
     if fmt == "json":
         emit_json({r.kind: r.to_json() for r in results})

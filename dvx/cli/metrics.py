@@ -62,6 +62,7 @@ def _show(kind: str, targets: tuple[str, ...], all_branches: bool, all_tags: boo
                          "Add revisions with --rev, -a, -T, -A or -n.")
     repo = open_repo()
     result = show(repo, kind, scope, _targets(repo, targets))
+    _warn_of_shadowed(result.warnings)
     if fmt == "json":
         emit_json(result.to_json(), sort_keys=False)
         return
@@ -81,6 +82,7 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
 
     repo = open_repo()
     result = diff(repo, kind, a, b, _targets(repo, targets), show_all, deps_only)
+    _warn_of_shadowed(result.warnings)
     if fmt == "json":
         emit_json(result.to_json())
         for error in result.errors:
@@ -91,6 +93,12 @@ def _diff(kind: str, a: str | None, b: str | None, targets: tuple[str, ...], sho
         if fmt is None:
             return
     out(diff_table(result, precision, not no_path).render(fmt or "text"), nl=False)
+
+
+def _warn_of_shadowed(warnings: list[str]) -> None:
+    """Values a table leaves out, as their names name others (see values.Shadowed)."""
+    for warning in warnings:
+        warn(f"WARNING: {warning}")
 
 
 # -- params ----------------------------------------------------------------------------------

@@ -20,7 +20,12 @@ from typing import Any
 from dvx.errors import PathError, UsageError
 from dvx.paths import check_no_symlinked_parent, check_relpath
 from dvx.pipeline.interpolate import parse_reference
-from dvx.pipeline.params import DEFAULT_PARAMS_FILE, check_params_file_name, load_json
+from dvx.pipeline.params import (
+    DEFAULT_PARAMS_FILE,
+    check_params_file_name,
+    find_param,
+    load_json,
+)
 from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
@@ -159,6 +164,14 @@ def restore(repo: Repo, contents: dict[str, bytes]) -> None:
 
 
 def _set(doc: Any, change: Override) -> None:
+    found = find_param(doc, change.key)
+    if found is not None:  # the value the pipeline reads by this name, whatever its keys
+        _refuse_adding_what_exists(change)
+        *steps, last = found[0]
+        for step in steps:
+            doc = doc[step]
+        doc[last] = change.value
+        return
     parts = change.key.split(".")
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1

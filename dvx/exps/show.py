@@ -12,7 +12,15 @@ from dvx.errors import UsageError
 from dvx.experiment_refs import DamagedRef, Experiment, experiments_and_damaged, git_of
 from dvx.metrics.revisions import WORKSPACE, Reader, Revision
 from dvx.metrics.tables import DEFAULT_PRECISION, Table, format_value
-from dvx.metrics.values import METRICS, MISSING_TYPE, PARAMS, FileValues, flatten, read_revision
+from dvx.metrics.values import (
+    METRICS,
+    MISSING_TYPE,
+    PARAMS,
+    FileValues,
+    Shadowed,
+    read_revision,
+    shadowing_warnings,
+)
 from dvx.repo import Repo
 
 
@@ -25,6 +33,7 @@ class Row:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> flat values
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    shadowed: list[tuple[str, Shadowed]] = field(default_factory=list)  # (file, value)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "rev": self.commit, "baseline": self.baseline,
@@ -72,10 +81,16 @@ def _row(reader: Reader, row: Row) -> Row:
             row.errors.append(values.error)
         for f in values.files:
             if f.data is not None:
-                into[f.path] = flatten(f.data)
+                into[f.path] = f.flat.values
+                row.shadowed.extend((f.path, s) for s in f.flat.shadowed)
             elif f.error and _worth_a_warning(f, row):
                 row.errors.append(f"{f.path}: {f.error}")
     return row
+
+
+def warnings(rows: list[Row]) -> list[str]:
+    """The values some rows leave out of their columns, each said once (see Shadowed)."""
+    return shadowing_warnings((row.name, path, s) for row in rows for path, s in row.shadowed)
 
 
 def _worth_a_warning(file: FileValues, row: Row) -> bool:

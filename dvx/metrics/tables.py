@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.metrics.values import PARAMS, DiffResult, ShowResult, flatten
+from dvx.metrics.values import PARAMS, DiffResult, ShowResult
 
 DEFAULT_PRECISION = 5
 FORMATS = ("text", "md", "csv")
@@ -65,7 +65,7 @@ def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
     keys: dict[str, None] = {}
     for rev in result.revisions:
         for f in rev.files:
-            keys.update(dict.fromkeys(flatten(f.data or {})))
+            keys.update(dict.fromkeys(f.flat.values))
     has_errors = any(rev.error or any(f.error for f in rev.files) for rev in result.revisions)
     headers = (["Revision"] if with_revision else []) + ["Path", *keys] + \
         (["Error"] if has_errors else [])
@@ -75,8 +75,7 @@ def show_table(result: ShowResult, precision: int = DEFAULT_PRECISION,
         if rev.error:
             rows.append([*lead, "dvx.yaml", *["-"] * len(keys), rev.error])
         for f in rev.files:
-            flat = flatten(f.data or {})
-            cells = [format_value(flat.get(k), precision) for k in keys]
+            cells = [format_value(f.flat.values.get(k), precision) for k in keys]
             rows.append([*lead, f.path, *cells] + ([f.error or ""] if has_errors else []))
     return Table(headers, rows)
 

@@ -16,12 +16,83 @@ from dvx.errors import DvxError, MergeConflictError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
-from dvx.pipeline.params import normalize, parse_params, same_value
+from dvx.pipeline.params import KeyPath, find_param, normalize, parse_params, same_value
 from dvx.repo import Repo
 from dvx.yamlio import DEFAULT_MAX_BYTES, MAX_INT_DIGITS
 
 PARAMS, METRICS = "params", "metrics"
 MISSING_TYPE, INVALID_TYPE = "missing", "invalid"
+
+
+@dataclass(frozen=True)
+class Shadowed:
+    """A value of a file left out of its flat view: its dotted name names another one (as
+    `a.b: 9` beside `a: {b: 2}`), which is the value the pipeline reads by that name."""
+    name: str
+    named: KeyPath  # the keys of the value the name names
+    left_out: KeyPath
+
+    @property
+    def message(self) -> str:
+        named, left_out = _keys(self.named), _keys(self.left_out)
+        return (f"two values are named '{self.name}' ({named} and {left_out}): dvx reads "
+                f"{named} by that name, in the pipeline as here, and leaves {left_out} out. "
+                f"Rename {left_out} so that each value has a name of its own.")
+
+
+def _keys(path: KeyPath) -> str:
+    return " > ".join(f"'{key}'" if isinstance(key, str) else str(key) for key in path)
+
+
+@dataclass(frozen=True)
+class Flat:
+    values: dict[str, Any]  # dotted name -> value
+    shadowed: list[Shadowed] = field(default_factory=list)
+
+
+def flatten(doc: dict[str, Any]) -> Flat:
+    """Nested mappings -> dotted names; lists and scalars are values. Where two values have
+    one name, the one `find_param` names is kept, whichever comes first in the file, and the
+    other is said to be shadowed."""
+    flat = Flat({})
+    _flatten_into(flat, doc, doc, "", (), False)
+    return flat
+
+
+def _flatten_into(flat: Flat, doc: dict[str, Any], mapping: dict[str, Any], prefix: str,
+                  path: tuple[str, ...], dotted: bool) -> None:
+    """Adds the values of `mapping` (at `path` in `doc`) to `flat`. A name of plain keys
+    names its own value (it is the first way find_param tries); only one with a key with a
+    dot on its path (`dotted`) is asked where it leads."""
+    for key, value in mapping.items():
+        name, has_dot = prefix + key, dotted or "." in key
+        if isinstance(value, dict) and value:
+            _flatten_into(flat, doc, value, name + ".", (*path, key), has_dot)
+        elif not has_dot:
+            flat.values[name] = value
+        else:
+            found = find_param(doc, name)  # never None: (*path, key) is one way there
+            if found is None or found[0] == (*path, key):
+                flat.values[name] = value
+            else:
+                flat.shadowed.append(Shadowed(name, found[0], (*path, key)))
+
+
+def shadowing_warnings(found: Iterable[tuple[str, str, Shadowed]]) -> list[str]:
+    """One line per file and value left out of its flat view, from (revision label, file,
+    shadowed) triples, naming the revisions where it is left out."""
+    where: dict[tuple[str, Shadowed], list[str]] = {}
+    for label, path, shadowed in found:
+        labels = where.setdefault((path, shadowed), [])
+        if label not in labels:  # `diff A A` reads each file twice
+            labels.append(label)
+    return [f"{path} at {_some(labels)}: {shadowed.message}"
+            for (path, shadowed), labels in where.items()]
+
+
+def _some(labels: list[str], most: int = 3) -> str:
+    shown = ", ".join(labels[:most])
+    return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
 
 
 @dataclass(frozen=True)
@@ -34,6 +105,11 @@ class FileValues:
     # missing though dvx's cache, not Git, holds it (from every commit; from a workspace that
     # has not pulled it): never read as an empty file
     cached: bool = False
+    flat: Flat = field(default_factory=lambda: Flat({}))  # data, flattened
+
+    @classmethod
+    def read(cls, path: str, data: dict[str, Any]) -> FileValues:
+        return cls(path, data, flat=flatten(data))
 
     def to_json(self) -> dict[str, Any]:
         if self.data is not None:
@@ -66,17 +142,10 @@ class ShowResult:
             doc[rev.revision.label] = entry
         return doc
 
-
-def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mappings -> dotted keys; lists and scalars are values."""
-    flat: dict[str, Any] = {}
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
+    @property
+    def warnings(self) -> list[str]:
+        return shadowing_warnings((rev.revision.label, f.path, s) for rev in self.revisions
+                                  for f in rev.files for s in f.flat.shadowed)
 
 
 def show(repo: Repo, kind: str, scope: Scope | None = None,
@@ -117,8 +186,8 @@ def read_values(reader: Reader, revision: Revision, path: str, kind: str,
         data = reader.read(revision, path, DEFAULT_MAX_BYTES)
         if data is None:
             return _absent(reader, revision, path, cached)
-        return FileValues(path, normalize(parse_params(data, path, what,
-                                                       reader.workspace_root(revision))))
+        return FileValues.read(path, normalize(parse_params(data, path, what,
+                                                            reader.workspace_root(revision))))
     except MergeConflictError as exc:  # with how to resolve it: the user can do it now
         return FileValues(path, error=str(exc), error_type=INVALID_TYPE)
     except DvxError as exc:
@@ -192,6 +261,7 @@ class DiffResult:
     b: Revision
     changes: list[Change]
     errors: list[FileError]
+    warnings: list[str] = field(default_factory=list)  # values left out (see Shadowed)
 
     def to_json(self) -> dict[str, Any]:
         """{path: {key: {"old", "new", "diff", "rel"}}}: DVC's shape, plus "rel"."""
@@ -241,14 +311,16 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
             changed = (key in old) != (key in new) or not same_value(old.get(key), new.get(key))
             if show_all or changed:
                 changes.append(Change(path, key, old.get(key), new.get(key)))
-    return DiffResult(kind, rev_a, rev_b, changes, errors)
+    return DiffResult(kind, rev_a, rev_b, changes, errors, shadowing_warnings(
+        (side.revision.label, f.path, s) for side in (side_a, side_b) for f in side.files
+        for s in f.flat.shadowed))
 
 
 def _flat_files(side: RevisionValues, errors: list[FileError]) -> dict[str, dict[str, Any]]:
     flat = {}
     for f in side.files:
         if f.data is not None:
-            flat[f.path] = flatten(f.data)
+            flat[f.path] = f.flat.values
         elif f.error_type == MISSING_TYPE and not f.cached:
             flat[f.path] = {}  # added or removed between the two revisions
         else:

@@ -157,16 +157,42 @@ def _parse_toml(data: bytes, display: str, what: str) -> Any:
 
 
 def get_param(doc: dict[str, Any], key: str) -> Any:
-    """The value at dotted `key` (a list index may be a number), or MISSING."""
-    value: Any = doc
-    for part in key.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return MISSING
-    return param_value(value)
+    """The value the dotted name `key` names (see find_param), or MISSING."""
+    found = find_param(doc, key)
+    return MISSING if found is None else param_value(found[1])
+
+
+KeyPath = tuple[str | int, ...]  # the keys (and list indexes) leading to a value
+
+
+def find_param(doc: Any, key: str) -> tuple[KeyPath, Any] | None:
+    """Where the dotted name `key` leads in `doc`, and the value there; None if nowhere.
+
+    The one rule every command reads a dotted name by (the pipeline, -S, params and
+    metrics tables and diffs, exp show): a dot steps into a mapping, or into a list by
+    index. A key with a dot in it (`a.b: 9`) is one step, taken only where stepping at each
+    dot leads nowhere: a nested `a: {b: 2}` is what `a.b` names wherever each is in the
+    file (as DVC finds a param, by its path in the tree), and a dotted key a tool wrote
+    alone (`{"val.loss": 0.3}`) still has a name."""
+    return _find(doc, key.split("."), ())
+
+
+def _find(value: Any, parts: list[str], path: KeyPath) -> tuple[KeyPath, Any] | None:
+    if not parts:
+        return path, value
+    if isinstance(value, list):
+        head = parts[0]
+        if head.isascii() and head.isdigit() and int(head) < len(value):
+            return _find(value[int(head)], parts[1:], (*path, int(head)))
+        return None
+    if isinstance(value, dict):
+        for end in range(1, len(parts) + 1):  # the key up to the first dot, then longer
+            name = ".".join(parts[:end])
+            if name in value:
+                found = _find(value[name], parts[end:], (*path, name))
+                if found is not None:
+                    return found
+    return None
 
 
 def param_value(value: Any) -> Any:
