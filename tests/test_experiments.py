@@ -152,6 +152,31 @@ def test_show_names_a_key_two_files_share_by_file_and_sorts_rows_without_the_col
     assert [r[0] for r in rows[1:]] == ["workspace", "main", "one", "two", "none"]
 
 
+def test_show_refuses_to_sort_by_a_key_several_columns_share_and_names_each(project):
+    write(project / "other.yaml", "train:\n  lr: 5\n")
+    write(project / "dvx.yaml", DVX_YAML.replace("params: [train]",
+                                                 "params: [train, {other.yaml: }]"))
+    must("repro", cwd=project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "a second params file")
+    must("exp", "run", "-S", "train.lr=0.3", "-S", "other.yaml:train.lr=1", "-n", "a",
+         cwd=project)
+    must("exp", "run", "-S", "train.lr=0.2", "-S", "other.yaml:train.lr=9", "-n", "b",
+         cwd=project)
+    ambiguous = run_dvx("exp", "show", "--sort-by", "train.lr", cwd=project)
+    assert ambiguous.code == 2 and ambiguous.stdout == ""
+    assert "--sort-by 'train.lr' names 2 columns: params.yaml:train.lr, " \
+           "other.yaml:train.lr." in ambiguous.stderr
+    for by, order in (("params.yaml:train.lr", ["b", "a"]), ("other.yaml:train.lr", ["a", "b"])):
+        table = run_dvx("exp", "show", "--sort-by", by, "--csv", cwd=project)
+        assert table.code == 0, table.output
+        assert [r[0] for r in csv.reader(io.StringIO(table.stdout))][3:] == order
+    write(project / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\naccuracy: 1\n")
+    both = run_dvx("exp", "show", "--sort-by", "accuracy", cwd=project)  # a param, a metric
+    assert both.code == 2
+    assert "names 2 columns: params.yaml:accuracy, metrics.json:accuracy." in both.stderr
+
+
 def test_show_and_set_name_a_dotted_key_as_the_pipeline_does(project):
     write(project / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\ntrain.lr: 7\n"
                                    "opt.decay: 0.5\n")

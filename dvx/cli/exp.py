@@ -123,7 +123,8 @@ dvx exp show -A --csv > experiments.csv
               help="Experiments of every baseline, not only of HEAD.")
 @click.option("--only-changed", is_flag=True, help="Only the columns whose values differ.")
 @click.option("--sort-by", metavar="NAME", help="Sort each baseline's experiments by this "
-                                                "param or metric.")
+                                                "param or metric (FILE:KEY when several "
+                                                "files have the key).")
 @click.option("--sort-order", type=click.Choice(["asc", "desc"]),
               help="With --sort-by: ascending (the default) or descending.")
 @click.option("--precision", type=click.IntRange(min=0), default=5, show_default=True)

@@ -4,6 +4,7 @@ with a column per param and per metric (read from Git's objects: no checkout).""
 from __future__ import annotations
 
 import datetime
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,12 +162,7 @@ def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str]
             descending: bool) -> list[Row]:
     """The workspace and baselines stay where they are; each baseline's experiments are
     sorted by the column `by` (a title, a key, or FILE:KEY), rows without it last."""
-    matches = [c for c, t in zip(cols, titles, strict=True)
-               if by in (t, c[2], f"{c[1]}:{c[2]}")]
-    if not matches:
-        raise UsageError(f"No column {by!r} to sort by.", "Use a param or metric name that "
-                         "`dvx exp show` lists.")
-    column = matches[0]
+    column = _sort_column(cols, titles, by)
     out: list[Row] = []
     group: list[Row] = []
 
@@ -186,6 +182,24 @@ def _sorted(rows: list[Row], cols: list[tuple[str, str, str]], titles: list[str]
             group.append(row)
     flush()
     return out
+
+
+def _sort_column(cols: list[tuple[str, str, str]], titles: list[str], by: str
+                 ) -> tuple[str, str, str]:
+    """The one column `by` names; a key several files have (or a param and a metric) is
+    refused, as in DVC, rather than sorting by whichever column comes first."""
+    matches = [c for c, t in zip(cols, titles, strict=True)
+               if by in (t, c[2], f"{c[1]}:{c[2]}")]
+    if not matches:
+        raise UsageError(f"No column {by!r} to sort by.", "Use a param or metric name that "
+                         "`dvx exp show` lists.")
+    # one file read both as params and as metrics is one column twice: the same values
+    names = list(dict.fromkeys(f"{file}:{key}" for _, file, key in matches))
+    if len(names) > 1:
+        raise UsageError(f"--sort-by {by!r} names {len(names)} columns: "
+                         f"{', '.join(names)}.", "Name the one to sort by as FILE:KEY, "
+                         f"e.g. --sort-by {shlex.quote(names[0])}.")
+    return matches[0]
 
 
 def _short_time(when: int | None) -> str:
