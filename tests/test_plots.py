@@ -180,6 +180,29 @@ def test_a_field_one_revision_lacks_is_reported_and_class_labels_stay_text(repo,
     assert '"actual": "007", "predicted": "7"' in page  # a wrong prediction stays wrong
 
 
+def test_a_column_or_field_named_twice_is_reported_and_never_drawn_as_either(repo, dvx,
+                                                                           tmp_path):
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - loss.csv: {x: epoch, y: loss}\n"
+                             "    - loss.json: {x: epoch, y: loss}\n")
+    write(repo / "loss.csv", "epoch,loss\n0,1.0\n1,0.5\n")
+    write(repo / "loss.json", '[{"epoch": 0, "loss": 1.0}, {"epoch": 1, "loss": 0.5}]')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "loss.csv", "epoch,loss,loss\n0,0.9,0.1\n1,0.4,0.2\n")  # a column twice
+    write(repo / "loss.json", '[{"epoch": 0, "loss": 0.9, "loss": 0.1}]')
+    result = dvx("plots", "diff", "--json", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    plots = {p["path"]: p for p in json.loads(result.stdout)["plots"]}
+    assert [p["revisions"] for p in plots.values()] == [["HEAD"], ["HEAD"]]
+    assert plots["loss.csv"]["errors"] == [{"rev": "workspace", "msg": (
+        "The plots file 'loss.csv' names two columns 'loss' (columns 2 and 3); dvx will not "
+        "guess which one is meant.")}]
+    assert plots["loss.json"]["errors"] == [{"rev": "workspace", "msg": (
+        "The plots file 'loss.json' has the field 'loss' twice in one record; dvx will not "
+        "guess which one is meant.")}]
+
+
 def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, dvx, tmp_path):
     write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
                              "    - loss.csv: {x: epoch, y: loss}\n")

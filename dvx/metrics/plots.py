@@ -24,14 +24,14 @@ from typing import Any
 from dvx.errors import DvxError, FormatError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
+from dvx.pipeline.params import load_json
 from dvx.repo import Repo
 from dvx.textfile import plain_text
 from dvx.yamlio import (
     DEFAULT_MAX_BYTES,
     MAX_INT_DIGITS,
+    DuplicateKeyError,
     UnwritableValueError,
-    check_int_digits,
-    check_values,
     parse_yaml,
 )
 
@@ -142,19 +142,21 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
         if not lines:
             raise FormatError(f"The plots file '{path}' is empty.")
         names = lines[0] if header else [str(i) for i in range(len(lines[0]))]
+        _refuse_a_column_named_twice(names, path)
         cell = _number if numbers else str
         return [{n: cell(v) for n, v in zip(names, line, strict=False)}
                 for line in lines[1 if header else 0:]]
     if lower.endswith(".json"):
         try:
-            # a byte order mark is skipped, as in CSV
-            doc = json.loads(plain_text(raw),
-                             parse_int=lambda digits: int(check_int_digits(digits)))
-            check_values(doc)
+            doc = load_json(plain_text(raw))  # a byte order mark is skipped, as in CSV
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"The plots file '{path}' is not valid JSON: {exc}.") from None
         except UnwritableValueError as exc:
             raise FormatError(f"The plots file '{path}' cannot be read: {exc}.") from None
+        except DuplicateKeyError as exc:  # as YAML's: x and y must name one field
+            raise FormatError(f"The plots file '{path}' has the field '{exc.key}' twice in "
+                              "one record; dvx will not guess which one is meant.",
+                              "Keep one of them, or rename one.") from None
     else:
         doc = parse_yaml(raw, f"plots file '{path}'", MAX_PLOT_BYTES)
     if isinstance(doc, dict):  # {"train": [...]}: the one list of records it holds
@@ -165,6 +167,18 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
                           "holding one list of records).")
     # YAML's keys may be numbers (`{1: 0.5}`); field names are text, as in dvx.yaml's x and y
     return [{k if isinstance(k, str) else str(k): v for k, v in r.items()} for r in doc]
+
+
+def _refuse_a_column_named_twice(names: list[str], path: str) -> None:
+    """x and y name a column: a header naming one twice is refused, as a key twice in a
+    YAML or JSON file is, rather than drawing whichever column comes last."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(names, start=1):
+        if name in seen:
+            raise FormatError(f"The plots file '{path}' names two columns '{name}' (columns "
+                              f"{seen[name]} and {number}); dvx will not guess which one is "
+                              "meant.", "Rename one of them.")
+        seen[name] = number
 
 
 _INT = re.compile(r"[-+]?[0-9]+", re.ASCII)
