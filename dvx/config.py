@@ -297,6 +297,14 @@ class ConfigFile:
                 fsutil.remove_quietly(entry.path)
 
 
+def _tracked_placement(levels: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Config.tracked_placement of the remote whose options by level are `levels`."""
+    local = levels.get("local", {})
+    tracked = {key: value for key, value in levels.get("project", {}).items()
+               if key not in local}
+    return {**levels.get("global", {}), **tracked}
+
+
 def _refuse_link(path: str) -> None:
     """The tracked config is a regular file: a symbolic link committed in Git there would
     make dvx read settings from anywhere, and its next write copy them into the repository."""
@@ -400,11 +408,11 @@ class Config:
     def set_aside_options(self, name: str) -> list[tuple[str, str]]:
         """The (level, option) pairs of the remote `name` that remote_options leaves out:
 
-        - the global config's, where its URL for the remote is not the store in effect: a
-          remote is matched by its name at every level, and a cloned .dvx/config naming a
-          remote as the user's global one is named, at another URL, must not get the user's
-          credentials for it sent there. (The local config is the user's own, for this clone:
-          its options apply by name.)
+        - the global config's, where the tracked config places the remote at another store
+          (global_lends): a remote is matched by its name at every level, and a cloned
+          .dvx/config naming a remote as the user's global one is named, at another URL,
+          must not get the user's credentials for it sent there. (The local config is the
+          user's own, for this clone: its options apply by name.)
         - the tracked config's choices of which servers to trust (`known_hosts`, `ssl_verify
           false`: backends.is_trust_setting), which a clone would make to turn the check of
           the server's identity off."""
@@ -437,22 +445,26 @@ class Config:
                 and config_file.parser.has_section(section)}
 
     def global_lends(self, name: str) -> bool:
-        """Does the global config's remote `name` name the store in effect: its URL and the
-        options that choose the server (backends.store_of), each as the global config sets
-        it, those of the remote as all levels merged set them? Only then are its options
-        (credentials) used: a cloned config naming the same bucket at another endpoint must
-        not get them sent there."""
+        """Does the global config's remote `name` name the store that the tracked config
+        places the remote at (tracked_placement): the same URL and options that choose the
+        server (backends.store_of)? Only then are its options (credentials) used: a cloned
+        config naming the same bucket at another endpoint must not get them sent there."""
         return self._lends(self._remote_levels(name))
+
+    def tracked_placement(self, name: str) -> dict[str, str]:
+        """The global config's options of the remote `name` with those of the tracked config
+        that are in effect over them: where the store is, as far as a cloned config says.
+        The user's own options (global, config.local), a credential or a server alike, never
+        make the global remote another store: only a tracked one could send them elsewhere."""
+        return _tracked_placement(self._remote_levels(name))
 
     def _lends(self, levels: dict[str, dict[str, str]]) -> bool:
         """global_lends of the remote whose options by level are `levels`."""
         from dvx.remote.backends import same_store
 
         own = levels.get("global", {})
-        merged: dict[str, str] = {}
-        for options in levels.values():
-            merged.update(options)
-        return "url" in own and same_store(own["url"], own, merged["url"], merged,
+        placed = _tracked_placement(levels)
+        return "url" in own and same_store(own["url"], own, placed["url"], placed,
                                            self.repo_root())
 
     def repo_root(self) -> str | None:

@@ -712,3 +712,33 @@ def connect_proxy() -> Iterator[tuple[str, list[str]]]:
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)
         listener.close()
+
+
+@contextlib.contextmanager
+def refusing_ftp() -> Iterator[tuple[str, list[str]]]:
+    """An FTP server on 127.0.0.1 that refuses every login (its URL yielded, with the user
+    names it was sent, as they come): which login a generic fsspec remote's client gives."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    users: list[str] = []
+
+    def refuse(client: socket.socket) -> None:
+        with contextlib.suppress(OSError), client:
+            client.sendall(b"220 ready\r\n")
+            line = client.makefile("rb").readline().decode().strip()
+            if line.upper().startswith("USER "):
+                users.append(line[5:])
+            client.sendall(b"530 Login incorrect\r\n")
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=refuse, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"ftp://127.0.0.1:{listener.getsockname()[1]}", users
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        listener.close()

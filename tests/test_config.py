@@ -9,6 +9,7 @@ from dvx.config import Config, global_config_path, split_key, validate
 from dvx.errors import ConfigError
 from dvx.remote.backends import BACKENDS
 from tests.conftest import git, write
+from tests.servers import refusing_ftp
 
 
 def test_levels_merge_most_specific_last(tmp_path, monkeypatch):
@@ -397,6 +398,17 @@ def _remote_levels(tmp_path, **levels: str):
       "project": "url = http://theirs.example/store",
       "local": "url = https://mine.example/store\nuser = alice"},
      {"url": "https://mine.example/store", "password": "pw", "user": "alice"}, []),
+    # the user's own options (config.local's, a global one's) never make another store: a
+    # generic fsspec remote's password beside the global login, an endpoint as the global's
+    ({"global": "url = ftp://127.0.0.1:2121/store\nusername = bob",
+      "local": "password = pw\nport = 2121"},
+     {"url": "ftp://127.0.0.1:2121/store", "username": "bob", "password": "pw",
+      "port": "2121"}, []),
+    ({"global": "url = s3://company/dvx\naccess_key_id = AK",
+      "project": "url = s3://company/dvx\nendpointurl = http://127.0.0.1:9000",
+      "local": "endpointurl = https://s3.amazonaws.com"},
+     {"url": "s3://company/dvx", "endpointurl": "https://s3.amazonaws.com",
+      "access_key_id": "AK"}, []),
     # turning the check of a server's identity off is never the tracked config's to say
     ({"project": "url = ssh://host/store\nknown_hosts = ignore\nssl_verify = No"},
      {"url": "ssh://host/store"}, [("project", "known_hosts"), ("project", "ssl_verify")]),
@@ -537,3 +549,21 @@ def test_config_shows_a_tracked_choice_to_skip_the_server_check_as_not_in_effect
     assert _one_line(read.stderr) == f"(from {global_config_path()}) {said}"
     assert dvx("config", "--list").stdout.splitlines() == [f"remote.s.{key}={checked}",
                                                            f"remote.s.url={url}"]
+
+
+def test_a_generic_remote_keeps_your_global_login_beside_a_password_in_config_local(
+        repo, dvx):
+    """A generic fsspec remote of the user's global config, its login there and its password
+    in this clone's config.local: both are the user's own, so the store is the global one and
+    its client logs in as that user, not anonymously."""
+    write(repo / "x.txt", "x")
+    assert dvx("add", "x.txt").code == 0
+    with refusing_ftp() as (url, users):
+        for args in (("add", "--global", "-d", "ftpstore", f"{url}/store"),
+                     ("modify", "--global", "ftpstore", "username", "bob"),
+                     ("modify", "--local", "ftpstore", "password", "pw123")):
+            assert dvx("remote", *args).code == 0
+        pushed = dvx("push")
+    assert pushed.code != 0 and "530" in pushed.stderr, pushed.output  # refused, as it is
+    assert "not used" not in pushed.stderr, pushed.stderr
+    assert users and set(users) == {"bob"}, users

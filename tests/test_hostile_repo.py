@@ -800,9 +800,9 @@ def test_a_cloned_remote_at_the_global_one_s_url_but_its_own_endpoint_gets_no_cr
         pushed = run_dvx("push", cwd=clone)
     assert pushed.code != 0
     assert not [h for h in seen if "AKIAUSERKEY" in h or "USER-SESSION-TOKEN" in h], seen
-    assert ("has the same URL but another server (chosen by endpointurl), so its options "
-            "(access_key_id, secret_access_key, session_token) are not used"
-            in " ".join(pushed.stderr.split())), pushed.output
+    assert (f"has the same URL but names no endpointurl while this one names endpointurl "
+            f"{url}, so its options (access_key_id, secret_access_key, session_token) are not "
+            "used" in " ".join(pushed.stderr.split())), pushed.output
 
 
 @pytest.mark.parametrize("remote", [

@@ -684,8 +684,8 @@ def set_aside(config: Config, name: str) -> list[SetAside]:
     url = config.remote_options(name).get("url", "")
     lent = tuple(sorted(key for level, key in aside if level == "global"))
     if lent:
-        own_url = config.files["global"].get(_section(name), "url")
-        other = _other_store(own_url, url, config.repo_root())
+        own = dict(config.files["global"].parser.items(_section(name)))
+        other = _other_store(own, config.tracked_placement(name), config.repo_root())
         found.append(SetAside(
             "global", lent,
             f"The global config's remote '{name}' has {other}, so its options "
@@ -710,16 +710,26 @@ def _warn_set_aside(config: Config, name: str) -> None:
         log.warning("%s", options.notice)
 
 
-def _other_store(own_url: str | None, url: str, root: str | None) -> str:
-    """How the global config's remote, at `own_url`, names another store than `url`."""
-    if not own_url:
+def _other_store(own: dict[str, str], placed: dict[str, str], root: str | None) -> str:
+    """How the global config's remote, with its options `own`, names another store than the
+    one the tracked config places it at (`placed`: Config.tracked_placement)."""
+    if not own.get("url"):
         return "no URL"
-    if store_of(own_url, {}, root) != store_of(url, {}, root):
-        return f"another URL ({redact_url(own_url)})"
+    url = placed["url"]
+    if store_of(own["url"], {}, root) != store_of(url, {}, root):
+        return f"another URL ({redact_url(own['url'])})"
     try:
-        chosen_by = ", ".join(backend_for(url).server_options) or "its options"
+        server_options = backend_for(url).server_options
     except ConfigError:  # an unknown kind of URL, refused where it is opened
-        chosen_by = "its options"
+        server_options = ()
+    # One naming no endpoint speaks to its kind's default server: not "another" one of its own.
+    named_here = [key for key in server_options
+                  if placed.get(key, "").strip() and not own.get(key, "").strip()]
+    if named_here:
+        shown = " and ".join(f"{key} {'(a secret)' if is_secret(key) else redact_url(placed[key])}"
+                             for key in named_here)
+        return f"the same URL but names no {' or '.join(named_here)} while this one names {shown}"
+    chosen_by = ", ".join(server_options) or "its options"
     return f"the same URL but another server (chosen by {chosen_by})"
 
 
