@@ -415,7 +415,10 @@ class Config:
           user's own, for this clone: its options apply by name.)
         - the tracked config's choices of which servers to trust (`known_hosts`, `ssl_verify
           false`: backends.is_trust_setting), which a clone would make to turn the check of
-          the server's identity off."""
+          the server's identity off.
+
+        Neither where the user's own config sets the option too (config.local, or the global
+        config where it lends): that value is the one used, and nothing is said of it."""
         return self._options_and_set_aside(name)[1]
 
     def _options_and_set_aside(self, name: str
@@ -426,13 +429,18 @@ class Config:
 
         levels = self._remote_levels(name)
         lends = "global" not in levels or self._lends(levels)
+        # What the user's own config gives the remote: config.local's, the global's if lent.
+        yours = {*levels.get("local", {}), *(levels.get("global", {}) if lends else ())}
         options: dict[str, tuple[str, str]] = {}
         set_aside: list[tuple[str, str]] = []
         for level, own in levels.items():
             for key, value in own.items():
                 if (level == "global" and key != "url" and not lends) or (
                         level == "project" and is_trust_setting(key, value)):
-                    set_aside.append((level, key))
+                    # Where the user's own config sets it too (config.local, as the notice
+                    # advises), that value is the one used: nothing to say of this one.
+                    if key not in yours:
+                        set_aside.append((level, key))
                 else:
                     options[key] = (level, value)
         return options, set_aside

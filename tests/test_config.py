@@ -409,12 +409,20 @@ def _remote_levels(tmp_path, **levels: str):
       "local": "endpointurl = https://s3.amazonaws.com"},
      {"url": "s3://company/dvx", "endpointurl": "https://s3.amazonaws.com",
       "access_key_id": "AK"}, []),
+    # a global option that the user's config.local sets too is overridden, not set aside
+    ({"global": "url = https://mine.example/store\npassword = pw\njobs = 3",
+      "project": "url = http://theirs.example/store", "local": "jobs = 3"},
+     {"url": "http://theirs.example/store", "jobs": "3"}, [("global", "password")]),
     # turning the check of a server's identity off is never the tracked config's to say
     ({"project": "url = ssh://host/store\nknown_hosts = ignore\nssl_verify = No"},
      {"url": "ssh://host/store"}, [("project", "known_hosts"), ("project", "ssl_verify")]),
-    ({"project": "url = https://host/store\nknown_hosts = ignore",
-      "local": "known_hosts = ignore"},
-     {"url": "https://host/store", "known_hosts": "ignore"}, [("project", "known_hosts")]),
+    # ... but where the user's own config sets it, the tracked value is not used anyway
+    ({"project": "url = https://host/store\nknown_hosts = ignore\nssl_verify = false",
+      "local": "known_hosts = ignore\nssl_verify = true"},
+     {"url": "https://host/store", "known_hosts": "ignore", "ssl_verify": "true"}, []),
+    ({"global": "url = ssh://host/store\nknown_hosts = ignore",
+      "project": "url = ssh://host/store\nknown_hosts = ignore"},
+     {"url": "ssh://host/store", "known_hosts": "ignore"}, []),
     # a CA bundle, a file of host keys: still a check, which a project shares
     ({"project": "url = https://host/store\nssl_verify = certs/ca.pem\nknown_hosts = hosts"},
      {"url": "https://host/store", "ssl_verify": "certs/ca.pem", "known_hosts": "hosts"}, []),
@@ -541,14 +549,58 @@ def test_config_shows_a_tracked_choice_to_skip_the_server_check_as_not_in_effect
     assert _one_line(read.stderr) == f"ERROR: 'remote.s.{key}' is not in effect. {said}"
     assert dvx("config", "--project", f"remote.s.{key}").stdout == f"{value}\n"  # the file's
 
-    # The user's own global remote of this store: its check is the one in effect.
+    # The user's own global remote of this store: its check is the one in effect, and the
+    # tracked value, which the user's own replaces, goes unsaid.
     checked = str(write(repo.parent / ("hosts" if key == "known_hosts" else "ca.pem"), ""))
     write(Path(global_config_path()), f'[remote "s"]\nurl = {url}\n{key} = {checked}\n')
     read = dvx("config", f"remote.s.{key}")
     assert read.stdout == f"{checked}\n", read.output
-    assert _one_line(read.stderr) == f"(from {global_config_path()}) {said}"
+    assert _one_line(read.stderr) == f"(from {global_config_path()})"
     assert dvx("config", "--list").stdout.splitlines() == [f"remote.s.{key}={checked}",
                                                            f"remote.s.url={url}"]
+
+
+@pytest.mark.parametrize(("url", "key", "value"), [
+    ("ssh://host.example/store", "known_hosts", "ignore"),
+    ("https://host.example/store", "ssl_verify", "false")])
+def test_a_tracked_choice_to_skip_the_server_check_that_your_config_local_makes_too_is_in_effect(
+        repo, dvx, url, key, value):
+    """Once the user's own config.local sets the value too, as the notice advises, that value
+    is used (the server is not checked): no notice says otherwise."""
+    write(repo / ".dvx" / "config", f'[remote "s"]\nurl = {url}\n{key} = {value}\n')
+    assert dvx("remote", "modify", "--local", "s", key, value).code == 0
+
+    read = dvx("config", f"remote.s.{key}")
+    assert (read.code, read.stdout, read.stderr) == (0, f"{value}\n",
+                                                     "(from .dvx/config.local)\n"), read.output
+    listed = dvx("config", "--list")
+    assert listed.stdout.splitlines() == [f"remote.s.{key}={value}", f"remote.s.url={url}"]
+    assert listed.stderr == "", listed.stderr
+
+
+def test_the_global_remote_s_options_your_config_local_sets_too_are_not_said_to_be_unused(
+        repo, dvx, tmp_path):
+    """The notice that a global remote's options are not used for the repository's remote of
+    its name, at another URL, names only those the user has not given this clone's remote
+    (`dvx remote modify --local`, as it advises), and is gone once none is left."""
+    for args in (("add", "--global", "storage", str(tmp_path / "my-other-store")),
+                 ("modify", "--global", "storage", "jobs", "2"),
+                 ("modify", "--global", "storage", "retries", "3"),
+                 ("add", "-f", "-d", "storage", str(tmp_path / "team-store"))):
+        assert dvx("remote", *args).code == 0
+    write(repo / "x.txt", "x")
+    assert dvx("add", "x.txt").code == 0
+    pushed = dvx("push")
+    assert pushed.code == 0 and "so its options (jobs, retries) are not used" in _one_line(
+        pushed.stderr), pushed.output
+
+    assert dvx("remote", "modify", "--local", "storage", "jobs", "2").code == 0
+    status = dvx("status", "-c")
+    assert "so its options (retries) are not used" in _one_line(status.stderr), status.output
+    assert dvx("remote", "modify", "--local", "storage", "retries", "3").code == 0
+    for command in (("status", "-c"), ("push",), ("config", "--list")):
+        result = dvx(*command)
+        assert result.code == 0 and "global config's remote" not in result.stderr, result.output
 
 
 def test_a_generic_remote_keeps_your_global_login_beside_a_password_in_config_local(

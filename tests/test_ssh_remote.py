@@ -581,6 +581,24 @@ def test_known_hosts_from_the_tracked_config_is_not_used(repo, dvx, tmp_path, ss
     assert not (tmp_path / "store").exists()
 
 
+def test_known_hosts_ignore_in_your_config_local_is_used_without_a_notice_of_the_tracked_one(
+        repo, dvx, tmp_path, sshd):
+    """The tracked `known_hosts = ignore` set aside, the user follows the notice and sets it in
+    config.local: the check is off, as they chose, and no command says the server is checked."""
+    _impostor_known_hosts(tmp_path, sshd)
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store"
+    write(repo / ".dvx" / "config", f'[core]\nremote = s\n[remote "s"]\nurl = {url}\n'
+                                    f"keyfile = {sshd['keyfile']}\nknown_hosts = ignore\n")
+    assert dvx("remote", "modify", "--local", "s", "known_hosts", "ignore").code == 0
+    for command in (("push",), ("status", "-c")):
+        result = dvx(*command)
+        assert result.code == 0, result.output
+        assert "tracked .dvx/config" not in result.stderr, result.stderr
+    assert (tmp_path / "store").is_dir()
+
+
 def _via_jump_host(sshd, jump_sshd) -> None:
     """~/.ssh/config names the remote's server `target`, reached through `jumpbox`."""
     (Path(os.environ["HOME"]) / ".ssh").mkdir(exist_ok=True)
