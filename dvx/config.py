@@ -409,7 +409,7 @@ class Config:
         """The (level, option) pairs of the remote `name` that remote_options leaves out:
 
         - the global config's, where the tracked config places the remote at another store
-          (global_lends): a remote is matched by its name at every level, and a cloned
+          (_lends): a remote is matched by its name at every level, and a cloned
           .dvx/config naming a remote as the user's global one is named, at another URL,
           must not get the user's credentials for it sent there. (The local config is the
           user's own, for this clone: its options apply by name.)
@@ -452,13 +452,6 @@ class Config:
                 if (config_file := self.files.get(level)) is not None
                 and config_file.parser.has_section(section)}
 
-    def global_lends(self, name: str) -> bool:
-        """Does the global config's remote `name` name the store that the tracked config
-        places the remote at (tracked_placement): the same URL and options that choose the
-        server (backends.store_of)? Only then are its options (credentials) used: a cloned
-        config naming the same bucket at another endpoint must not get them sent there."""
-        return self._lends(self._remote_levels(name))
-
     def tracked_placement(self, name: str) -> dict[str, str]:
         """The global config's options of the remote `name` with those of the tracked config
         that are in effect over them: where the store is, as far as a cloned config says.
@@ -467,7 +460,11 @@ class Config:
         return _tracked_placement(self._remote_levels(name))
 
     def _lends(self, levels: dict[str, dict[str, str]]) -> bool:
-        """global_lends of the remote whose options by level are `levels`."""
+        """Does the global config's remote, of the options by level `levels`, name the store
+        that the tracked config places the remote at (tracked_placement): the same URL and
+        options that choose the server (backends.store_of)? Only then are its options
+        (credentials) used: a cloned config naming the same bucket at another endpoint must
+        not get them sent there."""
         from dvx.remote.backends import same_store
 
         own = levels.get("global", {})
