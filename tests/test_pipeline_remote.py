@@ -225,6 +225,64 @@ stages:
     assert real.code == 0 and "Stage 'make' is up to date." in real.stdout, real.output
 
 
+def _dry_then_real_pull(ci: Path, dvx) -> tuple[dict, dict]:
+    """The --json summaries of `repro --dry --pull`, then of the real `repro --pull`."""
+    dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)
+    assert dry.code == 0, dry.output
+    real = dvx("repro", "--pull", "--json", cwd=ci)
+    assert real.code == 0, real.output
+    return json.loads(dry.stdout), json.loads(real.stdout)
+
+
+def _outcomes(summary: dict) -> dict[str, str]:
+    return {s["name"]: s["outcome"] for s in summary["stages"]}
+
+
+def test_repro_dry_pull_commits_no_tracked_directory_its_pull_completes(repo, dvx, tmp_path):
+    """A `dvx add`ed directory lacking one of its files: the real run's pull restores the
+    file and commits nothing, so the dry run plans that checkout, not a commit of the
+    directory as it is."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "data" / "f1", "1\n")
+    write(repo / "data" / "f2", "2\n")
+    assert dvx("add", "data").code == 0
+    assert dvx("stage", "add", "-n", "count", "-d", "data", "-o", "n.txt",
+               "ls data | wc -l > n.txt").code == 0
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    assert dvx("pull", cwd=ci).code == 0
+    (ci / "data" / "f2").unlink()
+    planned, real = _dry_then_real_pull(ci, dvx)
+    assert planned["would_pull"] == [{"path": "data", "fetched": False}]
+    assert planned["committed_inputs"] == real["committed_inputs"] == []
+    assert _outcomes(planned) == _outcomes(real) == {"count": "up-to-date"}
+    assert (ci / "data" / "f2").read_text() == "2\n"
+    assert git(ci, "status", "--porcelain") == ""
+
+
+def test_repro_dry_pull_plans_a_teammates_data_that_came_with_git_pull(repo, dvx, tmp_path):
+    """After `git pull` brought a teammate's new version of an input, the dry run plans
+    fetching and checking it out, as the real run does, instead of refusing it as changed
+    in Git since the workspace was synced."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "data.csv", "v1\n")
+    assert dvx("add", "data.csv").code == 0
+    assert dvx("stage", "add", "-n", "count", "-d", "data.csv", "-o", "n.txt",
+               "wc -c data.csv > n.txt").code == 0
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    assert dvx("pull", cwd=ci).code == 0
+    write(repo / "data.csv", "v2-longer\n")
+    assert dvx("add", "data.csv").code == 0
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+    git(ci, "pull", "-q")
+    planned, real = _dry_then_real_pull(ci, dvx)
+    assert {"path": "data.csv", "fetched": True} in planned["would_pull"]
+    assert planned["committed_inputs"] == real["committed_inputs"] == []
+    assert _outcomes(planned) == _outcomes(real) == {"count": "up-to-date"}
+    assert (ci / "data.csv").read_text() == "v2-longer\n"
+
+
 def test_an_output_sent_as_data_and_with_its_run_is_counted_once(repo, dvx, tmp_path):
     """With dvx.lock committed, the outputs of the runs are the commit's data too: the
     run-cache's transfer does not count them again, as found already there."""

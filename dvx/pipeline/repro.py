@@ -266,7 +266,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected, pulled)
         _refuse_outputs_in_git(repo, dag, selected)
-        inputs = _changed_inputs(repo, dag, selected)
+        inputs = _changed_inputs(repo, dag, selected, pulled)
         result.committed = [o.path for o in inputs]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
             # another runs keeps its entry
@@ -379,15 +379,19 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
     link_stored(repo, to_link)
 
 
-def _changed_inputs(repo: Repo, dag: Dag, selected: list[str]) -> list[Output]:
+def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = ()
+                    ) -> list[Output]:
     """The data tracked with `dvx add` that the selected stages read and that changed in the
     workspace: it is committed before anything runs, so dvx.lock never records data that no
     pointer names and no cache holds. Data whose pointer moved in Git (not fetched yet) is
-    refused: the stages would run on data the commit does not name."""
+    refused: the stages would run on data the commit does not name. `pulled` (`repro --dry
+    --pull`, see _would_pull): data the real run's pull checks out first, so by then as its
+    pointer records it, neither changed nor behind."""
     deps = [d for n in selected if not dag.stages[n].frozen for d in dag.stages[n].deps]
     changed = []
     for output in all_outputs(repo):
-        if output.stage is not None or not any(overlaps(output.path, d) for d in deps):
+        if (output.stage is not None or output.path in pulled
+                or not any(overlaps(output.path, d) for d in deps)):
             continue
         status = output_status(repo, output)
         refuse_if_behind(repo.root, status, force=False, own_force=False)
