@@ -283,6 +283,28 @@ def test_repro_dry_pull_plans_a_teammates_data_that_came_with_git_pull(repo, dvx
     assert (ci / "data.csv").read_text() == "v2-longer\n"
 
 
+def test_repro_dry_pull_checks_out_a_push_false_output_whose_bytes_the_pull_brings(
+        repo, dvx, tmp_path):
+    """A `push: false` output with the bytes of another output: no remote is asked for it,
+    but the fetch of the other puts them in the cache, and the real run's checkout restores
+    both; the dry run plans that too, not a run of the stage for a missing output."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    write(repo / "in", "in\n")
+    assert dvx("add", "in").code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: cp in scratch && cp in copy
+    deps: [in]
+    outs: [{scratch: {push: false}}, copy]
+""")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    planned, real = _dry_then_real_pull(ci, dvx)
+    assert {"path": "scratch", "fetched": True} in planned["would_pull"]
+    assert _outcomes(planned) == _outcomes(real) == {"s": "up-to-date"}
+    assert (ci / "scratch").read_text() == "in\n"
+
+
 def test_an_output_sent_as_data_and_with_its_run_is_counted_once(repo, dvx, tmp_path):
     """With dvx.lock committed, the outputs of the runs are the commit's data too: the
     run-cache's transfer does not count them again, as found already there."""

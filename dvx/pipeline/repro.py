@@ -529,7 +529,8 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     directories the cache lacks are downloaded (small, they say what a directory holds).
     Data neither the cache nor the remote holds is refused as the real run refuses it
     (unless `allow_missing`); `push: false` data the cache lacks is not sought (the real run
-    leaves it to the stage that makes it)."""
+    leaves it to the stage that makes it), but one whose bytes the fetch brings for other data
+    is checked out as the real run's checkout finds them in the cache."""
     from dvx.ops.sync import fetch_manifests, remote_status_by_remote
 
     targets = _pulled_targets(repo, dag, selected)
@@ -552,8 +553,8 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
             "remote holds it, so the real run would run nothing.", "Push it from the clone "
             "where it was made, or pass --allow-missing to run the stages that need it "
             "instead.")
-    placing = [o for o in changing
-                     if o.path not in absent and (o.push or o.path not in lacking)]
+    placing = [o for o in changing if o.path not in absent and (
+        o.push or o.path not in lacking or _held_once_fetched(repo, o, brought))]
     pulled = {o.path: LockedPath(o.path, o.pointer.oid, o.pointer.size, o.pointer.nfiles,
                                  o.pointer.executable) for o in placing}
     return pulled, {o.path: o.path in lacking for o in placing}
@@ -573,6 +574,17 @@ def _checkout_would_change(repo: Repo, target: Target) -> bool:
         if now is not None and now.oid == output.pointer.oid:
             return False
     return not checkout_blocked(repo, [target])
+
+
+def _held_once_fetched(repo: Repo, output: Output, brought: Collection[str]) -> bool:
+    """Does the cache hold all of the output's data once the fetch brings `brought`?"""
+    def held(oid: str) -> bool:
+        return oid in brought or repo.cache.exists(oid)
+
+    if not output.pointer.is_dir:
+        return held(output.pointer.oid)
+    tree = load_tree(repo, output.pointer, output.recorded_in)
+    return tree is not None and all(held(oid) for oid in tree.oids())
 
 
 def _needs_any(repo: Repo, output: Output, oids: Collection[str]) -> bool:
