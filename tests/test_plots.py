@@ -199,8 +199,27 @@ def test_a_column_or_field_named_twice_is_reported_and_never_drawn_as_either(rep
         "The plots file 'loss.csv' names two columns 'loss' (columns 2 and 3); dvx will not "
         "guess which one is meant.")}]
     assert plots["loss.json"]["errors"] == [{"rev": "workspace", "msg": (
-        "The plots file 'loss.json' has the field 'loss' twice in one record; dvx will not "
+        "The plots file 'loss.json' has the field 'loss' twice in one object; dvx will not "
         "guess which one is meant.")}]
+
+
+def test_a_column_or_field_named_twice_that_is_not_drawn_leaves_the_plot_drawn(repo, dvx,
+                                                                              tmp_path):
+    """Excel's export names its empty trailing columns alike, a logger may repeat a note
+    column: x and y each name one column, so there is nothing to guess."""
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - train.csv: {x: epoch, y: loss}\n"
+                             "    - excel.csv: {x: epoch, y: loss}\n"
+                             "    - log.json: {x: epoch, y: loss}\n")
+    write(repo / "train.csv", "epoch,loss,note,note\n0,0.9,a,b\n1,0.5,c,d\n")
+    write(repo / "excel.csv", "epoch,loss,,\n0,0.9,,\n1,0.5,,\n")
+    write(repo / "log.json", '[{"epoch": 0, "loss": 0.9, "tag": "a", "tag": "b"}]')
+    result = dvx("plots", "show", "--json", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    plots = {p["path"]: p for p in json.loads(result.stdout)["plots"]}
+    assert {path: p["errors"] for path, p in plots.items()} == {
+        "train.csv": [], "excel.csv": [], "log.json": []}
+    assert len(json.loads(result.stdout)["images"]) == 3
 
 
 def test_a_revision_without_the_x_field_is_reported_and_the_others_drawn(repo, dvx, tmp_path):

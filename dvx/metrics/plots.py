@@ -116,8 +116,10 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
             data.images.append((revision, raw))
         else:
             options = data.plot.options  # a confusion matrix's classes are labels, as written
+            drawn = [options.x or INDEX_FIELD, *options.y] if options.y else None
             data.tables.append((revision, parse_rows(
-                raw, path, options.header, numbers=not options.template.startswith("confusion"))))
+                raw, path, options.header, numbers=not options.template.startswith("confusion"),
+                drawn=drawn)))
     except DvxError as exc:
         data.errors.append((revision.label, exc.message))
 
@@ -126,10 +128,12 @@ def _said(why: str | None) -> str:
     return f": {why}" if why else ""
 
 
-def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
-               ) -> list[dict[str, Any]]:
+def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True,
+               drawn: list[str] | None = None) -> list[dict[str, Any]]:
     """The records of a CSV/TSV, JSON or YAML plots file (if `numbers`, a CSV/TSV cell that
-    reads as a number becomes one, and an empty cell None: it holds no value)."""
+    reads as a number becomes one, and an empty cell None: it holds no value). A column or
+    field named twice is refused where it is one of `drawn`, the fields x and y name (None:
+    y is the last field, so any may be drawn), as dvx will not guess which one is meant."""
     lower = path.lower()
     if lower.endswith((".csv", ".tsv")):
         try:
@@ -142,20 +146,20 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
         if not lines:
             raise FormatError(f"The plots file '{path}' is empty.")
         names = lines[0] if header else [str(i) for i in range(len(lines[0]))]
-        _refuse_a_column_named_twice(names, path)
+        _refuse_a_column_named_twice(names, path, drawn)
         cell = _number if numbers else str
         return [{n: cell(v) for n, v in zip(names, line, strict=False)}
                 for line in lines[1 if header else 0:]]
     if lower.endswith(".json"):
         try:
-            doc = load_json(plain_text(raw))  # a byte order mark is skipped, as in CSV
+            doc = _json_records(plain_text(raw), drawn)  # a byte order mark is skipped
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FormatError(f"The plots file '{path}' is not valid JSON: {exc}.") from None
         except UnwritableValueError as exc:
             raise FormatError(f"The plots file '{path}' cannot be read: {exc}.") from None
         except DuplicateKeyError as exc:  # as YAML's: x and y must name one field
             raise FormatError(f"The plots file '{path}' has the field '{exc.key}' twice in "
-                              "one record; dvx will not guess which one is meant.",
+                              "one object; dvx will not guess which one is meant.",
                               "Keep one of them, or rename one.") from None
     else:
         doc = parse_yaml(raw, f"plots file '{path}'", MAX_PLOT_BYTES)
@@ -169,12 +173,25 @@ def parse_rows(raw: bytes, path: str, header: bool = True, numbers: bool = True
     return [{k if isinstance(k, str) else str(k): v for k, v in r.items()} for r in doc]
 
 
-def _refuse_a_column_named_twice(names: list[str], path: str) -> None:
-    """x and y name a column: a header naming one twice is refused, as a key twice in a
-    YAML or JSON file is, rather than drawing whichever column comes last."""
+def _json_records(text: str, drawn: list[str] | None) -> Any:
+    """The JSON document, a key twice in one object refused (DuplicateKeyError) only where it
+    is a field that may be drawn: another one is read as JSON reads it, the last kept."""
+    try:
+        return load_json(text)
+    except DuplicateKeyError as exc:
+        if drawn is None or exc.key in drawn:
+            raise
+        return load_json(text, unique_keys=False)
+
+
+def _refuse_a_column_named_twice(names: list[str], path: str, drawn: list[str] | None
+                                 ) -> None:
+    """x and y name a column: a header naming one of `drawn` twice (any, where y is the last
+    field) is refused, as such a key twice in a YAML or JSON file is, rather than drawing
+    whichever column comes last."""
     seen: dict[str, int] = {}
     for number, name in enumerate(names, start=1):
-        if name in seen:
+        if name in seen and (drawn is None or name in drawn):
             raise FormatError(f"The plots file '{path}' names two columns '{name}' (columns "
                               f"{seen[name]} and {number}); dvx will not guess which one is "
                               "meant.", "Rename one of them.")

@@ -120,10 +120,11 @@ def _parse_json(data: bytes, display: str, what: str) -> Any:
                           "Keep one of them, or rename one.") from None
 
 
-def load_json(text: str) -> Any:
+def load_json(text: str, unique_keys: bool = True) -> Any:
     """`json.loads`, refusing a key twice in one object (as YAML files are refused) where
-    `json.loads` would keep the last, and what `check_values` refuses (JSON's `"\\ud800"`)."""
-    doc = json.loads(text, object_pairs_hook=_unique_keys,
+    `json.loads` would keep the last (unless not `unique_keys`: a reader to whom the key
+    does not matter), and what `check_values` refuses (JSON's `"\\ud800"`)."""
+    doc = json.loads(text, object_pairs_hook=_unique_keys if unique_keys else None,
                      parse_int=lambda digits: int(check_int_digits(digits)))
     check_values(doc)
     return doc
