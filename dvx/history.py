@@ -281,17 +281,34 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
-def committed_at_head(repo: Repo, path: str, in_lock: bool) -> Pointer | None:
-    """What HEAD's commit records for the data at `path`, in its pointer file (or with
-    `in_lock` in its dvx.lock entry): None when it records none there (no Git, no commit
-    yet, a pointer never committed, one dvx cannot read). DvxError when Git will not give
-    the file (a folder there, one too large)."""
+# The heads Git leaves while it stops inside a merge, cherry-pick, revert or rebase (a
+# conflict elsewhere): the pointers it brought from there are in the workspace, not in HEAD.
+OPERATION_HEADS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
+
+
+def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
+    """What Git records for the data at `path`, in its pointer file (or with `in_lock` in
+    its dvx.lock entry): HEAD's commit's, and, while Git stops inside a merge, cherry-pick,
+    revert or rebase, what the commit it brings and its index (a merged pointer) hold.
+    Empty when none records one (no Git, no commit yet, a pointer never committed, one dvx
+    cannot read). DvxError when Git will not give the file (a folder there, one too
+    large)."""
     git = repo.git
     if git is None:
-        return None
+        return []
     file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
-    sha = git.blob_id_at("HEAD", file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
-    return None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+    limit = MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES
+    revs = ["HEAD"]
+    stopped = [head for head in OPERATION_HEADS if git.names_commit(head)]
+    if stopped:
+        revs += [*stopped, ":0"]  # ":0:PATH": the index's entry, a merge's result
+    found = []
+    for rev in revs:
+        sha = git.blob_id_at(rev, file, limit)
+        pointer = None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+        if pointer is not None:
+            found.append(pointer)
+    return found
 
 
 def _recorded_in(repo: Repo, git: Git, file: str, sha: str) -> dict[str, Pointer]:

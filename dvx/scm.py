@@ -966,6 +966,12 @@ class Git:
             raise DvxError(f"Git object {sha} is missing from the repository.")
         return found
 
+    def names_commit(self, rev: str) -> bool:
+        """Does `rev` (a ref such as MERGE_HEAD) name a commit now? Asked of the running
+        `git cat-file`, so it costs no process."""
+        header = self._batch(headers_only=True).header(rev)
+        return header is not None and header[1] == "commit"
+
     def _batch(self, headers_only: bool) -> _CatFile:
         with self._batches_lock:
             batch = self._batches.get(headers_only)

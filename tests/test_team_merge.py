@@ -713,6 +713,31 @@ def test_an_uncommitted_add_a_pull_stashes_is_a_change_outside_a_commit_not_git_
     assert run_dvx("status", cwd=alice).stdout.strip() == "Data and pointers are up to date."
 
 
+@pytest.mark.parametrize("how", ["merge", "cherry-pick"])
+def test_a_pointer_a_merge_stopped_on_another_file_brought_changed_in_git(tmp_path, how):
+    """A pull (or cherry-pick) stopped on a conflict in code brings a teammate's pointer
+    cleanly while HEAD is not yet the commit that records it: that change is Git's."""
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    write(alice / "code.py", "alice\n")
+    edit(alice, "raw.csv", "alice's data\n")
+    must("add", "raw.csv", cwd=alice)
+    share(alice, "alice's data and code")
+    write(bob / "code.py", "bob\n")
+    commit(bob, "bob's code")
+    git(bob, "fetch", "-q", "origin")
+    stopped = subprocess.run(["git", "merge", "--no-edit", "origin/main"] if how == "merge"
+                             else ["git", "cherry-pick", "origin/main"],
+                             cwd=bob, capture_output=True, text=True)
+    assert stopped.returncode != 0 and "CONFLICT" in stopped.stdout, stopped.stdout
+    status = run_dvx("status", "--json", cwd=bob)
+    (raw,) = [o for o in json.loads(status.stdout)["outputs"] if o["path"] == "raw.csv"]
+    assert raw["moved_in_workspace"] is False, raw
+    shown = run_dvx("status", cwd=bob).stdout
+    assert "raw.csv: pointer changed in Git" in shown and "outside a commit" not in shown
+
+
 def test_a_merge_a_rebase_replays_is_checked_out_once_when_the_rebase_ends(repo, dvx):
     """`git rebase --rebase-merges` commits the merge it replays, which runs post-commit: the
     rebase's post-rewrite checks out where it ends, so post-commit leaves that merge alone."""

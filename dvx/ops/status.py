@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import committed_at_head, recorded_lately
+from dvx.history import recorded_by_git, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
@@ -302,17 +302,18 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
 
 
 def moved_in_workspace(repo: Repo, output: Output) -> bool:
-    """Is the pointer's data other than what HEAD's commit records for it? Then a move of the
-    pointer since the workspace was synced is not Git's (a pull, a merge or a checkout of a
-    commit runs a hook, and brings HEAD's pointer) but one in the workspace that no hook
-    sees: a stash applied (`git stash pop`, `git pull --autostash` re-applying an
-    uncommitted `dvx add` after the hooks checked out HEAD's data), `git checkout -- X.dvx`,
-    an edit. False when Git cannot say."""
+    """Is the pointer's data other than what Git records for it (recorded_by_git: HEAD's
+    commit's, or, inside a merge, cherry-pick, revert or rebase Git stopped on a conflict,
+    what it brings)? Then a move of the pointer since the workspace was synced is not Git's
+    (a pull, a merge or a checkout of a commit runs a hook, and brings HEAD's pointer) but
+    one in the workspace that no hook sees: a stash applied (`git stash pop`, `git pull
+    --autostash` re-applying an uncommitted `dvx add` after the hooks checked out HEAD's
+    data), `git checkout -- X.dvx`, an edit. False when Git cannot say."""
     try:
-        committed = committed_at_head(repo, output.path, in_lock=output.stage is not None)
+        recorded = recorded_by_git(repo, output.path, in_lock=output.stage is not None)
     except DvxError:
         return False
-    return committed is None or _record_of(committed) != _record_of(output.pointer)
+    return _record_of(output.pointer) not in [_record_of(pointer) for pointer in recorded]
 
 
 def _record_of(pointer: Pointer) -> Synced:
