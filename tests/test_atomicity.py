@@ -292,6 +292,33 @@ def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, t
     assert (clone / "big.bin").read_bytes() == big
 
 
+def test_a_pull_that_fills_the_disk_frees_it_for_the_rerun(repo, dvx, dvx_proc, tmp_path,
+                                                           small_disk):
+    """A download a full disk refuses is removed before the command exits (its bytes still
+    buffered cannot be written either)."""
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    big, small = os.urandom(10 << 20), os.urandom(2 << 20)  # the disk takes 8 MiB
+    write(repo / "big.bin", big)
+    write(repo / "small.bin", small)
+    assert dvx("add", "big.bin", "small.bin").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    git(tmp_path, "clone", "-q", str(repo), "clone")
+    clone = tmp_path / "clone"
+    cache = small_disk / "cache"
+    assert dvx("config", "--local", "cache.dir", str(cache), cwd=clone).code == 0
+
+    failed = dvx_proc("pull", "big.bin", cwd=clone)
+    assert failed.code == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert f"its disk (mounted at {small_disk}) is full" in failed.stderr
+    assert [p.name for p in cache.rglob("*") if p.is_file() and p.name != "generation"] == []
+
+    pulled = dvx_proc("pull", "small.bin", cwd=clone)
+    assert pulled.code == 0, pulled.stderr
+    assert (clone / "small.bin").read_bytes() == small
+
+
 def test_pull_never_overwrites_or_deletes_a_change_that_is_not_cached(repo, dvx, tmp_path):
     store = tmp_path / "store"
     assert dvx("remote", "add", "-d", "s", str(store)).code == 0

@@ -1030,5 +1030,11 @@ class VerifiedWriter:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.file.close()
-        fsutil.drop_temporary(self.tmp)
+        # The temporary is discarded: bytes still buffered after a failed write (a full disk)
+        # need not reach it, and closing, which tries to write them, must neither keep it nor
+        # hide why the write failed.
+        try:
+            with contextlib.suppress(OSError):
+                self.file.close()
+        finally:
+            fsutil.drop_temporary(self.tmp)
