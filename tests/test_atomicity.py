@@ -295,7 +295,7 @@ def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, t
 def test_a_pull_that_fills_the_disk_frees_it_for_the_rerun(repo, dvx, dvx_proc, tmp_path,
                                                            small_disk):
     """A download a full disk refuses is removed before the command exits (its bytes still
-    buffered cannot be written either)."""
+    buffered cannot be written either), and is not tried again: a full disk stays full."""
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     big, small = os.urandom(10 << 20), os.urandom(2 << 20)  # the disk takes 8 MiB
     write(repo / "big.bin", big)
@@ -309,9 +309,10 @@ def test_a_pull_that_fills_the_disk_frees_it_for_the_rerun(repo, dvx, dvx_proc, 
     cache = small_disk / "cache"
     assert dvx("config", "--local", "cache.dir", str(cache), cwd=clone).code == 0
 
-    failed = dvx_proc("pull", "big.bin", cwd=clone)
+    failed = dvx_proc("pull", "-v", "big.bin", cwd=clone)
     assert failed.code == 1 and "Traceback" not in failed.stderr, failed.stderr
     assert f"its disk (mounted at {small_disk}) is full" in failed.stderr
+    assert "Retrying" not in failed.stderr
     assert [p.name for p in cache.rglob("*") if p.is_file() and p.name != "generation"] == []
 
     pulled = dvx_proc("pull", "small.bin", cwd=clone)

@@ -1,8 +1,9 @@
 """Bounded retries with jittered exponential backoff, for transient remote errors.
 
-A missing object, a permission problem, a usage error or a local file that changed while it was
-read never gets better by trying again; dropped connections, timeouts, throttling and server
-errors often do. A corrupt download is retried too: a truncated transfer looks exactly like that.
+A missing object, a permission problem, a usage error, a full disk (or used-up quota) or a local
+file that changed while it was read never gets better by trying again; dropped connections,
+timeouts, throttling and server errors often do. A corrupt download is retried too: a truncated
+transfer looks exactly like that.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TypeVar
 
 from dvx.errors import CorruptObjectError, DvxError, RemoteError
-from dvx.fsutil import FileChangedError, FileVersion, NotRegularFileError
+from dvx.fsutil import FULL_DISK_ERRNOS, FileChangedError, FileVersion, NotRegularFileError
 from dvx.fsutil import describe as describe_os_error
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, BytesLike, Details, OnBytes
@@ -43,6 +44,8 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, NotRegularFileError) or getattr(exc, "errno", None) == errno.ELOOP:
         return False  # a FIFO, a folder or a loop of links where a blob should be stays so
+    if getattr(exc, "errno", None) in FULL_DISK_ERRNOS:
+        return False  # nothing frees the disk within a command: each try would only fill it
     if any(cls.__name__ in PERMANENT_NAMES for cls in type(exc).__mro__):
         return False
     if certificate_refusal(exc) is not None:  # the same certificate comes back every time
