@@ -539,6 +539,94 @@ def fake_gcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         _stop(proc)
 
 
+def azurite_without_delete(server: dict[str, Any], container: str) -> str:
+    """A connection string to Azurite's `container` by a SAS that may read, list and write
+    there but not delete (no d: an append-only key), which Azurite enforces."""
+    import datetime
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    sas = generate_container_sas(
+        AZURITE_ACCOUNT, container, account_key=AZURITE_KEY,
+        permission=ContainerSasPermissions(read=True, write=True, list=True, add=True,
+                                           create=True),
+        start=now - datetime.timedelta(hours=1), expiry=now + datetime.timedelta(hours=1))
+    return f"BlobEndpoint={server['endpoint']};SharedAccessSignature={sas}"
+
+
+# GCS's answer to a delete by credentials without storage.objects.delete
+GCS_DELETE_REFUSED = {"error": {
+    "code": 403, "message": "ci@project.iam.gserviceaccount.com does not have "
+                            "storage.objects.delete access to the Google Cloud Storage object.",
+    "errors": [{"domain": "global", "reason": "forbidden", "message": "ci@project.iam."
+                "gserviceaccount.com does not have storage.objects.delete access to the "
+                "Google Cloud Storage object."}]}}
+
+
+@contextlib.contextmanager
+def gcs_without_delete(upstream: str) -> Iterator[str]:
+    """A proxy to the GCS JSON API at `upstream` (fake-gcs-server, which checks no
+    credentials) that answers each delete of an object as GCS answers credentials that may
+    not delete (GCS_DELETE_REFUSED), asked alone or in a batch request (as gcsfs asks
+    Google's own service), and passes every other request on: its URL, while the block runs."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    target = urlsplit(upstream)
+    refusal = json.dumps(GCS_DELETE_REFUSED, indent=2).encode()
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def relay(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.command == "DELETE" and "/o/" in self.path:
+                self.answer(403, [("Content-Type", "application/json")], refusal)
+                return
+            if self.command == "POST" and self.path.startswith("/batch/"):
+                parts = [b"--refused\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 403 "
+                         b"Forbidden\r\nContent-Type: application/json\r\n\r\n" + refusal
+                         + b"\r\n"] * body.count(b"\nDELETE ")
+                self.answer(200, [("Content-Type", "multipart/mixed; boundary=refused")],
+                            b"".join(parts) + b"--refused--\r\n")
+                return
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+            try:
+                connection.request(self.command, self.path, body, {
+                    name: value for name, value in self.headers.items()
+                    if name.lower() not in ("host", "connection")})
+                got = connection.getresponse()
+                self.answer(got.status, [
+                    (name, value) for name, value in got.getheaders()
+                    if name.lower() not in ("content-length", "transfer-encoding",
+                                            "connection")], got.read())
+            finally:
+                connection.close()
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextlib.contextmanager
 def serving(handler: Callable[..., Any], directory: Path) -> Iterator[str]:
     """A threaded HTTP server on 127.0.0.1 serving `directory` with `handler` (a

@@ -1,21 +1,28 @@
 """Remotes whose credentials allow only part of what dvx does (an append-only CI key that may
-not delete, a read-only key), on a moto server that enforces IAM policies: a command refused
-a step says so as the remote's refusal, and leaves nothing half-done behind."""
+not delete, a read-only key), on a moto server that enforces IAM policies (and on Azurite,
+which enforces a SAS's permissions, and fake-gcs-server behind a proxy answering as GCS
+does): a command refused a step says so as the remote's refusal, and leaves nothing
+half-done behind."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import xxhash
 
 from tests.conftest import git, run_dvx, unprivileged, write
+from tests.remotes import RemoteSpec, configure, remote_for
+from tests.servers import azurite_without_delete, gcs_without_delete
 
 
 def oid_of(data: bytes) -> str:
@@ -99,6 +106,64 @@ def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, 
     done = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
     assert done.code == 0, done.output
     assert [key for key in bucket.listed() if key.startswith("files/")] == []
+
+
+@contextlib.contextmanager
+def _may_not_delete(kind: str, spec: RemoteSpec, request: pytest.FixtureRequest
+                    ) -> Iterator[dict[str, str]]:
+    """Options of the remote `spec` with credentials that may read, list and write there
+    but not delete: on Azurite, a SAS without d (which it enforces); on fake-gcs-server,
+    which checks no credentials, GCS's answer to them from a proxy in front of it."""
+    if kind == "azure":
+        yield {"connection_string": azurite_without_delete(request.getfixturevalue(
+            "azurite"), urlsplit(spec.url).netloc)}
+        return
+    with gcs_without_delete(spec.options["endpointurl"]) as proxy:
+        yield {"endpointurl": proxy}
+
+
+@pytest.mark.parametrize("kind", ["gs", "azure"])
+def test_gc_on_gcs_or_azure_with_credentials_that_may_not_delete_stops_before_deleting(
+        repo, dvx, kind, request, tmp_path):
+    spec = remote_for(kind, request, tmp_path)
+    spec.options = {**spec.options, "pack_threshold": "0"}  # loose
+    configure(dvx, repo, spec, "storage")
+    for i in range(20):
+        write(repo / f"f{i}.txt", f"old {i}")
+    assert dvx("add", *[f"f{i}.txt" for i in range(20)]).code == 0
+    assert dvx("push").code == 0
+    for i in range(20):
+        assert dvx("remove", f"f{i}.txt.dvx").code == 0
+        (repo / f"f{i}.txt").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "nothing tracked")
+    cached = sorted((repo / ".dvx/cache").rglob("*"))
+    before = sorted(spec.list_keys())
+
+    with _may_not_delete(kind, spec, request) as options:
+        for option, value in options.items():
+            assert dvx("remote", "modify", "storage", option, value).code == 0
+        refused = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
+        assert refused.code == 1, refused.output
+        assert "The remote 'storage'" in refused.stderr and "refused access" in refused.stderr
+        assert "may not delete" in refused.stderr and "Nothing was deleted" in refused.stderr
+        assert {"gs": "storage.objects.delete",
+                "azure": "AuthorizationPermissionMismatch"}[kind] in refused.stderr
+        # Nothing deleted anywhere: on the remote, only the clock probe it could not delete.
+        assert sorted((repo / ".dvx/cache").rglob("*")) == cached
+        after = sorted(spec.list_keys())
+        assert [key for key in after if key not in before] == [
+            key for key in after if key.startswith("locks/clock-")]
+        assert len(after) == len(before) + 1
+
+        dry = dvx("gc", "-w", "-c", "storage", "--grace", "0", "--dry-run")
+        assert dry.code == 0 and "may not delete" in dry.stderr and "20" in dry.stdout
+
+    for option in options:  # back to credentials that may delete
+        assert dvx("remote", "modify", "storage", option, spec.options[option]).code == 0
+    done = dvx("gc", "-w", "-c", "storage", "--grace", "0", "-f")
+    assert done.code == 0, done.output
+    assert [key for key in spec.list_keys() if key.startswith("files/")] == []
 
 
 def test_a_push_with_a_key_that_may_not_delete_merges_no_indexes_and_says_so(repo, dvx,

@@ -6,6 +6,10 @@
   (`stage_file`, `commit_blocks`), so that the caller can check the file between the two
   and publish nothing but the version it meant to. adlfs hands the Azure SDK the open file
   with up to 2,500 blocks in flight: the whole file in memory.
+- Blobs are deleted each by a request of its own, all at once, and every answer is read
+  (`delete_each`): adlfs's rm asks first whether each blob exists, one after another, then
+  raises the first error of the deletes only, as a RuntimeError, and none at all when that
+  one is a blob gone meanwhile.
 """
 
 from __future__ import annotations
@@ -89,6 +93,26 @@ def azure_filesystem(adlfs: Any, client_settings: dict[str, Any]) -> Any:
             self.invalidate_cache(self._parent(rpath))
 
         commit_blocks = sync_wrapper(_commit_blocks)
+
+        async def _delete_each(self, paths: list[str]) -> list[BaseException | None]:
+            """Delete the blobs `paths`, each by a request of its own, all at once: what
+            each request raised, in their order (None: deleted), so that the caller sees
+            every refusal (credentials that may not delete) among them, which adlfs's rm
+            would raise as an internal error, or drop after a blob gone meanwhile."""
+
+            async def delete(path: str) -> None:
+                container, blob, _ = self.split_path(path)
+                async with self.service_client.get_blob_client(container, blob) as client:
+                    await client.delete_blob(**self._timeout_kwargs)
+
+            try:
+                answers = await asyncio.gather(*(delete(path) for path in paths),
+                                               return_exceptions=True)
+            finally:
+                self.invalidate_cache()
+            return list(answers)
+
+        delete_each = sync_wrapper(_delete_each)
 
     return AzureFileSystem
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import abc
 import contextlib
 import errno
+import json
 import os
 import posixpath
+import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -587,6 +589,21 @@ class AzureBlobs(FsspecBlobs):
         self._still_as_found(local_path, version)
         self.fs.commit_blocks(target, blocks)
 
+    def delete(self, names: list[str]) -> None:
+        """Each blob by a request of its own, whose answer is read: one gone already is
+        deleted; a refusal (PermissionError: credentials that may not delete) is raised
+        before any other error, whichever blob it met."""
+        paths = [self.path(name) for name in names]
+        for start in range(0, len(paths), 1000):
+            batch = paths[start:start + 1000]
+            failures = [self.fs.translated(answer, path)
+                        for path, answer in zip(batch, self.fs.delete_each(batch), strict=True)
+                        if answer is not None]
+            failures = [exc for exc in failures if not isinstance(exc, FileNotFoundError)]
+            if failures:
+                raise next((exc for exc in failures if isinstance(exc, PermissionError)),
+                           failures[0])
+
     def bad_key(self, exc: Exception) -> CredentialsError:
         """The Azure client could not sign a request with the remote's account key (not
         base64: a character lost or added in a copy): no request was sent."""
@@ -625,13 +642,26 @@ class _AzureErrors(_TranslatedFs):
 
         try:
             return method(*args, **kwargs)
-        except (ServiceRequestError, ServiceResponseError) as exc:
-            raise _connection_failure(exc) from None
-        except HttpResponseError as exc:
-            if type(exc).__name__ == "AzureSigningError":  # raised before anything is sent
-                raise self._blobs.bad_key(exc) from None
+        except (ServiceRequestError, ServiceResponseError, HttpResponseError) as exc:
             path = args[0] if args and isinstance(args[0], str) else None
-            raise _azure_answer(exc, path) from None
+            raise self.translated(exc, path) from None
+
+    def translated(self, exc: BaseException, path: str | None) -> BaseException:
+        """The error dvx knows for what the Azure SDK raised for a request about `path`
+        (any other error as it is)."""
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+            return _connection_failure(exc)
+        if not isinstance(exc, HttpResponseError):
+            return exc
+        if type(exc).__name__ == "AzureSigningError":  # raised before anything is sent
+            return self._blobs.bad_key(exc)
+        return _azure_answer(exc, path)
 
 
 def _azure_answer(exc: Any, path: str | None) -> Exception:
@@ -640,7 +670,13 @@ def _azure_answer(exc: Any, path: str | None) -> Exception:
         reason = redact_urls(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
         return RemoteError(f"The Azure client could not send a request: {reason}.",
                            "Check the remote's credentials with `dvx remote list`.")
-    return _store_answer("Azure", exc.status_code, exc.reason or "", path)
+    words = (exc.reason or "").rstrip(".")
+    # Its error code tells a refusal for want of a right (AuthorizationPermissionMismatch:
+    # a SAS or role without it) from one of the account's network rules, for instance.
+    code = getattr(exc, "error_code", None)
+    if code and code not in words:
+        words = f"{words} ({code})".lstrip()
+    return _store_answer("Azure", exc.status_code, words, path)
 
 
 def _store_answer(store: str, status: int, words: str, path: str | None) -> Exception:
@@ -670,19 +706,20 @@ class GcsBlobs(FsspecBlobs):
 
 
 class _GcsErrors(_TranslatedFs):
-    """A gcsfs filesystem whose calls raise gcsfs's HttpError by its status (as Azure's
-    answers are), and aiohttp's errors that are no OSError (a server that disconnected, an
-    answer cut short) as ConnectionError."""
+    """A gcsfs filesystem whose calls raise gcsfs's HttpError, and the plain OSError it
+    raises for some answers (`_gcsfs_answer`), by its status (as Azure's answers are), and
+    aiohttp's errors that are no OSError (a server that disconnected, an answer cut short)
+    as ConnectionError."""
 
     def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
         import aiohttp
         from gcsfs.retry import HttpError
 
+        path = args[0] if args and isinstance(args[0], str) else None
         try:
             return method(*args, **kwargs)
         except HttpError as exc:
-            path = args[0] if args and isinstance(args[0], str) else None
             words = str(exc.message or "").rsplit(f", {exc.code}", 1)[0]
             if not isinstance(exc.code, int):
                 raise RemoteError(f"The GCS store refused a request: {words or exc}.",
@@ -693,6 +730,34 @@ class _GcsErrors(_TranslatedFs):
             if isinstance(exc, OSError):  # a connection refused, a name not found
                 raise
             raise ConnectionError(f"{type(exc).__name__}: {redact_urls(str(exc))}") from None
+        except OSError as exc:
+            answer = _gcsfs_answer(exc, path)
+            if answer is None:
+                raise
+            raise answer from None
+
+
+def _gcsfs_answer(exc: OSError, path: str | None) -> Exception | None:
+    """The error an answer stands for that gcsfs raises as a plain OSError, which would be
+    taken for a passing error (tried again, then named as a failure of the network), by its
+    status: a 403 to any request ("Forbidden: PATH\nWHY"), and each object a batch delete
+    did not delete (gcsfs asks Google's own service so): GCS's error as JSON, or "PATH:
+    STATUS". None for any other OSError (one with an errno: the connection's)."""
+    if type(exc) is not OSError or exc.errno is not None or len(exc.args) != 1 \
+            or not isinstance(exc.args[0], str):
+        return None
+    text = exc.args[0]
+    if text.startswith("Forbidden: "):
+        return _store_answer("GCS", 403, redact_urls(text.partition("\n")[2].strip()), path)
+    with contextlib.suppress(ValueError):
+        error = json.loads(text)
+        if isinstance(error, dict) and isinstance(error.get("code"), int):
+            words = redact_urls(str(error.get("message") or ""))
+            return _store_answer("GCS", error["code"], words, path)
+    status = re.fullmatch(r"(.+): ([1-5][0-9][0-9])", text)
+    if status is not None:
+        return _store_answer("GCS", int(status[2]), "", status[1])
+    return None
 
 
 def _connection_failure(exc: Exception) -> OSError:
