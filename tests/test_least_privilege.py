@@ -149,6 +149,9 @@ def test_gc_on_gcs_or_azure_with_credentials_that_may_not_delete_stops_before_de
         assert "may not delete" in refused.stderr and "Nothing was deleted" in refused.stderr
         assert {"gs": "storage.objects.delete",
                 "azure": "AuthorizationPermissionMismatch"}[kind] in refused.stderr
+        assert {"gs": "right to delete there (on GCS: storage.objects.delete)",
+                "azure": "right to delete there (on Azure: a SAS with the d (delete) "
+                         "permission"}[kind] in refused.stderr
         # Nothing deleted anywhere: on the remote, only the clock probe it could not delete.
         assert sorted((repo / ".dvx/cache").rglob("*")) == cached
         after = sorted(spec.list_keys())

@@ -81,6 +81,7 @@ class Blobs(ABC):
     request_limit: int | None = None
     server: str | None = None  # the host spoken to, where the URL does not name it (S3)
     on_this_machine = False  # a directory: what refuses access is a file's permissions
+    delete_right = ""  # the right to delete, as the store's access policies name it (hints)
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/") or "/"

@@ -1479,18 +1479,19 @@ def access_refused(blobs: Blobs, exc: PermissionError, shown: str | None = None,
 def delete_refused(blobs: Blobs, exc: PermissionError, shown: str | None = None,
                    needs: str = "") -> RemoteError:
     """The remote's refusal (access_refused) of a delete: credentials that may read and
-    write there but not delete (an append-only key: no s3:DeleteObject), or a folder whose
-    permissions let this user add files but not remove them. `needs`: a sentence saying what
-    needed the delete, and so what cannot be done."""
+    write there but not delete (an append-only key: no s3:DeleteObject, an Azure SAS without
+    d), or a folder whose permissions let this user add files but not remove them. `needs`:
+    a sentence saying what needed the delete, and so what cannot be done. The hint names
+    the right as the store's access policies do (the store's `delete_right`)."""
     reason = redact_urls(str(exc.strerror or exc))
     if blobs.on_this_machine and isinstance(exc.filename, str):
         reason += f": '{exc.filename}'"
     whose = "this user" if blobs.on_this_machine else "these credentials"
+    right = f" ({blobs.delete_right})" if blobs.delete_right else ""
     return RemoteError(f"The {shown or blobs.shown} refused access: {whose} may not delete "
                        f"there ({reason}).",
                        f"{needs + ' ' if needs else ''}Give {whose} the right to delete "
-                       f"there (on S3: s3:DeleteObject), or use one that has it, then run the "
-                       f"command again.")
+                       f"there{right}, or use one that has it, then run the command again.")
 
 
 def _named_host(url: str) -> str | None:

@@ -564,6 +564,9 @@ class AzureBlobs(FsspecBlobs):
     errors the other stores' clients raise for that (_AzureErrors): a store that cannot be
     reached is one error naming it, as theirs is, never an internal error."""
 
+    delete_right = "on Azure: a SAS with the d (delete) permission, or a role that may " \
+                   "delete blobs, as Storage Blob Data Contributor"
+
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
         super().__init__(root, lambda: _AzureErrors(make_fs(), self), **kwargs)
 
@@ -700,6 +703,8 @@ class GcsBlobs(FsspecBlobs):
     HttpError, and a connection dropped during an answer as aiohttp's error: both are raised
     as the errors the other stores' clients raise for that (_GcsErrors), so that a store
     that fails is tried again and named as theirs is, never an internal error."""
+
+    delete_right = "on GCS: storage.objects.delete"
 
     def __init__(self, root: str, make_fs: Callable[[], Any], **kwargs: Any) -> None:
         super().__init__(root, lambda: _GcsErrors(make_fs()), **kwargs)
@@ -930,6 +935,8 @@ class S3Blobs(FsspecBlobs):
     names; s3fs for the rest, and for everything once the lean client declines the store (a
     redirect, a proxy, an answer it does not expect). Sessions nest and are shared by threads:
     the lean client's connections close when the last one ends."""
+
+    delete_right = "on S3: s3:DeleteObject"
 
     def __init__(self, root: str, make_fs: Callable[[], Any], fast: Any, **kwargs: Any
                  ) -> None:

@@ -131,6 +131,7 @@ class Retrying(Blobs):
         self.inner, self.attempts = inner, attempts
         self.read_only, self.can_list = inner.read_only, inner.can_list
         self.server, self.on_this_machine = inner.server, inner.on_this_machine
+        self.delete_right = inner.delete_right
 
     def _retried(self, call: Callable[[], T], what: str) -> T:
         check_answering(self.inner)
