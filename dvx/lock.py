@@ -211,18 +211,35 @@ def _kept_with(died: dict[str, object], stopped: list[dict[str, object]]
     return [died, *(each for each in stopped if not _same_run(each, died))][:STOPPED_KEPT]
 
 
-def stopped_notices(tmp_dir: str) -> list[str]:
-    """What to say of the commands that held the lock of the repository whose temporary
-    directory is `tmp_dir` and were stopped before they released it, not run again since:
-    for a reader that takes no lock (`dvx status`). A holder that died is named with what
-    the next writer keeps (_kept_with), so status names no command that writer forgets."""
+@dataclass(frozen=True)
+class StoppedCommand:
+    """A command that held the repository lock and was stopped before it released it, as
+    its record (kept in .dvx/tmp/`record`) names it: what `dvx status` reports."""
+    command: str
+    pid: object  # as the record holds it: an int, unless a damaged record says otherwise
+    host: str
+    record: str  # HOLDER_FILE or STOPPED_FILE
+    work: Work | None
+    notice: str  # what it may have left half-done, and what to do (stopped_message)
+
+
+def _stopped_command(info: dict[str, object], file: str) -> StoppedCommand:
+    return StoppedCommand(str(info["command"]), info["pid"], str(info["host"]), file,
+                          _work_of(info), stopped_message(info, file))
+
+
+def stopped_commands(tmp_dir: str) -> list[StoppedCommand]:
+    """The commands that held the lock of the repository whose temporary directory is
+    `tmp_dir` and were stopped before they released it, not run again since, the latest
+    first: for a reader that takes no lock (`dvx status`). A holder that died is named with
+    what the next writer keeps (_kept_with), so status names no command that writer forgets."""
     kept = _stopped_records(os.path.join(tmp_dir, STOPPED_FILE))
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
     if info is None or not _has_ended(info):
-        return [stopped_message(each, STOPPED_FILE) for each in kept]
+        return [_stopped_command(each, STOPPED_FILE) for each in kept]
     died, *earlier = _kept_with(info, kept)  # the latest, not yet kept aside
-    return [stopped_message(died, HOLDER_FILE),
-            *(stopped_message(each, STOPPED_FILE) for each in earlier)]
+    return [_stopped_command(died, HOLDER_FILE),
+            *(_stopped_command(each, STOPPED_FILE) for each in earlier)]
 
 
 class RepoLock:

@@ -23,6 +23,7 @@ scenario at passes 1-3, with `crash_and_rerun` and `kill_add_at_random_moments` 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -670,6 +671,37 @@ def test_a_command_killed_half_way_is_named_until_run_again(tmp_path):
     assert again.code == 0 and said in again.stderr
     assert (repo / "r.bin.dvx").exists()
     assert said not in run_dvx_proc("status", cwd=repo).stderr
+
+
+def test_status_counts_a_stopped_add_as_a_change_and_lists_its_pointer_temporary(tmp_path):
+    """An add killed between its .gitignore entry and its first pointer leaves nothing any
+    pointer leads to: status --json and -q report it as a change all the same, naming the
+    stopped command and the temporary of its pointer, and plain status names it too (never
+    "No data is tracked yet"). Run again, it leaves nothing to report."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(repo / "f.txt", "data")
+    killed = subprocess.Popen([sys.executable, "-m", "dvx", "add", "f.txt"], cwd=repo,
+                              env={**os.environ, "DVX_FAULT": "atomic_write.before_rename:4"},
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    assert killed.wait(timeout=120) == -signal.SIGKILL and not (repo / "f.txt.dvx").exists()
+    temps = [name for name in os.listdir(repo) if is_temp(name)]
+    assert len(temps) == 1 and temps[0].startswith(".f.txt.dvx.")
+
+    status = run_dvx_proc("status", "--json", cwd=repo)
+    doc = json.loads(status.stdout)
+    assert doc["changed"] is True and doc["temporaries"] == temps, status.output
+    assert [(s["command"], s["pid"]) for s in doc["stopped"]] == [("dvx add f.txt", killed.pid)]
+    assert run_dvx_proc("status", "-q", cwd=repo).code == 1
+    plain = run_dvx_proc("status", cwd=repo)
+    assert "`dvx add f.txt`: stopped before it finished" in plain.stdout, plain.output
+    assert "No data is tracked yet" not in plain.stdout
+
+    assert run_dvx_proc("add", "f.txt", cwd=repo).code == 0
+    doc = json.loads(run_dvx_proc("status", "--json", cwd=repo).stdout)
+    assert (doc["changed"], doc["stopped"], doc["temporaries"]) == (False, [], [])
+    assert run_dvx_proc("status", "-q", cwd=repo).code == 0
 
 
 def test_ctrl_c_while_the_commands_load_ends_without_a_traceback(tmp_path):

@@ -433,13 +433,16 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     from dvx.scm import untrack_command
 
     assert isinstance(result, StatusResult)
-    if not result.outputs and not has_stages and not result.left_behind:
+    if not result.outputs and not has_stages and not result.left_behind and not result.stopped:
         out(_nothing_tracked(root, result.left_out))
         return
     if not result.changed:
         out("Data, pointers and pipelines are up to date." if has_stages
             else "Data and pointers are up to date.")
         return
+    for stopped in result.stopped:  # its warning says what it may have left half-done
+        out(f"`{stopped.command}`: stopped before it finished (pid {stopped.pid} on "
+            f"{stopped.host}); run it again if you still want it done")
     for o in result.outputs:
         if not o.changed:
             continue

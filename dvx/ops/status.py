@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
@@ -27,6 +28,9 @@ from dvx.workspace import (
     too_long_error,
     unreadable_error,
 )
+
+if TYPE_CHECKING:
+    from dvx.lock import StoppedCommand
 
 log = get_logger(__name__)
 
@@ -126,11 +130,16 @@ class StatusResult:
     # With no pointer in the workspace: those Git's index holds that the sparse checkout
     # leaves out (the data is tracked still, elsewhere than in this workspace)
     left_out: list[str] = field(default_factory=list)
+    # Commands stopped before they finished (killed), whatever the targets: what they left
+    # half-done may show nowhere else (an add killed between its .gitignore entry and its
+    # pointer leaves a file Git ignores and dvx does not track), so each counts as a change
+    stopped: list[StoppedCommand] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return (any(o.changed for o in self.outputs) or bool(self.left_behind)
-                or bool(self.unrecorded) or bool(self.unignored) or bool(self.tracked_by_git))
+                or bool(self.unrecorded) or bool(self.unignored) or bool(self.tracked_by_git)
+                or bool(self.stopped))
 
     def to_json(self) -> dict[str, object]:
         return {"changed": self.changed, "outputs": [o.to_json() for o in self.outputs],
@@ -139,32 +148,46 @@ class StatusResult:
                                 for p, why, stage_output, ignored in self.left_behind],
                 "unrecorded": [{"path": p, "stage": stage} for p, stage in self.unrecorded],
                 "temporaries": self.temporaries, "unignored": self.unignored,
-                "tracked_by_git": sorted(self.tracked_by_git)}
+                "tracked_by_git": sorted(self.tracked_by_git),
+                "stopped": [{"command": s.command, "pid": s.pid, "host": s.host,
+                             "record": f".dvx/tmp/{s.record}"} for s in self.stopped]}
 
 
 def status(repo: Repo, targets: list[Target]) -> StatusResult:
-    stopped = _name_stopped_commands(repo)
+    stopped = _stopped_commands(repo)
     results = [r for r in (_status_or_why_not(repo, t.output) for t in targets)
                if r is not None]
     repo.statcache.flush()
     if not stopped:
         _record_what_is_in_sync(repo)
     tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
-    return StatusResult(results, temporaries=_temporaries(repo, targets),
+    beside = [t.output.path for t in targets] + _paths_worked_on(repo, stopped)
+    return StatusResult(results, temporaries=_temporaries(repo, beside),
                         unignored=[p for p in _unignored(repo, targets) if p not in tracked],
                         tracked_by_git=tracked,
-                        left_out=[] if targets else pointers_left_out(repo))
+                        left_out=[] if targets else pointers_left_out(repo), stopped=stopped)
 
 
-def _name_stopped_commands(repo: Repo) -> bool:
-    """A writing command killed half-way may leave what no state shows (a file Git ignores
-    and no pointer tracks yet): say which ones, so they are run again. Whether any was named."""
-    from dvx.lock import stopped_notices
+def _stopped_commands(repo: Repo) -> list[StoppedCommand]:
+    """The writing commands killed half-way, which may leave what no state shows (a file Git
+    ignores and no pointer tracks yet), each also said in a warning, so they are run again."""
+    from dvx.lock import stopped_commands
 
-    notices = stopped_notices(repo.tmp_dir)
-    for notice in notices:
-        log.warning("%s", notice)
-    return bool(notices)
+    stopped = stopped_commands(repo.tmp_dir)
+    for each in stopped:
+        log.warning("%s", each.notice)
+    return stopped
+
+
+def _paths_worked_on(repo: Repo, stopped: list[StoppedCommand]) -> list[str]:
+    """The paths in this repository that the stopped commands named (as repository paths):
+    beside them are the temporaries of the pointers and .gitignore files they were writing,
+    where no pointer may lead status yet (an add killed before its first pointer)."""
+    named = [path for each in stopped if each.work is not None
+             for path in each.work.paths or ()]  # None: every tracked path, the outputs
+    relative = (os.path.relpath(path, repo.root) for path in named)
+    return [rel.replace(os.sep, "/") for rel in relative
+            if rel != os.curdir and rel.split(os.sep)[0] != os.pardir]
 
 
 def _record_what_is_in_sync(repo: Repo) -> None:
@@ -188,12 +211,13 @@ def _unignored(repo: Repo, targets: list[Target]) -> list[str]:
     return list(not_ignored(repo, present))
 
 
-def _temporaries(repo: Repo, targets: list[Target]) -> list[str]:
-    """The temporaries an interrupted command left beside the outputs, named in a warning:
-    status takes no lock, so it cannot tell them from a running command's and leaves them
-    to the next command that writes there (Git ignores them: Repo.exclude_temporaries)."""
-    found = sorted(os.path.relpath(path, repo.root) for path in temporaries_beside(
-        repo.root, [t.output.path for t in targets]))
+def _temporaries(repo: Repo, paths: list[str]) -> list[str]:
+    """The temporaries an interrupted command left beside `paths` (the outputs, and those
+    stopped commands named), named in a warning: status takes no lock, so it cannot tell
+    them from a running command's and leaves them to the next command that writes there
+    (Git ignores them: Repo.exclude_temporaries)."""
+    found = sorted(set(os.path.relpath(path, repo.root)
+                       for path in temporaries_beside(repo.root, paths)))
     for path in found:
         log.warning("'%s' is a temporary file of a dvx command (one that was interrupted, or "
                     "one running now), never data: the next `dvx checkout` or `dvx add` of "
