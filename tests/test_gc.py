@@ -777,6 +777,39 @@ def test_gc_stays_off_a_remote_while_a_push_counts_on_what_is_there(tmp_path):
     assert (fresh / "model.bin").read_bytes() == data
 
 
+def test_gc_that_cannot_lock_the_remote_deletes_nothing_from_the_cache_either(tmp_path):
+    """gc -w -c REMOTE while a push holds the remote's lock fails with exit status 3 having
+    changed nothing: the object only the cache holds, which no pointer uses, is still there
+    (the remote's lock is taken before gc deletes anything), and a gc run once the push is
+    done deletes it."""
+    store = tmp_path / "store"
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+    assert run_dvx("config", "core.lock_wait", "0", cwd=root).code == 0
+    write(root / "junk.txt", "used by nothing soon")
+    assert run_dvx("add", "junk.txt", cwd=root).code == 0
+    assert run_dvx("remove", "junk.txt.dvx", cwd=root).code == 0
+    write(root / "model.bin", os.urandom(5000))
+    assert run_dvx("add", "model.bin", cwd=root).code == 0
+    cache = root / ".dvx/cache/files/xxh128"
+    junk = xxhash.xxh3_128_hexdigest(b"used by nothing soon")
+    before = sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file())
+    assert (cache / junk[:2] / junk[2:]).exists()
+    pushing = _stopped_at("push.before_manifests", "push", root)
+    try:
+        refused = run_dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=root)
+        assert refused.code == 3, refused.output
+        assert "in use by a dvx push" in refused.stderr and "Traceback" not in refused.output
+        assert sorted(p.relative_to(cache) for p in cache.rglob("*") if p.is_file()) == before
+    finally:
+        pushing.send_signal(signal.SIGCONT)
+        out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 0, out + err
+    assert run_dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", cwd=root).code == 0
+    assert not (cache / junk[:2] / junk[2:]).exists()
+
+
 def test_a_push_waits_for_gc_and_a_killed_push_does_not_hold_gc_up(tmp_path):
     store = tmp_path / "store"
     root = make_git_repo(tmp_path / "repo")

@@ -17,6 +17,7 @@ first, shown for confirmation, then done: a dry run lists exactly what the real 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -165,16 +166,26 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
                 repo, remote, set(results[1].removed), run_records))
         if dry_run or (confirm is not None and not confirm(results)):
             return results
-        _delete_from_cache(repo, cache, cutoff, run_records)
-        repo.statcache.prune(cache.removed, repo.cache.generation())
-        if remote is not None:
-            with lock_remote(repo, name, remote, locks.GC):  # no push runs meanwhile
+        with _remote_locked(repo, name, remote):
+            _delete_from_cache(repo, cache, cutoff, run_records)
+            repo.statcache.prune(cache.removed, repo.cache.generation())
+            if remote is not None:
                 try:
                     _delete_from_remote(repo, remote, results[1], remote_cutoff, run_records)
                 except PermissionError as exc:  # the probe wrote there: a delete was refused
                     raise delete_refused(remote.blobs, exc, f"remote '{name}' ({remote.url})"
                                          ) from exc
     return results
+
+
+def _remote_locked(repo: Repo, name: str, remote: RemoteStore | None
+                   ) -> contextlib.AbstractContextManager[object]:
+    """The remote's gc lock, so that no push runs while gc deletes from it: taken before
+    anything is deleted, from the cache too, so that a gc that cannot have it (a push is
+    under way) fails having changed nothing. No remote: nothing to lock."""
+    if remote is None:
+        return contextlib.nullcontext()
+    return lock_remote(repo, name, remote, locks.GC)
 
 
 def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
