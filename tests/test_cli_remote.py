@@ -113,6 +113,82 @@ def test_remote_modify_refuses_a_level_that_does_not_define_the_remote(repo, dvx
     assert dvx("remote", "modify", "--local", "near", "--unset", "jobs").code == 0
 
 
+_LEVEL_FILES = {"global": None, "project": ".dvx/config", "local": ".dvx/config.local"}
+
+
+def _config_files(repo) -> dict[str, Path]:
+    return {level: Path(global_config_path()) if rel is None else repo / rel
+            for level, rel in _LEVEL_FILES.items()}
+
+
+# Every combination of the levels setting an option of a remote that the global config and
+# the project config both define (your credentials beside the team's remote of that name).
+@pytest.mark.parametrize("key", ["profile", "secret_access_key"])
+@pytest.mark.parametrize("holders", [
+    ("global",), ("project",), ("local",), ("global", "project"), ("global", "local"),
+    ("project", "local"), ("global", "project", "local")])
+def test_remote_modify_unset_acts_on_one_level_and_names_the_ones_that_set_it(
+        repo, dvx, key, holders):
+    """As `dvx config --unset` and DVC: --unset removes the option at the level given or,
+    without one, where `remote modify` writes it (config.local for a secret), and nowhere
+    else: your global config's credentials, which every repository uses, stay. Where that
+    level lacks it, the refusal names the levels that set it and the flag to use."""
+    files = _config_files(repo)
+
+    def write_levels() -> dict[str, str]:
+        for level, path in files.items():
+            url = "" if level == "local" else "url = s3://bucket/data\n"
+            option = f"{key} = {level}-value\n" if level in holders else ""
+            write(path, f'[remote "storage"]\n{url}{option}')
+        return {level: path.read_text() for level, path in files.items()}
+
+    default = "local" if key == "secret_access_key" else "project"
+    for level in (None, "global", "project", "local"):
+        before = write_levels()
+        flag = [] if level is None else [f"--{level}"]
+        unset = dvx("remote", "modify", *flag, "storage", key, "--unset")
+        chosen = level or default
+        after = {lv: path.read_text() for lv, path in files.items()}
+        if chosen in holders:
+            assert unset.code == 0, (level, unset.output)
+            assert f"{key} = {chosen}-value" not in after[chosen]
+            assert {lv: text for lv, text in after.items() if lv != chosen} == {
+                lv: text for lv, text in before.items() if lv != chosen}, level
+            continue
+        assert unset.code == 2, (level, unset.output)
+        assert after == before, level
+        setting = [lv for lv in ("local", "project", "global") if lv in holders]
+        configs = " and ".join(setting) + (" configs set" if len(setting) > 1
+                                            else " config sets")
+        others = "".join(f" (or --{lv})" for lv in setting[1:])
+        assert unset.stderr == (
+            f"ERROR: Remote 'storage' has no option '{key}' in the {chosen} config; the "
+            f"{configs} it. Unset it there with `dvx remote modify --{setting[0]} storage "
+            f"{key} --unset`{others}.\n"), level
+
+
+def test_remote_modify_unset_of_a_trust_setting_goes_where_modify_wrote_it(repo, dvx):
+    """`ssl_verify false` went to config.local and `ssl_verify true` to the tracked config:
+    --unset without a level takes the first back, then the second; `dvx config --unset
+    remote.NAME.KEY` acts on one level alike."""
+    assert dvx("remote", "add", "--global", "storage", "s3://bucket/data").code == 0
+    assert dvx("remote", "modify", "--global", "storage", "ssl_verify", "false").code == 0
+    assert dvx("remote", "add", "storage", "s3://bucket/data").code == 0
+    assert dvx("remote", "modify", "--project", "storage", "ssl_verify", "true").code == 0
+    assert dvx("remote", "modify", "storage", "ssl_verify", "false").code == 0
+    files = _config_files(repo)
+    assert "ssl_verify = false" in files["local"].read_text()
+    assert dvx("remote", "modify", "storage", "ssl_verify", "--unset").code == 0
+    assert "ssl_verify" not in files["local"].read_text()
+    assert "ssl_verify = true" in files["project"].read_text()
+    assert dvx("config", "--unset", "remote.storage.ssl_verify").code == 0
+    assert "ssl_verify" not in files["project"].read_text()
+    refused = dvx("remote", "modify", "storage", "ssl_verify", "--unset")
+    assert refused.code == 2 and "`dvx remote modify --global storage ssl_verify --unset`" in (
+        refused.stderr), refused.output
+    assert "ssl_verify = false" in files["global"].read_text()
+
+
 def test_remote_modify_takes_u_anywhere_for_unset_and_refuses_other_options_as_values(
         repo, dvx, tmp_path):
     """-u is --unset, as in DVC, wherever it is given; an option the command lacks is refused

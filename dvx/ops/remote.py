@@ -269,17 +269,10 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
     config = repo.config
     if name not in config.remote_names():
         raise ConfigError(f"There is no remote named '{name}'.", "See `dvx remote list`.")
-    notice = None
     if value is None:
-        levels = [level] if level else ["project", "local", "global"]
-        changed = [lv for lv in levels if config.file(lv).unset(_section(name), key)]
-        if not changed:
-            raise ConfigError(f"Remote '{name}' has no option '{key}'"
-                              + (f" in the {level} config." if level else "."))
-        _refuse_unusable_without(config, name, key)
-        for lv in changed:
-            config.file(lv).save()
+        _unset_option(config, name, key, level)
         return None
+    notice = None
     if key == "url":
         url = value = _stored_url(repo, name, value, level)
         notice = _query_notice(name, value, level)
@@ -289,26 +282,68 @@ def modify_remote(repo: Repo, name: str, key: str, value: str | None,
         value = validate(_section(name), key, value)
         value = check_option_value(url, _section(name), key, value, repo.root)
     target_level = level or "project"
-    if is_secret(key) and target_level == "project":  # local and global: never in Git
+    kept_from_git = _kept_from_git(url, key, value)
+    if kept_from_git is not None and target_level == "project":
         target_level = "local"
-        notice = (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
-                  "by Git) instead of the shared config.")
-    elif _is_client_option(url, key) and target_level == "project":  # refused from there
-        target_level = "local"
-        notice = (f"'{key}' goes to the client of its kind of remote as given, which dvx takes "
-                  "only from your own config, so it was written to .dvx/config.local instead "
-                  "of the shared config.")
-    elif is_trust_setting(key, value) and target_level == "project":  # not used from there
-        target_level = "local"
-        notice = (f"'{key} {value}' turns off the check of the server's identity, which only "
-                  "your own config may do (a tracked one's is not used), so it was written to "
-                  ".dvx/config.local instead of the shared config.")
+        notice = kept_from_git
     _refuse_level_without(config, name, key, target_level)
     _refuse_unusable(config, name, key, value, target_level)
     target = config.file(target_level)
     target.set(_section(name), key, value)
     target.save()
     return notice
+
+
+def _kept_from_git(url: str, key: str, value: str) -> str | None:
+    """Why `key` set to `value` goes to .dvx/config.local when no level is given (the notice
+    saying so), or None where it goes to the tracked config as DVC's would."""
+    if is_secret(key):  # local and global: never in Git
+        return (f"'{key}' is a secret, so it was written to .dvx/config.local (never tracked "
+                "by Git) instead of the shared config.")
+    if _is_client_option(url, key):  # refused from the tracked config
+        return (f"'{key}' goes to the client of its kind of remote as given, which dvx takes "
+                "only from your own config, so it was written to .dvx/config.local instead "
+                "of the shared config.")
+    if is_trust_setting(key, value):  # not used from the tracked config
+        return (f"'{key} {value}' turns off the check of the server's identity, which only "
+                "your own config may do (a tracked one's is not used), so it was written to "
+                ".dvx/config.local instead of the shared config.")
+    return None
+
+
+def _unset_option(config: Config, name: str, key: str, level: str | None) -> None:
+    """Unset `key` at one level, as `dvx config --unset` and DVC do: `level`, or the one that
+    `remote modify NAME KEY VALUE` writes to without a level. The same name may be the user's
+    global remote too (their credentials for every repository): an option of it is never
+    removed by a command that named no level."""
+    chosen = level or _default_unset_level(config, name, key)
+    if not config.file(chosen).unset(_section(name), key):
+        raise _not_set_at(config, name, key, chosen)
+    _refuse_unusable_without(config, name, key)
+    config.file(chosen).save()
+
+
+def _default_unset_level(config: Config, name: str, key: str) -> str:
+    """Where `remote modify` writes `key` without a level: config.local for a secret or a
+    client's option, and for a trust setting when config.local holds one (`ssl_verify false`
+    went there, `ssl_verify true` to the tracked config); else the tracked config."""
+    url = config.remote_options(name).get("url", "")
+    own = config.files["local"].get(_section(name), key) if "local" in config.files else None
+    return "project" if _kept_from_git(url, key, own or "") is None else "local"
+
+
+def _not_set_at(config: Config, name: str, key: str, chosen: str) -> ConfigError:
+    """The error for unsetting `key` at level `chosen`, which lacks it: naming the levels that
+    do set it, and the flag that unsets it there."""
+    holding = [lv for lv in reversed(LEVELS)
+               if lv in config.files and config.files[lv].get(_section(name), key) is not None]
+    if not holding:
+        return ConfigError(f"Remote '{name}' has no option '{key}' in the {chosen} config.")
+    configs = " and ".join(holding) + (" configs set" if len(holding) > 1 else " config sets")
+    others = "".join(f" (or --{lv})" for lv in holding[1:])
+    return ConfigError(f"Remote '{name}' has no option '{key}' in the {chosen} config; the "
+                       f"{configs} it.", f"Unset it there with `dvx remote modify "
+                       f"--{holding[0]} {name} {key} --unset`{others}.")
 
 
 def _refuse_level_without(config: Config, name: str, key: str, level: str) -> None:
