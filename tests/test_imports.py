@@ -996,7 +996,8 @@ def test_status_names_a_committed_import_s_local_source_outside_the_repository(
         source, project, tmp_path, monkeypatch):
     """A cloned repository's pointers can name any file or repository of the user's, which
     `update` would read (docs/guarantees.md §5, Limits): status says which, before that, a
-    path or a file:// URL (`~` in one is the home folder, as fsspec reads it)."""
+    path or a URL of the local kind in any spelling (`~` in one is the home folder, as
+    fsspec reads it)."""
     _, alice = source
     victim = write(tmp_path / "home" / ".aws" / "credentials", "secret\n")
     zero = "f" * 32
@@ -1006,11 +1007,14 @@ def test_status_names_a_committed_import_s_local_source_outside_the_repository(
           f'source:\n  path: "raw/train.csv"\n  repo: "../datasets/alice"\n'
           f'  rev_lock: "{"0" * 40}"\n')
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name, url in (("by-url", f"file://{victim}"), ("by-home", "file://~/.aws/credentials")):
+    spellings = (("by-url", f"file://{victim}"), ("by-home", "file://~/.aws/credentials"),
+                 ("by-upper", f"FILE://{victim}"), ("by-local", f"local://{victim}"),
+                 ("by-async", f"asynclocal://{victim}"))
+    for name, url in spellings:
         write(project / f"{name}.txt.dvx", f'dvx: 1\ntype: file\nalgo: xxh128\noid: {zero}\n'
               f'size: 1\nsource:\n  etag: "0"\n  url: "{url}"\n')
     status = run_dvx("status", cwd=project).stdout
-    for name in ("creds", "by-url", "by-home"):
+    for name in ("creds", *(name for name, _ in spellings)):
         assert (f"{name}.txt: its source URL has a new version; it is the local path "
                 f"'{victim}', outside this repository") in status, status
     assert f"it is the local path '{alice}', outside this repository" in status
@@ -1087,6 +1091,20 @@ def test_a_local_source_path_holding_a_double_colon_is_that_file(project, tmp_pa
     assert imported.code == 0, imported.output
     assert (project / "data.csv").read_text() == "x\n1\n"
     assert "data.csv: up to date" in run_dvx("update", cwd=project).stdout
+
+
+def test_a_local_file_s_version_is_its_time_in_any_spelling_of_its_url(project, tmp_path):
+    """A local file's modification time is from our own clock: one older than the download
+    is recorded however its URL spells the local kind, with no allowance for a server's
+    clock, which would record it as no version (`<size>-None`)."""
+    upstream = write(tmp_path / "upstream" / "data.csv", "x\n1\n")
+    two_seconds_ago = time.time() - 2
+    os.utime(upstream, (two_seconds_ago, two_seconds_ago))
+    version = f'etag: "4-{os.stat(upstream).st_mtime}"'
+    for i, scheme in enumerate(("file", "FILE", "local", "asynclocal")):
+        imported = run_dvx("import-url", f"{scheme}://{upstream}", f"d{i}.csv", cwd=project)
+        assert imported.code == 0, imported.output
+        assert version in (project / f"d{i}.csv.dvx").read_text(), scheme
 
 
 def test_a_source_url_of_a_protocol_the_program_registered_is_read(tmp_path):

@@ -57,7 +57,15 @@ from dvx.paths import (
     safe_join,
 )
 from dvx.pointer import Pointer
-from dvx.remote.backends import DEFAULT_TIMEOUT, redact_url, redact_urls, scheme_of, source_fs
+from dvx.remote.backends import (
+    DEFAULT_TIMEOUT,
+    local_source_path,
+    redact_url,
+    redact_urls,
+    scheme_of,
+    source_fs,
+)
+from dvx.remote.fs import is_local_url
 from dvx.remote.retry import describe, is_timeout
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -502,7 +510,7 @@ def _recordable(version: str, url: str, started: float) -> str:
     if stamp is None:
         return version  # an ETag or checksum, or no time at all
     when, resolution = stamp
-    skew = 0.0 if _local_path(url) is not None else _CLOCK_SKEW
+    skew = 0.0 if is_local_url(url) else _CLOCK_SKEW
     if when + resolution + skew < started:
         return version
     return f"{version.partition('-')[0]}{_NO_MARKER}"
@@ -552,7 +560,7 @@ def _refused(shown: str, exc: PermissionError) -> DvxError:
     """A store that refused the request (S3's 403: a wrong secret, a key that may not read
     there): its credentials are the way out, never the network; a local file's permissions
     are that file's."""
-    if _is_local(shown) or scheme_of(shown) == "file":
+    if is_local_url(shown):
         return DvxError(f"'{shown}' may not be read ({describe(exc)}).",
                         "Check its permissions, and those of the folders above it.")
     reason = redact_urls(str(exc.strerror or exc))
@@ -934,21 +942,17 @@ def _is_local(location: str) -> bool:
         ":" in location.split("/", 1)[0] and not os.path.exists(location))  # not host:path
 
 
-def _local_path(location: str, root: str = "") -> str | None:
-    """The path on this machine that reading a source reads: a path (relative to `root`),
-    or a file:// URL's path as fsspec reads it (`file://~/x` is in your home); None for a
-    source on another machine."""
-    if location.startswith("file://"):
-        from fsspec.core import strip_protocol
-
-        return strip_protocol(location)
-    if not _is_local(location):
-        return None
-    return os.path.join(root, location)
+def _local_path(location: str, root: str) -> str | None:
+    """The path on this machine that reading a recorded source reads: a path (relative to
+    `root`), or the path of a URL of the local kind in any of its spellings (`FILE://`,
+    `local://`), as reading it opens it; None for a source on another machine."""
+    if scheme_of(location):
+        return local_source_path(location) if is_local_url(location) else None
+    return os.path.join(root, location) if _is_local(location) else None
 
 
 def _local_outside(repo: Repo, recorded: str) -> str:
-    """Names a recorded source that is a local path (or file:// URL) outside the repository,
+    """Names a recorded source that is a local path (or local URL) outside the repository,
     where `update` will read: a pointer from a repository you cloned can name any file of
     yours (docs/guarantees.md §5, Limits); "" for any other source."""
     path = _local_path(recorded, repo.root)

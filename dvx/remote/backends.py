@@ -768,10 +768,18 @@ def _open_local_source(url: str, options: dict[str, Any], timeout: float
     filesystems (`simplecache::/x` would open a cache, `dir::/x` a wrapper)."""
     from fsspec.implementations.local import LocalFileSystem
 
-    # each scheme of the kind spelled file://, which fsspec reads (`file://~/x` is in the
-    # home folder) in any letter case
+    return LocalFileSystem(), local_source_path(url)
+
+
+def local_source_path(url: str) -> str:
+    """The path that reading `url`, a source of the local kind, opens: a path as given (a
+    relative one from the current folder), or the path of a URL of any scheme of the kind in
+    any letter case (file://, local://, asynclocal://) as fsspec reads a file:// URL
+    (`file://~/x` is in the home folder). `is_local_url` tells which URLs are of that kind."""
+    from fsspec.implementations.local import LocalFileSystem
+
     path = f"file://{url.split('://', 1)[1]}" if scheme_of(url) else url
-    return LocalFileSystem(), LocalFileSystem._strip_protocol(path)
+    return LocalFileSystem._strip_protocol(path)
 
 
 def seconds_option(options: Mapping[str, str], key: str, default: float, name: str = ""
