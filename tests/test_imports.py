@@ -1107,6 +1107,23 @@ def test_a_local_file_s_version_is_its_time_in_any_spelling_of_its_url(project, 
         assert version in (project / f"d{i}.csv.dvx").read_text(), scheme
 
 
+def test_a_local_source_path_holding_a_colon_is_found_from_any_folder(project):
+    """`raw::v1.csv` recorded from the root is that file of the root wherever dvx runs (a
+    first segment holding ':' is Git's host:path only where no such file is)."""
+    write(project / "raw::v1.csv", "a\n")
+    (project / "sub").mkdir()
+    assert run_dvx("import-url", "raw::v1.csv", "out.csv", cwd=project).code == 0
+    assert 'url: "raw::v1.csv"' in (project / "out.csv.dvx").read_text()
+    write(project / "raw::v1.csv", "a2\n")
+    status = run_dvx("status", cwd=project / "sub")
+    assert status.code == 0 and status.stderr == "", status.output
+    assert status.stdout == ("out.csv: its source URL has a new version (`dvx update "
+                             "../out.csv.dvx` brings it)\n")
+    updated = run_dvx("update", "../out.csv.dvx", cwd=project / "sub")
+    assert updated.code == 0 and "out.csv: new version" in updated.stdout, updated.output
+    assert (project / "out.csv").read_text() == "a2\n"
+
+
 def test_a_source_url_of_a_protocol_the_program_registered_is_read(tmp_path):
     """A program using dvx may register a filesystem of its own with fsspec, as for a
     remote: its source URLs are read, while fsspec's own memory:// is refused."""

@@ -331,7 +331,7 @@ def _comparable_url(url: str, base: str) -> str:
     `base`) made absolute and real, without a trailing slash or `.git` suffix (nor the `.git`
     folder of a work tree)."""
     path = file_url_path(url)
-    if _is_local(path):
+    if _is_local(path, base):
         path = os.path.realpath(os.path.join(base, os.path.expanduser(path)))
     path = path.rstrip("/")
     return path.removesuffix("/.git").removesuffix(".git")
@@ -937,9 +937,13 @@ def _target_rel(repo: Repo, target: str) -> str:
 
 # -- shared ---------------------------------------------------------------------------------
 
-def _is_local(location: str) -> bool:
+def _is_local(location: str, base: str) -> bool:
+    """Is `location` a path, not a URL nor Git's host:path? A first segment holding ':' names
+    a host unless that path exists (`raw::v1.csv`), taken from `base`: the current folder for
+    a path typed, the repository root for one a pointer records, wherever dvx runs."""
     return "://" not in location and not (
-        ":" in location.split("/", 1)[0] and not os.path.exists(location))  # not host:path
+        ":" in location.split("/", 1)[0]
+        and not os.path.exists(os.path.join(base, location)))  # not host:path
 
 
 def _local_path(location: str, root: str) -> str | None:
@@ -948,7 +952,7 @@ def _local_path(location: str, root: str) -> str | None:
     `local://`), as reading it opens it; None for a source on another machine."""
     if scheme_of(location):
         return local_source_path(location) if is_local_url(location) else None
-    return os.path.join(root, location) if _is_local(location) else None
+    return os.path.join(root, location) if _is_local(location, root) else None
 
 
 def _local_outside(repo: Repo, recorded: str) -> str:
@@ -968,14 +972,14 @@ def _local_outside(repo: Repo, recorded: str) -> str:
 def _recorded_location(repo: Repo, location: str) -> str:
     """A local path as the pointer records it: relative to the repository's root, so that
     clones laid out alike (a sibling checkout of the source) find it too."""
-    if not _is_local(location):
+    if not _is_local(location, os.getcwd()):
         return location
     return os.path.relpath(os.path.abspath(location), repo.root).replace(os.sep, "/")
 
 
 def _location(repo: Repo, recorded: str) -> str:
     """Where a recorded source is, from this repository."""
-    if not _is_local(recorded) or os.path.isabs(recorded):
+    if not _is_local(recorded, repo.root) or os.path.isabs(recorded):
         return recorded
     return os.path.normpath(os.path.join(repo.root, recorded))
 
