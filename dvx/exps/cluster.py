@@ -51,7 +51,7 @@ from dvx.exps.queue import (
 from dvx.exps.share import pull_experiments, remote_experiments
 from dvx.history import Scope, scope_targets
 from dvx.ops.sync import push
-from dvx.pipeline.runner import process_alive
+from dvx.process_groups import process_alive
 from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
 from dvx.scm import Git

@@ -45,15 +45,8 @@ from dvx.exps import overrides
 from dvx.logs import get_logger
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
-from dvx.pipeline.runner import (
-    boot_id,
-    end_group,
-    group_alive,
-    group_works_in,
-    proc_shows_ours,
-    process_alive,
-    process_started,
-)
+from dvx.pipeline.runner import end_group
+from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import Repo
 
 log = get_logger(__name__)
@@ -180,22 +173,10 @@ def _runner_alive(entry: Entry) -> bool:
     """Is the process group the running entry names still its runner's? Its id alone does not
     say: once the runner died (the machine restarted, say), another process (a tmux session)
     may be given that id and lead a group of its own, which must never be signalled nor keep
-    the entry running. Its leader's start time and the boot id tell (Linux); with its leader
-    gone (its shell killed, the run going on) or for an entry an older dvx recorded without
-    them, a process of the group working in the entry's worktree does. Where /proc does not
-    tell (macOS), the id is trusted."""
+    the entry running (`RecordedGroup.running`: for an entry an older dvx recorded without its
+    leader's start time, a process of the group working in the entry's worktree tells)."""
     assert entry.pid is not None
-    if not group_alive(entry.pid):
-        return False
-    if not proc_shows_ours():
-        return True
-    if entry.pid_started is not None:
-        if entry.boot_id != boot_id():
-            return False
-        started = process_started(entry.pid)
-        if started is not None:
-            return started == entry.pid_started
-    return entry.worktree is not None and group_works_in(entry.pid, entry.worktree)
+    return RecordedGroup(entry.pid, entry.pid_started, entry.boot_id, entry.worktree).running()
 
 
 def _requeue_abandoned_dask_runs(repo: Repo, found: list[Entry]) -> None:

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx.errors import EXIT_HUNG_UP, stop_status
+from dvx.process_groups import describe_members, group_alive
 
 SHELL = "/bin/sh"
 STOP_GRACE = 3.0  # seconds a stopped command has to end before it gets SIGKILL
 KILL_WAIT = 5.0  # seconds to wait for killed processes to disappear
 LEFTOVER_GRACE = 2.0  # seconds a command's leftover processes have to end once its shell exited
-PROC = "/proc"
-MAX_NAMED = 5  # leftover processes named in a message
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ def end_leftovers(leader: subprocess.Popen[bytes]) -> tuple[str, ...]:
     _wait_for_groups(groups, LEFTOVER_GRACE)
     if not group_alive(leader.pid, leader):
         return ()
-    left = tuple(_describe_members(leader.pid)) or ("one or more processes",)
+    left = tuple(describe_members(leader.pid)) or ("one or more processes",)
     _signal_groups(groups, signal.SIGTERM)
     _wait_for_groups(groups, STOP_GRACE)
     _signal_groups(groups, signal.SIGKILL)
@@ -163,128 +162,6 @@ def _wait_for_groups(groups: dict[int, subprocess.Popen[bytes]], seconds: float)
         if time.monotonic() >= deadline:
             return
         time.sleep(0.02)
-
-
-def process_alive(pid: int) -> bool:
-    """Is there a process `pid` (another user's counts)?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
-
-
-def group_alive(group: int, leader: subprocess.Popen[bytes] | None = None) -> bool:
-    """Is any process of the process group `group` left (a zombie aside)? Its `leader`, when
-    this process started it, counts until it is reaped (by the thread waiting for it), as its
-    id names the group until then."""
-    if leader is not None and leader.poll() is None:
-        return True
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # an orphan nobody reaps (as under a PID 1 that does not) stays a zombie: it writes nothing
-    return _members(group) != [] if proc_shows_ours() else True
-
-
-def proc_shows_ours() -> bool:
-    """Does /proc list this process's namespace (so a process missing from it has ended)?"""
-    try:
-        return os.readlink(os.path.join(PROC, "self")) == str(os.getpid())
-    except OSError:
-        return False
-
-
-def _members(group: int) -> list[tuple[int, bytes]]:
-    """The pid and command line of each process of `group` that is not a zombie, as /proc
-    (Linux) tells; empty where there is no /proc."""
-    found = []
-    for pid in _member_ids(group):
-        try:
-            with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as f:
-                found.append((pid, f.read()))
-        except OSError:
-            continue  # ended meanwhile
-    return found
-
-
-def _member_ids(group: int) -> list[int]:
-    """The id of each process of `group` that is not a zombie, as /proc tells."""
-    found = []
-    with contextlib.suppress(OSError):
-        for name in os.listdir(PROC):
-            if not name.isdigit():
-                continue
-            try:
-                state, _ppid, pgrp = _stat(int(name))[:3]
-            except (OSError, ValueError):
-                continue  # ended meanwhile
-            if int(pgrp) == group and state != b"Z":
-                found.append(int(name))
-    return found
-
-
-def _stat(pid: int) -> list[bytes]:
-    """The fields of /proc/PID/stat after the command's name (which may hold spaces and
-    parentheses): the process's state first, its 22nd field at index 19."""
-    with open(os.path.join(PROC, str(pid), "stat"), "rb") as f:
-        stat = f.read()
-    return stat[stat.rindex(b")") + 2:].split()
-
-
-def process_started(pid: int) -> int | None:
-    """When the process `pid` started, in clock ticks after the machine booted (the 22nd
-    field of /proc/PID/stat): with `boot_id`, what tells it from a process given the same id
-    later. None if it has ended, or where /proc does not tell (macOS)."""
-    if not proc_shows_ours():
-        return None
-    try:
-        return int(_stat(pid)[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def boot_id() -> str | None:
-    """The id Linux gives each boot of the machine; None where there is none to read."""
-    try:
-        with open(os.path.join(PROC, "sys", "kernel", "random", "boot_id"), "rb") as f:
-            return f.read(100).decode("ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def group_works_in(group: int, folder: str) -> bool:
-    """Does a process of `group` (a zombie aside) work in `folder` or below, as /proc tells?
-    False where it does not tell, and for another user's processes."""
-    real = os.path.realpath(folder)
-    for pid in _member_ids(group):
-        try:
-            cwd = os.readlink(os.path.join(PROC, str(pid), "cwd"))
-        except OSError:
-            continue
-        cwd = cwd.removesuffix(" (deleted)")
-        if cwd == real or cwd.startswith(real.rstrip(os.sep) + os.sep):
-            return True
-    return False
-
-
-def _describe_members(group: int) -> list[str]:
-    members = sorted(_members(group))
-    named = [f"pid {pid} ({_shorten(argv)})" for pid, argv in members[:MAX_NAMED]]
-    if len(members) > MAX_NAMED:
-        named.append(f"{len(members) - MAX_NAMED} more")
-    return named
-
-
-def _shorten(argv: bytes) -> str:
-    """A command line from /proc (NUL after each argument) as one short line."""
-    text = argv.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", errors="replace")
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def signal_of(exc: BaseException) -> int:
