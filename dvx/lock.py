@@ -19,7 +19,9 @@ commands were stopped before they finished (an `add` killed between its .gitigno
 its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
 a second command killed must not make the first forgotten). A record from another host (a
 repository copied while a command ran there) is named with its host: from here, dvx cannot
-tell whether it finished.
+tell whether it finished. The holder notes in its record the process groups of the commands
+it runs (a stage's, `note_running`): should one still run once the holder was killed (its
+guardian killed too, say), the notice names it, as it may still be writing the workspace.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -41,6 +43,7 @@ from types import TracebackType
 from dvx import fsutil
 from dvx.errors import LockError
 from dvx.logs import get_logger
+from dvx.process_groups import RecordedGroup
 
 log = get_logger(__name__)
 
@@ -55,6 +58,8 @@ HOLDER_FILE = "lock.holder"
 STOPPED_FILE = "lock.stopped"  # the holder records of commands killed before they finished
 STOPPED_KEPT = 8  # distinct stopped commands named at most, the latest ones
 EARLIER = "earlier"  # lock.stopped's key for the records before its own (see _write_stopped)
+GROUPS = "groups"  # a holder record's key for the process groups of the commands it runs
+MAX_GROUPS = 64  # of a record's groups, those looked at: a bound on what a damaged one costs
 
 
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
@@ -209,6 +214,22 @@ def _kept_with(died: dict[str, object], stopped: list[dict[str, object]]
     first: its own, then the others stopped before (a run of the same command replaces its
     older record), STOPPED_KEPT in all."""
     return [died, *(each for each in stopped if not _same_run(each, died))][:STOPPED_KEPT]
+
+
+def note_running(tmp_dir: str, groups: tuple[RecordedGroup, ...]) -> None:
+    """Note in the holder record of the lock this process holds, in the repository whose
+    temporary directory is `tmp_dir`, the process groups of the commands it runs now: what
+    the next command names if this one is killed while they run (`stopped_message`). Best
+    effort, as the record itself is."""
+    path = os.path.join(tmp_dir, HOLDER_FILE)
+    info = _holder_record(path)
+    if info is None or info["pid"] != os.getpid():
+        return
+    info[GROUPS] = [group.as_record() for group in groups]
+    try:
+        fsutil.atomic_write(path, json.dumps(info).encode(), fsync=False)
+    except OSError as exc:
+        log.debug("running commands not recorded: %s", exc)
 
 
 @dataclass(frozen=True)
@@ -423,7 +444,22 @@ def stopped_message(info: dict[str, object], file: str) -> str:
                 "host stopped): dvx cannot tell from here whether it finished. If it did not, "
                 f"{left}. {choice}")
     return (f"The last `{command}` in this repository was stopped before it finished (its "
-            f"process is gone), so {left}. {choice}")
+            f"process is gone), so {left}.{_still_running(info)} {choice}")
+
+
+def _still_running(info: dict[str, object]) -> str:
+    """What to say of the commands the holder record `info` notes it ran (a stage's) that are
+    still running: they may still be writing the workspace. Empty if none is."""
+    recorded = info.get(GROUPS)
+    groups = [RecordedGroup.from_record(each) for each in recorded[:MAX_GROUPS]] \
+        if isinstance(recorded, list) else []
+    running = [group for group in groups if group is not None and group.running()]
+    if not running:
+        return ""
+    kill = " ".join(f"-{group.group}" for group in running)
+    return (" A command it started may still be running, writing the workspace: "
+            f"{'; '.join(group.described() for group in running)}. Let it end, or stop it "
+            f"(`kill -- {kill}`), before running `{info['command']}` again.")
 
 
 def _left_half_done(work: Work | None) -> str:

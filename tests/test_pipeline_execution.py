@@ -263,8 +263,9 @@ def test_an_interrupted_repro_leaves_the_lock_whole_and_a_rerun_converges(repo, 
         if proc.poll() is None:
             proc.kill()
         pid = (repo / "slow.pid").read_text().strip()
-        if pid:
-            os.kill(int(pid), signal.SIGKILL)  # the stage's own process, orphaned by the kill
+        if pid:  # the stage's own process, which the run's guardian ends: not left if it did not
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
 
     lock = read_lock(str(repo), "xxh128")  # parses: never half-written
     assert set(lock) == {"quick"}
@@ -361,6 +362,106 @@ def test_an_interrupted_repro_stops_the_stage_command_and_all_it_started(
     write(repo / "go", "go\n")  # the rerun's stage reads its line at once
     assert dvx("repro").code == 0
     assert (repo / "model.bin").read_text() == "data\n"
+
+
+def members_of(group: int) -> list[int]:
+    """The live (not zombie) processes of the process group `group`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(pid))
+    return found
+
+
+def wait_until_gone(group: int) -> None:
+    deadline = time.monotonic() + 30
+    while members_of(group):
+        assert time.monotonic() < deadline, f"group {group} still runs: {members_of(group)}"
+        time.sleep(0.02)
+
+
+def guardian_of(dvx_pid: int) -> int:
+    """The guardian dvx started for its stages (dvx/guardian.py), a child of its own."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == dvx_pid and b"guardian.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+    raise AssertionError(f"dvx (pid {dvx_pid}) has no guardian")
+
+
+def stage_group_once_recorded(repo: Path) -> int:
+    """The process group of the stage `_repro_waiting_on_a_fifo` started, once dvx has told
+    its guardian of it and noted it in the lock's holder record (right after starting it,
+    which the stage may outrun on a busy machine)."""
+    group = os.getpgid(int((repo / "started").read_text()))
+    deadline = time.monotonic() + 60
+    while f'"group": {group},' not in (repo / ".dvx" / "tmp" / "lock.holder").read_text():
+        assert time.monotonic() < deadline, "dvx never recorded the stage's process group"
+        time.sleep(0.02)
+    return group
+
+
+def test_a_repro_killed_with_sigkill_leaves_no_stage_command_running(repo, dvx):
+    """The OOM killer, a CI job's timeout or a terminal closed hard end dvx with SIGKILL, and
+    no handler of its own runs: the stage's command, in a session of its own, is ended all the
+    same (by the run's guardian), so it never writes an output the next run records."""
+    write(repo / "in.txt", "data\n")
+    proc = _repro_waiting_on_a_fifo(repo)
+    group = stage_group_once_recorded(repo)
+    try:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        wait_until_gone(group)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)  # only if the test failed
+    with pytest.raises(OSError) as no_reader:  # a child still alive would be reading it
+        os.close(os.open(repo / "go", os.O_WRONLY | os.O_NONBLOCK))
+    assert no_reader.value.errno == errno.ENXIO
+    assert not (repo / "model.bin").exists()
+
+    write(repo / "in.txt", "new\n")
+    (repo / "go").unlink()
+    write(repo / "go", "go\n")  # the rerun's stage reads its line at once
+    rerun = dvx("repro")
+    assert rerun.code == 0, rerun.output
+    assert "stopped before it finished" in rerun.stderr
+    assert "may still be running" not in rerun.stderr
+    assert (repo / "model.bin").read_text() == "new\n"
+    assert read_lock(str(repo), "xxh128")["train"].outs[0].oid == hash_bytes(b"new\n", "xxh128")
+    assert processes_in(repo) == []
+
+
+def test_the_next_command_names_a_stage_command_a_killed_repro_left_running(repo, dvx):
+    """Where nothing ended it (its guardian killed too), the notice of the killed command
+    says its stage's command may still be running, writing the workspace, and how to stop
+    it; once it has ended, the notice no longer says so."""
+    write(repo / "in.txt", "data\n")
+    proc = _repro_waiting_on_a_fifo(repo)
+    group = stage_group_once_recorded(repo)
+    try:
+        os.kill(guardian_of(proc.pid), signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        said = dvx("status").stderr
+        assert "`dvx repro` in this repository was stopped before it finished" in said
+        assert "may still be running, writing the workspace: pid " in said, said
+        assert f"pid {group} (/bin/sh -c " in said and f"(`kill -- -{group}`)" in said
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    wait_until_gone(group)
+    said = dvx("status").stderr
+    assert "stopped before it finished" in said and "may still be running" not in said
 
 
 def test_a_signal_the_kernel_gives_a_worker_thread_stops_repro_at_once(repo, dvx):

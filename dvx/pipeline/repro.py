@@ -43,6 +43,7 @@ from dvx.errors import (
     UsageError,
     stop_status,
 )
+from dvx.lock import note_running
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
@@ -816,7 +817,7 @@ class _Scheduler:
         self.produced = produced_outputs(locks)
         self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
-        self.runner = Runner()
+        self.runner = Runner(on_running=lambda groups: note_running(repo.tmp_dir, groups))
         self.params = params  # reads a params file again once a stage has rewritten it
         self.results: dict[str, StageResult] = {}
         # The stages not started whose selected upstream stages have all finished, by their
@@ -839,7 +840,8 @@ class _Scheduler:
         _ = self.repo.cache, self.repo.statcache  # created once, before the worker threads
         running: dict[Future[StageResult], str] = {}
         stopped_by: str | None = None
-        with ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
+        # the pool first: once its threads are done, no command runs and the runner closes
+        with self.runner, ThreadPoolExecutor(max(1, self.options.jobs)) as pool:
             try:
                 while True:
                     self._skip_after_failures(chosen, set(running.values()))

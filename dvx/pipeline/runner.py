@@ -7,11 +7,13 @@ stays a terminal, so progress bars work), or is read line by line and handed to 
 
 Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C, SIGTERM
 or SIGHUP to dvx) stops everything it started too, and a stage never goes on writing its
-outputs after dvx has ended. Ctrl-C on a terminal reaches dvx only, which then passes it on
-to the commands. A command is done only once its whole group is gone: what it leaves running
-(a job started with `&` and not waited for) has LEFTOVER_GRACE seconds to end, then is
-stopped, and the command counts as failed, as that process may still have been writing the
-stage's outputs.
+outputs after dvx has ended: should dvx end without stopping them (`kill -9`), the run's
+guardian does (dvx/guardian.py); `repro` notes the groups running in the repository lock's
+holder record, for the next command to name one still running. Ctrl-C on a terminal reaches
+dvx only, which then passes it on to the commands. A command is done only once its whole
+group is gone: what it leaves running (a job started with `&` and not waited for) has
+LEFTOVER_GRACE seconds to end, then is stopped, and the command counts as failed, as that
+process may still have been writing the stage's outputs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dvx.errors import EXIT_HUNG_UP, stop_status
-from dvx.process_groups import describe_members, group_alive
+from dvx.guardian import Guardian
+from dvx.logs import get_logger
+from dvx.process_groups import RecordedGroup, describe_members, group_alive
+
+log = get_logger(__name__)
 
 SHELL = "/bin/sh"
 STOP_GRACE = 3.0  # seconds a stopped command has to end before it gets SIGKILL
@@ -43,12 +49,18 @@ class CommandResult:
 
 
 class Runner:
-    """Starts commands and remembers the running ones, so an interrupt can stop them all."""
+    """Starts commands and remembers the running ones, so an interrupt can stop them all, and
+    its guardian those left running if dvx is killed; `close` it once done. `on_running`
+    hears the process groups running each time they change (to record them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_running: Callable[[tuple[RecordedGroup, ...]], None]
+                 = lambda groups: None) -> None:
         self._running: set[subprocess.Popen[bytes]] = set()
         self._guard = threading.Lock()
         self._stopping = False
+        self._guardian = Guardian(STOP_GRACE, _unguarded)
+        self._groups: dict[int, RecordedGroup] = {}  # of self._running, by id
+        self._on_running = on_running
 
     def run(self, cmds: tuple[str, ...], cwd: str,
             on_line: Callable[[str], None] | None = None,
@@ -70,6 +82,7 @@ class Runner:
         with self._guard:
             if self._stopping:
                 return -2, ()
+            self._guardian.start()
             if on_line is None:
                 proc = subprocess.Popen([SHELL, "-c", cmd], cwd=cwd, start_new_session=True)
             else:
@@ -77,6 +90,9 @@ class Runner:
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                         start_new_session=True)
             self._running.add(proc)
+            self._guardian.watch(proc.pid)
+            self._groups[proc.pid] = RecordedGroup.of(proc.pid, cwd)
+            self._on_running(tuple(self._groups.values()))
         reader = None
         try:
             if on_line is not None:
@@ -91,6 +107,10 @@ class Runner:
                 proc.stdout.close()  # else a process that left the group still holds it
             with self._guard:
                 self._running.discard(proc)
+                if not group_alive(proc.pid, proc):  # else (waiting for it failed) the
+                    self._guardian.forget(proc.pid)  # guardian ends it once the run is over
+                    del self._groups[proc.pid]
+                    self._on_running(tuple(self._groups.values()))
 
     def stop_all(self, signum: int = signal.SIGTERM) -> None:
         """Stop every running command with all it started (its process group): `signum` (the
@@ -105,6 +125,21 @@ class Runner:
         finally:  # also when a second Ctrl-C cuts the grace short
             _signal_groups(groups, signal.SIGKILL)
             _wait_for_groups(groups, KILL_WAIT)
+
+    def close(self) -> None:
+        """The run is over (every command has returned): let the guardian go."""
+        self._guardian.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _unguarded(why: str) -> None:
+    log.debug("Stage commands run without a guardian, so a dvx killed with SIGKILL would "
+              "leave them running: %s", why)
 
 
 def _forward_lines(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]
