@@ -380,6 +380,37 @@ def test_links_to_objects_gone_from_the_cache_are_not_in_cache_not_modified(repo
     assert _status_json(dvx)["outputs"][0]["workspace"] == "modified"
 
 
+def test_a_directory_copied_without_its_cache_is_linked_to_another_cache_not_modified(
+        repo, dvx, tmp_path, monkeypatch):
+    """Symlink mode, the repository copied without .dvx/cache: a tracked directory whose
+    manifest the new cache lacks, holding only links into the old cache, is reported as a
+    tracked file of that kind is, never `modified` with a `dvx commit` that would refuse;
+    a link taken out of it is still a change."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "f.txt", "f\n")
+    for name in ("a", "b"):
+        write(repo / "d" / name, f"{name}\n")
+    assert dvx("add", "f.txt", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True, ignore=shutil.ignore_patterns("cache"))
+    monkeypatch.chdir(copy)
+
+    result = dvx("status")
+    assert result.code == 0, result.output
+    assert ("d: linked to another dvx cache (a moved or copied repository's), not in "
+            "cache\n") in result.stdout
+    assert "modified" not in result.output and "dvx commit" not in result.output
+    assert "dvx checkout --relink" in result.stdout and "dvx pull" in result.stdout
+    states = {o["path"]: (o["workspace"], o["in_cache"]) for o in _status_json(dvx)["outputs"]}
+    assert states == {"d": ("linked_elsewhere", False), "f.txt": ("linked_elsewhere", False)}
+    assert dvx("commit").code == 0  # nothing here to record
+    assert str(repo) in os.readlink(copy / "d" / "a")
+    (copy / "d" / "b").unlink()
+    assert _status_json(dvx)["outputs"][0]["workspace"] == "modified"
+
+
 def test_tracked_data_git_would_see_is_reported(repo, dvx):
     """`git reset --hard` after an uncommitted add takes the .gitignore entry back out (the
     .gitignore was tracked), while the pointer, untracked, stays: `git add -A` would put the

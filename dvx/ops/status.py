@@ -267,8 +267,8 @@ def _name_paths_too_long(repo: Repo, result: OutputStatus) -> None:
 def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
     """The status of an output that holds what its pointer records only through symbolic
     links to the objects of another dvx cache (`stale_link_oid`), which dvx reads nothing
-    through: LINKED_ELSEWHERE, or None if it holds anything else, or that cannot be told
-    (its manifest is not in the cache)."""
+    through: LINKED_ELSEWHERE, or None if it holds anything else. A directory whose
+    manifest is not in the cache is judged by its pointer's count of files."""
     pointer = output.pointer
     full = repo.abspath(output.path)
     status = OutputStatus(output.path, "dir" if pointer.is_dir else "file", LINKED_ELSEWHERE,
@@ -276,9 +276,9 @@ def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
     if os.path.islink(full):
         return status if not pointer.is_dir and stale_link_oid(repo, full) == pointer.oid \
             else None
-    tree = load_tree(repo, pointer, output.recorded_in) if pointer.is_dir else None
-    if tree is None or not os.path.isdir(full):
+    if not pointer.is_dir or not os.path.isdir(full):
         return None
+    tree = load_tree(repo, pointer, output.recorded_in)
     elsewhere: dict[str, str | None] = {}  # repo-relative path: the oid its link names
 
     def untrackable(where: str, _: PathError) -> None:
@@ -286,10 +286,12 @@ def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
         elsewhere[where] = stale_link_oid(repo, path) if os.path.islink(path) else None
 
     try:
-        scanned = scan_directory(repo, full, output.path, recorded=tree,
+        scanned = scan_directory(repo, full, output.path, recorded=tree or (),
                                  on_untrackable=untrackable)
     except (PathError, OSError):  # said by the warning that status gives it then
         return None
+    if tree is None:
+        return status if _only_links_elsewhere(pointer, scanned, elsewhere) else None
     held = {path: (entry.oid, entry.executable) for path, entry in scanned.items()}
     for where, oid in elsewhere.items():
         if oid is None:
@@ -299,6 +301,16 @@ def _linked_to_another_cache(repo: Repo, output: Output) -> OutputStatus | None:
         return None
     status.in_cache = _all_files_cached(repo, pointer.oid, tree)
     return status
+
+
+def _only_links_elsewhere(pointer: Pointer, scanned: dict[str, TreeEntry],
+                          elsewhere: dict[str, str | None]) -> bool:
+    """Does a directory whose manifest this cache lacks (a repository copied without its
+    cache) hold links to another dvx cache's objects only, as many as its pointer records?
+    What each stands for cannot be checked without the manifest, but links hold no change
+    `dvx commit` could record: `dvx pull` fetches the manifest, and the relink follows."""
+    return (not scanned and bool(elsewhere) and None not in elsewhere.values()
+            and pointer.nfiles in (None, len(elsewhere)))
 
 
 def output_status(repo: Repo, output: Output) -> OutputStatus:
