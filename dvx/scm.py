@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 # The mode of a submodule's entry in Git's index and trees (a "gitlink": the commit it is at).
 GITLINK_MODE = "160000"
+# The mode of a symbolic link's entry: its blob holds where the link leads.
+SYMLINK_MODE = "120000"
 
 
 def literal_pathspec(path: str) -> str:
@@ -572,6 +574,14 @@ def _end_cat_file(proc: Any) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file the commit being made adds or changes, as Git's index holds it."""
+    path: str
+    mode: str  # Git's: "100644", "100755", SYMLINK_MODE, GITLINK_MODE
+    blob: str  # the object of its content (a symbolic link's: where it leads)
 
 
 @dataclass(frozen=True)
@@ -1231,12 +1241,17 @@ class Git:
         out = self._run("for-each-ref", "--format=%(refname)", prefix)
         return out.decode("utf-8", "replace").splitlines()
 
-    def staged_additions(self) -> list[str]:
+    def staged_additions(self) -> list[StagedFile]:
         """The files the commit being made adds or changes: those Git's index holds otherwise
         than HEAD (every one before the first commit). A renamed file is one added."""
-        out = self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
+        out = self._run("diff", "--cached", "--raw", "--no-abbrev", "-z", "--no-renames",
                         "--diff-filter=AM")
-        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+        fields = out.split(b"\0")[:-1]  # each ends with a NUL
+        found: list[StagedFile] = []
+        for meta, path in zip(fields[0::2], fields[1::2], strict=True):
+            _, mode, _, blob, _ = meta.decode().split(" ")  # ":OLD NEW OLD_SHA NEW_SHA A"
+            found.append(StagedFile(os.fsdecode(path), mode, blob))
+        return found
 
     def changed_between(self, a: str, b: str) -> list[str]:
         """Paths that differ between the trees of commits `a` and `b`."""

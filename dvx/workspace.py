@@ -160,6 +160,22 @@ def file_state(repo: Repo, path: str, display: str,
     return FileState(oid, st.st_size, executable, linked is not None, linked)
 
 
+def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) -> str | None:
+    """The oid of the cache object that the regular file at `path` (its lstat `st`) is a
+    hard link of, if it is one (what cache.type hardlink places): its oid from the stat
+    cache, or hashed. A file with one link is never one, and is not read."""
+    if st.st_nlink < 2:
+        return None
+    try:
+        state = file_state(repo, path, display, st)
+        if state is None:
+            return None
+        found = os.stat(repo.cache.oid_path(state.oid))
+    except (DvxError, OSError):
+        return None  # not an object of the cache's
+    return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
+
+
 def recorded_executable(repo: Repo, rel: str) -> bool:
     """The executable bit that the workspace's pointer files (or dvx.lock) record for the
     repository path `rel`: a tracked file's, or its entry's in the manifest of the tracked

@@ -237,6 +237,57 @@ def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx)
     assert git(repo, "ls-files", "data").split() == ["data/a.csv"]  # the .gitignore went too
 
 
+@pytest.mark.parametrize(("link", "cache_dir"), [("symlink", None), ("symlink", "elsewhere"),
+                                              ("hardlink", None)])
+def test_pre_commit_refuses_links_into_the_cache_a_git_reset_left_behind(repo, dvx, tmp_path,
+                                                                         link, cache_dir):
+    """`git reset --hard` runs no hook: the data of the commit it undoes stays, links into
+    the cache that no pointer tracks. `git add -A` takes them, and the commit is refused,
+    naming each, wherever cache.dir puts the cache; once `dvx checkout` has made them files
+    of their own, they commit. Links and hard links of your own pass."""
+    if cache_dir is not None:
+        (tmp_path / "disk").mkdir()
+        os.symlink(tmp_path / "disk", tmp_path / cache_dir)  # reached through a link too
+        assert dvx("config", "cache.dir", str(tmp_path / cache_dir / "cache")).code == 0
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("install").code == 0
+    commit(repo, "dvx set up")
+    write(repo / "data.csv", "precious\n")
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "data.csv", "d").code == 0
+    commit(repo, "data")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    write(repo / "code.py", "print(1)\n")
+    os.link(repo / "code.py", tmp_path / "a-hard-link-of-yours")
+    os.symlink("code.py", repo / "a-link-of-yours")
+    git(repo, "add", "-A")
+    before = git(repo, "rev-parse", "HEAD")
+
+    refused = _git_commit(repo, "-m", "wip")
+    assert refused.returncode == 1 and git(repo, "rev-parse", "HEAD") == before
+    assert "dvx stopped the commit: it would put into Git links into dvx's cache" in \
+        refused.stderr
+    listed = [line.strip().split(": ", 1) for line in refused.stderr.splitlines()
+              if line.startswith("    ")]
+    assert [path for path, _ in listed] == ["d/a", "d/b", "data.csv"], refused.stderr
+    for _, what in listed:
+        if link == "symlink":
+            assert what.startswith("a symbolic link to /") and "/files/xxh128/" in what
+        else:
+            assert what == "a hard link of a cache object"
+    assert "`git rm --cached -- d/a d/b data.csv`, run `dvx checkout`" in refused.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", "--", "d", "data.csv")  # the way out
+    assert dvx("checkout").code == 0
+    for name in ("data.csv", "d/a"):
+        assert not os.path.islink(repo / name) and os.stat(repo / name).st_nlink == 1
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "wip")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "show", "HEAD:data.csv") == "precious\n"
+
+
 def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, dvx):
     hook = repo / ".git" / "hooks" / "pre-commit"
     write(hook, "#!/bin/sh\ntest ! -e STOP || { echo 'mine: stopped' >&2; exit 1; }\n")

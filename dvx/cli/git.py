@@ -14,7 +14,7 @@ from dvx.cli.common import common_options, example, holding_lock, is_quiet, open
 from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
 
 if TYPE_CHECKING:
-    from dvx.ops.staged_data import StagedData
+    from dvx.ops.staged_data import StagedData, StagedLink
     from dvx.scm import Git
 
 
@@ -31,8 +31,8 @@ def install(uninstall: bool, no_hooks: bool) -> None:
     """Wire dvx into Git: a merge driver for pointers, dvx.lock and .gitignore files, and
     hooks that check data out after `git checkout`/`git switch`/`git pull`/`git rebase`
     (and the commit concluding a merge stopped by a conflict), stop a commit that would put
-    data dvx tracks into Git, and push the data of the commits that `git push` sends (or
-    stop the push if it cannot).
+    data dvx tracks, or a link into its cache, into Git, and push the data of the commits
+    that `git push` sends (or stop the push if it cannot).
 
     Idempotent; hooks that were there before keep running (before dvx's), and --uninstall
     puts them back. The hooks go where Git runs hooks from (core.hooksPath); a folder shared
@@ -145,7 +145,8 @@ def _repo_of_hook() -> Any:
 @git_hook.command("pre-commit")
 @click.argument("args", nargs=-1)
 def pre_commit(args: tuple[str, ...]) -> None:
-    """Stop a commit that would put into Git data dvx keeps out of it (ops/staged_data.py).
+    """Stop a commit that would put into Git data dvx keeps out of it, or a link into its
+    cache (ops/staged_data.py).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
     from dvx.errors import DvxError
@@ -168,6 +169,9 @@ def pre_commit(args: tuple[str, ...]) -> None:
              f"puts into Git the stage outputs {name} {names}: {why.message}")
     if check.found:
         warn(_staged_data_message(repo.root, check.found))
+    if check.links:
+        warn(_staged_links_message(check.links))
+    if check.found or check.links:
         sys.exit(1)
 
 
@@ -204,6 +208,30 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
         f"{' '.join(literal_pathspec(p) for p in paths)}`, write its .gitignore entries "
         f"with {' and '.join(again)}, `git add` the .gitignore files they change, and commit "
         "again (from the top of the repository). `git commit --no-verify` commits it as it is.")
+    return "\n".join(lines)
+
+
+def _staged_links_message(links: list[StagedLink]) -> str:
+    """Links into the cache staged for a commit: what each is, and the way out."""
+    from dvx.scm import literal_pathspec
+
+    lines = ["ERROR: dvx stopped the commit: it would put into Git links into dvx's cache, "
+             "which a clone gets leading nowhere (a symbolic link) or as the bytes of a "
+             "cache object (a hard link); a `git reset` leaves them where it takes away the "
+             "pointers that tracked them:"]
+    for link in links[:_LISTED]:
+        what = ("a hard link of a cache object" if link.target is None else
+                f"a symbolic link to {link.target}")
+        lines.append(f"    {link.path}: {what}")
+    if len(links) > _LISTED:
+        lines.append(f"    and {len(links) - _LISTED} more")
+    paths = " ".join(literal_pathspec(link.path) for link in links[:_LISTED])
+    lines.append(
+        f"Take them out of the commit with `git rm --cached -- {paths}"
+        + (" ...` (each of them)" if len(links) > _LISTED else "`")
+        + ", run `dvx checkout`, which makes each a file of its own (or removes it, where a "
+        "commit that a branch reaches records it), `git add` what it changes, and commit "
+        "again. `git commit --no-verify` commits them as they are.")
     return "\n".join(lines)
 
 

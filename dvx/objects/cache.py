@@ -897,6 +897,18 @@ class LocalCache(ObjectStore):
     def _real_files_root(self) -> str:
         return os.path.realpath(self.files_root)
 
+    def leads_inside(self, target: str) -> bool:
+        """Does `target` (a symbolic link's target, joined to the link's folder) lead into
+        this cache's folder, an object or anything else there, by whatever path: the cache
+        reached through symbolic links (`.dvx/cache` itself a link, or `cache.dir` through
+        a linked directory) too?"""
+        real = os.path.realpath(target)
+        return real == self._real_root or real.startswith(self._real_root.rstrip(os.sep) + os.sep)
+
+    @functools.cached_property
+    def _real_root(self) -> str:
+        return os.path.realpath(self.root)
+
 
 def _names(path: str, st: os.stat_result) -> bool:
     """Is `path` (still) the inode `st` describes?"""

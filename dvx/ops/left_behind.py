@@ -44,7 +44,7 @@ from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
-from dvx.workspace import file_state, prune_empty_dirs
+from dvx.workspace import file_state, hard_linked_object, prune_empty_dirs
 
 log = get_logger(__name__)
 
@@ -170,22 +170,10 @@ def _cache_objects_in(repo: Repo, path: str, tracked_inside: frozenset[str],
         if stat.S_ISLNK(st.st_mode):
             oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(file),
                                                              os.readlink(file)))
-        elif hard_links and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-            oid = _object_sharing_inode(repo, file, rel, st)
+        elif hard_links and stat.S_ISREG(st.st_mode):
+            oid = hard_linked_object(repo, file, rel, st)
         if oid is not None:
             yield file, oid
-
-
-def _object_sharing_inode(repo: Repo, file: str, rel: str, st: os.stat_result) -> str | None:
-    """The oid of the cache object the file `file` is a hard link of, if it is one."""
-    try:
-        state = file_state(repo, file, rel, st)
-        if state is None:
-            return None
-        found = os.stat(repo.cache.oid_path(state.oid))
-    except (DvxError, OSError):
-        return None  # not an object of the cache's
-    return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
 
 
 def _what_to_do(root: str, item: LeftBehind) -> str:

@@ -14,16 +14,24 @@ Where dvx.lock or dvx.yaml cannot be read (a syntax error, a merge's conflict ma
 outputs of stages it names cannot be told from the rest: the check says so, and goes on
 without them.
 
+Nor may a commit hold a link into the cache, whatever tracks it: a symbolic link leading
+into this repository's cache (cache.type symlink), which a clone gets leading nowhere, or a
+file that is one of the cache's objects (cache.type hardlink), its bytes the cache's. A `git
+reset`, which runs no hook, leaves them where it takes their pointers away, until a `dvx
+checkout` makes each a file of its own.
+
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
 changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and each staged
 file and the folders above it are looked up in those (with one stat per folder, for a
-pointer file beside it that is not staged yet). Nothing is hashed, and the workspace is never
-walked.
+pointer file beside it that is not staged yet). Each staged file is stat'ed once; only one
+with more than one link (a hard link) is hashed, and a symbolic link's target read from
+Git. The workspace is never walked.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -32,6 +40,8 @@ from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
 from dvx.outputs import OWN_NAMES, named_like_a_temporary
 from dvx.paths import POINTER_SUFFIX
 from dvx.repo import Repo
+from dvx.scm import SYMLINK_MODE, StagedFile
+from dvx.workspace import hard_linked_object
 
 # Each output dvx.yaml declares: the stage declaring it, and whether the cache keeps it (else
 # Git does); a DvxError when dvx.yaml cannot be read (pipeline/spec.py caching_declared).
@@ -59,9 +69,17 @@ class StagedData:
     files: list[str]  # the files staged: the holder's path, or files inside it
 
 
+@dataclass(frozen=True)
+class StagedLink:
+    """A file staged for a commit that is a link into this repository's cache."""
+    path: str
+    target: str | None  # where a symbolic link leads, as staged; None: an object's hard link
+
+
 @dataclass
 class StagedCheck:
     found: list[StagedData] = field(default_factory=list)
+    links: list[StagedLink] = field(default_factory=list)  # but those of `found`
     # dvx.yaml or dvx.lock, where it could not be read, and why: the outputs of stages it
     # names were not looked for among the files staged.
     unread: dict[str, DvxError] = field(default_factory=dict)
@@ -69,22 +87,56 @@ class StagedCheck:
 
 def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
     """The tracked data that the commit being made would put into Git, with the files of it
-    that Git's index adds or changes, in the order of their paths."""
+    that Git's index adds or changes, in the order of their paths; and the other files it
+    adds or changes that are links into the cache."""
     check = StagedCheck()
     if repo.git is None:
         return check
-    staged = [path for path in repo.git.staged_additions() if _may_be_data(path)]
+    staged = repo.git.staged_additions()
+    check.found = _tracked_data(repo, declared, check.unread,
+                                [file.path for file in staged if _may_be_data(file.path)])
+    named = {path for item in check.found for path in item.files}
+    check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
+    return check
+
+
+def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxError],
+                  staged: list[str]) -> list[StagedData]:
+    """The tracked data among the `staged` paths, by what tracks it."""
     if not staged:
-        return check
+        return []
+    assert repo.git is not None
     finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")),
-                           _stage_outputs(repo, declared, check.unread))
+                           _stage_outputs(repo, declared, unread))
     found: dict[Holder, list[str]] = {}
     for path in sorted(staged):
         holder = finder.holder_of(path)
         if holder is not None:
             found.setdefault(holder, []).append(path)
-    check.found = [StagedData(holder, files) for holder, files in found.items()]
-    return check
+    return [StagedData(holder, files) for holder, files in found.items()]
+
+
+def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
+    """The staged files that are links into this repository's cache (wherever cache.dir
+    puts it), in the order of their paths. A regular file is one only if it has more than
+    one link: only those are hashed, so a commit of code costs one lstat per file."""
+    assert repo.git is not None
+    links = []
+    for file in sorted(staged, key=lambda file: file.path):
+        full = repo.abspath(file.path)
+        if file.mode == SYMLINK_MODE:  # as staged, which the workspace's may no longer be
+            target = os.fsdecode(repo.git.object_data(file.blob)[1])
+            if repo.cache.leads_inside(os.path.join(os.path.dirname(full), target)):
+                links.append(StagedLink(file.path, target))
+            continue
+        try:
+            st = os.lstat(full)
+        except OSError:
+            continue  # gone since it was staged: no link of the cache's
+        if stat.S_ISREG(st.st_mode) and hard_linked_object(repo, full, file.path,
+                                                           st) is not None:
+            links.append(StagedLink(file.path, None))
+    return links
 
 
 def _may_be_data(path: str) -> bool:
