@@ -237,6 +237,20 @@ def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx)
     assert git(repo, "ls-files", "data").split() == ["data/a.csv"]  # the .gitignore went too
 
 
+def _links_left_by_git_reset(repo, dvx, link: str) -> None:
+    """data.csv and d/ added in `link` mode and committed, and the commit undone by `git
+    reset --hard`, which runs no hook: their links into the cache stay, tracked by nothing."""
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("install").code == 0
+    commit(repo, "dvx set up")
+    write(repo / "data.csv", "precious\n")
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "data.csv", "d").code == 0
+    commit(repo, "data")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+
+
 @pytest.mark.parametrize(("link", "cache_dir"), [("symlink", None), ("symlink", "elsewhere"),
                                               ("hardlink", None)])
 def test_pre_commit_refuses_links_into_the_cache_a_git_reset_left_behind(repo, dvx, tmp_path,
@@ -249,15 +263,7 @@ def test_pre_commit_refuses_links_into_the_cache_a_git_reset_left_behind(repo, d
         (tmp_path / "disk").mkdir()
         os.symlink(tmp_path / "disk", tmp_path / cache_dir)  # reached through a link too
         assert dvx("config", "cache.dir", str(tmp_path / cache_dir / "cache")).code == 0
-    assert dvx("config", "cache.type", link).code == 0
-    assert dvx("install").code == 0
-    commit(repo, "dvx set up")
-    write(repo / "data.csv", "precious\n")
-    write(repo / "d" / "a", "a\n")
-    write(repo / "d" / "b", "b\n")
-    assert dvx("add", "data.csv", "d").code == 0
-    commit(repo, "data")
-    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    _links_left_by_git_reset(repo, dvx, link)
     write(repo / "code.py", "print(1)\n")
     os.link(repo / "code.py", tmp_path / "a-hard-link-of-yours")
     os.symlink("code.py", repo / "a-link-of-yours")
@@ -286,6 +292,23 @@ def test_pre_commit_refuses_links_into_the_cache_a_git_reset_left_behind(repo, d
     done = _git_commit(repo, "-qm", "wip")
     assert done.returncode == 0, done.stderr
     assert git(repo, "show", "HEAD:data.csv") == "precious\n"
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_checkout_makes_links_a_git_add_took_files_of_their_own(repo, dvx, link):
+    """`dvx checkout` run while the links a `git reset` left are staged (before `git rm
+    --cached`) leaves the data to Git, as files of its own: the commit passes."""
+    _links_left_by_git_reset(repo, dvx, link)
+    git(repo, "add", "-A")
+    assert _git_commit(repo, "-qm", "wip").returncode == 1
+    assert dvx("checkout").code == 0
+    for name in ("data.csv", "d/a", "d/b"):
+        assert not os.path.islink(repo / name) and os.stat(repo / name).st_nlink == 1
+    assert (repo / "d" / "a").read_text() == "a\n"
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "wip")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "ls-files", "-s", "data.csv").startswith("100644 ")
 
 
 def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, dvx):

@@ -14,9 +14,11 @@ links into the cache made copies of their own (`_make_own_copies`), and
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
 Git still has (in the index: deleted by hand, not by Git), or that a stage outputs for Git to
 track (`cache: false` in dvx.lock), is not data left behind, nor is a path inside
-what dvx tracks now. Nor is an output a stage of the workspace's dvx.yaml declares but dvx.lock
-does not record yet (moved to a new stage, which has not run; or on a branch whose stage has
-not run): it stays, and `dvx status` names the stage that records it. A directory that now
+what dvx tracks now (but the links into the cache of one Git's index took, as `git add -A`
+takes what a `git reset` left, become files of their own: a commit must not hold them).
+Nor is an output a stage of the workspace's dvx.yaml declares but dvx.lock does not record
+yet (moved to a new stage, which has not run; or on a branch whose stage has not run): it
+stays, and `dvx status` names the stage that records it. A directory that now
 holds files Git tracks or paths dvx tracks (`data/` moved into Git, `data/x.bin` tracked on
 its own) is judged by the files dvx placed in it apart
 from those, and only they go; data dvx found already there rather than placed (a file `dvx
@@ -32,7 +34,7 @@ import functools
 import os
 import stat
 from collections.abc import Iterator, Mapping, Set
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError
@@ -88,13 +90,17 @@ def find_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[LeftBehind]:
     (with the outputs dvx.yaml declares that dvx.lock does not record yet, `declared_by` their
     stage). Nothing when a pointer, dvx.lock or dvx.yaml cannot be read: what they name is
     then unknown."""
-    return _scan(repo, declared)[0]
+    return _scan(repo, declared).left
 
 
 def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
     """Remove the data left behind that can go without loss, forget the records of what is
-    gone or Git tracks itself, and return the removed paths. Under the repository lock."""
-    left, stale = _scan(repo, declared)
+    gone or Git tracks itself (its links into the cache made files of their own first), and
+    return the removed paths. Under the repository lock."""
+    scan = _scan(repo, declared)
+    left, stale = scan.left, scan.stale
+    for path, dvx_inside in scan.given_to_git:
+        _make_own_copies(repo, path, dvx_inside)
     removed = []
     for item in left:
         if item.declared_by is not None:
@@ -232,49 +238,63 @@ def remove_placed(repo: Repo, path: str, oid: str,
     _prune_empty_parents(repo, path)
 
 
-def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list[str]]:
-    """(the data left behind, the records that name nothing to look after any more)."""
+@dataclass
+class _Scan:
+    left: list[LeftBehind] = field(default_factory=list)  # the data left behind
+    stale: list[str] = field(default_factory=list)  # records naming nothing to look after now
+    # Of those, the data Git's index holds now (a `git add -A` took it), with the paths dvx
+    # tracks inside it: Git's, but never as links into the cache, which a `git reset` left.
+    given_to_git: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+
+
+def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
     # A record whose pointer file is there names tracked data: one stat each spares status
     # a second scan of every pointer when nothing was left behind.
     records = [p for p in repo.syncstate.paths()
                if not os.path.lexists(repo.abspath(p) + POINTER_SUFFIX)]
     if not records:
-        return [], []
+        return _Scan()
     outputs, broken = scan_outputs(repo)
     if broken or repo.unreadable:
-        return [], []
+        return _Scan()
     current = {o.path for o in outputs}
     candidates = [p for p in records if not _is_or_inside(p, current)]
     if candidates:
         try:
             current |= _outputs_for_git(repo)
         except DvxError:
-            return [], []
+            return _Scan()
         candidates = [p for p in candidates if not _is_or_inside(p, current)]
     if not candidates or repo.git is None:
-        return [], []
+        return _Scan()
     declared_now = declared()
     if declared_now is None:
-        return [], []
+        return _Scan()
     current |= set(declared_now)  # a directory holding one keeps it, as any tracked path
     git_has = set(repo.git.tracked_under([*candidates,
                                           *(p + POINTER_SUFFIX for p in candidates)]))
     shared = _cache_is_shared(repo)
     outputs_in_history = _LockHistory(repo)
-    left, stale = [], []
+    found = _Scan()
     for path in candidates:
         if path + POINTER_SUFFIX in git_has:
             continue  # the pointer was deleted by hand, not by Git: it may come back
-        if path in git_has or not os.path.lexists(repo.abspath(path)):
-            stale.append(path)  # Git's own file now, or gone
+        if not os.path.lexists(repo.abspath(path)):
+            found.stale.append(path)
+            continue
+        if path in git_has:  # Git's own file now
+            found.stale.append(path)
+            found.given_to_git.append((path, frozenset()))
             continue
         stage = _declaring_stage(path, declared_now)
         if stage is not None:
-            left.append(LeftBehind(path, None, declared_by=stage))
+            found.left.append(LeftBehind(path, None, declared_by=stage))
             continue
         inside = frozenset(t for t in git_has | current if t.startswith(path + "/"))
         if inside and all(_is_or_inside(f, inside) for f in _all_files_in(repo, path)):
-            stale.append(path)  # a directory Git (or dvx) tracks all of now: not left behind
+            found.stale.append(path)  # a directory Git (or dvx) tracks all of now: not left behind
+            found.given_to_git.append((path, frozenset(t for t in current
+                                                       if t.startswith(path + "/"))))
             continue
         why = (_holds_what_was_placed_beside(repo, path, inside) if inside
                else holds_what_was_synced(repo, path))
@@ -285,11 +305,12 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> tuple[list[LeftBehind], list
             why = (LOCK_ENTRY_DROPPED if stage_output
                    else POINTER_DROPPED if _in_a_commit(repo, path, ("--reflog",))
                    else NEVER_COMMITTED)
-        left.append(LeftBehind(path, why, inside, stage_output=stage_output))
-    kept = [item.path for item in left if item.why_kept is not None]
+        found.left.append(LeftBehind(path, why, inside, stage_output=stage_output))
+    kept = [item.path for item in found.left if item.why_kept is not None]
     ignored = repo.git.ignore_rules(kept) if kept else {}
-    return [replace(item, ignored=True) if item.path in ignored else item
-            for item in left], stale
+    found.left = [replace(item, ignored=True) if item.path in ignored else item
+                  for item in found.left]
+    return found
 
 
 def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozenset[str]
