@@ -73,7 +73,9 @@ CASES = [
     ("push without a default", ["push"], "repo", "No remote given"),
     ("push to unknown remote", ["push", "-r", "nope"], "repo", "no remote named 'nope'"),
     ("pull from unknown remote", ["pull", "-r", "nope"], "repo", "no remote named 'nope'"),
-    ("fetch from missing dir", ["fetch", "-r", "vanished"], "repo", "does not exist"),
+    # The data is all in the cache: only the run-cache is asked of the remote.
+    ("fetch from missing dir", ["fetch", "-r", "vanished", "--run-cache"], "repo",
+     "does not exist"),
     ("config unknown key", ["config", "nope"], "repo", "Unknown config key"),
     ("config unknown option", ["config", "core.nope", "1"], "repo", "Unknown config option"),
     ("config bad link type", ["config", "cache.type", "teleport"], "repo", "Invalid value"),

@@ -439,6 +439,7 @@ def fetch_runs(repo: Repo, remote_name: str | None, jobs: int | None,
         result.problems.append(f"remote '{name}' cannot list its files, so its run records "
                                "cannot be found")
         return result
+    remote.blobs.prepare(create=False)  # a folder not there is an error, not no records
     local = set(local_entries(repo))
     wanted = sorted(e for e in _remote_entries(remote, repo.algo)
                     if e[0] in stage_keys and e not in local)
