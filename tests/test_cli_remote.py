@@ -288,7 +288,7 @@ def test_local_options_and_default_a_teammate_s_rename_left_behind_are_named_wit
     assert dvx("remote", "default", "--local", "archive").code == 0
     config.write_text(config.read_text().replace('"archive"', '"fast"')
                       .replace("remote = archive", "remote = fast"))  # a second rename
-    gone = dvx("pull")
+    gone = dvx("push")
     assert gone.code == 1, gone.output
     assert ("There is no remote named 'archive', the default remote that the local config "
             "(.dvx/config.local) sets") in gone.stderr, gone.stderr
@@ -730,14 +730,61 @@ def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_pa
     assert pointer_oid not in stored and xxhash.xxh3_128_hexdigest(b"a") in stored
 
 
-def test_fetch_without_remote_or_with_missing_directory(repo, dvx, tmp_path):
+def _cached_object(repo, data: bytes) -> Path:
+    oid = xxhash.xxh3_128_hexdigest(data)
+    return repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+
+
+def test_fetch_of_data_the_cache_lacks_without_remote_or_with_missing_directory(
+        repo, dvx, tmp_path):
     write(repo / "f", "x")
     dvx("add", "f")
+    shutil.rmtree(repo / ".dvx/cache")
     none = dvx("fetch")
     assert none.code != 0 and "No remote" in none.stderr
     dvx("remote", "add", "-d", "s", str(tmp_path / "nowhere"))
     missing = dvx("fetch")
     assert missing.code != 0 and "does not exist" in missing.stderr
+
+
+def test_pull_of_data_the_cache_holds_needs_no_remote(repo, dvx, tmp_path):
+    """No remote configured, or one out of reach (a folder not there: an offline share):
+    pull of data all in the cache checks it out without asking any remote. What the cache
+    lacks (a file of a directory whose manifest it holds) still needs the remote."""
+    write(repo / "f", "one\n")
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "f", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    shutil.rmtree(repo / "d")
+    (repo / "f").unlink()
+    one = dvx("pull", "f")
+    assert one.code == 0, one.output
+    assert one.stdout.startswith("Fetched 0 objects: the cache already holds the 1 object "
+                                 "needed, so no remote was asked.")
+    assert (repo / "f").read_text() == "one\n" and not (repo / "d").exists()
+    doc = json.loads(dvx("pull", "--json").stdout)
+    assert (doc["transferred"], doc["already_there"], doc["failed"]) == (0, 4, [])
+    assert (doc["remote"], doc["remotes"]) == (None, [])
+    assert (repo / "d" / "b").read_text() == "b\n"
+    unknown = dvx("pull", "-r", "nosuch", "f")  # a name typed is still checked
+    assert unknown.code == 2 and "There is no remote named 'nosuch'" in unknown.stderr
+
+    nowhere = tmp_path / "offline-share"
+    assert dvx("remote", "add", "-d", "store", str(nowhere)).code == 0
+    shutil.rmtree(repo / "d")
+    for command in (("pull", "d/a"), ("fetch",), ("pull",)):
+        done = dvx(*command)
+        assert done.code == 0 and "no remote was asked" in done.stdout, (command, done.output)
+    assert (repo / "d" / "a").read_text() == "a\n" and not nowhere.exists()
+
+    lost = _cached_object(repo, b"b\n")
+    lost.unlink()
+    assert dvx("pull", "d/a").code == 0  # d/b is not in its scope
+    needed = dvx("pull", "d")
+    assert needed.code == 1 and "The remote directory " in needed.stderr, needed.output
+    assert "does not exist" in needed.stderr
 
 
 def test_push_to_named_remote_with_jobs(repo, dvx, tmp_path):

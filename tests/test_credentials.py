@@ -3,6 +3,7 @@ logs or error messages; and it is not stored in the tracked configuration."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -22,7 +23,16 @@ def closed_port() -> int:
 URL = f"ssh://alice:{SECRET}@127.0.0.1:{closed_port()}/project"
 
 
+def lacking_data(repo: Path, dvx) -> None:
+    """A tracked file whose data the cache lacks: fetch and pull need the remote for it
+    (what the cache holds, they ask of no remote), and so reach its error paths."""
+    (repo / "f").write_text("data\n")
+    assert dvx("add", "f").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+
+
 def test_a_password_in_a_remote_url_is_never_printed(repo, dvx):
+    lacking_data(repo, dvx)
     assert dvx("remote", "add", "--local", "-d", "s", URL).code == 0
     outputs = [dvx("remote", "list"), dvx("remote", "list", "--json"),
                dvx("config", "--list"), dvx("config", "remote.s.url"),
@@ -39,6 +49,7 @@ def test_a_password_in_a_remote_url_is_never_printed(repo, dvx):
     ids=["password", "query"])
 def test_a_secret_in_an_http_url_is_never_printed(repo, dvx, url):
     """The password of a URL and every value of its query string (a token, a signature)."""
+    lacking_data(repo, dvx)
     assert dvx("remote", "add", "--local", "-d", "h", url).code == 0
     outputs = [dvx("remote", "list"), dvx("config", "--list"), dvx("fetch"), dvx("pull"),
                dvx("status", "-c")]
@@ -166,6 +177,7 @@ def test_a_password_of_digits_and_a_slash_is_refused_as_ambiguous_and_hidden(rep
     assert "https://***@host.example/store" in refused.stderr
     assert "s3cret" not in refused.output and "leak" not in dvx("remote", "list").stdout
     assert "s3cret" not in (repo / ".dvx/config").read_text()
+    lacking_data(repo, dvx)
     (repo / ".dvx/config.local").write_text(f'[remote "leak"]\nurl = {url}\n')  # by hand
     outputs = [dvx("remote", "list"), dvx("config", "--list"), dvx("fetch", "-r", "leak")]
     assert "leak\thttps://***@host.example/store" in outputs[0].stdout, outputs[0].output

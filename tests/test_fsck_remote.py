@@ -100,6 +100,7 @@ def test_a_remote_directory_that_is_a_file_is_named_as_such(repo, dvx, tmp_path)
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     write(repo / "f", "data")
     assert dvx("add", "f").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")  # for pull to need the remote
     for command in (("fsck", "--remote", "s"), ("pull",), ("push",), ("status", "-c")):
         result = dvx(*command)
         assert result.code == 1, result.output

@@ -759,6 +759,7 @@ def test_a_cloned_remote_named_as_a_global_one_never_gets_its_credentials(tmp_pa
         assert run_dvx("remote", "modify", "--global", "storage", "url", url,
                        cwd=clone).code == 0
         (clone / "data.bin").unlink()
+        shutil.rmtree(clone / ".dvx" / "cache")  # for the pull to ask the remote again
         sent.clear()
         pulled = run_dvx("pull", cwd=clone)
         assert pulled.code == 0 and "another URL" not in pulled.stderr, pulled.output

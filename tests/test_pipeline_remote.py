@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import xxhash
 from conftest import git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo, runs
 from remotes import local_spec, pointer_oid
@@ -368,9 +369,11 @@ stages:
         return len(local_spec(store, str(store), {}).oids())
 
     assert (objects(main), objects(models)) == (1, 1)
-    for command in (("push",), ("fetch",), ("status", "-c")):  # `remote` joins the names
+    for command in (("push",), ("status", "-c")):  # `remote` joins the names
         doc = json.loads(dvx(*command, "--json").stdout)
         assert (doc["remote"], doc["remotes"]) == ("main, models", ["main", "models"])
+    doc = json.loads(dvx("fetch", "--json").stdout)  # the cache holds it all: none asked
+    assert (doc["remote"], doc["remotes"], doc["already_there"]) == (None, [], 2)
     assert json.loads(dvx("push", "a.txt", "--json").stdout)["remotes"] == ["main"]
     result = dvx("push", "-r", "main", "m.bin")  # an explicit remote wins
     assert result.code == 0 and objects(main) == 2
@@ -383,6 +386,39 @@ stages:
     assert (other / "m.bin").read_text() == "model\n"  # from its own remote
     assert not (other / "tmp.bin").exists()  # never pushed, so not pulled
     assert "s: missing outs: tmp.bin" in dvx("status", cwd=other).stdout
+
+
+def test_an_output_s_own_remote_is_asked_only_for_data_the_cache_lacks(repo, dvx, tmp_path):
+    """A pull needing only the default remote's data pulls it while the output's own remote
+    is out of reach: m.bin, which that remote holds, is in the cache."""
+    main, models = tmp_path / "main-store", tmp_path / "model-store"
+    assert dvx("remote", "add", "-d", "main", str(main)).code == 0
+    assert dvx("remote", "add", "models", str(models)).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: echo a > a.txt; echo model > m.bin
+    outs:
+    - a.txt
+    - m.bin: {remote: models}
+""")
+    assert dvx("repro").code == 0
+    assert dvx("push").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "stage")
+    other = clone(repo, tmp_path / "other")
+    assert dvx("pull", cwd=other).code == 0
+    models.rename(tmp_path / "model-store-offline")
+    oid = xxhash.xxh3_128_hexdigest(b"a\n")
+    (other / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]).unlink()
+    (other / "a.txt").unlink()
+    (other / "m.bin").unlink()
+    result = dvx("pull", cwd=other)
+    assert result.code == 0, result.output
+    assert "Fetched 1 object (2 B); 0 already there; 0 failed [remote 'main']." \
+        in result.stdout
+    assert "models" not in result.output
+    assert (other / "a.txt").read_text() == "a\n" and (other / "m.bin").read_text() == "model\n"
 
 
 def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(
@@ -533,7 +569,8 @@ stages:
     pushed = dvx("push")
     assert pushed.code == 0 and "Pushed 2 objects" in pushed.stdout, pushed.output
     assert "[remote 'main']" in pushed.stdout, pushed.stdout
-    assert "[remote 'main']" in dvx("fetch").stdout
+    shutil.rmtree(repo / ".dvx" / "cache")  # a fetch asks a remote for what the cache lacks
+    assert dvx("fetch").stdout.count("[remote 'main']") == 1
 
 
 def test_renaming_or_removing_a_remote_a_stage_sends_to_warns_and_push_names_the_stage(
@@ -557,6 +594,8 @@ stages:
     assert "remote: archive" in (repo / "dvx.yaml").read_text()  # dvx.yaml is the user's
     quiet = dvx("remote", "rename", "spare", "extra")  # no output names it: nothing to say
     assert quiet.code == 0 and quiet.stderr == ""
+    oid = xxhash.xxh3_128_hexdigest(b"big\n")  # a fetch asks only for what the cache lacks
+    (repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]).unlink()
     for command in (("push",), ("status", "-c"), ("fetch",)):
         failed = dvx(*command)
         assert failed.code != 0, (command, failed.output)
@@ -645,6 +684,7 @@ stages:
 """)
     assert dvx("repro").code == 0
     assert dvx("remote", "remove", "other").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")  # a fetch asks only for what the cache lacks
     for command in (("push",), ("fetch",)):
         failed = dvx(*command)
         assert failed.code == 1, failed.output

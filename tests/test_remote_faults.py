@@ -155,6 +155,7 @@ def test_an_http_remote_that_does_not_answer_is_an_error_not_an_empty_remote(rep
     dvx("add", "f")
     # A free port on loopback: nothing listens there.
     assert dvx("remote", "add", "-d", "web", f"http://127.0.0.1:{free_port()}/x").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")  # what the cache holds, pull asks of no remote
     for args in (("status", "--remote"), ("fetch",), ("pull",), ("fsck", "--remote", "web")):
         result = dvx(*args)
         assert result.code == 1, (args, result.output)

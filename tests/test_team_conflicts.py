@@ -95,6 +95,23 @@ def test_a_conflicted_pointer_names_the_commands_that_resolve_it(tmp_path, side)
     assert "`dvx install` adds a merge driver" in status.stderr  # not installed here
 
 
+def test_the_side_kept_is_placed_from_the_cache_while_the_remote_is_out_of_reach(tmp_path):
+    """Offline (the shared remote out of reach), the command a conflicted pointer's message
+    suggests keeps a side whose data the cache holds (bob's, fetched before going offline):
+    the pull asks no remote."""
+    team = Team(tmp_path)
+    alice, _ = _diverge(team)
+    fetched = run_dvx("fetch", "--rev", "origin/bob", cwd=alice)
+    assert "Fetched 1 object" in fetched.stdout, fetched.output
+    team.store.rename(tmp_path / "store-unplugged")
+    status = run_dvx("status", cwd=alice)
+    keep = re.search(r"Keep one side: `([^`]*)`", status.stderr)
+    assert keep is not None and keep.group(1).endswith("&& dvx pull data.csv"), status.stderr
+    _pasted(keep.group(1), alice)
+    assert (alice / "data.csv").read_text() == "bob's\n"
+    assert not team.store.exists()
+
+
 def _pasted(command: str, cwd) -> None:
     """Run `command` as a shell would split it, in `cwd`: Git's part and dvx's part."""
     for part in command.split(" && "):

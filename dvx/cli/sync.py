@@ -323,7 +323,11 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
 def _report_remote(verb: str, result: SyncResult, as_json: bool) -> None:
     """What the transfer with one remote did, and what failed there."""
     t = result.transfer
-    if not as_json and not is_quiet():
+    if not as_json and not is_quiet() and not result.asked:
+        out(f"{verb} 0 objects: the cache already holds the {objects(t.already_there)} "
+            "needed, so no remote was asked." if t.already_there else
+            f"{verb} 0 objects: there is no data to fetch, so no remote was asked.")
+    elif not as_json and not is_quiet():
         count = t.transferred
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "
             f"{t.already_there} already there; {len(t.failed)} failed "
@@ -506,7 +510,7 @@ def pull(targets: tuple[str, ...], remote_name: str | None, jobs: int | None, as
          revs: tuple[str, ...], last_n: int | None, force: bool, allow_missing: bool) -> None:
     """Fetch data from the remote, then check it out into the workspace (with
     -a/-T/-A/--rev/-n, other revisions' data is fetched too, and only the workspace's is
-    checked out)."""
+    checked out). Data the cache holds needs no remote: with all of it there, none is asked."""
     from dvx.ops.sync import pull as do_pull
     from dvx.outputs import resolve_targets
     from dvx.pipeline.spec import declared_outputs

@@ -13,7 +13,7 @@ from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import PREFIX, Experiment, experiments, find, git_of, head, ref_of
 from dvx.exps.queue import waiting
 from dvx.history import Scope, scope_targets
-from dvx.ops.remote import open_remote
+from dvx.ops.remote import refuse_unknown_remote
 from dvx.ops.sync import SyncResult, fetch, push, pushed, wanted_objects
 from dvx.outputs import Target
 from dvx.repo import Repo
@@ -92,7 +92,7 @@ def pull_experiments(repo: Repo, git_remote: str, names: list[str],
     out is in `left_out`; if that is everything asked for, nothing is pulled and it is
     raised."""
     if dvx_remote is not None:  # a -r no remote is called: refused before any Git fetch
-        open_remote(repo, dvx_remote)
+        refuse_unknown_remote(repo.config, dvx_remote)
     theirs = remote_experiments(repo, git_remote)
     wanted = _wanted(git_remote, theirs, names)
     ours = {e.ref: e.commit for e in experiments(repo)}

@@ -545,6 +545,17 @@ def required_default_remote(config: Config) -> str:
     return name
 
 
+def refuse_unknown_remote(config: Config, name: str) -> None:
+    """A remote `name` no config level defines is refused: read from the config alone, so a
+    command that need not open the remote (a fetch of data the cache holds) still refuses a
+    -r NAME mistyped."""
+    if name not in config.remote_names():
+        if name == default_remote(config):
+            raise _default_gone(config, name)
+        raise UnknownRemoteError(f"There is no remote named '{name}'.",
+                                 "See `dvx remote list`.")
+
+
 def own_remote(named: str | None, known: Collection[str]) -> str | None:
     """The remote an output's data belongs on by the one it names itself (`named`: its
     `remote:` in dvx.yaml, as dvx.lock records it; None: the default remote's). push, fetch,
@@ -622,11 +633,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                      index_base: str | None) -> tuple[str, RemoteStore]:
     if name is None:
         name = required_default_remote(config)
-    if name not in config.remote_names():
-        if name == default_remote(config):
-            raise _default_gone(config, name)
-        raise UnknownRemoteError(f"There is no remote named '{name}'.",
-                                 "See `dvx remote list`.")
+    refuse_unknown_remote(config, name)
     options = config.remote_options(name)
     _warn_set_aside(config, name)
     for other in also_from:  # the reader's own settings for a remote of the same store

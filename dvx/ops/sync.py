@@ -27,6 +27,7 @@ from dvx.ops.remote import (
     lock_remote,
     open_remote,
     own_remote,
+    refuse_unknown_remote,
     settings_for,
 )
 from dvx.ops.status import output_status
@@ -133,7 +134,7 @@ class Recorded:
 
 @dataclass
 class SyncResult:
-    remote: str
+    remote: str  # "" where no remote was given and none was asked (`asked`)
     transfer: transfer.TransferResult = field(default_factory=transfer.TransferResult)
     problems: list[str] = field(default_factory=list)  # what could not be done, and why
     repaired: list[str] = field(default_factory=list)  # corrupt remote objects replaced
@@ -164,6 +165,8 @@ class SyncResult:
     # naming it; the others' transfers were still made.
     parts: list[SyncResult] = field(default_factory=list)
     remote_errors: list[tuple[str | None, DvxError]] = field(default_factory=list)
+    # False: a fetch whose every object the cache held, which opened no remote.
+    asked: bool = True
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -178,6 +181,8 @@ class SyncResult:
     @property
     def remotes(self) -> list[str]:
         """The remotes this command transferred with, or was to (`remote` joins them)."""
+        if not self.asked:
+            return []
         if not self.parts and not self.remote_errors:
             return [self.remote]
         return list(dict.fromkeys([*(p.remote for p in self.parts),
@@ -196,7 +201,10 @@ class SyncResult:
     def add_transfer(self, other: SyncResult) -> None:
         """Count in the objects `other`, a later transfer of the same command (the
         run-cache's), moved or failed to move, with those of its remote's part when this
-        one is split over several remotes."""
+        one is split over several remotes. That transfer asked its remote (for the run
+        records, at least), even where the data needed none."""
+        if not self.asked:
+            self.remote, self.asked = other.remote, True
         part = next((p for p in self.parts if p.remote == other.remote), None)
         if part is None and self.parts:  # a remote the data did not go to
             part = SyncResult(other.remote)
@@ -245,7 +253,7 @@ class SyncResult:
     def to_json(self) -> dict[str, object]:
         named = self.paths.lookup(self.transfer.failed)
         doc: dict[str, object] = {
-            "remote": self.remote, "remotes": self.remotes,
+            "remote": self.remote or None, "remotes": self.remotes,
             "transferred": self.transfer.transferred,
             "already_there": self.transfer.already_there, "bytes": self.transfer.bytes,
             "failed": [{"oid": o, "path": named.get(o), "reason": r}
@@ -323,10 +331,16 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
     """Pipeline outputs that name their own remote (`remote:` in dvx.yaml) go there, unless
     a remote is given explicitly; the rest go to the default remote (one group with the
     outputs that name it)."""
+    if remote_name is None:
+        _refuse_outputs_sent_nowhere(repo, targets, set(repo.config.remote_names()))
+    return _grouped(repo, targets, remote_name)
+
+
+def _grouped(repo: Repo, targets: list[Target], remote_name: str | None
+             ) -> dict[str | None, list[Target]]:
+    """The targets by the remote `_by_remote` sends each to, without its checks."""
     default = remote_name or default_remote(repo.config)
     known = set(repo.config.remote_names())
-    if remote_name is None:
-        _refuse_outputs_sent_nowhere(repo, targets, known)
     groups: dict[str | None, list[Target]] = {}
     for target in targets:
         groups.setdefault(remote_name or own_remote(target.output.remote, known) or default,
@@ -635,13 +649,79 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
           jobs: int | None = None, earlier: SyncResult | None = None) -> SyncResult:
-    """`earlier`: a fetch of this command before this one (`_done_before`)."""
+    """`earlier`: a fetch of this command before this one (`_done_before`). A remote is
+    opened only for objects the cache lacks: a fetch of data all cached needs none (no
+    remote configured, or one out of reach), and the checkout of a pull then runs. Each
+    output's remote is asked only if the cache lacks some of its data."""
     targets = pushed(targets)
-    groups = _by_remote(repo, targets, remote_name)
+    keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
+    _set_aside_corrupt_manifests(repo, targets)  # a manifest set aside is one to fetch
+    lacking, held = _lacking_in_cache(repo, targets)
+    if not lacking:
+        if remote_name is not None:  # a name typed: checked against the config alone
+            refuse_unknown_remote(repo.config, remote_name)
+        return _fetched_from_cache(remote_name, held)
+    if remote_name is None:
+        _refuse_outputs_sent_nowhere(repo, lacking, set(repo.config.remote_names()))
+    # A remote asked for what the cache lacks is asked for all of its targets: what the
+    # cache holds is counted there as already there.
+    asked = {id(target) for target in lacking}
+    groups = {name: group for name, group in _grouped(repo, targets, remote_name).items()
+              if any(id(target) in asked for target in group)}
     if len(groups) > 1:
-        return _over_remotes(groups, "fetch from", lambda name, group: fetch(
+        return _over_remotes(groups, "fetch from", lambda name, group: _fetch_from(
             repo, group, name, jobs, earlier))
-    name, remote = open_remote(repo, remote_name or next(iter(groups)))
+    name, group = next(iter(groups.items()))
+    return _fetch_from(repo, group, remote_name or name, jobs, earlier)
+
+
+def _lacking_in_cache(repo: Repo, targets: list[Target]) -> tuple[list[Target], int]:
+    """The targets some of whose objects the cache lacks, and how many objects the others
+    need (each once), all of which it holds."""
+    lacking: list[Target] = []
+    held: set[str] = set()
+    for target in targets:
+        found = _held_in_cache(repo, target)
+        if found is None:
+            lacking.append(target)
+        else:
+            held |= found
+    return lacking, len(held)
+
+
+def _held_in_cache(repo: Repo, target: Target) -> set[str] | None:
+    """The objects `target` needs (a directory's manifest and its files in scope), if the
+    cache holds each of them whole; None if it lacks one, which only a remote can give. A
+    manifest that cannot be read is None too: the fetch names it, as it always did."""
+    pointer = target.output.pointer
+    if not pointer.is_dir:
+        return {pointer.oid} if transfer.holds_whole(repo.cache, {pointer.oid: pointer.size}) \
+            else None
+    try:
+        tree = load_tree(repo, pointer, target.output.recorded_in)
+    except FormatError:
+        return None
+    if tree is None:
+        return None
+    # One stat per file, as the download's own check: a directory found complete before
+    # (statcache) may have lost an object by hand since, which only a remote gives back.
+    files = {entry.oid: entry.size for entry in tree.entries
+             if _in_scope(entry.path, target.subpath)}
+    return {pointer.oid, *files} if transfer.holds_whole(repo.cache, files) else None
+
+
+def _fetched_from_cache(remote_name: str | None, held: int) -> SyncResult:
+    """The result of a fetch whose every object (`held` of them) the cache held: no remote
+    was asked. It names the remote given (-r), if any: not the default, never needed."""
+    result = SyncResult(remote_name or "", asked=False)
+    result.transfer.already_there = held
+    return result
+
+
+def _fetch_from(repo: Repo, targets: list[Target], remote_name: str | None, jobs: int | None,
+                earlier: SyncResult | None) -> SyncResult:
+    """Fetch `targets` from the one remote `remote_name` (None: the default)."""
+    name, remote = open_remote(repo, remote_name)
     try:
         remote.blobs.prepare(create=False)
     except RemoteError as exc:  # no folder there (never pushed to), say
@@ -650,8 +730,6 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
-    keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
-    _set_aside_corrupt_manifests(repo, targets)
     # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
     # (a cache not made yet has no generation of its own).
     repo.cache.make_folder(repo.cache.root)
