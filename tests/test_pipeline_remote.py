@@ -421,6 +421,24 @@ stages:
     assert (other / "a.txt").read_text() == "a\n" and (other / "m.bin").read_text() == "model\n"
 
 
+def test_repro_pull_of_data_the_cache_holds_runs_without_a_remote(repo, dvx, tmp_path):
+    """No remote configured: `repro --pull` checks out what the cache holds, and says the
+    past runs could not be fetched; the pipeline, up to date, runs nothing."""
+    write(repo / "in.txt", "in\n")
+    assert dvx("add", "in.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n"
+                             "    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    (repo / "in.txt").unlink()
+    (repo / "out.txt").unlink()
+    result = dvx("repro", "--pull")
+    assert result.code == 0, result.output
+    assert "Stage 's' is up to date." in result.stdout
+    assert "Problem: past runs of the stages were not fetched, so stale ones run: No remote " \
+        "given" in result.stderr
+    assert (repo / "out.txt").read_text() == "in\n"
+
+
 def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(
         repo, dvx, tmp_path):
     """The first remote got its objects: that is reported (and in --json, beside the

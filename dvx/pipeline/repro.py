@@ -40,6 +40,7 @@ from dvx.errors import (
     Interrupted,
     MissingObjectError,
     PathError,
+    RemoteError,
     UsageError,
     stop_status,
 )
@@ -509,10 +510,26 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     result = pull(repo, _pulled_targets(repo, dag, selected))
     keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
             for s in (dag.stages[n] for n in selected)}
-    runs = runcache.fetch_runs(repo, None, None, keys, result)
+    runs = _past_runs(repo, keys, result)
     if runs.sync is not None:
         result.add_transfer(runs.sync)
     return result, runs.problems
+
+
+def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
+    """The past runs of the stages (`keys`) from the default remote. Where the data needed
+    no remote (`data`, the pull's result: the cache held it all), a remote that cannot be
+    opened or reached (none configured, a laptop offline) leaves them unfetched, named as a
+    problem: the stages that are stale then run, as without a run-cache."""
+    from dvx.remote.retry import describe
+
+    try:
+        return runcache.fetch_runs(repo, None, None, keys, data)
+    except (RemoteError, ConnectionError) as exc:
+        if data.asked:
+            raise
+        return runcache.RunsTransfer(problems=[
+            f"past runs of the stages were not fetched, so stale ones run: {describe(exc)}"])
 
 
 def _pulled_targets(repo: Repo, dag: Dag, selected: list[str]) -> list[Target]:
