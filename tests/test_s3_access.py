@@ -52,6 +52,12 @@ def by_botocore(options: dict[str, str]) -> Access:
      {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
       "AWS_DEFAULT_REGION": "eu-north-1", "AWS_CA_BUNDLE": __file__}),
     (KEYS, {"REQUESTS_CA_BUNDLE": __file__}),
+    # half a key pair in the options gives way to the environment's whole pair
+    ({"endpointurl": ENDPOINT, "access_key_id": "AKIDSHARED", "session_token": "opt-token"},
+     {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+      "AWS_SESSION_TOKEN": "env-token"}),
+    ({"endpointurl": ENDPOINT, "secret_access_key": "opt-secret"},
+     {"AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret"}),
 ])
 def test_options_alone_resolve_as_botocore_does(options, env, monkeypatch):
     for name, value in env.items():
@@ -59,6 +65,9 @@ def test_options_alone_resolve_as_botocore_does(options, env, monkeypatch):
     direct = s3_access(options, os.environ)
     assert direct is not None
     assert direct == by_botocore(options)
+    if "access_key_id" in options and "secret_access_key" not in options:
+        # never the config's key id with the environment's secret (nor its token)
+        assert (direct.access_key, direct.token) == ("AKIDENV", "env-token")
 
 
 @pytest.mark.parametrize("options, env, files", [
@@ -172,6 +181,53 @@ def test_a_key_id_without_its_secret_is_the_same_clear_error(repo, dvx, tmp_path
                                         "(s3://bkt/proj): PartialCredentialsError"), \
             (args, result.stderr)
         assert "secret_access_key" in result.stderr
+
+
+def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s3,
+                                                                 monkeypatch):
+    """The team's config names the key id, each clone's config.local its secret. A CI clone
+    and a reader of the repository (get, import, dvx.api) that have the key pair in
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and no secret in any config, use that
+    pair."""
+    import boto3
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    bucket = f"t-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_s3["endpoint_url"], aws_access_key_id="k",
+                 aws_secret_access_key="s", region_name="us-east-1").create_bucket(Bucket=bucket)
+    url = f"s3://{bucket}/proj"
+    alice = make_git_repo(tmp_path / "alice")
+    for args in (("init",), ("remote", "add", "-d", "s3", url),
+                 ("remote", "modify", "s3", "endpointurl", moto_s3["endpoint_url"]),
+                 ("remote", "modify", "s3", "access_key_id", "AKIDTEAM"),
+                 ("remote", "modify", "--local", "s3", "secret_access_key", "alice-secret")):
+        assert run_dvx_proc(*args, cwd=alice).code == 0, args
+    assert "access_key_id = AKIDTEAM" in (alice / ".dvx" / "config").read_text()
+    write(alice / "data.csv", "a,b\n1,2\n")
+    for args in (("add", "data.csv"), ("push",)):
+        assert run_dvx_proc(*args, cwd=alice).code == 0, args
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "data")
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(alice), str(origin))
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(origin), str(ci))
+    project = make_git_repo(tmp_path / "project")
+    assert run_dvx_proc("init", cwd=project).code == 0
+    reads = ((("pull",), ci), (("get", str(origin), "data.csv", "-o", "got.csv"), tmp_path),
+             (("import", str(origin), "data.csv"), project))
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCI")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ci-secret")
+    for args, cwd in reads:
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 0, (args, result.output)
+    for got in (ci / "data.csv", tmp_path / "got.csv", project / "data.csv"):
+        assert got.read_text() == "a,b\n1,2\n", got
+    (tmp_path / "user-cache").rename(tmp_path / "used-cache")  # read from the remote again
+    monkeypatch.chdir(tmp_path)
+    assert dvx.api.read("data.csv", repo=str(origin)) == "a,b\n1,2\n"
 
 
 def test_a_wrong_secret_is_the_remote_s_refusal_for_every_command(tmp_path, seaweed_s3,

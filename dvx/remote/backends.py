@@ -244,6 +244,7 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
               ) -> tuple[Any, str]:
     root = s3_root(url)
     s3fs = _import("s3fs", "s3")
+    options = s3_keys_in_effect(options, os.environ)
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     if "endpointurl" in options:
         kwargs["endpoint_url"] = options["endpointurl"]
@@ -304,10 +305,41 @@ def _check_s3_credentials(fs: Any, explicit: bool) -> None:
         raise NoCredentialsError()
 
 
+S3_KEY_OPTIONS = ("access_key_id", "secret_access_key")
+S3_KEY_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def _half_key_pair(options: Mapping[str, str]) -> tuple[str, str] | None:
+    """(the key option the options give, the one they lack) where they give one of the
+    pair only: no credential, yet one botocore takes over the environment's."""
+    given = [key for key in S3_KEY_OPTIONS if key in options]
+    if len(given) != 1:
+        return None
+    return given[0], next(key for key in S3_KEY_OPTIONS if key not in given)
+
+
+def s3_keys_in_effect(options: Mapping[str, str], environ: Mapping[str, str]
+                      ) -> dict[str, str]:
+    """`options` with the key pair an S3 client is given. Half a pair in dvx's config (the
+    team's access_key_id in the tracked config, whose secret a CI runner or a reader of the
+    repository with `dvx get` has not set) gives way to the environment's whole pair,
+    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, with its AWS_SESSION_TOKEN: given to
+    botocore, the half would hide that pair from it. A key of the config is never paired
+    with a secret of the environment: the two need not belong together."""
+    if _half_key_pair(options) is None or not all(environ.get(v) for v in S3_KEY_VARIABLES):
+        return dict(options)
+    kept = {k: v for k, v in options.items() if k not in (*S3_KEY_OPTIONS, "session_token")}
+    token = environ.get("AWS_SESSION_TOKEN") or environ.get("AWS_SECURITY_TOKEN")
+    return {**kept, **{key: environ[variable] for key, variable
+                       in zip(S3_KEY_OPTIONS, S3_KEY_VARIABLES, strict=True)},
+            **({"session_token": token} if token else {})}
+
+
 def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | None:
     """The endpoint, region and credentials of an S3 remote, as botocore would resolve them,
     when the options and the environment give them outright (an `endpointurl`, and keys in
-    the options or in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY): then the lean S3 path
+    the options or in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which take the place of
+    half a pair in the options: s3_keys_in_effect): then the lean S3 path
     needs no AWS client library, whose import and set-up take a third of a second. None when
     only botocore can tell: a `profile`, an AWS config file (it may set the region, the
     addressing style, a CA bundle...), keys from ~/.aws or an instance role, fsspec's own
@@ -324,6 +356,7 @@ def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | N
 
     if conf.get("s3"):
         return None
+    options = s3_keys_in_effect(options, environ)
     if "access_key_id" in options or "secret_access_key" in options:
         if "access_key_id" not in options or "secret_access_key" not in options:
             return None
