@@ -177,10 +177,12 @@ def test_a_key_id_without_its_secret_is_the_same_clear_error(repo, dvx, tmp_path
                       (("fetch",), clone), (("gc", "-w", "-c", "s3", "-f"), repo)):
         result = dvx(*args, cwd=cwd)
         assert result.code == 1, (args, result.output)
-        assert result.stderr.startswith("ERROR: No credentials for the remote 's3' "
-                                        "(s3://bkt/proj): PartialCredentialsError"), \
-            (args, result.stderr)
-        assert "secret_access_key" in result.stderr
+        assert result.stderr.startswith(
+            "ERROR: No credentials for the remote 's3' (s3://bkt/proj): its options give the "
+            "access_key_id but not the secret_access_key, and the environment no key pair to "
+            "use instead (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); its access_key_id "
+            "comes from the project config (.dvx/config). Give the secret_access_key with "
+            "`dvx remote modify --local s3 secret_access_key ...`"), (args, result.stderr)
 
 
 def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s3,
@@ -188,7 +190,8 @@ def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s
     """The team's config names the key id, each clone's config.local its secret. A CI clone
     and a reader of the repository (get, import, dvx.api) that have the key pair in
     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and no secret in any config, use that
-    pair."""
+    pair. With half of it, the error names what each of the config and the environment
+    gives, and never recommends as it stands what is set already."""
     import boto3
 
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -218,8 +221,25 @@ def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s
     reads = ((("pull",), ci), (("get", str(origin), "data.csv", "-o", "got.csv"), tmp_path),
              (("import", str(origin), "data.csv"), project))
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCI")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ci-secret")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDCI")  # half the pair: an error each
+    for args, cwd in reads:
+        result = run_dvx_proc(*args, cwd=cwd)
+        assert result.code == 1, (args, result.output)
+        assert "its options give the access_key_id but not the secret_access_key, and the " \
+               "environment no key pair to use instead (it gives AWS_ACCESS_KEY_ID without " \
+               "AWS_SECRET_ACCESS_KEY); its access_key_id comes from the project config " \
+               "(.dvx/config)." in result.stderr, (args, result.stderr)
+        assert "AWS_SECRET_ACCESS_KEY beside the environment's AWS_ACCESS_KEY_ID" \
+            in result.stderr, (args, result.stderr)
+        assert "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment" \
+            not in result.stderr, (args, result.stderr)
+        own = args == ("pull",)  # the source's remote is given credentials in one's own config
+        assert ("`dvx remote modify --local s3 secret_access_key ...`" in result.stderr,
+                f"`dvx remote add --global NAME {url}`" in result.stderr) == (own, not own), \
+            (args, result.stderr)
+    assert not (ci / "data.csv").exists() and not (tmp_path / "got.csv").exists()
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "ci-secret")  # the whole pair
     for args, cwd in reads:
         result = run_dvx_proc(*args, cwd=cwd)
         assert result.code == 0, (args, result.output)
@@ -228,6 +248,37 @@ def test_a_key_id_alone_gives_way_to_the_environment_s_key_pair(tmp_path, moto_s
     (tmp_path / "user-cache").rename(tmp_path / "used-cache")  # read from the remote again
     monkeypatch.chdir(tmp_path)
     assert dvx.api.read("data.csv", repo=str(origin)) == "a,b\n1,2\n"
+
+
+@pytest.mark.parametrize("profile_file", ["", "[profile team]\nregion = us-east-1\n"])
+def test_a_profile_without_keys_names_it_and_never_the_environment_s_unused_keys(
+        repo, dvx, profile_file, monkeypatch):
+    """botocore takes no keys from the environment for a remote that names a profile: when
+    the profile is missing, or gives no keys, the error names it and where it is set, and
+    the way out is the profile, never AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, which
+    are set."""
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    if profile_file:
+        write(Path(os.environ["HOME"]) / ".aws" / "config", profile_file)
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    for args in (("remote", "add", "-d", "s3", "s3://bkt/proj"),
+                 ("remote", "modify", "s3", "endpointurl", ENDPOINT),
+                 ("remote", "modify", "s3", "profile", "team")):
+        assert dvx(*args).code == 0, args
+    result = dvx("push")
+    assert result.code == 1, result.output
+    found = "which gives no keys" if profile_file else \
+        "which your AWS config and credentials files do not have"
+    assert result.stderr == (
+        f"ERROR: No credentials for the remote 's3' (s3://bkt/proj): its profile option names "
+        f"the AWS profile 'team', {found}, and leaves the environment's AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY unused; its profile comes from the project config "
+        "(.dvx/config). Give the profile its keys in your AWS credentials file "
+        "(~/.aws/credentials), or name another with `dvx remote modify --local s3 profile "
+        "PROFILE`.\n")
 
 
 def test_a_wrong_secret_is_the_remote_s_refusal_for_every_command(tmp_path, seaweed_s3,

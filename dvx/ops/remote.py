@@ -635,6 +635,7 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
         name = required_default_remote(config)
     refuse_unknown_remote(config, name)
     options = config.remote_options(name)
+    origins = _origins(config, name)
     _warn_set_aside(config, name)
     for other in also_from:  # the reader's own settings for a remote of the same store
         for other_name in other.remote_names():
@@ -644,6 +645,8 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
             if options.get("url") and "url" in mine and same_store(
                     mine["url"], mine, options["url"], {**options, **lent}):
                 options.update(lent)
+                origins.update({key: f"your remote '{other_name}' in {where}" for key, where
+                                in _origins(other, other_name).items() if key in lent})
     url = options.get("url")
     if not url:
         raise _without_url(config, name)
@@ -677,7 +680,15 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
             _refuse_where_git_sees(path, f"remote '{name}' ({url})", "Point the remote at "
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
-    return name, open_store(located, options, repo.root, repo.algo, name, index_base)
+    return name, open_store(located, options, repo.root, repo.algo, name, index_base,
+                            origins)
+
+
+def _origins(config: Config, name: str) -> dict[str, str]:
+    """Where each option in effect of the remote `name` comes from, as an error names it:
+    `the project config (.dvx/config)`."""
+    return {key: f"the {level} config ({_file_of(config, level)})"
+            for key, (level, _) in config.remote_settings(name).items()}
 
 
 def _is_client_option(url: str, key: str) -> bool:

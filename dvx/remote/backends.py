@@ -119,7 +119,17 @@ class Backend:
 
 class MissingCredentials(Exception):
     """Neither a remote's options nor the environment give its client credentials it cannot
-    work without (why, in the message): found before any request, when it is built."""
+    work without (why, in the message): found before any request, when it is built.
+    `options`: the remote's options the message speaks of, whose config levels the error
+    names; `hint` and `source_hint` take the place of the kind's own (Backend.
+    credentials_hint) where those would name as the way out what is set already."""
+
+    def __init__(self, reason: str, options: tuple[str, ...] = (), hint: str = "",
+                 source_hint: str = "") -> None:
+        super().__init__(reason)
+        self.options = options
+        self.hint = hint
+        self.source_hint = source_hint
 
 
 TRUE_WORDS = ("true", "yes", "1", "on")
@@ -244,7 +254,7 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
               ) -> tuple[Any, str]:
     root = s3_root(url)
     s3fs = _import("s3fs", "s3")
-    options = s3_keys_in_effect(options, os.environ)
+    given, options = options, s3_keys_in_effect(options, os.environ)
     kwargs: dict[str, Any] = {"skip_instance_cache": True}
     if "endpointurl" in options:
         kwargs["endpoint_url"] = options["endpointurl"]
@@ -266,7 +276,12 @@ def _build_s3(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEOU
     kwargs["config_kwargs"] = _s3_client_config(timeout)
     fs = _one_try(s3fs.S3FileSystem(**kwargs))
     if not fs.anon:
-        _check_s3_credentials(fs, explicit="key" in kwargs)
+        from botocore.exceptions import NoCredentialsError, PartialCredentialsError, ProfileNotFound
+
+        try:
+            _check_s3_credentials(fs, explicit="key" in kwargs)
+        except (NoCredentialsError, PartialCredentialsError, ProfileNotFound) as exc:
+            raise _s3_without_credentials(exc, given, os.environ) from None
     return fs, root
 
 
@@ -333,6 +348,81 @@ def s3_keys_in_effect(options: Mapping[str, str], environ: Mapping[str, str]
     return {**kept, **{key: environ[variable] for key, variable
                        in zip(S3_KEY_OPTIONS, S3_KEY_VARIABLES, strict=True)},
             **({"session_token": token} if token else {})}
+
+
+def _s3_without_credentials(exc: Exception, options: Mapping[str, str],
+                            environ: Mapping[str, str]) -> Exception:
+    """botocore's finding no credentials (`exc`), said with what the remote's `options` gave
+    its client, where the kind's hint would name as the way out the environment's keys that
+    are set and not used: half a key pair with no whole one in the environment to take its
+    place, or a profile, named by the options or AWS_PROFILE, for which botocore leaves the
+    environment's keys aside. `exc` itself otherwise."""
+    profile_not_found = type(exc).__name__ == "ProfileNotFound"
+    half = _half_key_pair(options)
+    if half is not None and not profile_not_found:
+        return _half_key_pair_alone(*half, environ)
+    if "profile" in options or profile_not_found:
+        return _profile_without_credentials(profile_not_found, options, environ)
+    return exc
+
+
+# Where a reader of another repository gives S3 credentials of their own for its remote
+# ({url}): a remote of the same store in their own config lends it its options.
+_S3_OWN_REMOTE = ("in your own config, to a remote of the same URL (and endpointurl, where "
+                  "the source's names one), whose options apply to it: `dvx remote add "
+                  "--global NAME {url}`, then `dvx remote modify --global NAME")
+
+
+def _half_key_pair_alone(given: str, missing: str, environ: Mapping[str, str]
+                         ) -> MissingCredentials:
+    """The options give the key `given` without the key `missing`, and the environment has
+    no whole pair to take their place (s3_keys_in_effect): what it has is named, never
+    recommended as it stands."""
+    have = [variable for variable in S3_KEY_VARIABLES if environ.get(variable)]
+    lack = [variable for variable in S3_KEY_VARIABLES if not environ.get(variable)]
+    if have:
+        environment = f"(it gives {have[0]} without {lack[0]})"
+        pair = f"{lack[0]} beside the environment's {have[0]}"
+    else:
+        environment = "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        pair = "a key pair in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    local = "--local " if missing == "secret_access_key" else ""
+    return MissingCredentials(
+        f"its options give the {given} but not the {missing}, and the environment no key "
+        f"pair to use instead {environment}", (given,),
+        f"Give the {missing} with `dvx remote modify {local}{{name}} {missing} ...`, or "
+        f"{pair}: the environment's pair is used where the config gives half of one.",
+        f"Give {pair} (the environment's pair is used where the config gives half of one), "
+        f"or a key pair {_S3_OWN_REMOTE} access_key_id ...` and `... secret_access_key ...`.")
+
+
+def _profile_without_credentials(not_found: bool, options: Mapping[str, str],
+                                 environ: Mapping[str, str]) -> MissingCredentials:
+    """The AWS profile named by the options (or AWS_PROFILE) is not found (`not_found`) or
+    gives no keys. botocore then uses no keys of the environment: the way out is the
+    profile, never AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY."""
+    by_option: tuple[str, ...] = ()
+    if "profile" in options:
+        named, profile, by_option = "its profile option", options["profile"], ("profile",)
+    else:
+        named = next((v for v in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if environ.get(v)),
+                     "AWS_PROFILE")  # in botocore's order
+        profile = environ.get(named, "")
+    found = ("which your AWS config and credentials files do not have" if not_found
+             else "which gives no keys")
+    keys_set = all(environ.get(variable) for variable in S3_KEY_VARIABLES)
+    unused = (", and leaves the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+              "unused" if keys_set else "")
+    give = "Give the profile its keys in your AWS credentials file (~/.aws/credentials), or "
+    if by_option:
+        hint = f"{give}name another with `dvx remote modify --local {{name}} profile PROFILE`."
+        source_hint = f"{give}name another {_S3_OWN_REMOTE} profile PROFILE`."
+    else:
+        then = (" so that the environment's AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are "
+                "used" if keys_set else "")
+        hint = source_hint = f"{give}unset {named}{then}."
+    return MissingCredentials(f"{named} names the AWS profile '{profile}', {found}{unused}",
+                              by_option, hint, source_hint)
 
 
 def s3_access(options: dict[str, str], environ: Mapping[str, str]) -> Access | None:

@@ -106,18 +106,26 @@ def is_credentials_error(exc: BaseException) -> bool:
     return any(cls.__name__ in CREDENTIAL_ERRORS for cls in type(exc).__mro__)
 
 
-def no_credentials(shown: str, name: str, reason: str, url: str) -> CredentialsError:
+def no_credentials(shown: str, name: str, reason: str, url: str,
+                   missing: MissingCredentials | None = None,
+                   origins: Mapping[str, str] | None = None) -> CredentialsError:
     """The one error for a remote without credentials (an S3 or Azure remote whose client
     found none), whichever request found it, with the way out for the repository's own
     remote `name`, and for a source's remote at `url` (its options cannot be modified from
     the reader: a remote of the reader's own with the same URL lends it its options, as
-    docs/reuse.md says)."""
+    docs/reuse.md says). `missing`: what the client found lacking, when dvx tells it, with
+    the options it speaks of, whose config files `origins` names (option -> where from)."""
     name = name or "NAME"
     backend = backend_for(url)
-    hint = backend.credentials_hint.format(name=name) or \
-        f"Give them with {credentials_commands(backend, name)}."
-    source_hint = backend.source_credentials_hint.format(url=url) or \
+    hint = (missing.hint if missing and missing.hint else backend.credentials_hint).format(
+        name=name) or f"Give them with {credentials_commands(backend, name)}."
+    source_hint = (missing.source_hint if missing and missing.source_hint
+                   else backend.source_credentials_hint).format(url=url) or \
         credentials_for_source(backend, url)
+    origins = origins or {}
+    named = [f"its {option} comes from {origins[option]}" for option in
+             (missing.options if missing else ()) if option in origins]
+    reason = "; ".join([reason, *named])
     return CredentialsError(f"No credentials for the {shown}: {reason}.", hint, source_hint)
 
 
@@ -192,10 +200,13 @@ def pack_settings(options: dict[str, str], name: str = "") -> dict[str, int]:
 
 
 def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
-               name: str = "", index_base: str | None = None) -> RemoteStore:
+               name: str = "", index_base: str | None = None,
+               origins: Mapping[str, str] | None = None) -> RemoteStore:
     """The object store of the remote `name` at `url` (some clients connect right away).
     Copies of its pack indexes are kept below `index_base` (default: the .dvx/tmp of the
-    repository at `repo_root`)."""
+    repository at `repo_root`). `origins`: where each option comes from, in words (`the
+    project config (.dvx/config)`), for an error saying which of them left it without
+    credentials."""
     backend = backend_for(url)
     shown = f"remote '{name}' ({redact_url(url)})" if name else f"remote at '{redact_url(url)}'"
     check_settings(options, name)
@@ -227,8 +238,9 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
         going on (LostConnection, tried again), not a remote that cannot be set up."""
         try:
             return step()
-        except MissingCredentials as exc:  # found before any request (Azure)
-            raise no_credentials(shown, name, str(exc), redact_url(url)) from None
+        except MissingCredentials as exc:  # found before any request (Azure, S3)
+            raise no_credentials(shown, name, str(exc), redact_url(url), exc,
+                                 origins) from None
         except (ValueError, TypeError) as exc:
             raise RemoteError(f"Cannot set up the {shown}: {exc}.") from None
         except OSError as exc:  # a client that connects when it is built (SFTP)
