@@ -15,7 +15,7 @@ SIGTERM) records them as ended first, so its guardian then has nothing to do.
 
 Pipes are POSIX, so this holds on macOS too (which has no PR_SET_PDEATHSIG). Where the
 guardian cannot start (no Python executable to run this file with, as in a frozen build),
-commands run without one, as before it existed: dvx's own handlers stop them, but a dvx killed
+commands run without one: dvx's own handlers stop them, but a dvx killed
 with SIGKILL leaves them running, and the next command says so (dvx/lock.py). Two gaps remain:
 a dvx killed between starting a command and writing its "+GROUP" (the next thing it does:
 no process's id is known before it starts), and the guardian killed itself (it is small: the

@@ -281,11 +281,6 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
-# The heads Git leaves while it stops inside a merge, cherry-pick, revert or rebase (a
-# conflict elsewhere): the pointers it brought from there are in the workspace, not in HEAD.
-OPERATION_HEADS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
-
-
 def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     """What Git records for the data at `path`, in its pointer file (or with `in_lock` in
     its dvx.lock entry): HEAD's commit's, and, while Git stops inside a merge, cherry-pick,
@@ -299,7 +294,7 @@ def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
     limit = MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES
     revs = ["HEAD"]
-    stopped = [head for head in OPERATION_HEADS if git.names_commit(head)]
+    stopped = git.operation_heads()
     if stopped:
         revs += [*stopped, ":0"]  # ":0:PATH": the index's entry, a merge's result
     found = []

@@ -43,7 +43,7 @@ from types import TracebackType
 from dvx import fsutil
 from dvx.errors import LockError
 from dvx.logs import get_logger
-from dvx.process_groups import RecordedGroup
+from dvx.process_groups import RecordedGroup, process_alive
 
 log = get_logger(__name__)
 
@@ -170,12 +170,9 @@ def _has_ended(info: dict[str, object]) -> bool:
             or pid == os.getpid():
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        pass  # alive, another user's
-    return False
+        return not process_alive(pid)
+    except OSError:  # a pid the system refuses to ask of: not known to be gone
+        return False
 
 
 def _stopped_records(path: str) -> list[dict[str, object]]:

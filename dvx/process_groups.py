@@ -111,7 +111,7 @@ def boot_id() -> str | None:
     """The id Linux gives each boot of the machine; None where there is none to read."""
     try:
         with open(os.path.join(PROC, "sys", "kernel", "random", "boot_id"), "rb") as f:
-            return f.read(100).decode("ascii").strip()
+            return f.read(MAX_BOOT_ID).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
 

@@ -610,6 +610,11 @@ def _committer_time(commit: bytes) -> int:
     return 0
 
 
+# The heads Git leaves while it stops inside a merge, cherry-pick, revert or rebase (a
+# conflict elsewhere): what it brought from there is in the workspace, not in HEAD.
+OPERATION_HEADS = ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD")
+
+
 class Git:
     def __init__(self, root: str) -> None:
         self.root = root
@@ -617,6 +622,7 @@ class Git:
         self._batches_lock = threading.Lock()
         self._recent_heads: dict[int, list[str]] = {}  # moves -> recent_heads(moves)
         self._sparse: bool | None = None  # sparse_checkout(), read once
+        self._operation_heads: tuple[str, ...] | None = None  # operation_heads(), read once
         # left_out(relpaths) by its relpaths: the index's stamp it was read at, and the answer
         self._left_out: dict[tuple[str, ...], tuple[tuple[int, ...], list[str]]] = {}
 
@@ -976,11 +982,16 @@ class Git:
             raise DvxError(f"Git object {sha} is missing from the repository.")
         return found
 
-    def names_commit(self, rev: str) -> bool:
-        """Does `rev` (a ref such as MERGE_HEAD) name a commit now? Asked of the running
-        `git cat-file`, so it costs no process."""
-        header = self._batch(headers_only=True).header(rev)
-        return header is not None and header[1] == "commit"
+    def operation_heads(self) -> tuple[str, ...]:
+        """The heads of OPERATION_HEADS that name a commit now: Git stops inside a merge,
+        cherry-pick, revert or rebase. Asked once per command, of the running `git
+        cat-file`, as a command asks it for each output it reads."""
+        if self._operation_heads is None:
+            batch = self._batch(headers_only=True)
+            self._operation_heads = tuple(
+                head for head in OPERATION_HEADS
+                if (header := batch.header(head)) is not None and header[1] == "commit")
+        return self._operation_heads
 
     def _batch(self, headers_only: bool) -> _CatFile:
         with self._batches_lock:

@@ -239,7 +239,7 @@ def _without_url(config: Config, name: str) -> RemoteError:
 
 def _relative_in_global(config: Config, name: str) -> RemoteError | None:
     """The error for a remote whose URL in effect is a relative directory path in the global
-    config (written by hand, or by a dvx that stored it as typed): every repository reads that
+    config (written by hand, say): every repository reads that
     config and would take the path from its own root, each pushing to another folder, so no
     repository uses it until it names one folder."""
     url = _url_at(config, "global", name)

@@ -692,7 +692,7 @@ def _lacking_in_cache(repo: Repo, targets: list[Target]) -> tuple[list[Target], 
 def _held_in_cache(repo: Repo, target: Target) -> set[str] | None:
     """The objects `target` needs (a directory's manifest and its files in scope), if the
     cache holds each of them whole; None if it lacks one, which only a remote can give. A
-    manifest that cannot be read is None too: the fetch names it, as it always did."""
+    manifest that cannot be read is None too: the fetch names it."""
     pointer = target.output.pointer
     if not pointer.is_dir:
         return {pointer.oid} if transfer.holds_whole(repo.cache, {pointer.oid: pointer.size}) \
