@@ -19,9 +19,12 @@ commands were stopped before they finished (an `add` killed between its .gitigno
 its pointer leaves a file Git ignores and dvx does not track, which nothing else would show;
 a second command killed must not make the first forgotten). A record from another host (a
 repository copied while a command ran there) is named with its host: from here, dvx cannot
-tell whether it finished. The holder notes in its record the process groups of the commands
-it runs (a stage's, `note_running`): should one still run once the holder was killed (its
-guardian killed too, say), the notice names it, as it may still be writing the workspace.
+tell whether it finished. A holder that only writes files whole while it holds the lock
+(`dvx status` recording what is in sync) says so in its record (NOTHING_HALF_DONE): killed,
+it left nothing half-done, and is never named. The holder notes in its record the process
+groups of the commands it runs (a stage's, `note_running`): should one still run once the
+holder was killed (its guardian killed too, say), the notice names it, as it may still be
+writing the workspace.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -60,6 +63,8 @@ STOPPED_KEPT = 8  # distinct stopped commands named at most, the latest ones
 EARLIER = "earlier"  # lock.stopped's key for the records before its own (see _write_stopped)
 GROUPS = "groups"  # a holder record's key for the process groups of the commands it runs
 MAX_GROUPS = 64  # of a record's groups, those looked at: a bound on what a damaged one costs
+# A holder record's key, true when all it writes is written whole (_left_nothing_half_done)
+NOTHING_HALF_DONE = "nothing_half_done"
 
 
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
@@ -175,16 +180,27 @@ def _has_ended(info: dict[str, object]) -> bool:
         return False
 
 
+def _left_nothing_half_done(info: dict[str, object]) -> bool:
+    """Does the holder record `info` name a command that, killed, left nothing half-done: one
+    that only wrote files whole while it held the lock (NOTHING_HALF_DONE)? So is any `dvx
+    status` (first word of its command line that is no option): an older dvx's status,
+    which held the lock for nothing else either, wrote no such key."""
+    words = [word for word in str(info["command"]).split()[1:] if not word.startswith("-")]
+    return info.get(NOTHING_HALF_DONE) is True or words[:1] == ["status"]
+
+
 def _stopped_records(path: str) -> list[dict[str, object]]:
     """The records lock.stopped keeps, the latest first: its own (the one record an older
-    dvx wrote and reads) and those under EARLIER."""
+    dvx wrote and reads) and those under EARLIER; none of a command that left nothing
+    half-done."""
     latest = _holder_record(path)
     if latest is None:
         return []
     earlier = latest.pop(EARLIER, [])
     if not isinstance(earlier, list):
-        return [latest]
-    return [latest, *(info for info in earlier if _is_record(info))]
+        earlier = []
+    return [info for info in (latest, *earlier)
+            if _is_record(info) and not _left_nothing_half_done(info)]
 
 
 def _write_stopped(path: str, records: list[dict[str, object]]) -> None:
@@ -253,7 +269,7 @@ def stopped_commands(tmp_dir: str) -> list[StoppedCommand]:
     what the next writer keeps (_kept_with), so status names no command that writer forgets."""
     kept = _stopped_records(os.path.join(tmp_dir, STOPPED_FILE))
     info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
-    if info is None or not _has_ended(info):
+    if info is None or not _has_ended(info) or _left_nothing_half_done(info):
         return [_stopped_command(each, STOPPED_FILE) for each in kept]
     died, *earlier = _kept_with(info, kept)  # the latest, not yet kept aside
     return [_stopped_command(died, HOLDER_FILE),
@@ -263,11 +279,14 @@ def stopped_commands(tmp_dir: str) -> list[StoppedCommand]:
 class RepoLock:
     def __init__(self, tmp_dir: str, wait_seconds: float,
                  on_acquire: Callable[[], None] | None = None,
-                 command: Command | None = None) -> None:
+                 command: Command | None = None, only_whole_writes: bool = False) -> None:
         """`on_acquire`: called once this process has taken the lock (not when it already
         held it), to drop what was read of the repository's state before. `command`: the
-        command taking it (default: `this_command()`)."""
+        command taking it (default: `this_command()`). `only_whole_writes`: all it writes
+        while it holds the lock is written whole (atomically), so killed it leaves nothing
+        half-done, and is never named as stopped."""
         self.command = command or this_command()
+        self.only_whole_writes = only_whole_writes
         os.makedirs(tmp_dir, exist_ok=True)
         self.path = os.path.join(tmp_dir, "lock")
         self.holder_path = os.path.join(tmp_dir, HOLDER_FILE)
@@ -316,23 +335,31 @@ class RepoLock:
             self._keep_aside(died)
         for stopped in _stopped_records(self.stopped_path):
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
-        info: dict[str, object] = {"pid": os.getpid(), "host": os.uname().nodename,
-                                   "command": self.command.shown,
-                                   "same_as": self.command.same_as}
-        if self.command.work is not None:
-            info["work"] = self.command.work.as_record()
-        try:
-            fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
-        except OSError as exc:  # only for messages (a full disk must not stop the command)
-            log.debug("lock holder not recorded: %s", exc)
+        self._record_holder()
         with _held_guard:
             _held[self.path] = 1
         if self.on_acquire is not None:
             self.on_acquire()
 
+    def _record_holder(self) -> None:
+        info: dict[str, object] = {"pid": os.getpid(), "host": os.uname().nodename,
+                                   "command": self.command.shown,
+                                   "same_as": self.command.same_as}
+        if self.command.work is not None:
+            info["work"] = self.command.work.as_record()
+        if self.only_whole_writes:
+            info[NOTHING_HALF_DONE] = True
+        try:
+            fsutil.atomic_write(self.holder_path, json.dumps(info).encode(), fsync=False)
+        except OSError as exc:  # only for messages (a full disk must not stop the command)
+            log.debug("lock holder not recorded: %s", exc)
+
     def _keep_aside(self, died: dict[str, object]) -> None:
         """Keep the record of the holder that died in lock.stopped, with those of the other
-        commands stopped before (_kept_with)."""
+        commands stopped before (_kept_with); none of one that left nothing half-done."""
+        if _left_nothing_half_done(died):
+            fsutil.remove_quietly(self.holder_path)
+            return
         try:
             _write_stopped(self.stopped_path,
                            _kept_with(died, _stopped_records(self.stopped_path)))

@@ -472,6 +472,30 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
 
 
+def test_a_status_killed_while_it_records_what_is_in_sync_is_never_named(repo, dvx_proc):
+    """`status` holds the lock only to write its record of what is in sync, whole: killed
+    there, it left nothing half-done, so neither status nor a writer names it, and `status
+    -q` exits 0. So for the record of an older dvx's status, which does not say so."""
+    import json
+
+    write(repo / "data.csv", "a\n")
+    assert dvx_proc("add", "data.csv", cwd=repo).code == 0
+    (repo / ".dvx/tmp/synced.json").unlink()  # status has it to record
+    _killed(repo, "status", "atomic_write.before_rename:2")  # its record, then synced.json
+    assert '"dvx status"' in (repo / ".dvx/tmp/lock.holder").read_text()
+    for command in (("status", "-q"), ("status",), ("checkout",), ("status", "-q")):
+        result = dvx_proc(*command, cwd=repo)
+        assert result.code == 0 and "stopped" not in result.stderr, (command, result.output)
+    assert (repo / ".dvx/tmp/synced.json").exists()
+
+    older = {"pid": _ended_pid(), "host": os.uname().nodename, "command": "dvx -v status",
+             "same_as": '["dvx status"]'}
+    (repo / ".dvx/tmp/lock.stopped").write_text(json.dumps(older))
+    for command in (("status", "-q"), ("status",), ("checkout",)):
+        result = dvx_proc(*command, cwd=repo)
+        assert result.code == 0 and "stopped" not in result.stderr, (command, result.output)
+
+
 def _killed_add(repo: Path, path: str) -> None:
     killed = subprocess.run([sys.executable, "-m", "dvx", "add", path], cwd=repo,
                             env={**os.environ, "DVX_FAULT": "cache.before_publish"},

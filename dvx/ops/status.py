@@ -198,7 +198,8 @@ def _record_what_is_in_sync(repo: Repo) -> None:
     if not repo.syncstate.noted_in_sync:
         return
     try:
-        with repo.lock(wait=False):
+        # Writing one file whole: killed, status leaves nothing half-done to name
+        with repo.lock(wait=False, only_whole_writes=True):
             repo.syncstate.flush(required=True)  # raised, not warned about: see above
     except (LockError, OSError) as exc:
         log.debug("what is in sync not recorded: %s", exc)
