@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 from dvx import fsutil
@@ -69,6 +69,7 @@ NOTHING_HALF_DONE = "nothing_half_done"
 
 WORKSPACE = "workspace"  # Work.state of checkout and pull (with the options that change it)
 TRACKING = "tracking"  # Work.state of add, remove, commit and move
+PIPELINE = "pipeline"  # Work.state of repro and exp run: `paths` are the stages they run
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ class Work:
     stopped, left half-done (`covers`): the `state` it brings its paths to (WORKSPACE: the
     workspace's files matching their pointers, with the options that change how, such as
     `--relink`; TRACKING: each path tracked or not, with its pointer and .gitignore entry
-    agreeing), and those `paths` (absolute, a pointer file named by its data; None: every
-    tracked path). `settles`: run to its end, it leaves those paths in that state whatever a
+    agreeing; PIPELINE: stages up to date), and those `paths` (absolute, a pointer file
+    named by its data; for PIPELINE, stage names; None: every tracked path, or every stage).
+    `settles`: run to its end, it leaves those paths in that state whatever a
     stopped command left them in (a move moves only what is tracked: it settles nothing).
     `names_everything`: for paths given, whether they hold every tracked path (asked only
     when a stopped command worked on every one)."""
@@ -98,6 +100,14 @@ class Work:
             return self.names_everything is not None and self.names_everything()
         return all(any(path == mine or path.startswith(mine.rstrip(os.sep) + os.sep)
                        for mine in self.paths) for path in stopped.paths)
+
+    @property
+    def on_tracked_paths(self) -> bool:
+        """Does it change tracked paths (their pointers and .gitignore entries, or their files
+        in the workspace), where what it leaves half-done may show nowhere else (a file Git
+        ignores that dvx does not track)? A pipeline's run leaves its stages stale, which
+        their status shows."""
+        return self.state == TRACKING or self.state.startswith(WORKSPACE)
 
     def as_record(self) -> dict[str, object]:
         return {"state": self.state, "paths": None if self.paths is None else list(self.paths)}
@@ -295,6 +305,7 @@ class RepoLock:
         self.on_acquire = on_acquire
         self._fd: int | None = None
         self._nested = False
+        self._failed = False
 
     def holder(self) -> str:
         """Who holds the lock, as its record says. A record naming a process that has ended
@@ -354,6 +365,22 @@ class RepoLock:
         except OSError as exc:  # only for messages (a full disk must not stop the command)
             log.debug("lock holder not recorded: %s", exc)
 
+    def working_on(self, work: Work) -> None:
+        """What this command works on, known only once it holds the lock (the stages a
+        repro selects from dvx.yaml, read under it): recorded, so that, killed, it is named
+        with it, and, ended without an error, it finishes the stopped commands that work
+        covers. Held already by an outer command, that command's record stands."""
+        if self._nested:
+            return
+        self.command = replace(self.command, work=work)
+        self._record_holder()
+
+    def failed(self) -> None:
+        """This command ends with an error it reports without raising (a repro whose stages
+        failed): it finishes no stopped command. Held already by an outer command, that one
+        decides."""
+        self._failed = True
+
     def _keep_aside(self, died: dict[str, object]) -> None:
         """Keep the record of the holder that died in lock.stopped, with those of the other
         commands stopped before (_kept_with); none of one that left nothing half-done."""
@@ -412,7 +439,7 @@ class RepoLock:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.release(finished=exc_type is None)
+        self.release(finished=exc_type is None and not self._failed)
 
 
     def _finish_stopped(self) -> None:
@@ -492,4 +519,6 @@ def _left_half_done(work: Work | None) -> str:
                 "(a file Git ignores that dvx does not track, say)")
     if work is not None and work.state.startswith(WORKSPACE):
         return "only some of its files may have been placed in the workspace"
+    if work is not None and work.state == PIPELINE:
+        return "the stages it ran may be left stale (`dvx status` names them)"
     return "what it was changing may be left half-done"

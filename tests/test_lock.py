@@ -472,6 +472,50 @@ def test_a_checkout_of_every_tracked_path_finishes_a_stopped_checkout(repo, dvx_
     assert sorted(os.listdir(repo / "imgs")) == [str(i) for i in range(8)]
 
 
+TWO_STAGES_AND_ANOTHER = """\
+stages:
+  prep:
+    cmd: echo p > p.txt
+    outs: [p.txt]
+  train:
+    cmd: test -f ok && cat p.txt > m.txt
+    deps: [p.txt]
+    outs: [m.txt]
+  other:
+    cmd: echo o > o.txt
+    outs: [o.txt]
+"""
+
+
+def test_a_repro_of_the_same_stages_or_more_finishes_a_stopped_one(repo, dvx_proc):
+    """`dvx repro train` killed once prep ran: its stages' status shows what it left stale,
+    so it is a warning, never a change of its own (`status -q` exits 0 once they are up to
+    date). A repro that ends without an error on train and prep, however asked for, or a
+    full repro, finishes it; one of other stages, of fewer, or whose train fails does not."""
+    import json
+
+    write(repo / "dvx.yaml", TWO_STAGES_AND_ANOTHER)
+    _killed(repo, "repro train", "repro.after_command")
+    said = "`dvx repro train` in this repository was stopped before it finished"
+    assert said in " ".join(dvx_proc("status", cwd=repo).stderr.split())
+    assert dvx_proc("repro", "other", cwd=repo).code == 0
+    assert dvx_proc("repro", "prep", cwd=repo).code == 0
+    assert dvx_proc("repro", "-f", "train", cwd=repo).code == 1  # train fails: no ok
+    write(repo / "ok", "")
+    assert dvx_proc("repro", "-s", "train", cwd=repo).code == 0
+    status = dvx_proc("status", "--json", cwd=repo)
+    assert said in " ".join(status.stderr.split())
+    assert json.loads(status.stdout)["stopped"] == [] and status.code == 0, status.output
+    assert dvx_proc("status", "-q", cwd=repo).code == 0  # every stage is up to date
+    assert dvx_proc("repro", "-f", "train", cwd=repo).code == 0
+    assert "stopped before it finished" not in dvx_proc("status", cwd=repo).stderr
+
+    _killed(repo, "repro -f train", "repro.after_command")
+    assert _named_stopped(repo, dvx_proc) == ["dvx repro -f train"]
+    assert dvx_proc("repro", cwd=repo).code == 0
+    assert _named_stopped(repo, dvx_proc) == []
+
+
 def test_a_status_killed_while_it_records_what_is_in_sync_is_never_named(repo, dvx_proc):
     """`status` holds the lock only to write its record of what is in sync, whole: killed
     there, it left nothing half-done, so neither status nor a writer names it, and `status

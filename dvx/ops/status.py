@@ -130,9 +130,10 @@ class StatusResult:
     # With no pointer in the workspace: those Git's index holds that the sparse checkout
     # leaves out (the data is tracked still, elsewhere than in this workspace)
     left_out: list[str] = field(default_factory=list)
-    # Commands stopped before they finished (killed), whatever the targets: what they left
-    # half-done may show nowhere else (an add killed between its .gitignore entry and its
-    # pointer leaves a file Git ignores and dvx does not track), so each counts as a change
+    # Commands stopped before they finished (killed) while they changed tracked paths,
+    # whatever the targets: what they left half-done may show nowhere else (an add killed
+    # between its .gitignore entry and its pointer leaves a file Git ignores and dvx does
+    # not track), so each counts as a change
     stopped: list[StoppedCommand] = field(default_factory=list)
 
     @property
@@ -161,22 +162,31 @@ def status(repo: Repo, targets: list[Target]) -> StatusResult:
     if not stopped:
         _record_what_is_in_sync(repo)
     tracked = tracked_by_git(repo, sorted({t.output.path for t in targets}))
-    beside = [t.output.path for t in targets] + _paths_worked_on(repo, stopped)
+    changes = _on_tracked_paths(stopped)
+    beside = [t.output.path for t in targets] + _paths_worked_on(repo, changes)
     return StatusResult(results, temporaries=_temporaries(repo, beside),
                         unignored=[p for p in _unignored(repo, targets) if p not in tracked],
                         tracked_by_git=tracked,
-                        left_out=[] if targets else pointers_left_out(repo), stopped=stopped)
+                        left_out=[] if targets else pointers_left_out(repo), stopped=changes)
 
 
 def _stopped_commands(repo: Repo) -> list[StoppedCommand]:
-    """The writing commands killed half-way, which may leave what no state shows (a file Git
-    ignores and no pointer tracks yet), each also said in a warning, so they are run again."""
+    """The writing commands killed half-way, each said in a warning, so that they are run
+    again."""
     from dvx.lock import stopped_commands
 
     stopped = stopped_commands(repo.tmp_dir)
     for each in stopped:
         log.warning("%s", each.notice)
     return stopped
+
+
+def _on_tracked_paths(stopped: list[StoppedCommand]) -> list[StoppedCommand]:
+    """Those of the stopped commands that were changing tracked paths (add, commit, remove,
+    move, checkout, pull), which may leave what no state shows (a file Git ignores and no
+    pointer tracks yet): each is a change. What the others left shows elsewhere (a repro's
+    stages are stale) or is no tracked path's (a gc's cache): they are warnings only."""
+    return [each for each in stopped if each.work is not None and each.work.on_tracked_paths]
 
 
 def _paths_worked_on(repo: Repo, stopped: list[StoppedCommand]) -> list[str]:

@@ -44,7 +44,7 @@ from dvx.errors import (
     UsageError,
     stop_status,
 )
-from dvx.lock import note_running
+from dvx.lock import PIPELINE, Work, note_running
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
@@ -239,10 +239,12 @@ def _refuse_outputs_in_git(repo: Repo, dag: Dag, selected: list[str]) -> None:
 def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -> ReproResult:
     reporter = reporter or SilentReporter()
     result = ReproResult()
-    with repo.lock(stages_in_git=True):
+    with repo.lock(stages_in_git=True) as lock:
         # Read under the lock, as dvx.lock is: a command waited for may have changed both.
         dag = _load(repo)
         selected = dag.select(options.targets, options.single, options.downstream)
+        if not options.dry:
+            lock.working_on(_work(dag, selected))
         # One reader for the command: it reads a params file again once it changed (a stage
         # wrote it, say), and only then.
         params = ParamsReader(repo.root)
@@ -300,7 +302,17 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         result.left_ignored = _left_ignored(repo, sorted({*no_longer,
                                                           *scheduler.left_ignored}))
         _stage_in_git(repo, touched + scheduler.touched, result)
+        if not result.ok:
+            lock.failed()
     return result
+
+
+def _work(dag: Dag, selected: list[str]) -> Work:
+    """The stages this run brings up to date, by which, ended without an error, it finishes
+    a stopped repro or exp run of those stages or fewer (lock.Work); all of dvx.yaml's
+    stages, as none named (every stage): a run of them all finishes any."""
+    every = set(selected) == set(dag.stages)
+    return Work(PIPELINE, None if every else tuple(selected))
 
 
 def commit_changed_inputs(repo: Repo) -> list[str]:
