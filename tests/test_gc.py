@@ -1,5 +1,7 @@
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +12,15 @@ import xxhash
 
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.remote.locks import GC, RemoteLock
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
+from tests.conftest import (
+    git,
+    make_git_repo,
+    mounted_tmpfs,
+    run_dvx,
+    run_dvx_proc,
+    tree_bytes,
+    write,
+)
 from tests.conftest import stopped_at as _stopped_at
 from tests.remotes import local_spec
 
@@ -332,6 +342,75 @@ def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     assert len([key for key in remote.list_keys() if key.startswith("indexes/")]) == 1
     assert dvx("fsck", "--remote", "s").code == 0
     assert old in _objects(repo)  # tag v1 uses it: the cache now has its last copy
+
+
+def _fill(disk) -> None:
+    """Fill `disk` (a tmpfs) up: no byte is left free on it."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, bytes(65536))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+def test_remote_gc_frees_a_remote_whose_disk_is_full(repo, dvx, small_disk):
+    """A full remote is when gc --remote is run: its clock probe and its lock are written
+    empty there (their names and times are all they need), and the indexes it replaces that
+    name no pack make room for its own first, so it deletes the version out of scope and
+    frees its bytes. The version kept is pulled whole, and no lock is left."""
+    store = small_disk / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for version in (b"1", b"2"):  # above the pack threshold: loose, each push its own index
+        write(repo / "model.bin", version * 3_000_000)
+        assert dvx("add", "model.bin").code == 0
+        assert dvx("push").code == 0
+    _fill(small_disk)
+
+    result = dvx("gc", "-w", "-c", "-f", "--grace", "0", "--force-last-copy")
+    assert result.code == 0, result.output
+    assert shutil.disk_usage(small_disk).free >= 3_000_000
+    remote = local_spec(store, str(store), {})
+    assert remote.oids() == {xxhash.xxh3_128_hexdigest(b"2" * 3_000_000)}
+    assert list((store / "locks").iterdir()) == []
+    shutil.rmtree(repo / ".dvx" / "cache")
+    (repo / "model.bin").unlink()
+    assert dvx("pull").code == 0
+    assert (repo / "model.bin").read_bytes() == b"2" * 3_000_000
+
+
+@pytest.fixture
+def few_inodes(tmp_path):
+    """A real tmpfs with room for 64 files (root only): they run out before its bytes do."""
+    yield from mounted_tmpfs(tmp_path / "disk", "size=8m,nr_inodes=64")
+
+
+def test_remote_gc_on_a_disk_with_no_room_for_an_empty_file_says_it_is_full(repo, dvx,
+                                                                            few_inodes):
+    """Where not even an empty file can be made (no inode left), gc --remote stops before it
+    deletes anything, here or there, saying that the remote's disk is full and to free some
+    room on it, never to check the credentials and the network."""
+    store = few_inodes / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for version in ("v1", "v2"):
+        write(repo / "f", version)
+        assert dvx("add", "f").code == 0
+        assert dvx("push").code == 0
+    cached, remote = _objects(repo), local_spec(store, str(store), {})
+    stored = remote.oids()
+    with pytest.raises(OSError) as no_inode:
+        for i in range(64):
+            (few_inodes / f"filler{i}").touch()
+    assert no_inode.value.errno == errno.ENOSPC
+
+    result = dvx("gc", "-w", "-c", "-f", "--grace", "0", "--force-last-copy")
+    said = " ".join(result.stderr.split())
+    assert result.code == 1, result.output
+    assert f"its disk (mounted at {few_inodes}) is full" in said
+    assert "Free a little room on that disk" in said and "credentials" not in said
+    assert _objects(repo) == cached and len(cached) == 2 and remote.oids() == stored
 
 
 @pytest.mark.parametrize("spelling", [

@@ -16,7 +16,8 @@ A lock is live until its holder deletes it. A holder that dies cannot, so a lock
 and ignored, once its process is known to be gone (the same machine and pid namespace, and no
 such pid) or once it has not been renewed for STALE_SECONDS: a holder writes a new lock (and
 deletes its old one) every RENEW_SECONDS from a background thread. gc deletes the stale locks
-it ignored. The format is in docs/formats.md.
+it ignored. On a full disk a lock is written empty (`_put`). The format is in
+docs/formats.md.
 
 Every age here is measured on the store's own clock, never on this machine's, which may run
 hours ahead or behind: "now" is the time the store's listing gives the file just written (our
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from dvx.errors import LockError, RemoteError
-from dvx.fsutil import describe
+from dvx.fsutil import FULL_DISK_ERRNOS, describe
 from dvx.logs import get_logger
 from dvx.objects.blobs import Blobs, Details
 from dvx.objects.layout import LOCKS_DIR, is_probe_name, lock_kind_and_time, lock_name, probe_name
@@ -51,6 +52,8 @@ CLOCK_SKEW = 300.0  # a name's seconds (its writer's clock) may be this far off 
 POLL_SECONDS = 1.0  # between attempts while another holds the remote (with jitter)
 RELEASE_WAIT = 2.0  # after a failure or Ctrl-C: how long removing the lock may take
 MAX_LOCK_BYTES = 4096
+# A remote's full disk: gc --remote, which frees one, needs room for an empty file there
+NO_ROOM = "Free a little room on that disk (room for an empty file), then try again."
 
 
 class WriteRefused(RemoteError):
@@ -227,13 +230,14 @@ class RemoteLock:
                   "pid": os.getpid(), "command": " ".join(["dvx", *sys.argv[1:]])[:200],
                   "written": now}
         try:
-            self.blobs.put(f"{LOCKS_DIR}/{name}", json.dumps(record).encode())
+            _put(self.blobs, name, json.dumps(record).encode())
         except OSError as exc:
             message = f"Could not write a lock on remote {self.remote}: {describe(exc)}."
             if refuses_writes(exc):
                 raise WriteRefused(message, "dvx cannot write there: it changes a remote "
                                             "only with write access to it.") from exc
-            raise RemoteError(message) from exc
+            raise RemoteError(message, NO_ROOM if exc.errno in FULL_DISK_ERRNOS else None
+                              ) from exc
         self.name = name
 
     def _blocking(self) -> Holder | None:
@@ -341,14 +345,14 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     _list_locks(blobs, remote)  # a listing names a missing bucket; a write might create one
     name = probe_name(os.urandom(8).hex())
     try:
-        blobs.put(f"{LOCKS_DIR}/{name}", b"dvx clock probe\n")
+        _put(blobs, name, b"dvx clock probe\n")
     except OSError as exc:
         message = (f"Could not write to remote {remote} (a probe of its clock, in "
                    f"{LOCKS_DIR}/): {describe(exc)}.")
         if refuses_writes(exc):
             raise WriteRefused(message, "dvx cannot write there: gc deletes from a remote "
                                         "only with write access to it.") from exc
-        raise RemoteError(message,
+        raise RemoteError(message, NO_ROOM if exc.errno in FULL_DISK_ERRNOS else
                           "Check the credentials and the network, then try again.") from exc
     try:
         _, written = _list_locks(blobs, remote).get(name, (0, None))
@@ -366,6 +370,24 @@ def store_time(blobs: Blobs, remote: str) -> float | None:
     except Exception as exc:  # left, it goes stale
         log.warning("Could not remove %s from remote %s: %s", name, remote, exc)
     return written
+
+
+def _put(blobs: Blobs, name: str, data: bytes) -> None:
+    """Write `data` as the lock or probe `name` in locks/; on a full disk (or a used-up
+    quota), an empty `name`, which needs no room for data: a full remote is just when `gc
+    --remote` is run to free some. Its name and the time the store gives it are all a lock
+    or probe needs: a lock's record only names its holder in messages, and tells sooner
+    that its process is gone (one that cannot be read is live until it is STALE_SECONDS
+    old)."""
+    try:
+        blobs.put(f"{LOCKS_DIR}/{name}", data)
+    except OSError as exc:
+        if exc.errno not in FULL_DISK_ERRNOS:
+            raise
+        log.debug("%s written empty: %s", name, exc)
+    else:
+        return
+    blobs.put(f"{LOCKS_DIR}/{name}", b"")
 
 
 def refuses_writes(exc: OSError) -> bool:

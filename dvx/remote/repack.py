@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from dvx import faults
 from dvx.errors import DvxError
+from dvx.fsutil import FULL_DISK_ERRNOS
 from dvx.hashing import hash_bytes
 from dvx.logs import get_logger
 from dvx.objects.layout import INDEXES_DIR, PACKS_DIR
@@ -38,6 +39,7 @@ CONSOLIDATE_ABOVE = 8  # more indexes than this: gc merges them even if nothing 
 @dataclass
 class RepackPlan:
     indexes: list[str] = field(default_factory=list)  # read now, replaced by the new index
+    loose_only: list[str] = field(default_factory=list)  # those of them that name no pack
     keep: list[Section] = field(default_factory=list)  # packs kept as they are
     rewrite: list[Section] = field(default_factory=list)  # their live entries only
     delete_packs: list[str] = field(default_factory=list)
@@ -72,12 +74,14 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
     packs_listed = remote.list_packs()
     young: set[str] = set()
     merged: dict[str, Section] = {}
-    for _, section in inventory.sections(result.indexes):
+    naming_packs: set[str] = set()
+    for index, section in inventory.sections(result.indexes):
         if section.pack is None:
             for oid, _, length in section.entries:
                 if oid not in dead_loose:
                     result.loose[oid] = length
             continue
+        naming_packs.add(index)
         into = merged.setdefault(section.pack, Section(section.pack, section.size))
         into.entries += section.entries
     for pack, section in sorted(merged.items()):
@@ -108,6 +112,7 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         if oid in live or oid in young:
             del result.dead[oid]
     result.young = len(young)
+    result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
 
 
@@ -121,7 +126,7 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         fresh = _copy_live(remote, plan.rewrite, settings)
         loose = [(oid, 0, n) for oid, n in sorted(plan.loose.items()) if oid not in dead_loose]
         sections = plan.keep + fresh + ([Section(None, 0, loose)] if loose else [])
-        published = publish_index(remote, sections, settings) if sections else None
+        published = _publish(remote, sections, settings, plan.loose_only) if sections else None
         faults.point("gc.repack.after_index")
         # The new index may have the very bytes, and so the name, of one it replaces.
         replaced = [f"{INDEXES_DIR}/{name}" for name in plan.indexes if name != published]
@@ -133,6 +138,24 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
         if doomed:
             remote.retried.delete(doomed)
     remote.forget_locations()
+
+
+def _publish(remote: RemoteStore, sections: list[Section], settings: Settings,
+             loose_only: list[str]) -> str:
+    """Publish the index naming `sections`. On a full disk (gc is what makes room there), the
+    replaced indexes that name no pack are deleted first to make room for it: that loses
+    nothing, whenever gc stops, since a loose object is found without an index (and a push
+    finds it there, or uploads it again), where an index naming a pack must stay until the
+    new one names that pack, or the pack would be taken for one an interrupted push left."""
+    try:
+        return publish_index(remote, sections, settings)
+    except OSError as exc:
+        if exc.errno not in FULL_DISK_ERRNOS or not loose_only:
+            raise
+        log.debug("no room for the new index: deleting %d naming no pack first (%s)",
+                  len(loose_only), exc)
+    remote.retried.delete([f"{INDEXES_DIR}/{name}" for name in loose_only])
+    return publish_index(remote, sections, settings)
 
 
 def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
