@@ -50,7 +50,6 @@ from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
-from dvx.ops.manage import make_own_copies
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
     LeftOut,
@@ -65,6 +64,7 @@ from dvx.outputs import (
 )
 from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
+from dvx.pipeline.gone_outputs import no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
@@ -425,14 +425,6 @@ def _commit_inputs(repo: Repo, inputs: list[Output], reporter: Reporter) -> list
     return touched
 
 
-def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
-    """The cached outputs the dvx.lock entries of stages `gone` from dvx.yaml record, and no
-    stage of dvx.yaml has: once the entries are dropped, no longer dvx's data."""
-    outputs = {o.path for s in dag.stages.values() for o in s.outs}
-    return sorted({o.path for n in gone for o in locks[n].outs
-                   if o.cache and o.path not in outputs})
-
-
 def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
     """Those of `paths` (outputs no longer dvx's data) still in the workspace that Git still
     ignores, which a `git add -A` leaves out: not one deleted, nor one whose .gitignore line
@@ -452,19 +444,6 @@ def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> lis
     for name in gone:
         del locks[name]
     return left
-
-
-def no_longer_data(repo: Repo, paths: list[str]) -> None:
-    """Outputs dvx.lock no longer records are no longer dvx's data (no checkout takes them
-    for data left behind), but stay in the workspace and keep their .gitignore entries: a
-    `git add -A` must not commit that data. They become the user's own, as `dvx remove`
-    leaves data: a link into the cache would dangle once gc takes its object."""
-    if not paths:
-        return
-    for path in paths:
-        make_own_copies(repo, path)
-        repo.syncstate.forget(path)
-    repo.syncstate.flush()
 
 
 def _load(repo: Repo) -> Dag:

@@ -12,8 +12,8 @@ from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git
 from dvx.pipeline import editor
+from dvx.pipeline.gone_outputs import no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
-from dvx.pipeline.repro import no_longer_data, outputs_of_gone
 from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
 from dvx.repo import Repo
