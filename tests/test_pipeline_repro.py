@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -364,6 +365,64 @@ def test_an_output_of_a_dropped_entry_stays_a_file_of_its_own_not_a_link_into_th
     assert model.read_text() == "model-bytes\n"
 
 
+@pytest.mark.parametrize("edit", ["stage deleted", "output renamed"])
+def test_a_repro_stopped_by_a_full_disk_before_a_dropped_output_is_a_copy_keeps_its_entry(
+        repo, dvx, dvx_proc, edit):
+    """The copy a dropped entry's output becomes is made before dvx.lock drops the entry: a
+    full disk stops the repro with dvx.lock as it was, and the next repro makes the copy, so
+    no link into the cache is left for gc to empty."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "in", "in\n")
+    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
+    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
+          else stage.format("renamed.bin", "other-bytes"))
+    stopped = dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "place.before_rename",
+                                                "DVX_FAULT_ACTION": "enospc"})
+    assert stopped.code != 0 and "No space left on device" in stopped.stderr, stopped.output
+    assert "model.bin" in (repo / "dvx.lock").read_text()
+    assert dvx("repro").code == 0
+    assert not (repo / "model.bin").is_symlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", edit)
+    assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
+    assert (repo / "model.bin").read_text() == "model-bytes\n"
+
+
+@pytest.mark.parametrize("edit", ["stage deleted", "output renamed"])
+def test_a_dropped_output_linked_into_another_cache_that_this_one_lacks_stays_with_a_warning(
+        repo, dvx, tmp_path, monkeypatch, edit):
+    """In a copy of a repository with cache.type symlink, an output links into the first
+    one's cache; with its object not in this cache, no copy of it can be made. Once no
+    stage has it, it stays a link, named in a warning, and repro runs, writes dvx.lock and
+    records the new outputs as it would without it."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "in", "in\n")
+    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
+    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    monkeypatch.chdir(copy)
+    target = os.readlink(copy / "model.bin")
+    os.unlink(copy / os.path.relpath(target, repo))  # this cache lacks the object
+    write(copy / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
+          else stage.format("renamed.bin", "other-bytes"))
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "'model.bin' stays a symbolic link to an object of another dvx cache" in ran.stderr
+    assert os.readlink(copy / "model.bin") == target
+    assert "model.bin" not in (copy / "dvx.lock").read_text()
+    status = dvx("status")
+    assert status.code == 0 and "model.bin" not in status.output, status.output
+    assert dvx("status", "-q").code == 0
+
+
 def test_a_repro_of_some_stages_keeps_the_entries_of_stages_commented_out(repo, dvx):
     """A stage taken out of dvx.yaml while debugging another keeps its dvx.lock entry
     through `dvx repro OTHER`, so it is up to date once back; a stage renamed replaces the
@@ -502,8 +561,6 @@ def test_gc_deletes_the_run_records_whose_outputs_it_deletes_from_the_cache(repo
     (first: a store holds a record only with all its objects), and those whose objects the
     cache lacks already (as an older dvx's gc left them); the run records of what it keeps
     stay, and a stage whose record went simply runs again."""
-    import shutil
-
     write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: echo run >> runs.log; cat params.yaml "
                              "> out.txt\n    params: [n]\n    outs: [out.txt]\n")
     for value in ("1", "2", "3"):

@@ -315,15 +315,32 @@ def _refuse_foreign_link(repo: Repo, path: str) -> None:
                         "link with the tracked data.")
 
 
-def make_own_copies(repo: Repo, path: str) -> None:
+def make_own_copies(repo: Repo, path: str, keep_foreign_links: bool = False) -> list[str]:
     """Make the data at `path`, which stays in the workspace untracked, the user's own: a
     link into the cache would follow the object (gc deletes it; an edit through a hard link
     changes history), so each becomes a copy of its object (`_own_copy`). Nothing if it is
-    not there."""
+    not there. With `keep_foreign_links`, a symlink into another dvx cache whose object this
+    cache lacks stays as it is, instead of stopping the command; those kept are returned
+    (paths relative to the repository)."""
     full = repo.abspath(path)
+    kept: list[str] = []
     if os.path.lexists(full):
         for file in _data_files(full):
-            _own_copy(repo, file, path, missing_ok=True)
+            if keep_foreign_links and _links_to_a_lacked_object(repo, file):
+                kept.append(repo_relpath(repo.root, file))
+            else:
+                _own_copy(repo, file, path, missing_ok=True)
+    return kept
+
+
+def _links_to_a_lacked_object(repo: Repo, path: str) -> bool:
+    """`path` is a symlink into another dvx cache (a moved or copied repository's) whose
+    object this repository's cache lacks: no copy of it can be made from this cache."""
+    if not os.path.islink(path) or \
+            repo.cache.object_for_symlink(os.path.realpath(path)) is not None:
+        return False
+    oid = stale_link_oid(repo, path)
+    return oid is not None and not os.path.exists(repo.cache.oid_path(oid))
 
 
 def _data_files(full: str) -> list[str]:

@@ -1,14 +1,21 @@
 """Outputs no stage has any longer: the cached outputs of dvx.lock entries that `repro` (and
 `exp run`) drops for stages gone from dvx.yaml, and those `stage remove` leaves to Git. They
 stay in the workspace as the user's own data, no longer dvx's; those repro drops keep their
-.gitignore entries, for a `git add -A` must not commit that data."""
+.gitignore entries, for a `git add -A` must not commit that data.
+
+Copies are made before dvx.lock stops recording the outputs, sync records are forgotten only
+after: a command stopped between the two leaves an output dvx.lock still records with its
+record, and once dvx.lock no longer records it, no link into the cache is left behind."""
 
 from __future__ import annotations
 
 from dvx.lockfile import StageLock
+from dvx.logs import get_logger
 from dvx.ops.manage import make_own_copies
 from dvx.pipeline.graph import Dag
 from dvx.repo import Repo
+
+log = get_logger(__name__)
 
 
 def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
@@ -19,13 +26,27 @@ def outputs_of_gone(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> l
                    if o.cache and o.path not in outputs})
 
 
+def make_users_own(repo: Repo, paths: list[str], ignored_by_git: bool) -> None:
+    """Make the outputs at `paths` the user's own (copies, as `dvx remove` leaves data),
+    before dvx.lock stops recording them: a link into the cache would dangle once gc takes
+    its object. A link into another dvx cache whose object this cache lacks cannot become a
+    copy: handed to Git (`stage remove`), it stops the command, as it stops `dvx remove`,
+    for Git would commit the link; still ignored by Git (`ignored_by_git`: repro keeps the
+    .gitignore entries) it stays, with a warning, so that data no longer dvx's never stops
+    a repro."""
+    for path in paths:
+        for link in make_own_copies(repo, path, keep_foreign_links=ignored_by_git):
+            log.warning("'%s' stays a symbolic link to an object of another dvx cache (a "
+                        "moved or copied repository's) that this repository's cache lacks, "
+                        "so no copy of it was made; dvx no longer tracks it. Replace it by a "
+                        "copy of the file it leads to if you need it, or delete it.", link)
+
+
 def no_longer_data(repo: Repo, paths: list[str]) -> None:
-    """Outputs dvx.lock no longer records are no longer dvx's data (no checkout takes them
-    for data left behind). They become the user's own, as `dvx remove` leaves data: a link
-    into the cache would dangle once gc takes its object."""
+    """Once dvx.lock no longer records the outputs at `paths`, they are no longer dvx's data:
+    their sync records go, so no checkout takes them for data left behind."""
     if not paths:
         return
     for path in paths:
-        make_own_copies(repo, path)
         repo.syncstate.forget(path)
     repo.syncstate.flush()

@@ -64,7 +64,7 @@ from dvx.outputs import (
 )
 from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
-from dvx.pipeline.gone_outputs import no_longer_data, outputs_of_gone
+from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
@@ -284,6 +284,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         no_longer: list[str] = []
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped)
+            make_users_own(repo, no_longer, ignored_by_git=True)
             if LockWriter(repo.root, repo.algo, repo.fsync).write(locks):
                 touched.append(LOCK_FILE)
                 result.lock_written = True
@@ -438,8 +439,9 @@ def _left_ignored(repo: Repo, paths: list[str]) -> list[str]:
 
 def _drop_entries(dag: Dag, locks: dict[str, StageLock], gone: list[str]) -> list[str]:
     """Take out of `locks` the entries of stages `gone` from dvx.yaml (which loaded: a
-    dvx.yaml that does not load stops repro before this); the caller writes dvx.lock, then
-    passes the outputs returned, which no stage has any longer, to no_longer_data."""
+    dvx.yaml that does not load stops repro before this). The outputs returned, which no
+    stage has any longer, go to make_users_own before the caller writes dvx.lock, and to
+    no_longer_data after (dvx/pipeline/gone_outputs.py)."""
     left = outputs_of_gone(dag, locks, gone)
     for name in gone:
         del locks[name]
@@ -1164,6 +1166,7 @@ class _Scheduler:
                 self._record_outputs(old, result.lock)
                 self.locks[result.name] = result.lock
                 left = self._drop_replaced(result.lock) + self._dropped_outs(old)
+                make_users_own(self.repo, left, ignored_by_git=True)
                 faults.point("repro.before_lock_write")
                 if self.lock_writer.write(self.locks):
                     self.lock_written = True
