@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 from pipeline_kit import make_ml_repo, runs
 
+from dvx.lockfile import read_lock
 from tests.conftest import git, write
 
 
@@ -260,6 +262,36 @@ def test_stage_remove_leaves_its_outputs_files_of_their_own_not_links_into_the_c
     assert collected.code == 0 and "Removed 3 objects" in collected.stdout, collected.output
     assert (repo / "model.bin").read_text() == "model-bytes\n"
     assert (repo / "d" / "f").read_text() == "f\n"
+
+
+def test_a_stage_remove_stopped_by_a_full_disk_keeps_the_record_of_what_dvx_lock_records(
+        repo, dvx, dvx_proc, tmp_path):
+    """Whichever of its writes a full disk stops (dvx.yaml's, dvx.lock's), a stage remove
+    that fails leaves an output dvx.lock still records with the record of what dvx placed
+    there (.dvx/tmp/synced.json), as a command that never ran would."""
+    write(repo / "in", "in\n")
+    write(repo / "dvx.yaml", _OUTPUT_A.format("A") + "  t:\n    cmd: cat in > T\n"
+                             "    deps: [in]\n    outs: [T]\n")  # dvx.lock keeps t's entry
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    stopped = set()
+    for write_number in range(1, 8):
+        tried = tmp_path / f"full-disk-at-write-{write_number}"
+        shutil.copytree(repo, tried, symlinks=True)
+        removed = dvx_proc("stage", "remove", "s", cwd=tried, env={
+            "DVX_FAULT": f"atomic_write.before_rename:{write_number}",
+            "DVX_FAULT_ACTION": "enospc"})
+        if removed.code == 0:
+            continue
+        assert "No space left on device" in removed.stderr, removed.output
+        in_yaml = "  s:" in (tried / "dvx.yaml").read_text()
+        in_lock = "s" in read_lock(str(tried), "xxh128")
+        stopped.add((in_yaml, in_lock))
+        if in_lock:
+            records = json.loads((tried / ".dvx/tmp/synced.json").read_text())["outputs"]
+            assert "A" in records, (write_number, removed.output)
+    assert {(True, True), (False, True)} <= stopped  # at dvx.yaml's write, at dvx.lock's
 
 
 def test_remove_of_a_stage_name_points_to_stage_remove(repo, dvx):

@@ -12,7 +12,7 @@ from dvx.errors import PathError, UsageError
 from dvx.lockfile import LOCK_FILE, StageLock, read_lock, write_lock
 from dvx.ops.data_places import tracked_by_git
 from dvx.pipeline import editor
-from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
+from dvx.pipeline.gone_outputs import make_users_own, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
 from dvx.pipeline.spec import PIPELINE_FILE, Out, Stage, no_pipeline_error, stage_target
 from dvx.pipeline.staleness import out_state
@@ -74,10 +74,10 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
             for stage in stages:
                 _refuse_unsaved(repo, stage, outs[stage.name], locks.get(stage.name), in_git,
                                 committed)
-        if not delete_outputs:  # first: a copy that cannot be made stops it here
-            users = [o.path for s in stages for o in outs[s.name] if o.cache]
-            make_users_own(repo, users, ignored_by_git=False)
-            no_longer_data(repo, users)
+        if not delete_outputs:  # first, so a copy that cannot be made stops it here; their
+            # sync records go only once dvx.lock no longer records them (the loop below)
+            make_users_own(repo, [o.path for s in stages for o in outs[s.name] if o.cache],
+                           ignored_by_git=False)
         manifests = {o.path: o.oid for s in stages if s.name in locks
                      for o in locks[s.name].outs if o.nfiles is not None}
         editor.remove_stage(repo, name)
