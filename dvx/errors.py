@@ -232,6 +232,7 @@ class Interrupted(DvxError):
     exit_code = EXIT_INTERRUPTED
     done = 0  # objects a transfer completed before it stopped
     total: int | None = None  # of the objects it was to move, where known
+    unsure: int | None = 0  # objects in flight as it ended, maybe complete (None: some)
 
 
 class Terminated(KeyboardInterrupt):

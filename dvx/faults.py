@@ -31,6 +31,8 @@ def point(name: str) -> None:
         return
     if _action == "enospc":
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if _action == "hang":
+        threading.Event().wait()
     # To this thread: a signal to the process goes to its main thread first, and a worker
     # thread that reached the point would go on past it until that one stops.
     signal.pthread_kill(threading.get_ident(), _signal)

@@ -128,8 +128,9 @@ def is_leftover(path: str, older_than: float = 0) -> bool:
     return stat.S_ISREG(st.st_mode) and not is_held(path)
 
 
-# Large temporaries this process is writing (downloads, copies into the cache): on Ctrl-C the
-# CLI removes them before it exits, rather than waiting for the threads writing them.
+# Large temporaries this process is writing (downloads, copies into the cache, uploads to a
+# directory remote): on Ctrl-C the CLI removes them before it exits, rather than waiting for
+# the threads writing them.
 _in_flight: set[str] = set()
 
 

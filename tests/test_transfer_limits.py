@@ -9,6 +9,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,10 +91,11 @@ def _s3_repo(dvx, repo: Path, server: dict[str, object], timeout: str) -> None:
         assert dvx(*args, cwd=repo).code == 0
 
 
-def _dvx_process(cwd: Path, *args: str) -> subprocess.Popen[str]:
+def _dvx_process(cwd: Path, *args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "dvx", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
+                            stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
 
 
 def _let_go(proc: subprocess.Popen[str]) -> None:
@@ -172,6 +174,76 @@ def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp
     _, err = pushing.communicate(timeout=60)
     assert pushing.returncode == 130, err
     assert "of 12 objects were uploaded before it stopped" in err, err
+
+
+def _large_files_to_push(dvx, repo: Path, count: int) -> None:
+    """`count` files above the size of a pack's and of an unnamed copy's (1 MiB): each goes
+    up alone, under a temporary name, then renamed (directory and SSH remotes)."""
+    for i in range(count):
+        write(repo / "data" / f"f{i:02d}.bin", os.urandom(MiB + 4096))
+    assert dvx("add", "data").code == 0
+
+
+def _temporaries(spec) -> list[str]:
+    return [key for key in spec.list_raw()
+            if key.rpartition("/")[2].startswith(".") and key.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("kind", ["dir", "ssh", "moto"])
+def test_an_interrupted_push_says_exactly_how_many_objects_the_remote_holds(
+        repo, dvx, tmp_path, request, kind):
+    """Ctrl-C in the middle of a batch of objects (a directory remote hands a thread 32 at a
+    time): the count is of the objects complete on the remote, each counted as it completed,
+    once the ones in hand have ended; none is started after it, and no temporary stays.
+    With --json, stdout stays empty: no report of a push that did not finish."""
+    from tests.remotes import remote_for
+
+    spec = remote_for(kind, request, tmp_path)
+    _large_files_to_push(dvx, repo, 12)
+    configure(dvx, repo, spec)
+    pushing = stopped_at("transfer.after_object:2", "push --json", repo)
+    pushing.send_signal(signal.SIGINT)
+    pushing.send_signal(signal.SIGCONT)
+    out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 130 and out == "", out + err
+    said = re.search(r"Interrupted: (\d+) of 13 objects were uploaded before it stopped; "
+                     r"the others were not\.", err)
+    assert said, err
+    assert int(said[1]) == len(spec.loose()) >= 2
+    assert _temporaries(spec) == []
+    again = dvx("push")
+    assert again.code == 0 and f"; {said[1]} already there" in again.output, again.output
+
+
+@pytest.mark.parametrize("kind, point", [("dir", "odb.put.before_rename"),
+                                         ("ssh", "put_file.before_check")])
+def test_an_upload_still_in_flight_when_a_push_stops_is_said_and_its_temporary_removed(
+        repo, dvx, tmp_path, request, kind, point):
+    """An upload that does not end when Ctrl-C stops the push (a hung mount, a server that
+    stopped answering: here it hangs before its rename) is waited for a moment only; the
+    message says it may be on the remote (whole, if so), and its temporary is removed."""
+    from tests.remotes import remote_for
+
+    spec = remote_for(kind, request, tmp_path)
+    _large_files_to_push(dvx, repo, 3)
+    configure(dvx, repo, spec)
+    pushing = _dvx_process(repo, "push", "-j", "1", env={
+        "DVX_FAULT": f"{point}:2", "DVX_FAULT_ACTION": "hang"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (len(spec.loose()) == 1 and _temporaries(spec)):  # the second one hangs
+            assert time.monotonic() < deadline and pushing.poll() is None, spec.list_raw()
+            time.sleep(0.02)
+        pushing.send_signal(signal.SIGINT)
+        _, err = pushing.communicate(timeout=60)
+    finally:
+        pushing.kill()
+    assert pushing.returncode == 130, err
+    assert ("Interrupted: 1 of 4 objects were uploaded before it stopped, and 1 more in "
+            "flight may have been too; the others were not.") in err, err
+    assert len(spec.loose()) == 1
+    assert _temporaries(spec) == []
+    assert dvx("push").code == 0
 
 
 @pytest.mark.parametrize("backend, signum, code", [

@@ -319,7 +319,9 @@ class DirectoryBlobs(Blobs):
         if fsutil.copy_small_file(local_path, final, mode, replace=False,
                                   exact_mode=self.shared, before_name=before_name):
             return
-        tmp = fsutil.temp_name_for(final)  # a large file: copied by the kernel, then linked
+        # A large file: copied by the kernel, then linked. Its temporary is tracked: a
+        # command stopped by Ctrl-C, which does not wait for this thread, removes it.
+        tmp = fsutil.track_temporary(fsutil.temp_name_for(final))
         exact = fsutil.SHARED_FILE_MODE if self.shared else None
         try:
             try:
@@ -334,7 +336,7 @@ class DirectoryBlobs(Blobs):
                 version.check(local_path)
             fsutil.publish(tmp, final)
         finally:
-            fsutil.remove_quietly(tmp)
+            fsutil.drop_temporary(tmp)
 
     def exists(self, name: str) -> bool:
         return os.path.isfile(self.path(name))

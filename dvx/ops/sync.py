@@ -550,7 +550,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                    sizes=files)
     except Interrupted as exc:  # counted over the push: its manifests were still to go
         raise interrupted("Uploading", exc.done, _plus(exc.total, len(wanted.trees)),
-                          by=exc) from None
+                          by=exc, unsure=exc.unsure) from None
     result.transfer.merge(uploaded)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
     # Manifests last, and only those whose every file is now on the remote: each file was
@@ -570,7 +570,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
                                               verify_local=repair))
     except Interrupted as exc:  # the files went up before: counted too
         raise interrupted("Uploading", result.transfer.transferred + exc.done,
-                          _plus(exc.total, files_to_upload), by=exc) from None
+                          _plus(exc.total, files_to_upload), by=exc, unsure=exc.unsure) from None
     # Repaired only once a verified local copy went up: a corrupt one too is a failure.
     result.repaired = [oid for oid in result.repaired if oid not in result.transfer.failed]
     if result.transfer.already_there:

@@ -176,16 +176,17 @@ class FsspecBlobs(Blobs):
         fs.makedirs(posixpath.dirname(final), exist_ok=True)
         tmp = fsutil.temp_name_for(final)
         try:
-            write(tmp)
-            faults.point("odb.put.before_rename")
-            if still_right is not None:
-                still_right()
-            try:
-                fs.mv(tmp, final)
-            except OSError:
-                if not fs.exists(final):  # some servers will not rename over a file
-                    raise
-                fs.rm_file(tmp)  # another upload of the same blob won the race
+            with _removed_if_stopped(fs, tmp):
+                write(tmp)
+                faults.point("odb.put.before_rename")
+                if still_right is not None:
+                    still_right()
+                try:
+                    fs.mv(tmp, final)
+                except OSError:
+                    if not fs.exists(final):  # some servers will not rename over a file
+                        raise
+                    fs.rm_file(tmp)  # another upload of the same blob won the race
         except BaseException:
             self._discard(fs, tmp)
             raise
@@ -273,6 +274,18 @@ class FsspecBlobs(Blobs):
                 for path in paths[start:start + 1000]:
                     with contextlib.suppress(FileNotFoundError):
                         self.fs.rm(path)
+
+
+def _removed_if_stopped(fs: Any, tmp: str) -> contextlib.AbstractContextManager[None]:
+    """While a put writes the temporary `tmp`: a command stopped by Ctrl-C ends its process
+    without waiting for the thread writing it, which would leave it on the store, so the
+    store is asked to delete it then, as an upload in flight is aborted
+    (aio.run_stop_cleanups). Only a filesystem with coroutines (SSH) can be asked then."""
+    if not getattr(fs, "async_impl", False):
+        return contextlib.nullcontext()
+    from dvx.remote import aio
+
+    return aio.cleaned_up_on_stop(lambda: fs._rm_file(tmp))
 
 
 class SftpBlobs(FsspecBlobs):

@@ -235,8 +235,8 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
             result.merge(packed.upload(cache, remote, small, size_of, settings, verify_local,
                                        indexed))
         except Interrupted as exc:
-            raise interrupted("Uploading", result.transferred + exc.done, len(todo),
-                              exc) from None
+            raise interrupted("Uploading", result.transferred + exc.done, len(todo), exc,
+                              exc.unsure) from None
     else:
         result = _upload_loose(cache, remote, todo, settings, verify_local, size_of, versions)
     result.failed.update(changed)

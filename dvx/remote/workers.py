@@ -10,12 +10,15 @@ errors, sized and shaped by the store (`Blobs.jobs`, `.batch`, `.processes`).
 Nothing stops at the first failure: every failure comes back with its oid and reason, but for
 a lost connection that the retries did not make again (LostConnection: an SSH server's, which
 every later object would fail on too), which ends the transfer as that one error. Memory stays
-bounded by the window of work in flight, however many objects there are. Ctrl-C stops at
-once, raising Interrupted with what was complete.
+bounded by the window of work in flight, however many objects there are. Ctrl-C stops it
+within moments: no object starts after it, those in hand get SETTLE_SECONDS to end, and
+Interrupted says how many objects were complete, each counted as it completed (not as its
+batch was collected), and how many were still in flight, if any.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections import deque
@@ -53,14 +56,18 @@ _PAST = {"Uploading": "uploaded", "Downloading": "downloaded", "Verifying": "ver
 
 
 def interrupted(desc: str, done: int, total: int | None = None,
-                by: BaseException | None = None) -> Interrupted:
+                by: BaseException | None = None, unsure: int | None = 0) -> Interrupted:
     """What a transfer stopped by Ctrl-C or SIGTERM (`by`: what stopped it) says; `total`
     when the whole of it is known (a command of several transfers counts what all of them
-    did, and the whole is not)."""
+    did, and the whole is not). `unsure`: the objects still in flight as it ended, which may
+    have been completed too (None: some, how many is not known)."""
     of = f" of {total}" if total is not None else ""
+    in_flight = ("" if unsure == 0 else ", and some in flight may have been too"
+                 if unsure is None else f", and {unsure} more in flight may have been too")
     exc = interruption(by or KeyboardInterrupt(), f": {done}{of} objects were "
-                       f"{_PAST.get(desc, 'done')} before it stopped; the others were not.")
-    exc.done, exc.total = done, total
+                       f"{_PAST.get(desc, 'done')} before it stopped{in_flight}; the others "
+                       "were not.")
+    exc.done, exc.total, exc.unsure = done, total, unsure
     return exc
 
 
@@ -106,6 +113,49 @@ def bounded(items: Iterable[T], work: Callable[[T], R], jobs: int,
         pool.shutdown(wait=True, cancel_futures=True)  # no thread left writing to the cache
         raise
     pool.shutdown(wait=True)
+
+
+SETTLE_SECONDS = 2.0  # at most, for the objects in hand to end once Ctrl-C stopped a transfer
+
+
+class _Tally:
+    """The objects of a transfer complete at their destination, each counted as it is (its
+    batch is collected only once all of it is done, which an interrupted transfer may never
+    do), and those in hand: what an interrupted transfer says it did. Once `stopping` is set
+    no object starts (`begin`)."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self.stopping = stopping
+        self._complete = 0
+        self._in_hand = 0
+        self._changed = threading.Condition()
+
+    def begin(self, count: int) -> bool:
+        """Take `count` objects in hand; False, and none taken, once stopping."""
+        with self._changed:
+            if self.stopping.is_set():
+                return False
+            self._in_hand += count
+            return True
+
+    def end(self, count: int, complete: int) -> None:
+        """`count` objects in hand are over, `complete` of them at their destination."""
+        with self._changed:
+            self._in_hand -= count
+            self._complete += complete
+            self._changed.notify_all()
+
+    def stop(self) -> tuple[int, int]:
+        """Stop the transfer, and give the objects in hand SETTLE_SECONDS to end (one blocked
+        for good, on a hung mount or a server that stopped answering, must not keep a stopped
+        command alive; another Ctrl-C ends the wait): the objects complete, and those still
+        in hand."""
+        with self._changed:
+            self.stopping.set()
+        with contextlib.suppress(KeyboardInterrupt), self._changed:  # Terminated, HungUp too
+            self._changed.wait_for(lambda: not self._in_hand, SETTLE_SECONDS)
+        with self._changed:
+            return self._complete, self._in_hand
 
 
 class _Stall:
@@ -188,6 +238,7 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
     result = TransferResult()
     stall = _Stall(store.blobs)
     stopping = threading.Event()
+    tally = _Tally(stopping)
     with settings.progress.task(desc, total_bytes or len(oids),
                                 "B" if total_bytes else "object") as advance:
 
@@ -215,23 +266,31 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
         def attempt_each(batch: list[str], together: bool) -> list[Outcome]:
             outcomes: list[Outcome] = []
             tried: Mapping[str, int | Exception] = {}
-            if together and first_tries is not None and not stopping.is_set():
+            if together and first_tries is not None and tally.begin(len(batch)):
                 try:
                     stall.check()
                     tried = first_tries.run(batch)
                 except Exception:  # each object is tried on its own below
                     tried = {}
+                finally:
+                    tally.end(len(batch), sum(not isinstance(outcome, Exception)
+                                              for outcome in tried.values()))
             for oid in batch:
-                if stopping.is_set():
+                if not tally.begin(1):  # stopping
                     break
+                complete = 0
                 try:
                     outcomes.append((oid, attempt(oid, tried), None))
+                    # One that the first try of its batch moved was counted with the batch.
+                    complete = int(not isinstance(tried.get(oid), int))
                 except LostConnection:  # after its retries: the other objects would fail too
                     stopping.set()
                     raise
                 except Exception as exc:  # every other failure is reported
                     stall.note(exc)
                     outcomes.append((oid, 0, exc))
+                finally:
+                    tally.end(1, complete)
             return outcomes
 
         def collect(_: list[str], outcomes: list[Outcome] | BaseException) -> None:
@@ -255,9 +314,9 @@ def _run_in_threads(oids: list[str], work: Work, settings: Settings, desc: str,
                 # collected.
                 bounded(batches, functools.partial(attempt_each, together=in_batches),
                         max(1, threads), collect, 4 * threads)
-        except KeyboardInterrupt as exc:
-            stopping.set()  # the threads stop after the object in hand; nobody waits for them
-            raise interrupted(desc, result.transferred, len(oids), exc) from None
+        except KeyboardInterrupt as exc:  # the threads stop after the object in hand
+            complete, in_hand = tally.stop()
+            raise interrupted(desc, complete, len(oids), exc, in_hand) from None
     return result
 
 
@@ -290,8 +349,9 @@ def _run_in_processes(oids: list[str], work: Work, settings: Settings, desc: str
                 else:
                     result.bytes += outcome
                     result.transferred += 1
-        except KeyboardInterrupt as exc:
-            raise interrupted(desc, done[0], len(oids), exc) from None
+        except KeyboardInterrupt as exc:  # the workers were killed: the objects they had
+            # done of the batches they had not reported yet are not counted
+            raise interrupted(desc, done[0], len(oids), exc, unsure=None) from None
     return result
 
 
