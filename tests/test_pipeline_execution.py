@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write
+from conftest import stopped_at, write
 
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
@@ -481,6 +481,35 @@ def test_a_signal_the_kernel_gives_a_worker_thread_stops_repro_at_once(repo, dvx
     assert proc.returncode == 143 and "Terminated." in stderr, stderr
     assert "Stopped stage 'train'" in stderr
     assert processes_in(repo) == []
+
+
+def test_a_repro_stopped_once_the_stage_command_ended_says_its_outputs_are_whole(repo, dvx):
+    """SIGTERM once the stage's command has ended (dvx stopped right then, as a slow moment
+    would): its output is whole, not "maybe partial", nothing is recorded in dvx.lock, and
+    the cache holds the output exactly when the message says it was cached (no output is
+    stored once the run is stopping; the one in hand may be)."""
+    write(repo / "dvx.yaml", """\
+stages:
+  make:
+    cmd: printf 'made\\n' > out.txt
+    outs: [out.txt]
+""")
+    proc = stopped_at("repro.after_command", "repro", repo)
+    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert ("Terminated. Stopped stage 'make' after its command ended, whose outputs are "
+            "whole, and not recorded in dvx.lock") in stderr, stderr
+    assert "maybe partial" not in stderr
+    assert (repo / "out.txt").read_text() == "made\n"
+    oid = hash_bytes(b"made\n", "xxh128")
+    cached = (repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]).exists()
+    assert cached == ("out.txt (in the cache)." in stderr), stderr
+    assert cached or "not recorded in dvx.lock or the cache: out.txt." in stderr
+    assert "make" not in read_lock(str(repo), "xxh128")
+    assert dvx("repro").code == 0
+    assert read_lock(str(repo), "xxh128")["make"].outs[0].oid == oid
 
 
 def test_closing_the_terminal_stops_the_stage_command_as_sigterm_does(repo, dvx):

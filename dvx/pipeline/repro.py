@@ -28,6 +28,7 @@ import heapq
 import os
 import posixpath
 import stat
+import threading
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -816,6 +817,12 @@ def _left_running(cmd: str | None, left: tuple[str, ...]) -> str:
 
 # -- the scheduler ---------------------------------------------------------------------------
 
+def _stages_and_commands(names: list[str]) -> tuple[str, str]:
+    """"stage 'a'" and "command", or "stages 'a', 'b'" and "commands"."""
+    which, command = ("stage", "command") if len(names) == 1 else ("stages", "commands")
+    return which + " " + ", ".join(f"'{n}'" for n in names), command
+
+
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
@@ -844,6 +851,12 @@ class _Scheduler:
         self.gone = [n for n in locks if n not in dag.stages]  # entries kept (some stages run)
         self.dropped: list[str] = []  # of those, replaced
         self.left_ignored: list[str] = []  # outputs no stage has any longer
+        # Once a signal or an error stops the run, no worker stores outputs any longer, and
+        # what each stage in hand got to is said: those whose command had ended (outputs
+        # whole), and of their outputs those stored in the cache before it stopped.
+        self.stopping = threading.Event()
+        self.command_ended: set[str] = set()
+        self.cached: set[str] = set()
 
     def run(self) -> list[StageResult]:
         chosen = self.chosen
@@ -870,8 +883,10 @@ class _Scheduler:
                         if result.outcome == FAILED and not self.options.keep_going:
                             stopped_by = stopped_by or result.name
             except BaseException as exc:
+                self.stopping.set()
                 self.runner.stop_all(signal_of(exc))
                 if isinstance(exc, KeyboardInterrupt) and running:
+                    pool.shutdown(wait=True)  # what each stage got to is known once it ended
                     raise self._stopped(exc, sorted(set(running.values()))) from exc
                 raise
         for name in self.selected:  # not started after a failure stopped the run
@@ -882,16 +897,30 @@ class _Scheduler:
         return [self.results[n] for n in self.selected]
 
     def _stopped(self, exc: KeyboardInterrupt, names: list[str]) -> Interrupted:
-        """What Ctrl-C, SIGTERM or SIGHUP during stages says: their outputs stay as the
-        commands left them, possibly half-written, and nothing of them is recorded."""
+        """What Ctrl-C, SIGTERM or SIGHUP during stages says, once their workers ended: the
+        outputs of a command it stopped stay as the command left them, possibly
+        half-written; those of a command that had ended are whole, and some may have been
+        stored in the cache meanwhile. Nothing of them is recorded in dvx.lock."""
         code = stop_status(exc)
-        outs = [o for n in names for o in self.dag.stages[n].out_paths]
-        which, command = ("stage", "command") if len(names) == 1 else ("stages", "commands")
-        which += " " + ", ".join(f"'{n}'" for n in names)
+        cut = [n for n in names if n not in self.command_ended]
+        ended = [n for n in names if n in self.command_ended]
+        said = [STOPPED_BY[code] + "."]
+        if cut:
+            which, command = _stages_and_commands(cut)
+            said.append(f"Stopped {which}, whose outputs stay as the {command} left them, "
+                        "maybe partial, and are not recorded in dvx.lock or the cache: "
+                        f"{', '.join(o for n in cut for o in self.dag.stages[n].out_paths)}.")
+        if ended:
+            which, command = _stages_and_commands(ended)
+            its = "its" if len(ended) == 1 else "their"
+            outs = [o for n in ended for o in self.dag.stages[n].out_paths]
+            cached = [o for o in outs if o in self.cached]
+            recorded = "dvx.lock" if cached else "dvx.lock or the cache"
+            listed = ", ".join(o + (" (in the cache)" if o in cached else "") for o in outs)
+            said.append(f"Stopped {which} after {its} {command} ended, whose outputs are "
+                        f"whole, and not recorded in {recorded}: {listed}.")
         stopped = Interrupted(
-            f"{STOPPED_BY[code]}. Stopped {which}, whose "
-            f"outputs stay as the {command} left them, maybe partial, and are not recorded in "
-            f"dvx.lock or the cache: {', '.join(outs)}.",
+            " ".join(said),
             "`dvx repro` runs the stopped stages again; the stages done before are recorded.")
         stopped.exit_code = code
         return stopped
@@ -1054,12 +1083,16 @@ class _Scheduler:
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,
                                error=f"the command did not create {', '.join(missing)}")
+        self.command_ended.add(stage.name)
         faults.point("repro.after_command")
         outs = []
         to_link: list[ToLink] = []
         for out in stage.outs:
+            if self.stopping.is_set():  # nothing is recorded: the outputs stay out of the cache
+                return StageResult(stage.name, FAILED, reasons, error="the run was stopped")
             if out.cache:
                 stored = store(self.repo, out.path)
+                self.cached.add(out.path)
                 p, to_link = stored.pointer, to_link + stored.to_link
                 outs.append(LockedPath(out.path, p.oid, p.size, p.nfiles, p.executable,
                                        True, out.push, out.remote))
@@ -1069,7 +1102,7 @@ class _Scheduler:
                 outs.append(current)
         lock = StageLock(stage.cmd, state.deps, state.params, tuple(outs))
         record, note = None, None
-        if self.options.run_cache:
+        if self.options.run_cache and not self.stopping.is_set():
             note = runcache.why_not_kept(stage) or self._keep_uncached(stage)
             if note is None:
                 record = runcache.make_record(self.repo, stage, state, outs)
@@ -1088,6 +1121,7 @@ class _Scheduler:
                 return (f"its output {out.path} is a directory Git tracks (cache: false), "
                         "which the run-cache cannot hold")
             self.repo.cache.add_file(full, ("copy",))
+            self.cached.add(out.path)
         return None
 
     # -- in the scheduler's thread: record ------------------------------------------------
