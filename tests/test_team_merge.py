@@ -311,6 +311,31 @@ def test_checkout_makes_links_a_git_add_took_files_of_their_own(repo, dvx, link)
     assert git(repo, "ls-files", "-s", "data.csv").startswith("100644 ")
 
 
+def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, dvx):
+    """A link of yours to a tracked file or folder leads to a workspace path, which a clone
+    has once it pulls, not into the cache, though the file it names is a link into the
+    cache itself: it is judged by its own target, and commits."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    assert dvx("install").code == 0
+    write(repo / "data" / "v2.csv", "a,b\n")
+    write(repo / "models" / "model_v3.pkl", "weights\n")
+    write(repo / "images" / "cat.png", "cat\n")
+    assert dvx("add", "data/v2.csv", "models/model_v3.pkl", "images").code == 0
+    commit(repo, "data")
+    os.symlink("data/v2.csv", repo / "current.csv")
+    os.symlink("model_v3.pkl", repo / "models" / "latest.pkl")
+    os.symlink("images", repo / "pictures")
+    os.symlink("../images/cat.png", repo / "models" / "cat.png")
+    os.symlink(repo / "data" / "v2.csv", repo / "absolute.csv")
+    git(repo, "add", "-A")
+
+    done = _git_commit(repo, "-qm", "links of mine")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "show", "HEAD:current.csv") == "data/v2.csv"
+    assert git(repo, "show", "HEAD:models/latest.pkl") == "model_v3.pkl"
+    assert git(repo, "show", "HEAD:pictures") == "images"
+
+
 def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, dvx):
     hook = repo / ".git" / "hooks" / "pre-commit"
     write(hook, "#!/bin/sh\ntest ! -e STOP || { echo 'mine: stopped' >&2; exit 1; }\n")

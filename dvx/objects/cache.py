@@ -897,17 +897,19 @@ class LocalCache(ObjectStore):
     def _real_files_root(self) -> str:
         return os.path.realpath(self.files_root)
 
-    def leads_inside(self, target: str) -> bool:
-        """Does `target` (a symbolic link's target, joined to the link's folder) lead into
-        this cache's folder, an object or anything else there, by whatever path: the cache
-        reached through symbolic links (`.dvx/cache` itself a link, or `cache.dir` through
-        a linked directory) too?"""
-        real = os.path.realpath(target)
-        return real == self._real_root or real.startswith(self._real_root.rstrip(os.sep) + os.sep)
+    def holds_path(self, path: str) -> bool:
+        """Is `path` (absolute and normalized, its folders resolved or not) this cache's
+        folder or inside it? Nothing of `path` is resolved: a path to a workspace file that
+        is a link into the cache is not inside it."""
+        return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+                   for root in self._root_spellings)
 
     @functools.cached_property
-    def _real_root(self) -> str:
-        return os.path.realpath(self.root)
+    def _root_spellings(self) -> tuple[str, ...]:
+        """This cache's folder as cache.dir gives it, with the folders above it resolved, and
+        resolved whole (`.dvx/cache` itself a link, or `cache.dir` through a linked folder)."""
+        above, name = os.path.split(self.root)
+        return self.root, os.path.join(os.path.realpath(above), name), os.path.realpath(self.root)
 
 
 def _names(path: str, st: os.stat_result) -> bool:

@@ -18,7 +18,9 @@ Nor may a commit hold a link into the cache, whatever tracks it: a symbolic link
 into this repository's cache (cache.type symlink), which a clone gets leading nowhere, or a
 file that is one of the cache's objects (cache.type hardlink), its bytes the cache's. A `git
 reset`, which runs no hook, leaves them where it takes their pointers away, until a `dvx
-checkout` makes each a file of its own.
+checkout` makes each a file of its own. A symbolic link to a workspace file (`ln -s
+data/v2.csv current.csv`) is judged by its own target, never by the link into the cache
+that file may be: it passes.
 
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
 changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and each staged
@@ -126,7 +128,7 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
         full = repo.abspath(file.path)
         if file.mode == SYMLINK_MODE:  # as staged, which the workspace's may no longer be
             target = os.fsdecode(repo.git.object_data(file.blob)[1])
-            if repo.cache.leads_inside(os.path.join(os.path.dirname(full), target)):
+            if repo.cache.holds_path(_where_written(full, target)):
                 links.append(StagedLink(file.path, target))
             continue
         try:
@@ -137,6 +139,14 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
                                                            st) is not None:
             links.append(StagedLink(file.path, None))
     return links
+
+
+def _where_written(link: str, target: str) -> str:
+    """Where the symbolic link at `link` leads by its own target: joined to the link's folder
+    (resolved) and normalized, nothing of the target resolved. A link of the user's to a
+    workspace file (`current.csv -> data/v2.csv`) is judged by that file's path, never by
+    the link into the cache that file itself is, which Git does not get from this one."""
+    return os.path.normpath(os.path.join(os.path.realpath(os.path.dirname(link)), target))
 
 
 def _may_be_data(path: str) -> bool:
