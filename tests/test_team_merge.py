@@ -281,7 +281,8 @@ def test_pre_commit_refuses_links_into_the_cache_a_git_reset_left_behind(repo, d
         if link == "symlink":
             assert what.startswith("a symbolic link to /") and "/files/xxh128/" in what
         else:
-            assert what == "a hard link of a cache object"
+            assert what.startswith("a hard link of a cache object, ")
+        assert what.endswith(", whose pointer is gone (a `git reset` leaves such data)")
     assert "`git rm --cached -- d/a d/b data.csv`, run `dvx checkout`" in refused.stderr
 
     git(repo, "rm", "-q", "-r", "--cached", "--", "d", "data.csv")  # the way out
@@ -334,6 +335,58 @@ def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, 
     assert git(repo, "show", "HEAD:current.csv") == "data/v2.csv"
     assert git(repo, "show", "HEAD:models/latest.pkl") == "model_v3.pkl"
     assert git(repo, "show", "HEAD:pictures") == "images"
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_pre_commit_refuses_links_into_the_cache_of_yours_and_the_copy_it_names_passes(
+        repo, dvx, link):
+    """A link into the cache made outside dvx (`cp -l` of a hard-linked file, `cp -a` of a
+    symbolic link dvx placed), which no dvx command knows of, is refused with a copy made in
+    its place as the way out, beside the links a `git reset` left, whose way out is `dvx
+    checkout`. Running the commands the message names makes the commit pass, and leaves the
+    cache whole."""
+    _links_left_by_git_reset(repo, dvx, link)
+    write(repo / "tracked.csv", "kept\n")
+    assert dvx("add", "tracked.csv").code == 0
+    git(repo, "add", "tracked.csv.dvx", ".gitignore")
+    git(repo, "commit", "-qm", "tracked.csv")
+    place = os.link if link == "hardlink" else lambda src, dst: os.symlink(os.readlink(src), dst)
+    for name in ("tests/fixture.csv", "tests/a b.csv"):
+        (repo / "tests").mkdir(exist_ok=True)
+        place(repo / "tracked.csv", repo / name)
+    git(repo, "add", "-A")
+
+    refused = _git_commit(repo, "-m", "fixtures")
+    assert refused.returncode == 1, refused.stderr
+    mine = (", made outside dvx (a `cp -l` or `ln` of tracked data)" if link == "hardlink"
+            else ", made outside dvx (a `cp -a` of a link dvx placed, an `ln -s`)")
+    listed = [line.strip() for line in refused.stderr.splitlines() if line.startswith("    ")]
+    assert [line.split(": ", 1)[0] for line in listed] == [
+        "d/a", "d/b", "data.csv", "tests/a b.csv", "tests/fixture.csv"]
+    assert listed[3].endswith(mine) and listed[4].endswith(mine)
+    assert "Take those whose pointer is gone out of the commit with `git rm --cached -- d/a " \
+        "d/b data.csv`, run `dvx checkout`" in refused.stderr
+    copy = _named_command(refused.stderr, "for f in ")
+    assert copy == ("for f in 'tests/a b.csv' tests/fixture.csv; do cp \"$f\" \"$f.tmp\" && "
+                    "mv -f \"$f.tmp\" \"$f\"; done")
+
+    subprocess.run(_named_command(refused.stderr, "git rm "), shell=True, cwd=repo, check=True)
+    assert dvx("checkout").code == 0
+    subprocess.run(copy, shell=True, cwd=repo, check=True)
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "fixtures")
+    assert done.returncode == 0, done.stderr
+    for name in ("tests/fixture.csv", "tests/a b.csv"):
+        assert not os.path.islink(repo / name) and os.stat(repo / name).st_nlink == 1
+        assert git(repo, "show", f"HEAD:{name}") == "kept\n"
+    assert (repo / "tracked.csv").read_text() == "kept\n"
+    status = dvx("status")
+    assert status.code == 0 and "up to date" in status.stdout, status.output
+
+
+def _named_command(message: str, start: str) -> str:
+    """The command a refusal names as a way out ("with `...`") that begins with `start`."""
+    return start + message.split(f"with `{start}", 1)[1].split("`", 1)[0]
 
 
 def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, dvx):

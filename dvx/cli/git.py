@@ -170,7 +170,7 @@ def pre_commit(args: tuple[str, ...]) -> None:
     if check.found:
         warn(_staged_data_message(repo.root, check.found))
     if check.links:
-        warn(_staged_links_message(check.links))
+        warn(_staged_links_message(repo.root, check.links))
     if check.found or check.links:
         sys.exit(1)
 
@@ -211,28 +211,62 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
     return "\n".join(lines)
 
 
-def _staged_links_message(links: list[StagedLink]) -> str:
-    """Links into the cache staged for a commit: what each is, and the way out."""
+def _staged_links_message(root: str, links: list[StagedLink]) -> str:
+    """Links into the cache staged for a commit: what each is, and the way out of each kind:
+    `dvx checkout` settles the data a `git reset` left, but knows nothing of a link made
+    outside dvx, which only a copy in its place ends."""
+    from dvx.paths import for_command
     from dvx.scm import literal_pathspec
 
     lines = ["ERROR: dvx stopped the commit: it would put into Git links into dvx's cache, "
              "which a clone gets leading nowhere (a symbolic link) or as the bytes of a "
-             "cache object (a hard link); a `git reset` leaves them where it takes away the "
-             "pointers that tracked them:"]
+             "cache object (a hard link):"]
     for link in links[:_LISTED]:
-        what = ("a hard link of a cache object" if link.target is None else
-                f"a symbolic link to {link.target}")
-        lines.append(f"    {link.path}: {what}")
+        what, how = (("a hard link of a cache object", "a `cp -l` or `ln` of tracked data")
+                     if link.target is None else
+                     (f"a symbolic link to {link.target}",
+                      "a `cp -a` of a link dvx placed, an `ln -s`"))
+        whose = ("whose pointer is gone (a `git reset` leaves such data)" if link.left_behind
+                 else f"made outside dvx ({how})")
+        lines.append(f"    {link.path}: {what}, {whose}")
     if len(links) > _LISTED:
         lines.append(f"    and {len(links) - _LISTED} more")
-    paths = " ".join(literal_pathspec(link.path) for link in links[:_LISTED])
-    lines.append(
-        f"Take them out of the commit with `git rm --cached -- {paths}"
-        + (" ...` (each of them)" if len(links) > _LISTED else "`")
-        + ", run `dvx checkout`, which makes each a file of its own (or removes it, where a "
-        "commit that a branch reaches records it), `git add` what it changes, and commit "
-        "again. `git commit --no-verify` commits them as they are.")
+    left = [link.path for link in links if link.left_behind]
+    own = [link.path for link in links if not link.left_behind]
+    both = bool(left and own)
+    ways = []
+    if left:
+        ways.append(f"Take {'those whose pointer is gone' if both else 'them'} out of the "
+                    f"commit with `git rm --cached -- {_named(left, literal_pathspec)}`"
+                    f"{_each(left)}, run "
+                    "`dvx checkout`, which makes each a file of its own (or removes it, where a "
+                    "commit that a branch reaches records it), `git add` what it changes, and "
+                    "commit again.")
+    if own:
+        named = _named(own, lambda path: for_command(root, path))
+        if len(own) == 1:
+            tmp = for_command(root, own[0] + ".tmp")
+            copy = f"`cp {named} {tmp} && mv -f {tmp} {named}`"
+        else:
+            copy = (f'`for f in {named}; do cp "$f" "$f.tmp" && mv -f "$f.tmp" "$f"; done`'
+                    f"{_each(own)}")
+        ways.append(f"Make {'those made outside dvx' if both else 'them'} files of their own, "
+                    f"each a copy in its place, with {copy}, `git add` "
+                    f"{'those' if both else 'them'}, and commit again.")
+    ways.append("`git commit --no-verify` commits them as they are.")
+    lines.append(" ".join(ways))
     return "\n".join(lines)
+
+
+def _named(paths: list[str], quote: Callable[[str], str]) -> str:
+    """The first of `paths`, quoted, for a command in a message; `...` for the rest."""
+    return (" ".join(quote(path) for path in paths[:_LISTED])
+            + (" ..." if len(paths) > _LISTED else ""))
+
+
+def _each(paths: list[str]) -> str:
+    """What follows a command of a message that names only some of `paths`."""
+    return " (each of them)" if len(paths) > _LISTED else ""
 
 
 def _what_was_staged(found: list[StagedData]) -> str:

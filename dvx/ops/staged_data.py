@@ -18,8 +18,10 @@ Nor may a commit hold a link into the cache, whatever tracks it: a symbolic link
 into this repository's cache (cache.type symlink), which a clone gets leading nowhere, or a
 file that is one of the cache's objects (cache.type hardlink), its bytes the cache's. A `git
 reset`, which runs no hook, leaves them where it takes their pointers away, until a `dvx
-checkout` makes each a file of its own. A symbolic link to a workspace file (`ln -s
-data/v2.csv current.csv`) is judged by its own target, never by the link into the cache
+checkout` makes each a file of its own. A link of the user's own that leads into the cache
+(`cp -l` of a hard-linked file, `ln -s` of an object) is refused too, its way out a copy
+made in its place, as no dvx command knows of it. A symbolic link to a workspace file (`ln
+-s data/v2.csv current.csv`) is judged by its own target, never by the link into the cache
 that file may be: it passes.
 
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
@@ -76,6 +78,10 @@ class StagedLink:
     """A file staged for a commit that is a link into this repository's cache."""
     path: str
     target: str | None  # where a symbolic link leads, as staged; None: an object's hard link
+    # Data dvx placed that no pointer tracks any more (a `git reset` took it away): its sync
+    # record, which `dvx checkout` settles, names it or a folder above it. Else a link made
+    # by hand (`cp -l`, `ln -s` into the cache), which no dvx command knows of.
+    left_behind: bool
 
 
 @dataclass
@@ -123,13 +129,13 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
     puts it), in the order of their paths. A regular file is one only if it has more than
     one link: only those are hashed, so a commit of code costs one lstat per file."""
     assert repo.git is not None
-    links = []
+    links: list[tuple[str, str | None]] = []  # (path, a symbolic link's target)
     for file in sorted(staged, key=lambda file: file.path):
         full = repo.abspath(file.path)
         if file.mode == SYMLINK_MODE:  # as staged, which the workspace's may no longer be
             target = os.fsdecode(repo.git.object_data(file.blob)[1])
             if repo.cache.holds_path(_where_written(full, target)):
-                links.append(StagedLink(file.path, target))
+                links.append((file.path, target))
             continue
         try:
             st = os.lstat(full)
@@ -137,8 +143,19 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
             continue  # gone since it was staged: no link of the cache's
         if stat.S_ISREG(st.st_mode) and hard_linked_object(repo, full, file.path,
                                                            st) is not None:
-            links.append(StagedLink(file.path, None))
-    return links
+            links.append((file.path, None))
+    synced = set(repo.syncstate.paths()) if links else set()
+    return [StagedLink(path, target, _is_or_inside_any(path, synced))
+            for path, target in links]
+
+
+def _is_or_inside_any(path: str, paths: set[str]) -> bool:
+    at = path
+    while at:
+        if at in paths:
+            return True
+        at = at.rpartition("/")[0]
+    return False
 
 
 def _where_written(link: str, target: str) -> str:
