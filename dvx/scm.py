@@ -1254,9 +1254,10 @@ class Git:
 
     def staged_additions(self) -> list[StagedFile]:
         """The files the commit being made adds or changes: those Git's index holds otherwise
-        than HEAD (every one before the first commit). A renamed file is one added."""
+        than HEAD (every one before the first commit). A renamed file is one added, and one
+        whose type changed (a file Git had, staged as a symbolic link now) one changed."""
         out = self._run("diff", "--cached", "--raw", "--no-abbrev", "-z", "--no-renames",
-                        "--diff-filter=AM")
+                        "--diff-filter=AMT")
         fields = out.split(b"\0")[:-1]  # each ends with a NUL
         found: list[StagedFile] = []
         for meta, path in zip(fields[0::2], fields[1::2], strict=True):

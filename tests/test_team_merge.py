@@ -337,6 +337,49 @@ def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, 
     assert git(repo, "show", "HEAD:pictures") == "images"
 
 
+def test_pre_commit_refuses_links_into_the_cache_staged_as_a_type_change(repo, dvx):
+    """A file Git had, staged again as a symbolic link into the cache (a type change, `T`):
+    the mixed `git reset` of the commit that moved data.csv from Git to dvx, then `git add
+    -A`, stages its link into the cache; a file of Git's replaced by a copy of such a link
+    does too. Both are refused, and the way out named for each passes."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    assert dvx("install").code == 0
+    write(repo / "data.csv", "a,b\n")
+    write(repo / "notes.txt", "mine\n")
+    commit(repo, "data.csv in Git")
+    git(repo, "rm", "-q", "--cached", "data.csv")
+    assert dvx("add", "data.csv").code == 0
+    commit(repo, "data.csv moved to dvx")
+    git(repo, "reset", "-q", "HEAD~1")
+    os.unlink(repo / "notes.txt")
+    os.symlink(os.readlink(repo / "data.csv"), repo / "notes.txt")  # a `cp -a` of the link
+    git(repo, "add", "-A")
+    assert git(repo, "diff", "--cached", "--name-status", "--", "data.csv", "notes.txt") \
+        == "T\tdata.csv\nT\tnotes.txt\n"
+    before = git(repo, "rev-parse", "HEAD")
+
+    refused = _git_commit(repo, "-m", "data.csv moved to dvx")
+    assert refused.returncode == 1 and git(repo, "rev-parse", "HEAD") == before
+    assert "    data.csv: the data of data.csv.dvx\n" in refused.stderr
+    assert "or Git had it before dvx tracked it" in refused.stderr
+    assert "`git rm -r --cached -- data.csv`, write its .gitignore entries with `dvx " \
+        "checkout data.csv`" in refused.stderr
+    assert "    notes.txt: a symbolic link to /" in refused.stderr
+    assert ", made outside dvx (a `cp -a` of a link dvx placed, an `ln -s`)\n" in refused.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", "--", "data.csv")  # the ways out named
+    assert dvx("checkout", "data.csv").code == 0
+    subprocess.run(_named_command(refused.stderr, "cp "), shell=True, cwd=repo, check=True)
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "data.csv moved to dvx")
+    assert done.returncode == 0, done.stderr
+    committed = git(repo, "ls-tree", "--name-only", "HEAD").split()
+    assert "data.csv" not in committed and "data.csv.dvx" in committed
+    assert git(repo, "ls-files", "-s", "notes.txt").startswith("100644 ")
+    assert git(repo, "show", "HEAD:notes.txt") == "a,b\n"
+    assert (repo / "data.csv").read_text() == "a,b\n"
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_pre_commit_refuses_links_into_the_cache_of_yours_and_the_copy_it_names_passes(
         repo, dvx, link):

@@ -275,7 +275,8 @@ def _what_was_staged(found: list[StagedData]) -> str:
     yet never had one."""
     went = ("data that dvx tracks and keeps out of Git, which Git no longer ignores (a merge "
             "or a hand edit dropped its .gitignore entry; or a `!` rule or `git add -f` took "
-            "it in)")
+            "it in; or Git had it before dvx tracked it, as a `git reset` of the commit that "
+            "moved it out of Git leaves it)")
     never = ("outputs of stages that no run recorded yet, which dvx keeps out of Git all the "
              "same (it writes the .gitignore entry of a stage's output when the stage runs)")
     recorded = {item.holder.recorded for item in found}
