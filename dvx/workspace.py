@@ -163,8 +163,9 @@ def file_state(repo: Repo, path: str, display: str,
 def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) -> str | None:
     """The oid of the cache object that the regular file at `path` (its lstat `st`) is a
     hard link of, if it is one (what cache.type hardlink places): its oid from the stat
-    cache, or hashed. A file with one link is never one, and is not read."""
-    if st.st_nlink < 2:
+    cache, or hashed. A file with one link, or on another filesystem than the cache, is never
+    one, and is not read."""
+    if st.st_nlink < 2 or st.st_dev != _device_of(repo.cache.root):
         return None
     try:
         state = file_state(repo, path, display, st)
@@ -174,6 +175,15 @@ def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) 
     except (DvxError, OSError):
         return None  # not an object of the cache's
     return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _device_of(folder: str) -> int | None:
+    """The device of the filesystem `folder` is on (None: there is none yet), asked once."""
+    try:
+        return os.stat(folder).st_dev
+    except OSError:
+        return None
 
 
 def recorded_executable(repo: Repo, rel: str) -> bool:

@@ -34,6 +34,7 @@ Git. The workspace is never walked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -105,6 +106,8 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
                                 [file.path for file in staged if _may_be_data(file.path)])
     named = {path for item in check.found for path in item.files}
     check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
+    with contextlib.suppress(OSError):  # what was hashed, so the next commit reads it back
+        repo.statcache.flush()
     return check
 
 
