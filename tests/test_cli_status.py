@@ -660,6 +660,7 @@ def test_remote_takes_a_configured_remotes_name_and_leaves_any_other_word_a_targ
     assert dvx("add", "models", "other.bin").code == 0
     assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
     assert dvx("remote", "add", "models", str(tmp_path / "models-store")).code == 0
+    (tmp_path / "models-store").mkdir()  # an empty remote: nothing pushed there yet
     assert dvx("push").code == 0
     named = dvx("status", "--remote", "models", "--json")
     assert named.code == 0, named.output
@@ -720,6 +721,7 @@ def test_remote_hint_from_a_subdirectory_names_the_remote_as_typed(repo, dvx, tm
     """The remote of -r is a name, not a path: run from a subdirectory, the hint names it as
     it is, and the command it names works there."""
     assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    (tmp_path / "store").mkdir()  # an empty remote: nothing pushed there yet
     write(repo / "sub" / "d.txt", "x")
     assert dvx("add", "sub/d.txt").code == 0
     for scope in ((), ("-A",)):
@@ -744,6 +746,7 @@ def test_remote_followed_by_a_word_that_is_neither_a_remote_nor_a_path_names_the
     write(repo / "f", "x")
     assert dvx("add", "f").code == 0
     assert dvx("remote", "add", "-d", "storage", str(tmp_path / "store")).code == 0
+    (tmp_path / "store").mkdir()  # an empty remote: nothing pushed there yet
     assert dvx("remote", "add", "backup", str(tmp_path / "backup")).code == 0
     typo = dvx("status", "--remote", "bakup")
     assert typo.code == 2, typo.output
@@ -757,3 +760,35 @@ def test_remote_followed_by_a_word_that_is_neither_a_remote_nor_a_path_names_the
     removed = dvx("status", "--remote", "gone", "-T", "--json")
     assert removed.code == 0, removed.output
     assert [row["path"] for row in json.loads(removed.stdout)["missing_on_remote"]] == ["gone"]
+
+
+def test_remote_whose_folder_is_gone_is_an_error_naming_it_not_data_never_pushed(
+        repo, dvx, tmp_path):
+    """A remote retired or renamed (its folder moved away) is the error fetch gives, for
+    every scope and for each remote compared (an output's own too), not an empty remote
+    whose data all reads as never pushed, with `dvx push` to make it again."""
+    store, archive = tmp_path / "store", tmp_path / "archive"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    assert dvx("remote", "add", "archive", str(archive)).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo big > big.bin\n"
+                             "    outs:\n    - big.bin: {remote: archive}\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    assert dvx("push").code == 0
+    store.rename(tmp_path / "store.retired")
+    for args in ((), ("--json",), ("-A",), ("-q",), ("-r", "storage"), ("f",)):
+        gone = dvx("status", "-c", *args)
+        assert gone.code == 1, (args, gone.output)
+        assert f"The remote directory '{store}' does not exist." in gone.stderr, gone.stderr
+        assert "not on the remote" not in gone.output and gone.stdout == ""
+    (tmp_path / "store.retired").rename(store)
+    archive.rename(tmp_path / "archive.retired")
+    own = dvx("status", "-c")  # one of the two remotes compared: named
+    assert own.code == 1 and own.stderr.startswith(
+        f"ERROR: Could not compare with the remote 'archive': The remote directory "
+        f"'{archive}' does not exist."), own.stderr
+    assert "in sync" in dvx("status", "-c", "f").stdout  # what the other remote holds
+

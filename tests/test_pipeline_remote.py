@@ -535,6 +535,8 @@ def test_status_and_fsck_of_a_remote_check_what_belongs_on_it(repo, dvx, tmp_pat
     outputs that do not belong on another."""
     assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
     assert dvx("remote", "add", "archive", str(tmp_path / "archive-store")).code == 0
+    for store in ("main-store", "archive-store"):
+        (tmp_path / store).mkdir()  # empty remotes: nothing pushed there yet
     write(repo / "dvx.yaml", """\
 stages:
   s:
@@ -658,6 +660,8 @@ stages:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v2")
 
+    main.mkdir()  # two empty remotes: nothing pushed there yet
+    cloud.mkdir()
     status = dvx("status", "-c", "-A")
     assert status.code == 0, status.output
     pushed = dvx("push", "-A", "--json")

@@ -36,8 +36,9 @@ def test_round_trip_is_byte_exact_and_push_is_idempotent(repo, dvx, tmp_path, re
 
 def test_status_remote_and_granular_pull(repo, dvx, tmp_path, remote):
     make_dataset(repo)
-    dvx("add", "data", "model.pt")
     configure(dvx, repo, remote)
+    assert dvx("push").code == 0  # nothing tracked yet: it makes the remote, empty
+    dvx("add", "data", "model.pt")
     before = json.loads(dvx("status", "--remote", "--json").stdout)
     assert before["in_sync"] is False and len(before["missing_on_remote"]) == 28
     assert dvx("status", "--remote", "-q").code == 1

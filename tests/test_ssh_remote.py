@@ -423,8 +423,8 @@ def test_a_connection_dropped_while_listing_is_made_again(repo, dvx, tmp_path, s
 def test_a_remote_folder_that_does_not_exist_is_named_not_taken_for_empty(repo, dvx, tmp_path,
                                                                            sshd):
     """A typo in the path would otherwise read as an empty remote: pull would blame a
-    teammate for not pushing, fsck would report everything missing. (`status --remote`
-    reads it as a remote not pushed to yet, as for a directory remote.)"""
+    teammate for not pushing, fsck would report everything missing, status --remote would
+    call it never pushed."""
     write(repo / "f", "hi")
     assert dvx("add", "f").code == 0
     _ssh_remote(dvx, sshd, tmp_path / "store")
@@ -432,7 +432,7 @@ def test_a_remote_folder_that_does_not_exist_is_named_not_taken_for_empty(repo, 
     shutil.rmtree(repo / ".dvx" / "cache")
     url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/stor"
     assert dvx("remote", "modify", "s", "url", url).code == 0
-    for command in (("pull",), ("fetch",), ("fsck", "--remote", "s")):
+    for command in (("pull",), ("fetch",), ("fsck", "--remote", "s"), ("status", "-c")):
         result = dvx(*command)
         assert result.code == 1, (command, result.output)
         assert result.stderr.startswith(f"ERROR: The folder '{tmp_path}/stor' of the remote "

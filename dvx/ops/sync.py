@@ -1008,13 +1008,24 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     return merged
 
 
-def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None
+def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None,
+                            gone_is_empty: bool = False
                             ) -> list[tuple[list[Target], RemoteStatus]]:
     """`remote_status` of each remote a plain `dvx fetch` asks (an output's own, else the
     default one), with the targets asked of it, in the order the fetch asks them: what one
-    remote lacks, another may hold for an output with the same bytes."""
+    remote lacks, another may hold for an output with the same bytes. A remote whose folder
+    is gone is an error, unless `gone_is_empty` (as a pull of several remotes goes on
+    without it)."""
     groups = _by_remote(repo, pushed(targets), None)
-    return [(group, _status_on(repo, group, name, jobs)) for name, group in groups.items()]
+    found = []
+    for name, group in groups.items():
+        try:
+            found.append((group, _status_on(repo, group, name, jobs, gone_is_empty)))
+        except DvxError as exc:
+            if len(groups) == 1:
+                raise
+            raise _naming_remote(name, "compare with", exc) from None  # one of several
+    return found
 
 
 def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None) -> None:
@@ -1030,9 +1041,12 @@ def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None) 
 
 
 def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
-               jobs: int | None) -> RemoteStatus:
+               jobs: int | None, gone_is_empty: bool = False) -> RemoteStatus:
     name, remote = open_remote(repo, remote_name)
-    remote.blobs.check_reachable()  # a server that does not answer is not an empty remote
+    if gone_is_empty:
+        remote.blobs.check_reachable()  # a server that does not answer is no empty remote
+    else:  # nor, as for fetch, a folder gone (a typo, a remote retired): all never pushed
+        remote.blobs.prepare(create=False)
     problems: list[str] = []
     wanted = wanted_objects(repo, targets, problems)
     everything = wanted.files  # a dict: its keys are the set of oids, with no copy of them

@@ -552,8 +552,9 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     asked = [o for o in changing if o.path in lacking and o.push]
     absent: list[str] = []
     brought: set[str] = set()  # by a remote asked before: the fetch asks them in turn
-    for group, status in remote_status_by_remote(repo, [Target(o) for o in asked]
-                                                 ) if asked else []:
+    # The real run's pull goes on without a remote whose folder is gone: it holds nothing
+    for group, status in remote_status_by_remote(repo, [Target(o) for o in asked],
+                                                 gone_is_empty=True) if asked else []:
         gone = (status.missing_on_remote.keys() & status.missing_in_cache.keys()) - brought
         brought |= status.missing_in_cache.keys() - status.missing_on_remote.keys()
         absent += [t.output.path for t in group if _needs_any(repo, t.output, gone)]
