@@ -63,6 +63,39 @@ def test_history_is_checked_with_revision_options(repo, dvx, tmp_path):
     assert [row["path"] for row in json.loads(tagged.stdout)["missing"]] == ["f"]
 
 
+def test_a_remote_named_is_checked_for_data_a_plain_push_sends_to_another(repo, dvx, tmp_path):
+    """After `remote default new` and `dvx push -A`, the versions of an output whose
+    `remote:` names the old remote are on the old one only: `status -c -A -r new` and `fsck
+    --remote new -A` name each of them, as `push -A -r new` uploads them, instead of calling
+    the new remote complete."""
+    assert dvx("remote", "add", "-d", "old", str(tmp_path / "old-store")).code == 0
+    write(repo / "raw.txt", "raw")
+    assert dvx("add", "raw.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp in.txt model.txt\n"
+                             "    deps: [in.txt]\n    outs:\n    - model.txt: {remote: old}\n")
+    for version in ("one", "two"):
+        write(repo / "in.txt", version)
+        assert dvx("repro").code == 0
+        commit_all(repo, version)
+        assert dvx("push").code == 0
+    git(repo, "tag", "v1", "HEAD~1")
+    assert dvx("remote", "add", "new", str(tmp_path / "new-store")).code == 0
+    assert dvx("remote", "default", "new").code == 0
+    assert dvx("push", "-A").code == 0  # raw.txt to `new`; model.txt's versions to `old`
+    status = dvx("status", "-c", "-A", "-r", "new")
+    assert status.code == 0, status.output
+    assert "2 object(s) not on the remote (`dvx push -A -r new`):\n" \
+           "    model.txt  (in " in status.stdout, status.stdout
+    assert "model.txt  (in the workspace)" in status.stdout
+    fsck = dvx("fsck", "--remote", "new", "-A", "--json")
+    assert fsck.code == 1, fsck.output
+    assert [(m["path"], m["pushed_to"]) for m in json.loads(fsck.stdout)["missing"]] == [
+        ("model.txt", "old"), ("model.txt", "old")]
+    assert dvx("push", "-A", "-r", "new").code == 0  # what they named
+    assert "in sync" in dvx("status", "-c", "-A", "-r", "new").stdout
+    assert dvx("fsck", "--remote", "new", "-A").code == 0
+
+
 def test_objects_lost_with_their_pack_fail_fsck_though_no_pointer_needs_them(
         repo, dvx, tmp_path):
     """A pack deleted outside dvx held the only copies of what another branch needs: fsck

@@ -531,8 +531,8 @@ stages:
 
 def test_status_and_fsck_of_a_remote_check_what_belongs_on_it(repo, dvx, tmp_path):
     """As push sends it: an output with its own remote is compared with that remote, and a
-    `push: false` output with none; a remote named (-r, fsck --remote) is checked for the
-    outputs that do not belong on another."""
+    `push: false` output with none; a remote named (-r, fsck --remote) is checked for all
+    that `dvx push -r NAME` uploads there, whatever remote a plain push sends it to."""
     assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
     assert dvx("remote", "add", "archive", str(tmp_path / "archive-store")).code == 0
     for store in ("main-store", "archive-store"):
@@ -554,24 +554,24 @@ stages:
     status = dvx("status", "--remote")
     assert status.code == 0 and "are in sync" in status.stdout, status.stdout
     assert dvx("status", "--remote", "-q").code == 0
-    assert "in sync" in dvx("status", "--remote", "-r", "main").stdout
-    archive = dvx("status", "--remote", "-r", "archive")  # a.bin is not pinned elsewhere
-    assert "(`dvx push -r archive`):\n    a.bin\n" in archive.stdout, archive.stdout
-    assert "s.bin" not in archive.stdout and "big.bin" not in archive.stdout
-    for name in ("main", "archive"):
-        fsck = dvx("fsck", "--remote", name)
-        assert "s.bin" not in fsck.stderr and "big.bin" not in fsck.stderr, fsck.output
-    assert dvx("fsck", "--remote", "main").code == 0
-    archived = dvx("fsck", "--remote", "archive")  # a.bin is on main: not lost, not sent here
-    assert archived.code == 1, archived.output
-    assert "a.bin needs it, and the remote archive does not have it: `dvx push` sends it to " \
-           "the default remote main (where it may be), `dvx push -r archive` uploads it " \
-           "here." in archived.stderr, archived.stderr
-    as_json = json.loads(dvx("fsck", "--remote", "archive", "--json").stdout)
-    assert [(m["path"], m["pushed_to"]) for m in as_json["missing"]] == [("a.bin", "main")]
-    assert dvx("push", "-r", "archive").code == 0  # what status -r archive listed
-    assert dvx("fsck", "--remote", "archive").code == 0
-    assert "in sync" in dvx("status", "--remote", "-r", "archive").stdout
+    for name, elsewhere, sent_to in (("main", "big.bin", "its own remote archive (`remote:` "
+                                                         "in dvx.yaml)"),
+                                     ("archive", "a.bin", "the default remote main")):
+        named = dvx("status", "--remote", "-r", name)
+        assert f"(`dvx push -r {name}`):\n    {elsewhere}\n" in named.stdout, named.stdout
+        assert "s.bin" not in named.stdout
+        fsck = dvx("fsck", "--remote", name)  # on the other remote: not lost, not sent here
+        assert fsck.code == 1 and "s.bin" not in fsck.stderr, fsck.output
+        assert f"{elsewhere} needs it, and the remote {name} does not have it: `dvx push` " \
+               f"sends it to {sent_to}, where it may be; `dvx push -r {name}` uploads it " \
+               "here." in fsck.stderr, fsck.stderr
+        as_json = json.loads(dvx("fsck", "--remote", name, "--json").stdout)
+        other = "archive" if name == "main" else "main"
+        assert [(m["path"], m["pushed_to"]) for m in as_json["missing"]] == [(elsewhere,
+                                                                             other)]
+        assert dvx("push", "-r", name).code == 0  # what status -r NAME listed
+        assert dvx("fsck", "--remote", name).code == 0
+        assert "in sync" in dvx("status", "--remote", "-r", name).stdout
 
 
 def test_an_output_naming_the_default_remote_goes_with_the_others(repo, dvx, tmp_path):

@@ -583,11 +583,13 @@ def fsck(remote_name: str | None, fast: bool, jobs: int | None, as_json: bool,
              "(`chmod a+r`), as `dvx config cache.shared group` makes every object stored "
              "from then on.")
     for oid, path in sorted(result.missing.items(), key=lambda kv: kv[1])[:50]:
-        if remote_name and oid in result.sent_elsewhere:
+        sent_to = result.pushed_to.get(oid)
+        if remote_name and sent_to is not None:
+            which = f"the default remote {sent_to}" if sent_to == result.default_remote \
+                else f"its own remote {sent_to} (`remote:` in dvx.yaml)"
             warn(f"Missing {oid}: {path} needs it, and the remote {remote_name} does not have "
-                 f"it: `dvx push` sends it to the default remote {result.default_remote} "
-                 f"(where it may be), {_push_to(remote_name, result.read_only)} uploads it "
-                 "here.")
+                 f"it: `dvx push` sends it to {which}, where it may be; "
+                 f"{_push_to(remote_name, result.read_only)} uploads it here.")
         else:
             warn(f"Missing {oid}: {path} needs it, and the remote does not have it.")
     if len(result.missing) > 50:

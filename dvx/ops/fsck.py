@@ -13,7 +13,7 @@ from dvx import faults
 from dvx.errors import LockError
 from dvx.fsutil import describe
 from dvx.logs import get_logger
-from dvx.ops.remote import default_remote, lock_remote, open_remote, settings_for
+from dvx.ops.remote import default_remote, lock_remote, open_remote, own_remote, settings_for
 from dvx.ops.sync import belonging_on, wanted_objects
 from dvx.outputs import Target, resolve_targets
 from dvx.remote import locks, pack_reads, packed, transfer
@@ -37,9 +37,9 @@ class FsckResult:
     kept: list[str] = field(default_factory=list)
     unchecked: int = 0  # --fast: objects whose size is not recorded anywhere
     missing: dict[str, str] = field(default_factory=dict)  # oid -> a path that needs it
-    # Missing ones of outputs without a `remote:` of their own, checked on a remote that is
-    # not the default one `dvx push` sends them to (`default_remote`): never sent here.
-    sent_elsewhere: set[str] = field(default_factory=set)
+    # Missing ones that a plain `dvx push` sends to another remote than this one (their
+    # output's own, `remote:` in dvx.yaml, else the default one): oid -> that remote.
+    pushed_to: dict[str, str] = field(default_factory=dict)
     default_remote: str | None = None
     # Named by the indexes, and every copy gone (a pack or loose object deleted outside dvx),
     # though nothing checked needs them: those something needs are `missing`.
@@ -72,9 +72,7 @@ class FsckResult:
                              "retired": oid in self.retired}
                             for oid, why in sorted(self.corrupt.items())],
                 # `pushed_to`: the remote `dvx push` sends it to when that is not this one
-                "missing": [{"oid": oid, "path": path,
-                             "pushed_to": self.default_remote if oid in self.sent_elsewhere
-                             else None}
+                "missing": [{"oid": oid, "path": path, "pushed_to": self.pushed_to.get(oid)}
                             for oid, path in sorted(self.missing.items(), key=lambda kv: kv[1])],
                 "lost": sorted(self.lost),
                 "not_objects": [{"oid": oid, "path": path}
@@ -125,8 +123,9 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     name, remote = open_remote(repo, remote_name)
     remote.blobs.prepare(create=False)
     settings = settings_for(repo, name, remote, jobs)
+    # What `dvx push -r NAME` uploads there, whatever remote a plain push sends it to
     targets = belonging_on(repo, resolve_targets(repo, []) if targets is None else targets,
-                           name)
+                           name)[name]
     # The remote's own index bytes, not this repository's copies of them: one damaged there
     # since is refused here as in a clone that never saw it, and by the commands after.
     remote.inventory.recheck()
@@ -217,17 +216,18 @@ def _moved_aside(remote: RemoteStore, oid: str) -> str | None:
 
 def _note_sent_elsewhere(repo: Repo, name: str, targets: list[Target],
                          result: FsckResult) -> None:
-    """Which missing objects `dvx push` sends to the default remote rather than to `name`
-    (their outputs name no remote of their own): `push -r NAME` uploads them here."""
-    default = default_remote(repo.config)
-    if default is None or default == name:
-        return
-    result.default_remote = default
+    """Which missing objects a plain `dvx push` sends to another remote than `name`: their
+    output's own (`remote:`), else the default one. `push -r NAME` uploads them here."""
+    known = set(repo.config.remote_names())
+    result.default_remote = default_remote(repo.config)
     for oid, path in result.missing.items():
-        if any(t.output.remote != name and (path == t.output.path  # the default's
-                                            or path.startswith(t.output.path + "/"))
-               for t in targets):
-            result.sent_elsewhere.add(oid)
+        for target in targets:
+            output = target.output
+            if path == output.path or path.startswith(output.path + "/"):
+                sent_to = own_remote(output.remote, known) or result.default_remote
+                if sent_to is not None and sent_to != name:
+                    result.pushed_to[oid] = sent_to
+                    break
 
 
 def _named_loose(remote: RemoteStore) -> set[str]:

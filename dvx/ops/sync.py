@@ -326,11 +326,15 @@ def wanted_objects(repo: Repo, targets: list[Target], problems: list[str],
     return wanted
 
 
-def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
-               ) -> dict[str | None, list[Target]]:
-    """Pipeline outputs that name their own remote (`remote:` in dvx.yaml) go there, unless
-    a remote is given explicitly; the rest go to the default remote (one group with the
-    outputs that name it)."""
+def belonging_on(repo: Repo, targets: list[Target], remote_name: str | None
+                 ) -> dict[str | None, list[Target]]:
+    """The targets a remote holds, by the remote each belongs on: what `dvx push` (with `-r
+    NAME` or not) uploads where, and so what `dvx fetch` reads, `status -c` compares and
+    `fsck --remote` looks for there, each asking here. `push: false` outputs go nowhere.
+    With `remote_name` (`-r NAME`, `fsck --remote NAME`) all the others go there; without,
+    pipeline outputs that name their own remote (`remote:` in dvx.yaml) go to it, the rest
+    to the default remote (one group with the outputs that name it)."""
+    targets = pushed(targets)
     if remote_name is None:
         _refuse_outputs_sent_nowhere(repo, targets, set(repo.config.remote_names()))
     return _grouped(repo, targets, remote_name)
@@ -338,7 +342,7 @@ def _by_remote(repo: Repo, targets: list[Target], remote_name: str | None
 
 def _grouped(repo: Repo, targets: list[Target], remote_name: str | None
              ) -> dict[str | None, list[Target]]:
-    """The targets by the remote `_by_remote` sends each to, without its checks."""
+    """The targets by the remote `belonging_on` sends each to, without its checks."""
     default = remote_name or default_remote(repo.config)
     known = set(repo.config.remote_names())
     groups: dict[str | None, list[Target]] = {}
@@ -432,15 +436,6 @@ def pushed(targets: list[Target]) -> list[Target]:
     return [t for t in targets if t.output.push]
 
 
-def belonging_on(repo: Repo, targets: list[Target], remote_name: str) -> list[Target]:
-    """The targets whose data belongs on the remote `remote_name`, when that remote is named
-    to be checked (`status --remote -r`, `fsck --remote`): not `push: false` outputs, nor
-    outputs whose own remote (`remote:` in dvx.yaml) is another; `push -r` uploads them all."""
-    known = set(repo.config.remote_names())
-    return [t for t in pushed(targets)
-            if own_remote(t.output.remote, known) in (None, remote_name)]
-
-
 def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
                   transfer_to: Callable[[str | None, list[Target]], SyncResult]
                   ) -> SyncResult:
@@ -480,12 +475,12 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, repair: bool = False, earlier: SyncResult | None = None
          ) -> SyncResult:
     """`earlier`: a push of this command before this one (`_done_before`)."""
-    targets = pushed(targets)
-    groups = _by_remote(repo, targets, remote_name)
+    groups = belonging_on(repo, targets, remote_name)
     if len(groups) > 1:
         return _over_remotes(groups, "push to", lambda name, group: push(
             repo, group, name, jobs, repair, earlier))
-    name, remote = open_remote(repo, remote_name or next(iter(groups)))
+    [(name_asked, targets)] = groups.items()
+    name, remote = open_remote(repo, name_asked)
     if remote.read_only:
         raise RemoteError(f"Remote '{name}' ({remote.url}) is read-only.",
                           "Push to an S3, SSH, cloud or directory remote instead.")
@@ -989,12 +984,12 @@ class RemoteStatus:
 
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
                   jobs: int | None = None) -> RemoteStatus:
-    """What the remote `remote_name` lacks of the data that belongs on it, and the cache of
-    that data; without a name, each output is compared with the remote a plain `dvx push`
-    sends it to (its own, else the default one)."""
-    if remote_name is not None:
-        return _status_on(repo, belonging_on(repo, targets, remote_name), remote_name, jobs)
-    results = [status for _, status in remote_status_by_remote(repo, targets, jobs)]
+    """What each remote compared lacks of the data that belongs on it, and the cache of
+    that data: the remote `remote_name` for all of it, as `dvx push -r NAME` uploads it;
+    without a name, each output's own remote (`remote:`), else the default one, as a plain
+    push does."""
+    results = [status for _, status in remote_status_by_remote(repo, targets, jobs,
+                                                               remote_name)]
     if len(results) == 1:
         return results[0]
     names = list(dict.fromkeys(r.remote for r in results))
@@ -1009,14 +1004,13 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
 
 
 def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None,
-                            gone_is_empty: bool = False
+                            remote_name: str | None = None, gone_is_empty: bool = False
                             ) -> list[tuple[list[Target], RemoteStatus]]:
-    """`remote_status` of each remote a plain `dvx fetch` asks (an output's own, else the
-    default one), with the targets asked of it, in the order the fetch asks them: what one
-    remote lacks, another may hold for an output with the same bytes. A remote whose folder
-    is gone is an error, unless `gone_is_empty` (as a pull of several remotes goes on
-    without it)."""
-    groups = _by_remote(repo, pushed(targets), None)
+    """`remote_status` of each remote `dvx fetch` (with `-r remote_name`, or without) asks,
+    with the targets asked of it, in the order the fetch asks them: what one remote lacks,
+    another may hold for an output with the same bytes. A remote whose folder is gone is
+    an error, unless `gone_is_empty` (as a pull of several remotes goes on without it)."""
+    groups = belonging_on(repo, targets, remote_name)
     found = []
     for name, group in groups.items():
         try:
@@ -1033,9 +1027,9 @@ def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None) 
     directories of `targets` the cache lacks, and nothing else: small, they say which files
     each directory holds (for a plan made before anything is fetched: `repro --dry --pull`).
     One no remote holds stays missing."""
-    lacking = [t for t in pushed(targets)
+    lacking = [t for t in targets
                if t.output.pointer.is_dir and not repo.cache.exists(t.output.pointer.oid)]
-    for name, group in (_by_remote(repo, lacking, None) if lacking else {}).items():
+    for name, group in (belonging_on(repo, lacking, None) if lacking else {}).items():
         name, remote = open_remote(repo, name)
         _fetch_manifests(repo, remote, group, settings_for(repo, name, remote, jobs))
 
