@@ -792,3 +792,44 @@ def test_remote_whose_folder_is_gone_is_an_error_naming_it_not_data_never_pushed
         f"'{archive}' does not exist."), own.stderr
     assert "in sync" in dvx("status", "-c", "f").stdout  # what the other remote holds
 
+
+def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx, tmp_path):
+    """Data a teammate pushed to another remote only: `status -c -r B` lists it once, as in
+    neither the cache nor B, with a fetch from the other remote configured (not asked), never
+    under `dvx fetch -r B`, which cannot bring it."""
+    for name in ("a", "b"):
+        assert dvx("remote", "add", *(["-d"] if name == "a" else []), name,
+                   str(tmp_path / f"store-{name}")).code == 0
+    write(repo / "first.txt", "first")
+    assert dvx("add", "first.txt").code == 0
+    assert dvx("push").code == 0 and dvx("push", "-r", "b").code == 0
+    write(repo / "second.txt", "second")
+    assert dvx("add", "second.txt").code == 0
+    assert dvx("push").code == 0  # to a only
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    status = dvx("status", "-c", "-r", "b", cwd=other)
+    assert status.code == 0, status.output
+    assert status.stdout == (
+        "1 object(s) not in the cache (`dvx fetch -r b`):\n    first.txt\n"
+        "1 object(s) in neither the cache nor the remote (fetch it from the remote that holds "
+        "it, `dvx fetch -r a`, or ask whoever committed it to run `dvx push` in their "
+        "clone):\n    second.txt\n"), status.stdout
+    as_json = json.loads(dvx("status", "-c", "-r", "b", "--json", cwd=other).stdout)
+    assert [[row["path"] for row in as_json[key]] for key in (
+        "missing_on_remote", "missing_in_cache", "missing_from_both")] == [
+        [], ["first.txt"], ["second.txt"]]
+    assert as_json["in_sync"] is False
+    assert dvx("fetch", "-r", "a", cwd=other).code == 0  # the fetch the hint names
+    moved = dvx("status", "-c", "-r", "b", cwd=other)
+    assert moved.stdout == "1 object(s) not on the remote (`dvx push -r b`):\n" \
+                           "    second.txt\n", moved.stdout
+    alone = tmp_path / "alone"  # no other remote to name: only whoever committed it
+    git(tmp_path, "clone", "-q", str(repo), str(alone))
+    assert dvx("remote", "remove", "a", cwd=alone).code == 0
+    assert dvx("remote", "default", "b", cwd=alone).code == 0
+    lacking = dvx("status", "-c", cwd=alone)
+    assert "1 object(s) in neither the cache nor the remote (ask whoever committed it to run " \
+           "`dvx push` in their clone):\n    second.txt\n" in lacking.stdout, lacking.stdout

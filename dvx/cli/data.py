@@ -380,8 +380,10 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                     f"store {'it serves' if len(result.read_only) == 1 else 'each serves'}")
         labels = _revision_labels(repo, result) if scope else {}
         for label, found, hint in (
-                ("not on the remote", result.missing_on_remote, push),
-                ("not in the cache", result.missing_in_cache, f"`dvx fetch{scope}{named}`")):
+                ("not on the remote", result.to_push(), push),
+                ("not in the cache", result.to_fetch(), f"`dvx fetch{scope}{named}`"),
+                ("in neither the cache nor the remote", result.missing_from_both,
+                 _from_elsewhere(scope, result.other_remotes))):
             if found:
                 out(f"{len(found)} object(s) {label} ({hint}):")
                 rows = sorted((path, labels.get(oid, "")) for oid, path in found.items())
@@ -393,6 +395,19 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
             warn(f"Problem: {problem}")
     if is_quiet() and not result.in_sync:
         sys.exit(1)
+
+
+def _from_elsewhere(scope: str, others: list[str]) -> str:
+    """The hint for data neither the cache nor the remotes compared hold: another remote
+    configured may (not asked: that could be slow, or need other credentials), or whoever
+    committed it never pushed it."""
+    ask = "ask whoever committed it to run `dvx push` in their clone"
+    if not others:
+        return ask
+    named = shlex.quote(others[0]) if len(others) == 1 else "NAME"
+    among = "" if len(others) == 1 else f", NAME one of {', '.join(others)}"
+    return (f"fetch it from the remote that holds it, `dvx fetch{scope} -r {named}`{among}, "
+            f"or {ask}")
 
 
 def _scope_options(revisions: tuple[Any, ...]) -> str:

@@ -960,6 +960,11 @@ class RemoteStatus:
     remotes: list[str] = field(default_factory=list)  # compared with (`remote` joins them)
     # Of those missing: the revisions in scope that need each (commits, "index", "workspace")
     revisions: dict[str, list[str]] = field(default_factory=dict)
+    # Of those missing on the remote, the ones no remote compared gives the cache either
+    # (in `missing_in_cache` too): neither push nor fetch brings them.
+    missing_from_both: dict[str, str] = field(default_factory=dict)
+    # The configured remotes not compared: one of them may hold what both lack (not asked)
+    other_remotes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.remotes:
@@ -968,6 +973,16 @@ class RemoteStatus:
     @property
     def in_sync(self) -> bool:
         return not self.missing_on_remote and not self.missing_in_cache and not self.problems
+
+    def to_push(self) -> dict[str, str]:
+        """What the cache holds and the remote lacks: `dvx push` uploads it."""
+        return {oid: path for oid, path in self.missing_on_remote.items()
+                if oid not in self.missing_from_both}
+
+    def to_fetch(self) -> dict[str, str]:
+        """What a remote compared holds and the cache lacks: `dvx fetch` downloads it."""
+        return {oid: path for oid, path in self.missing_in_cache.items()
+                if oid not in self.missing_from_both}
 
     def to_json(self) -> dict[str, object]:
         def rows(found: dict[str, str]) -> list[dict[str, object]]:
@@ -978,8 +993,9 @@ class RemoteStatus:
                      "revisions_total": len(self.revisions.get(oid, []))}
                     for oid, path in sorted(found.items(), key=lambda kv: kv[1])]
         return {"remote": self.remote, "remotes": self.remotes, "in_sync": self.in_sync,
-                "missing_on_remote": rows(self.missing_on_remote),
-                "missing_in_cache": rows(self.missing_in_cache), "problems": self.problems}
+                "missing_on_remote": rows(self.to_push()),
+                "missing_in_cache": rows(self.to_fetch()),
+                "missing_from_both": rows(self.missing_from_both), "problems": self.problems}
 
 
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
@@ -991,15 +1007,22 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     results = [status for _, status in remote_status_by_remote(repo, targets, jobs,
                                                                remote_name)]
     if len(results) == 1:
-        return results[0]
-    names = list(dict.fromkeys(r.remote for r in results))
-    merged = RemoteStatus(", ".join(names), {}, {}, [], remotes=names)
-    for result in results:
-        merged.missing_on_remote.update(result.missing_on_remote)
-        merged.missing_in_cache.update(result.missing_in_cache)
-        merged.problems += result.problems
-        merged.read_only += result.read_only
-        merged.revisions.update(result.revisions)
+        merged = results[0]
+    else:
+        names = list(dict.fromkeys(r.remote for r in results))
+        merged = RemoteStatus(", ".join(names), {}, {}, [], remotes=names)
+        for result in results:
+            merged.missing_on_remote.update(result.missing_on_remote)
+            merged.missing_in_cache.update(result.missing_in_cache)
+            merged.missing_from_both.update(result.missing_from_both)
+            merged.problems += result.problems
+            merged.read_only += result.read_only
+            merged.revisions.update(result.revisions)
+        # One remote's output lacks what another's gives (the same bytes): a fetch brings it
+        for oid in {oid for r in results for oid in r.to_fetch()}:
+            merged.missing_from_both.pop(oid, None)
+    merged.other_remotes = [name for name in repo.config.remote_names()
+                            if name not in merged.remotes]
     return merged
 
 
@@ -1060,7 +1083,8 @@ def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,
                         _named(wanted.paths, not_in_cache), problems,
                         [name] if remote.read_only else [],
                         revisions=_needed_in(targets, wanted.paths,
-                                             not_on_remote | not_in_cache))
+                                             not_on_remote | not_in_cache),
+                        missing_from_both=_named(wanted.paths, not_on_remote & not_in_cache))
 
 
 def _needed_in(targets: list[Target], paths: PathsOf, oids: set[str]) -> dict[str, list[str]]:
