@@ -14,6 +14,7 @@ import xxhash
 
 from tests.conftest import git, write
 from tests.remotes import commit_all, configure, make_dataset, pointer_oid
+from tests.team import Team, commit, must
 
 
 def test_objects_the_workspace_needs_and_the_remote_lacks_are_reported(repo, dvx, remote):
@@ -298,3 +299,71 @@ def test_a_command_opens_each_remote_once(repo, dvx, tmp_path):
     assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     opened = Repo(str(repo))
     assert open_remote(opened, None)[1] is open_remote(opened, "s")[1]
+
+
+MIGRATED_STAGE = """\
+stages:
+  train:
+    cmd: cat params.yaml raw.txt > model.txt
+    deps: [raw.txt]
+    params: [lr]
+    outs:
+    - model.txt: {remote: shared}
+"""
+
+
+def test_moving_to_another_remote_as_documented_leaves_nothing_behind(tmp_path):
+    """docs/remotes.md, "Moving to another remote", step by step: a tag, a teammate's pushed
+    experiment, a run-cache entry and an output with its own `remote:` all reach the new
+    remote, the checks say so, and once the old remote's folder is gone a fresh clone pulls
+    every tag, applies the experiment and restores the stage from the run-cache."""
+    team = Team(tmp_path)  # its remote `shared` is the old one
+    alice = team.founder()
+    write(alice / "params.yaml", "lr: 1\n")
+    write(alice / "raw.txt", "raw\n")
+    must("add", "raw.txt", cwd=alice)
+    write(alice / "dvx.yaml", MIGRATED_STAGE)
+    must("repro", cwd=alice)
+    commit(alice, "v1")
+    git(alice, "tag", "v1")
+    write(alice / "params.yaml", "lr: 2\n")
+    must("repro", cwd=alice)
+    commit(alice, "v2")
+    git(alice, "tag", "v2")
+    must("push", "-A", "--run-cache", cwd=alice)
+    git(alice, "push", "-q", "origin", "main", "--tags")
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "lr=7", "-n", "bobs", cwd=bob)
+    must("exp", "push", "origin", "bobs", cwd=bob)
+
+    new = tmp_path / "new-store"  # the migration, in alice's clone
+    git(alice, "fetch", "-q", "origin", "--tags")
+    must("exp", "pull", "origin", cwd=alice)
+    must("fetch", "-A", "--run-cache", cwd=alice)
+    must("remote", "add", "new", str(new), cwd=alice)
+    must("push", "-A", "-r", "new", "--run-cache", cwd=alice)
+    assert "Cache and remote 'new' are in sync." in must("status", "-c", "-A", "-r", "new",
+                                                         cwd=alice)
+    assert "0 corrupt, 0 missing, 0 lost" in must("fsck", "--remote", "new", "-A", cwd=alice)
+    must("remote", "default", "new", cwd=alice)
+    write(alice / "dvx.yaml", MIGRATED_STAGE.replace("remote: shared", "remote: new"))
+    must("repro", cwd=alice)
+    must("remote", "remove", "shared", cwd=alice)
+    commit(alice, "Move the data to the remote new")
+    git(alice, "push", "-q", "origin", "main")
+    team.store.rename(tmp_path / "old-store.retired")
+
+    carol = team.clone("carol")  # `dvx pull`, on the current commit
+    assert (carol / "model.txt").read_text() == "lr: 2\nraw\n"
+    assert "Fetched 2 run records of the run-cache." in must("pull", "--run-cache", cwd=carol)
+    (carol / "model.txt").unlink()
+    assert "Restored 'train' from the run-cache" in must("repro", cwd=carol)
+    # An old tag's committed config names the old remote: point that name at the new store
+    must("remote", "add", "--local", "shared", str(new), cwd=carol)
+    for tag, lr in (("v1", 1), ("v2", 2)):
+        git(carol, "checkout", "-q", tag)
+        must("pull", cwd=carol)
+        assert (carol / "model.txt").read_text() == f"lr: {lr}\nraw\n"
+    must("exp", "pull", "origin", cwd=carol)  # with its data, from the new remote
+    must("exp", "apply", "bobs", cwd=carol)  # on its baseline, v2
+    assert (carol / "model.txt").read_text() == "lr: 7\nraw\n"
