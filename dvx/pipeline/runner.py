@@ -51,7 +51,8 @@ class CommandResult:
 class Runner:
     """Starts commands and remembers the running ones, so an interrupt can stop them all, and
     its guardian those left running if dvx is killed; `close` it once done. `on_running`
-    hears the process groups running each time they change (to record them)."""
+    hears the process groups running each time one starts (to record them; one that ended
+    since is left out then: a reader asks each recorded group whether it still runs)."""
 
     def __init__(self, on_running: Callable[[tuple[RecordedGroup, ...]], None]
                  = lambda groups: None) -> None:
@@ -110,7 +111,6 @@ class Runner:
                 if not group_alive(proc.pid, proc):  # else (waiting for it failed) the
                     self._guardian.forget(proc.pid)  # guardian ends it once the run is over
                     del self._groups[proc.pid]
-                    self._on_running(tuple(self._groups.values()))
 
     def stop_all(self, signum: int = signal.SIGTERM) -> None:
         """Stop every running command with all it started (its process group): `signum` (the
