@@ -255,6 +255,44 @@ def note_running(tmp_dir: str, groups: tuple[RecordedGroup, ...]) -> None:
         log.debug("running commands not recorded: %s", exc)
 
 
+NOTE_DELAY = 0.5  # seconds a new process group waits at most to be noted in the record
+
+
+class RunningNotes:
+    """note_running, at most once every NOTE_DELAY seconds, of the groups running then: a
+    record rewritten per stage costs a rename each (milliseconds on some filesystems), and
+    only a command that outlives a killed dvx needs naming, which one that ran for less
+    than that seldom does (its guardian ends it anyway). `close` before the lock is
+    released: no note is written after."""
+
+    def __init__(self, tmp_dir: str) -> None:
+        self.tmp_dir = tmp_dir
+        self._latest: tuple[RecordedGroup, ...] = ()
+        self._timer: threading.Timer | None = None
+        self._guard = threading.Lock()
+        self._closed = False
+
+    def __call__(self, groups: tuple[RecordedGroup, ...]) -> None:
+        with self._guard:
+            self._latest = groups
+            if self._timer is None and not self._closed:
+                self._timer = threading.Timer(NOTE_DELAY, self._write)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _write(self) -> None:
+        with self._guard:  # so `close` waits for a note being written
+            self._timer = None
+            if not self._closed:
+                note_running(self.tmp_dir, self._latest)
+
+    def close(self) -> None:
+        with self._guard:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+
 @dataclass(frozen=True)
 class StoppedCommand:
     """A command that held the repository lock and was stopped before it released it, as

@@ -45,7 +45,7 @@ from dvx.errors import (
     UsageError,
     stop_status,
 )
-from dvx.lock import PIPELINE, Work, note_running
+from dvx.lock import PIPELINE, RunningNotes, Work
 from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
@@ -835,7 +835,8 @@ class _Scheduler:
         self.produced = produced_outputs(locks)
         self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
-        self.runner = Runner(on_running=lambda groups: note_running(repo.tmp_dir, groups))
+        notes = RunningNotes(repo.tmp_dir)
+        self.runner = Runner(on_running=notes, on_close=notes.close)
         self.params = params  # reads a params file again once a stage has rewritten it
         self.results: dict[str, StageResult] = {}
         # The stages not started whose selected upstream stages have all finished, by their

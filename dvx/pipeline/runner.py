@@ -55,13 +55,14 @@ class Runner:
     since is left out then: a reader asks each recorded group whether it still runs)."""
 
     def __init__(self, on_running: Callable[[tuple[RecordedGroup, ...]], None]
-                 = lambda groups: None) -> None:
+                 = lambda groups: None, on_close: Callable[[], None] = lambda: None) -> None:
         self._running: set[subprocess.Popen[bytes]] = set()
         self._guard = threading.Lock()
         self._stopping = False
         self._guardian = Guardian(STOP_GRACE, _unguarded)
         self._groups: dict[int, RecordedGroup] = {}  # of self._running, by id
         self._on_running = on_running
+        self._on_close = on_close
 
     def run(self, cmds: tuple[str, ...], cwd: str,
             on_line: Callable[[str], None] | None = None,
@@ -127,7 +128,9 @@ class Runner:
             _wait_for_groups(groups, KILL_WAIT)
 
     def close(self) -> None:
-        """The run is over (every command has returned): let the guardian go."""
+        """The run is over (every command has returned): let the guardian go, and tell
+        `on_close` (no group is noted after)."""
+        self._on_close()
         self._guardian.close()
 
     def __enter__(self) -> Runner:
