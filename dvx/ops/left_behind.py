@@ -33,7 +33,7 @@ import contextlib
 import functools
 import os
 import stat
-from collections.abc import Iterator, Mapping, Set
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
@@ -42,7 +42,7 @@ from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
-from dvx.paths import POINTER_SUFFIX, for_command, join_posix, walk_directory
+from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
@@ -169,7 +169,7 @@ def _cache_objects_in(repo: Repo, path: str, tracked_inside: frozenset[str],
         files = [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
         files += [(f"{path}/{rel}", os.lstat(join_posix(full, rel))) for rel in walk.symlinks]
     for rel, st in files:
-        if _is_or_inside(rel, tracked_inside):
+        if at_or_below_any(rel, tracked_inside):
             continue
         file = repo.abspath(rel)
         oid = None
@@ -229,7 +229,7 @@ def remove_placed(repo: Repo, path: str, oid: str,
         tree = load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
         assert tree is not None  # holds_what_was_synced found it
         placed = [entry.path for entry in tree.entries
-                  if not _is_or_inside(f"{path}/{entry.path}", tracked_inside)]
+                  if not at_or_below_any(f"{path}/{entry.path}", tracked_inside)]
         for rel in placed:
             fsutil.remove_quietly(join_posix(full, rel))
         prune_empty_dirs(full, placed)
@@ -258,13 +258,13 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
     if broken or repo.unreadable:
         return _Scan()
     current = {o.path for o in outputs}
-    candidates = [p for p in records if not _is_or_inside(p, current)]
+    candidates = [p for p in records if not at_or_below_any(p, current)]
     if candidates:
         try:
             current |= _outputs_for_git(repo)
         except DvxError:
             return _Scan()
-        candidates = [p for p in candidates if not _is_or_inside(p, current)]
+        candidates = [p for p in candidates if not at_or_below_any(p, current)]
     if not candidates or repo.git is None:
         return _Scan()
     declared_now = declared()
@@ -291,7 +291,7 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
             found.left.append(LeftBehind(path, None, declared_by=stage))
             continue
         inside = frozenset(t for t in git_has | current if t.startswith(path + "/"))
-        if inside and all(_is_or_inside(f, inside) for f in _all_files_in(repo, path)):
+        if inside and all(at_or_below_any(f, inside) for f in _all_files_in(repo, path)):
             found.stale.append(path)  # a directory Git (or dvx) tracks all of now: not left behind
             found.given_to_git.append((path, frozenset(t for t in current
                                                        if t.startswith(path + "/"))))
@@ -327,9 +327,9 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
     if tree is None:
         return NOT_CACHED
     placed = {f"{path}/{e.path}": e for e in tree.entries
-              if not _is_or_inside(f"{path}/{e.path}", tracked_inside)}
+              if not at_or_below_any(f"{path}/{e.path}", tracked_inside)}
     for rel in _all_files_in(repo, path):
-        if _is_or_inside(rel, tracked_inside):
+        if at_or_below_any(rel, tracked_inside):
             continue
         entry = placed.get(rel)
         if entry is None:
@@ -438,19 +438,6 @@ def _all_files_in(repo: Repo, path: str) -> set[str]:
 def _cache_is_shared(repo: Repo) -> bool:
     """Is the cache outside this repository (and the .dvx its worktrees share)?"""
     return not repo.is_inside(repo.cache_dir)
-
-
-def _is_or_inside(path: str, paths: Set[str]) -> bool:
-    """Is `path` one of `paths`, or inside one? (One around paths dvx tracks now may still
-    hold data left behind beside them.)"""
-    if path in paths:
-        return True
-    parent = path.rpartition("/")[0]
-    while parent:
-        if parent in paths:
-            return True
-        parent = parent.rpartition("/")[0]
-    return False
 
 
 def _prune_empty_parents(repo: Repo, path: str) -> None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
 from dvx.outputs import OWN_NAMES, named_like_a_temporary
-from dvx.paths import POINTER_SUFFIX
+from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.repo import Repo
 from dvx.scm import SYMLINK_MODE, StagedFile
 from dvx.workspace import hard_linked_object
@@ -148,17 +148,8 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
                                                            st) is not None:
             links.append((file.path, None))
     synced = set(repo.syncstate.paths()) if links else set()
-    return [StagedLink(path, target, _is_or_inside_any(path, synced))
+    return [StagedLink(path, target, at_or_below_any(path, synced))
             for path, target in links]
-
-
-def _is_or_inside_any(path: str, paths: set[str]) -> bool:
-    at = path
-    while at:
-        if at in paths:
-            return True
-        at = at.rpartition("/")[0]
-    return False
 
 
 def _where_written(link: str, target: str) -> str:
