@@ -850,6 +850,29 @@ def test_fetch_remembers_which_directories_are_complete_in_the_cache(repo, dvx, 
     assert not complete_after_fetch("clone-missing-a-file")
 
 
+def test_a_fetch_of_data_the_cache_holds_remembers_its_directories_complete(
+        repo, dvx, tmp_path):
+    """A clone sharing a cache that holds all of the data fetches it without a remote, and
+    records its directory as complete as a download does, so the checkout of `pull` does
+    not look for each file in the cache again."""
+    from dvx.pointer import parse_pointer
+    from dvx.repo import Repo
+
+    _dataset(repo)
+    assert dvx("add", "data").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    tree_oid = parse_pointer((repo / "data.dvx").read_bytes(), "data.dvx").oid
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    assert dvx("config", "--local", "cache.dir", str(repo / ".dvx" / "cache"),
+               cwd=clone).code == 0
+    fetched = dvx("fetch", cwd=clone)
+    assert fetched.code == 0 and "no remote was asked" in fetched.stdout, fetched.output
+    clone_repo = Repo(str(clone))
+    assert clone_repo.statcache.is_complete_tree(tree_oid, clone_repo.cache.generation())
+
+
 def test_remote_numbers_that_are_not_finite_are_clear_errors(repo, dvx, tmp_path):
     write(repo / "f", "f")
     assert dvx("add", "f").code == 0

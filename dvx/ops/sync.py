@@ -4,6 +4,7 @@ cache and a remote, and compare the two."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
@@ -651,71 +652,100 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
     targets = pushed(targets)
     keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
     _set_aside_corrupt_manifests(repo, targets)  # a manifest set aside is one to fetch
-    lacking, held = _lacking_in_cache(repo, targets)
-    if not lacking:
-        if remote_name is not None:  # a name typed: checked against the config alone
-            refuse_unknown_remote(repo.config, remote_name)
-        return _fetched_from_cache(remote_name, held)
-    if remote_name is None:
-        _refuse_outputs_sent_nowhere(repo, lacking, set(repo.config.remote_names()))
+    # Read before the cache is checked (a gc meanwhile moves it on): the directories found
+    # complete are remembered for it. A cache not made yet (None) has none, nor any data.
+    generation = repo.cache.generation() if os.path.isdir(repo.cache.root) else None
+    needs = {name: _needed(repo, group, name, earlier)
+             for name, group in _grouped(repo, targets, remote_name).items()}
     # A remote asked for what the cache lacks is asked for all of its targets: what the
     # cache holds is counted there as already there.
-    asked = {id(target) for target in lacking}
-    groups = {name: group for name, group in _grouped(repo, targets, remote_name).items()
-              if any(id(target) in asked for target in group)}
-    if len(groups) > 1:
-        return _over_remotes(groups, "fetch from", lambda name, group: _fetch_from(
-            repo, group, name, jobs, earlier))
-    name, group = next(iter(groups.items()))
-    return _fetch_from(repo, group, remote_name or name, jobs, earlier)
+    asked = {name: need for name, need in needs.items() if need.lacks_any}
+    if not asked:
+        if remote_name is not None:  # a name typed: checked against the config alone
+            refuse_unknown_remote(repo.config, remote_name)
+        return _fetched_from_cache(repo, list(needs.values()), remote_name, generation)
+    if remote_name is None:
+        _refuse_outputs_sent_nowhere(repo, [t for need in asked.values() for t in need.targets
+                                            if need.lacks_some_of(repo, t)],
+                                     set(repo.config.remote_names()))
+    if len(asked) > 1:
+        return _over_remotes({name: need.targets for name, need in asked.items()},
+                             "fetch from", lambda name, _: _fetch_from(
+                                 repo, asked[name], name, jobs, earlier, generation))
+    name, need = next(iter(asked.items()))
+    return _fetch_from(repo, need, remote_name or name, jobs, earlier, generation)
 
 
-def _lacking_in_cache(repo: Repo, targets: list[Target]) -> tuple[list[Target], int]:
-    """The targets some of whose objects the cache lacks, and how many objects the others
-    need (each once), all of which it holds."""
-    lacking: list[Target] = []
-    held: set[str] = set()
-    for target in targets:
-        found = _held_in_cache(repo, target)
-        if found is None:
-            lacking.append(target)
-        else:
-            held |= found
-    return lacking, len(held)
+@dataclass
+class _Needed:
+    """What the targets one remote gives need, and which of it the cache lacks: checked
+    before any remote is opened, one stat per object, which the download then trusts."""
+    targets: list[Target]
+    wanted: Wanted  # as the cache has it: a directory whose manifest it lacks has no files
+    done: set[str]  # fetched or found earlier in this command (`_done_before`): not checked
+    lacking: set[str]  # files the cache lacks, or held damaged (moved aside)
+    # A directory's manifest the cache lacks, or holds but cannot read: the fetch asks the
+    # remote for it, and names it as a problem if it stays so.
+    unread_manifest: bool
+
+    @property
+    def lacks_any(self) -> bool:
+        return bool(self.lacking) or self.unread_manifest
+
+    def held(self) -> set[str]:
+        """The objects needed, all in the cache (when nothing is lacking)."""
+        manifests = {t.output.pointer.oid for t in self.targets if t.output.pointer.is_dir}
+        return (manifests | self.wanted.files.keys()) - self.done
+
+    def lacks_some_of(self, repo: Repo, target: Target) -> bool:
+        """Does the cache lack some of the data of `target`, one of `targets`?"""
+        pointer = target.output.pointer
+        if not pointer.is_dir:
+            return pointer.oid in self.lacking
+        try:
+            tree = load_tree(repo, pointer, target.output.recorded_in)
+        except FormatError:
+            return True
+        return tree is None or any(entry.oid in self.lacking for entry in tree.entries
+                                   if _in_scope(entry.path, target.subpath))
 
 
-def _held_in_cache(repo: Repo, target: Target) -> set[str] | None:
-    """The objects `target` needs (a directory's manifest and its files in scope), if the
-    cache holds each of them whole; None if it lacks one, which only a remote can give. A
-    manifest that cannot be read is None too: the fetch names it."""
-    pointer = target.output.pointer
-    if not pointer.is_dir:
-        return {pointer.oid} if transfer.holds_whole(repo.cache, {pointer.oid: pointer.size}) \
-            else None
-    try:
-        tree = load_tree(repo, pointer, target.output.recorded_in)
-    except FormatError:
-        return None
-    if tree is None:
-        return None
-    # One stat per file, as the download's own check: a directory found complete before
-    # (statcache) may have lost an object by hand since, which only a remote gives back.
-    files = {entry.oid: entry.size for entry in tree.entries
-             if _in_scope(entry.path, target.subpath)}
-    return {pointer.oid, *files} if transfer.holds_whole(repo.cache, files) else None
+def _needed(repo: Repo, targets: list[Target], remote_name: str | None,
+            earlier: SyncResult | None) -> _Needed:
+    """What `targets`, which the remote `remote_name` gives, need, as the cache holds it.
+    Each file's object is stat'ed, even in a directory found complete before (statcache):
+    one deleted by hand since is only given back by a remote."""
+    problems: list[str] = []  # named by the fetch from the remote, if they stay
+    wanted = wanted_objects(repo, targets, problems)
+    manifests = [t.output.pointer.oid for t in targets if t.output.pointer.is_dir]
+    done = _done_before(earlier, remote_name, [*manifests, *wanted.files])
+    files = {oid: size for oid, size in wanted.files.items() if oid not in done} if done \
+        else wanted.files
+    lacking = set(transfer.check_cached_whole(repo.cache, files, files))
+    return _Needed(targets, wanted, done, lacking, unread_manifest=bool(problems))
 
 
-def _fetched_from_cache(remote_name: str | None, held: int) -> SyncResult:
-    """The result of a fetch whose every object (`held` of them) the cache held: no remote
-    was asked. It names the remote given (-r), if any: not the default, never needed."""
+def _fetched_from_cache(repo: Repo, needs: list[_Needed], remote_name: str | None,
+                        generation: str | None) -> SyncResult:
+    """The result of a fetch whose every object the cache held: no remote was asked. It
+    names the remote given (-r), if any: not the default, never needed. Directories are
+    remembered complete, as a download remembers them, for the checkout that follows."""
     result = SyncResult(remote_name or "", asked=False)
-    result.transfer.already_there = held
+    held: set[str] = set()
+    for need in needs:
+        held |= need.held()
+        if generation is not None:
+            _remember_complete_trees(repo, need.wanted, {}, generation)
+    repo.statcache.flush()
+    result.transfer.already_there = len(held)
     return result
 
 
-def _fetch_from(repo: Repo, targets: list[Target], remote_name: str | None, jobs: int | None,
-                earlier: SyncResult | None) -> SyncResult:
-    """Fetch `targets` from the one remote `remote_name` (None: the default)."""
+def _fetch_from(repo: Repo, need: _Needed, remote_name: str | None, jobs: int | None,
+                earlier: SyncResult | None, generation: str | None) -> SyncResult:
+    """Fetch what the cache lacks of `need` from the one remote `remote_name` (None: the
+    default); `generation`: the cache's, read before `need` was checked."""
+    targets = need.targets
     name, remote = open_remote(repo, remote_name)
     try:
         remote.blobs.prepare(create=False)
@@ -725,10 +755,9 @@ def _fetch_from(repo: Repo, targets: list[Target], remote_name: str | None, jobs
     repo.cache.remove_stale_temporaries()
     result = SyncResult(name)
     settings = settings_for(repo, name, remote, jobs)
-    # Before downloading (a gc meanwhile moves it on), of the cache folder the objects go to
-    # (a cache not made yet has no generation of its own).
     repo.cache.make_folder(repo.cache.root)
-    generation = repo.cache.generation()
+    if generation is None:  # a cache made just now, which held nothing as it was checked
+        generation = repo.cache.generation()
     # Manifests first: they say which files a directory needs.
     manifests = {t.output.pointer.oid for t in targets if t.output.pointer.is_dir}
     for t in targets:
@@ -742,7 +771,12 @@ def _fetch_from(repo: Repo, targets: list[Target], remote_name: str | None, jobs
     done = _done_before(earlier, name, wanted.files)
     files = {oid: size for oid, size in wanted.files.items() if oid not in done} if done \
         else wanted.files
-    result.transfer.merge(transfer.download(remote, repo.cache, files, settings, sizes=files))
+    # What the cache was found to hold is not looked for again: only what it lacked, and
+    # the files of the manifests fetched just now.
+    todo = {oid: size for oid, size in files.items()
+            if oid in need.lacking or oid not in need.wanted.files}
+    result.transfer.merge(transfer.download(remote, repo.cache, todo, settings, sizes=todo))
+    result.transfer.already_there += len(files) - len(todo)
     _remember_complete_trees(repo, wanted, result.transfer.failed, generation)
     repo.statcache.flush()  # remembers the manifests validated on the way
     _name_directories(remote, result.transfer.failed)
@@ -777,7 +811,8 @@ def _refuse_nothing_found(remote: RemoteStore, missing: Collection[str]) -> None
                       "nothing was pushed yet to the store it serves.")
 
 
-def _done_before(earlier: SyncResult | None, remote: str, oids: Iterable[str]) -> set[str]:
+def _done_before(earlier: SyncResult | None, remote: str | None, oids: Iterable[str]
+                 ) -> set[str]:
     """Those of `oids` a transfer earlier in this command, with the same remote, moved or
     found already there (`earlier`: its result): a run record's outputs are most often the
     data that command just pushed or fetched, and each object is transferred and counted

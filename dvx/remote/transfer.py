@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -350,7 +350,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     come in one request, and lets a truncated object be named as such."""
     known = sizes or {}
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
-    todo = sorted(_not_held_whole(cache, unique, known))
+    todo = sorted(check_cached_whole(cache, unique, known))
     already_there = len(unique) - len(todo)
     result = TransferResult()
     if isinstance(remote, RemoteStore) and todo:
@@ -374,20 +374,15 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     return result
 
 
-def holds_whole(cache: LocalCache, sizes: Mapping[str, int]) -> bool:
-    """Does the cache hold each object of `sizes` (oid -> recorded size) whole, so that a
-    fetch of them needs no remote? It stops at the first one lacking, or damaged (moved
-    aside, as `download` moves it)."""
-    return next(_not_held_whole(cache, sizes, sizes), None) is None
-
-
-def _not_held_whole(cache: LocalCache, oids: Iterable[str], sizes: Mapping[str, int]
-                    ) -> Iterator[str]:
-    """Those of `oids` the cache lacks, and those it holds damaged: not the size `sizes`
-    records and no longer hashing to their oid (cut short in a cache a CI job restored,
-    appended to through a link), which are moved aside, as a push moves them, to be
-    downloaded again rather than found already there. One stat each; only an object of
-    another size is hashed (one intact, whose recorded size is wrong, stays)."""
+def check_cached_whole(cache: LocalCache, oids: Iterable[str], sizes: Mapping[str, int]
+                       ) -> list[str]:
+    """Check that the cache holds each of `oids` whole, and return those to download: those
+    it lacks, and those it held damaged: not the size `sizes` records and no longer hashing
+    to their oid (cut short in a cache a CI job restored, appended to through a link), which
+    are moved aside, as a push moves them, to be downloaded again rather than found already
+    there. One stat each; only an object of another size is hashed (one intact, whose
+    recorded size is wrong, stays)."""
+    lacking = []
     for oid, size in cache.sizes(oids):
         if size is not None and (size == sizes.get(oid, size) or _still_intact(cache, oid)):
             continue
@@ -398,7 +393,8 @@ def _not_held_whole(cache: LocalCache, oids: Iterable[str], sizes: Mapping[str, 
                             "recorded, that no longer hash to its oid): moved to %s, and "
                             "downloaded again.%s", oid, size, sizes[oid], moved,
                             kept_message(kept))
-        yield oid
+        lacking.append(oid)
+    return lacking
 
 
 def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], settings: Settings,
