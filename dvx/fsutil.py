@@ -256,8 +256,9 @@ def pwrite_all(fd: int, data: BytesLike, offset: int) -> None:
 def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
                 exact_mode: bool = False, temp_dir: str | None = None,
                 before_name: Callable[[], None] = lambda: None,
-                mtime_before_ctime: bool = False) -> None:
-    """Make `path` a file holding `data` with permissions `mode`, never seen half-written.
+                mtime_before_ctime: bool = False) -> bool:
+    """Make `path` a file holding `data` with permissions `mode`, never seen half-written;
+    whether this call gave it that name (False: an existing file was kept).
 
     Written as an unnamed file (O_TMPFILE) and then linked to `path`: no temporary name to
     create and remove, and nothing left behind if the process dies. Where the filesystem has
@@ -273,21 +274,22 @@ def write_whole(path: str, data: BytesLike, mode: int, *, replace: bool,
             set_mtime_before_ctime(fd)
 
     with writing(path):
-        _create_whole(path, fill, mode, replace, exact_mode, temp_dir, before_name)
+        return _create_whole(path, fill, mode, replace, exact_mode, temp_dir, before_name)
 
 
 # A second: more than the kernel's file clock (one tick) lags the clock `time` reads.
 _BEFORE_NOW_NS = 1_000_000_000
 
 
-def set_mtime_before_ctime(target: int | str) -> None:
-    """Set the file's modification time (and access time) to a second before now: the
-    change of its inode time the kernel records for it becomes now, later, while a write
-    to the file since, in place, sets both to the same time. So a file whose mtime is not
-    before its ctime was written after this, or by something else (`target`: an open
-    descriptor or a path)."""
+def set_mtime_before_ctime(target: int | str) -> int:
+    """Set the file's modification time (and access time) to a second before now, and
+    return it: the change of its inode time the kernel records for it becomes now, later,
+    while a write to the file since, in place, sets both to the same time. So a file whose
+    mtime is not before its ctime was written after this, or by something else (`target`:
+    an open descriptor or a path)."""
     then = time.time_ns() - _BEFORE_NOW_NS
     os.utime(target, ns=(then, then))
+    return then
 
 
 def copy_small_file(src: str, dst: str, mode: int, *, replace: bool, exact_mode: bool = False,
@@ -350,12 +352,11 @@ _kernel_copy = getattr(os, "copy_file_range", _no_kernel_copy)  # Linux only
 
 def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bool,
                   exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]
-                  ) -> None:
+                  ) -> bool:
     """`write_whole`, with the content written by `fill(fd)`."""
     fd = _open_unnamed(os.path.dirname(path), mode)
     if fd is None:
-        _write_named(path, fill, mode, replace, exact_mode, temp_dir, before_name)
-        return
+        return _write_named(path, fill, mode, replace, exact_mode, temp_dir, before_name)
     try:
         if exact_mode and mode & process_umask():
             os.fchmod(fd, mode)
@@ -363,11 +364,11 @@ def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bo
         before_name()
         try:
             _link_unnamed(fd, path)
-            return
+            return True
         except FileExistsError:
             if not replace:
                 _check_is_file(path)
-                return  # an object is there already: identical by construction
+                return False  # an object is there already: identical by construction
         tmp = temp_name_for(path)
         _link_unnamed(fd, tmp)
     finally:
@@ -377,6 +378,7 @@ def _create_whole(path: str, fill: Callable[[int], None], mode: int, replace: bo
     except BaseException:
         remove_quietly(tmp)
         raise
+    return True
 
 
 # Directories whose filesystem cannot make unnamed files (tried once each, then skipped).
@@ -434,7 +436,8 @@ def _refusal_names_folder(target: str) -> Iterator[None]:
 
 
 def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: bool,
-                 exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]) -> None:
+                 exact_mode: bool, temp_dir: str | None, before_name: Callable[[], None]
+                 ) -> bool:
     tmp = temp_name_for(os.path.join(temp_dir, os.path.basename(path)) if temp_dir else path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
@@ -451,10 +454,10 @@ def _write_named(path: str, fill: Callable[[int], None], mode: int, replace: boo
         finally:
             os.close(fd)
         before_name()
-        if replace:
-            os.replace(tmp, path)
-        else:
-            publish(tmp, path)
+        if not replace:
+            return publish(tmp, path)
+        os.replace(tmp, path)
+        return True
     finally:
         remove_quietly(tmp)
 

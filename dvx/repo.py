@@ -337,6 +337,7 @@ class Repo:
         self._outside_git(cache.tmp_dir, "cache's temporary directory")
         if not self.read_only:
             cache.keep_a_generation()  # so that gc on a full disk need not make one
+            cache.known_stats = self.statcache  # what is known of its objects, kept
         return cache
 
     @functools.cached_property

@@ -279,6 +279,41 @@ def test_a_file_is_never_linked_to_an_object_that_no_longer_holds_its_bytes(repo
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
 
 
+def _rewritten_keeping_size_and_times(path, data):
+    """Write `data`, of the file's size, into it in place and set its times back, as `cp -p`
+    of a new version over it does: only its ctime tells."""
+    before = os.stat(path)
+    os.chmod(path, 0o644)  # root, or the user's `chmod u+w`: through a link, the object's mode
+    with open(path, "r+b") as f:
+        f.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize("second", ["a new file", "a file added before, unchanged"])
+def test_bytes_added_in_copy_mode_never_take_an_object_written_through_a_link_for_theirs(
+        repo, dvx, second):
+    """A symlink to an object is written through, same size, times set back. The same bytes
+    the object held are then added in copy mode (or a file added with them before, unchanged,
+    is added again): the object is hashed, moved aside, and the bytes stored again, so the
+    pointer never names an object that holds other bytes."""
+    if second == "a file added before, unchanged":
+        write(repo / "g.txt", "hello\n")
+        assert dvx("add", "g.txt").code == 0
+    dvx("config", "cache.type", "symlink")
+    write(repo / "f.txt", "hello\n")
+    assert dvx("add", "f.txt").code == 0
+    _rewritten_keeping_size_and_times(repo / "f.txt", b"HELLO\n")
+    dvx("config", "cache.type", "copy")
+    write(repo / "g.txt", "hello\n")
+    added = dvx("add", "g.txt")
+    assert added.code == 0 and "no longer held its bytes" in added.output, added.output
+    (repo / "g.txt").unlink()
+    assert dvx("checkout", "g.txt").code == 0
+    assert (repo / "g.txt").read_text() == "hello\n"
+    assert "0 corrupt" in dvx("fsck").stdout
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # the edit, kept
+
+
 @pytest.mark.parametrize("sets_aside", ["fsck", "add the edited file", "add the same bytes"])
 def test_an_edit_through_a_symlink_stays_in_every_file_linked_to_the_object_set_aside(
         repo, dvx, sets_aside):

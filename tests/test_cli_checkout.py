@@ -7,7 +7,7 @@ import stat
 import pytest
 import xxhash
 
-from tests.conftest import git, tree_bytes, write
+from tests.conftest import git, run_dvx_proc, tree_bytes, write
 
 
 def _commit(repo, message):
@@ -496,18 +496,23 @@ def test_checkout_force_never_links_back_an_object_edited_through_a_link(repo, d
     assert not [p for p in (tmp_path / "remote").rglob("*") if p.is_file()]
 
 
+@pytest.mark.parametrize("times", ["as written", "set back"])
 @pytest.mark.parametrize("link", ["hardlink", "symlink"])
-def test_checkout_never_places_elsewhere_an_object_rewritten_through_a_link(repo, dvx, link):
-    """Same size: only the object's stat (written since it was stored) casts the doubt that
-    has it hashed before another path gets it."""
+def test_checkout_never_places_elsewhere_an_object_rewritten_through_a_link(repo, dvx, link,
+                                                                          times):
+    """Same size: only the object's stat (its ctime moved since it was stored) casts the
+    doubt that has it hashed before another path gets it, even where the write set its mtime
+    back, as `cp -p` and `rsync -t` do."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "f", "original\n")
     assert dvx("add", "f").code == 0
     os.chmod(repo / "f", 0o644)  # the user's `chmod u+w`: the object's mode
     with open(repo / "f", "r+b") as f:
         f.write(b"ORIGINAL\n")
+    if times == "set back":
+        os.utime(repo / "f", (1_704_067_200, 1_704_067_200))
     shutil.copy(repo / "f.dvx", repo / "copy.dvx")  # the same data under another name
-    done = dvx("checkout", "copy.dvx")
+    done = run_dvx_proc("checkout", "copy.dvx", cwd=repo)
     assert done.code == 1 and "was changed or damaged after it was stored" in done.output, \
         done.output
     assert not (repo / "copy").exists()

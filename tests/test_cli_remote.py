@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,17 @@ import xxhash
 
 from dvx.config import global_config_path
 from dvx.errors import RemoteError
-from dvx.objects.cache import written_since_stored
 from dvx.remote.backends import seconds_option
-from tests.conftest import git, make_git_repo, run_dvx_proc, stopped_at, tree_bytes, write
+from dvx.repo import Repo
+from tests.conftest import (
+    git,
+    make_git_repo,
+    run_dvx,
+    run_dvx_proc,
+    stopped_at,
+    tree_bytes,
+    write,
+)
 from tests.remotes import configure, local_spec, remote_for
 
 
@@ -680,6 +689,23 @@ def _damaged_in_the_cache(repo, dvx, tmp_path, damage):
 OID_F = xxhash.xxh3_128_hexdigest(b"recorded content\n")
 
 
+def test_pull_downloads_again_an_object_rewritten_in_place_with_its_size_and_times(
+        repo, dvx, tmp_path):
+    """As through a link to it by `cp -p`: only its ctime tells, and one pull mends it."""
+    def rewritten(obj):
+        before = os.stat(obj)
+        with open(obj, "r+b") as f:
+            f.write(b"RECORDED")
+        os.utime(obj, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    result = _damaged_in_the_cache(repo, dvx, tmp_path, rewritten)
+    assert result.code == 0, result.output
+    assert result.stdout.startswith("Fetched 1 object (17 B); 0 already there; 0 failed")
+    assert f"The cached object {OID_F} was damaged (its 17 bytes no longer hash" in \
+        result.stderr
+    assert (repo / "f").read_text() == "recorded content\n"
+
+
 def test_pull_downloads_again_an_object_cut_short_in_the_cache(repo, dvx, tmp_path):
     def cut_short(obj):
         with open(obj, "r+b") as f:
@@ -688,7 +714,7 @@ def test_pull_downloads_again_an_object_cut_short_in_the_cache(repo, dvx, tmp_pa
     result = _damaged_in_the_cache(repo, dvx, tmp_path, cut_short)
     assert result.code == 0, result.output
     assert result.stdout.startswith("Fetched 1 object (17 B); 0 already there; 0 failed")
-    assert f"The cached object {OID_F} was damaged (5 bytes, where 17 are recorded" in \
+    assert f"The cached object {OID_F} was damaged (its 5 bytes no longer hash to its oid" in \
         result.stderr
     assert "Checkout: 1 restored" in result.stdout
     assert (repo / "f").read_text() == "recorded content\n"
@@ -696,20 +722,20 @@ def test_pull_downloads_again_an_object_cut_short_in_the_cache(repo, dvx, tmp_pa
 
 
 def test_a_pull_that_sets_aside_an_object_changed_through_a_link_says_so(repo, dvx, tmp_path):
-    """An object changed through a symlink to it (same size: the fetch cannot tell) is moved
-    aside by the checkout: named as changed, not as missing on the remote, which has it."""
+    """An object changed through a symlink to it (same size: its ctime tells) is moved aside
+    by the fetch, named as changed, and downloaded again: one `pull --force` puts back the
+    recorded bytes, and the edit stays in the quarantine."""
     assert dvx("config", "cache.type", "symlink").code == 0
     _pushed_and_made_writable(repo, dvx, tmp_path)
     with open(repo / "f", "r+b") as f:
         f.write(b"RECORDED")
     result = dvx("pull", "--force")
-    assert result.code == 1, result.output
-    assert f"The cached object {OID_F} of 'f' was changed through a link to it" in result.stderr
-    assert "`dvx pull` fetches it again): f." in result.stderr
+    assert result.code == 0, result.output
+    assert f"The cached object {OID_F} was damaged (its 17 bytes no longer hash" in result.stderr
     assert "not on the remote" not in result.output
-    assert (repo / "f").read_text() == "RECORDED content\n"  # the edit stays, a file now
-    assert dvx("pull", "--force").code == 0
     assert (repo / "f").read_text() == "recorded content\n"
+    [kept] = (repo / ".dvx/cache/quarantine").iterdir()
+    assert kept.read_text() == "RECORDED content\n"
 
 
 def test_push_never_uploads_a_manifest_whose_files_are_missing(repo, dvx, tmp_path):
@@ -1035,12 +1061,12 @@ def test_push_refuses_an_object_changed_through_a_link_and_pushes_the_rest(
 
 
 @pytest.mark.parametrize("packs", [True, False])
-@pytest.mark.parametrize("cache_type", ["copy", "symlink"])
-def test_objects_dvx_stores_never_look_written_since_they_were_stored(repo, dvx, tmp_path,
-                                                                      packs, cache_type):
-    """Push hashes again an object whose stat says it was written after it was stored (below);
-    every way dvx stores one (add, add again, pull, loose or from a pack) leaves it with its
-    mtime before its ctime, so a push trusts it on one stat."""
+@pytest.mark.parametrize("cache_type", ["copy", "symlink", "hardlink"])
+def test_objects_dvx_stores_are_known_intact_so_push_trusts_them_unread(repo, dvx, tmp_path,
+                                                                         packs, cache_type):
+    """Push hashes again an object whose stat is not the one the cache knows it intact with
+    (below); every way dvx stores one (add, add again, pull, loose or from a pack, and the
+    checkout that links it) leaves it known intact, so a push trusts it on one stat."""
     dvx("config", "cache.type", cache_type)
     write(repo / "big.bin", os.urandom(3 << 20))  # stored through a temporary file
     write(repo / "small.csv", "a,b\n1,2\n")  # written unnamed, then named
@@ -1049,25 +1075,30 @@ def test_objects_dvx_stores_never_look_written_since_they_were_stored(repo, dvx,
     assert dvx("add", "big.bin", "small.csv", "data").code == 0  # marks the objects used
     objects = repo / ".dvx" / "cache" / "files"
 
-    def looking_written() -> list[bool]:  # one for each object: 3 files and data's manifest
-        return [written_since_stored(os.stat(path)) for path in objects.rglob("*")
-                if path.is_file()]
+    def not_known_intact() -> list[str]:  # of 3 files and data's manifest
+        cache = Repo(str(repo)).cache
+        found = [p for p in objects.rglob("*") if p.is_file()]
+        assert len(found) == 4
+        return [p.name for p in found
+                if not cache.known_intact(p.parent.name + p.name, os.stat(p))]
 
-    assert looking_written() == [False] * 4
+    assert not_known_intact() == []
     _add_directory_remote(dvx, tmp_path / "store", packs)
     assert dvx("push").code == 0
     shutil.rmtree(objects)
+    for path in ("big.bin", "small.csv", "data"):
+        shutil.rmtree(repo / path) if path == "data" else os.unlink(repo / path)
     assert dvx("pull").code == 0
-    assert looking_written() == [False] * 4
+    assert not_known_intact() == []
 
 
 @pytest.mark.parametrize("packs", [True, False])
 @pytest.mark.parametrize("cache_type", ["hardlink", "symlink"])
 def test_push_refuses_an_object_rewritten_in_place_through_a_link(repo, dvx, tmp_path, packs,
                                                                    cache_type):
-    """Same size, so only the stat says it was written since it was stored: as by a process
-    that held the file open while dvx linked it into the cache, or a user who made the link
-    writable (`chmod u+w`) and wrote through it."""
+    """Same size, so only the stat (its ctime) says it changed since it was stored: as by a
+    process that held the file open while dvx linked it into the cache, or a user who made the
+    link writable (`chmod u+w`) and wrote through it."""
     dvx("config", "cache.type", cache_type)
     write(repo / "model.bin", b"\1" * 70000)
     write(repo / "other", "other\n")
@@ -1088,6 +1119,71 @@ def test_push_refuses_an_object_rewritten_in_place_through_a_link(repo, dvx, tmp
     assert old not in stored  # never under an oid its bytes do not hash to
     assert xxhash.xxh3_128_hexdigest(b"other\n") in stored
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+
+
+def _copied_over_with_its_times_kept(path: Path, data: bytes) -> None:
+    """A new version of the same size copied over the file by `cp -p` (as `rsync -t
+    --inplace` copies it): written in place, then given the new file's older mtime."""
+    new = path.parent.parent / "new-version"
+    new.write_bytes(data)
+    os.utime(new, (1_704_067_200, 1_704_067_200))  # 2024-01-01: an older file than it
+    os.chmod(path, 0o644)  # the user's `chmod u+w`, or root: a link is the object
+    subprocess.run(["cp", "-p", str(new), str(path)], check=True)
+
+
+@pytest.mark.parametrize("packs", [True, False])
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_push_refuses_an_object_copied_over_through_a_link_and_a_teammate_s_copy_goes_up(
+        repo, tmp_path, packs, link):
+    """`cp -p` of a new model over the tracked one writes into the cache object and sets its
+    mtime back, before its ctime: only the ctime, which moved since the object was stored,
+    says so. The push refuses it, never puts the other bytes under the old oid, and a
+    teammate's push of the good copy is not then found already there."""
+    store = tmp_path / "store"
+    _add_directory_remote(run_dvx, store, packs)
+    assert run_dvx("config", "cache.type", link).code == 0
+    write(repo / "model.bin", "weights-v1\n")
+    assert run_dvx("add", "model.bin").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    teammate = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", str(repo), str(teammate))
+    shutil.copytree(repo / ".dvx" / "cache", teammate / ".dvx" / "cache")
+    assert run_dvx_proc("checkout", cwd=teammate).code == 0
+    old = xxhash.xxh3_128_hexdigest(b"weights-v1\n")
+
+    _copied_over_with_its_times_kept(repo / "model.bin", b"WEIGHTS-v2\n")
+    pushed = run_dvx_proc("push", cwd=repo)
+    assert pushed.code == 1, pushed.output
+    assert f"Failed model.bin ({old}): its object in the cache changed" in pushed.stderr
+    assert old not in local_spec(store, str(store), {}).oids()
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())  # moved aside, not lost
+    assert (repo / "model.bin").read_text() == "WEIGHTS-v2\n"  # the new model stays
+
+    assert run_dvx_proc("push", cwd=teammate).code == 0
+    assert local_spec(store, str(store), {}).read_raw(old) == b"weights-v1\n"
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(repo), str(fresh))
+    assert run_dvx_proc("pull", cwd=fresh).code == 0
+    assert (fresh / "model.bin").read_text() == "weights-v1\n"
+
+
+@pytest.mark.parametrize("link", ["hardlink", "symlink"])
+def test_push_sends_an_object_whose_inode_alone_changed_after_hashing_it(repo, tmp_path, link):
+    """A new hard link to an object, or a chmod, moves its ctime as a write does: the push
+    hashes it, finds it intact, and sends it."""
+    store = tmp_path / "store"
+    _add_directory_remote(run_dvx, store)
+    assert run_dvx("config", "cache.type", link).code == 0
+    write(repo / "model.bin", os.urandom(70_000))
+    assert run_dvx("add", "model.bin").code == 0
+    os.link(os.path.realpath(repo / "model.bin"), tmp_path / "elsewhere")
+    os.chmod(os.path.realpath(repo / "model.bin"), 0o400)
+    pushed = run_dvx_proc("push", cwd=repo)
+    assert pushed.code == 0, pushed.output
+    oid = xxhash.xxh3_128_hexdigest((repo / "model.bin").read_bytes())
+    assert oid in local_spec(store, str(store), {}).oids()
+    assert not (repo / ".dvx" / "cache" / "quarantine").exists()
 
 
 @pytest.mark.parametrize(("kind", "size", "point"), [

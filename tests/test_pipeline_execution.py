@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import stopped_at, write
+from conftest import run_dvx_proc, stopped_at, write
 
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
@@ -227,6 +227,54 @@ def test_a_persist_output_is_never_written_through_a_link_into_a_linked_cache(
     assert (repo / "log.txt").read_text() == "x\ny\n"
     with open(recorded) as f:
         assert f.read() == "x\n"
+
+
+# pandas' `df.to_csv(path)` over the CSV `pd.read_csv(path)` read: truncated and rewritten
+REWRITES_ITS_INPUT = """\
+stages:
+  clean:
+    cmd: >-
+      {python} -c "p = '{data}'; s = open(p).read().replace(' ', '');
+      open(p, 'w').write(s); open('clean.csv', 'w').write(s)"
+    deps: [{dep}]
+    outs: [clean.csv]
+"""
+
+
+@pytest.mark.parametrize("where", ["data.csv", "raw/data.csv"])
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_stage_whose_command_writes_into_its_input_through_a_link_fails_and_records_nothing(
+        repo, dvx, tmp_path, link, where):
+    """A command rewriting its input in place: with a linked cache it writes into the
+    cached object, the only copy here of the data the pointer records. The stage fails naming
+    the input and how to get the data back, the changed object is moved aside (fsck finds no
+    corrupt object), dvx.lock records nothing, and the pushed data comes back from the
+    remote."""
+    assert dvx("config", "cache.type", link).code == 0
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    tracked = where.partition("/")[0]
+    write(repo / where, "id,v\n1, 2\n")
+    assert dvx("add", tracked).code == 0
+    assert dvx("push").code == 0
+    write(repo / "dvx.yaml", REWRITES_ITS_INPUT.format(python=sys.executable, data=where,
+                                                      dep=tracked))
+
+    ran = run_dvx_proc("repro", cwd=repo)
+    assert ran.code == 1, ran.output
+    said = " ".join(ran.stderr.split())
+    assert (f"Stage 'clean' failed: its command wrote into '{where}', a link into the cache "
+            f"(cache.type {link})") in said, said
+    assert f"`dvx pull --force {where}`" in said and f"`dvx unprotect {where}`" in said
+    assert not (repo / "dvx.lock").exists()
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
+    assert run_dvx_proc("fsck", cwd=repo).code == 0  # no object of other bytes than its oid's
+    assert (repo / where).read_text() == "id,v\n1,2\n"  # what the command wrote stays
+
+    assert run_dvx_proc("pull", "--force", where, cwd=repo).code == 0
+    assert (repo / where).read_text() == "id,v\n1, 2\n"
+    assert run_dvx_proc("unprotect", where, cwd=repo).code == 0
+    assert run_dvx_proc("repro", cwd=repo).code == 0  # a copy of its own: its command's to change
+    assert run_dvx_proc("fsck", cwd=repo).code == 0
 
 
 SLOW = """\

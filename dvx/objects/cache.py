@@ -6,6 +6,15 @@ is made of the very file hashed, held open from before it is read (and refused i
 was replaced meanwhile, or another process has it open for writing), and a copy is hashed from the
 copy itself as it is made (small files: read once, hashed, written). Objects are published with
 link(2), which never replaces an existing object, and are made read-only.
+
+Read-only stops neither root nor a program that changes permissions, and a write through a
+link to an object changes the object. So an object is trusted without reading it only while
+its stat is the one it had when dvx last knew its bytes hash to its oid (`known_intact`): when
+it stored them, hashed them, or changed nothing but the object's inode (marked it used, linked
+or chmodded it) right after finding it so. Any change of the inode since moves its ctime, which
+no program can set: a write in place, even one that sets the mtime back as `cp -p` and
+`rsync -t` do, and a chmod or a new link too; push and checkout hash such an object before
+they send or place it.
 """
 
 from __future__ import annotations
@@ -16,8 +25,8 @@ import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import IO
+from dataclasses import dataclass, field
+from typing import IO, Protocol
 
 from dvx import faults, fsutil
 from dvx.errors import CorruptObjectError, DvxError
@@ -35,6 +44,7 @@ from dvx.hashing import (
 from dvx.logs import get_logger
 from dvx.objects.blobs import DirectoryBlobs
 from dvx.objects.odb import ObjectStore
+from dvx.objects.statcache import StatKey, stat_key
 
 log = get_logger(__name__)
 
@@ -53,6 +63,40 @@ class Ingested:
     open_for_writing: bool = False
 
 
+class KnownStats(Protocol):
+    """Where a cache keeps, by oid, the stat each object had when dvx last knew its bytes hash
+    to its oid (`LocalCache.known_intact`). A repository's stat cache keeps them between
+    commands (dvx/objects/statcache.py)."""
+
+    def object_stat(self, oid: str) -> StatKey | None: ...
+
+    def put_object(self, oid: str, key: StatKey) -> None: ...
+
+    def new_object_stat(self, oid: str) -> StatKey | None:
+        """The record this process made of the object and has not kept yet."""
+
+    def read_objects(self, oids: Iterable[str]) -> None:
+        """Read ahead what is kept of these objects: they are asked about next."""
+
+
+class KnownHere:
+    """KnownStats of this process alone (a cache no repository keeps records for)."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, StatKey] = {}
+
+    def object_stat(self, oid: str) -> StatKey | None:
+        return self._stats.get(oid)
+
+    def put_object(self, oid: str, key: StatKey) -> None:
+        self._stats[oid] = key
+
+    new_object_stat = object_stat
+
+    def read_objects(self, oids: Iterable[str]) -> None:
+        pass
+
+
 class OpenForWriting(Exception):
     """Another process has the file open for writing: it must stay the file it writes to."""
 
@@ -60,8 +104,8 @@ class OpenForWriting(Exception):
 _UNPROTECTED_BITS = fsutil.WRITE_BITS | 0o111  # never an object's: executables are copies
 
 
-def _file_size(path: str) -> int | None:
-    """The size of the regular file at `path`; None if there is none. A folder on the way this
+def _file_stat(path: str) -> os.stat_result | None:
+    """The stat of the regular file at `path`; None if there is none. A folder on the way this
     user may not enter is an error: what it holds is unknown, not missing."""
     try:
         st = os.stat(path)
@@ -69,7 +113,7 @@ def _file_size(path: str) -> int | None:
         raise folder_refused(path, exc) from None
     except (OSError, ValueError):
         return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 def _is_folder(path: str) -> bool:
@@ -144,13 +188,14 @@ class LocalCache(ObjectStore):
         # are set aside: the workspace's symlinks to them must keep showing those bytes (an
         # edit made through one has no other copy). Returns the paths so kept.
         self.on_set_aside: Callable[[dict[str, str]], list[str]] | None = None
+        self.known_stats: KnownStats = KnownHere()  # see `known_intact`
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
         self._tmp_dir_made = False  # dvx never removes it: made once per cache object
 
     # -- queries (direct os calls: these sit on hot paths) ---------------------------------------
 
     def exists(self, oid: str) -> bool:
-        return _file_size(self.oid_path(oid)) is not None
+        return _file_stat(self.oid_path(oid)) is not None
 
     def existing(self, oids: Iterable[str]) -> set[str]:
         return {oid for oid, size in self.sizes(oids) if size is not None}
@@ -162,6 +207,11 @@ class LocalCache(ObjectStore):
     def sizes(self, oids: Iterable[str]) -> Iterator[tuple[str, int | None]]:
         """Each of `oids` with the size of its file in the cache, None if the cache lacks it:
         one stat each."""
+        for oid, st in self.stats(oids):
+            yield oid, None if st is None else st.st_size
+
+    def stats(self, oids: Iterable[str]) -> Iterator[tuple[str, os.stat_result | None]]:
+        """Each of `oids` with the stat of its file in the cache, None if the cache lacks it."""
         shards: dict[str, bool] = {}  # shard directory -> does it exist
         for oid in oids:
             path = self.oid_path(oid)
@@ -171,7 +221,7 @@ class LocalCache(ObjectStore):
                 # One stat per missing shard instead of one per object: a fresh clone's pull
                 # asks about every object of a dataset while the cache has almost none.
                 there = shards[shard] = _is_folder(shard)
-            yield oid, _file_size(path) if there else None
+            yield oid, _file_stat(path) if there else None
 
     def size(self, oid: str) -> int:
         return os.path.getsize(self.oid_path(oid))
@@ -351,6 +401,76 @@ class LocalCache(ObjectStore):
         """Re-hash an object, whatever its file mode; True if its bytes match its oid."""
         return hash_file(self.oid_path(oid), self.algo, changed_is_error=False)[0] == oid
 
+    # -- what is known of the objects' bytes (see the module's docstring) ----------------------
+
+    def known_intact(self, oid: str, st: os.stat_result) -> bool:
+        """Is `st`, the object's stat now, the one it had when dvx last knew its bytes hash to
+        `oid`? Then nothing changed its inode since, so no byte: it is trusted unread."""
+        return self.known_stats.object_stat(oid) == stat_key(st)
+
+    def intact(self, oid: str, st: os.stat_result) -> bool:
+        """Do the bytes of the object, whose stat is now `st`, hash to `oid`? One look when it
+        is `known_intact`; else it is hashed, and known intact with `st` if they do (a write
+        while it is hashed moves its stat from `st`)."""
+        if self.known_intact(oid, st):
+            return True
+        if not self.verify(oid):
+            return False
+        self._remember(oid, st)
+        return True
+
+    def changed_since_stored(self, oid: str) -> bool:
+        """Is the object there, and its bytes no longer hashing to `oid` (written in place
+        through a link to it, say)? What is checked before an object is placed in the
+        workspace again. An object whose size is not the one a pointer records may still be
+        intact: that size was recorded wrong (a pointer edited by hand or mis-merged), and
+        the object is placed all the same."""
+        try:
+            st = os.stat(self.oid_path(oid))
+        except FileNotFoundError:
+            return False
+        return not self.intact(oid, st)
+
+    def _remember(self, oid: str, st: os.stat_result) -> None:
+        self.known_stats.put_object(oid, stat_key(st))
+
+    def new_record(self, oid: str) -> StatKey | None:
+        """The stat this process has just found the object intact with (`known_intact`), for
+        a worker process to hand to the one that keeps the records (`add_record`)."""
+        return self.known_stats.new_object_stat(oid)
+
+    def add_record(self, oid: str, key: StatKey) -> None:
+        """Keep what a worker process found (`new_record`)."""
+        self.known_stats.put_object(oid, key)
+
+    def _remember_stored(self, oid: str) -> None:
+        """Know intact the object dvx has just written and named: nothing but its name in the
+        cache leads to it yet, and its mtime, which dvx set before its ctime, says nothing
+        wrote it since (a write sets both to the same time)."""
+        st = os.stat(self.oid_path(oid))
+        if st.st_mtime_ns < st.st_ctime_ns:
+            self._remember(oid, st)
+
+    def remember_fetched(self, oids: Iterable[str]) -> None:
+        """Know intact the objects a download has just stored, as `_remember_stored` does
+        (worker processes stored many, and their records died with them): the cache lacked
+        them, so nothing but the download wrote them."""
+        for oid in oids:
+            if self.new_record(oid) is None:
+                with contextlib.suppress(FileNotFoundError):
+                    self._remember_stored(oid)
+
+    def _keep_known(self, oid: str, before: os.stat_result, after: os.stat_result,
+                    mtime_ns: int | None = None) -> None:
+        """The object's stat was `before`, then dvx changed its inode alone (a link or chmod,
+        which keep its mtime; marking it used, which set its mtime to `mtime_ns`), and now
+        it is `after`: if it was known intact before, it still is. A write since `before`
+        would have moved its mtime elsewhere."""
+        mtime = before.st_mtime_ns if mtime_ns is None else mtime_ns
+        if (after.st_ino, after.st_size, after.st_mtime_ns) == (
+                before.st_ino, before.st_size, mtime) and self.known_intact(oid, before):
+            self._remember(oid, after)
+
     def unshare(self, path: str, oid: str) -> bool:
         """If the file at `path` is the object's own inode, or a symlink to it (a link since made
         executable, which made the object executable too): give the file a copy of its own and
@@ -365,13 +485,15 @@ class LocalCache(ObjectStore):
         os.chmod(final, 0o444)
         return True
 
-    def _set_aside_damaged(self, oid: str, path: str, stored_again: bool = True) -> None:
+    def _set_aside_damaged(self, oid: str, path: str | None, stored_again: bool = True
+                           ) -> None:
         """Move aside the object `oid`, found changed through a link to it. The file at `path`
-        (repo-relative, for the message) stores the bytes `oid` names again (`stored_again`),
-        or holds the changed bytes, stored under their own oid."""
+        (repo-relative, for the message; None: not known here) stores the bytes `oid` names
+        again (`stored_again`), or holds the changed bytes, stored under their own oid."""
         moved, kept = self.set_aside(oid)
         if stored_again:
-            after = f"'{path}' stored the bytes its oid names again."
+            after = (f"'{path}' stored the bytes its oid names again." if path is not None
+                     else "The bytes its oid names were stored again.")
         else:
             after = (f"'{path}' was stored under the oid of the changed bytes, and the object "
                      "is no longer in the cache (`dvx pull` fetches it again).")
@@ -395,6 +517,23 @@ class LocalCache(ObjectStore):
                 if not self.verify(oid):
                     self._set_aside_damaged(oid, path, stored_again=False)
 
+    def kept_if_intact(self, oid: str) -> bool:
+        """An object is there already under `oid`, about to be used as the bytes being
+        stored: does it still hold the bytes its oid names (one stat when `known_intact`, else
+        hashed)? One that does not (written through a link to it) is moved aside, and the
+        caller stores the bytes again; so it does when the object is gone (gc took it out).
+        One this user may not read (a teammate's, kept private, in a shared cache) is kept."""
+        try:
+            if self.intact(oid, os.stat(self.oid_path(oid))):
+                return True
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            return True
+        with contextlib.suppress(FileNotFoundError):  # another process moved it first
+            self._set_aside_damaged(oid, None)
+        return False
+
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
         usual damage, an append, shows there without reading it.)"""
@@ -407,15 +546,22 @@ class LocalCache(ObjectStore):
 
     def _publish(self, tmp: str, oid: str) -> None:
         """Move a verified temporary file into place as `oid`, never replacing an object. The
-        caller removes `tmp` afterwards (it may already be gone: renamed into place)."""
+        caller removes `tmp` afterwards (it may already be gone: renamed into place, or
+        removed here)."""
         final = self.oid_path(oid)
-        fsutil.set_mtime_before_ctime(tmp)  # see `written_since_stored`
+        fsutil.set_mtime_before_ctime(tmp)  # see `_remember_stored`
         fsutil.make_readonly(tmp)
         self._share(tmp)
         self._ready_to_store(oid)
         faults.point("cache.before_publish")
-        while not fsutil.publish(tmp, final) and not self.refresh(oid):
-            pass  # taken out by gc between the two: published again
+        while True:
+            if fsutil.publish(tmp, final):
+                fsutil.remove_quietly(tmp)  # first: taking a link away moves the ctime too
+                self._remember_stored(oid)
+                return
+            if self.kept_if_intact(oid) and self.refresh(oid):
+                return
+            # taken out by gc between the two, or damaged and moved aside: published again
 
     # Repositories sharing a cache take no lock between them, yet an object one of them has
     # just started to use survives another's gc. The user marks it used by path: `refresh`
@@ -434,8 +580,11 @@ class LocalCache(ObjectStore):
         content added for the first time, for gc's grace period, so another repository
         sharing this cache does not collect what this one has just started to use. False if
         the object is not there (gc took it out): the caller stores it again."""
+        path = self.oid_path(oid)
         try:
-            fsutil.set_mtime_before_ctime(self.oid_path(oid))  # not a write: `written_since_stored`
+            before = os.stat(path)
+            moved = fsutil.set_mtime_before_ctime(path)
+            self._keep_known(oid, before, os.stat(path), moved)
         except FileNotFoundError:
             return False
         except OSError:
@@ -516,7 +665,7 @@ class LocalCache(ObjectStore):
 
     def _store_bytes(self, data: bytes, oid: str, fault: str = "cache.bytes.before_publish",
                      may_exist: bool = True) -> None:
-        if may_exist and self.exists(oid) and self.refresh(oid):
+        if may_exist and self.exists(oid) and self.kept_if_intact(oid) and self.refresh(oid):
             return
 
         def before_name() -> None:
@@ -525,10 +674,10 @@ class LocalCache(ObjectStore):
 
         # Created read-only (the object's final mode, no chmod), unnamed until complete.
         self._ready_to_store(oid)
-        fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
-                           exact_mode=self.shared, temp_dir=self.tmp_dir,
-                           before_name=before_name,
-                           mtime_before_ctime=True)  # see `written_since_stored`
+        if fsutil.write_whole(self.oid_path(oid), data, 0o444, replace=False,
+                              exact_mode=self.shared, temp_dir=self.tmp_dir,
+                              before_name=before_name, mtime_before_ctime=True):
+            self._remember_stored(oid)
 
     def add_bytes(self, data: bytes) -> str:
         oid = hash_bytes(data, self.algo)
@@ -691,6 +840,7 @@ class LocalCache(ObjectStore):
                     self._share(final)
                 elif held.st_mode & fsutil.WRITE_BITS:
                     os.chmod(final, stat.S_IMODE(held.st_mode) & ~fsutil.WRITE_BITS)
+                self._remember_linked(oid, held)
                 # Linked through its descriptor, the object holds the bytes hashed even if
                 # a new version was renamed over `path` since; that one is stored as the
                 # next link type says.
@@ -724,6 +874,14 @@ class LocalCache(ObjectStore):
                     return None
                 raise
             return oid, size
+
+    def _remember_linked(self, oid: str, hashed: os.stat_result) -> None:
+        """Know intact the inode dvx has just hashed (`hashed`: its stat as the hash began and
+        ended) and made the object: a write since would have moved its mtime or size."""
+        st = os.stat(self.oid_path(oid))
+        if (st.st_ino, st.st_size, st.st_mtime_ns) == (hashed.st_ino, hashed.st_size,
+                                                       hashed.st_mtime_ns):
+            self._remember(oid, st)
 
     @staticmethod
     def _is_object(final: str, st: os.stat_result) -> bool:
@@ -819,33 +977,19 @@ class LocalCache(ObjectStore):
 
     # -- checkout -------------------------------------------------------------------------------
 
-    def changed_size(self, oid: str, size: int) -> bool:
-        """Was the object changed after it was stored (written in place through a link to it,
-        say): there, not the `size` bytes recorded for it or written since it was stored
-        (`written_since_stored`), and no longer hashing to `oid`? What is checked before an
-        object is placed in the workspace again: one stat when the size matches and the
-        stat's times cast no doubt. One in doubt is hashed, as push does: a size recorded
-        wrong (a pointer edited by hand or mis-merged) must never get an intact object moved
-        aside."""
-        try:
-            st = os.stat(self.oid_path(oid))
-        except FileNotFoundError:
-            return False
-        return (st.st_size != size or written_since_stored(st)) and not self.verify(oid)
-
     def link_to(self, oid: str, dst: str, link_types: tuple[str, ...], exec_bit: bool,
-                on_bytes: OnBytes | None = None, size: int | None = None
-                ) -> tuple[str, os.stat_result]:
+                on_bytes: OnBytes | None = None) -> tuple[str, os.stat_result]:
         """Place object `oid` at workspace path `dst` (replacing it atomically); return the
         link type used and the stat to record for it in the stat cache (a symlink's: its
         object's). Executable files are never hard or symbolically linked: the mode would be
-        shared with the cache object. An object changed after it was stored (`changed_size`)
-        is never placed: CorruptObjectError, `dst` untouched. An intact one that is not the
-        `size` bytes recorded for it is placed: the size recorded is what is wrong (the stat
+        shared with the cache object. An object whose bytes no longer hash to its oid
+        (`intact`) is never placed: CorruptObjectError, `dst` untouched. An intact one that
+        is not the size a pointer records is placed: that size is what is wrong (the stat
         returned tells)."""
-        if size is not None and self.changed_size(oid, size):
-            raise CorruptObjectError(f"The cached object {oid} is not the {size} bytes recorded "
-                                     "for it: it was changed after it was stored.")
+        before = os.stat(self.oid_path(oid))
+        if not self.intact(oid, before):
+            raise CorruptObjectError(f"The cached object {oid} no longer hashes to its oid: it "
+                                     "was changed after it was stored.")
         if exec_bit:
             link_types = tuple(t for t in link_types if t in ("reflink", "copy")) or ("copy",)
         if "symlink" in link_types:
@@ -854,12 +998,16 @@ class LocalCache(ObjectStore):
                             unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
             self._protect(self.oid_path(oid))
-            return used, os.stat(dst)
+            placed = os.stat(dst)
+            self._keep_known(oid, before, placed)
+            return used, placed
         placed = os.lstat(dst)
-        if used == "hardlink" and placed.st_mode & _UNPROTECTED_BITS:
-            # The object shares this inode: an edit through the workspace must be refused.
-            self._protect(dst)
-            placed = os.lstat(dst)
+        if used == "hardlink":
+            if placed.st_mode & _UNPROTECTED_BITS:
+                # The object shares this inode: an edit through the workspace must be refused.
+                self._protect(dst)
+                placed = os.lstat(dst)
+            self._keep_known(oid, before, placed)  # the new link moved its ctime
         return used, placed
 
     def _check_readable(self, oid: str) -> None:
@@ -920,30 +1068,27 @@ def _names(path: str, st: os.stat_result) -> bool:
         return False
 
 
-def written_since_stored(st: os.stat_result) -> bool:
-    """Was the object whose stat is `st` written after it was stored (in place, through a
-    symbolic or hard link to it from the workspace, say, or by a process that held the file
-    open)? The cache stores an object (`_publish`, `_store_bytes`) and marks it used
-    (`refresh`) with its mtime before its ctime (`fsutil.set_mtime_before_ctime`); a write
-    since sets both to the same time, whatever the link type. An object the cache did not
-    store so (the user's own file, linked in hardlink mode in the tick it was written; a
-    cache copied with plain `cp`) may have them equal untouched: it is only hashed once more.
-    Objects restored with their times (tar, `cp -p`, rsync) had their mtime set after
-    their bytes were written, so it is before their ctime."""
-    return st.st_mtime_ns >= st.st_ctime_ns
-
-
 @dataclass(frozen=True)
 class ObjectVersion(fsutil.FileVersion):
-    """The version of a cached object, as a push checks it while it sends it. Marking it
+    """The version of a cached object a push sends: its stat when its bytes were known to
+    hash to its oid (`LocalCache.intact`), its ctime included. Another stat is another
+    version unless the bytes still hash to the oid (it is hashed, once): marking the object
     used (`LocalCache.refresh`, which another repository sharing the cache may do at any
-    time) moves its mtime, to before its ctime, and no byte: the same version. A write in
-    place is a new one, unless the object was marked used after it (`written_since_stored`
-    has the same limit)."""
+    time) moves its times and no byte, while a write in place, even one that sets the mtime
+    back (`cp -p`), changes the bytes."""
+    ctime_ns: int
+    oid: str = field(compare=False)
+    cache: LocalCache = field(compare=False, repr=False)
+
+    @classmethod
+    def of_object(cls, cache: LocalCache, oid: str, st: os.stat_result) -> ObjectVersion:
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, oid, cache)
 
     def describes(self, st: os.stat_result) -> bool:
-        return (st.st_dev, st.st_ino, st.st_size) == (self.dev, self.ino, self.size) and (
-            st.st_mtime_ns == self.mtime_ns or not written_since_stored(st))
+        if (st.st_dev, st.st_ino, st.st_size) != (self.dev, self.ino, self.size):
+            return False
+        return (st.st_mtime_ns, st.st_ctime_ns) == (self.mtime_ns, self.ctime_ns) or (
+            self.cache.intact(self.oid, st))
 
 
 def kept_message(kept: list[str], linked_to: str = "it") -> str:

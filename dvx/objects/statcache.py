@@ -14,6 +14,11 @@ under .dvx/tmp; it is only an accelerator, so a damaged or unwritable database i
 bypassed, never trusted. So is a damaged row (a bit flipped on disk): every value read is
 checked (its type, an oid's form and a CRC-32 stored beside it, a folder digest's JSON), and a
 row that fails is a miss, deleted at the next write.
+
+It also remembers, by oid, the stat each object of the cache had when dvx last knew its bytes
+hash to its oid (`object_stat`): push and checkout trust an object without reading it only
+while its stat is still that one, its ctime included (dvx/objects/cache.py `known_intact`).
+Those rows follow the racy-clean rule too.
 """
 
 from __future__ import annotations
@@ -87,11 +92,21 @@ def trusted_oid(entry: Entry, st: os.stat_result) -> str | None:
     return entry[5]
 
 
+def _not_racy(mtime: int, ctime: int, recorded: int) -> bool:
+    """Can an object's record with these times be trusted? A write in the timestamp tick of
+    its ctime, after the record, would leave the ctime as it is, but set the mtime to it: a
+    record whose mtime is before its ctime (dvx sets an object's mtime before its ctime, and a
+    file it links into the cache was last written before that) would no longer match. Else
+    the racy-clean rule, as for files."""
+    return mtime < ctime or max(mtime, ctime) < recorded
+
+
 # What reading a damaged database raises: SQLite's errors, and Python's where the damaged text
 # is one of SQLite's own messages (a schema's, quoted)
 UNREADABLE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 ROWS_AT_ONCE = 10_000  # read from the database per query by oids_below
+OIDS_PER_QUERY = 500  # objects asked about per query by read_objects (SQLite takes 999 values)
 PENDING_ROWS = 50_000  # new entries held before they are written out
 
 
@@ -112,6 +127,8 @@ class StatCache:
         self._pending_dirs: list[tuple[str, str, int, str, str | None, int | None]] = []
         self._pending_forget: list[tuple[str, int]] = []  # (path, recorded_ns) of rows to drop
         self._pending_forget_dirs: list[tuple[str, object]] = []  # the same, of dir_state rows
+        self._pending_objects: dict[str, StatKey] = {}  # oid -> its stat known intact
+        self._read_objects: dict[str, StatKey | None] = {}  # the same, read (None: no record)
 
     def _connect(self) -> sqlite3.Connection:
         os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
@@ -134,6 +151,11 @@ class StatCache:
                 conn.execute("CREATE TABLE complete_tree (oid TEXT, algo TEXT, generation TEXT, "
                              "PRIMARY KEY (oid, algo, generation)) WITHOUT ROWID")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Added without a new schema version: a database of version 7 keeps its other rows.
+        conn.execute("CREATE TABLE IF NOT EXISTS object_stat (oid TEXT, algo TEXT, "
+                     "ino INTEGER, size INTEGER, mtime_ns INTEGER, ctime_ns INTEGER, "
+                     "device INTEGER, recorded_ns INTEGER, PRIMARY KEY (oid, algo)) "
+                     "WITHOUT ROWID")
         return conn
 
     def _load(self) -> dict[str, Entry]:
@@ -267,6 +289,59 @@ class StatCache:
         every entry once per directory."""
         self.forget([entry for path, entry in self.oids_below(top) if path not in present])
 
+    def object_stat(self, oid: str) -> StatKey | None:
+        """The stat (`stat_key`) the cached object `oid` had when dvx last knew its bytes hash
+        to `oid`, if that record can be trusted (racy-clean rule: recorded after the object's
+        last change). This process's records are trusted as they are made."""
+        key = self._pending_objects.get(oid)
+        if key is not None:
+            return key
+        if oid not in self._read_objects:
+            self._read_objects.update(self._query_objects([oid]))
+        return self._read_objects.get(oid)
+
+    def put_object(self, oid: str, key: StatKey) -> None:
+        """Record that the cached object `oid` hashed to `oid` when its stat was `key`."""
+        if self._pending_objects.get(oid) == key:  # a worker's record of what this one made
+            return
+        self._pending_objects[oid] = key
+        if len(self._pending_objects) >= PENDING_ROWS:
+            self.flush()
+
+    def new_object_stat(self, oid: str) -> StatKey | None:
+        """The record `put_object` made of the object in this process, not yet written."""
+        return self._pending_objects.get(oid)
+
+    def read_objects(self, oids: Iterable[str]) -> None:
+        """Read the records of these objects, which are asked about next (`object_stat`),
+        instead of those read before: a push or a checkout of millions reads them a round at a
+        time, and holds no more."""
+        self._read_objects = self._query_objects(
+            oid for oid in oids if oid not in self._pending_objects)
+
+    def _query_objects(self, oids: Iterable[str]) -> dict[str, StatKey | None]:
+        found: dict[str, StatKey | None] = dict.fromkeys(oids)
+        asked = list(found)
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                for start in range(0, len(asked), OIDS_PER_QUERY):
+                    some = asked[start:start + OIDS_PER_QUERY]
+                    rows = conn.execute(
+                        "SELECT oid, ino, size, mtime_ns, ctime_ns, device, recorded_ns FROM "
+                        f"object_stat WHERE algo = ? AND oid IN ({', '.join('?' * len(some))})",
+                        (self.algo, *some)).fetchall()
+                    for oid, ino, size, mtime, ctime, device, recorded in rows:
+                        # A damaged value of another type fails to match any object's stat.
+                        if oid in found and all(type(value) is int for value in (
+                                mtime, ctime, recorded)) and _not_racy(mtime, ctime, recorded):
+                            found[oid] = (ino, size, mtime, ctime, device)
+        except UNREADABLE as exc:
+            log.debug("stat cache unreadable (%s); rebuilding it", exc)
+            self._reset()
+        except OSError as exc:  # no record: the objects are hashed
+            log.debug("stat cache unreadable (%s)", exc)
+        return found
+
     def is_valid_tree(self, oid: str) -> bool:
         return oid in self._load_trees()
 
@@ -346,8 +421,9 @@ class StatCache:
                 gone_dirs = [(path, recorded) for path, recorded in conn.execute(
                     "SELECT path, recorded_ns FROM dir_state") if not _exists(path)]
                 with conn:
-                    conn.executemany("DELETE FROM valid_tree WHERE oid = ?",
-                                     [(oid,) for oid in removed])
+                    gone_objects = [(oid,) for oid in removed]
+                    conn.executemany("DELETE FROM valid_tree WHERE oid = ?", gone_objects)
+                    conn.executemany("DELETE FROM object_stat WHERE oid = ?", gone_objects)
                     conn.execute("DELETE FROM complete_tree WHERE generation != ?",
                                  (generation,))
                     conn.executemany("DELETE FROM stat WHERE path = ? AND recorded_ns IS ?",
@@ -361,6 +437,7 @@ class StatCache:
             log.debug("stat cache not pruned (%s)", exc)
         self._entries = None  # read again if needed: what was read may be gone
         self._valid_trees = None
+        self._read_objects = {}
         self._complete_trees = set()
 
     def _filesystem_now(self) -> tuple[int, int]:
@@ -374,7 +451,8 @@ class StatCache:
 
     def flush(self) -> None:
         if not (self._pending or self._pending_trees or self._pending_complete
-                or self._pending_dirs or self._pending_forget or self._pending_forget_dirs):
+                or self._pending_dirs or self._pending_forget or self._pending_forget_dirs
+                or self._pending_objects):
             return
         forget, self._pending_forget = self._pending_forget, []
         forget_dirs, self._pending_forget_dirs = self._pending_forget_dirs, []
@@ -383,6 +461,7 @@ class StatCache:
         trees, self._pending_trees = self._pending_trees, []
         complete, self._pending_complete = self._pending_complete, []
         dirs, self._pending_dirs = self._pending_dirs, []
+        objects, self._pending_objects = self._pending_objects, {}
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             recorded_ns, stamp_device = self._filesystem_now()
@@ -411,6 +490,11 @@ class StatCache:
                                    recorded_ns if device == stamp_device else elsewhere_ns,
                                    parts)
                                   for path, digest, newest, tree, parts, device in dirs])
+                conn.executemany("INSERT OR REPLACE INTO object_stat VALUES "
+                                 "(?, ?, ?, ?, ?, ?, ?, ?)",
+                                 [(oid, self.algo, *key,
+                                   recorded_ns if key[4] == stamp_device else elsewhere_ns)
+                                  for oid, key in sorted(objects.items())])
         except UNREADABLE as exc:
             log.debug("stat cache not written (%s); rebuilding it", exc)
             self._reset()

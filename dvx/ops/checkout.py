@@ -139,6 +139,8 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                     records_before[target] = repo.syncstate.get(target.output.path)
                     _remember_synced(repo, target, complete=False)
             repo.syncstate.flush()
+            repo.cache.known_stats.read_objects(
+                t.output.pointer.oid for t in targets if not t.output.pointer.is_dir)
             for target in targets:
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
@@ -358,17 +360,17 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int,
            display: str = "") -> StatKey:
     with byte_progress(repo.progress, f"Checking out {display}", size) as on_bytes:
-        placed = _link_out(repo, oid, path, executable, size, on_bytes)
+        placed = _link_out(repo, oid, path, executable, on_bytes)
     repo.statcache.put_key(path, placed, oid)
     return placed
 
 
-def _link_out(repo: Repo, oid: str, path: str, executable: bool, size: int,
+def _link_out(repo: Repo, oid: str, path: str, executable: bool,
               on_bytes: OnBytes | None = None) -> StatKey:
     """Place the object at `path`; the stat to record for it (changes only files, so it can
     run in a worker process). CorruptObjectError if the object was changed after it was
-    stored; one intact but not `size` bytes is placed (`_warn_if_size_recorded_wrong`)."""
-    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes, size)
+    stored; one intact but not the size recorded is placed (`_warn_if_size_recorded_wrong`)."""
+    _, placed = repo.cache.link_to(oid, path, repo.link_types, executable, on_bytes)
     return stat_key(placed)
 
 
@@ -389,7 +391,7 @@ def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: s
 def _warn_if_size_recorded_wrong(root: str, display: str, recorded_in: str, output_path: str,
                                  oid: str, size: int, placed: StatKey) -> None:
     """Warn if the object `oid` placed for `display` is not the `size` bytes `recorded_in`
-    gives: placing it found it intact (`LocalCache.changed_size`), so that size is wrong."""
+    gives: placing it found it intact (`LocalCache.intact`), so that size is wrong."""
     if placed[1] == size:
         return
     log.warning("%s gives %d bytes as the size of '%s', but its object %s is %d bytes that "
@@ -821,27 +823,31 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
         except (PathError, OSError) as exc:
             blocked[parent] = str(exc) if isinstance(exc, PathError) else str(exc.strerror)
 
-    def place_one(index: int) -> tuple[str | None, StatKey | None]:
-        """Why the entry could not be placed (None: it was), and the stat to record."""
+    def place_one(index: int) -> tuple[str | None, StatKey | None, StatKey | None]:
+        """Why the entry could not be placed (None: it was), the stat to record, and the
+        stat its object is newly known intact with (`LocalCache.new_record`: a worker's
+        records die with it)."""
         entry = tree.entry(index)
         parent = entry.path.rpartition("/")[0]
         if parent in blocked:
-            return blocked[parent], None
+            return blocked[parent], None, None
         try:
-            placed = _link_out(repo, entry.oid, join_posix(top, entry.path), entry.executable,
-                               entry.size)
+            placed = _link_out(repo, entry.oid, join_posix(top, entry.path), entry.executable)
             faults.point("checkout.after_file")
-            return None, placed
+            return None, placed, repo.cache.new_record(entry.oid)
         except CorruptObjectError:
-            return CHANGED_OBJECT, None
+            return CHANGED_OBJECT, None, None
         except OSError as exc:
             if isinstance(exc, FileNotFoundError) and not repo.cache.exists(entry.oid):
-                return OBJECT_MISSING, None
-            return _placement_failure(repo, exc, entry.oid, join_posix(top, entry.path)), None
+                return OBJECT_MISSING, None, None
+            return _placement_failure(repo, exc, entry.oid,
+                                      join_posix(top, entry.path)), None, None
 
     def record(indices: Sequence[int],
-               outcomes: Iterable[tuple[str | None, StatKey | None]]) -> None:
-        for index, (error, placed) in zip(indices, outcomes, strict=True):
+               outcomes: Iterable[tuple[str | None, StatKey | None, StatKey | None]]) -> None:
+        for index, (error, placed, known) in zip(indices, outcomes, strict=True):
+            if known is not None:
+                repo.cache.add_record(tree.oid_at(index), known)
             if error == CHANGED_OBJECT:
                 _set_aside_changed_object(repo, tree.oid_at(index),
                                           f"{display}/{tree.paths[index]}", result)
@@ -866,12 +872,14 @@ def _apply(repo: Repo, display: str, top: str, tree: Tree, plan: _DirPlan,
     with repo.progress.task(f"Checking out {display}", len(plan.place)) as advance:
         for start in range(0, len(small), PLACE_AT_ONCE):
             indices = small[start:start + PLACE_AT_ONCE]
+            repo.cache.known_stats.read_objects(tree.oid_at(i) for i in indices)
             record(indices, map_in_processes(place_one, indices, advance,
                                              size_of=tree.size_at))
 
-        def place_large(index: int) -> tuple[str | None, StatKey | None]:
+        def place_large(index: int) -> tuple[str | None, StatKey | None, StatKey | None]:
             outcome = place_one(index)
             advance(1)
             return outcome
 
+        repo.cache.known_stats.read_objects(tree.oid_at(i) for i in large)
         record(large, map_in_threads(place_large, large, size_of=tree.size_at))

@@ -602,8 +602,10 @@ def _already_cached(repo: Repo, full: str, st: os.stat_result, link_types: tuple
     if link_types[0] == "hardlink" and not linked:
         return None
     # Touching a hard-linked object would change the workspace file's stat. An object gc
-    # took out since the stat above is stored again.
-    if not linked and not repo.cache.refresh(oid):
+    # took out since the stat above is stored again, and so is one that no longer holds the
+    # bytes its oid names (written through a link to it: hashed unless known intact, and
+    # moved aside).
+    if not linked and not (repo.cache.kept_if_intact(oid) and repo.cache.refresh(oid)):
         return None
     return oid
 
@@ -777,6 +779,9 @@ def _walked_paths(full: str, walk: Walk) -> set[str]:
     return {entry.path for entry in walk.files} | {join_posix(full, link) for link in walk.symlinks}
 
 
+STORE_AT_ONCE = 65_536  # small files stored per round (see `_ingest_directory`)
+
+
 def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] = (),
                       was: Tree | None = None, scanned: Scanned | None = None
                       ) -> tuple[Tree, Fingerprint, list[ToLink]]:
@@ -808,20 +813,32 @@ def _ingest_directory(repo: Repo, full: str, rel: str, recorded: Container[str] 
     link_types = repo.link_types
     with repo.progress.task(f"Adding {rel}", len(scan_before.files)) as advance:
 
-        def store_small(entry: WalkEntry) -> tuple[str, int, bool, StatKey | None, bool]:
-            return _store_file(repo, entry.path, entry.stat, link_types)
+        def store_small(entry: WalkEntry
+                        ) -> tuple[str, int, bool, StatKey | None, bool, StatKey | None]:
+            """`_store_file`, and the stat its object is newly known intact with
+            (`LocalCache.new_record`: a worker's records die with it)."""
+            stored = _store_file(repo, entry.path, entry.stat, link_types)
+            return (*stored, repo.cache.new_record(stored[0]))
 
         repo.statcache.load()  # read once here, shared by the workers
         repo.statcache.forget_missing_below(full, _walked_paths(full, scanned.walk))
-        stored = map_in_processes(store_small, small, advance, size_of=walked_size)
-        for entry, (oid, size, executable, seen, to_symlink) in zip(small, stored,
-                                                                    strict=True):
-            _note_changed_object(repo, entry.stat, oid, was_oid(entry.relpath))
-            if seen is not None:
-                repo.statcache.put_key(entry.path, seen, oid)
-            entries.append(TreeEntry(entry.relpath, oid, size, executable))
-            if to_symlink:
-                to_link.append(ToLink(entry.path, oid, size, stat_key(entry.stat)))
+        for start in range(0, len(small), STORE_AT_ONCE):
+            some = small[start:start + STORE_AT_ONCE]
+            # The objects of unchanged files are marked used, and stay known intact
+            # (`LocalCache.refresh`): what is known of them is read once for the round.
+            repo.cache.known_stats.read_objects(
+                oid for e in some if (oid := repo.statcache.get(e.path, e.stat)) is not None)
+            stored = map_in_processes(store_small, some, advance, size_of=walked_size)
+            for entry, (oid, size, executable, seen, to_symlink, known) in zip(some, stored,
+                                                                               strict=True):
+                if known is not None:
+                    repo.cache.add_record(oid, known)
+                _note_changed_object(repo, entry.stat, oid, was_oid(entry.relpath))
+                if seen is not None:
+                    repo.statcache.put_key(entry.path, seen, oid)
+                entries.append(TreeEntry(entry.relpath, oid, size, executable))
+                if to_symlink:
+                    to_link.append(ToLink(entry.path, oid, size, stat_key(entry.stat)))
 
         def ingest(entry: WalkEntry) -> tuple[TreeEntry, StatKey | None]:
             oid, size, executable, seen = _ingest_file(

@@ -502,6 +502,7 @@ def push(repo: Repo, targets: list[Target], remote_name: str | None = None,
     remote.blobs.prepare(create=True)
     with lock_remote(repo, name, remote, locks.PUSH):
         _push_wanted(repo, remote, wanted, targets, settings, repair, result)
+    repo.statcache.flush()  # remembers the objects hashed on the way, found intact
     return result
 
 
@@ -721,7 +722,7 @@ def _needed(repo: Repo, targets: list[Target], remote_name: str | None,
     done = _done_before(earlier, remote_name, [*manifests, *wanted.files])
     files = {oid: size for oid, size in wanted.files.items() if oid not in done} if done \
         else wanted.files
-    lacking = set(transfer.check_cached_whole(repo.cache, files, files))
+    lacking = set(transfer.check_cached_whole(repo.cache, files))
     return _Needed(targets, wanted, done, lacking, unread_manifest=bool(problems))
 
 

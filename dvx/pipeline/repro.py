@@ -67,6 +67,7 @@ from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
+from dvx.pipeline.linked_inputs import LinkedInput, linked_inputs, written_inputs
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
@@ -1066,6 +1067,7 @@ class _Scheduler:
     def _run(self, stage: Stage, state: StageState, reasons: list[str]) -> StageResult:
         self.reporter.starting(stage, reasons)
         _remove_outputs(self.repo, stage, self.locks.get(stage.name))
+        linked = linked_inputs(self.repo, stage.deps)  # persistent outputs are copies by now
         on_line: Callable[[str], None] | None = None
         if self.reporter.capture:
             def on_line(text: str) -> None:
@@ -1073,6 +1075,10 @@ class _Scheduler:
         cwd = self.repo.abspath(stage.wdir) if stage.wdir else self.repo.root
         ran = self.runner.run(stage.cmd, cwd, on_line,
                               lambda cmd: self.reporter.command(stage.name, cmd))
+        written = written_inputs(self.repo, linked)
+        if written:
+            return StageResult(stage.name, FAILED, reasons, exit_code=ran.exit_code or None,
+                               error=_wrote_into_cache(self.repo, written))
         if ran.exit_code != 0:
             why = (f"exit code {ran.exit_code}" if ran.exit_code > 0
                    else f"killed by signal {-ran.exit_code}")
@@ -1222,11 +1228,32 @@ class _Scheduler:
         self.reporter.finished(result)
 
 
+def _wrote_into_cache(repo: Repo, written: list[LinkedInput]) -> str:
+    """Set aside the objects the stage's command wrote into through its dependencies (the
+    workspace files linked to them keep the bytes it wrote); why the stage failed."""
+    keep_links_on_set_aside(repo)
+    for item in written:
+        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+            repo.cache.set_aside(item.oid)
+    named = ", ".join(f"'{item.path}'" for item in written)
+    typed = " ".join(for_command(repo.root, item.path) for item in written)
+    one = len(written) == 1
+    return (f"its command wrote into {named}, {'a link' if one else 'links'} into the cache "
+            f"(cache.type {','.join(repo.link_types)}), so the cache no longer holds the data "
+            f"recorded there: {'its object is' if one else 'their objects are'} moved to "
+            f"{os.path.join(repo.cache.root, 'quarantine')}, {named} now "
+            f"{'holds' if one else 'hold'} what the command wrote, and {LOCK_FILE} records "
+            "nothing of this run. The recorded data comes back from a remote that has it "
+            f"(`dvx pull --force {typed}`, or `dvx fetch` then `dvx checkout --force "
+            f"{typed}`). For a command to change its input, run `dvx unprotect {typed}` "
+            "first (a copy of its own), or have it write a new file")
+
+
 def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
-    """Before outputs are placed from the cache: set aside their objects that are not the size
-    recorded for them and no longer hash to their oids (written in place through a link to
-    them, say), so that a damaged object is never placed again; whether any was. (Only an
-    object of another size is re-hashed: `LocalCache.changed_size`.)"""
+    """Before outputs are placed from the cache: set aside their objects that no longer hash
+    to their oids (written in place through a link to them, say), so that a damaged object is
+    never placed again; whether any was. (Only an object not known intact is hashed:
+    `LocalCache.intact`.)"""
     changed = _changed_objects(repo, targets)
     if not changed:
         return False
@@ -1242,16 +1269,17 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
 
 
 def _changed_objects(repo: Repo, targets: list[Target]) -> list[str]:
-    sizes: dict[str, int] = {}
+    oids: dict[str, None] = {}
     for target in targets:
         pointer = target.output.pointer
         tree = load_tree(repo, pointer) if pointer.is_dir else None
         if tree is not None:
-            sizes.update((e.oid, e.size) for e in tree.entries)
-        elif not pointer.is_dir and pointer.size is not None:
-            sizes[pointer.oid] = pointer.size
-    # One missing is not of a wrong size: checkout says what is missing.
-    return [oid for oid, size in sizes.items() if repo.cache.changed_size(oid, size)]
+            oids.update(dict.fromkeys(e.oid for e in tree.entries))
+        elif not pointer.is_dir:
+            oids[pointer.oid] = None
+    # One missing is not changed: checkout says what is missing.
+    repo.cache.known_stats.read_objects(oids)
+    return [oid for oid in oids if repo.cache.changed_since_stored(oid)]
 
 
 def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:

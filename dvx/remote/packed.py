@@ -88,6 +88,13 @@ class _Built:
     bytes: int = 0  # of objects
 
 
+def _read_intact(cache: LocalCache, oid: str, view: memoryview) -> bool:
+    """Read object `oid` into `view`; whether it filled the view with bytes that hash to
+    `oid`. Hashed as it goes into the pack, however the push found it: a small object costs
+    little to hash, and nothing else vouches for the bytes read."""
+    return cache.read_into(oid, view) and hash_bytes(view, cache.algo) == oid
+
+
 def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Callable[[str], int],
            settings: Settings, verify_local: bool = False,
            loose_done: list[tuple[str, int]] | None = None) -> TransferResult:
@@ -109,8 +116,9 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
             if hash_bytes(data, cache.algo) != oid:
                 return f"the local copy of {oid} is corrupt too; not uploaded"
             builder.add(oid, data)
-        elif not builder.add_read(oid, length, partial(cache.read_into, oid)):
-            # Not the size it had a moment ago: sent only if it is still the object.
+        elif not builder.add_read(oid, length, partial(_read_intact, cache, oid)):
+            # Not the size it had a moment ago, or written to since the push found it intact
+            # (through a link to it): sent only if it is still the object.
             data = cache.read_bytes(oid)
             if hash_bytes(data, cache.algo) != oid:
                 return set_aside_changed(cache, oid)

@@ -37,7 +37,6 @@ from dvx.objects.cache import (
     ObjectVersion,
     kept_message,
     unreadable_object,
-    written_since_stored,
 )
 from dvx.objects.layout import PACKS_DIR
 from dvx.objects.odb import ObjectStore
@@ -244,38 +243,42 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     return result
 
 
+READ_AHEAD = 65_536  # objects whose records are read at once (`stored_versions` and others)
+
+
 def stored_versions(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
                     changed: dict[str, str]) -> dict[str, FileVersion]:
-    """The version (`ObjectVersion`) of each of `oids` as the cache holds it,
-    which is what its upload sends: one stat each, no hashing (a push trusts the cache)
-    unless that stat casts doubt. An object that is not the size `recorded` for it was
-    changed after it was stored (an append through a link to it, say), and one written
-    since it was stored may have been (`written_since_stored`: a same-size write in place
-    through a symbolic or hard link): unless its bytes still hash to its oid, it is moved
-    aside and named in `changed` with the reason, never uploaded under an oid its bytes no
-    longer hash to. One gone since it was looked for has no version."""
+    """The version (`ObjectVersion`) of each of `oids` as the cache holds it, which is what
+    its upload sends: one stat each when the cache knows the object intact with that stat
+    (`LocalCache.known_intact`), else it is hashed first. One changed since it was stored (a
+    write in place through a symbolic or hard link to it, even one that set its mtime back
+    or kept its size) no longer hashes to its oid: it is moved aside and named in `changed`
+    with the reason, never uploaded under an oid its bytes no longer hash to. One gone since
+    it was looked for (that `recorded` gives a size) has no version."""
     versions: dict[str, FileVersion] = {}
-    for oid in oids:
-        expected = recorded.get(oid)
-        try:
-            st = os.stat(cache.oid_path(oid))
-        except FileNotFoundError:
-            if expected is None:
-                raise
-            continue
-        doubtful = ((expected is not None and st.st_size != expected)
-                    or written_since_stored(st))
-        if doubtful and not _still_intact(cache, oid):
-            changed[oid] = set_aside_changed(cache, oid)
-            continue
-        versions[oid] = ObjectVersion.of(st)
+    for start in range(0, len(oids), READ_AHEAD):
+        some = oids[start:start + READ_AHEAD]
+        cache.known_stats.read_objects(some)
+        for oid in some:
+            try:
+                st = os.stat(cache.oid_path(oid))
+            except FileNotFoundError:
+                if oid not in recorded:
+                    raise
+                continue
+            if not _still_intact(cache, oid, st):
+                changed[oid] = set_aside_changed(cache, oid)
+                continue
+            versions[oid] = ObjectVersion.of_object(cache, oid, st)
     return versions
 
 
-def _still_intact(cache: LocalCache, oid: str) -> bool:
+def _still_intact(cache: LocalCache, oid: str, st: os.stat_result | None = None) -> bool:
+    """Not found changed: its upload goes on. One gone since, or that this user may not read
+    (a teammate's, kept private, in a shared cache), fails there, and says so."""
     try:
-        return cache.verify(oid)
-    except FileNotFoundError:  # gone since: its upload fails, and says so
+        return cache.intact(oid, st or os.stat(cache.oid_path(oid)))
+    except (FileNotFoundError, PermissionError):
         return True
 
 
@@ -350,7 +353,7 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     come in one request, and lets a truncated object be named as such."""
     known = sizes or {}
     unique = oids if isinstance(oids, (set, frozenset, dict)) else set(oids)
-    todo = sorted(check_cached_whole(cache, unique, known))
+    lacking = todo = sorted(check_cached_whole(cache, unique))
     already_there = len(unique) - len(todo)
     result = TransferResult()
     if isinstance(remote, RemoteStore) and todo:
@@ -371,29 +374,33 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
             del result.failed[oid]  # its loose copy came
     result.merge(loose)
     result.already_there = already_there
+    cache.remember_fetched(oid for oid in lacking if oid not in result.failed)
     return result
 
 
-def check_cached_whole(cache: LocalCache, oids: Iterable[str], sizes: Mapping[str, int]
-                       ) -> list[str]:
+def check_cached_whole(cache: LocalCache, oids: Iterable[str]) -> list[str]:
     """Check that the cache holds each of `oids` whole, and return those to download: those
-    it lacks, and those it held damaged: not the size `sizes` records and no longer hashing
-    to their oid (cut short in a cache a CI job restored, appended to through a link), which
-    are moved aside, as a push moves them, to be downloaded again rather than found already
-    there. One stat each; only an object of another size is hashed (one intact, whose
-    recorded size is wrong, stays)."""
+    it lacks, and those it held damaged, no longer hashing to their oid (cut short in a cache
+    a CI job restored, written through a link to them), which are moved aside, as a push
+    moves them, to be downloaded again rather than found already there. One stat each of an
+    object known intact with that stat (`LocalCache.known_intact`); any other is hashed (one
+    intact whose size a pointer records wrong stays)."""
     lacking = []
-    for oid, size in cache.sizes(oids):
-        if size is not None and (size == sizes.get(oid, size) or _still_intact(cache, oid)):
-            continue
-        if size is not None:
-            with contextlib.suppress(FileNotFoundError):  # another process moved it first
-                moved, kept = cache.set_aside(oid)
-                log.warning("The cached object %s was damaged (%d bytes, where %d are "
-                            "recorded, that no longer hash to its oid): moved to %s, and "
-                            "downloaded again.%s", oid, size, sizes[oid], moved,
-                            kept_message(kept))
-        lacking.append(oid)
+    wanted = list(oids)
+    for start in range(0, len(wanted), READ_AHEAD):
+        some = wanted[start:start + READ_AHEAD]
+        cache.known_stats.read_objects(some)
+        for oid, st in cache.stats(some):
+            if st is not None and _still_intact(cache, oid, st):
+                continue
+            if st is not None:
+                with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                    moved, kept = cache.set_aside(oid)
+                    log.warning("The cached object %s was damaged (its %d bytes no longer "
+                                "hash to its oid: cut short, or written through a link to it): "
+                                "moved to %s, and downloaded again.%s", oid, st.st_size, moved,
+                                kept_message(kept))
+            lacking.append(oid)
     return lacking
 
 

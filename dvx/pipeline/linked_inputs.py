@@ -1,0 +1,88 @@
+"""The cache objects a stage's command could write into through its dependencies.
+
+With cache.type symlink or hardlink, tracked data in the workspace is links to its cache
+objects: a command that rewrites its own input in place (pandas' `to_csv` over the CSV it
+read) writes into the object, often the only copy of that data here. Read-only files stop
+neither root nor a program that changes permissions. So before a stage's command runs,
+`linked_inputs` notes the objects its dependencies link to, with their stat, and after it
+`written_inputs` finds those whose stat moved and whose bytes no longer hash to their oid:
+the stage fails, and records nothing its command read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from dvx.objects.statcache import stat_key
+from dvx.outputs import Output, all_outputs, load_tree
+from dvx.paths import join_posix
+from dvx.pipeline.spec import overlaps
+from dvx.repo import Repo
+
+
+@dataclass(frozen=True)
+class LinkedInput:
+    path: str  # the dependency's file (repo-relative) that links to the object
+    oid: str
+    before: os.stat_result  # the object's stat before the command ran
+
+
+def linked_inputs(repo: Repo, deps: Iterable[str]) -> list[LinkedInput]:
+    """The objects the tracked data at or inside `deps` links to: one stat of each file and
+    of its object, the manifests of tracked directories read from the cache."""
+    wanted = list(deps)
+    found: dict[str, LinkedInput] = {}
+    for output in all_outputs(repo):
+        if not any(overlaps(output.path, dep) for dep in wanted):
+            continue
+        for path, oid in _files_of(repo, output):
+            if oid not in found and any(overlaps(path, dep) for dep in wanted):
+                before = _object_linked(repo, path, oid)
+                if before is not None:
+                    found[oid] = LinkedInput(path, oid, before)
+    return list(found.values())
+
+
+def written_inputs(repo: Repo, linked: Iterable[LinkedInput]) -> list[LinkedInput]:
+    """Those of `linked` whose object was written to since they were noted: its stat moved
+    (a write in place, even one that sets the mtime back, moves its ctime), and its bytes no
+    longer hash to its oid (another link made meanwhile, or a chmod, moves the stat alone)."""
+    written = []
+    for item in linked:
+        try:
+            now = os.stat(repo.cache.oid_path(item.oid))
+        except FileNotFoundError:  # set aside already (another stage found it first)
+            continue
+        if stat_key(now) != stat_key(item.before) and not repo.cache.intact(item.oid, now):
+            written.append(item)
+    return written
+
+
+def _files_of(repo: Repo, output: Output) -> Iterator[tuple[str, str]]:
+    """(repo-relative path, oid) of each file of the tracked output, as recorded."""
+    pointer = output.pointer
+    if not pointer.is_dir:
+        yield output.path, pointer.oid
+        return
+    tree = load_tree(repo, pointer, output.recorded_in)
+    if tree is not None:
+        for entry in tree.entries:
+            yield join_posix(output.path, entry.path), entry.oid
+
+
+def _object_linked(repo: Repo, path: str, oid: str) -> os.stat_result | None:
+    """The stat of the object `oid` if the workspace file at `path` is a link to it (a
+    symbolic link, or a hard one: the object's own inode), else None."""
+    full = repo.abspath(path)
+    try:
+        st = os.lstat(full)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.join(os.path.dirname(full), os.readlink(full))
+            return os.stat(full) if repo.cache.object_for_symlink(target) == oid else None
+        cached = os.stat(repo.cache.oid_path(oid))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return cached if os.path.samestat(st, cached) else None
