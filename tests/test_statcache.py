@@ -45,6 +45,19 @@ def test_any_change_of_stat_invalidates(tmp_path):
     assert _fresh_cache(tmp_path).get(str(path), os.stat(path)) is None
 
 
+def test_of_two_records_of_one_path_the_last_made_is_kept(tmp_path):
+    """As a symlink-mode add records a file's stat, then its symlink's: whichever inode is
+    the larger, the record made last is the one flushed."""
+    path = _aged_file(tmp_path / "f")
+    time.sleep(0.02)
+    st = os.stat(path)
+    cache = _fresh_cache(tmp_path)
+    cache.put_key(str(path), (st.st_ino + 1000, 1, 2, 3, st.st_dev), "1" * 32)
+    cache.put(str(path), st, OID)
+    cache.flush()
+    assert _fresh_cache(tmp_path).get(str(path), st) == OID
+
+
 def test_racily_clean_entry_is_not_trusted(tmp_path):
     """A file changed in the same timestamp tick as the stamp could change again unseen."""
     path = tmp_path / "f"

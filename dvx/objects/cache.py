@@ -536,9 +536,10 @@ class LocalCache(ObjectStore):
 
     def _holds(self, oid: str, size: int) -> bool:
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
-        usual damage, an append, shows there without reading it.)"""
+        usual damage, an append, shows there without reading it; then `intact`.)"""
         try:
-            return os.stat(self.oid_path(oid)).st_size == size and self.verify(oid)
+            st = os.stat(self.oid_path(oid))
+            return st.st_size == size and self.intact(oid, st)
         except FileNotFoundError:
             return False
 

@@ -29,6 +29,7 @@ import os
 import sqlite3
 import zlib
 from collections.abc import Collection, Iterable, Iterator
+from operator import itemgetter
 
 from dvx.hashing import is_valid_oid
 from dvx.logs import get_logger
@@ -457,7 +458,9 @@ class StatCache:
         forget, self._pending_forget = self._pending_forget, []
         forget_dirs, self._pending_forget_dirs = self._pending_forget_dirs, []
         rows, self._pending = self._pending, []
-        rows.sort()  # by path: in key order, sqlite inserts 100,000 rows about 3× faster
+        # By path (in key order, sqlite inserts 100,000 rows about 3× faster), and stable: of
+        # two rows of one path, the one recorded last replaces the other.
+        rows.sort(key=itemgetter(0))
         trees, self._pending_trees = self._pending_trees, []
         complete, self._pending_complete = self._pending_complete, []
         dirs, self._pending_dirs = self._pending_dirs, []
