@@ -57,6 +57,12 @@ class Guardian:
         if self._pipe is None and not self._failed:
             self._start()
 
+    @property
+    def pid(self) -> int | None:
+        """The guardian's process id, which is its process group's too (a session of its
+        own); None if it has not started."""
+        return None if self._proc is None or self._pipe is None else self._proc.pid
+
     def watch(self, group: int) -> None:
         """The process group `group` has started: end it if dvx ends before it does."""
         self._send(f"+{group}\n")

@@ -23,8 +23,9 @@ tell whether it finished. A holder that only writes files whole while it holds t
 (`dvx status` recording what is in sync) says so in its record (NOTHING_HALF_DONE): killed,
 it left nothing half-done, and is never named. The holder notes in its record the process
 groups of the commands it runs (a stage's, `note_running`): should one still run once the
-holder was killed (its guardian killed too, say), the notice names it, as it may still be
-writing the workspace.
+holder was killed, the next command that takes the lock waits for it (its guardian, which
+the record names too, ends it within seconds), and refuses to go on while it still runs (its
+guardian killed too, say), naming it: it may still be writing the workspace.
 
 The lock is reentrant within one process: a command that holds it (like `repro`) can call
 operations that take it themselves (checkout, pull). Only the outermost holder locks the file.
@@ -55,6 +56,9 @@ _held: dict[str, int] = {}  # lock path -> how many times this process holds it
 _held_fds: set[int] = set()  # the descriptors holding this process's flocks
 POLL_SECONDS = 0.05  # between attempts while waiting for another process's lock
 NEW_HOLDER_SECONDS = 0.5  # for a command that has just taken the lock to record itself
+# A killed holder's guardian ends the commands it ran within runner.STOP_GRACE (3) seconds;
+# the next command waits that long and more for them before it refuses to go on.
+STOPPED_COMMANDS_WAIT = 10.0
 
 
 HOLDER_FILE = "lock.holder"
@@ -259,11 +263,11 @@ NOTE_DELAY = 0.5  # seconds a new process group waits at most to be noted in the
 
 
 class RunningNotes:
-    """note_running, at most once every NOTE_DELAY seconds, of the groups running then: a
-    record rewritten per stage costs a rename each (milliseconds on some filesystems), and
-    only a command that outlives a killed dvx needs naming, which one that ran for less
-    than that seldom does (its guardian ends it anyway). `close` before the lock is
-    released: no note is written after."""
+    """note_running of the groups running: the first at once, for it names the run's
+    guardian, then at most once every NOTE_DELAY seconds: a record rewritten per stage
+    costs a rename each (milliseconds on some filesystems), and only a command that outlives
+    a killed dvx and its guardian needs naming, which one that ran for less than that seldom
+    does. `close` before the lock is released: no note is written after."""
 
     def __init__(self, tmp_dir: str) -> None:
         self.tmp_dir = tmp_dir
@@ -271,11 +275,17 @@ class RunningNotes:
         self._timer: threading.Timer | None = None
         self._guard = threading.Lock()
         self._closed = False
+        self._noted = False
 
     def __call__(self, groups: tuple[RecordedGroup, ...]) -> None:
         with self._guard:
             self._latest = groups
-            if self._timer is None and not self._closed:
+            if not self._noted and not self._closed:
+                # The first at once: it names the guardian (dvx/guardian.py), which outlives
+                # every command of the run, so the next command knows to wait for them.
+                self._noted = True
+                note_running(self.tmp_dir, groups)
+            elif self._timer is None and not self._closed:
                 self._timer = threading.Timer(NOTE_DELAY, self._write)
                 self._timer.daemon = True
                 self._timer.start()
@@ -382,6 +392,7 @@ class RepoLock:
         died = _holder_record(self.holder_path)
         if died is not None:  # we hold the lock: its holder died
             self._keep_aside(died)
+        self._wait_for_stopped_commands()
         for stopped in _stopped_records(self.stopped_path):
             log.warning("%s", stopped_message(stopped, STOPPED_FILE))
         self._record_holder()
@@ -389,6 +400,38 @@ class RepoLock:
             _held[self.path] = 1
         if self.on_acquire is not None:
             self.on_acquire()
+
+    def _wait_for_stopped_commands(self) -> None:
+        """Commands a stopped holder started (a stage's) may still run, writing the workspace
+        this command is about to change: their guardian, which the record names too, ends
+        them within seconds of the holder's death. Wait for them (STOPPED_COMMANDS_WAIT at
+        most); should one still run then (its guardian was killed too), let the lock go and
+        refuse, naming it, so that nothing it writes later mixes with what this command
+        records."""
+        stopped = [info for info in _stopped_records(self.stopped_path) if _running(info)]
+        if not stopped:
+            return
+        log.warning("Waiting up to %gs for the commands the stopped `%s` started to end...",
+                    STOPPED_COMMANDS_WAIT, stopped[0]["command"])
+        deadline = time.monotonic() + STOPPED_COMMANDS_WAIT
+        while stopped and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+            stopped = [info for info in stopped if _running(info)]
+        if not stopped:
+            return
+        self._unlock()
+        info = stopped[0]
+        raise LockError(
+            f"`{info['command']}` was stopped before it finished, and a command it started "
+            f"still runs, writing the workspace: {_described(_running(info))}.",
+            f"Let it end, or stop it (`kill -- {_group_ids(_running(info))}`), then run "
+            "this again.")
+
+    def _unlock(self) -> None:
+        if self._fd is not None:
+            _held_fds.discard(self._fd)
+            os.close(self._fd)  # closing the only descriptor releases the flock
+            self._fd = None
 
     def _record_holder(self) -> None:
         info: dict[str, object] = {"pid": os.getpid(), "host": os.uname().nodename,
@@ -466,10 +509,7 @@ class RepoLock:
         if finished:
             self._finish_stopped()
         fsutil.remove_quietly(self.holder_path)
-        if self._fd is not None:
-            _held_fds.discard(self._fd)
-            os.close(self._fd)  # closing the only descriptor releases the flock
-            self._fd = None
+        self._unlock()
 
     def __enter__(self) -> RepoLock:
         self.acquire()
@@ -539,16 +579,29 @@ def stopped_message(info: dict[str, object], file: str) -> str:
 def _still_running(info: dict[str, object]) -> str:
     """What to say of the commands the holder record `info` notes it ran (a stage's) that are
     still running: they may still be writing the workspace. Empty if none is."""
+    running = _running(info)
+    if not running:
+        return ""
+    return (" A command it started may still be running, writing the workspace: "
+            f"{_described(running)}. Let it end, or stop it (`kill -- {_group_ids(running)}`), "
+            f"before running `{info['command']}` again.")
+
+
+def _running(info: dict[str, object]) -> list[RecordedGroup]:
+    """The process groups the holder record `info` notes (its commands', its guardian's) that
+    still run."""
     recorded = info.get(GROUPS)
     groups = [RecordedGroup.from_record(each) for each in recorded[:MAX_GROUPS]] \
         if isinstance(recorded, list) else []
-    running = [group for group in groups if group is not None and group.running()]
-    if not running:
-        return ""
-    kill = " ".join(f"-{group.group}" for group in running)
-    return (" A command it started may still be running, writing the workspace: "
-            f"{'; '.join(group.described() for group in running)}. Let it end, or stop it "
-            f"(`kill -- {kill}`), before running `{info['command']}` again.")
+    return [group for group in groups if group is not None and group.running()]
+
+
+def _described(groups: list[RecordedGroup]) -> str:
+    return "; ".join(group.described() for group in groups)
+
+
+def _group_ids(groups: list[RecordedGroup]) -> str:
+    return " ".join(f"-{group.group}" for group in groups)
 
 
 def _left_half_done(work: Work | None) -> str:

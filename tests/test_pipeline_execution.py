@@ -512,6 +512,80 @@ def test_the_next_command_names_a_stage_command_a_killed_repro_left_running(repo
     assert "stopped before it finished" in said and "may still be running" not in said
 
 
+# Saves a checkpoint on SIGTERM, taking a second, as a trainer does; run again (`again`
+# there), it writes its output at once.
+CHECKPOINTS_ON_SIGTERM = """\
+stages:
+  train:
+    cmd: >-
+      if [ -e again ]; then echo new > out.txt; exit 0; fi;
+      trap 'sleep 1; echo checkpoint >> out.txt; exit 143' TERM;
+      echo old > out.txt; echo $$ > started; sleep 60 & wait
+    deps: [in.txt]
+    outs: [out.txt]
+"""
+
+
+def test_the_next_repro_waits_for_the_commands_a_killed_repro_started_to_end(repo, dvx):
+    """The guardian of a repro killed with SIGKILL sends its stage SIGTERM, and the stage
+    takes a second to save a checkpoint into its output: the repro run at once waits for it
+    to end before it runs the stage again, so what dvx.lock records is the new run's alone."""
+    write(repo / "in.txt", "data\n")
+    write(repo / "dvx.yaml", CHECKPOINTS_ON_SIGTERM)
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "started").exists() or not (repo / "started").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
+            time.sleep(0.02)
+        group = stage_group_once_recorded(repo)
+        write(repo / "again", "")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        rerun = dvx("repro")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    wait_until_gone(group)
+    assert rerun.code == 0, rerun.output
+    assert "Waiting up to" in rerun.stderr, rerun.stderr
+    assert (repo / "out.txt").read_text() == "new\n"
+    assert read_lock(str(repo), "xxh128")["train"].outs[0].oid == hash_bytes(b"new\n", "xxh128")
+
+
+def test_a_command_a_killed_repro_left_running_stops_the_next_repro(repo, dvx, monkeypatch):
+    """Its guardian killed too, nothing ends the stage's command: the next repro waits a
+    while, then refuses, naming it and how to stop it, and runs nothing; once it has ended,
+    the repro runs."""
+    monkeypatch.setattr("dvx.lock.STOPPED_COMMANDS_WAIT", 0.5)
+    write(repo / "in.txt", "data\n")
+    proc = _repro_waiting_on_a_fifo(repo)
+    group = stage_group_once_recorded(repo)
+    try:
+        os.kill(guardian_of(proc.pid), signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        refused = dvx("repro")
+        assert refused.code == 3, refused.output
+        said = " ".join(refused.stderr.split())
+        assert "ERROR: `dvx repro` was stopped before it finished, and a command it started " \
+            "still runs, writing the workspace: pid " in said, said
+        assert f"(`kill -- -{group}`), then run this again" in said
+        assert not (repo / "dvx.lock").exists() and members_of(group)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+    wait_until_gone(group)
+    (repo / "go").unlink()
+    write(repo / "go", "go\n")
+    assert dvx("repro").code == 0
+    assert (repo / "model.bin").read_text() == "data\n"
+
+
 def test_a_signal_the_kernel_gives_a_worker_thread_stops_repro_at_once(repo, dvx):
     """A signal sent to dvx may reach any of its threads (here the one waiting for the stage,
     by its thread id); its handler runs in the main thread all the same, at once, not once the

@@ -8,8 +8,9 @@ stays a terminal, so progress bars work), or is read line by line and handed to 
 Each command runs in a session (so a process group) of its own: stopping it (Ctrl-C, SIGTERM
 or SIGHUP to dvx) stops everything it started too, and a stage never goes on writing its
 outputs after dvx has ended: should dvx end without stopping them (`kill -9`), the run's
-guardian does (dvx/guardian.py); `repro` notes the groups running in the repository lock's
-holder record, for the next command to name one still running. Ctrl-C on a terminal reaches
+guardian does (dvx/guardian.py); `repro` notes the groups running, and the guardian's, in
+the repository lock's holder record, so the next command waits for them to end (and refuses
+to go on while one still runs). Ctrl-C on a terminal reaches
 dvx only, which then passes it on to the commands. A command is done only once its whole
 group is gone: what it leaves running (a job started with `&` and not waited for) has
 LEFTOVER_GRACE seconds to end, then is stopped, and the command counts as failed, as that
@@ -61,6 +62,7 @@ class Runner:
         self._stopping = False
         self._guardian = Guardian(STOP_GRACE, _unguarded)
         self._groups: dict[int, RecordedGroup] = {}  # of self._running, by id
+        self._guardian_group: RecordedGroup | None = None
         self._on_running = on_running
         self._on_close = on_close
 
@@ -94,7 +96,7 @@ class Runner:
             self._running.add(proc)
             self._guardian.watch(proc.pid)
             self._groups[proc.pid] = RecordedGroup.of(proc.pid, cwd)
-            self._on_running(tuple(self._groups.values()))
+            self._on_running(self._guardian_groups() + tuple(self._groups.values()))
         reader = None
         try:
             if on_line is not None:
@@ -112,6 +114,13 @@ class Runner:
                 if not group_alive(proc.pid, proc):  # else (waiting for it failed) the
                     self._guardian.forget(proc.pid)  # guardian ends it once the run is over
                     del self._groups[proc.pid]
+
+    def _guardian_groups(self) -> tuple[RecordedGroup, ...]:
+        """The guardian's group, once it started: recorded with the commands', it tells a
+        later command that the commands of a killed run may not have ended yet."""
+        if self._guardian_group is None and self._guardian.pid is not None:
+            self._guardian_group = RecordedGroup.of(self._guardian.pid, None)
+        return () if self._guardian_group is None else (self._guardian_group,)
 
     def stop_all(self, signum: int = signal.SIGTERM) -> None:
         """Stop every running command with all it started (its process group): `signum` (the
