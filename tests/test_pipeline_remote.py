@@ -422,8 +422,9 @@ stages:
 
 
 def test_repro_pull_of_data_the_cache_holds_runs_without_a_remote(repo, dvx, tmp_path):
-    """No remote configured: `repro --pull` checks out what the cache holds, and says the
-    past runs could not be fetched; the pipeline, up to date, runs nothing."""
+    """No remote configured: `repro --pull` checks out what the cache holds; the pipeline,
+    up to date, runs nothing, and nothing is said of past runs, which it did not need. A stale
+    stage runs, and the past runs that could not be fetched for it are named."""
     write(repo / "in.txt", "in\n")
     assert dvx("add", "in.txt").code == 0
     write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n"
@@ -434,9 +435,14 @@ def test_repro_pull_of_data_the_cache_holds_runs_without_a_remote(repo, dvx, tmp
     result = dvx("repro", "--pull")
     assert result.code == 0, result.output
     assert "Stage 's' is up to date." in result.stdout
+    assert "Problem" not in result.output
+    assert (repo / "out.txt").read_text() == "in\n"
+    write(repo / "in.txt", "new\n")
+    result = dvx("repro", "--pull")
+    assert result.code == 0, result.output
     assert "Problem: past runs of the stages were not fetched, so stale ones run: No remote " \
         "given" in result.stderr
-    assert (repo / "out.txt").read_text() == "in\n"
+    assert (repo / "out.txt").read_text() == "new\n"
 
 
 def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(

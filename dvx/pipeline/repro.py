@@ -256,11 +256,11 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
         pulled: dict[str, LockedPath] = {}
+        runs_unfetched: list[str] = []  # why past runs were not fetched: said if a stage ran
         if options.pull and options.dry:
             pulled, result.would_pull = _would_pull(repo, dag, selected, options.allow_missing)
         elif options.pull:
-            result.pulled, problems = _pull(repo, dag, selected)
-            result.problems += problems
+            result.pulled, runs_unfetched = _pull(repo, dag, selected)
             reporter.pulled(result.pulled)
             unfetched = set(result.pulled.failed_paths())
             if unfetched and not options.allow_missing:
@@ -300,6 +300,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         finally:
             repo.statcache.flush()
             repo.syncstate.flush()
+        if any(stage.outcome not in (UP_TO_DATE, FROZEN, CHECKED_OUT) for stage in result.stages):
+            result.problems += runs_unfetched
         result.lock_written = result.lock_written or scheduler.lock_written
         result.dropped = sorted(result.dropped + scheduler.dropped)
         result.left_ignored = _left_ignored(repo, sorted({*no_longer,
