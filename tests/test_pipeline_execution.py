@@ -293,18 +293,26 @@ stages:
 """
 
 
+def repro_once_started(repo: Path, marker: str) -> subprocess.Popen[bytes]:
+    """`dvx repro` in a process of its own, returned once its stage has written `marker`."""
+    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (repo / marker).exists() or not (repo / marker).read_text():
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            raise AssertionError("the stage never started")
+        time.sleep(0.02)
+    return proc
+
+
 def test_an_interrupted_repro_leaves_the_lock_whole_and_a_rerun_converges(repo, dvx):
     write(repo / "in.txt", "data\n")
     write(repo / "slow", "")
     write(repo / "dvx.yaml", SLOW)
-    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL)
+    proc = repro_once_started(repo, "slow.pid")
     try:
-        deadline = time.monotonic() + 60
-        while not (repo / "slow.pid").exists() or not (repo / "slow.pid").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, "slow never started"
-            time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     finally:
@@ -487,31 +495,6 @@ def test_a_repro_killed_with_sigkill_leaves_no_stage_command_running(repo, dvx):
     assert processes_in(repo) == []
 
 
-def test_the_next_command_names_a_stage_command_a_killed_repro_left_running(repo, dvx):
-    """Where nothing ended it (its guardian killed too), the notice of the killed command
-    says its stage's command may still be running, writing the workspace, and how to stop
-    it; once it has ended, the notice no longer says so."""
-    write(repo / "in.txt", "data\n")
-    proc = _repro_waiting_on_a_fifo(repo)
-    group = stage_group_once_recorded(repo)
-    try:
-        os.kill(guardian_of(proc.pid), signal.SIGKILL)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        said = dvx("status").stderr
-        assert "`dvx repro` in this repository was stopped before it finished" in said
-        assert "may still be running, writing the workspace: pid " in said, said
-        assert f"pid {group} (/bin/sh -c " in said and f"(`kill -- -{group}`)" in said
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
-    wait_until_gone(group)
-    said = dvx("status").stderr
-    assert "stopped before it finished" in said and "may still be running" not in said
-
-
 # Saves a checkpoint on SIGTERM, taking a second, as a trainer does; run again (`again`
 # there), it writes its output at once.
 CHECKPOINTS_ON_SIGTERM = """\
@@ -532,14 +515,8 @@ def test_the_next_repro_waits_for_the_commands_a_killed_repro_started_to_end(rep
     to end before it runs the stage again, so what dvx.lock records is the new run's alone."""
     write(repo / "in.txt", "data\n")
     write(repo / "dvx.yaml", CHECKPOINTS_ON_SIGTERM)
-    proc = subprocess.Popen([sys.executable, "-m", "dvx", "repro"], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL)
+    proc = repro_once_started(repo, "started")
     try:
-        deadline = time.monotonic() + 60
-        while not (repo / "started").exists() or not (repo / "started").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, "the stage never started"
-            time.sleep(0.02)
         group = stage_group_once_recorded(repo)
         write(repo / "again", "")
         proc.send_signal(signal.SIGKILL)
@@ -555,10 +532,11 @@ def test_the_next_repro_waits_for_the_commands_a_killed_repro_started_to_end(rep
     assert read_lock(str(repo), "xxh128")["train"].outs[0].oid == hash_bytes(b"new\n", "xxh128")
 
 
-def test_a_command_a_killed_repro_left_running_stops_the_next_repro(repo, dvx, monkeypatch):
-    """Its guardian killed too, nothing ends the stage's command: the next repro waits a
-    while, then refuses, naming it and how to stop it, and runs nothing; once it has ended,
-    the repro runs."""
+def test_a_command_a_killed_repro_left_running_is_named_and_stops_the_next_repro(
+        repo, dvx, monkeypatch):
+    """Its guardian killed too, nothing ends the stage's command: `dvx status` names it and
+    how to stop it, and the next repro waits a while, then refuses, naming it too, and runs
+    nothing; once it has ended, status no longer names it, and the repro runs."""
     monkeypatch.setattr("dvx.lock.STOPPED_COMMANDS_WAIT", 0.5)
     write(repo / "in.txt", "data\n")
     proc = _repro_waiting_on_a_fifo(repo)
@@ -567,6 +545,10 @@ def test_a_command_a_killed_repro_left_running_stops_the_next_repro(repo, dvx, m
         os.kill(guardian_of(proc.pid), signal.SIGKILL)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        said = dvx("status").stderr
+        assert "`dvx repro` in this repository was stopped before it finished" in said
+        assert "may still be running, writing the workspace: pid " in said, said
+        assert f"pid {group} (/bin/sh -c " in said and f"(`kill -- -{group}`)" in said
         refused = dvx("repro")
         assert refused.code == 3, refused.output
         said = " ".join(refused.stderr.split())
@@ -580,6 +562,8 @@ def test_a_command_a_killed_repro_left_running_stops_the_next_repro(repo, dvx, m
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
     wait_until_gone(group)
+    said = dvx("status").stderr
+    assert "stopped before it finished" in said and "may still be running" not in said
     (repo / "go").unlink()
     write(repo / "go", "go\n")
     assert dvx("repro").code == 0
