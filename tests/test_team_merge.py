@@ -337,6 +337,38 @@ def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, 
     assert git(repo, "show", "HEAD:pictures") == "images"
 
 
+def test_pre_commit_refuses_links_into_the_cache_spelled_through_a_linked_folder(
+        repo, dvx, tmp_path):
+    """A link of yours whose target reaches the cache through a folder that is a link (the
+    repository spelled by another path, as a home folder that is a link gives it), or through
+    a `..` after such a folder, leads into the cache all the same: the system resolves those
+    folders, and so does the hook. A link to a workspace file beside them still passes."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    assert dvx("install").code == 0
+    write(repo / "data.csv", "a,b\n")
+    assert dvx("add", "data.csv").code == 0
+    commit(repo, "data")
+    os.symlink(tmp_path, tmp_path.parent / f"{tmp_path.name}-alias")
+    obj = os.path.relpath(os.readlink(repo / "data.csv"), tmp_path)
+    os.symlink(tmp_path.parent / f"{tmp_path.name}-alias" / obj, repo / "via-alias.csv")
+    (repo / "deep").mkdir()
+    os.symlink("../deep", repo / "deep" / "self")
+    os.symlink("deep/self/../.dvx/cache/files", repo / "cachefiles")
+    os.symlink("data.csv", repo / "current.csv")
+    assert (repo / "via-alias.csv").read_text() == "a,b\n" and (repo / "cachefiles").is_dir()
+    git(repo, "add", "-A")
+
+    refused = _git_commit(repo, "-m", "links")
+    assert refused.returncode == 1, refused.stderr
+    listed = [line.strip().split(": ", 1)[0] for line in refused.stderr.splitlines()
+              if line.startswith("    ")]
+    assert listed == ["cachefiles", "via-alias.csv"], refused.stderr
+    git(repo, "rm", "-q", "--cached", "--", "cachefiles", "via-alias.csv")
+    done = _git_commit(repo, "-qm", "a link of mine")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "show", "HEAD:current.csv") == "data.csv"
+
+
 def test_pre_commit_refuses_links_into_the_cache_staged_as_a_type_change(repo, dvx):
     """A file Git had, staged again as a symbolic link into the cache (a type change, `T`):
     the mixed `git reset` of the commit that moved data.csv from Git to dvx, then `git add

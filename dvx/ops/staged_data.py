@@ -153,11 +153,16 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
 
 
 def _where_written(link: str, target: str) -> str:
-    """Where the symbolic link at `link` leads by its own target: joined to the link's folder
-    (resolved) and normalized, nothing of the target resolved. A link of the user's to a
+    """Where the symbolic link at `link` leads by its own target: the folders of the target,
+    joined to the link's, resolved as the system resolves them (a folder that is a link, a
+    `..` after one), and its last name kept as it is, not followed. A link of the user's to a
     workspace file (`current.csv -> data/v2.csv`) is judged by that file's path, never by
     the link into the cache that file itself is, which Git does not get from this one."""
-    return os.path.normpath(os.path.join(os.path.realpath(os.path.dirname(link)), target))
+    folder, name = os.path.split(target)
+    if name in ("", os.curdir, os.pardir):  # names a folder: resolved whole
+        folder, name = target, ""
+    where = os.path.realpath(os.path.join(os.path.dirname(link), folder))
+    return os.path.join(where, name) if name else where
 
 
 def _may_be_data(path: str) -> bool:
