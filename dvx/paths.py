@@ -265,23 +265,25 @@ def repo_relpath(root: str, path: str) -> str:
     return rel
 
 
-def for_command(root: str | None, rel: str) -> str:
+def for_command(root: str | None, rel: str, here: str | None = None) -> str:
     """The repository path `rel` as a command the user runs here takes it (repo_relpath
     reads it back): `from_here`, quoted for the shell."""
-    return shell_quote(from_here(root, rel))
+    return shell_quote(from_here(root, rel, here))
 
 
-def from_here(root: str | None, rel: str) -> str:
-    """The repository path `rel` relative to the current directory, as the commands a
+def from_here(root: str | None, rel: str, here: str | None = None) -> str:
+    """The repository path `rel` relative to the current directory (or to the folder `here`,
+    where the user is when that is not it: a Git hook runs at the top), as the commands a
     message suggests name it (they run where the user is), never taken for an option. From
     outside the repository, or a current directory that is gone, or where the repository is
     not known (`root` None: a file read from a revision, or by the merge driver), it stays
     relative to the root: no path from here would be surer."""
     real_root = os.path.realpath(root) if root is not None else None
-    try:
-        here = os.getcwd()
-    except OSError:
-        here = None
+    if here is None:
+        try:
+            here = os.getcwd()
+        except OSError:
+            here = None
     shown = rel
     if real_root is not None and here is not None and (
             here == real_root or here.startswith(real_root.rstrip(os.sep) + os.sep)):

@@ -459,6 +459,53 @@ def test_pre_commit_refuses_links_into_the_cache_of_yours_and_the_copy_it_names_
     assert status.code == 0 and "up to date" in status.stdout, status.output
 
 
+def test_pre_commit_refused_in_a_subfolder_names_commands_that_run_there(repo, dvx):
+    """Git runs the hook at the top of the work tree, and gives it the folder `git commit`
+    ran in: the paths of the ways out a refusal names are that folder's, so its commands,
+    run there as written, make the commit pass; the hook run without that folder names
+    them from the top, and says so."""
+    _links_left_by_git_reset(repo, dvx, "hardlink")
+    write(repo / "tracked.csv", "kept\n")
+    assert dvx("add", "tracked.csv").code == 0
+    git(repo, "add", "tracked.csv.dvx", ".gitignore")
+    git(repo, "commit", "-qm", "tracked.csv")
+    sub = repo / "sub"
+    sub.mkdir()
+    os.link(repo / "tracked.csv", sub / "mine.csv")  # a `cp -l` of yours
+    git(sub, "add", "-A")
+
+    refused = _git_commit(sub, "-m", "mine")
+    assert refused.returncode == 1, refused.stderr
+    assert "`git rm --cached -- ../d/a ../d/b ../data.csv`, run `dvx checkout`" in \
+        refused.stderr
+    copy = _named_command(refused.stderr, "cp ")
+    assert copy == "cp mine.csv mine.csv.tmp && mv -f mine.csv.tmp mine.csv"
+    assert "from the top of the repository" not in refused.stderr
+    untop = subprocess.run([sys.executable, "-m", "dvx", "git-hook", "pre-commit"], cwd=repo,
+                           capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "GIT_PREFIX"})
+    assert untop.returncode == 1 and "with `cp sub/mine.csv sub/mine.csv.tmp && " in \
+        untop.stderr and "commit again (from the top of the repository)." in untop.stderr
+
+    subprocess.run(_named_command(refused.stderr, "git rm "), shell=True, cwd=sub, check=True)
+    assert dvx("checkout", cwd=sub).code == 0
+    subprocess.run(copy, shell=True, cwd=sub, check=True)
+    git(sub, "add", "-A")
+    done = _git_commit(sub, "-qm", "mine")
+    assert done.returncode == 0, done.stderr
+    assert os.stat(sub / "mine.csv").st_nlink == 1 and (repo / "tracked.csv").read_text() == \
+        "kept\n"
+
+    (repo / ".gitignore").write_text("")  # tracked data, no longer ignored
+    git(sub, "add", "-A", "..")
+    refused = _git_commit(sub, "-m", "data")
+    assert refused.returncode == 1, refused.stderr
+    assert "`git rm -r --cached -- ../tracked.csv`, write its .gitignore entries with `dvx " \
+        "checkout ../tracked.csv` (or" in refused.stderr
+    assert refused.stderr.rstrip().endswith("and commit again. `git commit --no-verify` "
+                                             "commits it as it is.")
+
+
 def _named_command(message: str, start: str) -> str:
     """The command a refusal names as a way out ("with `...`") that begins with `start`."""
     return start + message.split(f"with `{start}", 1)[1].split("`", 1)[0]

@@ -167,10 +167,11 @@ def pre_commit(args: tuple[str, ...]) -> None:
         names = "declares" if name == PIPELINE_FILE else "records"
         warn(f"WARNING: dvx could not read {name}, so it did not check whether this commit "
              f"puts into Git the stage outputs {name} {names}: {why.message}")
+    here = _where_git_ran(repo.root)
     if check.found:
-        warn(_staged_data_message(repo.root, check.found))
+        warn(_staged_data_message(repo.root, here, check.found))
     if check.links:
-        warn(_staged_links_message(repo.root, check.links))
+        warn(_staged_links_message(repo.root, here, check.links))
     if check.found or check.links:
         sys.exit(1)
 
@@ -178,9 +179,38 @@ def pre_commit(args: tuple[str, ...]) -> None:
 _LISTED = 10  # tracked paths a refused commit names, and files of each
 
 
-def _staged_data_message(root: str, found: list[StagedData]) -> str:
-    from dvx.paths import for_command
+def _where_git_ran(root: str) -> str | None:
+    """The folder of the work tree the user ran `git commit` in, which Git gives its hooks
+    (run at the top) as GIT_PREFIX, the path below the top: the commands a refusal names run
+    there. None where Git gave none a folder of the work tree has: those name paths from the
+    top, and say so."""
+    prefix = os.environ.get("GIT_PREFIX")
+    if prefix is None or os.path.isabs(prefix):
+        return None
+    top = os.path.realpath(root)
+    here = os.path.normpath(os.path.join(top, prefix))
+    inside = here == top or here.startswith(top.rstrip(os.sep) + os.sep)
+    return here if inside and os.path.isdir(here) else None
+
+
+def _typed(root: str, here: str | None) -> tuple[Callable[[str], str], Callable[[str], str]]:
+    """How a refusal's commands name a repository path where the user runs them: for dvx
+    and the shell, and for Git (a pathspec)."""
+    from dvx.paths import for_command, from_here
     from dvx.scm import literal_pathspec
+
+    return (lambda path: for_command(root, path, here),
+            lambda path: literal_pathspec(from_here(root, path, here)))
+
+
+def _again(here: str | None) -> str:
+    """Where the commands a refusal names run: the user's folder, or else the top."""
+    return "commit again" if here is not None else \
+        "commit again (from the top of the repository)"
+
+
+def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -> str:
+    typed, pathspec = _typed(root, here)
 
     lines = [f"ERROR: dvx stopped the commit: it would put into Git {_what_was_staged(found)}:"]
     for item in found[:_LISTED]:
@@ -197,7 +227,7 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
     unrecorded = sorted({str(item.holder.stage) for item in found if not item.holder.recorded})
     again = []
     if recorded:
-        checkout = " ".join(for_command(root, p) for p in recorded)
+        checkout = " ".join(typed(p) for p in recorded)
         again.append(f"`dvx checkout {checkout}` (or `dvx commit` of them, to record the data "
                      "as it is now)")
     if unrecorded:
@@ -205,18 +235,17 @@ def _staged_data_message(root: str, found: list[StagedData]) -> str:
                      f"{'its outputs' if len(unrecorded) == 1 else 'their outputs'}")
     lines.append(
         "Take it out of the commit with `git rm -r --cached -- "
-        f"{' '.join(literal_pathspec(p) for p in paths)}`, write its .gitignore entries "
-        f"with {' and '.join(again)}, `git add` the .gitignore files they change, and commit "
-        "again (from the top of the repository). `git commit --no-verify` commits it as it is.")
+        f"{' '.join(pathspec(p) for p in paths)}`, write its .gitignore entries "
+        f"with {' and '.join(again)}, `git add` the .gitignore files they change, and "
+        f"{_again(here)}. `git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
 
-def _staged_links_message(root: str, links: list[StagedLink]) -> str:
+def _staged_links_message(root: str, here: str | None, links: list[StagedLink]) -> str:
     """Links into the cache staged for a commit: what each is, and the way out of each kind:
     `dvx checkout` settles the data a `git reset` left, but knows nothing of a link made
     outside dvx, which only a copy in its place ends."""
-    from dvx.paths import for_command
-    from dvx.scm import literal_pathspec
+    typed, pathspec = _typed(root, here)
 
     lines = ["ERROR: dvx stopped the commit: it would put into Git links into dvx's cache, "
              "which a clone gets leading nowhere (a symbolic link) or as the bytes of a "
@@ -237,22 +266,22 @@ def _staged_links_message(root: str, links: list[StagedLink]) -> str:
     ways = []
     if left:
         ways.append(f"Take {'those whose pointer is gone' if both else 'them'} out of the "
-                    f"commit with `git rm --cached -- {_named(left, literal_pathspec)}`"
+                    f"commit with `git rm --cached -- {_named(left, pathspec)}`"
                     f"{_each(left)}, run "
                     "`dvx checkout`, which makes each a file of its own (or removes it, where a "
                     "commit that a branch reaches records it), `git add` what it changes, and "
-                    "commit again.")
+                    f"{_again(here)}.")
     if own:
-        named = _named(own, lambda path: for_command(root, path))
+        named = _named(own, typed)
         if len(own) == 1:
-            tmp = for_command(root, own[0] + ".tmp")
+            tmp = typed(own[0] + ".tmp")
             copy = f"`cp {named} {tmp} && mv -f {tmp} {named}`"
         else:
             copy = (f'`for f in {named}; do cp "$f" "$f.tmp" && mv -f "$f.tmp" "$f"; done`'
                     f"{_each(own)}")
         ways.append(f"Make {'those made outside dvx' if both else 'them'} files of their own, "
                     f"each a copy in its place, with {copy}, `git add` "
-                    f"{'those' if both else 'them'}, and commit again.")
+                    f"{'those' if both else 'them'}, and {_again(here)}.")
     ways.append("`git commit --no-verify` commits them as they are.")
     lines.append(" ".join(ways))
     return "\n".join(lines)
