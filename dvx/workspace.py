@@ -177,6 +177,37 @@ def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) 
     return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
 
 
+def hard_links_of_objects(repo: Repo, files: Mapping[str, tuple[str, os.stat_result]]
+                          ) -> set[str]:
+    """The files among `files` (repository path -> its full path and lstat; regular files)
+    that are hard links of cache objects: by the oid of their bytes (`hard_linked_object`),
+    or, for one whose bytes were changed through a link (which changed its object too), by
+    its inode: the oids the stat cache recorded with that inode, of a file dvx placed or
+    hashed or of an object it checked, each looked up in the cache by its device and inode.
+    The stat cache is read once for all of them."""
+    found: set[str] = set()
+    changed: dict[str, os.stat_result] = {}
+    for rel, (full, st) in files.items():
+        if hard_linked_object(repo, full, rel, st) is not None:
+            found.add(rel)
+        elif st.st_nlink > 1 and st.st_dev == _device_of(repo.cache.root):
+            changed[rel] = st
+    if changed:
+        hints = repo.statcache.oids_of_inodes({st.st_ino for st in changed.values()})
+        found.update(rel for rel, st in changed.items()
+                     if any(_is_object(repo, oid, st) for oid in hints.get(st.st_ino, ())))
+    return found
+
+
+def _is_object(repo: Repo, oid: str, st: os.stat_result) -> bool:
+    """Is the file of stat `st` the cache's object `oid`, its very inode?"""
+    try:
+        found = os.stat(repo.cache.oid_path(oid))
+    except (DvxError, OSError):
+        return False
+    return (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino)
+
+
 @functools.lru_cache(maxsize=8)
 def _device_of(folder: str) -> int | None:
     """The device of the filesystem `folder` is on (None: there is none yet), asked once."""

@@ -459,6 +459,37 @@ def test_pre_commit_refuses_links_into_the_cache_of_yours_and_the_copy_it_names_
     assert status.code == 0 and "up to date" in status.stdout, status.output
 
 
+def test_pre_commit_refuses_a_hard_link_of_an_object_whose_bytes_changed_through_it(repo, dvx):
+    """A `cp -l` of a hard-linked file, edited (made writable, as root needs not): its bytes
+    are no object's any more, but its inode still is the cache object's, which the edit
+    changed as well; the commit is refused all the same. Hard links of your own between
+    files of Git's pass beside it."""
+    assert dvx("config", "cache.type", "hardlink").code == 0
+    assert dvx("install").code == 0
+    write(repo / "data.csv", "1\n2\n")
+    assert dvx("add", "data.csv").code == 0
+    commit(repo, "data")
+    os.link(repo / "data.csv", repo / "mine.csv")
+    git(repo, "add", "mine.csv")
+    assert _git_commit(repo, "-qm", "mine").returncode == 1
+    os.chmod(repo / "mine.csv", 0o644)
+    with open(repo / "mine.csv", "a") as edit_through_the_link:
+        edit_through_the_link.write("3\n")
+    write(repo / "code.py", "print(1)\n")
+    os.link(repo / "code.py", repo / "same.py")
+    git(repo, "add", "-A")
+
+    refused = _git_commit(repo, "-m", "mine, edited")
+    assert refused.returncode == 1, refused.stderr
+    listed = [line.strip() for line in refused.stderr.splitlines() if line.startswith("    ")]
+    assert listed == ["mine.csv: a hard link of a cache object, made outside dvx (a `cp -l` "
+                      "or `ln` of tracked data)"]
+    git(repo, "rm", "-q", "--cached", "--", "mine.csv")
+    done = _git_commit(repo, "-qm", "code")
+    assert done.returncode == 0, done.stderr
+    assert git(repo, "ls-tree", "--name-only", "HEAD").split().count("same.py") == 1
+
+
 def test_pre_commit_refused_in_a_subfolder_names_commands_that_run_there(repo, dvx):
     """Git runs the hook at the top of the work tree, and gives it the folder `git commit`
     ran in: the paths of the ways out a refusal names are that folder's, so its commands,

@@ -301,6 +301,29 @@ class StatCache:
             self._read_objects.update(self._query_objects([oid]))
         return self._read_objects.get(oid)
 
+    def oids_of_inodes(self, inodes: Collection[int]) -> dict[int, set[str]]:
+        """The oids recorded with one of these inode numbers, of a file or of a cached object,
+        whatever the rest of its stat: hints only (an inode number is reused, and is another
+        filesystem's too), each to be checked against the object it names. Each table is read
+        once, however many inodes are asked about."""
+        found: dict[int, set[str]] = {}
+        if not inodes:
+            return found
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                conn.execute("CREATE TEMP TABLE asked (ino INTEGER PRIMARY KEY)")
+                conn.executemany("INSERT OR IGNORE INTO asked VALUES (?)",
+                                 [(ino,) for ino in inodes])
+                for table in ("stat", "object_stat"):
+                    for ino, oid in conn.execute(
+                            f"SELECT t.ino, t.oid FROM {table} AS t JOIN asked USING (ino) "
+                            "WHERE t.algo = ?", (self.algo,)):
+                        if type(ino) is int and is_valid_oid(oid, self.algo):
+                            found.setdefault(ino, set()).add(oid)
+        except (*UNREADABLE, OSError) as exc:
+            log.debug("stat cache unreadable (%s)", exc)
+        return found
+
     def put_object(self, oid: str, key: StatKey) -> None:
         """Record that the cached object `oid` hashed to `oid` when its stat was `key`."""
         if self._pending_objects.get(oid) == key:  # a worker's record of what this one made

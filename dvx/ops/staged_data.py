@@ -29,7 +29,9 @@ changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and 
 file and the folders above it are looked up in those (with one stat per folder, for a
 pointer file beside it that is not staged yet). Each staged file is stat'ed once; only one
 with more than one link (a hard link) is hashed, and a symbolic link's target read from
-Git. The workspace is never walked.
+Git. A hard link whose bytes are no object's (changed through a link, and its object with
+them) is looked up by its inode among those the stat cache records, read once for all of
+them. The workspace is never walked.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from dvx.outputs import OWN_NAMES, named_like_a_temporary
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.repo import Repo
 from dvx.scm import SYMLINK_MODE, StagedFile
-from dvx.workspace import hard_linked_object
+from dvx.workspace import hard_links_of_objects
 
 # Each output dvx.yaml declares: the stage declaring it, and whether the cache keeps it (else
 # Git does); a DvxError when dvx.yaml cannot be read (pipeline/spec.py caching_declared).
@@ -130,9 +132,11 @@ def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxEr
 def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
     """The staged files that are links into this repository's cache (wherever cache.dir
     puts it), in the order of their paths. A regular file is one only if it has more than
-    one link: only those are hashed, so a commit of code costs one lstat per file."""
+    one link: only those are looked at further, so a commit of code costs one lstat per
+    file."""
     assert repo.git is not None
     links: list[tuple[str, str | None]] = []  # (path, a symbolic link's target)
+    linked: dict[str, tuple[str, os.stat_result]] = {}  # regular files with other links
     for file in sorted(staged, key=lambda file: file.path):
         full = repo.abspath(file.path)
         if file.mode == SYMLINK_MODE:  # as staged, which the workspace's may no longer be
@@ -144,9 +148,10 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
             st = os.lstat(full)
         except OSError:
             continue  # gone since it was staged: no link of the cache's
-        if stat.S_ISREG(st.st_mode) and hard_linked_object(repo, full, file.path,
-                                                           st) is not None:
-            links.append((file.path, None))
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+            linked[file.path] = (full, st)
+    links += [(path, None) for path in hard_links_of_objects(repo, linked)]
+    links.sort()
     synced = set(repo.syncstate.paths()) if links else set()
     return [StagedLink(path, target, at_or_below_any(path, synced))
             for path, target in links]
