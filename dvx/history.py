@@ -349,9 +349,10 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
                   strict: bool = False, paths: list[str] | None = None
                   ) -> tuple[list[Target], list[Broken]]:
     """The targets of a command over `scope`: the workspace's (`targets`, already resolved;
-    None: every output), then every output of the revisions in scope (only those at or
-    below `paths`, if given), each distinct (path, oid) once, with the revisions recording
-    it (`Target.revisions`). With `strict`, unreadable pointers in scope are returned, not
+    None: every output), then every output of the revisions in scope (with `paths`, only
+    what of them is at or below those paths: of a tracked directory above one, the part
+    inside it), each distinct (path, oid, part) once, with the revisions recording it
+    (`Target.revisions`). With `strict`, unreadable pointers in scope are returned, not
     skipped (gc)."""
     chosen: list[Target] = list(targets or []) if scope.workspace else []
     broken: list[Broken] = []
@@ -367,23 +368,34 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
                 revisions.append(history.index())
             revisions += [history.at(commit) for commit in history.commits(scope)]
     # Each distinct output once, with every revision that records it (messages name them)
-    recorded: dict[tuple[str, str, None], tuple[Output, list[str]]] = {}
+    recorded: dict[tuple[str, str, str | None], tuple[Output, list[str]]] = {}
     for revision in revisions:
         broken += revision.broken
         for output in revision.outputs:
-            if paths is not None and not any(_overlaps(output.path, p) for p in paths):
-                continue
-            key = (output.path, output.pointer.oid, None)
-            if key not in seen:
-                recorded.setdefault(key, (output, []))[1].append(revision.name)
-    chosen += [Target(output, revisions=tuple(names)) for output, names in recorded.values()]
+            for subpath in [None] if paths is None else _parts_asked(output, paths):
+                key = (output.path, output.pointer.oid, subpath)
+                if key not in seen:
+                    recorded.setdefault(key, (output, []))[1].append(revision.name)
+    chosen += [Target(output, subpath, tuple(names))
+               for (_, _, subpath), (output, names) in recorded.items()]
     if not strict:
         skip_broken(repo, broken)
     return chosen, broken
 
 
-def _overlaps(a: str, b: str) -> bool:
-    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+def _parts_asked(output: Output, paths: list[str]) -> list[str | None]:
+    """What of `output` the target `paths` ask for: all of it (None) when one of them is
+    the output or a folder above it; else, for a tracked directory, the files or folders
+    inside it that they name (its subpaths, the outermost of them), as in the workspace;
+    else nothing."""
+    if any(output.path == p or output.path.startswith(p + "/") for p in paths):
+        return [None]
+    if not output.pointer.is_dir:
+        return []
+    inside = sorted({p[len(output.path) + 1:] for p in paths
+                     if p.startswith(output.path + "/")})
+    return [sub for index, sub in enumerate(inside)
+            if not any(sub.startswith(outer + "/") for outer in inside[:index])]
 
 
 def revision_labels(repo: Repo, names: set[str]) -> dict[str, str]:

@@ -113,3 +113,42 @@ def test_a_bad_revision_is_one_clear_error(repo, dvx, tmp_path):
         result = dvx(*args)
         assert result.code == 2 and result.stderr.startswith("ERROR:"), args
         assert "Traceback" not in result.output
+
+
+def test_a_folder_inside_a_tracked_directory_takes_only_its_part_of_each_revision(
+        repo, dvx, tmp_path):
+    """`fetch --rev REV d/x`, d a tracked directory: of each revision's d, only what is in
+    d/x is fetched (with the manifests that say what that is), as `fetch d/x` does; so a
+    pull of it with the remote out of reach needs nothing the cache lacks."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    write(repo / "d" / "x" / "1", "x one")
+    write(repo / "d" / "y" / "2", "y two")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    (repo / "d" / "x" / "1").write_text("x one, v2")
+    (repo / "d" / "y" / "2").write_text("y two, v2")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v2")
+    assert dvx("push", "-A").code == 0
+    other = clone(repo, tmp_path)
+    assert dvx("pull", "d/x", cwd=other).code == 0
+
+    def cached() -> set[str]:
+        return {p.parent.name + p.name
+                for p in (other / ".dvx/cache/files/xxh128").glob("*/*")}
+
+    for args in (("--rev", "HEAD"), ("--rev", "HEAD~1"), ("-A",), ("-a",)):
+        fetched = dvx("fetch", *args, "d/x", cwd=other)
+        assert fetched.code == 0, (args, fetched.output)
+        assert not {_oid("y two"), _oid("y two, v2")} & cached(), args
+    assert {_oid("x one"), _oid("x one, v2")} <= cached()
+    store.rename(tmp_path / "store.offline")
+    for args in (("--rev", "HEAD"), ("-A",)):
+        pulled = dvx("pull", *args, "d/x", cwd=other)
+        assert pulled.code == 0, (args, pulled.output)
+        assert "no remote was asked" in pulled.stdout
+    assert (other / "d" / "x" / "1").read_text() == "x one, v2"
+    assert not (other / "d" / "y").exists()

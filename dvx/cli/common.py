@@ -338,8 +338,9 @@ def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
     paths = history_paths(repo, targets)
     history, _ = scope_targets(repo, scope, [], paths=paths)
     workspace = _in_workspace_too(repo, targets, history)
-    seen = {(t.output.path, t.output.pointer.oid) for t in workspace if t.subpath is None}
-    return workspace, [t for t in history if (t.output.path, t.output.pointer.oid) not in seen]
+    seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in workspace}
+    return workspace, [t for t in history
+                       if (t.output.path, t.output.pointer.oid, t.subpath) not in seen]
 
 
 def _in_workspace_too(repo: Any, targets: tuple[str, ...], history: list[Any]) -> list[Any]:
