@@ -766,7 +766,8 @@ def test_remote_whose_folder_is_gone_is_an_error_naming_it_not_data_never_pushed
         repo, dvx, tmp_path):
     """A remote retired or renamed (its folder moved away) is the error fetch gives, for
     every scope and for each remote compared (an output's own too), not an empty remote
-    whose data all reads as never pushed, with `dvx push` to make it again."""
+    whose data all reads as never pushed, with `dvx push` to make it again; the other
+    remote compared is still reported."""
     store, archive = tmp_path / "store", tmp_path / "archive"
     assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
     assert dvx("remote", "add", "archive", str(archive)).code == 0
@@ -783,14 +784,62 @@ def test_remote_whose_folder_is_gone_is_an_error_naming_it_not_data_never_pushed
         gone = dvx("status", "-c", *args)
         assert gone.code == 1, (args, gone.output)
         assert f"The remote directory '{store}' does not exist." in gone.stderr, gone.stderr
-        assert "not on the remote" not in gone.output and gone.stdout == ""
+        assert "not on the remote" not in gone.output
+        if args in ((), ("-A",)):  # and archive, compared for big.bin
+            assert gone.stdout == "Cache and remote 'archive' are in sync.\n", gone.stdout
+        elif args == ("--json",):
+            assert json.loads(gone.stdout)["remote_errors"][0]["remote"] == "storage"
+        else:
+            assert gone.stdout == "", (args, gone.stdout)
     (tmp_path / "store.retired").rename(store)
     archive.rename(tmp_path / "archive.retired")
     own = dvx("status", "-c")  # one of the two remotes compared: named
-    assert own.code == 1 and own.stderr.startswith(
+    assert own.code == 1 and own.stdout == "Cache and remote 'storage' are in sync.\n"
+    assert own.stderr.startswith(
         f"ERROR: Could not compare with the remote 'archive': The remote directory "
         f"'{archive}' does not exist."), own.stderr
     assert "in sync" in dvx("status", "-c", "f").stdout  # what the other remote holds
+
+
+def test_a_remote_of_several_that_cannot_be_compared_leaves_the_others_reported(
+        repo, dvx, tmp_path):
+    """Of the remotes compared (an output's own, and the default one), one whose folder is
+    gone is the error naming it, after what the other lacks is reported, in text and in
+    --json (printed all the same, naming the remote that failed), as push and fetch do."""
+    store, archive = tmp_path / "store", tmp_path / "archive"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    assert dvx("remote", "add", "archive", str(archive)).code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: echo big > big.bin\n"
+                             "    outs:\n    - big.bin: {remote: archive}\n")
+    assert dvx("repro").code == 0
+    write(repo / "f", "pushed")
+    assert dvx("add", "f").code == 0
+    assert dvx("push").code == 0
+    write(repo / "extra.csv", "never pushed")
+    assert dvx("add", "extra.csv").code == 0
+    archive.rename(tmp_path / "archive.retired")
+    gone = f"Could not compare with the remote 'archive': The remote directory '{archive}' " \
+        "does not exist."
+    text = dvx("status", "-c")
+    assert text.code == 1, text.output
+    assert text.stdout.splitlines() == ["1 object(s) not on the remote (`dvx push`):",
+                                        "    extra.csv"], text.stdout
+    assert text.stderr.startswith(f"ERROR: {gone}"), text.stderr
+    as_json = dvx("status", "-c", "--json")
+    assert as_json.code == 1, as_json.output
+    doc = json.loads(as_json.stdout)
+    assert (doc["remotes"], doc["in_sync"]) == (["storage", "archive"], False)
+    assert [row["path"] for row in doc["missing_on_remote"]] == ["extra.csv"]
+    assert [e["remote"] for e in doc["remote_errors"]] == ["archive"]
+    assert doc["remote_errors"][0]["error"].startswith(gone)
+    assert gone in as_json.stderr
+    quiet = dvx("status", "-c", "-q")
+    assert quiet.code == 1 and quiet.stdout == "" and gone in quiet.stderr
+    assert dvx("push", "-r", "storage", "extra.csv").code == 0
+    synced = dvx("status", "-c")
+    assert synced.code == 1, synced.output
+    assert synced.stdout == "Cache and remote 'storage' are in sync.\n", synced.stdout
+    assert gone in synced.stderr
 
 
 def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx, tmp_path):

@@ -367,8 +367,8 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
     if as_json:
         emit_json(result.to_json())
     elif not is_quiet():
-        if result.in_sync:
-            out(f"Cache and remote '{result.remote}' are in sync.")
+        if result.compared_in_sync and result.compared:
+            out(f"Cache and remote '{', '.join(result.compared)}' are in sync.")
         # The hints take the scope compared: a plain `dvx push` sends the workspace's only
         scope = _scope_options(revisions)
         named = f" -r {shlex.quote(remote_name)}" if remote_name else ""  # a name, no path
@@ -393,6 +393,9 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                     out(f"    ... and {len(found) - 50} more")
         for problem in result.problems:
             warn(f"Problem: {problem}")
+    failure = result.remote_failure()
+    if failure is not None:  # after the report of what the other remotes hold
+        raise failure
     if is_quiet() and not result.in_sync:
         sys.exit(1)
 

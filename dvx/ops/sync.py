@@ -50,6 +50,10 @@ from dvx.workspace import keep_links_on_set_aside
 
 log = get_logger(__name__)
 
+# The remotes, of several a command uses, that it could not use at all, each with the error
+# naming it; the others' results stand.
+RemoteErrors = list[tuple[str | None, DvxError]]
+
 
 class PathsOf:
     """Which workspace path needs an oid, and which output records it, for messages. A
@@ -165,7 +169,7 @@ class SyncResult:
     # as a whole (its folder could not be made, its bucket is missing), each with the error
     # naming it; the others' transfers were still made.
     parts: list[SyncResult] = field(default_factory=list)
-    remote_errors: list[tuple[str | None, DvxError]] = field(default_factory=list)
+    remote_errors: RemoteErrors = field(default_factory=list)
     # False: a fetch whose every object the cache held, which opened no remote.
     asked: bool = True
 
@@ -191,13 +195,7 @@ class SyncResult:
 
     def remote_failure(self) -> DvxError | None:
         """The one error to end the command with for the remotes whose transfer stopped."""
-        if len(self.remote_errors) <= 1:
-            return self.remote_errors[0][1] if self.remote_errors else None
-        errors = [error for _, error in self.remote_errors]
-        joined = RemoteError(" ".join(e.message for e in errors),
-                             " ".join(dict.fromkeys(e.hint for e in errors if e.hint)) or None)
-        joined.exit_code = max(e.exit_code for e in errors)
-        return joined
+        return remote_failure(self.remote_errors)
 
     def add_transfer(self, other: SyncResult) -> None:
         """Count in the objects `other`, a later transfer of the same command (the
@@ -262,11 +260,26 @@ class SyncResult:
             "problems": self.problems, "repaired": self.repaired,
             "never_pushed": [r.to_json() for r in self.never_pushed],
             "lost": [r.to_json() for r in self.lost],
-            "remote_errors": [{"remote": name, "error": str(error)}
-                              for name, error in self.remote_errors]}
+            "remote_errors": remote_errors_json(self.remote_errors)}
         if self.checkout is not None:
             doc["checkout"] = self.checkout.to_json()
         return doc
+
+
+def remote_failure(errors: RemoteErrors) -> DvxError | None:
+    """The one error to end a command with for the remotes of several it could not use
+    (`errors`), once it reported what it did with the others: theirs, joined."""
+    if len(errors) <= 1:
+        return errors[0][1] if errors else None
+    found = [error for _, error in errors]
+    joined = RemoteError(" ".join(e.message for e in found),
+                         " ".join(dict.fromkeys(e.hint for e in found if e.hint)) or None)
+    joined.exit_code = max(e.exit_code for e in found)
+    return joined
+
+
+def remote_errors_json(errors: RemoteErrors) -> list[dict[str, object]]:
+    return [{"remote": name, "error": str(error)} for name, error in errors]
 
 
 @dataclass
@@ -1001,14 +1014,32 @@ class RemoteStatus:
     missing_from_both: dict[str, str] = field(default_factory=dict)
     # The configured remotes not compared: one of them may hold what both lack (not asked)
     other_remotes: list[str] = field(default_factory=list)
+    # Of several remotes to compare (in `remotes`), those that could not be: the lists above
+    # are the others' (`compared`).
+    remote_errors: RemoteErrors = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.remotes:
             self.remotes = [self.remote]
 
     @property
-    def in_sync(self) -> bool:
+    def compared(self) -> list[str]:
+        """The remotes compared with: all of `remotes` but those that could not be."""
+        failed = {name for name, _ in self.remote_errors}
+        return [name for name in self.remotes if name not in failed]
+
+    @property
+    def compared_in_sync(self) -> bool:
+        """Do the cache and the remotes compared (`compared`) hold all the data?"""
         return not self.missing_on_remote and not self.missing_in_cache and not self.problems
+
+    @property
+    def in_sync(self) -> bool:
+        return self.compared_in_sync and not self.remote_errors
+
+    def remote_failure(self) -> DvxError | None:
+        """The one error to end the command with for the remotes that could not be compared."""
+        return remote_failure(self.remote_errors)
 
     def to_push(self) -> dict[str, str]:
         """What the cache holds and the remote lacks: `dvx push` uploads it."""
@@ -1031,7 +1062,8 @@ class RemoteStatus:
         return {"remote": self.remote, "remotes": self.remotes, "in_sync": self.in_sync,
                 "missing_on_remote": rows(self.to_push()),
                 "missing_in_cache": rows(self.to_fetch()),
-                "missing_from_both": rows(self.missing_from_both), "problems": self.problems}
+                "missing_from_both": rows(self.missing_from_both), "problems": self.problems,
+                "remote_errors": remote_errors_json(self.remote_errors)}
 
 
 def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = None,
@@ -1039,14 +1071,18 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     """What each remote compared lacks of the data that belongs on it, and the cache of
     that data: the remote `remote_name` for all of it, as `dvx push -r NAME` uploads it;
     without a name, each output's own remote (`remote:`), else the default one, as a plain
-    push does."""
+    push does. One of several remotes that cannot be compared (its folder gone, say) does
+    not stop the others: its error is kept (`remote_errors`) beside their comparison."""
+    failed: RemoteErrors = []
     results = [status for _, status in remote_status_by_remote(repo, targets, jobs,
-                                                               remote_name)]
-    if len(results) == 1:
+                                                               remote_name, failed=failed)]
+    if len(results) == 1 and not failed:
         merged = results[0]
     else:
-        names = list(dict.fromkeys(r.remote for r in results))
-        merged = RemoteStatus(", ".join(names), {}, {}, [], remotes=names)
+        names = list(dict.fromkeys([*(r.remote for r in results),
+                                    *(name for name, _ in failed if name)]))
+        merged = RemoteStatus(", ".join(names), {}, {}, [], remotes=names,
+                              remote_errors=failed)
         for result in results:
             merged.missing_on_remote.update(result.missing_on_remote)
             merged.missing_in_cache.update(result.missing_in_cache)
@@ -1063,21 +1099,29 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
 
 
 def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None,
-                            remote_name: str | None = None, gone_is_empty: bool = False
+                            remote_name: str | None = None, gone_is_empty: bool = False,
+                            failed: RemoteErrors | None = None
                             ) -> list[tuple[list[Target], RemoteStatus]]:
     """`remote_status` of each remote `dvx fetch` (with `-r remote_name`, or without) asks,
     with the targets asked of it, in the order the fetch asks them: what one remote lacks,
     another may hold for an output with the same bytes. A remote whose folder is gone is
-    an error, unless `gone_is_empty` (as a pull of several remotes goes on without it)."""
+    an error, unless `gone_is_empty` (as a pull of several remotes goes on without it).
+    One of several that cannot be compared is an error naming it; with `failed`, that error
+    is added there instead, and the others are still compared."""
     groups = belonging_on(repo, targets, remote_name)
     found = []
     for name, group in groups.items():
         try:
             found.append((group, _status_on(repo, group, name, jobs, gone_is_empty)))
-        except DvxError as exc:
+        except Interrupted:
+            raise
+        except (DvxError, OSError) as exc:
             if len(groups) == 1:
                 raise
-            raise _naming_remote(name, "compare with", exc) from None  # one of several
+            named = _naming_remote(name, "compare with", exc)  # one of several
+            if failed is None:
+                raise named from None
+            failed.append((name, named))
     return found
 
 
