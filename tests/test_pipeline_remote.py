@@ -492,6 +492,45 @@ stages:
     assert (ci / ".dvx" / "cache").exists()
 
 
+def test_a_pull_names_data_left_unfetched_by_a_remote_it_could_not_read_as_such(
+        repo, dvx, tmp_path):
+    """An output's own remote out of reach (a share not mounted): what the pull could not
+    place for it is named as not fetched from that remote, whose error follows once, never as
+    data the remote lacks; data another remote lacks is still named so."""
+    models = tmp_path / "model-store"
+    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
+    assert dvx("remote", "add", "models", str(models)).code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: echo model > m.bin
+    outs:
+    - m.bin: {remote: models}
+""")
+    assert dvx("repro").code == 0
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    assert dvx("push").code == 0
+    write(repo / "b.txt", "never pushed\n")
+    assert dvx("add", "b.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    ci = clone(repo, tmp_path / "ci")
+    models.rename(tmp_path / "model-store.offline")
+    pulled = dvx("pull", cwd=ci)
+    assert pulled.code == 1, pulled.output
+    assert "Fetched 1 object (2 B); 0 already there; 1 failed [remote 'main']." \
+        in pulled.stdout
+    assert "Not in the cache (not fetched: the remote 'models' could not be read, below): " \
+        "m.bin." in pulled.stderr, pulled.stderr
+    assert "Not in the cache (the download failed, above): b.txt." in pulled.stderr
+    assert pulled.stderr.count("the remote 'models'") == 2  # the line above, and its error
+    assert pulled.stderr.count("ERROR: Could not fetch from the remote 'models': The remote "
+                               f"directory '{models}' does not exist.") == 1
+    assert "m.bin" not in pulled.stderr.split("ERROR:")[1]
+    assert (ci / "a.txt").read_text() == "a\n" and not (ci / "m.bin").exists()
+
+
 def test_push_run_cache_sends_a_run_only_where_all_its_outputs_may_go(repo, dvx, tmp_path):
     """A run record is restored only with all its outputs, so a remote gets it (and its
     objects) only if every output may go there: never a `push: false` output, and an output

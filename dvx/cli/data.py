@@ -593,7 +593,10 @@ def checkout(targets: tuple[str, ...], force: bool, relink: bool, as_json: bool)
         sys.exit(1)
 
 
-def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> None:
+def report_checkout(result: object, missing_hint: str = "run `dvx pull`",
+                    not_fetched: dict[str, str | None] | None = None) -> None:
+    """What a checkout did, and what it could not place and why; `not_fetched`: the missing
+    paths whose remote a pull could not use, each with that remote (its error follows)."""
     from dvx.ops.checkout import CheckoutResult
 
     assert isinstance(result, CheckoutResult)
@@ -610,7 +613,12 @@ def report_checkout(result: object, missing_hint: str = "run `dvx pull`") -> Non
     for path, why in result.skipped:
         warn(f"Skipped {shown_path(path)}: {why.rstrip('.')}.")  # some reasons are sentences
     damaged = set(result.damaged)
-    if absent := [path for path in result.missing if path not in damaged]:
+    unread = not_fetched or {}
+    for remote in dict.fromkeys(unread.values()):
+        which = f"the remote '{remote}' could not be read" if remote else "no remote is set"
+        warn(f"Not in the cache (not fetched: {which}, below): "
+             f"{some_paths([p for p in result.missing if p in unread and unread[p] == remote])}.")
+    if absent := [path for path in result.missing if path not in damaged and path not in unread]:
         warn(f"Not in the cache ({missing_hint}): {some_paths(absent)}.")
     if result.damaged:  # in the cache, but not its bytes: the remote may well have them
         warn("Not placed (its object in the cache was changed or damaged, and is moved aside, "

@@ -317,7 +317,7 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:
         report_checkout(result.checkout, "the download failed, above" if result.transfer.failed
-                        else "not on the remote either")
+                        else "not on the remote either", result.not_fetched)
 
 
 def _report_remote(verb: str, result: SyncResult, as_json: bool) -> None:

@@ -170,6 +170,12 @@ class SyncResult:
     # naming it; the others' transfers were still made.
     parts: list[SyncResult] = field(default_factory=list)
     remote_errors: RemoteErrors = field(default_factory=list)
+    # The outputs (path, oid) those remotes were to transfer, with the remote of each: none
+    # of their data was moved.
+    unread: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    # Of the paths a pull's checkout found missing, those whose data was to come from one
+    # of those remotes, with that remote: no one looked for it there.
+    not_fetched: dict[str, str | None] = field(default_factory=dict)
     # False: a fetch whose every object the cache held, which opened no remote.
     asked: bool = True
 
@@ -464,6 +470,7 @@ def _over_remotes(groups: dict[str | None, list[Target]], doing: str,
             raise
         except (DvxError, OSError) as exc:
             merged.remote_errors.append((name, _naming_remote(name, doing, exc)))
+            merged.unread.update(((t.output.path, t.output.pointer.oid), name) for t in group)
         else:
             merged.parts.append(part)
             merged.tally(part)
@@ -984,15 +991,33 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
     never the data of the pointers read before; what those need and was not fetched is
     reported missing."""
     result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs)
+    checked: list[Target] = []
 
     def to_check_out() -> list[Target]:
         current = targets_now() if targets_now is not None else targets
         local_only = {t.output.path for t in current if not t.output.push
                       and not repo.cache.exists(t.output.pointer.oid)}  # `push: false`
-        return [t for t in current if t.output.path not in local_only]
+        checked[:] = [t for t in current if t.output.path not in local_only]
+        return checked
 
     result.checkout = checkout(repo, to_check_out, force=force, settle=settle)
+    result.not_fetched = _missing_from_unread(result, checked)
     return result
+
+
+def _missing_from_unread(result: SyncResult, checked: list[Target]) -> dict[str, str | None]:
+    """Of the paths the checkout of `checked` found missing, those whose output's data was
+    to come from a remote the fetch could not use (`SyncResult.unread`), with that remote."""
+    if not result.unread or result.checkout is None:
+        return {}
+    owners = {t.output.path: result.unread[key] for t in checked
+              if (key := (t.output.path, t.output.pointer.oid)) in result.unread}
+    found = {}
+    for path in result.checkout.missing:
+        owner = next((o for o in owners if path == o or path.startswith(o + "/")), None)
+        if owner is not None:
+            found[path] = owners[owner]
+    return found
 
 
 SHOWN_REVISIONS = 10  # of those that need a missing object, in `status --remote --json`
