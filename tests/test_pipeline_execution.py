@@ -262,8 +262,8 @@ def test_a_stage_whose_command_writes_into_its_input_through_a_link_fails_and_re
     ran = run_dvx_proc("repro", cwd=repo)
     assert ran.code == 1, ran.output
     said = " ".join(ran.stderr.split())
-    assert (f"Stage 'clean' failed: its command wrote into '{where}', a link into the cache "
-            f"(cache.type {link})") in said, said
+    assert (f"Stage 'clean' failed: '{where}', a link into the cache (cache.type {link}), "
+            "was written into while its command ran") in said, said
     assert f"`dvx pull --force {where}`" in said and f"`dvx unprotect {where}`" in said
     assert not (repo / "dvx.lock").exists()
     assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())
@@ -275,6 +275,36 @@ def test_a_stage_whose_command_writes_into_its_input_through_a_link_fails_and_re
     assert run_dvx_proc("unprotect", where, cwd=repo).code == 0
     assert run_dvx_proc("repro", cwd=repo).code == 0  # a copy of its own: its command's to change
     assert run_dvx_proc("fsck", cwd=repo).code == 0
+
+
+# X writes into its input through its link, while Y, beside it, reads the same input.
+WRITER_AND_READER = """\
+stages:
+  X:
+    cmd: echo X >> in.csv; touch written; until [ -e y-done ]; do sleep 0.05; done; echo x > x.txt
+    deps: [in.csv]
+    outs: [x.txt]
+  Y:
+    cmd: until [ -e written ]; do sleep 0.05; done; cat in.csv > y.txt; touch y-done
+    deps: [in.csv]
+    outs: [y.txt]
+"""
+
+
+def test_of_two_stages_running_beside_a_write_into_their_input_neither_is_recorded(repo, dvx):
+    """Y, which only reads, ends first and finds the input's object written: it is moved
+    aside. X, which wrote it, ends later and finds it gone: no stat tells which of the two
+    wrote, so both fail, and dvx.lock records neither."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "in.csv", "a,b\n1,2\n")
+    assert dvx("add", "in.csv").code == 0
+    write(repo / "dvx.yaml", WRITER_AND_READER)
+    ran = run_dvx_proc("repro", "-j", "2", "--keep-going", cwd=repo)
+    assert ran.code == 1, ran.output
+    said = " ".join(ran.stderr.split())
+    for stage in ("X", "Y"):
+        assert f"Stage '{stage}' failed: 'in.csv', a link into the cache" in said, said
+    assert not (repo / "dvx.lock").exists()
 
 
 SLOW = """\

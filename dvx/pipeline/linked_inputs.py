@@ -5,8 +5,9 @@ objects: a command that rewrites its own input in place (pandas' `to_csv` over t
 read) writes into the object, often the only copy of that data here. Read-only files stop
 neither root nor a program that changes permissions. So before a stage's command runs,
 `linked_inputs` notes the objects its dependencies link to, with their stat, and after it
-`written_inputs` finds those whose stat moved and whose bytes no longer hash to their oid:
-the stage fails, and records nothing its command read.
+`written_inputs` finds those whose stat moved and whose bytes no longer hash to their oid
+(or that another stage running beside it found so): the stage fails, and records nothing
+its command read.
 """
 
 from __future__ import annotations
@@ -49,12 +50,15 @@ def linked_inputs(repo: Repo, deps: Iterable[str]) -> list[LinkedInput]:
 def written_inputs(repo: Repo, linked: Iterable[LinkedInput]) -> list[LinkedInput]:
     """Those of `linked` whose object was written to since they were noted: its stat moved
     (a write in place, even one that sets the mtime back, moves its ctime), and its bytes no
-    longer hash to its oid (another link made meanwhile, or a chmod, moves the stat alone)."""
+    longer hash to its oid (another link made meanwhile, or a chmod, moves the stat alone).
+    One gone from the cache since was set aside, found written by a stage that ran beside
+    this one: which of the two wrote it, no stat tells, so it counts for both."""
     written = []
     for item in linked:
         try:
             now = os.stat(repo.cache.oid_path(item.oid))
-        except FileNotFoundError:  # set aside already (another stage found it first)
+        except FileNotFoundError:
+            written.append(item)
             continue
         if stat_key(now) != stat_key(item.before) and not repo.cache.intact(item.oid, now):
             written.append(item)

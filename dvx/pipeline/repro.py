@@ -1240,11 +1240,12 @@ def _wrote_into_cache(repo: Repo, written: list[LinkedInput]) -> str:
     named = ", ".join(f"'{item.path}'" for item in written)
     typed = " ".join(for_command(repo.root, item.path) for item in written)
     one = len(written) == 1
-    return (f"its command wrote into {named}, {'a link' if one else 'links'} into the cache "
-            f"(cache.type {','.join(repo.link_types)}), so the cache no longer holds the data "
-            f"recorded there: {'its object is' if one else 'their objects are'} moved to "
-            f"{os.path.join(repo.cache.root, 'quarantine')}, {named} now "
-            f"{'holds' if one else 'hold'} what the command wrote, and {LOCK_FILE} records "
+    return (f"{named}, {'a link' if one else 'links'} into the cache (cache.type "
+            f"{','.join(repo.link_types)}), {'was' if one else 'were'} written into while its "
+            "command ran (by it, or by a command running beside it), so the cache no longer "
+            f"holds the data recorded there: {'its object is' if one else 'their objects are'} "
+            f"moved to {os.path.join(repo.cache.root, 'quarantine')}, {named} now "
+            f"{'holds' if one else 'hold'} what was written, and {LOCK_FILE} records "
             "nothing of this run. The recorded data comes back from a remote that has it "
             f"(`dvx pull --force {typed}`, or `dvx fetch` then `dvx checkout --force "
             f"{typed}`). For a command to change its input, run `dvx unprotect {typed}` "
