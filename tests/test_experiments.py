@@ -2208,3 +2208,39 @@ def test_apply_of_an_experiment_missing_a_push_false_output_says_to_run_it_again
     assert applied.code == 2 and "model.bin" in applied.stderr
     assert "push: false" in applied.stderr and "dvx exp run" in applied.stderr
     assert "exp pull" not in applied.stderr and "dvx fetch" not in applied.stderr
+
+
+def test_a_second_exp_run_in_one_workspace_never_sets_params_under_a_run_going_on(project):
+    """`exp run -S` holds the repository lock from the params it writes to the experiment it
+    records: a second one started meanwhile (another terminal) waits for it before it writes
+    its own, so each experiment holds the params it ran with."""
+    go = project / "go"
+
+    def exp_run(name: str, *sets: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dvx", "exp", "run", "-n", name,
+             *(arg for each in sets for arg in ("-S", each))], cwd=project,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+            text=True)
+
+    first = exp_run("first", "train.lr=0.4", f"+train.wait_for={go}")
+    second = None
+    try:
+        deadline = time.monotonic() + 60
+        holder = project / ".dvx" / "tmp" / "lock.holder"
+        while not holder.exists() or '"groups"' not in holder.read_text():  # its stage runs
+            assert first.poll() is None and time.monotonic() < deadline, "first never ran"
+            time.sleep(0.05)
+        second = exp_run("second", "train.lr=0.5")
+        assert second.stderr is not None
+        assert "Waiting up to" in second.stderr.readline()  # for the lock, params unwritten
+        assert "lr: 0.4" in (project / "params.yaml").read_text()
+    finally:
+        go.write_text("")
+        first.communicate(timeout=120)
+        if second is not None:
+            second.communicate(timeout=120)
+    assert first.returncode == 0 and second.returncode == 0
+    rows = _show(project)
+    assert rows["first"]["params"]["params.yaml"]["train.lr"] == 0.4
+    assert rows["second"]["params"]["params.yaml"]["train.lr"] == 0.5

@@ -3,6 +3,7 @@ result as an experiment; `exp apply`, `exp branch` and `exp remove` act on recor
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import posixpath
@@ -47,6 +48,7 @@ from dvx.pipeline.repro import (
     StageResult,
     commit_changed_inputs,
     commit_hand_runs,
+    pipeline_work,
     repro,
 )
 from dvx.pipeline.spec import Stage
@@ -67,6 +69,20 @@ def run(repo: Repo, sets: list[str], name: str | None = None, force: bool = Fals
     the stages `targets` and those they depend on, as `repro TARGET`) and record the workspace
     as an experiment of `baseline` (default: HEAD). The workspace keeps the experiment's
     results; nothing is committed to the branch."""
+    # Under the lock from the first params written to the experiment recorded: another
+    # `exp run` in this workspace must not set its params while this one runs or records.
+    with repo.lock(stages_in_git=True) as lock:
+        with contextlib.suppress(DvxError):  # repro says what is wrong with the pipeline
+            lock.working_on(pipeline_work(repo, targets))
+        result = _run(repo, sets, name, force, jobs, reporter, baseline, targets)
+        if not result.repro.ok:
+            lock.failed()
+        return result
+
+
+def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
+         reporter: Reporter | None, baseline: str | None, targets: tuple[str, ...]
+         ) -> RunResult:
     parent = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the experiment's commit")

@@ -312,6 +312,13 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
     return result
 
 
+def pipeline_work(repo: Repo, targets: tuple[str, ...] = ()) -> Work:
+    """The work of a run of the stages `targets` and those they depend on (all: none named),
+    for a command that takes the lock before it runs them (`exp run`)."""
+    dag = _load(repo)
+    return _work(dag, dag.select(targets, False, False))
+
+
 def _work(dag: Dag, selected: list[str]) -> Work:
     """The stages this run brings up to date, by which, ended without an error, it finishes
     a stopped repro or exp run of those stages or fewer (lock.Work); all of dvx.yaml's
