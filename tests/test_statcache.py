@@ -321,3 +321,19 @@ def test_a_damaged_row_is_a_miss_dropped_never_an_error_or_a_change(repo, dvx, d
         assert "modified" not in result.stdout, (command, result.output)
     assert _damaged_rows(db) == []
     assert StatCache(db, "xxh128").get(a_txt, os.stat(a_txt)) == oid
+
+
+def test_records_of_objects_known_intact_are_shared_with_another_workspace_of_the_cache(
+        tmp_path):
+    """A queued experiment's worktree uses the cache of the repository that queued it: given
+    what that repository knows of the cache's objects, its checkout hashes none again."""
+    obj = _aged_file(tmp_path / "object")
+    time.sleep(0.02)  # the object's ctime strictly older than the records' stamp
+    key = (os.stat(obj).st_ino, 4, os.stat(obj).st_mtime_ns, os.stat(obj).st_ctime_ns,
+           os.stat(obj).st_dev)
+    here = _fresh_cache(tmp_path)
+    here.put_object(OID, key)
+    worktree = StatCache(str(tmp_path / "worktree" / "statcache.db"), "xxh128")
+    assert worktree.object_stat(OID) is None
+    here.share_object_records(worktree)
+    assert StatCache(str(tmp_path / "worktree" / "statcache.db"), "xxh128").object_stat(OID) == key

@@ -43,11 +43,12 @@ from dvx.experiment_refs import (
 )
 from dvx.exps import overrides
 from dvx.logs import get_logger
+from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
 from dvx.pipeline.repro import commit_changed_inputs
 from dvx.pipeline.runner import end_group
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
-from dvx.repo import Repo
+from dvx.repo import DVX_DIR, Repo
 
 log = get_logger(__name__)
 
@@ -708,6 +709,9 @@ def _make_worktree(repo: Repo, entry: Entry) -> str:
     try:
         git_of(repo).run("worktree", "add", "--detach", "--quiet", worktree, entry.snapshot)
         _copy_local_config(repo, worktree)
+        # What is known of the shared cache's objects: the run's checkout trusts them unread.
+        repo.statcache.share_object_records(
+            StatCache(os.path.join(worktree, DVX_DIR, "tmp", "statcache.db"), repo.algo))
     except BaseException:
         _remove_worktree(repo, worktree)
         raise

@@ -366,6 +366,19 @@ class StatCache:
             log.debug("stat cache unreadable (%s)", exc)
         return found
 
+    def share_object_records(self, other: StatCache) -> None:
+        """Give `other`, the stat cache of another workspace of the same cache (a queued
+        experiment's worktree), the records of the objects known intact here, so it does not
+        hash them again. Best effort: without them it only hashes."""
+        self.flush()
+        try:
+            with contextlib.closing(other._connect()) as conn, conn:
+                conn.execute("ATTACH DATABASE ? AS here", (self.db_path,))
+                conn.execute("INSERT OR IGNORE INTO object_stat SELECT * FROM here.object_stat "
+                             "WHERE algo = ?", (self.algo,))
+        except (*UNREADABLE, OSError) as exc:
+            log.debug("object records not shared: %s", exc)
+
     def is_valid_tree(self, oid: str) -> bool:
         return oid in self._load_trees()
 
