@@ -471,3 +471,36 @@ def test_what_a_teammate_kept_private_in_a_shared_cache_is_named_and_the_rest_st
     finally:
         (repo / ".dvx" / "cache" / "files").chmod(0o755)
         private.chmod(0o444)
+
+
+def test_a_damaged_object_this_user_may_not_move_aside_is_named_with_the_way_out(tmp_path):
+    """An object written in place (same size, times set back) in a cache this user may read
+    but not change: adding the same bytes again is refused naming the object, not the cache
+    file the refusal came from, and nothing changes."""
+    repo = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=repo).code == 0
+    write(repo / "f.txt", "hello-data\n")
+    assert run_dvx("add", "f.txt", cwd=repo).code == 0
+    oid = xxhash.xxh3_128_hexdigest(b"hello-data\n")
+    obj = repo / ".dvx" / "cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+    before = obj.stat()
+    obj.chmod(0o644)
+    with open(obj, "r+b") as f:
+        f.write(b"HELLO")
+    os.utime(obj, ns=(before.st_atime_ns, before.st_mtime_ns))
+    obj.chmod(0o444)
+    cache = repo / ".dvx" / "cache"
+    read_only = [path for path in (cache, *cache.rglob("*")) if path.is_dir()]
+    for path in read_only:
+        path.chmod(0o555)
+    try:
+        write(repo / "g.txt", "hello-data\n")
+        added = _dvx_unprivileged("add", "g.txt", cwd=repo)
+    finally:
+        for path in read_only:
+            path.chmod(0o755)
+    assert added.returncode == 1, added.stderr
+    said = " ".join(added.stderr.split())
+    assert f"ERROR: The cached object {oid} no longer holds the bytes its oid names" in said
+    assert "this user may not move it aside" in said and "`dvx fsck`" in said
+    assert obj.read_bytes() == b"HELLO-data\n"

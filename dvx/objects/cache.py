@@ -504,8 +504,17 @@ class LocalCache(ObjectStore):
     def set_aside(self, oid: str) -> tuple[str, list[str]]:
         """Move aside the object `oid`, found changed through a link to it: the file that now
         holds its bytes, and the workspace files that keep those bytes (`on_set_aside`)."""
-        self.new_generation()  # an object leaves the cache: facts remembered about it expire
-        moved = self.quarantine(oid)
+        try:
+            self.new_generation()  # an object leaves the cache: facts remembered about it expire
+            moved = self.quarantine(oid)
+        except PermissionError as exc:
+            raise CorruptObjectError(
+                f"The cached object {oid} no longer holds the bytes its oid names (it was "
+                "changed after it was stored: written through a link to it, say), and this "
+                f"user may not move it aside: {exc.filename} may not be changed "
+                f"({exc.strerror}).", "Have the cache's owner run `dvx fsck` (which moves "
+                "damaged objects aside), or use a cache of your own (`dvx config --local "
+                "cache.dir PATH`).") from None
         return moved, self.on_set_aside({oid: moved}) if self.on_set_aside is not None else []
 
     def set_aside_damaged(self, path: str) -> None:
