@@ -356,8 +356,8 @@ class StatCache:
                         (self.algo, *some)).fetchall()
                     for oid, ino, size, mtime, ctime, device, recorded in rows:
                         # A damaged value of another type fails to match any object's stat.
-                        if oid in found and all(type(value) is int for value in (
-                                mtime, ctime, recorded)) and _not_racy(mtime, ctime, recorded):
+                        if type(mtime) is int and type(ctime) is int and type(recorded) is int \
+                                and oid in found and _not_racy(mtime, ctime, recorded):
                             found[oid] = (ino, size, mtime, ctime, device)
         except UNREADABLE as exc:
             log.debug("stat cache unreadable (%s); rebuilding it", exc)
