@@ -445,14 +445,11 @@ def test_repro_pull_of_data_the_cache_holds_runs_without_a_remote(repo, dvx, tmp
     assert (repo / "out.txt").read_text() == "new\n"
 
 
-def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(
-        repo, dvx, tmp_path):
-    """The first remote got its objects: that is reported (and in --json, beside the
-    failure), and the error names the remote that failed."""
-    main = tmp_path / "main-store"
-    (tmp_path / "a-file").write_text("not a folder\n")
+def _a_model_on_its_own_remote(repo, dvx, main, models):
+    """A repository whose default remote is `main` and whose stage's output m.bin goes to the
+    remote `models`, run; a.txt added, for `main`."""
     assert dvx("remote", "add", "-d", "main", str(main)).code == 0
-    assert dvx("remote", "add", "models", str(tmp_path / "a-file" / "store")).code == 0
+    assert dvx("remote", "add", "models", str(models)).code == 0
     write(repo / "dvx.yaml", """\
 stages:
   s:
@@ -463,6 +460,15 @@ stages:
     assert dvx("repro").code == 0
     write(repo / "a.txt", "a\n")
     assert dvx("add", "a.txt").code == 0
+
+
+def test_a_push_split_over_two_remotes_reports_each_when_the_second_cannot_be_used(
+        repo, dvx, tmp_path):
+    """The first remote got its objects: that is reported (and in --json, beside the
+    failure), and the error names the remote that failed."""
+    main = tmp_path / "main-store"
+    (tmp_path / "a-file").write_text("not a folder\n")
+    _a_model_on_its_own_remote(repo, dvx, main, tmp_path / "a-file" / "store")
     pushed = dvx("push")
     assert pushed.code == 1, pushed.output
     assert "Pushed 1 object (2 B); 0 already there; 0 failed [remote 'main']." in pushed.stdout
@@ -498,18 +504,7 @@ def test_a_pull_names_data_left_unfetched_by_a_remote_it_could_not_read_as_such(
     place for it is named as not fetched from that remote, whose error follows once, never as
     data the remote lacks; data another remote lacks is still named so."""
     models = tmp_path / "model-store"
-    assert dvx("remote", "add", "-d", "main", str(tmp_path / "main-store")).code == 0
-    assert dvx("remote", "add", "models", str(models)).code == 0
-    write(repo / "dvx.yaml", """\
-stages:
-  s:
-    cmd: echo model > m.bin
-    outs:
-    - m.bin: {remote: models}
-""")
-    assert dvx("repro").code == 0
-    write(repo / "a.txt", "a\n")
-    assert dvx("add", "a.txt").code == 0
+    _a_model_on_its_own_remote(repo, dvx, tmp_path / "main-store", models)
     assert dvx("push").code == 0
     write(repo / "b.txt", "never pushed\n")
     assert dvx("add", "b.txt").code == 0
