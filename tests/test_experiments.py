@@ -2244,3 +2244,23 @@ def test_a_second_exp_run_in_one_workspace_never_sets_params_under_a_run_going_o
     rows = _show(project)
     assert rows["first"]["params"]["params.yaml"]["train.lr"] == 0.4
     assert rows["second"]["params"]["params.yaml"]["train.lr"] == 0.5
+
+
+def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(repo):
+    """conf.yaml is data (`dvx add`), read as params: `exp run -S` records its new version,
+    as a changed input, so applying the experiment brings back the value it ran with."""
+    write(repo / "conf.yaml", "lr: 0.1\n")
+    must("add", "conf.yaml", cwd=repo)
+    write(repo / "dvx.yaml", "stages:\n  c:\n    cmd: cat conf.yaml > c.txt\n"
+                             "    params: [{conf.yaml: [lr]}]\n    outs: [c.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "conf.yaml:lr=0.5", "-n", "c1", cwd=repo)
+    git(repo, "checkout", "-q", "--", ".")
+    must("checkout", "--force", cwd=repo)
+    assert (repo / "conf.yaml").read_text() == "lr: 0.1\n"
+    must("exp", "apply", "c1", cwd=repo)
+    assert (repo / "conf.yaml").read_text() == "lr: 0.5\n"
+    assert (repo / "c.txt").read_text() == "lr: 0.5\n"
+    assert "up to date" in run_dvx("status", cwd=repo).stdout
