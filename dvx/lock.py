@@ -408,15 +408,8 @@ class RepoLock:
         most); should one still run then (its guardian was killed too), let the lock go and
         refuse, naming it, so that nothing it writes later mixes with what this command
         records."""
-        stopped = [info for info in _stopped_records(self.stopped_path) if _running(info)]
-        if not stopped:
-            return
-        log.warning("Waiting up to %gs for the commands the stopped `%s` started to end...",
-                    STOPPED_COMMANDS_WAIT, stopped[0]["command"])
-        deadline = time.monotonic() + STOPPED_COMMANDS_WAIT
-        while stopped and time.monotonic() < deadline:
-            time.sleep(POLL_SECONDS)
-            stopped = [info for info in stopped if _running(info)]
+        stopped = _still_running_after(_stopped_records(self.stopped_path),
+                                       STOPPED_COMMANDS_WAIT)
         if not stopped:
             return
         self._unlock()
@@ -585,6 +578,37 @@ def _still_running(info: dict[str, object]) -> str:
     return (" A command it started may still be running, writing the workspace: "
             f"{_described(running)}. Let it end, or stop it (`kill -- {_group_ids(running)}`), "
             f"before running `{info['command']}` again.")
+
+
+def _still_running_after(records: list[dict[str, object]], seconds: float
+                         ) -> list[dict[str, object]]:
+    """Those of the holder `records` of stopped commands whose commands (a stage's, their
+    guardian's) still run after waiting up to `seconds` for them to end."""
+    running = [info for info in records if _running(info)]
+    if running:
+        log.warning("Waiting up to %gs for the commands the stopped `%s` started to end...",
+                    seconds, running[0]["command"])
+    deadline = time.monotonic() + seconds
+    while running and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        running = [info for info in running if _running(info)]
+    return running
+
+
+def wait_for_commands_left(tmp_dir: str) -> str:
+    """Wait (STOPPED_COMMANDS_WAIT at most) for the commands a killed holder of the lock of
+    the repository whose temporary directory is `tmp_dir` started (a queued run's stage, in
+    the worktree about to be removed) to end; what to say of those still running (empty:
+    none)."""
+    info = _holder_record(os.path.join(tmp_dir, HOLDER_FILE))
+    if info is None or not _has_ended(info):
+        return ""
+    left = _still_running_after([info], STOPPED_COMMANDS_WAIT)
+    if not left:
+        return ""
+    running = _running(left[0])
+    return (f"a command `{info['command']}` started still runs: {_described(running)} "
+            f"(`kill -- {_group_ids(running)}` stops it)")
 
 
 def _running(info: dict[str, object]) -> list[RecordedGroup]:

@@ -2264,3 +2264,47 @@ def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(re
     assert (repo / "conf.yaml").read_text() == "lr: 0.5\n"
     assert (repo / "c.txt").read_text() == "lr: 0.5\n"
     assert "up to date" in run_dvx("status", cwd=repo).stdout
+
+
+def test_a_queued_run_killed_while_its_stage_runs_keeps_its_worktree_until_the_stage_ends(
+        repo, tmp_path):
+    """The queued run's `exp run` killed with SIGKILL (the OOM killer): its guardian gives
+    the stage SIGTERM, and the stage takes a second to save a checkpoint in the worktree;
+    `queue start` removes the worktree only once the stage has ended, so the save succeeds."""
+    started, saved = tmp_path / "started", tmp_path / "saved"
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "dvx.yaml", f"""stages:
+  train:
+    cmd: >-
+      trap 'sleep 1; echo checkpoint > ckpt.txt && touch {saved}; exit 143' TERM;
+      echo $$ > {started}; sleep 60 & wait
+    params: [lr]
+    outs: [ckpt.txt]
+""")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "--queue", "-S", "lr=0.2", "-n", "killed", cwd=repo)
+    runner = subprocess.Popen([sys.executable, "-m", "dvx", "queue", "start"], cwd=repo,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() or not started.read_text():
+            assert runner.poll() is None and time.monotonic() < deadline, "never started"
+            time.sleep(0.05)
+        stage = int(started.read_text())
+        run = int(Path(f"/proc/{stage}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        while b"exp\0run" not in Path(f"/proc/{run}/cmdline").read_bytes():
+            run = int(Path(f"/proc/{run}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        holder = Path(os.readlink(f"/proc/{stage}/cwd")) / ".dvx" / "tmp" / "lock.holder"
+        while '"groups"' not in holder.read_text():  # the run noted its stage
+            assert time.monotonic() < deadline, "the stage was never noted"
+            time.sleep(0.05)
+        os.kill(run, signal.SIGKILL)
+        assert runner.wait(timeout=120) == 1
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert saved.exists()  # the worktree was still there for the checkpoint
+    assert _queue_states(repo) == {"killed": "failed"}
+    assert len(git(repo, "worktree", "list").splitlines()) == 1

@@ -42,6 +42,7 @@ from dvx.experiment_refs import (
     warn_left_out,
 )
 from dvx.exps import overrides
+from dvx.lock import wait_for_commands_left
 from dvx.logs import get_logger
 from dvx.objects.statcache import StatCache
 from dvx.outputs import in_cache
@@ -267,6 +268,19 @@ def _clean_up(repo: Repo, entry: Entry) -> None:
         git_of(repo).delete_ref(f"{QUEUE_REFS}/{entry.name}")
 
 
+def _wait_for_stages_of(repo: Repo, entry: Entry) -> None:
+    """A run killed while its stage ran (its `exp run` killed with SIGKILL) leaves that
+    stage's process group to its guardian, which ends it within seconds: wait for it, as its
+    checkpoint on SIGTERM must not find the worktree gone. One still running then (its
+    guardian killed too) is named; the worktree goes all the same."""
+    if entry.worktree is None or not _registered(repo, entry.worktree):
+        return
+    left = wait_for_commands_left(os.path.join(entry.worktree, DVX_DIR, "tmp"))
+    if left:
+        log.warning("The run of '%s' ended, but %s, in its worktree %s, which is removed.",
+                    entry.name, left, entry.worktree)
+
+
 def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
     """Remove the entry's worktree, if it is one a `queue start` made, as Git lists it: the
     entry's state file may name any folder (edited by hand, or damaged), and what else it
@@ -379,6 +393,7 @@ def start(repo: Repo, jobs: int = 1, say: Callable[[str], None] = lambda text: N
                 continue
             # Its shell ended; the worktree goes once nothing of the run can write there.
             end_group(proc, END_GRACE)
+            _wait_for_stages_of(repo, entry)
             del running[name]
             with _changing(repo):
                 current = _load(repo, name)

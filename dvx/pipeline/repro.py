@@ -408,11 +408,11 @@ def _record_hand_run(repo: Repo, locks: dict[str, StageLock], stage: Stage, stat
 def _changed_inputs(repo: Repo, dag: Dag, selected: list[str], pulled: Collection[str] = ()
                     ) -> list[Output]:
     """The data tracked with `dvx add` that the selected stages read (their deps and params
-    files) and that changed in the workspace: it is committed before anything runs, so dvx.lock never records data that no
-    pointer names and no cache holds. Data whose pointer moved in Git (not fetched yet) is
-    refused: the stages would run on data the commit does not name. `pulled` (`repro --dry
-    --pull`, see _would_pull): data the real run's pull checks out first, so by then as its
-    pointer records it, neither changed nor behind."""
+    files) and that changed in the workspace: it is committed before anything runs, so
+    dvx.lock never records data that no pointer names and no cache holds. Data whose pointer
+    moved in Git (not fetched yet) is refused: the stages would run on data the commit does
+    not name. `pulled` (`repro --dry --pull`, see _would_pull): data the real run's pull
+    checks out first, so by then as its pointer records it, neither changed nor behind."""
     # A params file tracked with `dvx add` is an input too (`exp run -S` changes it).
     deps = [d for n in selected if not dag.stages[n].frozen
             for d in (*dag.stages[n].deps, *(p.file for p in dag.stages[n].params))]
