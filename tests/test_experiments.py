@@ -2308,3 +2308,28 @@ def test_a_queued_run_killed_while_its_stage_runs_keeps_its_worktree_until_the_s
     assert saved.exists()  # the worktree was still there for the checkpoint
     assert _queue_states(repo) == {"killed": "failed"}
     assert len(git(repo, "worktree", "list").splitlines()) == 1
+
+
+def test_apply_writes_nothing_when_an_output_s_object_was_changed_through_a_link(repo):
+    """Hardlink mode: the model an experiment made, edited through its link (root), is found
+    changed before the apply of that experiment writes anything: refused, the object moved
+    aside, and the workspace left as the previous apply made it."""
+    must("config", "cache.type", "hardlink", cwd=repo)
+    write(repo / "params.yaml", "lr: 0.1\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp params.yaml model.txt\n"
+                             "    params: [lr]\n    outs: [model.txt]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    must("exp", "run", "-S", "lr=0.2", "-n", "e2", cwd=repo)
+    must("exp", "run", "-S", "lr=0.3", "-n", "e3", cwd=repo)
+    with open(repo / "model.txt", "a") as f:  # through the hard link, into e3's object
+        f.write("my edit\n")
+    must("exp", "apply", "e2", "--force", cwd=repo)
+    refused = run_dvx("exp", "apply", "e3", cwd=repo)
+    assert refused.code == 2, refused.output
+    assert "Applying 'e3' needs data whose copy in the cache was changed after it was " \
+        "stored" in " ".join(refused.stderr.split())
+    assert (repo / "params.yaml").read_text() == "lr: 0.2\n"
+    assert (repo / "model.txt").read_text() == "lr: 0.2\n"
+    assert list((repo / ".dvx" / "cache" / "quarantine").iterdir())

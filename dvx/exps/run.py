@@ -36,7 +36,13 @@ from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
-from dvx.ops.checkout import CheckoutResult, blocked, checkout, held_by_cache
+from dvx.ops.checkout import (
+    CheckoutResult,
+    blocked,
+    changed_in_cache,
+    checkout,
+    held_by_cache,
+)
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_directory, walk_sorted
 from dvx.pipeline.graph import load_dag
@@ -54,6 +60,7 @@ from dvx.pipeline.repro import (
 from dvx.pipeline.spec import Stage
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import Git
+from dvx.workspace import keep_links_on_set_aside
 
 
 @dataclass
@@ -208,6 +215,26 @@ def _record_data(repo: Repo) -> None:
     commit_hand_runs(repo)
 
 
+def _refuse_changed_in_cache(repo: Repo, exp: Experiment, targets: list[Target]) -> None:
+    """Before the apply writes anything: an object of its outputs that the cache holds changed
+    since it was stored (written through a link to it) is moved aside, and the apply refused,
+    as checkout would place nothing of it."""
+    changed = changed_in_cache(repo, targets)
+    if not changed:
+        return
+    keep_links_on_set_aside(repo)  # the edit stays where else it was made
+    for oid in changed:
+        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
+            repo.cache.set_aside(oid)
+    raise UsageError(
+        f"Applying '{exp.name}' needs data whose copy in the cache was changed after it was "
+        f"stored (written through a link to it, say): {_some(sorted(set(changed.values())))}. "
+        f"Nothing was written; the changed objects are moved to "
+        f"{os.path.join(repo.cache.root, 'quarantine')}.",
+        "`dvx exp pull` (or `dvx pull`) brings the data back from a remote that has it; "
+        "data never pushed is made again by running the experiment again.")
+
+
 def _refuse_queued(repo: Repo, name: str | None) -> set[str]:
     """The names of queued (or running) experiments, which `name` must not take: the queued
     run would fail when its turn came, its name taken. As `exp run --queue` refuses them."""
@@ -294,6 +321,7 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
                          f"not in the cache: {_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
+    _refuse_changed_in_cache(repo, exp, targets)
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may
         _write_as_in_git(repo.abspath(rel),  # take the place of a directory they empty
                          ignores[rel] if rel in ignores

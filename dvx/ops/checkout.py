@@ -225,6 +225,24 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     return result.skipped
 
 
+def changed_in_cache(repo: Repo, targets: list[Target]) -> dict[str, str]:
+    """The objects of `targets` that the cache holds changed since they were stored (written
+    in place through a link to them, say: only an object not known intact is hashed,
+    `LocalCache.changed_since_stored`), each with the path of a target it is data of. One
+    missing is not changed: checkout says what is missing."""
+    oids: dict[str, str] = {}
+    for target in targets:
+        pointer = target.output.pointer
+        tree = load_tree(repo, pointer) if pointer.is_dir else None
+        if tree is not None:
+            for entry in tree.entries:
+                oids.setdefault(entry.oid, target.output.path)
+        elif not pointer.is_dir:
+            oids.setdefault(pointer.oid, target.output.path)
+    repo.cache.known_stats.read_objects(oids)
+    return {oid: path for oid, path in oids.items() if repo.cache.changed_since_stored(oid)}
+
+
 def held_by_cache(repo: Repo, full: str, display: str) -> bool:
     """Does the cache hold the content of the regular file at `full` (replacing it loses
     nothing)? A link, a directory or anything else is not judged here: False."""

@@ -50,6 +50,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
+from dvx.ops.checkout import changed_in_cache
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -1266,7 +1267,7 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     to their oids (written in place through a link to them, say), so that a damaged object is
     never placed again; whether any was. (Only an object not known intact is hashed:
     `LocalCache.intact`.)"""
-    changed = _changed_objects(repo, targets)
+    changed = changed_in_cache(repo, targets)
     if not changed:
         return False
     keep_links_on_set_aside(repo)  # the edit stays where else it was made
@@ -1278,20 +1279,6 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
                         "bytes (changed through a link to it?): moved to %s, and not placed "
                         "again.%s", oid, stage.name, moved, kept_message(kept))
     return True
-
-
-def _changed_objects(repo: Repo, targets: list[Target]) -> list[str]:
-    oids: dict[str, None] = {}
-    for target in targets:
-        pointer = target.output.pointer
-        tree = load_tree(repo, pointer) if pointer.is_dir else None
-        if tree is not None:
-            oids.update(dict.fromkeys(e.oid for e in tree.entries))
-        elif not pointer.is_dir:
-            oids[pointer.oid] = None
-    # One missing is not changed: checkout says what is missing.
-    repo.cache.known_stats.read_objects(oids)
-    return [oid for oid in oids if repo.cache.changed_since_stored(oid)]
 
 
 def _remove_outputs(repo: Repo, stage: Stage, locked: StageLock | None) -> None:
