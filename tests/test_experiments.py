@@ -2246,16 +2246,21 @@ def test_a_second_exp_run_in_one_workspace_never_sets_params_under_a_run_going_o
     assert rows["second"]["params"]["params.yaml"]["train.lr"] == 0.5
 
 
+def _one_stage_baseline(repo, name: str, cmd: str, params: str, out: str) -> None:
+    """dvx.yaml of one stage `name` reading `params`, run and committed as the baseline."""
+    write(repo / "dvx.yaml", f"stages:\n  {name}:\n    cmd: {cmd}\n    params: [{params}]\n"
+                             f"    outs: [{out}]\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+
+
 def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(repo):
     """conf.yaml is data (`dvx add`), read as params: `exp run -S` records its new version,
     as a changed input, so applying the experiment brings back the value it ran with."""
     write(repo / "conf.yaml", "lr: 0.1\n")
     must("add", "conf.yaml", cwd=repo)
-    write(repo / "dvx.yaml", "stages:\n  c:\n    cmd: cat conf.yaml > c.txt\n"
-                             "    params: [{conf.yaml: [lr]}]\n    outs: [c.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    _one_stage_baseline(repo, "c", "cat conf.yaml > c.txt", "{conf.yaml: [lr]}", "c.txt")
     must("exp", "run", "-S", "conf.yaml:lr=0.5", "-n", "c1", cwd=repo)
     git(repo, "checkout", "-q", "--", ".")
     must("checkout", "--force", cwd=repo)
@@ -2316,11 +2321,7 @@ def test_apply_writes_nothing_when_an_output_s_object_was_changed_through_a_link
     aside, and the workspace left as the previous apply made it."""
     must("config", "cache.type", "hardlink", cwd=repo)
     write(repo / "params.yaml", "lr: 0.1\n")
-    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cp params.yaml model.txt\n"
-                             "    params: [lr]\n    outs: [model.txt]\n")
-    must("repro", cwd=repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    _one_stage_baseline(repo, "train", "cp params.yaml model.txt", "lr", "model.txt")
     must("exp", "run", "-S", "lr=0.2", "-n", "e2", cwd=repo)
     must("exp", "run", "-S", "lr=0.3", "-n", "e3", cwd=repo)
     with open(repo / "model.txt", "a") as f:  # through the hard link, into e3's object
