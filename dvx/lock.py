@@ -413,12 +413,12 @@ class RepoLock:
         if not stopped:
             return
         self._unlock()
-        info = stopped[0]
+        info, running = stopped[0]
         raise LockError(
             f"`{info['command']}` was stopped before it finished, and a command it started "
-            f"still runs, writing the workspace: {_described(_running(info))}.",
-            f"Let it end, or stop it (`kill -- {_group_ids(_running(info))}`), then run "
-            "this again.")
+            f"still runs, writing the workspace: {_described(running)}.",
+            f"Let it end, or stop it (`kill -- {_group_ids(running)}`), then run this again "
+            f"(if it is no command of this repository's, delete .dvx/tmp/{STOPPED_FILE}).")
 
     def _unlock(self) -> None:
         if self._fd is not None:
@@ -581,17 +581,25 @@ def _still_running(info: dict[str, object]) -> str:
 
 
 def _still_running_after(records: list[dict[str, object]], seconds: float
-                         ) -> list[dict[str, object]]:
+                         ) -> list[tuple[dict[str, object], list[RecordedGroup]]]:
     """Those of the holder `records` of stopped commands whose commands (a stage's, their
-    guardian's) still run after waiting up to `seconds` for them to end."""
-    running = [info for info in records if _running(info)]
+    guardian's) still run after waiting up to `seconds` for them to end, each with those
+    groups. Only a record of this host whose groups' identity is confirmed (when its leader
+    started, not only its id: `RecordedGroup.started`) is waited for: another host's, or one
+    a reused id may name, is only named (`stopped_message`)."""
+    def confirmed(info: dict[str, object]) -> list[RecordedGroup]:
+        if info["host"] != os.uname().nodename:
+            return []
+        return [group for group in _running(info) if group.started is not None]
+
+    running = [(info, groups) for info in records if (groups := confirmed(info))]
     if running:
         log.warning("Waiting up to %gs for the commands the stopped `%s` started to end...",
-                    seconds, running[0]["command"])
+                    seconds, running[0][0]["command"])
     deadline = time.monotonic() + seconds
     while running and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
-        running = [info for info in running if _running(info)]
+        running = [(info, groups) for info, _ in running if (groups := confirmed(info))]
     return running
 
 
@@ -606,7 +614,7 @@ def wait_for_commands_left(tmp_dir: str) -> str:
     left = _still_running_after([info], STOPPED_COMMANDS_WAIT)
     if not left:
         return ""
-    running = _running(left[0])
+    running = left[0][1]
     return (f"a command `{info['command']}` started still runs: {_described(running)} "
             f"(`kill -- {_group_ids(running)}` stops it)")
 

@@ -272,7 +272,8 @@ def _wait_for_stages_of(repo: Repo, entry: Entry) -> None:
     """A run killed while its stage ran (its `exp run` killed with SIGKILL) leaves that
     stage's process group to its guardian, which ends it within seconds: wait for it, as its
     checkpoint on SIGTERM must not find the worktree gone. One still running then (its
-    guardian killed too) is named; the worktree goes all the same."""
+    guardian killed too) is named; the worktree goes all the same. The queue waits meanwhile
+    (no other run starts or ends): seconds, and only after a run was killed."""
     if entry.worktree is None or not _registered(repo, entry.worktree):
         return
     left = wait_for_commands_left(os.path.join(entry.worktree, DVX_DIR, "tmp"))

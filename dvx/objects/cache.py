@@ -465,7 +465,9 @@ class LocalCache(ObjectStore):
         """The object's stat was `before`, then dvx changed its inode alone (a link or chmod,
         which keep its mtime; marking it used, which set its mtime to `mtime_ns`), and now
         it is `after`: if it was known intact before, it still is. A write since `before`
-        would have moved its mtime elsewhere."""
+        would have moved its mtime elsewhere, unless it came in the moment between `before`
+        and dvx's own change (a utime overwrites the mtime it set): a limit guarantees.md §1
+        states, which `dvx fsck` covers."""
         mtime = before.st_mtime_ns if mtime_ns is None else mtime_ns
         if (after.st_ino, after.st_size, after.st_mtime_ns) == (
                 before.st_ino, before.st_size, mtime) and self.known_intact(oid, before):
@@ -511,7 +513,8 @@ class LocalCache(ObjectStore):
             raise CorruptObjectError(
                 f"The cached object {oid} no longer holds the bytes its oid names (it was "
                 "changed after it was stored: written through a link to it, say), and this "
-                f"user may not move it aside: {exc.filename} may not be changed "
+                f"user may not move it aside: {exc.filename or self.oid_path(oid)} may not "
+                "be changed "
                 f"({exc.strerror}).", "Have the cache's owner run `dvx fsck` (which moves "
                 "damaged objects aside), or use a cache of your own (`dvx config --local "
                 "cache.dir PATH`).") from None

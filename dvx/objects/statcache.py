@@ -501,6 +501,7 @@ class StatCache:
         complete, self._pending_complete = self._pending_complete, []
         dirs, self._pending_dirs = self._pending_dirs, []
         objects, self._pending_objects = self._pending_objects, {}
+        self._read_objects.update(objects)  # as good as read: asked about again, trusted
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
             recorded_ns, stamp_device = self._filesystem_now()
