@@ -42,6 +42,7 @@ from dvx.ops.checkout import (
     changed_in_cache,
     checkout,
     held_by_cache,
+    set_aside_changed,
 )
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
 from dvx.paths import walk_directory, walk_sorted
@@ -60,7 +61,6 @@ from dvx.pipeline.repro import (
 from dvx.pipeline.spec import Stage
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import Git
-from dvx.workspace import keep_links_on_set_aside
 
 
 @dataclass
@@ -222,10 +222,7 @@ def _refuse_changed_in_cache(repo: Repo, exp: Experiment, targets: list[Target])
     changed = changed_in_cache(repo, targets)
     if not changed:
         return
-    keep_links_on_set_aside(repo)  # the edit stays where else it was made
-    for oid in changed:
-        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
-            repo.cache.set_aside(oid)
+    set_aside_changed(repo, changed)
     raise UsageError(
         f"Applying '{exp.name}' needs data whose copy in the cache was changed after it was "
         f"stored (written through a link to it, say): {_some(sorted(set(changed.values())))}. "

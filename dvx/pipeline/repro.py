@@ -23,7 +23,6 @@ thread only, while the repository lock is held for the whole command.
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import os
 import posixpath
@@ -50,7 +49,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, LockWriter, StageLock, read_lock
 from dvx.logs import get_logger
 from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
-from dvx.ops.checkout import changed_in_cache
+from dvx.ops.checkout import changed_in_cache, set_aside_changed
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
@@ -97,7 +96,6 @@ from dvx.syncstate import Synced
 from dvx.threads import first_done
 from dvx.workspace import (
     delete_tracked_data,
-    keep_links_on_set_aside,
     remove_temporaries_beside,
 )
 
@@ -1243,10 +1241,7 @@ class _Scheduler:
 def _wrote_into_cache(repo: Repo, written: list[LinkedInput]) -> str:
     """Set aside the objects the stage's command wrote into through its dependencies (the
     workspace files linked to them keep the bytes it wrote); why the stage failed."""
-    keep_links_on_set_aside(repo)
-    for item in written:
-        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
-            repo.cache.set_aside(item.oid)
+    set_aside_changed(repo, [item.oid for item in written])
     named = ", ".join(f"'{item.path}'" for item in written)
     typed = " ".join(for_command(repo.root, item.path) for item in written)
     one = len(written) == 1
@@ -1270,14 +1265,11 @@ def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
     changed = changed_in_cache(repo, targets)
     if not changed:
         return False
-    keep_links_on_set_aside(repo)  # the edit stays where else it was made
-    for oid in changed:
-        with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
-            moved, kept = repo.cache.set_aside(oid)
-            kept = [p for p in kept if not any(overlaps(p, o) for o in stage.out_paths)]
-            log.warning("The cached object %s of an output of stage '%s' no longer holds its "
-                        "bytes (changed through a link to it?): moved to %s, and not placed "
-                        "again.%s", oid, stage.name, moved, kept_message(kept))
+    for oid, (moved, kept) in set_aside_changed(repo, changed).items():
+        kept = [p for p in kept if not any(overlaps(p, o) for o in stage.out_paths)]
+        log.warning("The cached object %s of an output of stage '%s' no longer holds its "
+                    "bytes (changed through a link to it?): moved to %s, and not placed "
+                    "again.%s", oid, stage.name, moved, kept_message(kept))
     return True
 
 
