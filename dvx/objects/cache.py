@@ -444,17 +444,17 @@ class LocalCache(ObjectStore):
         self.known_stats.put_object(oid, key)
 
     def _remember_stored(self, oid: str) -> None:
-        """Know intact the object dvx has just written and named: nothing but its name in the
-        cache leads to it yet, and its mtime, which dvx set before its ctime, says nothing
-        wrote it since (a write sets both to the same time)."""
+        """Know intact the object dvx has just written and named: its mtime, which dvx set a
+        second before the time its ctime got as it was named (`fsutil.set_mtime_before_ctime`),
+        says nothing wrote it since: a write sets both to the same time, and one that sets the
+        mtime back (`cp -p`) leaves it anywhere but a second or so before the ctime."""
         st = os.stat(self.oid_path(oid))
-        if st.st_mtime_ns < st.st_ctime_ns:
+        if 0 < st.st_ctime_ns - st.st_mtime_ns <= _STORED_CTIME_LAG_NS:
             self._remember(oid, st)
 
     def remember_fetched(self, oids: Iterable[str]) -> None:
         """Know intact the objects a download has just stored, as `_remember_stored` does
-        (worker processes stored many, and their records died with them): the cache lacked
-        them, so nothing but the download wrote them."""
+        (worker processes stored many, and their records died with them), by their times."""
         for oid in oids:
             if self.new_record(oid) is None:
                 with contextlib.suppress(FileNotFoundError):
@@ -1071,6 +1071,11 @@ class LocalCache(ObjectStore):
         resolved whole (`.dvx/cache` itself a link, or `cache.dir` through a linked folder)."""
         above, name = os.path.split(self.root)
         return self.root, os.path.join(os.path.realpath(above), name), os.path.realpath(self.root)
+
+
+# How far past its mtime the ctime of an object dvx has just stored may be: the second
+# `fsutil.set_mtime_before_ctime` sets the mtime back, and the moments until it is named.
+_STORED_CTIME_LAG_NS = 5_000_000_000
 
 
 def _names(path: str, st: os.stat_result) -> bool:
