@@ -698,6 +698,25 @@ def self_signed_cert(directory: Path) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
+def _serving(listener: socket.socket, handle: Callable[[socket.socket], None]) -> Iterator[None]:
+    """Hand each connection `listener` accepts to `handle`, on a thread of its own, until the
+    block ends; then close the listener."""
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed
+            while True:
+                client, _ = listener.accept()
+                threading.Thread(target=handle, args=(client,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        listener.close()
+
+
+@contextlib.contextmanager
 def tls_in_front(port: int, directory: Path) -> Iterator[tuple[int, str]]:
     """An HTTPS server out of the plain one on `port`, as a TLS-terminating proxy makes it:
     each connection to the port yielded is decrypted and passed on. Its certificate is a
@@ -737,19 +756,8 @@ def tls_in_front(port: int, directory: Path) -> Iterator[tuple[int, str]]:
                 with contextlib.suppress(OSError):
                     end.close()
 
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # the listener closed
-            while True:
-                client, _ = listener.accept()
-                threading.Thread(target=forward, args=(client,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with _serving(listener, forward):
         yield int(listener.getsockname()[1]), cert
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-        listener.close()
 
 
 @contextlib.contextmanager
@@ -787,19 +795,8 @@ def connect_proxy() -> Iterator[tuple[str, list[str]]]:
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
         pump(client, upstream)
 
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # the listener closed
-            while True:
-                client, _ = listener.accept()
-                threading.Thread(target=tunnel, args=(client,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with _serving(listener, tunnel):
         yield f"http://127.0.0.1:{listener.getsockname()[1]}", targets
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)
-        listener.close()
 
 
 @contextlib.contextmanager
@@ -817,16 +814,5 @@ def refusing_ftp() -> Iterator[tuple[str, list[str]]]:
                 users.append(line[5:])
             client.sendall(b"530 Login incorrect\r\n")
 
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # the listener closed
-            while True:
-                client, _ = listener.accept()
-                threading.Thread(target=refuse, args=(client,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
+    with _serving(listener, refuse):
         yield f"ftp://127.0.0.1:{listener.getsockname()[1]}", users
-    finally:
-        with contextlib.suppress(OSError):
-            listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
-        listener.close()
