@@ -339,12 +339,9 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     assert text.code == 0 and "stay" not in text.output, text.output
 
 
-@pytest.mark.parametrize("link", ["symlink", "hardlink"])
-@pytest.mark.parametrize("edit", ["stage deleted", "output renamed"])
-def test_an_output_of_a_dropped_entry_stays_a_file_of_its_own_not_a_link_into_the_cache(
-        repo, dvx, link, edit):
-    """The output a dvx.lock entry recorded and no stage has any longer stays in the
-    workspace: a copy of its own, so gc taking its object never takes its bytes."""
+def _model_bin_then_its_stage_dropped(repo, dvx, link: str, edit: str) -> None:
+    """Stage s's model.bin run and committed with cache.type `link`, then dvx.yaml edited so
+    no stage outputs it (`edit`: the stage deleted, or its output renamed)."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "in", "in\n")
     stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
@@ -354,6 +351,15 @@ def test_an_output_of_a_dropped_entry_stays_a_file_of_its_own_not_a_link_into_th
     git(repo, "commit", "-qm", "v1")
     write(repo / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
           else stage.format("renamed.bin", "other-bytes"))
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+@pytest.mark.parametrize("edit", ["stage deleted", "output renamed"])
+def test_an_output_of_a_dropped_entry_stays_a_file_of_its_own_not_a_link_into_the_cache(
+        repo, dvx, link, edit):
+    """The output a dvx.lock entry recorded and no stage has any longer stays in the
+    workspace: a copy of its own, so gc taking its object never takes its bytes."""
+    _model_bin_then_its_stage_dropped(repo, dvx, link, edit)
     ran = dvx("repro")
     assert ran.code == 0 and "No stage outputs model.bin any longer" in ran.stdout, ran.output
     model = repo / "model.bin"
@@ -371,15 +377,7 @@ def test_a_repro_stopped_by_a_full_disk_before_a_dropped_output_is_a_copy_keeps_
     """The copy a dropped entry's output becomes is made before dvx.lock drops the entry: a
     full disk stops the repro with dvx.lock as it was, and the next repro makes the copy, so
     no link into the cache is left for gc to empty."""
-    assert dvx("config", "cache.type", "symlink").code == 0
-    write(repo / "in", "in\n")
-    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
-    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
-    write(repo / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
-          else stage.format("renamed.bin", "other-bytes"))
+    _model_bin_then_its_stage_dropped(repo, dvx, "symlink", edit)
     stopped = dvx_proc("repro", cwd=repo, env={"DVX_FAULT": "place.before_rename",
                                                 "DVX_FAULT_ACTION": "enospc"})
     assert stopped.code != 0 and "No space left on device" in stopped.stderr, stopped.output
