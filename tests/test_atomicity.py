@@ -266,10 +266,10 @@ def test_a_failed_symlink_mode_add_of_a_directory_leaves_every_file_a_file(repo,
     assert all((repo / name).read_bytes() == content for name, content in files.items())
 
 
-def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, tmp_path):
-    store = tmp_path / "store"
-    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
-    big, small = os.urandom(3 << 20), b"small file"
+def _pushed_and_cloned(repo, dvx, tmp_path, big: bytes, small: bytes) -> Path:
+    """big.bin and small.bin added, pushed to a directory remote and committed; a clone of
+    the repository (its data not pulled)."""
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     write(repo / "big.bin", big)
     write(repo / "small.bin", small)
     assert dvx("add", "big.bin", "small.bin").code == 0
@@ -277,7 +277,12 @@ def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, t
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     git(tmp_path, "clone", "-q", str(repo), "clone")
-    clone = tmp_path / "clone"
+    return tmp_path / "clone"
+
+
+def test_a_failed_download_is_reported_and_leaves_no_partial_object(repo, dvx, tmp_path):
+    big, small = os.urandom(3 << 20), b"small file"
+    clone = _pushed_and_cloned(repo, dvx, tmp_path, big, small)
 
     result = run_with_file_size_limit(["pull"], clone, 1 << 20)
     assert result.returncode == 1
@@ -296,16 +301,8 @@ def test_a_pull_that_fills_the_disk_frees_it_for_the_rerun(repo, dvx, dvx_proc, 
                                                            small_disk):
     """A download a full disk refuses is removed before the command exits (its bytes still
     buffered cannot be written either), and is not tried again: a full disk stays full."""
-    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
     big, small = os.urandom(10 << 20), os.urandom(2 << 20)  # the disk takes 8 MiB
-    write(repo / "big.bin", big)
-    write(repo / "small.bin", small)
-    assert dvx("add", "big.bin", "small.bin").code == 0
-    assert dvx("push").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "data")
-    git(tmp_path, "clone", "-q", str(repo), "clone")
-    clone = tmp_path / "clone"
+    clone = _pushed_and_cloned(repo, dvx, tmp_path, big, small)
     cache = small_disk / "cache"
     assert dvx("config", "--local", "cache.dir", str(cache), cwd=clone).code == 0
 
