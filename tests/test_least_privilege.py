@@ -69,12 +69,10 @@ def _use_key(repo: Path, server: dict[str, Any], user: str) -> None:
                        cwd=repo).code == 0
 
 
-def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, dvx,
-                                                                          moto_iam):
-    bucket = Bucket(moto_iam)
-    _remote(repo, moto_iam, "admin", bucket)
-    assert dvx("remote", "modify", "storage", "pack_threshold", "0").code == 0  # loose
-    for i in range(20):  # more than are deleted one request each
+def _pushed_then_untracked(repo, dvx) -> None:
+    """20 files pushed (more than are deleted one request each), then no longer tracked and
+    committed so: all unused, for gc to delete."""
+    for i in range(20):
         write(repo / f"f{i}.txt", f"old {i}")
     assert dvx("add", *[f"f{i}.txt" for i in range(20)]).code == 0
     assert dvx("push").code == 0
@@ -83,6 +81,14 @@ def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, 
         (repo / f"f{i}.txt").unlink()
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "nothing tracked")
+
+
+def test_gc_with_a_key_that_may_not_delete_stops_before_deleting_anything(repo, dvx,
+                                                                          moto_iam):
+    bucket = Bucket(moto_iam)
+    _remote(repo, moto_iam, "admin", bucket)
+    assert dvx("remote", "modify", "storage", "pack_threshold", "0").code == 0  # loose
+    _pushed_then_untracked(repo, dvx)
     cached = sorted((repo / ".dvx/cache").rglob("*"))
     before = bucket.listed()
     _use_key(repo, moto_iam, "nodelete")
@@ -128,15 +134,7 @@ def test_gc_on_gcs_or_azure_with_credentials_that_may_not_delete_stops_before_de
     spec = remote_for(kind, request, tmp_path)
     spec.options = {**spec.options, "pack_threshold": "0"}  # loose
     configure(dvx, repo, spec, "storage")
-    for i in range(20):
-        write(repo / f"f{i}.txt", f"old {i}")
-    assert dvx("add", *[f"f{i}.txt" for i in range(20)]).code == 0
-    assert dvx("push").code == 0
-    for i in range(20):
-        assert dvx("remove", f"f{i}.txt.dvx").code == 0
-        (repo / f"f{i}.txt").unlink()
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "nothing tracked")
+    _pushed_then_untracked(repo, dvx)
     cached = sorted((repo / ".dvx/cache").rglob("*"))
     before = sorted(spec.list_keys())
 
