@@ -617,22 +617,23 @@ def gcs_without_delete(upstream: str) -> Iterator[str]:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _http_serving(Proxy) as url:
+        yield url
 
 
 @contextlib.contextmanager
 def serving(handler: Callable[..., Any], directory: Path) -> Iterator[str]:
     """A threaded HTTP server on 127.0.0.1 serving `directory` with `handler` (a
     SimpleHTTPRequestHandler class), for as long as the block runs: its base URL."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), lambda *a: handler(*a, directory=str(directory)))
+    with _http_serving(lambda *a: handler(*a, directory=str(directory))) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _http_serving(handler: Callable[..., Any]) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 with `handler`, for as long as the block runs: its
+    base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
