@@ -339,18 +339,26 @@ def test_outputs_of_dropped_entries_deleted_or_no_longer_ignored_are_not_said_to
     assert text.code == 0 and "stay" not in text.output, text.output
 
 
-def _model_bin_then_its_stage_dropped(repo, dvx, link: str, edit: str) -> None:
-    """Stage s's model.bin run and committed with cache.type `link`, then dvx.yaml edited so
-    no stage outputs it (`edit`: the stage deleted, or its output renamed)."""
+# Stage s writing {1} into its output {0}.
+ONE_STAGE = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
+
+
+def _model_bin_committed(repo, dvx, link: str) -> None:
+    """Stage s's model.bin run and committed with cache.type `link`."""
     assert dvx("config", "cache.type", link).code == 0
     write(repo / "in", "in\n")
-    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
-    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
+    write(repo / "dvx.yaml", ONE_STAGE.format("model.bin", "model-bytes"))
     assert dvx("repro").code == 0
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "v1")
+
+
+def _model_bin_then_its_stage_dropped(repo, dvx, link: str, edit: str) -> None:
+    """`_model_bin_committed`, then dvx.yaml edited so no stage outputs model.bin (`edit`:
+    the stage deleted, or its output renamed)."""
+    _model_bin_committed(repo, dvx, link)
     write(repo / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
-          else stage.format("renamed.bin", "other-bytes"))
+          else ONE_STAGE.format("renamed.bin", "other-bytes"))
 
 
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
@@ -397,20 +405,14 @@ def test_a_dropped_output_linked_into_another_cache_that_this_one_lacks_stays_wi
     one's cache; with its object not in this cache, no copy of it can be made. Once no
     stage has it, it stays a link, named in a warning, and repro runs, writes dvx.lock and
     records the new outputs as it would without it."""
-    assert dvx("config", "cache.type", "symlink").code == 0
-    write(repo / "in", "in\n")
-    stage = "stages:\n  s:\n    cmd: echo {1} > {0}\n    deps: [in]\n    outs: [{0}]\n"
-    write(repo / "dvx.yaml", stage.format("model.bin", "model-bytes"))
-    assert dvx("repro").code == 0
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "v1")
+    _model_bin_committed(repo, dvx, "symlink")
     copy = tmp_path / "copy"
     shutil.copytree(repo, copy, symlinks=True)
     monkeypatch.chdir(copy)
     target = os.readlink(copy / "model.bin")
     os.unlink(copy / os.path.relpath(target, repo))  # this cache lacks the object
     write(copy / "dvx.yaml", "stages: {}\n" if edit == "stage deleted"
-          else stage.format("renamed.bin", "other-bytes"))
+          else ONE_STAGE.format("renamed.bin", "other-bytes"))
     ran = dvx("repro")
     assert ran.code == 0, ran.output
     assert "'model.bin' stays a symbolic link to an object of another dvx cache" in ran.stderr

@@ -561,15 +561,21 @@ def test_known_hosts_ignore_turns_the_check_off(repo, dvx, tmp_path, sshd):
     assert result.code == 0, result.output
     assert (tmp_path / "store" / "indexes").is_dir()
 
-def test_known_hosts_from_the_tracked_config_is_not_used(repo, dvx, tmp_path, sshd):
-    """A cloned .dvx/config cannot turn the check off: the server is checked as without the
-    option, and dvx says that the option was not used and how to set it for this clone."""
+def _tracked_config_ignoring_an_impostor(repo, dvx, tmp_path, sshd) -> None:
+    """f added, and the tracked .dvx/config naming the SSH remote 's' with known_hosts =
+    ignore, while known_hosts holds another key for the server (an impostor's, as seen)."""
     _impostor_known_hosts(tmp_path, sshd)
     write(repo / "f", "hi")
     assert dvx("add", "f").code == 0
     url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store"
     write(repo / ".dvx" / "config", f'[core]\nremote = s\n[remote "s"]\nurl = {url}\n'
                                     f"keyfile = {sshd['keyfile']}\nknown_hosts = ignore\n")
+
+
+def test_known_hosts_from_the_tracked_config_is_not_used(repo, dvx, tmp_path, sshd):
+    """A cloned .dvx/config cannot turn the check off: the server is checked as without the
+    option, and dvx says that the option was not used and how to set it for this clone."""
+    _tracked_config_ignoring_an_impostor(repo, dvx, tmp_path, sshd)
     result = dvx("push")
     assert result.code == 1, result.output
     said = " ".join(result.stderr.split())
@@ -585,12 +591,7 @@ def test_known_hosts_ignore_in_your_config_local_is_used_without_a_notice_of_the
         repo, dvx, tmp_path, sshd):
     """The tracked `known_hosts = ignore` set aside, the user follows the notice and sets it in
     config.local: the check is off, as they chose, and no command says the server is checked."""
-    _impostor_known_hosts(tmp_path, sshd)
-    write(repo / "f", "hi")
-    assert dvx("add", "f").code == 0
-    url = f"ssh://{sshd['user']}@{sshd['host']}:{sshd['port']}{tmp_path}/store"
-    write(repo / ".dvx" / "config", f'[core]\nremote = s\n[remote "s"]\nurl = {url}\n'
-                                    f"keyfile = {sshd['keyfile']}\nknown_hosts = ignore\n")
+    _tracked_config_ignoring_an_impostor(repo, dvx, tmp_path, sshd)
     assert dvx("remote", "modify", "--local", "s", "known_hosts", "ignore").code == 0
     for command in (("push",), ("status", "-c")):
         result = dvx(*command)
