@@ -4,10 +4,10 @@ With cache.type symlink or hardlink, tracked data in the workspace is links to i
 objects: a command that rewrites its own input in place (pandas' `to_csv` over the CSV it
 read) writes into the object, often the only copy of that data here. Read-only files stop
 neither root nor a program that changes permissions. So before a stage's command runs,
-`linked_inputs` notes the objects its dependencies link to, with their stat, and after it
-`written_inputs` finds those whose stat moved and whose bytes no longer hash to their oid
-(or that another stage running beside it found so): the stage fails, and records nothing
-its command read.
+`linked_inputs` notes the objects its dependencies link to, and after it `written_inputs`
+finds those whose bytes no longer hash to their oid (one stat of an object known intact, a
+hash of any other; or that another stage running beside it set aside): the stage fails,
+and records nothing its command read.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from dvx.objects.statcache import stat_key
 from dvx.outputs import Output, all_outputs, load_tree
 from dvx.paths import join_posix
 from dvx.pipeline.spec import overlaps
@@ -28,31 +27,29 @@ from dvx.repo import Repo
 class LinkedInput:
     path: str  # the dependency's file (repo-relative) that links to the object
     oid: str
-    before: os.stat_result  # the object's stat before the command ran
 
 
 def linked_inputs(repo: Repo, deps: Iterable[str]) -> list[LinkedInput]:
-    """The objects the tracked data at or inside `deps` links to: one stat of each file and
-    of its object, the manifests of tracked directories read from the cache."""
+    """The objects the tracked data at or inside `deps` links to: one look at each file (and
+    at its object), the manifests of tracked directories read from the cache."""
     wanted = list(deps)
     found: dict[str, LinkedInput] = {}
     for output in all_outputs(repo):
         if not any(overlaps(output.path, dep) for dep in wanted):
             continue
         for path, oid in _files_of(repo, output):
-            if oid not in found and any(overlaps(path, dep) for dep in wanted):
-                before = _object_linked(repo, path, oid)
-                if before is not None:
-                    found[oid] = LinkedInput(path, oid, before)
+            if oid not in found and any(overlaps(path, dep) for dep in wanted) \
+                    and _links_to(repo, path, oid):
+                found[oid] = LinkedInput(path, oid)
     return list(found.values())
 
 
 def written_inputs(repo: Repo, linked: Iterable[LinkedInput]) -> list[LinkedInput]:
-    """Those of `linked` whose object was written to since they were noted: its stat moved
-    (a write in place, even one that sets the mtime back, moves its ctime), and its bytes no
-    longer hash to its oid (another link made meanwhile, or a chmod, moves the stat alone).
-    One gone from the cache since was set aside, found written by a stage that ran beside
-    this one: which of the two wrote it, no stat tells, so it counts for both."""
+    """Those of `linked` whose object no longer holds the bytes its oid names (`intact`: a
+    write in place, even one that sets the mtime back, moves its ctime from the one known
+    intact, and the object is hashed), written by the command or, before or while it ran, by
+    a stage running beside it. One gone from the cache since was set aside, found written
+    by such a stage: which of the two wrote it, no stat tells, so it counts for both."""
     written = []
     for item in linked:
         try:
@@ -60,7 +57,7 @@ def written_inputs(repo: Repo, linked: Iterable[LinkedInput]) -> list[LinkedInpu
         except FileNotFoundError:
             written.append(item)
             continue
-        if stat_key(now) != stat_key(item.before) and not repo.cache.intact(item.oid, now):
+        if not repo.cache.intact(item.oid, now):
             written.append(item)
     return written
 
@@ -77,16 +74,15 @@ def _files_of(repo: Repo, output: Output) -> Iterator[tuple[str, str]]:
             yield join_posix(output.path, entry.path), entry.oid
 
 
-def _object_linked(repo: Repo, path: str, oid: str) -> os.stat_result | None:
-    """The stat of the object `oid` if the workspace file at `path` is a link to it (a
-    symbolic link, or a hard one: the object's own inode), else None."""
+def _links_to(repo: Repo, path: str, oid: str) -> bool:
+    """Is the workspace file at `path` a link to the object `oid` (a symbolic link, or a
+    hard one: the object's own inode)?"""
     full = repo.abspath(path)
     try:
         st = os.lstat(full)
         if stat.S_ISLNK(st.st_mode):
             target = os.path.join(os.path.dirname(full), os.readlink(full))
-            return os.stat(full) if repo.cache.object_for_symlink(target) == oid else None
-        cached = os.stat(repo.cache.oid_path(oid))
+            return repo.cache.object_for_symlink(target) == oid
+        return os.path.samestat(st, os.stat(repo.cache.oid_path(oid)))
     except (FileNotFoundError, NotADirectoryError):
-        return None
-    return cached if os.path.samestat(st, cached) else None
+        return False
