@@ -108,6 +108,7 @@ UNREADABLE = (sqlite3.DatabaseError, UnicodeDecodeError)
 
 ROWS_AT_ONCE = 10_000  # read from the database per query by oids_below
 OIDS_PER_QUERY = 500  # objects asked about per query by read_objects (SQLite takes 999 values)
+SCAN_WHEN_ASKED_OF = 3  # read every object record when asked about a third of them or more
 PENDING_ROWS = 50_000  # new entries held before they are written out
 
 
@@ -346,25 +347,40 @@ class StatCache:
     def _query_objects(self, oids: Iterable[str]) -> dict[str, StatKey | None]:
         found: dict[str, StatKey | None] = dict.fromkeys(oids)
         asked = list(found)
+        if not asked:
+            return found
         try:
             with contextlib.closing(self._connect()) as conn:
-                for start in range(0, len(asked), OIDS_PER_QUERY):
-                    some = asked[start:start + OIDS_PER_QUERY]
-                    rows = conn.execute(
-                        "SELECT oid, ino, size, mtime_ns, ctime_ns, device, recorded_ns FROM "
-                        f"object_stat WHERE algo = ? AND oid IN ({', '.join('?' * len(some))})",
-                        (self.algo, *some)).fetchall()
-                    for oid, ino, size, mtime, ctime, device, recorded in rows:
-                        # A damaged value of another type fails to match any object's stat.
-                        if type(mtime) is int and type(ctime) is int and type(recorded) is int \
-                                and oid in found and _not_racy(mtime, ctime, recorded):
-                            found[oid] = (ino, size, mtime, ctime, device)
+                for oid, ino, size, mtime, ctime, device, recorded in self._object_rows(
+                        conn, asked):
+                    # A damaged value of another type fails to match any object's stat.
+                    if type(mtime) is int and type(ctime) is int and type(recorded) is int \
+                            and oid in found and _not_racy(mtime, ctime, recorded):
+                        found[oid] = (ino, size, mtime, ctime, device)
         except UNREADABLE as exc:
             log.debug("stat cache unreadable (%s); rebuilding it", exc)
             self._reset()
         except OSError as exc:  # no record: the objects are hashed
             log.debug("stat cache unreadable (%s)", exc)
         return found
+
+    def _object_rows(self, conn: sqlite3.Connection, asked: list[str]) -> Iterator[tuple]:
+        """The object_stat rows of `asked`, and perhaps others: when they are most of the
+        table (a push or checkout of a whole dataset), every row, read in one pass, which
+        takes a fraction of the time of looking each one up."""
+        columns = "oid, ino, size, mtime_ns, ctime_ns, device, recorded_ns"
+        if len(asked) >= OIDS_PER_QUERY:
+            (rows,) = conn.execute("SELECT count(*) FROM object_stat").fetchone()
+            if len(asked) * SCAN_WHEN_ASKED_OF >= rows:
+                yield from conn.execute(f"SELECT {columns} FROM object_stat WHERE algo = ?",
+                                        (self.algo,))
+                return
+        for start in range(0, len(asked), OIDS_PER_QUERY):
+            some = asked[start:start + OIDS_PER_QUERY]
+            yield from conn.execute(
+                f"SELECT {columns} FROM object_stat "
+                f"WHERE algo = ? AND oid IN ({', '.join('?' * len(some))})",
+                (self.algo, *some)).fetchall()
 
     def share_object_records(self, other: StatCache) -> None:
         """Give `other`, the stat cache of another workspace of the same cache (a queued

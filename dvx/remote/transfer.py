@@ -204,7 +204,12 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
     todo = sorted(absent_from(remote, unique, settings))
     changed: dict[str, str] = {}
     recorded = sizes or {}
-    versions = stored_versions(cache, todo, recorded, changed)
+    packing = isinstance(remote, RemoteStore) and remote.packs_enabled()
+    # --repair (verify_local) checks every object here, so a damaged one is moved aside
+    packed_below = (remote.pack_threshold if isinstance(remote, RemoteStore) and packing
+                    and not verify_local else 0)
+    versions = stored_versions(cache, todo, recorded, changed,
+                               hashed_when_sent_below=packed_below)
     already_there = len(unique) - len(todo)
     if changed:
         todo = [oid for oid in todo if oid not in changed]
@@ -214,7 +219,7 @@ def upload(cache: LocalCache, remote: ObjectStore, oids: Iterable[str], settings
         # None: gone since it was looked for; its upload fails, and says so
         return version.size if version is not None else recorded[oid]
 
-    if isinstance(remote, RemoteStore) and remote.packs_enabled() and todo:
+    if isinstance(remote, RemoteStore) and packing and todo:
         from dvx.remote import packed
 
         small: list[str] = []
@@ -247,28 +252,33 @@ READ_AHEAD = 65_536  # objects whose records are read at once (`stored_versions`
 
 
 def stored_versions(cache: LocalCache, oids: list[str], recorded: Mapping[str, int],
-                    changed: dict[str, str]) -> dict[str, FileVersion]:
+                    changed: dict[str, str], hashed_when_sent_below: int = 0
+                    ) -> dict[str, FileVersion]:
     """The version (`ObjectVersion`) of each of `oids` as the cache holds it, which is what
     its upload sends: one stat each when the cache knows the object intact with that stat
     (`LocalCache.known_intact`), else it is hashed first. One changed since it was stored (a
     write in place through a symbolic or hard link to it, even one that set its mtime back
     or kept its size) no longer hashes to its oid: it is moved aside and named in `changed`
     with the reason, never uploaded under an oid its bytes no longer hash to. One gone since
-    it was looked for (that `recorded` gives a size) has no version."""
+    it was looked for (that `recorded` gives a size) has no version. An object smaller than
+    `hashed_when_sent_below` is not checked here: the upload hashes it as it reads it into a
+    pack (`packed.upload`), and sets it aside there if it changed."""
     versions: dict[str, FileVersion] = {}
     for start in range(0, len(oids), READ_AHEAD):
-        some = oids[start:start + READ_AHEAD]
-        cache.known_stats.read_objects(some)
-        for oid in some:
+        stats: dict[str, os.stat_result] = {}
+        for oid in oids[start:start + READ_AHEAD]:
             try:
-                st = os.stat(cache.oid_path(oid))
+                stats[oid] = os.stat(cache.oid_path(oid))
             except FileNotFoundError:
                 if oid not in recorded:
                     raise
-                continue
-            if not _still_intact(cache, oid, st):
+        checked = [oid for oid, st in stats.items() if st.st_size >= hashed_when_sent_below]
+        cache.known_stats.read_objects(checked)
+        for oid in checked:
+            if not _still_intact(cache, oid, stats[oid]):
                 changed[oid] = set_aside_changed(cache, oid)
-                continue
+                del stats[oid]
+        for oid, st in stats.items():
             versions[oid] = ObjectVersion.of_object(cache, oid, st)
     return versions
 
