@@ -1103,6 +1103,29 @@ def test_queue_stop_ends_a_running_experiment_and_its_stage_command(project):
     assert "slow" not in _show(project)
 
 
+def test_queue_stop_after_its_queue_start_was_killed_removes_the_run_s_worktree(project):
+    """`queue start` killed with SIGKILL while a run's stage runs: nobody is left to clean up
+    after that run but `queue stop`, which ends it, waits for it, then removes its worktree
+    and its snapshot ref."""
+    must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "slow", cwd=project)
+    runner = _queue_started(project, "slow")
+    worktree = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)[0][
+        "worktree"]
+    deadline = time.monotonic() + 30
+    while not any("train.py" in cmdline for cmdline in _processes_in(worktree).values()):
+        assert time.monotonic() < deadline, "the stage never started"
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    assert run_dvx("queue", "stop", cwd=project).code == 0
+    assert _processes_in(worktree) == {}
+    assert not os.path.exists(worktree)
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+    assert git(project, "for-each-ref", "refs/exps-queue") == ""
+    assert _queue_states(project) == {"slow": "stopped"}
+    assert "slow" not in _show(project)
+
+
 def test_entries_dropped_while_the_queue_runs_never_start(project, tmp_path):
     # slow waits for a file nobody makes: it is still running when the queue is stopped
     must("exp", "run", "--queue", "-S", f"+train.wait_for={tmp_path / 'never'}", "-n", "slow",

@@ -139,6 +139,10 @@ def entries(repo: Repo) -> list[Entry]:
     for entry in found:  # a runner that died (killed, machine restarted) leaves "running"
         if entry.state == RUNNING and entry.pid is not None and not _runner_alive(entry):
             _settle_orphan(repo, entry)
+        elif entry.state == STOPPED and entry.pid is not None and _maker_gone(entry) \
+                and not _runner_alive(entry):  # its `queue stop` was cut short
+            _wait_for_stages_of(repo, entry)
+            _clean_up_stopped(repo, entry)
     if any(e.state == RUNNING and e.pid is None for e in found):
         _requeue_abandoned_dask_runs(repo, found)
     return found
@@ -551,9 +555,58 @@ def _fetch_missing_inputs(repo: Repo, entry: Entry) -> str | None:
 
 
 def stop(repo: Repo) -> list[Entry]:
-    """End the running experiments (their process groups) and drop the queued ones."""
+    """End the running experiments (their process groups) and drop the queued ones. A run
+    whose `queue start` is gone (killed) has nobody else to clean up after it: once its
+    processes have ended, its worktree and snapshot ref are removed here."""
     with _changing(repo):
-        return _stop(repo)
+        stopped = _stop(repo)
+    for entry in stopped:
+        if entry.pid is not None and _maker_gone(entry):
+            _end_run_of(entry)
+            _settle_stopped(repo, entry)
+    return stopped
+
+
+def _maker_gone(entry: Entry) -> bool:
+    """Has the `queue start` that made the entry's worktree (its folder names its process)
+    ended? False for a worktree it did not make: what that is, is not known."""
+    made = _made_for(entry.worktree) if entry.worktree is not None else None
+    return made is not None and not process_alive(made[1])
+
+
+def _end_run_of(entry: Entry) -> None:
+    """Wait for the entry's run (its process group, signalled to stop) to end: what is left
+    of it after END_GRACE seconds gets SIGKILL."""
+    assert entry.pid is not None
+    group = RecordedGroup(entry.pid, entry.pid_started, entry.boot_id, entry.worktree)
+    for signum in (None, signal.SIGKILL):
+        if signum is not None and group.running():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(entry.pid, signum)
+        deadline = time.monotonic() + END_GRACE
+        while group.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _settle_stopped(repo: Repo, entry: Entry) -> None:
+    """Clean up after a stopped entry whose run has ended and whose `queue start` is gone,
+    as that `queue start` would have: once its stage commands have ended, its worktree and
+    snapshot ref go. Only if it is still the entry stopped (not queued again since)."""
+    _wait_for_stages_of(repo, entry)
+    with _changing(repo):
+        current = _load(repo, entry.name)
+        if current is not None and current.queued_as == entry.queued_as \
+                and current.state == STOPPED and current.worktree == entry.worktree:
+            _clean_up_stopped(repo, current)
+
+
+def _clean_up_stopped(repo: Repo, entry: Entry) -> None:
+    """Record the stopped entry's run as over, its worktree and snapshot ref removed."""
+    entry.error = entry.error or "stopped by `dvx queue stop`"
+    entry.finished_at = entry.finished_at or time.time()
+    entry.run_by(None)
+    _clean_up(repo, entry)
+    _save(repo, entry)
 
 
 def _stop(repo: Repo) -> list[Entry]:
