@@ -1536,6 +1536,36 @@ def test_exp_pull_and_push_with_an_unknown_dvx_remote_change_nothing(tmp_path):
     assert "/mine" not in git(alice, "ls-remote", "origin")
 
 
+def test_a_failed_exp_push_names_the_experiments_not_pushed_and_what_was(tmp_path):
+    """Each way an exp push of several experiments fails names those not pushed: the Git
+    remote out of reach, the dvx remote out of reach, a Git push the remote refuses in part
+    (which names the one it took, and that the data of all went)."""
+    team, alice = _shared_pipeline(tmp_path)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "first", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "second", cwd=alice)
+    unreachable = run_dvx("exp", "push", str(tmp_path / "nowhere.git"), cwd=alice)
+    assert unreachable.code == 1, unreachable.output
+    assert re.search(r"Could not push the experiments (first, second|second, first) to "
+                     r"'.*nowhere\.git' \(nothing was pushed\): git ls-remote failed",
+                     unreachable.stderr), unreachable.stderr
+    must("remote", "add", "away", str(tmp_path / "file" / "store"), cwd=alice)
+    write(tmp_path / "file", "a file where the store's folder would be\n")
+    no_data = run_dvx("exp", "push", "origin", "first", "-r", "away", cwd=alice)
+    assert no_data.code == 1, no_data.output
+    assert "Could not push the experiment first to 'origin' (their data could not be pushed, " \
+        "so no ref was)" in no_data.stderr, no_data.stderr
+    hook = team.origin / "hooks" / "update"
+    write(hook, '#!/bin/sh\ncase "$1" in */second) echo "not second" >&2; exit 1;; esac\n')
+    hook.chmod(0o755)
+    refused = run_dvx("exp", "push", "origin", cwd=alice)
+    assert refused.code == 1, refused.output
+    assert re.search(r"Could not push the experiment second to 'origin' \(first was pushed; "
+                     r"the data of (first, second|second, first) is on the dvx remote\): git "
+                     r"push failed: remote: not second", refused.stderr), refused.stderr
+    assert "/first" in git(alice, "ls-remote", "origin")
+    assert "/second" not in git(alice, "ls-remote", "origin")
+
+
 def _new_baseline(clone: Path) -> str:
     """Commit a change no stage uses, as a teammate's commit pulled would be: the new HEAD."""
     write(clone / "NOTES.md", "notes\n")

@@ -329,12 +329,13 @@ def _report_shared(shared: object, verb: str) -> None:
         for problem in shared.data.problems:
             warn(f"Problem: {problem}")
         if not shared.data.ok:
-            warn("ERROR: the data of the experiments did not all move; no ref was pushed."
-                 if verb == "Pushed" else "ERROR: the experiments were fetched, but not all "
-                 "of their data: `dvx exp apply` needs it. Whoever pushed them can send it "
-                 "again with `dvx exp push` if their cache still has it; what a `dvx gc "
-                 "--remote` deleted (its scope left the experiments out) and no cache holds "
-                 "is gone: run those experiments again.")
+            not_pushed = ", ".join(shared.not_pushed)
+            warn(f"ERROR: the data of the experiments did not all move, so none of them was "
+                 f"pushed: {not_pushed}." if verb == "Pushed" else "ERROR: the experiments "
+                 "were fetched, but not all of their data: `dvx exp apply` needs it. "
+                 "Whoever pushed them can send it again with `dvx exp push` if their cache "
+                 "still has it; what a `dvx gc --remote` deleted (its scope left the "
+                 "experiments out) and no cache holds is gone: run those experiments again.")
             sys.exit(1)
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"

@@ -30,6 +30,8 @@ class Shared:
     # A pull's experiments already here (names), whose missing data it fetched: an earlier
     # pull got their refs but not all of their data
     completed: list[str] = field(default_factory=list)
+    # A push's experiments (names, as typed) not pushed because their data did not all move
+    not_pushed: list[str] = field(default_factory=list)
 
 
 def push_experiments(repo: Repo, git_remote: str, names: list[str],
@@ -41,7 +43,10 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
     chosen = [find(repo, n) for n in names] if names else experiments(repo, head(repo))
     if not chosen:
         raise _nothing_to_push(repo, git_remote)
-    theirs = remote_experiments(repo, git_remote)
+    try:
+        theirs = remote_experiments(repo, git_remote)
+    except DvxError as exc:
+        raise _not_pushed(exc, chosen, git_remote, "nothing was pushed") from None
     clash = [e for e in chosen if theirs.get(e.ref, e.commit) != e.commit]
     if clash and not force:
         raise UsageError(
@@ -49,12 +54,51 @@ def push_experiments(repo: Repo, git_remote: str, names: list[str],
             f"{', '.join(sorted(e.name for e in clash))} (of the same baseline). Pushing would "
             "replace them.", "Push with --force to replace theirs (the remote then keeps no "
                              "copy of them), or leave those names out.")
-    data = _sync(repo, chosen, dvx_remote, push)
+    try:
+        data = _sync(repo, chosen, dvx_remote, push)
+    except DvxError as exc:
+        raise _not_pushed(exc, chosen, git_remote, "their data could not be pushed, so no "
+                          "ref was") from None
     if data is not None and not data.ok:
-        return Shared([], data)
+        return Shared([], data, not_pushed=_labels(chosen))
     refspecs = [f"{'+' if e in clash else ''}{e.ref}:{e.ref}" for e in chosen]
-    _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
+    try:
+        _git(repo, "push", "--quiet", "--", git_remote, *refspecs)
+    except DvxError as exc:
+        still = _still_to_push(repo, git_remote, chosen)
+        raise _not_pushed(exc, still, git_remote, _pushed_before(chosen, still, data)) \
+            from None
     return Shared([e.name for e in chosen], data)
+
+
+def _not_pushed(exc: DvxError, chosen: list[Experiment], git_remote: str, done: str
+                ) -> DvxError:
+    """`exc`, its message first naming the experiments `chosen` that are not on `git_remote`
+    and saying what was pushed (`done`)."""
+    labels = _labels(chosen)
+    exc.message = f"Could not push the experiment{'s' if len(labels) > 1 else ''} " \
+        f"{', '.join(labels)} to '{git_remote}' ({done}): {exc.message}"
+    return exc
+
+
+def _still_to_push(repo: Repo, git_remote: str, chosen: list[Experiment]) -> list[Experiment]:
+    """Those of `chosen` that `git_remote` does not hold after a failed push (Git may have
+    pushed some refs before it failed); all of them if it cannot be asked."""
+    try:
+        theirs = remote_experiments(repo, git_remote)
+    except DvxError:
+        return chosen
+    return [e for e in chosen if theirs.get(e.ref) != e.commit] or chosen
+
+
+def _pushed_before(chosen: list[Experiment], still: list[Experiment],
+                   data: SyncResult | None) -> str:
+    """What an exp push of `chosen` whose Git push failed, leaving out `still`, did push."""
+    done = [label for e, label in zip(chosen, _labels(chosen), strict=True) if e not in still]
+    pushed = f"{', '.join(done)} {'was' if len(done) == 1 else 'were'} pushed; " if done else ""
+    if data is None:
+        return f"{pushed}they have no data to push"
+    return f"{pushed}the data of {', '.join(_labels(chosen))} is on the dvx remote"
 
 
 def _nothing_to_push(repo: Repo, git_remote: str) -> UsageError:
