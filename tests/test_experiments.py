@@ -2324,6 +2324,23 @@ def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(re
     assert "up to date" in run_dvx("status", cwd=repo).stdout
 
 
+def test_exp_show_reads_a_params_file_tracked_with_dvx_add_from_the_cache(repo):
+    """The baseline's and the experiment's conf.yaml are in no commit, only their pointers:
+    exp show reads each from the cache by the oid its pointer names, and says how to fetch
+    one the cache lacks instead of leaving the column empty."""
+    write(repo / "conf.yaml", "lr: 0.1\n")
+    must("add", "conf.yaml", cwd=repo)
+    _one_stage_baseline(repo, "c", "cat conf.yaml > c.txt", "{conf.yaml: [lr]}", "c.txt")
+    must("exp", "run", "-S", "conf.yaml:lr=0.5", "-n", "c1", cwd=repo)
+    rows = _show(repo)
+    assert rows["c1"]["params"]["conf.yaml"] == {"lr": 0.5}
+    baseline = next(row for name, row in rows.items() if row["rev"] and name != "c1")
+    assert baseline["params"]["conf.yaml"] == {"lr": 0.1}
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    errors = _show(repo)["c1"]["errors"]
+    assert len(errors) == 1 and "the cache lacks its data (`dvx fetch --rev" in errors[0], errors
+
+
 def test_a_queued_run_killed_while_its_stage_runs_keeps_its_worktree_until_the_stage_ends(
         repo, tmp_path):
     """The queued run's `exp run` killed with SIGKILL (the OOM killer): its guardian gives

@@ -2,9 +2,11 @@
 
 Params, metrics and plots files are small files that Git tracks, so a revision's copy is
 read from Git's objects (`Git.blob_at`), never by checking the revision out; a symbolic link
-there leads to the file of the same revision it names. The workspace's copy is read from
-disk. In both, a link leading outside the repository is refused, and in the workspace a path
-whose parent is a link too.
+there leads to the file of the same revision it names. One tracked with `dvx add` instead (a
+params file with its `.dvx` pointer) is read from the cache, by the oid the revision's
+pointer names, its bytes checked against it. The workspace's copy is read from disk. In
+both, a link leading outside the repository is refused, and in the workspace a path whose
+parent is a link too.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from dataclasses import dataclass, replace
 
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
+from dvx.hashing import hash_bytes
 from dvx.history import History, Scope
 from dvx.lockfile import read_lock
 from dvx.paths import check_read_stays_inside, check_relpath, for_command, join_posix
+from dvx.pointer import MAX_POINTER_BYTES, POINTER_SUFFIX, Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.syncstate import placed_here
 
@@ -106,12 +110,53 @@ class Reader:
         git = self.history.git
         path = rel
         for _ in range(_MAX_LINKS + 1):
-            if git.mode_at(commit, path) != "120000":
+            mode = git.mode_at(commit, path)
+            if mode is None and path == rel:
+                return self._read_tracked(commit, rel, max_bytes)
+            if mode != "120000":
                 return git.blob_at(commit, path, max_bytes)
             target = os.fsdecode(git.blob_at(commit, path, 4096) or b"")
             path = _link_target(rel, path, target)
         raise DvxError(f"'{rel}' in commit {commit[:10]} leads through more than {_MAX_LINKS} "
                        "symbolic links; refusing to follow them.")
+
+    def _pointer_at(self, commit: str, rel: str) -> Pointer | None:
+        """The pointer of the file `rel` that `commit` tracks with `dvx add`, if it has one (a
+        directory's is none: a file is read)."""
+        where = f"{commit[:10]}:{rel}{POINTER_SUFFIX}"
+        data = self.history.git.blob_at(commit, rel + POINTER_SUFFIX, MAX_POINTER_BYTES)
+        if data is None:
+            return None
+        pointer = parse_pointer(data, where)
+        if pointer.algo != self.repo.algo:
+            raise DvxError(f"The pointer file '{where}' uses {pointer.algo}, but this "
+                           f"repository hashes with {self.repo.algo}.")
+        return None if pointer.is_dir else pointer
+
+    def _read_tracked(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
+        """The bytes of the file `rel` that `commit` tracks with `dvx add`, read from the
+        cache by its pointer's oid and checked against it; None if `commit` tracks no file
+        `rel`. One whose object the cache lacks is an error saying how to fetch it."""
+        pointer = self._pointer_at(commit, rel)
+        if pointer is None:
+            return None
+        if pointer.size > max_bytes:
+            raise DvxError(f"'{rel}' in commit {commit[:10]} is larger than {max_bytes} "
+                           "bytes; refusing to read it.")
+        try:
+            with open(self.repo.cache.oid_path(pointer.oid), "rb") as f:
+                data = f.read(max_bytes + 1)
+        except FileNotFoundError:
+            raise DvxError(f"dvx tracks '{rel}' in commit {commit[:10]}, and the cache lacks "
+                           f"its data (`dvx fetch --rev {commit[:10]}` fetches it).") from None
+        except OSError as exc:
+            raise DvxError(f"Cannot read the cached object of '{rel}' in commit "
+                           f"{commit[:10]}: {exc.strerror}.") from None
+        if len(data) > max_bytes or hash_bytes(data, self.repo.algo) != pointer.oid:
+            raise DvxError(f"The cached object of '{rel}' in commit {commit[:10]} does not "
+                           f"hold the bytes its pointer names ({pointer.oid}).",
+                           "`dvx fsck` moves damaged objects aside.")
+        return data
 
     def _read_workspace(self, rel: str, max_bytes: int) -> bytes | None:
         check_read_stays_inside(self.repo.root, rel, self.repo.cache.files_root)
