@@ -11,6 +11,7 @@ from dvx.hashing import hash_file
 from dvx.scm import Git
 from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.pipeline_kit import commit_copy_stage
+from tests.servers import free_port
 
 
 def _status_json(dvx, *args):
@@ -840,6 +841,38 @@ def test_a_remote_of_several_that_cannot_be_compared_leaves_the_others_reported(
     assert synced.code == 1, synced.output
     assert synced.stdout == "Cache and remote 'storage' are in sync.\n", synced.stdout
     assert gone in synced.stderr
+
+
+@pytest.mark.parametrize("unreadable", ["folder gone", "server down"])
+def test_json_of_the_only_remote_that_cannot_be_compared_is_printed_naming_it(
+        repo, dvx, tmp_path, unreadable):
+    """The only remote compared that cannot be read gives the --json document all the same
+    (nothing compared, the remote named in remote_errors), the error on stderr and exit 1,
+    as when it is one of several; the text output is the error alone."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    write(repo / "f", "data")
+    assert dvx("add", "f").code == 0
+    assert dvx("push").code == 0
+    if unreadable == "folder gone":
+        shutil.rmtree(store)
+        error = f"The remote directory '{store}' does not exist."
+    else:  # a closed loopback port: refused at once
+        for option, value in (("url", "s3://bucket/project"),
+                              ("endpointurl", f"http://127.0.0.1:{free_port()}"),
+                              ("access_key_id", "key"), ("secret_access_key", "secret"),
+                              ("retries", "1")):
+            assert dvx("remote", "modify", "storage", option, value).code == 0
+        error = "did not accept the connection"
+    as_json = dvx("status", "-c", "--json")
+    assert as_json.code == 1, as_json.output
+    doc = json.loads(as_json.stdout)
+    assert (doc["remotes"], doc["in_sync"], doc["missing_on_remote"]) == (["storage"], False, [])
+    assert [e["remote"] for e in doc["remote_errors"]] == ["storage"]
+    assert error in doc["remote_errors"][0]["error"] and error in as_json.stderr
+    text = dvx("status", "-c")
+    assert (text.code, text.stdout) == (1, ""), text.output
+    assert text.stderr.startswith("ERROR: ") and error in text.stderr, text.stderr
 
 
 def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx, tmp_path):

@@ -1096,8 +1096,9 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
     """What each remote compared lacks of the data that belongs on it, and the cache of
     that data: the remote `remote_name` for all of it, as `dvx push -r NAME` uploads it;
     without a name, each output's own remote (`remote:`), else the default one, as a plain
-    push does. One of several remotes that cannot be compared (its folder gone, say) does
-    not stop the others: its error is kept (`remote_errors`) beside their comparison."""
+    push does. A remote that cannot be compared (its folder gone, its server down) does not
+    stop the others: its error is kept (`remote_errors`) beside their comparison, even when
+    it is the only one, so the caller can still report what it knows before failing."""
     failed: RemoteErrors = []
     results = [status for _, status in remote_status_by_remote(repo, targets, jobs,
                                                                remote_name, failed=failed)]
@@ -1131,8 +1132,8 @@ def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None 
     with the targets asked of it, in the order the fetch asks them: what one remote lacks,
     another may hold for an output with the same bytes. A remote whose folder is gone is
     an error, unless `gone_is_empty` (as a pull of several remotes goes on without it).
-    One of several that cannot be compared is an error naming it; with `failed`, that error
-    is added there instead, and the others are still compared."""
+    A remote that cannot be compared is that error (naming the remote, if one of several);
+    with `failed`, the error is added there instead, and the others are still compared."""
     groups = belonging_on(repo, targets, remote_name)
     found = []
     for name, group in groups.items():
@@ -1141,9 +1142,11 @@ def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None 
         except Interrupted:
             raise
         except (DvxError, OSError) as exc:
-            if len(groups) == 1:
-                raise
-            named = _naming_remote(name, "compare with", exc)  # one of several
+            if len(groups) == 1 and (failed is None or name is None):
+                raise  # (no remote named at all: no remote to report on)
+            # The only remote's own error names it already, unless the filesystem's
+            named = exc if len(groups) == 1 and isinstance(exc, DvxError) else \
+                _naming_remote(name, "compare with", exc)
             if failed is None:
                 raise named from None
             failed.append((name, named))
