@@ -12,6 +12,7 @@ import xxhash
 from conftest import git, run_dvx_proc, write
 from pipeline_kit import make_ml_repo, runs
 from remotes import local_spec, pointer_oid
+from servers import free_port
 
 from dvx.lockfile import read_lock
 
@@ -224,6 +225,41 @@ stages:
                           "place.\n")
     real = dvx("repro", "--pull", cwd=ci)
     assert real.code == 0 and "Stage 'make' is up to date." in real.stdout, real.output
+
+
+def test_repro_dry_pull_asks_every_remote_and_names_together_those_it_could_not_read(
+        repo, dvx, tmp_path):
+    """Outputs on two remotes of their own, both out of reach (servers down): the dry run of
+    --pull asks each (for a directory's manifest, for a file's object), and its error names
+    both, as `dvx status -c` does, not the first alone."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s0")).code == 0
+    write(repo / "raw.txt", "raw\n")
+    assert dvx("add", "raw.txt").code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  x:
+    cmd: echo x > x.bin
+    outs:
+    - x.bin: {remote: xs}
+  y:
+    cmd: mkdir -p y && echo y > y/f
+    outs:
+    - y: {remote: ys}
+""")
+    for name in ("xs", "ys"):
+        assert dvx("remote", "add", name, str(tmp_path / name)).code == 0
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    for name in ("xs", "ys"):  # a closed loopback port: refused at once
+        for option, value in (("url", f"s3://bucket/{name}"),
+                              ("endpointurl", f"http://127.0.0.1:{free_port()}"),
+                              ("access_key_id", "key"), ("secret_access_key", "secret"),
+                              ("retries", "1")):
+            assert dvx("remote", "modify", name, option, value, cwd=ci).code == 0
+    dry = dvx("repro", "--dry", "--pull", cwd=ci)
+    assert dry.code == 1, dry.output
+    assert "the remote 'xs' (s3://bucket/xs)" in dry.stderr, dry.stderr
+    assert "the remote 'ys' (s3://bucket/ys)" in dry.stderr, dry.stderr
+    assert dry.stderr.count("ERROR:") == 1 and dry.stdout == "", dry.output
 
 
 def _dry_then_real_pull(ci: Path, dvx) -> tuple[dict, dict]:

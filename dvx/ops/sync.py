@@ -1137,32 +1137,51 @@ def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None 
     groups = belonging_on(repo, targets, remote_name)
     found = []
     for name, group in groups.items():
+        if failed and name in {n for n, _ in failed}:
+            continue  # already found unreadable by this command: not asked again
         try:
             found.append((group, _status_on(repo, group, name, jobs, gone_is_empty)))
         except Interrupted:
             raise
         except (DvxError, OSError) as exc:
-            if len(groups) == 1 and (failed is None or name is None):
-                raise  # (no remote named at all: no remote to report on)
-            # The only remote's own error names it already, unless the filesystem's
-            named = exc if len(groups) == 1 and isinstance(exc, DvxError) else \
-                _naming_remote(name, "compare with", exc)
-            if failed is None:
-                raise named from None
-            failed.append((name, named))
+            _keep_remote_error(name, "compare with", exc, len(groups) > 1, failed)
     return found
 
 
-def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None) -> None:
+def _keep_remote_error(name: str | None, doing: str, exc: DvxError | OSError, several: bool,
+                       failed: RemoteErrors | None) -> None:
+    """Add to `failed` the error `exc` of the remote `name` (`doing` something with it),
+    naming the remote where it is one of `several`, or raise it without `failed`. Raised
+    as it is: the only remote's, without `failed`, or with no remote named at all (none
+    configured: no remote to report on)."""
+    if not several and (failed is None or name is None):
+        raise exc
+    # The only remote's own error names it already, unless the filesystem's
+    named = exc if not several and isinstance(exc, DvxError) else \
+        _naming_remote(name, doing, exc)
+    if failed is None:
+        raise named from None
+    failed.append((name, named))
+
+
+def fetch_manifests(repo: Repo, targets: list[Target], jobs: int | None = None,
+                    failed: RemoteErrors | None = None) -> None:
     """Bring into the cache, from the remote each is fetched from, the manifests of the
     directories of `targets` the cache lacks, and nothing else: small, they say which files
     each directory holds (for a plan made before anything is fetched: `repro --dry --pull`).
-    One no remote holds stays missing."""
+    One no remote holds stays missing. A remote that cannot be read is that error; with
+    `failed`, the error is added there instead, and the other remotes are still read."""
     lacking = [t for t in targets
                if t.output.pointer.is_dir and not repo.cache.exists(t.output.pointer.oid)]
-    for name, group in (belonging_on(repo, lacking, None) if lacking else {}).items():
-        name, remote = open_remote(repo, name)
-        _fetch_manifests(repo, remote, group, settings_for(repo, name, remote, jobs))
+    groups = belonging_on(repo, lacking, None) if lacking else {}
+    for name, group in groups.items():
+        try:
+            opened, remote = open_remote(repo, name)
+            _fetch_manifests(repo, remote, group, settings_for(repo, opened, remote, jobs))
+        except Interrupted:
+            raise
+        except (DvxError, OSError) as exc:
+            _keep_remote_error(name, "fetch from", exc, len(groups) > 1, failed)
 
 
 def _status_on(repo: Repo, targets: list[Target], remote_name: str | None,

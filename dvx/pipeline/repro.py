@@ -553,11 +553,14 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     Data neither the cache nor the remote holds is refused as the real run refuses it
     (unless `allow_missing`); `push: false` data the cache lacks is not sought (the real run
     leaves it to the stage that makes it), but one whose bytes the fetch brings for other data
-    is checked out as the real run's checkout finds them in the cache."""
-    from dvx.ops.sync import fetch_manifests, remote_status_by_remote
+    is checked out as the real run's checkout finds them in the cache. Each remote is asked,
+    even when another cannot be read; then those that could not are the error, named
+    together, as `dvx status -c` names them."""
+    from dvx.ops.sync import RemoteErrors, fetch_manifests, remote_failure, remote_status_by_remote
 
     targets = _pulled_targets(repo, dag, selected)
-    fetch_manifests(repo, targets)
+    failed: RemoteErrors = []
+    fetch_manifests(repo, targets, failed=failed)
     changing = [t.output for t in targets if _checkout_would_change(repo, t)]
     lacking = {o.path for o in changing if not in_cache(repo, o)}
     asked = [o for o in changing if o.path in lacking and o.push]
@@ -565,10 +568,14 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     brought: set[str] = set()  # by a remote asked before: the fetch asks them in turn
     # The real run's pull goes on without a remote whose folder is gone: it holds nothing
     for group, status in remote_status_by_remote(repo, [Target(o) for o in asked],
-                                                 gone_is_empty=True) if asked else []:
+                                                 gone_is_empty=True, failed=failed
+                                                 ) if asked else []:
         gone = (status.missing_on_remote.keys() & status.missing_in_cache.keys()) - brought
         brought |= status.missing_in_cache.keys() - status.missing_on_remote.keys()
         absent += [t.output.path for t in group if _needs_any(repo, t.output, gone)]
+    failure = remote_failure(failed)
+    if failure is not None:
+        raise failure
     if absent and not allow_missing:
         shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
                                           if len(absent) > 10 else "")
