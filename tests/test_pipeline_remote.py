@@ -227,11 +227,13 @@ stages:
     assert real.code == 0 and "Stage 'make' is up to date." in real.stdout, real.output
 
 
-def test_repro_dry_pull_asks_every_remote_and_names_together_those_it_could_not_read(
+def test_repro_pull_and_its_dry_run_ask_every_remote_and_name_together_those_not_read(
         repo, dvx, tmp_path):
     """Outputs on two remotes of their own, both out of reach (servers down): the dry run of
     --pull asks each (for a directory's manifest, for a file's object), and its error names
-    both, as `dvx status -c` does, not the first alone."""
+    both, as `dvx status -c` does, not the first alone; the real run names them too, after
+    what its pull did, and runs no stage to make data they may hold. With --allow-missing
+    both go on, the stages that make that data run, and the real run names the remotes."""
     assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s0")).code == 0
     write(repo / "raw.txt", "raw\n")
     assert dvx("add", "raw.txt").code == 0
@@ -260,6 +262,21 @@ stages:
     assert "the remote 'xs' (s3://bucket/xs)" in dry.stderr, dry.stderr
     assert "the remote 'ys' (s3://bucket/ys)" in dry.stderr, dry.stderr
     assert dry.stderr.count("ERROR:") == 1 and dry.stdout == "", dry.output
+    real = dvx("repro", "--pull", cwd=ci)
+    assert real.code == 1, real.output
+    assert "Not in the cache (not fetched: the remote 'xs' could not be read, below): x.bin." \
+        in real.stderr, real.stderr
+    error = real.stderr.split("ERROR:")[1]
+    assert "the remote 'xs'" in error and "the remote 'ys'" in error, real.stderr
+    assert "Running stage" not in real.output and not (ci / "x.bin").exists()
+    dry = dvx("repro", "--dry", "--pull", "--allow-missing", "--json", cwd=ci)
+    assert dry.code == 0, dry.output  # asked to go on: the stages that make it would run
+    assert [s["outcome"] for s in json.loads(dry.stdout)["stages"]] == ["would-run"] * 2
+    real = dvx("repro", "--pull", "--allow-missing", cwd=ci)
+    assert real.code == 0, real.output
+    problem = real.stderr.split("Problem:")[1]
+    assert "the remote 'xs'" in problem and "the remote 'ys'" in problem, real.stderr
+    assert (ci / "x.bin").read_text() == "x\n"
 
 
 def _dry_then_real_pull(ci: Path, dvx) -> tuple[dict, dict]:

@@ -261,6 +261,13 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         elif options.pull:
             result.pulled, runs_unfetched = _pull(repo, dag, selected)
             reporter.pulled(result.pulled)
+            # A remote that could not be read may hold the data its outputs need: then no
+            # stage runs to make it again, unless asked to go on without it.
+            failure = result.pulled.remote_failure()
+            if failure is not None and result.pulled.not_fetched:
+                if not options.allow_missing:
+                    raise failure
+                result.problems.append(failure.message)
             unfetched = set(result.pulled.failed_paths())
             if unfetched and not options.allow_missing:
                 shown = ", ".join(sorted(unfetched)[:10]) + (
@@ -554,8 +561,8 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     (unless `allow_missing`); `push: false` data the cache lacks is not sought (the real run
     leaves it to the stage that makes it), but one whose bytes the fetch brings for other data
     is checked out as the real run's checkout finds them in the cache. Each remote is asked,
-    even when another cannot be read; then those that could not are the error, named
-    together, as `dvx status -c` names them."""
+    even when another cannot be read; then those that could not, if no other brings their
+    data, are the error, named together, as `dvx status -c` and the real run name them."""
     from dvx.ops.sync import RemoteErrors, fetch_manifests, remote_failure, remote_status_by_remote
 
     targets = _pulled_targets(repo, dag, selected)
@@ -567,15 +574,23 @@ def _would_pull(repo: Repo, dag: Dag, selected: list[str], allow_missing: bool
     absent: list[str] = []
     brought: set[str] = set()  # by a remote asked before: the fetch asks them in turn
     # The real run's pull goes on without a remote whose folder is gone: it holds nothing
+    read: set[str] = set()
     for group, status in remote_status_by_remote(repo, [Target(o) for o in asked],
                                                  gone_is_empty=True, failed=failed
                                                  ) if asked else []:
         gone = (status.missing_on_remote.keys() & status.missing_in_cache.keys()) - brought
         brought |= status.missing_in_cache.keys() - status.missing_on_remote.keys()
         absent += [t.output.path for t in group if _needs_any(repo, t.output, gone)]
+        read.update(t.output.path for t in group)
+    # What only a remote that could not be read would bring stops the real run too (unless
+    # --allow-missing: then it stays out)
+    unread = [o.path for o in asked
+              if o.path not in read and not _held_once_fetched(repo, o, brought)]
     failure = remote_failure(failed)
-    if failure is not None:
-        raise failure
+    if failure is not None and unread:
+        if not allow_missing:
+            raise failure
+        absent += unread
     if absent and not allow_missing:
         shown = ", ".join(absent[:10]) + (f" and {len(absent) - 10} more"
                                           if len(absent) > 10 else "")
