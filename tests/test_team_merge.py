@@ -459,6 +459,49 @@ def test_pre_commit_refuses_links_into_the_cache_of_yours_and_the_copy_it_names_
     assert status.code == 0 and "up to date" in status.stdout, status.output
 
 
+def test_pre_commit_names_a_copy_of_a_folder_for_a_link_of_yours_to_a_folder_of_the_cache(
+        repo, dvx):
+    """A symbolic link of yours to a folder of the cache (`ln -s .dvx/cache/...`) is refused
+    with a copy of the folder and what it holds as the way out (`cp -RL`, the link removed
+    before the copy takes its name: `mv` onto a link to a folder would move the copy into
+    the cache), beside a plain `cp` for a link to a file. Running the commands named makes
+    the commit pass, and leaves the cache whole."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    assert dvx("install").code == 0
+    write(repo / "d" / "a", "a\n")
+    write(repo / "d" / "b", "b\n")
+    assert dvx("add", "d").code == 0
+    commit(repo, "d")
+    object_a = os.readlink(repo / "d" / "a")
+    shard = os.path.relpath(os.path.dirname(object_a), repo)
+    os.symlink(shard, repo / "shard")
+    os.symlink(shard, repo / "shard two")
+    os.symlink(os.readlink(repo / "d" / "b"), repo / "b.txt")
+    git(repo, "add", "shard", "shard two", "b.txt")
+
+    refused = _git_commit(repo, "-m", "links")
+    assert refused.returncode == 1, refused.stderr
+    files = "cp b.txt b.txt.tmp && mv -f b.txt.tmp b.txt"
+    folders = "for f in shard 'shard two'; do cp -RL \"$f\" \"$f.tmp\" && rm \"$f\" && " \
+        "mv \"$f.tmp\" \"$f\"; done"
+    assert f"Make them files and folders of their own, each a copy in its place, with " \
+        f"`{files}` for the files and `{folders}` for the folders, `git add` them" in \
+        refused.stderr, refused.stderr
+    for command in (files, folders):
+        subprocess.run(command, shell=True, cwd=repo, check=True)
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "copies")
+    assert done.returncode == 0, done.stderr
+    name = os.path.basename(object_a)
+    for folder in ("shard", "shard two"):
+        assert not os.path.islink(repo / folder)
+        assert git(repo, "show", f"HEAD:{folder}/{name}") == "a\n"
+    assert git(repo, "show", "HEAD:b.txt") == "b\n"
+    assert sorted(os.listdir(os.path.dirname(object_a))) == [name]
+    status = dvx("status")
+    assert status.code == 0 and "up to date" in status.stdout, status.output
+
+
 def test_pre_commit_refuses_a_hard_link_of_an_object_whose_bytes_changed_through_it(repo, dvx):
     """A `cp -l` of a hard-linked file, edited (made writable, as root needs not): its bytes
     are no object's any more, but its inode still is the cache object's, which the edit

@@ -272,19 +272,38 @@ def _staged_links_message(root: str, here: str | None, links: list[StagedLink]) 
                     "commit that a branch reaches records it), `git add` what it changes, and "
                     f"{_again(here)}.")
     if own:
-        named = _named(own, typed)
-        if len(own) == 1:
-            tmp = typed(own[0] + ".tmp")
-            copy = f"`cp {named} {tmp} && mv -f {tmp} {named}`"
+        folders = [link.path for link in links if not link.left_behind and link.folder]
+        files = [path for path in own if path not in folders]
+        if not folders:
+            kind, copy = "files", _copy_in_place(files, typed, folder=False)
+        elif not files:
+            kind, copy = "folders", _copy_in_place(folders, typed, folder=True)
         else:
-            copy = (f'`for f in {named}; do cp "$f" "$f.tmp" && mv -f "$f.tmp" "$f"; done`'
-                    f"{_each(own)}")
-        ways.append(f"Make {'those made outside dvx' if both else 'them'} files of their own, "
-                    f"each a copy in its place, with {copy}, `git add` "
+            kind = "files and folders"
+            copy = (f"{_copy_in_place(files, typed, folder=False)} for the files and "
+                    f"{_copy_in_place(folders, typed, folder=True)} for the folders")
+        ways.append(f"Make {'those made outside dvx' if both else 'them'} {kind} of their "
+                    f"own, each a copy in its place, with {copy}, `git add` "
                     f"{'those' if both else 'them'}, and {_again(here)}.")
     ways.append("`git commit --no-verify` commits them as they are.")
     lines.append(" ".join(ways))
     return "\n".join(lines)
+
+
+def _copy_in_place(paths: list[str], typed: Callable[[str], str], folder: bool) -> str:
+    """The shell command that puts in place of each of `paths`, a symbolic link into the
+    cache, a copy of what it leads to: of a folder (`folder`), with what it holds, the link
+    removed before the copy takes its name, as `mv` onto a link to a folder would move the
+    copy into the cache's folder."""
+    def copy(path: str, tmp: str) -> str:
+        if folder:
+            return f"cp -RL {path} {tmp} && rm {path} && mv {tmp} {path}"
+        return f"cp {path} {tmp} && mv -f {tmp} {path}"
+
+    if len(paths) == 1:
+        return f"`{copy(_named(paths, typed), typed(paths[0] + '.tmp'))}`"
+    each = copy('"$f"', '"$f.tmp"')
+    return f"`for f in {_named(paths, typed)}; do {each}; done`{_each(paths)}"
 
 
 def _named(paths: list[str], quote: Callable[[str], str]) -> str:

@@ -85,6 +85,8 @@ class StagedLink:
     # record, which `dvx checkout` settles, names it or a folder above it. Else a link made
     # by hand (`cp -l`, `ln -s` into the cache), which no dvx command knows of.
     left_behind: bool
+    # A symbolic link leading to a folder of the cache (a copy in its place is a folder's)
+    folder: bool = False
 
 
 @dataclass
@@ -136,13 +138,17 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
     file."""
     assert repo.git is not None
     links: list[tuple[str, str | None]] = []  # (path, a symbolic link's target)
+    folders: set[str] = set()  # of those, the links to a folder
     linked: dict[str, tuple[str, os.stat_result]] = {}  # regular files with other links
     for file in sorted(staged, key=lambda file: file.path):
         full = repo.abspath(file.path)
         if file.mode == SYMLINK_MODE:  # as staged, which the workspace's may no longer be
             target = os.fsdecode(repo.git.object_data(file.blob)[1])
-            if repo.cache.holds_path(_where_written(full, target)):
+            where = _where_written(full, target)
+            if repo.cache.holds_path(where):
                 links.append((file.path, target))
+                if os.path.isdir(where):
+                    folders.add(file.path)
             continue
         try:
             st = os.lstat(full)
@@ -153,7 +159,7 @@ def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
     links += [(path, None) for path in hard_links_of_objects(repo, linked)]
     links.sort()
     synced = set(repo.syncstate.paths()) if links else set()
-    return [StagedLink(path, target, at_or_below_any(path, synced))
+    return [StagedLink(path, target, at_or_below_any(path, synced), path in folders)
             for path, target in links]
 
 
