@@ -2247,6 +2247,54 @@ def test_a_queued_experiment_whose_inputs_are_nowhere_stays_queued_with_its_snap
     assert _show(project)["more-rows"]["metrics"]["metrics.json"]["rows"] == 5
 
 
+# Rewrites its input in place, as pandas' `to_csv` over the CSV `read_csv` read does.
+REWRITES_ITS_INPUT = f"""stages:
+  clean:
+    cmd: >-
+      {sys.executable} -c "s = open('data.csv').read(); open('clean.csv', 'w').write(s);
+      open('data.csv', 'w').write(s.replace(' ', ''))"
+    deps: [data.csv]
+    params: [lr]
+    outs: [clean.csv]
+"""
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_queued_run_writing_into_its_input_says_how_the_workspace_gets_its_data_back(
+        repo, tmp_path, link):
+    """A queued run's worktree links into the cache it shares with the workspace it was
+    queued from, so a command rewriting its input in place writes into the very object the
+    workspace's file links to. The run fails; its log names that file, in that workspace, and
+    how to get its data back there (not a `dvx unprotect` in a worktree already removed),
+    where the written bytes went, and what to change before queueing it again."""
+    must("config", "cache.type", link, cwd=repo)
+    must("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=repo)
+    write(repo / "data.csv", "id,v\n1, 2\n")
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", REWRITES_ITS_INPUT)
+    must("add", "data.csv", cwd=repo)
+    must("push", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    must("exp", "run", "--queue", "-S", "lr=2", "-n", "inplace", cwd=repo)
+
+    assert run_dvx("queue", "start", cwd=repo).code == 1
+    said = " ".join(run_dvx("queue", "logs", "inplace", cwd=repo).stdout.split())
+    [moved] = (repo / ".dvx" / "cache" / "quarantine").iterdir()
+    assert moved.read_text() == "id,v\n1,2\n"
+    assert f"moved to {moved}, which holds what was written" in said, said
+    assert (f"In the worktree {os.path.realpath(repo)}, 'data.csv' linked to it too, and no "
+            "longer holds the data its pointer records: there, `dvx pull --force data.csv` "
+            "brings it back from a remote that has it.") in said, said
+    assert "declare the stage to write a new file" in said, said
+    assert "`dvx config cache.type copy`" in said and "unprotect" not in said, said
+
+    assert run_dvx("pull", "--force", "data.csv", cwd=repo).code == 0
+    assert (repo / "data.csv").read_text() == "id,v\n1, 2\n"
+    assert run_dvx("status", "-q", "data.csv", cwd=repo).code == 0
+    assert run_dvx("fsck", cwd=repo).code == 0
+
+
 def test_apply_of_an_experiment_missing_a_push_false_output_says_to_run_it_again(project):
     local = "outs:\n      - model.bin:\n          push: false"
     write(project / "dvx.yaml", DVX_YAML.replace("outs: [model.bin]", local))

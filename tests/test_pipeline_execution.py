@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_dvx_proc, stopped_at, write
+from conftest import git, run_dvx_proc, stopped_at, write
 
 from dvx.hashing import hash_bytes
 from dvx.lockfile import read_lock
@@ -275,6 +275,34 @@ def test_a_stage_whose_command_writes_into_its_input_through_a_link_fails_and_re
     assert run_dvx_proc("unprotect", where, cwd=repo).code == 0
     assert run_dvx_proc("repro", cwd=repo).code == 0  # a copy of its own: its command's to change
     assert run_dvx_proc("fsck", cwd=repo).code == 0
+
+
+@pytest.mark.parametrize("runs_in", ["main", "linked"])
+def test_a_write_into_an_input_through_a_link_names_the_other_worktree_linked_to_it(
+        repo, dvx, tmp_path, runs_in):
+    """A linked Git worktree shares the cache of the main one: the object a stage's command
+    wrote into through its input is the one the other worktree's file links to as well. The
+    failure names that file too, and how to get its data back there."""
+    assert dvx("config", "cache.type", "symlink").code == 0
+    write(repo / "data.csv", "id,v\n1, 2\n")
+    assert dvx("add", "data.csv").code == 0
+    write(repo / "dvx.yaml", REWRITES_ITS_INPUT.format(python=sys.executable, data="data.csv",
+                                                      dep="data.csv"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    linked = tmp_path / "linked"
+    git(repo, "worktree", "add", "-q", "--detach", str(linked))
+    assert run_dvx_proc("checkout", cwd=linked).code == 0
+    here, there = (repo, linked) if runs_in == "main" else (linked, repo)
+
+    ran = run_dvx_proc("repro", cwd=here)
+    assert ran.code == 1, ran.output
+    said = " ".join(ran.stderr.split())
+    assert "`dvx unprotect data.csv`" in said, said
+    assert (f"In the worktree {os.path.realpath(there)}, 'data.csv' linked to it too, and no "
+            "longer holds the data its pointer records: there, `dvx pull --force data.csv` "
+            "brings it back") in said, said
+    assert (here / "data.csv").read_text() == "id,v\n1,2\n"  # what the command wrote stays
 
 
 # X writes into its input through its link, while Y, beside it, reads the same input.

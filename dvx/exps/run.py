@@ -110,7 +110,8 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
     try:
-        result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs), watched)
+        result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
+                                         temporary_workspace=queued), watched)
     except BaseException:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)

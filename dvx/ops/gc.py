@@ -122,7 +122,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     others = [_project(repo, path) for path in projects]
     for each in (repo, *others):
         _refuse_history_a_clone_lacks(each, scope, name)
-    worktrees = _worktrees_sharing_the_cache(repo)
+    worktrees = worktrees_sharing_the_cache(repo)
     with repo.lock():
         reach = reachable(repo, scope, remote)
         for other in others:  # their own revisions: --rev names this repository's
@@ -268,7 +268,7 @@ def _project(repo: Repo, path: str) -> Repo:
     return other
 
 
-def _worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
+def worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
     """The other worktrees of this Git repository (`git worktree add`) that use this cache:
     what their workspaces, indexes and HEADs use is kept without being asked."""
     git = repo.git

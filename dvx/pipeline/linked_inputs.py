@@ -7,7 +7,10 @@ neither root nor a program that changes permissions. So before a stage's command
 `linked_inputs` notes the objects its dependencies link to, and after it `written_inputs`
 finds those whose bytes no longer hash to their oid (one stat of an object known intact, a
 hash of any other; or that another stage running beside it set aside): the stage fails,
-and records nothing its command read.
+and records nothing its command read. The other worktrees of the Git repository share the
+cache (a queued run's temporary one, and the workspace it was queued from): `linked_elsewhere`
+finds their files that linked to such an object, which no longer hold the data their pointers
+record.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from dvx.errors import DvxError
+from dvx.ops.gc import worktrees_sharing_the_cache
 from dvx.outputs import Output, all_outputs, load_tree
 from dvx.paths import join_posix
 from dvx.pipeline.spec import overlaps
@@ -60,6 +65,48 @@ def written_inputs(repo: Repo, linked: Iterable[LinkedInput]) -> list[LinkedInpu
         if not repo.cache.intact(item.oid, now):
             written.append(item)
     return written
+
+
+@dataclass(frozen=True)
+class LinkedElsewhere:
+    workspace: str  # the root of another worktree of the Git repository, sharing the cache
+    paths: tuple[str, ...]  # its files (relative to it) linked to objects set aside
+
+
+def linked_elsewhere(repo: Repo, moved: dict[str, str | None]) -> list[LinkedElsewhere]:
+    """The files of the Git repository's other worktrees that share this cache and link to
+    the objects `moved` (oid -> where it was set aside; None: set aside by another process,
+    so a hard link to it cannot be told) by worktree: a symbolic link names the object, a
+    hard link is the moved file itself. None where the worktrees cannot be read: what is
+    asked is only for a message."""
+    try:
+        others = worktrees_sharing_the_cache(repo)
+    except (DvxError, OSError):
+        return []
+    found = []
+    for other in others:
+        try:
+            paths = tuple(path for output in all_outputs(other)
+                          for path, oid in _files_of(other, output)
+                          if oid in moved and _linked_to_moved(other, path, oid, moved[oid]))
+        except (DvxError, OSError):
+            continue
+        if paths:
+            found.append(LinkedElsewhere(other.root, paths))
+    return found
+
+
+def _linked_to_moved(repo: Repo, path: str, oid: str, moved: str | None) -> bool:
+    """Was the file at `path` a link to the object `oid`, since moved to `moved`?"""
+    full = repo.abspath(path)
+    try:
+        st = os.lstat(full)
+        if stat.S_ISLNK(st.st_mode):
+            target = os.path.join(os.path.dirname(full), os.readlink(full))
+            return repo.cache.object_for_symlink(target) == oid
+        return moved is not None and os.path.samestat(st, os.stat(moved))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def _files_of(repo: Repo, output: Output) -> Iterator[tuple[str, str]]:

@@ -67,7 +67,13 @@ from dvx.paths import for_command, from_here, join_posix, walk_directory
 from dvx.pipeline import runcache
 from dvx.pipeline.gone_outputs import make_users_own, no_longer_data, outputs_of_gone
 from dvx.pipeline.graph import Dag, load_dag
-from dvx.pipeline.linked_inputs import LinkedInput, linked_inputs, written_inputs
+from dvx.pipeline.linked_inputs import (
+    LinkedElsewhere,
+    LinkedInput,
+    linked_elsewhere,
+    linked_inputs,
+    written_inputs,
+)
 from dvx.pipeline.params import ParamsReader
 from dvx.pipeline.runner import Runner, signal_of
 from dvx.pipeline.spec import (
@@ -175,6 +181,9 @@ class ReproOptions:
     jobs: int = 1
     run_cache: bool = True
     allow_missing: bool = False  # --pull: go on when the remote lacks some data
+    # A queued run's workspace, removed after the run: what a failure says to mend is for
+    # the next run, or for the workspace the run was queued from
+    temporary_workspace: bool = False
 
 
 class Reporter(Protocol):
@@ -1110,7 +1119,8 @@ class _Scheduler:
         written = written_inputs(self.repo, linked)
         if written:
             return StageResult(stage.name, FAILED, reasons, exit_code=ran.exit_code or None,
-                               error=_wrote_into_cache(self.repo, written))
+                               error=_wrote_into_cache(
+                                   self.repo, written, self.options.temporary_workspace))
         if ran.exit_code != 0:
             why = (f"exit code {ran.exit_code}" if ran.exit_code > 0
                    else f"killed by signal {-ran.exit_code}")
@@ -1260,23 +1270,55 @@ class _Scheduler:
         self.reporter.finished(result)
 
 
-def _wrote_into_cache(repo: Repo, written: list[LinkedInput]) -> str:
+def _wrote_into_cache(repo: Repo, written: list[LinkedInput], temporary: bool) -> str:
     """Set aside the objects the stage's command wrote into through its dependencies (the
-    workspace files linked to them keep the bytes it wrote); why the stage failed."""
-    set_aside_changed(repo, [item.oid for item in written])
+    workspace files linked to them keep the bytes it wrote); why the stage failed, and how
+    to get the recorded data back wherever a link to them no longer holds it: here, and in
+    the other worktrees sharing the cache. `temporary`: the workspace is a queued run's,
+    removed after it, so nothing here is to be mended."""
+    moved = set_aside_changed(repo, [item.oid for item in written])
+    where = {item.oid: moved[item.oid][0] if item.oid in moved else None for item in written}
     named = ", ".join(f"'{item.path}'" for item in written)
     typed = " ".join(for_command(repo.root, item.path) for item in written)
     one = len(written) == 1
-    return (f"{named}, {'a link' if one else 'links'} into the cache (cache.type "
+    quarantine = next(iter(where.values())) if one and None not in where.values() else \
+        os.path.join(repo.cache.root, "quarantine")
+    said = (f"{named}, {'a link' if one else 'links'} into the cache (cache.type "
             f"{','.join(repo.link_types)}), {'was' if one else 'were'} written into while its "
             "command ran (by it, or by a command running beside it), so the cache no longer "
             f"holds the data recorded there: {'its object is' if one else 'their objects are'} "
-            f"moved to {os.path.join(repo.cache.root, 'quarantine')}, {named} now "
-            f"{'holds' if one else 'hold'} what was written, and {LOCK_FILE} records "
-            "nothing of this run. The recorded data comes back from a remote that has it "
-            f"(`dvx pull --force {typed}`, or `dvx fetch` then `dvx checkout --force "
-            f"{typed}`). For a command to change its input, run `dvx unprotect {typed}` "
-            "first (a copy of its own), or have it write a new file")
+            f"moved to {quarantine}, ")
+    if temporary:
+        said += "which holds what was written, and this run records nothing."
+    else:
+        said += (f"{named} now {'holds' if one else 'hold'} what was written, and {LOCK_FILE} "
+                 "records nothing of this run. The recorded data comes back from a remote "
+                 f"that has it (`dvx pull --force {typed}`, or `dvx fetch` then `dvx checkout "
+                 f"--force {typed}`).")
+    elsewhere = linked_elsewhere(repo, where)
+    said += "".join(_linked_elsewhere_advice(other, one) for other in elsewhere)
+    if not temporary:
+        return (f"{said} For a command to change its input, run `dvx unprotect {typed}` first "
+                "(a copy of its own), or have it write a new file")
+    shared = repo.shared_dvx_dir
+    if not elsewhere and shared is not None:
+        said += (" The recorded data comes back into the cache from a remote that has it "
+                 f"(`dvx fetch` in {os.path.dirname(shared)}).")
+    return (f"{said} This is a queued run's workspace, removed after it: for the command to "
+            "change its input, declare the stage to write a new file instead, or have the "
+            "workspace hold copies of the data, not links (`dvx config cache.type copy`)")
+
+
+def _linked_elsewhere_advice(other: LinkedElsewhere, one_object: bool) -> str:
+    """What became of another worktree's files linked to objects set aside, and how to get
+    their recorded data back there."""
+    names = ", ".join(f"'{path}'" for path in other.paths)
+    typed = " ".join(for_command(other.workspace, p, other.workspace) for p in other.paths)
+    lacks = "holds the data its pointer records" if len(other.paths) == 1 else \
+        "hold the data their pointers record"
+    return (f" In the worktree {other.workspace}, {names} linked to "
+            f"{'it' if one_object else 'them'} too, and no longer {lacks}: there, "
+            f"`dvx pull --force {typed}` brings it back from a remote that has it.")
 
 
 def _set_aside_changed(repo: Repo, stage: Stage, targets: list[Target]) -> bool:
