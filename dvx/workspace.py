@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Callable, Collection, Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
@@ -29,6 +29,7 @@ from dvx.paths import (
     POINTER_SUFFIX,
     RESERVED_NAMES,
     WalkEntry,
+    at_or_below_any,
     join_posix,
     relpath_problem,
     walk_directory,
@@ -175,6 +176,33 @@ def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) 
     except (DvxError, OSError):
         return None  # not an object of the cache's
     return state.oid if (found.st_dev, found.st_ino) == (st.st_dev, st.st_ino) else None
+
+
+def cache_objects_in(repo: Repo, path: str, skip: frozenset[str] = frozenset(),
+                     hard_links: bool = False) -> Iterator[tuple[str, str]]:
+    """(file, oid) for each file of the data at `path` (but those at or below `skip`) that
+    is the cache's object `oid` itself: a symbolic link into the cache or, with `hard_links`,
+    a file sharing an object's inode (its oid from the stat cache, or hashed). A file that
+    is neither (a copy, the user's own) is never read, only its stat."""
+    full = repo.abspath(path)
+    top = os.lstat(full)
+    files: list[tuple[str, os.stat_result]] = [(path, top)]
+    if stat.S_ISDIR(top.st_mode):
+        walk = walk_directory(full)
+        files = [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
+        files += [(f"{path}/{rel}", os.lstat(join_posix(full, rel))) for rel in walk.symlinks]
+    for rel, st in files:
+        if at_or_below_any(rel, skip):
+            continue
+        file = repo.abspath(rel)
+        oid = None
+        if stat.S_ISLNK(st.st_mode):
+            oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(file),
+                                                             os.readlink(file)))
+        elif hard_links and stat.S_ISREG(st.st_mode):
+            oid = hard_linked_object(repo, file, rel, st)
+        if oid is not None:
+            yield file, oid
 
 
 def hard_links_of_objects(repo: Repo, files: Mapping[str, tuple[str, os.stat_result]]

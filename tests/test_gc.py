@@ -71,6 +71,46 @@ def test_gc_workspace_keeps_what_links_in_data_left_behind_lead_to(repo, dvx):
     assert dvx("add", "d").code == 0
 
 
+def _put_pointer_back(repo, how):
+    """Put the committed pointer back over an uncommitted `dvx add`, as Git does it."""
+    if how == "restore":
+        git(repo, "restore", ".")
+    elif how == "reset":
+        git(repo, "reset", "-q", "--hard")
+    else:  # a stash, dropped: the pointer is in no commit any ref reaches
+        git(repo, "stash", "-q")
+        git(repo, "stash", "drop", "-q")
+
+
+@pytest.mark.parametrize("how", ["restore", "reset", "stash"])
+def test_gc_workspace_keeps_what_links_of_tracked_data_lead_to_past_their_pointer(
+        repo, dvx, how):
+    """A `dvx add` of a new version whose pointer Git put back (`git restore`, `git reset
+    --hard`, `git stash`) leaves the workspace linked (cache.type symlink) to objects no
+    pointer names and no commit records: gc -w keeps them, so the links never dangle and
+    the data is not lost."""
+    assert dvx("config", "--local", "cache.type", "symlink").code == 0
+    write(repo / "x", "x1")
+    write(repo / "d" / "a", "a1")
+    dvx("add", "x", "d")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    for path in (repo / "x", repo / "d" / "a"):
+        path.unlink()
+    write(repo / "x", "precious x2")
+    write(repo / "d" / "a", "precious a2")
+    write(repo / "d" / "b", "precious b2")
+    assert dvx("add", "x", "d").code == 0
+    _put_pointer_back(repo, how)
+    assert (repo / "x").is_symlink() and (repo / "d" / "b").is_symlink()
+    result = dvx("gc", "-w", "-f", "--grace", "0", "--json")
+    assert result.code == 0, result.output
+    assert json.loads(result.stdout)[0]["removed"] == 1  # the new manifest, linked by nothing
+    assert (repo / "x").read_text() == "precious x2"
+    assert (repo / "d" / "a").read_text() == "precious a2"
+    assert (repo / "d" / "b").read_text() == "precious b2"
+
+
 @pytest.mark.parametrize("grace", ["nan", "inf", "-1"])
 def test_a_grace_period_that_is_not_a_finite_number_is_refused(repo, dvx, grace):
     _two_versions(repo, dvx)

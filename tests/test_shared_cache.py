@@ -115,6 +115,30 @@ def test_git_worktrees_share_the_main_worktrees_cache_and_local_config(tmp_path)
     assert (main / "data.csv").read_text() == "v2\n"
 
 
+def test_gc_keeps_what_a_linked_worktree_s_links_lead_to_past_their_pointer(tmp_path):
+    """A `dvx add` in a linked worktree whose pointer `git reset --hard` put back leaves that
+    worktree's file linked (cache.type symlink) to an object no pointer names: gc run in the
+    main worktree keeps it, so the link never dangles."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    assert run_dvx("config", "cache.type", "symlink", cwd=main).code == 0
+    write(main / "x", "x1\n")
+    assert run_dvx("add", "x", cwd=main).code == 0
+    git(main, "add", "-A")
+    git(main, "commit", "-qm", "v1")
+    linked = tmp_path / "linked"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "exp")
+    assert run_dvx("checkout", cwd=linked).code == 0
+    (linked / "x").unlink()
+    write(linked / "x", "precious, in the linked worktree only\n")
+    assert run_dvx("add", "x", cwd=linked).code == 0
+    git(linked, "reset", "-q", "--hard")
+    assert (linked / "x").is_symlink()
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert result.code == 0, result.output
+    assert (linked / "x").read_text() == "precious, in the linked worktree only\n"
+
+
 def test_gc_deletes_nothing_while_a_worktree_sharing_the_cache_has_an_unreadable_config(
         tmp_path):
     """A worktree whose .dvx/config cannot be parsed (a typo, a merge's conflict markers) may

@@ -1,9 +1,11 @@
 """What a gc scope uses: every object its pointers, dvx.lock entries and directory
-manifests name, and in the workspace, what links in data tracked no more still lead to. If
-any of it cannot be read, gc deletes nothing."""
+manifests name, and in the workspace, what the symbolic links into the cache lead to (in
+data tracked no more, and in tracked data that is not what its pointer names). If any of it
+cannot be read, gc deletes nothing."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError
@@ -11,10 +13,11 @@ from dvx.history import Scope, found_in, revision_labels, scope_targets
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
 from dvx.ops.left_behind import objects_linked_from_untracked_data
-from dvx.outputs import Target
+from dvx.outputs import Output, Target
 from dvx.paths import for_command
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.workspace import cache_objects_in
 
 
 @dataclass
@@ -26,7 +29,7 @@ class Reachable:
 def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable:
     """The objects `scope` uses: the workspace's, the index's (both sides of a conflict) and
     those of every commit in scope; what cannot be read is a problem. The workspace's include
-    those that links in its data left behind (tracked no more) lead to."""
+    those that links in its data lead to, tracked or left behind (tracked no more)."""
     reach = Reachable()
     targets, broken = scope_targets(repo, scope, strict=True)
     reach.problems += [f"{item.path}: {item.error}" for item in broken]
@@ -46,7 +49,34 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
     reach.problems += _not_fetched(repo, unfetched)
     if scope.workspace:
         reach.oids |= objects_linked_from_untracked_data(repo)
+        for target in targets:
+            if not target.revisions:  # the workspace's own
+                reach.oids |= _linked_beside_pointer(repo, target.output, reach.problems)
     return reach
+
+
+def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str]) -> set[str]:
+    """The objects that symbolic links in the tracked data of `output` lead to when that
+    data is not what its pointer (or dvx.lock entry) names: a `dvx add` whose pointer Git
+    put back (`git restore`, `git reset --hard`, `git stash`) leaves the workspace linked to
+    objects in no commit, and a `git pull` that no `dvx checkout` followed leaves it linked
+    to the older version's. gc keeps them: those links would dangle, and data in no commit
+    would be lost. A directory whose sync record says it was synced whole to its pointer's
+    version is not walked (its links lead to what that manifest lists); anything else is,
+    and a file costs one lstat."""
+    synced = repo.syncstate.get(output.path)
+    pointer = output.pointer
+    if pointer.is_dir and synced is not None and synced.oid == pointer.oid and (
+            synced.placed is None and synced.base is None):
+        return set()
+    if not os.path.lexists(repo.abspath(output.path)):
+        return set()
+    try:
+        return {oid for _, oid in cache_objects_in(repo, output.path)}
+    except (DvxError, OSError) as exc:
+        problems.append(f"{output.path}: what its links into the cache lead to cannot be read "
+                        f"({as_clause(str(exc))})")
+        return set()
 
 
 def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: str,

@@ -32,8 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
@@ -46,7 +45,7 @@ from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, 
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
-from dvx.workspace import file_state, hard_linked_object, prune_empty_dirs
+from dvx.workspace import cache_objects_in, file_state, prune_empty_dirs
 
 log = get_logger(__name__)
 
@@ -129,7 +128,7 @@ def _make_own_copies(repo: Repo, path: str, tracked_inside: frozenset[str]) -> N
     cache, a hard link of an object's inode) becomes a copy of that object, so a gc taking
     the object leaves the file whole and an edit of the file never reaches the cache. Copies
     and the user's own files are not copied again; those in `tracked_inside` are tracked now."""
-    for file, oid in _cache_objects_in(repo, path, tracked_inside, hard_links=True):
+    for file, oid in cache_objects_in(repo, path, tracked_inside, hard_links=True):
         source = repo.cache.oid_path(oid)
         if os.path.exists(source):  # else a dangling link: nothing left to copy
             fsutil.place(source, file, ("copy",),
@@ -152,34 +151,7 @@ def objects_linked_from_untracked_data(repo: Repo) -> set[str]:
             staged = set()  # gc refuses an unreadable dvx.lock anyway
         untracked = [p for p in untracked if p not in staged]
     return {oid for path in untracked
-            for _, oid in _cache_objects_in(repo, path, frozenset(), hard_links=False)}
-
-
-def _cache_objects_in(repo: Repo, path: str, tracked_inside: frozenset[str],
-                      hard_links: bool) -> Iterator[tuple[str, str]]:
-    """(file, oid) for each file of the data at `path` (but those in `tracked_inside`) that
-    is the cache's object `oid` itself: a symbolic link into the cache or, with `hard_links`,
-    a file sharing an object's inode (its oid from the stat cache, or hashed). A file that
-    is neither (a copy, the user's own) is never read, only its stat."""
-    full = repo.abspath(path)
-    top = os.lstat(full)
-    files: list[tuple[str, os.stat_result]] = [(path, top)]
-    if stat.S_ISDIR(top.st_mode):
-        walk = walk_directory(full)
-        files = [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
-        files += [(f"{path}/{rel}", os.lstat(join_posix(full, rel))) for rel in walk.symlinks]
-    for rel, st in files:
-        if at_or_below_any(rel, tracked_inside):
-            continue
-        file = repo.abspath(rel)
-        oid = None
-        if stat.S_ISLNK(st.st_mode):
-            oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(file),
-                                                             os.readlink(file)))
-        elif hard_links and stat.S_ISREG(st.st_mode):
-            oid = hard_linked_object(repo, file, rel, st)
-        if oid is not None:
-            yield file, oid
+            for _, oid in cache_objects_in(repo, path)}
 
 
 def _what_to_do(root: str, item: LeftBehind) -> str:
