@@ -915,3 +915,52 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     lacking = dvx("status", "-c", cwd=alone)
     assert "1 object(s) in neither the cache nor the remote (ask whoever committed it to run " \
            "`dvx push` in their clone):\n    second.txt\n" in lacking.stdout, lacking.stdout
+
+
+@pytest.mark.parametrize("how", ["restore", "reset", "stash"])
+def test_an_add_whose_pointer_git_put_back_is_data_of_its_own_not_a_change_in_git(
+        repo, dvx, how):
+    """`dvx add` of a new version, then its pointer put back by Git (`git restore`, `git
+    reset --hard`, `git stash`): the workspace holds data no commit records, so status says
+    it is modified, holding data of its own (never "pointer changed in Git", a teammate's
+    change), and `dvx add` records it instead of refusing to undo a change in Git."""
+    write(repo / "x", "x1")
+    write(repo / "d" / "a", "a1")
+    dvx("add", "x", "d")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "x", "x2, mine")
+    write(repo / "d" / "b", "b2, mine")
+    assert dvx("add", "x", "d").code == 0
+    if how == "restore":
+        git(repo, "restore", "x.dvx", "d.dvx")
+    elif how == "reset":
+        git(repo, "reset", "-q", "--hard")
+    else:
+        git(repo, "stash", "-q")
+    outputs = {o["path"]: o for o in _status_json(dvx)["outputs"]}
+    assert (outputs["x"]["workspace"], outputs["x"]["own_data"]) == ("modified", True)
+    assert (outputs["d"]["workspace"], outputs["d"]["added"]) == ("modified", ["b"])
+    assert outputs["d"]["own_data"] is True and outputs["d"]["synced_oid"] is None
+    shown = dvx("status").stdout
+    assert "x: modified, holding data that its pointer does not name and no commit " \
+           "records" in shown and "in Git" not in shown, shown
+    assert dvx("add", "x", "d").code == 0
+    assert (repo / "x").read_text() == "x2, mine"
+    assert dvx("status", "-q").code == 0
+
+
+def test_data_a_commit_records_is_still_outdated_when_git_moves_its_pointer(repo, dvx):
+    """Data the workspace was synced to that a commit records (HEAD's before a `git reset
+    --hard HEAD~1`, with no hook to check out) is a version Git moved the pointer away from:
+    outdated, as before, not data of its own."""
+    write(repo / "x", "x1")
+    dvx("add", "x")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "x", "x2")
+    dvx("add", "x")
+    git(repo, "commit", "-qam", "v2")
+    git(repo, "reset", "-q", "--hard", "HEAD~1")
+    (x,) = _status_json(dvx)["outputs"]
+    assert (x["workspace"], x["own_data"]) == ("outdated", False)
