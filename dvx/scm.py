@@ -1265,6 +1265,13 @@ class Git:
             found.append(StagedFile(os.fsdecode(path), mode, blob))
         return found
 
+    def staged_deletions(self, pattern: str) -> list[str]:
+        """The files matching the pathspec `pattern` that the commit being made deletes:
+        HEAD has them, Git's index does not."""
+        out = self._run("diff", "--cached", "--name-only", "-z", "--no-renames",
+                        "--diff-filter=D", "--", pattern)
+        return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
     def changed_between(self, a: str, b: str) -> list[str]:
         """Paths that differ between the trees of commits `a` and `b`."""
         out = self._run("diff", "--name-only", "-z", "--no-renames", a, b)

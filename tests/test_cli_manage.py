@@ -19,6 +19,23 @@ def test_remove_keeps_data_and_unignores(repo, dvx):
     assert "data/f" in git(repo, "status", "--porcelain", "--untracked-files=all")
 
 
+def test_remove_says_the_data_it_keeps_is_no_longer_ignored_by_git(repo, dvx):
+    """The data `dvx remove` keeps is what `git add -A` would commit into Git once its
+    .gitignore entry is gone: remove says so, naming it, unless Git still ignores it by a
+    rule of its own, or the data was deleted (--outs)."""
+    write(repo / "d" / "g", "g1")
+    write(repo / "logs" / "run.log", "log")
+    write(repo / "gone", "gone")
+    write(repo / ".gitignore", "*.log\n")
+    dvx("add", "d", "logs/run.log", "gone")
+    result = dvx("remove", "d.dvx", "logs/run.log.dvx")
+    assert result.code == 0, result.output
+    assert "Git no longer ignores it (d): `git add -A` would commit its files into Git" \
+        in result.stderr and "run.log" not in result.stderr, result.stderr
+    assert "a teammate's `git pull` of that commit overwrites" in result.stderr
+    assert json.loads(dvx("remove", "--outs", "--json", "gone.dvx").stdout)["unignored"] == []
+
+
 def test_a_gitignore_that_is_not_utf8_keeps_its_bytes_through_add_move_and_remove(repo, dvx):
     write(repo / "data.csv", "d")
     write(repo / "old.csv", "o")

@@ -225,16 +225,30 @@ def test_pre_commit_warns_and_lets_the_commit_go_on_when_it_cannot_read_dvx_yaml
 
 def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx):
     """`dvx remove` keeps the data and drops its pointer and .gitignore entry: committing
-    the data with the pointer's removal moves it into Git."""
+    the data with the pointer's removal moves it into Git. The hook names those files, and
+    the risk for teammates: their `git pull` overwrites unrecorded changes Git ignored."""
     assert dvx("install").code == 0
     write(repo / "data" / "a.csv", "a\n")
-    assert dvx("add", "data/a.csv").code == 0
+    for i in range(1, 5):
+        write(repo / "images" / f"f{i}.png", f"{i}\n")
+    assert dvx("add", "data/a.csv", "images").code == 0
     commit(repo, "tracked by dvx")
-    assert dvx("remove", "data/a.csv.dvx").code == 0
+    write(repo / "code.py", "print('v1')\n")
+    git(repo, "add", "code.py")
+    quiet = _git_commit(repo, "-qm", "code")
+    assert quiet.returncode == 0 and "WARNING" not in quiet.stderr, quiet.stderr
+    assert dvx("remove", "data/a.csv.dvx", "images.dvx").code == 0
     git(repo, "add", "-A")
     done = _git_commit(repo, "-qm", "into Git")
     assert done.returncode == 0, done.stderr
     assert git(repo, "ls-files", "data").split() == ["data/a.csv"]  # the .gitignore went too
+    assert "WARNING: this commit puts into Git the files of data dvx tracked until now" \
+        in done.stderr
+    assert "    data/a.csv: the data of data/a.csv.dvx; staged: data/a.csv\n" in done.stderr
+    assert ("    images: the data of images.dvx; staged: images/f1.png, images/f2.png, "
+            "images/f3.png and 1 more\n") in done.stderr
+    assert "A teammate's `git pull` of this commit overwrites" in done.stderr
+    assert "`git rm -r --cached -- data/a.csv images`" in done.stderr
 
 
 def _links_left_by_git_reset(repo, dvx, link: str) -> None:

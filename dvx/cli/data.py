@@ -669,13 +669,20 @@ def remove(targets: tuple[str, ...], outs: bool, force: bool, as_json: bool) -> 
     removed = [*unfinished.values(), *(t.output.path for t in resolved)]
     if as_json:
         emit_json({"removed": removed, "deleted_data": outs, "kept": changed.kept,
-                   **changed.to_json()})
+                   "unignored": changed.unignored, **changed.to_json()})
         return
     if not is_quiet():
         for path in removed:
             out(f"Stopped tracking {shown_path(path)}" + (" and deleted it" if outs else ""))
     if changed.kept:
         warn(kept_untracked(changed.kept))
+    if changed.unignored:
+        warn(f"Note: the data stays in the workspace, and Git no longer ignores it "
+             f"({some_paths(changed.unignored)}): `git add -A` would commit its files into "
+             "Git, which versions them from then on, and a teammate's `git pull` of that "
+             "commit overwrites, without a word, any change of theirs to those files that they "
+             "have not recorded with `dvx add` (Git ignored it there). Delete what you no "
+             "longer need, or list it in .gitignore, unless Git is to version it.")
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 

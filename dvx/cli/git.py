@@ -168,6 +168,8 @@ def pre_commit(args: tuple[str, ...]) -> None:
         warn(f"WARNING: dvx could not read {name}, so it did not check whether this commit "
              f"puts into Git the stage outputs {name} {names}: {why.message}")
     here = _where_git_ran(repo.root)
+    if check.given_to_git:
+        warn(_given_to_git_message(repo.root, here, check.given_to_git))
     if check.found:
         warn(_staged_data_message(repo.root, here, check.found))
     if check.links:
@@ -238,6 +240,30 @@ def _staged_data_message(root: str, here: str | None, found: list[StagedData]) -
         f"{' '.join(pathspec(p) for p in paths)}`, write its .gitignore entries "
         f"with {' and '.join(again)}, `git add` the .gitignore files they change, and "
         f"{_again(here)}. `git commit --no-verify` commits it as it is.")
+    return "\n".join(lines)
+
+
+def _given_to_git_message(root: str, here: str | None, given: list[StagedData]) -> str:
+    """Files of data whose pointer the commit removes, which Git versions from then on: the
+    commit goes on, but a teammate's unrecorded changes to them are at stake."""
+    _, pathspec = _typed(root, here)
+    lines = ["WARNING: this commit puts into Git the files of data dvx tracked until now, "
+             "whose pointer it removes (`dvx remove`, then `git add -A`?):"]
+    for item in given[:_LISTED]:
+        files = item.files
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        lines.append(f"    {item.holder.path}: the data of {item.holder.pointer}; staged: "
+                     f"{shown}")
+    if len(given) > _LISTED:
+        lines.append(f"    and {len(given) - _LISTED} more")
+    paths = [item.holder.path for item in given]
+    lines.append(
+        "Git versions them from now on. A teammate's `git pull` of this commit overwrites, "
+        "without a word, any change of theirs to these files that they have not recorded "
+        "with `dvx add` (their Git ignored it): they should record or copy such changes "
+        "before they pull. If Git is not to version them: `git rm -r --cached -- "
+        f"{_named(paths, pathspec)}`{_each(paths)}, list them in .gitignore, and `git commit "
+        "--amend`.")
     return "\n".join(lines)
 
 

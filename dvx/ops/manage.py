@@ -42,6 +42,8 @@ class Changed:
     paths: list[str]  # repo-relative paths to stage (pointers, .gitignore files)
     staged: bool
     kept: list[str] = field(default_factory=list)  # files .dvxignore kept out of deleted data
+    # Data `remove` left in the workspace that Git no longer ignores: `git add -A` takes it
+    unignored: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"staged": self.paths if self.staged else [],
@@ -156,7 +158,21 @@ def remove(repo: Repo, outputs: list[Output], remove_data: bool, force: bool,
         for rel in [*(unfinished or ()), *(o.path for o in outputs)]:
             repo.syncstate.end_removal(rel)  # last, once staged: until then a rerun finishes
         repo.syncstate.flush()
-    return replace(changed, kept=kept)
+    left = [] if remove_data else [o.path for o in outputs
+                                   if os.path.lexists(repo.abspath(o.path))]
+    return replace(changed, kept=kept, unignored=_seen_by_git(repo, left))
+
+
+def _seen_by_git(repo: Repo, paths: list[str]) -> list[str]:
+    """Those of `paths` (data no longer tracked) that Git does not ignore: `git add -A` would
+    commit them into Git, and a teammate's `git pull` of that commit would then overwrite,
+    without a word, their own changes there that Git ignored until then."""
+    if not paths or repo.git is None:
+        return []
+    try:
+        return repo.git.changed(paths)
+    except DvxError:
+        return []  # only a note depends on it
 
 
 def _finish_removal(repo: Repo, rel: str, remove_data: bool, force: bool,

@@ -9,7 +9,10 @@ purpose, which contradicts the pointer all the same. Data here is: the file a po
 the index or the workspace tracks (`PATH` of `PATH.dvx`), a file inside a directory one
 tracks, and a cached output of a stage (dvx.lock records it, or dvx.yaml declares it, with
 `cache: false` in dvx.yaml making it Git's). A pointer the commit removes (`dvx remove`, then
-`git add -A`) is in neither the index nor the workspace: its data is Git's from then on.
+`git add -A`) is in neither the index nor the workspace: its data is Git's from then on. The
+commit goes on, but the hook names those files (`given_to_git`): a teammate whose copy of
+them Git ignored until then, edits not yet recorded included, gets them overwritten by the
+`git pull` of that commit without a word from Git.
 Where dvx.lock or dvx.yaml cannot be read (a syntax error, a merge's conflict markers), the
 outputs of stages it names cannot be told from the rest: the check says so, and goes on
 without them.
@@ -25,8 +28,8 @@ made in its place, as no dvx command knows of it. A symbolic link to a workspace
 that file may be: it passes.
 
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
-changes and for the pointer files it holds, dvx.lock and dvx.yaml are read, and each staged
-file and the folders above it are looked up in those (with one stat per folder, for a
+changes and for the pointer files it holds and deletes, dvx.lock and dvx.yaml are read, and
+each staged file and the folders above it are looked up in those (with one stat per folder, for a
 pointer file beside it that is not staged yet). Each staged file is stat'ed once; only one
 with more than one link (a hard link) is hashed, and a symbolic link's target read from
 Git. A hard link whose bytes are no object's (changed through a link, and its object with
@@ -96,6 +99,9 @@ class StagedCheck:
     # dvx.yaml or dvx.lock, where it could not be read, and why: the outputs of stages it
     # names were not looked for among the files staged.
     unread: dict[str, DvxError] = field(default_factory=dict)
+    # The files staged that are data whose pointer the commit removes, by that pointer's
+    # data: Git's from then on, not stopped, but named.
+    given_to_git: list[StagedData] = field(default_factory=list)
 
 
 def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
@@ -110,6 +116,9 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
                                 [file.path for file in staged if _may_be_data(file.path)])
     named = {path for item in check.found for path in item.files}
     check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
+    check.given_to_git = _given_to_git(repo, [file.path for file in staged
+                                              if file.path not in named
+                                              and _may_be_data(file.path)])
     with contextlib.suppress(OSError):  # what was hashed, so the next commit reads it back
         repo.statcache.flush()
     return check
@@ -129,6 +138,25 @@ def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxEr
         if holder is not None:
             found.setdefault(holder, []).append(path)
     return [StagedData(holder, files) for holder, files in found.items()]
+
+
+def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
+    """The `staged` files at or below the data of a pointer file the commit removes, by that
+    data: one `git diff` of the index's pointer files, only when a file is staged."""
+    if not staged:
+        return []
+    assert repo.git is not None
+    removed = {pointer[:-len(POINTER_SUFFIX)]: pointer
+               for pointer in repo.git.staged_deletions(f"*{POINTER_SUFFIX}")}
+    found: dict[str, list[str]] = {}
+    for path in sorted(staged) if removed else ():
+        at = path
+        while at and at not in removed:
+            at = at.rpartition("/")[0]
+        if at:
+            found.setdefault(at, []).append(path)
+    return [StagedData(Holder(data, pointer=removed[data]), files)
+            for data, files in found.items()]
 
 
 def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
