@@ -186,17 +186,18 @@ def cache_objects_in(repo: Repo, path: str, skip: frozenset[str] = frozenset(),
     is neither (a copy, the user's own) is never read, only its stat."""
     full = repo.abspath(path)
     top = os.lstat(full)
-    files: list[tuple[str, os.stat_result]] = [(path, top)]
+    files: list[tuple[str, os.stat_result | None]] = [(path, top)]  # None: a symbolic link
     if stat.S_ISDIR(top.st_mode):
         walk = walk_directory(full)
-        files = [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
-        files += [(f"{path}/{rel}", os.lstat(join_posix(full, rel))) for rel in walk.symlinks]
+        files = [(f"{path}/{rel}", None) for rel in walk.symlinks]
+        if hard_links:
+            files += [(f"{path}/{e.relpath}", e.stat) for e in walk.files]
     for rel, st in files:
         if at_or_below_any(rel, skip):
             continue
         file = repo.abspath(rel)
         oid = None
-        if stat.S_ISLNK(st.st_mode):
+        if st is None or stat.S_ISLNK(st.st_mode):
             oid = repo.cache.object_for_symlink(os.path.join(os.path.dirname(file),
                                                              os.readlink(file)))
         elif hard_links and stat.S_ISREG(st.st_mode):
