@@ -606,7 +606,7 @@ def test_a_command_a_killed_repro_left_running_is_named_and_stops_the_next_repro
         said = dvx("status").stderr
         assert "`dvx repro` in this repository was stopped before it finished" in said
         assert "may still be running, writing the workspace: pid " in said, said
-        assert f"pid {group} (/bin/sh -c " in said and f"(`kill -- -{group}`)" in said
+        assert f"pid {group} (/bin/sh -c " in said and f"(`kill -- -{group}`)" in said, said
         refused = dvx("repro")
         assert refused.code == 3, refused.output
         said = " ".join(refused.stderr.split())

@@ -69,11 +69,16 @@ def test_many_large_objects_go_through_at_any_jobs(repo, dvx, tmp_path, remote, 
 
 
 @pytest.mark.parametrize("jobs", [None, "2"])
-def test_ten_thousand_small_objects_go_through_at_any_jobs(repo, dvx, tmp_path, remote, jobs):
-    if jobs and "seaweedfs" not in remote.extra.get("server", ""):
+def test_many_small_objects_go_through_at_any_jobs(repo, dvx, tmp_path, remote, jobs):
+    """10,000 objects; 2,000 where each is a request of its own to a server slow per object
+    (moto, SFTP): still more than any pool has workers, or a process file descriptors."""
+    slow_per_object = "seaweedfs" not in remote.extra.get("server", "")
+    if jobs and slow_per_object:
         pytest.skip("the other -j value runs on SeaweedFS (moto and SFTP are slow per object)")
     _one_layout_on_emulators(remote)
-    for i in range(10_000):
+    count = 2_000 if slow_per_object and remote.layout == "loose" and \
+        remote.url.startswith(("s3://", "ssh://")) else 10_000
+    for i in range(count):
         write(repo / "data" / f"{i // 100:03d}" / f"{i:05d}.txt", f"object {i}\n" * 3)
     assert dvx("add", "data").code == 0
     _round_trip(dvx, repo, tmp_path, remote, jobs)
