@@ -1361,6 +1361,89 @@ def test_update_of_a_directory_names_the_files_it_kept(source, project):
     assert (project / "images" / "0.png").read_text() == "mine\n"
 
 
+def _resumed(proc) -> tuple[int, str]:
+    """Let a command stopped at a fault point (`stopped_at`) go on; its status and stderr."""
+    import signal
+
+    os.kill(proc.pid, signal.SIGCONT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_an_update_writes_nothing_over_a_pointer_another_command_changed_meanwhile(
+        source, project):
+    """The user records an edit of the import's data (`dvx add`: it is data of their own now)
+    while an update downloads: the update, once it holds the lock to write, finds the pointer
+    changed and writes nothing, neither the pointer nor the data."""
+    from tests.conftest import stopped_at
+
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    commit(project, "import")
+    _new_version(alice)
+    updating = stopped_at("transfer.after_object", "update images.dvx --rev main", project)
+    edit(project, "images/0.png", "mine\n")
+    must("add", "images", cwd=project)
+    mine = (project / "images.dvx").read_text()
+    code, err = _resumed(updating)
+    assert code == 1, err
+    assert "'images.dvx' changed while this update read its source" in err
+    assert "Traceback" not in err
+    assert (project / "images.dvx").read_text() == mine and "source:" not in mine
+    assert (project / "images" / "0.png").read_text() == "mine\n"
+    assert not (project / "images" / "3.png").exists()
+
+
+def test_an_update_with_nothing_new_places_nothing_for_a_pointer_changed_meanwhile(
+        source, project, tmp_path):
+    """An update finishing an import (its data fetched from the source, then checked out)
+    checks out nothing once its pointer changed: the data it names now is the user's."""
+    from tests.conftest import stopped_at
+
+    team, _ = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    commit(project, "import")  # and no `dvx push`
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    updating = stopped_at("transfer.after_object", "update images.dvx", mate)
+    write(mate / "images" / "0.png", "mine\n")
+    must("add", "images", cwd=mate)
+    code, err = _resumed(updating)
+    assert code == 1 and "'images.dvx' changed while this update" in err, err
+    assert os.listdir(mate / "images") == ["0.png"]
+    assert (mate / "images" / "0.png").read_text() == "mine\n"
+
+
+def test_an_import_writes_nothing_where_another_command_wrote_meanwhile(source, project):
+    """What an import checked before its download is checked again once it holds the lock to
+    write: a path tracked meanwhile as the user's own data is refused as it would have been
+    before, and a pointer of the same import changed meanwhile (its description, say) is
+    not written over."""
+    from tests.conftest import stopped_at
+
+    team, alice = source
+    importing = stopped_at("transfer.after_object", f"import {team.origin} images", project)
+    write(project / "images" / "mine.png", "mine\n")
+    must("add", "images", cwd=project)
+    code, err = _resumed(importing)
+    assert code == 2 and "'images' is already tracked (not an import)" in err, err
+    assert "source:" not in (project / "images.dvx").read_text()
+    assert os.listdir(project / "images") == ["mine.png"]
+
+    must("import", str(team.origin), "raw/train.csv", "--rev", "v1", cwd=project)
+    edit(alice, "raw/train.csv", "a,b\n3,4\n")
+    must("add", "raw/train.csv", cwd=alice)
+    share(alice, "v2")
+    importing = stopped_at("transfer.after_object",
+                           f"import {team.origin} raw/train.csv --rev main", project)
+    described = (project / "train.csv.dvx").read_text() + 'desc: "my note"\n'
+    (project / "train.csv.dvx").write_text(described)
+    code, err = _resumed(importing)
+    assert code == 1 and "'train.csv.dvx' changed while this import read its source" in err
+    assert (project / "train.csv.dvx").read_text() == described
+    assert (project / "train.csv").read_text() == "a,b\n1,2\n"
+
+
 def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     team, alice = source
     assert run_dvx("import", str(team.origin), "images", cwd=project).code == 0

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
-from dvx.errors import DvxError, PathError, UsageError
+from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.hashing import CHUNK_SIZE
 from dvx.logs import quoted
 from dvx.objects.blobs import STREAM_BLOCK
@@ -46,7 +46,15 @@ from dvx.ops.source import (
     objects_of,
     source_path,
 )
-from dvx.outputs import Output, Target, check_data_path, scan_outputs, skip_broken, write_pointer
+from dvx.outputs import (
+    Output,
+    Target,
+    check_data_path,
+    load_output,
+    scan_outputs,
+    skip_broken,
+    write_pointer,
+)
 from dvx.paths import (
     POINTER_SUFFIX,
     for_command,
@@ -92,7 +100,8 @@ def import_repo(repo: Repo, url: str, path: str, out: str | None = None,
     if rev is not None:
         source_info["rev"] = rev
     pointer = _bring(repo, source, found, source_info)
-    return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
+    return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
+                  lambda: _refuse_taken_again(repo, rel, origin, force, replaced, "import"))
 
 
 def get_repo(url: str, path: str, out: str | None = None, rev: str | None = None,
@@ -656,7 +665,9 @@ def import_url(repo: Repo, url: str, out: str | None = None, force: bool = False
     replaced = _refuse_taken(repo, rel, origin, force, "OUT")
     pointer = _download_url(repo, fs, path, _recorded_location(repo, url),
                             _recordable(version, url, started))
-    return _track(repo, rel, pointer.with_user_fields_of(replaced), force)
+    return _track(repo, rel, pointer.with_user_fields_of(replaced), force,
+                  lambda: _refuse_taken_again(repo, rel, origin, force, replaced, "import-url",
+                                              "OUT"))
 
 
 def get_url(url: str, out: str | None = None, force: bool = False,
@@ -818,10 +829,11 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
     changed = pointer.oid != output.pointer.oid
     staged = False
     if pointer != output.pointer:
-        tracked = _track(repo, output.path, pointer, force)
+        tracked = _track(repo, output.path, pointer, force,
+                         lambda: _refuse_changed(repo, output.path, output.pointer, "update"))
         done, staged = tracked.checkout, bool(tracked.added.staged)
     else:
-        done = checkout(repo, [Target(output)], force=force)
+        done = _check_out_as_read(repo, output, force)
     return Updated(output.path, changed, _kept(
         detail if changed else f"{detail}; the data is the same", done), done.ok,
         rewritten=pointer != output.pointer, staged=staged)
@@ -830,10 +842,20 @@ def _update_one(repo: Repo, output: Output, rev: str | None, force: bool) -> Upd
 def _restore(repo: Repo, output: Output, detail: str, force: bool) -> Updated:
     """An import whose pointer is current: its data checked out where the workspace lacks
     it, under checkout's safety rule."""
-    done = checkout(repo, [Target(output)], force=force)
+    done = _check_out_as_read(repo, output, force)
     if done.restored:
         detail += f"; {len(done.restored)} file(s) restored"
     return Updated(output.path, False, _kept(detail, done), done.ok)
+
+
+def _check_out_as_read(repo: Repo, output: Output, force: bool) -> CheckoutResult:
+    """Check out the import `output` as update read it, refused (`_refuse_changed`) if its
+    pointer file changed since: the data it names now is not this update's to place."""
+    def as_read() -> list[Target]:
+        _refuse_changed(repo, output.path, output.pointer, "update")
+        return [Target(output)]
+
+    return checkout(repo, as_read, force=force)
 
 
 def _kept(detail: str, done: CheckoutResult) -> str:
@@ -1044,9 +1066,54 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
     return replaced
 
 
-def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
+def _refuse_taken_again(repo: Repo, rel: str, origin: dict[str, str], force: bool,
+                        replaced: Pointer | None, command: str, out_arg: str = "-o") -> None:
+    """`_refuse_taken`, asked again once the repository lock is held to write: what is at
+    `rel` may have changed while the source was read, and the pointer there must still be
+    `replaced`, the one the import read first (`_refuse_changed`)."""
+    if not _same(_refuse_taken(repo, rel, origin, force, out_arg), replaced):
+        _refuse_changed(repo, rel, replaced, command)
+
+
+def _refuse_changed(repo: Repo, rel: str, was: Pointer | None, command: str) -> None:
+    """Asked holding the repository lock, before an import or update writes: the pointer
+    file of `rel` is still `was` (None: there was none), as `command` read it before it read
+    its source, which can take long. Another command may have written it meanwhile (a `dvx
+    add` making the data the user's own, a `git pull` bringing a teammate's update, an
+    edit): writing over that would lose it, so nothing is written and the error says so."""
+    pointer_rel = rel + POINTER_SUFFIX
+    now: Pointer | None = None
+    readable = True
+    if os.path.lexists(repo.abspath(pointer_rel)):
+        try:
+            now = load_output(repo, pointer_rel).pointer
+        except DvxError:
+            readable = False  # a merge conflict, say: it changed too
+    if readable and _same(now, was):
+        return
+    how = ("was written" if was is None else "was removed" if readable and now is None
+           else "changed")
+    raise ConflictError(
+        f"'{pointer_rel}' {how} while this {command} read its source (by another command: "
+        "a `dvx add`, a `git pull`, an edit), so the " + command + " wrote nothing: what "
+        "it names now stays as it is.",
+        f"Run the {command} again if it is still wanted for what '{pointer_rel}' names now.")
+
+
+def _same(one: Pointer | None, other: Pointer | None) -> bool:
+    """Do two pointers say the same, every field (`meta` too, which `==` leaves out)?"""
+    return (one.to_bytes() if one else None) == (other.to_bytes() if other else None)
+
+
+def _track(repo: Repo, rel: str, pointer: Pointer, force: bool,
+           unchanged: Callable[[], None]) -> ImportResult:
+    """Write the import's pointer and .gitignore entry, and check out its data, all while
+    the repository lock is held; `unchanged` first refuses, with nothing written, if what
+    is at `rel` changed since the command read it (`_refuse_taken_again`,
+    `_refuse_changed`)."""
     full = repo.abspath(rel)
     with repo.lock(stages_in_git=True):
+        unchanged()
         os.makedirs(os.path.dirname(full), exist_ok=True)
         ignored = gitignore.add_entry(full)
         try:
@@ -1055,8 +1122,8 @@ def _track(repo: Repo, rel: str, pointer: Pointer, force: bool) -> ImportResult:
             if ignored:
                 gitignore.remove_entry(full)
             raise
-    done = checkout(repo, [Target(Output(rel, pointer))], force=force)
-    return ImportResult(finish(repo, [Added(rel, pointer, True)]), done)
+        done = checkout(repo, [Target(Output(rel, pointer))], force=force)
+        return ImportResult(finish(repo, [Added(rel, pointer, True)]), done)
 
 
 def _write_file(target: str, data: bytes) -> None:
