@@ -1224,6 +1224,7 @@ def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_r
     for url, rev in [(url, ()) for url in names] + [(origin, ("--rev", "HEAD")),
                                                     (origin, ("--rev", "main")),
                                                     (origin, ("--rev", "main~0")),
+                                                    (origin, ("--rev", "refs/heads/main")),
                                                     (origin, ("--rev", "HEAD^{commit}"))]:
         refused = run_dvx("import", url, "raw/train.csv", "-o", "copy.csv", *rev, cwd=alice)
         assert refused.code == 2, (url, rev, refused.output)
@@ -1241,6 +1242,35 @@ def test_an_import_from_the_repository_s_own_git_remote_is_refused_at_a_moving_r
     refused = run_dvx("import", origin, "raw/train.csv", "-o", "dev.csv", "--rev", "dev",
                       cwd=alice)
     assert refused.code == 2 and "the branch that 'dev' tracks there" in refused.stderr
+
+
+def test_a_cloned_source_s_revisions_are_named_as_the_source_names_them(source, project):
+    """A Git URL's source is read from dvx's clone of it, where its branches are
+    refs/remotes/origin/*: its full branch names are taken (refs/heads/main), and the
+    clone's own names (origin/main, origin/HEAD), which the source has not, are refused,
+    so that an import of this repository's own branch under one never slips past its
+    refusal."""
+    team, alice = source
+    origin = str(team.origin)
+    for rev in ("refs/heads/main", "refs/heads/main~0", "refs/tags/v1", "main", "v1"):
+        listed = run_dvx("ls", origin, "raw", "--rev", rev, cwd=project)
+        assert listed.code == 0 and "train.csv" in listed.stdout, (rev, listed.output)
+    for rev, named in [("origin/main", "'main' or 'refs/heads/main'"),
+                       ("refs/remotes/origin/main~1", "'main' or 'refs/heads/main'"),
+                       ("remotes/origin/main", "'main' or 'refs/heads/main'"),
+                       ("origin/HEAD", "no --rev (its default branch)"),
+                       ("origin", "no --rev (its default branch)")]:
+        refused = run_dvx("ls", origin, "--rev", rev, cwd=project)
+        assert refused.code == 2, (rev, refused.output)
+        assert refused.stderr.startswith(
+            f"ERROR: {rev!r} is no revision of '{origin}': it names a ref of the copy dvx "
+            f"keeps of it") and f"as the repository does ({named})" in refused.stderr
+    assert "Unknown revision 'refs/heads/nope'" in run_dvx(
+        "ls", origin, "--rev", "refs/heads/nope", cwd=project).stderr
+    own = run_dvx("import", origin, "raw/train.csv", "-o", "copy.csv", "--rev", "origin/main",
+                  cwd=alice)
+    assert own.code == 2 and "is no revision of" in own.stderr, own.output
+    assert not (alice / "copy.csv.dvx").exists()
 
 
 def test_a_local_edit_of_an_import_is_kept_by_update(source, project):

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import posixpath
+import re
 import stat
 import subprocess
 from collections.abc import Callable, Iterator
@@ -116,7 +117,7 @@ class Source:
             raise UsageError(f"'{url}' is not a Git repository.")
         self.commit: str | None = None
         if rev is not None:
-            self.commit = _resolve(self.repo, rev, url)
+            self.commit = _resolve(self.repo, rev, url, cloned=not self.is_local)
         elif not self.is_local:
             self.commit = _default_commit(self.repo, url)
         self.reader = reader  # the repository reading this one, if any
@@ -1065,15 +1066,54 @@ def _detach(target: str, url: str, rev: str | None) -> None:
 
 
 def _commit_of(target: str, rev: str | None) -> str | None:
-    """The commit `rev` names in the clone (a tag, commit, or the source's branch), if any."""
+    """The commit `rev` names in the clone (a tag, commit, or the source's branch, as the
+    source names them: `_in_clone`), if any."""
     if rev is None or rev.startswith("-"):
         return None
-    for candidate in (rev, f"origin/{rev}"):
+    try:
+        candidates = _in_clone(rev, target)
+    except UsageError:
+        return None  # a name of the clone's own: `_resolve` refuses it
+    for candidate in candidates:
         done = _run_git(["git", "-C", target, "rev-parse", "-q", "--verify",
                          "--end-of-options", f"{candidate}^{{commit}}"])
         if done.returncode == 0:
             return done.stdout.strip()
     return None
+
+
+# Names that only dvx's clone of a source has (its remote-tracking branches, origin/HEAD,
+# what its fetches leave), never the source itself: a revision naming one is refused.
+_CLONE_ONLY = ("origin", "FETCH_HEAD", "ORIG_HEAD")
+_CLONE_ONLY_PREFIXES = ("origin/", "remotes/", "refs/remotes/")
+
+
+def _in_clone(rev: str, url: str) -> list[str]:
+    """The names to try in dvx's clone of the source at `url` for the revision `rev` as the
+    source names it: the clone keeps the source's branches as refs/remotes/origin/*, its
+    tags as they are. `refs/heads/main` is `refs/remotes/origin/main` there; `main` is the
+    tag main, else the branch, as Git finds it in the source (refs/tags before refs/heads);
+    anything else (a commit, HEAD: the source's default branch) as it is. A name of the
+    clone's own (`origin/main`, `refs/remotes/origin/main`, `origin/HEAD`) is refused: the
+    source has none of them, and taking one for a branch of it would let, for one, an import
+    of this repository's own tracked branch past its refusal."""
+    base = re.split(r"[~^:]|@\{", rev, maxsplit=1)[0]
+    if base.startswith("refs/heads/"):
+        return ["refs/remotes/origin/" + rev.removeprefix("refs/heads/")]
+    if base.startswith("refs/tags/"):
+        return [rev]
+    if base in _CLONE_ONLY or base.startswith(_CLONE_ONLY_PREFIXES):
+        branch = base.removeprefix("refs/").removeprefix("remotes/").removeprefix("origin")
+        branch = branch.lstrip("/")
+        named = ("no --rev (its default branch)" if branch in ("", "HEAD") else
+                 f"'{branch}' or 'refs/heads/{branch}'")
+        raise UsageError(f"{rev!r} is no revision of '{url}': it names a ref of the copy dvx "
+                         "keeps of it, which the repository itself does not have.",
+                         f"Name its branch as the repository does ({named}), or a tag or "
+                         "commit of it.")
+    if base.startswith("refs/"):
+        return []  # a ref of the source the clone does not fetch
+    return [f"refs/tags/{rev}", f"refs/remotes/origin/{rev}", rev]
 
 
 def _has_default_branch(target: str) -> bool:
@@ -1085,7 +1125,8 @@ def _default_commit(repo: Repo, url: str) -> str:
     """The commit of the default branch of a cloned source, or a UsageError saying that its
     HEAD names a branch it does not have, and which branches it has."""
     if _has_default_branch(repo.root):
-        return _resolve(repo, "origin/HEAD", url)
+        assert repo.git is not None
+        return repo.git.resolve_revision("refs/remotes/origin/HEAD")
     branches = _run_git(["git", "-C", repo.root, "for-each-ref", "--format=%(refname)",
                          "refs/remotes/origin/"]).stdout.split()
     names = ", ".join(b.removeprefix("refs/remotes/origin/") for b in branches)
@@ -1143,13 +1184,15 @@ def _git_error(stderr: str) -> str:
     return lines[0].rstrip(".") if lines else "git failed"
 
 
-def _resolve(repo: Repo, rev: str, url: str) -> str:
-    """The commit `rev` names in the source: a Git revision (a branch of a clone's source
-    too), else the name of an experiment made there, as the commands take one (`dvx metrics
-    show --rev`, DVC's `dvc.api.open(rev=...)`)."""
+def _resolve(repo: Repo, rev: str, url: str, cloned: bool) -> str:
+    """The commit `rev` names in the source: a Git revision, else the name of an experiment
+    made there, as the commands take one (`dvx metrics show --rev`, DVC's
+    `dvc.api.open(rev=...)`). A local source's branch is looked up among its remote
+    branches too; in dvx's clone of a source (`cloned`), a revision is named as the source
+    names it (`_in_clone`)."""
     git = repo.git
     assert git is not None
-    for candidate in (rev, f"origin/{rev}"):
+    for candidate in _in_clone(rev, url) if cloned else [rev, f"origin/{rev}"]:
         try:
             return git.resolve_revision(candidate)
         except UsageError:
