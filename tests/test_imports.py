@@ -1547,6 +1547,51 @@ def test_pull_names_update_for_an_import_when_the_remote_folder_was_never_made(
                                                   "source.") in pulled.stderr, pulled.stderr
 
 
+def test_fetch_of_another_revision_s_import_names_the_import_that_brings_its_data(
+        source, project, tmp_path):
+    """`dvx update` brings the data of the workspace's import pointer only: for the data an
+    older revision's pointer of it names, which no remote has, fetch names instead the `dvx
+    import` of its source at the commit that pointer records, which brings it (to a copy
+    beside it, that `dvx remove --outs` drops, the cache keeping the data)."""
+    import re
+    import shlex
+
+    team, alice = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(team.origin), "images", "--rev", "v1", "-o", "data/images",
+         cwd=project)
+    commit(project, "v1")  # its data never pushed
+    _new_version(alice)
+    must("update", "data/images.dvx", "--rev", "main", cwd=project)
+    commit(project, "main")
+    must("push", cwd=project)
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    fetched = run_dvx("fetch", "--rev", "HEAD~1", cwd=mate / "data")
+    assert fetched.code == 1, fetched.output
+    assert "fetches its data from its source" not in fetched.stderr
+    found = re.search(r"data/images\.dvx is an import that named that data in commit \w+, not the "
+                      r"workspace's data, which is all `dvx update` brings: `(dvx import [^`]+)` "
+                      r"brings it from its source, to a copy beside it \(`dvx remove --outs "
+                      r"([^`]+)` then drops the copy", fetched.stderr)
+    assert found is not None, fetched.stderr
+    v1 = git(alice, "rev-parse", "v1").strip()
+    assert f"--rev {v1[:12]} " in found[1]
+    must(*shlex.split(found[1])[1:], cwd=mate / "data")
+    must("remove", "--outs", found[2], cwd=mate / "data")
+    assert run_dvx("fetch", "--rev", "HEAD~1", cwd=mate).code == 0
+
+    git(tmp_path, "clone", "-q", str(project), "other")
+    other = tmp_path / "other"
+    must("remote", "add", "empty", str(tmp_path / "never-pushed"), cwd=other)
+    unread = run_dvx("fetch", "-r", "empty", "--rev", "HEAD~1", cwd=other)
+    assert unread.code != 0 and "does not exist" in unread.stderr, unread.output
+    assert ("data/images.dvx is an import: `dvx update data/images.dvx` fetches its data "
+            "from its source.") in unread.stderr  # the workspace's data
+    assert "data/images.dvx is an import that named that data, not the workspace's" \
+        in unread.stderr  # HEAD~1's
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

@@ -398,7 +398,9 @@ def _imports_note(never_pushed: list[Recorded]) -> str:
     from their source (pull reads only the remote)."""
     from dvx.ops.sync import imports_note
 
-    note = imports_note([(r.pointer, r.update) for r in never_pushed if r.update is not None])
+    note = imports_note([(r.pointer, r.update) for r in never_pushed if r.update is not None],
+                        [(r.pointer, r.commit, r.import_again) for r in never_pushed
+                         if r.import_again is not None])
     return f" {note}" if note else ""
 
 

@@ -29,7 +29,7 @@ from dvx import faults, fsutil, gitignore
 from dvx.config import Config, validate
 from dvx.errors import ConflictError, DvxError, PathError, UsageError
 from dvx.hashing import CHUNK_SIZE
-from dvx.logs import quoted
+from dvx.logs import quoted, shell_quote
 from dvx.objects.blobs import STREAM_BLOCK
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.checkout import OBJECT_MISSING, CheckoutResult, checkout
@@ -955,6 +955,25 @@ def _target_rel(repo: Repo, target: str) -> str:
     """The data path an update target names (given as the data or as its pointer file)."""
     rel = repo_relpath(repo.root, target)
     return rel[:-len(POINTER_SUFFIX)] if rel.endswith(POINTER_SUFFIX) else rel
+
+
+def import_command(repo: Repo, output: Output) -> tuple[str, str] | None:
+    """For the pointer of an import from a repository (`output`: another revision's, say,
+    whose data `dvx update` does not bring, as it brings the workspace's): the `dvx import`
+    that brings that data into the cache from its source, at the commit the pointer records,
+    to a copy beside the workspace's, and that copy's pointer file, as a command run here
+    names them (`dvx remove --outs` drops the copy, the cache keeping the data). None for an
+    import from a URL, whose source keeps no older version."""
+    info = output.pointer.source_info or {}
+    if "repo" not in info or "rev_lock" not in info:
+        return None
+    location = _location(repo, info["repo"])
+    if _is_local(info["repo"], repo.root) and not os.path.isabs(info["repo"]):
+        location = os.path.relpath(location)  # as typed here
+    commit = info["rev_lock"][:12]
+    copy = f"{output.path}-{commit[:7]}"
+    return (f"dvx import {shell_quote(location)} {shell_quote(info['path'])} --rev {commit} "
+            f"-o {for_command(repo.root, copy)}", for_command(repo.root, copy + POINTER_SUFFIX))
 
 
 # -- shared ---------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from dvx.outputs import (
     load_tree,
     pipeline_outputs,
 )
-from dvx.paths import POINTER_SUFFIX, for_command
+from dvx.paths import for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
 from dvx.remote.transfer_result import NOT_AN_OBJECT, in_a_pack_cut_short, lost_with_its_pack
@@ -117,12 +117,17 @@ class Recorded:
     commit: str | None = None
     author: str | None = None
     searched: bool = True
-    # For an import's pointer (it has a `source:`): the pointer as a command run here names
-    # it, for the `dvx update` that fetches its data from its source, which no remote needs.
+    # For an import's pointer (it has a `source:`) whose workspace copy names that data: the
+    # pointer as a command run here names it, for the `dvx update` that fetches the data from
+    # its source, which no remote needs.
     update: str | None = None
     # The data as a command run here names it, when the cache here lost it and the workspace
     # still holds it (`OutputStatus.only_in_workspace`): `dvx commit PATH` stores it again.
     held_here: str | None = None
+    # For an import's pointer whose workspace copy names other data (or none): the `dvx
+    # import` that brings this data from its source, and the pointer of the copy it makes
+    # (`imports.import_command`).
+    import_again: tuple[str, str] | None = None
 
     def __str__(self) -> str:
         if self.commit is not None and self.author is None:
@@ -914,8 +919,9 @@ def _recorded_with_change(repo: Repo, result: SyncResult, missing: Collection[st
             _files_recording(result, missing).items())[:SHOWN_NEVER_PUSHED]:
         change = None if git is None else git.first_with(record, named)
         commit, author = change if change is not None else (None, None)
-        notes.append(Recorded(record, named, commit, author, git is not None,
-                              _update_target(repo, record), _held_here(repo, output)))
+        update, again = _import_advice(repo, output)
+        notes.append(Recorded(record, named, commit, author, git is not None, update,
+                              _held_here(repo, output), again))
     return notes
 
 
@@ -937,37 +943,62 @@ def _held_here(repo: Repo, output: Output) -> str | None:
     return for_command(repo.root, output.path) if held else None
 
 
-def imports_note(imports: list[tuple[str, str]]) -> str:
+def imports_note(imports: list[tuple[str, str]],
+                 again: Iterable[tuple[str, str | None, tuple[str, str]]] = ()) -> str:
     """For imports whose data no remote gives, each as (its pointer file as named, as a
     command run here names it): that `dvx update` fetches it from their sources, which pull
-    never reads."""
-    if not imports:
-        return ""
-    names = ", ".join(named for named, _ in imports)
-    command = "dvx update " + " ".join(target for _, target in imports)
-    if len(imports) == 1:
-        return f"{names} is an import: `{command}` fetches its data from its source."
-    return f"{names} are imports: `{command}` fetches their data from their sources."
+    never reads. `again`: those whose data the workspace's pointer does not name (another
+    revision's), each as (its pointer file as named, the commit recording that data there if
+    known, `import_command`): update would not bring it, a `dvx import` of its source does."""
+    notes = []
+    if imports:
+        names = ", ".join(named for named, _ in imports)
+        command = "dvx update " + " ".join(target for _, target in imports)
+        notes.append(f"{names} is an import: `{command}` fetches its data from its source."
+                     if len(imports) == 1 else
+                     f"{names} are imports: `{command}` fetches their data from their sources.")
+    for named, commit, (command, copy) in again:
+        when = f" in commit {commit}" if commit else ""
+        notes.append(f"{named} is an import that named that data{when}, not the workspace's "
+                     f"data, which is all `dvx update` brings: `{command}` brings it from its "
+                     f"source, to a copy beside it (`dvx remove --outs {copy}` then drops the "
+                     "copy, the cache keeping the data).")
+    return " ".join(notes)
 
 
 def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
     """`imports_note` of the imports among `targets` whose data the cache lacks (a few)."""
-    pointers = sorted({t.output.record_file for t in targets if t.output.pointer.source
-                       is not None and not repo.cache.exists(t.output.pointer.oid)})
-    return imports_note([(record, for_command(repo.root, record))
-                         for record in pointers[:SHOWN_NEVER_PUSHED]])
+    missing = sorted({(t.output.record_file, t.output.pointer.oid): t.output for t in targets
+                      if t.output.pointer.source is not None
+                      and not repo.cache.exists(t.output.pointer.oid)}.items())
+    imports, again = [], []
+    for (record, _), output in missing[:SHOWN_NEVER_PUSHED]:
+        update, import_again = _import_advice(repo, output)
+        if update is not None:
+            imports.append((record, update))
+        elif import_again is not None:
+            again.append((record, None, import_again))
+    return imports_note(imports, again)
 
 
-def _update_target(repo: Repo, record: str) -> str | None:
-    """The pointer file `record` as a command run here names it, if it is an import's (its
-    workspace copy has a `source:`)."""
-    if not record.endswith(POINTER_SUFFIX):
-        return None
+def _import_advice(repo: Repo, output: Output) -> tuple[str | None, tuple[str, str] | None]:
+    """For an import's pointer (`output`: the workspace's or a revision's) whose data no
+    remote gives: its pointer file as a command run here names it, for `dvx update`, when
+    the workspace's pointer file names that same data (update brings the workspace's only);
+    else the `dvx import` that brings that data from its source (`import_command`). (None,
+    None) for other data."""
+    if output.stage is not None or output.pointer.source is None:
+        return None, None
     try:
-        output = load_output(repo, record)
+        here: Output | None = load_output(repo, output.record_file)
     except DvxError:
-        return None  # gone from the workspace, or unreadable: status and pull name that
-    return for_command(repo.root, record) if output.pointer.source is not None else None
+        here = None  # gone from the workspace, or unreadable: status and pull name that
+    if here is not None and here.pointer.source is not None \
+            and here.pointer.oid == output.pointer.oid:
+        return for_command(repo.root, output.record_file), None
+    from dvx.ops.imports import import_command
+
+    return None, import_command(repo, output)
 
 
 def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
