@@ -1491,6 +1491,48 @@ def test_an_update_cut_short_is_finished_by_running_it_again(source, project):
     assert run_dvx("status", "-q", cwd=project).code == 0
 
 
+def test_a_later_update_or_checkout_of_an_import_finishes_a_stopped_update(source, project):
+    """`dvx update images.dvx --rev main` killed while it checks out is named (a change, as a
+    stopped checkout is) until a later command that places that import's files as its
+    pointer says ends without an error: an update of it (named, or of every import, at
+    whichever revision) or a checkout of it; an update of another import finishes nothing
+    of it."""
+    def stopped() -> list[str]:
+        said = " ".join(run_dvx_proc("status", cwd=project).stderr.split())
+        return [part.partition("`")[0] for part in said.split("The last `")[1:]
+                if "was stopped before it finished" in part]
+
+    def killed(*args: str) -> None:
+        run = run_dvx_proc(*args, cwd=project, env={"DVX_FAULT": "checkout.after_file:1"})
+        assert run.code == -9, run.output
+
+    team, alice = source
+    must("import", str(team.origin), "images", "--rev", "v1", cwd=project)
+    must("import", str(team.origin), "raw/train.csv", cwd=project)
+    commit(project, "imports")
+    for i in range(3):
+        edit(alice, f"images/{i}.png", f"image {i}, v2\n")
+    must("add", "images", cwd=alice)
+    share(alice, "v2")
+    killed("update", "images.dvx", "--rev", "main")
+    assert stopped() == ["dvx update images.dvx --rev main"]
+    assert run_dvx("status", "-q", cwd=project).code == 1
+    must("update", "train.csv.dvx", cwd=project)
+    assert stopped() == ["dvx update images.dvx --rev main"]
+    must("update", "-q", "images", cwd=project)
+    assert stopped() == []
+    assert (project / "images" / "2.png").read_text() == "image 2, v2\n"
+
+    killed("update", "images.dvx", "--rev", "v1")
+    must("checkout", "images", cwd=project)
+    assert stopped() == []
+    killed("update", "images.dvx", "--rev", "main")
+    must("update", cwd=project)
+    assert stopped() == []
+    assert (project / "images" / "2.png").read_text() == "image 2, v2\n"
+    assert run_dvx("status", "-q", cwd=project).code == 0
+
+
 def test_update_brings_an_import_that_was_never_pushed_from_its_source(source, project,
                                                                         tmp_path):
     team, _ = source

@@ -207,7 +207,9 @@ def command_of(ctx: click.Context, repo: Repo) -> Command:
 def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
     """The work of a command whose run to its end settles its paths whatever a stopped one
     left there (lock.Work): checkout and pull place their files as the pointers say, with
-    --force and --relink as they change that; add, remove and commit leave each path tracked
+    --force and --relink as they change that, and so does update for the imports it brings
+    up to date (its targets, or every import), whichever revision they moved to; add, remove
+    and commit leave each path tracked
     or not, whatever options they have. A move only moves what is tracked, and a commit
     without targets records only what changed of it: a stopped one is finished by those
     others, but they finish no other command. None: a command of no such work."""
@@ -224,6 +226,13 @@ def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
             return Work(state, None)
         return Work(state, _data_paths(targets),
                     names_everything=lambda: _name_every_output(repo, targets))
+    if name == "update":  # it checks out the imports it updates, as a checkout of them
+        state = " ".join([WORKSPACE, *(["--force"] if params.get("force") else [])])
+        imports = params["targets"] or _import_paths(repo)
+        if imports is None:
+            return None
+        return Work(state, _data_paths(imports),
+                    names_everything=lambda: _name_every_output(repo, imports))
     if name in ("add", "remove", "commit", "move"):
         paths = (params["src"], params["dst"]) if name == "move" else \
             params.get("paths") or params["targets"]
@@ -231,6 +240,19 @@ def _work_of(ctx: click.Context, repo: Repo) -> Work | None:
             return Work(TRACKING, None, settles=False)
         return Work(TRACKING, _data_paths(paths), settles=name != "move")
     return None
+
+
+def _import_paths(repo: Repo) -> tuple[str, ...] | None:
+    """Every import of `repo`, as absolute paths: what `dvx update` without targets updates;
+    None when they cannot be read (the command itself then says why)."""
+    from dvx.errors import DvxError
+    from dvx.outputs import scan_outputs
+
+    try:
+        outputs = scan_outputs(repo)[0]
+    except (DvxError, OSError):
+        return None
+    return tuple(repo.abspath(o.path) for o in outputs if o.pointer.source is not None)
 
 
 def _data_paths(paths: tuple[str, ...] | list[str]) -> tuple[str, ...]:
