@@ -27,7 +27,7 @@ from dvx.outputs import Broken, Output, Target, pointers_left_out, scan_outputs,
 from dvx.paths import POINTER_SUFFIX, check_relpath
 from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
-from dvx.scm import Git, literal
+from dvx.scm import Git
 
 log = get_logger(__name__)
 
@@ -279,46 +279,6 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     except DvxError:
         pass  # what was found so far stands
     return found
-
-
-HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
-
-
-def in_a_commit(repo: Repo, path: str, oid: str, scope: tuple[str, ...] = ("--all",)) -> bool:
-    """Does a commit that some ref reaches (a branch, a tag, a stash, an experiment; `scope`
-    is what `git log` is given: ("--reflog",) a reflog) record `oid` for the data at `path`,
-    in its pointer file or in dvx.lock? Only the latest HISTORY_DEPTH commits that changed
-    either are read; an unreadable history counts as none. One `git log` per file."""
-    git = repo.git
-    if git is None:
-        return False
-    for file in (path + POINTER_SUFFIX, LOCK_FILE):
-        try:
-            for commit in commits_changing(git, file, scope):
-                if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, oid,
-                            repo.algo):
-                    return True
-        except DvxError:
-            continue  # unreadable history counts as none
-    return False
-
-
-def commits_changing(git: Git, file: str, scope: tuple[str, ...]) -> list[str]:
-    """The latest commits of `scope` (`git log`'s "--all", "--reflog", ...) that changed
-    `file`."""
-    # --full-history: a merge that deleted the pointer hides, by default, the commits of the
-    # side that changed it.
-    return git.run("log", *scope, "--full-history", "--format=%H",
-                   f"-n{HISTORY_DEPTH}", "--", *literal([file])).decode().split()
-
-
-def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> bool:
-    if data is None:
-        return False
-    if file == LOCK_FILE:
-        return any(out.path == path and out.oid == oid
-                   for stage in parse_lock(data, algo).values() for out in stage.outs)
-    return parse_pointer(data, file).oid == oid
 
 
 def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:

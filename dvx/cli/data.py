@@ -467,9 +467,7 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         states = {"unchanged": [],
                   "outdated": [f"pointer changed {o.moved_where}, data not checked out"],
                   "modified": ["modified"] + ([f"and its pointer changed {o.moved_where}"]
-                                              if o.pointer_moved else [])
-                  + (["holding data that its pointer does not name and no commit records "
-                      "(the pointer was put back after `dvx add`?)"] if o.own_data else []),
+                                              if o.pointer_moved else []),
                   "not_pulled": ["not pulled yet" if not o.in_cache
                                  else "not checked out yet"],
                   "linked_elsewhere": ["linked to another dvx cache (a moved or copied "

@@ -34,7 +34,6 @@ from dvx.ops.status import (
     behind,
     layered_status,
     output_status,
-    sync_record,
 )
 from dvx.outputs import Output, load_tree, write_pointer
 from dvx.paths import (
@@ -332,7 +331,7 @@ def prepare(repo: Repo, rel: str, existing: Output | None,
     """Store the data at `rel` and work out its new pointer; `status`: the output's status,
     when the caller has just worked it out; `scanned`: the directory's walk, when
     `check_storable` has just taken it."""
-    synced = repo.syncstate.get(rel) if existing is None else sync_record(repo, existing)
+    synced = repo.syncstate.get(rel)
     held = held_back(repo, existing, synced, status)
     recorded = load_tree(repo, existing.pointer, existing.recorded_in) if existing is not None \
         and existing.pointer.is_dir else None

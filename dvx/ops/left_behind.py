@@ -37,14 +37,14 @@ from dataclasses import dataclass, field, replace
 
 from dvx import fsutil
 from dvx.errors import DvxError
-from dvx.history import commits_changing, in_a_commit
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
 from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, walk_directory
-from dvx.pointer import Pointer
+from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
+from dvx.scm import Git, literal
 from dvx.workspace import cache_objects_in, file_state, prune_empty_dirs
 
 log = get_logger(__name__)
@@ -58,6 +58,7 @@ POINTER_DROPPED = ("no branch, tag or experiment holds the commit of its pointer
 LOCK_ENTRY_DROPPED = ("no branch, tag or experiment holds a commit with that entry any more (only "
                       "Git's reflog does): it may be the only copy")
 LOCK_ENTRY_GONE = "the dvx.lock entry that recorded it is not in the checked-out commit"
+HISTORY_DEPTH = 20  # the latest commits of a pointer (or dvx.lock) looked at for the data
 NOT_CACHED = "not all of it is in the cache"
 SHARED_CACHE = "the cache is shared with other repositories (whose gc could take the only copy)"
 
@@ -272,9 +273,9 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
         if why is None and shared:
             why = SHARED_CACHE
         stage_output = outputs_in_history.records(path)
-        if why is None and not _synced_in_a_commit(repo, path):
+        if why is None and not _in_a_commit(repo, path):
             why = (LOCK_ENTRY_DROPPED if stage_output
-                   else POINTER_DROPPED if _synced_in_a_commit(repo, path, ("--reflog",))
+                   else POINTER_DROPPED if _in_a_commit(repo, path, ("--reflog",))
                    else NEVER_COMMITTED)
         found.left.append(LeftBehind(path, why, inside, stage_output=stage_output))
     kept = [item.path for item in found.left if item.why_kept is not None]
@@ -317,20 +318,41 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
     return None
 
 
-def _synced_in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
-    """Does a commit of `scope` record the data synced at `path` (`in_a_commit`)? If not,
-    the pointer was only ever staged (and `git reset --hard` took it away): nothing but the
-    workspace names the data, and gc would not keep its objects."""
-    synced = repo.syncstate.get(path)
-    return synced is not None and in_a_commit(repo, path, synced.oid, scope)
-
-
 def _outputs_for_git(repo: Repo) -> set[str]:
     """The outputs Git is to track (`cache: false`) that dvx.lock records: a stage's output,
     never data left behind. Read only when records remain once the cached outputs are set
     apart, so seldom."""
     return {o.path for lock in read_lock(repo.root, repo.algo).values() for o in lock.outs
             if not o.cache}
+
+
+def _in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
+    """Does a commit some ref reaches (a branch, a tag, a stash, an experiment) record the
+    data synced at `path`, in its pointer or in dvx.lock? If not, the pointer was only ever
+    staged (and `git reset --hard` took it away): nothing but the workspace names the data,
+    and gc would not keep its objects. `scope` ("--reflog",): a commit a reflog reaches."""
+    synced = repo.syncstate.get(path)
+    git = repo.git
+    if synced is None or git is None:
+        return False
+    for file in (path + POINTER_SUFFIX, LOCK_FILE):
+        try:
+            commits = _commits_changing(git, file, scope)
+            for commit in commits:
+                if _records(git.blob_at(commit, file, MAX_LOCK_BYTES), file, path, synced.oid,
+                            repo.algo):
+                    return True
+        except DvxError:
+            continue  # unreadable history counts as none
+    return False
+
+
+def _commits_changing(git: Git, file: str, scope: tuple[str, ...]) -> list[str]:
+    """The latest commits of `scope` ("--all", "--reflog", or both) that changed `file`."""
+    # --full-history: a merge that deleted the pointer hides, by default, the commits of the
+    # side that changed it.
+    return git.run("log", *scope, "--full-history", "--format=%H",
+                   f"-n{HISTORY_DEPTH}", "--", *literal([file])).decode().split()
 
 
 class _LockHistory:
@@ -351,7 +373,7 @@ class _LockHistory:
         if git is None:
             return found
         try:
-            for commit in commits_changing(git, LOCK_FILE, ("--all", "--reflog")):
+            for commit in _commits_changing(git, LOCK_FILE, ("--all", "--reflog")):
                 data = git.blob_at(commit, LOCK_FILE, MAX_LOCK_BYTES)
                 if data is not None:
                     found |= {(out.path, out.oid) for stage in
@@ -359,6 +381,15 @@ class _LockHistory:
         except DvxError:
             pass  # unreadable history counts as none
         return found
+
+
+def _records(data: bytes | None, file: str, path: str, oid: str, algo: str) -> bool:
+    if data is None:
+        return False
+    if file == LOCK_FILE:
+        return any(out.path == path and out.oid == oid
+                   for stage in parse_lock(data, algo).values() for out in stage.outs)
+    return parse_pointer(data, file).oid == oid
 
 
 def _declaring_stage(path: str, declared: Mapping[str, str]) -> str | None:

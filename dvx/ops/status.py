@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import in_a_commit, recorded_by_git, recorded_lately
+from dvx.history import recorded_by_git, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
@@ -80,9 +80,6 @@ class OutputStatus:
     # Not in the cache, but the workspace holds all of it, unchanged (the cache was deleted,
     # say): `dvx commit` stores it again, where `dvx pull` needs a remote that has it
     only_in_workspace: bool = False
-    # Modified, holding data of its own that no commit records (a `dvx add` whose pointer
-    # Git put back: `git restore`, `git reset --hard`, `git stash`), not what its pointer names
-    own_data: bool = False
 
     @property
     def changed(self) -> bool:
@@ -106,8 +103,7 @@ class OutputStatus:
                                   "workspace": self.workspace, "in_cache": self.in_cache,
                                   "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid,
                                   "moved_in_workspace": self.moved_in_workspace,
-                                  "only_in_workspace": self.only_in_workspace,
-                                  "own_data": self.own_data}
+                                  "only_in_workspace": self.only_in_workspace}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated)
@@ -332,8 +328,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
     """The output's status. PathError for a path dvx will not read (a symbolic link of the
     user's, a special file), unless it holds what the pointer records through links to
     another dvx cache's objects (LINKED_ELSEWHERE)."""
-    recorded = repo.syncstate.get(output.path)
-    synced = sync_record(repo, output)
+    synced = repo.syncstate.get(output.path)
     try:
         result = _status_against(repo, output, synced)
     except PathError:
@@ -350,41 +345,7 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = result if earlier is None else earlier[1]
     if result.pointer_moved:
         result.moved_in_workspace = moved_in_workspace(repo, output)
-    result.own_data = synced != recorded and result.workspace == MODIFIED
     return result
-
-
-def sync_record(repo: Repo, output: Output) -> Synced | None:
-    """The record of what the workspace was synced to, as status compares with it: when the
-    workspace holds data of its own (`holds_own_data`), the pointer's version, as if it had
-    been synced to that and changed here since."""
-    synced = repo.syncstate.get(output.path)
-    if synced is not None and holds_own_data(repo, output, synced):
-        return _record_of(output.pointer)
-    return synced
-
-
-def holds_own_data(repo: Repo, output: Output, synced: Synced) -> bool:
-    """Was the workspace synced (whole) to data that no commit records, other than what the
-    pointer file names now, HEAD's again? So it is after a `dvx add` whose pointer Git put
-    back (`git restore`, `git reset --hard`, `git stash`): the data still there is the
-    user's own, a change made here, never a version Git moved the pointer away from (which
-    `dvx checkout` may replace, and `add` and `commit` must not record over the pointer).
-    What HEAD recorded lately is looked at first, as a pointer Git moved mostly came from
-    there; the commits of every branch, tag, remote-tracking branch and experiment only when
-    that does not hold it. A stash holding the pointer does not count: its data is still the
-    user's own change."""
-    if synced.oid == output.pointer.oid or synced.placed is not None or (
-            synced.base is not None or output.stage is not None):
-        return False  # a stage's output is rebuilt by its stage, never added
-    try:
-        if output.pointer.oid not in [p.oid for p in recorded_by_git(repo, output.path, False)]:
-            return False  # not HEAD's pointer: moved here (`dvx move`, a pointer checked out)
-    except DvxError:
-        return False
-    if any(p.oid == synced.oid for p in recorded_lately(repo, output.path, False)):
-        return False
-    return not in_a_commit(repo, output.path, synced.oid, ("--exclude=refs/stash", "--all"))
 
 
 def moved_in_workspace(repo: Repo, output: Output) -> bool:
