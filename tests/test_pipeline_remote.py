@@ -279,6 +279,37 @@ stages:
     assert (ci / "x.bin").read_text() == "x\n"
 
 
+def test_repro_pull_allow_missing_goes_on_when_the_only_remote_asked_cannot_be_read(
+        repo, dvx, tmp_path):
+    """The one remote the pull needs (an output's own, its server down) cannot be read, and
+    the cache holds every input: --allow-missing goes on as with several remotes, checks out
+    the inputs, runs the stage that makes the output and names the remote on a Problem:
+    line; without it, the error names the remote and no stage runs."""
+    assert dvx("remote", "add", "-d", "storage", str(tmp_path / "s0")).code == 0
+    assert dvx("remote", "add", "xs", str(tmp_path / "xs")).code == 0
+    write(repo / "a.txt", "a\n")
+    assert dvx("add", "a.txt").code == 0
+    write(repo / "dvx.yaml", """\
+stages:
+  s:
+    cmd: tr a-z A-Z < a.txt > b.txt
+    deps: [a.txt]
+    outs:
+    - b.txt: {remote: xs}
+""")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    assert dvx("fetch", "a.txt", cwd=ci).code == 0
+    assert dvx("remote", "modify", "xs", "url", f"ssh://127.0.0.1:{free_port()}/x",
+               cwd=ci).code == 0  # a closed loopback port: refused at once
+    refused = dvx("repro", "--pull", cwd=ci)
+    assert refused.code != 0 and "the remote 'xs'" in refused.stderr, refused.output
+    assert "Running stage" not in refused.output and not (ci / "b.txt").exists()
+    real = dvx("repro", "--pull", "--allow-missing", cwd=ci)
+    assert real.code == 0, real.output
+    assert "the remote 'xs'" in real.stderr.split("Problem:")[1], real.stderr
+    assert (ci / "a.txt").read_text() == "a\n" and (ci / "b.txt").read_text() == "A\n"
+
+
 def _dry_then_real_pull(ci: Path, dvx) -> tuple[dict, dict]:
     """The --json summaries of `repro --dry --pull`, then of the real `repro --pull`."""
     dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)

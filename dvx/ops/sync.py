@@ -670,11 +670,14 @@ def _quarantine_corrupt(repo: Repo, remote: RemoteStore, oids: Collection[str],
 
 
 def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
-          jobs: int | None = None, earlier: SyncResult | None = None) -> SyncResult:
+          jobs: int | None = None, earlier: SyncResult | None = None,
+          keep_remote_errors: bool = False) -> SyncResult:
     """`earlier`: a fetch of this command before this one (`_done_before`). A remote is
     opened only for objects the cache lacks: a fetch of data all cached needs none (no
     remote configured, or one out of reach), and the checkout of a pull then runs. Each
-    output's remote is asked only if the cache lacks some of its data."""
+    output's remote is asked only if the cache lacks some of its data. A remote that cannot
+    be used, one of several, is kept in `remote_errors` and the others are still used; with
+    `keep_remote_errors` so is the only one (else its error is raised)."""
     targets = pushed(targets)
     keep_links_on_set_aside(repo)  # an object found damaged is set aside, and fetched again
     _set_aside_corrupt_manifests(repo, targets)  # a manifest set aside is one to fetch
@@ -694,7 +697,7 @@ def fetch(repo: Repo, targets: list[Target], remote_name: str | None = None,
         _refuse_outputs_sent_nowhere(repo, [t for need in asked.values() for t in need.targets
                                             if need.lacks_some_of(repo, t)],
                                      set(repo.config.remote_names()))
-    if len(asked) > 1:
+    if len(asked) > 1 or keep_remote_errors:
         return _over_remotes({name: need.targets for name, need in asked.items()},
                              "fetch from", lambda name, _: _fetch_from(
                                  repo, asked[name], name, jobs, earlier, generation))
@@ -1013,15 +1016,17 @@ def _remember_complete_trees(repo: Repo, wanted: Wanted, failed: dict[str, str],
 def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
          jobs: int | None = None, force: bool = False, also_fetch: list[Target] | None = None,
          settle: DeclaredOutputs | None = None,
-         targets_now: Callable[[], list[Target]] | None = None
-         ) -> SyncResult:
+         targets_now: Callable[[], list[Target]] | None = None,
+         keep_remote_errors: bool = False) -> SyncResult:
     """Fetch `targets` (and `also_fetch`: other revisions' data), then check out what
     `targets_now` (default: `targets`) finds once the repository lock is held (with `settle`,
     as checkout's). The pointers may have moved during the fetch (`git checkout` with the
     hooks installed checks out data of its own): the checkout places what they name now,
     never the data of the pointers read before; what those need and was not fetched is
-    reported missing."""
-    result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs)
+    reported missing. `keep_remote_errors`: as `fetch`'s, so the checkout runs even when the
+    only remote asked cannot be used."""
+    result = fetch(repo, [*targets, *(also_fetch or [])], remote_name, jobs,
+                   keep_remote_errors=keep_remote_errors)
     checked: list[Target] = []
 
     def to_check_out() -> list[Target]:

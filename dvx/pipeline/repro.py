@@ -528,7 +528,9 @@ def _pull(repo: Repo, dag: Dag, selected: list[str]) -> tuple[Any, list[str]]:
     past runs, from the default remote."""
     from dvx.ops.sync import pull
 
-    result = pull(repo, _pulled_targets(repo, dag, selected))
+    # A remote that cannot be read is kept, as one of several is: the caller decides
+    # (--allow-missing goes on without what it would have brought)
+    result = pull(repo, _pulled_targets(repo, dag, selected), keep_remote_errors=True)
     keys = {runcache.stage_key(repo.algo, s.cmd, s.deps, s.out_paths)
             for s in (dag.stages[n] for n in selected)}
     runs = _past_runs(repo, keys, result)
@@ -541,13 +543,14 @@ def _past_runs(repo: Repo, keys: set[str], data: Any) -> runcache.RunsTransfer:
     """The past runs of the stages (`keys`) from the default remote. Where the data needed
     no remote (`data`, the pull's result: the cache held it all), a remote that cannot be
     opened or reached (none configured, a laptop offline) leaves them unfetched, named as a
-    problem: the stages that are stale then run, as without a run-cache."""
+    problem: the stages that are stale then run, as without a run-cache. So too where the
+    pull kept a remote's error (`remote_errors`), which the caller reports or raises."""
     from dvx.remote.retry import describe
 
     try:
         return runcache.fetch_runs(repo, None, None, keys, data)
     except (RemoteError, ConnectionError) as exc:
-        if data.asked:
+        if data.asked and not data.remote_errors:
             raise
         return runcache.RunsTransfer(problems=[
             f"past runs of the stages were not fetched, so stale ones run: {describe(exc)}"])
