@@ -44,7 +44,7 @@ def linked_inputs(repo: Repo, deps: Iterable[str]) -> list[LinkedInput]:
             continue
         for path, oid in _files_of(repo, output):
             if oid not in found and any(overlaps(path, dep) for dep in wanted) \
-                    and _links_to(repo, path, oid):
+                    and _links_to(repo, path, oid, repo.cache.oid_path(oid)):
                 found[oid] = LinkedInput(path, oid)
     return list(found.values())
 
@@ -88,25 +88,12 @@ def linked_elsewhere(repo: Repo, moved: dict[str, str | None]) -> list[LinkedEls
         try:
             paths = tuple(path for output in all_outputs(other)
                           for path, oid in _files_of(other, output)
-                          if oid in moved and _linked_to_moved(other, path, oid, moved[oid]))
+                          if oid in moved and _links_to(other, path, oid, moved[oid]))
         except (DvxError, OSError):
             continue
         if paths:
             found.append(LinkedElsewhere(other.root, paths))
     return found
-
-
-def _linked_to_moved(repo: Repo, path: str, oid: str, moved: str | None) -> bool:
-    """Was the file at `path` a link to the object `oid`, since moved to `moved`?"""
-    full = repo.abspath(path)
-    try:
-        st = os.lstat(full)
-        if stat.S_ISLNK(st.st_mode):
-            target = os.path.join(os.path.dirname(full), os.readlink(full))
-            return repo.cache.object_for_symlink(target) == oid
-        return moved is not None and os.path.samestat(st, os.stat(moved))
-    except (FileNotFoundError, NotADirectoryError):
-        return False
 
 
 def _files_of(repo: Repo, output: Output) -> Iterator[tuple[str, str]]:
@@ -121,15 +108,16 @@ def _files_of(repo: Repo, output: Output) -> Iterator[tuple[str, str]]:
             yield join_posix(output.path, entry.path), entry.oid
 
 
-def _links_to(repo: Repo, path: str, oid: str) -> bool:
-    """Is the workspace file at `path` a link to the object `oid` (a symbolic link, or a
-    hard one: the object's own inode)?"""
+def _links_to(repo: Repo, path: str, oid: str, object_file: str | None) -> bool:
+    """Is the workspace file at `path` a link to the object `oid`: a symbolic link to its
+    place in the cache, or a hard one to `object_file` (its file in the cache, or where it
+    was moved aside; None: it has none)?"""
     full = repo.abspath(path)
     try:
         st = os.lstat(full)
         if stat.S_ISLNK(st.st_mode):
             target = os.path.join(os.path.dirname(full), os.readlink(full))
             return repo.cache.object_for_symlink(target) == oid
-        return os.path.samestat(st, os.stat(repo.cache.oid_path(oid)))
+        return object_file is not None and os.path.samestat(st, os.stat(object_file))
     except (FileNotFoundError, NotADirectoryError):
         return False
