@@ -529,6 +529,29 @@ def test_a_stage_whose_only_inputs_are_params_is_restored_from_the_run_cache(rep
     assert (repo / "runs.log").read_text().split() == ["run", "run"]
 
 
+def test_params_changed_while_the_command_ran_record_nothing(repo, dvx):
+    """The params file edited while the stage's command runs (here by the command itself,
+    after it read the value, as a user's editor or another terminal's `exp run -S` would):
+    the outputs may come from either value, so neither dvx.lock nor the run-cache pairs them
+    with the one read before; the stage fails, naming the param, and a run once the file is
+    left alone records the value it ran with."""
+    write(repo / "params.yaml", "lr: 0.5\nother: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat params.yaml > model.txt && "
+                             "sed -i s/0.5/0.9/ params.yaml\n    params: [lr, other]\n"
+                             "    outs: [model.txt]\n")
+    failed = dvx("repro")
+    assert failed.code != 0, failed.output
+    assert "its params changed while its command ran (lr (params.yaml))" in failed.stderr, \
+        failed.stderr
+    assert not (repo / "dvx.lock").exists()
+    assert not list((repo / ".dvx" / "cache" / "runs").rglob("*/*"))
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: cat params.yaml > model.txt\n"
+                             "    params: [lr, other]\n    outs: [model.txt]\n")
+    assert dvx("repro").code == 0
+    assert "lr: 0.9" in (repo / "dvx.lock").read_text()
+    assert (repo / "model.txt").read_text() == "lr: 0.9\nother: 1\n"
+
+
 def test_a_restore_from_the_run_cache_has_git_add_the_gitignore_it_wrote(repo, dvx):
     """As after a run, the .gitignore made for the restored output is in the `git add` hint
     and staged under core.autostage, with the dvx.lock recording that output."""

@@ -90,6 +90,7 @@ from dvx.pipeline.staleness import (
     deps_as_checked_out,
     only_outdated,
     out_state,
+    params_moved,
     path_state,
     produced_outputs,
     stage_state,
@@ -1136,6 +1137,13 @@ class _Scheduler:
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,
                                error=f"the command did not create {', '.join(missing)}")
+        moved = params_moved(self.repo, stage, state, self.params)
+        if moved:  # its outputs may come from either value: dvx.lock would pair the wrong one
+            return StageResult(stage.name, FAILED, reasons, exit_code=0, error=(
+                f"its params changed while its command ran ({', '.join(moved[:5])}"
+                f"{' and more' if len(moved) > 5 else ''}), so its outputs may come from "
+                "either value; nothing of this run was recorded. Run it again once they "
+                "are what you want."))
         self.command_ended.add(stage.name)
         faults.point("repro.after_command")
         outs = []

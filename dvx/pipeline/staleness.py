@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import FormatError
+from dvx.errors import DvxError, FormatError
 from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
@@ -75,6 +75,20 @@ def current_params(repo: Repo, stage: Stage, reader: ParamsReader
             else:
                 found[key] = value
     return values, missing
+
+
+def params_moved(repo: Repo, stage: Stage, before: StageState, reader: ParamsReader
+                 ) -> list[str]:
+    """The params values of `stage` that are no longer what `before` read (an edit of the
+    params file, another command's `exp run -S`, while the stage's command ran), each as
+    `key (file)`; one that cannot be read now counts as moved."""
+    try:
+        now, _ = current_params(repo, stage, reader)
+    except (DvxError, OSError):
+        now = {}
+    return [f"{key} ({file})" for file, values in before.params.items()
+            for key, value in values.items()
+            if key not in now.get(file, {}) or not same_value(now[file][key], value)]
 
 
 def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None) -> StageState:
