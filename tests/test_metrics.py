@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -744,3 +745,27 @@ def test_precision_rounds_as_dvc_and_0_digits_show_no_point(repo, dvx):
         ["0.12", "0.38", "2.5", "3.5", "-2.7"]  # DVC's round(): a tie goes to the even digit
     assert dvx("metrics", "show", "--precision", "0").stdout.split()[-5:] == \
         ["0.1", "0.4", "2", "4", "-3"]
+
+
+def test_metrics_in_git_are_shown_when_a_params_file_tracked_with_dvx_add_cannot_be_read(
+        repo, dvx):
+    """params.yaml tracked with `dvx add`, its object not in the cache (a teammate's clone
+    before `dvx pull`), and a workspace params.yaml too large to read: dvx.yaml takes no
+    values from it, so the metrics, which Git holds, are shown all the same, exit status 0."""
+    write(repo / "params.yaml", "train:\n  lr: 0.1\n")
+    assert dvx("add", "params.yaml").code == 0
+    write(repo / "mk.sh", "echo '{\"acc\": 0.9}' > m.json\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: sh mk.sh\n    deps: [mk.sh]\n"
+                             "    params: [train.lr]\n    metrics: [m.json]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run")
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    shown = dvx("metrics", "show", "--rev", "HEAD", "--no-workspace")
+    assert shown.code == 0 and "0.9" in shown.stdout, shown.output
+    os.chmod(repo / "params.yaml", 0o644)
+    write(repo / "params.yaml", "train:\n  lr: 0.1\n" + "".join(
+        f"k{i}: {i}\n" for i in range(150_000)))  # over the 1 MiB a params file may take
+    shown = dvx("metrics", "show")
+    assert shown.code == 0 and "0.9" in shown.stdout, shown.output
+

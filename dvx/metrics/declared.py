@@ -67,9 +67,13 @@ def declared(read: ReadFile, workspace_root: str | None = None) -> Declared:
     (MergeConflictError if, read from the workspace of the repository at `workspace_root`, it
     or a file it takes values from holds Git's conflict markers)."""
     found = Declared()
-    root_params = read(DEFAULT_PARAMS_FILE)
     context: dict[str, Any] = {}
     unreadable: DvxError | None = None
+    try:
+        root_params = read(DEFAULT_PARAMS_FILE)
+    except DvxError as exc:  # there, but not to be read (too large, its cached object gone)
+        found.params.append(DEFAULT_PARAMS_FILE)
+        root_params, unreadable = None, exc
     if root_params is not None:
         found.params.append(DEFAULT_PARAMS_FILE)
         try:
