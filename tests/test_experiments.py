@@ -2372,6 +2372,40 @@ def test_a_params_file_tracked_with_dvx_add_keeps_the_value_an_experiment_set(re
     assert "up to date" in run_dvx("status", cwd=repo).stdout
 
 
+def test_exp_run_refuses_before_writing_a_tracked_params_file_whose_new_data_is_not_here(
+        tmp_path):
+    """A `git pull` moved the pointer of params.yaml (tracked with `dvx add`) to alice's
+    version, whose data bob has not checked out: `exp run -S` writes nothing and says to
+    check it out (never to keep "his" version, which is only the older one); once pulled,
+    the experiment runs on alice's params with bob's -S."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\n")
+    must("add", "params.yaml", cwd=alice)
+    _one_stage_baseline(alice, "train", "cat params.yaml > p.txt", "train", "p.txt")
+    must("push", cwd=alice)
+    git(alice, "push", "-q", "origin", "main")
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.epochs=5", "-n", "more", cwd=alice)
+    must("exp", "apply", "more", cwd=alice)
+    share(alice, "five epochs")
+    git(bob, "pull", "-q")
+    stale = (bob / "params.yaml").read_bytes()
+    status = run_dvx("status", cwd=bob).stdout
+
+    refused = run_dvx("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)
+    assert refused.code != 0 and "pointer moved in Git" in refused.stderr, refused.output
+    assert "its data is not checked out" in refused.stderr
+    assert "`dvx checkout params.yaml` (or `dvx pull params.yaml`" in refused.stderr
+    assert "commit --force" not in refused.stderr
+    assert (bob / "params.yaml").read_bytes() == stale
+    assert run_dvx("status", cwd=bob).stdout == status
+
+    must("pull", "params.yaml", cwd=bob)
+    must("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)
+    assert _show(bob)["e"]["params"]["params.yaml"] == {"train.lr": 0.25, "train.epochs": 5}
+
+
 def test_exp_show_reads_a_params_file_tracked_with_dvx_add_from_the_cache(repo):
     """The baseline's and the experiment's conf.yaml are in no commit, only their pointers:
     exp show reads each from the cache by the oid its pointer names, and says how to fetch
