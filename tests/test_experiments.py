@@ -1826,6 +1826,27 @@ def test_a_pull_before_the_data_came_is_finished_by_the_next_pull(tmp_path):
     assert (bob / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
 
 
+def test_a_pull_missing_some_data_still_names_what_it_pulled_and_what_it_left_out(tmp_path):
+    """One experiment's data is not on the remote, and another would replace bob's own: the
+    pull names the one it took, then the one left out, then the data error, and exits 1."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "nodata", cwd=alice)
+    git(alice, "push", "-q", "origin", "refs/exps/*:refs/exps/*")  # refs, not their data
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "tuned", cwd=alice)
+    must("exp", "push", "origin", "tuned", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.7", "-n", "tuned", cwd=bob)
+
+    pulled = run_dvx("exp", "pull", "origin", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    assert "Pulled 1 experiment(s): nodata." in pulled.stdout, pulled.output
+    left_out = pulled.stderr.index("Not pulled from 'origin': refs/exps/")
+    data_error = pulled.stderr.index("were fetched, but not all of their data")
+    assert "/tuned, of the same baseline and name as yours" in pulled.stderr
+    assert "model.bin" in pulled.stderr[:left_out] and left_out < data_error
+    assert _show(bob)["tuned"]["params"]["params.yaml"]["train.lr"] == 0.7  # bob's, kept
+
+
 def test_a_pull_names_as_completed_only_the_earlier_experiments_whose_data_was_missing(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)

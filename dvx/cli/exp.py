@@ -317,9 +317,13 @@ def exp_pull(git_remote: str, names: tuple[str, ...], dvx_remote: str | None,
 
 
 def _report_shared(shared: object, verb: str) -> None:
+    """Say what moved: the data that failed, what was pushed or pulled, the experiments a
+    pull left out, and last the data error; exit 1 after any error, once all of it is said
+    (a pull whose data did not all come still took the experiments' refs)."""
     from dvx.exps.share import Shared
 
     assert isinstance(shared, Shared)
+    data_failed = shared.data is not None and not shared.data.ok
     if shared.data is not None:
         from dvx.cli.sync import failure_lines
 
@@ -328,15 +332,10 @@ def _report_shared(shared: object, verb: str) -> None:
             warn(line)
         for problem in shared.data.problems:
             warn(f"Problem: {problem}")
-        if not shared.data.ok:
-            not_pushed = ", ".join(shared.not_pushed)
-            warn(f"ERROR: the data of the experiments did not all move, so none of them was "
-                 f"pushed: {not_pushed}." if verb == "Pushed" else "ERROR: the experiments "
-                 "were fetched, but not all of their data: `dvx exp apply` needs it. "
-                 "Whoever pushed them can send it again with `dvx exp push` if their cache "
-                 "still has it; what a `dvx gc --remote` deleted (its scope left the "
-                 "experiments out) and no cache holds is gone: run those experiments again.")
-            sys.exit(1)
+    if data_failed and verb == "Pushed":
+        warn(f"ERROR: the data of the experiments did not all move, so none of them was "
+             f"pushed: {', '.join(shared.not_pushed)}.")
+        sys.exit(1)
     if not is_quiet():
         out(f"{verb} {len(shared.experiments)} experiment(s)"
             + (f": {', '.join(shared.experiments)}" if shared.experiments else "") + ".")
@@ -345,6 +344,12 @@ def _report_shared(shared: object, verb: str) -> None:
                 f"before: {', '.join(shared.completed)}.")
     if shared.left_out is not None:
         warn(f"ERROR: {shared.left_out}")
+    if data_failed:
+        warn("ERROR: the experiments were fetched, but not all of their data: `dvx exp apply` "
+             "needs it. Whoever pushed them can send it again with `dvx exp push` if their "
+             "cache still has it; what a `dvx gc --remote` deleted (its scope left the "
+             "experiments out) and no cache holds is gone: run those experiments again.")
+    if shared.left_out is not None or data_failed:
         sys.exit(1)
 
 
