@@ -17,6 +17,7 @@ from conftest import git, write
 from pipeline_kit import make_ml_repo
 
 from dvx import api
+from tests.team import Team, edit, must, share
 
 
 def commit(root: Path, message: str) -> str:
@@ -736,6 +737,115 @@ def test_a_cached_metrics_file_not_pulled_is_an_error_never_an_empty_file(repo, 
     unrun = dvx("metrics", "diff", "--json")
     assert unrun.stdout.strip() == "{}" and "n.json" not in unrun.stderr, \
         "a stage not run yet has written nothing: no error"
+
+
+def test_a_metrics_file_a_git_pull_left_outdated_is_named_never_shown_as_the_workspace_s(
+        tmp_path, dvx):
+    """Bob `git pull`s Alice's run but not its data: m.json (`cache: true`) and eval/s.json
+    (in a directory tracked with `dvx add`) still hold the data placed before. Their rows say
+    so, with the command that brings the new data, and are never the workspace's values;
+    eval/f.json, which Alice left alone, reads as before."""
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "params.yaml", "lr: 0.1\n")
+    write(alice / "train.py", "import json, yaml\nlr = yaml.safe_load(open('params.yaml'))"
+                              "['lr']\njson.dump({'acc': 1 - lr}, open('m.json', 'w'))\n")
+    write(alice / "dvx.yaml", "stages:\n  train:\n    cmd: python3 train.py\n    deps: "
+                              "[train.py]\n    params: [lr]\n    metrics:\n"
+                              "    - m.json: {cache: true}\n")
+    write(alice / "eval" / "s.json", '{"f1": 0.5}')
+    write(alice / "eval" / "f.json", '{"fpr": 0.25}')
+    must("add", "eval", cwd=alice)
+    must("repro", cwd=alice)
+    share(alice, "lr 0.1")
+    bob = team.clone("bob")
+    write(alice / "params.yaml", "lr: 0.25\n")
+    must("repro", cwd=alice)
+    edit(alice, "eval/s.json", '{"f1": 0.7}')
+    must("add", "eval", cwd=alice)
+    share(alice, "lr 0.25")
+    git(bob, "pull", "-q", "origin", "main")
+
+    outdated = ("'m.json' in the workspace is outdated: dvx.lock (stage 'train') changed in "
+                "Git since it was placed here, and it still holds the data from before "
+                "(`dvx pull m.json` fetches and places the new data).")
+    shown = dvx("metrics", "show", cwd=bob)
+    assert shown.code == 0 and outdated in shown.stdout, shown.output
+    assert "0.9" not in shown.stdout, "lr 0.1's acc is not the workspace's"
+    diff = dvx("metrics", "diff", cwd=bob)
+    assert outdated in diff.stdout and "No metrics changed" not in diff.output, diff.output
+    (workspace, *_) = json.loads(dvx("exp", "show", "--json", cwd=bob).stdout)
+    assert workspace["params"]["params.yaml"] == {"lr": 0.25}
+    assert workspace["errors"] == [f"m.json: {outdated}"], "not paired with lr 0.1's acc"
+    files = dvx_show_json(dvx, bob, "metrics", "eval/s.json", "eval/f.json")["workspace"]["data"]
+    for rel in ("eval/s.json", "eval/f.json"):  # which of them changed is not known yet
+        assert f"'{rel}' in the workspace may be outdated: 'eval.dvx' changed in Git since it " \
+            "was placed here, and the cache lacks the new manifest of its directory" in \
+            files[rel]["error"]["msg"]
+
+    must("fetch", cwd=bob)
+    assert "(`dvx checkout m.json` places the new data)" in dvx("metrics", "show", cwd=bob).stdout
+    files = dvx_show_json(dvx, bob, "metrics", "eval/s.json", "eval/f.json")["workspace"]["data"]
+    assert files["eval/s.json"]["error"]["msg"] == (
+        "'eval/s.json' in the workspace is outdated: 'eval.dvx' changed in Git since it was "
+        "placed here, and it still holds the data from before (`dvx checkout eval/s.json` "
+        "places the new data).")
+    assert files["eval/f.json"] == {"data": {"fpr": 0.25}}, "unchanged in Git: still true"
+    must("checkout", cwd=bob)
+    assert dvx("metrics", "show", cwd=bob).stdout.split()[-1] == "0.75"
+    assert dvx_show_json(dvx, bob, "metrics", "eval/s.json")["workspace"]["data"] == \
+        {"eval/s.json": {"data": {"f1": 0.7}}}
+
+
+def test_a_metrics_file_of_a_directory_tracked_with_dvx_add_is_read_in_every_revision(
+        repo, dvx):
+    """eval/ is tracked with `dvx add`: a commit holds eval.dvx, not eval/m.json, whose bytes
+    are read from the cache by the oid the commit's manifest names for it."""
+    write(repo / "eval" / "m.json", '{"acc": 0.5}')
+    assert dvx("add", "eval").code == 0
+    commit(repo, "one")
+    write(repo / "eval" / "m.json", '{"acc": 0.6}')
+    assert dvx("add", "eval").code == 0
+    commit(repo, "two")
+    shown = dvx_show_json(dvx, repo, "metrics", "eval/m.json", "-A", "--no-workspace")
+    assert [entry["data"]["eval/m.json"]["data"]["acc"] for entry in shown.values()] == \
+        [0.6, 0.5]
+    diff = dvx("metrics", "diff", "HEAD~1", "HEAD", "--targets", "eval/m.json")
+    assert diff.code == 0 and diff.stdout.splitlines()[1].split() == \
+        ["eval/m.json", "acc", "0.5", "0.6", "0.1", "+20.0%"], diff.output
+    assert "no such file" in dvx("metrics", "show", "eval/x.json", "--rev", "HEAD").stdout
+    shutil.rmtree(repo / ".dvx" / "cache" / "files")
+    gone = dvx("metrics", "show", "eval/m.json", "--rev", "HEAD", "--no-workspace")
+    assert gone.code == 0 and "the cache lacks its manifest (`dvx fetch --rev" in gone.stdout, \
+        gone.output
+
+
+def test_a_params_file_tracked_with_dvx_add_not_checked_out_is_an_error_never_empty(
+        repo, dvx, tmp_path):
+    """A clone that has not checked out params.yaml (tracked with `dvx add`) compares no
+    empty file with HEAD's: its row says the file is not pulled, or not checked out, and how
+    to bring it."""
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    write(repo / "params.yaml", "train:\n  lr: 0.1\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: 'true'\n    params: [train.lr]\n")
+    assert dvx("add", "params.yaml").code == 0
+    assert dvx("push").code == 0
+    commit(repo, "params")
+    git(tmp_path, "clone", "-q", str(repo), "fresh")
+    fresh = tmp_path / "fresh"
+    assert "no such file in the workspace: it is not pulled yet (`dvx pull params.yaml` " \
+           "fetches it)" in dvx("params", "show", cwd=fresh).stdout
+    assert dvx("fetch", cwd=fresh).code == 0
+    diff = dvx("params", "diff", cwd=fresh)
+    assert diff.code == 0 and "workspace: no such file in the workspace: it is not checked " \
+        "out yet (`dvx checkout params.yaml` places it)" in diff.stdout, diff.output
+    assert "0.1" not in diff.stdout, "not compared as an empty file"
+    (workspace, *_) = json.loads(dvx("exp", "show", "--json", cwd=fresh).stdout)
+    assert workspace["errors"] == ["params.yaml: no such file in the workspace: it is not "
+                                   "checked out yet (`dvx checkout params.yaml` places it)"]
+    assert dvx("checkout", "params.yaml", cwd=fresh).code == 0
+    assert dvx("params", "diff", cwd=fresh).stdout.strip() == \
+        "No params changed between HEAD and workspace."
 
 
 def test_precision_rounds_as_dvc_and_0_digits_show_no_point(repo, dvx):

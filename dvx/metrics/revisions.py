@@ -3,10 +3,11 @@
 Params, metrics and plots files are small files that Git tracks, so a revision's copy is
 read from Git's objects (`Git.blob_at`), never by checking the revision out; a symbolic link
 there leads to the file of the same revision it names. One tracked with `dvx add` instead (a
-params file with its `.dvx` pointer) is read from the cache, by the oid the revision's
-pointer names, its bytes checked against it. The workspace's copy is read from disk. In
-both, a link leading outside the repository is refused, and in the workspace a path whose
-parent is a link too.
+params file with its `.dvx` pointer, or a file of a directory tracked so) is read from the
+cache, by the oid the revision's pointer (or the directory's manifest) names, its bytes
+checked against it. The workspace's copy is read from disk, unless it is data dvx tracks
+there that is outdated or not placed (dvx/metrics/tracked.py). In both, a link leading
+outside the repository is refused, and in the workspace a path whose parent is a link too.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.hashing import hash_bytes
 from dvx.history import History, Scope
-from dvx.lockfile import read_lock
-from dvx.paths import check_read_stays_inside, check_relpath, for_command, join_posix
+from dvx.metrics.tracked import outdated, why_absent
+from dvx.outputs import load_tree
+from dvx.paths import check_read_stays_inside, check_relpath, join_posix
 from dvx.pointer import MAX_POINTER_BYTES, POINTER_SUFFIX, Pointer, parse_pointer
 from dvx.repo import Repo
-from dvx.syncstate import placed_here
 
 WORKSPACE = "workspace"
 
@@ -74,34 +75,28 @@ class Reader:
         return self.repo.root if revision.commit is None else None
 
     def read(self, revision: Revision, rel: str, max_bytes: int) -> bytes | None:
-        """The bytes of the file `rel` in `revision`, or None if it has no such file."""
+        """The bytes of the file `rel` in `revision`, or None if it has no such file. A
+        workspace file that holds data dvx tracks as it was before its pointer moved in Git
+        (`dvx.metrics.tracked.outdated`) is an error saying so: its values are not the
+        revision's."""
         check_relpath(rel)
-        if revision.commit is None:
-            return self._read_workspace(rel, max_bytes)
-        return self._read_commit(revision.commit, rel, max_bytes)
+        if revision.commit is not None:
+            return self._read_commit(revision.commit, rel, max_bytes)
+        data = self._read_workspace(rel, max_bytes)
+        why = None if data is None else outdated(self.repo, rel, data)
+        if why is not None:
+            raise DvxError(why)
+        return data
 
     def why_absent(self, revision: Revision, rel: str, cached: bool) -> str | None:
         """Why `revision` has no file `rel` though dvx's cache holds it: a commit never holds
-        one declared `cache: true` (`cached`); the workspace lacks one dvx.lock records
-        (an output, or a file of one, never pulled into this clone, or deleted since). Then
-        it is no file a stage has yet to write, and never to be read as empty. None for any
-        other absent file."""
+        one declared `cache: true` (`cached`); the workspace lacks one dvx tracks as data (a
+        `cache: true` output dvx.lock records, a file tracked with `dvx add` or of a directory
+        tracked so) never placed here, or deleted since. Then it is no file a stage has yet
+        to write, and never to be read as empty. None for any other absent file."""
         if revision.commit is not None:
             return CACHED_NOTE if cached else None
-        try:
-            stages = read_lock(self.repo.root, self.repo.algo)
-        except DvxError:  # a broken dvx.lock records nothing to read here; status names it
-            return None
-        for out in (o for lock in stages.values() for o in lock.outs if o.cache):
-            inside = rel[len(out.path) + 1:] if rel.startswith(out.path + "/") else None
-            if rel != out.path and inside is None:
-                continue
-            typed = for_command(self.repo.root, rel)
-            synced = self.repo.syncstate.get(out.path)
-            if synced is None or (inside is not None and not placed_here(synced, inside)):
-                return f"it is not pulled yet (`dvx pull {typed}` fetches it)"
-            return f"it was deleted since it was placed (`dvx checkout {typed}` puts it back)"
-        return None
+        return why_absent(self.repo, rel)
 
     def _read_commit(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
         """The file `rel` of `commit`, following a symbolic link as the workspace does: to
@@ -121,8 +116,25 @@ class Reader:
                        "symbolic links; refusing to follow them.")
 
     def _pointer_at(self, commit: str, rel: str) -> Pointer | None:
-        """The pointer of the file `rel` that `commit` tracks with `dvx add`, if it has one (a
-        directory's is none: a file is read)."""
+        """The pointer of the file `rel` that `commit` tracks with `dvx add`, if it tracks one:
+        its own pointer, else one made of its entry in the manifest of the nearest directory
+        above it that `commit` tracks, read from the cache (a directory `rel` is none: a file
+        is read). A manifest the cache lacks is an error saying how to fetch it."""
+        own = self._pointer_file_at(commit, rel)
+        if own is not None:
+            return None if own.is_dir else own
+        folder = rel.rpartition("/")[0]
+        while folder:
+            pointer = self._pointer_file_at(commit, folder)
+            if pointer is not None:
+                inside = rel[len(folder) + 1:]
+                return self._entry_of(commit, folder, pointer, inside) if pointer.is_dir \
+                    else None
+            folder = folder.rpartition("/")[0]
+        return None
+
+    def _pointer_file_at(self, commit: str, rel: str) -> Pointer | None:
+        """The pointer `commit` holds for the data at `rel` (a file or a directory), if any."""
         where = f"{commit[:10]}:{rel}{POINTER_SUFFIX}"
         data = self.history.git.blob_at(commit, rel + POINTER_SUFFIX, MAX_POINTER_BYTES)
         if data is None:
@@ -131,7 +143,22 @@ class Reader:
         if pointer.algo != self.repo.algo:
             raise DvxError(f"The pointer file '{where}' uses {pointer.algo}, but this "
                            f"repository hashes with {self.repo.algo}.")
-        return None if pointer.is_dir else pointer
+        return pointer
+
+    def _entry_of(self, commit: str, folder: str, pointer: Pointer, inside: str
+                  ) -> Pointer | None:
+        """A pointer to the file `inside` of the directory `folder` that `pointer` (of
+        `commit`) records, from its manifest; None if the directory holds no such file."""
+        where = f"'{commit[:10]}:{folder}{POINTER_SUFFIX}'"
+        tree = load_tree(self.repo, pointer, where)
+        if tree is None:
+            raise DvxError(f"dvx tracks '{folder}' in commit {commit[:10]}, and the cache lacks "
+                           f"its manifest (`dvx fetch --rev {commit[:10]}` fetches it).")
+        entry = tree.get(inside)
+        if entry is None:
+            return None
+        return Pointer("file", pointer.algo, entry.oid, entry.size,
+                       executable=entry.executable)
 
     def _read_tracked(self, commit: str, rel: str, max_bytes: int) -> bytes | None:
         """The bytes of the file `rel` that `commit` tracks with `dvx add`, read from the
