@@ -552,6 +552,18 @@ def test_params_changed_while_the_command_ran_record_nothing(repo, dvx):
     assert (repo / "model.txt").read_text() == "lr: 0.9\nother: 1\n"
 
 
+def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
+    """A params file the stage writes itself (a counter it persists from run to run) is the
+    command's to change: its run is recorded, never failed as params changed meanwhile."""
+    write(repo / "state.yaml", "n: 1\n")
+    write(repo / "dvx.yaml", "stages:\n  count:\n    cmd: sed -i s/1/2/ state.yaml\n"
+                             "    params: [state.yaml: [n]]\n"
+                             "    outs: [state.yaml: {persist: true, cache: false}]\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert (repo / "dvx.lock").exists()
+
+
 def test_a_restore_from_the_run_cache_has_git_add_the_gitignore_it_wrote(repo, dvx):
     """As after a run, the .gitignore made for the restored output is in the `git add` hint
     and staged under core.autostage, with the dvx.lock recording that output."""

@@ -19,7 +19,7 @@ from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.sync_layers import holds_what_was_placed
 from dvx.outputs import LeftOut, adding_to_sparse_checkout, load_tree
-from dvx.paths import nearest_parent_in
+from dvx.paths import at_or_below_any, nearest_parent_in
 from dvx.pipeline.params import MISSING, ParamsReader, get_param, param_value, same_value
 from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
@@ -81,12 +81,15 @@ def params_moved(repo: Repo, stage: Stage, before: StageState, reader: ParamsRea
                  ) -> list[str]:
     """The params values of `stage` that are no longer what `before` read (an edit of the
     params file, another command's `exp run -S`, while the stage's command ran), each as
-    `key (file)`; one that cannot be read now counts as moved."""
+    `key (file)`; one that cannot be read now counts as moved. A params file the stage
+    writes itself (one of its outputs, or inside one) is the command's to change."""
     try:
         now, _ = current_params(repo, stage, reader)
     except (DvxError, OSError):
         now = {}
+    written = set(stage.out_paths)
     return [f"{key} ({file})" for file, values in before.params.items()
+            if not at_or_below_any(file, written)
             for key, value in values.items()
             if key not in now.get(file, {}) or not same_value(now[file][key], value)]
 
