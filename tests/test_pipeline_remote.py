@@ -310,6 +310,29 @@ stages:
     assert (ci / "a.txt").read_text() == "a\n" and (ci / "b.txt").read_text() == "A\n"
 
 
+def test_repro_pull_allow_missing_runs_a_teammate_s_stage_when_the_only_remote_is_gone(
+        repo, dvx, tmp_path):
+    """A teammate's new run pulled with Git, its outputs not in this cache, and the only
+    remote out of reach: --allow-missing runs the stage that makes them (its outputs could
+    not be fetched), as when the remote merely lacks them."""
+    store = tmp_path / "s0"
+    assert dvx("remote", "add", "-d", "storage", str(store)).code == 0
+    write(repo / "a.txt", "a\n")
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: tr a-z A-Z < a.txt > b.txt\n"
+                             "    deps: [a.txt]\n    outs: [b.txt]\n")
+    ci = _run_push_commit_and_clone(repo, dvx, tmp_path)
+    assert dvx("pull", cwd=ci).code == 0
+    write(repo / "a.txt", "c\n")
+    assert dvx("repro").code == 0 and dvx("push").code == 0
+    git(repo, "commit", "-qam", "v2")
+    git(ci, "pull", "-q")
+    store.rename(tmp_path / "s0-away")
+    ran = dvx("repro", "--pull", "--allow-missing", cwd=ci)
+    assert ran.code == 0, ran.output
+    assert "its outputs could not be fetched: b.txt" in ran.stdout, ran.output
+    assert (ci / "b.txt").read_text() == "C\n"
+
+
 def _dry_then_real_pull(ci: Path, dvx) -> tuple[dict, dict]:
     """The --json summaries of `repro --dry --pull`, then of the real `repro --pull`."""
     dry = dvx("repro", "--dry", "--pull", "--json", cwd=ci)

@@ -279,6 +279,10 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     raise failure
                 result.problems.append(failure.message)
             unfetched = set(result.pulled.failed_paths())
+            if options.allow_missing:  # and what a remote that could not be read holds
+                unread = set(result.pulled.not_fetched)
+                unfetched |= unread | {o for n in selected for o in dag.stages[n].out_paths
+                                       if any(overlaps(o, path) for path in unread)}
             if unfetched and not options.allow_missing:
                 shown = ", ".join(sorted(unfetched)[:10]) + (
                     f" and {len(unfetched) - 10} more" if len(unfetched) > 10 else "")
