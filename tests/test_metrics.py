@@ -772,6 +772,11 @@ def test_a_metrics_file_a_git_pull_left_outdated_is_named_never_shown_as_the_wor
     shown = dvx("metrics", "show", cwd=bob)
     assert shown.code == 0 and outdated in shown.stdout, shown.output
     assert "0.9" not in shown.stdout, "lr 0.1's acc is not the workspace's"
+    synced = bob / ".dvx" / "tmp" / "synced.json"
+    kept = synced.read_bytes()
+    synced.unlink()  # no record (.dvx/tmp deleted): what HEAD recorded lately stands for it
+    assert outdated in dvx("metrics", "show", cwd=bob).stdout
+    synced.write_bytes(kept)
     diff = dvx("metrics", "diff", cwd=bob)
     assert outdated in diff.stdout and "No metrics changed" not in diff.output, diff.output
     (workspace, *_) = json.loads(dvx("exp", "show", "--json", cwd=bob).stdout)
