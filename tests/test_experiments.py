@@ -2414,13 +2414,14 @@ def test_exp_run_refuses_before_writing_a_tracked_params_file_whose_new_data_is_
     stale = (bob / "params.yaml").read_bytes()
     status = run_dvx("status", cwd=bob).stdout
 
-    refused = run_dvx("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)
-    assert refused.code != 0 and "pointer moved in Git" in refused.stderr, refused.output
-    assert "its data is not checked out" in refused.stderr
-    assert "`dvx checkout params.yaml` (or `dvx pull params.yaml`" in refused.stderr
-    assert "commit --force" not in refused.stderr
-    assert (bob / "params.yaml").read_bytes() == stale
-    assert run_dvx("status", cwd=bob).stdout == status
+    for queued in ([], ["--queue"]):
+        refused = run_dvx("exp", "run", *queued, "-S", "train.lr=0.25", "-n", "e", cwd=bob)
+        assert refused.code != 0 and "pointer moved in Git" in refused.stderr, refused.output
+        assert "its data is not checked out" in refused.stderr
+        assert "`dvx checkout params.yaml` (or `dvx pull params.yaml`" in refused.stderr
+        assert "commit --force" not in refused.stderr
+        assert (bob / "params.yaml").read_bytes() == stale
+        assert run_dvx("status", cwd=bob).stdout == status
 
     must("pull", "params.yaml", cwd=bob)
     must("exp", "run", "-S", "train.lr=0.25", "-n", "e", cwd=bob)

@@ -17,8 +17,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from dvx.errors import PathError, UsageError
-from dvx.paths import check_no_symlinked_parent, check_relpath
+from dvx.errors import ConflictError, PathError, UsageError
+from dvx.ops.commit import refuse_if_behind
+from dvx.ops.status import OUTDATED, output_status
+from dvx.outputs import all_outputs
+from dvx.paths import check_no_symlinked_parent, check_relpath, for_command
 from dvx.pipeline.interpolate import parse_reference
 from dvx.pipeline.params import (
     DEFAULT_PARAMS_FILE,
@@ -26,6 +29,7 @@ from dvx.pipeline.params import (
     find_param,
     load_json,
 )
+from dvx.pipeline.spec import overlaps
 from dvx.repo import Repo
 from dvx.textfile import encode_like, plain_text
 from dvx.yamlio import (
@@ -335,3 +339,26 @@ def _write(full: str, data: bytes) -> None:
 
     os.makedirs(os.path.dirname(full), exist_ok=True)
     fsutil.atomic_write(full, data)
+
+
+def refuse_behind(repo: Repo, changes: list[Override]) -> None:
+    """Before -S writes anything: a params file tracked with `dvx add` whose pointer moved
+    in Git since the workspace was synced is refused, as `repro` refuses such an input. Once
+    written, the file would hold data neither side has, and the refusal would take the -S
+    edit for the user's own change to keep."""
+    files = {change.file for change in changes}
+    for output in all_outputs(repo):
+        if output.stage is not None or not any(overlaps(output.path, f) for f in files):
+            continue
+        status = output_status(repo, output)
+        if status.pointer_moved and status.workspace == OUTDATED \
+                and status.pointer_oid != status.synced_oid:
+            typed = for_command(repo.root, output.path)
+            raise ConflictError(
+                f"-S would set params in '{output.path}', whose pointer moved "
+                f"{status.moved_where} since this workspace was synced (it now names "
+                f"{status.pointer_oid}) while its data is not checked out: the workspace "
+                f"still holds {status.synced_oid}, the version before. Nothing was written.",
+                f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
+                "to get the data the pointer names, then run the experiment again.")
+        refuse_if_behind(repo.root, status, force=False, own_force=False)

@@ -303,7 +303,9 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
 
 def enqueue(repo: Repo, sets: list[str], name: str | None = None, force: bool = False,
             jobs: int = 1) -> Entry:
-    overrides.check(repo, [overrides.parse(text) for text in sets])  # now, not when it runs
+    changes = [overrides.parse(text) for text in sets]
+    overrides.check(repo, changes)  # now, not when it runs
+    overrides.refuse_behind(repo, changes)
     baseline = head(repo)
     refuse_unmerged(repo)
     git_of(repo).require_identity("the queued experiment's snapshot")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil, gitignore
-from dvx.errors import ConflictError, DvxError, UsageError
+from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import (
     MAX_NAME,
     DamagedRef,
@@ -44,10 +44,8 @@ from dvx.ops.checkout import (
     held_by_cache,
     set_aside_changed,
 )
-from dvx.ops.commit import refuse_if_behind
-from dvx.ops.status import OUTDATED, output_status
 from dvx.outputs import Output, Target, all_outputs, in_cache, scan_outputs
-from dvx.paths import for_command, walk_directory, walk_sorted
+from dvx.paths import walk_directory, walk_sorted
 from dvx.pipeline.graph import load_dag
 from dvx.pipeline.repro import (
     Reporter,
@@ -60,7 +58,7 @@ from dvx.pipeline.repro import (
     pipeline_work,
     repro,
 )
-from dvx.pipeline.spec import Stage, overlaps
+from dvx.pipeline.spec import Stage
 from dvx.repo import DVX_DIR, Repo
 from dvx.scm import Git
 
@@ -108,7 +106,7 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     taken |= _refuse_queued(repo, name)
     changes = [params.parse(text) for text in sets]
     params.check(repo, changes)  # every file, before any is written
-    _refuse_params_behind(repo, changes)
+    params.refuse_behind(repo, changes)
     before = params.contents(repo, changes)
     params.apply(repo, changes)
     watched = _Watched(reporter or SilentReporter())
@@ -124,29 +122,6 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, parent if queued else None), result)
-
-
-def _refuse_params_behind(repo: Repo, changes: list[params.Override]) -> None:
-    """Before -S writes anything: a params file tracked with `dvx add` whose pointer moved
-    in Git since the workspace was synced is refused, as `repro` refuses such an input. Once
-    written, the file would hold data neither side has, and the refusal would take the -S
-    edit for the user's own change to keep."""
-    files = {change.file for change in changes}
-    for output in all_outputs(repo):
-        if output.stage is not None or not any(overlaps(output.path, f) for f in files):
-            continue
-        status = output_status(repo, output)
-        if status.pointer_moved and status.workspace == OUTDATED \
-                and status.pointer_oid != status.synced_oid:
-            typed = for_command(repo.root, output.path)
-            raise ConflictError(
-                f"-S would set params in '{output.path}', whose pointer moved "
-                f"{status.moved_where} since this workspace was synced (it now names "
-                f"{status.pointer_oid}) while its data is not checked out: the workspace "
-                f"still holds {status.synced_oid}, the version before. Nothing was written.",
-                f"Run `dvx checkout {typed}` (or `dvx pull {typed}`, which fetches it first) "
-                "to get the data the pointer names, then run the experiment again.")
-        refuse_if_behind(repo.root, status, force=False, own_force=False)
 
 
 class _Watched:
