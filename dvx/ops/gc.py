@@ -36,11 +36,12 @@ from dvx.objects.tree import Tree
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.ops.remote import lock_remote, open_remote, settings_for
+from dvx.ops.worktrees import UnreadableWorktree, worktrees_sharing_the_cache
 from dvx.pointer import Pointer
 from dvx.remote import locks, pushlog, repack
 from dvx.remote.backends import delete_refused
 from dvx.remote.store import RemoteStore
-from dvx.repo import DVX_DIR, Repo, tracked_but_absent
+from dvx.repo import Repo
 
 log = get_logger(__name__)
 
@@ -122,7 +123,12 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     others = [_project(repo, path) for path in projects]
     for each in (repo, *others):
         _refuse_history_a_clone_lacks(each, scope, name)
-    worktrees = worktrees_sharing_the_cache(repo)
+    try:
+        worktrees = worktrees_sharing_the_cache(repo)
+    except UnreadableWorktree as exc:
+        raise DvxError(f"Nothing was deleted: gc keeps what every worktree of this Git "
+                       f"repository uses, and {exc.message[0].lower()}{exc.message[1:]}",
+                       f"{exc.hint} Then run gc again.") from None
     with repo.lock():
         reach = reachable(repo, scope, remote)
         for other in others:  # their own revisions: --rev names this repository's
@@ -266,49 +272,6 @@ def _project(repo: Repo, path: str) -> Repo:
     if other.root == repo.root:
         raise UsageError(f"--projects: '{path}' is this repository.")
     return other
-
-
-def worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
-    """The other worktrees of this Git repository (`git worktree add`) that use this cache:
-    what their workspaces, indexes and HEADs use is kept without being asked."""
-    git = repo.git
-    if git is None:
-        return []
-    cache = os.path.realpath(repo.cache_dir)
-    found = []
-    for path in git.worktrees():
-        if os.path.realpath(path) == os.path.realpath(repo.root):
-            continue
-        other = _worktree(path)
-        if other is not None and os.path.realpath(other.cache_dir) == cache:
-            found.append(other)
-    return found
-
-
-def _worktree(path: str) -> Repo | None:
-    """The worktree at `path`, its cache known; None where dvx is not set up (a commit from
-    before `dvx init` is checked out: nothing there uses a cache). One whose cache cannot be
-    known (its config cannot be read, as after a merge that left conflict markers in it) may
-    use this one: gc refuses, as it does for anything in scope that it cannot read."""
-    if not os.path.isdir(os.path.join(path, DVX_DIR)):
-        absent = tracked_but_absent(path)  # its index has dvx set up: a sparse checkout
-        if absent is not None:
-            raise _unreadable_worktree(path, absent)
-        return None
-    other = Repo(path)
-    try:
-        other.cache_dir  # noqa: B018 -- read now: the error is the worktree's
-    except DvxError as exc:
-        raise _unreadable_worktree(path, exc) from None
-    return other
-
-
-def _unreadable_worktree(path: str, exc: DvxError) -> DvxError:
-    return DvxError(
-        f"Nothing was deleted: gc keeps what every worktree of this Git repository uses, and "
-        f"the dvx configuration of the worktree '{path}' cannot be read ({as_clause(exc.message)}"
-        "), so which cache it uses, and what it needs there, is unknown.",
-        f"{exc.hint or 'Fix it there.'} Then run gc again.")
 
 
 def _outside(path: str, root: str) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from dvx.errors import DvxError
-from dvx.ops.gc import worktrees_sharing_the_cache
+from dvx.ops.worktrees import worktrees_sharing_the_cache
 from dvx.outputs import Output, all_outputs, load_tree
 from dvx.paths import join_posix
 from dvx.pipeline.spec import overlaps
