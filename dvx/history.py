@@ -81,6 +81,18 @@ class Revision:
 _TreeFiles = list[tuple[str, str]]  # (relpath, blob sha) of the pointer and lock files below
 
 
+def no_revision_to_compare(rev: str) -> UsageError:
+    """The refusal of a comparison with the revision `rev` (HEAD when none is named) in a
+    repository without Git, where no option would help: History's own refusal advises
+    leaving revisions out, which a command comparing with HEAD by default cannot."""
+    default = " (what is compared when no revision is named)" if rev == "HEAD" else ""
+    return UsageError(f"This repository does not use Git, so it has no revision {rev}{default} "
+                      "to compare with.",
+                      "Only the workspace can be read here: `dvx status` shows what changed "
+                      "in its data, `dvx params show`, `dvx metrics show` and `dvx plots "
+                      "show` its values.")
+
+
 class History:
     def __init__(self, repo: Repo) -> None:
         if repo.git is None:
@@ -362,7 +374,9 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
         broken += found
     seen = {(t.output.path, t.output.pointer.oid, t.subpath) for t in chosen}
     revisions: list[Revision] = []
-    if scope.has_revisions or scope.index or scope.stashes or scope.queued:
+    # Without Git there is no index, stash or queue: only revisions asked for need History.
+    implicit = (scope.index or scope.stashes or scope.queued) and repo.git is not None
+    if scope.has_revisions or implicit:
         with History(repo) as history:
             if scope.index:
                 revisions.append(history.index())

@@ -311,6 +311,24 @@ def test_bad_revisions_and_no_commits_are_clear_errors(tmp_path, repo, dvx):
     assert "Traceback" not in result.output
 
 
+def test_comparisons_without_git_say_there_is_no_revision_to_compare_with(tmp_path, dvx):
+    """Not "use the workspace only (no --rev ...)", which no option of theirs helps: they
+    compare with HEAD when no revision is named."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    assert dvx("init", "--no-scm", cwd=root).code == 0
+    write(root / "f", "x")
+    write(root / "params.yaml", "lr: 0.1\n")
+    assert dvx("add", "f", cwd=root).code == 0
+    for args, rev in ((("diff",), "HEAD"), (("diff", "v1"), "v1"), (("params", "diff"), "HEAD"),
+                      (("metrics", "diff"), "HEAD"), (("plots", "diff"), "HEAD")):
+        refused = dvx(*args, cwd=root)
+        assert refused.code == 2, refused.output
+        assert f"does not use Git, so it has no revision {rev}" in refused.stderr
+        assert "no --rev" not in refused.stderr
+    assert dvx("params", "show", cwd=root).code == 0
+
+
 def test_a_file_replaced_by_a_directory_and_the_reverse(tmp_path, repo, dvx):
     write(repo / "f", "hi\n")
     write(repo / "d" / "x", "x\n")

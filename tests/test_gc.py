@@ -134,6 +134,26 @@ def test_workspace_scope_removes_only_unused_objects(repo, dvx):
     assert (repo / "f").read_text() == "v2"
 
 
+def test_gc_workspace_works_in_a_repository_without_git(tmp_path, dvx):
+    """Without Git there is no index nor stash to keep: -w is the whole scope, and only a
+    scope of revisions is refused."""
+    root = tmp_path / "plain"
+    root.mkdir()
+    assert dvx("init", "--no-scm", cwd=root).code == 0
+    write(root / "kept", "kept")
+    write(root / "dropped", "dropped")
+    assert dvx("add", "kept", "dropped", cwd=root).code == 0
+    assert dvx("remove", "dropped.dvx", cwd=root).code == 0
+    dropped = xxhash.xxh3_128_hexdigest(b"dropped")
+    dry = dvx("gc", "-w", "--dry-run", "--grace", "0", "--json", cwd=root)
+    assert dry.code == 0 and json.loads(dry.stdout)[0]["removed_oids"] == [dropped], dry.output
+    done = dvx("gc", "-w", "-f", "--grace", "0", cwd=root)
+    assert done.code == 0 and "Removed 1 object" in done.stdout, done.output
+    assert _objects(root) == {xxhash.xxh3_128_hexdigest(b"kept")}
+    history = dvx("gc", "-a", "-f", cwd=root)
+    assert history.code == 2 and "no Git history" in history.stderr
+
+
 def test_gc_deletes_what_killed_commands_left_in_the_cache_s_tmp_once_an_hour_old(repo, dvx):
     """A killed add of a large file leaves its temporary in .dvx/cache/tmp: gc deletes the
     ones an hour old, as fetch and pull do, and leaves the younger ones (a command may be

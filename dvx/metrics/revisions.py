@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from dvx.errors import DvxError, UsageError
 from dvx.experiment_refs import resolve as resolve_revision_or_experiment
 from dvx.hashing import hash_bytes
-from dvx.history import History, Scope
+from dvx.history import History, Scope, no_revision_to_compare
 from dvx.metrics.tracked import outdated, why_absent
 from dvx.outputs import load_tree
 from dvx.paths import check_read_stays_inside, check_relpath, join_posix
@@ -208,6 +208,8 @@ class Reader:
         an experiment's name (see `dvx.experiment_refs.resolve`)."""
         if rev == WORKSPACE:
             return Revision(WORKSPACE)
+        if self.repo.git is None:
+            raise no_revision_to_compare(rev)
         git = self.history.git
         if rev == "HEAD" and git.head() is None:
             raise UsageError("This repository has no commit yet to compare with.",

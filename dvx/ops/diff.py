@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, PathError, UsageError
-from dvx.history import History
+from dvx.history import History, no_revision_to_compare
 from dvx.lockfile import LOCK_FILE
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
@@ -238,6 +238,8 @@ class _Sides:
             outputs, broken = scan_outputs(self.repo)
             self._note_broken(broken, "")
             return outputs + self._left_out_outputs({o.path for o in outputs})
+        if self.repo.git is None:
+            raise no_revision_to_compare(side)
         git = self._open_history().git
         if side == "HEAD" and git.head() is None:
             raise UsageError("This repository has no commit yet to compare with.",

@@ -307,7 +307,9 @@ def paths_of(repo: Repo, oids: set[str]) -> dict[str, str]:
     """For each of `oids` that the workspace, the index, a stash, a queued experiment or any
     commit uses, one path that uses it (a file inside a directory by its own path): what a
     dry run names. A directory whose manifest the cache lacks names none of its files."""
-    everything = Scope(all_commits=True, reflogs=True, stashes=True, index=True, queued=True)
+    with_git = repo.git is not None  # without Git, the workspace is all there is
+    everything = Scope(all_commits=with_git, reflogs=with_git, stashes=True, index=True,
+                       queued=True)
     targets, _ = scope_targets(repo, everything, strict=True)
     found: dict[str, str] = {}
     for target in targets:
