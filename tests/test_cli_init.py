@@ -80,6 +80,23 @@ def test_init_outside_git_refuses_unless_no_scm(tmp_path, dvx):
     assert dvx("status", "-q", cwd=plain).code == 0
 
 
+def test_a_repository_without_git_moves_and_removes_and_never_advises_git_add(tmp_path, dvx):
+    """Nothing to stage nor to record in Git there: never a `git add` hint, nor a Git command
+    run for one (which failed the command after its work was done)."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert dvx("init", "--no-scm", cwd=plain).code == 0
+    write(plain / "a", "data")
+    for args in (["add", "a"], ["move", "a", "b"], ["remove", "b.dvx"],
+                 ["stage", "add", "-n", "s", "-o", "out", "echo x > out"], ["repro"],
+                 ["stage", "remove", "s"]):
+        result = dvx(*args, cwd=plain)
+        assert result.code == 0, (args, result.output)
+        assert "git add" not in result.output and "Git" not in result.output, result.output
+    assert not (plain / "b.dvx").exists() and (plain / "b").read_text() == "data"
+    assert " s:" not in (plain / "dvx.yaml").read_text()
+
+
 def test_init_in_a_git_subdirectory_points_to_the_top(tmp_path, dvx):
     root = make_git_repo(tmp_path / "r")
     (root / "sub").mkdir()

@@ -102,8 +102,9 @@ def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
     replaced = add_stage(repo, new, force)
     if not is_quiet():
         out(f"{'Replaced' if replaced else 'Added'} stage '{name}' in dvx.yaml.")
-        out(f"Run it with `dvx repro {name}`; record it in Git with "
-            f"`{git_add(repo.root, ['dvx.yaml'])}`.")
+        record = (f"; record it in Git with `{git_add(repo.root, ['dvx.yaml'])}`"
+                  if repo.git is not None else "")
+        out(f"Run it with `dvx repro {name}`{record}.")
 
 
 def _refuse_empty_values(options: dict[str, tuple[str, ...]]) -> None:

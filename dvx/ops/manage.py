@@ -51,6 +51,9 @@ class Changed:
 
 
 def _stage(repo: Repo, paths: list[str]) -> Changed:
+    """Stage `paths` (core.autostage), else name them to stage; without Git, neither."""
+    if repo.git is None:
+        return Changed([], False)
     paths = list(dict.fromkeys(paths))
     if repo.autostage and repo.git is not None:
         repo.git.stage(paths)

@@ -102,7 +102,8 @@ def remove(repo: Repo, name: str, delete_outputs: bool = False, force: bool = Fa
                 elif out not in stage.outs and os.path.lexists(full):
                     changed.undeclared.append(out.path)
         repo.syncstate.flush()
-    changed.touched = list(dict.fromkeys(changed.touched))
+    # Without Git there is nothing to record the changes in
+    changed.touched = list(dict.fromkeys(changed.touched)) if repo.git is not None else []
     return changed
 
 
