@@ -90,11 +90,32 @@ def check_name(name: str) -> str:
     return name
 
 
+# Names Git writes refs of itself, at any time: a name of capital letters and '_' is read
+# from the Git directory (HEAD, ORIG_HEAD, FETCH_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD, ...);
+# `stash` is refs/stash, which `git stash` writes (any case: a case-insensitive disk).
+GIT_WRITES = re.compile(r"[A-Z_]+")
+
+
+def _written_by_git(name: str) -> str | None:
+    """What Git writes under `name`, for the refusal of an experiment taking it."""
+    if name.casefold() == "stash":
+        return "`git stash` writes refs/stash"
+    if GIT_WRITES.fullmatch(name):
+        return ("Git reads a name of capital letters and '_' from its own directory, where it "
+                "writes HEAD, ORIG_HEAD, FETCH_HEAD, MERGE_HEAD and others")
+    return None
+
+
 def check_new_name(repo: Repo, name: str) -> str:
     """`name` if a new experiment may take it: a valid name that Git does not read as a
     revision already, a branch, a tag or a (short) commit id (where both exist, a revision
-    argument means what Git reads; see `resolve`)."""
+    argument means what Git reads; see `resolve`), nor one Git writes a ref of itself."""
     check_name(name)
+    written = _written_by_git(name)
+    if written is not None:
+        raise UsageError(f"'{name}' is a name Git gives its own refs ({written}): once Git "
+                         f"writes it, a revision argument '{name}' means Git's, not the "
+                         "experiment.", "Pick another name.")
     git = git_of(repo)
     for prefix, kind in (("refs/heads", "branch"), ("refs/tags", "tag")):
         if f"{prefix}/{name}" in git.ref_names(prefix):

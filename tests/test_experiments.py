@@ -887,6 +887,21 @@ def test_an_experiment_never_takes_a_name_git_reads_as_a_commit(project):
     assert "lr: 0.1" in (project / "params.yaml").read_text()  # refused before any write
 
 
+def test_an_experiment_never_takes_a_name_git_writes_refs_of_itself(project):
+    """Free when the experiment is made, taken by Git later (a `git stash`, a `git pull`'s
+    ORIG_HEAD and FETCH_HEAD): a revision argument would then mean Git's."""
+    for args in (("run", "-S", "train.lr=0.5", "-n", "stash"), ("run", "--queue", "-n", "Stash"),
+                 ("save", "-n", "ORIG_HEAD"), ("run", "-n", "FETCH_HEAD"),
+                 ("save", "-n", "CHERRY_PICK_HEAD"), ("save", "-n", "AUTO_MERGE")):
+        refused = run_dvx("exp", *args, cwd=project)
+        assert refused.code == 2 and f"'{args[-1]}' is a name Git gives its own refs" in \
+            refused.stderr, refused.output
+        assert "Running stage" not in refused.output
+    assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # refused before any write
+    must("exp", "save", "-n", "stash-2", cwd=project)  # only the names themselves
+
+
 def test_no_experiment_records_an_unresolved_merge(project):
     git(project, "checkout", "-q", "-b", "other")
     write(project / "params.yaml", "train:\n  lr: 0.2\n  epochs: 3\n")
