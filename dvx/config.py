@@ -78,6 +78,13 @@ def _count(value: str) -> str:
     return value
 
 
+def _jobs(value: str) -> str:
+    """As -j/--jobs takes it: a count of 1 or more (0 would transfer nothing)."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError("expected a whole number, 1 or more (as -j takes)")
+    return value
+
+
 def _any(value: str) -> str:
     return value
 
@@ -124,7 +131,7 @@ SCHEMA = {
 }
 # Remote sections: common keys are checked here; the options of each kind of remote are
 # checked against its backend (dvx/remote/backends.py), which needs the remote's URL.
-REMOTE_KEYS = {"url": _url, "jobs": _count, "retries": _count,
+REMOTE_KEYS = {"url": _url, "jobs": _jobs, "retries": _count,
                "timeout": _positive_number}
 
 DEFAULT_LINK_TYPES = ("reflink", "copy")

@@ -43,6 +43,7 @@ def test_unknown_keys_survive_a_rewrite(tmp_path):
     ("core.hash", "md5"),
     ("core.lock_wait", "-1"), ("core.lock_wait", "nan"), ("core.lock_wait", "inf"),
     ("core.nonsense", "1"), ("remote.r.jobs", "-3"), ("remote.r.jobs", "2.5"),
+    ("remote.r.jobs", "0"),
     ("remote.r.retries", "inf"), ("remote.r.timeout", "nan"),
 ])
 def test_invalid_values_are_refused(key, value):
@@ -248,6 +249,38 @@ def test_cache_dir_is_refused_in_the_git_directory_and_where_git_sees_it(repo, d
     seen = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", ".dvx"],
                           cwd=repo, capture_output=True, text=True, check=True).stdout
     assert sorted(seen.splitlines()) == ["?? .dvx/.gitignore", "?? .dvx/config"]
+
+
+def test_a_cache_dir_that_is_no_folder_is_refused_when_set(repo, dvx, tmp_path):
+    """No cache can be made there, and every command after it would fail: refused before it
+    is written down. A folder not made yet is fine: the cache makes it."""
+    write(repo / "x.txt", "x")
+    assert dvx("add", "x.txt").code == 0
+    afile = write(tmp_path / "afile", "not a folder")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    for value, words in ((afile, "is a file, not a folder"),
+                         (afile / "sub", f"leads through {afile}, which is a file"),
+                         (tmp_path / "dangling", "is a symbolic link to nothing")):
+        for level in ("--local", "--project"):
+            refused = dvx("config", level, "cache.dir", str(value))
+            assert refused.code == 2 and words in refused.stderr, refused.output
+            assert "mkdir" not in refused.output
+    assert "dir" not in (repo / ".dvx" / "config").read_text()
+    assert not (repo / ".dvx" / "config.local").exists() or \
+        "dir" not in (repo / ".dvx" / "config.local").read_text()
+    assert dvx("status", "-q").code == 0
+    assert dvx("config", "--local", "cache.dir", str(tmp_path / "new" / "cache")).code == 0
+    assert dvx("add", "x.txt").code == 0 and (tmp_path / "new" / "cache" / "files").is_dir()
+
+
+def test_remote_jobs_0_is_refused_as_j_0_is(repo, dvx, tmp_path):
+    assert dvx("remote", "add", "-d", "store", str(tmp_path / "store")).code == 0
+    assert dvx("push", "-j", "0").code == 2
+    for args in (("remote", "modify", "store", "jobs", "0"), ("config", "remote.store.jobs", "0")):
+        refused = dvx(*args)
+        assert refused.code == 2 and "1 or more" in refused.stderr, refused.output
+    assert "jobs =" not in (repo / ".dvx" / "config").read_text()
+    assert dvx("remote", "modify", "store", "jobs", "1").code == 0
 
 
 def test_cache_dir_in_another_repositorys_work_tree_is_refused_unless_ignored(repo, dvx,

@@ -138,12 +138,30 @@ def set_option(config: Config, key: str, value: str | None, level: str | None,
         raise UsageError(f"There is no remote called '{normalized}' (known: {known}).",
                          "Add it first: dvx remote add NAME URL (-d makes it the default).")
     if (section, option) == ("cache", "dir") and target in ("project", "local") and repo:
+        _refuse_cache_dir_not_a_folder(value, repo.cache_dir_of(value, target))
         _refuse_cache_dir_git_sees(value, repo, target)
     config_file.set(section, option, normalized)
     config_file.save()
     if (section, option) == ("cache", "dir") and target == "project" and repo:
         return _confirm_here(config, value, repo)
     return None
+
+
+def _refuse_cache_dir_not_a_folder(value: str, path: str) -> None:
+    """A cache.dir that is, or leads through, something other than a folder (a file, a
+    broken link) is refused before it is written down: no cache can be made there, and every
+    command after it would fail. A folder not made yet is fine: the cache makes it."""
+    place = path
+    while not os.path.lexists(place) and os.path.dirname(place) != place:
+        place = os.path.dirname(place)
+    if os.path.isdir(place):
+        return
+    kind = ("a symbolic link to nothing" if os.path.islink(place) and not os.path.exists(place)
+            else "a file")
+    what = f"is {kind}" if place == path else f"leads through {place}, which is {kind}"
+    raise UsageError(f"cache.dir '{value}' {what}, not a folder: the cache is a folder of "
+                     "objects.", "Name a folder (dvx makes it if it does not exist yet), or "
+                     "`dvx config --unset cache.dir` for the default.")
 
 
 def _refuse_cache_dir_git_sees(value: str, repo: Repo, level: str) -> None:
