@@ -210,6 +210,32 @@ def test_a_missing_or_malformed_file_is_an_error_in_its_row(formats, dvx):
     assert "f1" in diff.stdout, "a removed file's metrics are shown as removed"
 
 
+def test_a_target_no_revision_has_nor_declares_is_refused_as_plots_show_refuses_one(formats,
+                                                                                   dvx):
+    """A typo must not pass for a result ("No params changed", a row of errors, exit 0): in
+    every command, as `plots show` refuses a plot no dvx.yaml declares. A target missing in
+    some of the revisions only, or declared where missing, keeps its error rows."""
+    for args in (("params", "diff", "--targets", "nope.yaml"),
+                 ("params", "diff", "HEAD", "HEAD", "--targets", "nope.yaml"),
+                 ("metrics", "diff", "--targets", "nope.json"),
+                 ("params", "show", "nope.yaml", "params.yaml"),
+                 ("metrics", "show", "nope.json", "-A"),
+                 ("plots", "show", "nope.csv")):
+        refused = dvx(*args)
+        assert refused.code == 2 and refused.stderr.startswith("ERROR: 'nope."), refused.output
+        assert refused.stdout == ""
+    refused = dvx("params", "diff", "--targets", "nope.yaml")
+    assert "'nope.yaml' is not in HEAD or the workspace, and no dvx.yaml there declares " \
+        "it as a params file" in " ".join(refused.stderr.split())
+    write(formats / "new.json", '{"x": 1}')  # only in the workspace
+    some = dvx("metrics", "show", "new.json", "--rev", "HEAD")
+    assert some.code == 0 and "no such file in HEAD" in some.stdout, some.output
+    assert dvx("metrics", "diff", "--targets", "new.json").code == 0
+    (formats / "eval" / "scores.yaml").unlink()  # declared: a stage has yet to write it
+    missing = dvx("metrics", "show", "eval/scores.yaml")
+    assert missing.code == 0 and "no such file in the workspace" in missing.stdout
+
+
 def test_a_half_edited_params_yaml_is_an_error_row_unless_dvx_yaml_needs_it(repo, dvx):
     write(repo / "m.json", '{"acc": 0.9}')
     write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: cp m.json out.json\n"

@@ -189,7 +189,8 @@ def metrics_show(targets: tuple[str, ...], all_branches: bool, all_tags: bool,
 
     Metrics files are the `metrics` of the stages in each revision's dvx.yaml (YAML, JSON
     or TOML), and any PATHS given. A file that is missing or cannot be parsed is shown with
-    its error; the other files are still shown.
+    its error; the other files are still shown. A PATH that no revision shown has nor
+    declares is an error (exit status 2).
     """
     _show("metrics", targets, all_branches, all_tags, all_commits, revs, last_n, no_workspace,
           fmt, precision)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvx.errors import DvxError, MergeConflictError
+from dvx.errors import DvxError, MergeConflictError, UsageError
 from dvx.history import Scope
 from dvx.metrics.declared import Declared, declared
 from dvx.metrics.revisions import Reader, Revision, diff_pair
@@ -123,6 +123,7 @@ class RevisionValues:
     files: list[FileValues] = field(default_factory=list)
     error: str | None = None  # the revision's dvx.yaml could not be read
     param_deps: dict[str, list[str]] = field(default_factory=dict)  # see Declared
+    undeclared: list[str] = field(default_factory=list)  # targets its dvx.yaml does not name
 
 
 @dataclass
@@ -155,7 +156,9 @@ def show(repo: Repo, kind: str, scope: Scope | None = None,
     wanted = list(targets)
     with Reader(repo) as reader:
         revisions = reader.in_scope(scope or Scope())
-        return ShowResult(kind, [read_revision(reader, r, kind, wanted) for r in revisions])
+        read = [read_revision(reader, r, kind, wanted) for r in revisions]
+    refuse_targets_found_nowhere(kind, wanted, read)
+    return ShowResult(kind, read)
 
 
 def read_revision(reader: Reader, revision: Revision, kind: str,
@@ -171,11 +174,41 @@ def read_revision(reader: Reader, revision: Revision, kind: str,
         found = Declared()
     files = found.params if kind == PARAMS else found.metrics
     # Files named as targets are read even when this revision's dvx.yaml does not name them.
-    for path in [f for f in files if not targets or f in targets] + \
-            [t for t in targets or [] if t not in files]:
+    result.undeclared = [t for t in targets or [] if t not in files]
+    for path in [f for f in files if not targets or f in targets] + result.undeclared:
         result.files.append(read_values(reader, revision, path, kind, path in found.cached))
     result.param_deps = found.param_deps
     return result
+
+
+def refuse_targets_found_nowhere(kind: str, targets: list[str],
+                                  revisions: list[RevisionValues]) -> None:
+    """Refuse a target that no revision read has nor declares (a typo, most likely), as
+    `plots show` refuses one: a row saying it is missing everywhere would pass for a result.
+    A file missing in some revisions only, or declared where it is missing (its stage has
+    not run), keeps its error rows."""
+    for target in targets:
+        if revisions and all(_found_nowhere(side, target) for side in revisions):
+            raise UsageError(f"'{target}' is not in {_either(revisions)}, and no dvx.yaml "
+                             f"there declares it as a {kind} file.",
+                             "Check the path (a path is from the current directory), or name "
+                             "a revision that has it.")
+
+
+def _either(revisions: list[RevisionValues], most: int = 3) -> str:
+    """'HEAD or the workspace'; 'v1, v2, v3 or 4 more'."""
+    labels = list(dict.fromkeys("the workspace" if side.revision.commit is None
+                                else side.revision.label for side in revisions))
+    if len(labels) > most:
+        return f"{', '.join(labels[:most])} or {len(labels) - most} more"
+    return " or ".join([", ".join(labels[:-1]), labels[-1]] if len(labels) > 1 else labels)
+
+
+def _found_nowhere(side: RevisionValues, target: str) -> bool:
+    """Does `side` lack `target`, undeclared, with nothing else to say of it (no broken
+    dvx.yaml that might declare it, no cached copy it was not pulled from)?"""
+    return side.error is None and target in side.undeclared and any(
+        f.path == target and f.error_type == MISSING_TYPE and not f.cached for f in side.files)
 
 
 def read_values(reader: Reader, revision: Revision, path: str, kind: str,
@@ -297,6 +330,7 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
         rev_a, rev_b = diff_pair(reader, a, b)
         side_a = read_revision(reader, rev_a, kind, wanted)
         side_b = read_revision(reader, rev_b, kind, wanted)
+    refuse_targets_found_nowhere(kind, wanted, [side_a, side_b])
     errors = [FileError("dvx.yaml", s.revision.label, s.error)
               for s in (side_a, side_b) if s.error]
     flat_a, flat_b = _flat_files(side_a, errors), _flat_files(side_b, errors)
