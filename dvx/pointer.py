@@ -156,6 +156,12 @@ def _parse_canonical(data: bytes) -> dict[str, Any] | None:
 MERGED_VERSION_LABELS = ("ours, with their other changes", "theirs, with our other changes")
 
 
+def holds_merged_versions(data: bytes) -> bool:
+    """Is the conflicted pointer `data` the merge driver's two merged versions (rather than
+    one side's pointer against the other's)?"""
+    return data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode())
+
+
 def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     """The commands that resolve a conflicted pointer. The data of the side kept is placed
     with `dvx pull`, not `dvx checkout`: the other side is most often a teammate's, whose
@@ -165,7 +171,7 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     others = _resolved_with(root, path)
     staged = f"git add {pointer}" + (" && git rm " + " ".join(
         literal_pathspec(from_here(root, other)) for other in others) if others else "")
-    if data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode()):
+    if holds_merged_versions(data):
         return (f"Both versions in the file keep every change that did not conflict; they "
                 f"differ only in what both sides changed. Keep one version (delete the "
                 f"other and the marker lines), then `dvx pull {data_path}` and "

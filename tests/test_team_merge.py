@@ -223,6 +223,32 @@ def test_pre_commit_warns_and_lets_the_commit_go_on_when_it_cannot_read_dvx_yaml
     assert "dvx.lock holds an unresolved Git merge conflict" in done.stderr
 
 
+def test_pre_commit_refuses_a_pointer_or_dvx_lock_staged_with_conflict_markers(repo, dvx):
+    """A conflict `git add` marked resolved while its markers stay: each file is named, with
+    the commands that resolve it, from the folder the commit was made in."""
+    assert dvx("install").code == 0
+    write(repo / "data" / "a.csv", "a\n")
+    assert dvx("add", "data/a.csv").code == 0
+    commit(repo, "a.csv")
+    pointer = (repo / "data" / "a.csv.dvx").read_text()
+    write(repo / "data" / "a.csv.dvx",
+          f"<<<<<<< HEAD\n{pointer}=======\n{pointer.replace('size: 2', 'size: 3')}"
+          ">>>>>>> theirs\n")
+    write(repo / "dvx.lock", "<<<<<<< HEAD\ndvx: 1\n=======\n>>>>>>> theirs\n")
+    git(repo, "add", "data/a.csv.dvx", "dvx.lock")
+    refused = _git_commit(repo / "data", "-qm", "resolved?")
+    assert refused.returncode == 1
+    assert "files that still hold a merge's conflict markers" in refused.stderr
+    assert ("    data/a.csv.dvx: this side's version and the other side's\n"
+            "    dvx.lock: this side's version and the other side's\n") in refused.stderr
+    assert ("Keep one version of each (delete the other and the marker lines), run `dvx pull "
+            "a.csv` (which fetches the data of the version kept and places it) and `dvx "
+            "repro` (which brings dvx.lock up to date), `git add -- a.csv.dvx ../dvx.lock`, "
+            "and commit again.") in refused.stderr
+    assert git(repo, "log", "--format=%s", "-1").strip() == "a.csv"
+    assert _git_commit(repo, "-qnm", "as it is").returncode == 0  # --no-verify
+
+
 def test_pre_commit_passes_data_whose_pointer_the_same_commit_removes(repo, dvx):
     """`dvx remove` keeps the data and drops its pointer and .gitignore entry: committing
     the data with the pointer's removal moves it into Git. The hook names those files, and
@@ -1139,6 +1165,74 @@ def test_pre_push_stops_a_push_whose_data_cannot_be_sent(tmp_path):
                             capture_output=True, text=True)
     assert pushed.returncode != 0
     assert "git push was stopped" in pushed.stderr and "--no-verify" in pushed.stderr
+    assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
+
+
+def test_a_merge_whose_pointer_keeps_its_conflict_markers_is_neither_committed_nor_pushed(
+        tmp_path):
+    """The two merged versions between the markers name manifests only this clone's cache
+    holds: a commit of them would reach teammates with data on no remote. The pre-commit
+    hook stops it, `dvx push` refuses it, and the pre-push hook stops a commit of it that
+    skipped the pre-commit hook, each naming the file and the way out."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    edit(bob, "images/f1.txt", "bob's f1\n")
+    edit(bob, "images/f3.txt", "bob's f3\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob")
+    edit(alice, "images/f1.txt", "alice's f1\n")
+    edit(alice, "images/f2.txt", "alice's f2\n")
+    must("add", "images", cwd=alice)
+    commit(alice, "alice")
+    assert _merge(alice, "origin/bob").returncode != 0
+    head = git(alice, "rev-parse", "HEAD")
+
+    git(alice, "add", "images.dvx")
+    committed = subprocess.run(["git", "commit", "-qm", "merge"], cwd=alice,
+                               capture_output=True, text=True)
+    assert committed.returncode == 1 and git(alice, "rev-parse", "HEAD") == head
+    assert "images.dvx: two merged versions" in committed.stderr
+    assert ("Keep one version of it (delete the other and the marker lines), run `dvx pull "
+            "images`") in committed.stderr
+    assert "`git add -- images.dvx`, and commit again" in committed.stderr
+    pushed = run_dvx("push", cwd=alice)  # refused for that pointer, as every command is
+    assert pushed.code == 1 and "Skipped images.dvx" in pushed.stderr
+    assert "Keep one version" in pushed.stderr
+
+    git(alice, "commit", "-qnm", "merge")  # --no-verify
+    merge = git(alice, "rev-parse", "HEAD").strip()
+    pushed_git = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=alice,
+                                capture_output=True, text=True)
+    assert pushed_git.returncode != 0 and "git push was stopped" in pushed_git.stderr
+    assert (f"'{merge[:10]}:images.dvx' holds an unresolved Git merge conflict"
+            in pushed_git.stderr)
+    assert "`git commit --amend`" in pushed_git.stderr
+    assert git(team.origin, "rev-parse", "main") != git(alice, "rev-parse", "main")
+
+    text = (alice / "images.dvx").read_text()
+    (alice / "images.dvx").write_text(text.split("\n", 1)[1].split("=======\n")[0])  # ours
+    must("pull", "images", cwd=alice)
+    git(alice, "add", "images.dvx")
+    git(alice, "commit", "-q", "--amend", "--no-edit")
+    git(alice, "push", "-q", "origin", "main")
+    carol = team.clone("carol")
+    assert {p.name: p.read_text() for p in (carol / "images").iterdir()} == {
+        "f1.txt": "alice's f1\n", "f2.txt": "alice's f2\n", "f3.txt": "bob's f3\n",
+        "f4.txt": "image 4\n", "f5.txt": "image 5\n"}
+
+
+def test_pre_push_stops_a_commit_whose_pointer_cannot_be_read(tmp_path):
+    _, alice = _installed_team(tmp_path)
+    (alice / "raw.csv.dvx").write_text("dvx: 1\ntype: file\noid: not-an-oid\n")
+    commit(alice, "a bad hand edit")
+    bad = git(alice, "rev-parse", "HEAD").strip()
+    write(alice / "notes.txt", "later\n")
+    commit(alice, "notes")
+    pushed = subprocess.run(["git", "push", "-q", "origin", "main"], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode != 0 and "git push was stopped" in pushed.stderr
+    assert f"'{bad[:10]}:raw.csv.dvx'" in pushed.stderr
+    assert "git rebase -i" in pushed.stderr
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
 
 

@@ -14,7 +14,8 @@ from dvx.cli.common import common_options, example, holding_lock, is_quiet, open
 from dvx.cli.ui import git_add_of_recordable, out, recordable, warn
 
 if TYPE_CHECKING:
-    from dvx.ops.staged_data import StagedData, StagedLink
+    from dvx.ops.staged_data import StagedConflict, StagedData, StagedLink
+    from dvx.outputs import Broken
     from dvx.scm import Git
 
 
@@ -145,8 +146,9 @@ def _repo_of_hook() -> Any:
 @git_hook.command("pre-commit")
 @click.argument("args", nargs=-1)
 def pre_commit(args: tuple[str, ...]) -> None:
-    """Stop a commit that would put into Git data dvx keeps out of it, or a link into its
-    cache (ops/staged_data.py).
+    """Stop a commit that would put into Git data dvx keeps out of it, a link into its
+    cache, or a pointer or dvx.lock still holding a merge's conflict markers
+    (ops/staged_data.py).
     dvx's own failure to tell (a config, dvx.yaml or dvx.lock it cannot read) is said, and
     the commit goes on as far as it depends on that."""
     from dvx.errors import DvxError
@@ -174,7 +176,9 @@ def pre_commit(args: tuple[str, ...]) -> None:
         warn(_staged_data_message(repo.root, here, check.found))
     if check.links:
         warn(_staged_links_message(repo.root, here, check.links))
-    if check.found or check.links:
+    if check.conflicted:
+        warn(_conflicted_message(repo.root, here, check.conflicted))
+    if check.found or check.links or check.conflicted:
         sys.exit(1)
 
 
@@ -264,6 +268,41 @@ def _given_to_git_message(root: str, here: str | None, given: list[StagedData]) 
         "before they pull. If Git is not to version them: `git rm -r --cached -- "
         f"{_named(paths, pathspec)}`{_each(paths)}, list them in .gitignore, and `git commit "
         "--amend`.")
+    return "\n".join(lines)
+
+
+def _conflicted_message(root: str, here: str | None, conflicted: list[StagedConflict]) -> str:
+    """Pointer files and dvx.lock staged with a merge's conflict markers: nothing can read
+    them, so the data of neither version would be pushed; the way out is the one `dvx
+    status` names for them, ending with the commit."""
+    from dvx.lockfile import LOCK_FILE
+    from dvx.pointer import data_path_of
+
+    typed, pathspec = _typed(root, here)
+    lines = ["ERROR: dvx stopped the commit: it would put into Git files that still hold a "
+             "merge's conflict markers, which dvx cannot read (the data of neither version "
+             "would be pushed, nor could anyone check it out):"]
+    for item in conflicted[:_LISTED]:
+        versions = ("two merged versions, each keeping every change of both sides that did "
+                    "not conflict" if item.merged_versions else
+                    "this side's version and the other side's")
+        lines.append(f"    {item.path}: {versions}")
+    if len(conflicted) > _LISTED:
+        lines.append(f"    and {len(conflicted) - _LISTED} more")
+    paths = [item.path for item in conflicted]
+    data = [data_path_of(path) for path in paths if path != LOCK_FILE]
+    then = []
+    if data:
+        then.append(f"`dvx pull {_named(data, typed)}`{_each(data)} (which fetches the data "
+                    "of the version kept and places it)")
+    if LOCK_FILE in paths:
+        then.append("`dvx repro` (which brings dvx.lock up to date)")
+    lines.append(
+        f"Keep one version of {'it' if len(paths) == 1 else 'each'} (delete the other and the "
+        f"marker lines), run {' and '.join(then)}, `git add -- "
+        f"{_named(paths, pathspec)}`{_each(paths)}, and {_again(here)}. "
+        "`git commit --no-verify` commits "
+        f"{'it as it is' if len(paths) == 1 else 'them as they are'}.")
     return "\n".join(lines)
 
 
@@ -386,10 +425,15 @@ def pre_push(remote_name: str, url: str | None) -> None:
                 commits.update(git.commits_to_push(
                     parts[1], None if parts[3] == zero else parts[3], remote_name))
         targets: dict[tuple[str, str], Target] = {}
+        unreadable: list[Broken] = []
         with History(repo) as history:
             for commit in sorted(commits):
-                for output in history.at(commit).outputs:
+                revision = history.at(commit)
+                unreadable += revision.broken
+                for output in revision.outputs:
                     targets.setdefault((output.path, output.pointer.oid), Target(output))
+        if unreadable:
+            _stop_push(_unreadable_message(unreadable))
         to_push = pushed(list(targets.values()))  # not `push: false` outputs
         if not to_push:
             return
@@ -409,6 +453,23 @@ def pre_push(remote_name: str, url: str | None) -> None:
         _stop_push(str(failure))
     if not result.ok:
         _stop_push("some of it failed (listed above).")
+
+
+def _unreadable_message(unreadable: list[Broken]) -> str:
+    """Pointer files (or dvx.lock) of commits being pushed that dvx cannot read: what data
+    they name is unknown, so none of it can be pushed, and whoever gets such a commit cannot
+    check it out. Each is named by its commit and path (`COMMIT:PATH`)."""
+    lines = ["some of them hold files it cannot read, so it cannot tell what data those name "
+             "(nor could anyone who gets them check it out):"]
+    for item in sorted(unreadable, key=lambda item: item.path)[:_LISTED]:
+        lines.append(f"    {item.error.message}")
+    if len(unreadable) > _LISTED:
+        lines.append(f"    and {len(unreadable) - _LISTED} more")
+    lines.append("Fix each in the commit that holds it (a merge's conflict markers: keep one "
+                 "version, deleting the other and the marker lines, and `dvx pull` its data), "
+                 "`git add` it, and `git commit --amend` where that is the last commit (`git "
+                 "rebase -i --rebase-merges` for an earlier one).")
+    return "\n".join(lines)
 
 
 def _what_failed(exc: OSError) -> str:

@@ -27,6 +27,11 @@ made in its place, as no dvx command knows of it. A symbolic link to a workspace
 -s data/v2.csv current.csv`) is judged by its own target, never by the link into the cache
 that file may be: it passes.
 
+Nor may a commit hold a pointer file or dvx.lock that still has a merge's conflict markers
+(`git add` of a conflict not resolved yet): nothing can read it, so the data of neither
+version is pushed (the pre-push hook cannot tell what it names), and the merge driver's two
+merged versions name manifests only this clone's cache holds.
+
 It runs at every commit, so it is cheap: Git is asked for the files the index adds or
 changes and for the pointer files it holds and deletes, dvx.lock and dvx.yaml are read, and
 each staged file and the folders above it are looked up in those (with one stat per folder, for a
@@ -34,7 +39,7 @@ pointer file beside it that is not staged yet). Each staged file is stat'ed once
 with more than one link (a hard link) is hashed, and a symbolic link's target read from
 Git. A hard link whose bytes are no object's (changed through a link, and its object with
 them) is looked up by its inode among those the stat cache records, read once for all of
-them. The workspace is never walked.
+them. Only a staged pointer file or dvx.lock is read from Git. The workspace is never walked.
 """
 
 from __future__ import annotations
@@ -45,10 +50,11 @@ import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, read_lock
+from dvx.errors import DvxError, MergeConflictError
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, parse_lock, read_lock
 from dvx.outputs import OWN_NAMES, named_like_a_temporary
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
+from dvx.pointer import holds_merged_versions, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import SYMLINK_MODE, StagedFile
 from dvx.workspace import hard_links_of_objects
@@ -92,6 +98,13 @@ class StagedLink:
     folder: bool = False
 
 
+@dataclass(frozen=True)
+class StagedConflict:
+    """A pointer file or dvx.lock staged with a merge's conflict markers in it."""
+    path: str
+    merged_versions: bool  # the merge driver's two merged versions, not ours against theirs
+
+
 @dataclass
 class StagedCheck:
     found: list[StagedData] = field(default_factory=list)
@@ -102,6 +115,7 @@ class StagedCheck:
     # The files staged that are data whose pointer the commit removes, by that pointer's
     # data: Git's from then on, not stopped, but named.
     given_to_git: list[StagedData] = field(default_factory=list)
+    conflicted: list[StagedConflict] = field(default_factory=list)
 
 
 def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
@@ -112,6 +126,7 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
     if repo.git is None:
         return check
     staged = repo.git.staged_additions()
+    check.conflicted = _conflicted(repo, staged)
     check.found = _tracked_data(repo, declared, check.unread,
                                 [file.path for file in staged if _may_be_data(file.path)])
     named = {path for item in check.found for path in item.files}
@@ -122,6 +137,32 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
     with contextlib.suppress(OSError):  # what was hashed, so the next commit reads it back
         repo.statcache.flush()
     return check
+
+
+_FILE_MODES = ("100644", "100755")  # Git's regular files: not a link, nor a submodule
+
+
+def _conflicted(repo: Repo, staged: list[StagedFile]) -> list[StagedConflict]:
+    """The pointer files and dvx.lock among the `staged` files that hold a merge's conflict
+    markers, as dvx reads them (a pointer or dvx.lock otherwise unreadable is not this
+    check's business: `dvx status` names it)."""
+    assert repo.git is not None
+    found = []
+    for file in sorted(staged, key=lambda file: file.path):
+        if file.mode not in _FILE_MODES or not (file.path == LOCK_FILE
+                                                or file.path.endswith(POINTER_SUFFIX)):
+            continue
+        data = repo.git.object_data(file.blob)[1]
+        try:
+            if file.path == LOCK_FILE:
+                parse_lock(data, repo.algo)
+            else:
+                parse_pointer(data, file.path)
+        except MergeConflictError:
+            found.append(StagedConflict(file.path, holds_merged_versions(data)))
+        except DvxError:
+            continue
+    return found
 
 
 def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxError],
