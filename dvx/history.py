@@ -293,6 +293,25 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
+def commit_recording(repo: Repo, path: str, in_lock: bool, oid: str) -> str | None:
+    """A commit HEAD was at lately (as `recorded_lately` looks) whose pointer file (or with
+    `in_lock`, dvx.lock entry) for the data at `path` names `oid`: where `dvx fetch --rev`
+    finds that version again. None if none of them does."""
+    git = repo.git
+    if git is None:
+        return None
+    file = LOCK_FILE if in_lock else path + POINTER_SUFFIX
+    try:
+        for commit in git.recent_heads(HEAD_MOVES):
+            sha = git.blob_id_at(commit, file, MAX_LOCK_BYTES if in_lock else MAX_POINTER_BYTES)
+            pointer = None if sha is None else _recorded_in(repo, git, file, sha).get(path)
+            if pointer is not None and pointer.oid == oid:
+                return commit
+    except DvxError:
+        pass
+    return None
+
+
 def recorded_by_git(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     """What Git records for the data at `path`, in its pointer file (or with `in_lock` in
     its dvx.lock entry): HEAD's commit's, and, while Git stops inside a merge, cherry-pick,

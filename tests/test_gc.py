@@ -105,10 +105,34 @@ def test_gc_workspace_keeps_what_links_of_tracked_data_lead_to_past_their_pointe
     assert (repo / "x").is_symlink() and (repo / "d" / "b").is_symlink()
     result = dvx("gc", "-w", "-f", "--grace", "0", "--json")
     assert result.code == 0, result.output
-    assert json.loads(result.stdout)[0]["removed"] == 1  # the new manifest, linked by nothing
+    # Nothing: the new manifest, which no link leads to, is what d was synced to (its sync
+    # record), which status compares d with.
+    assert json.loads(result.stdout)[0]["removed"] == 0
     assert (repo / "x").read_text() == "precious x2"
     assert (repo / "d" / "a").read_text() == "precious a2"
     assert (repo / "d" / "b").read_text() == "precious b2"
+
+
+def test_gc_workspace_keeps_only_the_manifests_the_workspace_was_synced_to(repo, dvx):
+    """After a pointer moved back (`git checkout v1 -- ...`), the sync record names the
+    versions the workspace holds: gc keeps the directory's manifest, which status compares
+    the directory with, but neither its files nor a file's data (even from a record that
+    does not say it is a file's)."""
+    _two_versions(repo, dvx)
+    d_v2 = json.loads((repo / ".dvx/tmp/synced.json").read_text())["outputs"]["d"]["oid"]
+    git(repo, "checkout", "v1", "--", "f.dvx", "d.dvx")  # no hook: the data stays v2
+    record = repo / ".dvx/tmp/synced.json"
+    doc = json.loads(record.read_text())
+    doc["outputs"]["f"].pop("exec", None)  # as a dvx that kept no executable bit wrote it
+    record.write_text(json.dumps(doc))
+    assert dvx("gc", "-w", "-f", "--grace", "0", "--force-last-copy").code == 0
+    left = _objects(repo)
+    assert d_v2 in left
+    assert not left & {_oid("v2"), _oid("a2")}
+    status = dvx("status", "--json")
+    assert status.code == 0
+    shown = {o["path"]: o["workspace"] for o in json.loads(status.stdout)["outputs"]}
+    assert shown == {"f": "outdated", "d": "outdated"}
 
 
 @pytest.mark.parametrize("grace", ["nan", "inf", "-1"])

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from tests.conftest import git, run_dvx, run_dvx_proc, stopped_at, write
 from tests.team import Team, commit, edit, must, share
@@ -837,13 +838,69 @@ def test_a_deletion_committed_after_a_partial_pull_is_not_undone_later(team):
     assert "nfiles: 6" in (bob / "d.dvx").read_text()
 
 
-def test_without_the_older_manifest_a_partial_directory_refuses_to_commit(team):
-    _, bob = _bob_pulled_a_of_v2_and_deleted_c1(team)
-    assert status_of(bob, "d")["deleted"] == ["c/1.txt"]
-    must("gc", "-w", "-f", "--grace", "0", cwd=bob)  # the v1 manifest leaves the cache
-    assert run_dvx("status", "-q", cwd=bob).code == 1
-    refused = run_dvx("commit", "d", cwd=bob)  # what c/1.txt was is no longer known
-    assert refused.code == 1 and "--force" in refused.stderr, refused.output
+def _bob_edited_part_of_d_after_alice_changed_it(team) -> tuple[Path, Path, str]:
+    """bob pulled only a/ and b/ of v1; alice changed a/1.txt and deleted a/2.txt (v2); bob
+    changed b/1.txt, then `git pull`ed v2 and fetched it, without checking it out: (alice,
+    bob, the oid of v1, which bob's workspace was synced to)."""
+    alice = _six_files(team)
+    v1 = pointer_oid(alice / "d.dvx")
+    bob = team.clone("bob", pull=False)
+    must("pull", "d/a", "d/b", cwd=bob)
+    edit(alice, "d/a/1.txt", "a1 v2\n")
+    (alice / "d/a/2.txt").unlink()
+    _publish(alice, "v2")
+    edit(bob, "d/b/1.txt", "b1 by bob\n")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", "d", cwd=bob)
+    return alice, bob, v1
+
+
+def _commit_keeps_alice_s_change_and_bob_s(team, bob) -> None:
+    seen = status_of(bob, "d")
+    assert (seen["modified"], seen["added"], sorted(seen["outdated"])) == (
+        ["b/1.txt"], [], ["a/1.txt", "a/2.txt"]), seen
+    must("commit", "d", cwd=bob)
+    share(bob, "bob's b1")
+    carol = team.clone("carol")
+    assert _tree_of(carol, "d") == {
+        "a/1.txt": "a1 v2\n", "b/1.txt": "b1 by bob\n", "b/2.txt": "b2 v1\n",
+        "c/1.txt": "c1 v1\n", "c/2.txt": "c2 v1\n"}
+
+
+def test_gc_keeps_the_manifest_of_the_version_a_partly_pulled_directory_was_synced_to(team):
+    """Without it, the files alice changed in the part bob pulled could not be told from
+    his own change; only the manifest is kept, not the files of that version."""
+    _, bob, v1 = _bob_edited_part_of_d_after_alice_changed_it(team)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    cache = bob / ".dvx/cache/files/xxh128"
+    assert (cache / v1[:2] / v1[2:]).is_file()
+    a1_v1 = xxhash.xxh3_128_hexdigest(b"a1 v1\n")  # in no version the workspace uses
+    assert not (cache / a1_v1[:2] / a1_v1[2:]).exists()
+    _commit_keeps_alice_s_change_and_bob_s(team, bob)
+
+
+def test_without_the_manifest_it_was_synced_to_commit_refuses_and_names_how_to_fetch_it(
+        team):
+    """The manifest deleted by hand: which files bob changed cannot be told, so none is
+    called a change of his, nor is `commit --force` offered, which would undo alice's."""
+    _, bob, v1 = _bob_edited_part_of_d_after_alice_changed_it(team)
+    (bob / ".dvx/cache/files/xxh128" / v1[:2] / v1[2:]).unlink()
+    shown = run_dvx("status", cwd=bob).stdout
+    assert ("d: its pointer changed in Git, and which of its files changed here is unknown "
+            "(the version it was synced to is no longer in the cache)") in shown, shown
+    assert "modified:" not in shown and "--force" not in shown
+    refused = run_dvx("commit", "d", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert f"the version it was synced to ({v1}) is no longer in the cache" in refused.stderr
+    assert "changed both here and in Git" not in refused.stderr
+    assert "--force" not in refused.stderr
+    fetch = re.search(r"Fetch that version again with `(dvx fetch --rev \S+ d/a d/b)`",
+                      refused.stderr)
+    assert fetch is not None, refused.stderr
+    assert fetch.group(1) in shown
+    assert "nfiles: 5" in (bob / "d.dvx").read_text()  # v2's, as alice recorded it
+    must(*shlex.split(fetch.group(1))[1:], cwd=bob)
+    _commit_keeps_alice_s_change_and_bob_s(team, bob)
 
 
 def test_a_file_added_to_a_partly_pulled_directory_can_be_deleted_later(team):

@@ -473,6 +473,10 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
                   "linked_elsewhere": ["linked to another dvx cache (a moved or copied "
                                        "repository's)"],
                   }.get(o.workspace, [o.workspace])
+        if o.synced_manifest_missing is not None:  # its differences cannot be sorted
+            states = [f"its pointer changed {o.moved_where}, and which of its files changed "
+                      "here is unknown (the version it was synced to is no longer in the "
+                      "cache)"]
         if o.outdated:
             states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
                           "outdated")
@@ -485,7 +489,7 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
             states.append("not in cache")
         out(f"{shown_path(o.path)}: {', '.join(states)}")
         for label, paths in (("added", o.added), ("modified", o.modified),
-                             ("deleted", o.deleted)):
+                             ("deleted", o.deleted)) if o.synced_manifest_missing is None else ():
             for path in paths:
                 out(f"    {label}: {shown_path(path)}")
     for path in result.unignored:
@@ -512,13 +516,18 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
     if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
-           and not o.new_manifest_missing for o in result.outputs):
+           and not o.new_manifest_missing and o.synced_manifest_missing is None
+           for o in result.outputs):
         out("(changed both here and in Git: `dvx commit --force PATH` keeps yours, "
             "`dvx checkout --force PATH` takes Git's)")
     if any(o.workspace == "modified" and o.moved_in_workspace and not o.new_manifest_missing
-           for o in result.outputs):
+           and o.synced_manifest_missing is None for o in result.outputs):
         out("(data and pointer both changed here: `dvx commit --force PATH` keeps the data, "
             "`dvx checkout --force PATH` takes the pointer's)")
+    for o in result.outputs:
+        if o.synced_manifest_missing is not None:
+            out(f"({o.synced_manifest_missing.fetch_command(root)} brings back the version "
+                f"{shown_path(o.path)} was synced to, to tell your changes from Git's)")
     unsorted = [for_command(root, o.path) for o in result.outputs if o.new_manifest_missing]
     if unsorted:
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "

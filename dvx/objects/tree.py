@@ -287,6 +287,12 @@ def _header(algo: str) -> bytes:
                       separators=(",", ":")).encode()
 
 
+def first_line(algo: str) -> bytes:
+    """The bytes every manifest of `algo` begins with (its header line): an object that
+    begins otherwise is not one, which a read of that many bytes tells."""
+    return _header(algo) + b"\n"
+
+
 class _Entries:
     """A tree's entries as a read-only sequence of TreeEntry, made on demand."""
 

@@ -200,6 +200,15 @@ def refuse_if_behind(root: str, status: OutputStatus, force: bool, own_force: bo
             f"Run `dvx checkout {typed}` (or `dvx pull {typed}`) to get the data the pointer "
             "names" + ("." if status.kind == "dir" else  # whose files --force never undoes
                        f"; {record_anyway} records the older data anyway."))
+    missing = status.synced_manifest_missing
+    if missing is not None:
+        raise MissingObjectError(
+            f"'{path}' changed in Git since this workspace was synced (its pointer now names "
+            f"{now}), and the workspace holds other data than that; but the version it was "
+            f"synced to ({missing.oid}) is no longer in the cache, so which of its files "
+            "were changed here, and which in Git, cannot be told.",
+            f"Fetch that version again with {missing.fetch_command(root)}, then commit "
+            "again.")
     if status.new_manifest_missing:
         raise MissingObjectError(
             f"'{path}' changed both here and in Git: its pointer now names {now} (it named "

@@ -134,11 +134,13 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         for other in others:  # their own revisions: --rev names this repository's
             theirs = reachable(other, replace(scope, revs=()), remote)
             reach.oids |= theirs.oids
+            reach.synced_manifests |= theirs.synced_manifests
             reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
         for worktree in worktrees:  # its branches and tags are this repository's too
             own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
             theirs = reachable(worktree, own, remote)
             reach.oids |= theirs.oids
+            reach.synced_manifests |= theirs.synced_manifests
             reach.problems += [f"{worktree.root}: {problem}" for problem in theirs.problems]
         refuse_if_unreadable(reach)
         cutoff = time.time() - grace_seconds
@@ -147,7 +149,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
         if remote is not None:
             remote_cutoff = _store_now(remote, name, dry_run) - grace_seconds
             results.append(_plan_remote(remote, name, reach.oids, remote_cutoff, scope, repo))
-        cache = _plan_cache(repo, reach.oids, cutoff, scope)
+        cache = _plan_cache(repo, reach.oids | reach.synced_manifests, cutoff, scope)
         history = used_by_history(repo, _asked_of_history(cache, results, scope,
                                                           force_last_copy))
         if cache.removed and not force_last_copy:

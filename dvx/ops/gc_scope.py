@@ -1,7 +1,14 @@
 """What a gc scope uses: every object its pointers, dvx.lock entries and directory
 manifests name, and in the workspace, what the symbolic links into the cache lead to (in
 data tracked no more, and in tracked data that is not what its pointer names). If any of it
-cannot be read, gc deletes nothing."""
+cannot be read, gc deletes nothing.
+
+The cache also keeps the manifests of the directory versions the workspace was synced to
+(its sync record, dvx/syncstate.py), though no pointer names them any more once `git pull`
+moved a pointer: status and commit compare the workspace with them, file by file, to tell a
+teammate's change from one made here (ops/sync_layers.py). They are small, and the files
+they list are not kept for them; a remote keeps none of them for that, as it must not hold a
+manifest without its files."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from dataclasses import dataclass, field
 from dvx.errors import DvxError
 from dvx.history import Scope, found_in, revision_labels, scope_targets
 from dvx.objects.odb import ObjectStore
-from dvx.objects.tree import Tree
+from dvx.objects.tree import Tree, first_line
 from dvx.ops.left_behind import objects_linked_from_untracked_data
 from dvx.outputs import Output, Target
 from dvx.paths import for_command
@@ -24,6 +31,8 @@ from dvx.workspace import cache_objects_in
 class Reachable:
     oids: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    # Kept in the cache only: the manifests of what the workspace was synced to
+    synced_manifests: set[str] = field(default_factory=set)
 
 
 def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable:
@@ -48,11 +57,36 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
                 reach.oids.update(tree.oids())
     reach.problems += _not_fetched(repo, unfetched)
     if scope.workspace:
+        reach.synced_manifests = synced_manifests(
+            repo, [t.output.path for t in targets if not t.revisions])
         reach.oids |= objects_linked_from_untracked_data(repo)
         for target in targets:
             if not target.revisions:  # the workspace's own
                 reach.oids |= _linked_beside_pointer(repo, target.output, reach.problems)
     return reach
+
+
+def synced_manifests(repo: Repo, tracked: list[str]) -> set[str]:
+    """The manifests in the cache of every directory version the sync record says the
+    workspace was synced to (each layer of a directory placed in part over older versions),
+    for the `tracked` paths (the workspace's outputs: a path tracked no more is compared
+    with none). A record of a file names its data, never kept for that: one written before
+    records kept a file's executable bit looks like a directory's, and is told apart by its
+    first bytes."""
+    header = first_line(repo.algo)
+    found = set()
+    for path in tracked:
+        record = repo.syncstate.get(path)
+        for layer in record.layers() if record is not None else ():
+            if layer.executable is not None or layer.oid in found:
+                continue
+            try:
+                with repo.cache.open(layer.oid) as f:
+                    if f.read(len(header)) == header:
+                        found.add(layer.oid)
+            except (DvxError, OSError):
+                continue  # not in the cache: nothing to keep
+    return found
 
 
 def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str]) -> set[str]:

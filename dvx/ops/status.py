@@ -8,16 +8,24 @@ from typing import TYPE_CHECKING
 
 from dvx.errors import DvxError, FormatError, LockError, PathError
 from dvx.fsutil import FileChangedError, describe, too_long_here
-from dvx.history import recorded_by_git, recorded_lately
+from dvx.history import commit_recording, recorded_by_git, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
 from dvx.outputs import Output, Target, load_tree, pointers_left_out
-from dvx.paths import Fingerprint, fingerprint_directory, join_posix, walk_directory
+from dvx.paths import (
+    Fingerprint,
+    fingerprint_directory,
+    for_command,
+    from_here,
+    join_posix,
+    walk_directory,
+)
 from dvx.pointer import Pointer
 from dvx.repo import Repo
+from dvx.scm import literal_pathspec
 from dvx.syncstate import Synced, placed_here
 from dvx.workspace import (
     FileState,
@@ -45,6 +53,26 @@ NOT_PULLED = "not_pulled"
 # repository moved or copied with cache.type symlink keeps: `dvx checkout --relink` links
 # them to this repository's cache.
 LINKED_ELSEWHERE = "linked_elsewhere"
+
+
+@dataclass(frozen=True)
+class MissingVersion:
+    """A version of a directory the workspace was synced to whose manifest is no longer in
+    the cache (deleted by hand, the cache cleared)."""
+    path: str  # the directory
+    oid: str
+    parts: tuple[str, ...]  # what of it that version placed (repo paths)
+    commit: str | None  # a commit HEAD was at lately that records it
+    record_file: str  # its pointer file, or dvx.lock
+
+    def fetch_command(self, root: str) -> str:
+        """How to fetch it again, named from where the user is."""
+        parts = " ".join(for_command(root, part) for part in self.parts)
+        if self.commit is not None:
+            return f"`dvx fetch --rev {self.commit[:10]} {parts}`"
+        file = literal_pathspec(from_here(root, self.record_file))
+        return (f"`dvx fetch --rev REV {parts}`, REV a commit whose {self.record_file} names "
+                f"{self.oid} (`git log -p -- {file}` shows them)")
 
 
 @dataclass
@@ -77,6 +105,9 @@ class OutputStatus:
     # A directory changed here whose pointer moved in Git to a version whose manifest is not
     # in the cache: which changes are whose cannot be told until it is fetched
     new_manifest_missing: bool = False
+    # A directory whose pointer moved, when the manifest of a version it was synced to before
+    # (that oid) is no longer in the cache: which of its files changed here cannot be told
+    synced_manifest_missing: MissingVersion | None = None
     # Not in the cache, but the workspace holds all of it, unchanged (the cache was deleted,
     # say): `dvx commit` stores it again, where `dvx pull` needs a remote that has it
     only_in_workspace: bool = False
@@ -697,8 +728,21 @@ def _apply_layers(repo: Repo, output: Output, result: OutputStatus, synced: Sync
         result.workspace = MODIFIED
     elif result.outdated:
         result.workspace = OUTDATED
-    if found.conflict_with is not None:
+    if found.missing is not None and result.workspace == MODIFIED:
+        result.synced_manifest_missing = _missing_version(repo, output, found.missing)
+        result.synced_oid = found.missing.oid  # `commit` refuses, naming it
+    elif found.conflict_with is not None:
         result.synced_oid = found.conflict_with.oid  # `commit` refuses, naming both versions
+
+
+def _missing_version(repo: Repo, output: Output, layer: Synced) -> MissingVersion:
+    """The version `layer` of the directory `output`, whose manifest the cache lacks."""
+    in_lock = output.stage is not None
+    parts = tuple(join_posix(output.path, part) for part in layer.placed or ()) or (
+        output.path,)
+    return MissingVersion(output.path, layer.oid, parts,
+                          commit_recording(repo, output.path, in_lock, layer.oid),
+                          output.record_file)
 
 
 def _check_outdated(repo: Repo, result: OutputStatus, current: dict[str, TreeEntry],

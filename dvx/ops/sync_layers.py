@@ -9,7 +9,10 @@ versions checkouts placed there before, and against the pointer.
                without --force)
 
 A file that no finished checkout placed is compared with the pointer alone; one absent and
-never placed is "not pulled".
+never placed is "not pulled". A file whose older version cannot be known (that version's
+manifest is no longer in the cache: deleted by hand, the cache cleared) is none of these: the
+comparison names the version missing (`missing`), and commit refuses until it is fetched
+again, never calling the file a change made here.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class LayeredDifferences:
     deleted: list[str] = field(default_factory=list)
     conflict_with: Synced | None = None  # set: a file changed both here and in the pointer
     conflicts: list[str] = field(default_factory=list)  # those files
+    # A version the workspace was synced to whose manifest is not in the cache: the files
+    # outside the parts placed at the pointer's version cannot be told apart.
+    missing: Synced | None = None
 
 
 def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced: Synced,
@@ -46,8 +52,10 @@ def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced:
     found = LayeredDifferences()
     for label, paths in listed.items():
         for path in paths:
-            verdict, conflict = _three_way(repo, full, display, tree, synced, path, label)
+            verdict, conflict, missing = _three_way(repo, full, display, tree, synced, path,
+                                                    label)
             moved[verdict].append(path)
+            found.missing = found.missing or missing
             if conflict:
                 found.conflicts.append(path)
                 found.conflict_with = (found.conflict_with or synced.layer_for(path)
@@ -60,36 +68,39 @@ def compare_with_layers(repo: Repo, full: str, display: str, tree: Tree, synced:
 
 
 def _three_way(repo: Repo, full: str, display: str, tree: Tree, synced: Synced, path: str,
-               label: str) -> tuple[str, bool]:
+               label: str) -> tuple[str, bool, Synced | None]:
     """Where `path` (listed under `label` against the pointer) belongs, given the older
-    versions it was placed at ("outdated", "deleted" or `label`), and whether it changed
-    both here and in the pointer."""
+    versions it was placed at ("outdated", "deleted" or `label`); whether it changed both
+    here and in the pointer; and the version it was placed at, if that cannot be told
+    because the version's manifest is not in the cache."""
     if synced.covers(path):
-        return label, False
+        return label, False, None
     if synced.base is None:
-        return label, False  # never placed here: compared with the pointer alone
+        return label, False, None  # never placed here: compared with the pointer alone
     layers = synced.base.layers(down_to=path)
     now = None
     if label != "not_pulled":
         try:
             state = file_state(repo, join_posix(full, path), f"{display}/{path}")
         except PathError:  # a link or special file dvx did not make: a change, surely
-            return label, True
+            return label, True, None
         now = None if state is None else (state.oid, state.executable)
     versions = [_version_in(repo, layer, path) for layer in layers]
     if now is not None and now in versions:  # as one checkout placed it (an interrupted
-        return "outdated", False             # one may have placed a newer version)
+        return "outdated", False, None       # one may have placed a newer version)
     covering = layers[-1]
     if not covering.covers(path):
-        return label, False  # never placed by any checkout that finished: as if not placed
+        return label, False, None  # never placed by any checkout that finished: as if not
+    unknown = next((layer for layer, version in zip(layers, versions, strict=True)
+                    if version is _UNKNOWN), None)
+    if unknown is not None:
+        return label, False, unknown  # what it was synced to is no longer known here
     was = versions[-1]
-    if was is _UNKNOWN:
-        return label, True  # what it was synced to is no longer known here: refuse, to be safe
     if now == was:
-        return label, False  # absent as it was placed: not pulled
+        return label, False, None  # absent as it was placed: not pulled
     wanted = tree.get(path)
     where = label if now is not None else "deleted"
-    return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was
+    return where, (None if wanted is None else (wanted.oid, wanted.executable)) != was, None
 
 
 _UNKNOWN = ("?", False)  # the version of a path in a manifest no longer in the cache
