@@ -585,6 +585,14 @@ class StagedFile:
 
 
 @dataclass(frozen=True)
+class Worktree:
+    """A worktree as `git worktree list` names it."""
+    path: str
+    prunable: bool  # Git finds its folder gone (moved, deleted, or on a disk not mounted)
+    locked: bool  # `git worktree lock`: `git worktree prune` leaves it
+
+
+@dataclass(frozen=True)
 class RefTarget:
     """What a ref names: a commit, directly or through annotated tags as Git peels them
     (`REF^{commit}`), or else nothing a commit's reader can use (`commit` None)."""
@@ -822,14 +830,16 @@ class Git:
             return sorted(found)
         return sorted(set(tips))
 
-    def worktrees(self) -> list[str]:
-        """The folders of every worktree of this Git repository (`git worktree add`), this
-        one included; those Git marks prunable (their folder is gone) left out."""
+    def worktrees(self) -> list[Worktree]:
+        """Every worktree of this Git repository (`git worktree add`), this one included,
+        those Git marks prunable (their folder moved or gone) too: Git keeps their index and
+        HEAD until `git worktree prune`."""
         found = []
         for block in self._run("worktree", "list", "--porcelain", "-z").decode().split("\0\0"):
             fields = dict(line.partition(" ")[::2] for line in block.split("\0") if line)
-            if "worktree" in fields and "bare" not in fields and "prunable" not in fields:
-                found.append(fields["worktree"])
+            if "worktree" in fields and "bare" not in fields:
+                found.append(Worktree(fields["worktree"], "prunable" in fields,
+                                      "locked" in fields))
         return found
 
     def stashes(self) -> list[str]:

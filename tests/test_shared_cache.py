@@ -202,6 +202,41 @@ def test_gc_skips_a_worktree_before_dvx_init_and_refuses_one_whose_dvx_is_left_o
     assert "git sparse-checkout add .dvx" in refused.stderr
 
 
+def test_gc_deletes_nothing_while_a_worktree_git_lists_is_moved_or_gone(tmp_path):
+    """A worktree moved with `mv`, or on a disk not mounted, is one Git still lists (as
+    prunable): its index stages pointers and its links lead into the cache, so gc deletes
+    nothing until `git worktree repair` finds it again or `git worktree prune` forgets it."""
+    main = make_git_repo(tmp_path / "main")
+    assert run_dvx("init", cwd=main).code == 0
+    assert run_dvx("config", "cache.type", "symlink", cwd=main).code == 0
+    _commit_all(main, "dvx init")
+    linked, moved = tmp_path / "linked", tmp_path / "moved"
+    git(main, "worktree", "add", "-q", str(linked), "-b", "feature")
+    write(linked / "staged.csv", "staged in the linked worktree only\n")
+    assert run_dvx("add", "staged.csv", cwd=linked).code == 0
+    git(linked, "add", "staged.csv.dvx")
+    linked.rename(moved)
+
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert refused.code == 1 and "Nothing was deleted" in refused.stderr, refused.output
+    assert str(linked) in refused.stderr and "git worktree repair" in refused.stderr
+    assert "git worktree prune" in refused.stderr and "Traceback" not in refused.output
+    assert len(store_objects(main / ".dvx" / "cache")) == 1
+    git(moved, "worktree", "repair")
+    assert run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main).code == 0
+    assert (moved / "staged.csv").read_text() == "staged in the linked worktree only\n"
+
+    git(main, "worktree", "lock", str(moved))  # on a removable disk, as Git advises
+    shutil.rmtree(moved)
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert refused.code == 1 and str(moved) in refused.stderr, refused.output
+    assert f"git worktree unlock {moved}" in refused.stderr
+    git(main, "worktree", "unlock", str(moved))
+    git(main, "worktree", "prune")
+    swept = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=main)
+    assert swept.code == 0 and "Removed 1 object" in swept.stdout, swept.output
+
+
 def _commit_all(repo, message):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)

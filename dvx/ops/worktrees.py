@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 
 from dvx.errors import DvxError
+from dvx.logs import shell_quote
 from dvx.repo import DVX_DIR, Repo, tracked_but_absent
+from dvx.scm import Worktree
 
 
 class UnreadableWorktree(DvxError):
@@ -16,15 +18,19 @@ class UnreadableWorktree(DvxError):
 def worktrees_sharing_the_cache(repo: Repo) -> list[Repo]:
     """The other worktrees of this Git repository (`git worktree add`) that use this cache.
     UnreadableWorktree for one whose cache cannot be known (its config cannot be read, as
-    after a merge that left conflict markers in it): it may use this one."""
+    after a merge that left conflict markers in it; its folder moved or not mounted, Git
+    still listing it): it may use this one."""
     git = repo.git
     if git is None:
         return []
     cache = os.path.realpath(repo.cache_dir)
     found = []
-    for path in git.worktrees():
+    for listed in git.worktrees():
+        path = listed.path
         if os.path.realpath(path) == os.path.realpath(repo.root):
             continue
+        if listed.prunable or not os.path.isdir(path):
+            raise _gone(listed)
         other = _worktree(path)
         if other is not None and os.path.realpath(other.cache_dir) == cache:
             found.append(other)
@@ -45,6 +51,19 @@ def _worktree(path: str) -> Repo | None:
     except DvxError as exc:
         raise _unreadable(path, exc) from None
     return other
+
+
+def _gone(listed: Worktree) -> UnreadableWorktree:
+    """Its index still stages pointers and its HEAD may be a commit no branch holds, and
+    its workspace, wherever it went, may link into the cache: nothing tells what it uses."""
+    unlock = f"`git worktree unlock {shell_quote(listed.path)}` then " if listed.locked else ""
+    return UnreadableWorktree(
+        f"The worktree '{listed.path}', which Git still lists, is no longer in that folder "
+        "(moved, deleted, or on a disk not mounted now), so which cache it uses, and what "
+        "its index and workspace need there, is unknown.",
+        "If it was moved, run `git worktree repair` in its new folder; if its disk is not "
+        f"mounted, mount it; if it is gone for good, {unlock}`git worktree prune` here makes "
+        "Git forget it.")
 
 
 def _unreadable(path: str, exc: DvxError) -> UnreadableWorktree:
