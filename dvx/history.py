@@ -23,7 +23,15 @@ from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
 from dvx.logs import get_logger
-from dvx.outputs import Broken, Output, Target, pointers_left_out, scan_outputs, skip_broken
+from dvx.outputs import (
+    Broken,
+    Output,
+    Target,
+    check_pointed_data_path,
+    pointers_left_out,
+    scan_outputs,
+    skip_broken,
+)
 from dvx.paths import POINTER_SUFFIX, check_relpath
 from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
 from dvx.repo import Repo
@@ -200,6 +208,7 @@ class History:
         suggests name by its path in the workspace."""
         try:  # the path's own: pointers of other paths may have the very same bytes (`sha`)
             check_relpath(path, "pointer path")
+            check_pointed_data_path(path, where)
         except DvxError as exc:
             return exc
         if sha in self._parsed:

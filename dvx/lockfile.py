@@ -25,13 +25,17 @@ from dvx.errors import (
     unknown_keys_hint,
 )
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
-from dvx.paths import check_relpath, from_here
+from dvx.ignore import IGNORE_FILE
+from dvx.paths import POINTER_SUFFIX, check_relpath, from_here
 from dvx.scm import literal_pathspec
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
 
 LOCK_FILE = "dvx.lock"
 PIPELINE_FILE = "dvx.yaml"  # the pipeline whose runs it records
 PIPELINE_FILES = (PIPELINE_FILE, LOCK_FILE)  # at the repository's root: never data, nor outputs
+# Files in any directory that tell Git or dvx how to treat the others: never data (dvx would
+# write its own entry into a tracked .gitignore, and hide it from Git), never a stage's output.
+OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
 FORMAT_VERSION = 1
 MAX_LOCK_BYTES = 64 << 20
 HEADER = "# dvx lock file: what each stage of dvx.yaml last ran with and produced. Written by " \
@@ -209,6 +213,20 @@ def _parsed_lock(data: bytes, algo: str, root: str) -> dict[str, StageLock]:
     return parse_lock(data, algo, root)
 
 
+def own_file_problem(rel: str) -> str | None:
+    """Why the repo-relative path `rel` is a file of Git's or dvx's own, never data nor a
+    stage's output: a pointer file, an ignore or attributes file in any folder, or the
+    pipeline files at the root. A pointer or a dvx.lock entry naming it would have `pull`
+    write over it, or write a file Git never showed: a dvx.yaml whose commands `repro` runs."""
+    if rel.endswith(POINTER_SUFFIX):
+        return f"ends in '{POINTER_SUFFIX}', as dvx's pointer files do"
+    if rel.rpartition("/")[2] in OWN_NAMES:
+        return "tells Git or dvx how to treat the files beside it"
+    if rel in PIPELINE_FILES:
+        return "is dvx's own pipeline file"
+    return None
+
+
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
     """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
     in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the
@@ -311,6 +329,9 @@ def _parse_paths(items: object, key: str, stage: str, algo: str) -> tuple[Locked
         if unknown:
             raise _unknown(unknown, stage, f"an entry of '{key}' with ")
         path = _check_path(item.get("path"), stage)
+        problem = own_file_problem(path) if is_out else None
+        if problem is not None:
+            raise _bad(f"it records '{path}' as an output, but '{path}' {problem}", stage)
         try:
             oid = check_oid(item.get("oid"), algo)
         except FormatError as exc:

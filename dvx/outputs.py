@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from dvx import fsutil
 from dvx.errors import DvxError, FormatError, PathError, UsageError
-from dvx.ignore import IGNORE_FILE
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, PIPELINE_FILES, read_lock
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree
 from dvx.paths import (
@@ -210,8 +209,9 @@ def not_read_message(paths: list[str]) -> tuple[str, str]:
 
 def load_output(repo: Repo, pointer_relpath: str) -> Output:
     check_relpath(pointer_relpath, "pointer path")
-    # `..dvx` would track '.', `.git.dvx` the Git directory: a checkout would replace them.
-    check_relpath(data_path_of(pointer_relpath), "data path")
+    # `..dvx` would track '.', `.git.dvx` the Git directory, `dvx.yaml.dvx` the pipeline: a
+    # checkout would replace them.
+    check_pointed_data_path(pointer_relpath)
     try:
         check_no_symlinked_parent(repo.root, pointer_relpath)
     except OSError as exc:  # a folder above it cannot be looked at (its path too long)
@@ -527,11 +527,6 @@ def write_pointer(repo: Repo, output_path: str, pointer: Pointer) -> None:
                         fsync=repo.fsync)
 
 
-# Files in any directory that tell Git or dvx how to treat the others: never data (dvx would
-# write its own entry into a tracked .gitignore, and hide it from Git), never a stage's output.
-OWN_NAMES = (".gitignore", IGNORE_FILE, ".gitattributes")
-
-
 # Why a name of the form dvx gives its temporaries cannot be data (see fsutil.temp_target).
 TEMPORARY_NAME = ("is named like dvx's own temporary files (.NAME.dvx-<12 hex digits>.tmp), "
                   "which are never data: dvx skips such a file inside a tracked directory and "
@@ -552,19 +547,29 @@ def check_data_path(repo: Repo, rel: str, display: str) -> None:
     if problem:  # a name the user gave: a refused path, where a file dvx read is malformed
         raise PathError(f"Invalid path {quoted(display)}: {problem}.", "Use another name.")
     check_no_symlinked_parent(repo.root, rel)
-    if rel.endswith(POINTER_SUFFIX):
-        raise PathError(f"'{display}' ends in '{POINTER_SUFFIX}', as dvx's pointer files do, so "
-                        "it cannot be data itself.", "If it is a pointer, name the data it "
-                        "tracks (without the suffix); else rename it, then track it.")
     if named_like_a_temporary(rel):
         raise PathError(f"'{display}' {TEMPORARY_NAME}.", "Rename it, then track it.")
-    if rel.rpartition("/")[2] in OWN_NAMES:
-        raise PathError(f"'{display}' tells Git or dvx how to treat the files beside it, so "
-                        "it cannot be data itself.", "Commit it with Git instead.")
-    if rel in PIPELINE_FILES:
-        raise PathError(f"'{display}' is dvx's own pipeline file, so it cannot be data itself "
-                        "(dvx would make Git ignore it).", "Commit it with Git instead.")
+    problem = own_file_problem(rel)
+    if problem is not None:
+        raise PathError(f"'{display}' {problem}, so it cannot be data itself.",
+                        "If it is a pointer, name the data it tracks (without the suffix); "
+                        "else rename it, then track it." if rel.endswith(POINTER_SUFFIX)
+                        else "Commit it with Git instead.")
     _refuse_nested_repository(repo, rel, display)
+
+
+def check_pointed_data_path(pointer_relpath: str, where: str | None = None) -> str:
+    """The data path of the pointer file `pointer_relpath` (shown as `where`), which must be
+    a path dvx could track: FormatError, the pointer unreadable, otherwise."""
+    data = check_relpath(data_path_of(pointer_relpath), "data path")
+    problem = own_file_problem(data)
+    if problem is not None:
+        raise FormatError(f"The pointer file '{where or pointer_relpath}' names '{data}' as its "
+                          f"data, but '{data}' {problem}, so it is never data: no dvx writes "
+                          "such a pointer, and following it would write over that file.",
+                          "Remove that pointer file (`git rm` it, if Git tracks it); data of "
+                          "that name can be tracked under another one.")
+    return data
 
 
 def _refuse_nested_repository(repo: Repo, rel: str, display: str) -> None:

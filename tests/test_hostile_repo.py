@@ -930,6 +930,46 @@ def test_a_pointer_naming_the_repository_itself_is_refused(where, tmp_path):
     assert (clone / ".dvx/config").is_file() and (clone / ".git").is_dir()
 
 
+OWN_FILES = ["dvx.yaml", "dvx.lock", ".dvxignore", "sub/.gitignore", ".gitattributes", "x.dvx"]
+
+
+@pytest.mark.parametrize("data", OWN_FILES)
+def test_a_pointer_placing_data_at_a_file_of_dvx_s_or_git_s_own_is_refused(data, tmp_path):
+    """`dvx.yaml.dvx` would have pull write a pipeline Git never showed, which repro runs;
+    `.gitignore.dvx` an ignore file: no dvx writes such a pointer, in the workspace or in a
+    commit, so every command that reads one takes it as unreadable and writes nothing there."""
+    hostile = Hostile(tmp_path)
+    pipeline = f"stages:\n  s:\n    cmd: touch {tmp_path / 'pwned'}\n".encode()
+    pointer = file_pointer(hostile.put_object(pipeline)).replace(
+        "size: 1", f"size: {len(pipeline)}")
+    hostile.commit({f"{data}.dvx": pointer})
+    for message in assert_refused(hostile, [*EVERYTHING, ("fetch", "--rev", "HEAD")]):
+        assert f"names '{data}' as its data" in message and "never data" in message, message
+    clone = tmp_path / "clone"
+    assert not (clone / data).exists() or (clone / data).read_bytes() != pipeline
+    run_dvx("repro", cwd=clone)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("out", OWN_FILES)
+def test_a_dvx_lock_recording_an_output_at_a_file_of_dvx_s_or_git_s_own_is_refused(
+        out, tmp_path):
+    """dvx.yaml refuses such outputs; a dvx.lock committed without its dvx.yaml (or with
+    another one) is refused the same way, so pull never writes the data there."""
+    hostile = Hostile(tmp_path)
+    pipeline = f"stages:\n  s:\n    cmd: touch {tmp_path / 'pwned'}\n".encode()
+    oid = hostile.put_object(pipeline)
+    lock = (f"dvx: 1\nalgo: xxh128\nstages:\n  s:\n    cmd: cp a b\n    outs:\n"
+            f"    - path: {out}\n      oid: {oid}\n      size: {len(pipeline)}\n")
+    hostile.commit({"dvx.lock": lock})
+    for message in assert_refused(hostile, [*EVERYTHING, ("fetch", "--rev", "HEAD")]):
+        assert f"records '{out}' as an output" in message, message
+    clone = tmp_path / "clone"
+    assert not (clone / out).exists() or (clone / out).read_bytes() != pipeline
+    run_dvx("repro", cwd=clone)
+    assert not (tmp_path / "pwned").exists()
+
+
 def test_a_manifest_1000_levels_deep_is_checked_out_without_recursion(tmp_path):
     hostile = Hostile(tmp_path)
     deep = "d/" * 1000 + "pwned"

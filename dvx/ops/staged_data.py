@@ -51,8 +51,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, MergeConflictError
-from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, parse_lock, read_lock
-from dvx.outputs import OWN_NAMES, named_like_a_temporary
+from dvx.lockfile import LOCK_FILE, OWN_NAMES, PIPELINE_FILE, parse_lock, read_lock
+from dvx.outputs import named_like_a_temporary
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.pointer import holds_merged_versions, parse_pointer
 from dvx.repo import Repo

@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import DvxError, FormatError, PathError, UsageError
-from dvx.lockfile import PIPELINE_FILE, PIPELINE_FILES
+from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES
 from dvx.outputs import (
-    OWN_NAMES,
     TEMPORARY_NAME,
     named_like_a_temporary,
     not_read_message,
