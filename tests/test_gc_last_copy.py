@@ -147,16 +147,26 @@ def test_force_last_copy_keeps_exactly_the_scope(history, scope):
 
 
 def test_what_the_remote_holds_goes_and_the_rest_is_reported(history, tmp_path):
+    """The advice gc gives for what it keeps works: `dvx push -A` uploads every commit's data
+    gc -A keeps, those only a reflog reaches included, and gc then lets it go."""
     repo, oids = history
     assert run_dvx("remote", "add", "-d", "s", str(tmp_path / "store"), cwd=repo).code == 0
-    assert run_dvx("push", "--all-commits", cwd=repo).code == 0  # reflogs are not pushed
+    assert run_dvx("push", "-a", "-T", cwd=repo).code == 0  # not the old or reset-away commits
+    unpushed = {"old_main", "dir_entry", "manifest", "reflog_only"}
     result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo)
     assert result.code == 0
-    assert "Kept 1 object (11 B) that their remote does not hold" in result.stderr
-    assert "--force-last-copy" in result.stderr
-    assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
+    assert "Kept 4 objects (" in result.stderr, result.output
+    assert "that their remote does not hold" in result.stderr
+    assert "`dvx push -A`" in result.stderr and "--force-last-copy" in result.stderr
+    assert _cache(repo) == {oids[label] for label in ALWAYS | unpushed}
     quiet = run_dvx("gc", "-w", "-f", "--grace", "0", "-q", cwd=repo)  # a notice, no error
     assert (quiet.code, quiet.stdout, quiet.stderr) == (0, "", "")
+
+    pushed = run_dvx("push", "-A", cwd=repo)
+    assert pushed.code == 0 and "Pushed 5 objects" in pushed.stdout, pushed.output  # + stash
+    result = run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo)
+    assert result.code == 0 and "Kept" not in result.stderr, result.output
+    assert _cache(repo) == {oids[label] for label in ALWAYS}
 
 
 @pytest.mark.parametrize("damage", ["loose deleted", "pack deleted", "pack truncated"])
@@ -184,7 +194,7 @@ def test_a_copy_gone_from_under_the_remote_s_indexes_is_a_last_copy(history, tmp
     assert run_dvx("fsck", "--remote", "s", "-A", cwd=repo).code == 1
     assert run_dvx("push", "--all-commits", cwd=repo).code == 0
     assert run_dvx("gc", "-w", "-f", "--grace", "0", cwd=repo).code == 0
-    assert _cache(repo) == {oids[label] for label in ALWAYS | {"reflog_only"}}
+    assert _cache(repo) == {oids[label] for label in ALWAYS}
 
 
 def test_an_unreachable_remote_deletes_nothing_a_commit_uses(history):
@@ -496,12 +506,12 @@ def test_the_question_names_counts_bytes_and_the_remotes_other_users(history, tm
     code, screen = _answer_prompt(repo, b"n", "gc", "-T", "--remote", "s", "--grace", "0")
     assert code == 1 and "Aborted" in screen
     question = " ".join(screen.split())
-    assert ("Delete 1 object (6 B) from the cache and 4 objects (126 B) from the remote 's'?"
+    assert ("Delete 1 object (6 B) from the cache and 5 objects (137 B) from the remote 's'?"
             in question)
     assert "Other repositories that share the remote 's' are not consulted" in question
     assert (_cache(repo), sorted(store.rglob("*"))) == before
     code, screen = _answer_prompt(repo, b"y", "gc", "-T", "--remote", "s", "--grace", "0")
-    assert code == 0 and "Removed 4 objects" in screen
+    assert code == 0 and "Removed 5 objects" in screen
 
 
 def test_the_question_goes_to_the_terminal_and_stdout_stays_json(history, tmp_path):
