@@ -474,6 +474,30 @@ def test_a_directory_remote_where_a_git_work_tree_sees_it_is_refused(repo, dvx, 
     assert git(repo, "status", "--porcelain", "--untracked-files=all", "storage") == ""
 
 
+def test_a_directory_remote_inside_data_dvx_tracks_or_a_stage_output_is_refused(repo, dvx):
+    """Git ignores what dvx tracks, so the check above lets such a folder by: a push would
+    write into the data, status call the remote changes of it, and `checkout --force` (or the
+    stage, which deletes its outputs first) delete it. Refused when added and when opened."""
+    write(repo / "d" / "f1", "f1\n")
+    assert dvx("add", "d").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: mkdir -p out && echo x > out/x\n"
+                             "    outs: [out]\n")
+    assert dvx("repro").code == 0
+    for url, what in (("d/store", "data dvx tracks (d.dvx)"), ("d", "data dvx tracks"),
+                      ("out/store", "an output of the pipeline stage 's'")):
+        refused = dvx("remote", "add", "-d", "store", url)
+        assert refused.code == 2 and what in refused.stderr, refused.output
+        assert "store" not in (repo / ".dvx" / "config").read_text()
+    with open(repo / ".dvx" / "config", "a") as f:  # by hand, or cloned
+        f.write('[remote "cloned"]\nurl = d/store\n')
+    for command in (("push", "-r", "cloned"), ("gc", "-w", "-c", "cloned", "-f")):
+        opened = dvx(*command)
+        assert opened.code == 2 and "data dvx tracks (d.dvx)" in opened.stderr, opened.output
+        assert "dvx remote modify cloned url DIR" in opened.stderr
+    assert not (repo / "d" / "store").exists()
+    assert dvx("status", "-q").code == 0
+
+
 def test_a_remote_in_a_work_tree_git_will_not_read_names_why_with_git_s_advice(
         repo, dvx_proc, tmp_path):
     """Another user's repository that Git does not trust: Git refuses to say whether it

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
-from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
+from dvx.errors import ConfigError, DvxError, RemoteError, UnknownRemoteError, UsageError
+from dvx.lockfile import read_lock
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
+from dvx.outputs import pointer_files
+from dvx.pointer import data_path_of
 from dvx.remote import transfer
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -88,6 +91,8 @@ def _stored_url(repo: Repo, name: str, url: str, level: str | None) -> str:
                                  "Give the remote a directory of its own.")
         _refuse_the_cache(repo, path, f"remote URL '{url}'", "Give the remote a directory of "
                           "its own.")
+        _refuse_in_tracked_data(repo, path, f"remote URL '{url}'", "Give the remote a "
+                                "folder outside the data dvx tracks.")
         _refuse_where_git_sees(path, f"remote URL '{url}'", "Give the remote a folder outside "
                                "any Git work tree, or one Git ignores there")
     return _stored_path(repo, url, level) if _is_relative_path(url) else url
@@ -115,6 +120,38 @@ def _refuse_the_cache(repo: Repo, path: str, shown: str, hint: str) -> None:
                           f"('{cache}'): a remote must be a copy of its own, or `dvx gc` would "
                           "delete from the cache the only copy of what it takes the remote to "
                           "hold.", hint)
+
+
+def _refuse_in_tracked_data(repo: Repo, path: str, shown: str, hint: str) -> None:
+    """A directory remote is never at or inside data this repository tracks (a pointer's, or
+    an output dvx.lock records), which dvx puts in .gitignore, so the Git check lets it by:
+    a push would write into that data, status would call the remote changes of it, and
+    `checkout --force` (or a stage, which deletes its outputs before it runs) would delete
+    the remote. A configuration error (exit 2), wherever the URL came from."""
+    root = os.path.realpath(repo.root)
+    real = os.path.realpath(path)
+    if not real.startswith(root.rstrip(os.sep) + os.sep):
+        return
+    rel = os.path.relpath(real, root).replace(os.sep, "/")
+    for data, what in _tracked_paths(repo):
+        if rel == data or rel.startswith(data + "/"):
+            raise ConfigError(f"The {shown} is the directory '{real}', in '{data}', {what}: a "
+                              "push would write into that data, and `dvx checkout --force` "
+                              "would delete the remote's objects as changes of it.", hint)
+
+
+def _tracked_paths(repo: Repo) -> Iterator[tuple[str, str]]:
+    """Each path of data the workspace tracks, and what tracks it. A dvx.lock that cannot be
+    read adds none: the commands that need it say why."""
+    for pointer in pointer_files(repo):
+        yield data_path_of(pointer), f"data dvx tracks ({pointer})"
+    try:
+        stages = read_lock(repo.root, repo.algo)
+    except DvxError:
+        return
+    for name, lock in stages.items():
+        for out in lock.outs:
+            yield out.path, f"an output of the pipeline stage '{name}' (dvx.lock)"
 
 
 def _refuse_where_git_sees(path: str, shown: str, hint: str) -> None:
@@ -677,6 +714,9 @@ def _open_configured(repo: Repo, config: Config, name: str | None,
                           f"Point the remote at a directory of its own: `dvx remote modify "
                           f"{name} url DIR`.")
         if index_base is None:  # another repository's remote (a source) is only read
+            _refuse_in_tracked_data(repo, path, f"remote '{name}' ({url})", "Point the "
+                                    "remote at a folder outside the data dvx tracks: `dvx "
+                                    f"remote modify {name} url DIR`.")
             _refuse_where_git_sees(path, f"remote '{name}' ({url})", "Point the remote at "
                                    "a folder outside any Git work tree (`dvx remote modify "
                                    f"{name} url DIR`), or have Git ignore this one")
