@@ -23,6 +23,7 @@ from dvx.errors import DvxError, PathError
 from dvx.fsutil import PATH_MAX, is_executable
 from dvx.hashing import hash_file, is_valid_oid
 from dvx.logs import get_logger, quoted
+from dvx.objects.statcache import COARSEST_TICK_NS, StatKey, stat_key
 from dvx.objects.tree import TreeEntry
 from dvx.outputs import all_outputs, load_tree
 from dvx.paths import (
@@ -125,11 +126,36 @@ def stale_link_oid(repo: Repo, path: str) -> str | None:
     return oid if is_valid_oid(oid, repo.algo) else None
 
 
-def file_state(repo: Repo, path: str, display: str,
-               st: os.stat_result | None = None) -> FileState | None:
+class SeenFiles:
+    """The oid each file hashed by this command had, with the stat it had just before: a
+    second look at the same data (a stage's dependencies once its command ended) hashes again
+    only the files whose stat moved. The stat cache cannot serve it: it vouches for this
+    process's own entries only once they are written with their stamp. An entry is trusted
+    while the file keeps that stat and was last changed before `since_ns`, the filesystem's
+    clock read before the first look (the racy-clean rule, as the stat cache follows it; a
+    file on another filesystem by the coarsest tick)."""
+
+    def __init__(self, since_ns: int, device: int) -> None:
+        self.since_ns, self.device = since_ns, device
+        self._files: dict[str, tuple[StatKey, str]] = {}
+
+    def get(self, path: str, st: os.stat_result) -> str | None:
+        found = self._files.get(path)
+        if found is None or found[0] != stat_key(st):
+            return None
+        limit = self.since_ns if st.st_dev == self.device else self.since_ns - COARSEST_TICK_NS
+        return found[1] if max(st.st_mtime_ns, st.st_ctime_ns) < limit else None
+
+    def put(self, path: str, st: os.stat_result, oid: str) -> None:
+        self._files[path] = (stat_key(st), oid)
+
+
+def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = None,
+               seen: SeenFiles | None = None) -> FileState | None:
     """The state of the file at `path`, or None if nothing is there. A cache link is judged
     by its object's stat: an edit or a `chmod +x` through any link to the object shows there,
-    and the stat cache vouches for the object's bytes only while that stat is unchanged."""
+    and the stat cache vouches for the object's bytes only while that stat is unchanged.
+    `seen`: what this command hashed before, asked first; told what is hashed."""
     if st is None:
         try:
             st = os.lstat(path)
@@ -144,7 +170,9 @@ def file_state(repo: Repo, path: str, display: str,
             return FileState(linked, 0, False, True, linked, dangling=True)
     elif not stat.S_ISREG(st.st_mode):
         raise not_regular_error(display, "Move it elsewhere.")
-    oid = repo.statcache.get(path, st)
+    oid = seen.get(path, st) if seen is not None else None
+    if oid is None:
+        oid = repo.statcache.get(path, st)
     if oid is None:
         log.info("Hashing %s", display)
         try:
@@ -156,6 +184,8 @@ def file_state(repo: Repo, path: str, display: str,
                 return None
             return FileState(linked, 0, False, True, linked, dangling=True)
         repo.statcache.put(path, st, oid)
+        if seen is not None:
+            seen.put(path, st, oid)
     executable = is_executable(st.st_mode) if repo.reads_exec_bit else \
         recorded_executable(repo, display)
     return FileState(oid, st.st_size, executable, linked is not None, linked)
@@ -328,21 +358,21 @@ def _symlinks_of(full: str, display: str) -> list[tuple[str, str]]:
 def scan_directory(repo: Repo, path: str, display: str,
                    on_hashed: Callable[[int], None] | None = None,
                    recorded: Container[str] = (),
-                   on_untrackable: Callable[[str, PathError], None] | None = None
-                   ) -> dict[str, TreeEntry]:
+                   on_untrackable: Callable[[str, PathError], None] | None = None,
+                   seen: SeenFiles | None = None) -> dict[str, TreeEntry]:
     """The entries the directory at `path` (repo-relative `display`) has now, .dvxignore'd
     files left out (except those of `recorded`, its recorded manifest), by relative path.
     They are not validated as a manifest: `Tree.build` does that when they are recorded.
     An entry dvx cannot track (a link dvx did not make, a socket) is refused, or with
     `on_untrackable` (readers such as diff) reported to it, by repo-relative path, and left
-    out."""
+    out. `seen`: what this command hashed before, asked first; told what is hashed."""
     walk = repo.dvxignore.filter_walk(display, walk_directory(path), recorded)
     refusals = [(f"{display}/{rel}", not_regular_error(f"{display}/{rel}", _MOVE_OUT))
                 for rel in walk.others]
     entries: list[TreeEntry] = []
     for rel in walk.symlinks:
         try:
-            state = file_state(repo, join_posix(path, rel), f"{display}/{rel}")
+            state = file_state(repo, join_posix(path, rel), f"{display}/{rel}", seen=seen)
         except PathError as exc:
             refusals.append((f"{display}/{rel}", exc))
             continue
@@ -354,8 +384,11 @@ def scan_directory(repo: Repo, path: str, display: str,
         on_untrackable(where, refusal)
     to_hash = []
     get_oid = repo.statcache.get
+    seen_oid = seen.get if seen is not None else None
     for entry in walk.files:
-        oid = get_oid(entry.path, entry.stat)
+        oid = seen_oid(entry.path, entry.stat) if seen_oid is not None else None
+        if oid is None:
+            oid = get_oid(entry.path, entry.stat)
         if oid is None:
             to_hash.append(entry)
         else:
@@ -376,6 +409,8 @@ def scan_directory(repo: Repo, path: str, display: str,
             on_untrackable(f"{display}/{e.relpath}", refusal)
             return None
         repo.statcache.put(e.path, e.stat, oid)
+        if seen is not None:
+            seen.put(e.path, e.stat, oid)
         if on_hashed:
             on_hashed(1)
         return TreeEntry(e.relpath, oid, e.stat.st_size, is_executable(e.stat.st_mode))

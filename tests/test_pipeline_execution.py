@@ -273,7 +273,13 @@ def test_a_stage_whose_command_writes_into_its_input_through_a_link_fails_and_re
     assert run_dvx_proc("pull", "--force", where, cwd=repo).code == 0
     assert (repo / where).read_text() == "id,v\n1, 2\n"
     assert run_dvx_proc("unprotect", where, cwd=repo).code == 0
-    assert run_dvx_proc("repro", cwd=repo).code == 0  # a copy of its own: its command's to change
+    # A copy of its own, its command's to change: the run that changes it records nothing (a
+    # dependency changed while the command ran), the next one, which leaves it so, is recorded
+    changed = run_dvx_proc("repro", cwd=repo)
+    assert changed.code == 1 and "its dependencies changed while its command ran" in \
+        changed.stderr, changed.output
+    assert run_dvx_proc("repro", cwd=repo).code == 0
+    assert run_dvx_proc("status", "-q", cwd=repo).code == 0
     assert run_dvx_proc("fsck", cwd=repo).code == 0
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ import xxhash
 from conftest import git, stopped_at, write
 from pipeline_kit import commit_copy_stage, make_ml_repo, runs
 
+from dvx.hashing import hash_file
 from dvx.lockfile import read_lock
 
 ALL = ["prepare", "featurize", "train", "evaluate", "stats"]
@@ -550,6 +552,55 @@ def test_params_changed_while_the_command_ran_record_nothing(repo, dvx):
     assert dvx("repro").code == 0
     assert "lr: 0.9" in (repo / "dvx.lock").read_text()
     assert (repo / "model.txt").read_text() == "lr: 0.9\nother: 1\n"
+
+
+@pytest.mark.parametrize("dep, edit", [("in.txt", "echo v2 > in.txt"),
+                                       ("data", "echo new > data/b.txt")])
+def test_a_dependency_changed_while_the_command_ran_records_nothing(repo, dvx, dep, edit):
+    """A dependency, a file or a folder, edited while the stage's command runs (here by the
+    command itself, after it read it, as a user's editor or a `git checkout` in another
+    terminal would): its outputs may come from either version, so neither dvx.lock nor the
+    run-cache pairs them with the one hashed before; the stage fails, naming it, and a run
+    once it is left alone records the version it ran with."""
+    write(repo / "in.txt", "v1\n")
+    write(repo / "data" / "a.txt", "a\n")
+    stage = (f"stages:\n  copy:\n    cmd: cat in.txt data/* > out.txt && {edit}\n"
+             "    deps: [in.txt, data]\n    outs: [out.txt]\n")
+    write(repo / "dvx.yaml", stage)
+    failed = dvx("repro")
+    assert failed.code != 0, failed.output
+    assert f"its dependencies changed while its command ran ({dep})" in failed.stderr, \
+        failed.stderr
+    assert not (repo / "dvx.lock").exists()
+    assert not list((repo / ".dvx" / "cache" / "runs").rglob("*/*"))
+    write(repo / "dvx.yaml", stage.replace(f" && {edit}", ""))
+    assert dvx("repro").code == 0
+    assert dvx("status", "-q").code == 0
+    assert (repo / "out.txt").read_text() == (repo / "in.txt").read_text() + "".join(
+        (repo / "data" / name).read_text() for name in sorted(os.listdir(repo / "data")))
+
+
+def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(
+        repo, dvx, monkeypatch):
+    """A command that rewrites its dependencies' stat but not their bytes (`touch`) is no
+    edit: its run is recorded. Once the command ends, only the files whose stat moved are
+    hashed again; the others of a folder dependency are not read a second time."""
+    for i in range(5):
+        write(repo / "data" / f"{i}.txt", f"{i}\n")
+    write(repo / "in.txt", "v1\n")
+    write(repo / "dvx.yaml", "stages:\n  copy:\n    cmd: cat in.txt data/* > out.txt && "
+                             "touch in.txt data/3.txt\n    deps: [in.txt, data]\n"
+                             "    outs: [out.txt]\n")
+    time.sleep(0.05)  # every file older than the clock when repro looks (racy-clean rule)
+    import dvx.workspace as workspace
+    hashed: list[str] = []
+    monkeypatch.setattr(workspace, "hash_file", lambda path, algo: hashed.append(
+        os.path.relpath(path, repo)) or hash_file(path, algo))
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert "in.txt" in (repo / "dvx.lock").read_text()
+    assert sorted(hashed) == sorted(["in.txt", "in.txt", "data/3.txt", "data/3.txt",
+                                     *(f"data/{i}.txt" for i in (0, 1, 2, 4))])
 
 
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):

@@ -493,9 +493,11 @@ class StatCache:
         self._read_objects = {}
         self._complete_trees = set()
 
-    def _filesystem_now(self) -> tuple[int, int]:
-        """The time now by the clock of the stamp's filesystem, and that filesystem."""
+    def filesystem_now(self) -> tuple[int, int]:
+        """The time now by the clock of the stamp's filesystem, and that filesystem: what a
+        file changed from now on has as its mtime or ctime, or later."""
         stamp = self.db_path + ".stamp"
+        os.makedirs(os.path.dirname(stamp), exist_ok=True)
         with open(stamp, "ab"):
             pass
         os.utime(stamp)  # the kernel's file clock, with the filesystem's granularity
@@ -520,7 +522,7 @@ class StatCache:
         self._read_objects.update(objects)  # as good as read: asked about again, trusted
         try:
             os.makedirs(os.path.dirname(self.db_path), exist_ok=True)
-            recorded_ns, stamp_device = self._filesystem_now()
+            recorded_ns, stamp_device = self.filesystem_now()
             # The stamp each entry is recorded with: a file's last change must be strictly
             # older for it to be trusted; on another filesystem (or several: device None),
             # older by the coarsest tick.

@@ -88,6 +88,7 @@ from dvx.pipeline.staleness import (
     StageState,
     compare_outs,
     deps_as_checked_out,
+    deps_moved,
     only_outdated,
     out_state,
     params_moved,
@@ -1013,7 +1014,7 @@ class _Scheduler:
     def _decide_and_do(self, stage: Stage) -> StageResult:
         if stage.frozen:
             return _frozen(self.repo, stage, self.locks.get(stage.name))
-        state = stage_state(self.repo, stage, self.params)
+        state = stage_state(self.repo, stage, self.params, watch=True)
         locked = self.locks.get(stage.name)
         reasons = ["forced"] if self.options.force else stale_reasons(
             self.repo, stage, locked, state, self.produced)
@@ -1141,6 +1142,16 @@ class _Scheduler:
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,
                                error=f"the command did not create {', '.join(missing)}")
+        moved = deps_moved(self.repo, stage, state)
+        if moved:  # its outputs may come from either version: dvx.lock would pair the wrong one
+            return StageResult(stage.name, FAILED, reasons, exit_code=0, error=(
+                f"its dependencies changed while its command ran ({', '.join(moved[:5])}"
+                f"{' and more' if len(moved) > 5 else ''}), so its outputs may come from "
+                "either version; nothing of this run was recorded. Run it again once they "
+                "are what you want: a run that leaves them as they were is recorded (a command "
+                "that changes its own input is, once it finds it as it leaves it; files it "
+                "writes into a folder it depends on, such as __pycache__, belong in "
+                ".dvxignore)."))
         moved = params_moved(self.repo, stage, state, self.params)
         if moved:  # its outputs may come from either value: dvx.lock would pair the wrong one
             return StageResult(stage.name, FAILED, reasons, exit_code=0, error=(

@@ -25,7 +25,7 @@ from dvx.pipeline.spec import Out, Stage
 from dvx.pointer import Pointer
 from dvx.repo import Repo
 from dvx.syncstate import Synced
-from dvx.workspace import file_state, scan_directory
+from dvx.workspace import SeenFiles, file_state, scan_directory
 
 
 @dataclass
@@ -38,16 +38,19 @@ class StageState:
     # Inside another stage's output that is not checked out, whose manifest the cache lacks:
     # what a checkout brings there is not known, so they count as changed.
     unknown_deps: list[str] = field(default_factory=list)
+    # stage_state(watch=True): the files of the deps as hashed, for deps_moved
+    seen: SeenFiles | None = None
 
 
-def path_state(repo: Repo, rel: str) -> LockedPath | None:
-    """The data at `rel` now (None if nothing is there)."""
+def path_state(repo: Repo, rel: str, seen: SeenFiles | None = None) -> LockedPath | None:
+    """The data at `rel` now (None if nothing is there). `seen`: the files this command
+    hashed before, not read again while their stat is unchanged; told what is hashed."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
-        entries = scan_directory(repo, full, rel)
+        entries = scan_directory(repo, full, rel, seen=seen)
         tree = Tree.build(repo.algo, entries.values())
         return LockedPath(rel, tree.oid(), tree.size, tree.nfiles)
-    state = file_state(repo, full, rel)
+    state = file_state(repo, full, rel, seen=seen)
     if state is None:
         return None
     return LockedPath(rel, state.oid, state.size, executable=state.executable)
@@ -94,17 +97,37 @@ def params_moved(repo: Repo, stage: Stage, before: StageState, reader: ParamsRea
             if key not in now.get(file, {}) or not same_value(now[file][key], value)]
 
 
-def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None) -> StageState:
+def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
+                watch: bool = False) -> StageState:
+    """The stage's deps, hashed, and params, read, now. `watch`: keep what each file hashed
+    had as its stat, for deps_moved to find what changed since without reading the rest."""
+    seen = SeenFiles(*repo.statcache.filesystem_now()) if watch else None
     deps = []
     missing = []
     for rel in stage.deps:
-        state = path_state(repo, rel)
+        state = path_state(repo, rel, seen)
         if state is None:
             missing.append(rel)
         else:
             deps.append(state)
     params, missing_params = current_params(repo, stage, reader or ParamsReader(repo.root))
-    return StageState(tuple(deps), params, missing, missing_params)
+    return StageState(tuple(deps), params, missing, missing_params, seen=seen)
+
+
+def deps_moved(repo: Repo, stage: Stage, before: StageState) -> list[str]:
+    """The deps of `stage` that no longer hold what `before` hashed (edited, replaced or
+    deleted while the stage's command ran); one that cannot be read now counts as moved.
+    With `before` from stage_state(watch=True), only the files whose stat moved since are
+    read again: an unchanged dependency costs a stat per file."""
+    moved = []
+    for dep in before.deps:
+        try:
+            now = path_state(repo, dep.path, before.seen)
+        except (DvxError, OSError):
+            now = None
+        if not dep.same_data(now):
+            moved.append(dep.path)
+    return moved
 
 
 def out_state(repo: Repo, out: Out) -> LockedPath | None:
