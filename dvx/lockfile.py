@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +144,40 @@ class LockWriter:
     def __init__(self, root: str, algo: str, fsync: bool = True) -> None:
         self.root, self.algo, self.fsync = root, algo, fsync
         self._entries: dict[str, tuple[StageLock, str]] = {}
+        # The bytes of dvx.lock as this writer last read or wrote them (None: no file), once
+        # `read` was called: what `take_in` compares the file with.
+        self._known: bytes | None = None
+        self._has_read = False
+
+    def read(self) -> dict[str, StageLock]:
+        """The stages dvx.lock records now, as read_lock reads them; `take_in` later finds
+        what changed in the file since."""
+        data = _lock_bytes(self.root)
+        self._known, self._has_read = data, True
+        return dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
+
+    def take_in(self, stages: dict[str, StageLock], own: Collection[str]) -> bool:
+        """If dvx.lock changed on disk since this writer read or wrote it (a `git merge` or
+        `git pull` while the command ran: Git takes no repository lock), make `stages` what
+        the file records now, but for the entries of `own`, the stages this command recorded
+        or dropped, kept as `stages` has them; whether that changed `stages`. A file that
+        cannot be read now (a merge conflict in it) raises its error, and nothing is
+        written."""
+        if not self._has_read:
+            return False
+        data = _lock_bytes(self.root)
+        if data == self._known:
+            return False
+        on_disk = dict(_parsed_lock(data, self.algo, self.root)) if data is not None else {}
+        merged = {name: lock for name, lock in on_disk.items() if name not in own}
+        merged.update((name, lock) for name, lock in stages.items() if name in own)
+        self._known = data
+        changed = merged.keys() != stages.keys() or any(
+            self.entry(name, lock) != self.entry(name, stages[name])
+            for name, lock in merged.items())
+        stages.clear()
+        stages.update(merged)
+        return changed
 
     def entry(self, name: str, lock: StageLock) -> str:
         """The lines `lock` takes in dvx.lock as stage `name`'s entry."""
@@ -169,14 +203,11 @@ class LockWriter:
     def write(self, stages: Mapping[str, StageLock]) -> bool:
         """Write dvx.lock if its bytes change; whether they did."""
         data = self.encode(stages)
-        path = lock_path(self.root)
-        try:
-            with open(path, "rb") as f:
-                if f.read(MAX_LOCK_BYTES + 1) == data:
-                    return False
-        except FileNotFoundError:
-            pass
-        fsutil.atomic_write(path, data, fsync=self.fsync)
+        if _lock_bytes(self.root) == data:
+            self._known = data
+            return False
+        fsutil.atomic_write(lock_path(self.root), data, fsync=self.fsync)
+        self._known = data
         return True
 
 
@@ -194,15 +225,22 @@ def write_lock(root: str, stages: Mapping[str, StageLock], algo: str, fsync: boo
 
 def read_lock(root: str, algo: str) -> dict[str, StageLock]:
     """The stages recorded in dvx.lock (none if it does not exist), fully validated."""
-    path = lock_path(root)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_LOCK_BYTES + 1)
-    except FileNotFoundError:
+    data = _lock_bytes(root)
+    if data is None:
         return {}
+    return dict(_parsed_lock(data, algo, root))  # a dict of its own: callers change theirs
+
+
+def _lock_bytes(root: str) -> bytes | None:
+    """The bytes of the workspace's dvx.lock (up to one past the largest it may be), None
+    if there is none."""
+    try:
+        with open(lock_path(root), "rb") as f:
+            return f.read(MAX_LOCK_BYTES + 1)
+    except FileNotFoundError:
+        return None
     except OSError as exc:
         raise FormatError(f"Cannot read {LOCK_FILE}: {exc.strerror}.") from None
-    return dict(_parsed_lock(data, algo, root))  # a dict of its own: callers change theirs
 
 
 @functools.lru_cache(maxsize=1)

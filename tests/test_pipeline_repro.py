@@ -603,6 +603,39 @@ def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(
                                      *(f"data/{i}.txt" for i in (0, 1, 2, 4))])
 
 
+def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
+    """A `git merge` (or `git pull`) made while repro runs a stage brings a teammate's entry
+    for another stage (the post-merge hook waits for the repository lock; Git does not):
+    repro writes the entry of the stage it ran into dvx.lock as merged, never its own older
+    copy of the others, and says so."""
+    write(repo / "dvx.yaml", "stages:\n  fast:\n    cmd: cp f.in f.out\n    deps: [f.in]\n"
+                             "    outs: [f.out]\n  slow:\n    cmd: cp s.in s.out\n"
+                             "    deps: [s.in]\n    outs: [s.out]\n")
+    write(repo / "f.in", "f1\n")
+    write(repo / "s.in", "s1\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "checkout", "-qb", "teammate")
+    write(repo / "f.in", "f2\n")
+    assert dvx("repro").code == 0
+    git(repo, "commit", "-qam", "fast on f2")
+    git(repo, "checkout", "-q", "-")
+    write(repo / "s.in", "s2\n")
+
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        git(repo, "merge", "-q", "--no-edit", "teammate")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, out + err
+    assert "dvx.lock changed on disk while repro ran" in err, err
+    locks = read_lock(str(repo), "xxh128")
+    assert locks["fast"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"f2\n")  # as merged
+    assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
+
+
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     """A params file the stage writes itself (a counter it persists from run to run) is the
     command's to change: its run is recorded, never failed as params changed meanwhile."""

@@ -261,7 +261,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         # wrote it, say), and only then.
         params = ParamsReader(repo.root)
         check_params(repo, Pipeline(tuple(dag.stages.values())), params)
-        locks = read_lock(repo.root, repo.algo)
+        writer = LockWriter(repo.root, repo.algo, repo.fsync)
+        locks = writer.read()
         refuse_broken(repo, [p for n in selected
                              for p in (*dag.stages[n].deps, *dag.stages[n].out_paths)])
         unfetched: set[str] = set()
@@ -308,14 +309,15 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if result.dropped:
             no_longer = _drop_entries(dag, locks, result.dropped)
             make_users_own(repo, no_longer, ignored_by_git=True)
-            if LockWriter(repo.root, repo.algo, repo.fsync).write(locks):
+            writer.take_in(locks, result.dropped)
+            if writer.write(locks):
                 touched.append(LOCK_FILE)
                 result.lock_written = True
             no_longer_data(repo, no_longer)
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
-                               params)
+                               params, writer, own=result.dropped)
         try:
             result.stages = scheduler.run()
         finally:
@@ -878,13 +880,16 @@ def _stages_and_commands(names: list[str]) -> tuple[str, str]:
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
-                 params: ParamsReader) -> None:
+                 params: ParamsReader, lock_writer: LockWriter, own: Collection[str]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
         # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
         # changes it in place: workers read (and iterate) the one they were handed.
         self.produced = produced_outputs(locks)
-        self.lock_writer = LockWriter(repo.root, repo.algo, fsync=repo.fsync)
+        # What read `locks`: dvx.lock is written with the entries of the stages this run
+        # recorded or dropped (`own`) over what the file holds then (a `git merge` meanwhile)
+        self.lock_writer = lock_writer
+        self.own = set(own)
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         notes = RunningNotes(repo.tmp_dir)
         self.runner = Runner(on_running=notes, on_close=notes.close)
@@ -1244,6 +1249,7 @@ class _Scheduler:
             return []
         self.gone = [n for n in self.gone if n not in replaced]
         self.dropped += replaced
+        self.own.update(replaced)
         left = _drop_entries(self.dag, self.locks, replaced)
         self.produced = {p: o for p, o in self.produced.items() if p not in left}
         return left
@@ -1275,9 +1281,16 @@ class _Scheduler:
             if not self.lock_writer.same_entry(result.name, old, result.lock):
                 self._record_outputs(old, result.lock)
                 self.locks[result.name] = result.lock
+                self.own.add(result.name)
                 left = self._drop_replaced(result.lock) + self._dropped_outs(old)
                 make_users_own(self.repo, left, ignored_by_git=True)
                 faults.point("repro.before_lock_write")
+                if self.lock_writer.take_in(self.locks, self.own):
+                    self.produced = produced_outputs(self.locks)
+                    log.warning("%s changed on disk while repro ran (a `git merge` or `git "
+                                "pull`?): only the entries of the stages this run recorded "
+                                "are written into it, the others kept as it has them now.",
+                                LOCK_FILE)
                 if self.lock_writer.write(self.locks):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
