@@ -192,6 +192,20 @@ def test_stage_outputs_refuse_add_remove_move_and_commit_records_them(ml, dvx):
     assert runs(ml)[done:] == ["evaluate"]
 
 
+def test_add_of_a_folder_holding_a_stage_output_names_the_stage_not_a_pointer(repo, dvx):
+    """The output of a stage inside a folder given to `dvx add` has no pointer to remove (and
+    `dvx remove` refuses outputs): the refusal names the stage and dvx.yaml instead."""
+    write(repo / "dvx.yaml", "stages:\n  gen:\n    cmd: mkdir -p out && echo hi > out/a.txt\n"
+                             "    outs: [out/a.txt]\n")
+    assert dvx("repro").code == 0
+    refused = dvx("add", "out")
+    assert refused.code == 2, refused.output
+    said = " ".join(refused.stderr.split())
+    assert "'out' contains 'out/a.txt', an output of the pipeline stage 'gen'" in said, said
+    assert "Change the stage in dvx.yaml instead" in said and "dvx remove" not in said
+    assert not (repo / "out.dvx").exists()
+
+
 def test_add_of_an_output_of_a_stage_gone_from_dvx_yaml_names_the_repro_that_frees_it(
         repo, dvx):
     """dvx.lock still records the output of a stage deleted from dvx.yaml (or moved to

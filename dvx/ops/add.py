@@ -46,7 +46,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
             raise item.error
     skip_broken(repo, broken)
     outputs = {o.path: o for o in found}
-    tracked = TrackedPaths(outputs)
+    tracked = TrackedPaths(outputs, {p: o.stage for p, o in outputs.items() if o.stage})
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
         refuse_overlap(repo.root, rel, display, tracked)

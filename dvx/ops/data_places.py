@@ -5,9 +5,10 @@ placed there."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from dvx.errors import PathError
+from dvx.lockfile import LOCK_FILE, PIPELINE_FILE
 from dvx.outputs import nested_repository_error
 from dvx.paths import POINTER_SUFFIX, for_command, nearest_parent_in
 from dvx.repo import Repo
@@ -106,9 +107,15 @@ class TrackedPaths:
     of every file again): a parent is one set lookup, and what lies inside a path one binary
     search in the sorted paths, never a scan of every output per target."""
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    def __init__(self, paths: Iterable[str], stages: Mapping[str, str] | None = None) -> None:
         self._paths = set(paths)
         self._sorted = sorted(self._paths)
+        self._stages = stages or {}  # the pipeline stage whose output a path is, if one's
+
+    def stage_of(self, path: str) -> str | None:
+        """The pipeline stage whose output `path` is (dvx.lock records it); None for data
+        tracked with `dvx add`."""
+        return self._stages.get(path)
 
     def __contains__(self, path: object) -> bool:
         return path in self._paths
@@ -132,6 +139,13 @@ def refuse_overlap(root: str, rel: str, display: str, tracked: TrackedPaths) -> 
                             "inside it.")
         parent = parent.rpartition("/")[0]
     inside = tracked.first_inside(rel)
+    stage = tracked.stage_of(inside) if inside is not None else None
+    if inside is not None and stage is not None:  # no pointer to remove: dvx.yaml declares it
+        raise PathError(f"'{display}' contains '{inside}', an output of the pipeline stage "
+                        f"'{stage}' (recorded in {LOCK_FILE}), which dvx tracks on its own.",
+                        f"Change the stage in {PIPELINE_FILE} instead: have it output the whole "
+                        f"directory ('{rel}'), then run `dvx repro {stage}`; or track the other "
+                        "paths in it one by one.")
     if inside is not None:
         raise PathError(f"'{display}' contains '{inside}', which dvx already tracks on its "
                         "own.", f"Run `dvx remove {for_command(root, inside + POINTER_SUFFIX)}`"
