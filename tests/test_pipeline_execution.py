@@ -682,6 +682,28 @@ stages:
     assert read_lock(str(repo), "xxh128")["make"].outs[0].oid == oid
 
 
+def test_a_repro_stopped_while_restoring_from_the_run_cache_names_the_restore(repo, dvx):
+    """Ctrl-C while a stage's outputs are restored from the run-cache: no command ran, so the
+    message names the restore, never outputs "as the command left them"."""
+    write(repo / "dvx.yaml", "stages:\n  prep:\n    cmd: mkdir -p out && cp p.txt out/a\n"
+                             "    deps: [p.txt]\n    outs: [out]\n")
+    for value in ("1\n", "2\n"):
+        write(repo / "p.txt", value)
+        assert dvx("repro").code == 0
+    write(repo / "p.txt", "1\n")  # a past run the run-cache holds
+    proc = stopped_at("place.before_rename", "repro", repo)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
+    _, stderr = proc.communicate(timeout=60)
+    said = " ".join(stderr.split())
+    assert proc.returncode == 130, stderr
+    assert ("Interrupted. Stopped stage 'prep' once its outputs were restored from the "
+            "run-cache (no command ran), whole, and not recorded in dvx.lock: out.") in said, said
+    assert "as the command left them" not in said
+    assert dvx("repro").code == 0
+    assert (repo / "out" / "a").read_text() == "1\n"
+
+
 def test_closing_the_terminal_stops_the_stage_command_as_sigterm_does(repo, dvx):
     """The terminal dvx runs on closes (a terminal window, an ssh connection): dvx stops the
     stage, which is not in the terminal's session, before it ends with status 129 (writing

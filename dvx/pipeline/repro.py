@@ -945,7 +945,11 @@ class _Scheduler:
                 self.runner.stop_all(signal_of(exc))
                 if isinstance(exc, KeyboardInterrupt) and running:
                     pool.shutdown(wait=True)  # what each stage got to is known once it ended
-                    raise self._stopped(exc, sorted(set(running.values()))) from exc
+                    restored = {name for future, name in running.items()
+                                if future.exception() is None
+                                and future.result().outcome == RESTORED}
+                    raise self._stopped(exc, sorted(set(running.values())),
+                                        restored) from exc
                 raise
         for name in self.selected:  # not started after a failure stopped the run
             if name not in self.results:
@@ -954,15 +958,24 @@ class _Scheduler:
                                          "the stages that do not depend on it)"))
         return [self.results[n] for n in self.selected]
 
-    def _stopped(self, exc: KeyboardInterrupt, names: list[str]) -> Interrupted:
+    def _stopped(self, exc: KeyboardInterrupt, names: list[str], restored: Collection[str]
+                 ) -> Interrupted:
         """What Ctrl-C, SIGTERM or SIGHUP during stages says, once their workers ended: the
         outputs of a command it stopped stay as the command left them, possibly
         half-written; those of a command that had ended are whole, and some may have been
-        stored in the cache meanwhile. Nothing of them is recorded in dvx.lock."""
+        stored in the cache meanwhile; those `restored` from the run-cache (no command ran)
+        are whole. Nothing of them is recorded in dvx.lock."""
         code = stop_status(exc)
-        cut = [n for n in names if n not in self.command_ended]
+        cut = [n for n in names if n not in self.command_ended and n not in restored]
         ended = [n for n in names if n in self.command_ended]
+        back = [n for n in names if n in restored]
         said = [STOPPED_BY[code] + "."]
+        if back:
+            which, _ = _stages_and_commands(back)
+            said.append(f"Stopped {which} once {'its' if len(back) == 1 else 'their'} outputs "
+                        "were restored from the run-cache (no command ran), whole, and not "
+                        f"recorded in dvx.lock: "
+                        f"{', '.join(o for n in back for o in self.dag.stages[n].out_paths)}.")
         if cut:
             which, command = _stages_and_commands(cut)
             said.append(f"Stopped {which}, whose outputs stay as the {command} left them, "
