@@ -89,6 +89,47 @@ def test_checkout_replaces_changes_whose_content_is_cached(repo, dvx):
     assert (repo / "f").read_text() == "v1"
 
 
+def test_checkout_keeps_changes_made_here_though_their_bytes_are_in_the_cache(repo, dvx):
+    write(repo / "f", "f v1")
+    write(repo / "d" / "a", "a v1")
+    write(repo / "d" / "b", "b")
+    dvx("add", "f", "d")
+    _commit(repo, "v1")
+    write(repo / "f", "f v2")
+    write(repo / "d" / "a", "a v2")
+    dvx("add", "f", "d")
+    _commit(repo, "v2")
+    write(repo / "f", "f v1")  # reverted to an older version, not recorded
+    write(repo / "d" / "a", "a v1")
+    write(repo / "d" / "copy", "b")  # a copy of another tracked file, not recorded
+    result = dvx("checkout")
+    assert result.code == 1, result.output
+    for path in ("f", "d/a", "d/copy"):
+        assert f"Skipped {path}: it has changes made here since the last checkout" \
+            in result.stderr, result.output
+    assert (repo / "f").read_text() == "f v1"
+    assert tree_bytes(repo / "d") == {"a": b"a v1", "b": b"b", "copy": b"b"}
+    assert "--force" in result.stderr and "`dvx commit`" in result.stderr
+    forced = dvx("checkout", "--force")
+    assert forced.code == 0, forced.output
+    assert (repo / "f").read_text() == "f v2"
+    assert tree_bytes(repo / "d") == {"a": b"a v2", "b": b"b"}
+
+
+def test_without_a_sync_record_changes_whose_bytes_are_cached_are_replaced(repo, dvx):
+    write(repo / "f", "f v1")
+    dvx("add", "f")
+    _commit(repo, "v1")
+    write(repo / "f", "f v2")
+    dvx("add", "f")
+    _commit(repo, "v2")
+    write(repo / "f", "f v1")
+    (repo / ".dvx" / "tmp" / "synced.json").unlink()  # nothing tells a change from a version
+    result = dvx("checkout")
+    assert result.code == 0, result.output
+    assert (repo / "f").read_text() == "f v2"
+
+
 def test_checkout_restores_deleted_and_reports_missing(repo, dvx):
     write(repo / "f", "x")
     write(repo / "g", "y")

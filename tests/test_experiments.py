@@ -313,6 +313,23 @@ def test_apply_keeps_changes_no_experiment_saved(project):
     assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
 
 
+def test_apply_keeps_an_output_changed_here_though_its_bytes_are_in_the_cache(project):
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=project)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "high", cwd=project)
+    git(project, "checkout", "-q", "--", ".")
+    must("checkout", cwd=project)
+    high = "model lr=0.3 epochs=3 rows=3"
+    (project / "model.bin").unlink()
+    write(project / "model.bin", high)  # by hand: high's bytes, which the cache holds
+    refused = run_dvx("exp", "apply", "low", cwd=project)
+    assert refused.code == 2 and "made here since the last checkout: model.bin" \
+        in refused.stderr, refused.output
+    assert (project / "model.bin").read_text() == high
+    assert "lr: 0.1" in (project / "params.yaml").read_text()  # nothing was written
+    assert run_dvx("exp", "apply", "low", "--force", cwd=project).code == 0
+    assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"
+
+
 def test_apply_sets_back_the_code_another_experiment_changed_and_keeps_unsaved_edits(project):
     must("exp", "run", "-S", "train.lr=0.01", "-n", "A", cwd=project)  # params only
     git(project, "checkout", "-q", "--", "params.yaml")

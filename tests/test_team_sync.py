@@ -1786,3 +1786,62 @@ def test_status_that_cannot_record_what_it_finds_in_sync_says_nothing_of_it(team
     assert run_dvx("status", "-q", cwd=alice).code == 0
     assert json.loads(record.read_text())["outputs"]["data.txt"]["oid"] == \
         pointer_oid(alice / "data.txt.dvx")
+
+
+def _bob_with_hooks_and_v1_cached(team, files: dict[str, str]) -> tuple[Path, Path]:
+    """alice tracks `files` (a directory's or a file alone) at v1, then v2 changes the first
+    of them; bob, with dvx's Git hooks, pulled v2 and fetched v1 too (an earlier pull)."""
+    alice = team.founder()
+    must("install", cwd=alice)
+    for rel, content in files.items():
+        write(alice / rel, content)
+    first = next(iter(files))
+    must("add", first.split("/")[0], cwd=alice)
+    share(alice, "v1")
+    edit(alice, first, files[first].replace("v1", "v2"))
+    _publish(alice, "v2")
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    must("fetch", "--rev", "HEAD~1", cwd=bob)
+    return alice, bob
+
+
+@pytest.mark.parametrize("content", ["labels v1\n", "img\n"], ids=["older", "copy"])
+def test_git_pull_and_pull_keep_a_change_made_here_whose_bytes_are_cached(team, content):
+    """bob's unrecorded change of a file in a tracked directory holds bytes the cache has (an
+    older version of it, a copy of another tracked file); alice changed another file. Once
+    replaced, no pointer would name bob's bytes and gc would delete them: the checkout of
+    the hook and `dvx pull` keep them, as a change made here."""
+    alice, bob = _bob_with_hooks_and_v1_cached(
+        team, {"d/labels.txt": "labels v1\n", "d/img.txt": "img\n"})
+    edit(alice, "d/img.txt", "img by alice\n")
+    _publish(alice, "alice's img")
+    edit(bob, "d/labels.txt", content)
+    git(bob, "fetch", "-q", "origin")
+    must("fetch", "--rev", "origin/main", cwd=bob)  # the hook's checkout has all it needs
+    git(bob, "pull", "-q", "origin", "main")
+    assert (bob / "d/labels.txt").read_text() == content
+    assert (bob / "d/img.txt").read_text() == "img by alice\n"  # placed by the hook
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    assert "Skipped d/labels.txt: it has changes made here" in pulled.stderr, pulled.output
+    assert (bob / "d/labels.txt").read_text() == content
+    seen = status_of(bob, "d")
+    assert (seen["workspace"], seen["modified"]) == ("modified", ["labels.txt"]), seen
+    assert _committed_shared_and_cloned(team, bob, "bob's labels") == {
+        "labels.txt": content, "img.txt": "img by alice\n"}
+
+
+def test_pull_keeps_a_tracked_file_reverted_here_to_an_older_cached_version(team):
+    alice, bob = _bob_with_hooks_and_v1_cached(team, {"x": "x v1\n"})
+    edit(alice, "x", "x v3\n")
+    _publish(alice, "v3")
+    edit(bob, "x", "x v1\n")  # back to v1, not recorded
+    git(bob, "pull", "-q", "origin", "main")
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1 and "Skipped x: it has changes made here" in pulled.stderr, \
+        pulled.output
+    assert (bob / "x").read_text() == "x v1\n"
+    assert status_of(bob, "x")["workspace"] == "modified"
+    must("pull", "--force", "x", cwd=bob)
+    assert (bob / "x").read_text() == "x v3\n"

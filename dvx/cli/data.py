@@ -580,7 +580,8 @@ dvx config cache.type copy && dvx checkout --relink   # links become copies
 """))
 @TARGETS
 @click.option("-f", "--force", is_flag=True,
-              help="Overwrite or delete workspace changes that are not in the cache.")
+              help="Overwrite or delete workspace changes: ones not in the cache, and "
+                   "ones made here since the last checkout.")
 @click.option("--relink", is_flag=True,
               help="Place again the files that already match, as cache.type now says.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")

@@ -263,7 +263,8 @@ dvx update && dvx repro          # retrain on the newest data
 @click.argument("targets", nargs=-1, type=PATH)
 @REV
 @click.option("-f", "--force", is_flag=True,
-              help="Replace workspace copies even with changes that are not in the cache.")
+              help="Replace workspace copies even with changes: ones not in the cache, "
+                   "and ones made here since the last checkout.")
 @click.option("--json", "as_json", is_flag=True, help="Output as JSON.")
 @common_options
 def update(targets: tuple[str, ...], rev: str | None, force: bool, as_json: bool) -> None:

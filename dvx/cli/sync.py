@@ -502,7 +502,8 @@ dvx pull --allow-missing          # CI: what the remote lacks is a warning, not 
 @RUN_CACHE
 @revision_options
 @click.option("-f", "--force", is_flag=True,
-              help="Overwrite workspace changes that are not in the cache.")
+              help="Overwrite workspace changes: ones not in the cache, and ones made "
+                   "here since the last checkout.")
 @click.option("--allow-missing", is_flag=True,
               help="Exit 0 when the only failures are data the remote does not have (still "
                    "named on stderr), as in DVC; any other failure still exits 1.")

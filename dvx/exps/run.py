@@ -318,7 +318,8 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     stuck = [] if force else blocked(repo, targets)
     if stuck:
         raise UsageError(f"Applying '{exp.name}' would overwrite outputs with changes that are "
-                         f"not in the cache: {_some([path for path, _ in stuck])}.",
+                         "not in the cache, or were made here since the last checkout: "
+                         f"{_some([path for path, _ in stuck])}.",
                          "`dvx commit` or move them first, or use --force.")
     _refuse_changed_in_cache(repo, exp, targets)
     for rel in sorted(sources, key=lambda rel: rel in modes):  # removals first: a file may

@@ -1,9 +1,10 @@
 """dvx checkout: make the workspace match the pointers, linking data from the cache.
 
 Checkout plans first and then applies. A workspace file is replaced or deleted only when its
-current content is itself in the cache (so nothing is lost) or with --force; everything else
-is skipped and reported. Files that the target version of a directory no longer has are
-removed, and directories left empty by that are pruned.
+current content is itself in the cache (so nothing is lost) and is not a change made here
+since it was last synced (dvx/syncstate.py: else no pointer may name it, and gc would take
+it), or with --force; everything else is skipped and reported. Files that the target version
+of a directory no longer has are removed, and directories left empty by that are pruned.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.sync_layers import kept_as_placed, placed_whole
+from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
 from dvx.paths import alike_paths, for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
@@ -105,6 +106,8 @@ class CheckoutResult:
 OBJECT_MISSING = "its object is not in the cache"
 CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
+CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` records them; "
+                "use --force to discard them)")
 
 
 def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
@@ -196,7 +199,8 @@ def _ignore_again(repo: Repo, outputs: list[str]) -> list[str]:
 
 def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
     """What a checkout of `targets` without --force would skip, and why: the workspace files
-    it would overwrite or delete whose content is not in the cache. Nothing is changed, so
+    it would overwrite or delete whose content is not in the cache, or is a change made here
+    since the last checkout (`_replaceable`). Nothing is changed, so
     a command that writes more than data (exp apply) can refuse before it writes anything."""
     result = CheckoutResult()
     for target in targets:
@@ -206,9 +210,7 @@ def blocked(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
             if os.path.isdir(full) and not os.path.islink(full):
                 why = _dir_in_the_way(repo, full, output.path)
             else:
-                state, why = _state_and_why(repo, full, output.path, False)
-                if state is not None and state.oid == output.pointer.oid:
-                    why = None  # already what checkout would place
+                _, why = _state_and_why(repo, full, output.path, False, output.pointer.oid)
             if why:
                 result.skipped.append((output.path, why))
             continue
@@ -349,24 +351,26 @@ UNKNOWN_FILE = "it is a symbolic link or special file dvx did not create (use --
 
 
 def _safe_to_replace(repo: Repo, path: str, display: str, force: bool) -> str | None:
-    """None if the file at `path` may be overwritten, else why not."""
+    """None if the file at `path` (`display`, relative to the root) may be overwritten or
+    deleted, else why not."""
     if force:
         return None
     try:
         state = file_state(repo, path, display)
     except PathError:
         return _why_not_replace_unreadable(repo, path)
-    return _replaceable(repo, state, force)
+    return _replaceable(repo, state, force, display)
 
 
-def _state_and_why(repo: Repo, full: str, display: str, force: bool
+def _state_and_why(repo: Repo, full: str, display: str, force: bool, wanted: str
                    ) -> tuple[FileState | None, str | None]:
-    """The state of the file at `full`, and why it may not be overwritten (None: it may)."""
+    """The state of the file at `full` (`display`, relative to the root), and why it may not
+    be replaced by the object `wanted` (None: it may)."""
     try:
         state = file_state(repo, full, display)
     except PathError:
         return None, None if force else _why_not_replace_unreadable(repo, full)
-    return state, _replaceable(repo, state, force)
+    return state, _replaceable(repo, state, force, display, wanted)
 
 
 def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
@@ -380,12 +384,19 @@ def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
     return UNKNOWN_FILE
 
 
-def _replaceable(repo: Repo, state: FileState | None, force: bool) -> str | None:
-    """None if a file in this state may be overwritten: its content is safe in the cache (or
-    it is a link dvx made into the cache to an object that still holds its bytes)."""
-    if force or state is None or not state.holds_its_own_bytes or repo.cache.exists(state.oid):
+def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
+                 wanted: str | None = None) -> str | None:
+    """None if the file at `display` (relative to the root), in this state, may be replaced
+    by the object `wanted` (None: deleted): it holds that object already; or its content is
+    safe in the cache (or it is a link dvx made into the cache to an object that still holds
+    its bytes) and is not a change made here since it was last synced, which no pointer
+    names once replaced. A file the sync records know nothing of is judged by the cache
+    alone."""
+    if force or state is None or state.oid == wanted or state.dangling:
         return None
-    return NOT_CACHED
+    if state.holds_its_own_bytes and not repo.cache.exists(state.oid):
+        return NOT_CACHED
+    return CHANGED_HERE if changed_here(repo, display, state.oid) else None
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int,
@@ -462,7 +473,7 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
             result.skipped.append((output.path, why))
             return
         fsutil.rmtree(full)
-    state, why = _state_and_why(repo, full, output.path, force)
+    state, why = _state_and_why(repo, full, output.path, force, pointer.oid)
     if _holds(state, pointer.oid) and (
             not relink or _placed_as_configured(repo, full, state, None, pointer.executable)
     ) and (
@@ -702,7 +713,7 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                     _count_unchanged(result, rel, placed_before)
                     continue
                 # A link shares the cache object's mode: placed again, as a copy.
-            why = why or _replaceable(repo, state, force)
+            why = why or _replaceable(repo, state, force, f"{display}/{rel}", entry.oid)
             if force:
                 why = None
         if missing_objects and tree.oid_at(index) in missing_objects:

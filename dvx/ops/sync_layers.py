@@ -13,19 +13,22 @@ never placed is "not pulled". A file whose older version cannot be known (that v
 manifest is no longer in the cache: deleted by hand, the cache cleared) is none of these: the
 comparison names the version missing (`missing`), and commit refuses until it is fetched
 again, never calling the file a change made here.
+
+The same records tell checkout which workspace files are changes made here (`changed_here`),
+which it keeps without --force even when their bytes are in the cache.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dvx.errors import PathError
+from dvx.errors import FormatError, PathError
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
 from dvx.paths import join_posix
 from dvx.pointer import Pointer
 from dvx.repo import Repo
-from dvx.syncstate import Synced
+from dvx.syncstate import MAX_LAYERS, Synced
 from dvx.workspace import file_state
 
 
@@ -121,6 +124,63 @@ def kept_as_placed(repo: Repo, synced: Synced, tree: Tree, path: str) -> bool:
     was = None if layer is None else _version_in(repo, layer, path)
     wanted = tree.get(path)
     return was == (None if wanted is None else (wanted.oid, wanted.executable))
+
+
+def changed_here(repo: Repo, path: str, oid: str) -> bool:
+    """Is the workspace file at `path` (relative to the root), holding `oid`, a change made
+    here since dvx placed or recorded what is there? So it is when a sync record (of `path`
+    itself, or of a tracked directory holding it) says what was placed there, and `oid` is
+    none of the versions any of them placed. With no such record, or one whose versions are
+    no longer known here, it cannot be told: False."""
+    told = False
+    for record_path, rel in _records_over(path):
+        synced = repo.syncstate.get(record_path)
+        if synced is None:
+            continue
+        placed = _placed_at(synced, oid) if rel is None else _placed_there(repo, synced, rel, oid)
+        if placed:
+            return False
+        told = told or placed is False
+    return told
+
+
+def _records_over(path: str) -> list[tuple[str, str | None]]:
+    """The paths whose sync record may tell what was placed at `path`: itself (None), then
+    each folder holding it, with `path` relative to that folder."""
+    found: list[tuple[str, str | None]] = [(path, None)]
+    parent = path.rpartition("/")[0]
+    while parent:
+        found.append((parent, path[len(parent) + 1:]))
+        parent = parent.rpartition("/")[0]
+    return found
+
+
+def _placed_at(synced: Synced, oid: str) -> bool | None:
+    """Is `oid` what the record `synced` of a path placed there (a version of a directory
+    that placed nothing, as a checkout records one ahead, aside)? None if none placed
+    anything."""
+    placed = [layer.oid for layer in synced.layers() if layer.placed != ()]
+    return oid in placed if placed else None
+
+
+def _placed_there(repo: Repo, synced: Synced, rel: str, oid: str) -> bool | None:
+    """Is `oid` a version of `rel` that a checkout placed, per the record `synced` of a
+    directory holding it (True also when what was placed is no longer known here, or may
+    have been placed past the versions a record keeps)? None when no finished checkout
+    placed `rel` (a file's record placed nothing inside it)."""
+    if synced.depth >= MAX_LAYERS:
+        return True  # later parts were placed unrecorded (Synced.moved_to)
+    layers = synced.layers(down_to=rel)
+    if not layers[-1].covers(rel) or any(layer.executable is not None for layer in layers):
+        return None
+    for layer in layers:
+        try:
+            version = _version_in(repo, layer, rel)
+        except FormatError:
+            return None  # the record names no manifest (a file's, written by an older dvx)
+        if version is _UNKNOWN or (version is not None and version[0] == oid):
+            return True
+    return False
 
 
 def version_tree(repo: Repo, oid: str) -> Tree | None:
