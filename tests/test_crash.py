@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,15 @@ from dvx.errors import DvxError
 from dvx.lockfile import parse_lock
 from dvx.objects.tree import Tree
 from dvx.pointer import parse_pointer
+from dvx.remote.packs import (
+    PACK_HEADER_SIZE,
+    PackBuilder,
+    Section,
+    index_name,
+    pack_name,
+    read_index,
+    write_index,
+)
 
 ALGO = "xxh128"
 # What fsutil.temp_name_for and ObjectStore.put_file name in-flight files: hidden, 12 hex, .tmp
@@ -138,6 +148,20 @@ def check_remote(remote: Path) -> set[str]:
         missing = [e.path for e in tree.entries if e.oid not in objects]
         assert not missing, f"remote manifest {oid} is there without its files {missing}"
     return set(objects)
+
+
+def packed_copies(remote: Path) -> tuple[Counter[str], int]:
+    """How many index entries name each packed object, and how many bytes of the packs
+    (after their headers) no entry names."""
+    named: Counter[str] = Counter()
+    unnamed = sum(p.stat().st_size - PACK_HEADER_SIZE for p in (remote / "packs").iterdir()
+                  if p.name.endswith(".pack"))
+    for index in (remote / "indexes").iterdir():
+        for section in read_index(index.read_bytes().splitlines(keepends=True), ALGO):
+            if section.pack is not None:
+                named.update(oid for oid, _, _ in section.entries)
+                unnamed -= sum(length for _, _, length in section.entries)
+    return named, unnamed
 
 
 def check_pointers(work: Path, files: dict[str, bytes]) -> None:
@@ -262,6 +286,23 @@ def setup_gc_remote(base: Path) -> Path:
     return repo
 
 
+def setup_gc_remote_copies(base: Path) -> Path:
+    """As gc-remote, with every packed object packed a second time, as by another clone that
+    pushed the same data at once: gc also deletes the second copies (the objects only the
+    rewritten packs hold are copied once), keeping one copy of each object."""
+    repo = setup_gc_remote(base)
+    remote = base / "remote"
+    builder = PackBuilder()
+    for oid, data in sorted(packed_objects(remote).items()):
+        builder.add(oid, data)
+    pack = bytes(builder.finish())
+    section = Section(pack_name(pack, ALGO), len(pack), builder.entries)
+    (remote / "packs" / str(section.pack)).write_bytes(pack)
+    index = write_index([section], ALGO)
+    (remote / "indexes" / index_name(index, ALGO)).write_bytes(index)
+    return repo
+
+
 def setup_pull(base: Path) -> Path:
     origin = tracked_v1(base, "copy")
     must("push", cwd=origin)
@@ -327,6 +368,8 @@ SCENARIOS = {
     "gc": Scenario(setup_gc, ("gc", "-w", "-f", "--grace", "0", "--force-last-copy")),
     "gc-remote": Scenario(setup_gc_remote, ("gc", "-w", "-c", "store", "-f", "--grace", "0",
                                             "--force-last-copy")),
+    "gc-remote-copies": Scenario(setup_gc_remote_copies, ("gc", "-w", "-c", "store", "-f",
+                                                          "--grace", "0", "--force-last-copy")),
     "repro": Scenario(setup_repro, ("repro",), REPRO_OUTPUTS),
     "move": Scenario(setup_tracked, ("move", "data/images", "pictures")),
     "remove": Scenario(setup_tracked, ("remove", "data/labels.csv.dvx")),
@@ -475,7 +518,8 @@ def crash_and_rerun(name: str, fault: str, base: Path, expected: State) -> bool:
     check_pointers(work, now)
     store_objects(work / ".dvx/cache")
     # Nothing live ever leaves the remote (gc --remote deletes only what it must).
-    assert check_remote(remote) >= (expected.remote if name == "gc-remote" else remote_before)
+    assert check_remote(remote) >= (expected.remote if name.startswith("gc-remote")
+                                    else remote_before)
     fsck = run_dvx("fsck", cwd=work)
     assert fsck.code == 0 and " 0 corrupt." in fsck.stdout, fsck.output
 
@@ -499,6 +543,19 @@ def crash_and_rerun(name: str, fault: str, base: Path, expected: State) -> bool:
 def test_kill_at_fault_point_then_rerun_converges(name, fault, tmp_path, tmp_path_factory):
     expected = reference(name, tmp_path_factory.mktemp(f"reference-{name}"))
     assert crash_and_rerun(name, fault, tmp_path, expected), f"the fault {fault} was never reached"
+
+
+@pytest.mark.parametrize("fault", ["gc.repack.after_pack", "packs.after_index",
+                                   "gc.repack.after_index", "gc.repack.after_old_indexes"])
+def test_gc_remote_killed_while_dropping_second_copies_converges_to_one_copy(
+        fault, tmp_path, tmp_path_factory):
+    """gc --remote of objects packed twice, killed at each step: the remote stays whole, and
+    the rerun leaves one copy of each object and no pack bytes that no index names."""
+    name = "gc-remote-copies"
+    expected = reference(name, tmp_path_factory.mktemp(f"reference-{name}"))
+    assert crash_and_rerun(name, fault, tmp_path, expected), f"the fault {fault} was never reached"
+    named, unnamed = packed_copies(tmp_path / "remote")
+    assert set(named.values()) == {1} and unnamed == 0, (named, unnamed)
 
 
 def test_killed_checkout_never_touches_a_change_that_is_not_cached(tmp_path):

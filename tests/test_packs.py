@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import threading
 from collections import Counter
 from pathlib import Path
@@ -19,8 +20,16 @@ from fsspec.implementations.memory import MemoryFileSystem
 from dvx.errors import FormatError, NewerFormatError
 from dvx.remote import packs
 from dvx.remote.packs import PackBuilder, Section, coalesce, read_index, write_index
-from tests.conftest import git, make_git_repo, run_dvx, run_dvx_proc, tree_bytes, write
-from tests.remotes import local_spec
+from tests.conftest import (
+    git,
+    make_git_repo,
+    run_dvx,
+    run_dvx_proc,
+    stopped_at,
+    tree_bytes,
+    write,
+)
+from tests.remotes import RemoteSpec, clone, commit_all, configure, local_spec, remote_for
 
 ALGO = "xxh128"
 
@@ -733,6 +742,138 @@ def test_gc_remote_writes_an_object_packed_twice_into_its_new_pack_once(repo, dv
     assert all(named[oid_of(d)] == 1 for d in datas[1:]), named
     assert oid_of(datas[0]) not in named
     assert dvx("fsck", "--remote", "s").code == 0
+
+
+def _pack_bytes(spec: RemoteSpec) -> tuple[Counter[str], dict[str, int]]:
+    """What a remote's packs hold: how many index entries name each packed object, and for
+    each pack its bytes (after the header) that no index entry names."""
+    named: Counter[str] = Counter()
+    unnamed = {key.split("/")[1]: len(spec.get_key(key)) - packs.PACK_HEADER_SIZE
+               for key in spec.list_keys() if key.startswith("packs/")}
+    for key in spec.list_keys():
+        if key.startswith("indexes/"):
+            for section in read_index(spec.get_key(key).splitlines(keepends=True), ALGO):
+                if section.pack is not None:
+                    named.update(oid for oid, _, _ in section.entries)
+                    unnamed[section.pack] -= sum(length for _, _, length in section.entries)
+    return named, unnamed
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_gc_remote_keeps_one_copy_of_what_two_pushes_at_once_packed_twice(
+        repo, dvx, request, tmp_path, kind):
+    """Two clones push the same files at once: each finds nothing there and packs them all.
+    Both packs are full of live objects; gc keeps one and deletes the other, and says what
+    that freed."""
+    spec = remote_for(kind, request, tmp_path)
+    configure(dvx, repo, spec)
+    commit_all(repo, "remote")
+    other = clone(repo, tmp_path, "other")
+    for who in (repo, other):
+        for i in range(40):
+            write(who / "d" / f"{i}.bin", f"file {i} ".encode() * 100)
+        assert dvx("add", "d", cwd=who).code == 0
+    first = stopped_at("packs.before_index", "push", repo)  # its pack is up, not its index
+    try:
+        assert run_dvx("push", cwd=other).code == 0
+    finally:
+        first.send_signal(signal.SIGCONT)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, out + err
+    named, _ = _pack_bytes(spec)
+    files = {oid_of((repo / "d" / f"{i}.bin").read_bytes()) for i in range(40)}
+    assert all(named[oid] == 2 for oid in files)
+    packs_before = {key for key in spec.list_keys() if key.startswith("packs/")}
+
+    collected = dvx("gc", "-w", "-c", "r", "-f", "--grace", "0", "--json")
+    assert collected.code == 0, collected.output
+    summary = json.loads(collected.stdout)[1]
+    assert summary["removed"] == 0
+    assert summary["copies_bytes_freed"] == sum(len(f"file {i} ") * 100 for i in range(40))
+    named, unnamed = _pack_bytes(spec)
+    assert all(named[oid] == 1 for oid in files) and set(unnamed.values()) == {0}
+    assert {key for key in spec.list_keys() if key.startswith("packs/")} < packs_before
+    assert dvx("fsck", "--remote", "r").code == 0
+    shutil.rmtree(other / ".dvx" / "cache")
+    assert run_dvx("pull", cwd=other).code == 0
+    assert tree_bytes(other / "d") == tree_bytes(repo / "d")
+
+
+def test_gc_remote_leaves_a_pack_alone_for_a_few_second_copies(repo, dvx, tmp_path):
+    """A pack whose objects are mostly its own stays as it is, second copies and all: a
+    rewrite would copy the whole pack to free a fifth of it."""
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 10, 1000)
+    datas = [(repo / "d" / f"{i}.bin").read_bytes() for i in range(10)]
+    more = [os.urandom(1000) for _ in range(8)]
+    section, data = _section(*datas[:2], *more)  # two of d's files, packed again
+    (store / "packs" / section.pack).write_bytes(data)
+    index = write_index([section], ALGO)
+    (store / "indexes" / packs.index_name(index, ALGO)).write_bytes(index)
+    for i, extra in enumerate(more):
+        write(repo / "e" / f"{i}.bin", extra)
+    assert dvx("add", "e").code == 0 and dvx("push").code == 0  # e's manifest alone
+    packs_before = set(os.listdir(store / "packs"))
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert set(os.listdir(store / "packs")) == packs_before
+    assert "Freed" not in collected.stdout
+
+
+def test_gc_remote_rewrites_a_pack_holding_a_damaged_copy_fsck_took_out(repo, dvx, tmp_path):
+    """A damaged copy that fsck --remote took out of the indexes (and push --repair uploaded
+    again) leaves bytes no index names in a pack that is otherwise live: gc rewrites that
+    pack, and the damaged bytes are gone."""
+    store = tmp_path / "store"
+    remote, _ = _pushed_with_one_damaged(repo, dvx, store)
+    assert dvx("fsck", "--remote", "s").code == 1
+    assert dvx("push", "--repair").code == 0
+    damaged_pack = next(p for p in (store / "packs").iterdir() if b"\0" * 1000 in p.read_bytes())
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0", "--json")
+    assert collected.code == 0, collected.output
+    summary = json.loads(collected.stdout)[1]
+    assert summary["removed"] == 0 and summary["copies_bytes_freed"] == 1000
+    assert not damaged_pack.exists()
+    assert not any(b"\0" * 1000 in p.read_bytes() for p in (store / "packs").iterdir())
+    named, unnamed = _pack_bytes(remote)
+    assert set(named.values()) == {1} and set(unnamed.values()) == {0}
+    assert dvx("fsck", "--remote", "s").code == 0
+    os.rename(repo / ".dvx" / "cache", tmp_path / "old-cache")
+    assert dvx("fetch").code == 0 and dvx("status", "-q").code == 0
+
+
+def test_gc_remote_copies_an_object_whose_copy_in_the_pack_it_keeps_is_damaged(
+        repo, dvx, tmp_path):
+    """Of an object packed twice, gc deletes the copy in the pack it drops only once the
+    copy it keeps is found whole: a damaged one (not yet found by fsck) leaves the whole
+    copy to be written into a new pack, so the remote never loses the object."""
+    store = tmp_path / "store"
+    _pushed_directory(repo, dvx, store, 5, 1000)
+    datas = [(repo / "d" / f"{i}.bin").read_bytes() for i in range(5)]
+    section, data = _section(*datas[:4])  # four of them again: the smaller pack goes
+    (store / "packs" / section.pack).write_bytes(data)
+    index = write_index([section], ALGO)
+    (store / "indexes" / packs.index_name(index, ALGO)).write_bytes(index)
+    remote = local_spec(store, str(store), {})
+    bad = oid_of(datas[2])
+    kept_pack = next(p for p in (store / "packs").iterdir()
+                     if p.name != section.pack and datas[2] in p.read_bytes())
+    whole = kept_pack.read_bytes()
+    offset = whole.index(datas[2])
+    kept_pack.chmod(0o644)
+    kept_pack.write_bytes(whole[:offset] + b"\0" * 1000 + whole[offset + 1000:])
+
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert f"object {bad} is damaged in pack {kept_pack.name}" in collected.stderr
+    assert not (store / "packs" / section.pack).exists()
+    named, _ = _pack_bytes(remote)
+    assert named[bad] == 2 and all(named[oid_of(d)] == 1 for d in datas if oid_of(d) != bad)
+    checked = dvx("fsck", "--remote", "s")
+    assert checked.code == 0 and "another copy of each is whole" in checked.stderr, checked.output
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "data")
+    _assert_a_clone_pulls_d(repo, tmp_path)
 
 
 @pytest.mark.parametrize("packed_copy", ["damaged", "gone"])

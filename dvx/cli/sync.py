@@ -749,6 +749,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
                 out(f"{'Would abort' if dry_run else 'Aborted'} {n} unfinished upload"
                     f"{'' if n == 1 else 's'} on the {r.where} that interrupted pushes left "
                     "(the store keeps the parts of an upload until it is aborted).")
+            _report_packs(r, dry_run)
             if r.run_records_removed:
                 n = r.run_records_removed
                 out(f"{verb} {n} run record{'' if n == 1 else 's'} of the run-cache from the "
@@ -769,6 +770,16 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
              "scope use them, and a `dvx pull` of those commits could get them nowhere else. "
              "Push them (`dvx push -A`), or pass --force-last-copy to delete them anyway."
              + _manifests_kept(last.manifests, dry_run))
+
+
+def _report_packs(result: GcResult, dry_run: bool) -> None:
+    """What the packs a remote's gc deletes free besides its dead objects: the bytes of
+    second or damaged copies that no index needs."""
+    if result.copies_freed:
+        out(f"{'Would free' if dry_run else 'Freed'} {human_size(result.copies_freed)} more "
+            f"on the {result.where} from packs holding copies no index needed (an object "
+            "packed twice by two pushes at once, a damaged copy `dvx fsck --remote` took "
+            "out).")
 
 
 def _remote_to_clean(repo: Repo, cloud: str | None, remote_name: str | None,

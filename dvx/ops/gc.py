@@ -68,6 +68,9 @@ class GcResult:
     # A remote's: uploads begun before the grace period and never finished (an S3 multipart
     # upload of a killed push), aborted so that the store drops the parts it kept.
     uploads_aborted: int = 0
+    # A remote's: bytes of deleted packs that no object needed (second copies of an object,
+    # copies taken out of the indexes as damaged), beyond the removed objects' own.
+    copies_freed: int = 0
     run_records_removed: int = 0  # run records that needed a removed (or missing) object
 
     def to_json(self) -> dict[str, object]:
@@ -81,6 +84,7 @@ class GcResult:
         if self.where != "cache":
             found["used_outside_scope_oids"] = self.used_outside_scope
             found["uploads_aborted"] = self.uploads_aborted
+            found["copies_bytes_freed"] = self.copies_freed
         return found
 
 
@@ -473,9 +477,15 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
         result.removed = sorted(set(result.removed) | packs.dead.keys())
         result.sizes.update(packs.dead)
         result.bytes_freed += sum(packs.dead.values())
+        _count_packs(result, packs)
     result.reachable = len(held)
     _refuse_if_unknown(recent, len(result.removed), cutoff)
     return result
+
+
+def _count_packs(result: GcResult, packs: repack.RepackPlan) -> None:
+    """What the repacking frees besides the dead objects."""
+    result.copies_freed = packs.copies_freed
 
 
 def _records_needing(repo: Repo, remote: ObjectStore, gone: set[str],
@@ -512,6 +522,7 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
                        set(loose))
         result.removed = sorted(set(loose) | packs.dead.keys())
         result.bytes_freed += sum(packs.dead.values())
+        _count_packs(result, packs)
     else:
         _refuse_if_unknown(recent, len(loose), cutoff)
     if loose:

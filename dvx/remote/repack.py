@@ -1,10 +1,12 @@
-"""gc --remote for packed objects: keep what is live, rewrite packs that hold dead objects.
+"""gc --remote for packed objects: keep what is live, rewrite packs that hold what nothing needs.
 
     plan:     from the indexes and a listing of packs/, which packed objects are dead (not
               kept, not named by a recent push log, in a pack older than the grace period);
-              packs left by interrupted pushes (named by no index) that are old enough
-    execute:  1. copy the live objects of packs that hold dead ones (or are mostly unused)
-                 into new packs
+              which bytes of the old packs nothing needs (a second copy of an object another
+              kept pack holds, a copy no index names any more); packs left by interrupted
+              pushes (named by no index) that are old enough
+    execute:  1. copy the needed objects of the packs that hold dead objects or unnamed
+                 bytes (or mostly second copies) into new packs
               2. publish one index naming everything live
               3. delete the indexes read in the plan, then the packs nothing names any more
 
@@ -15,7 +17,7 @@ exist; old packs are deleted only once no index names them.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from dvx import faults
@@ -32,8 +34,10 @@ from dvx.remote.transfer_result import Settings
 
 log = get_logger(__name__)
 
-SPARSE = 0.5  # a pack whose live objects fill less than this share of it is rewritten
+SPARSE = 0.5  # a pack whose needed objects fill less than this share of it is rewritten
 CONSOLIDATE_ABOVE = 8  # more indexes than this: gc merges them even if nothing is deleted
+
+Entry = tuple[str, int, int]  # (oid, offset, length) in a pack
 
 
 @dataclass
@@ -41,23 +45,52 @@ class RepackPlan:
     indexes: list[str] = field(default_factory=list)  # read now, replaced by the new index
     loose_only: list[str] = field(default_factory=list)  # those of them that name no pack
     keep: list[Section] = field(default_factory=list)  # packs kept as they are
-    rewrite: list[Section] = field(default_factory=list)  # their live entries only
+    rewrite: list[Section] = field(default_factory=list)  # deleted packs' entries to copy
+    # Deleted packs' entries of objects a kept pack holds too (`held_copies`): copied only
+    # if that copy turns out damaged.
+    spared: list[Section] = field(default_factory=list)
+    held_copies: list[Section] = field(default_factory=list)
     delete_packs: list[str] = field(default_factory=list)
     dead: dict[str, int] = field(default_factory=dict)  # packed oid -> bytes freed
     young: int = 0  # dead objects kept because their pack, or a push logging them, is recent
     loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
     held_live: set[str] = field(default_factory=set)  # live oids in a pack that is there
+    # Bytes of the deleted named packs that are neither copied nor dead objects: second
+    # copies of an object, copies taken out of the indexes as damaged.
+    copies_freed: int = 0
 
     @property
     def changes(self) -> bool:
         return bool(self.rewrite or self.delete_packs or self.dead)
 
 
+@dataclass
+class _OldPack:
+    """A pack older than the grace period: its entries to keep and those that are dead."""
+    section: Section
+    kept: list[Entry]
+    dead: list[Entry]
+
+    @property
+    def payload(self) -> int:
+        return self.section.size - PACK_HEADER_SIZE
+
+    @property
+    def rewritten_anyway(self) -> bool:
+        """Whether it holds what nothing may keep: a dead object, or bytes no index names
+        (a damaged copy `fsck --remote` took out of the indexes)."""
+        named = sum(length for _, _, length in self.section.entries)
+        return bool(self.dead) or named < self.payload
+
+
 def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
          dead_loose: Collection[str], pushed: Collection[str] = frozenset()) -> RepackPlan:
     """What gc would do to the packs of `remote`, keeping `live` oids, and as young the
     `pushed` ones (a push newer than `cutoff` logged them) and whatever sits in a pack younger
-    than `cutoff`; `dead_loose` are the loose objects gc deletes."""
+    than `cutoff`; `dead_loose` are the loose objects gc deletes. An old pack is rewritten
+    when it holds a dead object or bytes no index names (a damaged copy taken out of the
+    indexes), or when the objects only it holds fill less than SPARSE of it (the rest being
+    second copies of objects a kept pack holds)."""
     inventory = remote.inventory
     result = RepackPlan(indexes=inventory.index_names(refresh=True))
     if inventory.newer:  # what its packs hold cannot be told from what nothing needs
@@ -84,36 +117,87 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         naming_packs.add(index)
         into = merged.setdefault(section.pack, Section(section.pack, section.size))
         into.entries += section.entries
+    holders: dict[str, tuple[Section, Entry]] = {}  # oid -> a copy in a pack that stays
+    old: list[_OldPack] = []
     for pack, section in sorted(merged.items()):
-        entries = deduplicated(section).entries
+        section = deduplicated(section)
         size_and_time = packs_listed.get(pack)
-        recent = size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff
-        kept = [e for e in entries if e[0] in live or e[0] in pushed or recent]
-        dead = [e for e in entries if not (e[0] in live or e[0] in pushed or recent)]
+        if size_and_time is None or size_and_time[1] is None or size_and_time[1] > cutoff:
+            young.update(e[0] for e in section.entries if e[0] not in live)
+            result.keep.append(section)
+            if size_and_time is not None:  # named, but gone: it holds nothing to rely on
+                result.held_live.update(e[0] for e in section.entries if e[0] in live)
+                _hold(holders, section, section.entries)
+            continue
+        result.held_live.update(e[0] for e in section.entries if e[0] in live)
+        kept = [e for e in section.entries if e[0] in live or e[0] in pushed]
+        dead = [e for e in section.entries if not (e[0] in live or e[0] in pushed)]
         young.update(e[0] for e in kept if e[0] not in live)
-        live_bytes = sum(e[2] for e in kept)
-        if size_and_time is None:  # named, but gone: nothing to copy from
-            result.keep.append(Section(pack, section.size, entries))
-            continue
-        result.held_live.update(e[0] for e in entries if e[0] in live)
-        payload = section.size - PACK_HEADER_SIZE
-        if not dead and (recent or live_bytes >= SPARSE * payload):
-            result.keep.append(Section(pack, section.size, entries))
-            continue
-        for oid, _, length in dead:
-            result.dead[oid] = length
-        if kept:
-            result.rewrite.append(Section(pack, section.size, kept))
-        result.delete_packs.append(pack)
+        old.append(_OldPack(section, kept, dead))
+    deleted = _keep_the_fullest(old, holders, result)
+    _delete(deleted, holders, result)
     for pack, (_, mtime) in packs_listed.items():
         if pack not in merged and mtime is not None and mtime <= cutoff:
             result.delete_packs.append(pack)  # left by an interrupted push or repack
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
+    copied = {oid: length for section in result.rewrite for oid, _, length in section.entries}
+    result.copies_freed = max(0, sum(p.payload for p in deleted) - sum(copied.values())
+                              - sum(result.dead.values()))
+    result.keep.sort(key=lambda section: section.pack or "")
     result.young = len(young)
     result.loose_only = [name for name in result.indexes if name not in naming_packs]
     return result
+
+
+def _hold(holders: dict[str, tuple[Section, Entry]], section: Section,
+          entries: list[Entry]) -> None:
+    for entry in entries:
+        holders.setdefault(entry[0], (section, entry))
+
+
+def _keep_the_fullest(old: list[_OldPack], holders: dict[str, tuple[Section, Entry]],
+                      result: RepackPlan) -> list[_OldPack]:
+    """Keep the old packs not rewritten anyway whose objects no kept pack holds yet fill
+    SPARSE of them, fullest first, so that of an object packed twice the copy in the pack
+    kept anyway stays; the others, to be deleted."""
+    deleted: list[_OldPack] = []
+    by_worth = sorted(old, key=lambda p: (p.rewritten_anyway, -sum(e[2] for e in p.kept),
+                                          p.section.pack or ""))
+    for pack in by_worth:
+        own = {oid: length for oid, _, length in pack.kept if oid not in holders}
+        if pack.rewritten_anyway or sum(own.values()) < SPARSE * pack.payload:
+            deleted.append(pack)
+            continue
+        result.keep.append(pack.section)
+        _hold(holders, pack.section, pack.kept)
+    return sorted(deleted, key=lambda p: p.section.pack or "")
+
+
+def _delete(deleted: list[_OldPack], holders: dict[str, tuple[Section, Entry]],
+            result: RepackPlan) -> None:
+    """Plan the deletion of `deleted`: their dead objects go, the objects a kept pack holds
+    too are spared (that copy is checked first), the rest are copied."""
+    held: dict[str, Section] = {}
+    for pack in deleted:
+        name, size = pack.section.pack, pack.section.size
+        for oid, _, length in pack.dead:
+            result.dead[oid] = length
+        needed = [e for e in pack.kept if e[0] not in holders]
+        spared = [e for e in pack.kept if e[0] in holders]
+        if needed:
+            result.rewrite.append(Section(name, size, needed))
+        if spared:
+            result.spared.append(Section(name, size, spared))
+        for oid, _, _ in spared:
+            holder, entry = holders[oid]
+            assert holder.pack is not None
+            into = held.setdefault(holder.pack, Section(holder.pack, holder.size))
+            into.entries.append(entry)
+        assert name is not None
+        result.delete_packs.append(name)
+    result.held_copies = [deduplicated(section) for _, section in sorted(held.items())]
 
 
 def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
@@ -123,7 +207,8 @@ def execute(remote: RemoteStore, plan: RepackPlan, settings: Settings,
     if not plan.changes and not dead_loose and len(plan.indexes) <= CONSOLIDATE_ABOVE:
         return
     with remote.blobs.session():
-        fresh = _copy_live(remote, plan.rewrite, settings)
+        fresh = _copy_live(remote, plan.rewrite + _unless_held(remote, plan, settings),
+                           settings)
         loose = [(oid, 0, n) for oid, n in sorted(plan.loose.items()) if oid not in dead_loose]
         sections = plan.keep + fresh + ([Section(None, 0, loose)] if loose else [])
         published = _publish(remote, sections, settings, plan.loose_only) if sections else None
@@ -158,6 +243,34 @@ def _publish(remote: RemoteStore, sections: list[Section], settings: Settings,
     return publish_index(remote, sections, settings)
 
 
+def _unless_held(remote: RemoteStore, plan: RepackPlan, settings: Settings
+                 ) -> list[Section]:
+    """The spared entries whose copy in a kept pack is damaged: those are copied after all
+    (when the spared copy is whole), so that gc never leaves only a damaged copy named."""
+    damaged = {oid: pack for pack, oid, piece in _pieces(remote, plan.held_copies, settings)
+               if piece is None}
+    for oid, pack in sorted(damaged.items()):
+        log.warning("gc: object %s is damaged in pack %s, which stays: its copy in a pack "
+                    "gc deletes is kept instead; `dvx fsck --remote` takes the damaged one out "
+                    "of the indexes", oid, pack)
+    spared = [Section(s.pack, s.size, [e for e in s.entries if e[0] in damaged])
+              for s in plan.spared]
+    return [section for section in spared if section.entries]
+
+
+def _pieces(remote: RemoteStore, sections: list[Section], settings: Settings
+            ) -> Iterator[tuple[str, str, bytes | None]]:
+    """(pack, oid, bytes) of each entry of `sections`, read in coalesced ranges; bytes None
+    for a copy that is cut short or does not hash to its oid."""
+    for section in sections:
+        for span in coalesce(section, section.entries, READ_GAP, remote.pack_size):
+            data = read_span(remote, span, settings)
+            for oid, offset, length in span.entries:
+                piece = span.piece(data, offset, length)
+                whole = len(piece) == length and hash_bytes(piece, remote.algo) == oid
+                yield span.pack, oid, piece if whole else None
+
+
 def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
                ) -> list[Section]:
     """New packs holding the live objects of `sections`, each object once: the first of its
@@ -179,21 +292,17 @@ def _copy_live(remote: RemoteStore, sections: list[Section], settings: Settings
         fresh.append(Section(name, len(data), builder.entries))
         builder = PackBuilder()
 
-    for section in sections:
-        for span in coalesce(section, section.entries, READ_GAP, remote.pack_size):
-            data = read_span(remote, span, settings)
-            for oid, offset, length in span.entries:
-                if oid in copied:
-                    continue
-                piece = span.piece(data, offset, length)
-                if len(piece) != length or hash_bytes(piece, remote.algo) != oid:
-                    damaged[oid] = span.pack
-                    continue
-                if builder.entries and (builder.size + length > remote.pack_size
-                                        or len(builder.entries) >= PACK_ENTRIES):
-                    flush()
-                builder.add(oid, piece)
-                copied.add(oid)
+    for pack, oid, piece in _pieces(remote, sections, settings):
+        if oid in copied:
+            continue
+        if piece is None:
+            damaged[oid] = pack
+            continue
+        if builder.entries and (builder.size + len(piece) > remote.pack_size
+                                or len(builder.entries) >= PACK_ENTRIES):
+            flush()
+        builder.add(oid, piece)
+        copied.add(oid)
     flush()
     for oid, pack in sorted(damaged.items()):
         if oid not in copied:
