@@ -788,7 +788,7 @@ def test_gc_remote_keeps_one_copy_of_what_two_pushes_at_once_packed_twice(
     collected = dvx("gc", "-w", "-c", "r", "-f", "--grace", "0", "--json")
     assert collected.code == 0, collected.output
     summary = json.loads(collected.stdout)[1]
-    assert summary["removed"] == 0
+    assert summary["removed"] == 0 and summary["unindexed_packs_removed"] == 0
     assert summary["copies_bytes_freed"] == sum(len(f"file {i} ") * 100 for i in range(40))
     named, unnamed = _pack_bytes(spec)
     assert all(named[oid] == 1 for oid in files) and set(unnamed.values()) == {0}
@@ -874,6 +874,32 @@ def test_gc_remote_copies_an_object_whose_copy_in_the_pack_it_keeps_is_damaged(
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
     _assert_a_clone_pulls_d(repo, tmp_path)
+
+
+def test_gc_remote_counts_the_packs_no_index_names_that_it_deletes(repo, dvx, tmp_path):
+    """A push killed between its pack and its index leaves a pack no index names: gc
+    deletes it once it is older than the grace period, and says so, where its summary of
+    objects alone would say it removed none."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "s", str(store)).code == 0
+    for i in range(5):
+        write(repo / "d" / f"{i}.bin", os.urandom(1000))
+    assert dvx("add", "d").code == 0
+    killed = run_dvx_proc("push", cwd=repo, env={"DVX_FAULT": "packs.before_index"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = (store / "packs").iterdir()
+    planned = dvx("gc", "-w", "-c", "s", "--grace", "0", "--dry-run", "--json")
+    assert planned.code == 0, planned.output
+    summary = json.loads(planned.stdout)[1]
+    assert (summary["removed"], summary["unindexed_packs_removed"]) == (0, 1)
+    assert summary["unindexed_packs_bytes"] == packs.PACK_HEADER_SIZE + 5000 == left.stat().st_size
+    collected = dvx("gc", "-w", "-c", "s", "-f", "--grace", "0")
+    assert collected.code == 0, collected.output
+    assert collected.stdout.splitlines()[1:] == [
+        "Removed 0 objects (0 B) from the remote 's'; kept 0 in use.",
+        "Deleted 1 pack (4.9 KiB) on the remote 's' that no index named (left by interrupted "
+        "pushes, or holding only copies `dvx fsck --remote` took out as damaged)."]
+    assert not left.exists()
 
 
 @pytest.mark.parametrize("packed_copy", ["damaged", "gone"])

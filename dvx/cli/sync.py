@@ -773,8 +773,14 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
 
 
 def _report_packs(result: GcResult, dry_run: bool) -> None:
-    """What the packs a remote's gc deletes free besides its dead objects: the bytes of
-    second or damaged copies that no index needs."""
+    """The packs a remote's gc deletes besides its dead objects': those no index names, and
+    the bytes of second or damaged copies that no index needs."""
+    if result.unindexed_packs:
+        n = result.unindexed_packs
+        out(f"{'Would delete' if dry_run else 'Deleted'} {n} pack{'' if n == 1 else 's'} "
+            f"({human_size(result.unindexed_bytes)}) on the {result.where} that no index "
+            "named (left by interrupted pushes, or holding only copies `dvx fsck --remote` "
+            "took out as damaged).")
     if result.copies_freed:
         out(f"{'Would free' if dry_run else 'Freed'} {human_size(result.copies_freed)} more "
             f"on the {result.where} from packs holding copies no index needed (an object "

@@ -68,6 +68,9 @@ class GcResult:
     # A remote's: uploads begun before the grace period and never finished (an S3 multipart
     # upload of a killed push), aborted so that the store drops the parts it kept.
     uploads_aborted: int = 0
+    # A remote's: packs no index names (left by killed pushes), deleted, and their bytes.
+    unindexed_packs: int = 0
+    unindexed_bytes: int = 0
     # A remote's: bytes of deleted packs that no object needed (second copies of an object,
     # copies taken out of the indexes as damaged), beyond the removed objects' own.
     copies_freed: int = 0
@@ -84,6 +87,8 @@ class GcResult:
         if self.where != "cache":
             found["used_outside_scope_oids"] = self.used_outside_scope
             found["uploads_aborted"] = self.uploads_aborted
+            found["unindexed_packs_removed"] = self.unindexed_packs
+            found["unindexed_packs_bytes"] = self.unindexed_bytes
             found["copies_bytes_freed"] = self.copies_freed
         return found
 
@@ -485,6 +490,8 @@ def _plan_remote(remote: ObjectStore, name: str, keep: set[str], cutoff: float, 
 
 def _count_packs(result: GcResult, packs: repack.RepackPlan) -> None:
     """What the repacking frees besides the dead objects."""
+    result.unindexed_packs = len(packs.unindexed)
+    result.unindexed_bytes = sum(packs.unindexed.values())
     result.copies_freed = packs.copies_freed
 
 

@@ -55,6 +55,7 @@ class RepackPlan:
     young: int = 0  # dead objects kept because their pack, or a push logging them, is recent
     loose: dict[str, int] = field(default_factory=dict)  # live loose entries of the indexes
     held_live: set[str] = field(default_factory=set)  # live oids in a pack that is there
+    unindexed: dict[str, int] = field(default_factory=dict)  # deleted packs no index names
     # Bytes of the deleted named packs that are neither copied nor dead objects: second
     # copies of an object, copies taken out of the indexes as damaged.
     copies_freed: int = 0
@@ -136,9 +137,10 @@ def plan(remote: RemoteStore, live: Collection[str], cutoff: float,
         old.append(_OldPack(section, kept, dead))
     deleted = _keep_the_fullest(old, holders, result)
     _delete(deleted, holders, result)
-    for pack, (_, mtime) in packs_listed.items():
+    for pack, (size, mtime) in packs_listed.items():
         if pack not in merged and mtime is not None and mtime <= cutoff:
             result.delete_packs.append(pack)  # left by an interrupted push or repack
+            result.unindexed[pack] = size
     for oid in list(result.dead):  # an object also in a kept pack is not freed
         if oid in live or oid in young:
             del result.dead[oid]
