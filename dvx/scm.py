@@ -947,17 +947,53 @@ class Git:
         beyond it exist elsewhere but not here."""
         return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
-    def narrowed_shared_remotes(self) -> dict[str, list[str]]:
+    def shared_remotes(self) -> dict[str, list[str]]:
         """The Git remotes this clone's branches track (`branch.NAME.remote`; origin when none
-        says) that it fetches only some branches of (`git clone --single-branch`, or
-        `--depth`, which implies it), with their fetch refspecs: the other branches of the
-        repository teammates share are unknown here. Another remote added for its own use
-        (`git remote add -t main upstream URL`) is no one's shared history."""
+        says), with their fetch refspecs: the history teammates share. Another remote added
+        for its own use (`git remote add -t main upstream URL`) is no one's shared history."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
         upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
         tracked = {name for names in upstreams.values() for name in names if name != "."}
         return {name: refspecs for name, refspecs in sorted(fetched.items())
-                if name in (tracked or {"origin"}) and _narrowed(refspecs)}
+                if name in (tracked or {"origin"})}
+
+    def narrowed_shared_remotes(self) -> dict[str, list[str]]:
+        """The shared remotes (`shared_remotes`) that this clone fetches only some branches
+        of (`git clone --single-branch`, or `--depth`, which implies it; a negative refspec
+        such as `^refs/heads/wip/*`), with their fetch refspecs: the other branches of the
+        repository teammates share are unknown here."""
+        return {name: refspecs for name, refspecs in self.shared_remotes().items()
+                if _narrowed(refspecs)}
+
+    def tagless_shared_remotes(self) -> list[str]:
+        """The shared remotes (`shared_remotes`) whose tags this clone never fetches
+        (`remote.NAME.tagOpt` is --no-tags, as `git clone --no-tags` sets): their tags, and
+        the commits only tags hold, are unknown here."""
+        options = self._config_values(r"^remote\..*\.tagopt$", "remote.", ".tagopt")
+        return [name for name in self.shared_remotes()
+                if options.get(name, [""])[-1] == "--no-tags"]
+
+    def remote_refs(self, name: str) -> dict[str, str]:
+        """The branches and tags the Git remote `name` holds now (`git ls-remote`, one
+        connection): full ref name -> the object it names (an annotated tag's own object).
+        DvxError, Git's own words, when the remote cannot be reached."""
+        out = self._run("ls-remote", "--refs", "--heads", "--tags", name)
+        refs = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, ref = line.partition("\t")
+            if ref:
+                refs[ref] = sha
+        return refs
+
+    def local_refs(self, *prefixes: str) -> dict[str, str]:
+        """Full ref name -> the object it names (an annotated tag's own object), of every
+        ref of this repository under `prefixes` ("refs/remotes/origin/", "refs/tags/")."""
+        out = self._run("for-each-ref", "--format=%(objectname) %(refname)", *prefixes)
+        refs = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            sha, _, ref = line.partition(" ")
+            refs[ref] = sha
+        return refs
 
     def _config_values(self, pattern: str, prefix: str, suffix: str) -> dict[str, list[str]]:
         """The values of the config keys `pattern` matches, by the name between `prefix` and
@@ -1331,7 +1367,38 @@ def _holds_any(directory: str, paths: set[str]) -> bool:
 
 
 def _narrowed(refspecs: list[str]) -> bool:
-    """Do these fetch refspecs bring some branches, but not all?"""
+    """Do these fetch refspecs bring some branches, but not all? A negative refspec
+    (`^refs/heads/wip/*`) leaves out the branches it matches."""
+    if any(r.startswith("^") and not r.startswith("^refs/tags/") for r in refspecs):
+        return True
     sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs]
     return "refs/heads/*" not in sources and any(src.startswith("refs/heads/")
                                                  for src in sources)
+
+
+def tracking_ref(refspecs: list[str], ref: str) -> str | None:
+    """The ref of this clone that a fetch with `refspecs` stores the remote's `ref` in
+    (`refs/heads/main` -> `refs/remotes/origin/main`); None when it stores it nowhere (no
+    refspec brings it, a negative one leaves it out, or one fetches it into FETCH_HEAD only)."""
+    found = None
+    for refspec in refspecs:
+        if refspec.startswith("^"):
+            if _refspec_match(refspec[1:], ref) is not None:
+                return None
+            continue
+        source, _, destination = refspec.lstrip("+").partition(":")
+        matched = _refspec_match(source, ref)
+        if matched is not None and destination and found is None:
+            found = destination.replace("*", matched, 1)
+    return found
+
+
+def _refspec_match(pattern: str, ref: str) -> str | None:
+    """What the `*` of `pattern` stands for in `ref` ('' for an exact match), or None when
+    `pattern` does not match `ref`."""
+    if "*" not in pattern:
+        return "" if pattern == ref else None
+    head, _, tail = pattern.partition("*")
+    if len(ref) >= len(head) + len(tail) and ref.startswith(head) and ref.endswith(tail):
+        return ref[len(head):len(ref) - len(tail)]
+    return None

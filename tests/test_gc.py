@@ -1331,6 +1331,121 @@ def test_remote_gc_over_history_is_refused_in_a_clone_that_lacks_history(tmp_pat
     assert {old, branch} <= remote.oids()
 
 
+def _a_ref_only_a_teammate_pushed(team, alice, kind):
+    """Alice commits data on a branch of its own, pushes it (data, and the branch or a tag on
+    it), and goes back to main: only that ref holds the commit. Its data's oid."""
+    from tests.team import must
+
+    git(alice, "checkout", "-q", "-b", "wip/x" if kind == "branch" else "release")
+    write(alice / "only-there.bin", kind)
+    must("add", "only-there.bin", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", f"on a {kind} of its own")
+    must("push", cwd=alice)
+    if kind == "branch":
+        git(alice, "push", "-q", "origin", "wip/x")
+    else:
+        git(alice, "tag", "v1.0")
+        git(alice, "push", "-q", "origin", "v1.0")
+    git(alice, "checkout", "-q", "main")
+    if kind == "tag":
+        git(alice, "branch", "-qD", "release")
+    return xxhash.xxh3_128_hexdigest(kind.encode())
+
+
+@pytest.mark.parametrize("how", ["--no-tags", "negative refspec"])
+def test_remote_gc_over_history_is_refused_in_a_clone_that_leaves_out_tags_or_some_branches(
+        tmp_path, how):
+    """A `git clone --no-tags` clone never fetches a release tag on a commit no branch holds;
+    one whose fetch refspecs exclude `wip/*` branches never fetches a teammate's wip branch:
+    gc --remote over history there would delete their data from the shared remote."""
+    from tests.team import Team
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", *(["--no-tags"] if how == "--no-tags" else []),
+        f"file://{team.origin}", str(ci))
+    if how == "negative refspec":
+        git(ci, "config", "--add", "remote.origin.fetch", "^refs/heads/wip/*")
+    theirs = _a_ref_only_a_teammate_pushed(team, alice, "tag" if how == "--no-tags" else "branch")
+    git(ci, "fetch", "-q", "origin")
+    remote = local_spec(team.store, str(team.store), {})
+    for scope in (("--all-commits",), ("--all-branches", "--all-tags")):
+        refused = run_dvx("gc", *scope, "--remote", "shared", "-f", "--grace", "0", cwd=ci)
+        assert refused.code == 2, refused.output
+        said = " ".join(refused.stderr.split())
+        assert "Nothing was deleted" in said
+        assert ("remote.origin.tagOpt is --no-tags" if how == "--no-tags" else
+                "`^refs/heads/wip/*`") in said, said
+        assert theirs in remote.oids()
+    # the remedy the message names makes the clone whole, and gc runs and keeps it
+    if how == "--no-tags":
+        assert "`git config --unset remote.origin.tagOpt` then `git fetch --tags origin`" in said
+        git(ci, "config", "--unset", "remote.origin.tagOpt")
+    else:
+        assert "`git remote set-branches origin '*'` then `git fetch --tags origin`" in said
+        git(ci, "remote", "set-branches", "origin", "*")
+    git(ci, "fetch", "-q", "--tags", "origin")
+    done = run_dvx("gc", "-a", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=ci)
+    assert done.code == 0, done.output
+    assert theirs in remote.oids()
+
+
+def test_remote_gc_over_history_is_refused_until_the_clone_has_fetched_what_origin_holds(
+        tmp_path):
+    """Bob cloned before Alice pushed a branch and a release tag on a commit no branch holds:
+    his gc --remote over history asks origin what it holds (`git ls-remote`), finds what he
+    has not fetched, and deletes nothing; a plain `git fetch` does not bring such a tag."""
+    from tests.team import Team
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    bob = team.clone("bob")
+    branch = _a_ref_only_a_teammate_pushed(team, alice, "branch")
+    tag = _a_ref_only_a_teammate_pushed(team, alice, "tag")
+    remote = local_spec(team.store, str(team.store), {})
+    refused = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+    assert "has not fetched, or not as they are now (branch wip/x, tag v1.0)" in said, said
+    assert "`git fetch --tags origin`" in said
+    assert {branch, tag} <= remote.oids()
+    git(bob, "fetch", "-q", "origin")  # the branch, but not a tag on no branch's commit
+    refused = run_dvx("gc", "-a", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "(tag v1.0)" in said, refused.output
+    assert {branch, tag} <= remote.oids()
+    git(bob, "fetch", "-q", "--tags", "origin")
+    done = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
+    assert done.code == 0, done.output
+    assert {branch, tag} <= remote.oids()
+
+
+def test_remote_gc_over_history_is_refused_when_the_git_remote_cannot_be_reached(tmp_path):
+    from tests.team import Team
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    run_dvx("add", "data.bin", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v1")
+    assert run_dvx("push", cwd=alice).code == 0
+    write(alice / "data.bin", "v2")
+    run_dvx("add", "data.bin", cwd=alice)  # v1's data is now used by a commit only
+    git(alice, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    remote = local_spec(team.store, str(team.store), {})
+    refused = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted" in said, refused.output
+    assert "the Git remote 'origin' that its branches track cannot be reached" in said, said
+    assert "gone.git" in said  # Git's own words say why
+    assert xxhash.xxh3_128_hexdigest(b"v1") in remote.oids()
+    assert run_dvx("gc", "-A", "-f", "--grace", "0", cwd=alice).code == 0  # the cache alone
+    assert run_dvx("gc", "-w", "--remote", "shared", "-f", cwd=alice).code == 0  # no history
+
+
 def test_remote_gc_over_history_runs_in_a_full_clone_with_an_extra_narrow_remote(tmp_path):
     """Only the Git remote this clone's branches track holds the history teammates share:
     another one added for a single branch (`git remote add -t main`) refuses nothing."""

@@ -33,6 +33,7 @@ from dvx.objects.blobs import Upload
 from dvx.objects.cache import DELETED, YOUNG
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
+from dvx.ops.clone_history import refuse_history_a_clone_lacks
 from dvx.ops.gc_scope import as_clause, manifest, reachable, refuse_if_unreadable
 from dvx.ops.last_copy import LastCopies, find_last_copies, used_by_history
 from dvx.ops.remote import lock_remote, open_remote, settings_for
@@ -131,7 +132,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             raise UsageError(f"Remote '{name}' is read-only; gc cannot delete from it.")
     others = [_project(repo, path) for path in projects]
     for each in (repo, *others):
-        _refuse_history_a_clone_lacks(each, scope, name)
+        refuse_history_a_clone_lacks(each, scope, name)
     try:
         worktrees = worktrees_sharing_the_cache(repo)
     except UnreadableWorktree as exc:
@@ -226,53 +227,6 @@ def _store_now(remote: RemoteStore, name: str, dry_run: bool) -> float:
             raise
         log.warning("%s A real run would stop there.", exc.message)
         return exc.written or time.time()
-
-
-def _history_scopes(scope: Scope) -> list[str]:
-    """The options of `scope` whose revisions depend on how much history the clone has."""
-    return [option for flag, option in ((scope.all_branches, "--all-branches"),
-                                        (scope.all_tags, "--all-tags"),
-                                        (scope.all_commits, "--all-commits"),
-                                        (bool(scope.last_n), "-n")) if flag]
-
-
-def _refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> None:
-    """A remote's gc keeps only what this clone's refs reach: a shallow clone or one that
-    fetches a single branch would delete from the shared remote the data of every commit,
-    branch and tag it cannot see. In the cache alone that loses no copy the remote lacks, so
-    gc goes on there and says what it keeps."""
-    git = repo.git
-    options = _history_scopes(scope)
-    if git is None or not options:
-        return
-    shallow = git.is_shallow()
-    narrowed = git.narrowed_shared_remotes()
-    if not shallow and not narrowed:
-        return
-    if not remote_name:
-        if shallow:
-            log.warning("%s is a shallow clone: %s keeps only what the commits it has use; "
-                        "the cached data of older commits goes too (their remote keeps it).",
-                        repo.root, " ".join(options))
-        return
-    shared = next(iter(narrowed), "")
-    if shallow:
-        what = (f"{repo.root} is a shallow clone (`git clone --depth`): the commits beyond its "
-                "boundary, and the branches and tags it did not fetch, are not here")
-    else:
-        refspecs = " and ".join(f"`{refspec}`" for refspec in narrowed[shared])
-        what = (f"{repo.root} fetches only some branches of the Git remote '{shared}' that its "
-                f"branches track (remote.{shared}.fetch is {refspecs}): its other branches, "
-                "and the tags on them, are not here")
-    steps = [f"`git remote set-branches {shared} '*'`"] if shared else []
-    steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
-                 f"{' ' + shared if shared else ''}`")
-    raise UsageError(
-        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
-        f"branches, tags and commits use, and {what}, so gc would delete their data from the "
-        f"remote '{remote_name}' that every clone shares.",
-        f"Fetch the whole history first ({' then '.join(steps)}), or run gc --remote from a "
-        "full clone.")
 
 
 def _project(repo: Repo, path: str) -> Repo:

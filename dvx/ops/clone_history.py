@@ -1,0 +1,126 @@
+"""Whether this clone has the history its teammates share, before a `gc --remote` over it.
+
+gc keeps on the shared remote only what this clone's branches, tags and commits use, so it
+would delete there the data of every branch, tag and commit the clone cannot see. A clone
+lacks some when it is shallow (`git clone --depth`), fetches only some branches of the Git
+remote its branches track (`--single-branch`, a negative refspec such as `^refs/heads/wip/*`),
+never fetches that remote's tags (`--no-tags`), or has not fetched since teammates pushed:
+then the branches and tags that remote holds (one `git ls-remote` each) differ from its
+remote-tracking branches and tags. gc --remote over history refuses in each case, and when
+the Git remote cannot be reached (what it holds is unknown). In the cache alone gc loses no
+copy the remote lacks, so there it goes on, and in a shallow clone says what it keeps.
+"""
+
+from __future__ import annotations
+
+from dvx.errors import DvxError, UsageError
+from dvx.history import Scope
+from dvx.logs import get_logger
+from dvx.repo import Repo
+from dvx.scm import Git, tracking_ref
+
+log = get_logger(__name__)
+
+_NAMED = 5  # unfetched branches and tags named one by one; more are counted
+
+
+def history_scopes(scope: Scope) -> list[str]:
+    """The options of `scope` whose revisions depend on how much history the clone has."""
+    return [option for flag, option in ((scope.all_branches, "--all-branches"),
+                                        (scope.all_tags, "--all-tags"),
+                                        (scope.all_commits, "--all-commits"),
+                                        (bool(scope.last_n), "-n")) if flag]
+
+
+def refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> None:
+    """Refuse a gc over history that would delete from the remote `remote_name` ('' for
+    none: the cache alone) the data of history that `repo` does not have."""
+    git = repo.git
+    options = history_scopes(scope)
+    if git is None or not options:
+        return
+    shallow = git.is_shallow()
+    if not remote_name:
+        if shallow:
+            log.warning("%s is a shallow clone: %s keeps only what the commits it has use; "
+                        "the cached data of older commits goes too (their remote keeps it).",
+                        repo.root, " ".join(options))
+        return
+    tags_in_scope = scope.all_tags or scope.all_commits
+    narrowed = git.narrowed_shared_remotes()
+    tagless = git.tagless_shared_remotes() if tags_in_scope else []
+    if shallow or narrowed or tagless:
+        _refuse_partial_clone(repo, options, remote_name, shallow, narrowed, tagless)
+    _refuse_unfetched(repo, git, scope, options, remote_name)
+
+
+def _refuse_partial_clone(repo: Repo, options: list[str], remote_name: str, shallow: bool,
+                          narrowed: dict[str, list[str]], tagless: list[str]) -> None:
+    shared = next(iter(narrowed), tagless[0] if tagless else "")
+    lacks = []
+    if shallow:
+        lacks.append(f"{repo.root} is a shallow clone (`git clone --depth`): the commits "
+                     "beyond its boundary, and the branches and tags it did not fetch, are "
+                     "not here")
+    if narrowed:
+        refspecs = " and ".join(f"`{refspec}`" for refspec in narrowed[shared])
+        lacks.append(f"{repo.root} fetches only some branches of the Git remote '{shared}' "
+                     f"that its branches track (remote.{shared}.fetch is {refspecs}): its "
+                     "other branches, and the tags on them, are not here")
+    if tagless:
+        lacks.append(f"{repo.root} never fetches the tags of the Git remote '{tagless[0]}' "
+                     f"that its branches track (remote.{tagless[0]}.tagOpt is --no-tags, as "
+                     "`git clone --no-tags` sets): its tags, and the commits only they hold, "
+                     "are not here")
+    steps = [f"`git remote set-branches {shared} '*'`"] if narrowed else []
+    steps += [f"`git config --unset remote.{name}.tagOpt`" for name in tagless]
+    steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
+                 f"{' ' + shared if shared else ''}`")
+    raise UsageError(
+        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
+        f"branches, tags and commits use, and {'; and '.join(lacks)}, so gc would delete their "
+        f"data from the remote '{remote_name}' that every clone shares.",
+        f"Fetch the whole history first ({' then '.join(steps)}), or run gc --remote from a "
+        "full clone.")
+
+
+def _refuse_unfetched(repo: Repo, git: Git, scope: Scope, options: list[str],
+                      remote_name: str) -> None:
+    """Refuse when a shared Git remote holds branches (with -a or -A) or tags (with -T or
+    -A) that differ from this clone's copies of them, or cannot be asked."""
+    branches = scope.all_branches or scope.all_commits
+    tags = scope.all_tags or scope.all_commits
+    if not (branches or tags):
+        return  # -n alone: the last commits of HEAD, which this clone has
+    shared_remotes = git.shared_remotes()
+    ours = git.local_refs() if shared_remotes else {}
+    for shared, refspecs in shared_remotes.items():
+        try:
+            theirs = git.remote_refs(shared)
+        except DvxError as exc:
+            raise DvxError(
+                f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
+                f"clone's branches, tags and commits use, and the Git remote '{shared}' that "
+                "its branches track cannot be reached to tell whether teammates pushed "
+                "branches or tags this clone has not fetched, whose data gc would delete "
+                f"from the remote '{remote_name}' that every clone shares "
+                f"({exc.message.rstrip('.')}).",
+                f"Run gc --remote where '{shared}' can be reached, after `git fetch --tags "
+                f"{shared}`.") from None
+        unseen = []
+        for ref, sha in sorted(theirs.items()):
+            if ref.startswith("refs/heads/") and branches:
+                here = tracking_ref(refspecs, ref)
+                if here is None or ours.get(here) != sha:
+                    unseen.append(f"branch {ref.removeprefix('refs/heads/')}")
+            elif ref.startswith("refs/tags/") and tags and ours.get(ref) != sha:
+                unseen.append(f"tag {ref.removeprefix('refs/tags/')}")
+        if unseen:
+            more = f" and {len(unseen) - _NAMED} more" if len(unseen) > _NAMED else ""
+            raise UsageError(
+                f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
+                f"clone's branches, tags and commits use, and the Git remote '{shared}' holds "
+                "branches or tags that this clone has not fetched, or not as they are now "
+                f"({', '.join(unseen[:_NAMED])}{more}), so gc would delete their data from the "
+                f"remote '{remote_name}' that every clone shares.",
+                f"Run `git fetch --tags {shared}` first, then gc again.")
