@@ -186,18 +186,19 @@ class History:
 
     def _revision(self, name: str, files: _TreeFiles) -> Revision:
         revision = Revision(name)
+        committed = name != "index"
         for path, sha in files:
             where = f"{name[:10]}:{path}"
             if path == LOCK_FILE:
                 outputs = self._lock_outputs(sha, where)
                 if isinstance(outputs, DvxError):
-                    revision.broken.append(Broken(where, outputs))
+                    revision.broken.append(Broken(where, outputs, committed))
                 else:
                     revision.outputs += outputs
             else:
-                pointer = self._pointer(sha, path, where, in_index=name == "index")
+                pointer = self._pointer(sha, path, where, in_index=not committed)
                 if isinstance(pointer, DvxError):
-                    revision.broken.append(Broken(where, pointer))
+                    revision.broken.append(Broken(where, pointer, committed))
                 else:
                     revision.outputs.append(Output(data_path_of(path), pointer))
         return revision
@@ -421,8 +422,21 @@ def scope_targets(repo: Repo, scope: Scope, targets: list[Target] | None = None,
     chosen += [Target(output, subpath, tuple(names))
                for (_, _, subpath), (output, names) in recorded.items()]
     if not strict:
-        skip_broken(repo, broken)
+        skip_broken(repo, go_on_without_committed_damage(broken))
     return chosen, broken
+
+
+def go_on_without_committed_damage(broken: list[Broken]) -> list[Broken]:
+    """Of `broken`, those a command stops for (or fails on): a pointer file (or dvx.lock)
+    committed damaged names data that no one can ever know or fetch, so a command over
+    history goes on without it, with a warning naming the commit and the file."""
+    for item in broken:
+        if item.committed_damaged:
+            said = item.error.message.rstrip(".")
+            log.warning("Went on without %s: it was committed damaged, and names no data "
+                        "anyone can know or fetch (%s%s).", item.path, said[:1].lower(),
+                        said[1:])
+    return [item for item in broken if not item.committed_damaged]
 
 
 def _parts_asked(output: Output, paths: list[str]) -> list[str | None]:

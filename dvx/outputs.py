@@ -9,7 +9,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from dvx import fsutil
-from dvx.errors import DvxError, FormatError, PathError, UsageError
+from dvx.errors import (
+    ConflictError,
+    DvxError,
+    FormatError,
+    NewerFormatError,
+    PathError,
+    UnknownKeysError,
+    UsageError,
+)
 from dvx.lockfile import LOCK_FILE, PIPELINE_FILE, own_file_problem, read_lock
 from dvx.logs import get_logger, quoted
 from dvx.objects.tree import Tree
@@ -234,8 +242,25 @@ def load_output(repo: Repo, pointer_relpath: str) -> Output:
 @dataclass(frozen=True)
 class Broken:
     """A pointer file (or dvx.lock) that cannot be read: only commands that touch it fail."""
-    path: str  # the pointer file's repo-relative path, or dvx.lock
+    path: str  # the pointer file's repo-relative path, or dvx.lock ("COMMIT:PATH" in history)
     error: DvxError
+    committed: bool = False  # read from a commit (not the workspace or Git's index)
+
+    @property
+    def damaged(self) -> bool:
+        """Is its content damaged (not YAML, no valid oid, a merge conflict's markers, a path
+        no pointer may have), rather than written by a newer dvx (upgrading dvx reads it) or
+        not given by Git (a partial clone fetches it)? What a damaged file named can never be
+        known, by any dvx after any fetch. A committed merge conflict is damaged too: each of
+        its sides is in a parent commit, read as any other."""
+        return isinstance(self.error, (FormatError, ConflictError, PathError)) and not \
+            isinstance(self.error, (NewerFormatError, UnknownKeysError))
+
+    @property
+    def committed_damaged(self) -> bool:
+        """A damaged file of a commit: no one can mend it any more (a later commit may have
+        mended the file), so what it named is lost for good and nothing waits on it."""
+        return self.committed and self.damaged
 
     @property
     def data_path(self) -> str | None:

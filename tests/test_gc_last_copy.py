@@ -457,6 +457,48 @@ def test_a_damaged_pointer_in_an_old_commit_names_no_data_and_gc_goes_on(tmp_pat
     assert f"{damaged[:10]}:{name} is damaged and names no data" in result.stderr
 
 
+@pytest.mark.parametrize(("name", "damage"), [("f.dvx", "garbage: [\n"),
+                                              ("dvx.lock", "garbage\n")])
+def test_a_damaged_pointer_of_a_commit_in_scope_is_named_and_history_commands_go_on(
+        tmp_path, name, damage):
+    """A pointer committed damaged and mended in the next commit is in the scope of -A, and of
+    --rev of its commit: gc, fetch and push name the commit and the file and go on (exit 0),
+    gc keeping all else the scope uses. One damaged in the workspace can still be mended,
+    and stops gc as ever."""
+    repo = make_git_repo(tmp_path / "r")
+    for args in (("init",), ("remote", "add", "-d", "s", str(tmp_path / "store"))):
+        assert run_dvx(*args, cwd=repo).code == 0
+    _version(repo, "v1")
+    _commit(repo, "v1")
+    mended = (repo / name).read_text() if name == "f.dvx" else None
+    (repo / name).write_text(damage)
+    _commit(repo, "a damaged pointer")
+    damaged = git(repo, "rev-parse", "HEAD").strip()
+    if mended is None:
+        (repo / name).unlink()
+    else:
+        (repo / name).write_text(mended)
+    _commit(repo, "the pointer mended")
+    _version(repo, "v2")
+    _commit(repo, "v2")  # v1: an older commit's only
+    named = f"Went on without {damaged[:10]}:{name}: it was committed damaged"
+    for command in (("push", "-A"), ("fetch", "-A"), ("status", "-c", "-A")):
+        result = run_dvx(*command, cwd=repo)
+        assert result.code == 0 and named in result.stderr, (command, result.output)
+    write(repo / "s", "scratch")  # an object no commit uses
+    assert run_dvx("add", "s", cwd=repo).code == 0
+    (repo / "s.dvx").unlink()
+    everything = run_dvx("gc", "-A", "--grace", "0", "-f", cwd=repo)
+    assert everything.code == 0 and named in everything.stderr, everything.output
+    assert _cache(repo) == {_oid("v1"), _oid("v2")}
+    that_commit = run_dvx("gc", "--rev", damaged[:10], "--grace", "0", "-f", cwd=repo)
+    assert that_commit.code == 0 and named in that_commit.stderr, that_commit.output
+    (repo / "f.dvx").write_text(damage)
+    refused = run_dvx("gc", "-A", "--grace", "0", "-f", cwd=repo)
+    assert refused.code == 1 and "Nothing was deleted" in refused.stderr, refused.output
+    assert "f.dvx" in refused.stderr
+
+
 def test_a_repository_without_commits_has_no_last_copies(tmp_path):
     repo = make_git_repo(tmp_path / "fresh")
     assert run_dvx("init", cwd=repo).code == 0

@@ -16,7 +16,13 @@ import os
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError
-from dvx.history import Scope, found_in, revision_labels, scope_targets
+from dvx.history import (
+    Scope,
+    found_in,
+    go_on_without_committed_damage,
+    revision_labels,
+    scope_targets,
+)
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree, first_line
 from dvx.ops.left_behind import objects_linked_from_untracked_data
@@ -41,7 +47,8 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
     those that links in its data lead to, tracked or left behind (tracked no more)."""
     reach = Reachable()
     targets, broken = scope_targets(repo, scope, strict=True)
-    reach.problems += [f"{item.path}: {item.error}" for item in broken]
+    reach.problems += [f"{item.path}: {item.error}"
+                       for item in go_on_without_committed_damage(broken)]
     unfetched: list[Target] = []
     for target in targets:
         output = target.output

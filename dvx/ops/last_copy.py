@@ -31,14 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.errors import (
-    ConflictError,
-    DvxError,
-    FormatError,
-    NewerFormatError,
-    PathError,
-    UnknownKeysError,
-)
+from dvx.errors import DvxError
 from dvx.history import Scope, scope_targets
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree
@@ -137,7 +130,7 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
     listed, notes = found.listed, found.notes
     known = set(repo.config.remote_names())
     for item in broken:
-        if _damaged(item.error):
+        if item.damaged:
             log.info("gc: %s is damaged and names no data, so gc goes on without it: %s",
                      item.path, item.error)
         else:
@@ -162,16 +155,6 @@ def _used_by_history(repo: Repo, candidates: set[str], found: UsedByHistory
             if oid in candidates:
                 used.setdefault(oid, set()).add(belongs)
     return used
-
-
-def _damaged(error: DvxError) -> bool:
-    """Is `error` that of a file whose content is damaged, rather than one a newer dvx wrote
-    (upgrading dvx reads it) or one Git could not give (a partial clone fetches it)? What a
-    damaged file named can never be known, by any dvx after any fetch: stopping gc for it
-    would stop every gc for good. A committed merge conflict is damaged too: each of its
-    sides is in a parent commit, read as any other."""
-    return isinstance(error, (FormatError, ConflictError, PathError)) and not isinstance(
-        error, (NewerFormatError, UnknownKeysError))
 
 
 def _unknown_use(unreadable: list[Broken]) -> DvxError:
