@@ -314,6 +314,29 @@ def test_unreadable_scope_deletes_nothing(repo, dvx):
     assert _objects(repo) >= before
 
 
+def test_a_corrupt_cached_manifest_of_an_old_commit_is_named_with_that_commit_and_its_fetch(
+        repo, dvx, tmp_path):
+    """The cache's copy of an old directory version's manifest is damaged: gc names the
+    commit (and its tag) recording it and the fetch of that revision that downloads it again
+    (a plain `dvx fetch` reads the workspace's pointers, which record the newer version)."""
+    assert dvx("remote", "add", "-d", "s", str(tmp_path / "store")).code == 0
+    _two_versions(repo, dvx)
+    assert dvx("push", "-A").code == 0
+    v1 = git(repo, "rev-parse", "v1").strip()
+    oid = git(repo, "show", "v1:d.dvx").split("oid: ")[1].split()[0]
+    cached = repo / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]
+    cached.chmod(0o644)
+    cached.write_text("[]\n")
+    refused = dvx("gc", "-T", "-f", "--grace", "0")
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "Nothing was deleted" in said, refused.output
+    assert f"d (in {v1[:10]} (v1)): The directory manifest {oid} is corrupt" in said, said
+    assert f"(`dvx fetch --rev {v1[:10]} d` downloads it again)" in said
+    assert "Run `dvx fetch` to download it again" not in said
+    assert dvx("fetch", "--rev", v1[:10], "d").code == 0
+    assert dvx("gc", "-T", "-f", "--grace", "0").code == 0
+
+
 def test_a_manifest_only_an_old_commit_needs_is_named_with_that_commit_and_a_fetch_of_it(
         tmp_path):
     """In a fresh clone, gc -A lacks the manifests of older directory versions: it names the

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError
+from dvx.errors import CorruptManifestError, DvxError
 from dvx.history import (
     Scope,
     found_in,
@@ -50,6 +50,7 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
     reach.problems += [f"{item.path}: {item.error}"
                        for item in go_on_without_committed_damage(broken)]
     unfetched: list[Target] = []
+    corrupt: list[tuple[Target, CorruptManifestError]] = []
     for target in targets:
         output = target.output
         pointer = output.pointer
@@ -59,10 +60,16 @@ def reachable(repo: Repo, scope: Scope, remote: ObjectStore | None) -> Reachable
         if pointer.is_dir and remote is None and not repo.cache.exists(pointer.oid):
             unfetched.append(target)
         elif pointer.is_dir:
-            tree = manifest(repo, pointer, remote, output.path, reach.problems)
+            try:
+                tree = manifest(repo, pointer, remote, output.path, reach.problems,
+                                raise_corrupt_in_cache=True)
+            except CorruptManifestError as exc:
+                corrupt.append((target, exc))
+                continue
             if tree is not None:
                 reach.oids.update(tree.oids())
     reach.problems += _not_fetched(repo, unfetched)
+    reach.problems += _corrupt_in_cache(repo, corrupt)
     if scope.workspace:
         reach.synced_manifests = synced_manifests(
             repo, [t.output.path for t in targets if not t.revisions])
@@ -121,11 +128,14 @@ def _linked_beside_pointer(repo: Repo, output: Output, problems: list[str]) -> s
 
 
 def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: str,
-             problems: list[str]) -> Tree | None:
+             problems: list[str], raise_corrupt_in_cache: bool = False) -> Tree | None:
     """The directory manifest `pointer` names, from the cache or else `remote`; None (and a
-    problem) if neither has it or it cannot be read."""
+    problem) if neither has it or it cannot be read. With `raise_corrupt_in_cache`, the
+    CorruptManifestError of a damaged copy in the cache is raised, for the caller to say
+    which fetch brings a good one."""
+    in_cache = repo.cache.exists(pointer.oid)
     try:
-        if repo.cache.exists(pointer.oid):
+        if in_cache:
             data = repo.cache.read_bytes(pointer.oid)
         elif remote is not None and remote.exists(pointer.oid):
             data = remote.read_bytes(pointer.oid)
@@ -135,6 +145,11 @@ def manifest(repo: Repo, pointer: Pointer, remote: ObjectStore | None, where: st
                             "so what it needs is unknown")
             return None
         return Tree.from_bytes(data, pointer.algo, pointer.oid)
+    except CorruptManifestError as exc:
+        if in_cache and raise_corrupt_in_cache:
+            raise
+        problems.append(f"{where}: {exc}")
+        return None
     except (DvxError, OSError) as exc:
         problems.append(f"{where}: {exc}")
         return None
@@ -145,21 +160,37 @@ def _not_fetched(repo: Repo, targets: list[Target]) -> list[str]:
     that record it and a command that brings it from that revision. gc of the cache stays
     local (it runs offline, with no remote's credentials), so whether a remote has the
     manifest is not known: the advice covers both cases."""
+    return [f"{shown}: its directory manifest {target.output.pointer.oid} is not in the cache, "
+            "so what it needs is unknown (this gc asks no remote: `dvx fetch "
+            f"{args}` brings it from the remote if it is there, else only a clone whose cache "
+            f"has it can upload it, with `dvx push {args}`)"
+            for target, (shown, args) in zip(targets, _as_found(repo, targets), strict=True)]
+
+
+def _corrupt_in_cache(repo: Repo, corrupt: list[tuple[Target, CorruptManifestError]]
+                      ) -> list[str]:
+    """A problem for each directory whose manifest in the cache is damaged, naming the
+    revisions that record it and the fetch of one of them that downloads it again (a plain
+    `dvx fetch` reads the workspace's pointers only)."""
+    targets = [target for target, _ in corrupt]
+    return [f"{shown}: {as_clause(exc.message)} (`dvx fetch {args}` downloads it again)"
+            for (_, exc), (shown, args) in zip(corrupt, _as_found(repo, targets), strict=True)]
+
+
+def _as_found(repo: Repo, targets: list[Target]) -> list[tuple[str, str]]:
+    """For each of `targets`: how a message names it (its path and the revisions recording
+    it), and the arguments by which a fetch or push takes it from one of those revisions
+    (`--rev 1a2b3c4d5e imgs`; the path alone for the workspace's or the index's, which is at
+    the workspace's path and which a plain fetch of it reads, a sparse checkout or not)."""
     labels = revision_labels(repo, {name for t in targets for name in t.revisions})
-    problems = []
+    found = []
     for target in targets:
-        path, oid = target.output.path, target.output.pointer.oid
-        # The index's pointer is at the workspace's path: a plain fetch of it (which says what
-        # a sparse checkout leaving it out needs)
+        path = target.output.path
         commit = next((name for name in target.revisions if name != "index"), None)
-        rev = f" --rev {commit[:10]}" if commit else ""
-        named, where = for_command(repo.root, path), found_in(labels, target.revisions)
-        problems.append(
-            f"{path}{where}: its directory manifest {oid} is not in the cache, so what it "
-            f"needs is unknown (this gc asks no remote: `dvx fetch{rev} {named}` brings it "
-            "from the remote if it is there, else only a clone whose cache has it can upload "
-            f"it, with `dvx push{rev} {named}`)")
-    return problems
+        rev = f"--rev {commit[:10]} " if commit else ""
+        found.append((f"{path}{found_in(labels, target.revisions)}",
+                      f"{rev}{for_command(repo.root, path)}"))
+    return found
 
 
 def as_clause(problem: str) -> str:
