@@ -1318,6 +1318,28 @@ def test_gc_all_branches_keeps_a_fetched_teammate_branch_on_the_remote(team):
     assert (carol / "feat.csv").read_text() == "feat\n"
 
 
+def test_fetch_all_branches_brings_what_gc_all_branches_keeps(team):
+    """gc -a keeps a teammate's branch that a `git fetch` brought (origin/feature); without
+    its directory's manifest it deletes nothing and says that a fetch with the same -a
+    brings it: `dvx fetch -a` reads the same branches, so it does."""
+    alice = team.founder()
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "feature")
+    write(bob / "imgs" / "a.png", "a\n")
+    must("add", "imgs", cwd=bob)
+    share(bob, "feature data")
+    git(alice, "fetch", "-q", "origin")
+    refused = run_dvx("gc", "-a", "-f", "--grace", "0", cwd=alice)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 1 and "imgs (in " in said, refused.output
+    assert "a `dvx fetch` with the same -a/-T/-A/--rev options fetches every manifest" in said
+    fetched = run_dvx("fetch", "-a", cwd=alice)
+    assert fetched.code == 0 and "Fetched 2 objects" in fetched.stdout, fetched.output
+    assert run_dvx("status", "-c", "-a", cwd=alice).code == 0
+    assert run_dvx("push", "-a", cwd=alice).code == 0  # what the cache holds of it: there
+    must("gc", "-a", "-f", "--grace", "0", cwd=alice)
+
+
 def _commits_data_without_pushing(clone, files: dict[str, str]):
     """Track `files` (their top-level paths), commit and push the commit, not the data."""
     for rel, content in files.items():
