@@ -90,10 +90,13 @@ def check_name(name: str) -> str:
     return name
 
 
-# Names Git writes refs of itself, at any time: a name of capital letters and '_' is read
-# from the Git directory (HEAD, ORIG_HEAD, FETCH_HEAD, MERGE_HEAD, CHERRY_PICK_HEAD, ...);
-# `stash` is refs/stash, which `git stash` writes (any case: a case-insensitive disk).
-GIT_WRITES = re.compile(r"[A-Z_]+")
+# Names Git writes refs of itself, at any time, in its own directory, where a revision
+# argument finds them first: HEAD and its kin (ORIG_HEAD, FETCH_HEAD, MERGE_HEAD,
+# CHERRY_PICK_HEAD, ...: any name of capital letters and '_' ending in HEAD) and the few
+# others Git writes there; `stash` is refs/stash, which `git stash` writes (any case: a
+# case-insensitive disk).
+GIT_WRITES = re.compile(r"[A-Z_]*HEAD|AUTO_MERGE|MERGE_AUTOSTASH|BISECT_EXPECTED_REV|"
+                        r"NOTES_MERGE_PARTIAL|NOTES_MERGE_REF")
 
 
 def _written_by_git(name: str) -> str | None:
@@ -101,8 +104,8 @@ def _written_by_git(name: str) -> str | None:
     if name.casefold() == "stash":
         return "`git stash` writes refs/stash"
     if GIT_WRITES.fullmatch(name):
-        return ("Git reads a name of capital letters and '_' from its own directory, where it "
-                "writes HEAD, ORIG_HEAD, FETCH_HEAD, MERGE_HEAD and others")
+        return ("Git writes refs of that name in its own directory (HEAD, ORIG_HEAD, "
+                "FETCH_HEAD, MERGE_HEAD and others), where a revision argument finds them first")
     return None
 
 

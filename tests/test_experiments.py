@@ -917,6 +917,7 @@ def test_an_experiment_never_takes_a_name_git_writes_refs_of_itself(project):
     assert git(project, "for-each-ref", "refs/exps", "refs/exps-queue") == ""
     assert "lr: 0.1" in (project / "params.yaml").read_text()  # refused before any write
     must("exp", "save", "-n", "stash-2", cwd=project)  # only the names themselves
+    must("exp", "save", "-n", "BASELINE", cwd=project)  # capitals alone are a user's name
 
 
 def test_no_experiment_records_an_unresolved_merge(project):
