@@ -903,6 +903,87 @@ def test_without_the_manifest_it_was_synced_to_commit_refuses_and_names_how_to_f
     _commit_keeps_alice_s_change_and_bob_s(team, bob)
 
 
+def _cached(clone, content: str) -> bool:
+    oid = xxhash.xxh3_128_hexdigest(content.encode())
+    return (clone / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]).is_file()
+
+
+def _bob_behind_after_gc(team, tracked: str) -> tuple[Path, Path, str]:
+    """alice shares `tracked` (d, a directory, or x, a file) at v1 and bob pulls it; alice
+    changes its file holding "v1" (and, in d, deletes d/3 and adds d/4) and shares v2; bob
+    `git pull`s, fetches and runs gc, which deletes the bytes of v1 the remote holds: (alice,
+    bob, the path of the file that changed)."""
+    alice = team.founder()
+    path = "d/2" if tracked == "d" else "x"
+    write(alice / path, "v1\n")
+    if tracked == "d":
+        write(alice / "d/1", "same\n")
+        write(alice / "d/3", "deleted in v2\n")
+    must("add", tracked, cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, path, "v2\n")
+    if tracked == "d":
+        (alice / "d/3").unlink()
+        write(alice / "d/4", "added in v2\n")
+    _publish(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    assert not _cached(bob, "v1\n") and not _cached(bob, "deleted in v2\n")
+    return alice, bob, path
+
+
+@pytest.mark.parametrize("command", ["checkout", "pull"])
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_a_version_placed_here_whose_bytes_gc_deleted_is_outdated_and_replaced(
+        team, tracked, command):
+    """bob never changed what he pulled: status calls it outdated, and checkout and pull
+    replace it (and delete a file v2 no longer has) without --force, though gc took its
+    bytes from the cache (a pointer named them, so the remote holds them)."""
+    _, bob, path = _bob_behind_after_gc(team, tracked)
+    text = run_dvx("status", cwd=bob).stdout
+    assert "pointer changed in Git, data not checked out" in text, text
+    assert "modified" not in text
+    done = run_dvx(command, cwd=bob)
+    assert done.code == 0, done.output
+    assert "Skipped" not in done.stderr
+    assert (bob / path).read_text() == "v2\n"
+    if tracked == "d":
+        assert _tree_of(bob, "d") == {"1": "same\n", "2": "v2\n", "4": "added in v2\n"}
+    assert status_of(bob, tracked)["workspace"] == "unchanged"
+
+
+def test_a_file_changed_here_whose_bytes_no_cache_holds_is_kept_after_gc(team):
+    _, bob, _ = _bob_behind_after_gc(team, "x")
+    edit(bob, "x", "x by bob\n")
+    assert status_of(bob, "x")["workspace"] != "outdated"
+    for command in ("checkout", "pull"):
+        refused = run_dvx(command, cwd=bob)
+        assert refused.code == 1, refused.output
+        assert "Skipped x: it has changes that are not in the cache" in refused.stderr
+        assert (bob / "x").read_text() == "x by bob\n"
+    must("checkout", "--force", cwd=bob)
+    assert (bob / "x").read_text() == "v2\n"
+
+
+def test_after_gc_a_full_pull_over_a_partial_one_replaces_what_it_placed_not_a_change(team):
+    """bob pulled a/ and b/ of v1 and changed b/1.txt; alice changed a/1.txt and deleted
+    a/2.txt; gc took their v1 bytes. The pull replaces a/, places c/ and keeps bob's change."""
+    _, bob, _ = _bob_edited_part_of_d_after_alice_changed_it(team)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    assert not _cached(bob, "a1 v1\n") and not _cached(bob, "a2 v1\n")
+    pulled = run_dvx("pull", "d", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    assert re.findall(r"Skipped (\S+):", pulled.stderr) == ["d/b/1.txt"], pulled.stderr
+    assert "changes that are not in the cache" in pulled.stderr
+    assert _tree_of(bob, "d") == {
+        "a/1.txt": "a1 v2\n", "b/1.txt": "b1 by bob\n", "b/2.txt": "b2 v1\n",
+        "c/1.txt": "c1 v1\n", "c/2.txt": "c2 v1\n"}
+    assert status_of(bob, "d")["modified"] == ["b/1.txt"]
+    assert _committed_shared_and_cloned(team, bob, "bob's b1") == _tree_of(bob, "d")
+
+
 def test_a_file_added_to_a_partly_pulled_directory_can_be_deleted_later(team):
     _six_files(team)
     bob = team.clone("bob", pull=False)
