@@ -1323,6 +1323,14 @@ class Git:
         out = self._run("diff", "--name-only", "-z", "--no-renames", a, b)
         return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
+    def merge_bases(self, a: str, b: str) -> list[str]:
+        """The best common ancestors of commits `a` and `b` (none for unrelated histories, or
+        where a shallow clone cut them off): `a` itself when it is an ancestor of `b`."""
+        proc = self._completed("merge-base", "--all", a, b)
+        if proc.returncode not in (0, 1):  # 1: no common ancestor
+            raise git_failure("merge-base", proc)
+        return proc.stdout.decode().split()
+
     def changed_since(self, commit: str) -> list[str]:
         """Files Git tracks (in `commit` or in the index) that the workspace has otherwise
         than `commit`: changed, deleted, or new in the index. Submodules are not looked at."""

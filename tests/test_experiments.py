@@ -1506,6 +1506,38 @@ def test_experiments_travel_through_git_and_the_dvx_remote(tmp_path):
     share(bob, "keep low")
 
 
+def test_apply_refuses_an_experiment_whose_baseline_head_lacks_and_names_that_commit(tmp_path):
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    write(alice / "train.py", TRAIN.replace("model lr=", "model v2 lr="))
+    git(alice, "commit", "-qam", "new model code")  # not pushed: bob never pulls it
+    baseline = git(alice, "rev-parse", "HEAD").strip()
+    must("exp", "run", "-S", "train.lr=0.01", "-n", "low", cwd=alice)
+    must("exp", "push", "origin", "low", cwd=alice)
+    must("exp", "pull", "origin", "low", cwd=bob)
+    before = {rel: (bob / rel).read_text() for rel in ("params.yaml", "train.py", "model.bin")}
+
+    for step in ("behind", "diverged"):  # HEAD is the baseline's parent, then went its own way
+        refused = run_dvx("exp", "apply", "low", cwd=bob)
+        assert refused.code == 2, (step, refused.output)
+        assert f"'low' started from commit {baseline[:7]}, which HEAD does not contain: HEAD " \
+            "lacks its versions of train.py." in refused.stderr, refused.stderr
+        assert f"`git merge {baseline[:7]}`" in refused.stderr
+        assert "`dvx exp branch low BRANCH`" in refused.stderr
+        assert {rel: (bob / rel).read_text() for rel in before} == before  # nothing written
+        if step == "behind":
+            write(bob / "README.md", "notes\n")
+            git(bob, "add", "README.md")
+            git(bob, "commit", "-qm", "readme")
+
+    git(bob, "cherry-pick", baseline)  # HEAD has all the baseline has, though not its commit
+    applied = run_dvx("exp", "apply", "low", cwd=bob)
+    assert applied.code == 0, applied.output
+    assert (bob / "model.bin").read_text() == "model v2 lr=0.01 epochs=3 rows=3"
+    assert (bob / "README.md").read_text() == "notes\n"
+    assert run_dvx("status", "-q", cwd=bob).code == 0  # the code the model was made with
+
+
 def test_sharing_never_replaces_an_experiment_of_the_same_name_unasked(tmp_path):
     team, alice = _shared_pipeline(tmp_path)
     bob = team.clone("bob")

@@ -268,8 +268,9 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
     against its baseline (params, code, dvx.lock, metrics) as it has them, the other files
     the workspace changed as HEAD has them (another experiment's run left its code, say),
     and check out the outputs they record. Refused, before anything is written, when HEAD
-    has moved on from the experiment's baseline and changed the same files (applying would
-    undo those changes), and, unless `force`, when it would overwrite the experiment's files
+    does not contain the experiment's baseline (the results would go without the baseline's
+    code) or has moved on from it and changed the same files (applying would undo those
+    changes), and, unless `force`, when it would overwrite the experiment's files
     or outputs with changes that neither Git, an experiment of HEAD nor the cache holds.
     Such changes to the files it did not change (a `dvx add` of a new version, a hand edit)
     are kept, `force` or not, and named in `kept`: they are the user's work, not a run's."""
@@ -455,9 +456,22 @@ def _clashes(repo: Repo, files: list[str], written: set[str]) -> list[str]:
 
 
 def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -> list[str]:
-    """The experiment's changed `files` still to write on top of HEAD `current`, which has
-    moved on from its baseline; refused if HEAD changed any of them differently."""
+    """The experiment's changed `files` still to write on top of HEAD `current`, which is not
+    its baseline. Refused when HEAD lacks some of what the baseline committed (HEAD is behind
+    it, or went another way): the results would be paired with files other than those the run
+    had, which the apply does not write. Refused too if HEAD changed any of `files`
+    differently since the baseline (applying would undo that)."""
     moved = set(git.changed_between(exp.baseline, current))
+    lacking = _baseline_changes_lacking(git, exp.baseline, current, moved)
+    if lacking:
+        start = exp.baseline[:7]
+        raise UsageError(
+            f"'{exp.name}' started from commit {start}, which HEAD does not contain: HEAD "
+            f"lacks its versions of {_some(lacking)}. Applying it would pair its results with "
+            "files other than those it ran with.",
+            f"Bring {start} into your branch first (`git pull`, or `git merge {start}`) and "
+            f"apply again, or get the experiment with its files on a branch of its own: "
+            f"`dvx exp branch {exp.name} BRANCH`.")
     clash = [rel for rel in files if rel in moved
              and _blob_in(git, current, rel) != _blob_in(git, exp.commit, rel)]
     if clash:
@@ -467,6 +481,21 @@ def _since_baseline(git: Git, exp: Experiment, current: str, files: list[str]) -
             "changes.", f"Run it again from HEAD (`dvx exp run` with the same -S), or make a "
             f"branch of it (`dvx exp branch {exp.name} BRANCH`) and merge that with Git.")
     return [rel for rel in files if rel not in moved]
+
+
+def _baseline_changes_lacking(git: Git, baseline: str, current: str, moved: set[str]
+                              ) -> list[str]:
+    """The files the commits from the common ancestors of `baseline` and HEAD `current` to
+    `baseline` changed that HEAD does not have as `baseline` has them (`moved`: the files
+    the two differ in). None when HEAD descends from `baseline`; those that differ when the
+    two share no history."""
+    bases = git.merge_bases(baseline, current)
+    if baseline in bases:
+        return []
+    if not bases:
+        return sorted(moved)
+    ahead = {rel for base in bases for rel in git.changed_between(base, baseline)}
+    return sorted(moved & ahead)
 
 
 def _outputs_recorded_in(repo: Repo, commit: str, files: list[str], since: str
