@@ -379,6 +379,29 @@ def test_apply_keeps_ignored_the_data_the_workspace_tracks_and_keeps_its_setting
     assert (project / "model.bin").read_text() == "model lr=0.01 epochs=3 rows=3"  # E's
 
 
+def test_apply_takes_an_uncommitted_dvx_add_s_ignore_entry_as_dvx_s_not_as_an_edit(project):
+    write(project / "first.bin", "data the experiment tracks")
+    must("add", "first.bin", cwd=project)
+    must("exp", "save", "-n", "tracked", cwd=project)  # its .gitignore gains /first.bin
+    git(project, "checkout", "-q", "--", ".gitignore")
+    for rel in ("first.bin", "first.bin.dvx"):
+        (project / rel).unlink()
+    write(project / "mine.bin", "my data, not committed yet")
+    must("add", "mine.bin", cwd=project)  # an entry in .gitignore that only dvx wrote
+    applied = run_dvx("exp", "apply", "tracked", cwd=project)
+    assert applied.code == 0, applied.output
+    assert (project / "first.bin").read_text() == "data the experiment tracks"
+    assert git(project, "check-ignore", "first.bin", "mine.bin").split() == [
+        "first.bin", "mine.bin"]
+
+    with open(project / ".gitignore", "a") as ignore:
+        ignore.write("*.log\n")  # the user's own edit, saved nowhere
+    refused = run_dvx("exp", "apply", "tracked", cwd=project)
+    assert refused.code == 2, refused.output
+    assert "would overwrite changes not committed to Git: .gitignore" in refused.stderr
+    assert (project / ".gitignore").read_text().endswith("/mine.bin\n*.log\n")
+
+
 def test_apply_keeps_a_mode_change_no_experiment_saved(project):
     write(project / "deploy.sh", "echo deploy\n")
     git(project, "add", "deploy.sh")

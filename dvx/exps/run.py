@@ -35,6 +35,7 @@ from dvx.experiment_refs import (
 from dvx.exps import overrides as params
 from dvx.exps.queue import RUNNING, waiting
 from dvx.history import History
+from dvx.ignore import git_lines
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock
 from dvx.ops.checkout import (
     CheckoutResult,
@@ -307,6 +308,8 @@ def apply(repo: Repo, name: str, force: bool = False) -> Applied:
                          "Move those out of the way first (--force does not replace them).")
     dirty = _unsaved(repo, _may_hold_changes(git, [rel for rel in sources if rel in ours]),
                      exp.commit)
+    dirty = [rel for rel in dirty if rel not in ignores
+             or not _saved_but_for_kept_entries(repo, git, rel, sources[rel], ignores[rel])]
     if dirty and not force:
         raise UsageError(f"Applying '{exp.name}' would overwrite changes not committed to Git: "
                          f"{_some(dirty)}.", "Commit or stash them first, or use --force.")
@@ -382,6 +385,23 @@ def _ignore_files_keeping_data(repo: Repo, git: Git, sources: dict[str, str],
         else:
             modes.setdefault(rel, "100644")
     return written
+
+
+def _saved_but_for_kept_entries(repo: Repo, git: Git, rel: str, commit: str,
+                                written: bytes | None) -> bool:
+    """Whether the workspace's .gitignore `rel` has the lines a commit (`commit`, the one it
+    is taken from, HEAD or an experiment of HEAD) has, but for the dvx entries that `written`
+    (`commit`'s version with those kept, `_ignore_files_keeping_data`) keeps: an uncommitted
+    `dvx add` is no edit of the user's that writing it would lose."""
+    theirs = git_lines(git.blob_at(commit, rel, 1 << 30) or b"")
+    kept = set(git_lines(written or b"")) - set(theirs)
+    ours = _regular_file_bytes(repo.abspath(rel))
+    if not kept or ours is None:
+        return False
+    mine = [line for line in git_lines(ours) if line not in kept]
+    return any([line for line in git_lines(git.blob_at(saved, rel, 1 << 30) or b"")
+                if line not in kept] == mine
+               for saved in _saved_commits(repo, commit))
 
 
 def _not_in(git: Git, commit: str, folder: str) -> Callable[[str], bool]:
@@ -618,8 +638,7 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
     if not changed:
         return []
     git = git_of(repo)
-    current = head(repo)
-    commits = [applied, current] + [e.commit for e in experiments(repo, current)]
+    commits = _saved_commits(repo, applied)
     filemode = git.filemode()
     unsaved = []
     for rel in changed:
@@ -639,6 +658,12 @@ def _unsaved(repo: Repo, changed: list[str], applied: str) -> list[str]:
                    for commit in commits) and not held_by_cache(repo, full, rel):
             unsaved.append(rel)
     return unsaved
+
+
+def _saved_commits(repo: Repo, applied: str) -> list[str]:
+    """The commits whose files count as saved work: `applied`, HEAD and HEAD's experiments."""
+    current = head(repo)
+    return [applied, current] + [e.commit for e in experiments(repo, current)]
 
 
 def _workspace_mode(full: str) -> str:
