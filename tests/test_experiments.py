@@ -1157,6 +1157,12 @@ def test_queue_stop_ends_a_running_experiment_and_its_stage_command(project):
     states = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)
     assert states[0]["state"] == "stopped"
     assert "slow" not in _show(project)
+    log = must("queue", "logs", "slow", cwd=project)  # what is left to do: queue it again
+    assert "ERROR: Terminated. The queued run of 'slow' was stopped before it was done, and " \
+        "nothing of it was recorded: it ran in a temporary worktree, which is removed" in log
+    assert "queue it again (from the workspace as it is now): `dvx exp run --queue -n slow " \
+        "-S +train.sleep=60`." in log, log
+    assert "dvx repro" not in log and "outputs stay" not in log
 
 
 def test_queue_stop_after_its_queue_start_was_killed_removes_the_run_s_worktree(project):

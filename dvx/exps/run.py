@@ -7,13 +7,14 @@ import contextlib
 import itertools
 import os
 import posixpath
+import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dvx import fsutil, gitignore
-from dvx.errors import DvxError, UsageError
+from dvx.errors import STOPPED_BY, DvxError, Interrupted, UsageError, stop_status
 from dvx.experiment_refs import (
     MAX_NAME,
     DamagedRef,
@@ -114,15 +115,34 @@ def _run(repo: Repo, sets: list[str], name: str | None, force: bool, jobs: int,
     try:
         result = repro(repo, ReproOptions(targets=targets, force=force, jobs=jobs,
                                          temporary_workspace=queued), watched)
-    except BaseException:
+    except BaseException as e:
         if not watched.stages_done:  # refused before running: the params are as they were
             params.restore(repo, before)
+        if queued and isinstance(e, (Interrupted, KeyboardInterrupt)):
+            raise _queued_run_stopped(e, name, sets, force, jobs) from None
         raise
     if not result.ok:
         return RunResult(None, result)
     # A child of its baseline, also when run from a queue's snapshot of the workspace (HEAD
     # here, which its message names).
     return RunResult(_record(repo, baseline, name, taken, parent if queued else None), result)
+
+
+def _queued_run_stopped(by: BaseException, name: str | None, sets: list[str], force: bool,
+                        jobs: int) -> Interrupted:
+    """What a queued run stopped (`dvx queue stop`, a signal) says: nothing of it is left,
+    as `queue start` removes its temporary worktree, so what runs it is queuing it again."""
+    code = stop_status(by)
+    again = ["dvx", "exp", "run", "--queue", *(["-n", name] if name else []),
+             *[arg for text in sets for arg in ("-S", text)], *["-f"] * force,
+             *(["-j", str(jobs)] if jobs != 1 else [])]
+    stopped = Interrupted(
+        f"{STOPPED_BY[code]}. The queued run{f' of {name!r}' if name else ''} was stopped "
+        "before it was done, and nothing of it was recorded: it ran in a temporary worktree, "
+        "which is removed with what its stages made.",
+        f"To run it, queue it again (from the workspace as it is now): `{shlex.join(again)}`.")
+    stopped.exit_code = code
+    return stopped
 
 
 class _Watched:
