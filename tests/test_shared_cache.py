@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import xxhash
-from conftest import git, make_git_repo, run_dvx, unprivileged, write
+from conftest import git, make_git_repo, run_dvx, stopped_at, unprivileged, write
 from test_crash import store_objects
 
 from dvx.pointer import parse_pointer
@@ -563,3 +563,82 @@ def test_a_damaged_object_this_user_may_not_move_aside_is_named_with_the_way_out
     assert f"ERROR: The cached object {oid} no longer holds the bytes its oid names" in said
     assert "this user may not move it aside" in said and "`dvx fsck`" in said
     assert obj.read_bytes() == b"HELLO-data\n"
+
+
+def _sharing_a_cache(tmp_path: Path, **cache_types: str) -> list[Path]:
+    """Repositories named as `cache_types` says, each using the cache type given, sharing one
+    cache (cache.dir)."""
+    repos = []
+    for name, cache_type in cache_types.items():
+        repo = make_git_repo(tmp_path / name)
+        for args in (["init"], ["config", "cache.dir", str(tmp_path / "shared-cache")],
+                     ["config", "cache.type", cache_type]):
+            assert run_dvx(*args, cwd=repo).code == 0
+        repos.append(repo)
+    return repos
+
+
+def _object_path(tmp_path: Path, data: bytes) -> Path:
+    oid = xxhash.xxh3_128_hexdigest(data)
+    return tmp_path / "shared-cache" / "files" / "xxh128" / oid[:2] / oid[2:]
+
+
+def _appended_unprivileged(path: Path, data: str) -> bool:
+    """Could a process to which file modes apply append `data` to `path`?"""
+    return subprocess.run([*unprivileged(), "sh", "-c", f'printf "{data}" >> "{path}"'],
+                          capture_output=True).returncode == 0
+
+
+def test_an_add_stopped_in_hardlink_mode_leaves_no_object_a_link_could_change(tmp_path):
+    """The file an add in hardlink mode makes the object is read-only before it is the
+    object: while that add is stopped, or after it was killed, another repository sharing
+    the cache links to the object, and no ordinary write through the first repository's
+    file can change what the other committed. Running the add again finishes it."""
+    a, b = _sharing_a_cache(tmp_path, a="symlink", b="hardlink")
+    write(b / "x", "hello\n")
+    stopped = stopped_at("cache.hardlink.after_link", "add x", b)
+    try:
+        obj = _object_path(tmp_path, b"hello\n")
+        assert os.path.samefile(obj, b / "x")
+        assert not obj.stat().st_mode & 0o222, oct(obj.stat().st_mode)
+        write(a / "x", "hello\n")
+        assert run_dvx("add", "x", cwd=a).code == 0
+        assert (a / "x").is_symlink() and os.path.samefile(a / "x", obj)
+    finally:
+        stopped.kill()
+        stopped.communicate()
+    assert not _appended_unprivileged(b / "x", "more\n")
+    assert (a / "x").read_text() == "hello\n"
+    assert run_dvx("status", "-q", cwd=a).code == 0
+
+    again = run_dvx("add", "x", cwd=b)
+    assert again.code == 0, again.output
+    assert os.path.samefile(b / "x", obj) and not (b / "x").stat().st_mode & 0o222
+    assert run_dvx("status", "-q", cwd=b).code == 0
+
+
+def test_an_object_found_writable_is_made_read_only_and_hashed_before_it_is_linked_to(tmp_path):
+    """An object some write bit left writable (a chmod through a link, an add stopped by an
+    older dvx) is read-only before another file is linked to it, and hashed first: one a
+    write through a link changed is moved aside, and the bytes added are stored anew."""
+    a, b = _sharing_a_cache(tmp_path, a="symlink", b="hardlink")
+    write(b / "x", "hello\n")
+    assert run_dvx("add", "x", cwd=b).code == 0
+    obj = _object_path(tmp_path, b"hello\n")
+    obj.chmod(0o644)
+    write(a / "x", "hello\n")
+    assert run_dvx("add", "x", cwd=a).code == 0
+    assert not obj.stat().st_mode & 0o222, oct(obj.stat().st_mode)
+    assert not _appended_unprivileged(b / "x", "more\n")
+
+    obj.chmod(0o644)
+    with open(b / "x", "a") as f:  # through B's link
+        f.write("more\n")
+    write(a / "y", "hello\n")
+    added = run_dvx("add", "y", cwd=a)
+    assert added.code == 0 and "moved to" in added.stderr, added.output
+    assert os.path.samefile(a / "y", obj) and not obj.stat().st_mode & 0o222
+    assert (b / "x").read_text() == "hello\nmore\n"
+    assert [p.read_text() for p in (tmp_path / "shared-cache" / "quarantine").iterdir()] == [
+        "hello\nmore\n"]
+

@@ -536,7 +536,7 @@ class LocalCache(ObjectStore):
         caller stores the bytes again; so it does when the object is gone (gc took it out).
         One this user may not read (a teammate's, kept private, in a shared cache) is kept."""
         try:
-            if self.intact(oid, os.stat(self.oid_path(oid))):
+            if self.intact(oid, self._protected_stat(oid)):
                 return True
         except FileNotFoundError:
             return False
@@ -550,10 +550,25 @@ class LocalCache(ObjectStore):
         """Does the object hold the `size` bytes that hash to `oid`? (Its size first: the
         usual damage, an append, shows there without reading it; then `intact`.)"""
         try:
-            st = os.stat(self.oid_path(oid))
+            st = self._protected_stat(oid)
             return st.st_size == size and self.intact(oid, st)
         except FileNotFoundError:
             return False
+
+    def _protected_stat(self, oid: str) -> os.stat_result:
+        """The stat of the object `oid`, about to be linked to or used again, made read-only
+        first if it is not (an add in hardlink mode stopped by an older dvx, a chmod through
+        a link to it): from then on no link to it can change it, and the chmod moves its
+        ctime, so `intact` hashes it before it is trusted, for a link may have changed it
+        already. One this user may not chmod (another's) is left as it is, and hashed all the
+        same if it changed since it was known intact. FileNotFoundError if it is not there."""
+        path = self.oid_path(oid)
+        st = os.stat(path)
+        if st.st_mode & _UNPROTECTED_BITS:
+            with contextlib.suppress(PermissionError):
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~_UNPROTECTED_BITS)
+                st = os.stat(path)
+        return st
 
     # -- ingestion ------------------------------------------------------------------------------
 
@@ -806,11 +821,33 @@ class LocalCache(ObjectStore):
             return self._add_shared_inode(path, held, oid, size)
         self._ready_to_store(oid)
         faults.point("cache.hardlink.before_link")
-        linked = fsutil.link_open_file(fd, final)
-        if linked is None:
-            return self._link_by_name(path, fd, held, oid, size)
-        return self._publish_hashed(path, held, oid, size, linked,
-                                    lambda: fsutil.link_open_file(fd, final))
+        # Read-only before it is the object, not after: an add stopped in between would
+        # leave an object any link to it could write, and another repository sharing the
+        # cache would link to it and trust it.
+        if not self._protect_open_file(fd, held):
+            return None
+        try:
+            linked = fsutil.link_open_file(fd, final)
+            if linked is None:
+                return self._link_by_name(path, fd, held, oid, size)
+            return self._publish_hashed(path, held, oid, size, linked,
+                                        lambda: fsutil.link_open_file(fd, final))
+        finally:
+            if not self._is_object(final, os.fstat(fd)):  # stays the user's file: its mode
+                os.fchmod(fd, stat.S_IMODE(held.st_mode))
+
+    def _protect_open_file(self, fd: int, held: os.stat_result) -> bool:
+        """Give the file open at `fd` (its stat: `held`) the mode of an object about to be
+        made of it: read-only (the shared mode in a shared cache). False if this user may
+        not change its mode (another's file): it is then stored as a copy."""
+        mode = stat.S_IMODE(held.st_mode)
+        wanted = fsutil.SHARED_FILE_MODE if self.shared else mode & ~fsutil.WRITE_BITS
+        if wanted != mode:
+            try:
+                os.fchmod(fd, wanted)
+            except PermissionError:
+                return False
+        return True
 
     def _link_by_name(self, path: str, fd: int, held: os.stat_result, oid: str, size: int
                       ) -> tuple[str, int] | None:
@@ -849,10 +886,6 @@ class LocalCache(ObjectStore):
                 return None
             if linked:
                 faults.point("cache.hardlink.after_link")
-                if self.shared:
-                    self._share(final)
-                elif held.st_mode & fsutil.WRITE_BITS:
-                    os.chmod(final, stat.S_IMODE(held.st_mode) & ~fsutil.WRITE_BITS)
                 self._remember_linked(oid, held)
                 # Linked through its descriptor, the object holds the bytes hashed even if
                 # a new version was renamed over `path` since; that one is stored as the
@@ -999,7 +1032,7 @@ class LocalCache(ObjectStore):
         (`intact`) is never placed: CorruptObjectError, `dst` untouched. An intact one that
         is not the size a pointer records is placed: that size is what is wrong (the stat
         returned tells)."""
-        before = os.stat(self.oid_path(oid))
+        before = self._protected_stat(oid)
         if not self.intact(oid, before):
             raise CorruptObjectError(f"The cached object {oid} no longer hashes to its oid: it "
                                      "was changed after it was stored.")
@@ -1010,7 +1043,6 @@ class LocalCache(ObjectStore):
         used = fsutil.place(self.oid_path(oid), dst, link_types, exec_bit=exec_bit,
                             unsupported=self.unsupported_links, on_bytes=on_bytes)
         if used == "symlink":
-            self._protect(self.oid_path(oid))
             placed = os.stat(dst)
             self._keep_known(oid, before, placed)
             return used, placed
