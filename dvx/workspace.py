@@ -31,6 +31,7 @@ from dvx.paths import (
     RESERVED_NAMES,
     WalkEntry,
     at_or_below_any,
+    for_command,
     join_posix,
     relpath_problem,
     walk_directory,
@@ -52,6 +53,9 @@ class FileState:
     is_cache_link: bool  # a symlink into the cache (cache.type symlink)
     linked_oid: str | None = None  # the object a cache link points at
     dangling: bool = False  # a cache link whose object is not in the cache: it holds nothing
+    # Where the bytes of a cache link are, if not at its object's path: the inode it led to,
+    # set aside since as changed through a link to it (`set_aside_state`).
+    kept_in: str | None = None
 
     @property
     def holds_its_own_bytes(self) -> bool:
@@ -164,6 +168,9 @@ def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = 
     linked = None
     if stat.S_ISLNK(st.st_mode):
         linked = cache_link_target(repo, path, display)
+        aside = set_aside_state(repo, path, display, linked)
+        if aside is not None:
+            return aside
         try:
             st = os.stat(path)
         except FileNotFoundError:  # its object left the cache: the link still stands for it
@@ -189,6 +196,35 @@ def file_state(repo: Repo, path: str, display: str, st: os.stat_result | None = 
     executable = is_executable(st.st_mode) if repo.reads_exec_bit else \
         recorded_executable(repo, display)
     return FileState(oid, st.st_size, executable, linked is not None, linked)
+
+
+def set_aside_state(repo: Repo, path: str, display: str, linked: str) -> FileState | None:
+    """The state of the cache link at `path` (`display`), to the object `linked`, if the inode
+    it led to when dvx last looked (the stat cache's record) was moved aside since, changed
+    through a link to it: by another repository sharing the cache, which cannot make this
+    one's links files of their own (`keep_changed_bytes`). The bytes the link showed are
+    there alone, whatever the object's path holds now (stored again): the link is modified,
+    and `add` records those bytes. None for any other link."""
+    entry = repo.statcache.recorded(path)
+    kept_in = None if entry is None else repo.cache.set_aside_inode(linked, entry[1])
+    if kept_in is None:
+        return None
+    try:
+        oid, size = hash_file(kept_in, repo.algo)
+    except OSError:
+        return None
+    if oid == linked:
+        return None  # set aside intact: nothing was changed through the link
+    if kept_in not in repo.cache.named_set_aside:
+        repo.cache.named_set_aside.add(kept_in)
+        log.warning("'%s' links to the object %s, which was changed through a link to it and "
+                    "moved aside since (by a repository sharing the cache): the bytes it showed "
+                    "are in %s. `dvx add %s` records them; `dvx checkout --force %s` links the "
+                    "recorded version again (they stay there).", display, linked, kept_in,
+                    for_command(repo.root, display), for_command(repo.root, display))
+    executable = is_executable(os.stat(kept_in).st_mode) if repo.reads_exec_bit else \
+        recorded_executable(repo, display)
+    return FileState(oid, size, executable, True, linked, kept_in=kept_in)
 
 
 def hard_linked_object(repo: Repo, path: str, display: str, st: os.stat_result) -> str | None:

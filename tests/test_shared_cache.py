@@ -642,3 +642,43 @@ def test_an_object_found_writable_is_made_read_only_and_hashed_before_it_is_link
     assert [p.read_text() for p in (tmp_path / "shared-cache" / "quarantine").iterdir()] == [
         "hello\nmore\n"]
 
+
+def test_an_edit_through_a_symlink_set_aside_by_another_repository_stays_modified(tmp_path):
+    """A (symlink) edits its file through its link into the shared cache; B's push moves the
+    changed object aside and B's commit stores the recorded bytes again under its name, so
+    A's link reads them. A's status still shows the file modified and names where its edit
+    went, as it does between the two; checkout skips it; `dvx add` records the edit;
+    `checkout --force` discards it."""
+    a, b = _sharing_a_cache(tmp_path, a="symlink", b="copy")
+    store = tmp_path / "store"
+    assert run_dvx("remote", "add", "-d", "store", str(store), cwd=b).code == 0
+    write(b / "x", "hello\n")
+    assert run_dvx("add", "x", cwd=b).code == 0
+    shutil.copy(b / "x.dvx", a / "x.dvx")
+    assert run_dvx("checkout", "x", cwd=a).code == 0
+    with open(a / "x", "a") as f:  # through the link, as root may
+        f.write("A's edit\n")
+    assert run_dvx("push", cwd=b).code == 1
+    before_commit = run_dvx("status", cwd=a)
+    assert "x: modified" in before_commit.stdout, before_commit.output  # not "not in cache"
+    assert run_dvx("commit", "x", cwd=b).code == 0
+    assert (a / "x").read_text() == "hello\n"  # the recorded bytes, stored again
+
+    status = run_dvx("status", cwd=a)
+    assert status.code == 0 and "x: modified" in status.stdout, status.output
+    kept = status.stderr.split("the bytes it showed are in ")[1].split(". ")[0]
+    assert Path(kept).read_text() == "hello\nA's edit\n"
+    assert "`dvx add x` records them" in status.stderr
+    skipped = run_dvx("checkout", "x", cwd=a)
+    assert skipped.code == 1 and "Skipped x" in skipped.stderr, skipped.output
+    assert run_dvx("status", "-q", cwd=a).code == 1
+
+    assert run_dvx("add", "x", cwd=a).code == 0
+    assert (a / "x").read_text() == "hello\nA's edit\n"
+    assert run_dvx("status", "-q", cwd=a).code == 0
+    assert "moved aside" not in run_dvx("status", cwd=a).stderr
+
+    shutil.copy(b / "x.dvx", a / "x.dvx")
+    assert run_dvx("checkout", "--force", "x", cwd=a).code == 0
+    assert (a / "x").read_text() == "hello\n"
+    assert run_dvx("status", "-q", cwd=a).code == 0

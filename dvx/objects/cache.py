@@ -190,6 +190,8 @@ class LocalCache(ObjectStore):
         self.on_set_aside: Callable[[dict[str, str]], list[str]] | None = None
         self.known_stats: KnownStats = KnownHere()  # see `known_intact`
         self.tmp_dir = os.path.join(self.root, "tmp")  # temporaries, on the cache's filesystem
+        self._set_aside_files: dict[str, list[str]] | None = None  # oid -> in quarantine/
+        self.named_set_aside: set[str] = set()  # those of them a warning named: once is enough
         self._tmp_dir_made = False  # dvx never removes it: made once per cache object
 
     # -- queries (direct os calls: these sit on hot paths) ---------------------------------------
@@ -367,11 +369,33 @@ class LocalCache(ObjectStore):
         """Move a corrupt object aside, out of the object layout; never delete it."""
         import time
 
-        target_dir = os.path.join(self.root, "quarantine")
+        target_dir = self._quarantine_dir
         self.make_folder(target_dir)
         target = os.path.join(target_dir, f"{oid}.{time.time_ns()}")
         os.rename(self.oid_path(oid), target)
+        self._set_aside_files = None
         return target
+
+    @property
+    def _quarantine_dir(self) -> str:
+        return os.path.join(self.root, "quarantine")
+
+    def set_aside_inode(self, oid: str, ino: int) -> str | None:
+        """The file in quarantine/ that is the inode `ino`, which was the object `oid` (a
+        rename keeps the inode) until it was moved aside as changed or damaged, maybe by
+        another repository sharing the cache; None if there is none. A workspace link that
+        led to that inode showed the bytes it holds."""
+        if self._set_aside_files is None:
+            found: dict[str, list[str]] = {}
+            with contextlib.suppress(OSError), os.scandir(self._quarantine_dir) as entries:
+                for entry in entries:
+                    found.setdefault(entry.name.partition(".")[0], []).append(entry.path)
+            self._set_aside_files = found
+        for path in self._set_aside_files.get(oid, ()):
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_ino == ino:
+                    return path
+        return None
 
     def directories_with_object_names(self) -> dict[str, str]:
         """{oid: path} of each directory that has an object's name (made by hand, not by dvx):

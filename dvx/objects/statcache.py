@@ -222,6 +222,12 @@ class StatCache:
         entry = entries.get(path)
         return None if entry is None else trusted_oid(entry, st)
 
+    def recorded(self, path: str) -> Entry | None:
+        """What is recorded for `path`, whatever its stat now (not to be trusted as its oid:
+        `get` tells that)."""
+        entries = self._entries if self._entries is not None else self._load()
+        return entries.get(path)
+
     def oids_below(self, top: str) -> Iterator[tuple[str, Entry]]:
         """(path, entry) of every path recorded below the directory `top`, in path order
         (SQLite's order of UTF-8 text is the order of Python strings), a batch at a time:

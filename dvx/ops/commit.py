@@ -561,7 +561,7 @@ def _linked_object(repo: Repo, path: str, display: str, st: os.stat_result | Non
     never names data that no cache holds."""
     state = file_state(repo, path, display, st)
     assert state is not None and state.linked_oid is not None
-    if not repo.cache.exists(state.linked_oid):
+    if state.kept_in is None and not repo.cache.exists(state.linked_oid):
         raise MissingObjectError(
             f"'{display}' is a link to the object {state.linked_oid}, which is no longer in the "
             "cache.", f"Run `dvx pull {for_command(repo.root, display)}` to fetch it, or "
@@ -574,6 +574,9 @@ def _take_back(repo: Repo, path: str, state: FileState) -> os.stat_result:
     the object holds now (the file's content, to be stored as any file is); the object, which
     no longer holds the bytes its oid names, is set aside once the add has stored them."""
     assert state.linked_oid is not None
+    if state.kept_in is not None:  # moved aside already: its path may hold other bytes now
+        fsutil.place(state.kept_in, path, ("copy",), exec_bit=state.executable)
+        return os.lstat(path)
     fsutil.place(repo.cache.oid_path(state.linked_oid), path, ("copy",),
                  exec_bit=state.executable)
     repo.cache.damaged.add(state.linked_oid)
