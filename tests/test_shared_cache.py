@@ -682,3 +682,26 @@ def test_an_edit_through_a_symlink_set_aside_by_another_repository_stays_modifie
     assert run_dvx("checkout", "--force", "x", cwd=a).code == 0
     assert (a / "x").read_text() == "hello\n"
     assert run_dvx("status", "-q", cwd=a).code == 0
+
+
+def test_a_push_that_sets_aside_an_object_the_workspace_still_holds_advises_commit(tmp_path):
+    """B (copy mode) pushes an object A changed through its link: the push fails it and says
+    that B's own copy, still as recorded, is stored again by `dvx commit x`, not that only a
+    remote (which never had it) brings it back; following that, the next push uploads it."""
+    a, b = _sharing_a_cache(tmp_path, a="symlink", b="copy")
+    assert run_dvx("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=b).code == 0
+    write(b / "x", "hello\n")
+    assert run_dvx("add", "x", cwd=b).code == 0
+    shutil.copy(b / "x.dvx", a / "x.dvx")
+    assert run_dvx("checkout", "x", cwd=a).code == 0
+    with open(a / "x", "a") as f:  # through the link, as root may
+        f.write("more\n")
+
+    pushed = run_dvx("push", cwd=b)
+    assert pushed.code == 1 and "Failed x" in pushed.stderr, pushed.output
+    said = " ".join(pushed.stderr.split())
+    assert "still holds the recorded version unchanged: `dvx commit x` stores it" in said
+    assert "comes back only from a remote" not in said
+    assert run_dvx("commit", "x", cwd=b).code == 0
+    again = run_dvx("push", cwd=b)
+    assert again.code == 0 and "Pushed 1 object" in again.stdout, again.output

@@ -43,7 +43,13 @@ from dvx.outputs import (
 from dvx.paths import for_command
 from dvx.remote import locks, packed, pushlog, transfer
 from dvx.remote.store import RemoteStore
-from dvx.remote.transfer_result import NOT_AN_OBJECT, in_a_pack_cut_short, lost_with_its_pack
+from dvx.remote.transfer_result import (
+    CHANGED_IN_CACHE,
+    NOT_AN_OBJECT,
+    held_in_workspace,
+    in_a_pack_cut_short,
+    lost_with_its_pack,
+)
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
@@ -574,6 +580,7 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
         raise interrupted("Uploading", exc.done, _plus(exc.total, len(wanted.trees)),
                           by=exc, unsure=exc.unsure) from None
     result.transfer.merge(uploaded)
+    _advise_commit_where_held(repo, targets, result.transfer.failed)
     files_to_upload = uploaded.transferred + len(uploaded.failed)
     # Manifests last, and only those whose every file is now on the remote: each file was
     # uploaded, found there, or failed (and failures are all listed).
@@ -602,6 +609,21 @@ def _push_wanted(repo: Repo, remote: RemoteStore, wanted: Wanted, targets: list[
             packed.consolidate_if_many(remote, settings)
     except Exception as exc:  # the push itself is complete; merging can wait for the next
         log.warning("Could not merge the remote's pack indexes: %s", exc)
+
+
+def _advise_commit_where_held(repo: Repo, targets: list[Target], failed: dict[str, str]
+                              ) -> None:
+    """A tracked file whose object the upload found changed and moved aside, and whose
+    recorded bytes the workspace still holds (a copy of its own): its failure says that
+    `dvx commit PATH` stores them again, not that only a remote has them."""
+    for target in targets:
+        output = target.output
+        why = failed.get(output.pointer.oid)
+        if why is None or output.pointer.is_dir or not why.startswith(CHANGED_IN_CACHE):
+            continue
+        held = _held_here(repo, output)
+        if held is not None:
+            failed[output.pointer.oid] = held_in_workspace(why, held)
 
 
 def _plus(total: int | None, more: int) -> int | None:

@@ -55,18 +55,31 @@ def in_a_pack_cut_short(why: str) -> bool:
     return why.startswith("pack ") and why.endswith(CUT_SHORT)
 
 
+CHANGED_IN_CACHE = ("its object in the cache changed after it was stored (written in place "
+                    "through a link to it, say), so it no longer holds the bytes its oid names")
+_FROM_A_REMOTE = ("`dvx status` shows the changed data: `dvx add` records it as a new version, "
+                  "and the recorded version comes back only from a remote that has it "
+                  "(`dvx pull`)")
+
+
 def set_aside_changed(cache: LocalCache, oid: str) -> str:
     """Move aside a cached object found changed on its way to a remote (not the size recorded
     for it, or not hashing to its oid); the reason its upload failed."""
     kept: list[str] = []
     with contextlib.suppress(FileNotFoundError):  # set aside already (another process)
         _, kept = cache.set_aside(oid)
-    return ("its object in the cache changed after it was stored (written in place through a "
-            "link to it, say), so it no longer holds the bytes its oid names: not "
-            f"uploaded, and moved to {os.path.join(cache.root, 'quarantine')}. `dvx status` "
-            "shows the changed data: `dvx add` records it as a new version, and the recorded "
-            "version comes back only from a remote that has it (`dvx pull`)"
+    return (f"{CHANGED_IN_CACHE}: not uploaded, and moved to "
+            f"{os.path.join(cache.root, 'quarantine')}. {_FROM_A_REMOTE}"
             + ("." + kept_message(kept).rstrip(".") if kept else ""))
+
+
+def held_in_workspace(why: str, path: str) -> str:
+    """`why`, the reason `set_aside_changed` gave, for an object whose recorded bytes the
+    workspace still holds, unchanged, at `path` (as a command names it): stored again from
+    there, with no remote."""
+    return why.replace(_FROM_A_REMOTE, "The workspace still holds the recorded version "
+                       f"unchanged: `dvx commit {path}` stores it in the cache again, and "
+                       "`dvx push` then uploads it")
 
 
 @dataclass(frozen=True)
