@@ -1084,6 +1084,34 @@ def test_a_failing_queued_experiment_keeps_its_log_and_the_others_go_on(project)
                                            "queue status`.\n")
 
 
+def test_a_queued_python_stage_importing_from_its_dependency_folder_runs(repo, monkeypatch):
+    """A queued run's fresh worktree has no __pycache__: the stage `python src/train.py` with
+    `deps: [src]` writes it there as it imports, and the run is recorded, not failed as a
+    dependency changed while its command ran; its dvx.lock has the folder as it left it."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    write(repo / "src" / "util.py", "X = 1\n")
+    write(repo / "src" / "train.py", "import util, yaml\n"
+          "lr = yaml.safe_load(open('params.yaml'))['lr']\n"
+          "open('out.txt', 'w').write(str(util.X * lr))\n")
+    write(repo / "params.yaml", "lr: 1\n")
+    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} src/train.py\n"
+                             "    deps: [src]\n    params: [lr]\n    outs: [out.txt]\n")
+    write(repo / ".gitignore", "__pycache__\n")
+    must("repro", cwd=repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    for lr in ("2", "3"):
+        must("exp", "run", "--queue", "-S", f"lr={lr}", "-n", f"e{lr}", cwd=repo)
+    started = run_dvx("queue", "start", cwd=repo)
+    assert started.code == 0, started.output + run_dvx("queue", "logs", "e2", cwd=repo).stdout
+    assert _queue_states(repo) == {"e2": "done", "e3": "done"}
+    for lr in ("2", "3"):
+        ref = git(repo, "for-each-ref", "--format=%(refname)", f"refs/exps/*/e{lr}").strip()
+        assert "nfiles: 3" in git(repo, "show", f"{ref}:dvx.lock")  # with src/__pycache__
+    must("exp", "apply", "e3", cwd=repo)
+    assert (repo / "out.txt").read_text() == "3"
+
+
 def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "tryit", cwd=project)
     assert run_dvx("queue", "start", cwd=project).code == 1

@@ -569,15 +569,17 @@ def test_params_changed_while_the_command_ran_record_nothing(repo, dvx):
 
 
 @pytest.mark.parametrize("dep, edit", [("in.txt", "echo v2 > in.txt"),
-                                       ("data", "echo new > data/b.txt")])
+                                       ("data", "echo new > data/a.txt"),
+                                       ("data", "rm data/a.txt")])
 def test_a_dependency_changed_while_the_command_ran_records_nothing(repo, dvx, dep, edit):
-    """A dependency, a file or a folder, edited while the stage's command runs (here by the
-    command itself, after it read it, as a user's editor or a `git checkout` in another
-    terminal would): its outputs may come from either version, so neither dvx.lock nor the
-    run-cache pairs them with the one hashed before; the stage fails, naming it, and a run
-    once it is left alone records the version it ran with."""
+    """A dependency, a file or a file of a folder, edited or deleted while the stage's
+    command runs (here by the command itself, after it read it, as a user's editor or a
+    `git checkout` in another terminal would): its outputs may come from either version, so
+    neither dvx.lock nor the run-cache pairs them with the one hashed before; the stage
+    fails, naming it, and a run once it is left alone records the version it ran with."""
     write(repo / "in.txt", "v1\n")
     write(repo / "data" / "a.txt", "a\n")
+    write(repo / "data" / "b.txt", "b\n")
     stage = (f"stages:\n  copy:\n    cmd: cat in.txt data/* > out.txt && {edit}\n"
              "    deps: [in.txt, data]\n    outs: [out.txt]\n")
     write(repo / "dvx.yaml", stage)
@@ -592,6 +594,49 @@ def test_a_dependency_changed_while_the_command_ran_records_nothing(repo, dvx, d
     assert dvx("status", "-q").code == 0
     assert (repo / "out.txt").read_text() == (repo / "in.txt").read_text() + "".join(
         (repo / "data" / name).read_text() for name in sorted(os.listdir(repo / "data")))
+
+
+def _run_records(repo):
+    return [json.loads(p.read_text()) for p in (repo / ".dvx" / "cache" / "runs").rglob("*")
+            if p.is_file()]
+
+
+def test_files_added_to_a_folder_dependency_while_the_command_ran_are_recorded_with_it(
+        repo, dvx):
+    """A file added to a folder dependency while the command runs changes nothing it read:
+    the run is recorded, and dvx.lock and the run-cache both pair its outputs with the
+    folder as the command left it, so the next repro finds the stage up to date."""
+    write(repo / "data" / "a.txt", "a\n")
+    write(repo / "dvx.yaml", "stages:\n  copy:\n    cmd: cat data/a.txt > out.txt && "
+                             "echo new > data/b.txt\n    deps: [data]\n    outs: [out.txt]\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    (locked,) = read_lock(str(repo), "xxh128")["copy"].deps
+    assert locked.nfiles == 2
+    assert [r["deps"] for r in _run_records(repo)] == [[["data", locked.oid]]]
+    again = dvx("repro")
+    assert again.code == 0 and "is up to date" in again.output, again.output
+    assert dvx("status", "-q").code == 0
+
+
+def test_a_python_stage_importing_from_its_dependency_folder_is_recorded_with_its_pycache(
+        repo, dvx, monkeypatch):
+    """`python src/train.py` with `deps: [src]` writes src/__pycache__ as it imports from
+    there: its first run is recorded, with the folder as it left it, and the next repro
+    runs nothing."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    write(repo / "src" / "util.py", "X = 1\n")
+    write(repo / "src" / "train.py", "import util\nopen('out.txt', 'w').write(str(util.X))\n")
+    write(repo / "dvx.yaml", f"stages:\n  train:\n    cmd: {sys.executable} src/train.py\n"
+                             "    deps: [src]\n    outs: [out.txt]\n")
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert list((repo / "src" / "__pycache__").iterdir())  # the command wrote it
+    (locked,) = read_lock(str(repo), "xxh128")["train"].deps
+    assert locked.nfiles == 3
+    assert [r["deps"] for r in _run_records(repo)] == [[["src", locked.oid]]]
+    again = dvx("repro")
+    assert again.code == 0 and "is up to date" in again.output, again.output
 
 
 def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(

@@ -87,8 +87,8 @@ from dvx.pipeline.spec import (
 from dvx.pipeline.staleness import (
     StageState,
     compare_outs,
+    deps_after_run,
     deps_as_checked_out,
-    deps_moved,
     only_outdated,
     out_state,
     params_moved,
@@ -1160,16 +1160,17 @@ class _Scheduler:
         if missing:
             return StageResult(stage.name, FAILED, reasons, exit_code=0,
                                error=f"the command did not create {', '.join(missing)}")
-        moved = deps_moved(self.repo, stage, state)
+        moved, deps_now = deps_after_run(self.repo, state)
         if moved:  # its outputs may come from either version: dvx.lock would pair the wrong one
             return StageResult(stage.name, FAILED, reasons, exit_code=0, error=(
                 f"its dependencies changed while its command ran ({', '.join(moved[:5])}"
                 f"{' and more' if len(moved) > 5 else ''}), so its outputs may come from "
                 "either version; nothing of this run was recorded. Run it again once they "
                 "are what you want: a run that leaves them as they were is recorded (a command "
-                "that changes its own input is, once it finds it as it leaves it; files it "
-                "writes into a folder it depends on, such as __pycache__, belong in "
-                ".dvxignore)."))
+                "that changes its own input is, once it finds it as it leaves it)."))
+        # Files added to a folder dependency meanwhile (__pycache__) are recorded with it,
+        # in dvx.lock and the run-cache alike: the next repro finds it as recorded.
+        state = replace(state, deps=deps_now)
         moved = params_moved(self.repo, stage, state, self.params)
         if moved:  # its outputs may come from either value: dvx.lock would pair the wrong one
             return StageResult(stage.name, FAILED, reasons, exit_code=0, error=(

@@ -38,22 +38,30 @@ class StageState:
     # Inside another stage's output that is not checked out, whose manifest the cache lacks:
     # what a checkout brings there is not known, so they count as changed.
     unknown_deps: list[str] = field(default_factory=list)
-    # stage_state(watch=True): the files of the deps as hashed, for deps_moved
+    # stage_state(watch=True): the files of the deps as hashed, for deps_after_run
     seen: SeenFiles | None = None
+    # stage_state(watch=True): each folder dependency's files as hashed, by relative path
+    dep_files: dict[str, dict[str, TreeEntry]] = field(default_factory=dict)
 
 
 def path_state(repo: Repo, rel: str, seen: SeenFiles | None = None) -> LockedPath | None:
     """The data at `rel` now (None if nothing is there). `seen`: the files this command
     hashed before, not read again while their stat is unchanged; told what is hashed."""
+    return _scanned(repo, rel, seen)[0]
+
+
+def _scanned(repo: Repo, rel: str, seen: SeenFiles | None
+             ) -> tuple[LockedPath | None, dict[str, TreeEntry] | None]:
+    """path_state, with the files of a folder by relative path (None for a file)."""
     full = repo.abspath(rel)
     if os.path.isdir(full) and not os.path.islink(full):
         entries = scan_directory(repo, full, rel, seen=seen)
         tree = Tree.build(repo.algo, entries.values())
-        return LockedPath(rel, tree.oid(), tree.size, tree.nfiles)
+        return LockedPath(rel, tree.oid(), tree.size, tree.nfiles), entries
     state = file_state(repo, full, rel, seen=seen)
     if state is None:
-        return None
-    return LockedPath(rel, state.oid, state.size, executable=state.executable)
+        return None, None
+    return LockedPath(rel, state.oid, state.size, executable=state.executable), None
 
 
 def current_params(repo: Repo, stage: Stage, reader: ParamsReader
@@ -100,34 +108,50 @@ def params_moved(repo: Repo, stage: Stage, before: StageState, reader: ParamsRea
 def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
                 watch: bool = False) -> StageState:
     """The stage's deps, hashed, and params, read, now. `watch`: keep what each file hashed
-    had as its stat, for deps_moved to find what changed since without reading the rest."""
+    had as its stat, and each folder's files, for deps_after_run to find what changed since
+    without reading the rest."""
     seen = SeenFiles(*repo.statcache.filesystem_now()) if watch else None
     deps = []
     missing = []
+    dep_files = {}
     for rel in stage.deps:
-        state = path_state(repo, rel, seen)
+        state, files = _scanned(repo, rel, seen)
         if state is None:
             missing.append(rel)
         else:
             deps.append(state)
+        if watch and files is not None:
+            dep_files[rel] = files
     params, missing_params = current_params(repo, stage, reader or ParamsReader(repo.root))
-    return StageState(tuple(deps), params, missing, missing_params, seen=seen)
+    return StageState(tuple(deps), params, missing, missing_params, seen=seen,
+                      dep_files=dep_files)
 
 
-def deps_moved(repo: Repo, stage: Stage, before: StageState) -> list[str]:
-    """The deps of `stage` that no longer hold what `before` hashed (edited, replaced or
-    deleted while the stage's command ran); one that cannot be read now counts as moved.
-    With `before` from stage_state(watch=True), only the files whose stat moved since are
-    read again: an unchanged dependency costs a stat per file."""
-    moved = []
+def deps_after_run(repo: Repo, before: StageState
+                   ) -> tuple[list[str], tuple[LockedPath, ...]]:
+    """The deps that no longer hold what `before` (from stage_state(watch=True)) hashed,
+    and the deps as they are now, to record with the run. A file dependency moved if its
+    data changed; a folder one if a file it had changed or vanished: files added to it while
+    the command ran (its own `__pycache__`, written as it imports from there) are not
+    edits of what it read, and the folder is recorded with them. One that cannot be read now
+    counts as moved. Only the files whose stat moved since are read again: an unchanged
+    dependency costs a stat per file."""
+    moved, after = [], []
     for dep in before.deps:
         try:
-            now = path_state(repo, dep.path, before.seen)
+            now, files = _scanned(repo, dep.path, before.seen)
         except (DvxError, OSError):
-            now = None
-        if not dep.same_data(now):
+            now, files = None, None
+        had = before.dep_files.get(dep.path)
+        if dep.same_data(now):
+            after.append(dep)
+        elif now is not None and had is not None and files is not None and all(
+                files.get(rel) == entry for rel, entry in had.items()):
+            after.append(now)  # a folder that only gained files
+        else:
             moved.append(dep.path)
-    return moved
+            after.append(dep)
+    return moved, tuple(after)
 
 
 def out_state(repo: Repo, out: Out) -> LockedPath | None:
