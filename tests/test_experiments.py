@@ -1426,6 +1426,73 @@ def test_a_worktree_a_killed_queue_start_left_unrecorded_goes_with_the_next_star
     assert len(git(project, "worktree", "list").splitlines()) == 1
 
 
+def _forgotten(worktree, name: str) -> str:
+    """What a command says as Git forgets the queue's worktree whose folder is gone."""
+    return f"Removed from Git's list of worktrees {worktree}, which `dvx queue start` made to " \
+        f"run '{name}': its folder is gone and its run no longer runs."
+
+
+@pytest.mark.parametrize("then", [("gc", "-w", "-f", "--grace", "0"), ("queue", "status"),
+                                  ("queue", "remove", "lost")])
+def test_a_killed_queued_run_s_worktree_lost_with_the_temporary_directory_is_forgotten(
+        project, tmp_path, monkeypatch, then):
+    """`queue start` and its run killed with SIGKILL, then the temporary directory wiped (a
+    restart): Git still lists the run's worktree, its folder gone. Nothing of the user's was
+    ever there, so gc and the queue commands make Git forget it, saying so, and gc goes on
+    instead of refusing as it does for a worktree of the user's whose folder is gone."""
+    temporary = _private_temporary(tmp_path, monkeypatch)
+    must("exp", "run", "--queue", "-S", "+train.sleep=60", "-n", "lost", cwd=project)
+    runner = _queue_started(project, "lost")
+    worktree = json.loads(run_dvx("queue", "status", "--json", cwd=project).stdout)[0][
+        "worktree"]
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    deadline = time.monotonic() + 30
+    while left := _processes_in(worktree):
+        assert time.monotonic() < deadline, left
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    shutil.rmtree(os.path.dirname(worktree))
+    assert "prunable" in git(project, "worktree", "list", "--porcelain")
+
+    result = run_dvx_proc(*then, cwd=project)
+    assert result.code == 0, result.output
+    assert _forgotten(worktree, "lost") in result.stderr, result.output
+    assert "Traceback" not in result.output
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+    assert _queue_states(project) == ({} if "remove" in then else {"lost": "failed"})
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_worktree_a_killed_queue_start_left_unrecorded_and_then_lost_does_not_stop_gc(
+        project, tmp_path, monkeypatch):
+    """`queue start` killed before it recorded the worktree it made, whose folder then goes
+    with the temporary directory: gc makes Git forget it and goes on; the entry stays
+    queued."""
+    temporary = _private_temporary(tmp_path, monkeypatch)
+    write(project / "old.txt", "nothing uses this once it is removed\n")
+    must("add", "old.txt", cwd=project)
+    (project / "old.txt").unlink()
+    (project / "old.txt.dvx").unlink()
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "once", cwd=project)
+    killed = run_dvx_proc("queue", "start", cwd=project,
+                          env={"DVX_FAULT": "queue.worktree_made"})
+    assert killed.code == -signal.SIGKILL
+    (left,) = temporary.iterdir()
+    shutil.rmtree(left)
+
+    swept = run_dvx_proc("gc", "-w", "-f", "--grace", "0", cwd=project)
+    assert swept.code == 0, swept.output
+    assert _forgotten(left / "worktree", "once") in swept.stderr, swept.output
+    cache = project / ".dvx" / "cache"
+    assert not any(f.is_file() and f.read_bytes() == b"nothing uses this once it is removed\n"
+                   for f in cache.rglob("*"))
+    assert len(git(project, "worktree", "list").splitlines()) == 1
+    assert _queue_states(project) == {"once": "queued"}
+
+
 def _state_file(project, name: str) -> Path:
     return project / ".dvx" / "tmp" / "queue" / f"{name}.json"
 

@@ -714,6 +714,7 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
     uses is unknown. A damaged one names nothing: gc goes on without it (-v names it).
     """
     from dvx.errors import UsageError
+    from dvx.exps.queue import forget_lost_worktrees
     from dvx.history import Scope
     from dvx.ops.gc import SCOPE_OPTIONS, RunRecords
     from dvx.ops.gc import gc as do_gc
@@ -730,6 +731,8 @@ def gc(workspace: bool, all_branches: bool, all_tags: bool, all_commits: bool,
         raise UsageError("gc deletes data and needs confirmation.",
                          "Pass -f to confirm, or --dry-run to only list what would go.")
     confirm = None if dry_run or force else _confirm_gc
+    # A queued run's worktree whose folder is gone would stop gc: nothing of the user's is there.
+    forget_lost_worktrees(repo)
     results = do_gc(repo, scope, remote_name, dry_run, grace, force_last_copy, confirm,
                     projects, RunRecords(cached_records_needing, records_needing))
     if as_json:

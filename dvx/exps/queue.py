@@ -145,7 +145,39 @@ def entries(repo: Repo) -> list[Entry]:
             _clean_up_stopped(repo, entry)
     if any(e.state == RUNNING and e.pid is None for e in found):
         _requeue_abandoned_dask_runs(repo, found)
+    _forget_lost_worktrees(repo, found)
     return found
+
+
+def forget_lost_worktrees(repo: Repo) -> None:
+    """Settle the runs whose runner died and make Git forget the worktrees `queue start` made
+    whose folder is gone and whose run no longer runs, as every reading of the queue
+    (`entries`) does: gc cannot tell what a worktree Git lists but cannot find uses."""
+    entries(repo)
+
+
+def _forget_lost_worktrees(repo: Repo, found: list[Entry]) -> None:
+    """Those of the worktrees Git lists whose folder is gone (the temporary directory cleared
+    by a restart, say) that a `queue start` no longer running made, no running entry naming
+    them: nothing of the user's was ever there. One `git worktree lock`ed is left to its
+    locker."""
+    if repo.git is None:  # no Git repository: no worktree either
+        return
+    running = {os.path.realpath(e.worktree) for e in found
+               if e.state == RUNNING and e.worktree is not None}
+    for listed in repo.git.worktrees():
+        made = _made_for(os.path.realpath(listed.path))
+        if listed.prunable and not listed.locked and made is not None \
+                and not process_alive(made[1]) \
+                and os.path.realpath(listed.path) not in running:
+            _forget_lost(repo, listed.path, made[0])
+
+
+def _forget_lost(repo: Repo, worktree: str, name: str) -> None:
+    """Make Git forget the queue's worktree whose folder is gone, saying so."""
+    if _remove_worktree(repo, worktree):
+        log.warning("Removed from Git's list of worktrees %s, which `dvx queue start` made to "
+                    "run '%s': its folder is gone and its run no longer runs.", worktree, name)
 
 
 # A `queue start --dask` holds this file's flock(2), shared, while its entries run on the
@@ -291,8 +323,10 @@ def _remove_worktree_of(repo: Repo, entry: Entry) -> None:
     entry's state file may name any folder (edited by hand, or damaged), and what else it
     names is left as it is, the entry failed."""
     if entry.worktree is not None:
-        if os.path.isdir(entry.worktree) and not (
-                _registered(repo, entry.worktree) and _remove_worktree(repo, entry.worktree)):
+        if not os.path.isdir(entry.worktree):  # its folder is gone: Git may list it still
+            if _registered(repo, entry.worktree):
+                _forget_lost(repo, entry.worktree, entry.name)
+        elif not (_registered(repo, entry.worktree) and _remove_worktree(repo, entry.worktree)):
             log.warning("Left %s as it is: the queue entry '%s' names it as its worktree (in "
                         "%s), yet it is not one `dvx queue start` made.", entry.worktree,
                         entry.name, _path(repo, entry.name))
