@@ -162,11 +162,14 @@ class History:
 
     def at(self, commit: str) -> Revision:
         """The outputs of `commit` (a sha) as its tree records them."""
+        return self._revision(commit, self.files_at(commit))
+
+    def files_at(self, commit: str) -> _TreeFiles:
+        """The pointer files (and dvx.lock) of `commit` (a sha), by path and blob, unread."""
         kind, data = self.git.object_data(commit)
         if kind != "commit":
             raise UsageError(f"{commit} is a {kind}, not a commit.")
-        root = data.split(b"\n", 1)[0].split()[-1].decode()  # "tree <sha>"
-        return self._revision(commit, self._tree_files(root))
+        return self._tree_files(data.split(b"\n", 1)[0].split()[-1].decode())  # "tree <sha>"
 
     def index(self) -> Revision:
         """The outputs of the pointers and dvx.lock staged in Git's index (both sides of a
@@ -192,13 +195,13 @@ class History:
             if path == LOCK_FILE:
                 outputs = self._lock_outputs(sha, where)
                 if isinstance(outputs, DvxError):
-                    revision.broken.append(Broken(where, outputs, committed))
+                    revision.broken.append(Broken(where, outputs, committed, (path, sha)))
                 else:
                     revision.outputs += outputs
             else:
                 pointer = self._pointer(sha, path, where, in_index=not committed)
                 if isinstance(pointer, DvxError):
-                    revision.broken.append(Broken(where, pointer, committed))
+                    revision.broken.append(Broken(where, pointer, committed, (path, sha)))
                 else:
                     revision.outputs.append(Output(data_path_of(path), pointer))
         return revision

@@ -245,6 +245,7 @@ class Broken:
     path: str  # the pointer file's repo-relative path, or dvx.lock ("COMMIT:PATH" in history)
     error: DvxError
     committed: bool = False  # read from a commit (not the workspace or Git's index)
+    git_file: tuple[str, str] | None = None  # read from Git: its path there and its blob
 
     @property
     def damaged(self) -> bool:

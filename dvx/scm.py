@@ -852,13 +852,27 @@ class Git:
         return out.decode().split()
 
     def commits_to_push(self, local: str, remote_sha: str | None, remote: str) -> list[str]:
-        """The commits a push of `local` sends: those neither the remote's ref (`remote_sha`)
-        nor any remote-tracking branch of `remote` has; for a new ref, or one whose tip this
-        clone never fetched (a forced push over a teammate's), those no ref of `remote` has."""
+        """The commits a push of `local` sends, each before its parents: those neither the
+        remote's ref (`remote_sha`) nor any remote-tracking branch of `remote` has; for a new
+        ref, or one whose tip this clone never fetched (a forced push over a teammate's), those
+        no ref of `remote` has."""
         # Everything after --not is excluded as it stands: a `^` there would include it again.
         exclude = [remote_sha] if remote_sha is not None and self._has_commit(remote_sha) else []
-        out = self._run("rev-list", local, "--not", *exclude, f"--remotes={remote}", "--")
+        out = self._run("rev-list", "--topo-order", local, "--not", *exclude,
+                        f"--remotes={remote}", "--")
         return out.decode().split()
+
+    def remote_commits_below(self, local: str, remote_sha: str | None, remote: str
+                             ) -> list[str]:
+        """The commits of `remote` nearest to what a push of `local` sends, which the pushed
+        commits are measured against: the remote ref's own (`remote_sha`, where this clone
+        has it) and the parents of the pushed commits that the remote already has. None for
+        a push to a remote of which this clone knows no commit."""
+        exclude = [remote_sha] if remote_sha is not None and self._has_commit(remote_sha) else []
+        out = self._run("rev-list", "--boundary", local, "--not", *exclude,
+                        f"--remotes={remote}", "--")
+        below = [line[1:] for line in out.decode().split() if line.startswith("-")]
+        return sorted(set(below) | set(exclude))
 
     def _has_commit(self, sha: str) -> bool:
         return self._batch(headers_only=True).header(f"{sha}^{{commit}}") is not None

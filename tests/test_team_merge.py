@@ -1236,6 +1236,68 @@ def test_pre_push_stops_a_commit_whose_pointer_cannot_be_read(tmp_path):
     assert git(alice, "rev-parse", "origin/main") != git(alice, "rev-parse", "main")
 
 
+def _git_push(clone, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "push", *args], cwd=clone, capture_output=True, text=True)
+
+
+def test_pre_push_goes_on_past_a_teammates_unreadable_pointer_the_remote_already_has(
+        tmp_path):
+    """A pointer written by a newer dvx is named, not stopped for: its data is that dvx's to
+    push. One a teammate pushed damaged with `--no-verify` is theirs to fix: a later push of
+    anyone's commits that leave it as it is goes on without a word of it."""
+    team, alice = _installed_team(tmp_path)
+    bob = team.clone("bob")
+    must("install", cwd=bob)
+    (bob / "new.bin.dvx").write_text("dvx: 2\noid: 0123\n")
+    commit(bob, "a newer dvx's pointer")
+    newer = git(bob, "rev-parse", "HEAD").strip()
+    pushed = _git_push(bob, "-q", "origin", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "WARNING: some of the commits being pushed hold files written by a newer dvx" \
+        in pushed.stderr
+    assert f"'{newer[:10]}:new.bin.dvx' was written by a newer dvx (format 2)" in pushed.stderr
+    pointer = (bob / "raw.csv.dvx").read_text()
+    (bob / "raw.csv.dvx").write_text(f"<<<<<<< HEAD\n{pointer}=======\n{pointer}>>>>>>> b\n")
+    git(bob, "commit", "-qanm", "markers")  # --no-verify
+    git(bob, "push", "-q", "--no-verify", "origin", "main")
+
+    git(alice, "pull", "-q", "--no-rebase")
+    write(alice / "notes.txt", "unrelated\n")
+    commit(alice, "notes")
+    pushed = _git_push(alice, "origin", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "new.bin.dvx" not in pushed.stderr and "raw.csv.dvx" not in pushed.stderr
+    assert git(team.origin, "rev-parse", "main") == git(alice, "rev-parse", "main")
+
+
+def test_pre_push_names_a_damaged_pointer_a_later_pushed_commit_fixed_and_goes_on(tmp_path):
+    """Only the commits pushed are judged, against what the remote has: a damaged pointer a
+    later commit of the same push fixes is named where it came in; a push of the branch to a
+    new remote looks at its tip only, as the history below was published already."""
+    team, alice = _installed_team(tmp_path)
+    pointer = (alice / "raw.csv.dvx").read_text()
+    (alice / "raw.csv.dvx").write_text(f"<<<<<<< HEAD\n{pointer}=======\n{pointer}>>>>>>> b\n")
+    git(alice, "commit", "-qanm", "markers")  # --no-verify
+    bad = git(alice, "rev-parse", "HEAD").strip()
+    (alice / "raw.csv.dvx").write_text(pointer)
+    commit(alice, "fixed")
+    pushed = _git_push(alice, "origin", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert ("WARNING: some of the commits being pushed hold files dvx cannot read, each "
+            "changed or removed by a later commit pushed with them") in pushed.stderr
+    assert (f"    The pointer file '{bad[:10]}:raw.csv.dvx' holds an unresolved Git merge "
+            "conflict") in pushed.stderr
+    assert git(team.origin, "rev-parse", "main") == git(alice, "rev-parse", "main")
+
+    backup = tmp_path / "backup.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(backup))
+    git(alice, "remote", "add", "backup", str(backup))
+    pushed = _git_push(alice, "backup", "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "raw.csv.dvx" not in pushed.stderr
+    assert git(backup, "rev-parse", "main") == git(alice, "rev-parse", "main")
+
+
 def test_pre_push_stopped_by_the_filesystem_or_no_default_remote_says_how_to_push_anyway(
         tmp_path):
     _, alice = _installed_team(tmp_path)

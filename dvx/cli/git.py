@@ -407,9 +407,9 @@ def pre_push(remote_name: str, url: str | None) -> None:
     from dvx.cli.sync import report_sync
     from dvx.errors import DvxError
     from dvx.history import History
+    from dvx.ops.pushed_commits import PushedRef, read_pushed
     from dvx.ops.remote import default_remote
     from dvx.ops.sync import push, pushed
-    from dvx.outputs import Target
 
     zero = "0" * 40
     pushed_refs = sys.stdin.read()
@@ -417,24 +417,18 @@ def pre_push(remote_name: str, url: str | None) -> None:
         repo = _repo_of_hook()
         if repo is None:
             return
-        git = repo.git
-        commits: set[str] = set()
-        for line in pushed_refs.splitlines():
-            parts = line.split()
-            if len(parts) == 4 and parts[1] != zero:  # not a deletion
-                commits.update(git.commits_to_push(
-                    parts[1], None if parts[3] == zero else parts[3], remote_name))
-        targets: dict[tuple[str, str], Target] = {}
-        unreadable: list[Broken] = []
+        refs = [PushedRef(parts[1], None if parts[3] == zero else parts[3])
+                for parts in map(str.split, pushed_refs.splitlines())
+                if len(parts) == 4 and parts[1] != zero]  # not a deletion
         with History(repo) as history:
-            for commit in sorted(commits):
-                revision = history.at(commit)
-                unreadable += revision.broken
-                for output in revision.outputs:
-                    targets.setdefault((output.path, output.pointer.oid), Target(output))
-        if unreadable:
-            _stop_push(_unreadable_message(unreadable))
-        to_push = pushed(list(targets.values()))  # not `push: false` outputs
+            found = read_pushed(history, remote_name, refs)
+        if found.damaged:
+            _stop_push(_unreadable_message(found.damaged))
+        if found.mended:
+            warn(_mended_message(found.mended))
+        if found.newer:
+            warn(_newer_message(found.newer))
+        to_push = pushed(found.targets)  # not `push: false` outputs
         if not to_push:
             return
         if default_remote(repo.config) is None and any(t.output.remote is None
@@ -456,20 +450,42 @@ def pre_push(remote_name: str, url: str | None) -> None:
 
 
 def _unreadable_message(unreadable: list[Broken]) -> str:
-    """Pointer files (or dvx.lock) of commits being pushed that dvx cannot read: what data
-    they name is unknown, so none of it can be pushed, and whoever gets such a commit cannot
-    check it out. Each is named by its commit and path (`COMMIT:PATH`)."""
+    """Damaged pointer files (or dvx.lock) that the tips being pushed hold and the remote did
+    not have: what data they name is unknown, so none of it can be pushed, and whoever gets
+    such a commit cannot check it out. Each is named by the earliest pushed commit holding it
+    and its path (`COMMIT:PATH`)."""
     lines = ["some of them hold files it cannot read, so it cannot tell what data those name "
              "(nor could anyone who gets them check it out):"]
-    for item in sorted(unreadable, key=lambda item: item.path)[:_LISTED]:
-        lines.append(f"    {item.error.message}")
-    if len(unreadable) > _LISTED:
-        lines.append(f"    and {len(unreadable) - _LISTED} more")
+    lines += _listed(unreadable)
     lines.append("Fix each in the commit that holds it (a merge's conflict markers: keep one "
                  "version, deleting the other and the marker lines, and `dvx pull` its data), "
                  "`git add` it, and `git commit --amend` where that is the last commit (`git "
-                 "rebase -i --rebase-merges` for an earlier one).")
+                 "rebase -i --rebase-merges` for an earlier one), or in a new commit.")
     return "\n".join(lines)
+
+
+def _mended_message(mended: list[Broken]) -> str:
+    """Damaged files of commits being pushed that the tips pushed no longer hold."""
+    return "\n".join([
+        "WARNING: some of the commits being pushed hold files dvx cannot read, each changed "
+        "or removed by a later commit pushed with them; the data those named is unknown, so "
+        "it was not pushed, and a checkout of those commits fails on them:",
+        *_listed(mended)])
+
+
+def _newer_message(newer: list[Broken]) -> str:
+    """Files of commits being pushed that a newer dvx wrote: the push goes on without them."""
+    return "\n".join([
+        "WARNING: some of the commits being pushed hold files written by a newer dvx, which "
+        "this one cannot read; their data is that dvx's to push (upgrade dvx to push it from "
+        "here):", *_listed(newer)])
+
+
+def _listed(unreadable: list[Broken]) -> list[str]:
+    lines = [f"    {item.error.message}" for item in unreadable[:_LISTED]]
+    if len(unreadable) > _LISTED:
+        lines.append(f"    and {len(unreadable) - _LISTED} more")
+    return lines
 
 
 def _what_failed(exc: OSError) -> str:
