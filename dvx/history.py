@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dvx.errors import DvxError, FormatError, UsageError
+from dvx.errors import DvxError, FormatError, MergeConflictError, UsageError
 from dvx.experiment_refs import PREFIX as EXPERIMENT_REFS
 from dvx.experiment_refs import QUEUE_REFS
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, LockedPath, parse_lock
@@ -33,7 +33,13 @@ from dvx.outputs import (
     skip_broken,
 )
 from dvx.paths import POINTER_SUFFIX, check_relpath
-from dvx.pointer import MAX_POINTER_BYTES, Pointer, data_path_of, parse_pointer
+from dvx.pointer import (
+    MAX_POINTER_BYTES,
+    Pointer,
+    committed_conflict_hint,
+    data_path_of,
+    parse_pointer,
+)
 from dvx.repo import Repo
 from dvx.scm import Git
 
@@ -193,23 +199,23 @@ class History:
         for path, sha in files:
             where = f"{name[:10]}:{path}"
             if path == LOCK_FILE:
-                outputs = self._lock_outputs(sha, where)
+                outputs = self._lock_outputs(sha, where, name if committed else None)
                 if isinstance(outputs, DvxError):
                     revision.broken.append(Broken(where, outputs, committed, (path, sha)))
                 else:
                     revision.outputs += outputs
             else:
-                pointer = self._pointer(sha, path, where, in_index=not committed)
+                pointer = self._pointer(sha, path, where, name if committed else None)
                 if isinstance(pointer, DvxError):
                     revision.broken.append(Broken(where, pointer, committed, (path, sha)))
                 else:
                     revision.outputs.append(Output(data_path_of(path), pointer))
         return revision
 
-    def _pointer(self, sha: str, path: str, where: str, in_index: bool = False
+    def _pointer(self, sha: str, path: str, where: str, commit: str | None
                  ) -> Pointer | DvxError:
-        """`in_index`: a pointer staged in Git's index, which the commands a conflict's hint
-        suggests name by its path in the workspace."""
+        """The pointer file `path` of `commit` (None: staged in Git's index), whose blob is
+        `sha`; the commands a conflict's hint suggests name it by its path in the workspace."""
         try:  # the path's own: pointers of other paths may have the very same bytes (`sha`)
             check_relpath(path, "pointer path")
             check_pointed_data_path(path, where)
@@ -221,8 +227,8 @@ class History:
         # names of a rename/rename conflict) are that path's error.
         if (sha, where) not in self._broken:
             try:
-                pointer = parse_pointer(self.git.object_data(sha)[1], where,
-                                        *((self.repo.root, path) if in_index else ()))
+                pointer = parse_pointer(self.git.object_data(sha)[1], where, self.repo.root,
+                                        path, commit)
                 if pointer.algo != self.repo.algo:
                     raise FormatError(f"The pointer file '{where}' uses {pointer.algo}, but "
                                       f"this repository hashes with {self.repo.algo}.")
@@ -232,7 +238,10 @@ class History:
                 self._broken[sha, where] = exc
         return self._broken[sha, where]
 
-    def _lock_outputs(self, sha: str, where: str) -> list[Output] | DvxError:
+    def _lock_outputs(self, sha: str, where: str, commit: str | None
+                      ) -> list[Output] | DvxError:
+        """The outputs of the dvx.lock of `commit` (None: staged in Git's index), whose blob
+        is `sha`, or why they cannot be read, named by `where`."""
         if sha not in self._locks:
             try:
                 locks = parse_lock(self.git.object_data(sha)[1], self.repo.algo)
@@ -240,9 +249,17 @@ class History:
                     Output(out.path, _pointer_of(out, self.repo.algo), name, out.push,
                            out.remote)
                     for name, lock in sorted(locks.items()) for out in lock.outs if out.cache]
-            except DvxError as exc:  # of its kind: gc tells a newer dvx's from a damaged one
-                self._locks[sha] = type(exc)(f"{where}: {exc.message}", exc.hint)
-        return self._locks[sha]
+            except DvxError as exc:
+                self._locks[sha] = exc
+        found = self._locks[sha]
+        if not isinstance(found, DvxError):
+            return found
+        if (sha, where) not in self._broken:  # of its kind: gc tells a newer dvx's from a
+            hint = found.hint  # damaged one
+            if commit is not None and isinstance(found, MergeConflictError):
+                hint = committed_conflict_hint(commit, LOCK_FILE, self.repo.root, "`dvx repro`")
+            self._broken[sha, where] = type(found)(f"{where}: {found.message}", hint)
+        return self._broken[sha, where]
 
     def _tree_files(self, root: str) -> _TreeFiles:
         """The pointer files (and a top-level dvx.lock) below the tree `root`, walked with a

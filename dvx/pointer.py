@@ -162,6 +162,17 @@ def holds_merged_versions(data: bytes) -> bool:
     return data.startswith(f"<<<<<<< {MERGED_VERSION_LABELS[0]}\n".encode())
 
 
+def committed_conflict_hint(commit: str, path: str, root: str | None, then: str) -> str:
+    """How the pointer file or dvx.lock `path` that `commit` holds with a merge's conflict
+    markers is fixed: by a later commit, as that one cannot change (`then`: the command that
+    brings the data in line with the version kept). Paths are named as `from_here` names
+    them."""
+    return (f"Commit {commit[:10]} holds it so, and a commit cannot change: a later commit "
+            f"must fix it. Where the current commit holds the markers too, keep one version "
+            f"in {for_command(root, path)} (delete the other and the marker lines), run "
+            f"{then}, then `git add {literal_pathspec(from_here(root, path))}` and commit.")
+
+
 def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     """The commands that resolve a conflicted pointer. The data of the side kept is placed
     with `dvx pull`, not `dvx checkout`: the other side is most often a teammate's, whose
@@ -208,17 +219,22 @@ def _resolved_with(root: str | None, path: str) -> list[str] | None:
 
 
 def parse_pointer(data: bytes, where: str, root: str | None = None,
-                  path: str | None = None) -> Pointer:
+                  path: str | None = None, commit: str | None = None) -> Pointer:
     """The pointer `data` read from `where`: with the `root` of the repository it is in (a
     pointer in the workspace), the commands a conflict's hint suggests name it from the
     current directory, by its `path` in the repository where `where` names it otherwise
-    (`index:PATH`)."""
+    (`index:PATH`, `COMMIT:PATH`). Read from a `commit`, a conflict's hint says that a later
+    commit must fix it."""
     doc = _parse_canonical(data)
     if doc is None:
         if has_conflict_markers(data):
+            named = path or where
+            hint = (_how_to_resolve(data, named, root) if commit is None else
+                     committed_conflict_hint(commit, named, root, "`dvx pull "
+                                             f"{for_command(root, data_path_of(named))}`"))
             raise MergeConflictError(
                 f"The pointer file '{where}' holds an unresolved Git merge conflict: both "
-                "sides changed it.", _how_to_resolve(data, path or where, root), path or where,
+                "sides changed it.", hint, path or where,
                 "`dvx install` adds a merge driver that merges pointers field by field and "
                 "directories entry by entry, leaving a conflict only where both sides changed "
                 "the same thing.")

@@ -458,6 +458,33 @@ def test_git_add_a_of_data_whose_entry_a_merge_dropped_is_refused_by_the_pre_com
     assert (alice / "data" / "a.csv").read_text() == "alice's\n"
 
 
+def test_a_conflict_committed_with_its_markers_says_a_later_commit_must_fix_it(repo, dvx):
+    """A pointer or dvx.lock read from a commit cannot be resolved in that commit: its hint
+    names the commit and the commands that fix it in a later one, never `git checkout
+    --theirs`, which takes a path of the workspace, not COMMIT:PATH."""
+    write(repo / "data" / "a.csv", "a\n")
+    assert dvx("add", "data/a.csv").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")
+    pointer = (repo / "data" / "a.csv.dvx").read_text()
+    write(repo / "data" / "a.csv.dvx", f"<<<<<<< HEAD\n{pointer}=======\n{pointer}>>>>>>> b\n")
+    write(repo / "dvx.lock", "<<<<<<< HEAD\ndvx: 1\n=======\n>>>>>>> b\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "markers")
+    bad = git(repo, "rev-parse", "HEAD").strip()[:10]
+
+    shown = dvx("diff", "HEAD~1", "HEAD", cwd=repo / "data")
+    assert "checkout --theirs" not in shown.stderr and f"{bad}:data/a.csv\n" not in shown.stderr
+    assert (f"The pointer file '{bad}:data/a.csv.dvx' holds an unresolved Git merge conflict: "
+            f"both sides changed it. Commit {bad} holds it so, and a commit cannot change: a "
+            "later commit must fix it. Where the current commit holds the markers too, keep "
+            "one version in a.csv.dvx (delete the other and the marker lines), run `dvx pull "
+            "a.csv`, then `git add a.csv.dvx` and commit.") in shown.stderr
+    assert (f"{bad}:dvx.lock: dvx.lock holds an unresolved Git merge conflict: both sides "
+            f"changed it. Commit {bad} holds it so") in shown.stderr
+    assert "run `dvx repro`, then `git add ../dvx.lock` and commit." in shown.stderr
+
+
 def _the_hint_for(pointer: str, stderr: str) -> str:
     line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
     return line.partition("; ")[0] if line.startswith(" index:") else line
