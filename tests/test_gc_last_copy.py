@@ -421,6 +421,21 @@ def test_a_commit_whose_pointer_cannot_be_read_makes_gc_delete_nothing(tmp_path,
     assert _cache(repo) == {_oid("v2")}
 
 
+def _commit_damaged_then_mended(repo, name: str, damage: str) -> str:
+    """Commit `name` (f.dvx or dvx.lock) damaged, then mended (dvx.lock: removed) in the next
+    commit; the damaged commit's id."""
+    mended = (repo / name).read_text() if name == "f.dvx" else None
+    (repo / name).write_text(damage)
+    _commit(repo, "a damaged pointer")
+    damaged = git(repo, "rev-parse", "HEAD").strip()
+    if mended is None:
+        (repo / name).unlink()
+    else:
+        (repo / name).write_text(mended)
+    _commit(repo, "the pointer mended")
+    return damaged
+
+
 @pytest.mark.parametrize(("name", "damage"), [
     ("f.dvx", "garbage\n"),
     ("f.dvx", "dvx: 1\ntype: file\nalgo: xxh128\noid: x\n"),
@@ -438,15 +453,7 @@ def test_a_damaged_pointer_in_an_old_commit_names_no_data_and_gc_goes_on(tmp_pat
     _commit(repo, "v0, never pushed")
     _version(repo, "v1")
     _commit(repo, "v1")
-    mended = (repo / name).read_text() if name == "f.dvx" else None
-    (repo / name).write_text(damage)
-    _commit(repo, "a damaged pointer")
-    damaged = git(repo, "rev-parse", "HEAD").strip()
-    if mended is None:
-        (repo / name).unlink()
-    else:
-        (repo / name).write_text(mended)
-    _commit(repo, "the pointer mended")
+    damaged = _commit_damaged_then_mended(repo, name, damage)
     assert run_dvx("push", cwd=repo).code == 0  # v1
     write(repo / "s", "scratch")  # an object no commit uses
     assert run_dvx("add", "s", cwd=repo).code == 0
@@ -470,15 +477,7 @@ def test_a_damaged_pointer_of_a_commit_in_scope_is_named_and_history_commands_go
         assert run_dvx(*args, cwd=repo).code == 0
     _version(repo, "v1")
     _commit(repo, "v1")
-    mended = (repo / name).read_text() if name == "f.dvx" else None
-    (repo / name).write_text(damage)
-    _commit(repo, "a damaged pointer")
-    damaged = git(repo, "rev-parse", "HEAD").strip()
-    if mended is None:
-        (repo / name).unlink()
-    else:
-        (repo / name).write_text(mended)
-    _commit(repo, "the pointer mended")
+    damaged = _commit_damaged_then_mended(repo, name, damage)
     _version(repo, "v2")
     _commit(repo, "v2")  # v1: an older commit's only
     named = f"Went on without {damaged[:10]}:{name}: it was committed damaged"
