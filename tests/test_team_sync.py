@@ -1421,6 +1421,26 @@ def test_fetch_all_branches_brings_what_gc_all_branches_keeps(team):
     must("gc", "-a", "-f", "--grace", "0", cwd=alice)
 
 
+def test_push_all_branches_sends_this_clone_s_branches_not_a_teammate_s(team, tmp_path):
+    """`push -a` to a second remote: a teammate's branch a `git fetch` brought is theirs to
+    push (its data is on their remote, in no cache of this clone); this clone's own
+    branches go, and the push succeeds."""
+    alice = team.founder()
+    bob = team.clone("bob")
+    git(alice, "checkout", "-q", "-b", "feature")
+    write(alice / "y", "alice's feature\n")
+    must("add", "y", cwd=alice)
+    share(alice, "feature data")
+    git(bob, "fetch", "-q", "origin")
+    write(bob / "z", "bob's\n")
+    must("add", "z", cwd=bob)
+    commit(bob, "z")
+    must("remote", "add", "mirror", str(tmp_path / "mirror"), cwd=bob)
+    pushed = run_dvx("push", "-a", "-r", "mirror", cwd=bob)
+    assert pushed.code == 0, pushed.output
+    assert run_dvx("status", "-c", "-r", "mirror", "z", cwd=bob).code == 0
+
+
 def _commits_data_without_pushing(clone, files: dict[str, str]):
     """Track `files` (their top-level paths), commit and push the commit, not the data."""
     for rel, content in files.items():

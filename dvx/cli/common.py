@@ -318,7 +318,8 @@ def example(text: str) -> str:
 REVISION_OPTIONS = [
     click.option("-a", "--all-branches", is_flag=True,
                  help="Also the data of every branch's tip, remote-tracking branches "
-                      "(origin/feature, as the last git fetch saw it) included."),
+                      "(origin/feature, as the last git fetch saw it) included; push "
+                      "sends this clone's own branches only."),
     click.option("-T", "--all-tags", is_flag=True, help="Also the data of every tag."),
     click.option("-A", "--all-commits", is_flag=True,
                  help="Also the data of every commit, reflogs and stashes included."),
@@ -350,17 +351,20 @@ def history_paths(repo: Any, targets: tuple[str, ...]) -> list[str] | None:
 
 def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
                      all_tags: bool, all_commits: bool, revs: tuple[str, ...],
-                     last_n: int | None) -> tuple[list[Any], list[Any]]:
+                     last_n: int | None, remote_branches: bool = True,
+                     ) -> tuple[list[Any], list[Any]]:
     """The workspace's targets, and those of the revisions asked for (read from Git's
     objects, never checked out), limited to the TARGETS paths if any. Every branch is what
-    gc -a keeps: the remote-tracking ones a `git fetch` brought too. -A is every commit gc
+    gc -a keeps: the remote-tracking ones a `git fetch` brought too, unless `remote_branches`
+    is False (push: a teammate's branch is its author's to push, its data perhaps in no
+    cache of this clone). -A is every commit gc
     -A keeps, and whose last copies gc keeps: those only reflogs and stash entries reach too,
     so that `push -A` uploads what gc asks it to."""
     from dvx.history import Scope, scope_targets
     from dvx.outputs import resolve_targets
 
     scope = Scope(False, all_branches, all_tags, all_commits, revs, last_n,
-                  remote_branches=all_branches, reflogs=all_commits)
+                  remote_branches=all_branches and remote_branches, reflogs=all_commits)
     if not scope.has_revisions:
         return resolve_targets(repo, targets), []
     paths = history_paths(repo, targets)

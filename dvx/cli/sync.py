@@ -457,7 +457,7 @@ def push(targets: tuple[str, ...], remote_name: str | None, jobs: int | None,
 
     repo = open_repo()
     workspace, history = targets_in_scope(repo, targets, all_branches, all_tags, all_commits,
-                                          revs, last_n)
+                                          revs, last_n, remote_branches=False)
     result = do_push(repo, workspace + history, remote_name, jobs, repair=repair)
     _finish(repo, result, True, run_cache, remote_name, jobs, as_json)
 
