@@ -705,3 +705,37 @@ def test_a_push_that_sets_aside_an_object_the_workspace_still_holds_advises_comm
     assert run_dvx("commit", "x", cwd=b).code == 0
     again = run_dvx("push", cwd=b)
     assert again.code == 0 and "Pushed 1 object" in again.stdout, again.output
+
+
+def test_checkout_force_of_a_link_to_an_object_set_aside_elsewhere_links_the_one_stored_again(
+        tmp_path):
+    """A and C link one object by symlink; B writes through its hard link to it (as root
+    may) and B's add moves it aside; A's pull stores the recorded bytes again. A's
+    `checkout --force`, as its status advises, links those (checked intact): nothing is moved
+    aside again, and C's link still reads them."""
+    a, b, c = _sharing_a_cache(tmp_path, a="symlink", b="hardlink", c="symlink")
+    assert run_dvx("remote", "add", "-d", "store", str(tmp_path / "store"), cwd=a).code == 0
+    write(a / "f", "good\n")
+    assert run_dvx("add", "f", cwd=a).code == 0
+    assert run_dvx("push", cwd=a).code == 0
+    write(c / "h", "good\n")
+    assert run_dvx("add", "h", cwd=c).code == 0
+    write(b / "g", "good\n")
+    assert run_dvx("add", "g", cwd=b).code == 0
+    os.chmod(b / "g", 0o644)
+    with open(b / "g", "a") as f:  # through the hard link into the shared cache
+        f.write("bad\n")
+    run_dvx("add", "g", cwd=b)
+    quarantine = tmp_path / "shared-cache" / "quarantine"
+    assert [p.read_text() for p in quarantine.iterdir()] == ["good\nbad\n"]
+    run_dvx("pull", cwd=a)
+    stored_again = _object_path(tmp_path, b"good\n")
+    assert stored_again.read_text() == "good\n"
+
+    forced = run_dvx("checkout", "--force", "f", cwd=a)
+    assert forced.code == 0 and "moved to" not in forced.stderr, forced.output
+    assert (a / "f").read_text() == "good\n"
+    assert stored_again.read_text() == "good\n"
+    assert [p.read_text() for p in quarantine.iterdir()] == ["good\nbad\n"]
+    assert run_dvx("status", "-q", cwd=a).code == 0
+    assert (c / "h").read_text() == "good\n"

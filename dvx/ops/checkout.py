@@ -427,8 +427,10 @@ def _link_out(repo: Repo, oid: str, path: str, executable: bool,
 def _changed_through_link(repo: Repo, path: str, state: FileState | None, oid: str) -> bool:
     """Is the file at `path` a link to the object `oid` (a symbolic or a hard one) whose bytes
     no longer hash to `oid`? Then the object itself was changed, through that link: placing
-    it again would put back the change, not the recorded bytes."""
-    if state is None or state.oid == oid:
+    it again would put back the change, not the recorded bytes. Not so for a link whose changed
+    bytes were moved aside (`FileState.kept_in`): the object's path holds a copy stored since,
+    which placing checks as it checks any (`LocalCache.link_to`)."""
+    if state is None or state.oid == oid or state.kept_in is not None:
         return False
     if state.is_cache_link:
         return state.linked_oid == oid
