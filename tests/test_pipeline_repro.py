@@ -601,22 +601,49 @@ def _run_records(repo):
             if p.is_file()]
 
 
-def test_files_added_to_a_folder_dependency_while_the_command_ran_are_recorded_with_it(
-        repo, dvx):
-    """A file added to a folder dependency while the command runs changes nothing it read:
-    the run is recorded, and dvx.lock and the run-cache both pair its outputs with the
-    folder as the command left it, so the next repro finds the stage up to date."""
+def test_a_file_added_to_a_folder_dependency_while_the_command_ran_fails_the_stage(repo, dvx):
+    """A file added to a folder dependency while the command runs (a teammate's download, a
+    `git pull`; here the command itself, after it globbed the folder) may or may not have
+    been read: the stage fails, naming the folder, and nothing records the folder with a
+    file its outputs never saw, so status keeps the stage stale until a run sees it."""
+    write(repo / "data" / "1.csv", "a\n")
+    stage = ("stages:\n  merge:\n    cmd: cat data/*.csv > out.txt && echo b > data/2.csv\n"
+             "    deps: [data]\n    outs: [out.txt]\n")
+    write(repo / "dvx.yaml", stage)
+    failed = dvx("repro")
+    assert failed.code != 0, failed.output
+    assert "its dependencies changed while its command ran (data)" in failed.stderr, \
+        failed.stderr
+    assert "belong in .dvxignore" in failed.stderr, failed.stderr
+    assert not (repo / "dvx.lock").exists()
+    assert not _run_records(repo)
+    assert dvx("status", "-q").code != 0
+    write(repo / "dvx.yaml", stage.replace(" && echo b > data/2.csv", ""))
+    assert dvx("repro").code == 0
+    assert (repo / "out.txt").read_text() == "a\nb\n"
+    assert dvx("status", "-q").code == 0
+
+
+@pytest.mark.parametrize("edit", [
+    "mkdir -p data/__pycache__ && echo new > data/__pycache__/b.pyc",
+    "echo changed > data/__pycache__/a.pyc",
+    "rm data/__pycache__/a.pyc",
+    "mkdir -p data/sub/__pycache__ && echo new > data/sub/__pycache__/c.pyc"])
+def test_changes_only_in_pycache_while_the_command_ran_are_recorded_with_the_folder(
+        repo, dvx, edit):
+    """Files added, changed or removed only inside a `__pycache__` of a folder dependency
+    while the command runs are Python's bytecode, not what the command read: the run is
+    recorded, and dvx.lock and the run-cache both pair its outputs with the folder as the
+    command left it, so the next repro finds the stage up to date."""
     write(repo / "data" / "a.txt", "a\n")
-    write(repo / "dvx.yaml", "stages:\n  copy:\n    cmd: cat data/a.txt > out.txt && "
-                             "echo new > data/b.txt\n    deps: [data]\n    outs: [out.txt]\n")
+    write(repo / "data" / "__pycache__" / "a.pyc", "bytecode\n")
+    write(repo / "dvx.yaml", f"stages:\n  copy:\n    cmd: cat data/a.txt > out.txt && {edit}\n"
+                             "    deps: [data]\n    outs: [out.txt]\n")
     ran = dvx("repro")
     assert ran.code == 0, ran.output
     (locked,) = read_lock(str(repo), "xxh128")["copy"].deps
-    assert locked.nfiles == 2
     assert [r["deps"] for r in _run_records(repo)] == [[["data", locked.oid]]]
-    again = dvx("repro")
-    assert again.code == 0 and "is up to date" in again.output, again.output
-    assert dvx("status", "-q").code == 0
+    assert dvx("status", "-q").code == 0  # dvx.lock has the folder as the command left it
 
 
 def test_a_python_stage_importing_from_its_dependency_folder_is_recorded_with_its_pycache(
@@ -637,6 +664,27 @@ def test_a_python_stage_importing_from_its_dependency_folder_is_recorded_with_it
     assert [r["deps"] for r in _run_records(repo)] == [[["src", locked.oid]]]
     again = dvx("repro")
     assert again.code == 0 and "is up to date" in again.output, again.output
+
+
+def test_a_python_stage_run_again_after_an_edit_of_a_module_it_imports_is_recorded(
+        repo, dvx, monkeypatch):
+    """Once a module the command imports from its dependency folder is edited, Python
+    rewrites its .pyc in src/__pycache__ as the command runs: the run is recorded with the
+    folder as it left it, not failed as a dependency changed while its command ran."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    write(repo / "src" / "lib.py", "def f(): return 'one'\n")
+    write(repo / "src" / "main.py", "import lib\nopen('out.txt', 'w').write(lib.f())\n")
+    write(repo / "dvx.yaml", "stages:\n  train:\n    cmd: python3 src/main.py\n"
+                             "    deps: [src]\n    outs: [out.txt]\n")
+    assert dvx("repro").code == 0
+    (pyc,) = (repo / "src" / "__pycache__").iterdir()
+    compiled = pyc.read_bytes()
+    write(repo / "src" / "lib.py", "def f(): return 'three'\n")  # another size: recompiled
+    ran = dvx("repro")
+    assert ran.code == 0, ran.output
+    assert pyc.read_bytes() != compiled  # the command rewrote it
+    assert (repo / "out.txt").read_text() == "three"
+    assert dvx("status", "-q").code == 0  # dvx.lock has the folder as the command left it
 
 
 def test_deps_only_touched_while_the_command_ran_are_recorded_and_read_once(

@@ -1167,9 +1167,11 @@ class _Scheduler:
                 f"{' and more' if len(moved) > 5 else ''}), so its outputs may come from "
                 "either version; nothing of this run was recorded. Run it again once they "
                 "are what you want: a run that leaves them as they were is recorded (a command "
-                "that changes its own input is, once it finds it as it leaves it)."))
-        # Files added to a folder dependency meanwhile (__pycache__) are recorded with it,
-        # in dvx.lock and the run-cache alike: the next repro finds it as recorded.
+                "that changes its own input is, once it finds it as it leaves it; files it "
+                "writes into a folder it depends on, other than Python's __pycache__, "
+                "belong in .dvxignore)."))
+        # A folder dependency whose __pycache__ changed meanwhile is recorded as the
+        # command left it, in dvx.lock and the run-cache alike: the next repro finds it so.
         state = replace(state, deps=deps_now)
         moved = params_moved(self.repo, stage, state, self.params)
         if moved:  # its outputs may come from either value: dvx.lock would pair the wrong one

@@ -130,12 +130,13 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
 def deps_after_run(repo: Repo, before: StageState
                    ) -> tuple[list[str], tuple[LockedPath, ...]]:
     """The deps that no longer hold what `before` (from stage_state(watch=True)) hashed,
-    and the deps as they are now, to record with the run. A file dependency moved if its
-    data changed; a folder one if a file it had changed or vanished: files added to it while
-    the command ran (its own `__pycache__`, written as it imports from there) are not
-    edits of what it read, and the folder is recorded with them. One that cannot be read now
-    counts as moved. Only the files whose stat moved since are read again: an unchanged
-    dependency costs a stat per file."""
+    and the deps as they are now, to record with the run. A dependency moved if its data
+    changed, but for a folder whose files changed only in Python bytecode caches (any
+    `__pycache__` in it: the command's own, written as it imports from there): they are
+    not what it read, and the folder is recorded as the command left it. Any other file
+    added, changed or removed moves it: an added one may have been read. One that cannot be
+    read now counts as moved. Only the files whose stat moved since are read again: an
+    unchanged dependency costs a stat per file."""
     moved, after = [], []
     for dep in before.deps:
         try:
@@ -146,12 +147,23 @@ def deps_after_run(repo: Repo, before: StageState
         if dep.same_data(now):
             after.append(dep)
         elif now is not None and had is not None and files is not None and all(
-                files.get(rel) == entry for rel, entry in had.items()):
-            after.append(now)  # a folder that only gained files
+                _in_bytecode_cache(rel) for rel in _changed_files(had, files)):
+            after.append(now)
         else:
             moved.append(dep.path)
             after.append(dep)
     return moved, tuple(after)
+
+
+def _in_bytecode_cache(rel: str) -> bool:
+    """Is the POSIX path `rel` inside a Python bytecode cache (a `__pycache__` folder)?"""
+    return "__pycache__" in rel.split("/")[:-1]
+
+
+def _changed_files(had: Mapping[str, TreeEntry], now: Mapping[str, TreeEntry]
+                   ) -> Iterable[str]:
+    """The relative paths added, changed or removed between two scans of a folder."""
+    return (rel for rel in had.keys() | now.keys() if had.get(rel) != now.get(rel))
 
 
 def out_state(repo: Repo, out: Out) -> LockedPath | None:
