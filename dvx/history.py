@@ -323,17 +323,6 @@ def recorded_lately(repo: Repo, path: str, in_lock: bool) -> list[Pointer]:
     return found
 
 
-def versions_committed_lately(repo: Repo, path: str) -> frozenset[str]:
-    """The oids the commits HEAD was at lately (as `recorded_lately` looks) recorded for the
-    data at `path`, in its pointer file or in dvx.lock: versions gc deletes only where a
-    remote holds them (ops/last_copy.py). Read once per command for each path."""
-    known = repo.committed_lately
-    if path not in known:
-        known[path] = frozenset(pointer.oid for in_lock in (False, True)
-                                for pointer in recorded_lately(repo, path, in_lock))
-    return known[path]
-
-
 def commit_recording(repo: Repo, path: str, in_lock: bool, oid: str) -> str | None:
     """A commit HEAD was at lately (as `recorded_lately` looks) whose pointer file (or with
     `in_lock`, dvx.lock entry) for the data at `path` names `oid`: where `dvx fetch --rev`

@@ -403,13 +403,6 @@ class Repo:
         once (dvx/history.py recorded_lately)."""
         return {}
 
-    @functools.cached_property
-    def committed_lately(self) -> dict[str, frozenset[str]]:
-        """The versions the commits HEAD was at lately recorded for each data path this command
-        asked of (dvx/history.py versions_committed_lately), read once per command as the commits
-        themselves are (scm.py recent_heads)."""
-        return {}
-
     @property
     def git(self) -> Git | None:
         """Git, for a project at the top of its work tree; None for one without Git (no Git

@@ -967,52 +967,6 @@ def test_a_file_changed_here_whose_bytes_no_cache_holds_is_kept_after_gc(team):
     assert (bob / "x").read_text() == "v2\n"
 
 
-@pytest.mark.parametrize("then_checkout", [False, True], ids=["added", "added-checked-out"])
-@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
-def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
-        team, tracked, then_checkout):
-    """alice adds a new version, (checks out,) then puts the pointer back with git: no commit
-    named that version, so gc deletes its bytes, and checkout and pull keep the file."""
-    alice = team.founder()
-    path = "d/2" if tracked == "d" else "x"
-    write(alice / path, "v0\n")
-    if tracked == "d":
-        write(alice / "d/1", "same\n")
-    must("add", tracked, cwd=alice)
-    share(alice, "v0")
-    edit(alice, path, "precious v1\n")
-    must("add", tracked, cwd=alice)
-    if then_checkout:
-        must("checkout", cwd=alice)
-    git(alice, "checkout", "--", f"{tracked}.dvx")
-    must("gc", "-w", "-f", "--grace", "0", cwd=alice)
-    assert not _cached(alice, "precious v1\n")
-    for command in ("checkout", "pull"):
-        refused = run_dvx(command, cwd=alice)
-        assert refused.code == 1, refused.output
-        assert f"Skipped {path}: it has changes that are not in the cache" in refused.stderr
-        assert (alice / path).read_text() == "precious v1\n"
-    must("checkout", "--force", cwd=alice)
-    assert (alice / path).read_text() == "v0\n"
-
-
-def test_a_version_a_pushed_commit_named_is_replaced_after_gc(team):
-    """A version `dvx add` recorded counts as placed once a commit names it: gc deleted its
-    bytes only because the remote holds them."""
-    alice = team.founder()
-    write(alice / "x", "v0\n")
-    must("add", "x", cwd=alice)
-    share(alice, "v0")
-    edit(alice, "x", "v1\n")
-    must("add", "x", cwd=alice)
-    share(alice, "v1")
-    git(alice, "checkout", "HEAD~1", "--", "x.dvx")
-    must("gc", "-w", "-f", "--grace", "0", cwd=alice)
-    assert not _cached(alice, "v1\n")
-    must("checkout", cwd=alice)
-    assert (alice / "x").read_text() == "v0\n"
-
-
 def test_after_gc_a_full_pull_over_a_partial_one_replaces_what_it_placed_not_a_change(team):
     """bob pulled a/ and b/ of v1 and changed b/1.txt; alice changed a/1.txt and deleted
     a/2.txt; gc took their v1 bytes. The pull replaces a/, places c/ and keeps bob's change."""

@@ -3,7 +3,7 @@
 Checkout plans first and then applies. A workspace file is replaced or deleted only when its
 current content is itself in the cache (so nothing is lost) and is not a change made here
 since it was last synced (dvx/syncstate.py: else no pointer may name it, and gc would take
-it), or is a version a commit named, placed there and unchanged since (so gc deleted
+it), or is a version placed there and unchanged since (a pointer named it, so gc deleted
 its object only where a remote holds it), or with --force; everything else is skipped and
 reported. Files that the target version of a directory no longer has are removed, and
 directories left empty by that are pruned.
@@ -397,9 +397,9 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
     its bytes) and is not a change made here since it was last synced, which no pointer
-    names once replaced; or it holds a version a commit named, placed there and unchanged
-    since, whose object gc deleted only where a remote holds it (`holds_placed_version`). A
-    file the sync records know nothing of is judged by the cache alone."""
+    names once replaced; or it holds a version placed there and unchanged since, whose
+    object gc deleted only where a remote holds it (`holds_placed_version`). A file the sync
+    records know nothing of is judged by the cache alone."""
     if force or state is None or state.oid == wanted or state.dangling:
         return None
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid):

@@ -16,8 +16,8 @@ again, never calling the file a change made here.
 
 The same records tell checkout which workspace files are changes made here (`changed_here`),
 which it keeps without --force even when their bytes are in the cache, and which hold a
-version a commit named, placed there and unchanged since (`holds_placed_version`), which it
-replaces even when their bytes are no longer in the cache.
+version placed there and unchanged since (`holds_placed_version`), which it replaces even when
+their bytes are no longer in the cache.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dvx.errors import FormatError, PathError
-from dvx.history import versions_committed_lately
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.outputs import load_tree
 from dvx.paths import join_posix
@@ -148,44 +147,35 @@ def changed_here(repo: Repo, path: str, oid: str) -> bool:
 
 
 def holds_placed_version(repo: Repo, path: str, oid: str) -> bool:
-    """Is the workspace file at `path` (relative to the root), holding `oid`, a version a
-    commit named, unchanged since dvx placed or recorded it there: does a sync record (of
-    `path` itself, or of a tracked directory holding it) name `oid` as the version there, as
-    status calls a file outdated, and does a commit HEAD was at lately record that version
-    (the file's, or the directory's manifest naming it)? gc deletes the object of such a
-    version only where a remote holds it (ops/last_copy.py). A version only `add` or `commit`
-    recorded, whose pointer Git then put back before any commit named it, is used by nothing
-    once the pointer moved, so gc deletes it outright: it never counts, nor does a version
-    whose manifest is not in the cache (not known here)."""
+    """Is the workspace file at `path` (relative to the root), holding `oid`, unchanged since
+    dvx placed or recorded it there: does a sync record (of `path` itself, or of a tracked
+    directory holding it) name `oid` as the version there, as status calls a file outdated?
+    Such a version is one a pointer named, so gc deleted its object only where a remote
+    holds it (ops/last_copy.py). A version whose manifest is not in the cache is not known
+    here, so it never counts."""
     for record_path, rel in _records_over(path):
         synced = repo.syncstate.get(record_path)
-        if synced is None:
-            continue
-        versions = ([oid] if _placed_at(synced, oid) else []) if rel is None \
-            else _versions_naming(repo, synced, rel, oid)
-        committed = versions_committed_lately(repo, record_path) if versions else frozenset()
-        if any(version in committed for version in versions):
+        if synced is not None and (_placed_at(synced, oid) if rel is None
+                                   else _a_version_of(repo, synced, rel, oid)):
             return True
     return False
 
 
-def _versions_naming(repo: Repo, synced: Synced, rel: str, oid: str) -> list[str]:
-    """The versions (manifest oids) of the layers of the record `synced` of a directory
-    holding `rel` that name `oid` as its version (down to the layer that last placed it: a
-    checkout that stopped may have placed a newer one), known from their manifests in the
-    cache."""
+def _a_version_of(repo: Repo, synced: Synced, rel: str, oid: str) -> bool:
+    """Is `oid` the version of `rel` that a layer of the record `synced` of a directory holding
+    it names (down to the layer that last placed it: a checkout that stopped may have placed
+    a newer one), known from its manifest in the cache?"""
     layers = synced.layers(down_to=rel)
     if any(layer.executable is not None for layer in layers):
-        return []  # a file's record: it names nothing inside
-    found = []
+        return False  # a file's record: it names nothing inside
     for layer in layers:
         try:
             version = _version_in(repo, layer, rel)
         except FormatError:
-            return []  # the record names no manifest (a file's, written by an older dvx)
+            return False  # the record names no manifest (a file's, written by an older dvx)
         if version is not None and version[0] == oid:  # never _UNKNOWN's "?"
-            found.append(layer.oid)
-    return found
+            return True
+    return False
 
 
 def _records_over(path: str) -> list[tuple[str, str | None]]:
