@@ -3,10 +3,8 @@
 Checkout plans first and then applies. A workspace file is replaced or deleted only when its
 current content is itself in the cache (so nothing is lost) and is not a change made here
 since it was last synced (dvx/syncstate.py: else no pointer may name it, and gc would take
-it), or is a version placed there and unchanged since (a pointer named it, so gc deleted
-its object only where a remote holds it), or with --force; everything else is skipped and
-reported. Files that the target version of a directory no longer has are removed, and
-directories left empty by that are pruned.
+it), or with --force; everything else is skipped and reported. Files that the target version
+of a directory no longer has are removed, and directories left empty by that are pruned.
 """
 
 from __future__ import annotations
@@ -31,12 +29,7 @@ from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.sync_layers import (
-    changed_here,
-    holds_placed_version,
-    kept_as_placed,
-    placed_whole,
-)
+from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
 from dvx.paths import alike_paths, for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
@@ -397,13 +390,12 @@ def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
     its bytes) and is not a change made here since it was last synced, which no pointer
-    names once replaced; or it holds a version placed there and unchanged since, whose
-    object gc deleted only where a remote holds it (`holds_placed_version`). A file the sync
-    records know nothing of is judged by the cache alone."""
+    names once replaced. A file the sync records know nothing of is judged by the cache
+    alone."""
     if force or state is None or state.oid == wanted or state.dangling:
         return None
     if state.holds_its_own_bytes and not repo.cache.exists(state.oid):
-        return None if holds_placed_version(repo, display, state.oid) else NOT_CACHED
+        return NOT_CACHED
     return CHANGED_HERE if changed_here(repo, display, state.oid) else None
 
 

@@ -15,9 +15,7 @@ comparison names the version missing (`missing`), and commit refuses until it is
 again, never calling the file a change made here.
 
 The same records tell checkout which workspace files are changes made here (`changed_here`),
-which it keeps without --force even when their bytes are in the cache, and which hold a
-version placed there and unchanged since (`holds_placed_version`), which it replaces even when
-their bytes are no longer in the cache.
+which it keeps without --force even when their bytes are in the cache.
 """
 
 from __future__ import annotations
@@ -144,38 +142,6 @@ def changed_here(repo: Repo, path: str, oid: str) -> bool:
             return False
         told = told or placed is False
     return told
-
-
-def holds_placed_version(repo: Repo, path: str, oid: str) -> bool:
-    """Is the workspace file at `path` (relative to the root), holding `oid`, unchanged since
-    dvx placed or recorded it there: does a sync record (of `path` itself, or of a tracked
-    directory holding it) name `oid` as the version there, as status calls a file outdated?
-    Such a version is one a pointer named, so gc deleted its object only where a remote
-    holds it (ops/last_copy.py). A version whose manifest is not in the cache is not known
-    here, so it never counts."""
-    for record_path, rel in _records_over(path):
-        synced = repo.syncstate.get(record_path)
-        if synced is not None and (_placed_at(synced, oid) if rel is None
-                                   else _a_version_of(repo, synced, rel, oid)):
-            return True
-    return False
-
-
-def _a_version_of(repo: Repo, synced: Synced, rel: str, oid: str) -> bool:
-    """Is `oid` the version of `rel` that a layer of the record `synced` of a directory holding
-    it names (down to the layer that last placed it: a checkout that stopped may have placed
-    a newer one), known from its manifest in the cache?"""
-    layers = synced.layers(down_to=rel)
-    if any(layer.executable is not None for layer in layers):
-        return False  # a file's record: it names nothing inside
-    for layer in layers:
-        try:
-            version = _version_in(repo, layer, rel)
-        except FormatError:
-            return False  # the record names no manifest (a file's, written by an older dvx)
-        if version is not None and version[0] == oid:  # never _UNKNOWN's "?"
-            return True
-    return False
 
 
 def _records_over(path: str) -> list[tuple[str, str | None]]:
