@@ -1360,6 +1360,40 @@ def test_push_all_branches_sends_this_clone_s_branches_not_a_teammate_s(team, tm
     assert run_dvx("status", "-c", "-r", "mirror", "z", cwd=bob).code == 0
 
 
+def _cached(clone, content: str) -> bool:
+    oid = xxhash.xxh3_128_hexdigest(content.encode())
+    return (clone / ".dvx/cache/files/xxh128" / oid[:2] / oid[2:]).is_file()
+
+
+@pytest.mark.parametrize("then_checkout", [False, True], ids=["added", "added-checked-out"])
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
+        team, tracked, then_checkout):
+    """alice adds a new version, (checks out,) then puts the pointer back with git: no commit
+    named that version, so gc deletes its bytes, and checkout and pull keep the file."""
+    alice = team.founder()
+    path = "d/2" if tracked == "d" else "x"
+    write(alice / path, "v0\n")
+    if tracked == "d":
+        write(alice / "d/1", "same\n")
+    must("add", tracked, cwd=alice)
+    share(alice, "v0")
+    edit(alice, path, "precious v1\n")
+    must("add", tracked, cwd=alice)
+    if then_checkout:
+        must("checkout", cwd=alice)
+    git(alice, "checkout", "--", f"{tracked}.dvx")
+    must("gc", "-w", "-f", "--grace", "0", cwd=alice)
+    assert not _cached(alice, "precious v1\n")
+    for command in ("checkout", "pull"):
+        refused = run_dvx(command, cwd=alice)
+        assert refused.code == 1, refused.output
+        assert f"Skipped {path}: it has changes that are not in the cache" in refused.stderr
+        assert (alice / path).read_text() == "precious v1\n"
+    must("checkout", "--force", cwd=alice)
+    assert (alice / path).read_text() == "v0\n"
+
+
 def _commits_data_without_pushing(clone, files: dict[str, str]):
     """Track `files` (their top-level paths), commit and push the commit, not the data."""
     for rel, content in files.items():
