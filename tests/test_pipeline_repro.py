@@ -646,6 +646,20 @@ def test_changes_only_in_pycache_while_the_command_ran_are_recorded_with_the_fol
     assert dvx("status", "-q").code == 0  # dvx.lock has the folder as the command left it
 
 
+def test_a_file_other_than_bytecode_written_into_pycache_while_the_command_ran_fails_it(
+        repo, dvx):
+    """Only .pyc/.pyo files in a `__pycache__` are Python's: a memo the command writes there
+    (and may read next time) is a dependency that changed, as anywhere else."""
+    write(repo / "data" / "a.txt", "a\n")
+    write(repo / "dvx.yaml", "stages:\n  copy:\n    cmd: cat data/a.txt > out.txt && "
+                             "mkdir -p data/__pycache__ && echo memo > data/__pycache__/memo\n"
+                             "    deps: [data]\n    outs: [out.txt]\n")
+    failed = dvx("repro")
+    assert failed.code != 0, failed.output
+    assert "its dependencies changed while its command ran (data)" in failed.stderr
+    assert not (repo / "dvx.lock").exists() and not _run_records(repo)
+
+
 def test_a_python_stage_importing_from_its_dependency_folder_is_recorded_with_its_pycache(
         repo, dvx, monkeypatch):
     """`python src/train.py` with `deps: [src]` writes src/__pycache__ as it imports from

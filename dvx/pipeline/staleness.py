@@ -156,8 +156,9 @@ def deps_after_run(repo: Repo, before: StageState
 
 
 def _in_bytecode_cache(rel: str) -> bool:
-    """Is the POSIX path `rel` inside a Python bytecode cache (a `__pycache__` folder)?"""
-    return "__pycache__" in rel.split("/")[:-1]
+    """Is the POSIX path `rel` Python bytecode (a .pyc or .pyo file) in a `__pycache__`
+    folder? Anything else written there is a file the command may read, as any other."""
+    return rel.endswith((".pyc", ".pyo")) and "__pycache__" in rel.split("/")[:-1]
 
 
 def _changed_files(had: Mapping[str, TreeEntry], now: Mapping[str, TreeEntry]
