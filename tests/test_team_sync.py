@@ -1358,6 +1358,8 @@ def test_push_all_branches_sends_this_clone_s_branches_not_a_teammate_s(team, tm
     pushed = run_dvx("push", "-a", "-r", "mirror", cwd=bob)
     assert pushed.code == 0, pushed.output
     assert run_dvx("status", "-c", "-r", "mirror", "z", cwd=bob).code == 0
+    in_sync = run_dvx("status", "-c", "-a", "-r", "mirror", cwd=bob)  # what push -a sends
+    assert in_sync.code == 0 and "push" not in in_sync.output, in_sync.output
 
 
 def _cached(clone, content: str) -> bool:

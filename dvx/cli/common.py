@@ -318,8 +318,8 @@ def example(text: str) -> str:
 REVISION_OPTIONS = [
     click.option("-a", "--all-branches", is_flag=True,
                  help="Also the data of every branch's tip, remote-tracking branches "
-                      "(origin/feature, as the last git fetch saw it) included; push "
-                      "sends this clone's own branches only."),
+                      "(origin/feature, as the last git fetch saw it) included; push and "
+                      "status -c read this clone's own branches only."),
     click.option("-T", "--all-tags", is_flag=True, help="Also the data of every tag."),
     click.option("-A", "--all-commits", is_flag=True,
                  help="Also the data of every commit, reflogs and stashes included."),
@@ -356,8 +356,8 @@ def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
     """The workspace's targets, and those of the revisions asked for (read from Git's
     objects, never checked out), limited to the TARGETS paths if any. Every branch is what
     gc -a keeps: the remote-tracking ones a `git fetch` brought too, unless `remote_branches`
-    is False (push: a teammate's branch is its author's to push, its data perhaps in no
-    cache of this clone). -A is every commit gc
+    is False (push, and status -c, which reports what push would send: a teammate's branch
+    is its author's to push, its data perhaps in no cache of this clone). -A is every commit gc
     -A keeps, and whose last copies gc keeps: those only reflogs and stash entries reach too,
     so that `push -A` uploads what gc asks it to."""
     from dvx.history import Scope, scope_targets

@@ -362,7 +362,8 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                    jobs: int | None, as_json: bool, revisions: tuple[Any, ...]) -> None:
     from dvx.ops.sync import remote_status
 
-    workspace, history = targets_in_scope(repo, targets, *revisions)
+    # The scope push sends, so that the `dvx push` its hints name clears what they report.
+    workspace, history = targets_in_scope(repo, targets, *revisions, remote_branches=False)
     result = remote_status(repo, workspace + history, remote_name, jobs)
     if as_json:
         emit_json(result.to_json())
