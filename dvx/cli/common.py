@@ -351,7 +351,7 @@ def history_paths(repo: Any, targets: tuple[str, ...]) -> list[str] | None:
 
 def targets_in_scope(repo: Any, targets: tuple[str, ...], all_branches: bool,
                      all_tags: bool, all_commits: bool, revs: tuple[str, ...],
-                     last_n: int | None, remote_branches: bool = True,
+                     last_n: int | None, *, remote_branches: bool = True,
                      ) -> tuple[list[Any], list[Any]]:
     """The workspace's targets, and those of the revisions asked for (read from Git's
     objects, never checked out), limited to the TARGETS paths if any. Every branch is what
