@@ -606,9 +606,12 @@ def test_a_command_a_killed_repro_left_running_is_named_and_stops_the_next_repro
     proc = _repro_waiting_on_a_fifo(repo)
     group = stage_group_once_recorded(repo)
     try:
-        os.kill(guardian_of(proc.pid), signal.SIGKILL)
+        guardian = guardian_of(proc.pid)
+        os.kill(guardian, signal.SIGKILL)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
+        wait_until_gone(guardian)  # a process dies some time after its SIGKILL: until then
+        # it still runs, and status rightly names it beside the stage's command
         said = dvx("status").stderr
         assert "`dvx repro` in this repository was stopped before it finished" in said
         assert "may still be running, writing the workspace: pid " in said, said
