@@ -519,11 +519,11 @@ def _unique(targets: list[Target]) -> list[Target]:
 def load_tree(repo: Repo, pointer: Pointer, where: str | None = None) -> Tree | None:
     """The validated manifest of a directory pointer, or None if it is not in the cache.
     `where` (the pointer file, or dvx.lock) is named in the error of an invalid one."""
+    key = (pointer.algo, pointer.oid)
+    if key in repo.loaded_trees:  # read once a command: checkout asks again for each file
+        return repo.loaded_trees[key]
     if not repo.cache.exists(pointer.oid):
         return None
-    key = (pointer.algo, pointer.oid)
-    if key in repo.loaded_trees:
-        return repo.loaded_trees[key]
     known_good = repo.statcache.is_valid_tree(pointer.oid)
     try:
         with repo.cache.open(pointer.oid) as src:
