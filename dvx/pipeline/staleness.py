@@ -131,8 +131,8 @@ def deps_after_run(repo: Repo, before: StageState
                    ) -> tuple[list[str], tuple[LockedPath, ...]]:
     """The deps that no longer hold what `before` (from stage_state(watch=True)) hashed,
     and the deps as they are now, to record with the run. A dependency moved if its data
-    changed, but for a folder whose files changed only in Python bytecode caches (any
-    `__pycache__` in it: the command's own, written as it imports from there): they are
+    changed, but for a folder whose files changed only in Python bytecode (.pyc/.pyo files in
+    a `__pycache__` in it: the command's own, written as it imports from there): they are
     not what it read, and the folder is recorded as the command left it. Any other file
     added, changed or removed moves it: an added one may have been read. One that cannot be
     read now counts as moved. Only the files whose stat moved since are read again: an
