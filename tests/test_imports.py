@@ -965,7 +965,8 @@ def test_an_answer_that_is_no_http_is_named_so_without_its_bytes(project, tmp_pa
                                             f"'{url}/data.bin' could not be read: Bad status "
                                             "line. "), failed.stderr
             assert len(failed.stderr) < 400 and failed.stderr.count("\n") == 1, failed.stderr
-            assert "400" not in failed.stderr and "\\x" not in failed.stderr
+            said = failed.stderr.replace(url, "URL")  # the port may hold "400"
+            assert "400" not in said and "\\x" not in said
     assert not (project / "data.bin.dvx").exists() and not (tmp_path / "data.bin").exists()
 
 
