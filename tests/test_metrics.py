@@ -395,7 +395,7 @@ def test_a_symlink_leading_outside_is_not_read(formats, tmp_path, dvx):
     result = dvx("metrics", "show", "--json")
     doc = json.loads(result.stdout)["workspace"]["data"]["metrics.json"]
     assert "outside the repository" in doc["error"]["msg"]
-    assert "1234" not in result.output
+    assert "password" not in result.output  # the path may hold 1234
 
 
 def test_a_symlink_into_git_or_dvx_is_not_read(formats, tmp_path, dvx):
