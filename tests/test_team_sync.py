@@ -1387,13 +1387,85 @@ def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
     git(alice, "checkout", "--", f"{tracked}.dvx")
     must("gc", "-w", "-f", "--grace", "0", cwd=alice)
     assert not _cached(alice, "precious v1\n")
-    for command in ("checkout", "pull"):
+    for command, why in (("checkout", "is no longer in the cache"),
+                         ("pull", "is neither in the cache nor on the remote")):
         refused = run_dvx(command, cwd=alice)
         assert refused.code == 1, refused.output
-        assert f"Skipped {path}: it has changes that are not in the cache" in refused.stderr
+        assert f"Skipped {path}: the version it holds" in refused.stderr
+        assert why in refused.stderr
         assert (alice / path).read_text() == "precious v1\n"
     must("checkout", "--force", cwd=alice)
     assert (alice / path).read_text() == "v0\n"
+
+
+def _bob_s_outdated_version_collected(team, tracked: str) -> tuple[Path, str]:
+    """bob holds v1 of `tracked` (d/2 of a directory, or the file x); alice shares v2; bob
+    runs `git pull`, `dvx fetch` and a gc, which deletes v1's bytes: the remote holds them."""
+    alice = team.founder()
+    path = "d/2" if tracked == "d" else "x"
+    write(alice / path, "v1\n")
+    if tracked == "d":
+        write(alice / "d/1", "same\n")
+        write(alice / "d/3", "only in v1\n")
+    must("add", tracked, cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, path, "v2\n")
+    if tracked == "d":
+        (alice / "d/3").unlink()
+    must("add", tracked, cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q", "origin", "main")
+    must("fetch", cwd=bob)
+    must("gc", "-w", "-f", "--grace", "0", cwd=bob)
+    assert not _cached(bob, "v1\n")
+    return bob, path
+
+
+@pytest.mark.parametrize("tracked", ["d", "x"], ids=["directory", "file"])
+def test_status_and_checkout_say_an_outdated_version_gc_took_is_for_pull_to_replace(
+        team, tracked):
+    bob, path = _bob_s_outdated_version_collected(team, tracked)
+    status = run_dvx("status", cwd=bob)
+    assert "a version no longer in the cache" in status.stdout
+    assert "`dvx pull` replaces outdated data" in status.stdout
+    assert "`dvx checkout` brings" not in status.stdout
+    gone = [path, "d/3"] if tracked == "d" else [path]
+    assert status_of(bob, tracked)["outdated_not_cached"] == gone
+    refused = run_dvx("checkout", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert f"Skipped {path}: the version it holds, which dvx placed or recorded there, is no " \
+           "longer in the cache" in refused.stderr
+    assert "`dvx pull` replaces it if the remote holds that version" in refused.stderr
+    assert "it has changes" not in refused.stderr
+    assert (bob / path).read_text() == "v1\n"
+
+
+@pytest.mark.parametrize("target", ["d", "d/2", "x"], ids=["directory", "partial", "file"])
+def test_pull_replaces_an_outdated_version_gc_took_from_the_cache_as_the_remote_holds_it(
+        team, target):
+    bob, path = _bob_s_outdated_version_collected(team, target.split("/")[0])
+    pulled = run_dvx("pull", target, cwd=bob)
+    assert pulled.code == 0, pulled.output
+    assert (bob / path).read_text() == "v2\n"
+    if target == "d":
+        assert not (bob / "d/3").exists()  # as the remote holds it, deleted too
+    if target != "d/2":
+        assert run_dvx("status", "-q", cwd=bob).code == 0
+
+
+def test_pull_keeps_an_outdated_file_changed_here_though_the_remote_holds_its_bytes(team):
+    bob, path = _bob_s_outdated_version_collected(team, "x")
+    alice = team.base / "alice"
+    write(alice / "z", "z data\n")
+    must("add", "z", cwd=alice)
+    share(alice, "z")  # on the remote, never fetched by bob
+    edit(bob, path, "z data\n")
+    assert not _cached(bob, "z data\n")
+    refused = run_dvx("pull", "x", cwd=bob)
+    assert refused.code == 1, refused.output
+    assert f"Skipped {path}: it has changes made here" in refused.stderr
+    assert (bob / path).read_text() == "z data\n"
 
 
 def _commits_data_without_pushing(clone, files: dict[str, str]):

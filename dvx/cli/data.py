@@ -481,6 +481,11 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
         if o.outdated:
             states.append(f"{len(o.outdated)} file{'' if len(o.outdated) == 1 else 's'} "
                           "outdated")
+        if o.outdated_not_cached:
+            count = len(o.outdated_not_cached)
+            holding = "its data holds" if o.kind == "file" else \
+                f"{count} file holds" if count == 1 else f"{count} files hold"
+            states.append(f"{holding} a version no longer in the cache")
         if o.not_pulled:
             states.append(f"{len(o.not_pulled)} file{'' if len(o.not_pulled) == 1 else 's'} "
                           "not pulled")
@@ -533,8 +538,13 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     if unsorted:
         out(f"(changed both here and in Git: `dvx fetch {' '.join(unsorted)}` brings the "
             "new version's manifest, to tell your changes from Git's)")
-    if any(o.workspace == "outdated" and (o.pushed or o.in_cache) for o in result.outputs):
+    if any(o.workspace == "outdated" and (o.pushed or o.in_cache) and not o.outdated_not_cached
+           for o in result.outputs):
         out("(`dvx checkout` brings the data the pointers name, `dvx pull` fetches it first)")
+    if any(o.outdated_not_cached for o in result.outputs):
+        out("(`dvx pull` replaces outdated data holding a version no longer in the cache, if the "
+            "remote holds that version, where `dvx checkout` keeps it; `dvx add PATH` records it "
+            "instead)")
     if any(o.in_cache and o.workspace == "not_pulled" for o in result.outputs):
         out("(`dvx checkout` places the data the pointers name)")
     if any(o.workspace == "linked_elsewhere" for o in result.outputs):

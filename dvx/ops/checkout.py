@@ -3,8 +3,10 @@
 Checkout plans first and then applies. A workspace file is replaced or deleted only when its
 current content is itself in the cache (so nothing is lost) and is not a change made here
 since it was last synced (dvx/syncstate.py: else no pointer may name it, and gc would take
-it), or with --force; everything else is skipped and reported. Files that the target version
-of a directory no longer has are removed, and directories left empty by that are pruned.
+it), or with --force; everything else is skipped and reported. The checkout of a pull may
+also replace a file whose content a remote holds (`HeldElsewhere`): nothing is lost either.
+Files that the target version of a directory no longer has are removed, and directories left
+empty by that are pruned.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import stat
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from typing import TypeGuard
 
@@ -29,7 +31,7 @@ from dvx.objects.statcache import StatKey, stat_key
 from dvx.objects.tree import Tree
 from dvx.ops.data_places import not_ignored, tracked_by_git
 from dvx.ops.left_behind import settle_left_behind
-from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_whole
+from dvx.ops.sync_layers import changed_here, kept_as_placed, placed_by_dvx, placed_whole
 from dvx.outputs import DeclaredOutputs, Output, Target, load_tree
 from dvx.paths import alike_paths, for_command, join_posix, safe_dir_join, walk_directory
 from dvx.processes import map_in_processes
@@ -108,18 +110,32 @@ CHANGED_OBJECT = "its object in the cache was changed after it was stored"
 NOT_CACHED = "it has changes that are not in the cache (use --force to discard them)"
 CHANGED_HERE = ("it has changes made here since the last checkout (`dvx commit` records them; "
                 "use --force to discard them)")
+GONE_FROM_CACHE = ("the version it holds, which dvx placed or recorded there, is no longer in "
+                   "the cache (gc deleted it, say): `dvx pull` replaces it if the remote holds "
+                   "that version; `dvx add` records it again; use --force to discard it")
+ONLY_HERE = ("the version it holds is neither in the cache nor on the remote (`dvx add` records "
+             "it again; use --force to discard it)")
+_NOT_CACHED = (NOT_CACHED, GONE_FROM_CACHE)
+
+# Given an output and the oids of workspace files of it that checkout would keep because the
+# cache lacks their bytes, those a remote holds (replacing them loses nothing); None when
+# that could not be asked.
+HeldElsewhere = Callable[[Output, Collection[str]], "set[str] | None"]
+_Ask = Callable[[Collection[str]], "set[str] | None"]
 
 
 def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
-             force: bool = False, relink: bool = False, settle: DeclaredOutputs | None = None
-             ) -> CheckoutResult:
+             force: bool = False, relink: bool = False, settle: DeclaredOutputs | None = None,
+             held_elsewhere: HeldElsewhere | None = None) -> CheckoutResult:
     """`targets`, or a function that reads them once the repository lock is held (what the
     pointers name may have changed since the caller last read them).
     `relink`: place again the files that already match, so that each is placed as
     cache.type now says (after it changed: a symlink becomes a copy, a copy a link); those
     placed so already are left as they are.
     `settle` (the targets are every output): data whose pointer left Git goes too, when that
-    loses nothing (dvx/ops/left_behind.py), but for the outputs it says dvx.yaml declares."""
+    loses nothing (dvx/ops/left_behind.py), but for the outputs it says dvx.yaml declares.
+    `held_elsewhere` (a pull's): asked about the files kept as the cache lacks their bytes;
+    those a remote holds are replaced, unless they are changes made here."""
     result = CheckoutResult()
     with repo.lock():
         if callable(targets):
@@ -148,14 +164,15 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 problems = len(result.skipped) + len(result.missing)
                 skipped_from, missing = len(result.skipped), len(result.missing)
                 found = result.unchanged_found
+                ask = None if held_elsewhere is None else _asking(held_elsewhere, target.output)
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
-                                         relink, found_there.get(target, ())):
+                                         relink, found_there.get(target, ()), ask):
                         # no manifest: nothing placed, as before
                         _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
-                    _checkout_file(repo, target.output, force, result, relink)
+                    _checkout_file(repo, target.output, force, result, relink, ask)
                 kept = [path for path, _ in result.skipped[skipped_from:]] \
                     if len(result.missing) == missing else None
                 _remember_synced(repo, target,
@@ -172,6 +189,10 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             repo.statcache.flush()
             repo.syncstate.flush()
     return result
+
+
+def _asking(held_elsewhere: HeldElsewhere, output: Output) -> _Ask:
+    return lambda oids: held_elsewhere(output, oids)
 
 
 def _ignore_again(repo: Repo, outputs: list[str]) -> list[str]:
@@ -385,18 +406,35 @@ def _why_not_replace_unreadable(repo: Repo, path: str) -> str | None:
 
 
 def _replaceable(repo: Repo, state: FileState | None, force: bool, display: str,
-                 wanted: str | None = None) -> str | None:
+                 wanted: str | None = None, elsewhere: Set[str] = frozenset()) -> str | None:
     """None if the file at `display` (relative to the root), in this state, may be replaced
     by the object `wanted` (None: deleted): it holds that object already; or its content is
     safe in the cache (or it is a link dvx made into the cache to an object that still holds
-    its bytes) and is not a change made here since it was last synced, which no pointer
-    names once replaced. A file the sync records know nothing of is judged by the cache
-    alone."""
+    its bytes), or among the oids `elsewhere` (a remote holds them), and is not a change made
+    here since it was last synced, which no pointer names once replaced. A file the sync
+    records know nothing of is judged by where its bytes are alone. One kept for its bytes
+    being in no cache is told apart by whether dvx placed that version there (gc may have
+    taken it from the cache since) or not."""
     if force or state is None or state.oid == wanted or state.dangling:
         return None
-    if state.holds_its_own_bytes and not repo.cache.exists(state.oid):
-        return NOT_CACHED
+    if state.holds_its_own_bytes and not repo.cache.exists(state.oid) \
+            and state.oid not in elsewhere:
+        return GONE_FROM_CACHE if placed_by_dvx(repo, display, state.oid) else NOT_CACHED
     return CHANGED_HERE if changed_here(repo, display, state.oid) else None
+
+
+def _judged_elsewhere(repo: Repo, ask: _Ask,
+                      kept: Sequence[tuple[str, FileState, str | None]]) -> list[str | None]:
+    """Why each of the files `kept` ((display, state, the oid to place or None), each kept
+    as the cache lacks its bytes) is still kept, once `ask` tells which of those bytes a
+    remote holds: None for one it holds that is no change made here."""
+    held = ask({state.oid for _, state, _ in kept})
+    if held is None:  # the remote could not be asked: as checkout alone judges them
+        return [_replaceable(repo, state, False, display, wanted)
+                for display, state, wanted in kept]
+    whys = [_replaceable(repo, state, False, display, wanted, held)
+            for display, state, wanted in kept]
+    return [ONLY_HERE if why in _NOT_CACHED else why for why in whys]
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int,
@@ -463,7 +501,7 @@ def _set_aside_changed_object(repo: Repo, oid: str, display: str, result: Checko
 
 
 def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResult,
-                   relink: bool = False) -> None:
+                   relink: bool = False, ask: _Ask | None = None) -> None:
     pointer = output.pointer
     full = repo.abspath(output.path)
     if os.path.isdir(full) and not os.path.islink(full):
@@ -488,6 +526,8 @@ def _checkout_file(repo: Repo, output: Output, force: bool, result: CheckoutResu
     if not repo.cache.exists(pointer.oid):
         result.missing.append(output.path)
         return
+    if why in _NOT_CACHED and ask is not None and state is not None:
+        why = _judged_elsewhere(repo, ask, [(output.path, state, pointer.oid)])[0]
     if why:
         result.skipped.append((output.path, why))
         return
@@ -581,7 +621,7 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult, relink: bool = False,
-                  placed_before: tuple[str, ...] = ()) -> bool:
+                  placed_before: tuple[str, ...] = (), ask: _Ask | None = None) -> bool:
     """Check the directory out; False if its manifest is not in the cache (nothing done).
     `placed_before`: its paths dvx placed as outputs of their own (see _plan_dir)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
@@ -596,7 +636,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
             return True
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
-                     relink, placed_before)
+                     relink, placed_before, ask)
     if plan.place:
         _hold_back_alike_entries(output.path, top, tree, plan, result)
     _apply(repo, output.path, top, tree, plan, result)
@@ -675,10 +715,13 @@ def _missing_objects(repo: Repo, tree_oid: str, tree: Tree, scope: Sequence[int]
 
 def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
               subpath: str | None, force: bool, result: CheckoutResult,
-              relink: bool = False, placed_before: tuple[str, ...] = ()) -> _DirPlan:
+              relink: bool = False, placed_before: tuple[str, ...] = (),
+              ask: _Ask | None = None) -> _DirPlan:
     """`placed_before`: relpaths dvx placed as outputs of their own, whose matching files
-    are not counted in result.unchanged_found."""
+    are not counted in result.unchanged_found. `ask`: which bytes a remote holds, of the
+    files kept as the cache lacks theirs (asked once for all of them)."""
     plan = _DirPlan()
+    unsaved: list[tuple[int, FileState]] = []  # files to replace whose bytes no cache holds
     # relpath -> (full path, its lstat when known) of what is there now
     current: dict[str, tuple[str, os.stat_result | None]] = {}
     if os.path.isdir(top):
@@ -724,21 +767,52 @@ def _plan_dir(repo: Repo, display: str, top: str, tree: Tree, tree_oid: str,
                 repo, current[rel][0], state, tree.oid_at(index)):
             _set_aside_changed_object(repo, tree.oid_at(index), f"{display}/{rel}", result,
                                       through_link=True)
+        elif why in _NOT_CACHED and ask is not None and state is not None:
+            unsaved.append((index, state))
         elif why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
             plan.place.append(index)
-    if subpath is None and found == len(current):
-        return plan  # every path there is the manifest's: nothing to delete
-    for rel, (path, _) in current.items():
-        if not _in_scope(rel, subpath) or rel in tree:
-            continue
-        why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
+    unwanted: list[tuple[str, FileState | None]] = []  # files to delete whose bytes no cache holds
+    if subpath is not None or found != len(current):  # else nothing there to delete
+        for rel, (path, _) in current.items():
+            if not _in_scope(rel, subpath) or rel in tree:
+                continue
+            why = _safe_to_replace(repo, path, f"{display}/{rel}", force)
+            if why in _NOT_CACHED and ask is not None:
+                unwanted.append((rel, file_state(repo, path, f"{display}/{rel}")))
+            elif why:
+                result.skipped.append((f"{display}/{rel}", why))
+            else:
+                plan.delete.append(rel)
+    if ask is not None and (unsaved or unwanted):
+        _plan_unsaved(repo, display, tree, plan, result, ask, unsaved, unwanted)
+    return plan
+
+
+def _plan_unsaved(repo: Repo, display: str, tree: Tree, plan: _DirPlan, result: CheckoutResult,
+                  ask: _Ask, unsaved: list[tuple[int, FileState]],
+                  unwanted: list[tuple[str, FileState | None]]) -> None:
+    """Add to `plan` the files of the directory `display` that `ask` finds a remote holds the
+    bytes of: those to replace (`unsaved`, indices into `tree`) and to delete (`unwanted`,
+    relpaths); the others are skipped."""
+    kept: list[tuple[str, FileState, str | None]] = [
+        (f"{display}/{tree.paths[index]}", state, tree.oid_at(index)) for index, state in unsaved]
+    kept += [(f"{display}/{rel}", state, None) for rel, state in unwanted if state is not None]
+    whys = iter(_judged_elsewhere(repo, ask, kept))
+    for index, _ in unsaved:
+        why = next(whys)
+        if why:
+            result.skipped.append((f"{display}/{tree.paths[index]}", why))
+        else:
+            plan.place.append(index)
+    plan.place = array("l", sorted(plan.place))  # placing holds them in path order
+    for rel, state in unwanted:
+        why = next(whys) if state is not None else None
         if why:
             result.skipped.append((f"{display}/{rel}", why))
         else:
             plan.delete.append(rel)
-    return plan
 
 
 def _hold_back_alike_entries(display: str, top: str, tree: Tree, plan: _DirPlan,

@@ -111,6 +111,10 @@ class OutputStatus:
     # Not in the cache, but the workspace holds all of it, unchanged (the cache was deleted,
     # say): `dvx commit` stores it again, where `dvx pull` needs a remote that has it
     only_in_workspace: bool = False
+    # Of an outdated output, the files (repo paths) holding an older version the cache no
+    # longer has (gc deleted it): checkout keeps them, a pull replaces them if the remote
+    # holds that version
+    outdated_not_cached: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -134,7 +138,8 @@ class OutputStatus:
                                   "workspace": self.workspace, "in_cache": self.in_cache,
                                   "pointer_oid": self.pointer_oid, "synced_oid": self.synced_oid,
                                   "moved_in_workspace": self.moved_in_workspace,
-                                  "only_in_workspace": self.only_in_workspace}
+                                  "only_in_workspace": self.only_in_workspace,
+                                  "outdated_not_cached": self.outdated_not_cached}
         if self.kind == "dir":
             doc.update(added=self.added, modified=self.modified, deleted=self.deleted,
                        not_pulled=self.not_pulled, outdated=self.outdated)
@@ -376,7 +381,39 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
         result = result if earlier is None else earlier[1]
     if result.pointer_moved:
         result.moved_in_workspace = moved_in_workspace(repo, output)
+    if result.workspace == OUTDATED or result.outdated:
+        result.outdated_not_cached = _outdated_not_cached(repo, output)
     return result
+
+
+def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
+    """The files of the outdated `output` that a checkout would replace or delete, holding
+    bytes the cache lacks (so it keeps them, as `checkout._replaceable` does)."""
+    full = repo.abspath(output.path)
+    is_dir = os.path.isdir(full) and not os.path.islink(full)
+    if output.pointer.is_dir != is_dir:
+        return []  # a file where a directory goes, or the other way: not sorted out here
+    if not is_dir:
+        paths = [output.path]
+    else:
+        tree = load_tree(repo, output.pointer, output.recorded_in)
+        try:
+            current = scan_directory(repo, full, output.path, recorded=tree or ())
+        except PathError:
+            return []
+        wanted = {} if tree is None else tree.by_path()
+        paths = sorted(join_posix(output.path, rel) for rel, entry in current.items()
+                       if (rel not in wanted) or wanted[rel].oid != entry.oid)
+    found = []
+    for path in paths:
+        try:
+            state = file_state(repo, repo.abspath(path), path)
+        except PathError:
+            continue
+        if state is not None and state.holds_its_own_bytes and not state.dangling \
+                and state.oid != output.pointer.oid and not repo.cache.exists(state.oid):
+            found.append(path)
+    return found
 
 
 def moved_in_workspace(repo: Repo, output: Output) -> bool:

@@ -22,7 +22,7 @@ from dvx.lockfile import LOCK_FILE
 from dvx.logs import get_logger, quoted
 from dvx.objects.odb import ObjectStore
 from dvx.objects.tree import Tree
-from dvx.ops.checkout import CheckoutResult, checkout
+from dvx.ops.checkout import CheckoutResult, HeldElsewhere, checkout
 from dvx.ops.remote import (
     default_remote,
     lock_remote,
@@ -1058,9 +1058,30 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
         checked[:] = [t for t in current if t.output.path not in local_only]
         return checked
 
-    result.checkout = checkout(repo, to_check_out, force=force, settle=settle)
+    result.checkout = checkout(repo, to_check_out, force=force, settle=settle,
+                               held_elsewhere=_held_on_remote(repo, remote_name, jobs))
     result.not_fetched = _missing_from_unread(result, checked)
     return result
+
+
+def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None) -> HeldElsewhere:
+    """Which of the oids asked about the remote that gives an output holds (confirmed as gc
+    confirms what it deletes from the cache): the workspace files holding those bytes may be
+    replaced though the cache lacks them (gc deleted an older version). None when it cannot
+    be asked; nothing for a `push: false` output, which no remote holds."""
+    def held(output: Output, oids: Collection[str]) -> set[str] | None:
+        if not output.push:
+            return set()
+        name = next(iter(_grouped(repo, [Target(output)], remote_name)))
+        try:
+            name, remote = open_remote(repo, name)
+            return transfer.confirmed_on(remote, set(oids), settings_for(repo, name, remote, jobs))
+        except (DvxError, OSError) as exc:
+            log.warning("Could not ask the remote whether it holds the versions of '%s' the "
+                        "cache lacks, which the workspace holds: %s", output.path, exc)
+            return None
+
+    return held
 
 
 def _missing_from_unread(result: SyncResult, checked: list[Target]) -> dict[str, str | None]:

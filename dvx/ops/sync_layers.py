@@ -15,7 +15,8 @@ comparison names the version missing (`missing`), and commit refuses until it is
 again, never calling the file a change made here.
 
 The same records tell checkout which workspace files are changes made here (`changed_here`),
-which it keeps without --force even when their bytes are in the cache.
+which it keeps without --force even when their bytes are in the cache, and which hold a
+version dvx placed (`placed_by_dvx`), whose bytes gc may have taken from the cache since.
 """
 
 from __future__ import annotations
@@ -132,15 +133,28 @@ def changed_here(repo: Repo, path: str, oid: str) -> bool:
     itself, or of a tracked directory holding it) says what was placed there, and `oid` is
     none of the versions any of them placed. With no such record, or one whose versions are
     no longer known here, it cannot be told: False."""
-    told = False
+    return _placed_by_dvx(repo, path, oid) is False
+
+
+def placed_by_dvx(repo: Repo, path: str, oid: str) -> bool:
+    """Does a sync record say that dvx placed or recorded `oid` at `path` (relative to the
+    root), a version that is then no change made here? False when none tells."""
+    return _placed_by_dvx(repo, path, oid) is True
+
+
+def _placed_by_dvx(repo: Repo, path: str, oid: str) -> bool | None:
+    """True if a sync record over `path` says `oid` was placed there; False if some say what
+    was placed and none placed `oid`; None if none tells."""
+    told: bool | None = None
     for record_path, rel in _records_over(path):
         synced = repo.syncstate.get(record_path)
         if synced is None:
             continue
         placed = _placed_at(synced, oid) if rel is None else _placed_there(repo, synced, rel, oid)
         if placed:
-            return False
-        told = told or placed is False
+            return True
+        if placed is False:
+            told = False
     return told
 
 
