@@ -553,6 +553,33 @@ def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_so
             (project / "train.csv.dvx").read_text()) == before
 
 
+def test_import_again_at_another_rev_takes_its_source_by_path_or_file_url_as_one(
+        source, project):
+    """Running an import again at another revision moves that import on however its source
+    repository is named (a file:// URL, an absolute or relative path), as `update --rev`
+    takes them as one source; the pointer records the spelling given last."""
+    team, alice = source
+    _new_version(alice)
+    git(alice, "tag", "v2")
+    git(alice, "push", "-q", "origin", "v2")
+    must("import", f"file://{team.origin}/", "images", "--rev", "v1", "-o", "data/images",
+         cwd=project)
+    must("import", str(team.origin), "images", "--rev", "v2", "-o", "data/images",
+         cwd=project)
+    assert sorted(os.listdir(project / "data" / "images")) == ["0.png", "1.png", "2.png",
+                                                               "3.png"]
+    relative = os.path.relpath(team.origin, project)  # as a path is recorded
+    assert f'repo: "{relative}"' in (project / "data" / "images.dvx").read_text()
+    must("import", f"file://{team.origin}", "raw/train.csv", "--rev", "v1", "-o", "t.csv",
+         cwd=project)
+    must("import", relative, "raw/train.csv", "--rev", "v2", "-o", "t.csv", cwd=project)
+    assert 'rev: "v2"' in (project / "t.csv.dvx").read_text()
+    other = run_dvx("import", str(alice), "raw/train.csv", "--rev", "v2", "-o", "t.csv",
+                    cwd=project)  # another repository (a clone of it) is another source
+    assert other.code == 2 and "'t.csv' already exists: it is an import of" in other.stderr, (
+        other.output)
+
+
 def test_a_percent_encoded_file_url_names_the_folder_git_reads(source, project):
     """A file:// URL's percent-escapes are decoded as Git decodes them (`%20`: a space), for
     a work tree read in place and a bare repository cloned alike."""

@@ -784,8 +784,7 @@ def _check_rev(repo: Repo, imports: list[Output], rev: str | None) -> None:
     infos = [o.pointer.source_info or {} for o in imports]
     if any("repo" not in info for info in infos):
         raise UsageError("--rev applies to imports from repositories, not from URLs.")
-    # one repository, however it is named (a path, a file:// URL), is one source
-    sources = sorted({clone_url(_location(repo, info["repo"])) for info in infos})
+    sources = sorted({_source_id(repo, info["repo"]) for info in infos})
     if len(sources) > 1:
         raise UsageError(f"--rev names a revision of one source, and these imports come from "
                          f"{len(sources)}: {', '.join(repr(s) for s in sources)}.",
@@ -1040,7 +1039,24 @@ def _is_import_of(repo: Repo, out: str, origin: dict[str, str]) -> bool:
     outputs, _ = scan_outputs(repo)
     rel = repo_relpath(repo.root, out)
     return any(o.path == rel and o.pointer.source_info is not None
-               and origin.items() <= o.pointer.source_info.items() for o in outputs)
+               and _imports_origin(repo, o.pointer.source_info, origin) for o in outputs)
+
+
+def _imports_origin(repo: Repo, info: dict[str, str], origin: dict[str, str]) -> bool:
+    """Is the import whose pointer records `info` (its `source:`) one of `origin` (a
+    repository and a path in it, or a URL)? A repository is the same however it is named
+    (`_source_id`), so importing it again under another spelling moves that import on."""
+    if "repo" not in origin:
+        return origin.items() <= info.items()
+    return ("repo" in info and info.get("path") == origin["path"]
+            and _source_id(repo, info["repo"]) == _source_id(repo, origin["repo"]))
+
+
+def _source_id(repo: Repo, recorded: str) -> str:
+    """What identifies the repository a pointer records as a source (`recorded`, relative
+    to the root if a path): one repository named by a path, absolute or relative, or by a
+    `file://` URL, with or without a trailing slash, is one source, as it has one clone."""
+    return clone_url(_location(repo, recorded))
 
 
 def _resolve_output(out: str | None, source_path: str) -> str:
@@ -1069,7 +1085,7 @@ def _refuse_taken(repo: Repo, rel: str, origin: dict[str, str], force: bool,
             raise PathError(f"'{rel}' is already tracked (not an import).",
                             f"Import to another path ({out_arg}).")
         if output.path == rel and info is not None and not force and not (
-                origin.items() <= info.items()):
+                _imports_origin(repo, info, origin)):
             where = (f"'{info['url']}'" if "url" in info
                      else f"'{info.get('path')}' from '{info.get('repo')}'")
             raise PathError(f"'{rel}' already exists: it is an import of {where}.",
