@@ -1662,6 +1662,44 @@ def test_fetch_of_another_revision_s_import_names_the_import_that_brings_its_dat
         in unread.stderr  # HEAD~1's
 
 
+def test_fetch_names_no_import_for_data_an_import_read_from_its_source_s_uncommitted_workspace(
+        source, project, tmp_path):
+    """An import from a local source without --rev reads its workspace, and records the
+    commit that is on: for an older revision's pointer of it whose data no remote has, fetch
+    names the `dvx import` at that commit only when that commit holds the data; for data
+    added there but not committed, it says that no import is known to bring it, and why."""
+    import re
+    import shlex
+
+    _, alice = source
+    must("remote", "add", "-d", "mine", str(tmp_path / "store"), cwd=project)
+    must("import", str(alice), "raw/train.csv", cwd=project)
+    commit(project, "committed data")
+    for n in (3, 5):
+        edit(alice, "raw/train.csv", f"a,b\n{n},{n + 1}\n")
+        must("add", "raw/train.csv", cwd=alice)  # recorded there, not committed to Git
+        must("update", "train.csv.dvx", cwd=project)
+        commit(project, f"uncommitted data {n}")
+    must("push", cwd=project)  # the workspace's data only
+    git(tmp_path, "clone", "-q", str(project), "mate")
+    mate = tmp_path / "mate"
+    uncommitted = run_dvx("fetch", "--rev", "HEAD~1", cwd=mate)
+    assert uncommitted.code == 1, uncommitted.output
+    head = git(alice, "rev-parse", "HEAD").strip()
+    assert ("train.csv.dvx is an import that named that data in commit ") in uncommitted.stderr
+    assert ("and no `dvx import` is known to bring it: it was read from its source's "
+            "workspace, not committed there (the commit it records there, "
+            f"{head[:7]}, holds other data).") in uncommitted.stderr, uncommitted.stderr
+    assert "dvx import " not in uncommitted.stderr and "brings it" not in uncommitted.stderr
+
+    committed = run_dvx("fetch", "--rev", "HEAD~2", cwd=mate)
+    assert committed.code == 1, committed.output
+    found = re.search(r"`(dvx import [^`]+)` brings it from its source", committed.stderr)
+    assert found is not None and f"--rev {head[:12]} " in found[1], committed.stderr
+    must(*shlex.split(found[1])[1:], cwd=mate)
+    assert run_dvx("fetch", "--rev", "HEAD~2", cwd=mate).code == 0
+
+
 def test_a_local_source_s_uncommitted_data_is_seen_by_status_and_update(source, project):
     _, alice = source
     assert run_dvx("import", str(alice), "raw/train.csv", cwd=project).code == 0

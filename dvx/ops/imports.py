@@ -956,23 +956,59 @@ def _target_rel(repo: Repo, target: str) -> str:
     return rel[:-len(POINTER_SUFFIX)] if rel.endswith(POINTER_SUFFIX) else rel
 
 
-def import_command(repo: Repo, output: Output) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class ImportAgain:
+    """How the data an import's pointer names is had again from its source, when `dvx
+    update` does not bring it (another revision's pointer): `command`, the `dvx import` that
+    brings it, and `copy`, the pointer file of the copy that makes, as a command run here
+    names them; or, when no such import is known to bring it (`command` None), `why`."""
+    command: str | None
+    copy: str | None = None
+    why: str = ""
+
+
+def import_command(repo: Repo, output: Output) -> ImportAgain | None:
     """For the pointer of an import from a repository (`output`: another revision's, say,
     whose data `dvx update` does not bring, as it brings the workspace's): the `dvx import`
     that brings that data into the cache from its source, at the commit the pointer records,
-    to a copy beside the workspace's, and that copy's pointer file, as a command run here
-    names them (`dvx remove --outs` drops the copy, the cache keeping the data). None for an
-    import from a URL, whose source keeps no older version."""
+    to a copy beside the workspace's (`dvx remove --outs` drops the copy, the cache keeping
+    the data); no command, and why, when that commit is not known to hold the data
+    (`_unlike_its_commit`). None for an import from a URL, whose source keeps no older
+    version."""
     info = output.pointer.source_info or {}
     if "repo" not in info or "rev_lock" not in info:
         return None
+    why = _unlike_its_commit(repo, output, info)
+    if why:
+        return ImportAgain(None, why=why)
     location = _location(repo, info["repo"])
     if _is_local(info["repo"], repo.root) and not os.path.isabs(info["repo"]):
         location = os.path.relpath(location)  # as typed here
     commit = info["rev_lock"][:12]
     copy = f"{output.path}-{commit[:7]}"
-    return (f"dvx import {shell_quote(location)} {shell_quote(info['path'])} --rev {commit} "
-            f"-o {for_command(repo.root, copy)}", for_command(repo.root, copy + POINTER_SUFFIX))
+    return ImportAgain(f"dvx import {shell_quote(location)} {shell_quote(info['path'])} "
+                       f"--rev {commit} -o {for_command(repo.root, copy)}",
+                       for_command(repo.root, copy + POINTER_SUFFIX))
+
+
+def _unlike_its_commit(repo: Repo, output: Output, info: dict[str, str]) -> str:
+    """Why the source commit an import's pointer records (`info`, its `source:`) is not
+    known to hold the data it names, "" if it is. An import from a local source without
+    --rev read its workspace, whose data may not have been committed there, though its
+    pointer records the commit the workspace was on: that commit is read to tell (the
+    source is on this machine). Any other import took its data from that commit."""
+    if "rev" in info or _local_path(info["repo"], repo.root) is None:
+        return ""
+    commit = info["rev_lock"][:7]
+    try:
+        source = Source(_location(repo, info["repo"]), info["rev_lock"], reader=repo)
+        if _data_oid(source, source.find(info["path"])) == output.pointer.oid:
+            return ""
+    except (DvxError, OSError) as exc:
+        return (f"it was read from its source's workspace, and whether the commit it records "
+                f"there ({commit}) holds it could not be told ({describe(exc)})")
+    return (f"it was read from its source's workspace, not committed there (the commit it "
+            f"records there, {commit}, holds other data)")
 
 
 # -- shared ---------------------------------------------------------------------------------

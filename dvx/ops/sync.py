@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dvx import faults
 from dvx.errors import (
@@ -53,6 +54,9 @@ from dvx.remote.transfer_result import (
 from dvx.remote.workers import interrupted
 from dvx.repo import Repo
 from dvx.workspace import keep_links_on_set_aside
+
+if TYPE_CHECKING:
+    from dvx.ops.imports import ImportAgain
 
 log = get_logger(__name__)
 
@@ -131,9 +135,9 @@ class Recorded:
     # still holds it (`OutputStatus.only_in_workspace`): `dvx commit PATH` stores it again.
     held_here: str | None = None
     # For an import's pointer whose workspace copy names other data (or none): the `dvx
-    # import` that brings this data from its source, and the pointer of the copy it makes
-    # (`imports.import_command`).
-    import_again: tuple[str, str] | None = None
+    # import` that brings this data from its source, and the pointer of the copy it makes,
+    # or why none is known to (`imports.import_command`).
+    import_again: ImportAgain | None = None
 
     def __str__(self) -> str:
         if self.commit is not None and self.author is None:
@@ -969,12 +973,13 @@ def _held_here(repo: Repo, output: Output) -> str | None:
 
 
 def imports_note(imports: list[tuple[str, str]],
-                 again: Iterable[tuple[str, str | None, tuple[str, str]]] = ()) -> str:
+                 again: Iterable[tuple[str, str | None, ImportAgain]] = ()) -> str:
     """For imports whose data no remote gives, each as (its pointer file as named, as a
     command run here names it): that `dvx update` fetches it from their sources, which pull
     never reads. `again`: those whose data the workspace's pointer does not name (another
     revision's), each as (its pointer file as named, the commit recording that data there if
-    known, `import_command`): update would not bring it, a `dvx import` of its source does."""
+    known, `import_command`): update would not bring it, a `dvx import` of its source does
+    (or none is known to, and why)."""
     notes = []
     if imports:
         names = ", ".join(named for named, _ in imports)
@@ -982,12 +987,17 @@ def imports_note(imports: list[tuple[str, str]],
         notes.append(f"{names} is an import: `{command}` fetches its data from its source."
                      if len(imports) == 1 else
                      f"{names} are imports: `{command}` fetches their data from their sources.")
-    for named, commit, (command, copy) in again:
+    for named, commit, how in again:
         when = f" in commit {commit}" if commit else ""
-        notes.append(f"{named} is an import that named that data{when}, not the workspace's "
-                     f"data, which is all `dvx update` brings: `{command}` brings it from its "
-                     f"source, to a copy beside it (`dvx remove --outs {copy}` then drops the "
-                     "copy, the cache keeping the data).")
+        named_it = (f"{named} is an import that named that data{when}, not the workspace's "
+                    "data, which is all `dvx update` brings")
+        if how.command is None:
+            notes.append(f"{named_it}, and no `dvx import` is known to bring it: {how.why}. "
+                         "Only a cache that holds it can give it (`dvx push -A` from there).")
+        else:
+            notes.append(f"{named_it}: `{how.command}` brings it from its source, to a copy "
+                         f"beside it (`dvx remove --outs {how.copy}` then drops the copy, the "
+                         "cache keeping the data).")
     return " ".join(notes)
 
 
@@ -1006,12 +1016,12 @@ def _imports_note_of(repo: Repo, targets: list[Target]) -> str:
     return imports_note(imports, again)
 
 
-def _import_advice(repo: Repo, output: Output) -> tuple[str | None, tuple[str, str] | None]:
+def _import_advice(repo: Repo, output: Output) -> tuple[str | None, ImportAgain | None]:
     """For an import's pointer (`output`: the workspace's or a revision's) whose data no
     remote gives: its pointer file as a command run here names it, for `dvx update`, when
     the workspace's pointer file names that same data (update brings the workspace's only);
-    else the `dvx import` that brings that data from its source (`import_command`). (None,
-    None) for other data."""
+    else the `dvx import` that brings that data from its source, or why none is known to
+    (`import_command`). (None, None) for other data."""
     if output.stage is not None or output.pointer.source is None:
         return None, None
     try:
