@@ -915,3 +915,6 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     lacking = dvx("status", "-c", cwd=alone)
     assert "1 object(s) in neither the cache nor the remote (ask whoever committed it to run " \
            "`dvx push` in their clone):\n    second.txt\n" in lacking.stdout, lacking.stdout
+    past = dvx("status", "-c", "-A", cwd=alone)  # a past revision's: their push needs -A
+    assert "(ask whoever committed it to run `dvx push -A` in their clone):" in past.stdout, \
+        past.stdout

@@ -405,7 +405,8 @@ def _from_elsewhere(scope: str, others: list[str]) -> str:
     """The hint for data neither the cache nor the remotes compared hold: another remote
     configured may (not asked: that could be slow, or need other credentials), or whoever
     committed it never pushed it."""
-    ask = "ask whoever committed it to run `dvx push` in their clone"
+    ask = f"ask whoever committed it to run `dvx push{scope}` in their clone"  # their push
+    # sends a past revision's data only with the same scope
     if not others:
         return ask
     named = shlex.quote(others[0]) if len(others) == 1 else "NAME"
