@@ -857,7 +857,7 @@ class Git:
         ref, or one whose tip this clone never fetched (a forced push over a teammate's), those
         no ref of `remote` has."""
         # Everything after --not is excluded as it stands: a `^` there would include it again.
-        exclude = [remote_sha] if remote_sha is not None and self._has_commit(remote_sha) else []
+        exclude = self._commit_of(remote_sha)
         out = self._run("rev-list", "--topo-order", local, "--not", *exclude,
                         f"--remotes={remote}", "--")
         return out.decode().split()
@@ -868,14 +868,19 @@ class Git:
         commits are measured against: the remote ref's own (`remote_sha`, where this clone
         has it) and the parents of the pushed commits that the remote already has. None for
         a push to a remote of which this clone knows no commit."""
-        exclude = [remote_sha] if remote_sha is not None and self._has_commit(remote_sha) else []
+        exclude = self._commit_of(remote_sha)
         out = self._run("rev-list", "--boundary", local, "--not", *exclude,
                         f"--remotes={remote}", "--")
         below = [line[1:] for line in out.decode().split() if line.startswith("-")]
         return sorted(set(below) | set(exclude))
 
-    def _has_commit(self, sha: str) -> bool:
-        return self._batch(headers_only=True).header(f"{sha}^{{commit}}") is not None
+    def _commit_of(self, sha: str | None) -> list[str]:
+        """The commit the object `sha` is or names (an annotated tag's, such as a moved tag's
+        old object a forced push reports), as a list of one; none when this clone lacks it."""
+        if sha is None:
+            return []
+        found = self._batch(headers_only=True).header(f"{sha}^{{commit}}")
+        return [found[0]] if found is not None else []
 
     def git_path(self, name: str) -> str:
         """Where Git keeps `name` (hooks, ...), core.hooksPath and worktrees respected."""

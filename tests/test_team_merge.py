@@ -1339,6 +1339,26 @@ def test_a_forced_push_over_a_tip_this_clone_never_fetched_pushes_its_data(tmp_p
     assert git(team.origin, "rev-parse", "main") == git(bob, "rev-parse", "main")
 
 
+@pytest.mark.parametrize("how", [["origin", "v1"], ["--tags"], ["--mirror"]])
+def test_a_forced_push_of_a_moved_annotated_tag_pushes_its_data(tmp_path, how):
+    """Git tells the hook the moved tag's old object, an annotated tag rather than a commit:
+    the push measures against the commit it names and sends the data the tag now brings."""
+    team, alice = _installed_team(tmp_path)
+    git(alice, "tag", "-a", "-m", "release", "v1")
+    git(alice, "push", "-q", "origin", "v1")
+    edit(alice, "raw.csv", "v2, on no pushed branch\n")
+    must("add", "raw.csv", cwd=alice)
+    commit(alice, "v2")
+    git(alice, "tag", "-f", "-a", "-m", "release, moved", "v1")
+    pushed = subprocess.run(["git", "push", "-q", "-f", *how], cwd=alice,
+                            capture_output=True, text=True)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "not a commit" not in pushed.stderr
+    assert xxhash.xxh3_128_hexdigest(b"v2, on no pushed branch\n") in local_spec(
+        team.store, "", {}).oids()
+    assert git(team.origin, "rev-parse", "v1^{commit}") == git(alice, "rev-parse", "HEAD")
+
+
 def test_a_push_to_an_existing_branch_sends_only_the_data_of_its_new_commits(tmp_path):
     """After `dvx gc -w` dropped an old version from the remote, pushing a code commit neither
     uploads that version again nor stops a teammate whose cache never had it."""
