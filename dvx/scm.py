@@ -967,14 +967,20 @@ class Git:
         return self._run("rev-parse", "--is-shallow-repository").decode().strip() == "true"
 
     def shared_remotes(self) -> dict[str, list[str]]:
-        """The Git remotes this clone's branches track (`branch.NAME.remote`; origin when none
-        says), with their fetch refspecs: the history teammates share. Another remote added
-        for its own use (`git remote add -t main upstream URL`) is no one's shared history."""
+        """The Git remotes this clone's branches track (`branch.NAME.remote`), with their
+        fetch refspecs: the history teammates share. Another remote added for its own use
+        (`git remote add -t main upstream URL`) is no one's shared history. When no branch
+        tracks one (`git remote add` and a `git push` without -u), which remote teammates
+        share is unknown: then every remote."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
-        upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
-        tracked = {name for names in upstreams.values() for name in names if name != "."}
+        tracked = self.tracked_remotes()
         return {name: refspecs for name, refspecs in sorted(fetched.items())
-                if name in (tracked or {"origin"})}
+                if name in (tracked or fetched)}
+
+    def tracked_remotes(self) -> set[str]:
+        """The Git remotes some branch of this clone tracks (`branch.NAME.remote`)."""
+        upstreams = self._config_values(r"^branch\..*\.remote$", "branch.", ".remote")
+        return {name for names in upstreams.values() for name in names if name != "."}
 
     def narrowed_shared_remotes(self) -> dict[str, list[str]]:
         """The shared remotes (`shared_remotes`) that this clone fetches only some branches

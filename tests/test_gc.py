@@ -1445,6 +1445,103 @@ def test_remote_gc_over_history_is_refused_until_the_clone_has_fetched_what_orig
     assert {branch, tag} <= remote.oids()
 
 
+def test_remote_gc_over_history_asks_every_git_remote_when_no_branch_tracks_one(tmp_path):
+    """A clone made with `git init`, `git remote add team URL` and `git push team main`
+    (no -u) tracks no remote: gc --remote over history asks each Git remote what it holds,
+    so a teammate's branch pushed to 'team' keeps its data until this clone fetches it."""
+    from tests.team import must
+
+    team_git = tmp_path / "team.git"
+    store = tmp_path / "store"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(team_git))
+    alice = make_git_repo(tmp_path / "alice")
+    must("init", cwd=alice)
+    must("remote", "add", "-d", "shared", str(store), cwd=alice)
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    git(alice, "add", "-A")
+    git(alice, "commit", "-qm", "v1")
+    must("push", cwd=alice)
+    git(alice, "remote", "add", "team", str(team_git))
+    git(alice, "push", "-q", "team", "main")
+    bob = tmp_path / "bob"
+    git(tmp_path, "clone", "-q", "-o", "team", str(team_git), str(bob))
+    git(bob, "checkout", "-q", "-b", "feat")
+    write(bob / "feat.bin", "bob's")
+    must("add", "feat.bin", cwd=bob)
+    git(bob, "add", "-A")
+    git(bob, "commit", "-qm", "feat")
+    must("push", cwd=bob)
+    git(bob, "push", "-q", "team", "feat")
+    bobs = xxhash.xxh3_128_hexdigest(b"bob's")
+    remote = local_spec(store, str(store), {})
+    refused = run_dvx("gc", "-a", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+    assert "the Git remote 'team' holds branches or tags" in said and "(branch feat)" in said
+    assert "`git fetch --tags team`" in said
+    assert bobs in remote.oids()
+    git(alice, "fetch", "-q", "--tags", "team")
+    done = run_dvx("gc", "-a", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
+    assert done.code == 0, done.output
+    assert bobs in remote.oids()
+
+
+def test_remote_gc_over_history_runs_in_a_single_branch_clone_that_lacks_nothing(tmp_path):
+    """A `--single-branch` clone of a repository with one branch has every branch and tag
+    its remote holds (`git ls-remote` says so): gc --remote over history runs; once a
+    teammate pushes another branch, it refuses, naming the fetch refspec."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v1")
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "--single-branch", f"file://{team.origin}", str(ci))
+    assert run_dvx("pull", cwd=ci).code == 0
+    done = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=ci)
+    assert done.code == 0, done.output
+    branch = _a_ref_only_a_teammate_pushed(team, alice, "branch")
+    refused = run_dvx("gc", "-A", "--remote", "shared", "-f", "--grace", "0", cwd=ci)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "fetches only some branches" in said, refused.output
+    assert "`git remote set-branches origin '*'`" in said
+    assert branch in local_spec(team.store, str(team.store), {}).oids()
+
+
+def test_remote_gc_over_history_after_a_teammate_moved_a_tag_names_the_fetch_that_moves_it(
+        tmp_path):
+    """A plain `git fetch --tags` refuses to move a tag this clone holds ("would clobber
+    existing tag"): the refusal names the tag as moved and the `--force` fetch that works."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v1")
+    git(alice, "tag", "v1")
+    git(alice, "push", "-q", "origin", "v1")
+    bob = team.clone("bob")
+    write(alice / "data.bin", "v2")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v2")
+    git(alice, "tag", "-f", "v1")
+    git(alice, "push", "-q", "-f", "origin", "v1")
+    refused = run_dvx("gc", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "(moved tag v1)" in said, refused.output
+    assert "Run `git fetch --tags --force origin` first" in said
+    assert subprocess.run(["git", "fetch", "-q", "--tags", "origin"], cwd=bob,
+                          capture_output=True).returncode != 0  # what Git refuses
+    git(bob, "fetch", "-q", "--tags", "--force", "origin")
+    done = run_dvx("gc", "-T", "--remote", "shared", "-f", "--grace", "0", cwd=bob)
+    assert done.code == 0, done.output
+    assert xxhash.xxh3_128_hexdigest(b"v2") in local_spec(team.store, str(team.store), {}).oids()
+
+
 def test_remote_gc_over_history_is_refused_when_the_git_remote_cannot_be_reached(tmp_path):
     from tests.team import Team
 

@@ -6,12 +6,16 @@ lacks some when it is shallow (`git clone --depth`), fetches only some branches 
 remote its branches track (`--single-branch`, a negative refspec such as `^refs/heads/wip/*`),
 never fetches that remote's tags (`--no-tags`), or has not fetched since teammates pushed:
 then the branches and tags that remote holds (one `git ls-remote` each) differ from its
-remote-tracking branches and tags. gc --remote over history refuses in each case, and when
+remote-tracking branches and tags. gc --remote over history refuses when the clone is
+shallow, when that remote holds a branch or tag unlike this clone's copy (a clone fetching
+only some branches, or no tags, loses nothing while the remote holds no others), and when
 the Git remote cannot be reached (what it holds is unknown). In the cache alone gc loses no
 copy the remote lacks, so there it goes on, and in a shallow clone says what it keeps.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from dvx.errors import DvxError, UsageError
 from dvx.history import Scope
@@ -46,16 +50,45 @@ def refuse_history_a_clone_lacks(repo: Repo, scope: Scope, remote_name: str) -> 
                         "the cached data of older commits goes too (their remote keeps it).",
                         repo.root, " ".join(options))
         return
-    tags_in_scope = scope.all_tags or scope.all_commits
     narrowed = git.narrowed_shared_remotes()
-    tagless = git.tagless_shared_remotes() if tags_in_scope else []
-    if shallow or narrowed or tagless:
-        _refuse_partial_clone(repo, options, remote_name, shallow, narrowed, tagless)
-    _refuse_unfetched(repo, git, scope, options, remote_name)
+    tagless = git.tagless_shared_remotes() if scope.all_tags or scope.all_commits else []
+    if shallow:
+        _refuse_partial_clone(repo, git, options, remote_name, shallow, narrowed, tagless)
+    unfetched = _unfetched(git, scope, options, remote_name)
+    # A clone fetching only some branches, or no tags, lacks nothing while its remote holds
+    # no others: its narrowing is named only where `git ls-remote` finds one left out.
+    narrowed = {name: refspecs for name, refspecs in narrowed.items()
+                if any(ref.kind == "branch" for ref in unfetched.get(name, []))}
+    tagless = [name for name in tagless
+               if any(ref.kind == "tag" for ref in unfetched.get(name, []))]
+    if narrowed or tagless:
+        _refuse_partial_clone(repo, git, options, remote_name, shallow, narrowed, tagless)
+    for shared, unseen in unfetched.items():
+        _refuse_unfetched(options, remote_name, shared, unseen)
 
 
-def _refuse_partial_clone(repo: Repo, options: list[str], remote_name: str, shallow: bool,
-                          narrowed: dict[str, list[str]], tagless: list[str]) -> None:
+@dataclass(frozen=True)
+class _Unfetched:
+    """A branch or tag a Git remote holds that this clone has not, or not as it is now."""
+    kind: str  # "branch" or "tag"
+    name: str
+    moved: bool  # a tag this clone holds elsewhere: a plain `git fetch` never moves it
+
+    def __str__(self) -> str:
+        return f"{'moved ' if self.moved else ''}{self.kind} {self.name}"
+
+
+def _shared_remote(git: Git, shared: str) -> str:
+    """The Git remote `shared`, said with why it holds the history teammates share."""
+    if git.tracked_remotes():
+        return f"the Git remote '{shared}' that its branches track"
+    return (f"the Git remote '{shared}' (no branch here tracks a remote, so each one counts "
+            "as shared)")
+
+
+def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name: str,
+                          shallow: bool, narrowed: dict[str, list[str]],
+                          tagless: list[str]) -> None:
     shared = next(iter(narrowed), tagless[0] if tagless else "")
     lacks = []
     if shallow:
@@ -64,14 +97,13 @@ def _refuse_partial_clone(repo: Repo, options: list[str], remote_name: str, shal
                      "not here")
     if narrowed:
         refspecs = " and ".join(f"`{refspec}`" for refspec in narrowed[shared])
-        lacks.append(f"{repo.root} fetches only some branches of the Git remote '{shared}' "
-                     f"that its branches track (remote.{shared}.fetch is {refspecs}): its "
-                     "other branches, and the tags on them, are not here")
+        lacks.append(f"{repo.root} fetches only some branches of "
+                     f"{_shared_remote(git, shared)} (remote.{shared}.fetch is {refspecs}): "
+                     "its other branches, and the tags on them, are not here")
     if tagless:
-        lacks.append(f"{repo.root} never fetches the tags of the Git remote '{tagless[0]}' "
-                     f"that its branches track (remote.{tagless[0]}.tagOpt is --no-tags, as "
-                     "`git clone --no-tags` sets): its tags, and the commits only they hold, "
-                     "are not here")
+        lacks.append(f"{repo.root} never fetches the tags of {_shared_remote(git, tagless[0])} "
+                     f"(remote.{tagless[0]}.tagOpt is --no-tags, as `git clone --no-tags` "
+                     "sets): its tags, and the commits only they hold, are not here")
     steps = [f"`git remote set-branches {shared} '*'`"] if narrowed else []
     steps += [f"`git config --unset remote.{name}.tagOpt`" for name in tagless]
     steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
@@ -84,24 +116,26 @@ def _refuse_partial_clone(repo: Repo, options: list[str], remote_name: str, shal
         "full clone.")
 
 
-def _refuse_unfetched(repo: Repo, git: Git, scope: Scope, options: list[str],
-                      remote_name: str) -> None:
-    """Refuse when a shared Git remote holds branches (with -a or -A) or tags (with -T or
-    -A) that differ from this clone's copies of them, or cannot be asked."""
+def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
+               ) -> dict[str, list[_Unfetched]]:
+    """The branches (with -a or -A) and tags (with -T or -A) each shared Git remote holds
+    that differ from this clone's copies of them, by remote; refused when one cannot be
+    asked."""
     branches = scope.all_branches or scope.all_commits
     tags = scope.all_tags or scope.all_commits
     if not (branches or tags):
-        return  # -n alone: the last commits of HEAD, which this clone has
+        return {}  # -n alone: the last commits of HEAD, which this clone has
     shared_remotes = git.shared_remotes()
     ours = git.local_refs() if shared_remotes else {}
+    found: dict[str, list[_Unfetched]] = {}
     for shared, refspecs in shared_remotes.items():
         try:
             theirs = git.remote_refs(shared)
         except DvxError as exc:
             raise DvxError(
                 f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
-                f"clone's branches, tags and commits use, and the Git remote '{shared}' that "
-                "its branches track cannot be reached to tell whether teammates pushed "
+                f"clone's branches, tags and commits use, and {_shared_remote(git, shared)} "
+                "cannot be reached to tell whether teammates pushed "
                 "branches or tags this clone has not fetched, whose data gc would delete "
                 f"from the remote '{remote_name}' that every clone shares "
                 f"({exc.message.rstrip('.')}).",
@@ -112,15 +146,31 @@ def _refuse_unfetched(repo: Repo, git: Git, scope: Scope, options: list[str],
             if ref.startswith("refs/heads/") and branches:
                 here = tracking_ref(refspecs, ref)
                 if here is None or ours.get(here) != sha:
-                    unseen.append(f"branch {ref.removeprefix('refs/heads/')}")
+                    unseen.append(_Unfetched("branch", ref.removeprefix("refs/heads/"), False))
             elif ref.startswith("refs/tags/") and tags and ours.get(ref) != sha:
-                unseen.append(f"tag {ref.removeprefix('refs/tags/')}")
+                unseen.append(_Unfetched("tag", ref.removeprefix("refs/tags/"), ref in ours))
         if unseen:
-            more = f" and {len(unseen) - _NAMED} more" if len(unseen) > _NAMED else ""
-            raise UsageError(
-                f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
-                f"clone's branches, tags and commits use, and the Git remote '{shared}' holds "
-                "branches or tags that this clone has not fetched, or not as they are now "
-                f"({', '.join(unseen[:_NAMED])}{more}), so gc would delete their data from the "
-                f"remote '{remote_name}' that every clone shares.",
-                f"Run `git fetch --tags {shared}` first, then gc again.")
+            found[shared] = unseen
+    return found
+
+
+def _refuse_unfetched(options: list[str], remote_name: str, shared: str,
+                      unseen: list[_Unfetched]) -> None:
+    """Refuse, as the Git remote `shared` holds branches or tags (`unseen`) unlike this
+    clone's copies."""
+    more = f" and {len(unseen) - _NAMED} more" if len(unseen) > _NAMED else ""
+    moved = [ref.name for ref in unseen if ref.moved]
+    tag = f"tag{'s' if len(moved) > 1 else ''} {', '.join(moved)}"
+    fetch = (f"Run `git fetch --tags --force {shared}` first (this clone's {tag} "
+             f"{'are' if len(moved) > 1 else 'is'} not where '{shared}' has "
+             f"{'them' if len(moved) > 1 else 'it'}, and `git fetch` moves a tag only with "
+             f"--force, which puts each tag of this clone where '{shared}' has it; a tag "
+             f"moved here on purpose is pushed instead, with `git push -f {shared} TAG`)"
+             if moved else f"Run `git fetch --tags {shared}` first")
+    raise UsageError(
+        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this "
+        f"clone's branches, tags and commits use, and the Git remote '{shared}' holds "
+        "branches or tags that this clone has not fetched, or not as they are now "
+        f"({', '.join(map(str, unseen[:_NAMED]))}{more}), so gc would delete their data from "
+        f"the remote '{remote_name}' that every clone shares.",
+        f"{fetch}, then gc again.")
