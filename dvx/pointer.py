@@ -23,7 +23,7 @@ from dvx.errors import (
 from dvx.fsutil import PATH_MAX, path_too_long
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.paths import POINTER_SUFFIX, for_command, from_here
-from dvx.scm import literal_pathspec, unmerged_entries
+from dvx.scm import commit_holding, literal_pathspec, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, json_scalar, parse_yaml, safe_dumper
 
 FORMAT_VERSION = 1
@@ -179,7 +179,13 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
     data this cache never fetched, and pull fetches only what the cache lacks."""
     data_path = for_command(root, data_path_of(path))
     pointer = literal_pathspec(from_here(root, path))
-    others = _resolved_with(root, path)
+    entries = unmerged_entries(root) if root is not None else None
+    merging = entries is None or any(entry[0] == path for entry in entries)
+    if root is not None and not merging:
+        commit = commit_holding(root, path, data)  # no merge: it was committed so, maybe
+        if commit is not None:
+            return committed_conflict_hint(commit, path, root, f"`dvx pull {data_path}`")
+    others = _resolved_with(entries, path)
     staged = f"git add {pointer}" + (" && git rm " + " ".join(
         literal_pathspec(from_here(root, other)) for other in others) if others else "")
     if holds_merged_versions(data):
@@ -190,20 +196,23 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
                 f"that side's whole pointer, without the other side's other changes.)")
     if others is not None:
         renamed = " (both sides renamed it, each to a name of its own)" if others else ""
-        return (f"Git's index holds no side of it to check out{renamed}. Edit it to keep one "
+        index = ("Git's index holds no side of it to check out" if merging else
+                 "No merge of it is under way, so Git's index holds no side of it to check out")
+        return (f"{index}{renamed}. Edit it to keep one "
                 f"side's oid and size (the markers show both; delete the other side and the "
                 f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
     return (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
 
 
-def _resolved_with(root: str | None, path: str) -> list[str] | None:
+def _resolved_with(entries: list[tuple[str, int, str]] | None, path: str
+                   ) -> list[str] | None:
     """When Git's index holds no ours and theirs of the conflicted pointer `path` (so
     `git checkout --theirs`/`--ours` cannot resolve it), the entries `git rm` resolves with
     it: a rename/rename conflict stores the merged file, markers and all, as the one side of
     each new name, and the old name as the merge base's alone. None when the index holds
-    both sides (or Git cannot say)."""
-    entries = unmerged_entries(root) if root is not None else None
+    both sides (or Git cannot say: `entries` is None), `entries` being Git's
+    (`unmerged_entries`)."""
     if entries is None:
         return None
     sides: dict[str, dict[int, str]] = {}  # path -> {stage: blob}

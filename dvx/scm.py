@@ -411,6 +411,27 @@ def unmerged_entries(root: str) -> list[tuple[str, int, str]] | None:
     return found
 
 
+def commit_holding(root: str, path: str, data: bytes) -> str | None:
+    """The commit that last changed the file `path` (relative to `root`) when HEAD holds it
+    as `data`: such a file was committed so, and no merge left it so here. None otherwise,
+    or where Git cannot say. Runs Git directly: asked only about a pointer or dvx.lock found
+    holding conflict markers outside a merge, whose fix depends on it."""
+    import subprocess
+
+    env = git_environ({"GIT_LITERAL_PATHSPECS": "1"}, root=root)
+    try:
+        held = subprocess.run(["git", "-C", root, "cat-file", "blob", f"HEAD:./{path}"],
+                              capture_output=True, check=False, env=env)
+        if held.returncode != 0 or held.stdout != data:
+            return None
+        last = subprocess.run(["git", "-C", root, "log", "-1", "--format=%H", "HEAD", "--",
+                               path], capture_output=True, check=False, env=env)
+    except FileNotFoundError:
+        return None
+    commit = last.stdout.decode().strip()
+    return commit if last.returncode == 0 and commit else None
+
+
 def is_sparse_checkout(directory: str) -> bool:
     """Whether the Git worktree around `directory` is a sparse checkout: it has
     sparse-checkout patterns (the file `git sparse-checkout` writes into its Git directory),

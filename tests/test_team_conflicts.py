@@ -485,6 +485,37 @@ def test_a_conflict_committed_with_its_markers_says_a_later_commit_must_fix_it(r
     assert "run `dvx repro`, then `git add ../dvx.lock` and commit." in shown.stderr
 
 
+def test_add_of_another_path_beside_a_committed_conflict_succeeds_and_names_the_commit(
+        repo, dvx):
+    """A pointer a teammate committed with its markers does not fail the add of a path that
+    does not need it (`dvx add x && git commit` goes on); the warning, as status's error,
+    names the commit that holds the markers, not a merge no one is making."""
+    write(repo / "d.txt", "v1\n")
+    assert dvx("add", "d.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "d.txt.dvx", "<<<<<<< ours\noid: a\n=======\noid: b\n>>>>>>> theirs\n")
+    git(repo, "commit", "-q", "--no-verify", "-am", "a teammate's bad merge")
+    bad = git(repo, "rev-parse", "HEAD").strip()[:10]
+    write(repo / "sub" / "other.txt", "x\n")
+
+    added = dvx("add", "other.txt", cwd=repo / "sub")
+    assert added.code == 0, added.output
+    assert (repo / "sub" / "other.txt.dvx").exists()
+    said = " ".join(added.stderr.split())
+    assert "Went on without d.txt.dvx, which cannot be read" in said, said
+    assert "ERROR" not in said and "index holds no side" not in said
+    assert (f"Commit {bad} holds it so, and a commit cannot change: a later commit must fix "
+            "it. Where the current commit holds the markers too, keep one version in "
+            "../d.txt.dvx (delete the other and the marker lines), run `dvx pull ../d.txt`, "
+            "then `git add ../d.txt.dvx` and commit.") in said
+    status = dvx("status")
+    assert status.code == 1 and f"Commit {bad} holds it so" in status.stderr
+    assert "index holds no side" not in status.stderr
+    refused = dvx("add", "d.txt")
+    assert refused.code == 1 and f"Commit {bad} holds it so" in refused.stderr
+
+
 def _the_hint_for(pointer: str, stderr: str) -> str:
     line = next(line for line in stderr.splitlines() if f"'{pointer}' holds" in line)
     return line.partition("; ")[0] if line.startswith(" index:") else line

@@ -9,6 +9,7 @@ import stat
 from dvx import gitignore
 from dvx.errors import PathError, UsageError
 from dvx.fsutil import NAME_MAX
+from dvx.logs import get_logger
 from dvx.ops.commit import (
     AddResult,
     check_storable,
@@ -26,10 +27,12 @@ from dvx.ops.data_places import (
     refuse_overlap,
 )
 from dvx.ops.status import output_status
-from dvx.outputs import DeclaredOutputs, Output, check_data_path, scan_outputs, skip_broken
+from dvx.outputs import Broken, DeclaredOutputs, Output, check_data_path, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
 from dvx.repo import Repo
 from dvx.workspace import remove_temporaries_beside, untrackable_link_error
+
+log = get_logger(__name__)
 
 
 def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
@@ -44,7 +47,7 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     for item in broken:
         if any(item.touches(rel) for rel in rels):
             raise item.error
-    skip_broken(repo, broken)
+    _warn_of_unrelated(broken)
     outputs = {o.path: o for o in found}
     tracked = TrackedPaths(outputs, {p: o.stage for p, o in outputs.items() if o.stage})
     for rel, display in zip(rels, paths, strict=True):
@@ -61,6 +64,15 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
         prepared = [prepare(repo, rel, outputs.get(rel), scanned=scans.get(rel))
                     for rel in dict.fromkeys(rels)]
         return finish(repo, record_all(repo, prepared))
+
+
+def _warn_of_unrelated(broken: list[Broken]) -> None:
+    """Name the pointer files (and dvx.lock) that cannot be read but that none of the paths
+    added needs: the add is whole without them, so they do not fail it."""
+    for item in broken:
+        hint = f" {item.error.hint}" if item.error.hint else ""
+        log.warning("Went on without %s, which cannot be read and which no path added needs: "
+                    "%s%s", item.path, item.error.message, hint)
 
 
 def _check_addable(repo: Repo, path: str) -> str:
