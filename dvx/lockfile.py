@@ -27,7 +27,8 @@ from dvx.errors import (
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid
 from dvx.ignore import IGNORE_FILE
 from dvx.paths import POINTER_SUFFIX, check_relpath, from_here
-from dvx.scm import literal_pathspec
+from dvx.pointer import committed_conflict_hint
+from dvx.scm import commit_holding, literal_pathspec, unmerged_entries
 from dvx.yamlio import YAML_1_1, has_conflict_markers, parse_yaml, safe_dumper
 
 LOCK_FILE = "dvx.lock"
@@ -265,16 +266,29 @@ def own_file_problem(rel: str) -> str | None:
     return None
 
 
+def _how_to_resolve(data: bytes, root: str | None) -> str:
+    """The commands that resolve the conflicted dvx.lock `data`: Git's `checkout --theirs`
+    while a merge of it is under way, else (committed so, by a `--no-verify` merge say) an
+    edit and a later commit, as `checkout --theirs` fails outside a merge."""
+    lock = literal_pathspec(from_here(root, LOCK_FILE))
+    if root is not None:
+        entries = unmerged_entries(root)
+        if entries is not None and not any(entry[0] == LOCK_FILE for entry in entries):
+            commit = commit_holding(root, LOCK_FILE, data)
+            if commit is not None:
+                return committed_conflict_hint(commit, LOCK_FILE, root, "`dvx repro`")
+    return (f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
+            f"to bring it up to date, then `git add {lock}`.")
+
+
 def parse_lock(data: bytes, algo: str, root: str | None = None) -> dict[str, StageLock]:
     """The stages recorded in the dvx.lock `data`: with the `root` of the repository it is
     in (the workspace's dvx.lock), the commands a conflict's hint suggests name it from the
     current directory."""
     if has_conflict_markers(data):
-        lock = literal_pathspec(from_here(root, LOCK_FILE))
         raise MergeConflictError(
             f"{LOCK_FILE} holds an unresolved Git merge conflict: both sides changed it.",
-            f"Keep one side: `git checkout --theirs {lock}` (or --ours), run `dvx repro` "
-            f"to bring it up to date, then `git add {lock}`.", LOCK_FILE,
+            _how_to_resolve(data, root), LOCK_FILE,
             "`dvx install` sets up a merge driver that merges the entries of different stages "
             "by itself.")
     # Read by the YAML 1.1 rules PyYAML wrote it by, so every value reads back as written.

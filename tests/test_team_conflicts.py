@@ -483,6 +483,11 @@ def test_a_conflict_committed_with_its_markers_says_a_later_commit_must_fix_it(r
     assert (f"{bad}:dvx.lock: dvx.lock holds an unresolved Git merge conflict: both sides "
             f"changed it. Commit {bad} holds it so") in shown.stderr
     assert "run `dvx repro`, then `git add ../dvx.lock` and commit." in shown.stderr
+    # The workspace's dvx.lock, read with no merge under way: the same, never `--theirs`.
+    status = dvx("status", cwd=repo / "data")
+    assert status.code == 1 and "checkout --theirs" not in status.stderr, status.stderr
+    assert (f"dvx.lock holds an unresolved Git merge conflict: both sides changed it. Commit "
+            f"{bad} holds it so") in " ".join(status.stderr.split()), status.stderr
 
 
 def test_add_of_another_path_beside_a_committed_conflict_succeeds_and_names_the_commit(
