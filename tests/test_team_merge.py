@@ -352,6 +352,51 @@ def test_checkout_makes_links_a_git_add_took_files_of_their_own(repo, dvx, link)
     assert git(repo, "ls-files", "-s", "data.csv").startswith("100644 ")
 
 
+@pytest.mark.parametrize("moved", [False, True])
+def test_pre_commit_refuses_data_whose_pointer_a_git_stash_took(repo, dvx, moved):
+    """`git stash -u` after a `dvx add` (or a `dvx move`) not committed yet takes the pointer
+    and the .gitignore entry, and leaves the data, which Git no longer ignores: `git add -A`
+    takes it, and the commit is refused, naming it and the way out, which commits the
+    pointer instead."""
+    assert dvx("install").code == 0
+    write(repo / "x", "v1\n")
+    write(repo / "d" / "f", "1\n")
+    if moved:
+        assert dvx("add", "x", "d").code == 0
+        commit(repo, "data")
+        assert dvx("move", "x", "y").code == 0
+        assert dvx("move", "d", "e").code == 0
+    else:
+        commit(repo, "dvx set up")
+        write(repo / "y", "v1\n")
+        write(repo / "e" / "f", "1\n")
+        assert dvx("add", "y", "e").code == 0
+    git(repo, "stash", "-u", "-q")
+    assert not (repo / "y.dvx").exists() and (repo / "y").exists()
+    write(repo / "code.py", "print(1)\n")
+    git(repo, "add", "-A")
+    before = git(repo, "rev-parse", "HEAD")
+
+    refused = _git_commit(repo, "-m", "wip")
+    assert refused.returncode == 1 and git(repo, "rev-parse", "HEAD") == before
+    assert "dvx stopped the commit: it would put into Git data that dvx placed here" in \
+        refused.stderr
+    listed = [line.strip() for line in refused.stderr.splitlines() if line.startswith("    ")]
+    assert listed == ["e: the data of e.dvx; staged: e/f", "y: the data of y.dvx"], \
+        refused.stderr
+    assert "`git rm -r --cached -- e y`; then, if a `git stash` took its pointer, `git " \
+        "stash pop` brings" in refused.stderr
+
+    git(repo, "rm", "-q", "-r", "--cached", "--", "e", "y")  # the way out
+    git(repo, "stash", "pop", "-q")
+    git(repo, "add", "-A")
+    done = _git_commit(repo, "-qm", "data")
+    assert done.returncode == 0, done.stderr
+    committed = git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert {"e.dvx", "y.dvx", "code.py"} <= set(committed)
+    assert not {"y", "e/f"} & set(committed)
+
+
 def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, dvx):
     """A link of yours to a tracked file or folder leads to a workspace path, which a clone
     has once it pulls, not into the cache, though the file it names is a link into the

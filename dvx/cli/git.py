@@ -178,7 +178,9 @@ def pre_commit(args: tuple[str, ...]) -> None:
         warn(_staged_links_message(repo.root, here, check.links))
     if check.conflicted:
         warn(_conflicted_message(repo.root, here, check.conflicted))
-    if check.found or check.links or check.conflicted:
+    if check.left_behind:
+        warn(_left_behind_message(repo.root, here, check.left_behind))
+    if check.found or check.links or check.conflicted or check.left_behind:
         sys.exit(1)
 
 
@@ -268,6 +270,33 @@ def _given_to_git_message(root: str, here: str | None, given: list[StagedData]) 
         "before they pull. If Git is not to version them: `git rm -r --cached -- "
         f"{_named(paths, pathspec)}`{_each(paths)}, list them in .gitignore, and `git commit "
         "--amend`.")
+    return "\n".join(lines)
+
+
+def _left_behind_message(root: str, here: str | None, left: list[StagedData]) -> str:
+    """Data dvx placed whose pointer a `git stash -u` (or a branch switch) took away with
+    its .gitignore entry: the way back is the stash's, or `dvx checkout`, which removes the
+    data a commit still records."""
+    _, pathspec = _typed(root, here)
+    lines = ["ERROR: dvx stopped the commit: it would put into Git data that dvx placed here, "
+             "whose pointer is in neither the workspace, Git's index nor HEAD but in a commit "
+             "a branch, tag or stash holds (a `git stash -u` took the pointer and its "
+             ".gitignore entry, or a `git checkout` left the data), so Git no longer ignores "
+             "it:"]
+    for item in left[:_LISTED]:
+        files = item.files if item.files != [item.holder.path] else []
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        lines.append(f"    {item.holder.path}: the data of {item.holder.pointer}"
+                     + (f"; staged: {shown}" if files else ""))
+    if len(left) > _LISTED:
+        lines.append(f"    and {len(left) - _LISTED} more")
+    paths = [item.holder.path for item in left]
+    lines.append(
+        "Take it out of the commit with `git rm -r --cached -- "
+        f"{_named(paths, pathspec)}`{_each(paths)}; then, if a `git stash` took its pointer, "
+        "`git stash pop` brings the pointer and its .gitignore entry back (else `dvx "
+        f"checkout` removes the data, where that loses nothing), and {_again(here)}. "
+        "`git commit --no-verify` commits it as it is.")
     return "\n".join(lines)
 
 

@@ -273,9 +273,9 @@ def _scan(repo: Repo, declared: DeclaredOutputs) -> _Scan:
         if why is None and shared:
             why = SHARED_CACHE
         stage_output = outputs_in_history.records(path)
-        if why is None and not _in_a_commit(repo, path):
+        if why is None and not recorded_in_a_commit(repo, path):
             why = (LOCK_ENTRY_DROPPED if stage_output
-                   else POINTER_DROPPED if _in_a_commit(repo, path, ("--reflog",))
+                   else POINTER_DROPPED if recorded_in_a_commit(repo, path, ("--reflog",))
                    else NEVER_COMMITTED)
         found.left.append(LeftBehind(path, why, inside, stage_output=stage_output))
     kept = [item.path for item in found.left if item.why_kept is not None]
@@ -326,7 +326,7 @@ def _outputs_for_git(repo: Repo) -> set[str]:
             if not o.cache}
 
 
-def _in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
+def recorded_in_a_commit(repo: Repo, path: str, scope: tuple[str, ...] = ("--all",)) -> bool:
     """Does a commit some ref reaches (a branch, a tag, a stash, an experiment) record the
     data synced at `path`, in its pointer or in dvx.lock? If not, the pointer was only ever
     staged (and `git reset --hard` took it away): nothing but the workspace names the data,

@@ -13,6 +13,10 @@ tracks, and a cached output of a stage (dvx.lock records it, or dvx.yaml declare
 commit goes on, but the hook names those files (`given_to_git`): a teammate whose copy of
 them Git ignored until then, edits not yet recorded included, gets them overwritten by the
 `git pull` of that commit without a word from Git.
+Data dvx placed (its sync record names it) whose pointer is in neither the workspace, the index
+nor HEAD, but in a commit a branch, tag or stash holds, is refused too: `git stash -u` after a
+`dvx add` or `dvx move` not committed yet takes the pointer and the .gitignore entry and leaves
+the data, which Git no longer ignores (`left_behind`).
 Where dvx.lock or dvx.yaml cannot be read (a syntax error, a merge's conflict markers), the
 outputs of stages it names cannot be told from the rest: the check says so, and goes on
 without them.
@@ -116,6 +120,9 @@ class StagedCheck:
     # data: Git's from then on, not stopped, but named.
     given_to_git: list[StagedData] = field(default_factory=list)
     conflicted: list[StagedConflict] = field(default_factory=list)
+    # The files staged that are data dvx placed here whose pointer a `git stash -u` (or a
+    # `git checkout` of another branch) took away, by that data (`_left_behind`).
+    left_behind: list[StagedData] = field(default_factory=list)
 
 
 def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
@@ -127,13 +134,19 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
         return check
     staged = repo.git.staged_additions()
     check.conflicted = _conflicted(repo, staged)
-    check.found = _tracked_data(repo, declared, check.unread,
+    outputs: set[str] = set()  # every output dvx.lock or dvx.yaml names, Git's too
+    check.found = _tracked_data(repo, declared, check.unread, outputs,
                                 [file.path for file in staged if _may_be_data(file.path)])
     named = {path for item in check.found for path in item.files}
     check.links = _links_into_cache(repo, [file for file in staged if file.path not in named])
     check.given_to_git = _given_to_git(repo, [file.path for file in staged
                                               if file.path not in named
                                               and _may_be_data(file.path)])
+    named |= {link.path for link in check.links}
+    named |= {path for item in check.given_to_git for path in item.files}
+    if not check.unread:  # else which outputs are a stage's is not known
+        check.left_behind = _left_behind(repo, outputs, [
+            file.path for file in staged if file.path not in named and _may_be_data(file.path)])
     with contextlib.suppress(OSError):  # what was hashed, so the next commit reads it back
         repo.statcache.flush()
     return check
@@ -166,13 +179,14 @@ def _conflicted(repo: Repo, staged: list[StagedFile]) -> list[StagedConflict]:
 
 
 def _tracked_data(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxError],
-                  staged: list[str]) -> list[StagedData]:
-    """The tracked data among the `staged` paths, by what tracks it."""
+                  outputs: set[str], staged: list[str]) -> list[StagedData]:
+    """The tracked data among the `staged` paths, by what tracks it; every output dvx.lock
+    and dvx.yaml name goes into `outputs`."""
     if not staged:
         return []
     assert repo.git is not None
     finder = _HolderFinder(repo, set(repo.git.ls_files("--", f"*{POINTER_SUFFIX}")),
-                           _stage_outputs(repo, declared, unread))
+                           _stage_outputs(repo, declared, unread, outputs))
     found: dict[Holder, list[str]] = {}
     for path in sorted(staged):
         holder = finder.holder_of(path)
@@ -198,6 +212,49 @@ def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
             found.setdefault(at, []).append(path)
     return [StagedData(Holder(data, pointer=removed[data]), files)
             for data, files in found.items()]
+
+
+def _left_behind(repo: Repo, outputs: set[str], staged: list[str]) -> list[StagedData]:
+    """The `staged` files at or below data dvx placed here (its sync record names it, as
+    placed, not found) whose pointer is in neither the workspace nor Git's index nor HEAD,
+    while a commit a branch, tag or stash holds records it: a `git stash -u` took the pointer
+    and its .gitignore entry (or a `git checkout` of a branch without it left the data), and
+    Git no longer ignores the data. Data whose pointer only a reflog holds, or none (a `git
+    reset`), is left to the user, as `dvx checkout` leaves it; files HEAD has are Git's, and
+    an output dvx.lock or dvx.yaml names (in `outputs`) a stage's. Only the records above a
+    staged file are looked at, and Git's history only for those."""
+    records = set(repo.syncstate.paths()) if staged else set()
+    if not records:
+        return []
+    found: dict[str, list[str]] = {}
+    for path in sorted(staged):
+        at = path
+        while at and at not in records:
+            at = at.rpartition("/")[0]
+        if at and _placed_without_pointer(repo, at, path, outputs):
+            found.setdefault(at, []).append(path)
+    assert repo.git is not None
+    if found and repo.git.head() is not None:
+        in_head = repo.git.modes_at("HEAD", [path for files in found.values() for path in files])
+        found = {at: kept for at, files in found.items()
+                 if (kept := [path for path in files if path not in in_head])}
+    if not found:
+        return []
+    from dvx.ops.left_behind import recorded_in_a_commit  # reads Git's history: seldom needed
+
+    return [StagedData(Holder(at, pointer=at + POINTER_SUFFIX), files)
+            for at, files in found.items() if recorded_in_a_commit(repo, at)]
+
+
+def _placed_without_pointer(repo: Repo, at: str, path: str, outputs: set[str]) -> bool:
+    """Did dvx place `path`, at or below the synced path `at`, where no pointer file of the
+    workspace tracks it, nor a stage's output names it?"""
+    synced = repo.syncstate.get(at)
+    if synced is None or synced.found or at_or_below_any(at, outputs):
+        return False
+    if os.path.lexists(repo.abspath(at + POINTER_SUFFIX)):
+        return False  # tracked: .dvxignore keeps the file out of the directory
+    return path == at or synced.layer_for(path[len(at) + 1:]) is not None
 
 
 def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
@@ -253,12 +310,12 @@ def _may_be_data(path: str) -> bool:
                 or named_like_a_temporary(path))
 
 
-def _stage_outputs(repo: Repo, declared: DeclaredCaching,
-                   unread: dict[str, DvxError]) -> dict[str, Holder]:
+def _stage_outputs(repo: Repo, declared: DeclaredCaching, unread: dict[str, DvxError],
+                   named: set[str]) -> dict[str, Holder]:
     """The cached outputs of stages: those dvx.lock records (but for one dvx.yaml now
     declares with `cache: false`, which the next run gives to Git), and those dvx.yaml
     declares that no run recorded yet. A file that cannot be read names none, and goes into
-    `unread` with the reason."""
+    `unread` with the reason. Every output either names, cached or not, goes into `named`."""
     caching: Mapping[str, tuple[str, bool]] = {}
     try:
         caching = declared()
@@ -270,6 +327,8 @@ def _stage_outputs(repo: Repo, declared: DeclaredCaching,
     except DvxError as exc:
         unread[LOCK_FILE] = exc
         recorded = {}
+    named |= set(caching)
+    named |= {out.path for lock in recorded.values() for out in lock.outs}
     for name, lock in recorded.items():
         for out in lock.outs:
             if out.cache and caching.get(out.path, (name, True))[1]:
