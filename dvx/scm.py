@@ -1102,7 +1102,7 @@ class Git:
     def blob_id_at(self, commit: str, relpath: str, max_bytes: int) -> str | None:
         """The id of the blob `blob_at` reads (None: no file there), asked of the running
         `git cat-file`: a reader that parses what it reads parses each blob once."""
-        if "\n" in relpath or "\r" in relpath or relpath.startswith("-"):
+        if "\n" in relpath or "\r" in relpath:  # a line of `git cat-file --batch` each
             raise DvxError(f"Cannot look up {relpath!r} in Git: it is not a plain path.")
         header = self._batch(headers_only=True).header(f"{commit}:{relpath}")
         if header is None:

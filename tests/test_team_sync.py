@@ -1995,3 +1995,34 @@ def test_pull_keeps_a_tracked_file_reverted_here_to_an_older_cached_version(team
     assert status_of(bob, "x")["workspace"] == "modified"
     must("pull", "--force", "x", cwd=bob)
     assert (bob / "x").read_text() == "x v3\n"
+
+
+def test_data_whose_name_starts_with_a_dash_is_read_from_git_as_any_other(team):
+    """A path whose top name starts with "-" (`-dash`, `-d/x`) is looked up in Git's
+    commits as any other: a teammate's `dvx move` of it, pulled, takes the old data away
+    (its pointer was committed); and with no record of what was synced, the version HEAD
+    recorded before `git pull` makes it outdated, not changed."""
+    alice = team.founder()
+    write(alice / "-dash", "1\n")
+    write(alice / "-d" / "x", "2\n")
+    write(alice / "-edited", "v1\n")
+    must("add", "./-dash", "./-d", "./-edited", cwd=alice)
+    share(alice, "data")
+    bob = team.clone("bob")
+    carol = team.clone("carol")
+    must("move", "./-dash", "renamed", cwd=alice)
+    must("move", "./-d", "d2", cwd=alice)
+    edit(alice, "-edited", "v2\n")
+    must("add", "./-edited", cwd=alice)
+    share(alice, "renamed and edited")
+
+    git(bob, "pull", "-q", "origin", "main")
+    must("pull", cwd=bob)
+    assert not (bob / "-dash").exists() and not (bob / "-d").exists()
+    assert (bob / "renamed").read_text() == "1\n" and (bob / "d2" / "x").read_text() == "2\n"
+    assert git(bob, "status", "--porcelain") == ""
+
+    (carol / ".dvx/tmp/synced.json").unlink()
+    git(carol, "pull", "-q", "origin", "main")
+    seen = status_of(carol, "-edited")
+    assert seen["workspace"] == "outdated", seen
