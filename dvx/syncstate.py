@@ -43,6 +43,10 @@ record for it and its pointer file (or dvx.lock entry) still records that data.
 `dvx remove` marks each path it is about to stop tracking as being removed, before it deletes
 anything, and clears the mark when done: a remove killed half-way is told by that mark alone,
 never by a `.gitignore` line that may be the user's own (ops/manage.py).
+
+`dvx move` marks the move it is about to make (from, to) before it writes anything, and
+clears the mark when done: only a move so marked is finished by running it again, never one
+onto another tracked path that holds the same data (ops/manage.py).
 """
 
 from __future__ import annotations
@@ -158,6 +162,7 @@ class SyncState:
         # path -> record, and the digest of its pointer's bytes (None: recorded in dvx.lock)
         self._pending: dict[str, tuple[Synced, str | None]] = {}
         self._removing: set[str] = set()  # paths a `dvx remove` began to stop tracking
+        self._moving: set[tuple[str, str]] = set()  # (from, to) of moves `dvx move` began
         # path -> (what the workspace was found to hold, matching its pointer, with no record;
         # whether dvx.lock records it): recorded by `flush` if still true (`note_in_sync`)
         self._in_sync: dict[str, tuple[Synced, bool]] = {}
@@ -174,7 +179,7 @@ class SyncState:
         return self._records
 
     def _read(self) -> dict[str, Synced]:
-        self._removing = set()
+        self._removing, self._moving = set(), set()
         self._foreign_version = None
         try:
             with open(self.path, "rb") as f:
@@ -199,6 +204,10 @@ class SyncState:
         removing = doc.get("removing")
         self._removing = {path for path in (removing if isinstance(removing, list) else ())
                           if _is_relpath(path)}
+        moving = doc.get("moving")
+        self._moving = {(move[0], move[1]) for move in (moving if isinstance(moving, list) else ())
+                        if isinstance(move, list) and len(move) == 2
+                        and all(_is_relpath(path) for path in move)}
         pending = doc.get("pending")
         locked: dict[str, Synced] | None = None
         for path, entry in (pending.items() if isinstance(pending, dict) else ()):
@@ -311,6 +320,25 @@ class SyncState:
             self._removing.discard(output_path)
             self._changed = True
 
+    def begin_move(self, old: str, new: str) -> None:
+        """`dvx move` is about to move `old` to `new` (the caller flushes before it writes
+        anything, and calls `end_move` once done)."""
+        self._load()
+        if (old, new) not in self._moving:
+            self._moving.add((old, new))
+            self._changed = True
+
+    def move_begun(self, old: str, new: str) -> bool:
+        """Did a `dvx move` of `old` to `new` begin and not end (killed half-way)?"""
+        self._load()
+        return (old, new) in self._moving
+
+    def end_move(self, old: str, new: str) -> None:
+        self._load()
+        if (old, new) in self._moving:
+            self._moving.discard((old, new))
+            self._changed = True
+
     def move(self, old: str, new: str) -> None:
         records = self._load()
         self._in_sync.pop(old, None)
@@ -334,6 +362,8 @@ class SyncState:
                                   "outputs": outputs}
         if self._removing:
             doc["removing"] = sorted(self._removing)
+        if self._moving:
+            doc["moving"] = sorted([old, new] for old, new in self._moving)
         if self._pending:
             doc["pending"] = {path: {"record": _entry(synced), **(
                 {"pointer": digest} if digest is not None else {"in_lock": True})}

@@ -277,6 +277,24 @@ def test_move_refuses_to_overwrite(repo, dvx):
     assert (repo / "b").read_text() == "b" and (repo / "a").read_text() == "a"
 
 
+@pytest.mark.parametrize("committed", [True, False])
+def test_move_onto_another_tracked_path_with_the_same_data_is_refused(repo, dvx, committed):
+    """Two tracked paths holding the same data are no move stopped half-way (only a move
+    marked as begun is finished by running it again): `dvx move x y` is refused as onto
+    any other existing path, and both stay tracked."""
+    write(repo / "x", "same\n")
+    write(repo / "y", "same\n")
+    assert dvx("add", "x", "y").code == 0
+    if committed:
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "data")
+    result = dvx("move", "x", "y")
+    assert result.code != 0 and "'y' already exists" in result.stderr, result.output
+    for name in ("x", "x.dvx", "y", "y.dvx"):
+        assert (repo / name).exists(), name
+    assert dvx("status", "-q").code == 0
+
+
 def test_move_refuses_the_places_add_refuses(repo, dvx):
     write(repo / "imgs" / "a", "a")
     write(repo / "f.csv", "f")

@@ -437,12 +437,14 @@ CASES = [
     ("repro", "repro.before_run_record"),
     ("repro", "repro.after_command:2"),
     ("repro", "repro.before_lock_write:2"),
-    # move adds the .gitignore entry (#2), writes the new pointer (#3), renames the data,
-    # records the move (#4), takes out the old entry (#5) and deletes the old pointer
+    # move marks the move begun (#2), adds the .gitignore entry (#3), writes the new pointer
+    # (#4), renames the data, records the move (#5), takes out the old entry (#6), deletes
+    # the old pointer and clears the mark
     ("move", "atomic_write.before_rename:2"),
     ("move", "atomic_write.before_rename:3"),
     ("move", "atomic_write.before_rename:4"),
     ("move", "atomic_write.before_rename:5"),
+    ("move", "atomic_write.before_rename:6"),
     # remove forgets the record and marks the removal begun (#2), deletes the pointer, takes
     # out the .gitignore entry (#3), stages (or names) what it changed, then clears the mark
     # (#4)

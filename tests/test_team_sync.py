@@ -1692,8 +1692,8 @@ def test_a_move_killed_then_checked_out_is_finished_by_running_it_again(team):
     write(alice / "d/x", "one\n")
     must("add", "d", cwd=alice)
     share(alice, "d")
-    crashed = run_dvx_proc("move", "d", "e", cwd=alice,
-                           env={"DVX_FAULT": "atomic_write.before_rename:4"})
+    crashed = run_dvx_proc("move", "d", "e", cwd=alice,  # once the data moved
+                           env={"DVX_FAULT": "atomic_write.before_rename:5"})
     assert crashed.code == -9, crashed.output
     must("checkout", cwd=alice)  # places d again: the data is now at both places
     assert (alice / "d/x").exists() and (alice / "e/x").exists()

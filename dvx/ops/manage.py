@@ -221,6 +221,8 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
     _refuse_place(repo, output, dst, destination)
     with repo.lock(stages_in_git=True):
         remove_temporaries_beside(repo.root, [output.path, dst])
+        repo.syncstate.begin_move(output.path, dst)  # what a rerun finishes, and only that
+        repo.syncstate.flush(required=True)
         fsutil.makedirs(os.path.dirname(dst_full))
         # The new place is ignored before the data arrives, and the new pointer is written
         # before the old one goes: an interruption leaves the data tracked twice at worst,
@@ -233,10 +235,13 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
 
 
 def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
-    """Did a `dvx move` of `output` to `dst` stop half-way: `dst`'s pointer written (the same
-    data), and the data at one of the two places only?"""
+    """Did a `dvx move` of `output` to `dst` stop half-way: marked as begun and not ended
+    (dvx/syncstate.py), `dst`'s pointer written (the same data), and the data at one of the
+    two places only? Another tracked path that holds the same data is no such move."""
     dst_pointer = repo.abspath(dst + POINTER_SUFFIX)
     if dst == output.path or not os.path.isfile(dst_pointer) or os.path.islink(dst_pointer):
+        return False
+    if not repo.syncstate.move_begun(output.path, dst):
         return False
     try:
         pointer = read_pointer(dst_pointer, dst + POINTER_SUFFIX, repo.root)
@@ -276,6 +281,8 @@ def _move_data_and_old_pointer(repo: Repo, output: Output, dst: str) -> None:
     repo.syncstate.flush()
     gitignore.remove_entry(src_full)
     os.unlink(repo.abspath(output.pointer_path))  # last: until then a rerun finds the move
+    repo.syncstate.end_move(output.path, dst)
+    repo.syncstate.flush()
 
 
 def _refuse_place(repo: Repo, output: Output, dst: str, display: str) -> None:
