@@ -161,6 +161,51 @@ def test_a_broken_or_missing_plot_is_reported_and_the_rest_drawn(plotted, dvx, t
                                                          "logs__loss.csv.svg"))
 
 
+def test_a_plots_file_holding_a_merge_conflict_is_named_so_and_not_drawn(repo, dvx, tmp_path):
+    """Both sides' rows merged into one line would be a curve no run wrote."""
+    write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"
+                             "    - loss.csv: {x: epoch, y: loss}\n"
+                             "    - loss.json: {x: epoch, y: loss}\n")
+
+    def log(lr: float) -> None:
+        write(repo / "loss.csv", "epoch,loss\n" + "".join(f"{e},{lr * e}\n" for e in range(3)))
+        write(repo / "loss.json", "[\n" + ",\n".join(
+            f'{{"epoch": {e}, "loss": {lr * e}}}' for e in range(3)) + "\n]\n")
+    log(0.1)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "base")
+    git(repo, "checkout", "-qb", "other")
+    log(0.3)
+    git(repo, "commit", "-qam", "other")
+    git(repo, "checkout", "-q", "-")
+    log(0.5)
+    git(repo, "commit", "-qam", "ours")
+    merge = subprocess.run(["git", "merge", "other"], cwd=repo, capture_output=True)
+    assert merge.returncode != 0 and b"<<<<<<<" in (repo / "loss.csv").read_bytes()
+    result = dvx("plots", "diff", "--json", "-o", str(tmp_path / "out"))
+    assert result.code == 0, result.output
+    plots = {p["path"]: p for p in json.loads(result.stdout)["plots"]}
+    for path, plot in plots.items():
+        assert plot["revisions"] == ["HEAD"]
+        [error] = plot["errors"]
+        assert error["rev"] == "workspace"
+        assert error["msg"].startswith(f"{path} holds an unresolved Git merge conflict: both "
+                                       "sides changed it.")
+        assert f"`git checkout --ours {path}` (or --theirs)" in error["msg"]
+    shown = dvx("plots", "show", "-o", str(tmp_path / "shown"))
+    assert "WARNING: loss.csv at workspace: loss.csv holds an unresolved Git merge conflict" \
+        in shown.stderr
+    assert not (tmp_path / "shown" / "loss.csv.svg").exists()
+
+    git(repo, "commit", "-qam", "merged with the markers")  # no merge left to finish
+    result = dvx("plots", "diff", "--json", "-o", str(tmp_path / "committed"), "HEAD~1",
+                 "HEAD")
+    plot = json.loads(result.stdout)["plots"][0]
+    assert plot["revisions"] == ["HEAD~1"] and plot["errors"] == [{"rev": "HEAD", "msg": (
+        "loss.csv holds Git's conflict markers (<<<<<<<, =======, >>>>>>>) there: it was "
+        "committed with an unresolved merge conflict, so it is not drawn.")}]
+
+
 def test_a_field_one_revision_lacks_is_reported_and_class_labels_stay_text(repo, dvx,
                                                                            tmp_path):
     write(repo / "dvx.yaml", "stages:\n  ev:\n    cmd: 'true'\n    plots:\n"

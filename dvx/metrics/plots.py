@@ -19,12 +19,12 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
-from dvx.errors import DvxError, FormatError, UsageError
+from dvx.errors import DvxError, FormatError, MergeConflictError, UsageError
 from dvx.metrics.declared import Declared, Plot, declared
 from dvx.metrics.revisions import Reader, Revision, distinct
-from dvx.pipeline.params import load_json
+from dvx.pipeline.params import load_json, refuse_conflicted
 from dvx.repo import Repo
 from dvx.textfile import plain_text
 from dvx.yamlio import (
@@ -32,6 +32,7 @@ from dvx.yamlio import (
     MAX_INT_DIGITS,
     DuplicateKeyError,
     UnwritableValueError,
+    has_conflict_markers,
     parse_yaml,
 )
 
@@ -112,6 +113,8 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
         if raw is None:
             data.errors.append((revision.label, f"{path} does not exist there"
                                 f"{_said(reader.why_absent(revision, path, cached))}"))
+        elif has_conflict_markers(raw):
+            _refuse_conflicted(reader, revision, raw, path)
         elif data.plot.is_image:
             data.images.append((revision, raw))
         else:
@@ -120,8 +123,22 @@ def _read_into(reader: Reader, revision: Revision, data: PlotData, cached: bool)
             data.tables.append((revision, parse_rows(
                 raw, path, options.header, numbers=not options.template.startswith("confusion"),
                 drawn=drawn)))
+    except MergeConflictError as exc:  # with how to resolve it: the user can do it now
+        data.errors.append((revision.label, str(exc)))
     except DvxError as exc:
         data.errors.append((revision.label, exc.message))
+
+
+def _refuse_conflicted(reader: Reader, revision: Revision, raw: bytes, path: str) -> NoReturn:
+    """A plots file holding Git's conflict markers is not drawn: its rows would be both
+    sides' merged into one line. In the workspace it is a merge to finish; in a commit, a
+    file committed so."""
+    root = reader.workspace_root(revision)
+    if root is not None:
+        refuse_conflicted(raw, root, path)
+    raise FormatError(f"{path} holds Git's conflict markers (<<<<<<<, =======, >>>>>>>) "
+                      "there: it was committed with an unresolved merge conflict, so it is "
+                      "not drawn.")
 
 
 def _said(why: str | None) -> str:
