@@ -1963,9 +1963,9 @@ def test_remove_from_the_git_remote_keeps_an_experiment_from_coming_back(tmp_pat
     must("exp", "run", "-S", "train.lr=0.7", "-n", "bad-idea", cwd=alice)
     must("exp", "run", "-S", "train.lr=0.2", "-n", "good", cwd=alice)
     must("exp", "push", "origin", cwd=alice)
-    must("exp", "remove", "bad-idea", cwd=alice)
     removed = run_dvx("exp", "remove", "-g", "origin", "bad-idea", cwd=alice)
     assert removed.code == 0 and "from 'origin'" in removed.stdout, removed.output
+    must("exp", "remove", "bad-idea", cwd=alice)
     assert "bad-idea" not in git(alice, "ls-remote", "origin", "refs/exps/*")
     assert run_dvx("exp", "pull", "origin", cwd=alice).code == 0
     assert "bad-idea" not in _show(alice) and "good" in _show(alice)
@@ -1994,6 +1994,40 @@ def test_remove_all_from_the_git_remote_leaves_a_teammates_experiments(tmp_path)
     refused = run_dvx("exp", "remove", "--force", "--all", cwd=bob)
     assert refused.code == 2 and "goes with -g" in refused.stderr
     assert run_dvx("exp", "remove", "-g", "origin", "--all", "-f", cwd=bob).code == 0
+    assert git(bob, "ls-remote", "origin", "refs/exps/*") == ""
+
+
+def test_remove_by_name_from_the_git_remote_refuses_an_experiment_that_is_not_this_clones(
+        tmp_path):
+    """Alice's `lo` on the remote is not Bob's `lo` (another commit, never pushed): Bob
+    naming his own must not delete hers."""
+    team, alice = _shared_pipeline(tmp_path)
+    bob = team.clone("bob")
+    must("pull", cwd=bob)
+    must("exp", "run", "-S", "train.lr=0.2", "-n", "lo", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.5", "-n", "mine", cwd=alice)
+    must("exp", "push", "origin", cwd=alice)
+    must("exp", "run", "-S", "train.lr=0.3", "-n", "lo", cwd=bob)
+    before = git(bob, "ls-remote", "origin", "refs/exps/*")
+    alices = git(alice, "for-each-ref", "--format=%(objectname)", "refs/exps/*/lo").strip()
+    bobs = git(bob, "for-each-ref", "--format=%(objectname)", "refs/exps/*/lo").strip()
+
+    refused = run_dvx("exp", "remove", "-g", "origin", "lo", cwd=bob)
+    assert refused.code == 2, refused.output
+    assert f"'lo' there is commit {alices[:7]}" in refused.stderr
+    assert f"this clone's 'lo' is commit {bobs[:7]}" in refused.stderr
+    assert "`dvx exp remove -g origin --force lo`" in refused.stderr
+    never_pulled = run_dvx("exp", "remove", "-g", "origin", "mine", "lo", cwd=bob)
+    assert never_pulled.code == 2 and "this clone has no experiment 'mine'" in \
+        never_pulled.stderr, never_pulled.output
+    assert "--force mine lo`" in never_pulled.stderr
+    assert git(bob, "ls-remote", "origin", "refs/exps/*") == before  # nothing removed
+
+    by_commit = run_dvx("exp", "remove", "-g", "origin", alices[:10], cwd=bob)
+    assert by_commit.code == 0, by_commit.output  # that one experiment, whoever ran it
+    assert "/lo" not in git(bob, "ls-remote", "origin", "refs/exps/*")
+    forced = run_dvx("exp", "remove", "-g", "origin", "--force", "mine", cwd=bob)
+    assert forced.code == 0 and "Removed 1 experiment(s)" in forced.stdout, forced.output
     assert git(bob, "ls-remote", "origin", "refs/exps/*") == ""
 
 
@@ -2112,12 +2146,12 @@ def test_a_dask_run_whose_name_the_git_remote_has_stays_queued_with_its_snapshot
                "already" in out, out
         assert "'late' not recorded: 'origin' has an experiment of its name and baseline " \
                "already" in out, out
-        assert "`dvx exp remove -g origin refs/exps/" in out
+        assert "`dvx exp remove -g origin --force refs/exps/" in out
         assert _queue_states(alice) == {"early": "queued", "late": "queued"}
         assert git(alice, "for-each-ref", "--format=%(refname)", "refs/exps-queue").split() == \
             ["refs/exps-queue/early", "refs/exps-queue/late"]  # their snapshots, kept
         assert bobs in git(alice, "ls-remote", "origin", "refs/exps/*/late")  # bob's, kept
-        must("exp", "remove", "-g", "origin", "early", "late", cwd=alice)
+        must("exp", "remove", "-g", "origin", "--force", "early", "late", cwd=alice)
         again = run_dvx("queue", "start", "--dask", cluster.scheduler_address, cwd=alice)
     assert again.code == 0, again.output
     rows = _show(alice)

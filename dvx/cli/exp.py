@@ -243,8 +243,8 @@ dvx exp remove -g origin low-lr  # from the Git remote (pushed with `dvx exp pus
 @click.option("-g", "--git-remote", metavar="GIT_REMOTE",
               help="Delete them from this Git remote instead; your own copies stay.")
 @click.option("-f", "--force", is_flag=True,
-              help="With -g and --all: also the remote's experiments this clone does not have "
-                   "(a teammate's).")
+              help="With -g: also the remote's experiments that are not this clone's (a "
+                   "teammate's, or replaced since): named, or of HEAD with --all.")
 @common_options
 def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
                force: bool) -> None:
@@ -268,7 +268,7 @@ def exp_remove(names: tuple[str, ...], everything: bool, git_remote: str | None,
             warn(f"WARNING: left on '{git_remote}' the experiments of HEAD this clone does "
                  f"not have (a teammate's, or replaced since you pulled): "
                  f"{', '.join(gone.left)}. "
-                 "Name them to remove them, or use --force with --all.")
+                 "Add --force to remove them too.")
         return
     removed = remove(open_repo(), list(names), everything)
     if not is_quiet():

@@ -359,8 +359,8 @@ def _once_free_on(git_remote: str, entry: Entry) -> str:
     ref, remote = ref_of(entry.baseline, entry.name), shlex.quote(git_remote)
     return f"It stays queued with its snapshot: keep that experiment as a branch if you want " \
         f"it (`git fetch {remote} {ref}:refs/heads/BRANCH`), remove it from '{git_remote}' " \
-        f"(`dvx exp remove -g {remote} {ref}`), and `dvx queue start --dask` runs this one " \
-        f"(`dvx queue remove {entry.name}` drops it)."
+        f"(`dvx exp remove -g {remote} --force {ref}`), and `dvx queue start --dask` runs " \
+        f"this one (`dvx queue remove {entry.name}` drops it)."
 
 
 def _published(entry: Entry) -> str:

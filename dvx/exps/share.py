@@ -233,28 +233,59 @@ def remove_from_remote(repo: Repo, git_remote: str, names: list[str],
                        everything: bool = False, force: bool = False) -> RemovedFromRemote:
     """Delete the experiments `names` from `git_remote`, as DVC's `exp remove -g` does; the
     clone's own refs stay. A name is looked up among the remote's experiments as `find` looks
-    it up among ours: of HEAD's baseline first, else the one of that name. With
-    `everything`, the remote's experiments of HEAD that this clone has (the same commit):
-    others are a teammate's that this clone never saw (or replaced since), left and listed
-    unless `force`. All are deleted or none: a ref the remote moved meanwhile fails the
-    whole push."""
+    it up among ours: of HEAD's baseline first, else the one of that name. The remote's
+    experiments that are not this clone's (another commit, or none here: a teammate's that
+    this clone never saw, or replaced since) are deleted only with `force`, or when named by
+    their commit: with `everything` (the remote's experiments of HEAD) they are left and
+    listed, named they are refused. All are deleted or none: a ref the remote moved
+    meanwhile fails the whole push."""
     theirs = remote_experiments(repo, git_remote)
+    ours = {e.ref: e.commit for e in experiments(repo)}
     left: list[str] = []
     if everything:
         prefix = f"{PREFIX}/{head(repo)}/"
         chosen = sorted(ref for ref in theirs if ref.startswith(prefix))
         if not force:
-            ours = {e.ref: e.commit for e in experiments(repo)}
             left = [ref for ref in chosen if ours.get(ref) != theirs[ref]]
             chosen = [ref for ref in chosen if ref not in left]
     else:
-        chosen = [_remote_ref(repo, git_remote, theirs, name) for name in names]
+        named = [(name, _remote_ref(repo, git_remote, theirs, name)) for name in names]
+        chosen = [ref for _, ref in named]
+        others = [(name, ref) for name, ref in named if ours.get(ref) != theirs[ref]
+                  and not _by_commit(name, ref, theirs[ref])]
+        if others and not force:
+            raise _not_ours(git_remote, others, theirs, ours)
     if chosen:
         _git(repo, "push", "--quiet", "--atomic",
              *[f"--force-with-lease={ref}:{theirs[ref]}" for ref in chosen], "--",
              git_remote, *[f":{ref}" for ref in chosen])
     return RemovedFromRemote([ref.rsplit("/", 1)[1] for ref in chosen],
                              [ref.rsplit("/", 1)[1] for ref in left])
+
+
+def _by_commit(name: str, ref: str, commit: str) -> bool:
+    """Does `name` name the experiment `ref` by its `commit` (whole or abbreviated), which
+    picks that one experiment, whoever ran it, rather than by its name or ref?"""
+    return name not in (ref, ref.rsplit("/", 1)[1]) and commit.startswith(name.lower())
+
+
+def _not_ours(git_remote: str, others: list[tuple[str, str]], theirs: dict[str, str],
+              ours: dict[str, str]) -> UsageError:
+    """Why the remote's experiments `others` (name as typed, ref) are not deleted: each is
+    another than this clone's of that name and baseline, or this clone has none."""
+    def why(name: str, ref: str) -> str:
+        mine = ours.get(ref)
+        here = f"this clone's '{name}' is commit {mine[:7]}" if mine else \
+            f"this clone has no experiment '{name}' of that baseline"
+        return f"'{name}' there is commit {theirs[ref][:7]} ({ref}), but {here}"
+    remote = shlex.quote(git_remote)
+    return UsageError(
+        f"Not removed from '{git_remote}': {'; '.join(why(n, r) for n, r in others)}. "
+        f"{'It is' if len(others) == 1 else 'They are'} not this clone's experiment (a "
+        "teammate's, or replaced since you pushed or pulled it), so nothing was removed.",
+        f"To delete {'it' if len(others) == 1 else 'them'} from '{git_remote}' all the same, "
+        f"add --force: `dvx exp remove -g {remote} --force "
+        f"{' '.join(shlex.quote(n) for n, _ in others)}`.")
 
 
 def _remote_ref(repo: Repo, git_remote: str, theirs: dict[str, str], name: str) -> str:
