@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -521,6 +522,19 @@ def test_a_multi_line_value_stays_on_its_row_of_a_text_table(formats, dvx):
     assert not any(line.startswith("line2") for line in shown)
     assert json.loads(dvx("params", "diff", "--json").stdout)["params.yaml"]["note"]["old"] \
         == "line1\nline2\n"
+
+
+def test_a_value_with_a_line_break_or_control_character_stays_on_its_markdown_row(formats,
+                                                                                  dvx):
+    """CommonMark ends a line at a lone carriage return: raw, it would split the row."""
+    write(formats / "params.yaml", 'note: "ok\\rthen\\ttab\\x1b[0m|bar\\nnext"\nlr: 1\n')
+    for command in (("params", "show"), ("params", "diff", "--all")):
+        table = dvx(*command, "--md").stdout
+        assert not re.search("[\x00-\x09\x0b-\x1f\x7f]", table), table
+        rows = table.splitlines()[2:]
+        assert all(row.startswith("| ") and row.endswith(" |") for row in rows), rows
+        [note] = [row for row in rows if "then" in row]
+        assert "| ok\\rthen\\ttab\\x1b[0m\\|bar\\nnext |" in note
 
 
 def test_a_small_number_is_not_shown_as_0(formats, dvx):

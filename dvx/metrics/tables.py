@@ -125,8 +125,10 @@ def _one_line(cell: str) -> str:
 
 
 def _markdown(table: Table) -> str:
+    """A Markdown table: each cell escaped as in a text table (`_one_line`), its `|` too, so
+    that every row stays one row (CommonMark ends a line at a lone `\\r` as at `\\n`)."""
     def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+        return "| " + " | ".join(_one_line(c).replace("|", "\\|") for c in cells) + " |"
 
     lines = [line(table.headers), "|" + "|".join("---" for _ in table.headers) + "|"]
     return "\n".join(lines + [line(r) for r in table.rows]) + "\n"
