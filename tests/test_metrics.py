@@ -537,6 +537,21 @@ def test_a_value_with_a_line_break_or_control_character_stays_on_its_markdown_ro
         assert "| ok\\rthen\\ttab\\x1b[0m\\|bar\\nnext |" in note
 
 
+def test_a_metric_going_from_null_to_absent_is_no_change_and_a_params_is(formats, dvx):
+    """null is no value, shown as `-` like a value a file lacks (DVC compares them so): no
+    row whose old and new read alike. A param's null is one a stage reads."""
+    write(formats / "metrics.json", json.dumps({"loss": 0.5, "note": None, "gone": None}))
+    write(formats / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\nseed: 7\nopt: null\n")
+    commit(formats, "nulls")
+    write(formats / "metrics.json", json.dumps({"loss": 0.5, "note": 1, "new": None}))
+    write(formats / "params.yaml", "train:\n  lr: 0.1\n  epochs: 3\nseed: 7\n")
+    doc = json.loads(dvx("metrics", "diff", "--json").stdout)
+    assert doc["metrics.json"] == {"note": {"old": None, "new": 1}}
+    rows = dvx("metrics", "diff").stdout.splitlines()
+    assert [row.split()[:2] for row in rows[1:]] == [["metrics.json", "note"]]
+    assert list(json.loads(dvx("params", "diff", "--json").stdout)["params.yaml"]) == ["opt"]
+
+
 def test_a_small_number_is_not_shown_as_0(formats, dvx):
     """--precision rounds after the decimal point; a number that would round to 0 keeps
     --precision significant digits instead."""

@@ -324,7 +324,10 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
          deps_only: bool = False) -> DiffResult:
     """What changed in the params or metrics files between revisions A (default HEAD) and
     B (default the workspace). A file missing on one side is compared as empty; a file that
-    cannot be read on either side is an error for that file."""
+    cannot be read on either side is an error for that file. A metric that is null has no
+    value, as a metric one side lacks has none (as in DVC): one going from null to absent is
+    no change. A param's null is a value a stage reads (`dvx status` tells it from a param
+    that is not there), so that is a change."""
     wanted = list(targets)
     with Reader(repo) as reader:
         rev_a, rev_b = diff_pair(reader, a, b)
@@ -342,7 +345,8 @@ def diff(repo: Repo, kind: str, a: str | None = None, b: str | None = None,
         for key in sorted(set(old) | set(new)):
             if deps_only and not _tracked(key, deps.get(path)):
                 continue
-            changed = (key in old) != (key in new) or not same_value(old.get(key), new.get(key))
+            changed = not same_value(old.get(key), new.get(key)) or (
+                kind == PARAMS and (key in old) != (key in new))
             if show_all or changed:
                 changes.append(Change(path, key, old.get(key), new.get(key)))
     return DiffResult(kind, rev_a, rev_b, changes, errors, shadowing_warnings(
