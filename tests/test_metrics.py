@@ -552,6 +552,27 @@ def test_a_metric_going_from_null_to_absent_is_no_change_and_a_params_is(formats
     assert list(json.loads(dvx("params", "diff", "--json").stdout)["params.yaml"]) == ["opt"]
 
 
+def test_a_metric_or_param_that_is_no_finite_number_is_its_text_in_strict_json(formats, dvx):
+    """JSON has no NaN: `--json` stays readable by strict parsers, the value its text."""
+    def strict(text: str) -> object:
+        def refuse(constant: str) -> None:
+            raise AssertionError(f"bare {constant} in --json output")
+        return json.loads(text, parse_constant=refuse)
+    write(formats / "metrics.json", '{"loss": NaN, "best": Infinity, "worst": -Infinity}')
+    write(formats / "eval" / "scores.yaml", "f1: .nan\n")
+    write(formats / "params.yaml", "train:\n  lr: .inf\n  epochs: 3\nseed: 7\n")
+    commit(formats, "not finite")
+    shown = strict(dvx("metrics", "show", "--json").stdout)["workspace"]["data"]
+    assert shown["metrics.json"]["data"] == {"loss": "nan", "best": "inf", "worst": "-inf"}
+    assert shown["eval/scores.yaml"]["data"] == {"f1": "nan"}
+    params = strict(dvx("params", "show", "--json").stdout)["workspace"]["data"]
+    assert params["params.yaml"]["data"]["train"]["lr"] == "inf"
+    assert "nan" in dvx("metrics", "show").stdout
+    write(formats / "metrics.json", '{"loss": NaN, "best": 0.5, "worst": -Infinity}')
+    assert strict(dvx("metrics", "diff", "--json").stdout) == {  # NaN stays NaN: no change
+        "metrics.json": {"best": {"old": "inf", "new": 0.5}}}
+
+
 def test_a_small_number_is_not_shown_as_0(formats, dvx):
     """--precision rounds after the decimal point; a number that would round to 0 keeps
     --precision significant digits instead."""
