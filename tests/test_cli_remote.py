@@ -498,6 +498,35 @@ def test_a_directory_remote_inside_data_dvx_tracks_or_a_stage_output_is_refused(
     assert dvx("status", "-q").code == 0
 
 
+def test_data_or_a_stage_output_holding_a_directory_remote_is_refused(repo, dvx):
+    """The other side of the check above: a remote added while its folder was not tracked,
+    which `dvx add`, `dvx stage add` or a dvx.yaml output then takes in. Refused before
+    anything changes: the stage would delete every object pushed, and add record them."""
+    write(repo / ".gitignore", "/build/\n")
+    write(repo / "d" / "f1", "f1\n")
+    assert dvx("add", "d").code == 0
+    assert dvx("remote", "add", "-d", "store", "build/store").code == 0
+    assert dvx("push").code == 0
+    pushed = sorted((repo / "build" / "store").rglob("*"))
+    assert pushed
+    for target in ("build", "build/store"):
+        refused = dvx("add", target)
+        assert refused.code == 2, refused.output
+        assert "remote 'store' (build/store)" in refused.stderr
+        assert "dvx remote modify store url DIR" in refused.stderr
+        assert not (repo / f"{target}.dvx").exists()
+    refused = dvx("stage", "add", "-n", "b", "-o", "build", "touch build/o")
+    assert refused.code == 2 and "an output of the pipeline stage 'b'" in refused.stderr
+    assert not (repo / "dvx.yaml").exists()
+    write(repo / "dvx.yaml", "stages:\n  b:\n    cmd: mkdir -p build && echo o > build/o\n"
+                             "    outs: [build]\n")
+    refused = dvx("repro")
+    assert refused.code == 2, refused.output
+    assert "remote 'store' (build/store)" in refused.stderr and "nothing was" in refused.stderr
+    assert sorted((repo / "build" / "store").rglob("*")) == pushed
+    assert not (repo / "dvx.lock").exists() and not (repo / "build" / "o").exists()
+
+
 def test_a_remote_in_a_work_tree_git_will_not_read_names_why_with_git_s_advice(
         repo, dvx_proc, tmp_path):
     """Another user's repository that Git does not trust: Git refuses to say whether it

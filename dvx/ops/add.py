@@ -26,6 +26,11 @@ from dvx.ops.data_places import (
     refuse_nested_targets,
     refuse_overlap,
 )
+from dvx.ops.remote_places import (
+    configured_directory_remotes,
+    move_the_remote,
+    refuse_remote_in_data,
+)
 from dvx.ops.status import output_status
 from dvx.outputs import Broken, DeclaredOutputs, Output, check_data_path, scan_outputs
 from dvx.paths import POINTER_SUFFIX, for_command, repo_relpath
@@ -53,6 +58,10 @@ def add(repo: Repo, paths: list[str] | tuple[str, ...], force: bool = False,
     for rel, display in zip(rels, paths, strict=True):
         _refuse_stage_output(repo.root, outputs.get(rel), display, declared)
         refuse_overlap(repo.root, rel, display, tracked)
+    refuse_remote_in_data(configured_directory_remotes(repo),
+                          [(rel, "data to add") for rel in rels], "tracking it would record "
+                          "the remote's objects as data, and `dvx checkout --force` would "
+                          "delete them as changes of it.", move_the_remote(repo.root))
     refuse_git_tracked(repo, rels, paths)
     refuse_ignored_pointers(repo, rels)
     with repo.lock(stages_in_git=True):

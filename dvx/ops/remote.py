@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dvx.config import LEVELS, REMOTE_KEYS, REMOTE_NAME, Config, ConfigFile, validate
-from dvx.errors import ConfigError, DvxError, RemoteError, UnknownRemoteError, UsageError
-from dvx.lockfile import read_lock
+from dvx.errors import ConfigError, RemoteError, UnknownRemoteError, UsageError
 from dvx.logs import get_logger
 from dvx.objects.odb import ObjectStore
-from dvx.outputs import pointer_files
-from dvx.pointer import data_path_of
+from dvx.ops.remote_places import directory_remote, refuse_remote_in_data, tracked_paths
 from dvx.remote import transfer
 from dvx.remote.backends import (
     COMMON_OPTIONS,
@@ -123,35 +121,13 @@ def _refuse_the_cache(repo: Repo, path: str, shown: str, hint: str) -> None:
 
 
 def _refuse_in_tracked_data(repo: Repo, path: str, shown: str, hint: str) -> None:
-    """A directory remote is never at or inside data this repository tracks (a pointer's, or
-    an output dvx.lock records), which dvx puts in .gitignore, so the Git check lets it by:
-    a push would write into that data, status would call the remote changes of it, and
-    `checkout --force` (or a stage, which deletes its outputs before it runs) would delete
-    the remote. A configuration error (exit 2), wherever the URL came from."""
-    root = os.path.realpath(repo.root)
-    real = os.path.realpath(path)
-    if not real.startswith(root.rstrip(os.sep) + os.sep):
-        return
-    rel = os.path.relpath(real, root).replace(os.sep, "/")
-    for data, what in _tracked_paths(repo):
-        if rel == data or rel.startswith(data + "/"):
-            raise ConfigError(f"The {shown} is the directory '{real}', in '{data}', {what}: a "
-                              "push would write into that data, and `dvx checkout --force` "
-                              "would delete the remote's objects as changes of it.", hint)
-
-
-def _tracked_paths(repo: Repo) -> Iterator[tuple[str, str]]:
-    """Each path of data the workspace tracks, and what tracks it. A dvx.lock that cannot be
-    read adds none: the commands that need it say why."""
-    for pointer in pointer_files(repo):
-        yield data_path_of(pointer), f"data dvx tracks ({pointer})"
-    try:
-        stages = read_lock(repo.root, repo.algo)
-    except DvxError:
-        return
-    for name, lock in stages.items():
-        for out in lock.outs:
-            yield out.path, f"an output of the pipeline stage '{name}' (dvx.lock)"
+    """A directory remote is never at or inside data this repository tracks
+    (ops/remote_places.py). A configuration error (exit 2), wherever the URL came from."""
+    remote = directory_remote(repo, path, shown)
+    if remote is not None:
+        refuse_remote_in_data([remote], tracked_paths(repo), "a push would write into that "
+                              "data, and `dvx checkout --force` would delete the remote's "
+                              "objects as changes of it.", lambda _remote, _path: hint)
 
 
 def _refuse_where_git_sees(path: str, shown: str, hint: str) -> None:

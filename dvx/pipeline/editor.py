@@ -19,7 +19,8 @@ from typing import Any
 
 from dvx import fsutil
 from dvx.errors import FormatError, PathError, UsageError
-from dvx.pipeline.graph import build_dag
+from dvx.ops.remote_places import refuse_outputs_holding_a_remote
+from dvx.pipeline.graph import Dag, build_dag
 from dvx.pipeline.params import refuse_conflicted
 from dvx.pipeline.spec import PIPELINE_FILE, parse_pipeline, pipeline_path
 from dvx.repo import Repo
@@ -59,7 +60,7 @@ def add_stage(repo: Repo, new: NewStage, force: bool = False) -> bool:
     with repo.lock():
         updated, replaced = _edit(plain_text(data), new, force)
         try:
-            _write(repo, path, encode_like(updated, data))
+            _write(repo, path, encode_like(updated, data), new.name)
         except FormatError as exc:
             if not _loads(repo, data):
                 raise  # dvx.yaml itself is wrong: what to fix is there
@@ -147,15 +148,19 @@ def _read(path: str, root: str) -> bytes:
     return data
 
 
-def _write(repo: Repo, path: str, data: bytes) -> None:
-    """Replace dvx.yaml with `data`, never with a pipeline that cannot load."""
-    _check_loads(repo, data)
+def _write(repo: Repo, path: str, data: bytes, new: str | None = None) -> Dag:
+    """Replace dvx.yaml with `data`, never with a pipeline that cannot load, nor one whose
+    stage `new` outputs a directory remote's folder; the pipeline written."""
+    dag = _check_loads(repo, data)
+    if new is not None:
+        refuse_outputs_holding_a_remote(repo, [(o.path, new) for o in dag.stages[new].outs])
     fsutil.atomic_write(path, data, fsync=repo.fsync)
+    return dag
 
 
-def _check_loads(repo: Repo, data: bytes) -> None:
-    """Raise the error that makes the pipeline of dvx.yaml's bytes `data` unable to load."""
-    build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
+def _check_loads(repo: Repo, data: bytes) -> Dag:
+    """The pipeline of dvx.yaml's bytes `data`, or the error that makes it unable to load."""
+    return build_dag(parse_pipeline(repo, parse_yaml(data, PIPELINE_FILE)))
 
 
 def _yaml(text: str) -> Any:

@@ -51,6 +51,7 @@ from dvx.objects.cache import kept_message
 from dvx.ops.checkout import blocked as checkout_blocked
 from dvx.ops.checkout import changed_in_cache, set_aside_changed
 from dvx.ops.commit import ToLink, link_stored, refuse_if_behind, store, track
+from dvx.ops.remote_places import refuse_outputs_holding_a_remote
 from dvx.ops.status import MODIFIED, output_status
 from dvx.outputs import (
     LeftOut,
@@ -294,6 +295,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
                     "--allow-missing to run the stages that need it instead.")
         _check_deps_exist(repo, dag, selected, pulled)
         _refuse_outputs_in_git(repo, dag, selected)
+        refuse_outputs_holding_a_remote(repo, [(o.path, n) for n in selected
+                                               for o in dag.stages[n].outs])
         inputs = _changed_inputs(repo, dag, selected, pulled)
         result.committed = [o.path for o in inputs]
         if not options.targets:  # only the whole pipeline's run: a stage commented out while
