@@ -757,6 +757,48 @@ def test_a_git_merge_while_repro_runs_keeps_the_entries_it_brought(repo, dvx):
     assert locks["slow"].deps[0].oid == xxhash.xxh3_128_hexdigest(b"s2\n")  # this run's
 
 
+@pytest.mark.parametrize("other", ["lacks the stage", "declares it otherwise"])
+def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_declared(
+        repo, dvx, other):
+    """A `git checkout` of another branch while repro runs a stage replaces dvx.yaml: the
+    stage's run is recorded neither in that branch's dvx.lock (never one made for it) nor in
+    its .gitignore, the outputs stay, and repro says so and what to do."""
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cp p.txt o1.txt\n    deps: [p.txt]\n"
+                             "    outs: [o1.txt]\n")
+    write(repo / "p.txt", "1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    git(repo, "checkout", "-qb", "other")
+    if other == "lacks the stage":
+        write(repo / "dvx.yaml", "stages:\n  s2:\n    cmd: cp p.txt o2.txt\n"
+                                 "    deps: [p.txt]\n    outs: [o2.txt]\n")
+    else:
+        write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cat p.txt p.txt > o1.txt\n"
+                                 "    deps: [p.txt]\n    outs: [o1.txt]\n")
+        assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "other")
+    git(repo, "checkout", "-q", "-")
+    lock_on_other = git(repo, "show", "other:dvx.lock") if other != "lacks the stage" else None
+
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        git(repo, "checkout", "-q", "other")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, out + err
+    assert "no longer declares the stage 's1' as run" in err, out + err
+    assert "Run `dvx repro` on the branch" in err
+    assert "git add" not in out + err
+    assert (repo / "o1.txt").read_text() == "1\n"  # the run's output, left as it was
+    if lock_on_other is None:
+        assert not (repo / "dvx.lock").exists()
+    else:
+        assert (repo / "dvx.lock").read_text() == lock_on_other
+    assert git(repo, "status", "--porcelain", "--", "dvx.lock", ".gitignore") == ""
+
+
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     """A params file the stage writes itself (a counter it persists from run to run) is the
     command's to change: its run is recorded, never failed as params changed meanwhile."""

@@ -84,6 +84,7 @@ from dvx.pipeline.spec import (
     check_params,
     no_pipeline_error,
     overlaps,
+    pipeline_bytes,
 )
 from dvx.pipeline.staleness import (
     StageState,
@@ -99,6 +100,7 @@ from dvx.pipeline.staleness import (
     stale_reasons,
     with_declared_flags,
 )
+from dvx.pipeline.still_declared import StillDeclared
 from dvx.repo import Repo
 from dvx.scm import untrack_command
 from dvx.syncstate import Synced
@@ -254,6 +256,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
     result = ReproResult()
     with repo.lock(stages_in_git=True) as lock:
         # Read under the lock, as dvx.lock is: a command waited for may have changed both.
+        # Its bytes before: a stage is recorded only while dvx.yaml declares it as it ran.
+        loaded = pipeline_bytes(repo)
         dag = _load(repo)
         selected = dag.select(options.targets, options.single, options.downstream)
         if not options.dry:
@@ -320,7 +324,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         outs = [o.path for n in selected for o in dag.stages[n].outs]
         remove_temporaries_beside(repo.root, [LOCK_FILE, *outs])  # of a killed run
         scheduler = _Scheduler(repo, dag, selected, locks, options, reporter, unfetched,
-                               params, writer, own=result.dropped)
+                               params, writer, own=result.dropped,
+                               still_declared=StillDeclared(repo, loaded))
         try:
             result.stages = scheduler.run()
         finally:
@@ -328,6 +333,8 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
             repo.syncstate.flush()
         if any(stage.outcome not in (UP_TO_DATE, FROZEN, CHECKED_OUT) for stage in result.stages):
             result.problems += runs_unfetched
+        if scheduler.unrecorded:
+            result.problems.append(_unrecorded_message(dag, scheduler.unrecorded))
         result.lock_written = result.lock_written or scheduler.lock_written
         result.dropped = sorted(result.dropped + scheduler.dropped)
         result.left_ignored = _left_ignored(repo, sorted({*no_longer,
@@ -883,7 +890,8 @@ def _stages_and_commands(names: list[str]) -> tuple[str, str]:
 class _Scheduler:
     def __init__(self, repo: Repo, dag: Dag, selected: list[str], locks: dict[str, StageLock],
                  options: ReproOptions, reporter: Reporter, unfetched: set[str],
-                 params: ParamsReader, lock_writer: LockWriter, own: Collection[str]) -> None:
+                 params: ParamsReader, lock_writer: LockWriter, own: Collection[str],
+                 still_declared: Callable[[Stage], bool]) -> None:
         self.repo, self.dag, self.selected = repo, dag, selected
         self.locks, self.options, self.reporter = locks, options, reporter
         # Kept in step with self.locks by _finish, which rebinds it to a new mapping, never
@@ -893,6 +901,10 @@ class _Scheduler:
         # recorded or dropped (`own`) over what the file holds then (a `git merge` meanwhile)
         self.lock_writer = lock_writer
         self.own = set(own)
+        # A stage dvx.yaml no longer declares as it ran (a `git checkout` meanwhile) is not
+        # recorded: its entry would go into the dvx.lock of another pipeline.
+        self.still_declared = still_declared
+        self.unrecorded: list[str] = []
         self.unfetched = unfetched  # paths --pull could not fetch (--allow-missing)
         notes = RunningNotes(repo.tmp_dir)
         self.runner = Runner(on_running=notes, on_close=notes.close)
@@ -1281,7 +1293,9 @@ class _Scheduler:
                 heapq.heappush(self.ready, (self.place[child], child))
         if result.outcome not in OK:
             self.unsuccessful.add(result.name)
-        if result.lock is not None:
+        if result.lock is not None and not self.still_declared(self.dag.stages[result.name]):
+            self.unrecorded.append(result.name)
+        elif result.lock is not None:
             stage = self.dag.stages[result.name]
             self._update_gitignore(stage, result.ignored_again)
             # The workspace holds what dvx.lock is about to record: pending records, written
@@ -1306,10 +1320,10 @@ class _Scheduler:
                 faults.point("repro.before_lock_write")
                 if self.lock_writer.take_in(self.locks, self.own):
                     self.produced = produced_outputs(self.locks)
-                    log.warning("%s changed on disk while repro ran (a `git merge` or `git "
-                                "pull`?): only the entries of the stages this run recorded "
-                                "are written into it, the others kept as it has them now.",
-                                LOCK_FILE)
+                    log.warning("%s changed on disk while repro ran (a `git merge`, `git "
+                                "pull` or `git checkout`?): only the entries of the stages "
+                                "this run recorded are written into it, the others kept as "
+                                "it has them now.", LOCK_FILE)
                 if self.lock_writer.write(self.locks):
                     self.lock_written = True
                     self.touched.append(LOCK_FILE)
@@ -1326,6 +1340,17 @@ class _Scheduler:
                 log.warning("Could not record the run of '%s' in the run-cache: %s",
                             result.name, fsutil.describe(exc))
         self.reporter.finished(result)
+
+
+def _unrecorded_message(dag: Dag, names: list[str]) -> str:
+    which, command = _stages_and_commands(names)
+    outs = [o for n in names for o in dag.stages[n].out_paths]
+    return (f"{PIPELINE_FILE} changed while repro ran (a `git checkout` of another branch or "
+            f"commit, or an edit): it no longer declares the {which} as run, so "
+            f"{'its' if len(names) == 1 else 'their'} run is not recorded in {LOCK_FILE} "
+            f"(nor in .gitignore). The outputs stay in the workspace as the {command} left "
+            f"them{': ' + ', '.join(outs) if outs else ''}. Run `dvx repro` on the branch "
+            f"whose {PIPELINE_FILE} you mean to run.")
 
 
 def _wrote_into_cache(repo: Repo, written: list[LinkedInput], temporary: bool) -> str:

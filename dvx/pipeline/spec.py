@@ -197,6 +197,29 @@ def caching_declared(repo: Repo) -> dict[str, tuple[str, bool]]:
     return {out.path: (stage.name, out.cache) for stage in stages for out in stage.outs}
 
 
+def pipeline_bytes(repo: Repo) -> bytes | None:
+    """dvx.yaml's bytes as they are now, to tell whether it changed; None without one (or
+    with one that cannot be read)."""
+    try:
+        with open(pipeline_path(repo), "rb") as f:
+            return f.read(DEFAULT_MAX_BYTES + 1)
+    except OSError:
+        return None
+
+
+def stages_declared(repo: Repo) -> dict[str, Stage] | None:
+    """Each stage dvx.yaml declares now, by name, read as caching_declared reads them;
+    None when dvx.yaml cannot be read."""
+    path = pipeline_path(repo)
+    if not os.path.lexists(path):
+        return {}
+    try:
+        return {stage.name: stage
+                for stage in _stages(repo, _read_pipeline_file(path, repo.root))}
+    except DvxError:
+        return None
+
+
 def parse_pipeline(repo: Repo, doc: Any) -> Pipeline:
     if doc is None:
         return Pipeline(())
