@@ -75,7 +75,9 @@ def exp_run(targets: tuple[str, ...], sets: tuple[str, ...], name: str | None, f
         report_dropped(result.repro, dry=False, in_workspace=baseline is None)
     if result.experiment is None:
         failed = [s.name for s in result.repro.stages if s.outcome == "failed"]
-        stages = f"stage {', '.join(failed)} failed"
+        stages = f"stage {', '.join(failed)} failed" if failed else (
+            f"dvx.yaml no longer declares stage {', '.join(result.repro.unrecorded)} as it "
+            "ran (a `git checkout` meanwhile?)")
         if baseline is None:
             warn(f"ERROR: the experiment was not recorded: {stages}. The workspace keeps what "
                  "ran; fix it and run `dvx exp run` again.")

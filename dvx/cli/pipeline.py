@@ -375,6 +375,8 @@ def repro(targets: tuple[str, ...], dry: bool, force: bool, single: bool, downst
         _print_dry(result)
     elif not is_quiet():
         _print_summary(repo.root, result)
+    if not result.ok and not any(s.outcome == "failed" for s in result.stages):
+        sys.exit(1)  # ran but not recorded: its problem said why
     if not result.ok:
         failed = [s for s in result.stages if s.outcome == "failed"]
         codes = ", ".join(f"{s.name} (exit code {s.exit_code})" if s.exit_code else s.name

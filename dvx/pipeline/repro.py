@@ -159,10 +159,12 @@ class ReproResult:
     # --dry --pull: the tracked data missing from the workspace that --pull would bring,
     # each with whether it is fetched from the remote first (else the cache holds it)
     would_pull: dict[str, bool] = field(default_factory=dict)
+    # stages run whose run is not recorded: dvx.yaml no longer declares them as run
+    unrecorded: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not any(s.outcome == FAILED for s in self.stages)
+        return not self.unrecorded and not any(s.outcome == FAILED for s in self.stages)
 
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "stages": [s.to_json() for s in self.stages],
@@ -334,6 +336,7 @@ def repro(repo: Repo, options: ReproOptions, reporter: Reporter | None = None) -
         if any(stage.outcome not in (UP_TO_DATE, FROZEN, CHECKED_OUT) for stage in result.stages):
             result.problems += runs_unfetched
         if scheduler.unrecorded:
+            result.unrecorded = scheduler.unrecorded
             result.problems.append(_unrecorded_message(dag, scheduler.unrecorded))
         result.lock_written = result.lock_written or scheduler.lock_written
         result.dropped = sorted(result.dropped + scheduler.dropped)
