@@ -177,6 +177,34 @@ def test_gc_deletes_nothing_while_a_worktree_sharing_the_cache_has_an_unreadable
     assert run_dvx("status", "-q", cwd=linked).code == 0
 
 
+def test_gc_keeps_what_the_linked_worktrees_of_a_named_project_use(tmp_path):
+    """A project named with --projects keeps its linked worktrees' work as gc run in it
+    would: a pointer staged there survives gc in another repository sharing the cache, and
+    a worktree of it whose config cannot be read stops gc before anything is deleted."""
+    shared = tmp_path / "shared"
+    one, two = make_git_repo(tmp_path / "one"), make_git_repo(tmp_path / "two")
+    for repo in (one, two):
+        for args in (["init"], ["config", "--local", "cache.dir", str(shared)]):
+            assert run_dvx(*args, cwd=repo).code == 0
+    assert run_dvx("config", "--local", "cache.type", "symlink", cwd=two).code == 0
+    _commit_all(two, "dvx init")
+    linked = tmp_path / "linked"
+    git(two, "worktree", "add", "-q", str(linked), "-b", "feature")
+    write(linked / "staged.csv", "staged in a worktree of the named project\n")
+    assert run_dvx("add", "staged.csv", cwd=linked).code == 0
+    git(linked, "add", "staged.csv.dvx")
+
+    kept = run_dvx("gc", "-w", "-f", "--grace", "0", "-p", str(two), cwd=one)
+    assert kept.code == 0 and "Removed 0 objects" in kept.stdout, kept.output
+    assert (linked / "staged.csv").read_text() == "staged in a worktree of the named project\n"
+
+    (linked / ".dvx" / "config").write_text("[core\n")
+    refused = run_dvx("gc", "-w", "-f", "--grace", "0", "-p", str(two), cwd=one)
+    assert refused.code == 1 and "Nothing was deleted" in refused.stderr, refused.output
+    assert str(linked) in refused.stderr and f"'{two}' (--projects)" in refused.stderr
+    assert len(store_objects(shared)) == 1
+
+
 def test_gc_skips_a_worktree_before_dvx_init_and_refuses_one_whose_dvx_is_left_out(tmp_path):
     """A worktree on a commit from before `dvx init` uses no cache; one whose sparse checkout
     leaves out .dvx has dvx set up with a config gc cannot read there."""

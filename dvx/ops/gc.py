@@ -133,12 +133,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
     others = [_project(repo, path) for path in projects]
     for each in (repo, *others):
         refuse_history_a_clone_lacks(each, scope, name)
-    try:
-        worktrees = worktrees_sharing_the_cache(repo)
-    except UnreadableWorktree as exc:
-        raise DvxError(f"Nothing was deleted: gc keeps what every worktree of this Git "
-                       f"repository uses, and {exc.message[0].lower()}{exc.message[1:]}",
-                       f"{exc.hint} Then run gc again.") from None
+    worktrees = _worktrees(repo, others)
     with repo.lock():
         reach = reachable(repo, scope, remote)
         for other in others:  # their own revisions: --rev names this repository's
@@ -146,7 +141,7 @@ def gc(repo: Repo, scope: Scope, remote_name: str | None = None, dry_run: bool =
             reach.oids |= theirs.oids
             reach.synced_manifests |= theirs.synced_manifests
             reach.problems += [f"{other.root}: {problem}" for problem in theirs.problems]
-        for worktree in worktrees:  # its branches and tags are this repository's too
+        for worktree in worktrees:  # their branches and tags are their repositories' too
             own = Scope(index=True, revs=("HEAD",) if scope.has_revisions else ())
             theirs = reachable(worktree, own, remote)
             reach.oids |= theirs.oids
@@ -237,6 +232,28 @@ def _project(repo: Repo, path: str) -> Repo:
     if other.root == repo.root:
         raise UsageError(f"--projects: '{path}' is this repository.")
     return other
+
+
+def _worktrees(repo: Repo, others: list[Repo]) -> list[Repo]:
+    """The other worktrees (`git worktree add`) of this Git repository and of each of
+    `others` that share its cache, each once: a teammate's uncommitted work in a worktree of
+    a named project is that project's. One that cannot be read stops gc before anything is
+    deleted, whichever repository it belongs to."""
+    found: dict[str, Repo] = {}
+    for each in (repo, *others):
+        try:
+            listed = worktrees_sharing_the_cache(each)
+        except UnreadableWorktree as exc:
+            whose = ("this Git repository" if each is repo
+                     else f"the Git repository of '{each.root}' (--projects)")
+            raise DvxError(f"Nothing was deleted: gc keeps what every worktree of {whose} "
+                           f"uses, and {exc.message[0].lower()}{exc.message[1:]}",
+                           f"{exc.hint} Then run gc again.") from None
+        for worktree in listed:
+            found.setdefault(os.path.realpath(worktree.root), worktree)
+    for each in (repo, *others):  # read in their own right already
+        found.pop(os.path.realpath(each.root), None)
+    return list(found.values())
 
 
 def _outside(path: str, root: str) -> bool:
