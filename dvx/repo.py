@@ -52,6 +52,9 @@ def find_root(start: str | None = None) -> str:
     current = os.path.abspath(start or os.getcwd())
     while True:
         if os.path.isdir(os.path.join(current, DVX_DIR)):
+            config = os.path.join(current, DVX_DIR, "config")
+            if not os.path.exists(config) and left_out_of_workspace(config) is not None:
+                raise _left_out_by_sparse_checkout(current, folder_kept=True)
             return current
         parent = os.path.dirname(current)
         if parent == current:
@@ -74,11 +77,27 @@ def tracked_but_absent(git_root: str) -> NotARepoError | None:
     if config not in tracked_in(git_root, DVX_DIR):
         return None
     if left_out_of_workspace(os.path.join(git_root, DVX_DIR, "config")) is not None:
-        why, fix = "this sparse checkout leaves it out of the workspace", \
-            f"Add it to the sparse set: `git sparse-checkout add {DVX_DIR}`."
+        return _left_out_by_sparse_checkout(git_root, folder_kept=False)
+    return _set_up_but_unreadable(git_root, "the workspace has no .dvx folder",
+                                  f"Restore it from Git: `git restore {DVX_DIR}`.")
+
+
+def _left_out_by_sparse_checkout(git_root: str, folder_kept: bool) -> NotARepoError:
+    """A sparse set without .dvx: Git takes the team's config out of the workspace, and in
+    cone mode deletes the whole folder, the ignored cache in it included; `folder_kept`: the
+    folder is still there (a non-cone pattern leaves ignored files)."""
+    add = f"Add it to the sparse set: `git sparse-checkout add {DVX_DIR}`."
+    if folder_kept:
+        lost = "The cache in it is still there."
     else:
-        why, fix = "the workspace has no .dvx folder", \
-            f"Restore it from Git: `git restore {DVX_DIR}`."
+        lost = (f"If this clone kept its cache there ({DVX_DIR}/cache, the default), Git deleted "
+                "it with the folder: only data pushed to a remote comes back, with `dvx pull`.")
+    return _set_up_but_unreadable(git_root, "this sparse checkout leaves it out of the workspace",
+                                  f"{add} {lost}")
+
+
+def _set_up_but_unreadable(git_root: str, why: str, fix: str) -> NotARepoError:
+    config = f"{DVX_DIR}/config"
     return NotARepoError(
         f"The Git repository '{git_root}' has dvx set up (Git tracks {config}, with the "
         f"team's remotes and settings), but {why}, so dvx cannot read it.",

@@ -232,3 +232,31 @@ def test_a_sparse_checkout_without_the_tracked_dvx_folder_says_so_and_init_refus
     assert not (sparse / ".dvx").exists()  # init wrote nothing over the team's config
     git(sparse, "sparse-checkout", "add", ".dvx")
     assert dvx("status", cwd=sparse).code == 0
+
+
+def test_a_sparse_set_leaving_out_dvx_is_named_with_what_git_deleted_or_kept(tmp_path, dvx):
+    """Cone mode deletes .dvx whole, the cache in it included: the refusal says that only
+    pushed data comes back. A non-cone pattern keeps the ignored cache but removes the team's
+    config: every command refuses rather than running on defaults. `set code .dvx` keeps it."""
+    root = make_git_repo(tmp_path / "repo")
+    assert dvx("init", cwd=root).code == 0
+    (root / "code").mkdir()
+    (root / "code" / "x.py").write_text("code\n")
+    (root / "data.csv").write_text("never pushed\n")
+    assert dvx("add", "data.csv", cwd=root).code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "data")
+
+    git(root, "sparse-checkout", "set", "code", ".dvx")
+    assert (root / ".dvx" / "cache").is_dir() and dvx("status", cwd=root).code == 0
+    git(root, "sparse-checkout", "set", "--no-cone", "/*", "!/.dvx/")
+    assert (root / ".dvx" / "cache").is_dir() and not (root / ".dvx" / "config").exists()
+    kept = dvx("status", cwd=root)
+    assert kept.code == 2 and "leaves it out of the workspace" in kept.stderr, kept.output
+    assert "The cache in it is still there" in kept.stderr
+
+    git(root, "sparse-checkout", "set", "--cone", "code")
+    assert not (root / ".dvx").exists()
+    gone = dvx("status", cwd=root / "code")
+    assert gone.code == 2 and "`git sparse-checkout add .dvx`" in gone.stderr, gone.output
+    assert "Git deleted it with the folder" in gone.stderr and "`dvx pull`" in gone.stderr
