@@ -1280,6 +1280,40 @@ def test_objects_a_push_kept_while_gc_waited_count_no_bytes_freed(tmp_path, size
     assert run_dvx("fsck", "--remote", "s", cwd=second).code == 0
 
 
+def test_an_object_a_push_kept_while_gc_waited_is_not_named_as_lost_to_history(tmp_path):
+    """gc planned to delete from the remote an object an older commit uses; another
+    repository's push found it there while gc waited, so gc keeps it: it no longer says that
+    a pull of that commit cannot get it."""
+    from dvx.history import Scope
+    from dvx.ops.gc import gc
+    from dvx.repo import Repo
+
+    store = tmp_path / "store"
+    first, second = make_git_repo(tmp_path / "first"), make_git_repo(tmp_path / "second")
+    for root in (first, second):
+        assert run_dvx("init", cwd=root).code == 0
+        assert run_dvx("remote", "add", "-d", "s", str(store), cwd=root).code == 0
+        write(root / "model.bin", "used by an older commit\n")
+        assert run_dvx("add", "model.bin", cwd=root).code == 0
+    git(first, "add", "-A")
+    git(first, "commit", "-qm", "model")
+    assert run_dvx("push", cwd=first).code == 0
+    for stored in [*store.glob("packs/*"), *store.glob("files/*/*/*")]:
+        _age(stored)  # pushed long ago
+    git(first, "rm", "-q", "model.bin.dvx")
+    git(first, "commit", "-qm", "no model")
+
+    def push_meanwhile(plans):
+        assert plans[1].removed and plans[1].used_outside_scope == plans[1].removed
+        pushed = run_dvx_proc("push", cwd=second)
+        assert pushed.code == 0 and "1 already there" in pushed.output, pushed.output
+        return True
+
+    results = gc(Repo.find(str(first)), Scope(), "s", confirm=push_meanwhile)
+    assert (results[1].removed, results[1].used_outside_scope) == ([], [])
+    assert run_dvx("fsck", "--remote", "s", cwd=second).code == 0
+
+
 def test_a_dry_run_lists_what_it_would_delete_with_a_path_that_used_it(repo, dvx, tmp_path):
     _two_versions(repo, dvx)
     for i in range(60):

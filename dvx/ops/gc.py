@@ -503,6 +503,8 @@ def _delete_from_remote(repo: Repo, remote: ObjectStore, result: GcResult, cutof
         _count_packs(result, packs)
     else:
         _refuse_if_unknown(recent, len(loose), cutoff)
+    # What history loses is what was removed, not what was planned: a push may have kept some.
+    result.used_outside_scope = sorted(set(result.used_outside_scope) & set(result.removed))
     if loose:
         remote.delete(loose)
     if result.expired_logs:
