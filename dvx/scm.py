@@ -813,16 +813,27 @@ class Git:
     # -- history, for gc: which pointer files the commits in a scope hold ----------------------
 
     def resolve_revision(self, rev: str) -> str:
-        """The commit a user-given revision names; never lets it be read as an option."""
+        """The commit a user-given revision names (any of Git's forms for one object that
+        is or leads to a commit: `:/message`, `HEAD@{1}`, a tag); never lets it be read as an
+        option. A range or exclusion (`A..B`, `^A`, `A^@`) names no one commit: refused."""
         if rev.startswith("-") or "\0" in rev:
             raise UsageError(f"Invalid revision {rev!r}: it must not start with '-'.")
-        try:
-            out = self._run("rev-parse", "--verify", "--quiet", "--end-of-options",
-                            f"{rev}^{{commit}}")
-        except DvxError:
-            raise UsageError(f"Unknown revision {rev!r}.",
-                             "Name a branch, tag or commit of this repository.") from None
-        return out.decode().strip()
+        one = "Name one branch, tag or commit of this repository."
+        # Peeled apart from the name: `:/message^{commit}` would search for that text.
+        named = self._completed("rev-parse", "--verify", "--quiet", "--end-of-options", rev)
+        found = named.stdout.decode().strip()
+        if named.returncode != 0 or found.startswith("^"):
+            if found.startswith("^") or self._completed(
+                    "rev-parse", "--revs-only", "--end-of-options", rev).stdout.strip():
+                raise UsageError(f"Invalid revision {rev!r}: it names a range or an exclusion "
+                                 "of commits, not one commit.", one)
+            raise UsageError(f"Unknown revision {rev!r}.", one)
+        peeled = self._completed("rev-parse", "--verify", "--quiet", f"{found}^{{commit}}")
+        if peeled.returncode != 0:
+            kind = self._completed("cat-file", "-t", found).stdout.decode().strip() or "object"
+            raise UsageError(f"Invalid revision {rev!r}: it names a Git {kind}, not a commit.",
+                             one)
+        return peeled.stdout.decode().strip()
 
     def commits(self, all_branches: bool = False, all_tags: bool = False,
                 all_commits: bool = False, reflogs: bool = False, last_n: int | None = None,

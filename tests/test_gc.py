@@ -427,6 +427,22 @@ def test_bad_revision_is_refused(repo, dvx):
         assert result.code == 2 and "revision" in result.stderr.lower()
 
 
+def test_a_range_or_exclusion_is_refused_and_any_form_naming_one_commit_is_taken(repo, dvx):
+    """--rev takes what names one commit in any of Git's forms (`:/message`, a tag, a reflog
+    entry); a range, an exclusion or a tree is refused by name, deleting nothing."""
+    _two_versions(repo, dvx)
+    for rev in ("^HEAD", "v1..HEAD", "HEAD^@"):
+        refused = dvx("gc", "--rev", rev, "-f", "--grace", "0")
+        assert refused.code == 2, refused.output
+        assert f"Invalid revision '{rev}': it names a range or an exclusion" in refused.stderr
+        assert "missing" not in refused.stderr
+    tree = dvx("gc", "--rev", "HEAD^{tree}", "-f", "--grace", "0")
+    assert tree.code == 2 and "it names a Git tree, not a commit" in tree.stderr, tree.output
+    for rev, used in ((":/v1", 6), ("v1", 6), ("HEAD@{0}", 3)):  # v1's and the workspace's
+        kept = dvx("gc", "--rev", rev, "--dry-run", "--grace", "0")
+        assert kept.code == 0 and f"kept {used} in use" in kept.stdout, kept.output
+
+
 def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
     store = tmp_path / "store"
     dvx("remote", "add", "-d", "s", str(store))
