@@ -1769,6 +1769,44 @@ def test_data_left_behind_beside_what_git_and_dvx_track_now_is_removed(team):
     assert "data: no longer tracked, its pointer left Git; changed since" in listed.stdout
 
 
+def test_a_folder_pulled_in_part_whose_pointer_left_git_is_removed_unless_changed(team):
+    """A folder `dvx pull d/sub` placed in part (over an older version placed whole, for
+    dave), untouched since, then a teammate's `dvx move d e` pulled: the files the pulls
+    placed go, as a whole folder's do. A file of the user's in a part never pulled, or a
+    placed file edited, keeps the folder as it is, named by status."""
+    alice = team.founder()
+    write(alice / "d/sub/a", "a1\n")
+    write(alice / "d/o/o", "o\n")
+    must("add", "d", cwd=alice)
+    share(alice, "d")
+    dave = team.clone("dave")  # all of d, at its first version
+    bob, carol, erin = (team.clone(name, pull=False) for name in ("bob", "carol", "erin"))
+    for clone in (bob, carol, erin):
+        must("pull", "d/sub", cwd=clone)
+    write(carol / "d/o/mine", "mine\n")  # where no pull placed a file
+    edit(erin, "d/sub/a", "erin's edit\n")
+    edit(alice, "d/sub/a", "a2\n")
+    must("add", "d", cwd=alice)
+    share(alice, "a2")
+    git(dave, "pull", "-q")
+    must("pull", "d/sub", cwd=dave)  # d/sub at a2 over d/o as first placed
+    must("move", "d", "e", cwd=alice)
+    share(alice, "moved")
+    for clone in (bob, carol, dave, erin):
+        git(clone, "pull", "-q")
+        must("pull", cwd=clone)
+    for clone in (bob, dave):
+        assert not (clone / "d").exists()
+        assert run_dvx("status", "-q", cwd=clone).code == 0, run_dvx("status", cwd=clone).output
+    assert (dave / "e/sub/a").read_text() == "a2\n"
+    assert (carol / "d/o/mine").read_text() == "mine\n"
+    assert (carol / "d/sub/a").read_text() == "a1\n"
+    assert (erin / "d/sub/a").read_text() == "erin's edit\n"
+    for clone in (carol, erin):
+        assert "d: no longer tracked, its pointer left Git; changed since" in run_dvx(
+            "status", cwd=clone).stdout
+
+
 @pytest.mark.parametrize("link", ["symlink", "hardlink"])
 def test_data_left_behind_in_a_linked_workspace_becomes_files_of_its_own(team, link):
     """A teammate's `dvx remove`, pulled where a file of one's own keeps the directory: the

@@ -8,7 +8,8 @@ The sync record (dvx/syncstate.py) still names such a path. As Git removes a fil
 commit no longer has, `dvx checkout` removes this data when that loses nothing: it still holds
 exactly what was synced, every object of it is in this repository's own cache (not a cache
 shared with other repositories, whose gc could take the only copy), and only the files dvx
-placed go (a file .dvxignore keeps out of the directory stays). Anything else stays, its
+placed go (a file .dvxignore keeps out of the directory stays; of a directory placed in part,
+each file must hold a version a checkout placed at its path). Anything else stays, its
 links into the cache made copies of their own (`_make_own_copies`), and
 `dvx status` names it until it is dealt with (deleted, or tracked again with `dvx add`). A
 path Git tracks itself (a file, or a directory whose every file is in Git), or whose pointer
@@ -40,11 +41,13 @@ from dvx.errors import DvxError
 from dvx.lockfile import LOCK_FILE, MAX_LOCK_BYTES, parse_lock, read_lock
 from dvx.logs import get_logger
 from dvx.ops.status import UNCHANGED, output_status
+from dvx.ops.sync_layers import holds_a_version_placed, version_tree
 from dvx.outputs import DeclaredOutputs, Output, load_tree, scan_outputs
 from dvx.paths import POINTER_SUFFIX, at_or_below_any, for_command, join_posix, walk_directory
 from dvx.pointer import Pointer, parse_pointer
 from dvx.repo import Repo
 from dvx.scm import Git, literal
+from dvx.syncstate import Synced
 from dvx.workspace import cache_objects_in, file_state, prune_empty_dirs
 
 log = get_logger(__name__)
@@ -114,7 +117,7 @@ def settle_left_behind(repo: Repo, declared: DeclaredOutputs) -> list[str]:
             continue
         synced = repo.syncstate.get(item.path)
         assert synced is not None
-        remove_placed(repo, item.path, synced.oid, item.tracked_inside)
+        remove_placed(repo, item.path, synced.oid, item.tracked_inside, synced)
         removed.append(item.path)
     for path in [*removed, *stale]:
         repo.syncstate.forget(path)
@@ -171,8 +174,10 @@ def holds_what_was_synced(repo: Repo, path: str) -> str | None:
     synced = repo.syncstate.get(path)
     if synced is not None and synced.found:
         return FOUND
-    if synced is None or synced.placed is not None:
-        return CHANGED  # a directory placed in part: its other parts are not known here
+    if synced is None:
+        return CHANGED
+    if synced.placed is not None:
+        return _holds_what_was_placed_in_part(repo, path, synced, frozenset())
     full = repo.abspath(path)
     kind = "dir" if os.path.isdir(full) and not os.path.islink(full) else "file"
     pointer = Pointer(kind, repo.algo, synced.oid, 0)
@@ -190,18 +195,18 @@ def holds_what_was_synced(repo: Repo, path: str) -> str | None:
 
 
 def remove_placed(repo: Repo, path: str, oid: str,
-                  tracked_inside: frozenset[str] = frozenset()) -> None:
+                  tracked_inside: frozenset[str] = frozenset(),
+                  record: Synced | None = None) -> None:
     """Delete the data dvx placed at `path` (the file, or the files of the directory's
-    manifest `oid` but those in `tracked_inside`), and the folders that leaves empty;
-    anything else there stays."""
+    manifest `oid`, or those its sync `record` says checkouts placed if it was placed in
+    part, but those in `tracked_inside`), and the folders that leaves empty; anything else
+    there stays."""
     full = repo.abspath(path)
     if not os.path.isdir(full) or os.path.islink(full):
         os.unlink(full)
     else:
-        tree = load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
-        assert tree is not None  # holds_what_was_synced found it
-        placed = [entry.path for entry in tree.entries
-                  if not at_or_below_any(f"{path}/{entry.path}", tracked_inside)]
+        placed = [rel for rel in _placed_files(repo, path, oid, record)
+                  if not at_or_below_any(f"{path}/{rel}", tracked_inside)]
         for rel in placed:
             fsutil.remove_quietly(join_posix(full, rel))
         prune_empty_dirs(full, placed)
@@ -293,8 +298,10 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
     synced = repo.syncstate.get(path)
     if synced is not None and synced.found:
         return FOUND
-    if synced is None or synced.placed is not None:
+    if synced is None:
         return CHANGED
+    if synced.placed is not None:
+        return _holds_what_was_placed_in_part(repo, path, synced, tracked_inside)
     tree = load_tree(repo, Pointer("dir", repo.algo, synced.oid, 0), path)
     if tree is None:
         return NOT_CACHED
@@ -316,6 +323,58 @@ def _holds_what_was_placed_beside(repo: Repo, path: str, tracked_inside: frozens
     if repo.cache.missing([synced.oid, *(e.oid for e in placed.values())]):
         return NOT_CACHED
     return None
+
+
+def _holds_what_was_placed_in_part(repo: Repo, path: str, synced: Synced,
+                                   tracked_inside: frozenset[str]) -> str | None:
+    """`holds_what_was_synced` for a directory placed in part (`synced`, a record of the
+    parts placed, maybe over older versions: dvx/syncstate.py): None if, apart from what
+    `tracked_inside` names, each file in it holds a version a checkout placed at its path
+    (a file may be gone), every such object and every version's manifest in the cache; else
+    why not. A file where no checkout placed one (a part never pulled) is the user's."""
+    layers = synced.layers()
+    trees = [version_tree(repo, layer.oid) for layer in layers]
+    if any(tree is None for tree in trees):
+        return NOT_CACHED  # what was placed is no longer known here
+    full = repo.abspath(path)
+    if os.path.islink(full) or not os.path.isdir(full):
+        return CHANGED
+    recorded = {rel for tree in trees if tree is not None for rel in tree.paths}
+    walk = repo.dvxignore.filter_walk(path, walk_directory(full), recorded)
+    if any(not at_or_below_any(f"{path}/{rel}", tracked_inside) for rel in walk.others):
+        return CHANGED  # a socket or FIFO: never placed by dvx
+    oids = [layer.oid for layer in layers]
+    for rel in [*(e.relpath for e in walk.files), *walk.symlinks]:
+        where = f"{path}/{rel}"
+        if at_or_below_any(where, tracked_inside):
+            continue
+        try:
+            state = file_state(repo, join_posix(full, rel), where)
+        except DvxError:
+            return CHANGED
+        if state is None or not holds_a_version_placed(
+                repo, synced, rel, state.oid, None if state.is_cache_link else state.executable):
+            return CHANGED
+        oids.append(state.oid)
+    if repo.cache.missing(oids):
+        return NOT_CACHED
+    return None
+
+
+def _placed_files(repo: Repo, path: str, oid: str, record: Synced | None) -> list[str]:
+    """The files (relpaths) dvx placed in the directory `path`: those of its manifest `oid`,
+    or, for a directory placed in part (`record`), those of its versions at the paths a
+    checkout placed."""
+    if record is None or record.placed is None:
+        tree = load_tree(repo, Pointer("dir", repo.algo, oid, 0), path)
+        assert tree is not None  # holds_what_was_synced found it
+        return list(tree.paths)
+    placed: set[str] = set()
+    for layer in record.layers():
+        tree = version_tree(repo, layer.oid)
+        assert tree is not None  # _holds_what_was_placed_in_part found it
+        placed.update(rel for rel in tree.paths if record.layer_for(rel) is not None)
+    return sorted(placed)
 
 
 def _outputs_for_git(repo: Repo) -> set[str]:

@@ -117,6 +117,22 @@ def holds_a_placed_version(repo: Repo, synced: Synced, path: str, entry: TreeEnt
     return (entry.oid, entry.executable) in versions
 
 
+def holds_a_version_placed(repo: Repo, synced: Synced, path: str, oid: str,
+                           executable: bool | None) -> bool:
+    """Does a file holding `oid` at `path` (inside the directory whose record is `synced`)
+    hold a version of it that a finished checkout placed there, so unchanged since?
+    `executable` None: its bit tells nothing (a link into the cache). False for a path no
+    finished checkout placed, whatever it holds, and for a version no longer known here."""
+    if synced.layer_for(path) is None:
+        return False
+    for layer in synced.layers(down_to=path):
+        version = _version_in(repo, layer, path)
+        if version is not None and version is not _UNKNOWN and version[0] == oid \
+                and executable in (None, version[1]):
+            return True
+    return False
+
+
 def kept_as_placed(repo: Repo, synced: Synced, tree: Tree, path: str) -> bool:
     """Did the pointer's version (manifest `tree`) keep `path` as a checkout last placed it,
     per the record `synced` (or never placed it, nor has it)? Then what the workspace holds
