@@ -164,6 +164,39 @@ def test_remove_outs_deletes_only_recoverable_data(repo, dvx):
     assert not (repo / "d").exists() and not (repo / "d.dvx").exists()
 
 
+def test_remove_outs_deletes_outdated_data_whose_bytes_the_cache_holds(repo, dvx):
+    """A pointer Git moved back (here a checkout of the commit before; for a teammate's, a
+    `git pull`), its data not checked out: the workspace holds the version dvx placed, no
+    change made here, so `--outs` deletes it while the cache has its bytes, and says what
+    is true when it does not."""
+    write(repo / "x", "v1\n")
+    write(repo / "d" / "a", "a1\n")
+    write(repo / "d" / "b", "b\n")
+    write(repo / "y", "y1\n")
+    assert dvx("add", "x", "d", "y").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "x", "v2\n")
+    write(repo / "d" / "a", "a2\n")
+    write(repo / "y", "y2\n")
+    assert dvx("add", "x", "d", "y").code == 0
+    git(repo, "commit", "-qam", "v2")
+    git(repo, "checkout", "-q", "HEAD~1")  # no hook: the workspace keeps v2
+    assert "data not checked out" in dvx("status").stdout
+    removed = dvx("remove", "--outs", "x.dvx", "d.dvx")
+    assert removed.code == 0, removed.output
+    assert not (repo / "x").exists() and not (repo / "d").exists()
+    for held in (repo / ".dvx" / "cache").rglob("*"):
+        if held.is_file() and held.read_bytes() == b"y2\n":
+            held.chmod(0o600)
+            held.unlink()  # the cache lost the version the workspace holds
+    refused = dvx("remove", "--outs", "y.dvx")
+    assert refused.code != 0 and "has changes" not in refused.stderr, refused.output
+    assert "'y' holds data dvx placed before its pointer moved in Git, and the cache no " \
+        "longer has all of it" in refused.stderr
+    assert (repo / "y").read_text() == "y2\n" and (repo / "y.dvx").exists()
+
+
 def test_remove_outs_keeps_the_files_dvxignore_keeps_out_of_the_directory(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n")
     write(repo / "data" / "images" / "1.png", "img1")

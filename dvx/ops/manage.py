@@ -18,6 +18,7 @@ from dvx.ops.data_places import (
 from dvx.ops.left_behind import remove_placed
 from dvx.ops.status import (
     LINKED_ELSEWHERE,
+    OUTDATED,
     UNCHANGED,
     OutputStatus,
     output_status,
@@ -34,7 +35,13 @@ from dvx.paths import (
 )
 from dvx.pointer import read_pointer
 from dvx.repo import Repo
-from dvx.workspace import delete_tracked_data, remove_temporaries_beside, stale_link_oid
+from dvx.workspace import (
+    delete_tracked_data,
+    file_state,
+    remove_temporaries_beside,
+    scan_directory,
+    stale_link_oid,
+)
 
 
 @dataclass(frozen=True)
@@ -76,12 +83,19 @@ def _recoverable(status: OutputStatus) -> bool:
 
 
 def _refuse_unrecoverable_deletion(repo: Repo, output: Output) -> None:
-    """Refuse to delete workspace data unless it is exactly what the pointer records, and all
-    of it is cached: else it could not be got back."""
+    """Refuse to delete workspace data unless it is exactly what the pointer records, or a
+    version dvx placed before the pointer moved (outdated: no change made here), and all
+    of what it holds is cached: else it could not be got back."""
     status = output_status(repo, output)
     if _recoverable(status):
         return
     keep = "Use --force to delete anyway, or run without --outs to keep the data."
+    if status.workspace == OUTDATED:
+        if _held_bytes_cached(repo, output):
+            return
+        raise PathError(f"'{output.path}' holds data dvx placed before its pointer moved "
+                        f"{status.moved_where}, and the cache no longer has all of it: the "
+                        "workspace holds the only copy here; refusing to delete it.", keep)
     if status.only_in_workspace:
         raise PathError(f"'{output.path}' is unchanged, but the cache has lost it: the "
                         "workspace holds the only copy here; refusing to delete it.",
@@ -93,6 +107,24 @@ def _refuse_unrecoverable_deletion(repo: Repo, output: Output) -> None:
                         f"run this again. {keep}")
     raise PathError(f"'{output.path}' has changes that are not in the cache; refusing to "
                     "delete it.", keep)
+
+
+def _held_bytes_cached(repo: Repo, output: Output) -> bool:
+    """Are the bytes of every file at the output's path that `--outs` would delete (what
+    .dvxignore keeps out of a directory stays) in the cache?"""
+    full = repo.abspath(output.path)
+    try:
+        if os.path.isdir(full) and not os.path.islink(full):
+            tree = load_tree(repo, output.pointer, output.recorded_in) \
+                if output.pointer.is_dir else None
+            held = [e.oid for e in scan_directory(repo, full, output.path,
+                                                  recorded=tree or ()).values()]
+        else:
+            state = file_state(repo, full, output.path)
+            held = [] if state is None else [state.oid]
+    except DvxError:  # a link or special file dvx did not make: not known to be cached
+        return False
+    return not repo.cache.missing(held)
 
 
 def _refuse_stage_output(output: Output, verb: str) -> None:
