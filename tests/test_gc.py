@@ -1057,6 +1057,37 @@ def test_fsck_during_another_clone_s_repack_takes_no_live_object_out(tmp_path):
     assert run_dvx("fetch", cwd=root).code == 0
 
 
+def test_fsck_during_a_gc_on_s3_reports_nothing_the_gc_deleted_as_lost(tmp_path, request):
+    """fsck --remote has listed the indexes when a gc deletes an unused loose object and
+    repacks a pack that held an unused one: under the remote's lock fsck looks again, and
+    reports neither as lost, no pack as named by no index, and counts what is there now."""
+    from tests.remotes import _s3_spec, configure
+
+    spec = _s3_spec(request.getfixturevalue("seaweed_s3"), request)
+    root = make_git_repo(tmp_path / "repo")
+    assert run_dvx("init", cwd=root).code == 0
+    configure(lambda *args, cwd: run_dvx(*args, cwd=cwd), root, spec, "s")
+    for version in (1, 2):  # v2 of small.bin (packed) and big.bin (loose) leaves v1 unused
+        if version == 1:
+            write(root / "keep.bin", os.urandom(500))
+        write(root / "small.bin", os.urandom(500))
+        write(root / "big.bin", os.urandom(1_100_000))
+        assert run_dvx("add", "keep.bin", "small.bin", "big.bin", cwd=root).code == 0
+        assert run_dvx("push", cwd=root).code == 0
+    packs_before = {key for key in spec.list_raw() if key.startswith("packs/")}
+    checking = _stopped_at("fsck.after_listing_indexes", "fsck --remote s", root)
+    try:
+        gc = run_dvx("gc", "-w", "--remote", "s", "-f", "--grace", "0", cwd=root)
+        assert gc.code == 0 and "Removed 2 objects" in gc.output, gc.output
+        assert not packs_before <= {key for key in spec.list_raw() if key.startswith("packs/")}
+    finally:
+        checking.send_signal(signal.SIGCONT)
+        out, err = checking.communicate(timeout=60)
+    assert checking.returncode == 0, out + err
+    assert "Checked 3 objects in the remote s: 0 corrupt, 0 missing, 0 lost." in out, out + err
+    assert "lost" not in err.lower() and "no index" not in (out + err), out + err
+
+
 def test_a_pull_reads_through_a_repack_by_another_clone_s_gc(tmp_path):
     """A clone's pull has read the remote's indexes when another clone's gc --remote moves
     the objects it needs into a new pack and deletes the old one: the pull finds them anew."""

@@ -151,13 +151,12 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
     for oid in loose - sizes.keys():  # sizes of local copies stand in where none is recorded
         if repo.cache.exists(oid):
             sizes[oid] = repo.cache.size(oid)
-    result = FsckResult(f"remote {name}", checked=len(loose | in_packs.checked),
+    result = FsckResult(f"remote {name}",
                         damaged_indexes={name: why for name, why
                                          in remote.inventory.refused.items()
                                          if name not in remote.inventory.newer},
                         newer_indexes={name: remote.inventory.refused[name]
                                        for name in remote.inventory.newer},
-                        unindexed_packs=len(in_packs.unindexed_packs),
                         read_only=remote.read_only, algo=remote.algo)
     if fast:
         result.unchecked = len(loose - sizes.keys())
@@ -184,6 +183,10 @@ def fsck_remote(repo: Repo, remote_name: str | None, fast: bool = False,
                            loose_whole, result)
     else:
         result.lost |= gone
+    # From the second look when there was one: a gc's repack since the first leaves a pack
+    # the first look's indexes do not name, and objects they place in a pack now deleted.
+    result.checked = len(loose | in_packs.checked)
+    result.unindexed_packs = len(in_packs.unindexed_packs)
     result.lost |= in_packs.lost
     result.corrupt.update((oid, why) for oid, why in in_packs.corrupt.items()
                           if oid not in loose_whole)
@@ -242,16 +245,17 @@ def _settle(repo: Repo, name: str, remote: RemoteStore, settings: transfer.Setti
     """Check the packed problems `found` again under the remote's gc lock, with indexes and
     packs listed anew, and only then take the bad copies (and the loose objects moved aside
     or gone) out of the indexes: a gc in another clone may have repacked since the first
-    look, and what looked lost or unreadable then is in a new pack now. Without the lock (a
+    look, and what looked lost or unreadable then is in a new pack now, and a loose object
+    gone then may be one it deleted, which the indexes no longer name. Without the lock (a
     push or gc holds it), nothing is taken out and the first look is reported. `loose_whole`:
     the objects whose loose copy is whole, another copy of a packed one."""
     suspects = set(found.corrupt) | found.lost | {oid for _, oid, _ in found.bad_copies}
     try:
         with lock_remote(repo, name, remote, locks.GC):  # forgets the indexes seen before
-            again = pack_reads.verify(remote, settings, fast, only=suspects) if suspects \
-                else pack_reads.PackCheck()
+            # With no suspects, this only lists the packs and indexes anew.
+            again = pack_reads.verify(remote, settings, fast, only=suspects)
             copies: set[packed.Copy] = {*again.bad_copies}
-            by_blob = {remote.oid_name(oid): oid for oid in loose_moved}
+            by_blob = {remote.oid_name(oid): oid for oid in loose_moved & _named_loose(remote)}
             there = remote.retried.existing(by_blob) if by_blob else set()
             absent = {oid for blob, oid in by_blob.items() if blob not in there}
             copies |= {(None, oid, 0) for oid in absent}
