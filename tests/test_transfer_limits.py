@@ -139,6 +139,31 @@ def test_a_stalled_server_fails_in_bounded_time_and_a_rerun_completes(repo, dvx,
     assert again.code == 0, again.output
 
 
+def test_a_push_whose_upload_stalled_sends_nothing_after_it(repo, dvx, own_moto):
+    """The server stops answering as a multipart upload begins: once that upload has failed
+    for want of an answer, the push log is not sent there (it would wait out the timeout
+    again) but named as not attempted, and a rerun completes."""
+    _s3_repo(dvx, repo, own_moto, timeout="2")
+    assert dvx("remote", "modify", "s3", "chunksize", str(5 * MiB)).code == 0
+    write(repo / "small.txt", "there already\n")  # named by the push log
+    assert dvx("add", "small.txt").code == 0 and dvx("push").code == 0
+    write(repo / "big.bin", os.urandom(11 * MiB))
+    assert dvx("add", "big.bin").code == 0
+    proc = stopped_at("s3.put.after_digests", "push", repo)
+    os.kill(own_moto["pid"], signal.SIGSTOP)
+    try:
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.kill(own_moto["pid"], signal.SIGCONT)
+    assert proc.returncode == 1, out + err
+    assert "Failed big.bin" in err and "stopped answering" in err, err
+    assert "could not write the push log on the remote: not attempted: the store stopped " \
+           "answering" in err, err
+    again = dvx("push")
+    assert again.code == 0, again.output
+
+
 @pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "Interrupted"),
                                                 (signal.SIGTERM, 143, "Terminated")])
 def test_one_ctrl_c_ends_a_stalled_push_at_once(repo, dvx, own_moto, signum, code, said):

@@ -89,19 +89,25 @@ class ObjectStore:
 
     # -- logs: small records beside the objects (push logs, read by gc --remote) -------------
 
+    @property
+    def single_requests(self) -> Blobs:
+        """The store for requests of one record each (the logs): a remote's retries them,
+        and sends none once a request waited out its timeout (remote/retry.py)."""
+        return self.blobs
+
     def write_log(self, kind: str, name: str, data: bytes) -> None:
         """Store a new, uniquely named log record (never overwriting one)."""
-        self.blobs.put(f"{layout.LOGS_DIR}/{kind}/{name}", data)
+        self.single_requests.put(f"{layout.LOGS_DIR}/{kind}/{name}", data)
 
     def list_logs(self, kind: str) -> Details:
         """{name: (size, the time the store wrote it, or None if its listing gives none)}."""
-        return self.blobs.details(f"{layout.LOGS_DIR}/{kind}")
+        return self.single_requests.details(f"{layout.LOGS_DIR}/{kind}")
 
     def read_log(self, kind: str, name: str, limit: int) -> bytes:
-        return self.blobs.get(f"{layout.LOGS_DIR}/{kind}/{name}", 0, limit + 1)
+        return self.single_requests.get(f"{layout.LOGS_DIR}/{kind}/{name}", 0, limit + 1)
 
     def delete_logs(self, kind: str, names: list[str]) -> None:
-        self.blobs.delete([f"{layout.LOGS_DIR}/{kind}/{name}" for name in names])
+        self.single_requests.delete([f"{layout.LOGS_DIR}/{kind}/{name}" for name in names])
 
     def size(self, oid: str) -> int:
         return self.blobs.size(self.oid_name(oid))

@@ -651,7 +651,7 @@ def _log_push(remote: ObjectStore, targets: list[Target], wanted: Wanted,
             files.update(tree.oids())
     try:
         pushlog.record(remote, {oid for oid in files if oid not in failed}, manifests)
-    except OSError as exc:
+    except (OSError, RemoteError) as exc:  # RemoteError: the store stopped answering before
         result.problems.append(f"could not write the push log on the remote: {exc}")
 
 

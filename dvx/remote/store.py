@@ -40,6 +40,10 @@ class RemoteStore(ObjectStore):
         objects)."""
         return Retrying(self.blobs, self.retries)
 
+    @property
+    def single_requests(self) -> Retrying:
+        return self.retried
+
     @cached_property
     def inventory(self) -> Inventory:
         return Inventory(self.blobs, self.algo, self.index_dir, self.retries)
