@@ -819,7 +819,14 @@ class Git:
         if rev.startswith("-") or "\0" in rev:
             raise UsageError(f"Invalid revision {rev!r}: it must not start with '-'.")
         one = "Name one branch, tag or commit of this repository."
-        # Peeled apart from the name: `:/message^{commit}` would search for that text.
+        if not rev.startswith(":/"):  # `:/message^{commit}` would search for that text
+            # Peeled in the one look-up, Git takes the commit of an id prefix that a blob's
+            # id shares too, as it does in `git log`.
+            commit = self._completed("rev-parse", "--verify", "--quiet", "--end-of-options",
+                                     f"{rev}^{{commit}}")
+            found = commit.stdout.decode().strip()
+            if commit.returncode == 0 and found and not found.startswith("^"):
+                return found
         named = self._completed("rev-parse", "--verify", "--quiet", "--end-of-options", rev)
         found = named.stdout.decode().strip()
         if named.returncode != 0 or found.startswith("^"):

@@ -1,4 +1,5 @@
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -441,6 +442,15 @@ def test_a_range_or_exclusion_is_refused_and_any_form_naming_one_commit_is_taken
     for rev, used in ((":/v1", 6), ("v1", 6), ("HEAD@{0}", 3)):  # v1's and the workspace's
         kept = dvx("gc", "--rev", rev, "--dry-run", "--grace", "0")
         assert kept.code == 0 and f"kept {used} in use" in kept.stdout, kept.output
+    # A short id a blob's id begins with too names the commit, as in `git log`.
+    prefix = git(repo, "rev-parse", "HEAD").strip()[:4]
+    blob = next(text for n in range(1 << 20) for text in [f"{n}\n".encode()]
+                if hashlib.sha1(b"blob %d\0%s" % (len(text), text)).hexdigest()
+                .startswith(prefix))
+    subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=blob, check=True,
+                   capture_output=True)
+    kept = dvx("gc", "--rev", prefix, "--dry-run", "--grace", "0")
+    assert kept.code == 0 and "kept 3 in use" in kept.stdout, kept.output
 
 
 def test_remote_gc_deletes_unused_remote_objects(repo, dvx, tmp_path):
