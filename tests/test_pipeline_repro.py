@@ -799,6 +799,25 @@ def test_a_git_checkout_while_repro_runs_records_nothing_of_a_stage_no_longer_de
     assert git(repo, "status", "--porcelain", "--", "dvx.lock", ".gitignore") == ""
 
 
+def test_a_stage_whose_desc_alone_changed_while_it_ran_is_recorded(repo, dvx):
+    """A description written into dvx.yaml while the stage runs changes nothing its run or
+    its dvx.lock entry reads: the run is recorded."""
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: cp p.txt o1.txt\n    deps: [p.txt]\n"
+                             "    outs: [o1.txt]\n")
+    write(repo / "p.txt", "1\n")
+    running = stopped_at("repro.after_command", "repro", repo)
+    try:
+        write(repo / "dvx.yaml", "stages:\n  s1:\n    desc: copies p\n    cmd: cp p.txt o1.txt\n"
+                                 "    deps: [p.txt]\n    outs: [o1.txt]\n")
+    finally:
+        running.send_signal(signal.SIGCONT)
+    out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, out + err
+    assert "no longer declares" not in err
+    assert "s1" in read_lock(str(repo), "xxh128")
+    assert dvx("status").code == 0
+
+
 def test_a_stage_reading_params_from_its_own_output_may_change_them(repo, dvx):
     """A params file the stage writes itself (a counter it persists from run to run) is the
     command's to change: its run is recorded, never failed as params changed meanwhile."""

@@ -7,6 +7,7 @@ stage as declared changes nothing here: its dvx.lock is kept (lockfile.LockWrite
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from dvx.pipeline.spec import Stage, pipeline_bytes, stages_declared
 from dvx.repo import Repo
@@ -31,4 +32,10 @@ class StillDeclared:
         if self._now is None or data != self._seen:
             self._seen = data
             self._now = (stages_declared(self.repo) or {}) if data is not None else {}
-        return self._now.get(stage.name) == stage
+        now = self._now.get(stage.name)
+        return now is not None and _as_run(now) == _as_run(stage)
+
+
+def _as_run(stage: Stage) -> Stage:
+    """The stage without what neither its run nor its dvx.lock entry reads: its `desc`."""
+    return replace(stage, desc=None)
