@@ -759,6 +759,27 @@ def _pack_bytes(spec: RemoteSpec) -> tuple[Counter[str], dict[str, int]]:
     return named, unnamed
 
 
+def test_a_push_whose_pack_index_could_not_be_written_counts_none_of_its_bytes(
+        repo, dvx, tmp_path):
+    """The objects of a pack uploaded whose index then failed are failed, bytes and all: the
+    summary counts none of them as pushed."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "r", str(store)).code == 0
+    for i in range(3):
+        write(repo / f"f{i}", f"f{i}\n")
+    assert dvx("add", "f0", "f1", "f2").code == 0
+    pushing = stopped_at("packs.after_pack", "push", repo)  # listed indexes/, pack is up
+    try:
+        shutil.rmtree(store / "indexes", ignore_errors=True)
+        (store / "indexes").write_text("")  # where the index goes: a file
+    finally:
+        pushing.send_signal(signal.SIGCONT)
+        out, err = pushing.communicate(timeout=60)
+    assert pushing.returncode == 1, out + err
+    assert "Pushed 0 objects (0 B); 0 already there; 3 failed" in out + err
+    assert "its pack index could not be written" in err
+
+
 @pytest.mark.parametrize("kind", ["dir", "moto"])
 def test_gc_remote_keeps_one_copy_of_what_two_pushes_at_once_packed_twice(
         repo, dvx, request, tmp_path, kind):

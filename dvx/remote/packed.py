@@ -170,7 +170,9 @@ def upload(cache: LocalCache, remote: RemoteStore, oids: list[str], size_of: Cal
                 lines = chunk.decode("ascii").splitlines()
                 if lines[0].startswith("pack "):
                     for line in lines[1:]:
-                        result.failed[line.split()[0]] = reason
+                        oid, _, length = line.split()
+                        result.failed[oid] = reason
+                        result.bytes -= int(length)  # counted when its pack went up
                     result.transferred -= len(lines) - 1
 
     total = sum(group.size for group in groups)
