@@ -1112,6 +1112,23 @@ def test_a_queued_python_stage_importing_from_its_dependency_folder_runs(repo, m
     assert (repo / "out.txt").read_text() == "3"
 
 
+def test_a_queued_run_never_imports_the_repository_s_modules(project, tmp_path):
+    """A queued run starts dvx in a worktree of the repository: a committed `dvx/` package or
+    `platform.py` there is never imported in place of dvx's own modules."""
+    canary = tmp_path / "imported"
+    code = f"open({str(canary)!r}, 'a').write(__file__ + '\\n')\n"
+    write(project / "dvx" / "__init__.py", code)
+    write(project / "platform.py", code)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "modules of the project's")
+    must("exp", "run", "--queue", "-S", "train.lr=0.2", "-n", "queued", cwd=project)
+    started = run_dvx("queue", "start", cwd=project)
+    assert started.code == 0, started.output + run_dvx("queue", "logs", "queued",
+                                                       cwd=project).stdout
+    assert _show(project)["queued"]["params"]["params.yaml"]["train.lr"] == 0.2
+    assert not canary.exists(), canary.read_text()
+
+
 def test_a_failed_queued_experiment_gives_its_name_to_the_next_one(project):
     must("exp", "run", "--queue", "-S", "+train.fail=true", "-n", "tryit", cwd=project)
     assert run_dvx("queue", "start", cwd=project).code == 1

@@ -1043,3 +1043,40 @@ def test_cleanup_spares_temporaries_a_live_process_holds(repo, tmp_path):
         holder.wait()
     assert held.exists() and young.exists() and mine.exists()
     assert not stale.exists()
+
+
+def _modules_that_note_being_run(root: Path, canary: Path) -> None:
+    """A `dvx/` package and a `platform.py` at the top of `root` (a hostile clone's, a
+    project's own module) that write to `canary` if ever imported."""
+    code = f"open({str(canary)!r}, 'a').write(__file__ + '\\n')\n"
+    write(root / "dvx" / "__init__.py", code)
+    write(root / "platform.py", code)
+
+
+def test_git_s_hooks_and_merge_driver_never_import_the_repository_s_modules(repo, tmp_path):
+    """Git runs dvx's hooks and merge driver in the repository's top folder: a committed
+    `dvx/` or `platform.py` there is never imported by them, and they do their work."""
+    canary = tmp_path / "imported"
+    _modules_that_note_being_run(repo, canary)
+    must = lambda *args: run_dvx(*args, cwd=repo)  # noqa: E731
+    assert must("install").code == 0
+    write(repo / "data" / "a.txt", "a\n")
+    assert must("add", "-q", "data/a.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a")  # pre-commit
+    git(repo, "checkout", "-q", "-b", "other")
+    write(repo / "data" / "b.txt", "b\n")
+    assert must("add", "-q", "data/b.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "b")
+    git(repo, "checkout", "-q", "main")  # post-checkout removes b.txt
+    assert not (repo / "data" / "b.txt").exists()
+    write(repo / "data" / "c.txt", "c\n")
+    assert must("add", "-q", "data/c.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "c")
+    # both branches added a line to data/.gitignore: the merge driver merges it
+    git(repo, "merge", "-q", "--no-edit", "other")
+    assert (repo / "data" / "b.txt").read_text() == "b\n"  # post-merge placed it
+    assert (repo / "data" / ".gitignore").read_text() == "/a.txt\n/c.txt\n/b.txt\n"
+    assert not canary.exists(), canary.read_text()

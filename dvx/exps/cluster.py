@@ -22,7 +22,6 @@ import secrets
 import shlex
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,6 +54,7 @@ from dvx.process_groups import process_alive
 from dvx.remote.backends import redact_urls
 from dvx.repo import Repo
 from dvx.scm import Git
+from dvx.self_command import dvx_argv
 
 
 def start_on_dask(repo: Repo, address: str, git_remote: str = "origin",
@@ -426,7 +426,7 @@ def run_task(git_url: str, name: str, snapshot: str, baseline: str, sets: list[s
     _remove_abandoned_clones()
     work = tempfile.mkdtemp(prefix=f"dvx-dask-{name}-{os.getpid()}-")
     task = _Task(work, {**os.environ, **env, "GIT_TERMINAL_PROMPT": "0"})
-    dvx = [sys.executable, "-m", "dvx"]
+    dvx = dvx_argv()
     published = published or f"{QUEUE_REFS}/{name}"  # as earlier versions of dvx published it
     try:
         for argv in (["git", "clone", "--quiet", "--no-checkout", "--", git_url, work],

@@ -20,7 +20,6 @@ import re
 import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +49,7 @@ from dvx.pipeline.repro import commit_changed_inputs
 from dvx.pipeline.runner import end_group
 from dvx.process_groups import RecordedGroup, boot_id, process_alive, process_started
 from dvx.repo import DVX_DIR, Repo
+from dvx.self_command import dvx_argv
 
 log = get_logger(__name__)
 
@@ -838,7 +838,7 @@ def _copy_local_config(repo: Repo, worktree: str) -> None:
 def _launch(repo: Repo, entry: Entry, worktree: str) -> subprocess.Popen[bytes]:
     """`dvx checkout` (the inputs, from the shared cache) then `dvx exp run` in the worktree,
     in a process group of its own (so `queue stop` ends all of it), output to the log."""
-    dvx = [sys.executable, "-m", "dvx"]
+    dvx = dvx_argv()
     run = [*dvx, "exp", "run", "-n", entry.name, "--baseline", entry.baseline,
            *entry.run_options()]
     for text in entry.sets:

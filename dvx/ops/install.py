@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from dvx.errors import PathError, UsageError
 from dvx.ignore import encode_git_lines, git_lines, read_git_file
 from dvx.repo import Repo
 from dvx.scm import tracked_in
+from dvx.self_command import dvx_command
 
 MARKER = "# dvx: installed by `dvx install`; `dvx install --uninstall` removes it."
 CHAINED = ".dvx-chained"
@@ -55,12 +55,6 @@ class InstallResult:
     # repository that runs its hooks from there runs dvx's too.
     shared_hooks: str | None = None
     to_stage: list[str] = field(default_factory=list)  # tracked files to commit
-
-
-def dvx_command() -> str:
-    """How Git runs this dvx: its interpreter, by absolute path (a hook does not see the
-    virtual environment the user activated)."""
-    return f"{shlex.quote(sys.executable)} -m dvx"
 
 
 def install(repo: Repo, uninstall: bool = False, hooks: bool = True) -> InstallResult:
