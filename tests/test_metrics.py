@@ -510,6 +510,32 @@ def test_plots_never_write_into_git_or_the_cache_through_a_symlink(repo, dvx):
         == before
 
 
+def test_plots_never_write_out_of_the_repository_through_a_link_it_holds(repo, dvx, tmp_path):
+    """A committed `dvx_plots -> ../other/dvx_plots` (the default folder) would have the run
+    write and delete in another project's plots folder: refused, as any -o inside the
+    repository leading out through a link; a folder outside named as such is written."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots: [loss.csv]\n")
+    write(repo / "loss.csv", "step,loss\n0,1\n1,0.5\n")
+    other = tmp_path / "other" / "dvx_plots"
+    write(other / "mine.csv.svg", "<svg/>")
+    write(other / "index.html", "the other project's page")
+    os.symlink(os.path.join("..", "other", "dvx_plots"), repo / "dvx_plots")
+    os.symlink(os.path.join("..", "other"), repo / "otherlink")
+    commit(repo, "plots")
+    before = {p.name: p.read_bytes() for p in other.iterdir()}
+    for out in (None, "dvx_plots", "otherlink/dvx_plots", "otherlink/new"):
+        for command in (("plots", "show"), ("plots", "diff", "HEAD")):
+            result = dvx(*command, *(("-o", out) if out else ()), "--force")
+            assert result.code == 2, result.output
+            assert "leads outside the repository" in result.stderr, result.output
+            assert "Traceback" not in result.output
+    assert {p.name: p.read_bytes() for p in other.iterdir()} == before
+    assert not (tmp_path / "other" / "new").exists()
+    named = tmp_path / "report"
+    assert dvx("plots", "show", "-o", str(named)).code == 0
+    assert (named / "index.html").exists()
+
+
 def test_a_multi_line_value_stays_on_its_row_of_a_text_table(formats, dvx):
     write(formats / "params.yaml", "note: |\n  line1\n  line2\nlr: 1\n")
     commit(formats, "a note")

@@ -278,13 +278,22 @@ def _draw(revs: list[str] | None, targets: tuple[str, ...], out_dir: str, image_
 
 def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
     """-o never leads into `.git`, `.dvx`, the cache or the Git directory, named or reached
-    through a symbolic link (its real path is judged)."""
+    through a symbolic link (its real path is judged); nor, from inside the repository,
+    out of it through a link the repository holds (a clone's `dvx_plots -> ../other`), where
+    the run would write and delete another folder's files. A folder outside the repository
+    that the user names (`-o ../report`) is theirs to choose."""
     import os
 
     from dvx.errors import UsageError
     from dvx.paths import RESERVED_NAMES
 
     real = os.path.realpath(out_dir)
+    link = _link_leading_out(repo.root, out_dir)
+    if link is not None:
+        raise UsageError(f"'{out_dir}' leads outside the repository, to '{real}', through "
+                         f"a symbolic link in it ('{link}'), so nothing was written.",
+                         "Name another directory with -o (one outside the repository is "
+                         "written when named as such).")
     first = os.path.relpath(real, os.path.realpath(repo.root)).split(os.sep)[0]
     if first.casefold() in RESERVED_NAMES:
         raise UsageError(f"'{out_dir}' is inside '{first}', which holds Git's or dvx's own "
@@ -298,6 +307,26 @@ def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
         if os.path.commonpath([real, top]) == top:
             raise UsageError(f"'{out_dir}' is inside {what} ({top}), which holds Git's or "
                              "dvx's own files.", "Name another directory with -o.")
+
+
+def _link_leading_out(root: str, out_dir: str) -> str | None:
+    """How `out_dir`, a path inside the repository as spelt, leads outside it: the first
+    symbolic link on its way (or `out_dir` itself, where `..` after a link does it); None
+    when it stays inside, or is named outside."""
+    import os
+
+    top = os.path.realpath(root)
+    if os.path.commonpath([os.path.realpath(out_dir), top]) == top:
+        return None
+    spelt = os.path.abspath(out_dir)
+    base = next((b for b in (os.path.abspath(root), top)
+                 if os.path.commonpath([spelt, b]) == b), None)
+    if base is None:
+        return None
+    parts = os.path.relpath(spelt, base).split(os.sep)
+    links = [os.path.join(*parts[:depth]) for depth in range(1, len(parts) + 1)
+             if os.path.islink(os.path.join(base, *parts[:depth]))]
+    return links[0] if links else out_dir
 
 
 @plots.command("show", epilog=example("""
