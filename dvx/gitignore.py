@@ -50,7 +50,8 @@ def add_entry(data_path: str) -> str | None:
 
 def lacking_entry(data_paths: list[str]) -> list[str]:
     """Those of `data_paths` whose folder's .gitignore in the workspace has no entry for them
-    (each .gitignore read once). One dvx may not read (a symbolic link) is left to `status`."""
+    (each .gitignore read once). One dvx may not read (a symbolic link, a folder) is left to
+    `status`."""
     lines_in: dict[str, set[str] | None] = {}
     lacking = []
     for data_path in data_paths:
@@ -88,7 +89,7 @@ def keeping_entries(written: bytes, current: bytes, directory: str,
 
 def check_readable(data_path: str) -> None:
     """Refuse now (PathError) a .gitignore beside `data_path` that dvx may not read or write
-    (a symbolic link): before a command changes anything, not half-way."""
+    (a symbolic link, a folder): before a command changes anything, not half-way."""
     read_git_file(os.path.join(os.path.dirname(data_path), ".gitignore"))
 
 

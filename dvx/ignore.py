@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Container
 from dataclasses import dataclass
 
@@ -39,7 +40,8 @@ def read_git_file(path: str) -> bytes | None:
     """The bytes of a file read line by line (.gitignore, .gitattributes, .dvxignore), None
     when there is none. One that is a symbolic link is refused, never read: Git does not read
     such a link, and a committed one can lead to any file of the user's, whose lines dvx
-    would then write back into the repository or show in its messages."""
+    would then write back into the repository or show in its messages. One that is a folder
+    (committed so) is refused too: it holds no lines, and none can be written there."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except (FileNotFoundError, NotADirectoryError):
@@ -48,6 +50,9 @@ def read_git_file(path: str) -> bytes | None:
         if e.errno == errno.ELOOP and os.path.islink(path):
             raise linked_git_file_error(path) from None
         raise
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise folder_git_file_error(path)
     with os.fdopen(fd, "rb") as f:
         return f.read()
 
@@ -60,6 +65,13 @@ def linked_git_file_error(path: str) -> PathError:
         f"'{os.path.relpath(path)}' is a symbolic link, {why}.",
         "Replace it with a file of its own (delete the link, then write there the lines it "
         "should hold), and run the command again.")
+
+
+def folder_git_file_error(path: str) -> PathError:
+    return PathError(
+        f"'{os.path.relpath(path)}' is a folder, not a file: Git reads no rules from it, and "
+        "dvx cannot write its own lines there.",
+        "Give the folder another name (`git mv`, then commit), and run the command again.")
 
 
 def encode_git_lines(lines: list[str], like: bytes = b"") -> bytes:

@@ -524,6 +524,42 @@ def test_ignore_files_committed_as_symlinks_are_never_read_or_written(tmp_path):
                           capture_output=True).returncode == 1  # install stopped before it
 
 
+@pytest.mark.parametrize("kind", ["folder", "symbolic link"])
+def test_no_data_is_placed_beside_a_gitignore_that_is_a_folder_or_a_link(kind, tmp_path):
+    """A `.gitignore` committed as a folder (or a link) takes no entry: pull and checkout
+    place no data there that Git would not ignore, and say why, naming it; the commands that
+    read such a `.gitignore` or `.gitattributes` refuse in one paragraph naming it."""
+    hostile = Hostile(tmp_path)
+    tracked_file(hostile, "sub/d", b"hello\n")
+    (hostile.origin / "sub" / "d").unlink()
+    (hostile.origin / "sub" / ".gitignore").unlink()
+    if kind == "folder":
+        write(hostile.origin / "sub" / ".gitignore" / "z", "z\n")
+    else:
+        os.symlink(hostile.outside / "victim.txt", hostile.origin / "sub" / ".gitignore")
+    hostile.commit({})
+    clone = hostile.clone()
+    before = protected(hostile.base, clone)
+    for command in (("pull",), ("checkout",)):
+        result = run_dvx(*command, cwd=clone)
+        message = " ".join(result.stderr.split())
+        assert result.code == 1 and "Traceback" not in result.output, result.output
+        assert "Skipped sub/d: data placed there could not be kept out of Git. " \
+               f"'sub/.gitignore' is a {kind}" in message, message
+        assert not (clone / "sub" / "d").exists()
+    write(clone / "sub" / "new.txt", "new\n")
+    added = run_dvx("add", "sub/new.txt", cwd=clone)
+    assert added.code == 2 and f"ERROR: 'sub/.gitignore' is a {kind}" in added.stderr, \
+        added.output
+    if kind == "folder":
+        (clone / ".gitattributes").mkdir()
+        installed = run_dvx("install", cwd=clone)
+        assert installed.code == 2, installed.output
+        assert installed.stderr.startswith("ERROR: '.gitattributes' is a folder, not a file")
+    assert protected(hostile.base, clone) == before
+    assert not (clone / "sub" / "new.txt.dvx").exists()
+
+
 # --- hostile configuration --------------------------------------------------------------------
 
 

@@ -142,6 +142,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
             targets = targets()
         remove_temporaries_beside(repo.root, [t.output.path for t in targets])
         targets = _hold_back_alike_targets(repo, targets, result)
+        targets = _hold_back_unignorable_targets(repo, targets, result)
         try:
             # Written ahead, once for all: a checkout stopped half-way, even by kill -9,
             # leaves records under which its absent files are not pulled, never deleted.
@@ -854,6 +855,24 @@ def _hold_back_alike_targets(repo: Repo, targets: list[Target], result: Checkout
         shown = target.output.path if target.subpath is None else \
             f"{target.output.path}/{target.subpath}"
         result.skipped.append((shown, _alike_why(rel, held[rel])))
+    return kept
+
+
+def _hold_back_unignorable_targets(repo: Repo, targets: list[Target], result: CheckoutResult
+                                   ) -> list[Target]:
+    """The targets but those whose folder's .gitignore dvx may not read or write (a symbolic
+    link, a folder), reported skipped before anything is placed: data placed there could not
+    be kept out of Git."""
+    kept = []
+    for target in targets:
+        try:
+            gitignore.check_readable(repo.abspath(target.output.path))
+        except PathError as exc:
+            shown = target.output.path if target.subpath is None else \
+                f"{target.output.path}/{target.subpath}"
+            result.skipped.append((shown, f"data placed there could not be kept out of Git. {exc}"))
+            continue
+        kept.append(target)
     return kept
 
 
