@@ -235,6 +235,8 @@ HOSTILE_MANIFESTS: dict[str, Callable[[Path], bytes]] = {
     "a dvx temporary's name": lambda base: manifest([row("sub/.a.dvx-0123456789ab.tmp")]),
     "a dvx temporary's cut name": lambda base: manifest([row(".a~dvx-0123456789ab.tmp")]),
     "not JSON": lambda base: b'{"algo":"xxh128","format":"dvx-tree","version":1}\nnope\n',
+    "a .dvxignore": lambda base: manifest([row("a"), row("sub/.dvxignore")]),
+    "a .dvxignore at its top": lambda base: manifest([row(".dvxignore"), row("a")]),
 }
 
 

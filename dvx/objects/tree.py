@@ -26,6 +26,7 @@ from typing import IO, NamedTuple, overload
 from dvx.errors import CorruptManifestError, FormatError, InvalidOidError
 from dvx.fsutil import NAME_MAX, PATH_MAX, temp_target
 from dvx.hashing import ALGORITHMS, MAX_SIZE, check_oid, hash_bytes
+from dvx.ignore import IGNORE_FILE
 from dvx.paths import RESERVED_NAMES, check_relpath
 
 FORMAT = "dvx-tree"
@@ -402,6 +403,7 @@ def _check_entries(entries: list[TreeEntry], algo: str) -> None:
         if checked_each:
             check_relpath(e.path, "path in a directory manifest")
             _refuse_temporary_name(e.path)
+            _refuse_ignore_file(e.path)
             try:
                 check_oid(e.oid, algo)
             except InvalidOidError as exc:
@@ -419,6 +421,15 @@ def _refuse_temporary_name(path: str) -> None:
         raise FormatError(f"A directory manifest lists '{path}', named as dvx names its "
                           "temporary files (.NAME.dvx-<12 hex digits>.tmp), which are never "
                           "data.")
+
+
+def _refuse_ignore_file(path: str) -> None:
+    """A .dvxignore is never data (a workspace walk leaves it out, and it tells dvx which
+    files it leaves out): listed, it would be placed, change what the folder holds, and then
+    be found missing by every status."""
+    if path.rpartition("/")[2] == IGNORE_FILE:
+        raise FormatError(f"A directory manifest lists '{path}', a {IGNORE_FILE} file, which "
+                          "tells dvx which files to leave out and is never data.")
 
 
 def _note_parents(path: str, parents: set[str]) -> None:
@@ -458,14 +469,15 @@ def _check_length(path: str) -> None:
 
 
 # ".tmp/": a file name ending in .tmp, which may be one dvx gives its temporaries.
-_UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../", ".tmp/")
+_UNUSUAL_IN_PATHS = ("\x00", "\\", "\n", "\r", ":", "//", "/./", "/../", ".tmp/",
+                     f"/{IGNORE_FILE}/")
 
 
 def _paths_look_ordinary(paths: list[str]) -> bool:
     """True if every path surely passes `check_relpath` and `_refuse_temporary_name`: with
     all paths joined by '/', and '/' around them, an empty, '.', '..' or reserved component
     shows up as '//', '/./', '/../' or '/.git/'. Anything unusual (a ':' too, for drive
-    letters, or a name ending in '.tmp') returns False."""
+    letters, a name ending in '.tmp', or a .dvxignore) returns False."""
     try:
         joined = "/" + "/".join(paths) + "/"
     except TypeError:  # a path that is not a string
