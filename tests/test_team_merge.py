@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 import xxhash
 
 from dvx.scm import Git
+from dvx.self_command import dvx_argv
 from tests.conftest import git, make_git_repo, run_dvx, write
 from tests.remotes import local_spec
 from tests.team import Team, commit, edit, must, share
@@ -683,6 +685,24 @@ def test_a_pre_commit_hook_of_yours_runs_first_and_uninstall_puts_it_back(repo, 
     assert dvx("install", "--uninstall").code == 0
     assert "mine: stopped" in hook.read_text() and not hook.with_name(
         "pre-commit.dvx-chained").exists()
+
+
+def test_doctor_names_hooks_an_older_dvx_wrote_that_import_the_repository_s_modules(repo, dvx):
+    """Hooks and a merge driver running `python -m dvx` (an older dvx's) would import a `dvx/`
+    folder at the repository's top: doctor names them, and `dvx install` writes them anew."""
+    assert dvx("install").code == 0
+    assert "hooks of an older dvx" not in dvx("doctor").stdout
+    old = f"{sys.executable} -m dvx"
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(hook.read_text().replace(
+        f"exec {shlex.join(dvx_argv())} ", f"exec {old} "))
+    git(repo, "config", "merge.dvx.driver", f"{old} git-hook merge-driver %O %A %B %P")
+    report = json.loads(dvx("doctor", "--json").stdout)
+    assert report["repository"]["unsafe_hooks"] == ["post-checkout", "merge driver"]
+    assert "hooks of an older dvx: post-checkout, merge driver" in dvx("doctor").stdout
+    assert dvx("install").stdout == 'Installed: .git/config [merge "dvx"], hooks/post-checkout\n'
+    assert " -m dvx" not in hook.read_text() + git(repo, "config", "merge.dvx.driver")
+    assert json.loads(dvx("doctor", "--json").stdout)["repository"]["unsafe_hooks"] == []
 
 
 def test_doctor_names_the_hooks_a_clone_set_up_by_an_older_dvx_lacks(repo, dvx):

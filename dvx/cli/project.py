@@ -258,6 +258,9 @@ def _print_repository(about: Repository) -> None:
     if about.missing_hooks:
         out(f"hooks missing: {', '.join(about.missing_hooks)} (`dvx install` adds "
             f"{'it' if len(about.missing_hooks) == 1 else 'them'})")
+    if about.unsafe_hooks:
+        out(f"hooks of an older dvx: {', '.join(about.unsafe_hooks)} (they would run a dvx/ "
+            "folder or platform.py the repository holds; `dvx install` writes them anew)")
 
 
 @click.command(epilog=example("""

@@ -50,6 +50,9 @@ class Repository:
     hash: str | None = None  # core.hash; None: its value is not valid, `problems` says why
     # The hooks `dvx install` sets up that this clone, which has others of them, lacks
     missing_hooks: list[str] = field(default_factory=list)
+    # dvx's hooks (and "merge driver") an older dvx wrote, which import a `dvx/` folder or a
+    # `platform.py` at the repository's top: `dvx install` writes them anew
+    unsafe_hooks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -108,11 +111,12 @@ def report(repo: Repo | None) -> Report:
 
 def _repository(repo: Repo, problems: list[str]) -> Repository:
     from dvx.errors import DvxError
-    from dvx.ops.install import missing_hooks
+    from dvx.ops.install import missing_hooks, unsafe_hooks
     from dvx.ops.remote import list_remotes
 
     about = Repository(repo.root, repo.git is not None, filesystem_of(repo.root))
     about.missing_hooks = missing_hooks(repo)
+    about.unsafe_hooks = unsafe_hooks(repo)
     try:
         about.cache = repo.cache_dir
         about.cache_filesystem = filesystem_of(about.cache)

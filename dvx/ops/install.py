@@ -99,6 +99,23 @@ def missing_hooks(repo: Repo) -> list[str]:
     return [name for name in HOOKS if name not in ours] if ours else []
 
 
+def unsafe_hooks(repo: Repo) -> list[str]:
+    """dvx's hooks in this clone, and its merge driver ("merge driver"), as an older dvx
+    wrote them: running `python -m dvx`, which Python looks up first in the folder Git runs
+    them in, the repository's top, so a `dvx/` folder or `platform.py` there is run instead.
+    `dvx install` writes them anew (`self_command`)."""
+    if repo.git is None:
+        return []
+    hooks_dir = repo.git.git_path("hooks")
+    found = [name for name in HOOKS if _is_ours(os.path.join(hooks_dir, name))
+             and _OLD_COMMAND in (_read(os.path.join(hooks_dir, name)) or b"")]
+    driver = repo.git.get_config("merge.dvx.driver") or ""
+    return found + (["merge driver"] if _OLD_COMMAND.decode() in driver else [])
+
+
+_OLD_COMMAND = b" -m dvx git-hook "  # what `dvx install` wrote before `self_command`
+
+
 def merges_with_dvx(repo: Repo, relpath: str) -> bool:
     """Does Git hand `relpath` to dvx's merge driver in this clone (the attribute, and the
     driver it names)?"""
