@@ -206,6 +206,36 @@ def test_an_interrupted_push_counts_every_object_it_was_to_upload(repo, dvx, tmp
     assert "of 12 objects were uploaded before it stopped" in err, err
 
 
+@pytest.mark.parametrize("kind", ["dir", "ssh"])
+def test_an_interrupted_pull_says_how_many_objects_were_downloaded(repo, dvx, tmp_path,
+                                                                   request, kind):
+    """Stopped as its first object is stored, a pull of 5 objects (3 small ones in a pack, 2
+    large loose ones) counts over all 5 what its cache holds: those complete, and the one
+    being stored then, which may be whole."""
+    from tests.remotes import remote_for
+
+    spec = remote_for(kind, request, tmp_path)
+    names = [f"small{i}.bin" for i in range(3)] + [f"big{i}.bin" for i in range(2)]
+    for name in names:
+        write(repo / name, os.urandom(3000 if name.startswith("small") else MiB + 4096))
+    assert dvx("add", *names).code == 0
+    configure(dvx, repo, spec)
+    assert dvx("push").code == 0
+    commit_all(repo)
+    target = clone(repo, tmp_path)
+    pulling = stopped_at("transfer.after_object", "pull", target)
+    pulling.send_signal(signal.SIGINT)
+    pulling.send_signal(signal.SIGCONT)
+    _, err = pulling.communicate(timeout=60)
+    assert pulling.returncode == 130, err
+    said = re.search(r"Interrupted: (\d+) of 5 objects were downloaded before it stopped"
+                     r"(, and 1 more in flight may have been too)?; the others were not\.", err)
+    assert said, err
+    cached = [path for path in (target / ".dvx" / "cache" / "files").rglob("*")
+              if path.is_file()]
+    assert int(said[1]) <= len(cached) <= int(said[1]) + bool(said[2])
+
+
 def _large_files_to_push(dvx, repo: Path, count: int) -> None:
     """`count` files above the size of a pack's and of an unnamed copy's (1 MiB): each goes
     up alone, under a temporary name, then renamed (directory and SSH remotes)."""

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from dvx.errors import CorruptObjectError, interruption
+from dvx.errors import CorruptObjectError
 from dvx.hashing import hash_bytes
 from dvx.objects.cache import LocalCache
 from dvx.objects.layout import PACKS_DIR
@@ -32,7 +32,7 @@ from dvx.remote.transfer_result import (
     pack_cut_short,
     pack_not_on_remote,
 )
-from dvx.remote.workers import bounded
+from dvx.remote.workers import bounded, interrupted
 
 READ_GAP = 256 << 10  # objects closer than this in a pack share one ranged read
 
@@ -69,6 +69,8 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
         return data
 
     keep = partial(store_verified, cache)
+    # The objects being stored, which a Ctrl-C then may leave whole or not (None: some).
+    storing: list[int | None] = [0]
 
     damaged: set[str] = set()  # oids whose copy read was not theirs: others are tried below
 
@@ -109,10 +111,13 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 return keep(oid, span.piece(data, offset, length))
 
             if remote.blobs.processes and len(span.entries) >= MIN_ITEMS:
-                outcomes = map_in_processes(one, span.entries)
+                storing[0] = None
+                record(span.entries, map_in_processes(one, span.entries))
             else:
-                outcomes = [one(entry) for entry in span.entries]
-            record(span.entries, outcomes)
+                for entry in span.entries:  # each counted as it is stored
+                    storing[0] = 1
+                    record([entry], [one(entry)])
+            storing[0] = 0
             advance(len(span.entries))
 
         def done(span: Span, outcome: bytes | BaseException) -> None:
@@ -141,7 +146,7 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                     data = exc
                 done(span, data)
 
-        def run(spans: Iterable[Span], count: int) -> None:
+        def run(spans: Iterable[Span]) -> None:
             try:
                 if staged is None:
                     fetch(spans)
@@ -149,21 +154,24 @@ def download(remote: RemoteStore, cache: LocalCache, todo: set[str], settings: S
                 for spans_of_round in in_rounds(spans, lambda span: span.size,
                                                  lambda span: len(span.entries)):
                     fetch(spans_of_round)  # every read is over: forking is safe
+                    storing[0] = None
                     with settings.progress.task("Storing", len(staged.entries),
                                                 "object") as stored:
                         record(*staged.store(keep, stored))
+                    storing[0] = 0
             except KeyboardInterrupt as exc:
-                raise interruption(exc, f" while downloading {count} objects.") from None
+                raise interrupted("Downloading", result.transferred, None, exc,
+                                  storing[0]) from None
 
-        run(itertools.chain([first], spans), wanted)
+        run(itertools.chain([first], spans))
         if todo and listed_before:  # indexes listed earlier in this command may be out of date
             remote.forget_locations()
-            run(_spans_for(remote, todo), len(todo))
+            run(_spans_for(remote, todo))
         if retry:
             first_round[0] = False
             remote.forget_locations()
             still = {oid for span in retry for oid, _, _ in span.entries}
-            run(_spans_for(remote, still), len(still))
+            run(_spans_for(remote, still))
             for oid in still:
                 result.failed[oid] = pack_not_on_remote(None)
         if damaged & result.failed.keys():

@@ -27,7 +27,6 @@ from dvx.errors import (
     MissingBucketError,
     MissingObjectError,
     RemoteError,
-    interruption,
 )
 from dvx.fsutil import FileChangedError, FileVersion, read_small_file
 from dvx.hashing import OnBytes, hash_bytes
@@ -366,17 +365,22 @@ def download(remote: ObjectStore, cache: LocalCache, oids: Iterable[str], settin
     lacking = todo = sorted(check_cached_whole(cache, unique))
     already_there = len(unique) - len(todo)
     result = TransferResult()
-    if isinstance(remote, RemoteStore) and todo:
-        from dvx.remote import pack_reads
+    try:  # counted over packed and loose objects, whichever were coming when it stopped
+        if isinstance(remote, RemoteStore) and todo:
+            from dvx.remote import pack_reads
 
-        rest = set(todo)
-        result = pack_reads.download(remote, cache, rest, settings)
-        # A reader looks in the indexes first and then for a loose object (formats.md): one
-        # whose packed copies failed (damaged, or their pack gone) may have a loose copy.
-        rest |= result.failed.keys()
-        if len(rest) < len(todo):
-            todo = [oid for oid in todo if oid in rest]
-    loose = _download_loose(remote, cache, todo, settings, known)
+            rest = set(todo)
+            result = pack_reads.download(remote, cache, rest, settings)
+            # A reader looks in the indexes first and then for a loose object (formats.md):
+            # one whose packed copies failed (damaged, or their pack gone) may have a loose
+            # copy.
+            rest |= result.failed.keys()
+            if len(rest) < len(todo):
+                todo = [oid for oid in todo if oid in rest]
+        loose = _download_loose(remote, cache, todo, settings, known)
+    except Interrupted as exc:
+        raise interrupted("Downloading", result.transferred + exc.done, len(lacking), exc,
+                          exc.unsure) from None
     for oid in list(result.failed):
         if oid in loose.failed:
             del loose.failed[oid]  # its packed copy's failure says more than a loose one's
@@ -448,7 +452,11 @@ def _download_loose(remote: ObjectStore, cache: LocalCache, todo: list[str], set
             again.extend(others)
     done = set(small) - set(again)
     rest = [oid for oid in todo if oid not in done]
-    result.merge(_get_loose(remote, cache, rest, settings, known))
+    try:
+        result.merge(_get_loose(remote, cache, rest, settings, known))
+    except Interrupted as exc:  # those read many at once came before: counted too
+        raise interrupted("Downloading", result.transferred + exc.done, None, exc,
+                          exc.unsure) from None
     return result
 
 
@@ -470,12 +478,13 @@ def _read_staged(remote: ObjectStore, cache: LocalCache, staged: StagedReads, ti
         if not answering:  # each read would wait out the timeout: the retries decide
             again.extend(round_oids)
             continue
+        before = result.transferred
         answering = _read_all(remote, round_oids, known, stage, settings, result, again)
         try:  # every read of the round is over: forking is safe
             with settings.progress.task("Storing", len(staged.entries), "object") as stored:
                 entries, outcomes = staged.store(partial(store_verified, cache), stored)
-        except KeyboardInterrupt as exc:
-            raise interruption(exc, f" while storing {len(round_oids)} objects.") from None
+        except KeyboardInterrupt as exc:  # the round's objects were being stored: some may be
+            raise interrupted("Downloading", before, None, exc, None) from None
         for (oid, _, length), outcome in zip(entries, outcomes, strict=True):
             if isinstance(outcome, Exception):  # counted as moved when it was read
                 result.transferred -= 1
@@ -497,6 +506,7 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
         return True
     told = bytearray(len(oids))
     answering = [True]
+    landing = [0]  # 1 while an object is stored: stopped then, it may be whole
 
     with settings.progress.task("Downloading", sum(known[oid] for oid in oids), "B") as advance:
 
@@ -510,10 +520,13 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
                 return answering[0]
             try:
                 _check_size(oid, known[oid], len(data))
+                landing[0] = 1
                 size = land(data, oid)
             except Exception:  # cut short, or damaged
+                landing[0] = 0
                 again.append(oid)
                 return True
+            landing[0] = 0
             result.transferred += 1
             result.bytes += size
             advance(size)
@@ -523,7 +536,8 @@ def _read_all(remote: ObjectStore, oids: list[str], known: Mapping[str, int],
             with remote.blobs.session():
                 remote.blobs.get_each([remote.oid_name(oid) for oid in oids], arrived)
         except KeyboardInterrupt as exc:  # stored objects stay; staged go with the scratch
-            raise interruption(exc, f" while downloading {len(oids)} objects.") from None
+            raise interrupted("Downloading", result.transferred, None, exc,
+                              landing[0]) from None
     again.extend(oid for oid, was_told in zip(oids, told, strict=True) if not was_told)
     return answering[0]
 
