@@ -482,6 +482,56 @@ def test_a_host_key_other_than_the_one_recorded_is_refused(repo, dvx, tmp_path, 
     assert not (tmp_path / "store").exists()
 
 
+def test_a_changed_host_key_in_the_known_hosts_option_s_file_is_fixed_as_advised(
+        repo, dvx, tmp_path, sshd):
+    """The remote's `known_hosts` file records another key: the advice acts on that file
+    (`ssh-keygen -f FILE -R`, `ssh-keyscan >> FILE`), never on ~/.ssh/known_hosts, and
+    following it lets the push through."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")],
+                   check=True)
+    kind, key = (tmp_path / "other.pub").read_text().split()[:2]
+    stale = tmp_path / "lab known_hosts"  # a space: the commands quote the file
+    stale.write_text(f"[{sshd['host']}]:{sshd['port']} {kind} {key}\n")
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    assert dvx("remote", "modify", "s", "known_hosts", str(stale)).code == 0
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    refused = dvx("push")
+    assert refused.code == 1 and "not the one recorded for it" in refused.stderr, \
+        refused.output
+    forget = f"ssh-keygen -f '{stale}' -R '[{sshd['host']}]:{sshd['port']}'"
+    record = f"ssh-keyscan -p {sshd['port']} {sshd['host']} >> '{stale}'"
+    assert f"forget the old one with `{forget}` and record the new one with `{record}`" in \
+        refused.stderr, refused.stderr
+    assert "~/.ssh" not in refused.stderr
+    for command in (forget, record):
+        subprocess.run(["bash", "-c", command], check=True, capture_output=True)
+    assert not (Path(os.environ["HOME"]) / ".ssh").exists()
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+
+
+def test_a_port_option_that_reaches_no_server_is_named_with_the_option(repo, dvx, tmp_path,
+                                                                        sshd):
+    """The `port` option, not the URL's port, is the one tried: the error names it and the
+    option, not the URL."""
+    from tests.servers import free_port
+
+    _ssh_remote(dvx, sshd, tmp_path / "store")
+    closed = free_port()
+    assert dvx("remote", "modify", "s", "port", str(closed)).code == 0
+    write(repo / "f", "hi")
+    assert dvx("add", "f").code == 0
+    result = dvx("push")
+    assert result.code == 1, result.output
+    assert f") on port {closed}, which the remote's `port` option sets, not the URL's " \
+        f"{sshd['port']}: {sshd['host']} did not accept the connection" in result.stderr, \
+        result.stderr
+    assert "`dvx remote modify s port PORT`, or `dvx remote modify s port --unset` to take " \
+        "the URL's" in result.stderr
+    assert "Check the URL" not in result.stderr and "Traceback" not in result.output
+
+
 def test_a_changed_host_key_behind_an_ssh_config_alias_is_refused_as_changed(
         repo, dvx, tmp_path, sshd):
     """~/.ssh/config names the server by an alias: its key is looked up, and the advice given,

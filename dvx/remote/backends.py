@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -545,6 +546,20 @@ def _build_ssh(url: str, options: dict[str, str], timeout: float = DEFAULT_TIMEO
         raise refused_through_agent(keyfile, exc) from None
 
 
+def port_option_of(backend: Backend, options: Mapping[str, str], url: str) -> str | None:
+    """How a failure to connect names the port the remote's `port` option sets, which is
+    the one tried in place of the URL's (None: no such option, the URL's port holds)."""
+    port = options.get("port") if "port" in backend.server_options else None
+    if not port:
+        return None
+    try:
+        in_url = urlsplit(url).port
+    except ValueError:
+        in_url = None
+    instead = f", not the URL's {in_url}" if in_url and str(in_url) != str(port) else ""
+    return f"port {port}, which the remote's `port` option sets{instead}"
+
+
 def _server_settings(options: Mapping[str, str], timeout: float) -> dict[str, Any]:
     """asyncssh's arguments for each SSH server on the way to a remote (a ProxyJump host
     too): the check of its host key, and how long it may take to answer."""
@@ -605,16 +620,22 @@ def host_key_refusal(exc: BaseException, url: str, options: Mapping[str, str],
     shown = _shown_server(named, host, port)
     if jump is not None:
         shown += f", the ProxyJump host on the way to {parts.hostname}"
-    # mkdir first: a fresh machine (a CI runner) has no ~/.ssh, where `>>` cannot create the file
-    scan = (f"mkdir -p ~/.ssh && ssh-keyscan {'' if port == 22 else f'-p {port} '}{host} "
-            ">> ~/.ssh/known_hosts")
+    # The file the key goes to: the option's, else the user's own (a fresh machine, a CI
+    # runner, has no ~/.ssh, where `>>` cannot create the file: made first).
+    chosen = options.get("known_hosts")
+    target = shlex.quote(os.path.expanduser(chosen)) if chosen else "~/.ssh/known_hosts"
+    scan = (f"{'' if chosen else 'mkdir -p ~/.ssh && '}ssh-keyscan "
+            f"{'' if port == 22 else f'-p {port} '}{host} >> {target}")
     option = f"`dvx remote modify {name or 'NAME'} known_hosts"
-    if _recorded_host_keys(files, key_name, port):
+    holding = _files_recording(files, key_name, port)
+    if holding:
         why = (f"the key it presented is not the one recorded for it in {where}: someone may "
                "be intercepting the connection, or the server's key was changed")
         entry = key_name if port == 22 else f"[{key_name}]:{port}"
+        forget = " and ".join(f"`ssh-keygen{_keygen_file(path)} -R '{entry}'`"
+                              for path in holding)
         record = (f"If the server's key did change (ask its administrator), forget the old one "
-                  f"with `ssh-keygen -R '{entry}'` and record the new one with `{scan}`")
+                  f"with {forget} and record the new one with `{scan}`")
     else:
         why = f"no key is recorded for it in {where}" if files else \
             f"there is no known_hosts file ({' or '.join(OPENSSH_KNOWN_HOSTS)})"
@@ -650,17 +671,26 @@ def _shown_server(named: str, host: str, port: int) -> str:
     return f"{named} ({', '.join(where)})" if where else named
 
 
-def _recorded_host_keys(files: list[str], host: str, port: int) -> bool:
-    """Whether any key is recorded for the host in the known_hosts `files`."""
-    if not files:
-        return False
+def _files_recording(files: list[str], host: str, port: int) -> list[str]:
+    """Those of the known_hosts `files` that record a key for the host."""
     from asyncssh import match_known_hosts
 
-    try:
-        trusted = match_known_hosts(files, host, host, None if port == 22 else port)
-    except (OSError, ValueError):
-        return False
-    return bool(trusted[0] or trusted[1])  # host keys, or CA keys
+    holding = []
+    for path in files:
+        try:
+            trusted = match_known_hosts(path, host, host, None if port == 22 else port)
+        except (OSError, ValueError):
+            continue
+        if trusted[0] or trusted[1]:  # host keys, or CA keys
+            holding.append(path)
+    return holding
+
+
+def _keygen_file(path: str) -> str:
+    """The `-f FILE` that points ssh-keygen at the known_hosts `path` (none: its default)."""
+    if path == os.path.expanduser("~/.ssh/known_hosts"):
+        return ""
+    return f" -f {shlex.quote(path)}"
 
 
 def _basic_auth(user: str, password: str) -> str:

@@ -32,6 +32,7 @@ from dvx.remote.backends import (
     is_secret,
     network_failure,
     path_of_local_url,
+    port_option_of,
     quiet_client_libraries,
     redact_url,
     resolve_paths,
@@ -256,8 +257,15 @@ def open_store(url: str, options: dict[str, str], repo_root: str, algo: str,
             why = network_failure(exc, url, seconds=seconds)
             if again:  # the cause kept: a timeout tells that the server stopped answering
                 raise LostConnection(shown, why) from exc
-            raise RemoteError(f"Cannot reach the {shown}: {why}.",
-                              "Check the URL with `dvx remote list`, and the network.") from None
+            port = port_option_of(backend, own_options, url)
+            if port is None:
+                raise RemoteError(f"Cannot reach the {shown}: {why}.",
+                                  "Check the URL with `dvx remote list`, and the network.") \
+                    from None
+            raise RemoteError(f"Cannot reach the {shown} on {port}: {why}.",
+                              f"Check that option (`dvx remote modify {name or 'NAME'} port "
+                              f"PORT`, or `dvx remote modify {name or 'NAME'} port --unset` to "
+                              "take the URL's), and the network.") from None
         except ImportError as exc:  # fsspec knows the protocol; its client is not installed
             package = f" (`pip install {exc.name}`)" if exc.name else ""
             raise RemoteError(f"Cannot set up the {shown}: the Python package for its kind "
