@@ -351,6 +351,56 @@ def test_a_server_gone_mid_transfer_ends_it_as_one_error(repo, dvx, tmp_path, ow
     assert "Failed" not in out + err and "[remote 's']" not in out + err, (out, err)
 
 
+def _server_processes(sshd) -> list[int]:
+    """The server's listener and the processes serving its open connections."""
+    found = [sshd["pid"]]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(stat.read_text().rpartition(")")[2].split()[1]) == sshd["pid"]:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def test_a_server_that_stalls_mid_upload_is_not_connected_to_again_and_gc_removes_the_temporary(
+        repo, dvx, tmp_path, own_sshd):
+    """The server stops answering (stopped, not gone) as a file goes up: its keep-alive
+    probes end the push, which does not wait out a new connection to it as well. The message
+    says that the upload's temporary stays there, and `gc --remote` past its grace period
+    deletes it; the push run again then completes."""
+    write(repo / "big.bin", os.urandom(8 * 1024 * 1024))
+    assert dvx("add", "big.bin").code == 0
+    _ssh_remote(dvx, own_sshd, tmp_path / "store")
+    assert dvx("remote", "modify", "s", "timeout", "2").code == 0
+    # the object written, not yet renamed (the first pass is the lock's)
+    pushing = stopped_at("odb.put.before_rename:2", "push", repo)
+    stalled = _server_processes(own_sshd)
+    for pid in stalled:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        pushing.send_signal(signal.SIGCONT)
+        _, err = pushing.communicate(timeout=60)
+    finally:
+        for pid in stalled:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert pushing.returncode == 1, err
+    assert "(Server not responding to keepalive); not connected to again, since the server " \
+        "stopped answering (the temporary file of 1 upload cut off stays there, hidden, until " \
+        "`dvx gc --remote` deletes it once it is older than its grace period)" in err, err
+    assert "Nothing was left half-written" not in err and "Traceback" not in err
+    left = list((tmp_path / "store" / "files").rglob(".*.tmp"))
+    assert len(left) == 1, left
+    young = dvx("gc", "-w", "--remote", "s", "-f")
+    assert young.code == 0 and left[0].exists(), young.output
+    cleaned = dvx("gc", "-w", "--remote", "s", "--grace", "0", "-f")
+    assert cleaned.code == 0, cleaned.output
+    assert "Aborted 1 unfinished upload on the remote 's'" in cleaned.stdout, cleaned.output
+    assert not left[0].exists()
+    pushed = dvx("push")
+    assert pushed.code == 0, pushed.output
+    assert list((tmp_path / "store").rglob(".*.tmp")) == []
+
+
 @pytest.mark.parametrize("command, how", [
     ("push", "loose"), ("pull", "loose"), ("pull", "packed"), ("push", "through a jump host")])
 def test_a_connection_dropped_mid_transfer_is_made_again(repo, dvx, tmp_path, sshd, jump_sshd,

@@ -110,8 +110,8 @@ class DvxGroup(click.Group):
             _fail(exc.message, _hint_of(ctx, exc), exc.exit_code)
         except LostConnection as exc:  # a socket's broken pipe too: not our reader's
             _fail(f"Cannot reach the {exc.shown}: {exc.strerror}.",
-                  "Nothing was left half-written; check the network and the server, then "
-                  "run the command again.", 1)
+                  "No object was published half-written; check the network and the server, "
+                  "then run the command again.", 1)
         except BrokenPipeError:
             _quiet_end_of_pipe()
         except PermissionError as exc:

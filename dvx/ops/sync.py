@@ -498,8 +498,8 @@ def _naming_remote(name: str | None, doing: str, exc: DvxError | OSError) -> Dvx
     if isinstance(exc, OSError):
         why = f"{exc.strerror}" if isinstance(exc, LostConnection) else describe(exc)
         return RemoteError(f"Could not {doing} the remote '{name}': {why}.",
-                           "Nothing was left half-written; fix the cause and run the command "
-                           "again.")
+                           "No object was published half-written; fix the cause and run the "
+                           "command again.")
     if name is None or f"'{name}'" in exc.message:
         return exc
     named = RemoteError(f"Could not {doing} the remote '{name}': {exc.message}", exc.hint)

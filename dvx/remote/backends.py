@@ -569,8 +569,10 @@ def _server_settings(options: Mapping[str, str], timeout: float) -> dict[str, An
         # connection and then says nothing would otherwise hold the command for asyncssh's
         # two minutes.
         "connect_timeout": seconds_option(options, "connect_timeout", timeout),
-        # A server that stops answering is noticed by keep-alive probes: three missed ones.
-        "keepalive_interval": max(timeout / 3, 1.0), "keepalive_count_max": 3}
+        # A server that stops answering is noticed by keep-alive probes, one every third of
+        # the timeout: asyncssh drops the connection at the first tick past `count_max`
+        # unanswered ones, so a timeout after the last answer.
+        "keepalive_interval": max(timeout / 3, 1.0), "keepalive_count_max": 2}
 
 
 # Where OpenSSH looks for the host keys it trusts (without a UserKnownHostsFile in ~/.ssh/config).

@@ -328,6 +328,13 @@ class SftpBlobs(FsspecBlobs):
             failed = self._last_failure
             if failed is not None and (self._reconnects != tried or self.stalled is not None):
                 raise LostConnection(self.shown, str(failed.strerror))
+            if lost.silent:  # a server that stopped answering would not take a new one in time
+                self._last_failure = LostConnection(
+                    self.shown, f"{lost.lost.strerror}; not connected to again, since the "
+                                f"server stopped answering{self._left_behind()}")
+                note_if_stalled(self, TimeoutError(f"the remote stopped answering "
+                                                   f"({lost.lost.strerror})"))
+                raise self._last_failure from None
             self._reconnects += 1
             try:
                 fs = _SftpErrors(self._connect_again(), self.shown)
@@ -335,7 +342,7 @@ class SftpBlobs(FsspecBlobs):
                 note_if_stalled(self, exc.__cause__ or exc)
                 self._last_failure = LostConnection(
                     self.shown, f"{lost.lost.strerror}, and connecting to it again failed: "
-                                f"{exc.strerror}")
+                                f"{exc.strerror}{self._left_behind()}")
                 raise self._last_failure from None
             log.info("Connected again to the %s after: %s", self.shown, lost.lost.strerror)
             # The lost connection is closed by sshfs once nothing holds its filesystem.
@@ -345,6 +352,16 @@ class SftpBlobs(FsspecBlobs):
                 with contextlib.suppress(Exception):
                     fs.rm_file(tmp)
             return fs
+
+    def _left_behind(self) -> str:
+        """What a message adds of the temporaries the lost connection kept from deleting,
+        which stay on the server (no new connection to delete them on)."""
+        if not self._left:
+            return ""
+        n = len(self._left)
+        return (f" (the temporary file of {n} upload{'' if n == 1 else 's'} cut off stays "
+                "there, hidden, until `dvx gc --remote` deletes it once it is older than its "
+                "grace period)")
 
     def _discard(self, fs: Any, tmp: str) -> None:
         """A temporary that the lost connection kept from deleting is deleted on the next."""
@@ -358,6 +375,31 @@ class SftpBlobs(FsspecBlobs):
             super()._discard(self._fs, tmp)
         except Exception:
             pass
+
+    def unfinished_uploads(self) -> list[Upload]:
+        """The temporaries of puts never renamed into place, each as the upload of the blob it
+        stood in for (its path in `upload_id`, its modification time as when it began): a
+        push killed, or cut off from a server that stopped answering (no new connection to
+        delete them on), leaves them; `gc --remote` deletes those older than its grace period."""
+        try:
+            infos = self.fs.find(self.root, detail=True)
+        except FileNotFoundError:
+            return []
+        prefix = self.root.rstrip("/") + "/"
+        found = []
+        for path, info in infos.items():
+            folder, _, base = path.rpartition("/")
+            target = fsutil.temp_target(base)
+            if target is None or not path.startswith(prefix):
+                continue
+            name = posixpath.join(folder, target)[len(prefix):]
+            found.append(Upload(name, path[len(prefix):], mtime_of(info)))
+        return found
+
+    def abort_uploads(self, uploads: list[Upload]) -> None:
+        for upload in uploads:
+            with contextlib.suppress(FileNotFoundError):  # renamed or deleted since
+                self.fs.rm_file(self.path(upload.upload_id))
 
     def get(self, name: str, start: int = 0, end: int | None = None) -> bytes:
         if not start and end is None:
@@ -417,6 +459,7 @@ class _SftpErrors(_TranslatedFs):
         super().__init__(fs)
         self._shown = shown
         self.lost: LostConnection | None = None  # the loss of its connection, once met
+        self.silent = False  # lost as the server stopped answering (its keep-alive probes)
 
     def _call(self, name: str, method: Callable[..., Any], args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> Any:
@@ -494,7 +537,9 @@ class _SftpErrors(_TranslatedFs):
             f"{len(target)} files" if isinstance(target, list) else "its files"
         lost = LostConnection(self._shown, f"the connection was lost while {doing} {what} "
                                            f"({reason})")
-        self.lost = self.lost or lost
+        if self.lost is None:
+            self.lost = lost
+            self.silent = "keepalive" in reason  # asyncssh's "Server not responding to ..."
         return lost
 
 
