@@ -5,8 +5,11 @@ Those processes start in a folder of the repository (Git runs hooks and drivers 
 a queued run starts in a worktree of it), and Python puts the folder it starts in first on
 `sys.path` (`python -m`, `python -c`): a `dvx/` folder, a `platform.py` or a `uuid.py` that a
 repository holds would be imported instead of dvx's own modules, and run. So the command drops
-that folder before it imports anything. Not `-I`, which would drop PYTHONPATH and the user's
-site-packages too, where dvx may be installed; not `-P`, which Python 3.10 lacks.
+that folder before it imports anything, in every spelling: '' and also the absolute path
+Python makes of an empty part of PYTHONPATH (`:/x`) or of a `.` in it. Not `-I`, which would
+drop PYTHONPATH and the user's site-packages too, where dvx may be installed; not `-P`, which
+Python 3.10 lacks. What Python imports before the command runs (`encodings`, `sitecustomize`)
+through such a PYTHONPATH is out of dvx's reach.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import shlex
 import sys
 
-# '' is the folder Python starts in, which `-c` puts first on sys.path
-_START = "import sys; sys.path = [p for p in sys.path if p]; from dvx.entry import main; main()"
+# '' is the folder Python starts in, which `-c` puts first on sys.path; `os` is loaded already
+_START = ("import os, sys; here = os.path.realpath(os.getcwd()); "
+          "sys.path = [p for p in sys.path if os.path.realpath(p) != here]; "
+          "from dvx.entry import main; main()")
 
 
 def dvx_argv() -> list[str]:

@@ -1091,9 +1091,16 @@ def _modules_that_note_being_run(root: Path, canary: Path) -> None:
     write(root / "platform.py", code)
 
 
-def test_git_s_hooks_and_merge_driver_never_import_the_repository_s_modules(repo, tmp_path):
+@pytest.mark.parametrize("start_on_path", ["", ":", ".:"])
+def test_git_s_hooks_and_merge_driver_never_import_the_repository_s_modules(
+        repo, tmp_path, monkeypatch, start_on_path):
     """Git runs dvx's hooks and merge driver in the repository's top folder: a committed
-    `dvx/` or `platform.py` there is never imported by them, and they do their work."""
+    `dvx/` or `platform.py` there is never imported by them, and they do their work; also
+    when PYTHONPATH names that folder too, by an empty part (`export
+    PYTHONPATH=$PYTHONPATH:/x` with it unset) or by `.`."""
+    if start_on_path:
+        dvx_home = str(Path(__file__).resolve().parent.parent)  # where this dvx comes from
+        monkeypatch.setenv("PYTHONPATH", start_on_path + dvx_home)
     canary = tmp_path / "imported"
     _modules_that_note_being_run(repo, canary)
     must = lambda *args: run_dvx(*args, cwd=repo)  # noqa: E731
