@@ -536,6 +536,32 @@ def test_plots_never_write_out_of_the_repository_through_a_link_it_holds(repo, d
     assert (named / "index.html").exists()
 
 
+def test_plots_refuse_a_link_leading_out_also_when_dir_is_spelt_through_a_link_to_the_repo(
+        repo, dvx, tmp_path):
+    """A repository reached through a linked parent folder (every /tmp path on macOS): an
+    absolute -o through that spelling, or through a link to a folder of the repository, is
+    inside the repository as typed, and its link leading out is refused all the same."""
+    write(repo / "dvx.yaml", "stages:\n  s:\n    cmd: 'true'\n    plots: [loss.csv]\n")
+    write(repo / "loss.csv", "step,loss\n0,1\n1,0.5\n")
+    (tmp_path / "other").mkdir()
+    os.makedirs(repo / "sub")
+    os.symlink(os.path.join("..", "other"), repo / "dvx_plots")
+    os.symlink(os.path.join("..", "..", "other"), repo / "sub" / "out")
+    commit(repo, "plots")
+    spelt = tmp_path / "alias"
+    os.symlink(repo, spelt)
+    os.symlink(repo / "sub", tmp_path / "subalias")
+    for out, link in ((spelt / "dvx_plots", "dvx_plots"),
+                      (spelt / "dvx_plots" / "new", "dvx_plots"),
+                      (spelt / "sub" / "out", "sub/out"),
+                      (tmp_path / "subalias" / "out", "sub/out")):
+        for command in (("plots", "show"), ("plots", "diff", "HEAD")):
+            result = dvx(*command, "-o", str(out), "--force", cwd=spelt)
+            assert result.code == 2, result.output
+            assert f"through a symbolic link in it ('{link}')" in result.stderr, result.output
+    assert os.listdir(tmp_path / "other") == []
+
+
 def test_a_multi_line_value_stays_on_its_row_of_a_text_table(formats, dvx):
     write(formats / "params.yaml", "note: |\n  line1\n  line2\nlr: 1\n")
     commit(formats, "a note")

@@ -311,22 +311,30 @@ def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
 
 def _link_leading_out(root: str, out_dir: str) -> str | None:
     """How `out_dir`, a path inside the repository as spelt, leads outside it: the first
-    symbolic link on its way (or `out_dir` itself, where `..` after a link does it); None
-    when it stays inside, or is named outside."""
+    symbolic link the repository holds on its way (named from the repository's top), or
+    `out_dir` itself where `..` after a link does it; None when it stays inside, or is named
+    outside. The path counts as spelt inside from its first folder that is the repository or
+    in it, however reached (the repository's path, its real path, a link to either)."""
     import os
 
     top = os.path.realpath(root)
-    if os.path.commonpath([os.path.realpath(out_dir), top]) == top:
+
+    def within(path: str) -> bool:
+        return os.path.commonpath([os.path.realpath(path), top]) == top
+
+    if within(out_dir):
         return None
     spelt = os.path.abspath(out_dir)
-    base = next((b for b in (os.path.abspath(root), top)
-                 if os.path.commonpath([spelt, b]) == b), None)
-    if base is None:
-        return None
-    parts = os.path.relpath(spelt, base).split(os.sep)
-    links = [os.path.join(*parts[:depth]) for depth in range(1, len(parts) + 1)
-             if os.path.islink(os.path.join(base, *parts[:depth]))]
-    return links[0] if links else out_dir
+    head, *names = spelt.split(os.sep)
+    folder = head + os.sep
+    inside = within(folder)
+    for name in names:
+        path = os.path.join(folder, name)
+        if inside and os.path.islink(path):
+            from_top = os.path.relpath(os.path.realpath(folder), top)
+            return os.path.normpath(os.path.join(from_top, name))
+        folder, inside = path, inside or within(path)
+    return out_dir if inside else None
 
 
 @plots.command("show", epilog=example("""
