@@ -74,6 +74,15 @@ def folder_git_file_error(path: str) -> PathError:
         "Give the folder another name (`git mv`, then commit), and run the command again.")
 
 
+def _is_folder(path: str) -> bool:
+    """A folder named .dvxignore holds no rules: it is data like any other folder, which Git
+    does not read rules from either."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def encode_git_lines(lines: list[str], like: bytes = b"") -> bytes:
     """`lines` as a file Git reads, with the line end (Windows' if it uses it) and the byte
     order mark of `like`, the file's current content."""
@@ -102,7 +111,7 @@ class DvxIgnore:
         if directory not in self._specs:
             path = join_posix(self.root, f"{directory}/{IGNORE_FILE}" if directory
                               else IGNORE_FILE)
-            data = read_git_file(path)
+            data = None if _is_folder(path) else read_git_file(path)
             if data is None:
                 self._specs[directory] = None
                 return None

@@ -29,6 +29,23 @@ def test_ignored_files_are_never_added_reported_or_deleted(repo, dvx):
     assert refused.code == 2 and "ignored by .dvxignore" in refused.stderr
 
 
+def test_a_folder_named_dvxignore_is_data_holding_no_rules(repo, dvx):
+    """Only a file named .dvxignore holds rules: a folder named so is data, tracked, placed
+    and checked like any other (docs/formats.md, item 8)."""
+    write(repo / "data" / ".dvxignore" / "f", "1\n")
+    write(repo / "data" / "a", "2\n")
+    added = dvx("add", "data", "--json")
+    assert added.code == 0, added.output
+    assert json.loads(added.stdout)["added"][0]["nfiles"] == 2
+    assert dvx("status", "-q").code == 0
+    (repo / "data" / ".dvxignore" / "f").unlink()
+    assert dvx("status", "-q").code == 1
+    assert dvx("checkout").code == 0
+    assert (repo / "data" / ".dvxignore" / "f").read_text() == "1\n"
+    checked = dvx("check-ignore", "data/.dvxignore/f")
+    assert checked.code == 1 and "Traceback" not in checked.output, checked.output
+
+
 def test_check_ignore_says_what_ignores_a_path(repo, dvx):
     write(repo / ".dvxignore", "*.tmp\n!keep.tmp\n")
     found = dvx("check-ignore", "-d", "x.tmp", "keep.tmp", "y.txt")
