@@ -2,6 +2,7 @@
 
     DvxError                      exit 1  (base: message + hint)
     ├── UsageError                exit 2  bad arguments or options
+    │   └── UnknownRevisionError  exit 2  a revision naming nothing Git knows
     ├── NotARepoError             exit 2  not inside a dvx/Git repository
     ├── ConfigError               exit 2  unreadable or invalid configuration
     ├── PathError                 exit 2  a path dvx refuses (outside, in .git, tracked by Git)
@@ -49,6 +50,11 @@ class DvxError(Exception):
 
 class UsageError(DvxError):
     exit_code = 2
+
+
+class UnknownRevisionError(UsageError):
+    """A revision that names nothing Git knows, where one naming a range or a blob is
+    another UsageError: a caller may look the text up as something else (an experiment)."""
 
 
 class NotARepoError(DvxError):

@@ -9,7 +9,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from dvx.errors import UsageError
+from dvx.errors import UnknownRevisionError, UsageError
 from dvx.logs import get_logger
 from dvx.repo import Repo
 from dvx.scm import Git
@@ -239,15 +239,18 @@ def resolve(repo: Repo, rev: str) -> tuple[str, Experiment | None]:
     """The commit a revision argument names, and the experiment it is, if it is one. A Git
     revision (branch, tag, commit, `HEAD~1`, full ref) wins; a name Git does not know is an
     experiment's name, as `find` looks it up. An experiment's full ref or commit counts as
-    the experiment; a branch or tag at the same commit does not."""
+    the experiment; a branch or tag at the same commit does not. Text that is no experiment's
+    name either keeps Git's word on it (a range, an exclusion, a blob) where it has one."""
     git = git_of(repo)
     try:
         commit = git.resolve_revision(rev)
-    except UsageError:
+    except UsageError as refused:
         if rev.startswith("-"):
             raise  # never an option, nor an experiment's name
         found = named(repo, rev)
         if found is None:
+            if not isinstance(refused, UnknownRevisionError):
+                raise
             raise UsageError(f"Unknown revision {rev!r}.",
                              "Name a branch, tag or commit of this repository, or an "
                              "experiment (see `dvx exp show -A`).") from None

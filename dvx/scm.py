@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dvx.errors import ConfigError, DvxError, UsageError
+from dvx.errors import ConfigError, DvxError, UnknownRevisionError, UsageError
 from dvx.fsutil import absent
 from dvx.logs import shell_quote
 from dvx.paths import at_or_below_any
@@ -834,7 +834,7 @@ class Git:
                     "rev-parse", "--revs-only", "--end-of-options", rev).stdout.strip():
                 raise UsageError(f"Invalid revision {rev!r}: it names a range or an exclusion "
                                  "of commits, not one commit.", one)
-            raise UsageError(f"Unknown revision {rev!r}.", one)
+            raise UnknownRevisionError(f"Unknown revision {rev!r}.", one)
         peeled = self._completed("rev-parse", "--verify", "--quiet", f"{found}^{{commit}}")
         if peeled.returncode != 0:
             kind = self._completed("cat-file", "-t", found).stdout.decode().strip() or "object"

@@ -355,6 +355,20 @@ def test_bad_revisions_and_flags_are_one_error_paragraph(formats, dvx):
     assert dvx("params", "diff", "--precision", "-1").code == 2
 
 
+def test_a_range_an_exclusion_or_a_blob_is_named_so_by_params_metrics_and_plots_diff(formats,
+                                                                                     dvx):
+    """Text naming no one commit, nor any experiment, is refused as `gc --rev` refuses it,
+    not called an unknown revision."""
+    for rev, why in (("HEAD..HEAD", "it names a range or an exclusion of commits"),
+                     ("^HEAD", "it names a range or an exclusion of commits"),
+                     ("HEAD:params.yaml", "it names a Git blob, not a commit")):
+        for command in ("params", "metrics", "plots"):
+            result = dvx(command, "diff", rev)
+            assert result.code == 2, result.output
+            assert result.stderr.startswith(f"ERROR: Invalid revision '{rev}': {why}"), \
+                result.output
+
+
 def test_an_experiment_name_is_a_revision_to_params_metrics_and_plots(repo, dvx, tmp_path):
     write(repo / "train.py", "import json, yaml\nlr = yaml.safe_load(open('params.yaml'))['lr']\n"
                              "json.dump({'acc': 1 - lr}, open('metrics.json', 'w'))\n"
