@@ -263,6 +263,10 @@ def parse_pointer(data: bytes, where: str, root: str | None = None,
             f"The pointer file '{where}' has unknown keys: {', '.join(sorted(map(str, unknown)))}.",
             unknown_keys_hint("remove the keys"),
         )
+    for key, what in (("type", "file or dir"), ("algo", "its oid's hash algorithm")):
+        if doc.get(key) is None:  # not the None a message would quote as an unknown value
+            how = "an empty" if key in doc else "no"
+            raise FormatError(f"The pointer file '{where}' has {how} '{key}:' line ({what}).")
     kind, algo = doc.get("type"), doc.get("algo")
     if kind not in ("file", "dir"):
         raise FormatError(f"The pointer file '{where}' has an invalid type {kind!r}.")
