@@ -1499,6 +1499,45 @@ def test_a_clone_without_the_merge_driver_the_repository_asks_for_is_warned(tmp_
     assert warning not in run_dvx("status", cwd=bob).stderr
 
 
+def test_a_pointer_git_left_unmerged_when_the_driver_could_not_run_is_a_conflict(tmp_path):
+    """The Python the merge driver was set up with is gone (a virtual environment rebuilt):
+    Git leaves images.dvx holding our side, without markers, listed as unmerged. status names
+    it as a conflict (a `git add` would drop bob's f6), `dvx install` and `git checkout -m`
+    merge it again with both sides' changes."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob adds f6")
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice changes f1")
+    git(alice, "config", "merge.dvx.driver",
+        f"{tmp_path / 'gone' / 'python'} -c pass git-hook merge-driver %O %A %B %P")
+
+    assert _merge(alice, "origin/bob").returncode != 0
+    assert b"<<<<<<<" not in (alice / "images.dvx").read_bytes()  # our side, as it was
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert "'images.dvx' holds an unresolved Git merge conflict" in status.stderr
+    assert "our side alone" in status.stderr and "drop their changes" in status.stderr
+    assert "`git checkout -m images.dvx`" in status.stderr
+    assert f"runs {tmp_path / 'gone' / 'python'}, which no longer exists" in status.stderr
+
+    must("install", cwd=alice)
+    assert "no longer exists" not in run_dvx("status", cwd=alice).stderr
+    git(alice, "checkout", "-m", "images.dvx")
+    assert "nfiles: 6" in (alice / "images.dvx").read_text()
+    status = run_dvx("status", cwd=alice)  # merged, not yet added
+    assert status.code == 1 and "`git add images.dvx`" in status.stderr
+    must("pull", "images", cwd=alice)
+    git(alice, "add", "images.dvx")
+    git(alice, "commit", "-qm", "merged bob's")
+    assert (alice / "images/f1.txt").read_text() == "image 1, alice's\n"
+    assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
+    assert run_dvx("status", "-q", cwd=alice).code == 0
+
+
 def _keep_version(clone, pointer: str, which: int) -> None:
     """Resolve a conflict the driver left as two merged versions by keeping one (0: ours)."""
     text = (clone / pointer).read_text()

@@ -297,16 +297,25 @@ def holding_lock(repo: Any) -> Any:
 
 def warn_if_merge_driver_missing(repo: Any) -> None:
     """Once per command that reads dvx.lock: the repository asks for dvx's merge driver, but
-    this clone never set it up, so Git merges pointers and dvx.lock line by line."""
-    from dvx.ops.install import driver_not_set_up
+    this clone never set it up, so Git merges pointers and dvx.lock line by line; or the
+    driver it set up names a program that is gone, so Git cannot run it."""
+    if is_quiet():
+        return
+    from dvx.cli.ui import warn
+    from dvx.ops.install import driver_interpreter_gone, driver_not_set_up
 
-    if not is_quiet() and driver_not_set_up(repo):
-        from dvx.cli.ui import warn
-
+    if driver_not_set_up(repo):
         warn("WARNING: .gitattributes asks Git to merge pointers and dvx.lock with dvx's "
              "merge driver, which this clone has not set up, so Git merges them line by line: "
              "that can combine two runs of one stage into a dvx.lock entry no run produced. "
              "Run `dvx install` in this clone.")
+        return
+    gone = driver_interpreter_gone(repo)
+    if gone is not None:
+        warn(f"WARNING: dvx's merge driver, as this clone set it up, runs {gone}, which no "
+             "longer exists: Git cannot run it, and leaves each pointer and dvx.lock that "
+             "both sides changed holding our side alone, without conflict markers. Run "
+             "`dvx install` in this clone to write the driver anew.")
 
 
 def example(text: str) -> str:

@@ -212,7 +212,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         raise UsageError("-a, -T, -A, --rev and -n compare revisions with a remote: use them "
                          "with --remote.")
     warn_if_merge_driver_missing(repo)
-    resolved = resolve_targets(repo, targets)
+    resolved = _without_unmerged(repo, resolve_targets(repo, targets), bool(targets))
     result = do_status(repo, resolved)
     if not targets:
         from dvx.ops.left_behind import find_left_behind
@@ -338,6 +338,24 @@ def _diff_markdown(result: Any) -> str:
     lines += [f"| {change} | {path.replace('|', escaped)} | {size} |"
               for change, path, size in _diff_rows(result)]
     return "\n".join(lines) + "\n"
+
+
+def _without_unmerged(repo: Repo, resolved: list[Any], named: bool) -> list[Any]:
+    """The targets whose pointer file (or dvx.lock) Git's index holds merged. Those it lists
+    as unmerged, markers or none, are conflicts, named at the end (dvx/unmerged.py): of
+    the targets `named`, or all."""
+    if repo.git is None:
+        return resolved
+    from dvx.unmerged import unmerged_without_markers
+
+    unmerged = unmerged_without_markers(repo.root)
+    if not unmerged:
+        return resolved
+    asked = {t.output.record_file for t in resolved}
+    for path, exc in unmerged.items():
+        if not named or path in asked:
+            repo.unreadable.setdefault(path, exc)
+    return [t for t in resolved if t.output.record_file not in unmerged]
 
 
 def _stage_statuses(repo: Repo) -> list[Any]:

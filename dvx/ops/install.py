@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -128,15 +129,37 @@ def driver_not_set_up(repo: Repo) -> bool:
     """Does the root .gitattributes hand files to dvx's merge driver that this clone has not
     set up (a fresh clone, before `dvx install`)? Git then merges them line by line. Cheap:
     one file read, and Git's config asked only when the attribute is there."""
+    return _attributes_name_driver(repo) and repo.git is not None \
+        and repo.git.get_config("merge.dvx.driver") is None
+
+
+def driver_interpreter_gone(repo: Repo) -> str | None:
+    """The program that the merge driver this clone set up runs, when it names one by an
+    absolute path that no longer exists (the virtual environment `dvx install` ran from was
+    rebuilt or removed): Git then cannot run the driver, and leaves each pointer it hands it
+    holding our side alone, unmerged. None otherwise. As cheap as `driver_not_set_up`."""
+    if not _attributes_name_driver(repo) or repo.git is None:
+        return None
+    command = repo.git.get_config("merge.dvx.driver")
+    try:
+        program = shlex.split(command or "")[:1]
+    except ValueError:  # unbalanced quotes: Git's shell says so when it runs it
+        return None
+    if program and os.path.isabs(program[0]) and not os.path.exists(program[0]):
+        return program[0]
+    return None
+
+
+def _attributes_name_driver(repo: Repo) -> bool:
+    """Does the root .gitattributes hand files to dvx's merge driver (`merge=dvx`)?"""
     if repo.git is None:
         return False
     try:
         data = read_git_file(os.path.join(repo.root, ".gitattributes"))
     except (OSError, PathError):  # a symbolic link: Git does not read it, nor does dvx
         return False
-    named = any("merge=dvx" in line.split()[1:] for line in git_lines(data or b"")
-                if not line.lstrip().startswith("#"))
-    return named and repo.git.get_config("merge.dvx.driver") is None
+    return any("merge=dvx" in line.split()[1:] for line in git_lines(data or b"")
+               if not line.lstrip().startswith("#"))
 
 
 def _as_shown(repo: Repo, hooks_dir: str) -> str:
