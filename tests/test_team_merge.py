@@ -795,6 +795,27 @@ def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
         f"f{i}.txt" for i in range(1, 7)]
 
 
+def test_a_manifest_the_remote_out_of_reach_could_not_send_is_named_so_by_the_driver(
+        tmp_path):
+    """bob pushed his manifest, but the remote cannot be reached during alice's merge: the
+    driver says so, with the remote's error, not that the manifest is on no remote."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    share(bob, "bob adds f6")
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice changes f1")
+    team.store.rename(tmp_path / "store-unplugged")
+    write(team.store, "not a folder\n")  # what stands at the remote's path is no store
+
+    merged = _merge(alice, "origin/bob")
+    assert merged.returncode != 0
+    assert "the default remote could not be reached (" in merged.stderr, merged.stderr
+    assert "in neither the cache nor the default remote" not in merged.stderr
+
+
 def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)

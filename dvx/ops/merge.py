@@ -253,27 +253,38 @@ def _merge_directory(repo: Repo, path: str, b: tuple[Pointer | None, ...], o: Po
 
 def _manifest(repo: Repo, path: str, pointer: Pointer) -> Tree:
     tree = load_tree(repo, pointer)
+    unreachable = None
     if tree is None:
-        _fetch_manifest(repo, pointer)
+        unreachable = _fetch_manifest(repo, pointer)
         tree = load_tree(repo, pointer)
+    if tree is None and unreachable is not None:
+        raise Conflict(f"the manifest {pointer.oid} of '{path}' is not in the cache, and the "
+                       f"default remote could not be reached ({unreachable}), so its entries "
+                       "cannot be merged")
     if tree is None:
         raise Conflict(f"the manifest {pointer.oid} of '{path}' is in neither the cache nor "
                        "the default remote, so its entries cannot be merged")
     return tree
 
 
-def _fetch_manifest(repo: Repo, pointer: Pointer) -> None:
+def _fetch_manifest(repo: Repo, pointer: Pointer) -> str | None:
+    """Fetch the manifest `pointer` names from the default remote, if any. Why the remote
+    could not be asked for it (it cannot be reached, or failed to send it), or None: it
+    came, or the remote does not have it (or there is no default remote)."""
     from dvx.ops.remote import default_remote, open_remote, settings_for
     from dvx.remote import transfer
+    from dvx.remote.transfer_result import NOT_ON_REMOTE
 
     if default_remote(repo.config) is None:
-        return
+        return None
     try:
         name, remote = open_remote(repo, None)
-        transfer.download(remote, repo.cache, [pointer.oid], settings_for(repo, name, remote,
-                                                                          None))
-    except DvxError:
-        pass  # it stays a conflict, which says the manifest is missing
+        result = transfer.download(remote, repo.cache, [pointer.oid],
+                                   settings_for(repo, name, remote, None))
+    except DvxError as exc:
+        return exc.message.rstrip(".")
+    why = result.failed.get(pointer.oid)
+    return None if why is None or NOT_ON_REMOTE in why else why
 
 
 def with_conflict_markers(ours: bytes, theirs: bytes,
