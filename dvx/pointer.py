@@ -201,8 +201,21 @@ def _how_to_resolve(data: bytes, path: str, root: str | None) -> str:
         return (f"{index}{renamed}. Edit it to keep one "
                 f"side's oid and size (the markers show both; delete the other side and the "
                 f"marker lines), then `{staged}` and `dvx pull {data_path}`.")
-    return (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
+    keep = (f"Keep one side: `git checkout --theirs {pointer} && dvx pull {data_path}` "
             f"(or --ours), then `git add {pointer}`.")
+    if not _names_a_directory(data):
+        return keep
+    return (f"{keep[:-1]}; that drops the other side's changes to the folder {data_path}. "
+            f"Where dvx's merge driver left it so because a side's manifest is in neither "
+            f"the cache nor the remote (not pushed yet), keep both sides' changes instead: "
+            f"once that side's author has run `dvx push`, merge it again with "
+            f"`git checkout -m {pointer}` (the driver fetches the manifest; or `git merge "
+            f"--abort` and merge again), then `dvx pull {data_path}` and `git add {pointer}`.")
+
+
+def _names_a_directory(data: bytes) -> bool:
+    """Does a side of the conflicted pointer `data` track a directory?"""
+    return any(line.strip() == b"type: dir" for line in data.splitlines())
 
 
 def _resolved_with(entries: list[tuple[str, int, str]] | None, path: str

@@ -816,6 +816,36 @@ def test_a_manifest_the_remote_out_of_reach_could_not_send_is_named_so_by_the_dr
     assert "in neither the cache nor the default remote" not in merged.stderr
 
 
+def test_a_directory_conflict_over_a_manifest_not_pushed_yet_says_how_to_keep_both_sides(
+        tmp_path):
+    """bob committed a change to images/ without pushing its data: the driver cannot merge
+    alice's change with it. The hint says that keeping a side drops the other's changes to
+    the folder, and how to keep both: once bob pushed, `git checkout -m` merges it again."""
+    team, alice = _installed_team(tmp_path)
+    bob = _bob(team)
+    write(bob / "images" / "f6.txt", "image 6, bob's\n")
+    must("add", "images", cwd=bob)
+    commit(bob, "bob adds f6")
+    git(bob, "push", "-q", "--no-verify", "origin", "HEAD")  # the data stays behind
+    edit(alice, "images/f1.txt", "image 1, alice's\n")
+    must("add", "images", cwd=alice)
+    share(alice, "alice changes f1")
+
+    assert _merge(alice, "origin/bob").returncode != 0
+    status = run_dvx("status", cwd=alice)
+    assert status.code == 1
+    assert "drops the other side's changes to the folder images" in status.stderr
+    assert "`git checkout -m images.dvx`" in status.stderr
+
+    must("push", cwd=bob)
+    git(alice, "checkout", "-m", "images.dvx")
+    must("pull", "images", cwd=alice)
+    git(alice, "add", "images.dvx")
+    git(alice, "commit", "-qm", "merged bob's")
+    assert (alice / "images/f1.txt").read_text() == "image 1, alice's\n"
+    assert (alice / "images/f6.txt").read_text() == "image 6, bob's\n"
+
+
 def test_the_same_entry_or_file_changed_on_both_sides_stays_a_conflict(tmp_path):
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)
