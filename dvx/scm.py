@@ -1007,14 +1007,15 @@ class Git:
 
     def shared_remotes(self) -> dict[str, list[str]]:
         """The Git remotes this clone's branches track (`branch.NAME.remote`), with their
-        fetch refspecs: the history teammates share. Another remote added for its own use
-        (`git remote add -t main upstream URL`) is no one's shared history. When no branch
-        tracks one (`git remote add` and a `git push` without -u), which remote teammates
-        share is unknown: then every remote."""
+        fetch refspecs (none for a remote that fetches nothing, as `git remote add
+        --mirror=push` leaves it): the history teammates share. Another remote added for its
+        own use (`git remote add -t main upstream URL`) is no one's shared history. When no
+        branch tracks one (`git remote add` and a `git push` without -u), which remote
+        teammates share is unknown: then every remote with a URL."""
         fetched = self._config_values(r"^remote\..*\.fetch$", "remote.", ".fetch")
-        tracked = self.tracked_remotes()
-        return {name: refspecs for name, refspecs in sorted(fetched.items())
-                if name in (tracked or fetched)}
+        named = self._config_values(r"^remote\..*\.url$", "remote.", ".url")
+        shared = self.tracked_remotes() or set(named)
+        return {name: fetched.get(name, []) for name in sorted(shared)}
 
     def tracked_remotes(self) -> set[str]:
         """The Git remotes some branch of this clone tracks (`branch.NAME.remote`)."""
@@ -1024,7 +1025,8 @@ class Git:
     def narrowed_shared_remotes(self) -> dict[str, list[str]]:
         """The shared remotes (`shared_remotes`) that this clone fetches only some branches
         of (`git clone --single-branch`, or `--depth`, which implies it; a negative refspec
-        such as `^refs/heads/wip/*`), with their fetch refspecs: the other branches of the
+        such as `^refs/heads/wip/*`) or none of (no fetch refspec, as `git remote add
+        --mirror=push` leaves it), with their fetch refspecs: the other branches of the
         repository teammates share are unknown here."""
         return {name: refspecs for name, refspecs in self.shared_remotes().items()
                 if _narrowed(refspecs)}
@@ -1439,8 +1441,10 @@ def _holds_any(directory: str, paths: set[str]) -> bool:
 
 
 def _narrowed(refspecs: list[str]) -> bool:
-    """Do these fetch refspecs bring some branches, but not all? A negative refspec
-    (`^refs/heads/wip/*`) leaves out the branches it matches."""
+    """Do these fetch refspecs leave out some branches? A negative refspec
+    (`^refs/heads/wip/*`) leaves out the branches it matches; no refspec brings none."""
+    if not refspecs:
+        return True
     if any(r.startswith("^") and not r.startswith("^refs/tags/") for r in refspecs):
         return True
     sources = [refspec.lstrip("+").partition(":")[0] for refspec in refspecs]

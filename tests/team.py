@@ -56,3 +56,14 @@ def edit(clone: Path, rel: str, content: bytes | str) -> None:
     if path.exists():
         path.unlink()
     write(path, content)
+
+
+def publish(clone: Path, origin: Path) -> None:
+    """Give a clone that has no Git remote a bare `origin` at `origin` holding all its
+    branches and tags, fetched back: the Git remote a gc --remote over history asks what
+    teammates pushed."""
+    git(origin.parent, "init", "-q", "--bare", str(origin))
+    git(clone, "remote", "add", "origin", str(origin))
+    git(clone, "push", "-q", "origin", "--all")
+    git(clone, "push", "-q", "origin", "--tags")
+    git(clone, "fetch", "-q", "origin")

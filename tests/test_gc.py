@@ -24,6 +24,7 @@ from tests.conftest import (
 )
 from tests.conftest import stopped_at as _stopped_at
 from tests.remotes import local_spec
+from tests.team import publish
 
 
 def _objects(repo):
@@ -947,6 +948,7 @@ def test_a_logged_manifest_nobody_has_holds_up_only_a_gc_that_would_delete(tmp_p
     unknown = xxhash.xxh3_128_hexdigest(b"a manifest never pushed")
     log = store / "logs/push" / f"{int(time.time()):010d}-{'0' * 16}.log"
     write(log, f"dvx push log 1\nd {unknown}\n")
+    publish(first, tmp_path / "origin.git")
     everything = run_dvx("gc", "-A", "--remote", "s", "-f", cwd=first)
     assert everything.code == 0, everything.output  # it would delete nothing there
     refused = run_dvx("gc", "-w", "--remote", "s", "-f", cwd=first)
@@ -1289,6 +1291,7 @@ def test_a_push_that_ends_while_gc_plans_is_read_with_the_indexes_it_wrote(tmp_p
     git(second, "commit", "-qam", "feat")
     assert run_dvx("push", cwd=second).code == 0
     git(first, "fetch", "-q", str(second), "feat:feat")  # its manifest is not in the cache
+    publish(first, tmp_path / "origin.git")
     write(second / "data" / "new", "new")
     assert run_dvx("add", "data", cwd=second).code == 0
     planning = _stopped_at("gc.plan.before_push_logs", "gc -a --remote s -f", first)
@@ -1576,6 +1579,76 @@ def test_remote_gc_over_history_asks_every_git_remote_when_no_branch_tracks_one(
     done = run_dvx("gc", "-a", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
     assert done.code == 0, done.output
     assert bobs in remote.oids()
+
+
+@pytest.mark.parametrize("tracked", [False, True], ids=["untracked", "tracked"])
+def test_remote_gc_over_history_asks_a_git_remote_that_fetches_no_branch(tmp_path, tracked):
+    """A Git remote with no fetch refspec (`git remote add --mirror=push`, or the refspec
+    unset) still holds what teammates push, whether a branch tracks it or none does: gc
+    --remote over history refuses while it holds a branch this clone has not fetched, and
+    names the set-branches that gives it a refspec."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    git(bob, "checkout", "-q", "-b", "feat")
+    write(bob / "feat.bin", "bob's")
+    must("add", "feat.bin", cwd=bob)
+    share(bob, "feat")
+    bobs = xxhash.xxh3_128_hexdigest(b"bob's")
+    if not tracked:
+        git(alice, "config", "--unset", "branch.main.remote")
+    git(alice, "config", "--unset-all", "remote.origin.fetch")
+    remote = local_spec(team.store, str(team.store), {})
+    refused = run_dvx("gc", "-a", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
+    said = " ".join(refused.stderr.split())
+    assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+    assert "fetches no branch of the Git remote 'origin'" in said
+    assert "remote.origin.fetch is not set" in said
+    assert "`git remote set-branches --add origin '*'`" in said
+    assert bobs in remote.oids()
+    git(alice, "remote", "set-branches", "--add", "origin", "*")
+    git(alice, "fetch", "-q", "--tags", "origin")
+    done = run_dvx("gc", "-a", "--remote", "shared", "-f", "--grace", "0", cwd=alice)
+    assert done.code == 0, done.output
+    assert bobs in remote.oids()
+
+
+def test_remote_gc_over_history_is_refused_in_a_clone_with_no_git_remote(tmp_path):
+    """A clone that pushes by URL has no Git remote to ask what teammates pushed: gc
+    --remote over history refuses rather than delete the data of what it cannot see; gc
+    of named revisions, which asks no Git remote, runs."""
+    from tests.team import Team, must, share
+
+    team = Team(tmp_path)
+    alice = team.founder()
+    write(alice / "data.bin", "v1")
+    must("add", "data.bin", cwd=alice)
+    share(alice, "v1")
+    git(alice, "checkout", "-q", "-b", "feat")
+    write(alice / "feat.bin", "alice's")
+    must("add", "feat.bin", cwd=alice)
+    share(alice, "feat")
+    git(alice, "checkout", "-q", "main")
+    by_url = make_git_repo(tmp_path / "by-url")
+    git(by_url, "pull", "-q", str(team.origin), "main")
+    assert run_dvx("pull", cwd=by_url).code == 0
+    feats = xxhash.xxh3_128_hexdigest(b"alice's")
+    remote = local_spec(team.store, str(team.store), {})
+    for scope in ("-a", "-T", "-A"):
+        refused = run_dvx("gc", scope, "--remote", "shared", "-f", "--grace", "0", cwd=by_url)
+        said = " ".join(refused.stderr.split())
+        assert refused.code == 2 and "Nothing was deleted" in said, refused.output
+        assert "this clone has no Git remote, so it cannot see the branches and tags" in said
+        assert "`git remote add origin URL`" in said
+    assert feats in remote.oids()
+    named = run_dvx("gc", "-w", "--rev", "HEAD", "--remote", "shared", "-f", "--grace", "0",
+                    cwd=by_url)
+    assert named.code == 0, named.output
 
 
 def test_remote_gc_over_history_runs_in_a_single_branch_clone_that_lacks_nothing(tmp_path):

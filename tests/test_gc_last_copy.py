@@ -22,6 +22,7 @@ import yaml
 from dvx.remote.backends import backend_for
 from dvx.remote.fs import store_identity, store_location
 from tests.conftest import git, make_git_repo, run_dvx, write
+from tests.team import publish
 
 CONTENTS = ("old_main", "dir_entry", "tagged", "branch_tip", "reflog_only", "tip_main",
             "orphan", "stashed", "staged", "current")
@@ -215,6 +216,7 @@ def test_what_gc_deletes_from_the_remote_does_not_count_as_held(history, tmp_pat
     store = tmp_path / "store"
     assert run_dvx("remote", "add", "-d", "s", str(store), cwd=repo).code == 0
     assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    publish(repo, tmp_path / "origin.git")
     result = run_dvx("gc", "-T", "--remote", "s", "-f", "--grace", "0", cwd=repo)
     assert result.code == 0, result.output
     on_remote = {p.parent.name + p.name for p in (store / "files/xxh128").glob("*/*")}
@@ -543,6 +545,7 @@ def test_the_question_names_counts_bytes_and_the_remotes_other_users(history, tm
     store = tmp_path / "store"
     assert run_dvx("remote", "add", "-d", "s", str(store), cwd=repo).code == 0
     assert run_dvx("push", "--all-commits", cwd=repo).code == 0
+    publish(repo, tmp_path / "origin.git")
     before = (_cache(repo), sorted(store.rglob("*")))
     code, screen = _answer_prompt(repo, b"n", "gc", "-T", "--remote", "s", "--grace", "0")
     assert code == 1 and "Aborted" in screen

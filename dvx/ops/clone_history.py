@@ -9,7 +9,9 @@ then the branches and tags that remote holds (one `git ls-remote` each) differ f
 remote-tracking branches and tags. gc --remote over history refuses when the clone is
 shallow, when that remote holds a branch or tag unlike this clone's copy (a clone fetching
 only some branches, or no tags, loses nothing while the remote holds no others), and when
-the Git remote cannot be reached (what it holds is unknown). In the cache alone gc loses no
+the Git remote cannot be reached or there is none (what teammates pushed is unknown). A
+remote with no fetch refspec fetches no branch: each branch it holds is one the clone lacks.
+In the cache alone gc loses no
 copy the remote lacks, so there it goes on, and in a shallow clone says what it keeps.
 """
 
@@ -95,7 +97,11 @@ def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name:
         lacks.append(f"{repo.root} is a shallow clone (`git clone --depth`): the commits "
                      "beyond its boundary, and the branches and tags it did not fetch, are "
                      "not here")
-    if narrowed:
+    if narrowed and not narrowed[shared]:
+        lacks.append(f"{repo.root} fetches no branch of {_shared_remote(git, shared)}, "
+                     f"as remote.{shared}.fetch is not set (`git remote add --mirror=push` "
+                     "leaves it so): its branches, and the tags on them, are not here")
+    elif narrowed:
         refspecs = " and ".join(f"`{refspec}`" for refspec in narrowed[shared])
         lacks.append(f"{repo.root} fetches only some branches of "
                      f"{_shared_remote(git, shared)} (remote.{shared}.fetch is {refspecs}): "
@@ -104,7 +110,9 @@ def _refuse_partial_clone(repo: Repo, git: Git, options: list[str], remote_name:
         lacks.append(f"{repo.root} never fetches the tags of {_shared_remote(git, tagless[0])} "
                      f"(remote.{tagless[0]}.tagOpt is --no-tags, as `git clone --no-tags` "
                      "sets): its tags, and the commits only they hold, are not here")
-    steps = [f"`git remote set-branches {shared} '*'`"] if narrowed else []
+    # With no refspec to replace, a plain set-branches fails: --add is what sets one.
+    add = " --add" if narrowed and not narrowed[shared] else ""
+    steps = [f"`git remote set-branches{add} {shared} '*'`"] if narrowed else []
     steps += [f"`git config --unset remote.{name}.tagOpt`" for name in tagless]
     steps.append(f"`git fetch {'--unshallow ' if shallow else ''}--tags"
                  f"{' ' + shared if shared else ''}`")
@@ -126,7 +134,9 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
     if not (branches or tags):
         return {}  # -n alone: the last commits of HEAD, which this clone has
     shared_remotes = git.shared_remotes()
-    ours = git.local_refs() if shared_remotes else {}
+    if not shared_remotes:
+        _refuse_without_a_git_remote(options, remote_name)
+    ours = git.local_refs()
     found: dict[str, list[_Unfetched]] = {}
     for shared, refspecs in shared_remotes.items():
         try:
@@ -152,6 +162,19 @@ def _unfetched(git: Git, scope: Scope, options: list[str], remote_name: str
         if unseen:
             found[shared] = unseen
     return found
+
+
+def _refuse_without_a_git_remote(options: list[str], remote_name: str) -> None:
+    """Refuse, as this clone has no Git remote to ask what branches and tags teammates
+    pushed (it pushes by URL, or has no teammates: which is unknown here)."""
+    raise UsageError(
+        f"Nothing was deleted: gc {' '.join(options)} --remote keeps only what this clone's "
+        "branches, tags and commits use, and this clone has no Git remote, so it cannot see "
+        "the branches and tags teammates pushed, whose data gc would delete from the remote "
+        f"'{remote_name}' that every clone shares.",
+        "Add the Git remote teammates push to (`git remote add origin URL`, then `git fetch "
+        "--tags origin`) and gc again; or name what to keep with --rev (gc -w --rev BRANCH "
+        "...), which asks no Git remote.")
 
 
 def _refuse_unfetched(options: list[str], remote_name: str, shared: str,
