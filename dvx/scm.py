@@ -12,7 +12,7 @@ import collections
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -505,6 +505,25 @@ class _CatFile:
                 raise self._stopped()
             return header[1], data[:header[2]]
 
+    def feed(self, name: str, consume: Callable[[bytes], object]) -> bool:
+        """Give the content of the object `name` (--batch) to `consume` a chunk at a time,
+        so that a large blob is never held whole; False if there is no such object."""
+        with self._exchange():
+            header = self._ask(name)
+            if header is None:
+                return False
+            assert self._proc.stdout is not None
+            left = header[2]
+            while left:
+                chunk = self._proc.stdout.read(min(left, _CHUNK_BYTES))
+                if not chunk:
+                    raise self._stopped()
+                consume(chunk)
+                left -= len(chunk)
+            if self._proc.stdout.read(1) != b"\n":
+                raise self._stopped()
+            return True
+
     @contextlib.contextmanager
     def _exchange(self) -> Iterator[None]:
         with self._lock:
@@ -566,6 +585,7 @@ def git_failure(command: str, proc: subprocess.CompletedProcess[bytes]) -> DvxEr
 
 
 _STDERR_LINES = 5  # of a `git cat-file`'s stderr, the last ones kept
+_CHUNK_BYTES = 1 << 20  # of a blob streamed from `git cat-file`, read at a time
 _STDERR_LINE_BYTES = 1000  # of each, the first ones kept
 
 
@@ -1093,6 +1113,11 @@ class Git:
         if found is None:
             raise DvxError(f"Git object {sha} is missing from the repository.")
         return found
+
+    def feed_blob(self, sha: str, consume: Callable[[bytes], object]) -> None:
+        """Give the content of a Git blob to `consume` a chunk at a time (`git cat-file`)."""
+        if not self._batch(headers_only=False).feed(sha, consume):
+            raise DvxError(f"Git object {sha} is missing from the repository.")
 
     def operation_heads(self) -> tuple[str, ...]:
         """The heads of OPERATION_HEADS that name a commit now: Git stops inside a merge,

@@ -399,6 +399,34 @@ def test_pre_commit_refuses_data_whose_pointer_a_git_stash_took(repo, dvx, moved
     assert not {"y", "e/f"} & set(committed)
 
 
+def test_pre_commit_passes_content_of_yours_written_where_dvx_placed_data(repo, dvx):
+    """A `git checkout` (no hook run) of a branch without the pointers leaves the data dvx
+    placed (g, and d's files); content of the user's own written at g and d/1 is theirs, and
+    the commit goes on; d/2, staged as dvx placed it, is still refused."""
+    assert dvx("install").code == 0
+    commit(repo, "dvx set up")
+    write(repo / "g", "v1\n")
+    write(repo / "d" / "1", "1\n")
+    write(repo / "d" / "2", "2\n")
+    assert dvx("add", "g", "d").code == 0
+    commit(repo, "data")
+    git(repo, "-c", "core.hooksPath=/dev/null", "checkout", "-q", "-b", "other", "HEAD~1")
+    assert not (repo / "g.dvx").exists() and (repo / "g").exists()
+    for own in (repo / "g", repo / "d" / "1"):
+        own.unlink()
+        write(own, "my own notes, not dvx data\n")
+    git(repo, "add", "g", "d/1")
+    done = _git_commit(repo, "-qm", "own notes")
+    assert done.returncode == 0, done.stderr
+    assert {"g", "d/1"} <= set(git(repo, "ls-tree", "-r", "--name-only", "HEAD").split())
+
+    git(repo, "add", "d/2")
+    refused = _git_commit(repo, "-m", "placed")
+    assert refused.returncode == 1, refused.stderr
+    listed = [line.strip() for line in refused.stderr.splitlines() if line.startswith("    ")]
+    assert listed == ["d: the data of d.dvx; staged: d/2"], refused.stderr
+
+
 def test_pre_commit_passes_links_of_yours_to_tracked_data_in_symlink_mode(repo, dvx):
     """A link of yours to a tracked file or folder leads to a workspace path, which a clone
     has once it pulls, not into the cache, though the file it names is a link into the

@@ -16,7 +16,8 @@ them Git ignored until then, edits not yet recorded included, gets them overwrit
 Data dvx placed (its sync record names it) whose pointer is in neither the workspace, the index
 nor HEAD, but in a commit a branch, tag or stash holds, is refused too: `git stash -u` after a
 `dvx add` or `dvx move` not committed yet takes the pointer and the .gitignore entry and leaves
-the data, which Git no longer ignores (`left_behind`).
+the data, which Git no longer ignores (`left_behind`). Only the bytes of a version dvx placed
+are: content of the user's own written at that path is theirs to commit.
 Where dvx.lock or dvx.yaml cannot be read (a syntax error, a merge's conflict markers), the
 outputs of stages it names cannot be told from the rest: the check says so, and goes on
 without them.
@@ -43,7 +44,9 @@ pointer file beside it that is not staged yet). Each staged file is stat'ed once
 with more than one link (a hard link) is hashed, and a symbolic link's target read from
 Git. A hard link whose bytes are no object's (changed through a link, and its object with
 them) is looked up by its inode among those the stat cache records, read once for all of
-them. Only a staged pointer file or dvx.lock is read from Git. The workspace is never walked.
+them. Only a staged pointer file or dvx.lock is read from Git, and a file staged where dvx
+placed data whose pointer is gone, hashed to tell the version dvx placed from the user's own
+content written there. The workspace is never walked.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, MergeConflictError
+from dvx.hashing import get_algorithm
 from dvx.lockfile import LOCK_FILE, OWN_NAMES, PIPELINE_FILE, parse_lock, read_lock
+from dvx.ops.sync_layers import placed_by_dvx
 from dvx.outputs import named_like_a_temporary
 from dvx.paths import POINTER_SUFFIX, at_or_below_any
 from dvx.pointer import holds_merged_versions, parse_pointer
@@ -145,8 +150,9 @@ def staged_data(repo: Repo, declared: DeclaredCaching) -> StagedCheck:
     named |= {link.path for link in check.links}
     named |= {path for item in check.given_to_git for path in item.files}
     if not check.unread:  # else which outputs are a stage's is not known
-        check.left_behind = _left_behind(repo, outputs, [
-            file.path for file in staged if file.path not in named and _may_be_data(file.path)])
+        check.left_behind = _left_behind(repo, outputs, {
+            file.path: file.blob for file in staged
+            if file.path not in named and _may_be_data(file.path)})
     with contextlib.suppress(OSError):  # what was hashed, so the next commit reads it back
         repo.statcache.flush()
     return check
@@ -214,15 +220,16 @@ def _given_to_git(repo: Repo, staged: list[str]) -> list[StagedData]:
             for data, files in found.items()]
 
 
-def _left_behind(repo: Repo, outputs: set[str], staged: list[str]) -> list[StagedData]:
-    """The `staged` files at or below data dvx placed here (its sync record names it, as
-    placed, not found) whose pointer is in neither the workspace nor Git's index nor HEAD,
-    while a commit a branch, tag or stash holds records it: a `git stash -u` took the pointer
-    and its .gitignore entry (or a `git checkout` of a branch without it left the data), and
-    Git no longer ignores the data. Data whose pointer only a reflog holds, or none (a `git
-    reset`), is left to the user, as `dvx checkout` leaves it; files HEAD has are Git's, and
-    an output dvx.lock or dvx.yaml names (in `outputs`) a stage's. Only the records above a
-    staged file are looked at, and Git's history only for those."""
+def _left_behind(repo: Repo, outputs: set[str], staged: dict[str, str]) -> list[StagedData]:
+    """The `staged` files (path -> blob) at or below data dvx placed here (its sync record
+    names it, as placed, not found), staged as a version dvx placed (content of the user's
+    own written there is theirs), whose pointer is in neither the workspace nor Git's index
+    nor HEAD, while a commit a branch, tag or stash holds records it: a `git stash -u` took
+    the pointer and its .gitignore entry (or a `git checkout` of a branch without it left the
+    data), and Git no longer ignores the data. Data whose pointer only a reflog holds, or
+    none (a `git reset`), is left to the user, as `dvx checkout` leaves it; files HEAD has
+    are Git's, and an output dvx.lock or dvx.yaml names (in `outputs`) a stage's. Only the
+    records above a staged file are looked at, and Git's history only for those."""
     records = set(repo.syncstate.paths()) if staged else set()
     if not records:
         return []
@@ -231,7 +238,7 @@ def _left_behind(repo: Repo, outputs: set[str], staged: list[str]) -> list[Stage
         at = path
         while at and at not in records:
             at = at.rpartition("/")[0]
-        if at and _placed_without_pointer(repo, at, path, outputs):
+        if at and _placed_without_pointer(repo, at, path, staged[path], outputs):
             found.setdefault(at, []).append(path)
     assert repo.git is not None
     if found and repo.git.head() is not None:
@@ -246,15 +253,27 @@ def _left_behind(repo: Repo, outputs: set[str], staged: list[str]) -> list[Stage
             for at, files in found.items() if recorded_in_a_commit(repo, at)]
 
 
-def _placed_without_pointer(repo: Repo, at: str, path: str, outputs: set[str]) -> bool:
-    """Did dvx place `path`, at or below the synced path `at`, where no pointer file of the
-    workspace tracks it, nor a stage's output names it?"""
+def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
+                            outputs: set[str]) -> bool:
+    """Is `path`, at or below the synced path `at`, staged as the `blob` of a version dvx
+    placed there, where no pointer file of the workspace tracks it, nor a stage's output
+    names it? The blob is read (hashed) only when all else says so."""
     synced = repo.syncstate.get(at)
     if synced is None or synced.found or at_or_below_any(at, outputs):
         return False
     if os.path.lexists(repo.abspath(at + POINTER_SUFFIX)):
         return False  # tracked: .dvxignore keeps the file out of the directory
-    return path == at or synced.layer_for(path[len(at) + 1:]) is not None
+    if path != at and synced.layer_for(path[len(at) + 1:]) is None:
+        return False
+    return placed_by_dvx(repo, path, _staged_oid(repo, blob))
+
+
+def _staged_oid(repo: Repo, blob: str) -> str:
+    """The oid of the content Git's index stages as `blob`, streamed from Git."""
+    assert repo.git is not None
+    hasher = get_algorithm(repo.algo).new()
+    repo.git.feed_blob(blob, hasher.update)
+    return hasher.hexdigest()
 
 
 def _links_into_cache(repo: Repo, staged: list[StagedFile]) -> list[StagedLink]:
