@@ -46,7 +46,9 @@ never by a `.gitignore` line that may be the user's own (ops/manage.py).
 
 `dvx move` marks the move it is about to make (from, to) before it writes anything, and
 clears the mark when done: only a move so marked is finished by running it again, never one
-onto another tracked path that holds the same data (ops/manage.py).
+onto another tracked path that holds the same data (ops/manage.py). A mark counts only while
+the move is half-done (both pointer files there): one read after the old pointer went is kept
+as a move done, for its rerun to say so and end it, and one with no new pointer is dropped.
 """
 
 from __future__ import annotations
@@ -163,6 +165,9 @@ class SyncState:
         self._pending: dict[str, tuple[Synced, str | None]] = {}
         self._removing: set[str] = set()  # paths a `dvx remove` began to stop tracking
         self._moving: set[tuple[str, str]] = set()  # (from, to) of moves `dvx move` began
+        # Moves found done but for their mark (the old pointer gone, the new one there): no
+        # evidence of a move to finish, kept for a rerun to say it is done (`_sort_moves`)
+        self._moved: set[tuple[str, str]] = set()
         # path -> (what the workspace was found to hold, matching its pointer, with no record;
         # whether dvx.lock records it): recorded by `flush` if still true (`note_in_sync`)
         self._in_sync: dict[str, tuple[Synced, bool]] = {}
@@ -179,7 +184,7 @@ class SyncState:
         return self._records
 
     def _read(self) -> dict[str, Synced]:
-        self._removing, self._moving = set(), set()
+        self._removing, self._moving, self._moved = set(), set(), set()
         self._foreign_version = None
         try:
             with open(self.path, "rb") as f:
@@ -204,10 +209,7 @@ class SyncState:
         removing = doc.get("removing")
         self._removing = {path for path in (removing if isinstance(removing, list) else ())
                           if _is_relpath(path)}
-        moving = doc.get("moving")
-        self._moving = {(move[0], move[1]) for move in (moving if isinstance(moving, list) else ())
-                        if isinstance(move, list) and len(move) == 2
-                        and all(_is_relpath(path) for path in move)}
+        self._sort_moves(_moves(doc.get("moving")), _moves(doc.get("moved")))
         pending = doc.get("pending")
         locked: dict[str, Synced] | None = None
         for path, entry in (pending.items() if isinstance(pending, dict) else ()):
@@ -221,6 +223,23 @@ class SyncState:
                 records[path] = record
             self._settled = True  # either way: the next flush writes what holds
         return records
+
+    def _sort_moves(self, marked: set[tuple[str, str]], moved: set[tuple[str, str]]) -> None:
+        """Keep as begun (`_moving`) the `marked` moves left half-done: both pointer files
+        there, the new one written and the old one not yet deleted. Only then is a mark
+        evidence of a move to finish. A move whose old pointer is gone and new one there did
+        its work: it is kept as done (`_moved`, as are the `moved` ones still so), for a rerun
+        to say so; one with no new pointer wrote nothing to finish, and its mark goes. What
+        changes is written by the next flush."""
+        for old, new in marked | moved:
+            written = os.path.isfile(os.path.join(self.root, new + POINTER_SUFFIX))
+            still = os.path.lexists(os.path.join(self.root, old + POINTER_SUFFIX))
+            if (old, new) in marked and written and still:
+                self._moving.add((old, new))
+            elif written and not still:
+                self._moved.add((old, new))
+        if self._moving != marked or self._moved != moved:
+            self._settled = True
 
     def _locked_outputs(self) -> dict[str, Synced]:
         """The record each cached pipeline output would have as dvx.lock names it now."""
@@ -333,10 +352,17 @@ class SyncState:
         self._load()
         return (old, new) in self._moving
 
+    def move_done(self, old: str, new: str) -> bool:
+        """Did a `dvx move` of `old` to `new` do its work, and stop before it ended (its old
+        pointer gone, the new one there)?"""
+        self._load()
+        return (old, new) in self._moved
+
     def end_move(self, old: str, new: str) -> None:
         self._load()
-        if (old, new) in self._moving:
+        if (old, new) in self._moving | self._moved:
             self._moving.discard((old, new))
+            self._moved.discard((old, new))
             self._changed = True
 
     def move(self, old: str, new: str) -> None:
@@ -364,6 +390,8 @@ class SyncState:
             doc["removing"] = sorted(self._removing)
         if self._moving:
             doc["moving"] = sorted([old, new] for old, new in self._moving)
+        if self._moved:
+            doc["moved"] = sorted([old, new] for old, new in self._moved)
         if self._pending:
             doc["pending"] = {path: {"record": _entry(synced), **(
                 {"pointer": digest} if digest is not None else {"in_lock": True})}
@@ -446,6 +474,12 @@ def _entry(synced: Synced) -> dict[str, object]:
     if synced.executable is not None:
         entry["exec"] = synced.executable
     return entry
+
+
+def _moves(listed: object) -> set[tuple[str, str]]:
+    """The (from, to) pairs of a list of moves as the record keeps them."""
+    return {(move[0], move[1]) for move in (listed if isinstance(listed, list) else ())
+            if isinstance(move, list) and len(move) == 2 and all(_is_relpath(p) for p in move)}
 
 
 def _is_relpath(path: object) -> bool:

@@ -328,6 +328,42 @@ def test_move_onto_another_tracked_path_with_the_same_data_is_refused(repo, dvx,
     assert dvx("status", "-q").code == 0
 
 
+@pytest.mark.parametrize("between", [False, True], ids=["rerun", "after-an-add"])
+def test_move_killed_once_done_is_finished_by_a_rerun_and_leaves_no_mark(
+        repo, dvx, dvx_proc, between):
+    """`dvx move x y` killed after it deleted x.dvx, before it ended its move (its last
+    write): run again (straight away, or after another command), it says the move is done,
+    names the files to record in Git, and the stopped command is named no more; its mark,
+    no evidence of a move to finish once x is tracked again, never lets a later `dvx move
+    x y` onto a tracked copy at y delete x."""
+    write(repo / "x", "same\n")
+    assert dvx("add", "x").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    killed = dvx_proc("move", "x", "y", cwd=repo,
+                      env={"DVX_FAULT": "atomic_write.after_temp_write:7"})
+    assert killed.code == -9, killed.output
+    assert not (repo / "x.dvx").exists() and (repo / "y.dvx").exists()
+    if between:
+        write(repo / "z", "z\n")
+        assert dvx("add", "z").code == 0
+    rerun = dvx_proc("move", "x", "y", cwd=repo)
+    assert rerun.code == 0 and "Moved x to y" in rerun.stdout, rerun.output
+    assert "git add y.dvx .gitignore x.dvx" in rerun.stdout  # the files to record
+    status = dvx_proc("status", cwd=repo)
+    assert status.code == 0 and "stopped before it finished" not in status.output, \
+        status.output
+    assert "moving" not in (repo / ".dvx/tmp/synced.json").read_text()
+
+    assert dvx("move", "y", "x").code == 0
+    shutil.copy(repo / "x", repo / "y")
+    assert dvx("add", "y").code == 0
+    refused = dvx("move", "x", "y")
+    assert refused.code != 0 and "'y' already exists" in refused.stderr, refused.output
+    for name in ("x", "x.dvx", "y", "y.dvx"):
+        assert (repo / name).exists(), name
+
+
 def test_move_refuses_the_places_add_refuses(repo, dvx):
     write(repo / "imgs" / "a", "a")
     write(repo / "f.csv", "f")

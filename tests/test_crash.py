@@ -439,12 +439,13 @@ CASES = [
     ("repro", "repro.before_lock_write:2"),
     # move marks the move begun (#2), adds the .gitignore entry (#3), writes the new pointer
     # (#4), renames the data, records the move (#5), takes out the old entry (#6), deletes
-    # the old pointer and clears the mark
+    # the old pointer and clears the mark (#7: the move done, the rerun finds it so)
     ("move", "atomic_write.before_rename:2"),
     ("move", "atomic_write.before_rename:3"),
     ("move", "atomic_write.before_rename:4"),
     ("move", "atomic_write.before_rename:5"),
     ("move", "atomic_write.before_rename:6"),
+    ("move", "atomic_write.before_rename:7"),
     # remove forgets the record and marks the removal begun (#2), deletes the pointer, takes
     # out the .gitignore entry (#3), stages (or names) what it changed, then clears the mark
     # (#4)

@@ -760,28 +760,35 @@ dvx move data/images archive/     # into an existing directory
 def move(src: str, dst: str, as_json: bool) -> None:
     """Move tracked data together with its pointer file, and fix .gitignore."""
     from dvx.errors import UsageError
+    from dvx.ops.manage import finish_done_move
     from dvx.ops.manage import move as do_move
     from dvx.outputs import resolve_targets
     from dvx.paths import repo_relpath
 
     repo = open_repo()
     with holding_lock(repo):
-        resolved = resolve_targets(repo, [src])
-        if len(resolved) != 1 or resolved[0].subpath:
-            raise UsageError(f"'{src}' is not one tracked path.", "Move whole tracked paths.")
-        target = resolved[0]
-        named = repo_relpath(repo.root, src)
-        if named not in (target.output.path, target.output.pointer_path):  # a folder around it
-            raise UsageError(f"'{src}' is not tracked by dvx: it is a folder holding the "
-                             f"tracked path {target.output.path}.",
-                             "Move that with `dvx move`, and the folder's other files with "
-                             "`git mv` or `mv`.")
-        new_path, changed = do_move(repo, target.output, dst)
+        done = finish_done_move(repo, src, dst)  # a rerun of one stopped at its very end
+        if done is not None:
+            old_path, new_path, changed = done
+        else:
+            resolved = resolve_targets(repo, [src])
+            if len(resolved) != 1 or resolved[0].subpath:
+                raise UsageError(f"'{src}' is not one tracked path.",
+                                 "Move whole tracked paths.")
+            target = resolved[0]
+            named = repo_relpath(repo.root, src)
+            if named not in (target.output.path, target.output.pointer_path):  # a folder
+                raise UsageError(f"'{src}' is not tracked by dvx: it is a folder holding the "
+                                 f"tracked path {target.output.path}.",
+                                 "Move that with `dvx move`, and the folder's other files "
+                                 "with `git mv` or `mv`.")
+            old_path = target.output.path
+            new_path, changed = do_move(repo, target.output, dst)
     if as_json:
-        emit_json({"from": target.output.path, "to": new_path, **changed.to_json()})
+        emit_json({"from": old_path, "to": new_path, **changed.to_json()})
         return
     if not is_quiet():
-        out(f"Moved {shown_path(target.output.path)} to {shown_path(new_path)}")
+        out(f"Moved {shown_path(old_path)} to {shown_path(new_path)}")
     report_staging(repo.root, changed.paths if changed.staged else [], changed.paths)
 
 

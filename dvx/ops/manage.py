@@ -266,6 +266,31 @@ def move(repo: Repo, output: Output, destination: str) -> tuple[str, Changed]:
                               _gitignore_rel(output.path)])
 
 
+def finish_done_move(repo: Repo, source: str, destination: str
+                     ) -> tuple[str, str, Changed] | None:
+    """A `dvx move` of `source` to `destination` stopped after it did its work (the old
+    pointer gone, the new one written) but before it ended and staged its files: (from, to,
+    what it changed), the move ended; None when no such move is recorded (the source is
+    then moved as any other, or named as not tracked)."""
+    try:
+        old = repo_relpath(repo.root, source).removesuffix(POINTER_SUFFIX)
+        if names_the_root(repo.root, destination):
+            new = [posixpath.basename(old)]
+        else:
+            dst = repo_relpath(repo.root, destination).removesuffix(POINTER_SUFFIX)
+            new = [dst, posixpath.join(dst, posixpath.basename(old))]
+    except DvxError:
+        return None  # a path outside the repository: never a move of it
+    with repo.lock(stages_in_git=True):  # reads the marks again, under the lock
+        done = next((dst for dst in new if repo.syncstate.move_done(old, dst)), None)
+        if done is None:
+            return None
+        repo.syncstate.end_move(old, done)
+        repo.syncstate.flush()
+        return old, done, _stage(repo, [done + POINTER_SUFFIX, _gitignore_rel(done),
+                                        old + POINTER_SUFFIX, _gitignore_rel(old)])
+
+
 def _interrupted_move_to(repo: Repo, output: Output, dst: str) -> bool:
     """Did a `dvx move` of `output` to `dst` stop half-way: marked as begun and not ended
     (dvx/syncstate.py), `dst`'s pointer written (the same data), and the data at one of the
