@@ -1398,6 +1398,31 @@ def test_a_version_only_added_whose_pointer_git_put_back_is_kept_after_gc(
     assert (alice / path).read_text() == "v0\n"
 
 
+def test_a_pull_that_asks_about_an_edit_says_so_and_not_that_add_records_it_again(team):
+    """bob edits a file whose new version alice shared and bob fetched: the fetch needs no
+    remote, but the pull's checkout asks the remote about bob's edit, so the pull does not
+    say that no remote was asked; the edit, never recorded, is a change not in the cache,
+    not a version that `dvx add` records again."""
+    alice = team.founder()
+    write(alice / "f", "v1\n")
+    must("add", "f", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    edit(alice, "f", "v2\n")
+    must("add", "f", cwd=alice)
+    share(alice, "v2")
+    git(bob, "pull", "-q")
+    edit(bob, "f", "edited here\n")
+    must("fetch", cwd=bob)
+    pulled = run_dvx("pull", cwd=bob)
+    assert pulled.code == 1, pulled.output
+    assert "the cache already holds the 1 object needed" in pulled.stdout
+    assert "no remote was asked" not in pulled.output
+    assert "Skipped f: it has changes that are not in the cache" in pulled.stderr
+    assert "again" not in pulled.stderr
+    assert (bob / "f").read_text() == "edited here\n"
+
+
 def _bob_s_outdated_version_collected(team, tracked: str) -> tuple[Path, str]:
     """bob holds v1 of `tracked` (d/2 of a directory, or the file x); alice shares v2; bob
     runs `git pull`, `dvx fetch` and a gc, which deletes v1's bytes: the remote holds them."""

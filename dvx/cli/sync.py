@@ -312,7 +312,7 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
     if as_json:
         emit_json(result.to_json())
     for part in result.parts or [result]:
-        _report_remote(verb, part, as_json)
+        _report_remote(verb, part, as_json, result.asked_by_checkout)
     for problem in result.problems:
         warn(f"Problem: {problem}")
     if result.checkout is not None and not as_json:
@@ -320,13 +320,16 @@ def report_sync(verb: str, result: SyncResult, as_json: bool) -> None:
                         else "not on the remote either", result.not_fetched)
 
 
-def _report_remote(verb: str, result: SyncResult, as_json: bool) -> None:
-    """What the transfer with one remote did, and what failed there."""
+def _report_remote(verb: str, result: SyncResult, as_json: bool,
+                   asked_by_checkout: bool = False) -> None:
+    """What the transfer with one remote did, and what failed there; that no remote was
+    asked only where neither it nor the checkout after it (`asked_by_checkout`) asked one."""
     t = result.transfer
     if not as_json and not is_quiet() and not result.asked:
+        so = "." if asked_by_checkout else ", so no remote was asked."
         out(f"{verb} 0 objects: the cache already holds the {objects(t.already_there)} "
-            "needed, so no remote was asked." if t.already_there else
-            f"{verb} 0 objects: there is no data to fetch, so no remote was asked.")
+            f"needed{so}" if t.already_there else
+            f"{verb} 0 objects: there is no data to fetch{so}")
     elif not as_json and not is_quiet():
         count = t.transferred
         out(f"{verb} {count} object{'' if count == 1 else 's'} ({human_size(t.bytes)}); "

@@ -435,7 +435,8 @@ def _judged_elsewhere(repo: Repo, ask: _Ask,
                 for display, state, wanted in kept]
     whys = [_replaceable(repo, state, False, display, wanted, held)
             for display, state, wanted in kept]
-    return [ONLY_HERE if why in _NOT_CACHED else why for why in whys]
+    # "records it again" of a version dvx placed or recorded; a change made here keeps its own
+    return [ONLY_HERE if why == GONE_FROM_CACHE else why for why in whys]
 
 
 def _place(repo: Repo, oid: str, path: str, executable: bool, size: int,

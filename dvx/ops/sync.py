@@ -193,6 +193,9 @@ class SyncResult:
     not_fetched: dict[str, str | None] = field(default_factory=dict)
     # False: a fetch whose every object the cache held, which opened no remote.
     asked: bool = True
+    # A pull's checkout asked a remote whether it holds versions the workspace holds and
+    # the cache lacks (so a fetch that asked none does not say that no remote was asked).
+    asked_by_checkout: bool = False
 
     def failed_paths(self) -> list[str]:
         """The paths whose objects did not transfer."""
@@ -1069,19 +1072,22 @@ def pull(repo: Repo, targets: list[Target], remote_name: str | None = None,
         return checked
 
     result.checkout = checkout(repo, to_check_out, force=force, settle=settle,
-                               held_elsewhere=_held_on_remote(repo, remote_name, jobs))
+                               held_elsewhere=_held_on_remote(repo, remote_name, jobs, result))
     result.not_fetched = _missing_from_unread(result, checked)
     return result
 
 
-def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None) -> HeldElsewhere:
+def _held_on_remote(repo: Repo, remote_name: str | None, jobs: int | None,
+                    result: SyncResult) -> HeldElsewhere:
     """Which of the oids asked about the remote that gives an output holds (confirmed as gc
     confirms what it deletes from the cache): the workspace files holding those bytes may be
     replaced though the cache lacks them (gc deleted an older version). None when it cannot
-    be asked; nothing for a `push: false` output, which no remote holds."""
+    be asked; nothing for a `push: false` output, which no remote holds. A remote asked, or
+    tried, is noted in `result` (`asked_by_checkout`)."""
     def held(output: Output, oids: Collection[str]) -> set[str] | None:
         if not output.push:
             return set()
+        result.asked_by_checkout = True
         name = next(iter(_grouped(repo, [Target(output)], remote_name)))
         try:
             name, remote = open_remote(repo, name)
