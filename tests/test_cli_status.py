@@ -918,3 +918,26 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
     past = dvx("status", "-c", "-A", cwd=alone)  # a past revision's: their push needs -A
     assert "(ask whoever committed it to run `dvx push -A` in their clone):" in past.stdout, \
         past.stdout
+
+
+def test_an_edit_of_a_file_both_versions_agree_on_is_a_change_not_an_outdated_version(
+        repo, dvx):
+    """A pointer moved in the workspace (`git checkout v1 -- d.dvx`) while d/a holds an edit
+    never recorded: status names the edit as a change, never as outdated data holding a
+    version no longer in the cache, which `dvx pull` would replace."""
+    write(repo / "d" / "a", "a1\n")
+    write(repo / "d" / "s", "s1\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    git(repo, "tag", "v1")
+    write(repo / "d" / "s", "s2\n")
+    assert dvx("add", "d").code == 0
+    git(repo, "commit", "-qam", "v2")
+    write(repo / "d" / "a", "my edit\n")
+    git(repo, "checkout", "v1", "--", "d.dvx")
+    status = dvx("status")
+    assert "no longer in the cache" not in status.stdout, status.stdout
+    assert "`dvx pull` replaces" not in status.stdout
+    doc = json.loads(dvx("status", "--json").stdout)
+    assert all(not o.get("outdated_not_cached") for o in doc["outputs"]), doc

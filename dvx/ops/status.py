@@ -12,7 +12,12 @@ from dvx.history import commit_recording, recorded_by_git, recorded_lately
 from dvx.logs import get_logger
 from dvx.objects.tree import Tree, TreeEntry
 from dvx.ops.data_places import not_ignored, tracked_by_git
-from dvx.ops.sync_layers import compare_with_layers, holds_what_was_placed, version_tree
+from dvx.ops.sync_layers import (
+    compare_with_layers,
+    holds_what_was_placed,
+    placed_by_dvx,
+    version_tree,
+)
 from dvx.ops.tree_compare import Differences, compare_folders, compare_with_tree, held_as_alike
 from dvx.outputs import Output, Target, load_tree, pointers_left_out
 from dvx.paths import (
@@ -387,8 +392,9 @@ def output_status(repo: Repo, output: Output) -> OutputStatus:
 
 
 def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
-    """The files of the outdated `output` that a checkout would replace or delete, holding
-    bytes the cache lacks (so it keeps them, as `checkout._replaceable` does)."""
+    """The files of the outdated `output` that a checkout would replace or delete, holding a
+    version dvx placed or recorded there whose bytes the cache no longer has (so it keeps
+    them, as `checkout._replaceable` does); an edit made here is a change, not one of them."""
     full = repo.abspath(output.path)
     is_dir = os.path.isdir(full) and not os.path.islink(full)
     if output.pointer.is_dir != is_dir:
@@ -411,7 +417,8 @@ def _outdated_not_cached(repo: Repo, output: Output) -> list[str]:
         except PathError:
             continue
         if state is not None and state.holds_its_own_bytes and not state.dangling \
-                and state.oid != output.pointer.oid and not repo.cache.exists(state.oid):
+                and state.oid != output.pointer.oid and not repo.cache.exists(state.oid) \
+                and placed_by_dvx(repo, path, state.oid):
             found.append(path)
     return found
 
