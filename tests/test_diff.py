@@ -162,6 +162,13 @@ def test_quiet_diff_fails_when_a_conflicted_pointer_was_left_out(repo, dvx):
     quiet = dvx("diff", "-q")
     assert quiet.code == 1 and quiet.stdout == "" and "WARNING: a.dvx" in quiet.stderr
     assert dvx("diff").code == 0  # without -q: the warning, and what could be compared
+    write(repo / "b", "b\n")
+    assert dvx("add", "b").code == 0
+    listed = dvx("diff")  # a change found besides: its summary says it is partial too
+    assert listed.code == 0 and "added" in listed.stdout, listed.output
+    assert "1 added, 0 deleted, 0 modified, 0 renamed (of what could be compared: see the " \
+           "warnings)" in listed.stdout, listed.stdout
+
 
 def test_a_link_dvx_did_not_make_is_left_out_with_a_warning(repo, dvx):
     """`dvx add` refuses such a link; diff (a reader, like status) still shows the rest."""

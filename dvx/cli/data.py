@@ -328,8 +328,9 @@ def _print_diff(result: Any) -> None:
             out(f"{change.capitalize()}:")
             heading = change
         out(f"    {path}  ({size})")
+    left_out = " (of what could be compared: see the warnings)" if result.problems else ""
     out(f"\nfiles summary: {len(result.added)} added, {len(result.deleted)} deleted, "
-        f"{len(result.modified)} modified, {len(result.renamed)} renamed")
+        f"{len(result.modified)} modified, {len(result.renamed)} renamed{left_out}")
 
 
 def _diff_markdown(result: Any) -> str:
