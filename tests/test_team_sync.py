@@ -304,6 +304,33 @@ def test_a_change_made_both_here_and_in_git_needs_force(team):
     assert (alice / "data.csv").read_text() == "alice's\n"
 
 
+def test_an_edit_of_a_file_a_teammate_made_a_folder_needs_force_after_a_pull(team):
+    """The pull skips the edited file where the folder goes, and places nothing of the
+    folder: the file is still a change both here and in Git, as for a file made another file."""
+    alice = team.founder()
+    write(alice / "data/f1", "one\n")
+    must("add", "data/f1", cwd=alice)
+    share(alice, "v1")
+    bob = team.clone("bob")
+    must("remove", "data/f1.dvx", cwd=bob)
+    (bob / "data/f1").unlink()
+    write(bob / "data/f1/p", "p\n")
+    must("add", "data/f1", cwd=bob)
+    share(bob, "f1 is now a folder")
+
+    edit(alice, "data/f1", "alice's\n")  # edited, not yet recorded...
+    git(alice, "pull", "-q", "origin", "main")  # ...when bob's folder arrives
+    folder = pointer_oid(alice / "data/f1.dvx")
+    pulled = run_dvx("pull", cwd=alice)
+    assert pulled.code == 1 and "Skipped data/f1:" in pulled.output
+    assert "data/f1: modified, and its pointer changed in Git" in run_dvx(
+        "status", cwd=alice).stdout
+    refused = run_dvx("commit", "data/f1", cwd=alice)
+    assert refused.code == 1 and "changed both here and in Git" in refused.stderr
+    assert pointer_oid(alice / "data/f1.dvx") == folder
+    assert (alice / "data/f1").read_text() == "alice's\n"
+
+
 def test_the_commands_a_conflict_suggests_name_paths_from_where_they_are_run(team):
     """From a subdirectory that has a path of the same name, the suggested command pasted
     as it is acts on the conflicted data, never on the other path."""

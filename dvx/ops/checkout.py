@@ -169,7 +169,7 @@ def checkout(repo: Repo, targets: list[Target] | Callable[[], list[Target]],
                 if target.output.pointer.is_dir:
                     if not _checkout_dir(repo, target.output, target.subpath, force, result,
                                          relink, found_there.get(target, ()), ask):
-                        # no manifest: nothing placed, as before
+                        # nothing of this version placed: the workspace holds what it did
                         _restore_record(repo, target.output.path, records_before[target])
                         continue
                 else:
@@ -624,7 +624,8 @@ def _fix_mode(path: str, executable: bool, is_link: bool) -> None:
 def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
                   result: CheckoutResult, relink: bool = False,
                   placed_before: tuple[str, ...] = (), ask: _Ask | None = None) -> bool:
-    """Check the directory out; False if its manifest is not in the cache (nothing done).
+    """Check the directory out; False if nothing of it was placed: its manifest is not in the
+    cache, or a file it may not replace (one tracked before, edited here) stands where it goes.
     `placed_before`: its paths dvx placed as outputs of their own (see _plan_dir)."""
     tree = load_tree(repo, output.pointer, output.recorded_in)
     if tree is None:
@@ -635,7 +636,7 @@ def _checkout_dir(repo: Repo, output: Output, subpath: str | None, force: bool,
         why = _safe_to_replace(repo, top, output.path, force)
         if why:
             result.skipped.append((output.path, why))
-            return True
+            return False
         os.unlink(top)
     plan = _plan_dir(repo, output.path, top, tree, output.pointer.oid, subpath, force, result,
                      relink, placed_before, ask)
