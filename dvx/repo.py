@@ -394,6 +394,12 @@ class Repo:
         return set()
 
     @functools.cached_property
+    def warned_untrackable(self) -> set[str]:
+        """The untrackable paths this command has warned about (dvx/workspace.py
+        `warn_untrackable`), by the warning's text."""
+        return set()
+
+    @functools.cached_property
     def warned_ignored(self) -> set[str]:
         """Pointer files Git ignores that this command has warned about (dvx/outputs.py)."""
         return set()

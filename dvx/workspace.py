@@ -118,6 +118,15 @@ def untrackable_link_error(repo: Repo, path: str, display: str) -> PathError:
     return symlink_error(display)
 
 
+def warn_untrackable(repo: Repo, exc: PathError) -> None:
+    """Warn of a path dvx cannot track (`exc`), once per command: the data's status and the
+    status of each stage that depends on it come across the same path."""
+    text = f"{exc.message} {exc.hint or ''}".rstrip()
+    if text not in repo.warned_untrackable:
+        repo.warned_untrackable.add(text)
+        log.warning("%s", text)
+
+
 def stale_link_oid(repo: Repo, path: str) -> str | None:
     """The oid the symbolic link at `path` names if it points at an object of another dvx
     cache (`.../files/<algo>/ab/cdef...`), as the links of a repository moved or copied

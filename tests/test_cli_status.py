@@ -357,6 +357,44 @@ def test_a_tracked_file_replaced_by_a_foreign_symlink_is_modified_and_the_rest_r
     assert (tmp_path / "elsewhere").read_text() == "outside\n"  # never written through
 
 
+@pytest.mark.parametrize("where", ["in the folder", "for the file"])
+def test_a_foreign_symlink_in_a_stage_dependency_is_a_warning_and_the_rest_reported(
+        repo, dvx, where):
+    """A link of one's own inside a tracked folder a stage depends on, or in place of a
+    tracked file it depends on (even one to the same bytes): the stage counts as changed,
+    the link is named once, and status goes on."""
+    write(repo / "data" / "dir" / "a", "a\n")
+    write(repo / "other.txt", "other\n")
+    write(repo / "same.txt", "other\n")
+    assert dvx("add", "data/dir", "other.txt", "same.txt").code == 0
+    write(repo / "dvx.yaml", "stages:\n  s1:\n    cmd: ls data/dir > n.txt\n"
+                             "    deps: [data/dir, same.txt]\n    outs: [n.txt]\n")
+    assert dvx("repro").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    write(repo / "other.txt", "changed\n")
+    if where == "in the folder":
+        link, dep = repo / "data" / "dir" / "link", "data/dir"
+        link.symlink_to("../../other.txt")
+    else:
+        link, dep = repo / "same.txt", "same.txt"
+        link.unlink()
+        write(repo / "copy.txt", "other\n")
+        link.symlink_to("copy.txt")
+    shown = dvx("status")
+    assert shown.code == 0, shown.output
+    assert "other.txt: modified" in shown.stdout
+    assert f"s1: changed deps: {dep}" in shown.stdout
+    assert shown.stderr.count("is a symbolic link") == 1 and "ERROR" not in shown.stderr
+    doc = _status_json(dvx)
+    assert doc["changed"] is True
+    assert doc["stages"] == [{"name": "s1", "stale": True, "frozen": False,
+                              "reasons": [f"changed deps: {dep}"]}]
+    assert dvx("status", "-q").code == 1
+    refused = dvx("repro")
+    assert refused.code != 0 and "symbolic link" in refused.stderr
+
+
 def test_links_to_objects_gone_from_the_cache_are_not_in_cache_not_modified(repo, dvx):
     """Symlink mode, a cache shared with a repository whose `gc` took this one's objects and
     manifests: a tracked directory, like a tracked file, is only not in the cache (links hold

@@ -40,6 +40,7 @@ from dvx.workspace import (
     temporaries_beside,
     too_long_error,
     unreadable_error,
+    warn_untrackable,
 )
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ def _status_or_why_not(repo: Repo, output: Output) -> OutputStatus | None:
     try:
         result = output_status(repo, output)
     except PathError as exc:
-        log.warning("%s %s", exc.message, exc.hint or "")
+        warn_untrackable(repo, exc)
     except FileChangedError as exc:
         log.info("'%s' changed while it was read: %s", output.path, describe(exc))
     except PermissionError as exc:

@@ -108,6 +108,7 @@ from dvx.threads import first_done
 from dvx.workspace import (
     delete_tracked_data,
     remove_temporaries_beside,
+    warn_untrackable,
 )
 
 log = get_logger(__name__)
@@ -1501,7 +1502,8 @@ def pipeline_status(repo: Repo) -> list[StageStatus]:
         if stage.frozen:
             statuses.append(StageStatus(name, [], frozen=True))
             continue
-        state = stage_state(repo, stage, reader)
+        state = stage_state(repo, stage, reader,
+                            on_untrackable=lambda exc: warn_untrackable(repo, exc))
         reasons = stale_reasons(repo, stage, locks.get(name), state, produced, left_out)
         # Said of the outputs themselves (not checked out: `dvx checkout` brings them).
         statuses.append(StageStatus(name, [] if only_outdated(reasons) else reasons))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dvx.errors import DvxError, FormatError
+from dvx.errors import DvxError, FormatError, PathError
 from dvx.history import recorded_lately
 from dvx.lockfile import LOCK_FILE, LockedPath, StageLock
 from dvx.objects.tree import Tree, TreeEntry
@@ -106,16 +106,27 @@ def params_moved(repo: Repo, stage: Stage, before: StageState, reader: ParamsRea
 
 
 def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
-                watch: bool = False) -> StageState:
+                watch: bool = False,
+                on_untrackable: Callable[[PathError], None] | None = None) -> StageState:
     """The stage's deps, hashed, and params, read, now. `watch`: keep what each file hashed
     had as its stat, and each folder's files, for deps_after_run to find what changed since
-    without reading the rest."""
+    without reading the rest. A dependency holding what dvx cannot track (a link of one's
+    own) is refused, or with `on_untrackable` (status) reported to it and counted unknown,
+    so changed."""
     seen = SeenFiles(*repo.statcache.filesystem_now()) if watch else None
     deps = []
     missing = []
     dep_files = {}
+    unknown = []
     for rel in stage.deps:
-        state, files = _scanned(repo, rel, seen)
+        try:
+            state, files = _scanned(repo, rel, seen)
+        except PathError as exc:
+            if on_untrackable is None:
+                raise
+            on_untrackable(exc)
+            unknown.append(rel)
+            continue
         if state is None:
             missing.append(rel)
         else:
@@ -123,7 +134,7 @@ def stage_state(repo: Repo, stage: Stage, reader: ParamsReader | None = None,
         if watch and files is not None:
             dep_files[rel] = files
     params, missing_params = current_params(repo, stage, reader or ParamsReader(repo.root))
-    return StageState(tuple(deps), params, missing, missing_params, seen=seen,
+    return StageState(tuple(deps), params, missing, missing_params, unknown, seen=seen,
                       dep_files=dep_files)
 
 
