@@ -86,6 +86,29 @@ def test_a_changed_stage_output_is_rebuilt_by_repro_as_status_says(ml, dvx):
     assert (ml / "model.json").read_bytes() == model
 
 
+def test_an_edited_output_of_a_frozen_stage_gets_advice_repro_follows(ml, dvx):
+    """repro never rebuilds a frozen stage's output: status names the stage as frozen and
+    the commands that do act on the edit, never repro."""
+    assert dvx("repro").code == 0
+    model = (ml / "model.json").read_bytes()
+    assert dvx("freeze", "train").code == 0
+    edited = json.dumps({"weights": [w + 1 for w in json.loads(model)["weights"]]})
+    (ml / "model.json").unlink()
+    write(ml / "model.json", edited)
+    status = dvx("status")
+    assert "model.json: modified" in status.stdout
+    assert "rebuilds changed stage outputs" not in status.stdout
+    assert ("(stage 'train' is frozen, so `dvx repro` leaves its outputs as they are: "
+            "`dvx commit PATH` records an edit of yours, `dvx checkout --force PATH` puts back "
+            "what dvx.lock records, `dvx unfreeze train` lets `dvx repro` rebuild them)"
+            ) in status.stdout
+    assert "is frozen" in dvx("status", "model.json").stdout  # a target: the same advice
+    assert dvx("repro").code == 0
+    assert (ml / "model.json").read_text() == edited
+    assert dvx("checkout", "--force", "model.json").code == 0
+    assert (ml / "model.json").read_bytes() == model
+
+
 def test_a_param_change_reruns_only_what_depends_on_it_and_reverting_restores(ml, dvx):
     assert dvx("repro").code == 0
     first_lock = (ml / "dvx.lock").read_bytes()

@@ -28,6 +28,8 @@ from dvx.logs import shown_path
 from dvx.paths import for_command, from_here
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from dvx.errors import UsageError
     from dvx.repo import Repo
 
@@ -240,7 +242,7 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
         if repo.unreadable and not result.changed and not stale:
             out("Everything else is up to date.")
         elif result.changed or not (stale or moved):
-            _print_status(repo.root, result, bool(stages))
+            _print_status(repo.root, result, bool(stages), _frozen_stages(repo, result))
         for s in stale:
             out(f"{s.name}: {'; '.join(s.reasons)}")
         if stale:
@@ -250,6 +252,21 @@ def status(targets: tuple[str, ...], as_json: bool, compare_remote: bool,
                 "brings it)")
     if is_quiet() and (result.changed or stale or moved):
         sys.exit(1)
+
+
+def _frozen_stages(repo: Repo, result: Any) -> set[str]:
+    """The frozen stages of dvx.yaml, when an output of a stage is modified: `dvx repro`
+    never rebuilds theirs. An unreadable dvx.yaml names none (status says why elsewhere)."""
+    if not any(o.workspace == "modified" and o.stage is not None for o in result.outputs):
+        return set()
+    from dvx.errors import DvxError
+    from dvx.pipeline.graph import load_dag
+
+    try:
+        dag = load_dag(repo)
+    except DvxError:
+        return set()
+    return set() if dag is None else {name for name, s in dag.stages.items() if s.frozen}
 
 
 def _check_imports(repo: Repo, targets: list[Any]) -> list[Any]:
@@ -466,7 +483,9 @@ def _nothing_tracked(root: str, left_out: list[str]) -> str:
             f"add {' '.join(for_command(root, f) for f in folders)}` brings them back.")
 
 
-def _print_status(root: str, result: object, has_stages: bool = False) -> None:
+def _print_status(root: str, result: object, has_stages: bool = False,
+                  frozen: Collection[str] = ()) -> None:
+    """`frozen`: the frozen stages, whose outputs `dvx repro` never rebuilds."""
     from dvx.ops.left_behind import LOCK_ENTRY_GONE
     from dvx.ops.status import StatusResult
     from dvx.scm import untrack_command
@@ -537,10 +556,17 @@ def _print_status(root: str, result: object, has_stages: bool = False) -> None:
     if any(o.workspace == "modified" and not o.pointer_moved and o.stage is None
            for o in result.outputs):
         out("(`dvx commit` records changes; `dvx checkout --force` discards them)")
-    if any(o.workspace == "modified" and not o.pointer_moved and o.stage is not None
-           for o in result.outputs):  # perhaps left half-written by a stopped stage
+    edited_outputs = [o for o in result.outputs
+                      if o.workspace == "modified" and not o.pointer_moved and o.stage is not None]
+    if any(o.stage not in frozen for o in edited_outputs):  # half-written by a stopped stage?
         out("(`dvx repro` rebuilds changed stage outputs; `dvx commit PATH` records an edit "
             "of yours instead; `dvx checkout --force` puts back what dvx.lock records)")
+    for stage in dict.fromkeys(o.stage for o in edited_outputs
+                               if o.stage is not None and o.stage in frozen):
+        out(f"(stage '{stage}' is frozen, so `dvx repro` leaves its outputs as they are: "
+            "`dvx commit PATH` records an edit of yours, `dvx checkout --force PATH` puts back "
+            f"what dvx.lock records, `dvx unfreeze {shlex.quote(stage)}` lets `dvx repro` "
+            "rebuild them)")
     if any(o.workspace == "modified" and o.pointer_moved and not o.moved_in_workspace
            and not o.new_manifest_missing and o.synced_manifest_missing is None
            for o in result.outputs):
