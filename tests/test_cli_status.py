@@ -958,6 +958,35 @@ def test_remote_names_data_neither_the_cache_nor_the_remote_holds_once(repo, dvx
         past.stdout
 
 
+def test_remote_names_commit_for_data_lost_from_cache_and_remote_the_workspace_holds(
+        repo, dvx, tmp_path):
+    """The cache deleted and the remote emptied while the workspace holds the data: `status
+    -c` names the `dvx commit PATH` that stores it again, then `dvx push`, never a teammate's
+    push; data the workspace no longer holds keeps that advice."""
+    store = tmp_path / "store"
+    assert dvx("remote", "add", "-d", "store", str(store)).code == 0
+    write(repo / "f.txt", "data\n")
+    write(repo / "d" / "a", "a\n")
+    write(repo / "gone.txt", "gone\n")
+    assert dvx("add", "f.txt", "d", "gone.txt").code == 0
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "v1")
+    assert dvx("push").code == 0
+    shutil.rmtree(repo / ".dvx" / "cache")
+    shutil.rmtree(store)
+    store.mkdir()
+    (repo / "gone.txt").unlink()
+    status = dvx("status", "-c")
+    assert status.code == 0, status.output
+    assert ("object(s) in neither the cache nor the remote, held by the workspace (`dvx commit "
+            "d f.txt` stores it in the cache again, then `dvx push`):\n    d\n    f.txt\n"
+            ) in status.stdout, status.stdout
+    assert ("1 object(s) in neither the cache nor the remote (ask whoever committed it to run "
+            "`dvx push` in their clone):\n    gone.txt\n") in status.stdout, status.stdout
+    assert dvx("commit", "d", "f.txt").code == 0 and dvx("push", "d", "f.txt").code == 0
+    assert "held by the workspace" not in dvx("status", "-c").stdout
+
+
 def test_an_edit_of_a_file_both_versions_agree_on_is_a_change_not_an_outdated_version(
         repo, dvx):
     """A pointer moved in the workspace (`git checkout v1 -- d.dvx`) while d/a holds an edit

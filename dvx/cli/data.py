@@ -416,10 +416,17 @@ def _remote_status(repo: Repo, targets: tuple[str, ...], remote_name: str | None
                     f"`dvx push{scope} -r NAME`, NAME being the remote that writes to the "
                     f"store {'it serves' if len(result.read_only) == 1 else 'each serves'}")
         labels = _revision_labels(repo, result) if scope else {}
+        held = result.held_here
         for label, found, hint in (
                 ("not on the remote", result.to_push(), push),
                 ("not in the cache", result.to_fetch(), f"`dvx fetch{scope}{named}`"),
-                ("in neither the cache nor the remote", result.missing_from_both,
+                ("in neither the cache nor the remote, held by the workspace",
+                 {oid: path for oid, path in result.missing_from_both.items() if oid in held},
+                 f"`dvx commit {' '.join(dict.fromkeys(sorted(held.values())))}` stores it "
+                 f"in the cache again, then `dvx push{named}`"),
+                ("in neither the cache nor the remote",
+                 {oid: path for oid, path in result.missing_from_both.items()
+                  if oid not in held},
                  _from_elsewhere(scope, result.other_remotes))):
             if found:
                 out(f"{len(found)} object(s) {label} ({hint}):")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -1134,6 +1134,10 @@ class RemoteStatus:
     missing_from_both: dict[str, str] = field(default_factory=dict)
     # The configured remotes not compared: one of them may hold what both lack (not asked)
     other_remotes: list[str] = field(default_factory=list)
+    # Of `missing_from_both`, those the workspace still holds as its pointer records them
+    # (the cache lost them before a push), by oid: the path as a command run here names it,
+    # for `dvx commit PATH` to store again before a `dvx push`.
+    held_here: dict[str, str] = field(default_factory=dict)
     # Of several remotes to compare (in `remotes`), those that could not be: the lists above
     # are the others' (`compared`).
     remote_errors: RemoteErrors = field(default_factory=list)
@@ -1216,7 +1220,32 @@ def remote_status(repo: Repo, targets: list[Target], remote_name: str | None = N
             merged.missing_from_both.pop(oid, None)
     merged.other_remotes = [name for name in repo.config.remote_names()
                             if name not in merged.remotes]
+    merged.held_here = _held_in_workspace(repo, targets, merged.missing_from_both)
     return merged
+
+
+def _held_in_workspace(repo: Repo, targets: list[Target], missing: Mapping[str, str]
+                       ) -> dict[str, str]:
+    """Of the `missing` oids, those of an output the workspace holds whole and unchanged
+    (see `_held_here`), by oid: the output's path as a command run here names it."""
+    found: dict[str, str] = {}
+    asked: set[tuple[str, str]] = set()
+    for target in targets:
+        output = target.output
+        if not missing.keys() - found.keys() or (output.path, output.pointer.oid) in asked:
+            continue
+        asked.add((output.path, output.pointer.oid))
+        oids = {output.pointer.oid} & missing.keys()
+        if output.pointer.is_dir:
+            try:
+                tree = load_tree(repo, output.pointer, output.recorded_in)
+            except (DvxError, OSError):
+                tree = None  # unreadable here: status names why
+            oids |= set(tree.oids()) & missing.keys() if tree is not None else set()
+        held = _held_here(repo, output) if oids else None
+        if held is not None:
+            found.update(dict.fromkeys(oids, held))
+    return found
 
 
 def remote_status_by_remote(repo: Repo, targets: list[Target], jobs: int | None = None,
