@@ -797,7 +797,8 @@ def test_install_writes_no_hooks_into_a_hooks_folder_git_tracks(repo, dvx):
     assert sorted(p.name for p in (repo / ".githooks").iterdir()) == ["pre-commit"]
 
 
-def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
+def _images_changed_on_two_branches(tmp_path) -> tuple[Team, object]:
+    """bob adds images/f6.txt and alice changes f1.txt, each pushing data and commit."""
     team, alice = _installed_team(tmp_path)
     bob = _bob(team)
     write(bob / "images" / "f6.txt", "image 6, bob's\n")
@@ -806,6 +807,11 @@ def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
     edit(alice, "images/f1.txt", "image 1, alice's\n")
     must("add", "images", cwd=alice)
     share(alice, "alice changes f1")
+    return team, alice
+
+
+def test_directory_changes_on_two_branches_merge_entry_by_entry(tmp_path):
+    team, alice = _images_changed_on_two_branches(tmp_path)
 
     merged = _merge(alice, "origin/bob")  # bob's manifest is only on the remote
     assert merged.returncode == 0, merged.stdout + merged.stderr
@@ -827,14 +833,7 @@ def test_a_manifest_the_remote_out_of_reach_could_not_send_is_named_so_by_the_dr
         tmp_path):
     """bob pushed his manifest, but the remote cannot be reached during alice's merge: the
     driver says so, with the remote's error, not that the manifest is on no remote."""
-    team, alice = _installed_team(tmp_path)
-    bob = _bob(team)
-    write(bob / "images" / "f6.txt", "image 6, bob's\n")
-    must("add", "images", cwd=bob)
-    share(bob, "bob adds f6")
-    edit(alice, "images/f1.txt", "image 1, alice's\n")
-    must("add", "images", cwd=alice)
-    share(alice, "alice changes f1")
+    team, alice = _images_changed_on_two_branches(tmp_path)
     team.store.rename(tmp_path / "store-unplugged")
     write(team.store, "not a folder\n")  # what stands at the remote's path is no store
 
@@ -1583,14 +1582,7 @@ def test_a_pointer_git_left_unmerged_when_the_driver_could_not_run_is_a_conflict
     Git leaves images.dvx holding our side, without markers, listed as unmerged. status names
     it as a conflict (a `git add` would drop bob's f6), `dvx install` and `git checkout -m`
     merge it again with both sides' changes."""
-    team, alice = _installed_team(tmp_path)
-    bob = _bob(team)
-    write(bob / "images" / "f6.txt", "image 6, bob's\n")
-    must("add", "images", cwd=bob)
-    share(bob, "bob adds f6")
-    edit(alice, "images/f1.txt", "image 1, alice's\n")
-    must("add", "images", cwd=alice)
-    share(alice, "alice changes f1")
+    _, alice = _images_changed_on_two_branches(tmp_path)
     git(alice, "config", "merge.dvx.driver",
         f"{tmp_path / 'gone' / 'python'} -c pass git-hook merge-driver %O %A %B %P")
 
