@@ -222,6 +222,20 @@ def test_get_force_replaces_what_is_there_and_never_writes_through_it(source, pr
     assert here.code != 0 and "current directory" in here.stderr
 
 
+def test_get_and_get_url_never_write_into_git_s_or_dvx_s_own_files(source, project):
+    team, alice = source
+    config = (project / ".dvx" / "config").read_text()
+    for args in (["get", str(team.origin), "raw/train.csv", "-o", ".dvx/config", "--force"],
+                 ["get", str(team.origin), "raw/train.csv", "-o", ".git/hooks/pre-commit"],
+                 ["get-url", str(alice / "README.md"), ".git/info/x"]):
+        refused = run_dvx(*args, cwd=project)
+        assert refused.code == 2, refused.output
+        assert "which holds Git's or dvx's own files" in refused.stderr, refused.stderr
+    assert (project / ".dvx" / "config").read_text() == config
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert not (project / ".git" / "info" / "x").exists()
+
+
 def test_a_get_copying_an_object_another_command_marks_used_meanwhile_succeeds(source,
                                                                                 project):
     """Adding content already cached marks its object used (a new mtime, for gc's grace

@@ -285,7 +285,7 @@ def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
     import os
 
     from dvx.errors import UsageError
-    from dvx.paths import RESERVED_NAMES
+    from dvx.own_files import own_files_holding
 
     real = os.path.realpath(out_dir)
     link = _link_leading_out(repo.root, out_dir)
@@ -294,19 +294,10 @@ def _refuse_reserved_out_dir(repo: Any, out_dir: str) -> None:
                          f"a symbolic link in it ('{link}'), so nothing was written.",
                          "Name another directory with -o (one outside the repository is "
                          "written when named as such).")
-    first = os.path.relpath(real, os.path.realpath(repo.root)).split(os.sep)[0]
-    if first.casefold() in RESERVED_NAMES:
-        raise UsageError(f"'{out_dir}' is inside '{first}', which holds Git's or dvx's own "
+    holder = own_files_holding(repo, out_dir)
+    if holder is not None:
+        raise UsageError(f"'{out_dir}' is inside {holder}, which holds Git's or dvx's own "
                          "files.", "Name another directory with -o.")
-    owned = {"the cache": repo.cache_dir}
-    if repo.git is not None:
-        common = repo.git.run("rev-parse", "--git-common-dir").decode().strip()
-        owned["the Git directory"] = os.path.join(repo.root, common)
-    for what, directory in owned.items():
-        top = os.path.realpath(directory)
-        if os.path.commonpath([real, top]) == top:
-            raise UsageError(f"'{out_dir}' is inside {what} ({top}), which holds Git's or "
-                             "dvx's own files.", "Name another directory with -o.")
 
 
 def _link_leading_out(root: str, out_dir: str) -> str | None:

@@ -207,9 +207,26 @@ def _get_target(out: str | None, path: str, force: bool, out_arg: str = "-o") ->
     if target == here or here.startswith(target.rstrip(os.sep) + os.sep):
         raise PathError(f"'{target}' is the current directory or holds it; it is never "
                         "replaced.", f"Name a new path ({out_arg}).")
+    _refuse_own_files(target, out_arg)
     if os.path.lexists(target) and not force:
         raise PathError(f"'{target}' already exists.", f"Choose another {out_arg}, or --force.")
     return target
+
+
+def _refuse_own_files(target: str, out_arg: str) -> None:
+    """`target` is not among the Git's or dvx's own files of the repository here (if any), as
+    for `plots show -o`: a download there would replace its configuration or its hooks."""
+    from dvx.errors import NotARepoError
+    from dvx.own_files import own_files_holding
+
+    try:
+        repo = Repo.find()
+    except NotARepoError:
+        return
+    holder = own_files_holding(repo, target)
+    if holder is not None:
+        raise UsageError(f"'{target}' is inside {holder}, which holds Git's or dvx's own "
+                         "files, so nothing was written.", f"Name another path ({out_arg}).")
 
 
 def _put_in_place(target: str, fill: Callable[[str], None]) -> None:
