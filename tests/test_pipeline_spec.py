@@ -246,6 +246,8 @@ INVALID = [
     ("output is a pointer file", stage("cmd: x\nouts: [tracked.csv.dvx]"),
      ["is or holds 'tracked.csv.dvx'"]),
     ("output is .gitignore", stage("cmd: x\nouts: [.gitignore]"), ["is or holds '.gitignore'"]),
+    ("output named like a pointer file", stage("cmd: x\nouts: [report.dvx]"),
+     ["output 'report.dvx' ends in '.dvx', as dvx's pointer files do"]),
     ("dep outside the repository", stage("cmd: x\ndeps: [../secret]"),
      ["Stage 's', key 'deps'", "outside the repository"]),
     ("absolute dep", stage("cmd: x\ndeps: [/etc/passwd]"), ["absolute path"]),

@@ -130,7 +130,9 @@ def test_stage_add_refuses_what_would_break_the_pipeline(repo, dvx):
                           (("-n", "c", "-d", "model.pkl", "-o", "model.pkl", "y"),
                            "depends on its own output"),
                           (("-n", "d", "-o", "", "y"), "value given to -o/--outs is empty"),
-                          (("-n", "d", "-d", " ", "y"), "value given to -d/--deps is empty")):
+                          (("-n", "d", "-d", " ", "y"), "value given to -d/--deps is empty"),
+                          *((("-n", "e", option, "report.dvx", "y"), "ends in '.dvx'")
+                            for option in ("-o", "-O", "-m", "--plots"))):
         result = dvx("stage", "add", *args)
         assert result.code != 0 and message in " ".join(result.stderr.split()), args
         assert (repo / "dvx.yaml").read_bytes() == before

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvx.errors import DvxError, FormatError, PathError, UsageError
-from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES
+from dvx.lockfile import OWN_NAMES, PIPELINE_FILE, PIPELINE_FILES, own_file_problem
 from dvx.outputs import (
     TEMPORARY_NAME,
     named_like_a_temporary,
@@ -651,6 +651,11 @@ def _check_across_stages(repo: Repo, pipeline: Pipeline) -> None:
             raise _error(f"Stage '{name}': output '{path}' is or holds '{own}', a file that "
                          "describes the project to dvx or Git; a stage deletes its outputs "
                          "before it runs.", "Choose another output path.")
+    for path, name in owner.items():
+        problem = own_file_problem(path)
+        if problem is not None:  # dvx.lock could not record it: every command would skip it
+            raise _error(f"Stage '{name}': output '{path}' {problem}, so it cannot be a "
+                         "stage's output.", "Choose another output path.")
     tracked = sorted(data_path_of(p) for p in pointers)
     tracked_set = set(tracked)
     for path, name in owner.items():
