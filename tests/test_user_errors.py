@@ -291,3 +291,21 @@ def test_errors_are_clean_in_a_real_process_too(tmp_path, dvx_proc):
     usage = dvx_proc("push", "--bogus", cwd=tmp_path / "repo")
     assert usage.code == 2 and usage.stdout == ""
     assert usage.stderr.startswith("ERROR: No such option") and "Usage:" not in usage.stderr
+
+
+def test_an_argument_that_is_not_utf_8_is_named_as_such_and_changes_nothing(repo, dvx_proc):
+    write(repo / "params.yaml", "lr: 1\n")
+    bad = os.fsdecode(b"caf\xe9")  # as Python receives a Latin-1 byte in an argument
+    before = {name: (repo / name).read_bytes() for name in (".dvx/config", "params.yaml")}
+    for args in (("remote", "add", "s", f"/tmp/{bad}"),
+                 ("remote", "modify", "s", "url", f"/tmp/{bad}"),
+                 ("config", "cache.type", bad),
+                 ("exp", "run", "-S", f"lr={bad}"),
+                 ("stage", "add", "-n", "b", f"echo {bad}")):
+        result = dvx_proc(*args, cwd=repo)
+        assert result.code == 2, (args, result.output)
+        assert result.stderr.startswith("ERROR:") and "Traceback" not in result.output, args
+        assert "caf\\xe9' is not valid UTF-8" in result.stderr, (args, result.stderr)
+        assert "dvx.yaml" not in result.stderr, result.stderr
+    assert {name: (repo / name).read_bytes() for name in before} == before
+    assert not (repo / "dvx.yaml").exists()

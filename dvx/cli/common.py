@@ -127,6 +127,28 @@ class RemoteName(click.ParamType):
         return value
 
 
+class Utf8Text(click.ParamType):
+    """Text dvx writes into a UTF-8 file (a config, dvx.yaml, params): an argument holding
+    bytes that are not UTF-8 (kept by Python as surrogates) is refused here, naming it,
+    rather than failing where the file is written."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = os.fsencode(value).decode("utf-8", "backslashreplace")
+                self.fail(f"'{shown}' is not valid UTF-8; dvx writes it into a UTF-8 file. "
+                          "Give it in UTF-8.", param, ctx)
+        return value
+
+
+UTF8 = Utf8Text()
+
+
 # What an option taking a remote's name gets when given without one (`status --remote`,
 # `gc -c`): the default remote. No remote can have this name.
 DEFAULT_REMOTE = "\0default"

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from dvx.cli.common import common_options, example, is_quiet, one_of, open_repo
+from dvx.cli.common import UTF8, common_options, example, is_quiet, one_of, open_repo
 from dvx.cli.data import report_checkout, some_paths
 from dvx.cli.ui import emit_json, out, say_nothing, warn
 
@@ -14,8 +14,8 @@ JSON = ("--json", "json", "Output as JSON.")
 CSV = ("--csv", "csv", "Output as CSV.")
 MD = ("--md", "md", "Output as a Markdown table.")
 SET_PARAM = click.option("-S", "--set-param", "sets", multiple=True, metavar="[FILE:]KEY=VALUE",
-                         help="Set a param before running (repeatable); FILE defaults to "
-                              "params.yaml.")
+                         type=UTF8, help="Set a param before running (repeatable); FILE "
+                                         "defaults to params.yaml.")
 
 
 @click.group(epilog=example("""

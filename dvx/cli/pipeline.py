@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from dvx.cli.common import (
+    UTF8,
     common_options,
     example,
     is_quiet,
@@ -48,28 +49,28 @@ dvx stage add -n train -d data/features -p train.lr,train.epochs -o model.pkl \\
     -m metrics.json "python train.py --out model.pkl"
 dvx stage add -f -n train -d data/features -o model.pkl python train.py   # replace it
 """))
-@click.option("-n", "--name", required=True, help="Name of the stage.")
-@click.option("-d", "--deps", "deps", multiple=True, metavar="PATH",
+@click.option("-n", "--name", required=True, type=UTF8, help="Name of the stage.")
+@click.option("-d", "--deps", "deps", multiple=True, type=UTF8, metavar="PATH",
               help="A file or directory the command reads (repeatable).")
-@click.option("-o", "--outs", "outs", multiple=True, metavar="PATH",
+@click.option("-o", "--outs", "outs", multiple=True, type=UTF8, metavar="PATH",
               help="An output, stored in the cache (repeatable).")
-@click.option("-O", "--outs-no-cache", "outs_no_cache", multiple=True, metavar="PATH",
+@click.option("-O", "--outs-no-cache", "outs_no_cache", multiple=True, type=UTF8, metavar="PATH",
               help="An output that Git tracks instead of the cache (repeatable).")
-@click.option("--outs-persist", "outs_persist", multiple=True, metavar="PATH",
+@click.option("--outs-persist", "outs_persist", multiple=True, type=UTF8, metavar="PATH",
               help="An output kept between runs, not deleted before the command (repeatable).")
-@click.option("-p", "--params", "params", multiple=True, metavar="[FILE:]KEYS",
+@click.option("-p", "--params", "params", multiple=True, type=UTF8, metavar="[FILE:]KEYS",
               help="Params the command reads: keys of params.yaml, comma-separated, or "
                    "FILE:KEYS for another YAML, JSON or TOML file (repeatable).")
-@click.option("-m", "--metrics", "metrics", multiple=True, metavar="PATH",
+@click.option("-m", "--metrics", "metrics", multiple=True, type=UTF8, metavar="PATH",
               help="A metrics file the command writes (tracked by Git; repeatable).")
-@click.option("--plots", "plots", multiple=True, metavar="PATH",
+@click.option("--plots", "plots", multiple=True, type=UTF8, metavar="PATH",
               help="A plots file the command writes (tracked by Git; repeatable).")
-@click.option("-w", "--wdir", metavar="DIR",
+@click.option("-w", "--wdir", type=UTF8, metavar="DIR",
               help="Directory to run the command in (default: the current one).")
-@click.option("--desc", metavar="TEXT", help="A description of the stage.")
+@click.option("--desc", type=UTF8, metavar="TEXT", help="A description of the stage.")
 @click.option("--always-changed", is_flag=True, help="Run the stage every time.")
 @click.option("-f", "--force", is_flag=True, help="Replace a stage of the same name.")
-@click.argument("command", nargs=-1, required=True)
+@click.argument("command", nargs=-1, required=True, type=UTF8)
 @common_options
 def stage_add(name: str, deps: tuple[str, ...], outs: tuple[str, ...],
               outs_no_cache: tuple[str, ...], outs_persist: tuple[str, ...],

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from dvx.cli.common import (
+    UTF8,
     NumbersAsValues,
     common_options,
     example,
@@ -63,8 +64,8 @@ dvx config cache.type          # the value in effect, and where it comes from
 dvx config -u core.remote      # remove it (--unset)
 dvx config --list --show-origin
 """))
-@click.argument("key", required=False)
-@click.argument("value", required=False)
+@click.argument("key", required=False, type=UTF8)
+@click.argument("value", required=False, type=UTF8)
 @click.option("-u", "--unset", is_flag=True, help="Remove the option.")
 @click.option("-l", "--list", "list_all", is_flag=True,
               help="List all options that are set and in effect (a remote's that dvx sets "

@@ -11,6 +11,7 @@ import click
 from dvx.cli.common import (
     DEFAULT_REMOTE,
     PATH,
+    UTF8,
     FiniteFloat,
     NumbersAsValues,
     RemoteName,
@@ -59,8 +60,8 @@ def _repo_for(level: str | None) -> Repo:
 dvx remote add -d storage /mnt/share/dvx-store
 dvx remote add backup file:///srv/backup/project
 """))
-@click.argument("name")
-@click.argument("url")
+@click.argument("name", type=UTF8)
+@click.argument("url", type=UTF8)
 @click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default.")
 @click.option("-f", "--force", is_flag=True,
               help="Replace a remote of the same name in the config written.")
@@ -109,9 +110,9 @@ dvx remote modify --local storage secret_access_key "$SECRET"
 dvx remote modify storage jobs 16
 dvx remote modify storage jobs --unset
 """))
-@click.argument("name")
-@click.argument("key")
-@click.argument("value", required=False)
+@click.argument("name", type=UTF8)
+@click.argument("key", type=UTF8)
+@click.argument("value", required=False, type=UTF8)
 @click.option("-u", "--unset", is_flag=True, help="Remove the option.")
 @level_options
 @common_options
