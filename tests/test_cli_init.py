@@ -104,6 +104,19 @@ def test_init_in_a_git_subdirectory_points_to_the_top(tmp_path, dvx):
     assert result.code != 0 and str(root) in result.stderr
 
 
+def test_init_below_the_top_of_a_set_up_repository_says_it_is_set_up_already(tmp_path, dvx):
+    root = make_git_repo(tmp_path / "r")
+    assert dvx("init", cwd=root).code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "dvx")
+    (root / "sub").mkdir()
+    for folder in ("sub", ".git", ".dvx"):
+        result = dvx("init", cwd=root / folder)
+        assert result.code == 2, result.output
+        assert "is set up already" in result.stderr and "git restore" not in result.stderr
+    assert sorted(os.listdir(root / "sub")) == []
+
+
 def _project_moved_below_the_top(tmp_path, dvx):
     """A dvx project committed in its own Git repository, then copied into a folder of
     another one and committed there (as `git subtree add` does)."""

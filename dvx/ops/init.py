@@ -37,7 +37,11 @@ def init(path: str, no_scm: bool = False) -> InitResult:
             raise NotARepoError(f"'{root}' is not inside a Git repository.",
                                 "Run `git init` first, or `dvx init --no-scm` to use dvx "
                                 "without Git.")
-        left_out = tracked_but_absent(git_root)
+        if git_root != root and os.path.isdir(os.path.join(git_root, DVX_DIR)):
+            raise UsageError(f"'{root}' is inside the dvx repository {git_root}, which is set "
+                             "up already.", "Run dvx commands from here, or from its top; "
+                             "nothing needs `dvx init`.")
+        left_out = tracked_but_absent(git_root)  # the top has no .dvx (above)
         if left_out is not None:
             raise left_out
         if git_root != root:
