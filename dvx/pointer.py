@@ -276,11 +276,11 @@ def parse_pointer(data: bytes, where: str, root: str | None = None,
             f"The pointer file '{where}' has unknown keys: {', '.join(sorted(map(str, unknown)))}.",
             unknown_keys_hint("remove the keys"),
         )
-    for key, what in (("type", "file or dir"), ("algo", "its oid's hash algorithm")):
-        if doc.get(key) is None:  # not the None a message would quote as an unknown value
-            how = "an empty" if key in doc else "no"
-            raise FormatError(f"The pointer file '{where}' has {how} '{key}:' line ({what}).")
+    _refuse_missing(doc, where, (("type", "file or dir"), ("algo", "its oid's hash algorithm")))
     kind, algo = doc.get("type"), doc.get("algo")
+    _refuse_missing(doc, where, (("oid", "the hash of its data"), ("size", "its size in bytes"),
+                                 *((("nfiles", "its number of files"),) if kind == "dir"
+                                   else ())))
     if kind not in ("file", "dir"):
         raise FormatError(f"The pointer file '{where}' has an invalid type {kind!r}.")
     if algo not in ALGORITHMS:
@@ -315,6 +315,16 @@ def _source(value: object, where: str) -> tuple[tuple[str, str], ...]:
                           f"{sorted(keys)}: expected repo, path, rev_lock (and rev), or url "
                           "(and etag).")
     return tuple(sorted(value.items()))
+
+
+def _refuse_missing(doc: dict[Any, Any], where: str, keys: tuple[tuple[str, str], ...]
+                    ) -> None:
+    """Each of `keys` (key, what it holds) has a line with a value in the pointer `doc`: a
+    missing or empty one is named as such, not as the None a message would quote as invalid."""
+    for key, what in keys:
+        if doc.get(key) is None:
+            how = "an empty" if key in doc else "no"
+            raise FormatError(f"The pointer file '{where}' has {how} '{key}:' line ({what}).")
 
 
 def _non_negative_int(value: object, key: str, where: str) -> int:
