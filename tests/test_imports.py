@@ -567,6 +567,23 @@ def test_update_rev_takes_one_repository_named_by_path_and_by_file_url_as_one_so
             (project / "train.csv.dvx").read_text()) == before
 
 
+def test_a_revision_naming_no_one_commit_of_the_source_is_named_as_gc_names_it(source, project):
+    team, alice = source
+    for rev, why in (("HEAD~1..HEAD", "names a range or an exclusion of commits"),
+                     ("^HEAD", "names a range or an exclusion of commits"),
+                     ("HEAD^{tree}", "names a Git tree, not a commit"),
+                     ("HEAD:README.md", "names a Git blob, not a commit")):
+        for url in (str(alice), str(team.origin)):
+            for args in (("ls", url), ("get", url, "README.md", "-o", "copy.md"),
+                         ("import", url, "README.md", "-o", "copy.md")):
+                refused = run_dvx(*args, "--rev", rev, cwd=project)
+                assert refused.code == 2, (args, rev, refused.output)
+                assert refused.stderr.startswith(f"ERROR: Invalid revision {rev!r}: it {why}"), (
+                    args, refused.stderr)
+                assert f"of the repository at '{url}'" in refused.stderr, refused.stderr
+    assert not (project / "copy.md").exists()
+
+
 def test_import_again_at_another_rev_takes_its_source_by_path_or_file_url_as_one(
         source, project):
     """Running an import again at another revision moves that import on however its source

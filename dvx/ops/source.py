@@ -38,6 +38,7 @@ from dvx.errors import (
     DvxError,
     PathError,
     RemoteError,
+    UnknownRevisionError,
     UsageError,
 )
 from dvx.hashing import hash_bytes, hash_copy
@@ -1192,14 +1193,21 @@ def _resolve(repo: Repo, rev: str, url: str, cloned: bool) -> str:
     names it (`_in_clone`)."""
     git = repo.git
     assert git is not None
+    invalid = None  # why `rev` as typed names no one commit (a range, a tree), if it does not
     for candidate in _in_clone(rev, url) if cloned else [rev, f"origin/{rev}"]:
         try:
             return git.resolve_revision(candidate)
-        except UsageError:
+        except UnknownRevisionError:
             continue
+        except UsageError as exc:
+            if candidate == rev:
+                invalid = exc
     experiment = None if rev.startswith("-") else experiment_refs.named(repo, rev)
     if experiment is not None:
         return experiment.commit
+    if invalid is not None:
+        raise UsageError(invalid.message,
+                         f"Name one branch, tag or commit of the repository at '{url}'.")
     raise UsageError(f"Unknown revision {rev!r} in '{url}'.",
                      "Name a branch, tag or commit of that repository, or an experiment of "
                      "it (`dvx exp show -A` there lists them).")
