@@ -354,6 +354,24 @@ def test_checkout_makes_links_a_git_add_took_files_of_their_own(repo, dvx, link)
     assert git(repo, "ls-files", "-s", "data.csv").startswith("100644 ")
 
 
+def test_pre_commit_refuses_stashed_data_git_converts_line_endings_of_on_staging(repo, dvx):
+    """With core.autocrlf, Git stages dvx's CRLF data as other bytes (LF): the staged blob is
+    no version dvx placed, but the workspace file is, and the commit is refused all the
+    same."""
+    assert dvx("install").code == 0
+    commit(repo, "dvx set up")
+    git(repo, "config", "core.autocrlf", "input")
+    write(repo / "data.csv", b"a,b\r\n1,2\r\n")
+    assert dvx("add", "data.csv").code == 0
+    git(repo, "stash", "-u", "-q")
+    git(repo, "add", "-A")
+    before = git(repo, "rev-parse", "HEAD")
+    refused = _git_commit(repo, "-m", "wip")
+    assert refused.returncode == 1 and git(repo, "rev-parse", "HEAD") == before, \
+        refused.stderr
+    assert "data.csv: the data of data.csv.dvx" in refused.stderr
+
+
 @pytest.mark.parametrize("moved", [False, True])
 def test_pre_commit_refuses_data_whose_pointer_a_git_stash_took(repo, dvx, moved):
     """`git stash -u` after a `dvx add` (or a `dvx move`) not committed yet takes the pointer

@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from dvx.errors import DvxError, MergeConflictError
-from dvx.hashing import get_algorithm
+from dvx.hashing import get_algorithm, hash_file
 from dvx.lockfile import LOCK_FILE, OWN_NAMES, PIPELINE_FILE, parse_lock, read_lock
 from dvx.ops.sync_layers import placed_by_dvx
 from dvx.outputs import named_like_a_temporary
@@ -265,7 +265,13 @@ def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
         return False  # tracked: .dvxignore keeps the file out of the directory
     if path != at and synced.layer_for(path[len(at) + 1:]) is None:
         return False
-    return placed_by_dvx(repo, path, _staged_oid(repo, blob))
+    if placed_by_dvx(repo, path, _staged_oid(repo, blob)):
+        return True
+    # Git may have converted it on staging (core.autocrlf, a text attribute): the workspace
+    # holds what dvx placed then.
+    with contextlib.suppress(DvxError, OSError):
+        return placed_by_dvx(repo, path, hash_file(repo.abspath(path), repo.algo)[0])
+    return False
 
 
 def _staged_oid(repo: Repo, blob: str) -> str:
