@@ -41,8 +41,11 @@ def unmerged_without_markers(root: str) -> dict[str, MergeConflictError]:
                 data = f.read()
         except OSError:
             continue  # deleted on one side and gone here: Git's own status names it
-        if not has_conflict_markers(data):
-            found[path] = _conflict(root, path, _side_held(data, blobs))
+        side = _side_held(data, blobs)
+        # Their side alone is what `git checkout --theirs` leaves, as dvx's own hint for a
+        # conflict says to run (a driver that failed leaves ours): a choice, no conflict.
+        if not has_conflict_markers(data) and side != "theirs":
+            found[path] = _conflict(root, path, side)
     return found
 
 
@@ -74,8 +77,8 @@ def _conflict(root: str, path: str, side: str | None) -> MergeConflictError:
             f"edited it), run {then}, then `git add {shown}`.", path)
     other = "theirs" if side == "ours" else "ours"
     holds = ("our side alone: dvx's merge driver did not merge it (it could not run, or "
-             "stopped), and Git left it without conflict markers" if side == "ours" else
-             "their side alone")
+             "stopped), and Git left it without conflict markers, or `git checkout --ours` "
+             "took our side")
     return MergeConflictError(
         f"{what} holds an unresolved Git merge conflict: Git's index lists it as unmerged, "
         f"and it holds {holds}. `git add` now would drop {_WHOSE[other]} changes to it.",

@@ -133,6 +133,9 @@ def test_the_conflict_hint_names_a_pointer_from_the_current_directory_quoted(tmp
     assert keep.group(1) == "git checkout --theirs 'x y.txt.dvx' && dvx pull 'x y.txt'"
     _pasted(keep.group(1), alice / "d d")
     assert (alice / "d d" / "x y.txt").read_text() == "bob's\n"
+    # The side taken as advised, not yet `git add`ed, is a choice made, not a conflict.
+    after = run_dvx("status", cwd=alice / "d d")
+    assert after.code == 0 and "unresolved" not in after.stderr, after.output
 
 
 def test_the_conflict_hint_names_dvx_lock_from_the_current_directory(repo, dvx):
