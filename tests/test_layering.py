@@ -23,6 +23,7 @@ LAYERS = {
     "dvx.repo": 6,
     "dvx.outputs": 7, "dvx.workspace": 7, "dvx.history": 7,
     "dvx.unmerged": 7,  # pointers Git left unmerged without markers: status names them
+    "dvx.own_files": 7,  # Git's and dvx's own folders, where no output may go
     "dvx.experiment_refs": 7,  # where experiments live (refs/exps): metrics reads them too
     "dvx.ops": 8, "dvx.pipeline": 8, "dvx.metrics": 8, "dvx.exps": 8,
     "dvx.api": 9,  # the Python API: the same operations as the CLI, returning values
