@@ -256,8 +256,9 @@ def _left_behind(repo: Repo, outputs: set[str], staged: dict[str, str]) -> list[
 def _placed_without_pointer(repo: Repo, at: str, path: str, blob: str,
                             outputs: set[str]) -> bool:
     """Is `path`, at or below the synced path `at`, staged as the `blob` of a version dvx
-    placed there, where no pointer file of the workspace tracks it, nor a stage's output
-    names it? The blob is read (hashed) only when all else says so."""
+    placed there (or, Git having converted it on staging, made from a workspace file that
+    is one), where no pointer file of the workspace tracks it, nor a stage's output names it?
+    The blob (then the file) is read only when all else says so."""
     synced = repo.syncstate.get(at)
     if synced is None or synced.found or at_or_below_any(at, outputs):
         return False
